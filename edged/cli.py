@@ -1,0 +1,66 @@
+"""`edged`: the daemon (`edged run`) and `edged check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from edged import __version__, logs
+from edged.config import DEFAULT_PATH, Config, ConfigError, default_config, load_config
+
+EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
+log = logging.getLogger("edged")
+DEFAULT_LOCAL_DATA = Path("data")
+
+
+def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
+    """--config, else /etc/edged/edged.toml, else the embedded default into ./data."""
+    if path is not None:
+        return load_config(path), path
+    if DEFAULT_PATH.exists():
+        return load_config(DEFAULT_PATH), DEFAULT_PATH
+    return default_config(DEFAULT_LOCAL_DATA.resolve()), None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="edged", description="Evidence-grade CCTV recorder daemon.")
+    parser.add_argument("--version", action="version", version=f"edged {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="record every configured camera until stopped")
+    run_p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH}; without it, "
+                       "a built-in demo camera is recorded into ./data)")
+    run_p.add_argument("-v", "--verbose", action="store_true")
+    chk = sub.add_parser("check-config", help="validate a config file and exit (status 78 if bad)")
+    chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_PATH)
+    args = parser.parse_args(argv)
+
+    if args.command == "check-config":
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            print(f"edged: bad config: {exc}", file=sys.stderr)
+            return EX_CONFIG
+        print(f"{args.config}: OK (site {cfg.site.id}, {len(cfg.cameras)} cameras, data in {cfg.storage.data_dir})")
+        return 0
+
+    logs.setup(args.verbose)
+    try:
+        cfg, path = resolve_config(args.config)
+    except ConfigError as exc:
+        log.error("bad config: %s", exc)
+        return EX_CONFIG
+    if path is None:
+        log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_PATH, cfg.storage.data_dir)
+    from edged import daemon  # imported late: check-config stays light
+
+    try:
+        return asyncio.run(daemon.run(cfg, path))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

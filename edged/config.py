@@ -1,0 +1,528 @@
+"""Load and validate edged's TOML config.
+
+Everything is checked at load time so a bad file stops the daemon before it touches a
+camera or the disk; every error names the path of the bad field (``cameras[2].url``) and
+never echoes a camera password (invariant 8).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+DEFAULT_PATH = Path("/etc/edged/edged.toml")
+DEFAULT_DATA_DIR = Path("/var/lib/edged")
+
+US = 1
+MS = 1_000
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+_UNITS = {"us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY}
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|s|m|h|d)")
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_ID_RULE = (
+    'use 1-63 characters from a-z, 0-9, "_" and "-", starting with a letter or digit '
+    "(ids are used in file paths and MQTT topics)"
+)
+
+
+class ConfigError(Exception):
+    """A config problem a person can fix; ``field`` is the path of the bad value."""
+
+    def __init__(self, field: str, message: str, source: str | None = None) -> None:
+        super().__init__(field, message, source)
+        self.field = field
+        self.message = message
+        self.source = source
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        origin = f"{self.source}: " if self.source else ""
+        return f"{origin}{where}{self.message}"
+
+
+# --- durations and URLs ---------------------------------------------------------------
+
+
+def parse_duration(text: str, field: str) -> int:
+    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds.
+
+    Bare numbers are refused: "60" could mean seconds or milliseconds, and a wrong guess
+    here silently changes how much footage a crash can lose.
+    """
+    if not isinstance(text, str):
+        raise ConfigError(
+            field,
+            f"expected a duration string with a unit, found {_describe(text)}; "
+            'write it quoted with a unit, e.g. "60s"',
+        )
+    s = text.strip()
+    if not s:
+        raise ConfigError(field, 'is empty; write a duration such as "60s" or "500ms"')
+    if s.startswith("-"):
+        raise ConfigError(field, f"{_show(text)} is negative; durations must be greater than zero")
+    total = Fraction(0)
+    pos = 0
+    last_size = None
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if m is None:
+            raise ConfigError(
+                field,
+                f"{_show(text)} is not a duration; write a number with a unit, "
+                'e.g. "60s", "500ms", "5m", "1h30m" (units: us, ms, s, m, h, d)',
+            )
+        size = _UNITS[m.group(2)]
+        if last_size is not None and size >= last_size:
+            raise ConfigError(
+                field, f"{_show(text)}: write units from largest to smallest, each once (e.g. \"1h30m\")"
+            )
+        last_size = size
+        total += Fraction(m.group(1)) * size
+        pos = m.end()
+    if total == 0:
+        raise ConfigError(field, f"{_show(text)} is zero; durations must be greater than zero")
+    if total.denominator != 1:
+        raise ConfigError(field, f"{_show(text)} is finer than a microsecond")
+    return int(total)
+
+
+def format_duration(us: int) -> str:
+    """Show microseconds the way a person would write them in the config ("1h30m", "1.5s")."""
+    if us < 0:
+        return "-" + format_duration(-us)
+    if us == 0:
+        return "0s"
+    parts = []
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
+        n, us = divmod(us, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    if us >= SECOND:
+        whole, frac = divmod(us, SECOND)
+        parts.append(f"{whole}.{frac:06d}".rstrip("0").rstrip(".") + "s")
+    elif us >= MS:
+        whole, frac = divmod(us, MS)
+        parts.append(f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "ms")
+    elif us:
+        parts.append(f"{us}us")
+    return "".join(parts)
+
+
+def redact_url(url: str) -> str:
+    """Replace the password in a URL with ``***``; a URL without one comes back unchanged.
+
+    Errs on the side of hiding: a password with an unescaped "/" or "#" (which confuses
+    URL parsers) is still found, because whatever sits between "user:" and the last "@"
+    is treated as the password.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+    if password is not None:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
+    # Fallback for URLs the parser misreads, e.g. "rtsp://user:pa/ss@host/".
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")
+    if at < 0:
+        return url
+    userinfo, host_and_path = rest[:at], rest[at + 1 :]
+    user, colon, password = userinfo.partition(":")
+    if not colon or any(c in user for c in "/?#"):
+        return url
+    if "/" in password and password.split("/", 1)[0].isdigit():
+        # "host:554/path@x": a port, then an "@" in the path; there is no password here.
+        return url
+    return f"{scheme}://{user}:***@{host_and_path}"
+
+
+# --- the config -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    id: str
+    name: str
+    node: str = "node1"
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    data_dir: Path
+    segment_length_us: int = 60 * SECOND
+    fragment_length_us: int = 1 * SECOND
+    fsync_interval_us: int = 2 * SECOND
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    workers: int = 0  # 0: one per core
+    connect_timeout_us: int = 5 * SECOND
+    read_timeout_us: int = 5 * SECOND
+    reconnect_max_us: int = 2 * SECOND
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CameraConfig:
+    id: str
+    name: str
+    url: str
+    enabled: bool = True
+    audio_expected: bool = False
+    location: str = ""
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        # The default repr would print the password into any log line that shows a camera.
+        return (
+            f"CameraConfig(id={self.id!r}, name={self.name!r}, url={self.redacted_url!r}, "
+            f"enabled={self.enabled!r}, audio_expected={self.audio_expected!r}, "
+            f"location={self.location!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    site: SiteConfig
+    storage: StorageConfig
+    recorder: RecorderConfig
+    cameras: tuple[CameraConfig, ...]
+    source: str
+
+    def camera(self, id: str) -> CameraConfig | None:
+        for cam in self.cameras:
+            if cam.id == id:
+                return cam
+        return None
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at ``path``."""
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            "", "config file not found; create it or point edged at another file", source
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError("", "is a directory; expected a TOML config file", source) from None
+    except PermissionError:
+        raise ConfigError(
+            "", "cannot be read: permission denied; check the file's owner and mode", source
+        ) from None
+    except OSError as e:
+        raise ConfigError("", f"cannot be read: {e.strerror or e}", source) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            "", f"is not UTF-8 text (bad byte at offset {e.start}); save it as UTF-8", source
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        # tomllib's messages name the line and column and never quote the offending text.
+        raise ConfigError("", f"invalid TOML: {e}", source) from None
+    return parse_config(data, source, base_dir=path.absolute().parent)
+
+
+def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate an already-parsed TOML document.
+
+    ``base_dir`` is where a relative ``storage.data_dir`` is resolved from (the config
+    file's folder); without it a relative data_dir is an error.
+    """
+    try:
+        _check_keys(data, "", ("site", "storage", "recorder", "cameras"))
+        cameras_raw = data.get("cameras", [])
+        if not isinstance(cameras_raw, list):
+            raise ConfigError(
+                "cameras",
+                f"expected an array of tables ([[cameras]] sections), found {_describe(cameras_raw)}",
+            )
+        return Config(
+            site=_site(_table(data, "site", "site")),
+            storage=_storage(_table(data, "storage", "storage"), base_dir),
+            recorder=_recorder(_table(data, "recorder", "recorder")),
+            cameras=_cameras(cameras_raw),
+            source=source,
+        )
+    except ConfigError as e:
+        if e.source is None:
+            e.source = source
+        raise
+
+
+def default_config(data_dir: Path) -> Config:
+    """The built-in demo config: one synthetic camera, so edged runs with no file at all."""
+    data = {
+        "site": {"id": "demo", "name": "edged demo"},
+        "storage": {"data_dir": str(data_dir)},
+        "cameras": [{"id": "demo", "name": "Demo test pattern", "url": "synthetic:"}],
+    }
+    return parse_config(data, "<built-in default>", base_dir=Path.cwd())
+
+
+def _site(t: dict) -> SiteConfig:
+    _check_keys(t, "site", ("id", "name", "node"))
+    site_id = _id(_required(t, "id", "site"), "site.id")
+    name = _name(t.get("name", site_id), "site.name")
+    node = _id(t.get("node", "node1"), "site.node")
+    return SiteConfig(id=site_id, name=name, node=node)
+
+
+def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
+    _check_keys(t, "storage", ("data_dir", "segment_length", "fragment_length", "fsync_interval"))
+    data_dir = _data_dir(t.get("data_dir", str(DEFAULT_DATA_DIR)), base_dir)
+    segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, HOUR)
+    fragment = _duration(t, "fragment_length", "storage", SECOND, 100 * MS, 10 * SECOND)
+    fsync = _duration(t, "fsync_interval", "storage", 2 * SECOND, 100 * MS, MINUTE)
+    if fragment >= segment:
+        raise ConfigError(
+            "storage.fragment_length",
+            f"{format_duration(fragment)} must be shorter than segment_length "
+            f"({format_duration(segment)})",
+        )
+    return StorageConfig(data_dir, segment, fragment, fsync)
+
+
+def _recorder(t: dict) -> RecorderConfig:
+    _check_keys(t, "recorder", ("workers", "connect_timeout", "read_timeout", "reconnect_max"))
+    workers = t.get("workers", 0)
+    if not isinstance(workers, int) or isinstance(workers, bool):
+        raise ConfigError("recorder.workers", f"expected an integer, found {_describe(workers)}")
+    if not 0 <= workers <= 64:
+        raise ConfigError(
+            "recorder.workers", f"{workers} is out of range (0 to 64; 0 means one per CPU core)"
+        )
+    return RecorderConfig(
+        workers=workers,
+        connect_timeout_us=_duration(t, "connect_timeout", "recorder", 5 * SECOND, 100 * MS, 5 * MINUTE),
+        read_timeout_us=_duration(t, "read_timeout", "recorder", 5 * SECOND, 100 * MS, 5 * MINUTE),
+        reconnect_max_us=_duration(t, "reconnect_max", "recorder", 2 * SECOND, 100 * MS, HOUR),
+    )
+
+
+def _cameras(items: list) -> tuple[CameraConfig, ...]:
+    known = ("id", "name", "url", "enabled", "audio_expected", "location")
+    cameras: list[CameraConfig] = []
+    seen: dict[str, int] = {}
+    for i, t in enumerate(items):
+        path = f"cameras[{i}]"
+        if not isinstance(t, dict):
+            raise ConfigError(path, f"expected a table ([[cameras]] section), found {_describe(t)}")
+        _check_keys(t, path, known)
+        cam_id = _id(_required(t, "id", path), f"{path}.id")
+        if cam_id in seen:
+            raise ConfigError(f"{path}.id", f'duplicate camera id "{cam_id}" (also cameras[{seen[cam_id]}])')
+        seen[cam_id] = i
+        cameras.append(
+            CameraConfig(
+                id=cam_id,
+                name=_name(t.get("name", cam_id), f"{path}.name"),
+                url=_url(_required(t, "url", path), f"{path}.url"),
+                enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
+                audio_expected=_bool(t.get("audio_expected", False), f"{path}.audio_expected"),
+                location=_string(t.get("location", ""), f"{path}.location"),
+            )
+        )
+    return tuple(cameras)
+
+
+# --- field checks -----------------------------------------------------------------------
+
+
+def _check_keys(t: dict, path: str, known: tuple[str, ...]) -> None:
+    for key in t:
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            tip = f'; did you mean "{hint[0]}"?' if hint else ""
+            raise ConfigError(_join(path, key), f"unknown key (known: {', '.join(known)}){tip}")
+
+
+def _table(data: dict, key: str, path: str) -> dict:
+    t = data.get(key, {})
+    if not isinstance(t, dict):
+        raise ConfigError(path, f"expected a table ([{key}] section), found {_describe(t)}")
+    return t
+
+
+def _required(t: dict, key: str, path: str) -> Any:
+    if key not in t:
+        raise ConfigError(_join(path, key), "missing required key")
+    return t[key]
+
+
+def _string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(field, f"expected a string, found {_describe(value)}")
+    return value
+
+
+def _bool(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(field, f"expected true or false, found {_describe(value)}")
+    return value
+
+
+def _id(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if not _ID.fullmatch(value):
+        raise ConfigError(field, f"{_show(value)} is not a valid id; {_ID_RULE}")
+    return value
+
+
+def _name(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if not value.strip():
+        raise ConfigError(field, "must not be empty")
+    return value
+
+
+def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -> int:
+    field = _join(path, key)
+    us = parse_duration(t[key], field) if key in t else default
+    if not low <= us <= high:
+        raise ConfigError(
+            field,
+            f"{format_duration(us)} is out of range "
+            f"(allowed {format_duration(low)} to {format_duration(high)})",
+        )
+    return us
+
+
+def _data_dir(value: Any, base_dir: Path | None) -> Path:
+    value = _string(value, "storage.data_dir")
+    if not value.strip():
+        raise ConfigError("storage.data_dir", "must not be empty")
+    p = Path(value)
+    if not p.is_absolute():
+        if base_dir is None:
+            raise ConfigError(
+                "storage.data_dir",
+                f"{_show(value)} is relative and there is no config file to resolve it "
+                "against; use an absolute path",
+            )
+        p = base_dir / p
+    return Path(os.path.normpath(p))
+
+
+def _url(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if not value:
+        raise ConfigError(field, "must not be empty")
+    if any(c <= " " or c == "\x7f" for c in value):
+        raise ConfigError(field, "contains spaces or control characters; percent-encode them (e.g. %20)")
+    if value.startswith("synthetic:"):
+        _synthetic(value[len("synthetic:") :], field)
+        return value
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(
+            field, "is not a valid URL; write rtsp://[user:password@]host[:port]/path"
+        ) from None
+    if parts.scheme not in ("rtsp", "rtsps"):
+        scheme = f'"{parts.scheme}"' if parts.scheme else "none"
+        raise ConfigError(
+            field,
+            f"unsupported scheme {scheme}; "
+            "use rtsp://, rtsps:// or synthetic: (the built-in test pattern)",
+        )
+    if not host:
+        raise ConfigError(field, "has no host; write rtsp://[user:password@]host[:port]/path")
+    return value
+
+
+_SYNTHETIC_EXAMPLE = 'e.g. "synthetic:?width=1280&height=720&fps=20"'
+_SYNTHETIC_LIMITS = {"width": (64, 3840, True), "height": (64, 2160, True), "fps": (1, 60, False)}
+
+
+def _synthetic(rest: str, field: str) -> None:
+    if not rest:
+        return
+    if not rest.startswith("?"):
+        raise ConfigError(field, f"synthetic: takes only query parameters, {_SYNTHETIC_EXAMPLE}")
+    try:
+        params = parse_qsl(rest[1:], keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise ConfigError(field, f"bad synthetic: parameters; {_SYNTHETIC_EXAMPLE}") from None
+    seen = set()
+    for name, raw in params:
+        if name not in _SYNTHETIC_LIMITS:
+            raise ConfigError(
+                field, f"unknown synthetic: parameter {_show(name)} (known: width, height, fps)"
+            )
+        if name in seen:
+            raise ConfigError(field, f"synthetic: parameter {name} given twice")
+        seen.add(name)
+        low, high, even = _SYNTHETIC_LIMITS[name]
+        if not re.fullmatch(r"[0-9]{1,6}", raw):
+            raise ConfigError(field, f"synthetic: {name} must be a whole number, found {_show(raw)}")
+        n = int(raw)
+        if not low <= n <= high:
+            raise ConfigError(field, f"synthetic: {name}={n} is out of range ({low} to {high})")
+        if even and n % 2:
+            raise ConfigError(field, f"synthetic: {name}={n} must be even")
+
+
+# --- message helpers --------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace('"', '\\"') + '"'
+    return f"{path}.{shown}" if path else shown
+
+
+def _show(text: str) -> str:
+    """Quote a user's string for an error, passwords redacted and length capped."""
+    shown = redact_url(text)
+    if shown == text and "@" in text and ":" in text:
+        return "(value not shown: it may hold a password)"
+    text = shown
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _describe(value: Any) -> str:
+    """Name a TOML value's type for an error; tables and arrays are not echoed."""
+    if isinstance(value, bool):
+        return f"boolean {'true' if value else 'false'}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"float {value}"
+    if isinstance(value, str):
+        return f"string {_show(value)}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__  # datetime, date, time

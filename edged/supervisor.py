@@ -1,0 +1,280 @@
+"""The daemon's control plane: owns the recorder worker processes and the catalog writes.
+
+Every task has one owner (a TaskGroup here); a dead worker is restarted and its cameras
+resume; events from workers become catalog rows (segments, gaps, camera states).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from edged.config import CameraConfig, Config
+from recorder.camera import backoff_us
+from storage.catalog import Catalog, CatalogWriter
+from storage.reconcile import Report, recover_open
+
+log = logging.getLogger(__name__)
+
+GAP_MIN_US = 250_000          # footage missing for longer than this is a recorded gap
+STATS_FLUSH_S = 5.0
+HEARTBEAT_S = 2.0
+STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
+WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def camera_row(cam: CameraConfig) -> dict[str, Any]:
+    row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled),
+           "audio_expected": int(cam.audio_expected), "location": cam.location}
+    if not cam.enabled:
+        row["state"] = "disabled"
+    return row
+
+
+def worker_settings(cfg: Config) -> dict[str, Any]:
+    s, r = cfg.storage, cfg.recorder
+    return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
+            "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
+            "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us}
+
+
+@dataclass(eq=False)
+class WorkerSlot:
+    """One recorder worker process and the cameras assigned to it."""
+
+    index: int
+    cameras: dict[str, CameraConfig] = field(default_factory=dict)
+    proc: asyncio.subprocess.Process | None = None
+    has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
+    restarts: int = 0
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        proc = self.proc
+        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+            return  # the camera list is sent in full when the worker (re)starts
+        try:
+            proc.stdin.write((json.dumps(msg) + "\n").encode())
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker died; its slot restarts it with the current camera list
+
+    async def add(self, cam: CameraConfig) -> None:
+        self.cameras[cam.id] = cam
+        self.has_cameras.set()
+        await self.send({"cmd": "add", "camera": {"id": cam.id, "url": cam.url}})
+
+    async def remove(self, cam_id: str) -> None:
+        self.cameras.pop(cam_id, None)
+        await self.send({"cmd": "remove", "camera": cam_id})
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, writer: CatalogWriter, *, workers: int | None = None):
+        self.cfg = cfg
+        self.writer = writer
+        n = workers or cfg.recorder.workers or os.cpu_count() or 1
+        self.slots = [WorkerSlot(i) for i in range(n)]
+        self.stopping = asyncio.Event()
+        self.last_end: dict[str, int] = {}
+        self.gap_reason: dict[str, str] = {}
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.events = 0            # progress counter for the watchdog
+        self.background: set[asyncio.Task] = set()  # reloads in flight
+        self._rng = random.Random()
+
+    # wiring -------------------------------------------------------------------------
+    def _slot_of(self, cam_id: str) -> WorkerSlot | None:
+        return next((s for s in self.slots if cam_id in s.cameras), None)
+
+    def _emptiest(self) -> WorkerSlot:
+        return min(self.slots, key=lambda s: (len(s.cameras), s.index))
+
+    async def start_cameras(self) -> None:
+        for cam_id in [c.id for c in self.cfg.cameras]:
+            last = await self.writer.run(Catalog.last_end, cam_id)
+            if last is not None:
+                self.last_end[cam_id] = last
+                self.gap_reason[cam_id] = "edged was not recording"
+        for cam in self.cfg.cameras:
+            if cam.enabled:
+                await self._emptiest().add(cam)
+
+    async def run(self) -> None:
+        await self.start_cameras()
+        async with asyncio.TaskGroup() as tg:
+            keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
+            tg.create_task(self._flush_stats(), name="camera-stats")
+            tg.create_task(self._heartbeat(), name="heartbeat")
+            await self.stopping.wait()
+            for slot in self.slots:
+                await slot.send({"cmd": "stop"})
+            _done, pending = await asyncio.wait(keepers, timeout=STOP_TIMEOUT_S)
+            if pending:
+                log.error("recorder workers did not stop within %.0f s; killing them", STOP_TIMEOUT_S)
+                self.kill_workers()
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    def kill_workers(self) -> None:
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.returncode is None:
+                slot.proc.kill()
+
+    async def reload(self, cfg: Config) -> None:
+        """Apply a new camera list without touching cameras that did not change."""
+        old = {c.id: c for c in self.cfg.cameras}
+        new = {c.id: c for c in cfg.cameras}
+        if cfg.storage != self.cfg.storage or cfg.recorder != self.cfg.recorder:
+            log.warning("storage and recorder settings change only on restart; camera list reloaded")
+        self.cfg = cfg
+        await self.writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+        for cam_id, cam in old.items():
+            if cam.enabled and (cam_id not in new or not new[cam_id].enabled):
+                slot = self._slot_of(cam_id)
+                if slot is not None:
+                    await slot.remove(cam_id)
+                    self.gap_reason[cam_id] = "camera disabled or removed"
+                    log.info("camera %s: stopped (removed or disabled)", cam_id)
+        for cam_id, cam in new.items():
+            if not cam.enabled:
+                continue
+            before = old.get(cam_id)
+            if before is None or not before.enabled:
+                await self._emptiest().add(cam)
+                log.info("camera %s: added", cam_id)
+            elif before != cam:
+                await self._slot_of(cam_id).add(cam)  # the worker replaces the running one
+                log.info("camera %s: settings changed, restarted", cam_id)
+
+    # worker processes ---------------------------------------------------------------
+    async def _keep(self, slot: WorkerSlot) -> None:
+        attempt = 0
+        while not self.stopping.is_set():
+            if not slot.cameras:
+                slot.has_cameras.clear()
+                waiter = asyncio.ensure_future(slot.has_cameras.wait())
+                stopper = asyncio.ensure_future(self.stopping.wait())
+                await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            started = time.monotonic()
+            rc = await self._run_worker(slot)
+            if self.stopping.is_set():
+                break
+            slot.restarts += 1
+            log.error("recorder worker %d exited (status %s); restarting it for cameras %s",
+                      slot.index, rc, ", ".join(slot.cameras))
+            await self._after_worker_death(slot)
+            attempt = 0 if time.monotonic() - started > WORKER_STABLE_S else attempt + 1
+            delay = backoff_us(attempt, 2_000_000, self._rng) / 1e6
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            except TimeoutError:
+                pass
+
+    async def _run_worker(self, slot: WorkerSlot) -> int | None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "recorder.worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        slot.proc = proc
+        log.info("recorder worker %d started (pid %d) for %d cameras", slot.index, proc.pid, len(slot.cameras))
+        try:
+            await slot.send(worker_settings(self.cfg))
+            for cam in list(slot.cameras.values()):
+                await slot.send({"cmd": "add", "camera": {"id": cam.id, "url": cam.url}})
+            await self._read_events(slot, proc)
+            return await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            slot.proc = None
+
+    async def _read_events(self, slot: WorkerSlot, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
+                continue
+            await self.handle(event)
+
+    async def _after_worker_death(self, slot: WorkerSlot) -> None:
+        """Close what the dead worker left open, so its cameras' footage counts."""
+        cams = set(slot.cameras)
+        for cam in cams:
+            self.gap_reason[cam] = "recorder worker died"
+            await self.writer.run(Catalog.set_camera_state, cam, "offline", "recorder worker died", now_us())
+
+        def recover(catalog: Catalog) -> Report:
+            report = Report()
+            rows = [r for r in catalog.segments_in("writing") if r["camera"] in cams]
+            recover_open(catalog, self.cfg.storage.data_dir, rows, report)
+            for r in rows:
+                end = catalog.last_end(r["camera"])
+                if end is not None:
+                    self.last_end[r["camera"]] = max(end, self.last_end.get(r["camera"], 0))
+            return report
+
+        report = await self.writer.run(recover)
+        log.info("after worker %d died: %s", slot.index, report.summary())
+
+    # events -------------------------------------------------------------------------
+    async def handle(self, ev: dict[str, Any]) -> None:
+        self.events += 1
+        kind, cam = ev.get("ev"), ev.get("camera")
+        if kind == "stats":
+            self.stats[cam] = ev
+        elif kind == "state":
+            if ev["state"] == "offline" and ev.get("error"):
+                self.gap_reason[cam] = ev["error"]
+            await self.writer.run(Catalog.set_camera_state, cam, ev["state"], ev.get("error"), ev["at"])
+        elif kind == "open":
+            prev = self.last_end.get(cam)
+            if prev is not None and ev["start_us"] - prev > GAP_MIN_US:
+                reason = self.gap_reason.get(cam, "no footage")
+                await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
+                log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason)
+            await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
+        elif kind == "ended":
+            self.last_end[cam] = ev["end_us"]
+            self.gap_reason[cam] = ev["reason"]
+        elif kind == "closed":
+            fields = {k: ev[k] for k in ("end_us", "bytes", "frames", "codec", "width", "height", "audio",
+                                         "sha256", "closed_us")}
+            await self.writer.run(Catalog.close_segment, ev["path"], fields)
+
+    async def _flush_stats(self) -> None:
+        keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "reconnects")
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), STATS_FLUSH_S)
+            except TimeoutError:
+                pass
+            stats, self.stats = self.stats, {}
+            if stats:
+                rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
+                         "updated_us": now_us()} for cam, ev in stats.items()]
+                await self.writer.run(Catalog.set_camera_stats, rows)
+
+    async def _heartbeat(self) -> None:
+        while not self.stopping.is_set():
+            await self.writer.run(Catalog.set_node, {"heartbeat_us": now_us()})
+            try:
+                await asyncio.wait_for(self.stopping.wait(), HEARTBEAT_S)
+            except TimeoutError:
+                pass

@@ -1,0 +1,295 @@
+"""One camera's recording loop, run on a dedicated thread in a recorder worker.
+
+Connect, remux packets into segments, report, and on any failure reconnect with a capped,
+jittered backoff. Every blocking PyAV call (av.open included) happens on this thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+
+from recorder.segment import SegmentFile
+from recorder.synthetic import SyntheticCamera, parse_synthetic_url
+from recorder.timeline import MEDIA_JUMP_US, WARMUP_US, RunClock, anchor_offset, fix_dts, is_cut, next_boundary
+from storage.layout import segment_relpath
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+STATS_EVERY_US = 5_000_000
+_CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
+def scrub(text: str) -> str:
+    """Remove any password that an error message may have copied from a URL."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def mono_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    segment_us: int
+    fragment_us: int
+    fsync_us: int
+    connect_timeout_us: int
+    read_timeout_us: int
+    reconnect_max_us: int
+
+
+def backoff_us(attempt: int, cap_us: int, rng: random.Random) -> int:
+    """0.25 s doubling to the cap, with +-20 % jitter so cameras don't retry in lockstep."""
+    base = min(cap_us, 250_000 * (2 ** min(attempt, 16)))
+    return int(base * rng.uniform(0.8, 1.2))
+
+
+class Source:
+    """An opened camera: an input container, plus the synthetic encoder when there is one."""
+
+    def __init__(self, url: str, settings: Settings):
+        self._synthetic = None
+        if url.startswith("synthetic:"):
+            self._synthetic = SyntheticCamera(parse_synthetic_url(url))
+            self.container = av.open(self._synthetic.reader, format="mpegts",
+                                     options={"probesize": "65536", "analyzeduration": "500000"})
+        else:
+            self.container = av.open(
+                url,
+                options={"rtsp_transport": "tcp", "timeout": str(settings.read_timeout_us)},
+                timeout=(settings.connect_timeout_us / 1e6, settings.read_timeout_us / 1e6),
+            )
+
+    def close(self) -> None:
+        try:
+            self.container.close()
+        finally:
+            if self._synthetic is not None:
+                self._synthetic.close()
+
+
+class Disconnected(Exception):
+    pass
+
+
+class CameraRecorder:
+    def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[..., None]):
+        self.id: str = camera["id"]
+        self.url: str = camera["url"]
+        self.settings = settings
+        self.emit = emit
+        self.on_closed = on_closed  # hands a closed segment to the hasher
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._main, name=f"cam-{self.id}", daemon=True)
+        self._rng = random.Random()
+        self.seg: SegmentFile | None = None
+        self.seg_start = self.seg_end = self.boundary = 0
+        self._audio = None
+        self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0}
+
+    # lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def _state(self, state: str, error: str | None = None) -> None:
+        self.emit({"ev": "state", "camera": self.id, "state": state, "error": error, "at": now_us()})
+
+    def _main(self) -> None:
+        attempt = 0
+        while not self.stop.is_set():
+            self._state("connecting")
+            recorded = False
+            try:
+                source = Source(self.url, self.settings)
+            except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
+                error = "cannot connect: " + scrub(str(exc))
+            else:
+                try:
+                    recorded = self._record(source)
+                    error = "camera ended the stream"
+                except Disconnected as exc:
+                    recorded, error = True, str(exc)
+                except Exception as exc:  # noqa: BLE001 - a failed run is a disconnect, never fatal
+                    error = "stream failed: " + scrub(str(exc))
+                finally:
+                    self._close_segment(None, "disconnect")
+                    try:
+                        source.close()
+                    except Exception as exc:  # noqa: BLE001
+                        log.debug("close of %s failed: %s", self.id, scrub(str(exc)))
+            if self.stop.is_set():
+                break
+            self.counters["reconnects"] += 1
+            attempt = 0 if recorded else attempt + 1
+            self._state("offline", error)
+            log.warning("camera %s: %s", self.id, error)
+            self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
+        self._state("disabled")
+
+    # one run --------------------------------------------------------------------------
+    def _record(self, source: Source) -> bool:
+        """Remux one connection until it ends; True if any frame was recorded."""
+        c = source.container
+        if not c.streams.video:
+            raise Disconnected("camera offers no video stream")
+        video = c.streams.video[0]
+        self._audio = next((s for s in c.streams.audio if s.codec_context.name == "aac"), None)
+        streams = [video] + ([self._audio] if self._audio is not None else [])
+        vtb = video.time_base
+        rate = video.average_rate or video.guessed_rate or 25
+        vstep = max(1, round(1 / (rate * vtb)))
+        vstep_us = int(vstep * vtb * 1_000_000)
+        last: dict[int, int | None] = {s.index: None for s in streams}
+        clock: RunClock | None = None
+        warmup: list[tuple[av.Packet, int, int]] = []  # (packet, arrival wall, media us) before the anchor
+        warm_since = 0
+        reanchor = False
+        held: av.Packet | None = None  # the first packet of a connection has no timestamp
+        got_frame = False
+        stats = _Stats(mono_us())
+        for pkt in c.demux(streams):
+            if self.stop.is_set():
+                break
+            if pkt.size == 0:
+                continue
+            idx = pkt.stream.index
+            is_video = idx == video.index
+            if is_video and pkt.dts is None and pkt.pts is None and last[idx] is None and held is None:
+                held = pkt
+                continue
+            if pkt.dts is None and pkt.pts is not None:
+                pkt.dts = pkt.pts
+            dts, problem = fix_dts(pkt.dts, last[idx], vstep if is_video else (pkt.duration or 1))
+            if problem:
+                self.counters["ts_fixes"] += 1
+            elif is_video and last[idx] is not None and (dts - last[idx]) * vtb * 1_000_000 > MEDIA_JUMP_US:
+                self.counters["ts_jumps"] += 1
+                self._close_segment(None, "timestamp jump")
+                clock = None
+            pkt.dts = dts
+            if pkt.pts is None or pkt.pts < dts:
+                pkt.pts = dts
+            last[idx] = dts
+            if not is_video:
+                if clock is None and warmup:
+                    warmup.append((pkt, 0, -1))
+                elif self.seg is not None:
+                    self.seg.write(pkt, False)
+                continue
+
+            media = int(dts * vtb * 1_000_000)
+            wall, mono = now_us(), mono_us()
+            if held is not None:
+                held.dts = held.pts = dts - vstep
+                warmup.append((held, wall - vstep_us, media - vstep_us))
+                held = None
+            if clock is None:
+                if not warmup:
+                    warm_since = mono
+                warmup.append((pkt, wall, media))
+                if mono - warm_since < WARMUP_US:
+                    continue
+                clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
+                self._state("recording")
+                got_frame = True
+                for p, _a, m in warmup[:-1]:
+                    if m < 0:
+                        if self.seg is not None:
+                            self.seg.write(p, False)
+                    else:
+                        self._place(p, clock.wall(m), vstep_us)
+                warmup.clear()
+            elif clock.stepped(wall, mono):
+                reanchor = True
+            if reanchor and pkt.is_keyframe:
+                self.counters["clock_steps"] += 1
+                self._close_segment(clock.wall(media), "host clock step")
+                clock, reanchor = RunClock(wall - media, wall, mono), False
+            self._place(pkt, clock.wall(media), vstep_us)
+            stats.add(pkt.size, wall)
+            if mono - stats.since >= STATS_EVERY_US:
+                self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall)))
+                stats = _Stats(mono)
+            if self.seg is not None:
+                self.seg.maybe_fsync(mono)
+        return got_frame
+
+    def _place(self, pkt: av.Packet, wall: int, vstep_us: int) -> None:
+        """One video packet: close the segment at a boundary, open one at a keyframe, write."""
+        if self.seg is not None and is_cut(wall, pkt.is_keyframe, self.boundary):
+            self._close_segment(wall, "boundary")
+        if self.seg is None:
+            if not pkt.is_keyframe:
+                return  # nothing decodable before the first keyframe
+            self._open_segment(pkt, wall)
+        self.seg.write(pkt, True)
+        self.seg_end = wall + vstep_us
+
+    def _open_segment(self, pkt: av.Packet, wall: int) -> None:
+        stream = pkt.stream
+        relpath = segment_relpath(self.id, wall)
+        self.seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
+                               origin_us=int(pkt.dts * stream.time_base * 1_000_000),
+                               fragment_us=self.settings.fragment_us, fsync_us=self.settings.fsync_us,
+                               now_mono_us=mono_us())
+        self.seg_rel = relpath
+        self.seg_start = self.seg_end = wall
+        ctx = stream.codec_context
+        self.seg_meta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
+                         "audio": int(self._audio is not None)}
+        self.boundary = next_boundary(wall, self.settings.segment_us)
+        self.emit({"ev": "open", "camera": self.id, "path": relpath, "start_us": wall, "at": now_us()})
+
+    def _close_segment(self, end_us: int | None, reason: str) -> None:
+        seg, self.seg = self.seg, None
+        if seg is None:
+            return
+        end = self.seg_end if end_us is None else end_us
+        ended = {"ev": "ended", "camera": self.id, "path": self.seg_rel, "end_us": end, "reason": reason}
+        try:
+            size = seg.close()
+        except Exception as exc:  # noqa: BLE001 - the file is still recovered at the next start
+            log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc)
+            self.emit({**ended, "reason": "close failed"})
+            return
+        self.emit(ended)
+        self.on_closed({"camera": self.id, "path": self.seg_rel, "end_us": end, "bytes": size,
+                        "frames": seg.frames, **self.seg_meta})
+
+
+class _Stats:
+    """Packet-level figures for one reporting window (no decoding)."""
+
+    def __init__(self, since: int):
+        self.since = since
+        self.frames = 0
+        self.bytes = 0
+        self.last_wall = 0
+
+    def add(self, size: int, wall: int) -> None:
+        self.frames += 1
+        self.bytes += size
+        self.last_wall = wall
+
+    def report(self, camera, video, audio, counters, lateness_us) -> dict[str, Any]:
+        secs = max(1e-6, (mono_us() - self.since) / 1e6)
+        ctx = video.codec_context
+        return {"ev": "stats", "camera": camera, "fps": round(self.frames / secs, 2),
+                "bitrate": int(self.bytes * 8 / secs), "codec": ctx.name, "width": ctx.width,
+                "height": ctx.height, "audio": int(audio is not None), "last_packet_us": self.last_wall,
+                "lateness_us": lateness_us, **counters}

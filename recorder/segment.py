@@ -1,0 +1,74 @@
+"""One segment file: packets remuxed (never decoded) into fragmented MP4.
+
+Fragments are cut by duration as well as at keyframes, so a crash loses at most about one
+fragment (FIELD-NOTES.md "What survives kill -9"); each fragment is flushed to the kernel
+as soon as the muxer finishes it, and fsynced on the configured interval.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from storage.fsutil import fsync_dir
+
+
+def _ticks(us: int, tb: Fraction) -> int:
+    return round(Fraction(us, 1_000_000) / tb)
+
+
+class SegmentFile:
+    def __init__(self, path: Path, video: av.stream.Stream, audio: av.stream.Stream | None,
+                 origin_us: int, fragment_us: int, fsync_us: int, now_mono_us: int):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # Created here (PyAV creates it only at the first write) so fsync has a handle now.
+        self._fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self._out = av.open(str(path), "w", format="mp4", options={
+            "movflags": "frag_keyframe+empty_moov+default_base_moof",
+            "frag_duration": str(fragment_us),
+            "flush_packets": "1",
+        })
+        self._map: dict[int, tuple[av.stream.Stream, int]] = {}
+        for src in (video, audio):
+            if src is not None:
+                dst = self._out.add_stream_from_template(src)
+                self._map[src.index] = (dst, _ticks(origin_us, src.time_base))
+        self._fsync_us = fsync_us
+        self._last_fsync = now_mono_us
+        self._dir_synced = False
+        self.frames = 0
+
+    def write(self, pkt: av.Packet, is_video: bool) -> None:
+        dst, origin = self._map[pkt.stream.index]
+        dts = pkt.dts - origin
+        if dts < 0:  # audio from before the keyframe that opened this segment
+            return
+        pkt.pts = pkt.pts - origin
+        pkt.dts = dts
+        pkt.stream = dst
+        self._out.mux(pkt)
+        if is_video:
+            self.frames += 1
+
+    def maybe_fsync(self, now_mono_us: int) -> None:
+        if now_mono_us - self._last_fsync < self._fsync_us:
+            return
+        self._last_fsync = now_mono_us
+        os.fsync(self._fd)
+        if not self._dir_synced:  # the new name must survive a power cut too
+            fsync_dir(self.path.parent)
+            self._dir_synced = True
+
+    def close(self) -> int:
+        """Write the trailer, make file and name durable; returns the size in bytes."""
+        try:
+            self._out.close()
+            os.fsync(self._fd)
+            fsync_dir(self.path.parent)
+            return os.fstat(self._fd).st_size
+        finally:
+            os.close(self._fd)

@@ -1,0 +1,147 @@
+"""A recorder worker process: one thread per camera, commands on stdin, events on stdout.
+
+Started by the daemon as `python -m recorder.worker`. The first stdin line is the settings;
+then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "stop"}`.
+End of stdin (the daemon died) also stops: open segments are closed cleanly first.
+Events are JSON lines; see edged/supervisor.py for their handling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from recorder.camera import CameraRecorder, Settings, now_us
+from storage.hashing import sha256_file
+
+log = logging.getLogger("recorder.worker")
+
+# Bounded (DESIGN.md: no unbounded queues). Stats are dropped when full; segment events
+# wait, which can only happen if the daemon stops reading, and then it is dying anyway.
+EVENT_QUEUE = 10_000
+HASH_QUEUE = 1_000
+
+
+class EventSink:
+    """Serialises events from every camera thread onto the stdout pipe."""
+
+    def __init__(self, fd: int):
+        self._out = os.fdopen(fd, "w", buffering=1)
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(EVENT_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="events", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if event.get("ev") == "stats":
+            try:
+                self._q.put_nowait(event)
+            except queue.Full:
+                pass
+        else:
+            self._q.put(event)
+
+    def _run(self) -> None:
+        while (event := self._q.get()) is not None:
+            try:
+                self._out.write(json.dumps(event) + "\n")
+            except (BrokenPipeError, OSError):
+                return
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join(timeout=10)
+
+
+class Hasher:
+    """Hashes closed segments off the camera threads, then reports them closed."""
+
+    def __init__(self, data_dir: Path, emit: EventSink):
+        self._data_dir = data_dir
+        self._emit = emit
+        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(HASH_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="hasher", daemon=True)
+        self._thread.start()
+
+    def submit(self, closed: dict[str, Any]) -> None:
+        self._q.put(closed)
+
+    def _run(self) -> None:
+        while (item := self._q.get()) is not None:
+            try:
+                item["sha256"] = sha256_file(self._data_dir / item["path"])
+            except OSError as exc:
+                log.error("cannot hash %s: %s", item["path"], exc)
+                continue  # stays `writing`; the next reconciliation recovers it
+            self._emit({"ev": "closed", **item, "closed_us": now_us()})
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which stops us
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # stdout is the event channel: nothing else may write there.
+    events_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="recorder[%(process)d] %(levelname)s %(message)s")
+
+    first = sys.stdin.readline()
+    if not first:
+        return 0
+    raw = json.loads(first)
+    settings = Settings(**{**raw, "data_dir": Path(raw["data_dir"])})
+    emit = EventSink(events_fd)
+    hasher = Hasher(settings.data_dir, emit)
+    cameras: dict[str, CameraRecorder] = {}
+    stopping = threading.Event()
+
+    def on_term(_sig, _frame):
+        stopping.set()
+        for cam in cameras.values():
+            cam.stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    def remove(cam: CameraRecorder) -> None:
+        cam.stop.set()
+        cam.thread.join()
+
+    for line in sys.stdin:
+        msg = json.loads(line)
+        cmd = msg.get("cmd")
+        if cmd == "add" and not stopping.is_set():
+            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit)
+            old = cameras.pop(cam.id, None)
+            if old is not None:
+                remove(old)
+            cameras[cam.id] = cam
+            cam.start()
+        elif cmd == "remove":
+            cam = cameras.pop(msg["camera"], None)
+            if cam is not None:
+                threading.Thread(target=remove, args=(cam,), name="remove-" + cam.id, daemon=True).start()
+        elif cmd == "stop":
+            break
+    for cam in cameras.values():
+        cam.stop.set()
+    for cam in cameras.values():
+        cam.thread.join()
+    hasher.close()
+    emit({"ev": "bye"})
+    emit.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The SQLite catalog: cameras, segments and gaps.
+
+The daemon is its only writer, through one thread (`CatalogWriter`); edgectl and other
+readers open it read-only (WAL lets them read while the daemon writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+T = TypeVar("T")
+
+# Segment states. Only `complete` and `recovered` are footage (DESIGN.md invariant 3).
+WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
+FOOTAGE_STATES = (COMPLETE, RECOVERED)
+
+migrations = Migrations("edged.catalog")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE cameras (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            url TEXT NOT NULL,              -- redacted: never a password
+            enabled INTEGER NOT NULL,
+            audio_expected INTEGER NOT NULL DEFAULT 0,
+            location TEXT NOT NULL DEFAULT '',
+            configured INTEGER NOT NULL DEFAULT 1,  -- 0 once removed from the config
+            state TEXT NOT NULL DEFAULT 'connecting',
+            state_since_us INTEGER,
+            last_error TEXT,
+            last_packet_us INTEGER,
+            fps REAL, bitrate INTEGER, codec TEXT, width INTEGER, height INTEGER, audio INTEGER,
+            reconnects INTEGER NOT NULL DEFAULT 0,
+            ts_fixes INTEGER NOT NULL DEFAULT 0,
+            updated_us INTEGER
+        );
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            start_us INTEGER NOT NULL,
+            end_us INTEGER,
+            path TEXT NOT NULL UNIQUE,       -- relative to the data folder
+            bytes INTEGER,
+            frames INTEGER,
+            codec TEXT, width INTEGER, height INTEGER, audio INTEGER,
+            sha256 TEXT,
+            state TEXT NOT NULL,
+            created_us INTEGER NOT NULL,
+            closed_us INTEGER,
+            note TEXT
+        );
+        CREATE INDEX segments_camera_start ON segments(camera, start_us);
+        CREATE INDEX segments_open ON segments(state) WHERE state = 'writing';
+        CREATE TABLE gaps (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX gaps_camera_from ON gaps(camera, from_us);
+        CREATE TABLE node (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        );
+        """
+    )
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    """Open for writing, migrated. Only the catalog writer thread calls this."""
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=5000")
+    migrations.apply(db)
+    return db
+
+
+def open_readonly(path: Path) -> sqlite_utils.Database:
+    if not path.exists():
+        raise FileNotFoundError(path)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=5000")
+    return sqlite_utils.Database(conn)
+
+
+class Catalog:
+    """Plain synchronous operations; run them on the writer thread."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    # cameras ------------------------------------------------------------------------
+    def sync_cameras(self, cameras: Iterable[dict[str, Any]]) -> None:
+        """Make the camera rows match the config; rows of removed cameras stay (footage)."""
+        cameras = list(cameras)
+        with self.db.atomic():
+            self.db.execute("UPDATE cameras SET configured = 0")
+            for cam in cameras:
+                self.db["cameras"].upsert({**cam, "configured": 1}, pk="id")
+
+    def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int) -> None:
+        self.db.execute(
+            "UPDATE cameras SET state = ?, last_error = ?, state_since_us = ? WHERE id = ?",
+            [state, error, at_us, camera],
+        )
+
+    def set_camera_stats(self, rows: list[dict[str, Any]]) -> None:
+        with self.db.atomic():
+            for row in rows:
+                self.db["cameras"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
+
+    # segments -----------------------------------------------------------------------
+    def open_segment(self, camera: str, start_us: int, path: str, now_us: int) -> None:
+        self.db.execute(
+            "INSERT INTO segments (camera, start_us, path, state, created_us) VALUES (?, ?, ?, 'writing', ?)"
+            " ON CONFLICT(path) DO NOTHING",
+            [camera, start_us, path, now_us],
+        )
+
+    def close_segment(self, path: str, fields: dict[str, Any], state: str = COMPLETE) -> None:
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(
+            f"UPDATE segments SET {cols}, state = ? WHERE path = ?", [*fields.values(), state, path]
+        )
+
+    def add_segment(self, row: dict[str, Any]) -> None:
+        """An adopted file the catalog had not heard of."""
+        self.db["segments"].insert(row)
+
+    def segments_in(self, state: str) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM segments WHERE state = ? ORDER BY start_us", [state]))
+
+    def known_paths_since(self, since_us: int) -> set[str]:
+        return {r["path"] for r in self.db.query("SELECT path FROM segments WHERE start_us >= ?", [since_us])}
+
+    def footage_since(self, since_us: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT id, path FROM segments WHERE start_us >= ? AND state IN ('complete', 'recovered')",
+                [since_us],
+            )
+        )
+
+    def set_state(self, segment_id: int, state: str, note: str) -> None:
+        self.db.execute("UPDATE segments SET state = ?, note = ? WHERE id = ?", [state, note, segment_id])
+
+    def last_end(self, camera: str) -> int | None:
+        row = next(
+            self.db.query(
+                "SELECT max(end_us) AS e FROM segments WHERE camera = ? AND state IN ('complete', 'recovered')",
+                [camera],
+            )
+        )
+        return row["e"]
+
+    def latest_start(self) -> int | None:
+        return next(self.db.query("SELECT max(start_us) AS s FROM segments"))["s"]
+
+    def add_gap(self, camera: str, from_us: int, to_us: int, reason: str) -> None:
+        self.db.execute(
+            "INSERT INTO gaps (camera, from_us, to_us, reason) VALUES (?, ?, ?, ?)", [camera, from_us, to_us, reason]
+        )
+
+    # node ---------------------------------------------------------------------------
+    def set_node(self, values: dict[str, Any]) -> None:
+        with self.db.atomic():
+            for k, v in values.items():
+                self.db.execute(
+                    "INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [k, None if v is None else str(v)],
+                )
+
+
+class CatalogWriter:
+    """Runs every catalog write on one dedicated thread, so the event loop never blocks."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
+        self._catalog: Catalog | None = None
+        self.writes = 0  # progress counter for the watchdog
+
+    async def start(self) -> None:
+        self._catalog = await self.run(lambda _c: Catalog(open_db(self.path)), raw=True)
+
+    async def run(self, fn: Callable[..., T], *args: Any, raw: bool = False) -> T:
+        loop = asyncio.get_running_loop()
+
+        def call() -> T:
+            result = fn(None if raw else self._catalog, *args)
+            self.writes += 1
+            return result
+
+        return await loop.run_in_executor(self._pool, call)
+
+    async def close(self) -> None:
+        if self._catalog is not None:
+            await self.run(lambda c: c.db.conn.close())
+        self._pool.shutdown(wait=True)

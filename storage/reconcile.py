@@ -1,0 +1,139 @@
+"""Make the catalog and the disk agree after a crash (DESIGN.md invariant 3).
+
+Blocking throughout: run on the catalog writer thread. Only the recent tail is scanned,
+so start-up stays fast however much footage there is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storage import layout
+from storage.catalog import QUARANTINED, RECOVERED, WRITING, Catalog
+from storage.fsutil import fsync_dir, fsync_file
+from storage.hashing import sha256_file
+from storage.mp4 import cut_to_whole, scan_media
+
+log = logging.getLogger(__name__)
+
+TAIL_US = 2 * 86_400 * 1_000_000  # look back two days from the newest segment
+
+
+@dataclass
+class Report:
+    recovered: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return "recovered %d, adopted %d, quarantined %d, missing %d" % (
+            len(self.recovered), len(self.adopted), len(self.quarantined), len(self.missing))
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def salvage(data_dir: Path, relpath: str, start_us: int) -> dict[str, Any] | None:
+    """Cut a file back to its last whole fragment, make it durable and describe it.
+
+    Returns the catalog fields, or None when nothing playable is left in it.
+    """
+    path = data_dir / relpath
+    whole = cut_to_whole(path)
+    if whole.fragments == 0:
+        return None
+    fsync_file(path)
+    fsync_dir(path.parent)
+    try:
+        info = scan_media(path)
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is quarantined, not fatal
+        log.warning("segment %s is unreadable: %s", relpath, exc)
+        return None
+    if info.frames == 0:
+        return None
+    return {
+        "end_us": start_us + info.duration_us,
+        "bytes": whole.end,
+        "frames": info.frames,
+        "codec": info.codec,
+        "width": info.width,
+        "height": info.height,
+        "audio": int(info.audio),
+        "sha256": sha256_file(path),
+        "closed_us": _now_us(),
+    }
+
+
+def quarantine(data_dir: Path, relpath: str) -> str:
+    """Move a file that is not footage aside; it is kept, never deleted."""
+    dest = data_dir / layout.QUARANTINE_DIR / relpath
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(data_dir / relpath, dest)
+    fsync_dir(dest.parent)
+    return str(dest.relative_to(data_dir))
+
+
+def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], report: Report) -> None:
+    """Close segments left `writing` by a crash of the daemon or of a recorder worker."""
+    for row in rows:
+        relpath = row["path"]
+        if not (data_dir / relpath).exists():
+            catalog.set_state(row["id"], "missing", "file never reached the disk")
+            report.missing.append(relpath)
+            continue
+        fields = salvage(data_dir, relpath, row["start_us"])
+        if fields is None:
+            moved = quarantine(data_dir, relpath)
+            catalog.set_state(row["id"], QUARANTINED, "no whole fragment; moved to " + moved)
+            report.quarantined.append(relpath)
+        else:
+            catalog.close_segment(relpath, {**fields, "note": "recovered after a crash"}, state=RECOVERED)
+            report.recovered.append(relpath)
+
+
+def reconcile(catalog: Catalog, data_dir: Path) -> Report:
+    report = Report()
+    recover_open(catalog, data_dir, catalog.segments_in(WRITING), report)
+
+    latest = catalog.latest_start() or _now_us()
+    since = latest - TAIL_US
+    since_day = time.strftime("%Y-%m-%d", time.gmtime(since / 1e6))
+    known = catalog.known_paths_since(since)
+    cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
+    video = data_dir / layout.VIDEO_DIR
+    for cam_dir in sorted(video.iterdir()) if video.is_dir() else []:
+        for day in layout.day_dirs(data_dir, cam_dir.name):
+            if day.name < since_day:
+                continue
+            for f in sorted(day.iterdir()):
+                relpath = str(f.relative_to(data_dir))
+                if relpath in known:
+                    continue
+                parsed = layout.parse_relpath(relpath)
+                fields = salvage(data_dir, relpath, parsed[1]) if parsed else None
+                if fields is None:
+                    quarantine(data_dir, relpath)
+                    report.quarantined.append(relpath)
+                    continue
+                camera, start_us = parsed
+                if camera not in cameras:
+                    catalog.db["cameras"].insert(
+                        {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": "disabled"})
+                    cameras.add(camera)
+                catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
+                                     "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
+                                     **fields})
+                report.adopted.append(relpath)
+
+    for row in catalog.footage_since(since):
+        if not (data_dir / row["path"]).exists():
+            catalog.set_state(row["id"], "missing", "file gone at start-up")
+            report.missing.append(row["path"])
+    return report

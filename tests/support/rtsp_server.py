@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""Fake RTSP cameras for the tests and benchmarks, served by gst-rtsp-server.
+
+Run with Debian's /usr/bin/python3 (it has `gi`; the project venv does not):
+
+    /usr/bin/python3 tests/support/rtsp_server.py --port 8554 \
+        --mount cam1=clip:/tmp/v.h264@20 \
+        --mount cam2=clipav:/tmp/v.h264,/tmp/a.aac@20 \
+        --mount cam3=live:640x360@10
+
+Mount SPEC kinds:
+    clip:VIDEO@FPS          loop a pre-encoded Annex-B H.264 file (cheap: no encoding)
+    clipav:VIDEO,AUDIO@FPS  the same plus a looped AAC/ADTS file as a second stream
+    live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
+
+Binds 127.0.0.1 only. Prints exactly "READY <port>" on stdout once it listens (with
+--port 0 the port is chosen by the OS and reported there). Exits 0 on SIGTERM/SIGINT,
+and with --exit-with-stdin also when stdin closes, so a killed test run leaves no
+orphan server holding a port.
+
+Media factories are shared and pipelines are built on a mount's first client, so an
+idle mount costs only its factory; this is what lets ~100 mounts run in one process.
+"""
+
+import argparse
+import os
+import re
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+# Elements whose output needs PTS filled in from DTS (see _install_pts_probes).
+_PARSERS = ("vparse", "aparse")
+
+
+def _quote(value):
+    """Quote a value for gst-launch syntax, so paths with spaces or quotes survive."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _split_fps(body, spec):
+    """Split "X@FPS"; the framerate is mandatory because a raw H.264 file has no timing."""
+    head, sep, fps = body.rpartition("@")
+    if not sep or not fps.isdigit() or int(fps) <= 0:
+        raise ValueError("%r: needs a positive integer framerate suffix, e.g. @20" % spec)
+    return head, int(fps)
+
+
+def _clip_video(path, fps):
+    if not os.path.isfile(path):
+        raise ValueError("no such video file: %r" % path)
+    return (
+        "multifilesrc loop=true location=%s "
+        'caps="video/x-h264,stream-format=byte-stream,framerate=%d/1" '
+        "! h264parse name=vparse config-interval=-1 "
+        "! rtph264pay pt=96 config-interval=-1 name=pay0" % (_quote(path), fps)
+    )
+
+
+def _clip_audio(path):
+    if not os.path.isfile(path):
+        raise ValueError("no such audio file: %r" % path)
+    return (
+        "multifilesrc loop=true location=%s "
+        "! aacparse name=aparse ! rtpmp4gpay pt=97 name=pay1" % _quote(path)
+    )
+
+
+def build_launch(spec):
+    """Turn a mount SPEC into a gst-launch description (raises ValueError if malformed)."""
+    kind, sep, body = spec.partition(":")
+    if not sep:
+        raise ValueError("%r: expected KIND:ARGS" % spec)
+    if kind == "clip":
+        path, fps = _split_fps(body, spec)
+        return "( %s )" % _clip_video(path, fps)
+    if kind == "clipav":
+        paths, fps = _split_fps(body, spec)
+        video, comma, audio = paths.partition(",")
+        if not comma or not audio:
+            raise ValueError("%r: expected clipav:VIDEO,AUDIO@FPS" % spec)
+        return "( %s %s )" % (_clip_video(video, fps), _clip_audio(audio))
+    if kind == "live":
+        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)
+        if not m or int(m.group(3)) <= 0:
+            raise ValueError("%r: expected live:WIDTHxHEIGHT@FPS" % spec)
+        width, height, fps = (int(g) for g in m.groups())
+        return (
+            "( videotestsrc is-live=true pattern=ball "
+            "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+            "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
+            "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, fps)
+        )
+    raise ValueError("%r: unknown kind %r (clip, clipav, live)" % (spec, kind))
+
+
+def _pts_from_dts(_pad, info):
+    """Parsers on a raw elementary stream set only DTS; without PTS every RTP timestamp
+    comes out the same (FIELD-NOTES). There are no B-frames, so PTS = DTS is exact."""
+    buf = info.get_buffer()
+    if buf is not None and buf.pts == Gst.CLOCK_TIME_NONE:
+        buf.pts = buf.dts
+    return Gst.PadProbeReturn.OK
+
+
+def _install_pts_probes(_factory, media):
+    """media-configure runs once per built pipeline, before it starts to flow."""
+    element = media.get_element()
+    for name in _PARSERS:
+        parser = element.get_by_name(name)
+        if parser is not None:
+            parser.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _pts_from_dts)
+
+
+def _parse_mount(text):
+    name, sep, spec = text.partition("=")
+    name = name.strip("/")
+    if not sep or not name or not spec:
+        raise argparse.ArgumentTypeError("expected NAME=SPEC, got %r" % text)
+    try:
+        return name, build_launch(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Fake RTSP cameras on 127.0.0.1.")
+    parser.add_argument("--port", type=int, required=True, help="0 lets the OS choose")
+    parser.add_argument("--mount", type=_parse_mount, action="append", required=True,
+                        metavar="NAME=SPEC", help="repeatable")
+    parser.add_argument("--exit-with-stdin", action="store_true",
+                        help="quit when stdin reaches EOF (the parent went away)")
+    args = parser.parse_args(argv)
+    names = [name for name, _ in args.mount]
+    if len(set(names)) != len(names):
+        parser.error("duplicate mount names")
+
+    Gst.init(None)
+    loop = GLib.MainLoop()
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+    mounts = server.get_mount_points()
+    for name, launch in args.mount:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch)
+        factory.set_shared(True)
+        factory.connect("media-configure", _install_pts_probes)
+        mounts.add_factory("/" + name, factory)
+
+    try:
+        # Rather than attach(), which only logs a warning when the port is busy.
+        source = server.create_source(None)
+    except GLib.Error as exc:
+        print("rtsp_server: cannot listen on 127.0.0.1:%d: %s" % (args.port, exc.message),
+              file=sys.stderr)
+        return 1
+    source.attach(None)
+
+    def quit_loop(*_):
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, quit_loop)
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, quit_loop)
+    if args.exit_with_stdin:
+        def on_stdin(fd, _cond):
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if data:
+                return GLib.SOURCE_CONTINUE
+            return quit_loop()
+        GLib.unix_fd_add_full(GLib.PRIORITY_DEFAULT, sys.stdin.fileno(),
+                              GLib.IOCondition.IN | GLib.IOCondition.HUP, on_stdin)
+
+    sys.stdout.write("READY %d\n" % server.get_bound_port())
+    sys.stdout.flush()
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
