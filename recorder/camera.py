@@ -139,7 +139,7 @@ class CameraRecorder:
             self._state("offline", error)
             log.warning("camera %s: %s", self.id, error)
             self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
-        self._state("disabled")
+        self._state("stopped")
 
     # one run --------------------------------------------------------------------------
     def _record(self, source: Source) -> bool:

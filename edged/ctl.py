@@ -1,0 +1,217 @@
+"""`edgectl`: the maintenance CLI. Read-only for now: it reads the catalog directly
+(WAL lets it read while the daemon writes). Tables for people, `--json` for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from edged.cli import resolve_config
+from edged.config import ConfigError, parse_duration
+from storage.catalog import open_readonly
+from storage.layout import CATALOG_FILE
+
+HEARTBEAT_STALE_US = 10_000_000
+
+
+class UsageError(Exception):
+    """A mistake the person can fix; printed without a traceback."""
+
+
+# formatting -------------------------------------------------------------------------
+def fmt_time(us: int | None) -> str:
+    """Local time with the zone named (DESIGN.md "Time")."""
+    if us is None:
+        return "-"
+    return datetime.fromtimestamp(us / 1e6).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def fmt_age(us: int | None, now: int) -> str:
+    if us is None:
+        return "-"
+    s = max(0, (now - us) // 1_000_000)
+    if s < 120:
+        return f"{s}s ago"
+    if s < 7200:
+        return f"{s // 60}m ago"
+    if s < 2 * 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def parse_when(text: str, now_us: int) -> int:
+    """ISO 8601 (local time unless a zone is given), `now`, or `-1h` (that long ago)."""
+    text = text.strip()
+    if text == "now":
+        return now_us
+    if text.startswith("-"):
+        try:
+            return now_us - parse_duration(text[1:], "time")
+        except ConfigError as exc:
+            raise UsageError(f"bad time {text!r}: {exc.message}") from None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad time {text!r}: use ISO 8601 like 2026-11-21T08:00 or a span ago like -2h") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()
+    return int(dt.timestamp() * 1_000_000)
+
+
+# commands ---------------------------------------------------------------------------
+def cmd_status(db, data_dir: Path, args) -> tuple[Any, str]:
+    now = time.time_ns() // 1000
+    node = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node")}
+    pid = int(node["pid"]) if node.get("pid") else None
+    beat = int(node["heartbeat_us"]) if node.get("heartbeat_us") else None
+    running = bool(pid and _alive(pid) and beat and now - beat < HEARTBEAT_STALE_US and not node.get("stopped_us"))
+    states = {r["state"]: r["n"] for r in db.query(
+        "SELECT state, count(*) AS n FROM cameras WHERE configured = 1 GROUP BY state")}
+    seg = next(db.query(
+        "SELECT count(*) AS n, sum(bytes) AS bytes, min(start_us) AS oldest, max(end_us) AS newest FROM segments"
+        " WHERE state IN ('complete', 'recovered')"))
+    open_n = next(db.query("SELECT count(*) AS n FROM segments WHERE state = 'writing'"))["n"]
+    gaps = next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [now - 86_400_000_000]))["n"]
+    disk = shutil.disk_usage(data_dir)
+    data = {
+        "running": running, "pid": pid if running else None, "version": node.get("version"),
+        "site": node.get("site"), "site_name": node.get("site_name"), "node": node.get("node"),
+        "started_us": _int(node.get("started_us")), "heartbeat_us": beat, "data_dir": str(data_dir),
+        "disk_total": disk.total, "disk_free": disk.free, "cameras": states,
+        "segments": seg["n"], "footage_bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
+        "newest_us": seg["newest"], "open_segments": open_n, "gaps_24h": gaps,
+    }
+    total = sum(states.values())
+    recording = states.get("recording", 0)
+    lines = [
+        f"edged {data['version'] or '?'}  site {data['site'] or '?'} ({data['site_name'] or '-'}), node {data['node'] or '-'}",
+        "daemon:    " + (f"running (pid {pid}), up since {fmt_time(data['started_us'])}" if running
+                         else f"NOT RUNNING (last heartbeat {fmt_age(beat, now)})"),
+        f"cameras:   {recording}/{total} recording" + "".join(
+            f", {n} {s}" for s, n in sorted(states.items()) if s != "recording"),
+        f"footage:   {seg['n']} segments, {fmt_bytes(data['footage_bytes'])}, "
+        f"{fmt_time(seg['oldest'])} to {fmt_time(seg['newest'])}; {open_n} being written",
+        f"gaps:      {gaps} in the last 24 h",
+        f"disk:      {fmt_bytes(disk.free)} free of {fmt_bytes(disk.total)} ({data_dir})",
+    ]
+    return data, "\n".join(lines)
+
+
+def cmd_cameras(db, _data_dir: Path, args) -> tuple[Any, str]:
+    now = time.time_ns() // 1000
+    rows = list(db.query("SELECT * FROM cameras WHERE configured = 1 OR ? ORDER BY id", [int(args.all)]))
+    out = []
+    for r in rows:
+        res = f"{r['width']}x{r['height']}" if r["width"] else "-"
+        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in ("offline",) else r["state"],
+                    fmt_age(r["state_since_us"], now), f"{r['fps']:.1f}" if r["fps"] is not None else "-",
+                    f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-", res,
+                    fmt_age(r["last_packet_us"], now), r["url"], r["last_error"] or ""])
+    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST PACKET", "URL", "PROBLEM"], out)
+    return rows, text if rows else "no cameras configured"
+
+
+def cmd_segments(db, _data_dir: Path, args) -> tuple[Any, str]:
+    now = time.time_ns() // 1000
+    start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
+    end = parse_when(args.to, now) if args.to else now
+    if end <= start:
+        raise UsageError("--to must be after --from")
+    sql = "SELECT * FROM segments WHERE start_us < ? AND coalesce(end_us, start_us) >= ?"
+    params: list[Any] = [end, start]
+    if args.camera:
+        if not next(db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [args.camera]), None):
+            raise UsageError(f"no camera {args.camera!r}; `edgectl cameras` lists them")
+        sql += " AND camera = ?"
+        params.append(args.camera)
+    rows = list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, args.limit]))
+    gaps = list(db.query(
+        "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?" + (" AND camera = ?" if args.camera else "")
+        + " ORDER BY camera, from_us", params))
+    out = [[r["camera"], fmt_time(r["start_us"]), f"{((r['end_us'] or r['start_us']) - r['start_us']) / 1e6:.1f}s",
+            fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
+    text = table(["CAMERA", "START", "LENGTH", "SIZE", "FRAMES", "STATE", "SHA256", "PATH"], out)
+    if gaps:
+        text += "\n\ngaps:\n" + table(["CAMERA", "FROM", "TO", "LENGTH", "REASON"], [
+            [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
+             g["reason"]] for g in gaps])
+    if len(rows) == args.limit:
+        text += f"\n(first {args.limit} shown; use --limit)"
+    return {"segments": rows, "gaps": gaps}, text if rows or gaps else "no footage in that range"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _int(v: str | None) -> int | None:
+    return int(v) if v else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="edgectl", description="Maintenance CLI for the edged recorder.")
+    parser.add_argument("--config", type=Path, help="the daemon's config file (default /etc/edged/edged.toml)")
+    parser.add_argument("--data", type=Path, help="the data folder (overrides the config's)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("status", help="is the daemon recording, and how much footage is there")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("cameras", help="every camera with its state, rate and last problem")
+    p.add_argument("--all", action="store_true", help="include cameras removed from the config")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("segments", help="recorded segments and gaps in a time range")
+    p.add_argument("--camera", help="only this camera")
+    p.add_argument("--from", dest="from_", metavar="T", help="start (ISO 8601 local time, or -2h); default -1h")
+    p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.data is not None:
+            data_dir = args.data
+        else:
+            data_dir = resolve_config(args.config)[0].storage.data_dir
+        try:
+            db = open_readonly(data_dir / CATALOG_FILE)
+        except FileNotFoundError:
+            raise UsageError(f"no catalog in {data_dir}: has edged run there? (use --data or --config)") from None
+        handler = {"status": cmd_status, "cameras": cmd_cameras, "segments": cmd_segments}[args.command]
+        data, text = handler(db, data_dir, args)
+    except (UsageError, ConfigError) as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, indent=2) if args.json else text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Cutting a crashed fragmented MP4 back to its last whole fragment, on real files."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from storage.mp4 import cut_to_whole, scan_media, whole_prefix
+
+
+@pytest.fixture(scope="module")
+def fmp4(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mp4") / "seg.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=20", "-t", "6",
+         "-c:v", "libx264", "-g", "40", "-bf", "0", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+         "-frag_duration", "1000000", str(path)], check=True)
+    return path
+
+
+def test_finished_file_is_left_alone(fmp4):
+    whole = whole_prefix(fmp4)
+    assert whole.finished and whole.end == os.path.getsize(fmp4)
+    assert whole.fragments >= 6  # 1 s fragments although the GOP is 2 s
+    info = scan_media(fmp4)
+    assert info.frames == 120 and info.codec == "h264" and (info.width, info.height) == (320, 240)
+    assert abs(info.duration_us - 6_000_000) <= 50_000
+
+
+@pytest.mark.parametrize("keep", [0.35, 0.5, 0.71, 0.93])
+def test_cut_file_plays_up_to_its_last_whole_fragment(fmp4, tmp_path, keep):
+    cut = tmp_path / "cut.mp4"
+    shutil.copy(fmp4, cut)
+    os.truncate(cut, int(os.path.getsize(fmp4) * keep))  # as kill -9 leaves it
+    whole = cut_to_whole(cut)
+    assert os.path.getsize(cut) == whole.end and not whole.finished and whole.fragments >= 1
+    errors = subprocess.run(["ffmpeg", "-v", "error", "-i", str(cut), "-f", "null", "-"],
+                            capture_output=True, text=True).stderr
+    assert errors == ""
+    info = scan_media(cut)
+    assert info.frames == whole.fragments * 20  # every whole fragment is 1 s of 20 fps
+    assert info.duration_us == pytest.approx(whole.fragments * 1_000_000, abs=50_000)
+
+
+def test_file_without_a_whole_fragment_has_nothing(fmp4, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    shutil.copy(fmp4, cut)
+    os.truncate(cut, 900)  # ftyp + part of moov
+    assert cut_to_whole(cut).fragments == 0

@@ -1,0 +1,63 @@
+"""Segment boundaries, wall-clock anchoring and timestamp repair: pure functions."""
+
+from recorder.camera import backoff_us, scrub
+from recorder.timeline import (CUT_TOLERANCE_US, RunClock, anchor_offset, fix_dts, is_cut,
+                               next_boundary)
+import random
+
+S = 1_000_000
+
+
+def test_boundaries_line_up_with_the_wall_clock():
+    assert next_boundary(1_795_220_435_568_298, 60 * S) == 1_795_220_460 * S
+    assert next_boundary(120 * S, 60 * S) == 180 * S  # a segment starting on :00 runs a whole length
+    assert next_boundary(5 * S + 1, 5 * S) == 10 * S
+
+
+def test_cut_only_at_a_keyframe_at_the_boundary_with_tolerance():
+    b = 60 * S
+    assert not is_cut(b + 5 * S, False, b)          # never mid-GOP
+    assert is_cut(b, True, b)
+    assert is_cut(b - 11, True, b)                  # RTP jitter: 59.999989 s still cuts (FIELD-NOTES)
+    assert not is_cut(b - CUT_TOLERANCE_US - 1, True, b)
+    assert not is_cut(b - 2 * S, True, b)
+
+
+def test_anchor_takes_the_least_delayed_packet():
+    # A probe burst: four frames taken 50 ms apart all arrive at t=10.2 s; later ones on time.
+    samples = [(10_200_000, 0), (10_200_000, 50_000), (10_200_000, 100_000), (10_200_000, 150_000),
+               (10_205_000, 200_000), (10_255_000, 250_000)]
+    assert anchor_offset(samples) == 10_005_000
+    clock = RunClock(anchor_offset(samples), wall_ref=10_255_000, mono_ref=1_000)
+    assert clock.wall(0) == 10_005_000
+    assert clock.lateness(250_000, 10_300_000) == 45_000
+
+
+def test_host_clock_step_is_seen_against_the_monotonic_clock():
+    clock = RunClock(0, wall_ref=100 * S, mono_ref=5 * S)
+    assert not clock.stepped(160 * S, 65 * S)             # both advanced 60 s
+    assert not clock.stepped(160 * S + 900_000, 65 * S)   # slew, not a step
+    assert clock.stepped(160 * S + 30 * S, 65 * S)        # NTP stepped forward 30 s
+    assert clock.stepped(150 * S, 65 * S)                 # or back 10 s
+
+
+def test_timestamp_repair():
+    assert fix_dts(None, None, 4500) == (0, "missing")
+    assert fix_dts(None, 9000, 4500) == (13500, "missing")
+    assert fix_dts(9000, 9000, 4500) == (9001, "backwards")
+    assert fix_dts(100, 9000, 4500) == (9001, "backwards")
+    assert fix_dts(13500, 9000, 4500) == (13500, None)
+
+
+def test_backoff_is_capped_and_jittered():
+    rng = random.Random(1)
+    delays = [backoff_us(a, 2 * S, rng) for a in range(12)]
+    assert delays[0] < 400_000
+    assert all(d <= 2.4 * S for d in delays)
+    assert len(set(delays[6:])) > 1  # jitter: cameras don't retry in lockstep
+
+
+def test_scrub_removes_passwords_from_error_text():
+    msg = "Invalid data found when processing input: 'rtsp://admin:s3cr3t@10.0.0.5:554/h264'"
+    assert "s3cr3t" not in scrub(msg)
+    assert "rtsp://admin:***@10.0.0.5:554/h264" in scrub(msg)
