@@ -111,6 +111,7 @@ class CameraRecorder:
 
     def _main(self) -> None:
         attempt = 0
+        last_error = None
         while not self.stop.is_set():
             self._state("connecting")
             recorded = False
@@ -136,8 +137,12 @@ class CameraRecorder:
                 break
             self.counters["reconnects"] += 1
             attempt = 0 if recorded else attempt + 1
+            if recorded:
+                last_error = None
             self._state("offline", error)
-            log.warning("camera %s: %s", self.id, error)
+            # A dead camera retries every few seconds: say so once, not every time.
+            (log.debug if error == last_error else log.warning)("camera %s: %s", self.id, error)
+            last_error = error
             self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
         self._state("stopped")
 
