@@ -23,6 +23,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     data_dir = cfg.storage.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     writer = CatalogWriter(data_dir / CATALOG_FILE)
+    sup = Supervisor(cfg, writer)
+    _install_signals(sup, config_path)  # first: a SIGTERM during start-up is a clean stop too
     await writer.start()
     try:
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
@@ -32,8 +34,6 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             "pid": os.getpid(), "started_us": now_us(), "heartbeat_us": now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "stopped_us": None})
-        sup = Supervisor(cfg, writer)
-        _install_signals(sup, config_path)
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
         await sup.run()
         await writer.run(Catalog.set_node, {"stopped_us": now_us()})

@@ -23,7 +23,7 @@ from storage.reconcile import Report, recover_open
 
 log = logging.getLogger(__name__)
 
-GAP_MIN_US = 250_000          # footage missing for longer than this is a recorded gap
+GAP_MIN_US = 0                # segments of a run abut exactly; any hole between runs is a gap
 STATS_FLUSH_S = 5.0
 HEARTBEAT_S = 2.0
 STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
@@ -259,7 +259,7 @@ class Supervisor:
             await self.writer.run(Catalog.close_segment, ev["path"], fields)
 
     async def _flush_stats(self) -> None:
-        keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "reconnects")
+        keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
         while not self.stopping.is_set():
             try:
                 await asyncio.wait_for(self.stopping.wait(), STATS_FLUSH_S)

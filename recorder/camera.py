@@ -162,7 +162,7 @@ class CameraRecorder:
         last: dict[int, int | None] = {s.index: None for s in streams}
         clock: RunClock | None = None
         warmup: list[tuple[av.Packet, int, int]] = []  # (packet, arrival wall, media us) before the anchor
-        warm_since = 0
+        warm_since: int | None = None
         reanchor = False
         held: av.Packet | None = None  # the first packet of a connection has no timestamp
         got_frame = False
@@ -204,11 +204,11 @@ class CameraRecorder:
                 warmup.append((held, wall - vstep_us, media - vstep_us))
                 held = None
             if clock is None:
-                if not warmup:
-                    warm_since = mono
+                warm_since = mono if warm_since is None else warm_since
                 warmup.append((pkt, wall, media))
                 if mono - warm_since < WARMUP_US:
                     continue
+                warm_since = None
                 clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
                 self._state("recording")
                 got_frame = True

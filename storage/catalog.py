@@ -41,6 +41,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             last_error TEXT,
             last_packet_us INTEGER,
             fps REAL, bitrate INTEGER, codec TEXT, width INTEGER, height INTEGER, audio INTEGER,
+            lateness_us INTEGER,            -- packet arrival minus its mapped wall time
             reconnects INTEGER NOT NULL DEFAULT 0,
             ts_fixes INTEGER NOT NULL DEFAULT 0,
             updated_us INTEGER

@@ -1,0 +1,1 @@
+"""Benchmarks of edged against its targets; see bench/README.md."""

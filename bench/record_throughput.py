@@ -1,0 +1,523 @@
+"""How many 1080p cameras edged records in real time, against `ffmpeg -c copy` per camera.
+
+    cd /work/main && .venv/bin/python -m bench.record_throughput [--counts 1,8,32,64,96] [--seconds 60]
+
+One pre-encoded 60 s 1080p clip (20 fps, 2 s GOP, 4 Mbit/s) is served on N mounts by one
+fake-camera RTSP server. For each N: edged records the N cameras, then N ffmpeg segment
+muxers do, each measured over the same window (CPU, RSS, PSS, frames lost, lag).
+Recordings are deleted after each step; logs and catalogs stay in bench/out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from tests.support.cameras import RtspServer, count_video_packets, ffprobe
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+
+OUT = ROOT / "bench" / "out"
+FPS = 20
+GOP = 40
+CLIP_SECONDS = 60
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIB = 1024 * 1024
+
+# Targets from the issue.
+TARGET_CPU_RATIO = 0.8     # edged CPU per camera <= 0.8 x ffmpeg's
+TARGET_RSS_PER_CAM = 6.0   # MB (MiB) of RSS per camera
+TARGET_LAG_S = 1.0         # lag growth below this over the window counts as "no lag growth"
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def command_line(module: str) -> str:
+    exe = Path(sys.executable)
+    try:
+        exe = exe.relative_to(ROOT)  # type: ignore[assignment]
+    except ValueError:
+        pass
+    return f"cd {ROOT} && {exe} -m {module} {shlex.join(sys.argv[1:])}".rstrip()
+
+
+def environment() -> str:
+    """One line a reader needs to judge the figures: box, load, versions, source state."""
+    try:
+        import av
+        pyav = f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})"
+    except Exception:  # noqa: BLE001
+        pyav = "PyAV ?"
+    ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, "
+            f"load {load}; edged {rev}{'+uncommitted' if dirty else ''}; {pyav}; {' '.join(ff.split()[:3])}")
+
+
+# /proc measurements -----------------------------------------------------------------------
+def children(pid: int) -> list[int]:
+    """Direct children of every thread of `pid` (a child belongs to the thread that forked it)."""
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return out
+    for tid in tids:
+        try:
+            out += [int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants that are alive now."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if os.path.exists(f"/proc/{p}"):
+            pids.append(p)
+            todo += children(p)
+    return pids
+
+
+def cpu_ticks(pid: int, with_reaped_children: bool = False) -> int | None:
+    """utime+stime of a process (all its threads), plus cutime+cstime if asked (children it
+    reaped: a worker that died in the window keeps counting through its parent)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    f = text[text.rindex(")") + 2:].split()  # fields from 3 (state) on
+    ticks = int(f[11]) + int(f[12])  # utime, stime (fields 14, 15)
+    if with_reaped_children:
+        ticks += int(f[13]) + int(f[14])  # cutime, cstime
+    return ticks
+
+
+def ticks_of(pids: Iterable[int], root: int | None = None) -> dict[int, int]:
+    snap = {}
+    for p in pids:
+        t = cpu_ticks(p, with_reaped_children=(p == root))
+        if t is not None:
+            snap[p] = t
+    return snap
+
+
+def memory(pids: Iterable[int]) -> tuple[float, float]:
+    """Summed RSS and PSS in MiB, from smaps_rollup."""
+    rss = pss = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return rss / 1024, pss / 1024
+
+
+def box_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, all cores."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = f[3] + f[4]  # idle + iowait
+    total = sum(f[:8])  # up to steal; guest time is already in user
+    return total - idle, total
+
+
+@dataclass
+class Window:
+    """CPU of a process group, of the camera server and of the box over `seconds` of wall time."""
+
+    cpu: float = 0.0          # % of one core
+    per_process: dict[int, float] = field(default_factory=dict)
+    server_cpu: float = 0.0   # % of one core
+    box_busy: float = 0.0     # % of one core (2 cores = 200 %)
+    rss: float = 0.0          # MiB, summed, at the end
+    pss: float = 0.0
+    seconds: float = 0.0
+
+
+def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) -> Window:
+    """`pids_now()` gives the measured processes (re-read at the end, to catch restarts)."""
+    t0 = time.monotonic()
+    b0 = box_ticks()
+    s0 = cpu_ticks(server_pid) or 0
+    c0 = ticks_of(pids_now(), root)
+    time.sleep(seconds)
+    pids = pids_now()
+    c1 = ticks_of(pids, root)
+    s1 = cpu_ticks(server_pid) or 0
+    b1 = box_ticks()
+    wall = time.monotonic() - t0
+    rss, pss = memory(pids)
+    per = {p: (t - c0.get(p, 0)) / CLK_TCK / wall * 100 for p, t in c1.items()}
+    n_cores = os.cpu_count() or 1
+    return Window(cpu=sum(per.values()), per_process=per, server_cpu=(s1 - s0) / CLK_TCK / wall * 100,
+                  box_busy=(b1[0] - b0[0]) / max(1, b1[1] - b0[1]) * 100 * n_cores, rss=rss, pss=pss,
+                  seconds=wall)
+
+
+# the clip and the cameras -------------------------------------------------------------------
+def bench_clip(out: Path) -> Path:
+    """The one 60 s 1080p clip every mount loops, encoded once and cached in bench/out."""
+    clip = out / "clips" / f"testsrc2_1920x1080_{FPS}fps_g{GOP}_{CLIP_SECONDS}s_4M_veryfast.h264"
+    if clip.exists():
+        return clip
+    clip.parent.mkdir(parents=True, exist_ok=True)
+    tmp = clip.with_name(clip.name + f".tmp-{os.getpid()}")
+    cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "lavfi",
+           "-i", f"testsrc2=size=1920x1080:rate={FPS},noise=alls=12:allf=t+u", "-t", str(CLIP_SECONDS),
+           "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+           "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0",
+           "-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M", "-bf", "0", "-f", "h264", str(tmp)]
+    log(f"encoding the bench clip (once): {shlex.join(cmd)}")
+    t0 = time.monotonic()
+    try:
+        subprocess.run(cmd, check=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, clip)
+    log(f"  done in {time.monotonic() - t0:.0f} s")
+    return clip
+
+
+def cam_ids(n: int) -> list[str]:
+    return [f"cam{k}" for k in range(1, n + 1)]
+
+
+# edged ------------------------------------------------------------------------------------------
+@dataclass
+class EdgedResult:
+    n: int
+    win: Window | None = None
+    recording: int = 0          # cameras with a segment when the window started
+    lag_start: float | None = None
+    lag_end: float | None = None
+    lost_total: int = 0
+    lost_worst: tuple[str, int] = ("-", 0)
+    not_complete: int = 0       # segment rows left in another state than complete after SIGTERM
+    gaps: int = 0
+    reconnects: int = 0
+    stop_rc: int | None = None
+    stop_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lag_growth(self) -> float | None:
+        if self.lag_start is None or self.lag_end is None:
+            return None
+        return self.lag_end - self.lag_start
+
+    @property
+    def keeps_real_time(self) -> bool:
+        g = self.lag_growth
+        return (self.win is not None and self.recording == self.n and self.lost_total == 0
+                and self.not_complete == 0 and g is not None and g < TARGET_LAG_S)
+
+
+def max_lateness(d: Daemon) -> tuple[float | None, int]:
+    rows = d.query("SELECT lateness_us FROM cameras WHERE configured = 1 AND lateness_us IS NOT NULL")
+    return (max(r["lateness_us"] for r in rows) / 1e6 if rows else None), len(rows)
+
+
+def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedResult:
+    res = EdgedResult(n)
+    base = out / f"edged-{n}"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    data = base / "data"
+    config = write_config(base / "edged.toml", data,
+                          [{"id": c, "url": server.url(c)} for c in cam_ids(n)], storage={"segment_length": "60s"})
+    config.write_text(config.read_text().replace('id = "test"', 'id = "bench"', 1))
+    d = Daemon(config, data, base / "edged.log").start()
+    try:
+        warm_timeout = 60 + n
+        t0 = time.monotonic()
+
+        def ready():
+            opened = d.query("SELECT count(DISTINCT camera) AS k FROM segments")
+            k = opened[0]["k"] if opened else 0
+            return k == n and max_lateness(d)[1] == n
+        try:
+            wait_for(ready, warm_timeout, "every camera recording", interval=0.5)
+        except AssertionError:
+            res.notes.append(f"warm-up timed out after {warm_timeout} s")
+        if d.proc.poll() is not None:
+            raise RuntimeError(f"edged exited with {d.proc.returncode}; see {d.log_path}")
+        res.recording = d.query("SELECT count(DISTINCT camera) AS k FROM segments")[0]["k"]
+        log(f"  edged: {res.recording}/{n} cameras recording after {time.monotonic() - t0:.0f} s; "
+            f"measuring {seconds:.0f} s")
+        res.lag_start = max_lateness(d)[0]
+        root = d.proc.pid
+        res.win = measure(lambda: tree(root), seconds, server.proc.pid, root=root)
+        res.lag_end = max_lateness(d)[0]
+        workers = sorted((p for p in res.win.per_process if p != root))
+        log(f"  edged: daemon {res.win.per_process.get(root, 0):.1f} %, workers "
+            + ", ".join(f"{res.win.per_process[p]:.1f} %" for p in workers)
+            + f"; server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of {100 * (os.cpu_count() or 1)} %")
+    finally:
+        t_stop = time.monotonic()
+        if d.proc.poll() is None:
+            try:
+                res.stop_rc = d.stop(timeout=180)
+            except subprocess.TimeoutExpired:
+                res.notes.append("edged did not stop within 180 s: killed")
+                d.kill_all()
+        else:
+            res.stop_rc = d.proc.returncode
+        res.stop_s = time.monotonic() - t_stop
+    if res.stop_rc != 0:
+        res.notes.append(f"edged exited with {res.stop_rc}")
+
+    by_cam: dict[str, list[dict[str, Any]]] = {c: [] for c in cam_ids(n)}
+    for seg in d.query("SELECT camera, start_us, end_us, frames, state FROM segments"):
+        if seg["state"] == "complete":
+            by_cam.setdefault(seg["camera"], []).append(seg)
+        else:
+            res.not_complete += 1
+    lost = {}
+    for cam, segs in by_cam.items():
+        span = sum(s["end_us"] - s["start_us"] for s in segs)
+        lost[cam] = round(span * FPS / 1e6) - sum(s["frames"] for s in segs)
+    res.lost_total = sum(lost.values())
+    res.lost_worst = max(lost.items(), key=lambda kv: kv[1])
+    res.gaps = d.query("SELECT count(*) AS k FROM gaps")[0]["k"]
+    res.reconnects = sum(r["reconnects"] or 0 for r in d.query("SELECT reconnects FROM cameras"))
+    errors = [ln for ln in d.log.splitlines() if " ERROR " in ln or " WARNING " in ln]
+    if errors:
+        res.notes.append(f"{len(errors)} warnings/errors in {d.log_path.relative_to(ROOT)}, first: {errors[0][:160]}")
+    log(f"  edged: stopped in {res.stop_s:.1f} s (status {res.stop_rc}); frames lost {res.lost_total} "
+        f"(worst {res.lost_worst[0]}: {res.lost_worst[1]}); segments not complete {res.not_complete}; "
+        f"gaps {res.gaps}; reconnects {res.reconnects}")
+    shutil.rmtree(data / "video", ignore_errors=True)  # keep catalog and log, drop the footage
+    shutil.rmtree(data / "quarantine", ignore_errors=True)
+    return res
+
+
+# ffmpeg reference --------------------------------------------------------------------------------
+@dataclass
+class FfmpegResult:
+    n: int
+    win: Window | None = None
+    recording: int = 0
+    lost_total: int = 0
+    lost_worst: tuple[str, int] = ("-", 0)
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def ffmpeg_lost(files: list[Path]) -> int:
+    """Expected frames (container duration x fps) minus the video packets in the files."""
+    duration = packets = 0
+    for f in files:
+        try:
+            duration += float(ffprobe(f)["format"].get("duration", 0))
+            packets += count_video_packets(f)
+        except (subprocess.CalledProcessError, IndexError, ValueError):
+            pass  # an empty or unreadable file holds no footage and no duration
+    return round(duration * FPS) - packets
+
+
+def run_ffmpeg(n: int, server: RtspServer, seconds: float, out: Path) -> FfmpegResult:
+    res = FfmpegResult(n)
+    base = out / f"ffmpeg-{n}"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    logf = open(out / f"ffmpeg-{n}.log", "wb")
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for cam in cam_ids(n):
+            cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", server.url(cam),
+                   "-c", "copy", "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
+                   str(base / f"{cam}_%03d.mp4")]
+            procs[cam] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=logf)
+        warm_timeout = 60 + n
+        t0 = time.monotonic()
+        try:
+            wait_for(lambda: all((base / f"{c}_000.mp4").exists() for c in procs), warm_timeout,
+                     "every ffmpeg writing", interval=0.5)
+        except AssertionError:
+            res.notes.append(f"warm-up timed out after {warm_timeout} s")
+        res.recording = sum((base / f"{c}_000.mp4").exists() for c in procs)
+        log(f"  ffmpeg: {res.recording}/{n} writing after {time.monotonic() - t0:.0f} s; measuring {seconds:.0f} s")
+        res.win = measure(lambda: [p.pid for p in procs.values() if p.poll() is None], seconds, server.proc.pid)
+        exited = [c for c, p in procs.items() if p.poll() is not None]
+        if exited:
+            res.notes.append(f"{len(exited)} ffmpeg exited during the window (first {exited[0]})")
+        log(f"  ffmpeg: server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of "
+            f"{100 * (os.cpu_count() or 1)} %")
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 60
+        for cam, p in procs.items():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                res.notes.append(f"ffmpeg for {cam} ignored SIGINT: killed")
+                p.kill()
+                p.wait()
+        logf.close()
+
+    files = {c: sorted(base.glob(f"{c}_*.mp4")) for c in procs}
+    res.files = sum(len(v) for v in files.values())
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        lost = dict(zip(files, pool.map(ffmpeg_lost, files.values())))
+    res.lost_total = sum(lost.values())
+    res.lost_worst = max(lost.items(), key=lambda kv: kv[1])
+    errs = (out / f"ffmpeg-{n}.log").read_text(errors="replace").splitlines()
+    if errs:
+        res.notes.append(f"{len(errs)} lines in bench/out/ffmpeg-{n}.log, first: {errs[0][:160]}")
+    log(f"  ffmpeg: {res.files} files; frames lost {res.lost_total} (worst {res.lost_worst[0]}: {res.lost_worst[1]})")
+    shutil.rmtree(base, ignore_errors=True)
+    return res
+
+
+# report ---------------------------------------------------------------------------------------------
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with aligned columns (readable as text, pastes into an issue)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    def line(cells):
+        return "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def fmt(x: float | None, spec: str = ".1f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: Path) -> str:
+    header = ["N", "edged CPU %", "/cam", "ffmpeg CPU %", "/cam", "edged/ffmpeg",
+              "edged RSS MB", "/cam", "edged PSS MB", "ffmpeg RSS MB", "ffmpeg PSS MB",
+              "lost edged (worst)", "lost ffmpeg (worst)", "lag growth s", "server CPU % e/f", "box busy % e/f",
+              "verdict"]
+    rows = []
+    for e, f in results:
+        n = e.n
+        ew, fw = e.win, (f.win if f else None)
+        ratio = (ew.cpu / fw.cpu) if ew and fw and fw.cpu > 0 else None
+        rows.append([
+            n, fmt(ew and ew.cpu), fmt(ew and ew.cpu / n, ".2f"), fmt(fw and fw.cpu), fmt(fw and fw.cpu / n, ".2f"),
+            fmt(ratio, ".2f"), fmt(ew and ew.rss, ".0f"), fmt(ew and ew.rss / n, ".1f"), fmt(ew and ew.pss, ".0f"),
+            fmt(fw and fw.rss, ".0f"), fmt(fw and fw.pss, ".0f"),
+            f"{e.lost_total} ({e.lost_worst[0]}: {e.lost_worst[1]})",
+            f"{f.lost_total} ({f.lost_worst[0]}: {f.lost_worst[1]})" if f else "-",
+            fmt(e.lag_growth, ".2f"),
+            f"{fmt(ew and ew.server_cpu, '.0f')}/{fmt(fw and fw.server_cpu, '.0f')}",
+            f"{fmt(ew and ew.box_busy, '.0f')}/{fmt(fw and fw.box_busy, '.0f')}",
+            "keeps real time" if e.keeps_real_time else "FALLS BEHIND",
+        ])
+    cores = os.cpu_count() or 1
+    lines = [
+        "",
+        f"## edged vs ffmpeg -c copy: 1080p {FPS} fps, GOP {GOP}, 4 Mbit/s cameras, {args.seconds:.0f} s window",
+        "",
+        f"command: {command_line('bench.record_throughput')}",
+        f"environment: {environment()}",
+        f"clip: {clip.relative_to(ROOT)} ({clip.stat().st_size * 8 / CLIP_SECONDS / 1e6:.2f} Mbit/s), "
+        "one RTSP server (gst-rtsp-server), every mount loops it",
+        "",
+        table(header, rows),
+        "",
+        f"CPU is % of one core (user+sys; this box has {cores} cores = {100 * cores} %): edged = daemon + recorder "
+        "workers, ffmpeg = sum of the N processes. MB = MiB; RSS and PSS summed over those processes at the end of the "
+        "window. lost = frames missing from the recordings (edged: complete segments' span x fps - frames; "
+        "ffmpeg: ffprobe duration x fps - packets). lag growth = max camera lateness at window end - at start. "
+        "server CPU / box busy: the camera server's and the whole machine's CPU during the edged / ffmpeg window "
+        f"(the box is saturated near {100 * cores} %).",
+    ]
+    notes = []
+    for e, f in results:
+        notes += [f"N={e.n} edged: {x}" for x in e.notes]
+        if e.recording != e.n:
+            notes.append(f"N={e.n} edged: only {e.recording}/{e.n} cameras had a segment when the window started")
+        if e.not_complete:
+            notes.append(f"N={e.n} edged: {e.not_complete} segment rows not complete after SIGTERM")
+        if e.gaps or e.reconnects:
+            notes.append(f"N={e.n} edged: {e.gaps} gaps, {e.reconnects} reconnects")
+        if f:
+            notes += [f"N={f.n} ffmpeg: {x}" for x in f.notes]
+            if f.recording != f.n:
+                notes.append(f"N={f.n} ffmpeg: only {f.recording}/{f.n} writing when the window started")
+    if notes:
+        lines += ["", "notes:"] + [f"- {x}" for x in notes]
+    kept = [e.n for e, _ in results if e.keeps_real_time]
+    lines += ["", f"largest N that keeps real time (0 frames lost, lag growth < {TARGET_LAG_S:.0f} s): "
+              + (str(max(kept)) if kept else "none")]
+    # targets, judged at the largest N measured (96 in the default run)
+    e, f = max(results, key=lambda r: r[0].n)
+    ratio = e.win.cpu / f.win.cpu if e.win and f and f.win and f.win.cpu > 0 else None
+    rss_cam = e.win.rss / e.n if e.win else None
+    g = e.lag_growth
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+    lines += [
+        "",
+        f"targets from the issue, at N={e.n}:",
+        f"- CPU per camera <= {TARGET_CPU_RATIO}x ffmpeg's: {fmt(ratio, '.2f')}x "
+        f"({fmt(e.win and e.win.cpu / e.n, '.2f')} vs {fmt(f and f.win and f.win.cpu / f.n, '.2f')} % per camera) "
+        f"-> {verdict(ratio is not None and ratio <= TARGET_CPU_RATIO)}",
+        f"- RSS <= {TARGET_RSS_PER_CAM:.0f} MB per camera: {fmt(rss_cam)} MB -> "
+        f"{verdict(rss_cam is not None and rss_cam <= TARGET_RSS_PER_CAM)}",
+        f"- 0 frames lost and no lag growth at 96: lost {e.lost_total}, lag growth {fmt(g, '.2f')} s -> "
+        + (verdict(e.keeps_real_time) if e.n == 96 else f"not measured (largest N here is {e.n})"),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.record_throughput", description=__doc__.split("\n\n")[0])
+    p.add_argument("--counts", default="1,8,32,64,96", help="camera counts, comma-separated (default %(default)s)")
+    p.add_argument("--seconds", type=float, default=60, help="measurement window per step (default %(default)s)")
+    p.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg reference")
+    args = p.parse_args(argv)
+    counts = [int(x) for x in args.counts.split(",") if x.strip()]
+    OUT.mkdir(parents=True, exist_ok=True)
+    log(f"command: {command_line('bench.record_throughput')}")
+    log(f"environment: {environment()}")
+    clip = bench_clip(OUT)
+    server = RtspServer({c: f"clip:{clip}@{FPS}" for c in cam_ids(max(counts))})
+    server.start()
+    log(f"RTSP server pid {server.proc.pid} on port {server.port} with {max(counts)} mounts")
+    results: list[tuple[EdgedResult, FfmpegResult | None]] = []
+    try:
+        for n in counts:
+            log(f"N={n}")
+            e = run_edged(n, server, args.seconds, OUT)
+            time.sleep(2)  # let the server tear down the sessions before the next step
+            f = None if args.no_ffmpeg else run_ffmpeg(n, server, args.seconds, OUT)
+            time.sleep(2)
+            results.append((e, f))
+            if not server.running:
+                raise RuntimeError("the RTSP server died:\n" + server.log_text()[-2000:])
+    finally:
+        server.close()
+        if results:
+            log(report(results, args, clip))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Run the real daemon as a subprocess against a config the test writes, and read its catalog."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], storage: dict[str, Any] | None = None,
+                 recorder: dict[str, Any] | None = None) -> Path:
+    lines = ["[site]", 'id = "test"', "", "[storage]", f"data_dir = {toml_value(str(data_dir))}"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in {"segment_length": "3s", **(storage or {})}.items()]
+    if recorder:
+        lines += ["", "[recorder]"] + [f"{k} = {toml_value(v)}" for k, v in recorder.items()]
+    for cam in cameras:
+        lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Daemon:
+    """`edged run --config PATH` in its own process group, so a test can kill all of it."""
+
+    def __init__(self, config: Path, data_dir: Path, log: Path):
+        self.config, self.data_dir, self.log_path = config, data_dir, log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Daemon":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)],
+                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 40) -> int:
+        """SIGTERM and wait: every open segment must be closed."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout)
+        self._log.close()
+        return rc
+
+    def kill_all(self) -> None:
+        """SIGKILL to the daemon and its recorder workers at once, as a crash or power cut."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def workers(self) -> list[int]:
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(p) for p in children]
+
+    def worker_of(self, camera: str) -> int:
+        """The worker pid that has this camera's current segment open."""
+        def find():
+            for pid in self.workers():
+                try:
+                    fds = os.listdir(f"/proc/{pid}/fd")
+                except FileNotFoundError:
+                    continue
+                for fd in fds:
+                    try:
+                        if f"/video/{camera}/" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                            return pid
+                    except OSError:
+                        pass
+            return None
+        return wait_for(find, 15, f"the worker recording {camera}")
+
+    # catalog ------------------------------------------------------------------------
+    def query(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+        try:
+            conn = sqlite3.connect(f"file:{self.data_dir / 'catalog.db'}?mode=ro", uri=True)
+        except sqlite3.OperationalError:
+            return []  # not created yet
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(sql, params)]
+        except sqlite3.OperationalError:
+            return []  # tables not created yet
+        finally:
+            conn.close()
+
+    def segments(self, camera: str, states: tuple[str, ...] = ("complete", "recovered")) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(states))
+        return self.query(f"SELECT * FROM segments WHERE camera = ? AND state IN ({marks}) ORDER BY start_us",
+                          (camera, *states))
+
+    def gaps(self, camera: str) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM gaps WHERE camera = ? ORDER BY from_us", (camera,))
+
+    def camera(self, camera: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM cameras WHERE id = ?", (camera,))
+        return rows[0] if rows else None
