@@ -445,7 +445,9 @@ def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: P
         "window. lost = frames missing from the recordings (edged: complete segments' span x fps - frames; "
         "ffmpeg: ffprobe duration x fps - packets). lag growth = max camera lateness at window end - at start. "
         "server CPU / box busy: the camera server's and the whole machine's CPU during the edged / ffmpeg window "
-        f"(the box is saturated near {100 * cores} %).",
+        f"(the box is saturated near {100 * cores} %). ffmpeg's -1 per camera is not a gain: the first packet "
+        "of an RTSP connection has no timestamp and ffmpeg stamps it 0.1 ms before the next, so its first file "
+        "is one frame shorter than its packet count.",
     ]
     notes = []
     for e, f in results:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -84,6 +85,16 @@ def test_records_playable_wall_aligned_segments_and_closes_them_on_sigterm(tmp_p
             assert abs(seg["end_us"] - seg["start_us"] - SEGMENT_S * S) <= GOP_US
             assert seg["start_us"] % (SEGMENT_S * S) <= GOP_US + 20_000, "segments start on wall-clock multiples"
         assert segs[-1]["end_us"] >= stop_at - S, "SIGTERM closes the open segment with what it had"
+
+    ctl = [sys.executable, "-m", "edged.ctl", "--data", str(d.data_dir)]
+    listed = json.loads(subprocess.run(ctl + ["segments", "--camera", "av", "--from", "-10m", "--json"],
+                                       capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    assert [r["path"] for r in listed["segments"]] == [r["path"] for r in d.segments("av")]
+    table = subprocess.run(ctl + ["segments", "--from", "-10m"], capture_output=True, text=True, check=True,
+                           cwd=ROOT).stdout
+    assert table.count(" complete ") == len(d.segments("av")) + len(d.segments("cam1"))
+    bad = subprocess.run(ctl + ["segments", "--from", "yesterday"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_camera_outage_is_a_gap_and_recording_resumes_within_5_s(tmp_path, clips, cameras):
