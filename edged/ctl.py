@@ -163,6 +163,17 @@ def cmd_segments(db, _data_dir: Path, args) -> tuple[Any, str]:
     return {"segments": rows, "gaps": gaps}, text if rows or gaps else "no footage in that range"
 
 
+def _join_negative_times(argv: list[str]) -> list[str]:
+    """Let `--from -2h` through: argparse would take "-2h" for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--from", "--to") and arg[:1] == "-" and arg[1:2].isdigit():
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -193,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_times(sys.argv[1:] if argv is None else argv))
 
     try:
         if args.data is not None:
