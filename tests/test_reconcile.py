@@ -1,0 +1,75 @@
+"""Start-up reconciliation on a real catalog and real files (DESIGN.md invariant 3)."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from storage import layout
+from storage.catalog import Catalog, open_db
+from storage.hashing import sha256_file
+from storage.reconcile import TAIL_US, reconcile
+
+S = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def fmp4(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "seg.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=20", "-t", "5", "-c:v", "libx264",
+         "-g", "20", "-bf", "0", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
+         str(path)], check=True)
+    return path
+
+
+def place(data, src, camera, start_us, keep=1.0):
+    rel = layout.segment_relpath(camera, start_us)
+    dest = data / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dest)
+    os.truncate(dest, int(os.path.getsize(src) * keep))
+    return rel
+
+
+def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4):
+    data = tmp_path
+    cat = Catalog(open_db(data / layout.CATALOG_FILE))
+    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    now = time.time_ns() // 1000
+    t = now - 600 * S
+
+    crashed = place(data, fmp4, "cam", t, keep=0.6)             # left `writing` by a crash
+    cat.open_segment("cam", t, crashed, t)
+    empty = place(data, fmp4, "cam", t + 10 * S, keep=0.01)     # `writing`, nothing whole in it
+    cat.open_segment("cam", t + 10 * S, empty, t)
+    never = layout.segment_relpath("cam", t + 20 * S)           # `writing`, file never created
+    cat.open_segment("cam", t + 20 * S, never, t)
+    gone = place(data, fmp4, "cam", t + 30 * S)                 # complete, then deleted behind our back
+    cat.open_segment("cam", t + 30 * S, gone, t)
+    cat.close_segment(gone, {"end_us": t + 35 * S, "sha256": "x"})
+    os.unlink(data / gone)
+    orphan = place(data, fmp4, "cam", t + 40 * S)               # on disk, unknown to the catalog
+    stray = (data / orphan).parent / "notes.txt"
+    stray.write_text("not footage")
+    old = place(data, fmp4, "cam", now - TAIL_US - 5 * 86_400 * S)  # orphan far outside the tail
+
+    report = reconcile(cat, data)
+
+    rows = {r["path"]: r for r in cat.db.query("SELECT * FROM segments")}
+    assert report.recovered == [crashed]
+    rec = rows[crashed]
+    assert rec["state"] == "recovered" and rec["sha256"] == sha256_file(data / crashed)
+    assert t + 2 * S <= rec["end_us"] < t + 5 * S and rec["frames"] % 20 == 0
+    assert rows[empty]["state"] == "quarantined" and (data / "quarantine" / empty).exists()
+    assert rows[never]["state"] == "missing" and rows[gone]["state"] == "missing"
+    assert report.adopted == [orphan] and rows[orphan]["state"] == "recovered"
+    assert rows[orphan]["end_us"] == t + 45 * S and rows[orphan]["sha256"] == sha256_file(data / orphan)
+    assert (data / "quarantine" / stray.relative_to(data)).exists() and not stray.exists()
+    assert old not in rows and (data / old).exists(), "history beyond the tail is not scanned"
+    assert not list(cat.db.query("SELECT * FROM segments WHERE state = 'writing'"))
+    # A second pass finds nothing more to do.
+    again = reconcile(cat, data)
+    assert (again.recovered, again.adopted, again.quarantined) == ([], [], [])
