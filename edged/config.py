@@ -8,13 +8,14 @@ never echoes a camera password (invariant 8).
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 DEFAULT_PATH = Path("/etc/edged/edged.toml")
@@ -27,8 +28,18 @@ MINUTE = 60 * SECOND
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
+KB, MB, GB, TB = 1000, 1000**2, 1000**3, 1000**4
+KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
+
 _UNITS = {"us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY}
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|s|m|h|d)")
+_SIZE_UNITS = {
+    "B": 1, "KB": KB, "kB": KB, "MB": MB, "GB": GB, "TB": TB,
+    "KiB": KIB, "MiB": MIB, "GiB": GIB, "TiB": TIB,
+}  # fmt: skip
+_SIZE_UNIT_NAMES = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]+)")
+_PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?%")
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _ID_RULE = (
     'use 1-63 characters from a-z, 0-9, "_" and "-", starting with a letter or digit '
@@ -119,6 +130,49 @@ def format_duration(us: int) -> str:
     return "".join(parts)
 
 
+def parse_size(text: str, field: str) -> int:
+    """Parse "10GB", "500MB", "1.5TB", "64MiB", "4096B" into bytes.
+
+    KB/MB/GB/TB are powers of 1000 (as disks are sold), KiB/MiB/GiB/TiB powers of 1024.
+    Bare numbers are refused, like bare durations: "10" could be bytes or gigabytes.
+    """
+    return _parse_size(text, field, 'e.g. "10GB", "500MB", "64MiB"')
+
+
+def _parse_size(text: Any, field: str, example: str) -> int:
+    if not isinstance(text, str):
+        raise ConfigError(
+            field,
+            f"expected a size string with a unit, found {_describe(text)}; "
+            f"write it quoted with a unit, {example}",
+        )
+    s = text.strip()
+    if not s:
+        raise ConfigError(field, f"is empty; write a size with a unit, {example}")
+    if s.startswith("-"):
+        raise ConfigError(field, f"{_show(text)} is negative; sizes must be greater than zero")
+    m = _SIZE.fullmatch(s)
+    if m is None:
+        raise ConfigError(
+            field,
+            f"{_show(text)} is not a size; write a number with a unit, {example} "
+            f"(units: {_SIZE_UNIT_NAMES})",
+        )
+    unit = m.group(2)
+    if unit not in _SIZE_UNITS:
+        folded = {u.lower(): u for u in _SIZE_UNITS if u != "kB"}
+        hint = f'; did you mean "{folded[unit.lower()]}"?' if unit.lower() in folded else ""
+        raise ConfigError(
+            field, f"{_show(text)}: unknown unit {_show(unit)} (units: {_SIZE_UNIT_NAMES}){hint}"
+        )
+    total = Fraction(m.group(1)) * _SIZE_UNITS[unit]
+    if total == 0:
+        raise ConfigError(field, f"{_show(text)} is zero; sizes must be greater than zero")
+    if total.denominator != 1:
+        raise ConfigError(field, f"{_show(text)} is not a whole number of bytes")
+    return int(total)
+
+
 def redact_url(url: str) -> str:
     """Replace the password in a URL with ``***``; a URL without one comes back unchanged.
 
@@ -178,6 +232,47 @@ class RecorderConfig:
     reconnect_max_us: int = 2 * SECOND
 
 
+OnFull = Literal["overwrite", "stop"]
+ON_FULL_CHOICES: tuple[OnFull, ...] = ("overwrite", "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """Site-wide retention rules (DESIGN.md "Retention rules", R1.3-R1.6, R6.2).
+
+    The disk reserve is either a fixed size (``reserve_bytes``) or a share of the
+    filesystem (``reserve_percent``); exactly one is set. Use :meth:`reserve_for`.
+    """
+
+    min_retention_us: int = 30 * DAY
+    max_retention_us: int = 365 * DAY
+    reserve_bytes: int | None = None
+    reserve_percent: float | None = 5.0
+    on_full: OnFull = "overwrite"
+    interval_us: int = 60 * SECOND
+    evidence_hold_us: int = 30 * DAY
+
+    def __post_init__(self) -> None:
+        if (self.reserve_bytes is None) == (self.reserve_percent is None):
+            raise ValueError("set exactly one of reserve_bytes and reserve_percent")
+
+    def reserve_for(self, total_bytes: int) -> int:
+        """Bytes to keep free on a filesystem of ``total_bytes`` (a percentage rounds up)."""
+        if total_bytes < 0:
+            raise ValueError(f"total_bytes must not be negative, got {total_bytes}")
+        if self.reserve_bytes is not None:
+            return self.reserve_bytes
+        assert self.reserve_percent is not None
+        # repr() gives back the decimal the person wrote ("0.1"), so the sum is exact.
+        share = Fraction(repr(self.reserve_percent)) / 100
+        return math.ceil(total_bytes * share)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    socket: Path  # the daemon's Unix control socket
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class CameraConfig:
     id: str
@@ -186,6 +281,8 @@ class CameraConfig:
     enabled: bool = True
     audio_expected: bool = False
     location: str = ""
+    min_retention_us: int | None = None  # None: the site's retention.min_retention
+    max_retention_us: int | None = None  # None: the site's retention.max_retention
 
     @property
     def redacted_url(self) -> str:
@@ -196,7 +293,8 @@ class CameraConfig:
         return (
             f"CameraConfig(id={self.id!r}, name={self.name!r}, url={self.redacted_url!r}, "
             f"enabled={self.enabled!r}, audio_expected={self.audio_expected!r}, "
-            f"location={self.location!r})"
+            f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
+            f"max_retention_us={self.max_retention_us!r})"
         )
 
 
@@ -205,6 +303,8 @@ class Config:
     site: SiteConfig
     storage: StorageConfig
     recorder: RecorderConfig
+    retention: RetentionConfig
+    control: ControlConfig
     cameras: tuple[CameraConfig, ...]
     source: str
 
@@ -213,6 +313,20 @@ class Config:
             if cam.id == id:
                 return cam
         return None
+
+    def retention_for(self, camera_id: str) -> tuple[int, int]:
+        """The (min, max) retention in microseconds that applies to a camera's footage.
+
+        A camera not (or no longer) in the config gets the site's values, so footage of a
+        removed camera is still destroyed on time.
+        """
+        site = self.retention
+        cam = self.camera(camera_id)
+        if cam is None:
+            return site.min_retention_us, site.max_retention_us
+        low = cam.min_retention_us if cam.min_retention_us is not None else site.min_retention_us
+        high = cam.max_retention_us if cam.max_retention_us is not None else site.max_retention_us
+        return low, high
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -253,22 +367,30 @@ def load_config(path: Path) -> Config:
 def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Validate an already-parsed TOML document.
 
-    ``base_dir`` is where a relative ``storage.data_dir`` is resolved from (the config
-    file's folder); without it a relative data_dir is an error.
+    ``base_dir`` is where a relative ``storage.data_dir`` or ``control.socket`` is resolved
+    from (the config file's folder); without it a relative path is an error.
     """
     try:
-        _check_keys(data, "", ("site", "storage", "recorder", "cameras"))
+        _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras"))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
             raise ConfigError(
                 "cameras",
                 f"expected an array of tables ([[cameras]] sections), found {_describe(cameras_raw)}",
             )
+        site = _site(_table(data, "site", "site"))
+        storage = _storage(_table(data, "storage", "storage"), base_dir)
+        recorder = _recorder(_table(data, "recorder", "recorder"))
+        retention_raw = _table(data, "retention", "retention")
+        retention = _retention(retention_raw)
+        control = _control(_table(data, "control", "control"), storage.data_dir, base_dir)
         return Config(
-            site=_site(_table(data, "site", "site")),
-            storage=_storage(_table(data, "storage", "storage"), base_dir),
-            recorder=_recorder(_table(data, "recorder", "recorder")),
-            cameras=_cameras(cameras_raw),
+            site=site,
+            storage=storage,
+            recorder=recorder,
+            retention=retention,
+            control=control,
+            cameras=_cameras(cameras_raw, retention_raw, retention),
             source=source,
         )
     except ConfigError as e:
@@ -297,7 +419,7 @@ def _site(t: dict) -> SiteConfig:
 
 def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
     _check_keys(t, "storage", ("data_dir", "segment_length", "fragment_length", "fsync_interval"))
-    data_dir = _data_dir(t.get("data_dir", str(DEFAULT_DATA_DIR)), base_dir)
+    data_dir = _path(t.get("data_dir", str(DEFAULT_DATA_DIR)), "storage.data_dir", base_dir)
     segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, HOUR)
     fragment = _duration(t, "fragment_length", "storage", SECOND, 100 * MS, 10 * SECOND)
     fsync = _duration(t, "fsync_interval", "storage", 2 * SECOND, 100 * MS, MINUTE)
@@ -327,19 +449,124 @@ def _recorder(t: dict) -> RecorderConfig:
     )
 
 
-def _cameras(items: list) -> tuple[CameraConfig, ...]:
-    known = ("id", "name", "url", "enabled", "audio_expected", "location")
+# Retention settings outside these bounds are almost surely typos: "6m" is six minutes,
+# not six months.
+_RETENTION_LOW = SECOND  # tests run retention in seconds
+_RETENTION_HIGH = 3650 * DAY
+_RETENTION_HINTS = {
+    "min_days": 'did you mean "min_retention"? (a duration, e.g. "30d")',
+    "max_days": 'did you mean "max_retention"? (a duration, e.g. "365d")',
+}
+
+
+def _retention(t: dict) -> RetentionConfig:
+    known = ("min_retention", "max_retention", "reserve", "on_full", "interval", "evidence_hold")
+    _check_keys(t, "retention", known, _RETENTION_HINTS)
+    # Durations are never zero, so "or" only picks the default for a missing key.
+    low = _retention_duration(t, "min_retention", "retention") or 30 * DAY
+    high = _retention_duration(t, "max_retention", "retention") or 365 * DAY
+    if high < low:
+        if "max_retention" in t:
+            raise ConfigError(
+                "retention.max_retention",
+                f"{format_duration(high)} is shorter than min_retention "
+                f"({format_duration(low)}{'' if 'min_retention' in t else ', the default'}); "
+                "max_retention must be at least min_retention",
+            )
+        raise ConfigError(
+            "retention.min_retention",
+            f"{format_duration(low)} is longer than max_retention "
+            f"({format_duration(high)}, the default); raise max_retention too",
+        )
+    reserve_bytes, reserve_percent = _reserve(t.get("reserve", "5%"), "retention.reserve")
+    on_full = t.get("on_full", "overwrite")
+    if not isinstance(on_full, str):
+        raise ConfigError(
+            "retention.on_full", f'expected "overwrite" or "stop", found {_describe(on_full)}'
+        )
+    if on_full not in ON_FULL_CHOICES:
+        raise ConfigError(
+            "retention.on_full",
+            f'{_show(on_full)} is not a choice; use "overwrite" (keep recording, destroy the '
+            'oldest footage) or "stop" (stop recording)',
+        )
+    return RetentionConfig(
+        min_retention_us=low,
+        max_retention_us=high,
+        reserve_bytes=reserve_bytes,
+        reserve_percent=reserve_percent,
+        on_full=on_full,  # type: ignore[arg-type]  # checked against ON_FULL_CHOICES
+        interval_us=_duration(t, "interval", "retention", 60 * SECOND, SECOND, HOUR),
+        evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
+    )
+
+
+def _retention_duration(t: dict, key: str, path: str) -> int | None:
+    """A retention-length duration (1s to 3650d), or None when the key is absent."""
+    if key not in t:
+        return None
+    field = _join(path, key)
+    us = parse_duration(t[key], field)
+    if not _RETENTION_LOW <= us <= _RETENTION_HIGH:
+        hint = ""
+        raise ConfigError(
+            field,
+            f"{format_duration(us)} is out of range (allowed {format_duration(_RETENTION_LOW)} "
+            f"to {format_duration(_RETENTION_HIGH)}){hint}",
+        )
+    return us
+
+
+def _reserve(value: Any, field: str) -> tuple[int | None, float | None]:
+    example = 'e.g. "10GB", "500MB", or a share of the disk such as "5%"'
+    if isinstance(value, str):
+        m = _PERCENT.fullmatch(value.strip())
+        if m is not None:
+            percent = Fraction(m.group(1))
+            if not 0 < percent < 100:
+                raise ConfigError(
+                    field, f"{_show(value)} is out of range; a percentage must be above 0% and below 100%"
+                )
+            return None, float(percent)
+        if value.strip().startswith("-") and value.strip().endswith("%"):
+            raise ConfigError(field, f"{_show(value)} is negative; a percentage must be above 0%")
+    return _parse_size(value, field, example), None
+
+
+def _control(t: dict, data_dir: Path, base_dir: Path | None) -> ControlConfig:
+    _check_keys(t, "control", ("socket",))
+    if "socket" not in t:
+        return ControlConfig(socket=data_dir / "control.sock")
+    sock = _path(t["socket"], "control.socket", base_dir)
+    size = len(os.fsencode(str(sock)))
+    if size > 107:
+        raise ConfigError(
+            "control.socket",
+            f"{_show(str(sock))} is {size} bytes long; Unix socket paths are limited to 107 "
+            "bytes, choose a shorter path",
+        )
+    return ControlConfig(socket=sock)
+
+
+def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[CameraConfig, ...]:
+    known = (
+        "id", "name", "url", "enabled", "audio_expected", "location",
+        "min_retention", "max_retention",
+    )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
     for i, t in enumerate(items):
         path = f"cameras[{i}]"
         if not isinstance(t, dict):
             raise ConfigError(path, f"expected a table ([[cameras]] section), found {_describe(t)}")
-        _check_keys(t, path, known)
+        _check_keys(t, path, known, _RETENTION_HINTS)
         cam_id = _id(_required(t, "id", path), f"{path}.id")
         if cam_id in seen:
             raise ConfigError(f"{path}.id", f'duplicate camera id "{cam_id}" (also cameras[{seen[cam_id]}])')
         seen[cam_id] = i
+        low = _retention_duration(t, "min_retention", path)
+        high = _retention_duration(t, "max_retention", path)
+        _check_camera_retention(path, cam_id, low, high, site_raw, site)
         cameras.append(
             CameraConfig(
                 id=cam_id,
@@ -348,19 +575,55 @@ def _cameras(items: list) -> tuple[CameraConfig, ...]:
                 enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
                 audio_expected=_bool(t.get("audio_expected", False), f"{path}.audio_expected"),
                 location=_string(t.get("location", ""), f"{path}.location"),
+                min_retention_us=low,
+                max_retention_us=high,
             )
         )
     return tuple(cameras)
 
 
+def _check_camera_retention(
+    path: str, cam_id: str, low: int | None, high: int | None, site_raw: dict, site: RetentionConfig
+) -> None:
+    """The camera's effective (override-or-site) min and max must satisfy min <= max."""
+    if low is None and high is None:
+        return
+
+    def site_value(key: str, us: int) -> str:
+        origin = f"retention.{key}" if key in site_raw else f"the default retention.{key}"
+        return f"{format_duration(us)}, from {origin}"
+
+    eff_low = site.min_retention_us if low is None else low
+    eff_high = site.max_retention_us if high is None else high
+    if eff_high >= eff_low:
+        return
+    if high is not None:
+        other = format_duration(eff_low) if low is not None else site_value("min_retention", eff_low)
+        raise ConfigError(
+            f"{path}.max_retention",
+            f'{format_duration(eff_high)} is shorter than camera "{cam_id}"\'s min_retention '
+            f"({other}); max_retention must be at least min_retention",
+        )
+    raise ConfigError(
+        f"{path}.min_retention",
+        f'{format_duration(eff_low)} is longer than camera "{cam_id}"\'s max_retention '
+        f"({site_value('max_retention', eff_high)}); set a max_retention for this camera too",
+    )
+
+
 # --- field checks -----------------------------------------------------------------------
 
 
-def _check_keys(t: dict, path: str, known: tuple[str, ...]) -> None:
+def _check_keys(
+    t: dict, path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
+) -> None:
     for key in t:
         if key not in known:
-            hint = difflib.get_close_matches(key, known, n=1)
-            tip = f'; did you mean "{hint[0]}"?' if hint else ""
+            if hints and key in hints:
+                tip = f"; {hints[key]}"
+            else:
+                hint = difflib.get_close_matches(key, known, n=1)
+                tip = f'; did you mean "{hint[0]}"?' if hint else ""
             raise ConfigError(_join(path, key), f"unknown key (known: {', '.join(known)}){tip}")
 
 
@@ -415,15 +678,17 @@ def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -
     return us
 
 
-def _data_dir(value: Any, base_dir: Path | None) -> Path:
-    value = _string(value, "storage.data_dir")
+def _path(value: Any, field: str, base_dir: Path | None) -> Path:
+    value = _string(value, field)
     if not value.strip():
-        raise ConfigError("storage.data_dir", "must not be empty")
+        raise ConfigError(field, "must not be empty")
+    if "\x00" in value:
+        raise ConfigError(field, "contains a NUL character")
     p = Path(value)
     if not p.is_absolute():
         if base_dir is None:
             raise ConfigError(
-                "storage.data_dir",
+                field,
                 f"{_show(value)} is relative and there is no config file to resolve it "
                 "against; use an absolute path",
             )

@@ -7,6 +7,7 @@ readers open it read-only (WAL lets them read while the daemon writes).
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,6 +76,76 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             key TEXT PRIMARY KEY,
             value TEXT
         );
+        """
+    )
+
+
+@migrations()
+def m002_retention(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The oldest footage first, for the capacity rule of the retention engine.
+        CREATE INDEX segments_footage_start ON segments(start_us) WHERE state IN ('complete', 'recovered');
+        -- Rows being destroyed: moved here in the same transaction as their record is written,
+        -- removed once the file is unlinked and its folder fsynced. Start-up finishes the rest.
+        CREATE TABLE garbage (
+            segment_id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL
+        );
+        -- The permanent record of every destruction (R1.6): never deleted.
+        CREATE TABLE destructions (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL,
+            camera TEXT NOT NULL,
+            start_us INTEGER NOT NULL,
+            end_us INTEGER,
+            path TEXT NOT NULL,
+            bytes INTEGER,
+            sha256 TEXT,
+            reason TEXT NOT NULL,
+            destroyed_us INTEGER NOT NULL,
+            pass_id INTEGER NOT NULL
+        );
+        CREATE INDEX destructions_camera_start ON destructions(camera, start_us);
+        CREATE TABLE retention_passes (
+            id INTEGER PRIMARY KEY,
+            started_us INTEGER NOT NULL,
+            finished_us INTEGER,
+            destroyed INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            free_before INTEGER, free_after INTEGER, reserve INTEGER,
+            note TEXT
+        );
+        CREATE TABLE holds (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- evidence | legal
+            cameras TEXT,                     -- JSON list; NULL: every camera
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            case_ref TEXT NOT NULL,
+            placed_by TEXT NOT NULL,
+            placed_us INTEGER NOT NULL,
+            expires_us INTEGER,               -- NULL for a legal hold
+            ended_us INTEGER,                 -- released or expired
+            ended_how TEXT,                   -- released | expired
+            ended_by TEXT,
+            end_reason TEXT,
+            approved_by TEXT
+        );
+        CREATE TABLE alarms (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,                -- stable: kind[:camera]; one active row per key
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            camera TEXT,
+            message TEXT NOT NULL,
+            detail TEXT,                      -- JSON
+            raised_us INTEGER NOT NULL,
+            updated_us INTEGER NOT NULL,
+            cleared_us INTEGER
+        );
+        CREATE UNIQUE INDEX alarms_active ON alarms(key) WHERE cleared_us IS NULL;
         """
     )
 
@@ -176,6 +247,28 @@ class Catalog:
         self.db.execute(
             "INSERT INTO gaps (camera, from_us, to_us, reason) VALUES (?, ?, ?, ?)", [camera, from_us, to_us, reason]
         )
+
+    # alarms -------------------------------------------------------------------------
+    def raise_alarm(self, key: str, kind: str, severity: str, camera: str | None, message: str,
+                    detail: dict[str, Any] | None, now_us: int) -> bool:
+        """Raise (or refresh) the alarm with this stable key; True if it is new."""
+        detail_json = None if detail is None else json.dumps(detail, sort_keys=True)
+        cur = self.db.execute(
+            "UPDATE alarms SET severity = ?, message = ?, detail = ?, updated_us = ?"
+            " WHERE key = ? AND cleared_us IS NULL", [severity, message, detail_json, now_us, key])
+        if cur.rowcount:
+            return False
+        self.db.execute(
+            "INSERT INTO alarms (key, kind, severity, camera, message, detail, raised_us, updated_us)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [key, kind, severity, camera, message, detail_json, now_us, now_us])
+        return True
+
+    def clear_alarm(self, key: str, now_us: int) -> bool:
+        cur = self.db.execute("UPDATE alarms SET cleared_us = ? WHERE key = ? AND cleared_us IS NULL", [now_us, key])
+        return bool(cur.rowcount)
+
+    def active_alarms(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM alarms WHERE cleared_us IS NULL ORDER BY raised_us"))
 
     # node ---------------------------------------------------------------------------
     def set_node(self, values: dict[str, Any]) -> None:

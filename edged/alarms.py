@@ -1,0 +1,38 @@
+"""Raising and clearing alarms: kept in the catalog (stable key, one active row per key),
+logged when they change. MQTT reporting picks them up from the catalog later."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from storage.catalog import Catalog, CatalogWriter
+
+log = logging.getLogger("edged.alarm")
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Alarms:
+    def __init__(self, writer: CatalogWriter):
+        self.writer = writer
+
+    async def raise_(self, key: str, kind: str, severity: str, camera: str | None, message: str,
+                     detail: dict[str, Any] | None = None) -> None:
+        new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, message, detail, now_us())
+        if new:
+            (log.error if severity == "critical" else log.warning)("ALARM %s (%s): %s", key, severity, message)
+
+    async def clear(self, key: str) -> None:
+        if await self.writer.run(Catalog.clear_alarm, key, now_us()):
+            log.info("alarm cleared: %s", key)
+
+    async def set(self, active: bool, key: str, kind: str, severity: str, camera: str | None, message: str,
+                  detail: dict[str, Any] | None = None) -> None:
+        if active:
+            await self.raise_(key, kind, severity, camera, message, detail)
+        else:
+            await self.clear(key)

@@ -1,0 +1,127 @@
+"""Footage integrity at run time: the tamper watcher wired to the catalog and the alarms,
+and the disk identity check that keeps retention from "cleaning up" after a swapped disk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+
+from edged.alarms import Alarms
+from storage import layout
+from storage.catalog import Catalog, CatalogWriter
+from storage.tamper import Tamper, TamperWatcher
+
+log = logging.getLogger(__name__)
+
+IDENTITY_FILE = "edged-identity"
+CLOSE_GRACE_S = 15.0     # inotify events for a just-closed segment may still be in flight
+NEW_FILE_GRACE_US = 120_000_000
+QUEUE = 1_000
+
+
+class TamperGuard:
+    """Watches the video folder; a change edged did not make marks the segment and alarms."""
+
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms):
+        self.data_dir = data_dir
+        self.writer = writer
+        self.alarms = alarms
+        self._ours: dict[str, float | None] = {}  # relpath -> monotonic close time, None while writing
+        self._queue: asyncio.Queue[Tamper] = asyncio.Queue(QUEUE)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.watcher = TamperWatcher(data_dir, self._report, self._is_ours)
+
+    # what edged does itself ---------------------------------------------------------
+    def opened(self, relpath: str) -> None:
+        self._ours[relpath] = None
+
+    def closed(self, relpath: str) -> None:
+        self._ours[relpath] = time.monotonic()
+        cutoff = time.monotonic() - CLOSE_GRACE_S
+        for path, at in list(self._ours.items()):
+            if at is not None and at < cutoff:
+                del self._ours[path]
+
+    def expect(self, relpath: str, kind: str) -> None:
+        self.watcher.expect(relpath, kind)
+
+    def _is_ours(self, relpath: str, kind: str) -> bool:
+        if kind != "modified":
+            return False
+        if relpath in self._ours:
+            at = self._ours.get(relpath)
+            return at is None or time.monotonic() - at < CLOSE_GRACE_S
+        parsed = layout.parse_relpath(relpath)  # a segment so new its `open` is still on the way
+        return parsed is not None and time.time_ns() // 1000 - parsed[1] < NEW_FILE_GRACE_US
+
+    def _report(self, t: Tamper) -> None:  # on the watchdog thread
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._enqueue, t)
+
+    def _enqueue(self, t: Tamper) -> None:
+        try:
+            self._queue.put_nowait(t)
+        except asyncio.QueueFull:
+            log.error("tamper reports are arriving faster than they can be recorded; dropped %s", t.relpath)
+
+    # the task -----------------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.watcher.start)  # walks the whole video tree
+        try:
+            while not stopping.is_set():
+                getter = asyncio.ensure_future(self._queue.get())
+                stopper = asyncio.ensure_future(stopping.wait())
+                done, _ = await asyncio.wait([getter, stopper], return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await self._record(getter.result())
+        finally:
+            await asyncio.to_thread(self.watcher.stop)
+
+    async def _record(self, t: Tamper) -> None:
+        def mark(catalog: Catalog) -> bool:
+            cur = catalog.db.execute(
+                "UPDATE segments SET state = 'tampered', note = ? WHERE path = ? AND state != 'tampered'",
+                [f"{t.kind} by something other than edged: {t.detail}", t.relpath])
+            return bool(cur.rowcount)
+
+        marked = await self.writer.run(mark)
+        await self.alarms.raise_(
+            f"tamper:{t.relpath}", "tamper", "critical", (layout.parse_relpath(t.relpath) or (None,))[0],
+            f"footage file {t.kind} by something other than edged: {t.relpath} ({t.detail})"
+            + ("" if marked else "; not a cataloged segment"),
+            {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us})
+
+
+def check_identity(data_dir: Path, catalog: Catalog) -> str | None:
+    """None if this is the disk the catalog describes; else what is wrong.
+
+    A data folder that lost its identity file or its footage while the catalog still lists
+    footage means a missing, unmounted or swapped disk: retention must not run against it
+    (frigate#7838 deleted a catalog's worth of rows that way).
+    """
+    footage = next(catalog.db.query(
+        "SELECT count(*) AS n FROM segments WHERE state IN ('complete', 'recovered')"))["n"]
+    node = {r["key"]: r["value"] for r in catalog.db.query("SELECT key, value FROM node WHERE key = 'disk_id'")}
+    path = data_dir / IDENTITY_FILE
+    if path.exists():
+        disk_id = path.read_text().strip()
+        if node.get("disk_id") and node["disk_id"] != disk_id:
+            return f"data disk {disk_id} is not the one the catalog describes ({node['disk_id']})"
+    elif footage:
+        return (f"the data folder {data_dir} has no {IDENTITY_FILE} file but the catalog lists {footage} "
+                "segments: is the data disk missing, unmounted or swapped?")
+    else:
+        disk_id = str(uuid.uuid4())
+        path.write_text(disk_id + "\n")
+    video = data_dir / layout.VIDEO_DIR
+    if footage and not (video.is_dir() and any(video.iterdir())):
+        return f"the video folder {video} is empty but the catalog lists {footage} segments"
+    catalog.set_node({"disk_id": disk_id})
+    return None

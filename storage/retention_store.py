@@ -1,0 +1,264 @@
+"""The retention engine's I/O shell: feed the planner from the catalog, carry out its plan
+so that a crash at any point leaves nothing half-done, and keep holds and records.
+
+Blocking: runs on the catalog writer thread. The only code in edged that unlinks footage
+(DESIGN.md invariant 4; REQUIREMENTS R1.6).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import sqlite_utils
+
+from storage.fsutil import fsync_dir
+from storage.retention import CAPACITY, Destroy, Disk, Hold, Limits, Plan, Policy, Segment, plan
+
+log = logging.getLogger(__name__)
+
+FOOTAGE = "state IN ('complete', 'recovered')"
+FIRST_BATCH = 2_000
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+# holds ------------------------------------------------------------------------------
+class HoldError(Exception):
+    """A hold request that cannot be carried out, said plainly."""
+
+
+def _hold_from_row(r: dict[str, Any]) -> Hold:
+    cams = None if r["cameras"] is None else frozenset(json.loads(r["cameras"]))
+    return Hold(r["id"], cams, r["from_us"], r["to_us"], r["expires_us"])
+
+
+def active_holds(db: sqlite_utils.Database, now: int) -> list[Hold]:
+    rows = db.query("SELECT * FROM holds WHERE ended_us IS NULL AND (expires_us IS NULL OR expires_us > ?)", [now])
+    return [_hold_from_row(r) for r in rows]
+
+
+def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None, from_us: int, to_us: int,
+             reason: str, case_ref: str, placed_by: str, expires_us: int | None, now: int) -> dict[str, Any]:
+    if kind not in ("evidence", "legal"):
+        raise HoldError(f"unknown hold kind {kind!r}: evidence or legal")
+    if to_us <= from_us:
+        raise HoldError("the hold's end must be after its start")
+    if not reason.strip() or not case_ref.strip():
+        raise HoldError("a hold needs a reason and a case reference")
+    if kind == "evidence" and (expires_us is None or expires_us <= now):
+        raise HoldError("an evidence hold needs an expiry in the future")
+    if kind == "legal":
+        expires_us = None
+    if cameras is not None:
+        known = {r["id"] for r in db.query("SELECT id FROM cameras")}
+        unknown = sorted(set(cameras) - known)
+        if unknown:
+            raise HoldError(f"unknown camera(s): {', '.join(unknown)}")
+    row = {"kind": kind, "cameras": None if cameras is None else json.dumps(sorted(set(cameras))),
+           "from_us": from_us, "to_us": to_us, "reason": reason, "case_ref": case_ref, "placed_by": placed_by,
+           "placed_us": now, "expires_us": expires_us}
+    hold_id = db["holds"].insert(row).last_pk
+    return hold_row(db, hold_id)
+
+
+def hold_row(db: sqlite_utils.Database, hold_id: int) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM holds WHERE id = ?", [hold_id]))
+    if not rows:
+        raise HoldError(f"no hold {hold_id}")
+    row = rows[0]
+    covered = next(db.query(
+        "SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes FROM segments WHERE " + FOOTAGE +
+        " AND start_us < ? AND end_us > ?" + ("" if row["cameras"] is None else
+                                             " AND camera IN (SELECT value FROM json_each(?))"),
+        [row["to_us"], row["from_us"]] + ([] if row["cameras"] is None else [row["cameras"]])))
+    return {**row, "cameras": None if row["cameras"] is None else json.loads(row["cameras"]),
+            "segments": covered["n"], "bytes": covered["bytes"]}
+
+
+def release_hold(db: sqlite_utils.Database, hold_id: int, *, actor: str, reason: str, approver: str | None,
+                 now: int) -> dict[str, Any]:
+    row = hold_row(db, hold_id)
+    if row["ended_us"] is not None:
+        raise HoldError(f"hold {hold_id} already ended ({row['ended_how']})")
+    if not reason.strip():
+        raise HoldError("releasing a hold needs a reason")
+    if row["kind"] == "legal" and not approver:
+        raise HoldError("releasing a legal hold needs an approver (--approver)")
+    db.execute("UPDATE holds SET ended_us = ?, ended_how = 'released', ended_by = ?, end_reason = ?,"
+               " approved_by = ? WHERE id = ?", [now, actor, reason, approver, hold_id])
+    return hold_row(db, hold_id)
+
+
+def expire_holds(db: sqlite_utils.Database, now: int) -> list[int]:
+    """Record the expiry of evidence holds whose time is up."""
+    ids = [r["id"] for r in db.query(
+        "SELECT id FROM holds WHERE ended_us IS NULL AND expires_us IS NOT NULL AND expires_us <= ?", [now])]
+    for hold_id in ids:
+        db.execute("UPDATE holds SET ended_us = expires_us, ended_how = 'expired', ended_by = 'edged'"
+                   " WHERE id = ?", [hold_id])
+    return ids
+
+
+# the pass ---------------------------------------------------------------------------
+def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Policy:
+    """Build the planner's policy from the config's [retention] and camera overrides."""
+    site = Limits(retention.min_retention_us, retention.max_retention_us)
+    overrides = {c.id: Limits(c.min_retention_us or site.min_us, c.max_retention_us or site.max_us)
+                 for c in cameras if c.min_retention_us or c.max_retention_us}
+    return Policy(site, overrides, retention.reserve_for(total_bytes), retention.on_full)
+
+
+def _segments(rows: Iterable[dict[str, Any]]) -> list[Segment]:
+    return [Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"] or 0) for r in rows]
+
+
+def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str], now: int, limit: int,
+               busy: set[str]) -> tuple[list[Segment], bool]:
+    """Footage past max retention (per camera) plus the `limit` oldest, sorted oldest first.
+
+    Returns (segments, more): `more` says the oldest batch was cut at `limit`.
+    """
+    cols = "id, camera, start_us, end_us, bytes, path"
+    rows: dict[int, dict[str, Any]] = {}
+    for cam in cameras:
+        cutoff = now - policy.limits(cam).max_us
+        for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
+                          + FOOTAGE, [cam, cutoff, cutoff]):
+            rows[r["id"]] = r
+    oldest = list(db.query(f"SELECT {cols} FROM segments WHERE {FOOTAGE} ORDER BY start_us LIMIT ?", [limit]))
+    for r in oldest:
+        rows[r["id"]] = r
+    keep = sorted((r for r in rows.values() if r["path"] not in busy), key=lambda r: (r["start_us"], r["id"]))
+    return _segments(keep), len(oldest) == limit
+
+
+@dataclass
+class PassResult:
+    pass_id: int
+    plan: Plan
+    destroyed: int
+    bytes: int
+    expired_holds: list[int]
+    free_before: int
+    free_after: int
+
+
+def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
+             disk_usage: Callable[[Path], Any], *, now: int | None = None, busy: set[str] = frozenset(),
+             expect: Callable[[str, str], None] | None = None) -> PassResult:
+    """One retention pass: expire holds, plan, destroy, record."""
+    now = now_us() if now is None else now
+    expired = expire_holds(db, now)
+    usage = disk_usage(data_dir)
+    policy = policy_for(retention, cameras, usage.total)
+    disk = Disk(usage.free, usage.total)
+    holds = active_holds(db, now)
+    cam_ids = sorted({c.id for c in cameras} | {r["camera"] for r in db.query("SELECT DISTINCT camera FROM segments")})
+    limit = FIRST_BATCH
+    while True:
+        segs, more = candidates(db, policy, cam_ids, now, limit, set(busy))
+        p = plan(segs, holds, policy, disk, now)
+        if not more or not p.short_bytes or p.stop_recording:
+            break
+        limit *= 4  # held or busy footage hid the oldest batch: look further
+    pass_id = db["retention_passes"].insert({"started_us": now, "free_before": usage.free,
+                                             "reserve": policy.reserve_bytes}).last_pk
+    destroyed = destroy(db, data_dir, p.destroy, pass_id, expect)
+    freed = sum(d.segment.bytes for d in p.destroy)
+    free_after = disk_usage(data_dir).free
+    db.execute("UPDATE retention_passes SET finished_us = ?, destroyed = ?, bytes = ?, free_after = ? WHERE id = ?",
+               [now_us(), destroyed, freed, free_after, pass_id])
+    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after)
+
+
+def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], pass_id: int,
+            expect: Callable[[str, str], None] | None = None) -> int:
+    """Record, then unlink, then forget; safe to interrupt anywhere (finish_garbage completes it)."""
+    if not destroys:
+        return 0
+    at = now_us()
+    with db.atomic():
+        for d in destroys:
+            row = next(db.query("SELECT * FROM segments WHERE id = ?", [d.segment.id]), None)
+            if row is None:
+                continue
+            db.execute("INSERT INTO destructions (segment_id, camera, start_us, end_us, path, bytes, sha256, reason,"
+                       " destroyed_us, pass_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [row["id"], row["camera"], row["start_us"], row["end_us"], row["path"], row["bytes"],
+                        row["sha256"], d.reason, at, pass_id])
+            db.execute("INSERT INTO garbage (segment_id, path) VALUES (?, ?)", [row["id"], row["path"]])
+            db.execute("DELETE FROM segments WHERE id = ?", [row["id"]])
+    return finish_garbage(db, data_dir, expect)
+
+
+def finish_garbage(db: sqlite_utils.Database, data_dir: Path,
+                   expect: Callable[[str, str], None] | None = None) -> int:
+    """Unlink what the garbage table names, fsync the folders, then forget the rows."""
+    rows = list(db.query("SELECT segment_id, path FROM garbage"))
+    folders = set()
+    for r in rows:
+        path = data_dir / r["path"]
+        if expect is not None:
+            expect(r["path"], "deleted")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        folders.add(path.parent)
+    for folder in folders:
+        if folder.exists():
+            fsync_dir(folder)
+    with db.atomic():
+        for r in rows:
+            db.execute("DELETE FROM garbage WHERE segment_id = ?", [r["segment_id"]])
+    return len(rows)
+
+
+# reports ----------------------------------------------------------------------------
+def destructions(db: sqlite_utils.Database, camera: str | None, from_us: int, to_us: int) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM destructions WHERE destroyed_us >= ? AND destroyed_us < ?"
+    params: list[Any] = [from_us, to_us]
+    if camera:
+        sql += " AND camera = ?"
+        params.append(camera)
+    return list(db.query(sql + " ORDER BY camera, start_us", params))
+
+
+def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:
+    """Bytes per second written by each camera over the recent window."""
+    rates = {}
+    for r in db.query("SELECT camera, sum(bytes) AS b, min(start_us) AS s, max(end_us) AS e FROM segments"
+                      " WHERE start_us >= ? AND " + FOOTAGE + " GROUP BY camera", [now - window_us]):
+        span = (r["e"] - r["s"]) / 1e6 if r["e"] and r["s"] else 0
+        rates[r["camera"]] = (r["b"] or 0) / span if span > 0 else 0.0
+    return rates
+
+
+def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
+    total = 0
+    for h in holds:
+        cams = "" if h.cameras is None else " AND camera IN (SELECT value FROM json_each(?))"
+        params: list[Any] = [h.to_us, h.from_us] + ([] if h.cameras is None else [json.dumps(sorted(h.cameras))])
+        total += next(db.query("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE start_us < ? AND end_us > ?"
+                               " AND " + FOOTAGE + cams, params))["b"]
+    return total
+
+
+def capacity_breached(db: sqlite_utils.Database, camera: str, min_us: int) -> bool:
+    """Has capacity destroyed footage of this camera younger than its minimum, lately?"""
+    row = next(db.query("SELECT 1 AS x FROM alarms WHERE kind = 'min_retention_breach' AND camera = ?"
+                        " AND cleared_us IS NULL", [camera]), None)
+    return row is not None
+
+
+__all__ = ["CAPACITY", "HoldError", "PassResult", "active_holds", "add_hold", "candidates", "destroy",
+           "destructions", "expire_holds", "finish_garbage", "hold_row", "held_bytes", "policy_for",
+           "release_hold", "run_pass", "write_rates"]

@@ -1,0 +1,285 @@
+"""The tamper watcher (R1.6): a segment file deleted, modified (truncation included) or moved
+by anything but edged is reported within seconds.
+
+It knows neither the catalog nor asyncio. It reports through a callback on the watchdog
+thread, and asks `is_ours` about changes edged did not announce with `expect()`. Only
+content changes count: the inotify mask leaves out opens, reads and closes after reading,
+so hashing and ffprobe are never seen at all.
+
+A move out of the video folder and a move into it are reported as moves (inotify pairs the
+two halves of a rename only when both ends are watched, hence `generate_full_events`).
+A directory that is deleted or moved is one report for the directory, not one per file
+(`rm -r` still unlinks, and so reports, each file first).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from watchdog.events import (
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.inotify import InotifyObserver
+
+from storage import layout
+
+log = logging.getLogger(__name__)
+
+DELETED, MODIFIED, MOVED = "deleted", "modified", "moved"
+DEBOUNCE_S = 1.0       # one report per file per modification burst
+_SIZES_KEPT = 65_536   # last known sizes, for "size 1234 -> 0"; bounded, not a second catalog
+_EVENTS = [FileDeletedEvent, DirDeletedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirMovedEvent]
+_OUTSIDE = "outside video/"
+
+
+@dataclass(frozen=True, slots=True)
+class Tamper:
+    kind: str        # DELETED | MODIFIED | MOVED (truncation is MODIFIED)
+    relpath: str     # relative to data_dir, e.g. "video/cam1/2026-11-21/20261121T002235.123456Z.mp4"
+    detail: str      # e.g. "moved to video/cam1/x.mp4", "size 1234 -> 0"
+    at_us: int
+
+
+class TamperWatchError(RuntimeError):
+    """The watch could not be set up; the message says what to do."""
+
+
+class TamperWatcher:
+    """Watches <data_dir>/video recursively (inotify) and reports changes edged did not make.
+
+    edged announces its own destructive changes with `expect()` before making them: the
+    retention engine before unlinking a file or removing an empty day folder (DELETED),
+    crash recovery before truncating (MODIFIED), quarantine before moving a file out (MOVED).
+    """
+
+    def __init__(self, data_dir: Path, on_tamper: Callable[[Tamper], None], is_ours: Callable[[str, str], bool]):
+        self.data_dir = Path(data_dir).absolute()
+        self.video_dir = self.data_dir / layout.VIDEO_DIR
+        self._on_tamper = on_tamper
+        self._is_ours = is_ours
+        self._prefix = str(self.data_dir) + os.sep
+        self._lock = threading.Lock()                            # guards _expected (asyncio thread vs watchdog thread)
+        self._expected: dict[tuple[str, str], deque[float]] = {}  # (relpath, kind) -> monotonic deadlines
+        # Only the (single) watchdog dispatch thread touches these two.
+        self._quiet_until: dict[str, float] = {}
+        self._sizes: OrderedDict[str, int] = OrderedDict()
+        self._observer: InotifyObserver | None = None
+
+    # control ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Blocking (watchdog walks the whole tree to add its watches): call it from a thread."""
+        if self._observer is not None:
+            return
+        self.video_dir.mkdir(parents=True, exist_ok=True)
+        _check_watch_limit(self.data_dir)
+        try:
+            observer = InotifyObserver(generate_full_events=True)
+        except OSError as exc:
+            raise _limit_error(exc) from None
+        try:
+            observer.schedule(_Handler(self), str(self.video_dir), recursive=True, event_filter=_EVENTS)
+            observer.start()
+        except OSError as exc:
+            observer.stop()
+            raise _limit_error(exc) from None
+        self._observer = observer
+
+    def stop(self) -> None:
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join()
+
+    @property
+    def running(self) -> bool:
+        return self._observer is not None and self._observer.is_alive()
+
+    def expect(self, relpath: str, kind: str, ttl_s: float = 30) -> None:
+        """Announce one change edged is about to make; the matching event is not reported."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._expected) > 1024:
+                self._prune_expected(now)
+            self._expected.setdefault((relpath, kind), deque()).append(now + ttl_s)
+
+    # event handling (watchdog thread) ---------------------------------------------------
+    def _handle(self, event: FileSystemEvent) -> None:
+        src = self._rel(event.src_path)
+        if isinstance(event, (FileModifiedEvent, FileClosedEvent)):
+            if _is_segment_file(src):
+                self._modified(src, closed=isinstance(event, FileClosedEvent))
+        elif isinstance(event, FileDeletedEvent):
+            if _is_segment_file(src):
+                old = self._sizes.pop(src, None)
+                self._check(src, DELETED, "deleted" if old is None else f"deleted ({old} bytes)")
+        elif isinstance(event, DirDeletedEvent):
+            if _is_video(src):
+                detail = "the video folder itself was deleted: watching stopped" if src == layout.VIDEO_DIR else "folder deleted"
+                self._check(src, DELETED, detail)
+        elif isinstance(event, FileMovedEvent):
+            if event.is_synthetic:
+                return  # a file inside a moved folder: the folder's own report covers it
+            dest = self._rel(event.dest_path)
+            if _is_segment_file(src):
+                size = self._sizes.pop(src, None)
+                if self._check(src, MOVED, f"moved to {dest or _OUTSIDE}") and size is not None and dest:
+                    self._remember(dest, size)
+            if _is_segment_name(dest):
+                self._check(dest, MOVED, f"a file moved in from {src or _OUTSIDE}")
+        elif isinstance(event, DirMovedEvent):
+            if event.is_synthetic:
+                return
+            dest = self._rel(event.dest_path)
+            if _is_video(src):
+                self._check(src, MOVED, f"folder moved to {dest or _OUTSIDE}")
+            elif _is_video(dest):
+                self._check(dest, MOVED, f"a folder moved in from {src or _OUTSIDE}")
+
+    def _modified(self, rel: str, closed: bool) -> None:
+        now = time.monotonic()
+        if self._quiet_until.get(rel, 0.0) > now:
+            return  # the rest of a burst already reported (or announced)
+        if self._consume(rel, MODIFIED, now):
+            self._quiet(rel, now)
+            return
+        size = _size(self.data_dir / rel)
+        if self._ask_ours(rel, MODIFIED):
+            if closed and size is not None:
+                self._remember(rel, size)
+            return
+        old = self._sizes.get(rel)
+        if size is None:
+            detail = "modified, then gone"
+        elif old is None:
+            detail = f"size now {size}"
+        elif old != size:
+            detail = f"size {old} -> {size}"
+        else:
+            detail = f"rewritten, size {size} unchanged"
+        self._quiet(rel, now)
+        if size is not None:
+            self._remember(rel, size)
+        self._report(Tamper(MODIFIED, rel, detail, time.time_ns() // 1000))
+
+    def _check(self, rel: str, kind: str, detail: str) -> bool:
+        """Report unless announced or ours; True if it was reported."""
+        if self._consume(rel, kind, time.monotonic()) or self._ask_ours(rel, kind):
+            return False
+        self._report(Tamper(kind, rel, detail, time.time_ns() // 1000))
+        return True
+
+    def _consume(self, rel: str, kind: str, now: float) -> bool:
+        with self._lock:
+            deadlines = self._expected.get((rel, kind))
+            while deadlines and deadlines[0] < now:
+                deadlines.popleft()
+            if not deadlines:
+                self._expected.pop((rel, kind), None)
+                return False
+            deadlines.popleft()
+            if not deadlines:
+                del self._expected[(rel, kind)]
+            return True
+
+    def _prune_expected(self, now: float) -> None:
+        for key in [k for k, d in self._expected.items() if max(d) < now]:
+            del self._expected[key]
+
+    def _ask_ours(self, rel: str, kind: str) -> bool:
+        try:
+            return bool(self._is_ours(rel, kind))
+        except Exception:
+            log.exception("is_ours(%s, %s) failed; reporting the change as tampering", rel, kind)
+            return False
+
+    def _report(self, tamper: Tamper) -> None:
+        log.warning("tamper: %s %s (%s)", tamper.kind, tamper.relpath, tamper.detail)
+        try:
+            self._on_tamper(tamper)
+        except Exception:
+            log.exception("tamper callback failed for %s", tamper.relpath)
+
+    def _quiet(self, rel: str, now: float) -> None:
+        if len(self._quiet_until) > 256:
+            self._quiet_until = {k: t for k, t in self._quiet_until.items() if t > now}
+        self._quiet_until[rel] = now + DEBOUNCE_S
+
+    def _remember(self, rel: str, size: int) -> None:
+        self._sizes[rel] = size
+        self._sizes.move_to_end(rel)
+        if len(self._sizes) > _SIZES_KEPT:
+            self._sizes.popitem(last=False)
+
+    def _rel(self, path: bytes | str) -> str:
+        """Path relative to data_dir with '/' separators, or '' when outside it (or absent)."""
+        path = os.fsdecode(path)
+        return path[len(self._prefix):].replace(os.sep, "/") if path.startswith(self._prefix) else ""
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: TamperWatcher):
+        self._watcher = watcher
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:  # an exception here would end the watchdog thread, and with it all tamper detection
+            self._watcher._handle(event)
+        except Exception:
+            log.exception("tamper watcher: could not handle %r", event)
+
+
+def _is_video(rel: str) -> bool:
+    return rel == layout.VIDEO_DIR or rel.startswith(layout.VIDEO_DIR + "/")
+
+
+def _is_segment_file(rel: str) -> bool:
+    return rel.startswith(layout.VIDEO_DIR + "/") and rel.endswith(".mp4")
+
+
+def _is_segment_name(rel: str) -> bool:
+    return bool(rel) and layout.parse_relpath(rel) is not None
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _check_watch_limit(data_dir: Path) -> None:
+    """watchdog silently skips folders it cannot watch, so say so before it happens."""
+    try:
+        limit = int(Path("/proc/sys/fs/inotify/max_user_watches").read_text())
+    except (OSError, ValueError):
+        return
+    video = data_dir / layout.VIDEO_DIR
+    cameras = [p.name for p in video.iterdir() if p.is_dir()]
+    needed = 1 + sum(1 + len(layout.day_dirs(data_dir, cam)) for cam in cameras)
+    if needed > limit * 0.9:
+        log.warning(
+            "tamper watcher needs about %d inotify watches but fs.inotify.max_user_watches is %d: changes in "
+            "some folders would go unseen; raise it (sysctl fs.inotify.max_user_watches=%d) and restart edged",
+            needed, limit, 2 * needed)
+
+
+def _limit_error(exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EMFILE):
+        return TamperWatchError(
+            f"cannot watch the video folder for tampering: the inotify limits are too low ({exc.strerror}); "
+            "raise fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl) and restart edged")
+    return exc

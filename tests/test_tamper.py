@@ -1,0 +1,269 @@
+"""The tamper watcher (R1.6) on real files with a real inotify watch.
+
+"Nothing was reported" is checked with a sentinel: after the action under test, another
+segment is deleted and that report awaited; inotify events arrive in order, so anything the
+action had caused would have been reported first.
+"""
+
+import os
+import shutil
+import threading
+import time
+
+import pytest
+
+from storage import layout, tamper
+from storage.fsutil import fsync_file
+from storage.hashing import sha256_file
+from storage.tamper import DELETED, MODIFIED, MOVED, Tamper, TamperWatcher
+
+S = 1_000_000
+T0 = 1_795_220_555_123_456  # 2026-11-21T00:22:35.123456Z
+DEADLINE_S = 5.0            # R1.6: reported within 5 s
+
+
+def wait_for(cond, timeout=DEADLINE_S, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(interval)
+    return cond()
+
+
+class Rig:
+    """A data folder with segments, a running watcher and what it reported."""
+
+    def __init__(self, data):
+        self.data = data
+        self.ours: set[str] = set()
+        self.reports: list[Tamper] = []
+        self._lock = threading.Lock()
+        self.segs = [self._make("cam1", i) for i in range(4)]
+        self.spare = self._make("cam2", 0)  # the sentinel, in another folder
+        self.watcher = TamperWatcher(data, self._on_tamper, lambda rel, kind: rel in self.ours)
+
+    def _make(self, camera, i):
+        rel = layout.segment_relpath(camera, T0 + i * 60 * S)
+        path = self.data / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * 1234)
+        return rel
+
+    def _on_tamper(self, t):
+        with self._lock:
+            self.reports.append(t)
+
+    def about(self, rel):
+        with self._lock:
+            return [t for t in self.reports if t.relpath == rel]
+
+    def await_report(self, rel, kind):
+        assert wait_for(lambda: any(t.kind == kind for t in self.about(rel))), (rel, kind, self.reports)
+        return next(t for t in self.about(rel) if t.kind == kind)
+
+    def sentinel(self):
+        """Delete the spare segment and wait for its report: everything before it has been seen."""
+        os.unlink(self.data / self.spare)
+        self.await_report(self.spare, DELETED)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    r = Rig(tmp_path)
+    r.watcher.start()
+    yield r
+    r.watcher.stop()
+
+
+def test_deletion_is_reported(rig):
+    rel = rig.segs[0]
+    before = time.time_ns() // 1000
+    os.unlink(rig.data / rel)
+    t = rig.await_report(rel, DELETED)
+    assert t.at_us >= before
+    assert len(rig.about(rel)) == 1
+
+
+def test_truncation_is_reported_as_modified(rig):
+    rel = rig.segs[0]
+    os.truncate(rig.data / rel, 0)
+    t = rig.await_report(rel, MODIFIED)
+    assert t.detail.endswith("0")
+
+
+def test_append_is_reported_once_per_burst(rig):
+    rel = rig.segs[0]
+    with open(rig.data / rel, "ab") as f:
+        for _ in range(5):
+            f.write(b"x" * 100)
+            f.flush()
+    rig.await_report(rel, MODIFIED)
+    rig.sentinel()
+    assert [t.kind for t in rig.about(rel)] == [MODIFIED], rig.about(rel)
+
+
+def test_size_change_of_a_known_size_is_in_the_detail(rig):
+    rel = rig.segs[0]
+    rig.ours.add(rel)  # edged finishes writing it: its size is learned at close
+    with open(rig.data / rel, "ab") as f:
+        f.write(b"x" * 766)
+    rig.sentinel()
+    rig.ours.discard(rel)
+    assert rig.about(rel) == []
+    os.truncate(rig.data / rel, 0)
+    assert rig.await_report(rel, MODIFIED).detail == "size 2000 -> 0"
+
+
+def test_rename_within_the_video_folder_is_reported(rig):
+    rel = rig.segs[0]
+    new = str(rig.data / rel).replace(".mp4", "-x.mp4")
+    os.rename(rig.data / rel, new)
+    t = rig.await_report(rel, MOVED)
+    assert t.detail == f"moved to {os.path.relpath(new, rig.data)}"
+
+
+def test_move_out_and_move_in_are_reported(rig, tmp_path_factory):
+    out, arriving = rig.segs[0], layout.segment_relpath("cam1", T0 - 60 * S)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    os.rename(rig.data / out, elsewhere / "taken.mp4")
+    (elsewhere / "forged.mp4").write_bytes(b"forged")
+    os.rename(elsewhere / "forged.mp4", rig.data / arriving)
+    assert rig.await_report(out, MOVED).detail == "moved to outside video/"
+    assert rig.await_report(arriving, MOVED).detail == "a file moved in from outside video/"
+
+
+def test_renaming_onto_another_segment_reports_both(rig):
+    a, b = rig.segs[0], rig.segs[1]
+    os.replace(rig.data / a, rig.data / b)
+    assert rig.await_report(a, MOVED).detail == f"moved to {b}"
+    rig.await_report(b, MOVED)
+
+
+def test_deleted_folder_is_one_report(rig):
+    day = os.path.dirname(rig.segs[0])
+    shutil.rmtree(rig.data / day)  # unlinks each file, then removes the folder
+    t = rig.await_report(day, DELETED)
+    assert t.detail == "folder deleted" and len(rig.about(day)) == 1
+    assert all(rig.about(rel)[0].kind == DELETED for rel in rig.segs)
+
+
+def test_moved_folder_is_one_report(rig):
+    day = os.path.dirname(rig.segs[0])
+    os.rename(rig.data / day, rig.data / "video" / "cam1" / "old")
+    t = rig.await_report(day, MOVED)
+    assert t.detail == "folder moved to video/cam1/old"
+    rig.sentinel()
+    assert [x.relpath for x in rig.reports if x.relpath.endswith(".mp4")] == [rig.spare]
+
+
+def test_expected_changes_are_not_reported(rig, tmp_path_factory):
+    gone, cut, moved = rig.segs[0], rig.segs[1], rig.segs[2]
+    rig.watcher.expect(gone, DELETED)        # the retention engine
+    rig.watcher.expect(cut, MODIFIED)        # crash recovery
+    rig.watcher.expect(moved, MOVED)         # quarantine
+    os.unlink(rig.data / gone)
+    with open(rig.data / cut, "r+b") as f:   # a burst: write, truncate, close
+        f.write(b"ftyp")
+        f.truncate(100)
+    os.rename(rig.data / moved, tmp_path_factory.mktemp("quarantine") / "q.mp4")
+    rig.sentinel()
+    # (a move out waits about 0.5 s for its other half, but events stay in order behind it)
+    assert rig.about(gone) == rig.about(cut) == rig.about(moved) == [], rig.reports
+
+
+def test_an_expectation_is_consumed(rig, monkeypatch):
+    monkeypatch.setattr(tamper, "DEBOUNCE_S", 0.0)  # no burst window: each change stands alone
+    rel = rig.segs[0]
+    rig.watcher.expect(rel, MODIFIED)
+    os.truncate(rig.data / rel, 10)
+    rig.sentinel()
+    assert rig.about(rel) == []
+    os.truncate(rig.data / rel, 0)
+    rig.await_report(rel, MODIFIED)
+
+
+def test_an_expired_expectation_does_not_hide_a_change(rig):
+    rel = rig.segs[0]
+    rig.watcher.expect(rel, DELETED, ttl_s=0)
+    os.unlink(rig.data / rel)
+    rig.await_report(rel, DELETED)
+
+
+def test_our_writes_and_new_files_are_not_reported(rig):
+    writing, new = rig.segs[0], layout.segment_relpath("cam1", T0 + 3600 * S)
+    rig.ours.update({writing, new})
+    with open(rig.data / writing, "ab") as f:
+        f.write(b"more footage")
+    fd = os.open(rig.data / new, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o640)  # as the segmenter does
+    os.close(fd)
+    (rig.data / new).write_bytes(b"fresh footage")
+    rig.sentinel()
+    assert rig.about(writing) == rig.about(new) == [], rig.reports
+
+
+def test_a_stranger_writing_a_new_segment_is_reported(rig):
+    planted = layout.segment_relpath("cam1", T0 + 3600 * S)
+    (rig.data / planted).write_bytes(b"planted")
+    rig.await_report(planted, MODIFIED)
+
+
+def test_reading_reports_nothing(rig):
+    rel = rig.segs[0]
+    with open(rig.data / rel, "rb") as f:
+        f.read()
+    sha256_file(rig.data / rel)
+    fsync_file(rig.data / rel)
+    rig.sentinel()
+    assert rig.about(rel) == [], rig.reports
+
+
+def test_other_files_are_ignored(rig):
+    notes = rig.data / "video" / "cam1" / "notes.txt"
+    notes.write_text("x")
+    notes.unlink()
+    (rig.data / "catalog.db").write_bytes(b"x")
+    rig.sentinel()
+    assert [t.relpath for t in rig.reports] == [rig.spare]
+
+
+def test_a_failing_callback_does_not_stop_the_watcher(tmp_path):
+    seen = []
+
+    def on_tamper(t):
+        seen.append(t)
+        if len(seen) == 1:
+            raise RuntimeError("boom")
+
+    def is_ours(rel, kind):
+        if rel.endswith(".mp4") and kind == DELETED and not seen:
+            raise RuntimeError("catalog unavailable")  # treated as not ours: reported
+        return False
+
+    r = Rig(tmp_path)
+    w = TamperWatcher(tmp_path, on_tamper, is_ours)
+    w.start()
+    try:
+        os.unlink(tmp_path / r.segs[0])
+        assert wait_for(lambda: len(seen) == 1)
+        os.unlink(tmp_path / r.segs[1])
+        assert wait_for(lambda: len(seen) == 2)
+        assert [t.relpath for t in seen] == r.segs[:2]
+    finally:
+        w.stop()
+
+
+def test_start_creates_the_video_folder_and_stop_stops(tmp_path):
+    seen = []
+    w = TamperWatcher(tmp_path / "data", seen.append, lambda rel, kind: False)
+    w.start()
+    assert (tmp_path / "data" / "video").is_dir()
+    assert w.running
+    rel = "video/planted.mp4"  # in the watched root: a new subfolder's watch comes a moment after it
+    (tmp_path / "data" / rel).write_bytes(b"x")
+    assert wait_for(lambda: [t.relpath for t in seen] == [rel])
+    w.stop()
+    assert not w.running
+    os.unlink(tmp_path / "data" / rel)  # the watch threads are joined: nothing can report this
+    assert [t.relpath for t in seen] == [rel]
+    w.stop()  # idempotent
