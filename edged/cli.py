@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return asyncio.run(daemon.run(cfg, path))
+    except daemon.AlreadyRunning as exc:
+        log.error("%s", exc)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -1,49 +1,91 @@
 """Start-up, run and shutdown of the daemon, in the order durability needs:
-catalog open, cameras synced, disk reconciled, then recording."""
+catalog open, half-done destructions finished, disk identity checked, disk reconciled,
+then recording, retention, the tamper watcher and the control socket."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import signal
 from pathlib import Path
 
 from edged import __version__
+from edged.alarms import Alarms
 from edged.config import Config, ConfigError, load_config
+from edged.control import ControlServer
+from edged.control_ops import control_handlers
+from edged.integrity import TamperGuard, check_identity
+from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
 from storage.catalog import Catalog, CatalogWriter
 from storage.layout import CATALOG_FILE
-from storage.reconcile import reconcile
+from storage.reconcile import Report, reconcile
+from storage.retention_store import finish_garbage
 
 log = logging.getLogger(__name__)
+LOCK_FILE = "edged.lock"
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def _lock(data_dir: Path) -> int:
+    """One daemon per data folder: two writers would corrupt the catalog's story."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"another edged is already running on {data_dir}") from None
+    return fd
 
 
 async def run(cfg: Config, config_path: Path | None) -> int:
     data_dir = cfg.storage.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(data_dir)
     writer = CatalogWriter(data_dir / CATALOG_FILE)
-    sup = Supervisor(cfg, writer)
-    _install_signals(sup, config_path)  # first: a SIGTERM during start-up is a clean stop too
+    alarms = Alarms(writer)
+    guard = TamperGuard(data_dir, writer, alarms)
+    sup = Supervisor(cfg, writer, guard=guard)
+    runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
+    sup.retention = runner
+    _install_signals(sup, runner, config_path)  # first: a SIGTERM during start-up is a clean stop too
     await writer.start()
+    control = ControlServer(cfg.control.socket, control_handlers(sup, writer, runner))
     try:
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
-        report = await writer.run(reconcile, data_dir)
+        finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))
+        if finished:
+            log.info("finished %d destructions a crash had interrupted", finished)
+        runner.blocked = await writer.run(check_identity, data_dir)
+        if runner.blocked:
+            log.critical("%s; retention and reconciliation are suspended, recording goes on", runner.blocked)
+            report = Report()
+        else:
+            report = await writer.run(reconcile, data_dir)
         log.info("catalog reconciled with the disk: %s", report.summary())
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": now_us(), "heartbeat_us": now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
-            "config": cfg.source, "data_dir": str(data_dir), "stopped_us": None})
+            "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
+            "stopped_us": None})
+        await control.start()
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
-        await sup.run()
+        await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run})
         await writer.run(Catalog.set_node, {"stopped_us": now_us()})
         log.info("stopped; every open segment was closed")
         return 0
     finally:
+        await control.close()
         await writer.close()
+        os.close(lock)
 
 
-def _install_signals(sup: Supervisor, config_path: Path | None) -> None:
+def _install_signals(sup: Supervisor, runner: RetentionRunner, config_path: Path | None) -> None:
     loop = asyncio.get_running_loop()
 
     def stop(signame: str) -> None:
@@ -63,10 +105,9 @@ def _install_signals(sup: Supervisor, config_path: Path | None) -> None:
         except ConfigError as exc:
             log.error("SIGHUP: config not reloaded, still running the previous one: %s", exc)
             return
-        log.info("SIGHUP: reloading the camera list from %s", config_path)
-        task = loop.create_task(sup.reload(cfg), name="reload")
-        sup.background.add(task)
-        task.add_done_callback(sup.background.discard)
+        log.info("SIGHUP: reloading the camera list and retention settings from %s", config_path)
+        runner.cfg = cfg
+        sup.submit(sup.reload(cfg), "reload")
 
     loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")

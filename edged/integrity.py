@@ -99,7 +99,7 @@ class TamperGuard:
             {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us})
 
 
-def check_identity(data_dir: Path, catalog: Catalog) -> str | None:
+def check_identity(catalog: Catalog, data_dir: Path) -> str | None:
     """None if this is the disk the catalog describes; else what is wrong.
 
     A data folder that lost its identity file or its footage while the catalog still lists

@@ -49,6 +49,10 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
             "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us}
 
 
+def add_command(cam: CameraConfig) -> dict[str, Any]:
+    return {"cmd": "add", "camera": {"id": cam.id, "url": cam.url}}
+
+
 @dataclass(eq=False)
 class WorkerSlot:
     """One recorder worker process and the cameras assigned to it."""
@@ -69,10 +73,11 @@ class WorkerSlot:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the worker died; its slot restarts it with the current camera list
 
-    async def add(self, cam: CameraConfig) -> None:
+    async def add(self, cam: CameraConfig, record: bool = True) -> None:
         self.cameras[cam.id] = cam
         self.has_cameras.set()
-        await self.send({"cmd": "add", "camera": {"id": cam.id, "url": cam.url}})
+        if record:
+            await self.send(add_command(cam))
 
     async def remove(self, cam_id: str) -> None:
         self.cameras.pop(cam_id, None)
@@ -80,9 +85,13 @@ class WorkerSlot:
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, writer: CatalogWriter, *, workers: int | None = None):
+    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None):
         self.cfg = cfg
         self.writer = writer
+        self.guard = guard          # edged.integrity.TamperGuard: told what edged writes itself
+        self.retention: Any = None  # edged.retention_runner.RetentionRunner: told when segments open
+        self.paused = False         # on_full = stop: recording held until retention frees space
+        self._jobs: asyncio.Queue = asyncio.Queue(100)
         n = workers or cfg.recorder.workers or os.cpu_count() or 1
         self.slots = [WorkerSlot(i) for i in range(n)]
         self.stopping = asyncio.Event()
@@ -90,7 +99,6 @@ class Supervisor:
         self.gap_reason: dict[str, str] = {}
         self.stats: dict[str, dict[str, Any]] = {}
         self.events = 0            # progress counter for the watchdog
-        self.background: set[asyncio.Task] = set()  # reloads in flight
         self._rng = random.Random()
 
     # wiring -------------------------------------------------------------------------
@@ -99,6 +107,33 @@ class Supervisor:
 
     def _emptiest(self) -> WorkerSlot:
         return min(self.slots, key=lambda s: (len(s.cameras), s.index))
+
+    def submit(self, coro: Any, name: str) -> None:
+        """Hand work from a signal handler to a task this supervisor owns."""
+        try:
+            self._jobs.put_nowait((name, coro))
+        except asyncio.QueueFull:
+            coro.close()
+            log.error("%s dropped: too much pending work", name)
+
+    async def _run_jobs(self) -> None:
+        while True:
+            name, coro = await self._jobs.get()
+            try:
+                await coro
+            except Exception:  # noqa: BLE001 - a failed reload leaves the daemon as it was
+                log.exception("%s failed", name)
+
+    async def hold_recording(self, hold: bool) -> None:
+        """on_full = stop: stop writing while the minimum cannot be kept; resume when it can."""
+        if hold == self.paused:
+            return
+        self.paused = hold
+        log.critical("recording stopped: disk full and on_full = stop") if hold else \
+            log.warning("recording resumed: retention freed space")
+        for slot in self.slots:
+            for cam in list(slot.cameras.values()):
+                await slot.send({"cmd": "remove", "camera": cam.id} if hold else add_command(cam))
 
     async def start_cameras(self) -> None:
         for cam_id in [c.id for c in self.cfg.cameras]:
@@ -110,13 +145,18 @@ class Supervisor:
             if cam.enabled:
                 await self._emptiest().add(cam)
 
-    async def run(self) -> None:
+    async def run(self, extra: dict[str, Any] | None = None) -> None:
+        """Own every task until stopped; `extra` maps task names to `fn(stopping)` coroutines."""
         await self.start_cameras()
         async with asyncio.TaskGroup() as tg:
             keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
             tg.create_task(self._flush_stats(), name="camera-stats")
             tg.create_task(self._heartbeat(), name="heartbeat")
+            for name, fn in (extra or {}).items():
+                tg.create_task(fn(self.stopping), name=name)
+            jobs = tg.create_task(self._run_jobs(), name="jobs")
             await self.stopping.wait()
+            jobs.cancel()
             for slot in self.slots:
                 await slot.send({"cmd": "stop"})
             _done, pending = await asyncio.wait(keepers, timeout=STOP_TIMEOUT_S)
@@ -152,10 +192,10 @@ class Supervisor:
                 continue
             before = old.get(cam_id)
             if before is None or not before.enabled:
-                await self._emptiest().add(cam)
+                await self._emptiest().add(cam, record=not self.paused)
                 log.info("camera %s: added", cam_id)
             elif before != cam:
-                await self._slot_of(cam_id).add(cam)  # the worker replaces the running one
+                await self._slot_of(cam_id).add(cam, record=not self.paused)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)
 
     # worker processes ---------------------------------------------------------------
@@ -193,8 +233,8 @@ class Supervisor:
         log.info("recorder worker %d started (pid %d) for %d cameras", slot.index, proc.pid, len(slot.cameras))
         try:
             await slot.send(worker_settings(self.cfg))
-            for cam in list(slot.cameras.values()):
-                await slot.send({"cmd": "add", "camera": {"id": cam.id, "url": cam.url}})
+            for cam in [] if self.paused else list(slot.cameras.values()):
+                await slot.send(add_command(cam))
             await self._read_events(slot, proc)
             return await proc.wait()
         finally:
@@ -223,7 +263,8 @@ class Supervisor:
         def recover(catalog: Catalog) -> Report:
             report = Report()
             rows = [r for r in catalog.segments_in("writing") if r["camera"] in cams]
-            recover_open(catalog, self.cfg.storage.data_dir, rows, report)
+            recover_open(catalog, self.cfg.storage.data_dir, rows, report,
+                         self.guard.expect if self.guard else lambda _p, _k: None)
             for r in rows:
                 end = catalog.last_end(r["camera"])
                 if end is not None:
@@ -250,6 +291,10 @@ class Supervisor:
                 await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
                 log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason)
             await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
+            if self.guard is not None:
+                self.guard.opened(ev["path"])
+            if self.retention is not None:
+                self.retention.check_space()
         elif kind == "ended":
             self.last_end[cam] = ev["end_us"]
             self.gap_reason[cam] = ev["reason"]
@@ -257,6 +302,8 @@ class Supervisor:
             fields = {k: ev[k] for k in ("end_us", "bytes", "frames", "codec", "width", "height", "audio",
                                          "sha256", "closed_us")}
             await self.writer.run(Catalog.close_segment, ev["path"], fields)
+            if self.guard is not None:
+                self.guard.closed(ev["path"])
 
     async def _flush_stats(self) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")

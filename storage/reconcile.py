@@ -11,13 +11,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from storage import layout
 from storage.catalog import QUARANTINED, RECOVERED, WRITING, Catalog
 from storage.fsutil import fsync_dir, fsync_file
 from storage.hashing import sha256_file
-from storage.mp4 import cut_to_whole, scan_media
+from storage.mp4 import cut_to_whole, scan_media, whole_prefix
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,21 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def salvage(data_dir: Path, relpath: str, start_us: int) -> dict[str, Any] | None:
+Expect = Callable[[str, str], None]
+
+
+def _nothing_expected(_relpath: str, _kind: str) -> None:
+    pass
+
+
+def salvage(data_dir: Path, relpath: str, start_us: int, expect: Expect = _nothing_expected) -> dict[str, Any] | None:
     """Cut a file back to its last whole fragment, make it durable and describe it.
 
     Returns the catalog fields, or None when nothing playable is left in it.
     """
     path = data_dir / relpath
+    if whole_prefix(path).end != path.stat().st_size:
+        expect(relpath, "modified")  # our own truncation, not tampering
     whole = cut_to_whole(path)
     if whole.fragments == 0:
         return None
@@ -71,8 +80,9 @@ def salvage(data_dir: Path, relpath: str, start_us: int) -> dict[str, Any] | Non
     }
 
 
-def quarantine(data_dir: Path, relpath: str) -> str:
+def quarantine(data_dir: Path, relpath: str, expect: Expect = _nothing_expected) -> str:
     """Move a file that is not footage aside; it is kept, never deleted."""
+    expect(relpath, "moved")
     dest = data_dir / layout.QUARANTINE_DIR / relpath
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(data_dir / relpath, dest)
@@ -80,7 +90,8 @@ def quarantine(data_dir: Path, relpath: str) -> str:
     return str(dest.relative_to(data_dir))
 
 
-def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], report: Report) -> None:
+def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], report: Report,
+                 expect: Expect = _nothing_expected) -> None:
     """Close segments left `writing` by a crash of the daemon or of a recorder worker."""
     for row in rows:
         relpath = row["path"]
@@ -88,9 +99,9 @@ def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], r
             catalog.set_state(row["id"], "missing", "file never reached the disk")
             report.missing.append(relpath)
             continue
-        fields = salvage(data_dir, relpath, row["start_us"])
+        fields = salvage(data_dir, relpath, row["start_us"], expect)
         if fields is None:
-            moved = quarantine(data_dir, relpath)
+            moved = quarantine(data_dir, relpath, expect)
             catalog.set_state(row["id"], QUARANTINED, "no whole fragment; moved to " + moved)
             report.quarantined.append(relpath)
         else:

@@ -1,0 +1,104 @@
+"""Runs the retention engine on its schedule, and at once when the disk runs short.
+
+The planner decides (storage/retention.py); the store executes (storage/retention_store.py);
+this task owns the timing, the alarms that follow a pass, and on_full = stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from typing import Awaitable, Callable
+
+from edged.alarms import Alarms
+from edged.config import Config
+from storage.catalog import Catalog, CatalogWriter
+from storage.retention import DAY_US, forecast_retention_us
+from storage.retention_store import (PassResult, active_holds, held_bytes, now_us, policy_for, run_pass,
+                                     write_rates)
+
+log = logging.getLogger(__name__)
+
+
+class RetentionRunner:
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms,
+                 expect: Callable[[str, str], None] | None = None,
+                 on_full_stop: Callable[[bool], Awaitable[None]] | None = None):
+        self.cfg = cfg
+        self.writer = writer
+        self.alarms = alarms
+        self.expect = expect
+        self.on_full_stop = on_full_stop
+        self.blocked: str | None = None   # why retention must not run (disk identity)
+        self.passes = 0
+        self._poke = asyncio.Event()
+
+    def check_space(self) -> None:
+        """Called as segments open: below the reserve, run a pass now rather than on schedule."""
+        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        if usage.free < self.cfg.retention.reserve_for(usage.total):
+            self._poke.set()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.pass_once()
+            poke = asyncio.ensure_future(self._poke.wait())
+            stop = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait([poke, stop], timeout=self.cfg.retention.interval_us / 1e6,
+                               return_when=asyncio.FIRST_COMPLETED)
+            poke.cancel()
+            stop.cancel()
+            self._poke.clear()
+
+    async def pass_once(self) -> PassResult | None:
+        if self.blocked:
+            await self.alarms.raise_("storage_identity", "storage_identity", "critical", None,
+                                     "retention is suspended: " + self.blocked)
+            return None
+        cfg = self.cfg
+        result: PassResult = await self.writer.run(
+            lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
+                               expect=self.expect))
+        self.passes += 1
+        p = result.plan
+        if result.destroyed:
+            reasons = sorted({d.reason for d in p.destroy})
+            log.info("retention pass %d destroyed %d segments (%.1f MB; %s); free %.1f -> %.1f MB",
+                     result.pass_id, result.destroyed, result.bytes / 1e6, ", ".join(reasons),
+                     result.free_before / 1e6, result.free_after / 1e6)
+        for hold_id in result.expired_holds:
+            log.info("evidence hold %d expired", hold_id)
+        breached = {a.camera: a for a in p.alarms if a.kind == "min_retention_breach"}
+        cams = {c.id for c in cfg.cameras} | set(breached)
+        for cam in sorted(cams):
+            a = breached.get(cam)
+            await self.alarms.set(a is not None, f"min_retention_breach:{cam}", "min_retention_breach", "critical",
+                                  cam, a.message if a else "", {"achieved_us": a.achieved_us} if a else None)
+        for kind in ("disk_full_held", "recording_stopped_disk_full"):
+            a = next((a for a in p.alarms if a.kind == kind), None)
+            await self.alarms.set(a is not None, kind, kind, "critical", None, a.message if a else "")
+        await self._holds_crowd_out()
+        if self.on_full_stop is not None:
+            await self.on_full_stop(p.stop_recording)
+        return result
+
+    async def _holds_crowd_out(self) -> None:
+        """Alarm when held footage alone leaves too little room for the minimum retention."""
+        cfg = self.cfg
+
+        def measure(c: Catalog) -> tuple[int, float, int]:
+            now = now_us()
+            held = held_bytes(c.db, active_holds(c.db, now))
+            rate = sum(write_rates(c.db, now).values())
+            usage = shutil.disk_usage(cfg.storage.data_dir)
+            usable = usage.total - policy_for(cfg.retention, cfg.cameras, usage.total).reserve_bytes
+            return held, rate, usable
+
+        held, rate, usable = await self.writer.run(measure)
+        forecast = forecast_retention_us(usable, held, rate) if held else None
+        short = forecast is not None and forecast < cfg.retention.min_retention_us
+        await self.alarms.set(
+            short, "holds_crowd_out", "holds_crowd_out", "warning", None,
+            f"held footage ({held / 1e9:.1f} GB) leaves room for only {forecast / DAY_US:.2f} days of live "
+            f"footage, below the minimum of {cfg.retention.min_retention_us / DAY_US:g} days" if short else "")
