@@ -9,80 +9,34 @@ import os
 import shutil
 import sys
 import time
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from edged import ctl_retention
 from edged.cli import resolve_config
-from edged.config import ConfigError, parse_duration
+from edged.config import Config, ConfigError
+from edged.control import RequestError
+from edged.display import UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
 from storage.catalog import open_readonly
 from storage.layout import CATALOG_FILE
 
 HEARTBEAT_STALE_US = 10_000_000
 
 
-class UsageError(Exception):
-    """A mistake the person can fix; printed without a traceback."""
-
-
-# formatting -------------------------------------------------------------------------
-def fmt_time(us: int | None) -> str:
-    """Local time with the zone named (DESIGN.md "Time")."""
-    if us is None:
-        return "-"
-    return datetime.fromtimestamp(us / 1e6).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def fmt_age(us: int | None, now: int) -> str:
-    if us is None:
-        return "-"
-    s = max(0, (now - us) // 1_000_000)
-    if s < 120:
-        return f"{s}s ago"
-    if s < 7200:
-        return f"{s // 60}m ago"
-    if s < 2 * 86400:
-        return f"{s // 3600}h ago"
-    return f"{s // 86400}d ago"
-
-
-def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError
-
-
-def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
-
-
-def parse_when(text: str, now_us: int) -> int:
-    """ISO 8601 (local time unless a zone is given), `now`, or `-1h` (that long ago)."""
-    text = text.strip()
-    if text == "now":
-        return now_us
-    if text.startswith("-"):
-        try:
-            return now_us - parse_duration(text[1:], "time")
-        except ConfigError as exc:
-            raise UsageError(f"bad time {text!r}: {exc.message}") from None
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"bad time {text!r}: use ISO 8601 like 2026-11-21T08:00 or a span ago like -2h") from None
-    if dt.tzinfo is None:
-        dt = dt.astimezone()
-    return int(dt.timestamp() * 1_000_000)
-
-
 # commands ---------------------------------------------------------------------------
-def cmd_status(db, data_dir: Path, args) -> tuple[Any, str]:
+@dataclass
+class Ctx:
+    """What every command gets: the catalog (read-only), the data folder, the config."""
+
+    db: Any
+    data_dir: Path
+    cfg: Config
+    socket: Path
+
+
+def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
+    db, data_dir = ctx.db, ctx.data_dir
     now = time.time_ns() // 1000
     node = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node")}
     pid = int(node["pid"]) if node.get("pid") else None
@@ -120,7 +74,8 @@ def cmd_status(db, data_dir: Path, args) -> tuple[Any, str]:
     return data, "\n".join(lines)
 
 
-def cmd_cameras(db, _data_dir: Path, args) -> tuple[Any, str]:
+def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
+    db = ctx.db
     now = time.time_ns() // 1000
     rows = list(db.query("SELECT * FROM cameras WHERE configured = 1 OR ? ORDER BY id", [int(args.all)]))
     out = []
@@ -134,7 +89,8 @@ def cmd_cameras(db, _data_dir: Path, args) -> tuple[Any, str]:
     return rows, text if rows else "no cameras configured"
 
 
-def cmd_segments(db, _data_dir: Path, args) -> tuple[Any, str]:
+def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
+    db = ctx.db
     now = time.time_ns() // 1000
     start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
     end = parse_when(args.to, now) if args.to else now
@@ -195,32 +151,36 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("status", help="is the daemon recording, and how much footage is there")
     p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_status)
     p = sub.add_parser("cameras", help="every camera with its state, rate and last problem")
     p.add_argument("--all", action="store_true", help="include cameras removed from the config")
     p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_cameras)
     p = sub.add_parser("segments", help="recorded segments and gaps in a time range")
     p.add_argument("--camera", help="only this camera")
     p.add_argument("--from", dest="from_", metavar="T", help="start (ISO 8601 local time, or -2h); default -1h")
     p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
     p.add_argument("--limit", type=int, default=1000)
     p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_segments)
+    ctl_retention.register(sub)
     args = parser.parse_args(_join_negative_times(sys.argv[1:] if argv is None else argv))
 
     try:
-        if args.data is not None:
-            data_dir = args.data
-        else:
-            data_dir = resolve_config(args.config)[0].storage.data_dir
+        cfg = resolve_config(args.config)[0]
+        data_dir = args.data if args.data is not None else cfg.storage.data_dir
         try:
             db = open_readonly(data_dir / CATALOG_FILE)
         except FileNotFoundError:
             raise UsageError(f"no catalog in {data_dir}: has edged run there? (use --data or --config)") from None
-        handler = {"status": cmd_status, "cameras": cmd_cameras, "segments": cmd_segments}[args.command]
-        data, text = handler(db, data_dir, args)
-    except (UsageError, ConfigError) as exc:
+        node = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node WHERE key = 'control_socket'")}
+        sock = Path(node["control_socket"]) if args.data is not None and node.get("control_socket") \
+            else cfg.control.socket
+        data, text = args.handler(Ctx(db, data_dir, cfg, sock), args)
+    except (UsageError, ConfigError, RequestError) as exc:
         print(f"edgectl: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(data, indent=2) if args.json else text)
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
     return 0
 
 

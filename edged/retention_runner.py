@@ -15,8 +15,15 @@ from edged.alarms import Alarms
 from edged.config import Config
 from storage.catalog import Catalog, CatalogWriter
 from storage.retention import DAY_US, forecast_retention_us
-from storage.retention_store import (PassResult, active_holds, held_bytes, now_us, policy_for, run_pass,
-                                     write_rates)
+from storage.retention_store import (
+    PassResult,
+    active_holds,
+    held_bytes,
+    now_us,
+    policy_for,
+    run_pass,
+    write_rates,
+)
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,15 @@ import av
 
 from recorder.segment import SegmentFile
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
-from recorder.timeline import MEDIA_JUMP_US, WARMUP_US, RunClock, anchor_offset, fix_dts, is_cut, next_boundary
+from recorder.timeline import (
+    MEDIA_JUMP_US,
+    WARMUP_US,
+    RunClock,
+    anchor_offset,
+    fix_dts,
+    is_cut,
+    next_boundary,
+)
 from storage.layout import segment_relpath
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,17 @@ from typing import Any, Callable, Iterable
 import sqlite_utils
 
 from storage.fsutil import fsync_dir
-from storage.retention import CAPACITY, Destroy, Disk, Hold, Limits, Plan, Policy, Segment, plan
+from storage.retention import (
+    CAPACITY,
+    Destroy,
+    Disk,
+    Hold,
+    Limits,
+    Plan,
+    Policy,
+    Segment,
+    plan,
+)
 
 log = logging.getLogger(__name__)
 

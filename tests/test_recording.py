@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from storage.hashing import sha256_file
-from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, free_port, make_clip, media_duration
+from tests.support.cameras import (
+    RtspServer,
+    ffprobe,
+    ffprobe_errors,
+    free_port,
+    make_clip,
+    media_duration,
+)
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
 S = 1_000_000

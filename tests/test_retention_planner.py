@@ -1,9 +1,20 @@
 """The retention planner's rules, as tables and as properties (no disk, no clock)."""
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from storage.retention import (CAPACITY, MAX_RETENTION, Disk, Hold, Limits, Policy, Segment, forecast_retention_us,
-                               plan, verdict)
+from storage.retention import (
+    CAPACITY,
+    MAX_RETENTION,
+    Disk,
+    Hold,
+    Limits,
+    Policy,
+    Segment,
+    forecast_retention_us,
+    plan,
+    verdict,
+)
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D

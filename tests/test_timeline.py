@@ -1,9 +1,16 @@
 """Segment boundaries, wall-clock anchoring and timestamp repair: pure functions."""
 
-from recorder.camera import backoff_us, scrub
-from recorder.timeline import (CUT_TOLERANCE_US, RunClock, anchor_offset, fix_dts, is_cut,
-                               next_boundary)
 import random
+
+from recorder.camera import backoff_us, scrub
+from recorder.timeline import (
+    CUT_TOLERANCE_US,
+    RunClock,
+    anchor_offset,
+    fix_dts,
+    is_cut,
+    next_boundary,
+)
 
 S = 1_000_000
 

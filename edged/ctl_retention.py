@@ -1,0 +1,203 @@
+"""edgectl verbs for the ring buffer: holds, the retention report, destructions and alarms.
+
+Reading is done on the catalog; placing and releasing holds goes through the daemon's
+control socket. There is deliberately no verb that deletes footage (REQUIREMENTS R1.6).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from edged.config import ConfigError, parse_duration
+from edged.control import call
+from edged.display import UsageError, fmt_bytes, fmt_time, parse_when, table
+from storage.retention import DAY_US, forecast_retention_us, verdict
+from storage.retention_store import FOOTAGE, active_holds, held_bytes, hold_row, policy_for, write_rates
+
+
+def _now() -> int:
+    return time.time_ns() // 1000
+
+
+def _person() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def _days(us: int | None) -> str:
+    return "-" if us is None else f"{us / DAY_US:.1f}d"
+
+
+def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
+    if h["ended_us"]:
+        state = f"{h['ended_how']} {fmt_time(h['ended_us'])}"
+    elif h["kind"] == "legal":
+        state = "active (legal, no expiry)"
+    else:
+        state = f"active until {fmt_time(h['expires_us'])}"
+    cams = "all" if h["cameras"] is None else ",".join(h["cameras"])
+    return [h["id"], h["kind"], cams, fmt_time(h["from_us"]), fmt_time(h["to_us"]), h["case_ref"], state,
+            h["segments"], fmt_bytes(h["bytes"])]
+
+
+def cmd_hold(ctx, args) -> tuple[Any, str]:
+    now = _now()
+    if args.hold_cmd == "add":
+        if not args.camera and not args.all_cameras:
+            raise UsageError("name the cameras (--camera C, repeatable) or --all-cameras")
+        if not args.reason.strip() or not args.case.strip():
+            raise UsageError("a hold needs --reason and --case")
+        start, end = parse_when(args.from_, now), parse_when(args.to, now)
+        req: dict[str, Any] = {"kind": "legal" if args.legal else "evidence",
+                               "cameras": None if args.all_cameras else args.camera, "from_us": start, "to_us": end,
+                               "reason": args.reason, "case_ref": args.case, "person": _person()}
+        if args.expires:
+            if args.legal:
+                raise UsageError("a legal hold has no expiry")
+            try:
+                req["expires_us"] = now + parse_duration(args.expires, "--expires")
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
+        h = call(ctx.socket, "hold.add", req)
+        return h, f"hold {h['id']} placed: {h['segments']} segments ({fmt_bytes(h['bytes'])}) are now kept\n" + \
+            table(["ID", "KIND", "CAMERAS", "FROM", "TO", "CASE", "STATE", "SEGMENTS", "SIZE"], [_hold_line(h, now)])
+    if args.hold_cmd == "release":
+        h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason, "approver": args.approver,
+                                              "person": _person()})
+        return h, f"hold {h['id']} released by {h['ended_by']}: {h['end_reason']}"
+    if args.hold_cmd == "show":
+        try:
+            h = hold_row(ctx.db, args.id)
+        except Exception as exc:  # noqa: BLE001 - HoldError: no such hold
+            raise UsageError(str(exc)) from None
+        lines = [f"{k:12} {v}" for k, v in (
+            ("hold", h["id"]), ("kind", h["kind"]), ("cameras", "all" if h["cameras"] is None else ", ".join(h["cameras"])),
+            ("from", fmt_time(h["from_us"])), ("to", fmt_time(h["to_us"])), ("case", h["case_ref"]),
+            ("reason", h["reason"]), ("placed by", f"{h['placed_by']} at {fmt_time(h['placed_us'])}"),
+            ("expires", "never (legal hold)" if h["expires_us"] is None else fmt_time(h["expires_us"])),
+            ("ended", "-" if not h["ended_us"] else
+             f"{h['ended_how']} {fmt_time(h['ended_us'])} by {h['ended_by']}: {h['end_reason'] or ''}"
+             + (f" (approved by {h['approved_by']})" if h["approved_by"] else "")),
+            ("keeps", f"{h['segments']} segments, {fmt_bytes(h['bytes'])}"))]
+        return h, "\n".join(lines)
+    rows = [hold_row(ctx.db, r["id"]) for r in ctx.db.query(
+        "SELECT id FROM holds" + ("" if args.all else " WHERE ended_us IS NULL") + " ORDER BY id")]
+    text = table(["ID", "KIND", "CAMERAS", "FROM", "TO", "CASE", "STATE", "SEGMENTS", "SIZE"],
+                 [_hold_line(h, now) for h in rows])
+    return rows, text if rows else "no holds" + ("" if args.all else " in force (--all shows ended ones)")
+
+
+def retention_report(ctx) -> dict[str, Any]:
+    """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict."""
+    db, cfg, now = ctx.db, ctx.cfg, _now()
+    usage = shutil.disk_usage(ctx.data_dir)
+    policy = policy_for(cfg.retention, cfg.cameras, usage.total)
+    holds = active_holds(db, now)
+    rates = write_rates(db, now)
+    site_forecast = forecast_retention_us(usage.total - policy.reserve_bytes, held_bytes(db, holds),
+                                          sum(rates.values()))
+    breached = {r["camera"] for r in db.query(
+        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+    cams = []
+    for cam in sorted({c.id for c in cfg.cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")}):
+        limits = policy.limits(cam)
+        oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
+        mine = [h for h in holds if h.cameras is None or cam in h.cameras]
+        held = held_bytes(db, [replace(h, cameras=frozenset({cam})) for h in mine])
+        forecast = None if site_forecast is None else min(site_forecast, limits.max_us)
+        cams.append({"camera": cam, "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
+                     "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
+                     "held_bytes": held, "write_rate_bps": rates.get(cam, 0.0),
+                     "verdict": verdict(forecast, limits.min_us, cam in breached)})
+    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
+            "on_full": policy.on_full, "forecast_us": site_forecast, "cameras": cams}
+
+
+def cmd_retention(ctx, args) -> tuple[Any, str]:
+    rep = retention_report(ctx)
+    rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
+             _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
+    head = (f"disk {fmt_bytes(rep['disk_free'])} free of {fmt_bytes(rep['disk_total'])}, reserve "
+            f"{fmt_bytes(rep['reserve'])}, on_full = {rep['on_full']}; at the recent write rate the disk holds "
+            f"{_days(rep['forecast_us'])}")
+    return rep, head + "\n" + table(["CAMERA", "OLDEST", "ACHIEVED", "FORECAST", "MIN", "MAX", "HELD", "VERDICT"], rows)
+
+
+def cmd_destructions(ctx, args) -> tuple[Any, str]:
+    """The record of destroyed footage, by camera and day (for auditors)."""
+    try:
+        day = datetime.fromisoformat(args.day).astimezone() if args.day else None
+    except ValueError:
+        raise UsageError(f"bad --day {args.day!r}: use YYYY-MM-DD") from None
+    sql = "SELECT * FROM destructions WHERE 1 = 1"
+    params: list[Any] = []
+    if args.camera:
+        sql += " AND camera = ?"
+        params.append(args.camera)
+    if day is not None:  # footage recorded that (local) day
+        start = int(day.timestamp() * 1e6)
+        end = int((day + timedelta(days=1)).timestamp() * 1e6)
+        sql += " AND start_us < ? AND end_us > ?"
+        params += [end, start]
+    rows = list(ctx.db.query(sql + " ORDER BY camera, start_us LIMIT ?", params + [args.limit]))
+    text = table(["CAMERA", "FOOTAGE FROM", "TO", "SIZE", "REASON", "DESTROYED", "SHA256"], [
+        [r["camera"], fmt_time(r["start_us"]), fmt_time(r["end_us"]), fmt_bytes(r["bytes"]), r["reason"],
+         fmt_time(r["destroyed_us"]), (r["sha256"] or "")[:16]] for r in rows])
+    return rows, text if rows else "no destructions recorded for that selection"
+
+
+def cmd_alarms(ctx, args) -> tuple[Any, str]:
+    sql = "SELECT * FROM alarms" + ("" if args.all else " WHERE cleared_us IS NULL") + " ORDER BY raised_us"
+    rows = list(ctx.db.query(sql))
+    text = table(["SEVERITY", "KIND", "CAMERA", "RAISED", "CLEARED", "MESSAGE"], [
+        [r["severity"].upper(), r["kind"], r["camera"] or "-", fmt_time(r["raised_us"]),
+         fmt_time(r["cleared_us"]), r["message"]] for r in rows])
+    return rows, text if rows else "no active alarms" + ("" if args.all else " (--all shows cleared ones)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("hold", help="evidence and legal holds: footage they cover is never destroyed")
+    hs = p.add_subparsers(dest="hold_cmd", required=True)
+    a = hs.add_parser("add", help="place a hold (evidence: expires, default 30 days; --legal: no expiry)")
+    a.add_argument("--camera", action="append", help="a camera id (repeat for several)")
+    a.add_argument("--all-cameras", action="store_true")
+    a.add_argument("--from", dest="from_", required=True, metavar="T", help="ISO 8601 local time, or -2h")
+    a.add_argument("--to", required=True, metavar="T")
+    a.add_argument("--reason", required=True)
+    a.add_argument("--case", required=True, help="the case or file reference")
+    a.add_argument("--legal", action="store_true", help="a legal hold: no expiry; release needs an approver")
+    a.add_argument("--expires", metavar="DURATION", help="evidence hold lifetime, e.g. 30d (default from config)")
+    a.add_argument("--json", action="store_true")
+    r = hs.add_parser("release", help="end a hold early (a reason is required)")
+    r.add_argument("id", type=int)
+    r.add_argument("--reason", required=True)
+    r.add_argument("--approver", help="the approver of a legal hold's release")
+    r.add_argument("--json", action="store_true")
+    s = hs.add_parser("show", help="one hold in full")
+    s.add_argument("id", type=int)
+    s.add_argument("--json", action="store_true")
+    ls = hs.add_parser("list", help="holds in force (--all: ended ones too)")
+    ls.add_argument("--all", action="store_true")
+    ls.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_hold)
+
+    p = sub.add_parser("retention", help="oldest footage, achieved and forecast retention, verdict per camera")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_retention)
+
+    p = sub.add_parser("destructions", help="the record of destroyed footage (per camera and day)")
+    p.add_argument("--camera")
+    p.add_argument("--day", help="footage recorded on this local day, YYYY-MM-DD")
+    p.add_argument("--limit", type=int, default=10_000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_destructions)
+
+    p = sub.add_parser("alarms", help="active alarms (--all: cleared ones too)")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_alarms)

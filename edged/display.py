@@ -1,0 +1,70 @@
+"""How edgectl shows things to people: local time with the zone named, sizes, tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from edged.config import ConfigError, parse_duration
+
+
+class UsageError(Exception):
+    """A mistake the person can fix; printed without a traceback."""
+
+
+# formatting -------------------------------------------------------------------------
+def fmt_time(us: int | None) -> str:
+    """Local time with the zone named (DESIGN.md "Time")."""
+    if us is None:
+        return "-"
+    return datetime.fromtimestamp(us / 1e6).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def fmt_age(us: int | None, now: int) -> str:
+    if us is None:
+        return "-"
+    s = max(0, (now - us) // 1_000_000)
+    if s < 120:
+        return f"{s}s ago"
+    if s < 7200:
+        return f"{s // 60}m ago"
+    if s < 2 * 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def parse_when(text: str, now_us: int) -> int:
+    """ISO 8601 (local time unless a zone is given), `now`, or `-1h` (that long ago)."""
+    text = text.strip()
+    if text == "now":
+        return now_us
+    if text.startswith("-"):
+        try:
+            return now_us - parse_duration(text[1:], "time")
+        except ConfigError as exc:
+            raise UsageError(f"bad time {text!r}: {exc.message}") from None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad time {text!r}: use ISO 8601 like 2026-11-21T08:00 or a span ago like -2h") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()
+    return int(dt.timestamp() * 1_000_000)
+
+
