@@ -1,0 +1,501 @@
+"""The catalog at a year of footage: retention pass, range query, start-up, file size.
+
+    cd /work/main && .venv/bin/python -m bench.catalog_scale [--cameras 64] [--days 365] [--segment 60] \
+        [--out bench/out/catalog] [--runs 5] [--rebuild] [--keep-work]
+
+A synthetic catalog of cameras x days x one row per segment (64 x 365 x 1440 = 33.6 million
+rows by default) is built once with `open_db` (the real schema, indexes and migrations) and
+cached under --out; no footage files exist, the data folder holds only the catalog. Rows are
+`complete` 4 Mbit/s segments (~30 MB per 60 s, +-20 %), in time order as the daemon writes
+them, paths from `layout.segment_relpath`, sha256 hex strings.
+
+Measured against the issue's targets, each `--runs` times (median and max):
+1. a retention pass (`run_pass`) that destroys the oldest segment of every camera (max
+   retention = --days, `now` one segment later each pass), then passes with the disk ~2 GB
+   below its reserve (capacity rule); on a working copy of the catalog;
+2. a one-camera, one-hour range query, the SQL of `edgectl segments --camera`, on the last
+   hour (edgectl's default range) and on random hours: the first query on a fresh
+   read-only connection, and the same query again (warm);
+3. start-up: `open_db` + `Catalog` + `reconcile` on the working copy;
+4. the catalog file's size.
+Page-cache-cold figures evict only the catalog file (posix_fadvise DONTNEED), never the
+whole cache, and are single runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import shlex
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections import namedtuple
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from edged.config import DAY, CameraConfig, RetentionConfig
+from storage import layout
+from storage.catalog import Catalog, open_db, open_readonly
+from storage.reconcile import TAIL_US, reconcile
+from storage.retention_store import FOOTAGE, candidates, policy_for, run_pass
+
+ROOT = Path(__file__).resolve().parent.parent
+S = 1_000_000
+HOUR = 3600 * S
+GB = 1_000_000_000
+MIB = 1024 * 1024
+T0 = int(datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()) * S  # the synthetic year starts here
+BYTES_PER_S = 500_000          # 4 Mbit/s: ~30 MB per 60 s segment
+FPS = 20
+END_GAP_US = 50_000            # a segment ends one frame before the next one starts
+BATCH = 100_000                # rows per build transaction
+CAPACITY_DEFICIT = 2 * GB      # how far below its reserve the disk is for the capacity passes
+SEED = 20250101
+
+# Targets from the issue (seconds).
+TARGET_PASS_S = 1.0
+TARGET_QUERY_S = 0.020
+TARGET_STARTUP_S = 5.0
+
+RANGE_SQL = ("SELECT * FROM segments WHERE start_us < ? AND coalesce(end_us, start_us) >= ? AND camera = ?"
+             " ORDER BY camera, start_us LIMIT ?")  # edged/ctl.py cmd_segments with --camera
+EDGECTL_LIMIT = 1000
+
+Usage = namedtuple("Usage", "total used free")
+
+
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def progress(msg: str, final: bool = False) -> None:
+    """A progress line on stderr: rewritten in place on a terminal, plain lines otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + msg.ljust(100) + ("\n" if final else ""))
+    else:
+        sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
+
+
+def command_line() -> str:
+    exe = Path(sys.executable)
+    try:
+        exe = exe.relative_to(ROOT)
+    except ValueError:
+        pass
+    return f"cd {ROOT} && {exe} -m bench.catalog_scale {shlex.join(sys.argv[1:])}".rstrip()
+
+
+def environment(path: Path) -> str:
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    disk = shutil.disk_usage(path)
+    return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, "
+            f"{mem:.0f} GiB RAM, load {load}; {disk.free / 2**30:.0f} GiB free under {path}; "
+            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; edged {rev}"
+            f"{'+uncommitted' if dirty else ''}")
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with aligned columns (readable as text, pastes into an issue)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def size_str(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / MIB:.1f} MiB"
+
+
+def fmt_time(us: int) -> str:
+    return datetime.fromtimestamp(us / S, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def med_max(xs: list[float]) -> str:
+    return f"{ms(statistics.median(xs))} / {ms(max(xs))}"
+
+
+def evict(path: Path) -> None:
+    """Drop this file's pages from the OS page cache (only this file's; clean pages only)."""
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if p.exists():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+# the synthetic catalog --------------------------------------------------------------------
+def camera_ids(n: int) -> list[str]:
+    width = max(2, len(str(n)))
+    return [f"cam{i:0{width}d}" for i in range(1, n + 1)]
+
+
+def params_of(args: argparse.Namespace) -> dict[str, Any]:
+    return {"cameras": args.cameras, "days": args.days, "segment_s": args.segment, "t0_us": T0,
+            "bytes_per_s": BYTES_PER_S, "seed": SEED, "format": 1}
+
+
+def rows(cams: list[str], days: int, seg_us: int) -> Iterator[tuple]:
+    """Every segment row, in time order (as the daemon writes them)."""
+    rng = random.Random(SEED)
+    slots = days * DAY // seg_us
+    nominal = BYTES_PER_S * seg_us // S
+    frames = FPS * seg_us // S - 1
+    step = min(250, END_GAP_US // (2 * len(cams)))  # each camera starts a little after the previous one
+    for i in range(slots):
+        base = T0 + i * seg_us
+        for c, cam in enumerate(cams):
+            start = base + c * step
+            end = start + seg_us - END_GAP_US
+            path = layout.segment_relpath(cam, start)
+            yield (cam, start, end, path, int(nominal * (0.8 + 0.4 * rng.random())), frames, "h264", 1920, 1080,
+                   0, hashlib.sha256(path.encode()).hexdigest(), "complete", start, end + 300_000)
+
+
+def build(path: Path, cams: list[str], days: int, seg_us: int) -> float:
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        p.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    total = len(cams) * (days * DAY // seg_us)
+    began = time.perf_counter()
+    db = open_db(path)
+    conn = db.conn
+    conn.execute("PRAGMA synchronous=OFF")          # building only: a crash here just means --rebuild
+    conn.execute("PRAGMA cache_size=-524288")       # 512 MiB
+    with db.atomic():
+        for cam in cams:
+            db["cameras"].insert({"id": cam, "name": f"Camera {cam[3:]}", "url": f"rtsp://10.0.{cam[3:]}.1/stream1",
+                                  "enabled": 1, "state": "recording"})
+    sql = ("INSERT INTO segments (camera, start_us, end_us, path, bytes, frames, codec, width, height, audio,"
+           " sha256, state, created_us, closed_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    it = rows(cams, days, seg_us)
+    done = 0
+    while True:
+        batch = list(islice(it, BATCH))
+        if not batch:
+            break
+        conn.execute("BEGIN")
+        conn.executemany(sql, batch)
+        conn.execute("COMMIT")
+        done += len(batch)
+        el = time.perf_counter() - began
+        rate = done / el
+        progress(f"building: {done:,} / {total:,} rows ({done / total:.1%}), {rate:,.0f} rows/s, "
+                 f"{path.stat().st_size / 2**30:.2f} GiB, ETA {(total - done) / rate / 60:.1f} min")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    el = time.perf_counter() - began
+    progress(f"built {done:,} rows in {el / 60:.1f} min ({done / el:,.0f} rows/s)", final=True)
+    return el
+
+
+def ensure_catalog(args: argparse.Namespace, cams: list[str], seg_us: int) -> tuple[Path, dict[str, Any]]:
+    folder = args.out / f"pristine-{args.cameras}x{args.days}dx{args.segment}s"
+    path = folder / layout.CATALOG_FILE
+    meta_path = folder / "params.json"
+    want = params_of(args)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    if not args.rebuild and meta is not None and meta.get("params") == want and path.exists():
+        log(f"catalog: cached {path} (built {meta['built']}, in {meta['build_s'] / 60:.1f} min)")
+        return path, meta
+    meta_path.unlink(missing_ok=True)
+    log(f"catalog: building {path}")
+    el = build(path, cams, args.days, seg_us)
+    meta = {"params": want, "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "build_s": el,
+            "rows": len(cams) * (args.days * DAY // seg_us)}
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")  # written last: a partial build is never reused
+    log(f"catalog: built {meta['rows']:,} rows in {el / 60:.1f} min ({meta['rows'] / el:,.0f} rows/s)")
+    return path, meta
+
+
+# measurements -----------------------------------------------------------------------------
+def plans(db: Any, queries: dict[str, tuple[str, list[Any]]]) -> list[list[str]]:
+    out = []
+    for name, (sql, params) in queries.items():
+        detail = "; ".join(r[3] for r in db.conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+        out.append([name, detail])
+    return out
+
+
+def size_breakdown(path: Path) -> list[list[str]] | None:
+    """Bytes per table and index (dbstat), if this SQLite has it."""
+    db = open_readonly(path)
+    try:
+        got = list(db.conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        db.conn.close()
+    total = sum(size for _name, size in got)
+    return [[name, size_str(size), f"{size / total:.0%}"] for name, size in got if size >= total / 1000]
+
+
+def range_query(path: Path, camera: str, start: int, end: int) -> tuple[float, float, int]:
+    """(first query on a fresh read-only connection, the same query again, rows)."""
+    db = open_readonly(path)
+    try:
+        params = [end, start, camera, EDGECTL_LIMIT]
+        t = time.perf_counter()
+        got = db.conn.execute(RANGE_SQL, params).fetchall()
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        db.conn.execute(RANGE_SQL, params).fetchall()
+        warm = time.perf_counter() - t
+    finally:
+        db.conn.close()
+    return first, warm, len(got)
+
+
+class TimedCatalog(Catalog):
+    """The real Catalog, timing the calls reconcile makes (behaviour unchanged)."""
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self.times: dict[str, float] = {}
+
+    def _timed(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t
+
+    def segments_in(self, state: str) -> list[dict[str, Any]]:
+        return self._timed("segments_in('writing')", super().segments_in, state)
+
+    def latest_start(self) -> int | None:
+        return self._timed("latest_start()", super().latest_start)
+
+    def known_paths_since(self, since_us: int) -> set[str]:
+        return self._timed("known_paths_since()", super().known_paths_since, since_us)
+
+    def footage_since(self, since_us: int) -> list[dict[str, Any]]:
+        return self._timed("footage_since()", super().footage_since, since_us)
+
+    def set_state(self, segment_id: int, state: str, note: str) -> None:
+        return self._timed("set_state() x n", super().set_state, segment_id, state, note)
+
+
+def startup(path: Path) -> tuple[float, Any, dict[str, float]]:
+    """open_db + Catalog + reconcile, as the daemon starts (its data folder: the catalog's)."""
+    t = time.perf_counter()
+    db = open_db(path)
+    opened = time.perf_counter() - t
+    cat = TimedCatalog(db)
+    report = reconcile(cat, path.parent)
+    el = time.perf_counter() - t
+    db.conn.close()
+    return el, report, {"open_db()": opened, **cat.times}
+
+
+def breakdown_text(times: dict[str, float]) -> str:
+    return ", ".join(f"{k} {ms(v)}" for k, v in times.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.catalog_scale", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cameras", type=int, default=64, help="cameras (default %(default)s)")
+    p.add_argument("--days", type=int, default=365, help="days of footage (default %(default)s)")
+    p.add_argument("--segment", type=int, default=60, help="segment length in seconds (default %(default)s)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "catalog",
+                   help="where the cached catalog and the working copy go (default bench/out/catalog)")
+    p.add_argument("--runs", type=int, default=5, help="runs of each measurement (default %(default)s)")
+    p.add_argument("--rebuild", action="store_true", help="build the catalog even if a cached one matches")
+    p.add_argument("--keep-work", action="store_true", help="keep the working copy (as large as the catalog)")
+    args = p.parse_args(argv)
+    if args.segment * S <= 2 * END_GAP_US or (DAY % (args.segment * S)):
+        p.error("--segment must divide a day and be longer than 0.1 s")
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    seg_us = args.segment * S
+    cams = camera_ids(args.cameras)
+    rng = random.Random(SEED + 1)
+
+    log(f"command: {command_line()}")
+    log(f"environment: {environment(args.out)}")
+    slots = args.days * DAY // seg_us
+    t_end = T0 + args.days * DAY  # the synthetic footage ends here
+    log(f"catalog: {args.cameras} cameras x {args.days} days x {slots:,} segments of {args.segment} s = "
+        f"{args.cameras * slots:,} rows, {fmt_time(T0)} to {fmt_time(t_end)} UTC")
+    path, meta = ensure_catalog(args, cams, seg_us)
+    n_rows = meta["rows"]
+    results: list[list[str]] = []
+
+    def judge(name: str, xs: list[float], target: float, runs_note: str = "") -> None:
+        measured = med_max(xs) if len(xs) > 1 else ms(xs[0])
+        goal = f"< {target * 1000:g} ms" if target < 1 else f"< {target:g} s"
+        results.append([name + runs_note, measured, goal, "pass" if max(xs) < target else "FAIL"])
+
+    # 4. size (first: it reads the file once, so the runs below start from a warm page cache) ---
+    size = path.stat().st_size
+    log("")
+    log(f"## Catalog file: {size / 2**30:.2f} GiB ({size:,} bytes), {size / (n_rows / 1e6) / MIB:.0f} MiB "
+        f"per million segments, {size / n_rows:.0f} bytes per segment")
+    parts = size_breakdown(path)
+    if parts:
+        log(table(["table / index", "size", "share"], parts))
+
+    ro = open_readonly(path)
+    cutoff = T0 + seg_us
+    log("")
+    log("## Query plans (EXPLAIN QUERY PLAN on the built catalog; no ANALYZE, as the daemon never runs it)")
+    log(table(["query", "plan"], plans(ro, {
+        "edgectl segments --camera (range)": (RANGE_SQL, [t_end, t_end - HOUR, cams[0], EDGECTL_LIMIT]),
+        "run_pass: cameras": ("SELECT DISTINCT camera FROM segments", []),
+        "candidates: past max retention": (
+            f"SELECT id FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND {FOOTAGE}",
+            [cams[0], cutoff, cutoff]),
+        "candidates: oldest": (f"SELECT id FROM segments WHERE {FOOTAGE} ORDER BY start_us LIMIT ?", [2000]),
+        "reconcile: segments_in": ("SELECT * FROM segments WHERE state = ? ORDER BY start_us", ["writing"]),
+        "reconcile: latest_start": ("SELECT max(start_us) AS s FROM segments", []),
+        "reconcile: known_paths_since": ("SELECT path FROM segments WHERE start_us >= ?", [t_end - TAIL_US]),
+        "reconcile: footage_since": (f"SELECT id, path FROM segments WHERE start_us >= ? AND {FOOTAGE}",
+                                     [t_end - TAIL_US]),
+    })))
+    ro.conn.close()
+
+    # 2. range queries (read-only, on the cached catalog) ------------------------------------
+    log("")
+    log(f"## Range query: one camera, one hour (edgectl segments --camera; LIMIT {EDGECTL_LIMIT})")
+    cases = [("last hour", t_end - HOUR)] + [
+        ("random hour", T0 + rng.randrange(args.days * 24) * HOUR) for _ in range(args.runs)]
+    last_first, last_warm, rand_first, rand_warm = [], [], [], []
+    qrows = []
+    for i in range(args.runs):
+        for kind, start in (cases[0], cases[1 + i]):
+            cam = rng.choice(cams)
+            first, warm, n = range_query(path, cam, start, start + HOUR)
+            (last_first if kind == "last hour" else rand_first).append(first)
+            (last_warm if kind == "last hour" else rand_warm).append(warm)
+            qrows.append([str(i + 1), kind, cam, fmt_time(start), str(n), ms(first), ms(warm)])
+    evict(path)
+    cam = rng.choice(cams)
+    cold, _, n = range_query(path, cam, t_end - HOUR, t_end)
+    qrows.append(["cold", "last hour", cam, fmt_time(t_end - HOUR), str(n), ms(cold), "-"])
+    log(table(["run", "hour", "camera", "from (UTC)", "rows", "first on a new connection", "again (warm)"], qrows))
+    log("cold: the catalog file evicted from the page cache first (posix_fadvise DONTNEED).")
+    judge("range query, last hour, cold-ish (first on a new connection)", last_first, TARGET_QUERY_S)
+    judge("range query, last hour, warm", last_warm, TARGET_QUERY_S)
+    judge("range query, random hour, cold-ish (first on a new connection)", rand_first, TARGET_QUERY_S)
+    judge("range query, random hour, warm", rand_warm, TARGET_QUERY_S)
+    judge("range query, last hour, page cache cold", [cold], TARGET_QUERY_S, " (1 run)")
+
+    # 3. start-up on a working copy ----------------------------------------------------------
+    work_dir = args.out / "work"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    work = work_dir / layout.CATALOG_FILE
+    log("")
+    t = time.perf_counter()
+    shutil.copyfile(path, work)
+    log(f"working copy: {work} ({time.perf_counter() - t:.0f} s to copy); the cached catalog stays pristine")
+    log("")
+    log("## Start-up: open_db + Catalog + reconcile(catalog, data_dir); data_dir holds only the catalog")
+    srows = []
+    el, rep, times = startup(work)
+    srows.append(["first (fresh copy)", ms(el), rep.summary(), breakdown_text(times)])
+    first_startup = el
+    steady = []
+    for i in range(args.runs):
+        el, rep, times = startup(work)
+        steady.append(el)
+        srows.append([f"again {i + 1}", ms(el), rep.summary(), breakdown_text(times)])
+    evict(work)
+    el, rep, times = startup(work)
+    srows.append(["again, page cache cold", ms(el), rep.summary(), breakdown_text(times)])
+    cold_startup = el
+    log(table(["run", "time", "reconcile", "where the time went"], srows))
+    log("first: no footage files exist, so reconcile marks every complete segment of the last two days")
+    log("'missing', one autocommit UPDATE each. again: the same copy afterwards, nothing left to mark (a")
+    log("healthy start-up would also stat each of those files). cold: the copy evicted from the page cache.")
+    judge("start-up + reconcile, first run on a fresh copy (tail marked missing)", [first_startup], TARGET_STARTUP_S,
+          " (1 run)")
+    judge("start-up + reconcile, steady (already reconciled)", steady, TARGET_STARTUP_S)
+    judge("start-up + reconcile, steady, page cache cold", [cold_startup], TARGET_STARTUP_S, " (1 run)")
+
+    # 1. retention passes on the working copy ------------------------------------------------
+    log("")
+    retention = RetentionConfig(min_retention_us=min(30 * DAY, args.days * DAY // 2),
+                                max_retention_us=args.days * DAY, reserve_percent=5.0)
+    cam_cfgs = [CameraConfig(id=c, name=c, url=f"rtsp://10.0.{c[3:]}.1/stream1") for c in cams]
+    footage = BYTES_PER_S * seg_us // S * n_rows
+    total = int(footage / 0.90)  # the footage fills 90 % of the disk
+    normal = Usage(total, footage, total - footage)
+    reserve = retention.reserve_for(total)
+    full = Usage(total, total - reserve + CAPACITY_DEFICIT, reserve - CAPACITY_DEFICIT)
+    log(f"## Retention passes (run_pass on the working copy; max retention {args.days} d, reserve 5 % = "
+        f"{reserve / 1e12:.1f} TB of a fake {total / 1e12:.1f} TB disk)")
+    prow = []
+    max_pass, cap_pass = [], []
+    db = open_db(work)
+    try:
+        now = t_end
+        for i in range(args.runs):
+            now += seg_us  # each pass one segment later: it destroys the oldest segment of every camera
+            t = time.perf_counter()
+            r = run_pass(db, work_dir, retention, cam_cfgs, lambda _d: normal, now=now)
+            el = time.perf_counter() - t
+            max_pass.append(el)
+            prow.append([f"max retention {i + 1}", fmt_time(now), f"{normal.free / 1e12:.1f} TB",
+                         str(r.destroyed), ", ".join(sorted({d.reason for d in r.plan.destroy})) or "-", ms(el)])
+        for i in range(args.runs):  # same `now`: nothing is past max retention, the capacity rule does it all
+            t = time.perf_counter()
+            r = run_pass(db, work_dir, retention, cam_cfgs, lambda _d: full, now=now)
+            el = time.perf_counter() - t
+            cap_pass.append(el)
+            prow.append([f"capacity {i + 1}", fmt_time(now), f"reserve - {CAPACITY_DEFICIT / GB:.0f} GB",
+                         str(r.destroyed), ", ".join(sorted({d.reason for d in r.plan.destroy})) or "-", ms(el)])
+        log(table(["pass", "now (UTC)", "free", "destroyed", "reason", "time"], prow))
+        # Where a pass's time goes: its read-only parts, timed alone.
+        policy = policy_for(retention, cam_cfgs, total)
+        t = time.perf_counter()
+        ids = sorted({c.id for c in cam_cfgs} | {r["camera"] for r in db.query("SELECT DISTINCT camera FROM segments")})
+        t_distinct = time.perf_counter() - t
+        t = time.perf_counter()
+        candidates(db, policy, ids, now, 2000, set())
+        t_cand = time.perf_counter() - t
+        log(f"parts of a pass, timed alone: SELECT DISTINCT camera FROM segments {ms(t_distinct)}; "
+            f"candidates() {ms(t_cand)}")
+    finally:
+        db.conn.close()
+    judge(f"retention pass, max retention ({args.cameras} segments destroyed)", max_pass, TARGET_PASS_S)
+    judge(f"retention pass, capacity (disk {CAPACITY_DEFICIT / GB:.0f} GB below reserve)", cap_pass, TARGET_PASS_S)
+    results.append([f"catalog file, {n_rows / 1e6:.1f} M segments", size_str(size), "-", "-"])
+    results.append(["catalog file per million segments", f"{size / (n_rows / 1e6) / MIB:.0f} MiB", "-", "-"])
+    if not args.keep_work:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    log("")
+    log(f"## Results: {args.cameras} cameras x {args.days} days, {n_rows:,} segments "
+        f"(median / max of {args.runs} runs unless marked; pass/fail on the max)")
+    log(table(["figure", "measured (median / max)", "target", "result"], results))
+    return 0 if all(r[3] != "FAIL" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""The ring buffer against real recording, a real small disk and real crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import datetime
+
+import pytest
+
+from storage.catalog import Catalog, open_db
+from storage.retention import CAPACITY, Destroy, Segment
+from storage.retention_store import destroy, finish_garbage
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+
+S = 1_000_000
+MB = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def busy_cameras(tmp_path_factory):
+    """Two cameras at about 2 Mbit/s each, so a small disk fills in seconds."""
+    clip = make_clip(tmp_path_factory.mktemp("clips"), width=640, height=360, fps=20, gop=20, seconds=10,
+                     bitrate="2M")
+    with RtspServer({"a": f"clip:{clip.video}@20", "b": f"clip:{clip.video}@20"}) as server:
+        yield server
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def iso(us: int) -> str:
+    return datetime.fromtimestamp(us / S).astimezone().isoformat()
+
+
+def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(d.config), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+
+
+def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_path, small_disk, busy_cameras):
+    data = small_disk / "data"
+    config = write_config(tmp_path / "edged.toml", data,
+                          [{"id": "a", "url": busy_cameras.url("a")}, {"id": "b", "url": busy_cameras.url("b")}],
+                          storage={"segment_length": "2s"})
+    config.write_text(config.read_text() + textwrap.dedent("""
+        [retention]
+        min_retention = "60s"
+        max_retention = "1h"
+        reserve = "3MB"
+        interval = "1s"
+        """))
+    d = Daemon(config, data, tmp_path / "edged.log")
+    d.start()
+    low = {"free": 1 << 62}
+    done = threading.Event()
+
+    def watch_free():
+        while not done.is_set():
+            low["free"] = min(low["free"], shutil.disk_usage(small_disk).free)
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=watch_free)
+    try:
+        first = wait_for(lambda: d.segments("a")[:2] if len(d.segments("a")) >= 2 else None, 30, "a recording")
+        held = ctl(d, "hold", "add", "--camera", "a", "--from", iso(first[0]["start_us"]),
+                   "--to", iso(first[0]["end_us"]), "--reason", "evidence", "--case", "T-1", "--json")
+        assert held.returncode == 0, held.stderr
+        kept = json.loads(held.stdout)
+        assert kept["segments"] >= 1
+        watcher.start()
+        # Many overwrites: several times the disk's size goes through it.
+        wait_for(lambda: len(d.query("SELECT * FROM destructions")) >= 40, 120, "forty destructions")
+        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'min_retention_breach'"
+                                         " AND cleared_us IS NULL"), 20, "the min-retention alarm")[0]
+        seg_max = max(r["bytes"] for r in d.query("SELECT bytes FROM segments WHERE bytes IS NOT NULL"))
+        recent = d.query("SELECT max(end_us) AS e FROM segments WHERE camera = 'b'")[0]["e"]
+        assert time.time_ns() // 1000 - recent < 5 * S, "recording never stopped"
+    finally:
+        done.set()
+        rc = d.stop()
+        if watcher.is_alive():
+            watcher.join()
+    assert rc == 0, d.log
+    detail = json.loads(alarm["detail"])
+    assert 0 < detail["achieved_us"] < 60 * S and "below the minimum" in alarm["message"]
+    assert low["free"] >= 3 * MB - 2 * seg_max, "free space never drops below the reserve minus a segment"
+    # Held footage survived the overwrites; everything destroyed has its record and is gone.
+    for row in d.query("SELECT * FROM segments WHERE camera = 'a' AND start_us < ? AND end_us > ?",
+                       (kept["to_us"], kept["from_us"])):
+        assert (data / row["path"]).exists()
+    assert d.query("SELECT count(*) AS n FROM segments WHERE camera = 'a' AND start_us = ?",
+                   (first[0]["start_us"],))[0]["n"] == 1
+    records = d.query("SELECT * FROM destructions")
+    assert all(r["reason"] == CAPACITY and r["sha256"] for r in records)
+    assert not any((data / r["path"]).exists() for r in records)
+    on_disk = {str(p.relative_to(data)) for p in (data / "video").rglob("*.mp4")}
+    cataloged = {r["path"] for r in d.query("SELECT path FROM segments")}
+    assert on_disk == cataloged, "no file without a row, no row without a file"
+    assert d.gaps("a") == [] and d.gaps("b") == []
+    assert not d.query("SELECT * FROM garbage")
+
+
+def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, busy_cameras):
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
+                          storage={"segment_length": "2s"})
+    config.write_text(config.read_text() + '\n[retention]\nmin_retention = "2s"\nmax_retention = "6s"\n'
+                      'reserve = "1MB"\ninterval = "1s"\n')
+    d = Daemon(config, data, tmp_path / "edged.log")
+    d.start()
+    try:
+        first = wait_for(lambda: d.segments("a")[:1], 30, "a recording")[0]
+        r = ctl(d, "hold", "add", "--legal", "--camera", "a",
+                "--from", iso(first["start_us"]), "--to", iso(first["start_us"] + S),
+                "--reason", "court order", "--case", "L-7")
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: len(d.query("SELECT * FROM destructions WHERE reason = 'max_retention'")) >= 3, 40,
+                 "max retention destroying old footage")
+        assert shutil.disk_usage(data).free > 1000 * MB, "the disk is nearly empty"
+        oldest_live = d.query("SELECT min(start_us) AS s FROM segments WHERE camera = 'a' AND start_us > ?",
+                              (first["end_us"],))[0]["s"]
+        assert time.time_ns() // 1000 - oldest_live < 6 * S + 4 * S
+        assert (data / first["path"]).exists(), "the legal hold keeps footage past max retention"
+        r = ctl(d, "hold", "release", "1", "--reason", "case closed")
+        assert r.returncode == 2 and "approver" in r.stderr
+        r = ctl(d, "hold", "release", "1", "--reason", "case closed", "--approver", "chief")
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: not (data / first["path"]).exists(), 10, "released footage destroyed")
+        rec = d.query("SELECT * FROM destructions WHERE path = ?", (first["path"],))[0]
+        assert rec["camera"] == "a" and rec["start_us"] == first["start_us"] and rec["sha256"] == first["sha256"]
+        listed = ctl(d, "destructions", "--camera", "a", "--day", time.strftime("%Y-%m-%d"), "--json")
+        assert first["path"] in [r["path"] for r in json.loads(listed.stdout)]
+    finally:
+        assert d.stop() == 0, d.log
+
+
+CRASHER = """
+import os, signal, sys
+from pathlib import Path
+from storage.catalog import open_db
+from storage.retention import Destroy, Segment, CAPACITY
+from storage import retention_store
+data = Path(sys.argv[1]); stage = sys.argv[2]
+db = open_db(data / "catalog.db")
+rows = list(db.query("SELECT * FROM segments ORDER BY id"))
+plan = [Destroy(Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"]), CAPACITY) for r in rows[:3]]
+real_unlink = os.unlink
+calls = []
+def unlink(path):
+    if stage == "before-unlink" or (stage == "mid-unlink" and calls):
+        os.kill(os.getpid(), signal.SIGKILL)
+    calls.append(path)
+    real_unlink(path)
+retention_store.os.unlink = unlink
+retention_store.destroy(db, data, plan, pass_id=1)
+"""
+
+
+@pytest.mark.parametrize("stage", ["before-unlink", "mid-unlink"])
+def test_sigkill_during_destruction_leaves_nothing_half_done(tmp_path, stage):
+    data = tmp_path
+    cat = Catalog(open_db(data / "catalog.db"))
+    cat.sync_cameras([{"id": "c", "name": "c", "url": "", "enabled": 1}])
+    paths = []
+    for i in range(5):
+        rel = f"video/c/2026-11-21/2026112{i}T000000.000000Z.mp4"
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(b"x" * 100)
+        cat.open_segment("c", i * S, rel, 0)
+        cat.close_segment(rel, {"end_us": i * S + S, "bytes": 100, "sha256": f"h{i}"})
+        paths.append(rel)
+    cat.db.conn.close()
+    r = subprocess.run([sys.executable, "-c", CRASHER, str(data), stage], cwd=ROOT)
+    assert r.returncode == -signal.SIGKILL
+    db = open_db(data / "catalog.db")
+    assert len(list(db.query("SELECT * FROM garbage"))) == 3, "the rows moved to garbage before any unlink"
+    finish_garbage(db, data)  # what start-up does
+    assert list(db.query("SELECT * FROM garbage")) == []
+    assert [p for p in paths if (data / p).exists()] == paths[3:]
+    assert sorted(r["path"] for r in db.query("SELECT path FROM segments")) == paths[3:]
+    records = list(db.query("SELECT * FROM destructions ORDER BY start_us"))
+    assert [r["path"] for r in records] == paths[:3] and [r["sha256"] for r in records] == ["h0", "h1", "h2"]
+
+
+def test_destroy_with_nothing_is_nothing(tmp_path):
+    db = open_db(tmp_path / "catalog.db")
+    assert destroy(db, tmp_path, [], pass_id=1) == 0
+    assert destroy(db, tmp_path, [Destroy(Segment(99, "c", 0, 1, 1), CAPACITY)], pass_id=1) == 0
+
+
+def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_path, busy_cameras):
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
+                          storage={"segment_length": "2s"})
+    config.write_text(config.read_text() + '\n[retention]\nmin_retention = "1s"\nmax_retention = "4s"\n'
+                      'interval = "1s"\n')
+    d = Daemon(config, data, tmp_path / "edged.log")
+    d.start()
+    try:
+        victim = wait_for(lambda: d.segments("a")[:1], 30, "a segment")[0]
+        # retention would destroy it within seconds: hold it so the hand deletion is the only one
+        r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", "now", "--reason", "r", "--case", "c")
+        assert r.returncode == 0, r.stderr
+        os.unlink(data / victim["path"])
+        gone = time.monotonic()
+        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'tamper'"), 10, "the tamper alarm")[0]
+        assert time.monotonic() - gone < 5
+        assert alarm["severity"] == "critical" and victim["path"] in alarm["message"]
+        wait_for(lambda: d.query("SELECT * FROM segments WHERE path = ? AND state = 'tampered'", (victim["path"],)),
+                 5, "the segment marked")
+        assert "tamper" not in [a["kind"] for a in d.query("SELECT * FROM alarms WHERE key NOT LIKE 'tamper:%'")]
+    finally:
+        assert d.stop() == 0, d.log
+    # The disk is swapped: the video folder and its identity are gone, the catalog remains.
+    n_before = d.query("SELECT count(*) AS n FROM segments WHERE state IN ('complete', 'recovered')")[0]["n"]
+    destroyed_before = len(d.query("SELECT * FROM destructions"))
+    shutil.rmtree(data / "video")
+    os.unlink(data / "edged-identity")
+    d.start()
+    try:
+        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'storage_identity'"
+                                         " AND cleared_us IS NULL"), 20, "the storage alarm")[0]
+        assert "missing, unmounted or swapped" in alarm["message"]
+        wait_for(lambda: len(d.segments("a")) > n_before, 30, "recording goes on")
+    finally:
+        assert d.stop() == 0, d.log
+    assert len(d.query("SELECT * FROM destructions")) == destroyed_before, "nothing destroyed"
+    assert d.query("SELECT count(*) AS n FROM segments WHERE state = 'missing'")[0]["n"] == 0, \
+        "the catalog was not 'cleaned up'"
