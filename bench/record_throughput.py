@@ -11,6 +11,7 @@ Recordings are deleted after each step; logs and catalogs stay in bench/out/.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shlex
@@ -53,6 +54,16 @@ def command_line(module: str) -> str:
     return f"cd {ROOT} && {exe} -m {module} {shlex.join(sys.argv[1:])}".rstrip()
 
 
+def source_state() -> str:
+    """The edged revision plus a digest of uncommitted changes to its code: the repo is shared,
+    and a run whose code changed under it measured two different programs."""
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    diff = subprocess.run(["git", "-C", str(ROOT), "diff", "HEAD", "--", "edged", "recorder", "storage"],
+                          capture_output=True).stdout
+    return rev + (f"+uncommitted:{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
+
+
 def environment() -> str:
     """One line a reader needs to judge the figures: box, load, versions, source state."""
     try:
@@ -61,13 +72,9 @@ def environment() -> str:
     except Exception:  # noqa: BLE001
         pyav = "PyAV ?"
     ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
-    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, "
-            f"load {load}; edged {rev}{'+uncommitted' if dirty else ''}; {pyav}; {' '.join(ff.split()[:3])}")
+            f"load {load}; edged {source_state()}; {pyav}; {' '.join(ff.split()[:3])}")
 
 
 # /proc measurements -----------------------------------------------------------------------
@@ -262,19 +269,23 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
             wait_for(ready, warm_timeout, "every camera recording", interval=0.5)
         except AssertionError:
             res.notes.append(f"warm-up timed out after {warm_timeout} s")
+        res.recording = (d.query("SELECT count(DISTINCT camera) AS k FROM segments") or [{"k": 0}])[0]["k"]
         if d.proc.poll() is not None:
-            raise RuntimeError(f"edged exited with {d.proc.returncode}; see {d.log_path}")
-        res.recording = d.query("SELECT count(DISTINCT camera) AS k FROM segments")[0]["k"]
-        log(f"  edged: {res.recording}/{n} cameras recording after {time.monotonic() - t0:.0f} s; "
-            f"measuring {seconds:.0f} s")
-        res.lag_start = max_lateness(d)[0]
-        root = d.proc.pid
-        res.win = measure(lambda: tree(root), seconds, server.proc.pid, root=root)
-        res.lag_end = max_lateness(d)[0]
-        workers = sorted((p for p in res.win.per_process if p != root))
-        log(f"  edged: daemon {res.win.per_process.get(root, 0):.1f} %, workers "
-            + ", ".join(f"{res.win.per_process[p]:.1f} %" for p in workers)
-            + f"; server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of {100 * (os.cpu_count() or 1)} %")
+            res.notes.append(f"edged exited with {d.proc.returncode} during warm-up; see "
+                             f"{d.log_path.relative_to(ROOT)}")
+            log(f"  edged: exited with {d.proc.returncode} during warm-up; not measured")
+        else:
+            log(f"  edged: {res.recording}/{n} cameras recording after {time.monotonic() - t0:.0f} s; "
+                f"measuring {seconds:.0f} s")
+            res.lag_start = max_lateness(d)[0]
+            root = d.proc.pid
+            res.win = measure(lambda: tree(root), seconds, server.proc.pid, root=root)
+            res.lag_end = max_lateness(d)[0]
+            workers = sorted((p for p in res.win.per_process if p != root))
+            log(f"  edged: daemon {res.win.per_process.get(root, 0):.1f} %, workers "
+                + ", ".join(f"{res.win.per_process[p]:.1f} %" for p in workers)
+                + f"; server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of "
+                f"{100 * (os.cpu_count() or 1)} %")
     finally:
         t_stop = time.monotonic()
         if d.proc.poll() is None:
@@ -301,7 +312,7 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
         lost[cam] = round(span * FPS / 1e6) - sum(s["frames"] for s in segs)
     res.lost_total = sum(lost.values())
     res.lost_worst = max(lost.items(), key=lambda kv: kv[1])
-    res.gaps = d.query("SELECT count(*) AS k FROM gaps")[0]["k"]
+    res.gaps = (d.query("SELECT count(*) AS k FROM gaps") or [{"k": 0}])[0]["k"]
     res.reconnects = sum(r["reconnects"] or 0 for r in d.query("SELECT reconnects FROM cameras"))
     errors = [ln for ln in d.log.splitlines() if " ERROR " in ln or " WARNING " in ln]
     if errors:
@@ -450,6 +461,9 @@ def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: P
         "is one frame shorter than its packet count.",
     ]
     notes = []
+    if args.source_state != source_state():
+        notes.append(f"edged's code changed during the run ({args.source_state} -> {source_state()}): "
+                     "rows may have measured different code")
     for e, f in results:
         notes += [f"N={e.n} edged: {x}" for x in e.notes]
         if e.recording != e.n:
@@ -480,7 +494,7 @@ def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: P
         f"targets from the issue, at N={e.n}:",
         f"- CPU per camera <= {TARGET_CPU_RATIO}x ffmpeg's: {fmt(ratio, '.2f')}x "
         f"({fmt(e.win and e.win.cpu / e.n, '.2f')} vs {fmt(f and f.win and f.win.cpu / f.n, '.2f')} % per camera) "
-        f"-> {verdict(ratio is not None and ratio <= TARGET_CPU_RATIO)}",
+        f"-> {'not measured' if ratio is None else verdict(ratio <= TARGET_CPU_RATIO)}",
         f"- RSS <= {TARGET_RSS_PER_CAM:.0f} MB per camera: {fmt(rss_cam)} MB -> "
         f"{verdict(rss_cam is not None and rss_cam <= TARGET_RSS_PER_CAM)}",
         f"- 0 frames lost and no lag growth at 96: lost {e.lost_total}, lag growth {fmt(g, '.2f')} s -> "
@@ -496,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg reference")
     args = p.parse_args(argv)
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
+    args.source_state = source_state()
     OUT.mkdir(parents=True, exist_ok=True)
     log(f"command: {command_line('bench.record_throughput')}")
     log(f"environment: {environment()}")

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from edged import logs
 from storage.catalog import Catalog, CatalogWriter
 
 log = logging.getLogger("edged.alarm")
@@ -24,11 +25,12 @@ class Alarms:
                      detail: dict[str, Any] | None = None) -> None:
         new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, message, detail, now_us())
         if new:
-            (log.error if severity == "critical" else log.warning)("ALARM %s (%s): %s", key, severity, message)
+            (log.error if severity == "critical" else log.warning)(
+                "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=kind))
 
     async def clear(self, key: str) -> None:
         if await self.writer.run(Catalog.clear_alarm, key, now_us()):
-            log.info("alarm cleared: %s", key)
+            log.info("alarm cleared: %s", key, **logs.fields(alarm=key))
 
     async def set(self, active: bool, key: str, kind: str, severity: str, camera: str | None, message: str,
                   detail: dict[str, Any] | None = None) -> None:

@@ -18,7 +18,14 @@ from edged.config import ConfigError, parse_duration
 from edged.control import call
 from edged.display import UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage.retention import DAY_US, forecast_retention_us, verdict
-from storage.retention_store import FOOTAGE, active_holds, held_bytes, hold_row, policy_for, write_rates
+from storage.retention_store import (
+    FOOTAGE,
+    active_holds,
+    held_bytes,
+    hold_row,
+    policy_for,
+    write_rates,
+)
 
 
 def _now() -> int:

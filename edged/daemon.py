@@ -9,6 +9,7 @@ import fcntl
 import logging
 import os
 import signal
+import threading
 from pathlib import Path
 
 from edged import __version__
@@ -17,6 +18,8 @@ from edged.config import Config, ConfigError, load_config
 from edged.control import ControlServer
 from edged.control_ops import control_handlers
 from edged.integrity import TamperGuard, check_identity
+from edged.keepalive import Keepalive, status_line
+from edged.notify import Notifier
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
 from storage.catalog import Catalog, CatalogWriter
@@ -26,6 +29,7 @@ from storage.retention_store import finish_garbage
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "edged.lock"
+STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliation can be long)
 
 
 class AlreadyRunning(Exception):
@@ -53,11 +57,17 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     sup = Supervisor(cfg, writer, guard=guard)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
     sup.retention = runner
-    _install_signals(sup, runner, config_path)  # first: a SIGTERM during start-up is a clean stop too
+    notifier = Notifier()
+    keepalive = Keepalive(notifier, sup, writer, runner)
+    _install_signals(sup, runner, notifier, config_path)  # first: a SIGTERM during start-up is a clean stop
+    if os.environ.get("EDGED_TEST_HOOKS") == "1":
+        _install_test_hooks(writer)
+    notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
     control = ControlServer(cfg.control.socket, control_handlers(sup, writer, runner))
     try:
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+        notifier.extend_timeout(STARTUP_STEP_S)
         finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))
         if finished:
             log.info("finished %d destructions a crash had interrupted", finished)
@@ -66,6 +76,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             log.critical("%s; retention and reconciliation are suspended, recording goes on", runner.blocked)
             report = Report()
         else:
+            notifier.extend_timeout(STARTUP_STEP_S)
             report = await writer.run(reconcile, data_dir)
         log.info("catalog reconciled with the disk: %s", report.summary())
         await writer.run(Catalog.set_node, {
@@ -75,7 +86,18 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             "stopped_us": None})
         await control.start()
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
-        await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run})
+
+        async def announce_ready(stopping: asyncio.Event) -> None:
+            await sup.recording_started.wait()
+            notifier.ready(status_line(sup, runner, None))
+            log.info("ready: recording has started")
+
+        try:
+            await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+                                 "ready": announce_ready})
+        except Exception:
+            notifier.trigger()  # a fatal internal state: let systemd restart us at once
+            raise
         await writer.run(Catalog.set_node, {"stopped_us": now_us()})
         log.info("stopped; every open segment was closed")
         return 0
@@ -85,7 +107,19 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         os.close(lock)
 
 
-def _install_signals(sup: Supervisor, runner: RetentionRunner, config_path: Path | None) -> None:
+def _install_test_hooks(writer: CatalogWriter) -> None:
+    """EDGED_TEST_HOOKS=1 only: SIGUSR2 wedges the catalog writer, to test the watchdog."""
+    wedge = threading.Event()
+
+    def block() -> None:
+        log.warning("test hook: blocking the catalog writer")
+        asyncio.get_running_loop().run_in_executor(writer._pool, wedge.wait)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, block)
+
+
+def _install_signals(sup: Supervisor, runner: RetentionRunner, notifier: Notifier,
+                     config_path: Path | None) -> None:
     loop = asyncio.get_running_loop()
 
     def stop(signame: str) -> None:
@@ -94,6 +128,7 @@ def _install_signals(sup: Supervisor, runner: RetentionRunner, config_path: Path
             sup.kill_workers()
             os._exit(1)
         log.info("%s: closing open segments and stopping", signame)
+        notifier.stopping()
         sup.request_stop()
 
     def reload() -> None:

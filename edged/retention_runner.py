@@ -39,6 +39,7 @@ class RetentionRunner:
         self.on_full_stop = on_full_stop
         self.blocked: str | None = None   # why retention must not run (disk identity)
         self.passes = 0
+        self.breached = False             # a camera's minimum retention could not be kept
         self._poke = asyncio.Event()
 
     def check_space(self) -> None:
@@ -77,6 +78,7 @@ class RetentionRunner:
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
         breached = {a.camera: a for a in p.alarms if a.kind == "min_retention_breach"}
+        self.breached = bool(breached)
         cams = {c.id for c in cfg.cameras} | set(breached)
         for cam in sorted(cams):
             a = breached.get(cam)

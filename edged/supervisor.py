@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from edged import logs
 from edged.config import CameraConfig, Config
 from recorder.camera import backoff_us
 from storage.catalog import Catalog, CatalogWriter
@@ -61,6 +62,7 @@ class WorkerSlot:
     cameras: dict[str, CameraConfig] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
     restarts: int = 0
 
     async def send(self, msg: dict[str, Any]) -> None:
@@ -99,6 +101,8 @@ class Supervisor:
         self.gap_reason: dict[str, str] = {}
         self.stats: dict[str, dict[str, Any]] = {}
         self.events = 0            # progress counter for the watchdog
+        self.states: dict[str, str] = {}
+        self.recording_started = asyncio.Event()
         self._rng = random.Random()
 
     # wiring -------------------------------------------------------------------------
@@ -155,6 +159,7 @@ class Supervisor:
             for name, fn in (extra or {}).items():
                 tg.create_task(fn(self.stopping), name=name)
             jobs = tg.create_task(self._run_jobs(), name="jobs")
+            tg.create_task(self._announce_start(), name="announce-start")
             await self.stopping.wait()
             jobs.cancel()
             for slot in self.slots:
@@ -163,6 +168,21 @@ class Supervisor:
             if pending:
                 log.error("recorder workers did not stop within %.0f s; killing them", STOP_TIMEOUT_S)
                 self.kill_workers()
+
+    async def _announce_start(self) -> None:
+        """Recording has started once every worker that has cameras holds its list."""
+        busy = [s.started.wait() for s in self.slots if s.cameras]
+        waiting = asyncio.gather(*busy)
+        stop = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait([waiting, stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if waiting.done():
+            self.recording_started.set()
+        else:
+            waiting.cancel()
+
+    def camera_states(self) -> dict[str, str]:
+        return dict(self.states)
 
     def request_stop(self) -> None:
         self.stopping.set()
@@ -235,6 +255,7 @@ class Supervisor:
             await slot.send(worker_settings(self.cfg))
             for cam in [] if self.paused else list(slot.cameras.values()):
                 await slot.send(add_command(cam))
+            slot.started.set()
             await self._read_events(slot, proc)
             return await proc.wait()
         finally:
@@ -281,6 +302,7 @@ class Supervisor:
         if kind == "stats":
             self.stats[cam] = ev
         elif kind == "state":
+            self.states[cam] = ev["state"]
             if ev["state"] == "offline" and ev.get("error"):
                 self.gap_reason[cam] = ev["error"]
             await self.writer.run(Catalog.set_camera_state, cam, ev["state"], ev.get("error"), ev["at"])
@@ -289,7 +311,8 @@ class Supervisor:
             if prev is not None and ev["start_us"] - prev > GAP_MIN_US:
                 reason = self.gap_reason.get(cam, "no footage")
                 await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
-                log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason)
+                log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,
+                         **logs.fields(camera=cam, segment=ev["path"]))
             await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
             if self.guard is not None:
                 self.guard.opened(ev["path"])

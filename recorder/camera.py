@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import av
 
+from edged import logs
 from recorder.segment import SegmentFile
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
 from recorder.timeline import (
@@ -149,7 +150,8 @@ class CameraRecorder:
                 last_error = None
             self._state("offline", error)
             # A dead camera retries every few seconds: say so once, not every time.
-            (log.debug if error == last_error else log.warning)("camera %s: %s", self.id, error)
+            (log.debug if error == last_error else log.warning)("camera %s: %s", self.id, error,
+                                                                **logs.fields(camera=self.id))
             last_error = error
             self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
         self._state("stopped")
@@ -277,7 +279,8 @@ class CameraRecorder:
         try:
             size = seg.close()
         except Exception as exc:  # noqa: BLE001 - the file is still recovered at the next start
-            log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc)
+            log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc,
+                      **logs.fields(camera=self.id, segment=self.seg_rel))
             self.emit({**ended, "reason": "close failed"})
             return
         self.emit(ended)

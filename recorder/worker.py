@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from edged import logs
 from recorder.camera import CameraRecorder, Settings, now_us
 from storage.hashing import sha256_file
 
@@ -93,8 +94,7 @@ def main() -> int:
     events_fd = os.dup(1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="recorder[%(process)d] %(levelname)s %(message)s")
+    logs.setup(identifier="edged-recorder", fmt="recorder[%(process)d] %(levelname)s %(message)s")
 
     first = sys.stdin.readline()
     if not first:

@@ -1,0 +1,53 @@
+"""systemd's notify protocol (READY, STATUS, WATCHDOG, STOPPING, EXTEND_TIMEOUT_USEC).
+
+Quietly does nothing outside systemd (no NOTIFY_SOCKET): a developer's shell needs none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+try:
+    from systemd import daemon as _sd
+except ImportError:  # systemd-python missing: only possible outside a proper install
+    _sd = None
+
+
+class Notifier:
+    def __init__(self) -> None:
+        self.enabled = bool(os.environ.get("NOTIFY_SOCKET")) and _sd is not None
+        if os.environ.get("NOTIFY_SOCKET") and _sd is None:
+            log.warning("NOTIFY_SOCKET is set but systemd-python is not installed: not notifying systemd")
+        pid = os.environ.get("WATCHDOG_PID")
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        self.watchdog_us = usec if self.enabled and (not pid or int(pid) == os.getpid()) else 0
+        self._last_status = ""
+
+    def _send(self, message: str) -> None:
+        if self.enabled:
+            _sd.notify(message)
+
+    def ready(self, status: str) -> None:
+        self._send(f"READY=1\nSTATUS={status}")
+        self._last_status = status
+
+    def status(self, status: str) -> None:
+        if status != self._last_status:
+            self._send(f"STATUS={status}")
+            self._last_status = status
+
+    def extend_timeout(self, seconds: float) -> None:
+        self._send(f"EXTEND_TIMEOUT_USEC={int(seconds * 1_000_000)}")
+
+    def watchdog(self) -> None:
+        self._send("WATCHDOG=1")
+
+    def trigger(self) -> None:
+        """A fatal internal state: ask systemd to act as if the watchdog had expired."""
+        self._send("WATCHDOG=trigger")
+
+    def stopping(self) -> None:
+        self._send("STOPPING=1")
