@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 from edged import logs
 from storage.catalog import Catalog, CatalogWriter
@@ -20,9 +20,12 @@ def now_us() -> int:
 class Alarms:
     def __init__(self, writer: CatalogWriter):
         self.writer = writer
+        self.downgrade: Callable[[str], bool] = lambda _kind: False  # set by the maintenance window
 
     async def raise_(self, key: str, kind: str, severity: str, camera: str | None, message: str,
                      detail: dict[str, Any] | None = None) -> None:
+        if self.downgrade(kind):
+            severity = "maintenance"  # an expected fault during a maintenance window
         new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, message, detail, now_us())
         if new:
             (log.error if severity == "critical" else log.warning)(

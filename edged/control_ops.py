@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from edged.control import Handler, RequestError
+from edged.maintenance import DEFAULT_VERIFY_US
+from storage import audit
 from storage.catalog import CatalogWriter
 from storage.retention_store import HoldError, add_hold, now_us, release_hold
 
@@ -15,7 +17,7 @@ def _actor(args: dict[str, Any], user: str) -> str:
     return user if not person or person == user else f"{person} (as {user})"
 
 
-def control_handlers(sup: Any, writer: CatalogWriter, runner: Any) -> dict[str, Handler]:
+def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: Any = None) -> dict[str, Handler]:
     async def ping(_args: dict[str, Any], user: str) -> dict[str, Any]:
         return {"pong": True, "user": user}
 
@@ -26,22 +28,41 @@ def control_handlers(sup: Any, writer: CatalogWriter, runner: Any) -> dict[str, 
         if kind == "evidence" and expires is None:
             expires = now + runner.cfg.retention.evidence_hold_us
         try:
-            row = await writer.run(lambda c: add_hold(
-                c.db, kind=kind, cameras=args.get("cameras"), from_us=int(args["from_us"]),
-                to_us=int(args["to_us"]), reason=str(args.get("reason", "")), case_ref=str(args.get("case_ref", "")),
-                placed_by=_actor(args, user), expires_us=expires, now=now))
+            def place(c):
+                row = add_hold(c.db, kind=kind, cameras=args.get("cameras"), from_us=int(args["from_us"]),
+                               to_us=int(args["to_us"]), reason=str(args.get("reason", "")),
+                               case_ref=str(args.get("case_ref", "")), placed_by=_actor(args, user),
+                               expires_us=expires, now=now)
+                audit.append(c.db, row["placed_by"], "hold.add", {k: row[k] for k in (
+                    "id", "kind", "cameras", "from_us", "to_us", "reason", "case_ref", "expires_us")})
+                return row
+
+            row = await writer.run(place)
         except (HoldError, KeyError, ValueError) as exc:
             raise RequestError(f"hold not placed: {exc}") from None
         return row
 
     async def hold_release(args: dict[str, Any], user: str) -> dict[str, Any]:
         try:
-            row = await writer.run(lambda c: release_hold(
-                c.db, int(args["id"]), actor=_actor(args, user), reason=str(args.get("reason", "")),
-                approver=args.get("approver"), now=now_us()))
+            def release(c):
+                row = release_hold(c.db, int(args["id"]), actor=_actor(args, user),
+                                   reason=str(args.get("reason", "")), approver=args.get("approver"), now=now_us())
+                audit.append(c.db, row["ended_by"], "hold.release", {
+                    "id": row["id"], "kind": row["kind"], "reason": row["end_reason"], "approver": row["approved_by"]})
+                return row
+
+            row = await writer.run(release)
         except (HoldError, KeyError, ValueError) as exc:
             raise RequestError(f"hold not released: {exc}") from None
         runner.check_space()
         return row
 
-    return {"ping": ping, "hold.add": hold_add, "hold.release": hold_release}
+    async def maintenance_begin(args: dict[str, Any], user: str) -> dict[str, Any]:
+        verify_us = int(args.get("verify_us") or DEFAULT_VERIFY_US)
+        return await maintenance.begin(str(args.get("reason", "")), _actor(args, user), verify_us)
+
+    async def maintenance_end(args: dict[str, Any], user: str) -> dict[str, Any]:
+        return await maintenance.end(str(args.get("note", "")), _actor(args, user))
+
+    return {"ping": ping, "hold.add": hold_add, "hold.release": hold_release,
+            "maintenance.begin": maintenance_begin, "maintenance.end": maintenance_end}

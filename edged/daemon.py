@@ -19,6 +19,7 @@ from edged.control import ControlServer
 from edged.control_ops import control_handlers
 from edged.integrity import TamperGuard, check_identity
 from edged.keepalive import Keepalive, status_line
+from edged.maintenance import Maintenance
 from edged.notify import Notifier
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
@@ -57,6 +58,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     sup = Supervisor(cfg, writer, guard=guard)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
     sup.retention = runner
+    sup.alarms = alarms
+    maintenance = Maintenance(data_dir, writer, alarms)
     notifier = Notifier()
     keepalive = Keepalive(notifier, sup, writer, runner)
     _install_signals(sup, runner, notifier, config_path)  # first: a SIGTERM during start-up is a clean stop
@@ -64,7 +67,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         _install_test_hooks(writer)
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
-    control = ControlServer(cfg.control.socket, control_handlers(sup, writer, runner))
+    control = ControlServer(cfg.control.socket, control_handlers(sup, writer, runner, maintenance))
     try:
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         notifier.extend_timeout(STARTUP_STEP_S)
@@ -84,6 +87,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
             "stopped_us": None})
+        await maintenance.load()
         await control.start()
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 

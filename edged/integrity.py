@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from edged.alarms import Alarms
-from storage import layout
+from storage import audit, layout
 from storage.catalog import Catalog, CatalogWriter
 from storage.tamper import Tamper, TamperWatcher
 
@@ -89,6 +89,8 @@ class TamperGuard:
             cur = catalog.db.execute(
                 "UPDATE segments SET state = 'tampered', note = ? WHERE path = ? AND state != 'tampered'",
                 [f"{t.kind} by something other than edged: {t.detail}", t.relpath])
+            audit.append(catalog.db, "edged", "tamper.detected", {"path": t.relpath, "kind": t.kind,
+                                                                 "detail": t.detail, "cataloged": bool(cur.rowcount)})
             return bool(cur.rowcount)
 
         marked = await self.writer.run(mark)

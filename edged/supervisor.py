@@ -19,6 +19,7 @@ from typing import Any
 from edged import logs
 from edged.config import CameraConfig, Config
 from recorder.camera import backoff_us
+from storage import audit
 from storage.catalog import Catalog, CatalogWriter
 from storage.reconcile import Report, recover_open
 
@@ -28,6 +29,7 @@ GAP_MIN_US = 0                # segments of a run abut exactly; any hole between
 STATS_FLUSH_S = 5.0
 HEARTBEAT_S = 2.0
 STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
+OFFLINE_ALARM_S = 10.0        # a camera down for longer than this raises camera_offline
 WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
 
 
@@ -102,6 +104,8 @@ class Supervisor:
         self.stats: dict[str, dict[str, Any]] = {}
         self.events = 0            # progress counter for the watchdog
         self.states: dict[str, str] = {}
+        self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
+        self.alarms: Any = None                  # edged.alarms.Alarms
         self.recording_started = asyncio.Event()
         self._rng = random.Random()
 
@@ -199,7 +203,14 @@ class Supervisor:
         if cfg.storage != self.cfg.storage or cfg.recorder != self.cfg.recorder:
             log.warning("storage and recorder settings change only on restart; camera list reloaded")
         self.cfg = cfg
-        await self.writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+
+        def sync(c: Catalog) -> None:
+            c.sync_cameras([camera_row(cam) for cam in cfg.cameras])
+            audit.append(c.db, "edged", "config.reload", {
+                "source": cfg.source, "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
+                "changed": sorted(i for i in set(old) & set(new) if old[i] != new[i])})
+
+        await self.writer.run(sync)
         for cam_id, cam in old.items():
             if cam.enabled and (cam_id not in new or not new[cam_id].enabled):
                 slot = self._slot_of(cam_id)
@@ -302,6 +313,10 @@ class Supervisor:
         if kind == "stats":
             self.stats[cam] = ev
         elif kind == "state":
+            if ev["state"] == "recording":
+                self.down_since.pop(cam, None)
+            else:
+                self.down_since.setdefault(cam, time.monotonic())  # reconnect attempts don't restart the clock
             self.states[cam] = ev["state"]
             if ev["state"] == "offline" and ev.get("error"):
                 self.gap_reason[cam] = ev["error"]
@@ -335,11 +350,28 @@ class Supervisor:
                 await asyncio.wait_for(self.stopping.wait(), STATS_FLUSH_S)
             except TimeoutError:
                 pass
+            await self._camera_alarms()
             stats, self.stats = self.stats, {}
             if stats:
                 rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
                          "updated_us": now_us()} for cam, ev in stats.items()]
                 await self.writer.run(Catalog.set_camera_stats, rows)
+
+    async def _camera_alarms(self) -> None:
+        """R1.1: a camera that stopped recording is an alarm (after a short grace for reconnects)."""
+        if self.alarms is None:
+            return
+        now = time.monotonic()
+        for cam in self.cfg.cameras:
+            if not cam.enabled or self.paused:
+                continue
+            state = self.states.get(cam.id)
+            down = state in ("offline", "connecting") and now - self.down_since.get(cam.id, now) > OFFLINE_ALARM_S
+            if down:
+                await self.alarms.raise_(f"camera_offline:{cam.id}", "camera_offline", "critical", cam.id,
+                                         f"camera {cam.id} is not recording: {self.gap_reason.get(cam.id, state)}")
+            elif state == "recording":
+                await self.alarms.clear(f"camera_offline:{cam.id}")
 
     async def _heartbeat(self) -> None:
         while not self.stopping.is_set():

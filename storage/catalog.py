@@ -150,6 +150,30 @@ def m002_retention(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_audit_and_maintenance(db: sqlite_utils.Database) -> None:
+    from storage import audit
+
+    audit.ensure_table(db)
+    db.executescript(
+        """
+        CREATE TABLE maintenance (
+            id INTEGER PRIMARY KEY,
+            reason TEXT NOT NULL,
+            began_by TEXT NOT NULL,
+            began_us INTEGER NOT NULL,
+            backup TEXT,                  -- consistent copy of the catalog taken at the start
+            verified INTEGER,             -- recent segments whose hash was checked
+            mismatches TEXT,              -- JSON list of paths whose hash did not match
+            ended_by TEXT,
+            ended_us INTEGER,
+            end_note TEXT
+        );
+        CREATE UNIQUE INDEX maintenance_open ON maintenance((1)) WHERE ended_us IS NULL;
+        """
+    )
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

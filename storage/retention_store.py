@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
+from storage import audit
 from storage.fsutil import fsync_dir
 from storage.retention import (
     CAPACITY,
@@ -112,8 +113,10 @@ def expire_holds(db: sqlite_utils.Database, now: int) -> list[int]:
     ids = [r["id"] for r in db.query(
         "SELECT id FROM holds WHERE ended_us IS NULL AND expires_us IS NOT NULL AND expires_us <= ?", [now])]
     for hold_id in ids:
-        db.execute("UPDATE holds SET ended_us = expires_us, ended_how = 'expired', ended_by = 'edged'"
-                   " WHERE id = ?", [hold_id])
+        with db.atomic():
+            db.execute("UPDATE holds SET ended_us = expires_us, ended_how = 'expired', ended_by = 'edged'"
+                       " WHERE id = ?", [hold_id])
+            audit.append(db, "edged", "hold.expired", {"id": hold_id})
     return ids
 
 
@@ -186,6 +189,12 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     free_after = disk_usage(data_dir).free
     db.execute("UPDATE retention_passes SET finished_us = ?, destroyed = ?, bytes = ?, free_after = ? WHERE id = ?",
                [now_us(), destroyed, freed, free_after, pass_id])
+    if destroyed:  # the destruction pass summary goes on the audit record (R7); each segment has its own row
+        by_reason: dict[str, int] = {}
+        for d in p.destroy:
+            by_reason[d.reason] = by_reason.get(d.reason, 0) + 1
+        audit.append(db, "edged", "retention.pass", {"pass": pass_id, "destroyed": destroyed, "bytes": freed,
+                                                     "by_reason": by_reason})
     return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after)
 
 

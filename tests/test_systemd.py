@@ -148,3 +148,25 @@ def test_logs_go_to_the_journal_with_fields_only_when_stderr_is_the_journal(tmp_
                            env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"})
     assert under.stdout.strip() == "JournalHandler"
     assert plain.stdout.strip() == "StreamHandler"
+
+
+def test_install_stages_a_working_service(tmp_path):
+    stage = tmp_path / "root"
+    r = subprocess.run(["scripts/install", "--root", str(stage)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    unit = stage / "etc/systemd/system/edged.service"
+    assert unit.read_text() == UNIT.read_text()
+    for path in ("usr/lib/sysusers.d/edged.conf", "usr/lib/tmpfiles.d/edged.conf", "opt/edged/README.md"):
+        assert (stage / path).exists(), path
+    exec_start = re.search(r"^ExecStart=(\S+)", unit.read_text(), re.M).group(1)
+    edged = stage / exec_start.lstrip("/")
+    conf = stage / "etc/edged/edged.toml"
+    ok = subprocess.run([str(edged), "check-config", str(conf)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout, ok.stderr
+    assert "change-me" not in ok.stdout
+    # A second install keeps the config the site edited.
+    conf.write_text(conf.read_text().replace('name = "Example office"', 'name = "Edited"'))
+    assert subprocess.run(["scripts/install", "--root", str(stage)], capture_output=True, cwd=ROOT,
+                          timeout=600).returncode == 0
+    assert 'name = "Edited"' in conf.read_text()

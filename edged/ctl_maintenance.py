@@ -1,0 +1,90 @@
+"""edgectl verbs for maintenance windows (R1.7) and the audit log (R7)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from edged.config import ConfigError, parse_duration
+from edged.control import call
+from edged.display import UsageError, fmt_time, table
+from storage import audit
+
+
+def _person() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def cmd_maintenance(ctx, args) -> tuple[Any, str]:
+    if args.m_cmd == "begin":
+        try:
+            verify_us = parse_duration(args.verify, "--verify")
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"taking a copy of the catalog and checking the hashes of the last {args.verify} of footage ...",
+              file=sys.stderr, flush=True)
+        w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us,
+                                                   "person": _person()}, timeout=3600)
+        bad = w["mismatches"]
+        text = (f"maintenance window {w['id']} open since {fmt_time(w['began_us'])} ({w['reason']})\n"
+                f"catalog copy: {w['backup']} ({w['backup_segments']} segments)\n"
+                f"footage checked: {w['verified']} segments, "
+                + (f"{len(bad)} DO NOT MATCH their recorded hash: " + ", ".join(b["path"] for b in bad)
+                   if bad else "all match their recorded hash")
+                + "\nrecording goes on; expected faults (a camera unplugged) raise maintenance-level alarms."
+                "\nClose the window with: edgectl maintenance end --note ...")
+        return w, text
+    if args.m_cmd == "end":
+        w = call(ctx.socket, "maintenance.end", {"note": args.note or "", "person": _person()})
+        return w, f"maintenance window {w['id']} closed at {fmt_time(w['ended_us'])} by {w['ended_by']}"
+    rows = list(ctx.db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?", [args.limit]))
+    text = table(["ID", "BEGAN", "BY", "REASON", "ENDED", "BY", "CHECKED", "MISMATCHES"], [
+        [r["id"], fmt_time(r["began_us"]), r["began_by"], r["reason"], fmt_time(r["ended_us"]), r["ended_by"] or "-",
+         r["verified"], len(json.loads(r["mismatches"] or "[]"))] for r in rows])
+    return rows, text if rows else "no maintenance on record"
+
+
+def cmd_audit(ctx, args) -> tuple[Any, str]:
+    if args.a_cmd == "verify":
+        n, problem = audit.verify(ctx.db)
+        if problem:
+            raise UsageError(f"audit chain BROKEN after {n - 1} good records: {problem}")
+        head = next(ctx.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), None)
+        return {"records": n, "ok": True, "head": head}, \
+            f"audit chain intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else "")
+    since = time.time_ns() // 1000 - parse_duration(args.since, "--since") if args.since else 0
+    rows = list(ctx.db.query("SELECT * FROM audit WHERE at_us >= ? ORDER BY seq DESC LIMIT ?", [since, args.limit]))
+    rows.reverse()
+    text = table(["SEQ", "WHEN", "WHO", "WHAT", "DETAIL"], [
+        [r["seq"], fmt_time(r["at_us"]), r["actor"], r["action"], r["detail"]] for r in rows])
+    return rows, text if rows else "no audit records"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("maintenance", help="maintenance windows: protect the footage first, keep it on the record")
+    ms = p.add_subparsers(dest="m_cmd", required=True)
+    b = ms.add_parser("begin", help="copy the catalog, check recent footage hashes, open the window")
+    b.add_argument("--reason", required=True)
+    b.add_argument("--verify", default="10m", metavar="DURATION", help="how much recent footage to check (10m)")
+    b.add_argument("--json", action="store_true")
+    e = ms.add_parser("end", help="close the open window")
+    e.add_argument("--note", help="what was done")
+    e.add_argument("--json", action="store_true")
+    s = ms.add_parser("list", help="maintenance windows on record")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_maintenance)
+
+    p = sub.add_parser("audit", help="the audit log (an append-only hash chain)")
+    a = p.add_subparsers(dest="a_cmd", required=True)
+    ls = a.add_parser("list", help="recent audit records")
+    ls.add_argument("--since", metavar="DURATION", help="only this far back, e.g. 7d")
+    ls.add_argument("--limit", type=int, default=200)
+    ls.add_argument("--json", action="store_true")
+    v = a.add_parser("verify", help="check that no record was altered or removed")
+    v.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_audit)

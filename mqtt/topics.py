@@ -1,0 +1,89 @@
+"""Topic names under ``edged/v1/<site>/<node>/`` (DESIGN.md "MQTT").
+
+Built in one place so the README's topic reference, the broker ACL pattern
+(``edged/v1/<site>/%u/#``) and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ROOT = "edged/v1"
+# The kinds of durable (outbox) messages, each on its own topic; "reply" goes to cmd/<verb>/reply.
+OUTBOX_KINDS = ("alarm", "audit", "retention", "inspection", "reply")
+_LEVEL = re.compile(r"[^/+#\x00]+")
+
+
+def check_level(value: str, what: str) -> str:
+    """One topic level: no "/", no wildcards, not empty (a camera id or verb becomes one)."""
+    if not isinstance(value, str) or not _LEVEL.fullmatch(value):
+        raise ValueError(f"{what} {value!r} cannot be an MQTT topic level")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    site: str
+    node: str
+
+    def __post_init__(self) -> None:
+        check_level(self.site, "site id")
+        check_level(self.node, "node id")
+
+    @property
+    def base(self) -> str:
+        return f"{ROOT}/{self.site}/{self.node}"
+
+    # retained ---------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
+    def birth(self) -> str:
+        return f"{self.base}/birth"
+
+    @property
+    def state(self) -> str:
+        return f"{self.base}/state"
+
+    def camera_state(self, camera: str) -> str:
+        return f"{self.base}/camera/{check_level(camera, 'camera id')}/state"
+
+    # durable, QoS 1 ---------------------------------------------------------------------
+    @property
+    def alarm(self) -> str:
+        return f"{self.base}/alarm"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.base}/audit"
+
+    @property
+    def retention(self) -> str:
+        return f"{self.base}/retention"
+
+    @property
+    def inspection(self) -> str:
+        return f"{self.base}/inspection"
+
+    # commands ---------------------------------------------------------------------------
+    def cmd(self, verb: str) -> str:
+        return f"{self.base}/cmd/{check_level(verb, 'command')}"
+
+    def cmd_reply(self, verb: str) -> str:
+        return f"{self.cmd(verb)}/reply"
+
+    @property
+    def cmd_filter(self) -> str:
+        """What the node subscribes to: one level, so its own replies never come back."""
+        return f"{self.base}/cmd/+"
+
+    def verb_of(self, topic: str) -> str | None:
+        """The verb of an incoming command topic, or None if it is not one of ours."""
+        prefix = f"{self.base}/cmd/"
+        if not topic.startswith(prefix):
+            return None
+        verb = topic[len(prefix):]
+        return verb if _LEVEL.fullmatch(verb) else None
