@@ -22,6 +22,7 @@ from storage.catalog import open_readonly
 from storage.layout import CATALOG_FILE
 
 HEARTBEAT_STALE_US = 10_000_000
+SEGMENT_LOOKBACK_US = 86_400_000_000  # no segment is longer than a day (segment_length <= 1 h)
 
 
 # commands ---------------------------------------------------------------------------
@@ -96,8 +97,10 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
     end = parse_when(args.to, now) if args.to else now
     if end <= start:
         raise UsageError("--to must be after --from")
-    sql = "SELECT * FROM segments WHERE start_us < ? AND coalesce(end_us, start_us) >= ?"
-    params: list[Any] = [end, start]
+    # The lower bound on start_us keeps this an index range scan at a year of footage.
+    sql = ("SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
+           " AND coalesce(end_us, start_us) >= ?")
+    params: list[Any] = [end, start - SEGMENT_LOOKBACK_US, start]
     if args.camera:
         if not next(db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [args.camera]), None):
             raise UsageError(f"no camera {args.camera!r}; `edgectl cameras` lists them")
@@ -106,7 +109,7 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
     rows = list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, args.limit]))
     gaps = list(db.query(
         "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?" + (" AND camera = ?" if args.camera else "")
-        + " ORDER BY camera, from_us", params))
+        + " ORDER BY camera, from_us", [end, start] + ([args.camera] if args.camera else [])))
     out = [[r["camera"], fmt_time(r["start_us"]), f"{((r['end_us'] or r['start_us']) - r['start_us']) / 1e6:.1f}s",
             fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
     text = table(["CAMERA", "START", "LENGTH", "SIZE", "FRAMES", "STATE", "SHA256", "PATH"], out)

@@ -169,6 +169,9 @@ class CameraRecorder:
         rate = video.average_rate or video.guessed_rate or 25
         vstep = max(1, round(1 / (rate * vtb)))
         vstep_us = int(vstep * vtb * 1_000_000)
+        # Integer time-base arithmetic on the per-packet path: Fraction math costs microseconds.
+        us_num, us_den = vtb.numerator * 1_000_000, vtb.denominator
+        jump_ticks = MEDIA_JUMP_US * us_den // us_num
         last: dict[int, int | None] = {s.index: None for s in streams}
         clock: RunClock | None = None
         warmup: list[tuple[av.Packet, int, int]] = []  # (packet, arrival wall, media us) before the anchor
@@ -192,7 +195,7 @@ class CameraRecorder:
             dts, problem = fix_dts(pkt.dts, last[idx], vstep if is_video else (pkt.duration or 1))
             if problem:
                 self.counters["ts_fixes"] += 1
-            elif is_video and last[idx] is not None and (dts - last[idx]) * vtb * 1_000_000 > MEDIA_JUMP_US:
+            elif is_video and last[idx] is not None and dts - last[idx] > jump_ticks:
                 self.counters["ts_jumps"] += 1
                 self._close_segment(None, "timestamp jump")
                 clock = None
@@ -207,7 +210,7 @@ class CameraRecorder:
                     self.seg.write(pkt, False)
                 continue
 
-            media = int(dts * vtb * 1_000_000)
+            media = dts * us_num // us_den
             wall, mono = now_us(), mono_us()
             if held is not None:
                 held.dts = held.pts = dts - vstep

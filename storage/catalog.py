@@ -242,7 +242,9 @@ class Catalog:
         return list(self.db.query("SELECT * FROM segments WHERE state = ? ORDER BY start_us", [state]))
 
     def known_paths_since(self, since_us: int) -> set[str]:
-        return {r["path"] for r in self.db.query("SELECT path FROM segments WHERE start_us >= ?", [since_us])}
+        # `camera IN (...)` lets SQLite use segments_camera_start instead of reading the table.
+        return {r["path"] for r in self.db.query(
+            "SELECT path FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us >= ?", [since_us])}
 
     def footage_since(self, since_us: int) -> list[dict[str, Any]]:
         return list(
@@ -265,7 +267,9 @@ class Catalog:
         return row["e"]
 
     def latest_start(self) -> int | None:
-        return next(self.db.query("SELECT max(start_us) AS s FROM segments"))["s"]
+        # Per camera, so each max() is one index probe (a plain max() scans the whole index).
+        return next(self.db.query(
+            "SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s FROM cameras"))["s"]
 
     def add_gap(self, camera: str, from_us: int, to_us: int, reason: str) -> None:
         self.db.execute(

@@ -6,6 +6,7 @@ so start-up stays fast however much footage there is.
 
 from __future__ import annotations
 
+import calendar
 import logging
 import os
 import time
@@ -111,20 +112,24 @@ def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], r
 
 def reconcile(catalog: Catalog, data_dir: Path) -> Report:
     report = Report()
-    recover_open(catalog, data_dir, catalog.segments_in(WRITING), report)
+    with catalog.db.atomic():
+        recover_open(catalog, data_dir, catalog.segments_in(WRITING), report)
 
     latest = catalog.latest_start() or _now_us()
-    since = latest - TAIL_US
-    since_day = time.strftime("%Y-%m-%d", time.gmtime(since / 1e6))
+    since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
+    # Whole UTC days: every file in a scanned day folder is compared with the catalog.
+    since = int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000
     known = catalog.known_paths_since(since)
     cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
+    present: set[str] = set()
     video = data_dir / layout.VIDEO_DIR
     for cam_dir in sorted(video.iterdir()) if video.is_dir() else []:
         for day in layout.day_dirs(data_dir, cam_dir.name):
             if day.name < since_day:
                 continue
-            for f in sorted(day.iterdir()):
-                relpath = str(f.relative_to(data_dir))
+            for name in sorted(os.listdir(day)):
+                relpath = f"{layout.VIDEO_DIR}/{cam_dir.name}/{day.name}/{name}"
+                present.add(relpath)
                 if relpath in known:
                     continue
                 parsed = layout.parse_relpath(relpath)
@@ -143,8 +148,9 @@ def reconcile(catalog: Catalog, data_dir: Path) -> Report:
                                      **fields})
                 report.adopted.append(relpath)
 
-    for row in catalog.footage_since(since):
-        if not (data_dir / row["path"]).exists():
-            catalog.set_state(row["id"], "missing", "file gone at start-up")
-            report.missing.append(row["path"])
+    with catalog.db.atomic():
+        for row in catalog.footage_since(since):
+            if row["path"] not in present:
+                catalog.set_state(row["id"], "missing", "file gone at start-up")
+                report.missing.append(row["path"])
     return report

@@ -174,7 +174,8 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     policy = policy_for(retention, cameras, usage.total)
     disk = Disk(usage.free, usage.total)
     holds = active_holds(db, now)
-    cam_ids = sorted({c.id for c in cameras} | {r["camera"] for r in db.query("SELECT DISTINCT camera FROM segments")})
+    # Every camera with footage has a row in `cameras` (foreign key; rows are never deleted).
+    cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     limit = FIRST_BATCH
     while True:
         segs, more = candidates(db, policy, cam_ids, now, limit, set(busy))

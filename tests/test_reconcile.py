@@ -73,3 +73,21 @@ def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4)
     # A second pass finds nothing more to do.
     again = reconcile(cat, data)
     assert (again.recovered, again.adopted, again.quarantined) == ([], [], [])
+
+
+def test_cataloged_files_early_in_the_first_tail_day_are_left_alone(tmp_path, fmp4):
+    """Regression: the tail starts mid-day; files of that day before it are known, not orphans."""
+    import calendar
+
+    data = tmp_path
+    cat = Catalog(open_db(data / layout.CATALOG_FILE))
+    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    now = time.time_ns() // 1000
+    first_day = time.strftime("%Y-%m-%d", time.gmtime((now - TAIL_US) / 1e6))
+    early = (calendar.timegm(time.strptime(first_day, "%Y-%m-%d")) + 1) * S  # 00:00:01 of that day
+    for start in (early, now - 60 * S):
+        rel = place(data, fmp4, "cam", start)
+        cat.open_segment("cam", start, rel, start)
+        cat.close_segment(rel, {"end_us": start + 5 * S, "sha256": sha256_file(data / rel)})
+    report = reconcile(cat, data)
+    assert (report.adopted, report.quarantined, report.missing) == ([], [], [])
