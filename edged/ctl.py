@@ -18,11 +18,10 @@ from edged.cli import resolve_config
 from edged.config import Config, ConfigError
 from edged.control import RequestError
 from edged.display import UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
-from storage.catalog import open_readonly
+from storage.catalog import open_readonly, segments_between
 from storage.layout import CATALOG_FILE
 
 HEARTBEAT_STALE_US = 10_000_000
-SEGMENT_LOOKBACK_US = 86_400_000_000  # no segment is longer than a day (segment_length <= 1 h)
 
 
 # commands ---------------------------------------------------------------------------
@@ -97,16 +96,9 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
     end = parse_when(args.to, now) if args.to else now
     if end <= start:
         raise UsageError("--to must be after --from")
-    # The lower bound on start_us keeps this an index range scan at a year of footage.
-    sql = ("SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
-           " AND coalesce(end_us, start_us) >= ?")
-    params: list[Any] = [end, start - SEGMENT_LOOKBACK_US, start]
-    if args.camera:
-        if not next(db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [args.camera]), None):
-            raise UsageError(f"no camera {args.camera!r}; `edgectl cameras` lists them")
-        sql += " AND camera = ?"
-        params.append(args.camera)
-    rows = list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, args.limit]))
+    if args.camera and not next(db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [args.camera]), None):
+        raise UsageError(f"no camera {args.camera!r}; `edgectl cameras` lists them")
+    rows = segments_between(db, start, end, args.camera, args.limit)
     gaps = list(db.query(
         "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?" + (" AND camera = ?" if args.camera else "")
         + " ORDER BY camera, from_us", [end, start] + ([args.camera] if args.camera else [])))

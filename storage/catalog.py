@@ -194,6 +194,23 @@ def open_readonly(path: Path) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
+# No segment is longer than this (segment_length <= 1 h, cut at the next keyframe): the lower
+# bound keeps a time-range query an index range scan at a year of footage.
+SEGMENT_LOOKBACK_US = 86_400_000_000
+
+
+def segments_between(db: sqlite_utils.Database, start_us: int, end_us: int, camera: str | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+    """Segments overlapping [start, end), by camera then time (edgectl segments, export)."""
+    sql = ("SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
+           " AND coalesce(end_us, start_us) >= ?")
+    params: list[Any] = [end_us, start_us - SEGMENT_LOOKBACK_US, start_us]
+    if camera is not None:
+        sql += " AND camera = ?"
+        params.append(camera)
+    return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
+
+
 class Catalog:
     """Plain synchronous operations; run them on the writer thread."""
 
