@@ -1,4 +1,4 @@
-"""A host clock step ends the segment and re-anchors; timestamps are never bent.
+"""One camera thread, in-process: a host clock step, and a camera that never answers.
 
 Stepping the real clock of a shared box is not an option, so the recorder's wall-clock
 reading is shifted in-process; everything else (RTSP server, PyAV, files) is real.
@@ -46,3 +46,31 @@ def test_clock_step_starts_a_new_segment_at_the_new_wall_time(tmp_path, server, 
     assert opens[1]["start_us"] - ended[0]["end_us"] == pytest.approx(30 * S, abs=0.2 * S)
     for c in closed:
         assert ffprobe_errors(tmp_path / c["path"]) == ""
+
+
+def test_a_camera_that_never_answers_does_not_hang_its_thread(tmp_path):
+    """A host that accepts the connection and then says nothing: av.open must time out."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    events = []
+    settings = Settings(data_dir=tmp_path, segment_us=60 * S, fragment_us=S, fsync_us=2 * S,
+                        connect_timeout_us=1 * S, read_timeout_us=1 * S, reconnect_max_us=S)
+    rec = CameraRecorder({"id": "mute", "url": f"rtsp://u:secret@127.0.0.1:{port}/x"}, settings, events.append,
+                         lambda _c: None)
+    started = time.monotonic()
+    rec.start()
+    try:
+        offline = wait_for(lambda: [e for e in events if e["ev"] == "state" and e["state"] == "offline"], 10,
+                           "the silent camera reported offline")[0]
+        assert time.monotonic() - started < 5
+        assert offline["error"].startswith("cannot connect") and "secret" not in offline["error"]
+    finally:
+        rec.stop.set()
+        rec.thread.join(10)
+        silent.close()
+    assert not rec.thread.is_alive(), "stopping never waits on a dead camera for long"
