@@ -18,8 +18,9 @@ import random
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, Callable
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -61,7 +62,8 @@ def backoff_s(attempt: int, cap_s: float, rng: random.Random) -> float:
 def describe_connect_error(exc: BaseException, host: str, port: int) -> str:
     """Status text for an exception from paho's (blocking) connect."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"tls error: {exc.verify_message or exc.reason} (check mqtt.tls.ca_file and the broker's certificate)"
+        return (f"tls error: certificate verify failed: {exc.verify_message or exc.reason} "
+                "(check mqtt.tls.ca_file and the broker's certificate)")
     if isinstance(exc, ssl.SSLError):
         return f"tls error: {exc.reason or exc}"
     if isinstance(exc, socket.gaierror):
@@ -83,7 +85,8 @@ def describe_refusal(reason: ReasonCode) -> str:
     if name == "Bad user name or password":
         return "refused: bad username or password"
     if name == "Not authorized":
-        return "refused: not authorized (check mqtt.username and the broker's ACL)"
+        # Mosquitto answers a wrong password with this too.
+        return "refused: not authorized (wrong username or password, or not allowed by the broker)"
     if name == "Client identifier not valid":
         return "refused: client id not accepted (check mqtt.client_id)"
     return f"refused: {name.lower()}"
@@ -101,6 +104,22 @@ def tls_context(cfg: MqttConfig) -> ssl.SSLContext:
     return ctx
 
 
+class _Client(paho.Client):
+    def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> ssl.SSLSocket:
+        """paho 2.2's own leaves the socket open when the TLS handshake fails (a ResourceWarning
+        and a file descriptor held until the garbage collector runs); this one closes it. Host
+        names are checked by the context (``check_hostname``), unless ``tls.insecure``."""
+        assert self._ssl_context is not None
+        sock = self._ssl_context.wrap_socket(tcp_sock, server_hostname=self._host, do_handshake_on_connect=False)
+        try:
+            sock.settimeout(self._connect_timeout)
+            sock.do_handshake()
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
 class Connection:
     """One connection attempt and, if it succeeds, the session on it."""
 
@@ -116,10 +135,11 @@ class Connection:
         self._loop_thread = threading.get_ident()
         self._fd: int | None = None
         self._misc: asyncio.TimerHandle | None = None
+        self._subacks: dict[int, asyncio.Future[ReasonCode]] = {}
         self._connack: asyncio.Future[tuple[ReasonCode, Properties] | str] = self._loop.create_future()
         self.lost: asyncio.Future[str] = self._loop.create_future()
-        c = paho.Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=protocol,
-                        clean_session=None if protocol == V5 else True, reconnect_on_failure=False)
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=protocol,
+                    clean_session=None if protocol == V5 else True, reconnect_on_failure=False)
         c.connect_timeout = CONNECT_TIMEOUT_S
         c.max_inflight_messages = 0  # the reporter's window is the limit (and the broker's Receive Maximum)
         if cfg.username is not None:
@@ -129,6 +149,11 @@ class Connection:
         c.on_connect = self._cb_connect
         c.on_publish = self._cb_publish
         c.on_message = self._cb_message
+        c.on_subscribe = self._cb_subscribe
+        # Until the CONNACK only (formatting every debug line would slow the drain): paho logs
+        # the one clear reason for some failures, e.g. "tlsv13 alert certificate required".
+        c.on_log = self._cb_log
+        self._paho_error: str | None = None
         self._client = c
 
     @property
@@ -154,7 +179,7 @@ class Connection:
         sock = c.socket()
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None:
             _close_quietly(sock)
-            raise ConnectError(f"connecting: {paho.error_string(rc)}")
+            raise ConnectError(f"connecting: {self._why(paho.error_string(rc))}", other_protocol=True)
         # From here on, paho is touched only on this (the loop's) thread.
         self._fd = sock.fileno()
         c.on_disconnect = self._cb_disconnect
@@ -178,8 +203,9 @@ class Connection:
             self.abort()
             # A broker that cannot speak v5 may just hang up; so may one that wants a client
             # certificate (TLS 1.3 reports that only after the handshake).
-            raise ConnectError(f"connecting: the broker closed the connection before accepting it ({result})",
-                               other_protocol=True)
+            raise ConnectError(f"connecting: the broker closed the connection before accepting it "
+                               f"({self._why(result)})", other_protocol=True)
+        c.on_log = None
         reason, props = result
         if reason.is_failure:
             self.abort()
@@ -187,6 +213,16 @@ class Connection:
                 raise ConnectError("connecting: the broker does not speak MQTT 5", other_protocol=True)
             raise ConnectError(describe_refusal(reason))
         self.receive_maximum = getattr(props, "ReceiveMaximum", 65535) if props is not None else 65535
+
+    def _why(self, fallback: str) -> str:
+        why = self._paho_error or fallback
+        if self.cfg.tls is not None and self.cfg.tls.cert_file is None and "alert" not in why:
+            why += "; if the broker wants a client certificate, set mqtt.tls.cert_file"
+        return why
+
+    def _cb_log(self, _c: Any, _u: Any, level: int, text: str) -> None:
+        if level == paho.MQTT_LOG_ERR:
+            self._paho_error = text
 
     def _connect_blocking(self) -> MQTTErrorCode:
         c, cfg = self._client, self.cfg
@@ -217,11 +253,26 @@ class Connection:
             raise NotConnected(paho.error_string(info.rc))
         return info.mid
 
-    def subscribe(self, topic_filter: str) -> None:
+    async def subscribe(self, topic_filter: str, timeout: float = CONNECT_TIMEOUT_S) -> ReasonCode:
+        """Subscribe at QoS 1 and wait for the SUBACK; returns the broker's reason code."""
+        if not self.connected:
+            raise NotConnected(self.lost.result() if self.lost.done() else "not connected yet")
         if self.protocol == V5:
-            self._client.subscribe(topic_filter, options=SubscribeOptions(qos=1, noLocal=True))
+            rc, mid = self._client.subscribe(topic_filter, options=SubscribeOptions(qos=1, noLocal=True))
         else:
-            self._client.subscribe(topic_filter, qos=1)
+            rc, mid = self._client.subscribe(topic_filter, qos=1)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise NotConnected(paho.error_string(rc))
+        done: asyncio.Future[ReasonCode] = self._loop.create_future()
+        self._subacks[mid] = done
+        try:
+            await asyncio.wait({done, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._subacks.pop(mid, None)
+        if not done.done():
+            self.abort("no SUBACK from the broker")
+            raise NotConnected("no SUBACK from the broker")
+        return done.result()
 
     async def close(self, timeout: float) -> None:
         """A clean DISCONNECT (the broker then does not publish the last will)."""
@@ -280,10 +331,11 @@ class Connection:
         if threading.get_ident() != self._loop_thread:
             self._loop.call_soon_threadsafe(self._cb_disconnect, _c, _u, flags, reason, _props)
             return
-        why = reason.getName() if isinstance(reason, ReasonCode) else str(reason)
         if getattr(flags, "is_disconnect_packet_from_server", False):
-            why = f"the broker disconnected us: {why}"
-        self._resolve(why)
+            name = reason.getName() if isinstance(reason, ReasonCode) else str(reason)
+            self._resolve(f"the broker disconnected us: {name}")
+        else:
+            self._resolve("connection lost")
 
     def _cb_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
         if self._fd is not None:
@@ -294,14 +346,19 @@ class Connection:
     def _cb_publish(self, _c: Any, _u: Any, mid: int, reason: ReasonCode, _props: Any) -> None:
         try:
             self._on_ack(mid, reason)
-        except Exception:  # noqa: BLE001 - an exception here would leave paho mid-packet
+        except Exception:  # an exception here would leave paho mid-packet
             log.exception("MQTT acknowledgement handler failed")
+
+    def _cb_subscribe(self, _c: Any, _u: Any, mid: int, reasons: list[ReasonCode], _props: Any) -> None:
+        done = self._subacks.get(mid)
+        if done is not None and not done.done():
+            done.set_result(reasons[0])
 
     def _cb_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         correlation = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
         try:
             self._on_message(msg.topic, bytes(msg.payload), correlation)
-        except Exception:  # noqa: BLE001
+        except Exception:  # an exception here would leave paho mid-packet
             log.exception("MQTT message handler failed")
 
 

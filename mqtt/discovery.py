@@ -27,7 +27,9 @@ def camera_list(birth: dict[str, Any]) -> list[tuple[str, str]]:
 
 def discovery_messages(topics: Topics, prefix: str, birth: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Discovery config topic -> payload for this node's device and entities."""
-    node_id = f"edged_{topics.site}_{topics.node}".replace("-", "_")
+    # Ids are [a-z0-9_-], all allowed in discovery topics: kept as they are, so a broker ACL
+    # can confine a node's configs with "pattern write <prefix>/+/edged_<site>_%u/#".
+    node_id = f"edged_{topics.site}_{topics.node}"
     device = {
         "identifiers": [node_id],
         "name": f"edged {topics.site}/{topics.node}",
@@ -62,10 +64,9 @@ def discovery_messages(topics: Topics, prefix: str, birth: dict[str, Any]) -> di
                "{{ value_json.alarms | count }}", icon="mdi:alarm-light"),
     ]
     for cam_id, name in camera_list(birth):
-        oid = cam_id.replace("-", "_")
         state = topics.camera_state(cam_id)
-        pairs.append(entity("binary_sensor", f"{oid}_recording", f"{name} recording", state,
+        pairs.append(entity("binary_sensor", f"{cam_id}_recording", f"{name} recording", state,
                             "{{ 'ON' if value_json.recording else 'OFF' }}", device_class="running"))
-        pairs.append(entity("sensor", f"{oid}_health", f"{name} health", state,
+        pairs.append(entity("sensor", f"{cam_id}_health", f"{name} health", state,
                             "{{ value_json.health }}", icon="mdi:cctv"))
     return dict(pairs)

@@ -18,7 +18,7 @@ the daemon turns into an alarm) and refuses retention, inspection and reply mess
 and audit messages still go in, into a reserve of a tenth of the bound (at least 100). Past
 the reserve they are refused too. A refusal is never silent: the caller gets `OutboxFull`,
 and the count of refused messages per kind is kept in the file and published in `state`.
-The flag clears once the backlog is below 90 % of the bound.
+The flag clears once the backlog is down to 90 % of the bound.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger("edged.mqtt")
@@ -46,7 +47,11 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-class OutboxFull(Exception):
+class OutboxError(Exception):
+    """The outbox could not store a message (disk full, I/O error, a damaged file)."""
+
+
+class OutboxFull(OutboxError):
     """The outbox refused a message: it was NOT stored and will not be sent."""
 
     def __init__(self, kind: str, pending: int, limit: int):
@@ -103,9 +108,9 @@ class Outbox:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= _SCHEMA_VERSION:
             return
-        with self._tx():
-            self.conn.executescript("""
-                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        with self._tx():  # one statement at a time: executescript() would commit early
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            self.conn.execute("""
                 CREATE TABLE IF NOT EXISTS messages (
                     seq INTEGER PRIMARY KEY,        -- the per-node sequence number in the payload
                     kind TEXT NOT NULL,
@@ -113,13 +118,12 @@ class Outbox:
                     payload BLOB NOT NULL,          -- JSON, seq and ts_us included
                     correlation BLOB,               -- MQTT v5 correlation data (command replies)
                     queued_us INTEGER NOT NULL
-                );
-                CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_us INTEGER NOT NULL);
-            """)
+                )""")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_us INTEGER NOT NULL)")
             self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', ?)", [now_us()])
             self.conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
 
-    def _tx(self) -> "_Transaction":
+    def _tx(self) -> _Transaction:
         return _Transaction(self.conn)
 
     def close(self) -> None:
@@ -173,7 +177,7 @@ class Outbox:
                 marks = ",".join("?" * len(chunk))
                 deleted += self.conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", chunk).rowcount
         self.count -= deleted
-        if self.full and self.count < self.limit * 9 // 10:
+        if self.full and self.count * 10 <= self.limit * 9:
             self.full = False
         return deleted
 
@@ -203,7 +207,7 @@ class _Transaction:
     def __enter__(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
@@ -236,7 +240,10 @@ class OutboxWriter:
 
     def _open(self) -> Outbox:
         if self._box is None:
-            self._box = Outbox(self.path, self.limit)
+            try:
+                self._box = Outbox(self.path, self.limit)
+            except (sqlite3.Error, OSError) as exc:
+                raise OutboxError(f"cannot open the MQTT outbox {self.path}: {exc}") from exc
         return self._box
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -261,7 +268,12 @@ class OutboxWriter:
                 self._queued.append(put)
             # Shielded: once queued, the commit happens even if this caller is cancelled, so
             # the message is either stored and sent, or (OutboxFull) refused and counted.
-            await asyncio.shield(self.run(self._commit_queued, loop))
+            try:
+                await asyncio.shield(self.run(self._commit_queued, loop))
+            except OutboxError:
+                with self._lock:  # the file did not open: this put must not go out later
+                    self._queued = [p for p in self._queued if p is not put]
+                raise
             return await put.future
 
     def _commit_queued(self, box: Outbox, loop: asyncio.AbstractEventLoop) -> None:
@@ -273,7 +285,7 @@ class OutboxWriter:
             results: list[Any] = box.put_many(
                 [(p.kind, p.topic, p.ts_us, p.body_json, p.correlation) for p in batch], now_us())
         except Exception as exc:  # noqa: BLE001 - every waiting caller gets the error
-            results = [exc] * len(batch)
+            results = [OutboxError(f"cannot write the MQTT outbox {self.path}: {exc}")] * len(batch)
         loop.call_soon_threadsafe(_settle, batch, results)
 
     async def ack(self, seqs: list[int]) -> int:
@@ -293,7 +305,7 @@ class OutboxWriter:
             if self.on_full is not None:
                 try:
                     self.on_full(full)
-                except Exception:  # noqa: BLE001 - the daemon's callback must not stop reporting
+                except Exception:  # the daemon's callback must not stop reporting
                     log.exception("outbox-full callback failed")
 
     async def close(self) -> None:

@@ -29,4 +29,4 @@ def test_no_verb_or_control_operation_deletes_footage():
     for verb in verbs() + verbs("hold"):
         assert not FORBIDDEN.search(verb), verb
     ops = control_handlers(sup=None, writer=None, runner=None)
-    assert sorted(ops) == ["hold.add", "hold.release", "ping"]
+    assert sorted(ops) == ["hold.add", "hold.release", "maintenance.begin", "maintenance.end", "ping"]

@@ -1,0 +1,420 @@
+"""The reporter: everything edged tells the central office over MQTT, and the commands it takes.
+
+The daemon talks only to `Reporter`. Durable messages (alarm, audit, retention, inspection,
+command replies) go through the outbox and out in seq order, deleted only on their PUBACK;
+retained messages (status, birth, state, camera states, discovery) are kept in memory,
+newest only, and (re)published on every connect. No broker, a wrong one, bad credentials or
+a TLS failure is a `status` string, logged once per change; recording never depends on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edged.config import MqttConfig
+from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
+from mqtt.commands import CommandDesk, Handler
+from mqtt.discovery import discovery_messages
+from mqtt.outbox import OUTBOX_FILE, Outbox, OutboxError, OutboxWriter, now_us
+from mqtt.topics import Topics, check_level
+
+log = logging.getLogger("edged.mqtt")
+T = TypeVar("T")
+
+WINDOW = 100         # outbox messages in flight (lowered to the broker's Receive Maximum)
+FETCH = 500          # outbox rows read at a time while draining
+STABLE_S = 30.0      # a session that lasted this long resets the reconnect backoff
+GOODBYE_S = 2.0      # on stop: wait this long for PUBACKs, then for the "offline" PUBACK
+
+
+class Reporter:
+    def __init__(self, cfg: MqttConfig, site_id: str, node: str, data_dir: Path, *,
+                 commands: dict[str, Handler] | None = None,
+                 on_outbox_full: Callable[[bool], None] | None = None,
+                 on_command_record: Callable[[dict], Awaitable[None] | None] | None = None):
+        self.cfg = cfg
+        self.topics = Topics(site_id, node)
+        self.status = "disabled" if not cfg.enabled else "not started"
+        self.protocol: str | None = None  # "5" or "3.1.1" while connected
+        self.outbox = OutboxWriter(Path(data_dir) / OUTBOX_FILE, cfg.outbox_max, on_full=on_outbox_full)
+        handlers: dict[str, Handler] = {"rebirth": self._cmd_rebirth, "state": self._cmd_state}
+        for verb in commands or {}:
+            if verb in handlers:
+                raise ValueError(f"command {verb!r} is built in")
+            check_level(verb, "command")
+        handlers.update(commands or {})
+        self.desk = CommandDesk(handlers=handlers, key_b64=cfg.command_key, max_age_us=cfg.command_max_age_us,
+                                target=f"{site_id}/{node}", use_nonce=self._use_nonce,
+                                record=self._record_command, reply=self._reply)
+        self._on_command_record = on_command_record
+        self._retained: dict[str, dict[str, Any] | None] = {}  # topic -> newest body (None: clear it)
+        self._dirty: dict[str, None] = {}                      # topics to publish, in order
+        self._retained_changed = asyncio.Event()
+        self._conn: Connection | None = None
+        self._inflight: dict[int, int] = {}                     # paho mid -> outbox seq
+        self._waiters: dict[int, asyncio.Future] = {}           # mid -> future of a PUBACK we await
+        self._window = WINDOW
+        self._room = asyncio.Event()
+        self._new_message = asyncio.Event()
+        self._acked: list[int] = []
+        self._acks_ready = asyncio.Event()
+        self._refusal: str | None = None
+        self._v5 = True
+        self._rng = random.Random()
+
+    # what the daemon calls ----------------------------------------------------------------------
+    def set_birth(self, birth: dict) -> None:
+        """Version, config hash, session counter, retention policy, cameras, public key."""
+        self._set_retained(self.topics.birth, birth)
+        if self.cfg.homeassistant:
+            fresh = discovery_messages(self.topics, self.cfg.discovery_prefix, birth)
+            for topic in [t for t in self._retained if t.startswith(self.cfg.discovery_prefix + "/")]:
+                if topic not in fresh:
+                    self._set_retained(topic, None)  # a camera that went away: empty its config
+            for topic, body in fresh.items():
+                self._set_retained(topic, body)
+
+    def set_state(self, state: dict) -> None:
+        self._set_retained(self.topics.state, state)
+
+    def set_camera_state(self, camera: str, state: dict) -> None:
+        self._set_retained(self.topics.camera_state(camera), state)
+
+    async def alarm(self, event: dict) -> int:
+        """Durable, QoS 1; returns its seq. ``event["id"]`` is the stable alarm id,
+        ``event["action"]`` "raise" or "clear". Raises OutboxFull if refused at the bound,
+        OutboxError if the file cannot be written."""
+        if not isinstance(event.get("id"), str) or event.get("action") not in ("raise", "clear"):
+            raise ValueError('an alarm needs a string "id" and an "action" of "raise" or "clear"')
+        return await self._send("alarm", self.topics.alarm, event)
+
+    async def audit(self, record: dict) -> int:
+        return await self._send("audit", self.topics.audit, record)
+
+    async def retention(self, record: dict) -> int:
+        return await self._send("retention", self.topics.retention, record)
+
+    async def inspection(self, record: dict) -> int:
+        return await self._send("inspection", self.topics.inspection, record)
+
+    async def outbox_stats(self) -> dict[str, Any]:
+        return await self.outbox.run(Outbox.stats)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Own everything MQTT until ``stopping`` is set; return after a clean disconnect."""
+        if not self.cfg.enabled:
+            self._set_status("disabled")
+            return
+        try:
+            await self.outbox.run(Outbox.stats)  # open (and check) the file before anything else
+        except Exception as exc:  # noqa: BLE001 - reporting is off; recording is not affected
+            self._set_status(f"error: {exc}")
+            return
+        try:
+            async with asyncio.TaskGroup() as tg:
+                acks = tg.create_task(self._ack_loop(), name="mqtt-acks")
+                desk = tg.create_task(self.desk.run(stopping), name="mqtt-commands")
+                await self._link(stopping)
+                await desk  # ends with stopping; commands still queued are refused and recorded
+                acks.cancel()
+        finally:
+            try:
+                await self._flush_acks()
+            except OutboxError as exc:
+                log.error("MQTT: %s", exc)
+            await self.outbox.close()
+            self._set_status("stopped")
+
+    # internals ----------------------------------------------------------------------------------
+    async def _send(self, kind: str, topic: str, body: dict, correlation: bytes | None = None) -> int:
+        if not self.cfg.enabled:
+            return 0
+        seq = await self.outbox.put(kind, topic, body, correlation)
+        self._new_message.set()
+        return seq
+
+    def _set_retained(self, topic: str, body: dict | None) -> None:
+        if body is not None:
+            if not isinstance(body, dict):
+                raise TypeError(f"retained MQTT payloads are dicts, not {type(body).__name__}")
+            body = {"ts_us": now_us(), **body}
+            json.dumps(body)  # fail here, at the caller, not later in the publishing task
+        self._retained[topic] = body
+        self._dirty[topic] = None
+        self._retained_changed.set()
+
+    def _mark_all(self) -> None:
+        first = [t for t in (self.topics.birth, self.topics.state) if t in self._retained]
+        self._dirty = dict.fromkeys(first + [t for t in self._retained if t not in first])
+        self._retained_changed.set()
+
+    def _set_status(self, status: str) -> None:
+        if status == self.status:
+            return
+        self.status = status
+        calm = status in ("connected", "connecting", "stopped", "disabled")
+        (log.info if calm else log.warning)("MQTT %s:%d: %s", self.cfg.host, self.cfg.port, status)
+
+    async def _link(self, stopping: asyncio.Event) -> None:
+        """Connect, run a session, and reconnect with capped, jittered backoff, until stopped."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqtt-connect")
+        cap = self.cfg.reconnect_max_us / 1e6
+        attempt = 0
+        try:
+            while not stopping.is_set():
+                try:
+                    attempt = await self._attempt(stopping, pool, attempt)
+                except Exception as exc:  # a bug here must not take the daemon down
+                    log.exception("MQTT reporting failed; starting over")
+                    self._set_status(f"error: {type(exc).__name__}: {exc}")
+                    attempt += 1
+                if not stopping.is_set():
+                    delay = backoff_s(max(attempt - 1, 0), cap, self._rng)
+                    await _unless_stopped(stopping, asyncio.sleep(delay))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _attempt(self, stopping: asyncio.Event, pool: ThreadPoolExecutor, attempt: int) -> int:
+        """One connection attempt and, if it works, its session; returns the next backoff step."""
+        if self.status in ("not started", "stopped"):
+            self._set_status("connecting")
+        conn = Connection(self.cfg, self.topics.status, V5 if self._v5 else V311,
+                          on_message=self._on_message, on_ack=self._on_ack)
+        try:
+            opened, _ = await _unless_stopped(stopping, conn.open(pool))
+        except ConnectError as exc:
+            if exc.other_protocol:
+                self._v5 = not self._v5  # MQTT 5 refused or hung up on: try 3.1.1 (and back)
+            self._set_status(exc.status)
+            return attempt + 1
+        if not opened:
+            conn.abort()
+            return attempt
+        started = asyncio.get_running_loop().time()
+        why = await self._session(conn, stopping)
+        if not stopping.is_set():
+            self._set_status(self._refusal or f"connecting: {why}")
+        return 0 if asyncio.get_running_loop().time() - started > STABLE_S else attempt + 1
+
+    async def _session(self, conn: Connection, stopping: asyncio.Event) -> str:
+        """Publish online, birth and states, take commands, drain the outbox; return why it ended."""
+        self._conn, self.protocol = conn, conn.protocol_name
+        self._window = max(1, min(WINDOW, conn.receive_maximum))
+        self._inflight.clear()
+        self._refusal = None
+        tasks: list[asyncio.Task] = []
+        try:
+            conn.publish(self.topics.status, b"online", qos=0, retain=True)
+            self._mark_all()
+            granted = await conn.subscribe(self.topics.cmd_filter)
+            if granted.is_failure:
+                log.error("MQTT: the broker refused the subscription to %s (%s): no commands will arrive; "
+                          "check the broker's ACL", self.topics.cmd_filter, granted.getName())
+            # "connected" once commands can arrive, so a command sent after it is not lost
+            self._set_status("connected")
+            log.info("MQTT connected with protocol %s (%d messages in flight at most)",
+                     conn.protocol_name, self._window)
+            await self._flush_acks()  # so the drain does not resend what the last session got acked
+            tasks = [asyncio.create_task(self._drain(conn), name="mqtt-drain"),
+                     asyncio.create_task(self._publish_retained(conn), name="mqtt-retained")]
+            stop = asyncio.ensure_future(stopping.wait())
+            try:
+                await asyncio.wait([conn.lost, stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+            await _stop_tasks(tasks)
+            tasks = []
+            if stopping.is_set() and conn.connected:
+                await self._goodbye(conn)
+        except NotConnected:
+            pass
+        finally:
+            await _stop_tasks(tasks)
+            conn.abort()
+            self._conn, self.protocol = None, None
+        return conn.lost.result() if conn.lost.done() else "closed"
+
+    async def _drain(self, conn: Connection) -> None:
+        """Send the outbox in seq order, at most a window of messages awaiting their PUBACK."""
+        last = 0
+        try:
+            while True:
+                self._new_message.clear()
+                batch = await self.outbox.pending(last, FETCH)
+                if not batch:
+                    await self._new_message.wait()
+                    continue
+                for m in batch:
+                    while len(self._inflight) >= self._window:
+                        self._room.clear()
+                        await self._room.wait()
+                    self._inflight[conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)] = m.seq
+                    last = m.seq
+        except NotConnected:
+            conn.abort()
+
+    async def _publish_retained(self, conn: Connection) -> None:
+        """Only the newest body of each retained topic is ever sent: state is coalesced."""
+        try:
+            while True:
+                while self._dirty:
+                    topic = next(iter(self._dirty))
+                    del self._dirty[topic]
+                    payload = await self._retained_payload(topic)
+                    conn.publish(topic, payload, qos=0, retain=True)
+                    if not payload:
+                        self._retained.pop(topic, None)
+                self._retained_changed.clear()
+                if not self._dirty:
+                    await self._retained_changed.wait()
+        except NotConnected:
+            conn.abort()
+
+    async def _retained_payload(self, topic: str) -> bytes:
+        body = self._retained.get(topic)
+        if body is None:
+            return b""
+        if topic == self.topics.birth:
+            body = {**body, "last_seq": await self.outbox.run(Outbox.last_seq)}
+        elif topic == self.topics.state:
+            body = {**body, "outbox": await self.outbox.run(Outbox.stats)}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    async def _goodbye(self, conn: Connection) -> None:
+        """Clean stop: let in-flight messages be acknowledged, say "offline", DISCONNECT."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + GOODBYE_S
+        while self._inflight and conn.connected and loop.time() < deadline:
+            self._room.clear()
+            try:
+                await asyncio.wait_for(self._room.wait(), deadline - loop.time())
+            except TimeoutError:
+                break
+        done: asyncio.Future = loop.create_future()
+        mid = None
+        try:
+            mid = conn.publish(self.topics.status, b"offline", qos=1, retain=True)
+            self._waiters[mid] = done
+            await asyncio.wait_for(done, GOODBYE_S)
+        except (NotConnected, TimeoutError):
+            pass
+        finally:
+            self._waiters.pop(mid, None)  # type: ignore[arg-type]
+        await conn.close(GOODBYE_S)
+
+    def _on_ack(self, mid: int, reason: ReasonCode) -> None:
+        waiter = self._waiters.pop(mid, None)
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(reason)
+            return
+        seq = self._inflight.pop(mid, None)
+        if seq is None:
+            return  # a QoS 0 message written out
+        self._room.set()
+        if reason.is_failure:
+            # Kept in the outbox and retried after a reconnect: dropping it would lose it silently.
+            self._refusal = f"refused by the broker: {reason.getName()} (check the broker's ACL for {self.topics.base}/#)"
+            if self._conn is not None:  # not from inside paho's callback: it is mid-packet
+                asyncio.get_running_loop().call_soon(self._conn.abort, self._refusal)
+            return
+        self._acked.append(seq)
+        self._acks_ready.set()
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await self._acks_ready.wait()
+            self._acks_ready.clear()
+            try:
+                await self._flush_acks()
+            except OutboxError as exc:  # they are sent again later: a duplicate, never a loss
+                log.error("MQTT: %s", exc)
+
+    async def _flush_acks(self) -> None:
+        seqs, self._acked = self._acked, []
+        if seqs:
+            try:
+                await asyncio.shield(self.outbox.ack(seqs))  # deleted even if the caller is cancelled
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # sqlite3 and OS errors, as one kind for the callers
+                raise OutboxError(f"cannot delete acknowledged messages from the MQTT outbox: {exc}") from exc
+
+    # commands -----------------------------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
+        verb = self.topics.verb_of(topic)
+        if verb is not None:
+            self.desk.incoming(verb, payload, correlation)
+
+    async def _use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:
+        return await self.outbox.run(Outbox.use_nonce, nonce, expires_us, at_us)
+
+    async def _record_command(self, record: dict) -> None:
+        if self._on_command_record is not None:
+            try:
+                result = self._on_command_record(dict(record))
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the MQTT audit message below still records it
+                log.exception("command record callback failed")
+        try:
+            await self.audit(record)
+        except OutboxError as exc:
+            log.error("command record not sent over MQTT: %s", exc)
+
+    async def _reply(self, verb: str, body: dict, correlation: bytes | None) -> None:
+        try:
+            await self._send("reply", self.topics.cmd_reply(verb), body, correlation)
+        except OutboxError as exc:
+            log.error("reply to command %s not sent: %s", verb, exc)
+
+    async def _cmd_rebirth(self, _args: dict, _actor: str) -> dict:
+        self._mark_all()
+        return {"republished": len(self._retained)}
+
+    async def _cmd_state(self, _args: dict, _actor: str) -> dict:
+        cameras = self.topics.base + "/camera/"
+        for topic in [self.topics.state, *(t for t in self._retained if t.startswith(cameras))]:
+            if topic in self._retained:
+                self._dirty[topic] = None
+        self._retained_changed.set()
+        return {}
+
+
+async def _unless_stopped(stopping: asyncio.Event, coro: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:
+    """Run ``coro`` unless ``stopping`` is set first: (True, result) or (False, None)."""
+    task = asyncio.ensure_future(coro)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait([task])  # a cancellation of our own still propagates from here
+    if task.cancelled():
+        return False, None
+    return True, task.result()
+
+
+async def _stop_tasks(tasks: list[asyncio.Task]) -> None:
+    """Cancel and wait for our own tasks; log (never hide) any that failed."""
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.wait(tasks)
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            log.error("MQTT task %s failed", t.get_name(), exc_info=t.exception())
