@@ -55,13 +55,19 @@ def command_line(module: str) -> str:
 
 
 def source_state() -> str:
-    """The edged revision plus a digest of uncommitted changes to its code: the repo is shared,
-    and a run whose code changed under it measured two different programs."""
-    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
-    diff = subprocess.run(["git", "-C", str(ROOT), "diff", "HEAD", "--", "edged", "recorder", "storage"],
-                          capture_output=True).stdout
-    return rev + (f"+uncommitted:{hashlib.sha1(diff).hexdigest()[:8]}" if diff else "")
+    """The edged revision and a digest of the code it runs (edged/, recorder/, storage/ at HEAD
+    plus uncommitted changes to them): the repo is shared, and a run whose code changed under
+    it measured two different programs."""
+    def git(*a: str) -> bytes:
+        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True).stdout
+    rev = git("rev-parse", "--short", "HEAD").decode().strip()
+    trees = git("rev-parse", "HEAD:edged", "HEAD:recorder", "HEAD:storage")
+    diff = git("diff", "HEAD", "--", "edged", "recorder", "storage")
+    return f"{rev} (code {hashlib.sha1(trees + diff).hexdigest()[:8]}{', uncommitted changes' if diff else ''})"
+
+
+def code_of(state: str) -> str:
+    return state.split("(code ")[-1][:8]
 
 
 def environment() -> str:
@@ -156,6 +162,7 @@ class Window:
 
     cpu: float = 0.0          # % of one core
     per_process: dict[int, float] = field(default_factory=dict)
+    per_rss: dict[int, float] = field(default_factory=dict)  # MiB
     server_cpu: float = 0.0   # % of one core
     box_busy: float = 0.0     # % of one core (2 cores = 200 %)
     rss: float = 0.0          # MiB, summed, at the end
@@ -176,9 +183,10 @@ def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) 
     b1 = box_ticks()
     wall = time.monotonic() - t0
     rss, pss = memory(pids)
+    per_rss = {p: memory([p])[0] for p in pids}
     per = {p: (t - c0.get(p, 0)) / CLK_TCK / wall * 100 for p, t in c1.items()}
     n_cores = os.cpu_count() or 1
-    return Window(cpu=sum(per.values()), per_process=per, server_cpu=(s1 - s0) / CLK_TCK / wall * 100,
+    return Window(cpu=sum(per.values()), per_process=per, per_rss=per_rss, server_cpu=(s1 - s0) / CLK_TCK / wall * 100,
                   box_busy=(b1[0] - b0[0]) / max(1, b1[1] - b0[1]) * 100 * n_cores, rss=rss, pss=pss,
                   seconds=wall)
 
@@ -216,6 +224,7 @@ def cam_ids(n: int) -> list[str]:
 @dataclass
 class EdgedResult:
     n: int
+    code: str = ""              # source_state() when this step's daemon started
     win: Window | None = None
     recording: int = 0          # cameras with a segment when the window started
     lag_start: float | None = None
@@ -248,7 +257,7 @@ def max_lateness(d: Daemon) -> tuple[float | None, int]:
 
 
 def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedResult:
-    res = EdgedResult(n)
+    res = EdgedResult(n, code=source_state())
     base = out / f"edged-{n}"
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
@@ -282,8 +291,9 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
             res.win = measure(lambda: tree(root), seconds, server.proc.pid, root=root)
             res.lag_end = max_lateness(d)[0]
             workers = sorted((p for p in res.win.per_process if p != root))
-            log(f"  edged: daemon {res.win.per_process.get(root, 0):.1f} %, workers "
-                + ", ".join(f"{res.win.per_process[p]:.1f} %" for p in workers)
+            w = res.win
+            log(f"  edged: daemon {w.per_process.get(root, 0):.1f} % {w.per_rss.get(root, 0):.0f} MB, workers "
+                + ", ".join(f"{w.per_process[p]:.1f} % {w.per_rss.get(p, 0):.0f} MB" for p in workers)
                 + f"; server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of "
                 f"{100 * (os.cpu_count() or 1)} %")
     finally:
@@ -306,10 +316,16 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
             by_cam.setdefault(seg["camera"], []).append(seg)
         else:
             res.not_complete += 1
-    lost = {}
+    lost, lost_first = {}, {}
     for cam, segs in by_cam.items():
         span = sum(s["end_us"] - s["start_us"] for s in segs)
         lost[cam] = round(span * FPS / 1e6) - sum(s["frames"] for s in segs)
+        if segs:
+            first = min(segs, key=lambda s: s["start_us"])
+            lost_first[cam] = round((first["end_us"] - first["start_us"]) * FPS / 1e6) - first["frames"]
+    if any(lost.values()):
+        res.notes.append("frames lost by camera (of which in its first segment, i.e. at connect time): "
+                         + ", ".join(f"{c} {v} ({lost_first.get(c, 0)})" for c, v in lost.items() if v))
     res.lost_total = sum(lost.values())
     res.lost_worst = max(lost.items(), key=lambda kv: kv[1])
     res.gaps = (d.query("SELECT count(*) AS k FROM gaps") or [{"k": 0}])[0]["k"]
@@ -461,9 +477,10 @@ def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: P
         "is one frame shorter than its packet count.",
     ]
     notes = []
-    if args.source_state != source_state():
-        notes.append(f"edged's code changed during the run ({args.source_state} -> {source_state()}): "
-                     "rows may have measured different code")
+    codes = {code_of(e.code) for e, _ in results}
+    if len(codes) > 1 or code_of(args.source_state) != code_of(source_state()):
+        notes.append(f"edged's code changed during the run ({args.source_state} -> {source_state()}); "
+                     "edged ran: " + ", ".join(f"N={e.n} {e.code}" for e, _ in results))
     for e, f in results:
         notes += [f"N={e.n} edged: {x}" for x in e.notes]
         if e.recording != e.n:
@@ -530,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
             if not server.running:
                 raise RuntimeError("the RTSP server died:\n" + server.log_text()[-2000:])
     finally:
+        server.stop()
+        (OUT / "rtsp_server.log").write_text(server.log_text())
         server.close()
         if results:
             log(report(results, args, clip))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from edged import logs
 from storage.catalog import Catalog, CatalogWriter
@@ -21,6 +21,7 @@ class Alarms:
     def __init__(self, writer: CatalogWriter):
         self.writer = writer
         self.downgrade: Callable[[str], bool] = lambda _kind: False  # set by the maintenance window
+        self.publish: Callable[[dict[str, Any]], Awaitable[None]] | None = None  # the MQTT reporter
 
     async def raise_(self, key: str, kind: str, severity: str, camera: str | None, message: str,
                      detail: dict[str, Any] | None = None) -> None:
@@ -30,10 +31,15 @@ class Alarms:
         if new:
             (log.error if severity == "critical" else log.warning)(
                 "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=kind))
+            if self.publish is not None:
+                await self.publish({"id": key, "action": "raise", "kind": kind, "severity": severity,
+                                    "camera": camera, "message": message, "detail": detail, "at_us": now_us()})
 
     async def clear(self, key: str) -> None:
         if await self.writer.run(Catalog.clear_alarm, key, now_us()):
             log.info("alarm cleared: %s", key, **logs.fields(alarm=key))
+            if self.publish is not None:
+                await self.publish({"id": key, "action": "clear", "at_us": now_us()})
 
     async def set(self, active: bool, key: str, kind: str, severity: str, camera: str | None, message: str,
                   detail: dict[str, Any] | None = None) -> None:

@@ -56,7 +56,7 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
         "started_us": _int(node.get("started_us")), "heartbeat_us": beat, "data_dir": str(data_dir),
         "disk_total": disk.total, "disk_free": disk.free, "cameras": states,
         "segments": seg["n"], "footage_bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
-        "newest_us": seg["newest"], "open_segments": open_n, "gaps_24h": gaps,
+        "newest_us": seg["newest"], "open_segments": open_n, "gaps_24h": gaps, "broker": node.get("mqtt_status"),
     }
     total = sum(states.values())
     recording = states.get("recording", 0)
@@ -69,6 +69,7 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
         f"footage:   {seg['n']} segments, {fmt_bytes(data['footage_bytes'])}, "
         f"{fmt_time(seg['oldest'])} to {fmt_time(seg['newest'])}; {open_n} being written",
         f"gaps:      {gaps} in the last 24 h",
+        f"broker:    {node.get('mqtt_status') or 'not configured'}",
         f"disk:      {fmt_bytes(disk.free)} free of {fmt_bytes(disk.total)} ({data_dir})",
     ]
     return data, "\n".join(lines)

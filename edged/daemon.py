@@ -21,8 +21,10 @@ from edged.integrity import TamperGuard, check_identity
 from edged.keepalive import Keepalive, status_line
 from edged.maintenance import Maintenance
 from edged.notify import Notifier
+from edged.reporting import Reporting
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
+from storage import audit
 from storage.catalog import Catalog, CatalogWriter
 from storage.layout import CATALOG_FILE
 from storage.reconcile import Report, reconcile
@@ -67,7 +69,19 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         _install_test_hooks(writer)
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
-    control = ControlServer(cfg.control.socket, control_handlers(sup, writer, runner, maintenance))
+    handlers = control_handlers(sup, writer, runner, maintenance)
+    control = ControlServer(cfg.control.socket, handlers)
+
+    def outbox_full(full: bool) -> None:
+        sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
+                              "the MQTT outbox is full: messages for the central office are being refused"),
+                   "outbox-alarm")
+
+    reporting = Reporting(cfg, writer, sup, runner, commands={"hold": handlers["hold.add"]},
+                          on_outbox_full=outbox_full)
+    if cfg.mqtt.enabled:
+        alarms.publish = reporting.alarm
+    keepalive.reporter = reporting
     try:
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         notifier.extend_timeout(STARTUP_STEP_S)
@@ -82,11 +96,18 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             notifier.extend_timeout(STARTUP_STEP_S)
             report = await writer.run(reconcile, data_dir)
         log.info("catalog reconciled with the disk: %s", report.summary())
+        if report.missing:  # footage that vanished while edged was not watching
+            await writer.run(lambda c: audit.append(c.db, "edged", "footage.missing", {"paths": report.missing}))
+            await alarms.raise_("footage_missing", "footage_missing", "critical", None,
+                                f"{len(report.missing)} footage files vanished while edged was not running "
+                                f"(first: {report.missing[0]})", {"paths": report.missing[:100]})
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": now_us(), "heartbeat_us": now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
             "stopped_us": None})
+        session = await writer.run(_next_session)
+        await reporting.start(session)
         await maintenance.load()
         await control.start()
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
@@ -98,7 +119,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
 
         try:
             await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
-                                 "ready": announce_ready})
+                                 "ready": announce_ready, "reporting": reporting.run})
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise
@@ -109,6 +130,14 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         await control.close()
         await writer.close()
         os.close(lock)
+
+
+def _next_session(c: Catalog) -> int:
+    """A counter of daemon starts, for the birth message: the central side sees restarts."""
+    row = next(c.db.query("SELECT value FROM node WHERE key = 'session'"), None)
+    session = int(row["value"]) + 1 if row else 1
+    c.set_node({"session": session})
+    return session
 
 
 def _install_test_hooks(writer: CatalogWriter) -> None:

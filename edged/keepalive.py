@@ -27,8 +27,9 @@ def status_line(sup: Any, runner: Any, reporter_status: str | None) -> str:
     recording = sum(1 for c in enabled if states.get(c.id) == "recording")
     free = shutil.disk_usage(sup.cfg.storage.data_dir).free
     retention = "suspended" if runner.blocked else ("BREACHED" if runner.breached else "OK")
+    broker = "not configured" if not reporter_status or reporter_status == "disabled" else reporter_status
     parts = [f"{recording}/{len(enabled)} cameras recording", f"{free / 1e9:.1f} GB free", f"retention {retention}",
-             f"broker {reporter_status or 'not configured'}"]
+             f"broker {broker}"]
     if sup.paused:
         parts.insert(0, "RECORDING STOPPED (disk full)")
     return ", ".join(parts)

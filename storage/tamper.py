@@ -18,6 +18,7 @@ import errno
 import logging
 import os
 import threading
+import warnings
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class TamperWatcher:
             return
         self.video_dir.mkdir(parents=True, exist_ok=True)
         _check_watch_limit(self.data_dir)
+        # watchdog's inotify backend warns (with its whole watch list, kilobytes per line) when a
+        # camera and a day folder appear at once; the watch is replaced correctly, so say nothing.
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
         try:
             observer = InotifyObserver(generate_full_events=True)
         except OSError as exc:

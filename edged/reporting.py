@@ -1,0 +1,185 @@
+"""What the daemon tells the central office: it feeds mqtt.Reporter (issue 4, DESIGN.md "MQTT").
+
+Retained: birth at start, `state` every minute and when it changes, each camera's state as
+its figures arrive. Durable (outbox, QoS 1): alarms as they are raised and cleared (hooked
+into edged.alarms), and every audit record and destruction record, read from the catalog
+after a persisted marker so none is skipped or sent twice across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from edged import __version__
+from edged.config import Config
+from mqtt.outbox import OutboxError
+from mqtt.reporter import Reporter
+from storage.catalog import Catalog, CatalogWriter
+
+log = logging.getLogger(__name__)
+
+STATE_EVERY_S = 60.0
+POLL_S = 2.0          # audit and destruction records go out within this long
+CAMERAS_EVERY = 3     # ticks: camera states every 6 s
+STATE_CHECK_EVERY = 8  # ticks: the site state is recomputed every 16 s (sent on change, else each minute)
+BATCH = 500
+
+
+def config_hash(cfg: Config) -> str:
+    source = Path(cfg.source)
+    data = source.read_bytes() if source.is_file() else repr(cfg).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+class Reporting:
+    def __init__(self, cfg: Config, writer: CatalogWriter, sup: Any, runner: Any, commands: dict[str, Any],
+                 on_outbox_full: Any = None):
+        self.cfg = cfg
+        self.writer = writer
+        self.sup = sup
+        self.runner = runner
+        self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
+                                 on_outbox_full=on_outbox_full, on_command_record=self._record_command)
+        self._last_state: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.reporter.status
+
+    async def start(self, session: int) -> None:
+        r = self.cfg.retention
+        self.reporter.set_birth({
+            "version": __version__, "config_hash": config_hash(self.cfg), "session": session,
+            "site": self.cfg.site.id, "site_name": self.cfg.site.name, "node": self.cfg.site.node,
+            "retention": {"min_days": r.min_retention_us / 86_400e6, "max_days": r.max_retention_us / 86_400e6,
+                          "on_full": r.on_full},
+            "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location}
+                        for c in self.cfg.cameras],
+            "public_key": None})
+
+    # hooks --------------------------------------------------------------------------
+    async def alarm(self, event: dict[str, Any]) -> None:
+        """Called by edged.alarms on every raise and clear."""
+        try:
+            await self.reporter.alarm(event)
+        except OutboxError as exc:
+            log.error("alarm %s not queued for the central office: %s", event.get("id"), exc)
+
+    async def _record_command(self, record: dict[str, Any]) -> None:
+        from storage import audit
+        await self.writer.run(lambda c: audit.append(c.db, str(record.get("actor") or "mqtt"), "mqtt.command",
+                                                     record))
+
+    # the task -----------------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        if not self.cfg.mqtt.enabled:
+            return
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.reporter.run(stopping), name="mqtt-client")
+            tg.create_task(self._feed(stopping), name="mqtt-feed")
+
+    async def _feed(self, stopping: asyncio.Event) -> None:
+        last_state = -STATE_EVERY_S
+        loop = asyncio.get_running_loop()
+        status = None
+        for tick in itertools.count():
+            if stopping.is_set():
+                break
+            await self._forward_records()
+            if tick % CAMERAS_EVERY == 0:
+                await self._camera_states()
+            if tick % STATE_CHECK_EVERY == 0:  # the report runs a few queries per camera: not every tick
+                state = await self._state()
+                text = json.dumps(state, sort_keys=True)
+                if text != self._last_state or loop.time() - last_state >= STATE_EVERY_S:
+                    self.reporter.set_state({**state, "ts_us": _now_us()})
+                    self._last_state, last_state = text, loop.time()
+            if self.reporter.status != status:
+                status = self.reporter.status
+                await self.writer.run(Catalog.set_node, {"mqtt_status": status})
+            try:
+                await asyncio.wait_for(stopping.wait(), POLL_S)
+            except TimeoutError:
+                pass
+
+    async def _forward_records(self) -> None:
+        """Audit records (each carries the chain head after it) and destructions, in order."""
+        def fetch(c: Catalog) -> tuple[list, list, dict]:
+            marks = {r["key"]: int(r["value"]) for r in c.db.query(
+                "SELECT key, value FROM node WHERE key IN ('mqtt_audit_seq', 'mqtt_destruction_id')")}
+            audits = list(c.db.query("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+                                     [marks.get("mqtt_audit_seq", 0), BATCH]))
+            gone = list(c.db.query("SELECT * FROM destructions WHERE id > ? ORDER BY id LIMIT ?",
+                                   [marks.get("mqtt_destruction_id", 0), BATCH]))
+            return audits, gone, marks
+
+        audits, gone, _marks = await self.writer.run(fetch)
+        try:
+            for a in audits:
+                await self.reporter.audit({"seq_local": a["seq"], "at_us": a["at_us"], "actor": a["actor"],
+                                           "action": a["action"], "detail": json.loads(a["detail"]),
+                                           "prev_hash": a["prev_hash"], "hash": a["hash"], "chain_head": a["hash"]})
+            for g in gone:
+                await self.reporter.retention({k: g[k] for k in (
+                    "camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id")})
+        except OutboxError as exc:
+            log.error("records not queued for the central office yet: %s", exc)
+            return
+        if audits or gone:
+            marks = {}
+            if audits:
+                marks["mqtt_audit_seq"] = audits[-1]["seq"]
+            if gone:
+                marks["mqtt_destruction_id"] = gone[-1]["id"]
+            await self.writer.run(Catalog.set_node, marks)
+
+    async def _camera_states(self) -> None:
+        rows = await self.writer.run(lambda c: list(c.db.query("SELECT * FROM cameras WHERE configured = 1")))
+        alarms = await self.writer.run(lambda c: [(a["camera"], a["kind"]) for a in c.active_alarms()])
+        for r in rows:
+            health = sorted(kind for cam, kind in alarms if cam == r["id"])
+            self.reporter.set_camera_state(r["id"], {
+                "name": r["name"], "state": r["state"], "recording": r["state"] == "recording",
+                "fps": r["fps"], "bitrate": r["bitrate"], "codec": r["codec"],
+                "resolution": f"{r['width']}x{r['height']}" if r["width"] else None,
+                "last_frame_us": r["last_packet_us"], "error": r["last_error"],
+                "health": "ok" if not health and r["state"] == "recording" else (", ".join(health) or r["state"])})
+
+    async def _state(self) -> dict[str, Any]:
+        from edged.ctl_retention import retention_report
+
+        def build(c: Catalog) -> dict[str, Any]:
+            rep = retention_report(SimpleNamespace(db=c.db, cfg=self.cfg, data_dir=self.cfg.storage.data_dir))
+            alarms = [{"id": a["key"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
+                       "since_us": a["raised_us"]} for a in c.active_alarms()]
+            return {"rep": rep, "alarms": alarms}
+
+        got = await self.writer.run(build)
+        rep = got["rep"]
+        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        achieved = [c["achieved_us"] for c in rep["cameras"] if c["achieved_us"] is not None]
+        states = self.sup.camera_states()
+        enabled = [c.id for c in self.cfg.cameras if c.enabled]
+        return {
+            "storage": {"total_bytes": usage.total, "free_bytes": usage.free, "reserve_bytes": rep["reserve"]},
+            "retention": {"achieved_days": round(min(achieved) / 86_400e6, 3) if achieved else None,
+                          "forecast_days": None if rep["forecast_us"] is None else round(rep["forecast_us"] / 86_400e6, 1),
+                          "verdicts": {c["camera"]: c["verdict"] for c in rep["cameras"]},
+                          "suspended": bool(self.runner.blocked)},
+            "recording": {"cameras": len(enabled), "recording": sum(states.get(i) == "recording" for i in enabled),
+                          "stopped_disk_full": self.sup.paused},
+            "alarms": got["alarms"],
+        }
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000

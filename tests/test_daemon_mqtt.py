@@ -1,0 +1,125 @@
+"""The daemon reporting to a real mosquitto: birth, retained states, last will, and alarms
+that survive a broker outage and a daemon restart in the middle of it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.support.broker import Broker, Subscriber
+from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.daemon import Daemon, wait_for, write_config
+
+BASE = "edged/v1/test/node1"
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return make_clip(tmp_path, fps=20, gop=20, seconds=10)
+
+
+def daemon_with_mqtt(tmp_path, cams, port) -> Daemon:
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, cams)
+    config.write_text(config.read_text() + f'\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n'
+                      'reconnect_max = "1s"\n')
+    return Daemon(config, data, tmp_path / "edged.log")
+
+
+def last_json(sub: Subscriber, topic: str):
+    m = sub.last(topic)
+    return m.json() if m is not None and m.payload else None
+
+
+def durable(sub: Subscriber) -> list[dict]:
+    """Non-retained messages (alarm, audit, retention, ...) in arrival order, first copy of each seq."""
+    seen, out = set(), []
+    for m in list(sub.messages):
+        if m.topic.rsplit("/", 1)[-1] not in ("alarm", "audit", "retention", "inspection", "reply"):
+            continue  # status, birth and states are retained (live copies arrive without the flag)
+        body = m.json()
+        if "seq" in body and body["seq"] not in seen:
+            seen.add(body["seq"])
+            out.append({**body, "_topic": m.topic})
+    return out
+
+
+def test_birth_states_and_last_will(tmp_path, clip):
+    broker = Broker(tmp_path / "broker").start()
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
+        sub = Subscriber(broker, f"{BASE}/#").start()
+        d = daemon_with_mqtt(tmp_path, [{"id": "cam", "url": cameras.url("cam")},
+                                        {"id": "dead", "url": f"rtsp://127.0.0.1:{free_port()}/x"}], broker.port)
+        d.start()
+        try:
+            wait_for(lambda: (sub.last(f"{BASE}/status") or b"") and sub.last(f"{BASE}/status").payload == b"online",
+                     30, "status online")
+            birth = wait_for(lambda: last_json(sub, f"{BASE}/birth"), 10, "birth")
+            assert birth["session"] == 1 and [c["id"] for c in birth["cameras"]] == ["cam", "dead"]
+            assert birth["retention"]["min_days"] == 30 and len(birth["config_hash"]) == 64
+            cam = wait_for(lambda: (last_json(sub, f"{BASE}/camera/cam/state") or {}).get("resolution") and
+                           last_json(sub, f"{BASE}/camera/cam/state"), 30, "cam recording, with its figures")
+            assert cam["recording"] and cam["health"] == "ok"
+            assert cam["resolution"] == "320x240" and cam["fps"] > 15
+            dead = wait_for(lambda: (last_json(sub, f"{BASE}/camera/dead/state") or {}).get("state") == "offline"
+                            and last_json(sub, f"{BASE}/camera/dead/state"), 30, "dead camera offline")
+            assert not dead["recording"] and "cannot connect" in dead["error"]
+            state = wait_for(lambda: last_json(sub, f"{BASE}/state"), 30, "site state")
+            assert state["storage"]["free_bytes"] > 0 and state["recording"]["cameras"] == 2
+            d.kill_all()
+            wait_for(lambda: sub.last(f"{BASE}/status").payload == b"offline", 30, "the last will: offline")
+        finally:
+            if d.proc.poll() is None:
+                d.stop()
+            sub.stop()
+            broker.stop()
+
+
+def test_alarms_raised_during_a_broker_outage_and_a_restart_all_arrive_in_order(tmp_path, clip):
+    broker = Broker(tmp_path / "broker", persistence=True).start()
+    sub = Subscriber(broker, f"{BASE}/#", persistent="central-office").start()
+    unplugged = RtspServer({"cam": f"clip:{clip.video}@20"})
+    steady = RtspServer({"cam": f"clip:{clip.video}@20"})
+    unplugged.start()
+    steady.start()
+    d = daemon_with_mqtt(tmp_path, [{"id": "door", "url": unplugged.url("cam")},
+                                    {"id": "desk", "url": steady.url("cam")}], broker.port)
+    d.start()
+    try:
+        wait_for(lambda: (sub.last(f"{BASE}/status") or b"") and sub.last(f"{BASE}/status").payload == b"online",
+                 30, "online")
+        wait_for(lambda: len(d.segments("desk")) >= 1, 30, "desk recording")
+        broker.stop()
+        unplugged.stop()  # the camera is unplugged while the uplink is down
+        wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'camera_offline:door'"), 40, "camera_offline")
+        d.stop()
+        restarted = time.time_ns() // 1000
+        d.start()  # edged restarts while the broker is still down
+        wait_for(lambda: d.query("SELECT 1 FROM segments WHERE camera = 'desk' AND state = 'complete'"
+                                 " AND created_us > ?", (restarted,)), 30, "desk recording again")
+        victim = d.segments("desk")[0]
+        os.unlink(d.data_dir / victim["path"])  # and someone deletes footage
+        wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'tamper'"), 30, "the tamper alarm")
+        raised = [r["key"] for r in d.query("SELECT key FROM alarms ORDER BY id")]
+        broker.start()
+
+        def arrived():
+            keys = [m["id"] for m in durable(sub) if m["_topic"] == f"{BASE}/alarm" and m["action"] == "raise"]
+            return keys if set(raised) <= set(keys) else None
+
+        keys = wait_for(arrived, 60, "every alarm raised during the outage")
+        assert [k for k in keys if k in raised] == raised, "in the order they were raised"
+        wait_for(lambda: [m for m in durable(sub) if m["_topic"] == f"{BASE}/audit"
+                          and m.get("action") == "tamper.detected" and m.get("chain_head")], 20,
+                 "the audit record (with the chain head) of the tamper")
+        seqs = [m["seq"] for m in durable(sub)]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "no sequence gap"
+    finally:
+        if d.proc and d.proc.poll() is None:
+            d.stop()
+        sub.stop()
+        broker.stop()
+        unplugged.stop()
+        steady.stop()
