@@ -123,3 +123,68 @@ def test_alarms_raised_during_a_broker_outage_and_a_restart_all_arrive_in_order(
         broker.stop()
         unplugged.stop()
         steady.stop()
+
+
+def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
+    """A signed `hold` from the central office places an evidence hold, on the record; an
+    unsigned one is refused and recorded. Wrong credentials are a status; recording goes on."""
+    import base64
+    import json
+    import subprocess
+    import sys
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from mqtt.commands import sign_command
+    from tests.support.daemon import ROOT
+
+    key = Ed25519PrivateKey.generate()
+    pub = base64.b64encode(key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                         serialization.PublicFormat.Raw)).decode()
+    broker = Broker(tmp_path / "broker", users={"node1": "right", "central": "pw-c"}).start()
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
+        d = daemon_with_mqtt(tmp_path, [{"id": "cam", "url": cameras.url("cam")}], broker.port)
+        base = d.config.read_text()
+        d.config.write_text(base + f'username = "node1"\npassword = "Hunter2-not-it"\ncommand_key = "{pub}"\n')
+        d.start()
+        try:
+            wait_for(lambda: "refused" in (d.query("SELECT value FROM node WHERE key = 'mqtt_status'") or
+                                           [{"value": ""}])[0]["value"], 30, "a refused-credentials status")
+            wait_for(lambda: len(d.segments("cam")) >= 2, 30, "recording carries on")
+            status = subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(d.config), "status"],
+                                    capture_output=True, text=True, cwd=ROOT).stdout
+            assert "broker:    refused" in status and "Hunter2-not-it" not in status
+            d.stop()
+            d.config.write_text(base + f'username = "node1"\npassword = "right"\ncommand_key = "{pub}"\n')
+            d.start()
+            sub = Subscriber(broker, f"{BASE}/#", username="central", password="pw-c").start()
+            wait_for(lambda: (sub.last(f"{BASE}/status") or b"") and sub.last(f"{BASE}/status").payload == b"online",
+                     30, "online with the right credentials")
+            now = time.time_ns() // 1000
+            args = {"cameras": ["cam"], "from_us": now - 60_000_000, "to_us": now, "reason": "assault at the door",
+                    "case_ref": "POL-2026-77"}
+            tries = iter(range(60))
+
+            def unsigned_answered():  # the node subscribes to cmd/+ just after it says online: ask again
+                if next(tries) % 10 == 0:
+                    sub.publish(f"{BASE}/cmd/hold", json.dumps({"cmd": "hold", "args": args}), correlation=b"c-1")
+                return any(r.correlation == b"c-1" for r in sub.on(f"{BASE}/cmd/hold/reply"))
+
+            wait_for(unsigned_answered, 20, "the node answering commands")
+            sub.publish(f"{BASE}/cmd/hold", json.dumps(sign_command(key, "hold", args, "nonce-0001", now + 60_000_000)),
+                        correlation=b"c-2")
+            replies = wait_for(lambda: len(sub.on(f"{BASE}/cmd/hold/reply")) >= 2 and sub.on(f"{BASE}/cmd/hold/reply"),
+                               20, "two replies")
+            by_corr = {r.correlation: r.json() for r in replies}
+            assert by_corr[b"c-2"]["ok"] and not by_corr[b"c-1"]["ok"]
+            hold = wait_for(lambda: d.query("SELECT * FROM holds"), 10, "the hold")[0]
+            assert hold["case_ref"] == "POL-2026-77" and hold["placed_by"].startswith("mqtt:key:")
+            assert len(d.query("SELECT * FROM holds")) == 1, "the unsigned command placed nothing"
+            actions = [r["action"] for r in d.query("SELECT action FROM audit")]
+            assert actions.count("mqtt.command") >= 2 and "hold.add" in actions
+            sub.stop()
+        finally:
+            if d.proc.poll() is None:
+                d.stop()
+            broker.stop()
