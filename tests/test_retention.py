@@ -246,3 +246,42 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
     assert len(d.query("SELECT * FROM destructions")) == destroyed_before, "nothing destroyed"
     assert d.query("SELECT count(*) AS n FROM segments WHERE state = 'missing'")[0]["n"] == 0, \
         "the catalog was not 'cleaned up'"
+
+
+async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
+    """Held footage so large that the rest of the disk holds less than min_retention."""
+    from edged.alarms import Alarms
+    from edged.config import default_config
+    from edged.retention_runner import RetentionRunner
+    from storage.catalog import CatalogWriter
+    from storage.retention_store import add_hold
+
+    cfg = default_config(tmp_path)
+    total = shutil.disk_usage(tmp_path).total
+    writer = CatalogWriter(tmp_path / "catalog.db")
+    await writer.start()
+    try:
+        now = time.time_ns() // 1000
+
+        def fill(c: Catalog) -> None:
+            c.sync_cameras([{"id": "demo", "name": "demo", "url": "synthetic:", "enabled": 1}])
+            # a day of footage written at a rate that fills the disk in ~40 days ...
+            for i in range(24):
+                start = now - (24 - i) * 3600 * S
+                path = f"video/demo/x/{i}.mp4"
+                c.open_segment("demo", start, path, start)
+                c.close_segment(path, {"end_us": start + 3600 * S, "bytes": total // 40 // 24})
+            # ... and a hold on an old case taking most of the disk
+            c.open_segment("demo", now - 90 * 86_400 * S, "video/demo/old/1.mp4", 0)
+            c.close_segment("video/demo/old/1.mp4", {"end_us": now - 89 * 86_400 * S, "bytes": total // 10 * 8})
+            add_hold(c.db, kind="legal", cameras=["demo"], from_us=now - 91 * 86_400 * S, to_us=now - 88 * 86_400 * S,
+                     reason="court order", case_ref="L-1", placed_by="t", expires_us=None, now=now)
+
+        await writer.run(fill)
+        runner = RetentionRunner(cfg, writer, Alarms(writer))
+        await runner._holds_crowd_out()
+        rows = await writer.run(lambda c: c.active_alarms())
+        assert [a["kind"] for a in rows] == ["holds_crowd_out"]
+        assert "below the minimum of 30 days" in rows[0]["message"]
+    finally:
+        await writer.close()
