@@ -18,7 +18,7 @@ from edged.cli import resolve_config
 from edged.config import Config, ConfigError
 from edged.control import RequestError
 from edged.display import UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
-from storage.catalog import open_readonly, segments_between
+from storage.catalog import FOOTAGE, open_readonly, segments_between
 from storage.layout import CATALOG_FILE
 
 HEARTBEAT_STALE_US = 10_000_000
@@ -46,7 +46,7 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
         "SELECT state, count(*) AS n FROM cameras WHERE configured = 1 GROUP BY state")}
     seg = next(db.query(
         "SELECT count(*) AS n, sum(bytes) AS bytes, min(start_us) AS oldest, max(end_us) AS newest FROM segments"
-        " WHERE state IN ('complete', 'recovered')"))
+        " WHERE " + FOOTAGE))
     open_n = next(db.query("SELECT count(*) AS n FROM segments WHERE state = 'writing'"))["n"]
     gaps = next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [now - 86_400_000_000]))["n"]
     disk = shutil.disk_usage(data_dir)

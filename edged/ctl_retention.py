@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control import call
 from edged.display import UsageError, fmt_bytes, fmt_time, parse_when, table
-from storage.retention import DAY_US, forecast_retention_us, verdict
-from storage.retention_store import (
-    FOOTAGE,
-    active_holds,
-    held_bytes,
-    hold_row,
-    policy_for,
-    write_rates,
-)
+from storage.retention import DAY_US
+from storage.retention_store import hold_row, retention_report
 
 
 def _now() -> int:
@@ -99,34 +90,8 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else "no holds" + ("" if args.all else " in force (--all shows ended ones)")
 
 
-def retention_report(ctx) -> dict[str, Any]:
-    """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict."""
-    db, cfg, now = ctx.db, ctx.cfg, _now()
-    usage = shutil.disk_usage(ctx.data_dir)
-    policy = policy_for(cfg.retention, cfg.cameras, usage.total)
-    holds = active_holds(db, now)
-    rates = write_rates(db, now)
-    site_forecast = forecast_retention_us(usage.total - policy.reserve_bytes, held_bytes(db, holds),
-                                          sum(rates.values()))
-    breached = {r["camera"] for r in db.query(
-        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
-    cams = []
-    for cam in sorted({c.id for c in cfg.cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")}):
-        limits = policy.limits(cam)
-        oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
-        mine = [h for h in holds if h.cameras is None or cam in h.cameras]
-        held = held_bytes(db, [replace(h, cameras=frozenset({cam})) for h in mine])
-        forecast = None if site_forecast is None else min(site_forecast, limits.max_us)
-        cams.append({"camera": cam, "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
-                     "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
-                     "held_bytes": held, "write_rate_bps": rates.get(cam, 0.0),
-                     "verdict": verdict(forecast, limits.min_us, cam in breached)})
-    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
-            "on_full": policy.on_full, "forecast_us": site_forecast, "cameras": cams}
-
-
 def cmd_retention(ctx, args) -> tuple[Any, str]:
-    rep = retention_report(ctx)
+    rep = retention_report(ctx.db, ctx.cfg.retention, ctx.cfg.cameras, ctx.data_dir)
     rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
              _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
     head = (f"disk {fmt_bytes(rep['disk_free'])} free of {fmt_bytes(rep['disk_total'])}, reserve "

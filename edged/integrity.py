@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edged.alarms import Alarms
 from storage import audit, layout
-from storage.catalog import Catalog, CatalogWriter
+from storage.catalog import FOOTAGE, Catalog, CatalogWriter
 from storage.tamper import Tamper, TamperWatcher
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def check_identity(catalog: Catalog, data_dir: Path) -> str | None:
     (frigate#7838 deleted a catalog's worth of rows that way).
     """
     footage = next(catalog.db.query(
-        "SELECT count(*) AS n FROM segments WHERE state IN ('complete', 'recovered')"))["n"]
+        "SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
     node = {r["key"]: r["value"] for r in catalog.db.query("SELECT key, value FROM node WHERE key = 'disk_id'")}
     path = data_dir / IDENTITY_FILE
     if path.exists():

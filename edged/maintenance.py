@@ -19,7 +19,7 @@ from typing import Any
 from edged.alarms import Alarms
 from edged.control import RequestError
 from storage import audit
-from storage.catalog import Catalog, CatalogWriter
+from storage.catalog import FOOTAGE, Catalog, CatalogWriter
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE
 
@@ -95,7 +95,7 @@ class Maintenance:
             if backup["check"] != "ok":
                 raise RequestError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
             rows = await self.writer.run(lambda c: list(c.db.query(
-                "SELECT path, camera, sha256 FROM segments WHERE state IN ('complete', 'recovered')"
+                "SELECT path, camera, sha256 FROM segments WHERE " + FOOTAGE +
                 " AND end_us >= ? AND sha256 IS NOT NULL", [started - verify_us])))
             mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
             for m in mismatches:

@@ -16,14 +16,15 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from edged import __version__
 from edged.config import Config
 from mqtt.outbox import OutboxError
 from mqtt.reporter import Reporter
+from storage import audit
 from storage.catalog import Catalog, CatalogWriter
+from storage.retention_store import retention_report
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,6 @@ class Reporting:
             log.error("alarm %s not queued for the central office: %s", event.get("id"), exc)
 
     async def _record_command(self, record: dict[str, Any]) -> None:
-        from storage import audit
         await self.writer.run(lambda c: audit.append(c.db, str(record.get("actor") or "mqtt"), "mqtt.command",
                                                      record))
 
@@ -155,10 +155,8 @@ class Reporting:
                 "health": "ok" if not health and r["state"] == "recording" else (", ".join(health) or r["state"])})
 
     async def _state(self) -> dict[str, Any]:
-        from edged.ctl_retention import retention_report
-
         def build(c: Catalog) -> dict[str, Any]:
-            rep = retention_report(SimpleNamespace(db=c.db, cfg=self.cfg, data_dir=self.cfg.storage.data_dir))
+            rep = retention_report(c.db, self.cfg.retention, self.cfg.cameras, self.cfg.storage.data_dir)
             alarms = [{"id": a["key"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
                        "since_us": a["raised_us"]} for a in c.active_alarms()]
             return {"rep": rep, "alarms": alarms}

@@ -38,7 +38,6 @@ class RetentionRunner:
         self.expect = expect
         self.on_full_stop = on_full_stop
         self.blocked: str | None = None   # why retention must not run (disk identity)
-        self.passes = 0
         self.breached = False             # a camera's minimum retention could not be kept
         self._poke = asyncio.Event()
 
@@ -68,7 +67,6 @@ class RetentionRunner:
         result: PassResult = await self.writer.run(
             lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
                                expect=self.expect))
-        self.passes += 1
         p = result.plan
         if result.destroyed:
             reasons = sorted({d.reason for d in p.destroy})

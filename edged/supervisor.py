@@ -25,7 +25,6 @@ from storage.reconcile import Report, recover_open
 
 log = logging.getLogger(__name__)
 
-GAP_MIN_US = 0                # segments of a run abut exactly; any hole between runs is a gap
 STATS_FLUSH_S = 5.0
 HEARTBEAT_S = 2.0
 STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
@@ -65,7 +64,6 @@ class WorkerSlot:
     proc: asyncio.subprocess.Process | None = None
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
-    restarts: int = 0
 
     async def send(self, msg: dict[str, Any]) -> None:
         proc = self.proc
@@ -245,7 +243,6 @@ class Supervisor:
             rc = await self._run_worker(slot)
             if self.stopping.is_set():
                 break
-            slot.restarts += 1
             log.error("recorder worker %d exited (status %s); restarting it for cameras %s",
                       slot.index, rc, ", ".join(slot.cameras))
             await self._after_worker_death(slot)
@@ -323,7 +320,7 @@ class Supervisor:
             await self.writer.run(Catalog.set_camera_state, cam, ev["state"], ev.get("error"), ev["at"])
         elif kind == "open":
             prev = self.last_end.get(cam)
-            if prev is not None and ev["start_us"] - prev > GAP_MIN_US:
+            if prev is not None and ev["start_us"] > prev:  # a run's segments abut exactly: a hole is a gap
                 reason = self.gap_reason.get(cam, "no footage")
                 await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
                 log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,

@@ -107,7 +107,7 @@ class CameraRecorder:
         self.thread = threading.Thread(target=self._main, name=f"cam-{self.id}", daemon=True)
         self._rng = random.Random()
         self.seg: SegmentFile | None = None
-        self.seg_start = self.seg_end = self.boundary = 0
+        self.seg_end = self.boundary = 0
         self._audio = None
         self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0}
 
@@ -266,7 +266,7 @@ class CameraRecorder:
                                fragment_us=self.settings.fragment_us, fsync_us=self.settings.fsync_us,
                                now_mono_us=mono_us())
         self.seg_rel = relpath
-        self.seg_start = self.seg_end = wall
+        self.seg_end = wall
         ctx = stream.codec_context
         self.seg_meta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
                          "audio": int(self._audio is not None)}

@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 # Segment states. Only `complete` and `recovered` are footage (DESIGN.md invariant 3).
 WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
-FOOTAGE_STATES = (COMPLETE, RECOVERED)
+# The SQL test for footage; the same text as the partial index segments_footage_start.
+FOOTAGE = "state IN ('complete', 'recovered')"
 
 migrations = Migrations("edged.catalog")
 
@@ -266,7 +267,7 @@ class Catalog:
     def footage_since(self, since_us: int) -> list[dict[str, Any]]:
         return list(
             self.db.query(
-                "SELECT id, path FROM segments WHERE start_us >= ? AND state IN ('complete', 'recovered')",
+                "SELECT id, path FROM segments WHERE start_us >= ? AND " + FOOTAGE,
                 [since_us],
             )
         )
@@ -277,7 +278,7 @@ class Catalog:
     def last_end(self, camera: str) -> int | None:
         row = next(
             self.db.query(
-                "SELECT max(end_us) AS e FROM segments WHERE camera = ? AND state IN ('complete', 'recovered')",
+                "SELECT max(end_us) AS e FROM segments WHERE camera = ? AND " + FOOTAGE,
                 [camera],
             )
         )

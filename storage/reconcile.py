@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storage import layout
-from storage.catalog import QUARANTINED, RECOVERED, WRITING, Catalog
+from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
 from storage.fsutil import fsync_dir, fsync_file
 from storage.hashing import sha256_file
 from storage.mp4 import cut_to_whole, scan_media, whole_prefix
@@ -97,7 +97,7 @@ def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], r
     for row in rows:
         relpath = row["path"]
         if not (data_dir / relpath).exists():
-            catalog.set_state(row["id"], "missing", "file never reached the disk")
+            catalog.set_state(row["id"], MISSING, "file never reached the disk")
             report.missing.append(relpath)
             continue
         fields = salvage(data_dir, relpath, row["start_us"], expect)
@@ -151,6 +151,6 @@ def reconcile(catalog: Catalog, data_dir: Path) -> Report:
     with catalog.db.atomic():
         for row in catalog.footage_since(since):
             if row["path"] not in present:
-                catalog.set_state(row["id"], "missing", "file gone at start-up")
+                catalog.set_state(row["id"], MISSING, "file gone at start-up")
                 report.missing.append(row["path"])
     return report

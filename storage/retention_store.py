@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
 from storage import audit
+from storage.catalog import FOOTAGE
 from storage.fsutil import fsync_dir
 from storage.retention import (
-    CAPACITY,
     Destroy,
     Disk,
     Hold,
@@ -28,12 +29,13 @@ from storage.retention import (
     Plan,
     Policy,
     Segment,
+    forecast_retention_us,
     plan,
+    verdict,
 )
 
 log = logging.getLogger(__name__)
 
-FOOTAGE = "state IN ('complete', 'recovered')"
 FIRST_BATCH = 2_000
 
 
@@ -272,13 +274,29 @@ def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
     return total
 
 
-def capacity_breached(db: sqlite_utils.Database, camera: str, min_us: int) -> bool:
-    """Has capacity destroyed footage of this camera younger than its minimum, lately?"""
-    row = next(db.query("SELECT 1 AS x FROM alarms WHERE kind = 'min_retention_breach' AND camera = ?"
-                        " AND cleared_us IS NULL", [camera]), None)
-    return row is not None
-
-
-__all__ = ["CAPACITY", "HoldError", "PassResult", "active_holds", "add_hold", "candidates", "destroy",
-           "destructions", "expire_holds", "finish_garbage", "hold_row", "held_bytes", "policy_for",
-           "release_hold", "run_pass", "write_rates"]
+def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
+                     now: int | None = None) -> dict[str, Any]:
+    """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
+    (edgectl retention, and the `state` the central office sees)."""
+    now = now_us() if now is None else now
+    cameras = list(cameras)
+    usage = shutil.disk_usage(data_dir)
+    policy = policy_for(retention, cameras, usage.total)
+    holds = active_holds(db, now)
+    rates = write_rates(db, now)
+    site_forecast = forecast_retention_us(usage.total - policy.reserve_bytes, held_bytes(db, holds),
+                                          sum(rates.values()))
+    breached = {r["camera"] for r in db.query(
+        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+    cams = []
+    for cam in sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")}):
+        limits = policy.limits(cam)
+        oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
+        mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
+        forecast = None if site_forecast is None else min(site_forecast, limits.max_us)
+        cams.append({"camera": cam, "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
+                     "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
+                     "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),
+                     "verdict": verdict(forecast, limits.min_us, cam in breached)})
+    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
+            "on_full": policy.on_full, "forecast_us": site_forecast, "cameras": cams}

@@ -18,8 +18,8 @@ import errno
 import logging
 import os
 import threading
-import warnings
 import time
+import warnings
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
