@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged import ctl_maintenance, ctl_retention
+from edged import ctl_export, ctl_health, ctl_maintenance, ctl_people, ctl_retention
 from edged.cli import resolve_config
 from edged.config import Config, ConfigError
 from edged.control import RequestError
@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=cmd_segments)
     ctl_retention.register(sub)
     ctl_maintenance.register(sub)
+    ctl_health.register(sub)
+    ctl_people.register(sub)
+    ctl_export.register(sub)
     args = parser.parse_args(_join_negative_times(sys.argv[1:] if argv is None else argv))
 
     try:

@@ -175,6 +175,54 @@ def m003_audit_and_maintenance(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_health(db: sqlite_utils.Database) -> None:
+    """Camera health, the camera inventory (R3.5), reference pictures and inspections (R3.1-R3.2)."""
+    for col, typ in (("kind", "TEXT NOT NULL DEFAULT 'network'"), ("purpose", "TEXT NOT NULL DEFAULT ''"),
+                     ("coverage", "TEXT NOT NULL DEFAULT ''"), ("manager", "TEXT NOT NULL DEFAULT ''"),
+                     ("contact", "TEXT NOT NULL DEFAULT ''"), ("keyframe_interval", "REAL"),
+                     ("clock_skew_us", "INTEGER"), ("image", "TEXT"), ("health", "TEXT"),
+                     ("compliance", "TEXT"), ("compliance_reasons", "TEXT")):
+        db.execute(f"ALTER TABLE cameras ADD COLUMN {col} {typ}")
+    db.executescript(
+        """
+        CREATE TABLE camera_references (
+            camera TEXT PRIMARY KEY,
+            thumb BLOB NOT NULL,              -- downscaled grey picture, row-major uint8
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            set_by TEXT NOT NULL,
+            set_us INTEGER NOT NULL
+        );
+        CREATE TABLE inspection_runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- scheduled | manual
+            due_us INTEGER,                   -- the scheduled time (NULL for a manual run)
+            ran_us INTEGER NOT NULL,
+            ran_by TEXT NOT NULL,
+            cameras INTEGER NOT NULL,
+            anomalies INTEGER NOT NULL,
+            inspector TEXT,                   -- the technician's signature (name as typed, and account)
+            signed_us INTEGER,
+            supervisor TEXT,                  -- the countersignature
+            countersigned_us INTEGER
+        );
+        CREATE UNIQUE INDEX inspection_runs_due ON inspection_runs(due_us) WHERE due_us IS NOT NULL;
+        CREATE TABLE inspections (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES inspection_runs(id),
+            camera TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            items TEXT NOT NULL,              -- JSON {item: {"ok": bool, "detail": str}}
+            ok INTEGER NOT NULL,
+            anomalies TEXT NOT NULL,          -- what was found, for the register
+            handling TEXT                     -- the technician's handling note
+        );
+        CREATE INDEX inspections_run ON inspections(run_id);
+        """
+    )
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

@@ -1,0 +1,5 @@
+"""edgectl verbs: placeholder, filled in by its issue."""
+
+
+def register(sub) -> None:
+    pass
