@@ -15,7 +15,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from edged.config_health import HealthConfig, InspectionConfig, _health, _inspection
 from edged.config_mqtt import MqttConfig, MqttTlsConfig, _mqtt
+from edged.config_people import AccountsConfig, _accounts
+from edged.config_viewer import ViewerConfig, _viewer
 from edged.config_values import (
     _PERCENT,
     DAY,
@@ -126,10 +129,16 @@ class CameraConfig:
     name: str
     url: str
     enabled: bool = True
-    audio_expected: bool = False
+    audio_expected: bool = False   # config key audio_required (R1.8, R2.4: duty-desk cameras)
     location: str = ""
     min_retention_us: int | None = None  # None: the site's retention.min_retention
     max_retention_us: int | None = None  # None: the site's retention.max_retention
+    # The inventory (R3.5): what the public notice and the register show.
+    kind: str = "network"          # network | analogue
+    purpose: str = ""
+    coverage: str = ""
+    manager: str = ""
+    contact: str = ""
 
     @property
     def redacted_url(self) -> str:
@@ -141,7 +150,8 @@ class CameraConfig:
             f"CameraConfig(id={self.id!r}, name={self.name!r}, url={self.redacted_url!r}, "
             f"enabled={self.enabled!r}, audio_expected={self.audio_expected!r}, "
             f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
-            f"max_retention_us={self.max_retention_us!r})"
+            f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
+            f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r})"
         )
 
 
@@ -155,6 +165,10 @@ class Config:
     cameras: tuple[CameraConfig, ...]
     source: str
     mqtt: MqttConfig = MqttConfig()
+    viewer: ViewerConfig = ViewerConfig()
+    accounts: AccountsConfig = AccountsConfig()
+    health: HealthConfig = HealthConfig()
+    inspection: InspectionConfig = InspectionConfig()
 
     def camera(self, id: str) -> CameraConfig | None:
         for cam in self.cameras:
@@ -219,7 +233,8 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
     from (the config file's folder); without it a relative path is an error.
     """
     try:
-        _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt"))
+        _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
+                               "health", "inspection", "accounts", "viewer"))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
             raise ConfigError(
@@ -241,6 +256,10 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             cameras=_cameras(cameras_raw, retention_raw, retention),
             source=source,
             mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site, base_dir),
+            viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
+            accounts=_accounts(_table(data, "accounts", "accounts")),
+            health=_health(_table(data, "health", "health")),
+            inspection=_inspection(_table(data, "inspection", "inspection")),
         )
     except ConfigError as e:
         if e.source is None:
@@ -399,8 +418,8 @@ def _control(t: dict, data_dir: Path, base_dir: Path | None) -> ControlConfig:
 
 def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[CameraConfig, ...]:
     known = (
-        "id", "name", "url", "enabled", "audio_expected", "location",
-        "min_retention", "max_retention",
+        "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
+        "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -422,13 +441,30 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 name=_name(t.get("name", cam_id), f"{path}.name"),
                 url=_url(_required(t, "url", path), f"{path}.url"),
                 enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
-                audio_expected=_bool(t.get("audio_expected", False), f"{path}.audio_expected"),
+                audio_expected=_audio_required(t, path),
                 location=_string(t.get("location", ""), f"{path}.location"),
                 min_retention_us=low,
                 max_retention_us=high,
+                kind=_camera_kind(t.get("kind", "network"), f"{path}.kind"),
+                **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact")},
             )
         )
     return tuple(cameras)
+
+
+def _audio_required(t: dict, path: str) -> bool:
+    """`audio_required` (the name the rules use); `audio_expected` is its older spelling."""
+    if "audio_required" in t and "audio_expected" in t:
+        raise ConfigError(f"{path}.audio_expected", "set only audio_required (audio_expected is its old name)")
+    key = "audio_required" if "audio_required" in t else "audio_expected"
+    return _bool(t.get(key, False), f"{path}.{key}")
+
+
+def _camera_kind(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if value not in ("network", "analogue"):
+        raise ConfigError(field, f'{_show(value)} is not a camera kind; use "network" or "analogue"')
+    return value
 
 
 def _check_camera_retention(

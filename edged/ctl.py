@@ -79,15 +79,38 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     db = ctx.db
     now = time.time_ns() // 1000
     rows = list(db.query("SELECT * FROM cameras WHERE configured = 1 OR ? ORDER BY id", [int(args.all)]))
+    for r in rows:
+        for col in ("health", "image", "compliance_reasons"):
+            r[col] = json.loads(r[col]) if r.get(col) else None
+    if args.notice:
+        return rows, notice(ctx, [r for r in rows if r["configured"] and r["enabled"]])
     out = []
     for r in rows:
         res = f"{r['width']}x{r['height']}" if r["width"] else "-"
-        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in ("offline",) else r["state"],
+        problem = r["last_error"] if r["state"] in ("offline", "connecting") else \
+            "; ".join((r["health"] or {}).get("conditions", {}).values())
+        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in ("offline", "degraded") else r["state"],
                     fmt_age(r["state_since_us"], now), f"{r['fps']:.1f}" if r["fps"] is not None else "-",
                     f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-", res,
-                    fmt_age(r["last_packet_us"], now), r["url"], r["last_error"] or ""])
-    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST PACKET", "URL", "PROBLEM"], out)
+                    fmt_age(r["last_packet_us"], now), r["compliance"] or "-", r["url"],
+                    problem or "; ".join(r["compliance_reasons"] or [])])
+    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST PACKET", "FLOOR", "URL", "PROBLEM"],
+                 out)
     return rows, text if rows else "no cameras configured"
+
+
+def notice(ctx: Ctx, rows: list[dict[str, Any]]) -> str:
+    """The public notice of camera locations (R3.5): no addresses, no technical detail."""
+    site = {r["key"]: r["value"] for r in ctx.db.query("SELECT key, value FROM node WHERE key IN ('site_name')")}
+    lines = [f"CCTV NOTICE: {site.get('site_name') or ctx.cfg.site.name}",
+             f"This site is recorded by {len(rows)} cameras. Footage is kept at least "
+             f"{ctx.cfg.retention.min_retention_us // 86_400_000_000} days and destroyed within "
+             f"{ctx.cfg.retention.max_retention_us // 86_400_000_000} days unless held as evidence.", ""]
+    lines.append(table(["LOCATION", "CAMERA", "KIND", "PURPOSE", "COVERAGE", "RESPONSIBLE", "CONTACT"], [
+        [r["location"] or "-", r["name"], r["kind"], r["purpose"] or "-", r["coverage"] or "-",
+         r["manager"] or "-", r["contact"] or "-"] for r in rows]))
+    lines.append(f"\nUpdated {fmt_time(time.time_ns() // 1000)}.")
+    return "\n".join(lines)
 
 
 def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
@@ -150,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(handler=cmd_status)
     p = sub.add_parser("cameras", help="every camera with its state, rate and last problem")
     p.add_argument("--all", action="store_true", help="include cameras removed from the config")
+    p.add_argument("--notice", action="store_true", help="print the public notice of camera locations (R3.5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_cameras)
     p = sub.add_parser("segments", help="recorded segments and gaps in a time range")

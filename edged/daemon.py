@@ -16,7 +16,10 @@ from edged import __version__
 from edged.alarms import Alarms
 from edged.config import Config, ConfigError, load_config
 from edged.control import ControlServer
+from edged.control_health import health_handlers
 from edged.control_ops import control_handlers
+from edged.health_monitor import HealthMonitor
+from edged.inspection_runner import InspectionRunner
 from edged.integrity import TamperGuard, check_identity
 from edged.keepalive import Keepalive, status_line
 from edged.maintenance import Maintenance
@@ -61,15 +64,19 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
     sup.retention = runner
     sup.alarms = alarms
+    monitor = HealthMonitor(cfg, writer, alarms)
+    sup.health = monitor
+    inspector = InspectionRunner(cfg, writer, monitor, alarms)
     maintenance = Maintenance(data_dir, writer, alarms)
     notifier = Notifier()
     keepalive = Keepalive(notifier, sup, writer, runner)
-    _install_signals(sup, runner, notifier, config_path)  # first: a SIGTERM during start-up is a clean stop
+    _install_signals(sup, (runner, monitor, inspector), notifier, config_path)  # first: a SIGTERM during start-up is a clean stop
     if os.environ.get("EDGED_TEST_HOOKS") == "1":
         _install_test_hooks(writer)
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
     handlers = control_handlers(sup, writer, runner, maintenance)
+    handlers.update(health_handlers(monitor, inspector))
     control = ControlServer(cfg.control.socket, handlers)
 
     def outbox_full(full: bool) -> None:
@@ -81,6 +88,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
                           on_outbox_full=outbox_full)
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm
+        inspector.publish = reporting.reporter.inspection
     keepalive.reporter = reporting
     try:
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
@@ -119,6 +127,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
 
         try:
             await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+                                 "health": monitor.run, "inspections": inspector.run,
                                  "ready": announce_ready, "reporting": reporting.run})
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
@@ -151,7 +160,7 @@ def _install_test_hooks(writer: CatalogWriter) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, block)
 
 
-def _install_signals(sup: Supervisor, runner: RetentionRunner, notifier: Notifier,
+def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
                      config_path: Path | None) -> None:
     loop = asyncio.get_running_loop()
 
@@ -174,7 +183,8 @@ def _install_signals(sup: Supervisor, runner: RetentionRunner, notifier: Notifie
             log.error("SIGHUP: config not reloaded, still running the previous one: %s", exc)
             return
         log.info("SIGHUP: reloading the camera list and retention settings from %s", config_path)
-        runner.cfg = cfg
+        for follower in followers:  # retention, health and inspections take the new settings at once
+            follower.cfg = cfg
         sup.submit(sup.reload(cfg), "reload")
 
     loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")

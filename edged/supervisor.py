@@ -38,7 +38,8 @@ def now_us() -> int:
 
 def camera_row(cam: CameraConfig) -> dict[str, Any]:
     row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled),
-           "audio_expected": int(cam.audio_expected), "location": cam.location}
+           "audio_expected": int(cam.audio_expected), "location": cam.location, "kind": cam.kind,
+           "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact}
     if not cam.enabled:
         row["state"] = "disabled"
     return row
@@ -104,6 +105,7 @@ class Supervisor:
         self.states: dict[str, str] = {}
         self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
         self.alarms: Any = None                  # edged.alarms.Alarms
+        self.health: Any = None                  # edged.health_monitor.HealthMonitor
         self.recording_started = asyncio.Event()
         self._rng = random.Random()
 
@@ -309,6 +311,11 @@ class Supervisor:
         kind, cam = ev.get("ev"), ev.get("camera")
         if kind == "stats":
             self.stats[cam] = ev
+            if self.health is not None:
+                self.health.on_stats(ev)
+        elif kind == "image":
+            if self.health is not None:
+                self.health.on_image(ev)
         elif kind == "state":
             if ev["state"] == "recording":
                 self.down_since.pop(cam, None)
@@ -317,7 +324,9 @@ class Supervisor:
             self.states[cam] = ev["state"]
             if ev["state"] == "offline" and ev.get("error"):
                 self.gap_reason[cam] = ev["error"]
-            await self.writer.run(Catalog.set_camera_state, cam, ev["state"], ev.get("error"), ev["at"])
+            public = ev["state"] if self.health is None else self.health.on_state(cam, ev["state"], ev.get("error"),
+                                                                                  ev["at"])
+            await self.writer.run(Catalog.set_camera_state, cam, public, ev.get("error"), ev["at"])
         elif kind == "open":
             prev = self.last_end.get(cam)
             if prev is not None and ev["start_us"] > prev:  # a run's segments abut exactly: a hole is a gap
@@ -326,6 +335,8 @@ class Supervisor:
                 log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,
                          **logs.fields(camera=cam, segment=ev["path"]))
             await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
+            if self.health is not None:
+                self.health.on_segment(cam, ev["start_us"])
             if self.guard is not None:
                 self.guard.opened(ev["path"])
             if self.retention is not None:
@@ -351,6 +362,7 @@ class Supervisor:
             stats, self.stats = self.stats, {}
             if stats:
                 rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
+                         "keyframe_interval": ev.get("keyframe_interval"), "clock_skew_us": ev.get("clock_skew_us"),
                          "updated_us": now_us()} for cam, ev in stats.items()]
                 await self.writer.run(Catalog.set_camera_stats, rows)
 

@@ -289,7 +289,7 @@ def test_fragment_must_be_shorter_than_segment(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     err = error_for(tmp_path, MINIMAL + "[retension]\nmin_retention = \"30d\"\n")
     assert err.field == "retension"
-    assert "unknown key (known: site, storage, recorder, retention, control, cameras, mqtt)" in err.message
+    assert "unknown key (known: site, storage, recorder, retention, control, cameras, mqtt, health" in err.message
     assert 'did you mean "retention"' in err.message
 
 
