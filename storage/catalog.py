@@ -223,6 +223,14 @@ def m004_health(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_people(db: sqlite_utils.Database) -> None:
+    """Accounts, sessions, failed logins, retrieval requests, grants and exports (R4, R5, R7)."""
+    from storage import people_store
+
+    people_store.create_tables(db)
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

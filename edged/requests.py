@@ -1,0 +1,211 @@
+"""Retrieval requests (調閱申請, REQUIREMENTS R5) as a pure state machine over plain dicts.
+
+    filed --approve--> approved (a single-use grant exists) --use--> used
+          |                                                 \\--grant expires--> lapsed
+          \\--reject--> rejected
+
+No I/O and no clock: every function takes `now_us`. storage/people_store.py keeps the rows.
+Personal data is kept to the minimum (R7.4): a citizen's ID number only masked plus a keyed
+hash (to find the same person's earlier requests), and the requester's personal fields are
+purged once the request has been closed for `keep_years` (R5.7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
+CATEGORIES = ("lost-property", "counter-dispute", "personal-safety", "major-incident", "other")
+MODES = ("view", "copy")
+FLAGS = ("major", "abnormal")
+# R5.5: copies only for agencies and the police, with reasons; R5.9: a quick look is a look.
+COPY_KINDS = frozenset({"agency", "police-urgent"})
+FILED, APPROVED, REJECTED, USED, LAPSED = "filed", "approved", "rejected", "used", "lapsed"
+FINAL = frozenset({REJECTED, USED, LAPSED})
+# The fields that say who the requester is: cleared when the request is purged.
+PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_masked", "citizen_id_hmac",
+            "reason", "letter_ref")
+DAY_US = 86_400_000_000
+_ID = re.compile(r"[A-Za-z0-9]{6,20}")
+
+
+class RequestRuleError(ValueError):
+    """A request or a step that the rules refuse; the message says which rule."""
+
+
+# identity -----------------------------------------------------------------------------
+def normalise_id(id_number: str) -> str:
+    text = re.sub(r"[\s-]", "", str(id_number)).upper()
+    if not _ID.fullmatch(text):
+        raise RequestRuleError("the ID number should be 6 to 20 letters and digits (e.g. A123456789)")
+    return text
+
+
+def mask_id(id_number: str) -> str:
+    """Enough to recognise on a form, not enough to identify: A123456789 -> A******789."""
+    text = normalise_id(id_number)
+    return text[0] + "*" * (len(text) - 4) + text[-3:]
+
+
+def id_hmac(id_number: str, key: bytes) -> str:
+    """A keyed hash: the same person's requests can be found, the number cannot be recovered."""
+    return hmac.new(key, normalise_id(id_number).encode(), hashlib.sha256).hexdigest()
+
+
+# filing -------------------------------------------------------------------------------
+def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: bytes,
+                citizen_due_us: int = 6 * DAY_US, known_cameras: Sequence[str] | None = None) -> dict[str, Any]:
+    """Check a request as filed and return its row (state `filed`)."""
+    kind = str(fields.get("kind") or "")
+    if kind not in KINDS:
+        raise RequestRuleError(f"unknown request kind {kind!r}; kinds are {', '.join(KINDS)}")
+    category = str(fields.get("category") or "")
+    if category not in CATEGORIES:
+        raise RequestRuleError(f"unknown reason category {category!r}; categories are {', '.join(CATEGORIES)}")
+    reason = str(fields.get("reason") or "").strip()
+    if not reason:
+        raise RequestRuleError("a request names its reason (--reason): the approver checks it is necessary")
+    mode = str(fields.get("mode") or "view")
+    if mode not in MODES:
+        raise RequestRuleError(f"mode is view or copy, not {mode!r}")
+    if mode == "copy" and kind not in COPY_KINDS:
+        raise RequestRuleError(f"a {kind} request may only view; copies go to agencies and the police (R5.5)")
+    cameras = fields.get("cameras")
+    if not cameras or not isinstance(cameras, (list, tuple)):
+        raise RequestRuleError("a request names its cameras (--camera, repeatable)")
+    cameras = sorted({str(c) for c in cameras})
+    if known_cameras is not None:
+        unknown = sorted(set(cameras) - set(known_cameras))
+        if unknown:
+            raise RequestRuleError(f"unknown camera(s): {', '.join(unknown)}")
+    try:
+        from_us, to_us = int(fields["from_us"]), int(fields["to_us"])
+    except (KeyError, TypeError, ValueError):
+        raise RequestRuleError("a request names its time range (--from, --to)") from None
+    if to_us <= from_us:
+        raise RequestRuleError("the time range's end must be after its start")
+    if from_us > now_us:
+        raise RequestRuleError("the time range starts in the future: there is no footage yet")
+    name = str(fields.get("requester_name") or "").strip()
+    if not name:
+        raise RequestRuleError("a request names its requester (--requester)")
+    row: dict[str, Any] = {
+        "kind": kind, "state": FILED, "category": category, "reason": reason, "cameras": cameras,
+        "from_us": from_us, "to_us": to_us, "mode": mode, "requester_name": name,
+        "requester_org": str(fields.get("requester_org") or "").strip() or None,
+        "requester_contact": str(fields.get("requester_contact") or "").strip() or None,
+        "requester_account": str(fields.get("requester_account") or "").strip() or None,
+        "letter_ref": str(fields.get("letter_ref") or "").strip() or None,
+        "citizen_id_masked": None, "citizen_id_hmac": None, "identity_checked": 0,
+        "flag": None, "flag_note": None, "filed_by": filed_by, "filed_us": now_us, "due_us": None,
+        "decided_by": None, "decided_us": None, "decision_reason": None, "closed_us": None, "purged_us": None,
+    }
+    if kind == "citizen":
+        if not fields.get("id_number"):
+            raise RequestRuleError("a citizen's request needs their ID number (--id-number); only a masked "
+                                   "form and a keyed hash are kept")
+        if not fields.get("identity_checked"):
+            raise RequestRuleError("check the citizen's identity document first (--identity-checked): "
+                                   "a citizen may only see footage of themselves (R5.1)")
+        row["citizen_id_masked"] = mask_id(fields["id_number"])
+        row["citizen_id_hmac"] = id_hmac(fields["id_number"], id_key)
+        row["identity_checked"] = 1
+        row["due_us"] = now_us + citizen_due_us
+    elif kind in ("agency", "police-urgent") and not row["letter_ref"]:
+        raise RequestRuleError(f"an {kind} request names the official letter or case (--letter)")
+    elif kind == "internal" and not row["requester_org"]:
+        raise RequestRuleError("an internal request names the requester's unit (--org)")
+    flag = fields.get("flag") or ("major" if category == "major-incident" else None)
+    if flag is not None:
+        row["flag"] = check_flag(flag)
+        row["flag_note"] = str(fields.get("flag_note") or "").strip() or None
+    return row
+
+
+def check_flag(flag: str) -> str:
+    if flag not in FLAGS:
+        raise RequestRuleError(f"a flag is major or abnormal, not {flag!r}")
+    return flag
+
+
+# deciding -----------------------------------------------------------------------------
+def decide(req: dict[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
+           grant_ttl_us: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(changes to the request, the grant to issue or None). R5.3: not by whoever filed it."""
+    if req["state"] != FILED:
+        raise RequestRuleError(f"request {req.get('id')} is already {req['state']}")
+    if req.get("purged_us"):
+        raise RequestRuleError(f"request {req.get('id')} was purged")
+    if approver in (req["filed_by"], req.get("requester_account")):
+        raise RequestRuleError(f"{approver} filed or asked for request {req.get('id')}: another approver decides "
+                               "(R5.3)")
+    if not reason.strip():
+        raise RequestRuleError("a decision gives its reason (--reason): necessity and relevance were checked")
+    changes = {"state": APPROVED if approve else REJECTED, "decided_by": approver, "decided_us": now_us,
+               "decision_reason": reason.strip()}
+    if not approve:
+        changes["closed_us"] = now_us
+        return changes, None
+    grant = {"request_id": req.get("id"), "cameras": list(req["cameras"]), "from_us": req["from_us"],
+             "to_us": req["to_us"], "mode": req["mode"], "approver": approver, "requester": req["requester_name"],
+             "created_us": now_us, "expires_us": now_us + grant_ttl_us, "used_us": None, "used_by": None,
+             "watcher": None}
+    return changes, grant
+
+
+# using --------------------------------------------------------------------------------
+def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id: int | None = None) -> str | None:
+    """Why this use of the grant is refused, or None (R5.4: one application, one viewing)."""
+    if grant is None:
+        return f"no grant {grant_id}"
+    if grant.get("used_us") is not None:
+        return f"grant {grant['id']} was already used (by {grant['used_by']}); a new viewing needs a new request"
+    if now_us >= grant["expires_us"]:
+        return f"grant {grant['id']} expired; file a new request"
+    if mode != grant["mode"]:
+        return f"grant {grant['id']} is for {grant['mode']}, not {mode}"
+    return None
+
+
+# time rules ---------------------------------------------------------------------------
+def overdue(req: dict[str, Any], now_us: int) -> bool:
+    """R5.6: a citizen's request still undecided past its due time."""
+    return req["state"] == FILED and req.get("due_us") is not None and now_us > req["due_us"]
+
+
+def lapsed(req: dict[str, Any], grant: dict[str, Any] | None, now_us: int) -> bool:
+    """An approved request whose grant expired unused."""
+    return req["state"] == APPROVED and grant is not None and grant.get("used_us") is None \
+        and now_us >= grant["expires_us"]
+
+
+def add_years(us: int, years: int) -> int:
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    dt = datetime.fromtimestamp(us / 1e6, tz=timezone.utc)
+    try:
+        later = dt.replace(year=dt.year + years)
+    except ValueError:
+        later = dt.replace(year=dt.year + years, day=28)
+    return int(later.timestamp()) * 1_000_000 + us % 1_000_000
+
+
+def purge_due(req: dict[str, Any], now_us: int, keep_years: int = 3) -> bool:
+    """R5.7: a closed request is kept `keep_years`, then its personal data goes."""
+    closed = req.get("closed_us")
+    return closed is not None and not req.get("purged_us") and now_us >= add_years(closed, keep_years)
+
+
+def purged(req: dict[str, Any], now_us: int) -> dict[str, Any]:
+    """The changes that purge a request: what it was stays, who asked goes."""
+    return {**{k: None for k in PERSONAL}, "reason": "[purged]", "requester_name": "[purged]",
+            "flag_note": None, "purged_us": now_us}
+
+
+def stub(req: dict[str, Any]) -> dict[str, Any]:
+    """What the audit chain says about a request: never the requester's personal data."""
+    return {"request": req.get("id"), "kind": req["kind"], "category": req["category"], "cameras": req["cameras"],
+            "from_us": req["from_us"], "to_us": req["to_us"], "mode": req["mode"], "flag": req.get("flag")}

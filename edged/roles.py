@@ -1,0 +1,120 @@
+"""Who may do what (DESIGN.md "Access model", REQUIREMENTS R4): a pure table, no I/O.
+
+The control socket asks `allowed(roles, op)` before it runs any operation; an operation
+missing from MATRIX is refused for everyone (deny by default), so a new control op must be
+given its roles here. Some ops carry a finer right that the handler asks for once it knows
+the details (which kind of hold, whose password): those are the dotted "sub-rights" below.
+
+There is no right to delete or format footage, because no such operation exists (R1.6, R4.3).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN = "viewer", "custodian", "approver", "auditor", "admin"
+ROLES = (VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN)
+# R4.4: the highest-privilege role (settings and accounts) is never held by an operator.
+EXCLUSIVE = ((ADMIN, CUSTODIAN),)
+
+# Operations that need no session: a liveness check, logging in, and the first admin (root only).
+PUBLIC = frozenset({"ping", "login", "init-admin"})
+
+_ANY = frozenset(ROLES)
+_STAFF = frozenset({VIEWER, CUSTODIAN, APPROVER})
+
+MATRIX: dict[str, frozenset[str]] = {
+    # sessions: every account may see who it is and log out
+    "logout": _ANY,
+    "whoami": _ANY,
+    # accounts (R4.1): opened, password changed and revoked by an admin, each with a reason;
+    # everyone may change their own password; the auditor reads accounts and rights (R7.2)
+    "account.add": frozenset({ADMIN}),
+    "account.passwd": _ANY,                       # own password; another's needs the sub-right
+    "account.passwd.other": frozenset({ADMIN}),
+    "account.revoke": frozenset({ADMIN}),
+    "account.list": frozenset({ADMIN, AUDITOR}),
+    "account.show": frozenset({ADMIN, AUDITOR}),
+    # holds (R6): a custodian preserves evidence; only an approver releases a legal hold
+    "hold.add": frozenset({CUSTODIAN}),
+    "hold.release": frozenset({CUSTODIAN, APPROVER}),
+    "hold.release.evidence": frozenset({CUSTODIAN}),
+    "hold.release.legal": frozenset({APPROVER}),
+    # running the system: the custodian (R1.7, R3)
+    "maintenance.begin": frozenset({CUSTODIAN}),
+    "maintenance.end": frozenset({CUSTODIAN}),
+    "camera.set_reference": frozenset({CUSTODIAN}),
+    "inspect.run": frozenset({CUSTODIAN}),
+    "inspect.sign": frozenset({CUSTODIAN}),
+    "inspect.countersign": frozenset({APPROVER}),  # R3.2: the supervisor's sign-off
+    # footage: live view for the head of office (approver), those they authorise (viewer) and
+    # maintenance staff (custodian), R4.5; never the auditor (no footage) nor the admin (R4.4).
+    # Recorded footage only through a grant, used by a custodian (R5.4, R5.5).
+    "live.view": frozenset({VIEWER, CUSTODIAN, APPROVER}),
+    "playback.start": frozenset({CUSTODIAN}),
+    "export.run": frozenset({CUSTODIAN}),
+    # retrieval requests (R5): staff file; an approver who did not file decides; a viewer
+    # sees only the requests they filed; custodians, approvers and the auditor see all
+    "request.file": _STAFF,
+    "request.list": _STAFF | {AUDITOR},
+    "request.show": _STAFF | {AUDITOR},
+    "request.all": frozenset({CUSTODIAN, APPROVER, AUDITOR}),
+    "request.approve": frozenset({APPROVER}),
+    "request.reject": frozenset({APPROVER}),
+    # the audit log (R7): the ethics office reads it; anyone who runs or administers the box
+    # may check that the chain is intact (the answer carries no record's content)
+    "audit.list": frozenset({AUDITOR}),
+    "audit.export": frozenset({AUDITOR}),
+    "audit.report": frozenset({AUDITOR}),
+    "audit.verify": frozenset({AUDITOR, ADMIN, CUSTODIAN, APPROVER}),
+}
+
+
+def allowed(roles: Iterable[str], op: str) -> bool:
+    """May an account holding `roles` run `op` (or hold the sub-right `op`)?"""
+    if op in PUBLIC:
+        return True
+    needed = MATRIX.get(op)
+    return needed is not None and not needed.isdisjoint(roles)
+
+
+def refusal(account: str, roles: Sequence[str], op: str) -> str:
+    """The message for a refused operation: what it needs, what the account has."""
+    needed = MATRIX.get(op)
+    if needed is None:
+        return f"{op} is not an operation any role may run"
+    have = ", ".join(roles) or "no role"
+    return f"refused: {op} needs the {' or '.join(r for r in ROLES if r in needed)} role; {account} has {have}"
+
+
+def check_roles(roles: Iterable[str]) -> list[str]:
+    """The roles of a new account, in canonical order; ValueError says what is wrong."""
+    given = [str(r).strip() for r in roles]
+    unknown = sorted({r for r in given if r not in ROLES})
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    if not given:
+        raise ValueError(f"an account needs at least one role ({', '.join(ROLES)})")
+    for a, b in EXCLUSIVE:
+        if a in given and b in given:
+            raise ValueError(f"{a} and {b} can never be held by one account (R4.4): open two accounts "
+                             "for two people")
+    return [r for r in ROLES if r in given]
+
+
+def in_scope(scope: Sequence[str] | None, cameras: Sequence[str] | None) -> bool:
+    """Per-camera rights (R4.2): scope None is every camera; cameras None asks for every camera."""
+    if scope is None:
+        return True
+    if cameras is None:
+        return False
+    return set(cameras) <= set(scope)
+
+
+def out_of_scope(scope: Sequence[str] | None, cameras: Sequence[str] | None) -> list[str]:
+    """The cameras outside the scope, for the refusal message (["every camera"] for all)."""
+    if in_scope(scope, cameras):
+        return []
+    if cameras is None:
+        return ["every camera"]
+    return sorted(set(cameras) - set(scope or ()))

@@ -1,0 +1,606 @@
+"""Accounts, sessions, retrieval requests and grants in the catalog (R4, R5, R7).
+
+Blocking functions over a sqlite_utils.Database: the daemon calls them on the catalog
+writer thread. Every change a person makes is written with its audit record in the same
+transaction; a refusal that matters (a failed login, a grant used twice) commits its audit
+record before the error is raised. The decisions are in edged/roles.py and edged/requests.py.
+
+Passwords are hashed with scrypt (memory-hard, in Python's hashlib: no extra dependency);
+session tokens are kept only as a SHA-256 hash, so a copy of the catalog logs nobody in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from edged import requests as rq
+from edged.roles import ADMIN, CUSTODIAN, check_roles, in_scope
+from storage import audit
+
+# scrypt at N=2^14, r=8: 16 MiB and about 50 ms per check on the target box.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
+_NAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
+ID_KEY_FILE = "request-id.key"
+
+
+class AuthError(Exception):
+    """A login that is refused; the message is safe to show to whoever tried."""
+
+
+class AccountError(ValueError):
+    """An account change that the rules refuse."""
+
+
+class GrantError(ValueError):
+    """A grant that cannot be used: unknown, expired, already used, or for the other mode."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The [accounts] settings login needs; the daemon stores them in the catalog at start."""
+
+    session_ttl_us: int = 15 * 60_000_000
+    lockout_after: int = 5
+    lockout_for_us: int = 15 * 60_000_000
+    min_password: int = 10
+
+
+# schema -----------------------------------------------------------------------------
+def create_tables(db: sqlite_utils.Database) -> None:
+    """Called once by the catalog migration m005_people."""
+    db.executescript(
+        """
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,        -- one account per person, never reused (R4.1)
+            full_name TEXT NOT NULL DEFAULT '',
+            roles TEXT NOT NULL,              -- JSON list
+            cameras TEXT,                     -- JSON list; NULL: every camera (R4.2)
+            pw_hash TEXT NOT NULL,            -- scrypt$N$r$p$salt$hash
+            pw_changed_us INTEGER NOT NULL,
+            opened_us INTEGER NOT NULL,
+            opened_by TEXT NOT NULL,
+            revoked_us INTEGER,               -- accounts are revoked, never deleted
+            revoked_by TEXT,
+            failed INTEGER NOT NULL DEFAULT 0,  -- consecutive failed logins
+            locked_until_us INTEGER
+        );
+        CREATE TABLE account_events (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            action TEXT NOT NULL,             -- opened | password | revoked
+            at_us INTEGER NOT NULL,
+            by TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX account_events_account ON account_events(account, at_us);
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,      -- SHA-256 of the token; the token itself is never stored
+            account TEXT NOT NULL,
+            via TEXT NOT NULL,
+            created_us INTEGER NOT NULL,
+            expires_us INTEGER NOT NULL,
+            ended_us INTEGER
+        );
+        CREATE INDEX sessions_account ON sessions(account);
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,               -- as typed
+            via TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            why TEXT NOT NULL
+        );
+        CREATE INDEX login_failures_at ON login_failures(at_us);
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- internal | citizen | agency | police-urgent | quick-look
+            state TEXT NOT NULL,              -- filed | approved | rejected | used | lapsed
+            category TEXT NOT NULL,
+            reason TEXT,
+            cameras TEXT NOT NULL,            -- JSON list
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            mode TEXT NOT NULL,               -- view | copy
+            requester_name TEXT,
+            requester_org TEXT,
+            requester_contact TEXT,
+            requester_account TEXT,
+            letter_ref TEXT,
+            citizen_id_masked TEXT,           -- A******789: never the whole number
+            citizen_id_hmac TEXT,             -- keyed hash (request-id.key in the data folder)
+            identity_checked INTEGER NOT NULL DEFAULT 0,
+            flag TEXT,                        -- major | abnormal: the ethics office is told (R5.8)
+            flag_note TEXT,
+            filed_by TEXT NOT NULL,
+            filed_us INTEGER NOT NULL,
+            due_us INTEGER,                   -- a citizen's request: answered within 6 days (R5.6)
+            decided_by TEXT,
+            decided_us INTEGER,
+            decision_reason TEXT,
+            closed_us INTEGER,                -- rejected, used or lapsed; kept 3 years from here (R5.7)
+            purged_us INTEGER
+        );
+        CREATE INDEX requests_state ON requests(state);
+        CREATE INDEX requests_hmac ON requests(citizen_id_hmac) WHERE citizen_id_hmac IS NOT NULL;
+        CREATE TABLE grants (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER NOT NULL UNIQUE REFERENCES requests(id),
+            cameras TEXT NOT NULL,            -- JSON list
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            mode TEXT NOT NULL,
+            approver TEXT NOT NULL,
+            requester TEXT,
+            created_us INTEGER NOT NULL,
+            expires_us INTEGER NOT NULL,
+            used_us INTEGER,                  -- single use (R5.4)
+            used_by TEXT,                     -- the custodian
+            watcher TEXT                      -- who watched or received the copy
+        );
+        -- The register of exports (R5.5, R7.1): one row per copy made from a grant.
+        CREATE TABLE exports (
+            id INTEGER PRIMARY KEY,
+            grant_id INTEGER NOT NULL REFERENCES grants(id),
+            out_dir TEXT NOT NULL,
+            cameras TEXT NOT NULL,            -- JSON list
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            custodian TEXT NOT NULL,
+            created_us INTEGER NOT NULL,
+            bytes INTEGER,
+            manifest_sha256 TEXT,
+            detail TEXT                       -- JSON
+        );
+        """
+    )
+
+
+# passwords and tokens ---------------------------------------------------------------
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return "$".join(["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P),
+                     base64.b64encode(salt).decode(), base64.b64encode(digest).decode()])
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(want))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """An unknown name costs the same time as a wrong password: names are not probed."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_hex(16)))
+    return _DUMMY[0]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def password_problem(name: str, password: str, min_length: int) -> str | None:
+    if len(password) < min_length:
+        return f"a password has at least {min_length} characters"
+    if password.strip().lower() == name.lower() or name.lower() in password.lower():
+        return "a password must not contain the account name"
+    return None
+
+
+# policy -----------------------------------------------------------------------------
+def store_policy(db: sqlite_utils.Database, policy: Policy) -> None:
+    db.execute("INSERT INTO node (key, value) VALUES ('accounts_policy', ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [json.dumps(asdict(policy))])
+
+
+def load_policy(db: sqlite_utils.Database) -> Policy:
+    row = next(db.query("SELECT value FROM node WHERE key = 'accounts_policy'"), None)
+    return Policy(**json.loads(row["value"])) if row and row["value"] else Policy()
+
+
+# accounts ---------------------------------------------------------------------------
+def _account(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
+    return next(db.query("SELECT * FROM accounts WHERE name = ?", [name]), None)
+
+
+def public_account(row: dict[str, Any]) -> dict[str, Any]:
+    """An account as shown to people: never the password hash."""
+    return {"name": row["name"], "full_name": row["full_name"], "roles": json.loads(row["roles"]),
+            "cameras": None if row["cameras"] is None else json.loads(row["cameras"]),
+            "opened_us": row["opened_us"], "opened_by": row["opened_by"], "pw_changed_us": row["pw_changed_us"],
+            "revoked_us": row["revoked_us"], "revoked_by": row["revoked_by"],
+            "locked_until_us": row["locked_until_us"], "failed": row["failed"]}
+
+
+def account(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
+    row = _account(db, name)
+    if row is None:
+        return None
+    events = list(db.query("SELECT action, at_us, by, reason FROM account_events WHERE account = ? ORDER BY id",
+                           [name]))
+    return {**public_account(row), "events": events}
+
+
+def accounts(db: sqlite_utils.Database, *, include_revoked: bool = True) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM accounts" + ("" if include_revoked else " WHERE revoked_us IS NULL") + " ORDER BY name"
+    return [public_account(r) for r in db.query(sql)]
+
+
+def active_admins(db: sqlite_utils.Database) -> list[str]:
+    return [r["name"] for r in db.query("SELECT name, roles FROM accounts WHERE revoked_us IS NULL")
+            if ADMIN in json.loads(r["roles"])]
+
+
+def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: str, now_us: int) -> None:
+    db.execute("INSERT INTO account_events (account, action, at_us, by, reason) VALUES (?, ?, ?, ?, ?)",
+               [name, action, now_us, by, reason])
+
+
+def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
+                *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
+                pw_hash: str | None = None) -> dict[str, Any]:
+    """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2)."""
+    name = str(name).strip()
+    if not _NAME.fullmatch(name):
+        raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
+                           "starting with a letter")
+    if not reason.strip():
+        raise AccountError("opening an account needs a reason (--reason): the approved application")
+    try:
+        roles = check_roles(roles)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    if cameras is not None:
+        cameras = sorted(set(cameras))
+        known = {r["id"] for r in db.query("SELECT id FROM cameras")}
+        unknown = sorted(set(cameras) - known)
+        if not cameras or unknown:
+            raise AccountError(f"unknown camera(s) {', '.join(unknown) or '(none named)'}; leave the scope out "
+                               "for every camera")
+    if _account(db, name) is not None:
+        raise AccountError(f"account {name} exists (accounts are never deleted or reused); choose another name")
+    problem = password_problem(name, password, min_password or load_policy(db).min_password) if pw_hash is None \
+        else None
+    if problem:
+        raise AccountError(problem)
+    pw_hash = pw_hash or hash_password(password)
+    with db.atomic():
+        db.execute("INSERT INTO accounts (name, full_name, roles, cameras, pw_hash, pw_changed_us, opened_us,"
+                   " opened_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   [name, full_name, json.dumps(roles), None if cameras is None else json.dumps(cameras), pw_hash,
+                    now_us, now_us, by])
+        _event(db, name, "opened", by, reason, now_us)
+        audit.append(db, by, "account.open", {"account": name, "roles": roles, "cameras": cameras,
+                                              "reason": reason}, at_us=now_us)
+    return account(db, name)  # type: ignore[return-value]
+
+
+def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: str, now_us: int,
+               min_password: int | None = None) -> dict[str, Any]:
+    """The first admin, made by root on the box itself; refused while an admin exists."""
+    admins = active_admins(db)
+    if admins:
+        raise AccountError(f"an admin exists ({', '.join(admins)}): they open accounts with `edgectl account add`")
+    return add_account(db, name, password, [ADMIN], None, by=f"{os_user} (init-admin)",
+                       reason="first admin, created on the box by root", now_us=now_us, min_password=min_password)
+
+
+def change_password(db: sqlite_utils.Database, name: str, password: str, *, by: str, reason: str, now_us: int,
+                    min_password: int | None = None) -> dict[str, Any]:
+    """A new password ends the account's sessions and its lockout."""
+    row = _account(db, name)
+    if row is None:
+        raise AccountError(f"no account {name}")
+    if row["revoked_us"] is not None:
+        raise AccountError(f"account {name} was revoked; open a new account")
+    problem = password_problem(name, password, min_password or load_policy(db).min_password)
+    if problem:
+        raise AccountError(problem)
+    if check_password(password, row["pw_hash"]):
+        raise AccountError("the new password is the old one")
+    reason = reason.strip() or "changed by the account holder"
+    with db.atomic():
+        db.execute("UPDATE accounts SET pw_hash = ?, pw_changed_us = ?, failed = 0, locked_until_us = NULL"
+                   " WHERE name = ?", [hash_password(password), now_us, name])
+        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+        _event(db, name, "password", by, reason, now_us)
+        audit.append(db, by, "account.password", {"account": name, "reason": reason}, at_us=now_us)
+    return account(db, name)  # type: ignore[return-value]
+
+
+def revoke_account(db: sqlite_utils.Database, name: str, *, by: str, reason: str, now_us: int) -> dict[str, Any]:
+    """Revoked on transfer or departure (R4.1): the row stays, its sessions end."""
+    row = _account(db, name)
+    if row is None:
+        raise AccountError(f"no account {name}")
+    if row["revoked_us"] is not None:
+        raise AccountError(f"account {name} is already revoked")
+    if not reason.strip():
+        raise AccountError("revoking an account needs a reason (--reason)")
+    with db.atomic():
+        db.execute("UPDATE accounts SET revoked_us = ?, revoked_by = ? WHERE name = ?", [now_us, by, name])
+        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+        _event(db, name, "revoked", by, reason, now_us)
+        audit.append(db, by, "account.revoke", {"account": name, "reason": reason}, at_us=now_us)
+    return account(db, name)  # type: ignore[return-value]
+
+
+# sessions ---------------------------------------------------------------------------
+def _failed(db: sqlite_utils.Database, name: str, via: str, why: str, now_us: int) -> None:
+    db.execute("INSERT INTO login_failures (name, via, at_us, why) VALUES (?, ?, ?, ?)", [name, via, now_us, why])
+    audit.append(db, name, "login.failed", {"via": via, "why": why}, at_us=now_us)
+
+
+def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
+          policy: Policy | None = None) -> dict[str, Any]:
+    """Check a password and open a session: {token, account, roles, cameras, expires_us}.
+
+    Raises AuthError. Failed logins are counted; `lockout_after` in a row lock the account
+    for `lockout_for` (each refusal, and the lock, is an audit record).
+    """
+    policy = policy or load_policy(db)
+    name = str(name).strip()
+    row = _account(db, name)
+    if row is None:
+        check_password(password, _dummy_hash())
+        with db.atomic():
+            _failed(db, name, via, "unknown account", now_us)
+        raise AuthError("wrong account name or password")
+    if row["revoked_us"] is not None:
+        with db.atomic():
+            _failed(db, name, via, "revoked account", now_us)
+        raise AuthError(f"account {name} was revoked; ask an admin")
+    if row["locked_until_us"] is not None and row["locked_until_us"] > now_us:
+        with db.atomic():
+            _failed(db, name, via, "locked", now_us)
+        raise AuthError(f"account {name} is locked after repeated failed logins; try again in "
+                        f"{-(-(row['locked_until_us'] - now_us) // 60_000_000)} min, or ask an admin to set a "
+                        "new password")
+    if not check_password(password, row["pw_hash"]):
+        failed = row["failed"] + 1
+        with db.atomic():
+            _failed(db, name, via, "wrong password", now_us)
+            if failed >= policy.lockout_after:
+                until = now_us + policy.lockout_for_us
+                db.execute("UPDATE accounts SET failed = 0, locked_until_us = ? WHERE name = ?", [until, name])
+                audit.append(db, "edged", "account.locked", {"account": name, "failed": failed, "until_us": until},
+                             at_us=now_us)
+            else:
+                db.execute("UPDATE accounts SET failed = ? WHERE name = ?", [failed, name])
+        raise AuthError("wrong account name or password")
+    token = secrets.token_urlsafe(32)
+    expires = now_us + policy.session_ttl_us
+    with db.atomic():
+        db.execute("UPDATE accounts SET failed = 0, locked_until_us = NULL WHERE name = ?", [name])
+        db.execute("INSERT INTO sessions (token_hash, account, via, created_us, expires_us) VALUES (?, ?, ?, ?, ?)",
+                   [token_hash(token), name, via, now_us, expires])
+        audit.append(db, name, "login", {"via": via, "expires_us": expires}, at_us=now_us)
+    return {"token": token, "account": name, "roles": json.loads(row["roles"]),
+            "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "expires_us": expires}
+
+
+def session_of(db: sqlite_utils.Database, token: str | None, *, now_us: int) -> dict[str, Any] | None:
+    """The live session a token opens, or None (unknown, ended, expired, account revoked)."""
+    if not token:
+        return None
+    row = next(db.query(
+        "SELECT s.account, s.via, s.created_us, s.expires_us, a.roles, a.cameras FROM sessions s"
+        " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ? AND s.ended_us IS NULL"
+        " AND s.expires_us > ? AND a.revoked_us IS NULL", [token_hash(token), now_us]), None)
+    if row is None:
+        return None
+    return {"account": row["account"], "roles": json.loads(row["roles"]),
+            "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "via": row["via"],
+            "created_us": row["created_us"], "expires_us": row["expires_us"]}
+
+
+def logout(db: sqlite_utils.Database, token: str, *, now_us: int) -> bool:
+    """End a session; True if it was live."""
+    with db.atomic():
+        row = next(db.query("SELECT account FROM sessions WHERE token_hash = ? AND ended_us IS NULL",
+                            [token_hash(token)]), None)
+        if row is None:
+            return False
+        db.execute("UPDATE sessions SET ended_us = ? WHERE token_hash = ?", [now_us, token_hash(token)])
+        audit.append(db, row["account"], "logout", {}, at_us=now_us)
+    return True
+
+
+# requests ---------------------------------------------------------------------------
+def id_key(data_dir: Path) -> bytes:
+    """The node's secret for citizens' ID hashes: made once, kept in the data folder (0600)."""
+    path = Path(data_dir) / ID_KEY_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key
+
+
+_JSON_COLS = ("cameras",)
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    return {**r, **{k: json.loads(r[k]) for k in _JSON_COLS if k in r and r[k] is not None}}
+
+
+def peek_grant(db: sqlite_utils.Database, grant_id: int) -> dict[str, Any] | None:
+    """A grant as it stands, without using it."""
+    row = next(db.query("SELECT * FROM grants WHERE id = ?", [int(grant_id)]), None)
+    return None if row is None else _row(row)
+
+
+def request_row(db: sqlite_utils.Database, request_id: int) -> dict[str, Any] | None:
+    row = next(db.query("SELECT * FROM requests WHERE id = ?", [int(request_id)]), None)
+    if row is None:
+        return None
+    grant = next(db.query("SELECT id FROM grants WHERE request_id = ?", [row["id"]]), None)
+    return {**_row(row), "grant": None if grant is None else peek_grant(db, grant["id"])}
+
+
+def list_requests(db: sqlite_utils.Database, *, state: str | None = None, kind: str | None = None,
+                  filed_by: str | None = None, id_hmac: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    sql, params = "SELECT id FROM requests WHERE 1 = 1", []
+    for col, value in (("state", state), ("kind", kind), ("filed_by", filed_by), ("citizen_id_hmac", id_hmac)):
+        if value is not None:
+            sql += f" AND {col} = ?"
+            params.append(value)
+    rows = db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+    return [request_row(db, r["id"]) for r in list(rows)]  # type: ignore[misc]
+
+
+def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
+                 citizen_due_us: int = 6 * rq.DAY_US) -> dict[str, Any]:
+    """File a request (R5.1, R5.2); raises edged.requests.RequestRuleError."""
+    known = [r["id"] for r in db.query("SELECT id FROM cameras")]
+    row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, citizen_due_us=citizen_due_us,
+                         known_cameras=known)
+    with db.atomic():
+        request_id = db["requests"].insert({**row, "cameras": json.dumps(row["cameras"])}).last_pk
+        audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}),
+                                                    "due_us": row["due_us"]}, at_us=now_us)
+    return request_row(db, request_id)  # type: ignore[return-value]
+
+
+def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str, approve: bool, reason: str,
+                   now_us: int, grant_ttl_us: int, flag: str | None = None,
+                   flag_note: str | None = None) -> dict[str, Any]:
+    """Approve (a single-use grant is issued) or reject, by an approver who did not file it."""
+    req = request_row(db, request_id)
+    if req is None:
+        raise rq.RequestRuleError(f"no request {request_id}")
+    changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
+                               grant_ttl_us=grant_ttl_us)
+    if flag is not None:
+        changes["flag"] = rq.check_flag(flag)
+        changes["flag_note"] = flag_note
+    with db.atomic():
+        cols = ", ".join(f"{k} = ?" for k in changes)
+        db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), req["id"]])
+        detail = {**rq.stub({**req, **changes}), "reason": changes["decision_reason"]}
+        if grant is not None:
+            grant_id = db["grants"].insert({**grant, "cameras": json.dumps(grant["cameras"])}).last_pk
+            detail.update(grant=grant_id, expires_us=grant["expires_us"])
+        audit.append(db, approver, "request.approve" if approve else "request.reject", detail, at_us=now_us)
+    return request_row(db, req["id"])  # type: ignore[return-value]
+
+
+def _custodian_name(custodian: str) -> str:
+    """Accept "alice" and the actor form "alice (os: root)"."""
+    return custodian.split(" (", 1)[0].strip()
+
+
+def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,
+              now_us: int) -> dict[str, Any]:
+    """Use a grant once (R5.4): {id, request_id, cameras, from_us, to_us, mode, approver, requester,
+    expires_us, ...}. `custodian` is the account name of the custodian's session; `watcher` who
+    watched (or received the copy). Raises GrantError; a refused use is an audit record too.
+    """
+    name = _custodian_name(custodian)
+    watcher = str(watcher or "").strip()
+    with db.atomic():
+        grant = peek_grant(db, grant_id)
+        problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id)
+        if problem is None:
+            acct = _account(db, name)
+            if acct is None or acct["revoked_us"] is not None or CUSTODIAN not in json.loads(acct["roles"]):
+                problem = f"using a grant needs a custodian's session; {name} is not an active custodian"
+            elif not in_scope(None if acct["cameras"] is None else json.loads(acct["cameras"]), grant["cameras"]):
+                problem = f"{name} has no rights on camera(s) {', '.join(grant['cameras'])}"
+            elif not watcher:
+                problem = "name who watches or receives the footage (watcher)"
+        if problem is None:
+            cur = db.execute("UPDATE grants SET used_us = ?, used_by = ?, watcher = ? WHERE id = ? AND used_us IS NULL",
+                             [now_us, name, watcher, int(grant_id)])
+            if cur.rowcount != 1:  # cannot happen on the single writer thread; kept as the guard
+                problem = f"grant {grant_id} was already used"
+        if problem is None:
+            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?",
+                       [rq.USED, now_us, grant["request_id"]])
+            audit.append(db, custodian, "grant.use", {
+                "grant": grant["id"], "request": grant["request_id"], "cameras": grant["cameras"],
+                "from_us": grant["from_us"], "to_us": grant["to_us"], "mode": mode,
+                "approver": grant["approver"]}, at_us=now_us)
+            return {**grant, "used_us": now_us, "used_by": name, "watcher": watcher}
+        audit.append(db, custodian, "grant.refused", {"grant": int(grant_id), "mode": mode, "why": problem},
+                     at_us=now_us)
+    raise GrantError(problem)
+
+
+def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, custodian: str, now_us: int,
+                  bytes_: int | None = None, manifest_sha256: str | None = None,
+                  detail: dict[str, Any] | None = None) -> int:
+    """The export register's row for a copy made under a used grant (the export code calls it)."""
+    grant = peek_grant(db, grant_id)
+    if grant is None or grant["used_us"] is None or grant["mode"] != "copy":
+        raise GrantError(f"grant {grant_id} is not a used copy grant")
+    with db.atomic():
+        export_id = db["exports"].insert({
+            "grant_id": grant_id, "out_dir": out_dir, "cameras": json.dumps(grant["cameras"]),
+            "from_us": grant["from_us"], "to_us": grant["to_us"], "custodian": _custodian_name(custodian),
+            "created_us": now_us, "bytes": bytes_, "manifest_sha256": manifest_sha256,
+            "detail": None if detail is None else json.dumps(detail, sort_keys=True)}).last_pk
+        audit.append(db, custodian, "export.done", {"export": export_id, "grant": grant_id, "out_dir": out_dir,
+                                                    "bytes": bytes_, "manifest_sha256": manifest_sha256},
+                     at_us=now_us)
+    return export_id
+
+
+def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """The periodic pass: grants that expired unused, requests to purge, what is overdue or flagged."""
+    out: dict[str, list[dict[str, Any]]] = {"lapsed": [], "purged": [], "overdue": [], "flagged": []}
+    for r in list(db.query("SELECT r.id, g.id AS grant_id, g.expires_us FROM requests r JOIN grants g"
+                           " ON g.request_id = r.id WHERE r.state = 'approved' AND g.used_us IS NULL"
+                           " AND g.expires_us <= ?", [now_us])):
+        with db.atomic():
+            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?", [rq.LAPSED, r["expires_us"], r["id"]])
+            audit.append(db, "edged", "grant.expired", {"grant": r["grant_id"], "request": r["id"]}, at_us=now_us)
+        out["lapsed"].append({"id": r["id"], "grant": r["grant_id"]})
+    for r in list(db.query("SELECT * FROM requests WHERE closed_us IS NOT NULL AND purged_us IS NULL")):
+        req = _row(r)
+        if not rq.purge_due(req, now_us, keep_years):
+            continue
+        changes = rq.purged(req, now_us)
+        with db.atomic():
+            cols = ", ".join(f"{k} = ?" for k in changes)
+            db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), req["id"]])
+            db.execute("UPDATE grants SET requester = NULL, watcher = NULL WHERE request_id = ?", [req["id"]])
+            audit.append(db, "edged", "request.purge", {**rq.stub(req), "filed_us": req["filed_us"],
+                                                        "closed_us": req["closed_us"]}, at_us=now_us)
+        out["purged"].append({"id": req["id"]})
+    for r in db.query("SELECT * FROM requests WHERE state IN ('filed', 'approved')"):
+        req = _row(r)
+        if rq.overdue(req, now_us):
+            out["overdue"].append(req)
+        if req["flag"]:
+            out["flagged"].append(req)
+    return out
