@@ -1,0 +1,219 @@
+"""The pure health core: conditions, the quality floor, hysteresis, the inspection schedule
+and checklist, and the [health]/[inspection] config tables. No disk, socket or clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from edged import health, inspections
+from edged.config_health import HealthConfig, InspectionConfig
+from edged.config_values import ConfigError
+from edged.config import load_config
+from tests.support.configs import MINIMAL, camera_toml, error_for, write
+
+CFG = HealthConfig()
+CAMERA = camera_toml(id='"c"', url='"synthetic:"')
+
+
+def load(tmp_path, text):
+    return load_config(write(tmp_path, text))
+NOON = 12 * 60
+NIGHT = 2 * 60
+GOOD_STATS = {"fps": 20.0, "width": 1920, "height": 1080, "audio": 1, "audio_packets": 80}
+GOOD_IMAGE = {"luma": 110.0, "bright": 0.01, "contrast": 50.0, "sharpness": 300.0, "colour": 40.0, "change": 0.4}
+
+
+def view(stats=GOOD_STATS, image=GOOD_IMAGE, similarity=None, state="recording", audio_required=False, enabled=True):
+    return health.CameraView(id="c", enabled=enabled, audio_required=audio_required, state=state, stats=stats,
+                             image=image, similarity=similarity)
+
+
+def present(v, minute=NOON):
+    return set(health.conditions(v, CFG, minute)[0])
+
+
+def test_a_healthy_camera_has_no_condition_and_meets_the_floor():
+    assert present(view(audio_required=True, similarity=0.95)) == set()
+    assert health.compliance(view(audio_required=True), CFG, NOON) == ("ok", [])
+
+
+@pytest.mark.parametrize("change, kind", [
+    ({"luma": 3.0, "contrast": 1.0, "sharpness": 0.0, "colour": 0.0}, "video_dark"),
+    ({"bright": 0.8}, "video_overexposed"),
+    ({"change": 0.0}, "video_frozen"),
+    ({"sharpness": 2.0}, "video_blurred"),
+    ({"contrast": 2.0, "sharpness": 0.5}, "video_blurred"),
+    ({"colour": 0.5}, "video_monochrome"),
+])
+def test_each_bad_picture_is_named(change, kind):
+    assert present(view(image={**GOOD_IMAGE, **change})) == {kind}
+
+
+def test_a_black_picture_is_dark_only_not_also_covered_or_monochrome():
+    assert present(view(image={**GOOD_IMAGE, "luma": 0.0, "contrast": 0.0, "sharpness": 0.0, "colour": 0.0})) \
+        == {"video_dark"}
+
+
+def test_colour_is_only_expected_in_daylight():
+    grey = view(image={**GOOD_IMAGE, "colour": 0.0})
+    assert present(grey, NOON) == {"video_monochrome"}
+    assert present(grey, NIGHT) == set()
+    assert "video_monochrome" not in health.conditions(grey, CFG, NIGHT)[1], "not judged at night"
+
+
+def test_quality_floor_reasons():
+    v = view(stats={"fps": 5.0, "width": 640, "height": 480, "audio": 0}, audio_required=True)
+    assert present(v) == {"below_resolution", "below_fps", "audio_missing"}
+    verdict, reasons = health.compliance(v, CFG, NOON)
+    assert verdict == "fail" and len(reasons) == 3 and "640x480" in reasons[0]
+    assert health.compliance(view(stats=None), CFG, NOON)[0] == "unknown"
+
+
+def test_a_declared_audio_stream_without_packets_is_missing_audio():
+    assert present(view(stats={**GOOD_STATS, "audio_packets": 0}, audio_required=True)) == {"audio_missing"}
+
+
+def test_moved_needs_a_reference():
+    assert present(view(similarity=0.1)) == {"camera_moved"}
+    assert "camera_moved" not in health.conditions(view(), CFG, NOON)[1]
+
+
+def test_nothing_is_judged_while_the_camera_is_not_recording():
+    assert health.conditions(view(state="offline", image={**GOOD_IMAGE, "luma": 0.0}), CFG, NOON) == ({}, set())
+
+
+def test_hysteresis_raises_after_and_clears_after():
+    t = health.Track()
+    t = health.step(t, True, 0, 30, 60)
+    assert not t.active and t.since_us == 0
+    t = health.step(t, True, 29, 30, 60)
+    assert not t.active
+    t = health.step(t, True, 30, 30, 60)
+    assert t.active
+    t = health.step(t, False, 40, 30, 60)
+    t = health.step(t, None, 70, 30, 60)   # not judged: nothing moves
+    assert t.active and t.since_us == 40
+    t = health.step(t, True, 80, 30, 60)   # back: the clearing clock restarts
+    assert t.active and t.since_us is None
+    t = health.step(t, False, 90, 30, 60)
+    t = health.step(t, False, 149, 30, 60)
+    assert t.active
+    assert not health.step(t, False, 150, 30, 60).active
+
+
+def test_a_flapping_condition_never_raises():
+    t = health.Track()
+    for now in range(0, 300, 10):
+        t = health.step(t, now % 20 == 0, now, 30, 60)
+        assert not t.active
+
+
+@pytest.mark.parametrize("enabled, state, degraded, want", [
+    (False, "recording", False, "disabled"), (True, "recording", False, "recording"),
+    (True, "recording", True, "degraded"), (True, "offline", False, "offline"), (True, "stopped", False, "offline"),
+    (True, "connecting", False, "connecting"), (True, None, False, "connecting")])
+def test_camera_state(enabled, state, degraded, want):
+    assert health.camera_state(enabled, state, degraded) == want
+
+
+# --- the schedule -------------------------------------------------------------------------
+TZ = timezone(timedelta(hours=8))  # Taipei
+
+
+def us(dt: datetime) -> int:
+    return int(dt.timestamp()) * 1_000_000
+
+
+def test_daily_at_the_window_start():
+    cfg = InspectionConfig(schedule="daily", window=(9 * 60, 17 * 60))
+    due = inspections.next_due(us(datetime(2026, 11, 21, 8, 0, tzinfo=TZ)), cfg, "s", TZ)
+    assert due == us(datetime(2026, 11, 21, 9, 0, tzinfo=TZ))
+    assert inspections.next_due(due, cfg, "s", TZ) == us(datetime(2026, 11, 22, 9, 0, tzinfo=TZ))
+
+
+def test_weekly_random_time_stays_in_its_week_and_window_and_is_stable():
+    cfg = InspectionConfig(schedule="weekly", window=(9 * 60, 17 * 60), random_time=True)
+    after = us(datetime(2026, 11, 16, 0, 0, tzinfo=TZ))   # a Monday
+    dues = []
+    for _ in range(20):
+        after = inspections.next_due(after, cfg, "land-office", TZ)
+        dues.append(datetime.fromtimestamp(after / 1e6, TZ))
+    for a, b in zip(dues, dues[1:]):
+        assert a.isocalendar()[1] != b.isocalendar()[1], "one per week"
+    assert all(9 <= d.hour < 17 for d in dues)
+    assert len({d.weekday() for d in dues}) > 2 and len({d.hour for d in dues}) > 2, "the time varies"
+    again = inspections.next_due(us(datetime(2026, 11, 16, 0, 0, tzinfo=TZ)), cfg, "land-office", TZ)
+    assert datetime.fromtimestamp(again / 1e6, TZ) == dues[0], "the same after a restart"
+
+
+def test_biweekly_is_every_other_week():
+    cfg = InspectionConfig(schedule="biweekly")
+    a = inspections.next_due(us(datetime(2026, 11, 21, tzinfo=TZ)), cfg, "s", TZ)
+    b = inspections.next_due(a, cfg, "s", TZ)
+    assert b - a == 14 * 86_400_000_000
+
+
+def test_off_means_no_schedule():
+    assert inspections.next_due(0, InspectionConfig(schedule="off"), "s", TZ) is None
+
+
+def snap(**over):
+    base = {"enabled": True, "audio_required": True, "state": "recording", "last_error": None,
+            "stats": {**GOOD_STATS, "clock_skew_us": 300_000}, "image_fresh": True, "alarms": {},
+            "last_segment_us": 990_000_000, "compliance": "ok", "reasons": []}
+    return {**base, **over}
+
+
+def test_checklist_of_a_healthy_camera():
+    items = inspections.checklist(snap(), 1_000_000_000, 60_000_000)
+    assert set(items) == set(inspections.ITEMS)
+    assert all(v["ok"] for v in items.values()), items
+    assert inspections.anomalies(items) == ""
+
+
+def test_checklist_names_what_is_wrong():
+    items = inspections.checklist(snap(alarms={"video_frozen": "picture frozen"}, compliance="fail",
+                                       reasons=["resolution 640x480 is below the floor"],
+                                       stats={**GOOD_STATS, "audio_packets": 0, "audio": 0}), 1_000_000_000, 60_000_000)
+    assert {k for k, v in items.items() if v["ok"] is False} == {"picture", "audio", "quality"}
+    assert "picture frozen" in inspections.anomalies(items)
+
+
+def test_checklist_of_an_offline_camera():
+    items = inspections.checklist(snap(state="offline", last_error="cannot connect: 401 Unauthorized"),
+                                  1_000_000_000, 60_000_000)
+    assert items["recording"]["ok"] is False and "401" in items["login"]["detail"]
+    assert inspections.checklist(snap(audio_required=False), 1_000_000_000, 60_000_000)["audio"]["ok"] is None
+
+
+# --- config -------------------------------------------------------------------------------
+def test_health_and_inspection_tables(tmp_path):
+    cfg = load(tmp_path, MINIMAL + '[health]\nsample_interval = "5s"\ndark_luma = 30\ndaylight = "06:30-19:00"\n'
+               '[inspection]\nschedule = "weekly"\nwindow = "10:00-12:00"\nrandom_time = true\n')
+    assert cfg.health.sample_interval_us == 5_000_000 and cfg.health.dark_luma == 30
+    assert cfg.health.daylight == (390, 1140) and cfg.health.min_width == 1280
+    assert cfg.inspection.schedule == "weekly" and cfg.inspection.window == (600, 720) and cfg.inspection.random_time
+
+
+@pytest.mark.parametrize("text, field, words", [
+    ('[health]\ndaylight = "19:00-06:00"\n', "health.daylight", "ends before it starts"),
+    ('[health]\ndark_luma = 300\n', "health.dark_luma", "out of range"),
+    ('[health]\nsample_interval = "200ms"\n', "health.sample_interval", "at least 1s"),
+    ('[inspection]\nschedule = "monthly"\n', "inspection.schedule", "daily, weekly, biweekly, off"),
+    ('[health]\nfrozen = 1\n', "health.frozen", "unknown key"),
+])
+def test_bad_health_settings_name_the_field(tmp_path, text, field, words):
+    err = error_for(tmp_path, MINIMAL + text)
+    assert err.field == field and words in err.message
+
+
+def test_camera_inventory_and_audio_required(tmp_path):
+    cfg = load(tmp_path, CAMERA + 'audio_required = true\nkind = "analogue"\npurpose = "counter"\nmanager = "Chen"\n')
+    cam = cfg.cameras[0]
+    assert cam.audio_expected and cam.kind == "analogue" and cam.purpose == "counter" and cam.manager == "Chen"
+    err = error_for(tmp_path, CAMERA + 'kind = "dome"\n')
+    assert err.field == "cameras[0].kind"
+    with pytest.raises(ConfigError):
+        load(tmp_path, CAMERA + 'audio_required = true\naudio_expected = true\n')
