@@ -84,7 +84,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
                               "the MQTT outbox is full: messages for the central office are being refused"),
                    "outbox-alarm")
 
-    reporting = Reporting(cfg, writer, sup, runner, commands={"hold": handlers["hold.add"]},
+    reporting = Reporting(cfg, writer, sup, runner,
+                          commands={"hold": handlers["hold.add"], "inspect": handlers["inspect.run"]},
                           on_outbox_full=outbox_full)
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm

@@ -148,7 +148,8 @@ class Reporting:
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
             self.reporter.set_camera_state(r["id"], {
-                "name": r["name"], "state": r["state"], "recording": r["state"] == "recording",
+                "name": r["name"], "state": r["state"], "recording": r["state"] in ("recording", "degraded"),
+                "compliance": r.get("compliance"),
                 "fps": r["fps"], "bitrate": r["bitrate"], "codec": r["codec"],
                 "resolution": f"{r['width']}x{r['height']}" if r["width"] else None,
                 "last_frame_us": r["last_packet_us"], "error": r["last_error"],
