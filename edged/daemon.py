@@ -16,6 +16,7 @@ from edged import __version__
 from edged.alarms import Alarms
 from edged.config import Config, ConfigError, load_config
 from edged.control import ControlServer
+from edged.control_export import export_handlers, sweep_staging
 from edged.control_health import health_handlers
 from edged.control_ops import control_handlers
 from edged.health_monitor import HealthMonitor
@@ -27,7 +28,7 @@ from edged.notify import Notifier
 from edged.reporting import Reporting
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
-from storage import audit
+from storage import audit, nodekey
 from storage.catalog import Catalog, CatalogWriter
 from storage.layout import CATALOG_FILE
 from storage.reconcile import Report, reconcile
@@ -92,6 +93,13 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         inspector.publish = reporting.reporter.inspection
     keepalive.reporter = reporting
     try:
+        try:  # the node's Ed25519 key signs exports; its public half goes in the MQTT birth
+            node_key = await asyncio.to_thread(nodekey.load_or_create, data_dir)
+        except nodekey.NodeKeyError as exc:
+            log.critical("%s", exc)
+            return 1
+        handlers.update(export_handlers(cfg, writer, node_key))
+        reporting.public_key = node_key.public_b64
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         notifier.extend_timeout(STARTUP_STEP_S)
         finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))
@@ -118,6 +126,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         session = await writer.run(_next_session)
         await reporting.start(session)
         await maintenance.load()
+        await sweep_staging(writer, data_dir, working_too=True)  # no viewing's working copy outlives a restart
         await control.start()
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 

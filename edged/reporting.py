@@ -51,6 +51,7 @@ class Reporting:
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command)
         self._last_state: str | None = None
+        self.public_key: str | None = None  # the node key (storage/nodekey.py), set by the daemon
 
     @property
     def status(self) -> str:
@@ -65,7 +66,7 @@ class Reporting:
                           "on_full": r.on_full},
             "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location}
                         for c in self.cfg.cameras],
-            "public_key": None})
+            "public_key": self.public_key})
 
     # hooks --------------------------------------------------------------------------
     async def alarm(self, event: dict[str, Any]) -> None:
