@@ -1,0 +1,266 @@
+"""Evidence export (issue 7, item 5): real segment files (written by the recorder's segment
+writer, or recorded by the real daemon from a real RTSP camera), a real catalog, ffprobe on
+what comes out, and `verify` against one changed byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from storage import export, nodekey
+from storage.catalog import open_readonly
+from tests.support.cameras import ffprobe, ffprobe_errors, make_clip
+from tests.support.footage import clip_mp4, write_segments
+
+S = 1_000_000
+T0 = 1_800_000_000_000_000  # 2027-01-15 08:00 UTC
+GOP_S = 1.0                 # the clips have a keyframe every 20 frames at 20 fps
+FRAME_S = 0.05
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    small = make_clip(d, fps=20, gop=20, seconds=10, audio=True)
+    big = make_clip(d, width=480, height=272, fps=20, gop=20, seconds=10, audio=True)
+    return clip_mp4(small), clip_mp4(big)
+
+
+@pytest.fixture
+def key(tmp_path):
+    (tmp_path / "keydir").mkdir()
+    return nodekey.load_or_create(tmp_path / "keydir")
+
+
+def footage(data: Path, source: Path, spans, camera: str = "cam1", segment_s: float = 6) -> list[dict]:
+    data.mkdir(exist_ok=True)
+    return write_segments(data, camera, source, spans, segment_s=segment_s)
+
+
+def do_export(data: Path, out: Path, key, cameras, start, end, **kw) -> dict:
+    db = open_readonly(data / "catalog.db")
+    try:
+        cams = export.gather(db, cameras, start, end)
+    finally:
+        db.conn.close()
+    header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
+              "recipient": "police officer", "grant": {"id": 7}, "request": {"id": 3, "approver": "adam",
+                                                                             "requester": "vera"}}
+    return export.write_export(data, out, key=key, header=header, cameras=cams, from_us=start, to_us=end, **kw)
+
+
+def video_packets(path: Path) -> list[tuple[float, float, bool]]:
+    """(pts, dts, keyframe) of every video packet, in file order, from ffprobe."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "packet=pts_time,dts_time,flags", "-of", "json", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return [(float(p["pts_time"]), float(p["dts_time"]), "K" in p["flags"]) for p in json.loads(out)["packets"]]
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0x01]))
+
+
+# --- the plan (pure) -----------------------------------------------------------------------------
+def seg(start_s: float, end_s: float, state: str = "complete") -> dict:
+    return {"start_us": T0 + int(start_s * S), "end_us": T0 + int(end_s * S), "state": state, "path": f"{start_s}"}
+
+
+def test_plan_picks_overlapping_footage_and_names_every_hole():
+    rows = [seg(0, 6), seg(6, 12), seg(12, 18, "missing"), seg(18, 24), seg(30, 36), seg(36, 40, "writing")]
+    explain = [{"from_us": T0 + 24 * S, "to_us": T0 + 30 * S, "reason": "cannot connect: timed out"}]
+    plan = export.plan_camera("cam1", rows, T0 + 5 * S, T0 + 39 * S, explain)
+    assert [r["path"] for r in plan.sources] == ["0", "6", "18", "30"]
+    assert [(g["from_us"] - T0, g["to_us"] - T0, g["reason"]) for g in plan.gaps] == [
+        (12 * S, 18 * S, "the segment file is missing"),
+        (24 * S, 30 * S, "cannot connect: timed out"),
+        (36 * S, 39 * S, "still being recorded: export again once the segment is closed")]
+
+
+def test_plan_treats_abutting_segments_as_continuous_and_a_late_start_as_a_hole():
+    plan = export.plan_camera("cam1", [seg(10, 16), seg(16, 22)], T0, T0 + 20 * S)
+    assert [(g["from_us"] - T0, g["to_us"] - T0, g["reason"]) for g in plan.gaps] == [
+        (0, 10 * S, "no footage recorded")]
+    assert export.plan_camera("cam1", [seg(10, 16)], T0 + 30 * S, T0 + 40 * S).sources == []
+
+
+# --- remux -----------------------------------------------------------------------------------------
+def test_export_starts_at_a_keyframe_has_the_right_duration_and_keeps_the_hole(tmp_path, sources, key):
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 20), (T0 + 25 * S, 14)])  # a 5 s hole at 20 s
+    start, end = T0 + int(3.4 * S), T0 + 37 * S
+    out = tmp_path / "export"
+    manifest = do_export(data, out, key, ["cam1"], start, end)
+    clip = out / "cam1.mp4"
+    cam = manifest["cameras"][0]
+
+    info = ffprobe(clip)
+    assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+    assert not ffprobe_errors(clip).strip()
+    duration = float(info["format"]["duration"])
+    wanted = (end - start) / S
+    assert wanted <= duration <= wanted + GOP_S, duration  # starts up to a GOP early, at the keyframe
+    assert cam["actual"]["from_us"] == T0 + 3 * S and abs(cam["actual"]["to_us"] - end) <= FRAME_S * S
+
+    packets = video_packets(clip)
+    assert packets[0][2] and packets[0][1] == 0.0  # starts at a keyframe, at clip second 0
+    steps = [round(b[1] - a[1], 3) for a, b in zip(packets, packets[1:])]
+    assert all(s > 0 for s in steps)  # strictly increasing: continuous timestamps across segments
+    # Clip time is wall time: one jump, at the hole (20 s - 3 s into the clip), as long as the hole.
+    jumps = [(round(packets[i][1], 3), s) for i, s in enumerate(steps) if s != FRAME_S]
+    assert jumps == [(round(17 - FRAME_S, 3), round(5 + FRAME_S, 3))], jumps
+    assert [(g["from_us"] - T0, g["to_us"] - T0, g["clip_offset_s"]) for g in cam["gaps"]] == [
+        (20 * S, 25 * S, 17.0)]
+    assert len(cam["sources"]) == 6 and all(s["clip"] == "cam1.mp4" for s in cam["sources"])
+    assert cam["clips"][0]["sha256"] == export.sha256_file(clip)
+    assert manifest["request"] == {"id": 3, "approver": "adam", "requester": "vera"}
+    assert manifest["custodian"] == "carol" and manifest["node_public_key"] == key.public_b64
+    assert sorted(p.name for p in out.iterdir()) == ["cam1.mp4", "manifest.json", "manifest.sig",
+                                                     "node-public-key.pem"]
+    assert export.verify_export(out, key.public_b64) == []
+
+
+def test_one_clip_per_camera_and_a_new_part_where_the_stream_changes(tmp_path, sources, key):
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 8)], camera="door")
+    footage(data, sources[0], [(T0, 6)], camera="desk")
+    footage(data, sources[1], [(T0 + 6 * S, 6)], camera="desk")  # the camera's resolution changed
+    manifest = do_export(data, tmp_path / "x", key, ["door", "desk"], T0 + 1 * S, T0 + 11 * S)
+    files = {cam["camera"]: [c["file"] for c in cam["clips"]] for cam in manifest["cameras"]}
+    assert files == {"door": ["door.mp4"], "desk": ["desk-part1.mp4", "desk-part2.mp4"]}
+    sizes = [(s["width"], s["height"]) for f in files["desk"]
+             for s in ffprobe(tmp_path / "x" / f)["streams"] if s["codec_type"] == "video"]
+    assert sizes == [(320, 240), (480, 272)]
+    assert manifest["cameras"][1]["gaps"] == [] and export.verify_export(tmp_path / "x") == []
+
+
+def test_segment_overlapping_the_previous_after_a_clock_step_is_placed_after_it(tmp_path, sources, key):
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 6), (T0 + 4 * S, 6)])  # the host clock stepped back 2 s
+    manifest = do_export(data, tmp_path / "x", key, ["cam1"], T0, T0 + 10 * S)
+    later = manifest["cameras"][0]["sources"][1]
+    assert "clock stepped back" in later["note"] and later["clip_offset_s"] == pytest.approx(6.0)
+    packets = video_packets(tmp_path / "x" / "cam1.mp4")
+    assert {round(b[1] - a[1], 3) for a, b in zip(packets, packets[1:])} == {FRAME_S}
+
+
+def test_a_changed_source_segment_fails_the_export_naming_it(tmp_path, sources, key):
+    data = tmp_path / "data"
+    rows = footage(data, sources[0], [(T0, 18)])
+    flip_byte(data / rows[1]["path"], 5000)
+    with pytest.raises(export.ExportError, match=rows[1]["path"].replace(".", r"\.") + ".*changed"):
+        do_export(data, tmp_path / "x", key, ["cam1"], T0, T0 + 18 * S)
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".x*"))  # nothing half-made is left
+
+
+def test_no_footage_in_range_is_refused(tmp_path, sources, key):
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 6)])
+    with pytest.raises(export.ExportError, match="no footage"):
+        do_export(data, tmp_path / "x", key, ["cam1"], T0 + 60 * S, T0 + 70 * S)
+
+
+# --- verify -------------------------------------------------------------------------------------------
+@pytest.fixture
+def made(tmp_path, sources, key):
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 12)])
+    do_export(data, tmp_path / "x", key, ["cam1"], T0 + 2 * S, T0 + 10 * S)
+    return tmp_path / "x"
+
+
+def test_verify_names_the_clip_when_one_byte_of_it_changed(made, key):
+    clip = made / "cam1.mp4"
+    for offset in (100, clip.stat().st_size // 2, clip.stat().st_size - 1):
+        flip_byte(clip, offset)
+        problems = export.verify_export(made, key.public_b64)
+        assert len(problems) == 1 and problems[0].startswith("cam1.mp4: its SHA-256 does not match"), problems
+        flip_byte(clip, offset)
+    assert export.verify_export(made, key.public_b64) == []
+
+
+def test_verify_names_the_manifest_when_one_byte_of_it_changed(made, key):
+    body = (made / "manifest.json").read_bytes()
+    at = body.index(b'"custodian": "carol"') + len('"custodian": "')
+    (made / "manifest.json").write_bytes(body[:at] + b"k" + body[at + 1:])  # carol -> karol
+    problems = export.verify_export(made)
+    assert len(problems) == 1 and problems[0].startswith("manifest.json: the signature does not match"), problems
+
+
+def test_verify_missing_and_extra_files_and_a_foreign_key(made, key, tmp_path):
+    other = nodekey.load_or_create(tmp_path)
+    assert any(p.startswith("node-public-key.pem: not the key you gave") for p in
+               export.verify_export(made, other.public_b64))
+    (made / "notes.txt").write_text("added later")
+    assert export.verify_export(made) == ["notes.txt: not part of the export (added after it was made)"]
+    (made / "notes.txt").unlink()
+    (made / "manifest.sig").unlink()
+    assert export.verify_export(made) == ["manifest.sig: missing, so the manifest cannot be trusted"]
+    (made / "cam1.mp4").unlink()
+    assert "cam1.mp4: missing" in export.verify_export(made)
+
+
+def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(made, key, tmp_path):
+    pem = tmp_path / "published.pem"
+    pem.write_bytes(nodekey.public_pem(nodekey.load_public(key.public_b64)))  # from the birth's base64
+    cmd = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin",
+           "-in", str(made / "manifest.json"), "-sigfile", str(made / "manifest.sig")]
+    assert subprocess.run(cmd, capture_output=True, text=True).stdout.strip() == "Signature Verified Successfully"
+    flip_byte(made / "manifest.json", 10)
+    assert subprocess.run(cmd, capture_output=True).returncode != 0
+
+
+def test_edgectl_verify_exit_status_and_json(made, tmp_path):
+    from tests.support.daemon import ROOT
+
+    data = made.parent / "data"
+    base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.ctl", "--data", str(data)]
+    ok = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: "), ok.stderr
+    flip_byte(made / "cam1.mp4", 1000)
+    bad = subprocess.run([*base, "verify", str(made), "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["problems"][0].startswith("cam1.mp4:")
+
+
+# --- the node key and working copies -------------------------------------------------------------------
+def test_node_key_is_made_once_private_and_never_replaced_silently(tmp_path):
+    k1 = nodekey.load_or_create(tmp_path)
+    path = tmp_path / nodekey.KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "PRIVATE" not in repr(k1) and k1.public_b64 in repr(k1)
+    os.chmod(path, 0o644)
+    k2 = nodekey.load_or_create(tmp_path)
+    assert k2.public_b64 == k1.public_b64 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (tmp_path / nodekey.PUBLIC_PEM).read_bytes() == k1.public_pem()
+    path.write_text("garbage")
+    with pytest.raises(nodekey.NodeKeyError, match="restore it from the backup"):
+        nodekey.load_or_create(tmp_path)
+    assert path.read_text() == "garbage"  # not replaced by a new key
+
+
+def test_working_copy_is_destroyed_with_a_record_and_footage_never_is(tmp_path, sources, key):
+    data = tmp_path / "data"
+    rows = footage(data, sources[0], [(T0, 6)])
+    work = export.export_dir(data, export.WORKING_DIR, 7, T0)
+    work.parent.mkdir()
+    do_export(data, work, key, ["cam1"], T0, T0 + 6 * S)
+    clip_hash = export.sha256_file(work / "cam1.mp4")
+    gone = export.destroy_working_copy(data, work)
+    assert not work.exists() and gone["folder"] == f"working/{work.name}"
+    assert {f["file"]: f["sha256"] for f in gone["files"]}["cam1.mp4"] == clip_hash
+    for target in (data / "video" / "cam1", data / rows[0]["path"], data, tmp_path):
+        with pytest.raises(export.ExportError, match="nothing was destroyed"):
+            export.destroy_working_copy(data, target)
+    assert (data / rows[0]["path"]).exists()
+    shutil.rmtree(data / "working")
