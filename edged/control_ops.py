@@ -1,37 +1,49 @@
-"""What the control socket can be asked to do. Nothing here deletes or formats footage."""
+"""What the control socket can be asked to do about holds and maintenance. Nothing here deletes
+or formats footage.
+
+The server has already checked the caller's role for the operation (edged/roles.py); the
+handlers check what depends on the details: the cameras in the caller's scope, and which
+kind of hold is being released (R6: a legal hold only by an approver). The MQTT command
+path calls `hold.add` with a plain string actor (a signed command, not a session).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from edged.control import Handler, RequestError
+from edged import roles
+from edged.control import Caller, Handler, RequestError
 from edged.maintenance import DEFAULT_VERIFY_US
 from storage import audit
 from storage.catalog import CatalogWriter
-from storage.retention_store import HoldError, add_hold, now_us, release_hold
+from storage.retention_store import HoldError, add_hold, hold_row, now_us, release_hold
 
 
-def _actor(args: dict[str, Any], user: str) -> str:
-    """The OS account is proven by the socket; a person's name is what they typed."""
-    person = str(args.get("person") or "").strip()
-    return user if not person or person == user else f"{person} (as {user})"
+def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
+    """A person acts only on the cameras of their account (R4.2); signed commands are not scoped."""
+    if isinstance(caller, Caller) and caller.account is not None:
+        outside = roles.out_of_scope(caller.cameras, cameras)
+        if outside:
+            raise RequestError(f"{what}: {caller.account} has no rights on {', '.join(outside)}")
 
 
 def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: Any = None) -> dict[str, Handler]:
-    async def ping(_args: dict[str, Any], user: str) -> dict[str, Any]:
-        return {"pong": True, "user": user}
+    async def ping(_args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return {"pong": True, "user": getattr(caller, "os_user", str(caller))}
 
-    async def hold_add(args: dict[str, Any], user: str) -> dict[str, Any]:
+    async def hold_add(args: dict[str, Any], caller: Any) -> dict[str, Any]:
         now = now_us()
         kind = args.get("kind", "evidence")
         expires = args.get("expires_us")
         if kind == "evidence" and expires is None:
             expires = now + runner.cfg.retention.evidence_hold_us
+        cameras = args.get("cameras")
+        check_scope(caller, cameras, "hold not placed")
         try:
             def place(c):
-                row = add_hold(c.db, kind=kind, cameras=args.get("cameras"), from_us=int(args["from_us"]),
+                row = add_hold(c.db, kind=kind, cameras=cameras, from_us=int(args["from_us"]),
                                to_us=int(args["to_us"]), reason=str(args.get("reason", "")),
-                               case_ref=str(args.get("case_ref", "")), placed_by=_actor(args, user),
+                               case_ref=str(args.get("case_ref", "")), placed_by=str(caller),
                                expires_us=expires, now=now)
                 audit.append(c.db, row["placed_by"], "hold.add", {k: row[k] for k in (
                     "id", "kind", "cameras", "from_us", "to_us", "reason", "case_ref", "expires_us")})
@@ -42,11 +54,22 @@ def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: 
             raise RequestError(f"hold not placed: {exc}") from None
         return row
 
-    async def hold_release(args: dict[str, Any], user: str) -> dict[str, Any]:
+    async def hold_release(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        try:
+            hold_id = int(args["id"])
+            current = await writer.run(lambda c: hold_row(c.db, hold_id))
+        except (HoldError, KeyError, ValueError) as exc:
+            raise RequestError(f"hold not released: {exc}") from None
+        if isinstance(caller, Caller) and not caller.may(f"hold.release.{current['kind']}"):
+            who = "an approver" if current["kind"] == "legal" else "a custodian"
+            raise RequestError(f"hold not released: hold {hold_id} is a {current['kind']} hold; only {who} "
+                               f"releases it (log in as one); {caller.account} has {', '.join(caller.roles)}")
+        check_scope(caller, current["cameras"], "hold not released")
+        approver = getattr(caller, "account", None) if current["kind"] == "legal" else None
         try:
             def release(c):
-                row = release_hold(c.db, int(args["id"]), actor=_actor(args, user),
-                                   reason=str(args.get("reason", "")), approver=args.get("approver"), now=now_us())
+                row = release_hold(c.db, hold_id, actor=str(caller), reason=str(args.get("reason", "")),
+                                   approver=approver, now=now_us())
                 audit.append(c.db, row["ended_by"], "hold.release", {
                     "id": row["id"], "kind": row["kind"], "reason": row["end_reason"], "approver": row["approved_by"]})
                 return row
@@ -57,12 +80,12 @@ def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: 
         runner.check_space()
         return row
 
-    async def maintenance_begin(args: dict[str, Any], user: str) -> dict[str, Any]:
+    async def maintenance_begin(args: dict[str, Any], caller: Any) -> dict[str, Any]:
         verify_us = int(args.get("verify_us") or DEFAULT_VERIFY_US)
-        return await maintenance.begin(str(args.get("reason", "")), _actor(args, user), verify_us)
+        return await maintenance.begin(str(args.get("reason", "")), str(caller), verify_us)
 
-    async def maintenance_end(args: dict[str, Any], user: str) -> dict[str, Any]:
-        return await maintenance.end(str(args.get("note", "")), _actor(args, user))
+    async def maintenance_end(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return await maintenance.end(str(args.get("note", "")), str(caller))
 
     return {"ping": ping, "hold.add": hold_add, "hold.release": hold_release,
             "maintenance.begin": maintenance_begin, "maintenance.end": maintenance_end}

@@ -1,4 +1,4 @@
-"""edgectl verbs for maintenance windows (R1.7) and the audit log (R7)."""
+"""edgectl verbs for maintenance windows (R1.7). The audit verbs are in edged/ctl_audit.py."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import getpass
 import json
 import os
 import sys
-import time
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control import call
 from edged.display import UsageError, fmt_time, table
-from storage import audit
 
 
 def _person() -> str:
@@ -48,22 +46,6 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else "no maintenance on record"
 
 
-def cmd_audit(ctx, args) -> tuple[Any, str]:
-    if args.a_cmd == "verify":
-        n, problem = audit.verify(ctx.db)
-        if problem:
-            raise UsageError(f"audit chain BROKEN after {n - 1} good records: {problem}")
-        head = next(ctx.db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), None)
-        return {"records": n, "ok": True, "head": head}, \
-            f"audit chain intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else "")
-    since = time.time_ns() // 1000 - parse_duration(args.since, "--since") if args.since else 0
-    rows = list(ctx.db.query("SELECT * FROM audit WHERE at_us >= ? ORDER BY seq DESC LIMIT ?", [since, args.limit]))
-    rows.reverse()
-    text = table(["SEQ", "WHEN", "WHO", "WHAT", "DETAIL"], [
-        [r["seq"], fmt_time(r["at_us"]), r["actor"], r["action"], r["detail"]] for r in rows])
-    return rows, text if rows else "no audit records"
-
-
 def register(sub) -> None:
     p = sub.add_parser("maintenance", help="maintenance windows: protect the footage first, keep it on the record")
     ms = p.add_subparsers(dest="m_cmd", required=True)
@@ -78,13 +60,3 @@ def register(sub) -> None:
     s.add_argument("--limit", type=int, default=50)
     s.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_maintenance)
-
-    p = sub.add_parser("audit", help="the audit log (an append-only hash chain)")
-    a = p.add_subparsers(dest="a_cmd", required=True)
-    ls = a.add_parser("list", help="recent audit records")
-    ls.add_argument("--since", metavar="DURATION", help="only this far back, e.g. 7d")
-    ls.add_argument("--limit", type=int, default=200)
-    ls.add_argument("--json", action="store_true")
-    v = a.add_parser("verify", help="check that no record was altered or removed")
-    v.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_audit)

@@ -19,15 +19,18 @@ from edged.control import ControlServer
 from edged.control_export import export_handlers, sweep_staging
 from edged.control_health import health_handlers
 from edged.control_ops import control_handlers
+from edged.control_people import people_handlers, session_lookup
 from edged.health_monitor import HealthMonitor
 from edged.inspection_runner import InspectionRunner
 from edged.integrity import TamperGuard, check_identity
 from edged.keepalive import Keepalive, status_line
 from edged.maintenance import Maintenance
 from edged.notify import Notifier
+from edged.people_watch import PeopleWatch
 from edged.reporting import Reporting
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
+from edged.viewer import viewer_task
 from storage import audit, nodekey
 from storage.catalog import Catalog, CatalogWriter
 from storage.layout import CATALOG_FILE
@@ -78,7 +81,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     await writer.start()
     handlers = control_handlers(sup, writer, runner, maintenance)
     handlers.update(health_handlers(monitor, inspector))
-    control = ControlServer(cfg.control.socket, handlers)
+    handlers.update(people_handlers(cfg, writer, alarms))
+    control = ControlServer(cfg.control.socket, handlers, session_lookup(writer))
 
     def outbox_full(full: bool) -> None:
         sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
@@ -138,7 +142,9 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         try:
             await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                                  "health": monitor.run, "inspections": inspector.run,
-                                 "ready": announce_ready, "reporting": reporting.run})
+                                 "viewer": viewer_task(cfg, writer),
+                                 "ready": announce_ready, "reporting": reporting.run,
+                                 "people": PeopleWatch(cfg, writer, alarms).run})
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise

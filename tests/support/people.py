@@ -1,0 +1,75 @@
+"""Real accounts for tests that drive edgectl against a running daemon.
+
+    people = People(d.config, tmp_path)          # root makes the admin, the admin opens accounts
+    people.add("carol", "custodian")
+    people.login("carol")                         # later edgectl calls run as carol
+    people.ctl("hold", "add", ...)                # or use your own subprocess call with people.env
+
+Each test gets its own session file (EDGECTL_SESSION), so nothing touches the real user's.
+With `monkeypatch`, the variable is also set in os.environ, so a test's existing
+`subprocess.run([... "edged.ctl" ...])` helpers pick up whoever logged in last.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.daemon import ROOT, wait_for
+
+ADMIN = "admin"
+
+
+def password_for(name: str) -> str:
+    return f"pw-{name[::-1]}-Secret-1"
+
+
+class People:
+    def __init__(self, config: Path, tmp_path: Path, monkeypatch: Any = None, *, admin: str = ADMIN,
+                 timeout: float = 60):
+        self.config = config
+        self.session = tmp_path / "edgectl-session.json"
+        self.env = {**os.environ, "EDGECTL_SESSION": str(self.session)}
+        self.timeout = timeout
+        if monkeypatch is not None:
+            monkeypatch.setenv("EDGECTL_SESSION", str(self.session))
+        self.admin = admin
+        self.current: str | None = None
+        wait_for(lambda: "not logged in" in self.ctl("whoami").stderr, 30, "the control socket")
+        r = self.ctl("init-admin", "--name", admin, "--password-stdin", input=password_for(admin) + "\n")
+        assert r.returncode == 0, r.stderr
+
+    def ctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(self.config), *args],
+                              capture_output=True, text=True, cwd=ROOT, timeout=self.timeout, env=self.env,
+                              input=input)
+
+    def login(self, name: str, password: str | None = None) -> subprocess.CompletedProcess:
+        r = self.ctl("login", name, "--password-stdin", input=(password or password_for(name)) + "\n")
+        if r.returncode == 0:
+            self.current = name
+        return r
+
+    def add(self, name: str, *roles: str, cameras: list[str] | None = None) -> str:
+        """Open an account (logged in as the admin); then the admin's session is left open."""
+        if self.current != self.admin:
+            r = self.login(self.admin)
+            assert r.returncode == 0, r.stderr
+        args = ["account", "add", name, "--reason", "test application", "--password-stdin"]
+        for role in roles:
+            args += ["--role", role]
+        for cam in cameras or []:
+            args += ["--camera", cam]
+        pw = password_for(name)
+        r = self.ctl(*args, input=f"{pw}\n")
+        assert r.returncode == 0, r.stderr
+        return pw
+
+    def as_(self, name: str) -> "People":
+        """Log in as `name` (must exist); returns self for chaining."""
+        r = self.login(name)
+        assert r.returncode == 0, r.stderr
+        return self
