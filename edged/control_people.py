@@ -229,20 +229,6 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
             await writer.run(lambda c: audit.append(c.db, str(caller), "audit.export", {}))
         return {"records": rows, "more": len(rows) == PAGE}
 
-    async def audit_verify(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        expect = None
-        if args.get("head"):
-            try:
-                seq, digest = str(args["head"]).split(":", 1)
-                expect = (int(seq), digest.strip())
-            except ValueError:
-                raise RequestError("--head is SEQ:HASH, as published on MQTT") from None
-        n, problem = await read(lambda db: audit.verify(db, expect))
-        head = await read(audit.head)
-        await writer.run(lambda c: audit.append(c.db, str(caller), "audit.verify", {
-            "records": n, "intact": problem is None, "problem": problem}))
-        return {"records": n, "ok": problem is None, "problem": problem, "head": head}
-
     async def audit_report_op(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         start, end = int(args.get("from_us") or 0), int(args.get("to_us") or now_us())
         if end <= start:
@@ -257,7 +243,7 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         "account.list": account_list, "account.show": account_show,
         "request.file": request_file, "request.list": request_list, "request.show": request_show,
         "request.approve": request_approve, "request.reject": request_reject,
-        "audit.list": audit_list, "audit.export": audit_export, "audit.verify": audit_verify,
+        "audit.list": audit_list, "audit.export": audit_export,
         "audit.report": audit_report_op,
     }
 

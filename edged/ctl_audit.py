@@ -1,7 +1,7 @@
 """edgectl verbs for the audit log (R7): list, verify, export, and the periodic audit report.
 
 Reading the log needs an auditor's session (the ethics office); checking that the chain is
-intact is open to anyone who runs or administers the box. An export is JSON lines carrying
+intact reads the catalog directly (no daemon, no login: the answer shows no record's content). An export is JSON lines carrying
 both hashes, so a third party re-checks it without edged (`audit verify --file`, or
 `python3 -m storage.audit FILE`).
 """
@@ -56,11 +56,19 @@ def _verify(ctx, args) -> tuple[Any, str]:
                              f"head {args.head}")
         return {"records": n, "ok": True, "head": head}, (
             f"audit export intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else ""))
-    r = call(ctx.socket, "audit.verify", {"head": args.head}, timeout=600)
-    if not r["ok"]:
-        raise UsageError(f"audit chain BROKEN at record {r['records']}: {r['problem']}")
-    head = r["head"]
-    return r, f"audit chain intact: {r['records']} records" + (f", head {head['seq']} {head['hash']}" if head else "")
+    expect = None
+    if args.head:
+        try:
+            seq, digest = args.head.split(":", 1)
+            expect = (int(seq), digest.strip())
+        except ValueError:
+            raise UsageError("--head is SEQ:HASH, as published on MQTT") from None
+    n, problem = audit.verify(ctx.db, expect)
+    if problem:
+        raise UsageError(f"audit chain BROKEN at record {n}: {problem}")
+    head = audit.head(ctx.db)
+    return {"records": n, "ok": True, "problem": None, "head": head}, \
+        f"audit chain intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else "")
 
 
 def _export(ctx, args) -> tuple[Any, str]:

@@ -4,7 +4,10 @@ import re
 import subprocess
 import sys
 
+from edged import roles
+from edged.config import default_config
 from edged.control_ops import control_handlers
+from edged.control_people import people_handlers
 from tests.support.daemon import ROOT
 
 FORBIDDEN = re.compile(r"\b(delete|remove|purge|erase|wipe|format|rm|drop|destroy)\b", re.I)
@@ -21,12 +24,21 @@ def test_every_edgectl_verb_is_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     for verb in verbs():
         assert f"edgectl {verb}" in readme, f"`edgectl {verb}` is not documented in README.md"
-    for verb in verbs("hold"):
-        assert f"edgectl hold {verb}" in readme
+    for group in ("hold", "account", "request", "audit"):
+        for verb in verbs(group):
+            assert f"edgectl {group} {verb}" in readme, f"`edgectl {group} {verb}` is not documented in README.md"
 
 
-def test_no_verb_or_control_operation_deletes_footage():
-    for verb in verbs() + verbs("hold"):
+def test_no_verb_or_control_operation_deletes_footage(tmp_path):
+    for verb in verbs() + verbs("hold") + verbs("account") + verbs("request") + verbs("audit"):
         assert not FORBIDDEN.search(verb), verb
     ops = control_handlers(sup=None, writer=None, runner=None)
     assert sorted(ops) == ["hold.add", "hold.release", "maintenance.begin", "maintenance.end", "ping"]
+    people = people_handlers(default_config(tmp_path), writer=None)
+    assert sorted(people) == [
+        "account.add", "account.list", "account.passwd", "account.revoke", "account.show", "audit.export",
+        "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
+        "request.list", "request.reject", "request.show", "whoami"]
+    for op in [*ops, *people]:
+        assert not FORBIDDEN.search(op), op
+        assert op in roles.PUBLIC or op in roles.MATRIX, f"{op} has no roles in edged/roles.py: nobody may run it"

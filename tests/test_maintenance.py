@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.people import People
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
-def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_path, two_cameras):
+def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_path, two_cameras, monkeypatch):
     steady, serviced = two_cameras
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "steady", "url": steady.url("steady")},
@@ -44,6 +45,10 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
         path.write_bytes(bytes(raw))
         d.start()
         wait_for(lambda: (d.camera("serviced") or {}).get("state") == "recording", 30, "recording again")
+        people = People(config, tmp_path, monkeypatch)
+        people.add("tech", "custodian")
+        assert ctl(d, "maintenance", "begin", "--reason", "x").returncode == 2, "an admin does not run the box"
+        people.as_("tech")
 
         r = ctl(d, "maintenance", "begin", "--reason", "replace the PoE switch", "--verify", "1h", "--json")
         assert r.returncode == 0, r.stderr

@@ -20,6 +20,7 @@ from storage.retention import CAPACITY, Destroy, Segment
 from storage.retention_store import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.people import People
 
 S = 1_000_000
 MB = 1_000_000
@@ -56,7 +57,8 @@ def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
-def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_path, small_disk, busy_cameras):
+def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_path, small_disk, busy_cameras,
+                                                                         monkeypatch):
     data = small_disk / "data"
     config = write_config(tmp_path / "edged.toml", data,
                           [{"id": "a", "url": busy_cameras.url("a")}, {"id": "b", "url": busy_cameras.url("b")}],
@@ -80,6 +82,9 @@ def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_pat
 
     watcher = threading.Thread(target=watch_free)
     try:
+        people = People(config, tmp_path, monkeypatch)
+        people.add("carol", "custodian")
+        people.as_("carol")
         first = wait_for(lambda: d.segments("a")[:2] if len(d.segments("a")) >= 2 else None, 30, "a recording")
         held = ctl(d, "hold", "add", "--camera", "a", "--from", iso(first[0]["start_us"]),
                    "--to", iso(first[0]["end_us"]), "--reason", "evidence", "--case", "T-1", "--json")
@@ -119,7 +124,7 @@ def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_pat
     assert not d.query("SELECT * FROM garbage")
 
 
-def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, busy_cameras):
+def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, busy_cameras, monkeypatch):
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
                           storage={"segment_length": "2s"})
@@ -128,7 +133,11 @@ def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, 
     d = Daemon(config, data, tmp_path / "edged.log")
     d.start()
     try:
-        first = wait_for(lambda: d.segments("a")[:1], 30, "a recording")[0]
+        people = People(config, tmp_path, monkeypatch)
+        people.add("carol", "custodian")
+        people.add("alice", "approver")
+        people.as_("carol")
+        first = wait_for(lambda: d.segments("a")[-1:], 30, "a recording")[0]  # the newest: max retention is 6 s
         r = ctl(d, "hold", "add", "--legal", "--camera", "a",
                 "--from", iso(first["start_us"]), "--to", iso(first["start_us"] + S),
                 "--reason", "court order", "--case", "L-7")
@@ -141,9 +150,11 @@ def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, 
         assert time.time_ns() // 1000 - oldest_live < 6 * S + 4 * S
         assert (data / first["path"]).exists(), "the legal hold keeps footage past max retention"
         r = ctl(d, "hold", "release", "1", "--reason", "case closed")
-        assert r.returncode == 2 and "approver" in r.stderr
-        r = ctl(d, "hold", "release", "1", "--reason", "case closed", "--approver", "chief")
+        assert r.returncode == 2 and "only an approver releases it" in r.stderr, "a custodian cannot"
+        people.as_("alice")
+        r = ctl(d, "hold", "release", "1", "--reason", "case closed")
         assert r.returncode == 0, r.stderr
+        assert d.query("SELECT approved_by FROM holds WHERE id = 1")[0]["approved_by"] == "alice"
         wait_for(lambda: not (data / first["path"]).exists(), 10, "released footage destroyed")
         rec = d.query("SELECT * FROM destructions WHERE path = ?", (first["path"],))[0]
         assert rec["camera"] == "a" and rec["start_us"] == first["start_us"] and rec["sha256"] == first["sha256"]
@@ -207,7 +218,7 @@ def test_destroy_with_nothing_is_nothing(tmp_path):
     assert destroy(db, tmp_path, [Destroy(Segment(99, "c", 0, 1, 1), CAPACITY)], pass_id=1) == 0
 
 
-def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_path, busy_cameras):
+def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_path, busy_cameras, monkeypatch):
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
                           storage={"segment_length": "2s"})
@@ -216,10 +227,14 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
     d = Daemon(config, data, tmp_path / "edged.log")
     d.start()
     try:
-        victim = wait_for(lambda: d.segments("a")[:1], 30, "a segment")[0]
+        people = People(config, tmp_path, monkeypatch)
+        people.add("carol", "custodian")
+        people.as_("carol")
+        wait_for(lambda: d.segments("a")[:1], 30, "a segment")
         # retention would destroy it within seconds: hold it so the hand deletion is the only one
         r = ctl(d, "hold", "add", "--camera", "a", "--from", "-1h", "--to", "now", "--reason", "r", "--case", "c")
         assert r.returncode == 0, r.stderr
+        victim = d.segments("a")[0]  # the oldest left: the hold covers it
         os.unlink(data / victim["path"])
         gone = time.monotonic()
         alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'tamper'"), 10, "the tamper alarm")[0]
