@@ -18,7 +18,6 @@ from typing import Any, Literal
 from edged.config_health import HealthConfig, InspectionConfig, _health, _inspection
 from edged.config_mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config_people import AccountsConfig, _accounts
-from edged.config_viewer import ViewerConfig, _viewer
 from edged.config_values import (
     _PERCENT,
     DAY,
@@ -48,6 +47,7 @@ from edged.config_values import (
     parse_size,
     redact_url,
 )
+from edged.config_viewer import ViewerConfig, _viewer
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",

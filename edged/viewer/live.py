@@ -1,0 +1,253 @@
+"""Live view: one read of each camera, relayed to every viewer of it, H.264 passed through.
+
+A camera is opened when its first viewer arrives and closed when its last viewer leaves, so
+an unwatched camera costs nothing beyond the recorder's own read. Packets are never decoded
+or re-encoded: aiortc's H.264 sender packetizes them as they are (FIELD-NOTES.md "WebRTC").
+
+The camera is read by a dedicated thread (PyAV blocks), the same way the recorder reads it
+(recorder.camera.Source: RTSP over TCP with connect and read timeouts). aiortc's MediaPlayer
+does the same read, but opens the camera and joins its thread on the event loop, drops the
+first key frame (it has no timestamp), keeps an unbounded queue, and once stopped leaves
+MediaRelay waiting forever; design/0013 has the details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+
+from edged import logs
+from recorder.camera import Settings, Source, scrub
+
+log = logging.getLogger(__name__)
+
+QUEUE_PACKETS = 120       # ~5 s at 25 fps: the relay drains it at once unless the loop is stalled
+VIDEO_CODECS = ("h264",)  # what browsers decode over WebRTC without edged re-encoding
+
+
+class CameraUnavailable(Exception):
+    """The camera could not be read; the message is for a person and holds no password."""
+
+
+def has_parameter_sets(data: bytes) -> bool:
+    """Does an Annex-B access unit carry its SPS (NAL type 7)? A decoder cannot start without it."""
+    i = 0
+    while True:
+        i = data.find(b"\x00\x00\x01", i)
+        if i < 0 or i + 3 >= len(data):
+            return False
+        if data[i + 3] & 0x1F == 7:
+            return True
+        i += 3
+
+
+class CameraTrack(MediaStreamTrack):
+    """The camera's H.264 packets as an aiortc track (read once, fanned out by MediaRelay)."""
+
+    kind = "video"
+
+    def __init__(self, camera_id: str, url: str, settings: Settings):
+        super().__init__()
+        self.camera_id = camera_id
+        self._url = url
+        self._settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(QUEUE_PACKETS)
+        self._quit = threading.Event()
+        self._skip_to_key = False
+        self._fresh = True  # the first recv starts at the newest key frame, not at stale packets
+        self.opened: asyncio.Future[tuple[int, int]] = self._loop.create_future()  # (width, height)
+        self.thread = threading.Thread(target=self._read, name=f"view-{camera_id}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    @property
+    def stopping(self) -> bool:
+        return self._quit.is_set() or self.readyState != "live"
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._fresh:
+            self._fresh = False
+            self._drop_to_newest_key()
+        pkt = await self._queue.get()
+        if pkt is None:
+            super().stop()
+            raise MediaStreamError
+        return pkt
+
+    def _drop_to_newest_key(self) -> None:
+        """The reader ran while the first viewer connected: start that viewer at the newest key
+        frame queued, so its first picture shows at once and is not seconds old."""
+        queued = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
+        keys = [i for i, p in enumerate(queued) if p is None or p.is_keyframe]
+        for pkt in queued[keys[-1]:] if keys else queued:
+            self._queue.put_nowait(pkt)
+
+    def stop(self) -> None:
+        """Ask the reader to quit; it ends the track (and every relayed copy) once it has."""
+        self._quit.set()
+
+    # the reader thread ------------------------------------------------------------------
+    def _read(self) -> None:
+        try:
+            src = Source(self._url, self._settings)
+        except Exception as exc:  # noqa: BLE001 - any open failure means "camera unavailable"
+            self._deliver_open(CameraUnavailable(f"camera {self.camera_id} did not answer: {scrub(str(exc))}"))
+            self._loop.call_soon_threadsafe(self._put, None)
+            return
+        try:
+            video = next((s for s in src.container.streams if s.type == "video"), None)
+            if video is None or video.codec_context.name not in VIDEO_CODECS:
+                what = "no video" if video is None else video.codec_context.name
+                self._deliver_open(CameraUnavailable(
+                    f"camera {self.camera_id} sends {what}; live view relays H.264 without re-encoding"))
+                return
+            self._deliver_open((video.codec_context.width, video.codec_context.height))
+            self._pump(src, video)
+        except Exception as exc:  # noqa: BLE001 - a camera that goes away ends the view, not edged
+            log.warning("live view of %s ended: %s", self.camera_id, scrub(str(exc)), **logs.fields(self.camera_id))
+        finally:
+            src.close()
+            self._loop.call_soon_threadsafe(self._put, None)
+
+    def _pump(self, src: Source, video: av.video.stream.VideoStream) -> None:
+        extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
+        step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
+        held: av.Packet | None = None
+        for pkt in src.container.demux(video):
+            if self._quit.is_set():
+                return
+            if pkt.size == 0:
+                continue
+            if pkt.is_keyframe and extradata and not has_parameter_sets(bytes(pkt)):
+                pkt = _with_prefix(pkt, extradata)  # cameras that send SPS/PPS only in the SDP
+            if pkt.pts is None:
+                if held is None and pkt.is_keyframe:
+                    held = pkt  # the first key frame of a connection has no timestamp (FIELD-NOTES)
+                continue
+            if held is not None:
+                held.pts = held.dts = pkt.pts - step
+                held.time_base = pkt.time_base
+                self._loop.call_soon_threadsafe(self._put, held)
+                held = None
+            self._loop.call_soon_threadsafe(self._put, pkt)
+        log.info("camera %s ended the stream", self.camera_id, **logs.fields(self.camera_id))
+
+    def _deliver_open(self, result: Any) -> None:
+        def settle() -> None:
+            if self.opened.done():
+                return
+            if isinstance(result, BaseException):
+                self.opened.set_exception(result)
+            else:
+                self.opened.set_result(result)
+        self._loop.call_soon_threadsafe(settle)
+
+    def _put(self, pkt: av.Packet | None) -> None:
+        """On the loop. A full queue drops packets up to the next key frame: H.264 after a gap
+        decodes to garbage until a key frame, so there is no point sending the rest."""
+        if pkt is None:
+            while self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)
+            return
+        if self._skip_to_key and not pkt.is_keyframe:
+            return
+        self._skip_to_key = False
+        if self._queue.full():
+            self._skip_to_key = True
+            log.warning("live view of %s fell behind; skipping to the next key frame", self.camera_id)
+            return
+        self._queue.put_nowait(pkt)
+
+
+def _with_prefix(pkt: av.Packet, prefix: bytes) -> av.Packet:
+    out = av.Packet(prefix + bytes(pkt))
+    out.pts, out.dts, out.time_base = pkt.pts, pkt.dts, pkt.time_base
+    out.is_keyframe = True
+    return out
+
+
+@dataclass(eq=False)
+class _Feed:
+    track: CameraTrack
+    relay: MediaRelay = field(default_factory=MediaRelay)
+    viewers: int = 0
+
+
+class LiveFeeds:
+    """One CameraTrack per watched camera, shared by its viewers; closed with its last viewer."""
+
+    def __init__(self, settings: Settings, open_timeout_s: float):
+        self.settings = settings
+        self.open_timeout_s = open_timeout_s
+        self._feeds: dict[str, _Feed] = {}
+        self._threads: list[threading.Thread] = []
+
+    def reads(self) -> dict[str, int]:
+        """Camera -> viewers, for the status page and the tests (one read per camera)."""
+        return {cam: f.viewers for cam, f in self._feeds.items()}
+
+    async def subscribe(self, camera_id: str, url: str) -> tuple[MediaStreamTrack, tuple[int, int]]:
+        """A relayed copy of the camera's track and its picture size; CameraUnavailable if it does not open."""
+        feed = self._feeds.get(camera_id)
+        if feed is None or feed.track.stopping:
+            feed = _Feed(CameraTrack(camera_id, url, self.settings))
+            self._feeds[camera_id] = feed
+            self._threads = [t for t in self._threads if t.is_alive()] + [feed.track.thread]
+            feed.track.start()
+        feed.viewers += 1
+        try:
+            size = await asyncio.wait_for(asyncio.shield(feed.track.opened), self.open_timeout_s)
+        except (CameraUnavailable, TimeoutError) as exc:
+            self._release(camera_id, feed)
+            if isinstance(exc, TimeoutError):
+                raise CameraUnavailable(f"camera {camera_id} did not answer within {self.open_timeout_s:.0f} s") \
+                    from None
+            raise
+        except BaseException:
+            self._release(camera_id, feed)
+            raise
+        return feed.relay.subscribe(feed.track, buffered=True), size
+
+    def unsubscribe(self, camera_id: str, proxy: MediaStreamTrack) -> None:
+        proxy.stop()
+        feed = self._feeds.get(camera_id)
+        if feed is not None and feed.viewers > 0:
+            self._release(camera_id, feed)
+
+    def _release(self, camera_id: str, feed: _Feed) -> None:
+        feed.viewers -= 1
+        if feed.viewers <= 0:
+            feed.track.stop()
+            if self._feeds.get(camera_id) is feed:
+                del self._feeds[camera_id]
+            log.info("live view of %s closed: no viewer left", camera_id, **logs.fields(camera_id))
+
+    async def close(self) -> None:
+        """Stop every read and wait (off the loop) for the reader threads to finish."""
+        for feed in list(self._feeds.values()):
+            feed.track.stop()
+        self._feeds.clear()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, self.settings.read_timeout_us / 1e6 + 1)
+
+
+def settings_for(cfg: Any) -> Settings:
+    """The recorder's camera settings (timeouts), for the viewer's own reads."""
+    s, r = cfg.storage, cfg.recorder
+    return Settings(data_dir=s.data_dir, segment_us=s.segment_length_us, fragment_us=s.fragment_length_us,
+                    fsync_us=s.fsync_interval_us, connect_timeout_us=r.connect_timeout_us,
+                    read_timeout_us=r.read_timeout_us, reconnect_max_us=r.reconnect_max_us)
+

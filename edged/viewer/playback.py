@@ -1,0 +1,264 @@
+"""Granted playback: the recorded segments of one camera's granted range, as H.264 packets
+paced in real time, with pause and seek inside the range and nothing outside it.
+
+Packets are remuxed, never decoded: the MP4 samples are turned into Annex-B (the bitstream
+filter h264_mp4toannexb, which also puts the SPS/PPS in front of every key frame) and
+handed to aiortc's H.264 sender as they are.
+
+Where the range starts mid-GOP, playback starts at the first key frame inside the range:
+showing the frames before it would mean sending frames from outside the grant, and starting
+exactly on a P-frame would mean decoding and re-encoding. At most one GOP at the start of the
+range is not shown (design/0013).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import av
+import av.bitstream
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+log = logging.getLogger(__name__)
+
+RTP_CLOCK = Fraction(1, 90_000)
+READ_AHEAD_US = 1_000_000   # one thread hop reads about this much footage
+GAP_US = 1_000_000          # a jump larger than this between packets is a recording gap: skip it at once
+
+
+class NoFootage(Exception):
+    """Nothing recorded in the asked range; the message is for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One segment file of the range: its absolute path and wall-clock span."""
+
+    path: Path
+    start_us: int
+    end_us: int
+
+
+def pieces_of(data_dir: Path, rows: list[dict[str, Any]], from_us: int, to_us: int) -> list[Piece]:
+    """Catalog rows (footage only) overlapping [from, to), oldest first."""
+    out = [Piece(data_dir / r["path"], r["start_us"], r["end_us"]) for r in rows
+           if r.get("state") in ("complete", "recovered") and r["end_us"] is not None
+           and r["start_us"] < to_us and r["end_us"] > from_us]
+    return sorted(out, key=lambda p: p.start_us)
+
+
+def clamp(t_us: int, from_us: int, to_us: int) -> int:
+    """A seek target kept inside the range (the last microsecond before its end at most)."""
+    return max(from_us, min(int(t_us), to_us - 1))
+
+
+# (dts wall time, pts wall time, Annex-B packet)
+Timed = tuple[int, int, av.Packet]
+
+
+class RangeReader:
+    """Reads the range's packets in order with their wall times. Blocking: call from a thread."""
+
+    def __init__(self, pieces: list[Piece], from_us: int, to_us: int):
+        if not pieces:
+            raise NoFootage("nothing was recorded in this range")
+        self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
+        self._packets: Iterator[Timed] | None = None
+        self._pending: deque[Timed] = deque()
+        self._container: av.container.InputContainer | None = None
+        self.ended = False
+
+    def seek(self, t_us: int) -> int | None:
+        """Position at the key frame at or before t if it is inside the range, else at the first
+        key frame after it. Returns the wall time playback resumes at (None: nothing left)."""
+        t = clamp(t_us, self.from_us, self.to_us)
+        self.close()
+        self.ended = False
+        first = next((i for i, p in enumerate(self.pieces) if p.end_us > t), None)
+        if first is None:
+            self.ended = True
+            return None
+        self._packets = self._walk(first, t)
+        gop: list[Timed] | None = None
+        for timed in self._packets:
+            dts_wall, _pts_wall, pkt = timed
+            if pkt.is_keyframe:
+                gop = [timed] if dts_wall >= self.from_us else None
+            elif gop is not None:
+                gop.append(timed)
+            if dts_wall >= t and gop:
+                self._pending = deque(gop)
+                return gop[0][0]
+        self.ended = True
+        return None
+
+    def read(self, budget_us: int = READ_AHEAD_US) -> list[Timed]:
+        """The next packets, about `budget_us` of footage; [] once the range is over."""
+        out: list[Timed] = []
+        if self._packets is None:
+            return out
+        while self._pending:
+            out.append(self._pending.popleft())
+        for timed in self._packets:
+            out.append(timed)
+            if timed[0] - out[0][0] >= budget_us:
+                break
+        else:
+            self.ended = True
+        return out
+
+    def _walk(self, first: int, t_us: int) -> Iterator[Timed]:
+        """Packets from piece `first` (entered near t) onwards, stopping before to_us."""
+        for i in range(first, len(self.pieces)):
+            piece = self.pieces[i]
+            if piece.start_us >= self.to_us:
+                return
+            try:
+                container = av.open(str(piece.path))
+            except (OSError, av.FFmpegError) as exc:
+                log.warning("playback skips %s: %s", piece.path.name, exc)
+                continue
+            self._container = container
+            try:
+                video = next((s for s in container.streams if s.type == "video"), None)
+                if video is None or video.codec_context.name != "h264":
+                    log.warning("playback skips %s: no H.264 video", piece.path.name)
+                    continue
+                tb = video.time_base
+                if i == first and t_us - piece.start_us > 2 * GAP_US:
+                    try:  # land near t; the scan in seek() finds the right key frame from there
+                        container.seek(int((t_us - piece.start_us - GAP_US) / 1e6 / tb), stream=video,
+                                       backward=True, any_frame=False)
+                    except av.FFmpegError:
+                        container.seek(0, stream=video)
+                bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
+                for raw in container.demux(video):
+                    if raw.dts is None or raw.size == 0:
+                        continue
+                    for pkt in bsf.filter(raw):
+                        dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
+                        if dts_wall >= self.to_us:
+                            return
+                        pts = pkt.pts if pkt.pts is not None else pkt.dts
+                        yield dts_wall, piece.start_us + int(pts * tb * 1_000_000), pkt
+            except av.FFmpegError as exc:  # a segment cut short by a crash: play what is whole
+                log.warning("playback of %s stopped early: %s", piece.path.name, exc)
+            finally:
+                container.close()
+                self._container = None
+
+    def close(self) -> None:
+        if self._packets is not None:
+            self._packets.close()  # runs _walk's finally: the open file is closed
+        self._packets = None
+        self._pending.clear()
+
+
+class RecordedTrack(MediaStreamTrack):
+    """The range as a paced aiortc track. pause(), play() and seek() come from the page's
+    control channel; `state` and `position_us` are reported back to it."""
+
+    kind = "video"
+
+    def __init__(self, reader: RangeReader, on_change: Callable[[], None] | None = None):
+        super().__init__()
+        self.reader = reader
+        self.from_us, self.to_us = reader.from_us, reader.to_us
+        self.position_us = reader.from_us
+        self.state = "playing"           # playing | paused | ended
+        self.shown: list[int] = []       # [earliest, latest] footage time sent, for the audit record
+        self._on_change = on_change or (lambda: None)
+        self._seek_to: int | None = None
+        self._paused = False
+        self._changed = asyncio.Event()
+        self._io = asyncio.Lock()        # one reader call at a time, and none after close()
+        self._buf: deque[Timed] = deque()
+        self._base: tuple[float, int] | None = None   # (monotonic s, wall us) pacing anchor
+        self._last_wall: int | None = None
+        self._origin = time.monotonic()               # RTP time counts from here, never backwards
+
+    # controls (from the event loop) -----------------------------------------------------
+    def pause(self) -> None:
+        if self.state == "playing":
+            self._paused, self.state = True, "paused"
+            self._changed.set()
+            self._on_change()
+
+    def play(self) -> None:
+        if self.state == "paused":
+            self._paused, self.state = False, "playing"
+            self._changed.set()
+            self._on_change()
+
+    def seek(self, t_us: int) -> None:
+        if self.state != "ended":
+            self._seek_to = clamp(t_us, self.from_us, self.to_us)
+            self.position_us = self._seek_to
+            self._changed.set()
+            self._on_change()
+
+    # the sender's side -------------------------------------------------------------------
+    async def recv(self) -> av.Packet:
+        while True:
+            if self.readyState != "live" or self.state == "ended":
+                raise MediaStreamError
+            self._changed.clear()  # before reading the controls: a later change sets it again
+            if self._seek_to is not None:
+                t, self._seek_to = self._seek_to, None
+                self._buf.clear()
+                self._base = None
+                async with self._io:
+                    await asyncio.to_thread(self.reader.seek, t)
+                continue
+            if self._paused:
+                self._base = None
+                await self._changed.wait()
+                continue
+            if not self._buf:
+                async with self._io:
+                    batch = await asyncio.to_thread(self.reader.read, READ_AHEAD_US)
+                if self._seek_to is not None:
+                    continue
+                if not batch:
+                    self._finish()
+                    raise MediaStreamError
+                self._buf.extend(batch)
+            dts_wall, pts_wall, pkt = self._buf[0]
+            now = time.monotonic()
+            if self._base is None or self._last_wall is None or not 0 <= dts_wall - self._last_wall <= GAP_US:
+                self._base = (now, dts_wall)  # start, resume, seek or a recording gap: no waiting
+            due = self._base[0] + (dts_wall - self._base[1]) / 1e6
+            if due > now:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), due - now)
+                    continue  # paused or sought while waiting
+                except TimeoutError:
+                    pass
+            self._buf.popleft()
+            self._last_wall = dts_wall
+            self.position_us = pts_wall
+            self.shown = [min(self.shown[0], pts_wall), max(self.shown[1], pts_wall)] if self.shown \
+                else [pts_wall, pts_wall]
+            pkt.time_base = RTP_CLOCK
+            pkt.pts = pkt.dts = round((due - self._origin + (pts_wall - dts_wall) / 1e6) * 90_000)
+            return pkt
+
+    def _finish(self) -> None:
+        self.state = "ended"
+        self.position_us = self.to_us
+        self._on_change()
+
+    async def close(self) -> None:
+        """End the track and close its file once no read is in flight."""
+        self.stop()
+        self._changed.set()
+        async with self._io:
+            await asyncio.to_thread(self.reader.close)

@@ -1,0 +1,104 @@
+"""The viewer's decisions as plain functions over plain data: who may watch what, until when,
+and what the audit record of a view says. No I/O, no clock: the caller passes `now_us`.
+
+Roles and per-camera scope come from edged.roles (the same table edgectl is held to);
+grants are checked and used by storage.people_store.use_grant (once, by a custodian).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from edged.roles import allowed, in_scope, refusal
+
+LIVE, PLAYBACK = "live", "playback"
+
+
+def live_refusal(session: dict[str, Any], camera: str, cameras: Sequence[str]) -> str | None:
+    """Why this session may not watch this camera live (R4.5, R4.2), or None."""
+    if camera not in cameras:
+        return f"there is no camera {camera} on this box"
+    if not allowed(session["roles"], "live.view"):
+        return refusal(session["account"], session["roles"], "live.view")
+    if not in_scope(session["cameras"], [camera]):
+        return f"refused: {session['account']} has no rights on camera {camera}"
+    return None
+
+
+def live_cameras(session: dict[str, Any], cameras: Sequence[str]) -> list[str]:
+    """The cameras this session may watch live, in config order (the live page lists these)."""
+    return [c for c in cameras if live_refusal(session, c, cameras) is None]
+
+
+def playback_refusal(session: dict[str, Any]) -> str | None:
+    """Recorded footage is started by a custodian's session (R5.4); the grant is checked on use."""
+    if not allowed(session["roles"], "playback.start"):
+        return refusal(session["account"], session["roles"], "playback.start")
+    return None
+
+
+def watcher_for(grant: dict[str, Any], typed: str | None) -> str:
+    """Who watches: the name the custodian typed, else the grant's requester ("" if neither)."""
+    name = (typed or "").strip()
+    return name or str(grant.get("requester") or "").strip()
+
+
+def grant_camera_refusal(grant: dict[str, Any], camera: str | None) -> str | None:
+    """A playback shows one camera of the grant at a time; never one outside it."""
+    if camera is not None and camera not in grant["cameras"]:
+        return f"camera {camera} is not in grant {grant['id']} (it covers {', '.join(grant['cameras'])})"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewLimits:
+    max_view_us: int
+    idle_timeout_us: int
+
+
+def view_deadline(started_us: int, session_expires_us: int, limits: ViewLimits) -> int:
+    """A view ends when its session expires or after max_view, whichever is first."""
+    return min(session_expires_us, started_us + limits.max_view_us)
+
+
+def end_reason(now_us: int, deadline_us: int, session_live: bool) -> str | None:
+    """Why an open view must end now, or None while it may go on."""
+    if not session_live:
+        return "session ended"
+    if now_us >= deadline_us:
+        return "time limit reached"
+    return None
+
+
+def idle(last_seen_us: int, open_views: int, now_us: int, limits: ViewLimits) -> bool:
+    """A login with no view open and no request for idle_timeout is logged out."""
+    return open_views == 0 and now_us - last_seen_us >= limits.idle_timeout_us
+
+
+def start_record(kind: str, view_id: str, camera: str, *, viewer: str, grant: dict[str, Any] | None = None,
+                 watcher: str | None = None, via: str = "viewer") -> tuple[str, dict[str, Any]]:
+    """(action, detail) of the audit record that opens a view."""
+    detail: dict[str, Any] = {"view": view_id, "camera": camera, "via": via}
+    if kind == PLAYBACK and grant is not None:
+        detail.update(grant=grant["id"], request=grant.get("request_id"), from_us=grant["from_us"],
+                      to_us=grant["to_us"], custodian=viewer, watcher=watcher)
+    return f"{kind}.start", detail
+
+
+def stop_record(kind: str, view_id: str, camera: str, *, started_us: int, now_us: int, reason: str,
+                played: tuple[int, int] | None = None) -> tuple[str, dict[str, Any]]:
+    """(action, detail) of the audit record that closes a view: how long it lasted and why it ended;
+    for a playback, the footage span actually shown."""
+    detail: dict[str, Any] = {"view": view_id, "camera": camera, "reason": reason,
+                              "duration_us": max(0, now_us - started_us), "started_us": started_us}
+    if kind == PLAYBACK and played is not None:
+        detail.update(shown_from_us=played[0], shown_to_us=played[1])
+    return f"{kind}.stop", detail
+
+
+def overlay_text(kind: str, viewer: str, watcher: str | None = None) -> str:
+    """The name burnt over the picture on the page, so a photograph of the screen can be traced (R5.4)."""
+    if kind == PLAYBACK and watcher:
+        return f"watched by {watcher}, accompanied by {viewer}"
+    return f"viewer {viewer}"

@@ -1,0 +1,314 @@
+"""The viewer's web server (aiohttp): three plain pages, a small JSON API for them, and the
+housekeeping that ends views on time. Run by the daemon's supervisor as the task "viewer".
+
+Nothing here serves footage as a file: the only way a picture leaves the box is a WebRTC
+stream to a logged-in page (R5.4 "watch without a copy").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from edged.config import Config
+from edged.viewer import rules
+from edged.viewer.access import Access, AuthError, GrantError, now_us
+from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
+from edged.viewer.playback import NoFootage, RangeReader, RecordedTrack, pieces_of
+from edged.viewer.views import OfferError, Views
+from storage.catalog import CatalogWriter
+
+log = logging.getLogger(__name__)
+logging.getLogger("aioice").setLevel(logging.WARNING)  # every ICE check at INFO would flood the journal
+
+STATIC = Path(__file__).with_name("static")
+COOKIE = "edged_viewer"
+SWEEP_S = 0.5            # how often open views are checked against their deadlines
+SESSION_CHECK_S = 2.0    # how often their sessions are re-read (logout, revocation, expiry)
+PAGES = {"/login": "login.html", "/live": "live.html", "/playback": "playback.html"}
+ASSETS = ("viewer.js", "viewer.css")
+HEADERS = {
+    # No inline script or style, nothing from elsewhere, never framed, never cached.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                               "img-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class Viewer:
+    def __init__(self, cfg: Config, writer: CatalogWriter):
+        self.cfg = cfg
+        self.vcfg = cfg.viewer
+        self.access = Access(writer)
+        self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6)
+        self.limits = rules.ViewLimits(self.vcfg.max_view_us, self.vcfg.idle_timeout_us)
+        self.views = Views(self.access, self.feeds, self.limits, self.vcfg.max_viewers)
+        self.last_seen: dict[str, int] = {}   # token -> last request, for the idle logout
+        self.url = ""
+
+    # the supervisor's task -------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        if not self.vcfg.enabled:
+            return
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        ctx = self._tls()
+        site = web.TCPSite(runner, self.vcfg.host, self.vcfg.port, ssl_context=ctx)
+        try:
+            await site.start()
+        except OSError as exc:
+            log.error("the web viewer cannot listen on %s:%d (%s); recording goes on without it. "
+                      "Free the port or change viewer.listen, then restart edged",
+                      self.vcfg.host, self.vcfg.port, exc.strerror or exc)
+            await runner.cleanup()
+            return
+        host = f"[{self.vcfg.host}]" if ":" in self.vcfg.host else self.vcfg.host
+        self.url = f"{'https' if ctx else 'http'}://{host}:{self.vcfg.port}/"
+        log.info("web viewer listening on %s", self.url)
+        try:
+            await self._housekeep(stopping)
+        finally:
+            await self.views.close_all("edged stopping")
+            await runner.cleanup()
+            await self.feeds.close()
+
+    def _tls(self) -> ssl.SSLContext | None:
+        if self.vcfg.tls_cert is None or self.vcfg.tls_key is None:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.vcfg.tls_cert, self.vcfg.tls_key)
+        return ctx
+
+    async def _housekeep(self, stopping: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        next_check = loop.time()
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), SWEEP_S)
+                return
+            except TimeoutError:
+                pass
+            try:
+                sessions = None
+                if loop.time() >= next_check:
+                    next_check = loop.time() + SESSION_CHECK_S
+                    tokens = sorted(set(self.last_seen) | {v.token for v in self.views.open.values()})
+                    sessions = await self.access.sessions(tokens) if tokens else {}
+                await self.views.sweep(sessions)
+                if sessions is not None:
+                    await self._idle_logouts(sessions)
+            except Exception:  # noqa: BLE001 - the viewer's trouble never stops recording
+                log.exception("viewer housekeeping failed; trying again")
+
+    async def _idle_logouts(self, sessions: dict[str, dict[str, Any] | None]) -> None:
+        now = now_us()
+        for token, session in sessions.items():
+            if session is None:
+                self.last_seen.pop(token, None)
+            elif token in self.last_seen and rules.idle(self.last_seen[token], len(self.views.of_token(token)),
+                                                        now, self.limits):
+                self.last_seen.pop(token, None)
+                await self.access.logout(token)
+                log.info("viewer login of %s ended after %.0f min idle", session["account"],
+                         self.limits.idle_timeout_us / 60e6)
+
+    # the web app ------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._headers], client_max_size=256 * 1024)
+        app.router.add_get("/", self.index)
+        for path in PAGES:
+            app.router.add_get(path, self.page)
+        app.router.add_get("/static/{name}", self.asset)
+        app.router.add_get("/favicon.ico", lambda _r: web.Response(status=204))
+        app.router.add_post("/api/login", self.login)
+        app.router.add_post("/api/logout", self.logout)
+        app.router.add_get("/api/me", self.me)
+        app.router.add_get("/api/grant/{id}", self.grant)
+        app.router.add_post("/api/live/{camera}", self.live)
+        app.router.add_post("/api/playback", self.playback)
+        app.router.add_post("/api/view/{id}/stop", self.stop_view)
+        return app
+
+    @web.middleware
+    async def _headers(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                       ) -> web.StreamResponse:
+        if request.method == "POST" and request.content_type != "application/json":
+            return _error(415, "send JSON (Content-Type: application/json)")  # a cross-site form cannot
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc
+        response.headers.update(HEADERS)
+        return response
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        session = await self.access.session(request.cookies.get(COOKIE))
+        raise web.HTTPFound("/live" if session else "/login")
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / PAGES[request.path])
+
+    async def asset(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.FileResponse(STATIC / name)
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise web.HTTPBadRequest(text='{"error": "the request is not valid JSON"}',
+                                     content_type="application/json") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text='{"error": "expected a JSON object"}', content_type="application/json")
+        return body
+
+    async def _session(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        token = request.cookies.get(COOKIE, "")
+        session = await self.access.session(token)
+        if session is None:
+            self.last_seen.pop(token, None)
+            raise web.HTTPUnauthorized(text='{"error": "not logged in, or the session ended: log in again"}',
+                                       content_type="application/json")
+        self.last_seen[token] = now_us()
+        return token, session
+
+    # API --------------------------------------------------------------------------------
+    async def login(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        name, password = body.get("name"), body.get("password")
+        if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
+            return _error(400, "type your account name and password")
+        try:
+            s = await self.access.login(name, password)
+        except AuthError as exc:
+            return _error(403, str(exc))
+        self.last_seen[s["token"]] = now_us()
+        response = web.json_response({"account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"]})
+        response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
+                            secure=self.vcfg.tls_cert is not None,
+                            max_age=max(1, (s["expires_us"] - now_us()) // 1_000_000))
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        token = request.cookies.get(COOKIE, "")
+        for view in self.views.of_token(token):
+            await self.views.close(view, "logged out")
+        if token:
+            self.last_seen.pop(token, None)
+            await self.access.logout(token)
+        response = web.json_response({"ok": True})
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    async def me(self, request: web.Request) -> web.Response:
+        _token, s = await self._session(request)
+        cams = [c.id for c in self.cfg.cameras if c.enabled]
+        names = {c.id: c.name for c in self.cfg.cameras}
+        return web.json_response({
+            "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": now_us(),
+            "live": [{"id": c, "name": names[c]} for c in rules.live_cameras(s, cams)],
+            "playback": rules.playback_refusal(s) is None,
+            "max_view_us": self.limits.max_view_us})
+
+    async def grant(self, request: web.Request) -> web.Response:
+        _token, s = await self._session(request)
+        refused = rules.playback_refusal(s)
+        if refused:
+            return _error(403, refused)
+        grant_id = _int(request.match_info["id"])
+        grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
+        if grant is None:
+            return _error(404, f"no grant {request.match_info['id']}")
+        return web.json_response({k: grant.get(k) for k in (
+            "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
+            "used_us", "used_by")})
+
+    async def live(self, request: web.Request) -> web.Response:
+        token, s = await self._session(request)
+        camera = request.match_info["camera"]
+        cams = [c.id for c in self.cfg.cameras if c.enabled]
+        refused = rules.live_refusal(s, camera, cams)
+        if refused:
+            await self.access.audit(s["account"], "live.refused", {"camera": camera, "why": refused, "via": "viewer"})
+            return _error(403 if camera in cams else 404, refused)
+        body = await self._body(request)
+        cam = self.cfg.camera(camera)
+        assert cam is not None
+        try:
+            view, answer = await self.views.open_live(s, token, camera, cam.url, body)
+        except (CameraUnavailable, OfferError) as exc:
+            return _error(503 if isinstance(exc, CameraUnavailable) else 400, str(exc))
+        return web.json_response({**answer, **self._view_info(view, s)})
+
+    async def playback(self, request: web.Request) -> web.Response:
+        token, s = await self._session(request)
+        refused = rules.playback_refusal(s)
+        if refused:
+            return _error(403, refused)
+        body = await self._body(request)
+        grant_id = _int(body.get("grant"))
+        grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
+        if grant is None:
+            return _error(404, f"no grant {body.get('grant')}")
+        camera = body.get("camera") or grant["cameras"][0]
+        refused = rules.grant_camera_refusal(grant, camera)
+        if refused:
+            return _error(403, refused)
+        watcher = rules.watcher_for(grant, body.get("watcher"))
+        rows = await self.access.footage(camera, grant["from_us"], grant["to_us"])
+        pieces = pieces_of(self.cfg.storage.data_dir, rows, grant["from_us"], grant["to_us"])
+        try:
+            reader = RangeReader(pieces, grant["from_us"], grant["to_us"])
+            start_us = await asyncio.to_thread(reader.seek, grant["from_us"])
+            if start_us is None:
+                raise NoFootage("no key frame was recorded in this range")
+        except NoFootage as exc:
+            return _error(409, f"camera {camera}: {exc}; the grant was not used")
+        track = RecordedTrack(reader)
+
+        async def use() -> dict[str, Any]:
+            return await self.access.use_grant(grant["id"], s["account"], watcher)
+
+        try:
+            view, answer = await self.views.open_playback(s, token, grant, camera, track, body, watcher, use)
+        except GrantError as exc:
+            return _error(409, str(exc))
+        except OfferError as exc:
+            return _error(400, str(exc))
+        return web.json_response({**answer, **self._view_info(view, s), "from_us": grant["from_us"],
+                                  "to_us": grant["to_us"], "start_us": start_us})
+
+    async def stop_view(self, request: web.Request) -> web.Response:
+        token, _s = await self._session(request)
+        view = self.views.open.get(request.match_info["id"])
+        if view is None or view.token != token:
+            return _error(404, "no such open view")
+        await self.views.close(view, "closed by the viewer")
+        return web.json_response({"ok": True})
+
+    def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
+        return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": now_us(),
+                "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

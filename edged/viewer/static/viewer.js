@@ -1,0 +1,272 @@
+// edged viewer: login, live view and granted playback over WebRTC. Plain JS, no build step.
+// Nothing here offers a download: no links to files, no MediaRecorder, no context menu.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+// What the tests and the benchmark read: the open view and click-to-first-frame timing.
+const state = { view: null, pc: null, channel: null, clockOffsetMs: 0, overlay: "", footageUs: null,
+                clickAt: null, firstFrameMs: null, playback: null, ended: false };
+window.edged = state;
+
+document.addEventListener("contextmenu", (e) => e.preventDefault());
+document.addEventListener("dragstart", (e) => e.preventDefault());
+document.addEventListener("keydown", (e) => {
+  if ((e.ctrlKey || e.metaKey) && ["s", "p"].includes(e.key.toLowerCase())) e.preventDefault();
+});
+
+function say(text) { const m = $("message"); if (m) m.textContent = text || ""; }
+function status(text) { const m = $("status"); if (m) m.textContent = text || ""; }
+
+async function api(path, body) {
+  const init = body === undefined ? { method: "GET" }
+    : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  init.credentials = "same-origin";
+  const r = await fetch(path, init);
+  let data = {};
+  try { data = await r.json(); } catch (_) { /* an empty answer */ }
+  if (r.status === 401 && document.body.dataset.page !== "login") { location.href = "/login"; }
+  if (!r.ok) throw new Error(data.error || `the box answered ${r.status}`);
+  return data;
+}
+
+function boxTime(us) {
+  const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
+  return d.toLocaleString(undefined, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+}
+
+function tickOverlay() {
+  const o = $("overlay");
+  if (!o) return;
+  if (!state.view) { o.textContent = ""; return; }
+  let text = `${state.overlay}\n${boxTime()}`;
+  if (state.footageUs !== null) text += `\nfootage ${boxTime(state.footageUs)}`;
+  o.textContent = text;
+}
+
+async function whoAmI() {
+  const me = await api("/api/me");
+  state.clockOffsetMs = me.now_us / 1000 - Date.now();
+  $("who").textContent = `${me.account} (${me.roles.join(", ")})`;
+  return me;
+}
+
+function watchFirstFrame(video) {
+  const done = () => {
+    if (state.firstFrameMs === null && state.clickAt !== null) state.firstFrameMs = performance.now() - state.clickAt;
+  };
+  if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(done);
+  else video.addEventListener("playing", done, { once: true });
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(resolve, 3000);  // host candidates are enough on the LAN
+  });
+}
+
+// Offer to receive one H.264 video (H.264 first: otherwise VP8 is chosen and nothing decodes).
+async function connect(path, body, withChannel) {
+  const video = $("video");
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const tr = pc.addTransceiver("video", { direction: "recvonly" });
+  const codecs = RTCRtpReceiver.getCapabilities("video").codecs;
+  const isH264 = (c) => c.mimeType.toLowerCase() === "video/h264";
+  if (tr.setCodecPreferences) tr.setCodecPreferences([...codecs.filter(isH264), ...codecs.filter((c) => !isH264(c))]);
+  const channel = withChannel ? pc.createDataChannel("control") : null;
+  pc.ontrack = (e) => {
+    video.srcObject = new MediaStream([e.track]);
+    watchFirstFrame(video);
+    video.play().catch(() => {});
+  };
+  pc.onconnectionstatechange = () => {
+    if (["failed", "closed", "disconnected"].includes(pc.connectionState) && state.pc === pc) ended("the view ended");
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  let answer;
+  try {
+    answer = await api(path, { ...body, sdp: pc.localDescription.sdp, type: "offer" });
+  } catch (err) {
+    pc.close();
+    throw err;
+  }
+  await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+  state.pc = pc; state.channel = channel; state.view = answer.view; state.overlay = answer.overlay;
+  state.clockOffsetMs = answer.now_us / 1000 - Date.now();
+  state.ended = false;
+  $("stop").hidden = false;
+  status(`${answer.camera}: this view ends at the latest at ${boxTime(answer.deadline_us)}`);
+  return answer;
+}
+
+async function stopView(reason) {
+  const view = state.view;
+  if (state.pc) state.pc.close();
+  state.pc = null; state.channel = null; state.view = null;
+  $("video").srcObject = null;
+  if (view) { try { await api(`/api/view/${view}/stop`, {}); } catch (_) { /* already closed */ } }
+  if (reason) status(reason);
+}
+
+function ended(why) {
+  if (state.ended) return;
+  state.ended = true;
+  const view = state.view;
+  state.view = null;
+  if (state.pc) state.pc.close();
+  state.pc = null;
+  status(why);
+  if ($("stop")) $("stop").hidden = true;
+  if (view) api("/api/me").catch(() => {});  // a session that ended sends the page to the login
+}
+
+window.addEventListener("pagehide", () => {
+  if (state.view) navigator.sendBeacon(`/api/view/${state.view}/stop`, new Blob(["{}"], { type: "application/json" }));
+});
+
+function common() {
+  const out = $("logout");
+  if (out) out.addEventListener("click", async () => {
+    await stopView();
+    await api("/api/logout", {}).catch(() => {});
+    location.href = "/login";
+  });
+  const stop = $("stop");
+  if (stop) stop.addEventListener("click", () => stopView("you stopped watching"));
+  setInterval(tickOverlay, 250);
+}
+
+// pages ------------------------------------------------------------------------------
+async function loginPage() {
+  $("login").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    say("");
+    try {
+      await api("/api/login", { name: $("name").value, password: $("password").value });
+      location.href = "/live";
+    } catch (err) {
+      say(err.message);
+      $("password").value = "";
+    }
+  });
+}
+
+async function livePage() {
+  const me = await whoAmI();
+  $("playback-link").hidden = !me.playback;
+  const list = $("cameras");
+  if (!me.live.length) say("Your account may not watch any camera live.");
+  for (const cam of me.live) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.camera = cam.id;
+    b.textContent = cam.name;
+    b.addEventListener("click", () => watchLive(cam));
+    list.appendChild(b);
+  }
+}
+
+async function watchLive(cam) {
+  say("");
+  await stopView();
+  state.clickAt = performance.now();
+  state.firstFrameMs = null;
+  state.footageUs = null;
+  status(`connecting to ${cam.name}...`);
+  try {
+    await connect(`/api/live/${encodeURIComponent(cam.id)}`, {}, false);
+  } catch (err) {
+    status("");
+    say(err.message);
+  }
+}
+
+async function playbackPage() {
+  await whoAmI();
+  let grant = null;
+  $("lookup").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    say("");
+    try {
+      grant = await api(`/api/grant/${encodeURIComponent($("grant").value.trim())}`);
+    } catch (err) { say(err.message); return; }
+    const facts = $("facts");
+    facts.textContent = "";
+    const rows = [["Grant", grant.id], ["Request", grant.request_id], ["Cameras", grant.cameras.join(", ")],
+      ["From", boxTime(grant.from_us)], ["To", boxTime(grant.to_us)], ["Approved by", grant.approver],
+      ["Requester", grant.requester || "-"], ["Expires", boxTime(grant.expires_us)],
+      ["Used", grant.used_us ? `${boxTime(grant.used_us)} by ${grant.used_by}` : "not yet"]];
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = String(v);
+      facts.append(dt, dd);
+    }
+    const sel = $("camera");
+    sel.textContent = "";
+    for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = c; sel.append(o); }
+    $("watcher").value = grant.requester || "";
+    $("details").hidden = false;
+  });
+  $("start").addEventListener("click", async () => {
+    if (!grant) return;
+    say("");
+    state.clickAt = performance.now();
+    state.firstFrameMs = null;
+    status("starting the viewing...");
+    try {
+      const answer = await connect("/api/playback", { grant: grant.id, camera: $("camera").value,
+        watcher: $("watcher").value }, true);
+      state.playback = { from: answer.from_us, to: answer.to_us, state: "playing", position: answer.start_us };
+      state.footageUs = answer.start_us;
+      $("details").hidden = true;
+      $("controls").hidden = false;
+      wireControls();
+    } catch (err) {
+      status("");
+      say(err.message);
+    }
+  });
+}
+
+function send(msg) {
+  if (state.channel && state.channel.readyState === "open") state.channel.send(JSON.stringify(msg));
+}
+
+function wireControls() {
+  const seek = $("seek");
+  const pause = $("pause");
+  let dragging = false;
+  pause.onclick = () => send({ op: state.playback.state === "paused" ? "play" : "pause" });
+  seek.oninput = () => { dragging = true; };
+  seek.onchange = () => {
+    dragging = false;
+    const p = state.playback;
+    send({ op: "seek", at_us: Math.round(p.from + (p.to - p.from) * (seek.value / 1000)) });
+  };
+  state.channel.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type !== "state") return;
+    const p = state.playback;
+    Object.assign(p, { state: m.state, position: m.position_us, shown: m.shown });
+    state.footageUs = m.position_us;
+    pause.textContent = m.state === "paused" ? "Play" : "Pause";
+    if (!dragging) seek.value = String(Math.round(1000 * (m.position_us - p.from) / Math.max(1, p.to - p.from)));
+    $("position").textContent = boxTime(m.position_us);
+    if (m.state === "ended") {
+      pause.disabled = true;
+      seek.disabled = true;
+      ended("end of the granted range: the viewing is over (a new viewing needs a new request)");
+    }
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  common();
+  const page = document.body.dataset.page;
+  const run = { login: loginPage, live: livePage, playback: playbackPage }[page];
+  if (run) run().catch((err) => say(err.message));
+});

@@ -1,0 +1,254 @@
+"""Open views: one WebRTC peer connection each, with its audit records and its deadline.
+
+A view is opened from the page's SDP offer and answered with H.264 only (the page puts H.264
+first with setCodecPreferences too: FIELD-NOTES.md "WebRTC"). It is closed by the page, by
+the end of the granted range, by a failed connection, by its session ending, or by its time
+limit, and always through `close`, which writes the audit record of how long it lasted.
+Views are closed by the viewer's housekeeping task, not by callbacks spawning tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+
+from edged import logs
+from edged.viewer import rules
+from edged.viewer.access import Access, now_us
+from edged.viewer.live import LiveFeeds
+from edged.viewer.playback import RecordedTrack
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 30.0   # a peer connection that never connects is dropped after this
+ENDED_GRACE_S = 1.0        # the page hears "ended" before the connection closes
+
+
+class OfferError(ValueError):
+    """The page's offer cannot be answered; the message is for a person."""
+
+
+@dataclass(eq=False)
+class View:
+    id: str
+    kind: str                      # live | playback
+    camera: str
+    account: str
+    token: str
+    started_us: int
+    deadline_us: int
+    pc: RTCPeerConnection
+    track: MediaStreamTrack
+    watcher: str | None = None
+    grant: dict[str, Any] | None = None
+    channel: Any = None            # playback: the page's control data channel
+    opened_mono: float = field(default_factory=time.monotonic)
+    connected: bool = False
+    failed: bool = False
+    ended_mono: float | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"view": self.id, "kind": self.kind, "camera": self.camera, "account": self.account,
+                "watcher": self.watcher, "started_us": self.started_us, "deadline_us": self.deadline_us,
+                "connected": self.connected}
+
+
+def _h264_codecs() -> list[Any]:
+    return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == "video/h264"]
+
+
+async def answer_with(track: MediaStreamTrack, offer: dict[str, Any]) -> tuple[RTCPeerConnection, str]:
+    """A peer connection sending `track` as H.264, and the SDP answer to the page's offer."""
+    sdp, kind = offer.get("sdp"), offer.get("type")
+    if not isinstance(sdp, str) or kind != "offer":
+        raise OfferError("the page sent no WebRTC offer; reload the page")
+    if "H264/90000" not in sdp:
+        raise OfferError("this browser offers no H.264 video; use a current Chromium or Firefox")
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # the LAN only: no STUN server on the internet
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        video = [t for t in pc.getTransceivers() if t.kind == "video"]
+        if not video:
+            raise OfferError("the page asked for no video; reload the page")
+        video[0].setCodecPreferences(_h264_codecs())
+        pc.addTrack(track)
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = pc.localDescription.sdp
+        if "H264/90000" not in answer:
+            raise OfferError("no H.264 format in common with this browser; use a current Chromium or Firefox")
+        return pc, answer
+    except BaseException:
+        await pc.close()
+        raise
+
+
+class Views:
+    def __init__(self, access: Access, feeds: LiveFeeds, limits: rules.ViewLimits, max_views: int):
+        self.access = access
+        self.feeds = feeds
+        self.limits = limits
+        self.max_views = max_views
+        self.open: dict[str, View] = {}
+        self._opening = 0
+
+    def of_token(self, token: str) -> list[View]:
+        return [v for v in self.open.values() if v.token == token]
+
+    def _reserve(self) -> None:
+        if len(self.open) + self._opening >= self.max_views:
+            raise OfferError(f"the box already shows {self.max_views} views (viewer.max_viewers); "
+                             "close one or try again later")
+        self._opening += 1
+
+    async def open_live(self, session: dict[str, Any], token: str, camera: str, url: str,
+                        offer: dict[str, Any]) -> tuple[View, dict[str, Any]]:
+        self._reserve()
+        try:
+            proxy, (width, height) = await self.feeds.subscribe(camera, url)
+            try:
+                pc, sdp = await answer_with(proxy, offer)
+            except BaseException:
+                self.feeds.unsubscribe(camera, proxy)
+                raise
+            view = self._register("live", camera, session, token, pc, proxy)
+        finally:
+            self._opening -= 1
+        action, detail = rules.start_record(rules.LIVE, view.id, camera, viewer=view.account)
+        await self.access.audit(view.account, action, detail)
+        log.info("live view %s of %s opened by %s", view.id, camera, view.account, **logs.fields(camera))
+        return view, {"sdp": sdp, "type": "answer", "width": width, "height": height}
+
+    async def open_playback(self, session: dict[str, Any], token: str, grant: dict[str, Any], camera: str,
+                            track: RecordedTrack, offer: dict[str, Any], watcher: str,
+                            use: Callable[[], Awaitable[dict[str, Any]]]) -> tuple[View, dict[str, Any]]:
+        """`use` marks the grant used (people_store.use_grant, once); it is called only when
+        everything else is ready, so a page that cannot play does not spend the grant."""
+        self._reserve()
+        try:
+            pc, sdp = await answer_with(track, offer)
+            try:
+                grant = await use()
+            except BaseException:
+                await pc.close()
+                raise
+            view = self._register("playback", camera, session, token, pc, track, grant=grant, watcher=watcher)
+        except BaseException:
+            await track.close()
+            raise
+        finally:
+            self._opening -= 1
+        track._on_change = lambda: self._report(view)
+        action, detail = rules.start_record(rules.PLAYBACK, view.id, camera, viewer=view.account, grant=grant,
+                                            watcher=watcher)
+        await self.access.audit(view.account, action, detail)
+        log.info("playback %s of grant %s (%s) opened by %s for %s", view.id, grant["id"], camera, view.account,
+                 watcher, **logs.fields(camera))
+        return view, {"sdp": sdp, "type": "answer"}
+
+    def _register(self, kind: str, camera: str, session: dict[str, Any], token: str, pc: RTCPeerConnection,
+                  track: MediaStreamTrack, **extra: Any) -> View:
+        started = now_us()
+        view = View(id=secrets.token_hex(6), kind=kind, camera=camera, account=session["account"], token=token,
+                    started_us=started, deadline_us=rules.view_deadline(started, session["expires_us"], self.limits),
+                    pc=pc, track=track, **extra)
+        self.open[view.id] = view
+
+        @pc.on("connectionstatechange")
+        def changed() -> None:
+            if pc.connectionState == "connected":
+                view.connected = True
+            elif pc.connectionState in ("failed", "closed"):
+                view.failed = True
+
+        @pc.on("datachannel")
+        def channel(ch: Any) -> None:
+            if kind != "playback":
+                return
+            view.channel = ch
+
+            @ch.on("message")
+            def message(text: Any) -> None:
+                self._control(view, text)
+
+        return view
+
+    # playback controls ---------------------------------------------------------------
+    def _control(self, view: View, text: Any) -> None:
+        """pause / play / seek from the page; a seek outside the range is clamped into it."""
+        track: RecordedTrack = view.track  # type: ignore[assignment]
+        try:
+            msg = json.loads(text)
+            op = msg.get("op")
+            if op == "pause":
+                track.pause()
+            elif op == "play":
+                track.play()
+            elif op == "seek":
+                track.seek(int(msg["at_us"]))
+            elif op == "state":
+                self._report(view)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.warning("playback %s: ignored a malformed control message", view.id)
+
+    def _report(self, view: View) -> None:
+        track: RecordedTrack = view.track  # type: ignore[assignment]
+        if track.state == "ended" and view.ended_mono is None:
+            view.ended_mono = time.monotonic()
+        ch = view.channel
+        if ch is not None and ch.readyState == "open":
+            ch.send(json.dumps({"type": "state", "state": track.state, "position_us": track.position_us,
+                                "from_us": track.from_us, "to_us": track.to_us,
+                                "shown": track.shown}))
+
+    # closing ---------------------------------------------------------------------------
+    async def close(self, view: View, reason: str) -> None:
+        """Close the connection and write the stop record (once)."""
+        if self.open.pop(view.id, None) is None:
+            return
+        if view.kind == "live":
+            self.feeds.unsubscribe(view.camera, view.track)
+        else:
+            await view.track.close()  # type: ignore[attr-defined]
+        await view.pc.close()
+        played = None
+        if view.kind == "playback":
+            shown = view.track.shown  # type: ignore[attr-defined]
+            played = (shown[0], shown[1]) if shown else None
+        action, detail = rules.stop_record(view.kind, view.id, view.camera, started_us=view.started_us,
+                                           now_us=now_us(), reason=reason, played=played)
+        await self.access.audit(view.account, action, detail)
+        log.info("%s view %s of %s closed (%s) after %.0f s", view.kind, view.id, view.camera, reason,
+                 detail["duration_us"] / 1e6, **logs.fields(view.camera))
+
+    async def sweep(self, sessions: dict[str, dict[str, Any] | None] | None) -> None:
+        """End the views whose time is up; `sessions` (token -> session or None) when re-checked."""
+        now, mono = now_us(), time.monotonic()
+        for view in list(self.open.values()):
+            if sessions is not None and view.token in sessions:
+                session = sessions[view.token]
+                if session is not None:
+                    view.deadline_us = rules.view_deadline(view.started_us, session["expires_us"], self.limits)
+                live = session is not None
+            else:
+                live = True
+            reason = rules.end_reason(now, view.deadline_us, live)
+            if reason is None and view.ended_mono is not None and (view.failed or mono - view.ended_mono >= ENDED_GRACE_S):
+                reason = "end of the granted range"
+            if reason is None and view.failed:
+                reason = "connection lost"
+            if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
+                reason = "the browser never connected"
+            if reason is not None:
+                await self.close(view, reason)
+            elif view.kind == "playback":
+                self._report(view)
+
+    async def close_all(self, reason: str) -> None:
+        for view in list(self.open.values()):
+            await self.close(view, reason)
