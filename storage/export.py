@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -44,7 +45,9 @@ EXPORTS_DIR = "exports"           # staging for edgectl export, under the data f
 WORKING_DIR = "working"           # working copies for a viewing, destroyed after it (R5.5)
 FOOTAGE_STATES = ("complete", "recovered")
 GAP_TOLERANCE_US = 1_000          # a run's segments abut exactly; more than this is a hole
-IN_MEMORY_MAX = 256 << 20         # segments up to this size are read once: hashed and remuxed from memory
+IN_MEMORY_MAX = 128 << 20         # segments up to this size are read once: hashed and remuxed from memory
+# find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
+INPUT_OPTIONS = {"skip_frame": "all"}
 PROGRESS_EVERY_S = 0.25
 
 Progress = Callable[[dict[str, Any]], None]
@@ -214,8 +217,9 @@ def _utc(us: int) -> str:
 
 
 # --- remuxing one camera ------------------------------------------------------------------------------
-def _open_verified(data_dir: Path, row: dict[str, Any], meter: _Meter, camera: str) -> Any:
-    """The segment's bytes (or path, if large) after checking its SHA-256 against the catalog."""
+def _open_verified(data_dir: Path, row: dict[str, Any]) -> Any:
+    """The segment's bytes (or path, if large) after checking its SHA-256 against the catalog.
+    Runs a segment ahead of the remux, on its own thread (hashing releases the GIL)."""
     rel = row["path"]
     path = (data_dir / rel).resolve()
     if data_dir.resolve() not in path.parents:
@@ -236,7 +240,6 @@ def _open_verified(data_dir: Path, row: dict[str, Any], meter: _Meter, camera: s
     if actual != row["sha256"]:
         raise ExportError(f"{rel}: its SHA-256 is {actual}, but the catalog recorded {row['sha256']} when it "
                           "was written: the file was changed. Export refused; report it as possible tampering")
-    meter.add(row["bytes"] or 0, camera)
     return source
 
 
@@ -308,10 +311,14 @@ def _remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_
             clip.out.close()
             clip.path.unlink()
 
+    pool = ThreadPoolExecutor(1, thread_name_prefix="export-hash")
     try:
-        for row in plan.sources:
-            src = _open_verified(data_dir, row, meter, plan.camera)
-            with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None) as c:
+        ahead = pool.submit(_open_verified, data_dir, plan.sources[0]) if plan.sources else None
+        for i, row in enumerate(plan.sources):
+            src = ahead.result()
+            ahead = pool.submit(_open_verified, data_dir, plan.sources[i + 1]) if i + 1 < len(plan.sources) else None
+            meter.add(row["bytes"] or 0, plan.camera)
+            with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None, options=INPUT_OPTIONS) as c:
                 if not c.streams.video:
                     raise ExportError(f"{row['path']}: no video stream; export refused")
                 v = c.streams.video[0]
@@ -330,6 +337,7 @@ def _remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_
             finish()
             clip = None
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if clip is not None:  # failed part-way: the caller removes the folder
             clip.out.close()
     if len(clips) == 1:  # the usual case: one clip, named for the camera
@@ -353,7 +361,7 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
     offsets: dict[str, int] | None = None
     done = {"v": False, "a": a is None}
     size = max(1, row["bytes"] or 1)
-    seen = 0
+    seen = count = 0
 
     def place() -> dict[str, int]:
         """Ticks to add to this segment's timestamps: its wall offset from the clip's start."""
@@ -394,13 +402,17 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
                 write(p, k)
         pending.clear()
 
+    # Integer time-base arithmetic per packet: a Fraction per packet costs more than the mux.
+    scale = {s.index: (s.time_base.numerator * 1_000_000, s.time_base.denominator) for s in streams}
     for pkt in c.demux(streams):
         if pkt.dts is None or pkt.size == 0:
             continue
-        kind = "v" if pkt.stream.index == vidx else "a"
+        index = pkt.stream_index
+        kind = "v" if index == vidx else "a"
         if kind == "a" and clip.oa is None:
             continue
-        wall = base + _us(pkt.dts, pkt.time_base)
+        num, den = scale[index]
+        wall = base + pkt.dts * num // den
         if wall >= to_us:
             done[kind] = True
             if done["v"] and done["a"]:
@@ -420,7 +432,8 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
                 write(pkt, kind)
             continue
         write(pkt, kind)
-        if pkt.pos is not None and pkt.pos > 0 and seen < pkt.pos:
+        count += 1
+        if not count & 255 and pkt.pos is not None and pkt.pos > seen:  # progress within a long segment
             meter.add(pkt.pos - seen, camera)
             seen = pkt.pos
     if clip.origin_us is None and pending:
