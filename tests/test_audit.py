@@ -1,0 +1,214 @@
+"""The audit chain (R7): `edgectl audit verify` notices an edited, deleted, inserted or reordered
+record on a real catalog; exports re-check without edged; the audit report covers R7.2."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edged.ctl_audit import report_html, report_text
+from storage import audit, audit_report
+from storage import people_store as ps
+from storage.catalog import Catalog, open_db
+from tests.support.daemon import ROOT
+
+S = 1_000_000
+T0 = 1_795_000_000 * S
+N = 20
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    db = open_db(data / "catalog.db")
+    for i in range(1, N + 1):
+        audit.append(db, f"person{i % 3}", "hold.add" if i % 2 else "login", {"i": i, "note": "ü \"q\""},
+                     at_us=T0 + i * S)
+    db.conn.close()
+    return data
+
+
+def verify_cli(data, *extra):
+    return subprocess.run([sys.executable, "-m", "edged.ctl", "--data", str(data), "audit", "verify", *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def tamper(data, *sql):
+    conn = sqlite3.connect(data / "catalog.db")
+    for statement in sql:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def test_an_intact_chain_verifies(catalog):
+    r = verify_cli(catalog, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["records"] == N
+
+
+def test_an_edited_record_is_found(catalog):
+    tamper(catalog, "UPDATE audit SET detail = '{\"i\":7,\"note\":\"nothing\"}' WHERE seq = 7")
+    r = verify_cli(catalog)
+    assert r.returncode == 2 and "record 7 was altered" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_edited_actor_is_found(catalog):
+    tamper(catalog, "UPDATE audit SET actor = 'somebody else' WHERE seq = 12")
+    assert "record 12 was altered" in verify_cli(catalog).stderr
+
+
+def test_a_deleted_record_is_found(catalog):
+    tamper(catalog, "DELETE FROM audit WHERE seq = 5")
+    r = verify_cli(catalog)
+    assert r.returncode == 2 and "record 5 is missing" in r.stderr
+
+
+def test_a_deleted_record_with_the_rest_renumbered_is_found(catalog):
+    tamper(catalog, "DELETE FROM audit WHERE seq = 5", "UPDATE audit SET seq = -(seq - 1) WHERE seq > 5",
+           "UPDATE audit SET seq = -seq WHERE seq < 0")
+    r = verify_cli(catalog)
+    assert r.returncode == 2 and "record 5 does not follow" in r.stderr
+
+
+def test_an_inserted_record_is_found(catalog):
+    """A forged record slipped in after 9 with a correct-looking hash: the old record 10 (now 11) no longer follows."""
+    conn = sqlite3.connect(catalog / "catalog.db")
+    prev = conn.execute("SELECT hash FROM audit WHERE seq = 9").fetchone()[0]
+    conn.execute("UPDATE audit SET seq = -(seq + 1) WHERE seq >= 10")
+    conn.execute("UPDATE audit SET seq = -seq WHERE seq < 0")
+    body = {"seq": 10, "at_us": T0 + 9 * S + 1, "actor": "intruder", "action": "login", "detail": {}}
+    conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 [10, body["at_us"], "intruder", "login", "{}", prev, audit.record_hash(prev, body)])
+    conn.commit()
+    conn.close()
+    r = verify_cli(catalog)
+    assert r.returncode == 2 and "record 11 does not follow" in r.stderr, r.stderr
+
+
+def test_reordered_records_are_found(catalog):
+    """Records 3 and 4 swap places (their seq numbers swapped)."""
+    tamper(catalog, "UPDATE audit SET seq = -3 WHERE seq = 4", "UPDATE audit SET seq = 4 WHERE seq = 3",
+           "UPDATE audit SET seq = 3 WHERE seq = -3")
+    r = verify_cli(catalog)
+    assert r.returncode == 2 and "record 3" in r.stderr
+
+
+def test_a_cut_tail_is_found_against_a_kept_head(catalog):
+    db = open_db(catalog / "catalog.db")
+    head = audit.head(db)
+    db.conn.close()
+    tamper(catalog, f"DELETE FROM audit WHERE seq > {N - 2}")
+    assert verify_cli(catalog).returncode == 0, "without a head kept elsewhere a cut tail looks whole"
+    r = verify_cli(catalog, "--head", f"{head['seq']}:{head['hash']}")
+    assert r.returncode == 2 and f"record {N}" in r.stderr and "cut short" in r.stderr
+    tamper(catalog, "INSERT INTO node (key, value) VALUES ('mqtt_audit_seq', '19')")
+    r = verify_cli(catalog)
+    assert r.returncode == 2 and "central office was sent records up to 19" in r.stderr
+
+
+def test_a_rewritten_chain_is_found_against_a_kept_head(tmp_path):
+    db = open_db(tmp_path / "catalog.db")
+    for i in range(5):
+        audit.append(db, "a", "x", {"i": i})
+    head = audit.head(db)
+    db.execute("DELETE FROM audit WHERE seq >= 3")  # rewrite from 3 on, every hash recomputed
+    for i in range(3):
+        audit.append(db, "a", "x", {"i": 100 + i})
+    assert audit.verify(db) == (5, None)
+    n, problem = audit.verify(db, (head["seq"], head["hash"]))
+    assert "rewritten" in problem
+
+
+def test_export_round_trip_and_tampered_export(catalog, tmp_path):
+    db = open_db(catalog / "catalog.db")
+    lines = [audit.export_line(r) for r in audit.records(db, limit=1000)]
+    db.conn.close()
+    out = tmp_path / "audit.jsonl"
+    out.write_text("\n".join(lines) + "\n")
+    n, problem, head = audit.verify_lines(out.read_text().splitlines())
+    assert (n, problem, head["seq"]) == (N, None, N)
+    r = verify_cli(catalog, "--file", str(out), "--head", f"{head['seq']}:{head['hash']}")
+    assert r.returncode == 0 and f"{N} records" in r.stdout
+    offline = subprocess.run([sys.executable, "-m", "storage.audit", str(out)], capture_output=True, text=True,
+                             cwd=ROOT)
+    assert offline.returncode == 0 and offline.stdout.startswith(f"intact: {N} records")
+    assert audit.verify_lines(lines[5:])[1] is None, "a slice checks from its first prev_hash"
+    edited = [json.loads(x) for x in lines]
+    edited[8]["detail"]["i"] = 999
+    out.write_text("\n".join(json.dumps(x) for x in edited) + "\n")
+    assert "record 9 was altered" in verify_cli(catalog, "--file", str(out)).stderr
+    out.write_text("\n".join(lines[:4] + lines[5:]) + "\n")
+    assert "record 5 is missing" in verify_cli(catalog, "--file", str(out)).stderr
+    out.write_text("\n".join(lines[:4] + [lines[5], lines[4]] + lines[6:]) + "\n")
+    assert verify_cli(catalog, "--file", str(out)).returncode == 2
+    out.write_text(lines[0] + "\nnot json\n")
+    assert "line 2 is not an audit record" in verify_cli(catalog, "--file", str(out)).stderr
+
+
+@given(actor=st.text(), action=st.text(), detail=st.dictionaries(
+    st.text(), st.recursive(st.none() | st.booleans() | st.integers() | st.text() |
+                            st.floats(allow_nan=False, allow_infinity=False),
+                            lambda kids: st.lists(kids) | st.dictionaries(st.text(), kids), max_leaves=10)),
+       seq=st.integers(1, 2**62), at_us=st.integers(0, 2**62))
+def test_the_fast_body_is_the_canonical_json(actor, action, detail, seq, at_us):
+    """verify() rebuilds the hashed bytes from the stored columns without parsing detail."""
+    body = {"seq": seq, "at_us": at_us, "actor": actor, "action": action, "detail": detail}
+    assert audit._body_bytes(seq, at_us, actor, action, audit._canonical(detail).decode()) == audit._canonical(body)
+
+
+# --- the report ---------------------------------------------------------------------------------
+def test_audit_report_covers_r7_2(tmp_path):
+    db = open_db(tmp_path / "catalog.db")
+    Catalog(db).sync_cameras([{"id": "door", "name": "Door", "url": "synthetic:", "enabled": 1}])
+    ps.add_account(db, "boss", "long-password-1", ["approver"], None, by="admin", reason="app 1", now_us=T0)
+    ps.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2", now_us=T0)
+    ps.add_account(db, "gone", "long-password-3", ["viewer"], None, by="admin", reason="app 3", now_us=T0)
+    ps.revoke_account(db, "gone", by="admin", reason="transferred", now_us=T0 + S)
+    with pytest.raises(ps.AuthError):
+        ps.login(db, "carol", "wrong", now_us=T0 + 2 * S, via="test")
+    with pytest.raises(ps.AuthError):
+        ps.login(db, "mallory", "guess", now_us=T0 + 3 * S, via="test")
+    req = ps.file_request(db, {"kind": "agency", "category": "other", "reason": "<script>", "mode": "copy",
+                               "cameras": ["door"], "from_us": T0 - 60 * S, "to_us": T0, "requester_name": "Lin",
+                               "letter_ref": "L-1"}, filed_by="carol", now_us=T0 + 4 * S, key=b"k" * 32)
+    req = ps.decide_request(db, req["id"], approver="boss", approve=True, reason="ok", now_us=T0 + 5 * S,
+                            grant_ttl_us=3600 * S)
+    ps.use_grant(db, req["grant"]["id"], custodian="carol", watcher="Lin", mode="copy", now_us=T0 + 6 * S)
+    ps.record_export(db, req["grant"]["id"], out_dir="/x/e1", custodian="carol", now_us=T0 + 7 * S, bytes_=1234,
+                     manifest_sha256="ab" * 32)
+    db["holds"].insert({"kind": "evidence", "cameras": '["door"]', "from_us": T0 - 60 * S, "to_us": T0,
+                        "reason": "r", "case_ref": "C-1", "placed_by": "carol", "placed_us": T0 + 8 * S,
+                        "expires_us": T0 + 3600 * S})
+    db["destructions"].insert({"segment_id": 1, "camera": "door", "start_us": T0 - 99 * S, "end_us": T0 - 98 * S,
+                               "path": "p", "bytes": 10, "sha256": "h", "reason": "max_retention",
+                               "destroyed_us": T0 + 9 * S, "pass_id": 1})
+    db["inspection_runs"].insert({"kind": "manual", "ran_us": T0 + 10 * S, "ran_by": "carol", "cameras": 1,
+                                  "anomalies": 0})
+    audit.append(db, "vic", "live.view", {"camera": "door"}, at_us=T0 + 11 * S)
+    r = audit_report.build(db, T0, T0 + 20 * S, now_us=T0 + 30 * S)
+    assert [a["name"] for a in r["accounts"]] == ["boss", "carol", "gone"]
+    assert r["accounts"][2]["revoked_us"] == T0 + S and r["accounts"][1]["cameras"] == ["door"]
+    assert [q["state"] for q in r["requests"]] == ["used"]
+    assert r["exports"][0]["bytes"] == 1234 and r["exports"][0]["approver"] == "boss"
+    assert [h["case_ref"] for h in r["holds"]] == ["C-1"]
+    assert r["destructions"]["segments"] == 1 and r["destructions"]["by_camera"][0]["reason"] == "max_retention"
+    assert len(r["inspections"]) == 1
+    assert r["failed_logins"]["by_account"] == {"carol": 1, "mallory": 1}
+    assert [x["action"] for x in r["live_and_playback"]] == ["live.view"]
+    assert r["audit_chain"]["intact"] and r["audit_chain"]["records"] >= 8
+    empty = audit_report.build(db, T0 + 100 * S, T0 + 200 * S, now_us=T0 + 300 * S)
+    assert empty["requests"] == [] and empty["failed_logins"]["total"] == 0 and len(empty["accounts"]) == 3
+    text = report_text(r)
+    for title in ("Accounts and their rights", "Retrieval requests", "Viewings", "Exports", "Holds",
+                  "Destructions", "Inspections", "Failed logins (2)"):
+        assert title in text
+    page = report_html(r)
+    assert page.startswith("<!DOCTYPE html>") and "mallory" in page and "<script>" not in page

@@ -1,0 +1,112 @@
+"""The role matrix (DESIGN.md "Access model", R4): every operation against every role, pure."""
+
+import pytest
+
+from edged import roles
+from edged.roles import ADMIN, APPROVER, AUDITOR, CUSTODIAN, VIEWER
+
+V, C, P, A, AD = VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN
+EVERYONE = {V, C, P, A, AD}
+
+# Written out from DESIGN.md and REQUIREMENTS R4-R7 by hand, not copied from roles.MATRIX: the
+# test says what the rules are, the module has to agree.
+EXPECTED = {
+    "logout": EVERYONE,
+    "whoami": EVERYONE,
+    "account.add": {AD},
+    "account.passwd": EVERYONE,            # one's own password
+    "account.passwd.other": {AD},
+    "account.revoke": {AD},
+    "account.list": {AD, A},
+    "account.show": {AD, A},
+    "hold.add": {C},
+    "hold.release": {C, P},
+    "hold.release.evidence": {C},
+    "hold.release.legal": {P},
+    "maintenance.begin": {C},
+    "maintenance.end": {C},
+    "camera.set_reference": {C},
+    "inspect.run": {C},
+    "inspect.sign": {C},
+    "inspect.countersign": {P},
+    "live.view": {V, C, P},                # R4.5: head of office, those authorised, maintenance staff
+    "playback.start": {C},                 # recorded footage only through a grant a custodian uses
+    "export.run": {C},
+    "request.file": {V, C, P},
+    "request.list": {V, C, P, A},
+    "request.show": {V, C, P, A},
+    "request.all": {C, P, A},              # a viewer sees only what they filed
+    "request.approve": {P},
+    "request.reject": {P},
+    "audit.list": {A},
+    "audit.export": {A},
+    "audit.report": {A},
+}
+
+
+def test_matrix_is_exactly_the_expected_table():
+    assert set(roles.MATRIX) == set(EXPECTED), "an op was added or removed without updating this test"
+
+
+@pytest.mark.parametrize("op", sorted(EXPECTED))
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_every_op_against_every_role(op, role):
+    assert roles.allowed([role], op) is (role in EXPECTED[op])
+
+
+@pytest.mark.parametrize("op", sorted(roles.PUBLIC))
+def test_public_ops_need_no_role(op):
+    assert roles.allowed([], op)
+    assert op not in roles.MATRIX
+
+
+def test_unknown_op_is_refused_for_everyone():
+    for op in ("footage.delete", "disk.format", "hold.destroy", "", "ping.x"):
+        assert not roles.allowed(roles.ROLES, op)
+    assert "not an operation" in roles.refusal("alice", ["admin"], "footage.delete")
+
+
+def test_admin_sees_no_footage_and_the_auditor_touches_nothing():
+    footage = {"live.view", "playback.start", "export.run"}
+    assert not any(roles.allowed([AD], op) for op in footage)
+    assert not any(roles.allowed([A], op) for op in footage)
+    changes = [op for op in EXPECTED if op.split(".")[0] in ("hold", "maintenance", "inspect", "camera", "export")
+               or op in ("account.add", "account.revoke", "request.approve", "request.reject")]
+    assert not any(roles.allowed([A], op) for op in changes)
+
+
+def test_several_roles_add_up():
+    assert roles.allowed([V, P], "request.approve") and roles.allowed([V, P], "live.view")
+    assert not roles.allowed([V, A], "hold.add")
+
+
+def test_refusal_names_the_role_needed_and_the_roles_held():
+    msg = roles.refusal("vic", ["viewer"], "hold.add")
+    assert "custodian" in msg and "vic has viewer" in msg
+
+
+@pytest.mark.parametrize("given, problem", [
+    (["admin", "custodian"], "can never be held by one account"),
+    (["custodian", "approver", "admin"], "can never be held by one account"),
+    ([], "at least one role"),
+    (["root"], "unknown role"),
+    (["viewer", "superuser"], "unknown role(s) superuser"),
+])
+def test_bad_role_sets_are_refused(given, problem):
+    with pytest.raises(ValueError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        roles.check_roles(given)
+
+
+def test_role_sets_come_back_in_canonical_order():
+    assert roles.check_roles(["admin", "auditor"]) == ["auditor", "admin"]
+    assert roles.check_roles(["approver", "custodian", "viewer"]) == ["viewer", "custodian", "approver"]
+
+
+def test_camera_scope():
+    assert roles.in_scope(None, None) and roles.in_scope(None, ["a"])
+    assert roles.in_scope(["a", "b"], ["a"]) and roles.in_scope(["a", "b"], ["b", "a"])
+    assert not roles.in_scope(["a"], ["a", "b"])
+    assert not roles.in_scope(["a"], None), "a scoped account cannot act on every camera"
+    assert roles.out_of_scope(["a"], ["a", "c", "b"]) == ["b", "c"]
+    assert roles.out_of_scope(["a"], None) == ["every camera"]
+    assert roles.out_of_scope(None, None) == []
