@@ -36,11 +36,13 @@ def toml_value(v: Any) -> str:
 
 
 def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], storage: dict[str, Any] | None = None,
-                 recorder: dict[str, Any] | None = None) -> Path:
+                 recorder: dict[str, Any] | None = None, tables: dict[str, dict[str, Any]] | None = None) -> Path:
+    """A config for the daemon; `tables` adds more, e.g. {"health": {"raise_after": "2s"}}."""
     lines = ["[site]", 'id = "test"', "", "[storage]", f"data_dir = {toml_value(str(data_dir))}"]
     lines += [f"{k} = {toml_value(v)}" for k, v in {"segment_length": "3s", **(storage or {})}.items()]
-    if recorder:
-        lines += ["", "[recorder]"] + [f"{k} = {toml_value(v)}" for k, v in recorder.items()]
+    for name, table in {"recorder": recorder, **(tables or {})}.items():
+        if table:
+            lines += ["", f"[{name}]"] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
     for cam in cameras:
         lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()]
     path.write_text("\n".join(lines) + "\n")
