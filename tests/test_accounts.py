@@ -1,0 +1,244 @@
+"""Accounts and sessions (R4): on a real catalog with an injected clock, then end to end against a
+real daemon (init-admin only as root, login, lockout, token expiry, a grant used twice)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from storage import audit
+from storage import people_store as ps
+from storage.catalog import Catalog, open_db
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.people import People, password_for
+
+S = 1_000_000
+MIN = 60 * S
+T0 = 1_795_000_000 * S
+POLICY = ps.Policy(session_ttl_us=15 * MIN, lockout_after=3, lockout_for_us=10 * MIN, min_password=10)
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = open_db(tmp_path / "catalog.db")
+    Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("a", "b")])
+    ps.init_admin(db, "boss", "the-admin-password", os_user="root", now_us=T0)
+    return db
+
+
+def actions(db):
+    return [(r["actor"], r["action"], json.loads(r["detail"])) for r in db.query("SELECT * FROM audit ORDER BY seq")]
+
+
+def test_passwords_are_scrypt_hashes_and_tokens_are_kept_hashed(db):
+    ps.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
+    row = next(db.query("SELECT * FROM accounts WHERE name = 'carol'"))
+    assert row["pw_hash"].startswith("scrypt$16384$8$1$") and "secret-pw-for-c1" not in row["pw_hash"]
+    assert ps.check_password("secret-pw-for-c1", row["pw_hash"]) and not ps.check_password("x", row["pw_hash"])
+    s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
+    stored = [r["token_hash"] for r in db.query("SELECT token_hash FROM sessions")]
+    assert s["token"] not in stored and ps.token_hash(s["token"]) in stored
+    dump = "\n".join(db.conn.iterdump())
+    assert s["token"] not in dump and "secret-pw-for-c1" not in dump
+
+
+def test_admin_and_custodian_never_on_one_account_and_names_are_never_reused(db):
+    with pytest.raises(ps.AccountError, match="can never be held by one account"):
+        ps.add_account(db, "both", "a-long-password", ["admin", "custodian"], None, by="boss", reason="x", now_us=T0)
+    ps.add_account(db, "dave", "a-long-password", ["viewer"], ["a"], by="boss", reason="x", now_us=T0)
+    ps.revoke_account(db, "dave", by="boss", reason="moved to another office", now_us=T0 + S)
+    with pytest.raises(ps.AccountError, match="never deleted or reused"):
+        ps.add_account(db, "dave", "a-long-password", ["viewer"], None, by="boss", reason="back", now_us=T0 + 2 * S)
+    with pytest.raises(ps.AccountError, match="needs a reason"):
+        ps.add_account(db, "erin", "a-long-password", ["viewer"], None, by="boss", reason=" ", now_us=T0)
+    with pytest.raises(ps.AccountError, match="unknown camera"):
+        ps.add_account(db, "erin", "a-long-password", ["viewer"], ["zz"], by="boss", reason="x", now_us=T0)
+    with pytest.raises(ps.AccountError, match="at least 10 characters"):
+        ps.add_account(db, "erin", "short", ["viewer"], None, by="boss", reason="x", now_us=T0, min_password=10)
+    with pytest.raises(ps.AccountError, match="not an account name"):
+        ps.add_account(db, "Erin Smith", "a-long-password", ["viewer"], None, by="boss", reason="x", now_us=T0)
+    dave = ps.account(db, "dave")
+    assert dave["revoked_us"] == T0 + S and [e["action"] for e in dave["events"]] == ["opened", "revoked"]
+    assert [e["reason"] for e in dave["events"]] == ["x", "moved to another office"]
+    assert "pw_hash" not in dave
+    assert [r["name"] for r in ps.accounts(db)] == ["boss", "dave"]
+
+
+def test_init_admin_only_while_no_active_admin(db):
+    with pytest.raises(ps.AccountError, match="an admin exists"):
+        ps.init_admin(db, "second", "another-password", os_user="root", now_us=T0)
+    ps.revoke_account(db, "boss", by="boss", reason="left", now_us=T0 + S)
+    ps.init_admin(db, "second", "another-password", os_user="root", now_us=T0 + 2 * S)  # recovery by root
+    assert ps.active_admins(db) == ["second"]
+
+
+def test_lockout_after_repeated_failures_then_it_passes(db):
+    ps.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
+    for i in range(3):
+        with pytest.raises(ps.AuthError, match="wrong account name or password"):
+            ps.login(db, "carol", f"guess{i}", now_us=T0 + i * S, via="test", policy=POLICY)
+    with pytest.raises(ps.AuthError, match="locked after repeated failed logins; try again in 10 min"):
+        ps.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 2 * S + 10 * MIN, via="test", policy=POLICY)
+    assert s["account"] == "carol"
+    with pytest.raises(ps.AuthError):  # the count starts again after a good login
+        ps.login(db, "carol", "nope", now_us=T0 + 11 * MIN, via="test", policy=POLICY)
+    ps.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 11 * MIN + S, via="test", policy=POLICY)
+    kinds = [(a, act, d.get("why")) for a, act, d in actions(db) if act.startswith(("login", "account.locked"))]
+    assert kinds == [("carol", "login.failed", "wrong password")] * 3 + [
+        ("edged", "account.locked", None), ("carol", "login.failed", "locked"), ("carol", "login", None),
+        ("carol", "login.failed", "wrong password"), ("carol", "login", None)]
+    assert len(list(db.query("SELECT * FROM login_failures"))) == 5
+
+
+def test_an_admin_setting_a_password_unlocks_and_ends_sessions(db):
+    ps.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
+    s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
+    for i in range(3):
+        with pytest.raises(ps.AuthError):
+            ps.login(db, "carol", "x", now_us=T0 + S, via="test", policy=POLICY)
+    ps.change_password(db, "carol", "new-secret-pw-22", by="boss", reason="forgotten", now_us=T0 + 2 * S)
+    assert ps.session_of(db, s["token"], now_us=T0 + 3 * S) is None, "a new password ends the sessions"
+    assert ps.login(db, "carol", "new-secret-pw-22", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    with pytest.raises(ps.AccountError, match="the old one"):
+        ps.change_password(db, "carol", "new-secret-pw-22", by="carol", reason="", now_us=T0 + 4 * S)
+
+
+def test_sessions_expire_end_on_logout_and_on_revocation(db):
+    ps.add_account(db, "vic", "viewer-password", ["viewer"], ["a"], by="boss", reason="app", now_us=T0)
+    s = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
+    assert s["expires_us"] == T0 + 15 * MIN and s["roles"] == ["viewer"] and s["cameras"] == ["a"]
+    assert ps.session_of(db, s["token"], now_us=T0 + 15 * MIN - 1)["account"] == "vic"
+    assert ps.session_of(db, s["token"], now_us=T0 + 15 * MIN) is None, "short-lived"
+    assert ps.session_of(db, "forged", now_us=T0) is None and ps.session_of(db, None, now_us=T0) is None
+    s2 = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
+    assert ps.logout(db, s2["token"], now_us=T0 + S) and not ps.logout(db, s2["token"], now_us=T0 + 2 * S)
+    assert ps.session_of(db, s2["token"], now_us=T0 + 2 * S) is None
+    s3 = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
+    ps.revoke_account(db, "vic", by="boss", reason="left", now_us=T0 + S)
+    assert ps.session_of(db, s3["token"], now_us=T0 + 2 * S) is None
+    with pytest.raises(ps.AuthError, match="revoked"):
+        ps.login(db, "vic", "viewer-password", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    with pytest.raises(ps.AuthError, match="wrong account name or password"):
+        ps.login(db, "nobody", "whatever-pw", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    assert audit.verify(db)[1] is None
+
+
+def test_policy_stored_for_logins_outside_the_socket(db):
+    ps.store_policy(db, POLICY)
+    assert ps.load_policy(db) == POLICY
+    ps.add_account(db, "vic", "viewer-password", ["viewer"], None, by="boss", reason="app", now_us=T0)
+    assert ps.login(db, "vic", "viewer-password", now_us=T0, via="viewer")["expires_us"] == T0 + 15 * MIN
+
+
+# --- end to end ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    clip = make_clip(tmp_path_factory.mktemp("clip"), fps=20, gop=20, seconds=10)
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as server:
+        yield server
+
+
+def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, camera):
+    sock_dir = Path(tempfile.mkdtemp(prefix="edged-ctl-"))
+    os.chmod(sock_dir, 0o755)
+    sock = sock_dir / "control.sock"
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "2s"})
+    config.write_text(config.read_text() + textwrap.dedent(f"""
+        [control]
+        socket = "{sock}"
+
+        [accounts]
+        session_ttl = "10s"
+        lockout_after = 3
+        lockout_for = "3s"
+        """))
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        assert oct(stat.S_IMODE(sock.stat().st_mode)) == "0o660"
+        again = people.ctl("init-admin", "--name", "other", "--password-stdin", input="a-long-password\n")
+        assert again.returncode == 2 and "an admin exists" in again.stderr
+        # init-admin is for root only: the same request from another uid is refused by the daemon
+        os.chmod(sock, 0o666)
+        probe = ("import json, socket\n"
+                 "s = socket.socket(socket.AF_UNIX); s.connect(%r)\n"
+                 "s.sendall(json.dumps({'op': 'init-admin', 'args': {'name': 'x', 'password': 'y' * 12}}).encode()"
+                 " + b'\\n')\n"
+                 "print(json.loads(s.makefile().readline())['error'])\n") % str(sock)
+        r = subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True, text=True, cwd="/", user=65534,
+                           timeout=30)
+        assert "runs only as root" in r.stdout, r.stderr
+
+        people.add("carol", "custodian")
+        people.add("alice", "approver")
+        people.add("vic", "viewer", cameras=["cam"])
+        assert stat.S_IMODE(people.session.stat().st_mode) == 0o600
+        assert "token" not in people.ctl("login", "vic", "--password-stdin", "--json",
+                                         input=password_for("vic") + "\n").stdout
+
+        # roles are checked by the daemon, per op
+        r = people.ctl("hold", "add", "--camera", "cam", "--from", "-1m", "--to", "now", "--reason", "r", "--case", "c")
+        assert r.returncode == 2 and "needs the custodian role; vic has viewer" in r.stderr
+        assert "vic (viewer; cam)" in people.ctl("whoami").stdout
+
+        # lockout after 3 failures, for 3 s; then the right password works again
+        for _ in range(3):
+            assert "wrong account name or password" in people.login("carol", "bad-password").stderr
+        r = people.login("carol")
+        assert r.returncode == 2 and "locked" in r.stderr
+        wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'account_locked:carol'"), 5, "the lockout alarm")
+        wait_for(lambda: people.login("carol").returncode == 0, 15, "the lock to pass")
+
+        # a copy request filed by the custodian, approved by the approver, exported once
+        wait_for(lambda: len(d.segments("cam")) >= 3, 30, "footage")
+        segs = d.segments("cam")
+        frm, to = segs[0]["start_us"], segs[-1]["end_us"]
+        from datetime import datetime
+        iso = lambda us: datetime.fromtimestamp(us / S).astimezone().isoformat()  # noqa: E731
+        r = people.ctl("request", "file", "--kind", "police-urgent", "--category", "personal-safety", "--reason",
+                       "assault at the door", "--camera", "cam", "--from", iso(frm), "--to", iso(to), "--copy",
+                       "--requester", "Sgt. Lin", "--org", "precinct 3", "--letter", "P-77", "--json")
+        assert r.returncode == 0, r.stderr
+        request_id = json.loads(r.stdout)["id"]
+        r = people.ctl("request", "approve", str(request_id), "--reason", "mine")
+        assert r.returncode == 2 and "needs the approver role" in r.stderr
+        people.as_("alice")
+        r = people.ctl("request", "approve", str(request_id), "--reason", "letter checked", "--json")
+        assert r.returncode == 0, r.stderr
+        grant = json.loads(r.stdout)["grant"]["id"]
+        people.as_("carol")
+        first = people.ctl("export", "--grant", str(grant), "--out", str(tmp_path / "e1"))
+        assert first.returncode == 0, first.stderr
+        second = people.ctl("export", "--grant", str(grant), "--out", str(tmp_path / "e2"))
+        assert second.returncode == 2 and "already used" in second.stderr
+        refused = d.query("SELECT * FROM audit WHERE action = 'grant.refused'")
+        assert len(refused) == 1 and "already used" in json.loads(refused[0]["detail"])["why"]
+        assert d.query("SELECT state FROM requests")[0]["state"] == "used"
+
+        # the session is short-lived: after session_ttl every op asks for a login again
+        people.as_("vic")
+        logged_in = time.monotonic()
+        wait_for(lambda: "not logged in" in people.ctl("whoami").stderr, 20, "the session to expire")
+        assert time.monotonic() - logged_in >= 9
+        assert people.ctl("logout").returncode == 0
+    finally:
+        assert d.stop() == 0, d.log
+        sock_dir.rmdir() if sock_dir.exists() and not any(sock_dir.iterdir()) else None
+    trail = [(r["actor"], r["action"]) for r in d.query("SELECT * FROM audit ORDER BY seq")]
+    assert ("carol", "login.failed") in trail and ("edged", "account.locked") in trail
+    assert ("vic", "login") in trail and ("carol (os: root)", "grant.use") in trail
+    assert subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), "audit", "verify"],
+                          cwd=ROOT, capture_output=True).returncode == 0
