@@ -81,7 +81,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey) -> di
                         "approver": grant.get("approver")},
             "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
                                                 "used_us")},
-            "custodian": actor, "recipient": grant.get("watcher"),
+            "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
         }
         try:
             out.parent.mkdir(mode=0o750, exist_ok=True)

@@ -4,19 +4,26 @@ what comes out, and `verify` against one changed byte."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
 import stat
 import subprocess
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from storage import export, nodekey
 from storage.catalog import open_readonly
-from tests.support.cameras import ffprobe, ffprobe_errors, make_clip
+from tests.support.broker import Broker, Subscriber
+from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments
+from tests.support.people import People
 
 S = 1_000_000
 T0 = 1_800_000_000_000_000  # 2027-01-15 08:00 UTC
@@ -221,8 +228,6 @@ def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(m
 
 
 def test_edgectl_verify_exit_status_and_json(made, tmp_path):
-    from tests.support.daemon import ROOT
-
     data = made.parent / "data"
     base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.ctl", "--data", str(data)]
     ok = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
@@ -264,3 +269,103 @@ def test_working_copy_is_destroyed_with_a_record_and_footage_never_is(tmp_path, 
             export.destroy_working_copy(data, target)
     assert (data / rows[0]["path"]).exists()
     shutil.rmtree(data / "working")
+
+
+# --- end to end: a real camera, the real daemon, real accounts ---------------------------------------
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    clip = make_clip(tmp_path_factory.mktemp("cam"), fps=20, gop=20, seconds=10, audio=True)
+    with RtspServer({"cam": clip.spec()}) as server:
+        yield server
+
+
+def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, camera):
+    base = "edged/v1/test/node1"
+    broker = Broker(tmp_path / "broker").start()
+    sub = Subscriber(broker, f"{base}/#").start()
+    sock_dir = Path(tempfile.mkdtemp(prefix="edged-export-"))  # a Unix socket path has a length limit
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "2s"},
+                          tables={"control": {"socket": str(sock_dir / "control.sock")},
+                                  "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port}})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("carol", "custodian")
+        people.add("alice", "approver")
+
+        # the node key was made at first start; its public half is in the birth
+        birth = wait_for(lambda: (m := sub.last(f"{base}/birth")) is not None and m.json(), 30, "the birth")
+        published = birth["public_key"]
+        shipped = nodekey.load_public((data / nodekey.PUBLIC_PEM).read_bytes())
+        assert published == base64.b64encode(nodekey.public_raw(shipped)).decode()
+        assert stat.S_IMODE((data / nodekey.KEY_FILE).stat().st_mode) == 0o600
+        assert "PRIVATE" not in d.log
+
+        wait_for(lambda: len(d.segments("cam")) >= 4, 40, "four segments")
+        segs = d.segments("cam")
+        start, end = segs[0]["start_us"] + 1_300_000, segs[-1]["end_us"] - 300_000
+        iso = lambda us: datetime.fromtimestamp(us / S).astimezone().isoformat()
+        people.as_("carol")
+        r = people.ctl("request", "file", "--kind", "agency", "--category", "other", "--reason", "fight at the "
+                       "counter", "--camera", "cam", "--from", iso(start), "--to", iso(end), "--copy",
+                       "--requester", "Sgt. Lin", "--org", "precinct 3", "--letter", "P-77", "--json")
+        assert r.returncode == 0, r.stderr
+        request_id = json.loads(r.stdout)["id"]
+        people.as_("alice")
+        r = people.ctl("request", "approve", str(request_id), "--reason", "letter checked", "--json")
+        assert r.returncode == 0, r.stderr
+        grant = json.loads(r.stdout)["grant"]["id"]
+        people.as_("carol")
+
+        # a folder that is not empty is refused before the grant is spent
+        busy = tmp_path / "busy"
+        busy.mkdir()
+        (busy / "old.txt").write_text("x")
+        r = people.ctl("export", "--grant", str(grant), "--out", str(busy))
+        assert r.returncode == 2 and "not empty" in r.stderr
+        assert d.query("SELECT used_us FROM grants WHERE id = ?", (grant,))[0]["used_us"] is None
+
+        out = tmp_path / "evidence"
+        r = people.ctl("export", "--grant", str(grant), "--out", str(out), "--json")
+        assert r.returncode == 0, r.stderr
+        assert "export: 100%" in r.stderr  # not a terminal: plain percentage lines
+        result = json.loads(r.stdout)
+        assert result["out"] == str(out) and result["public_key"] == published
+
+        clip = out / "cam.mp4"
+        info = ffprobe(clip)
+        assert {s["codec_type"] for s in info["streams"]} == {"video", "audio"}
+        assert not ffprobe_errors(clip).strip()
+        wanted = (end - start) / S
+        assert wanted - FRAME_S <= float(info["format"]["duration"]) <= wanted + GOP_S
+        packets = video_packets(clip)
+        assert packets[0][2] and all(b[1] > a[1] for a, b in zip(packets, packets[1:]))
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["custodian"] == "carol" and manifest["request"]["approver"] == "alice"
+        assert manifest["request"]["id"] == request_id and manifest["grant"]["id"] == grant
+        assert manifest["recipient"] == "Sgt. Lin" and manifest["site"]["id"] == "test"
+        assert manifest["cameras"][0]["gaps"] == [], manifest["cameras"][0]["gaps"]
+
+        v = people.ctl("verify", str(out), "--key", published)
+        assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr
+
+        # on the record: the grant's use and the export with the manifest's hash
+        done = d.query("SELECT * FROM audit WHERE action = 'export.done'")
+        assert len(done) == 1 and done[0]["actor"] == "carol (os: root)"  # str(caller): account and OS user
+        digest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
+        assert json.loads(done[0]["detail"])["manifest_sha256"] == digest == result["manifest_sha256"]
+        assert len(d.query("SELECT * FROM audit WHERE action = 'grant.use'")) == 1
+        assert d.query("SELECT manifest_sha256 FROM exports")[0]["manifest_sha256"] == digest
+
+        # single use: the second export is refused, and that is on the record too
+        r = people.ctl("export", "--grant", str(grant), "--out", str(tmp_path / "again"))
+        assert r.returncode == 2 and "already used" in r.stderr
+        assert not (tmp_path / "again").exists()
+        assert len(d.query("SELECT * FROM audit WHERE action = 'grant.refused'")) == 1
+    finally:
+        assert d.stop() == 0, d.log
+        sub.stop()
+        broker.stop()
+        shutil.rmtree(sock_dir, ignore_errors=True)
