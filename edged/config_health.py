@@ -10,7 +10,6 @@ from typing import Any
 from edged.config_values import (
     DAY,
     HOUR,
-    MINUTE,
     SECOND,
     ConfigError,
     _bool,
@@ -123,5 +122,5 @@ def _inspection(t: dict) -> InspectionConfig:
         schedule=schedule,
         window=_window(t["window"], "inspection.window") if "window" in t else d.window,
         random_time=_bool(t.get("random_time", d.random_time), "inspection.random_time"),
-        sign_within_us=_duration(t, "sign_within", "inspection", d.sign_within_us, MINUTE, 31 * DAY),
+        sign_within_us=_duration(t, "sign_within", "inspection", d.sign_within_us, SECOND, 31 * DAY),
     )
