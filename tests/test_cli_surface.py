@@ -6,6 +6,7 @@ import sys
 
 from edged import roles
 from edged.config import default_config
+from edged.control_export import export_handlers
 from edged.control_ops import control_handlers
 from edged.control_people import people_handlers
 from tests.support.daemon import ROOT
@@ -39,6 +40,8 @@ def test_no_verb_or_control_operation_deletes_footage(tmp_path):
         "account.add", "account.list", "account.passwd", "account.revoke", "account.show", "audit.export",
         "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
         "request.list", "request.reject", "request.show", "whoami"]
-    for op in [*ops, *people]:
+    exports = export_handlers(default_config(tmp_path), writer=None, key=None)
+    assert sorted(exports) == ["export.run"]
+    for op in [*ops, *people, *exports]:
         assert not FORBIDDEN.search(op), op
         assert op in roles.PUBLIC or op in roles.MATRIX, f"{op} has no roles in edged/roles.py: nobody may run it"
