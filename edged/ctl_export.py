@@ -150,4 +150,4 @@ def register(sub) -> None:
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--key", help="the node's public key (base64, as in the MQTT birth, or a PEM file)")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_verify)
+    p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

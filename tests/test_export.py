@@ -369,3 +369,54 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         sub.stop()
         broker.stop()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_percent_lines_otherwise():
+    import io
+
+    from edged.ctl_export import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    plain, tty = io.StringIO(), Tty()
+    for stream in (plain, tty):
+        bar = _Progress(stream)
+        for i in range(0, 101, 4):
+            bar({"fraction": i / 100, "done_bytes": i << 20, "total_bytes": 100 << 20, "camera": "cam1"})
+        bar({"fraction": 1.0, "done_bytes": 100 << 20, "total_bytes": 100 << 20, "camera": "cam1"})
+        bar.done()
+    assert plain.getvalue().splitlines() == [f"export: {p}%" for p in (0, 12, 20, 32, 40, 52, 60, 72, 80, 92, 100)]
+    assert "\r" in tty.getvalue() and "[##############################] 100%" in tty.getvalue()
+    assert tty.getvalue().endswith("\n")
+
+
+async def test_working_copies_and_old_staging_are_destroyed_on_the_record(tmp_path, sources, key):
+    from edged.control_export import discard_working_copy, sweep_staging
+    from storage.catalog import CatalogWriter
+
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 6)])
+    work = export.export_dir(data, export.WORKING_DIR, 9, T0)
+    staged = export.export_dir(data, export.EXPORTS_DIR, 10, T0)
+    for folder in (work, staged):
+        folder.parent.mkdir()
+        do_export(data, folder, key, ["cam1"], T0, T0 + 6 * S)
+    writer = CatalogWriter(data / "catalog.db")
+    await writer.start()
+    try:
+        gone = await discard_working_copy(writer, data, work, "carol", "viewing ended", {"grant": 9})
+        assert not work.exists() and {f["file"] for f in gone["files"]} == {
+            "cam1.mp4", "manifest.json", "manifest.sig", "node-public-key.pem"}
+        assert await sweep_staging(writer, data) == 0  # a fresh staging copy stays
+        assert await sweep_staging(writer, data, older_than_us=0) == 1 and not staged.exists()
+        records = await writer.run(lambda c: [(r["actor"], r["action"], json.loads(r["detail"])) for r in c.db.query(
+            "SELECT * FROM audit WHERE action = 'copy.destroyed' ORDER BY seq")])
+    finally:
+        await writer.close()
+    assert [(a, d["why"], d["folder"]) for a, _, d in records] == [
+        ("carol", "viewing ended", f"working/{work.name}"),
+        ("edged", "export staging copy older than a day (edgectl export copies it out at once)",
+         f"exports/{staged.name}")]
+    assert records[0][2]["grant"] == 9 and all(f["sha256"] for f in records[0][2]["files"])
