@@ -32,8 +32,8 @@ STATE_EVERY_S = 60.0
 POLL_S = 2.0          # audit and destruction records go out within this long
 CAMERAS_EVERY = 3     # ticks: camera states every 6 s
 STATE_CHECK_EVERY = 8  # ticks: the site state is recomputed every 16 s (sent on change, else each minute)
-CHAIN_HEAD_EVERY = 30  # ticks: the audit chain head (seq + hash) each minute when it moved, else each 15 min
-CHAIN_HEAD_QUIET = 450
+CHAIN_HEAD_S = 60.0    # the audit chain head (seq + hash) at most each minute when it moved ...
+CHAIN_HEAD_QUIET_S = 900.0  # ... and every 15 minutes even when it did not
 BATCH = 500
 
 
@@ -53,7 +53,8 @@ class Reporting:
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command)
         self._last_state: str | None = None
-        self._head_seq: int | None = None  # the last chain head sent
+        self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
+        self._head_sent = float("-inf")
         self.public_key: str | None = None  # the node key (storage/nodekey.py), set by the daemon
 
     @property
@@ -99,8 +100,7 @@ class Reporting:
             if stopping.is_set():
                 break
             await self._forward_records()
-            if tick % CHAIN_HEAD_EVERY == 0:
-                await self._chain_head(force=tick % CHAIN_HEAD_QUIET == 0)
+            await self._chain_head(loop.time())
             if tick % CAMERAS_EVERY == 0:
                 await self._camera_states()
             if tick % STATE_CHECK_EVERY == 0:  # the report runs a few queries per camera: not every tick
@@ -148,10 +148,13 @@ class Reporting:
                 marks["mqtt_destruction_id"] = gone[-1]["id"]
             await self.writer.run(Catalog.set_node, marks)
 
-    async def _chain_head(self, force: bool) -> None:
+    async def _chain_head(self, now: float) -> None:
         """The audit chain's head on its own: the central office keeps it to prove the log later."""
+        since = now - self._head_sent
+        if since < CHAIN_HEAD_S:
+            return
         head = await self.writer.run(lambda c: audit.head(c.db))
-        if head is None or (not force and head["seq"] == self._head_seq):
+        if head is None or (head["seq"] == self._head_seq and since < CHAIN_HEAD_QUIET_S):
             return
         try:
             await self.reporter.audit({"kind": "chain_head", "seq_local": head["seq"], "hash": head["hash"],
@@ -159,7 +162,7 @@ class Reporting:
         except OutboxError as exc:
             log.error("audit chain head not queued for the central office: %s", exc)
             return
-        self._head_seq = head["seq"]
+        self._head_seq, self._head_sent = head["seq"], now
 
     async def _camera_states(self) -> None:
         rows = await self.writer.run(lambda c: list(c.db.query("SELECT * FROM cameras WHERE configured = 1")))

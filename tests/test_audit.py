@@ -212,3 +212,46 @@ def test_audit_report_covers_r7_2(tmp_path):
         assert title in text
     page = report_html(r)
     assert page.startswith("<!DOCTYPE html>") and "mallory" in page and "<script>" not in page
+
+
+# --- chain heads to the central office ------------------------------------------------------------
+def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path):
+    """The daemon publishes the chain head (seq + hash) on the MQTT audit topic; the head the
+    central office holds then catches a local rewrite that recomputed every hash."""
+    from tests.support.broker import Broker, Subscriber
+    from tests.support.daemon import Daemon, wait_for, write_config
+    from tests.support.people import People
+
+    base = "edged/v1/test/node1"
+    broker = Broker(tmp_path / "broker").start()
+    sub = Subscriber(broker, f"{base}/audit").start()
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "demo", "url": "synthetic:?fps=5"}])
+    config.write_text(config.read_text() + f'\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\n'
+                      'reconnect_max = "1s"\n')
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        People(config, tmp_path).add("audrey", "auditor")
+
+        def heads():
+            return [m.json() for m in sub.on(f"{base}/audit") if m.json().get("kind") == "chain_head"]
+
+        head = wait_for(heads, 30, "a chain head on MQTT")[0]
+        records = wait_for(lambda: [m.json() for m in sub.on(f"{base}/audit") if "action" in m.json()], 30,
+                           "the records")
+        assert records[0]["action"] == "account.open" and records[0]["chain_head"] == records[0]["hash"]
+        local = {r["seq"]: r["hash"] for r in d.query("SELECT seq, hash FROM audit")}
+        assert local[head["seq_local"]] == head["hash"]
+    finally:
+        assert d.stop() == 0, d.log
+        sub.stop()
+        broker.stop()
+    # someone rewrites the log from the published head on, recomputing every hash
+    db = open_db(data / "catalog.db")
+    db.execute("DELETE FROM audit WHERE seq >= ?", [head["seq_local"]])
+    db.execute("DELETE FROM node WHERE key = 'mqtt_audit_seq'")
+    audit.append(db, "nobody", "nothing.happened", {})
+    db.conn.close()
+    assert verify_cli(data).returncode == 0
+    r = verify_cli(data, "--head", f"{head['seq_local']}:{head['hash']}")
+    assert r.returncode == 2 and "rewritten" in r.stderr
