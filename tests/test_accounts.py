@@ -242,3 +242,26 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
     assert ("vic", "login") in trail and ("carol (os: root)", "grant.use") in trail
     assert subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), "audit", "verify"],
                           cwd=ROOT, capture_output=True).returncode == 0
+
+
+# --- the [accounts] table -----------------------------------------------------------------------
+def test_accounts_config_defaults_and_errors(tmp_path):
+    from edged.config import ConfigError, parse_config
+
+    base = {"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)}}
+    a = parse_config(base).accounts
+    assert (a.session_ttl_us, a.lockout_after, a.lockout_for_us, a.min_password) == (15 * MIN, 5, 15 * MIN, 10)
+    assert (a.grant_ttl_us, a.citizen_due_us, a.keep_requests_years) == (3 * 1440 * MIN, 6 * 1440 * MIN, 3)
+    a = parse_config({**base, "accounts": {"session_ttl": "5m", "lockout_after": 3, "lockout_for": "1h"}}).accounts
+    assert (a.session_ttl_us, a.lockout_after, a.lockout_for_us) == (5 * MIN, 3, 60 * MIN)
+    for table, field, words in (
+            ({"session_timeout": "5m"}, "accounts.session_timeout", 'did you mean "session_ttl"'),
+            ({"session_ttl": "1d"}, "accounts.session_ttl", "out of range"),
+            ({"lockout_after": 0}, "accounts.lockout_after", "out of range"),
+            ({"lockout_after": "5"}, "accounts.lockout_after", "expected an integer"),
+            ({"citizen_due": "7d"}, "accounts.citizen_due", "out of range"),
+            ({"keep_requests_years": 2}, "accounts.keep_requests_years", "out of range"),
+            ({"min_password": 4}, "accounts.min_password", "out of range")):
+        with pytest.raises(ConfigError) as info:
+            parse_config({**base, "accounts": table})
+        assert info.value.field == field and words in info.value.message

@@ -160,6 +160,8 @@ def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, 
         assert rec["camera"] == "a" and rec["start_us"] == first["start_us"] and rec["sha256"] == first["sha256"]
         listed = ctl(d, "destructions", "--camera", "a", "--day", time.strftime("%Y-%m-%d"), "--json")
         assert first["path"] in [r["path"] for r in json.loads(listed.stdout)]
+        passes = [json.loads(r["detail"]) for r in d.query("SELECT * FROM audit WHERE action = 'retention.pass'")]
+        assert passes and all(p["destroyed"] >= 1 and p["by_reason"] for p in passes), "one summary per pass"
     finally:
         assert d.stop() == 0, d.log
 
