@@ -89,8 +89,8 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey) -> di
                 export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
                 from_us=grant["from_us"], to_us=grant["to_us"], progress=report)
             body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
-        except (export.ExportError, OSError, ValueError) as exc:
-            why = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
+            why = str(exc) or type(exc).__name__
             await writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
             log.error("export for grant %d failed: %s", grant_id, why)
             raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "

@@ -364,6 +364,24 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         assert r.returncode == 2 and "already used" in r.stderr
         assert not (tmp_path / "again").exists()
         assert len(d.query("SELECT * FROM audit WHERE action = 'grant.refused'")) == 1
+
+        # a segment changed on disk since it was recorded: the export fails, naming it, on the record
+        r = people.ctl("request", "file", "--kind", "agency", "--category", "other", "--reason", "second copy",
+                       "--camera", "cam", "--from", iso(start), "--to", iso(end), "--copy", "--requester",
+                       "Sgt. Lin", "--org", "precinct 3", "--letter", "P-78", "--json")
+        assert r.returncode == 0, r.stderr
+        people.as_("alice")
+        r = people.ctl("request", "approve", str(json.loads(r.stdout)["id"]), "--reason", "ok", "--json")
+        assert r.returncode == 0, r.stderr
+        grant2 = json.loads(r.stdout)["grant"]["id"]
+        people.as_("carol")
+        flip_byte(data / segs[1]["path"], 3000)
+        r = people.ctl("export", "--grant", str(grant2), "--out", str(tmp_path / "tampered"))
+        assert r.returncode == 2 and segs[1]["path"] in r.stderr and "was changed" in r.stderr, r.stderr
+        assert not (tmp_path / "tampered").exists()
+        failed = d.query("SELECT * FROM audit WHERE action = 'export.failed'")
+        assert len(failed) == 1 and segs[1]["path"] in json.loads(failed[0]["detail"])["why"]
+        assert not [p for p in (data / "exports").iterdir() if f"{grant2}-" in p.name]  # no half-made folder
     finally:
         assert d.stop() == 0, d.log
         sub.stop()
