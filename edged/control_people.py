@@ -123,7 +123,7 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         else:
             old = str(args.get("old_password") or "")
             ok = await writer.run(lambda c: ps.check_password(old, next(c.db.query(
-                "SELECT pw_hash FROM accounts WHERE name = ?", [name]))["pw_hash"]))
+                "SELECT pw_hash FROM accounts WHERE name = ?", [name]), {"pw_hash": ""})["pw_hash"]))
             if not ok:
                 raise RequestError("password not changed: the current password is wrong")
         row = await write(lambda db: ps.change_password(db, name, password, by=str(caller),

@@ -228,12 +228,32 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
         assert len(refused) == 1 and "already used" in json.loads(refused[0]["detail"])["why"]
         assert d.query("SELECT state FROM requests")[0]["state"] == "used"
 
-        # the session is short-lived: after session_ttl every op asks for a login again
+        # a person changes their own password (knowing the current one); that ends their sessions
         people.as_("vic")
+        new = "a-new-password-99"
+        r = people.ctl("account", "passwd", "--password-stdin", input=f"not-it-at-all\n{new}\n")
+        assert r.returncode == 2 and "current password is wrong" in r.stderr
+        r = people.ctl("account", "passwd", "admin", "--reason", "x", "--password-stdin", input=f"{new}\n")
+        assert r.returncode == 2 and "only an admin" in r.stderr
+        r = people.ctl("account", "passwd", "--password-stdin", input=f"{password_for('vic')}\n{new}\n")
+        assert r.returncode == 0, r.stderr
+        assert "not logged in" in people.ctl("whoami").stderr
+        assert people.login("vic", new).returncode == 0
+
+        # the session is short-lived: after session_ttl every op asks for a login again
         logged_in = time.monotonic()
         wait_for(lambda: "not logged in" in people.ctl("whoami").stderr, 20, "the session to expire")
         assert time.monotonic() - logged_in >= 9
         assert people.ctl("logout").returncode == 0
+
+        # revoked on departure: the account stays on record and cannot log in
+        people.as_("admin")
+        r = people.ctl("account", "revoke", "vic", "--reason", "transferred to the land office")
+        assert r.returncode == 0, r.stderr
+        r = people.login("vic", new)
+        assert r.returncode == 2 and "revoked" in r.stderr
+        listed = json.loads(people.ctl("account", "list", "--json").stdout)
+        assert [a["name"] for a in listed] == ["admin", "alice", "carol", "vic"] and listed[3]["revoked_us"]
     finally:
         assert d.stop() == 0, d.log
         sock_dir.rmdir() if sock_dir.exists() and not any(sock_dir.iterdir()) else None
