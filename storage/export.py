@@ -3,7 +3,7 @@ that says where every byte came from, and the node's Ed25519 signature over the 
 
 The clip is remuxed from the segments, never re-encoded. It starts at the keyframe at or
 before the requested start (so it starts playable) and ends at the requested end. Clip time
-maps to wall time: clip second t is `actual.from_us` + t. A hole in the footage stays a hole
+maps to wall time: second t of a clip is its `from_us` + t. A hole in the footage stays a hole
 in the clip's timestamps and is listed in the manifest with its reason; it is never closed up
 silently. Each source segment's SHA-256 is checked against the catalog before it is used: a
 file that changed since it was recorded fails the export, named.
@@ -187,8 +187,8 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
             "cameras": entries,
             "created_us": created, "created_utc": _utc(created),
             "node_public_key": key.public_b64, "node_key_fingerprint": key.fingerprint,
-            "time_note": "clip second t is actual.from_us + t microseconds of UTC wall time; "
-                         "gaps are holes in the clip's timestamps, listed here with their reason",
+            "time_note": "second t of a clip is its from_us + t (UTC microseconds); gaps are holes in "
+                         "the clip's timestamps, listed here with their reason",
         }
         body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
         _write(tmp / MANIFEST, body)
