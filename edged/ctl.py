@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(_join_negative_times(sys.argv[1:] if argv is None else argv))
 
     try:
+        if getattr(args, "standalone", False):  # e.g. `verify`: works on any machine, no edged there
+            data, text = args.handler(None, args)
+            print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+            return 0
         cfg = resolve_config(args.config)[0]
         data_dir = args.data if args.data is not None else cfg.storage.data_dir
         try:
