@@ -231,7 +231,20 @@ def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path
                       'reconnect_max = "1s"\n')
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
-        People(config, tmp_path).add("audrey", "auditor")
+        people = People(config, tmp_path)
+        people.add("audrey", "auditor")
+        r = people.ctl("audit", "list")
+        assert r.returncode == 2 and "needs the auditor role; admin has admin" in r.stderr
+        people.as_("audrey")
+        listed = json.loads(people.ctl("audit", "list", "--action", "account", "--json").stdout)
+        assert [(x["action"], x["detail"]["account"]) for x in listed] == [("account.open", "admin"),
+                                                                           ("account.open", "audrey")]
+        export = tmp_path / "audit.jsonl"
+        r = people.ctl("audit", "export", "--out", str(export))
+        assert r.returncode == 0 and audit.verify_lines(export.read_text().splitlines())[1] is None
+        page = tmp_path / "report.html"
+        r = people.ctl("audit", "report", "--from", "-1h", "--out", str(page))
+        assert r.returncode == 0 and "Failed logins (0)" in r.stdout and "audrey" in page.read_text()
 
         def heads():
             return [m.json() for m in sub.on(f"{base}/audit") if m.json().get("kind") == "chain_head"]
