@@ -285,3 +285,45 @@ def test_accounts_config_defaults_and_errors(tmp_path):
         with pytest.raises(ConfigError) as info:
             parse_config({**base, "accounts": table})
         assert info.value.field == field and words in info.value.message
+
+
+# --- the control socket itself ------------------------------------------------------------------
+async def test_control_socket_checks_sessions_and_roles_and_streams_progress(tmp_path, monkeypatch):
+    import asyncio
+
+    monkeypatch.setenv("EDGECTL_SESSION", str(tmp_path / "none.json"))
+
+    from edged.control import Caller, ControlServer, RequestError, call
+
+    sessions = {"tok-c": {"account": "carol", "roles": ["custodian"], "cameras": ["a"], "expires_us": 1},
+                "tok-v": {"account": "vic", "roles": ["viewer"], "cameras": None, "expires_us": 1}}
+    seen: list[Caller] = []
+
+    async def long_job(args, caller):
+        seen.append(caller)
+        for i in range(3):
+            caller.progress({"done": i})
+        return {"actor": str(caller)}
+
+    async def lookup(token):
+        return sessions.get(token)
+
+    handlers = {"ping": long_job, "maintenance.begin": long_job, "not.in.matrix": long_job}
+    server = ControlServer(tmp_path / "c.sock", handlers, lookup)
+    await server.start()
+    try:
+        got: list[dict] = []
+        r = await asyncio.to_thread(call, tmp_path / "c.sock", "maintenance.begin", {}, "tok-c", got.append)
+        assert r == {"actor": "carol (os: root)"} and got == [{"done": 0}, {"done": 1}, {"done": 2}]
+        assert seen[-1].account == "carol" and seen[-1].roles == ("custodian",) and seen[-1].cameras == ("a",)
+        assert seen[-1].uid == 0 and seen[-1].os_user == "root"
+        for token, words in ((None, "not logged in"), ("forged", "not logged in"),
+                             ("tok-v", "needs the custodian role; vic has viewer")):
+            with pytest.raises(RequestError, match=words):
+                await asyncio.to_thread(call, tmp_path / "c.sock", "maintenance.begin", {}, token)
+        with pytest.raises(RequestError, match="not an operation any role may run"):
+            await asyncio.to_thread(call, tmp_path / "c.sock", "not.in.matrix", {}, "tok-c")
+        r = await asyncio.to_thread(call, tmp_path / "c.sock", "ping", {})
+        assert r == {"actor": "root"} and seen[-1].account is None, "ping needs no session"
+    finally:
+        await server.close()
