@@ -7,8 +7,9 @@ grants are checked and used by storage.people_store.use_grant (once, by a custod
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from edged.roles import allowed, in_scope, refusal
 
@@ -62,11 +63,14 @@ def view_deadline(started_us: int, session_expires_us: int, limits: ViewLimits) 
     return min(session_expires_us, started_us + limits.max_view_us)
 
 
-def end_reason(now_us: int, deadline_us: int, session_live: bool) -> str | None:
-    """Why an open view must end now, or None while it may go on."""
-    if not session_live:
+def end_reason(now_us: int, started_us: int, session: dict[str, Any] | None, limits: ViewLimits) -> str | None:
+    """Why an open view must end now, or None while it may go on. `session` is the view's
+    session as last read (None: logged out, revoked or gone)."""
+    if session is None:
         return "session ended"
-    if now_us >= deadline_us:
+    if now_us >= session["expires_us"]:
+        return "session expired"
+    if now_us >= started_us + limits.max_view_us:
         return "time limit reached"
     return None
 

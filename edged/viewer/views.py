@@ -13,10 +13,17 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 
 from edged import logs
 from edged.viewer import rules
@@ -43,15 +50,17 @@ class View:
     token: str
     started_us: int
     deadline_us: int
+    session: dict[str, Any] | None   # as last read: its expiry ends the view
     pc: RTCPeerConnection
     track: MediaStreamTrack
     watcher: str | None = None
     grant: dict[str, Any] | None = None
-    channel: Any = None            # playback: the page's control data channel
+    channel: Any = None            # the page's data channel: told why a view ends; playback controls
     opened_mono: float = field(default_factory=time.monotonic)
     connected: bool = False
     failed: bool = False
     ended_mono: float | None = None
+    told_mono: float | None = None  # when the page was told the view ends (closed at the next sweep)
 
     def describe(self) -> dict[str, Any]:
         return {"view": self.id, "kind": self.kind, "camera": self.camera, "account": self.account,
@@ -156,7 +165,7 @@ class Views:
         started = now_us()
         view = View(id=secrets.token_hex(6), kind=kind, camera=camera, account=session["account"], token=token,
                     started_us=started, deadline_us=rules.view_deadline(started, session["expires_us"], self.limits),
-                    pc=pc, track=track, **extra)
+                    session=session, pc=pc, track=track, **extra)
         self.open[view.id] = view
 
         @pc.on("connectionstatechange")
@@ -168,13 +177,12 @@ class Views:
 
         @pc.on("datachannel")
         def channel(ch: Any) -> None:
-            if kind != "playback":
-                return
             view.channel = ch
 
             @ch.on("message")
             def message(text: Any) -> None:
-                self._control(view, text)
+                if kind == "playback":
+                    self._control(view, text)
 
         return view
 
@@ -231,23 +239,34 @@ class Views:
         now, mono = now_us(), time.monotonic()
         for view in list(self.open.values()):
             if sessions is not None and view.token in sessions:
-                session = sessions[view.token]
-                if session is not None:
-                    view.deadline_us = rules.view_deadline(view.started_us, session["expires_us"], self.limits)
-                live = session is not None
-            else:
-                live = True
-            reason = rules.end_reason(now, view.deadline_us, live)
-            if reason is None and view.ended_mono is not None and (view.failed or mono - view.ended_mono >= ENDED_GRACE_S):
+                fresh = sessions[view.token]
+                expired = view.session is not None and now >= view.session["expires_us"]
+                view.session = view.session if fresh is None and expired else fresh  # expired, not ended
+                if view.session is not None:
+                    view.deadline_us = rules.view_deadline(view.started_us, view.session["expires_us"], self.limits)
+            reason = rules.end_reason(now, view.started_us, view.session, self.limits)
+            ended = view.ended_mono is not None and (view.failed or mono - view.ended_mono >= ENDED_GRACE_S)
+            if reason is None and ended:
                 reason = "end of the granted range"
             if reason is None and view.failed:
                 reason = "connection lost"
             if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
                 reason = "the browser never connected"
+            if reason is not None and view.told_mono is None and reason not in ("connection lost", "end of the granted range"):
+                if self._tell_end(view, reason):  # the page shows why; closed at the next sweep
+                    continue
             if reason is not None:
                 await self.close(view, reason)
             elif view.kind == "playback":
                 self._report(view)
+
+    def _tell_end(self, view: View, reason: str) -> bool:
+        ch = view.channel
+        if ch is None or ch.readyState != "open":
+            return False
+        ch.send(json.dumps({"type": "end", "reason": reason}))
+        view.told_mono = time.monotonic()
+        return True
 
     async def close_all(self, reason: str) -> None:
         for view in list(self.open.values()):

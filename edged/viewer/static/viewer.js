@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 // What the tests and the benchmark read: the open view and click-to-first-frame timing.
 const state = { view: null, pc: null, channel: null, clockOffsetMs: 0, overlay: "", footageUs: null,
-                clickAt: null, firstFrameMs: null, playback: null, ended: false };
+                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0 };
 window.edged = state;
 
 document.addEventListener("contextmenu", (e) => e.preventDefault());
@@ -69,14 +69,21 @@ function gathered(pc) {
 }
 
 // Offer to receive one H.264 video (H.264 first: otherwise VP8 is chosen and nothing decodes).
-async function connect(path, body, withChannel) {
+async function connect(path, body) {
   const video = $("video");
   const pc = new RTCPeerConnection({ iceServers: [] });
   const tr = pc.addTransceiver("video", { direction: "recvonly" });
   const codecs = RTCRtpReceiver.getCapabilities("video").codecs;
   const isH264 = (c) => c.mimeType.toLowerCase() === "video/h264";
   if (tr.setCodecPreferences) tr.setCodecPreferences([...codecs.filter(isH264), ...codecs.filter((c) => !isH264(c))]);
-  const channel = withChannel ? pc.createDataChannel("control") : null;
+  // The box tells the page why a view ends (session expired, time limit) on this channel;
+  // playback's pause and seek go the other way.
+  const channel = pc.createDataChannel("control");
+  channel.addEventListener("message", (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type === "end" && state.pc === pc) ended(`the view ended: ${m.reason}`);
+  });
+  channel.addEventListener("close", () => { if (state.pc === pc) ended("the view ended"); });
   pc.ontrack = (e) => {
     video.srcObject = new MediaStream([e.track]);
     watchFirstFrame(video);
@@ -98,6 +105,7 @@ async function connect(path, body, withChannel) {
   state.pc = pc; state.channel = channel; state.view = answer.view; state.overlay = answer.overlay;
   state.clockOffsetMs = answer.now_us / 1000 - Date.now();
   state.ended = false;
+  tickOverlay();
   $("stop").hidden = false;
   status(`${answer.camera}: this view ends at the latest at ${boxTime(answer.deadline_us)}`);
   return answer;
@@ -178,7 +186,7 @@ async function watchLive(cam) {
   state.footageUs = null;
   status(`connecting to ${cam.name}...`);
   try {
-    await connect(`/api/live/${encodeURIComponent(cam.id)}`, {}, false);
+    await connect(`/api/live/${encodeURIComponent(cam.id)}`, {});
   } catch (err) {
     status("");
     say(err.message);
@@ -219,7 +227,7 @@ async function playbackPage() {
     status("starting the viewing...");
     try {
       const answer = await connect("/api/playback", { grant: grant.id, camera: $("camera").value,
-        watcher: $("watcher").value }, true);
+        watcher: $("watcher").value });
       state.playback = { from: answer.from_us, to: answer.to_us, state: "playing", position: answer.start_us };
       state.footageUs = answer.start_us;
       $("details").hidden = true;
@@ -247,9 +255,10 @@ function wireControls() {
     const p = state.playback;
     send({ op: "seek", at_us: Math.round(p.from + (p.to - p.from) * (seek.value / 1000)) });
   };
-  state.channel.onmessage = (e) => {
+  state.channel.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
     if (m.type !== "state") return;
+    state.messages += 1;
     const p = state.playback;
     Object.assign(p, { state: m.state, position: m.position_us, shown: m.shown });
     state.footageUs = m.position_us;
@@ -261,7 +270,7 @@ function wireControls() {
       seek.disabled = true;
       ended("end of the granted range: the viewing is over (a new viewing needs a new request)");
     }
-  };
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {

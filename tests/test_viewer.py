@@ -1,0 +1,501 @@
+"""The web viewer (issue 8): the pure rules, the [viewer] config, playback reading real
+segment files, then a real headless Chromium against the real daemon and RTSP server.
+
+Browser tests share one daemon, one RTSP server and one browser (the machine has 2 cores):
+each test opens its own browser context (its own cookies) and logs in with a real account.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from edged.config import ConfigError
+from edged.config_viewer import ViewerConfig
+from edged.viewer import rules
+from edged.viewer.live import has_parameter_sets
+from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of
+from storage import audit
+from storage.catalog import open_readonly
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.configs import MINIMAL, error_for, write
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.footage import clip_mp4, write_segments
+
+S = 1_000_000
+CHROMIUM = "/usr/bin/chromium"
+
+# --- rules (pure) -------------------------------------------------------------------------
+
+CAMS = ["lobby", "desk", "yard"]
+
+
+def session(roles, cameras=None, account="vera", expires_us=10_000 * S):
+    return {"account": account, "roles": list(roles), "cameras": cameras, "expires_us": expires_us}
+
+
+def test_live_view_needs_a_live_role_and_the_camera_in_scope():
+    assert rules.live_refusal(session(["viewer"]), "lobby", CAMS) is None
+    assert rules.live_refusal(session(["custodian"]), "lobby", CAMS) is None
+    assert rules.live_refusal(session(["approver"]), "lobby", CAMS) is None
+    for role in ("auditor", "admin"):  # R4.5: no footage for the ethics office, nor the settings admin
+        why = rules.live_refusal(session([role], account="x"), "lobby", CAMS)
+        assert why is not None and "live.view" in why and f"x has {role}" in why
+    scoped = session(["viewer"], cameras=["desk"])
+    assert rules.live_refusal(scoped, "desk", CAMS) is None
+    assert "no rights on camera lobby" in rules.live_refusal(scoped, "lobby", CAMS)
+    assert "no camera gate" in rules.live_refusal(session(["viewer"]), "gate", CAMS)
+    assert rules.live_cameras(scoped, CAMS) == ["desk"]
+    assert rules.live_cameras(session(["viewer"]), CAMS) == CAMS
+    assert rules.live_cameras(session(["auditor"]), CAMS) == []
+
+
+def test_playback_is_started_by_a_custodian_for_the_grant_cameras_only():
+    assert rules.playback_refusal(session(["custodian"])) is None
+    for role in ("viewer", "approver", "auditor", "admin"):
+        assert "playback.start" in rules.playback_refusal(session([role]))
+    grant = {"id": 4, "cameras": ["desk"], "requester": " Bob Citizen "}
+    assert rules.grant_camera_refusal(grant, "desk") is None
+    assert "not in grant 4" in rules.grant_camera_refusal(grant, "lobby")
+    assert rules.watcher_for(grant, "") == "Bob Citizen"
+    assert rules.watcher_for(grant, "  Bob's lawyer ") == "Bob's lawyer"
+    assert rules.watcher_for({"requester": None}, None) == ""
+
+
+def test_a_view_ends_at_session_end_expiry_or_time_limit():
+    limits = rules.ViewLimits(max_view_us=60 * S, idle_timeout_us=300 * S)
+    s = session(["viewer"], expires_us=100 * S)
+    assert rules.view_deadline(10 * S, 100 * S, limits) == 70 * S
+    assert rules.view_deadline(50 * S, 100 * S, limits) == 100 * S
+    assert rules.end_reason(69 * S, 10 * S, s, limits) is None
+    assert rules.end_reason(70 * S, 10 * S, s, limits) == "time limit reached"
+    assert rules.end_reason(100 * S, 50 * S, s, limits) == "session expired"
+    assert rules.end_reason(20 * S, 10 * S, None, limits) == "session ended"
+    assert not rules.idle(0, 0, 299 * S, limits)
+    assert rules.idle(0, 0, 300 * S, limits)
+    assert not rules.idle(0, 1, 900 * S, limits)  # an open view is activity
+
+
+def test_audit_records_of_a_view_say_who_what_and_how_long():
+    grant = {"id": 9, "request_id": 3, "cameras": ["desk"], "from_us": 5 * S, "to_us": 65 * S}
+    action, detail = rules.start_record(rules.PLAYBACK, "v1", "desk", viewer="carl", grant=grant, watcher="Bob")
+    assert action == "playback.start"
+    assert detail == {"view": "v1", "camera": "desk", "via": "viewer", "grant": 9, "request": 3,
+                      "from_us": 5 * S, "to_us": 65 * S, "custodian": "carl", "watcher": "Bob"}
+    action, detail = rules.stop_record(rules.PLAYBACK, "v1", "desk", started_us=100 * S, now_us=142 * S,
+                                       reason="end of the granted range", played=(6 * S, 64 * S))
+    assert action == "playback.stop"
+    assert detail["duration_us"] == 42 * S and detail["shown_from_us"] == 6 * S and detail["shown_to_us"] == 64 * S
+    action, detail = rules.stop_record(rules.LIVE, "v2", "lobby", started_us=0, now_us=3 * S, reason="x")
+    assert (action, detail["duration_us"], detail["reason"]) == ("live.stop", 3 * S, "x")
+    assert "shown_from_us" not in detail
+    assert rules.overlay_text(rules.LIVE, "vera") == "viewer vera"
+    assert rules.overlay_text(rules.PLAYBACK, "carl", "Bob") == "watched by Bob, accompanied by carl"
+
+
+# --- [viewer] config ------------------------------------------------------------------------
+
+def test_viewer_is_off_by_default_on_localhost(tmp_path):
+    from edged.config import load_config
+
+    v = load_config(write(tmp_path, MINIMAL)).viewer
+    assert v == ViewerConfig()
+    assert (v.enabled, v.host, v.port, v.tls_cert) == (False, "127.0.0.1", 8443, None)
+
+
+def test_viewer_config_full_and_ipv6(tmp_path):
+    from edged.config import load_config
+
+    (tmp_path / "cert.pem").write_text("x")
+    (tmp_path / "key.pem").write_text("x")
+    v = load_config(write(tmp_path, MINIMAL + """
+[viewer]
+enabled = true
+listen = "[fd00::10]:9443"
+tls_cert = "cert.pem"
+tls_key = "key.pem"
+max_viewers = 3
+max_view = "30m"
+idle_timeout = "5m"
+open_timeout = "4s"
+""")).viewer
+    assert (v.host, v.port, v.max_viewers, v.max_view_us, v.idle_timeout_us, v.open_timeout_us) == \
+        ("fd00::10", 9443, 3, 1800 * S, 300 * S, 4 * S)
+    assert v.tls_cert == tmp_path / "cert.pem" and v.tls_key == tmp_path / "key.pem"
+
+
+@pytest.mark.parametrize("body, field, words", [
+    ('listen = "viewer.local:8443"', "viewer.listen", "is not an IP address"),
+    ('listen = "8443"', "viewer.listen", "is not address:port"),
+    ('listen = "10.0.0.1:99999"', "viewer.listen", "out of range"),
+    ('port = 8443', "viewer.port", 'put the port in "listen"'),
+    ('tls_cert = "/nonexistent/cert.pem"\ntls_key = "/nonexistent/key.pem"\nenabled = true',
+     "viewer.tls_cert", "does not exist"),
+    ('tls_cert = "/etc/hostname"', "viewer.tls_key", "set tls_cert and tls_key together"),
+    ("max_viewers = 0", "viewer.max_viewers", "out of range"),
+    ('max_view = "1s"', "viewer.max_view", "out of range"),
+    ("enabled = 1", "viewer.enabled", "expected true or false"),
+])
+def test_viewer_config_errors_name_the_field(tmp_path, body, field, words):
+    err = error_for(tmp_path, MINIMAL + "[viewer]\n" + body + "\n")
+    assert isinstance(err, ConfigError)
+    assert err.field == field and words in err.message, str(err)
+
+
+# --- playback reading real segment files ----------------------------------------------------
+
+def test_parameter_sets_are_found_in_annex_b():
+    assert has_parameter_sets(b"\x00\x00\x00\x01\x67\x64\x00\x1f" + b"\x00\x00\x01\x65\x88")
+    assert not has_parameter_sets(b"\x00\x00\x00\x01\x65\x88\x84")
+    assert not has_parameter_sets(b"")
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """cam1: 8 s, a 2 s hole, 6 s more; 3 s segments written by the recorder's segment writer.
+    The clip has a key frame every second (20 fps, GOP 20)."""
+    d = tmp_path_factory.mktemp("recorded")
+    source = clip_mp4(make_clip(d / "clips", fps=20, gop=20, seconds=10))
+    t0 = 1_700_000_000 * S
+    rows = write_segments(d / "data", "cam1", source, [(t0, 8), (t0 + 10 * S, 6)], segment_s=3)
+    return d / "data", rows, t0
+
+
+def play_all(reader: RangeReader, start: int) -> list[tuple[int, bool]]:
+    assert reader.seek(start) is not None
+    out = []
+    while batch := reader.read():
+        out += [(dts, pkt.is_keyframe) for dts, _pts, pkt in batch]
+    return out
+
+
+def test_playback_reads_only_the_range_from_its_first_key_frame_across_the_hole(recorded):
+    data, rows, t0 = recorded
+    start, end = t0 + 2_500_000, t0 + 12_200_000
+    pieces = pieces_of(data, [{**r, "state": "complete"} for r in rows], start, end)
+    assert all(p.path.is_file() for p in pieces)
+    packets = play_all(RangeReader(pieces, start, end), start)
+    times = [t for t, _ in packets]
+    assert packets[0] == (t0 + 3 * S, True)  # the key frame at 2 s is before the range: not shown
+    assert max(times) < end and min(times) >= start
+    assert times == sorted(times)
+    assert not [t for t in times if t0 + 8 * S <= t < t0 + 10 * S]  # the hole
+    assert len(times) == 5 * 20 + 44  # 20 fps: 3.00-7.95 s, then 10.00-12.15 s
+
+
+def test_seek_lands_on_the_key_frame_before_the_target_inside_the_range_and_clamps(recorded):
+    data, rows, t0 = recorded
+    start, end = t0 + 2_500_000, t0 + 12_200_000
+    reader = RangeReader(pieces_of(data, rows, start, end), start, end)
+    assert reader.seek(t0 + 7_330_000) == t0 + 7 * S
+    assert reader.seek(t0 + 11 * S) == t0 + 11 * S
+    assert reader.seek(t0 + 8_500_000) == t0 + 10 * S  # in the hole: the next footage
+    assert reader.seek(t0 - 3600 * S) == t0 + 3 * S    # before the range: clamped to its first key frame
+    first = reader.read()[0]
+    assert first[0] == t0 + 3 * S and first[2].is_keyframe
+    assert has_parameter_sets(bytes(first[2]))         # Annex-B with SPS/PPS: a browser can start here
+    assert reader.seek(t0 + 3600 * S) is None          # after the range: nothing (clamped to its last frame)
+    assert clamp(t0 + 3600 * S, start, end) == end - 1
+    reader.close()
+
+
+def test_a_range_without_footage_is_refused_before_the_grant_is_used(recorded):
+    data, rows, t0 = recorded
+    with pytest.raises(NoFootage):
+        RangeReader(pieces_of(data, rows, t0 + 8_200_000, t0 + 9_800_000), t0 + 8_200_000, t0 + 9_800_000)
+    only_writing = [{**r, "state": "writing"} for r in rows]  # not footage yet (invariant 3)
+    assert pieces_of(data, only_writing, t0, t0 + 20 * S) == []
+    assert pieces_of(data, rows, t0, t0 + 20 * S)[0] == Piece(data / rows[0]["path"], rows[0]["start_us"],
+                                                              rows[0]["end_us"])
+
+
+# --- a real browser against the real daemon -------------------------------------------------
+
+SECRET = "Cam-Secret-42"  # cam1's password: never in a page, an answer or the log
+SESSION_TTL_S = 20   # short, so a session expiring under an open view is seen within a test
+WIDTH, HEIGHT = 640, 360
+
+
+def iso(us: int) -> str:
+    return datetime.fromtimestamp(us / S, timezone.utc).isoformat()
+
+
+def rtsp_reads(pid: int, port: int) -> int:
+    """Open TCP connections from the daemon process itself (not its recorder workers) to the
+    RTSP server: the viewer's camera reads."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "01" and f[9] in inodes and int(f[2].rsplit(":", 1)[1], 16) == port:
+                n += 1
+    return n
+
+
+class Site:
+    """One daemon with the viewer on, two cameras, an hour-old recording of cam1 with a hole,
+    real accounts, one approved view grant, and one headless Chromium."""
+
+    def __init__(self, tmp: Path):
+        from playwright.sync_api import sync_playwright
+
+        from tests.support.people import People
+
+        self.tmp = tmp
+        clip = make_clip(tmp / "clips", width=WIDTH, height=HEIGHT, fps=20, gop=20, seconds=10)
+        self.rtsp = RtspServer({"cam1": clip.spec(), "cam2": clip.spec()}).start()
+        data = tmp / "data"
+        data.mkdir()
+        # cam1 an hour ago: 8 s, a 2 s hole, 6 s (key frames every second)
+        self.t0 = (time.time_ns() // 1000 - 3600 * S) // S * S
+        write_segments(data, "cam1", clip_mp4(clip), [(self.t0, 8), (self.t0 + 10 * S, 6)], segment_s=3)
+        self.port = _free_port()
+        cfg = write_config(tmp / "edged.toml", data, [{"id": "cam1", "name": "Lobby", "url": self.rtsp.url("cam1").replace(
+                                                          "rtsp://", f"rtsp://viewer:{SECRET}@")},
+                                                      {"id": "cam2", "name": "Desk", "url": self.rtsp.url("cam2")}])
+        with cfg.open("a") as f:
+            f.write(f'\n[viewer]\nenabled = true\nlisten = "127.0.0.1:{self.port}"\n'
+                    f'\n[accounts]\nsession_ttl = "{SESSION_TTL_S}s"\n')
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
+        self.pw = self.browser = None
+        try:
+            wait_for(lambda: "web viewer listening" in self.daemon.log, 30, "the web viewer")
+            people = self.people = People(cfg, tmp)
+            people.add("vera", "viewer")
+            people.add("carl", "custodian")
+            people.add("adam", "approver")
+            people.add("olga", "viewer", cameras=["cam2"])
+            people.add("aldo", "auditor")
+            self.grant_from, self.grant_to = self.t0 + 6 * S, self.t0 + 13 * S  # across the hole at 8-10 s
+            r = people.as_("vera").ctl("request", "file", "--kind", "internal", "--category", "lost-property",
+                                       "--reason", "a lost wallet at the counter", "--camera", "cam1",
+                                       "--from", iso(self.grant_from), "--to", iso(self.grant_to),
+                                       "--requester", "Bob Citizen", "--org", "Front desk", "--json")
+            assert r.returncode == 0, r.stderr
+            request = json.loads(r.stdout)
+            r = people.as_("adam").ctl("request", "approve", str(request["id"]), "--reason", "necessary", "--json")
+            assert r.returncode == 0, r.stderr
+            self.grant = json.loads(r.stdout)["grant"]
+            assert (self.grant["from_us"], self.grant["to_us"]) == (self.grant_from, self.grant_to)
+            self.pw = sync_playwright().start()
+            self.browser = self.pw.chromium.launch(executable_path=CHROMIUM,
+                                                   args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+        except BaseException:
+            self.close()
+            raise
+
+    def login(self, name: str):
+        from tests.support.people import password_for
+
+        # bypass_csp: the page's CSP forbids eval, which playwright's wait_for_function needs
+        page = self.browser.new_context(bypass_csp=True).new_page()
+        page.goto(self.base + "/login")
+        page.fill("#name", name)
+        page.fill("#password", password_for(name))
+        page.click("#submit")
+        page.wait_for_url("**/live")
+        return page
+
+    def audit(self, action: str, actor: str | None = None) -> list[dict]:
+        rows = self.daemon.query("SELECT * FROM audit WHERE action = ? ORDER BY seq", (action,))
+        return [{**r, "detail": json.loads(r["detail"])} for r in rows if actor is None or r["actor"] == actor]
+
+    def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        if self.pw is not None:
+            self.pw.stop()
+        if self.daemon.proc is not None:
+            self.daemon.stop()
+        self.rtsp.close()
+
+
+def _free_port() -> int:
+    from tests.support.cameras import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the viewer tests: scripts/bootstrap --test")
+    s = Site(tmp_path_factory.mktemp("viewer"))
+    yield s
+    s.close()
+
+
+def video(page, prop: str):
+    return page.evaluate(f"document.getElementById('video').{prop}")
+
+
+def playing(page, what: str) -> float:
+    """The video element's time advances (decoded frames are shown), by a full second.
+    Returns when it was first seen playing (time.time())."""
+    wait_for(lambda: video(page, "currentTime") > 0.5, 30, f"{what} to start playing")
+    seen = time.time()
+    t = video(page, "currentTime")
+    wait_for(lambda: video(page, "currentTime") > t + 1, 10, f"{what} to keep playing")
+    return seen
+
+
+def test_live_view_plays_the_camera_with_one_read_however_many_viewers_and_ends_with_the_session(site):
+    pid, port = site.daemon.proc.pid, site.rtsp.port
+    assert rtsp_reads(pid, port) == 0  # nobody watching: the viewer reads no camera
+    a = site.login("vera")
+    assert a.eval_on_selector_all("#cameras button", "bs => bs.map(b => b.dataset.camera)") == ["cam1", "cam2"]
+    clicked = time.time()
+    a.click("button[data-camera=cam1]")
+    seen = playing(a, "vera's live view")
+    assert (video(a, "videoWidth"), video(a, "videoHeight")) == (WIDTH, HEIGHT)
+    overlay = a.text_content("#overlay")
+    assert "viewer vera" in overlay and time.strftime("%Y") in overlay, overlay
+
+    b = site.login("carl")  # custodians may watch live too (maintenance staff, R4.5)
+    b.click("button[data-camera=cam1]")
+    playing(b, "carl's live view")
+    assert rtsp_reads(pid, port) == 1  # one camera read for both viewers
+
+    a.click("#stop")
+    stopped = time.time()
+    stop = wait_for(lambda: site.audit("live.stop", "vera"), 10, "vera's stop record")[0]["detail"]
+    start = site.audit("live.start", "vera")[0]["detail"]
+    assert start["camera"] == stop["camera"] == "cam1" and start["view"] == stop["view"]
+    assert stop["reason"] == "closed by the viewer"
+    assert stopped - seen <= stop["duration_us"] / S <= stopped - clicked + 0.5
+    assert rtsp_reads(pid, port) == 1  # carl still watches
+    t = video(b, "currentTime")
+    wait_for(lambda: video(b, "currentTime") > t + 0.5, 10, "carl's view to go on")
+
+    # carl's session expires under the open view: the server closes it, the page is told
+    stop = wait_for(lambda: site.audit("live.stop", "carl"), SESSION_TTL_S + 10, "carl's view to end")[0]["detail"]
+    assert stop["reason"] == "session expired"
+    login = site.audit("login", "carl")[-1]["detail"]
+    assert stop["started_us"] + stop["duration_us"] >= login["expires_us"]
+    assert stop["started_us"] + stop["duration_us"] - login["expires_us"] < 2 * S
+    wait_for(lambda: rtsp_reads(pid, port) == 0, 15, "the camera read to close with its last viewer")
+    # the page sees its connection end, asks who it is, and is sent back to the login
+    b.wait_for_url("**/login", timeout=30_000)
+    for page in (a, b):
+        page.context.close()
+
+
+def test_an_account_without_the_right_is_refused_live_view(site):
+    def post_live(page, camera: str) -> tuple[int, str]:
+        return tuple(page.evaluate("""async (cam) => {
+            const r = await fetch('/api/live/' + cam, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                       body: JSON.stringify({sdp: 'v=0', type: 'offer'})});
+            return [r.status, (await r.json()).error];
+        }""", camera))
+
+    olga = site.login("olga")  # a viewer allowed cam2 only (R4.2)
+    assert olga.eval_on_selector_all("#cameras button", "bs => bs.map(b => b.dataset.camera)") == ["cam2"]
+    status, error = post_live(olga, "cam1")
+    assert status == 403 and "olga has no rights on camera cam1" in error
+    aldo = site.login("aldo")  # the ethics office reads the audit log, never footage
+    wait_for(lambda: "may not watch any camera" in (aldo.text_content("#message") or ""), 10, "the refusal")
+    assert aldo.eval_on_selector_all("#cameras button", "bs => bs.length") == 0
+    status, error = post_live(aldo, "cam1")
+    assert status == 403 and "live.view needs the viewer or custodian or approver role" in error
+    refused = site.audit("live.refused")
+    assert [(r["actor"], r["detail"]["camera"]) for r in refused] == [("olga", "cam1"), ("aldo", "cam1")]
+    assert rtsp_reads(site.daemon.proc.pid, site.rtsp.port) == 0
+    assert not site.audit("live.start", "olga") and not site.audit("live.start", "aldo")
+    # nothing is offered for download on any page
+    for path in ("/login", "/live", "/playback"):
+        olga.goto(site.base + path)
+        assert olga.eval_on_selector_all("a[download], a[href*='.mp4'], a[href*='/video']", "as => as.length") == 0
+        if path != "/login":
+            assert "nodownload" in olga.get_attribute("#video", "controlslist")
+            assert olga.get_attribute("#video", "controls") is None
+        assert SECRET not in olga.content()
+    me = olga.evaluate("fetch('/api/me').then(r => r.text())")
+    assert SECRET not in me and "rtsp" not in me
+    olga.context.close()
+    aldo.context.close()
+
+
+def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(site):
+    g = site.grant
+    vera = site.login("vera")  # only a custodian's session starts a playback (R5.4)
+    status = vera.evaluate(f"fetch('/api/grant/{g['id']}').then(r => r.status)")
+    assert status == 403
+    vera.context.close()
+
+    page = site.login("carl")
+    page.goto(site.base + "/playback")
+    page.fill("#grant", str(g["id"]))
+    page.click("#lookup button")
+    page.wait_for_selector("#start", state="visible")
+    assert page.input_value("#watcher") == "Bob Citizen"
+    page.click("#start")
+    page.wait_for_selector("#controls", state="visible")
+    playing(page, "the playback")
+    assert page.text_content("#overlay").startswith("watched by Bob Citizen, accompanied by carl")
+    assert (video(page, "videoWidth"), video(page, "videoHeight")) == (WIDTH, HEIGHT)
+
+    def state():
+        return page.evaluate("[edged.playback.state, edged.playback.position, edged.messages]")
+
+    page.click("#pause")
+    wait_for(lambda: state()[0] == "paused", 10, "the pause")
+    _, held, seen = state()
+    wait_for(lambda: state()[2] >= seen + 3, 10, "three more position reports")  # ~1.5 s
+    assert state()[1] == held  # paused: the footage time stands still
+    # a seek an hour before the range is clamped to its first key frame (the range starts at 6 s)
+    page.evaluate(f"edged.channel.send(JSON.stringify({{op: 'seek', at_us: {g['from_us'] - 3600 * S}}}))")
+    wait_for(lambda: state()[1] < held, 10, "the seek")
+    assert g["from_us"] <= state()[1] <= g["from_us"] + S
+    page.click("#pause")  # play
+    wait_for(lambda: state()[0] == "ended", 30, "the end of the granted range")
+    assert "end of the granted range" in page.text_content("#status")
+    stop = wait_for(lambda: site.audit("playback.stop", "carl"), 10, "the playback's stop record")[0]["detail"]
+    start = site.audit("playback.start", "carl")[0]["detail"]
+    assert stop["reason"] == "end of the granted range" and stop["view"] == start["view"]
+    assert (start["grant"], start["from_us"], start["to_us"]) == (g["id"], g["from_us"], g["to_us"])
+    assert (start["custodian"], start["watcher"]) == ("carl", "Bob Citizen")
+    assert g["from_us"] <= stop["shown_from_us"] and stop["shown_to_us"] < g["to_us"]
+    assert stop["shown_to_us"] >= g["to_us"] - S // 10  # played to the last frame before the end
+    # 5 s of footage (6-8 s and 10-13 s, the hole skipped at once), a ~1.5 s pause, a seek back
+    assert 5 * S < stop["duration_us"] < 20 * S
+    used = site.audit("grant.use", "carl")
+    assert len(used) == 1 and used[0]["detail"]["grant"] == g["id"]
+
+    # one application, one viewing: the same grant again is refused and leaves a record
+    page.goto(site.base + "/playback")
+    page.fill("#grant", str(g["id"]))
+    page.click("#lookup button")
+    page.wait_for_selector("#start", state="visible")
+    page.click("#start")
+    wait_for(lambda: "already used" in (page.text_content("#message") or ""), 15, "the refusal")
+    assert len(site.audit("playback.start")) == 1
+    assert site.audit("grant.refused", "carl")[-1]["detail"]["grant"] == g["id"]
+    page.context.close()
+
+
+def test_the_audit_chain_holds_every_view_record(site):
+    db = open_readonly(site.daemon.data_dir / "catalog.db")
+    try:
+        checked, problem = audit.verify(db)
+        actions = [r["action"] for r in db.query("SELECT action FROM audit ORDER BY seq")]
+    finally:
+        db.conn.close()
+    assert problem is None and checked == len(actions)
+    for action in ("live.start", "live.stop", "live.refused", "playback.start", "playback.stop"):
+        assert action in actions
+    assert actions.count("live.start") == actions.count("live.stop")
+    assert SECRET not in site.daemon.log  # the camera password is never logged (invariant 8)
