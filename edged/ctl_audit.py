@@ -1,9 +1,9 @@
 """edgectl verbs for the audit log (R7): list, verify, export, and the periodic audit report.
 
-Reading the log needs an auditor's session (the ethics office); checking that the chain is
-intact reads the catalog directly (no daemon, no login: the answer shows no record's content). An export is JSON lines carrying
-both hashes, so a third party re-checks it without edged (`audit verify --file`, or
-`python3 -m storage.audit FILE`).
+Reading the log needs an auditor's session (the ethics office). Checking that the chain is
+intact reads the catalog directly (no daemon, no login: the answer shows no record's
+content). An export is JSON lines carrying both hashes, so a third party re-checks it
+without edged (`audit verify --file`, or `python3 -m storage.audit FILE`).
 """
 
 from __future__ import annotations

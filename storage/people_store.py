@@ -582,7 +582,8 @@ def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3) -> dict[s
                            " ON g.request_id = r.id WHERE r.state = 'approved' AND g.used_us IS NULL"
                            " AND g.expires_us <= ?", [now_us])):
         with db.atomic():
-            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?", [rq.LAPSED, r["expires_us"], r["id"]])
+            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?",
+                       [rq.LAPSED, r["expires_us"], r["id"]])
             audit.append(db, "edged", "grant.expired", {"grant": r["grant_id"], "request": r["id"]}, at_us=now_us)
         out["lapsed"].append({"id": r["id"], "grant": r["grant_id"]})
     for r in list(db.query("SELECT * FROM requests WHERE closed_us IS NOT NULL AND purged_us IS NULL")):
