@@ -18,6 +18,7 @@ from typing import Any, Callable
 import av
 
 from edged import logs
+from recorder.imagecheck import ImageSampler
 from recorder.segment import SegmentFile
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
 from recorder.timeline import (
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
 STATS_EVERY_US = 5_000_000
+_NEVER = 1 << 62  # next_sample when image checks are off
 _CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
 
 
@@ -60,6 +62,7 @@ class Settings:
     connect_timeout_us: int
     read_timeout_us: int
     reconnect_max_us: int
+    sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
 
 
 def backoff_us(attempt: int, cap_us: int, rng: random.Random) -> int:
@@ -97,7 +100,8 @@ class Disconnected(Exception):
 
 
 class CameraRecorder:
-    def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[..., None]):
+    def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[..., None],
+                 sampler: ImageSampler | None = None):
         self.id: str = camera["id"]
         self.url: str = camera["url"]
         self.settings = settings
@@ -110,6 +114,8 @@ class CameraRecorder:
         self.seg_end = self.boundary = 0
         self._audio = None
         self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0}
+        # Image checks (recorder/imagecheck.py): a copy of a keyframe goes to the worker's pool.
+        self.samples = sampler.camera(self.id) if sampler is not None and settings.sample_us > 0 else None
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -180,6 +186,11 @@ class CameraRecorder:
         held: av.Packet | None = None  # the first packet of a connection has no timestamp
         got_frame = False
         stats = _Stats(mono_us())
+        samples, sample_us = self.samples, self.settings.sample_us
+        if samples is not None:
+            samples.new_run(video)
+        next_sample = mono_us() if samples is not None else _NEVER
+        audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
         for pkt in c.demux(streams):
             if self.stop.is_set():
                 break
@@ -204,6 +215,7 @@ class CameraRecorder:
                 pkt.pts = dts
             last[idx] = dts
             if not is_video:
+                stats.audio += 1
                 if clock is None and warmup:
                     warmup.append((pkt, 0, -1))
                 elif self.seg is not None:
@@ -239,10 +251,17 @@ class CameraRecorder:
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = RunClock(wall - media, wall, mono), False
             self._place(pkt, clock.wall(media), vstep_us)
-            stats.add(pkt.size, wall)
+            key = pkt.is_keyframe
+            stats.add(pkt.size, wall, key, media)
+            if key and mono >= next_sample:
+                samples.offer(pkt, clock.wall(media))
+                next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
             if mono - stats.since >= STATS_EVERY_US:
-                self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall)))
-                stats = _Stats(mono)
+                rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
+                skew = rt + media - wall if rt else None
+                self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
+                                       skew, audio_codec))
+                stats = _Stats(mono, stats)
             if self.seg is not None:
                 self.seg.maybe_fsync(mono)
         return got_frame
@@ -294,21 +313,37 @@ class CameraRecorder:
 class _Stats:
     """Packet-level figures for one reporting window (no decoding)."""
 
-    def __init__(self, since: int):
+    def __init__(self, since: int, before: _Stats | None = None):
         self.since = since
         self.frames = 0
         self.bytes = 0
         self.last_wall = 0
+        self.audio = 0  # audio packets that arrived (a declared stream may send none)
+        self.key_gaps = 0  # keyframe intervals that ended in this window, and their media us
+        self.key_span = 0
+        # Carried over: a GOP may be longer than a window.
+        self.last_key = before.last_key if before is not None else None
+        self.key_interval = before.key_interval if before is not None else None
 
-    def add(self, size: int, wall: int) -> None:
+    def add(self, size: int, wall: int, key: bool, media: int) -> None:
         self.frames += 1
         self.bytes += size
         self.last_wall = wall
+        if key:
+            if self.last_key is not None and 0 < media - self.last_key < MEDIA_JUMP_US:
+                self.key_gaps += 1
+                self.key_span += media - self.last_key
+            self.last_key = media
 
-    def report(self, camera, video, audio, counters, lateness_us) -> dict[str, Any]:
+    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> dict[str, Any]:
+        """`clock_skew_us`: the camera's own clock (from RTCP) minus the host's at arrival,
+        network delay included; None if the camera sends no sender reports."""
         secs = max(1e-6, (mono_us() - self.since) / 1e6)
         ctx = video.codec_context
+        if self.key_gaps:
+            self.key_interval = round(self.key_span / self.key_gaps / 1e6, 3)
         return {"ev": "stats", "camera": camera, "fps": round(self.frames / secs, 2),
                 "bitrate": int(self.bytes * 8 / secs), "codec": ctx.name, "width": ctx.width,
                 "height": ctx.height, "audio": int(audio is not None), "last_packet_us": self.last_wall,
-                "lateness_us": lateness_us, **counters}
+                "lateness_us": lateness_us, "key_interval_s": self.key_interval, "clock_skew_us": skew_us,
+                "audio_packets": self.audio, "audio_codec": audio_codec, **counters}

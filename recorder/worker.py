@@ -20,6 +20,7 @@ from typing import Any
 
 from edged import logs
 from recorder.camera import CameraRecorder, Settings, now_us
+from recorder.imagecheck import ImageSampler
 from storage.hashing import sha256_file
 
 log = logging.getLogger("recorder.worker")
@@ -40,7 +41,7 @@ class EventSink:
         self._thread.start()
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("ev") == "stats":
+        if event.get("ev") in ("stats", "image"):  # periodic: the next one replaces a lost one
             try:
                 self._q.put_nowait(event)
             except queue.Full:
@@ -103,6 +104,7 @@ def main() -> int:
     settings = Settings(**{**raw, "data_dir": Path(raw["data_dir"])})
     emit = EventSink(events_fd)
     hasher = Hasher(settings.data_dir, emit)
+    sampler = ImageSampler(emit) if settings.sample_us > 0 else None
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 
@@ -121,7 +123,7 @@ def main() -> int:
         msg = json.loads(line)
         cmd = msg.get("cmd")
         if cmd == "add" and not stopping.is_set():
-            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit)
+            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler)
             old = cameras.pop(cam.id, None)
             if old is not None:
                 remove(old)
@@ -138,6 +140,8 @@ def main() -> int:
     for cam in cameras.values():
         cam.thread.join()
     hasher.close()
+    if sampler is not None:
+        sampler.close()
     emit({"ev": "bye"})
     emit.close()
     return 0

@@ -1,0 +1,307 @@
+"""Image checks: decode one keyframe per camera every few seconds, off the recording path.
+
+The camera thread copies a keyframe's bytes into a small bounded pool (ImageSampler) and goes
+on remuxing; it never waits. A pool thread decodes that one packet with the camera's own
+decoder, lets swscale shrink it (PyAV releases the GIL there), and measures the small picture
+with numpy. The result goes to the daemon as an `image` event; the daemon decides what is an
+alarm (thresholds, hysteresis). The pure functions here are shared with it. design/0012.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+
+# The analysed picture: small enough that numpy costs well under a millisecond, big enough
+# that a heavy blur still shows (a 1080p picture is shrunk 6x, 720p 4x).
+WIDTH, HEIGHT = 320, 180
+# The thumbnail sent to the daemon (frozen and moved checks, the reference picture).
+THUMB_W, THUMB_H = 64, 36
+# `change` compares pictures block by block: a grid this size, a block changed when its mean
+# absolute difference passes this many grey levels (0-255). A burnt-in clock changes a few
+# blocks; compression and sensor noise in a still scene stay under the threshold.
+GRID_W, GRID_H = 32, 18
+BLOCK_DIFF = 3.0
+# sharpness(): width of the box re-blur, in pixels of the analysed picture.
+REBLUR = 5
+# similarity(): box smoothing radius before the gradients, in thumbnail pixels. With 2, a
+# pan of 1 thumbnail pixel (1.5 % of the width) still scores ~0.8, one of 5 pixels ~0.2.
+SIMILARITY_BLUR = 2
+
+# Proposed defaults (the daemon owns the real ones in its config). Each crossing is a
+# condition; the daemon raises an alarm only when it holds for a while. Read them in this
+# order: a dark, overexposed or covered picture also looks frozen, grey and edgeless, so
+# those three should stand alone and the later checks wait for a usable picture.
+# Figures in brackets: measured on the test clips (tests/support/health_clips.py).
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    # dark: too dark or black (lens covered, IR failed at night, picture lost) when more
+    # than this fraction of pixels is below 16/255 [black 1.0, healthy 0.0] ...
+    "dark_fraction": 0.90,
+    # ... or the mean luma is below this: very dark but not black [black 0, healthy 128].
+    "dark_luma": 25.0,
+    # overexposed: more than this fraction of pixels at 250/255 or above (a light into the
+    # lens, a failed iris); a bright sky in part of the view stays under it [white 1.0].
+    "bright_fraction": 0.50,
+    # covered: a picture without structure (a hand, a bag, paint, a fogged dome) has a luma
+    # standard deviation below this, whatever its brightness [black 0.02, healthy 65].
+    "covered_contrast": 6.0,
+    # frozen: fewer than this fraction of blocks changed since the previous sample [frozen
+    # picture with a running burnt-in clock 0.005-0.007, healthy 0.15]. Require it for
+    # several samples: a still scene with little sensor noise can look frozen too.
+    "frozen_change": 0.03,
+    # blurred: sharpness() below this [healthy 0.75, the blurred clip 0.27-0.32; a real
+    # photo: crisp 0.71, sigma 4 px blur at 720p 0.49, sigma 8 px 0.31; mandelbrot 0.49].
+    "blurred_sharpness": 0.40,
+    # monochrome: mean chroma saturation below this [grey 0.0, healthy 128; daylight
+    # colour scenes measure 10 and more]. Only meaningful in daylight hours.
+    "mono_colour": 2.0,
+    # moved: similarity() with the reference thumbnail below this [same scene 0.99, at
+    # dusk with noise 0.99, a pan of 5 % of the width ~0.45, a different scene 0.16-0.20].
+    "moved_similarity": 0.45,
+}
+
+
+# pure measures ----------------------------------------------------------------------------------
+def _blocks(a: np.ndarray) -> np.ndarray:
+    """Mean of each cell of the GRID_W x GRID_H grid (edges that don't divide are dropped)."""
+    h, w = a.shape
+    bh, bw = max(1, h // GRID_H), max(1, w // GRID_W)
+    gh, gw = min(GRID_H, h), min(GRID_W, w)
+    return a[:gh * bh, :gw * bw].reshape(gh, bh, gw, bw).mean(axis=(1, 3))
+
+
+def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of grid blocks whose mean absolute difference between a and b passes
+    BLOCK_DIFF. Two grey pictures (or thumbnails) of one shape; 0.0 = nothing changed.
+
+    Block-wise with a per-block threshold, so a small region that always changes (a
+    burnt-in clock) stays a small fraction, and noise spread over the picture counts nothing.
+    """
+    if a.shape != b.shape:
+        raise ValueError("pictures differ in size: %s vs %s" % (a.shape, b.shape))
+    diff = np.abs(a.astype(np.float32) - b.astype(np.float32))
+    return float((_blocks(diff) > BLOCK_DIFF).mean())
+
+
+def _box(a: np.ndarray, r: int) -> np.ndarray:
+    """Box blur of width 2r+1 in both directions, edges repeated (same shape out)."""
+    k = 2 * r + 1
+    p = np.pad(a, r, mode="edge")
+    c = np.cumsum(np.pad(p, ((1, 0), (0, 0))), axis=0)
+    p = (c[k:] - c[:-k]) / k
+    c = np.cumsum(np.pad(p, ((0, 0), (1, 0))), axis=1)
+    return (c[:, k:] - c[:, :-k]) / k
+
+
+def _gradients(a: np.ndarray) -> np.ndarray:
+    """Horizontal and vertical differences of a smoothed picture, as one vector."""
+    g = _box(a.astype(np.float32), SIMILARITY_BLUR)
+    return np.concatenate(((g[:, 1:] - g[:, :-1]).ravel(), (g[1:, :] - g[:-1, :]).ravel()))
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """How alike two grey pictures of one shape are, -1..1 (1 = the same scene).
+
+    Zero-mean normalised cross-correlation of their gradient images: edges stay where they
+    are when the light changes (gain and offset cancel out) and under noise, and move or
+    vanish when the camera is turned. The smoothing lets a shake of a thumbnail pixel pass.
+    A picture without edges (black, covered) scores 0.
+    """
+    if a.shape != b.shape:
+        raise ValueError("pictures differ in size: %s vs %s" % (a.shape, b.shape))
+    x, y = _gradients(a), _gradients(b)
+    x -= x.mean()
+    y -= y.mean()
+    den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
+    if den < 1e-3 * x.size:
+        return 0.0
+    return float(np.dot(x, y) / den)
+
+
+def _reblur(g: np.ndarray) -> tuple[float, float]:
+    """(fine detail, detail a re-blur removes) along the rows of g, for sharpness()."""
+    c = np.cumsum(np.vstack((np.zeros((1, g.shape[1]), np.float32), g)), axis=0)
+    blurred = (c[REBLUR:] - c[:-REBLUR]) / REBLUR
+    same = g[REBLUR // 2:REBLUR // 2 + blurred.shape[0]]
+    d_f = np.abs(np.diff(same, axis=0))
+    d_b = np.abs(np.diff(blurred, axis=0))
+    return float(d_f.sum()), float(np.maximum(0, d_f - d_b).sum())
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """A focus measure, 0..1, that does not depend much on content or light.
+
+    Crete-Roffet's re-blur idea: blur the picture again and see how much of its fine detail
+    (neighbour differences) that removes. A sharp picture loses much, a blurred one little.
+    Measured on the downscaled picture, where sensor noise is already averaged away.
+    """
+    g = grey.astype(np.float32)
+    fv, lv = _reblur(g)
+    fh, lh = _reblur(np.ascontiguousarray(g.T))
+    return (lv + lh) / (fv + fh) if fv + fh > 0 else 0.0
+
+
+def thumbnail(grey: np.ndarray) -> np.ndarray:
+    """THUMB_W x THUMB_H uint8 by block means (the grey picture is 5x that size)."""
+    h, w = grey.shape
+    fy, fx = h // THUMB_H, w // THUMB_W
+    t = grey[:THUMB_H * fy, :THUMB_W * fx].reshape(THUMB_H, fy, THUMB_W, fx).mean(axis=(1, 3))
+    return np.clip(np.rint(t), 0, 255).astype(np.uint8)
+
+
+def encode_thumb(thumb: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(thumb, dtype=np.uint8).tobytes()).decode()
+
+
+def decode_thumb(text: str) -> np.ndarray:
+    """The daemon's side of encode_thumb: a THUMB_H x THUMB_W uint8 picture."""
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(THUMB_H, THUMB_W)
+
+
+def measure(grey: np.ndarray, u: np.ndarray, v: np.ndarray, previous: np.ndarray | None) -> dict[str, Any]:
+    """Every metric of one picture: full-range grey (0-255) and its two chroma planes."""
+    g = grey.astype(np.float32)
+    n = g.size
+    sat = np.hypot(u.astype(np.float32) - 128, v.astype(np.float32) - 128)
+    return {
+        "luma": round(float(g.mean()), 2),
+        "dark": round(float(np.count_nonzero(grey < 16)) / n, 4),
+        "bright": round(float(np.count_nonzero(grey >= 250)) / n, 4),
+        "contrast": round(float(g.std()), 2),
+        "sharpness": round(sharpness(g), 4),
+        "colour": round(float(sat.mean()), 2),
+        "change": None if previous is None or previous.shape != grey.shape
+        else round(changed_fraction(previous, grey), 4),
+    }
+
+
+def plane(frame: av.VideoFrame, i: int) -> np.ndarray:
+    """One plane of a frame as a 2-D array, without the line padding (no copy)."""
+    p = frame.planes[i]
+    return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
+
+
+# the worker's sampler -----------------------------------------------------------------------------
+@dataclass(eq=False)
+class CameraSamples:
+    """One camera's sampling state: what the camera thread hands over, what the pool keeps.
+
+    Only one sample of a camera is in the pool at a time (`busy`), so its reformatter and
+    previous picture are never used by two threads at once.
+    """
+
+    camera: str
+    pool: ImageSampler
+    codec: str | None = None
+    extradata: bytes | None = None
+    busy: bool = False
+    skipped: int = 0
+    previous: np.ndarray | None = None
+    failed: bool = False  # a decode failed: said once in the log, then quietly counted
+    reformatter: av.video.reformatter.VideoReformatter = field(
+        default_factory=av.video.reformatter.VideoReformatter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def new_run(self, stream: av.video.stream.VideoStream) -> None:
+        """A (re)connection: the decoder is set up from this stream's codec and extradata."""
+        ctx = stream.codec_context
+        self.codec, self.extradata = ctx.name, ctx.extradata
+
+    def offer(self, packet: av.Packet, at_us: int) -> None:
+        """Called on the camera thread with a keyframe: copy it into the pool, never wait."""
+        with self.lock:
+            if self.busy or self.codec is None:
+                self.skipped += 1
+                return
+            self.busy = True
+        try:
+            self.pool.queue.put_nowait((self, self.codec, self.extradata, bytes(packet), at_us))
+        except queue.Full:
+            with self.lock:
+                self.busy = False
+                self.skipped += 1
+
+    def _done(self, ok: bool) -> int:
+        """Free the camera for its next sample; the samples skipped since the last event."""
+        with self.lock:
+            self.busy = False
+            if not ok:
+                self.skipped += 1
+                return 0
+            skipped, self.skipped = self.skipped, 0
+            return skipped
+
+
+class ImageSampler:
+    """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample."""
+
+    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16):
+        self.emit = emit
+        self.queue: queue.Queue[tuple | None] = queue.Queue(depth)
+        self.threads = [threading.Thread(target=self._run, name=f"imagecheck-{i}", daemon=True)
+                        for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def camera(self, camera_id: str) -> CameraSamples:
+        return CameraSamples(camera_id, self)
+
+    def close(self, timeout: float = 10) -> None:
+        for _ in self.threads:
+            self.queue.put(None)
+        for t in self.threads:
+            t.join(timeout)
+
+    def _run(self) -> None:
+        while (job := self.queue.get()) is not None:
+            cam = job[0]
+            try:
+                event = check(*job)
+            except Exception as exc:  # noqa: BLE001 - a bad picture skips a sample, never the pool
+                (log.debug if cam.failed else log.warning)(
+                    "camera %s: cannot check a picture (%s); counting it as skipped", cam.camera, exc)
+                cam.failed = True
+                cam._done(False)
+                continue
+            cam.failed = False
+            event["skipped"] = cam._done(True)
+            self.emit(event)
+
+
+def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.VideoFrame:
+    """Decode one keyframe alone. A fresh single-threaded decoder per sample costs ~20 us
+    and holds no reference frames between samples (a kept one held ~4 MB per camera)."""
+    ctx = av.CodecContext.create(codec, "r")
+    if extradata:
+        ctx.extradata = extradata
+    ctx.thread_count = 1
+    frames = ctx.decode(av.Packet(data)) or ctx.decode(None)  # a decoder with delay needs the flush
+    if not frames:
+        raise ValueError("the keyframe decoded to no picture")
+    return frames[0]
+
+
+def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, at_us: int) -> dict[str, Any]:
+    """Decode, shrink and measure one keyframe: the `image` event (without `skipped`)."""
+    t0 = time.perf_counter()
+    frame = decode_keyframe(codec, extradata, data)
+    small = cam.reformatter.reformat(frame, width=WIDTH, height=HEIGHT, format="yuv420p",
+                                     interpolation="AREA", dst_color_range=av.video.reformatter.ColorRange.JPEG)
+    grey = plane(small, 0).copy()  # kept as the next sample's `previous`
+    metrics = measure(grey, plane(small, 1), plane(small, 2), cam.previous)
+    metrics["width"], metrics["height"] = frame.width, frame.height
+    cam.previous = grey
+    return {"ev": "image", "camera": cam.camera, "at": at_us, "metrics": metrics,
+            "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2)}

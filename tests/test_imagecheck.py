@@ -1,0 +1,323 @@
+"""Image checks: the metrics on real decoded keyframes of the health clips, the bounded pool,
+and a real recorder worker sampling real RTSP cameras while it records.
+
+The metrics are read against DEFAULT_THRESHOLDS the way the daemon is meant to (crossed()):
+each faulty clip must cross its threshold and the healthy one none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from recorder import imagecheck as ic
+from recorder.imagecheck import DEFAULT_THRESHOLDS as T
+from tests.support.cameras import RtspServer
+from tests.support.daemon import ROOT, wait_for
+from tests.support.health_clips import health_clip
+
+S = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("health-clips")
+
+
+def keyframes(clip) -> tuple[str, bytes | None, list[bytes]]:
+    """(codec, extradata, every keyframe's bytes) of a clip, as the camera thread sees them."""
+    with av.open(str(clip.video), format="h264") as c:
+        s = c.streams.video[0]
+        frames = [bytes(p) for p in c.demux(s) if p.size and p.is_keyframe]
+        return s.codec_context.name, s.codec_context.extradata, frames
+
+
+def samples(clip_dir, kind: str) -> list[dict]:
+    """The image events the pool would emit for each keyframe of a clip, in order."""
+    cam = ic.CameraSamples(kind, pool=None)
+    codec, extradata, frames = keyframes(health_clip(clip_dir, kind))
+    assert len(frames) >= 3, "a 6 s clip with a 2 s GOP has 3 keyframes"
+    return [ic.check(cam, codec, extradata, data, k) for k, data in enumerate(frames)]
+
+
+def crossed(m: dict, similarity: float | None = None) -> set[str]:
+    """Which conditions a sample's metrics meet, with the precedence DEFAULT_THRESHOLDS asks for."""
+    out = set()
+    if m["dark"] > T["dark_fraction"] or m["luma"] < T["dark_luma"]:
+        out.add("dark")
+    if m["bright"] > T["bright_fraction"]:
+        out.add("bright")
+    if m["contrast"] < T["covered_contrast"]:
+        out.add("covered")
+    if out:
+        return out  # no usable picture: the other checks would only echo it
+    if m["change"] is not None and m["change"] < T["frozen_change"]:
+        out.add("frozen")
+    if m["sharpness"] < T["blurred_sharpness"]:
+        out.add("blurred")
+    if m["colour"] < T["mono_colour"]:
+        out.add("mono")
+    if similarity is not None and similarity < T["moved_similarity"]:
+        out.add("moved")
+    return out
+
+
+def thumb(event: dict) -> np.ndarray:
+    return ic.decode_thumb(event["thumb"])
+
+
+# the faults, one clip each ---------------------------------------------------------------------
+def test_healthy_1080p_colour_stream_crosses_no_threshold(clip_dir):
+    events = samples(clip_dir, "healthy")
+    ref = thumb(events[0])
+    for e in events:
+        m = e["metrics"]
+        assert (m["width"], m["height"]) == (1920, 1080)
+        assert crossed(m, ic.similarity(ref, thumb(e))) == set(), m
+
+
+@pytest.mark.parametrize("kind, condition", [
+    ("black", "dark"), ("bright", "bright"), ("mono", "mono"), ("blurred", "blurred"), ("frozen", "frozen"),
+])
+def test_each_faulty_stream_crosses_its_threshold(clip_dir, kind, condition):
+    events = samples(clip_dir, kind)
+    for e in events[1:]:  # the first has nothing to compare `change` with
+        got = crossed(e["metrics"])
+        assert condition in got, (kind, e["metrics"])
+        if condition not in ("dark", "bright"):
+            assert got == {condition}, (kind, e["metrics"])  # and nothing else
+
+
+def test_a_running_burnt_in_clock_does_not_defeat_frozen(clip_dir):
+    events = samples(clip_dir, "frozen")
+    for e in events[1:]:
+        change = e["metrics"]["change"]
+        # The clock did change the picture (the test could fail) ...
+        assert change > 0, "the burnt-in clock should change a block or two"
+        # ... but only a small corner of it.
+        assert change < T["frozen_change"]
+
+
+def test_low_resolution_stream_is_a_quality_floor_matter_not_an_image_fault(clip_dir):
+    events = samples(clip_dir, "lowres")
+    assert (events[0]["metrics"]["width"], events[0]["metrics"]["height"]) == (640, 480)
+    for e in events:
+        assert crossed(e["metrics"]) == set(), e["metrics"]
+
+
+# moved --------------------------------------------------------------------------------------------
+def test_a_different_scene_scores_low_and_the_same_scene_high(clip_dir):
+    reference = thumb(samples(clip_dir, "healthy")[0])
+    other = [ic.similarity(reference, thumb(e)) for e in samples(clip_dir, "scene")]
+    same = [ic.similarity(reference, thumb(e)) for e in samples(clip_dir, "healthy")[1:]]
+    dusk = [ic.similarity(reference, thumb(e)) for e in samples(clip_dir, "dim")]
+    assert max(other) < T["moved_similarity"] - 0.2, other
+    assert min(same) > T["moved_similarity"] + 0.3, same
+    assert min(dusk) > T["moved_similarity"] + 0.3, dusk  # darker, flatter, noisier: still the scene
+    for e in samples(clip_dir, "scene"):
+        assert crossed(e["metrics"], ic.similarity(reference, thumb(e))) == {"moved"}, e["metrics"]
+
+
+def test_similarity_ignores_light_and_noise_but_not_a_turn(clip_dir):
+    grey = samples(clip_dir, "healthy")[1]
+    g = thumb(grey).astype(np.float32)
+    rng = np.random.default_rng(5)
+    for gain, offset, noise in ((0.5, 10, 6), (1.4, 20, 4), (0.3, 0, 12)):
+        lit = np.clip(g * gain + offset + rng.normal(0, noise, g.shape), 0, 255)
+        assert ic.similarity(g, lit) > 0.8, (gain, offset, noise)
+    assert ic.similarity(g, np.roll(g, 1, axis=1)) > 0.6  # a shake of one thumbnail pixel
+    assert ic.similarity(g, np.roll(g, 8, axis=1)) < T["moved_similarity"]  # turned by 1/8 of the view
+
+
+# the pure functions on made-up pictures ---------------------------------------------------------
+def test_changed_fraction_counts_blocks_not_pixels():
+    rng = np.random.default_rng(1)
+    a = rng.integers(40, 200, (ic.HEIGHT, ic.WIDTH)).astype(np.uint8)
+    assert ic.changed_fraction(a, a) == 0.0
+    noisy = np.clip(a + rng.normal(0, 2, a.shape), 0, 255)  # noise everywhere, under the block threshold
+    assert ic.changed_fraction(a, noisy) == 0.0
+    b = a.copy()
+    b[:20, :40] = 255 - b[:20, :40]  # a clock-sized corner: 2 x 4 blocks of 18 x 32
+    assert ic.changed_fraction(a, b) == pytest.approx(8 / (18 * 32))
+    ta, tb = ic.thumbnail(a), ic.thumbnail(b)
+    assert 0 < ic.changed_fraction(ta, tb) < 0.03  # thumbnails work the same way
+    with pytest.raises(ValueError):
+        ic.changed_fraction(a, ta)
+
+
+def test_similarity_of_flat_pictures_is_zero_and_of_itself_one():
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 255, (ic.THUMB_H, ic.THUMB_W)).astype(np.uint8)
+    assert ic.similarity(a, a) == pytest.approx(1.0)
+    flat = np.full_like(a, 16)
+    assert ic.similarity(a, flat) == 0.0
+    assert ic.similarity(flat, flat) == 0.0
+
+
+def test_thumbnail_round_trips_through_the_event():
+    grey = np.arange(ic.HEIGHT * ic.WIDTH, dtype=np.uint32).reshape(ic.HEIGHT, ic.WIDTH) % 251
+    t = ic.thumbnail(grey.astype(np.uint8))
+    assert t.shape == (ic.THUMB_H, ic.THUMB_W) and t.dtype == np.uint8
+    assert np.array_equal(ic.decode_thumb(ic.encode_thumb(t)), t)
+
+
+# the pool ------------------------------------------------------------------------------------------
+def test_a_full_pool_skips_and_counts_without_blocking_the_camera_thread(clip_dir):
+    codec, extradata, frames = keyframes(health_clip(clip_dir, "healthy"))
+    release = threading.Event()
+    events: list[dict] = []
+
+    def slow_emit(event):  # the daemon stops reading: the pool thread is stuck in emit
+        release.wait(30)
+        events.append(event)
+
+    pool = ic.ImageSampler(slow_emit, threads=1, depth=1)
+    pkt = av.Packet(frames[1])
+    cams = [pool.camera(f"cam{k}") for k in range(3)]
+    for c in cams:
+        c.codec, c.extradata = codec, extradata
+    try:
+        t0 = time.monotonic()
+        cams[0].offer(pkt, 1)        # taken by the pool thread, which then blocks in emit
+        wait_for(lambda: pool.queue.empty(), 10, "the pool thread to take the first sample")
+        cams[1].offer(pkt, 2)        # waits in the queue (depth 1)
+        cams[2].offer(pkt, 3)        # queue full: skipped
+        cams[0].offer(pkt, 4)        # cam0's sample is still in the pool: skipped
+        assert time.monotonic() - t0 < 1.0, "offer() must never wait for the pool"
+        assert (cams[0].skipped, cams[1].skipped, cams[2].skipped) == (1, 0, 1)
+        release.set()
+        wait_for(lambda: len(events) == 2, 10, "the two accepted samples")
+        cams[0].offer(pkt, 5)  # the pool is free again: the skip goes out with this one
+        wait_for(lambda: len(events) == 3, 10, "cam0's next sample")
+    finally:
+        release.set()
+        pool.close()
+    assert [(e["camera"], e["at"], e["skipped"]) for e in events] == [("cam0", 1, 0), ("cam1", 2, 0),
+                                                                       ("cam0", 5, 1)]
+    assert cams[2].skipped == 1  # still waiting for cam2's next event
+
+
+def test_a_picture_that_does_not_decode_is_a_skipped_sample(clip_dir, caplog):
+    events: list[dict] = []
+    pool = ic.ImageSampler(events.append, threads=1, depth=2)
+    cam = pool.camera("cam")
+    codec, extradata, frames = keyframes(health_clip(clip_dir, "healthy"))
+    cam.codec, cam.extradata = codec, extradata
+    try:
+        cam.offer(av.Packet(b"\x00\x00\x00\x01\x65" + b"\xff" * 64), 1)  # garbage IDR
+        wait_for(lambda: not cam.busy, 10, "the bad sample to be dropped")
+        assert cam.skipped == 1 and events == []
+        cam.offer(av.Packet(frames[0]), 2)
+        wait_for(lambda: events, 10, "the next good sample")
+    finally:
+        pool.close()
+    assert events[0]["skipped"] == 1 and events[0]["metrics"]["change"] is None
+    assert "cannot check a picture" in caplog.text
+
+
+# a real worker process ----------------------------------------------------------------------------
+class Worker:
+    """`python -m recorder.worker` with the daemon's JSON-lines protocol; events collected."""
+
+    def __init__(self, settings: dict, log_path: Path):
+        self._log = open(log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "recorder.worker"], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1)
+        self.events: list[dict] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.send(settings)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.events.append(json.loads(line))
+
+    def send(self, msg: dict) -> None:
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+
+    def of(self, kind: str, camera: str | None = None) -> list[dict]:
+        return [e for e in list(self.events) if e["ev"] == kind and (camera is None or e.get("camera") == camera)]
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.send({"cmd": "stop"})
+        rc = self.proc.wait(timeout)
+        self._reader.join(5)
+        self._log.close()
+        return rc
+
+
+def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path, clip_dir):
+    healthy = health_clip(clip_dir, "healthy")
+    audio = health_clip(clip_dir, "audio")
+    sample_us = 3 * S  # GOP 2 s: samples land 2 or 4 s apart, 3 s on average
+    settings = {"data_dir": str(tmp_path / "data"), "segment_us": 4 * S, "fragment_us": S, "fsync_us": 2 * S,
+                "connect_timeout_us": 5 * S, "read_timeout_us": 5 * S, "reconnect_max_us": 2 * S,
+                "sample_us": sample_us}
+    with RtspServer({"hd": healthy.spec(), "av": audio.spec()}) as server:
+        w = Worker(settings, tmp_path / "worker.log")
+        try:
+            for cam in ("hd", "av"):
+                w.send({"cmd": "add", "camera": {"id": cam, "url": server.url(cam)}})
+            wait_for(lambda: len(w.of("image", "hd")) >= 6 and len(w.of("image", "av")) >= 6, 60,
+                     "six image events per camera")
+            wait_for(lambda: len(w.of("closed", "hd")) >= 3 and w.of("stats", "av"), 30,
+                     "three closed segments and stats")
+        finally:
+            rc = w.stop()
+    assert rc == 0, (tmp_path / "worker.log").read_text()
+    assert w.of("bye")
+    for cam, clip in (("hd", healthy), ("av", audio)):
+        images = w.of("image", cam)
+        ats = [e["at"] for e in images]
+        gaps = np.diff(ats) / S
+        assert gaps.min() >= 1.5 and gaps.max() <= 4.5, gaps
+        assert np.mean(gaps) == pytest.approx(sample_us / S, abs=0.6), gaps
+        ref = thumb(images[0])
+        for e in images:
+            m = e["metrics"]
+            assert (m["width"], m["height"]) == (clip.width, clip.height)
+            assert crossed(m, ic.similarity(ref, thumb(e))) == set(), m
+            assert e["skipped"] == 0 and 0 < e["decode_ms"] < 1000
+        assert images[0]["metrics"]["change"] is None and images[1]["metrics"]["change"] is not None
+        # The picture's time is the keyframe's wall time: close to when it was sampled.
+        assert abs(images[-1]["at"] - int(time.time() * S)) < 60 * S
+        # Recording is untouched: whole segments hold every frame of their span.
+        closed = w.of("closed", cam)
+        opens = {e["path"]: e["start_us"] for e in w.of("open", cam)}
+        for seg in closed[:-1]:
+            span = (seg["end_us"] - opens[seg["path"]]) / S
+            assert seg["frames"] == pytest.approx(span * clip.fps, abs=1), seg
+            assert seg["sha256"]
+        stats = w.of("stats", cam)[-1]
+        assert stats["fps"] == pytest.approx(clip.fps, rel=0.15)
+        assert stats["key_interval_s"] == pytest.approx(2.0, abs=0.05)
+        # gst-rtsp-server sends RTCP sender reports from this host's clock: no skew but transit.
+        assert stats["clock_skew_us"] is not None and abs(stats["clock_skew_us"]) < 2 * S
+    assert w.of("stats", "av")[-1]["audio_packets"] > 0 and w.of("stats", "av")[-1]["audio_codec"] == "aac"
+    assert w.of("stats", "hd")[-1]["audio_packets"] == 0 and w.of("stats", "hd")[-1]["audio_codec"] is None
+
+
+def test_sampling_off_sends_no_image_events(tmp_path, clip_dir):
+    clip = health_clip(clip_dir, "lowres")
+    settings = {"data_dir": str(tmp_path / "data"), "segment_us": 4 * S, "fragment_us": S, "fsync_us": 2 * S,
+                "connect_timeout_us": 5 * S, "read_timeout_us": 5 * S, "reconnect_max_us": 2 * S, "sample_us": 0}
+    with RtspServer({"cam": clip.spec()}) as server:
+        w = Worker(settings, tmp_path / "worker.log")
+        try:
+            w.send({"cmd": "add", "camera": {"id": "cam", "url": server.url("cam")}})
+            wait_for(lambda: len(w.of("stats", "cam")) >= 2, 30, "two stats windows")
+        finally:
+            assert w.stop() == 0
+    assert w.of("image") == []
+    assert w.of("stats", "cam")[-1]["key_interval_s"] == pytest.approx(2.0, abs=0.05)
