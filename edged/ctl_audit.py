@@ -8,6 +8,7 @@ without edged (`audit verify --file`, or `python3 -m storage.audit FILE`).
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import sys
@@ -187,6 +188,14 @@ def report_html(r: dict[str, Any]) -> str:
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
+class _OfflineFile(argparse.Action):
+    """`audit verify --file F` needs no catalog: edgectl runs it standalone (ctx is None)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.standalone = True
+
+
 def register(sub) -> None:
     p = sub.add_parser("audit", help="the audit log (an append-only hash chain): list, verify, export, report")
     a = p.add_subparsers(dest="a_cmd", required=True)
@@ -197,7 +206,8 @@ def register(sub) -> None:
     ls.add_argument("--json", action="store_true")
     v = a.add_parser("verify", help="check that no record was altered, removed, inserted or reordered")
     v.add_argument("--head", metavar="SEQ:HASH", help="a chain head published on MQTT: the log must still hold it")
-    v.add_argument("--file", help="check an export file instead (no daemon or login needed)")
+    v.add_argument("--file", action=_OfflineFile, help="check an export file instead (on any machine: no edged, "
+                   "catalog or login needed)")
     v.add_argument("--json", action="store_true")
     x = a.add_parser("export", help="the whole log as JSON lines with the hashes, for a third party (auditor)")
     x.add_argument("--out", required=True, metavar="FILE", help="file to write ('-': standard output)")
