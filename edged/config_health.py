@@ -27,13 +27,14 @@ class HealthConfig:
     raise_after_us: int = 30 * SECOND       # a condition must hold this long before its alarm is raised
     clear_after_us: int = 60 * SECOND       # and be gone this long before the alarm clears
     stale_after_us: int = 10 * SECOND       # no packet for this long while connected: the stream stalled
-    dark_luma: float = 24.0                 # mean luma (0-255) below this: too dark or black
+    dark_luma: float = 25.0                 # mean luma (0-255) below this: too dark or black
+    dark_fraction: float = 0.9              # or this share of pixels below 16/255
     bright_fraction: float = 0.5            # share of pixels at >= 250 above this: overexposed
-    frozen_change: float = 0.02             # share of picture blocks changed between samples below this: frozen
-    blur_sharpness: float = 20.0            # focus measure below this: blurred
-    covered_contrast: float = 10.0          # luma standard deviation below this (and not dark): covered
-    moved_similarity: float = 0.5           # similarity to the reference picture below this: moved
-    colour_min: float = 6.0                 # mean chroma saturation below this in daylight: colour lost
+    frozen_change: float = 0.03             # share of picture blocks changed between samples below this: frozen
+    blur_sharpness: float = 0.4             # focus measure (0-1, recorder.imagecheck.sharpness) below this: blurred
+    covered_contrast: float = 6.0           # luma standard deviation below this: covered (any brightness)
+    moved_similarity: float = 0.45          # similarity to the reference picture below this: moved
+    colour_min: float = 2.0                 # mean chroma saturation below this in daylight: colour lost
     daylight: tuple[int, int] = (7 * 60, 18 * 60)  # local minutes [from, to) when colour is expected
     min_width: int = 1280                   # R2.1: at least 720p
     min_height: int = 720
@@ -58,12 +59,12 @@ class InspectionConfig:
 
 
 _HEALTH_KEYS = (
-    "sample_interval", "raise_after", "clear_after", "stale_after", "dark_luma", "bright_fraction",
+    "sample_interval", "raise_after", "clear_after", "stale_after", "dark_luma", "dark_fraction", "bright_fraction",
     "frozen_change", "blur_sharpness", "covered_contrast", "moved_similarity", "colour_min", "daylight",
     "min_width", "min_height", "min_fps",
 )  # fmt: skip
 _RANGES: dict[str, tuple[float, float]] = {
-    "dark_luma": (0, 255), "bright_fraction": (0, 1), "frozen_change": (0, 1), "blur_sharpness": (0, 1e6),
+    "dark_luma": (0, 255), "dark_fraction": (0, 1), "bright_fraction": (0, 1), "frozen_change": (0, 1), "blur_sharpness": (0, 1),
     "covered_contrast": (0, 255), "moved_similarity": (-1, 1), "colour_min": (0, 255),
     "min_width": (0, 16384), "min_height": (0, 16384), "min_fps": (0, 1000),
 }

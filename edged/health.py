@@ -72,23 +72,28 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     m = view.image
     if m:
         known.update(("video_dark", "video_overexposed", "video_blurred"))
-        dark = m["luma"] < cfg.dark_luma
+        # A dark, white or covered picture also looks frozen, grey and edgeless: those stand
+        # alone, and the later checks wait for a usable picture.
+        dark = m["luma"] < cfg.dark_luma or m.get("dark", 0.0) > cfg.dark_fraction
+        bright = m["bright"] > cfg.bright_fraction
+        covered = not dark and not bright and m["contrast"] < cfg.covered_contrast
         if dark:
             present["video_dark"] = f"picture too dark or black (mean brightness {m['luma']:.0f}/255)"
-        if m["bright"] > cfg.bright_fraction:
+        if bright:
             present["video_overexposed"] = f"picture overexposed ({m['bright']:.0%} of it white)"
-        if not dark and m["contrast"] < cfg.covered_contrast:
+        if covered:
             present["video_blurred"] = f"picture covered or featureless (contrast {m['contrast']:.1f})"
-        elif not dark and m["sharpness"] < cfg.blur_sharpness:
-            present["video_blurred"] = f"picture blurred (focus {m['sharpness']:.1f} < {cfg.blur_sharpness:g})"
-        if m.get("change") is not None:
-            known.add("video_frozen")
-            if m["change"] < cfg.frozen_change:
-                present["video_frozen"] = f"picture frozen ({m['change']:.1%} of it changed between samples)"
-        if in_window(local_minute, cfg.daylight):
-            known.add("video_monochrome")
-            if not dark and m["colour"] < cfg.colour_min:
-                present["video_monochrome"] = f"no colour in daylight hours (saturation {m['colour']:.1f})"
+        if not (dark or bright or covered):
+            if m["sharpness"] < cfg.blur_sharpness:
+                present["video_blurred"] = f"picture blurred (focus {m['sharpness']:.2f} < {cfg.blur_sharpness:g})"
+            if m.get("change") is not None:
+                known.add("video_frozen")
+                if m["change"] < cfg.frozen_change:
+                    present["video_frozen"] = f"picture frozen ({m['change']:.1%} of it changed between samples)"
+            if in_window(local_minute, cfg.daylight):
+                known.add("video_monochrome")
+                if m["colour"] < cfg.colour_min:
+                    present["video_monochrome"] = f"no colour in daylight hours (saturation {m['colour']:.1f})"
     if view.similarity is not None:
         known.add("camera_moved")
         if view.similarity < cfg.moved_similarity:
