@@ -68,6 +68,7 @@ class HealthMonitor:
         self.gap_today_s: dict[str, float] = {}
         self.public_state: dict[str, str] = {}
         self.last_segment_us: dict[str, int] = {}
+        self.samples: dict[str, int] = {}   # image samples checked since start, per camera
         self._last_gaps = 0.0
 
     # inputs from the supervisor -------------------------------------------------------
@@ -90,6 +91,7 @@ class HealthMonitor:
         ev = dict(ev)
         ev["thumb"] = decode_thumb(ev.get("thumb"))
         self.images[ev["camera"]] = ev
+        self.samples[ev["camera"]] = self.samples.get(ev["camera"], 0) + 1
 
     def on_segment(self, cam: str, start_us: int) -> None:
         self.last_segment_us[cam] = start_us
@@ -156,7 +158,7 @@ class HealthMonitor:
             "last_packet_age_s": None if last is None else round((now - last) / 1e6, 1),
             "reconnects_1h": len(recent), "gap_today_s": round(self.gap_today_s.get(cam, 0.0), 1),
             "clock_skew_s": None if s.get("clock_skew_us") is None else s["clock_skew_us"] / 1e6,
-            "similarity": view.similarity, "conditions": present,
+            "similarity": view.similarity, "samples": self.samples.get(cam, 0), "conditions": present,
             "alarms": sorted(k for (c, k), t in self.tracks.items() if c == cam and t.active),
         }
 

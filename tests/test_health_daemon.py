@@ -1,0 +1,90 @@
+"""Camera health against a real daemon and a real RTSP server serving the faulty streams:
+each fault raises its alarm within a bounded time and clears when the stream is healthy
+again; a camera turned to another scene after set-reference raises `moved`; a healthy
+1080p colour camera raises nothing over minutes of sensitive checking."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.cameras import RtspServer
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.health_clips import health_clip
+from tests.support.people import People
+
+# camera -> (clip while faulty, the alarms it must raise and no other, clip once repaired)
+FAULTS = {
+    "black": ("black", ["video_dark"], "healthy"),
+    "frozen": ("frozen", ["video_frozen"], "healthy"),
+    "mono": ("mono", ["video_monochrome"], "healthy"),
+    "blurred": ("blurred", ["video_blurred"], "healthy"),
+    "small": ("lowres", ["below_fps", "below_resolution"], "healthy"),   # 640x480 at 5 fps
+    "deskmic": ("healthy", ["audio_missing"], "audio"),
+}
+HEALTHY_SAMPLES = 75  # the healthy camera is watched this many samples (2.5 minutes)
+
+
+def active(d: Daemon, key: str) -> bool:
+    return bool(d.query("SELECT 1 FROM alarms WHERE key = ? AND cleared_us IS NULL", (key,)))
+
+
+def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monkeypatch):
+    clips = {k: health_clip(tmp_path / "clips", k) for k in {"healthy", "audio", "scene", *(f[0] for f in FAULTS.values())}}
+    mounts = {cam: clips[clip].spec() for cam, (clip, _kind, _fix) in FAULTS.items()}
+    mounts |= {"door": clips["healthy"].spec(), "gone": clips["healthy"].spec()}
+    with RtspServer(mounts) as faulty, RtspServer({"lobby": clips["healthy"].spec()}) as steady:
+        data = tmp_path / "data"
+        cams = [{"id": cam, "url": faulty.url(cam)} for cam in mounts]
+        cams[list(mounts).index("deskmic")]["audio_required"] = True
+        cams.append({"id": "lobby", "url": steady.url("lobby")})
+        config = write_config(tmp_path / "edged.toml", data, cams, tables={"health": {
+            "sample_interval": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00"}})
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        try:
+            people = People(config, tmp_path, monkeypatch)
+            people.add("tech", "custodian")
+            people.as_("tech")
+            for cam, (_clip, kinds, _fix) in FAULTS.items():
+                for kind in kinds:
+                    wait_for(lambda: active(d, f"{kind}:{cam}"), 60, f"{kind} on camera {cam}")
+            for cam, (_clip, kinds, _fix) in FAULTS.items():
+                raised = sorted(a["kind"] for a in d.query("SELECT kind FROM alarms WHERE camera = ?", (cam,)))
+                assert raised == kinds, f"camera {cam}: only {kinds} expected, got {raised}"
+            small = d.camera("small")
+            assert small["compliance"] == "fail" and "640x480" in small["compliance_reasons"]
+            assert small["state"] == "degraded"
+            health = json.loads(d.camera("lobby")["health"])
+            assert health["width"] == 1920 and 18 <= health["fps"] <= 22 and health["keyframe_interval_s"] == 2.0
+
+            # The door camera's view becomes its reference; then it shows another scene.
+            wait_for(lambda: people.ctl("camera", "set-reference", "door").returncode == 0, 30, "a reference picture")
+            assert d.query("SELECT action FROM audit WHERE action = 'camera.set_reference'")
+
+            # Repair: every faulty camera gets a healthy stream; the door camera is turned away;
+            # the `gone` camera goes away.
+            faulty.mounts = {cam: clips[fix].spec() for cam, (_c, _k, fix) in FAULTS.items()} | {
+                "door": clips["scene"].spec()}
+            faulty.restart()
+            for cam, (_clip, kinds, _fix) in FAULTS.items():
+                for kind in kinds:
+                    wait_for(lambda: not active(d, f"{kind}:{cam}"), 60, f"{kind} on camera {cam} to clear")
+            wait_for(lambda: active(d, "camera_moved:door"), 60, "camera_moved on the door camera")
+            wait_for(lambda: active(d, "camera_offline:gone"), 60, "camera_offline on the camera that went away")
+            assert d.camera("small")["compliance"] == "ok"
+            r = people.ctl("alarms", "--json")
+            assert r.returncode == 0 and {"camera_moved:door", "camera_offline:gone"} <= {
+                a["key"] for a in json.loads(r.stdout)}
+
+            faulty.mounts["gone"] = clips["healthy"].spec()
+            faulty.restart()
+            wait_for(lambda: not active(d, "camera_offline:gone"), 60, "camera_offline to clear")
+
+            # The healthy camera is checked every 2 s with 4 s hysteresis all along: nothing.
+            wait_for(lambda: json.loads(d.camera("lobby")["health"])["samples"] >= HEALTHY_SAMPLES, 240,
+                     f"{HEALTHY_SAMPLES} picture samples of the healthy camera")
+            assert d.query("SELECT * FROM alarms WHERE camera = 'lobby'") == []
+            lobby = d.camera("lobby")
+            assert lobby["state"] == "recording" and lobby["compliance"] == "ok"
+            assert json.loads(lobby["image"])["change"] is not None
+        finally:
+            d.stop()
