@@ -147,6 +147,17 @@ def test_viewer_config_errors_name_the_field(tmp_path, body, field, words):
     assert err.field == field and words in err.message, str(err)
 
 
+def test_browser_mdns_candidates_are_dropped_from_the_offer():
+    from edged.viewer.views import without_mdns_candidates
+
+    sdp = "\r\n".join(["v=0", "m=video 9 UDP/TLS/RTP/SAVPF 96",
+                         "a=candidate:1 1 udp 2113937151 1f2e3d4c-aaaa.local 50000 typ host generation 0",
+                         "a=candidate:2 1 udp 2113937151 192.168.1.20 50001 typ host generation 0",
+                         "a=mid:0", ""])
+    out = without_mdns_candidates(sdp)
+    assert ".local" not in out and "192.168.1.20 50001" in out and out.endswith("a=mid:0\r\n")
+
+
 # --- playback reading real segment files ----------------------------------------------------
 
 def test_parameter_sets_are_found_in_annex_b():

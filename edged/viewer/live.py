@@ -4,8 +4,8 @@ A camera is opened when its first viewer arrives and closed when its last viewer
 an unwatched camera costs nothing beyond the recorder's own read. Packets are never decoded
 or re-encoded: aiortc's H.264 sender packetizes them as they are (FIELD-NOTES.md "WebRTC").
 
-The camera is read by a dedicated thread (PyAV blocks), the same way the recorder reads it
-(recorder.camera.Source: RTSP over TCP with connect and read timeouts). aiortc's MediaPlayer
+The camera is read by a dedicated thread (PyAV blocks), as the recorder reads it (RTSP over
+TCP with its connect and read timeouts), without the recorder's probing. aiortc's MediaPlayer
 does the same read, but opens the camera and joins its thread on the event loop, drops the
 first key frame (it has no timestamp), keeps an unbounded queue, and once stopped leaves
 MediaRelay waiting forever; design/0013 has the details.
@@ -101,7 +101,7 @@ class CameraTrack(MediaStreamTrack):
     # the reader thread ------------------------------------------------------------------
     def _read(self) -> None:
         try:
-            src = Source(self._url, self._settings)
+            src = open_camera(self._url, self._settings)
         except Exception as exc:  # noqa: BLE001 - any open failure means "camera unavailable"
             self._deliver_open(CameraUnavailable(f"camera {self.camera_id} did not answer: {scrub(str(exc))}"))
             self._loop.call_soon_threadsafe(self._put, None)
@@ -121,7 +121,7 @@ class CameraTrack(MediaStreamTrack):
             src.close()
             self._loop.call_soon_threadsafe(self._put, None)
 
-    def _pump(self, src: Source, video: av.video.stream.VideoStream) -> None:
+    def _pump(self, src: Source | _Opened, video: av.video.stream.VideoStream) -> None:
         extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
         step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
         held: av.Packet | None = None
@@ -170,6 +170,27 @@ class CameraTrack(MediaStreamTrack):
             log.warning("live view of %s fell behind; skipping to the next key frame", self.camera_id)
             return
         self._queue.put_nowait(pkt)
+
+
+class _Opened:
+    """An RTSP camera opened for viewing (the recorder's Source opens the synthetic demo camera)."""
+
+    def __init__(self, container: av.container.InputContainer):
+        self.container = container
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def open_camera(url: str, settings: Settings) -> Source | _Opened:
+    """Open the camera as the recorder does (RTSP over TCP, same timeouts), but without probing:
+    the SDP already names H.264 and its parameter sets, and FFmpeg's default probing of a live
+    stream costs about 1.4 s of the viewer's wait for nothing (design/0013)."""
+    if url.startswith("synthetic:"):
+        return Source(url, settings)
+    return _Opened(av.open(url, options={"rtsp_transport": "tcp", "timeout": str(settings.read_timeout_us),
+                                         "analyzeduration": "0", "probesize": "32"},
+                           timeout=(settings.connect_timeout_us / 1e6, settings.read_timeout_us / 1e6)))
 
 
 def _with_prefix(pkt: av.Packet, prefix: bytes) -> av.Packet:

@@ -68,6 +68,15 @@ class View:
                 "connected": self.connected}
 
 
+def without_mdns_candidates(sdp: str) -> str:
+    """Browsers hide their addresses behind mDNS names (xxxx.local); aiortc would spend a second
+    trying to resolve each one before answering. The box learns the browser's address from its
+    connectivity checks anyway (a peer-reflexive candidate), so these lines are dropped."""
+    lines = sdp.split("\r\n")
+    kept = [ln for ln in lines if not (ln.startswith("a=candidate:") and ".local " in ln)]
+    return "\r\n".join(kept)
+
+
 def _h264_codecs() -> list[Any]:
     return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == "video/h264"]
 
@@ -81,7 +90,7 @@ async def answer_with(track: MediaStreamTrack, offer: dict[str, Any]) -> tuple[R
         raise OfferError("this browser offers no H.264 video; use a current Chromium or Firefox")
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # the LAN only: no STUN server on the internet
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=without_mdns_candidates(sdp), type="offer"))
         video = [t for t in pc.getTransceivers() if t.kind == "video"]
         if not video:
             raise OfferError("the page asked for no video; reload the page")

@@ -5,7 +5,8 @@
 const $ = (id) => document.getElementById(id);
 // What the tests and the benchmark read: the open view and click-to-first-frame timing.
 const state = { view: null, pc: null, channel: null, clockOffsetMs: 0, overlay: "", footageUs: null,
-                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0 };
+                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {} };
+const mark = (name) => { if (state.clickAt !== null) state.marks[name] = Math.round(performance.now() - state.clickAt); };
 window.edged = state;
 
 document.addEventListener("contextmenu", (e) => e.preventDefault());
@@ -53,7 +54,10 @@ async function whoAmI() {
 
 function watchFirstFrame(video) {
   const done = () => {
-    if (state.firstFrameMs === null && state.clickAt !== null) state.firstFrameMs = performance.now() - state.clickAt;
+    if (state.firstFrameMs === null && state.clickAt !== null) {
+      state.firstFrameMs = performance.now() - state.clickAt;
+      mark("frame");
+    }
   };
   if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(done);
   else video.addEventListener("playing", done, { once: true });
@@ -85,6 +89,7 @@ async function connect(path, body) {
   });
   channel.addEventListener("close", () => { if (state.pc === pc) ended("the view ended"); });
   pc.ontrack = (e) => {
+    mark("track");
     video.srcObject = new MediaStream([e.track]);
     watchFirstFrame(video);
     video.play().catch(() => {});
@@ -92,8 +97,10 @@ async function connect(path, body) {
   pc.onconnectionstatechange = () => {
     if (["failed", "closed", "disconnected"].includes(pc.connectionState) && state.pc === pc) ended("the view ended");
   };
+  pc.addEventListener("connectionstatechange", () => mark(`pc-${pc.connectionState}`));
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
+  mark("gathered");
   let answer;
   try {
     answer = await api(path, { ...body, sdp: pc.localDescription.sdp, type: "offer" });
@@ -101,6 +108,7 @@ async function connect(path, body) {
     pc.close();
     throw err;
   }
+  mark("answer");
   await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   state.pc = pc; state.channel = channel; state.view = answer.view; state.overlay = answer.overlay;
   state.clockOffsetMs = answer.now_us / 1000 - Date.now();
@@ -183,6 +191,7 @@ async function watchLive(cam) {
   await stopView();
   state.clickAt = performance.now();
   state.firstFrameMs = null;
+  state.marks = {};
   state.footageUs = null;
   status(`connecting to ${cam.name}...`);
   try {
@@ -224,6 +233,7 @@ async function playbackPage() {
     say("");
     state.clickAt = performance.now();
     state.firstFrameMs = null;
+    state.marks = {};
     status("starting the viewing...");
     try {
       const answer = await connect("/api/playback", { grant: grant.id, camera: $("camera").value,
