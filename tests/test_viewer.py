@@ -257,7 +257,7 @@ def rtsp_reads(pid: int, port: int) -> int:
 
 
 class Site:
-    """One daemon with the viewer on, two cameras, an hour-old recording of cam1 with a hole,
+    """One daemon with the viewer on, two cameras, an hour-old recording of both with a hole,
     real accounts, one approved view grant, and one headless Chromium."""
 
     def __init__(self, tmp: Path):
@@ -272,7 +272,8 @@ class Site:
         data.mkdir()
         # cam1 an hour ago: 8 s, a 2 s hole, 6 s (key frames every second)
         self.t0 = (time.time_ns() // 1000 - 3600 * S) // S * S
-        write_segments(data, "cam1", clip_mp4(clip), [(self.t0, 8), (self.t0 + 10 * S, 6)], segment_s=3)
+        for cam in ("cam1", "cam2"):
+            write_segments(data, cam, clip_mp4(clip), [(self.t0, 8), (self.t0 + 10 * S, 6)], segment_s=3)
         self.port = _free_port()
         cfg = write_config(tmp / "edged.toml", data, [{"id": "cam1", "name": "Lobby", "url": self.rtsp.url("cam1").replace(
                                                           "rtsp://", f"rtsp://viewer:{SECRET}@")},
@@ -293,7 +294,7 @@ class Site:
             people.add("aldo", "auditor")
             self.grant_from, self.grant_to = self.t0 + 6 * S, self.t0 + 13 * S  # across the hole at 8-10 s
             r = people.as_("vera").ctl("request", "file", "--kind", "internal", "--category", "lost-property",
-                                       "--reason", "a lost wallet at the counter", "--camera", "cam1",
+                                       "--reason", "a lost wallet at the counter", "--camera", "cam1", "--camera", "cam2",
                                        "--from", iso(self.grant_from), "--to", iso(self.grant_to),
                                        "--requester", "Bob Citizen", "--org", "Front desk", "--json")
             assert r.returncode == 0, r.stderr
@@ -471,12 +472,18 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     page.evaluate(f"edged.channel.send(JSON.stringify({{op: 'seek', at_us: {g['from_us'] - 3600 * S}}}))")
     wait_for(lambda: state()[1] < held, 10, "the seek")
     assert g["from_us"] <= state()[1] <= g["from_us"] + S
+    # the grant covers two cameras: one viewing moves between them at the same footage time
+    assert page.eval_on_selector_all("#switch option", "os => os.map(o => o.value)") == ["cam1", "cam2"]
+    page.select_option("#switch", "cam2")
+    moved = wait_for(lambda: site.audit("playback.camera", "carl"), 10, "the camera switch")[0]["detail"]
+    assert moved["camera"] == "cam2" and g["from_us"] <= moved["at_us"] <= g["from_us"] + S
     page.click("#pause")  # play
     wait_for(lambda: state()[0] == "ended", 30, "the end of the granted range")
     assert "end of the granted range" in page.text_content("#status")
     stop = wait_for(lambda: site.audit("playback.stop", "carl"), 10, "the playback's stop record")[0]["detail"]
     start = site.audit("playback.start", "carl")[0]["detail"]
     assert stop["reason"] == "end of the granted range" and stop["view"] == start["view"]
+    assert stop["cameras"] == ["cam1", "cam2"]
     assert (start["grant"], start["from_us"], start["to_us"]) == (g["id"], g["from_us"], g["to_us"])
     assert (start["custodian"], start["watcher"]) == ("carl", "Bob Citizen")
     assert g["from_us"] <= stop["shown_from_us"] and stop["shown_to_us"] < g["to_us"]

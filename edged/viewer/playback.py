@@ -257,6 +257,14 @@ class RecordedTrack(MediaStreamTrack):
         self.position_us = self.to_us
         self._on_change()
 
+    async def switch(self, reader: RangeReader) -> None:
+        """Show another camera of the grant from the same footage time (its own range reader)."""
+        async with self._io:
+            old, self.reader = self.reader, reader
+            await asyncio.to_thread(old.close)
+        self._seek_to = None
+        self.seek(self.position_us)
+
     async def close(self) -> None:
         """End the track and close its file once no read is in flight."""
         self.stop()

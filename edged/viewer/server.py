@@ -142,6 +142,7 @@ class Viewer:
         app.router.add_post("/api/live/{camera}", self.live)
         app.router.add_post("/api/playback", self.playback)
         app.router.add_post("/api/view/{id}/stop", self.stop_view)
+        app.router.add_post("/api/view/{id}/camera", self.switch_camera)
         return app
 
     @web.middleware
@@ -302,6 +303,27 @@ class Viewer:
             return _error(404, "no such open view")
         await self.views.close(view, "closed by the viewer")
         return web.json_response({"ok": True})
+
+    async def switch_camera(self, request: web.Request) -> web.Response:
+        token, _s = await self._session(request)
+        view = self.views.open.get(request.match_info["id"])
+        if view is None or view.token != token or view.kind != "playback" or view.grant is None:
+            return _error(404, "no such open playback")
+        if view.track.state == "ended":
+            return _error(409, "the viewing is over")
+        camera = (await self._body(request)).get("camera")
+        refused = rules.grant_camera_refusal(view.grant, camera if isinstance(camera, str) else "")
+        if refused:
+            return _error(403, refused)
+        g = view.grant
+        rows = await self.access.footage(camera, g["from_us"], g["to_us"])
+        try:
+            reader = RangeReader(pieces_of(self.cfg.storage.data_dir, rows, g["from_us"], g["to_us"]),
+                                 g["from_us"], g["to_us"])
+        except NoFootage as exc:
+            return _error(409, f"camera {camera}: {exc}")
+        await self.views.switch_camera(view, camera, reader)
+        return web.json_response({"ok": True, "camera": camera})
 
     def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": now_us(),

@@ -29,7 +29,7 @@ from edged import logs
 from edged.viewer import rules
 from edged.viewer.access import Access, now_us
 from edged.viewer.live import LiveFeeds
-from edged.viewer.playback import RecordedTrack
+from edged.viewer.playback import RangeReader, RecordedTrack
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class View:
     connected: bool = False
     failed: bool = False
     ended_mono: float | None = None
+    cameras: list[str] = field(default_factory=list)  # every camera shown, for the stop record
     told_mono: float | None = None  # when the page was told the view ends (closed at the next sweep)
 
     def describe(self) -> dict[str, Any]:
@@ -175,6 +176,7 @@ class Views:
         view = View(id=secrets.token_hex(6), kind=kind, camera=camera, account=session["account"], token=token,
                     started_us=started, deadline_us=rules.view_deadline(started, session["expires_us"], self.limits),
                     session=session, pc=pc, track=track, **extra)
+        view.cameras.append(camera)
         self.open[view.id] = view
 
         @pc.on("connectionstatechange")
@@ -223,6 +225,16 @@ class Views:
                                 "from_us": track.from_us, "to_us": track.to_us,
                                 "shown": track.shown}))
 
+    async def switch_camera(self, view: View, camera: str, reader: RangeReader) -> None:
+        """A grant of several cameras is one viewing (R5.4): the page moves between them."""
+        track: RecordedTrack = view.track  # type: ignore[assignment]
+        await track.switch(reader)
+        view.camera = camera
+        if camera not in view.cameras:
+            view.cameras.append(camera)
+        await self.access.audit(view.account, "playback.camera", {"view": view.id, "camera": camera,
+                                                                  "at_us": track.position_us})
+
     # closing ---------------------------------------------------------------------------
     async def close(self, view: View, reason: str) -> None:
         """Close the connection and write the stop record (once)."""
@@ -237,8 +249,10 @@ class Views:
         if view.kind == "playback":
             shown = view.track.shown  # type: ignore[attr-defined]
             played = (shown[0], shown[1]) if shown else None
-        action, detail = rules.stop_record(view.kind, view.id, view.camera, started_us=view.started_us,
+        action, detail = rules.stop_record(view.kind, view.id, view.cameras[0], started_us=view.started_us,
                                            now_us=now_us(), reason=reason, played=played)
+        if len(view.cameras) > 1:
+            detail["cameras"] = view.cameras
         await self.access.audit(view.account, action, detail)
         log.info("%s view %s of %s closed (%s) after %.0f s", view.kind, view.id, view.camera, reason,
                  detail["duration_us"] / 1e6, **logs.fields(view.camera))

@@ -242,6 +242,11 @@ async function playbackPage() {
       state.footageUs = answer.start_us;
       $("details").hidden = true;
       $("controls").hidden = false;
+      const sw = $("switch");
+      sw.textContent = "";
+      for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = c; sw.append(o); }
+      sw.value = answer.camera;
+      sw.hidden = grant.cameras.length < 2;
       wireControls();
     } catch (err) {
       status("");
@@ -260,6 +265,10 @@ function wireControls() {
   let dragging = false;
   pause.onclick = () => send({ op: state.playback.state === "paused" ? "play" : "pause" });
   seek.oninput = () => { dragging = true; };
+  $("switch").onchange = async () => {  // another camera of the same grant, same footage time
+    say("");
+    try { await api(`/api/view/${state.view}/camera`, { camera: $("switch").value }); } catch (err) { say(err.message); }
+  };
   seek.onchange = () => {
     dragging = false;
     const p = state.playback;
