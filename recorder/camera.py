@@ -336,8 +336,11 @@ class _Stats:
             self.last_key = media
 
     def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> dict[str, Any]:
-        """`clock_skew_us`: the camera's own clock (from RTCP) minus the host's at arrival,
-        network delay included; None if the camera sends no sender reports."""
+        """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
+        earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
+        declared but silent audio stream shows), `audio_codec` (the first declared, recorded or
+        not) and `clock_skew_us`: the camera's own clock (RTCP sender reports) minus the host's
+        at arrival, network delay included; None if the camera sends no sender reports."""
         secs = max(1e-6, (mono_us() - self.since) / 1e6)
         ctx = video.codec_context
         if self.key_gaps:
@@ -345,5 +348,5 @@ class _Stats:
         return {"ev": "stats", "camera": camera, "fps": round(self.frames / secs, 2),
                 "bitrate": int(self.bytes * 8 / secs), "codec": ctx.name, "width": ctx.width,
                 "height": ctx.height, "audio": int(audio is not None), "last_packet_us": self.last_wall,
-                "lateness_us": lateness_us, "key_interval_s": self.key_interval, "clock_skew_us": skew_us,
+                "lateness_us": lateness_us, "keyframe_interval": self.key_interval, "clock_skew_us": skew_us,
                 "audio_packets": self.audio, "audio_codec": audio_codec, **counters}

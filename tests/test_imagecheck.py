@@ -301,7 +301,7 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
             assert seg["sha256"]
         stats = w.of("stats", cam)[-1]
         assert stats["fps"] == pytest.approx(clip.fps, rel=0.15)
-        assert stats["key_interval_s"] == pytest.approx(2.0, abs=0.05)
+        assert stats["keyframe_interval"] == pytest.approx(2.0, abs=0.05)
         # gst-rtsp-server sends RTCP sender reports from this host's clock: no skew but transit.
         assert stats["clock_skew_us"] is not None and abs(stats["clock_skew_us"]) < 2 * S
     assert w.of("stats", "av")[-1]["audio_packets"] > 0 and w.of("stats", "av")[-1]["audio_codec"] == "aac"
@@ -320,4 +320,4 @@ def test_sampling_off_sends_no_image_events(tmp_path, clip_dir):
         finally:
             assert w.stop() == 0
     assert w.of("image") == []
-    assert w.of("stats", "cam")[-1]["key_interval_s"] == pytest.approx(2.0, abs=0.05)
+    assert w.of("stats", "cam")[-1]["keyframe_interval"] == pytest.approx(2.0, abs=0.05)
