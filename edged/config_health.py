@@ -93,13 +93,20 @@ def _window(value: Any, field: str) -> tuple[int, int]:
     return start, end
 
 
+def _duration_or_zero(t: dict, key: str, default: int, high: int) -> int:
+    """Like _duration, but "0s" is allowed: it means off (sampling) or at once (hysteresis)."""
+    if isinstance(t.get(key), str) and re.fullmatch(r"\s*0+(\.0*)?\s*(us|ms|s|m|h|d)\s*", t[key]):
+        return 0
+    return _duration(t, key, "health", default, 1, high)
+
+
 def _health(t: dict) -> HealthConfig:
     _check_keys(t, "health", _HEALTH_KEYS)
     d = HealthConfig()
     values: dict[str, Any] = {
-        "sample_interval_us": _duration(t, "sample_interval", "health", d.sample_interval_us, 0, HOUR),
-        "raise_after_us": _duration(t, "raise_after", "health", d.raise_after_us, 0, HOUR),
-        "clear_after_us": _duration(t, "clear_after", "health", d.clear_after_us, 0, HOUR),
+        "sample_interval_us": _duration_or_zero(t, "sample_interval", d.sample_interval_us, HOUR),
+        "raise_after_us": _duration_or_zero(t, "raise_after", d.raise_after_us, HOUR),
+        "clear_after_us": _duration_or_zero(t, "clear_after", d.clear_after_us, HOUR),
         "stale_after_us": _duration(t, "stale_after", "health", d.stale_after_us, SECOND, HOUR),
     }
     if 0 < values["sample_interval_us"] < SECOND:

@@ -197,6 +197,8 @@ def test_health_and_inspection_tables(tmp_path):
     assert cfg.health.sample_interval_us == 5_000_000 and cfg.health.dark_luma == 30
     assert cfg.health.daylight == (390, 1140) and cfg.health.min_width == 1280
     assert cfg.inspection.schedule == "weekly" and cfg.inspection.window == (600, 720) and cfg.inspection.random_time
+    off = load(tmp_path, MINIMAL + '[health]\nsample_interval = "0s"\nraise_after = "0ms"\n')
+    assert off.health.sample_interval_us == 0 and off.health.raise_after_us == 0
 
 
 @pytest.mark.parametrize("text, field, words", [
