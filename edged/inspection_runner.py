@@ -86,16 +86,11 @@ class InspectionRunner:
 
     # signatures -----------------------------------------------------------------------
     async def sign(self, run_id: int, name: str, actor: str, notes: dict[str, str]) -> dict[str, Any]:
-        name = name.strip()
-        if not name:
-            raise InspectionError("sign with your name (--name)")
-        now = now_us()
+        (name, signer), now = _signer(name, actor, "sign"), now_us()
 
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
-                run = run_of(c.db, run_id)
-                if run is None:
-                    raise InspectionError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+                run = _existing_run(c.db, run_id)
                 if run["signed_us"] is not None:
                     raise InspectionError(f"inspection {run_id} was already signed by {run['inspector']}")
                 cams = {r["camera"] for r in run["records"]}
@@ -105,7 +100,6 @@ class InspectionRunner:
                 for cam, text in notes.items():
                     c.db.execute("UPDATE inspections SET handling = ? WHERE run_id = ? AND camera = ?",
                                  [text, run_id, cam])
-                signer = name if name == actor else f"{name} ({actor})"
                 c.db.execute("UPDATE inspection_runs SET inspector = ?, signed_us = ? WHERE id = ?",
                              [signer, now, run_id])
                 audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes})
@@ -117,21 +111,15 @@ class InspectionRunner:
         return run
 
     async def countersign(self, run_id: int, name: str, actor: str) -> dict[str, Any]:
-        name = name.strip()
-        if not name:
-            raise InspectionError("countersign with your name (--name)")
-        now = now_us()
+        (name, signer), now = _signer(name, actor, "countersign"), now_us()
 
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
-                run = run_of(c.db, run_id)
-                if run is None:
-                    raise InspectionError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+                run = _existing_run(c.db, run_id)
                 if run["signed_us"] is None:
                     raise InspectionError(f"inspection {run_id} is not signed by its inspector yet")
                 if run["countersigned_us"] is not None:
                     raise InspectionError(f"inspection {run_id} was already countersigned by {run['supervisor']}")
-                signer = name if name == actor else f"{name} ({actor})"
                 if run["inspector"] == signer:
                     raise InspectionError("the supervisor who countersigns cannot be the inspector")
                 c.db.execute("UPDATE inspection_runs SET supervisor = ?, countersigned_us = ? WHERE id = ?",
@@ -182,6 +170,21 @@ class InspectionRunner:
                 await asyncio.wait_for(stopping.wait(), wait)
             except TimeoutError:
                 pass
+
+
+def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:
+    """(the name as typed, the signature: that name and the account that typed it, if different)."""
+    name = name.strip()
+    if not name:
+        raise InspectionError(f"{verb} with your name (--name)")
+    return name, name if name == actor else f"{name} ({actor})"
+
+
+def _existing_run(db: Any, run_id: int) -> dict[str, Any]:
+    run = run_of(db, run_id)
+    if run is None:
+        raise InspectionError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+    return run
 
 
 def run_of(db: Any, run_id: int) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import av
 
 from storage import nodekey
-from storage.fsutil import fsync_dir
+from storage.fsutil import fsync_dir, write_new
 from storage.hashing import sha256_file
 
 FORMAT = "edged-export/1"
@@ -191,9 +191,9 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
                          "the clip's timestamps, listed here with their reason",
         }
         body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
-        _write(tmp / MANIFEST, body)
-        _write(tmp / SIGNATURE, key.sign(body))
-        _write(tmp / PUBLIC_KEY, key.public_pem())
+        write_new(tmp / MANIFEST, body)
+        write_new(tmp / SIGNATURE, key.sign(body))
+        write_new(tmp / PUBLIC_KEY, key.public_pem())
         fsync_dir(tmp)
         os.rename(tmp, out_dir)
         fsync_dir(out_dir.parent)
@@ -201,15 +201,6 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
-
-
-def _write(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _utc(us: int) -> str:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.fsutil import fsync_dir
+from storage.fsutil import fsync_dir, write_new
 
 KEY_FILE = "node-ed25519.key"  # PKCS#8 PEM, unencrypted, mode 0600, in the data folder
 PUBLIC_PEM = "node-ed25519.pub.pem"  # a copy of the public half, for people and tools
@@ -105,12 +105,7 @@ def load_or_create(data_dir: Path) -> NodeKey:
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new(tmp, pem, 0o600)
     try:
         os.link(tmp, path)  # never replaces a key another process made meanwhile
     except FileExistsError:

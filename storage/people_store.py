@@ -27,6 +27,7 @@ import sqlite_utils
 from edged import requests as rq
 from edged.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
+from storage.fsutil import write_new
 
 # scrypt at N=2^14, r=8: 16 MiB and about 50 ms per check on the target box.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
@@ -437,12 +438,7 @@ def id_key(data_dir: Path) -> bytes:
     except FileNotFoundError:
         pass
     key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new(path, key, 0o600)
     return key
 
 
