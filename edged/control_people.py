@@ -71,7 +71,7 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         name, password = _text(args, "name"), str(args.get("password") or "")
         via = f"edgectl (os: {caller.os_user})"
         try:
-            return await writer.run(lambda c: ps.login(c.db, name, password, now_us=now_us(), via=via, policy=policy))
+            return await ps.login_async(writer, name, password, now_us=now_us, via=via, policy=policy)
         except ps.AuthError as exc:
             await _lock_alarm(name)
             raise RequestError(f"login refused: {exc}") from None

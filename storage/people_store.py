@@ -11,6 +11,7 @@ session tokens are kept only as a SHA-256 hash, so a copy of the catalog logs no
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,7 +21,7 @@ import re
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import sqlite_utils
 
@@ -354,18 +355,36 @@ def _failed(db: sqlite_utils.Database, name: str, via: str, why: str, now_us: in
     audit.append(db, name, "login.failed", {"via": via, "why": why}, at_us=now_us)
 
 
+def stored_hash(db: sqlite_utils.Database, name: str) -> str:
+    """The hash to check a login against (a dummy one for an unknown name)."""
+    row = _account(db, str(name).strip())
+    return _dummy_hash() if row is None else row["pw_hash"]
+
+
+async def login_async(writer: Any, name: str, password: str, *, now_us: Callable[[], int], via: str,
+                      policy: Policy | None = None) -> dict[str, Any]:
+    """`login` with the slow scrypt check on its own thread, not the catalog writer's: a burst
+    of logins must never hold up the recording's catalog writes."""
+    checked = await writer.run(lambda c: stored_hash(c.db, name))
+    ok = await asyncio.to_thread(check_password, password, checked)
+    return await writer.run(lambda c: login(c.db, name, password, now_us=now_us(), via=via, policy=policy,
+                                            verified=(checked, ok)))
+
+
 def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
-          policy: Policy | None = None) -> dict[str, Any]:
+          policy: Policy | None = None, verified: tuple[str, bool] | None = None) -> dict[str, Any]:
     """Check a password and open a session: {token, account, roles, cameras, expires_us}.
 
     Raises AuthError. Failed logins are counted; `lockout_after` in a row lock the account
-    for `lockout_for` (each refusal, and the lock, is an audit record).
+    for `lockout_for` (each refusal, and the lock, is an audit record). `verified`: (the hash
+    checked, whether the password matched it), when the caller already ran the check.
     """
     policy = policy or load_policy(db)
     name = str(name).strip()
     row = _account(db, name)
     if row is None:
-        check_password(password, _dummy_hash())
+        if verified is None:
+            check_password(password, _dummy_hash())
         with db.atomic():
             _failed(db, name, via, "unknown account", now_us)
         raise AuthError("wrong account name or password")
@@ -379,7 +398,8 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
         raise AuthError(f"account {name} is locked after repeated failed logins; try again in "
                         f"{-(-(row['locked_until_us'] - now_us) // 60_000_000)} min, or ask an admin to set a "
                         "new password")
-    if not check_password(password, row["pw_hash"]):
+    if not (check_password(password, row["pw_hash"]) if verified is None
+            else verified[1] and verified[0] == row["pw_hash"]):
         failed = row["failed"] + 1
         with db.atomic():
             _failed(db, name, via, "wrong password", now_us)

@@ -28,7 +28,7 @@ class Access:
 
     async def login(self, name: str, password: str) -> dict[str, Any]:
         """{token, account, roles, cameras, expires_us}; AuthError with a message for the person."""
-        return await self.writer.run(lambda c: people_store.login(c.db, name, password, now_us=now_us(), via=VIA))
+        return await people_store.login_async(self.writer, name, password, now_us=now_us, via=VIA)
 
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:
