@@ -112,6 +112,7 @@ class Bench:
         page.fill("#password", password_for(name))
         page.click("#submit")
         page.wait_for_url("**/live")
+        page.wait_for_selector("body[data-ready='1']")
         return page
 
     def live(self, page) -> float:
@@ -120,6 +121,7 @@ class Bench:
 
     def playback(self, page, grant: int) -> float:
         page.goto(self.base + "/playback")
+        page.wait_for_selector("body[data-ready='1']")
         page.fill("#grant", str(grant))
         page.click("#lookup button")
         page.wait_for_selector("#start", state="visible")

@@ -275,9 +275,9 @@ class Views:
                 reason = "connection lost"
             if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
                 reason = "the browser never connected"
-            if reason is not None and view.told_mono is None and reason not in ("connection lost", "end of the granted range"):
-                if self._tell_end(view, reason):  # the page shows why; closed at the next sweep
-                    continue
+            tell = reason not in (None, "connection lost", "end of the granted range") and view.told_mono is None
+            if tell and self._tell_end(view, reason):  # type: ignore[arg-type]
+                continue  # the page shows why; the view is closed at the next sweep
             if reason is not None:
                 await self.close(view, reason)
             elif view.kind == "playback":

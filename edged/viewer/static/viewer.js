@@ -203,7 +203,6 @@ async function watchLive(cam) {
 }
 
 async function playbackPage() {
-  await whoAmI();
   let grant = null;
   $("lookup").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -253,6 +252,7 @@ async function playbackPage() {
       say(err.message);
     }
   });
+  await whoAmI();
 }
 
 function send(msg) {
@@ -296,5 +296,5 @@ document.addEventListener("DOMContentLoaded", () => {
   common();
   const page = document.body.dataset.page;
   const run = { login: loginPage, live: livePage, playback: playbackPage }[page];
-  if (run) run().catch((err) => say(err.message));
+  if (run) run().catch((err) => say(err.message)).finally(() => { document.body.dataset.ready = "1"; });
 });
