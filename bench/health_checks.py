@@ -8,7 +8,8 @@ mounts by one fake-camera RTSP server. The recorder workers (`python -m recorder
 as cores, cameras dealt round-robin, as the daemon does) record all N cameras twice per round:
 with `sample_us` 0 (no image checks) and with 10 s; each phase is measured over the same window
 after every camera is recording (and has sent its first picture). The daemon is not in the
-loop: this is the worker side alone (decode, scale, measure, the event on the pipe).
+loop: this is the worker side alone (decode, scale, measure, the event on the pipe). The time
+from a black picture to the alarm goes through the daemon: bench/health_alarm.py.
 """
 
 from __future__ import annotations
@@ -206,12 +207,8 @@ def report(phases: list[Phase], args, clip: Path) -> str:
         f"extra RSS per camera: {fmt(extra_rss, '.2f')} MB",
         f"pool wall time per camera (sum of decode ms / window / {n}): {fmt(pool_share, '.3f')} % "
         "(an upper bound of the pool's own CPU)",
-        # ---- time from black to alarm ------------------------------------------------------------------
-        # PLACEHOLDER: measured with the daemon once edged/health.py raises alarms from `image` events:
-        # start edged with one camera on a healthy clip, restart the RTSP server with the black clip
-        # (tests/support/health_clips.py "black") on the same mount, and time the `dark` alarm row.
-        "time from black to alarm: NOT MEASURED HERE (daemon side pending; see the placeholder in "
-        "bench/health_checks.py)",
+        # ---- time from black to alarm: through the daemon, in bench/health_alarm.py ----------
+        "time from black to alarm: see `python -m bench.health_alarm` (needs the daemon's alarms)",
     ]
     notes = []
     if len({code_of(p.code) for p in phases}) > 1 or code_of(args.source_state) != code_of(source_state()):

@@ -1,8 +1,8 @@
 """Image checks: decode one keyframe per camera every few seconds, off the recording path.
 
 The camera thread copies a keyframe's bytes into a small bounded pool (ImageSampler) and goes
-on remuxing; it never waits. A pool thread decodes that one packet with the camera's own
-decoder, lets swscale shrink it (PyAV releases the GIL there), and measures the small picture
+on remuxing; it never waits. A pool thread decodes that one packet alone (a fresh decoder
+for the camera's codec and extradata), lets swscale shrink it (PyAV releases the GIL there), and measures the small picture
 with numpy. The result goes to the daemon as an `image` event; the daemon decides what is an
 alarm (thresholds, hysteresis). The pure functions here are shared with it. design/0012.
 """
@@ -37,7 +37,7 @@ BLOCK_DIFF = 3.0
 # sharpness(): width of the box re-blur, in pixels of the analysed picture.
 REBLUR = 5
 # similarity(): box smoothing radius before the gradients, in thumbnail pixels. With 2, a
-# pan of 1 thumbnail pixel (1.5 % of the width) still scores ~0.8, one of 5 pixels ~0.2.
+# pan of 1 thumbnail pixel (1.5 % of the width) still scores ~0.8, one of 5 pixels 0.0-0.3.
 SIMILARITY_BLUR = 2
 
 # Proposed defaults (the daemon owns the real ones in its config). Each crossing is a
@@ -64,8 +64,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     # blurred: sharpness() below this [healthy 0.75, the blurred clip 0.27-0.32; a real
     # photo: crisp 0.71, sigma 4 px blur at 720p 0.49, sigma 8 px 0.31; mandelbrot 0.49].
     "blurred_sharpness": 0.40,
-    # monochrome: mean chroma saturation below this [grey 0.0, healthy 128; daylight
-    # colour scenes measure 10 and more]. Only meaningful in daylight hours.
+    # monochrome: mean chroma saturation below this [grey 0.0, black with noise 1.5, healthy
+    # 128, a real photo of a green circuit board 31]. Only meaningful in daylight hours.
     "mono_colour": 2.0,
     # moved: similarity() with the reference thumbnail below this [same scene 0.99, at
     # dusk with noise 0.99, a pan of 5 % of the width ~0.45, a different scene 0.16-0.20].
