@@ -99,8 +99,10 @@ class HealthMonitor:
     # evaluation -----------------------------------------------------------------------
     def _public(self, cam: str) -> str:
         camcfg = self.cfg.camera(cam)
+        if camcfg is None:  # removed from the config: its recorder says "stopped", and so do we
+            return self.states.get(cam) or "stopped"
         degraded = any(t.active for (c, _k), t in self.tracks.items() if c == cam)
-        return health.camera_state(camcfg is None or camcfg.enabled, self.states.get(cam), degraded)
+        return health.camera_state(camcfg.enabled, self.states.get(cam), degraded)
 
     def view(self, cam_id: str, now: int) -> health.CameraView:
         cam = self.cfg.camera(cam_id)
