@@ -15,7 +15,9 @@ from tests.support.people import People
 
 
 def next_minute_window() -> str:
-    start = (datetime.now() + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    """A one-minute window starting at the next whole minute at least 25 s away, so the
+    cameras are recording when the inspection falls due."""
+    start = (datetime.now() + timedelta(seconds=85)).replace(second=0, microsecond=0)
     if start.hour == 0 and start.minute == 0 or (start + timedelta(minutes=1)).day != start.day:
         pytest.skip("the next minute crosses midnight; a window cannot")
     end = start + timedelta(minutes=1)
@@ -39,7 +41,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             people = People(config, tmp_path, monkeypatch)
             people.add("lin", "custodian")
             people.add("wang", "approver")
-            wait_for(lambda: d.query("SELECT * FROM inspection_runs WHERE kind = 'scheduled'"), 80,
+            wait_for(lambda: d.query("SELECT * FROM inspection_runs WHERE kind = 'scheduled'"), 100,
                      "the scheduled inspection")
             run = d.query("SELECT * FROM inspection_runs WHERE kind = 'scheduled'")[0]
             records = {r["camera"]: r for r in d.query("SELECT * FROM inspections WHERE run_id = ?", (run["id"],))}
