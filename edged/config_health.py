@@ -64,7 +64,8 @@ _HEALTH_KEYS = (
     "min_width", "min_height", "min_fps",
 )  # fmt: skip
 _RANGES: dict[str, tuple[float, float]] = {
-    "dark_luma": (0, 255), "dark_fraction": (0, 1), "bright_fraction": (0, 1), "frozen_change": (0, 1), "blur_sharpness": (0, 1),
+    "dark_luma": (0, 255), "dark_fraction": (0, 1), "bright_fraction": (0, 1), "frozen_change": (0, 1),
+    "blur_sharpness": (0, 1),
     "covered_contrast": (0, 255), "moved_similarity": (-1, 1), "colour_min": (0, 255),
     "min_width": (0, 16384), "min_height": (0, 16384), "min_fps": (0, 1000),
 }

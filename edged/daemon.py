@@ -74,7 +74,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     maintenance = Maintenance(data_dir, writer, alarms)
     notifier = Notifier()
     keepalive = Keepalive(notifier, sup, writer, runner)
-    _install_signals(sup, (runner, monitor, inspector), notifier, config_path)  # first: a SIGTERM during start-up is a clean stop
+    # First: a SIGTERM during start-up is a clean stop.
+    _install_signals(sup, (runner, monitor, inspector), notifier, config_path)
     if os.environ.get("EDGED_TEST_HOOKS") == "1":
         _install_test_hooks(writer)
     notifier.extend_timeout(STARTUP_STEP_S)
@@ -198,7 +199,7 @@ def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
         except ConfigError as exc:
             log.error("SIGHUP: config not reloaded, still running the previous one: %s", exc)
             return
-        log.info("SIGHUP: reloading the camera list and retention settings from %s", config_path)
+        log.info("SIGHUP: reloading the cameras, retention, health and inspection settings from %s", config_path)
         for follower in followers:  # retention, health and inspections take the new settings at once
             follower.cfg = cfg
         sup.submit(sup.reload(cfg), "reload")

@@ -69,6 +69,8 @@ class HealthMonitor:
         self.public_state: dict[str, str] = {}
         self.last_segment_us: dict[str, int] = {}
         self.samples: dict[str, int] = {}   # image samples checked since start, per camera
+        self.down_since: dict[str, int] = {}  # when a camera stopped recording (an outage not yet a gap row)
+        self.midnight_us = 0
         self._last_gaps = 0.0
 
     # inputs from the supervisor -------------------------------------------------------
@@ -79,6 +81,10 @@ class HealthMonitor:
             q.append(at_us)
         self.states[cam] = state
         self.errors[cam] = error
+        if state == "recording":
+            self.down_since.pop(cam, None)
+        else:
+            self.down_since.setdefault(cam, at_us)
         if state != "recording":
             self.images.pop(cam, None)  # a sample from before the outage says nothing now
         self.public_state[cam] = self._public(cam)
@@ -158,11 +164,17 @@ class HealthMonitor:
             "codec": s.get("codec"), "width": s.get("width"), "height": s.get("height"),
             "keyframe_interval_s": s.get("keyframe_interval"), "audio": bool(s.get("audio_packets", s.get("audio"))),
             "last_packet_age_s": None if last is None else round((now - last) / 1e6, 1),
-            "reconnects_1h": len(recent), "gap_today_s": round(self.gap_today_s.get(cam, 0.0), 1),
+            "reconnects_1h": len(recent), "gap_today_s": round(self.gap_today(cam, now), 1),
             "clock_skew_s": None if s.get("clock_skew_us") is None else s["clock_skew_us"] / 1e6,
             "similarity": view.similarity, "samples": self.samples.get(cam, 0), "conditions": present,
             "alarms": sorted(k for (c, k), t in self.tracks.items() if c == cam and t.active),
         }
+
+    def gap_today(self, cam: str, now: int) -> float:
+        """Seconds without footage today: the recorded gaps, plus an outage still going on."""
+        down = self.down_since.get(cam)
+        open_s = 0.0 if down is None or now <= self.midnight_us else (now - max(down, self.midnight_us)) / 1e6
+        return self.gap_today_s.get(cam, 0.0) + open_s
 
     async def refresh_gaps(self, now: int) -> None:
         midnight = int(datetime.fromtimestamp(now / 1e6).replace(hour=0, minute=0, second=0,
@@ -171,10 +183,11 @@ class HealthMonitor:
         def read(c: Catalog) -> dict[str, float]:
             rows = c.db.query(
                 "SELECT camera, sum(min(to_us, ?) - max(from_us, ?)) AS us FROM gaps"
-                " WHERE to_us > ? AND from_us > ? GROUP BY camera", [now, midnight, midnight, midnight - 86_400_000_000])
+                " WHERE to_us > ? GROUP BY camera", [now, midnight, midnight])
             return {r["camera"]: r["us"] / 1e6 for r in rows}
 
         self.gap_today_s = await self.writer.run(read)
+        self.midnight_us = midnight
 
     async def load(self) -> None:
         def read(c: Catalog) -> dict[str, np.ndarray]:
