@@ -78,9 +78,10 @@ def background(spec: SyntheticSpec) -> np.ndarray:
 
 
 def render(base: np.ndarray, frame_no: int, fps: int, now: float) -> np.ndarray:
-    """One picture: bars, a moving box (so the stream is never frozen) and the UTC clock."""
-    img = base.copy()
-    h, w = img.shape[:2]
+    """One picture: scrolling bars and a moving box (the image checks must see a live scene,
+    not a frozen one with a running clock) and the UTC clock."""
+    h, w = base.shape[:2]
+    img = np.roll(base, (frame_no * 4) % w, axis=1)
     box = max(8, h // 12)
     x = int((frame_no * 7) % max(1, w - box))
     img[h // 2 - box // 2 : h // 2 + box // 2, x : x + box] = (255, 255, 255)

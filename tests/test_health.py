@@ -221,3 +221,16 @@ def test_camera_inventory_and_audio_required(tmp_path):
     assert err.field == "cameras[0].kind"
     with pytest.raises(ConfigError):
         load(tmp_path, CAMERA + 'audio_required = true\naudio_expected = true\n')
+
+
+def test_the_demo_camera_looks_alive_to_the_frozen_check():
+    """The built-in demo must not raise video_frozen out of the box (it once did: a static
+    pattern with a small moving box and a clock is what a frozen camera looks like)."""
+    import numpy as np
+
+    from recorder.imagecheck import changed_fraction
+    from recorder.synthetic import background, parse_synthetic_url, render
+
+    base = background(parse_synthetic_url("synthetic:"))
+    grey = [render(base, n, 20, 1_795_000_000.0 + n / 20).mean(axis=2)[::4, ::4].astype(np.uint8) for n in (0, 200)]
+    assert changed_fraction(grey[0], grey[1]) > CFG.frozen_change * 3
