@@ -24,6 +24,7 @@ from edged import __version__
 from edged.control import Handler, RequestError
 from storage import audit, export, nodekey, people_store
 from storage.catalog import CatalogWriter
+from storage.retention_store import InUse
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,10 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey) -> dict[str, Handler]:
+def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
+                    in_use: InUse | None = None) -> dict[str, Handler]:
+    in_use = InUse() if in_use is None else in_use
+
     async def export_run(args: dict[str, Any], caller: Any) -> dict[str, Any]:
         data_dir = Path(cfg.storage.data_dir)
 
@@ -59,56 +63,62 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey) -> di
             watcher = recipient or (grant or {}).get("requester") or ""
             used = people_store.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy",
                                           now_us=started)
-            return used, export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
+            footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
+            in_use.add(r["path"] for x in footage for r in x["segments"])  # on the writer thread: no pass between
+            return used, footage
 
         try:
             grant, cameras = await writer.run(take)
         except (people_store.GrantError, export.ExportError) as exc:
             raise RequestError(f"export refused: {exc}") from None
 
-        loop = asyncio.get_running_loop()
-        progress = getattr(caller, "progress", None)
-
-        def report(info: dict[str, Any]) -> None:  # on the export thread: hop to the loop
-            if progress is not None:
-                loop.call_soon_threadsafe(progress, info)
-
-        out = export.export_dir(data_dir, export.EXPORTS_DIR, grant_id, started)
-        header = {
-            "site": {"id": cfg.site.id, "name": cfg.site.name}, "node": cfg.site.node,
-            "software": {"name": "edged", "version": __version__},
-            "request": {"id": grant["request_id"], "requester": grant.get("requester"),
-                        "approver": grant.get("approver")},
-            "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
-                                                "used_us")},
-            "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
-        }
+        reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
-            out.parent.mkdir(mode=0o750, exist_ok=True)
-            manifest = await asyncio.to_thread(
-                export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
-                from_us=grant["from_us"], to_us=grant["to_us"], progress=report)
-            body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
-        except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
-            why = str(exc) or type(exc).__name__
-            await writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
-            log.error("export for grant %d failed: %s", grant_id, why)
-            raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "
-                               "a new request is needed") from None
-        clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
-        digest = hashlib.sha256(body).hexdigest()
-        size = sum(c["bytes"] for c in clips)
-        detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
-                  "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
-                  "key": key.fingerprint}
-        export_id = await writer.run(lambda c: people_store.record_export(
-            c.db, grant_id, out_dir=str(out), custodian=actor, now_us=now_us(), bytes_=size,
-            manifest_sha256=digest, detail=detail))
-        await sweep_staging(writer, data_dir, keep=out)
-        return {"export": export_id, "grant": grant_id, "dir": str(out), "manifest_sha256": digest,
-                "bytes": size, "clips": detail["clips"],
-                "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
-                "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+            loop = asyncio.get_running_loop()
+            progress = getattr(caller, "progress", None)
+
+            def report(info: dict[str, Any]) -> None:  # on the export thread: hop to the loop
+                if progress is not None:
+                    loop.call_soon_threadsafe(progress, info)
+
+            out = export.export_dir(data_dir, export.EXPORTS_DIR, grant_id, started)
+            header = {
+                "site": {"id": cfg.site.id, "name": cfg.site.name}, "node": cfg.site.node,
+                "software": {"name": "edged", "version": __version__},
+                "request": {"id": grant["request_id"], "requester": grant.get("requester"),
+                            "approver": grant.get("approver")},
+                "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
+                                                    "used_us")},
+                "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
+            }
+            try:
+                out.parent.mkdir(mode=0o750, exist_ok=True)
+                manifest = await asyncio.to_thread(
+                    export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
+                    from_us=grant["from_us"], to_us=grant["to_us"], progress=report)
+                body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
+            except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
+                why = str(exc) or type(exc).__name__
+                await writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
+                log.error("export for grant %d failed: %s", grant_id, why)
+                raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "
+                                   "a new request is needed") from None
+            clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
+            digest = hashlib.sha256(body).hexdigest()
+            size = sum(c["bytes"] for c in clips)
+            detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
+                      "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
+                      "key": key.fingerprint}
+            export_id = await writer.run(lambda c: people_store.record_export(
+                c.db, grant_id, out_dir=str(out), custodian=actor, now_us=now_us(), bytes_=size,
+                manifest_sha256=digest, detail=detail))
+            await sweep_staging(writer, data_dir, keep=out)
+            return {"export": export_id, "grant": grant_id, "dir": str(out), "manifest_sha256": digest,
+                    "bytes": size, "clips": detail["clips"],
+                    "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
+                    "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+        finally:
+            in_use.remove(reading)
 
     return {"export.run": export_run}
 

@@ -103,7 +103,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         except nodekey.NodeKeyError as exc:
             log.critical("%s", exc)
             return 1
-        handlers.update(export_handlers(cfg, writer, node_key))
+        handlers.update(export_handlers(cfg, writer, node_key, runner.in_use))
         reporting.public_key = node_key.public_b64
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         notifier.extend_timeout(STARTUP_STEP_S)

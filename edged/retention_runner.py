@@ -18,6 +18,7 @@ from storage.retention import DAY_US, forecast_retention_us
 from storage.retention_store import (
     PassResult,
     active_holds,
+    InUse,
     held_bytes,
     now_us,
     policy_for,
@@ -38,6 +39,7 @@ class RetentionRunner:
         self.expect = expect
         self.on_full_stop = on_full_stop
         self.blocked: str | None = None   # why retention must not run (disk identity)
+        self.in_use = InUse()             # footage an export is reading: not destroyed under it
         self.breached = False             # a camera's minimum retention could not be kept
         self._poke = asyncio.Event()
 
@@ -66,7 +68,7 @@ class RetentionRunner:
         cfg = self.cfg
         result: PassResult = await self.writer.run(
             lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
-                               expect=self.expect))
+                               expect=self.expect, busy=self.in_use.snapshot()))
         p = result.plan
         if result.destroyed:
             reasons = sorted({d.reason for d in p.destroy})

@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -129,6 +131,31 @@ def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Poli
     overrides = {c.id: Limits(c.min_retention_us or site.min_us, c.max_retention_us or site.max_us)
                  for c in cameras if c.min_retention_us or c.max_retention_us}
     return Policy(site, overrides, retention.reserve_for(total_bytes), retention.on_full)
+
+
+class InUse:
+    """Footage being read (an export): retention passes leave it alone until the reader is done.
+
+    Readers register on the catalog writer thread, where passes run, so no pass slips in
+    between choosing the footage and claiming it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: Counter[str] = Counter()
+
+    def add(self, paths: Iterable[str]) -> None:
+        with self._lock:
+            self._paths.update(paths)
+
+    def remove(self, paths: Iterable[str]) -> None:
+        with self._lock:
+            self._paths.subtract(paths)
+            self._paths = +self._paths  # drop the ones no reader holds any more
+
+    def snapshot(self) -> set[str]:
+        with self._lock:
+            return set(self._paths)
 
 
 def _segments(rows: Iterable[dict[str, Any]]) -> list[Segment]:

@@ -302,3 +302,32 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
         assert "below the minimum of 30 days" in rows[0]["message"]
     finally:
         await writer.close()
+
+
+def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
+    """Footage an export is reading (storage.retention_store.InUse) survives a pass that would
+    destroy it past max retention; once the reader is done, the next pass destroys it."""
+    from edged.config import CameraConfig, RetentionConfig
+    from storage.retention_store import InUse, run_pass
+
+    day = 86_400_000_000
+    db = open_db(tmp_path / "catalog.db")
+    cat = Catalog(db)
+    cat.sync_cameras([{"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1}])
+    old = tmp_path / "video" / "old.mp4"
+    old.parent.mkdir()
+    old.write_bytes(b"x" * 1000)
+    db["segments"].insert({"camera": "c1", "start_us": 0, "end_us": 60_000_000, "path": "video/old.mp4",
+                           "bytes": 1000, "state": "complete", "created_us": 0})
+    in_use = InUse()
+    in_use.add(["video/old.mp4"])
+    in_use.add(["video/old.mp4"])  # two readers
+    args = (db, tmp_path, RetentionConfig(max_retention_us=30 * day, min_retention_us=day),
+            [CameraConfig(id="c1", name="c1", url="synthetic:")], shutil.disk_usage)
+    assert run_pass(*args, now=400 * day, busy=in_use.snapshot()).destroyed == 0 and old.exists()
+    in_use.remove(["video/old.mp4"])
+    assert run_pass(*args, now=400 * day, busy=in_use.snapshot()).destroyed == 0, "one reader is left"
+    in_use.remove(["video/old.mp4"])
+    assert in_use.snapshot() == set()
+    assert run_pass(*args, now=400 * day, busy=in_use.snapshot()).destroyed == 1 and not old.exists()
+    assert db.execute("SELECT reason FROM destructions").fetchone()[0]
