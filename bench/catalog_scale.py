@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import random
-import shlex
 import shutil
 import sqlite3
 import statistics
@@ -47,6 +46,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bench.record_throughput import command_line, table
 from edged.config import DAY, CameraConfig, RetentionConfig
 from storage import layout
 from storage.catalog import SEGMENT_LOOKBACK_US, Catalog, migrations, open_db, open_readonly, segments_between
@@ -92,15 +92,6 @@ def progress(msg: str, final: bool = False) -> None:
     sys.stderr.flush()
 
 
-def command_line() -> str:
-    exe = Path(sys.executable)
-    try:
-        exe = exe.relative_to(ROOT)
-    except ValueError:
-        pass
-    return f"cd {ROOT} && {exe} -m bench.catalog_scale {shlex.join(sys.argv[1:])}".rstrip()
-
-
 def environment(path: Path) -> str:
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, check=False).stdout.strip()
@@ -113,15 +104,6 @@ def environment(path: Path) -> str:
             f"{mem:.0f} GiB RAM, load {load}; {disk.free / 2**30:.0f} GiB free under {path}; "
             f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; edged {rev}"
             f"{'+uncommitted' if dirty else ''}")
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table with aligned columns (readable as text, pastes into an issue)."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
 def ms(seconds: float) -> str:
@@ -346,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     cams = camera_ids(args.cameras)
     rng = random.Random(SEED + 1)
 
-    log(f"command: {command_line()}")
+    log(f"command: {command_line('bench.catalog_scale')}")
     log(f"environment: {environment(args.out)}")
     slots = args.days * DAY // seg_us
     t_end = T0 + args.days * DAY  # the synthetic footage ends here

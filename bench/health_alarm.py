@@ -14,13 +14,12 @@ Between repetitions the picture is healthy again until the alarm clears (`clear_
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
 
+from bench.record_throughput import command_line, environment, table
 from tests.support.cameras import RtspServer
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.health_clips import health_clip
@@ -76,11 +75,11 @@ def main() -> int:
         res = one_setting(name.split(" (")[0].replace(" ", "_").replace("=", ""), health, args.reps, clips)
         alarm = [a for a, _b in res]
         rows.append((name, statistics.median(alarm), max(alarm), statistics.median(b for _a, b in res)))
-    print("\n| setting | black to alarm, median | max | of which reconnect (median) |\n|---|---|---|---|")
-    for name, med, worst, reconnect in rows:
-        print(f"| {name} | {med:.1f} s | {worst:.1f} s | {reconnect:.1f} s |")
-    print(f"\ncommand: cd {Path.cwd()} && {shlex.join([sys.executable.replace(str(Path.cwd()) + '/', ''), '-m', 'bench.health_alarm', *sys.argv[1:]])}")
-    print(f"load: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.reps} switches per setting")
+    print("\n" + table(["setting", "black to alarm, median", "max", "of which reconnect (median)"],
+                       [[name, f"{med:.1f} s", f"{worst:.1f} s", f"{reconnect:.1f} s"]
+                        for name, med, worst, reconnect in rows]))
+    print(f"\ncommand: {command_line('bench.health_alarm')}")
+    print(f"{environment()}; {args.reps} switches per setting")
     return 0
 
 

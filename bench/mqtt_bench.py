@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import platform
-import shlex
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import paho.mqtt
 
+from bench.record_throughput import command_line, table
 from edged.config import MqttConfig
 from mqtt.reporter import Reporter
 from tests.support.broker import Broker
@@ -80,15 +80,6 @@ def log(msg: str = "") -> None:
     lines.append(msg)
 
 
-def command_line() -> str:
-    exe = Path(sys.executable)
-    try:
-        exe = exe.relative_to(ROOT)
-    except ValueError:
-        pass
-    return f"cd {ROOT} && {exe} -m bench.mqtt_bench {shlex.join(sys.argv[1:])}".rstrip()
-
-
 def environment() -> str:
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, check=False).stdout.strip()
@@ -101,14 +92,6 @@ def environment() -> str:
     return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, load {load}; "
             f"outbox on {fs} ({OUT}); Python {platform.python_version()}, paho-mqtt {paho.mqtt.__version__}, {mosq}; "
             f"edged {rev}{' + uncommitted mqtt/' if dirty else ''}")
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -249,7 +232,7 @@ async def cpu_cost(work: Path, cameras: int, seconds: float) -> list[str]:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    log(f"$ {command_line()}")
+    log(f"$ {command_line('bench.mqtt_bench')}")
     log(environment())
     work = Path(tempfile.mkdtemp(prefix="mqtt-bench-", dir=OUT))
     try:

@@ -47,10 +47,10 @@ from bench.record_throughput import (
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments
-from tests.support.people import People, password_for
+from tests.support.browser import launch, login_page
+from tests.support.people import People
 
 S = 1_000_000
-CHROMIUM = "/usr/bin/chromium"
 CLK = 100  # USER_HZ
 
 
@@ -75,9 +75,8 @@ class Bench:
         write_segments(data, "cam1", clip_mp4(self.clip), [(self.t0, 120)], segment_s=60)
         self.port = free_port()
         cfg = write_config(self.work / "edged.toml", data, [{"id": "cam1", "url": self.rtsp.url("cam1")}],
-                           storage={"segment_length": "60s"})
-        with cfg.open("a") as f:
-            f.write(f'\n[viewer]\nenabled = true\nlisten = "127.0.0.1:{self.port}"\nmax_viewers = 64\n')
+                           storage={"segment_length": "60s"},
+                           tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}", "max_viewers": 64}})
         self.base = f"http://127.0.0.1:{self.port}"
         self.daemon = Daemon(cfg, data, self.work / "edged.log").start()
         wait_for(lambda: "web viewer listening" in self.daemon.log, 30, "the web viewer")
@@ -85,10 +84,7 @@ class Bench:
         self.people = People(cfg, self.work)
         for name, role in (("vera", "viewer"), ("carl", "custodian"), ("adam", "approver")):
             self.people.add(name, role)
-        from playwright.sync_api import sync_playwright
-        self.pw = sync_playwright().start()
-        self.browser = self.pw.chromium.launch(executable_path=CHROMIUM,
-                                               args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+        self.pw, self.browser = launch()
 
     def grants(self, n: int) -> list[int]:
         """n approved view grants of 90 s of the old footage (filed by vera, approved by adam)."""
@@ -106,14 +102,7 @@ class Bench:
         return ids
 
     def page(self, name: str):
-        page = self.browser.new_context(bypass_csp=True).new_page()
-        page.goto(self.base + "/login")
-        page.fill("#name", name)
-        page.fill("#password", password_for(name))
-        page.click("#submit")
-        page.wait_for_url("**/live")
-        page.wait_for_selector("body[data-ready='1']")
-        return page
+        return login_page(self.browser, self.base, name)
 
     def live(self, page) -> float:
         page.click("button[data-camera=cam1]")

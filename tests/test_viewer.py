@@ -22,13 +22,13 @@ from edged.viewer.live import has_parameter_sets
 from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of
 from storage import audit
 from storage.catalog import open_readonly
-from tests.support.cameras import RtspServer, make_clip
+from tests.support.browser import CHROMIUM, launch, login_page
+from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.configs import MINIMAL, error_for, write
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments
 
 S = 1_000_000
-CHROMIUM = "/usr/bin/chromium"
 
 # --- rules (pure) -------------------------------------------------------------------------
 
@@ -261,8 +261,6 @@ class Site:
     real accounts, one approved view grant, and one headless Chromium."""
 
     def __init__(self, tmp: Path):
-        from playwright.sync_api import sync_playwright
-
         from tests.support.people import People
 
         self.tmp = tmp
@@ -274,13 +272,12 @@ class Site:
         self.t0 = (time.time_ns() // 1000 - 3600 * S) // S * S
         for cam in ("cam1", "cam2"):
             write_segments(data, cam, clip_mp4(clip), [(self.t0, 8), (self.t0 + 10 * S, 6)], segment_s=3)
-        self.port = _free_port()
+        self.port = free_port()
         url1 = self.rtsp.url("cam1").replace("rtsp://", f"rtsp://viewer:{SECRET}@")
         cfg = write_config(tmp / "edged.toml", data, [{"id": "cam1", "name": "Lobby", "url": url1},
-                                                      {"id": "cam2", "name": "Desk", "url": self.rtsp.url("cam2")}])
-        with cfg.open("a") as f:
-            f.write(f'\n[viewer]\nenabled = true\nlisten = "127.0.0.1:{self.port}"\n'
-                    f'\n[accounts]\nsession_ttl = "{SESSION_TTL_S}s"\n')
+                                                      {"id": "cam2", "name": "Desk", "url": self.rtsp.url("cam2")}],
+                           tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"},
+                                   "accounts": {"session_ttl": f"{SESSION_TTL_S}s"}})
         self.base = f"http://127.0.0.1:{self.port}"
         self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
         self.pw = self.browser = None
@@ -304,25 +301,13 @@ class Site:
             assert r.returncode == 0, r.stderr
             self.grant = json.loads(r.stdout)["grant"]
             assert (self.grant["from_us"], self.grant["to_us"]) == (self.grant_from, self.grant_to)
-            self.pw = sync_playwright().start()
-            self.browser = self.pw.chromium.launch(executable_path=CHROMIUM,
-                                                   args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+            self.pw, self.browser = launch()
         except BaseException:
             self.close()
             raise
 
     def login(self, name: str):
-        from tests.support.people import password_for
-
-        # bypass_csp: the page's CSP forbids eval, which playwright's wait_for_function needs
-        page = self.browser.new_context(bypass_csp=True).new_page()
-        page.goto(self.base + "/login")
-        page.fill("#name", name)
-        page.fill("#password", password_for(name))
-        page.click("#submit")
-        page.wait_for_url("**/live")
-        page.wait_for_selector("body[data-ready='1']")  # the page has asked who is logged in
-        return page
+        return login_page(self.browser, self.base, name)
 
     def audit(self, action: str, actor: str | None = None) -> list[dict]:
         rows = self.daemon.query("SELECT * FROM audit WHERE action = ? ORDER BY seq", (action,))
@@ -336,12 +321,6 @@ class Site:
         if self.daemon.proc is not None:
             self.daemon.stop()
         self.rtsp.close()
-
-
-def _free_port() -> int:
-    from tests.support.cameras import free_port
-
-    return free_port()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,39 @@
+"""Headless Debian Chromium driven by playwright, logged in to edged's web viewer.
+
+Shared by tests/test_viewer.py and bench/viewer_bench.py. Playwright's own browsers are never
+downloaded: scripts/bootstrap installs Debian's chromium.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.people import password_for
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch() -> tuple[Any, Any]:
+    """(playwright, browser); stop both when done."""
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        return pw, pw.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox",
+                                                                        "--disable-gpu"])
+    except BaseException:
+        pw.stop()
+        raise
+
+
+def login_page(browser: Any, base: str, name: str) -> Any:
+    """A fresh browser context logged in as `name` (its test password), on the live page."""
+    # bypass_csp: the page's CSP forbids eval, which playwright's wait_for_function needs
+    page = browser.new_context(bypass_csp=True).new_page()
+    page.goto(base + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password_for(name))
+    page.click("#submit")
+    page.wait_for_url("**/live")
+    page.wait_for_selector("body[data-ready='1']")  # the page has asked who is logged in
+    return page
