@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control import call
 from edged.display import UsageError, fmt_time, table
-
-
-def _person() -> str:
-    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def cmd_maintenance(ctx, args) -> tuple[Any, str]:
@@ -25,8 +19,7 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
             raise UsageError(str(exc)) from None
         print(f"taking a copy of the catalog and checking the hashes of the last {args.verify} of footage ...",
               file=sys.stderr, flush=True)
-        w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us,
-                                                   "person": _person()}, timeout=3600)
+        w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us}, timeout=3600)
         bad = w["mismatches"]
         text = (f"maintenance window {w['id']} open since {fmt_time(w['began_us'])} ({w['reason']})\n"
                 f"catalog copy: {w['backup']} ({w['backup_segments']} segments)\n"
@@ -37,7 +30,7 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
                 "\nClose the window with: edgectl maintenance end --note ...")
         return w, text
     if args.m_cmd == "end":
-        w = call(ctx.socket, "maintenance.end", {"note": args.note or "", "person": _person()})
+        w = call(ctx.socket, "maintenance.end", {"note": args.note or ""})
         return w, f"maintenance window {w['id']} closed at {fmt_time(w['ended_us'])} by {w['ended_by']}"
     rows = list(ctx.db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?", [args.limit]))
     text = table(["ID", "BEGAN", "BY", "REASON", "ENDED", "BY", "CHECKED", "MISMATCHES"], [

@@ -6,8 +6,6 @@ control socket. There is deliberately no verb that deletes footage (REQUIREMENTS
 
 from __future__ import annotations
 
-import getpass
-import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +19,6 @@ from storage.retention_store import hold_row, retention_report
 
 def _now() -> int:
     return time.time_ns() // 1000
-
-
-def _person() -> str:
-    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def _days(us: int | None) -> str:
@@ -53,7 +47,7 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
         start, end = parse_when(args.from_, now), parse_when(args.to, now)
         req: dict[str, Any] = {"kind": "legal" if args.legal else "evidence",
                                "cameras": None if args.all_cameras else args.camera, "from_us": start, "to_us": end,
-                               "reason": args.reason, "case_ref": args.case, "person": _person()}
+                               "reason": args.reason, "case_ref": args.case}
         if args.expires:
             if args.legal:
                 raise UsageError("a legal hold has no expiry")
@@ -65,8 +59,7 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
         return h, f"hold {h['id']} placed: {h['segments']} segments ({fmt_bytes(h['bytes'])}) are now kept\n" + \
             table(["ID", "KIND", "CAMERAS", "FROM", "TO", "CASE", "STATE", "SEGMENTS", "SIZE"], [_hold_line(h, now)])
     if args.hold_cmd == "release":
-        h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason, "approver": args.approver,
-                                              "person": _person()})
+        h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason})
         return h, f"hold {h['id']} released by {h['ended_by']}: {h['end_reason']}"
     if args.hold_cmd == "show":
         try:
@@ -148,7 +141,6 @@ def register(sub) -> None:
     r = hs.add_parser("release", help="end a hold early (a reason is required)")
     r.add_argument("id", type=int)
     r.add_argument("--reason", required=True)
-    r.add_argument("--approver", help="the approver of a legal hold's release")
     r.add_argument("--json", action="store_true")
     s = hs.add_parser("show", help="one hold in full")
     s.add_argument("id", type=int)

@@ -106,7 +106,7 @@ def release_hold(db: sqlite_utils.Database, hold_id: int, *, actor: str, reason:
     if not reason.strip():
         raise HoldError("releasing a hold needs a reason")
     if row["kind"] == "legal" and not approver:
-        raise HoldError("releasing a legal hold needs an approver (--approver)")
+        raise HoldError("releasing a legal hold needs an approver's session")
     db.execute("UPDATE holds SET ended_us = ?, ended_how = 'released', ended_by = ?, end_reason = ?,"
                " approved_by = ? WHERE id = ?", [now, actor, reason, approver, hold_id])
     return hold_row(db, hold_id)
