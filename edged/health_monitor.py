@@ -9,7 +9,6 @@ live in the catalog; the newest sample of each camera is kept here to take one f
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
@@ -23,6 +22,7 @@ from edged import health
 from edged.alarms import Alarms
 from edged.config import Config
 from storage import audit
+from recorder.imagecheck import decode_thumb, similarity
 from storage.catalog import Catalog, CatalogWriter
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 EVAL_S = 2.0
 GAPS_EVERY_S = 30.0
 HOUR_US = 3_600_000_000
-THUMB_SHAPE = (36, 64)   # the samples' grey thumbnail (rows, columns)
 
 
 def now_us() -> int:
@@ -42,11 +41,11 @@ def local_minute(at_us: int) -> int:
     return t.hour * 60 + t.minute
 
 
-def decode_thumb(b64: str | None) -> np.ndarray | None:
-    if not b64:
+def thumb_of(ev: dict[str, Any]) -> np.ndarray | None:
+    try:
+        return decode_thumb(ev["thumb"]) if ev.get("thumb") else None
+    except ValueError:  # a thumbnail of the wrong size: the sample still counts, `moved` is not judged
         return None
-    raw = np.frombuffer(base64.b64decode(b64), dtype=np.uint8)
-    return raw.reshape(THUMB_SHAPE) if raw.size == THUMB_SHAPE[0] * THUMB_SHAPE[1] else None
 
 
 class ReferenceRefused(Exception):
@@ -66,11 +65,11 @@ class HealthMonitor:
         self.tracks: dict[tuple[str, str], health.Track] = {}
         self.reconnects: dict[str, deque[int]] = {}
         self.gap_today_s: dict[str, float] = {}
-        self.public_state: dict[str, str] = {}
         self.last_segment_us: dict[str, int] = {}
         self.samples: dict[str, int] = {}   # image samples checked since start, per camera
         self.down_since: dict[str, int] = {}  # when a camera stopped recording (an outage not yet a gap row)
         self.midnight_us = 0
+        self._written: dict[str, dict[str, Any]] = {}  # the camera rows as last written
         self._last_gaps = 0.0
 
     # inputs from the supervisor -------------------------------------------------------
@@ -87,17 +86,21 @@ class HealthMonitor:
             self.down_since.setdefault(cam, at_us)
         if state != "recording":
             self.images.pop(cam, None)  # a sample from before the outage says nothing now
-        self.public_state[cam] = self._public(cam)
-        return self.public_state[cam]
+        return self._public(cam)
 
     def on_stats(self, ev: dict[str, Any]) -> None:
         self.stats[ev["camera"]] = ev
 
     def on_image(self, ev: dict[str, Any]) -> None:
-        ev = dict(ev)
-        ev["thumb"] = decode_thumb(ev.get("thumb"))
-        self.images[ev["camera"]] = ev
-        self.samples[ev["camera"]] = self.samples.get(ev["camera"], 0) + 1
+        cam = ev["camera"]
+        ev = {**ev, "thumb": thumb_of(ev)}
+        ev["similarity"] = self._similarity(cam, ev["thumb"])  # once per sample, not per evaluation
+        self.images[cam] = ev
+        self.samples[cam] = self.samples.get(cam, 0) + 1
+
+    def _similarity(self, cam: str, thumb: np.ndarray | None) -> float | None:
+        ref = self.references.get(cam)
+        return None if ref is None or thumb is None else float(similarity(ref, thumb))
 
     def on_segment(self, cam: str, start_us: int) -> None:
         self.last_segment_us[cam] = start_us
@@ -115,15 +118,10 @@ class HealthMonitor:
         hc = self.cfg.health
         image = self.images.get(cam_id)
         fresh = image is not None and now - image["at"] <= 3 * max(hc.sample_interval_us, 1_000_000)
-        similarity = None
-        ref = self.references.get(cam_id)
-        if fresh and ref is not None and image["thumb"] is not None:
-            from recorder.imagecheck import similarity as compare
-            similarity = float(compare(ref, image["thumb"]))
         return health.CameraView(
             id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_expected),
             state=self.states.get(cam_id), stats=self.stats.get(cam_id),
-            image=image["metrics"] if fresh else None, similarity=similarity)
+            image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None)
 
     async def evaluate(self, now: int | None = None) -> None:
         now = now_us() if now is None else now
@@ -147,27 +145,24 @@ class HealthMonitor:
                                              f"camera {cam.id}: {present[kind]}")  # refresh the figures
             verdict, reasons = health.compliance(view, hc, minute)
             state = self._public(cam.id)
-            self.public_state[cam.id] = state
-            rows.append({"id": cam.id, "state": state, "compliance": verdict,
-                         "compliance_reasons": json.dumps(reasons),
-                         "image": json.dumps(view.image) if view.image else None,
-                         "health": json.dumps(self.health_of(cam.id, now, present, view))})
+            row = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
+                   "image": json.dumps(view.image) if view.image else None,
+                   "health": json.dumps(self.health_of(cam.id, now, present, view))}
+            if self._written.get(cam.id) != row:  # most evaluations change nothing: no write
+                rows.append(row)
         if rows:
             await self.writer.run(_write_health, rows)
+            self._written.update((r["id"], r) for r in rows)
 
     def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
+        """What the catalog's camera row does not already hold (rates, resolution, keyframe
+        interval, clock skew and last packet are its columns; alarms are in `alarms`)."""
         s = self.stats.get(cam) or {}
-        recent = [t for t in self.reconnects.get(cam, ()) if now - t <= HOUR_US]
-        last = s.get("last_packet_us")
         return {
-            "state": self.public_state.get(cam), "fps": s.get("fps"), "bitrate": s.get("bitrate"),
-            "codec": s.get("codec"), "width": s.get("width"), "height": s.get("height"),
-            "keyframe_interval_s": s.get("keyframe_interval"), "audio": bool(s.get("audio_packets", s.get("audio"))),
-            "last_packet_age_s": None if last is None else round((now - last) / 1e6, 1),
-            "reconnects_1h": len(recent), "gap_today_s": round(self.gap_today(cam, now), 1),
-            "clock_skew_s": None if s.get("clock_skew_us") is None else s["clock_skew_us"] / 1e6,
-            "similarity": view.similarity, "samples": self.samples.get(cam, 0), "conditions": present,
-            "alarms": sorted(k for (c, k), t in self.tracks.items() if c == cam and t.active),
+            "audio_arriving": bool(s.get("audio_packets", s.get("audio"))),
+            "reconnects_1h": sum(now - t <= HOUR_US for t in self.reconnects.get(cam, ())),
+            "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
+            "samples": self.samples.get(cam, 0), "conditions": present,
         }
 
     def gap_today(self, cam: str, now: int) -> float:
@@ -229,6 +224,7 @@ class HealthMonitor:
 
         await self.writer.run(store)
         self.references[cam] = thumb
+        image["similarity"] = self._similarity(cam, image["thumb"])
         for kind in ("camera_moved",):  # a new reference starts the comparison afresh
             self.tracks[(cam, kind)] = health.Track()
             if self.alarms is not None:

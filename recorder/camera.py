@@ -250,11 +250,12 @@ class CameraRecorder:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = RunClock(wall - media, wall, mono), False
-            self._place(pkt, clock.wall(media), vstep_us)
+            at = clock.wall(media)
+            self._place(pkt, at, vstep_us)
             key = pkt.is_keyframe
             stats.add(pkt.size, wall, key, media)
             if key and mono >= next_sample:
-                samples.offer(pkt, clock.wall(media))
+                samples.offer(pkt, at)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
             if mono - stats.since >= STATS_EVERY_US:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
