@@ -88,8 +88,10 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         if caller.uid != 0:
             raise RequestError(f"init-admin runs only as root on the box itself (you are {caller.os_user})")
         name, password = _text(args, "name"), str(args.get("password") or "")
+        pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
         return await write(lambda db: ps.init_admin(db, name, password, os_user=caller.os_user, now_us=now_us(),
-                                                    min_password=policy.min_password), "no admin created")
+                                                    min_password=policy.min_password, pw_hash=pw_hash),
+                           "no admin created")
 
     async def logout(_args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         token = caller.token or ""
@@ -106,10 +108,12 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         cameras = args.get("cameras")
         if not isinstance(roles, list) or not (cameras is None or isinstance(cameras, list)):
             raise RequestError("account not opened: roles and cameras are lists")
+        password = str(args.get("password") or "")
+        pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
         return await write(lambda db: ps.add_account(
-            db, _text(args, "name"), str(args.get("password") or ""), roles, cameras, by=str(caller),
+            db, _text(args, "name"), password, roles, cameras, by=str(caller),
             reason=_text(args, "reason"), now_us=now_us(), full_name=_text(args, "full_name"),
-            min_password=policy.min_password), "account not opened")
+            min_password=policy.min_password, pw_hash=pw_hash), "account not opened")
 
     async def account_passwd(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         name = _text(args, "name") or caller.account or ""
@@ -120,15 +124,15 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
                                    f"{caller.account} may change only their own")
             if not _text(args, "reason"):
                 raise RequestError("password not changed: setting another account's password needs --reason")
-        else:
-            old = str(args.get("old_password") or "")
-            ok = await writer.run(lambda c: ps.check_password(old, next(c.db.query(
-                "SELECT pw_hash FROM accounts WHERE name = ?", [name]), {"pw_hash": ""})["pw_hash"]))
-            if not ok:
-                raise RequestError("password not changed: the current password is wrong")
+        stored = await writer.run(lambda c: ps.stored_hash(c.db, name))
+        if name == caller.account and not await asyncio.to_thread(
+                ps.check_password, str(args.get("old_password") or ""), stored):
+            raise RequestError("password not changed: the current password is wrong")
+        prepared = await asyncio.to_thread(ps.prepare_password, password, stored)  # scrypt: off the writer thread
         row = await write(lambda db: ps.change_password(db, name, password, by=str(caller),
                                                         reason=_text(args, "reason"), now_us=now_us(),
-                                                        min_password=policy.min_password), "password not changed")
+                                                        min_password=policy.min_password, prepared=prepared),
+                          "password not changed")
         if alarms is not None:
             await alarms.clear(f"account_locked:{name}")
         return row

@@ -263,7 +263,9 @@ def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: s
 def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
                 *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
                 pw_hash: str | None = None) -> dict[str, Any]:
-    """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2)."""
+    """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2).
+
+    `pw_hash`: hash_password(password), made ahead off the catalog writer thread."""
     name = str(name).strip()
     if not _NAME.fullmatch(name):
         raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
@@ -283,8 +285,7 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
                                "for every camera")
     if _account(db, name) is not None:
         raise AccountError(f"account {name} exists (accounts are never deleted or reused); choose another name")
-    problem = password_problem(name, password, min_password or load_policy(db).min_password) if pw_hash is None \
-        else None
+    problem = password_problem(name, password, min_password or load_policy(db).min_password)
     if problem:
         raise AccountError(problem)
     pw_hash = pw_hash or hash_password(password)
@@ -300,32 +301,43 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
 
 
 def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: str, now_us: int,
-               min_password: int | None = None) -> dict[str, Any]:
+               min_password: int | None = None, pw_hash: str | None = None) -> dict[str, Any]:
     """The first admin, made by root on the box itself; refused while an admin exists."""
     admins = active_admins(db)
     if admins:
         raise AccountError(f"an admin exists ({', '.join(admins)}): they open accounts with `edgectl account add`")
     return add_account(db, name, password, [ADMIN], None, by=f"{os_user} (init-admin)",
-                       reason="first admin, created on the box by root", now_us=now_us, min_password=min_password)
+                       reason="first admin, created on the box by root", now_us=now_us, min_password=min_password,
+                       pw_hash=pw_hash)
+
+
+def prepare_password(password: str, stored: str) -> tuple[str, str, bool]:
+    """The slow part of a password change, to run off the catalog writer thread: (the stored
+    hash it was checked against, the new hash, whether the new password is the old one)."""
+    return stored, hash_password(password), check_password(password, stored)
 
 
 def change_password(db: sqlite_utils.Database, name: str, password: str, *, by: str, reason: str, now_us: int,
-                    min_password: int | None = None) -> dict[str, Any]:
-    """A new password ends the account's sessions and its lockout."""
+                    min_password: int | None = None, prepared: tuple[str, str, bool] | None = None) -> dict[str, Any]:
+    """A new password ends the account's sessions and its lockout. `prepared`: see prepare_password."""
     row = _account(db, name)
     if row is None:
         raise AccountError(f"no account {name}")
+    if prepared is None:
+        prepared = prepare_password(password, row["pw_hash"])
+    elif prepared[0] != row["pw_hash"]:
+        raise AccountError("the password was changed meanwhile; try again")
     if row["revoked_us"] is not None:
         raise AccountError(f"account {name} was revoked; open a new account")
     problem = password_problem(name, password, min_password or load_policy(db).min_password)
     if problem:
         raise AccountError(problem)
-    if check_password(password, row["pw_hash"]):
+    if prepared[2]:
         raise AccountError("the new password is the old one")
     reason = reason.strip() or "changed by the account holder"
     with db.atomic():
         db.execute("UPDATE accounts SET pw_hash = ?, pw_changed_us = ?, failed = 0, locked_until_us = NULL"
-                   " WHERE name = ?", [hash_password(password), now_us, name])
+                   " WHERE name = ?", [prepared[1], now_us, name])
         db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
         _event(db, name, "password", by, reason, now_us)
         audit.append(db, by, "account.password", {"account": name, "reason": reason}, at_us=now_us)
