@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.container import copy_checkout
 from tests.support.daemon import ROOT, wait_for
 
 SECTION = "## The first ten minutes"
@@ -38,12 +39,17 @@ def walkthrough() -> list[str]:
 
 
 class Checkout:
-    """The checkout's layout in a temporary folder (its own data/), sharing the real .venv."""
+    """A copy of the checkout in a temporary folder (its own data/), sharing the real .venv.
+
+    The real checkout's bootstrap runs first, so the copy's finds .venv current and installs
+    nothing (an editable install from the copy would point the shared .venv at it)."""
 
     def __init__(self, where: Path):
         self.dir = where
-        for name in (".venv", "scripts", "systemd", "requirements", "pyproject.toml", "README.md"):
-            (where / name).symlink_to(ROOT / name)
+        boot = subprocess.run(["scripts/bootstrap"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert boot.returncode == 0, boot.stderr
+        copy_checkout(where)
+        (where / ".venv").symlink_to(ROOT / ".venv")
         self.daemon: subprocess.Popen | None = None
 
     def sh(self, command: str) -> subprocess.CompletedProcess:

@@ -29,6 +29,16 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REBOOT_STATUS = 133  # systemd-nspawn's exit status when the container asked to reboot
 
 
+def copy_checkout(target: Path) -> None:
+    """The checkout's files as git sees them (tracked and new, not ignored), as a clone would have."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.split(b"\0")
+    for f in filter(None, map(os.fsdecode, files)):
+        if (ROOT / f).is_file():
+            (target / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, target / f)
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("EDGED_BOOT_CACHE", "/var/cache/edged-test"))
 
@@ -74,15 +84,7 @@ class Container:
         return cls(root, log)
 
     def copy_checkout(self, dest: str = "/src") -> None:
-        """The checkout's files as git sees them (tracked and new, not ignored), as a clone would have."""
-        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                               capture_output=True).stdout.split(b"\0")
-        target = self.root / dest.lstrip("/")
-        for f in filter(None, files):
-            src = ROOT / os.fsdecode(f)
-            if src.is_file():
-                (target / os.fsdecode(f)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, target / os.fsdecode(f))
+        copy_checkout(self.root / dest.lstrip("/"))
 
     def boot(self, timeout: float = 120) -> float:
         """Boot the container; returns seconds until systemd says the system is running."""
