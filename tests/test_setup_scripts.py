@@ -1,6 +1,6 @@
 """The set-up scripts: every branch runs, and every failure says what failed (design/0015).
 
-FIELD-NOTES' trap: under `set -e`, one bad line in a branch the tests never take (bootstrap
+The trap that broke `scripts/run`: under `set -e`, one bad line in a branch the tests never take (bootstrap
 without --test) kept `scripts/run` from ever starting the daemon, silently."""
 
 from __future__ import annotations
