@@ -59,12 +59,13 @@ class MqttConfig:
     command_max_age_us: int = 5 * MINUTE
     homeassistant: bool = False
     discovery_prefix: str = "homeassistant"
+    chain_head_us: int = MINUTE     # the signed audit chain head at most this often when it moved (design/0026)
 
 
 _MQTT_KEYS = (
     "enabled", "host", "port", "username", "password", "tls", "client_id", "keepalive",
     "reconnect_max", "outbox_max", "command_key", "command_max_age", "homeassistant",
-    "discovery_prefix",
+    "discovery_prefix", "chain_head",
 )  # fmt: skip
 _MQTT_HINTS = {
     "user": 'did you mean "username"?',
@@ -147,6 +148,7 @@ def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
         command_max_age_us=_duration(t, "command_max_age", "mqtt", 5 * MINUTE, SECOND, DAY),
         homeassistant=_bool(t.get("homeassistant", False), "mqtt.homeassistant"),
         discovery_prefix=prefix,
+        chain_head_us=_duration(t, "chain_head", "mqtt", MINUTE, SECOND, HOUR),
     )
 
 

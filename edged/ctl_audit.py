@@ -158,7 +158,12 @@ def _chain_line(r: dict[str, Any]) -> str:
     c = r["audit_chain"]
     head = c["head"]
     state = "intact" if c["intact"] else f"BROKEN: {c['problem']}"
-    return f"audit chain: {c['records']} records, {state}" + (f"; head {head['seq']} {head['hash']}" if head else "")
+    line = f"audit chain: {c['records']} records, {state}" + (f"; head {head['seq']} {head['hash']}" if head else "")
+    signed = c.get("signed_head")
+    if signed:  # for a site without a broker: the central office records this line from the paper copy
+        line += (f"\nsigned chain head (node key {signed['key_fingerprint']}; the central office checks it with "
+                 f"edged-central anchor):\n{signed['line']}")
+    return line
 
 
 def report_text(r: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from edged.keepalive import Keepalive, status_line
 from edged.maintenance import Maintenance
 from edged.notify import Notifier
 from edged.people_watch import PeopleWatch
-from edged.reporting import Reporting
+from edged.reporting import Reporting, signed_report
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
 from edged.viewer import viewer_task
@@ -104,7 +104,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             log.critical("%s", exc)
             return 1
         handlers.update(export_handlers(cfg, writer, node_key, runner.in_use))
-        reporting.public_key = node_key.public_b64
+        reporting.node_key = node_key
+        handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key)
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         notifier.extend_timeout(STARTUP_STEP_S)
         finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))

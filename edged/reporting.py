@@ -22,8 +22,9 @@ from edged import __version__
 from edged.config import Config
 from mqtt.outbox import OutboxError
 from mqtt.reporter import Reporter
-from storage import audit
+from storage import audit, chainhead
 from storage.catalog import Catalog, CatalogWriter
+from storage.nodekey import NodeKey
 from storage.retention_store import retention_report
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ STATE_EVERY_S = 60.0
 POLL_S = 2.0          # audit and destruction records go out within this long
 CAMERAS_EVERY = 3     # ticks: camera states every 6 s
 STATE_CHECK_EVERY = 8  # ticks: the site state is recomputed every 16 s (sent on change, else each minute)
-CHAIN_HEAD_S = 60.0    # the audit chain head (seq + hash) at most each minute when it moved ...
+# The signed audit chain head goes out at most every [mqtt] chain_head (a minute) when it moved ...
 CHAIN_HEAD_QUIET_S = 900.0  # ... and every 15 minutes even when it did not
 BATCH = 500
 
@@ -55,7 +56,8 @@ class Reporting:
         self._last_state: str | None = None
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
-        self.public_key: str | None = None  # the node key (storage/nodekey.py), set by the daemon
+        self._head_every = cfg.mqtt.chain_head_us / 1e6
+        self.node_key: NodeKey | None = None  # signs the chain heads (storage/chainhead.py); set by the daemon
 
     @property
     def status(self) -> str:
@@ -70,7 +72,9 @@ class Reporting:
                           "on_full": r.on_full},
             "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location}
                         for c in self.cfg.cameras],
-            "public_key": self.public_key})
+            "public_key": None if self.node_key is None else self.node_key.public_b64,
+            "inspection": {"schedule": self.cfg.inspection.schedule, "period_us": self.cfg.inspection.period_us,
+                           "sign_within_us": self.cfg.inspection.sign_within_us}})
 
     # hooks --------------------------------------------------------------------------
     async def alarm(self, event: dict[str, Any]) -> None:
@@ -124,7 +128,10 @@ class Reporting:
                 "SELECT key, value FROM node WHERE key IN ('mqtt_audit_seq', 'mqtt_destruction_id')")}
             audits = list(c.db.query("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
                                      [marks.get("mqtt_audit_seq", 0), BATCH]))
-            gone = list(c.db.query("SELECT * FROM destructions WHERE id > ? ORDER BY id LIMIT ?",
+            # with the pass's disk figures: the central office sees whether a destruction for
+            # capacity happened under recorded disk pressure
+            gone = list(c.db.query("SELECT d.*, p.free_before, p.reserve FROM destructions d LEFT JOIN"
+                                   " retention_passes p ON p.id = d.pass_id WHERE d.id > ? ORDER BY d.id LIMIT ?",
                                    [marks.get("mqtt_destruction_id", 0), BATCH]))
             return audits, gone, marks
 
@@ -133,10 +140,12 @@ class Reporting:
             for a in audits:
                 await self.reporter.audit({"seq_local": a["seq"], "at_us": a["at_us"], "actor": a["actor"],
                                            "action": a["action"], "detail": json.loads(a["detail"]),
-                                           "prev_hash": a["prev_hash"], "hash": a["hash"], "chain_head": a["hash"]})
+                                           "prev_hash": a["prev_hash"], "hash": a["hash"], "chain_head": a["hash"],
+                                           **self._signed_head(a["seq"], a["hash"])})
             for g in gone:
                 await self.reporter.retention({k: g[k] for k in (
-                    "camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id")})
+                    "camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id",
+                    "free_before", "reserve")})
         except OutboxError as exc:
             log.error("records not queued for the central office yet: %s", exc)
             return
@@ -151,18 +160,26 @@ class Reporting:
     async def _chain_head(self, now: float) -> None:
         """The audit chain's head on its own: the central office keeps it to prove the log later."""
         since = now - self._head_sent
-        if since < CHAIN_HEAD_S:
+        if since < self._head_every:
             return
         head = await self.writer.run(lambda c: audit.head(c.db))
-        if head is None or (head["seq"] == self._head_seq and since < CHAIN_HEAD_QUIET_S):
+        if head is None or (head["seq"] == self._head_seq and since < max(CHAIN_HEAD_QUIET_S, self._head_every)):
             return
         try:
             await self.reporter.audit({"kind": "chain_head", "seq_local": head["seq"], "hash": head["hash"],
-                                       "record_at_us": head["at_us"], "at_us": _now_us()})
+                                       "record_at_us": head["at_us"], "at_us": _now_us(),
+                                       **self._signed_head(head["seq"], head["hash"])})
         except OutboxError as exc:
             log.error("audit chain head not queued for the central office: %s", exc)
             return
         self._head_seq, self._head_sent = head["seq"], now
+
+    def _signed_head(self, seq: int, digest: str) -> dict[str, Any]:
+        """``{"signed_head": {seq, hash, at_us, sig}}``, signed now with the node key (design/0026)."""
+        if self.node_key is None:
+            return {}
+        return {"signed_head": chainhead.sign(self.node_key, self.cfg.site.id, self.cfg.site.node, seq, digest,
+                                              _now_us())}
 
     async def _camera_states(self) -> None:
         rows = await self.writer.run(lambda c: list(c.db.query("SELECT * FROM cameras WHERE configured = 1")))
@@ -200,6 +217,21 @@ class Reporting:
                           "stopped_disk_full": self.sup.paused},
             "alarms": got["alarms"],
         }
+
+
+def signed_report(handler: Any, cfg: Config, key: NodeKey) -> Any:
+    """The audit report's control handler, with its chain head signed by the node key, so a site
+    without a broker can anchor the head on paper (design/0026)."""
+    async def report(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        r = await handler(args, caller)
+        head = r["audit_chain"].get("head")
+        if head is not None:
+            signed = chainhead.sign(key, cfg.site.id, cfg.site.node, head["seq"], head["hash"], _now_us())
+            r["audit_chain"]["signed_head"] = {**signed, "line": chainhead.to_line(cfg.site.id, cfg.site.node, signed),
+                                               "key_fingerprint": key.fingerprint, "public_key": key.public_b64}
+        return r
+
+    return report
 
 
 def _now_us() -> int:

@@ -1,0 +1,266 @@
+"""`edged-central`: the central office's fleet verifier (design/0026-0028).
+
+    edged-central run [--config F]          subscribe, store, verify; the dashboard
+    edged-central status [--json]           the fleet: nodes up, cameras recording, alarms, findings
+    edged-central findings [--site S] [--node N] [--severity critical] [--json]
+    edged-central report --site S --month 2026-11 --out DIR [--json]
+    edged-central verify-log --node SITE/NODE FILE [--json]
+    edged-central anchor --node SITE/NODE "edged-head v1 ..." [--json]
+
+Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from central import config as cfgmod
+from central import fleet, logcheck, report
+from central.store import Store, now_us
+from central.verifier import Verifier
+
+log = logging.getLogger("edged.central")
+
+
+class UsageError(Exception):
+    pass
+
+
+def _when(us: int | None, tz: Any) -> str:
+    return report.fmt(us, tz)
+
+
+def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=1, sort_keys=True)
+        sys.stdout.write("\n")
+    elif text:
+        print(text)
+
+
+def _store(cfg: cfgmod.CentralConfig) -> Store:
+    try:
+        return Store(cfg.db_path, readonly=True)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# verbs ------------------------------------------------------------------------------------------
+def cmd_status(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    store = _store(cfg)
+    try:
+        o = fleet.overview(store, now_us(), cfg.silent_after_us, args.site)
+    finally:
+        store.close()
+    t = o["total"]
+    lines = [f"nodes up {t['up']}/{t['nodes']}, cameras recording {t['recording']}/{t['cameras']}, "
+             f"open alarms {t['open_alarms']}, critical findings {t['critical']}", ""]
+    lines.append(f"{'NODE':<28} {'STATE':<10} {'CAMERAS':<9} {'ALARMS':<7} {'FINDINGS':<24} {'HEAD':<8} LAST HEARD")
+    for n in o["nodes"]:
+        f = n["findings"]
+        fs = ", ".join(f"{f[s]} {s}" for s in ("critical", "warning", "info") if f.get(s)) or "-"
+        state = "up" if n["up"] else (n["status"] + (" silent" if n["silent"] else ""))
+        lines.append(f"{n['node']:<28} {state:<10} {str(n['recording']) + '/' + str(n['cameras']):<9} "
+                     f"{n['open_alarms']:<7} {fs:<24} {str(n['head']['seq']) if n['head'] else '-':<8} "
+                     f"{_when(n['last_us'], cfg.tz)}")
+    _out(args, o, "\n".join(lines) if o["nodes"] else "no node has reported yet")
+    return 0
+
+
+def cmd_findings(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    store = _store(cfg)
+    try:
+        rows = store.findings(site=args.site, node=args.node, severity=args.severity, limit=args.limit)
+    finally:
+        store.close()
+    text = "\n".join(f"{_when(f['found_us'], cfg.tz)}  {f['severity'].upper():<8} {f['node']:<24} {f['kind']}: "
+                     f"{f['message']}" for f in reversed(rows))
+    _out(args, rows, text or "no findings")
+    return 1 if any(f["severity"] == "critical" for f in rows) and args.fail_on_critical else 0
+
+
+def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    store = _store(cfg)
+    try:
+        try:
+            r = report.build(store, args.site, args.month, cfg.tz, now_us())
+        except (LookupError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    made = report.write(r, Path(args.out), cfg.tz)
+    s = r["summary"]
+    _out(args, {"summary": s, "files": [str(p) for p in made]},
+         f"site {args.site}, {args.month}: {s['camera_days_not_compliant']} of {s['camera_days']} camera-days not "
+         f"compliant; {s['accesses_not_compliant']} of {s['accesses']} accesses not compliant; {s['findings']} "
+         f"findings ({s['findings_critical']} critical)\nwritten: " + ", ".join(str(p) for p in made))
+    return 0
+
+
+def cmd_verify_log(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    try:
+        with open(args.file, encoding="utf-8") as f:
+            lines = f.readlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    store = _store(cfg)
+    try:
+        try:
+            r = logcheck.check(store, args.node, lines)
+        except LookupError as exc:
+            raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    if r["ok"]:
+        h = r["newest_head_matched"]
+        text = (f"OK: {r['records']} records; {r['compared_with_received']} match the records received, "
+                f"{r['heads_matched']} of {r['heads_known']} signed heads are in it"
+                + (f" (newest: record {h['seq_local']} {h['hash'][:16]}, signed {_when(h['at_us'], cfg.tz)})" if h else ""))
+    else:
+        text = f"BAD at record {r['first_bad']['seq']}: {r['first_bad']['why']}"
+    _out(args, r, text)
+    return 0 if r["ok"] else 1
+
+
+def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    """A signed head copied from a printed audit report (a site without a broker)."""
+    from storage import chainhead
+
+    try:
+        site, name, head = chainhead.from_line(args.line)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    node = f"{site}/{name}"
+    if args.node and args.node != node:
+        raise UsageError(f"the line is for node {node}, not {args.node}")
+    store = Store(cfg.db_path)
+    try:
+        known = next(store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
+        key = args.key or (known or {}).get("public_key")
+        if not key:
+            raise UsageError(f"no key known for node {node}: give its public key with --key (from its birth or "
+                             "node-ed25519.pub.pem)")
+        if known is None:
+            store.db.execute("INSERT INTO nodes (node, site, name, first_us, last_us, public_key) VALUES (?, ?, ?, ?, ?, ?)",
+                             [node, site, name, now_us(), now_us(), key])
+        elif not known["public_key"]:
+            store.db.execute("UPDATE nodes SET public_key = ? WHERE node = ?", [key, node])
+        v = Verifier(store, cfg.tz, cfg.gap_grace_us)
+        with store.writing():
+            row = next(store.db.query("SELECT * FROM nodes WHERE node = ?", [node]))
+            v.site, v.name, v.node, v.key = site, name, node, key
+            v.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
+                                                           "at_us": row["head_at_us"]}
+            valid = v.add_head(head, -head["at_us"], "paper")  # msg_seq: not an MQTT message
+            if valid and v.head is not None:
+                store.db.execute("UPDATE nodes SET head_seq = ?, head_hash = ?, head_at_us = ? WHERE node = ?",
+                                 [v.head["seq"], v.head["hash"], v.head["at_us"], node])
+    finally:
+        store.close()
+    _out(args, {"node": node, "head": head, "valid": valid},
+         f"{'recorded' if valid else 'REFUSED (bad signature; recorded as a finding)'}: head {head['seq']} "
+         f"{head['hash'][:16]} of {node}")
+    return 0 if valid else 1
+
+
+def cmd_run(cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_serve(cfg))
+
+
+async def _serve(cfg: cfgmod.CentralConfig) -> int:
+    from central.dashboard import Dashboard
+    from central.ingest import Ingest
+
+    Store(cfg.db_path).close()  # create the schema before the threads and the dashboard read it
+    ingest = Ingest(cfg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    dash = None
+    if cfg.dashboard_listen:
+        host, port = cfg.dashboard_listen.rsplit(":", 1)
+        dash = Dashboard(cfg)
+        await dash.start(host, int(port))
+        log.info("dashboard on http://%s/", cfg.dashboard_listen)
+    ingest.start()
+    log.info("edged-central running (%s); store %s", cfg.source, cfg.db_path)
+    try:
+        while not stop.is_set() and not ingest.stopping.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+    finally:
+        await asyncio.to_thread(ingest.stop)
+        if dash is not None:
+            await dash.close()
+    log.info("stopped: %d messages received, %d durable stored, %d verified", ingest.received, ingest.stored,
+             ingest.verified)
+    return 1 if ingest.error is not None else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edged-central", description="The central office's fleet verifier for edged.")
+    p.add_argument("--config", type=Path, help="TOML config (default: the embedded one, a broker on 127.0.0.1:1883)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="subscribe to every node, store every message once, verify")
+    r.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
+    s = sub.add_parser("status", help="the fleet: nodes up, cameras recording, open alarms, findings")
+    s.add_argument("--site")
+    s.add_argument("--json", action="store_true")
+    f = sub.add_parser("findings", help="what the verifier found, newest first")
+    f.add_argument("--site")
+    f.add_argument("--node", metavar="SITE/NODE")
+    f.add_argument("--severity", choices=("critical", "warning", "info"))
+    f.add_argument("--limit", type=int, default=200)
+    f.add_argument("--fail-on-critical", action="store_true", help="exit 1 when a critical finding is listed")
+    f.add_argument("--json", action="store_true")
+    rep = sub.add_parser("report", help="one site's month of compliance: HTML, CSV and JSON")
+    rep.add_argument("--site", required=True)
+    rep.add_argument("--month", required=True, metavar="YYYY-MM")
+    rep.add_argument("--out", required=True, metavar="DIR")
+    rep.add_argument("--json", action="store_true")
+    v = sub.add_parser("verify-log", help="check a box's `edgectl audit export` against the heads it published")
+    v.add_argument("--node", required=True, metavar="SITE/NODE")
+    v.add_argument("file", metavar="FILE")
+    v.add_argument("--json", action="store_true")
+    a = sub.add_parser("anchor", help="record a signed chain head copied from a printed audit report")
+    a.add_argument("line", metavar='"edged-head v1 ..."')
+    a.add_argument("--node", metavar="SITE/NODE")
+    a.add_argument("--key", help="the node's public key (base64 or PEM text), if it never sent a birth")
+    a.add_argument("--json", action="store_true")
+    for x in (s, f, rep, v, a):
+        x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
+    return p
+
+
+VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
+         "verify-log": cmd_verify_log, "anchor": cmd_anchor}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    path = getattr(args, "config_sub", None) or args.config
+    try:
+        cfg = cfgmod.load(path)
+    except cfgmod.ConfigError as exc:
+        print(f"edged-central: bad config: {exc}", file=sys.stderr)
+        return cfgmod.EX_CONFIG
+    try:
+        return VERBS[args.cmd](cfg, args)
+    except UsageError as exc:
+        print(f"edged-central: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

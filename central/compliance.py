@@ -1,0 +1,102 @@
+"""Compliance per site, camera and day (REQUIREMENTS R1.3-R1.5, R3.1-R3.2, R5): pure functions
+over plain data gathered by central/report.py. A day is a local calendar day of the sites.
+
+Each camera-day gets: retention (achieved / breached / early destruction / no data),
+destructions (ok, early, below minimum), accesses (compliant / not), inspection (ok, signed
+late, unsigned, missing, pending) and alarms (how many, how long open).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    name: str      # YYYY-MM-DD
+    start_us: int
+    end_us: int
+
+
+def month_days(month: str, tz: ZoneInfo) -> list[Day]:
+    """The local days of ``YYYY-MM``; ValueError for anything else."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise ValueError(f"{month!r} is not a month (YYYY-MM, e.g. 2026-11)") from None
+    out, d = [], first
+    while d.month == first.month:
+        start = datetime(d.year, d.month, d.day, tzinfo=tz)
+        nxt = d + timedelta(days=1)
+        end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz)
+        out.append(Day(d.isoformat(), int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)))
+        d = nxt
+    return out
+
+
+def overlap_us(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def inspection_verdict(runs: list[dict[str, Any]], camera: str, day: Day, *, period_us: int, sign_within_us: int,
+                       now_us: int) -> str:
+    """Was ``camera`` inspected in the schedule's period ending with ``day``, and signed in time?"""
+    if day.end_us > now_us:
+        return "pending"
+    window = max(period_us, DAY_US)
+    mine = [r for r in runs if r.get("ran_us") is not None and day.end_us - window <= r["ran_us"] < day.end_us
+            and (not r.get("cameras") or camera in r["cameras"])]
+    if not mine:
+        return "missing"
+    best = "unsigned"
+    for r in mine:
+        if r.get("signed_us") is not None:
+            if r["signed_us"] - r["ran_us"] <= sign_within_us:
+                return "ok"
+            best = "signed late"
+        elif now_us - r["ran_us"] <= sign_within_us:
+            best = "pending" if best == "unsigned" else best
+    return best
+
+
+def camera_day(*, node: str, camera: str, day: Day, known_from_us: int, now_us: int,
+               destructions: list[dict[str, Any]], accesses: list[dict[str, Any]], alarms: list[dict[str, Any]],
+               inspection: str) -> dict[str, Any]:
+    """One row of the report's table; ``destructions`` are that node, camera and day's
+    destruction_days rows, ``accesses`` that camera and day's, ``alarms`` the camera's (or
+    wider: both are filtered here again)."""
+    gone = {v: sum(d["segments"] for d in destructions if d["verdict"] == v) for v in ("ok", "early", "min_breached")}
+    breach_alarm = any(a.get("kind") == "min_retention_breach" and a.get("camera") == camera and
+                       overlap_us(a["raised_us"], a.get("cleared_us") or now_us, day.start_us, day.end_us)
+                       for a in alarms)
+    if day.end_us <= known_from_us or day.start_us > now_us:
+        retention = "no data"
+    elif gone["min_breached"] or breach_alarm:
+        retention = "breached"
+    elif gone["early"]:
+        retention = "early destruction"
+    else:
+        retention = "achieved"
+    mine = [a for a in accesses if camera in a["cameras"] and day.start_us <= a["at_us"] < day.end_us]
+    cam_alarms = [a for a in alarms if a.get("camera") == camera and
+                  overlap_us(a["raised_us"], a.get("cleared_us") or now_us, day.start_us, day.end_us)]
+    open_s = sum(overlap_us(a["raised_us"], a.get("cleared_us") or min(now_us, day.end_us), day.start_us,
+                            day.end_us) for a in cam_alarms) / 1e6
+    return {"day": day.name, "node": node, "camera": camera, "retention": retention,
+            "destroyed": gone["ok"], "destroyed_early": gone["early"], "destroyed_below_min": gone["min_breached"],
+            "accesses": len(mine), "accesses_not_compliant": sum(not a["ok"] for a in mine),
+            "inspection": inspection, "alarms": len(cam_alarms), "alarm_open_s": round(open_s, 1)}
+
+
+def day_ok(row: dict[str, Any]) -> bool:
+    return (row["retention"] in ("achieved", "no data") and not row["accesses_not_compliant"]
+            and row["inspection"] in ("ok", "pending", "no data"))
+
+
+def today(tz: ZoneInfo, now_us: int) -> date:
+    return datetime.fromtimestamp(now_us / 1e6, tz).date()

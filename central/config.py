@@ -1,0 +1,143 @@
+"""edged-central's config: TOML, validated at load with the path of the bad field in the error
+(the house style). Without --config the embedded default runs against a broker on
+127.0.0.1:1883 with a data folder in the working directory."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EX_CONFIG = 78
+DEFAULT_TOPIC = "edged/v1/+/+/#"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, None: 1_000_000}
+_GROUP = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class ConfigError(Exception):
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"{where}: {problem}")
+        self.where, self.problem = where, problem
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    client_id: str = "edged-central"
+    topic: str = DEFAULT_TOPIC
+    shared_group: str | None = None   # set: "$share/<group>/<topic>", instances split the fleet
+    tls_ca_file: Path | None = None
+    session_expiry_s: int = 7 * 86_400  # the broker queues what arrives while we are down
+
+    @property
+    def subscription(self) -> str:
+        return f"$share/{self.shared_group}/{self.topic}" if self.shared_group else self.topic
+
+
+@dataclass(frozen=True, slots=True)
+class CentralConfig:
+    source: str = "(embedded default)"
+    broker: BrokerConfig = BrokerConfig()
+    data_dir: Path = Path("edged-central-data")
+    verify_interval_us: int = 2_000_000      # how often new messages are verified
+    gap_grace_us: int = 30_000_000           # a missing seq is a finding once a later one is this old
+    silent_after_us: int = 300_000_000       # a node that said nothing this long is "silent"
+    dashboard_listen: str | None = "127.0.0.1:8780"
+    timezone: str = "Asia/Taipei"            # compliance days are the sites' local days
+    batch: int = 5000                        # messages stored per transaction at most
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "central.db"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def parse_duration(value: Any, where: str) -> int:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value * 1_000_000)
+    m = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not m:
+        raise ConfigError(where, f"{value!r} is not a duration (e.g. 500ms, 2s, 5m, 1h, 1d)")
+    return int(float(m.group(1)) * _UNIT_US[m.group(2)])
+
+
+def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:
+    t = data.get(name, {})
+    if not isinstance(t, dict):
+        raise ConfigError(name, "expected a table")
+    for k in t:
+        if k not in keys:
+            raise ConfigError(f"{name}.{k}", f"unknown key; known: {', '.join(keys)}")
+    return t
+
+
+def _str(t: dict, key: str, where: str, default: str | None) -> str | None:
+    v = t.get(key, default)
+    if v is not None and (not isinstance(v, str) or not v.strip()):
+        raise ConfigError(where, "expected a non-empty string")
+    return v
+
+
+def load(path: Path | None) -> CentralConfig:
+    if path is None:
+        return CentralConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(path), "no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    for k in data:
+        if k not in ("broker", "storage", "verify", "dashboard", "report"):
+            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report")
+    b = _table(data, "broker", ("host", "port", "username", "password", "client_id", "topic", "shared_group",
+                                "tls_ca_file", "session_expiry"))
+    port = b.get("port", 1883)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError("broker.port", f"{port!r} is not a port number (1 to 65535)")
+    group = _str(b, "shared_group", "broker.shared_group", None)
+    if group is not None and not _GROUP.fullmatch(group):
+        raise ConfigError("broker.shared_group", f"{group!r}: use 1-64 of A-Z, a-z, 0-9, '_', '-'")
+    if "password" in b and "username" not in b:
+        raise ConfigError("broker.password", "set username too")
+    base = Path(path).resolve().parent
+    ca = _str(b, "tls_ca_file", "broker.tls_ca_file", None)
+    broker = BrokerConfig(
+        host=_str(b, "host", "broker.host", "127.0.0.1") or "127.0.0.1", port=port,
+        username=_str(b, "username", "broker.username", None), password=b.get("password"),
+        client_id=_str(b, "client_id", "broker.client_id", "edged-central") or "edged-central",
+        topic=_str(b, "topic", "broker.topic", DEFAULT_TOPIC) or DEFAULT_TOPIC, shared_group=group,
+        tls_ca_file=None if ca is None else base / ca,
+        session_expiry_s=parse_duration(b.get("session_expiry", "7d"), "broker.session_expiry") // 1_000_000)
+    s = _table(data, "storage", ("data_dir", "batch"))
+    data_dir = base / (_str(s, "data_dir", "storage.data_dir", "edged-central-data") or "")
+    batch = s.get("batch", 5000)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 100_000:
+        raise ConfigError("storage.batch", f"{batch!r}: expected 1 to 100000 messages")
+    v = _table(data, "verify", ("interval", "gap_grace", "silent_after"))
+    d = _table(data, "dashboard", ("listen",))
+    listen = d.get("listen", "127.0.0.1:8780")
+    if listen not in ("", None) and (not isinstance(listen, str) or not re.fullmatch(r"[^:\s]+:\d{1,5}", listen)):
+        raise ConfigError("dashboard.listen", f"{listen!r}: expected HOST:PORT, or \"\" for no dashboard")
+    r = _table(data, "report", ("timezone",))
+    tz = _str(r, "timezone", "report.timezone", "Asia/Taipei") or "Asia/Taipei"
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("report.timezone", f"{tz!r} is not a time zone name (e.g. Asia/Taipei)") from None
+    return CentralConfig(
+        source=str(path), broker=broker, data_dir=data_dir,
+        verify_interval_us=parse_duration(v.get("interval", "2s"), "verify.interval"),
+        gap_grace_us=parse_duration(v.get("gap_grace", "30s"), "verify.gap_grace"),
+        silent_after_us=parse_duration(v.get("silent_after", "5m"), "verify.silent_after"),
+        dashboard_listen=listen or None, timezone=tz, batch=batch)

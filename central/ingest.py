@@ -1,0 +1,132 @@
+"""The central office's MQTT side: the subscriber (central/wire.py, MQTT 5) on every node, and
+the thread that stores what arrives in batches.
+
+The network thread only queues what it read; the store thread writes a batch in one
+transaction and only then acknowledges its QoS 1 messages, so a crash of edged-central never
+loses a message the broker already let go of: the broker sends it again and the store
+ignores the duplicate (idempotent on node and seq). The queue is bounded: when the store
+falls behind, the network thread waits, TCP pushes back, and the broker holds the messages
+(its own bounds apply, see the README).
+
+The session is persistent (clean start off, a session expiry), so the broker keeps what
+arrives while edged-central is down. Receive Maximum is 65535, so acknowledging after the
+commit does not starve the flow (mosquitto otherwise keeps 20 in flight).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from central import wire
+from central.config import CentralConfig
+from central.store import Store, now_us
+from central.verifier import Verifier
+
+log = logging.getLogger("edged.central")
+QUEUE_MAX = 256  # chunks read from the socket (up to 256 KiB each) waiting for the store
+
+
+class Ingest:
+    def __init__(self, cfg: CentralConfig):
+        self.cfg = cfg
+        b = cfg.broker
+        self.queue: queue.Queue[tuple[int, list[tuple[str, bytes, int, int]]]] = queue.Queue(QUEUE_MAX)
+        self.stopping = threading.Event()
+        self.stored = 0       # durable messages newly stored
+        self.received = 0     # messages of any kind taken from the broker
+        self.verified = 0
+        self.error: BaseException | None = None
+        self.mqtt = wire.Subscriber(wire.Settings(
+            host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
+            password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s), self._on_batch)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def status(self) -> str:
+        return self.mqtt.status
+
+    def _on_batch(self, generation: int, batch: list[tuple[str, bytes, int, int]]) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put((generation, batch), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def start(self) -> None:
+        self.mqtt.start(_profiled)
+        self._thread = threading.Thread(target=_profiled(self._store_loop, "store"), name="central-store",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(60)
+        self.mqtt.stop()
+
+    # the store thread -------------------------------------------------------------------------
+    def _store_loop(self) -> None:
+        store = Store(self.cfg.db_path)
+        verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us)
+        every = self.cfg.verify_interval_us / 1e6
+        next_verify = time.monotonic() + every
+        try:
+            while not self.stopping.is_set() or not self.queue.empty():
+                chunks = self._take(min(0.2, max(0.0, next_verify - time.monotonic())))
+                if chunks:
+                    msgs = [(m[0], m[1]) for _g, batch in chunks for m in batch]
+                    self.stored += store.ingest(msgs, now_us())
+                    self.received += len(msgs)
+                    acks: dict[int, list[int]] = {}
+                    for gen, batch in chunks:
+                        acks.setdefault(gen, []).extend(m[3] for m in batch if m[2])
+                    for gen, mids in acks.items():
+                        self.mqtt.ack(gen, mids)
+                if time.monotonic() >= next_verify:
+                    self.verified += verifier.run_once()
+                    next_verify = time.monotonic() + every
+            self.verified += verifier.run_once()
+        except BaseException as exc:  # the service stops; run() reports it and exits non-zero
+            log.exception("the store thread failed")
+            self.error = exc
+            self.stopping.set()
+        finally:
+            store.close()
+
+    def _take(self, wait_s: float) -> list[tuple[int, list[tuple[str, bytes, int, int]]]]:
+        try:
+            first = self.queue.get(timeout=wait_s) if wait_s > 0 else self.queue.get_nowait()
+        except queue.Empty:
+            return []
+        chunks, n = [first], len(first[1])
+        while n < self.cfg.batch:
+            try:
+                c = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            chunks.append(c)
+            n += len(c[1])
+        return chunks
+
+
+def _profiled(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """EDGED_CENTRAL_PROFILE=PREFIX (the benchmark): each thread's cProfile goes to PREFIX.<name>."""
+    prefix = os.environ.get("EDGED_CENTRAL_PROFILE")
+    if not prefix:
+        return fn
+
+    def run(*a: Any, **k: Any) -> Any:
+        prof = cProfile.Profile()
+        try:
+            return prof.runcall(fn, *a, **k)
+        finally:
+            prof.dump_stats(f"{prefix}.{name}")
+    return run

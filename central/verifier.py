@@ -1,0 +1,240 @@
+"""The verifier's I/O shell: reads each node's new messages from the store in seq order, feeds
+them to the pure checks (central/verify.py), and writes the derived tables and the findings.
+
+Runs inside `edged-central run` every [verify] interval. Several instances sharing one store
+(a shared subscription) each run it; a node's pass is one IMMEDIATE transaction and moves
+the node's cursor, so no message is verified twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from central import verify
+from central.store import Store, now_us
+
+log = logging.getLogger("edged.central")
+PAGE = 20_000  # messages of one node per pass
+
+
+def day_of(us: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(us / 1e6, tz).strftime("%Y-%m-%d")
+
+
+class Verifier:
+    def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int):
+        self.store, self.tz, self.grace = store, tz, gap_grace_us
+
+    def run_once(self, now: int | None = None) -> int:
+        """Verify every node with something new; returns the messages verified."""
+        now = now_us() if now is None else now
+        todo = [r["node"] for r in self.store.db.query(
+            "SELECT node FROM nodes WHERE max_seq > verified_seq UNION SELECT node FROM births WHERE checked = 0")]
+        done = 0
+        for node in todo:
+            done += self.node_pass(node, now)
+        return done
+
+    def node_pass(self, node: str, now: int) -> int:
+        with self.store.writing():
+            return self._pass(node, now)
+
+    # one node -------------------------------------------------------------------------------
+    def _pass(self, node: str, now: int) -> int:
+        db = self.store.db
+        row = next(db.query("SELECT * FROM nodes WHERE node = ?", [node]), None)
+        if row is None:
+            return 0
+        self.site, self.name, self.node = row["site"], row["name"], node
+        self.key, self.session = row["public_key"], row["session"]
+        self.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
+                                                          "at_us": row["head_at_us"]}
+        self._births(row)
+        if self.key is None and now - row["first_us"] < self.grace:
+            return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
+        policy = self._policy()
+        cursor = row["verified_seq"]
+        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND seq > ?"
+                          " ORDER BY seq LIMIT ?", [node, cursor, PAGE]).fetchall()
+        n = 0
+        for seq, kind, received_us, payload in msgs:
+            if cursor and seq > cursor + 1:
+                if now - received_us < self.grace:
+                    break  # a later message is here; the missing ones may still be on their way
+                f = verify.gap(cursor, seq)
+                if f is not None:
+                    self._finding(f)
+            try:
+                body = json.loads(payload)
+            except ValueError:
+                body = {}
+            handler = getattr(self, "_on_" + kind, None)
+            if handler is not None and isinstance(body, dict):
+                try:
+                    handler(seq, body, policy)
+                except (KeyError, TypeError, ValueError) as exc:
+                    self._finding(verify.Finding("malformed_message", verify.WARNING,
+                                                 f"{kind} message {seq} could not be read: {exc!r}",
+                                                 f"malformed:{seq}", body.get("ts_us") if isinstance(body, dict) else None))
+            cursor = seq
+            n += 1
+        h = self.head or {}
+        db.execute("UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
+                   " head_at_us = ? WHERE node = ?",
+                   [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), node])
+        return n
+
+    def _births(self, row: dict[str, Any]) -> None:
+        db = self.store.db
+        new = list(db.query("SELECT ts_us, payload FROM births WHERE node = ? AND checked = 0 ORDER BY ts_us",
+                            [self.node]))
+        if not new:
+            return
+        prev_row = next(db.query("SELECT payload FROM births WHERE node = ? AND checked = 1 ORDER BY ts_us DESC"
+                                 " LIMIT 1", [self.node]), None)
+        prev = json.loads(prev_row["payload"]) if prev_row else None
+        for b in new:
+            birth = json.loads(b["payload"])
+            for f in verify.birth_changes(prev, birth):
+                self._finding(f)
+            prev = birth
+            self.key = birth.get("public_key") or self.key
+            self.session = birth.get("session", self.session)
+            db.execute("UPDATE births SET checked = 1 WHERE node = ? AND ts_us = ?", [self.node, b["ts_us"]])
+        db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [prev.get("config_hash"), self.node])
+
+    def _policy(self) -> dict[str, Any]:
+        row = next(self.store.db.query("SELECT payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1",
+                                       [self.node]), None)
+        birth = json.loads(row["payload"]) if row else {}
+        r = birth.get("retention") or {}
+        return {"min_days": r.get("min_days"), "max_days": r.get("max_days")}
+
+    def _finding(self, f: verify.Finding) -> None:
+        self.store.db.execute(
+            "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, now_us(), f.about_us, f.message,
+             json.dumps(f.detail, sort_keys=True, ensure_ascii=False)])
+        if f.severity == verify.CRITICAL:
+            log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
+
+    # message kinds ----------------------------------------------------------------------------
+    def _on_audit(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        db = self.store.db
+        if "seq_local" in m and "prev_hash" in m and "action" in m:
+            s = m["seq_local"]
+            known = self.store.audit_hash(self.node, s)
+            before = self.store.audit_hash(self.node, s - 1) if s > 1 else None
+            findings = verify.check_record(m, before=before, known=known)
+            for f in findings:
+                self._finding(f)
+            if known is None:
+                db.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [self.node, s, m["at_us"], m["actor"], m["action"],
+                            json.dumps(m.get("detail") or {}, sort_keys=True, ensure_ascii=False), m["prev_hash"],
+                            m["hash"], seq])
+                if not findings and m["action"] in verify.ACCESS_ACTIONS:
+                    self._access({**m, "seq": s})
+        elif m.get("kind") != "chain_head":
+            return  # a command record: on the chain through its own mqtt.command record
+        signed = m.get("signed_head")
+        if signed is None:
+            s = m.get("seq_local")
+            self._finding(verify.Finding("head_unsigned", verify.WARNING, f"chain head {s} came unsigned (edged "
+                                         "before 0.2, or the signature was stripped)", f"head_unsigned:{seq}",
+                                         m.get("at_us")))
+            return
+        if signed.get("seq") != m.get("seq_local") or signed.get("hash") != (m.get("hash")):
+            self._finding(verify.Finding("head_bad_signature", verify.CRITICAL, f"message {seq}: the signed head "
+                                         "does not name the record it came with", f"head_mismatch:{seq}",
+                                         m.get("at_us")))
+            return
+        self.add_head(signed, seq, "mqtt")
+
+    def add_head(self, signed: dict[str, Any], msg_seq: int, source: str) -> bool:
+        """Check a signed head and keep it (valid or not); returns whether its signature is valid."""
+        valid, findings = verify.check_head(signed, site=self.site, name=self.name, key=self.key,
+                                            record_hash=self.store.audit_hash(self.node, signed["seq"]),
+                                            last=self.head)
+        for f in findings:
+            self._finding(f)
+        self.store.db.execute("INSERT OR IGNORE INTO heads (node, msg_seq, seq_local, hash, at_us, sig, valid, source)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              [self.node, msg_seq, signed["seq"], signed["hash"], signed["at_us"], signed["sig"],
+                               int(valid), source])
+        if valid and (self.head is None or signed["seq"] >= self.head["seq"]):
+            self.head = {"seq": signed["seq"], "hash": signed["hash"], "at_us": signed["at_us"]}
+        return valid
+
+    def _access(self, rec: dict[str, Any]) -> None:
+        ok, why = self.judge(self.node, rec)
+        if not ok:
+            self._finding(verify.Finding("access_unapproved", verify.CRITICAL, f"{rec['action']} by "
+                                         f"{verify.account(rec['actor'])} (audit record {rec['seq']}): {why}",
+                                         f"access:{rec['seq']}", rec["at_us"], {"seq_local": rec["seq"]}))
+
+    def judge(self, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
+        return judge_in_store(self.store, node, rec)
+
+    def _on_alarm(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        at = m.get("at_us") or m.get("ts_us")
+        if m["action"] == "raise":
+            self.store.db.execute("INSERT OR IGNORE INTO alarms (node, id, raised_us, kind, severity, camera, message)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                  [self.node, m["id"], at, m.get("kind"), m.get("severity"), m.get("camera"),
+                                   m.get("message")])
+        else:
+            self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
+                                  [at, self.node, m["id"]])
+
+    def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        verdict, why = verify.judge_destruction(m, min_days=policy["min_days"], max_days=policy["max_days"])
+        day = day_of(m["destroyed_us"], self.tz)
+        self.store.db.execute(
+            "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
+            " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO UPDATE SET segments = segments + 1,"
+            " bytes = bytes + excluded.bytes, youngest_days = min(youngest_days, excluded.youngest_days)",
+            [self.node, m["camera"], day, m["reason"], verdict, m.get("bytes") or 0,
+             (m["destroyed_us"] - m["end_us"]) / 86_400e6])
+        if verdict != "ok":
+            kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
+            self._finding(verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
+                                         f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
+                                         m["destroyed_us"], {"camera": m["camera"], "day": day, "msg_seq": seq}))
+
+    def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        self.store.db.execute(
+            "INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_us, countersigned_us, inspector,"
+            " supervisor, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " signed_us = excluded.signed_us, countersigned_us = excluded.countersigned_us,"
+            " inspector = excluded.inspector, supervisor = excluded.supervisor",
+            [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
+             m.get("countersigned_us"), m.get("inspector"), m.get("supervisor"),
+             json.dumps(m.get("cameras") or {}, sort_keys=True)])
+
+
+def judge_in_store(store: Store, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
+    """judge_access with the grant's approval, the request's filing and earlier uses read from the store."""
+    grant = (rec.get("detail") or {}).get("grant")
+    db = store.db
+    approve = filed = None
+    uses = 0
+    if grant is not None:
+        a = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.approve'"
+                          " AND json_extract(detail, '$.grant') = ? ORDER BY seq_local LIMIT 1", [node, grant]), None)
+        if a is not None:
+            approve = {**a, "detail": json.loads(a["detail"])}
+            rid = approve["detail"].get("request")
+            f = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.file'"
+                              " AND json_extract(detail, '$.request') = ? ORDER BY seq_local LIMIT 1", [node, rid]), None)
+            filed = None if f is None else {**f, "detail": json.loads(f["detail"])}
+        uses = db.execute("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
+                          " AND json_extract(detail, '$.grant') = ? AND seq_local < ?",
+                          [node, grant, rec["seq"]]).fetchone()[0]
+    return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)

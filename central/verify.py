@@ -1,0 +1,193 @@
+"""What the central office concludes from one node's messages: pure functions over plain data
+(no store, no clock), each returning findings. The shell that feeds them is central/verifier.py;
+the trust model they implement is design/0026.
+
+The audit hash is storage/audit.py's own function (``record_hash``), reused rather than copied,
+so the central office can never drift from what the box computes; the head signature is
+storage/chainhead.py's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage import audit, chainhead
+
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+# access records and whether each needs a grant: a viewing (playback) and a copy (export) do
+ACCESS_ACTIONS = ("grant.use", "export.done", "playback.start")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str
+    severity: str
+    message: str
+    key: str                      # unique per node: the same fact found twice is stored once
+    about_us: int | None = None   # when the thing happened (not when it was found)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+# sequence numbers -----------------------------------------------------------------------------
+def gap(after: int, got: int) -> Finding | None:
+    """The per-node seq jumped from ``after`` to ``got``: messages after+1 .. got-1 are lost."""
+    if after <= 0 or got <= after + 1:
+        return None
+    first, last = after + 1, got - 1
+    n = last - first + 1
+    why = (" (a jump this large means the node's outbox was started afresh: a lost or replaced disk)"
+           if n > 10_000_000 else "; ask the node for a rebirth and check its outbox")
+    return Finding("seq_gap", WARNING, f"messages {first} to {last} were never received ({n} lost){why}",
+                   f"seq_gap:{first}", detail={"first": first, "last": last, "count": n})
+
+
+# births ---------------------------------------------------------------------------------------
+def birth_changes(prev: dict[str, Any] | None, new: dict[str, Any]) -> list[Finding]:
+    """A new (or republished) birth against the one before it."""
+    if prev is None:
+        return []
+    out: list[Finding] = []
+    ts = new.get("ts_us")
+    sess_old, sess_new = prev.get("session"), new.get("session")
+    new_session = isinstance(sess_new, int) and isinstance(sess_old, int) and sess_new > sess_old
+    if isinstance(sess_new, int) and isinstance(sess_old, int) and sess_new < sess_old:
+        out.append(Finding("session_regressed", CRITICAL,
+                           f"the start counter went back from {sess_old} to {sess_new}: the node's catalog was "
+                           "replaced or restored from an older copy", f"session_regressed:{ts}", ts,
+                           {"before": sess_old, "after": sess_new}))
+    k_old, k_new = prev.get("public_key"), new.get("public_key")
+    if k_old and k_new and k_old != k_new:
+        if new_session:
+            out.append(Finding("key_changed", WARNING,
+                               f"the node key changed at restart {sess_new}: exports and heads signed before name the "
+                               "old key; confirm the box was replaced or re-keyed on purpose",
+                               f"key_changed:{ts}", ts, {"before": k_old, "after": k_new}))
+        else:
+            out.append(Finding("key_changed_without_birth", CRITICAL,
+                               f"the node key changed without a restart (start counter still {sess_new}): another "
+                               "key is speaking for this node", f"key_changed_without_birth:{ts}", ts,
+                               {"before": k_old, "after": k_new}))
+    if prev.get("config_hash") != new.get("config_hash"):
+        out.append(Finding("config_changed", INFO, f"config changed ({str(prev.get('config_hash'))[:12]} -> "
+                           f"{str(new.get('config_hash'))[:12]})", f"config_changed:{ts}", ts,
+                           {"before": prev.get("config_hash"), "after": new.get("config_hash")}))
+    cams = lambda b: {c.get("id") for c in b.get("cameras") or [] if isinstance(c, dict)}  # noqa: E731
+    added, removed = sorted(cams(new) - cams(prev)), sorted(cams(prev) - cams(new))
+    if added or removed:
+        out.append(Finding("cameras_changed", INFO, "cameras " + "; ".join(
+            x for x in (f"added: {', '.join(added)}" if added else "", f"removed: {', '.join(removed)}"
+                        if removed else "") if x), f"cameras_changed:{ts}", ts, {"added": added, "removed": removed}))
+    if prev.get("version") != new.get("version"):
+        out.append(Finding("software_changed", INFO, f"edged {prev.get('version')} -> {new.get('version')}",
+                           f"software_changed:{ts}", ts))
+    return out
+
+
+# the audit chain ------------------------------------------------------------------------------
+def record_body(m: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": m["seq_local"], "at_us": m["at_us"], "actor": m["actor"], "action": m["action"],
+            "detail": m.get("detail") or {}}
+
+
+def check_record(m: dict[str, Any], *, before: str | None, known: str | None) -> list[Finding]:
+    """An audit record as received. ``before``: the hash record seq-1 was received with (None if
+    not received); ``known``: the hash this record was received with earlier (None if new)."""
+    seq = m["seq_local"]
+    out: list[Finding] = []
+    if audit.record_hash(m["prev_hash"], record_body(m)) != m["hash"] or (seq == 1 and m["prev_hash"] != audit.GENESIS):
+        out.append(Finding("audit_record_altered", CRITICAL, f"audit record {seq} does not match its own hash: "
+                           "it was altered after it was hashed", f"audit_record_altered:{seq}:{m['hash'][:16]}",
+                           m.get("at_us"), {"seq_local": seq}))
+    if known is not None and known != m["hash"]:
+        out.append(Finding("audit_fork", CRITICAL, f"audit record {seq} arrived again with another hash "
+                           f"({known[:16]} before, {m['hash'][:16]} now): the node's log was rewritten",
+                           f"audit_fork:record:{seq}:{m['hash'][:16]}", m.get("at_us"),
+                           {"seq_local": seq, "received": known, "now": m["hash"]}))
+    elif before is not None and m["prev_hash"] != before:
+        out.append(Finding("audit_fork", CRITICAL, f"audit record {seq} does not follow record {seq - 1} as it was "
+                           f"received ({before[:16]}): the node's log was rewritten before it",
+                           f"audit_fork:prev:{seq}:{m['hash'][:16]}", m.get("at_us"),
+                           {"seq_local": seq, "received_prev": before, "claimed_prev": m["prev_hash"]}))
+    return out
+
+
+def check_head(head: dict[str, Any], *, site: str, name: str, key: str | None, record_hash: str | None,
+               last: dict[str, Any] | None) -> tuple[bool, list[Finding]]:
+    """A signed head ({seq, hash, at_us, sig}) against the node key (from its birth), the record
+    with that seq as received, and the previous valid head. (signature valid, findings)."""
+    seq, digest = head["seq"], head["hash"]
+    at = head.get("at_us")
+    if not key:
+        return False, [Finding("head_unverifiable", WARNING, f"chain head {seq} came before any birth with the node "
+                               "key: its signature cannot be checked", f"head_unverifiable:{seq}:{at}", at)]
+    if not chainhead.check(key, site, name, head):
+        return False, [Finding("head_bad_signature", CRITICAL, f"chain head {seq} ({digest[:16]}) is not signed by "
+                               "the node key of the birth: forged, or signed by another key",
+                               f"head_bad_signature:{seq}:{at}", at, {"head": head})]
+    out: list[Finding] = []
+    if record_hash is not None and record_hash != digest:
+        out.append(Finding("audit_fork", CRITICAL, f"chain head {seq} names hash {digest[:16]}, but record {seq} was "
+                           f"received with {record_hash[:16]}: the node's log was rewritten",
+                           f"audit_fork:head:{seq}:{digest[:16]}", at, {"seq_local": seq, "received": record_hash,
+                                                                       "head": digest}))
+    if last is not None:
+        if seq < last["seq"]:
+            out.append(Finding("audit_head_regressed", CRITICAL, f"chain head {seq} is behind head {last['seq']} "
+                               "published before: records were removed from the node's log",
+                               f"audit_head_regressed:{seq}:{at}", at, {"before": last["seq"], "now": seq}))
+        elif seq == last["seq"] and digest != last["hash"]:
+            out.append(Finding("audit_fork", CRITICAL, f"chain head {seq} was published before with hash "
+                               f"{last['hash'][:16]}, now with {digest[:16]}: the node's log was rewritten",
+                               f"audit_fork:head:{seq}:{digest[:16]}", at, {"seq_local": seq, "before": last["hash"],
+                                                                           "now": digest}))
+    return True, out
+
+
+# accesses (R5) --------------------------------------------------------------------------------
+def account(actor: str | None) -> str:
+    """"carol (os: root)" -> "carol": the account part of an actor."""
+    return str(actor or "").split(" (", 1)[0].strip()
+
+
+def judge_access(rec: dict[str, Any], *, approve: dict[str, Any] | None, filed: dict[str, Any] | None,
+                 earlier_uses: int) -> tuple[bool, str]:
+    """One viewing or export (an audit record: grant.use, export.done, playback.start) against the
+    approval of its grant (the request.approve record naming it) and the request's filing."""
+    detail = rec.get("detail") or {}
+    grant = detail.get("grant")
+    if grant is None:
+        return False, f"{rec['action']} names no grant: footage was reached without an approved request"
+    if approve is None:
+        return False, f"no approval on record for grant {grant}"
+    if filed is not None and account(filed.get("actor")) == account(approve.get("actor")):
+        return False, f"grant {grant} was approved by {account(approve.get('actor'))}, who filed the request"
+    if rec["action"] == "grant.use" and earlier_uses > 0:
+        return False, f"grant {grant} used again (a second viewing or copy needs a new request)"
+    expires = (approve.get("detail") or {}).get("expires_us")
+    if rec["action"] == "grant.use" and expires is not None and rec["at_us"] > expires:
+        return False, f"grant {grant} used after it expired"
+    mode = (approve.get("detail") or {}).get("mode")
+    if rec["action"] == "export.done" and mode not in (None, "copy"):
+        return False, f"grant {grant} was approved for {mode}, not for a copy"
+    return True, f"grant {grant}, approved by {account(approve.get('actor'))}"
+
+
+# retention (R1.3-R1.5) ------------------------------------------------------------------------
+def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: float | None) -> tuple[str, str]:
+    """(verdict, why) of one destroyed segment: "ok", "early" (destroyed before its maximum without
+    recorded disk pressure) or "min_breached" (destroyed for capacity before its minimum)."""
+    age_days = (d["destroyed_us"] - d["end_us"]) / 86_400e6
+    if d.get("reason") == "max_retention":
+        if max_days is not None and age_days < max_days - 1 / 24:
+            return "early", f"destroyed as past its maximum at {age_days:.1f} days (maximum {max_days:g})"
+        return "ok", "past its maximum"
+    if d.get("reason") == "capacity":
+        free, reserve = d.get("free_before"), d.get("reserve")
+        if free is not None and reserve is not None and free >= reserve:
+            return "early", (f"destroyed for capacity while free space ({free} bytes) was above the reserve "
+                             f"({reserve}): no disk pressure on record")
+        if min_days is not None and age_days < min_days:
+            return "min_breached", f"destroyed for capacity at {age_days:.1f} days, below the minimum {min_days:g}"
+        return "ok", "under recorded disk pressure"
+    return "early", f"destroyed for an unknown reason {d.get('reason')!r}"

@@ -1,0 +1,246 @@
+"""edged-central's pure parts (issue 21): signed heads, the chain and head checks, births,
+accesses, destructions, compliance days, the config; plus the store's idempotent ingest and
+the verifier over a real SQLite file, fed real payload shapes (mqtt/reporter.py,
+edged/reporting.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from central import compliance, config, verify
+from central.logcheck import check as check_log
+from central.store import Store
+from central.verifier import Verifier
+from storage import audit, chainhead
+from storage.nodekey import NodeKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.support.daemon import ROOT
+
+UTC = ZoneInfo("UTC")
+DAY = 86_400_000_000
+T0 = 1_795_000_000_000_000
+
+
+@pytest.fixture(scope="module")
+def key() -> NodeKey:
+    return NodeKey(Ed25519PrivateKey.generate())
+
+
+def chain(n: int, actor: str = "carol") -> list[dict]:
+    prev, out = audit.GENESIS, []
+    for i in range(1, n + 1):
+        body = {"seq": i, "at_us": T0 + i, "actor": actor, "action": "login", "detail": {"via": "cli"}}
+        h = audit.record_hash(prev, body)
+        out.append({"seq_local": i, "at_us": body["at_us"], "actor": actor, "action": "login",
+                    "detail": body["detail"], "prev_hash": prev, "hash": h, "chain_head": h})
+        prev = h
+    return out
+
+
+# signed heads -----------------------------------------------------------------------------------
+def test_a_signed_head_checks_only_for_its_node_and_key(key):
+    h = chainhead.sign(key, "s1", "n1", 7, "ab" * 32, T0)
+    assert chainhead.check(key.public_b64, "s1", "n1", h)
+    assert not chainhead.check(key.public_b64, "s1", "n2", h), "replayed as another node's"
+    assert not chainhead.check(key.public_b64, "s1", "n1", {**h, "seq": 8})
+    other = NodeKey(Ed25519PrivateKey.generate())
+    assert not chainhead.check(other.public_b64, "s1", "n1", h)
+    assert not chainhead.check("not a key", "s1", "n1", h)
+    site, node, back = chainhead.from_line(chainhead.to_line("s1", "n1", h))
+    assert (site, node, back) == ("s1", "n1", h)
+    with pytest.raises(ValueError, match="not a signed chain head line"):
+        chainhead.from_line("edged-head v1 s1/n1 7")
+
+
+# the audit chain ------------------------------------------------------------------------------
+def test_records_altered_or_not_following_what_was_received_are_critical():
+    c = chain(3)
+    assert verify.check_record(c[1], before=c[0]["hash"], known=None) == []
+    altered = {**c[1], "actor": "mallory"}
+    assert [f.kind for f in verify.check_record(altered, before=c[0]["hash"], known=None)] == ["audit_record_altered"]
+    rewritten = chain(3, actor="mallory")  # re-hashed from the start: consistent, but not what was received
+    f = verify.check_record(rewritten[2], before=c[1]["hash"], known=None)
+    assert [x.kind for x in f] == ["audit_fork"] and f[0].severity == "critical" and "record 3" in f[0].message
+    f = verify.check_record(rewritten[1], before=None, known=c[1]["hash"])
+    assert [x.kind for x in f] == ["audit_fork"] and "arrived again with another hash" in f[0].message
+
+
+def test_heads_bad_signature_fork_and_regression(key):
+    h = chainhead.sign(key, "s", "n", 5, "aa" * 32, T0)
+    ok, f = verify.check_head(h, site="s", name="n", key=key.public_b64, record_hash="aa" * 32, last=None)
+    assert ok and f == []
+    forged = {**h, "hash": "bb" * 32}
+    ok, f = verify.check_head(forged, site="s", name="n", key=key.public_b64, record_hash=None, last=None)
+    assert not ok and [x.kind for x in f] == ["head_bad_signature"]
+    other = chainhead.sign(key, "s", "n", 5, "bb" * 32, T0 + 1)
+    ok, f = verify.check_head(other, site="s", name="n", key=key.public_b64, record_hash="aa" * 32,
+                              last={"seq": 5, "hash": "aa" * 32})
+    assert ok and [x.kind for x in f] == ["audit_fork", "audit_fork"]
+    back = chainhead.sign(key, "s", "n", 3, "cc" * 32, T0 + 2)
+    ok, f = verify.check_head(back, site="s", name="n", key=key.public_b64, record_hash=None,
+                              last={"seq": 5, "hash": "aa" * 32})
+    assert [x.kind for x in f] == ["audit_head_regressed"]
+    ok, f = verify.check_head(h, site="s", name="n", key=None, record_hash=None, last=None)
+    assert not ok and [x.kind for x in f] == ["head_unverifiable"]
+
+
+@pytest.mark.parametrize("prev,new,kinds", [
+    (None, {"session": 1}, []),
+    ({"session": 1, "public_key": "A"}, {"session": 2, "public_key": "B"}, ["key_changed"]),
+    ({"session": 2, "public_key": "A"}, {"session": 2, "public_key": "B"}, ["key_changed_without_birth"]),
+    ({"session": 3}, {"session": 2}, ["session_regressed"]),
+    ({"session": 1, "config_hash": "x"}, {"session": 2, "config_hash": "y"}, ["config_changed"]),
+    ({"session": 1, "cameras": [{"id": "a"}]}, {"session": 2, "cameras": [{"id": "b"}]}, ["cameras_changed"]),
+    ({"session": 1, "version": "0.1.0"}, {"session": 2, "version": "0.2.0"}, ["software_changed"]),
+])
+def test_birth_changes(prev, new, kinds):
+    assert [f.kind for f in verify.birth_changes(prev, new)] == kinds
+
+
+def test_seq_gap_names_the_range():
+    assert verify.gap(10, 11) is None and verify.gap(0, 500) is None
+    f = verify.gap(10, 14)
+    assert f.detail == {"first": 11, "last": 13, "count": 3} and "messages 11 to 13" in f.message
+
+
+# accesses and destructions --------------------------------------------------------------------
+def test_accesses_need_an_approval_by_someone_else_once():
+    use = {"action": "grant.use", "actor": "carol (os: root)", "at_us": T0, "detail": {"grant": 4, "mode": "copy"}}
+    approve = {"actor": "alice (os: root)", "detail": {"grant": 4, "request": 2, "mode": "copy", "expires_us": T0 + 1}}
+    assert verify.judge_access(use, approve=approve, filed={"actor": "carol"}, earlier_uses=0) == \
+        (True, "grant 4, approved by alice")
+    assert not verify.judge_access(use, approve=None, filed=None, earlier_uses=0)[0]
+    assert "who filed" in verify.judge_access(use, approve=approve, filed={"actor": "alice"}, earlier_uses=0)[1]
+    assert "used again" in verify.judge_access(use, approve=approve, filed=None, earlier_uses=1)[1]
+    assert "expired" in verify.judge_access({**use, "at_us": T0 + 5}, approve=approve, filed=None, earlier_uses=0)[1]
+    play = {"action": "playback.start", "actor": "carol", "at_us": T0, "detail": {"camera": "c"}}
+    assert "names no grant" in verify.judge_access(play, approve=None, filed=None, earlier_uses=0)[1]
+
+
+@pytest.mark.parametrize("d,verdict", [
+    ({"reason": "max_retention", "end_us": T0, "destroyed_us": T0 + 366 * DAY}, "ok"),
+    ({"reason": "max_retention", "end_us": T0, "destroyed_us": T0 + 100 * DAY}, "early"),
+    ({"reason": "capacity", "end_us": T0, "destroyed_us": T0 + 40 * DAY, "free_before": 1, "reserve": 10}, "ok"),
+    ({"reason": "capacity", "end_us": T0, "destroyed_us": T0 + 40 * DAY, "free_before": 99, "reserve": 10}, "early"),
+    ({"reason": "capacity", "end_us": T0, "destroyed_us": T0 + 5 * DAY, "free_before": 1, "reserve": 10},
+     "min_breached"),
+])
+def test_destructions(d, verdict):
+    assert verify.judge_destruction(d, min_days=30, max_days=365)[0] == verdict
+
+
+# compliance days ----------------------------------------------------------------------------------
+def test_month_days_are_local_days():
+    days = compliance.month_days("2026-11", ZoneInfo("Asia/Taipei"))
+    assert len(days) == 30 and days[0].name == "2026-11-01"
+    assert days[0].end_us - days[0].start_us == DAY
+    with pytest.raises(ValueError, match="not a month"):
+        compliance.month_days("11/2026", UTC)
+
+
+def test_inspection_verdicts():
+    day = compliance.month_days("2026-11", UTC)[9]
+    ran = day.start_us + 3600 * 1_000_000
+    run = lambda **k: {"ran_us": ran, "cameras": ["c"], "signed_us": None, **k}  # noqa: E731
+    v = lambda runs, now=day.end_us + 3 * DAY: compliance.inspection_verdict(  # noqa: E731
+        runs, "c", day, period_us=DAY, sign_within_us=DAY, now_us=now)
+    assert v([]) == "missing"
+    assert v([run(signed_us=ran + 60_000_000)]) == "ok"
+    assert v([run(signed_us=ran + 2 * DAY)]) == "signed late"
+    assert v([run()]) == "unsigned"
+    assert v([run()], now=day.end_us) == "pending"
+    assert v([], now=day.start_us) == "pending"
+
+
+# the store and the verifier over real payload shapes ----------------------------------------------
+def payload(seq: int, body: dict) -> bytes:
+    return json.dumps({"seq": seq, "ts_us": T0 + seq, **body}, separators=(",", ":")).encode()
+
+
+def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(tmp_path, key):
+    store = Store(tmp_path / "c.db")
+    base = "edged/v1/s/n1"
+    birth = {"ts_us": T0, "version": "0.1.0", "session": 1, "config_hash": "h", "site": "s", "node": "n1",
+             "retention": {"min_days": 30, "max_days": 365}, "cameras": [{"id": "cam"}],
+             "public_key": key.public_b64}
+    c = chain(3)
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())]
+    msgs += [(f"{base}/audit", payload(100 + i, {**r, "signed_head": chainhead.sign(key, "s", "n1", r["seq_local"],
+                                                                                     r["hash"], T0 + 9)}))
+             for i, r in enumerate(c)]
+    assert store.ingest(msgs, T0) == 3
+    assert store.ingest(msgs, T0) == 0, "the same messages again: stored once"
+    v = Verifier(store, UTC, gap_grace_us=0)
+    assert v.run_once(T0 + 1) == 3
+    assert store.findings() == []
+    assert store.nodes()[0]["head_seq"] == 3
+    # verify-log: the chain as published passes; one re-hashed from the start names record 1
+    lines = [audit.export_line({**r, "seq": r["seq_local"]}) for r in c]
+    assert check_log(store, "s/n1", lines)["ok"]
+    bad = [audit.export_line({**r, "seq": r["seq_local"]}) for r in chain(3, actor="x")]
+    assert check_log(store, "s/n1", bad)["first_bad"]["seq"] == 1
+    # a gap, then a head for record 2 with another hash, then a head signed by another key
+    other = NodeKey(Ed25519PrivateKey.generate())
+    forged = chainhead.sign(key, "s", "n1", 2, "ee" * 32, T0 + 20)
+    store.ingest([(f"{base}/audit", payload(106, {"kind": "chain_head", "seq_local": 2, "hash": "ee" * 32,
+                                                   "signed_head": forged})),
+                  (f"{base}/audit", payload(107, {"kind": "chain_head", "seq_local": 3, "hash": c[2]["hash"],
+                                                   "signed_head": chainhead.sign(other, "s", "n1", 3, c[2]["hash"],
+                                                                                 T0 + 21)}))], T0 + 2)
+    v.run_once(T0 + 3)
+    kinds = sorted(f["kind"] for f in store.findings())
+    assert kinds == ["audit_fork", "audit_head_regressed", "head_bad_signature", "seq_gap"], kinds
+    gap = [f for f in store.findings() if f["kind"] == "seq_gap"][0]
+    assert gap["detail"] == {"first": 103, "last": 105, "count": 3}
+    # the node signed two heads for record 2: no log can match both, and verify-log says where
+    assert check_log(store, "s/n1", lines)["first_bad"]["seq"] == 2
+    store.close()
+
+
+# config and CLI surface -----------------------------------------------------------------------------
+def test_config_errors_name_the_field(tmp_path):
+    p = tmp_path / "c.toml"
+    for text, where in [("[broker]\nport = 0\n", "broker.port"), ("[broker]\nshared_group = 'a/b'\n",
+                                                                     "broker.shared_group"),
+                        ("[verify]\ninterval = 'soon'\n", "verify.interval"), ("[nope]\n", "nope"),
+                        ("[report]\ntimezone = 'Mars/Base'\n", "report.timezone")]:
+        p.write_text(text)
+        with pytest.raises(config.ConfigError) as e:
+            config.load(p)
+        assert e.value.where == where
+    p.write_text("[broker]\nshared_group = 'central'\n[storage]\ndata_dir = 'd'\n")
+    cfg = config.load(p)
+    assert cfg.broker.subscription == "$share/central/edged/v1/+/+/#" and cfg.data_dir == tmp_path / "d"
+    r = subprocess.run([sys.executable, "-m", "central.cli", "--config", str(tmp_path / "none.toml"), "status"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 78 and "no such file" in r.stderr
+
+
+def test_every_edged_central_verb_is_in_the_readme():
+    out = subprocess.run([sys.executable, "-m", "central.cli", "--help"], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout
+    readme = (ROOT / "README.md").read_text()
+    for verb in re.search(r"\{([a-z,-]+)\}", out).group(1).split(","):
+        assert f"edged-central {verb}" in readme, verb
+
+
+def test_central_imports_nothing_from_edged():
+    for path in (ROOT / "central").glob("*.py"):
+        assert not re.search(r"^\s*(from|import) edged\b", path.read_text(), re.M), path.name
+
+
+def test_the_edge_chain_head_interval_is_configurable(tmp_path):
+    from edged.config import load_config
+    from tests.support.configs import MINIMAL, error_for, write
+
+    cfg = load_config(write(tmp_path, MINIMAL + '[mqtt]\nhost = "b"\nchain_head = "2s"\n'))
+    assert cfg.mqtt.chain_head_us == 2_000_000
+    assert load_config(write(tmp_path, MINIMAL)).mqtt.chain_head_us == 60_000_000
+    assert error_for(tmp_path, MINIMAL + '[mqtt]\nchain_head = "10ms"\n').args[0].startswith("mqtt.chain_head")
