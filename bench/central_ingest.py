@@ -53,7 +53,6 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.record_throughput import cpu_ticks, memory, table
-from central.wire import varint
 from storage import audit, chainhead
 from storage.nodekey import NodeKey
 from tests.support.broker import Broker, free_port
@@ -77,6 +76,17 @@ def load() -> str:
 
 
 # the simulated fleet ------------------------------------------------------------------------------
+def varint(n: int) -> bytes:
+    """MQTT's variable byte integer. The fleet is simulated with raw PUBLISH packets: a paho
+    publisher per node could not generate the load this measures on the same two cores."""
+    out = bytearray()
+    while True:
+        b, n = n % 128, n // 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
 def publish_packet(topic: bytes, payload: bytes, qos: int, retain: bool, mid: int) -> bytes:
     var = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
     return bytes([0x30 | (qos << 1) | int(retain)]) + varint(len(var) + len(payload)) + var + payload

@@ -1,4 +1,4 @@
-"""The central office's MQTT side: the subscriber (central/wire.py, MQTT 5) on every node, and
+"""The central office's MQTT side: the subscriber (central/subscriber.py, paho-mqtt, MQTT 5) on every node, and
 the thread that stores what arrives in batches.
 
 The network thread only queues what it read; the store thread writes a batch in one
@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from central import wire
+from central import subscriber
 from central.config import CentralConfig
 from central.store import Store, now_us
 from central.verifier import Verifier
 
 log = logging.getLogger("edged.central")
-QUEUE_MAX = 256  # chunks read from the socket (up to 256 KiB each) waiting for the store
+QUEUE_MAX = 256  # batches (central/subscriber.py BATCH messages at most) waiting for the store
 
 
 class Ingest:
@@ -43,7 +43,7 @@ class Ingest:
         self.received = 0     # messages of any kind taken from the broker
         self.verified = 0
         self.error: BaseException | None = None
-        self.mqtt = wire.Subscriber(wire.Settings(
+        self.mqtt = subscriber.Subscriber(subscriber.Settings(
             host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
             password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s), self._on_batch)
         self._thread: threading.Thread | None = None
