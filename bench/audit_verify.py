@@ -7,7 +7,7 @@ audit records shaped like the daemon's (logins, holds, grant uses, retention pas
 actors with non-ASCII names; 60-200 byte details), chained with the real hash (each hash
 computed here in Python, then written with one executemany). Then, each --runs times:
 1. `storage.audit.verify` in this process on a fresh read-only connection (the check itself);
-2. `edgectl --data DIR audit verify` as a subprocess (what a person runs: interpreter start,
+2. `edgectl audit verify --catalog FILE` as a subprocess (what a person runs: interpreter start,
    imports, the check, the output);
 3. `storage.audit.verify_lines` over an export of the whole log (`python3 -m storage.audit`
    does this for a third party), the export written once by `records` + `export_line`.
@@ -110,7 +110,7 @@ def main() -> int:
         db.conn.close()
         assert (n, problem) == (args.records, None), (n, problem)
 
-    cli = [sys.executable, "-m", "edged.ctl", "--data", str(data), "audit", "verify"]
+    cli = [sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(catalog)]
 
     def edgectl() -> None:
         r = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import grp
 import logging
 import sys
 from pathlib import Path
@@ -25,6 +26,14 @@ def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
     return default_config(DEFAULT_LOCAL_DATA.resolve()), None
 
 
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="edged", description="Evidence-grade CCTV recorder daemon.")
     parser.add_argument("--version", action="version", version=f"edged {__version__}")
@@ -44,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"edged: bad config: {exc}", file=sys.stderr)
             return EX_CONFIG
         print(f"{args.config}: OK (site {cfg.site.id}, {len(cfg.cameras)} cameras, data in {cfg.storage.data_dir})")
+        if cfg.control.group is not None and not _group_exists(cfg.control.group):
+            print(f"note: control.group: there is no group {cfg.control.group!r} on this system yet "
+                  "(scripts/install makes edgectl); edged will not start without it")
+        for field in cfg.inline_secrets:
+            print(f"note: {field} holds a password in the config itself: move it to the secrets file "
+                  "([secrets] file, root's alone; design/0018)")
         return 0
 
     logs.setup(args.verbose)
@@ -61,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     except daemon.AlreadyRunning as exc:
         log.error("%s", exc)
         return 1
+    except ConfigError as exc:  # found only on the box (e.g. control.group missing)
+        log.error("bad config: %s", exc)
+        return EX_CONFIG
     except KeyboardInterrupt:
         return 130
 

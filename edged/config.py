@@ -18,6 +18,7 @@ from typing import Any, Literal
 from edged.config_health import HealthConfig, InspectionConfig, _health, _inspection
 from edged.config_mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config_people import AccountsConfig, _accounts
+from edged.config_secrets import load_secrets, merge_secrets
 from edged.config_values import (
     _PERCENT,
     DAY,
@@ -121,6 +122,7 @@ class RetentionConfig:
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
     socket: Path  # the daemon's Unix control socket
+    group: str | None = None  # who may use edgectl (0660, this group); it grants nothing on disk
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -169,6 +171,7 @@ class Config:
     accounts: AccountsConfig = AccountsConfig()
     health: HealthConfig = HealthConfig()
     inspection: InspectionConfig = InspectionConfig()
+    inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
 
     def camera(self, id: str) -> CameraConfig | None:
         for cam in self.cameras:
@@ -234,7 +237,8 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
     """
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
-                               "health", "inspection", "accounts", "viewer"))
+                               "health", "inspection", "accounts", "viewer", "secrets"))
+        data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
             raise ConfigError(
@@ -260,6 +264,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             accounts=_accounts(_table(data, "accounts", "accounts")),
             health=_health(_table(data, "health", "health")),
             inspection=_inspection(_table(data, "inspection", "inspection")),
+            inline_secrets=inline,
         )
     except ConfigError as e:
         if e.source is None:
@@ -402,9 +407,12 @@ def _reserve(value: Any, field: str) -> tuple[int | None, float | None]:
 
 
 def _control(t: dict, data_dir: Path, base_dir: Path | None) -> ControlConfig:
-    _check_keys(t, "control", ("socket",))
+    _check_keys(t, "control", ("socket", "group"))
+    group = None
+    if "group" in t:
+        group = _name(t["group"], "control.group")  # that it exists is checked where it is used (the box)
     if "socket" not in t:
-        return ControlConfig(socket=data_dir / "control.sock")
+        return ControlConfig(socket=data_dir / "control.sock", group=group)
     sock = _path(t["socket"], "control.socket", base_dir)
     size = len(os.fsencode(str(sock)))
     if size > 107:
@@ -413,7 +421,7 @@ def _control(t: dict, data_dir: Path, base_dir: Path | None) -> ControlConfig:
             f"{_show(str(sock))} is {size} bytes long; Unix socket paths are limited to 107 "
             "bytes, choose a shorter path",
         )
-    return ControlConfig(socket=sock)
+    return ControlConfig(socket=sock, group=group)
 
 
 def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[CameraConfig, ...]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edged.config_secrets import credential_path
 from edged.config_values import (
     DAY,
     HOUR,
@@ -171,7 +172,7 @@ def _mqtt_tls(t: dict, enabled: bool, base_dir: Path | None) -> MqttTlsConfig:
     for key in ("ca_file", "cert_file", "key_file"):
         files[key] = None
         if key in t:
-            path = _path(t[key], f"mqtt.tls.{key}", base_dir)
+            path = credential_path(_path(t[key], f"mqtt.tls.{key}", base_dir))  # the key: root's, handed over
             if enabled and not path.is_file():
                 what = "is not a file" if path.exists() else "does not exist"
                 raise ConfigError(f"mqtt.tls.{key}", f"{_show(str(path))} {what}")

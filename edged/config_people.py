@@ -19,10 +19,12 @@ class AccountsConfig:
     citizen_due_us: int = 6 * DAY          # R5.6: a citizen's request is answered within 6 days
     keep_requests_years: int = 3           # R5.7: then the request's personal data is purged
     sweep_interval_us: int = 60 * SECOND   # overdue checks, lapsed grants, purges
+    request_lapse_us: int = 90 * DAY       # a request left undecided this long lapses (closes, R5.7)
+    keep_backups: int = 3                  # catalog backups kept (maintenance); older ones go
 
 
 _KEYS = ("session_ttl", "lockout_after", "lockout_for", "min_password", "grant_ttl", "citizen_due",
-         "keep_requests_years", "sweep_interval")
+         "keep_requests_years", "sweep_interval", "request_lapse", "keep_backups")
 _HINTS = {
     "session_timeout": 'did you mean "session_ttl"? (a duration, e.g. "15m")',
     "max_failures": 'did you mean "lockout_after"? (failed logins before the account locks)',
@@ -51,4 +53,6 @@ def _accounts(t: dict) -> AccountsConfig:
         citizen_due_us=_duration(t, "citizen_due", "accounts", 6 * DAY, HOUR, 6 * DAY),
         keep_requests_years=_int(t, "keep_requests_years", 3, 3, 30),
         sweep_interval_us=_duration(t, "sweep_interval", "accounts", 60 * SECOND, SECOND, HOUR),
+        request_lapse_us=_duration(t, "request_lapse", "accounts", 90 * DAY, DAY, 365 * DAY),
+        keep_backups=_int(t, "keep_backups", 3, 1, 100),
     )

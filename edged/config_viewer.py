@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edged.config_secrets import credential_path
 from edged.config_values import (
     HOUR,
     MINUTE,
@@ -56,7 +57,7 @@ def _viewer(t: dict, base_dir: Path | None) -> ViewerConfig:
     files: dict[str, Path | None] = {"tls_cert": None, "tls_key": None}
     for key in files:
         if key in t:
-            path = _path(t[key], f"viewer.{key}", base_dir)
+            path = credential_path(_path(t[key], f"viewer.{key}", base_dir))  # the key: root's, handed over
             if enabled and not path.is_file():
                 what = "is not a file" if path.exists() else "does not exist"
                 raise ConfigError(f"viewer.{key}", f"{_show(str(path))} {what}")

@@ -1,7 +1,7 @@
 """The daemon's control socket: a Unix socket speaking one JSON object per line.
 
-edgectl reads the catalog directly; anything that changes state (a hold, a release, an
-account, a request) goes through here, so the daemon stays the catalog's only writer.
+Every edgectl verb comes through here, reads too (design/0017): the data folder is the daemon's
+alone, and the socket's group (`[control] group`, e.g. edgectl) grants nothing on disk.
 
 A request is {"op", "args", "token"}. The OS account is proven by the socket's peer
 credentials; the person is proven by their session token (`edgectl login`), which the
@@ -15,6 +15,7 @@ There is no operation that deletes or formats footage (REQUIREMENTS R1.6), and n
 from __future__ import annotations
 
 import asyncio
+import grp
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from edged import roles
+from edged.config_values import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ NOT_LOGGED_IN = "not logged in, or the session expired: run `edgectl login`"
 
 class RequestError(Exception):
     """A refused request; the message goes back to the caller as is."""
+
+
+class DaemonDown(RequestError):
+    """No daemon answers on the socket (edgectl exits with its own status)."""
 
 
 def peer_creds(sock: socket.socket) -> tuple[int, str]:
@@ -86,8 +92,10 @@ class Caller:
 
 
 class ControlServer:
-    def __init__(self, path: Path, handlers: dict[str, Handler], sessions: SessionLookup | None = None):
+    def __init__(self, path: Path, handlers: dict[str, Handler], sessions: SessionLookup | None = None,
+                 group: str | None = None):
         self.path = path
+        self.group = group  # the socket's group: who may talk to the daemon (None: the daemon's own)
         self.handlers = handlers
         self.sessions = sessions  # None: only the public operations can run
         self._server: asyncio.AbstractServer | None = None
@@ -97,7 +105,14 @@ class ControlServer:
         if self.path.exists() or self.path.is_symlink():
             self.path.unlink()  # a stale socket from a crash; the daemon holds a single-instance lock
         self._server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_REQUEST)
-        os.chmod(self.path, 0o660)
+        if self.group is not None:
+            try:
+                gid = grp.getgrnam(self.group).gr_gid
+            except KeyError:
+                raise ConfigError("control.group", f"there is no group {self.group!r} on this system "
+                                  "(scripts/install makes edgectl)") from None
+            os.chown(self.path, -1, gid)
+        os.chmod(self.path, 0o600 if self.group is None else 0o660)  # no group named: the daemon's user and root
 
     async def close(self) -> None:
         if self._server is not None:
@@ -140,13 +155,14 @@ class ControlServer:
         caller = Caller(os_user=user, uid=uid, _send=send)
         if op not in roles.PUBLIC:
             session = await self.sessions(token) if token and self.sessions is not None else None
-            if session is None:
+            if session is not None:
+                caller.account, caller.roles, caller.token = session["account"], tuple(session["roles"]), token
+                caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
+                caller.expires_us = session.get("expires_us")
+                if not roles.allowed(caller.roles, op):
+                    return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
+            elif not (uid == 0 and op in roles.ROOT_READS):  # root may ask how the box is doing
                 return {"ok": False, "error": NOT_LOGGED_IN, "code": "auth"}
-            caller.account, caller.roles, caller.token = session["account"], tuple(session["roles"]), token
-            caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
-            caller.expires_us = session.get("expires_us")
-            if not roles.allowed(caller.roles, op):
-                return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
         try:
             result = await handler(args, caller)
         except RequestError as exc:
@@ -216,9 +232,11 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
         try:
             s.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
-            raise RequestError(f"edged is not running (no control socket at {path})") from None
+            raise DaemonDown(f"edged is not running (nothing answers on {path}); check `systemctl status edged`, "
+                             "or name the socket with --socket or EDGECTL_SOCKET") from None
         except PermissionError:
-            raise RequestError(f"no permission to use {path}: run as root or a member of group edged") from None
+            raise RequestError(f"no permission to use {path}: run as root or as a member of the socket's group "
+                               "(edgectl)") from None
         s.sendall((json.dumps(message) + "\n").encode())
         with s.makefile("rb") as stream:
             while True:

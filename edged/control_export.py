@@ -3,9 +3,10 @@
 The grant is checked and used on the catalog writer thread (single use: a second attempt is
 refused and recorded); the export itself (hashing, remuxing, signing) runs in a thread,
 with progress lines to the client. The daemon writes into data_dir/exports/ because it
-runs as user edged; `edgectl export` copies the finished folder to where the person wants
-it. Staging folders are destroyed on the record once they are a day old (R7.4: keep no
-more copies of footage than needed).
+runs as user edged; the data folder is its alone (design/0017), so `edgectl export` reads the
+finished files through `export.read` (the custodian who made the export, for a day) and
+writes them where the person wants. Staging folders are destroyed on the record once they
+are a day old, by a sweep every hour (R7.4: keep no more copies of footage than needed).
 
 Working copies made for a viewing go through `discard_working_copy`, which destroys them
 on the record (R5.5).
@@ -14,8 +15,10 @@ on the record (R5.5).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,14 @@ from edged import __version__
 from edged.control import Handler, RequestError
 from storage import audit, export, nodekey, people_store
 from storage.catalog import CatalogWriter
+from storage.fsutil import private_dir
 from storage.retention_store import InUse
 
 log = logging.getLogger(__name__)
 
 STAGING_KEEP_US = 24 * 3600 * 1_000_000
+STAGING_SWEEP_S = 3600.0
+READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
 
 
 def now_us() -> int:
@@ -92,7 +98,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
                 "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
             }
             try:
-                out.parent.mkdir(mode=0o750, exist_ok=True)
+                private_dir(out.parent)
                 manifest = await asyncio.to_thread(
                     export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
                     from_us=grant["from_us"], to_us=grant["to_us"], progress=report)
@@ -113,14 +119,56 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
                 c.db, grant_id, out_dir=str(out), custodian=actor, now_us=now_us(), bytes_=size,
                 manifest_sha256=digest, detail=detail))
             await sweep_staging(writer, data_dir, keep=out)
-            return {"export": export_id, "grant": grant_id, "dir": str(out), "manifest_sha256": digest,
+            files = await asyncio.to_thread(lambda: [{"name": f.name, "bytes": f.stat().st_size}
+                                                     for f in sorted(out.iterdir())])
+            return {"export": export_id, "grant": grant_id, "dir": str(out), "files": files,
+                    "manifest_sha256": digest,
                     "bytes": size, "clips": detail["clips"],
                     "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
                     "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
         finally:
             in_use.remove(reading)
 
-    return {"export.run": export_run}
+    async def export_read(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """A piece of a finished export's file, for the custodian who made it (while it is staged)."""
+        try:
+            export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
+        except (KeyError, TypeError, ValueError):
+            raise RequestError('export.read needs {"export": N, "file": NAME, "offset": BYTES}') from None
+        row = await writer.run(lambda c: next(c.db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None))
+        if row is None or row["custodian"] != getattr(caller, "account", None):
+            raise RequestError(f"export {export_id} is not one you made")
+        folder = Path(row["out_dir"])
+        if name != Path(name).name or name.startswith(".") or offset < 0:
+            raise RequestError(f"no file {name!r} in export {export_id}")
+
+        def read() -> tuple[bytes, int]:
+            fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                size = os.fstat(fd).st_size
+                return os.pread(fd, READ_CHUNK, offset), size
+            finally:
+                os.close(fd)
+        try:
+            data, size = await asyncio.to_thread(read)
+        except FileNotFoundError:
+            raise RequestError(f"export {export_id} is no longer staged (a day has passed, or the daemon "
+                               "restarted); a new request is needed") from None
+        return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
+
+    return {"export.run": export_run, "export.read": export_read}
+
+
+def staging_sweeper(writer: CatalogWriter, data_dir: Path) -> Any:
+    """The supervisor's task: staging copies go a day after they were made, on the record."""
+    async def run(stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await sweep_staging(writer, data_dir)
+            try:
+                await asyncio.wait_for(stopping.wait(), STAGING_SWEEP_S)
+            except TimeoutError:
+                pass
+    return run
 
 
 async def discard_working_copy(writer: CatalogWriter, data_dir: Path, folder: Path, actor: str,

@@ -1,8 +1,7 @@
 """edgectl verbs for the audit log (R7): list, verify, export, and the periodic audit report.
 
-Reading the log needs an auditor's session (the ethics office). Checking that the chain is
-intact reads the catalog directly (no daemon, no login: the answer shows no record's
-content). An export is JSON lines carrying both hashes, so a third party re-checks it
+Reading the log needs an auditor's session (the ethics office). Any account may have the
+daemon check that the chain is intact (the answer shows no record's content). An export is JSON lines carrying both hashes, so a third party re-checks it
 without edged (`audit verify --file`, or `python3 -m storage.audit FILE`).
 """
 
@@ -11,6 +10,8 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from edged.config import ConfigError, parse_duration
 from edged.control import call
 from edged.display import UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage import audit
+from storage.catalog import open_readonly
 
 
 def _now() -> int:
@@ -61,19 +63,39 @@ def _verify(ctx, args) -> tuple[Any, str]:
     if args.head:
         try:
             seq, digest = args.head.split(":", 1)
-            expect = (int(seq), digest.strip())
+            expect = [int(seq), digest.strip()]
         except ValueError:
             raise UsageError("--head is SEQ:HASH, as published on MQTT") from None
-    n, problem = audit.verify(ctx.db, expect)
+    if args.catalog:  # a catalog file (a backup; the live one as root): no daemon, read-only
+        try:
+            db = open_readonly(Path(args.catalog))
+        except FileNotFoundError:
+            raise UsageError(f"no catalog file {args.catalog}") from None
+        try:
+            n, problem = audit.verify(db, None if expect is None else (expect[0], expect[1]))
+            head = audit.head(db)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{args.catalog} cannot be read as a catalog: {exc}") from None
+        finally:
+            db.conn.close()
+    else:
+        r = call(ctx.socket, "audit.verify", {"head": expect}, timeout=600)
+        n, problem, head = r["records"], r["problem"], r["head"]
     if problem:
         raise UsageError(f"audit chain BROKEN at record {n}: {problem}")
-    head = audit.head(ctx.db)
     return {"records": n, "ok": True, "problem": None, "head": head}, \
         f"audit chain intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else "")
 
 
 def _export(ctx, args) -> tuple[Any, str]:
-    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
+    if args.out == "-":
+        out = sys.stdout
+    else:  # the log names people: the file is the auditor's alone, and never written through a link
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+        out = open(fd, "w", encoding="utf-8")
     n, after, last = 0, 0, None
     try:
         while True:
@@ -194,7 +216,7 @@ def report_html(r: dict[str, Any]) -> str:
 
 
 class _OfflineFile(argparse.Action):
-    """`audit verify --file F` needs no catalog: edgectl runs it standalone (ctx is None)."""
+    """`audit verify --file F` and `--catalog F` need no daemon: edgectl runs them standalone (ctx is None)."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         setattr(namespace, self.dest, values)
@@ -213,6 +235,8 @@ def register(sub) -> None:
     v.add_argument("--head", metavar="SEQ:HASH", help="a chain head published on MQTT: the log must still hold it")
     v.add_argument("--file", action=_OfflineFile, help="check an export file instead (on any machine: no edged, "
                    "catalog or login needed)")
+    v.add_argument("--catalog", action=_OfflineFile, metavar="FILE", help="check a catalog file instead (a backup, "
+                   "or the live one as root): no daemon needed")
     v.add_argument("--json", action="store_true")
     x = a.add_parser("export", help="the whole log as JSON lines with the hashes, for a third party (auditor)")
     x.add_argument("--out", required=True, metavar="FILE", help="file to write ('-': standard output)")

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,6 @@ from typing import Any
 from edged.control import call
 from edged.display import UsageError, fmt_bytes, fmt_time
 from storage import export, nodekey
-from storage.fsutil import fsync_dir
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 
@@ -49,6 +48,8 @@ class _Progress:
 
 def _check_out(out: Path) -> None:
     """Refuse before the grant is spent: the person's folder must be new or empty, and writable."""
+    if out.is_symlink():
+        raise UsageError(f"{out} is a symbolic link; name a new or empty folder")
     if out.exists():
         if not out.is_dir():
             raise UsageError(f"{out} exists and is not a folder; name a new or empty folder")
@@ -63,17 +64,54 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"no permission to write in {parent}")
 
 
-def copy_out(src: Path, out: Path) -> None:
-    """Copy a finished export folder to the person's folder, durably."""
-    out.mkdir(exist_ok=True)
-    for f in sorted(src.iterdir()):
-        shutil.copyfile(f, out / f.name)
-        fd = os.open(out / f.name, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    fsync_dir(out)
+def open_out(out: Path) -> int:
+    """The person's folder, made 0700 (or an empty one they named, tightened), as a directory fd
+    that never follows a symbolic link: a link planted there later cannot redirect the copy."""
+    try:
+        os.mkdir(out, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    os.fchmod(fd, 0o700)
+    return fd
+
+
+def new_file(dir_fd: int, name: str) -> int:
+    """Create `name` in the folder: never an existing file, never through a link, 0600."""
+    if name != Path(name).name or name in (".", ".."):
+        raise UsageError(f"the daemon named an odd file {name!r}; nothing written")
+    try:
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    except FileExistsError:
+        raise UsageError(f"{name} appeared in the folder while the export was copied (a file or a link someone "
+                         "put there); nothing was written over it") from None
+
+
+def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
+    """Fetch the finished export's files from the daemon and write them to the person's folder,
+    durably, 0600 in a 0700 folder (the copy is evidence and personal data)."""
+    dir_fd = open_out(out)
+    try:
+        for f in result["files"]:
+            fd = new_file(dir_fd, f["name"])
+            try:
+                offset = 0
+                while True:
+                    piece = call(sock, "export.read", {"export": result["export"], "file": f["name"],
+                                                       "offset": offset}, timeout=EXPORT_TIMEOUT_S)
+                    data = base64.b64decode(piece["data"])
+                    if not data:
+                        break
+                    os.write(fd, data)  # a regular file: a full write
+                    offset += len(data)
+                    if offset >= piece["size"]:
+                        break
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def cmd_export(ctx, args) -> tuple[Any, str]:
@@ -88,10 +126,10 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
     finally:
         bar.done()
     try:
-        copy_out(Path(result["dir"]), out)
+        copy_out(ctx.socket, result, out)
     except OSError as exc:
-        raise UsageError(f"the export was made in {result['dir']} but copying it to {out} failed ({exc}); "
-                         "copy that folder by hand (the daemon keeps it for a day)") from None
+        raise UsageError(f"export {result['export']} was made, but writing it to {out} failed ({exc}); the daemon "
+                         "keeps it for a day: ask root to copy it from its staging folder") from None
     problems = export.verify_export(out, result["public_key"])
     if problems:
         raise UsageError(f"the copy in {out} does not check out: " + "; ".join(problems)

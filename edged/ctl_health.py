@@ -13,7 +13,6 @@ from typing import Any
 
 from edged.control import call
 from edged.display import UsageError, fmt_time, table
-from edged.inspection_runner import run_of
 from edged.inspections import ITEM_LABELS, ITEMS
 
 MARK = {True: "ok", False: "FAIL", None: "n/a"}
@@ -91,15 +90,14 @@ def _month(text: str | None) -> tuple[str, int, int]:
     return text, int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
 
 
-def runs_in(db, start_us: int, end_us: int) -> list[dict[str, Any]]:
-    ids = [r["id"] for r in db.query("SELECT id FROM inspection_runs WHERE ran_us >= ? AND ran_us < ? ORDER BY ran_us",
-                                     [start_us, end_us])]
-    return [run_of(db, i) for i in ids]
+def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    reply = call(ctx.socket, "inspect.list", {"from_us": start_us, "to_us": end_us})
+    return reply["runs"], reply["site"]
 
 
 def cmd_list(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
-    runs = runs_in(ctx.db, start, end)
+    runs, _site = runs_in(ctx, start, end)
     rows = [[r["id"], r["kind"], fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or "UNSIGNED",
              r["supervisor"] or "-"] for r in runs]
     text = table(["RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"], rows)
@@ -107,18 +105,15 @@ def cmd_list(ctx, args) -> tuple[Any, str]:
 
 
 def cmd_show(ctx, args) -> tuple[Any, str]:
-    run = run_of(ctx.db, args.run)
-    if run is None:
-        raise UsageError(f"no inspection {args.run}; `edgectl inspect list` shows them")
+    run = call(ctx.socket, "inspect.show", {"run": args.run})
     return run, show_run(run)
 
 
 def cmd_report(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
-    runs = runs_in(ctx.db, start, end)
+    runs, site = runs_in(ctx, start, end)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    site = {r["key"]: r["value"] for r in ctx.db.query("SELECT key, value FROM node WHERE key IN ('site', 'site_name')")}
     csv_path, html_path = out / f"inspections-{month}.csv", out / f"inspections-{month}.html"
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

@@ -32,7 +32,7 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
     if args.m_cmd == "end":
         w = call(ctx.socket, "maintenance.end", {"note": args.note or ""})
         return w, f"maintenance window {w['id']} closed at {fmt_time(w['ended_us'])} by {w['ended_by']}"
-    rows = list(ctx.db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?", [args.limit]))
+    rows = call(ctx.socket, "maintenance.list", {"limit": args.limit})
     text = table(["ID", "BEGAN", "BY", "REASON", "ENDED", "BY", "CHECKED", "MISMATCHES"], [
         [r["id"], fmt_time(r["began_us"]), r["began_by"], r["reason"], fmt_time(r["ended_us"]), r["ended_by"] or "-",
          r["verified"], len(json.loads(r["mismatches"] or "[]"))] for r in rows])

@@ -1,7 +1,7 @@
 """edgectl verbs for the ring buffer: holds, the retention report, destructions and alarms.
 
-Reading is done on the catalog; placing and releasing holds goes through the daemon's
-control socket. There is deliberately no verb that deletes footage (REQUIREMENTS R1.6).
+Everything goes through the daemon's control socket (design/0017). There is deliberately no
+verb that deletes footage (REQUIREMENTS R1.6).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from edged.config import ConfigError, parse_duration
 from edged.control import call
 from edged.display import UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage.retention import DAY_US
-from storage.retention_store import hold_row, retention_report
 
 
 def _now() -> int:
@@ -62,10 +61,7 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
         h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason})
         return h, f"hold {h['id']} released by {h['ended_by']}: {h['end_reason']}"
     if args.hold_cmd == "show":
-        try:
-            h = hold_row(ctx.db, args.id)
-        except Exception as exc:  # noqa: BLE001 - HoldError: no such hold
-            raise UsageError(str(exc)) from None
+        h = call(ctx.socket, "hold.show", {"id": args.id})
         lines = [f"{k:12} {v}" for k, v in (
             ("hold", h["id"]), ("kind", h["kind"]), ("cameras", "all" if h["cameras"] is None else ", ".join(h["cameras"])),
             ("from", fmt_time(h["from_us"])), ("to", fmt_time(h["to_us"])), ("case", h["case_ref"]),
@@ -76,15 +72,14 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
              + (f" (approved by {h['approved_by']})" if h["approved_by"] else "")),
             ("keeps", f"{h['segments']} segments, {fmt_bytes(h['bytes'])}"))]
         return h, "\n".join(lines)
-    rows = [hold_row(ctx.db, r["id"]) for r in ctx.db.query(
-        "SELECT id FROM holds" + ("" if args.all else " WHERE ended_us IS NULL") + " ORDER BY id")]
+    rows = call(ctx.socket, "hold.list", {"all": args.all})
     text = table(["ID", "KIND", "CAMERAS", "FROM", "TO", "CASE", "STATE", "SEGMENTS", "SIZE"],
                  [_hold_line(h, now) for h in rows])
     return rows, text if rows else "no holds" + ("" if args.all else " in force (--all shows ended ones)")
 
 
 def cmd_retention(ctx, args) -> tuple[Any, str]:
-    rep = retention_report(ctx.db, ctx.cfg.retention, ctx.cfg.cameras, ctx.data_dir)
+    rep = call(ctx.socket, "retention", {})
     rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
              _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
     head = (f"disk {fmt_bytes(rep['disk_free'])} free of {fmt_bytes(rep['disk_total'])}, reserve "
@@ -99,17 +94,10 @@ def cmd_destructions(ctx, args) -> tuple[Any, str]:
         day = datetime.fromisoformat(args.day).astimezone() if args.day else None
     except ValueError:
         raise UsageError(f"bad --day {args.day!r}: use YYYY-MM-DD") from None
-    sql = "SELECT * FROM destructions WHERE 1 = 1"
-    params: list[Any] = []
-    if args.camera:
-        sql += " AND camera = ?"
-        params.append(args.camera)
+    req: dict[str, Any] = {"camera": args.camera, "limit": args.limit}
     if day is not None:  # footage recorded that (local) day
-        start = int(day.timestamp() * 1e6)
-        end = int((day + timedelta(days=1)).timestamp() * 1e6)
-        sql += " AND start_us < ? AND end_us > ?"
-        params += [end, start]
-    rows = list(ctx.db.query(sql + " ORDER BY camera, start_us LIMIT ?", params + [args.limit]))
+        req.update(from_us=int(day.timestamp() * 1e6), to_us=int((day + timedelta(days=1)).timestamp() * 1e6))
+    rows = call(ctx.socket, "destructions", req)
     text = table(["CAMERA", "FOOTAGE FROM", "TO", "SIZE", "REASON", "DESTROYED", "SHA256"], [
         [r["camera"], fmt_time(r["start_us"]), fmt_time(r["end_us"]), fmt_bytes(r["bytes"]), r["reason"],
          fmt_time(r["destroyed_us"]), (r["sha256"] or "")[:16]] for r in rows])
@@ -117,8 +105,7 @@ def cmd_destructions(ctx, args) -> tuple[Any, str]:
 
 
 def cmd_alarms(ctx, args) -> tuple[Any, str]:
-    sql = "SELECT * FROM alarms" + ("" if args.all else " WHERE cleared_us IS NULL") + " ORDER BY raised_us"
-    rows = list(ctx.db.query(sql))
+    rows = call(ctx.socket, "alarms", {"all": args.all})
     text = table(["SEVERITY", "KIND", "CAMERA", "RAISED", "CLEARED", "MESSAGE"], [
         [r["severity"].upper(), r["kind"], r["camera"] or "-", fmt_time(r["raised_us"]),
          fmt_time(r["cleared_us"]), r["message"]] for r in rows])

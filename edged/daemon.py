@@ -16,10 +16,11 @@ from edged import __version__
 from edged.alarms import Alarms
 from edged.config import Config, ConfigError, load_config
 from edged.control import ControlServer
-from edged.control_export import export_handlers, sweep_staging
+from edged.control_export import export_handlers, staging_sweeper, sweep_staging
 from edged.control_health import health_handlers
 from edged.control_ops import control_handlers
 from edged.control_people import people_handlers, session_lookup
+from edged.control_read import read_handlers
 from edged.health_monitor import HealthMonitor
 from edged.inspection_runner import InspectionRunner
 from edged.integrity import TamperGuard, check_identity
@@ -33,6 +34,7 @@ from edged.supervisor import Supervisor, camera_row, now_us
 from edged.viewer import viewer_task
 from storage import audit, nodekey
 from storage.catalog import Catalog, CatalogWriter
+from storage.fsutil import PRIVATE_FILE, private_dir, tighten
 from storage.layout import CATALOG_FILE
 from storage.reconcile import Report, reconcile
 from storage.retention_store import finish_garbage
@@ -48,7 +50,7 @@ class AlreadyRunning(Exception):
 
 def _lock(data_dir: Path) -> int:
     """One daemon per data folder: two writers would corrupt the catalog's story."""
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o640)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -58,8 +60,13 @@ def _lock(data_dir: Path) -> int:
 
 
 async def run(cfg: Config, config_path: Path | None) -> int:
+    # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
+    # started with; the modes given explicitly below say the same.
+    os.umask(0o077)
     data_dir = cfg.storage.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
+    if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
+        log.info("made the data folder and its catalog, keys and folders private to edged (0700/0600)")
     lock = _lock(data_dir)
     writer = CatalogWriter(data_dir / CATALOG_FILE)
     alarms = Alarms(writer)
@@ -71,7 +78,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     monitor = HealthMonitor(cfg, writer, alarms)
     sup.health = monitor
     inspector = InspectionRunner(cfg, writer, monitor, alarms)
-    maintenance = Maintenance(data_dir, writer, alarms)
+    maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups)
     notifier = Notifier()
     keepalive = Keepalive(notifier, sup, writer, runner)
     # First: a SIGTERM during start-up is a clean stop.
@@ -83,7 +90,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     handlers = control_handlers(sup, writer, runner, maintenance)
     handlers.update(health_handlers(monitor, inspector))
     handlers.update(people_handlers(cfg, writer, alarms))
-    control = ControlServer(cfg.control.socket, handlers, session_lookup(writer))
+    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir))  # runner.cfg: SIGHUP's config
+    control = ControlServer(cfg.control.socket, handlers, session_lookup(writer), group=cfg.control.group)
 
     def outbox_full(full: bool) -> None:
         sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
@@ -146,7 +154,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
                                  "health": monitor.run, "inspections": inspector.run,
                                  "viewer": viewer_task(cfg, writer),
                                  "ready": announce_ready, "reporting": reporting.run,
-                                 "people": PeopleWatch(cfg, writer, alarms).run})
+                                 "people": PeopleWatch(cfg, writer, alarms).run,
+                                 "staging-sweep": staging_sweeper(writer, data_dir)})
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise

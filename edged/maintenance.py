@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from edged.alarms import Alarms
 from edged.control import RequestError
 from storage import audit
 from storage.catalog import FOOTAGE, Catalog, CatalogWriter
+from storage.fsutil import PRIVATE_FILE, private_dir
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE
 
@@ -36,7 +38,8 @@ def now_us() -> int:
 
 def backup_catalog(source: Path, dest: Path) -> dict[str, Any]:
     """Copy the live catalog consistently (one read transaction) and check the copy."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE))
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(str(dest))
     try:
@@ -66,8 +69,21 @@ def verify_hashes(data_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, 
     return bad
 
 
+def prune_backups(folder: Path, keep: int) -> list[str]:
+    """Keep the newest `keep` catalog backups (their names sort by time); the rest are destroyed.
+    They hold password hashes and personal data: fewer copies, fewer places to purge (R5.7)."""
+    backups = sorted(folder.glob("catalog-*.db"))
+    gone = []
+    for path in backups[:max(0, len(backups) - keep)]:
+        for extra in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            extra.unlink(missing_ok=True)
+        gone.append(path.name)
+    return gone
+
+
 class Maintenance:
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms):
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, keep_backups: int = 3):
+        self.keep_backups = keep_backups
         self.data_dir = data_dir
         self.writer = writer
         self.alarms = alarms
@@ -94,6 +110,7 @@ class Maintenance:
                                              self.data_dir / BACKUP_DIR / f"catalog-{stamp}.db")
             if backup["check"] != "ok":
                 raise RequestError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
+            pruned = await asyncio.to_thread(prune_backups, self.data_dir / BACKUP_DIR, self.keep_backups)
             rows = await self.writer.run(lambda c: list(c.db.query(
                 "SELECT path, camera, sha256 FROM segments WHERE " + FOOTAGE +
                 " AND end_us >= ? AND sha256 IS NOT NULL", [started - verify_us])))
@@ -109,6 +126,8 @@ class Maintenance:
                 audit.append(c.db, actor, "maintenance.begin", {
                     "window": row_id, "reason": reason, "backup": backup["path"], "verified": len(rows),
                     "mismatches": [m["path"] for m in mismatches]})
+                if pruned:
+                    audit.append(c.db, "edged", "backup.pruned", {"files": pruned, "kept": self.keep_backups})
                 return next(c.db.query("SELECT * FROM maintenance WHERE id = ?", [row_id]))
 
             self.window = await self.writer.run(record)

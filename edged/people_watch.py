@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from typing import Any
 
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.control_people import policy_of
+from edged.maintenance import BACKUP_DIR
+from storage import audit
 from storage import people_store as ps
 from storage.catalog import Catalog, CatalogWriter
 
@@ -40,20 +43,43 @@ class PeopleWatch:
             except TimeoutError:
                 pass
 
+    async def purge_backups(self, now: int) -> int:
+        """The live catalog's purges repeated in the catalog backups (R5.7): a copy must not outlive
+        the rule."""
+        folder = self.cfg.storage.data_dir / BACKUP_DIR
+        ids = await self.writer.run(lambda c: ps.purged_ids(c.db))
+
+        def run() -> int:
+            n = 0
+            for path in sorted(folder.glob("catalog-*.db")) if folder.is_dir() else []:
+                try:
+                    n += ps.purge_backup(path, ids, now)
+                except sqlite3.Error as exc:
+                    log.error("could not purge the catalog backup %s: %s", path.name, exc)
+            return n
+
+        n = await asyncio.to_thread(run)
+        if n:
+            await self.writer.run(lambda c: audit.append(c.db, "edged", "backup.purge", {
+                "requests": n, "folder": BACKUP_DIR}, at_us=now))
+        return n
+
     async def sweep(self, now: int) -> dict[str, Any]:
         keep = self.cfg.accounts.keep_requests_years
 
         def run(c: Catalog) -> tuple[dict[str, Any], set[str], list[str]]:
-            out = ps.sweep(c.db, now, keep)
+            out = ps.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
             active = {a["key"] for a in c.active_alarms() if a["key"].startswith(PREFIXES)}
             locked = [r["name"] for r in c.db.query("SELECT name FROM accounts WHERE locked_until_us > ?", [now])]
             return out, active, locked
 
         out, active, locked = await self.writer.run(run)
         for r in out["lapsed"]:
-            log.info("request %d: its grant %d expired unused", r["id"], r["grant"])
+            log.info("request %d lapsed: %s", r["id"], "never decided" if r["grant"] is None
+                     else f"its grant {r['grant']} expired unused")
         if out["purged"]:
             log.info("purged the personal data of %d requests kept for %d years", len(out["purged"]), keep)
+            await self.purge_backups(now)
         want: set[str] = set()
         for req in out["overdue"]:
             key = f"request_overdue:{req['id']}"

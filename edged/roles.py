@@ -20,10 +20,35 @@ EXCLUSIVE = ((ADMIN, CUSTODIAN),)
 # Operations that need no session: a liveness check, logging in, and the first admin (root only).
 PUBLIC = frozenset({"ping", "login", "init-admin"})
 
+# Root on the box may read the reports without an account (monitoring, the first minutes on a box,
+# an emergency): it can read the disk anyway, and listing footage is still on the record (as
+# "root"). Not accounts, requests or the audit log's content: those are about people.
+ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verify", "segments", "destructions",
+                        "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show"})
+
 _ANY = frozenset(ROLES)
 _STAFF = frozenset({VIEWER, CUSTODIAN, APPROVER})
+# Who may read footage metadata (segments, gaps, destructions, holds) and the registers: those who
+# handle footage or judge its use, and the ethics office that audits them (design/0009). Not the
+# viewer (live view only) and not the admin (accounts, no footage, R4.4).
+_RECORDS = frozenset({CUSTODIAN, APPROVER, AUDITOR})
 
 MATRIX: dict[str, frozenset[str]] = {
+    # reading (design/0017: edgectl reads nothing on disk, it asks here). How the box is doing is
+    # for every account; footage metadata and the registers for _RECORDS, within the account's
+    # cameras (listing footage is on the audit chain).
+    "status": _ANY,
+    "cameras": _ANY,
+    "alarms": _ANY,
+    "retention": _ANY,
+    "segments": _RECORDS,
+    "destructions": _RECORDS,
+    "hold.list": _RECORDS,
+    "hold.show": _RECORDS,
+    "maintenance.list": _RECORDS,
+    "inspect.list": _RECORDS,
+    "inspect.show": _RECORDS,
+    "audit.verify": _ANY,          # the answer shows no record's content
     # sessions: every account may see who it is and log out
     "logout": _ANY,
     "whoami": _ANY,
@@ -53,6 +78,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "live.view": frozenset({VIEWER, CUSTODIAN, APPROVER}),
     "playback.start": frozenset({CUSTODIAN}),
     "export.run": frozenset({CUSTODIAN}),
+    "export.read": frozenset({CUSTODIAN}),         # the export's own files, by the custodian who made it
     # retrieval requests (R5): staff file; an approver who did not file decides; a viewer
     # sees only the requests they filed; custodians, approvers and the auditor see all
     "request.file": _STAFF,
@@ -61,8 +87,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "request.all": frozenset({CUSTODIAN, APPROVER, AUDITOR}),
     "request.approve": frozenset({APPROVER}),
     "request.reject": frozenset({APPROVER}),
-    # the audit log (R7): the ethics office reads it. Checking that the chain is intact needs
-    # no op: `edgectl audit verify` reads the catalog itself and shows no record's content.
+    # the audit log (R7): the ethics office reads it; anyone may check that the chain is intact.
     "audit.list": frozenset({AUDITOR}),
     "audit.export": frozenset({AUDITOR}),
     "audit.report": frozenset({AUDITOR}),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import av
 
-from storage.fsutil import fsync_dir
+from storage.fsutil import PRIVATE_FILE, fsync_dir, private_dir
 
 
 def _ticks(us: int, tb: Fraction) -> int:
@@ -23,10 +23,10 @@ def _ticks(us: int, tb: Fraction) -> int:
 class SegmentFile:
     def __init__(self, path: Path, video: av.stream.Stream, audio: av.stream.Stream | None,
                  origin_us: int, fragment_us: int, fsync_us: int, now_mono_us: int):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         self.path = path
         # Created here (PyAV creates it only at the first write) so fsync has a handle now.
-        self._fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self._fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         self._out = av.open(str(path), "w", format="mp4", options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(fragment_us),

@@ -239,6 +239,7 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
+    db.execute("PRAGMA secure_delete=ON")  # purged personal data (R5.7) is zeroed, not left in free space
     migrations.apply(db)
     return db
 

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import av
 
 from storage import nodekey
-from storage.fsutil import fsync_dir, write_new
+from storage.fsutil import PRIVATE_DIR, PRIVATE_FILE, fsync_dir, private_dir, write_new
 from storage.hashing import sha256_file
 
 FORMAT = "edged-export/1"
@@ -163,7 +163,9 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     meter = _Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
     tmp = out_dir.with_name(f".{out_dir.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)  # a previous attempt that crashed (not footage: our own scratch)
-    tmp.mkdir(parents=True, mode=0o750)
+    private_dir(tmp.parent)
+    tmp.mkdir(mode=PRIVATE_DIR)
+    os.chmod(tmp, PRIVATE_DIR)
     try:
         entries = []
         for cam, plan in zip(cameras, plans):
@@ -278,7 +280,7 @@ class _Clip:
         finally:
             os.close(fd)
         duration_us = _us(self.last["v"] + self.last_vdur, self.vtb) if self.last["v"] is not None else 0
-        os.chmod(self.path, 0o640)
+        os.chmod(self.path, PRIVATE_FILE)
         return {"file": self.path.name, "sha256": sha256_file(self.path), "bytes": self.path.stat().st_size,
                 "duration_s": round(duration_us / 1e6, 6), "frames": self.frames,
                 "from_us": self.origin_us, "to_us": self.origin_us + duration_us,

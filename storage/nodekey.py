@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.fsutil import fsync_dir, write_new
+from storage.fsutil import PRIVATE_FILE, fsync_dir, write_new
 
 KEY_FILE = "node-ed25519.key"  # PKCS#8 PEM, unencrypted, mode 0600, in the data folder
 PUBLIC_PEM = "node-ed25519.pub.pem"  # a copy of the public half, for people and tools
@@ -140,5 +140,5 @@ def _load(path: Path) -> NodeKey:
 def _write_public(folder: Path, key: NodeKey) -> None:
     tmp = folder / f".{PUBLIC_PEM}.tmp"
     tmp.write_bytes(key.public_pem())
-    os.chmod(tmp, 0o644)
+    os.chmod(tmp, PRIVATE_FILE)  # public, but the data folder is the daemon's alone (design/0017)
     os.replace(tmp, folder / PUBLIC_PEM)

@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import re
+import sqlite3
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -603,9 +604,66 @@ def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, cus
     return export_id
 
 
-def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3) -> dict[str, list[dict[str, Any]]]:
-    """The periodic pass: grants that expired unused, requests to purge, what is overdue or flagged."""
+def _purge_rows(db: sqlite_utils.Database, req: dict[str, Any], now_us: int) -> None:
+    """Every personal field of a request (R5.7): its own (requester, contact, ID, reason text), its
+    grant's (requester, watcher) and its exports' recipient. The audit chain never held them."""
+    changes = rq.purged(req, now_us)
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), req["id"]])
+    db.execute("UPDATE grants SET requester = NULL, watcher = NULL WHERE request_id = ?", [req["id"]])
+    db.execute("UPDATE exports SET detail = json_set(detail, '$.recipient', NULL) WHERE detail IS NOT NULL"
+               " AND grant_id IN (SELECT id FROM grants WHERE request_id = ?)", [req["id"]])
+
+
+def due_for_purge(db: sqlite_utils.Database, now_us: int, keep_years: int) -> list[dict[str, Any]]:
+    rows = db.query("SELECT * FROM requests WHERE closed_us IS NOT NULL AND purged_us IS NULL")
+    return [req for req in (_row(r) for r in list(rows)) if rq.purge_due(req, now_us, keep_years)]
+
+
+def scrub(db: sqlite_utils.Database) -> None:
+    """Leave no copy of purged data in the file: freed space is zeroed (secure_delete, set when
+    the catalog opens) and the WAL, which holds the old pages, is folded in and emptied."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def purged_ids(db: sqlite_utils.Database) -> list[int]:
+    return [r["id"] for r in db.query("SELECT id FROM requests WHERE purged_us IS NOT NULL")]
+
+
+def purge_backup(path: Path, ids: list[int], now_us: int) -> int:
+    """The live catalog's purges repeated in a catalog backup (a maintenance copy): the requests it
+    purged (`ids`), whatever state the copy caught them in, the same fields, no record (the
+    backup's chain stays as it was and still verifies). Returns how many requests."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        db = sqlite_utils.Database(conn)
+        wanted = set(ids)
+        due = [_row(r) for r in list(db.query("SELECT * FROM requests WHERE purged_us IS NULL"))
+               if r["id"] in wanted]
+        with db.atomic():
+            for req in due:
+                _purge_rows(db, req, now_us)
+        if due:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("VACUUM")
+        return len(due)
+    finally:
+        conn.close()
+
+
+def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3,
+          lapse_us: int = 90 * rq.DAY_US) -> dict[str, list[dict[str, Any]]]:
+    """The periodic pass: grants that expired unused, requests never decided, requests to purge,
+    what is overdue or flagged."""
     out: dict[str, list[dict[str, Any]]] = {"lapsed": [], "purged": [], "overdue": [], "flagged": []}
+    for r in list(db.query("SELECT id, filed_us FROM requests WHERE state = 'filed' AND filed_us <= ?",
+                           [now_us - lapse_us])):
+        with db.atomic():  # undecided for too long: closed, so that R5.7's three years can start
+            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?", [rq.LAPSED, now_us, r["id"]])
+            audit.append(db, "edged", "request.lapsed", {"request": r["id"], "filed_us": r["filed_us"],
+                                                         "why": "never decided"}, at_us=now_us)
+        out["lapsed"].append({"id": r["id"], "grant": None})
     for r in list(db.query("SELECT r.id, g.id AS grant_id, g.expires_us FROM requests r JOIN grants g"
                            " ON g.request_id = r.id WHERE r.state = 'approved' AND g.used_us IS NULL"
                            " AND g.expires_us <= ?", [now_us])):
@@ -614,18 +672,14 @@ def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3) -> dict[s
                        [rq.LAPSED, r["expires_us"], r["id"]])
             audit.append(db, "edged", "grant.expired", {"grant": r["grant_id"], "request": r["id"]}, at_us=now_us)
         out["lapsed"].append({"id": r["id"], "grant": r["grant_id"]})
-    for r in list(db.query("SELECT * FROM requests WHERE closed_us IS NOT NULL AND purged_us IS NULL")):
-        req = _row(r)
-        if not rq.purge_due(req, now_us, keep_years):
-            continue
-        changes = rq.purged(req, now_us)
+    for req in due_for_purge(db, now_us, keep_years):
         with db.atomic():
-            cols = ", ".join(f"{k} = ?" for k in changes)
-            db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), req["id"]])
-            db.execute("UPDATE grants SET requester = NULL, watcher = NULL WHERE request_id = ?", [req["id"]])
+            _purge_rows(db, req, now_us)
             audit.append(db, "edged", "request.purge", {**rq.stub(req), "filed_us": req["filed_us"],
                                                         "closed_us": req["closed_us"]}, at_us=now_us)
         out["purged"].append({"id": req["id"]})
+    if out["purged"]:
+        scrub(db)
     for r in db.query("SELECT * FROM requests WHERE state IN ('filed', 'approved')"):
         req = _row(r)
         if rq.overdue(req, now_us):

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from storage import layout
 from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
-from storage.fsutil import fsync_dir, fsync_file
+from storage.fsutil import fsync_dir, fsync_file, private_dir
 from storage.hashing import sha256_file
 from storage.mp4 import cut_to_whole, scan_media, whole_prefix
 
@@ -85,7 +85,7 @@ def quarantine(data_dir: Path, relpath: str, expect: Expect = _nothing_expected)
     """Move a file that is not footage aside; it is kept, never deleted."""
     expect(relpath, "moved")
     dest = data_dir / layout.QUARANTINE_DIR / relpath
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     os.replace(data_dir / relpath, dest)
     fsync_dir(dest.parent)
     return str(dest.relative_to(data_dir))

@@ -38,6 +38,7 @@ from watchdog.events import (
 from watchdog.observers.inotify import InotifyObserver
 
 from storage import layout
+from storage.fsutil import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class TamperWatcher:
         """Blocking (watchdog walks the whole tree to add its watches): call it from a thread."""
         if self._observer is not None:
             return
-        self.video_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.video_dir)
         _check_watch_limit(self.data_dir)
         # watchdog's inotify backend warns (with its whole watch list, kilobytes per line) when a
         # camera and a day folder appear at once; the watch is replaced correctly, so say nothing.

@@ -168,7 +168,7 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
-        assert oct(stat.S_IMODE(sock.stat().st_mode)) == "0o660"
+        assert oct(stat.S_IMODE(sock.stat().st_mode)) == "0o600"  # no [control] group: the daemon's user and root
         again = people.ctl("init-admin", "--name", "other", "--password-stdin", input="a-long-password\n")
         assert again.returncode == 2 and "an admin exists" in again.stderr
         # init-admin is for root only: the same request from another uid is refused by the daemon
@@ -260,7 +260,7 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
     trail = [(r["actor"], r["action"]) for r in d.query("SELECT * FROM audit ORDER BY seq")]
     assert ("carol", "login.failed") in trail and ("edged", "account.locked") in trail
     assert ("vic", "login") in trail and ("carol (os: root)", "grant.use") in trail
-    assert subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), "audit", "verify"],
+    assert subprocess.run([sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(data / "catalog.db")],
                           cwd=ROOT, capture_output=True).returncode == 0
 
 

@@ -42,11 +42,21 @@ name = "Boot test"
 [storage]
 data_dir = "/var/lib/edged"
 segment_length = "10s"
+
+[control]
+socket = "/run/edged/control.sock"
+group = "edgectl"
+
+[secrets]
+file = "secrets.toml"
 [[cameras]]
 id = "demo"
 name = "Demo test pattern"
-url = "synthetic:"
 """
+# The demo camera's URL is a secret here: root's file, which edged reads only through the copy
+# systemd hands it (LoadCredential=, design/0018), in check-config and in the daemon.
+SECRETS = '[cameras]\ndemo = "synthetic:"\n'
+
 # For the test only: a short watchdog (the unit's 60 s would make the test wait a minute) and the
 # hook that lets SIGUSR2 wedge the catalog writer.
 DROP_IN = "[Service]\nWatchdogSec=10s\nEnvironment=EDGED_TEST_HOOKS=1\n"
@@ -75,6 +85,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         ct.sh("cd /src && scripts/install", env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"}, timeout=900)
         figures["scripts/install, s"] = time.monotonic() - t
         (ct.root / "etc/edged/edged.toml").write_text(CONFIG)
+        (ct.root / "etc/edged/secrets.toml").write_text(SECRETS)
         dropin = ct.root / "etc/systemd/system/edged.service.d"
         dropin.mkdir(parents=True)
         (dropin / "test.conf").write_text(DROP_IN)
@@ -86,6 +97,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         u = active(ct)
         assert u, ct.sh("systemctl status edged --no-pager; journalctl -u edged --no-pager", check=False).stdout
         wait_for(lambda: recording(ct), 60, "STATUS to say the demo camera records", interval=0.5)
+        _confidential(ct)
 
         # The watchdog: SIGUSR2 wedges the catalog writer; systemd must kill and restart edged.
         pid = int(u["MainPID"])
@@ -137,6 +149,30 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         print("\nboot test figures:")
         for k, v in figures.items():
             print(f"  {k}: {v:.1f}" if isinstance(v, float) else f"  {k}: {v}")
+
+
+def _confidential(ct: Container) -> None:
+    """Under the real unit (design/0017, 0018): a person in group edgectl (not edged) reads
+    through the socket, recorded under their real OS user (no PrivateUsers=), and opens
+    nothing of the data folder nor the secrets."""
+    ctl = "/opt/edged/venv/bin/edgectl"
+    assert ct.sh("stat -c '%a %U %G' /var/lib/edged /run/edged/control.sock /etc/edged/secrets.toml").stdout.split(
+        "\n")[:3] == ["700 edged edged", "660 edged edgectl", "600 root root"]
+    ct.sh("useradd -m -G edgectl alice")
+    ct.sh(f"printf 'Boot-pw-4711x\\n' | {ctl} init-admin --name admin --password-stdin")
+    ct.sh(f"printf 'Boot-pw-4711x\\n' | {ctl} login admin --password-stdin && printf 'Kestrel-pw-42x\\n' | "
+          f"{ctl} account add carol --role custodian --reason boot --password-stdin")
+    r = ct.sh(f"runuser -u alice -- sh -c \"printf 'Kestrel-pw-42x\\n' | {ctl} login carol --password-stdin && "
+              f"{ctl} status && {ctl} segments --from -10m --json\"", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for path in ("/var/lib/edged/catalog.db", "/var/lib/edged/node-ed25519.key", "/etc/edged/secrets.toml"):
+        assert ct.sh(f"runuser -u alice -- head -c1 {path}", check=False).returncode != 0, path
+    db = sqlite3.connect(f"file:{ct.root / 'var/lib/edged/catalog.db'}?mode=ro", uri=True)
+    try:
+        listed = [r[0] for r in db.execute("SELECT actor FROM audit WHERE action = 'footage.list'")]
+    finally:
+        db.close()
+    assert listed == ["carol (os: alice)"], listed
 
 
 def _segments(db_path, where: str) -> list[dict]:

@@ -9,6 +9,7 @@ from edged.config import default_config
 from edged.control_export import export_handlers
 from edged.control_ops import control_handlers
 from edged.control_people import people_handlers
+from edged.control_read import read_handlers
 from tests.support.daemon import ROOT
 
 FORBIDDEN = re.compile(r"\b(delete|remove|purge|erase|wipe|format|rm|drop|destroy)\b", re.I)
@@ -41,7 +42,10 @@ def test_no_verb_or_control_operation_deletes_footage(tmp_path):
         "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
         "request.list", "request.reject", "request.show", "whoami"]
     exports = export_handlers(default_config(tmp_path), writer=None, key=None)
-    assert sorted(exports) == ["export.run"]
-    for op in [*ops, *people, *exports]:
+    assert sorted(exports) == ["export.read", "export.run"]
+    reads = read_handlers(lambda: None, None, tmp_path)
+    assert sorted(reads) == ["alarms", "audit.verify", "cameras", "destructions", "hold.list", "hold.show",
+                             "inspect.list", "inspect.show", "maintenance.list", "retention", "segments", "status"]
+    for op in [*ops, *people, *exports, *reads]:
         assert not FORBIDDEN.search(op), op
         assert op in roles.PUBLIC or op in roles.MATRIX, f"{op} has no roles in edged/roles.py: nobody may run it"

@@ -332,4 +332,4 @@ def test_control_socket_with_nul():
 def test_unknown_control_key(tmp_path):
     err = error_for(tmp_path, MINIMAL + '[control]\npath = "/run/x.sock"\n')
     assert err.field == "control.path"
-    assert "unknown key (known: socket)" in err.message
+    assert "unknown key (known: socket, group)" in err.message

@@ -152,7 +152,7 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
             wait_for(lambda: "refused" in (d.query("SELECT value FROM node WHERE key = 'mqtt_status'") or
                                            [{"value": ""}])[0]["value"], 30, "a refused-credentials status")
             wait_for(lambda: len(d.segments("cam")) >= 2, 30, "recording carries on")
-            status = subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(d.config), "status"],
+            status = subprocess.run([*d.ctl, "status"],
                                     capture_output=True, text=True, cwd=ROOT).stdout
             assert "broker:    refused" in status and "Hunter2-not-it" not in status
             d.stop()

@@ -23,7 +23,7 @@ def two_cameras(tmp_path):
 
 
 def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(d.config), *args],
+    return subprocess.run([*d.ctl, *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
@@ -84,4 +84,4 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
     assert actions.index("maintenance.begin") < actions.index("maintenance.end")
     begin = dict(trail)["maintenance.begin"]
     assert begin["reason"] == "replace the PoE switch" and begin["mismatches"] == [victim["path"]]
-    assert ctl(d, "audit", "verify").returncode == 0
+    assert ctl(d, "audit", "verify", "--catalog", str(d.data_dir / "catalog.db")).returncode == 0  # daemon stopped

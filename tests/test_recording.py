@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.support.cameras import (
     media_duration,
 )
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.people import People
 
 S = 1_000_000
 SEGMENT_S = 3
@@ -93,15 +95,24 @@ def test_records_playable_wall_aligned_segments_and_closes_them_on_sigterm(tmp_p
             assert seg["start_us"] % (SEGMENT_S * S) <= GOP_US + 20_000, "segments start on wall-clock multiples"
         assert segs[-1]["end_us"] >= stop_at - S, "SIGTERM closes the open segment with what it had"
 
-    ctl = [sys.executable, "-m", "edged.ctl", "--data", str(d.data_dir)]
-    listed = json.loads(subprocess.run(ctl + ["segments", "--camera", "av", "--from", "-10m", "--json"],
-                                       capture_output=True, text=True, check=True, cwd=ROOT).stdout)
-    assert [r["path"] for r in listed["segments"]] == [r["path"] for r in d.segments("av")]
-    table = subprocess.run(ctl + ["segments", "--from", "-10m"], capture_output=True, text=True, check=True,
-                           cwd=ROOT).stdout
-    assert table.count(" complete ") == len(d.segments("av")) + len(d.segments("cam1"))
-    bad = subprocess.run(ctl + ["segments", "--from", "yesterday"], capture_output=True, text=True, cwd=ROOT)
-    assert bad.returncode == 2 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
+    # Reading the footage list goes through the daemon, as a custodian (design/0017).
+    first_run = {cam: d.segments(cam) for cam in ("cam1", "av")}
+    until = datetime.fromtimestamp(stop_at / S).astimezone().isoformat()
+    d.start()
+    try:
+        people = People(d.config, tmp_path)
+        people.add("cus", "custodian")
+        people.as_("cus")
+        listed = people.ctl("segments", "--camera", "av", "--from", "-10m", "--to", until, "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert [r["path"] for r in json.loads(listed.stdout)["segments"]] == [r["path"] for r in first_run["av"]]
+        table = people.ctl("segments", "--from", "-10m", "--to", until)
+        assert table.returncode == 0, table.stderr
+        assert table.stdout.count(" complete ") == len(first_run["av"]) + len(first_run["cam1"])
+        bad = people.ctl("segments", "--from", "yesterday")
+        assert bad.returncode == 2 and "ISO 8601" in bad.stderr and "Traceback" not in bad.stderr
+    finally:
+        assert d.stop() == 0, d.log
 
 
 def test_camera_outage_is_a_gap_and_recording_resumes_within_5_s(tmp_path, clips, cameras):
@@ -191,7 +202,7 @@ def test_unreachable_camera_shows_in_edgectl_and_nothing_crashes(tmp_path, camer
     try:
         wait_for(lambda: (d.camera("dead") or {}).get("state") == "offline", 20, "dead camera offline")
         wait_for(lambda: len(d.segments("cam3")) >= 1, 30, "the good camera recording")
-        ctl = [sys.executable, "-m", "edged.ctl", "--config", str(d.config)]
+        ctl = d.ctl
         out = subprocess.run(ctl + ["cameras"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
         line = next(l for l in out.splitlines() if l.startswith("dead "))
         assert "OFFLINE" in line and "cannot connect" in line and "Connection refused" in line

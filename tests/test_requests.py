@@ -227,6 +227,8 @@ def test_store_lapses_unused_grants_and_purges_after_three_years(db):
     assert stub == [{"request": a["id"], "kind": "citizen", "category": "lost-property", "cameras": ["counter-1"],
                      "from_us": a["from_us"], "to_us": a["to_us"], "mode": "view", "flag": None,
                      "filed_us": T0, "closed_us": closed_a}]
-    assert ps.sweep(db, rq.add_years(closed_a, 10), 3)["purged"] == [{"id": c["id"]}], "each is purged once"
-    assert ps.list_requests(db, id_hmac=rq.id_hmac("A123456789", KEY)) and \
-        [r["id"] for r in ps.list_requests(db, id_hmac=rq.id_hmac("A123456789", KEY))] == [b["id"]]
+    # b was never decided: it lapsed at the sweep 3 years on (request_lapse, design/0019) and is purged
+    # 3 years after that; a is not purged twice
+    assert ps.sweep(db, rq.add_years(closed_a, 10), 3)["purged"] == [{"id": b["id"]}, {"id": c["id"]}], \
+        "each is purged once"
+    assert ps.list_requests(db, id_hmac=rq.id_hmac("A123456789", KEY)) == [], "the citizen is findable no more"

@@ -53,7 +53,7 @@ def iso(us: int) -> str:
 
 
 def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(d.config), *args],
+    return subprocess.run([*d.ctl, *args],
                           capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 

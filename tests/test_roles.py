@@ -32,6 +32,7 @@ EXPECTED = {
     "live.view": {V, C, P},                # R4.5: head of office, those authorised, maintenance staff
     "playback.start": {C},                 # recorded footage only through a grant a custodian uses
     "export.run": {C},
+    "export.read": {C},
     "request.file": {V, C, P},
     "request.list": {V, C, P, A},
     "request.show": {V, C, P, A},
@@ -41,6 +42,20 @@ EXPECTED = {
     "audit.list": {A},
     "audit.export": {A},
     "audit.report": {A},
+    # reading (design/0009): how the box is doing for everyone; footage metadata and the
+    # registers for those who handle footage or audit its use, never the viewer nor the admin
+    "status": EVERYONE,
+    "cameras": EVERYONE,
+    "alarms": EVERYONE,
+    "retention": EVERYONE,
+    "audit.verify": EVERYONE,
+    "segments": {C, P, A},
+    "destructions": {C, P, A},
+    "hold.list": {C, P, A},
+    "hold.show": {C, P, A},
+    "maintenance.list": {C, P, A},
+    "inspect.list": {C, P, A},
+    "inspect.show": {C, P, A},
 }
 
 
@@ -70,9 +85,24 @@ def test_admin_sees_no_footage_and_the_auditor_touches_nothing():
     footage = {"live.view", "playback.start", "export.run"}
     assert not any(roles.allowed([AD], op) for op in footage)
     assert not any(roles.allowed([A], op) for op in footage)
-    changes = [op for op in EXPECTED if op.split(".")[0] in ("hold", "maintenance", "inspect", "camera", "export")
-               or op in ("account.add", "account.revoke", "request.approve", "request.reject")]
+    changes = [op for op in EXPECTED if (op.split(".")[0] in ("hold", "maintenance", "inspect", "camera", "export")
+               or op in ("account.add", "account.revoke", "request.approve", "request.reject"))
+               and op not in ("hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show")]
     assert not any(roles.allowed([A], op) for op in changes)
+
+
+def test_every_op_the_daemon_serves_is_in_the_matrix(tmp_path):
+    """Deny by default would silently refuse a read op that was forgotten in MATRIX."""
+    from edged.control_read import read_handlers
+
+    assert set(read_handlers(lambda: None, None, tmp_path)) <= set(roles.MATRIX)
+
+
+def test_root_without_an_account_reads_reports_never_people():
+    assert roles.ROOT_READS <= set(EXPECTED)
+    assert not {op for op in roles.ROOT_READS if op.split(".")[0] in ("account", "request", "export", "live",
+                                                                       "playback")}
+    assert not {"audit.list", "audit.export", "audit.report"} & roles.ROOT_READS
 
 
 def test_several_roles_add_up():

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -165,6 +166,12 @@ def test_install_stages_a_working_service(tmp_path):
     ok = subprocess.run([str(edged), "check-config", str(conf)], capture_output=True, text=True)
     assert ok.returncode == 0 and "OK" in ok.stdout, ok.stderr
     assert "change-me" not in ok.stdout
+    secrets = stage / "etc/edged/secrets.toml"  # root's alone; systemd hands edged a copy (design/0018)
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert "LoadCredential=secrets.toml:/etc/edged/secrets.toml" in unit.read_text()
+    assert "PrivateUsers=" not in unit.read_text().replace("# No PrivateUsers=", "")  # true SO_PEERCRED
+    assert "m edged edgectl" in (stage / "usr/lib/sysusers.d/edged.conf").read_text()
+    assert "d /var/lib/edged 0700 edged edged" in (stage / "usr/lib/tmpfiles.d/edged.conf").read_text()
     # A second install keeps the config the site edited.
     conf.write_text(conf.read_text().replace('name = "Example office"', 'name = "Edited"'))
     assert subprocess.run(["scripts/install", "--root", str(stage)], capture_output=True, cwd=ROOT,

@@ -82,11 +82,14 @@ def idle(last_seen_us: int, open_views: int, now_us: int, limits: ViewLimits) ->
 
 def start_record(kind: str, view_id: str, camera: str, *, viewer: str, grant: dict[str, Any] | None = None,
                  watcher: str | None = None, via: str = "viewer") -> tuple[str, dict[str, Any]]:
-    """(action, detail) of the audit record that opens a view."""
+    """(action, detail) of the audit record that opens a view. Who watched is named in the grant's
+    row (purged with the request, R5.7), never on the chain or over MQTT: the record carries the
+    request and grant numbers that lead to it."""
     detail: dict[str, Any] = {"view": view_id, "camera": camera, "via": via}
     if kind == PLAYBACK and grant is not None:
         detail.update(grant=grant["id"], request=grant.get("request_id"), from_us=grant["from_us"],
-                      to_us=grant["to_us"], custodian=viewer, watcher=watcher)
+                      to_us=grant["to_us"], custodian=viewer,
+                      watcher=None if not watcher else f"request {grant.get('request_id')}")
     return f"{kind}.start", detail
 
 

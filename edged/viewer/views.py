@@ -166,8 +166,8 @@ class Views:
         action, detail = rules.start_record(rules.PLAYBACK, view.id, camera, viewer=view.account, grant=grant,
                                             watcher=watcher)
         await self.access.audit(view.account, action, detail)
-        log.info("playback %s of grant %s (%s) opened by %s for %s", view.id, grant["id"], camera, view.account,
-                 watcher, **logs.fields(camera))
+        log.info("playback %s of grant %s (%s) opened by %s for the requester of request %s", view.id, grant["id"],
+                 camera, view.account, grant.get("request_id"), **logs.fields(camera))
         return view, {"sdp": sdp, "type": "answer"}
 
     def _register(self, kind: str, camera: str, session: dict[str, Any], token: str, pc: RTCPeerConnection,

@@ -49,6 +49,11 @@ def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], stor
     return path
 
 
+def ctl_argv(socket: Path) -> list[str]:
+    """edgectl as the tests run it: it reads no config, it is told the daemon's socket."""
+    return [sys.executable, "-m", "edged.ctl", "--socket", str(socket)]
+
+
 class Daemon:
     """`edged run --config PATH` in its own process group, so a test can kill all of it."""
 
@@ -61,6 +66,16 @@ class Daemon:
         self.proc = subprocess.Popen([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)],
                                      cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
+
+    @property
+    def socket(self) -> Path:
+        from edged.config import load_config
+
+        return load_config(self.config).control.socket
+
+    @property
+    def ctl(self) -> list[str]:
+        return ctl_argv(self.socket)
 
     @property
     def log(self) -> str:

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.daemon import ROOT, wait_for
+from edged.config import load_config
+from tests.support.daemon import ROOT, ctl_argv, wait_for
 
 ADMIN = "admin"
 
@@ -31,6 +32,7 @@ class People:
     def __init__(self, config: Path, tmp_path: Path, monkeypatch: Any = None, *, admin: str = ADMIN,
                  timeout: float = 60):
         self.config = config
+        self.socket = load_config(config).control.socket
         self.session = tmp_path / "edgectl-session.json"
         self.env = {**os.environ, "EDGECTL_SESSION": str(self.session)}
         self.timeout = timeout
@@ -43,7 +45,7 @@ class People:
         assert r.returncode == 0, r.stderr
 
     def ctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(self.config), *args],
+        return subprocess.run([*ctl_argv(self.socket), *args],
                               capture_output=True, text=True, cwd=ROOT, timeout=self.timeout, env=self.env,
                               input=input)
 

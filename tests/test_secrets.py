@@ -1,0 +1,106 @@
+"""Secrets out of the config (design/0018): a root-only secrets file the config names, handed to
+the daemon by systemd (LoadCredential=, i.e. $CREDENTIALS_DIRECTORY); check-config still works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from edged.config import ConfigError, load_config
+from tests.support.configs import write
+from tests.support.daemon import ROOT
+
+BASE = """
+[site]
+id = "s1"
+
+[mqtt]
+enabled = true
+host = "broker.example"
+username = "node1"
+
+[secrets]
+file = "secrets.toml"
+
+[[cameras]]
+id = "door"
+
+[[cameras]]
+id = "demo"
+url = "synthetic:"
+"""
+SECRETS = """
+[cameras]
+door = "rtsp://viewer:Door-Pw-9@192.0.2.10/stream1"
+
+[mqtt]
+password = "Mqtt-Pw-7"
+"""
+
+
+def test_secrets_file_fills_the_camera_url_and_the_mqtt_password(tmp_path):
+    write(tmp_path, SECRETS, "secrets.toml")
+    cfg = load_config(write(tmp_path, BASE))
+    assert cfg.camera("door").url == "rtsp://viewer:Door-Pw-9@192.0.2.10/stream1"
+    assert cfg.mqtt.password == "Mqtt-Pw-7"
+    assert cfg.inline_secrets == ()
+    assert "Door-Pw-9" not in repr(cfg) and "Mqtt-Pw-7" not in repr(cfg)
+
+
+def test_the_daemon_reads_the_copy_systemd_hands_it(tmp_path, monkeypatch):
+    """LoadCredential=secrets.toml:/etc/edged/secrets.toml: the daemon cannot read the root-only
+    file itself; it reads $CREDENTIALS_DIRECTORY/secrets.toml. Private key files likewise."""
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "secrets.toml").write_text(SECRETS.replace("Door-Pw-9", "From-Creds-1"))
+    (creds / "viewer.key").write_text("KEY")
+    (creds / "node1.key").write_text("KEY")
+    (tmp_path / "viewer.pem").write_text("CERT")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    cfg = load_config(write(tmp_path, BASE.replace("[secrets]", '[mqtt.tls]\ncert_file = "viewer.pem"\n'
+                                                   'key_file = "/etc/edged/node1.key"\n\n[secrets]')
+                            + '\n[viewer]\nenabled = true\ntls_cert = "viewer.pem"\ntls_key = "/etc/edged/viewer.key"\n'))
+    assert cfg.mqtt.tls.key_file == creds / "node1.key"
+    assert "From-Creds-1" in cfg.camera("door").url
+    assert cfg.viewer.tls_key == creds / "viewer.key"
+    assert cfg.viewer.tls_cert == tmp_path / "viewer.pem"
+
+
+@pytest.mark.parametrize("secrets, field, words", [
+    (None, "secrets.file", "does not exist"),
+    ("[cameras]\nnowhere = \"rtsp://a:b@h/\"\n", "secrets.cameras.nowhere", "no camera with this id"),
+    ("[cameras]\ndoor = 5\n", "secrets.cameras.door", "value is not shown"),
+    ("[wifi]\nkey = 1\n", "secrets.wifi", "unknown key"),
+    ("[cameras\n", "secrets.file", "not valid TOML"),
+])
+def test_bad_secrets_files_name_the_field_and_never_the_value(tmp_path, secrets, field, words):
+    if secrets is not None:
+        write(tmp_path, secrets, "secrets.toml")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, BASE))
+    assert info.value.field == field and words in info.value.message
+
+
+def test_a_secret_in_two_places_is_refused(tmp_path):
+    write(tmp_path, SECRETS, "secrets.toml")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, BASE.replace('id = "door"', 'id = "door"\nurl = "rtsp://192.0.2.10/"')))
+    assert info.value.field == "cameras[0].url" and "one place" in info.value.message
+
+
+def test_check_config_works_as_root_and_points_at_passwords_left_in_the_config(tmp_path):
+    write(tmp_path, SECRETS, "secrets.toml")
+    good = write(tmp_path, BASE)
+    os.chmod(tmp_path / "secrets.toml", 0o600)
+    r = subprocess.run([sys.executable, "-m", "edged.cli", "check-config", str(good)], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0 and "OK" in r.stdout and "note:" not in r.stdout, r.stderr
+    inline = write(tmp_path, BASE.replace("[secrets]\nfile = \"secrets.toml\"\n", "").replace(
+        'id = "door"', 'id = "door"\nurl = "rtsp://u:Inline-Pw@192.0.2.10/"'), "inline.toml")
+    r = subprocess.run([sys.executable, "-m", "edged.cli", "check-config", str(inline)], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0 and "note: cameras[0].url holds a password" in r.stdout
+    assert "Inline-Pw" not in r.stdout + r.stderr
