@@ -133,7 +133,7 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
     problems = export.verify_export(out, result["public_key"])
     if problems:
         raise UsageError(f"the copy in {out} does not check out: " + "; ".join(problems)
-                         + f". The daemon's copy is in {result['dir']} for a day")
+                         + f". The daemon keeps its copy for a day (root can reach it: {result['dir']})")
     result = {**result, "out": str(out)}
     lines = [f"export {result['export']} of grant {result['grant']} written to {out} and verified",
              (f"  {fmt_bytes(result['bytes'])} in {len(result['clips'])} clip(s); manifest SHA-256 "
