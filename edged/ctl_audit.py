@@ -1,8 +1,9 @@
 """edgectl verbs for the audit log (R7): list, verify, export, and the periodic audit report.
 
 Reading the log needs an auditor's session (the ethics office). Any account may have the
-daemon check that the chain is intact (the answer shows no record's content). An export is JSON lines carrying both hashes, so a third party re-checks it
-without edged (`audit verify --file`, or `python3 -m storage.audit FILE`).
+daemon check that the chain is intact (the answer shows no record's content). An export is JSON
+lines carrying both hashes, so a third party re-checks it without edged (`audit verify --file`,
+or `python3 -m storage.audit FILE`); `audit verify --catalog` checks a catalog file (a backup).
 """
 
 from __future__ import annotations

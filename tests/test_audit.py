@@ -36,7 +36,8 @@ def catalog(tmp_path):
 
 
 def verify_cli(data, *extra):
-    return subprocess.run([sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(data / "catalog.db"), *extra],
+    return subprocess.run([sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(data / "catalog.db"),
+                           *extra],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 

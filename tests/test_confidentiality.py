@@ -52,7 +52,8 @@ def test_an_edgectl_user_reads_through_the_socket_and_nothing_on_disk(tmp_path, 
         run = base / "run"
         run.mkdir(mode=0o711)
         os.chmod(run, 0o711)
-        (base / "secrets.toml").write_text(f'[cameras]\ncam = "{camera.url("cam").replace("rtsp://", "rtsp://u:Cam-Pw-5@")}"\n')
+        url = camera.url("cam").replace("rtsp://", "rtsp://u:Cam-Pw-5@")
+        (base / "secrets.toml").write_text(f'[cameras]\ncam = "{url}"\n')
         os.chmod(base / "secrets.toml", 0o600)
         data = base / "data"
         config = write_config(base / "edged.toml", data, [{"id": "cam"}], storage={"segment_length": "2s"},
@@ -277,13 +278,15 @@ async def test_export_staging_is_swept_on_a_timer_on_the_record(tmp_path, monkey
     stopping = asyncio.Event()
     task = asyncio.create_task(control_export.staging_sweeper(writer, data)(stopping))
     try:
+        def destroyed(c) -> list[dict]:
+            rows = c.db.query("SELECT detail FROM audit WHERE action = 'copy.destroyed'")
+            return [json.loads(r["detail"]) for r in rows]
+
         deadline = asyncio.get_running_loop().time() + 10
-        while staged.exists():
-            assert asyncio.get_running_loop().time() < deadline, "the staging copy outlived its day"
+        while staged.exists() or not (records := await writer.run(destroyed)):  # gone, then on the record
+            assert asyncio.get_running_loop().time() < deadline, "the staging copy outlived its day, or no record"
             await asyncio.sleep(0.02)
-        records = await writer.run(lambda c: [json.loads(r["detail"]) for r in c.db.query(
-            "SELECT detail FROM audit WHERE action = 'copy.destroyed'")])
-        assert records and "older than a day" in records[0]["why"]
+        assert "older than a day" in records[0]["why"]
     finally:
         stopping.set()
         await task

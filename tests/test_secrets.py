@@ -62,7 +62,8 @@ def test_the_daemon_reads_the_copy_systemd_hands_it(tmp_path, monkeypatch):
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
     cfg = load_config(write(tmp_path, BASE.replace("[secrets]", '[mqtt.tls]\ncert_file = "viewer.pem"\n'
                                                    'key_file = "/etc/edged/node1.key"\n\n[secrets]')
-                            + '\n[viewer]\nenabled = true\ntls_cert = "viewer.pem"\ntls_key = "/etc/edged/viewer.key"\n'))
+                            + '\n[viewer]\nenabled = true\ntls_cert = "viewer.pem"\n'
+                              'tls_key = "/etc/edged/viewer.key"\n'))
     assert cfg.mqtt.tls.key_file == creds / "node1.key"
     assert "From-Creds-1" in cfg.camera("door").url
     assert cfg.viewer.tls_key == creds / "viewer.key"
