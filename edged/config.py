@@ -102,6 +102,8 @@ class RetentionConfig:
     on_full: OnFull = "overwrite"
     interval_us: int = 60 * SECOND
     evidence_hold_us: int = 30 * DAY
+    grace_us: int = 24 * HOUR         # footage a lowered max or a released hold makes due waits this long
+    allow_short_for_tests: bool = False  # max_retention and grace below their production floors
 
     def __post_init__(self) -> None:
         if (self.reserve_bytes is None) == (self.reserve_percent is None):
@@ -333,11 +335,14 @@ _RETENTION_HINTS = {
 
 
 def _retention(t: dict) -> RetentionConfig:
-    known = ("min_retention", "max_retention", "reserve", "on_full", "interval", "evidence_hold")
+    known = ("min_retention", "max_retention", "reserve", "on_full", "interval", "evidence_hold", "grace",
+             "allow_short_for_tests")
     _check_keys(t, "retention", known, _RETENTION_HINTS)
+    short = _bool(t.get("allow_short_for_tests", False), "retention.allow_short_for_tests")
     # Durations are never zero, so "or" only picks the default for a missing key.
     low = _retention_duration(t, "min_retention", "retention") or 30 * DAY
     high = _retention_duration(t, "max_retention", "retention") or 365 * DAY
+    _check_floor(high, "retention.max_retention", short)
     if high < low:
         if "max_retention" in t:
             raise ConfigError(
@@ -371,7 +376,34 @@ def _retention(t: dict) -> RetentionConfig:
         on_full=on_full,  # type: ignore[arg-type]  # checked against ON_FULL_CHOICES
         interval_us=_duration(t, "interval", "retention", 60 * SECOND, SECOND, HOUR),
         evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
+        grace_us=_grace(t, short),
+        allow_short_for_tests=short,
     )
+
+
+# A production box never destroys footage younger than a day by its max_retention, and gives
+# the central office at least an hour to react to a cut (design/0022); tests lower both with
+# [retention] allow_short_for_tests = true.
+MAX_RETENTION_FLOOR = DAY
+GRACE_FLOOR = HOUR
+
+
+def _check_floor(us: int | None, field: str, short: bool) -> None:
+    if us is not None and us < MAX_RETENTION_FLOOR and not short:
+        raise ConfigError(field, f"{format_duration(us)} is below the floor of {format_duration(MAX_RETENTION_FLOOR)} "
+                                 "(footage must not be destroyed that young by mistake: \"6m\" is six minutes); "
+                                 "only a test setup may go lower, with retention.allow_short_for_tests = true")
+
+
+def _grace(t: dict, short: bool) -> int:
+    if "grace" not in t:
+        return 24 * HOUR
+    us = parse_duration(t["grace"], "retention.grace")
+    low = SECOND if short else GRACE_FLOOR
+    if not low <= us <= 30 * DAY:
+        raise ConfigError("retention.grace", f"{format_duration(us)} is out of range (allowed {format_duration(low)} "
+                                             f"to 30d{'' if short else '; lower only with allow_short_for_tests'})")
+    return us
 
 
 def _retention_duration(t: dict, key: str, path: str) -> int | None:
@@ -442,6 +474,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         seen[cam_id] = i
         low = _retention_duration(t, "min_retention", path)
         high = _retention_duration(t, "max_retention", path)
+        _check_floor(high, f"{path}.max_retention", site.allow_short_for_tests)
         _check_camera_retention(path, cam_id, low, high, site_raw, site)
         cameras.append(
             CameraConfig(

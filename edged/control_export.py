@@ -26,6 +26,7 @@ from typing import Any
 from edged import __version__
 from edged.control import Handler, RequestError
 from storage import audit, export, nodekey, people_store
+from storage.export_worker import run_clips
 from storage.catalog import CatalogWriter
 from storage.fsutil import private_dir
 from storage.retention_store import InUse
@@ -101,7 +102,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
                 private_dir(out.parent)
                 manifest = await asyncio.to_thread(
                     export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
-                    from_us=grant["from_us"], to_us=grant["to_us"], progress=report)
+                    from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips)
                 body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
             except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
                 why = str(exc) or type(exc).__name__

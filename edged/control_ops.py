@@ -14,6 +14,7 @@ from typing import Any
 from edged import roles
 from edged.control import Caller, Handler, RequestError
 from edged.maintenance import DEFAULT_VERIFY_US
+from mqtt.commands import CommandRefused
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.retention_store import HoldError, add_hold, hold_row, now_us, release_hold
@@ -25,6 +26,24 @@ def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
         outside = roles.out_of_scope(caller.cameras, cameras)
         if outside:
             raise RequestError(f"{what}: {caller.account} has no rights on {', '.join(outside)}")
+
+
+def mqtt_hold(hold_add: Handler, runner: Any) -> Handler:
+    """The `hold` MQTT command (design/0020): an evidence hold only, expiring within
+    retention.evidence_hold. A legal hold keeps footage forever and only an approver at the box
+    can end it, so a key or a broker account is never enough to place one."""
+    async def hold(args: dict[str, Any], actor: Any) -> dict[str, Any]:
+        kind = args.get("kind", "evidence")
+        if kind != "evidence":
+            raise CommandRefused(f"MQTT places only evidence holds, not {str(kind)[:20]!r} holds; a legal hold is "
+                                 "placed at the box by an approver (edgectl hold add --kind legal)")
+        bound = now_us() + runner.cfg.retention.evidence_hold_us
+        expires = args.get("expires_us", bound)
+        if not isinstance(expires, int) or isinstance(expires, bool) or expires > bound:
+            raise CommandRefused("an evidence hold over MQTT expires at the latest after retention.evidence_hold "
+                                 f"({runner.cfg.retention.evidence_hold_us / 86_400e6:g} days)")
+        return await hold_add({**args, "kind": "evidence", "expires_us": expires}, actor)
+    return hold
 
 
 def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: Any = None) -> dict[str, Handler]:

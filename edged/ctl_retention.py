@@ -84,8 +84,12 @@ def cmd_retention(ctx, args) -> tuple[Any, str]:
              _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
     head = (f"disk {fmt_bytes(rep['disk_free'])} free of {fmt_bytes(rep['disk_total'])}, reserve "
             f"{fmt_bytes(rep['reserve'])}, on_full = {rep['on_full']}; at the recent write rate the disk holds "
-            f"{_days(rep['forecast_us'])}")
-    return rep, head + "\n" + table(["CAMERA", "OLDEST", "ACHIEVED", "FORECAST", "MIN", "MAX", "HELD", "VERDICT"], rows)
+            f"{_days(rep['forecast_us'])}; grace period {rep['grace_us'] / 3_600e6:g} h")
+    graces = [f"{c['camera']}: max retention lowered from {_days(c['grace_max_us'])} to {_days(c['max_us'])}; "
+              f"footage that makes due is destroyed from {fmt_time(c['grace_until_us'])}, not before"
+              for c in rep["cameras"] if c.get("grace_until_us")]
+    return rep, head + "\n" + table(["CAMERA", "OLDEST", "ACHIEVED", "FORECAST", "MIN", "MAX", "HELD", "VERDICT"], rows) \
+        + "".join("\n" + g for g in graces)
 
 
 def cmd_destructions(ctx, args) -> tuple[Any, str]:

@@ -5,12 +5,16 @@ then recording, retention, the tamper watcher and the control socket."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
+import hashlib
 import logging
 import os
+import resource
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from edged import __version__
 from edged.alarms import Alarms
@@ -18,7 +22,7 @@ from edged.config import Config, ConfigError, load_config
 from edged.control import ControlServer
 from edged.control_export import export_handlers, staging_sweeper, sweep_staging
 from edged.control_health import health_handlers
-from edged.control_ops import control_handlers
+from edged.control_ops import control_handlers, mqtt_hold
 from edged.control_people import people_handlers, session_lookup
 from edged.control_read import read_handlers
 from edged.health_monitor import HealthMonitor
@@ -31,7 +35,7 @@ from edged.people_watch import PeopleWatch
 from edged.reporting import Reporting, signed_report
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
-from edged.viewer import viewer_task
+from edged.viewer import ViewerService
 from storage import audit, nodekey
 from storage.catalog import Catalog, CatalogWriter
 from storage.fsutil import PRIVATE_FILE, private_dir, tighten
@@ -68,6 +72,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
         log.info("made the data folder and its catalog, keys and folders private to edged (0700/0600)")
     lock = _lock(data_dir)
+    raise_nofile()
     writer = CatalogWriter(data_dir / CATALOG_FILE)
     alarms = Alarms(writer)
     guard = TamperGuard(data_dir, writer, alarms)
@@ -81,10 +86,11 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups)
     notifier = Notifier()
     keepalive = Keepalive(notifier, sup, writer, runner)
+    viewer = ViewerService(cfg, writer)
     # First: a SIGTERM during start-up is a clean stop.
-    _install_signals(sup, (runner, monitor, inspector), notifier, config_path)
-    if os.environ.get("EDGED_TEST_HOOKS") == "1":
-        _install_test_hooks(writer)
+    reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
+    _install_signals(sup, (runner, monitor, inspector), notifier, config_path, reload_hooks)
+    hooked = _install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
     handlers = control_handlers(sup, writer, runner, maintenance)
@@ -99,12 +105,19 @@ async def run(cfg: Config, config_path: Path | None) -> int:
                    "outbox-alarm")
 
     reporting = Reporting(cfg, writer, sup, runner,
-                          commands={"hold": handlers["hold.add"], "inspect": handlers["inspect.run"]},
+                          commands={"hold": mqtt_hold(handlers["hold.add"], runner),
+                                    "inspect": handlers["inspect.run"]},
                           on_outbox_full=outbox_full)
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm
         inspector.publish = reporting.reporter.inspection
     keepalive.reporter = reporting
+
+    async def retention_and_birth(new: Config) -> None:
+        await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
+        reporting.refresh(new)
+
+    reload_hooks.append(retention_and_birth)
     try:
         try:  # the node's Ed25519 key signs exports; its public half goes in the MQTT birth
             node_key = await asyncio.to_thread(nodekey.load_or_create, data_dir)
@@ -137,6 +150,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
             "stopped_us": None})
+        await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
         session = await writer.run(_next_session)
         await reporting.start(session)
         await maintenance.load()
@@ -149,13 +163,14 @@ async def run(cfg: Config, config_path: Path | None) -> int:
             notifier.ready(status_line(sup, runner, None))
             log.info("ready: recording has started")
 
+        tasks = {"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+                 "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "ready": announce_ready, "reporting": reporting.run, "people": PeopleWatch(cfg, writer, alarms).run,
+                 "staging-sweep": staging_sweeper(writer, data_dir)}
+        if hooked is not None:
+            tasks = {name: hooked(name, fn) for name, fn in tasks.items()}
         try:
-            await sup.run(extra={"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
-                                 "health": monitor.run, "inspections": inspector.run,
-                                 "viewer": viewer_task(cfg, writer),
-                                 "ready": announce_ready, "reporting": reporting.run,
-                                 "people": PeopleWatch(cfg, writer, alarms).run,
-                                 "staging-sweep": staging_sweeper(writer, data_dir)})
+            await sup.run(extra=tasks)
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise
@@ -176,19 +191,94 @@ def _next_session(c: Catalog) -> int:
     return session
 
 
-def _install_test_hooks(writer: CatalogWriter) -> None:
-    """EDGED_TEST_HOOKS=1 only: SIGUSR2 wedges the catalog writer, to test the watchdog."""
+def raise_nofile() -> None:
+    """Viewers, cameras and the catalog all take descriptors: run with the hard limit, not the
+    soft 1024 (systemd/edged.service sets LimitNOFILE; this covers a start by hand)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+
+
+async def _reload(sup: Supervisor, hooks: list, cfg: Config) -> None:
+    """The cameras first, then the viewer's list, the retention record and the birth: one
+    failing step is logged and does not keep the others from running."""
+    for step in [sup.reload, *hooks]:
+        try:
+            await step(cfg)
+        except Exception:  # noqa: BLE001 - a reload half applied is still better than none
+            log.exception("reload step %s failed", getattr(step, "__qualname__", step))
+
+
+def config_source(cfg: Config) -> dict[str, Any]:
+    """Where a config came from, for the record of a retention change: the file, its hash,
+    owner and time (a SIGHUP does not say who sent it; the file says who could write it)."""
+    path = Path(cfg.source)
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except OSError:
+        return {"config": cfg.source}
+    return {"config": cfg.source, "sha256": hashlib.sha256(data).hexdigest(), "owner_uid": st.st_uid,
+            "mtime_us": st.st_mtime_ns // 1000}
+
+
+def _install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionRunner) -> Any:
+    """EDGED_TEST_HOOKS=1 only: SIGUSR2 wedges the catalog writer, to test the watchdog; SIGUSR1
+    injects the faults named in <data_dir>/test-faults, one a line: a task's name (it raises
+    at once) or "retention-emfile N" (the next N unlinks of a retention pass fail with EMFILE)."""
     wedge = threading.Event()
+    loop = asyncio.get_running_loop()
+    trips: dict[str, asyncio.Event] = {}
+    emfile = [0]
 
     def block() -> None:
         log.warning("test hook: blocking the catalog writer")
-        asyncio.get_running_loop().run_in_executor(writer._pool, wedge.wait)
+        loop.run_in_executor(writer._pool, wedge.wait)
 
-    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, block)
+    def unlink(path: Any) -> None:
+        if emfile[0] > 0:
+            emfile[0] -= 1
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), str(path))
+        os.unlink(path)
+
+    def inject() -> None:
+        for line in (data_dir / "test-faults").read_text().splitlines():
+            words = line.split()
+            if words and words[0] == "retention-emfile":
+                emfile[0] += int(words[1])
+            elif words:
+                trips.setdefault(words[0], asyncio.Event()).set()
+            log.warning("test hook: fault %s injected", line.strip())
+
+    def hooked(name: str, fn: Any) -> Any:
+        async def run(stopping: asyncio.Event) -> None:
+            trip = trips.setdefault(name, asyncio.Event())
+            trip.clear()
+            inner = asyncio.ensure_future(fn(stopping))
+            tripped = asyncio.ensure_future(trip.wait())
+            try:
+                await asyncio.wait({inner, tripped}, return_when=asyncio.FIRST_COMPLETED)
+                if inner.done():
+                    return inner.result()
+                inner.cancel()
+                await asyncio.wait({inner})
+                raise RuntimeError(f"test fault injected into {name}")
+            finally:
+                inner.cancel()
+                tripped.cancel()
+        return run
+
+    runner.unlink = unlink
+    loop.add_signal_handler(signal.SIGUSR2, block)
+    loop.add_signal_handler(signal.SIGUSR1, inject)
+    return hooked
 
 
 def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
-                     config_path: Path | None) -> None:
+                     config_path: Path | None, hooks: list) -> None:
     loop = asyncio.get_running_loop()
 
     def stop(signame: str) -> None:
@@ -212,7 +302,7 @@ def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
         log.info("SIGHUP: reloading the cameras, retention, health and inspection settings from %s", config_path)
         for follower in followers:  # retention, health and inspections take the new settings at once
             follower.cfg = cfg
-        sup.submit(sup.reload(cfg), "reload")
+        sup.submit(_reload(sup, hooks, cfg), "reload")
 
     loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")

@@ -58,23 +58,35 @@ class Reporting:
         self._head_sent = float("-inf")
         self._head_every = cfg.mqtt.chain_head_us / 1e6
         self.node_key: NodeKey | None = None  # signs the chain heads (storage/chainhead.py); set by the daemon
+        self.session = 0
 
     @property
     def status(self) -> str:
         return self.reporter.status
 
     async def start(self, session: int) -> None:
-        r = self.cfg.retention
+        self.session = session
+        self.refresh(self.cfg)
+
+    def refresh(self, cfg: Config) -> None:
+        """(Re-)publish the birth: at start and after every reload, so the central office sees
+        the policy and cameras in force (a retention change is never silent, design/0022)."""
+        self.cfg = cfg
+        r = cfg.retention
         self.reporter.set_birth({
-            "version": __version__, "config_hash": config_hash(self.cfg), "session": session,
-            "site": self.cfg.site.id, "site_name": self.cfg.site.name, "node": self.cfg.site.node,
+            "version": __version__, "config_hash": config_hash(cfg), "session": self.session,
+            "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "retention": {"min_days": r.min_retention_us / 86_400e6, "max_days": r.max_retention_us / 86_400e6,
-                          "on_full": r.on_full},
+                          "on_full": r.on_full, "reserve": r.reserve_bytes if r.reserve_bytes is not None
+                          else f"{r.reserve_percent:g}%", "grace_hours": r.grace_us / 3_600e6,
+                          "cameras": {c.id: {"min_days": (c.min_retention_us or r.min_retention_us) / 86_400e6,
+                                             "max_days": (c.max_retention_us or r.max_retention_us) / 86_400e6}
+                                      for c in cfg.cameras if c.min_retention_us or c.max_retention_us}},
             "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location}
-                        for c in self.cfg.cameras],
+                        for c in cfg.cameras],
             "public_key": None if self.node_key is None else self.node_key.public_b64,
-            "inspection": {"schedule": self.cfg.inspection.schedule, "period_us": self.cfg.inspection.period_us,
-                           "sign_within_us": self.cfg.inspection.sign_within_us}})
+            "inspection": {"schedule": cfg.inspection.schedule, "period_us": cfg.inspection.period_us,
+                           "sign_within_us": cfg.inspection.sign_within_us}})
 
     # hooks --------------------------------------------------------------------------
     async def alarm(self, event: dict[str, Any]) -> None:

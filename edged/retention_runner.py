@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
-from typing import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
-from edged.config import Config
+from edged.config import Config, format_duration
 from storage.catalog import Catalog, CatalogWriter
-from storage.retention import DAY_US, forecast_retention_us
+from storage.retention import DAY_US, forecast_retention_us, utc
 from storage.retention_store import (
     PassResult,
     active_holds,
     InUse,
     held_bytes,
+    notice_until,
     now_us,
+    policy_doc,
     policy_for,
+    record_policy,
     run_pass,
     write_rates,
 )
@@ -42,12 +47,35 @@ class RetentionRunner:
         self.in_use = InUse()             # footage an export is reading: not destroyed under it
         self.breached = False             # a camera's minimum retention could not be kept
         self._poke = asyncio.Event()
+        self.unlink: Callable[[Path], None] = os.unlink   # replaced by the fault-injection test hook
 
     def check_space(self) -> None:
         """Called as segments open: below the reserve, run a pass now rather than on schedule."""
         usage = shutil.disk_usage(self.cfg.storage.data_dir)
         if usage.free < self.cfg.retention.reserve_for(usage.total):
             self._poke.set()
+
+    async def apply_policy(self, cfg: Config, source: dict[str, Any]) -> dict[str, Any] | None:
+        """At start and on every reload: a changed min/max retention, reserve or on_full is an
+        audit record with old and new values and an alarm; a lowered max starts its grace
+        period (design/0022). Returns the change, or None."""
+        doc = policy_doc(cfg.retention, cfg.cameras)
+        change = await self.writer.run(lambda c: record_policy(
+            c.db, doc, grace_us=cfg.retention.grace_us, now=now_us(), actor="edged", source=source))
+        if change is None:
+            return None
+        shown = "; ".join(f"{c['setting']} {_show(c['old'])} -> {_show(c['new'])}" for c in change["changes"])
+        lowered = change["lowered"]
+        then = utc(change["grace_until_us"])
+        message = f"retention settings changed ({shown})" + (
+            f"; footage the lower max retention makes due ({', '.join(lowered)}) is destroyed from {then}, "
+            "after the grace period, not before" if lowered else f"; notice until {then}")
+        await self.alarms.clear("retention_changed")  # each change is a new alarm, sent on its own
+        await self.alarms.raise_("retention_changed", "retention_changed", "warning", None, message,
+                                 {"changes": change["changes"], "grace_until_us": change["grace_until_us"],
+                                  "cameras_lowered": sorted(lowered)})
+        self._poke.set()
+        return change
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -68,13 +96,17 @@ class RetentionRunner:
         cfg = self.cfg
         result: PassResult = await self.writer.run(
             lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
-                               expect=self.expect, busy=self.in_use.snapshot()))
+                               expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink))
         p = result.plan
         if result.destroyed:
             reasons = sorted({d.reason for d in p.destroy})
             log.info("retention pass %d destroyed %d segments (%.1f MB; %s); free %.1f -> %.1f MB",
                      result.pass_id, result.destroyed, result.bytes / 1e6, ", ".join(reasons),
                      result.free_before / 1e6, result.free_after / 1e6)
+        await self.alarms.set(
+            bool(result.errors), "retention_file_errors", "retention_file_errors", "critical", None,
+            f"retention could not remove {len(result.errors)} file(s) ({result.errors[0]}); they are tried again "
+            "at every pass" if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
         breached = {a.camera: a for a in p.alarms if a.kind == "min_retention_breach"}
@@ -84,6 +116,14 @@ class RetentionRunner:
             a = breached.get(cam)
             await self.alarms.set(a is not None, f"min_retention_breach:{cam}", "min_retention_breach", "critical",
                                   cam, a.message if a else "", {"achieved_us": a.achieved_us} if a else None)
+        graced = {a.camera: a for a in p.alarms if a.kind == "retention_grace"}
+        for cam in sorted(cams | set(graced)):
+            g = graced.get(cam)
+            await self.alarms.set(g is not None, f"retention_grace:{cam}", "retention_grace", "warning", cam,
+                                  g.message if g else "", {"until_us": g.until_us} if g else None)
+        notice = await self.writer.run(lambda c: notice_until(c.db))
+        if notice is not None and now_us() >= notice:
+            await self.alarms.clear("retention_changed")
         for kind in ("disk_full_held", "recording_stopped_disk_full"):
             a = next((a for a in p.alarms if a.kind == kind), None)
             await self.alarms.set(a is not None, kind, kind, "critical", None, a.message if a else "")
@@ -111,3 +151,12 @@ class RetentionRunner:
             short, "holds_crowd_out", "holds_crowd_out", "warning", None,
             f"held footage ({held / 1e9:.1f} GB) leaves room for only {forecast / DAY_US:.2f} days of live "
             f"footage, below the minimum of {cfg.retention.min_retention_us / DAY_US:g} days" if short else "")
+
+
+def _show(value: Any) -> str:
+    """A policy value as a person reads it: durations in days/hours, the reserve as written."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_duration(value)
+    if isinstance(value, dict):
+        return f"{value['percent']:g}%" if "percent" in value else f"{value.get('bytes')} bytes"
+    return "unset" if value is None else str(value)

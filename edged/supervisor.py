@@ -1,7 +1,9 @@
 """The daemon's control plane: owns the recorder worker processes and the catalog writes.
 
 Every task has one owner (a TaskGroup here); a dead worker is restarted and its cameras
-resume; events from workers become catalog rows (segments, gaps, camera states).
+resume; events from workers become catalog rows (segments, gaps, camera states). Every other
+task runs under edged.task_keeper: its failure is an alarm and a restart, never the end of
+the group (and so of recording).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from edged import logs
 from edged.config import CameraConfig, Config
+from edged.task_keeper import keep
 from recorder.camera import backoff_us
 from storage import audit
 from storage.catalog import Catalog, CatalogWriter
@@ -159,10 +162,9 @@ class Supervisor:
         await self.start_cameras()
         async with asyncio.TaskGroup() as tg:
             keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
-            tg.create_task(self._flush_stats(), name="camera-stats")
-            tg.create_task(self._heartbeat(), name="heartbeat")
-            for name, fn in (extra or {}).items():
-                tg.create_task(fn(self.stopping), name=name)
+            aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat, **(extra or {})}
+            for name, fn in aux.items():  # none of them may end the group, and with it the recorders
+                tg.create_task(keep(name, fn, self.stopping, self.alarms), name=name)
             jobs = tg.create_task(self._run_jobs(), name="jobs")
             tg.create_task(self._announce_start(), name="announce-start")
             await self.stopping.wait()
@@ -352,7 +354,7 @@ class Supervisor:
             if self.guard is not None:
                 self.guard.closed(ev["path"])
 
-    async def _flush_stats(self) -> None:
+    async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
         while not self.stopping.is_set():
             try:
@@ -383,7 +385,7 @@ class Supervisor:
             elif state == "recording":
                 await self.alarms.clear(f"camera_offline:{cam.id}")
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():
             await self.writer.run(Catalog.set_node, {"heartbeat_us": now_us()})
             try:

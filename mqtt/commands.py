@@ -1,10 +1,11 @@
 """Commands from the central office on ``cmd/<verb>``: checked, run, recorded, answered.
 
-With ``mqtt.command_key`` set, a command must be
-``{"cmd": verb, "args": {...}, "nonce": str, "expires_us": int, "sig": base64}`` (plus
-optionally ``"to": "<site>/<node>"``, checked when present, and ``"correlation"``, echoed),
-signed with Ed25519 over the canonical JSON of everything but ``sig``
-(`canonical`). A command past its expiry, expiring further ahead than
+A command must be ``{"cmd": verb, "to": "<site>/<node>", "args": {...}, "nonce": str,
+"expires_us": int, "sig": base64}`` (plus optionally ``"correlation"``, echoed), signed with
+Ed25519 over the canonical JSON of everything but ``sig`` (`canonical`): so the verb and the
+node are under the signature, and a command signed for one node or verb does not run as
+another (design/0020). Without ``mqtt.command_key`` no command runs at all: each is refused
+and recorded. A command past its expiry, expiring further ahead than
 ``command_max_age``, or carrying a nonce seen before (nonces are kept in outbox.db until
 they expire, so a restart does not reopen the window) is refused. Only registered verbs run;
 none deletes or formats anything (invariant 4), and verbs that sound like it cannot even be
@@ -54,9 +55,12 @@ def canonical(doc: dict[str, Any]) -> bytes:
 
 
 def sign_command(key: Ed25519PrivateKey, verb: str, args: dict[str, Any], nonce: str, expires_us: int,
-                 **extra: Any) -> dict[str, Any]:
-    """What the central office sends (here for tests, the benchmark and as the reference)."""
+                 to: str | None, **extra: Any) -> dict[str, Any]:
+    """What the central office sends (here for tests, the benchmark and as the reference);
+    `to` is "<site>/<node>" (None only to build a refused command in a test)."""
     doc = {"cmd": verb, "args": args, "nonce": nonce, "expires_us": expires_us, **extra}
+    if to is not None:
+        doc["to"] = to
     return {**doc, "sig": base64.b64encode(key.sign(canonical(doc))).decode()}
 
 
@@ -66,6 +70,11 @@ def load_key(b64: str) -> Ed25519PublicKey:
 
 def key_fingerprint(b64: str) -> str:
     return hashlib.sha256(base64.b64decode(b64)).hexdigest()[:16]
+
+
+class CommandRefused(Exception):
+    """A handler's refusal of a valid, signed command (e.g. a legal hold over MQTT): recorded
+    as not accepted, with this message as the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,33 +105,36 @@ def check_command(verb: str, payload: bytes, *, verbs: Collection[str], key: Ed2
     correlation = doc.get("correlation")
     if verb not in verbs:
         return no(f"unknown command (known: {', '.join(sorted(verbs))})", correlation=correlation)
-    if key is not None:
-        sig = doc.get("sig")
-        if sig is None:
-            return no("unsigned (this node accepts only commands signed by the central office)",
-                      correlation=correlation)
-        try:
-            key.verify(base64.b64decode(sig, validate=True), canonical(doc))
-        except (InvalidSignature, binascii.Error, ValueError, TypeError):
-            return no("bad signature", correlation=correlation)
+    if key is None:
+        return no("this node runs no commands: mqtt.command_key (the central office's public key) is not set",
+                  correlation=correlation)
+    sig = doc.get("sig")
+    if sig is None:
+        return no("unsigned (this node accepts only commands signed by the central office)", correlation=correlation)
+    try:
+        key.verify(base64.b64decode(sig, validate=True), canonical(doc))
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
+        return no("bad signature", correlation=correlation)
     args, nonce, expires = doc.get("args", {}), doc.get("nonce"), doc.get("expires_us")
     kw = {"correlation": correlation}
-    if doc.get("cmd", verb) != verb:
+    if "cmd" not in doc or "to" not in doc:
+        return no('a command names its verb ("cmd") and its node ("to": "<site>/<node>"), both signed', **kw)
+    if doc["cmd"] != verb:
         return no(f"\"cmd\" ({_short(doc.get('cmd'))}) does not match the topic's verb", **kw)
     if not isinstance(args, dict):
         return no('"args" must be a JSON object', **kw)
-    if "to" in doc and doc["to"] != target:
+    if doc["to"] != target:
         return no(f"addressed to {_short(doc['to'])}, not to this node ({target})", **kw)
     if nonce is not None and (not isinstance(nonce, str) or not 8 <= len(nonce) <= 128):
         return no('"nonce" must be a string of 8 to 128 characters', **kw)
     if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool)):
         return no('"expires_us" must be an integer (UTC microseconds)', **kw)
-    if key is not None and (nonce is None or expires is None):
+    if nonce is None or expires is None:
         return no('a signed command needs "nonce" and "expires_us"', **kw)
     kw.update(args=args, nonce=nonce, expires_us=expires)
-    if expires is not None and expires < now_us:
+    if expires < now_us:
         return no(f"expired {(now_us - expires) / 1e6:.1f} s ago", **kw)
-    if expires is not None and expires > now_us + max_age_us:
+    if expires > now_us + max_age_us:
         return no(f"expires {(expires - now_us) / 1e6:.0f} s ahead, more than mqtt.command_max_age allows", **kw)
     return Checked(verb, True, **kw)
 
@@ -145,7 +157,7 @@ class CommandDesk:
             raise ValueError(f"refusing to register command(s) {sorted(bad)}: no command deletes or formats")
         self.handlers = handlers
         self.key = load_key(key_b64) if key_b64 else None
-        self.actor = f"mqtt:key:{key_fingerprint(key_b64)}" if key_b64 else "mqtt:unsigned"
+        self.actor = f"mqtt:key:{key_fingerprint(key_b64)}" if key_b64 else "mqtt:no-key"
         self.max_age_us = max_age_us
         self.target = target
         self._use_nonce, self._record, self._reply = use_nonce, record, reply
@@ -211,6 +223,10 @@ class CommandDesk:
                                                 HANDLER_TIMEOUT_S)
             except asyncio.CancelledError:
                 raise
+            except CommandRefused as exc:
+                checked = replace(checked, accepted=False, reason=str(exc))
+                record.update(accepted=False, reason=str(exc))
+                reply["error"] = str(exc)
             except TimeoutError:
                 log.warning("MQTT command %s did not finish within %.0f s", verb, HANDLER_TIMEOUT_S)
                 record.update(ok=False, error=f"did not finish within {HANDLER_TIMEOUT_S:.0f} s")
@@ -222,7 +238,8 @@ class CommandDesk:
             else:
                 record["ok"] = reply["ok"] = True
                 reply["result"] = result if isinstance(result, dict) else {"value": result}
-            log.info("MQTT command %s from %s: %s", verb, self.actor, "done" if record["ok"] else "failed")
+            log.info("MQTT command %s from %s: %s", verb, self.actor,
+                     "done" if record.get("ok") else f"refused: {checked.reason}" if not checked.accepted else "failed")
         else:
             if not self._allow_rejection_record():
                 return record

@@ -231,6 +231,25 @@ def m005_people(db: sqlite_utils.Database) -> None:
     people_store.create_tables(db)
 
 
+@migrations()
+def m006_login_client_and_retention_grace(db: sqlite_utils.Database) -> None:
+    """The client address of a failed login; the grace periods of lowered max retentions (design/0022)."""
+    db.execute("ALTER TABLE login_failures ADD COLUMN client TEXT")
+    db.executescript(
+        """
+        CREATE TABLE retention_grace (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            at_us INTEGER NOT NULL,           -- when the lower max took effect
+            old_max_us INTEGER NOT NULL,      -- kept until grace_until_us
+            new_max_us INTEGER NOT NULL,
+            grace_until_us INTEGER NOT NULL
+        );
+        CREATE INDEX retention_grace_until ON retention_grace(grace_until_us);
+        """
+    )
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

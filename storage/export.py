@@ -142,15 +142,45 @@ class _Meter:
                          "total_bytes": self.total, "fraction": round(min(1.0, self.done / max(1, 2 * self.total)), 4)})
 
 
+def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
+                progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Remux each camera's footage of the range into clips in `tmp`; the manifest's camera
+    entries. This is the part that parses media (run by storage/export_worker.py in a worker
+    process by the daemon, design/0020)."""
+    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
+    meter = _Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
+    entries = []
+    for cam, plan in zip(cameras, plans):
+        clips, sources = _remux_camera(data_dir, tmp, plan, from_us, to_us, meter)
+        first = min((c["from_us"] for c in clips), default=None)
+        last = max((c["to_us"] for c in clips), default=None)
+        for g in plan.gaps:
+            g["in_clip"] = next((c["file"] for c in clips if c["from_us"] <= g["from_us"] < c["to_us"]), None)
+            if g["in_clip"] is not None:
+                clip = next(c for c in clips if c["file"] == g["in_clip"])
+                g["clip_offset_s"] = round((g["from_us"] - clip["from_us"]) / 1e6, 6)
+        entries.append({"camera": cam["camera"], "name": cam.get("name"), "location": cam.get("location"),
+                        "actual": None if first is None else {"from_us": first, "to_us": last,
+                                                              "from_utc": _utc(first), "to_utc": _utc(last)},
+                        "clips": clips, "sources": sources, "gaps": plan.gaps})
+    meter.add(0, "", final=True)
+    return entries
+
+
+ClipsWriter = Callable[[Path, Path, list[dict[str, Any]], int, int, "Progress | None"], list[dict[str, Any]]]
+
+
 def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header: dict[str, Any],
                  cameras: list[dict[str, Any]], from_us: int, to_us: int,
-                 progress: Progress | None = None, now_us: int | None = None) -> dict[str, Any]:
+                 progress: Progress | None = None, now_us: int | None = None,
+                 clips_writer: ClipsWriter | None = None) -> dict[str, Any]:
     """Write clips, manifest, signature and public key into `out_dir` (made here; must not exist).
 
     `cameras` is what `gather` returns; `header` holds who and why (site, node, request,
     grant, custodian, recipient), copied into the manifest as is. Built in a hidden sibling
     folder and renamed at the end, so `out_dir` either holds a whole export or nothing.
-    Returns the manifest.
+    `clips_writer`: write_clips, or the same run elsewhere (the daemon's worker process); the
+    manifest is signed here, so the key never goes where media is parsed. Returns the manifest.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if to_us <= from_us:
@@ -160,28 +190,13 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
     if not any(p.sources for p in plans):
         raise ExportError("there is no footage in that range for " + ", ".join(c["camera"] for c in cameras))
-    meter = _Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
     tmp = out_dir.with_name(f".{out_dir.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)  # a previous attempt that crashed (not footage: our own scratch)
     private_dir(tmp.parent)
     tmp.mkdir(mode=PRIVATE_DIR)
     os.chmod(tmp, PRIVATE_DIR)
     try:
-        entries = []
-        for cam, plan in zip(cameras, plans):
-            clips, sources = _remux_camera(data_dir, tmp, plan, from_us, to_us, meter)
-            first = min((c["from_us"] for c in clips), default=None)
-            last = max((c["to_us"] for c in clips), default=None)
-            for g in plan.gaps:
-                g["in_clip"] = next((c["file"] for c in clips if c["from_us"] <= g["from_us"] < c["to_us"]), None)
-                if g["in_clip"] is not None:
-                    clip = next(c for c in clips if c["file"] == g["in_clip"])
-                    g["clip_offset_s"] = round((g["from_us"] - clip["from_us"]) / 1e6, 6)
-            entries.append({"camera": cam["camera"], "name": cam.get("name"), "location": cam.get("location"),
-                            "actual": None if first is None else {"from_us": first, "to_us": last,
-                                                                  "from_utc": _utc(first), "to_utc": _utc(last)},
-                            "clips": clips, "sources": sources, "gaps": plan.gaps})
-        meter.add(0, "", final=True)
+        entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us, progress)
         created = time.time_ns() // 1000 if now_us is None else now_us
         manifest = {
             "format": FORMAT, **header,

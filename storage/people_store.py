@@ -363,71 +363,103 @@ def revoke_account(db: sqlite_utils.Database, name: str, *, by: str, reason: str
 
 
 # sessions ---------------------------------------------------------------------------
-def _failed(db: sqlite_utils.Database, name: str, via: str, why: str, now_us: int) -> None:
-    db.execute("INSERT INTO login_failures (name, via, at_us, why) VALUES (?, ?, ?, ?)", [name, via, now_us, why])
-    audit.append(db, name, "login.failed", {"via": via, "why": why}, at_us=now_us)
+INVALID_NAME = "(not an account name)"  # what is stored for a name that breaks the rule: never the name itself
+
+
+def is_account_name(name: str) -> bool:
+    return bool(_NAME.fullmatch(name))
+
+
+def _failed(db: sqlite_utils.Database, name: str, via: str, why: str, now_us: int, client: str | None = None,
+            extra: dict[str, Any] | None = None) -> None:
+    detail: dict[str, Any] = {"via": via, "why": why}
+    if client is not None:
+        detail["client"] = client
+    detail.update(extra or {})
+    db.execute("INSERT INTO login_failures (name, via, at_us, why, client) VALUES (?, ?, ?, ?, ?)",
+               [name, via, now_us, why, client])
+    audit.append(db, name, "login.failed", detail, at_us=now_us)
 
 
 def stored_hash(db: sqlite_utils.Database, name: str) -> str:
     """The hash to check a login against (a dummy one for an unknown name)."""
-    row = _account(db, str(name).strip())
+    name = str(name).strip()
+    row = _account(db, name) if _NAME.fullmatch(name) else None
     return _dummy_hash() if row is None else row["pw_hash"]
 
 
 async def login_async(writer: Any, name: str, password: str, *, now_us: Callable[[], int], via: str,
-                      policy: Policy | None = None) -> dict[str, Any]:
+                      policy: Policy | None = None, **kw: Any) -> dict[str, Any]:
     """`login` with the slow scrypt check on its own thread, not the catalog writer's: a burst
-    of logins must never hold up the recording's catalog writes."""
+    of logins must never hold up the recording's catalog writes. `kw`: login's viewer options."""
     checked = await writer.run(lambda c: stored_hash(c.db, name))
     ok = await asyncio.to_thread(check_password, password, checked)
     return await writer.run(lambda c: login(c.db, name, password, now_us=now_us(), via=via, policy=policy,
-                                            verified=(checked, ok)))
+                                            verified=(checked, ok), **kw))
 
 
 def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
-          policy: Policy | None = None, verified: tuple[str, bool] | None = None) -> dict[str, Any]:
+          policy: Policy | None = None, verified: tuple[str, bool] | None = None, client: str | None = None,
+          lock_account: bool = True, record: bool = True, record_extra: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
     """Check a password and open a session: {token, account, roles, cameras, expires_us}.
 
     Raises AuthError. Failed logins are counted; `lockout_after` in a row lock the account
     for `lockout_for` (each refusal, and the lock, is an audit record). `verified`: (the hash
     checked, whether the password matched it), when the caller already ran the check.
+    The viewer (design/0021) passes the client's address, `lock_account=False` (it limits
+    tries per address instead, so nobody can lock a custodian out from elsewhere) and
+    `record=False` when its global cap on failure records is reached (`record_extra` carries
+    the count of those left out). A name that breaks the account-name rule is never stored.
     """
     policy = policy or load_policy(db)
     name = str(name).strip()
+
+    def failed(who: str, why: str) -> None:
+        if record:
+            _failed(db, who, via, why, now_us, client, record_extra)
+
+    if not _NAME.fullmatch(name):
+        if verified is None:
+            check_password(password, _dummy_hash())
+        with db.atomic():
+            failed(INVALID_NAME, "not an account name")
+        raise AuthError("wrong account name or password")
     row = _account(db, name)
     if row is None:
         if verified is None:
             check_password(password, _dummy_hash())
         with db.atomic():
-            _failed(db, name, via, "unknown account", now_us)
+            failed(name, "unknown account")
         raise AuthError("wrong account name or password")
     if row["revoked_us"] is not None:
         with db.atomic():
-            _failed(db, name, via, "revoked account", now_us)
+            failed(name, "revoked account")
         raise AuthError(f"account {name} was revoked; ask an admin")
-    if row["locked_until_us"] is not None and row["locked_until_us"] > now_us:
+    if lock_account and row["locked_until_us"] is not None and row["locked_until_us"] > now_us:
         with db.atomic():
-            _failed(db, name, via, "locked", now_us)
+            failed(name, "locked")
         raise AuthError(f"account {name} is locked after repeated failed logins; try again in "
                         f"{-(-(row['locked_until_us'] - now_us) // 60_000_000)} min, or ask an admin to set a "
                         "new password")
     if not (check_password(password, row["pw_hash"]) if verified is None
             else verified[1] and verified[0] == row["pw_hash"]):
-        failed = row["failed"] + 1
+        failed_count = row["failed"] + 1
         with db.atomic():
-            _failed(db, name, via, "wrong password", now_us)
-            if failed >= policy.lockout_after:
+            failed(name, "wrong password")
+            if lock_account and failed_count >= policy.lockout_after:
                 until = now_us + policy.lockout_for_us
                 db.execute("UPDATE accounts SET failed = 0, locked_until_us = ? WHERE name = ?", [until, name])
-                audit.append(db, "edged", "account.locked", {"account": name, "failed": failed, "until_us": until},
-                             at_us=now_us)
-            else:
-                db.execute("UPDATE accounts SET failed = ? WHERE name = ?", [failed, name])
+                audit.append(db, "edged", "account.locked", {"account": name, "failed": failed_count,
+                                                             "until_us": until}, at_us=now_us)
+            elif lock_account:
+                db.execute("UPDATE accounts SET failed = ? WHERE name = ?", [failed_count, name])
         raise AuthError("wrong account name or password")
     token = secrets.token_urlsafe(32)
     expires = now_us + policy.session_ttl_us
     with db.atomic():
-        db.execute("UPDATE accounts SET failed = 0, locked_until_us = NULL WHERE name = ?", [name])
+        if lock_account:
+            db.execute("UPDATE accounts SET failed = 0, locked_until_us = NULL WHERE name = ?", [name])
         db.execute("INSERT INTO sessions (token_hash, account, via, created_us, expires_us) VALUES (?, ?, ?, ?, ?)",
                    [token_hash(token), name, via, now_us, expires])
         audit.append(db, name, "login", {"via": via, "expires_us": expires}, at_us=now_us)

@@ -8,11 +8,17 @@ Rules (DESIGN.md "Retention rules", REQUIREMENTS R1.3-R1.6, R6):
    alarm carrying the retention actually achieved. With on_full = "stop" it is not
    destroyed; recording stops instead.
 3. Held footage is never destroyed, not even past max retention.
+4. Grace (design/0022): footage that a lowered max retention or a released hold makes due
+   goes only when the grace period is over. Until then a camera's max is the old, longer one
+   (`Grace`) and a released hold still covers its footage for rule 1 (`Hold.grace_until_us`);
+   what is kept only by grace is named in a `retention_grace` alarm with the time it goes.
+   The disk-full rule 2 is not delayed: recording comes first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 DAY_US = 86_400 * 1_000_000
@@ -37,9 +43,13 @@ class Hold:
     from_us: int
     to_us: int
     expires_us: int | None           # None: a legal hold, no expiry
+    grace_until_us: int | None = None  # a released hold: still keeps its footage from rule 1 until then
 
     def active(self, now_us: int) -> bool:
-        return self.expires_us is None or self.expires_us > now_us
+        return self.grace_until_us is None and (self.expires_us is None or self.expires_us > now_us)
+
+    def in_grace(self, now_us: int) -> bool:
+        return self.grace_until_us is not None and self.grace_until_us > now_us
 
     def covers(self, seg: Segment) -> bool:
         return (self.cameras is None or seg.camera in self.cameras) and \
@@ -64,6 +74,15 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class Grace:
+    """A camera's max retention was lowered from `max_us`: until `until_us` the old max holds."""
+
+    camera: str
+    max_us: int
+    until_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class Disk:
     free_bytes: int
     total_bytes: int
@@ -82,6 +101,7 @@ class Alarm:
     camera: str | None
     message: str
     achieved_us: int | None = None
+    until_us: int | None = None      # retention_grace: when the footage kept by grace goes
 
 
 @dataclass(slots=True)
@@ -96,25 +116,53 @@ class Plan:
         return sum(d.segment.bytes for d in self.destroy)
 
 
-def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int) -> Plan:
+def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int,
+         graces: Iterable[Grace] = ()) -> Plan:
     """Decide one retention pass.
 
     `oldest_first` must hold, sorted by start time, every complete segment past its camera's
     max retention and enough of the oldest others to cover the reserve deficit (the caller
     queries with an index; see storage/retention_store.py). Segments being written or read
-    must not be in it.
+    must not be in it. `graces`: lowered max retentions still in their grace period; `holds`
+    may include released ones still in theirs (rule 4).
     """
+    holds = list(holds)
     active = [h for h in holds if h.active(now_us)]
+    released = [h for h in holds if h.in_grace(now_us)]
+    kept_max: dict[str, tuple[int, int]] = {}   # camera -> (longest max in grace, when that grace ends)
+    for g in graces:
+        if g.until_us > now_us and g.max_us > kept_max.get(g.camera, (0, 0))[0]:
+            kept_max[g.camera] = (g.max_us, g.until_us)
     result = Plan()
     chosen: set[int] = set()
+    waiting: dict[str, tuple[int, int]] = {}    # camera -> (segments kept only by grace, when the last goes)
 
     def held(seg: Segment) -> bool:
         return any(h.covers(seg) for h in active)
 
+    def grace_end(seg: Segment) -> int | None:
+        """When the grace that keeps this segment from rule 1 ends (None: nothing keeps it)."""
+        ends = [h.grace_until_us for h in released if h.covers(seg)]
+        old = kept_max.get(seg.camera)
+        if old is not None and seg.end_us >= now_us - old[0]:
+            ends.append(old[1])
+        return max(ends) if ends else None  # type: ignore[type-var]
+
     for seg in oldest_first:
         if seg.end_us < now_us - policy.limits(seg.camera).max_us and not held(seg):
+            until = grace_end(seg)
+            if until is not None:
+                n, last = waiting.get(seg.camera, (0, 0))
+                waiting[seg.camera] = (n + 1, max(last, until))
+                continue
             result.destroy.append(Destroy(seg, MAX_RETENTION))
             chosen.add(seg.id)
+    for camera, (n, until) in sorted(waiting.items()):
+        result.alarms.append(Alarm(
+            "retention_grace", "warning", camera,
+            f"{n} segments of {camera} are past max retention ({policy.limits(camera).max_us / DAY_US:g} days) "
+            f"after a retention change or a hold release; kept for the grace period, destroyed from "
+            f"{utc(until)} unless a hold is placed", until_us=until))
 
     free = disk.free_bytes + result.freed_bytes
     breached: dict[str, int] = {}  # camera -> end of the youngest footage destroyed too early
@@ -151,6 +199,10 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
     return result
 
 
+def utc(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def forecast_retention_us(usable_bytes: int, held_bytes: int, bytes_per_s: float) -> int | None:
     """How long the disk keeps footage at the current write rate (oldest-first overwrite is
     shared by every camera, so all cameras reach the same age). None when nothing is written."""
@@ -166,3 +218,32 @@ def verdict(forecast_us: int | None, min_us: int, breached: bool) -> str:
     if forecast_us is not None and forecast_us < min_us * 1.1:
         return "AT RISK"
     return "OK"
+
+
+# retention changes (design/0022) ------------------------------------------------------
+def policy_changes(old: dict, new: dict) -> list[dict]:
+    """What differs between two policy documents (retention_store.policy_doc): one entry per
+    setting, {"setting", "old", "new"}, site settings first, then per-camera overrides."""
+    out = [{"setting": k, "old": old.get(k), "new": new.get(k)}
+           for k in ("min_us", "max_us", "reserve", "on_full") if old.get(k) != new.get(k)]
+    oc, nc = old.get("cameras", {}), new.get("cameras", {})
+    for cam in sorted(set(oc) | set(nc)):
+        for k in ("min_us", "max_us"):
+            a, b = oc.get(cam, {}).get(k), nc.get(cam, {}).get(k)
+            if a != b:
+                out.append({"setting": f"cameras.{cam}.{k}", "old": a, "new": b})
+    return out
+
+
+def effective_max(doc: dict, camera: str) -> int:
+    return doc.get("cameras", {}).get(camera, {}).get("max_us") or doc["max_us"]
+
+
+def lowered_max(old: dict, new: dict, cameras: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Cameras whose effective max retention went down: camera -> (old max, new max)."""
+    out = {}
+    for cam in sorted(set(cameras)):
+        a, b = effective_max(old, cam), effective_max(new, cam)
+        if b < a:
+            out[cam] = (a, b)
+    return out

@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -26,13 +26,16 @@ from storage.fsutil import fsync_dir
 from storage.retention import (
     Destroy,
     Disk,
+    Grace,
     Hold,
     Limits,
     Plan,
     Policy,
     Segment,
     forecast_retention_us,
+    lowered_max,
     plan,
+    policy_changes,
     verdict,
 )
 
@@ -133,6 +136,69 @@ def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Poli
     return Policy(site, overrides, retention.reserve_for(total_bytes), retention.on_full)
 
 
+# retention changes and their grace (design/0022) -------------------------------------------
+POLICY_KEY = "retention_policy"
+NOTICE_KEY = "retention_notice_until"
+
+
+def policy_doc(retention: Any, cameras: Iterable[Any]) -> dict[str, Any]:
+    """The settings whose change goes on the record: min/max retention, reserve, on_full."""
+    reserve = {"bytes": retention.reserve_bytes} if retention.reserve_bytes is not None else \
+        {"percent": retention.reserve_percent}
+    return {"min_us": retention.min_retention_us, "max_us": retention.max_retention_us, "reserve": reserve,
+            "on_full": retention.on_full,
+            "cameras": {c.id: {"min_us": c.min_retention_us, "max_us": c.max_retention_us} for c in cameras
+                        if c.min_retention_us or c.max_retention_us}}
+
+
+def record_policy(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_us: int, now: int, actor: str,
+                  source: str) -> dict[str, Any] | None:
+    """Compare the policy in force with the one last recorded; on a change write the audit
+    record (old and new values), start the grace period of every lowered max, and remember
+    the new policy. Returns the change ({changes, lowered, grace_until_us}) or None. The first
+    policy a catalog sees is stored without a record: nothing changed."""
+    row = next(db.query("SELECT value FROM node WHERE key = ?", [POLICY_KEY]), None)
+    store = ("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    if row is None:
+        db.execute(store, [POLICY_KEY, json.dumps(doc, sort_keys=True)])
+        return None
+    old = json.loads(row["value"])
+    changes = policy_changes(old, doc)
+    if not changes:
+        return None
+    cams = {r["id"] for r in db.query("SELECT id FROM cameras")} | set(old.get("cameras", {})) | \
+        set(doc.get("cameras", {}))
+    lowered = lowered_max(old, doc, cams)
+    until = now + grace_us
+    with db.atomic():
+        for cam, (old_max, new_max) in lowered.items():
+            db.execute("INSERT INTO retention_grace (camera, at_us, old_max_us, new_max_us, grace_until_us)"
+                       " VALUES (?, ?, ?, ?, ?)", [cam, now, old_max, new_max, until])
+        audit.append(db, actor, "retention.change", {
+            "changes": changes, "old": old, "new": doc, "source": source, "grace_until_us": until,
+            "lowered": {cam: {"old_max_us": a, "new_max_us": b} for cam, (a, b) in lowered.items()}}, at_us=now)
+        db.execute(store, [POLICY_KEY, json.dumps(doc, sort_keys=True)])
+        db.execute(store, [NOTICE_KEY, str(until)])
+    return {"changes": changes, "lowered": lowered, "grace_until_us": until}
+
+
+def notice_until(db: sqlite_utils.Database) -> int | None:
+    """When the grace period of the last retention change ends (its alarm clears then)."""
+    row = next(db.query("SELECT value FROM node WHERE key = ?", [NOTICE_KEY]), None)
+    return None if row is None or row["value"] is None else int(row["value"])
+
+
+def active_graces(db: sqlite_utils.Database, now: int) -> list[Grace]:
+    return [Grace(r["camera"], r["old_max_us"], r["grace_until_us"]) for r in db.query(
+        "SELECT camera, old_max_us, grace_until_us FROM retention_grace WHERE grace_until_us > ?", [now])]
+
+
+def released_in_grace(db: sqlite_utils.Database, now: int, grace_us: int) -> list[Hold]:
+    """Holds released early whose footage is still in its grace period (rule 4)."""
+    rows = db.query("SELECT * FROM holds WHERE ended_how = 'released' AND ended_us > ?", [now - grace_us])
+    return [replace(_hold_from_row(r), grace_until_us=r["ended_us"] + grace_us) for r in rows]
+
+
 class InUse:
     """Footage being read (an export): retention passes leave it alone until the reader is done.
 
@@ -191,30 +257,35 @@ class PassResult:
     expired_holds: list[int]
     free_before: int
     free_after: int
+    errors: list[str] = field(default_factory=list)   # files skipped (kept in `garbage` for the next pass)
 
 
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
              disk_usage: Callable[[Path], Any], *, now: int | None = None, busy: set[str] = frozenset(),
-             expect: Callable[[str, str], None] | None = None) -> PassResult:
+             expect: Callable[[str, str], None] | None = None,
+             unlink: Callable[[Path], None] | None = None) -> PassResult:
     """One retention pass: expire holds, plan, destroy, record."""
     now = now_us() if now is None else now
     expired = expire_holds(db, now)
     usage = disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
     disk = Disk(usage.free, usage.total)
-    holds = active_holds(db, now)
+    holds = active_holds(db, now) + released_in_grace(db, now, retention.grace_us)
+    graces = active_graces(db, now)
     # Every camera with footage has a row in `cameras` (foreign key; rows are never deleted).
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     limit = FIRST_BATCH
     while True:
         segs, more = candidates(db, policy, cam_ids, now, limit, set(busy))
-        p = plan(segs, holds, policy, disk, now)
+        p = plan(segs, holds, policy, disk, now, graces)
         if not more or not p.short_bytes or p.stop_recording:
             break
         limit *= 4  # held or busy footage hid the oldest batch: look further
     pass_id = db["retention_passes"].insert({"started_us": now, "free_before": usage.free,
                                              "reserve": policy.reserve_bytes}).last_pk
-    destroyed = destroy(db, data_dir, p.destroy, pass_id, expect)
+    errors: list[str] = []
+    destroy(db, data_dir, p.destroy, pass_id, expect, unlink=unlink, errors=errors)
+    destroyed = len(p.destroy)
     freed = sum(d.segment.bytes for d in p.destroy)
     free_after = disk_usage(data_dir).free
     db.execute("UPDATE retention_passes SET finished_us = ?, destroyed = ?, bytes = ?, free_after = ? WHERE id = ?",
@@ -225,14 +296,15 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
             by_reason[d.reason] = by_reason.get(d.reason, 0) + 1
         audit.append(db, "edged", "retention.pass", {"pass": pass_id, "destroyed": destroyed, "bytes": freed,
                                                      "by_reason": by_reason})
-    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after)
+    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, errors)
 
 
 def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], pass_id: int,
-            expect: Callable[[str, str], None] | None = None) -> int:
+            expect: Callable[[str, str], None] | None = None, *,
+            unlink: Callable[[Path], None] | None = None, errors: list[str] | None = None) -> int:
     """Record, then unlink, then forget; safe to interrupt anywhere (finish_garbage completes it)."""
     if not destroys:
-        return 0
+        return finish_garbage(db, data_dir, expect, unlink=unlink, errors=errors)  # a failed unlink's retry
     at = now_us()
     with db.atomic():
         for d in destroys:
@@ -245,30 +317,51 @@ def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], 
                         row["sha256"], d.reason, at, pass_id])
             db.execute("INSERT INTO garbage (segment_id, path) VALUES (?, ?)", [row["id"], row["path"]])
             db.execute("DELETE FROM segments WHERE id = ?", [row["id"]])
-    return finish_garbage(db, data_dir, expect)
+    return finish_garbage(db, data_dir, expect, unlink=unlink, errors=errors)
 
 
 def finish_garbage(db: sqlite_utils.Database, data_dir: Path,
-                   expect: Callable[[str, str], None] | None = None) -> int:
-    """Unlink what the garbage table names, fsync the folders, then forget the rows."""
+                   expect: Callable[[str, str], None] | None = None, *,
+                   unlink: Callable[[Path], None] | None = None, errors: list[str] | None = None) -> int:
+    """Unlink what the garbage table names, fsync the folders, then forget the rows.
+
+    A file that cannot be unlinked (EPERM, EROFS, EMFILE...) or whose folder cannot be synced
+    keeps its row, so the next pass tries again; it is named in `errors` (an alarm for the
+    caller), never raised: one bad file must not stop a pass, let alone recording."""
+    unlink = unlink or os.unlink
     rows = list(db.query("SELECT segment_id, path FROM garbage"))
-    folders = set()
+    gone: dict[Path, list[int]] = {}
     for r in rows:
         path = data_dir / r["path"]
         if expect is not None:
             expect(r["path"], "deleted")
         try:
-            os.unlink(path)
+            unlink(path)
         except FileNotFoundError:
             pass
-        folders.add(path.parent)
-    for folder in folders:
-        if folder.exists():
-            fsync_dir(folder)
+        except OSError as exc:
+            _note(errors, f"cannot remove {r['path']}: {exc.strerror or exc}")
+            continue
+        gone.setdefault(path.parent, []).append(r["segment_id"])
+    done: list[int] = []
+    for folder, ids in gone.items():
+        try:
+            if folder.exists():
+                fsync_dir(folder)
+        except OSError as exc:
+            _note(errors, f"cannot sync folder {folder.relative_to(data_dir)}: {exc.strerror or exc}")
+            continue
+        done.extend(ids)
     with db.atomic():
-        for r in rows:
-            db.execute("DELETE FROM garbage WHERE segment_id = ?", [r["segment_id"]])
-    return len(rows)
+        for segment_id in done:
+            db.execute("DELETE FROM garbage WHERE segment_id = ?", [segment_id])
+    return len(done)
+
+
+def _note(errors: list[str] | None, message: str) -> None:
+    log.error("retention: %s; the file is skipped and tried again at the next pass", message)
+    if errors is not None:
+        errors.append(message)
 
 
 # reports ----------------------------------------------------------------------------
@@ -315,6 +408,10 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
                                           sum(rates.values()))
     breached = {r["camera"] for r in db.query(
         "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+    graces: dict[str, Grace] = {}
+    for g in active_graces(db, now):
+        if g.camera not in graces or g.until_us > graces[g.camera].until_us:
+            graces[g.camera] = g
     cams = []
     for cam in sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")}):
         limits = policy.limits(cam)
@@ -324,6 +421,9 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
         cams.append({"camera": cam, "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
                      "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
                      "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),
-                     "verdict": verdict(forecast, limits.min_us, cam in breached)})
+                     "verdict": verdict(forecast, limits.min_us, cam in breached),
+                     "grace_until_us": graces[cam].until_us if cam in graces else None,
+                     "grace_max_us": graces[cam].max_us if cam in graces else None})
     return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
-            "on_full": policy.on_full, "forecast_us": site_forecast, "cameras": cams}
+            "on_full": policy.on_full, "forecast_us": site_forecast, "grace_us": retention.grace_us,
+            "cameras": cams}

@@ -124,12 +124,25 @@ def test_bad_reserve(tmp_path, value, says):
 
 def test_retention_values(tmp_path):
     # the edges of each range
-    text = retention(min_retention='"1s"', max_retention='"3650d"', interval='"1s"', evidence_hold='"1s"')
+    text = retention(min_retention='"1s"', max_retention='"3650d"', interval='"1s"', evidence_hold='"1s"',
+                     allow_short_for_tests="true")
     r = load_config(write(tmp_path, text)).retention
     assert (r.min_retention_us, r.max_retention_us) == (1_000_000, 3650 * DAY)
     assert (r.interval_us, r.evidence_hold_us) == (1_000_000, 1_000_000)
     r = load_config(write(tmp_path, retention(interval='"1h"', evidence_hold='"3650d"'))).retention
     assert (r.interval_us, r.evidence_hold_us) == (3_600_000_000, 3650 * DAY)
+
+
+def test_max_retention_floor_and_the_test_setting(tmp_path):
+    err = error_for(tmp_path, retention(min_retention='"1s"', max_retention='"1h"'))
+    assert err.field == "retention.max_retention" and "below the floor of 1d" in err.message
+    assert "allow_short_for_tests" in err.message
+    err = error_for(tmp_path, retention(grace='"10m"'))
+    assert err.field == "retention.grace" and "out of range (allowed 1h to 30d" in err.message
+    r = load_config(write(tmp_path, retention(min_retention='"1s"', max_retention='"1h"', grace='"1s"',
+                                              allow_short_for_tests="true"))).retention
+    assert (r.max_retention_us, r.grace_us, r.allow_short_for_tests) == (3600 * 10**6, 10**6, True)
+    assert load_config(write(tmp_path, retention())).retention.grace_us == 24 * 3600 * 10**6
 
 
 def test_min_equal_to_max_is_fine(tmp_path):
@@ -187,7 +200,8 @@ def test_unknown_retention_key(tmp_path, key, says):
     err = error_for(tmp_path, retention(**{key: 30}))
     assert err.field == f"retention.{key}"
     assert err.message.startswith(
-        "unknown key (known: min_retention, max_retention, reserve, on_full, interval, evidence_hold)"
+        "unknown key (known: min_retention, max_retention, reserve, on_full, interval, evidence_hold, grace, "
+        "allow_short_for_tests)"
     )
     assert says in err.message
 

@@ -126,8 +126,9 @@ def test_alarms_raised_during_a_broker_outage_and_a_restart_all_arrive_in_order(
 
 
 def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
-    """A signed `hold` from the central office places an evidence hold, on the record; an
-    unsigned one is refused and recorded. Wrong credentials are a status; recording goes on."""
+    """A signed `hold` from the central office places an evidence hold, on the record; unsigned,
+    wrong-node and verb-swapped commands, a legal hold and an evidence hold expiring too late are
+    refused and recorded (issue 14). Wrong credentials are a status; recording goes on."""
     import base64
     import json
     import subprocess
@@ -172,17 +173,37 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
                 return any(r.correlation == b"c-1" for r in sub.on(f"{BASE}/cmd/hold/reply"))
 
             wait_for(unsigned_answered, 20, "the node answering commands")
-            sub.publish(f"{BASE}/cmd/hold", json.dumps(sign_command(key, "hold", args, "nonce-0001", now + 60_000_000)),
+            later = now + 60_000_000
+            node = "test/node1"
+            refused = {  # correlation -> (topic verb, document, what the refusal says)
+                b"c-3": ("hold", sign_command(key, "hold", args, "nonce-0003", later, "test/node2"), "addressed to"),
+                b"c-4": ("hold", sign_command(key, "inspect", {}, "nonce-0004", later, node), "does not match"),
+                b"c-5": ("hold", sign_command(key, "hold", {**args, "kind": "legal"}, "nonce-0005", later, node),
+                         "only evidence holds"),
+                b"c-6": ("hold", sign_command(key, "hold", {**args, "expires_us": now + 40 * 86_400_000_000},
+                                              "nonce-0006", later, node), "at the latest after"),
+                b"c-7": ("hold", sign_command(key, "hold", args, "nonce-0007", later, None), '"to"'),
+            }
+            for corr, (verb, doc, _why) in refused.items():
+                sub.publish(f"{BASE}/cmd/{verb}", json.dumps(doc), correlation=corr)
+            sub.publish(f"{BASE}/cmd/hold", json.dumps(sign_command(key, "hold", args, "nonce-0001", later, node)),
                         correlation=b"c-2")
-            replies = wait_for(lambda: len(sub.on(f"{BASE}/cmd/hold/reply")) >= 2 and sub.on(f"{BASE}/cmd/hold/reply"),
-                               20, "two replies")
+            replies = wait_for(lambda: len(sub.on(f"{BASE}/cmd/hold/reply")) >= 7 and sub.on(f"{BASE}/cmd/hold/reply"),
+                               20, "seven replies")
             by_corr = {r.correlation: r.json() for r in replies}
             assert by_corr[b"c-2"]["ok"] and not by_corr[b"c-1"]["ok"]
+            for corr, (_verb, _doc, why) in refused.items():
+                assert not by_corr[corr]["ok"] and why in by_corr[corr]["error"], (corr, by_corr[corr])
             hold = wait_for(lambda: d.query("SELECT * FROM holds"), 10, "the hold")[0]
             assert hold["case_ref"] == "POL-2026-77" and hold["placed_by"].startswith("mqtt:key:")
-            assert len(d.query("SELECT * FROM holds")) == 1, "the unsigned command placed nothing"
-            actions = [r["action"] for r in d.query("SELECT action FROM audit")]
-            assert actions.count("mqtt.command") >= 2 and "hold.add" in actions
+            assert hold["kind"] == "evidence" and hold["expires_us"] <= now + 31 * 86_400_000_000
+            assert len(d.query("SELECT * FROM holds")) == 1, "the refused commands placed nothing"
+            commands = wait_for(lambda: len(d.query("SELECT * FROM audit WHERE action = 'mqtt.command'")) >= 7 and
+                                [json.loads(r["detail"]) for r in d.query(
+                                    "SELECT detail FROM audit WHERE action = 'mqtt.command'")], 10, "the records")
+            assert sum(c["accepted"] for c in commands) == 1 and len(commands) >= 7
+            assert {c["reason"].split(" ")[0] for c in commands if not c["accepted"]} >= {"unsigned", "addressed"}
+            assert "hold.add" in [r["action"] for r in d.query("SELECT action FROM audit")]
             sub.stop()
         finally:
             if d.proc.poll() is None:

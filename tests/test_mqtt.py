@@ -368,15 +368,17 @@ async def test_signed_commands(broker, data, cleanup):
     sub = started(cleanup, Subscriber(broker))
     now = time.time_ns() // 1000
     valid = sign_command(key, "hold", {"case": "C-17", "camera": "lobby"}, "nonce-0001", now + 60_000_000,
-                         to=f"{SITE}/{NODE}", correlation="req-1")
+                         f"{SITE}/{NODE}", correlation="req-1")
     cases = [
         ("hold", valid, True, None),
         ("hold", {"cmd": "hold", "args": {"case": "C-1"}}, False, "unsigned"),
         ("hold", sign_command(Ed25519PrivateKey.generate(), "hold", {"case": "C-1"}, "nonce-0002",
-                              now + 60_000_000), False, "bad signature"),
-        ("hold", sign_command(key, "hold", {"case": "C-1"}, "nonce-0003", now - 1), False, "expired"),
+                              now + 60_000_000, f"{SITE}/{NODE}"), False, "bad signature"),
+        ("hold", sign_command(key, "hold", {"case": "C-1"}, "nonce-0003", now - 1, f"{SITE}/{NODE}"), False,
+         "expired"),
         ("hold", valid, False, "replayed"),
-        ("format", sign_command(key, "format", {}, "nonce-0004", now + 60_000_000), False, "unknown command"),
+        ("format", sign_command(key, "format", {}, "nonce-0004", now + 60_000_000, f"{SITE}/{NODE}"), False,
+         "unknown command"),
     ]
     replies = lambda verb: [m for m in sub.messages if m.topic == T.cmd_reply(verb)]
     r = reporter()
@@ -407,16 +409,26 @@ async def test_signed_commands(broker, data, cleanup):
     assert len(holds) == 1
 
 
-async def test_builtin_rebirth_and_state_unsigned(broker, data, cleanup):
+async def test_builtin_rebirth_and_state_signed_only(broker, data, cleanup):
+    key = Ed25519PrivateKey.generate()
+    pub = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
     sub = started(cleanup, Subscriber(broker))
-    r = Reporter(config(broker.port), SITE, NODE, data)
+    r = Reporter(config(broker.port, command_key=pub), SITE, NODE, data)
     r.set_birth({"version": "x"})
     r.set_state({"n": 1})
+    now = time.time_ns() // 1000
+
+    def cmd(verb: str, nonce: str, **extra: Any) -> str:
+        return json.dumps(sign_command(key, verb, {}, nonce, now + 60_000_000, f"{SITE}/{NODE}", **extra))
+
     async with running(r):
         await until(lambda: sub.on(T.birth) and sub.on(T.state), 10, "birth and state")
-        sub.publish(T.cmd("rebirth"), "{}")
+        sub.publish(T.cmd("rebirth"), "{}")  # unsigned: refused, answered
+        await until(lambda: sub.on(T.cmd_reply("rebirth")), 5, "the refusal")
+        assert "unsigned" in sub.last(T.cmd_reply("rebirth")).json()["error"] and len(sub.on(T.birth)) == 1
+        sub.publish(T.cmd("rebirth"), cmd("rebirth", "nonce-r-0001"))
         await until(lambda: len(sub.on(T.birth)) == 2 and len(sub.on(T.state)) == 2, 5, "a rebirth")
-        sub.publish(T.cmd("state"), json.dumps({"correlation": 7}))
+        sub.publish(T.cmd("state"), cmd("state", "nonce-s-0001", correlation=7))
         await until(lambda: len(sub.on(T.state)) == 3, 5, "the state again")
         await until(lambda: len(sub.on(T.cmd_reply("state"))) == 1, 5, "the reply")
         assert sub.last(T.cmd_reply("state")).json()["correlation"] == 7

@@ -67,8 +67,8 @@ def check(verb: str, doc: object, key=PUB, now: int = NOW) -> object:
 
 
 def signed(verb: str = "hold", args: dict | None = None, nonce: str = "n-0123456789", expires: int = NOW + MINUTE,
-           key: Ed25519PrivateKey = KEY, **extra: object) -> dict:
-    return sign_command(key, verb, args or {"case": "C-1"}, nonce, expires, **extra)
+           key: Ed25519PrivateKey = KEY, to: str | None = "town-hall/node1", **extra: object) -> dict:
+    return sign_command(key, verb, args or {"case": "C-1"}, nonce, expires, to, **extra)
 
 
 def test_canonical_form_is_sorted_compact_and_excludes_sig():
@@ -76,7 +76,7 @@ def test_canonical_form_is_sorted_compact_and_excludes_sig():
 
 
 def test_valid_signed_command():
-    c = check("hold", signed(correlation="req-7", to="town-hall/node1"))
+    c = check("hold", signed(correlation="req-7"))
     assert c.accepted and c.reason is None
     assert (c.args, c.nonce, c.expires_us, c.correlation) == ({"case": "C-1"}, "n-0123456789", NOW + MINUTE, "req-7")
 
@@ -91,7 +91,9 @@ def test_valid_signed_command():
     ({**signed(), "sig": "not base64!"}, "bad signature"),
     (signed(expires=NOW - 1), "expired"),
     (signed(expires=NOW + 6 * MINUTE), "more than mqtt.command_max_age"),
-    (signed(to="town-hall/node2"), "addressed to 'town-hall/node2'"),
+    (signed(to="town-hall/node2"), "addressed to 'town-hall/node2'"),  # signed for another node
+    (signed(to=None), 'names its verb ("cmd") and its node ("to"'),     # not bound to a node
+    ({k: v for k, v in signed().items() if k != "cmd"}, "bad signature"),  # the verb is under the signature
     (signed(verb="state"), "does not match the topic"),            # a signed "state" sent to cmd/hold
     (signed(nonce="short"), '"nonce" must be'),
     (signed(args=[1]), '"args" must be a JSON object'),            # type: ignore[arg-type]
@@ -107,11 +109,10 @@ def test_unknown_verb_is_rejected_even_when_signed():
     assert not c.accepted and c.reason.startswith("unknown command (known: hold, rebirth, state)")
 
 
-def test_unsigned_mode_takes_plain_json():
-    c = check("state", {"correlation": 5}, key=None)
-    assert c.accepted and c.args == {} and c.correlation == 5
-    assert not check("state", {"args": "x"}, key=None).accepted
-    assert not check("state", {"nonce": "abcdefgh", "expires_us": NOW - 5}, key=None).accepted
+def test_without_a_command_key_no_command_runs():
+    for doc in ({"correlation": 5}, signed(verb="state")):
+        c = check("state", doc, key=None)
+        assert not c.accepted and "mqtt.command_key" in c.reason and c.correlation == doc.get("correlation")
 
 
 async def test_desk_refuses_destructive_verbs_and_records_replays():
@@ -159,12 +160,18 @@ async def test_a_flood_of_rejected_commands_is_counted_not_recorded_one_by_one()
     async def nothing(*_):
         return None
 
-    desk = CommandDesk(handlers={"state": nothing}, key_b64=None, max_age_us=MINUTE, target="t/n",
-                       use_nonce=nothing, record=record, reply=nothing)  # type: ignore[arg-type]
+    async def fresh(*_):
+        return True
+
+    pub = base64.b64encode(PUB.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    desk = CommandDesk(handlers={"state": nothing}, key_b64=pub, max_age_us=5 * MINUTE, target="town-hall/node1",
+                       use_nonce=fresh, record=record, reply=nothing)  # type: ignore[arg-type]
     for _ in range(100):
         await desk.handle("state", b"junk", None, 0)
     assert len(records) == 20  # the burst
-    await desk.handle("state", b"{}", None, 0)  # an accepted one is always recorded
+    now = time.time_ns() // 1000
+    valid = json.dumps(signed(verb="state", expires=now + MINUTE)).encode()
+    await desk.handle("state", valid, None, 0)  # an accepted one is always recorded
     assert len(records) == 21 and records[-1]["accepted"]
     desk._tokens = 1  # time passes
     await desk.handle("state", b"junk", None, 0)

@@ -67,6 +67,7 @@ def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_pat
         [retention]
         min_retention = "60s"
         max_retention = "1h"
+        allow_short_for_tests = true
         reserve = "3MB"
         interval = "1s"
         """))
@@ -129,7 +130,7 @@ def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, 
     config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
                           storage={"segment_length": "2s"})
     config.write_text(config.read_text() + '\n[retention]\nmin_retention = "2s"\nmax_retention = "6s"\n'
-                      'reserve = "1MB"\ninterval = "1s"\n')
+                      'reserve = "1MB"\ninterval = "1s"\nallow_short_for_tests = true\ngrace = "1s"\n')
     d = Daemon(config, data, tmp_path / "edged.log")
     d.start()
     try:
@@ -225,7 +226,7 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
     config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": busy_cameras.url("a")}],
                           storage={"segment_length": "2s"})
     config.write_text(config.read_text() + '\n[retention]\nmin_retention = "1s"\nmax_retention = "4s"\n'
-                      'interval = "1s"\n')
+                      'interval = "1s"\nallow_short_for_tests = true\n')
     d = Daemon(config, data, tmp_path / "edged.log")
     d.start()
     try:

@@ -139,3 +139,45 @@ def test_planner_properties(segs, hs, pol, disk):
             "on_full=stop never destroys footage younger than the minimum"
     young = [s for s in capacity if s.end_us > NOW - pol.limits(s.camera).min_us]
     assert bool(young) == any(a.kind == "min_retention_breach" for a in p.alarms), "a breach is always an alarm"
+
+
+# --- grace (design/0022) -------------------------------------------------------------------
+
+
+def test_a_lowered_max_keeps_its_old_value_until_the_grace_ends():
+    from storage.retention import Grace
+
+    segs = [seg(1, "a", 2), seg(2, "a", 400), seg(3, "b", 2)]
+    grace = [Grace("a", 365 * D, NOW + D)]  # a: 365 d lowered to 1 d, grace for another day
+    low = policy(min_d=0, max_d=1)
+    p = plan(segs, [], low, Disk(900 * GB, 1000 * GB), NOW, grace)
+    assert ids(p) == [2, 3], "past the old max too: no grace; camera b was not lowered"
+    alarm = next(a for a in p.alarms if a.kind == "retention_grace")
+    assert (alarm.camera, alarm.severity, alarm.until_us) == ("a", "warning", NOW + D)
+    assert "1 segments of a" in alarm.message and "destroyed from" in alarm.message
+    later = plan(segs, [], low, Disk(900 * GB, 1000 * GB), NOW + D, grace)  # the grace is over
+    assert 1 in ids(later) and not [a for a in later.alarms if a.kind == "retention_grace"]
+
+
+def test_a_released_hold_keeps_its_footage_from_max_retention_for_the_grace_only():
+    segs = [seg(1, "a", 400), seg(2, "a", 380)]
+    released = Hold(7, None, NOW - 390 * D, NOW - 379 * D, None, grace_until_us=NOW + D)
+    p = plan(segs, [released], policy(), Disk(900 * GB, 1000 * GB), NOW)
+    assert ids(p) == [1] and [a.kind for a in p.alarms] == ["retention_grace"]
+    assert ids(plan(segs, [released], policy(), Disk(900 * GB, 1000 * GB), NOW + D)) == [1, 2]
+    # a full disk does not wait: recording comes first
+    full = plan(segs, [released], policy(reserve=10 * GB), Disk(5 * GB, 1000 * GB), NOW)
+    assert ids(full) == [1, 2] and {d.reason for d in full.destroy} == {MAX_RETENTION, CAPACITY}
+
+
+def test_policy_changes_and_lowered_max():
+    from storage.retention import lowered_max, policy_changes
+
+    old = {"min_us": 30 * D, "max_us": 365 * D, "reserve": {"percent": 5.0}, "on_full": "overwrite",
+           "cameras": {"b": {"min_us": None, "max_us": 90 * D}}}
+    new = {**old, "max_us": D, "on_full": "stop", "cameras": {"b": {"min_us": None, "max_us": 120 * D}}}
+    assert policy_changes(old, old) == []
+    assert policy_changes(old, new) == [
+        {"setting": "max_us", "old": 365 * D, "new": D}, {"setting": "on_full", "old": "overwrite", "new": "stop"},
+        {"setting": "cameras.b.max_us", "old": 90 * D, "new": 120 * D}]
+    assert lowered_max(old, new, ["a", "b"]) == {"a": (365 * D, D)}, "b went up"

@@ -134,6 +134,11 @@ open_timeout = "4s"
     ('listen = "viewer.local:8443"', "viewer.listen", "is not an IP address"),
     ('listen = "8443"', "viewer.listen", "is not address:port"),
     ('listen = "10.0.0.1:99999"', "viewer.listen", "out of range"),
+    ('listen = "0.0.0.0:8443"', "viewer.listen", "listens on every interface"),
+    ('listen = "[::]:8443"', "viewer.listen", "listens on every interface"),
+    ('listen = "8.8.8.8:8443"', "viewer.listen", "is a public address"),
+    ('listen = "192.168.1.10:8443"\nenabled = true', "viewer.tls_cert", "a LAN address: set tls_cert"),
+    ('hostnames = ["bad name"]', "viewer.hostnames[0]", "is not a host name"),
     ('port = 8443', "viewer.port", 'put the port in "listen"'),
     ('tls_cert = "/nonexistent/cert.pem"\ntls_key = "/nonexistent/key.pem"\nenabled = true',
      "viewer.tls_cert", "does not exist"),
@@ -237,17 +242,40 @@ def iso(us: int) -> str:
     return datetime.fromtimestamp(us / S, timezone.utc).isoformat()
 
 
-def rtsp_reads(pid: int, port: int) -> int:
-    """Open TCP connections from the daemon process itself (not its recorder workers) to the
-    RTSP server: the viewer's camera reads."""
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
+def media_workers(pid: int) -> list[int]:
+    """The daemon's media worker processes (edged/viewer/media_worker.py), not its recorders."""
+    out = []
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():  # a worker is the child of the thread that started it
         try:
-            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            children.update((task / "children").read_text().split())
+        except OSError:
+            pass
+    for child in sorted(children):
+        try:
+            if b"edged.viewer.media_worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(int(child))
+        except OSError:
+            pass
+    return out
+
+
+def rtsp_reads(pid: int, port: int) -> int:
+    """Open TCP connections from the daemon's media workers (not its recorder workers) to the
+    RTSP server: the viewer's camera reads. The daemon itself never reads a camera."""
+    inodes = set()
+    for p in media_workers(pid) + [pid]:
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
         except OSError:
             continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{p}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
     n = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -386,6 +414,60 @@ def test_live_view_plays_the_camera_with_one_read_however_many_viewers_and_ends_
     b.wait_for_url("**/login", timeout=30_000)
     for page in (a, b):
         page.context.close()
+
+
+def test_a_crashed_media_worker_ends_a_view_not_the_daemon(site):
+    """Issue 14: FFmpeg parses camera streams in a media worker process; killing it (as a
+    malformed stream crashing FFmpeg would) costs the view, never the daemon or its recording."""
+    import signal as sig
+
+    pid = site.daemon.proc.pid
+    stops = len(site.audit("live.stop", "vera"))
+    a = site.login("vera")
+    a.click("button[data-camera=cam2]")
+    playing(a, "vera's live view")
+    workers = wait_for(lambda: media_workers(pid), 10, "the media worker")
+    segments = len(site.daemon.query("SELECT * FROM segments"))
+    for w in workers:
+        os.kill(w, sig.SIGKILL)
+    wait_for(lambda: not media_workers(pid), 10, "the worker gone")
+    assert site.daemon.proc.poll() is None, "the daemon lives"
+    a.click("#stop")
+    wait_for(lambda: len(site.audit("live.stop", "vera")) > stops, 10, "vera's stop record")
+    a.click("button[data-camera=cam2]")  # a new view gets a new worker
+    playing(a, "vera's second live view")
+    assert len(media_workers(pid)) == 1
+    wait_for(lambda: len(site.daemon.query("SELECT * FROM segments")) > segments, 20, "recording going on")
+    a.click("#stop")
+    wait_for(lambda: len(site.audit("live.stop", "vera")) > stops + 1, 10, "the second stop record")
+    wait_for(lambda: not media_workers(pid), 15, "the worker ends with the view")
+    a.context.close()
+
+
+def test_a_camera_disabled_by_reload_leaves_the_viewer_at_once(site):
+    """Issue 14: the viewer's camera list follows SIGHUP; a camera disabled (for privacy, say)
+    ends its live views and leaves the list."""
+    import signal as sig
+
+    config = site.daemon.config
+    before = config.read_text()
+    stops = len(site.audit("live.stop", "vera"))
+    a = site.login("vera")
+    a.click("button[data-camera=cam2]")
+    playing(a, "vera's live view of cam2")
+    try:
+        config.write_text(before.replace('id = "cam2"\n', 'id = "cam2"\nenabled = false\n'))
+        site.daemon.signal(sig.SIGHUP)
+        stop = wait_for(lambda: site.audit("live.stop", "vera")[stops:], 15, "the view of cam2 to end")[0]
+        assert stop["detail"]["camera"] == "cam2" and stop["detail"]["reason"] == "camera disabled or removed"
+        me = a.evaluate("async () => (await (await fetch('/api/me')).json()).live.map(c => c.id)")
+        assert me == ["cam1"]
+    finally:
+        config.write_text(before)
+        site.daemon.signal(sig.SIGHUP)
+    wait_for(lambda: a.evaluate("async () => (await (await fetch('/api/me')).json()).live.length") == 2, 15,
+             "cam2 back in the list")
+    a.context.close()
 
 
 def test_an_account_without_the_right_is_refused_live_view(site):

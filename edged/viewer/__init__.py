@@ -1,29 +1,41 @@
 """The local web viewer: live view and granted playback over WebRTC (aiortc), watch without a copy.
 
-The daemon imports only `viewer_task`; aiohttp and aiortc are loaded when [viewer] is enabled.
+The daemon imports only `ViewerService`; aiohttp and aiortc are loaded when [viewer] is enabled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def viewer_task(cfg: Any, writer: Any) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """The supervisor's "viewer" task: returns at once unless [viewer] enabled = true."""
+class ViewerService:
+    """The supervisor's "viewer" task (restarted by edged.task_keeper when it fails) and the
+    door through which a SIGHUP reload reaches the running viewer."""
 
-    async def run(stopping: asyncio.Event) -> None:
-        if not cfg.viewer.enabled:
+    def __init__(self, cfg: Any, writer: Any):
+        self.cfg = cfg
+        self.writer = writer
+        self.viewer: Any = None   # the running edged.viewer.server.Viewer, if any
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        if not self.cfg.viewer.enabled:
             return
+        from edged.viewer.server import Viewer
+
+        self.viewer = Viewer(self.cfg, self.writer)
         try:
-            from edged.viewer.server import Viewer
+            await self.viewer.run(stopping)
+        finally:
+            self.viewer = None
 
-            await Viewer(cfg, writer).run(stopping)
-        except Exception:  # noqa: BLE001 - a broken viewer must never stop recording
-            log.exception("the web viewer stopped; recording goes on without it")
-
-    return run
+    async def reload(self, cfg: Any) -> None:
+        """The camera list follows the config: views of a camera disabled or removed end now."""
+        if cfg.viewer != self.cfg.viewer:
+            log.warning("viewer settings change only on restart; the viewer's camera list was reloaded")
+        self.cfg = cfg
+        if self.viewer is not None:
+            await self.viewer.reload(cfg)

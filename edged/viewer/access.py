@@ -26,9 +26,12 @@ class Access:
     def __init__(self, writer: CatalogWriter):
         self.writer = writer
 
-    async def login(self, name: str, password: str) -> dict[str, Any]:
-        """{token, account, roles, cameras, expires_us}; AuthError with a message for the person."""
-        return await people_store.login_async(self.writer, name, password, now_us=now_us, via=VIA)
+    async def login(self, name: str, password: str, *, client: str, record: bool = True,
+                    record_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """{token, account, roles, cameras, expires_us}; AuthError if refused. Failures carry the
+        client's address and never lock the account (the viewer limits tries per address)."""
+        return await people_store.login_async(self.writer, name, password, now_us=now_us, via=VIA, client=client,
+                                              lock_account=False, record=record, record_extra=record_extra)
 
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:

@@ -4,8 +4,9 @@ A camera is opened when its first viewer arrives and closed when its last viewer
 an unwatched camera costs nothing beyond the recorder's own read. Packets are never decoded
 or re-encoded: aiortc's H.264 sender packetizes them as they are (FIELD-NOTES.md "WebRTC").
 
-The camera is read by a dedicated thread (PyAV blocks), as the recorder reads it (RTSP over
-TCP with its connect and read timeouts), without the recorder's probing. aiortc's MediaPlayer
+The camera is read by a media worker process (edged/viewer/media_worker.py: a malformed
+stream must not take the daemon down), fed to the loop by a dedicated thread, as the recorder
+reads it (RTSP over TCP with its connect and read timeouts), without the recorder's probing. aiortc's MediaPlayer
 does the same read, but opens the camera and joins its thread on the event loop, drops the
 first key frame (it has no timestamp), keeps an unbounded queue, and once stopped leaves
 MediaRelay waiting forever; design/0013 has the details.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from edged import logs
+from edged.viewer.media_worker import Worker, WorkerGone, packet, read_frame, settings_doc
 from recorder.camera import Settings, Source, scrub
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class CameraTrack(MediaStreamTrack):
         self._fresh = True  # the first recv starts at the newest key frame, not at stale packets
         self.opened: asyncio.Future[tuple[int, int]] = self._loop.create_future()  # (width, height)
         self.thread = threading.Thread(target=self._read, name=f"view-{camera_id}", daemon=True)
+        self._worker: Worker | None = None
 
     def start(self) -> None:
         self.thread.start()
@@ -97,52 +101,41 @@ class CameraTrack(MediaStreamTrack):
     def stop(self) -> None:
         """Ask the reader to quit; it ends the track (and every relayed copy) once it has."""
         self._quit.set()
+        worker = self._worker
+        if worker is not None and worker.proc.poll() is None:
+            worker.proc.kill()  # a camera that stalls keeps the worker in a read: do not wait for it
 
     # the reader thread ------------------------------------------------------------------
     def _read(self) -> None:
+        """Read the camera through a media worker process (design/0020): FFmpeg parses the
+        stream there, so a malformed one can end this view but never the daemon."""
         try:
-            src = open_camera(self._url, self._settings)
-        except Exception as exc:  # noqa: BLE001 - any open failure means "camera unavailable"
-            self._deliver_open(CameraUnavailable(f"camera {self.camera_id} did not answer: {scrub(str(exc))}"))
+            worker = Worker({"op": "live", "camera": self.camera_id, "url": self._url,
+                             "settings": settings_doc(self._settings)})
+        except OSError as exc:
+            self._deliver_open(CameraUnavailable(f"camera {self.camera_id}: no media worker ({exc})"))
             self._loop.call_soon_threadsafe(self._put, None)
             return
+        self._worker = worker
         try:
-            video = next((s for s in src.container.streams if s.type == "video"), None)
-            if video is None or video.codec_context.name not in VIDEO_CODECS:
-                what = "no video" if video is None else video.codec_context.name
-                self._deliver_open(CameraUnavailable(
-                    f"camera {self.camera_id} sends {what}; live view relays H.264 without re-encoding"))
+            header, _ = read_frame(worker.stdout)
+            if "error" in header:
+                self._deliver_open(CameraUnavailable(str(header["error"])))
                 return
-            self._deliver_open((video.codec_context.width, video.codec_context.height))
-            self._pump(src, video)
-        except Exception as exc:  # noqa: BLE001 - a camera that goes away ends the view, not edged
+            width, height = header["opened"]
+            self._deliver_open((int(width), int(height)))
+            while not self._quit.is_set():
+                h, payload = read_frame(worker.stdout)
+                self._loop.call_soon_threadsafe(self._put, packet(payload, h["pts"], h["dts"], h["tb"], h["key"]))
+        except WorkerGone as exc:
+            if not self._quit.is_set():
+                self._deliver_open(CameraUnavailable(f"camera {self.camera_id}: the live view's reader ended"))
+                log.info("live view of %s ended: %s", self.camera_id, exc, **logs.fields(self.camera_id))
+        except Exception as exc:  # noqa: BLE001 - whatever the worker sent, it ends the view, not edged
             log.warning("live view of %s ended: %s", self.camera_id, scrub(str(exc)), **logs.fields(self.camera_id))
         finally:
-            src.close()
+            worker.close()
             self._loop.call_soon_threadsafe(self._put, None)
-
-    def _pump(self, src: Source | _Opened, video: av.video.stream.VideoStream) -> None:
-        extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
-        step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
-        held: av.Packet | None = None
-        for pkt in src.container.demux(video):
-            if self._quit.is_set():
-                return
-            if pkt.size == 0:
-                continue
-            if pkt.is_keyframe and extradata and not has_parameter_sets(bytes(pkt)):
-                pkt = _with_prefix(pkt, extradata)  # cameras that send SPS/PPS only in the SDP
-            if pkt.pts is None:
-                if held is None and pkt.is_keyframe:
-                    held = pkt  # the first key frame of a connection has no timestamp (FIELD-NOTES)
-                continue
-            if held is not None:
-                held.pts = held.dts = pkt.pts - step
-                held.time_base = pkt.time_base
-                self._loop.call_soon_threadsafe(self._put, held)
-                held = None
-            self._loop.call_soon_threadsafe(self._put, pkt)
-        log.info("camera %s ended the stream", self.camera_id, **logs.fields(self.camera_id))
 
     def _deliver_open(self, result: Any) -> None:
         def settle() -> None:
@@ -170,6 +163,31 @@ class CameraTrack(MediaStreamTrack):
             log.warning("live view of %s fell behind; skipping to the next key frame", self.camera_id)
             return
         self._queue.put_nowait(pkt)
+
+
+def packets_of(src: Source | _Opened, video: Any, quit_: threading.Event) -> Iterator[av.Packet]:
+    """The camera's video packets, ready to relay (in the media worker process): parameter sets
+    in front of key frames that lack them, the first key frame given a timestamp."""
+    extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
+    step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
+    held: av.Packet | None = None
+    for pkt in src.container.demux(video):
+        if quit_.is_set():
+            return
+        if pkt.size == 0:
+            continue
+        if pkt.is_keyframe and extradata and not has_parameter_sets(bytes(pkt)):
+            pkt = _with_prefix(pkt, extradata)  # cameras that send SPS/PPS only in the SDP
+        if pkt.pts is None:
+            if held is None and pkt.is_keyframe:
+                held = pkt  # the first key frame of a connection has no timestamp (FIELD-NOTES)
+            continue
+        if held is not None:
+            held.pts = held.dts = pkt.pts - step
+            held.time_base = pkt.time_base
+            yield held
+            held = None
+        yield pkt
 
 
 class _Opened:

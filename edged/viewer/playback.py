@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ import av
 import av.bitstream
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
+
+from edged.viewer.media_worker import Worker, WorkerGone, packet
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +166,70 @@ class RangeReader:
         self._pending.clear()
 
 
+class RemoteRangeReader:
+    """RangeReader's interface, with the reading done by a media worker process (design/0020):
+    a malformed segment can end this viewing but never the daemon. Blocking: call from a thread
+    (RecordedTrack does); the worker starts at the first seek."""
+
+    def __init__(self, pieces: list[Piece], from_us: int, to_us: int):
+        if not pieces:
+            raise NoFootage("nothing was recorded in this range")
+        self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
+        self.ended = False
+        self._worker: Worker | None = None
+        self._lock = threading.Lock()
+
+    def _ask(self, cmd: dict[str, Any]) -> tuple[dict[str, Any], bytes] | None:
+        with self._lock:
+            if self._worker is None:
+                self._worker = Worker({"op": "range", "from_us": self.from_us, "to_us": self.to_us,
+                                       "pieces": [[str(p.path), p.start_us, p.end_us] for p in self.pieces]})
+            try:
+                return self._worker.ask(cmd)
+            except (WorkerGone, ValueError) as exc:
+                log.error("playback reader ended: %s; the viewing ends, edged goes on", exc)
+                self._worker.close()
+                self._worker = None
+                self.ended = True
+                return None
+
+    def seek(self, t_us: int) -> int | None:
+        got = self._ask({"seek": int(t_us)})
+        if got is None:
+            return None
+        self.ended = bool(got[0].get("ended"))
+        at = got[0].get("at")
+        return None if at is None else int(at)
+
+    def read(self, budget_us: int = READ_AHEAD_US) -> list[Timed]:
+        if self.ended:
+            return []
+        got = self._ask({"read": int(budget_us)})
+        if got is None:
+            return []
+        header, payload = got
+        out: list[Timed] = []
+        pos = 0
+        for dts_wall, pts_wall, size, key in header["packets"]:
+            out.append((int(dts_wall), int(pts_wall), packet(payload[pos:pos + size], None, None, None, key)))
+            pos += size
+        self.ended = bool(header.get("ended"))
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
+
 class RecordedTrack(MediaStreamTrack):
     """The range as a paced aiortc track. pause(), play() and seek() come from the page's
     control channel; `state` and `position_us` are reported back to it."""
 
     kind = "video"
 
-    def __init__(self, reader: RangeReader, on_change: Callable[[], None] | None = None):
+    def __init__(self, reader: RangeReader | RemoteRangeReader, on_change: Callable[[], None] | None = None):
         super().__init__()
         self.reader = reader
         self.from_us, self.to_us = reader.from_us, reader.to_us
@@ -257,7 +317,7 @@ class RecordedTrack(MediaStreamTrack):
         self.position_us = self.to_us
         self._on_change()
 
-    async def switch(self, reader: RangeReader) -> None:
+    async def switch(self, reader: RangeReader | RemoteRangeReader) -> None:
         """Show another camera of the grant from the same footage time (its own range reader)."""
         async with self._io:
             old, self.reader = self.reader, reader

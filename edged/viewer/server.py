@@ -8,9 +8,11 @@ stream to a logged-in page (R5.4 "watch without a copy").
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,10 @@ from aiohttp import web
 from edged.config import Config
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError, now_us
+from edged.viewer.guard import ConnectionGuard
+from edged.viewer.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
-from edged.viewer.playback import NoFootage, RangeReader, RecordedTrack, pieces_of
+from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
 from storage.catalog import CatalogWriter
 
@@ -32,6 +36,11 @@ STATIC = Path(__file__).with_name("static")
 COOKIE = "edged_viewer"
 SWEEP_S = 0.5            # how often open views are checked against their deadlines
 SESSION_CHECK_S = 2.0    # how often their sessions are re-read (logout, revocation, expiry)
+BODY_MAX = 64 * 1024     # an SDP offer is a few KB; nothing the pages send is larger
+LOGIN_BODY_MAX = 4096     # a name of at most 32 characters and a password
+BODY_READ_S = 10.0        # a request body must arrive within this
+SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
+GENERIC_LOGIN_ERROR = "wrong account name or password"  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/playback": "playback.html"}
 ASSETS = ("viewer.js", "viewer.css")
 HEADERS = {
@@ -60,17 +69,25 @@ class Viewer:
         self.views = Views(self.access, self.feeds, self.limits, self.vcfg.max_viewers)
         self.last_seen: dict[str, int] = {}   # token -> last request, for the idle logout
         self.url = ""
+        self.guard = ConnectionGuard()
+        self.throttle = LoginThrottle()
+        self.checks = asyncio.Semaphore(SCRYPT_AT_ONCE)
+        self.hosts = allowed_hosts(self.vcfg.host, self.vcfg.port, self.vcfg.hostnames)
 
     # the supervisor's task -------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.vcfg.enabled:
             return
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                               keepalive_timeout=self.guard.idle_s)
         await runner.setup()
         ctx = self._tls()
-        site = web.TCPSite(runner, self.vcfg.host, self.vcfg.port, ssl_context=ctx)
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            assert runner.server is not None
+            server = await loop.create_server(  # a TLS handshake is not yet a connection to the guard: bound it
+                self.guard.factory(runner.server), self.vcfg.host, self.vcfg.port, ssl=ctx, backlog=128,
+                reuse_address=True, ssl_handshake_timeout=self.guard.idle_s if ctx else None)
         except OSError as exc:
             log.error("the web viewer cannot listen on %s:%d (%s); recording goes on without it. "
                       "Free the port or change viewer.listen, then restart edged",
@@ -83,9 +100,22 @@ class Viewer:
         try:
             await self._housekeep(stopping)
         finally:
+            server.close()
             await self.views.close_all("edged stopping")
             await runner.cleanup()
             await self.feeds.close()
+
+    async def reload(self, cfg: Config) -> None:
+        """SIGHUP: the camera list is the new config's; a live view of a camera now disabled,
+        removed or pointed elsewhere ends at once (a camera disabled for privacy stops showing)."""
+        old, self.cfg = self.cfg, cfg
+        self.feeds.settings = settings_for(cfg)
+        for view in [v for v in self.views.open.values() if v.kind == "live"]:
+            cam, before = cfg.camera(view.camera), old.camera(view.camera)
+            if cam is None or not cam.enabled:
+                await self.views.close(view, "camera disabled or removed")
+            elif before is None or cam.url != before.url:
+                await self.views.close(view, "camera settings changed")
 
     def _tls(self) -> ssl.SSLContext | None:
         if self.vcfg.tls_cert is None or self.vcfg.tls_key is None:
@@ -112,6 +142,11 @@ class Viewer:
                 await self.views.sweep(sessions)
                 if sessions is not None:
                     await self._idle_logouts(sessions)
+                left_out = self.throttle.summary_due(time.monotonic())
+                if left_out:
+                    await self.access.audit("edged", "login.failed.summary", {
+                        "via": "viewer", "failures": left_out,
+                        "why": "failed logins beyond the viewer's cap on records per minute, counted not listed"})
             except Exception:  # noqa: BLE001 - the viewer's trouble never stops recording
                 log.exception("viewer housekeeping failed; trying again")
 
@@ -129,7 +164,7 @@ class Viewer:
 
     # the web app ------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers], client_max_size=256 * 1024)
+        app = web.Application(middlewares=[self._headers], client_max_size=BODY_MAX)
         app.router.add_get("/", self.index)
         for path in PAGES:
             app.router.add_get(path, self.page)
@@ -148,14 +183,21 @@ class Viewer:
     @web.middleware
     async def _headers(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                        ) -> web.StreamResponse:
-        if request.method == "POST" and request.content_type != "application/json":
-            return _error(415, "send JSON (Content-Type: application/json)")  # a cross-site form cannot
+        self.guard.request_started(request.transport)
         try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            response = exc
-        response.headers.update(HEADERS)
-        return response
+            if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address
+                response: web.StreamResponse = _error(421, "this box answers only to its own address")
+            elif request.method == "POST" and request.content_type != "application/json":
+                response = _error(415, "send JSON (Content-Type: application/json)")  # a cross-site form cannot
+            else:
+                try:
+                    response = await handler(request)
+                except web.HTTPException as exc:
+                    response = exc
+            response.headers.update(HEADERS)
+            return response
+        finally:
+            self.guard.request_ended(request.transport)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         session = await self.access.session(request.cookies.get(COOKIE))
@@ -172,7 +214,11 @@ class Viewer:
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
-            body = await request.json()
+            async with asyncio.timeout(BODY_READ_S):
+                body = await request.json()
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(text='{"error": "the request body did not arrive in time"}',
+                                         content_type="application/json") from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise web.HTTPBadRequest(text='{"error": "the request is not valid JSON"}',
                                      content_type="application/json") from None
@@ -192,14 +238,29 @@ class Viewer:
 
     # API --------------------------------------------------------------------------------
     async def login(self, request: web.Request) -> web.Response:
+        """Throttled per client address before anything is read or checked (design/0021)."""
+        if request.content_length is None or request.content_length > LOGIN_BODY_MAX:
+            return _error(413, "a login is an account name and a password; this request is too large")
+        client = request.remote or "?"
+        wait = self.throttle.try_login(client, time.monotonic())
+        if wait is not None:
+            response = _error(429, f"too many login attempts from this address; try again in {wait:.0f} s")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
         body = await self._body(request)
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             return _error(400, "type your account name and password")
+        written, left_out = self.throttle.record_failure(time.monotonic())
         try:
-            s = await self.access.login(name, password)
-        except AuthError as exc:
-            return _error(403, str(exc))
+            async with self.checks:
+                s = await self.access.login(name, password, client=client, record=written,
+                                            record_extra={"left_out_before": left_out} if left_out else None)
+        except AuthError:
+            log.warning("viewer: failed login from %s", client)
+            return _error(403, GENERIC_LOGIN_ERROR)
+        self.throttle.unused(written, left_out)
+        self.throttle.succeeded(client, time.monotonic())
         self.last_seen[s["token"]] = now_us()
         response = web.json_response({"account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"]})
         response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
@@ -276,7 +337,7 @@ class Viewer:
         rows = await self.access.footage(camera, grant["from_us"], grant["to_us"])
         pieces = pieces_of(self.cfg.storage.data_dir, rows, grant["from_us"], grant["to_us"])
         try:
-            reader = RangeReader(pieces, grant["from_us"], grant["to_us"])
+            reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"])
             start_us = await asyncio.to_thread(reader.seek, grant["from_us"])
             if start_us is None:
                 raise NoFootage("no key frame was recorded in this range")
@@ -318,7 +379,7 @@ class Viewer:
         g = view.grant
         rows = await self.access.footage(camera, g["from_us"], g["to_us"])
         try:
-            reader = RangeReader(pieces_of(self.cfg.storage.data_dir, rows, g["from_us"], g["to_us"]),
+            reader = RemoteRangeReader(pieces_of(self.cfg.storage.data_dir, rows, g["from_us"], g["to_us"]),
                                  g["from_us"], g["to_us"])
         except NoFootage as exc:
             return _error(409, f"camera {camera}: {exc}")
@@ -328,6 +389,16 @@ class Viewer:
     def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": now_us(),
                 "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
+
+
+def allowed_hosts(host: str, port: int, names: tuple[str, ...]) -> frozenset[str]:
+    """The Host headers a request may carry: the listen address and configured names, with or
+    without the port (and localhost on loopback)."""
+    shown = f"[{host}]" if ":" in host else host
+    bases = {shown.lower(), *names}
+    if ipaddress.ip_address(host).is_loopback:
+        bases.add("localhost")
+    return frozenset({b for b in bases} | {f"{b}:{port}" for b in bases})
 
 
 def _int(value: Any) -> int | None:

@@ -29,7 +29,7 @@ from edged import logs
 from edged.viewer import rules
 from edged.viewer.access import Access, now_us
 from edged.viewer.live import LiveFeeds
-from edged.viewer.playback import RangeReader, RecordedTrack
+from edged.viewer.playback import RecordedTrack, RemoteRangeReader
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class Views:
                                 "from_us": track.from_us, "to_us": track.to_us,
                                 "shown": track.shown}))
 
-    async def switch_camera(self, view: View, camera: str, reader: RangeReader) -> None:
+    async def switch_camera(self, view: View, camera: str, reader: RemoteRangeReader) -> None:
         """A grant of several cameras is one viewing (R5.4): the page moves between them."""
         track: RecordedTrack = view.track  # type: ignore[assignment]
         await track.switch(reader)

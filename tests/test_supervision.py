@@ -1,0 +1,114 @@
+"""Issue 14: no single fault beside the recorders stops recording. Faults are injected into a
+real daemon (EDGED_TEST_HOOKS=1, SIGUSR1): an exception in the viewer, the MQTT task and the
+health monitor, EMFILE on unlinks of a retention pass. Each raises its alarm, the task comes
+back, and the camera's footage stays one unbroken run."""
+
+from __future__ import annotations
+
+import random
+import signal
+import urllib.request
+
+import pytest
+
+from edged import task_keeper
+from tests.support.broker import Broker, Subscriber
+from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.daemon import Daemon, wait_for, write_config
+
+BASE = "edged/v1/test/node1"
+
+
+def test_backoff_doubles_to_a_cap_with_jitter():
+    rng = random.Random(1)
+    first = [task_keeper.backoff_s(n, rng) for n in range(1, 10)]
+    assert 0.8 <= first[0] <= 1.2 and 1.6 <= first[1] <= 2.4
+    assert all(v <= task_keeper.MAX_BACKOFF_S * 1.2 for v in first) and first[-1] >= task_keeper.MAX_BACKOFF_S * 0.8
+
+
+def unbroken(d: Daemon, camera: str) -> list[tuple[int, int]]:
+    """Every piece of the camera's footage, kept or destroyed by retention, in order; they must abut."""
+    rows = d.query("SELECT start_us, end_us FROM segments WHERE camera = ? AND state IN ('complete', 'recovered')"
+                   " UNION ALL SELECT start_us, end_us FROM destructions WHERE camera = ? ORDER BY start_us",
+                   (camera, camera))
+    spans = [(r["start_us"], r["end_us"]) for r in rows]
+    holes = [(a, b) for (_, a), (b, _) in zip(spans, spans[1:]) if b != a]
+    assert holes == [], f"footage has holes: {holes}"
+    return spans
+
+
+def viewer_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def camera(tmp_path):
+    clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as srv:
+        yield srv
+
+
+def test_faults_in_viewer_mqtt_health_and_retention_are_alarms_and_restarts(tmp_path, camera, monkeypatch):
+    broker = Broker(tmp_path / "broker").start()
+    sub = Subscriber(broker, f"{BASE}/#").start()
+    port = free_port()
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}],
+                          storage={"segment_length": "2s"}, tables={
+                              "retention": {"min_retention": "1s", "max_retention": "6s", "interval": "1s",
+                                            "allow_short_for_tests": True},
+                              "viewer": {"enabled": True, "listen": f"127.0.0.1:{port}"},
+                              "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
+                                       "reconnect_max": "1s"}})
+    monkeypatch.setenv("EDGED_TEST_HOOKS", "1")
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        wait_for(lambda: d.query("SELECT * FROM destructions"), 40, "retention destroying footage past 6 s")
+        wait_for(lambda: viewer_up(port), 20, "the viewer")
+        wait_for(lambda: sub.last(f"{BASE}/status") and sub.last(f"{BASE}/status").payload == b"online", 20,
+                 "MQTT online")
+        online_before = sum(m.topic == f"{BASE}/status" and m.payload == b"online" for m in list(sub.messages))
+        destroyed_before = len(d.query("SELECT * FROM destructions"))
+
+        (data / "test-faults").write_text("viewer\nreporting\nhealth\nretention-emfile 2\n")
+        d.signal(signal.SIGUSR1)
+
+        def alarms(kind: str) -> list[dict]:
+            return d.query("SELECT * FROM alarms WHERE kind = ? ORDER BY id", (kind,))
+
+        for task in ("viewer", "reporting", "health"):
+            wait_for(lambda: any(a["key"] == f"task_failed:{task}" for a in alarms("task_failed")), 20,
+                     f"the task_failed alarm of {task}")
+        failed = wait_for(lambda: alarms("retention_file_errors"), 30, "the retention_file_errors alarm")[0]
+        assert "EMFILE" in failed["message"] or "Too many open files" in failed["message"]
+        # the skipped files stay on the books and go at a later pass; the alarm clears
+        wait_for(lambda: alarms("retention_file_errors")[0]["cleared_us"], 30, "the file-error alarm cleared")
+        wait_for(lambda: not d.query("SELECT * FROM garbage"), 10, "the skipped files removed later")
+        assert len(d.query("SELECT * FROM destructions")) > destroyed_before
+        on_disk = {str(p.relative_to(data)) for p in (data / "video").rglob("*.mp4")}
+        assert not on_disk & {r["path"] for r in d.query("SELECT path FROM destructions")}
+
+        # every task is back
+        wait_for(lambda: viewer_up(port), 20, "the viewer back")
+        wait_for(lambda: sum(m.topic == f"{BASE}/status" and m.payload == b"online"
+                             for m in list(sub.messages)) > online_before, 30, "MQTT online again")
+        wait_for(lambda: all(f"task {t} restarted" in d.log for t in ("viewer", "reporting", "health")), 20,
+                 "the three tasks restarted")
+        raised = {a["key"]: a for a in alarms("task_failed")}
+        assert set(raised) == {"task_failed:viewer", "task_failed:reporting", "task_failed:health"}
+        assert all(a["severity"] == "critical" for a in raised.values())
+        mqtt_alarms = [m.json() for m in list(sub.messages) if m.topic == f"{BASE}/alarm"]
+        assert {"task_failed:health", "retention_file_errors"} <= {a.get("id") for a in mqtt_alarms}
+
+        # recording never stopped: one unbroken run, still growing
+        n = len(unbroken(d, "cam"))
+        wait_for(lambda: len(unbroken(d, "cam")) >= n + 2, 20, "recording going on")
+        assert d.gaps("cam") == []
+        assert d.proc.poll() is None
+    finally:
+        assert d.stop() == 0, d.log[-3000:]
+        broker.stop()
