@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH}; without it, "
                        "a built-in demo camera is recorded into ./data)")
     run_p.add_argument("-v", "--verbose", action="store_true")
+    run_p.add_argument("--init-data", action="store_true",
+                       help="if the data folder holds no catalog, initialise it (new catalog and node key, "
+                       "on the audit record) instead of waiting for the data disk")
+    ini = sub.add_parser("init-data", help="initialise an empty data folder: new catalog, identity files and "
+                         "node key (backed up), recorded as the first audit record")
+    ini.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH})")
+    ini.add_argument("--reason", default="", help="why (e.g. new installation, disk replaced), for the record")
     chk = sub.add_parser("check-config", help="validate a config file and exit (status 78 if bad)")
     chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_PATH)
     args = parser.parse_args(argv)
@@ -61,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                   "([secrets] file, root's alone; design/0018)")
         return 0
 
+    if args.command == "init-data":
+        return init_data(args)
+
     logs.setup(args.verbose)
     try:
         cfg, path = resolve_config(args.config)
@@ -72,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from edged import daemon  # imported late: check-config stays light
 
     try:
-        return asyncio.run(daemon.run(cfg, path))
+        return asyncio.run(daemon.run(cfg, path, init_data=args.init_data))
     except daemon.AlreadyRunning as exc:
         log.error("%s", exc)
         return 1
@@ -81,6 +91,26 @@ def main(argv: list[str] | None = None) -> int:
         return EX_CONFIG
     except KeyboardInterrupt:
         return 130
+
+
+def init_data(args: argparse.Namespace) -> int:
+    from storage import datainit
+
+    try:
+        cfg, _path = resolve_config(args.config)
+    except ConfigError as exc:
+        print(f"edged: bad config: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    try:
+        done = datainit.init_data(cfg.storage.data_dir, datainit.operator(), "edged init-data", args.reason)
+    except datainit.AlreadyInitialised as exc:
+        print(f"edged: {exc}", file=sys.stderr)
+        return 1
+    print(f"initialised {cfg.storage.data_dir}: node key {done['key_fingerprint']} (backup in "
+          f"{done['key_backup']}), disk identity {done['disk_id']}; recorded on the audit chain")
+    if done["footage_files_found"]:
+        print(f"note: {done['footage_files_found']} footage files were already there; edged adopts the recent ones")
+    return 0
 
 
 if __name__ == "__main__":

@@ -87,8 +87,12 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
                 "data_dir": str(data_dir), "disk_total": disk.total, "disk_free": disk.free, "cameras": states,
                 "segments": seg["n"], "footage_bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
                 "newest_us": seg["newest"], "open_segments": open_n, "gaps_24h": gaps,
-                "broker": node.get("mqtt_status")}
-        return await query(q)
+                "broker": node.get("mqtt_status"),
+                "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None}}
+        try:
+            return await query(q)
+        except FileNotFoundError:  # the data disk is gone from its path: the writer still holds the catalog
+            return await writer.run(lambda c: q(c.db))
 
     async def cameras(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         cfg = cfg_of()

@@ -47,12 +47,15 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
     data = call(ctx.socket, "status", {})
     now = time.time_ns() // 1000
     states = data["cameras"]
+    storage = data.get("storage") or {"state": "ok", "reason": None}
     total = sum(states.values())
     recording = states.get("recording", 0)
     lines = [
         f"edged {data['version'] or '?'}  site {data['site'] or '?'} ({data['site_name'] or '-'}), node {data['node'] or '-'}",
         f"daemon:    running (pid {data['pid']}), up since {fmt_time(data['started_us'])}, "
         f"last heartbeat {fmt_age(data['heartbeat_us'], now)}",
+        *([f"storage:   RECORDING STOPPED: the data disk is gone since {fmt_time(storage.get('since_us'))}: "
+           f"{storage['reason']}"] if storage["state"] == "lost" else []),
         f"cameras:   {recording}/{total} recording" + "".join(
             f", {n} {s}" for s, n in sorted(states.items()) if s != "recording"),
         f"footage:   {data['segments']} segments, {fmt_bytes(data['footage_bytes'])}, "
@@ -73,15 +76,21 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     out = []
     for r in rows:
         res = f"{r['width']}x{r['height']}" if r["width"] else "-"
+        live = r["state"] in ("recording", "degraded")
+        r["figures_stale"] = not live  # fps, bitrate: the last figures before it stopped recording
         problem = r["last_error"] if r["state"] in ("offline", "connecting") else \
             "; ".join((r["health"] or {}).get("conditions", {}).values())
+        fps = f"{r['fps']:.1f}" if r["fps"] is not None else "-"
+        rate = f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-"
         out.append([r["id"], r["name"], r["state"].upper() if r["state"] in ("offline", "degraded") else r["state"],
-                    fmt_age(r["state_since_us"], now), f"{r['fps']:.1f}" if r["fps"] is not None else "-",
-                    f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-", res,
-                    fmt_age(r["last_packet_us"], now), r["compliance"] or "-", r["url"],
+                    fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
+                    rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
+                    r["reconnects"], r["compliance"] or "-", r["url"],
                     problem or "; ".join(r["compliance_reasons"] or [])])
-    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST PACKET", "FLOOR", "URL", "PROBLEM"],
-                 out)
+    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST FRAME", "RECONNECTS", "FLOOR", "URL",
+                  "PROBLEM"], out)
+    if any(r["figures_stale"] and r["fps"] is not None for r in rows):
+        text += "\n(figures in brackets are stale: the last ones before the camera stopped recording)"
     return rows, text if rows else "no cameras configured"
 
 
@@ -129,7 +138,16 @@ def _join_negative_times(argv: list[str]) -> list[str]:
     return out
 
 
+def safe_output() -> None:
+    """A terminal or pipe whose encoding cannot show a camera's Chinese name gets '?' for it,
+    not a UnicodeEncodeError traceback (LANG=C, PYTHONIOENCODING=ascii, a Big5 console)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    safe_output()
     parser = argparse.ArgumentParser(prog="edgectl", description="Maintenance CLI for the edged recorder.")
     parser.add_argument("--socket", type=Path, help=f"the daemon's control socket (default ${SOCKET_ENV}, else "
                         f"{DEFAULT_SOCKETS[0]}, else ./{DEFAULT_SOCKETS[1]})")

@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +28,21 @@ from edged.control_people import people_handlers, session_lookup
 from edged.control_read import read_handlers
 from edged.health_monitor import HealthMonitor
 from edged.inspection_runner import InspectionRunner
-from edged.integrity import TamperGuard, check_identity
+from edged.integrity import TamperGuard
 from edged.keepalive import Keepalive, status_line
 from edged.maintenance import Maintenance
 from edged.notify import Notifier
 from edged.people_watch import PeopleWatch
+from edged.liveness import Liveness, close_leftovers as _close_leftovers
+from edged.recovery import StartupRecovery
 from edged.reporting import Reporting, signed_report
 from edged.retention_runner import RetentionRunner
 from edged.supervisor import Supervisor, camera_row, now_us
 from edged.viewer import ViewerService
-from storage import audit, nodekey
+from storage import audit, datainit, nodekey
 from storage.catalog import Catalog, CatalogWriter
 from storage.fsutil import PRIVATE_FILE, private_dir, tighten
 from storage.layout import CATALOG_FILE
-from storage.reconcile import Report, reconcile
 from storage.retention_store import finish_garbage
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,29 @@ STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliatio
 
 class AlreadyRunning(Exception):
     pass
+
+
+class Steps:
+    """Where start-up's time goes (logged at ready; bench/recovery_time.py reads it)."""
+
+    def __init__(self) -> None:
+        self.t0 = self.last = time.monotonic()
+        self.spent: list[tuple[str, float]] = []
+        try:  # the interpreter's own start-up and the imports, from the process's start time
+            ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+            age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+            self.spent.append(("python and imports", age))
+            self.t0 -= age
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.spent.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return f"start-up {self.last - self.t0:.2f} s: " + ", ".join(f"{n} {s:.2f}" for n, s in self.spent)
 
 
 def _lock(data_dir: Path) -> int:
@@ -63,11 +88,24 @@ def _lock(data_dir: Path) -> int:
     return fd
 
 
-async def run(cfg: Config, config_path: Path | None) -> int:
+async def run(cfg: Config, config_path: Path | None, init_data: bool = False) -> int:
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.
     os.umask(0o077)
     data_dir = cfg.storage.data_dir
+    steps = Steps()
+    if not datainit.initialised(data_dir):
+        if init_data or config_path is None:  # asked for (or the demo without a config file)
+            how = "edged run --init-data" if init_data else "edged run (demo, no config file)"
+            try:
+                done = await asyncio.to_thread(datainit.init_data, data_dir, datainit.operator(), how)
+            except datainit.AlreadyInitialised as exc:
+                log.critical("%s", exc)
+                return 1
+            log.warning("initialised the data folder %s: new catalog, node key %s (backed up in %s)",
+                        data_dir, done["key_fingerprint"], done["key_backup"])
+        elif not await _wait_for_catalog(data_dir, Notifier()):
+            return 0
     private_dir(data_dir)
     if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
         log.info("made the data folder and its catalog, keys and folders private to edged (0700/0600)")
@@ -78,6 +116,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     guard = TamperGuard(data_dir, writer, alarms)
     sup = Supervisor(cfg, writer, guard=guard)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
+    liveness = Liveness(data_dir, writer, alarms, sup, runner, guard)
     sup.retention = runner
     sup.alarms = alarms
     monitor = HealthMonitor(cfg, writer, alarms)
@@ -93,6 +132,7 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     hooked = _install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
+    steps.mark("catalog")
     handlers = control_handlers(sup, writer, runner, maintenance)
     handlers.update(health_handlers(monitor, inspector))
     handlers.update(people_handlers(cfg, writer, alarms))
@@ -120,7 +160,8 @@ async def run(cfg: Config, config_path: Path | None) -> int:
     reload_hooks.append(retention_and_birth)
     try:
         try:  # the node's Ed25519 key signs exports; its public half goes in the MQTT birth
-            node_key = await asyncio.to_thread(nodekey.load_or_create, data_dir)
+            node_key = await _node_key(writer, data_dir)
+            steps.mark("node key")
         except nodekey.NodeKeyError as exc:
             log.critical("%s", exc)
             return 1
@@ -128,42 +169,43 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         reporting.node_key = node_key
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key)
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+        steps.mark("cameras")
         notifier.extend_timeout(STARTUP_STEP_S)
         finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))
         if finished:
             log.info("finished %d destructions a crash had interrupted", finished)
-        runner.blocked = await writer.run(check_identity, data_dir)
-        if runner.blocked:
-            log.critical("%s; retention and reconciliation are suspended, recording goes on", runner.blocked)
-            report = Report()
-        else:
-            notifier.extend_timeout(STARTUP_STEP_S)
-            report = await writer.run(reconcile, data_dir)
-        log.info("catalog reconciled with the disk: %s", report.summary())
-        if report.missing:  # footage that vanished while edged was not watching
-            await writer.run(lambda c: audit.append(c.db, "edged", "footage.missing", {"paths": report.missing}))
-            await alarms.raise_("footage_missing", "footage_missing", "critical", None,
-                                f"{len(report.missing)} footage files vanished while edged was not running "
-                                f"(first: {report.missing[0]})", {"paths": report.missing[:100]})
+        steps.mark("garbage")
+        extra: dict = {}
+        lost = await liveness.first_look()
+        steps.mark("disk identity")
+        if lost:
+            log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
+        else:  # recovery of what the last run left open goes on alongside recording (design/0025)
+            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, now_us()).run
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": now_us(), "heartbeat_us": now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
             "stopped_us": None})
+        steps.mark("node row")
         await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
         session = await writer.run(_next_session)
+        steps.mark("session")
         await reporting.start(session)
         await maintenance.load()
         await sweep_staging(writer, data_dir, working_too=True)  # no viewing's working copy outlives a restart
         await control.start()
+        steps.mark("reporting, control socket")
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 
         async def announce_ready(stopping: asyncio.Event) -> None:
             await sup.recording_started.wait()
+            steps.mark("workers")
             notifier.ready(status_line(sup, runner, None))
-            log.info("ready: recording has started")
+            log.info("ready: recording has started (%s)", steps)
 
-        tasks = {"retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+        tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+                 "storage-watch": liveness.run,
                  "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
                  "ready": announce_ready, "reporting": reporting.run, "people": PeopleWatch(cfg, writer, alarms).run,
                  "staging-sweep": staging_sweeper(writer, data_dir)}
@@ -174,13 +216,62 @@ async def run(cfg: Config, config_path: Path | None) -> int:
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise
+        stranded = await writer.run(_close_leftovers, data_dir)
         await writer.run(Catalog.set_node, {"stopped_us": now_us()})
-        log.info("stopped; every open segment was closed")
+        if stranded.missing:
+            log.error("stopped; %d open segments were not on the data disk's path (%s): marked missing until "
+                      "the disk is back", len(stranded.missing), sup.storage_lost or "their files are gone")
+        else:
+            log.info("stopped; every open segment was closed")
         return 0
     finally:
         await control.close()
         await writer.close()
         os.close(lock)
+
+
+WAIT_DATA_S = 2.0
+
+
+async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
+    """An empty data folder is as likely an unmounted disk as a new installation: never make a
+    new catalog and node key for it (design/0023). Wait for the disk; False if stopped first."""
+    msg = (f"no catalog in {data_dir}: waiting for the data disk. If this is a new installation, "
+           f"initialise it with `edged init-data --config ...` (on the audit record)")
+    log.critical("%s", msg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        notifier.ready("WAITING: " + msg)
+        while not datainit.initialised(data_dir):
+            notifier.status("WAITING: " + msg)
+            try:
+                await asyncio.wait_for(stop.wait(), WAIT_DATA_S)
+                return False
+            except TimeoutError:
+                pass
+        log.warning("a catalog appeared in %s: starting", data_dir)
+        return True
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:
+    """The node's key, never a new one here (datainit makes it); kept backed up (design/0023)."""
+    recorded = await writer.run(lambda c: next(c.db.query(
+        "SELECT value FROM node WHERE key = 'key_fingerprint'"), {}).get("value"))
+    key, restored = await asyncio.to_thread(nodekey.load_existing, data_dir, recorded)
+    await asyncio.to_thread(nodekey.backup, data_dir)
+    if restored:
+        log.warning("the node key was missing: restored from %s", nodekey.backup_path(data_dir))
+        await writer.run(lambda c: audit.append(c.db, "edged", "node_key.restored", {
+            "fingerprint": key.fingerprint, "from": str(nodekey.backup_path(data_dir).relative_to(data_dir))}))
+    if recorded is None:  # a catalog from before fingerprints were recorded
+        await writer.run(Catalog.set_node, {"key_fingerprint": key.fingerprint})
+    return key
 
 
 def _next_session(c: Catalog) -> int:

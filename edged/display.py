@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -43,10 +44,17 @@ def fmt_bytes(n: int | None) -> str:
     raise AssertionError
 
 
+def width(text: str) -> int:
+    """Columns the text takes on a terminal: East Asian wide and full-width characters (a
+    Chinese camera name) take two, combining marks none (unicodedata.east_asian_width)."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
 def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+    widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
 def parse_when(text: str, now_us: int) -> int:

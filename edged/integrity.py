@@ -1,5 +1,5 @@
 """Footage integrity at run time: the tamper watcher wired to the catalog and the alarms,
-and the disk identity check that keeps retention from "cleaning up" after a swapped disk."""
+and the disk identity that keeps edged from recording onto (or "cleaning up") a swapped disk."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import uuid
 from pathlib import Path
 
 from edged.alarms import Alarms
-from storage import audit, layout
+from storage import audit, layout, volume
 from storage.catalog import FOOTAGE, Catalog, CatalogWriter
 from storage.tamper import Tamper, TamperWatcher
 
 log = logging.getLogger(__name__)
 
-IDENTITY_FILE = "edged-identity"
 CLOSE_GRACE_S = 15.0     # inotify events for a just-closed segment may still be in flight
 NEW_FILE_GRACE_US = 120_000_000
 QUEUE = 1_000
@@ -101,29 +100,32 @@ class TamperGuard:
             {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us})
 
 
-def check_identity(catalog: Catalog, data_dir: Path) -> str | None:
-    """None if this is the disk the catalog describes; else what is wrong.
+def prepare_identity(catalog: Catalog, data_dir: Path) -> str | None:
+    """The identity the data folder and its video folder must carry (design/0023), or None
+    when it cannot be told which disk this catalog describes.
 
-    A data folder that lost its identity file or its footage while the catalog still lists
-    footage means a missing, unmounted or swapped disk: retention must not run against it
-    (frigate#7838 deleted a catalog's worth of rows that way).
+    Written by `edged init-data`. A catalog from before the video folder had its own identity
+    file gets one here, but only while the newest cataloged footage file is there to show
+    that the video folder is the disk the catalog describes. Runs on the catalog writer thread.
     """
-    footage = next(catalog.db.query(
-        "SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
-    node = {r["key"]: r["value"] for r in catalog.db.query("SELECT key, value FROM node WHERE key = 'disk_id'")}
-    path = data_dir / IDENTITY_FILE
-    if path.exists():
-        disk_id = path.read_text().strip()
-        if node.get("disk_id") and node["disk_id"] != disk_id:
-            return f"data disk {disk_id} is not the one the catalog describes ({node['disk_id']})"
-    elif footage:
-        return (f"the data folder {data_dir} has no {IDENTITY_FILE} file but the catalog lists {footage} "
-                "segments: is the data disk missing, unmounted or swapped?")
-    else:
-        disk_id = str(uuid.uuid4())
-        path.write_text(disk_id + "\n")
+    node = {r["key"]: r["value"] for r in catalog.db.query(
+        "SELECT key, value FROM node WHERE key IN ('disk_id', 'video_identity')")}
+    disk_id = node.get("disk_id")
+    on_data = volume.read_identity(data_dir)
+    footage = next(catalog.db.query("SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
+    if disk_id is None:  # a catalog from before disk identities
+        if on_data is None and footage:
+            return None
+        disk_id = on_data or str(uuid.uuid4())
+        if on_data is None:
+            volume.write_identity(data_dir, disk_id)
+        catalog.set_node({"disk_id": disk_id})
     video = data_dir / layout.VIDEO_DIR
-    if footage and not (video.is_dir() and any(video.iterdir())):
-        return f"the video folder {video} is empty but the catalog lists {footage} segments"
-    catalog.set_node({"disk_id": disk_id})
-    return None
+    if not node.get("video_identity") and on_data == disk_id and volume.read_identity(video) is None:
+        newest = next(catalog.db.query(
+            "SELECT path FROM segments WHERE " + FOOTAGE + " ORDER BY start_us DESC LIMIT 1"), None)
+        if newest is None or (data_dir / newest["path"]).exists():
+            video.mkdir(exist_ok=True)
+            volume.write_identity(video, disk_id)
+            catalog.set_node({"video_identity": 1})
+    return disk_id

@@ -32,6 +32,8 @@ def status_line(sup: Any, runner: Any, reporter_status: str | None) -> str:
              f"broker {broker}"]
     if sup.paused:
         parts.insert(0, "RECORDING STOPPED (disk full)")
+    if getattr(sup, "storage_lost", None):
+        parts.insert(0, f"RECORDING STOPPED (data disk gone: {sup.storage_lost})")
     return ", ".join(parts)
 
 
@@ -65,7 +67,7 @@ class Keepalive:
                 if current[i] != seen[i]:
                     progress_at[i] = now
             seen = current
-            recorder_idle_ok = self.sup.paused or not any(c.enabled for c in self.sup.cfg.cameras)
+            recorder_idle_ok = self.sup.held or not any(c.enabled for c in self.sup.cfg.cameras)
             stalled = [name for name, ok in (
                 ("event loop", lag < max(interval, 1.0)),
                 ("recorder", recorder_idle_ok or now - progress_at[0] < STALL_S),

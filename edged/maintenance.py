@@ -29,7 +29,7 @@ BACKUP_DIR = "backups"
 DEFAULT_VERIFY_US = 10 * 60 * 1_000_000
 # Faults a technician causes on purpose. Integrity alarms (tamper, hash mismatch, retention
 # breach) are never excused by a maintenance window.
-EXPECTED_DURING_MAINTENANCE = {"camera_offline", "recorder_worker_died", "storage_identity"}
+EXPECTED_DURING_MAINTENANCE = {"camera_offline", "recorder_worker_died", "storage_lost"}
 
 
 def now_us() -> int:

@@ -85,6 +85,7 @@ class Reporting:
             "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location}
                         for c in cfg.cameras],
             "public_key": None if self.node_key is None else self.node_key.public_b64,
+            "key_fingerprint": None if self.node_key is None else self.node_key.fingerprint,
             "inspection": {"schedule": cfg.inspection.schedule, "period_us": cfg.inspection.period_us,
                            "sign_within_us": cfg.inspection.sign_within_us}})
 
@@ -203,7 +204,8 @@ class Reporting:
                 "compliance": r.get("compliance"),
                 "fps": r["fps"], "bitrate": r["bitrate"], "codec": r["codec"],
                 "resolution": f"{r['width']}x{r['height']}" if r["width"] else None,
-                "last_frame_us": r["last_packet_us"], "error": r["last_error"],
+                "last_frame_us": r["last_packet_us"], "error": r["last_error"], "reconnects": r["reconnects"],
+                "figures_stale": r["state"] not in ("recording", "degraded"),  # fps, bitrate: from before it stopped
                 "health": "ok" if not health and r["state"] == "recording" else (", ".join(health) or r["state"])})
 
     async def _state(self) -> dict[str, Any]:

@@ -16,14 +16,16 @@ from typing import Any, Awaitable, Callable
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
 from storage.catalog import Catalog, CatalogWriter
-from storage.retention import DAY_US, forecast_retention_us, utc
+from storage.retention import DAY_US, breaches, forecast_retention_us, utc
 from storage.retention_store import (
     PassResult,
-    active_holds,
     InUse,
+    active_holds,
+    breached_cameras,
     held_bytes,
     notice_until,
     now_us,
+    oldest_ages,
     policy_doc,
     policy_for,
     record_policy,
@@ -89,9 +91,7 @@ class RetentionRunner:
             self._poke.clear()
 
     async def pass_once(self) -> PassResult | None:
-        if self.blocked:
-            await self.alarms.raise_("storage_identity", "storage_identity", "critical", None,
-                                     "retention is suspended: " + self.blocked)
+        if self.blocked:  # the storage_lost alarm says why (edged/liveness.py)
             return None
         cfg = self.cfg
         result: PassResult = await self.writer.run(
@@ -109,13 +109,15 @@ class RetentionRunner:
             "at every pass" if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
-        breached = {a.camera: a for a in p.alarms if a.kind == "min_retention_breach"}
-        self.breached = bool(breached)
-        cams = {c.id for c in cfg.cameras} | set(breached)
-        for cam in sorted(cams):
-            a = breached.get(cam)
-            await self.alarms.set(a is not None, f"min_retention_breach:{cam}", "min_retention_breach", "critical",
-                                  cam, a.message if a else "", {"achieved_us": a.achieved_us} if a else None)
+        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now_us())))
+        policy = policy_for(cfg.retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
+        now_breached = breaches(raised, p.alarms, achieved, policy)
+        self.breached = bool(now_breached)
+        for cam in sorted(set(raised) | set(now_breached)):  # raised once; refreshed quietly; cleared once
+            b = now_breached.get(cam)
+            await self.alarms.set(b is not None, f"min_retention_breach:{cam}", "min_retention_breach", "critical",
+                                  cam, b.message if b else "", {"achieved_us": b.achieved_us} if b else None)
+        cams = {c.id for c in cfg.cameras} | set(now_breached)
         graced = {a.camera: a for a in p.alarms if a.kind == "retention_grace"}
         for cam in sorted(cams | set(graced)):
             g = graced.get(cam)

@@ -16,7 +16,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from edged import logs
 from edged.config import CameraConfig, Config
@@ -24,7 +24,7 @@ from edged.task_keeper import keep
 from recorder.camera import backoff_us
 from storage import audit
 from storage.catalog import Catalog, CatalogWriter
-from storage.reconcile import Report, recover_open
+from storage.reconcile import Report, apply_outcomes, salvage_rows
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
     return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
             "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
             "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us,
-            "sample_us": cfg.health.sample_interval_us}
+            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node}
 
 
 def add_command(cam: CameraConfig) -> dict[str, Any]:
@@ -98,6 +98,8 @@ class Supervisor:
         self.guard = guard          # edged.integrity.TamperGuard: told what edged writes itself
         self.retention: Any = None  # edged.retention_runner.RetentionRunner: told when segments open
         self.paused = False         # on_full = stop: recording held until retention frees space
+        self.storage_lost: str | None = None  # why the data disk is not the one edged started on
+        self.video_dev: int | None = None     # st_dev of the video folder; workers refuse another
         self._jobs: asyncio.Queue = asyncio.Queue(100)
         n = workers or cfg.recorder.workers or os.cpu_count() or 1
         self.slots = [WorkerSlot(i) for i in range(n)]
@@ -111,6 +113,8 @@ class Supervisor:
         self.alarms: Any = None                  # edged.alarms.Alarms
         self.health: Any = None                  # edged.health_monitor.HealthMonitor
         self.recording_started = asyncio.Event()
+        self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
+        self._tg: asyncio.TaskGroup | None = None
         self._rng = random.Random()
 
     # wiring -------------------------------------------------------------------------
@@ -136,23 +140,56 @@ class Supervisor:
             except Exception:  # noqa: BLE001 - a failed reload leaves the daemon as it was
                 log.exception("%s failed", name)
 
+    @property
+    def held(self) -> bool:
+        """Recording is held: on_full = stop, or the data disk is gone (design/0023)."""
+        return self.paused or self.storage_lost is not None
+
     async def hold_recording(self, hold: bool) -> None:
         """on_full = stop: stop writing while the minimum cannot be kept; resume when it can."""
         if hold == self.paused:
             return
+        was = self.held
         self.paused = hold
+        if hold:
+            for cam in self.cfg.cameras:
+                self.gap_reason[cam.id] = "recording stopped: disk full and on_full = stop"
         log.critical("recording stopped: disk full and on_full = stop") if hold else \
             log.warning("recording resumed: retention freed space")
+        await self._apply_hold(was)
+
+    async def hold_for_storage(self, reason: str | None, video_dev: int | None = None) -> None:
+        """Stop writing while the data or video folder is not the disk edged started on; resume
+        when it is back. A camera's open segment is closed on the disk it was written to."""
+        was = self.held
+        self.storage_lost = reason
+        if video_dev is not None:
+            self.video_dev = video_dev
+            for slot in self.slots:
+                await slot.send({"cmd": "storage", "video_dev": video_dev})
+        if reason is not None:
+            for cam in [c for c in self.cfg.cameras if c.enabled]:
+                self.gap_reason[cam.id] = "the data disk was gone"
+        await self._apply_hold(was)
+        if reason is not None:
+            for cam in [c for c in self.cfg.cameras if c.enabled]:
+                self.states[cam.id] = "offline"
+                await self.writer.run(Catalog.set_camera_state, cam.id, "offline",
+                                      "not recording: the data disk is gone", now_us())
+
+    async def _apply_hold(self, was: bool) -> None:
+        if self.held == was:
+            return
         for slot in self.slots:
             for cam in list(slot.cameras.values()):
-                await slot.send({"cmd": "remove", "camera": cam.id} if hold else add_command(cam))
+                await slot.send({"cmd": "remove", "camera": cam.id} if self.held else add_command(cam))
 
     async def start_cameras(self) -> None:
         for cam_id in [c.id for c in self.cfg.cameras]:
             last = await self.writer.run(Catalog.last_end, cam_id)
             if last is not None:
                 self.last_end[cam_id] = last
-                self.gap_reason[cam_id] = "edged was not recording"
+            self.gap_reason[cam_id] = "edged was not recording"  # a gap is measured only after footage
         for cam in self.cfg.cameras:
             if cam.enabled:
                 await self._emptiest().add(cam)
@@ -161,6 +198,7 @@ class Supervisor:
         """Own every task until stopped; `extra` maps task names to `fn(stopping)` coroutines."""
         await self.start_cameras()
         async with asyncio.TaskGroup() as tg:
+            self._tg = tg
             keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
             aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat, **(extra or {})}
             for name, fn in aux.items():  # none of them may end the group, and with it the recorders
@@ -226,10 +264,10 @@ class Supervisor:
                 continue
             before = old.get(cam_id)
             if before is None or not before.enabled:
-                await self._emptiest().add(cam, record=not self.paused)
+                await self._emptiest().add(cam, record=not self.held)
                 log.info("camera %s: added", cam_id)
             elif before != cam:
-                await self._slot_of(cam_id).add(cam, record=not self.paused)  # the worker replaces it
+                await self._slot_of(cam_id).add(cam, record=not self.held)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)
 
     # worker processes ---------------------------------------------------------------
@@ -265,10 +303,12 @@ class Supervisor:
         slot.proc = proc
         log.info("recorder worker %d started (pid %d) for %d cameras", slot.index, proc.pid, len(slot.cameras))
         try:
-            await slot.send(worker_settings(self.cfg))
-            for cam in [] if self.paused else list(slot.cameras.values()):
+            await slot.send({**worker_settings(self.cfg), "video_dev": self.video_dev})
+            for cam in [] if self.held else list(slot.cameras.values()):
                 await slot.send(add_command(cam))
             slot.started.set()
+            if self.stopping.is_set():  # stopped while this worker was starting: its stop went nowhere
+                await slot.send({"cmd": "stop"})
             await self._read_events(slot, proc)
             return await proc.wait()
         finally:
@@ -288,25 +328,47 @@ class Supervisor:
             await self.handle(event)
 
     async def _after_worker_death(self, slot: WorkerSlot) -> None:
-        """Close what the dead worker left open, so its cameras' footage counts."""
+        """Close what the dead worker left open, so its cameras' footage counts, off the
+        restart's path (design/0025): the worker restarts at once, the salvage (cut, fsync,
+        hash) runs on a thread of its own, and each camera's next gap waits for it."""
         cams = set(slot.cameras)
         for cam in cams:
             self.gap_reason[cam] = "recorder worker died"
             await self.writer.run(Catalog.set_camera_state, cam, "offline", "recorder worker died", now_us())
+        rows = await self.writer.run(lambda c: [r for r in c.segments_in("writing") if r["camera"] in cams])
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.expect_recovery(cams, done)
+        assert self._tg is not None
+        self._tg.create_task(self._recover(rows, f"worker {slot.index} died", done), name=f"recover-{slot.index}")
 
-        def recover(catalog: Catalog) -> Report:
+    def expect_recovery(self, cams: Iterable[str], done: asyncio.Future) -> None:
+        """Segments of these cameras are being recovered until `done`: a gap before their
+        next segment is measured from what the recovery finds."""
+        for cam in cams:
+            self.recovering[cam] = done
+
+    async def _recover(self, rows: list[dict[str, Any]], what: str, done: asyncio.Future) -> None:
+        started = time.monotonic()
+        expect = self.guard.expect if self.guard else lambda _p, _k: None
+        try:
+            outcomes = await asyncio.to_thread(salvage_rows, self.cfg.storage.data_dir, rows, expect)
             report = Report()
-            rows = [r for r in catalog.segments_in("writing") if r["camera"] in cams]
-            recover_open(catalog, self.cfg.storage.data_dir, rows, report,
-                         self.guard.expect if self.guard else lambda _p, _k: None)
-            for r in rows:
-                end = catalog.last_end(r["camera"])
-                if end is not None:
-                    self.last_end[r["camera"]] = max(end, self.last_end.get(r["camera"], 0))
-            return report
+            await self.writer.run(apply_outcomes, outcomes, report)
+            log.info("after %s: %s in %.2f s", what, report.summary(), time.monotonic() - started)
+        finally:
+            done.set_result(None)
 
-        report = await self.writer.run(recover)
-        log.info("after worker %d died: %s", slot.index, report.summary())
+    async def _gap(self, cam: str, ev: dict[str, Any], reason: str, waited: asyncio.Future | None) -> None:
+        """A hole before a new segment is a gap row (a run's segments abut exactly)."""
+        if waited is not None:
+            await waited
+            prev = await self.writer.run(Catalog.last_end_before, cam, ev["start_us"])
+        else:
+            prev = self.last_end.get(cam)
+        if prev is not None and ev["start_us"] > prev:
+            await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
+            log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,
+                     **logs.fields(camera=cam, segment=ev["path"]))
 
     # events -------------------------------------------------------------------------
     async def handle(self, ev: dict[str, Any]) -> None:
@@ -329,14 +391,16 @@ class Supervisor:
                 self.gap_reason[cam] = ev["error"]
             public = ev["state"] if self.health is None else self.health.on_state(cam, ev["state"], ev.get("error"),
                                                                                   ev["at"])
-            await self.writer.run(Catalog.set_camera_state, cam, public, ev.get("error"), ev["at"])
+            await self.writer.run(Catalog.set_camera_state, cam, public, ev.get("error"), ev["at"],
+                                  ev.get("reconnects"), ev.get("last_frame_us"))
         elif kind == "open":
-            prev = self.last_end.get(cam)
-            if prev is not None and ev["start_us"] > prev:  # a run's segments abut exactly: a hole is a gap
-                reason = self.gap_reason.get(cam, "no footage")
-                await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
-                log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,
-                         **logs.fields(camera=cam, segment=ev["path"]))
+            reason = self.gap_reason.get(cam, "no footage")
+            pending = self.recovering.pop(cam, None)
+            if pending is not None and not pending.done():  # measured once the recovery is done
+                assert self._tg is not None
+                self._tg.create_task(self._gap(cam, ev, reason, pending), name=f"gap-{cam}")
+            else:
+                await self._gap(cam, ev, reason, pending)
             await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
             if self.health is not None:
                 self.health.on_segment(cam, ev["start_us"])
@@ -346,7 +410,12 @@ class Supervisor:
                 self.retention.check_space()
         elif kind == "ended":
             self.last_end[cam] = ev["end_us"]
-            self.gap_reason[cam] = ev["reason"]
+            if ev["reason"] != "camera stopped" or cam not in self.gap_reason:
+                self.gap_reason[cam] = ev["reason"]  # a stop keeps the reason it was stopped for
+        elif kind == "stranded":  # closed on a disk that is no longer at the data folder's path
+            await self.writer.run(Catalog.strand_segment, ev["path"], ev["error"])
+            log.error("camera %s: segment %s is not at its path (%s); it is recovered when the disk is back",
+                      cam, ev["path"], ev["error"], **logs.fields(camera=cam, segment=ev["path"]))
         elif kind == "closed":
             fields = {k: ev[k] for k in ("end_us", "bytes", "frames", "codec", "width", "height", "audio",
                                          "sha256", "closed_us")}
@@ -375,7 +444,7 @@ class Supervisor:
             return
         now = time.monotonic()
         for cam in self.cfg.cameras:
-            if not cam.enabled or self.paused:
+            if not cam.enabled or self.held:
                 continue
             state = self.states.get(cam.id)
             down = state in ("offline", "connecting") and now - self.down_since.get(cam.id, now) > OFFLINE_ALARM_S

@@ -6,18 +6,22 @@ jittered backoff. Every blocking PyAV call (av.open included) happens on this th
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import random
 import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import av
 
 from edged import logs
+from recorder import diagnose
 from recorder.imagecheck import ImageSampler
 from recorder.segment import SegmentFile
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
@@ -30,7 +34,7 @@ from recorder.timeline import (
     is_cut,
     next_boundary,
 )
-from storage.layout import segment_relpath
+from storage.layout import VIDEO_DIR, segment_relpath
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +67,25 @@ class Settings:
     read_timeout_us: int
     reconnect_max_us: int
     sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
+    site: str = ""               # provenance written into each segment file (provenance())
+    node: str = ""
 
 
 def backoff_us(attempt: int, cap_us: int, rng: random.Random) -> int:
     """0.25 s doubling to the cap, with +-20 % jitter so cameras don't retry in lockstep."""
     base = min(cap_us, 250_000 * (2 ** min(attempt, 16)))
     return int(base * rng.uniform(0.8, 1.2))
+
+
+def provenance(settings: Settings, camera: str, start_us: int) -> dict[str, str]:
+    """MP4 metadata naming the file's origin, so a copied segment still says where and when it
+    was recorded (two cameras on one stream no longer give byte-identical files). Standard
+    keys (title, comment, creation_time), which players and ffprobe show; playback unchanged."""
+    start = datetime.fromtimestamp(start_us / 1e6, timezone.utc)
+    iso = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start_us % 1_000_000:06d}Z"
+    who = {"site": settings.site, "node": settings.node, "camera": camera, "start_us": start_us}
+    return {"title": f"{settings.site}/{settings.node}/{camera} {iso}",
+            "comment": "edged " + json.dumps(who, sort_keys=True, ensure_ascii=False), "creation_time": iso}
 
 
 class Source:
@@ -96,17 +113,45 @@ class Source:
 
 
 class Disconnected(Exception):
-    pass
+    """A run ended (or never began) for a reason the camera's state shows; `kind` is one of
+    recorder.diagnose's kinds."""
+
+    def __init__(self, message: str, kind: str = diagnose.OTHER):
+        super().__init__(message)
+        self.kind = kind
+
+
+class StorageGate:
+    """Refuses a new segment file unless the video folder is on the device edged started with:
+    an unmounted disk leaves the root filesystem's folder under its mount point (design/0023).
+    The daemon notices within seconds and stops the cameras; this closes the window before."""
+
+    def __init__(self, data_dir: Path, video_dev: int | None):
+        self.video = data_dir / VIDEO_DIR
+        self.video_dev = video_dev
+
+    def check(self) -> None:
+        if self.video_dev is None:
+            return
+        try:
+            dev = os.stat(self.video).st_dev
+        except OSError as exc:
+            raise Disconnected(f"not recording: the video folder is not there ({exc.strerror})",
+                               diagnose.STORAGE) from None
+        if dev != self.video_dev:
+            raise Disconnected("not recording: the video folder is no longer on the disk edged started with",
+                               diagnose.STORAGE)
 
 
 class CameraRecorder:
     def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[..., None],
-                 sampler: ImageSampler | None = None):
+                 sampler: ImageSampler | None = None, gate: StorageGate | None = None):
         self.id: str = camera["id"]
         self.url: str = camera["url"]
         self.settings = settings
         self.emit = emit
         self.on_closed = on_closed  # hands a closed segment to the hasher
+        self.gate = gate
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._main, name=f"cam-{self.id}", daemon=True)
         self._rng = random.Random()
@@ -114,6 +159,8 @@ class CameraRecorder:
         self.seg_end = self.boundary = 0
         self._audio = None
         self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0}
+        self.last_frame_us = 0    # wall time of the last video packet recorded (any run)
+        self._recorded = False    # this run has recorded a frame
         # Image checks (recorder/imagecheck.py): a copy of a keyframe goes to the worker's pool.
         self.samples = sampler.camera(self.id) if sampler is not None and settings.sample_us > 0 else None
 
@@ -121,29 +168,49 @@ class CameraRecorder:
     def start(self) -> None:
         self.thread.start()
 
-    def _state(self, state: str, error: str | None = None) -> None:
-        self.emit({"ev": "state", "camera": self.id, "state": state, "error": error, "at": now_us()})
+    def _state(self, state: str, error: str | None = None, kind: str | None = None) -> None:
+        """A state change, with why (kept across retries), the reconnect count and the time of
+        the last frame, so an offline camera says what is wrong and since when (design/0024)."""
+        self.emit({"ev": "state", "camera": self.id, "state": state, "error": error, "kind": kind,
+                   "reconnects": self.counters["reconnects"], "last_frame_us": self.last_frame_us or None,
+                   "at": now_us()})
+
+    def _open(self) -> Source:
+        start = time.monotonic()
+        try:
+            return Source(self.url, self.settings)
+        except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
+            timeout_s = self.settings.connect_timeout_us / 1e6
+            probe = None
+            if diagnose.vague(exc) and not self.url.startswith("synthetic:") and not self.stop.is_set():
+                probe = diagnose.probe_rtsp(self.url, timeout_s)
+            kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe)
+            raise Disconnected(scrub(words), kind) from None
 
     def _main(self) -> None:
         attempt = 0
         last_error = None
+        self._state("connecting")
         while not self.stop.is_set():
-            self._state("connecting")
-            recorded = False
+            self._recorded = False
             try:
-                source = Source(self.url, self.settings)
-            except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
-                error = "cannot connect: " + scrub(str(exc))
+                source = self._open()
+            except Disconnected as exc:
+                kind, error = exc.kind, str(exc)
             else:
                 try:
-                    recorded = self._record(source)
-                    error = "camera ended the stream"
+                    self._record(source)
+                    kind, error = (diagnose.ENDED, "the camera ended the stream") if self._recorded else \
+                        (diagnose.ENDED_EARLY, "the camera set up the stream and ended it before sending a picture")
                 except Disconnected as exc:
-                    recorded, error = True, str(exc)
+                    kind, error = exc.kind, str(exc)
+                except (TimeoutError, av.error.ExitError):
+                    kind, error = diagnose.STALLED, (f"the stream stalled: nothing from the camera for "
+                                                     f"{self.settings.read_timeout_us / 1e6:.0f} s")
                 except Exception as exc:  # noqa: BLE001 - a failed run is a disconnect, never fatal
-                    error = "stream failed: " + scrub(str(exc))
+                    kind, error = diagnose.OTHER, "stream failed: " + scrub(str(exc))
                 finally:
-                    self._close_segment(None, "disconnect")
+                    self._close_segment(None, "camera stopped" if self.stop.is_set() else "disconnect")
                     try:
                         source.close()
                     except Exception as exc:  # noqa: BLE001
@@ -151,10 +218,11 @@ class CameraRecorder:
             if self.stop.is_set():
                 break
             self.counters["reconnects"] += 1
-            attempt = 0 if recorded else attempt + 1
-            if recorded:
+            attempt = 0 if self._recorded else attempt + 1
+            if self._recorded:
                 last_error = None
-            self._state("offline", error)
+            # Offline until a picture arrives again: retries do not blank the reason.
+            self._state("offline", error, kind)
             # A dead camera retries every few seconds: say so once, not every time.
             (log.debug if error == last_error else log.warning)("camera %s: %s", self.id, error,
                                                                 **logs.fields(camera=self.id))
@@ -167,8 +235,12 @@ class CameraRecorder:
         """Remux one connection until it ends; True if any frame was recorded."""
         c = source.container
         if not c.streams.video:
-            raise Disconnected("camera offers no video stream")
+            raise Disconnected("the camera offers no video stream", diagnose.NO_VIDEO)
         video = c.streams.video[0]
+        if video.codec_context is None:
+            raise Disconnected("the camera's video is in a format edged cannot record (a codec its stream "
+                               "description names that FFmpeg does not know): set the camera to H.264 or H.265",
+                               diagnose.UNSUPPORTED)
         self._audio = next((s for s in c.streams.audio if s.codec_context.name == "aac"), None)
         streams = [video] + ([self._audio] if self._audio is not None else [])
         vtb = video.time_base
@@ -236,7 +308,7 @@ class CameraRecorder:
                 warm_since = None
                 clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
                 self._state("recording")
-                got_frame = True
+                got_frame = self._recorded = True
                 for p, _a, m in warmup[:-1]:
                     if m < 0:
                         if self.seg is not None:
@@ -254,6 +326,7 @@ class CameraRecorder:
             self._place(pkt, at, vstep_us)
             key = pkt.is_keyframe
             stats.add(pkt.size, wall, key, media)
+            self.last_frame_us = wall
             if key and mono >= next_sample:
                 samples.offer(pkt, at)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
@@ -279,12 +352,14 @@ class CameraRecorder:
         self.seg_end = wall + vstep_us
 
     def _open_segment(self, pkt: av.Packet, wall: int) -> None:
+        if self.gate is not None:
+            self.gate.check()
         stream = pkt.stream
         relpath = segment_relpath(self.id, wall)
         self.seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
                                origin_us=int(pkt.dts * stream.time_base * 1_000_000),
                                fragment_us=self.settings.fragment_us, fsync_us=self.settings.fsync_us,
-                               now_mono_us=mono_us())
+                               now_mono_us=mono_us(), metadata=provenance(self.settings, self.id, wall))
         self.seg_rel = relpath
         self.seg_end = wall
         ctx = stream.codec_context
@@ -308,7 +383,7 @@ class CameraRecorder:
             return
         self.emit(ended)
         self.on_closed({"camera": self.id, "path": self.seg_rel, "end_us": end, "bytes": size,
-                        "frames": seg.frames, **self.seg_meta})
+                        "frames": seg.frames, "file_id": seg.file_id, **self.seg_meta})
 
 
 class _Stats:

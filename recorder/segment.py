@@ -13,7 +13,7 @@ from pathlib import Path
 
 import av
 
-from storage.fsutil import PRIVATE_FILE, fsync_dir, private_dir
+from storage.fsutil import PRIVATE_FILE, private_dir
 
 
 def _ticks(us: int, tb: Fraction) -> int:
@@ -22,16 +22,24 @@ def _ticks(us: int, tb: Fraction) -> int:
 
 class SegmentFile:
     def __init__(self, path: Path, video: av.stream.Stream, audio: av.stream.Stream | None,
-                 origin_us: int, fragment_us: int, fsync_us: int, now_mono_us: int):
+                 origin_us: int, fragment_us: int, fsync_us: int, now_mono_us: int,
+                 metadata: dict[str, str] | None = None):
         private_dir(path.parent)
         self.path = path
         # Created here (PyAV creates it only at the first write) so fsync has a handle now.
         self._fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        st = os.fstat(self._fd)
+        self.file_id = (st.st_dev, st.st_ino)  # the hasher checks the path still names this file
+        # The folder by handle, not by name: if the disk goes away mid-segment, closing still
+        # makes the file durable on the disk it was written to (design/0023).
+        self._dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         self._out = av.open(str(path), "w", format="mp4", options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(fragment_us),
             "flush_packets": "1",
         })
+        for key, value in (metadata or {}).items():  # written in the moov, before the first fragment
+            self._out.metadata[key] = value
         self._map: dict[int, tuple[av.stream.Stream, int]] = {}
         for src in (video, audio):
             if src is not None:
@@ -60,7 +68,7 @@ class SegmentFile:
         self._last_fsync = now_mono_us
         os.fsync(self._fd)
         if not self._dir_synced:  # the new name must survive a power cut too
-            fsync_dir(self.path.parent)
+            os.fsync(self._dir_fd)
             self._dir_synced = True
 
     def close(self) -> int:
@@ -68,7 +76,8 @@ class SegmentFile:
         try:
             self._out.close()
             os.fsync(self._fd)
-            fsync_dir(self.path.parent)
+            os.fsync(self._dir_fd)
             return os.fstat(self._fd).st_size
         finally:
             os.close(self._fd)
+            os.close(self._dir_fd)

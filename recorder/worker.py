@@ -1,7 +1,7 @@
 """A recorder worker process: one thread per camera, commands on stdin, events on stdout.
 
 Started by the daemon as `python -m recorder.worker`. The first stdin line is the settings;
-then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "stop"}`.
+then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "storage", "video_dev": N}`, `{"cmd": "stop"}`.
 End of stdin (the daemon died) also stops: open segments are closed cleanly first.
 Events are JSON lines; see edged/supervisor.py for their handling.
 """
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from edged import logs
-from recorder.camera import CameraRecorder, Settings, now_us
+from recorder.camera import CameraRecorder, Settings, StorageGate, now_us
 from recorder.imagecheck import ImageSampler
-from storage.hashing import sha256_file
+from storage.hashing import NotThere, sha256_same_file
 
 log = logging.getLogger("recorder.worker")
 
@@ -76,8 +76,12 @@ class Hasher:
 
     def _run(self) -> None:
         while (item := self._q.get()) is not None:
+            dev, ino = item.pop("file_id")
             try:
-                item["sha256"] = sha256_file(self._data_dir / item["path"])
+                item["sha256"] = sha256_same_file(self._data_dir / item["path"], dev, ino)
+            except NotThere as exc:  # written to a disk that is no longer at the data folder's path
+                self._emit({"ev": "stranded", "camera": item["camera"], "path": item["path"], "error": str(exc)})
+                continue
             except OSError as exc:
                 log.error("cannot hash %s: %s", item["path"], exc)
                 continue  # stays `writing`; the next reconciliation recovers it
@@ -101,6 +105,7 @@ def main() -> int:
     if not first:
         return 0
     raw = json.loads(first)
+    gate = StorageGate(Path(raw["data_dir"]), raw.pop("video_dev", None))
     settings = Settings(**{**raw, "data_dir": Path(raw["data_dir"])})
     emit = EventSink(events_fd)
     hasher = Hasher(settings.data_dir, emit)
@@ -123,7 +128,7 @@ def main() -> int:
         msg = json.loads(line)
         cmd = msg.get("cmd")
         if cmd == "add" and not stopping.is_set():
-            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler)
+            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler, gate)
             old = cameras.pop(cam.id, None)
             if old is not None:
                 remove(old)
@@ -133,6 +138,8 @@ def main() -> int:
             cam = cameras.pop(msg["camera"], None)
             if cam is not None:
                 threading.Thread(target=remove, args=(cam,), name="remove-" + cam.id, daemon=True).start()
+        elif cmd == "storage":  # the video folder's disk is back, perhaps under a new device id
+            gate.video_dev = msg["video_dev"]
         elif cmd == "stop":
             break
     for cam in cameras.values():

@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 # Segment states. Only `complete` and `recovered` are footage (DESIGN.md invariant 3).
 WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
+STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk may come back
 # The SQL test for footage; the same text as the partial index segments_footage_start.
 FOOTAGE = "state IN ('complete', 'recovered')"
 
@@ -303,10 +304,15 @@ class Catalog:
             for cam in cameras:
                 self.db["cameras"].upsert({**cam, "configured": 1}, pk="id")
 
-    def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int) -> None:
+    def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int,
+                         reconnects: int | None = None, last_packet_us: int | None = None) -> None:
+        """A state change. The error is kept while the camera is not recording (a retry does
+        not blank it); the reconnect count and the last frame's time come with it (design/0024)."""
         self.db.execute(
-            "UPDATE cameras SET state = ?, last_error = ?, state_since_us = ? WHERE id = ?",
-            [state, error, at_us, camera],
+            "UPDATE cameras SET state = ?, last_error = CASE WHEN ? = 'recording' THEN NULL"
+            " ELSE coalesce(?, last_error) END, state_since_us = CASE WHEN state = ? THEN state_since_us ELSE ? END,"
+            " reconnects = coalesce(?, reconnects), last_packet_us = coalesce(?, last_packet_us) WHERE id = ?",
+            [state, state, error, state, at_us, reconnects, last_packet_us, camera],
         )
 
     def set_camera_stats(self, rows: list[dict[str, Any]]) -> None:
@@ -328,12 +334,24 @@ class Catalog:
             f"UPDATE segments SET {cols}, state = ? WHERE path = ?", [*fields.values(), state, path]
         )
 
+    def strand_segment(self, path: str, error: str) -> None:
+        """A segment whose file is not at its path (its disk went away): `missing`, never
+        `writing` or `complete`; recovered if the disk comes back (storage/reconcile.py)."""
+        self.db.execute("UPDATE segments SET state = ?, note = ? WHERE path = ? AND state = ?",
+                        [MISSING, STORAGE_LOST_NOTE + error, path, WRITING])
+
     def add_segment(self, row: dict[str, Any]) -> None:
         """An adopted file the catalog had not heard of."""
         self.db["segments"].insert(row)
 
     def segments_in(self, state: str) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM segments WHERE state = ? ORDER BY start_us", [state]))
+
+    def stranded_since(self, since_us: int) -> list[dict[str, Any]]:
+        """Segments marked missing because their disk went away (by the tail, with an index)."""
+        return list(self.db.query(
+            "SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us >= ? AND state = ?"
+            " AND note LIKE ? ORDER BY start_us", [since_us, MISSING, STORAGE_LOST_NOTE + "%"]))
 
     def known_paths_since(self, since_us: int) -> set[str]:
         # `camera IN (...)` lets SQLite use segments_camera_start instead of reading the table.
@@ -343,7 +361,7 @@ class Catalog:
     def footage_since(self, since_us: int) -> list[dict[str, Any]]:
         return list(
             self.db.query(
-                "SELECT id, path FROM segments WHERE start_us >= ? AND " + FOOTAGE,
+                "SELECT id, path, start_us FROM segments WHERE start_us >= ? AND " + FOOTAGE,
                 [since_us],
             )
         )
@@ -358,6 +376,14 @@ class Catalog:
                 [camera],
             )
         )
+        return row["e"]
+
+    def last_end_before(self, camera: str, before_us: int) -> int | None:
+        """The end of the camera's footage that started before `before_us` (the segment a new
+        one follows), by index."""
+        row = next(self.db.query(
+            "SELECT max(end_us) AS e FROM segments WHERE camera = ? AND start_us < ? AND " + FOOTAGE,
+            [camera, before_us]))
         return row["e"]
 
     def latest_start(self) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -11,6 +12,26 @@ _CHUNK = 1 << 20
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class NotThere(Exception):
+    """The path no longer names the file that was written (its disk went away)."""
+
+
+def sha256_same_file(path: Path, dev: int, ino: int) -> str:
+    """Hash the file at `path` only if it is still the file (device, inode) that was written."""
+    h = hashlib.sha256()
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise NotThere(f"{path} is not there") from None
+    with f:
+        st = os.fstat(f.fileno())
+        if (st.st_dev, st.st_ino) != (dev, ino):
+            raise NotThere(f"{path} is now another file (device {st.st_dev}, not {dev})")
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()

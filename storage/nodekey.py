@@ -142,3 +142,52 @@ def _write_public(folder: Path, key: NodeKey) -> None:
     tmp.write_bytes(key.public_pem())
     os.chmod(tmp, PRIVATE_FILE)  # public, but the data folder is the daemon's alone (design/0017)
     os.replace(tmp, folder / PUBLIC_PEM)
+
+
+BACKUP_DIR = "backups"  # beside the catalog copies that maintenance takes (edged/maintenance.py)
+
+
+def backup_path(data_dir: Path) -> Path:
+    return Path(data_dir) / BACKUP_DIR / KEY_FILE
+
+
+def backup(data_dir: Path) -> Path:
+    """Copy the private key beside the catalog copies (0600), unless that copy is already there."""
+    src, dest = Path(data_dir) / KEY_FILE, backup_path(data_dir)
+    data = src.read_bytes()
+    if dest.exists() and dest.read_bytes() == data:
+        return dest
+    dest.parent.mkdir(mode=0o700, exist_ok=True)
+    tmp = dest.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    write_new(tmp, data, 0o600)
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)
+    return dest
+
+
+def load_existing(data_dir: Path, expected_fingerprint: str | None) -> tuple[NodeKey, bool]:
+    """The node's key for a data folder that is already initialised: never a new one.
+
+    A missing key file is restored from its backup when that backup is the key the catalog
+    recorded (its fingerprint); returns (key, restored). Anything else is a NodeKeyError."""
+    path = Path(data_dir) / KEY_FILE
+    try:
+        return _load(path), False
+    except FileNotFoundError:
+        pass
+    copy = backup_path(data_dir)
+    if copy.exists() and expected_fingerprint:
+        key = _load(copy)
+        if key.fingerprint == expected_fingerprint:
+            tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+            tmp.unlink(missing_ok=True)
+            write_new(tmp, copy.read_bytes(), 0o600)
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+            _write_public(path.parent, key)
+            return key, True
+    raise NodeKeyError(
+        f"the node key {path} is missing and no backup of the key this catalog recorded "
+        f"({expected_fingerprint or 'none recorded'}) is in {copy.parent}: restore it from your own backup. "
+        "edged does not make a new one: exports signed with it could no longer be matched to this node")

@@ -91,29 +91,70 @@ def quarantine(data_dir: Path, relpath: str, expect: Expect = _nothing_expected)
     return str(dest.relative_to(data_dir))
 
 
-def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], report: Report,
-                 expect: Expect = _nothing_expected) -> None:
-    """Close segments left `writing` by a crash of the daemon or of a recorder worker."""
+@dataclass
+class Outcome:
+    """What the file work found for one segment left open; the catalog is told separately."""
+
+    row: dict[str, Any]
+    fields: dict[str, Any] | None = None   # recovered: the catalog fields
+    moved: str | None = None               # quarantined: where to
+    absent: bool = False                   # the file is not at its path
+
+
+def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _nothing_expected) -> list[Outcome]:
+    """The file work of recovery (cut, fsync, scan, hash, quarantine): no catalog access, so it
+    can run on any thread while recording and the catalog go on (design/0025)."""
+    out = []
     for row in rows:
         relpath = row["path"]
         if not (data_dir / relpath).exists():
-            catalog.set_state(row["id"], MISSING, "file never reached the disk")
-            report.missing.append(relpath)
+            out.append(Outcome(row, absent=True))
             continue
         fields = salvage(data_dir, relpath, row["start_us"], expect)
-        if fields is None:
-            moved = quarantine(data_dir, relpath, expect)
-            catalog.set_state(row["id"], QUARANTINED, "no whole fragment; moved to " + moved)
-            report.quarantined.append(relpath)
-        else:
-            catalog.close_segment(relpath, {**fields, "note": "recovered after a crash"}, state=RECOVERED)
-            report.recovered.append(relpath)
+        out.append(Outcome(row, fields) if fields is not None else Outcome(row, moved=quarantine(data_dir, relpath, expect)))
+    return out
 
 
-def reconcile(catalog: Catalog, data_dir: Path) -> Report:
-    report = Report()
+def apply_outcomes(catalog: Catalog, outcomes: list[Outcome], report: Report,
+                   absent: str = "file never reached the disk") -> None:
     with catalog.db.atomic():
-        recover_open(catalog, data_dir, catalog.segments_in(WRITING), report)
+        for o in outcomes:
+            relpath = o.row["path"]
+            if o.absent:
+                if o.row["state"] != MISSING:
+                    catalog.set_state(o.row["id"], MISSING, absent)
+                    report.missing.append(relpath)
+            elif o.fields is None:
+                catalog.set_state(o.row["id"], QUARANTINED, "no whole fragment; moved to " + str(o.moved))
+                report.quarantined.append(relpath)
+            else:
+                catalog.close_segment(relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
+                report.recovered.append(relpath)
+
+
+def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], report: Report,
+                 expect: Expect = _nothing_expected, absent: str = "file never reached the disk") -> None:
+    """Close segments left `writing` by a crash of the daemon or of a recorder worker (or
+    stranded by a disk that went away and came back)."""
+    apply_outcomes(catalog, salvage_rows(data_dir, rows, expect), report, absent)
+
+
+def open_before(catalog: Catalog, before_us: int | None) -> list[dict[str, Any]]:
+    """Segments left `writing` by an earlier run (a run started at `before_us` owns the rest)."""
+    return [r for r in catalog.segments_in(WRITING) if before_us is None or r["start_us"] < before_us]
+
+
+def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, before_us: int | None = None,
+              report: Report | None = None) -> Report:
+    """`before_us`: recording has already started again at this time; its files and rows are
+    its own (not orphans, not crash leftovers), so only what is older is reconciled."""
+    report = report or Report()
+    expect = expect or _nothing_expected
+    with catalog.db.atomic():
+        recover_open(catalog, data_dir, open_before(catalog, before_us), report, expect)
+        latest = catalog.latest_start()
+        if latest is not None:
+            recover_open(catalog, data_dir, catalog.stranded_since(latest - TAIL_US), report, expect)
 
     latest = catalog.latest_start() or _now_us()
     since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
@@ -133,9 +174,11 @@ def reconcile(catalog: Catalog, data_dir: Path) -> Report:
                 if relpath in known:
                     continue
                 parsed = layout.parse_relpath(relpath)
-                fields = salvage(data_dir, relpath, parsed[1]) if parsed else None
+                if parsed and before_us is not None and parsed[1] >= before_us:
+                    continue  # the new run's own file, its `open` not yet in the catalog
+                fields = salvage(data_dir, relpath, parsed[1], expect) if parsed else None
                 if fields is None:
-                    quarantine(data_dir, relpath)
+                    quarantine(data_dir, relpath, expect)
                     report.quarantined.append(relpath)
                     continue
                 camera, start_us = parsed
@@ -150,7 +193,7 @@ def reconcile(catalog: Catalog, data_dir: Path) -> Report:
 
     with catalog.db.atomic():
         for row in catalog.footage_since(since):
-            if row["path"] not in present:
+            if row["path"] not in present and (before_us is None or row["start_us"] < before_us):
                 catalog.set_state(row["id"], MISSING, "file gone at start-up")
                 report.missing.append(row["path"])
     return report

@@ -203,6 +203,38 @@ def utc(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+BREACH_CLEAR_MARGIN = 0.05  # a breach clears once achieved retention is 5 % above the minimum
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    camera: str
+    achieved_us: int | None      # the camera's oldest footage's age now (None: no footage left)
+    message: str
+
+
+def breaches(raised: Iterable[str], planned: Iterable[Alarm], achieved: dict[str, int | None],
+             policy: Policy) -> dict[str, Breach]:
+    """The cameras whose minimum retention is breached after this pass: a state, not an event
+    per pass (design/0024). A camera is in breach from the pass that destroyed its footage
+    younger than the minimum until its achieved retention (the age of its oldest footage)
+    is back above the minimum by BREACH_CLEAR_MARGIN, so a pass that happens to destroy
+    another camera's footage neither clears it nor raises it again."""
+    now_breached = {a.camera: a for a in planned if a.kind == "min_retention_breach" and a.camera}
+    out: dict[str, Breach] = {}
+    for cam in sorted(set(raised) | set(now_breached)):
+        min_us = policy.limits(cam).min_us
+        age = achieved.get(cam)
+        if cam not in now_breached and age is not None and age >= min_us * (1 + BREACH_CLEAR_MARGIN):
+            continue  # recovered, with margin: clear
+        shown = age if cam not in now_breached else min(x for x in (age, now_breached[cam].achieved_us) if x is not None)
+        out[cam] = Breach(cam, shown, (
+            f"minimum retention not kept for {cam}: its oldest footage is {(shown or 0) / DAY_US:.2f} days old, "
+            f"below the minimum of {min_us / DAY_US:g} days (the disk is too small for it); clears at "
+            f"{min_us * (1 + BREACH_CLEAR_MARGIN) / DAY_US:g} days"))
+    return out
+
+
 def forecast_retention_us(usable_bytes: int, held_bytes: int, bytes_per_s: float) -> int | None:
     """How long the disk keeps footage at the current write rate (oldest-first overwrite is
     shared by every camera, so all cameras reach the same age). None when nothing is written."""

@@ -394,6 +394,18 @@ def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
     return total
 
 
+def breached_cameras(db: sqlite_utils.Database) -> set[str]:
+    """Cameras with an active min_retention_breach alarm: the breach state (design/0024)."""
+    return {r["camera"] for r in db.query(
+        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+
+
+def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
+    """Per camera, the age of its oldest footage: the retention it achieves (one index probe each)."""
+    return {r["id"]: None if r["s"] is None else now - r["s"] for r in db.query(
+        f"SELECT id, (SELECT min(start_us) FROM segments WHERE camera = cameras.id AND {FOOTAGE}) AS s FROM cameras")}
+
+
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
                      now: int | None = None) -> dict[str, Any]:
     """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
@@ -406,8 +418,7 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
     rates = write_rates(db, now)
     site_forecast = forecast_retention_us(usage.total - policy.reserve_bytes, held_bytes(db, holds),
                                           sum(rates.values()))
-    breached = {r["camera"] for r in db.query(
-        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+    breached = breached_cameras(db)
     graces: dict[str, Grace] = {}
     for g in active_graces(db, now):
         if g.camera not in graces or g.until_us > graces[g.camera].until_us:

@@ -48,3 +48,37 @@ def test_file_without_a_whole_fragment_has_nothing(fmp4, tmp_path):
     shutil.copy(fmp4, cut)
     os.truncate(cut, 900)  # ftyp + part of moov
     assert cut_to_whole(cut).fragments == 0
+
+
+def test_provenance_metadata_names_the_origin_and_leaves_playback_alone(fmp4, tmp_path):
+    """Two cameras on one stream give files that differ only in what names their origin."""
+    import av
+
+    from recorder.camera import Settings, provenance
+    from recorder.segment import SegmentFile
+    from tests.support.cameras import ffprobe, ffprobe_errors, packet_pts
+
+    settings = Settings(tmp_path, 60_000_000, 1_000_000, 2_000_000, 5_000_000, 5_000_000, 2_000_000,
+                        site="tw-hr-001", node="node1")
+    out = {}
+    for name, meta in (("plain", None), ("cam1", provenance(settings, "cam1", 1_795_222_400_000_000)),
+                       ("cam2", provenance(settings, "cam2", 1_795_222_400_000_000))):
+        with av.open(str(fmp4)) as src:
+            v = src.streams.video[0]
+            seg = SegmentFile(tmp_path / f"{name}.mp4", v, None, origin_us=0, fragment_us=1_000_000,
+                              fsync_us=10_000_000, now_mono_us=0, metadata=meta)
+            for p in src.demux(v):
+                if p.dts is not None and p.size:
+                    seg.write(p, True)
+            seg.close()
+        out[name] = tmp_path / f"{name}.mp4"
+    assert out["cam1"].read_bytes() != out["cam2"].read_bytes()
+    tags = ffprobe(out["cam1"])["format"]["tags"]
+    assert tags["title"] == "tw-hr-001/node1/cam1 2026-11-21T00:53:20.000000Z", tags
+    assert tags["creation_time"].startswith("2026-11-21T00:53:20")
+    assert '"camera": "cam1"' in tags["comment"] and '"site": "tw-hr-001"' in tags["comment"]
+    for name in ("cam1", "cam2"):
+        assert ffprobe_errors(out[name]) == ""
+        assert packet_pts(out[name]) == packet_pts(out["plain"]), "the same frames at the same times"
+        assert ffprobe(out[name])["format"]["duration"] == ffprobe(out["plain"])["format"]["duration"]
+    assert whole_prefix(out["cam1"]).fragments == whole_prefix(out["plain"]).fragments

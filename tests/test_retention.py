@@ -248,17 +248,22 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         assert "tamper" not in [a["kind"] for a in d.query("SELECT * FROM alarms WHERE key NOT LIKE 'tamper:%'")]
     finally:
         assert d.stop() == 0, d.log
-    # The disk is swapped: the video folder and its identity are gone, the catalog remains.
+    # The disk is swapped: the video folder and its identity are gone, the catalog remains:
+    # recording and retention wait for the right disk (design/0023).
     n_before = d.query("SELECT count(*) AS n FROM segments WHERE state IN ('complete', 'recovered')")[0]["n"]
     destroyed_before = len(d.query("SELECT * FROM destructions"))
     shutil.rmtree(data / "video")
     os.unlink(data / "edged-identity")
     d.start()
     try:
-        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'storage_identity'"
+        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'storage_lost'"
                                          " AND cleared_us IS NULL"), 20, "the storage alarm")[0]
-        assert "missing, unmounted or swapped" in alarm["message"]
-        wait_for(lambda: len(d.segments("a")) > n_before, 30, "recording goes on")
+        assert "unmounted or missing" in alarm["message"]
+        beat = lambda: int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])  # noqa: E731
+        first = wait_for(beat, 10, "a heartbeat")
+        wait_for(lambda: beat() > first + 4 * S, 20, "four seconds of heartbeats")
+        assert len(d.segments("a")) == n_before, "nothing recorded onto the wrong disk"
+        assert not (data / "video").exists() or not any((data / "video").rglob("*.mp4"))
     finally:
         assert d.stop() == 0, d.log
     assert len(d.query("SELECT * FROM destructions")) == destroyed_before, "nothing destroyed"

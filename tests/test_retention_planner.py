@@ -10,7 +10,9 @@ from storage.retention import (
     Hold,
     Limits,
     Policy,
+    Alarm,
     Segment,
+    breaches,
     forecast_retention_us,
     plan,
     verdict,
@@ -181,3 +183,31 @@ def test_policy_changes_and_lowered_max():
         {"setting": "max_us", "old": 365 * D, "new": D}, {"setting": "on_full", "old": "overwrite", "new": "stop"},
         {"setting": "cameras.b.max_us", "old": 90 * D, "new": 120 * D}]
     assert lowered_max(old, new, ["a", "b"]) == {"a": (365 * D, D)}, "b went up"
+def _breach(cam, days):
+    return Alarm("min_retention_breach", "critical", cam, "destroyed young", int(days * D))
+
+
+def test_a_breach_is_a_state_raised_once_and_cleared_with_margin():
+    """design/0024: each pass destroys only the oldest footage, often one camera's; the
+    others stay in breach while their oldest footage is younger than the minimum."""
+    pol = policy(min_d=30)
+    raised: set[str] = set()
+    history = []
+    # Four cameras on a disk too small: each pass destroys one camera's footage, in turn.
+    for n in range(12):
+        cam = "abcd"[n % 4]
+        achieved = {c: int(2 * D) for c in "abcd"}
+        now = breaches(raised, [_breach(cam, 2)], achieved, pol)
+        history.append((set(now) - raised, raised - set(now)))
+        raised = set(now)
+    raises = [c for new, _gone in history for c in new]
+    clears = [c for _new, gone in history for c in gone]
+    assert sorted(raises) == ["a", "b", "c", "d"] and clears == [], "one raise per camera, no flapping"
+    # Back to the minimum exactly is not enough: the margin keeps it raised ...
+    assert set(breaches({"a"}, [], {"a": 30 * D}, pol)) == {"a"}
+    assert breaches({"a"}, [], {"a": None}, pol)["a"].achieved_us is None, "no footage left: still breached"
+    # ... 5 % above it clears it; a camera never breached is not raised by a young age alone.
+    assert breaches({"a"}, [], {"a": int(31.5 * D)}, pol) == {}
+    assert breaches(set(), [], {"a": 1 * D}, pol) == {}
+    # A camera destroyed young again while its age is fine (a spike) is raised.
+    assert set(breaches(set(), [_breach("a", 29)], {"a": 40 * D}, pol)) == {"a"}

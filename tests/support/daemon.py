@@ -57,13 +57,15 @@ def ctl_argv(socket: Path) -> list[str]:
 class Daemon:
     """`edged run --config PATH` in its own process group, so a test can kill all of it."""
 
-    def __init__(self, config: Path, data_dir: Path, log: Path):
+    def __init__(self, config: Path, data_dir: Path, log: Path, init_data: bool = True):
         self.config, self.data_dir, self.log_path = config, data_dir, log
+        self.init_data = init_data  # --init-data: a fresh test folder is a new installation
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Daemon":
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "edged.cli", "run", "--config", str(self.config)]
+                                     + ["--init-data"] * self.init_data,
                                      cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

@@ -1,0 +1,118 @@
+"""Why a camera is not recording, in words a technician can act on (design/0024).
+
+FFmpeg reports a camera that never answers, one that answers a byte at a time and one that
+answers with something other than RTSP all as "Invalid data found when processing input"
+after its timeout (FIELD-NOTES.md). When an open fails that vaguely, `probe_rtsp` looks for
+itself: a TCP connection and one OPTIONS request, with the same timeout, no credentials
+sent. `explain` turns what is known into a (kind, words) pair; it is pure.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import av
+
+# Kinds, stable for scripts (edgectl --json, MQTT camera state `error_kind`).
+REFUSED, UNREACHABLE, NO_ANSWER, SLOW, NOT_RTSP, AUTH = "refused", "unreachable", "no_answer", "slow", "not_rtsp", "auth"
+UNSUPPORTED, NO_VIDEO, ENDED_EARLY, ENDED, STALLED, STORAGE, OTHER = (
+    "unsupported", "no_video", "ended_early", "ended", "stalled", "storage", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What one OPTIONS request to the camera's RTSP port showed."""
+
+    connect_error: int | None = None   # errno of the TCP connect, or ETIMEDOUT
+    received: bytes = b""              # the first bytes of the answer (at most 64)
+    complete: bool = False             # a whole RTSP answer header arrived
+    seconds: float = 0.0
+
+
+def _where(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 554}"
+
+
+def probe_rtsp(url: str, timeout_s: float) -> Probe:
+    """Blocking, at most about `timeout_s` seconds; never sends the URL's credentials."""
+    parts = urlsplit(url)
+    start = time.monotonic()
+    try:
+        sock = socket.create_connection((parts.hostname, parts.port or 554), timeout=timeout_s)
+    except (TimeoutError, socket.timeout):
+        return Probe(errno.ETIMEDOUT, seconds=time.monotonic() - start)
+    except socket.gaierror:
+        return Probe(errno.EHOSTUNREACH, seconds=time.monotonic() - start)
+    except OSError as exc:
+        return Probe(exc.errno or errno.EIO, seconds=time.monotonic() - start)
+    bare = f"{parts.scheme}://{parts.hostname}:{parts.port or 554}{parts.path or '/'}"
+    got = b""
+    with sock:
+        try:
+            sock.sendall(f"OPTIONS {bare} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: edged\r\n\r\n".encode())
+            deadline = start + timeout_s
+            while b"\r\n\r\n" not in got and (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(4096)
+                except (TimeoutError, socket.timeout):
+                    break
+                if not data:
+                    break
+                got += data
+        except OSError:
+            pass
+    return Probe(None, got[:64], b"\r\n\r\n" in got, time.monotonic() - start)
+
+
+def _printable(data: bytes) -> str:
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data[:24])
+    return f"'{text}...'"
+
+
+def explain_open(exc: BaseException, url: str, elapsed_s: float, timeout_s: float,
+                 probe: Probe | None) -> tuple[str, str]:
+    """(kind, words) for a failed av.open. `probe` is given when the error was vague."""
+    where = _where(url)
+    if isinstance(exc, av.error.HTTPUnauthorizedError):
+        return AUTH, ("the camera refused the user name or password (401 Unauthorized): "
+                      "check the credentials in the config")
+    if isinstance(exc, av.error.HTTPForbiddenError):
+        return AUTH, "the camera refused access to this stream (403 Forbidden): check the user's rights on the camera"
+    if isinstance(exc, av.error.HTTPNotFoundError):
+        return OTHER, "the camera has no stream at this path (404 Not Found): check the URL's path"
+    code = getattr(exc, "errno", None)
+    if probe is not None and probe.connect_error is not None:
+        code = probe.connect_error
+    if code == errno.ECONNREFUSED:
+        return REFUSED, (f"connection refused at {where}: nothing listens there (camera off or rebooting, "
+                         "wrong port, or its RTSP service is stopped)")
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN):
+        return UNREACHABLE, f"{where} cannot be reached (no route or unknown host): check the network and the address"
+    if code == errno.ETIMEDOUT and probe is not None:
+        return UNREACHABLE, (f"no answer to a connection at {where} within {timeout_s:.0f} s: the camera is off "
+                             "the network, or a firewall drops the connection")
+    if probe is not None:
+        rtsp = probe.received.startswith(b"RTSP/") or b"RTSP/".startswith(probe.received)  # a slow one: "RT"
+        if not rtsp:
+            return NOT_RTSP, (f"something answers at {where}, but not RTSP (it sent {_printable(probe.received)}): "
+                              "wrong port or wrong device")
+        if not probe.received:
+            return NO_ANSWER, (f"the camera takes the connection at {where} but never answers (timed out after "
+                               f"{timeout_s:.0f} s): its RTSP service is hung; restart the camera")
+        if not probe.complete:
+            return SLOW, (f"the camera answers far too slowly ({len(probe.received)} bytes in {probe.seconds:.0f} s, "
+                          f"timed out): a failing network link or an overloaded camera")
+    if elapsed_s >= timeout_s * 0.9:
+        return NO_ANSWER, f"the camera did not finish answering within {timeout_s:.0f} s (timed out)"
+    return OTHER, "cannot open the stream: " + str(exc)
+
+
+def vague(exc: BaseException) -> bool:
+    """FFmpeg's catch-all errors, which a look of our own can tell apart."""
+    return isinstance(exc, (av.error.InvalidDataError, av.error.ExitError, TimeoutError, av.error.EOFError))
