@@ -19,7 +19,7 @@ from typing import Any
 from edged.alarms import Alarms
 from storage import audit
 from storage.catalog import CatalogWriter
-from storage.reconcile import Report, apply_outcomes, open_before, reconcile, salvage_rows
+from storage.reconcile import Report, apply_outcomes, in_background, open_before, reconcile, salvage_rows
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class StartupRecovery:
         report = Report()
         try:
             rows = await self.writer.run(open_before, self.started_us)
-            outcomes = await asyncio.to_thread(salvage_rows, self.data_dir, rows, expect or (lambda _p, _k: None))
+            outcomes = await in_background(salvage_rows, self.data_dir, rows, expect or (lambda _p, _k: None))
             await self.writer.run(apply_outcomes, outcomes, report)
             salvaged = time.monotonic() - t0
             await self.writer.run(lambda c: reconcile(c, self.data_dir, expect, self.started_us, report))

@@ -24,7 +24,7 @@ from edged.task_keeper import keep
 from recorder.camera import backoff_us
 from storage import audit
 from storage.catalog import Catalog, CatalogWriter
-from storage.reconcile import Report, apply_outcomes, salvage_rows
+from storage.reconcile import Report, apply_outcomes, in_background, salvage_rows
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ HEARTBEAT_S = 2.0
 STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
 OFFLINE_ALARM_S = 10.0        # a camera down for longer than this raises camera_offline
 WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
+SPARE_AFTER_S = 10.0          # a worker's spare is started this long after it
 
 
 def now_us() -> int:
@@ -69,6 +70,7 @@ class WorkerSlot:
     proc: asyncio.subprocess.Process | None = None
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
+    spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
 
     async def send(self, msg: dict[str, Any]) -> None:
         proc = self.proc
@@ -213,6 +215,12 @@ class Supervisor:
             if pending:
                 log.error("recorder workers did not stop within %.0f s; killing them", STOP_TIMEOUT_S)
                 self.kill_workers()
+            for slot in self.slots:  # a spare has nothing open: it ends on end of input
+                if slot.spare is not None:
+                    spare, slot.spare = slot.spare, None
+                    if spare.stdin is not None:
+                        spare.stdin.close()
+                    await spare.wait()
 
     async def _announce_start(self) -> None:
         """Recording has started once every worker that has cameras holds its list."""
@@ -234,8 +242,9 @@ class Supervisor:
 
     def kill_workers(self) -> None:
         for slot in self.slots:
-            if slot.proc is not None and slot.proc.returncode is None:
-                slot.proc.kill()
+            for proc in (slot.proc, slot.spare):
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
 
     async def reload(self, cfg: Config) -> None:
         """Apply a new camera list without touching cameras that did not change."""
@@ -296,10 +305,27 @@ class Supervisor:
             except TimeoutError:
                 pass
 
-    async def _run_worker(self, slot: WorkerSlot) -> int | None:
-        proc = await asyncio.create_subprocess_exec(
+    @staticmethod
+    async def _spawn() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "recorder.worker",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+
+    async def _spare_later(self, slot: WorkerSlot) -> None:
+        """Start a slot's spare worker once its cameras are recording (not during start-up,
+        when the imports would compete with the workers that matter)."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), SPARE_AFTER_S)
+            return
+        except TimeoutError:
+            pass
+        if slot.spare is None and slot.proc is not None:
+            slot.spare = await self._spawn()
+
+    async def _run_worker(self, slot: WorkerSlot) -> int | None:
+        proc, slot.spare = slot.spare, None
+        if proc is None or proc.returncode is not None:
+            proc = await self._spawn()
         slot.proc = proc
         log.info("recorder worker %d started (pid %d) for %d cameras", slot.index, proc.pid, len(slot.cameras))
         try:
@@ -309,6 +335,9 @@ class Supervisor:
             slot.started.set()
             if self.stopping.is_set():  # stopped while this worker was starting: its stop went nowhere
                 await slot.send({"cmd": "stop"})
+            else:  # the next one waits ready: a dead worker's cameras need not wait for Python's imports
+                assert self._tg is not None
+                self._tg.create_task(self._spare_later(slot), name=f"spare-{slot.index}")
             await self._read_events(slot, proc)
             return await proc.wait()
         finally:
@@ -329,17 +358,33 @@ class Supervisor:
 
     async def _after_worker_death(self, slot: WorkerSlot) -> None:
         """Close what the dead worker left open, so its cameras' footage counts, off the
-        restart's path (design/0025): the worker restarts at once, the salvage (cut, fsync,
-        hash) runs on a thread of its own, and each camera's next gap waits for it."""
+        restart's path (design/0025): the worker restarts at once, and the catalog updates
+        and the salvage (cut, fsync, hash) run in a task of their own, whose catalog writes
+        queue before the new worker's; each camera's next gap waits for it. Under a page
+        cache full of dirty pages one catalog commit can take a second."""
         cams = set(slot.cameras)
         for cam in cams:
             self.gap_reason[cam] = "recorder worker died"
-            await self.writer.run(Catalog.set_camera_state, cam, "offline", "recorder worker died", now_us())
-        rows = await self.writer.run(lambda c: [r for r in c.segments_in("writing") if r["camera"] in cams])
+            self.states[cam] = "offline"
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.expect_recovery(cams, done)
         assert self._tg is not None
-        self._tg.create_task(self._recover(rows, f"worker {slot.index} died", done), name=f"recover-{slot.index}")
+        self._tg.create_task(self._recover_dead(cams, now_us(), f"worker {slot.index} died", done),
+                             name=f"recover-{slot.index}")
+
+    async def _recover_dead(self, cams: set[str], died_us: int, what: str, done: asyncio.Future) -> None:
+        try:
+            def mark(c: Catalog) -> list[dict[str, Any]]:
+                with c.db.atomic():
+                    for cam in cams:
+                        c.set_camera_state(cam, "offline", "recorder worker died", died_us)
+                return [r for r in c.segments_in("writing") if r["camera"] in cams and r["start_us"] < died_us]
+
+            rows = await self.writer.run(mark)
+        except BaseException:
+            done.set_result(None)
+            raise
+        await self._recover(rows, what, done)
 
     def expect_recovery(self, cams: Iterable[str], done: asyncio.Future) -> None:
         """Segments of these cameras are being recovered until `done`: a gap before their
@@ -351,7 +396,7 @@ class Supervisor:
         started = time.monotonic()
         expect = self.guard.expect if self.guard else lambda _p, _k: None
         try:
-            outcomes = await asyncio.to_thread(salvage_rows, self.cfg.storage.data_dir, rows, expect)
+            outcomes = await in_background(salvage_rows, self.cfg.storage.data_dir, rows, expect)
             report = Report()
             await self.writer.run(apply_outcomes, outcomes, report)
             log.info("after %s: %s in %.2f s", what, report.summary(), time.monotonic() - started)

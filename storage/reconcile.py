@@ -6,13 +6,15 @@ so start-up stays fast however much footage there is.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from storage import layout
 from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
@@ -21,6 +23,7 @@ from storage.hashing import sha256_file
 from storage.mp4 import cut_to_whole, scan_media, whole_prefix
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TAIL_US = 2 * 86_400 * 1_000_000  # look back two days from the newest segment
 
@@ -137,6 +140,29 @@ def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], r
     """Close segments left `writing` by a crash of the daemon or of a recorder worker (or
     stranded by a disk that went away and came back)."""
     apply_outcomes(catalog, salvage_rows(data_dir, rows, expect), report, absent)
+
+
+async def in_background(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking recovery work on a thread of its own at a lower CPU priority (nice +10,
+    for this thread only), so hashing and scanning what a crash left behind does not slow
+    the camera threads that have just started recording again (design/0025)."""
+    loop = asyncio.get_running_loop()
+    result: asyncio.Future = loop.create_future()
+
+    def work() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:
+            pass
+        try:
+            value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+            loop.call_soon_threadsafe(lambda: result.done() or result.set_exception(exc))
+        else:
+            loop.call_soon_threadsafe(lambda: result.done() or result.set_result(value))
+
+    threading.Thread(target=work, name="recovery", daemon=True).start()
+    return await result
 
 
 def open_before(catalog: Catalog, before_us: int | None) -> list[dict[str, Any]]:
