@@ -7,7 +7,8 @@ while 64 cameras write and the page cache is full of dirty pages (target: <= 5 s
 bench/out/recovery on the machine's disk (not a tmpfs: writeback is the point). A ballast
 process writes large files without fsync the whole time, so the kernel's dirty pages stay
 near its limit (Dirty in /proc/meminfo is printed). Each round kills one recorder worker
-(SIGKILL), or the daemon with its workers (SIGKILL to the process group, then `edged run`
+(SIGKILL; the one that has run longest, once it has run 30 s: a worker that dies sooner
+after its restart is a crash loop, restarted with backoff on purpose), or the daemon with its workers (SIGKILL to the process group, then `edged run`
 again at once, as systemd's Restart= would after RestartSec). Resume of a camera = the start
 of its first segment after the kill minus the kill time; a round's figure is its worst
 camera. Where the time goes comes from the daemon's log: worker death noticed, worker
@@ -30,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.record_throughput import OUT, command_line, environment, log, table
+from edged.supervisor import WORKER_STABLE_S
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 
@@ -54,6 +56,15 @@ while True:
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def age_s(pid: int) -> float:
+    """How long the process has run."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
 
 
 def dirty_mb() -> float:
@@ -149,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(8)  # let the open segments grow (and the dirty pages pile up)
                     dirty = dirty_mb()
                     if kind == "worker":
-                        pid = next(p for p in d.workers() if open_cameras(p))
+                        # The worker that has run longest, and only once it ran WORKER_STABLE_S: a
+                        # worker dying again sooner is a crash loop, restarted with backoff on purpose.
+                        pid = wait_for(lambda: (old := [p for p in d.workers() if open_cameras(p)
+                                                        and age_s(p) > WORKER_STABLE_S + 1]) and
+                                       max(old, key=age_s), 90, "a worker that has run 30 s", interval=0.5)
                         mine = open_cameras(pid)
                         killed = now_us()
                         os.kill(pid, signal.SIGKILL)
