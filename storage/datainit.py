@@ -64,4 +64,19 @@ def init_data(data_dir: Path, actor: str, how: str, reason: str = "") -> dict[st
         audit.append(db, actor, "data.init", detail)
     finally:
         db.conn.close()
+    _give_to_folder_owner(data_dir)
     return detail
+
+
+def _give_to_folder_owner(data_dir: Path) -> None:
+    """Run as root (the installer, an operator) on a folder the daemon's user owns: what was
+    just made belongs to that user too, or the daemon could not open its own catalog."""
+    st = data_dir.stat()
+    if os.geteuid() != 0 or (st.st_uid, st.st_gid) == (0, 0):
+        return
+    for path in [data_dir / layout.VIDEO_DIR, *data_dir.glob(layout.CATALOG_FILE + "*"),
+                 data_dir / volume.IDENTITY_FILE, data_dir / layout.VIDEO_DIR / volume.IDENTITY_FILE,
+                 data_dir / nodekey.KEY_FILE, data_dir / nodekey.PUBLIC_PEM, data_dir / nodekey.BACKUP_DIR,
+                 nodekey.backup_path(data_dir)]:
+        if path.exists():
+            os.chown(path, st.st_uid, st.st_gid)
