@@ -36,7 +36,14 @@ def operator() -> str:
 
 def init_data(data_dir: Path, actor: str, how: str, reason: str = "") -> dict[str, Any]:
     """Make the catalog, the identity files and the node key (and its backup). Blocking."""
-    data_dir = Path(data_dir)
+    old = os.umask(0o027)  # as the unit's UMask: nothing of the data folder is for others
+    try:
+        return _init(Path(data_dir), actor, how, reason)
+    finally:
+        os.umask(old)
+
+
+def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
     if initialised(data_dir):
         raise AlreadyInitialised(f"{data_dir} already holds a catalog: nothing done")
     data_dir.mkdir(parents=True, exist_ok=True)
