@@ -7,8 +7,8 @@ while 64 cameras write and the page cache is full of dirty pages (target: <= 5 s
 bench/out/recovery on the machine's disk (not a tmpfs: writeback is the point). A ballast
 process writes large files without fsync the whole time, so the kernel's dirty pages stay
 near its limit (Dirty in /proc/meminfo is printed). Each round kills one recorder worker
-(SIGKILL; the one that has run longest, once it has run 30 s: a worker that dies sooner
-after its restart is a crash loop, restarted with backoff on purpose), or the daemon with its workers (SIGKILL to the process group, then `edged run`
+(SIGKILL; the one that has recorded longest, once it has recorded 30 s: a worker that dies
+sooner after its restart is a crash loop, restarted with backoff on purpose), or the daemon with its workers (SIGKILL to the process group, then `edged run`
 again at once, as systemd's Restart= would after RestartSec). Resume of a camera = the start
 of its first segment after the kill minus the kill time; a round's figure is its worst
 camera. Where the time goes comes from the daemon's log: worker death noticed, worker
@@ -58,13 +58,11 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def age_s(pid: int) -> float:
-    """How long the process has run."""
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return 0.0
-    return float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+def served_s(d: Daemon, pid: int) -> float:
+    """How long the worker has recorded: since the daemon took it into service (a spare waits
+    idle before that, which the supervisor's restart backoff does not count)."""
+    times = log_times(d.log, rf"recorder worker \d+ started \(pid {pid}\)", 0)
+    return (now_us() - times[-1]) / S if times else 0.0
 
 
 def dirty_mb() -> float:
@@ -132,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=20, help="worker kills and daemon kills under load (each)")
     p.add_argument("--reference-rounds", type=int, default=3, help="the same without the ballast writer (each)")
     p.add_argument("--ballast-files", type=int, default=16, help="512 MB files the ballast keeps on disk")
+    p.add_argument("--kinds", default="worker,daemon", help="what to kill: worker, daemon or both (default)")
     args = p.parse_args(argv)
     log(f"command: {command_line('bench.recovery_time')}")
     log(f"environment: {environment()}")
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 ballast = subprocess.Popen([sys.executable, "-c", BALLAST, str(base / "ballast"),
                                             str(args.ballast_files)], start_new_session=True)
                 wait_for(lambda: dirty_mb() > 1000, 120, "a gigabyte of dirty pages", interval=0.5)
-            for kind in ("worker", "daemon"):
+            for kind in args.kinds.split(","):
                 for n in range(1, rounds + 1):
                     time.sleep(8)  # let the open segments grow (and the dirty pages pile up)
                     dirty = dirty_mb()
@@ -163,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                         # The worker that has run longest, and only once it ran WORKER_STABLE_S: a
                         # worker dying again sooner is a crash loop, restarted with backoff on purpose.
                         pid = wait_for(lambda: (old := [p for p in d.workers() if open_cameras(p)
-                                                        and age_s(p) > WORKER_STABLE_S + 1]) and
-                                       max(old, key=age_s), 90, "a worker that has run 30 s", interval=0.5)
+                                                        and served_s(d, p) > WORKER_STABLE_S + 1]) and
+                                       max(old, key=lambda p: served_s(d, p)), 90, "a worker that has run 30 s",
+                                       interval=0.5)
                         mine = open_cameras(pid)
                         killed = now_us()
                         os.kill(pid, signal.SIGKILL)
