@@ -4,7 +4,7 @@ FFmpeg reports a camera that never answers, one that answers a byte at a time an
 answers with something other than RTSP all as "Invalid data found when processing input"
 after its timeout. When an open fails that vaguely, `probe_rtsp` looks for
 itself: a TCP connection and one OPTIONS request, with the same timeout, no credentials
-sent. `explain` turns what is known into a (kind, words) pair; it is pure.
+sent. `explain_open` turns what is known into a (kind, words) pair; it is pure.
 """
 
 from __future__ import annotations
