@@ -27,9 +27,8 @@ EXPECTED = {
 }
 
 
-def ctl(config, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +62,13 @@ def test_each_misbehaving_camera_is_offline_with_its_own_reason(tmp_path, clip):
             good.stop()
             row = wait_for(lambda: (r := d.camera("good")) and r["state"] == "offline" and r, 30, "good offline")
             assert row["last_packet_us"] and row["last_error"], row
-            shown = ctl(config, "cameras")
+            shown = ctl(d, "cameras")
             assert shown.returncode == 0, shown.stderr
             lines = {ln.split()[0]: ln for ln in shown.stdout.splitlines()[1:] if ln.strip()}
             for kind in KINDS:
                 assert "OFFLINE" in lines[kind.replace("_", "-")] and EXPECTED[kind] in lines[kind.replace("_", "-")]
             assert "(" in lines["good"] and "stale" in shown.stdout, shown.stdout
-            as_json = {r["id"]: r for r in json.loads(ctl(config, "cameras", "--json").stdout)}
+            as_json = {r["id"]: r for r in json.loads(ctl(d, "cameras", "--json").stdout)}
             assert as_json["good"]["figures_stale"] and not any(
                 as_json[k.replace("_", "-")]["last_error"] is None for k in KINDS)
             assert "connecting" not in {r["state"] for r in as_json.values()}, "retries do not flip to connecting"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 from edged.display import table, width
-from storage.catalog import Catalog, open_db
-from tests.support.daemon import ROOT, write_config
+from tests.support.cameras import free_port
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
 
 def test_table_pads_by_display_width():
@@ -23,22 +23,26 @@ def test_table_pads_by_display_width():
 
 
 def test_edgectl_survives_an_output_encoding_without_chinese(tmp_path):
+    """The real daemon with a Chinese-named camera (unreachable: nothing to encode) and the
+    site's Chinese name; edgectl's tables through an ASCII, Big5 and Latin-1 stdout."""
     data = tmp_path / "data"
-    config = write_config(tmp_path / "edged.toml", data, [{"id": "lobby", "name": "大廳入口", "url": "synthetic:"}])
-    r = subprocess.run([sys.executable, "-m", "edged.cli", "init-data", "--config", str(config)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert r.returncode == 0, r.stderr
-    db = open_db(data / "catalog.db")
-    Catalog(db).sync_cameras([{"id": "lobby", "name": "大廳入口", "url": "synthetic:", "enabled": 1}])
-    Catalog(db).set_node({"site_name": "戶政事務所"})
-    db.conn.close()
-    for encoding in ("ascii", "big5", "latin-1"):
-        for verb in (["cameras"], ["cameras", "--notice"], ["status"]):
-            out = subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), *verb], cwd=ROOT,
-                                 capture_output=True, timeout=30, env={**os.environ, "PYTHONIOENCODING": encoding})
-            assert out.returncode == 0, (encoding, verb, out.stderr.decode(errors="replace"))
-            assert b"Traceback" not in out.stderr
-            text = out.stdout.decode(encoding)
-            assert "lobby" in text or "CCTV" in text or "edged" in text
-            if encoding == "big5" and verb == ["cameras"]:
-                assert "大廳入口" in text  # Big5 has these characters: shown, not replaced
+    config = write_config(tmp_path / "edged.toml", data, [
+        {"id": "lobby", "name": "大廳入口", "url": f"rtsp://127.0.0.1:{free_port()}/x"}])
+    config.write_text(config.read_text().replace('id = "test"', 'id = "test"\nname = "戶政事務所"', 1))
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        wait_for(lambda: (d.camera("lobby") or {}).get("state") == "offline", 30, "the camera listed")
+        for encoding in ("ascii", "big5", "latin-1"):
+            for verb in (["cameras"], ["cameras", "--notice"], ["status"]):
+                out = subprocess.run([*d.ctl, *verb], cwd=ROOT, capture_output=True, timeout=30,
+                                     env={**os.environ, "PYTHONIOENCODING": encoding})
+                assert out.returncode == 0, (encoding, verb, out.stderr.decode(errors="replace"))
+                assert b"Traceback" not in out.stderr
+                text = out.stdout.decode(encoding)
+                assert "lobby" in text or "CCTV" in text or "edged" in text
+                if encoding == "big5" and verb == ["cameras"]:
+                    assert "大廳入口" in text  # Big5 has these characters: shown, not replaced
+                if encoding == "ascii" and verb == ["cameras"]:
+                    assert "????" in text
+    finally:
+        assert d.stop() == 0, d.log

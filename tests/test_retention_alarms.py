@@ -36,9 +36,8 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def ctl_json(config, *args: str):
-    r = subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), *args, "--json"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=30)
+def ctl_json(d: Daemon, *args: str):
+    r = subprocess.run([*d.ctl, *args, "--json"], capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -76,9 +75,9 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
             assert all(r["cleared_us"] is None for r in rows), "no clear while the breach lasts"
             assert passes >= seconds / 3, f"only {passes} retention passes in {seconds:.0f} s"
             # edgectl retention and the alarms agree: every camera BREACHED, each with one alarm.
-            report = ctl_json(config, "retention")
+            report = ctl_json(d, "retention")
             assert {c["camera"]: c["verdict"] for c in report["cameras"]} == {c: "BREACHED" for c in CAMS}
-            alarms = ctl_json(config, "alarms")
+            alarms = ctl_json(d, "alarms")
             assert sorted(a["camera"] for a in alarms if a["kind"] == "min_retention_breach") == CAMS
         finally:
             assert d.stop() == 0, d.log

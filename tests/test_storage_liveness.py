@@ -52,9 +52,8 @@ def cameras(tmp_path_factory):
         yield server
 
 
-def ctl(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edged.ctl", "--config", str(config), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=30)
+def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
 def files_under(folder: Path) -> list[str]:
@@ -87,7 +86,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
         alarm = wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm within seconds")[0]
         assert alarm["severity"] == "critical" and "video folder" in alarm["message"], alarm
         wait_for(lambda: all(d.camera(c)["state"] == "offline" for c in "ab"), 10, "the cameras stopped")
-        status = ctl(config, "status")
+        status = ctl(d, "status")
         assert status.returncode == 0, status.stderr
         assert "RECORDING STOPPED" in status.stdout and "data disk" in status.stdout, status.stdout
         # The segments open at the loss: closed on their own disk, then `missing` until it is back;
@@ -116,7 +115,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
         _mount("-t", "tmpfs", "-o", "size=50m", "tmpfs", str(video))
         beat = heartbeat(d)
         wait_for(lambda: heartbeat(d) > beat + 4_000_000, 20, "four seconds of the daemon's heartbeats")
-        status = ctl(config, "status")
+        status = ctl(d, "status")
         assert "RECORDING STOPPED" in status.stdout, status.stdout
         assert active(d, "storage_lost")
         assert files_under(video) == [], "nothing written onto another disk"
