@@ -109,9 +109,9 @@ def probe(folder: Path) -> Probe:
 
 def write_identity(folder: Path, disk_id: str) -> None:
     """Write the identity file (new, fsynced): once, when the data folder is initialised."""
-    from storage.fsutil import fsync_dir, write_new
+    from storage.fsutil import PRIVATE_FILE, fsync_dir, write_new
 
-    write_new(folder / IDENTITY_FILE, (disk_id + "\n").encode(), 0o640)
+    write_new(folder / IDENTITY_FILE, (disk_id + "\n").encode(), PRIVATE_FILE)
     fsync_dir(folder)
 
 
