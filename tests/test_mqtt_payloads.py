@@ -4,12 +4,18 @@ real mosquitto."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Callable
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from mqtt.commands import sign_command
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -49,6 +55,8 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
     examples = readme_examples()
     assert len(examples) >= 10, sorted(examples)
     clip = make_clip(tmp_path / "clips", fps=20, gop=20, seconds=10)
+    central = Ed25519PrivateKey.generate()  # the central office signs its commands
+    central_pub = base64.b64encode(central.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
     dead_port = free_port()
     broker = Broker(tmp_path / "broker").start()
     sub = Subscriber(broker, f"{BASE}/#").start()
@@ -59,6 +67,7 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
             {"id": "counter-2", "url": f"rtsp://127.0.0.1:{dead_port}/cam"}], storage={"segment_length": "2s"})
         config.write_text(config.read_text() + textwrap.dedent(f"""
             [retention]
+            allow_short_for_tests = true
             min_retention = "1s"
             max_retention = "4s"
             interval = "1s"
@@ -67,6 +76,7 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
             host = "127.0.0.1"
             port = {broker.port}
             reconnect_max = "1s"
+            command_key = "{central_pub}"
             """))
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
@@ -96,7 +106,9 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
                      "camera_offline raised")
             with RtspServer({"cam": f"clip:{clip.video}@20"}, port=dead_port):  # the dead camera comes back
                 wait_for(lambda: on("alarm", lambda b: b["action"] == "clear"), 60, "camera_offline cleared")
-            sub.publish(f"{BASE}/cmd/state", json.dumps({"cmd": "state", "args": {}, "correlation": "req-42"}))
+            command = sign_command(central, "state", {}, "nonce-0001", time.time_ns() // 1000 + 60_000_000,
+                                   "test/node1", correlation="req-42")
+            sub.publish(f"{BASE}/cmd/state", json.dumps(command))
             for label in examples:
                 assert label in real, f"README example {label!r}: the test does not know which payload it shows"
             sent = {label: wait_for(get, 90, f"a real {label} payload") for label, get in real.items()}

@@ -51,6 +51,7 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
                               storage={"segment_length": "2s"})
         config.write_text(config.read_text() + textwrap.dedent("""
             [retention]
+            allow_short_for_tests = true
             min_retention = "1h"
             reserve = "3MB"
             interval = "1s"
