@@ -1,6 +1,6 @@
 """`audit verify` over a million audit records (issue 7's benchmark).
 
-    cd /work/main && .venv/bin/python -m bench.audit_verify [--records 1000000] [--runs 3] [--out bench/out/audit]
+    .venv/bin/python -m bench.audit_verify [--records 1000000] [--runs 3] [--out bench/out/audit]
 
 A catalog is made with `open_db` (the real schema and migrations) and filled with --records
 audit records shaped like the daemon's (logins, holds, grant uses, retention pass summaries;

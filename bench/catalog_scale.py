@@ -1,6 +1,6 @@
 """The catalog at a year of footage: retention pass, range query, start-up, file size.
 
-    cd /work/main && .venv/bin/python -m bench.catalog_scale [--cameras 64] [--days 365] [--segment 60] \
+    .venv/bin/python -m bench.catalog_scale [--cameras 64] [--days 365] [--segment 60] \
         [--out bench/out/catalog] [--runs 5] [--rebuild] [--keep-work]
 
 A synthetic catalog of cameras x days x one row per segment (64 x 365 x 1440 = 33.6 million

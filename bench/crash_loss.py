@@ -1,6 +1,6 @@
 """How much footage a kill -9 of the whole daemon costs (target: at most 1 s).
 
-    cd /work/main && .venv/bin/python -m bench.crash_loss [--kills 20] [--seed S]
+    .venv/bin/python -m bench.crash_loss [--kills 20] [--seed S]
 
 One fake RTSP camera (640x360, 20 fps, 2 s GOP), edged with 60 s segments on one data
 folder. Each round: wait for a `writing` segment, wait a random 1.5-8 s more, SIGKILL the

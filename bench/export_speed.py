@@ -1,7 +1,7 @@
 """Export throughput for one hour of one camera, against `cp` of the same segment files
 (target: export >= 0.8x cp's throughput).
 
-    cd /work/main && .venv/bin/python -m bench.export_speed [--reps 5] [--audio] [--cold]
+    .venv/bin/python -m bench.export_speed [--reps 5] [--audio] [--cold]
 
 One hour of footage (1080p, 20 fps, ~4 Mbit/s, 2 s GOP: the record_throughput clip looped)
 is written once into `bench/out/export/data` as 60 one-minute fragmented-MP4 segments by the

@@ -1,6 +1,6 @@
 """Time from a camera turning black to its `video_dark` alarm, through the real daemon.
 
-    cd /work/main && .venv/bin/python -m bench.health_alarm [--reps 3]
+    .venv/bin/python -m bench.health_alarm [--reps 3]
 
 A 1080p 20 fps colour camera (the healthy test clip) is served by the fake camera server;
 once edged has sampled it, the server is restarted with the black clip on the same mount

@@ -1,7 +1,7 @@
 """CPU cost of the image checks: recorder workers with sampling off, then on (target: at most
 0.3 % of a core more per camera at one sample per 10 s).
 
-    cd /work/main && .venv/bin/python -m bench.health_checks [--cameras 32] [--seconds 120] [--rounds 1]
+    .venv/bin/python -m bench.health_checks [--cameras 32] [--seconds 120] [--rounds 1]
 
 The 1080p bench clip of bench.record_throughput (20 fps, 2 s GOP, 4 Mbit/s) is served on N
 mounts by one fake-camera RTSP server. The recorder workers (`python -m recorder.worker`, as many

@@ -1,6 +1,6 @@
 """MQTT reporting: alarm latency, outbox drain rate after an outage, CPU cost for 64 cameras.
 
-    cd /work/main && .venv/bin/python -m bench.mqtt_bench [--alarms 1000] [--backlog 50000] [--cameras 64] [--seconds 30]
+    .venv/bin/python -m bench.mqtt_bench [--alarms 1000] [--backlog 50000] [--cameras 64] [--seconds 30]
 
 Against a local mosquitto (started here on a free port, `max_queued_messages 0` so the broker
 itself drops nothing) with the central office's subscriber in its own process, so the

@@ -1,6 +1,6 @@
 """How many 1080p cameras edged records in real time, against `ffmpeg -c copy` per camera.
 
-    cd /work/main && .venv/bin/python -m bench.record_throughput [--counts 1,8,32,64,96] [--seconds 60]
+    .venv/bin/python -m bench.record_throughput [--counts 1,8,32,64,96] [--seconds 60]
 
 One pre-encoded 60 s 1080p clip (20 fps, 2 s GOP, 4 Mbit/s) is served on N mounts by one
 fake-camera RTSP server. For each N: edged records the N cameras, then N ffmpeg segment
@@ -51,7 +51,7 @@ def command_line(module: str) -> str:
         exe = exe.relative_to(ROOT)  # type: ignore[assignment]
     except ValueError:
         pass
-    return f"cd {ROOT} && {exe} -m {module} {shlex.join(sys.argv[1:])}".rstrip()
+    return f"{exe} -m {module} {shlex.join(sys.argv[1:])}".rstrip()  # from the repository root
 
 
 def source_state() -> str:

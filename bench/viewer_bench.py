@@ -1,6 +1,6 @@
 """The web viewer: CPU per live viewer and per playback viewer, and click to first frame.
 
-    cd /work/main && .venv/bin/python -m bench.viewer_bench [--viewers 4] [--seconds 20] [--reps 5] [--height 720]
+    .venv/bin/python -m bench.viewer_bench [--viewers 4] [--seconds 20] [--reps 5] [--height 720]
 
 One camera (testsrc2 + noise, 20 fps, 2 s GOP, no B-frames; 1280x720 at 2 Mbit/s by
 default) served by the test RTSP server and recorded by the real daemon with [viewer] on;
