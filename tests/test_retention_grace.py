@@ -13,7 +13,6 @@ from collections import namedtuple
 from dataclasses import replace
 
 from edged.config import RetentionConfig
-from edged.integrity import IDENTITY_FILE
 from storage.catalog import Catalog, open_db
 from storage.retention_store import (
     add_hold,
@@ -104,7 +103,6 @@ def test_retention_change_by_reload_and_by_restart(tmp_path):
     data.mkdir()
     now = time.time_ns() // 1000
     old = write_segments(data, "cam", clip_mp4(clip), [(now - 2 * D, 12)], segment_s=3)
-    (data / IDENTITY_FILE).write_text("test-disk\n")  # this is the disk the catalog describes
     with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
         def config(**retention):
             return write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": cameras.url("cam")}],

@@ -15,6 +15,7 @@ from typing import Any
 import av
 
 from recorder.segment import SegmentFile
+from storage import datainit
 from storage.catalog import Catalog, open_db
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE, segment_relpath
@@ -92,6 +93,8 @@ def _close(seg: SegmentFile, rel: str, camera: str, start_us: int, end_us: int) 
 
 
 def _register(data_dir: Path, camera: str, rows: list[dict[str, Any]]) -> None:
+    if not datainit.initialised(data_dir):  # a new data folder, as `edged init-data` makes it (design/0023)
+        datainit.init_data(data_dir, "test", "tests/support/footage.py")
     cat = Catalog(open_db(data_dir / CATALOG_FILE))
     try:
         if not next(cat.db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [camera]), None):
