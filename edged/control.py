@@ -28,6 +28,8 @@ from typing import Any, Awaitable, Callable
 
 from edged import roles
 from edged.config_values import ConfigError
+from storage.catalog import open_readonly
+from storage.layout import CATALOG_FILE
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,18 @@ def peer_creds(sock: socket.socket) -> tuple[int, str]:
 def peer_user(sock: socket.socket) -> str:
     return peer_creds(sock)[1]
 
+
+
+async def read_catalog(data_dir: Path, fn: Callable[[Any], Any]) -> Any:
+    """`fn(db)` on a read-only catalog connection of its own, on a thread: readers never wait
+    for the writer, and the event loop never waits for SQLite."""
+    def run() -> Any:
+        db = open_readonly(data_dir / CATALOG_FILE)
+        try:
+            return fn(db)
+        finally:
+            db.conn.close()
+    return await asyncio.to_thread(run)
 
 @dataclass
 class Caller:

@@ -16,11 +16,10 @@ from typing import Any, Callable, TypeVar
 from edged import requests as rq
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.control import Caller, Handler, RequestError, SessionLookup
+from edged.control import Caller, Handler, RequestError, SessionLookup, read_catalog
 from storage import audit, audit_report
 from storage import people_store as ps
-from storage.catalog import CatalogWriter, open_readonly
-from storage.layout import CATALOG_FILE
+from storage.catalog import CatalogWriter
 
 T = TypeVar("T")
 PAGE = 5000  # audit records per reply
@@ -57,14 +56,8 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         except (ps.AccountError, ps.GrantError, rq.RequestRuleError) as exc:
             raise RequestError(f"{refused}: {exc}") from None
 
-    async def read(fn: Callable[[Any], T]) -> T:
-        def run() -> T:
-            db = open_readonly(data_dir / CATALOG_FILE)
-            try:
-                return fn(db)
-            finally:
-                db.conn.close()
-        return await asyncio.to_thread(run)
+    def read(fn: Callable[[Any], T]) -> Any:
+        return read_catalog(data_dir, fn)
 
     # sessions -----------------------------------------------------------------------
     async def login(args: dict[str, Any], caller: Caller) -> dict[str, Any]:

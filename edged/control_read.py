@@ -10,7 +10,6 @@ Listing footage (segments) is on the audit chain; status-like reads are not.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -18,12 +17,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from edged.control import Caller, Handler, RequestError
+from edged.control import Caller, Handler, RequestError, read_catalog
 from edged.control_ops import check_scope
 from edged.inspection_runner import run_of
 from storage import audit
-from storage.catalog import FOOTAGE, CatalogWriter, open_readonly, segments_between
-from storage.layout import CATALOG_FILE
+from storage.catalog import FOOTAGE, CatalogWriter, segments_between
 from storage.retention import DAY_US
 from storage.retention_store import HoldError, hold_row, retention_report
 
@@ -60,14 +58,8 @@ def _scoped(caller: Any, camera: str | None) -> list[str] | None:
 def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Path) -> dict[str, Handler]:
     """`cfg_of()` gives the config in force (a SIGHUP may have replaced it)."""
 
-    async def query(fn: Callable[[Any], Any]) -> Any:
-        def run() -> Any:
-            db = open_readonly(data_dir / CATALOG_FILE)
-            try:
-                return fn(db)
-            finally:
-                db.conn.close()
-        return await asyncio.to_thread(run)
+    def query(fn: Callable[[Any], Any]) -> Any:
+        return read_catalog(data_dir, fn)
 
     async def status(_args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         def q(db) -> dict[str, Any]:
