@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import faulthandler
 import fcntl
 import hashlib
 import logging
@@ -199,7 +200,13 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 
         async def announce_ready(stopping: asyncio.Event) -> None:
-            await sup.recording_started.wait()
+            started = asyncio.ensure_future(sup.recording_started.wait())
+            stopped = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait([started, stopped], return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            stopped.cancel()
+            if not sup.recording_started.is_set():
+                return  # stopped before recording started: nothing to announce
             steps.mark("workers")
             notifier.ready(status_line(sup, runner, None))
             log.info("ready: recording has started (%s)", steps)
@@ -231,6 +238,7 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
 
 
 WAIT_DATA_S = 2.0
+STOP_DUMP_S = 20.0  # a stop still running after this long dumps every thread's stack to the log
 
 
 async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
@@ -378,6 +386,9 @@ def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
             sup.kill_workers()
             os._exit(1)
         log.info("%s: closing open segments and stopping", signame)
+        # if the stop ever hangs, the log shows where every thread waits (and systemd's
+        # TimeoutStopSec ends it): a stop that hangs is a bug to find, not to guess
+        faulthandler.dump_traceback_later(STOP_DUMP_S, repeat=True)
         notifier.stopping()
         sup.request_stop()
 

@@ -9,6 +9,7 @@ the group (and so of recording).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -34,10 +35,23 @@ STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on
 OFFLINE_ALARM_S = 10.0        # a camera down for longer than this raises camera_offline
 WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
 SPARE_AFTER_S = 10.0          # a worker's spare is started this long after it
+AUX_STOP_S = 10.0             # after the workers, the other tasks get this long to end, then are cancelled
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
+    """A stop is bounded: a task that has not ended `timeout` s after the stop is logged with
+    where it waits, and cancelled (its keeper's job was to end on `stopping`)."""
+    _done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        where = io.StringIO()
+        task.print_stack(file=where)
+        log.error("task %s had not ended %.0f s after the stop; cancelling it. It was at:\n%s",
+                  task.get_name(), timeout, where.getvalue())
+        task.cancel()
 
 
 def camera_row(cam: CameraConfig) -> dict[str, Any]:
@@ -203,8 +217,8 @@ class Supervisor:
             self._tg = tg
             keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
             aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat, **(extra or {})}
-            for name, fn in aux.items():  # none of them may end the group, and with it the recorders
-                tg.create_task(keep(name, fn, self.stopping, self.alarms), name=name)
+            others = [tg.create_task(keep(name, fn, self.stopping, self.alarms), name=name)
+                      for name, fn in aux.items()]  # none of them may end the group, and with it the recorders
             jobs = tg.create_task(self._run_jobs(), name="jobs")
             tg.create_task(self._announce_start(), name="announce-start")
             await self.stopping.wait()
@@ -221,18 +235,21 @@ class Supervisor:
                     if spare.stdin is not None:
                         spare.stdin.close()
                     await spare.wait()
+            await _end_within(others, AUX_STOP_S)
 
     async def _announce_start(self) -> None:
         """Recording has started once every worker that has cameras holds its list."""
-        busy = [s.started.wait() for s in self.slots if s.cameras]
-        waiting = asyncio.gather(*busy)
+        busy = [asyncio.ensure_future(s.started.wait()) for s in self.slots if s.cameras]
         stop = asyncio.ensure_future(self.stopping.wait())
-        await asyncio.wait([waiting, stop], return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if waiting.done():
-            self.recording_started.set()
-        else:
-            waiting.cancel()
+        try:
+            while busy and not stop.done():
+                done, _ = await asyncio.wait([*busy, stop], return_when=asyncio.FIRST_COMPLETED)
+                busy = [b for b in busy if b not in done]
+            if not busy:
+                self.recording_started.set()
+        finally:
+            for waiter in [*busy, stop]:
+                waiter.cancel()
 
     def camera_states(self) -> dict[str, str]:
         return dict(self.states)
@@ -321,6 +338,8 @@ class Supervisor:
             pass
         if slot.spare is None and slot.proc is not None:
             slot.spare = await self._spawn()
+            if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
+                slot.spare.stdin.close()
 
     async def _run_worker(self, slot: WorkerSlot) -> int | None:
         proc, slot.spare = slot.spare, None

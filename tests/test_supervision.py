@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 import urllib.request
 
 import pytest
 
 from edged import task_keeper
+from edged.supervisor import AUX_STOP_S
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -112,3 +114,20 @@ def test_faults_in_viewer_mqtt_health_and_retention_are_alarms_and_restarts(tmp_
     finally:
         assert d.stop() == 0, d.log[-3000:]
         broker.stop()
+
+
+@pytest.mark.parametrize("moment", ["the catalog is open", "recording is about to start", "recording"])
+def test_a_stop_at_any_moment_of_start_up_ends_promptly_and_cleanly(tmp_path, camera, moment):
+    """CI once waited 40 s for a daemon stopped during start-up: the task announcing READY waited
+    for a start that a stop had called off. Every task must end on the stop, none be cancelled."""
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}])
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    marks = {"the catalog is open": "made the data folder", "recording is about to start": "recording 1 cameras into",
+             "recording": "ready: recording has started"}
+    wait_for(lambda: marks[moment] in d.log, 30, moment, interval=0.01)
+    started = time.monotonic()
+    assert d.stop(timeout=30) == 0, d.log[-3000:]  # SIGTERM, then wait
+    took = time.monotonic() - started
+    assert "had not ended" not in d.log and "never retrieved" not in d.log, d.log[-3000:]
+    assert took < AUX_STOP_S, f"the stop took {took:.1f} s"

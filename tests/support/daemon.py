@@ -92,7 +92,14 @@ class Daemon:
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:  # the daemon dumps its threads' stacks into the log
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self._log.close()
+            raise AssertionError(f"edged had not stopped {timeout:.0f} s after SIGTERM; its log ends:\n"
+                                 + self.log[-12000:]) from None
         self._log.close()
         return rc
 
