@@ -110,7 +110,7 @@ def main() -> int:
         db.conn.close()
         assert (n, problem) == (args.records, None), (n, problem)
 
-    cli = [sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(catalog)]
+    cli = [sys.executable, "-m", "edged.cli.edgectl", "audit", "verify", "--catalog", str(catalog)]
 
     def edgectl() -> None:
         r = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)

@@ -4,7 +4,7 @@
         [--compare-sim-seconds 600] [--skip-compare]          (from the repository root)
 
 The fleet: `--nodes` nodes in sites of 10, `--cameras` each, with the real payloads of
-edged/reporting.py and mqtt/reporter.py at the daemon's cadence per simulated second:
+edged/daemon/reporting.py and mqtt/reporter.py at the daemon's cadence per simulated second:
 each camera's state every 6 s (retained, QoS 0), the node state each minute, one
 destruction per camera per minute (60 s segments past max retention), a signed chain head
 each minute; bursts: every node files, approves, uses and exports a request every 10

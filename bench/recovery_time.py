@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.record_throughput import OUT, command_line, environment, log, table
-from edged.supervisor import WORKER_STABLE_S
+from edged.daemon.supervisor import WORKER_STABLE_S
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 

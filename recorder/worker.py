@@ -3,7 +3,7 @@
 Started by the daemon as `python -m recorder.worker`. The first stdin line is the settings;
 then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "storage", "video_dev": N}`, `{"cmd": "stop"}`.
 End of stdin (the daemon died) also stops: open segments are closed cleanly first.
-Events are JSON lines; see edged/supervisor.py for their handling.
+Events are JSON lines; see edged/daemon/supervisor.py for their handling.
 """
 
 from __future__ import annotations

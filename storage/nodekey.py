@@ -144,7 +144,7 @@ def _write_public(folder: Path, key: NodeKey) -> None:
     os.replace(tmp, folder / PUBLIC_PEM)
 
 
-BACKUP_DIR = "backups"  # beside the catalog copies that maintenance takes (edged/maintenance.py)
+BACKUP_DIR = "backups"  # beside the catalog copies that maintenance takes (edged/daemon/maintenance.py)
 
 
 def backup_path(data_dir: Path) -> Path:

@@ -3,7 +3,7 @@
 Blocking functions over a sqlite_utils.Database: the daemon calls them on the catalog
 writer thread. Every change a person makes is written with its audit record in the same
 transaction; a refusal that matters (a failed login, a grant used twice) commits its audit
-record before the error is raised. The decisions are in edged/roles.py and edged/requests.py.
+record before the error is raised. The decisions are in edged/rules/roles.py and edged/rules/retrieval.py.
 
 Passwords are hashed with scrypt (memory-hard, in Python's hashlib: no extra dependency);
 session tokens are kept only as a SHA-256 hash, so a copy of the catalog logs nobody in.
@@ -26,8 +26,8 @@ from typing import Any, Callable
 
 import sqlite_utils
 
-from edged import requests as rq
-from edged.roles import ADMIN, CUSTODIAN, check_roles, in_scope
+from edged.rules import retrieval as rq
+from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
 from storage.fsutil import write_new
 
@@ -541,7 +541,7 @@ def list_requests(db: sqlite_utils.Database, *, state: str | None = None, kind: 
 
 def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
                  citizen_due_us: int = 6 * rq.DAY_US) -> dict[str, Any]:
-    """File a request (R5.1, R5.2); raises edged.requests.RequestRuleError."""
+    """File a request (R5.1, R5.2); raises edged.rules.retrieval.RequestRuleError."""
     known = [r["id"] for r in db.query("SELECT id FROM cameras")]
     row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, citizen_due_us=citizen_due_us,
                          known_cameras=known)

@@ -260,8 +260,8 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
     trail = [(r["actor"], r["action"]) for r in d.query("SELECT * FROM audit ORDER BY seq")]
     assert ("carol", "login.failed") in trail and ("edged", "account.locked") in trail
     assert ("vic", "login") in trail and ("carol (os: root)", "grant.use") in trail
-    assert subprocess.run([sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(data / "catalog.db")],
-                          cwd=ROOT, capture_output=True).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "audit", "verify",
+                           "--catalog", str(data / "catalog.db")], cwd=ROOT, capture_output=True).returncode == 0
 
 
 # --- the [accounts] table -----------------------------------------------------------------------
@@ -293,7 +293,7 @@ async def test_control_socket_checks_sessions_and_roles_and_streams_progress(tmp
 
     monkeypatch.setenv("EDGECTL_SESSION", str(tmp_path / "none.json"))
 
-    from edged.control import Caller, ControlServer, RequestError, call
+    from edged.control.server import Caller, ControlServer, RequestError, call
 
     sessions = {"tok-c": {"account": "carol", "roles": ["custodian"], "cameras": ["a"], "expires_us": 1},
                 "tok-v": {"account": "vic", "roles": ["viewer"], "cameras": None, "expires_us": 1}}

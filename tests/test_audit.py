@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edged.ctl_audit import report_html, report_text
+from edged.cli.audit import report_html, report_text
 from storage import audit, audit_report
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db
@@ -36,8 +36,8 @@ def catalog(tmp_path):
 
 
 def verify_cli(data, *extra):
-    return subprocess.run([sys.executable, "-m", "edged.ctl", "audit", "verify", "--catalog", str(data / "catalog.db"),
-                           *extra],
+    return subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "audit", "verify",
+                           "--catalog", str(data / "catalog.db"), *extra],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
@@ -138,7 +138,7 @@ def test_export_round_trip_and_tampered_export(catalog, tmp_path):
     assert (n, problem, head["seq"]) == (N, None, N)
     r = verify_cli(catalog, "--file", str(out), "--head", f"{head['seq']}:{head['hash']}")
     assert r.returncode == 0 and f"{N} records" in r.stdout
-    elsewhere = subprocess.run([sys.executable, "-m", "edged.ctl", "--socket", str(tmp_path / "no-edged-here"),
+    elsewhere = subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "--socket", str(tmp_path / "no-edged-here"),
                                 "audit", "verify", "--file", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert elsewhere.returncode == 0, "a third party needs no catalog"
     offline = subprocess.run([sys.executable, "-m", "storage.audit", str(out)], capture_output=True, text=True,

@@ -1,7 +1,7 @@
 """edged-central's pure parts (issue 21): signed heads, the chain and head checks, births,
 accesses, destructions, compliance days, the config; plus the store's idempotent ingest and
 the verifier over a real SQLite file, fed real payload shapes (mqtt/reporter.py,
-edged/reporting.py)."""
+edged/daemon/reporting.py)."""
 
 from __future__ import annotations
 

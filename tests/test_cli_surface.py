@@ -4,19 +4,19 @@ import re
 import subprocess
 import sys
 
-from edged import roles
+from edged.rules import roles
 from edged.config import default_config
-from edged.control_export import export_handlers
-from edged.control_ops import control_handlers
-from edged.control_people import people_handlers
-from edged.control_read import read_handlers
+from edged.control.export import export_handlers
+from edged.control.ops import control_handlers
+from edged.control.people import people_handlers
+from edged.control.read import read_handlers
 from tests.support.daemon import ROOT
 
 FORBIDDEN = re.compile(r"\b(delete|remove|purge|erase|wipe|format|rm|drop|destroy)\b", re.I)
 
 
 def verbs(*prefix: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-m", "edged.ctl", *prefix, "--help"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "edged.cli.edgectl", *prefix, "--help"], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout
     m = re.search(r"\{([a-z,-]+)\}", out)
     return m.group(1).split(",") if m else []
@@ -48,4 +48,4 @@ def test_no_verb_or_control_operation_deletes_footage(tmp_path):
                              "inspect.list", "inspect.show", "maintenance.list", "retention", "segments", "status"]
     for op in [*ops, *people, *exports, *reads]:
         assert not FORBIDDEN.search(op), op
-        assert op in roles.PUBLIC or op in roles.MATRIX, f"{op} has no roles in edged/roles.py: nobody may run it"
+        assert op in roles.PUBLIC or op in roles.MATRIX, f"{op} has no roles in edged/rules/roles.py: nobody may run it"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from edged import requests as rq
-from edged.ctl_export import new_file, open_out
-from edged.display import UsageError
+from edged.rules import retrieval as rq
+from edged.cli.export import new_file, open_out
+from edged.cli.display import UsageError
 from edged.viewer import rules
 from storage import audit
 from storage import people_store as ps
@@ -224,8 +224,8 @@ async def test_the_daemon_repeats_its_purges_in_the_catalog_backups(tmp_path):
     loses the requester too, on the record, and the backups are pruned to keep_backups."""
     from edged.alarms import Alarms
     from edged.config import default_config
-    from edged.maintenance import BACKUP_DIR, backup_catalog, prune_backups
-    from edged.people_watch import PeopleWatch
+    from edged.daemon.maintenance import BACKUP_DIR, backup_catalog, prune_backups
+    from edged.daemon.people_watch import PeopleWatch
     from storage.catalog import CatalogWriter
 
     cfg = default_config(tmp_path / "data")
@@ -262,7 +262,7 @@ async def test_the_daemon_repeats_its_purges_in_the_catalog_backups(tmp_path):
 async def test_export_staging_is_swept_on_a_timer_on_the_record(tmp_path, monkeypatch):
     import asyncio
 
-    from edged import control_export
+    from edged.control import export as control_export
     from storage import export
     from storage.catalog import CatalogWriter
 

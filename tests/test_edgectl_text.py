@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from edged.display import table, width
+from edged.cli.display import table, width
 from tests.support.cameras import free_port
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 

@@ -229,7 +229,7 @@ def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(m
 
 def test_edgectl_verify_exit_status_and_json(made, tmp_path):
     data = made.parent / "data"
-    base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.ctl"]
+    base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.cli.edgectl"]
     ok = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0 and ok.stdout.startswith("OK: "), ok.stderr
     flip_byte(made / "cam1.mp4", 1000)
@@ -410,7 +410,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
 def test_progress_is_a_bar_on_a_terminal_and_percent_lines_otherwise():
     import io
 
-    from edged.ctl_export import _Progress
+    from edged.cli.export import _Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -429,7 +429,7 @@ def test_progress_is_a_bar_on_a_terminal_and_percent_lines_otherwise():
 
 
 async def test_working_copies_and_old_staging_are_destroyed_on_the_record(tmp_path, sources, key):
-    from edged.control_export import discard_working_copy, sweep_staging
+    from edged.control.export import discard_working_copy, sweep_staging
     from storage.catalog import CatalogWriter
 
     data = tmp_path / "data"

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from edged import health, inspections
-from edged.config_health import HealthConfig, InspectionConfig
-from edged.config_values import ConfigError
+from edged.rules import health, inspections
+from edged.config.health import HealthConfig, InspectionConfig
+from edged.config.values import ConfigError
 from edged.config import load_config
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
 

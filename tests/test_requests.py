@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from edged import requests as rq
-from edged.requests import RequestRuleError
+from edged.rules import retrieval as rq
+from edged.rules.retrieval import RequestRuleError
 from storage import audit
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db

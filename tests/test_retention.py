@@ -275,7 +275,7 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
     """Held footage so large that the rest of the disk holds less than min_retention."""
     from edged.alarms import Alarms
     from edged.config import default_config
-    from edged.retention_runner import RetentionRunner
+    from edged.daemon.retention_runner import RetentionRunner
     from storage.catalog import CatalogWriter
     from storage.retention_store import add_hold
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from edged import roles
-from edged.roles import ADMIN, APPROVER, AUDITOR, CUSTODIAN, VIEWER
+from edged.rules import roles
+from edged.rules.roles import ADMIN, APPROVER, AUDITOR, CUSTODIAN, VIEWER
 
 V, C, P, A, AD = VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN
 EVERYONE = {V, C, P, A, AD}
@@ -93,7 +93,7 @@ def test_admin_sees_no_footage_and_the_auditor_touches_nothing():
 
 def test_every_op_the_daemon_serves_is_in_the_matrix(tmp_path):
     """Deny by default would silently refuse a read op that was forgotten in MATRIX."""
-    from edged.control_read import read_handlers
+    from edged.control.read import read_handlers
 
     assert set(read_handlers(lambda: None, None, tmp_path)) <= set(roles.MATRIX)
 

@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from edged import task_keeper
-from edged.supervisor import AUX_STOP_S
+from edged.daemon import task_keeper
+from edged.daemon.supervisor import AUX_STOP_S
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config

@@ -104,7 +104,7 @@ def test_notify_ready_status_watchdog_stopping_and_pings_stop_on_a_hang(tmp_path
 
 
 def test_no_notify_socket_is_quietly_skipped(tmp_path):
-    from edged.notify import Notifier
+    from edged.daemon.notify import Notifier
     os.environ.pop("NOTIFY_SOCKET", None)
     n = Notifier()
     assert not n.enabled and n.watchdog_us == 0

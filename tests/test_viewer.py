@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from edged.config import ConfigError
-from edged.config_viewer import ViewerConfig
+from edged.config.viewer import ViewerConfig
 from edged.viewer import rules
 from edged.viewer.live import has_parameter_sets
 from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 class ViewerService:
-    """The supervisor's "viewer" task (restarted by edged.task_keeper when it fails) and the
+    """The supervisor's "viewer" task (restarted by edged.daemon.task_keeper when it fails) and the
     door through which a SIGHUP reload reaches the running viewer."""
 
     def __init__(self, cfg: Any, writer: Any):

@@ -1,7 +1,7 @@
 """The viewer's decisions as plain functions over plain data: who may watch what, until when,
 and what the audit record of a view says. No I/O, no clock: the caller passes `now_us`.
 
-Roles and per-camera scope come from edged.roles (the same table edgectl is held to);
+Roles and per-camera scope come from edged.rules.roles (the same table edgectl is held to);
 grants are checked and used by storage.people_store.use_grant (once, by a custodian).
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edged.roles import allowed, in_scope, refusal
+from edged.rules.roles import allowed, in_scope, refusal
 
 LIVE, PLAYBACK = "live", "playback"
 

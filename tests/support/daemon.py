@@ -51,7 +51,7 @@ def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], stor
 
 def ctl_argv(socket: Path) -> list[str]:
     """edgectl as the tests run it: it reads no config, it is told the daemon's socket."""
-    return [sys.executable, "-m", "edged.ctl", "--socket", str(socket)]
+    return [sys.executable, "-m", "edged.cli.edgectl", "--socket", str(socket)]
 
 
 class Daemon:

@@ -21,7 +21,7 @@ from tests.support.daemon import ROOT
 
 _PRELUDE = """
 import os, sys, json, getpass, base64, sqlite3, encodings.idna
-import edged.ctl
+import edged.cli.edgectl
 uid, gid = int(sys.argv[1]), int(sys.argv[2])
 os.setgroups(os.getgrouplist(sys.argv[3], gid))
 os.setgid(gid)
@@ -36,7 +36,7 @@ if sys.argv[4] == "probe":  # which of these paths can this account open for rea
             pass
     print(json.dumps(opened))
     sys.exit(0)
-sys.exit(edged.ctl.main(sys.argv[5:]))
+sys.exit(edged.cli.edgectl.main(sys.argv[5:]))
 """
 
 

@@ -7,7 +7,7 @@
 
 Each test gets its own session file (EDGECTL_SESSION), so nothing touches the real user's.
 With `monkeypatch`, the variable is also set in os.environ, so a test's existing
-`subprocess.run([... "edged.ctl" ...])` helpers pick up whoever logged in last.
+`subprocess.run([... "edged.cli.edgectl" ...])` helpers pick up whoever logged in last.
 """
 
 from __future__ import annotations

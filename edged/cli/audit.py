@@ -1,0 +1,250 @@
+"""edgectl verbs for the audit log (R7): list, verify, export, and the periodic audit report.
+
+Reading the log needs an auditor's session (the ethics office). Any account may have the
+daemon check that the chain is intact (the answer shows no record's content). An export is JSON
+lines carrying both hashes, so a third party re-checks it without edged (`audit verify --file`,
+or `python3 -m storage.audit FILE`); `audit verify --catalog` checks a catalog file (a backup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from edged.config import ConfigError, parse_duration
+from edged.control.server import call
+from edged.cli.display import UsageError, fmt_bytes, fmt_time, parse_when, table
+from storage import audit
+from storage.catalog import open_readonly
+
+
+def _now() -> int:
+    return time.time_ns() // 1000
+
+
+def cmd_audit(ctx, args) -> tuple[Any, str]:
+    if args.a_cmd == "verify":
+        return _verify(ctx, args)
+    if args.a_cmd == "export":
+        return _export(ctx, args)
+    if args.a_cmd == "report":
+        return _report(ctx, args)
+    req: dict[str, Any] = {"limit": args.limit, "action": args.action}
+    if args.since:
+        try:
+            req["from_us"] = _now() - parse_duration(args.since, "--since")
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+    rows = call(ctx.socket, "audit.list", req)
+    text = table(["SEQ", "WHEN", "WHO", "WHAT", "DETAIL"], [
+        [r["seq"], fmt_time(r["at_us"]), r["actor"], r["action"],
+         json.dumps(r["detail"], ensure_ascii=False, sort_keys=True)] for r in rows])
+    return rows, text if rows else "no audit records"
+
+
+def _verify(ctx, args) -> tuple[Any, str]:
+    if args.file:
+        with open(args.file, encoding="utf-8") as f:
+            n, problem, head = audit.verify_lines(f)
+        if problem:
+            raise UsageError(f"audit export {args.file} BROKEN at record {n}: {problem}")
+        if args.head and head and f"{head['seq']}:{head['hash']}" != args.head.strip():
+            raise UsageError(f"audit export {args.file} ends at {head['seq']}:{head['hash']}, not at the expected "
+                             f"head {args.head}")
+        return {"records": n, "ok": True, "head": head}, (
+            f"audit export intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else ""))
+    expect = None
+    if args.head:
+        try:
+            seq, digest = args.head.split(":", 1)
+            expect = [int(seq), digest.strip()]
+        except ValueError:
+            raise UsageError("--head is SEQ:HASH, as published on MQTT") from None
+    if args.catalog:  # a catalog file (a backup; the live one as root): no daemon, read-only
+        try:
+            db = open_readonly(Path(args.catalog))
+        except FileNotFoundError:
+            raise UsageError(f"no catalog file {args.catalog}") from None
+        try:
+            n, problem = audit.verify(db, None if expect is None else (expect[0], expect[1]))
+            head = audit.head(db)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"{args.catalog} cannot be read as a catalog: {exc}") from None
+        finally:
+            db.conn.close()
+    else:
+        r = call(ctx.socket, "audit.verify", {"head": expect}, timeout=600)
+        n, problem, head = r["records"], r["problem"], r["head"]
+    if problem:
+        raise UsageError(f"audit chain BROKEN at record {n}: {problem}")
+    return {"records": n, "ok": True, "problem": None, "head": head}, \
+        f"audit chain intact: {n} records" + (f", head {head['seq']} {head['hash']}" if head else "")
+
+
+def _export(ctx, args) -> tuple[Any, str]:
+    if args.out == "-":
+        out = sys.stdout
+    else:  # the log names people: the file is the auditor's alone, and never written through a link
+        try:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+        out = open(fd, "w", encoding="utf-8")
+    n, after, last = 0, 0, None
+    try:
+        while True:
+            page = call(ctx.socket, "audit.export", {"after_seq": after}, timeout=120)
+            for r in page["records"]:
+                out.write(audit.export_line(r) + "\n")
+                n, after, last = n + 1, r["seq"], r
+            if not page["more"]:
+                break
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    head = None if last is None else {"seq": last["seq"], "hash": last["hash"]}
+    data = {"records": n, "file": args.out, "head": head}
+    if args.out == "-":
+        return data, ""
+    return data, f"{n} audit records written to {args.out}" + (
+        f"; head {head['seq']} {head['hash']} (check it against the head the central office holds)" if head else "")
+
+
+def _report(ctx, args) -> tuple[Any, str]:
+    now = _now()
+    start, end = parse_when(args.from_, now), parse_when(args.to, now) if args.to else now
+    r = call(ctx.socket, "audit.report", {"from_us": start, "to_us": end}, timeout=300)
+    if args.out:
+        Path(args.out).write_text(report_html(r), encoding="utf-8")
+    text = report_text(r)
+    if args.out:
+        text += f"\n\nHTML report written to {args.out}"
+    return r, text
+
+
+# rendering --------------------------------------------------------------------------
+def _sections(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
+    """(title, headers, rows) for each part of the report, shared by the text and HTML forms."""
+    acc = [[a["name"], a["full_name"] or "-", ", ".join(a["roles"]),
+            "all" if a["cameras"] is None else ", ".join(a["cameras"]), fmt_time(a["opened_us"]),
+            f"revoked {fmt_time(a['revoked_us'])}" if a["revoked_us"] else "active",
+            "; ".join(f"{e['action']} {fmt_time(e['at_us'])} by {e['by']}: {e['reason']}" for e in a["events"])]
+           for a in r["accounts"]]
+    req = [[q["id"], q["kind"], q["category"], ", ".join(q["cameras"]), q["mode"], q["requester_name"],
+            q["filed_by"], fmt_time(q["filed_us"]), q["decided_by"] or "-", q["state"] + (" LATE" if q["late"] else ""),
+            q["flag"] or "-"] for q in r["requests"]]
+    views = [[v["grant_id"], v["request_id"], ", ".join(v["cameras"]), f"{fmt_time(v['from_us'])} - "
+              f"{fmt_time(v['to_us'])}", fmt_time(v["used_us"]), v["custodian"], v["approver"], v["watcher"] or "-"]
+             for v in r["viewings"]]
+    views += [["-", "-", json.dumps(x["detail"].get("cameras", x["detail"].get("camera", "")), ensure_ascii=False)
+               if isinstance(x["detail"], dict) else "-", x["action"], fmt_time(x["at_us"]), x["actor"], "-", "-"]
+              for x in r["live_and_playback"]]
+    exp = [[e["id"], e["grant_id"], e["request_id"], ", ".join(e["cameras"]), fmt_time(e["created_us"]),
+            e["custodian"], e["approver"], fmt_bytes(e["bytes"]), (e["manifest_sha256"] or "")[:16]]
+           for e in r["exports"]]
+    holds = [[h["id"], h["kind"], "all" if h["cameras"] is None else ", ".join(h["cameras"]), h["case_ref"],
+              f"{fmt_time(h['placed_us'])} by {h['placed_by']}",
+              f"{h['ended_how']} {fmt_time(h['ended_us'])} by {h['ended_by']}" if h["ended_us"] else "in force"]
+             for h in r["holds"]]
+    d = r["destructions"]
+    gone = [[x["camera"], x["reason"], x["segments"], fmt_bytes(x["bytes"]), fmt_time(x["oldest_us"]),
+             fmt_time(x["newest_us"])] for x in d["by_camera"]]
+    insp = [[i["id"], i["kind"], fmt_time(i["ran_us"]), i["cameras"], i["anomalies"], i["inspector"] or "UNSIGNED",
+             i["supervisor"] or "NOT COUNTERSIGNED"] for i in r["inspections"]]
+    fails = [[f["name"], fmt_time(f["at_us"]), f["via"], f["why"]] for f in r["failed_logins"]["list"]]
+    return [
+        ("Accounts and their rights", ["ACCOUNT", "NAME", "ROLES", "CAMERAS", "OPENED", "STATE", "CHANGES IN PERIOD"],
+         acc),
+        ("Retrieval requests", ["ID", "KIND", "REASON", "CAMERAS", "MODE", "REQUESTER", "FILED BY", "FILED",
+                                "DECIDED BY", "STATE", "FLAG"], req),
+        ("Viewings (grants used, live view and playback)", ["GRANT", "REQUEST", "CAMERAS", "FOOTAGE / ACTION",
+                                                            "WHEN", "CUSTODIAN / WHO", "APPROVER", "WATCHED BY"],
+         views),
+        ("Exports", ["EXPORT", "GRANT", "REQUEST", "CAMERAS", "MADE", "CUSTODIAN", "APPROVER", "SIZE", "MANIFEST"],
+         exp),
+        ("Holds", ["ID", "KIND", "CAMERAS", "CASE", "PLACED", "ENDED"], holds),
+        (f"Destructions ({d['segments']} segments, {fmt_bytes(d['bytes'])}, {d['passes']} passes)",
+         ["CAMERA", "REASON", "SEGMENTS", "SIZE", "OLDEST", "NEWEST"], gone),
+        ("Inspections", ["RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"], insp),
+        (f"Failed logins ({r['failed_logins']['total']})", ["ACCOUNT", "WHEN", "VIA", "WHY"], fails),
+    ]
+
+
+def _chain_line(r: dict[str, Any]) -> str:
+    c = r["audit_chain"]
+    head = c["head"]
+    state = "intact" if c["intact"] else f"BROKEN: {c['problem']}"
+    line = f"audit chain: {c['records']} records, {state}" + (f"; head {head['seq']} {head['hash']}" if head else "")
+    signed = c.get("signed_head")
+    if signed:  # for a site without a broker: the central office records this line from the paper copy
+        line += (f"\nsigned chain head (node key {signed['key_fingerprint']}; the central office checks it with "
+                 f"edged-central anchor):\n{signed['line']}")
+    return line
+
+
+def report_text(r: dict[str, Any]) -> str:
+    parts = [f"Audit report, {fmt_time(r['from_us'])} to {fmt_time(r['to_us'])} (made {fmt_time(r['made_us'])})",
+             _chain_line(r)]
+    for title, headers, rows in _sections(r):
+        parts.append(f"\n{title}\n" + (table(headers, rows) if rows else "  none"))
+    return "\n".join(parts)
+
+
+def report_html(r: dict[str, Any]) -> str:
+    e = html.escape
+    title = f"Audit report, {fmt_time(r['from_us'])} to {fmt_time(r['to_us'])}"
+    body = [f"<h1>{e(title)}</h1>", f"<p>Made {e(fmt_time(r['made_us']))}. {e(_chain_line(r))}</p>"]
+    for name, headers, rows in _sections(r):
+        body.append(f"<h2>{e(name)}</h2>")
+        if not rows:
+            body.append("<p>None.</p>")
+            continue
+        body.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+        body += ["<tr>" + "".join(f"<td>{e('-' if v is None else str(v))}</td>" for v in row) + "</tr>"
+                 for row in rows]
+        body.append("</tbody></table>")
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
+             "td,th{border:1px solid #999;padding:2px 6px;font-size:90%;text-align:left}th{background:#eee}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+class _OfflineFile(argparse.Action):
+    """`audit verify --file F` and `--catalog F` need no daemon: edgectl runs them standalone (ctx is None)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.standalone = True
+
+
+def register(sub) -> None:
+    p = sub.add_parser("audit", help="the audit log (an append-only hash chain): list, verify, export, report")
+    a = p.add_subparsers(dest="a_cmd", required=True)
+    ls = a.add_parser("list", help="recent audit records (auditor)")
+    ls.add_argument("--since", metavar="DURATION", help="only this far back, e.g. 7d")
+    ls.add_argument("--action", help="only this action or family, e.g. login or request")
+    ls.add_argument("--limit", type=int, default=200)
+    ls.add_argument("--json", action="store_true")
+    v = a.add_parser("verify", help="check that no record was altered, removed, inserted or reordered")
+    v.add_argument("--head", metavar="SEQ:HASH", help="a chain head published on MQTT: the log must still hold it")
+    v.add_argument("--file", action=_OfflineFile, help="check an export file instead (on any machine: no edged, "
+                   "catalog or login needed)")
+    v.add_argument("--catalog", action=_OfflineFile, metavar="FILE", help="check a catalog file instead (a backup, "
+                   "or the live one as root): no daemon needed")
+    v.add_argument("--json", action="store_true")
+    x = a.add_parser("export", help="the whole log as JSON lines with the hashes, for a third party (auditor)")
+    x.add_argument("--out", required=True, metavar="FILE", help="file to write ('-': standard output)")
+    x.add_argument("--json", action="store_true")
+    r = a.add_parser("report", help="the periodic audit report (R7.2) for a period (auditor)")
+    r.add_argument("--from", dest="from_", required=True, metavar="T")
+    r.add_argument("--to", metavar="T", help="default: now")
+    r.add_argument("--out", metavar="FILE.html", help="also write the report as an HTML file")
+    r.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_audit)

@@ -1,0 +1,192 @@
+"""`edgectl`: the maintenance CLI. It reads nothing on disk (design/0017): every verb is a request
+on the daemon's control socket, checked against the caller's role, except the standalone checks
+(`verify`, `audit verify --file|--catalog`) that need no daemon. Tables for people, `--json` for scripts.
+
+The socket is `--socket`, else $EDGECTL_SOCKET, else /run/edged/control.sock (the unit's), else
+./data/control.sock (`edged run` without a config, for development).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edged.cli import export as ctl_export, health as ctl_health, maintenance as ctl_maintenance
+from edged.cli import people as ctl_people, retention as ctl_retention
+from edged.control.server import DaemonDown, RequestError, call
+from edged.cli.display import UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
+
+SOCKET_ENV = "EDGECTL_SOCKET"
+DEFAULT_SOCKETS = (Path("/run/edged/control.sock"), Path("data/control.sock"))
+EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)
+
+
+def find_socket(given: Path | None) -> Path:
+    """Absolute, since a saved session is keyed by the socket's path."""
+    if given is None and os.environ.get(SOCKET_ENV):
+        given = Path(os.environ[SOCKET_ENV])
+    if given is None:
+        given = next((p for p in DEFAULT_SOCKETS if p.exists()), DEFAULT_SOCKETS[0])
+    return Path(os.path.abspath(given))
+
+
+# commands ---------------------------------------------------------------------------
+@dataclass
+class Ctx:
+    """What every command gets: the daemon's control socket."""
+
+    socket: Path
+
+
+def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
+    data = call(ctx.socket, "status", {})
+    now = time.time_ns() // 1000
+    states = data["cameras"]
+    storage = data.get("storage") or {"state": "ok", "reason": None}
+    total = sum(states.values())
+    recording = states.get("recording", 0)
+    lines = [
+        f"edged {data['version'] or '?'}  site {data['site'] or '?'} ({data['site_name'] or '-'}), node {data['node'] or '-'}",
+        f"daemon:    running (pid {data['pid']}), up since {fmt_time(data['started_us'])}, "
+        f"last heartbeat {fmt_age(data['heartbeat_us'], now)}",
+        *([f"storage:   RECORDING STOPPED: the data disk is gone since {fmt_time(storage.get('since_us'))}: "
+           f"{storage['reason']}"] if storage["state"] == "lost" else []),
+        f"cameras:   {recording}/{total} recording" + "".join(
+            f", {n} {s}" for s, n in sorted(states.items()) if s != "recording"),
+        f"footage:   {data['segments']} segments, {fmt_bytes(data['footage_bytes'])}, "
+        f"{fmt_time(data['oldest_us'])} to {fmt_time(data['newest_us'])}; {data['open_segments']} being written",
+        f"gaps:      {data['gaps_24h']} in the last 24 h",
+        f"broker:    {data['broker'] or 'not configured'}",
+        f"disk:      {fmt_bytes(data['disk_free'])} free of {fmt_bytes(data['disk_total'])} ({data['data_dir']})",
+    ]
+    return data, "\n".join(lines)
+
+
+def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
+    now = time.time_ns() // 1000
+    reply = call(ctx.socket, "cameras", {"all": args.all})
+    rows = reply["cameras"]
+    if args.notice:
+        return rows, notice(reply, [r for r in rows if r["configured"] and r["enabled"]])
+    out = []
+    for r in rows:
+        res = f"{r['width']}x{r['height']}" if r["width"] else "-"
+        live = r["state"] in ("recording", "degraded")
+        r["figures_stale"] = not live  # fps, bitrate: the last figures before it stopped recording
+        problem = r["last_error"] if r["state"] in ("offline", "connecting") else \
+            "; ".join((r["health"] or {}).get("conditions", {}).values())
+        fps = f"{r['fps']:.1f}" if r["fps"] is not None else "-"
+        rate = f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-"
+        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in ("offline", "degraded") else r["state"],
+                    fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
+                    rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
+                    r["reconnects"], r["compliance"] or "-", r["url"],
+                    problem or "; ".join(r["compliance_reasons"] or [])])
+    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST FRAME", "RECONNECTS", "FLOOR", "URL",
+                  "PROBLEM"], out)
+    if any(r["figures_stale"] and r["fps"] is not None for r in rows):
+        text += "\n(figures in brackets are stale: the last ones before the camera stopped recording)"
+    return rows, text if rows else "no cameras configured"
+
+
+def notice(reply: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The public notice of camera locations (R3.5): no addresses, no technical detail."""
+    lines = [f"CCTV NOTICE: {reply['site_name']}",
+             f"This site is recorded by {len(rows)} cameras. Footage is kept at least "
+             f"{reply['min_days']} days and destroyed within {reply['max_days']} days unless held as evidence.", ""]
+    lines.append(table(["LOCATION", "CAMERA", "KIND", "PURPOSE", "COVERAGE", "RESPONSIBLE", "CONTACT"], [
+        [r["location"] or "-", r["name"], r["kind"], r["purpose"] or "-", r["coverage"] or "-",
+         r["manager"] or "-", r["contact"] or "-"] for r in rows]))
+    lines.append(f"\nUpdated {fmt_time(time.time_ns() // 1000)}.")
+    return "\n".join(lines)
+
+
+def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
+    now = time.time_ns() // 1000
+    start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
+    end = parse_when(args.to, now) if args.to else now
+    if end <= start:
+        raise UsageError("--to must be after --from")
+    reply = call(ctx.socket, "segments", {"camera": args.camera, "from_us": start, "to_us": end,
+                                          "limit": args.limit})
+    rows, gaps = reply["segments"], reply["gaps"]
+    out = [[r["camera"], fmt_time(r["start_us"]), f"{((r['end_us'] or r['start_us']) - r['start_us']) / 1e6:.1f}s",
+            fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
+    text = table(["CAMERA", "START", "LENGTH", "SIZE", "FRAMES", "STATE", "SHA256", "PATH"], out)
+    if gaps:
+        text += "\n\ngaps:\n" + table(["CAMERA", "FROM", "TO", "LENGTH", "REASON"], [
+            [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
+             g["reason"]] for g in gaps])
+    if len(rows) == args.limit:
+        text += f"\n(first {args.limit} shown; use --limit)"
+    return {"segments": rows, "gaps": gaps}, text if rows or gaps else "no footage in that range"
+
+
+def _join_negative_times(argv: list[str]) -> list[str]:
+    """Let `--from -2h` through: argparse would take "-2h" for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--from", "--to") and arg[:1] == "-" and arg[1:2].isdigit():
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def safe_output() -> None:
+    """A terminal or pipe whose encoding cannot show a camera's Chinese name gets '?' for it,
+    not a UnicodeEncodeError traceback (LANG=C, PYTHONIOENCODING=ascii, a Big5 console)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(errors="replace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    safe_output()
+    parser = argparse.ArgumentParser(prog="edgectl", description="Maintenance CLI for the edged recorder.")
+    parser.add_argument("--socket", type=Path, help=f"the daemon's control socket (default ${SOCKET_ENV}, else "
+                        f"{DEFAULT_SOCKETS[0]}, else ./{DEFAULT_SOCKETS[1]})")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("status", help="is the daemon recording, and how much footage is there")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_status)
+    p = sub.add_parser("cameras", help="every camera with its state, rate and last problem")
+    p.add_argument("--all", action="store_true", help="include cameras removed from the config")
+    p.add_argument("--notice", action="store_true", help="print the public notice of camera locations (R3.5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_cameras)
+    p = sub.add_parser("segments", help="recorded segments and gaps in a time range")
+    p.add_argument("--camera", help="only this camera")
+    p.add_argument("--from", dest="from_", metavar="T", help="start (ISO 8601 local time, or -2h); default -1h")
+    p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
+    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_segments)
+    ctl_retention.register(sub)
+    ctl_maintenance.register(sub)
+    ctl_health.register(sub)
+    ctl_people.register(sub)
+    ctl_export.register(sub)
+    args = parser.parse_args(_join_negative_times(sys.argv[1:] if argv is None else argv))
+
+    try:
+        ctx = None if getattr(args, "standalone", False) else Ctx(find_socket(args.socket))
+        data, text = args.handler(ctx, args)
+    except DaemonDown as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except (UsageError, RequestError) as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""edgectl verbs for evidence export: `export` (through the daemon, under a copy grant) and
+`verify` (no daemon: checks a folder against its manifest and signature)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from edged.control.server import call
+from edged.cli.display import UsageError, fmt_bytes, fmt_time
+from storage import export, nodekey
+
+EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
+
+
+class _Progress:
+    """A bar on a terminal; plain "export: 40%" lines otherwise (logs, pipes)."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        pct = int(100 * float(info.get("fraction") or 0))
+        if self.tty:
+            width = 30
+            fill = width * pct // 100
+            self.stream.write(f"\rexporting [{'#' * fill}{'.' * (width - fill)}] {pct:3d}%  "
+                              f"{fmt_bytes(info.get('done_bytes'))} of {fmt_bytes(info.get('total_bytes'))}  "
+                              f"{info.get('camera') or ''}   ")
+            self.stream.flush()
+            self.shown = pct
+        elif pct // 10 > self.shown // 10 or (pct == 100 and self.shown != 100):
+            self.stream.write(f"export: {pct}%\n")
+            self.stream.flush()
+            self.shown = pct
+
+    def done(self) -> None:
+        if self.tty and self.shown >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _check_out(out: Path) -> None:
+    """Refuse before the grant is spent: the person's folder must be new or empty, and writable."""
+    if out.is_symlink():
+        raise UsageError(f"{out} is a symbolic link; name a new or empty folder")
+    if out.exists():
+        if not out.is_dir():
+            raise UsageError(f"{out} exists and is not a folder; name a new or empty folder")
+        if any(out.iterdir()):
+            raise UsageError(f"{out} is not empty; exports never overwrite: name a new or empty folder")
+        parent = out
+    else:
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir():
+            raise UsageError(f"{parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"no permission to write in {parent}")
+
+
+def open_out(out: Path) -> int:
+    """The person's folder, made 0700 (or an empty one they named, tightened), as a directory fd
+    that never follows a symbolic link: a link planted there later cannot redirect the copy."""
+    try:
+        os.mkdir(out, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    os.fchmod(fd, 0o700)
+    return fd
+
+
+def new_file(dir_fd: int, name: str) -> int:
+    """Create `name` in the folder: never an existing file, never through a link, 0600."""
+    if name != Path(name).name or name in (".", ".."):
+        raise UsageError(f"the daemon named an odd file {name!r}; nothing written")
+    try:
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    except FileExistsError:
+        raise UsageError(f"{name} appeared in the folder while the export was copied (a file or a link someone "
+                         "put there); nothing was written over it") from None
+
+
+def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
+    """Fetch the finished export's files from the daemon and write them to the person's folder,
+    durably, 0600 in a 0700 folder (the copy is evidence and personal data)."""
+    dir_fd = open_out(out)
+    try:
+        for f in result["files"]:
+            fd = new_file(dir_fd, f["name"])
+            try:
+                offset = 0
+                while True:
+                    piece = call(sock, "export.read", {"export": result["export"], "file": f["name"],
+                                                       "offset": offset}, timeout=EXPORT_TIMEOUT_S)
+                    data = base64.b64decode(piece["data"])
+                    if not data:
+                        break
+                    os.write(fd, data)  # a regular file: a full write
+                    offset += len(data)
+                    if offset >= piece["size"]:
+                        break
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def cmd_export(ctx, args) -> tuple[Any, str]:
+    out = Path(args.out).absolute()
+    _check_out(out)
+    bar = _Progress()
+    req = {"grant": args.grant}
+    if args.recipient:
+        req["recipient"] = args.recipient
+    try:
+        result = call(ctx.socket, "export.run", req, on_progress=bar, timeout=EXPORT_TIMEOUT_S)
+    finally:
+        bar.done()
+    try:
+        copy_out(ctx.socket, result, out)
+    except OSError as exc:
+        raise UsageError(f"export {result['export']} was made, but writing it to {out} failed ({exc}); the daemon "
+                         "keeps it for a day: ask root to copy it from its staging folder") from None
+    problems = export.verify_export(out, result["public_key"])
+    if problems:
+        raise UsageError(f"the copy in {out} does not check out: " + "; ".join(problems)
+                         + f". The daemon keeps its copy for a day (root can reach it: {result['dir']})")
+    result = {**result, "out": str(out)}
+    lines = [f"export {result['export']} of grant {result['grant']} written to {out} and verified",
+             (f"  {fmt_bytes(result['bytes'])} in {len(result['clips'])} clip(s); manifest SHA-256 "
+              f"{result['manifest_sha256']}")]
+    lines += [f"  {c['file']}: {c['duration_s']:.1f} s, {fmt_bytes(c['bytes'])}" for c in result["clips"]]
+    for g in result["gaps"]:
+        lines.append(f"  gap in {g['camera']}: {fmt_time(g['from_us'])} to {fmt_time(g['to_us'])} "
+                     f"({g['seconds']:.1f} s): {g['reason']}")
+    lines.append(f"  signed by the node key {result['key_fingerprint']} (public key {result['public_key']})")
+    return result, "\n".join(lines)
+
+
+def cmd_verify(ctx, args) -> tuple[Any, str]:
+    key = args.key
+    if key and Path(key).is_file():
+        key = Path(key).read_text()
+    try:
+        problems = export.verify_export(Path(args.dir), key)
+    except nodekey.NodeKeyError as exc:
+        raise UsageError(str(exc)) from None
+    signer = None
+    try:
+        signer = nodekey.fingerprint(nodekey.public_raw(nodekey.load_public(
+            (Path(args.dir) / export.PUBLIC_KEY).read_bytes())))
+    except (OSError, nodekey.NodeKeyError):
+        pass
+    data = {"ok": not problems, "dir": str(args.dir), "problems": problems, "key_checked": bool(key),
+            "signed_by": signer}
+    if problems:
+        text = "\n".join(f"FAILED: {p}" for p in problems)
+    else:
+        text = f"OK: {args.dir} is intact and its manifest is signed by {signer}"
+        if not key:
+            text += ("\n(checked with the key shipped in the folder: compare it with the node's published key, "
+                     "or pass --key, to prove where it came from)")
+    if problems:  # exit status 1: a script must not take a failed check for a pass
+        print(json.dumps(data, indent=2) if args.json else text)
+        raise SystemExit(1)
+    return data, text
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="copy footage under an approved copy grant: one MP4 per camera, "
+                       "a manifest and the node's signature")
+    p.add_argument("--grant", type=int, required=True, help="the grant number (from the approved request)")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder to write the export to")
+    p.add_argument("--recipient", help="who receives the copy (default: the requester)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("verify", help="check an export folder: clips, manifest and signature (no daemon needed)")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--key", help="the node's public key (base64, as in the MQTT birth, or a PEM file)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

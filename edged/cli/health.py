@@ -1,0 +1,202 @@
+"""edgectl verbs for camera health and inspections (REQUIREMENTS R2, R3):
+`camera set-reference`, `inspect` (run, sign, countersign, list, show) and the monthly
+register `inspect report` (CSV plus a printable HTML page for the supervisor)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edged.control.server import call
+from edged.cli.display import UsageError, fmt_time, table
+from edged.rules.inspections import ITEM_LABELS, ITEMS
+
+MARK = {True: "ok", False: "FAIL", None: "n/a"}
+
+
+# camera -----------------------------------------------------------------------------------
+def cmd_set_reference(ctx, args) -> tuple[Any, str]:
+    r = call(ctx.socket, "camera.set_reference", {"camera": args.camera})
+    return r, (f"reference picture of camera {r['camera']} set from the sample of {fmt_time(r['sample_us'])}; "
+               "a camera turned away from this view now raises camera_moved")
+
+
+# inspections ------------------------------------------------------------------------------
+def show_run(run: dict[str, Any]) -> str:
+    head = (f"inspection {run['id']} ({run['kind']}), run {fmt_time(run['ran_us'])}"
+            + (f", due {fmt_time(run['due_us'])}" if run["due_us"] else "") + f" by {run['ran_by']}")
+    rows = [[r["camera"], *(MARK[r["items"][i]["ok"]] for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
+            for r in run["records"]]
+    lines = [head, table(["CAMERA", *(i.upper() for i in ITEMS), "ANOMALIES", "HANDLING"], rows)]
+    lines.append("signed:        " + (f"{run['inspector']} at {fmt_time(run['signed_us'])}" if run["signed_us"]
+                                      else "not yet (`edgectl inspect sign %d --name ...`)" % run["id"]))
+    lines.append("countersigned: " + (f"{run['supervisor']} at {fmt_time(run['countersigned_us'])}"
+                                      if run["countersigned_us"] else "not yet"))
+    return "\n".join(lines)
+
+
+def _notes(pairs: list[str] | None) -> dict[str, str]:
+    notes = {}
+    for pair in pairs or []:
+        cam, sep, text = pair.partition("=")
+        if not sep or not cam.strip() or not text.strip():
+            raise UsageError(f"--note {pair!r}: write it as CAMERA=what was done")
+        notes[cam.strip()] = text.strip()
+    return notes
+
+
+def cmd_inspect(ctx, args) -> tuple[Any, str]:
+    """Run an inspection now, show the checklist, take handling notes and the signature."""
+    notes = _notes(args.note)
+    run = call(ctx.socket, "inspect.run", {}, timeout=120)
+    name = args.sign
+    if name is None and not args.json and sys.stdin.isatty():
+        print(show_run(run))
+        for r in run["records"]:
+            if r["anomalies"] and r["camera"] not in notes:
+                text = input(f"handling for {r['camera']} ({r['anomalies']}), empty to leave: ").strip()
+                if text:
+                    notes[r["camera"]] = text
+        name = input("sign with your name (empty: sign later): ").strip() or None
+    if name:
+        run = call(ctx.socket, "inspect.sign", {"run": run["id"], "name": name, "notes": notes})
+    elif notes:
+        raise UsageError(f"handling notes need a signature: edgectl inspect sign {run['id']} --name ... --note ...")
+    return run, show_run(run)
+
+
+def cmd_sign(ctx, args) -> tuple[Any, str]:
+    run = call(ctx.socket, "inspect.sign", {"run": args.run, "name": args.name, "notes": _notes(args.note)})
+    return run, show_run(run)
+
+
+def cmd_countersign(ctx, args) -> tuple[Any, str]:
+    run = call(ctx.socket, "inspect.countersign", {"run": args.run, "name": args.name})
+    return run, show_run(run)
+
+
+def _month(text: str | None) -> tuple[str, int, int]:
+    now = datetime.now().astimezone()
+    text = text or now.strftime("%Y-%m")
+    try:
+        start = datetime.strptime(text, "%Y-%m").astimezone()
+    except ValueError:
+        raise UsageError(f"--month {text!r}: write it as YYYY-MM, e.g. 2026-11") from None
+    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return text, int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
+
+
+def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    reply = call(ctx.socket, "inspect.list", {"from_us": start_us, "to_us": end_us})
+    return reply["runs"], reply["site"]
+
+
+def cmd_list(ctx, args) -> tuple[Any, str]:
+    month, start, end = _month(args.month)
+    runs, _site = runs_in(ctx, start, end)
+    rows = [[r["id"], r["kind"], fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or "UNSIGNED",
+             r["supervisor"] or "-"] for r in runs]
+    text = table(["RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"], rows)
+    return runs, text if runs else f"no inspections in {month}"
+
+
+def cmd_show(ctx, args) -> tuple[Any, str]:
+    run = call(ctx.socket, "inspect.show", {"run": args.run})
+    return run, show_run(run)
+
+
+def cmd_report(ctx, args) -> tuple[Any, str]:
+    month, start, end = _month(args.month)
+    runs, site = runs_in(ctx, start, end)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, html_path = out / f"inspections-{month}.csv", out / f"inspections-{month}.html"
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["run", "kind", "due", "ran", "camera", *ITEMS, "anomalies", "handling", "inspector", "signed",
+                    "supervisor", "countersigned"])
+        for run in runs:
+            for r in run["records"]:
+                w.writerow([run["id"], run["kind"], fmt_time(run["due_us"]) if run["due_us"] else "",
+                            fmt_time(run["ran_us"]), r["camera"], *(MARK[r["items"][i]["ok"]] for i in ITEMS),
+                            r["anomalies"], r["handling"] or "", run["inspector"] or "",
+                            fmt_time(run["signed_us"]) if run["signed_us"] else "", run["supervisor"] or "",
+                            fmt_time(run["countersigned_us"]) if run["countersigned_us"] else ""])
+    html_path.write_text(_html(month, site, runs), encoding="utf-8")
+    summary = {"month": month, "runs": len(runs), "anomalies": sum(r["anomalies"] for r in runs),
+               "unsigned": sum(r["signed_us"] is None for r in runs),
+               "not_countersigned": sum(r["countersigned_us"] is None for r in runs),
+               "csv": str(csv_path), "html": str(html_path)}
+    return summary, (f"{len(runs)} inspections in {month} ({summary['anomalies']} with anomalies, "
+                     f"{summary['unsigned']} unsigned): wrote {csv_path} and {html_path}")
+
+
+def _html(month: str, site: dict[str, str], runs: list[dict[str, Any]]) -> str:
+    e = html.escape
+    parts = [f"""<!doctype html><html><head><meta charset="utf-8"><title>Inspection register {e(month)}</title>
+<style>body{{font-family:sans-serif;font-size:11pt;margin:2em}} table{{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}}
+th,td{{border:1px solid #444;padding:3px 6px;text-align:left;vertical-align:top}} th{{background:#eee}}
+.fail{{font-weight:bold;color:#a00}} .sig{{margin-top:3em}} @media print{{body{{margin:0}} h2{{page-break-before:auto}}}}</style>
+</head><body><h1>Camera inspection register: {e(month)}</h1>
+<p>Site {e(site.get('site') or '?')} ({e(site.get('site_name') or '')}). {len(runs)} inspections.
+Due to the supervisor by the 5th of the following month (R3.2). Items: {e(', '.join(ITEM_LABELS[i] for i in ITEMS))}.</p>"""]
+    for run in runs:
+        parts.append(f"<h2>Inspection {run['id']} ({e(run['kind'])}): {e(fmt_time(run['ran_us']))}</h2><table><tr>"
+                     f"<th>Camera</th>{''.join(f'<th>{e(ITEM_LABELS[i])}</th>' for i in ITEMS)}"
+                     "<th>Anomalies</th><th>Handling</th></tr>")
+        for r in run["records"]:
+            cells = "".join(f"<td class=\"{'fail' if r['items'][i]['ok'] is False else ''}\">"
+                            f"{MARK[r['items'][i]['ok']]}</td>" for i in ITEMS)
+            parts.append(f"<tr><td>{e(r['camera'])}</td>{cells}<td>{e(r['anomalies'] or '-')}</td>"
+                         f"<td>{e(r['handling'] or '')}</td></tr>")
+        parts.append(f"</table><p>Inspector: {e(run['inspector'] or 'UNSIGNED')}"
+                     f"{' at ' + e(fmt_time(run['signed_us'])) if run['signed_us'] else ''}. "
+                     f"Supervisor: {e(run['supervisor'] or 'not countersigned')}"
+                     f"{' at ' + e(fmt_time(run['countersigned_us'])) if run['countersigned_us'] else ''}.</p>")
+    parts.append("<p class=\"sig\">Reviewed by the supervisor: ______________________ Date: __________</p>"
+                 "</body></html>")
+    return "\n".join(parts)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("camera", help="camera settings kept by edged (the reference picture)")
+    cs = p.add_subparsers(dest="camera_command", required=True)
+    r = cs.add_parser("set-reference", help="take the camera's current picture as its reference (for `moved`)")
+    r.add_argument("camera")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(handler=cmd_set_reference)
+
+    p = sub.add_parser("inspect", help="inspections: run one now and sign it, or see the register")
+    p.add_argument("--sign", metavar="NAME", help="sign the inspection with your name (else asked on a terminal)")
+    p.add_argument("--note", action="append", metavar="CAMERA=TEXT", help="handling note for a camera's anomaly")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_inspect)
+    ins = p.add_subparsers(dest="inspect_command")
+    s = ins.add_parser("sign", help="sign an inspection (the technician), with handling notes")
+    s.add_argument("run", type=int)
+    s.add_argument("--name", required=True)
+    s.add_argument("--note", action="append", metavar="CAMERA=TEXT")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_sign)
+    c = ins.add_parser("countersign", help="countersign an inspection (the supervisor)")
+    c.add_argument("run", type=int)
+    c.add_argument("--name", required=True)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(handler=cmd_countersign)
+    ls = ins.add_parser("list", help="inspections of a month")
+    ls.add_argument("--month", metavar="YYYY-MM", help="default: this month")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd_list)
+    sh = ins.add_parser("show", help="one inspection with its checklist")
+    sh.add_argument("run", type=int)
+    sh.add_argument("--json", action="store_true")
+    sh.set_defaults(handler=cmd_show)
+    rp = ins.add_parser("report", help="the month's register as CSV and printable HTML (for the supervisor)")
+    rp.add_argument("--month", metavar="YYYY-MM", help="default: this month")
+    rp.add_argument("--out", default=".", metavar="DIR", help="where to write the two files (default: here)")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(handler=cmd_report)

@@ -1,0 +1,117 @@
+"""`edged`: the daemon (`edged run`) and `edged check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import grp
+import logging
+import sys
+from pathlib import Path
+
+from edged import __version__, logs
+from edged.config import DEFAULT_PATH, Config, ConfigError, default_config, load_config
+
+EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
+log = logging.getLogger("edged")
+DEFAULT_LOCAL_DATA = Path("data")
+
+
+def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
+    """--config, else /etc/edged/edged.toml, else the embedded default into ./data."""
+    if path is not None:
+        return load_config(path), path
+    if DEFAULT_PATH.exists():
+        return load_config(DEFAULT_PATH), DEFAULT_PATH
+    return default_config(DEFAULT_LOCAL_DATA.resolve()), None
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="edged", description="Evidence-grade CCTV recorder daemon.")
+    parser.add_argument("--version", action="version", version=f"edged {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="record every configured camera until stopped")
+    run_p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH}; without it, "
+                       "a built-in demo camera is recorded into ./data)")
+    run_p.add_argument("-v", "--verbose", action="store_true")
+    run_p.add_argument("--init-data", action="store_true",
+                       help="if the data folder holds no catalog, initialise it (new catalog and node key, "
+                       "on the audit record) instead of waiting for the data disk")
+    ini = sub.add_parser("init-data", help="initialise an empty data folder: new catalog, identity files and "
+                         "node key (backed up), recorded as the first audit record")
+    ini.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH})")
+    ini.add_argument("--reason", default="", help="why (e.g. new installation, disk replaced), for the record")
+    chk = sub.add_parser("check-config", help="validate a config file and exit (status 78 if bad)")
+    chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_PATH)
+    args = parser.parse_args(argv)
+
+    if args.command == "check-config":
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            print(f"edged: bad config: {exc}", file=sys.stderr)
+            return EX_CONFIG
+        print(f"{args.config}: OK (site {cfg.site.id}, {len(cfg.cameras)} cameras, data in {cfg.storage.data_dir})")
+        if cfg.control.group is not None and not _group_exists(cfg.control.group):
+            print(f"note: control.group: there is no group {cfg.control.group!r} on this system yet "
+                  "(scripts/install makes edgectl); edged will not start without it")
+        for field in cfg.inline_secrets:
+            print(f"note: {field} holds a password in the config itself: move it to the secrets file "
+                  "([secrets] file, root's alone; design/0018)")
+        return 0
+
+    if args.command == "init-data":
+        return init_data(args)
+
+    logs.setup(args.verbose)
+    try:
+        cfg, path = resolve_config(args.config)
+    except ConfigError as exc:
+        log.error("bad config: %s", exc)
+        return EX_CONFIG
+    if path is None:
+        log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_PATH, cfg.storage.data_dir)
+    from edged.daemon import root as daemon  # imported late: check-config stays light
+
+    try:
+        return asyncio.run(daemon.run(cfg, path, init_data=args.init_data))
+    except daemon.AlreadyRunning as exc:
+        log.error("%s", exc)
+        return 1
+    except ConfigError as exc:  # found only on the box (e.g. control.group missing)
+        log.error("bad config: %s", exc)
+        return EX_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def init_data(args: argparse.Namespace) -> int:
+    from storage import datainit
+
+    try:
+        cfg, _path = resolve_config(args.config)
+    except ConfigError as exc:
+        print(f"edged: bad config: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    try:
+        done = datainit.init_data(cfg.storage.data_dir, datainit.operator(), "edged init-data", args.reason)
+    except datainit.AlreadyInitialised as exc:
+        print(f"edged: {exc}", file=sys.stderr)
+        return 1
+    print(f"initialised {cfg.storage.data_dir}: node key {done['key_fingerprint']} (backup in "
+          f"{done['key_backup']}), disk identity {done['disk_id']}; recorded on the audit chain")
+    if done["footage_files_found"]:
+        print(f"note: {done['footage_files_found']} footage files were already there; edged adopts the recent ones")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

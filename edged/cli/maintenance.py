@@ -1,0 +1,55 @@
+"""edgectl verbs for maintenance windows (R1.7). The audit verbs are in edged/cli/audit.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from edged.config import ConfigError, parse_duration
+from edged.control.server import call
+from edged.cli.display import UsageError, fmt_time, table
+
+
+def cmd_maintenance(ctx, args) -> tuple[Any, str]:
+    if args.m_cmd == "begin":
+        try:
+            verify_us = parse_duration(args.verify, "--verify")
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"taking a copy of the catalog and checking the hashes of the last {args.verify} of footage ...",
+              file=sys.stderr, flush=True)
+        w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us}, timeout=3600)
+        bad = w["mismatches"]
+        text = (f"maintenance window {w['id']} open since {fmt_time(w['began_us'])} ({w['reason']})\n"
+                f"catalog copy: {w['backup']} ({w['backup_segments']} segments)\n"
+                f"footage checked: {w['verified']} segments, "
+                + (f"{len(bad)} DO NOT MATCH their recorded hash: " + ", ".join(b["path"] for b in bad)
+                   if bad else "all match their recorded hash")
+                + "\nrecording goes on; expected faults (a camera unplugged) raise maintenance-level alarms."
+                "\nClose the window with: edgectl maintenance end --note ...")
+        return w, text
+    if args.m_cmd == "end":
+        w = call(ctx.socket, "maintenance.end", {"note": args.note or ""})
+        return w, f"maintenance window {w['id']} closed at {fmt_time(w['ended_us'])} by {w['ended_by']}"
+    rows = call(ctx.socket, "maintenance.list", {"limit": args.limit})
+    text = table(["ID", "BEGAN", "BY", "REASON", "ENDED", "BY", "CHECKED", "MISMATCHES"], [
+        [r["id"], fmt_time(r["began_us"]), r["began_by"], r["reason"], fmt_time(r["ended_us"]), r["ended_by"] or "-",
+         r["verified"], len(json.loads(r["mismatches"] or "[]"))] for r in rows])
+    return rows, text if rows else "no maintenance on record"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("maintenance", help="maintenance windows: protect the footage first, keep it on the record")
+    ms = p.add_subparsers(dest="m_cmd", required=True)
+    b = ms.add_parser("begin", help="copy the catalog, check recent footage hashes, open the window")
+    b.add_argument("--reason", required=True)
+    b.add_argument("--verify", default="10m", metavar="DURATION", help="how much recent footage to check (10m)")
+    b.add_argument("--json", action="store_true")
+    e = ms.add_parser("end", help="close the open window")
+    e.add_argument("--note", help="what was done")
+    e.add_argument("--json", action="store_true")
+    s = ms.add_parser("list", help="maintenance windows on record")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_maintenance)

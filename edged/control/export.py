@@ -1,0 +1,214 @@
+"""The `export.run` control operation (R5.5, R6): a copy grant becomes a signed export.
+
+The grant is checked and used on the catalog writer thread (single use: a second attempt is
+refused and recorded); the export itself (hashing, remuxing, signing) runs in a thread,
+with progress lines to the client. The daemon writes into data_dir/exports/ because it
+runs as user edged; the data folder is its alone (design/0017), so `edgectl export` reads the
+finished files through `export.read` (the custodian who made the export, for a day) and
+writes them where the person wants. Staging folders are destroyed on the record once they
+are a day old, by a sweep every hour (R7.4: keep no more copies of footage than needed).
+
+Working copies made for a viewing go through `discard_working_copy`, which destroys them
+on the record (R5.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from edged import __version__
+from edged.control.server import Handler, RequestError
+from storage import audit, export, nodekey, people_store
+from storage.export_worker import run_clips
+from storage.catalog import CatalogWriter
+from storage.fsutil import private_dir
+from storage.retention_store import InUse
+
+log = logging.getLogger(__name__)
+
+STAGING_KEEP_US = 24 * 3600 * 1_000_000
+STAGING_SWEEP_S = 3600.0
+READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
+                    in_use: InUse | None = None) -> dict[str, Handler]:
+    in_use = InUse() if in_use is None else in_use
+
+    async def export_run(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        data_dir = Path(cfg.storage.data_dir)
+
+        try:
+            grant_id = int(args["grant"])
+        except (KeyError, TypeError, ValueError):
+            raise RequestError('export.run needs {"grant": N}, the number of an approved copy grant') from None
+        actor = str(caller)
+        recipient = str(args.get("recipient") or "").strip()
+        started = now_us()
+
+        def take(c) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            """Use the grant (or record why not), and read the footage it covers, in one go."""
+            grant = people_store.peek_grant(c.db, grant_id)
+            if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
+                cams = export.gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
+                if not any(export.plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
+                           for x in cams):  # refuse before spending the grant on nothing
+                    audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
+                    raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
+                                             " in its range); the grant was not used")
+            watcher = recipient or (grant or {}).get("requester") or ""
+            used = people_store.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy",
+                                          now_us=started)
+            footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
+            in_use.add(r["path"] for x in footage for r in x["segments"])  # on the writer thread: no pass between
+            return used, footage
+
+        try:
+            grant, cameras = await writer.run(take)
+        except (people_store.GrantError, export.ExportError) as exc:
+            raise RequestError(f"export refused: {exc}") from None
+
+        reading = [r["path"] for x in cameras for r in x["segments"]]
+        try:
+            loop = asyncio.get_running_loop()
+            progress = getattr(caller, "progress", None)
+
+            def report(info: dict[str, Any]) -> None:  # on the export thread: hop to the loop
+                if progress is not None:
+                    loop.call_soon_threadsafe(progress, info)
+
+            out = export.export_dir(data_dir, export.EXPORTS_DIR, grant_id, started)
+            header = {
+                "site": {"id": cfg.site.id, "name": cfg.site.name}, "node": cfg.site.node,
+                "software": {"name": "edged", "version": __version__},
+                "request": {"id": grant["request_id"], "requester": grant.get("requester"),
+                            "approver": grant.get("approver")},
+                "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
+                                                    "used_us")},
+                "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
+            }
+            try:
+                private_dir(out.parent)
+                manifest = await asyncio.to_thread(
+                    export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
+                    from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips)
+                body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
+            except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
+                why = str(exc) or type(exc).__name__
+                await writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
+                log.error("export for grant %d failed: %s", grant_id, why)
+                raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "
+                                   "a new request is needed") from None
+            clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
+            digest = hashlib.sha256(body).hexdigest()
+            size = sum(c["bytes"] for c in clips)
+            detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
+                      "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
+                      "key": key.fingerprint}
+            export_id = await writer.run(lambda c: people_store.record_export(
+                c.db, grant_id, out_dir=str(out), custodian=actor, now_us=now_us(), bytes_=size,
+                manifest_sha256=digest, detail=detail))
+            await sweep_staging(writer, data_dir, keep=out)
+            files = await asyncio.to_thread(lambda: [{"name": f.name, "bytes": f.stat().st_size}
+                                                     for f in sorted(out.iterdir())])
+            return {"export": export_id, "grant": grant_id, "dir": str(out), "files": files,
+                    "manifest_sha256": digest,
+                    "bytes": size, "clips": detail["clips"],
+                    "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
+                    "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+        finally:
+            in_use.remove(reading)
+
+    async def export_read(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """A piece of a finished export's file, for the custodian who made it (while it is staged)."""
+        try:
+            export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
+        except (KeyError, TypeError, ValueError):
+            raise RequestError('export.read needs {"export": N, "file": NAME, "offset": BYTES}') from None
+        row = await writer.run(lambda c: next(c.db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None))
+        if row is None or row["custodian"] != getattr(caller, "account", None):
+            raise RequestError(f"export {export_id} is not one you made")
+        folder = Path(row["out_dir"])
+        if name != Path(name).name or name.startswith(".") or offset < 0:
+            raise RequestError(f"no file {name!r} in export {export_id}")
+
+        def read() -> tuple[bytes, int]:
+            fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                size = os.fstat(fd).st_size
+                return os.pread(fd, READ_CHUNK, offset), size
+            finally:
+                os.close(fd)
+        try:
+            data, size = await asyncio.to_thread(read)
+        except FileNotFoundError:
+            raise RequestError(f"export {export_id} is no longer staged (a day has passed, or the daemon "
+                               "restarted); a new request is needed") from None
+        return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
+
+    return {"export.run": export_run, "export.read": export_read}
+
+
+def staging_sweeper(writer: CatalogWriter, data_dir: Path) -> Any:
+    """The supervisor's task: staging copies go a day after they were made, on the record."""
+    async def run(stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await sweep_staging(writer, data_dir)
+            try:
+                await asyncio.wait_for(stopping.wait(), STAGING_SWEEP_S)
+            except TimeoutError:
+                pass
+    return run
+
+
+async def discard_working_copy(writer: CatalogWriter, data_dir: Path, folder: Path, actor: str,
+                               why: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Destroy a working copy (a folder under data_dir/working/) on the record (R5.5).
+
+    The viewer calls this when a viewing ends (and the daemon at start for any left behind
+    by a crash); the audit record names each file with its size and SHA-256.
+    """
+    gone = await asyncio.to_thread(export.destroy_working_copy, data_dir, folder)
+    await writer.run(lambda c: audit.append(c.db, actor, "copy.destroyed", {**gone, "why": why, **(context or {})}))
+    return gone
+
+
+async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None = None,
+                        older_than_us: int = STAGING_KEEP_US, working_too: bool = False) -> int:
+    """Destroy, on the record, export staging folders older than a day (and, at start-up,
+    every working copy: no viewing survives a restart). Returns how many went."""
+    def stale() -> list[Path]:
+        found = []
+        now = time.time()
+        roots = [(data_dir / export.EXPORTS_DIR, older_than_us)]
+        if working_too:
+            roots.append((data_dir / export.WORKING_DIR, 0))
+        for root, age_us in roots:
+            if not root.is_dir():
+                continue
+            for p in root.iterdir():
+                if p.is_dir() and p != keep and (now - p.stat().st_mtime) * 1e6 >= age_us:
+                    found.append(p)
+        return found
+
+    count = 0
+    for folder in await asyncio.to_thread(stale):
+        kind = "working copy left by a viewing that did not end" if folder.parent.name == export.WORKING_DIR \
+            else "export staging copy older than a day (edgectl export copies it out at once)"
+        try:
+            await discard_working_copy(writer, data_dir, folder, "edged", kind)
+            count += 1
+        except (export.ExportError, OSError) as exc:
+            log.error("could not destroy %s: %s", folder, exc)
+    return count

@@ -1,0 +1,206 @@
+"""The reading side of the control socket: status, cameras, segments, retention, destructions,
+alarms, holds, maintenance windows, inspections and the chain check.
+
+edgectl no longer opens the catalog (design/0017): the data folder is the daemon's alone, so
+every report is a request here, under the role matrix (edged/rules/roles.py), and the caller's
+camera scope limits what footage metadata they see. Each query runs on its own read-only
+connection in a thread (WAL: it never waits for the writer, never blocks the event loop).
+Listing footage (segments) is on the audit chain; status-like reads are not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from edged.control.server import Caller, Handler, RequestError, read_catalog
+from edged.control.ops import check_scope
+from edged.daemon.inspection_runner import run_of
+from storage import audit
+from storage.catalog import FOOTAGE, CatalogWriter, segments_between
+from storage.retention import DAY_US
+from storage.retention_store import HoldError, hold_row, retention_report
+
+MAX_ROWS = 100_000
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _int(value: Any, field: str, default: int | None = None) -> int | None:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"{field} must be an integer") from None
+
+
+def _limit(args: dict[str, Any], default: int) -> int:
+    n = _int(args.get("limit"), "limit", default)
+    return max(1, min(int(n or default), MAX_ROWS))
+
+
+def _scoped(caller: Any, camera: str | None) -> list[str] | None:
+    """The cameras a read may cover: the one asked for (checked against the account's scope), or
+    the account's scope (None: every camera)."""
+    if camera is not None:
+        check_scope(caller, [camera], "refused")
+        return [camera]
+    return None if not isinstance(caller, Caller) or caller.cameras is None else list(caller.cameras)
+
+
+def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Path) -> dict[str, Handler]:
+    """`cfg_of()` gives the config in force (a SIGHUP may have replaced it)."""
+
+    def query(fn: Callable[[Any], Any]) -> Any:
+        return read_catalog(data_dir, fn)
+
+    async def status(_args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        def q(db) -> dict[str, Any]:
+            node = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node")}
+            states = {r["state"]: r["n"] for r in db.query(
+                "SELECT state, count(*) AS n FROM cameras WHERE configured = 1 GROUP BY state")}
+            seg = next(db.query("SELECT count(*) AS n, sum(bytes) AS bytes, min(start_us) AS oldest,"
+                                " max(end_us) AS newest FROM segments WHERE " + FOOTAGE))
+            open_n = next(db.query("SELECT count(*) AS n FROM segments WHERE state = 'writing'"))["n"]
+            gaps = next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [now_us() - DAY_US]))["n"]
+            disk = shutil.disk_usage(data_dir)
+            return {
+                "running": True, "pid": os.getpid(), "version": node.get("version"), "site": node.get("site"),
+                "site_name": node.get("site_name"), "node": node.get("node"),
+                "started_us": int(node["started_us"]) if node.get("started_us") else None,
+                "heartbeat_us": int(node["heartbeat_us"]) if node.get("heartbeat_us") else None,
+                "data_dir": str(data_dir), "disk_total": disk.total, "disk_free": disk.free, "cameras": states,
+                "segments": seg["n"], "footage_bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
+                "newest_us": seg["newest"], "open_segments": open_n, "gaps_24h": gaps,
+                "broker": node.get("mqtt_status"),
+                "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None}}
+        try:
+            return await query(q)
+        except FileNotFoundError:  # the data disk is gone from its path: the writer still holds the catalog
+            return await writer.run(lambda c: q(c.db))
+
+    async def cameras(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        cfg = cfg_of()
+
+        def q(db) -> list[dict[str, Any]]:
+            rows = list(db.query("SELECT * FROM cameras WHERE configured = 1 OR ? ORDER BY id",
+                                 [int(bool(args.get("all")))]))
+            for r in rows:
+                for col in ("health", "image", "compliance_reasons"):
+                    r[col] = json.loads(r[col]) if r.get(col) else None
+            return rows
+        return {"cameras": await query(q), "site_name": cfg.site.name,
+                "min_days": cfg.retention.min_retention_us // DAY_US,
+                "max_days": cfg.retention.max_retention_us // DAY_US}
+
+    async def segments(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        start, end = _int(args.get("from_us"), "from_us"), _int(args.get("to_us"), "to_us")
+        if start is None or end is None or end <= start:
+            raise RequestError("segments needs from_us < to_us")
+        camera = args.get("camera")
+        limit = _limit(args, 1000)
+        scope = _scoped(caller, camera)
+
+        def q(db) -> dict[str, Any]:
+            if camera and not next(db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [camera]), None):
+                raise RequestError(f"no camera {camera!r}; `edgectl cameras` lists them")
+            if scope is None or len(scope) == 1:
+                rows = segments_between(db, start, end, scope[0] if scope else None, limit)
+            else:
+                rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit)][:limit]
+            sql = "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?"
+            params: list[Any] = [end, start]
+            if scope is not None:
+                sql += f" AND camera IN ({','.join('?' * len(scope))})"
+                params += scope
+            return {"segments": rows, "gaps": list(db.query(sql + " ORDER BY camera, from_us", params))}
+        data = await query(q)
+        await writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
+            "cameras": scope, "from_us": start, "to_us": end, "segments": len(data["segments"])}))
+        return data
+
+    async def retention(_args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        cfg = cfg_of()
+        return await query(lambda db: retention_report(db, cfg.retention, cfg.cameras, data_dir))
+
+    async def destructions(args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+        scope = _scoped(caller, args.get("camera"))
+        start, end = _int(args.get("from_us"), "from_us"), _int(args.get("to_us"), "to_us")
+        sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
+        if scope is not None:
+            sql += f" AND camera IN ({','.join('?' * len(scope))})"
+            params += scope
+        if start is not None and end is not None:  # footage recorded in [start, end)
+            sql += " AND start_us < ? AND end_us > ?"
+            params += [end, start]
+        return await query(lambda db: list(db.query(sql + " ORDER BY camera, start_us LIMIT ?",
+                                                    [*params, _limit(args, 10_000)])))
+
+    async def alarms(args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM alarms" + ("" if args.get("all") else " WHERE cleared_us IS NULL") + " ORDER BY raised_us"
+        return await query(lambda db: list(db.query(sql)))
+
+    async def hold_list(args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+        sql = "SELECT id FROM holds" + ("" if args.get("all") else " WHERE ended_us IS NULL") + " ORDER BY id"
+        return await query(lambda db: [hold_row(db, r["id"]) for r in list(db.query(sql))])
+
+    async def hold_show(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        hold_id = _int(args.get("id"), "id")
+
+        def q(db) -> dict[str, Any]:
+            try:
+                return hold_row(db, int(hold_id or 0))
+            except HoldError as exc:
+                raise RequestError(str(exc)) from None
+        return await query(q)
+
+    async def maintenance_list(args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+        return await query(lambda db: list(db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?",
+                                                     [_limit(args, 50)])))
+
+    def _runs(db, start: int, end: int) -> list[dict[str, Any]]:
+        ids = [r["id"] for r in db.query(
+            "SELECT id FROM inspection_runs WHERE ran_us >= ? AND ran_us < ? ORDER BY ran_us", [start, end])]
+        return [run_of(db, i) for i in ids]
+
+    async def inspect_list(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        start, end = _int(args.get("from_us"), "from_us", 0), _int(args.get("to_us"), "to_us", now_us())
+
+        def q(db) -> dict[str, Any]:
+            site = {r["key"]: r["value"] for r in db.query(
+                "SELECT key, value FROM node WHERE key IN ('site', 'site_name')")}
+            return {"runs": _runs(db, int(start or 0), int(end or 0)), "site": site}
+        return await query(q)
+
+    async def inspect_show(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        run_id = _int(args.get("run"), "run")
+        run = await query(lambda db: run_of(db, int(run_id or 0)))
+        if run is None:
+            raise RequestError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+        return run
+
+    async def audit_verify(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        expect = args.get("head")
+        if expect is not None:
+            try:
+                expect = (int(expect[0]), str(expect[1]))
+            except (TypeError, ValueError, IndexError):
+                raise RequestError('head is [seq, "hash"]') from None
+
+        def q(db) -> dict[str, Any]:
+            n, problem = audit.verify(db, expect)
+            return {"records": n, "ok": problem is None, "problem": problem, "head": audit.head(db)}
+        return await query(q)
+
+    return {"status": status, "cameras": cameras, "segments": segments, "retention": retention,
+            "destructions": destructions, "alarms": alarms, "hold.list": hold_list, "hold.show": hold_show,
+            "maintenance.list": maintenance_list, "inspect.list": inspect_list, "inspect.show": inspect_show,
+            "audit.verify": audit_verify}
+

@@ -1,0 +1,268 @@
+"""The daemon's control socket: a Unix socket speaking one JSON object per line.
+
+Every edgectl verb comes through here, reads too (design/0017): the data folder is the daemon's
+alone, and the socket's group (`[control] group`, e.g. edgectl) grants nothing on disk.
+
+A request is {"op", "args", "token"}. The OS account is proven by the socket's peer
+credentials; the person is proven by their session token (`edgectl login`), which the
+server resolves to an account and checks against edged/rules/roles.py before any handler runs.
+Only `ping`, `login` and `init-admin` (root only) need no session. A handler may send
+{"progress": {...}} lines before the final {"ok", "result"|"error"} line.
+
+There is no operation that deletes or formats footage (REQUIREMENTS R1.6), and none will be added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import json
+import logging
+import os
+import pwd
+import socket
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from edged.rules import roles
+from edged.config.values import ConfigError
+from storage.catalog import open_readonly
+from storage.layout import CATALOG_FILE
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Awaitable[Any]]
+# token -> the session ({account, roles, cameras, expires_us, ...}) or None
+SessionLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
+MAX_REQUEST = 1 << 16
+SESSION_ENV = "EDGECTL_SESSION"
+NOT_LOGGED_IN = "not logged in, or the session expired: run `edgectl login`"
+
+
+class RequestError(Exception):
+    """A refused request; the message goes back to the caller as is."""
+
+
+class DaemonDown(RequestError):
+    """No daemon answers on the socket (edgectl exits with its own status)."""
+
+
+def peer_creds(sock: socket.socket) -> tuple[int, str]:
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    try:
+        return uid, pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return uid, f"uid {uid}"
+
+
+def peer_user(sock: socket.socket) -> str:
+    return peer_creds(sock)[1]
+
+
+
+async def read_catalog(data_dir: Path, fn: Callable[[Any], Any]) -> Any:
+    """`fn(db)` on a read-only catalog connection of its own, on a thread: readers never wait
+    for the writer, and the event loop never waits for SQLite."""
+    def run() -> Any:
+        db = open_readonly(data_dir / CATALOG_FILE)
+        try:
+            return fn(db)
+        finally:
+            db.conn.close()
+    return await asyncio.to_thread(run)
+
+@dataclass
+class Caller:
+    """Who is asking: the OS account (from the socket) and the person's account (from the token).
+
+    str(caller) is the actor written on the audit record: "alice", or "alice (os: root)"
+    when the OS account is not alice's own.
+    """
+
+    os_user: str
+    uid: int = -1
+    account: str | None = None
+    roles: tuple[str, ...] = ()
+    cameras: tuple[str, ...] | None = None   # None: every camera
+    token: str | None = None
+    expires_us: int | None = None
+    _send: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
+
+    def progress(self, info: dict[str, Any]) -> None:
+        """Tell the client how far a long operation is (before the final reply)."""
+        if self._send is not None:
+            self._send({"progress": info})
+
+    def may(self, op: str) -> bool:
+        return roles.allowed(self.roles, op)
+
+    def __str__(self) -> str:
+        if self.account is None:
+            return self.os_user
+        return self.account if self.account == self.os_user else f"{self.account} (os: {self.os_user})"
+
+
+class ControlServer:
+    def __init__(self, path: Path, handlers: dict[str, Handler], sessions: SessionLookup | None = None,
+                 group: str | None = None):
+        self.path = path
+        self.group = group  # the socket's group: who may talk to the daemon (None: the daemon's own)
+        self.handlers = handlers
+        self.sessions = sessions  # None: only the public operations can run
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() or self.path.is_symlink():
+            self.path.unlink()  # a stale socket from a crash; the daemon holds a single-instance lock
+        self._server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_REQUEST)
+        if self.group is not None:
+            try:
+                gid = grp.getgrnam(self.group).gr_gid
+            except KeyError:
+                raise ConfigError("control.group", f"there is no group {self.group!r} on this system "
+                                  "(scripts/install makes edgectl)") from None
+            os.chown(self.path, -1, gid)
+        os.chmod(self.path, 0o600 if self.group is None else 0o660)  # no group named: the daemon's user and root
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        uid, user = peer_creds(writer.get_extra_info("socket"))
+
+        def send(msg: dict[str, Any]) -> None:
+            if not writer.is_closing():
+                writer.write((json.dumps(msg) + "\n").encode())
+
+        try:
+            while line := await reader.readline():
+                reply = await self._answer(line, uid, user, send)
+                send(reply)
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, line: bytes, uid: int, user: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+            op = request["op"]
+            handler = self.handlers[op]
+            args = request.get("args") or {}
+            token = request.get("token")
+            if not isinstance(args, dict) or not (token is None or isinstance(token, str)):
+                raise TypeError
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return {"ok": False, "error": "bad request: send {\"op\": ..., \"args\": {...}, \"token\": ...}; ops: "
+                    + ", ".join(sorted(self.handlers))}
+        caller = Caller(os_user=user, uid=uid, _send=send)
+        if op not in roles.PUBLIC:
+            session = await self.sessions(token) if token and self.sessions is not None else None
+            if session is not None:
+                caller.account, caller.roles, caller.token = session["account"], tuple(session["roles"]), token
+                caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
+                caller.expires_us = session.get("expires_us")
+                if not roles.allowed(caller.roles, op):
+                    return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
+            elif not (uid == 0 and op in roles.ROOT_READS):  # root may ask how the box is doing
+                return {"ok": False, "error": NOT_LOGGED_IN, "code": "auth"}
+        try:
+            result = await handler(args, caller)
+        except RequestError as exc:
+            return {"ok": False, "error": str(exc)}
+        except Exception:  # noqa: BLE001 - one bad request must not take the daemon down
+            log.exception("control request %s failed", op)
+            return {"ok": False, "error": "internal error; see the daemon's log"}
+        return {"ok": True, "result": result}
+
+
+# client side --------------------------------------------------------------------------
+def session_file() -> Path:
+    """Where edgectl keeps the person's session tokens: private to them (0600)."""
+    if os.environ.get(SESSION_ENV):
+        return Path(os.environ[SESSION_ENV])
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "edgectl" if runtime else Path.home() / ".config" / "edgectl"
+    return base / "session.json"
+
+
+def _read_sessions(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def saved_session(socket_path: Path) -> dict[str, Any] | None:
+    """The session saved for this daemon (keyed by its socket), if any."""
+    entry = _read_sessions(session_file()).get(str(socket_path))
+    return entry if isinstance(entry, dict) and entry.get("token") else None
+
+
+def save_session(socket_path: Path, session: dict[str, Any] | None) -> Path:
+    """Keep (or with None, forget) the token for this daemon; the file is written 0600."""
+    path = session_file()
+    data = _read_sessions(path)
+    if session is None:
+        data.pop(str(socket_path), None)
+    else:
+        data[str(socket_path)] = session
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path
+
+
+def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
+         on_progress: Callable[[dict[str, Any]], None] | None = None, timeout: float = 30) -> Any:
+    """Client side, for edgectl: one request, one reply; raises RequestError on refusal.
+
+    Without a token, the one `edgectl login` saved for this socket is sent.
+    """
+    if token is None and op not in roles.PUBLIC:
+        saved = saved_session(path)
+        token = saved["token"] if saved else None
+    message: dict[str, Any] = {"op": op, "args": args}
+    if token:
+        message["token"] = token
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise DaemonDown(f"edged is not running (nothing answers on {path}); check `systemctl status edged`, "
+                             "or name the socket with --socket or EDGECTL_SOCKET") from None
+        except PermissionError:
+            raise RequestError(f"no permission to use {path}: run as root or as a member of the socket's group "
+                               "(edgectl)") from None
+        s.sendall((json.dumps(message) + "\n").encode())
+        with s.makefile("rb") as stream:
+            while True:
+                line = stream.readline()
+                if not line.endswith(b"\n"):
+                    raise RequestError("edged closed the connection without answering")
+                reply = json.loads(line)
+                if "progress" in reply:
+                    if on_progress is not None:
+                        on_progress(reply["progress"])
+                    continue
+                break
+    if not reply.get("ok"):
+        raise RequestError(reply.get("error", "refused"))
+    return reply["result"]

@@ -1,0 +1,253 @@
+"""The health monitor: feeds edged.rules.health with what the recorder workers report, raises and
+clears the health alarms, and keeps each camera's health, compliance and state in the catalog.
+
+Fed by the supervisor (stats every 5 s, an image sample every `health.sample_interval`,
+state changes); evaluates every EVAL_S. Reference pictures (`edgectl camera set-reference`)
+live in the catalog; the newest sample of each camera is kept here to take one from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from edged.rules import health
+from edged.alarms import Alarms
+from edged.config import Config
+from storage import audit
+from recorder.imagecheck import decode_thumb, similarity
+from storage.catalog import Catalog, CatalogWriter
+
+log = logging.getLogger(__name__)
+
+EVAL_S = 2.0
+GAPS_EVERY_S = 30.0
+HOUR_US = 3_600_000_000
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def local_minute(at_us: int) -> int:
+    t = datetime.fromtimestamp(at_us / 1e6)
+    return t.hour * 60 + t.minute
+
+
+def thumb_of(ev: dict[str, Any]) -> np.ndarray | None:
+    try:
+        return decode_thumb(ev["thumb"]) if ev.get("thumb") else None
+    except ValueError:  # a thumbnail of the wrong size: the sample still counts, `moved` is not judged
+        return None
+
+
+class ReferenceRefused(Exception):
+    """Why a reference picture could not be set (shown to the person as is)."""
+
+
+class HealthMonitor:
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None):
+        self.cfg = cfg
+        self.writer = writer
+        self.alarms = alarms
+        self.states: dict[str, str] = {}
+        self.errors: dict[str, str | None] = {}
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.images: dict[str, dict[str, Any]] = {}     # newest image event per camera (thumb decoded)
+        self.references: dict[str, np.ndarray] = {}
+        self.tracks: dict[tuple[str, str], health.Track] = {}
+        self.reconnects: dict[str, deque[int]] = {}
+        self.gap_today_s: dict[str, float] = {}
+        self.last_segment_us: dict[str, int] = {}
+        self.samples: dict[str, int] = {}   # image samples checked since start, per camera
+        self.down_since: dict[str, int] = {}  # when a camera stopped recording (an outage not yet a gap row)
+        self.midnight_us = 0
+        self._written: dict[str, dict[str, Any]] = {}  # the camera rows as last written
+        self._last_gaps = 0.0
+
+    # inputs from the supervisor -------------------------------------------------------
+    def on_state(self, cam: str, state: str, error: str | None, at_us: int) -> str:
+        """Record a recorder state change; returns the camera's public state."""
+        if state == "offline" and self.states.get(cam) == "recording":
+            q = self.reconnects.setdefault(cam, deque(maxlen=1000))
+            q.append(at_us)
+        self.states[cam] = state
+        self.errors[cam] = error
+        if state == "recording":
+            self.down_since.pop(cam, None)
+        else:
+            self.down_since.setdefault(cam, at_us)
+        if state != "recording":
+            self.images.pop(cam, None)  # a sample from before the outage says nothing now
+        return self._public(cam)
+
+    def on_stats(self, ev: dict[str, Any]) -> None:
+        self.stats[ev["camera"]] = ev
+
+    def on_image(self, ev: dict[str, Any]) -> None:
+        cam = ev["camera"]
+        ev = {**ev, "thumb": thumb_of(ev)}
+        ev["similarity"] = self._similarity(cam, ev["thumb"])  # once per sample, not per evaluation
+        self.images[cam] = ev
+        self.samples[cam] = self.samples.get(cam, 0) + 1
+
+    def _similarity(self, cam: str, thumb: np.ndarray | None) -> float | None:
+        ref = self.references.get(cam)
+        return None if ref is None or thumb is None else float(similarity(ref, thumb))
+
+    def on_segment(self, cam: str, start_us: int) -> None:
+        self.last_segment_us[cam] = start_us
+
+    # evaluation -----------------------------------------------------------------------
+    def _public(self, cam: str) -> str:
+        camcfg = self.cfg.camera(cam)
+        if camcfg is None:  # removed from the config: its recorder says "stopped", and so do we
+            return self.states.get(cam) or "stopped"
+        degraded = any(t.active for (c, _k), t in self.tracks.items() if c == cam)
+        return health.camera_state(camcfg.enabled, self.states.get(cam), degraded)
+
+    def view(self, cam_id: str, now: int) -> health.CameraView:
+        cam = self.cfg.camera(cam_id)
+        hc = self.cfg.health
+        image = self.images.get(cam_id)
+        fresh = image is not None and now - image["at"] <= 3 * max(hc.sample_interval_us, 1_000_000)
+        return health.CameraView(
+            id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_expected),
+            state=self.states.get(cam_id), stats=self.stats.get(cam_id),
+            image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None)
+
+    async def evaluate(self, now: int | None = None) -> None:
+        now = now_us() if now is None else now
+        hc = self.cfg.health
+        minute = local_minute(now)
+        rows = []
+        for cam in self.cfg.cameras:
+            view = self.view(cam.id, now)
+            present, known = health.conditions(view, hc, minute)
+            for kind in health.KINDS:
+                key = (cam.id, kind)
+                before = self.tracks.get(key, health.Track())
+                after = health.step(before, (kind in present) if kind in known else None, now,
+                                    hc.raise_after_us, hc.clear_after_us)
+                self.tracks[key] = after
+                if self.alarms is not None and after.active != before.active:
+                    await self.alarms.set(after.active, f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
+                                          f"camera {cam.id}: {present.get(kind, 'cleared')}")
+                elif self.alarms is not None and after.active and kind in present:
+                    await self.alarms.raise_(f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
+                                             f"camera {cam.id}: {present[kind]}")  # refresh the figures
+            verdict, reasons = health.compliance(view, hc, minute)
+            state = self._public(cam.id)
+            row = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
+                   "image": json.dumps(view.image) if view.image else None,
+                   "health": json.dumps(self.health_of(cam.id, now, present, view))}
+            if self._written.get(cam.id) != row:  # most evaluations change nothing: no write
+                rows.append(row)
+        if rows:
+            await self.writer.run(_write_health, rows)
+            self._written.update((r["id"], r) for r in rows)
+
+    def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
+        """What the catalog's camera row does not already hold (rates, resolution, keyframe
+        interval, clock skew and last packet are its columns; alarms are in `alarms`)."""
+        s = self.stats.get(cam) or {}
+        return {
+            "audio_arriving": bool(s.get("audio_packets", s.get("audio"))),
+            "reconnects_1h": sum(now - t <= HOUR_US for t in self.reconnects.get(cam, ())),
+            "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
+            "samples": self.samples.get(cam, 0), "conditions": present,
+        }
+
+    def gap_today(self, cam: str, now: int) -> float:
+        """Seconds without footage today: the recorded gaps, plus an outage still going on."""
+        down = self.down_since.get(cam)
+        open_s = 0.0 if down is None or now <= self.midnight_us else (now - max(down, self.midnight_us)) / 1e6
+        return self.gap_today_s.get(cam, 0.0) + open_s
+
+    async def refresh_gaps(self, now: int) -> None:
+        midnight = int(datetime.fromtimestamp(now / 1e6).replace(hour=0, minute=0, second=0,
+                                                                    microsecond=0).timestamp() * 1e6)
+
+        def read(c: Catalog) -> dict[str, float]:
+            rows = c.db.query(
+                "SELECT camera, sum(min(to_us, ?) - max(from_us, ?)) AS us FROM gaps"
+                " WHERE to_us > ? GROUP BY camera", [now, midnight, midnight])
+            return {r["camera"]: r["us"] / 1e6 for r in rows}
+
+        self.gap_today_s = await self.writer.run(read)
+        self.midnight_us = midnight
+
+    async def load(self) -> None:
+        def read(c: Catalog) -> dict[str, np.ndarray]:
+            return {r["camera"]: np.frombuffer(r["thumb"], dtype=np.uint8).reshape(r["height"], r["width"])
+                    for r in c.db.query("SELECT * FROM camera_references")}
+
+        self.references = await self.writer.run(read)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.load()
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), EVAL_S)
+            except TimeoutError:
+                pass
+            now = now_us()
+            if time.monotonic() - self._last_gaps >= GAPS_EVERY_S:
+                self._last_gaps = time.monotonic()
+                await self.refresh_gaps(now)
+            await self.evaluate(now)
+
+    # the reference picture --------------------------------------------------------------
+    async def set_reference(self, cam: str, actor: str) -> dict[str, Any]:
+        if self.cfg.camera(cam) is None:
+            raise ReferenceRefused(f"no camera {cam!r} in the config; `edgectl cameras` lists them")
+        image = self.images.get(cam)
+        if image is None or image["thumb"] is None or now_us() - image["at"] > 3 * self.cfg.health.sample_interval_us:
+            raise ReferenceRefused(f"camera {cam} has no recent picture sample: is it recording, and are image "
+                                  "checks on ([health] sample_interval)? Try again in a few seconds.")
+        thumb = image["thumb"]
+        at = now_us()
+
+        def store(c: Catalog) -> None:
+            with c.db.atomic():
+                c.db.execute("INSERT OR REPLACE INTO camera_references (camera, thumb, width, height, set_by, set_us)"
+                             " VALUES (?, ?, ?, ?, ?, ?)", [cam, thumb.tobytes(), thumb.shape[1], thumb.shape[0],
+                                                            actor, at])
+                audit.append(c.db, actor, "camera.set_reference", {"camera": cam, "sample_us": image["at"]})
+
+        await self.writer.run(store)
+        self.references[cam] = thumb
+        image["similarity"] = self._similarity(cam, image["thumb"])
+        for kind in ("camera_moved",):  # a new reference starts the comparison afresh
+            self.tracks[(cam, kind)] = health.Track()
+            if self.alarms is not None:
+                await self.alarms.clear(f"{kind}:{cam}")
+        return {"camera": cam, "set_us": at, "set_by": actor, "sample_us": image["at"]}
+
+    # for inspections --------------------------------------------------------------------
+    def snapshot(self, cam_id: str, now: int) -> dict[str, Any]:
+        cam = self.cfg.camera(cam_id)
+        view = self.view(cam_id, now)
+        present, _known = health.conditions(view, self.cfg.health, local_minute(now))
+        verdict, reasons = health.compliance(view, self.cfg.health, local_minute(now))
+        active = {k for (c, k), t in self.tracks.items() if c == cam_id and t.active}
+        return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_expected),
+                "state": self.states.get(cam_id), "last_error": self.errors.get(cam_id),
+                "stats": self.stats.get(cam_id), "image_fresh": view.image is not None,
+                "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
+                "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons}
+
+
+def _write_health(c: Catalog, rows: list[dict[str, Any]]) -> None:
+    with c.db.atomic():
+        for row in rows:
+            c.db.execute("UPDATE cameras SET state = ?, compliance = ?, compliance_reasons = ?, image = ?, health = ?"
+                         " WHERE id = ?", [row["state"], row["compliance"], row["compliance_reasons"], row["image"],
+                                           row["health"], row["id"]])

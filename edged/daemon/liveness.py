@@ -1,0 +1,94 @@
+"""What the daemon does when its data disk goes away and comes back (design/0023).
+
+Lost: recording stops (cameras are removed from their workers, so an open segment is closed
+on the disk it was written to), retention is suspended, a critical `storage_lost` alarm is
+raised and the node row says so (edgectl status, the STATUS line). Back: the catalog is
+reconciled with the disk (segments stranded by the loss are recovered), then recording
+resumes and the alarm clears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from edged.alarms import Alarms, now_us
+from edged.daemon.integrity import prepare_identity
+from edged.daemon.storage_watch import StorageWatch
+from storage import audit
+from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
+from storage.reconcile import Report, reconcile, recover_open
+
+log = logging.getLogger(__name__)
+
+
+def close_leftovers(catalog: Catalog, data_dir: Path) -> Report:
+    """At a clean stop: a segment still `writing` (its close failed) is recovered if its file
+    is at its path, else marked missing, to be recovered when its disk is back; never left
+    `writing`, never called closed."""
+    report = Report()
+    recover_open(catalog, data_dir, catalog.segments_in(WRITING), report,
+                 absent=STORAGE_LOST_NOTE + "file not at its path when edged stopped")
+    return report
+
+
+class Liveness:
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, sup: Any, runner: Any, guard: Any):
+        self.data_dir = data_dir
+        self.writer, self.alarms, self.sup, self.runner, self.guard = writer, alarms, sup, runner, guard
+        self.watch: StorageWatch | None = None
+        self._lock = asyncio.Lock()
+
+    async def first_look(self) -> str | None:
+        """At start-up, before reconciliation: None if the disk is the right one."""
+        expected = await self.writer.run(prepare_identity, self.data_dir)
+        self.watch = StorageWatch(self.data_dir, expected, self._lost, self._back)
+        problem = await self.watch.first_look()
+        self.sup.video_dev = self.watch.video_dev
+        if problem:
+            self.sup.storage_lost = problem
+            self.runner.blocked = "the data disk is not the right one: " + problem
+        else:
+            await self.alarms.clear("storage_lost")  # raised before a stop: the right disk is here now
+        await self._record(problem)
+        return problem
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        assert self.watch is not None
+        await self.watch.run(stopping)
+
+    async def _record(self, problem: str | None) -> None:
+        state = {"state": "lost" if problem else "ok", "reason": problem, "since_us": now_us()}
+        await self.writer.run(Catalog.set_node, {"storage": json.dumps(state)})
+
+    async def _lost(self, reason: str) -> None:
+        async with self._lock:
+            self.runner.blocked = "the data disk is not the right one: " + reason
+            await self.sup.hold_for_storage(reason)
+            await self.alarms.raise_("storage_lost", "storage_lost", "critical", None,
+                                     f"recording stopped: {reason}", {"reason": reason})
+            await self._record(reason)
+            await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.lost", {"reason": reason}))
+
+    async def _back(self, video_dev: int | None) -> None:
+        async with self._lock:
+            if self.sup.storage_lost is None:  # remounted between two looks: tell the workers its device
+                await self.sup.hold_for_storage(None, video_dev)
+                return
+            expect = self.guard.expect if self.guard is not None else None
+            report = await self.writer.run(lambda c: reconcile(c, self.data_dir, expect))
+            log.warning("the data disk is back; catalog reconciled with it: %s", report.summary())
+            self.runner.blocked = None
+            await self.sup.hold_for_storage(None, video_dev)
+            await self.alarms.clear("storage_lost")
+            await self._record(None)
+            await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.back", {
+                "recovered": len(report.recovered), "adopted": len(report.adopted),
+                "quarantined": len(report.quarantined), "missing": report.missing[:100]}))
+            if report.missing:
+                await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
+                                         f"{len(report.missing)} footage files were not on the data disk when it "
+                                         f"came back (first: {report.missing[0]})", {"paths": report.missing[:100]})

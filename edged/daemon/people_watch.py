@@ -1,0 +1,99 @@
+"""The requests' clock (R5.6-R5.8): grants that expire unused, requests purged after 3 years,
+citizens' requests past their due date, flagged requests for the ethics office, and account
+lockouts that ran out. The decisions are in edged/rules/retrieval.py; this task owns the timing and
+turns the results into alarms."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from typing import Any
+
+from edged.alarms import Alarms
+from edged.config import Config
+from edged.control.people import policy_of
+from edged.daemon.maintenance import BACKUP_DIR
+from storage import audit
+from storage import people_store as ps
+from storage.catalog import Catalog, CatalogWriter
+
+log = logging.getLogger(__name__)
+PREFIXES = ("request_overdue:", "ethics:request:", "account_locked:")
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class PeopleWatch:
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms):
+        self.cfg = cfg
+        self.writer = writer
+        self.alarms = alarms
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        policy = policy_of(self.cfg)
+        await self.writer.run(lambda c: ps.store_policy(c.db, policy))  # for logins outside the socket (viewer)
+        while not stopping.is_set():
+            await self.sweep(now_us())
+            try:
+                await asyncio.wait_for(stopping.wait(), self.cfg.accounts.sweep_interval_us / 1e6)
+            except TimeoutError:
+                pass
+
+    async def purge_backups(self, now: int) -> int:
+        """The live catalog's purges repeated in the catalog backups (R5.7): a copy must not outlive
+        the rule."""
+        folder = self.cfg.storage.data_dir / BACKUP_DIR
+        ids = await self.writer.run(lambda c: ps.purged_ids(c.db))
+
+        def run() -> int:
+            n = 0
+            for path in sorted(folder.glob("catalog-*.db")) if folder.is_dir() else []:
+                try:
+                    n += ps.purge_backup(path, ids, now)
+                except sqlite3.Error as exc:
+                    log.error("could not purge the catalog backup %s: %s", path.name, exc)
+            return n
+
+        n = await asyncio.to_thread(run)
+        if n:
+            await self.writer.run(lambda c: audit.append(c.db, "edged", "backup.purge", {
+                "requests": n, "folder": BACKUP_DIR}, at_us=now))
+        return n
+
+    async def sweep(self, now: int) -> dict[str, Any]:
+        keep = self.cfg.accounts.keep_requests_years
+
+        def run(c: Catalog) -> tuple[dict[str, Any], set[str], list[str]]:
+            out = ps.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
+            active = {a["key"] for a in c.active_alarms() if a["key"].startswith(PREFIXES)}
+            locked = [r["name"] for r in c.db.query("SELECT name FROM accounts WHERE locked_until_us > ?", [now])]
+            return out, active, locked
+
+        out, active, locked = await self.writer.run(run)
+        for r in out["lapsed"]:
+            log.info("request %d lapsed: %s", r["id"], "never decided" if r["grant"] is None
+                     else f"its grant {r['grant']} expired unused")
+        if out["purged"]:
+            log.info("purged the personal data of %d requests kept for %d years", len(out["purged"]), keep)
+            await self.purge_backups(now)
+        want: set[str] = set()
+        for req in out["overdue"]:
+            key = f"request_overdue:{req['id']}"
+            want.add(key)
+            await self.alarms.raise_(key, "request_overdue", "warning", None,
+                                     f"citizen request {req['id']} is past its due date: it must be answered "
+                                     "within 6 days (R5.6)", {"request": req["id"], "due_us": req["due_us"]})
+        for req in out["flagged"]:
+            key = f"ethics:request:{req['id']}"
+            want.add(key)
+            await self.alarms.raise_(key, "ethics", "critical", None,
+                                     f"request {req['id']} ({req['kind']}, {req['category']}) is flagged "
+                                     f"{req['flag']}: report it to the ethics office", {"request": req["id"]})
+        want |= {f"account_locked:{name}" for name in locked}
+        for key in sorted(active - want):
+            await self.alarms.clear(key)
+        return out

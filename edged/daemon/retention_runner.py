@@ -1,0 +1,164 @@
+"""Runs the retention engine on its schedule, and at once when the disk runs short.
+
+The planner decides (storage/retention.py); the store executes (storage/retention_store.py);
+this task owns the timing, the alarms that follow a pass, and on_full = stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from edged.alarms import Alarms
+from edged.config import Config, format_duration
+from storage.catalog import Catalog, CatalogWriter
+from storage.retention import DAY_US, breaches, forecast_retention_us, utc
+from storage.retention_store import (
+    PassResult,
+    InUse,
+    active_holds,
+    breached_cameras,
+    held_bytes,
+    notice_until,
+    now_us,
+    oldest_ages,
+    policy_doc,
+    policy_for,
+    record_policy,
+    run_pass,
+    write_rates,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RetentionRunner:
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms,
+                 expect: Callable[[str, str], None] | None = None,
+                 on_full_stop: Callable[[bool], Awaitable[None]] | None = None):
+        self.cfg = cfg
+        self.writer = writer
+        self.alarms = alarms
+        self.expect = expect
+        self.on_full_stop = on_full_stop
+        self.blocked: str | None = None   # why retention must not run (disk identity)
+        self.in_use = InUse()             # footage an export is reading: not destroyed under it
+        self.breached = False             # a camera's minimum retention could not be kept
+        self._poke = asyncio.Event()
+        self.unlink: Callable[[Path], None] = os.unlink   # replaced by the fault-injection test hook
+
+    def check_space(self) -> None:
+        """Called as segments open: below the reserve, run a pass now rather than on schedule."""
+        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        if usage.free < self.cfg.retention.reserve_for(usage.total):
+            self._poke.set()
+
+    async def apply_policy(self, cfg: Config, source: dict[str, Any]) -> dict[str, Any] | None:
+        """At start and on every reload: a changed min/max retention, reserve or on_full is an
+        audit record with old and new values and an alarm; a lowered max starts its grace
+        period (design/0022). Returns the change, or None."""
+        doc = policy_doc(cfg.retention, cfg.cameras)
+        change = await self.writer.run(lambda c: record_policy(
+            c.db, doc, grace_us=cfg.retention.grace_us, now=now_us(), actor="edged", source=source))
+        if change is None:
+            return None
+        shown = "; ".join(f"{c['setting']} {_show(c['old'])} -> {_show(c['new'])}" for c in change["changes"])
+        lowered = change["lowered"]
+        then = utc(change["grace_until_us"])
+        message = f"retention settings changed ({shown})" + (
+            f"; footage the lower max retention makes due ({', '.join(lowered)}) is destroyed from {then}, "
+            "after the grace period, not before" if lowered else f"; notice until {then}")
+        await self.alarms.clear("retention_changed")  # each change is a new alarm, sent on its own
+        await self.alarms.raise_("retention_changed", "retention_changed", "warning", None, message,
+                                 {"changes": change["changes"], "grace_until_us": change["grace_until_us"],
+                                  "cameras_lowered": sorted(lowered)})
+        self._poke.set()
+        return change
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.pass_once()
+            poke = asyncio.ensure_future(self._poke.wait())
+            stop = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait([poke, stop], timeout=self.cfg.retention.interval_us / 1e6,
+                               return_when=asyncio.FIRST_COMPLETED)
+            poke.cancel()
+            stop.cancel()
+            self._poke.clear()
+
+    async def pass_once(self) -> PassResult | None:
+        if self.blocked:  # the storage_lost alarm says why (edged/daemon/liveness.py)
+            return None
+        cfg = self.cfg
+        result: PassResult = await self.writer.run(
+            lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
+                               expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink))
+        p = result.plan
+        if result.destroyed:
+            reasons = sorted({d.reason for d in p.destroy})
+            log.info("retention pass %d destroyed %d segments (%.1f MB; %s); free %.1f -> %.1f MB",
+                     result.pass_id, result.destroyed, result.bytes / 1e6, ", ".join(reasons),
+                     result.free_before / 1e6, result.free_after / 1e6)
+        await self.alarms.set(
+            bool(result.errors), "retention_file_errors", "retention_file_errors", "critical", None,
+            f"retention could not remove {len(result.errors)} file(s) ({result.errors[0]}); they are tried again "
+            "at every pass" if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
+        for hold_id in result.expired_holds:
+            log.info("evidence hold %d expired", hold_id)
+        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now_us())))
+        policy = policy_for(cfg.retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
+        now_breached = breaches(raised, p.alarms, achieved, policy)
+        self.breached = bool(now_breached)
+        for cam in sorted(set(raised) | set(now_breached)):  # raised once; refreshed quietly; cleared once
+            b = now_breached.get(cam)
+            await self.alarms.set(b is not None, f"min_retention_breach:{cam}", "min_retention_breach", "critical",
+                                  cam, b.message if b else "", {"achieved_us": b.achieved_us} if b else None)
+        cams = {c.id for c in cfg.cameras} | set(now_breached)
+        graced = {a.camera: a for a in p.alarms if a.kind == "retention_grace"}
+        for cam in sorted(cams | set(graced)):
+            g = graced.get(cam)
+            await self.alarms.set(g is not None, f"retention_grace:{cam}", "retention_grace", "warning", cam,
+                                  g.message if g else "", {"until_us": g.until_us} if g else None)
+        notice = await self.writer.run(lambda c: notice_until(c.db))
+        if notice is not None and now_us() >= notice:
+            await self.alarms.clear("retention_changed")
+        for kind in ("disk_full_held", "recording_stopped_disk_full"):
+            a = next((a for a in p.alarms if a.kind == kind), None)
+            await self.alarms.set(a is not None, kind, kind, "critical", None, a.message if a else "")
+        await self._holds_crowd_out()
+        if self.on_full_stop is not None:
+            await self.on_full_stop(p.stop_recording)
+        return result
+
+    async def _holds_crowd_out(self) -> None:
+        """Alarm when held footage alone leaves too little room for the minimum retention."""
+        cfg = self.cfg
+
+        def measure(c: Catalog) -> tuple[int, float, int]:
+            now = now_us()
+            held = held_bytes(c.db, active_holds(c.db, now))
+            rate = sum(write_rates(c.db, now).values())
+            usage = shutil.disk_usage(cfg.storage.data_dir)
+            usable = usage.total - policy_for(cfg.retention, cfg.cameras, usage.total).reserve_bytes
+            return held, rate, usable
+
+        held, rate, usable = await self.writer.run(measure)
+        forecast = forecast_retention_us(usable, held, rate) if held else None
+        short = forecast is not None and forecast < cfg.retention.min_retention_us
+        await self.alarms.set(
+            short, "holds_crowd_out", "holds_crowd_out", "warning", None,
+            f"held footage ({held / 1e9:.1f} GB) leaves room for only {forecast / DAY_US:.2f} days of live "
+            f"footage, below the minimum of {cfg.retention.min_retention_us / DAY_US:g} days" if short else "")
+
+
+def _show(value: Any) -> str:
+    """A policy value as a person reads it: durations in days/hours, the reserve as written."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_duration(value)
+    if isinstance(value, dict):
+        return f"{value['percent']:g}%" if "percent" in value else f"{value.get('bytes')} bytes"
+    return "unset" if value is None else str(value)

@@ -1,0 +1,411 @@
+"""Start-up, run and shutdown of the daemon, in the order durability needs:
+catalog open, half-done destructions finished, disk identity checked, disk reconciled,
+then recording, retention, the tamper watcher and the control socket."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import faulthandler
+import fcntl
+import hashlib
+import logging
+import os
+import resource
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from edged import __version__
+from edged.alarms import Alarms
+from edged.config import Config, ConfigError, load_config
+from edged.control.server import ControlServer
+from edged.control.export import export_handlers, staging_sweeper, sweep_staging
+from edged.control.health import health_handlers
+from edged.control.ops import control_handlers, mqtt_hold
+from edged.control.people import people_handlers, session_lookup
+from edged.control.read import read_handlers
+from edged.daemon.health_monitor import HealthMonitor
+from edged.daemon.inspection_runner import InspectionRunner
+from edged.daemon.integrity import TamperGuard
+from edged.daemon.keepalive import Keepalive, status_line
+from edged.daemon.maintenance import Maintenance
+from edged.daemon.notify import Notifier
+from edged.daemon.people_watch import PeopleWatch
+from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
+from edged.daemon.recovery import StartupRecovery
+from edged.daemon.reporting import Reporting, signed_report
+from edged.daemon.retention_runner import RetentionRunner
+from edged.daemon.supervisor import Supervisor, camera_row, now_us
+from edged.viewer import ViewerService
+from storage import audit, datainit, nodekey
+from storage.catalog import Catalog, CatalogWriter
+from storage.fsutil import PRIVATE_FILE, private_dir, tighten
+from storage.layout import CATALOG_FILE
+from storage.retention_store import finish_garbage
+
+log = logging.getLogger(__name__)
+LOCK_FILE = "edged.lock"
+STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliation can be long)
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class Steps:
+    """Where start-up's time goes (logged at ready; bench/recovery_time.py reads it)."""
+
+    def __init__(self) -> None:
+        self.t0 = self.last = time.monotonic()
+        self.spent: list[tuple[str, float]] = []
+        try:  # the interpreter's own start-up and the imports, from the process's start time
+            ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+            age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+            self.spent.append(("python and imports", age))
+            self.t0 -= age
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.spent.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return f"start-up {self.last - self.t0:.2f} s: " + ", ".join(f"{n} {s:.2f}" for n, s in self.spent)
+
+
+def _lock(data_dir: Path) -> int:
+    """One daemon per data folder: two writers would corrupt the catalog's story."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"another edged is already running on {data_dir}") from None
+    return fd
+
+
+async def run(cfg: Config, config_path: Path | None, init_data: bool = False) -> int:
+    # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
+    # started with; the modes given explicitly below say the same.
+    os.umask(0o077)
+    data_dir = cfg.storage.data_dir
+    steps = Steps()
+    if not datainit.initialised(data_dir):
+        if init_data or config_path is None:  # asked for (or the demo without a config file)
+            how = "edged run --init-data" if init_data else "edged run (demo, no config file)"
+            try:
+                done = await asyncio.to_thread(datainit.init_data, data_dir, datainit.operator(), how)
+            except datainit.AlreadyInitialised as exc:
+                log.critical("%s", exc)
+                return 1
+            log.warning("initialised the data folder %s: new catalog, node key %s (backed up in %s)",
+                        data_dir, done["key_fingerprint"], done["key_backup"])
+        elif not await _wait_for_catalog(data_dir, Notifier()):
+            return 0
+    private_dir(data_dir)
+    if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
+        log.info("made the data folder and its catalog, keys and folders private to edged (0700/0600)")
+    lock = _lock(data_dir)
+    raise_nofile()
+    writer = CatalogWriter(data_dir / CATALOG_FILE)
+    alarms = Alarms(writer)
+    guard = TamperGuard(data_dir, writer, alarms)
+    sup = Supervisor(cfg, writer, guard=guard)
+    runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
+    liveness = Liveness(data_dir, writer, alarms, sup, runner, guard)
+    sup.retention = runner
+    sup.alarms = alarms
+    monitor = HealthMonitor(cfg, writer, alarms)
+    sup.health = monitor
+    inspector = InspectionRunner(cfg, writer, monitor, alarms)
+    maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups)
+    notifier = Notifier()
+    keepalive = Keepalive(notifier, sup, writer, runner)
+    viewer = ViewerService(cfg, writer)
+    # First: a SIGTERM during start-up is a clean stop.
+    reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
+    _install_signals(sup, (runner, monitor, inspector), notifier, config_path, reload_hooks)
+    hooked = _install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
+    notifier.extend_timeout(STARTUP_STEP_S)
+    await writer.start()
+    steps.mark("catalog")
+    handlers = control_handlers(sup, writer, runner, maintenance)
+    handlers.update(health_handlers(monitor, inspector))
+    handlers.update(people_handlers(cfg, writer, alarms))
+    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir))  # runner.cfg: SIGHUP's config
+    control = ControlServer(cfg.control.socket, handlers, session_lookup(writer), group=cfg.control.group)
+
+    def outbox_full(full: bool) -> None:
+        sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
+                              "the MQTT outbox is full: messages for the central office are being refused"),
+                   "outbox-alarm")
+
+    reporting = Reporting(cfg, writer, sup, runner,
+                          commands={"hold": mqtt_hold(handlers["hold.add"], runner),
+                                    "inspect": handlers["inspect.run"]},
+                          on_outbox_full=outbox_full)
+    if cfg.mqtt.enabled:
+        alarms.publish = reporting.alarm
+        inspector.publish = reporting.reporter.inspection
+    keepalive.reporter = reporting
+
+    async def retention_and_birth(new: Config) -> None:
+        await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
+        reporting.refresh(new)
+
+    reload_hooks.append(retention_and_birth)
+    try:
+        try:  # the node's Ed25519 key signs exports; its public half goes in the MQTT birth
+            node_key = await _node_key(writer, data_dir)
+            steps.mark("node key")
+        except nodekey.NodeKeyError as exc:
+            log.critical("%s", exc)
+            return 1
+        handlers.update(export_handlers(cfg, writer, node_key, runner.in_use))
+        reporting.node_key = node_key
+        handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key)
+        await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+        steps.mark("cameras")
+        notifier.extend_timeout(STARTUP_STEP_S)
+        finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))
+        if finished:
+            log.info("finished %d destructions a crash had interrupted", finished)
+        steps.mark("garbage")
+        extra: dict = {}
+        lost = await liveness.first_look()
+        steps.mark("disk identity")
+        if lost:
+            log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
+        else:  # recovery of what the last run left open goes on alongside recording (design/0025)
+            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, now_us()).run
+        await writer.run(Catalog.set_node, {
+            "pid": os.getpid(), "started_us": now_us(), "heartbeat_us": now_us(), "version": __version__,
+            "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
+            "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
+            "stopped_us": None})
+        steps.mark("node row")
+        await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
+        session = await writer.run(_next_session)
+        steps.mark("session")
+        await reporting.start(session)
+        await maintenance.load()
+        await sweep_staging(writer, data_dir, working_too=True)  # no viewing's working copy outlives a restart
+        await control.start()
+        steps.mark("reporting, control socket")
+        log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
+
+        async def announce_ready(stopping: asyncio.Event) -> None:
+            started = asyncio.ensure_future(sup.recording_started.wait())
+            stopped = asyncio.ensure_future(stopping.wait())
+            await asyncio.wait([started, stopped], return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
+            stopped.cancel()
+            if not sup.recording_started.is_set():
+                return  # stopped before recording started: nothing to announce
+            steps.mark("workers")
+            notifier.ready(status_line(sup, runner, None))
+            log.info("ready: recording has started (%s)", steps)
+
+        tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+                 "storage-watch": liveness.run,
+                 "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "ready": announce_ready, "reporting": reporting.run, "people": PeopleWatch(cfg, writer, alarms).run,
+                 "staging-sweep": staging_sweeper(writer, data_dir)}
+        if hooked is not None:
+            tasks = {name: hooked(name, fn) for name, fn in tasks.items()}
+        try:
+            await sup.run(extra=tasks)
+        except Exception:
+            notifier.trigger()  # a fatal internal state: let systemd restart us at once
+            raise
+        stranded = await writer.run(_close_leftovers, data_dir)
+        await writer.run(Catalog.set_node, {"stopped_us": now_us()})
+        if stranded.missing:
+            log.error("stopped; %d open segments were not on the data disk's path (%s): marked missing until "
+                      "the disk is back", len(stranded.missing), sup.storage_lost or "their files are gone")
+        else:
+            log.info("stopped; every open segment was closed")
+        return 0
+    finally:
+        await control.close()
+        await writer.close()
+        os.close(lock)
+
+
+WAIT_DATA_S = 2.0
+STOP_DUMP_S = 20.0  # a stop still running after this long dumps every thread's stack to the log
+
+
+async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
+    """An empty data folder is as likely an unmounted disk as a new installation: never make a
+    new catalog and node key for it (design/0023). Wait for the disk; False if stopped first."""
+    msg = (f"no catalog in {data_dir}: waiting for the data disk. If this is a new installation, "
+           f"initialise it with `edged init-data --config ...` (on the audit record)")
+    log.critical("%s", msg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        notifier.ready("WAITING: " + msg)
+        while not datainit.initialised(data_dir):
+            notifier.status("WAITING: " + msg)
+            try:
+                await asyncio.wait_for(stop.wait(), WAIT_DATA_S)
+                return False
+            except TimeoutError:
+                pass
+        log.warning("a catalog appeared in %s: starting", data_dir)
+        return True
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:
+    """The node's key, never a new one here (datainit makes it); kept backed up (design/0023)."""
+    recorded = await writer.run(lambda c: next(c.db.query(
+        "SELECT value FROM node WHERE key = 'key_fingerprint'"), {}).get("value"))
+    key, restored = await asyncio.to_thread(nodekey.load_existing, data_dir, recorded)
+    await asyncio.to_thread(nodekey.backup, data_dir)
+    if restored:
+        log.warning("the node key was missing: restored from %s", nodekey.backup_path(data_dir))
+        await writer.run(lambda c: audit.append(c.db, "edged", "node_key.restored", {
+            "fingerprint": key.fingerprint, "from": str(nodekey.backup_path(data_dir).relative_to(data_dir))}))
+    if recorded is None:  # a catalog from before fingerprints were recorded
+        await writer.run(Catalog.set_node, {"key_fingerprint": key.fingerprint})
+    return key
+
+
+def _next_session(c: Catalog) -> int:
+    """A counter of daemon starts, for the birth message: the central side sees restarts."""
+    row = next(c.db.query("SELECT value FROM node WHERE key = 'session'"), None)
+    session = int(row["value"]) + 1 if row else 1
+    c.set_node({"session": session})
+    return session
+
+
+def raise_nofile() -> None:
+    """Viewers, cameras and the catalog all take descriptors: run with the hard limit, not the
+    soft 1024 (systemd/edged.service sets LimitNOFILE; this covers a start by hand)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+
+
+async def _reload(sup: Supervisor, hooks: list, cfg: Config) -> None:
+    """The cameras first, then the viewer's list, the retention record and the birth: one
+    failing step is logged and does not keep the others from running."""
+    for step in [sup.reload, *hooks]:
+        try:
+            await step(cfg)
+        except Exception:  # noqa: BLE001 - a reload half applied is still better than none
+            log.exception("reload step %s failed", getattr(step, "__qualname__", step))
+
+
+def config_source(cfg: Config) -> dict[str, Any]:
+    """Where a config came from, for the record of a retention change: the file, its hash,
+    owner and time (a SIGHUP does not say who sent it; the file says who could write it)."""
+    path = Path(cfg.source)
+    try:
+        st = path.stat()
+        data = path.read_bytes()
+    except OSError:
+        return {"config": cfg.source}
+    return {"config": cfg.source, "sha256": hashlib.sha256(data).hexdigest(), "owner_uid": st.st_uid,
+            "mtime_us": st.st_mtime_ns // 1000}
+
+
+def _install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionRunner) -> Any:
+    """EDGED_TEST_HOOKS=1 only: SIGUSR2 wedges the catalog writer, to test the watchdog; SIGUSR1
+    injects the faults named in <data_dir>/test-faults, one a line: a task's name (it raises
+    at once) or "retention-emfile N" (the next N unlinks of a retention pass fail with EMFILE)."""
+    wedge = threading.Event()
+    loop = asyncio.get_running_loop()
+    trips: dict[str, asyncio.Event] = {}
+    emfile = [0]
+
+    def block() -> None:
+        log.warning("test hook: blocking the catalog writer")
+        loop.run_in_executor(writer._pool, wedge.wait)
+
+    def unlink(path: Any) -> None:
+        if emfile[0] > 0:
+            emfile[0] -= 1
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), str(path))
+        os.unlink(path)
+
+    def inject() -> None:
+        for line in (data_dir / "test-faults").read_text().splitlines():
+            words = line.split()
+            if words and words[0] == "retention-emfile":
+                emfile[0] += int(words[1])
+            elif words:
+                trips.setdefault(words[0], asyncio.Event()).set()
+            log.warning("test hook: fault %s injected", line.strip())
+
+    def hooked(name: str, fn: Any) -> Any:
+        async def run(stopping: asyncio.Event) -> None:
+            trip = trips.setdefault(name, asyncio.Event())
+            trip.clear()
+            inner = asyncio.ensure_future(fn(stopping))
+            tripped = asyncio.ensure_future(trip.wait())
+            try:
+                await asyncio.wait({inner, tripped}, return_when=asyncio.FIRST_COMPLETED)
+                if inner.done():
+                    return inner.result()
+                inner.cancel()
+                await asyncio.wait({inner})
+                raise RuntimeError(f"test fault injected into {name}")
+            finally:
+                inner.cancel()
+                tripped.cancel()
+        return run
+
+    runner.unlink = unlink
+    loop.add_signal_handler(signal.SIGUSR2, block)
+    loop.add_signal_handler(signal.SIGUSR1, inject)
+    return hooked
+
+
+def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
+                     config_path: Path | None, hooks: list) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop(signame: str) -> None:
+        if sup.stopping.is_set():
+            log.warning("%s again: exiting at once; open segments are recovered at the next start", signame)
+            sup.kill_workers()
+            os._exit(1)
+        log.info("%s: closing open segments and stopping", signame)
+        # if the stop ever hangs, the log shows where every thread waits (and systemd's
+        # TimeoutStopSec ends it): a stop that hangs is a bug to find, not to guess
+        faulthandler.dump_traceback_later(STOP_DUMP_S, repeat=True)
+        notifier.stopping()
+        sup.request_stop()
+
+    def reload() -> None:
+        if config_path is None:
+            log.warning("SIGHUP: running on the embedded default config, nothing to reload")
+            return
+        try:
+            cfg = load_config(config_path)
+        except ConfigError as exc:
+            log.error("SIGHUP: config not reloaded, still running the previous one: %s", exc)
+            return
+        log.info("SIGHUP: reloading the cameras, retention, health and inspection settings from %s", config_path)
+        for follower in followers:  # retention, health and inspections take the new settings at once
+            follower.cfg = cfg
+        sup.submit(_reload(sup, hooks, cfg), "reload")
+
+    loop.add_signal_handler(signal.SIGTERM, stop, "SIGTERM")
+    loop.add_signal_handler(signal.SIGINT, stop, "SIGINT")
+    loop.add_signal_handler(signal.SIGHUP, reload)

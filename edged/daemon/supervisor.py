@@ -1,0 +1,527 @@
+"""The daemon's control plane: owns the recorder worker processes and the catalog writes.
+
+Every task has one owner (a TaskGroup here); a dead worker is restarted and its cameras
+resume; events from workers become catalog rows (segments, gaps, camera states). Every other
+task runs under edged.daemon.task_keeper: its failure is an alarm and a restart, never the end of
+the group (and so of recording).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from edged import logs
+from edged.config import CameraConfig, Config
+from edged.daemon.task_keeper import keep
+from recorder.camera import backoff_us
+from storage import audit
+from storage.catalog import Catalog, CatalogWriter
+from storage.reconcile import Report, apply_outcomes, in_background, salvage_rows
+
+log = logging.getLogger(__name__)
+
+STATS_FLUSH_S = 5.0
+HEARTBEAT_S = 2.0
+STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
+OFFLINE_ALARM_S = 10.0        # a camera down for longer than this raises camera_offline
+WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
+SPARE_AFTER_S = 10.0          # a worker's spare is started this long after it
+AUX_STOP_S = 10.0             # after the workers, the other tasks get this long to end, then are cancelled
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
+    """A stop is bounded: a task that has not ended `timeout` s after the stop is logged with
+    where it waits, and cancelled (its keeper's job was to end on `stopping`)."""
+    _done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        where = io.StringIO()
+        task.print_stack(file=where)
+        log.error("task %s had not ended %.0f s after the stop; cancelling it. It was at:\n%s",
+                  task.get_name(), timeout, where.getvalue())
+        task.cancel()
+
+
+def camera_row(cam: CameraConfig) -> dict[str, Any]:
+    row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled),
+           "audio_expected": int(cam.audio_expected), "location": cam.location, "kind": cam.kind,
+           "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact}
+    if not cam.enabled:
+        row["state"] = "disabled"
+    return row
+
+
+def worker_settings(cfg: Config) -> dict[str, Any]:
+    s, r = cfg.storage, cfg.recorder
+    return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
+            "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
+            "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us,
+            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node}
+
+
+def add_command(cam: CameraConfig) -> dict[str, Any]:
+    return {"cmd": "add", "camera": {"id": cam.id, "url": cam.url}}
+
+
+@dataclass(eq=False)
+class WorkerSlot:
+    """One recorder worker process and the cameras assigned to it."""
+
+    index: int
+    cameras: dict[str, CameraConfig] = field(default_factory=dict)
+    proc: asyncio.subprocess.Process | None = None
+    has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
+    spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        proc = self.proc
+        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+            return  # the camera list is sent in full when the worker (re)starts
+        try:
+            proc.stdin.write((json.dumps(msg) + "\n").encode())
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker died; its slot restarts it with the current camera list
+
+    async def add(self, cam: CameraConfig, record: bool = True) -> None:
+        self.cameras[cam.id] = cam
+        self.has_cameras.set()
+        if record:
+            await self.send(add_command(cam))
+
+    async def remove(self, cam_id: str) -> None:
+        self.cameras.pop(cam_id, None)
+        await self.send({"cmd": "remove", "camera": cam_id})
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None):
+        self.cfg = cfg
+        self.writer = writer
+        self.guard = guard          # edged.daemon.integrity.TamperGuard: told what edged writes itself
+        self.retention: Any = None  # edged.daemon.retention_runner.RetentionRunner: told when segments open
+        self.paused = False         # on_full = stop: recording held until retention frees space
+        self.storage_lost: str | None = None  # why the data disk is not the one edged started on
+        self.video_dev: int | None = None     # st_dev of the video folder; workers refuse another
+        self._jobs: asyncio.Queue = asyncio.Queue(100)
+        n = workers or cfg.recorder.workers or os.cpu_count() or 1
+        self.slots = [WorkerSlot(i) for i in range(n)]
+        self.stopping = asyncio.Event()
+        self.last_end: dict[str, int] = {}
+        self.gap_reason: dict[str, str] = {}
+        self.stats: dict[str, dict[str, Any]] = {}
+        self.events = 0            # progress counter for the watchdog
+        self.states: dict[str, str] = {}
+        self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
+        self.alarms: Any = None                  # edged.alarms.Alarms
+        self.health: Any = None                  # edged.daemon.health_monitor.HealthMonitor
+        self.recording_started = asyncio.Event()
+        self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
+        self._tg: asyncio.TaskGroup | None = None
+        self._rng = random.Random()
+
+    # wiring -------------------------------------------------------------------------
+    def _slot_of(self, cam_id: str) -> WorkerSlot | None:
+        return next((s for s in self.slots if cam_id in s.cameras), None)
+
+    def _emptiest(self) -> WorkerSlot:
+        return min(self.slots, key=lambda s: (len(s.cameras), s.index))
+
+    def submit(self, coro: Any, name: str) -> None:
+        """Hand work from a signal handler to a task this supervisor owns."""
+        try:
+            self._jobs.put_nowait((name, coro))
+        except asyncio.QueueFull:
+            coro.close()
+            log.error("%s dropped: too much pending work", name)
+
+    async def _run_jobs(self) -> None:
+        while True:
+            name, coro = await self._jobs.get()
+            try:
+                await coro
+            except Exception:  # noqa: BLE001 - a failed reload leaves the daemon as it was
+                log.exception("%s failed", name)
+
+    @property
+    def held(self) -> bool:
+        """Recording is held: on_full = stop, or the data disk is gone (design/0023)."""
+        return self.paused or self.storage_lost is not None
+
+    async def hold_recording(self, hold: bool) -> None:
+        """on_full = stop: stop writing while the minimum cannot be kept; resume when it can."""
+        if hold == self.paused:
+            return
+        was = self.held
+        self.paused = hold
+        if hold:
+            for cam in self.cfg.cameras:
+                self.gap_reason[cam.id] = "recording stopped: disk full and on_full = stop"
+        log.critical("recording stopped: disk full and on_full = stop") if hold else \
+            log.warning("recording resumed: retention freed space")
+        await self._apply_hold(was)
+
+    async def hold_for_storage(self, reason: str | None, video_dev: int | None = None) -> None:
+        """Stop writing while the data or video folder is not the disk edged started on; resume
+        when it is back. A camera's open segment is closed on the disk it was written to."""
+        was = self.held
+        self.storage_lost = reason
+        if video_dev is not None:
+            self.video_dev = video_dev
+            for slot in self.slots:
+                await slot.send({"cmd": "storage", "video_dev": video_dev})
+        if reason is not None:
+            for cam in [c for c in self.cfg.cameras if c.enabled]:
+                self.gap_reason[cam.id] = "the data disk was gone"
+        await self._apply_hold(was)
+        if reason is not None:
+            for cam in [c for c in self.cfg.cameras if c.enabled]:
+                self.states[cam.id] = "offline"
+                await self.writer.run(Catalog.set_camera_state, cam.id, "offline",
+                                      "not recording: the data disk is gone", now_us())
+
+    async def _apply_hold(self, was: bool) -> None:
+        if self.held == was:
+            return
+        for slot in self.slots:
+            for cam in list(slot.cameras.values()):
+                await slot.send({"cmd": "remove", "camera": cam.id} if self.held else add_command(cam))
+
+    async def start_cameras(self) -> None:
+        for cam_id in [c.id for c in self.cfg.cameras]:
+            last = await self.writer.run(Catalog.last_end, cam_id)
+            if last is not None:
+                self.last_end[cam_id] = last
+            self.gap_reason[cam_id] = "edged was not recording"  # a gap is measured only after footage
+        for cam in self.cfg.cameras:
+            if cam.enabled:
+                await self._emptiest().add(cam)
+
+    async def run(self, extra: dict[str, Any] | None = None) -> None:
+        """Own every task until stopped; `extra` maps task names to `fn(stopping)` coroutines."""
+        await self.start_cameras()
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
+            aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat, **(extra or {})}
+            others = [tg.create_task(keep(name, fn, self.stopping, self.alarms), name=name)
+                      for name, fn in aux.items()]  # none of them may end the group, and with it the recorders
+            jobs = tg.create_task(self._run_jobs(), name="jobs")
+            tg.create_task(self._announce_start(), name="announce-start")
+            await self.stopping.wait()
+            jobs.cancel()
+            for slot in self.slots:
+                await slot.send({"cmd": "stop"})
+            _done, pending = await asyncio.wait(keepers, timeout=STOP_TIMEOUT_S)
+            if pending:
+                log.error("recorder workers did not stop within %.0f s; killing them", STOP_TIMEOUT_S)
+                self.kill_workers()
+            for slot in self.slots:  # a spare has nothing open: it ends on end of input
+                if slot.spare is not None:
+                    spare, slot.spare = slot.spare, None
+                    if spare.stdin is not None:
+                        spare.stdin.close()
+                    await spare.wait()
+            await _end_within(others, AUX_STOP_S)
+
+    async def _announce_start(self) -> None:
+        """Recording has started once every worker that has cameras holds its list."""
+        busy = [asyncio.ensure_future(s.started.wait()) for s in self.slots if s.cameras]
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while busy and not stop.done():
+                done, _ = await asyncio.wait([*busy, stop], return_when=asyncio.FIRST_COMPLETED)
+                busy = [b for b in busy if b not in done]
+            if not busy:
+                self.recording_started.set()
+        finally:
+            for waiter in [*busy, stop]:
+                waiter.cancel()
+
+    def camera_states(self) -> dict[str, str]:
+        return dict(self.states)
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    def kill_workers(self) -> None:
+        for slot in self.slots:
+            for proc in (slot.proc, slot.spare):
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
+
+    async def reload(self, cfg: Config) -> None:
+        """Apply a new camera list without touching cameras that did not change."""
+        old = {c.id: c for c in self.cfg.cameras}
+        new = {c.id: c for c in cfg.cameras}
+        if cfg.storage != self.cfg.storage or cfg.recorder != self.cfg.recorder:
+            log.warning("storage and recorder settings change only on restart; camera list reloaded")
+        self.cfg = cfg
+
+        def sync(c: Catalog) -> None:
+            c.sync_cameras([camera_row(cam) for cam in cfg.cameras])
+            audit.append(c.db, "edged", "config.reload", {
+                "source": cfg.source, "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
+                "changed": sorted(i for i in set(old) & set(new) if old[i] != new[i])})
+
+        await self.writer.run(sync)
+        for cam_id, cam in old.items():
+            if cam.enabled and (cam_id not in new or not new[cam_id].enabled):
+                slot = self._slot_of(cam_id)
+                if slot is not None:
+                    await slot.remove(cam_id)
+                    self.gap_reason[cam_id] = "camera disabled or removed"
+                    log.info("camera %s: stopped (removed or disabled)", cam_id)
+        for cam_id, cam in new.items():
+            if not cam.enabled:
+                continue
+            before = old.get(cam_id)
+            if before is None or not before.enabled:
+                await self._emptiest().add(cam, record=not self.held)
+                log.info("camera %s: added", cam_id)
+            elif before != cam:
+                await self._slot_of(cam_id).add(cam, record=not self.held)  # the worker replaces it
+                log.info("camera %s: settings changed, restarted", cam_id)
+
+    # worker processes ---------------------------------------------------------------
+    async def _keep(self, slot: WorkerSlot) -> None:
+        attempt = 0
+        while not self.stopping.is_set():
+            if not slot.cameras:
+                slot.has_cameras.clear()
+                waiter = asyncio.ensure_future(slot.has_cameras.wait())
+                stopper = asyncio.ensure_future(self.stopping.wait())
+                await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            started = time.monotonic()
+            rc = await self._run_worker(slot)
+            if self.stopping.is_set():
+                break
+            log.error("recorder worker %d exited (status %s); restarting it for cameras %s",
+                      slot.index, rc, ", ".join(slot.cameras))
+            await self._after_worker_death(slot)
+            attempt = 0 if time.monotonic() - started > WORKER_STABLE_S else attempt + 1
+            delay = backoff_us(attempt, 2_000_000, self._rng) / 1e6
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            except TimeoutError:
+                pass
+
+    @staticmethod
+    async def _spawn() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "recorder.worker",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+
+    async def _spare_later(self, slot: WorkerSlot) -> None:
+        """Start a slot's spare worker once its cameras are recording (not during start-up,
+        when the imports would compete with the workers that matter)."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), SPARE_AFTER_S)
+            return
+        except TimeoutError:
+            pass
+        if slot.spare is None and slot.proc is not None:
+            slot.spare = await self._spawn()
+            if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
+                slot.spare.stdin.close()
+
+    async def _run_worker(self, slot: WorkerSlot) -> int | None:
+        proc, slot.spare = slot.spare, None
+        if proc is None or proc.returncode is not None:
+            proc = await self._spawn()
+        slot.proc = proc
+        log.info("recorder worker %d started (pid %d) for %d cameras", slot.index, proc.pid, len(slot.cameras))
+        try:
+            await slot.send({**worker_settings(self.cfg), "video_dev": self.video_dev})
+            for cam in [] if self.held else list(slot.cameras.values()):
+                await slot.send(add_command(cam))
+            slot.started.set()
+            if self.stopping.is_set():  # stopped while this worker was starting: its stop went nowhere
+                await slot.send({"cmd": "stop"})
+            else:  # the next one waits ready: a dead worker's cameras need not wait for Python's imports
+                assert self._tg is not None
+                self._tg.create_task(self._spare_later(slot), name=f"spare-{slot.index}")
+            await self._read_events(slot, proc)
+            return await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            slot.proc = None
+
+    async def _read_events(self, slot: WorkerSlot, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
+                continue
+            await self.handle(event)
+
+    async def _after_worker_death(self, slot: WorkerSlot) -> None:
+        """Close what the dead worker left open, so its cameras' footage counts, off the
+        restart's path (design/0025): the worker restarts at once, and the catalog updates
+        and the salvage (cut, fsync, hash) run in a task of their own, whose catalog writes
+        queue before the new worker's; each camera's next gap waits for it. Under a page
+        cache full of dirty pages one catalog commit can take a second."""
+        cams = set(slot.cameras)
+        for cam in cams:
+            self.gap_reason[cam] = "recorder worker died"
+            self.states[cam] = "offline"
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.expect_recovery(cams, done)
+        assert self._tg is not None
+        self._tg.create_task(self._recover_dead(cams, now_us(), f"worker {slot.index} died", done),
+                             name=f"recover-{slot.index}")
+
+    async def _recover_dead(self, cams: set[str], died_us: int, what: str, done: asyncio.Future) -> None:
+        try:
+            def mark(c: Catalog) -> list[dict[str, Any]]:
+                with c.db.atomic():
+                    for cam in cams:
+                        c.set_camera_state(cam, "offline", "recorder worker died", died_us)
+                return [r for r in c.segments_in("writing") if r["camera"] in cams and r["start_us"] < died_us]
+
+            rows = await self.writer.run(mark)
+        except BaseException:
+            done.set_result(None)
+            raise
+        await self._recover(rows, what, done)
+
+    def expect_recovery(self, cams: Iterable[str], done: asyncio.Future) -> None:
+        """Segments of these cameras are being recovered until `done`: a gap before their
+        next segment is measured from what the recovery finds."""
+        for cam in cams:
+            self.recovering[cam] = done
+
+    async def _recover(self, rows: list[dict[str, Any]], what: str, done: asyncio.Future) -> None:
+        started = time.monotonic()
+        expect = self.guard.expect if self.guard else lambda _p, _k: None
+        try:
+            outcomes = await in_background(salvage_rows, self.cfg.storage.data_dir, rows, expect)
+            report = Report()
+            await self.writer.run(apply_outcomes, outcomes, report)
+            log.info("after %s: %s in %.2f s", what, report.summary(), time.monotonic() - started)
+        finally:
+            done.set_result(None)
+
+    async def _gap(self, cam: str, ev: dict[str, Any], reason: str, waited: asyncio.Future | None) -> None:
+        """A hole before a new segment is a gap row (a run's segments abut exactly)."""
+        if waited is not None:
+            await waited
+            prev = await self.writer.run(Catalog.last_end_before, cam, ev["start_us"])
+        else:
+            prev = self.last_end.get(cam)
+        if prev is not None and ev["start_us"] > prev:
+            await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
+            log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,
+                     **logs.fields(camera=cam, segment=ev["path"]))
+
+    # events -------------------------------------------------------------------------
+    async def handle(self, ev: dict[str, Any]) -> None:
+        self.events += 1
+        kind, cam = ev.get("ev"), ev.get("camera")
+        if kind == "stats":
+            self.stats[cam] = ev
+            if self.health is not None:
+                self.health.on_stats(ev)
+        elif kind == "image":
+            if self.health is not None:
+                self.health.on_image(ev)
+        elif kind == "state":
+            if ev["state"] == "recording":
+                self.down_since.pop(cam, None)
+            else:
+                self.down_since.setdefault(cam, time.monotonic())  # reconnect attempts don't restart the clock
+            self.states[cam] = ev["state"]
+            if ev["state"] == "offline" and ev.get("error"):
+                self.gap_reason[cam] = ev["error"]
+            public = ev["state"] if self.health is None else self.health.on_state(cam, ev["state"], ev.get("error"),
+                                                                                  ev["at"])
+            await self.writer.run(Catalog.set_camera_state, cam, public, ev.get("error"), ev["at"],
+                                  ev.get("reconnects"), ev.get("last_frame_us"))
+        elif kind == "open":
+            reason = self.gap_reason.get(cam, "no footage")
+            pending = self.recovering.pop(cam, None)
+            if pending is not None and not pending.done():  # measured once the recovery is done
+                assert self._tg is not None
+                self._tg.create_task(self._gap(cam, ev, reason, pending), name=f"gap-{cam}")
+            else:
+                await self._gap(cam, ev, reason, pending)
+            await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
+            if self.health is not None:
+                self.health.on_segment(cam, ev["start_us"])
+            if self.guard is not None:
+                self.guard.opened(ev["path"])
+            if self.retention is not None:
+                self.retention.check_space()
+        elif kind == "ended":
+            self.last_end[cam] = ev["end_us"]
+            if ev["reason"] != "camera stopped" or cam not in self.gap_reason:
+                self.gap_reason[cam] = ev["reason"]  # a stop keeps the reason it was stopped for
+        elif kind == "stranded":  # closed on a disk that is no longer at the data folder's path
+            await self.writer.run(Catalog.strand_segment, ev["path"], ev["error"])
+            log.error("camera %s: segment %s is not at its path (%s); it is recovered when the disk is back",
+                      cam, ev["path"], ev["error"], **logs.fields(camera=cam, segment=ev["path"]))
+        elif kind == "closed":
+            fields = {k: ev[k] for k in ("end_us", "bytes", "frames", "codec", "width", "height", "audio",
+                                         "sha256", "closed_us")}
+            await self.writer.run(Catalog.close_segment, ev["path"], fields)
+            if self.guard is not None:
+                self.guard.closed(ev["path"])
+
+    async def _flush_stats(self, _stopping: asyncio.Event) -> None:
+        keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), STATS_FLUSH_S)
+            except TimeoutError:
+                pass
+            await self._camera_alarms()
+            stats, self.stats = self.stats, {}
+            if stats:
+                rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
+                         "keyframe_interval": ev.get("keyframe_interval"), "clock_skew_us": ev.get("clock_skew_us"),
+                         "updated_us": now_us()} for cam, ev in stats.items()]
+                await self.writer.run(Catalog.set_camera_stats, rows)
+
+    async def _camera_alarms(self) -> None:
+        """R1.1: a camera that stopped recording is an alarm (after a short grace for reconnects)."""
+        if self.alarms is None:
+            return
+        now = time.monotonic()
+        for cam in self.cfg.cameras:
+            if not cam.enabled or self.held:
+                continue
+            state = self.states.get(cam.id)
+            down = state in ("offline", "connecting") and now - self.down_since.get(cam.id, now) > OFFLINE_ALARM_S
+            if down:
+                await self.alarms.raise_(f"camera_offline:{cam.id}", "camera_offline", "critical", cam.id,
+                                         f"camera {cam.id} is not recording: {self.gap_reason.get(cam.id, state)}")
+            elif state == "recording":
+                await self.alarms.clear(f"camera_offline:{cam.id}")
+
+    async def _heartbeat(self, _stopping: asyncio.Event) -> None:
+        while not self.stopping.is_set():
+            await self.writer.run(Catalog.set_node, {"heartbeat_us": now_us()})
+            try:
+                await asyncio.wait_for(self.stopping.wait(), HEARTBEAT_S)
+            except TimeoutError:
+                pass

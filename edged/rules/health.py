@@ -1,0 +1,145 @@
+"""Camera health as plain functions over plain data (REQUIREMENTS R2, R3.3-R3.4).
+
+What is wrong with a camera right now (`conditions`), whether it meets the quality floor
+(`compliance`), which alarms that makes once a condition has held for a while (`Track`,
+`step`: hysteresis), and the camera's state. No I/O here: edged/daemon/health_monitor.py feeds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from edged.config.health import HealthConfig
+
+# kind -> severity. A picture that is lost, blinded or turned away is evidence lost (R3.4).
+KINDS: dict[str, str] = {
+    "video_dark": "critical",
+    "video_overexposed": "warning",
+    "video_frozen": "critical",
+    "video_blurred": "critical",
+    "camera_moved": "critical",
+    "video_monochrome": "warning",
+    "below_resolution": "warning",
+    "below_fps": "warning",
+    "audio_missing": "warning",
+}
+IMAGE_KINDS = ("video_dark", "video_overexposed", "video_frozen", "video_blurred", "camera_moved", "video_monochrome")
+STREAM_KINDS = ("below_resolution", "below_fps", "audio_missing")
+STATES = ("connecting", "recording", "degraded", "offline", "disabled")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraView:
+    """What is known about one camera at one moment."""
+
+    id: str
+    enabled: bool
+    audio_required: bool
+    state: str | None               # the recorder's: connecting, recording, offline, stopped
+    stats: dict[str, Any] | None    # the newest packet statistics (fps, width, height, audio_packets, ...)
+    image: dict[str, Any] | None    # the newest image-check metrics, if fresh
+    similarity: float | None        # to the reference picture, if one is set and a sample is fresh
+
+
+def in_window(minute: int, window: tuple[int, int]) -> bool:
+    return window[0] <= minute < window[1]
+
+
+def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[dict[str, str], set[str]]:
+    """(kind -> what is wrong, for the conditions present; the kinds that could be judged).
+
+    A kind that could not be judged (the camera is not recording, no fresh sample) is neither
+    present nor absent: its alarm neither rises nor clears on no evidence.
+    """
+    present: dict[str, str] = {}
+    known: set[str] = set()
+    if not view.enabled or view.state != "recording":
+        return present, known
+    s = view.stats
+    if s:
+        known.update(("below_resolution", "below_fps"))
+        w, h = s.get("width") or 0, s.get("height") or 0
+        if w < cfg.min_width or h < cfg.min_height:
+            present["below_resolution"] = f"resolution {w}x{h} is below the floor {cfg.min_width}x{cfg.min_height}"
+        fps = s.get("fps") or 0.0
+        if fps < cfg.min_fps:
+            present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
+        if view.audio_required:
+            known.add("audio_missing")
+            if not s.get("audio_packets", s.get("audio")):
+                present["audio_missing"] = "no audio arrives from a camera marked audio_required"
+    m = view.image
+    if m:
+        known.update(("video_dark", "video_overexposed", "video_blurred"))
+        # A dark, white or covered picture also looks frozen, grey and edgeless: those stand
+        # alone, and the later checks wait for a usable picture.
+        dark = m["luma"] < cfg.dark_luma or m.get("dark", 0.0) > cfg.dark_fraction
+        bright = m["bright"] > cfg.bright_fraction
+        covered = not dark and not bright and m["contrast"] < cfg.covered_contrast
+        if dark:
+            present["video_dark"] = f"picture too dark or black (mean brightness {m['luma']:.0f}/255)"
+        if bright:
+            present["video_overexposed"] = f"picture overexposed ({m['bright']:.0%} of it white)"
+        if covered:
+            present["video_blurred"] = f"picture covered or featureless (contrast {m['contrast']:.1f})"
+        if not (dark or bright or covered):
+            if m["sharpness"] < cfg.blur_sharpness:
+                present["video_blurred"] = f"picture blurred (focus {m['sharpness']:.2f} < {cfg.blur_sharpness:g})"
+            if m.get("change") is not None:
+                known.add("video_frozen")
+                if m["change"] < cfg.frozen_change:
+                    present["video_frozen"] = f"picture frozen ({m['change']:.1%} of it changed between samples)"
+            if in_window(local_minute, cfg.daylight):
+                known.add("video_monochrome")
+                if m["colour"] < cfg.colour_min:
+                    present["video_monochrome"] = f"no colour in daylight hours (saturation {m['colour']:.1f})"
+    if view.similarity is not None:
+        known.add("camera_moved")
+        if view.similarity < cfg.moved_similarity:
+            present["camera_moved"] = (f"picture differs from the reference (similarity {view.similarity:.2f}):"
+                                       " moved, turned or replaced")
+    return present, known
+
+
+def compliance(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[str, list[str]]:
+    """The quality-floor verdict (R2): "ok", "fail" with reasons, or "unknown" before any data."""
+    if not view.enabled:
+        return "unknown", ["camera disabled"]
+    if not view.stats:
+        return "unknown", ["no stream statistics yet"]
+    present, _known = conditions(replace(view, state="recording"), cfg, local_minute)
+    reasons = [present[k] for k in ("below_resolution", "below_fps", "audio_missing", "video_monochrome")
+               if k in present]
+    return ("fail", reasons) if reasons else ("ok", [])
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One (camera, kind) alarm's hysteresis: its state, and since when the evidence says otherwise."""
+
+    active: bool = False
+    since_us: int | None = None
+
+
+def step(track: Track, present: bool | None, now_us: int, raise_after_us: int, clear_after_us: int) -> Track:
+    """Advance the hysteresis; `present` None (not judged) leaves it where it is."""
+    if present is None:
+        return track
+    if present == track.active:
+        return Track(track.active, None)
+    since = now_us if track.since_us is None else track.since_us
+    if now_us - since >= (raise_after_us if present else clear_after_us):
+        return Track(present, None)
+    return Track(track.active, since)
+
+
+def camera_state(enabled: bool, recorder_state: str | None, degraded: bool) -> str:
+    """connecting, recording, degraded, offline or disabled."""
+    if not enabled:
+        return "disabled"
+    if recorder_state == "recording":
+        return "degraded" if degraded else "recording"
+    if recorder_state in ("offline", "stopped"):
+        return "offline"
+    return "connecting"

@@ -1,0 +1,134 @@
+"""Inspections (REQUIREMENTS R3.1-R3.2) as plain functions: when the next one is due, and the
+checklist edged fills in for each camera. The person signs; edged does the looking.
+
+The schedule is per site: daily, weekly (Monday-based weeks) or every 2 weeks. With
+`random_time`, the day and minute inside the window are drawn from a hash of the site and the
+period, so the time is unpredictable to staff but the same after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from edged.config.health import InspectionConfig
+
+ITEMS = ("picture", "audio", "recording", "login", "clock", "quality")
+ITEM_LABELS = {
+    "picture": "picture present and clear",
+    "audio": "sound",
+    "recording": "recording runs",
+    "login": "camera login works",
+    "clock": "time display correct",
+    "quality": "quality floor (720p, 10 fps, colour)",
+}
+CLOCK_TOLERANCE_US = 2_000_000
+
+
+def _period_start(day: date, schedule: str) -> date:
+    if schedule == "daily":
+        return day
+    monday = day - timedelta(days=day.weekday())
+    if schedule == "biweekly":
+        # Fortnights counted from a fixed Monday, so the pairing of weeks never shifts.
+        weeks = (monday - date(2024, 1, 1)).days // 7
+        monday -= timedelta(weeks=weeks % 2)
+    return monday
+
+
+def _draw(site: str, start: date, n: int) -> int:
+    digest = hashlib.sha256(f"edged-inspection:{site}:{start.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n
+
+
+def due_in_period(start: date, cfg: InspectionConfig, site: str, tz: tzinfo) -> datetime:
+    days = {"daily": 1, "weekly": 7, "biweekly": 14}[cfg.schedule]
+    first, last = cfg.window
+    if cfg.random_time:
+        pick = _draw(site, start, days * (last - first))
+        day, minute = start + timedelta(days=pick // (last - first)), first + pick % (last - first)
+    else:
+        day, minute = start, first
+    return datetime.combine(day, time(minute // 60, minute % 60), tz)
+
+
+def next_due(after_us: int, cfg: InspectionConfig, site: str, tz: tzinfo) -> int | None:
+    """The first scheduled inspection strictly after `after_us`; None when switched off."""
+    if cfg.schedule == "off":
+        return None
+    after = datetime.fromtimestamp(after_us / 1e6, tz)
+    start = _period_start(after.date(), cfg.schedule)
+    step = timedelta(days={"daily": 1, "weekly": 7, "biweekly": 14}[cfg.schedule])
+    for _ in range(3):
+        due = due_in_period(start, cfg, site, tz)
+        due_us = int(due.timestamp()) * 1_000_000
+        if due_us > after_us:
+            return due_us
+        start += step
+    raise AssertionError("unreachable: a period always has a due time")
+
+
+def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, dict[str, Any]]:
+    """The inspection items for one camera from what the health monitor knows of it.
+
+    `cam`: enabled, audio_required, state, last_error, stats (or None), image_fresh (bool),
+    alarms (active health alarm kinds -> message), last_segment_us, compliance, reasons.
+    Each item is {"ok": True | False | None (not applicable), "detail": str}.
+    """
+    alarms: dict[str, str] = cam.get("alarms") or {}
+    stats = cam.get("stats") or {}
+    recording = cam.get("state") == "recording"
+    items: dict[str, dict[str, Any]] = {}
+    if not cam.get("enabled", True):
+        return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
+
+    picture_faults = [alarms[k] for k in ("video_dark", "video_frozen", "video_blurred", "camera_moved",
+                                          "video_overexposed") if k in alarms]
+    if not recording:
+        items["picture"] = {"ok": False, "detail": "no picture: camera not recording"}
+    elif picture_faults:
+        items["picture"] = {"ok": False, "detail": "; ".join(picture_faults)}
+    elif not cam.get("image_fresh"):
+        items["picture"] = {"ok": False, "detail": "no recent picture sample (image checks off or failing)"}
+    else:
+        items["picture"] = {"ok": True, "detail": "picture present and clear"}
+
+    if not cam.get("audio_required"):
+        items["audio"] = {"ok": None, "detail": "not required for this camera"}
+    elif recording and stats.get("audio_packets", stats.get("audio")):
+        items["audio"] = {"ok": True, "detail": "audio arriving"}
+    else:
+        items["audio"] = {"ok": False, "detail": "no audio from a camera marked audio_required"}
+
+    last = cam.get("last_segment_us")
+    if recording and last is not None and now_us - last <= 2 * segment_us:
+        items["recording"] = {"ok": True, "detail": "segments being written"}
+    else:
+        items["recording"] = {"ok": False, "detail": "not recording: " + (cam.get("last_error") or
+                                                                          f"state {cam.get('state') or 'unknown'}")}
+
+    error = cam.get("last_error") or ""
+    if recording:
+        items["login"] = {"ok": True, "detail": "the camera accepts edged's login"}
+    elif "401" in error or "403" in error or "nauthori" in error:
+        items["login"] = {"ok": False, "detail": "the camera refuses the login: " + error}
+    else:
+        items["login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
+
+    skew = stats.get("clock_skew_us")
+    if skew is None or not recording:
+        items["clock"] = {"ok": None if recording else False, "detail": "camera clock not measured"}
+    elif abs(skew) <= CLOCK_TOLERANCE_US:
+        items["clock"] = {"ok": True, "detail": f"camera clock within {abs(skew) / 1e6:.1f} s of the host"}
+    else:
+        items["clock"] = {"ok": False, "detail": f"camera clock off the host clock by {skew / 1e6:+.1f} s"}
+
+    verdict, reasons = cam.get("compliance") or "unknown", cam.get("reasons") or []
+    items["quality"] = {"ok": {"ok": True, "fail": False}.get(verdict),
+                        "detail": "; ".join(reasons) or ("meets the floor" if verdict == "ok" else verdict)}
+    return items
+
+
+def anomalies(items: dict[str, dict[str, Any]]) -> str:
+    return "; ".join(f"{ITEM_LABELS[k]}: {v['detail']}" for k, v in items.items() if v["ok"] is False)
