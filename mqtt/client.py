@@ -29,7 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edged.config import MqttConfig
+from mqtt.settings import MqttConfig
 
 log = logging.getLogger("edged.mqtt")
 

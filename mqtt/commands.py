@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from storage.clock import SYSTEM, Clock
+
 log = logging.getLogger("edged.mqtt")
 
 Handler = Callable[[dict, str], Awaitable[dict]]
@@ -42,10 +44,6 @@ HANDLER_TIMEOUT_S = 60.0       # a command still running then is answered as fai
 # As tests/test_cli_surface.py holds edgectl to: no verb that sounds like deleting footage.
 FORBIDDEN_VERB = re.compile(r"(^|[_-])(delete|remove|purge|erase|wipe|format|rm|drop|destroy)($|[_-])", re.IGNORECASE)
 REJECT_BURST, REJECT_EVERY_S = 20, 3.0
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def canonical(doc: dict[str, Any]) -> bytes:
@@ -151,7 +149,8 @@ class CommandDesk:
     def __init__(self, *, handlers: dict[str, Handler], key_b64: str | None, max_age_us: int, target: str,
                  use_nonce: Callable[[str, int, int], Awaitable[bool]],
                  record: Callable[[dict], Awaitable[None]],
-                 reply: Callable[[str, dict, bytes | None], Awaitable[None]]):
+                 reply: Callable[[str, dict, bytes | None], Awaitable[None]], clock: Clock = SYSTEM):
+        self.clock = clock
         bad = [verb for verb in handlers if FORBIDDEN_VERB.search(verb)]
         if bad:
             raise ValueError(f"refusing to register command(s) {sorted(bad)}: no command deletes or formats")
@@ -169,7 +168,7 @@ class CommandDesk:
     def incoming(self, verb: str, payload: bytes, correlation: bytes | None) -> None:
         """Called on the connection's callback: never blocks, never raises."""
         try:
-            self.queue.put_nowait((verb, payload, correlation, now_us()))
+            self.queue.put_nowait((verb, payload, correlation, self.clock.now_us()))
         except asyncio.QueueFull:
             if not self.dropped:
                 log.warning("MQTT commands arrive faster than they run; dropping (and counting) the excess")
@@ -203,7 +202,7 @@ class CommandDesk:
     async def handle(self, verb: str, payload: bytes, correlation: bytes | None, received_us: int,
                      refuse: str | None = None) -> dict[str, Any]:
         """Check, run, record and answer one command; returns its record."""
-        now = now_us()
+        now = self.clock.now_us()
         checked = check_command(verb, payload, verbs=self.handlers, key=self.key, max_age_us=self.max_age_us,
                                 now_us=now, target=self.target)
         if refuse is not None:

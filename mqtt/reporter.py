@@ -21,12 +21,14 @@ from typing import Any, TypeVar
 
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edged.config import MqttConfig
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
 from mqtt.commands import CommandDesk, Handler
 from mqtt.discovery import discovery_messages
-from mqtt.outbox import OUTBOX_FILE, Outbox, OutboxError, OutboxWriter, now_us
+from mqtt.outbox import OutboxWriter
+from mqtt.settings import MqttConfig
 from mqtt.topics import Topics, check_level
+from storage.clock import SYSTEM, Clock
+from storage.outbox import OUTBOX_FILE, Outbox, OutboxError
 
 log = logging.getLogger("edged.mqtt")
 T = TypeVar("T")
@@ -41,12 +43,15 @@ class Reporter:
     def __init__(self, cfg: MqttConfig, site_id: str, node: str, data_dir: Path, *,
                  commands: dict[str, Handler] | None = None,
                  on_outbox_full: Callable[[bool], None] | None = None,
-                 on_command_record: Callable[[dict], Awaitable[None] | None] | None = None):
+                 on_command_record: Callable[[dict], Awaitable[None] | None] | None = None,
+                 clock: Clock = SYSTEM):
         self.cfg = cfg
+        self.clock = clock
         self.topics = Topics(site_id, node)
         self.status = "disabled" if not cfg.enabled else "not started"
         self.protocol: str | None = None  # "5" or "3.1.1" while connected
-        self.outbox = OutboxWriter(Path(data_dir) / OUTBOX_FILE, cfg.outbox_max, on_full=on_outbox_full)
+        self.outbox = OutboxWriter(Path(data_dir) / OUTBOX_FILE, cfg.outbox_max, on_full=on_outbox_full,
+                                   clock=clock)
         handlers: dict[str, Handler] = {"rebirth": self._cmd_rebirth, "state": self._cmd_state}
         for verb in commands or {}:
             if verb in handlers:
@@ -55,7 +60,7 @@ class Reporter:
         handlers.update(commands or {})
         self.desk = CommandDesk(handlers=handlers, key_b64=cfg.command_key, max_age_us=cfg.command_max_age_us,
                                 target=f"{site_id}/{node}", use_nonce=self._use_nonce,
-                                record=self._record_command, reply=self._reply)
+                                record=self._record_command, reply=self._reply, clock=clock)
         self._on_command_record = on_command_record
         self._retained: dict[str, dict[str, Any] | None] = {}  # topic -> newest body (None: clear it)
         self._dirty: dict[str, None] = {}                      # topics to publish, in order
@@ -147,7 +152,7 @@ class Reporter:
         if body is not None:
             if not isinstance(body, dict):
                 raise TypeError(f"retained MQTT payloads are dicts, not {type(body).__name__}")
-            body = {"ts_us": now_us(), **body}
+            body = {"ts_us": self.clock.now_us(), **body}
             json.dumps(body)  # fail here, at the caller, not later in the publishing task
         self._retained[topic] = body
         self._dirty[topic] = None

@@ -20,7 +20,6 @@ from typing import Any, Callable
 
 import av
 
-from edged import logs
 from recorder import diagnose
 from recorder.imagecheck import ImageSampler
 from recorder.segment import SegmentFile
@@ -34,6 +33,9 @@ from recorder.timeline import (
     is_cut,
     next_boundary,
 )
+from storage import logs
+from storage.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
+from storage.clock import SYSTEM, Clock
 from storage.layout import VIDEO_DIR, segment_relpath
 
 log = logging.getLogger(__name__)
@@ -47,10 +49,6 @@ _CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
 def scrub(text: str) -> str:
     """Remove any password that an error message may have copied from a URL."""
     return _CREDENTIALS.sub(r"\1***@", text)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def mono_us() -> int:
@@ -145,8 +143,9 @@ class StorageGate:
 
 class CameraRecorder:
     def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[..., None],
-                 sampler: ImageSampler | None = None, gate: StorageGate | None = None):
+                 sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM):
         self.id: str = camera["id"]
+        self.clock = clock
         self.url: str = camera["url"]
         self.settings = settings
         self.emit = emit
@@ -173,7 +172,7 @@ class CameraRecorder:
         the last frame, so an offline camera says what is wrong and since when (design/0024)."""
         self.emit({"ev": "state", "camera": self.id, "state": state, "error": error, "kind": kind,
                    "reconnects": self.counters["reconnects"], "last_frame_us": self.last_frame_us or None,
-                   "at": now_us()})
+                   "at": self.clock.now_us()})
 
     def _open(self) -> Source:
         start = time.monotonic()
@@ -190,7 +189,7 @@ class CameraRecorder:
     def _main(self) -> None:
         attempt = 0
         last_error = None
-        self._state("connecting")
+        self._state(CONNECTING)
         while not self.stop.is_set():
             self._recorded = False
             try:
@@ -222,13 +221,13 @@ class CameraRecorder:
             if self._recorded:
                 last_error = None
             # Offline until a picture arrives again: retries do not blank the reason.
-            self._state("offline", error, kind)
+            self._state(OFFLINE, error, kind)
             # A dead camera retries every few seconds: say so once, not every time.
             (log.debug if error == last_error else log.warning)("camera %s: %s", self.id, error,
                                                                 **logs.fields(camera=self.id))
             last_error = error
             self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
-        self._state("stopped")
+        self._state(STOPPED)
 
     # one run --------------------------------------------------------------------------
     def _record(self, source: Source) -> bool:
@@ -295,7 +294,7 @@ class CameraRecorder:
                 continue
 
             media = dts * us_num // us_den
-            wall, mono = now_us(), mono_us()
+            wall, mono = self.clock.now_us(), mono_us()
             if held is not None:
                 held.dts = held.pts = dts - vstep
                 warmup.append((held, wall - vstep_us, media - vstep_us))
@@ -307,7 +306,7 @@ class CameraRecorder:
                     continue
                 warm_since = None
                 clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
-                self._state("recording")
+                self._state(RECORDING)
                 got_frame = self._recorded = True
                 for p, _a, m in warmup[:-1]:
                     if m < 0:
@@ -366,7 +365,7 @@ class CameraRecorder:
         self.seg_meta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
                          "audio": int(self._audio is not None)}
         self.boundary = next_boundary(wall, self.settings.segment_us)
-        self.emit({"ev": "open", "camera": self.id, "path": relpath, "start_us": wall, "at": now_us()})
+        self.emit({"ev": "open", "camera": self.id, "path": relpath, "start_us": wall, "at": self.clock.now_us()})
 
     def _close_segment(self, end_us: int | None, reason: str) -> None:
         seg, self.seg = self.seg, None

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import av
 import numpy as np
 
+from storage.clock import SYSTEM
+
 log = logging.getLogger(__name__)
 
 # 5x7 bitmap glyphs for the burnt-in clock.
@@ -130,7 +132,7 @@ class SyntheticCamera:
                     delay = start + n / spec.fps - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         break
-                frame = av.VideoFrame.from_ndarray(render(base, n, spec.fps, time.time()), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(render(base, n, spec.fps, SYSTEM.now_us() / 1e6), format="rgb24")
                 frame = frame.reformat(format="yuv420p")
                 frame.pts = n
                 for packet in stream.encode(frame):

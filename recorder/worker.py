@@ -18,9 +18,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edged import logs
-from recorder.camera import CameraRecorder, Settings, StorageGate, now_us
+from recorder.camera import CameraRecorder, Settings, StorageGate
 from recorder.imagecheck import ImageSampler
+from storage import logs
+from storage.clock import SYSTEM, Clock
 from storage.hashing import NotThere, sha256_same_file
 
 log = logging.getLogger("recorder.worker")
@@ -64,8 +65,9 @@ class EventSink:
 class Hasher:
     """Hashes closed segments off the camera threads, then reports them closed."""
 
-    def __init__(self, data_dir: Path, emit: EventSink):
+    def __init__(self, data_dir: Path, emit: EventSink, clock: Clock = SYSTEM):
         self._data_dir = data_dir
+        self._clock = clock
         self._emit = emit
         self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(HASH_QUEUE)
         self._thread = threading.Thread(target=self._run, name="hasher", daemon=True)
@@ -85,7 +87,7 @@ class Hasher:
             except OSError as exc:
                 log.error("cannot hash %s: %s", item["path"], exc)
                 continue  # stays `writing`; the next reconciliation recovers it
-            self._emit({"ev": "closed", **item, "closed_us": now_us()})
+            self._emit({"ev": "closed", **item, "closed_us": self._clock.now_us()})
 
     def close(self) -> None:
         self._q.put(None)

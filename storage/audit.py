@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any, Iterable, Iterator
 
 import sqlite_utils
+
+from storage.clock import SYSTEM
 
 GENESIS = "0" * 64
 
@@ -59,7 +60,7 @@ def ensure_table(db: sqlite_utils.Database) -> None:
 
 def append(db: sqlite_utils.Database, actor: str, action: str, detail: dict[str, Any] | None = None,
            at_us: int | None = None) -> dict[str, Any]:
-    at_us = time.time_ns() // 1000 if at_us is None else at_us
+    at_us = SYSTEM.now_us() if at_us is None else at_us
     with db.atomic():
         last = next(db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), None)
         seq = 1 if last is None else last["seq"] + 1
@@ -138,6 +139,20 @@ def records(db: sqlite_utils.Database, *, after_seq: int = 0, limit: int = 1000,
         params += [action, action + ".%"]
     rows = db.query(sql + " ORDER BY seq LIMIT ?", [*params, limit])
     return [{**r, "detail": json.loads(r["detail"])} for r in rows]
+
+
+def newest(db: sqlite_utils.Database, *, limit: int, from_us: int | None = None,
+            action: str | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` records (from `from_us`, of `action` and its sub-actions), oldest first."""
+    sql, params = "SELECT * FROM audit WHERE 1 = 1", []
+    if from_us is not None:
+        sql += " AND at_us >= ?"
+        params.append(int(from_us))
+    if action:
+        sql += " AND (action = ? OR action LIKE ?)"
+        params += [action, action + ".%"]
+    rows = list(db.query(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]))
+    return [{**r, "detail": json.loads(r["detail"])} for r in reversed(rows)]
 
 
 def export_line(record: dict[str, Any]) -> str:

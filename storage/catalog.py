@@ -16,10 +16,17 @@ from typing import Any, Callable, Iterable, TypeVar
 import sqlite_utils
 from sqlite_utils import Migrations
 
+from storage import audit, people_store
+from storage.clock import SYSTEM, Clock
+
 T = TypeVar("T")
 
-# Segment states. Only `complete` and `recovered` are footage (DESIGN.md invariant 3).
+# Segment states, the only place they are named (design/0033). Only `complete` and `recovered`
+# are footage (DESIGN.md invariant 3); `tampered`: something other than edged changed the file.
 WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
+TAMPERED = "tampered"
+SEGMENT_STATES = (WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED, TAMPERED)
+FOOTAGE_STATES = (COMPLETE, RECOVERED)
 STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk may come back
 # The SQL test for footage; the same text as the partial index segments_footage_start.
 FOOTAGE = "state IN ('complete', 'recovered')"
@@ -154,8 +161,6 @@ def m002_retention(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m003_audit_and_maintenance(db: sqlite_utils.Database) -> None:
-    from storage import audit
-
     audit.ensure_table(db)
     db.executescript(
         """
@@ -227,8 +232,6 @@ def m004_health(db: sqlite_utils.Database) -> None:
 @migrations()
 def m005_people(db: sqlite_utils.Database) -> None:
     """Accounts, sessions, failed logins, retrieval requests, grants and exports (R4, R5, R7)."""
-    from storage import people_store
-
     people_store.create_tables(db)
 
 
@@ -289,11 +292,18 @@ def segments_between(db: sqlite_utils.Database, start_us: int, end_us: int, came
     return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
 
 
+def alarms(db: sqlite_utils.Database, include_cleared: bool = False) -> list[dict[str, Any]]:
+    """Alarm rows by the time raised (the active ones unless `include_cleared`)."""
+    where = "" if include_cleared else " WHERE cleared_us IS NULL"
+    return list(db.query("SELECT * FROM alarms" + where + " ORDER BY raised_us"))
+
+
 class Catalog:
     """Plain synchronous operations; run them on the writer thread."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, clock: Clock = SYSTEM):
         self.db = db
+        self.clock = clock
 
     # cameras ------------------------------------------------------------------------
     def sync_cameras(self, cameras: Iterable[dict[str, Any]]) -> None:
@@ -323,9 +333,9 @@ class Catalog:
     # segments -----------------------------------------------------------------------
     def open_segment(self, camera: str, start_us: int, path: str, now_us: int) -> None:
         self.db.execute(
-            "INSERT INTO segments (camera, start_us, path, state, created_us) VALUES (?, ?, ?, 'writing', ?)"
+            "INSERT INTO segments (camera, start_us, path, state, created_us) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(path) DO NOTHING",
-            [camera, start_us, path, now_us],
+            [camera, start_us, path, WRITING, now_us],
         )
 
     def close_segment(self, path: str, fields: dict[str, Any], state: str = COMPLETE) -> None:
@@ -416,7 +426,7 @@ class Catalog:
         return bool(cur.rowcount)
 
     def active_alarms(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM alarms WHERE cleared_us IS NULL ORDER BY raised_us"))
+        return alarms(self.db)
 
     # node ---------------------------------------------------------------------------
     def set_node(self, values: dict[str, Any]) -> None:
@@ -431,14 +441,15 @@ class Catalog:
 class CatalogWriter:
     """Runs every catalog write on one dedicated thread, so the event loop never blocks."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, clock: Clock = SYSTEM):
         self.path = path
+        self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog")
         self._catalog: Catalog | None = None
         self.writes = 0  # progress counter for the watchdog
 
     async def start(self) -> None:
-        self._catalog = await self.run(lambda _c: Catalog(open_db(self.path)), raw=True)
+        self._catalog = await self.run(lambda _c: Catalog(open_db(self.path), self.clock), raw=True)
 
     async def run(self, fn: Callable[..., T], *args: Any, raw: bool = False) -> T:
         loop = asyncio.get_running_loop()

@@ -34,6 +34,8 @@ from typing import Any, Callable
 import av
 
 from storage import nodekey
+from storage.catalog import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING, segments_between
+from storage.clock import SYSTEM
 from storage.fsutil import PRIVATE_DIR, PRIVATE_FILE, fsync_dir, private_dir, write_new
 from storage.hashing import sha256_file
 
@@ -43,7 +45,6 @@ SIGNATURE = "manifest.sig"        # raw 64-byte Ed25519 signature over manifest.
 PUBLIC_KEY = "node-public-key.pem"  # the node's public key (check it against the published one)
 EXPORTS_DIR = "exports"           # staging for edgectl export, under the data folder
 WORKING_DIR = "working"           # working copies for a viewing, destroyed after it (R5.5)
-FOOTAGE_STATES = ("complete", "recovered")
 GAP_TOLERANCE_US = 1_000          # a run's segments abut exactly; more than this is a hole
 IN_MEMORY_MAX = 128 << 20         # segments up to this size are read once: hashed and remuxed from memory
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
@@ -88,8 +89,8 @@ def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: in
 
 
 def _state_reason(row: dict[str, Any]) -> str:
-    return {"writing": "still being recorded: export again once the segment is closed",
-            "missing": "the segment file is missing", "quarantined": "the segment was unreadable after a crash "
+    return {WRITING: "still being recorded: export again once the segment is closed",
+            MISSING: "the segment file is missing", QUARANTINED: "the segment was unreadable after a crash "
             "and is quarantined"}.get(row["state"], f"segment {row['state']}")
 
 
@@ -104,8 +105,6 @@ def _gap(start: int, end: int, explain: list[dict[str, Any]]) -> dict[str, Any]:
 
 def gather(db: Any, cameras: list[str], from_us: int, to_us: int) -> list[dict[str, Any]]:
     """What the export needs from the catalog, as plain data (any thread with a connection)."""
-    from storage.catalog import segments_between
-
     out = []
     for cam in cameras:
         row = next(db.query("SELECT id, name, location FROM cameras WHERE id = ?", [cam]), None)
@@ -197,7 +196,7 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     os.chmod(tmp, PRIVATE_DIR)
     try:
         entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us, progress)
-        created = time.time_ns() // 1000 if now_us is None else now_us
+        created = SYSTEM.now_us() if now_us is None else now_us
         manifest = {
             "format": FORMAT, **header,
             "requested": {"from_us": from_us, "to_us": to_us, "from_utc": _utc(from_us), "to_utc": _utc(to_us)},

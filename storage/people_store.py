@@ -3,7 +3,9 @@
 Blocking functions over a sqlite_utils.Database: the daemon calls them on the catalog
 writer thread. Every change a person makes is written with its audit record in the same
 transaction; a refusal that matters (a failed login, a grant used twice) commits its audit
-record before the error is raised. The decisions are in edged/rules/roles.py and edged/rules/retrieval.py.
+record before the error is raised. The rules are edged/rules/roles.py and edged/rules/retrieval.py;
+the transactions that apply them to these rows (opening an account, filing and deciding a request,
+using a grant, the periodic sweep) are edged/people.py, so nothing here imports from edged/.
 
 Passwords are hashed with scrypt (memory-hard, in Python's hashlib: no extra dependency);
 session tokens are kept only as a SHA-256 hash, so a copy of the catalog logs nobody in.
@@ -26,8 +28,6 @@ from typing import Any, Callable
 
 import sqlite_utils
 
-from edged.rules import retrieval as rq
-from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
 from storage.fsutil import write_new
 
@@ -35,6 +35,10 @@ from storage.fsutil import write_new
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
 _NAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 ID_KEY_FILE = "request-id.key"
+# The states a retrieval request's row can have, named only here (design/0033); the rules that
+# move a request between them are edged/rules/retrieval.py.
+FILED, APPROVED, REJECTED, USED, LAPSED = "filed", "approved", "rejected", "used", "lapsed"
+REQUEST_STATES = (FILED, APPROVED, REJECTED, USED, LAPSED)
 
 
 class AuthError(Exception):
@@ -251,9 +255,15 @@ def accounts(db: sqlite_utils.Database, *, include_revoked: bool = True) -> list
     return [public_account(r) for r in db.query(sql)]
 
 
-def active_admins(db: sqlite_utils.Database) -> list[str]:
+def holders(db: sqlite_utils.Database, role: str) -> list[str]:
+    """The active accounts that hold `role`."""
     return [r["name"] for r in db.query("SELECT name, roles FROM accounts WHERE revoked_us IS NULL")
-            if ADMIN in json.loads(r["roles"])]
+            if role in json.loads(r["roles"])]
+
+
+def account_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
+    """The stored row (password hash included: never show it), or None."""
+    return _account(db, name)
 
 
 def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: str, now_us: int) -> None:
@@ -261,55 +271,23 @@ def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: s
                [name, action, now_us, by, reason])
 
 
-def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
-                *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
-                pw_hash: str | None = None) -> dict[str, Any]:
-    """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2).
-
-    `pw_hash`: hash_password(password), made ahead off the catalog writer thread."""
-    name = str(name).strip()
-    if not _NAME.fullmatch(name):
-        raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
-                           "starting with a letter")
-    if not reason.strip():
-        raise AccountError("opening an account needs a reason (--reason): the approved application")
-    try:
-        roles = check_roles(roles)
-    except ValueError as exc:
-        raise AccountError(str(exc)) from None
-    if cameras is not None:
-        cameras = sorted(set(cameras))
-        known = {r["id"] for r in db.query("SELECT id FROM cameras")}
-        unknown = sorted(set(cameras) - known)
-        if not cameras or unknown:
-            raise AccountError(f"unknown camera(s) {', '.join(unknown) or '(none named)'}; leave the scope out "
-                               "for every camera")
-    if _account(db, name) is not None:
-        raise AccountError(f"account {name} exists (accounts are never deleted or reused); choose another name")
-    problem = password_problem(name, password, min_password or load_policy(db).min_password)
-    if problem:
-        raise AccountError(problem)
-    pw_hash = pw_hash or hash_password(password)
-    with db.atomic():
-        db.execute("INSERT INTO accounts (name, full_name, roles, cameras, pw_hash, pw_changed_us, opened_us,"
-                   " opened_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   [name, full_name, json.dumps(roles), None if cameras is None else json.dumps(cameras), pw_hash,
-                    now_us, now_us, by])
-        _event(db, name, "opened", by, reason, now_us)
-        audit.append(db, by, "account.open", {"account": name, "roles": roles, "cameras": cameras,
-                                              "reason": reason}, at_us=now_us)
-    return account(db, name)  # type: ignore[return-value]
+def insert_account(db: sqlite_utils.Database, name: str, *, full_name: str, roles: list[str],
+                   cameras: list[str] | None, pw_hash: str, by: str, reason: str, now_us: int) -> None:
+    """The row of a new account and its `opened` event (the caller checked everything)."""
+    db.execute("INSERT INTO accounts (name, full_name, roles, cameras, pw_hash, pw_changed_us, opened_us,"
+               " opened_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               [name, full_name, json.dumps(roles), None if cameras is None else json.dumps(cameras), pw_hash,
+                now_us, now_us, by])
+    _event(db, name, "opened", by, reason, now_us)
 
 
-def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: str, now_us: int,
-               min_password: int | None = None, pw_hash: str | None = None) -> dict[str, Any]:
-    """The first admin, made by root on the box itself; refused while an admin exists."""
-    admins = active_admins(db)
-    if admins:
-        raise AccountError(f"an admin exists ({', '.join(admins)}): they open accounts with `edgectl account add`")
-    return add_account(db, name, password, [ADMIN], None, by=f"{os_user} (init-admin)",
-                       reason="first admin, created on the box by root", now_us=now_us, min_password=min_password,
-                       pw_hash=pw_hash)
+def locked_accounts(db: sqlite_utils.Database, now_us: int) -> list[str]:
+    return [r["name"] for r in db.query("SELECT name FROM accounts WHERE locked_until_us > ?", [now_us])]
+
+
+def locked_until(db: sqlite_utils.Database, name: str) -> int | None:
+    row = _account(db, name)
+    return None if row is None else row["locked_until_us"]
 
 
 def prepare_password(password: str, stored: str) -> tuple[str, str, bool]:
@@ -539,82 +517,9 @@ def list_requests(db: sqlite_utils.Database, *, state: str | None = None, kind: 
     return [request_row(db, r["id"]) for r in list(rows)]  # type: ignore[misc]
 
 
-def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
-                 citizen_due_us: int = 6 * rq.DAY_US) -> dict[str, Any]:
-    """File a request (R5.1, R5.2); raises edged.rules.retrieval.RequestRuleError."""
-    known = [r["id"] for r in db.query("SELECT id FROM cameras")]
-    row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, citizen_due_us=citizen_due_us,
-                         known_cameras=known)
-    with db.atomic():
-        request_id = db["requests"].insert({**row, "cameras": json.dumps(row["cameras"])}).last_pk
-        audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}),
-                                                    "due_us": row["due_us"]}, at_us=now_us)
-    return request_row(db, request_id)  # type: ignore[return-value]
-
-
-def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str, approve: bool, reason: str,
-                   now_us: int, grant_ttl_us: int, flag: str | None = None,
-                   flag_note: str | None = None) -> dict[str, Any]:
-    """Approve (a single-use grant is issued) or reject, by an approver who did not file it."""
-    req = request_row(db, request_id)
-    if req is None:
-        raise rq.RequestRuleError(f"no request {request_id}")
-    changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
-                               grant_ttl_us=grant_ttl_us)
-    if flag is not None:
-        changes["flag"] = rq.check_flag(flag)
-        changes["flag_note"] = flag_note
-    with db.atomic():
-        cols = ", ".join(f"{k} = ?" for k in changes)
-        db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), req["id"]])
-        detail = {**rq.stub({**req, **changes}), "reason": changes["decision_reason"]}
-        if grant is not None:
-            grant_id = db["grants"].insert({**grant, "cameras": json.dumps(grant["cameras"])}).last_pk
-            detail.update(grant=grant_id, expires_us=grant["expires_us"])
-        audit.append(db, approver, "request.approve" if approve else "request.reject", detail, at_us=now_us)
-    return request_row(db, req["id"])  # type: ignore[return-value]
-
-
-def _custodian_name(custodian: str) -> str:
+def custodian_name(custodian: str) -> str:
     """Accept "alice" and the actor form "alice (os: root)"."""
     return custodian.split(" (", 1)[0].strip()
-
-
-def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,
-              now_us: int) -> dict[str, Any]:
-    """Use a grant once (R5.4): {id, request_id, cameras, from_us, to_us, mode, approver, requester,
-    expires_us, ...}. `custodian` is the account name of the custodian's session; `watcher` who
-    watched (or received the copy). Raises GrantError; a refused use is an audit record too.
-    """
-    name = _custodian_name(custodian)
-    watcher = str(watcher or "").strip()
-    with db.atomic():
-        grant = peek_grant(db, grant_id)
-        problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id)
-        if problem is None:
-            acct = _account(db, name)
-            if acct is None or acct["revoked_us"] is not None or CUSTODIAN not in json.loads(acct["roles"]):
-                problem = f"using a grant needs a custodian's session; {name} is not an active custodian"
-            elif not in_scope(None if acct["cameras"] is None else json.loads(acct["cameras"]), grant["cameras"]):
-                problem = f"{name} has no rights on camera(s) {', '.join(grant['cameras'])}"
-            elif not watcher:
-                problem = "name who watches or receives the footage (watcher)"
-        if problem is None:
-            cur = db.execute("UPDATE grants SET used_us = ?, used_by = ?, watcher = ? WHERE id = ? AND used_us IS NULL",
-                             [now_us, name, watcher, int(grant_id)])
-            if cur.rowcount != 1:  # cannot happen on the single writer thread; kept as the guard
-                problem = f"grant {grant_id} was already used"
-        if problem is None:
-            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?",
-                       [rq.USED, now_us, grant["request_id"]])
-            audit.append(db, custodian, "grant.use", {
-                "grant": grant["id"], "request": grant["request_id"], "cameras": grant["cameras"],
-                "from_us": grant["from_us"], "to_us": grant["to_us"], "mode": mode,
-                "approver": grant["approver"]}, at_us=now_us)
-            return {**grant, "used_us": now_us, "used_by": name, "watcher": watcher}
-        audit.append(db, custodian, "grant.refused", {"grant": int(grant_id), "mode": mode, "why": problem},
-                     at_us=now_us)
-    raise GrantError(problem)
 
 
 def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, custodian: str, now_us: int,
@@ -627,29 +532,13 @@ def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, cus
     with db.atomic():
         export_id = db["exports"].insert({
             "grant_id": grant_id, "out_dir": out_dir, "cameras": json.dumps(grant["cameras"]),
-            "from_us": grant["from_us"], "to_us": grant["to_us"], "custodian": _custodian_name(custodian),
+            "from_us": grant["from_us"], "to_us": grant["to_us"], "custodian": custodian_name(custodian),
             "created_us": now_us, "bytes": bytes_, "manifest_sha256": manifest_sha256,
             "detail": None if detail is None else json.dumps(detail, sort_keys=True)}).last_pk
         audit.append(db, custodian, "export.done", {"export": export_id, "grant": grant_id, "out_dir": out_dir,
                                                     "bytes": bytes_, "manifest_sha256": manifest_sha256},
                      at_us=now_us)
     return export_id
-
-
-def _purge_rows(db: sqlite_utils.Database, req: dict[str, Any], now_us: int) -> None:
-    """Every personal field of a request (R5.7): its own (requester, contact, ID, reason text), its
-    grant's (requester, watcher) and its exports' recipient. The audit chain never held them."""
-    changes = rq.purged(req, now_us)
-    cols = ", ".join(f"{k} = ?" for k in changes)
-    db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), req["id"]])
-    db.execute("UPDATE grants SET requester = NULL, watcher = NULL WHERE request_id = ?", [req["id"]])
-    db.execute("UPDATE exports SET detail = json_set(detail, '$.recipient', NULL) WHERE detail IS NOT NULL"
-               " AND grant_id IN (SELECT id FROM grants WHERE request_id = ?)", [req["id"]])
-
-
-def due_for_purge(db: sqlite_utils.Database, now_us: int, keep_years: int) -> list[dict[str, Any]]:
-    rows = db.query("SELECT * FROM requests WHERE closed_us IS NOT NULL AND purged_us IS NULL")
-    return [req for req in (_row(r) for r in list(rows)) if rq.purge_due(req, now_us, keep_years)]
 
 
 def scrub(db: sqlite_utils.Database) -> None:
@@ -662,10 +551,72 @@ def purged_ids(db: sqlite_utils.Database) -> list[int]:
     return [r["id"] for r in db.query("SELECT id FROM requests WHERE purged_us IS NOT NULL")]
 
 
-def purge_backup(path: Path, ids: list[int], now_us: int) -> int:
+def insert_request(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+    """A new request's row (cameras as a list); returns its id."""
+    return db["requests"].insert({**row, "cameras": json.dumps(row["cameras"])}).last_pk
+
+
+def update_request(db: sqlite_utils.Database, request_id: int, changes: dict[str, Any]) -> None:
+    cols = ", ".join(f"{k} = ?" for k in changes)
+    db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), request_id])
+
+
+def close_request(db: sqlite_utils.Database, request_id: int, state: str, closed_us: int) -> None:
+    update_request(db, request_id, {"state": state, "closed_us": closed_us})
+
+
+def insert_grant(db: sqlite_utils.Database, grant: dict[str, Any]) -> int:
+    return db["grants"].insert({**grant, "cameras": json.dumps(grant["cameras"])}).last_pk
+
+
+def mark_grant_used(db: sqlite_utils.Database, grant_id: int, *, used_us: int, used_by: str, watcher: str) -> bool:
+    """False if the grant was used already (the single writer thread makes that impossible; kept
+    as the guard)."""
+    cur = db.execute("UPDATE grants SET used_us = ?, used_by = ?, watcher = ? WHERE id = ? AND used_us IS NULL",
+                     [used_us, used_by, watcher, int(grant_id)])
+    return cur.rowcount == 1
+
+
+def export_row(db: sqlite_utils.Database, export_id: int) -> dict[str, Any] | None:
+    return next(db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None)
+
+
+def undecided_since(db: sqlite_utils.Database, filed_before_us: int) -> list[dict[str, Any]]:
+    """Requests still `filed` that were filed at or before the time: id, filed_us."""
+    return list(db.query("SELECT id, filed_us FROM requests WHERE state = ? AND filed_us <= ?",
+                         [FILED, filed_before_us]))
+
+
+def unused_grants_expired(db: sqlite_utils.Database, now_us: int) -> list[dict[str, Any]]:
+    """Approved requests whose grant expired unused: id, grant_id, expires_us."""
+    return list(db.query("SELECT r.id, g.id AS grant_id, g.expires_us FROM requests r JOIN grants g"
+                         " ON g.request_id = r.id WHERE r.state = ? AND g.used_us IS NULL"
+                         " AND g.expires_us <= ?", [APPROVED, now_us]))
+
+
+def closed_unpurged(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return [_row(r) for r in list(db.query("SELECT * FROM requests WHERE closed_us IS NOT NULL AND purged_us IS NULL"))]
+
+
+def open_requests(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Requests filed or approved, not yet used, rejected or lapsed."""
+    return [_row(r) for r in list(db.query("SELECT * FROM requests WHERE state IN (?, ?)", [FILED, APPROVED]))]
+
+
+def purge_request(db: sqlite_utils.Database, request_id: int, changes: dict[str, Any]) -> None:
+    """Every personal field of a request (R5.7): its own (`changes`, from the rules), its grant's
+    (requester, watcher) and its exports' recipient. The audit chain never held them."""
+    update_request(db, request_id, changes)
+    db.execute("UPDATE grants SET requester = NULL, watcher = NULL WHERE request_id = ?", [request_id])
+    db.execute("UPDATE exports SET detail = json_set(detail, '$.recipient', NULL) WHERE detail IS NOT NULL"
+               " AND grant_id IN (SELECT id FROM grants WHERE request_id = ?)", [request_id])
+
+
+def purge_backup(path: Path, ids: list[int], purged: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
     """The live catalog's purges repeated in a catalog backup (a maintenance copy): the requests it
     purged (`ids`), whatever state the copy caught them in, the same fields, no record (the
-    backup's chain stays as it was and still verifies). Returns how many requests."""
+    backup's chain stays as it was and still verifies). `purged(request)`: the rules' changes
+    (edged/rules/retrieval.py). Returns how many requests."""
     conn = sqlite3.connect(str(path), isolation_level=None)
     try:
         conn.execute("PRAGMA secure_delete = ON")
@@ -675,47 +626,10 @@ def purge_backup(path: Path, ids: list[int], now_us: int) -> int:
                if r["id"] in wanted]
         with db.atomic():
             for req in due:
-                _purge_rows(db, req, now_us)
+                purge_request(db, req["id"], purged(req))
         if due:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.execute("VACUUM")
         return len(due)
     finally:
         conn.close()
-
-
-def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3,
-          lapse_us: int = 90 * rq.DAY_US) -> dict[str, list[dict[str, Any]]]:
-    """The periodic pass: grants that expired unused, requests never decided, requests to purge,
-    what is overdue or flagged."""
-    out: dict[str, list[dict[str, Any]]] = {"lapsed": [], "purged": [], "overdue": [], "flagged": []}
-    for r in list(db.query("SELECT id, filed_us FROM requests WHERE state = 'filed' AND filed_us <= ?",
-                           [now_us - lapse_us])):
-        with db.atomic():  # undecided for too long: closed, so that R5.7's three years can start
-            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?", [rq.LAPSED, now_us, r["id"]])
-            audit.append(db, "edged", "request.lapsed", {"request": r["id"], "filed_us": r["filed_us"],
-                                                         "why": "never decided"}, at_us=now_us)
-        out["lapsed"].append({"id": r["id"], "grant": None})
-    for r in list(db.query("SELECT r.id, g.id AS grant_id, g.expires_us FROM requests r JOIN grants g"
-                           " ON g.request_id = r.id WHERE r.state = 'approved' AND g.used_us IS NULL"
-                           " AND g.expires_us <= ?", [now_us])):
-        with db.atomic():
-            db.execute("UPDATE requests SET state = ?, closed_us = ? WHERE id = ?",
-                       [rq.LAPSED, r["expires_us"], r["id"]])
-            audit.append(db, "edged", "grant.expired", {"grant": r["grant_id"], "request": r["id"]}, at_us=now_us)
-        out["lapsed"].append({"id": r["id"], "grant": r["grant_id"]})
-    for req in due_for_purge(db, now_us, keep_years):
-        with db.atomic():
-            _purge_rows(db, req, now_us)
-            audit.append(db, "edged", "request.purge", {**rq.stub(req), "filed_us": req["filed_us"],
-                                                        "closed_us": req["closed_us"]}, at_us=now_us)
-        out["purged"].append({"id": req["id"]})
-    if out["purged"]:
-        scrub(db)
-    for r in db.query("SELECT * FROM requests WHERE state IN ('filed', 'approved')"):
-        req = _row(r)
-        if rq.overdue(req, now_us):
-            out["overdue"].append(req)
-        if req["flag"]:
-            out["flagged"].append(req)
-    return out

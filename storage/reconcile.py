@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from storage import layout
+from storage.cameras import DISABLED
 from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
+from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir, fsync_file, private_dir
 from storage.hashing import sha256_file
 from storage.mp4 import cut_to_whole, scan_media, whole_prefix
@@ -40,10 +42,6 @@ class Report:
             len(self.recovered), len(self.adopted), len(self.quarantined), len(self.missing))
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
 Expect = Callable[[str, str], None]
 
 
@@ -51,7 +49,8 @@ def _nothing_expected(_relpath: str, _kind: str) -> None:
     pass
 
 
-def salvage(data_dir: Path, relpath: str, start_us: int, expect: Expect = _nothing_expected) -> dict[str, Any] | None:
+def salvage(data_dir: Path, relpath: str, start_us: int, expect: Expect = _nothing_expected,
+            clock: Clock = SYSTEM) -> dict[str, Any] | None:
     """Cut a file back to its last whole fragment, make it durable and describe it.
 
     Returns the catalog fields, or None when nothing playable is left in it.
@@ -80,7 +79,7 @@ def salvage(data_dir: Path, relpath: str, start_us: int, expect: Expect = _nothi
         "height": info.height,
         "audio": int(info.audio),
         "sha256": sha256_file(path),
-        "closed_us": _now_us(),
+        "closed_us": clock.now_us(),
     }
 
 
@@ -104,7 +103,8 @@ class Outcome:
     absent: bool = False                   # the file is not at its path
 
 
-def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _nothing_expected) -> list[Outcome]:
+def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _nothing_expected,
+                 clock: Clock = SYSTEM) -> list[Outcome]:
     """The file work of recovery (cut, fsync, scan, hash, quarantine): no catalog access, so it
     can run on any thread while recording and the catalog go on (design/0025)."""
     out = []
@@ -113,7 +113,7 @@ def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _n
         if not (data_dir / relpath).exists():
             out.append(Outcome(row, absent=True))
             continue
-        fields = salvage(data_dir, relpath, row["start_us"], expect)
+        fields = salvage(data_dir, relpath, row["start_us"], expect, clock)
         out.append(Outcome(row, fields) if fields is not None else Outcome(row, moved=quarantine(data_dir, relpath, expect)))
     return out
 
@@ -139,7 +139,7 @@ def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], r
                  expect: Expect = _nothing_expected, absent: str = "file never reached the disk") -> None:
     """Close segments left `writing` by a crash of the daemon or of a recorder worker (or
     stranded by a disk that went away and came back)."""
-    apply_outcomes(catalog, salvage_rows(data_dir, rows, expect), report, absent)
+    apply_outcomes(catalog, salvage_rows(data_dir, rows, expect, catalog.clock), report, absent)
 
 
 async def in_background(fn: Callable[..., T], *args: Any) -> T:
@@ -182,7 +182,7 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
         if latest is not None:
             recover_open(catalog, data_dir, catalog.stranded_since(latest - TAIL_US), report, expect)
 
-    latest = catalog.latest_start() or _now_us()
+    latest = catalog.latest_start() or catalog.clock.now_us()
     since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
     # Whole UTC days: every file in a scanned day folder is compared with the catalog.
     since = int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000
@@ -202,7 +202,7 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                 parsed = layout.parse_relpath(relpath)
                 if parsed and before_us is not None and parsed[1] >= before_us:
                     continue  # the new run's own file, its `open` not yet in the catalog
-                fields = salvage(data_dir, relpath, parsed[1], expect) if parsed else None
+                fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
                 if fields is None:
                     quarantine(data_dir, relpath, expect)
                     report.quarantined.append(relpath)
@@ -210,7 +210,7 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                 camera, start_us = parsed
                 if camera not in cameras:
                     catalog.db["cameras"].insert(
-                        {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": "disabled"})
+                        {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
                     cameras.add(camera)
                 catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
                                      "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",

@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ import sqlite_utils
 
 from storage import audit
 from storage.catalog import FOOTAGE
+from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
 from storage.retention import (
     Destroy,
@@ -42,10 +42,6 @@ from storage.retention import (
 log = logging.getLogger(__name__)
 
 FIRST_BATCH = 2_000
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 # holds ------------------------------------------------------------------------------
@@ -261,11 +257,11 @@ class PassResult:
 
 
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
-             disk_usage: Callable[[Path], Any], *, now: int | None = None, busy: set[str] = frozenset(),
+             disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: set[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
              unlink: Callable[[Path], None] | None = None) -> PassResult:
-    """One retention pass: expire holds, plan, destroy, record."""
-    now = now_us() if now is None else now
+    """One retention pass at the clock's time: expire holds, plan, destroy, record."""
+    now = clock.now_us()
     expired = expire_holds(db, now)
     usage = disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
@@ -284,12 +280,12 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     pass_id = db["retention_passes"].insert({"started_us": now, "free_before": usage.free,
                                              "reserve": policy.reserve_bytes}).last_pk
     errors: list[str] = []
-    destroy(db, data_dir, p.destroy, pass_id, expect, unlink=unlink, errors=errors)
+    destroy(db, data_dir, p.destroy, pass_id, expect, unlink=unlink, errors=errors, clock=clock)
     destroyed = len(p.destroy)
     freed = sum(d.segment.bytes for d in p.destroy)
     free_after = disk_usage(data_dir).free
     db.execute("UPDATE retention_passes SET finished_us = ?, destroyed = ?, bytes = ?, free_after = ? WHERE id = ?",
-               [now_us(), destroyed, freed, free_after, pass_id])
+               [clock.now_us(), destroyed, freed, free_after, pass_id])
     if destroyed:  # the destruction pass summary goes on the audit record (R7); each segment has its own row
         by_reason: dict[str, int] = {}
         for d in p.destroy:
@@ -301,11 +297,12 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
 
 def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], pass_id: int,
             expect: Callable[[str, str], None] | None = None, *,
-            unlink: Callable[[Path], None] | None = None, errors: list[str] | None = None) -> int:
+            unlink: Callable[[Path], None] | None = None, errors: list[str] | None = None,
+            clock: Clock = SYSTEM) -> int:
     """Record, then unlink, then forget; safe to interrupt anywhere (finish_garbage completes it)."""
     if not destroys:
         return finish_garbage(db, data_dir, expect, unlink=unlink, errors=errors)  # a failed unlink's retry
-    at = now_us()
+    at = clock.now_us()
     with db.atomic():
         for d in destroys:
             row = next(db.query("SELECT * FROM segments WHERE id = ?", [d.segment.id]), None)
@@ -365,13 +362,32 @@ def _note(errors: list[str] | None, message: str) -> None:
 
 
 # reports ----------------------------------------------------------------------------
-def destructions(db: sqlite_utils.Database, camera: str | None, from_us: int, to_us: int) -> list[dict[str, Any]]:
-    sql = "SELECT * FROM destructions WHERE destroyed_us >= ? AND destroyed_us < ?"
-    params: list[Any] = [from_us, to_us]
-    if camera:
-        sql += " AND camera = ?"
-        params.append(camera)
-    return list(db.query(sql + " ORDER BY camera, start_us", params))
+def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """The record of destroyed footage (`cameras` None: every camera), for footage recorded in
+    [from, to) when both are given, by camera then time."""
+    sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
+    if cameras is not None:
+        sql += f" AND camera IN ({','.join('?' * len(cameras))})"
+        params += cameras
+    if from_us is not None and to_us is not None:
+        sql += " AND start_us < ? AND end_us > ?"
+        params += [to_us, from_us]
+    return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
+
+
+def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Destructions in id order after `after_id`, with their pass's disk figures (free_before,
+    reserve): the central office sees whether a destruction for capacity had disk pressure."""
+    return list(db.query("SELECT d.*, p.free_before, p.reserve FROM destructions d LEFT JOIN"
+                         " retention_passes p ON p.id = d.pass_id WHERE d.id > ? ORDER BY d.id LIMIT ?",
+                         [after_id, limit]))
+
+
+def holds(db: sqlite_utils.Database, include_ended: bool = False) -> list[dict[str, Any]]:
+    """Holds by id as hold_row shows them (active only unless `include_ended`)."""
+    sql = "SELECT id FROM holds" + ("" if include_ended else " WHERE ended_us IS NULL") + " ORDER BY id"
+    return [hold_row(db, r["id"]) for r in list(db.query(sql))]
 
 
 def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:
@@ -407,10 +423,10 @@ def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
 
 
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
-                     now: int | None = None) -> dict[str, Any]:
+                     clock: Clock = SYSTEM) -> dict[str, Any]:
     """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
     (edgectl retention, and the `state` the central office sees)."""
-    now = now_us() if now is None else now
+    now = clock.now_us()
     cameras = list(cameras)
     usage = shutil.disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)

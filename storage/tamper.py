@@ -38,6 +38,7 @@ from watchdog.events import (
 from watchdog.observers.inotify import InotifyObserver
 
 from storage import layout
+from storage.clock import SYSTEM, Clock
 from storage.fsutil import private_dir
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,9 @@ class TamperWatcher:
     crash recovery before truncating (MODIFIED), quarantine before moving a file out (MOVED).
     """
 
-    def __init__(self, data_dir: Path, on_tamper: Callable[[Tamper], None], is_ours: Callable[[str, str], bool]):
+    def __init__(self, data_dir: Path, on_tamper: Callable[[Tamper], None], is_ours: Callable[[str, str], bool],
+                 clock: Clock = SYSTEM):
+        self.clock = clock
         self.data_dir = Path(data_dir).absolute()
         self.video_dir = self.data_dir / layout.VIDEO_DIR
         self._on_tamper = on_tamper
@@ -179,13 +182,13 @@ class TamperWatcher:
         self._quiet(rel, now)
         if size is not None:
             self._remember(rel, size)
-        self._report(Tamper(MODIFIED, rel, detail, time.time_ns() // 1000))
+        self._report(Tamper(MODIFIED, rel, detail, self.clock.now_us()))
 
     def _check(self, rel: str, kind: str, detail: str) -> bool:
         """Report unless announced or ours; True if it was reported."""
         if self._consume(rel, kind, time.monotonic()) or self._ask_ours(rel, kind):
             return False
-        self._report(Tamper(kind, rel, detail, time.time_ns() // 1000))
+        self._report(Tamper(kind, rel, detail, self.clock.now_us()))
         return True
 
     def _consume(self, rel: str, kind: str, now: float) -> bool:

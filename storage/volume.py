@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.fsutil import PRIVATE_FILE, fsync_dir, write_new
+
 IDENTITY_FILE = "edged-identity"  # in the data folder and in its video folder (design/0023)
 MOUNTINFO = Path("/proc/self/mountinfo")
 
@@ -109,8 +111,6 @@ def probe(folder: Path) -> Probe:
 
 def write_identity(folder: Path, disk_id: str) -> None:
     """Write the identity file (new, fsynced): once, when the data folder is initialised."""
-    from storage.fsutil import PRIVATE_FILE, fsync_dir, write_new
-
     write_new(folder / IDENTITY_FILE, (disk_id + "\n").encode(), PRIVATE_FILE)
     fsync_dir(folder)
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from edged import people as people_rules
 from storage import audit
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, audit_rows, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.people import People, password_for
 
@@ -32,21 +34,21 @@ POLICY = ps.Policy(session_ttl_us=15 * MIN, lockout_after=3, lockout_for_us=10 *
 def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("a", "b")])
-    ps.init_admin(db, "boss", "the-admin-password", os_user="root", now_us=T0)
+    people_rules.init_admin(db, "boss", "the-admin-password", os_user="root", now_us=T0)
     return db
 
 
 def actions(db):
-    return [(r["actor"], r["action"], json.loads(r["detail"])) for r in db.query("SELECT * FROM audit ORDER BY seq")]
+    return [(r["actor"], r["action"], json.loads(r["detail"])) for r in audit_rows(db)]
 
 
 def test_passwords_are_scrypt_hashes_and_tokens_are_kept_hashed(db):
-    ps.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
-    row = next(db.query("SELECT * FROM accounts WHERE name = 'carol'"))
+    people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
+    row = one(db, "accounts", lambda r: r["name"] == "carol")
     assert row["pw_hash"].startswith("scrypt$16384$8$1$") and "secret-pw-for-c1" not in row["pw_hash"]
     assert ps.check_password("secret-pw-for-c1", row["pw_hash"]) and not ps.check_password("x", row["pw_hash"])
     s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
-    stored = [r["token_hash"] for r in db.query("SELECT token_hash FROM sessions")]
+    stored = [r["token_hash"] for r in rows(db, "sessions")]
     assert s["token"] not in stored and ps.token_hash(s["token"]) in stored
     dump = "\n".join(db.conn.iterdump())
     assert s["token"] not in dump and "secret-pw-for-c1" not in dump
@@ -54,19 +56,19 @@ def test_passwords_are_scrypt_hashes_and_tokens_are_kept_hashed(db):
 
 def test_admin_and_custodian_never_on_one_account_and_names_are_never_reused(db):
     with pytest.raises(ps.AccountError, match="can never be held by one account"):
-        ps.add_account(db, "both", "a-long-password", ["admin", "custodian"], None, by="boss", reason="x", now_us=T0)
-    ps.add_account(db, "dave", "a-long-password", ["viewer"], ["a"], by="boss", reason="x", now_us=T0)
+        people_rules.add_account(db, "both", "a-long-password", ["admin", "custodian"], None, by="boss", reason="x", now_us=T0)
+    people_rules.add_account(db, "dave", "a-long-password", ["viewer"], ["a"], by="boss", reason="x", now_us=T0)
     ps.revoke_account(db, "dave", by="boss", reason="moved to another office", now_us=T0 + S)
     with pytest.raises(ps.AccountError, match="never deleted or reused"):
-        ps.add_account(db, "dave", "a-long-password", ["viewer"], None, by="boss", reason="back", now_us=T0 + 2 * S)
+        people_rules.add_account(db, "dave", "a-long-password", ["viewer"], None, by="boss", reason="back", now_us=T0 + 2 * S)
     with pytest.raises(ps.AccountError, match="needs a reason"):
-        ps.add_account(db, "erin", "a-long-password", ["viewer"], None, by="boss", reason=" ", now_us=T0)
+        people_rules.add_account(db, "erin", "a-long-password", ["viewer"], None, by="boss", reason=" ", now_us=T0)
     with pytest.raises(ps.AccountError, match="unknown camera"):
-        ps.add_account(db, "erin", "a-long-password", ["viewer"], ["zz"], by="boss", reason="x", now_us=T0)
+        people_rules.add_account(db, "erin", "a-long-password", ["viewer"], ["zz"], by="boss", reason="x", now_us=T0)
     with pytest.raises(ps.AccountError, match="at least 10 characters"):
-        ps.add_account(db, "erin", "short", ["viewer"], None, by="boss", reason="x", now_us=T0, min_password=10)
+        people_rules.add_account(db, "erin", "short", ["viewer"], None, by="boss", reason="x", now_us=T0, min_password=10)
     with pytest.raises(ps.AccountError, match="not an account name"):
-        ps.add_account(db, "Erin Smith", "a-long-password", ["viewer"], None, by="boss", reason="x", now_us=T0)
+        people_rules.add_account(db, "Erin Smith", "a-long-password", ["viewer"], None, by="boss", reason="x", now_us=T0)
     dave = ps.account(db, "dave")
     assert dave["revoked_us"] == T0 + S and [e["action"] for e in dave["events"]] == ["opened", "revoked"]
     assert [e["reason"] for e in dave["events"]] == ["x", "moved to another office"]
@@ -76,14 +78,14 @@ def test_admin_and_custodian_never_on_one_account_and_names_are_never_reused(db)
 
 def test_init_admin_only_while_no_active_admin(db):
     with pytest.raises(ps.AccountError, match="an admin exists"):
-        ps.init_admin(db, "second", "another-password", os_user="root", now_us=T0)
+        people_rules.init_admin(db, "second", "another-password", os_user="root", now_us=T0)
     ps.revoke_account(db, "boss", by="boss", reason="left", now_us=T0 + S)
-    ps.init_admin(db, "second", "another-password", os_user="root", now_us=T0 + 2 * S)  # recovery by root
-    assert ps.active_admins(db) == ["second"]
+    people_rules.init_admin(db, "second", "another-password", os_user="root", now_us=T0 + 2 * S)  # recovery by root
+    assert people_rules.active_admins(db) == ["second"]
 
 
 def test_lockout_after_repeated_failures_then_it_passes(db):
-    ps.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
+    people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
     for i in range(3):
         with pytest.raises(ps.AuthError, match="wrong account name or password"):
             ps.login(db, "carol", f"guess{i}", now_us=T0 + i * S, via="test", policy=POLICY)
@@ -98,11 +100,11 @@ def test_lockout_after_repeated_failures_then_it_passes(db):
     assert kinds == [("carol", "login.failed", "wrong password")] * 3 + [
         ("edged", "account.locked", None), ("carol", "login.failed", "locked"), ("carol", "login", None),
         ("carol", "login.failed", "wrong password"), ("carol", "login", None)]
-    assert len(list(db.query("SELECT * FROM login_failures"))) == 5
+    assert len(rows(db, "login_failures")) == 5
 
 
 def test_an_admin_setting_a_password_unlocks_and_ends_sessions(db):
-    ps.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
+    people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
     s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
     for i in range(3):
         with pytest.raises(ps.AuthError):
@@ -115,7 +117,7 @@ def test_an_admin_setting_a_password_unlocks_and_ends_sessions(db):
 
 
 def test_sessions_expire_end_on_logout_and_on_revocation(db):
-    ps.add_account(db, "vic", "viewer-password", ["viewer"], ["a"], by="boss", reason="app", now_us=T0)
+    people_rules.add_account(db, "vic", "viewer-password", ["viewer"], ["a"], by="boss", reason="app", now_us=T0)
     s = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
     assert s["expires_us"] == T0 + 15 * MIN and s["roles"] == ["viewer"] and s["cameras"] == ["a"]
     assert ps.session_of(db, s["token"], now_us=T0 + 15 * MIN - 1)["account"] == "vic"
@@ -137,7 +139,7 @@ def test_sessions_expire_end_on_logout_and_on_revocation(db):
 def test_policy_stored_for_logins_outside_the_socket(db):
     ps.store_policy(db, POLICY)
     assert ps.load_policy(db) == POLICY
-    ps.add_account(db, "vic", "viewer-password", ["viewer"], None, by="boss", reason="app", now_us=T0)
+    people_rules.add_account(db, "vic", "viewer-password", ["viewer"], None, by="boss", reason="app", now_us=T0)
     assert ps.login(db, "vic", "viewer-password", now_us=T0, via="viewer")["expires_us"] == T0 + 15 * MIN
 
 
@@ -199,7 +201,7 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
             assert "wrong account name or password" in people.login("carol", "bad-password").stderr
         r = people.login("carol")
         assert r.returncode == 2 and "locked" in r.stderr
-        wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'account_locked:carol'"), 5, "the lockout alarm")
+        wait_for(lambda: alarms(d, lambda r: r["key"] == "account_locked:carol"), 5, "the lockout alarm")
         wait_for(lambda: people.login("carol").returncode == 0, 15, "the lock to pass")
 
         # a copy request filed by the custodian, approved by the approver, exported once
@@ -224,9 +226,9 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
         assert first.returncode == 0, first.stderr
         second = people.ctl("export", "--grant", str(grant), "--out", str(tmp_path / "e2"))
         assert second.returncode == 2 and "already used" in second.stderr
-        refused = d.query("SELECT * FROM audit WHERE action = 'grant.refused'")
+        refused = audit_rows(d, "grant.refused")
         assert len(refused) == 1 and "already used" in json.loads(refused[0]["detail"])["why"]
-        assert d.query("SELECT state FROM requests")[0]["state"] == "used"
+        assert rows(d, "requests")[0]["state"] == "used"
 
         # a person changes their own password (knowing the current one); that ends their sessions
         people.as_("vic")
@@ -257,7 +259,7 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
     finally:
         assert d.stop() == 0, d.log
         sock_dir.rmdir() if sock_dir.exists() and not any(sock_dir.iterdir()) else None
-    trail = [(r["actor"], r["action"]) for r in d.query("SELECT * FROM audit ORDER BY seq")]
+    trail = [(r["actor"], r["action"]) for r in audit_rows(d)]
     assert ("carol", "login.failed") in trail and ("edged", "account.locked") in trail
     assert ("vic", "login") in trail and ("carol (os: root)", "grant.use") in trail
     assert subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "audit", "verify",

@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edged import people as people_rules
 from edged.cli.audit import report_html, report_text
 from storage import audit, audit_report
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db
+from tests.support.catalog import delete_audit, insert_audit, one, rows, set_audit, set_node, shift_audit, swap_audit
 from tests.support.daemon import ROOT
 
 S = 1_000_000
@@ -41,10 +43,11 @@ def verify_cli(data, *extra):
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
-def tamper(data, *sql):
+def tamper(data, *changes):
+    """Change the catalog as someone with the file would, behind edged's back."""
     conn = sqlite3.connect(data / "catalog.db")
-    for statement in sql:
-        conn.execute(statement)
+    for change in changes:
+        change(conn)
     conn.commit()
     conn.close()
 
@@ -56,25 +59,24 @@ def test_an_intact_chain_verifies(catalog):
 
 
 def test_an_edited_record_is_found(catalog):
-    tamper(catalog, "UPDATE audit SET detail = '{\"i\":7,\"note\":\"nothing\"}' WHERE seq = 7")
+    tamper(catalog, lambda c: set_audit(c, 7, detail='{"i":7,"note":"nothing"}'))
     r = verify_cli(catalog)
     assert r.returncode == 2 and "record 7 was altered" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_an_edited_actor_is_found(catalog):
-    tamper(catalog, "UPDATE audit SET actor = 'somebody else' WHERE seq = 12")
+    tamper(catalog, lambda c: set_audit(c, 12, actor="somebody else"))
     assert "record 12 was altered" in verify_cli(catalog).stderr
 
 
 def test_a_deleted_record_is_found(catalog):
-    tamper(catalog, "DELETE FROM audit WHERE seq = 5")
+    tamper(catalog, lambda c: delete_audit(c, 5))
     r = verify_cli(catalog)
     assert r.returncode == 2 and "record 5 is missing" in r.stderr
 
 
 def test_a_deleted_record_with_the_rest_renumbered_is_found(catalog):
-    tamper(catalog, "DELETE FROM audit WHERE seq = 5", "UPDATE audit SET seq = -(seq - 1) WHERE seq > 5",
-           "UPDATE audit SET seq = -seq WHERE seq < 0")
+    tamper(catalog, lambda c: delete_audit(c, 5), lambda c: shift_audit(c, after=5, by=-1))
     r = verify_cli(catalog)
     assert r.returncode == 2 and "record 5 does not follow" in r.stderr
 
@@ -82,12 +84,10 @@ def test_a_deleted_record_with_the_rest_renumbered_is_found(catalog):
 def test_an_inserted_record_is_found(catalog):
     """A forged record slipped in after 9 with a correct-looking hash: the old record 10 (now 11) no longer follows."""
     conn = sqlite3.connect(catalog / "catalog.db")
-    prev = conn.execute("SELECT hash FROM audit WHERE seq = 9").fetchone()[0]
-    conn.execute("UPDATE audit SET seq = -(seq + 1) WHERE seq >= 10")
-    conn.execute("UPDATE audit SET seq = -seq WHERE seq < 0")
+    prev = one(conn, "audit", lambda r: r["seq"] == 9)["hash"]
+    shift_audit(conn, after=9, by=1)
     body = {"seq": 10, "at_us": T0 + 9 * S + 1, "actor": "intruder", "action": "login", "detail": {}}
-    conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 [10, body["at_us"], "intruder", "login", "{}", prev, audit.record_hash(prev, body)])
+    insert_audit(conn, {**body, "detail": "{}", "prev_hash": prev, "hash": audit.record_hash(prev, body)})
     conn.commit()
     conn.close()
     r = verify_cli(catalog)
@@ -96,8 +96,7 @@ def test_an_inserted_record_is_found(catalog):
 
 def test_reordered_records_are_found(catalog):
     """Records 3 and 4 swap places (their seq numbers swapped)."""
-    tamper(catalog, "UPDATE audit SET seq = -3 WHERE seq = 4", "UPDATE audit SET seq = 4 WHERE seq = 3",
-           "UPDATE audit SET seq = 3 WHERE seq = -3")
+    tamper(catalog, lambda c: swap_audit(c, 3, 4))
     r = verify_cli(catalog)
     assert r.returncode == 2 and "record 3" in r.stderr
 
@@ -106,11 +105,11 @@ def test_a_cut_tail_is_found_against_a_kept_head(catalog):
     db = open_db(catalog / "catalog.db")
     head = audit.head(db)
     db.conn.close()
-    tamper(catalog, f"DELETE FROM audit WHERE seq > {N - 2}")
+    tamper(catalog, lambda c: delete_audit(c, N - 1, and_after=True))
     assert verify_cli(catalog).returncode == 0, "without a head kept elsewhere a cut tail looks whole"
     r = verify_cli(catalog, "--head", f"{head['seq']}:{head['hash']}")
     assert r.returncode == 2 and f"record {N}" in r.stderr and "cut short" in r.stderr
-    tamper(catalog, "INSERT INTO node (key, value) VALUES ('mqtt_audit_seq', '19')")
+    tamper(catalog, lambda c: set_node(c, "mqtt_audit_seq", "19"))
     r = verify_cli(catalog)
     assert r.returncode == 2 and "central office was sent records up to 19" in r.stderr
 
@@ -120,7 +119,7 @@ def test_a_rewritten_chain_is_found_against_a_kept_head(tmp_path):
     for i in range(5):
         audit.append(db, "a", "x", {"i": i})
     head = audit.head(db)
-    db.execute("DELETE FROM audit WHERE seq >= 3")  # rewrite from 3 on, every hash recomputed
+    delete_audit(db, 3, and_after=True)  # rewrite from 3 on, every hash recomputed
     for i in range(3):
         audit.append(db, "a", "x", {"i": 100 + i})
     assert audit.verify(db) == (5, None)
@@ -172,20 +171,20 @@ def test_the_fast_body_is_the_canonical_json(actor, action, detail, seq, at_us):
 def test_audit_report_covers_r7_2(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     Catalog(db).sync_cameras([{"id": "door", "name": "Door", "url": "synthetic:", "enabled": 1}])
-    ps.add_account(db, "boss", "long-password-1", ["approver"], None, by="admin", reason="app 1", now_us=T0)
-    ps.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2", now_us=T0)
-    ps.add_account(db, "gone", "long-password-3", ["viewer"], None, by="admin", reason="app 3", now_us=T0)
+    people_rules.add_account(db, "boss", "long-password-1", ["approver"], None, by="admin", reason="app 1", now_us=T0)
+    people_rules.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2", now_us=T0)
+    people_rules.add_account(db, "gone", "long-password-3", ["viewer"], None, by="admin", reason="app 3", now_us=T0)
     ps.revoke_account(db, "gone", by="admin", reason="transferred", now_us=T0 + S)
     with pytest.raises(ps.AuthError):
         ps.login(db, "carol", "wrong", now_us=T0 + 2 * S, via="test")
     with pytest.raises(ps.AuthError):
         ps.login(db, "mallory", "guess", now_us=T0 + 3 * S, via="test")
-    req = ps.file_request(db, {"kind": "agency", "category": "other", "reason": "<script>", "mode": "copy",
+    req = people_rules.file_request(db, {"kind": "agency", "category": "other", "reason": "<script>", "mode": "copy",
                                "cameras": ["door"], "from_us": T0 - 60 * S, "to_us": T0, "requester_name": "Lin",
                                "letter_ref": "L-1"}, filed_by="carol", now_us=T0 + 4 * S, key=b"k" * 32)
-    req = ps.decide_request(db, req["id"], approver="boss", approve=True, reason="ok", now_us=T0 + 5 * S,
+    req = people_rules.decide_request(db, req["id"], approver="boss", approve=True, reason="ok", now_us=T0 + 5 * S,
                             grant_ttl_us=3600 * S)
-    ps.use_grant(db, req["grant"]["id"], custodian="carol", watcher="Lin", mode="copy", now_us=T0 + 6 * S)
+    people_rules.use_grant(db, req["grant"]["id"], custodian="carol", watcher="Lin", mode="copy", now_us=T0 + 6 * S)
     ps.record_export(db, req["grant"]["id"], out_dir="/x/e1", custodian="carol", now_us=T0 + 7 * S, bytes_=1234,
                      manifest_sha256="ab" * 32)
     db["holds"].insert({"kind": "evidence", "cameras": '["door"]', "from_us": T0 - 60 * S, "to_us": T0,
@@ -259,7 +258,7 @@ def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path
         assert records[0]["action"] == "data.init"  # the data folder's initialisation opens the chain
         opened = next(x for x in records if x["action"] == "account.open")
         assert opened["chain_head"] == opened["hash"]
-        local = {r["seq"]: r["hash"] for r in d.query("SELECT seq, hash FROM audit")}
+        local = {r["seq"]: r["hash"] for r in rows(d, "audit")}
         assert local[head["seq_local"]] == head["hash"]
     finally:
         assert d.stop() == 0, d.log
@@ -267,8 +266,8 @@ def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path
         broker.stop()
     # someone rewrites the log from the published head on, recomputing every hash
     db = open_db(data / "catalog.db")
-    db.execute("DELETE FROM audit WHERE seq >= ?", [head["seq_local"]])
-    db.execute("DELETE FROM node WHERE key = 'mqtt_audit_seq'")
+    delete_audit(db, head["seq_local"], and_after=True)
+    set_node(db, "mqtt_audit_seq", None)
     audit.append(db, "nobody", "nothing.happened", {})
     db.conn.close()
     assert verify_cli(data).returncode == 0

@@ -21,6 +21,8 @@ import time
 
 import pytest
 
+from storage.catalog import COMPLETE, FOOTAGE_STATES, WRITING
+from tests.support.catalog import audit_rows, rows
 from tests.support.container import Container
 from tests.support.daemon import wait_for
 
@@ -126,15 +128,15 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
 
         # Let a segment or two close, then stop: every segment closed and hashed.
         db_path = ct.root / "var/lib/edged/catalog.db"
-        wait_for(lambda: _segments(db_path, "state = 'complete'"), 60, "a closed segment after the reboot",
+        wait_for(lambda: _segments(db_path, lambda r: r["state"] == COMPLETE), 60, "a closed segment after the reboot",
                  interval=0.5)
         ct.sh("systemctl stop edged")
         assert ct.unit("edged", "ActiveState")["ActiveState"] == "inactive"
         assert ct.unit("edged", "Result")["Result"] == "success"
-        assert not _segments(db_path, "state = 'writing'"), "segments left open after a clean stop"
-        unhashed = _segments(db_path, "state IN ('complete', 'recovered') AND sha256 IS NULL")
+        assert not _segments(db_path, lambda r: r["state"] == WRITING), "segments left open after a clean stop"
+        unhashed = _segments(db_path, lambda r: r["state"] in FOOTAGE_STATES and r["sha256"] is None)
         assert not unhashed, unhashed
-        done = _segments(db_path, "state IN ('complete', 'recovered')")
+        done = _segments(db_path, lambda r: r["state"] in FOOTAGE_STATES)
         assert len(done) >= 2
         probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
                                 str(ct.root / "var/lib/edged" / done[-1]["path"])], capture_output=True, text=True)
@@ -171,19 +173,18 @@ def _confidential(ct: Container) -> None:
         assert ct.sh(f"runuser -u alice -- head -c1 {path}", check=False).returncode != 0, path
     db = sqlite3.connect(f"file:{ct.root / 'var/lib/edged/catalog.db'}?mode=ro", uri=True)
     try:
-        listed = [r[0] for r in db.execute("SELECT actor FROM audit WHERE action = 'footage.list'")]
+        listed = [r["actor"] for r in audit_rows(db, "footage.list")]
     finally:
         db.close()
     assert listed == ["carol (os: alice)"], listed
 
 
-def _segments(db_path, where: str) -> list[dict]:
+def _segments(db_path, where) -> list[dict]:
     if not db_path.exists():
         return []
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in db.execute(f"SELECT * FROM segments WHERE {where} ORDER BY start_us")]
+        return rows(db, "segments", where, order="start_us")
     except sqlite3.OperationalError:
         return []
     finally:

@@ -6,8 +6,8 @@ reading is shifted in-process; everything else (RTSP server, PyAV, files) is rea
 
 import pytest
 
-from recorder import camera as camera_mod
 from recorder.camera import CameraRecorder, Settings
+from storage.clock import SteppedClock
 from tests.support.cameras import RtspServer, ffprobe_errors, make_clip
 from tests.support.daemon import wait_for
 
@@ -21,19 +21,17 @@ def server(tmp_path):
         yield srv
 
 
-def test_clock_step_starts_a_new_segment_at_the_new_wall_time(tmp_path, server, monkeypatch):
-    step = {"us": 0}
-    real_now = camera_mod.now_us
-    monkeypatch.setattr(camera_mod, "now_us", lambda: real_now() + step["us"])
+def test_clock_step_starts_a_new_segment_at_the_new_wall_time(tmp_path, server):
+    clock = SteppedClock()
     events, closed = [], []
     settings = Settings(data_dir=tmp_path, segment_us=60 * S, fragment_us=S, fsync_us=2 * S,
                         connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=2 * S)
-    rec = CameraRecorder({"id": "cam", "url": server.url("cam")}, settings, events.append, closed.append)
+    rec = CameraRecorder({"id": "cam", "url": server.url("cam")}, settings, events.append, closed.append, clock=clock)
     rec.start()
     try:
         wait_for(lambda: [e for e in events if e["ev"] == "open"], 20, "the first segment")
         wait_for(lambda: rec.seg is not None and rec.seg.frames >= 40, 20, "two seconds recorded")
-        step["us"] = 30 * S  # NTP steps the host clock forward by 30 s
+        clock.offset_us = 30 * S  # NTP steps the host clock forward by 30 s
 
         def after_step():
             cut = next((i for i, e in enumerate(events) if e.get("reason") == "host clock step"), None)

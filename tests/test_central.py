@@ -13,14 +13,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from storage import audit
+from storage.clock import SYSTEM
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import audit_rows, delete_messages, rows, set_audit
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -167,13 +169,13 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
                 page.wait_for_selector("#start", state="visible")
                 page.click("#start")
                 page.wait_for_selector("#controls", state="visible")
-                wait_for(lambda: n1.query("SELECT 1 FROM audit WHERE action = 'playback.start'"), 20,
+                wait_for(lambda: audit_rows(n1, "playback.start"), 20,
                          "the playback's start record")
                 page.context.close()
             finally:
                 browser.close()
                 pw.stop()
-            month = datetime.utcnow().strftime("%Y-%m")
+            month = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, timezone.utc).strftime("%Y-%m")
             out = tmp_path / "report"
 
             def accesses():
@@ -225,7 +227,7 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
             seqs = _outbox(outbox)
             cut = seqs[1:4]
             with sqlite3.connect(outbox) as db:
-                db.execute(f"DELETE FROM messages WHERE seq IN ({','.join('?' * len(cut))})", cut)
+                delete_messages(db, cut)
             broker.start()
             n2.start()
             gap = wait_for(lambda: central.findings("seq_gap", f"{SITE}/n2"), 60, "the seq gap finding")
@@ -244,7 +246,7 @@ def test_two_nodes_an_export_a_seq_gap_and_the_dashboard(tmp_path, clip):
 def _outbox(path: Path) -> list[int]:
     try:
         with sqlite3.connect(path) as db:
-            return [r[0] for r in db.execute("SELECT seq FROM messages ORDER BY seq")]
+            return [r["seq"] for r in rows(db, "messages", order="seq")]
     except sqlite3.Error:
         return []
 
@@ -315,14 +317,12 @@ def test_verify_log_and_a_rewritten_audit_table_found_as_a_fork(tmp_path, clip):
             # root rewrites the catalog's audit table while edged is stopped, re-hashing it all
             d.stop()
             db = sqlite3.connect(d.data_dir / "catalog.db")
-            db.row_factory = sqlite3.Row
-            stored = [dict(r) for r in db.execute("SELECT * FROM audit ORDER BY seq")]
+            stored = audit_rows(db)
             recs = [{**r, "detail": json.loads(r["detail"])} for r in stored]
             recs[1]["actor"] = "nobody"
             with db:
                 for r in _rehash(recs):
-                    db.execute("UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                               [r["actor"], r["prev_hash"], r["hash"], r["seq"]])
+                    set_audit(db, r["seq"], actor=r["actor"], prev_hash=r["prev_hash"], hash=r["hash"])
             db.close()
             restarted = time.monotonic()
             d.start()

@@ -11,20 +11,22 @@ import shutil
 import stat
 import subprocess
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from edged.rules import retrieval as rq
-from edged.cli.export import new_file, open_out
+from edged import people as people_rules
 from edged.cli.display import UsageError
+from edged.cli.export import new_file, open_out
+from edged.rules import retrieval as rq
 from edged.viewer import rules
 from storage import audit
 from storage import people_store as ps
 from storage.catalog import open_db
+from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.osuser import OsUser, private_walk
 from tests.support.people import People, password_for
@@ -109,12 +111,12 @@ def test_an_edgectl_user_reads_through_the_socket_and_nothing_on_disk(tmp_path, 
             root_env = {**os.environ, "EDGECTL_SESSION": str(tmp_path / "root-has-no-session.json")}
             r = subprocess.run([*d.ctl, "segments", "--from", "-10m"], capture_output=True, text=True, env=root_env)
             assert r.returncode == 0 and " complete " in r.stdout, r.stderr
-            assert d.query("SELECT * FROM audit WHERE action = 'footage.list' AND actor = 'root'")
+            assert [r for r in audit_rows(d, "footage.list") if r["actor"] == "root"]
             r = subprocess.run([*d.ctl, "request", "list"], capture_output=True, text=True, env=root_env)
             assert r.returncode == 2 and "not logged in" in r.stderr
             actor = f"cus (os: {user.name})"
-            assert d.query("SELECT * FROM audit WHERE action = 'footage.list' AND actor = ?", (actor,))
-            login = d.query("SELECT * FROM audit WHERE action = 'login' AND actor = 'cus' ORDER BY seq DESC")[0]
+            assert [r for r in audit_rows(d, "footage.list") if r["actor"] == actor]
+            login = [r for r in audit_rows(d, "login") if r["actor"] == "cus"][-1]
             assert user.name in login["detail"], login
 
             # nothing under the data folder opens for it: segments, catalog and WAL, backups, keys
@@ -144,38 +146,38 @@ def _request(db, name: str, now: int, mode: str = "copy") -> dict:
     fields = {"kind": "agency", "category": "other", "reason": "a fight", "cameras": ["c1"],
               "from_us": now - 600 * S, "to_us": now - 60 * S, "mode": mode, "requester_name": name,
               "requester_org": "precinct 3", "letter_ref": "P-1"}
-    return ps.file_request(db, fields, filed_by="desk", now_us=now, key=b"k" * 32)
+    return people_rules.file_request(db, fields, filed_by="desk", now_us=now, key=b"k" * 32)
 
 
 def test_purge_takes_every_personal_field_from_the_catalog_and_its_backups(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     db["cameras"].insert({"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1, "configured": 1},
                          pk="id", alter=True)
-    ps.add_account(db, "carol", password_for("carol"), ["custodian"], None, by="root", reason="t", now_us=T0)
+    people_rules.add_account(db, "carol", password_for("carol"), ["custodian"], None, by="root", reason="t", now_us=T0)
     r = _request(db, "Sgt. Lin-Hua", T0)
-    r = ps.decide_request(db, r["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S,
+    r = people_rules.decide_request(db, r["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S,
                           grant_ttl_us=DAY)
-    ps.use_grant(db, r["grant"]["id"], custodian="carol", watcher="Sgt. Lin-Hua", mode="copy", now_us=T0 + 2 * S)
+    people_rules.use_grant(db, r["grant"]["id"], custodian="carol", watcher="Sgt. Lin-Hua", mode="copy", now_us=T0 + 2 * S)
     ps.record_export(db, r["grant"]["id"], out_dir="/x", custodian="carol", now_us=T0 + 3 * S,
                      detail={"recipient": "Sgt. Lin-Hua", "clips": []})
     undecided = _request(db, "Wu Undecided", T0)
-    chain = json.dumps([dict(x) for x in db.query("SELECT * FROM audit")])
+    chain = json.dumps(audit_rows(db))
     assert "Lin-Hua" not in chain and "Wu Undecided" not in chain
     (tmp_path / "backups").mkdir()
     backup = tmp_path / "backups" / "catalog-20260101T000000Z.db"
     db.execute("VACUUM INTO ?", [str(backup)])
 
     # undecided for request_lapse: it lapses (closes), so the three years start
-    out = ps.sweep(db, T0 + 89 * DAY, 3, lapse_us=90 * DAY)
+    out = people_rules.sweep(db, T0 + 89 * DAY, 3, lapse_us=90 * DAY)
     assert out["lapsed"] == []
-    out = ps.sweep(db, T0 + 91 * DAY, 3, lapse_us=90 * DAY)
+    out = people_rules.sweep(db, T0 + 91 * DAY, 3, lapse_us=90 * DAY)
     assert {x["id"] for x in out["lapsed"]} == {undecided["id"]}
     assert ps.request_row(db, undecided["id"])["state"] == rq.LAPSED
 
     later = rq.add_years(T0 + 91 * DAY, 3) + S  # an injected clock: three years on
-    out = ps.sweep(db, later, 3, lapse_us=90 * DAY)
+    out = people_rules.sweep(db, later, 3, lapse_us=90 * DAY)
     assert {x["id"] for x in out["purged"]} == {r["id"], undecided["id"]}
-    assert ps.purge_backup(backup, ps.purged_ids(db), later) == 2
+    assert people_rules.purge_backup(backup, ps.purged_ids(db), later) == 2
     db.conn.close()
     for f in (tmp_path / "catalog.db", tmp_path / "catalog.db-wal", backup):
         if f.exists():
@@ -183,7 +185,7 @@ def test_purge_takes_every_personal_field_from_the_catalog_and_its_backups(tmp_p
             assert b"Lin-Hua" not in body and b"Wu Undecided" not in body and b"a fight" not in body, f.name
     db = open_db(tmp_path / "catalog.db")
     assert audit.verify(db)[1] is None
-    detail = json.loads(next(db.query("SELECT detail FROM exports"))["detail"])
+    detail = json.loads(rows(db, "exports")[0]["detail"])
     assert detail["recipient"] is None
     db.conn.close()
 
@@ -224,9 +226,10 @@ async def test_the_daemon_repeats_its_purges_in_the_catalog_backups(tmp_path):
     loses the requester too, on the record, and the backups are pruned to keep_backups."""
     from edged.alarms import Alarms
     from edged.config import default_config
-    from edged.daemon.maintenance import BACKUP_DIR, backup_catalog, prune_backups
+    from edged.daemon.maintenance import BACKUP_DIR, prune_backups
     from edged.daemon.people_watch import PeopleWatch
     from storage.catalog import CatalogWriter
+    from storage.maintenance import backup_catalog
 
     cfg = default_config(tmp_path / "data")
     data = cfg.storage.data_dir
@@ -247,7 +250,7 @@ async def test_the_daemon_repeats_its_purges_in_the_catalog_backups(tmp_path):
         assert out["lapsed"] == [{"id": req["id"], "grant": None}]
         out = await watch.sweep(rq.add_years(T0 + 91 * DAY, 3))  # three years on
         assert out["purged"] == [{"id": req["id"]}]
-        records = await writer.run(lambda c: [r["action"] for r in c.db.query("SELECT action FROM audit")])
+        records = await writer.run(lambda c: [r["action"] for r in audit_rows(c.db)])
         assert records[-2:] == ["request.purge", "backup.purge"]
         ok = await writer.run(lambda c: audit.verify(c.db))
         assert ok[1] is None
@@ -270,7 +273,7 @@ async def test_export_staging_is_swept_on_a_timer_on_the_record(tmp_path, monkey
     staged = data / export.EXPORTS_DIR / "7-20260101T000000Z"
     staged.mkdir(parents=True)
     (staged / "cam1.mp4").write_bytes(b"x" * 100)
-    day_ago = time.time() - 86_401
+    day_ago = SYSTEM.now_us() / 1e6 - 86_401
     os.utime(staged, (day_ago, day_ago))
     writer = CatalogWriter(data / "catalog.db")
     await writer.start()
@@ -279,8 +282,7 @@ async def test_export_staging_is_swept_on_a_timer_on_the_record(tmp_path, monkey
     task = asyncio.create_task(control_export.staging_sweeper(writer, data)(stopping))
     try:
         def destroyed(c) -> list[dict]:
-            rows = c.db.query("SELECT detail FROM audit WHERE action = 'copy.destroyed'")
-            return [json.loads(r["detail"]) for r in rows]
+            return [json.loads(r["detail"]) for r in audit_rows(c.db, "copy.destroyed")]
 
         deadline = asyncio.get_running_loop().time() + 10
         while staged.exists() or not (records := await writer.run(destroyed)):  # gone, then on the record

@@ -4,12 +4,14 @@ that survive a broker outage and a daemon restart in the middle of it."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
+from storage.catalog import COMPLETE
+from storage.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import alarms, audit_rows, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 
 BASE = "edged/v1/test/node1"
@@ -93,16 +95,16 @@ def test_alarms_raised_during_a_broker_outage_and_a_restart_all_arrive_in_order(
         wait_for(lambda: len(d.segments("desk")) >= 1, 30, "desk recording")
         broker.stop()
         unplugged.stop()  # the camera is unplugged while the uplink is down
-        wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'camera_offline:door'"), 40, "camera_offline")
+        wait_for(lambda: alarms(d, lambda r: r["key"] == "camera_offline:door"), 40, "camera_offline")
         d.stop()
-        restarted = time.time_ns() // 1000
+        restarted = SYSTEM.now_us()
         d.start()  # edged restarts while the broker is still down
-        wait_for(lambda: d.query("SELECT 1 FROM segments WHERE camera = 'desk' AND state = 'complete'"
-                                 " AND created_us > ?", (restarted,)), 30, "desk recording again")
+        wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "desk" and r["state"] == COMPLETE
+                              and r["created_us"] > restarted), 30, "desk recording again")
         victim = d.segments("desk")[0]
         os.unlink(d.data_dir / victim["path"])  # and someone deletes footage
-        wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'tamper'"), 30, "the tamper alarm")
-        raised = [r["key"] for r in d.query("SELECT key FROM alarms ORDER BY id")]
+        wait_for(lambda: alarms(d, lambda r: r["kind"] == "tamper"), 30, "the tamper alarm")
+        raised = [r["key"] for r in alarms(d)]
         broker.start()
 
         def arrived():
@@ -150,8 +152,7 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
         d.config.write_text(base + f'username = "node1"\npassword = "Hunter2-not-it"\ncommand_key = "{pub}"\n')
         d.start()
         try:
-            wait_for(lambda: "refused" in (d.query("SELECT value FROM node WHERE key = 'mqtt_status'") or
-                                           [{"value": ""}])[0]["value"], 30, "a refused-credentials status")
+            wait_for(lambda: "refused" in (node_value(d, "mqtt_status") or ""), 30, "a refused-credentials status")
             wait_for(lambda: len(d.segments("cam")) >= 2, 30, "recording carries on")
             status = subprocess.run([*d.ctl, "status"],
                                     capture_output=True, text=True, cwd=ROOT).stdout
@@ -162,7 +163,7 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
             sub = Subscriber(broker, f"{BASE}/#", username="central", password="pw-c").start()
             wait_for(lambda: (sub.last(f"{BASE}/status") or b"") and sub.last(f"{BASE}/status").payload == b"online",
                      30, "online with the right credentials")
-            now = time.time_ns() // 1000
+            now = SYSTEM.now_us()
             args = {"cameras": ["cam"], "from_us": now - 60_000_000, "to_us": now, "reason": "assault at the door",
                     "case_ref": "POL-2026-77"}
             tries = iter(range(60))
@@ -194,16 +195,15 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
             assert by_corr[b"c-2"]["ok"] and not by_corr[b"c-1"]["ok"]
             for corr, (_verb, _doc, why) in refused.items():
                 assert not by_corr[corr]["ok"] and why in by_corr[corr]["error"], (corr, by_corr[corr])
-            hold = wait_for(lambda: d.query("SELECT * FROM holds"), 10, "the hold")[0]
+            hold = wait_for(lambda: rows(d, "holds"), 10, "the hold")[0]
             assert hold["case_ref"] == "POL-2026-77" and hold["placed_by"].startswith("mqtt:key:")
             assert hold["kind"] == "evidence" and hold["expires_us"] <= now + 31 * 86_400_000_000
-            assert len(d.query("SELECT * FROM holds")) == 1, "the refused commands placed nothing"
-            commands = wait_for(lambda: len(d.query("SELECT * FROM audit WHERE action = 'mqtt.command'")) >= 7 and
-                                [json.loads(r["detail"]) for r in d.query(
-                                    "SELECT detail FROM audit WHERE action = 'mqtt.command'")], 10, "the records")
+            assert len(rows(d, "holds")) == 1, "the refused commands placed nothing"
+            commands = wait_for(lambda: len(audit_rows(d, "mqtt.command")) >= 7 and
+                                [json.loads(r["detail"]) for r in audit_rows(d, "mqtt.command")], 10, "the records")
             assert sum(c["accepted"] for c in commands) == 1 and len(commands) >= 7
             assert {c["reason"].split(" ")[0] for c in commands if not c["accepted"]} >= {"unsigned", "addressed"}
-            assert "hold.add" in [r["action"] for r in d.query("SELECT action FROM audit")]
+            assert "hold.add" in [r["action"] for r in audit_rows(d)]
             sub.stop()
         finally:
             if d.proc.poll() is None:

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from storage import export, nodekey
-from storage.catalog import open_readonly
+from storage.catalog import TAMPERED, open_readonly
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip
+from tests.support.catalog import alarms, audit_rows, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments
 from tests.support.people import People
@@ -325,7 +326,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         (busy / "old.txt").write_text("x")
         r = people.ctl("export", "--grant", str(grant), "--out", str(busy))
         assert r.returncode == 2 and "not empty" in r.stderr
-        assert d.query("SELECT used_us FROM grants WHERE id = ?", (grant,))[0]["used_us"] is None
+        assert one(d, "grants", lambda r: r["id"] == grant)["used_us"] is None
 
         out = tmp_path / "evidence"
         r = people.ctl("export", "--grant", str(grant), "--out", str(out), "--json")
@@ -352,17 +353,17 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr
 
         # on the record: the grant's use and the export with the manifest's hash
-        done = d.query("SELECT * FROM audit WHERE action = 'export.done'")
+        done = audit_rows(d, "export.done")
         assert len(done) == 1 and done[0]["actor"] == "carol (os: root)"  # str(caller): account and OS user
         digest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
         assert json.loads(done[0]["detail"])["manifest_sha256"] == digest == result["manifest_sha256"]
-        assert len(d.query("SELECT * FROM audit WHERE action = 'grant.use'")) == 1
-        assert d.query("SELECT manifest_sha256 FROM exports")[0]["manifest_sha256"] == digest
+        assert len(audit_rows(d, "grant.use")) == 1
+        assert rows(d, "exports")[0]["manifest_sha256"] == digest
         # R5.7: the requester's name is in the request and export rows (purgeable), never on the chain
         # nor over MQTT (design/0019); the copy is 0600 in a 0700 folder edgectl made (design/0017)
         wait_for(lambda: any(b'"export.done"' in m.payload for m in sub.on(f"{base}/audit")), 30,
                  "the export's audit record over MQTT")
-        assert "Lin" not in json.dumps(d.query("SELECT * FROM audit"))
+        assert "Lin" not in json.dumps(audit_rows(d))
         assert not [m.topic for m in sub.messages if b"Sgt. Lin" in m.payload]
         assert stat.S_IMODE(out.stat().st_mode) == 0o700
         assert {stat.S_IMODE(f.stat().st_mode) for f in out.iterdir()} == {0o600}
@@ -371,7 +372,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         r = people.ctl("export", "--grant", str(grant), "--out", str(tmp_path / "again"))
         assert r.returncode == 2 and "already used" in r.stderr
         assert not (tmp_path / "again").exists()
-        assert len(d.query("SELECT * FROM audit WHERE action = 'grant.refused'")) == 1
+        assert len(audit_rows(d, "grant.refused")) == 1
 
         # a segment changed on disk since it was recorded is never exported (below: by which defence)
         r = people.ctl("request", "file", "--kind", "agency", "--category", "other", "--reason", "second copy",
@@ -389,15 +390,15 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         # minutes (its own writes may still be in flight), the export hashes every source. On a
         # slow run segs[1] is past the watcher's grace and is marked tampered before the export
         # reads the catalog: then the clip leaves it out, as a gap that says why. Never exported.
-        tampered = d.query("SELECT state FROM segments WHERE path = ?", (segs[1]["path"],))[0]["state"] == "tampered"
+        tampered = one(d, "segments", lambda r: r["path"] == segs[1]["path"])["state"] == TAMPERED
         if r.returncode == 0 and tampered:
             gaps = json.loads(r.stdout)["gaps"]
             assert any(g["reason"] == "segment tampered" for g in gaps), gaps
-            assert d.query("SELECT * FROM alarms WHERE key = ?", (f"tamper:{segs[1]['path']}",))
+            assert alarms(d, lambda r: r["key"] == f"tamper:{segs[1]['path']}")
         else:
             assert r.returncode == 2 and segs[1]["path"] in r.stderr and "was changed" in r.stderr, r.stderr
             assert not (tmp_path / "tampered").exists()
-            failed = d.query("SELECT * FROM audit WHERE action = 'export.failed'")
+            failed = audit_rows(d, "export.failed")
             assert len(failed) == 1 and segs[1]["path"] in json.loads(failed[0]["detail"])["why"]
             assert not [p for p in (data / "exports").iterdir() if f"{grant2}-" in p.name]  # no half-made folder
     finally:
@@ -447,8 +448,8 @@ async def test_working_copies_and_old_staging_are_destroyed_on_the_record(tmp_pa
             "cam1.mp4", "manifest.json", "manifest.sig", "node-public-key.pem"}
         assert await sweep_staging(writer, data) == 0  # a fresh staging copy stays
         assert await sweep_staging(writer, data, older_than_us=0) == 1 and not staged.exists()
-        records = await writer.run(lambda c: [(r["actor"], r["action"], json.loads(r["detail"])) for r in c.db.query(
-            "SELECT * FROM audit WHERE action = 'copy.destroyed' ORDER BY seq")])
+        records = await writer.run(lambda c: [(r["actor"], r["action"], json.loads(r["detail"]))
+                                              for r in audit_rows(c.db, "copy.destroyed")])
     finally:
         await writer.close()
     assert [(a, d["why"], d["folder"]) for a, _, d in records] == [

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from tests.support.cameras import RtspServer
+from tests.support.catalog import alarms, audit_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.health_clips import health_clip
 from tests.support.people import People
@@ -25,7 +26,7 @@ HEALTHY_SAMPLES = 75  # the healthy camera is watched this many samples (2.5 min
 
 
 def active(d: Daemon, key: str) -> bool:
-    return bool(d.query("SELECT 1 FROM alarms WHERE key = ? AND cleared_us IS NULL", (key,)))
+    return bool(alarms(d, lambda r: r["key"] == key, active=True))
 
 
 def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monkeypatch):
@@ -48,7 +49,7 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
                 for kind in kinds:
                     wait_for(lambda: active(d, f"{kind}:{cam}"), 60, f"{kind} on camera {cam}")
             for cam, (_clip, kinds, _fix) in FAULTS.items():
-                raised = sorted(a["kind"] for a in d.query("SELECT kind FROM alarms WHERE camera = ?", (cam,)))
+                raised = sorted(a["kind"] for a in alarms(d, lambda r: r["camera"] == cam))
                 assert raised == kinds, f"camera {cam}: only {kinds} expected, got {raised}"
             small = d.camera("small")
             assert small["compliance"] == "fail" and "640x480" in small["compliance_reasons"]
@@ -58,7 +59,7 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
 
             # The door camera's view becomes its reference; then it shows another scene.
             wait_for(lambda: people.ctl("camera", "set-reference", "door").returncode == 0, 30, "a reference picture")
-            assert d.query("SELECT action FROM audit WHERE action = 'camera.set_reference'")
+            assert audit_rows(d, "camera.set_reference")
 
             # Repair: every faulty camera gets a healthy stream; the door camera is turned away;
             # the `gone` camera goes away.
@@ -82,7 +83,7 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
             # The healthy camera is checked every 2 s with 4 s hysteresis all along: nothing.
             wait_for(lambda: json.loads(d.camera("lobby")["health"])["samples"] >= HEALTHY_SAMPLES, 240,
                      f"{HEALTHY_SAMPLES} picture samples of the healthy camera")
-            assert d.query("SELECT * FROM alarms WHERE camera = 'lobby'") == []
+            assert alarms(d, lambda r: r["camera"] == "lobby") == []
             lobby = d.camera("lobby")
             assert lobby["state"] == "recording" and lobby["compliance"] == "ok"
             assert json.loads(lobby["image"])["change"] is not None

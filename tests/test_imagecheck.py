@@ -21,6 +21,7 @@ import pytest
 
 from recorder import imagecheck as ic
 from recorder.imagecheck import DEFAULT_THRESHOLDS as T
+from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer
 from tests.support.daemon import ROOT, wait_for
 from tests.support.health_clips import health_clip
@@ -291,7 +292,7 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
             assert e["skipped"] == 0 and 0 < e["decode_ms"] < 1000
         assert images[0]["metrics"]["change"] is None and images[1]["metrics"]["change"] is not None
         # The picture's time is the keyframe's wall time: close to when it was sampled.
-        assert abs(images[-1]["at"] - int(time.time() * S)) < 60 * S
+        assert abs(images[-1]["at"] - SYSTEM.now_us()) < 60 * S
         # Recording is untouched: whole segments hold every frame of their span.
         closed = w.of("closed", cam)
         opens = {e["path"]: e["start_us"] for e in w.of("open", cam)}

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from storage.clock import SYSTEM
+from storage.inspections import SCHEDULED
 from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -17,11 +20,19 @@ from tests.support.people import People
 def next_minute_window() -> str:
     """A one-minute window starting at the next whole minute at least 25 s away, so the
     cameras are recording when the inspection falls due."""
-    start = (datetime.now() + timedelta(seconds=85)).replace(second=0, microsecond=0)
+    start = (datetime.fromtimestamp(SYSTEM.now_us() / 1e6) + timedelta(seconds=85)).replace(second=0, microsecond=0)
     if start.hour == 0 and start.minute == 0 or (start + timedelta(minutes=1)).day != start.day:
         pytest.skip("the next minute crosses midnight; a window cannot")
     end = start + timedelta(minutes=1)
     return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def scheduled(run: dict) -> bool:
+    return run["kind"] == SCHEDULED
+
+
+def overdue(alarm: dict) -> bool:
+    return alarm["key"] == "inspection_overdue"
 
 
 def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
@@ -41,10 +52,10 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             people = People(config, tmp_path, monkeypatch)
             people.add("lin", "custodian")
             people.add("wang", "approver")
-            wait_for(lambda: d.query("SELECT * FROM inspection_runs WHERE kind = 'scheduled'"), 100,
+            wait_for(lambda: rows(d, "inspection_runs", scheduled), 100,
                      "the scheduled inspection")
-            run = d.query("SELECT * FROM inspection_runs WHERE kind = 'scheduled'")[0]
-            records = {r["camera"]: r for r in d.query("SELECT * FROM inspections WHERE run_id = ?", (run["id"],))}
+            run = rows(d, "inspection_runs", scheduled)[0]
+            records = {r["camera"]: r for r in rows(d, "inspections", lambda r: r["run_id"] == run["id"])}
             assert set(records) == {"counter", "gone"}
             gone = json.loads(records["gone"]["items"])
             assert gone["recording"]["ok"] is False and gone["login"]["ok"] is False
@@ -54,8 +65,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             assert counter["audio"]["ok"] is None, "audio is not required of this camera"
 
             # Unsigned past sign_within: overdue. Signing clears it.
-            wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'inspection_overdue' AND cleared_us IS NULL"),
-                     40, "the overdue alarm")
+            wait_for(lambda: alarms(d, overdue, active=True), 40, "the overdue alarm")
             people.as_("wang")
             r = people.ctl("inspect", "sign", str(run["id"]), "--name", "Wang")
             assert r.returncode == 2 and "inspect.sign needs the custodian role" in r.stderr
@@ -66,7 +76,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
                            "--note", "gone=cable cut, repair ordered", "--json")
             assert r.returncode == 0, r.stderr
             assert json.loads(r.stdout)["inspector"].startswith("Lin Mei")
-            assert not d.query("SELECT * FROM alarms WHERE key = 'inspection_overdue' AND cleared_us IS NULL")
+            assert not alarms(d, overdue, active=True)
             assert people.ctl("inspect", "sign", str(run["id"]), "--name", "Lin").returncode == 2, "signed once"
             people.as_("wang")
             r = people.ctl("inspect", "countersign", str(run["id"]), "--name", "Wang")
@@ -80,7 +90,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             assert manual["kind"] == "manual" and manual["signed_us"] and len(manual["records"]) == 2
 
             out = tmp_path / "register"
-            r = people.ctl("inspect", "report", "--month", datetime.now().strftime("%Y-%m"), "--out", str(out),
+            r = people.ctl("inspect", "report", "--month", datetime.fromtimestamp(SYSTEM.now_us() / 1e6).strftime("%Y-%m"), "--out", str(out),
                            "--json")
             assert r.returncode == 0, r.stderr
             summary = json.loads(r.stdout)
@@ -92,7 +102,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             assert sched["inspector"].startswith("Lin Mei") and sched["supervisor"].startswith("Wang")
             page = open(summary["html"], encoding="utf-8").read()
             assert "Lin Mei" in page and "Wang" in page and "cable cut" in page and "hunter2" not in page
-            actions = [a["action"] for a in d.query("SELECT action FROM audit")]
+            actions = [a["action"] for a in audit_rows(d)]
             assert {"inspection.run", "inspection.sign", "inspection.countersign"} <= set(actions)
 
             notice = people.ctl("cameras", "--notice")

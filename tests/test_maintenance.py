@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
+from storage.catalog import COMPLETE
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -54,16 +56,16 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
         assert r.returncode == 0, r.stderr
         window = json.loads(r.stdout)
         assert [m["path"] for m in window["mismatches"]] == [victim["path"]]
-        assert d.query("SELECT * FROM alarms WHERE kind = 'hash_mismatch'")[0]["severity"] == "critical"
+        assert alarms(d, lambda r: r["kind"] == "hash_mismatch")[0]["severity"] == "critical"
         copy = sqlite3.connect(f"file:{window['backup']}?mode=ro", uri=True)
-        copied = dict(copy.execute("SELECT path, sha256 FROM segments WHERE state = 'complete'").fetchall())
+        copied = {r["path"]: r["sha256"] for r in rows(copy, "segments", lambda r: r["state"] == COMPLETE)}
         copy.close()
-        live = {r["path"]: r["sha256"] for r in d.query("SELECT path, sha256 FROM segments")}
+        live = {r["path"]: r["sha256"] for r in rows(d, "segments")}
         assert copied and all(live[p] == h for p, h in copied.items()), "the copy matches the catalog"
         assert ctl(d, "maintenance", "begin", "--reason", "again").returncode == 2, "one window at a time"
 
         serviced.stop()  # the technician unplugs a camera
-        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'camera_offline:serviced'"), 40,
+        alarm = wait_for(lambda: alarms(d, lambda r: r["key"] == "camera_offline:serviced"), 40,
                          "the camera_offline alarm")[0]
         assert alarm["severity"] == "maintenance"
         n = len(d.segments("steady"))
@@ -72,14 +74,14 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
         r = ctl(d, "maintenance", "end", "--note", "switch replaced")
         assert r.returncode == 0, r.stderr
         serviced.start()
-        wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'camera_offline:serviced'"
-                                 " AND cleared_us IS NOT NULL"), 40, "the alarm cleared when the camera is back")
+        wait_for(lambda: alarms(d, lambda r: r["key"] == "camera_offline:serviced", active=False), 40,
+                 "the alarm cleared when the camera is back")
         serviced.stop()  # outside the window the same fault is critical
-        wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'camera_offline:serviced' AND cleared_us IS NULL"
-                                 " AND severity = 'critical'"), 40, "a critical camera_offline alarm")
+        wait_for(lambda: alarms(d, lambda r: r["key"] == "camera_offline:serviced" and r["severity"] == "critical",
+                                active=True), 40, "a critical camera_offline alarm")
     finally:
         assert d.stop() == 0, d.log
-    trail = [(r["action"], json.loads(r["detail"])) for r in d.query("SELECT * FROM audit ORDER BY seq")]
+    trail = [(r["action"], json.loads(r["detail"])) for r in audit_rows(d)]
     actions = [a for a, _ in trail]
     assert actions.index("maintenance.begin") < actions.index("maintenance.end")
     begin = dict(trail)["maintenance.begin"]

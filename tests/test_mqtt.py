@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from edged.config import MqttConfig, MqttTlsConfig, parse_config
 from mqtt.commands import sign_command
-from mqtt.outbox import OutboxFull
 from mqtt.reporter import Reporter
 from mqtt.topics import Topics
+from storage.clock import SYSTEM
+from storage.outbox import OutboxFull
 from tests.support.broker import Broker, Subscriber, free_port, make_pki, until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -366,7 +367,7 @@ async def test_signed_commands(broker, data, cleanup):
                         on_command_record=record)
 
     sub = started(cleanup, Subscriber(broker))
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     valid = sign_command(key, "hold", {"case": "C-17", "camera": "lobby"}, "nonce-0001", now + 60_000_000,
                          f"{SITE}/{NODE}", correlation="req-1")
     cases = [
@@ -416,7 +417,7 @@ async def test_builtin_rebirth_and_state_signed_only(broker, data, cleanup):
     r = Reporter(config(broker.port, command_key=pub), SITE, NODE, data)
     r.set_birth({"version": "x"})
     r.set_state({"n": 1})
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
 
     def cmd(verb: str, nonce: str, **extra: Any) -> str:
         return json.dumps(sign_command(key, verb, {}, nonce, now + 60_000_000, f"{SITE}/{NODE}", **extra))

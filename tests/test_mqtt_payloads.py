@@ -8,7 +8,6 @@ import base64
 import json
 import re
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mqtt.commands import sign_command
+from storage.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -106,7 +106,7 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
                      "camera_offline raised")
             with RtspServer({"cam": f"clip:{clip.video}@20"}, port=dead_port):  # the dead camera comes back
                 wait_for(lambda: on("alarm", lambda b: b["action"] == "clear"), 60, "camera_offline cleared")
-            command = sign_command(central, "state", {}, "nonce-0001", time.time_ns() // 1000 + 60_000_000,
+            command = sign_command(central, "state", {}, "nonce-0001", SYSTEM.now_us() + 60_000_000,
                                    "test/node1", correlation="req-42")
             sub.publish(f"{BASE}/cmd/state", json.dumps(command))
             for label in examples:

@@ -8,7 +8,6 @@ import json
 import random
 import socket
 import ssl
-import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,8 +18,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from mqtt.client import backoff_s, describe_connect_error, describe_refusal
 from mqtt.commands import CommandDesk, canonical, check_command, sign_command
 from mqtt.discovery import discovery_messages
-from mqtt.outbox import Outbox, OutboxError, OutboxFull, OutboxWriter, frame
+from mqtt.outbox import OutboxWriter
 from mqtt.topics import Topics
+from storage.clock import SYSTEM
+from storage.outbox import Outbox, OutboxError, OutboxFull, frame
+from tests.support.catalog import rows
 
 T = Topics("town-hall", "node1")
 NOW = 1_800_000_000_000_000
@@ -140,7 +142,7 @@ async def test_desk_refuses_destructive_verbs_and_records_replays():
     pub = base64.b64encode(PUB.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
     desk = CommandDesk(handlers={"hold": hold}, key_b64=pub, max_age_us=5 * MINUTE, target="town-hall/node1",
                        use_nonce=use_nonce, record=record, reply=reply)
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     doc = json.dumps(signed(expires=now + MINUTE)).encode()
     first = await desk.handle("hold", doc, b"c1", now)
     again = await desk.handle("hold", doc, b"c2", now)
@@ -169,7 +171,7 @@ async def test_a_flood_of_rejected_commands_is_counted_not_recorded_one_by_one()
     for _ in range(100):
         await desk.handle("state", b"junk", None, 0)
     assert len(records) == 20  # the burst
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     valid = json.dumps(signed(verb="state", expires=now + MINUTE)).encode()
     await desk.handle("state", valid, None, 0)  # an accepted one is always recorded
     assert len(records) == 21 and records[-1]["accepted"]
@@ -186,7 +188,7 @@ def put(box: Outbox, kind: str = "alarm", n: int = 1) -> list:
 
 
 def test_seq_is_consecutive_persistent_and_starts_at_the_clock(tmp_path):
-    before = time.time_ns() // 1000
+    before = SYSTEM.now_us()
     box = Outbox(tmp_path / "outbox.db", 1000)
     first = put(box, n=3)
     assert first[0] > before and first == [first[0], first[0] + 1, first[0] + 2]
@@ -236,7 +238,7 @@ def test_nonces_are_remembered_until_they_expire(tmp_path):
     box = Outbox(tmp_path / "outbox.db", 10)
     assert not box.use_nonce("n1", NOW + 10, NOW + 9)  # a restart does not forget it
     assert box.use_nonce("n2", NOW + 100, NOW + 11)    # n1 expired and was pruned
-    assert box.conn.execute("SELECT count(*) FROM nonces").fetchone()[0] == 1
+    assert len(rows(box.conn, "nonces")) == 1
 
 
 def test_frame():

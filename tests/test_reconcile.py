@@ -8,9 +8,11 @@ import time
 import pytest
 
 from storage import layout
-from storage.catalog import Catalog, open_db
+from storage.catalog import WRITING, Catalog, open_db
+from storage.clock import SYSTEM
 from storage.hashing import sha256_file
 from storage.reconcile import TAIL_US, reconcile
+from tests.support.catalog import rows
 
 S = 1_000_000
 
@@ -38,7 +40,7 @@ def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4)
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
     cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     t = now - 600 * S
 
     crashed = place(data, fmp4, "cam", t, keep=0.6)             # left `writing` by a crash
@@ -58,18 +60,18 @@ def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4)
 
     report = reconcile(cat, data)
 
-    rows = {r["path"]: r for r in cat.db.query("SELECT * FROM segments")}
+    by_path = {r["path"]: r for r in rows(cat.db, "segments")}
     assert report.recovered == [crashed]
-    rec = rows[crashed]
+    rec = by_path[crashed]
     assert rec["state"] == "recovered" and rec["sha256"] == sha256_file(data / crashed)
     assert t + 2 * S <= rec["end_us"] < t + 5 * S and rec["frames"] % 20 == 0
-    assert rows[empty]["state"] == "quarantined" and (data / "quarantine" / empty).exists()
-    assert rows[never]["state"] == "missing" and rows[gone]["state"] == "missing"
-    assert report.adopted == [orphan] and rows[orphan]["state"] == "recovered"
-    assert rows[orphan]["end_us"] == t + 45 * S and rows[orphan]["sha256"] == sha256_file(data / orphan)
+    assert by_path[empty]["state"] == "quarantined" and (data / "quarantine" / empty).exists()
+    assert by_path[never]["state"] == "missing" and by_path[gone]["state"] == "missing"
+    assert report.adopted == [orphan] and by_path[orphan]["state"] == "recovered"
+    assert by_path[orphan]["end_us"] == t + 45 * S and by_path[orphan]["sha256"] == sha256_file(data / orphan)
     assert (data / "quarantine" / stray.relative_to(data)).exists() and not stray.exists()
-    assert old not in rows and (data / old).exists(), "history beyond the tail is not scanned"
-    assert not list(cat.db.query("SELECT * FROM segments WHERE state = 'writing'"))
+    assert old not in by_path and (data / old).exists(), "history beyond the tail is not scanned"
+    assert not rows(cat.db, "segments", lambda r: r["state"] == WRITING)
     # A second pass finds nothing more to do.
     again = reconcile(cat, data)
     assert (again.recovered, again.adopted, again.quarantined) == ([], [], [])
@@ -82,7 +84,7 @@ def test_cataloged_files_early_in_the_first_tail_day_are_left_alone(tmp_path, fm
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
     cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     first_day = time.strftime("%Y-%m-%d", time.gmtime((now - TAIL_US) / 1e6))
     early = (calendar.timegm(time.strptime(first_day, "%Y-%m-%d")) + 1) * S  # 00:00:01 of that day
     for start in (early, now - 60 * S):

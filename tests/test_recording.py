@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from storage.catalog import COMPLETE, RECOVERED, WRITING
+from storage.clock import SYSTEM
 from storage.hashing import sha256_file
 from tests.support.cameras import (
     RtspServer,
@@ -22,6 +23,7 @@ from tests.support.cameras import (
     make_clip,
     media_duration,
 )
+from tests.support.catalog import rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -53,7 +55,7 @@ def make_daemon(tmp_path: Path, cams: list[dict], **kw) -> Daemon:
 
 
 def now_us() -> int:
-    return time.time_ns() // 1000
+    return SYSTEM.now_us()
 
 
 def contiguous(segs: list[dict], tolerance_us: int = 100_000) -> list[tuple[int, int]]:
@@ -85,7 +87,7 @@ def test_records_playable_wall_aligned_segments_and_closes_them_on_sigterm(tmp_p
     finally:
         stop_at = now_us()
         assert d.stop() == 0, d.log
-    assert not d.query("SELECT * FROM segments WHERE state != 'complete'"), "SIGTERM left a segment open"
+    assert not rows(d, "segments", lambda r: r["state"] != COMPLETE), "SIGTERM left a segment open"
     for cam, audio in (("cam1", False), ("av", True)):
         segs = d.segments(cam)
         assert contiguous(segs) == [], "a run's segments must cover its wall time"
@@ -131,13 +133,13 @@ def test_camera_outage_is_a_gap_and_recording_resumes_within_5_s(tmp_path, clips
         wait_for(lambda: "connection refused" in ((d.camera("flaky") or {}).get("last_error") or ""), 15,
                  "a reconnect attempt to the stopped camera refused")
         assert d.camera("flaky")["state"] == "offline"
-        wait_for(lambda: not d.query("SELECT 1 FROM segments WHERE camera = 'flaky' AND state = 'writing'"), 10,
+        wait_for(lambda: not rows(d, "segments", lambda r: r["camera"] == "flaky" and r["state"] == WRITING), 10,
                  "flaky's last segment closed")
         before = d.segments("flaky")[-1]
         own.restart()
         back = now_us()
-        resumed = wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = 'flaky' AND start_us > ?",
-                                           (before["start_us"],)), 15, "flaky recording again")[0]
+        resumed = wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "flaky"
+                                        and r["start_us"] > before["start_us"]), 15, "flaky recording again")[0]
         assert resumed["start_us"] - back <= 5 * S, "recording resumes within 5 s of the camera coming back"
         gap = wait_for(lambda: d.gaps("flaky"), 10, "the gap row")[0]
         assert gap["from_us"] == before["end_us"] and gap["to_us"] == resumed["start_us"]
@@ -152,19 +154,19 @@ def test_camera_outage_is_a_gap_and_recording_resumes_within_5_s(tmp_path, clips
 def test_sigkill_mid_segment_is_recovered_at_the_next_start(tmp_path, cameras):
     d = make_daemon(tmp_path, [{"id": "cam1", "url": cameras.url("cam1")}], storage={"segment_length": "10s"})
     d.start()
-    seg = wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = 'cam1' AND state = 'writing'"
-                                   " AND created_us < ?", (now_us() - 3 * S,)), 40, "a segment 3 s into writing")[0]
+    seg = wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "cam1" and r["state"] == WRITING
+                                and r["created_us"] < now_us() - 3 * S), 40, "a segment 3 s into writing")[0]
     killed = now_us()
     d.kill_all()
     d.start()
     try:
-        row = wait_for(lambda: d.query("SELECT * FROM segments WHERE path = ? AND state = 'recovered'",
-                                       (seg["path"],)), 30, "the cut segment recovered")[0]
+        row = wait_for(lambda: rows(d, "segments", lambda r: r["path"] == seg["path"] and r["state"] == RECOVERED),
+                       30, "the cut segment recovered")[0]
         assert killed - row["end_us"] <= S, "a kill -9 loses at most about one fragment"
         assert row["sha256"] == sha256_file(d.data_dir / row["path"])
         assert_plays(d, row)
-        wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = 'cam1' AND start_us > ?",
-                                 (row["start_us"],)), 30, "recording after the restart")
+        wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "cam1" and r["start_us"] > row["start_us"]),
+                 30, "recording after the restart")
         gap = wait_for(lambda: d.gaps("cam1"), 10, "the outage recorded as a gap")[0]
         assert gap["from_us"] == row["end_us"] and gap["reason"] == "edged was not recording"
     finally:
@@ -179,22 +181,22 @@ def test_killed_worker_is_restarted_and_other_workers_never_notice(tmp_path, cam
         wait_for(lambda: len(d.segments("cam1")) >= 2 and len(d.segments("cam2")) >= 2, 30, "both recording")
         victim = d.worker_of("cam1")
         assert victim != d.worker_of("cam2"), "the two cameras should be on different workers"
-        open_seg = wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = 'cam1' AND state = 'writing'"
-                                            " AND created_us BETWEEN ? AND ?", (now_us() - 4 * S, now_us() - 2 * S)),
+        open_seg = wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "cam1" and r["state"] == WRITING
+                                         and now_us() - 4 * S <= r["created_us"] <= now_us() - 2 * S),
                             20, "a cam1 segment 2-4 s into writing")
         killed = now_us()
         os.kill(victim, signal.SIGKILL)
-        resumed = wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = 'cam1' AND created_us > ?",
-                                           (killed,)), 15, "cam1 recording again")[0]
+        resumed = wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "cam1" and r["created_us"] > killed),
+                           15, "cam1 recording again")[0]
         assert resumed["start_us"] - killed <= 5 * S, "cameras of a dead worker resume within 5 s"
         for seg in open_seg:
-            row = wait_for(lambda: d.query("SELECT * FROM segments WHERE path = ? AND state = 'recovered'",
-                                           (seg["path"],)), 10, "the cut segment recovered")[0]
+            row = wait_for(lambda: rows(d, "segments", lambda r: r["path"] == seg["path"] and r["state"] == RECOVERED),
+                           10, "the cut segment recovered")[0]
             assert_plays(d, row)
             assert killed - row["end_us"] <= S
         assert "recorder worker died" in d.gaps("cam1")[0]["reason"]
-        wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = 'cam2' AND state = 'complete'"
-                                 " AND start_us > ?", (killed + 3 * S,)), 20, "cam2 still recording")
+        wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == "cam2" and r["state"] == COMPLETE
+                              and r["start_us"] > killed + 3 * S), 20, "cam2 still recording")
     finally:
         assert d.stop() == 0, d.log
     assert d.gaps("cam2") == [] and contiguous(d.segments("cam2")) == [], "cam2 never noticed"
@@ -239,7 +241,7 @@ def test_sighup_adds_and_removes_cameras_without_touching_the_others(tmp_path, c
         assert d.stop() == 0, d.log
     assert d.gaps("cam2") == [] and contiguous(d.segments("cam2")) == []
     assert d.gaps("cam1") == [] and contiguous(d.segments("cam1")) == []
-    assert not d.query("SELECT * FROM segments WHERE state = 'writing'")
+    assert not rows(d, "segments", lambda r: r["state"] == WRITING)
 
 
 def test_embedded_default_records_the_demo_camera_and_says_where(tmp_path):

@@ -8,11 +8,13 @@ from datetime import datetime, timezone
 
 import pytest
 
+from edged import people as people_rules
 from edged.rules import retrieval as rq
 from edged.rules.retrieval import RequestRuleError
 from storage import audit
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db
+from tests.support.catalog import audit_rows
 
 S = 1_000_000
 DAY = 86_400 * S
@@ -162,35 +164,35 @@ def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("counter-1", "door")])
     for name, role in (("desk", "viewer"), ("boss", "approver"), ("carol", "custodian")):
-        ps.add_account(db, name, "a-long-password-1", [role], None, by="admin", reason="test", now_us=T0 - DAY,
+        people_rules.add_account(db, name, "a-long-password-1", [role], None, by="admin", reason="test", now_us=T0 - DAY,
                        min_password=10)
     return db
 
 
 def actions(db):
-    return [(r["actor"], r["action"], json.loads(r["detail"])) for r in db.query("SELECT * FROM audit ORDER BY seq")]
+    return [(r["actor"], r["action"], json.loads(r["detail"])) for r in audit_rows(db)]
 
 
 def test_store_files_decides_uses_once_and_records_each_step(db):
-    r = ps.file_request(db, citizen(), filed_by="desk", now_us=T0, key=KEY)
+    r = people_rules.file_request(db, citizen(), filed_by="desk", now_us=T0, key=KEY)
     assert r["state"] == "filed" and r["due_us"] == T0 + 6 * DAY
     with pytest.raises(RequestRuleError, match="another approver"):
-        ps.decide_request(db, r["id"], approver="desk", approve=True, reason="me", now_us=T0, grant_ttl_us=DAY)
-    r = ps.decide_request(db, r["id"], approver="boss", approve=True, reason="on record", now_us=T0 + S,
+        people_rules.decide_request(db, r["id"], approver="desk", approve=True, reason="me", now_us=T0, grant_ttl_us=DAY)
+    r = people_rules.decide_request(db, r["id"], approver="boss", approve=True, reason="on record", now_us=T0 + S,
                           grant_ttl_us=DAY)
     g = r["grant"]
     assert ps.peek_grant(db, g["id"])["used_us"] is None
     with pytest.raises(ps.GrantError, match="is for view, not copy"):
-        ps.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="copy", now_us=T0 + 2 * S)
+        people_rules.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="copy", now_us=T0 + 2 * S)
     with pytest.raises(ps.GrantError, match="not an active custodian"):
-        ps.use_grant(db, g["id"], custodian="boss", watcher="Wang", mode="view", now_us=T0 + 2 * S)
-    used = ps.use_grant(db, g["id"], custodian="carol (os: root)", watcher="Wang", mode="view", now_us=T0 + 3 * S)
+        people_rules.use_grant(db, g["id"], custodian="boss", watcher="Wang", mode="view", now_us=T0 + 2 * S)
+    used = people_rules.use_grant(db, g["id"], custodian="carol (os: root)", watcher="Wang", mode="view", now_us=T0 + 3 * S)
     assert used["used_by"] == "carol" and used["cameras"] == ["counter-1"] and used["mode"] == "view"
     assert {"id", "request_id", "from_us", "to_us", "approver", "requester", "expires_us"} <= set(used)
     with pytest.raises(ps.GrantError, match="already used"):
-        ps.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="view", now_us=T0 + 4 * S)
+        people_rules.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="view", now_us=T0 + 4 * S)
     with pytest.raises(ps.GrantError, match="no grant 99"):
-        ps.use_grant(db, 99, custodian="carol", watcher="x", mode="view", now_us=T0)
+        people_rules.use_grant(db, 99, custodian="carol", watcher="x", mode="view", now_us=T0)
     assert ps.request_row(db, r["id"])["state"] == "used"
     steps = [(a, act) for a, act, _ in actions(db) if not act.startswith("account.")]
     assert steps == [("desk", "request.file"), ("boss", "request.approve"), ("carol", "grant.refused"),
@@ -203,21 +205,21 @@ def test_store_files_decides_uses_once_and_records_each_step(db):
 
 
 def test_store_lapses_unused_grants_and_purges_after_three_years(db):
-    a = ps.file_request(db, citizen(), filed_by="desk", now_us=T0, key=KEY)
-    ps.decide_request(db, a["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S, grant_ttl_us=DAY)
-    b = ps.file_request(db, citizen(category="major-incident"), filed_by="desk", now_us=T0, key=KEY)
-    c = ps.file_request(db, agency(), filed_by="desk", now_us=T0, key=KEY)
-    out = ps.sweep(db, T0 + DAY + S, keep_years=3)
+    a = people_rules.file_request(db, citizen(), filed_by="desk", now_us=T0, key=KEY)
+    people_rules.decide_request(db, a["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S, grant_ttl_us=DAY)
+    b = people_rules.file_request(db, citizen(category="major-incident"), filed_by="desk", now_us=T0, key=KEY)
+    c = people_rules.file_request(db, agency(), filed_by="desk", now_us=T0, key=KEY)
+    out = people_rules.sweep(db, T0 + DAY + S, keep_years=3)
     assert out["lapsed"] == [{"id": a["id"], "grant": 1}]
     assert [r["id"] for r in out["flagged"]] == [b["id"]]
     assert out["overdue"] == [] and out["purged"] == []
-    assert [r["id"] for r in ps.sweep(db, T0 + 7 * DAY, 3)["overdue"]] == [b["id"]], "c is an agency request"
-    ps.decide_request(db, c["id"], approver="boss", approve=False, reason="no letter", now_us=T0 + 8 * DAY,
+    assert [r["id"] for r in people_rules.sweep(db, T0 + 7 * DAY, 3)["overdue"]] == [b["id"]], "c is an agency request"
+    people_rules.decide_request(db, c["id"], approver="boss", approve=False, reason="no letter", now_us=T0 + 8 * DAY,
                       grant_ttl_us=DAY)
     closed_a = ps.request_row(db, a["id"])["closed_us"]
     assert closed_a == T0 + S + DAY, "closed when its grant expired"
-    assert ps.sweep(db, rq.add_years(closed_a, 3) - 1, 3)["purged"] == []
-    out = ps.sweep(db, rq.add_years(closed_a, 3), 3)
+    assert people_rules.sweep(db, rq.add_years(closed_a, 3) - 1, 3)["purged"] == []
+    out = people_rules.sweep(db, rq.add_years(closed_a, 3), 3)
     assert out["purged"] == [{"id": a["id"]}]
     gone = ps.request_row(db, a["id"])
     assert gone["requester_name"] == "[purged]" and gone["citizen_id_hmac"] is None and gone["purged_us"]
@@ -229,6 +231,6 @@ def test_store_lapses_unused_grants_and_purges_after_three_years(db):
                      "filed_us": T0, "closed_us": closed_a}]
     # b was never decided: it lapsed at the sweep 3 years on (request_lapse, design/0019) and is purged
     # 3 years after that; a is not purged twice
-    assert ps.sweep(db, rq.add_years(closed_a, 10), 3)["purged"] == [{"id": b["id"]}, {"id": c["id"]}], \
+    assert people_rules.sweep(db, rq.add_years(closed_a, 10), 3)["purged"] == [{"id": b["id"]}, {"id": c["id"]}], \
         "each is purged once"
     assert ps.list_requests(db, id_hmac=rq.id_hmac("A123456789", KEY)) == [], "the citizen is findable no more"

@@ -15,10 +15,12 @@ from datetime import datetime
 
 import pytest
 
-from storage.catalog import Catalog, open_db
+from storage.catalog import FOOTAGE_STATES, MISSING, TAMPERED, Catalog, open_db
+from storage.clock import SYSTEM
 from storage.retention import CAPACITY, Destroy, Segment
 from storage.retention_store import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -94,12 +96,12 @@ def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_pat
         assert kept["segments"] >= 1
         watcher.start()
         # Many overwrites: several times the disk's size goes through it.
-        wait_for(lambda: len(d.query("SELECT * FROM destructions")) >= 40, 120, "forty destructions")
-        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'min_retention_breach'"
-                                         " AND cleared_us IS NULL"), 20, "the min-retention alarm")[0]
-        seg_max = max(r["bytes"] for r in d.query("SELECT bytes FROM segments WHERE bytes IS NOT NULL"))
-        recent = d.query("SELECT max(end_us) AS e FROM segments WHERE camera = 'b'")[0]["e"]
-        assert time.time_ns() // 1000 - recent < 5 * S, "recording never stopped"
+        wait_for(lambda: len(rows(d, "destructions")) >= 40, 120, "forty destructions")
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "min_retention_breach",
+                                                active=True), 20, "the min-retention alarm")[0]
+        seg_max = max(r["bytes"] for r in rows(d, "segments", lambda r: r["bytes"] is not None))
+        recent = max(r["end_us"] for r in rows(d, "segments", lambda r: r["camera"] == "b" and r["end_us"]))
+        assert SYSTEM.now_us() - recent < 5 * S, "recording never stopped"
     finally:
         done.set()
         rc = d.stop()
@@ -110,19 +112,18 @@ def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_pat
     assert 0 < detail["achieved_us"] < 60 * S and "below the minimum" in alarm["message"]
     assert low["free"] >= 3 * MB - 2 * seg_max, "free space never drops below the reserve minus a segment"
     # Held footage survived the overwrites; everything destroyed has its record and is gone.
-    for row in d.query("SELECT * FROM segments WHERE camera = 'a' AND start_us < ? AND end_us > ?",
-                       (kept["to_us"], kept["from_us"])):
+    for row in rows(d, "segments", lambda r: r["camera"] == "a" and r["start_us"] < kept["to_us"]
+                    and r["end_us"] is not None and r["end_us"] > kept["from_us"]):
         assert (data / row["path"]).exists()
-    assert d.query("SELECT count(*) AS n FROM segments WHERE camera = 'a' AND start_us = ?",
-                   (first[0]["start_us"],))[0]["n"] == 1
-    records = d.query("SELECT * FROM destructions")
+    assert len(rows(d, "segments", lambda r: r["camera"] == "a" and r["start_us"] == first[0]["start_us"])) == 1
+    records = rows(d, "destructions")
     assert all(r["reason"] == CAPACITY and r["sha256"] for r in records)
     assert not any((data / r["path"]).exists() for r in records)
     on_disk = {str(p.relative_to(data)) for p in (data / "video").rglob("*.mp4")}
-    cataloged = {r["path"] for r in d.query("SELECT path FROM segments")}
+    cataloged = {r["path"] for r in rows(d, "segments")}
     assert on_disk == cataloged, "no file without a row, no row without a file"
     assert d.gaps("a") == [] and d.gaps("b") == []
-    assert not d.query("SELECT * FROM garbage")
+    assert not rows(d, "garbage")
 
 
 def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, busy_cameras, monkeypatch):
@@ -143,25 +144,25 @@ def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, 
                 "--from", iso(first["start_us"]), "--to", iso(first["start_us"] + S),
                 "--reason", "court order", "--case", "L-7")
         assert r.returncode == 0, r.stderr
-        wait_for(lambda: len(d.query("SELECT * FROM destructions WHERE reason = 'max_retention'")) >= 3, 40,
+        wait_for(lambda: len(rows(d, "destructions", lambda r: r["reason"] == "max_retention")) >= 3, 40,
                  "max retention destroying old footage")
         assert shutil.disk_usage(data).free > 1000 * MB, "the disk is nearly empty"
-        oldest_live = d.query("SELECT min(start_us) AS s FROM segments WHERE camera = 'a' AND start_us > ?",
-                              (first["end_us"],))[0]["s"]
-        assert time.time_ns() // 1000 - oldest_live < 6 * S + 4 * S
+        oldest_live = min(r["start_us"] for r in rows(d, "segments", lambda r: r["camera"] == "a"
+                                                      and r["start_us"] > first["end_us"]))
+        assert SYSTEM.now_us() - oldest_live < 6 * S + 4 * S
         assert (data / first["path"]).exists(), "the legal hold keeps footage past max retention"
         r = ctl(d, "hold", "release", "1", "--reason", "case closed")
         assert r.returncode == 2 and "only an approver releases it" in r.stderr, "a custodian cannot"
         people.as_("alice")
         r = ctl(d, "hold", "release", "1", "--reason", "case closed")
         assert r.returncode == 0, r.stderr
-        assert d.query("SELECT approved_by FROM holds WHERE id = 1")[0]["approved_by"] == "alice"
+        assert one(d, "holds", lambda r: r["id"] == 1)["approved_by"] == "alice"
         wait_for(lambda: not (data / first["path"]).exists(), 10, "released footage destroyed")
-        rec = d.query("SELECT * FROM destructions WHERE path = ?", (first["path"],))[0]
+        rec = one(d, "destructions", lambda r: r["path"] == first["path"])
         assert rec["camera"] == "a" and rec["start_us"] == first["start_us"] and rec["sha256"] == first["sha256"]
         listed = ctl(d, "destructions", "--camera", "a", "--day", time.strftime("%Y-%m-%d"), "--json")
         assert first["path"] in [r["path"] for r in json.loads(listed.stdout)]
-        passes = [json.loads(r["detail"]) for r in d.query("SELECT * FROM audit WHERE action = 'retention.pass'")]
+        passes = [json.loads(r["detail"]) for r in audit_rows(d, "retention.pass")]
         assert passes and all(p["destroyed"] >= 1 and p["by_reason"] for p in passes), "one summary per pass"
     finally:
         assert d.stop() == 0, d.log
@@ -206,12 +207,12 @@ def test_sigkill_during_destruction_leaves_nothing_half_done(tmp_path, stage):
     r = subprocess.run([sys.executable, "-c", CRASHER, str(data), stage], cwd=ROOT)
     assert r.returncode == -signal.SIGKILL
     db = open_db(data / "catalog.db")
-    assert len(list(db.query("SELECT * FROM garbage"))) == 3, "the rows moved to garbage before any unlink"
+    assert len(rows(db, "garbage")) == 3, "the rows moved to garbage before any unlink"
     finish_garbage(db, data)  # what start-up does
-    assert list(db.query("SELECT * FROM garbage")) == []
+    assert rows(db, "garbage") == []
     assert [p for p in paths if (data / p).exists()] == paths[3:]
-    assert sorted(r["path"] for r in db.query("SELECT path FROM segments")) == paths[3:]
-    records = list(db.query("SELECT * FROM destructions ORDER BY start_us"))
+    assert sorted(r["path"] for r in rows(db, "segments")) == paths[3:]
+    records = rows(db, "destructions", order="start_us")
     assert [r["path"] for r in records] == paths[:3] and [r["sha256"] for r in records] == ["h0", "h1", "h2"]
 
 
@@ -240,34 +241,34 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         victim = d.segments("a")[0]  # the oldest left: the hold covers it
         os.unlink(data / victim["path"])
         gone = time.monotonic()
-        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'tamper'"), 10, "the tamper alarm")[0]
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "tamper"), 10, "the tamper alarm")[0]
         assert time.monotonic() - gone < 5
         assert alarm["severity"] == "critical" and victim["path"] in alarm["message"]
-        wait_for(lambda: d.query("SELECT * FROM segments WHERE path = ? AND state = 'tampered'", (victim["path"],)),
+        wait_for(lambda: rows(d, "segments", lambda r: r["path"] == victim["path"] and r["state"] == TAMPERED),
                  5, "the segment marked")
-        assert "tamper" not in [a["kind"] for a in d.query("SELECT * FROM alarms WHERE key NOT LIKE 'tamper:%'")]
+        assert "tamper" not in [a["kind"] for a in alarms(d, lambda r: not r["key"].startswith("tamper:"))]
     finally:
         assert d.stop() == 0, d.log
     # The disk is swapped: the video folder and its identity are gone, the catalog remains:
     # recording and retention wait for the right disk (design/0023).
-    n_before = d.query("SELECT count(*) AS n FROM segments WHERE state IN ('complete', 'recovered')")[0]["n"]
-    destroyed_before = len(d.query("SELECT * FROM destructions"))
+    n_before = len(rows(d, "segments", lambda r: r["state"] in FOOTAGE_STATES))
+    destroyed_before = len(rows(d, "destructions"))
     shutil.rmtree(data / "video")
     os.unlink(data / "edged-identity")
     d.start()
     try:
-        alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'storage_lost'"
-                                         " AND cleared_us IS NULL"), 20, "the storage alarm")[0]
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "storage_lost", active=True), 20,
+                         "the storage alarm")[0]
         assert "unmounted or missing" in alarm["message"]
-        beat = lambda: int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])  # noqa: E731
+        beat = lambda: int(node_value(d, "heartbeat_us"))  # noqa: E731
         first = wait_for(beat, 10, "a heartbeat")
         wait_for(lambda: beat() > first + 4 * S, 20, "four seconds of heartbeats")
         assert len(d.segments("a")) == n_before, "nothing recorded onto the wrong disk"
         assert not (data / "video").exists() or not any((data / "video").rglob("*.mp4"))
     finally:
         assert d.stop() == 0, d.log
-    assert len(d.query("SELECT * FROM destructions")) == destroyed_before, "nothing destroyed"
-    assert d.query("SELECT count(*) AS n FROM segments WHERE state = 'missing'")[0]["n"] == 0, \
+    assert len(rows(d, "destructions")) == destroyed_before, "nothing destroyed"
+    assert len(rows(d, "segments", lambda r: r["state"] == MISSING)) == 0, \
         "the catalog was not 'cleaned up'"
 
 
@@ -284,7 +285,7 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
     writer = CatalogWriter(tmp_path / "catalog.db")
     await writer.start()
     try:
-        now = time.time_ns() // 1000
+        now = SYSTEM.now_us()
 
         def fill(c: Catalog) -> None:
             c.sync_cameras([{"id": "demo", "name": "demo", "url": "synthetic:", "enabled": 1}])
@@ -314,6 +315,7 @@ def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
     """Footage an export is reading (storage.retention_store.InUse) survives a pass that would
     destroy it past max retention; once the reader is done, the next pass destroys it."""
     from edged.config import CameraConfig, RetentionConfig
+    from storage.clock import FakeClock
     from storage.retention_store import InUse, run_pass
 
     day = 86_400_000_000
@@ -330,10 +332,10 @@ def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
     in_use.add(["video/old.mp4"])  # two readers
     args = (db, tmp_path, RetentionConfig(max_retention_us=30 * day, min_retention_us=day),
             [CameraConfig(id="c1", name="c1", url="synthetic:")], shutil.disk_usage)
-    assert run_pass(*args, now=400 * day, busy=in_use.snapshot()).destroyed == 0 and old.exists()
+    assert run_pass(*args, clock=FakeClock(400 * day), busy=in_use.snapshot()).destroyed == 0 and old.exists()
     in_use.remove(["video/old.mp4"])
-    assert run_pass(*args, now=400 * day, busy=in_use.snapshot()).destroyed == 0, "one reader is left"
+    assert run_pass(*args, clock=FakeClock(400 * day), busy=in_use.snapshot()).destroyed == 0, "one reader is left"
     in_use.remove(["video/old.mp4"])
     assert in_use.snapshot() == set()
-    assert run_pass(*args, now=400 * day, busy=in_use.snapshot()).destroyed == 1 and not old.exists()
-    assert db.execute("SELECT reason FROM destructions").fetchone()[0]
+    assert run_pass(*args, clock=FakeClock(400 * day), busy=in_use.snapshot()).destroyed == 1 and not old.exists()
+    assert rows(db, "destructions")[0]["reason"]

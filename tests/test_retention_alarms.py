@@ -18,6 +18,7 @@ import time
 import pytest
 
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
 CAMS = ["a", "b", "c", "d"]
@@ -58,22 +59,22 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
             """))
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
-            wait_for(lambda: len(d.query("SELECT DISTINCT camera FROM destructions")) == len(CAMS), 120,
+            wait_for(lambda: len({r["camera"] for r in rows(d, "destructions")}) == len(CAMS), 120,
                      "footage of every camera destroyed below the minimum")
             def pass_id() -> int:
-                return d.query("SELECT max(id) AS n FROM retention_passes")[0]["n"] or 0
+                return max((r["id"] for r in rows(d, "retention_passes")), default=0)
 
             first_pass = last = pass_id()
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:  # look at the alarms after every pass
                 last = wait_for(lambda: pass_id() > last and pass_id(), 30, "the next retention pass")
-                rows = d.query("SELECT key, count(*) AS n, sum(cleared_us IS NOT NULL) AS cleared FROM alarms"
-                               " WHERE kind = 'min_retention_breach' GROUP BY key")
-                assert all(r["n"] == 1 and r["cleared"] == 0 for r in rows), rows
+                breach = alarms(d, lambda r: r["kind"] == "min_retention_breach")
+                per_key = {k: [r for r in breach if r["key"] == k] for k in {r["key"] for r in breach}}
+                assert all(len(rs) == 1 and rs[0]["cleared_us"] is None for rs in per_key.values()), per_key
             passes = pass_id() - first_pass
-            rows = d.query("SELECT * FROM alarms WHERE kind = 'min_retention_breach' ORDER BY camera")
-            assert [r["camera"] for r in rows] == CAMS, rows
-            assert all(r["cleared_us"] is None for r in rows), "no clear while the breach lasts"
+            breach = sorted(alarms(d, lambda r: r["kind"] == "min_retention_breach"), key=lambda r: r["camera"])
+            assert [r["camera"] for r in breach] == CAMS, breach
+            assert all(r["cleared_us"] is None for r in breach), "no clear while the breach lasts"
             assert passes >= seconds / 3, f"only {passes} retention passes in {seconds:.0f} s"
             # edgectl retention and the alarms agree: every camera BREACHED, each with one alarm.
             report = ctl_json(d, "retention")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import namedtuple
 from dataclasses import replace
 
 from edged.config import RetentionConfig
 from storage.catalog import Catalog, open_db
+from storage.clock import SYSTEM, FakeClock
 from storage.retention_store import (
     add_hold,
     policy_doc,
@@ -24,6 +24,7 @@ from storage.retention_store import (
 )
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments
 
@@ -57,7 +58,7 @@ def catalog_with_old_footage(tmp_path, now):
 
 
 def test_lowered_max_destroys_nothing_before_the_grace_ends(tmp_path):
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     db, paths = catalog_with_old_footage(tmp_path, now)
     cams = [Cam("c")]
     before = RetentionConfig()
@@ -67,32 +68,32 @@ def test_lowered_max_destroys_nothing_before_the_grace_ends(tmp_path):
     change = record_policy(db, policy_doc(after, cams), grace_us=D, now=now, actor="edged",
                            source={"config": "edged.toml"})
     assert change["lowered"] == {"c": (365 * D, H)} and change["grace_until_us"] == now + D
-    rec = json.loads(next(db.query("SELECT detail FROM audit WHERE action = 'retention.change'"))["detail"])
+    rec = json.loads(audit_rows(db, "retention.change")[0]["detail"])
     assert rec["old"]["max_us"] == 365 * D and rec["new"]["max_us"] == H
     assert {"setting": "max_us", "old": 365 * D, "new": H} in rec["changes"] and rec["grace_until_us"] == now + D
     for t in (now, now + H, now + 23 * H, now + D - 1):
-        r = run_pass(db, tmp_path, after, cams, roomy, now=t)
+        r = run_pass(db, tmp_path, after, cams, roomy, clock=FakeClock(t))
         assert r.destroyed == 0 and [a.kind for a in r.plan.alarms] == ["retention_grace"], t
     assert all((tmp_path / p).exists() for p in paths)
-    rep = retention_report(db, after, cams, tmp_path, now=now + H)  # what edgectl retention shows
+    rep = retention_report(db, after, cams, tmp_path, clock=FakeClock(now + H))  # what edgectl retention shows
     assert rep["grace_us"] == D and rep["cameras"][0]["grace_until_us"] == now + D
     assert rep["cameras"][0]["grace_max_us"] == 365 * D
-    r = run_pass(db, tmp_path, after, cams, roomy, now=now + D)
+    r = run_pass(db, tmp_path, after, cams, roomy, clock=FakeClock(now + D))
     assert r.destroyed == 3 and {d.reason for d in r.plan.destroy} == {"max_retention"}
     assert not any((tmp_path / p).exists() for p in paths)
 
 
 def test_a_released_hold_waits_out_the_grace_too(tmp_path):
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     db, paths = catalog_with_old_footage(tmp_path, now)
     cams = [Cam("c")]
     cfg = replace(RetentionConfig(), min_retention_us=60 * S, max_retention_us=H, allow_short_for_tests=True)
     hold = add_hold(db, kind="evidence", cameras=["c"], from_us=now - 3 * D, to_us=now, reason="r", case_ref="C",
                     placed_by="carol", expires_us=now + 10 * D, now=now - D)
-    assert run_pass(db, tmp_path, cfg, cams, roomy, now=now).destroyed == 0
+    assert run_pass(db, tmp_path, cfg, cams, roomy, clock=FakeClock(now)).destroyed == 0
     release_hold(db, hold["id"], actor="carol", reason="done", approver=None, now=now)
-    assert run_pass(db, tmp_path, cfg, cams, roomy, now=now + 23 * H).destroyed == 0
-    assert run_pass(db, tmp_path, cfg, cams, roomy, now=now + D).destroyed == 3
+    assert run_pass(db, tmp_path, cfg, cams, roomy, clock=FakeClock(now + 23 * H)).destroyed == 0
+    assert run_pass(db, tmp_path, cfg, cams, roomy, clock=FakeClock(now + D)).destroyed == 3
 
 
 def test_retention_change_by_reload_and_by_restart(tmp_path):
@@ -101,7 +102,7 @@ def test_retention_change_by_reload_and_by_restart(tmp_path):
     sub = Subscriber(broker, "edged/v1/test/node1/#").start()
     data = tmp_path / "data"
     data.mkdir()
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     old = write_segments(data, "cam", clip_mp4(clip), [(now - 2 * D, 12)], segment_s=3)
     with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
         def config(**retention):
@@ -116,31 +117,30 @@ def test_retention_change_by_reload_and_by_restart(tmp_path):
             wait_for(births, 20, "the first birth")
             config(min_retention="1m", max_retention="1h", allow_short_for_tests=True)
             d.signal(signal.SIGHUP)
-            rec = wait_for(lambda: d.query("SELECT * FROM audit WHERE action = 'retention.change'"), 20,
+            rec = wait_for(lambda: audit_rows(d, "retention.change"), 20,
                            "the retention.change record")[0]
             detail = json.loads(rec["detail"])
             assert rec["actor"] == "edged" and detail["old"]["max_us"] == 365 * D and detail["new"]["max_us"] == H
             assert detail["lowered"] == {"cam": {"old_max_us": 365 * D, "new_max_us": H}}
             assert detail["source"]["config"].endswith("edged.toml") and len(detail["source"]["sha256"]) == 64
-            alarm = wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'retention_changed'"), 10,
+            alarm = wait_for(lambda: alarms(d, lambda r: r["key"] == "retention_changed"), 10,
                              "the alarm")[0]
             assert "max_us 365d -> 1h" in alarm["message"] and "after the grace period" in alarm["message"]
             birth = wait_for(lambda: [b for b in births() if b["retention"]["max_days"] < 1], 20, "a new birth")[-1]
             assert birth["retention"]["grace_hours"] == 24 and birth["session"] == births()[0]["session"]
-            grace = wait_for(lambda: d.query("SELECT * FROM alarms WHERE key = 'retention_grace:cam'"), 20,
+            grace = wait_for(lambda: alarms(d, lambda r: r["key"] == "retention_grace:cam"), 20,
                              "the grace alarm")[0]
             assert "destroyed from" in grace["message"]
-            passes = len(d.query("SELECT * FROM retention_passes"))
-            wait_for(lambda: len(d.query("SELECT * FROM retention_passes")) >= passes + 3, 20, "three more passes")
-            assert d.query("SELECT * FROM destructions") == [], "nothing destroyed in the grace period"
+            passes = len(rows(d, "retention_passes"))
+            wait_for(lambda: len(rows(d, "retention_passes")) >= passes + 3, 20, "three more passes")
+            assert rows(d, "destructions") == [], "nothing destroyed in the grace period"
             assert d.stop() == 0
             # changed while stopped: recorded at the next start
             config(min_retention="1m", max_retention="1h", allow_short_for_tests=True, on_full="stop")
             d.start()
-            wait_for(lambda: len(d.query("SELECT * FROM audit WHERE action = 'retention.change'")) == 2, 30,
+            wait_for(lambda: len(audit_rows(d, "retention.change")) == 2, 30,
                      "the change made while edged was stopped")
-            last = json.loads(d.query("SELECT detail FROM audit WHERE action = 'retention.change' ORDER BY seq")[-1]
-                              ["detail"])
+            last = json.loads(audit_rows(d, "retention.change")[-1]["detail"])
             assert last["changes"] == [{"setting": "on_full", "old": "overwrite", "new": "stop"}]
         finally:
             if d.proc.poll() is None:

@@ -11,12 +11,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from storage.catalog import COMPLETE, FOOTAGE_STATES, MISSING, WRITING
+from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
 
@@ -61,11 +63,11 @@ def files_under(folder: Path) -> list[str]:
 
 
 def heartbeat(d: Daemon) -> int:
-    return int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])
+    return int(node_value(d, "heartbeat_us"))
 
 
 def active(d: Daemon, kind: str) -> list[dict]:
-    return d.query("SELECT * FROM alarms WHERE kind = ? AND cleared_us IS NULL", (kind,))
+    return alarms(d, lambda r: r["kind"] == kind, active=True)
 
 
 def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, cameras):
@@ -80,7 +82,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
     try:
         wait_for(lambda: len(d.segments("a")) >= 2 and d.segments("b"), 40, "recording")
         assert (disk / "edged-identity").read_text().strip(), "the identity file is on the footage's filesystem"
-        before = {r["path"] for r in d.query("SELECT path FROM segments")}
+        before = {r["path"] for r in rows(d, "segments")}
 
         _umount(video)  # the disk goes away: the root filesystem's empty folder is left at its path
         alarm = wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm within seconds")[0]
@@ -91,23 +93,23 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
         assert "RECORDING STOPPED" in status.stdout and "data disk" in status.stdout, status.stdout
         # The segments open at the loss: closed on their own disk, then `missing` until it is back;
         # never left `writing`, never `complete` with a file that is not at its path.
-        wait_for(lambda: not d.query("SELECT * FROM segments WHERE state = 'writing'"), 15, "no segment left writing")
-        for r in d.query("SELECT * FROM segments WHERE state IN ('complete', 'recovered')"):
+        wait_for(lambda: not rows(d, "segments", lambda r: r["state"] == WRITING), 15, "no segment left writing")
+        for r in rows(d, "segments", lambda r: r["state"] in FOOTAGE_STATES):
             assert (disk / Path(r["path"]).relative_to("video")).exists(), r
-        stranded = d.query("SELECT * FROM segments WHERE state = 'missing'")
+        stranded = rows(d, "segments", lambda r: r["state"] == MISSING)
         assert all(r["note"].startswith("storage lost") for r in stranded), stranded
         assert files_under(video) == [], "nothing written under the empty mount point"
-        retention = d.query("SELECT count(*) AS n FROM retention_passes")[0]["n"]
+        retention = len(rows(d, "retention_passes"))
 
         _mount("--bind", str(disk), str(video))  # the same disk back
         wait_for(lambda: not active(d, "storage_lost"), 10, "the alarm cleared")
-        wait_for(lambda: d.query("SELECT * FROM segments WHERE created_us > ? AND state = 'complete'",
-                                 (alarm["raised_us"],)), 30, "recording resumed")
+        wait_for(lambda: rows(d, "segments", lambda r: r["created_us"] > alarm["raised_us"]
+                              and r["state"] == COMPLETE), 30, "recording resumed")
         for r in stranded:
-            row = d.query("SELECT * FROM segments WHERE id = ?", (r["id"],))[0]
+            row = one(d, "segments", lambda s: s["id"] == r["id"])
             assert row["state"] == "recovered" and row["sha256"], row
-        assert d.query("SELECT count(*) AS n FROM retention_passes")[0]["n"] >= retention
-        assert set(before) <= {r["path"] for r in d.query("SELECT path FROM segments")}
+        assert len(rows(d, "retention_passes")) >= retention
+        assert set(before) <= {r["path"] for r in rows(d, "segments")}
 
         # A different (empty) disk under the mount point is not the disk: nothing is written to it.
         _umount(video)
@@ -122,19 +124,19 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
     finally:
         rc = d.stop()
     assert rc == 0, d.log
-    assert not d.query("SELECT * FROM segments WHERE state = 'writing'"), "a clean stop leaves nothing writing"
+    assert not rows(d, "segments", lambda r: r["state"] == WRITING), "a clean stop leaves nothing writing"
     assert "every open segment was closed" not in d.log.split("SIGTERM")[-1] or \
-        not d.query("SELECT * FROM segments WHERE note LIKE '%when edged stopped'")
+        not rows(d, "segments", lambda r: (r["note"] or "").endswith("when edged stopped"))
     assert files_under(video) == []
     _umount(video)
     # Restarted with the right disk back: recording goes on onto it.
     _mount("--bind", str(disk), str(video))
-    restarted = time.time_ns() // 1000
+    restarted = SYSTEM.now_us()
     d2 = Daemon(config, data, tmp_path / "edged2.log").start()
     try:
-        wait_for(lambda: not active(d2, "storage_lost") and d2.query(
-            "SELECT * FROM segments WHERE created_us > ? AND state = 'complete' AND camera = 'a'",
-            (restarted,)), 40, "recording after a restart")
+        wait_for(lambda: not active(d2, "storage_lost") and rows(
+            d2, "segments", lambda r: r["created_us"] > restarted and r["state"] == COMPLETE and r["camera"] == "a"),
+            40, "recording after a restart")
     finally:
         assert d2.stop() == 0, d2.log
 
@@ -151,19 +153,19 @@ def test_whole_data_folder_unmounted_then_restarted_never_makes_a_new_catalog_or
         wait_for(lambda: len(d.segments("a")) >= 2, 40, "recording")
         key = (disk / "node-ed25519.key").read_bytes()
         assert (disk / "backups" / "node-ed25519.key").read_bytes() == key, "the node key is backed up"
-        init = d.query("SELECT * FROM audit WHERE action = 'data.init'")
+        init = audit_rows(d, "data.init")
         assert len(init) == 1 and json.loads(init[0]["detail"])["how"] == "edged run --init-data"
 
         _umount(data)
         alarm = wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm within seconds")[0]
         assert "data folder" in alarm["message"], alarm
         wait_for(lambda: d.camera("a")["state"] == "offline", 10, "the camera stopped")
-        wait_for(lambda: not d.query("SELECT * FROM segments WHERE state = 'writing'"), 15, "no segment left writing")
+        wait_for(lambda: not rows(d, "segments", lambda r: r["state"] == WRITING), 15, "no segment left writing")
         assert files_under(data) == [], "nothing written into the empty mount point"
     finally:
         assert d.stop() == 0, d.log
-    assert not d.query("SELECT * FROM segments WHERE state = 'writing'")
-    stranded = [r["id"] for r in d.query("SELECT id FROM segments WHERE state = 'missing'")]
+    assert not rows(d, "segments", lambda r: r["state"] == WRITING)
+    stranded = [r["id"] for r in rows(d, "segments", lambda r: r["state"] == MISSING)]
     assert stranded, "the segment open at the loss is missing until its disk is back"
 
     # Restarted (as systemd would) while the disk is still gone: it waits, and makes nothing.
@@ -173,15 +175,15 @@ def test_whole_data_folder_unmounted_then_restarted_never_makes_a_new_catalog_or
         assert waiting.proc.poll() is None
         assert files_under(data) == [], "no new catalog, no new node key"
         _mount("--bind", str(disk), str(data))  # the disk is back
-        wait_for(lambda: d.query("SELECT * FROM segments WHERE state = 'complete' AND created_us > ?",
-                                 (alarm["raised_us"],)), 40, "recording on the disk that came back")
+        wait_for(lambda: rows(d, "segments", lambda r: r["state"] == COMPLETE
+                              and r["created_us"] > alarm["raised_us"]), 40, "recording on the disk that came back")
         assert (disk / "node-ed25519.key").read_bytes() == key, "the same node key"
         for row_id in stranded:
-            assert d.query("SELECT state FROM segments WHERE id = ?", (row_id,))[0]["state"] == "recovered"
+            assert one(d, "segments", lambda r: r["id"] == row_id)["state"] == "recovered"
     finally:
         assert waiting.stop() == 0, waiting.log
-    assert not d.query("SELECT * FROM segments WHERE state = 'writing'")
-    assert len(d.query("SELECT * FROM audit WHERE action = 'data.init'")) == 1
+    assert not rows(d, "segments", lambda r: r["state"] == WRITING)
+    assert len(audit_rows(d, "data.init")) == 1
 
 
 def test_init_data_refuses_a_folder_that_has_a_catalog(tmp_path):
@@ -194,7 +196,7 @@ def test_init_data_refuses_a_folder_that_has_a_catalog(tmp_path):
                            capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert again.returncode == 1 and "already holds a catalog" in again.stderr
     d = Daemon(config, tmp_path / "data", tmp_path / "edged.log")
-    rows = d.query("SELECT * FROM audit")
-    assert [r["action"] for r in rows] == ["data.init"]
-    assert json.loads(rows[0]["detail"])["reason"] == "new installation" and rows[0]["actor"].startswith("os:")
+    records = audit_rows(d)
+    assert [r["action"] for r in records] == ["data.init"]
+    assert json.loads(records[0]["detail"])["reason"] == "new installation" and records[0]["actor"].startswith("os:")
     assert (tmp_path / "data" / "video" / "edged-identity").read_text() == (tmp_path / "data" / "edged-identity").read_text()

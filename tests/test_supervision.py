@@ -14,8 +14,10 @@ import pytest
 
 from edged.daemon import task_keeper
 from edged.daemon.supervisor import AUX_STOP_S
+from storage.catalog import FOOTAGE_STATES
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import alarms as alarm_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 
 BASE = "edged/v1/test/node1"
@@ -30,10 +32,9 @@ def test_backoff_doubles_to_a_cap_with_jitter():
 
 def unbroken(d: Daemon, camera: str) -> list[tuple[int, int]]:
     """Every piece of the camera's footage, kept or destroyed by retention, in order; they must abut."""
-    rows = d.query("SELECT start_us, end_us FROM segments WHERE camera = ? AND state IN ('complete', 'recovered')"
-                   " UNION ALL SELECT start_us, end_us FROM destructions WHERE camera = ? ORDER BY start_us",
-                   (camera, camera))
-    spans = [(r["start_us"], r["end_us"]) for r in rows]
+    pieces = sorted(rows(d, "segments", lambda r: r["camera"] == camera and r["state"] in FOOTAGE_STATES)
+                    + rows(d, "destructions", lambda r: r["camera"] == camera), key=lambda r: r["start_us"])
+    spans = [(r["start_us"], r["end_us"]) for r in pieces]
     holes = [(a, b) for (_, a), (b, _) in zip(spans, spans[1:]) if b != a]
     assert holes == [], f"footage has holes: {holes}"
     return spans
@@ -69,18 +70,18 @@ def test_faults_in_viewer_mqtt_health_and_retention_are_alarms_and_restarts(tmp_
     monkeypatch.setenv("EDGED_TEST_HOOKS", "1")
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
-        wait_for(lambda: d.query("SELECT * FROM destructions"), 40, "retention destroying footage past 6 s")
+        wait_for(lambda: rows(d, "destructions"), 40, "retention destroying footage past 6 s")
         wait_for(lambda: viewer_up(port), 20, "the viewer")
         wait_for(lambda: sub.last(f"{BASE}/status") and sub.last(f"{BASE}/status").payload == b"online", 20,
                  "MQTT online")
         online_before = sum(m.topic == f"{BASE}/status" and m.payload == b"online" for m in list(sub.messages))
-        destroyed_before = len(d.query("SELECT * FROM destructions"))
+        destroyed_before = len(rows(d, "destructions"))
 
         (data / "test-faults").write_text("viewer\nreporting\nhealth\nretention-emfile 2\n")
         d.signal(signal.SIGUSR1)
 
         def alarms(kind: str) -> list[dict]:
-            return d.query("SELECT * FROM alarms WHERE kind = ? ORDER BY id", (kind,))
+            return alarm_rows(d, lambda r: r["kind"] == kind)
 
         for task in ("viewer", "reporting", "health"):
             wait_for(lambda: any(a["key"] == f"task_failed:{task}" for a in alarms("task_failed")), 20,
@@ -89,10 +90,10 @@ def test_faults_in_viewer_mqtt_health_and_retention_are_alarms_and_restarts(tmp_
         assert "EMFILE" in failed["message"] or "Too many open files" in failed["message"]
         # the skipped files stay on the books and go at a later pass; the alarm clears
         wait_for(lambda: alarms("retention_file_errors")[0]["cleared_us"], 30, "the file-error alarm cleared")
-        wait_for(lambda: not d.query("SELECT * FROM garbage"), 10, "the skipped files removed later")
-        assert len(d.query("SELECT * FROM destructions")) > destroyed_before
+        wait_for(lambda: not rows(d, "garbage"), 10, "the skipped files removed later")
+        assert len(rows(d, "destructions")) > destroyed_before
         on_disk = {str(p.relative_to(data)) for p in (data / "video").rglob("*.mp4")}
-        assert not on_disk & {r["path"] for r in d.query("SELECT path FROM destructions")}
+        assert not on_disk & {r["path"] for r in rows(d, "destructions")}
 
         # every task is back
         wait_for(lambda: viewer_up(port), 20, "the viewer back")

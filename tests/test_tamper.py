@@ -13,6 +13,7 @@ import time
 import pytest
 
 from storage import layout, tamper
+from storage.clock import FakeClock
 from storage.fsutil import fsync_file
 from storage.hashing import sha256_file
 from storage.tamper import DELETED, MODIFIED, MOVED, Tamper, TamperWatcher
@@ -41,7 +42,8 @@ class Rig:
         self._lock = threading.Lock()
         self.segs = [self._make("cam1", i) for i in range(4)]
         self.spare = self._make("cam2", 0)  # the sentinel, in another folder
-        self.watcher = TamperWatcher(data, self._on_tamper, lambda rel, kind: rel in self.ours)
+        self.clock = FakeClock(T0 + 3600 * S)
+        self.watcher = TamperWatcher(data, self._on_tamper, lambda rel, kind: rel in self.ours, self.clock)
 
     def _make(self, camera, i):
         rel = layout.segment_relpath(camera, T0 + i * 60 * S)
@@ -78,10 +80,10 @@ def rig(tmp_path):
 
 def test_deletion_is_reported(rig):
     rel = rig.segs[0]
-    before = time.time_ns() // 1000
+    rig.clock.advance(s=7)
     os.unlink(rig.data / rel)
     t = rig.await_report(rel, DELETED)
-    assert t.at_us >= before
+    assert t.at_us == T0 + 3607 * S, "stamped with the watcher's clock when it saw the deletion"
     assert len(rig.about(rel)) == 1
 
 

@@ -22,8 +22,10 @@ from edged.viewer.live import has_parameter_sets
 from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of
 from storage import audit
 from storage.catalog import open_readonly
+from storage.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch, login_page
 from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import audit_rows, rows
 from tests.support.configs import MINIMAL, error_for, write
 from tests.support.osuser import private_walk
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -298,7 +300,7 @@ class Site:
         data = tmp / "data"
         data.mkdir()
         # cam1 an hour ago: 8 s, a 2 s hole, 6 s (key frames every second)
-        self.t0 = (time.time_ns() // 1000 - 3600 * S) // S * S
+        self.t0 = (SYSTEM.now_us() - 3600 * S) // S * S
         for cam in ("cam1", "cam2"):
             write_segments(data, cam, clip_mp4(clip), [(self.t0, 8), (self.t0 + 10 * S, 6)], segment_s=3)
         self.port = free_port()
@@ -339,8 +341,8 @@ class Site:
         return login_page(self.browser, self.base, name)
 
     def audit(self, action: str, actor: str | None = None) -> list[dict]:
-        rows = self.daemon.query("SELECT * FROM audit WHERE action = ? ORDER BY seq", (action,))
-        return [{**r, "detail": json.loads(r["detail"])} for r in rows if actor is None or r["actor"] == actor]
+        return [{**r, "detail": json.loads(r["detail"])} for r in audit_rows(self.daemon, action)
+                if actor is None or r["actor"] == actor]
 
     def close(self) -> None:
         if self.browser is not None:
@@ -367,9 +369,9 @@ def video(page, prop: str):
 
 def playing(page, what: str) -> float:
     """The video element's time advances (decoded frames are shown), by a full second.
-    Returns when it was first seen playing (time.time())."""
+    Returns when it was first seen playing (SYSTEM.now_us() / 1e6)."""
     wait_for(lambda: video(page, "currentTime") > 0.5, 30, f"{what} to start playing")
-    seen = time.time()
+    seen = SYSTEM.now_us() / 1e6
     t = video(page, "currentTime")
     wait_for(lambda: video(page, "currentTime") > t + 1, 10, f"{what} to keep playing")
     return seen
@@ -380,7 +382,7 @@ def test_live_view_plays_the_camera_with_one_read_however_many_viewers_and_ends_
     assert rtsp_reads(pid, port) == 0  # nobody watching: the viewer reads no camera
     a = site.login("vera")
     assert a.eval_on_selector_all("#cameras button", "bs => bs.map(b => b.dataset.camera)") == ["cam1", "cam2"]
-    clicked = time.time()
+    clicked = SYSTEM.now_us() / 1e6
     a.click("button[data-camera=cam1]")
     seen = playing(a, "vera's live view")
     assert (video(a, "videoWidth"), video(a, "videoHeight")) == (WIDTH, HEIGHT)
@@ -393,7 +395,7 @@ def test_live_view_plays_the_camera_with_one_read_however_many_viewers_and_ends_
     assert rtsp_reads(pid, port) == 1  # one camera read for both viewers
 
     a.click("#stop")
-    stopped = time.time()
+    stopped = SYSTEM.now_us() / 1e6
     stop = wait_for(lambda: site.audit("live.stop", "vera"), 10, "vera's stop record")[0]["detail"]
     start = site.audit("live.start", "vera")[0]["detail"]
     assert start["camera"] == stop["camera"] == "cam1" and start["view"] == stop["view"]
@@ -427,7 +429,7 @@ def test_a_crashed_media_worker_ends_a_view_not_the_daemon(site):
     a.click("button[data-camera=cam2]")
     playing(a, "vera's live view")
     workers = wait_for(lambda: media_workers(pid), 10, "the media worker")
-    segments = len(site.daemon.query("SELECT * FROM segments"))
+    segments = len(rows(site.daemon, "segments"))
     for w in workers:
         os.kill(w, sig.SIGKILL)
     wait_for(lambda: not media_workers(pid), 10, "the worker gone")
@@ -437,7 +439,7 @@ def test_a_crashed_media_worker_ends_a_view_not_the_daemon(site):
     a.click("button[data-camera=cam2]")  # a new view gets a new worker
     playing(a, "vera's second live view")
     assert len(media_workers(pid)) == 1
-    wait_for(lambda: len(site.daemon.query("SELECT * FROM segments")) > segments, 20, "recording going on")
+    wait_for(lambda: len(rows(site.daemon, "segments")) > segments, 20, "recording going on")
     a.click("#stop")
     wait_for(lambda: len(site.audit("live.stop", "vera")) > stops + 1, 10, "the second stop record")
     wait_for(lambda: not media_workers(pid), 15, "the worker ends with the view")
@@ -577,7 +579,7 @@ def test_the_audit_chain_holds_every_view_record(site):
     db = open_readonly(site.daemon.data_dir / "catalog.db")
     try:
         checked, problem = audit.verify(db)
-        actions = [r["action"] for r in db.query("SELECT action FROM audit ORDER BY seq")]
+        actions = [r["action"] for r in audit_rows(db)]
     finally:
         db.conn.close()
     assert problem is None and checked == len(actions)

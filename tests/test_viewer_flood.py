@@ -15,6 +15,7 @@ import pytest
 from edged.viewer.throttle import LoginThrottle, Limits
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.flood import fd_count, flood, login_from, stored_bytes
 from tests.support.people import People, password_for
@@ -60,7 +61,7 @@ def test_login_and_connection_flood(tmp_path):
             wait_for(lambda: "web viewer listening" in d.log, 30, "the web viewer")
             People(config, tmp_path).add("vera", "viewer")
             first = wait_for(lambda: d.segments("cam")[:2], 30, "recording")[0]
-            wait_for(lambda: d.query("SELECT * FROM node WHERE key = 'mqtt_audit_seq'"), 30, "MQTT caught up")
+            wait_for(lambda: node_value(d, "mqtt_audit_seq"), 30, "MQTT caught up")
             fds_before, size_before = fd_count(d.proc.pid), stored_bytes(data)
 
             async def run():
@@ -82,7 +83,7 @@ def test_login_and_connection_flood(tmp_path):
             status, body = login_from("127.0.0.2", port, "vera", password_for("vera"))
             assert status == 200 and body["account"] == "vera"
 
-            failures = d.query("SELECT * FROM login_failures")
+            failures = rows(d, "login_failures")
             assert 0 < len(failures) <= 10 and {f["client"] for f in failures} == {"127.0.0.1"}
             assert all(len(f["name"]) <= 32 for f in failures)
             # one generic answer, whatever the reason

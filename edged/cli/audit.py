@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,7 @@ from edged.control.server import call
 from edged.cli.display import UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage import audit
 from storage.catalog import open_readonly
-
-
-def _now() -> int:
-    return time.time_ns() // 1000
+from storage.clock import SYSTEM
 
 
 def cmd_audit(ctx, args) -> tuple[Any, str]:
@@ -39,7 +35,7 @@ def cmd_audit(ctx, args) -> tuple[Any, str]:
     req: dict[str, Any] = {"limit": args.limit, "action": args.action}
     if args.since:
         try:
-            req["from_us"] = _now() - parse_duration(args.since, "--since")
+            req["from_us"] = SYSTEM.now_us() - parse_duration(args.since, "--since")
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
     rows = call(ctx.socket, "audit.list", req)
@@ -118,7 +114,7 @@ def _export(ctx, args) -> tuple[Any, str]:
 
 
 def _report(ctx, args) -> tuple[Any, str]:
-    now = _now()
+    now = SYSTEM.now_us()
     start, end = parse_when(args.from_, now), parse_when(args.to, now) if args.to else now
     r = call(ctx.socket, "audit.report", {"from_us": start, "to_us": end}, timeout=300)
     if args.out:

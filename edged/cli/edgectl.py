@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from edged.cli import export as ctl_export, health as ctl_health, maintenance as
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.server import DaemonDown, RequestError, call
 from edged.cli.display import UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
+from storage.cameras import CONNECTING, DEGRADED, OFFLINE, RECORDING
+from storage.clock import SYSTEM
 
 SOCKET_ENV = "EDGECTL_SOCKET"
 DEFAULT_SOCKETS = (Path("/run/edged/control.sock"), Path("data/control.sock"))
@@ -46,11 +47,11 @@ class Ctx:
 
 def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
     data = call(ctx.socket, "status", {})
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     states = data["cameras"]
     storage = data.get("storage") or {"state": "ok", "reason": None}
     total = sum(states.values())
-    recording = states.get("recording", 0)
+    recording = states.get(RECORDING, 0)
     lines = [
         f"edged {data['version'] or '?'}  site {data['site'] or '?'} ({data['site_name'] or '-'}), node {data['node'] or '-'}",
         f"daemon:    running (pid {data['pid']}), up since {fmt_time(data['started_us'])}, "
@@ -58,7 +59,7 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
         *([f"storage:   RECORDING STOPPED: the data disk is gone since {fmt_time(storage.get('since_us'))}: "
            f"{storage['reason']}"] if storage["state"] == "lost" else []),
         f"cameras:   {recording}/{total} recording" + "".join(
-            f", {n} {s}" for s, n in sorted(states.items()) if s != "recording"),
+            f", {n} {s}" for s, n in sorted(states.items()) if s != RECORDING),
         f"footage:   {data['segments']} segments, {fmt_bytes(data['footage_bytes'])}, "
         f"{fmt_time(data['oldest_us'])} to {fmt_time(data['newest_us'])}; {data['open_segments']} being written",
         f"gaps:      {data['gaps_24h']} in the last 24 h",
@@ -69,7 +70,7 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
 
 
 def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     reply = call(ctx.socket, "cameras", {"all": args.all})
     rows = reply["cameras"]
     if args.notice:
@@ -77,13 +78,13 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     out = []
     for r in rows:
         res = f"{r['width']}x{r['height']}" if r["width"] else "-"
-        live = r["state"] in ("recording", "degraded")
+        live = r["state"] in (RECORDING, DEGRADED)
         r["figures_stale"] = not live  # fps, bitrate: the last figures before it stopped recording
-        problem = r["last_error"] if r["state"] in ("offline", "connecting") else \
+        problem = r["last_error"] if r["state"] in (OFFLINE, CONNECTING) else \
             "; ".join((r["health"] or {}).get("conditions", {}).values())
         fps = f"{r['fps']:.1f}" if r["fps"] is not None else "-"
         rate = f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-"
-        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in ("offline", "degraded") else r["state"],
+        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in (OFFLINE, DEGRADED) else r["state"],
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
                     r["reconnects"], r["compliance"] or "-", r["url"],
@@ -103,12 +104,12 @@ def notice(reply: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines.append(table(["LOCATION", "CAMERA", "KIND", "PURPOSE", "COVERAGE", "RESPONSIBLE", "CONTACT"], [
         [r["location"] or "-", r["name"], r["kind"], r["purpose"] or "-", r["coverage"] or "-",
          r["manager"] or "-", r["contact"] or "-"] for r in rows]))
-    lines.append(f"\nUpdated {fmt_time(time.time_ns() // 1000)}.")
+    lines.append(f"\nUpdated {fmt_time(SYSTEM.now_us())}.")
     return "\n".join(lines)
 
 
 def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
-    now = time.time_ns() // 1000
+    now = SYSTEM.now_us()
     start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
     end = parse_when(args.to, now) if args.to else now
     if end <= start:

@@ -14,6 +14,7 @@ from typing import Any
 from edged.control.server import call
 from edged.cli.display import UsageError, fmt_time, table
 from edged.rules.inspections import ITEM_LABELS, ITEMS
+from storage.clock import SYSTEM
 
 MARK = {True: "ok", False: "FAIL", None: "n/a"}
 
@@ -80,7 +81,7 @@ def cmd_countersign(ctx, args) -> tuple[Any, str]:
 
 
 def _month(text: str | None) -> tuple[str, int, int]:
-    now = datetime.now().astimezone()
+    now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone()
     text = text or now.strftime("%Y-%m")
     try:
         start = datetime.strptime(text, "%Y-%m").astimezone()

@@ -9,8 +9,9 @@ import logging
 import sys
 from pathlib import Path
 
-from edged import __version__, logs
+from edged import __version__
 from edged.config import DEFAULT_PATH, Config, ConfigError, default_config, load_config
+from storage import logs
 
 EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
 log = logging.getLogger("edged")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import sys
-import time
 from typing import Any
 
 from edged.cli import audit as ctl_audit
@@ -18,10 +17,8 @@ from edged.config import ConfigError, parse_duration
 from edged.control.server import RequestError, call, save_session, saved_session, session_file
 from edged.cli.display import UsageError, fmt_time, parse_when, table
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
-
-
-def _now() -> int:
-    return time.time_ns() // 1000
+from storage.clock import SYSTEM
+from storage.people_store import APPROVED, FILED, REQUEST_STATES
 
 
 class _Secrets:
@@ -94,7 +91,7 @@ def _account_lines(a: dict[str, Any]) -> str:
         ("password", f"set {fmt_time(a['pw_changed_us'])}"),
         ("state", f"REVOKED {fmt_time(a['revoked_us'])} by {a['revoked_by']}" if a["revoked_us"] else
          (f"locked until {fmt_time(a['locked_until_us'])}" if a["locked_until_us"] and
-          a["locked_until_us"] > _now() else "active")))]
+          a["locked_until_us"] > SYSTEM.now_us() else "active")))]
     if a.get("events"):
         lines.append("history:")
         lines += [f"  {fmt_time(e['at_us'])}  {e['action']:9} by {e['by']}: {e['reason']}" for e in a["events"]]
@@ -127,7 +124,7 @@ def cmd_account(ctx, args) -> tuple[Any, str]:
         a = call(ctx.socket, "account.show", {"name": args.name})
         return a, _account_lines(a)
     rows = call(ctx.socket, "account.list", {"all": True})
-    now = _now()
+    now = SYSTEM.now_us()
     text = table(["ACCOUNT", "NAME", "ROLES", "CAMERAS", "OPENED", "STATE"], [
         [a["name"], a["full_name"] or "-", ",".join(a["roles"]), _scope(a["cameras"]), fmt_time(a["opened_us"]),
          "revoked" if a["revoked_us"] else ("locked" if (a["locked_until_us"] or 0) > now else "active")]
@@ -139,10 +136,10 @@ def cmd_account(ctx, args) -> tuple[Any, str]:
 def _request_line(r: dict[str, Any]) -> list[Any]:
     g = r.get("grant") or {}
     state = r["state"]
-    if state == "approved" and g:
+    if state == APPROVED and g:
         state = f"approved, grant {g['id']} until {fmt_time(g['expires_us'])}"
-    if r["due_us"] and r["state"] == "filed":
-        state += f" (due {fmt_time(r['due_us'])}{', OVERDUE' if _now() > r['due_us'] else ''})"
+    if r["due_us"] and r["state"] == FILED:
+        state += f" (due {fmt_time(r['due_us'])}{', OVERDUE' if SYSTEM.now_us() > r['due_us'] else ''})"
     return [r["id"], r["kind"], r["category"], ",".join(r["cameras"]), fmt_time(r["from_us"]),
             fmt_time(r["to_us"]), r["mode"], r["requester_name"], r["filed_by"], (r["flag"] or "-"), state]
 
@@ -167,7 +164,7 @@ def _request_text(r: dict[str, Any]) -> str:
 
 
 def cmd_request(ctx, args) -> tuple[Any, str]:
-    now = _now()
+    now = SYSTEM.now_us()
     if args.req_cmd == "file":
         id_number = args.id_number
         if id_number == "-":
@@ -286,7 +283,7 @@ def register(sub) -> None:
     s.add_argument("id", type=int)
     s.add_argument("--json", action="store_true")
     ls = rs.add_parser("list", help="requests, newest first")
-    ls.add_argument("--state", choices=("filed", "approved", "rejected", "used", "lapsed"))
+    ls.add_argument("--state", choices=REQUEST_STATES)
     ls.add_argument("--kind", choices=KINDS)
     ls.add_argument("--citizen-id", help="a citizen's earlier requests (matched by keyed hash)")
     ls.add_argument("--limit", type=int, default=200)

@@ -6,18 +6,14 @@ verb that deletes footage (REQUIREMENTS R1.6).
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.server import call
 from edged.cli.display import UsageError, fmt_bytes, fmt_time, parse_when, table
+from storage.clock import SYSTEM
 from storage.retention import DAY_US
-
-
-def _now() -> int:
-    return time.time_ns() // 1000
 
 
 def _days(us: int | None) -> str:
@@ -37,7 +33,7 @@ def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
 
 
 def cmd_hold(ctx, args) -> tuple[Any, str]:
-    now = _now()
+    now = SYSTEM.now_us()
     if args.hold_cmd == "add":
         if not args.camera and not args.all_cameras:
             raise UsageError("name the cameras (--camera C, repeatable) or --all-cameras")

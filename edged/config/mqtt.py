@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,40 +26,10 @@ from edged.config.values import (
     _string,
     format_duration,
 )
+from mqtt.settings import MqttConfig, MqttTlsConfig
 
 if TYPE_CHECKING:
     from edged.config import SiteConfig
-
-
-@dataclass(frozen=True, slots=True)
-class MqttTlsConfig:
-    """TLS to the broker: on when an [mqtt.tls] table is present (empty: the system's CAs)."""
-
-    ca_file: Path | None = None
-    cert_file: Path | None = None   # client certificate (PEM); may hold the key too
-    key_file: Path | None = None
-    insecure: bool = False          # skip the host name check; the chain is still verified
-
-
-@dataclass(frozen=True, slots=True)
-class MqttConfig:
-    """Reporting to the central office (DESIGN.md "MQTT"). The password is left out of repr."""
-
-    enabled: bool = False
-    host: str = ""
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: MqttTlsConfig | None = None
-    client_id: str = ""
-    keepalive_us: int = 30 * SECOND
-    reconnect_max_us: int = 60 * SECOND
-    outbox_max: int = 100_000
-    command_key: str | None = None  # base64 Ed25519 public key; set: commands must be signed
-    command_max_age_us: int = 5 * MINUTE
-    homeassistant: bool = False
-    discovery_prefix: str = "homeassistant"
-    chain_head_us: int = MINUTE     # the signed audit chain head at most this often when it moved (design/0026)
 
 
 _MQTT_KEYS = (

@@ -19,13 +19,14 @@ import base64
 import hashlib
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from edged import __version__
+from edged import people
 from edged.control.server import Handler, RequestError
 from storage import audit, export, nodekey, people_store
+from storage.clock import SYSTEM, Clock
 from storage.export_worker import run_clips
 from storage.catalog import CatalogWriter
 from storage.fsutil import private_dir
@@ -38,12 +39,8 @@ STAGING_SWEEP_S = 3600.0
 READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
 
 
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
 def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
-                    in_use: InUse | None = None) -> dict[str, Handler]:
+                    in_use: InUse | None = None, clock: Clock = SYSTEM) -> dict[str, Handler]:
     in_use = InUse() if in_use is None else in_use
 
     async def export_run(args: dict[str, Any], caller: Any) -> dict[str, Any]:
@@ -55,7 +52,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
             raise RequestError('export.run needs {"grant": N}, the number of an approved copy grant') from None
         actor = str(caller)
         recipient = str(args.get("recipient") or "").strip()
-        started = now_us()
+        started = clock.now_us()
 
         def take(c) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             """Use the grant (or record why not), and read the footage it covers, in one go."""
@@ -68,7 +65,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
                     raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
                                              " in its range); the grant was not used")
             watcher = recipient or (grant or {}).get("requester") or ""
-            used = people_store.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy",
+            used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy",
                                           now_us=started)
             footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
             in_use.add(r["path"] for x in footage for r in x["segments"])  # on the writer thread: no pass between
@@ -117,7 +114,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
                       "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
                       "key": key.fingerprint}
             export_id = await writer.run(lambda c: people_store.record_export(
-                c.db, grant_id, out_dir=str(out), custodian=actor, now_us=now_us(), bytes_=size,
+                c.db, grant_id, out_dir=str(out), custodian=actor, now_us=clock.now_us(), bytes_=size,
                 manifest_sha256=digest, detail=detail))
             await sweep_staging(writer, data_dir, keep=out)
             files = await asyncio.to_thread(lambda: [{"name": f.name, "bytes": f.stat().st_size}
@@ -136,7 +133,7 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
             export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
         except (KeyError, TypeError, ValueError):
             raise RequestError('export.read needs {"export": N, "file": NAME, "offset": BYTES}') from None
-        row = await writer.run(lambda c: next(c.db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None))
+        row = await writer.run(lambda c: people_store.export_row(c.db, export_id))
         if row is None or row["custodian"] != getattr(caller, "account", None):
             raise RequestError(f"export {export_id} is not one you made")
         folder = Path(row["out_dir"])
@@ -160,11 +157,11 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
     return {"export.run": export_run, "export.read": export_read}
 
 
-def staging_sweeper(writer: CatalogWriter, data_dir: Path) -> Any:
+def staging_sweeper(writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM) -> Any:
     """The supervisor's task: staging copies go a day after they were made, on the record."""
     async def run(stopping: asyncio.Event) -> None:
         while not stopping.is_set():
-            await sweep_staging(writer, data_dir)
+            await sweep_staging(writer, data_dir, clock=clock)
             try:
                 await asyncio.wait_for(stopping.wait(), STAGING_SWEEP_S)
             except TimeoutError:
@@ -185,12 +182,13 @@ async def discard_working_copy(writer: CatalogWriter, data_dir: Path, folder: Pa
 
 
 async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None = None,
-                        older_than_us: int = STAGING_KEEP_US, working_too: bool = False) -> int:
+                        older_than_us: int = STAGING_KEEP_US, working_too: bool = False,
+                        clock: Clock = SYSTEM) -> int:
     """Destroy, on the record, export staging folders older than a day (and, at start-up,
     every working copy: no viewing survives a restart). Returns how many went."""
     def stale() -> list[Path]:
         found = []
-        now = time.time()
+        now = clock.now_us() / 1e6
         roots = [(data_dir / export.EXPORTS_DIR, older_than_us)]
         if working_too:
             roots.append((data_dir / export.WORKING_DIR, 0))

@@ -17,7 +17,7 @@ from edged.daemon.maintenance import DEFAULT_VERIFY_US
 from mqtt.commands import CommandRefused
 from storage import audit
 from storage.catalog import CatalogWriter
-from storage.retention_store import HoldError, add_hold, hold_row, now_us, release_hold
+from storage.retention_store import HoldError, add_hold, hold_row, release_hold
 
 
 def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
@@ -37,7 +37,7 @@ def mqtt_hold(hold_add: Handler, runner: Any) -> Handler:
         if kind != "evidence":
             raise CommandRefused(f"MQTT places only evidence holds, not {str(kind)[:20]!r} holds; a legal hold is "
                                  "placed at the box by an approver (edgectl hold add --kind legal)")
-        bound = now_us() + runner.cfg.retention.evidence_hold_us
+        bound = runner.clock.now_us() + runner.cfg.retention.evidence_hold_us
         expires = args.get("expires_us", bound)
         if not isinstance(expires, int) or isinstance(expires, bool) or expires > bound:
             raise CommandRefused("an evidence hold over MQTT expires at the latest after retention.evidence_hold "
@@ -51,7 +51,7 @@ def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: 
         return {"pong": True, "user": getattr(caller, "os_user", str(caller))}
 
     async def hold_add(args: dict[str, Any], caller: Any) -> dict[str, Any]:
-        now = now_us()
+        now = runner.clock.now_us()
         kind = args.get("kind", "evidence")
         expires = args.get("expires_us")
         if kind == "evidence" and expires is None:
@@ -88,7 +88,7 @@ def control_handlers(sup: Any, writer: CatalogWriter, runner: Any, maintenance: 
         try:
             def release(c):
                 row = release_hold(c.db, hold_id, actor=str(caller), reason=str(args.get("reason", "")),
-                                   approver=approver, now=now_us())
+                                   approver=approver, now=runner.clock.now_us())
                 audit.append(c.db, row["ended_by"], "hold.release", {
                     "id": row["id"], "kind": row["kind"], "reason": row["end_reason"], "approver": row["approved_by"]})
                 return row

@@ -9,10 +9,9 @@ in a thread, so neither the event loop nor the writer waits for it.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from typing import Any, Callable, TypeVar
 
+from edged import people
 from edged.rules import retrieval as rq
 from edged.alarms import Alarms
 from edged.config import Config
@@ -20,13 +19,10 @@ from edged.control.server import Caller, Handler, RequestError, SessionLookup, r
 from storage import audit, audit_report
 from storage import people_store as ps
 from storage.catalog import CatalogWriter
+from storage.clock import SYSTEM, Clock
 
 T = TypeVar("T")
 PAGE = 5000  # audit records per reply
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def policy_of(cfg: Config) -> ps.Policy:
@@ -35,9 +31,9 @@ def policy_of(cfg: Config) -> ps.Policy:
                      min_password=a.min_password)
 
 
-def session_lookup(writer: CatalogWriter) -> SessionLookup:
+def session_lookup(writer: CatalogWriter, clock: Clock = SYSTEM) -> SessionLookup:
     async def lookup(token: str) -> dict[str, Any] | None:
-        return await writer.run(lambda c: ps.session_of(c.db, token, now_us=now_us()))
+        return await writer.run(lambda c: ps.session_of(c.db, token, now_us=clock.now_us()))
     return lookup
 
 
@@ -45,7 +41,8 @@ def _text(args: dict[str, Any], key: str) -> str:
     return str(args.get(key) or "").strip()
 
 
-def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None) -> dict[str, Handler]:
+def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None,
+                    clock: Clock = SYSTEM) -> dict[str, Handler]:
     policy = policy_of(cfg)
     data_dir = cfg.storage.data_dir
 
@@ -64,31 +61,30 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         name, password = _text(args, "name"), str(args.get("password") or "")
         via = f"edgectl (os: {caller.os_user})"
         try:
-            return await ps.login_async(writer, name, password, now_us=now_us, via=via, policy=policy)
+            return await ps.login_async(writer, name, password, now_us=clock.now_us, via=via, policy=policy)
         except ps.AuthError as exc:
             await _lock_alarm(name)
             raise RequestError(f"login refused: {exc}") from None
 
     async def _lock_alarm(name: str) -> None:
-        row = await writer.run(lambda c: next(c.db.query(
-            "SELECT locked_until_us FROM accounts WHERE name = ?", [name]), None))
-        if alarms is not None and row and row["locked_until_us"] and row["locked_until_us"] > now_us():
+        until = await writer.run(lambda c: ps.locked_until(c.db, name))
+        if alarms is not None and until and until > clock.now_us():
             await alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
                                 f"account {name} is locked after {policy.lockout_after} failed logins in a row",
-                                {"account": name, "until_us": row["locked_until_us"]})
+                                {"account": name, "until_us": until})
 
     async def init_admin(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         if caller.uid != 0:
             raise RequestError(f"init-admin runs only as root on the box itself (you are {caller.os_user})")
         name, password = _text(args, "name"), str(args.get("password") or "")
         pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
-        return await write(lambda db: ps.init_admin(db, name, password, os_user=caller.os_user, now_us=now_us(),
+        return await write(lambda db: people.init_admin(db, name, password, os_user=caller.os_user, now_us=clock.now_us(),
                                                     min_password=policy.min_password, pw_hash=pw_hash),
                            "no admin created")
 
     async def logout(_args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         token = caller.token or ""
-        ended = await writer.run(lambda c: ps.logout(c.db, token, now_us=now_us()))
+        ended = await writer.run(lambda c: ps.logout(c.db, token, now_us=clock.now_us()))
         return {"account": caller.account, "ended": ended}
 
     async def whoami(_args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -103,9 +99,9 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
             raise RequestError("account not opened: roles and cameras are lists")
         password = str(args.get("password") or "")
         pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
-        return await write(lambda db: ps.add_account(
+        return await write(lambda db: people.add_account(
             db, _text(args, "name"), password, roles, cameras, by=str(caller),
-            reason=_text(args, "reason"), now_us=now_us(), full_name=_text(args, "full_name"),
+            reason=_text(args, "reason"), now_us=clock.now_us(), full_name=_text(args, "full_name"),
             min_password=policy.min_password, pw_hash=pw_hash), "account not opened")
 
     async def account_passwd(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -123,7 +119,7 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
             raise RequestError("password not changed: the current password is wrong")
         prepared = await asyncio.to_thread(ps.prepare_password, password, stored)  # scrypt: off the writer thread
         row = await write(lambda db: ps.change_password(db, name, password, by=str(caller),
-                                                        reason=_text(args, "reason"), now_us=now_us(),
+                                                        reason=_text(args, "reason"), now_us=clock.now_us(),
                                                         min_password=policy.min_password, prepared=prepared),
                           "password not changed")
         if alarms is not None:
@@ -132,7 +128,7 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
 
     async def account_revoke(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         return await write(lambda db: ps.revoke_account(db, _text(args, "name"), by=str(caller),
-                                                        reason=_text(args, "reason"), now_us=now_us()),
+                                                        reason=_text(args, "reason"), now_us=clock.now_us()),
                            "account not revoked")
 
     async def account_list(args: dict[str, Any], _caller: Caller) -> list[dict[str, Any]]:
@@ -148,8 +144,8 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
     # requests -----------------------------------------------------------------------
     async def request_file(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         fields = dict(args)
-        row = await write(lambda db: ps.file_request(db, fields, filed_by=caller.account or str(caller),
-                                                     now_us=now_us(), key=ps.id_key(data_dir),
+        row = await write(lambda db: people.file_request(db, fields, filed_by=caller.account or str(caller),
+                                                     now_us=clock.now_us(), key=ps.id_key(data_dir),
                                                      citizen_due_us=cfg.accounts.citizen_due_us),
                           "request not filed")
         await _ethics(row)
@@ -186,9 +182,9 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
     async def _decide(args: dict[str, Any], caller: Caller, approve: bool) -> dict[str, Any]:
         request_id = int(args.get("id") or 0)
         ttl = int(args.get("expires_us") or cfg.accounts.grant_ttl_us)
-        row = await write(lambda db: ps.decide_request(
+        row = await write(lambda db: people.decide_request(
             db, request_id, approver=caller.account or str(caller), approve=approve, reason=_text(args, "reason"),
-            now_us=now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
+            now_us=clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
             flag_note=_text(args, "flag_note") or None), "request not " + ("approved" if approve else "rejected"))
         if alarms is not None:
             await alarms.clear(f"request_overdue:{request_id}")
@@ -206,18 +202,8 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         limit = min(int(args.get("limit") or 200), PAGE)
         since = args.get("from_us")
 
-        def newest(db: Any) -> list[dict[str, Any]]:
-            sql, params = "SELECT * FROM audit WHERE 1 = 1", []
-            if since is not None:
-                sql += " AND at_us >= ?"
-                params.append(int(since))
-            if args.get("action"):
-                sql += " AND (action = ? OR action LIKE ?)"
-                params += [args["action"], args["action"] + ".%"]
-            rows = list(db.query(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]))
-            return [{**r, "detail": json.loads(r["detail"])} for r in reversed(rows)]
-
-        return await read(newest)
+        return await read(lambda db: audit.newest(db, limit=limit, from_us=None if since is None else int(since),
+                                                  action=args.get("action") or None))
 
     async def audit_export(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         after = int(args.get("after_seq") or 0)
@@ -227,10 +213,10 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
         return {"records": rows, "more": len(rows) == PAGE}
 
     async def audit_report_op(args: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        start, end = int(args.get("from_us") or 0), int(args.get("to_us") or now_us())
+        start, end = int(args.get("from_us") or 0), int(args.get("to_us") or clock.now_us())
         if end <= start:
             raise RequestError("the report's --to must be after --from")
-        report = await read(lambda db: audit_report.build(db, start, end, now_us=now_us()))
+        report = await read(lambda db: audit_report.build(db, start, end, now_us=clock.now_us()))
         await writer.run(lambda c: audit.append(c.db, str(caller), "audit.report", {"from_us": start, "to_us": end}))
         return report
 

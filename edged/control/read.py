@@ -13,23 +13,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 from edged.control.server import Caller, Handler, RequestError, read_catalog
 from edged.control.ops import check_scope
-from edged.daemon.inspection_runner import run_of
-from storage import audit
-from storage.catalog import FOOTAGE, CatalogWriter, segments_between
+from storage import audit, retention_store
+from storage import cameras as camera_table
+from storage import inspections as inspection_table
+from storage import maintenance as maintenance_table
+from storage import node as node_table
+from storage import segments as segment_table
+from storage.catalog import CatalogWriter, segments_between
+from storage.catalog import alarms as catalog_alarms
+from storage.clock import SYSTEM, Clock
 from storage.retention import DAY_US
 from storage.retention_store import HoldError, hold_row, retention_report
 
 MAX_ROWS = 100_000
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def _int(value: Any, field: str, default: int | None = None) -> int | None:
@@ -55,7 +56,8 @@ def _scoped(caller: Any, camera: str | None) -> list[str] | None:
     return None if not isinstance(caller, Caller) or caller.cameras is None else list(caller.cameras)
 
 
-def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Path) -> dict[str, Handler]:
+def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Path,
+                  clock: Clock = SYSTEM) -> dict[str, Handler]:
     """`cfg_of()` gives the config in force (a SIGHUP may have replaced it)."""
 
     def query(fn: Callable[[Any], Any]) -> Any:
@@ -63,13 +65,10 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
 
     async def status(_args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         def q(db) -> dict[str, Any]:
-            node = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node")}
-            states = {r["state"]: r["n"] for r in db.query(
-                "SELECT state, count(*) AS n FROM cameras WHERE configured = 1 GROUP BY state")}
-            seg = next(db.query("SELECT count(*) AS n, sum(bytes) AS bytes, min(start_us) AS oldest,"
-                                " max(end_us) AS newest FROM segments WHERE " + FOOTAGE))
-            open_n = next(db.query("SELECT count(*) AS n FROM segments WHERE state = 'writing'"))["n"]
-            gaps = next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [now_us() - DAY_US]))["n"]
+            node = node_table.values(db)
+            states = camera_table.state_counts(db)
+            seg = segment_table.summary(db)
+            gaps = segment_table.gap_count_since(db, clock.now_us() - DAY_US)
             disk = shutil.disk_usage(data_dir)
             return {
                 "running": True, "pid": os.getpid(), "version": node.get("version"), "site": node.get("site"),
@@ -77,8 +76,8 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
                 "started_us": int(node["started_us"]) if node.get("started_us") else None,
                 "heartbeat_us": int(node["heartbeat_us"]) if node.get("heartbeat_us") else None,
                 "data_dir": str(data_dir), "disk_total": disk.total, "disk_free": disk.free, "cameras": states,
-                "segments": seg["n"], "footage_bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
-                "newest_us": seg["newest"], "open_segments": open_n, "gaps_24h": gaps,
+                "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
+                "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
                 "broker": node.get("mqtt_status"),
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None}}
         try:
@@ -89,14 +88,8 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
     async def cameras(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         cfg = cfg_of()
 
-        def q(db) -> list[dict[str, Any]]:
-            rows = list(db.query("SELECT * FROM cameras WHERE configured = 1 OR ? ORDER BY id",
-                                 [int(bool(args.get("all")))]))
-            for r in rows:
-                for col in ("health", "image", "compliance_reasons"):
-                    r[col] = json.loads(r[col]) if r.get(col) else None
-            return rows
-        return {"cameras": await query(q), "site_name": cfg.site.name,
+        rows = await query(lambda db: camera_table.listing(db, bool(args.get("all"))))
+        return {"cameras": rows, "site_name": cfg.site.name,
                 "min_days": cfg.retention.min_retention_us // DAY_US,
                 "max_days": cfg.retention.max_retention_us // DAY_US}
 
@@ -109,18 +102,13 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
         scope = _scoped(caller, camera)
 
         def q(db) -> dict[str, Any]:
-            if camera and not next(db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [camera]), None):
+            if camera and not camera_table.exists(db, camera):
                 raise RequestError(f"no camera {camera!r}; `edgectl cameras` lists them")
             if scope is None or len(scope) == 1:
                 rows = segments_between(db, start, end, scope[0] if scope else None, limit)
             else:
                 rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit)][:limit]
-            sql = "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?"
-            params: list[Any] = [end, start]
-            if scope is not None:
-                sql += f" AND camera IN ({','.join('?' * len(scope))})"
-                params += scope
-            return {"segments": rows, "gaps": list(db.query(sql + " ORDER BY camera, from_us", params))}
+            return {"segments": rows, "gaps": segment_table.gaps_between(db, start, end, scope)}
         data = await query(q)
         await writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
             "cameras": scope, "from_us": start, "to_us": end, "segments": len(data["segments"])}))
@@ -128,28 +116,19 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
 
     async def retention(_args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         cfg = cfg_of()
-        return await query(lambda db: retention_report(db, cfg.retention, cfg.cameras, data_dir))
+        return await query(lambda db: retention_report(db, cfg.retention, cfg.cameras, data_dir, clock=clock))
 
     async def destructions(args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
         scope = _scoped(caller, args.get("camera"))
         start, end = _int(args.get("from_us"), "from_us"), _int(args.get("to_us"), "to_us")
-        sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
-        if scope is not None:
-            sql += f" AND camera IN ({','.join('?' * len(scope))})"
-            params += scope
-        if start is not None and end is not None:  # footage recorded in [start, end)
-            sql += " AND start_us < ? AND end_us > ?"
-            params += [end, start]
-        return await query(lambda db: list(db.query(sql + " ORDER BY camera, start_us LIMIT ?",
-                                                    [*params, _limit(args, 10_000)])))
+        limit = _limit(args, 10_000)
+        return await query(lambda db: retention_store.destructions(db, scope, start, end, limit))
 
     async def alarms(args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM alarms" + ("" if args.get("all") else " WHERE cleared_us IS NULL") + " ORDER BY raised_us"
-        return await query(lambda db: list(db.query(sql)))
+        return await query(lambda db: catalog_alarms(db, bool(args.get("all"))))
 
     async def hold_list(args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        sql = "SELECT id FROM holds" + ("" if args.get("all") else " WHERE ended_us IS NULL") + " ORDER BY id"
-        return await query(lambda db: [hold_row(db, r["id"]) for r in list(db.query(sql))])
+        return await query(lambda db: retention_store.holds(db, bool(args.get("all"))))
 
     async def hold_show(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         hold_id = _int(args.get("id"), "id")
@@ -162,26 +141,20 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
         return await query(q)
 
     async def maintenance_list(args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        return await query(lambda db: list(db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?",
-                                                     [_limit(args, 50)])))
-
-    def _runs(db, start: int, end: int) -> list[dict[str, Any]]:
-        ids = [r["id"] for r in db.query(
-            "SELECT id FROM inspection_runs WHERE ran_us >= ? AND ran_us < ? ORDER BY ran_us", [start, end])]
-        return [run_of(db, i) for i in ids]
+        limit = _limit(args, 50)
+        return await query(lambda db: maintenance_table.recent(db, limit))
 
     async def inspect_list(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
-        start, end = _int(args.get("from_us"), "from_us", 0), _int(args.get("to_us"), "to_us", now_us())
+        start, end = _int(args.get("from_us"), "from_us", 0), _int(args.get("to_us"), "to_us", clock.now_us())
 
         def q(db) -> dict[str, Any]:
-            site = {r["key"]: r["value"] for r in db.query(
-                "SELECT key, value FROM node WHERE key IN ('site', 'site_name')")}
-            return {"runs": _runs(db, int(start or 0), int(end or 0)), "site": site}
+            site = node_table.values(db, "site", "site_name")
+            return {"runs": inspection_table.runs_between(db, int(start or 0), int(end or 0)), "site": site}
         return await query(q)
 
     async def inspect_show(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         run_id = _int(args.get("run"), "run")
-        run = await query(lambda db: run_of(db, int(run_id or 0)))
+        run = await query(lambda db: inspection_table.run_of(db, int(run_id or 0)))
         if run is None:
             raise RequestError(f"no inspection {run_id}; `edgectl inspect list` shows them")
         return run

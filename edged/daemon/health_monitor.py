@@ -21,19 +21,19 @@ import numpy as np
 from edged.rules import health
 from edged.alarms import Alarms
 from edged.config import Config
-from storage import audit
 from recorder.imagecheck import decode_thumb, similarity
+from storage import audit
+from storage import cameras as camera_table
+from storage import segments as segment_table
+from storage.cameras import OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 
 EVAL_S = 2.0
 GAPS_EVERY_S = 30.0
 HOUR_US = 3_600_000_000
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def local_minute(at_us: int) -> int:
@@ -53,7 +53,8 @@ class ReferenceRefused(Exception):
 
 
 class HealthMonitor:
-    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None):
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None, clock: Clock = SYSTEM):
+        self.clock = clock
         self.cfg = cfg
         self.writer = writer
         self.alarms = alarms
@@ -75,16 +76,16 @@ class HealthMonitor:
     # inputs from the supervisor -------------------------------------------------------
     def on_state(self, cam: str, state: str, error: str | None, at_us: int) -> str:
         """Record a recorder state change; returns the camera's public state."""
-        if state == "offline" and self.states.get(cam) == "recording":
+        if state == OFFLINE and self.states.get(cam) == RECORDING:
             q = self.reconnects.setdefault(cam, deque(maxlen=1000))
             q.append(at_us)
         self.states[cam] = state
         self.errors[cam] = error
-        if state == "recording":
+        if state == RECORDING:
             self.down_since.pop(cam, None)
         else:
             self.down_since.setdefault(cam, at_us)
-        if state != "recording":
+        if state != RECORDING:
             self.images.pop(cam, None)  # a sample from before the outage says nothing now
         return self._public(cam)
 
@@ -109,7 +110,7 @@ class HealthMonitor:
     def _public(self, cam: str) -> str:
         camcfg = self.cfg.camera(cam)
         if camcfg is None:  # removed from the config: its recorder says "stopped", and so do we
-            return self.states.get(cam) or "stopped"
+            return self.states.get(cam) or STOPPED
         degraded = any(t.active for (c, _k), t in self.tracks.items() if c == cam)
         return health.camera_state(camcfg.enabled, self.states.get(cam), degraded)
 
@@ -124,7 +125,7 @@ class HealthMonitor:
             image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None)
 
     async def evaluate(self, now: int | None = None) -> None:
-        now = now_us() if now is None else now
+        now = self.clock.now_us() if now is None else now
         hc = self.cfg.health
         minute = local_minute(now)
         rows = []
@@ -151,7 +152,7 @@ class HealthMonitor:
             if self._written.get(cam.id) != row:  # most evaluations change nothing: no write
                 rows.append(row)
         if rows:
-            await self.writer.run(_write_health, rows)
+            await self.writer.run(lambda c: camera_table.set_health(c.db, rows))
             self._written.update((r["id"], r) for r in rows)
 
     def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
@@ -175,19 +176,13 @@ class HealthMonitor:
         midnight = int(datetime.fromtimestamp(now / 1e6).replace(hour=0, minute=0, second=0,
                                                                     microsecond=0).timestamp() * 1e6)
 
-        def read(c: Catalog) -> dict[str, float]:
-            rows = c.db.query(
-                "SELECT camera, sum(min(to_us, ?) - max(from_us, ?)) AS us FROM gaps"
-                " WHERE to_us > ? GROUP BY camera", [now, midnight, midnight])
-            return {r["camera"]: r["us"] / 1e6 for r in rows}
-
-        self.gap_today_s = await self.writer.run(read)
+        self.gap_today_s = await self.writer.run(lambda c: segment_table.gap_seconds_since(c.db, midnight, now))
         self.midnight_us = midnight
 
     async def load(self) -> None:
         def read(c: Catalog) -> dict[str, np.ndarray]:
             return {r["camera"]: np.frombuffer(r["thumb"], dtype=np.uint8).reshape(r["height"], r["width"])
-                    for r in c.db.query("SELECT * FROM camera_references")}
+                    for r in camera_table.references(c.db)}
 
         self.references = await self.writer.run(read)
 
@@ -198,7 +193,7 @@ class HealthMonitor:
                 await asyncio.wait_for(stopping.wait(), EVAL_S)
             except TimeoutError:
                 pass
-            now = now_us()
+            now = self.clock.now_us()
             if time.monotonic() - self._last_gaps >= GAPS_EVERY_S:
                 self._last_gaps = time.monotonic()
                 await self.refresh_gaps(now)
@@ -209,17 +204,16 @@ class HealthMonitor:
         if self.cfg.camera(cam) is None:
             raise ReferenceRefused(f"no camera {cam!r} in the config; `edgectl cameras` lists them")
         image = self.images.get(cam)
-        if image is None or image["thumb"] is None or now_us() - image["at"] > 3 * self.cfg.health.sample_interval_us:
+        stale = image is None or self.clock.now_us() - image["at"] > 3 * self.cfg.health.sample_interval_us
+        if image is None or image["thumb"] is None or stale:
             raise ReferenceRefused(f"camera {cam} has no recent picture sample: is it recording, and are image "
                                   "checks on ([health] sample_interval)? Try again in a few seconds.")
         thumb = image["thumb"]
-        at = now_us()
+        at = self.clock.now_us()
 
         def store(c: Catalog) -> None:
             with c.db.atomic():
-                c.db.execute("INSERT OR REPLACE INTO camera_references (camera, thumb, width, height, set_by, set_us)"
-                             " VALUES (?, ?, ?, ?, ?, ?)", [cam, thumb.tobytes(), thumb.shape[1], thumb.shape[0],
-                                                            actor, at])
+                camera_table.set_reference(c.db, cam, thumb.tobytes(), thumb.shape[1], thumb.shape[0], actor, at)
                 audit.append(c.db, actor, "camera.set_reference", {"camera": cam, "sample_us": image["at"]})
 
         await self.writer.run(store)
@@ -244,10 +238,3 @@ class HealthMonitor:
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons}
 
-
-def _write_health(c: Catalog, rows: list[dict[str, Any]]) -> None:
-    with c.db.atomic():
-        for row in rows:
-            c.db.execute("UPDATE cameras SET state = ?, compliance = ?, compliance_reasons = ?, image = ?, health = ?"
-                         " WHERE id = ?", [row["state"], row["compliance"], row["compliance_reasons"], row["image"],
-                                           row["health"], row["id"]])

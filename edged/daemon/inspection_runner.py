@@ -5,9 +5,7 @@ signature (REQUIREMENTS R3.1-R3.2). The checks themselves are edged.rules.inspec
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
@@ -15,15 +13,13 @@ from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from storage import audit
+from storage import inspections as inspection_table
 from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 
 CHECK_S = 30.0   # the loop wakes at least this often (overdue check, clock steps)
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class InspectionError(Exception):
@@ -31,12 +27,14 @@ class InspectionError(Exception):
 
 
 def local_tz():
-    return datetime.now().astimezone().tzinfo
+    return datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone().tzinfo
 
 
 class InspectionRunner:
-    def __init__(self, cfg: Config, writer: CatalogWriter, monitor: Any, alarms: Alarms | None):
+    def __init__(self, cfg: Config, writer: CatalogWriter, monitor: Any, alarms: Alarms | None,
+                 clock: Clock = SYSTEM):
         self.cfg = cfg
+        self.clock = clock
         self.writer = writer
         self.monitor = monitor
         self.alarms = alarms
@@ -45,7 +43,7 @@ class InspectionRunner:
 
     # running one ----------------------------------------------------------------------
     async def run_now(self, kind: str, due_us: int | None, actor: str) -> dict[str, Any]:
-        now = now_us()
+        now = self.clock.now_us()
         segment_us = self.cfg.storage.segment_length_us
         records = []
         for cam in self.cfg.cameras:
@@ -56,17 +54,12 @@ class InspectionRunner:
 
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
-                run_id = c.db["inspection_runs"].insert({
-                    "kind": kind, "due_us": due_us, "ran_us": now, "ran_by": actor, "cameras": len(records),
-                    "anomalies": sum(not r["ok"] for r in records)}).last_pk
-                for r in records:
-                    c.db["inspections"].insert({"run_id": run_id, "camera": r["camera"], "at_us": now,
-                                                "items": json.dumps(r["items"]), "ok": int(r["ok"]),
-                                                "anomalies": r["anomalies"]})
+                run_id = inspection_table.add_run(c.db, kind=kind, due_us=due_us, ran_us=now, ran_by=actor,
+                                                  records=records)
                 audit.append(c.db, actor, "inspection.run", {
                     "run": run_id, "kind": kind, "due_us": due_us, "cameras": len(records),
                     "anomalies": {r["camera"]: r["anomalies"] for r in records if not r["ok"]}})
-            return run_of(c.db, run_id)
+            return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
         faults = [r for r in records if not r["ok"]]
@@ -86,7 +79,7 @@ class InspectionRunner:
 
     # signatures -----------------------------------------------------------------------
     async def sign(self, run_id: int, name: str, actor: str, notes: dict[str, str]) -> dict[str, Any]:
-        (name, signer), now = _signer(name, actor, "sign"), now_us()
+        (name, signer), now = _signer(name, actor, "sign"), self.clock.now_us()
 
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
@@ -97,13 +90,9 @@ class InspectionRunner:
                 unknown = sorted(set(notes) - cams)
                 if unknown:
                     raise InspectionError(f"no camera {', '.join(unknown)} in inspection {run_id}")
-                for cam, text in notes.items():
-                    c.db.execute("UPDATE inspections SET handling = ? WHERE run_id = ? AND camera = ?",
-                                 [text, run_id, cam])
-                c.db.execute("UPDATE inspection_runs SET inspector = ?, signed_us = ? WHERE id = ?",
-                             [signer, now, run_id])
+                inspection_table.sign(c.db, run_id, signer, now, notes)
                 audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes})
-                return run_of(c.db, run_id)
+                return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
         await self.check_overdue(now)
@@ -111,7 +100,7 @@ class InspectionRunner:
         return run
 
     async def countersign(self, run_id: int, name: str, actor: str) -> dict[str, Any]:
-        (name, signer), now = _signer(name, actor, "countersign"), now_us()
+        (name, signer), now = _signer(name, actor, "countersign"), self.clock.now_us()
 
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
@@ -122,10 +111,9 @@ class InspectionRunner:
                     raise InspectionError(f"inspection {run_id} was already countersigned by {run['supervisor']}")
                 if run["inspector"] == signer:
                     raise InspectionError("the supervisor who countersigns cannot be the inspector")
-                c.db.execute("UPDATE inspection_runs SET supervisor = ?, countersigned_us = ? WHERE id = ?",
-                             [signer, now, run_id])
+                inspection_table.countersign(c.db, run_id, signer, now)
                 audit.append(c.db, actor, "inspection.countersign", {"run": run_id, "name": name})
-                return run_of(c.db, run_id)
+                return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
         await self._publish({"event": "countersigned", **_summary(run)})
@@ -134,9 +122,7 @@ class InspectionRunner:
     # the schedule ---------------------------------------------------------------------
     async def check_overdue(self, now: int) -> None:
         limit = now - self.cfg.inspection.sign_within_us
-        late = await self.writer.run(lambda c: [r["id"] for r in c.db.query(
-            "SELECT id FROM inspection_runs WHERE kind = 'scheduled' AND signed_us IS NULL AND due_us < ?"
-            " ORDER BY id", [limit])])
+        late = await self.writer.run(lambda c: inspection_table.unsigned_scheduled_due_before(c.db, limit))
         if self.alarms is not None:
             await self.alarms.set(bool(late), "inspection_overdue", "inspection_overdue", "warning", None,
                                   f"scheduled inspection(s) {', '.join(map(str, late))} not signed by a technician "
@@ -144,11 +130,10 @@ class InspectionRunner:
 
     async def run(self, stopping: asyncio.Event) -> None:
         cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz()
-        last = await self.writer.run(lambda c: next(c.db.query(
-            "SELECT max(due_us) AS d FROM inspection_runs WHERE kind = 'scheduled'"))["d"])
-        due = inspections.next_due(now_us() if last is None else last, cfg, site, tz)
+        last = await self.writer.run(lambda c: inspection_table.last_scheduled_due(c.db))
+        due = inspections.next_due(self.clock.now_us() if last is None else last, cfg, site, tz)
         while not stopping.is_set():
-            now = now_us()
+            now = self.clock.now_us()
             if due is not None and due <= now:
                 missed = 0
                 while (following := inspections.next_due(due, cfg, site, tz)) is not None and following <= now:
@@ -159,13 +144,13 @@ class InspectionRunner:
                     await self.writer.run(lambda c: audit.append(c.db, "edged", "inspection.missed",
                                                                  {"count": missed, "latest_due_us": due}))
                 try:
-                    await self.run_now("scheduled", due, "edged")
+                    await self.run_now(inspection_table.SCHEDULED, due, "edged")
                 except Exception:  # noqa: BLE001 - the schedule goes on; the overdue alarm will show it
                     log.exception("scheduled inspection failed")
                 due = inspections.next_due(due, cfg, site, tz)
             self.next_due_us = due
-            await self.check_overdue(now_us())
-            wait = CHECK_S if due is None else min(CHECK_S, max(0.0, (due - now_us()) / 1e6))
+            await self.check_overdue(self.clock.now_us())
+            wait = CHECK_S if due is None else min(CHECK_S, max(0.0, (due - self.clock.now_us()) / 1e6))
             try:
                 await asyncio.wait_for(stopping.wait(), wait)
             except TimeoutError:
@@ -181,18 +166,9 @@ def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:
 
 
 def _existing_run(db: Any, run_id: int) -> dict[str, Any]:
-    run = run_of(db, run_id)
+    run = inspection_table.run_of(db, run_id)
     if run is None:
         raise InspectionError(f"no inspection {run_id}; `edgectl inspect list` shows them")
-    return run
-
-
-def run_of(db: Any, run_id: int) -> dict[str, Any] | None:
-    run = next(db.query("SELECT * FROM inspection_runs WHERE id = ?", [run_id]), None)
-    if run is None:
-        return None
-    run["records"] = [{**r, "items": json.loads(r["items"])} for r in db.query(
-        "SELECT * FROM inspections WHERE run_id = ? ORDER BY camera", [run_id])]
     return run
 
 

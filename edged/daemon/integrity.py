@@ -11,7 +11,10 @@ from pathlib import Path
 
 from edged.alarms import Alarms
 from storage import audit, layout, volume
-from storage.catalog import FOOTAGE, Catalog, CatalogWriter
+from storage import node as node_table
+from storage import segments as segment_table
+from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 from storage.tamper import Tamper, TamperWatcher
 
 log = logging.getLogger(__name__)
@@ -24,14 +27,15 @@ QUEUE = 1_000
 class TamperGuard:
     """Watches the video folder; a change edged did not make marks the segment and alarms."""
 
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms):
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM):
         self.data_dir = data_dir
+        self.clock = clock
         self.writer = writer
         self.alarms = alarms
         self._ours: dict[str, float | None] = {}  # relpath -> monotonic close time, None while writing
         self._queue: asyncio.Queue[Tamper] = asyncio.Queue(QUEUE)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.watcher = TamperWatcher(data_dir, self._report, self._is_ours)
+        self.watcher = TamperWatcher(data_dir, self._report, self._is_ours, clock)
 
     # what edged does itself ---------------------------------------------------------
     def opened(self, relpath: str) -> None:
@@ -54,7 +58,7 @@ class TamperGuard:
             at = self._ours.get(relpath)
             return at is None or time.monotonic() - at < CLOSE_GRACE_S
         parsed = layout.parse_relpath(relpath)  # a segment so new its `open` is still on the way
-        return parsed is not None and time.time_ns() // 1000 - parsed[1] < NEW_FILE_GRACE_US
+        return parsed is not None and self.clock.now_us() - parsed[1] < NEW_FILE_GRACE_US
 
     def _report(self, t: Tamper) -> None:  # on the watchdog thread
         assert self._loop is not None
@@ -85,12 +89,11 @@ class TamperGuard:
 
     async def _record(self, t: Tamper) -> None:
         def mark(catalog: Catalog) -> bool:
-            cur = catalog.db.execute(
-                "UPDATE segments SET state = 'tampered', note = ? WHERE path = ? AND state != 'tampered'",
-                [f"{t.kind} by something other than edged: {t.detail}", t.relpath])
+            marked = segment_table.mark_tampered(catalog.db, t.relpath,
+                                                 f"{t.kind} by something other than edged: {t.detail}")
             audit.append(catalog.db, "edged", "tamper.detected", {"path": t.relpath, "kind": t.kind,
-                                                                 "detail": t.detail, "cataloged": bool(cur.rowcount)})
-            return bool(cur.rowcount)
+                                                                 "detail": t.detail, "cataloged": marked})
+            return marked
 
         marked = await self.writer.run(mark)
         await self.alarms.raise_(
@@ -108,11 +111,10 @@ def prepare_identity(catalog: Catalog, data_dir: Path) -> str | None:
     file gets one here, but only while the newest cataloged footage file is there to show
     that the video folder is the disk the catalog describes. Runs on the catalog writer thread.
     """
-    node = {r["key"]: r["value"] for r in catalog.db.query(
-        "SELECT key, value FROM node WHERE key IN ('disk_id', 'video_identity')")}
+    node = node_table.values(catalog.db, "disk_id", "video_identity")
     disk_id = node.get("disk_id")
     on_data = volume.read_identity(data_dir)
-    footage = next(catalog.db.query("SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
+    footage = segment_table.footage_count(catalog.db)
     if disk_id is None:  # a catalog from before disk identities
         if on_data is None and footage:
             return None
@@ -122,9 +124,8 @@ def prepare_identity(catalog: Catalog, data_dir: Path) -> str | None:
         catalog.set_node({"disk_id": disk_id})
     video = data_dir / layout.VIDEO_DIR
     if not node.get("video_identity") and on_data == disk_id and volume.read_identity(video) is None:
-        newest = next(catalog.db.query(
-            "SELECT path FROM segments WHERE " + FOOTAGE + " ORDER BY start_us DESC LIMIT 1"), None)
-        if newest is None or (data_dir / newest["path"]).exists():
+        newest = segment_table.newest_footage_path(catalog.db)
+        if newest is None or (data_dir / newest).exists():
             video.mkdir(exist_ok=True)
             volume.write_identity(video, disk_id)
             catalog.set_node({"video_identity": 1})

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from edged.daemon.notify import Notifier
+from storage.cameras import RECORDING
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ STATUS_EVERY_S = 5.0
 def status_line(sup: Any, runner: Any, reporter_status: str | None) -> str:
     states = sup.camera_states()
     enabled = [c for c in sup.cfg.cameras if c.enabled]
-    recording = sum(1 for c in enabled if states.get(c.id) == "recording")
+    recording = sum(1 for c in enabled if states.get(c.id) == RECORDING)
     free = shutil.disk_usage(sup.cfg.storage.data_dir).free
     retention = "suspended" if runner.blocked else ("BREACHED" if runner.breached else "OK")
     broker = "not configured" if not reporter_status or reporter_status == "disabled" else reporter_status

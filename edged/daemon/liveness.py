@@ -15,11 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from edged.alarms import Alarms, now_us
+from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
 from storage import audit
 from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 from storage.reconcile import Report, reconcile, recover_open
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,10 @@ def close_leftovers(catalog: Catalog, data_dir: Path) -> Report:
 
 
 class Liveness:
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, sup: Any, runner: Any, guard: Any):
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, sup: Any, runner: Any, guard: Any,
+                 clock: Clock = SYSTEM):
         self.data_dir = data_dir
+        self.clock = clock
         self.writer, self.alarms, self.sup, self.runner, self.guard = writer, alarms, sup, runner, guard
         self.watch: StorageWatch | None = None
         self._lock = asyncio.Lock()
@@ -61,7 +64,7 @@ class Liveness:
         await self.watch.run(stopping)
 
     async def _record(self, problem: str | None) -> None:
-        state = {"state": "lost" if problem else "ok", "reason": problem, "since_us": now_us()}
+        state = {"state": "lost" if problem else "ok", "reason": problem, "since_us": self.clock.now_us()}
         await self.writer.run(Catalog.set_node, {"storage": json.dumps(state)})
 
     async def _lost(self, reason: str) -> None:

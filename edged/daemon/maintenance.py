@@ -10,9 +10,6 @@ maintenance-level alarms instead of critical ones. End closes it. Both ends are 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -20,40 +17,19 @@ from typing import Any
 from edged.alarms import Alarms
 from edged.control.server import RequestError
 from storage import audit
-from storage.catalog import FOOTAGE, Catalog, CatalogWriter
-from storage.fsutil import PRIVATE_FILE, private_dir
+from storage import maintenance as maintenance_table
+from storage import segments as segment_table
+from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE
+from storage.maintenance import backup_catalog
 
 BACKUP_DIR = "backups"
 DEFAULT_VERIFY_US = 10 * 60 * 1_000_000
 # Faults a technician causes on purpose. Integrity alarms (tamper, hash mismatch, retention
 # breach) are never excused by a maintenance window.
 EXPECTED_DURING_MAINTENANCE = {"camera_offline", "recorder_worker_died", "storage_lost"}
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-def backup_catalog(source: Path, dest: Path) -> dict[str, Any]:
-    """Copy the live catalog consistently (one read transaction) and check the copy."""
-    private_dir(dest.parent)
-    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE))
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(str(dest))
-    try:
-        src.backup(dst)  # pages=-1: all in one step, a single snapshot
-    finally:
-        src.close()
-        dst.close()
-    copy = sqlite3.connect(f"file:{dest}?mode=ro", uri=True)
-    try:
-        check = copy.execute("PRAGMA quick_check").fetchone()[0]
-        segments = copy.execute("SELECT count(*) FROM segments").fetchone()[0]
-    finally:
-        copy.close()
-    return {"path": str(dest), "check": check, "segments": segments, "bytes": dest.stat().st_size}
 
 
 def verify_hashes(data_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -82,7 +58,9 @@ def prune_backups(folder: Path, keep: int) -> list[str]:
 
 
 class Maintenance:
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, keep_backups: int = 3):
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, keep_backups: int = 3,
+                 clock: Clock = SYSTEM):
+        self.clock = clock
         self.keep_backups = keep_backups
         self.data_dir = data_dir
         self.writer = writer
@@ -95,8 +73,7 @@ class Maintenance:
         return self.window is not None and kind in EXPECTED_DURING_MAINTENANCE
 
     async def load(self) -> None:
-        rows = await self.writer.run(lambda c: list(c.db.query("SELECT * FROM maintenance WHERE ended_us IS NULL")))
-        self.window = rows[0] if rows else None
+        self.window = await self.writer.run(lambda c: maintenance_table.open_window(c.db))
 
     async def begin(self, reason: str, actor: str, verify_us: int = DEFAULT_VERIFY_US) -> dict[str, Any]:
         if not reason.strip():
@@ -104,31 +81,28 @@ class Maintenance:
         async with self._lock:
             if self.window is not None:
                 raise RequestError(f"maintenance window {self.window['id']} is already open")
-            started = now_us()
+            started = self.clock.now_us()
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
             backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
                                              self.data_dir / BACKUP_DIR / f"catalog-{stamp}.db")
             if backup["check"] != "ok":
                 raise RequestError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
             pruned = await asyncio.to_thread(prune_backups, self.data_dir / BACKUP_DIR, self.keep_backups)
-            rows = await self.writer.run(lambda c: list(c.db.query(
-                "SELECT path, camera, sha256 FROM segments WHERE " + FOOTAGE +
-                " AND end_us >= ? AND sha256 IS NOT NULL", [started - verify_us])))
+            rows = await self.writer.run(lambda c: segment_table.footage_hashes_since(c.db, started - verify_us))
             mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
             for m in mismatches:
                 await self.alarms.raise_(f"hash_mismatch:{m['path']}", "hash_mismatch", "critical", m["camera"],
                                          f"footage {m['path']} no longer matches its recorded SHA-256", m)
 
             def record(c: Catalog) -> dict[str, Any]:
-                row_id = c.db["maintenance"].insert({
-                    "reason": reason, "began_by": actor, "began_us": started, "backup": backup["path"],
-                    "verified": len(rows), "mismatches": json.dumps([m["path"] for m in mismatches])}).last_pk
+                row_id = maintenance_table.begin(c.db, reason=reason, by=actor, at_us=started, backup=backup["path"],
+                                                 verified=len(rows), mismatches=[m["path"] for m in mismatches])
                 audit.append(c.db, actor, "maintenance.begin", {
                     "window": row_id, "reason": reason, "backup": backup["path"], "verified": len(rows),
                     "mismatches": [m["path"] for m in mismatches]})
                 if pruned:
                     audit.append(c.db, "edged", "backup.pruned", {"files": pruned, "kept": self.keep_backups})
-                return next(c.db.query("SELECT * FROM maintenance WHERE id = ?", [row_id]))
+                return maintenance_table.window(c.db, row_id)
 
             self.window = await self.writer.run(record)
             return {**self.window, "backup_segments": backup["segments"], "backup_bytes": backup["bytes"],
@@ -141,10 +115,9 @@ class Maintenance:
             window_id = self.window["id"]
 
             def record(c: Catalog) -> dict[str, Any]:
-                c.db.execute("UPDATE maintenance SET ended_by = ?, ended_us = ?, end_note = ? WHERE id = ?",
-                             [actor, now_us(), note, window_id])
+                maintenance_table.end(c.db, window_id, by=actor, at_us=self.clock.now_us(), note=note)
                 audit.append(c.db, actor, "maintenance.end", {"window": window_id, "note": note})
-                return next(c.db.query("SELECT * FROM maintenance WHERE id = ?", [window_id]))
+                return maintenance_table.window(c.db, window_id)
 
             row = await self.writer.run(record)
             self.window = None

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
 from typing import Any
 
+from edged import people
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.control.people import policy_of
@@ -18,17 +18,15 @@ from edged.daemon.maintenance import BACKUP_DIR
 from storage import audit
 from storage import people_store as ps
 from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 PREFIXES = ("request_overdue:", "ethics:request:", "account_locked:")
 
 
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
 class PeopleWatch:
-    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms):
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM):
+        self.clock = clock
         self.cfg = cfg
         self.writer = writer
         self.alarms = alarms
@@ -37,7 +35,7 @@ class PeopleWatch:
         policy = policy_of(self.cfg)
         await self.writer.run(lambda c: ps.store_policy(c.db, policy))  # for logins outside the socket (viewer)
         while not stopping.is_set():
-            await self.sweep(now_us())
+            await self.sweep(self.clock.now_us())
             try:
                 await asyncio.wait_for(stopping.wait(), self.cfg.accounts.sweep_interval_us / 1e6)
             except TimeoutError:
@@ -53,7 +51,7 @@ class PeopleWatch:
             n = 0
             for path in sorted(folder.glob("catalog-*.db")) if folder.is_dir() else []:
                 try:
-                    n += ps.purge_backup(path, ids, now)
+                    n += people.purge_backup(path, ids, now)
                 except sqlite3.Error as exc:
                     log.error("could not purge the catalog backup %s: %s", path.name, exc)
             return n
@@ -68,9 +66,9 @@ class PeopleWatch:
         keep = self.cfg.accounts.keep_requests_years
 
         def run(c: Catalog) -> tuple[dict[str, Any], set[str], list[str]]:
-            out = ps.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
+            out = people.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
             active = {a["key"] for a in c.active_alarms() if a["key"].startswith(PREFIXES)}
-            locked = [r["name"] for r in c.db.query("SELECT name FROM accounts WHERE locked_until_us > ?", [now])]
+            locked = ps.locked_accounts(c.db, now)
             return out, active, locked
 
         out, active, locked = await self.writer.run(run)

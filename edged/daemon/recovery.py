@@ -37,7 +37,8 @@ class StartupRecovery:
         report = Report()
         try:
             rows = await self.writer.run(open_before, self.started_us)
-            outcomes = await in_background(salvage_rows, self.data_dir, rows, expect or (lambda _p, _k: None))
+            outcomes = await in_background(salvage_rows, self.data_dir, rows, expect or (lambda _p, _k: None),
+                                           self.writer.clock)
             await self.writer.run(apply_outcomes, outcomes, report)
             salvaged = time.monotonic() - t0
             await self.writer.run(lambda c: reconcile(c, self.data_dir, expect, self.started_us, report))

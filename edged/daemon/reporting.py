@@ -14,17 +14,20 @@ import itertools
 import json
 import logging
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from edged import __version__
 from edged.config import Config
-from mqtt.outbox import OutboxError
 from mqtt.reporter import Reporter
-from storage import audit, chainhead
+from storage import audit, chainhead, retention_store
+from storage import cameras as camera_table
+from storage import node as node_table
+from storage.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 from storage.nodekey import NodeKey
+from storage.outbox import OutboxError
 from storage.retention_store import retention_report
 
 log = logging.getLogger(__name__)
@@ -46,13 +49,15 @@ def config_hash(cfg: Config) -> str:
 
 class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Any, runner: Any, commands: dict[str, Any],
-                 on_outbox_full: Any = None):
+                 on_outbox_full: Any = None, clock: Clock = SYSTEM):
         self.cfg = cfg
+        self.clock = clock
         self.writer = writer
         self.sup = sup
         self.runner = runner
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
-                                 on_outbox_full=on_outbox_full, on_command_record=self._record_command)
+                                 on_outbox_full=on_outbox_full, on_command_record=self._record_command,
+                                 clock=clock)
         self._last_state: str | None = None
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
@@ -124,7 +129,7 @@ class Reporting:
                 state = await self._state()
                 text = json.dumps(state, sort_keys=True)
                 if text != self._last_state or loop.time() - last_state >= STATE_EVERY_S:
-                    self.reporter.set_state({**state, "ts_us": _now_us()})
+                    self.reporter.set_state({**state, "ts_us": self.clock.now_us()})
                     self._last_state, last_state = text, loop.time()
             if self.reporter.status != status:
                 status = self.reporter.status
@@ -137,22 +142,16 @@ class Reporting:
     async def _forward_records(self) -> None:
         """Audit records (each carries the chain head after it) and destructions, in order."""
         def fetch(c: Catalog) -> tuple[list, list, dict]:
-            marks = {r["key"]: int(r["value"]) for r in c.db.query(
-                "SELECT key, value FROM node WHERE key IN ('mqtt_audit_seq', 'mqtt_destruction_id')")}
-            audits = list(c.db.query("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
-                                     [marks.get("mqtt_audit_seq", 0), BATCH]))
-            # with the pass's disk figures: the central office sees whether a destruction for
-            # capacity happened under recorded disk pressure
-            gone = list(c.db.query("SELECT d.*, p.free_before, p.reserve FROM destructions d LEFT JOIN"
-                                   " retention_passes p ON p.id = d.pass_id WHERE d.id > ? ORDER BY d.id LIMIT ?",
-                                   [marks.get("mqtt_destruction_id", 0), BATCH]))
+            marks = {k: int(v) for k, v in node_table.values(c.db, "mqtt_audit_seq", "mqtt_destruction_id").items()}
+            audits = audit.records(c.db, after_seq=marks.get("mqtt_audit_seq", 0), limit=BATCH)
+            gone = retention_store.destructions_after(c.db, marks.get("mqtt_destruction_id", 0), BATCH)
             return audits, gone, marks
 
         audits, gone, _marks = await self.writer.run(fetch)
         try:
             for a in audits:
                 await self.reporter.audit({"seq_local": a["seq"], "at_us": a["at_us"], "actor": a["actor"],
-                                           "action": a["action"], "detail": json.loads(a["detail"]),
+                                           "action": a["action"], "detail": a["detail"],
                                            "prev_hash": a["prev_hash"], "hash": a["hash"], "chain_head": a["hash"],
                                            **self._signed_head(a["seq"], a["hash"])})
             for g in gone:
@@ -180,7 +179,7 @@ class Reporting:
             return
         try:
             await self.reporter.audit({"kind": "chain_head", "seq_local": head["seq"], "hash": head["hash"],
-                                       "record_at_us": head["at_us"], "at_us": _now_us(),
+                                       "record_at_us": head["at_us"], "at_us": self.clock.now_us(),
                                        **self._signed_head(head["seq"], head["hash"])})
         except OutboxError as exc:
             log.error("audit chain head not queued for the central office: %s", exc)
@@ -192,10 +191,10 @@ class Reporting:
         if self.node_key is None:
             return {}
         return {"signed_head": chainhead.sign(self.node_key, self.cfg.site.id, self.cfg.site.node, seq, digest,
-                                              _now_us())}
+                                              self.clock.now_us())}
 
     async def _camera_states(self) -> None:
-        rows = await self.writer.run(lambda c: list(c.db.query("SELECT * FROM cameras WHERE configured = 1")))
+        rows = await self.writer.run(lambda c: camera_table.configured(c.db))
         alarms = await self.writer.run(lambda c: [(a["camera"], a["kind"]) for a in c.active_alarms()])
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
@@ -205,12 +204,13 @@ class Reporting:
                 "fps": r["fps"], "bitrate": r["bitrate"], "codec": r["codec"],
                 "resolution": f"{r['width']}x{r['height']}" if r["width"] else None,
                 "last_frame_us": r["last_packet_us"], "error": r["last_error"], "reconnects": r["reconnects"],
-                "figures_stale": r["state"] not in ("recording", "degraded"),  # fps, bitrate: from before it stopped
-                "health": "ok" if not health and r["state"] == "recording" else (", ".join(health) or r["state"])})
+                "figures_stale": r["state"] not in (RECORDING, DEGRADED),  # fps, bitrate: from before it stopped
+                "health": "ok" if not health and r["state"] == RECORDING else (", ".join(health) or r["state"])})
 
     async def _state(self) -> dict[str, Any]:
         def build(c: Catalog) -> dict[str, Any]:
-            rep = retention_report(c.db, self.cfg.retention, self.cfg.cameras, self.cfg.storage.data_dir)
+            rep = retention_report(c.db, self.cfg.retention, self.cfg.cameras, self.cfg.storage.data_dir,
+                                   clock=self.clock)
             alarms = [{"id": a["key"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
                        "since_us": a["raised_us"]} for a in c.active_alarms()]
             return {"rep": rep, "alarms": alarms}
@@ -233,20 +233,17 @@ class Reporting:
         }
 
 
-def signed_report(handler: Any, cfg: Config, key: NodeKey) -> Any:
+def signed_report(handler: Any, cfg: Config, key: NodeKey, clock: Clock = SYSTEM) -> Any:
     """The audit report's control handler, with its chain head signed by the node key, so a site
     without a broker can anchor the head on paper (design/0026)."""
     async def report(args: dict[str, Any], caller: Any) -> dict[str, Any]:
         r = await handler(args, caller)
         head = r["audit_chain"].get("head")
         if head is not None:
-            signed = chainhead.sign(key, cfg.site.id, cfg.site.node, head["seq"], head["hash"], _now_us())
+            signed = chainhead.sign(key, cfg.site.id, cfg.site.node, head["seq"], head["hash"], clock.now_us())
             r["audit_chain"]["signed_head"] = {**signed, "line": chainhead.to_line(cfg.site.id, cfg.site.node, signed),
                                                "key_fingerprint": key.fingerprint, "public_key": key.public_b64}
         return r
 
     return report
 
-
-def _now_us() -> int:
-    return time.time_ns() // 1000

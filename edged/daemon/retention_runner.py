@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
 from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 from storage.retention import DAY_US, breaches, forecast_retention_us, utc
 from storage.retention_store import (
     PassResult,
@@ -24,7 +25,6 @@ from storage.retention_store import (
     breached_cameras,
     held_bytes,
     notice_until,
-    now_us,
     oldest_ages,
     policy_doc,
     policy_for,
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 class RetentionRunner:
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms,
                  expect: Callable[[str, str], None] | None = None,
-                 on_full_stop: Callable[[bool], Awaitable[None]] | None = None):
+                 on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM):
         self.cfg = cfg
+        self.clock = clock
         self.writer = writer
         self.alarms = alarms
         self.expect = expect
@@ -63,7 +64,7 @@ class RetentionRunner:
         period (design/0022). Returns the change, or None."""
         doc = policy_doc(cfg.retention, cfg.cameras)
         change = await self.writer.run(lambda c: record_policy(
-            c.db, doc, grace_us=cfg.retention.grace_us, now=now_us(), actor="edged", source=source))
+            c.db, doc, grace_us=cfg.retention.grace_us, now=self.clock.now_us(), actor="edged", source=source))
         if change is None:
             return None
         shown = "; ".join(f"{c['setting']} {_show(c['old'])} -> {_show(c['new'])}" for c in change["changes"])
@@ -96,7 +97,7 @@ class RetentionRunner:
         cfg = self.cfg
         result: PassResult = await self.writer.run(
             lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
-                               expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink))
+                               expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock))
         p = result.plan
         if result.destroyed:
             reasons = sorted({d.reason for d in p.destroy})
@@ -109,7 +110,7 @@ class RetentionRunner:
             "at every pass" if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
-        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now_us())))
+        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, self.clock.now_us())))
         policy = policy_for(cfg.retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
         now_breached = breaches(raised, p.alarms, achieved, policy)
         self.breached = bool(now_breached)
@@ -124,7 +125,7 @@ class RetentionRunner:
             await self.alarms.set(g is not None, f"retention_grace:{cam}", "retention_grace", "warning", cam,
                                   g.message if g else "", {"until_us": g.until_us} if g else None)
         notice = await self.writer.run(lambda c: notice_until(c.db))
-        if notice is not None and now_us() >= notice:
+        if notice is not None and self.clock.now_us() >= notice:
             await self.alarms.clear("retention_changed")
         for kind in ("disk_full_held", "recording_stopped_disk_full"):
             a = next((a for a in p.alarms if a.kind == kind), None)
@@ -139,7 +140,7 @@ class RetentionRunner:
         cfg = self.cfg
 
         def measure(c: Catalog) -> tuple[int, float, int]:
-            now = now_us()
+            now = self.clock.now_us()
             held = held_bytes(c.db, active_holds(c.db, now))
             rate = sum(write_rates(c.db, now).values())
             usage = shutil.disk_usage(cfg.storage.data_dir)

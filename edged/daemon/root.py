@@ -38,10 +38,12 @@ from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner
-from edged.daemon.supervisor import Supervisor, camera_row, now_us
+from edged.daemon.supervisor import Supervisor, camera_row
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
+from storage import node as node_table
 from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM
 from storage.fsutil import PRIVATE_FILE, private_dir, tighten
 from storage.layout import CATALOG_FILE
 from storage.retention_store import finish_garbage
@@ -112,21 +114,22 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         log.info("made the data folder and its catalog, keys and folders private to edged (0700/0600)")
     lock = _lock(data_dir)
     raise_nofile()
-    writer = CatalogWriter(data_dir / CATALOG_FILE)
-    alarms = Alarms(writer)
-    guard = TamperGuard(data_dir, writer, alarms)
-    sup = Supervisor(cfg, writer, guard=guard)
-    runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording)
-    liveness = Liveness(data_dir, writer, alarms, sup, runner, guard)
+    clock = SYSTEM  # the one clock (design/0034): every part below is handed it
+    writer = CatalogWriter(data_dir / CATALOG_FILE, clock)
+    alarms = Alarms(writer, clock)
+    guard = TamperGuard(data_dir, writer, alarms, clock)
+    sup = Supervisor(cfg, writer, guard=guard, clock=clock)
+    runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock)
+    liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     sup.retention = runner
     sup.alarms = alarms
-    monitor = HealthMonitor(cfg, writer, alarms)
+    monitor = HealthMonitor(cfg, writer, alarms, clock)
     sup.health = monitor
-    inspector = InspectionRunner(cfg, writer, monitor, alarms)
-    maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups)
+    inspector = InspectionRunner(cfg, writer, monitor, alarms, clock)
+    maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups, clock)
     notifier = Notifier()
     keepalive = Keepalive(notifier, sup, writer, runner)
-    viewer = ViewerService(cfg, writer)
+    viewer = ViewerService(cfg, writer, clock)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
     _install_signals(sup, (runner, monitor, inspector), notifier, config_path, reload_hooks)
@@ -136,9 +139,9 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
     steps.mark("catalog")
     handlers = control_handlers(sup, writer, runner, maintenance)
     handlers.update(health_handlers(monitor, inspector))
-    handlers.update(people_handlers(cfg, writer, alarms))
-    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir))  # runner.cfg: SIGHUP's config
-    control = ControlServer(cfg.control.socket, handlers, session_lookup(writer), group=cfg.control.group)
+    handlers.update(people_handlers(cfg, writer, alarms, clock))
+    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir, clock))  # runner.cfg: SIGHUP's config
+    control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
 
     def outbox_full(full: bool) -> None:
         sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
@@ -148,7 +151,7 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
     reporting = Reporting(cfg, writer, sup, runner,
                           commands={"hold": mqtt_hold(handlers["hold.add"], runner),
                                     "inspect": handlers["inspect.run"]},
-                          on_outbox_full=outbox_full)
+                          on_outbox_full=outbox_full, clock=clock)
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm
         inspector.publish = reporting.reporter.inspection
@@ -166,9 +169,9 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         except nodekey.NodeKeyError as exc:
             log.critical("%s", exc)
             return 1
-        handlers.update(export_handlers(cfg, writer, node_key, runner.in_use))
+        handlers.update(export_handlers(cfg, writer, node_key, runner.in_use, clock))
         reporting.node_key = node_key
-        handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key)
+        handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         steps.mark("cameras")
         notifier.extend_timeout(STARTUP_STEP_S)
@@ -182,9 +185,9 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         if lost:
             log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
         else:  # recovery of what the last run left open goes on alongside recording (design/0025)
-            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, now_us()).run
+            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, clock.now_us()).run
         await writer.run(Catalog.set_node, {
-            "pid": os.getpid(), "started_us": now_us(), "heartbeat_us": now_us(), "version": __version__,
+            "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
             "stopped_us": None})
@@ -194,7 +197,7 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         steps.mark("session")
         await reporting.start(session)
         await maintenance.load()
-        await sweep_staging(writer, data_dir, working_too=True)  # no viewing's working copy outlives a restart
+        await sweep_staging(writer, data_dir, working_too=True, clock=clock)  # no viewing's working copy outlives a restart
         await control.start()
         steps.mark("reporting, control socket")
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
@@ -214,8 +217,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run,
                  "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
-                 "ready": announce_ready, "reporting": reporting.run, "people": PeopleWatch(cfg, writer, alarms).run,
-                 "staging-sweep": staging_sweeper(writer, data_dir)}
+                 "ready": announce_ready, "reporting": reporting.run, "people": PeopleWatch(cfg, writer, alarms, clock).run,
+                 "staging-sweep": staging_sweeper(writer, data_dir, clock)}
         if hooked is not None:
             tasks = {name: hooked(name, fn) for name, fn in tasks.items()}
         try:
@@ -224,7 +227,7 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise
         stranded = await writer.run(_close_leftovers, data_dir)
-        await writer.run(Catalog.set_node, {"stopped_us": now_us()})
+        await writer.run(Catalog.set_node, {"stopped_us": clock.now_us()})
         if stranded.missing:
             log.error("stopped; %d open segments were not on the data disk's path (%s): marked missing until "
                       "the disk is back", len(stranded.missing), sup.storage_lost or "their files are gone")
@@ -269,8 +272,7 @@ async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
 
 async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:
     """The node's key, never a new one here (datainit makes it); kept backed up (design/0023)."""
-    recorded = await writer.run(lambda c: next(c.db.query(
-        "SELECT value FROM node WHERE key = 'key_fingerprint'"), {}).get("value"))
+    recorded = await writer.run(lambda c: node_table.value(c.db, "key_fingerprint"))
     key, restored = await asyncio.to_thread(nodekey.load_existing, data_dir, recorded)
     await asyncio.to_thread(nodekey.backup, data_dir)
     if restored:
@@ -284,8 +286,8 @@ async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:
 
 def _next_session(c: Catalog) -> int:
     """A counter of daemon starts, for the birth message: the central side sees restarts."""
-    row = next(c.db.query("SELECT value FROM node WHERE key = 'session'"), None)
-    session = int(row["value"]) + 1 if row else 1
+    last = node_table.value(c.db, "session")
+    session = int(last) + 1 if last else 1
     c.set_node({"session": session})
     return session
 

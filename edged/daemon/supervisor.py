@@ -19,12 +19,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from edged import logs
 from edged.config import CameraConfig, Config
 from edged.daemon.task_keeper import keep
 from recorder.camera import backoff_us
-from storage import audit
-from storage.catalog import Catalog, CatalogWriter
+from storage import audit, logs
+from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING
+from storage.catalog import WRITING, Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
 from storage.reconcile import Report, apply_outcomes, in_background, salvage_rows
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,6 @@ OFFLINE_ALARM_S = 10.0        # a camera down for longer than this raises camera
 WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
 SPARE_AFTER_S = 10.0          # a worker's spare is started this long after it
 AUX_STOP_S = 10.0             # after the workers, the other tasks get this long to end, then are cancelled
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
@@ -59,7 +56,7 @@ def camera_row(cam: CameraConfig) -> dict[str, Any]:
            "audio_expected": int(cam.audio_expected), "location": cam.location, "kind": cam.kind,
            "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact}
     if not cam.enabled:
-        row["state"] = "disabled"
+        row["state"] = DISABLED
     return row
 
 
@@ -108,7 +105,8 @@ class WorkerSlot:
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None):
+    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None, clock: Clock = SYSTEM):
+        self.clock = clock
         self.cfg = cfg
         self.writer = writer
         self.guard = guard          # edged.daemon.integrity.TamperGuard: told what edged writes itself
@@ -189,9 +187,9 @@ class Supervisor:
         await self._apply_hold(was)
         if reason is not None:
             for cam in [c for c in self.cfg.cameras if c.enabled]:
-                self.states[cam.id] = "offline"
-                await self.writer.run(Catalog.set_camera_state, cam.id, "offline",
-                                      "not recording: the data disk is gone", now_us())
+                self.states[cam.id] = OFFLINE
+                await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE,
+                                      "not recording: the data disk is gone", self.clock.now_us())
 
     async def _apply_hold(self, was: bool) -> None:
         if self.held == was:
@@ -384,11 +382,11 @@ class Supervisor:
         cams = set(slot.cameras)
         for cam in cams:
             self.gap_reason[cam] = "recorder worker died"
-            self.states[cam] = "offline"
+            self.states[cam] = OFFLINE
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.expect_recovery(cams, done)
         assert self._tg is not None
-        self._tg.create_task(self._recover_dead(cams, now_us(), f"worker {slot.index} died", done),
+        self._tg.create_task(self._recover_dead(cams, self.clock.now_us(), f"worker {slot.index} died", done),
                              name=f"recover-{slot.index}")
 
     async def _recover_dead(self, cams: set[str], died_us: int, what: str, done: asyncio.Future) -> None:
@@ -396,8 +394,8 @@ class Supervisor:
             def mark(c: Catalog) -> list[dict[str, Any]]:
                 with c.db.atomic():
                     for cam in cams:
-                        c.set_camera_state(cam, "offline", "recorder worker died", died_us)
-                return [r for r in c.segments_in("writing") if r["camera"] in cams and r["start_us"] < died_us]
+                        c.set_camera_state(cam, OFFLINE, "recorder worker died", died_us)
+                return [r for r in c.segments_in(WRITING) if r["camera"] in cams and r["start_us"] < died_us]
 
             rows = await self.writer.run(mark)
         except BaseException:
@@ -415,7 +413,7 @@ class Supervisor:
         started = time.monotonic()
         expect = self.guard.expect if self.guard else lambda _p, _k: None
         try:
-            outcomes = await in_background(salvage_rows, self.cfg.storage.data_dir, rows, expect)
+            outcomes = await in_background(salvage_rows, self.cfg.storage.data_dir, rows, expect, self.clock)
             report = Report()
             await self.writer.run(apply_outcomes, outcomes, report)
             log.info("after %s: %s in %.2f s", what, report.summary(), time.monotonic() - started)
@@ -446,12 +444,12 @@ class Supervisor:
             if self.health is not None:
                 self.health.on_image(ev)
         elif kind == "state":
-            if ev["state"] == "recording":
+            if ev["state"] == RECORDING:
                 self.down_since.pop(cam, None)
             else:
                 self.down_since.setdefault(cam, time.monotonic())  # reconnect attempts don't restart the clock
             self.states[cam] = ev["state"]
-            if ev["state"] == "offline" and ev.get("error"):
+            if ev["state"] == OFFLINE and ev.get("error"):
                 self.gap_reason[cam] = ev["error"]
             public = ev["state"] if self.health is None else self.health.on_state(cam, ev["state"], ev.get("error"),
                                                                                   ev["at"])
@@ -499,7 +497,7 @@ class Supervisor:
             if stats:
                 rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
                          "keyframe_interval": ev.get("keyframe_interval"), "clock_skew_us": ev.get("clock_skew_us"),
-                         "updated_us": now_us()} for cam, ev in stats.items()]
+                         "updated_us": self.clock.now_us()} for cam, ev in stats.items()]
                 await self.writer.run(Catalog.set_camera_stats, rows)
 
     async def _camera_alarms(self) -> None:
@@ -511,16 +509,16 @@ class Supervisor:
             if not cam.enabled or self.held:
                 continue
             state = self.states.get(cam.id)
-            down = state in ("offline", "connecting") and now - self.down_since.get(cam.id, now) > OFFLINE_ALARM_S
+            down = state in (OFFLINE, CONNECTING) and now - self.down_since.get(cam.id, now) > OFFLINE_ALARM_S
             if down:
                 await self.alarms.raise_(f"camera_offline:{cam.id}", "camera_offline", "critical", cam.id,
                                          f"camera {cam.id} is not recording: {self.gap_reason.get(cam.id, state)}")
-            elif state == "recording":
+            elif state == RECORDING:
                 await self.alarms.clear(f"camera_offline:{cam.id}")
 
     async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():
-            await self.writer.run(Catalog.set_node, {"heartbeat_us": now_us()})
+            await self.writer.run(Catalog.set_node, {"heartbeat_us": self.clock.now_us()})
             try:
                 await asyncio.wait_for(self.stopping.wait(), HEARTBEAT_S)
             except TimeoutError:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from edged.config.health import HealthConfig
+from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
 # kind -> severity. A picture that is lost, blinded or turned away is evidence lost (R3.4).
 KINDS: dict[str, str] = {
@@ -26,7 +27,6 @@ KINDS: dict[str, str] = {
 }
 IMAGE_KINDS = ("video_dark", "video_overexposed", "video_frozen", "video_blurred", "camera_moved", "video_monochrome")
 STREAM_KINDS = ("below_resolution", "below_fps", "audio_missing")
-STATES = ("connecting", "recording", "degraded", "offline", "disabled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     """
     present: dict[str, str] = {}
     known: set[str] = set()
-    if not view.enabled or view.state != "recording":
+    if not view.enabled or view.state != RECORDING:
         return present, known
     s = view.stats
     if s:
@@ -108,7 +108,7 @@ def compliance(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
         return "unknown", ["camera disabled"]
     if not view.stats:
         return "unknown", ["no stream statistics yet"]
-    present, _known = conditions(replace(view, state="recording"), cfg, local_minute)
+    present, _known = conditions(replace(view, state=RECORDING), cfg, local_minute)
     reasons = [present[k] for k in ("below_resolution", "below_fps", "audio_missing", "video_monochrome")
                if k in present]
     return ("fail", reasons) if reasons else ("ok", [])
@@ -137,9 +137,9 @@ def step(track: Track, present: bool | None, now_us: int, raise_after_us: int, c
 def camera_state(enabled: bool, recorder_state: str | None, degraded: bool) -> str:
     """connecting, recording, degraded, offline or disabled."""
     if not enabled:
-        return "disabled"
-    if recorder_state == "recording":
-        return "degraded" if degraded else "recording"
-    if recorder_state in ("offline", "stopped"):
-        return "offline"
-    return "connecting"
+        return DISABLED
+    if recorder_state == RECORDING:
+        return DEGRADED if degraded else RECORDING
+    if recorder_state in (OFFLINE, STOPPED):
+        return OFFLINE
+    return CONNECTING

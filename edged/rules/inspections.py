@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from edged.config.health import InspectionConfig
+from storage.cameras import RECORDING
 
 ITEMS = ("picture", "audio", "recording", "login", "clock", "quality")
 ITEM_LABELS = {
@@ -78,7 +79,7 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     """
     alarms: dict[str, str] = cam.get("alarms") or {}
     stats = cam.get("stats") or {}
-    recording = cam.get("state") == "recording"
+    recording = cam.get("state") == RECORDING
     items: dict[str, dict[str, Any]] = {}
     if not cam.get("enabled", True):
         return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}

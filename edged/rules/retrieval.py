@@ -4,7 +4,8 @@
           |                                                 \\--grant expires--> lapsed
           \\--reject--> rejected
 
-No I/O and no clock: every function takes `now_us`. storage/people_store.py keeps the rows.
+No I/O and no clock: every function takes `now_us`. storage/people_store.py keeps the rows and
+names their states; edged/people.py applies these rules to them.
 Personal data is kept to the minimum (R7.4): a citizen's ID number only masked plus a keyed
 hash (to find the same person's earlier requests), and the requester's personal fields are
 purged once the request has been closed for `keep_years` (R5.7).
@@ -18,13 +19,14 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from storage.people_store import APPROVED, FILED, LAPSED, REJECTED, USED
+
 KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
 CATEGORIES = ("lost-property", "counter-dispute", "personal-safety", "major-incident", "other")
 MODES = ("view", "copy")
 FLAGS = ("major", "abnormal")
 # R5.5: copies only for agencies and the police, with reasons; R5.9: a quick look is a look.
 COPY_KINDS = frozenset({"agency", "police-urgent"})
-FILED, APPROVED, REJECTED, USED, LAPSED = "filed", "approved", "rejected", "used", "lapsed"
 FINAL = frozenset({REJECTED, USED, LAPSED})
 # The fields that say who the requester is: cleared when the request is purged.
 PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_masked", "citizen_id_hmac",

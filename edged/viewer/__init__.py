@@ -9,6 +9,8 @@ import asyncio
 import logging
 from typing import Any
 
+from storage.clock import SYSTEM, Clock
+
 log = logging.getLogger(__name__)
 
 
@@ -16,8 +18,9 @@ class ViewerService:
     """The supervisor's "viewer" task (restarted by edged.daemon.task_keeper when it fails) and the
     door through which a SIGHUP reload reaches the running viewer."""
 
-    def __init__(self, cfg: Any, writer: Any):
+    def __init__(self, cfg: Any, writer: Any, clock: Clock = SYSTEM):
         self.cfg = cfg
+        self.clock = clock
         self.writer = writer
         self.viewer: Any = None   # the running edged.viewer.server.Viewer, if any
 
@@ -26,7 +29,7 @@ class ViewerService:
             return
         from edged.viewer.server import Viewer
 
-        self.viewer = Viewer(self.cfg, self.writer)
+        self.viewer = Viewer(self.cfg, self.writer, self.clock)
         try:
             await self.viewer.run(stopping)
         finally:

@@ -26,9 +26,9 @@ from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
-from edged import logs
 from edged.viewer.media_worker import Worker, WorkerGone, packet, read_frame, settings_doc
 from recorder.camera import Settings, Source, scrub
+from storage import logs
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from edged.viewer.media_worker import Worker, WorkerGone, packet
+from storage.catalog import FOOTAGE_STATES
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Piece:
 def pieces_of(data_dir: Path, rows: list[dict[str, Any]], from_us: int, to_us: int) -> list[Piece]:
     """Catalog rows (footage only) overlapping [from, to), oldest first."""
     out = [Piece(data_dir / r["path"], r["start_us"], r["end_us"]) for r in rows
-           if r.get("state") in ("complete", "recovered") and r["end_us"] is not None
+           if r.get("state") in FOOTAGE_STATES and r["end_us"] is not None
            and r["start_us"] < to_us and r["end_us"] > from_us]
     return sorted(out, key=lambda p: p.start_us)
 

@@ -2,7 +2,7 @@
 and what the audit record of a view says. No I/O, no clock: the caller passes `now_us`.
 
 Roles and per-camera scope come from edged.rules.roles (the same table edgectl is held to);
-grants are checked and used by storage.people_store.use_grant (once, by a custodian).
+grants are checked and used by edged.people.use_grant (once, by a custodian).
 """
 
 from __future__ import annotations

@@ -21,13 +21,14 @@ from aiohttp import web
 
 from edged.config import Config
 from edged.viewer import rules
-from edged.viewer.access import Access, AuthError, GrantError, now_us
+from edged.viewer.access import Access, AuthError, GrantError
 from edged.viewer.guard import ConnectionGuard
 from edged.viewer.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
 from storage.catalog import CatalogWriter
+from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 logging.getLogger("aioice").setLevel(logging.WARNING)  # every ICE check at INFO would flood the journal
@@ -60,10 +61,11 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class Viewer:
-    def __init__(self, cfg: Config, writer: CatalogWriter):
+    def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM):
         self.cfg = cfg
         self.vcfg = cfg.viewer
-        self.access = Access(writer)
+        self.access = Access(writer, clock)
+        self.clock = clock
         self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6)
         self.limits = rules.ViewLimits(self.vcfg.max_view_us, self.vcfg.idle_timeout_us)
         self.views = Views(self.access, self.feeds, self.limits, self.vcfg.max_viewers)
@@ -151,7 +153,7 @@ class Viewer:
                 log.exception("viewer housekeeping failed; trying again")
 
     async def _idle_logouts(self, sessions: dict[str, dict[str, Any] | None]) -> None:
-        now = now_us()
+        now = self.clock.now_us()
         for token, session in sessions.items():
             if session is None:
                 self.last_seen.pop(token, None)
@@ -233,7 +235,7 @@ class Viewer:
             self.last_seen.pop(token, None)
             raise web.HTTPUnauthorized(text='{"error": "not logged in, or the session ended: log in again"}',
                                        content_type="application/json")
-        self.last_seen[token] = now_us()
+        self.last_seen[token] = self.clock.now_us()
         return token, session
 
     # API --------------------------------------------------------------------------------
@@ -261,11 +263,11 @@ class Viewer:
             return _error(403, GENERIC_LOGIN_ERROR)
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, time.monotonic())
-        self.last_seen[s["token"]] = now_us()
+        self.last_seen[s["token"]] = self.clock.now_us()
         response = web.json_response({"account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"]})
         response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
                             secure=self.vcfg.tls_cert is not None,
-                            max_age=max(1, (s["expires_us"] - now_us()) // 1_000_000))
+                            max_age=max(1, (s["expires_us"] - self.clock.now_us()) // 1_000_000))
         return response
 
     async def logout(self, request: web.Request) -> web.Response:
@@ -284,7 +286,7 @@ class Viewer:
         cams = [c.id for c in self.cfg.cameras if c.enabled]
         names = {c.id: c.name for c in self.cfg.cameras}
         return web.json_response({
-            "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": now_us(),
+            "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
             "live": [{"id": c, "name": names[c]} for c in rules.live_cameras(s, cams)],
             "playback": rules.playback_refusal(s) is None,
             "max_view_us": self.limits.max_view_us})
@@ -387,7 +389,7 @@ class Viewer:
         return web.json_response({"ok": True, "camera": camera})
 
     def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
-        return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": now_us(),
+        return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": self.clock.now_us(),
                 "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
 
 

@@ -25,11 +25,11 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from edged import logs
 from edged.viewer import rules
-from edged.viewer.access import Access, now_us
+from edged.viewer.access import Access
 from edged.viewer.live import LiveFeeds
 from edged.viewer.playback import RecordedTrack, RemoteRangeReader
+from storage import logs
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class Views:
     async def open_playback(self, session: dict[str, Any], token: str, grant: dict[str, Any], camera: str,
                             track: RecordedTrack, offer: dict[str, Any], watcher: str,
                             use: Callable[[], Awaitable[dict[str, Any]]]) -> tuple[View, dict[str, Any]]:
-        """`use` marks the grant used (people_store.use_grant, once); it is called only when
+        """`use` marks the grant used (edged.people.use_grant, once); it is called only when
         everything else is ready, so a page that cannot play does not spend the grant."""
         self._reserve()
         try:
@@ -172,7 +172,7 @@ class Views:
 
     def _register(self, kind: str, camera: str, session: dict[str, Any], token: str, pc: RTCPeerConnection,
                   track: MediaStreamTrack, **extra: Any) -> View:
-        started = now_us()
+        started = self.access.clock.now_us()
         view = View(id=secrets.token_hex(6), kind=kind, camera=camera, account=session["account"], token=token,
                     started_us=started, deadline_us=rules.view_deadline(started, session["expires_us"], self.limits),
                     session=session, pc=pc, track=track, **extra)
@@ -250,7 +250,7 @@ class Views:
             shown = view.track.shown  # type: ignore[attr-defined]
             played = (shown[0], shown[1]) if shown else None
         action, detail = rules.stop_record(view.kind, view.id, view.cameras[0], started_us=view.started_us,
-                                           now_us=now_us(), reason=reason, played=played)
+                                           now_us=self.access.clock.now_us(), reason=reason, played=played)
         if len(view.cameras) > 1:
             detail["cameras"] = view.cameras
         await self.access.audit(view.account, action, detail)
@@ -259,7 +259,7 @@ class Views:
 
     async def sweep(self, sessions: dict[str, dict[str, Any] | None] | None) -> None:
         """End the views whose time is up; `sessions` (token -> session or None) when re-checked."""
-        now, mono = now_us(), time.monotonic()
+        now, mono = self.access.clock.now_us(), time.monotonic()
         for view in list(self.open.values()):
             if sessions is not None and view.token in sessions:
                 fresh = sessions[view.token]

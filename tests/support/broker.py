@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from storage.clock import SYSTEM
+
 T = TypeVar("T")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -74,7 +76,7 @@ def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | Non
           issuer_key: ec.EllipticCurvePrivateKey | None, *, ca: bool = False,
           san: list[x509.GeneralName] | None = None) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.fromtimestamp(SYSTEM.now_us() / 1e6, dt.UTC)
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
@@ -204,7 +206,7 @@ class Received:
     payload: bytes
     retain: bool
     correlation: bytes | None
-    at: float  # time.time() on arrival
+    at: float  # SYSTEM.now_us() / 1e6 on arrival
 
     def json(self) -> Any:
         import json
@@ -239,7 +241,7 @@ class Subscriber:
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         corr = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
         with self._lock:
-            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain), corr, time.time()))
+            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain), corr, SYSTEM.now_us() / 1e6))
 
     def start(self) -> Subscriber:
         if self.v5:

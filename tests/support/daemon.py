@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from storage.catalog import FOOTAGE_STATES
+from tests.support.catalog import one, rows
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,14 +149,11 @@ class Daemon:
         finally:
             conn.close()
 
-    def segments(self, camera: str, states: tuple[str, ...] = ("complete", "recovered")) -> list[dict[str, Any]]:
-        marks = ",".join("?" * len(states))
-        return self.query(f"SELECT * FROM segments WHERE camera = ? AND state IN ({marks}) ORDER BY start_us",
-                          (camera, *states))
+    def segments(self, camera: str, states: tuple[str, ...] = FOOTAGE_STATES) -> list[dict[str, Any]]:
+        return rows(self, "segments", lambda r: r["camera"] == camera and r["state"] in states, order="start_us")
 
     def gaps(self, camera: str) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM gaps WHERE camera = ? ORDER BY from_us", (camera,))
+        return rows(self, "gaps", lambda r: r["camera"] == camera, order="from_us")
 
     def camera(self, camera: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM cameras WHERE id = ?", (camera,))
-        return rows[0] if rows else None
+        return one(self, "cameras", lambda r: r["id"] == camera)

@@ -8,7 +8,6 @@ place in seconds, not in real time.
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,9 @@ import av
 
 from recorder.segment import SegmentFile
 from storage import datainit
+from storage import cameras as camera_table
 from storage.catalog import Catalog, open_db
+from storage.clock import SYSTEM
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE, segment_relpath
 from tests.support.cameras import Clip
@@ -97,10 +98,10 @@ def _register(data_dir: Path, camera: str, rows: list[dict[str, Any]]) -> None:
         datainit.init_data(data_dir, "test", "tests/support/footage.py")
     cat = Catalog(open_db(data_dir / CATALOG_FILE))
     try:
-        if not next(cat.db.query("SELECT 1 AS x FROM cameras WHERE id = ?", [camera]), None):
-            cat.sync_cameras([*cat.db.query("SELECT id, name, url, enabled FROM cameras WHERE configured = 1"),
-                              {"id": camera, "name": camera, "url": "test://" + camera, "enabled": 1}])
-        now = time.time_ns() // 1000
+        if not camera_table.exists(cat.db, camera):
+            known = [{k: r[k] for k in ("id", "name", "url", "enabled")} for r in camera_table.configured(cat.db)]
+            cat.sync_cameras([*known, {"id": camera, "name": camera, "url": "test://" + camera, "enabled": 1}])
+        now = SYSTEM.now_us()
         with cat.db.atomic():
             for r in rows:
                 cat.add_segment({**r, "created_us": now, "closed_us": now})

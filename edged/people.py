@@ -1,0 +1,190 @@
+"""The rules on people applied to their rows: opening accounts (edged/rules/roles.py) and retrieval
+requests and grants (edged/rules/retrieval.py), each a blocking function run on the catalog writer
+thread, with its audit record in the same transaction. The rows and their SQL are
+storage/people_store.py's (design/0033); the rules are pure; this module joins them, so
+storage/ never imports a rule from edged/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from edged.rules import retrieval as rq
+from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
+from storage import audit
+from storage import cameras as camera_table
+from storage import people_store as ps
+from storage.people_store import AccountError, GrantError
+
+
+# accounts ---------------------------------------------------------------------------
+def active_admins(db: sqlite_utils.Database) -> list[str]:
+    return ps.holders(db, ADMIN)
+
+
+def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
+                *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
+                pw_hash: str | None = None) -> dict[str, Any]:
+    """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2).
+
+    `pw_hash`: hash_password(password), made ahead off the catalog writer thread."""
+    name = str(name).strip()
+    if not ps.is_account_name(name):
+        raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
+                           "starting with a letter")
+    if not reason.strip():
+        raise AccountError("opening an account needs a reason (--reason): the approved application")
+    try:
+        roles = check_roles(roles)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    if cameras is not None:
+        cameras = sorted(set(cameras))
+        unknown = sorted(set(cameras) - set(camera_table.ids(db)))
+        if not cameras or unknown:
+            raise AccountError(f"unknown camera(s) {', '.join(unknown) or '(none named)'}; leave the scope out "
+                               "for every camera")
+    if ps.account_row(db, name) is not None:
+        raise AccountError(f"account {name} exists (accounts are never deleted or reused); choose another name")
+    problem = ps.password_problem(name, password, min_password or ps.load_policy(db).min_password)
+    if problem:
+        raise AccountError(problem)
+    pw_hash = pw_hash or ps.hash_password(password)
+    with db.atomic():
+        ps.insert_account(db, name, full_name=full_name, roles=roles, cameras=cameras, pw_hash=pw_hash, by=by,
+                          reason=reason, now_us=now_us)
+        audit.append(db, by, "account.open", {"account": name, "roles": roles, "cameras": cameras,
+                                              "reason": reason}, at_us=now_us)
+    return ps.account(db, name)  # type: ignore[return-value]
+
+
+def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: str, now_us: int,
+               min_password: int | None = None, pw_hash: str | None = None) -> dict[str, Any]:
+    """The first admin, made by root on the box itself; refused while an admin exists."""
+    admins = active_admins(db)
+    if admins:
+        raise AccountError(f"an admin exists ({', '.join(admins)}): they open accounts with `edgectl account add`")
+    return add_account(db, name, password, [ADMIN], None, by=f"{os_user} (init-admin)",
+                       reason="first admin, created on the box by root", now_us=now_us, min_password=min_password,
+                       pw_hash=pw_hash)
+
+
+# requests and grants ----------------------------------------------------------------
+def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
+                 citizen_due_us: int = 6 * rq.DAY_US) -> dict[str, Any]:
+    """File a request (R5.1, R5.2); raises edged.rules.retrieval.RequestRuleError."""
+    row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, citizen_due_us=citizen_due_us,
+                         known_cameras=camera_table.ids(db))
+    with db.atomic():
+        request_id = ps.insert_request(db, row)
+        audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}),
+                                                    "due_us": row["due_us"]}, at_us=now_us)
+    return ps.request_row(db, request_id)  # type: ignore[return-value]
+
+
+def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str, approve: bool, reason: str,
+                   now_us: int, grant_ttl_us: int, flag: str | None = None,
+                   flag_note: str | None = None) -> dict[str, Any]:
+    """Approve (a single-use grant is issued) or reject, by an approver who did not file it."""
+    req = ps.request_row(db, request_id)
+    if req is None:
+        raise rq.RequestRuleError(f"no request {request_id}")
+    changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
+                               grant_ttl_us=grant_ttl_us)
+    if flag is not None:
+        changes["flag"] = rq.check_flag(flag)
+        changes["flag_note"] = flag_note
+    with db.atomic():
+        ps.update_request(db, req["id"], changes)
+        detail = {**rq.stub({**req, **changes}), "reason": changes["decision_reason"]}
+        if grant is not None:
+            grant_id = ps.insert_grant(db, grant)
+            detail.update(grant=grant_id, expires_us=grant["expires_us"])
+        audit.append(db, approver, "request.approve" if approve else "request.reject", detail, at_us=now_us)
+    return ps.request_row(db, req["id"])  # type: ignore[return-value]
+
+
+def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, Any], watcher: str) -> str | None:
+    acct = ps.account_row(db, name)
+    if acct is None or acct["revoked_us"] is not None or CUSTODIAN not in json.loads(acct["roles"]):
+        return f"using a grant needs a custodian's session; {name} is not an active custodian"
+    if not in_scope(None if acct["cameras"] is None else json.loads(acct["cameras"]), grant["cameras"]):
+        return f"{name} has no rights on camera(s) {', '.join(grant['cameras'])}"
+    if not watcher:
+        return "name who watches or receives the footage (watcher)"
+    return None
+
+
+def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,
+              now_us: int) -> dict[str, Any]:
+    """Use a grant once (R5.4): {id, request_id, cameras, from_us, to_us, mode, approver, requester,
+    expires_us, ...}. `custodian` is the account name of the custodian's session; `watcher` who
+    watched (or received the copy). Raises GrantError; a refused use is an audit record too.
+    """
+    name = ps.custodian_name(custodian)
+    watcher = str(watcher or "").strip()
+    with db.atomic():
+        grant = ps.peek_grant(db, grant_id)
+        problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id)
+        if problem is None:
+            assert grant is not None
+            problem = _custodian_refusal(db, name, grant, watcher)
+        if problem is None and not ps.mark_grant_used(db, grant_id, used_us=now_us, used_by=name, watcher=watcher):
+            problem = f"grant {grant_id} was already used"
+        if problem is None:
+            assert grant is not None
+            ps.close_request(db, grant["request_id"], rq.USED, now_us)
+            audit.append(db, custodian, "grant.use", {
+                "grant": grant["id"], "request": grant["request_id"], "cameras": grant["cameras"],
+                "from_us": grant["from_us"], "to_us": grant["to_us"], "mode": mode,
+                "approver": grant["approver"]}, at_us=now_us)
+            return {**grant, "used_us": now_us, "used_by": name, "watcher": watcher}
+        audit.append(db, custodian, "grant.refused", {"grant": int(grant_id), "mode": mode, "why": problem},
+                     at_us=now_us)
+    raise GrantError(problem)
+
+
+# purging and the periodic pass ------------------------------------------------------
+def due_for_purge(db: sqlite_utils.Database, now_us: int, keep_years: int) -> list[dict[str, Any]]:
+    return [req for req in ps.closed_unpurged(db) if rq.purge_due(req, now_us, keep_years)]
+
+
+def purge_backup(path: Path, ids: list[int], now_us: int) -> int:
+    """The live catalog's purges (`ids`) repeated in a catalog backup; see people_store.purge_backup."""
+    return ps.purge_backup(path, ids, lambda req: rq.purged(req, now_us))
+
+
+def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3,
+          lapse_us: int = 90 * rq.DAY_US) -> dict[str, list[dict[str, Any]]]:
+    """The periodic pass: grants that expired unused, requests never decided, requests to purge,
+    what is overdue or flagged."""
+    out: dict[str, list[dict[str, Any]]] = {"lapsed": [], "purged": [], "overdue": [], "flagged": []}
+    for r in ps.undecided_since(db, now_us - lapse_us):
+        with db.atomic():  # undecided for too long: closed, so that R5.7's three years can start
+            ps.close_request(db, r["id"], rq.LAPSED, now_us)
+            audit.append(db, "edged", "request.lapsed", {"request": r["id"], "filed_us": r["filed_us"],
+                                                         "why": "never decided"}, at_us=now_us)
+        out["lapsed"].append({"id": r["id"], "grant": None})
+    for r in ps.unused_grants_expired(db, now_us):
+        with db.atomic():
+            ps.close_request(db, r["id"], rq.LAPSED, r["expires_us"])
+            audit.append(db, "edged", "grant.expired", {"grant": r["grant_id"], "request": r["id"]}, at_us=now_us)
+        out["lapsed"].append({"id": r["id"], "grant": r["grant_id"]})
+    for req in due_for_purge(db, now_us, keep_years):
+        with db.atomic():
+            ps.purge_request(db, req["id"], rq.purged(req, now_us))
+            audit.append(db, "edged", "request.purge", {**rq.stub(req), "filed_us": req["filed_us"],
+                                                        "closed_us": req["closed_us"]}, at_us=now_us)
+        out["purged"].append({"id": req["id"]})
+    if out["purged"]:
+        ps.scrub(db)
+    for req in ps.open_requests(db):
+        if rq.overdue(req, now_us):
+            out["overdue"].append(req)
+        if req["flag"]:
+            out["flagged"].append(req)
+    return out

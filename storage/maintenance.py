@@ -1,0 +1,55 @@
+"""The `maintenance` table (one row per window; at most one open, a unique index says so) and
+the consistent copy of the catalog a window starts with (design/0033: the SQL lives here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from storage.fsutil import PRIVATE_FILE, private_dir
+
+
+def open_window(db: Any) -> dict[str, Any] | None:
+    return next(db.query("SELECT * FROM maintenance WHERE ended_us IS NULL"), None)
+
+
+def window(db: Any, window_id: int) -> dict[str, Any]:
+    return next(db.query("SELECT * FROM maintenance WHERE id = ?", [window_id]))
+
+
+def recent(db: Any, limit: int) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?", [limit]))
+
+
+def begin(db: Any, *, reason: str, by: str, at_us: int, backup: str, verified: int, mismatches: list[str]) -> int:
+    """Opens a window; returns its id."""
+    return db["maintenance"].insert({"reason": reason, "began_by": by, "began_us": at_us, "backup": backup,
+                                     "verified": verified, "mismatches": json.dumps(mismatches)}).last_pk
+
+
+def end(db: Any, window_id: int, *, by: str, at_us: int, note: str) -> None:
+    db.execute("UPDATE maintenance SET ended_by = ?, ended_us = ?, end_note = ? WHERE id = ?",
+               [by, at_us, note, window_id])
+
+
+def backup_catalog(source: Path, dest: Path) -> dict[str, Any]:
+    """Copy the live catalog consistently (one read transaction) and check the copy."""
+    private_dir(dest.parent)
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE))
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(str(dest))
+    try:
+        src.backup(dst)  # pages=-1: all in one step, a single snapshot
+    finally:
+        src.close()
+        dst.close()
+    copy = sqlite3.connect(f"file:{dest}?mode=ro", uri=True)
+    try:
+        check = copy.execute("PRAGMA quick_check").fetchone()[0]
+        segments = copy.execute("SELECT count(*) FROM segments").fetchone()[0]
+    finally:
+        copy.close()
+    return {"path": str(dest), "check": check, "segments": segments, "bytes": dest.stat().st_size}

@@ -1,0 +1,18 @@
+"""The `node` table: this box's facts as key/value text (site, version, heartbeat, the MQTT
+marks, the key fingerprint, the disk identity). Written by Catalog.set_node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def values(db: Any, *keys: str) -> dict[str, str]:
+    """Every key (none given) or just those keys that are set."""
+    if not keys:
+        return {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node")}
+    marks = ",".join("?" * len(keys))
+    return {r["key"]: r["value"] for r in db.query(f"SELECT key, value FROM node WHERE key IN ({marks})", list(keys))}
+
+
+def value(db: Any, key: str) -> str | None:
+    return values(db, key).get(key)

@@ -1,0 +1,204 @@
+"""The durable outbox: alarm, audit, retention and inspection messages (and command replies)
+are written here before they are sent, and deleted only once the broker acknowledges them.
+
+paho-mqtt keeps QoS 1 messages in memory only (FIELD-NOTES.md), so a restart while the
+uplink is down would lose them; this SQLite file (``<data_dir>/outbox.db``, WAL,
+synchronous=FULL) is what makes "never lose an alarm" true. It also holds the per-node
+sequence counter and the command nonces seen, so neither resets on a restart.
+
+Sequence numbers: one counter for every message of the node, raised in the same transaction
+as the insert, so a number is never given twice and the central side sees any gap. A new
+file starts the counter at the wall clock in microseconds: an outbox.db lost with the disk
+restarts far above any number the old one gave (a jump the central side sees as a gap)
+instead of reusing them. 64-bit, and below 2**53 for two centuries, so JSON readers in
+JavaScript get exact values.
+
+The bound (``outbox_max``): at the bound the outbox is "full" (reported through a callback
+the daemon turns into an alarm) and refuses retention, inspection and reply messages; alarm
+and audit messages still go in, into a reserve of a tenth of the bound (at least 100). Past
+the reserve they are refused too. A refusal is never silent: the caller gets `OutboxFull`,
+and the count of refused messages per kind is kept in the file and published in `state`.
+The flag clears once the backlog is down to 90 % of the bound.
+
+This module is the file and its SQL (design/0033); mqtt/outbox.py runs it on its own thread.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storage.clock import SYSTEM, Clock
+
+OUTBOX_FILE = "outbox.db"
+ESSENTIAL = frozenset({"alarm", "audit"})  # kinds that may use the reserve past the bound
+_SCHEMA_VERSION = 1
+
+
+class OutboxError(Exception):
+    """The outbox could not store a message (disk full, I/O error, a damaged file)."""
+
+
+class OutboxFull(OutboxError):
+    """The outbox refused a message: it was NOT stored and will not be sent."""
+
+    def __init__(self, kind: str, pending: int, limit: int):
+        super().__init__(kind, pending, limit)
+        self.kind, self.pending, self.limit = kind, pending, limit
+
+    def __str__(self) -> str:
+        return (f"MQTT outbox full ({self.pending} messages waiting, bound {self.limit}): "
+                f"{self.kind} message refused")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    seq: int
+    kind: str
+    topic: str
+    payload: bytes
+    correlation: bytes | None = None  # MQTT v5 correlation data of a command reply
+
+
+def frame(seq: int, ts_us: int, body_json: str) -> bytes:
+    """Put seq and ts_us first in an already-serialized JSON object."""
+    inner = body_json[1:-1].strip()
+    return (f'{{"seq":{seq},"ts_us":{ts_us}' + (f",{inner}" if inner else "") + "}").encode()
+
+
+def encode_body(body: dict[str, Any]) -> tuple[int | None, str]:
+    """Serialize on the caller's side, so a later change to the dict cannot leak in and a
+    value JSON cannot carry fails where it was passed; seq and ts_us are set by the outbox."""
+    if not isinstance(body, dict):
+        raise TypeError(f"an MQTT message body must be a dict, not {type(body).__name__}")
+    ts = body.get("ts_us")
+    rest = {k: v for k, v in body.items() if k not in ("seq", "ts_us")}
+    return (ts if isinstance(ts, int) and not isinstance(ts, bool) else None), json.dumps(rest, separators=(",", ":"))
+
+
+class Outbox:
+    """Plain synchronous operations on outbox.db; only the outbox thread calls them."""
+
+    def __init__(self, path: Path, limit: int, clock: Clock = SYSTEM):
+        self.clock = clock
+        self.limit = limit
+        self.hard_limit = limit + max(100, limit // 10)
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+        self.count = self.conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+        self.refused = {r[0][len("refused:"):]: r[1] for r in
+                        self.conn.execute("SELECT key, value FROM meta WHERE key LIKE 'refused:%'")}
+        self.full = self.count >= self.limit
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= _SCHEMA_VERSION:
+            return
+        with self._tx():  # one statement at a time: executescript() would commit early
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            self.conn.execute("""
+                CREATE TABLE IF NOT EXISTS messages (
+                    seq INTEGER PRIMARY KEY,        -- the per-node sequence number in the payload
+                    kind TEXT NOT NULL,
+                    topic TEXT NOT NULL,
+                    payload BLOB NOT NULL,          -- JSON, seq and ts_us included
+                    correlation BLOB,               -- MQTT v5 correlation data (command replies)
+                    queued_us INTEGER NOT NULL
+                )""")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_us INTEGER NOT NULL)")
+            self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', ?)", [self.clock.now_us()])
+            self.conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # messages -----------------------------------------------------------------------------
+    def put_many(self, items: list[tuple[str, str, int | None, str, bytes | None]], at_us: int
+                 ) -> list[int | OutboxFull]:
+        """Store (kind, topic, ts_us, body_json, correlation) items in one transaction (one
+        fsync for all); each gets its seq, or an OutboxFull if the bound refused it."""
+        results: list[int | OutboxFull] = []
+        count = self.count
+        refused = dict(self.refused)
+        with self._tx():
+            last = self.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0]
+            rows = []
+            for kind, topic, ts_us, body_json, correlation in items:
+                if count >= (self.hard_limit if kind in ESSENTIAL else self.limit):
+                    refused[kind] = refused.get(kind, 0) + 1
+                    results.append(OutboxFull(kind, count, self.limit))
+                    continue
+                last += 1
+                count += 1
+                rows.append((last, kind, topic, frame(last, ts_us or at_us, body_json), correlation, at_us))
+                results.append(last)
+            self.conn.executemany("INSERT INTO messages (seq, kind, topic, payload, correlation, queued_us)"
+                                  " VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", [last])
+            for kind, n in refused.items():
+                if n != self.refused.get(kind):
+                    self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key)"
+                                      " DO UPDATE SET value = excluded.value", [f"refused:{kind}", n])
+        self.count, self.refused = count, refused
+        if count >= self.limit or len(rows) < len(items):
+            self.full = True
+        return results
+
+    def pending(self, after: int, limit: int) -> list[Message]:
+        """The oldest messages with seq > after, in order."""
+        cur = self.conn.execute("SELECT seq, kind, topic, payload, correlation FROM messages"
+                                " WHERE seq > ? ORDER BY seq LIMIT ?", [after, limit])
+        return [Message(*row) for row in cur]
+
+    def ack(self, seqs: Iterable[int]) -> int:
+        """Delete acknowledged messages, many in one transaction."""
+        seqs = list(seqs)
+        deleted = 0
+        with self._tx():
+            for i in range(0, len(seqs), 500):
+                chunk = seqs[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                deleted += self.conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", chunk).rowcount
+        self.count -= deleted
+        if self.full and self.count * 10 <= self.limit * 9:
+            self.full = False
+        return deleted
+
+    def last_seq(self) -> int:
+        return self.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        return {"pending": self.count, "limit": self.limit, "full": self.full,
+                "refused": dict(sorted(self.refused.items()))}
+
+    # command nonces -----------------------------------------------------------------------
+    def use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:
+        """Remember a command nonce until it expires; False if it was seen before (a replay)."""
+        with self._tx():
+            self.conn.execute("DELETE FROM nonces WHERE expires_us < ?", [at_us])
+            cur = self.conn.execute("INSERT OR IGNORE INTO nonces (nonce, expires_us) VALUES (?, ?)",
+                                    [nonce, expires_us])
+            return cur.rowcount == 1
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (the connection is in autocommit)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

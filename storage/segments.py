@@ -1,0 +1,67 @@
+"""Reads and marks on the `segments` and `gaps` tables beyond the recorder's own path (which
+is Catalog's): reports, the tamper mark, the maintenance hash check. The states are declared
+in storage/catalog.py, once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.catalog import FOOTAGE, TAMPERED, WRITING
+
+
+def mark_tampered(db: Any, path: str, note: str) -> bool:
+    """A cataloged segment's file was changed by something other than edged; False: not ours
+    (or marked already)."""
+    cur = db.execute("UPDATE segments SET state = ?, note = ? WHERE path = ? AND state != ?",
+                     [TAMPERED, note, path, TAMPERED])
+    return bool(cur.rowcount)
+
+
+def state_of(db: Any, path: str) -> str | None:
+    row = next(db.query("SELECT state FROM segments WHERE path = ?", [path]), None)
+    return None if row is None else row["state"]
+
+
+def footage_count(db: Any) -> int:
+    return next(db.query("SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
+
+
+def newest_footage_path(db: Any) -> str | None:
+    row = next(db.query("SELECT path FROM segments WHERE " + FOOTAGE + " ORDER BY start_us DESC LIMIT 1"), None)
+    return None if row is None else row["path"]
+
+
+def footage_hashes_since(db: Any, since_us: int) -> list[dict[str, Any]]:
+    """path, camera, sha256 of the footage that ended at or after `since_us` (maintenance's check)."""
+    return list(db.query("SELECT path, camera, sha256 FROM segments WHERE " + FOOTAGE +
+                         " AND end_us >= ? AND sha256 IS NOT NULL", [since_us]))
+
+
+def summary(db: Any) -> dict[str, Any]:
+    """Footage: count, bytes, oldest start, newest end; and how many segments are being written."""
+    seg = next(db.query("SELECT count(*) AS n, sum(bytes) AS bytes, min(start_us) AS oldest,"
+                        " max(end_us) AS newest FROM segments WHERE " + FOOTAGE))
+    open_n = next(db.query("SELECT count(*) AS n FROM segments WHERE state = ?", [WRITING]))["n"]
+    return {"segments": seg["n"], "bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
+            "newest_us": seg["newest"], "open": open_n}
+
+
+def gap_count_since(db: Any, since_us: int) -> int:
+    return next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [since_us]))["n"]
+
+
+def gaps_between(db: Any, start_us: int, end_us: int, cameras: list[str] | None = None) -> list[dict[str, Any]]:
+    """Gaps overlapping [start, end), by camera then time; `cameras` None: every camera."""
+    sql = "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?"
+    params: list[Any] = [end_us, start_us]
+    if cameras is not None:
+        sql += f" AND camera IN ({','.join('?' * len(cameras))})"
+        params += cameras
+    return list(db.query(sql + " ORDER BY camera, from_us", params))
+
+
+def gap_seconds_since(db: Any, since_us: int, until_us: int) -> dict[str, float]:
+    """Seconds of recorded gaps per camera inside [since, until) (the health monitor's day)."""
+    rows = db.query("SELECT camera, sum(min(to_us, ?) - max(from_us, ?)) AS us FROM gaps"
+                    " WHERE to_us > ? GROUP BY camera", [until_us, since_us, since_us])
+    return {r["camera"]: r["us"] / 1e6 for r in rows}

@@ -1,0 +1,113 @@
+"""The tests' one door to the catalog's tables (design/0033: SQL lives in storage/ and here).
+
+A test reads rows and says what it looks for in Python, where a reader sees it:
+
+    rows(d, "segments", lambda r: r["camera"] == "a" and r["state"] == "writing")
+    rows(d, "audit", order="seq")
+
+`src` is a running daemon's tests.support.daemon.Daemon (read-only, [] before the catalog
+exists), a sqlite_utils Database or a sqlite3 connection. Rows come in the table's own order (rowid) unless `order` names a column.
+The few tests that damage a table on purpose (a tampered audit chain) do it through the
+named functions at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+Row = dict[str, Any]
+TABLES = frozenset({
+    "accounts", "alarms", "audit", "cameras", "camera_references", "destructions", "exports", "gaps", "garbage",
+    "grants", "holds", "inspection_runs", "inspections", "login_failures", "maintenance", "node", "requests",
+    "retention_passes", "segments", "sessions",
+    "messages", "nonces",  # storage/outbox.py's file, and the central office's store
+})
+
+
+def rows(src: Any, table: str, where: Callable[[Row], bool] | None = None, *, order: str | None = None,
+         desc: bool = False) -> list[Row]:
+    """Every row of `table` for which `where(row)` holds, by rowid or by the column `order`."""
+    if table not in TABLES:
+        raise ValueError(f"no table {table!r} in the catalog")
+    if isinstance(src, sqlite3.Connection):
+        cur = src.execute(f"SELECT * FROM {table}")
+        names = [c[0] for c in cur.description]
+        found = [dict(zip(names, r)) for r in cur]
+    else:
+        found = [dict(r) for r in src.query(f"SELECT * FROM {table}")]
+    if where is not None:
+        found = [r for r in found if where(r)]
+    if order is not None:
+        found.sort(key=lambda r: (r[order] is not None, r[order]), reverse=desc)
+    return found
+
+
+def one(src: Any, table: str, where: Callable[[Row], bool] | None = None) -> Row | None:
+    """The first such row (by rowid), or None."""
+    found = rows(src, table, where)
+    return found[0] if found else None
+
+
+def node_value(src: Any, key: str) -> str | None:
+    row = one(src, "node", lambda r: r["key"] == key)
+    return None if row is None else row["value"]
+
+
+def audit_rows(src: Any, action: str | None = None) -> list[Row]:
+    """Audit records in seq order (detail as stored, JSON text), of one action if given."""
+    return rows(src, "audit", None if action is None else (lambda r: r["action"] == action), order="seq")
+
+
+def alarms(src: Any, where: Callable[[Row], bool] | None = None, *, active: bool | None = None) -> list[Row]:
+    """Alarm rows by id; `active` True: not cleared, False: cleared."""
+    def keep(r: Row) -> bool:
+        if active is not None and (r["cleared_us"] is None) != active:
+            return False
+        return where is None or where(r)
+    return rows(src, "alarms", keep, order="id")
+
+
+# damaging the audit chain on purpose (tests/test_audit.py, tests/test_central.py) ----------
+def set_audit(db: Any, seq: int, **values: Any) -> None:
+    """Overwrite columns of one audit record, as an attacker with the file would."""
+    cols = ", ".join(f"{k} = ?" for k in values)
+    db.execute(f"UPDATE audit SET {cols} WHERE seq = ?", [*values.values(), seq])
+
+
+def delete_audit(db: Any, seq: int, *, and_after: bool = False) -> None:
+    """Delete one record (or it and every later one)."""
+    db.execute("DELETE FROM audit WHERE seq >= ?" if and_after else "DELETE FROM audit WHERE seq = ?", [seq])
+
+
+def shift_audit(db: Any, after: int, by: int) -> None:
+    """Renumber the records with seq > `after` by `by` (two steps: seq is unique)."""
+    db.execute("UPDATE audit SET seq = -(seq + ?) WHERE seq > ?", [by, after])
+    db.execute("UPDATE audit SET seq = -seq WHERE seq < 0")
+
+
+def swap_audit(db: Any, a: int, b: int) -> None:
+    """Swap two records' places in the chain."""
+    db.execute("UPDATE audit SET seq = ? WHERE seq = ?", [-a, a])
+    db.execute("UPDATE audit SET seq = ? WHERE seq = ?", [a, b])
+    db.execute("UPDATE audit SET seq = ? WHERE seq = ?", [b, -a])
+
+
+def insert_audit(db: Any, record: Row) -> None:
+    db.execute("INSERT INTO audit (seq, at_us, actor, action, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [record[k] for k in ("seq", "at_us", "actor", "action", "detail", "prev_hash", "hash")])
+
+
+def delete_messages(db: Any, seqs: list[int]) -> None:
+    """Lose outbox messages (storage/outbox.py's file), as a broken disk would."""
+    db.execute(f"DELETE FROM messages WHERE seq IN ({','.join('?' * len(seqs))})", seqs)
+
+
+def set_node(db: Any, key: str, value: str | None) -> None:
+    """Set (or with None, delete) a node value behind the daemon's back."""
+    if value is None:
+        db.execute("DELETE FROM node WHERE key = ?", [key])
+    else:
+        db.execute("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   [key, value])

@@ -1,0 +1,115 @@
+"""The house rules of issue 16, read off the source (design/0033, design/0034).
+
+- Layers point down: storage/ is the floor; recorder/ and mqtt/ stand on it; edged/ on all
+  three. No module below edged/ imports from above, and none hides a first-party import
+  inside a function (the way a cycle used to be dodged).
+- SQL lives in storage/ (and the tests' one helper, tests/support/catalog.py). central/ is a
+  separate program with its own store (central/store.py) and is not held to this; bench/
+  measures queries and is not either.
+- The wall clock is read only in storage/clock.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRST_PARTY = {"edged", "storage", "recorder", "mqtt", "central", "tests"}
+# What each lower package may import from the repository's own packages.
+ALLOWED = {"storage": {"storage"}, "recorder": {"recorder", "storage"}, "mqtt": {"mqtt", "storage"}}
+# An SQL statement (the repository writes SQL keywords in capitals).
+SQL = re.compile(r"^\s*(SELECT\s.*\bFROM\b|SELECT\s+(count|sum|max|min)\(|INSERT\s+(OR\s+\w+\s+)?INTO\s|"
+                 r"UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|CREATE\s+(TABLE|INDEX|UNIQUE\s+INDEX)\s|PRAGMA\s+\w+|"
+                 r"ALTER\s+TABLE\s|DROP\s+(TABLE|INDEX)\s)", re.S)
+
+
+def _modules(*folders: str, skip: tuple[str, ...] = ()) -> list[Path]:
+    found = []
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if not rel.startswith(skip):
+                found.append(path)
+    assert found, folders
+    return found
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [node.module]
+    return []
+
+
+def test_lower_layers_import_nothing_from_above():
+    wrong = []
+    for package, allowed in ALLOWED.items():
+        for path in _modules(package):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                for name in _imported(node):
+                    top = name.split(".")[0]
+                    if top in FIRST_PARTY and top not in allowed:
+                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not wrong, "imports that point up:\n" + "\n".join(wrong)
+
+
+def test_no_first_party_import_is_hidden_in_a_function():
+    hidden = []
+    for path in _modules(*ALLOWED):
+        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                for name in _imported(node):
+                    if name.split(".")[0] in FIRST_PARTY:
+                        hidden.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name} inside {fn.name}()")
+    assert not hidden, "imports hidden in functions:\n" + "\n".join(hidden)
+
+
+def _strings(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+        elif isinstance(node, ast.JoinedStr):  # the literal parts of an f-string
+            yield node.lineno, "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+
+
+def test_sql_is_written_only_in_storage():
+    found = []
+    helper_and_this = ("tests/support/catalog.py", "tests/test_layers.py")
+    for path in _modules("edged", "recorder", "mqtt", "tests", skip=helper_and_this):
+        for line, text in _strings(ast.parse(path.read_text(), str(path))):
+            if SQL.search(text):
+                found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:70]!r}")
+    assert not found, "SQL outside storage/ (give storage/ a named function):\n" + "\n".join(found)
+
+
+def test_the_sql_check_sees_sql():
+    """The check above would catch what it is for (and not a docstring that says "Drop")."""
+    assert SQL.search("SELECT * FROM segments WHERE path = ?")
+    assert SQL.search(" UPDATE segments SET state = ? WHERE id = ?")
+    assert SQL.search("SELECT count(*) AS n FROM gaps")
+    assert not SQL.search("Drop the connection at once; idempotent.")
+    assert not SQL.search("select a camera from the list")
+
+
+def test_the_wall_clock_is_read_only_in_the_clock_module():
+    clock = ROOT / "storage" / "clock.py"
+    reads = []
+    for path in _modules("edged", "storage", "recorder", "mqtt", "tests"):
+        if path == clock:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Attribute) and node.attr in ("time", "time_ns")
+                    and isinstance(node.value, ast.Name) and node.value.id == "time"):
+                reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: time.{node.attr}")
+            if (isinstance(node, ast.Attribute) and node.attr in ("now", "utcnow", "today")
+                    and isinstance(node.value, ast.Name) and node.value.id in ("datetime", "date")):
+                reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module == "time" and any(
+                    a.name in ("time", "time_ns") for a in node.names):
+                reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: from time import time")
+    assert not reads, "the wall clock read outside storage/clock.py (take a Clock):\n" + "\n".join(reads)
