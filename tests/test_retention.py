@@ -174,10 +174,11 @@ from pathlib import Path
 from storage.catalog import open_db
 from storage.retention import Destroy, Segment, CAPACITY
 from storage import retention_store
+from tests.support.catalog import rows
 data = Path(sys.argv[1]); stage = sys.argv[2]
 db = open_db(data / "catalog.db")
-rows = list(db.query("SELECT * FROM segments ORDER BY id"))
-plan = [Destroy(Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"]), CAPACITY) for r in rows[:3]]
+segs = rows(db, "segments", order="id")
+plan = [Destroy(Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"]), CAPACITY) for r in segs[:3]]
 real_unlink = os.unlink
 calls = []
 def unlink(path):

@@ -44,6 +44,13 @@ def rows(src: Any, table: str, where: Callable[[Row], bool] | None = None, *, or
     return found
 
 
+def pragma(conn: sqlite3.Connection, name: str) -> Any:
+    """A database file's figure (page_count, freelist_count, page_size, ...)."""
+    if name not in ("page_count", "freelist_count", "page_size"):
+        raise ValueError(f"no pragma {name!r} here")
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
 def one(src: Any, table: str, where: Callable[[Row], bool] | None = None) -> Row | None:
     """The first such row (by rowid), or None."""
     found = rows(src, table, where)

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.catalog import pragma
+
 
 @dataclass
 class FloodResult:
@@ -144,8 +146,7 @@ def stored_bytes(data: Path) -> int:
     for name in ("catalog.db", "outbox.db"):
         conn = sqlite3.connect(f"file:{data / name}?mode=ro", uri=True)
         try:
-            count, free, size = (conn.execute(f"PRAGMA {p}").fetchone()[0]
-                                 for p in ("page_count", "freelist_count", "page_size"))
+            count, free, size = (pragma(conn, p) for p in ("page_count", "freelist_count", "page_size"))
             total += (count - free) * size
         finally:
             conn.close()
