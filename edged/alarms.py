@@ -24,13 +24,15 @@ class Alarms:
                      detail: dict[str, Any] | None = None) -> None:
         if self.downgrade(kind):
             severity = "maintenance"  # an expected fault during a maintenance window
-        new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, message, detail, self.clock.now_us())
+        new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, message, detail,
+                                    self.clock.now_us())
         if new:
             (log.error if severity == "critical" else log.warning)(
                 "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=kind))
             if self.publish is not None:
                 await self.publish({"id": key, "action": "raise", "kind": kind, "severity": severity,
-                                    "camera": camera, "message": message, "detail": detail, "at_us": self.clock.now_us()})
+                                    "camera": camera, "message": message, "detail": detail,
+                                    "at_us": self.clock.now_us()})
 
     async def clear(self, key: str) -> None:
         if await self.writer.run(Catalog.clear_alarm, key, self.clock.now_us()):

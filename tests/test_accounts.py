@@ -56,19 +56,23 @@ def test_passwords_are_scrypt_hashes_and_tokens_are_kept_hashed(db):
 
 def test_admin_and_custodian_never_on_one_account_and_names_are_never_reused(db):
     with pytest.raises(ps.AccountError, match="can never be held by one account"):
-        people_rules.add_account(db, "both", "a-long-password", ["admin", "custodian"], None, by="boss", reason="x", now_us=T0)
+        people_rules.add_account(db, "both", "a-long-password", ["admin", "custodian"], None, by="boss", reason="x",
+                                 now_us=T0)
     people_rules.add_account(db, "dave", "a-long-password", ["viewer"], ["a"], by="boss", reason="x", now_us=T0)
     ps.revoke_account(db, "dave", by="boss", reason="moved to another office", now_us=T0 + S)
     with pytest.raises(ps.AccountError, match="never deleted or reused"):
-        people_rules.add_account(db, "dave", "a-long-password", ["viewer"], None, by="boss", reason="back", now_us=T0 + 2 * S)
+        people_rules.add_account(db, "dave", "a-long-password", ["viewer"], None, by="boss", reason="back",
+                                 now_us=T0 + 2 * S)
     with pytest.raises(ps.AccountError, match="needs a reason"):
         people_rules.add_account(db, "erin", "a-long-password", ["viewer"], None, by="boss", reason=" ", now_us=T0)
     with pytest.raises(ps.AccountError, match="unknown camera"):
         people_rules.add_account(db, "erin", "a-long-password", ["viewer"], ["zz"], by="boss", reason="x", now_us=T0)
     with pytest.raises(ps.AccountError, match="at least 10 characters"):
-        people_rules.add_account(db, "erin", "short", ["viewer"], None, by="boss", reason="x", now_us=T0, min_password=10)
+        people_rules.add_account(db, "erin", "short", ["viewer"], None, by="boss", reason="x", now_us=T0,
+                                 min_password=10)
     with pytest.raises(ps.AccountError, match="not an account name"):
-        people_rules.add_account(db, "Erin Smith", "a-long-password", ["viewer"], None, by="boss", reason="x", now_us=T0)
+        people_rules.add_account(db, "Erin Smith", "a-long-password", ["viewer"], None, by="boss", reason="x",
+                                 now_us=T0)
     dave = ps.account(db, "dave")
     assert dave["revoked_us"] == T0 + S and [e["action"] for e in dave["events"]] == ["opened", "revoked"]
     assert [e["reason"] for e in dave["events"]] == ["x", "moved to another office"]

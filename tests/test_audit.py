@@ -172,7 +172,8 @@ def test_audit_report_covers_r7_2(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     Catalog(db).sync_cameras([{"id": "door", "name": "Door", "url": "synthetic:", "enabled": 1}])
     people_rules.add_account(db, "boss", "long-password-1", ["approver"], None, by="admin", reason="app 1", now_us=T0)
-    people_rules.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2", now_us=T0)
+    people_rules.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2",
+                             now_us=T0)
     people_rules.add_account(db, "gone", "long-password-3", ["viewer"], None, by="admin", reason="app 3", now_us=T0)
     ps.revoke_account(db, "gone", by="admin", reason="transferred", now_us=T0 + S)
     with pytest.raises(ps.AuthError):

@@ -157,7 +157,8 @@ def test_purge_takes_every_personal_field_from_the_catalog_and_its_backups(tmp_p
     r = _request(db, "Sgt. Lin-Hua", T0)
     r = people_rules.decide_request(db, r["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S,
                           grant_ttl_us=DAY)
-    people_rules.use_grant(db, r["grant"]["id"], custodian="carol", watcher="Sgt. Lin-Hua", mode="copy", now_us=T0 + 2 * S)
+    people_rules.use_grant(db, r["grant"]["id"], custodian="carol", watcher="Sgt. Lin-Hua", mode="copy",
+                           now_us=T0 + 2 * S)
     ps.record_export(db, r["grant"]["id"], out_dir="/x", custodian="carol", now_us=T0 + 3 * S,
                      detail={"recipient": "Sgt. Lin-Hua", "clips": []})
     undecided = _request(db, "Wu Undecided", T0)

@@ -90,7 +90,8 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             assert manual["kind"] == "manual" and manual["signed_us"] and len(manual["records"]) == 2
 
             out = tmp_path / "register"
-            r = people.ctl("inspect", "report", "--month", datetime.fromtimestamp(SYSTEM.now_us() / 1e6).strftime("%Y-%m"), "--out", str(out),
+            month = datetime.fromtimestamp(SYSTEM.now_us() / 1e6).strftime("%Y-%m")
+            r = people.ctl("inspect", "report", "--month", month, "--out", str(out),
                            "--json")
             assert r.returncode == 0, r.stderr
             summary = json.loads(r.stdout)

@@ -164,7 +164,8 @@ def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
     Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("counter-1", "door")])
     for name, role in (("desk", "viewer"), ("boss", "approver"), ("carol", "custodian")):
-        people_rules.add_account(db, name, "a-long-password-1", [role], None, by="admin", reason="test", now_us=T0 - DAY,
+        people_rules.add_account(db, name, "a-long-password-1", [role], None, by="admin", reason="test",
+                                 now_us=T0 - DAY,
                        min_password=10)
     return db
 
@@ -177,7 +178,8 @@ def test_store_files_decides_uses_once_and_records_each_step(db):
     r = people_rules.file_request(db, citizen(), filed_by="desk", now_us=T0, key=KEY)
     assert r["state"] == "filed" and r["due_us"] == T0 + 6 * DAY
     with pytest.raises(RequestRuleError, match="another approver"):
-        people_rules.decide_request(db, r["id"], approver="desk", approve=True, reason="me", now_us=T0, grant_ttl_us=DAY)
+        people_rules.decide_request(db, r["id"], approver="desk", approve=True, reason="me", now_us=T0,
+                                    grant_ttl_us=DAY)
     r = people_rules.decide_request(db, r["id"], approver="boss", approve=True, reason="on record", now_us=T0 + S,
                           grant_ttl_us=DAY)
     g = r["grant"]
@@ -186,7 +188,8 @@ def test_store_files_decides_uses_once_and_records_each_step(db):
         people_rules.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="copy", now_us=T0 + 2 * S)
     with pytest.raises(ps.GrantError, match="not an active custodian"):
         people_rules.use_grant(db, g["id"], custodian="boss", watcher="Wang", mode="view", now_us=T0 + 2 * S)
-    used = people_rules.use_grant(db, g["id"], custodian="carol (os: root)", watcher="Wang", mode="view", now_us=T0 + 3 * S)
+    used = people_rules.use_grant(db, g["id"], custodian="carol (os: root)", watcher="Wang", mode="view",
+                                  now_us=T0 + 3 * S)
     assert used["used_by"] == "carol" and used["cameras"] == ["counter-1"] and used["mode"] == "view"
     assert {"id", "request_id", "from_us", "to_us", "approver", "requester", "expires_us"} <= set(used)
     with pytest.raises(ps.GrantError, match="already used"):
@@ -206,7 +209,8 @@ def test_store_files_decides_uses_once_and_records_each_step(db):
 
 def test_store_lapses_unused_grants_and_purges_after_three_years(db):
     a = people_rules.file_request(db, citizen(), filed_by="desk", now_us=T0, key=KEY)
-    people_rules.decide_request(db, a["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S, grant_ttl_us=DAY)
+    people_rules.decide_request(db, a["id"], approver="boss", approve=True, reason="ok", now_us=T0 + S,
+                                grant_ttl_us=DAY)
     b = people_rules.file_request(db, citizen(category="major-incident"), filed_by="desk", now_us=T0, key=KEY)
     c = people_rules.file_request(db, agency(), filed_by="desk", now_us=T0, key=KEY)
     out = people_rules.sweep(db, T0 + DAY + S, keep_years=3)

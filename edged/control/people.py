@@ -78,8 +78,9 @@ def people_handlers(cfg: Config, writer: CatalogWriter, alarms: Alarms | None = 
             raise RequestError(f"init-admin runs only as root on the box itself (you are {caller.os_user})")
         name, password = _text(args, "name"), str(args.get("password") or "")
         pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
-        return await write(lambda db: people.init_admin(db, name, password, os_user=caller.os_user, now_us=clock.now_us(),
-                                                    min_password=policy.min_password, pw_hash=pw_hash),
+        return await write(lambda db: people.init_admin(db, name, password, os_user=caller.os_user,
+                                                        now_us=clock.now_us(), min_password=policy.min_password,
+                                                        pw_hash=pw_hash),
                            "no admin created")
 
     async def logout(_args: dict[str, Any], caller: Caller) -> dict[str, Any]:

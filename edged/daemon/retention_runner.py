@@ -110,7 +110,8 @@ class RetentionRunner:
             "at every pass" if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
-        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, self.clock.now_us())))
+        now = self.clock.now_us()
+        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now)))
         policy = policy_for(cfg.retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
         now_breached = breaches(raised, p.alarms, achieved, policy)
         self.breached = bool(now_breached)

@@ -197,7 +197,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         steps.mark("session")
         await reporting.start(session)
         await maintenance.load()
-        await sweep_staging(writer, data_dir, working_too=True, clock=clock)  # no viewing's working copy outlives a restart
+        # no viewing's working copy outlives a restart
+        await sweep_staging(writer, data_dir, working_too=True, clock=clock)
         await control.start()
         steps.mark("reporting, control socket")
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
@@ -217,7 +218,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run,
                  "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
-                 "ready": announce_ready, "reporting": reporting.run, "people": PeopleWatch(cfg, writer, alarms, clock).run,
+                 "ready": announce_ready, "reporting": reporting.run,
+                 "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "staging-sweep": staging_sweeper(writer, data_dir, clock)}
         if hooked is not None:
             tasks = {name: hooked(name, fn) for name, fn in tasks.items()}

@@ -105,7 +105,8 @@ class WorkerSlot:
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None,
+                 clock: Clock = SYSTEM):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer

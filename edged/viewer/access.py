@@ -29,7 +29,8 @@ class Access:
                     record_extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """{token, account, roles, cameras, expires_us}; AuthError if refused. Failures carry the
         client's address and never lock the account (the viewer limits tries per address)."""
-        return await people_store.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA, client=client,
+        return await people_store.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
+                                              client=client,
                                               lock_account=False, record=record, record_extra=record_extra)
 
     async def session(self, token: str | None) -> dict[str, Any] | None:

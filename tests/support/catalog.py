@@ -6,7 +6,8 @@ A test reads rows and says what it looks for in Python, where a reader sees it:
     rows(d, "audit", order="seq")
 
 `src` is a running daemon's tests.support.daemon.Daemon (read-only, [] before the catalog
-exists), a sqlite_utils Database or a sqlite3 connection. Rows come in the table's own order (rowid) unless `order` names a column.
+exists), a sqlite_utils Database or a sqlite3 connection. Rows come in the table's own order
+(rowid) unless `order` names a column.
 The few tests that damage a table on purpose (a tampered audit chain) do it through the
 named functions at the end.
 """
