@@ -50,6 +50,7 @@ from bench.record_throughput import command_line, table
 from edged.config import DAY, CameraConfig, RetentionConfig
 from storage import layout
 from storage.catalog import SEGMENT_LOOKBACK_US, Catalog, migrations, open_db, open_readonly, segments_between
+from storage.clock import FakeClock
 from storage.reconcile import TAIL_US, reconcile
 from storage.retention_store import FOOTAGE, candidates, policy_for, run_pass
 
@@ -457,14 +458,14 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.runs):
             now += seg_us  # each pass one segment later: it destroys the oldest segment of every camera
             t = time.perf_counter()
-            r = run_pass(db, work_dir, retention, cam_cfgs, lambda _d: normal, now=now)
+            r = run_pass(db, work_dir, retention, cam_cfgs, lambda _d: normal, clock=FakeClock(now))
             el = time.perf_counter() - t
             max_pass.append(el)
             prow.append([f"max retention {i + 1}", fmt_time(now), f"{normal.free / 1e12:.1f} TB",
                          str(r.destroyed), ", ".join(sorted({d.reason for d in r.plan.destroy})) or "-", ms(el)])
         for i in range(args.runs):  # same `now`: nothing is past max retention, the capacity rule does it all
             t = time.perf_counter()
-            r = run_pass(db, work_dir, retention, cam_cfgs, lambda _d: full, now=now)
+            r = run_pass(db, work_dir, retention, cam_cfgs, lambda _d: full, clock=FakeClock(now))
             el = time.perf_counter() - t
             cap_pass.append(el)
             prow.append([f"capacity {i + 1}", fmt_time(now), f"reserve - {CAPACITY_DEFICIT / GB:.0f} GB",
