@@ -12,7 +12,7 @@ import pytest
 from storage.clock import SYSTEM
 from storage.inspections import SCHEDULED
 from tests.support.cameras import RtspServer, free_port, make_clip
-from tests.support.catalog import alarms, audit_rows, rows
+from tests.support.catalog import alarms, audit_rows, rows as table_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -52,10 +52,10 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             people = People(config, tmp_path, monkeypatch)
             people.add("lin", "custodian")
             people.add("wang", "approver")
-            wait_for(lambda: rows(d, "inspection_runs", scheduled), 100,
+            wait_for(lambda: table_rows(d, "inspection_runs", scheduled), 100,
                      "the scheduled inspection")
-            run = rows(d, "inspection_runs", scheduled)[0]
-            records = {r["camera"]: r for r in rows(d, "inspections", lambda r: r["run_id"] == run["id"])}
+            run = table_rows(d, "inspection_runs", scheduled)[0]
+            records = {r["camera"]: r for r in table_rows(d, "inspections", lambda r: r["run_id"] == run["id"])}
             assert set(records) == {"counter", "gone"}
             gone = json.loads(records["gone"]["items"])
             assert gone["recording"]["ok"] is False and gone["login"]["ok"] is False

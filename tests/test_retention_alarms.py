@@ -18,7 +18,7 @@ import time
 import pytest
 
 from tests.support.cameras import RtspServer, make_clip
-from tests.support.catalog import alarms, rows
+from tests.support.catalog import alarms as alarm_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
 CAMS = ["a", "b", "c", "d"]
@@ -68,11 +68,11 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:  # look at the alarms after every pass
                 last = wait_for(lambda: pass_id() > last and pass_id(), 30, "the next retention pass")
-                breach = alarms(d, lambda r: r["kind"] == "min_retention_breach")
+                breach = alarm_rows(d, lambda r: r["kind"] == "min_retention_breach")
                 per_key = {k: [r for r in breach if r["key"] == k] for k in {r["key"] for r in breach}}
                 assert all(len(rs) == 1 and rs[0]["cleared_us"] is None for rs in per_key.values()), per_key
             passes = pass_id() - first_pass
-            breach = sorted(alarms(d, lambda r: r["kind"] == "min_retention_breach"), key=lambda r: r["camera"])
+            breach = sorted(alarm_rows(d, lambda r: r["kind"] == "min_retention_breach"), key=lambda r: r["camera"])
             assert [r["camera"] for r in breach] == CAMS, breach
             assert all(r["cleared_us"] is None for r in breach), "no clear while the breach lasts"
             assert passes >= seconds / 3, f"only {passes} retention passes in {seconds:.0f} s"
