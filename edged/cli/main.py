@@ -80,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         return EX_CONFIG
     if path is None:
         log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_PATH, cfg.storage.data_dir)
-    from edged.daemon import root as daemon  # imported late: check-config stays light
+    from edged.daemon import prestart
 
     try:
-        return asyncio.run(daemon.run(cfg, path, init_data=args.init_data))
-    except daemon.AlreadyRunning as exc:
+        return asyncio.run(_run(cfg, path, args.init_data))
+    except prestart.AlreadyRunning as exc:
         log.error("%s", exc)
         return 1
     except ConfigError as exc:  # found only on the box (e.g. control.group missing)
@@ -92,6 +92,25 @@ def main(argv: list[str] | None = None) -> int:
         return EX_CONFIG
     except KeyboardInterrupt:
         return 130
+
+
+async def _run(cfg: Config, path: Path | None, init_data: bool) -> int:
+    """The workers first, then the daemon's imports (design/0029): a restart's gap is not
+    spent importing what recording does not need."""
+    from edged.daemon import prestart
+
+    steps = prestart.Steps()
+    early = await prestart.start(cfg)
+    if early is not None and any(early.workers):
+        steps.mark("lock, disk check, workers started")
+        await early.first_segments()
+        steps.mark("cameras' first segments")
+    else:
+        steps.mark("lock")
+    from edged.daemon import root as daemon  # imported late: check-config stays light, and the workers start first
+
+    steps.mark("daemon imports")
+    return await daemon.run(cfg, path, init_data=init_data, early=early, steps=steps)
 
 
 def init_data(args: argparse.Namespace) -> int:

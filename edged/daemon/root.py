@@ -7,14 +7,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import faulthandler
-import fcntl
 import hashlib
 import logging
 import os
-import resource
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +31,12 @@ from edged.daemon.keepalive import Keepalive, status_line
 from edged.daemon.maintenance import Maintenance
 from edged.daemon.notify import Notifier
 from edged.daemon.people_watch import PeopleWatch
+from edged.daemon.prestart import AlreadyRunning, Early, Steps, lock_data, raise_nofile  # noqa: F401 - AlreadyRunning: cli
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner
-from edged.daemon.supervisor import Supervisor, camera_row
+from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
 from storage import node as node_table
@@ -49,55 +47,27 @@ from storage.layout import CATALOG_FILE
 from storage.retention_store import finish_garbage
 
 log = logging.getLogger(__name__)
-LOCK_FILE = "edged.lock"
 STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliation can be long)
 
 
-class AlreadyRunning(Exception):
-    pass
-
-
-class Steps:
-    """Where start-up's time goes (logged at ready; bench/recovery_time.py reads it)."""
-
-    def __init__(self) -> None:
-        self.t0 = self.last = time.monotonic()
-        self.spent: list[tuple[str, float]] = []
-        try:  # the interpreter's own start-up and the imports, from the process's start time
-            ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-            age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
-            self.spent.append(("python and imports", age))
-            self.t0 -= age
-        except (OSError, ValueError, IndexError):
-            pass
-
-    def mark(self, name: str) -> None:
-        now = time.monotonic()
-        self.spent.append((name, now - self.last))
-        self.last = now
-
-    def __str__(self) -> str:
-        return f"start-up {self.last - self.t0:.2f} s: " + ", ".join(f"{n} {s:.2f}" for n, s in self.spent)
-
-
-def _lock(data_dir: Path) -> int:
-    """One daemon per data folder: two writers would corrupt the catalog's story."""
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AlreadyRunning(f"another edged is already running on {data_dir}") from None
-    return fd
-
-
-async def run(cfg: Config, config_path: Path | None, init_data: bool = False) -> int:
+async def run(cfg: Config, config_path: Path | None, init_data: bool = False, early: Early | None = None,
+              steps: Steps | None = None) -> int:
+    """`early`: what `edged run` did before importing this module (edged.prestart): the data
+    folder's lock, and the workers it started, which the supervisor adopts."""
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.
     os.umask(0o077)
+    try:
+        return await _run(cfg, config_path, init_data, early, steps or Steps())
+    finally:
+        if early is not None:  # the lock is let go only once no worker it covers writes
+            await _end_workers(early.workers)
+            os.close(early.lock)
+
+
+async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps) -> int:
     data_dir = cfg.storage.data_dir
-    steps = Steps()
-    if not datainit.initialised(data_dir):
+    if early is None and not datainit.initialised(data_dir):
         if init_data or config_path is None:  # asked for (or the demo without a config file)
             how = "edged run --init-data" if init_data else "edged run (demo, no config file)"
             try:
@@ -112,13 +82,16 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
     private_dir(data_dir)
     if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
         log.info("made the data folder and its catalog, keys and folders private to edged (0700/0600)")
-    lock = _lock(data_dir)
-    raise_nofile()
+    if early is not None:
+        lock = early.lock
+    else:
+        lock = lock_data(data_dir)
+        raise_nofile()
     clock = SYSTEM  # the one clock (design/0034): every part below is handed it
     writer = CatalogWriter(data_dir / CATALOG_FILE, clock)
     alarms = Alarms(writer, clock)
     guard = TamperGuard(data_dir, writer, alarms, clock)
-    sup = Supervisor(cfg, writer, guard=guard, clock=clock)
+    sup = Supervisor(cfg, writer, guard=guard, clock=clock, early=early)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     sup.retention = runner
@@ -133,6 +106,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
     _install_signals(sup, (runner, monitor, inspector), notifier, config_path, reload_hooks)
+    if early is not None:
+        early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
     hooked = _install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
@@ -185,7 +160,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
         if lost:
             log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
         else:  # recovery of what the last run left open goes on alongside recording (design/0025)
-            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, clock.now_us()).run
+            started_us = early.started_us if early is not None else clock.now_us()  # the new run's files are after it
+            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, started_us).run
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
@@ -239,7 +215,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False) ->
     finally:
         await control.close()
         await writer.close()
-        os.close(lock)
+        if early is None:
+            os.close(lock)
 
 
 WAIT_DATA_S = 2.0
@@ -294,15 +271,19 @@ def _next_session(c: Catalog) -> int:
     return session
 
 
-def raise_nofile() -> None:
-    """Viewers, cameras and the catalog all take descriptors: run with the hard limit, not the
-    soft 1024 (systemd/edged.service sets LimitNOFILE; this covers a start by hand)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (OSError, ValueError) as exc:
-            log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+async def _end_workers(procs: list) -> None:
+    """Workers started early that the daemon did not take over (it stopped during start-up, or
+    failed): end of input makes them close their segments (recovered at the next start)."""
+    left = [p for p in procs if p is not None and p.returncode is None]
+    for proc in left:
+        if proc.stdin is not None:
+            proc.stdin.close()
+    if left:
+        _done, pending = await asyncio.wait([asyncio.ensure_future(p.wait()) for p in left], timeout=STOP_TIMEOUT_S)
+        for proc in left:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
 
 
 async def _reload(sup: Supervisor, hooks: list, cfg: Config) -> None:

@@ -12,14 +12,13 @@ import asyncio
 import io
 import json
 import logging
-import os
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from edged.config import CameraConfig, Config
+from edged.daemon.prestart import Early, add_command, assign, spawn_worker, worker_count, worker_settings
 from edged.daemon.task_keeper import keep
 from recorder.camera import backoff_us
 from storage import audit, logs
@@ -60,18 +59,6 @@ def camera_row(cam: CameraConfig) -> dict[str, Any]:
     return row
 
 
-def worker_settings(cfg: Config) -> dict[str, Any]:
-    s, r = cfg.storage, cfg.recorder
-    return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
-            "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
-            "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us,
-            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node}
-
-
-def add_command(cam: CameraConfig) -> dict[str, Any]:
-    return {"cmd": "add", "camera": {"id": cam.id, "url": cam.url}}
-
-
 @dataclass(eq=False)
 class WorkerSlot:
     """One recorder worker process and the cameras assigned to it."""
@@ -82,6 +69,8 @@ class WorkerSlot:
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
     spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
+    adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.prestart)
+    backlog: list[bytes] = field(default_factory=list)  # its events that `edged run` read before
 
     async def send(self, msg: dict[str, Any]) -> None:
         proc = self.proc
@@ -106,7 +95,7 @@ class WorkerSlot:
 
 class Supervisor:
     def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, early: Early | None = None):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer
@@ -116,8 +105,13 @@ class Supervisor:
         self.storage_lost: str | None = None  # why the data disk is not the one edged started on
         self.video_dev: int | None = None     # st_dev of the video folder; workers refuse another
         self._jobs: asyncio.Queue = asyncio.Queue(100)
-        n = workers or cfg.recorder.workers or os.cpu_count() or 1
+        n = workers or worker_count(cfg)
         self.slots = [WorkerSlot(i) for i in range(n)]
+        if early is not None and any(early.workers):  # recording already (edged.prestart), cameras dealt alike
+            assert len(early.workers) == n
+            for slot, proc, backlog in zip(self.slots, early.workers, early.backlog):
+                slot.adopt = slot.proc = proc
+                slot.backlog = backlog
         self.stopping = asyncio.Event()
         self.last_end: dict[str, int] = {}
         self.gap_reason: dict[str, str] = {}
@@ -205,9 +199,10 @@ class Supervisor:
             if last is not None:
                 self.last_end[cam_id] = last
             self.gap_reason[cam_id] = "edged was not recording"  # a gap is measured only after footage
-        for cam in self.cfg.cameras:
-            if cam.enabled:
-                await self._emptiest().add(cam)
+        for slot, cams in zip(self.slots, assign(self.cfg.cameras, len(self.slots))):
+            for cam in cams:  # sent when the worker starts (or sent already: an adopted one)
+                slot.cameras[cam.id] = cam
+                slot.has_cameras.set()
 
     async def run(self, extra: dict[str, Any] | None = None) -> None:
         """Own every task until stopped; `extra` maps task names to `fn(stopping)` coroutines."""
@@ -298,8 +293,8 @@ class Supervisor:
     # worker processes ---------------------------------------------------------------
     async def _keep(self, slot: WorkerSlot) -> None:
         attempt = 0
-        while not self.stopping.is_set():
-            if not slot.cameras:
+        while slot.adopt is not None or not self.stopping.is_set():  # an adopted worker is read even if stopped
+            if slot.adopt is None and not slot.cameras:
                 slot.has_cameras.clear()
                 waiter = asyncio.ensure_future(slot.has_cameras.wait())
                 stopper = asyncio.ensure_future(self.stopping.wait())
@@ -321,12 +316,6 @@ class Supervisor:
             except TimeoutError:
                 pass
 
-    @staticmethod
-    async def _spawn() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "recorder.worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
-
     async def _spare_later(self, slot: WorkerSlot) -> None:
         """Start a slot's spare worker once its cameras are recording (not during start-up,
         when the imports would compete with the workers that matter)."""
@@ -336,20 +325,30 @@ class Supervisor:
         except TimeoutError:
             pass
         if slot.spare is None and slot.proc is not None:
-            slot.spare = await self._spawn()
+            slot.spare = await spawn_worker()
             if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
                 slot.spare.stdin.close()
 
     async def _run_worker(self, slot: WorkerSlot) -> int | None:
-        proc, slot.spare = slot.spare, None
-        if proc is None or proc.returncode is not None:
-            proc = await self._spawn()
+        proc, adopted = slot.adopt, slot.adopt is not None
+        slot.adopt = None
+        if proc is None:
+            proc, slot.spare = slot.spare, None
+            if proc is None or proc.returncode is not None:
+                proc = await spawn_worker()
         slot.proc = proc
-        log.info("recorder worker %d started (pid %d) for %d cameras", slot.index, proc.pid, len(slot.cameras))
+        log.info("recorder worker %d %s (pid %d) for %d cameras", slot.index,
+                 "adopted, started before the daemon's imports" if adopted else "started", proc.pid, len(slot.cameras))
         try:
-            await slot.send({**worker_settings(self.cfg), "video_dev": self.video_dev})
-            for cam in [] if self.held else list(slot.cameras.values()):
-                await slot.send(add_command(cam))
+            if adopted:  # it has its settings and cameras; the daemon's own look at the disk decides
+                if self.video_dev is not None:
+                    await slot.send({"cmd": "storage", "video_dev": self.video_dev})
+                for cam in list(slot.cameras.values()) if self.held else []:
+                    await slot.send({"cmd": "remove", "camera": cam.id})
+            else:
+                await slot.send({**worker_settings(self.cfg), "video_dev": self.video_dev})
+                for cam in [] if self.held else list(slot.cameras.values()):
+                    await slot.send(add_command(cam))
             slot.started.set()
             if self.stopping.is_set():  # stopped while this worker was starting: its stop went nowhere
                 await slot.send({"cmd": "stop"})
@@ -366,13 +365,19 @@ class Supervisor:
 
     async def _read_events(self, slot: WorkerSlot, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
+        backlog, slot.backlog = slot.backlog, []
+        for line in backlog:
+            await self._event(slot, line)
         while line := await proc.stdout.readline():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
-                continue
-            await self.handle(event)
+            await self._event(slot, line)
+
+    async def _event(self, slot: WorkerSlot, line: bytes) -> None:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
+            return
+        await self.handle(event)
 
     async def _after_worker_death(self, slot: WorkerSlot) -> None:
         """Close what the dead worker left open, so its cameras' footage counts, off the

@@ -1,0 +1,261 @@
+"""The recorder workers start before the daemon's own imports (design/0029).
+
+A daemon restart's gap was mostly Python importing the daemon (SQLite helpers, MQTT, the
+export's cryptography: 0.7 s on an idle box, 1.5-3 s on a loaded one) before any worker was
+started. `edged run` now takes the data folder's lock, checks cheaply that the data folder
+and its video folder are the disk the catalog describes (the identity files, as the storage
+watch's first look does) and starts the workers with their cameras; then it imports the
+daemon, which adopts them (edged.supervisor). What the workers send waits in their pipes
+until the daemon reads it, as their segments' catalog rows would wait on a busy writer.
+
+Only stdlib and light modules here: whatever this imports is paid before recording starts.
+When anything is not as a plain restart finds it (no catalog yet, a catalog without both
+identities, a folder that fails the check, a missing control group), nothing is started
+early and the daemon starts the workers itself after its checks, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import grp
+import json
+import logging
+import os
+import resource
+import signal
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edged.config import CameraConfig, Config
+from storage import layout, volume
+from storage.fsutil import PRIVATE_FILE
+
+log = logging.getLogger("edged.daemon")
+LOCK_FILE = "edged.lock"
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PROBE_TIMEOUT_S = 5.0
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Steps:
+    """Where start-up's time goes (logged at ready; bench/recovery_time.py reads it)."""
+
+    def __init__(self) -> None:
+        self.t0 = self.last = time.monotonic()
+        self.spent: list[tuple[str, float]] = []
+        try:  # the interpreter's own start-up and the imports, from the process's start time
+            ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+            age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
+            self.spent.append(("python and imports", age))
+            self.t0 -= age
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.spent.append((name, now - self.last))
+        self.last = now
+
+    def __str__(self) -> str:
+        return f"start-up {self.last - self.t0:.2f} s: " + ", ".join(f"{n} {s:.2f}" for n, s in self.spent)
+
+
+def lock_data(data_dir: Path) -> int:
+    """One daemon per data folder: two writers would corrupt the catalog's story."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"another edged is already running on {data_dir}") from None
+    return fd
+
+
+def raise_nofile() -> None:
+    """Viewers, cameras and the catalog all take descriptors: run with the hard limit, not the
+    soft 1024 (systemd/edged.service sets LimitNOFILE; this covers a start by hand). Before
+    the workers are started: they inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+
+
+# what the workers are told ---------------------------------------------------------------
+def worker_count(cfg: Config) -> int:
+    return cfg.recorder.workers or os.cpu_count() or 1
+
+
+def assign(cameras: list[CameraConfig], n: int) -> list[list[CameraConfig]]:
+    """The enabled cameras dealt to `n` workers in turn (the supervisor deals them the same way)."""
+    enabled = [c for c in cameras if c.enabled]
+    return [enabled[i::n] for i in range(n)]
+
+
+def worker_settings(cfg: Config) -> dict[str, Any]:
+    s, r = cfg.storage, cfg.recorder
+    return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
+            "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
+            "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us,
+            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node}
+
+
+def add_command(cam: CameraConfig) -> dict[str, Any]:
+    return {"cmd": "add", "camera": {"id": cam.id, "url": cam.url}}
+
+
+async def spawn_worker() -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "recorder.worker",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+
+
+def send(proc: asyncio.subprocess.Process, *msgs: dict[str, Any]) -> None:
+    """Queue command lines for a worker (its pipe holds them until it reads)."""
+    assert proc.stdin is not None
+    proc.stdin.write(b"".join((json.dumps(m) + "\n").encode() for m in msgs))
+
+
+# the cheap checks --------------------------------------------------------------------------
+def recorded_identity(data_dir: Path) -> tuple[str | None, bool]:
+    """The catalog's disk identity and whether its video folder has one of its own, read with
+    the stdlib's sqlite3 and no write (the daemon's catalog module is one of the heavy imports)."""
+    uri = (data_dir / layout.CATALOG_FILE).resolve().as_uri() + "?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=1.0)
+        try:
+            node = dict(db.execute("SELECT key, value FROM node WHERE key IN ('disk_id', 'video_identity')"))
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        log.info("early start skipped: the catalog could not be read without the daemon (%s)", exc)
+        return None, False
+    return node.get("disk_id"), bool(node.get("video_identity"))
+
+
+def disk_problem(data_dir: Path) -> tuple[str | None, int | None]:
+    """As the storage watch's first look (edged/storage_watch.py): None and the video folder's
+    device when the data folder and the video folder carry the catalog's identity; else why not."""
+    disk_id, video_identity = recorded_identity(data_dir)
+    if disk_id is None or not video_identity:
+        return "the catalog does not record both disk identities yet", None
+    probes = {"data folder": volume.probe(data_dir), "video folder": volume.probe(data_dir / layout.VIDEO_DIR)}
+    for name, p in probes.items():
+        problem = volume.check(name, disk_id, p, None)
+        if problem:
+            return problem, None
+    return None, probes["video folder"].dev
+
+
+FIRST_SEGMENTS_S = 5.0  # the longest the daemon's imports wait for the cameras' first segments
+
+
+@dataclass
+class Early:
+    """What `edged run` did before importing the daemon: the lock it holds and the workers it
+    started (none when it left the start to the daemon), one per supervisor slot."""
+
+    lock: int
+    started_us: int
+    workers: list[asyncio.subprocess.Process | None] = field(default_factory=list)
+    cameras: list[list[str]] = field(default_factory=list)   # each worker's cameras
+    backlog: list[list[bytes]] = field(default_factory=list)  # each worker's events read here, in order
+    video_dev: int | None = None
+    signals: list[int] = field(default_factory=list)  # arrived before the daemon's own handlers
+    stop_seen: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _signal(self, sig: int) -> None:
+        self.signals.append(sig)
+        if sig != signal.SIGHUP:
+            self.stop_seen.set()
+
+    async def first_segments(self) -> None:
+        """Read the workers' first events until every camera has opened a segment or said why it
+        cannot, or FIRST_SEGMENTS_S passed: the daemon's imports then do not take the CPU the
+        cameras' connections need on a busy box. The lines are kept for the supervisor."""
+        async def follow(i: int, proc: asyncio.subprocess.Process) -> None:
+            waiting = set(self.cameras[i])
+            assert proc.stdout is not None
+            while waiting:
+                line = await proc.stdout.readline()
+                if not line:
+                    return
+                self.backlog[i].append(line)
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("ev") == "open" or (ev.get("ev") == "state" and ev.get("state") == "offline"):
+                    waiting.discard(ev.get("camera"))
+
+        readers = [asyncio.ensure_future(follow(i, p)) for i, p in enumerate(self.workers) if p is not None]
+        if not readers:
+            return
+        everyone = asyncio.ensure_future(asyncio.wait(readers))
+        stop = asyncio.ensure_future(self.stop_seen.wait())
+        await asyncio.wait([everyone, stop], timeout=FIRST_SEGMENTS_S, return_when=asyncio.FIRST_COMPLETED)
+        everyone.cancel()
+        stop.cancel()
+        for reader in readers:  # a read cut short consumes nothing: the supervisor reads on
+            reader.cancel()
+        await asyncio.wait(readers)
+        for reader in readers:
+            if not reader.cancelled() and reader.exception() is not None:
+                log.error("reading a recorder worker's first events failed: %r", reader.exception())
+
+    def hand_over_signals(self) -> None:
+        """The daemon's handlers are installed (they replaced ours): deliver what arrived before."""
+        pending, self.signals = self.signals, []
+        for sig in pending:
+            signal.raise_signal(sig)
+
+
+async def start(cfg: Config) -> Early | None:
+    """Lock the data folder and, when a plain restart's checks pass, start the workers with their
+    cameras. None when there is no catalog yet (the daemon initialises it or waits for the disk)."""
+    os.umask(0o077)  # as the daemon (design/0017): the workers inherit it
+    data_dir = cfg.storage.data_dir
+    if not (data_dir / layout.CATALOG_FILE).exists():
+        return None
+    early = Early(lock_data(data_dir), now_us())
+    raise_nofile()
+    if cfg.control.group is not None:
+        try:
+            grp.getgrnam(cfg.control.group)
+        except KeyError:
+            return early  # the daemon says so and exits (EX_CONFIG): nothing to record first
+    try:  # a disk that does not answer: the daemon's own first look says so
+        problem, video_dev = await asyncio.wait_for(asyncio.to_thread(disk_problem, data_dir), PROBE_TIMEOUT_S)
+    except TimeoutError:
+        problem, video_dev = f"the data folder did not answer within {PROBE_TIMEOUT_S:.0f} s", None
+    if problem is not None:
+        log.info("workers start after the daemon's checks: %s", problem)
+        return early
+    loop = asyncio.get_running_loop()
+    for sig in FORWARDED:  # kept for the daemon's own handlers (a stop is then a clean stop)
+        loop.add_signal_handler(sig, early._signal, sig)
+    early.video_dev = video_dev
+    settings = {**worker_settings(cfg), "video_dev": video_dev}
+    for cams in assign(cfg.cameras, worker_count(cfg)):
+        proc = None
+        if cams:
+            proc = await spawn_worker()
+            send(proc, settings, *(add_command(c) for c in cams))
+        early.workers.append(proc)
+        early.cameras.append([c.id for c in cams])
+        early.backlog.append([])
+    return early
