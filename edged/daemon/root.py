@@ -200,7 +200,9 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         if hooked is not None:
             tasks = {name: hooked(name, fn) for name, fn in tasks.items()}
         try:
-            await sup.run(extra=tasks)
+            # Adopted workers' first segments wait for the recovery of the last run's (their gap
+            # is measured from it): it runs even when a SIGTERM came during start-up.
+            await sup.run(extra=tasks, must_run=frozenset({"startup-recovery"}))
         except Exception:
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise

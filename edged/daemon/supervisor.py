@@ -204,14 +204,16 @@ class Supervisor:
                 slot.cameras[cam.id] = cam
                 slot.has_cameras.set()
 
-    async def run(self, extra: dict[str, Any] | None = None) -> None:
-        """Own every task until stopped; `extra` maps task names to `fn(stopping)` coroutines."""
+    async def run(self, extra: dict[str, Any] | None = None, must_run: frozenset[str] = frozenset()) -> None:
+        """Own every task until stopped; `extra` maps task names to `fn(stopping)` coroutines;
+        those named in `must_run` start even if edged was stopped before they could."""
         await self.start_cameras()
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             keepers = [tg.create_task(self._keep(slot), name=f"worker-{slot.index}") for slot in self.slots]
             aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat, **(extra or {})}
-            others = [tg.create_task(keep(name, fn, self.stopping, self.alarms), name=name)
+            others = [tg.create_task(keep(name, fn, self.stopping, self.alarms, even_if_stopped=name in must_run),
+                                     name=name)
                       for name, fn in aux.items()]  # none of them may end the group, and with it the recorders
             jobs = tg.create_task(self._run_jobs(), name="jobs")
             tg.create_task(self._announce_start(), name="announce-start")

@@ -31,11 +31,15 @@ def backoff_s(failures: int, rng: random.Random) -> float:
 
 
 async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Any,
-               rng: random.Random | None = None) -> None:
-    """Run `fn(stopping)` until it returns or edged stops, restarting it after each failure."""
+               rng: random.Random | None = None, *, even_if_stopped: bool = False) -> None:
+    """Run `fn(stopping)` until it returns or edged stops, restarting it after each failure.
+    `even_if_stopped`: started once even when edged stops before it could start (work that
+    something else waits for)."""
     rng = rng or random.Random()
     failures = 0
-    while not stopping.is_set():
+    first = even_if_stopped
+    while first or not stopping.is_set():
+        first = False
         task = asyncio.ensure_future(fn(stopping))
         try:
             if failures:

@@ -1,0 +1,143 @@
+"""The recorder workers start before the daemon's imports (design/0029): the real daemon,
+real RTSP cameras, a real tmpfs for the disk that is not the right one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.bad_cameras import BadCamera
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.daemon import Daemon, wait_for, write_config
+
+S = 1_000_000
+ADOPTED = "adopted, started before the daemon's imports"
+
+
+@pytest.fixture(scope="module")
+def cameras(tmp_path_factory):
+    clip = make_clip(tmp_path_factory.mktemp("clips"), width=320, height=240, fps=20, gop=20, seconds=10)
+    with RtspServer({"a": f"clip:{clip.video}@20", "b": f"clip:{clip.video}@20"}) as server:
+        yield server
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def footage_files(data: Path) -> set[str]:
+    return {str(p.relative_to(data)) for p in (data / "video").rglob("*.mp4")}
+
+
+def assert_catalog_matches_disk(d: Daemon) -> None:
+    """After a clean stop: nothing left `writing`, every footage file a finished catalog row."""
+    assert not d.query("SELECT * FROM segments WHERE state = 'writing'"), "a clean stop leaves nothing writing"
+    rows = {r["path"] for r in d.query("SELECT path FROM segments WHERE state IN ('complete', 'recovered')")}
+    assert footage_files(d.data_dir) == rows
+
+
+def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_disk(tmp_path, cameras):
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": c, "url": cameras.url(c)} for c in "ab"],
+                          storage={"segment_length": "2s"}, recorder={"workers": 2})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        wait_for(lambda: d.segments("a") and d.segments("b"), 40, "both cameras recording")
+        # A fresh folder is initialised by the daemon: nothing is started before that.
+        assert ADOPTED not in d.log and "workers started" not in d.log
+    finally:
+        assert d.stop() == 0, d.log
+    last = {c: d.segments(c)[-1]["end_us"] for c in "ab"}
+    restarted, since = now_us(), len(d.log)
+    d.start()
+    try:
+        for c in "ab":
+            wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = ? AND state = 'complete' AND start_us > ?",
+                                     (c, restarted)), 40, f"camera {c} recording after the restart")
+        wait_for(lambda: "ready: recording has started" in d.log[since:], 30, "ready")
+        log = d.log[since:]
+        assert log.count(ADOPTED) == 2, log
+        assert "workers started" in log and "cameras' first segments" in log, log
+    finally:
+        assert d.stop() == 0, d.log
+    assert_catalog_matches_disk(d)
+    for c in "ab":  # the outage is one gap, measured from the footage on both sides
+        gaps = d.gaps(c)
+        first = d.query("SELECT min(start_us) AS s FROM segments WHERE camera = ? AND start_us > ?", (c, restarted))[0]
+        assert [(g["from_us"], g["to_us"], g["reason"]) for g in gaps] == [
+            (last[c], first["s"], "edged was not recording")], gaps
+
+
+def test_sigterm_while_the_workers_started_first_record_is_a_clean_prompt_stop(tmp_path, cameras):
+    """A camera that never answers keeps `edged run` waiting (up to 5 s) before the daemon's
+    imports; a SIGTERM then is held for the daemon's own handler and is a clean stop."""
+    data = tmp_path / "data"
+    with BadCamera("hang") as hang:
+        config = write_config(tmp_path / "edged.toml", data,
+                              [{"id": "a", "url": cameras.url("a")}, {"id": "hang", "url": hang.url}],
+                              storage={"segment_length": "2s"}, recorder={"workers": 1, "connect_timeout": "60s"})
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        try:
+            wait_for(lambda: d.segments("a"), 40, "recording")
+        finally:
+            assert d.stop() == 0, d.log
+        before, since = footage_files(data), len(d.log)
+        d.start()
+        wait_for(lambda: d.workers(), 20, "the worker started by edged run")
+        # Its first file if it comes before the daemon is ready (it usually does), then the stop.
+        wait_for(lambda: footage_files(data) - before or "ready:" in d.log[since:],
+                 20, "a new segment file, or the daemon ready")
+        assert d.proc is not None
+        stopped = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        rc = d.proc.wait(30)
+        took = time.monotonic() - stopped
+        d._log.close()
+    log = d.log[since:]
+    assert rc == 0, log
+    assert took < 20, f"the stop took {took:.1f} s"
+    assert ADOPTED in log, log
+    assert_catalog_matches_disk(d)
+
+
+def _mount(*args: str) -> None:
+    r = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount here: {r.stderr.strip()}")
+
+
+def test_another_disk_at_the_video_folder_starts_nothing_before_the_daemons_checks(tmp_path, cameras):
+    if os.geteuid() != 0:
+        pytest.skip("mounting needs root")
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": cameras.url("a")}],
+                          storage={"segment_length": "2s"})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        wait_for(lambda: d.segments("a"), 40, "recording")
+    finally:
+        assert d.stop() == 0, d.log
+    video = data / "video"
+    _mount("-t", "tmpfs", "-o", "size=50m", "tmpfs", str(video))  # an empty disk where the footage was
+    try:
+        since = len(d.log)
+        d.start()
+        try:
+            wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'storage_lost' AND cleared_us IS NULL"),
+                     30, "the storage alarm")
+            log = d.log[since:]
+            assert "workers start after the daemon's checks: the video folder" in log, log
+            assert ADOPTED not in log
+            beat = int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])
+            wait_for(lambda: int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])
+                     > beat + 3 * S, 20, "three seconds of the daemon's heartbeats")
+            assert list(video.rglob("*")) == [], "nothing written onto the other disk"
+        finally:
+            assert d.stop() == 0, d.log
+    finally:
+        subprocess.run(["umount", "-l", str(video)], check=False)
