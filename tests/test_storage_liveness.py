@@ -162,6 +162,20 @@ def test_whole_data_folder_unmounted_then_restarted_never_makes_a_new_catalog_or
         wait_for(lambda: d.camera("a")["state"] == "offline", 10, "the camera stopped")
         wait_for(lambda: not rows(d, "segments", lambda r: r["state"] == WRITING), 15, "no segment left writing")
         assert files_under(data) == [], "nothing written into the empty mount point"
+        # The control socket (the default, inside the data folder) went with the disk: edged listens
+        # at its path again, so status says what happened; the catalog's reports refuse in words.
+        status = wait_for(lambda: (r := ctl(d, "status")).returncode == 0 and r, 10, "edgectl status answering")
+        assert "RECORDING STOPPED" in status.stdout and "disk:      unknown: the data disk is gone" in status.stdout, \
+            status.stdout
+        as_json = json.loads(ctl(d, "status", "--json").stdout)
+        assert as_json["storage"]["state"] == "lost" and as_json["disk_free"] is None, as_json
+        for verb in (["cameras"], ["alarms"], ["retention"], ["segments", "--camera", "a"], ["destructions"],
+                     ["hold", "list"], ["audit", "verify"]):
+            r = ctl(d, *verb)
+            assert r.returncode == 2, (verb, r.returncode, r.stdout, r.stderr)
+            assert "the catalog cannot be read while the data disk is gone (the data folder" in r.stderr, (verb, r.stderr)
+            assert "Traceback" not in r.stderr and "internal error" not in r.stderr, (verb, r.stderr)
+        assert "control request" not in d.log, "no handler failed with a traceback in the daemon's log"
     finally:
         assert d.stop() == 0, d.log
     assert not rows(d, "segments", lambda r: r["state"] == WRITING)

@@ -64,7 +64,8 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
         f"{fmt_time(data['oldest_us'])} to {fmt_time(data['newest_us'])}; {data['open_segments']} being written",
         f"gaps:      {data['gaps_24h']} in the last 24 h",
         f"broker:    {data['broker'] or 'not configured'}",
-        f"disk:      {fmt_bytes(data['disk_free'])} free of {fmt_bytes(data['disk_total'])} ({data['data_dir']})",
+        f"disk:      {fmt_bytes(data['disk_free'])} free of {fmt_bytes(data['disk_total'])} ({data['data_dir']})"
+        if data["disk_total"] is not None else f"disk:      unknown: the data disk is gone ({data['data_dir']})",
     ]
     return data, "\n".join(lines)
 

@@ -10,6 +10,7 @@ Listing footage (segments) is on the audit chain; status-like reads are not.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from storage import segments as segment_table
 from storage.catalog import CatalogWriter, segments_between
 from storage.catalog import alarms as catalog_alarms
 from storage.clock import SYSTEM, Clock
+from storage.layout import CATALOG_FILE
 from storage.retention import DAY_US
 from storage.retention_store import HoldError, hold_row, retention_report
 
@@ -56,12 +58,38 @@ def _scoped(caller: Any, camera: str | None) -> list[str] | None:
     return None if not isinstance(caller, Caller) or caller.cameras is None else list(caller.cameras)
 
 
-def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Path,
-                  clock: Clock = SYSTEM) -> dict[str, Handler]:
-    """`cfg_of()` gives the config in force (a SIGHUP may have replaced it)."""
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
-    def query(fn: Callable[[Any], Any]) -> Any:
-        return read_catalog(data_dir, fn)
+
+def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Path,
+                  clock: Clock = SYSTEM, storage_lost: Callable[[], str | None] = lambda: None) -> dict[str, Handler]:
+    """`cfg_of()` gives the config in force (a SIGHUP may have replaced it); `storage_lost()`
+    why the data disk is not the one edged started on (None: it is)."""
+    catalog = data_dir / CATALOG_FILE
+    opened = _file_id(catalog)  # the catalog file the writer has open (design/0023)
+
+    async def readable() -> bool:
+        """The catalog at its path is still the file edged writes: not a folder left empty by
+        an unmounted disk, nor another data set's catalog mounted in its place."""
+        return opened is None or await asyncio.to_thread(_file_id, catalog) == opened
+
+    def unreadable() -> RequestError:
+        why = storage_lost() or f"{catalog} is no longer the catalog edged has open"
+        return RequestError(f"the catalog cannot be read while the data disk is gone ({why}). Recording has "
+                            "stopped and resumes by itself when the disk is back; `edgectl status` shows the state")
+
+    async def query(fn: Callable[[Any], Any]) -> Any:
+        if not await readable():
+            raise unreadable()
+        try:
+            return await read_catalog(data_dir, fn)
+        except FileNotFoundError:
+            raise unreadable() from None
 
     async def status(_args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         def q(db) -> dict[str, Any]:
@@ -69,21 +97,27 @@ def read_handlers(cfg_of: Callable[[], Any], writer: CatalogWriter, data_dir: Pa
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
             gaps = segment_table.gap_count_since(db, clock.now_us() - DAY_US)
-            disk = shutil.disk_usage(data_dir)
+            try:  # not the figures of whatever is under the mount point of a disk that is gone
+                disk = None if storage_lost() else shutil.disk_usage(data_dir)
+            except OSError:
+                disk = None
             return {
                 "running": True, "pid": os.getpid(), "version": node.get("version"), "site": node.get("site"),
                 "site_name": node.get("site_name"), "node": node.get("node"),
                 "started_us": int(node["started_us"]) if node.get("started_us") else None,
                 "heartbeat_us": int(node["heartbeat_us"]) if node.get("heartbeat_us") else None,
-                "data_dir": str(data_dir), "disk_total": disk.total, "disk_free": disk.free, "cameras": states,
+                "data_dir": str(data_dir), "disk_total": disk.total if disk else None,
+                "disk_free": disk.free if disk else None, "cameras": states,
                 "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
                 "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
                 "broker": node.get("mqtt_status"),
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None}}
-        try:
-            return await query(q)
-        except FileNotFoundError:  # the data disk is gone from its path: the writer still holds the catalog
-            return await writer.run(lambda c: q(c.db))
+        if await readable():
+            try:
+                return await read_catalog(data_dir, q)
+            except FileNotFoundError:
+                pass
+        return await writer.run(lambda c: q(c.db))  # the data disk is gone from its path: the writer still has it
 
     async def cameras(args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         cfg = cfg_of()

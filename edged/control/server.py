@@ -112,13 +112,18 @@ class ControlServer:
         self.group = group  # the socket's group: who may talk to the daemon (None: the daemon's own)
         self.handlers = handlers
         self.sessions = sessions  # None: only the public operations can run
-        self._server: asyncio.AbstractServer | None = None
+        self._servers: list[tuple[asyncio.AbstractServer, tuple[int, int] | None]] = []  # each with its socket file
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._listen()
+
+    async def _listen(self) -> None:
         if self.path.exists() or self.path.is_symlink():
             self.path.unlink()  # a stale socket from a crash; the daemon holds a single-instance lock
-        self._server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_REQUEST)
+        server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_REQUEST)
+        st = os.stat(self.path)
+        self._servers.append((server, (st.st_dev, st.st_ino)))
         if self.group is not None:
             try:
                 gid = grp.getgrnam(self.group).gr_gid
@@ -128,14 +133,45 @@ class ControlServer:
             os.chown(self.path, -1, gid)
         os.chmod(self.path, 0o600 if self.group is None else 0o660)  # no group named: the daemon's user and root
 
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+    def _at_path(self) -> tuple[int, int] | None:
         try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    async def keep_reachable(self) -> None:
+        """Listen at the socket's path again if it no longer leads here: a socket inside the
+        data folder goes with a data disk that is unmounted (design/0023), and `edgectl
+        status` must still say so. Listening goes on where the path led before, since it
+        leads there again once the disk is back; a listener whose file is hidden is closed."""
+        here = await asyncio.to_thread(self._at_path)
+        if any(sock == here for _s, sock in self._servers):
+            for server, sock in [x for x in self._servers[1:] if x[1] != here]:
+                server.close()
+                self._servers.remove((server, sock))
+            return
+        if not self.path.parent.is_dir():
+            log.warning("the control socket's folder %s is gone: edgectl cannot reach edged until it is back",
+                        self.path.parent)
+            return
+        try:
+            await self._listen()
+        except OSError as exc:
+            log.warning("cannot listen at %s again: %s", self.path, exc)
+            return
+        log.warning("the control socket %s went with the data disk: listening there again", self.path)
+
+    async def close(self) -> None:
+        here = self._at_path()
+        for server, _sock in self._servers:
+            server.close()
+            await server.wait_closed()
+        if any(sock == here for _s, sock in self._servers):
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         uid, user = peer_creds(writer.get_extra_info("socket"))

@@ -43,6 +43,7 @@ class Liveness:
         self.clock = clock
         self.writer, self.alarms, self.sup, self.runner, self.guard = writer, alarms, sup, runner, guard
         self.watch: StorageWatch | None = None
+        self.control: Any = None  # edged.control.ControlServer: its socket may sit on the lost disk
         self._lock = asyncio.Lock()
 
     async def first_look(self) -> str | None:
@@ -75,9 +76,13 @@ class Liveness:
                                      f"recording stopped: {reason}", {"reason": reason})
             await self._record(reason)
             await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.lost", {"reason": reason}))
+            if self.control is not None:
+                await self.control.keep_reachable()
 
     async def _back(self, video_dev: int | None) -> None:
         async with self._lock:
+            if self.control is not None:
+                await self.control.keep_reachable()
             if self.sup.storage_lost is None:  # remounted between two looks: tell the workers its device
                 await self.sup.hold_for_storage(None, video_dev)
                 return

@@ -115,8 +115,10 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     handlers = control_handlers(sup, writer, runner, maintenance)
     handlers.update(health_handlers(monitor, inspector))
     handlers.update(people_handlers(cfg, writer, alarms, clock))
-    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir, clock))  # runner.cfg: SIGHUP's config
+    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir, clock,  # runner.cfg: SIGHUP's config
+                                  lambda: sup.storage_lost))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
+    liveness.control = control
 
     def outbox_full(full: bool) -> None:
         sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
