@@ -5,7 +5,7 @@ export's cryptography: 0.7 s on an idle box, 1.5-3 s on a loaded one) before any
 started. `edged run` now takes the data folder's lock, checks cheaply that the data folder
 and its video folder are the disk the catalog describes (the identity files, as the storage
 watch's first look does) and starts the workers with their cameras; then it imports the
-daemon, which adopts them (edged.supervisor). What the workers send waits in their pipes
+daemon, which adopts them (edged/daemon/supervisor.py). What the workers send waits in their pipes
 until the daemon reads it, as their segments' catalog rows would wait on a busy writer.
 
 Only stdlib and light modules here: whatever this imports is paid before recording starts.
@@ -148,7 +148,7 @@ def recorded_identity(data_dir: Path) -> tuple[str | None, bool]:
 
 
 def disk_problem(data_dir: Path) -> tuple[str | None, int | None]:
-    """As the storage watch's first look (edged/storage_watch.py): None and the video folder's
+    """As the storage watch's first look (edged/daemon/storage_watch.py): None and the video folder's
     device when the data folder and the video folder carry the catalog's identity; else why not."""
     disk_id, video_identity = recorded_identity(data_dir)
     if disk_id is None or not video_identity:

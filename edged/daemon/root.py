@@ -31,7 +31,7 @@ from edged.daemon.keepalive import Keepalive, status_line
 from edged.daemon.maintenance import Maintenance
 from edged.daemon.notify import Notifier
 from edged.daemon.people_watch import PeopleWatch
-from edged.daemon.prestart import AlreadyRunning, Early, Steps, lock_data, raise_nofile  # noqa: F401 - AlreadyRunning: cli
+from edged.daemon.prestart import Early, Steps, lock_data, raise_nofile
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
@@ -52,7 +52,7 @@ STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliatio
 
 async def run(cfg: Config, config_path: Path | None, init_data: bool = False, early: Early | None = None,
               steps: Steps | None = None) -> int:
-    """`early`: what `edged run` did before importing this module (edged.prestart): the data
+    """`early`: what `edged run` did before importing this module (edged.daemon.prestart): the data
     folder's lock, and the workers it started, which the supervisor adopts."""
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.

@@ -69,7 +69,7 @@ class WorkerSlot:
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
     spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
-    adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.prestart)
+    adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.daemon.prestart)
     backlog: list[bytes] = field(default_factory=list)  # its events that `edged run` read before
 
     async def send(self, msg: dict[str, Any]) -> None:
@@ -107,7 +107,7 @@ class Supervisor:
         self._jobs: asyncio.Queue = asyncio.Queue(100)
         n = workers or worker_count(cfg)
         self.slots = [WorkerSlot(i) for i in range(n)]
-        if early is not None and any(early.workers):  # recording already (edged.prestart), cameras dealt alike
+        if early is not None and any(early.workers):  # recording already (edged.daemon.prestart), cameras dealt alike
             assert len(early.workers) == n
             for slot, proc, backlog in zip(self.slots, early.workers, early.backlog):
                 slot.adopt = slot.proc = proc
