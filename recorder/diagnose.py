@@ -21,6 +21,7 @@ import av
 REFUSED, UNREACHABLE, NO_ANSWER, SLOW, NOT_RTSP, AUTH = "refused", "unreachable", "no_answer", "slow", "not_rtsp", "auth"
 UNSUPPORTED, NO_VIDEO, ENDED_EARLY, ENDED, STALLED, STORAGE, OTHER = (
     "unsupported", "no_video", "ended_early", "ended", "stalled", "storage", "other")
+WORKER_DIED = "worker_died"  # the daemon's: the camera's recorder process died (it is restarted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,6 +254,13 @@ def m006_login_client_and_retention_grace(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_camera_error_kind(db: sqlite_utils.Database) -> None:
+    """Why a camera is not recording as a stable word for scripts (recorder/diagnose.py's kinds),
+    beside `last_error`'s sentence (design/0024)."""
+    db.execute("ALTER TABLE cameras ADD COLUMN error_kind TEXT")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -315,14 +322,18 @@ class Catalog:
                 self.db["cameras"].upsert({**cam, "configured": 1}, pk="id")
 
     def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int,
-                         reconnects: int | None = None, last_packet_us: int | None = None) -> None:
-        """A state change. The error is kept while the camera is not recording (a retry does
-        not blank it); the reconnect count and the last frame's time come with it (design/0024)."""
+                         reconnects: int | None = None, last_packet_us: int | None = None,
+                         kind: str | None = None) -> None:
+        """A state change. The error (its words and its kind) is kept while the camera is not
+        recording (a retry does not blank it); the reconnect count and the last frame's time
+        come with it (design/0024)."""
         self.db.execute(
             "UPDATE cameras SET state = ?, last_error = CASE WHEN ? = 'recording' THEN NULL"
-            " ELSE coalesce(?, last_error) END, state_since_us = CASE WHEN state = ? THEN state_since_us ELSE ? END,"
+            " ELSE coalesce(?, last_error) END,"
+            " error_kind = CASE WHEN ? = 'recording' THEN NULL WHEN ? IS NOT NULL THEN ? ELSE error_kind END,"
+            " state_since_us = CASE WHEN state = ? THEN state_since_us ELSE ? END,"
             " reconnects = coalesce(?, reconnects), last_packet_us = coalesce(?, last_packet_us) WHERE id = ?",
-            [state, state, error, state, at_us, reconnects, last_packet_us, camera],
+            [state, state, error, state, error, kind, state, at_us, reconnects, last_packet_us, camera],
         )
 
     def set_camera_stats(self, rows: list[dict[str, Any]]) -> None:

@@ -25,6 +25,9 @@ EXPECTED = {
     "auth": "user name or password",
     "early_end": "ended it before sending a picture",
 }
+# And its kind, the stable word for scripts (edgectl --json `error_kind`, MQTT camera state).
+KIND_OF = {"refuse": "refused", "hang": "no_answer", "slow": "slow", "bad_sdp": "unsupported", "junk": "not_rtsp",
+           "auth": "auth", "early_end": "ended_early"}
 
 
 def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
@@ -71,6 +74,8 @@ def test_each_misbehaving_camera_is_offline_with_its_own_reason(tmp_path, clip):
             as_json = {r["id"]: r for r in json.loads(ctl(d, "cameras", "--json").stdout)}
             assert as_json["good"]["figures_stale"] and not any(
                 as_json[k.replace("_", "-")]["last_error"] is None for k in KINDS)
+            assert {k: as_json[k.replace("_", "-")]["error_kind"] for k in KINDS} == KIND_OF
+            assert as_json["good"]["error_kind"] in ("refused", "ended", "stalled"), as_json["good"]
             assert "connecting" not in {r["state"] for r in as_json.values()}, "retries do not flip to connecting"
         finally:
             assert d.stop() == 0, d.log

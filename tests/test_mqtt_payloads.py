@@ -118,6 +118,9 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
             broker.stop()
     (tmp_path / "payloads.json").write_text(json.dumps(sent, indent=1))  # to compare by hand when it fails
     assert sorted(examples) == sorted(real), "every kind of payload has its example in the README"
+    # Why a camera is not recording, machine-readable beside the words (design/0024).
+    assert sent["camera/counter-2/state (unreachable)"]["error_kind"] == "refused", sent
+    assert sent["camera/counter-1/state"]["error_kind"] is None, sent
     for label, example in examples.items():
         assert shape(example) == shape(sent[label]), (
             f"README example {label!r} does not match what edged sends:\nREADME: {json.dumps(shape(example))}\n"

@@ -203,7 +203,8 @@ class Reporting:
                 "compliance": r.get("compliance"),
                 "fps": r["fps"], "bitrate": r["bitrate"], "codec": r["codec"],
                 "resolution": f"{r['width']}x{r['height']}" if r["width"] else None,
-                "last_frame_us": r["last_packet_us"], "error": r["last_error"], "reconnects": r["reconnects"],
+                "last_frame_us": r["last_packet_us"], "error": r["last_error"], "error_kind": r["error_kind"],
+                "reconnects": r["reconnects"],
                 "figures_stale": r["state"] not in (RECORDING, DEGRADED),  # fps, bitrate: from before it stopped
                 "health": "ok" if not health and r["state"] == RECORDING else (", ".join(health) or r["state"])})
 

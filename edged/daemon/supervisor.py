@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from edged.config import CameraConfig, Config
 from edged.daemon.prestart import Early, add_command, assign, spawn_worker, worker_count, worker_settings
 from edged.daemon.task_keeper import keep
+from recorder import diagnose
 from recorder.camera import backoff_us
 from storage import audit, logs
 from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING
@@ -183,8 +184,8 @@ class Supervisor:
         if reason is not None:
             for cam in [c for c in self.cfg.cameras if c.enabled]:
                 self.states[cam.id] = OFFLINE
-                await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE,
-                                      "not recording: the data disk is gone", self.clock.now_us())
+                await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE, "not recording: the data disk is gone",
+                                      self.clock.now_us(), None, None, diagnose.STORAGE)
 
     async def _apply_hold(self, was: bool) -> None:
         if self.held == was:
@@ -402,7 +403,7 @@ class Supervisor:
             def mark(c: Catalog) -> list[dict[str, Any]]:
                 with c.db.atomic():
                     for cam in cams:
-                        c.set_camera_state(cam, OFFLINE, "recorder worker died", died_us)
+                        c.set_camera_state(cam, OFFLINE, "recorder worker died", died_us, kind=diagnose.WORKER_DIED)
                 return [r for r in c.segments_in(WRITING) if r["camera"] in cams and r["start_us"] < died_us]
 
             rows = await self.writer.run(mark)
@@ -462,7 +463,7 @@ class Supervisor:
             public = ev["state"] if self.health is None else self.health.on_state(cam, ev["state"], ev.get("error"),
                                                                                   ev["at"])
             await self.writer.run(Catalog.set_camera_state, cam, public, ev.get("error"), ev["at"],
-                                  ev.get("reconnects"), ev.get("last_frame_us"))
+                                  ev.get("reconnects"), ev.get("last_frame_us"), ev.get("kind"))
         elif kind == "open":
             reason = self.gap_reason.get(cam, "no footage")
             pending = self.recovering.pop(cam, None)
