@@ -63,7 +63,7 @@ def now_us() -> int:
 def served_s(d: Daemon, pid: int) -> float:
     """How long the worker has recorded: since the daemon took it into service (a spare waits
     idle before that, which the supervisor's restart backoff does not count)."""
-    times = log_times(d.log, rf"recorder worker \d+ started \(pid {pid}\)", 0)
+    times = log_times(d.log, rf"recorder worker \d+ (started|adopted, started before [^(]*) \(pid {pid}\)", 0)
     return (now_us() - times[-1]) / S if times else 0.0
 
 
