@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from edged.config import CameraConfig
+from edged.daemon import prestart
+from storage import datainit
 from tests.support.bad_cameras import BadCamera
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -39,6 +42,22 @@ def assert_catalog_matches_disk(d: Daemon) -> None:
     assert not d.query("SELECT * FROM segments WHERE state = 'writing'"), "a clean stop leaves nothing writing"
     rows = {r["path"] for r in d.query("SELECT path FROM segments WHERE state IN ('complete', 'recovered')")}
     assert footage_files(d.data_dir) == rows
+
+
+def test_the_cheap_disk_check_agrees_with_the_identity_files(tmp_path):
+    """edged.daemon.prestart.disk_problem, on a data folder made as `edged init-data` makes it."""
+    data = tmp_path / "data"
+    datainit.init_data(data, "os:test", "test")
+    problem, dev = prestart.disk_problem(data)
+    assert problem is None and dev == os.stat(data / "video").st_dev
+    (data / "video" / "edged-identity").rename(tmp_path / "moved")
+    problem, dev = prestart.disk_problem(data)
+    assert dev is None and "the video folder holds no edged-identity file" in problem
+    (tmp_path / "moved").write_text("another-data-set\n")
+    (tmp_path / "moved").rename(data / "video" / "edged-identity")
+    assert "belongs to another data set" in prestart.disk_problem(data)[0]
+    cams = [CameraConfig(id=f"c{i}", name=f"c{i}", url="rtsp://127.0.0.1/x", enabled=i != 2) for i in range(6)]
+    assert [[c.id for c in w] for w in prestart.assign(cams, 2)] == [["c0", "c3", "c5"], ["c1", "c4"]]
 
 
 def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_disk(tmp_path, cameras):

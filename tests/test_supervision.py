@@ -5,6 +5,7 @@ back, and the camera's footage stays one unbroken run."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import time
@@ -21,6 +22,26 @@ from tests.support.catalog import alarms as alarm_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 
 BASE = "edged/v1/test/node1"
+
+
+def test_a_task_others_wait_for_runs_once_even_if_edged_stopped_before_it_started():
+    """The start-up recovery: adopted workers' first gaps wait for it (design/0029)."""
+    async def main() -> list:
+        stopping = asyncio.Event()
+        stopping.set()
+        ran: list = []
+
+        async def fn(s: asyncio.Event) -> None:
+            ran.append(s.is_set())
+            if len(ran) > 1:
+                raise RuntimeError("fails once stopped: not started again")
+
+        await task_keeper.keep("plain", fn, stopping, None)
+        assert ran == [], "a plain task does not start once edged stops"
+        await task_keeper.keep("recovery", fn, stopping, None, even_if_stopped=True)
+        await task_keeper.keep("recovery", fn, stopping, None, even_if_stopped=True)
+        return ran
+    assert asyncio.run(main()) == [True, True]
 
 
 def test_backoff_doubles_to_a_cap_with_jitter():
