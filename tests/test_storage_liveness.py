@@ -173,7 +173,8 @@ def test_whole_data_folder_unmounted_then_restarted_never_makes_a_new_catalog_or
                      ["hold", "list"], ["audit", "verify"]):
             r = ctl(d, *verb)
             assert r.returncode == 2, (verb, r.returncode, r.stdout, r.stderr)
-            assert "the catalog cannot be read while the data disk is gone (the data folder" in r.stderr, (verb, r.stderr)
+            assert "the catalog cannot be read while the data disk is gone (the data folder" in r.stderr, \
+                (verb, r.stderr)
             assert "Traceback" not in r.stderr and "internal error" not in r.stderr, (verb, r.stderr)
         assert "control request" not in d.log, "no handler failed with a traceback in the daemon's log"
     finally:
