@@ -21,6 +21,7 @@ reference is the same rounds without the ballast, in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -33,6 +34,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.record_throughput import OUT, command_line, environment, log, table
+from edged.config import load_config
+from edged.daemon.prestart import worker_count
 from edged.daemon.supervisor import WORKER_STABLE_S
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -54,6 +57,48 @@ while True:
         os.unlink(old)
     n += 1
 """
+
+
+# A floor for a daemon restart: what a bare Python process needs, at the moment of the kill, to
+# import PyAV and see each of its cameras' first keyframe (no edged, no catalog, no daemon):
+# printed as JSON {"imported": wall s, "first": {url: wall s of the first keyframe, or null}}.
+FLOOR = """
+import json, sys, threading, time
+import av
+imported, first = time.time(), {}
+def one(url):
+    try:
+        c = av.open(url, options={"rtsp_transport": "tcp", "probesize": "32", "analyzeduration": "0"}, timeout=(10, 10))
+        for p in c.demux(c.streams.video[0]):
+            if p.is_keyframe:
+                first[url] = time.time()
+                break
+        c.close()
+    except Exception:
+        first[url] = None
+threads = [threading.Thread(target=one, args=(u,)) for u in sys.argv[1:]]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps({"imported": imported, "first": first}))
+"""
+
+
+def floor_round(d: Daemon, urls: list[str], processes: int) -> dict:
+    """Kill the daemon and its workers as a daemon round does, then start `processes` bare PyAV
+    clients for the same cameras at once (as many as edged has workers); then edged again."""
+    killed = now_us()
+    d.kill_all()
+    clients = [subprocess.Popen([sys.executable, "-c", FLOOR, *urls[i::processes]], stdout=subprocess.PIPE, text=True)
+               for i in range(processes)]
+    outs = [json.loads(c.communicate(timeout=120)[0]) for c in clients]
+    restarted = now_us()
+    d.start()
+    firsts = [t for o in outs for t in o["first"].values() if t is not None]
+    took = {i: (t * S - killed) / S for i, t in enumerate(firsts)}
+    return {"took": took, "started": max(o["imported"] * S - killed for o in outs) / S, "restarted": restarted,
+            "failed": sum(t is None for o in outs for t in o["first"].values())}
 
 
 def now_us() -> int:
@@ -149,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference-rounds", type=int, default=3, help="the same without the ballast writer (each)")
     p.add_argument("--ballast-files", type=int, default=16, help="512 MB files the ballast keeps on disk")
     p.add_argument("--kinds", default="worker,daemon", help="what to kill: worker, daemon or both (default)")
+    p.add_argument("--floor", action="store_true", help="after each daemon round, a floor round: the daemon killed "
+                   "the same way, then bare PyAV clients (no edged) for the same cameras, as many as edged's workers")
     args = p.parse_args(argv)
     log(f"command: {command_line('bench.recovery_time')}")
     log(f"environment: {environment()}")
@@ -214,6 +261,18 @@ def main(argv: list[str] | None = None) -> int:
                         f"median {row['median']:.2f} s; dirty {dirty:.0f} MB; recovery of the open segments "
                         f"{row['recovery']} s (alongside); " + ", ".join(
                             f"{k} {v:.2f} s" for k, v in row.items() if k in ("noticed", "started", "ready") and v))
+                    if kind == "daemon" and args.floor:
+                        time.sleep(8)
+                        dirty = dirty_mb()
+                        got = floor_round(d, [server.url(c) for c in cams], worker_count(load_config(config)))
+                        frow = {"worst": max(got["took"].values()), "median": statistics.median(got["took"].values()),
+                                "started": got["started"], "dirty": dirty}
+                        results.setdefault(("floor", loaded), []).append(frow)
+                        log(f"{'load' if loaded else 'ref '} floor {n:2d}: {len(got['took'])} cameras ({got['failed']} "
+                            f"failed), worst {frow['worst']:.2f} s, median {frow['median']:.2f} s; PyAV imported "
+                            f"{frow['started']:.2f} s after the kill; dirty {dirty:.0f} MB")
+                        wait_for(lambda: recovery_seconds(d.log, got["restarted"]), 120, "edged back", interval=0.5)
+                        resumes(d, set(cams), got["restarted"])
     finally:
         if ballast is not None:
             os.killpg(ballast.pid, signal.SIGKILL)
