@@ -182,7 +182,7 @@ class CameraRecorder:
             timeout_s = self.settings.connect_timeout_us / 1e6
             probe = None
             if diagnose.vague(exc) and not self.url.startswith("synthetic:") and not self.stop.is_set():
-                probe = diagnose.probe_rtsp(self.url, timeout_s)
+                probe = diagnose.probe_rtsp(self.url, timeout_s, self.stop)
             kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe)
             raise Disconnected(scrub(words), kind) from None
 

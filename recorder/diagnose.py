@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -39,8 +40,12 @@ def _where(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 554}"
 
 
-def probe_rtsp(url: str, timeout_s: float) -> Probe:
-    """Blocking, at most about `timeout_s` seconds; never sends the URL's credentials."""
+STOP_CHECK_S = 0.25  # how often a waiting probe looks whether the camera was stopped
+
+
+def probe_rtsp(url: str, timeout_s: float, stop: threading.Event | None = None) -> Probe:
+    """Blocking, at most about `timeout_s` seconds, less once `stop` is set (a worker's stop
+    must not wait for a camera that never answers); never sends the URL's credentials."""
     parts = urlsplit(url)
     start = time.monotonic()
     try:
@@ -58,11 +63,13 @@ def probe_rtsp(url: str, timeout_s: float) -> Probe:
             sock.sendall(f"OPTIONS {bare} RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: edged\r\n\r\n".encode())
             deadline = start + timeout_s
             while b"\r\n\r\n" not in got and (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
+                if stop is not None and stop.is_set():
+                    break
+                sock.settimeout(min(left, STOP_CHECK_S))
                 try:
                     data = sock.recv(4096)
                 except (TimeoutError, socket.timeout):
-                    break
+                    continue
                 if not data:
                     break
                 got += data

@@ -88,6 +88,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
         alarm = wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm within seconds")[0]
         assert alarm["severity"] == "critical" and "video folder" in alarm["message"], alarm
         wait_for(lambda: all(d.camera(c)["state"] == "offline" for c in "ab"), 10, "the cameras stopped")
+        assert {d.camera(c)["error_kind"] for c in "ab"} == {"storage"}, "why, for scripts too"
         status = ctl(d, "status")
         assert status.returncode == 0, status.stderr
         assert "RECORDING STOPPED" in status.stdout and "data disk" in status.stdout, status.stdout
