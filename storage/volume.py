@@ -12,6 +12,7 @@ same filesystem as the footage, written once when the data folder is initialised
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,18 @@ def probe(folder: Path) -> Probe:
     except OSError:
         mounts = []
     return Probe(path, dev, mount_of(path, dev, mounts), read_identity(Path(path)))
+
+
+def recorded_identity(catalog: Path) -> tuple[str | None, bool]:
+    """The disk identity a catalog records and whether its video folder has one of its own,
+    read with the stdlib's sqlite3, read-only (no checkpoint, no write): for `edged run`'s
+    look before the daemon's imports (design/0029). Raises sqlite3.Error."""
+    db = sqlite3.connect(Path(catalog).resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
+    try:
+        node = dict(db.execute("SELECT key, value FROM node WHERE key IN ('disk_id', 'video_identity')"))
+    finally:
+        db.close()
+    return node.get("disk_id"), bool(node.get("video_identity"))
 
 
 def write_identity(folder: Path, disk_id: str) -> None:

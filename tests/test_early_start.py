@@ -15,7 +15,9 @@ from edged.config import CameraConfig
 from edged.daemon import prestart
 from storage import datainit
 from tests.support.bad_cameras import BadCamera
+from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 
 S = 1_000_000
@@ -30,7 +32,7 @@ def cameras(tmp_path_factory):
 
 
 def now_us() -> int:
-    return time.time_ns() // 1000
+    return SYSTEM.now_us()
 
 
 def footage_files(data: Path) -> set[str]:
@@ -39,9 +41,9 @@ def footage_files(data: Path) -> set[str]:
 
 def assert_catalog_matches_disk(d: Daemon) -> None:
     """After a clean stop: nothing left `writing`, every footage file a finished catalog row."""
-    assert not d.query("SELECT * FROM segments WHERE state = 'writing'"), "a clean stop leaves nothing writing"
-    rows = {r["path"] for r in d.query("SELECT path FROM segments WHERE state IN ('complete', 'recovered')")}
-    assert footage_files(d.data_dir) == rows
+    assert not rows(d, "segments", lambda r: r["state"] == "writing"), "a clean stop leaves nothing writing"
+    done = {r["path"] for r in rows(d, "segments", lambda r: r["state"] in ("complete", "recovered"))}
+    assert footage_files(d.data_dir) == done
 
 
 def test_the_cheap_disk_check_agrees_with_the_identity_files(tmp_path):
@@ -76,8 +78,8 @@ def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_di
     d.start()
     try:
         for c in "ab":
-            wait_for(lambda: d.query("SELECT * FROM segments WHERE camera = ? AND state = 'complete' AND start_us > ?",
-                                     (c, restarted)), 40, f"camera {c} recording after the restart")
+            wait_for(lambda: rows(d, "segments", lambda r: r["camera"] == c and r["state"] == "complete"
+                                  and r["start_us"] > restarted), 40, f"camera {c} recording after the restart")
         wait_for(lambda: "ready: recording has started" in d.log[since:], 30, "ready")
         log = d.log[since:]
         assert log.count(ADOPTED) == 2, log
@@ -87,9 +89,10 @@ def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_di
     assert_catalog_matches_disk(d)
     for c in "ab":  # the outage is one gap, measured from the footage on both sides
         gaps = d.gaps(c)
-        first = d.query("SELECT min(start_us) AS s FROM segments WHERE camera = ? AND start_us > ?", (c, restarted))[0]
+        first = min(r["start_us"] for r in rows(d, "segments",
+                                                lambda r: r["camera"] == c and r["start_us"] > restarted))
         assert [(g["from_us"], g["to_us"], g["reason"]) for g in gaps] == [
-            (last[c], first["s"], "edged was not recording")], gaps
+            (last[c], first, "edged was not recording")], gaps
 
 
 def test_sigterm_while_the_workers_started_first_record_is_a_clean_prompt_stop(tmp_path, cameras):
@@ -147,14 +150,13 @@ def test_another_disk_at_the_video_folder_starts_nothing_before_the_daemons_chec
         since = len(d.log)
         d.start()
         try:
-            wait_for(lambda: d.query("SELECT * FROM alarms WHERE kind = 'storage_lost' AND cleared_us IS NULL"),
-                     30, "the storage alarm")
+            wait_for(lambda: alarms(d, lambda r: r["kind"] == "storage_lost", active=True), 30, "the storage alarm")
             log = d.log[since:]
             assert "workers start after the daemon's checks: the video folder" in log, log
             assert ADOPTED not in log
-            beat = int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])
-            wait_for(lambda: int(d.query("SELECT value FROM node WHERE key = 'heartbeat_us'")[0]["value"])
-                     > beat + 3 * S, 20, "three seconds of the daemon's heartbeats")
+            beat = int(node_value(d, "heartbeat_us"))
+            wait_for(lambda: int(node_value(d, "heartbeat_us")) > beat + 3 * S, 20,
+                     "three seconds of the daemon's heartbeats")
             assert list(video.rglob("*")) == [], "nothing written onto the other disk"
         finally:
             assert d.stop() == 0, d.log

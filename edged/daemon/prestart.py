@@ -33,6 +33,7 @@ from typing import Any
 
 from edged.config import CameraConfig, Config
 from storage import layout, volume
+from storage.clock import SYSTEM
 from storage.fsutil import PRIVATE_FILE
 
 log = logging.getLogger("edged.daemon")
@@ -43,10 +44,6 @@ PROBE_TIMEOUT_S = 5.0
 
 class AlreadyRunning(Exception):
     pass
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class Steps:
@@ -131,26 +128,13 @@ def send(proc: asyncio.subprocess.Process, *msgs: dict[str, Any]) -> None:
 
 
 # the cheap checks --------------------------------------------------------------------------
-def recorded_identity(data_dir: Path) -> tuple[str | None, bool]:
-    """The catalog's disk identity and whether its video folder has one of its own, read with
-    the stdlib's sqlite3 and no write (the daemon's catalog module is one of the heavy imports)."""
-    uri = (data_dir / layout.CATALOG_FILE).resolve().as_uri() + "?mode=ro"
-    try:
-        db = sqlite3.connect(uri, uri=True, timeout=1.0)
-        try:
-            node = dict(db.execute("SELECT key, value FROM node WHERE key IN ('disk_id', 'video_identity')"))
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        log.info("early start skipped: the catalog could not be read without the daemon (%s)", exc)
-        return None, False
-    return node.get("disk_id"), bool(node.get("video_identity"))
-
-
 def disk_problem(data_dir: Path) -> tuple[str | None, int | None]:
     """As the storage watch's first look (edged/daemon/storage_watch.py): None and the video folder's
     device when the data folder and the video folder carry the catalog's identity; else why not."""
-    disk_id, video_identity = recorded_identity(data_dir)
+    try:
+        disk_id, video_identity = volume.recorded_identity(data_dir / layout.CATALOG_FILE)
+    except sqlite3.Error as exc:
+        return f"the catalog could not be read without the daemon ({exc})", None
     if disk_id is None or not video_identity:
         return "the catalog does not record both disk identities yet", None
     probes = {"data folder": volume.probe(data_dir), "video folder": volume.probe(data_dir / layout.VIDEO_DIR)}
@@ -231,7 +215,7 @@ async def start(cfg: Config) -> Early | None:
     data_dir = cfg.storage.data_dir
     if not (data_dir / layout.CATALOG_FILE).exists():
         return None
-    early = Early(lock_data(data_dir), now_us())
+    early = Early(lock_data(data_dir), SYSTEM.now_us())
     raise_nofile()
     if cfg.control.group is not None:
         try:
