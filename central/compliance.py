@@ -1,4 +1,4 @@
-"""Compliance per site, camera and day (REQUIREMENTS R1.3-R1.5, R3.1-R3.2, R5): pure functions
+"""Compliance per site, camera and day (docs/requirements.md R1.3-R1.5, R3.1-R3.2, R5): pure functions
 over plain data gathered by central/report.py. A day is a local calendar day of the sites.
 
 Each camera-day gets: retention (achieved / breached / early destruction / no data),

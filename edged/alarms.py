@@ -1,5 +1,7 @@
-"""Raising and clearing alarms: kept in the catalog (stable key, one active row per key),
-logged when they change. MQTT reporting picks them up from the catalog later."""
+"""Raising and clearing alarms: kept in the catalog (stable key, one active row per key) and
+logged when they change. A change is also handed at once to `publish` when MQTT reporting is on
+(edged/daemon/reporting.py queues it in the durable outbox); during a maintenance window
+`downgrade` marks the expected faults as "maintenance" instead of their own severity."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What the MQTT layer needs from the config's [mqtt] table (parsed and checked by
-edged/config_mqtt.py, which builds these): plain values, so mqtt/ imports nothing from edged/."""
+edged/config/mqtt.py, which builds these): plain values, so mqtt/ imports nothing from edged/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Topic names under ``edged/v1/<site>/<node>/`` (DESIGN.md "MQTT").
+"""Topic names under ``edged/v1/<site>/<node>/`` (docs/requirements.md "MQTT").
 
 Built in one place so the README's topic reference, the broker ACL pattern
 (``edged/v1/<site>/%u/#``) and the code cannot drift apart.
@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass
 
 ROOT = "edged/v1"
-# The kinds of durable (outbox) messages, each on its own topic; "reply" goes to cmd/<verb>/reply.
-OUTBOX_KINDS = ("alarm", "audit", "retention", "inspection", "reply")
 _LEVEL = re.compile(r"[^/+#\x00]+")
 
 

@@ -1,7 +1,8 @@
 """One segment file: packets remuxed (never decoded) into fragmented MP4.
 
 Fragments are cut by duration as well as at keyframes, so a crash loses at most about one
-fragment (FIELD-NOTES.md "What survives kill -9"); each fragment is flushed to the kernel
+fragment (measured after `kill -9` ~7 s into a segment: a fragmented MP4 plays up to its last
+whole fragment, a plain MP4 not at all); each fragment is flushed to the kernel
 as soon as the muxer finishes it, and fsynced on the configured interval.
 """
 

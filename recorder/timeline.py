@@ -1,6 +1,6 @@
 """Where segments start and end, and what wall-clock time a packet has. Pure: no I/O.
 
-DESIGN.md "Time": a run (one connection) takes one wall-clock reading at its start and
+docs/requirements.md "Time": a run (one connection) takes one wall-clock reading at its start and
 measures the rest with media timestamps; a host clock step (seen against the monotonic
 clock) ends the segment and re-anchors, it never bends timestamps.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# RTP timestamps jitter by ~11 us after RTCP sync (FIELD-NOTES.md): a keyframe at
+# RTP timestamps jitter by ~11 us after RTCP sync (measured on GStreamer's RTSP server): a keyframe at
 # 59.999989 s must still open the segment that starts at :00.
 CUT_TOLERANCE_US = 10_000
 # The host clock moved by more than this against the monotonic clock: it was stepped.

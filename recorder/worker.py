@@ -26,7 +26,7 @@ from storage.hashing import NotThere, sha256_same_file
 
 log = logging.getLogger("recorder.worker")
 
-# Bounded (DESIGN.md: no unbounded queues). Stats are dropped when full; segment events
+# Bounded (docs/requirements.md "Layers": queues are bounded). Stats are dropped when full; segment events
 # wait, which can only happen if the daemon stops reading, and then it is dying anyway.
 EVENT_QUEUE = 10_000
 HASH_QUEUE = 1_000

@@ -1,4 +1,4 @@
-"""The audit log: an append-only hash chain (DESIGN.md invariant 6, REQUIREMENTS R7).
+"""The audit log: an append-only hash chain (docs/requirements.md, invariant 6, R7).
 
 Each record carries the hash of the one before, so rewriting, removing, inserting or
 reordering a record breaks the chain at that point. Someone who rewrites the whole tail and

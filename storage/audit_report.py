@@ -1,4 +1,4 @@
-"""The periodic audit report (REQUIREMENTS R7.2, R7.1): what the ethics office reads.
+"""The periodic audit report (docs/requirements.md R7.2, R7.1): what the ethics office reads.
 
 One read-only pass over the catalog for a period: accounts and their rights, requests,
 viewings, exports, holds, destructions, inspections, failed logins, and the state of the

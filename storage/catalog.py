@@ -22,7 +22,7 @@ from storage.clock import SYSTEM, Clock
 T = TypeVar("T")
 
 # Segment states, the only place they are named (design/0033). Only `complete` and `recovered`
-# are footage (DESIGN.md invariant 3); `tampered`: something other than edged changed the file.
+# are footage (docs/requirements.md, invariant 3); `tampered`: something other than edged changed the file.
 WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
 TAMPERED = "tampered"
 SEGMENT_STATES = (WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED, TAMPERED)

@@ -1,8 +1,8 @@
 """The durable outbox: alarm, audit, retention and inspection messages (and command replies)
 are written here before they are sent, and deleted only once the broker acknowledges them.
 
-paho-mqtt keeps QoS 1 messages in memory only (FIELD-NOTES.md), so a restart while the
-uplink is down would lose them; this SQLite file (``<data_dir>/outbox.db``, WAL,
+paho-mqtt keeps QoS 1 messages in memory only (resent after a reconnect, lost with the
+process), so a restart while the uplink is down would lose them; this SQLite file (``<data_dir>/outbox.db``, WAL,
 synchronous=FULL) is what makes "never lose an alarm" true. It also holds the per-node
 sequence counter and the command nonces seen, so neither resets on a restart.
 

@@ -1,4 +1,4 @@
-"""Make the catalog and the disk agree after a crash (DESIGN.md invariant 3).
+"""Make the catalog and the disk agree after a crash (docs/requirements.md, invariant 3).
 
 Blocking throughout: run on the catalog writer thread. Only the recent tail is scanned,
 so start-up stays fast however much footage there is.

@@ -1,6 +1,6 @@
-"""The retention planner: what to destroy, why, and what to raise. Pure (DESIGN.md invariant 5).
+"""The retention planner: what to destroy, why, and what to raise. Pure (docs/requirements.md, invariant 5).
 
-Rules (DESIGN.md "Retention rules", REQUIREMENTS R1.3-R1.6, R6):
+Rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6):
 1. Footage whose end is older than the camera's max retention is destroyed, unless held,
    even when the disk is nearly empty.
 2. While free space is below the reserve, the oldest unheld footage (any camera) goes.

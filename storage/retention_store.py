@@ -2,7 +2,7 @@
 so that a crash at any point leaves nothing half-done, and keep holds and records.
 
 Blocking: runs on the catalog writer thread. The only code in edged that unlinks footage
-(DESIGN.md invariant 4; REQUIREMENTS R1.6).
+(docs/requirements.md, invariant 4; R1.6).
 """
 
 from __future__ import annotations

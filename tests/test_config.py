@@ -29,6 +29,7 @@ from tests.support.configs import (
     SECRET,
     camera_toml,
     error_for,
+    retention_for,
     write,
 )
 
@@ -84,8 +85,8 @@ def test_full_config(tmp_path):
     assert cfg.camera("car_park-2") is car_park
     assert cfg.camera("nope") is None
 
-    assert cfg.retention_for("lobby") == (90 * DAY, 120 * DAY)
-    assert cfg.retention_for("car_park-2") == (90 * DAY, 180 * DAY)
+    assert retention_for(cfg, "lobby") == (90 * DAY, 120 * DAY)
+    assert retention_for(cfg, "car_park-2") == (90 * DAY, 180 * DAY)
 
 
 def test_config_is_frozen_and_repr_hides_password(tmp_path):
@@ -137,7 +138,7 @@ def test_default_config(tmp_path):
     assert (cam.name, cam.url, cam.enabled) == ("Demo test pattern", "synthetic:", True)
     assert (cam.min_retention_us, cam.max_retention_us) == (None, None)
     assert cfg.retention == RetentionConfig()
-    assert cfg.retention_for("demo") == (30 * DAY, 365 * DAY)
+    assert retention_for(cfg, "demo") == (30 * DAY, 365 * DAY)
     assert cfg.control.socket == tmp_path / "data" / "control.sock"
 
 

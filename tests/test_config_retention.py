@@ -13,7 +13,7 @@ from edged.config import (
     parse_config,
     parse_size,
 )
-from tests.support.configs import DAY, MINIMAL, error_for, write
+from tests.support.configs import DAY, MINIMAL, error_for, retention_for, write
 
 # --- retention ------------------------------------------------------------------------
 
@@ -237,12 +237,12 @@ def test_camera_overrides_and_retention_for(tmp_path):
         (None, 60 * DAY),
         (7 * DAY, 14 * DAY),
     ]
-    assert cfg.retention_for("cam0") == (30 * DAY, 180 * DAY)
-    assert cfg.retention_for("cam1") == (90 * DAY, 180 * DAY)
-    assert cfg.retention_for("cam2") == (30 * DAY, 60 * DAY)
-    assert cfg.retention_for("cam3") == (7 * DAY, 14 * DAY)
+    assert retention_for(cfg, "cam0") == (30 * DAY, 180 * DAY)
+    assert retention_for(cfg, "cam1") == (90 * DAY, 180 * DAY)
+    assert retention_for(cfg, "cam2") == (30 * DAY, 60 * DAY)
+    assert retention_for(cfg, "cam3") == (7 * DAY, 14 * DAY)
     # footage of a camera removed from the config follows the site's rules
-    assert cfg.retention_for("gone") == (30 * DAY, 180 * DAY)
+    assert retention_for(cfg, "gone") == (30 * DAY, 180 * DAY)
     assert "min_retention_us=604800000000" in repr(cfg.cameras[3])
 
 
@@ -277,7 +277,7 @@ def test_camera_own_min_above_own_max(tmp_path):
 def test_camera_override_can_fix_site_pair(tmp_path):
     # A camera may lower both bounds below the site's min.
     cfg = load_config(write(tmp_path, cams("", 'min_retention = "1d"\nmax_retention = "2d"\n')))
-    assert cfg.retention_for("cam0") == (DAY, 2 * DAY)
+    assert retention_for(cfg, "cam0") == (DAY, 2 * DAY)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Start-up reconciliation on a real catalog and real files (DESIGN.md invariant 3)."""
+"""Start-up reconciliation on a real catalog and real files (docs/requirements.md, invariant 3)."""
 
 import os
 import shutil

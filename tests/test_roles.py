@@ -1,4 +1,4 @@
-"""The role matrix (DESIGN.md "Access model", R4): every operation against every role, pure."""
+"""The role matrix (docs/requirements.md "Access model", R4): every operation against every role, pure."""
 
 import pytest
 
@@ -8,7 +8,7 @@ from edged.rules.roles import ADMIN, APPROVER, AUDITOR, CUSTODIAN, VIEWER
 V, C, P, A, AD = VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN
 EVERYONE = {V, C, P, A, AD}
 
-# Written out from DESIGN.md and REQUIREMENTS R4-R7 by hand, not copied from roles.MATRIX: the
+# Written out from docs/requirements.md ("Access model", R4-R7) by hand, not copied from roles.MATRIX: the
 # test says what the rules are, the module has to agree.
 EXPECTED = {
     "logout": EVERYONE,

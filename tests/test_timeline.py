@@ -25,7 +25,7 @@ def test_cut_only_at_a_keyframe_at_the_boundary_with_tolerance():
     b = 60 * S
     assert not is_cut(b + 5 * S, False, b)          # never mid-GOP
     assert is_cut(b, True, b)
-    assert is_cut(b - 11, True, b)                  # RTP jitter: 59.999989 s still cuts (FIELD-NOTES)
+    assert is_cut(b - 11, True, b)                  # RTP jitter: 59.999989 s still cuts (measured)
     assert not is_cut(b - CUT_TOLERANCE_US - 1, True, b)
     assert not is_cut(b - 2 * S, True, b)
 

@@ -15,7 +15,7 @@ class UsageError(Exception):
 
 # formatting -------------------------------------------------------------------------
 def fmt_time(us: int | None) -> str:
-    """Local time with the zone named (DESIGN.md "Time")."""
+    """Local time with the zone named (docs/requirements.md "Time")."""
     if us is None:
         return "-"
     return datetime.fromtimestamp(us / 1e6).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -1,4 +1,4 @@
-"""edgectl verbs for camera health and inspections (REQUIREMENTS R2, R3):
+"""edgectl verbs for camera health and inspections (docs/requirements.md R2, R3):
 `camera set-reference`, `inspect` (run, sign, countersign, list, show) and the monthly
 register `inspect report` (CSV plus a printable HTML page for the supervisor)."""
 

@@ -1,7 +1,7 @@
 """edgectl verbs for the ring buffer: holds, the retention report, destructions and alarms.
 
 Everything goes through the daemon's control socket (design/0017). There is deliberately no
-verb that deletes footage (REQUIREMENTS R1.6).
+verb that deletes footage (docs/requirements.md R1.6).
 """
 
 from __future__ import annotations

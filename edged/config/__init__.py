@@ -89,7 +89,7 @@ ON_FULL_CHOICES: tuple[OnFull, ...] = ("overwrite", "stop")
 
 @dataclass(frozen=True, slots=True)
 class RetentionConfig:
-    """Site-wide retention rules (DESIGN.md "Retention rules", R1.3-R1.6, R6.2).
+    """Site-wide retention rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6.2).
 
     The disk reserve is either a fixed size (``reserve_bytes``) or a share of the
     filesystem (``reserve_percent``); exactly one is set. Use :meth:`reserve_for`.
@@ -180,20 +180,6 @@ class Config:
             if cam.id == id:
                 return cam
         return None
-
-    def retention_for(self, camera_id: str) -> tuple[int, int]:
-        """The (min, max) retention in microseconds that applies to a camera's footage.
-
-        A camera not (or no longer) in the config gets the site's values, so footage of a
-        removed camera is still destroyed on time.
-        """
-        site = self.retention
-        cam = self.camera(camera_id)
-        if cam is None:
-            return site.min_retention_us, site.max_retention_us
-        low = cam.min_retention_us if cam.min_retention_us is not None else site.min_retention_us
-        high = cam.max_retention_us if cam.max_retention_us is not None else site.max_retention_us
-        return low, high
 
 
 # --- loading ----------------------------------------------------------------------------

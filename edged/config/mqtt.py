@@ -1,4 +1,4 @@
-"""The [mqtt] table of the config: reporting to the central office (DESIGN.md "MQTT")."""
+"""The [mqtt] table of the config: reporting to the central office (docs/requirements.md "MQTT")."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ server resolves to an account and checks against edged/rules/roles.py before any
 Only `ping`, `login` and `init-admin` (root only) need no session. A handler may send
 {"progress": {...}} lines before the final {"ok", "result"|"error"} line.
 
-There is no operation that deletes or formats footage (REQUIREMENTS R1.6), and none will be added.
+There is no operation that deletes or formats footage (docs/requirements.md R1.6), and none will be added.
 """
 
 from __future__ import annotations
@@ -56,11 +56,6 @@ def peer_creds(sock: socket.socket) -> tuple[int, str]:
         return uid, pwd.getpwuid(uid).pw_name
     except KeyError:
         return uid, f"uid {uid}"
-
-
-def peer_user(sock: socket.socket) -> str:
-    return peer_creds(sock)[1]
-
 
 
 async def read_catalog(data_dir: Path, fn: Callable[[Any], Any]) -> Any:

@@ -1,6 +1,6 @@
 """Runs inspections on the site's schedule (and on demand), writes the register, and raises
 `inspection_overdue` while a scheduled inspection waits too long for its technician's
-signature (REQUIREMENTS R3.1-R3.2). The checks themselves are edged.rules.inspections.checklist."""
+signature (docs/requirements.md R3.1-R3.2). The checks themselves are edged.rules.inspections.checklist."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Maintenance windows (REQUIREMENTS R1.7): before work that touches storage, protect what
+"""Maintenance windows (docs/requirements.md R1.7): before work that touches storage, protect what
 is there and put the window on the record. Recording never stops during maintenance.
 
 Begin: a consistent copy of the catalog (SQLite online backup, from a separate read

@@ -1,4 +1,4 @@
-"""What the daemon tells the central office: it feeds mqtt.Reporter (issue 4, DESIGN.md "MQTT").
+"""What the daemon tells the central office: it feeds mqtt.Reporter (issue 4, docs/requirements.md "MQTT").
 
 Retained: birth at start, `state` every minute and when it changes, each camera's state as
 its figures arrive. Durable (outbox, QoS 1): alarms as they are raised and cleared (hooked

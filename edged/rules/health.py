@@ -1,4 +1,4 @@
-"""Camera health as plain functions over plain data (REQUIREMENTS R2, R3.3-R3.4).
+"""Camera health as plain functions over plain data (docs/requirements.md R2, R3.3-R3.4).
 
 What is wrong with a camera right now (`conditions`), whether it meets the quality floor
 (`compliance`), which alarms that makes once a condition has held for a while (`Track`,
@@ -25,8 +25,6 @@ KINDS: dict[str, str] = {
     "below_fps": "warning",
     "audio_missing": "warning",
 }
-IMAGE_KINDS = ("video_dark", "video_overexposed", "video_frozen", "video_blurred", "camera_moved", "video_monochrome")
-STREAM_KINDS = ("below_resolution", "below_fps", "audio_missing")
 
 
 @dataclass(frozen=True, slots=True)

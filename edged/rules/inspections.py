@@ -1,4 +1,4 @@
-"""Inspections (REQUIREMENTS R3.1-R3.2) as plain functions: when the next one is due, and the
+"""Inspections (docs/requirements.md R3.1-R3.2) as plain functions: when the next one is due, and the
 checklist edged fills in for each camera. The person signs; edged does the looking.
 
 The schedule is per site: daily, weekly (Monday-based weeks) or every 2 weeks. With

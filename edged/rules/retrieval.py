@@ -1,4 +1,4 @@
-"""Retrieval requests (調閱申請, REQUIREMENTS R5) as a pure state machine over plain dicts.
+"""Retrieval requests (調閱申請, docs/requirements.md R5) as a pure state machine over plain dicts.
 
     filed --approve--> approved (a single-use grant exists) --use--> used
           |                                                 \\--grant expires--> lapsed
@@ -27,7 +27,6 @@ MODES = ("view", "copy")
 FLAGS = ("major", "abnormal")
 # R5.5: copies only for agencies and the police, with reasons; R5.9: a quick look is a look.
 COPY_KINDS = frozenset({"agency", "police-urgent"})
-FINAL = frozenset({REJECTED, USED, LAPSED})
 # The fields that say who the requester is: cleared when the request is purged.
 PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_masked", "citizen_id_hmac",
             "reason", "letter_ref")

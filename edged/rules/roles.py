@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN.md "Access model", REQUIREMENTS R4): a pure table, no I/O.
+"""Who may do what (docs/requirements.md "Access model", R4): a pure table, no I/O.
 
 The control socket asks `allowed(roles, op)` before it runs any operation; an operation
 missing from MATRIX is refused for everyone (deny by default), so a new control op must be

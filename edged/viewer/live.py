@@ -2,7 +2,8 @@
 
 A camera is opened when its first viewer arrives and closed when its last viewer leaves, so
 an unwatched camera costs nothing beyond the recorder's own read. Packets are never decoded
-or re-encoded: aiortc's H.264 sender packetizes them as they are (FIELD-NOTES.md "WebRTC").
+or re-encoded: aiortc's H.264 sender packetizes them as they are (measured: the encoder's
+encode is never called).
 
 The camera is read by a media worker process (edged/viewer/media_worker.py: a malformed
 stream must not take the daemon down), fed to the loop by a dedicated thread, as the recorder
@@ -180,7 +181,7 @@ def packets_of(src: Source | _Opened, video: Any, quit_: threading.Event) -> Ite
             pkt = _with_prefix(pkt, extradata)  # cameras that send SPS/PPS only in the SDP
         if pkt.pts is None:
             if held is None and pkt.is_keyframe:
-                held = pkt  # the first key frame of a connection has no timestamp (FIELD-NOTES)
+                held = pkt  # a connection's first key frame (IDR) has no PTS/DTS
             continue
         if held is not None:
             held.pts = held.dts = pkt.pts - step

@@ -1,7 +1,8 @@
 """Open views: one WebRTC peer connection each, with its audit records and its deadline.
 
 A view is opened from the page's SDP offer and answered with H.264 only (the page puts H.264
-first with setCodecPreferences too: FIELD-NOTES.md "WebRTC"). It is closed by the page, by
+first with setCodecPreferences too: choosing H.264 in aiortc's answer alone was ignored, VP8 was
+negotiated and nothing decoded, silently). It is closed by the page, by
 the end of the granted range, by a failed connection, by its session ending, or by its time
 limit, and always through `close`, which writes the audit record of how long it lasted.
 Views are closed by the viewer's housekeeping task, not by callbacks spawning tasks.

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edged.config import ConfigError, load_config
+from edged.config import Config, ConfigError, load_config
+from storage.retention_store import policy_for
 
 SECRET = "hunter2-Secret"
 DAY = 86_400_000_000
@@ -62,6 +63,14 @@ MINIMAL = """
 [site]
 id = "s1"
 """
+
+
+def retention_for(cfg: Config, camera_id: str) -> tuple[int, int]:
+    """The (min, max) retention in microseconds the retention pass applies to a camera's footage
+    (the planner's policy built from the config). A camera not (or no longer) in the config gets
+    the site's values, so footage of a removed camera is still destroyed on time."""
+    limits = policy_for(cfg.retention, cfg.cameras, 0).limits(camera_id)
+    return limits.min_us, limits.max_us
 
 
 def write(tmp_path: Path, text: str, name: str = "edged.toml") -> Path:

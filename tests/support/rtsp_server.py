@@ -101,7 +101,7 @@ def build_launch(spec):
 
 def _pts_from_dts(_pad, info):
     """Parsers on a raw elementary stream set only DTS; without PTS every RTP timestamp
-    comes out the same (FIELD-NOTES). There are no B-frames, so PTS = DTS is exact."""
+    comes out the same (measured with h264parse). There are no B-frames, so PTS = DTS is exact."""
     buf = info.get_buffer()
     if buf is not None and buf.pts == Gst.CLOCK_TIME_NONE:
         buf.pts = buf.dts
