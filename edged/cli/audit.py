@@ -19,7 +19,7 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.server import call
-from edged.cli.display import UsageError, fmt_bytes, fmt_time, parse_when, table
+from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage import audit
 from storage.catalog import open_readonly
 from storage.clock import SYSTEM
@@ -223,24 +223,20 @@ class _OfflineFile(argparse.Action):
 def register(sub) -> None:
     p = sub.add_parser("audit", help="the audit log (an append-only hash chain): list, verify, export, report")
     a = p.add_subparsers(dest="a_cmd", required=True)
-    ls = a.add_parser("list", help="recent audit records (auditor)")
+    ls = a.add_parser("list", parents=[JSON], help="recent audit records (auditor)")
     ls.add_argument("--since", metavar="DURATION", help="only this far back, e.g. 7d")
     ls.add_argument("--action", help="only this action or family, e.g. login or request")
     ls.add_argument("--limit", type=int, default=200)
-    ls.add_argument("--json", action="store_true")
-    v = a.add_parser("verify", help="check that no record was altered, removed, inserted or reordered")
+    v = a.add_parser("verify", parents=[JSON], help="check that no record was altered, removed, inserted or reordered")
     v.add_argument("--head", metavar="SEQ:HASH", help="a chain head published on MQTT: the log must still hold it")
     v.add_argument("--file", action=_OfflineFile, help="check an export file instead (on any machine: no edged, "
                    "catalog or login needed)")
     v.add_argument("--catalog", action=_OfflineFile, metavar="FILE", help="check a catalog file instead (a backup, "
                    "or the live one as root): no daemon needed")
-    v.add_argument("--json", action="store_true")
-    x = a.add_parser("export", help="the whole log as JSON lines with the hashes, for a third party (auditor)")
+    x = a.add_parser("export", parents=[JSON], help="the whole log as JSON lines with the hashes, for a third party (auditor)")
     x.add_argument("--out", required=True, metavar="FILE", help="file to write ('-': standard output)")
-    x.add_argument("--json", action="store_true")
-    r = a.add_parser("report", help="the periodic audit report (R7.2) for a period (auditor)")
+    r = a.add_parser("report", parents=[JSON], help="the periodic audit report (R7.2) for a period (auditor)")
     r.add_argument("--from", dest="from_", required=True, metavar="T")
     r.add_argument("--to", metavar="T", help="default: now")
     r.add_argument("--out", metavar="FILE.html", help="also write the report as an HTML file")
-    r.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_audit)

@@ -1,12 +1,20 @@
-"""How edgectl shows things to people: local time with the zone named, sizes, tables."""
+"""How edgectl shows things: local time with the zone named, sizes and tables for people,
+`--json` for scripts."""
 
 from __future__ import annotations
 
+import argparse
 import unicodedata
 from datetime import datetime
 from typing import Any, Sequence
 
 from edged.config import ConfigError, parse_duration
+
+
+# The parent of every verb whose answer a script may read: `edgectl VERB --json` prints the
+# daemon's answer as JSON instead of the table (edged/cli/edgectl.py: main).
+JSON = argparse.ArgumentParser(add_help=False)
+JSON.add_argument("--json", action="store_true", help="print the answer as JSON, for scripts")
 
 
 class UsageError(Exception):

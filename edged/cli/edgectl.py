@@ -19,7 +19,7 @@ from typing import Any
 from edged.cli import export as ctl_export, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.server import DaemonDown, RequestError, call
-from edged.cli.display import UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
+from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
 from storage.cameras import CONNECTING, DEGRADED, OFFLINE, RECORDING
 from storage.clock import SYSTEM
 
@@ -155,20 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", type=Path, help=f"the daemon's control socket (default ${SOCKET_ENV}, else "
                         f"{DEFAULT_SOCKETS[0]}, else ./{DEFAULT_SOCKETS[1]})")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("status", help="is the daemon recording, and how much footage is there")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("status", parents=[JSON], help="is the daemon recording, and how much footage is there")
     p.set_defaults(handler=cmd_status)
-    p = sub.add_parser("cameras", help="every camera with its state, rate and last problem")
+    p = sub.add_parser("cameras", parents=[JSON], help="every camera with its state, rate and last problem")
     p.add_argument("--all", action="store_true", help="include cameras removed from the config")
     p.add_argument("--notice", action="store_true", help="print the public notice of camera locations (R3.5)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_cameras)
-    p = sub.add_parser("segments", help="recorded segments and gaps in a time range")
+    p = sub.add_parser("segments", parents=[JSON], help="recorded segments and gaps in a time range")
     p.add_argument("--camera", help="only this camera")
     p.add_argument("--from", dest="from_", metavar="T", help="start (ISO 8601 local time, or -2h); default -1h")
     p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
     p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_segments)
     ctl_retention.register(sub)
     ctl_maintenance.register(sub)

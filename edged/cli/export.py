@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.server import call
-from edged.cli.display import UsageError, fmt_bytes, fmt_time
+from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time
 from storage import export, nodekey
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
@@ -176,16 +176,14 @@ def cmd_verify(ctx, args) -> tuple[Any, str]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="copy footage under an approved copy grant: one MP4 per camera, "
+    p = sub.add_parser("export", parents=[JSON], help="copy footage under an approved copy grant: one MP4 per camera, "
                        "a manifest and the node's signature")
     p.add_argument("--grant", type=int, required=True, help="the grant number (from the approved request)")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder to write the export to")
     p.add_argument("--recipient", help="who receives the copy (default: the requester)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("verify", help="check an export folder: clips, manifest and signature (no daemon needed)")
+    p = sub.add_parser("verify", parents=[JSON], help="check an export folder: clips, manifest and signature (no daemon needed)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--key", help="the node's public key (base64, as in the MQTT birth, or a PEM file)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

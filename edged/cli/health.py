@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.server import call
-from edged.cli.display import UsageError, fmt_time, table
+from edged.cli.display import JSON, UsageError, fmt_time, table
 from edged.rules.inspections import ITEM_LABELS, ITEMS
 from storage.clock import SYSTEM
 
@@ -166,38 +166,31 @@ Due to the supervisor by the 5th of the following month (R3.2). Items: {e(', '.j
 def register(sub) -> None:
     p = sub.add_parser("camera", help="camera settings kept by edged (the reference picture)")
     cs = p.add_subparsers(dest="camera_command", required=True)
-    r = cs.add_parser("set-reference", help="take the camera's current picture as its reference (for `moved`)")
+    r = cs.add_parser("set-reference", parents=[JSON], help="take the camera's current picture as its reference (for `moved`)")
     r.add_argument("camera")
-    r.add_argument("--json", action="store_true")
     r.set_defaults(handler=cmd_set_reference)
 
-    p = sub.add_parser("inspect", help="inspections: run one now and sign it, or see the register")
+    p = sub.add_parser("inspect", parents=[JSON], help="inspections: run one now and sign it, or see the register")
     p.add_argument("--sign", metavar="NAME", help="sign the inspection with your name (else asked on a terminal)")
     p.add_argument("--note", action="append", metavar="CAMERA=TEXT", help="handling note for a camera's anomaly")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_inspect)
     ins = p.add_subparsers(dest="inspect_command")
-    s = ins.add_parser("sign", help="sign an inspection (the technician), with handling notes")
+    s = ins.add_parser("sign", parents=[JSON], help="sign an inspection (the technician), with handling notes")
     s.add_argument("run", type=int)
     s.add_argument("--name", required=True)
     s.add_argument("--note", action="append", metavar="CAMERA=TEXT")
-    s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_sign)
-    c = ins.add_parser("countersign", help="countersign an inspection (the supervisor)")
+    c = ins.add_parser("countersign", parents=[JSON], help="countersign an inspection (the supervisor)")
     c.add_argument("run", type=int)
     c.add_argument("--name", required=True)
-    c.add_argument("--json", action="store_true")
     c.set_defaults(handler=cmd_countersign)
-    ls = ins.add_parser("list", help="inspections of a month")
+    ls = ins.add_parser("list", parents=[JSON], help="inspections of a month")
     ls.add_argument("--month", metavar="YYYY-MM", help="default: this month")
-    ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cmd_list)
-    sh = ins.add_parser("show", help="one inspection with its checklist")
+    sh = ins.add_parser("show", parents=[JSON], help="one inspection with its checklist")
     sh.add_argument("run", type=int)
-    sh.add_argument("--json", action="store_true")
     sh.set_defaults(handler=cmd_show)
-    rp = ins.add_parser("report", help="the month's register as CSV and printable HTML (for the supervisor)")
+    rp = ins.add_parser("report", parents=[JSON], help="the month's register as CSV and printable HTML (for the supervisor)")
     rp.add_argument("--month", metavar="YYYY-MM", help="default: this month")
     rp.add_argument("--out", default=".", metavar="DIR", help="where to write the two files (default: here)")
-    rp.add_argument("--json", action="store_true")
     rp.set_defaults(handler=cmd_report)

@@ -8,7 +8,7 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.server import call
-from edged.cli.display import UsageError, fmt_time, table
+from edged.cli.display import JSON, UsageError, fmt_time, table
 
 
 def cmd_maintenance(ctx, args) -> tuple[Any, str]:
@@ -42,14 +42,11 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
 def register(sub) -> None:
     p = sub.add_parser("maintenance", help="maintenance windows: protect the footage first, keep it on the record")
     ms = p.add_subparsers(dest="m_cmd", required=True)
-    b = ms.add_parser("begin", help="copy the catalog, check recent footage hashes, open the window")
+    b = ms.add_parser("begin", parents=[JSON], help="copy the catalog, check recent footage hashes, open the window")
     b.add_argument("--reason", required=True)
     b.add_argument("--verify", default="10m", metavar="DURATION", help="how much recent footage to check (10m)")
-    b.add_argument("--json", action="store_true")
-    e = ms.add_parser("end", help="close the open window")
+    e = ms.add_parser("end", parents=[JSON], help="close the open window")
     e.add_argument("--note", help="what was done")
-    e.add_argument("--json", action="store_true")
-    s = ms.add_parser("list", help="maintenance windows on record")
+    s = ms.add_parser("list", parents=[JSON], help="maintenance windows on record")
     s.add_argument("--limit", type=int, default=50)
-    s.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_maintenance)

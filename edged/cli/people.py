@@ -15,7 +15,7 @@ from typing import Any
 from edged.cli import audit as ctl_audit
 from edged.config import ConfigError, parse_duration
 from edged.control.server import RequestError, call, save_session, saved_session, session_file
-from edged.cli.display import UsageError, fmt_time, parse_when, table
+from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
 from storage.people_store import APPROVED, FILED, REQUEST_STATES
@@ -207,53 +207,44 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("init-admin", help="create the first admin account (root, on the box, only while none exists)")
+    p = sub.add_parser("init-admin", parents=[JSON], help="create the first admin account (root, on the box, only while none exists)")
     p.add_argument("--name", required=True)
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_init_admin)
 
-    p = sub.add_parser("login", help="log in with your personal account; the session is short-lived")
+    p = sub.add_parser("login", parents=[JSON], help="log in with your personal account; the session is short-lived")
     p.add_argument("name", nargs="?", help="account name (default: your OS user name)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_login)
-    p = sub.add_parser("logout", help="end your session")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("logout", parents=[JSON], help="end your session")
     p.set_defaults(handler=cmd_logout)
-    p = sub.add_parser("whoami", help="the account, roles and camera scope of your session")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("whoami", parents=[JSON], help="the account, roles and camera scope of your session")
     p.set_defaults(handler=cmd_whoami)
 
     p = sub.add_parser("account", help="personal accounts: opened, password changed, revoked; never deleted")
     acs = p.add_subparsers(dest="acct_cmd", required=True)
-    a = acs.add_parser("add", help="open an account (admin)")
+    a = acs.add_parser("add", parents=[JSON], help="open an account (admin)")
     a.add_argument("name")
     a.add_argument("--role", action="append", help="viewer, custodian, approver, auditor or admin (repeatable)")
     a.add_argument("--camera", action="append", help="limit the account to these cameras (default: all)")
     a.add_argument("--full-name")
     a.add_argument("--reason", required=True, help="the approved application")
     a.add_argument("--password-stdin", action="store_true")
-    a.add_argument("--json", action="store_true")
-    a = acs.add_parser("passwd", help="change your password (or, as admin, another account's)")
+    a = acs.add_parser("passwd", parents=[JSON], help="change your password (or, as admin, another account's)")
     a.add_argument("name", nargs="?")
     a.add_argument("--reason")
     a.add_argument("--password-stdin", action="store_true", help="current then new password, one per line")
-    a.add_argument("--json", action="store_true")
-    a = acs.add_parser("revoke", help="revoke an account on transfer or departure (admin)")
+    a = acs.add_parser("revoke", parents=[JSON], help="revoke an account on transfer or departure (admin)")
     a.add_argument("name")
     a.add_argument("--reason", required=True)
-    a.add_argument("--json", action="store_true")
-    a = acs.add_parser("list", help="every account with its roles and cameras")
-    a.add_argument("--json", action="store_true")
-    a = acs.add_parser("show", help="one account and its history")
+    a = acs.add_parser("list", parents=[JSON], help="every account with its roles and cameras")
+    a = acs.add_parser("show", parents=[JSON], help="one account and its history")
     a.add_argument("name")
-    a.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_account)
 
     p = sub.add_parser("request", help="retrieval requests: file, approve or reject, list")
     rs = p.add_subparsers(dest="req_cmd", required=True)
-    f = rs.add_parser("file", help="file a request to view or copy footage")
+    f = rs.add_parser("file", parents=[JSON], help="file a request to view or copy footage")
     f.add_argument("--kind", required=True, choices=KINDS)
     f.add_argument("--category", required=True, choices=CATEGORIES)
     f.add_argument("--reason", required=True, help="why the footage is needed")
@@ -269,25 +260,21 @@ def register(sub) -> None:
     f.add_argument("--identity-checked", action="store_true", help="the citizen's ID document was checked")
     f.add_argument("--flag", choices=FLAGS, help="a major or abnormal request: the ethics office is alerted")
     f.add_argument("--flag-note")
-    f.add_argument("--json", action="store_true")
     for verb, what in (("approve", "approve: a single-use grant is issued"), ("reject", "reject")):
-        d = rs.add_parser(verb, help=f"{what} (an approver who did not file it)")
+        d = rs.add_parser(verb, parents=[JSON], help=f"{what} (an approver who did not file it)")
         d.add_argument("id", type=int)
         d.add_argument("--reason", required=True)
         if verb == "approve":
             d.add_argument("--expires", metavar="DURATION", help="grant lifetime (default from [accounts] grant_ttl)")
         d.add_argument("--flag", choices=FLAGS)
         d.add_argument("--flag-note")
-        d.add_argument("--json", action="store_true")
-    s = rs.add_parser("show", help="one request with its grant")
+    s = rs.add_parser("show", parents=[JSON], help="one request with its grant")
     s.add_argument("id", type=int)
-    s.add_argument("--json", action="store_true")
-    ls = rs.add_parser("list", help="requests, newest first")
+    ls = rs.add_parser("list", parents=[JSON], help="requests, newest first")
     ls.add_argument("--state", choices=REQUEST_STATES)
     ls.add_argument("--kind", choices=KINDS)
     ls.add_argument("--citizen-id", help="a citizen's earlier requests (matched by keyed hash)")
     ls.add_argument("--limit", type=int, default=200)
-    ls.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_request)
 
     ctl_audit.register(sub)

@@ -11,7 +11,7 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.server import call
-from edged.cli.display import UsageError, fmt_bytes, fmt_time, parse_when, table
+from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage.clock import SYSTEM
 from storage.retention import DAY_US
 
@@ -115,7 +115,7 @@ def cmd_alarms(ctx, args) -> tuple[Any, str]:
 def register(sub) -> None:
     p = sub.add_parser("hold", help="evidence and legal holds: footage they cover is never destroyed")
     hs = p.add_subparsers(dest="hold_cmd", required=True)
-    a = hs.add_parser("add", help="place a hold (evidence: expires, default 30 days; --legal: no expiry)")
+    a = hs.add_parser("add", parents=[JSON], help="place a hold (evidence: expires, default 30 days; --legal: no expiry)")
     a.add_argument("--camera", action="append", help="a camera id (repeat for several)")
     a.add_argument("--all-cameras", action="store_true")
     a.add_argument("--from", dest="from_", required=True, metavar="T", help="ISO 8601 local time, or -2h")
@@ -124,31 +124,24 @@ def register(sub) -> None:
     a.add_argument("--case", required=True, help="the case or file reference")
     a.add_argument("--legal", action="store_true", help="a legal hold: no expiry; release needs an approver")
     a.add_argument("--expires", metavar="DURATION", help="evidence hold lifetime, e.g. 30d (default from config)")
-    a.add_argument("--json", action="store_true")
-    r = hs.add_parser("release", help="end a hold early (a reason is required)")
+    r = hs.add_parser("release", parents=[JSON], help="end a hold early (a reason is required)")
     r.add_argument("id", type=int)
     r.add_argument("--reason", required=True)
-    r.add_argument("--json", action="store_true")
-    s = hs.add_parser("show", help="one hold in full")
+    s = hs.add_parser("show", parents=[JSON], help="one hold in full")
     s.add_argument("id", type=int)
-    s.add_argument("--json", action="store_true")
-    ls = hs.add_parser("list", help="holds in force (--all: ended ones too)")
+    ls = hs.add_parser("list", parents=[JSON], help="holds in force (--all: ended ones too)")
     ls.add_argument("--all", action="store_true")
-    ls.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_hold)
 
-    p = sub.add_parser("retention", help="oldest footage, achieved and forecast retention, verdict per camera")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("retention", parents=[JSON], help="oldest footage, achieved and forecast retention, verdict per camera")
     p.set_defaults(handler=cmd_retention)
 
-    p = sub.add_parser("destructions", help="the record of destroyed footage (per camera and day)")
+    p = sub.add_parser("destructions", parents=[JSON], help="the record of destroyed footage (per camera and day)")
     p.add_argument("--camera")
     p.add_argument("--day", help="footage recorded on this local day, YYYY-MM-DD")
     p.add_argument("--limit", type=int, default=10_000)
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_destructions)
 
-    p = sub.add_parser("alarms", help="active alarms (--all: cleared ones too)")
+    p = sub.add_parser("alarms", parents=[JSON], help="active alarms (--all: cleared ones too)")
     p.add_argument("--all", action="store_true")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_alarms)
