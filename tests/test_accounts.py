@@ -299,7 +299,9 @@ async def test_control_socket_checks_sessions_and_roles_and_streams_progress(tmp
 
     monkeypatch.setenv("EDGECTL_SESSION", str(tmp_path / "none.json"))
 
-    from edged.control.server import Caller, ControlServer, RequestError, call
+    from edged.control.client import call
+    from edged.control.protocol import RequestError
+    from edged.control.server import Caller, ControlServer
 
     sessions = {"tok-c": {"account": "carol", "roles": ["custodian"], "cameras": ["a"], "expires_us": 1},
                 "tok-v": {"account": "vic", "roles": ["viewer"], "cameras": None, "expires_us": 1}}

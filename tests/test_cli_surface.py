@@ -5,11 +5,7 @@ import subprocess
 import sys
 
 from edged.rules import roles
-from edged.config import default_config
-from edged.control.export import export_handlers
-from edged.control.ops import control_handlers
-from edged.control.people import people_handlers
-from edged.control.read import read_handlers
+from tests.support.control import control_operations
 from tests.support.daemon import ROOT
 
 FORBIDDEN = re.compile(r"\b(delete|remove|purge|erase|wipe|format|rm|drop|destroy)\b", re.I)
@@ -34,18 +30,18 @@ def test_every_edgectl_verb_is_in_the_readme():
 def test_no_verb_or_control_operation_deletes_footage(tmp_path):
     for verb in verbs() + verbs("hold") + verbs("account") + verbs("request") + verbs("audit"):
         assert not FORBIDDEN.search(verb), verb
-    ops = control_handlers(sup=None, writer=None, runner=None)
-    assert sorted(ops) == ["hold.add", "hold.release", "maintenance.begin", "maintenance.end", "ping"]
-    people = people_handlers(default_config(tmp_path), writer=None)
-    assert sorted(people) == [
+    served = control_operations(tmp_path)
+    ops = ["hold.add", "hold.release", "maintenance.begin", "maintenance.end", "ping"]
+    people = [
         "account.add", "account.list", "account.passwd", "account.revoke", "account.show", "audit.export",
         "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
         "request.list", "request.reject", "request.show", "whoami"]
-    exports = export_handlers(default_config(tmp_path), writer=None, key=None)
-    assert sorted(exports) == ["export.read", "export.run"]
-    reads = read_handlers(lambda: None, None, tmp_path)
-    assert sorted(reads) == ["alarms", "audit.verify", "cameras", "destructions", "hold.list", "hold.show",
-                             "inspect.list", "inspect.show", "maintenance.list", "retention", "segments", "status"]
-    for op in [*ops, *people, *exports, *reads]:
+    exports = ["export.read", "export.run"]
+    reads = ["alarms", "audit.verify", "cameras", "destructions", "hold.list", "hold.show",
+             "inspect.list", "inspect.show", "maintenance.list", "retention", "segments", "status"]
+    health = ["camera.set_reference", "inspect.countersign", "inspect.run", "inspect.sign"]
+    assert sorted(served) == sorted([*ops, *people, *exports, *reads, *health])
+    for op in served:
         assert not FORBIDDEN.search(op), op
         assert op in roles.PUBLIC or op in roles.MATRIX, f"{op} has no roles in edged/rules/roles.py: nobody may run it"
+

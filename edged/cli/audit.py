@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
-from edged.control.server import call
+from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage import audit
 from storage.catalog import open_readonly

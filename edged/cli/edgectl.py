@@ -18,7 +18,8 @@ from typing import Any
 
 from edged.cli import export as ctl_export, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
-from edged.control.server import DaemonDown, RequestError, call
+from edged.control.client import call
+from edged.control.protocol import DaemonDown, RequestError
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
 from storage.cameras import CONNECTING, DEGRADED, OFFLINE, RECORDING
 from storage.clock import SYSTEM

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edged.control.server import call
+from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time
 from storage import export, nodekey
 

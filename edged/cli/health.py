@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edged.control.server import call
+from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_time, table
 from edged.rules.inspections import ITEM_LABELS, ITEMS
 from storage.clock import SYSTEM

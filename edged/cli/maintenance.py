@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
-from edged.control.server import call
+from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_time, table
 
 

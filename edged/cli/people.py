@@ -1,7 +1,7 @@
 """edgectl verbs for people: the first admin, logging in and out, accounts, retrieval requests.
 
 Everything goes through the daemon's control socket with the person's session token, which
-`edgectl login` keeps in a private file (edged/control/server.py: session_file). Passwords are read
+`edgectl login` keeps in a private file (edged/control/client.py: session_file). Passwords are read
 with getpass, or one per line from stdin with --password-stdin (scripts and tests); they never
 go on the command line. The audit verbs are in edged/cli/audit.py.
 """
@@ -14,7 +14,8 @@ from typing import Any
 
 from edged.cli import audit as ctl_audit
 from edged.config import ConfigError, parse_duration
-from edged.control.server import RequestError, call, save_session, saved_session, session_file
+from edged.control.client import call, save_session, saved_session, session_file
+from edged.control.protocol import RequestError
 from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM

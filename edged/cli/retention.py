@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from edged.config import ConfigError, parse_duration
-from edged.control.server import call
+from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage.clock import SYSTEM
 from storage.retention import DAY_US

@@ -24,7 +24,9 @@ from typing import Any
 
 from edged import __version__
 from edged import people
-from edged.control.server import Handler, RequestError
+from edged.config import Config
+from edged.control.operation import Operations, op
+from edged.control.protocol import RequestError
 from storage import audit, export, nodekey, people_store
 from storage.clock import SYSTEM, Clock
 from storage.export_worker import run_clips
@@ -39,101 +41,113 @@ STAGING_SWEEP_S = 3600.0
 READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
 
 
-def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
-                    in_use: InUse | None = None, clock: Clock = SYSTEM) -> dict[str, Handler]:
-    in_use = InUse() if in_use is None else in_use
+class ExportOps(Operations):
+    def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey, in_use: InUse | None = None,
+                 clock: Clock = SYSTEM):
+        self.cfg = cfg
+        self.writer = writer
+        self.key = key
+        self.in_use = InUse() if in_use is None else in_use  # segments being read: retention waits for them
+        self.clock = clock
 
-    async def export_run(args: dict[str, Any], caller: Any) -> dict[str, Any]:
-        data_dir = Path(cfg.storage.data_dir)
-
+    @op("export.run")
+    async def run(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         try:
             grant_id = int(args["grant"])
         except (KeyError, TypeError, ValueError):
             raise RequestError('export.run needs {"grant": N}, the number of an approved copy grant') from None
         actor = str(caller)
         recipient = str(args.get("recipient") or "").strip()
-        started = clock.now_us()
-
-        def take(c) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            """Use the grant (or record why not), and read the footage it covers, in one go."""
-            grant = people_store.peek_grant(c.db, grant_id)
-            if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
-                cams = export.gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
-                if not any(export.plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
-                           for x in cams):  # refuse before spending the grant on nothing
-                    audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
-                    raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
-                                             " in its range); the grant was not used")
-            watcher = recipient or (grant or {}).get("requester") or ""
-            used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy",
-                                          now_us=started)
-            footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
-            in_use.add(r["path"] for x in footage for r in x["segments"])  # on the writer thread: no pass between
-            return used, footage
-
+        started = self.clock.now_us()
         try:
-            grant, cameras = await writer.run(take)
+            grant, cameras = await self.writer.run(lambda c: self._take(c, grant_id, actor, recipient, started))
         except (people_store.GrantError, export.ExportError) as exc:
             raise RequestError(f"export refused: {exc}") from None
-
         reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
-            loop = asyncio.get_running_loop()
-            progress = getattr(caller, "progress", None)
-
-            def report(info: dict[str, Any]) -> None:  # on the export thread: hop to the loop
-                if progress is not None:
-                    loop.call_soon_threadsafe(progress, info)
-
-            out = export.export_dir(data_dir, export.EXPORTS_DIR, grant_id, started)
-            header = {
-                "site": {"id": cfg.site.id, "name": cfg.site.name}, "node": cfg.site.node,
-                "software": {"name": "edged", "version": __version__},
-                "request": {"id": grant["request_id"], "requester": grant.get("requester"),
-                            "approver": grant.get("approver")},
-                "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
-                                                    "used_us")},
-                "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
-            }
-            try:
-                private_dir(out.parent)
-                manifest = await asyncio.to_thread(
-                    export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
-                    from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips)
-                body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
-            except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
-                why = str(exc) or type(exc).__name__
-                await writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
-                log.error("export for grant %d failed: %s", grant_id, why)
-                raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "
-                                   "a new request is needed") from None
-            clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
-            digest = hashlib.sha256(body).hexdigest()
-            size = sum(c["bytes"] for c in clips)
-            detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
-                      "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
-                      "key": key.fingerprint}
-            export_id = await writer.run(lambda c: people_store.record_export(
-                c.db, grant_id, out_dir=str(out), custodian=actor, now_us=clock.now_us(), bytes_=size,
-                manifest_sha256=digest, detail=detail))
-            await sweep_staging(writer, data_dir, keep=out)
-            files = await asyncio.to_thread(lambda: [{"name": f.name, "bytes": f.stat().st_size}
-                                                     for f in sorted(out.iterdir())])
-            return {"export": export_id, "grant": grant_id, "dir": str(out), "files": files,
-                    "manifest_sha256": digest,
-                    "bytes": size, "clips": detail["clips"],
-                    "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
-                    "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+            return await self._export(grant_id, grant, cameras, caller, started)
         finally:
-            in_use.remove(reading)
+            self.in_use.remove(reading)
 
-    async def export_read(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    def _take(self, c: Any, grant_id: int, actor: str, recipient: str,
+              started: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """On the writer thread: use the grant (or record why not), and read the footage it
+        covers, in one go; the footage is marked in use before any retention pass can run."""
+        grant = people_store.peek_grant(c.db, grant_id)
+        if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
+            cams = export.gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
+            if not any(export.plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
+                       for x in cams):  # refuse before spending the grant on nothing
+                audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
+                raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
+                                         " in its range); the grant was not used")
+        watcher = recipient or (grant or {}).get("requester") or ""
+        used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started)
+        footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
+        self.in_use.add(r["path"] for x in footage for r in x["segments"])
+        return used, footage
+
+    async def _export(self, grant_id: int, grant: dict[str, Any], cameras: list[dict[str, Any]], caller: Any,
+                      started: int) -> dict[str, Any]:
+        """Write, sign and record the export of a used grant (hashing and remuxing on a thread,
+        progress lines to the client); a failure is recorded against the grant."""
+        cfg, key, actor = self.cfg, self.key, str(caller)
+        data_dir = Path(cfg.storage.data_dir)
+        loop = asyncio.get_running_loop()
+        progress = getattr(caller, "progress", None)
+
+        def report(info: dict[str, Any]) -> None:  # on the export thread: hop to the loop
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, info)
+
+        out = export.export_dir(data_dir, export.EXPORTS_DIR, grant_id, started)
+        header = {
+            "site": {"id": cfg.site.id, "name": cfg.site.name}, "node": cfg.site.node,
+            "software": {"name": "edged", "version": __version__},
+            "request": {"id": grant["request_id"], "requester": grant.get("requester"),
+                        "approver": grant.get("approver")},
+            "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
+                                                "used_us")},
+            "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
+        }
+        try:
+            private_dir(out.parent)
+            manifest = await asyncio.to_thread(
+                export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
+                from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips)
+            body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
+        except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
+            why = str(exc) or type(exc).__name__
+            await self.writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
+            log.error("export for grant %d failed: %s", grant_id, why)
+            raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "
+                               "a new request is needed") from None
+        clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
+        digest = hashlib.sha256(body).hexdigest()
+        size = sum(c["bytes"] for c in clips)
+        detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
+                  "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
+                  "key": key.fingerprint}
+        export_id = await self.writer.run(lambda c: people_store.record_export(
+            c.db, grant_id, out_dir=str(out), custodian=actor, now_us=self.clock.now_us(), bytes_=size,
+            manifest_sha256=digest, detail=detail))
+        await sweep_staging(self.writer, data_dir, keep=out)
+        files = await asyncio.to_thread(lambda: [{"name": f.name, "bytes": f.stat().st_size}
+                                                 for f in sorted(out.iterdir())])
+        return {"export": export_id, "grant": grant_id, "dir": str(out), "files": files,
+                "manifest_sha256": digest,
+                "bytes": size, "clips": detail["clips"],
+                "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
+                "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+
+    @op("export.read")
+    async def read(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         """A piece of a finished export's file, for the custodian who made it (while it is staged)."""
         try:
             export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
         except (KeyError, TypeError, ValueError):
             raise RequestError('export.read needs {"export": N, "file": NAME, "offset": BYTES}') from None
-        row = await writer.run(lambda c: people_store.export_row(c.db, export_id))
+        row = await self.writer.run(lambda c: people_store.export_row(c.db, export_id))
         if row is None or row["custodian"] != getattr(caller, "account", None):
             raise RequestError(f"export {export_id} is not one you made")
         folder = Path(row["out_dir"])
@@ -153,8 +167,6 @@ def export_handlers(cfg: Any, writer: CatalogWriter, key: nodekey.NodeKey,
             raise RequestError(f"export {export_id} is no longer staged (a day has passed, or the daemon "
                                "restarted); a new request is needed") from None
         return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
-
-    return {"export.run": export_run, "export.read": export_read}
 
 
 def staging_sweeper(writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM) -> Any:

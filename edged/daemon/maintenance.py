@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.alarms import Alarms
-from edged.control.server import RequestError
+from edged.control.protocol import RequestError
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table

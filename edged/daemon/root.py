@@ -18,12 +18,17 @@ from typing import Any
 from edged import __version__
 from edged.alarms import Alarms
 from edged.config import Config, ConfigError, load_config
+from edged.control.accounts import AccountOps
+from edged.control.audit import AuditOps
+from edged.control.export import ExportOps, staging_sweeper, sweep_staging
+from edged.control.holds import HoldOps
+from edged.control.inspections import InspectionOps
+from edged.control.maintenance import MaintenanceOps
+from edged.control.operation import CatalogReader, handlers_of
+from edged.control.retrieval import RequestOps
 from edged.control.server import ControlServer
-from edged.control.export import export_handlers, staging_sweeper, sweep_staging
-from edged.control.health import health_handlers
-from edged.control.ops import control_handlers, mqtt_hold
-from edged.control.people import people_handlers, session_lookup
-from edged.control.read import read_handlers
+from edged.control.sessions import SessionOps, session_lookup
+from edged.control.status import StatusOps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from edged.daemon.integrity import TamperGuard
@@ -112,11 +117,14 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     notifier.extend_timeout(STARTUP_STEP_S)
     await writer.start()
     steps.mark("catalog")
-    handlers = control_handlers(sup, writer, runner, maintenance)
-    handlers.update(health_handlers(monitor, inspector))
-    handlers.update(people_handlers(cfg, writer, alarms, clock))
-    handlers.update(read_handlers(lambda: runner.cfg, writer, data_dir, clock,  # runner.cfg: SIGHUP's config
-                                  lambda: sup.storage_lost))
+    reader = CatalogReader(data_dir, lambda: sup.storage_lost)  # reads refuse while the data disk is gone
+    holds = HoldOps(writer, runner, reader)
+    inspections = InspectionOps(monitor, inspector, reader, clock)
+    handlers = handlers_of(
+        StatusOps(lambda: runner.cfg, writer, reader, clock),  # runner.cfg: SIGHUP's config
+        holds, MaintenanceOps(maintenance, reader), inspections,
+        SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
+        RequestOps(cfg, writer, alarms, clock), AuditOps(writer, reader, clock))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
     liveness.control = control
 
@@ -126,8 +134,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                    "outbox-alarm")
 
     reporting = Reporting(cfg, writer, sup, runner,
-                          commands={"hold": mqtt_hold(handlers["hold.add"], runner),
-                                    "inspect": handlers["inspect.run"]},
+                          commands={"hold": holds.mqtt_command, "inspect": inspections.run},
                           on_outbox_full=outbox_full, clock=clock)
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm
@@ -146,7 +153,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         except nodekey.NodeKeyError as exc:
             log.critical("%s", exc)
             return 1
-        handlers.update(export_handlers(cfg, writer, node_key, runner.in_use, clock))
+        handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         reporting.node_key = node_key
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])

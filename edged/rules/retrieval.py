@@ -19,7 +19,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from storage.people_store import APPROVED, FILED, LAPSED, REJECTED, USED
+from storage.people_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
 KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
 CATEGORIES = ("lost-property", "counter-dispute", "personal-safety", "major-incident", "other")

@@ -1,0 +1,66 @@
+"""The audit log over the control socket (R7): the ethics office reads it (list, export, the
+periodic report); any account may have the daemon check that the chain is intact (the answer
+shows no record's content). Reading the log (it can be a million records) uses a read-only
+connection in a thread, so neither the event loop nor the catalog writer waits for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edged.control.operation import CatalogReader, Operations, op, read_catalog
+from edged.control.protocol import RequestError
+from storage import audit, audit_report
+from storage.catalog import CatalogWriter
+from storage.clock import SYSTEM, Clock
+
+PAGE = 5000  # audit records per reply
+
+
+class AuditOps(Operations):
+    def __init__(self, writer: CatalogWriter, reader: CatalogReader, clock: Clock = SYSTEM):
+        self.writer = writer
+        self.reader = reader  # the chain check refuses while the data disk is gone, as the reports do
+        self.data_dir: Path = reader.data_dir
+        self.clock = clock
+
+    @op("audit.list")
+    async def listing(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+        limit = min(int(args.get("limit") or 200), PAGE)
+        since = args.get("from_us")
+        return await read_catalog(self.data_dir, lambda db: audit.newest(
+            db, limit=limit, from_us=None if since is None else int(since), action=args.get("action") or None))
+
+    @op("audit.export")
+    async def export(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        after = int(args.get("after_seq") or 0)
+        rows = await read_catalog(self.data_dir, lambda db: audit.records(db, after_seq=after, limit=PAGE))
+        if after == 0:  # one record per export, at its start: who took the log out
+            await self.writer.run(lambda c: audit.append(c.db, str(caller), "audit.export", {}))
+        return {"records": rows, "more": len(rows) == PAGE}
+
+    @op("audit.report")
+    async def report(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        start, end = int(args.get("from_us") or 0), int(args.get("to_us") or self.clock.now_us())
+        if end <= start:
+            raise RequestError("the report's --to must be after --from")
+        report = await read_catalog(self.data_dir, lambda db: audit_report.build(db, start, end,
+                                                                                 now_us=self.clock.now_us()))
+        await self.writer.run(lambda c: audit.append(c.db, str(caller), "audit.report",
+                                                     {"from_us": start, "to_us": end}))
+        return report
+
+    @op("audit.verify")
+    async def verify(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        expect = args.get("head")
+        if expect is not None:
+            try:
+                expect = (int(expect[0]), str(expect[1]))
+            except (TypeError, ValueError, IndexError):
+                raise RequestError('head is [seq, "hash"]') from None
+
+        def q(db) -> dict[str, Any]:
+            n, problem = audit.verify(db, expect)
+            return {"records": n, "ok": problem is None, "problem": problem, "head": audit.head(db)}
+        return await self.reader.query(q)

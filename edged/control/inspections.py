@@ -1,0 +1,68 @@
+"""Camera health and inspections over the control socket (R2, R3): a camera's reference view,
+running, signing and countersigning an inspection, and reading the register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edged.control.operation import CatalogReader, Operations, integer, op
+from edged.control.protocol import RequestError
+from edged.daemon.health_monitor import HealthMonitor, ReferenceRefused
+from edged.daemon.inspection_runner import InspectionError, InspectionRunner
+from storage import inspections as inspection_table
+from storage import node as node_table
+from storage.clock import SYSTEM, Clock
+
+
+class InspectionOps(Operations):
+    def __init__(self, monitor: HealthMonitor, runner: InspectionRunner, reader: CatalogReader, clock: Clock = SYSTEM):
+        self.monitor = monitor
+        self.runner = runner
+        self.reader = reader
+        self.clock = clock
+
+    @op("camera.set_reference")
+    async def set_reference(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        try:
+            return await self.monitor.set_reference(str(args.get("camera", "")), str(caller))
+        except ReferenceRefused as exc:
+            raise RequestError(str(exc)) from None
+
+    @op("inspect.run")
+    async def run(self, _args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return await self.runner.run_now("manual", None, str(caller))
+
+    @op("inspect.sign")
+    async def sign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        notes = args.get("notes") or {}
+        if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+            raise RequestError("notes must map camera ids to text")
+        try:
+            return await self.runner.sign(int(args["run"]), str(args.get("name", "")), str(caller), notes)
+        except (InspectionError, KeyError, ValueError) as exc:
+            raise RequestError(f"not signed: {exc}") from None
+
+    @op("inspect.countersign")
+    async def countersign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        try:
+            return await self.runner.countersign(int(args["run"]), str(args.get("name", "")), str(caller))
+        except (InspectionError, KeyError, ValueError) as exc:
+            raise RequestError(f"not countersigned: {exc}") from None
+
+    @op("inspect.list")
+    async def listing(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        start = integer(args.get("from_us"), "from_us", 0)
+        end = integer(args.get("to_us"), "to_us", self.clock.now_us())
+
+        def q(db) -> dict[str, Any]:
+            site = node_table.values(db, "site", "site_name")
+            return {"runs": inspection_table.runs_between(db, int(start or 0), int(end or 0)), "site": site}
+        return await self.reader.query(q)
+
+    @op("inspect.show")
+    async def show(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        run_id = integer(args.get("run"), "run")
+        run = await self.reader.query(lambda db: inspection_table.run_of(db, int(run_id or 0)))
+        if run is None:
+            raise RequestError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+        return run

@@ -1,0 +1,30 @@
+"""Maintenance windows (R1.7) over the control socket: begin, end, list. The work itself (the
+catalog copy, the hash check, the window on the record) is edged/daemon/maintenance.py's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edged.control.operation import CatalogReader, Operations, limit_of, op
+from edged.daemon.maintenance import DEFAULT_VERIFY_US, Maintenance
+from storage import maintenance as maintenance_table
+
+
+class MaintenanceOps(Operations):
+    def __init__(self, maintenance: Maintenance, reader: CatalogReader):
+        self.maintenance = maintenance
+        self.reader = reader
+
+    @op("maintenance.begin")
+    async def begin(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        verify_us = int(args.get("verify_us") or DEFAULT_VERIFY_US)
+        return await self.maintenance.begin(str(args.get("reason", "")), str(caller), verify_us)
+
+    @op("maintenance.end")
+    async def end(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return await self.maintenance.end(str(args.get("note", "")), str(caller))
+
+    @op("maintenance.list")
+    async def listing(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+        limit = limit_of(args, 50)
+        return await self.reader.query(lambda db: maintenance_table.recent(db, limit))

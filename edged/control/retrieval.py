@@ -1,0 +1,87 @@
+"""Retrieval requests (調閱申請, R5) over the control socket: filed by staff, decided by an
+approver who did not file them; a viewer sees only their own. The rules are
+edged/rules/retrieval.py's; a flagged request alerts the ethics office at once (R5.8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from edged import people
+from edged.alarms import Alarms
+from edged.config import Config
+from edged.control.operation import Operations, op, read_catalog, text, write_refusing
+from edged.control.protocol import RequestError
+from edged.control.server import Caller
+from edged.rules import retrieval as rq
+from storage import people_store as ps
+from storage.catalog import CatalogWriter
+from storage.clock import SYSTEM, Clock
+
+
+class RequestOps(Operations):
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None, clock: Clock = SYSTEM):
+        self.accounts = cfg.accounts  # citizens' due date, grants' lifetime
+        self.data_dir: Path = cfg.storage.data_dir
+        self.writer = writer
+        self.alarms = alarms
+        self.clock = clock
+
+    @op("request.file")
+    async def file(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        fields = dict(args)
+        row = await write_refusing(self.writer, lambda db: people.file_request(
+            db, fields, filed_by=caller.account or str(caller), now_us=self.clock.now_us(),
+            key=ps.id_key(self.data_dir), citizen_due_us=self.accounts.citizen_due_us), "request not filed")
+        await self._ethics(row)
+        return row
+
+    async def _ethics(self, row: dict[str, Any]) -> None:
+        """R5.8: a major or abnormal request goes to the ethics office at once (an alarm on MQTT)."""
+        if self.alarms is not None and row.get("flag"):
+            await self.alarms.raise_(f"ethics:request:{row['id']}", "ethics", "critical", None,
+                                     f"request {row['id']} ({row['kind']}, {row['category']}) is flagged "
+                                     f"{row['flag']}: report it to the ethics office", rq.stub(row))
+
+    @op("request.show")
+    async def show(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        request_id = int(args.get("id") or 0)
+        row = await read_catalog(self.data_dir, lambda db: ps.request_row(db, request_id))
+        if row is None or (not caller.may("request.all") and row["filed_by"] != caller.account):
+            raise RequestError(f"no request {request_id}" + ("" if row is None else " that you filed"))
+        return row
+
+    @op("request.list")
+    async def listing(self, args: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        filed_by = None if caller.may("request.all") else caller.account
+        id_hmac = None
+        if args.get("citizen_id"):
+            try:
+                id_hmac = rq.id_hmac(str(args["citizen_id"]), await asyncio.to_thread(ps.id_key, self.data_dir))
+            except rq.RequestRuleError as exc:
+                raise RequestError(str(exc)) from None
+        return await read_catalog(self.data_dir, lambda db: ps.list_requests(
+            db, state=args.get("state"), kind=args.get("kind"), filed_by=filed_by, id_hmac=id_hmac,
+            limit=int(args.get("limit") or 500)))
+
+    @op("request.approve")
+    async def approve(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return await self._decide(args, caller, True)
+
+    @op("request.reject")
+    async def reject(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return await self._decide(args, caller, False)
+
+    async def _decide(self, args: dict[str, Any], caller: Caller, approve: bool) -> dict[str, Any]:
+        request_id = int(args.get("id") or 0)
+        ttl = int(args.get("expires_us") or self.accounts.grant_ttl_us)
+        row = await write_refusing(self.writer, lambda db: people.decide_request(
+            db, request_id, approver=caller.account or str(caller), approve=approve, reason=text(args, "reason"),
+            now_us=self.clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
+            flag_note=text(args, "flag_note") or None), "request not " + ("approved" if approve else "rejected"))
+        if self.alarms is not None:
+            await self.alarms.clear(f"request_overdue:{request_id}")
+        await self._ethics(row)
+        return row

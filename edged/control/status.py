@@ -1,0 +1,125 @@
+"""How the box is doing, and what footage it holds: status, cameras, alarms, retention, segments,
+destructions (and `ping`).
+
+edgectl opens no catalog (design/0017): the data folder is the daemon's alone, so every report
+is a request here, under the role matrix (edged/rules/roles.py), and the caller's camera scope
+limits what footage metadata they see. Each query runs on its own read-only connection in a
+thread (WAL: it never waits for the writer, never blocks the event loop). Listing footage
+(segments) is on the audit chain; status-like reads are not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from edged.config import Config
+from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
+from edged.control.protocol import RequestError
+from storage import audit, retention_store
+from storage import cameras as camera_table
+from storage import node as node_table
+from storage import segments as segment_table
+from storage.catalog import CatalogWriter, segments_between
+from storage.catalog import alarms as catalog_alarms
+from storage.clock import SYSTEM, Clock
+from storage.retention import DAY_US
+from storage.retention_store import retention_report
+
+
+class StatusOps(Operations):
+    def __init__(self, cfg_of: Callable[[], Config], writer: CatalogWriter, reader: CatalogReader,
+                 clock: Clock = SYSTEM):
+        self.cfg_of = cfg_of  # the config in force (a SIGHUP may have replaced it)
+        self.writer = writer
+        self.reader = reader
+        self.data_dir: Path = reader.data_dir
+        self.clock = clock
+
+    def _query(self, fn: Callable[[Any], Any]) -> Any:
+        return self.reader.query(fn)
+
+    @op("ping")
+    async def ping(self, _args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return {"pong": True, "user": getattr(caller, "os_user", str(caller))}
+
+    @op("status")
+    async def status(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        data_dir, clock, storage_lost = self.data_dir, self.clock, self.reader.storage_lost
+
+        def q(db) -> dict[str, Any]:
+            node = node_table.values(db)
+            states = camera_table.state_counts(db)
+            seg = segment_table.summary(db)
+            gaps = segment_table.gap_count_since(db, clock.now_us() - DAY_US)
+            try:  # not the figures of whatever is under the mount point of a disk that is gone
+                disk = None if storage_lost() else shutil.disk_usage(data_dir)
+            except OSError:
+                disk = None
+            return {
+                "running": True, "pid": os.getpid(), "version": node.get("version"), "site": node.get("site"),
+                "site_name": node.get("site_name"), "node": node.get("node"),
+                "started_us": int(node["started_us"]) if node.get("started_us") else None,
+                "heartbeat_us": int(node["heartbeat_us"]) if node.get("heartbeat_us") else None,
+                "data_dir": str(data_dir), "disk_total": disk.total if disk else None,
+                "disk_free": disk.free if disk else None, "cameras": states,
+                "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
+                "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
+                "broker": node.get("mqtt_status"),
+                "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None}}
+        if await self.reader.readable():
+            try:
+                return await read_catalog(data_dir, q)
+            except FileNotFoundError:
+                pass
+        return await self.writer.run(lambda c: q(c.db))  # the data disk is gone from its path: the writer still has it
+
+    @op("cameras")
+    async def cameras(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        cfg = self.cfg_of()
+        rows = await self._query(lambda db: camera_table.listing(db, bool(args.get("all"))))
+        return {"cameras": rows, "site_name": cfg.site.name,
+                "min_days": cfg.retention.min_retention_us // DAY_US,
+                "max_days": cfg.retention.max_retention_us // DAY_US}
+
+    @op("segments")
+    async def segments(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
+        if start is None or end is None or end <= start:
+            raise RequestError("segments needs from_us < to_us")
+        camera = args.get("camera")
+        limit = limit_of(args, 1000)
+        scope = scoped(caller, camera)
+
+        def q(db) -> dict[str, Any]:
+            if camera and not camera_table.exists(db, camera):
+                raise RequestError(f"no camera {camera!r}; `edgectl cameras` lists them")
+            if scope is None or len(scope) == 1:
+                rows = segments_between(db, start, end, scope[0] if scope else None, limit)
+            else:
+                rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit)][:limit]
+            return {"segments": rows, "gaps": segment_table.gaps_between(db, start, end, scope)}
+        data = await self._query(q)
+        await self.writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
+            "cameras": scope, "from_us": start, "to_us": end, "segments": len(data["segments"])}))
+        return data
+
+    @op("retention")
+    async def retention(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        cfg = self.cfg_of()
+        return await self._query(lambda db: retention_report(db, cfg.retention, cfg.cameras, self.data_dir,
+                                                             clock=self.clock))
+
+    @op("destructions")
+    async def destructions(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+        scope = scoped(caller, args.get("camera"))
+        start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
+        limit = limit_of(args, 10_000)
+        return await self._query(lambda db: retention_store.destructions(db, scope, start, end, limit))
+
+    @op("alarms")
+    async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+        return await self._query(lambda db: catalog_alarms(db, bool(args.get("all"))))
