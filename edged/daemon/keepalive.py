@@ -11,10 +11,16 @@ import asyncio
 import logging
 import shutil
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from edged.daemon.notify import Notifier
 from storage.cameras import RECORDING
+from storage.catalog import CatalogWriter
+
+if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+    from edged.daemon.reporting import Reporting
+    from edged.daemon.retention_runner import RetentionRunner
+    from edged.daemon.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +28,7 @@ STALL_S = 15.0          # no progress for this long is a hang (heartbeats write 
 STATUS_EVERY_S = 5.0
 
 
-def status_line(sup: Any, runner: Any, reporter_status: str | None) -> str:
+def status_line(sup: Supervisor, runner: RetentionRunner, reporter_status: str | None) -> str:
     states = sup.camera_states()
     enabled = [c for c in sup.cfg.cameras if c.enabled]
     recording = sum(1 for c in enabled if states.get(c.id) == RECORDING)
@@ -33,13 +39,14 @@ def status_line(sup: Any, runner: Any, reporter_status: str | None) -> str:
              f"broker {broker}"]
     if sup.paused:
         parts.insert(0, "RECORDING STOPPED (disk full)")
-    if getattr(sup, "storage_lost", None):
+    if sup.storage_lost:
         parts.insert(0, f"RECORDING STOPPED (data disk gone: {sup.storage_lost})")
     return ", ".join(parts)
 
 
 class Keepalive:
-    def __init__(self, notifier: Notifier, sup: Any, writer: Any, runner: Any, reporter: Any = None):
+    def __init__(self, notifier: Notifier, sup: Supervisor, writer: CatalogWriter, runner: RetentionRunner,
+                 reporter: Reporting | None = None):
         self.notifier = notifier
         self.sup, self.writer, self.runner, self.reporter = sup, writer, runner, reporter
         self.pings = 0

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
@@ -22,6 +22,11 @@ from storage import audit
 from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.reconcile import Report, reconcile, recover_open
+
+if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+    from edged.daemon.integrity import TamperGuard
+    from edged.daemon.retention_runner import RetentionRunner
+    from edged.daemon.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,8 @@ def close_leftovers(catalog: Catalog, data_dir: Path) -> Report:
 
 
 class Liveness:
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, sup: Any, runner: Any, guard: Any,
-                 clock: Clock = SYSTEM):
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, sup: Supervisor, runner: RetentionRunner,
+                 guard: TamperGuard, clock: Clock = SYSTEM):
         self.data_dir = data_dir
         self.clock = clock
         self.writer, self.alarms, self.sup, self.runner, self.guard = writer, alarms, sup, runner, guard

@@ -15,7 +15,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from edged import __version__
 from edged.config import Config
@@ -29,6 +29,11 @@ from storage.clock import SYSTEM, Clock
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
 from storage.retention_store import retention_report
+
+if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+    from edged.control.server import Handler
+    from edged.daemon.retention_runner import RetentionRunner
+    from edged.daemon.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,9 @@ def config_hash(cfg: Config) -> str:
 
 
 class Reporting:
-    def __init__(self, cfg: Config, writer: CatalogWriter, sup: Any, runner: Any, commands: dict[str, Any],
-                 on_outbox_full: Any = None, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
+                 commands: dict[str, Handler], on_outbox_full: Callable[[bool], None] | None = None,
+                 clock: Clock = SYSTEM):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer

@@ -36,10 +36,26 @@ from storage.retention_store import (
 log = logging.getLogger(__name__)
 
 
+class SpaceCheck:
+    """Called as segments open (the supervisor's `on_segment_opened`): below the reserve, retention
+    runs a pass now rather than on schedule. Neither the supervisor nor the runner holds the other:
+    both are handed this (edged/daemon/root.py)."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg                 # replaced on SIGHUP, as the runner's is
+        self.short = asyncio.Event()   # the runner waits on it between passes
+
+    def __call__(self) -> None:
+        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        if usage.free < self.cfg.retention.reserve_for(usage.total):
+            self.short.set()
+
+
 class RetentionRunner:
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms,
                  expect: Callable[[str, str], None] | None = None,
-                 on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM):
+                 on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM,
+                 space: SpaceCheck | None = None):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -49,14 +65,13 @@ class RetentionRunner:
         self.blocked: str | None = None   # why retention must not run (disk identity)
         self.in_use = InUse()             # footage an export is reading: not destroyed under it
         self.breached = False             # a camera's minimum retention could not be kept
-        self._poke = asyncio.Event()
+        self.space = SpaceCheck(cfg) if space is None else space
+        self._poke = self.space.short
         self.unlink: Callable[[Path], None] = os.unlink   # replaced by the fault-injection test hook
 
     def check_space(self) -> None:
-        """Called as segments open: below the reserve, run a pass now rather than on schedule."""
-        usage = shutil.disk_usage(self.cfg.storage.data_dir)
-        if usage.free < self.cfg.retention.reserve_for(usage.total):
-            self._poke.set()
+        """Below the reserve (after a hold was released, say): run a pass now, not on schedule."""
+        self.space()
 
     async def apply_policy(self, cfg: Config, source: dict[str, Any]) -> dict[str, Any] | None:
         """At start and on every reload: a changed min/max retention, reserve or on_full is an

@@ -40,7 +40,7 @@ from edged.daemon.prestart import Early, Steps, lock_data, raise_nofile
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
-from edged.daemon.retention_runner import RetentionRunner
+from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
@@ -96,21 +96,20 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     writer = CatalogWriter(data_dir / CATALOG_FILE, clock)
     alarms = Alarms(writer, clock)
     guard = TamperGuard(data_dir, writer, alarms, clock)
-    sup = Supervisor(cfg, writer, guard=guard, clock=clock, early=early)
-    runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock)
-    liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
-    sup.retention = runner
-    sup.alarms = alarms
     monitor = HealthMonitor(cfg, writer, alarms, clock)
-    sup.health = monitor
+    space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
+    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, guard=guard, on_segment_opened=space, clock=clock,
+                     early=early)
+    runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
+                             space=space)
+    liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock)
     maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups, clock)
     notifier = Notifier()
-    keepalive = Keepalive(notifier, sup, writer, runner)
     viewer = ViewerService(cfg, writer, clock)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
-    _install_signals(sup, (runner, monitor, inspector), notifier, config_path, reload_hooks)
+    _install_signals(sup, (runner, space, monitor, inspector), notifier, config_path, reload_hooks)
     if early is not None:
         early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
     hooked = _install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
@@ -139,7 +138,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm
         inspector.publish = reporting.reporter.inspection
-    keepalive.reporter = reporting
+    keepalive = Keepalive(notifier, sup, writer, runner, reporting)
 
     async def retention_and_birth(new: Config) -> None:
         await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
@@ -398,7 +397,7 @@ def _install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
             log.error("SIGHUP: config not reloaded, still running the previous one: %s", exc)
             return
         log.info("SIGHUP: reloading the cameras, retention, health and inspection settings from %s", config_path)
-        for follower in followers:  # retention, health and inspections take the new settings at once
+        for follower in followers:  # retention, its space check, health and inspections take them at once
             follower.cfg = cfg
         sup.submit(_reload(sup, hooks, cfg), "reload")
 

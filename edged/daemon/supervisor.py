@@ -15,10 +15,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
+from edged.alarms import Alarms
 from edged.config import CameraConfig, Config
 from edged.daemon.prestart import Early, add_command, assign, spawn_worker, worker_count, worker_settings
+from edged.daemon.health_monitor import HealthMonitor
+from edged.daemon.integrity import TamperGuard
 from edged.daemon.task_keeper import keep
 from recorder import diagnose
 from recorder.camera import backoff_us
@@ -95,13 +98,17 @@ class WorkerSlot:
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, writer: CatalogWriter, *, guard: Any = None, workers: int | None = None,
+    def __init__(self, cfg: Config, writer: CatalogWriter, *, alarms: Alarms | None = None,
+                 health: HealthMonitor | None = None, guard: TamperGuard | None = None,
+                 on_segment_opened: Callable[[], None] | None = None, workers: int | None = None,
                  clock: Clock = SYSTEM, early: Early | None = None):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer
-        self.guard = guard          # edged.daemon.integrity.TamperGuard: told what edged writes itself
-        self.retention: Any = None  # edged.daemon.retention_runner.RetentionRunner: told when segments open
+        self.alarms = alarms        # camera_offline, and the kept tasks' failures
+        self.health = health        # fed the workers' stats, pictures, states and segments
+        self.guard = guard          # told what edged writes itself (the tamper watcher)
+        self.on_segment_opened = on_segment_opened  # retention's space check (edged/daemon/retention_runner.py)
         self.paused = False         # on_full = stop: recording held until retention frees space
         self.storage_lost: str | None = None  # why the data disk is not the one edged started on
         self.video_dev: int | None = None     # st_dev of the video folder; workers refuse another
@@ -120,8 +127,6 @@ class Supervisor:
         self.events = 0            # progress counter for the watchdog
         self.states: dict[str, str] = {}
         self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
-        self.alarms: Any = None                  # edged.alarms.Alarms
-        self.health: Any = None                  # edged.daemon.health_monitor.HealthMonitor
         self.recording_started = asyncio.Event()
         self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
         self._tg: asyncio.TaskGroup | None = None
@@ -477,8 +482,8 @@ class Supervisor:
                 self.health.on_segment(cam, ev["start_us"])
             if self.guard is not None:
                 self.guard.opened(ev["path"])
-            if self.retention is not None:
-                self.retention.check_space()
+            if self.on_segment_opened is not None:
+                self.on_segment_opened()
         elif kind == "ended":
             self.last_end[cam] = ev["end_us"]
             if ev["reason"] != "camera stopped" or cam not in self.gap_reason:
