@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edged.config import Config
 from edged.rules import retrieval as rq
 from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
@@ -22,6 +23,13 @@ from storage.people_store import AccountError, GrantError
 
 
 # accounts ---------------------------------------------------------------------------
+def policy_of(cfg: Config) -> ps.Policy:
+    """The [accounts] settings the people store applies: session lifetime, lockout, password length."""
+    a = cfg.accounts
+    return ps.Policy(session_ttl_us=a.session_ttl_us, lockout_after=a.lockout_after, lockout_for_us=a.lockout_for_us,
+                     min_password=a.min_password)
+
+
 def active_admins(db: sqlite_utils.Database) -> list[str]:
     return ps.holders(db, ADMIN)
 

@@ -113,3 +113,37 @@ def test_the_wall_clock_is_read_only_in_the_clock_module():
                     a.name in ("time", "time_ns") for a in node.names):
                 reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: from time import time")
     assert not reads, "the wall clock read outside storage/clock.py (take a Clock):\n" + "\n".join(reads)
+
+
+# Inside edged/ (design/0031): what a sub-package must not import from the rest of edged/. The
+# composition root (edged/daemon/root.py) builds everything and is the one exception.
+EDGED_FORBIDDEN = {
+    "edged/rules": ("edged.alarms", "edged.people", "edged.daemon", "edged.control", "edged.cli", "edged.viewer"),
+    "edged/config": ("edged.alarms", "edged.people", "edged.rules", "edged.daemon", "edged.control", "edged.cli",
+                     "edged.viewer"),
+    "edged/daemon": ("edged.control", "edged.cli"),
+    "edged/viewer": ("edged.daemon", "edged.control", "edged.cli"),
+    "edged/control": ("edged.cli", "edged.viewer"),
+    "edged/cli": ("edged.daemon", "edged.viewer", "edged.control"),
+}
+EDGED_ROOT = "edged/daemon/root.py"
+# `edged run` starts the daemon; edgectl's modules talk only through the client side of the socket.
+EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
+                **{f"edged/cli/{m}.py": ("edged.control.client", "edged.control.protocol") for m in (
+                    "edgectl", "audit", "export", "health", "maintenance", "people", "retention")}}
+
+
+def test_edged_sub_packages_point_down():
+    wrong = []
+    for folder, forbidden in EDGED_FORBIDDEN.items():
+        for path in _modules(folder, skip=(EDGED_ROOT,)):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                for name in _imported(node):
+                    names = [name]
+                    if isinstance(node, ast.ImportFrom):  # `from edged import daemon` names edged.daemon
+                        names += [f"{name}.{a.name}" for a in node.names]
+                    if any(n == f or n.startswith(f + ".") for n in names for f in forbidden):
+                        if name.startswith(EDGED_EXCEPT.get(path.relative_to(ROOT).as_posix(), ("-",))):
+                            continue
+                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not wrong, "edged/ imports against design/0031:\n" + "\n".join(wrong)

@@ -12,11 +12,11 @@ from typing import Any
 
 from edged import people
 from edged.alarms import Alarms
+from edged.people import policy_of
 from edged.config import Config
 from edged.control.operation import Operations, op, read_catalog, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
-from edged.control.sessions import policy_of
 from storage import people_store as ps
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from edged.control.operation import CatalogReader, Operations, limit_of, op
-from edged.daemon.maintenance import DEFAULT_VERIFY_US, Maintenance
+from edged.control.protocol import RequestError
+from edged.daemon.maintenance import DEFAULT_VERIFY_US, Maintenance, MaintenanceError
 from storage import maintenance as maintenance_table
 
 
@@ -18,11 +19,17 @@ class MaintenanceOps(Operations):
     @op("maintenance.begin")
     async def begin(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         verify_us = int(args.get("verify_us") or DEFAULT_VERIFY_US)
-        return await self.maintenance.begin(str(args.get("reason", "")), str(caller), verify_us)
+        try:
+            return await self.maintenance.begin(str(args.get("reason", "")), str(caller), verify_us)
+        except MaintenanceError as exc:
+            raise RequestError(str(exc)) from None
 
     @op("maintenance.end")
     async def end(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
-        return await self.maintenance.end(str(args.get("note", "")), str(caller))
+        try:
+            return await self.maintenance.end(str(args.get("note", "")), str(caller))
+        except MaintenanceError as exc:
+            raise RequestError(str(exc)) from None
 
     @op("maintenance.list")
     async def listing(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:

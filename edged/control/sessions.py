@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 from edged import people
+from edged.people import policy_of
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.control.operation import Operations, op, text, write_refusing
@@ -18,12 +19,6 @@ from edged.control.server import Caller, SessionLookup
 from storage import people_store as ps
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
-
-
-def policy_of(cfg: Config) -> ps.Policy:
-    a = cfg.accounts
-    return ps.Policy(session_ttl_us=a.session_ttl_us, lockout_after=a.lockout_after, lockout_for_us=a.lockout_for_us,
-                     min_password=a.min_password)
 
 
 def session_lookup(writer: CatalogWriter, clock: Clock = SYSTEM) -> SessionLookup:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from edged.alarms import Alarms
-from edged.control.protocol import RequestError
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
@@ -57,6 +56,10 @@ def prune_backups(folder: Path, keep: int) -> list[str]:
     return gone
 
 
+class MaintenanceError(Exception):
+    """A window that cannot begin or end; the message says why (edgectl shows it as is)."""
+
+
 class Maintenance:
     def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, keep_backups: int = 3,
                  clock: Clock = SYSTEM):
@@ -77,16 +80,16 @@ class Maintenance:
 
     async def begin(self, reason: str, actor: str, verify_us: int = DEFAULT_VERIFY_US) -> dict[str, Any]:
         if not reason.strip():
-            raise RequestError("maintenance needs a reason")
+            raise MaintenanceError("maintenance needs a reason")
         async with self._lock:
             if self.window is not None:
-                raise RequestError(f"maintenance window {self.window['id']} is already open")
+                raise MaintenanceError(f"maintenance window {self.window['id']} is already open")
             started = self.clock.now_us()
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
             backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
                                              self.data_dir / BACKUP_DIR / f"catalog-{stamp}.db")
             if backup["check"] != "ok":
-                raise RequestError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
+                raise MaintenanceError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
             pruned = await asyncio.to_thread(prune_backups, self.data_dir / BACKUP_DIR, self.keep_backups)
             rows = await self.writer.run(lambda c: segment_table.footage_hashes_since(c.db, started - verify_us))
             mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
@@ -111,7 +114,7 @@ class Maintenance:
     async def end(self, note: str, actor: str) -> dict[str, Any]:
         async with self._lock:
             if self.window is None:
-                raise RequestError("no maintenance window is open")
+                raise MaintenanceError("no maintenance window is open")
             window_id = self.window["id"]
 
             def record(c: Catalog) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from edged import people
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.control.sessions import policy_of
+from edged.people import policy_of
 from edged.daemon.maintenance import BACKUP_DIR
 from storage import audit
 from storage import people_store as ps

@@ -15,7 +15,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from edged import __version__
 from edged.config import Config
@@ -31,7 +31,6 @@ from storage.outbox import OutboxError
 from storage.retention_store import retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
-    from edged.control.server import Handler
     from edged.daemon.retention_runner import RetentionRunner
     from edged.daemon.supervisor import Supervisor
 
@@ -54,7 +53,8 @@ def config_hash(cfg: Config) -> str:
 
 class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
-                 commands: dict[str, Handler], on_outbox_full: Callable[[bool], None] | None = None,
+                 commands: dict[str, Callable[[dict[str, Any], Any], Awaitable[Any]]],
+                 on_outbox_full: Callable[[bool], None] | None = None,
                  clock: Clock = SYSTEM):
         self.cfg = cfg
         self.clock = clock
