@@ -1,0 +1,136 @@
+"""The [[cameras]] tables of the config: each camera's id, URL, retention overrides and its
+inventory entry (R3.5). A camera's URL may hold a password: its repr never shows it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
+from edged.config.values import (
+    ConfigError,
+    _bool,
+    _check_keys,
+    _describe,
+    _id,
+    _name,
+    _required,
+    _show,
+    _string,
+    _url,
+    format_duration,
+    redact_url,
+)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class CameraConfig:
+    id: str
+    name: str
+    url: str
+    enabled: bool = True
+    audio_expected: bool = False   # config key audio_required (R1.8, R2.4: duty-desk cameras)
+    location: str = ""
+    min_retention_us: int | None = None  # None: the site's retention.min_retention
+    max_retention_us: int | None = None  # None: the site's retention.max_retention
+    # The inventory (R3.5): what the public notice and the register show.
+    kind: str = "network"          # network | analogue
+    purpose: str = ""
+    coverage: str = ""
+    manager: str = ""
+    contact: str = ""
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        # The default repr would print the password into any log line that shows a camera.
+        return (
+            f"CameraConfig(id={self.id!r}, name={self.name!r}, url={self.redacted_url!r}, "
+            f"enabled={self.enabled!r}, audio_expected={self.audio_expected!r}, "
+            f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
+            f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
+            f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r})"
+        )
+
+
+def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[CameraConfig, ...]:
+    known = (
+        "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
+        "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
+    )  # fmt: skip
+    cameras: list[CameraConfig] = []
+    seen: dict[str, int] = {}
+    for i, t in enumerate(items):
+        path = f"cameras[{i}]"
+        if not isinstance(t, dict):
+            raise ConfigError(path, f"expected a table ([[cameras]] section), found {_describe(t)}")
+        _check_keys(t, path, known, _RETENTION_HINTS)
+        cam_id = _id(_required(t, "id", path), f"{path}.id")
+        if cam_id in seen:
+            raise ConfigError(f"{path}.id", f'duplicate camera id "{cam_id}" (also cameras[{seen[cam_id]}])')
+        seen[cam_id] = i
+        low = _retention_duration(t, "min_retention", path)
+        high = _retention_duration(t, "max_retention", path)
+        _check_floor(high, f"{path}.max_retention", site.allow_short_for_tests)
+        _check_camera_retention(path, cam_id, low, high, site_raw, site)
+        cameras.append(
+            CameraConfig(
+                id=cam_id,
+                name=_name(t.get("name", cam_id), f"{path}.name"),
+                url=_url(_required(t, "url", path), f"{path}.url"),
+                enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
+                audio_expected=_audio_required(t, path),
+                location=_string(t.get("location", ""), f"{path}.location"),
+                min_retention_us=low,
+                max_retention_us=high,
+                kind=_camera_kind(t.get("kind", "network"), f"{path}.kind"),
+                **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact")},
+            )
+        )
+    return tuple(cameras)
+
+
+def _audio_required(t: dict, path: str) -> bool:
+    """`audio_required` (the name the rules use); `audio_expected` is its older spelling."""
+    if "audio_required" in t and "audio_expected" in t:
+        raise ConfigError(f"{path}.audio_expected", "set only audio_required (audio_expected is its old name)")
+    key = "audio_required" if "audio_required" in t else "audio_expected"
+    return _bool(t.get(key, False), f"{path}.{key}")
+
+
+def _camera_kind(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if value not in ("network", "analogue"):
+        raise ConfigError(field, f'{_show(value)} is not a camera kind; use "network" or "analogue"')
+    return value
+
+
+def _check_camera_retention(
+    path: str, cam_id: str, low: int | None, high: int | None, site_raw: dict, site: RetentionConfig
+) -> None:
+    """The camera's effective (override-or-site) min and max must satisfy min <= max."""
+    if low is None and high is None:
+        return
+
+    def site_value(key: str, us: int) -> str:
+        origin = f"retention.{key}" if key in site_raw else f"the default retention.{key}"
+        return f"{format_duration(us)}, from {origin}"
+
+    eff_low = site.min_retention_us if low is None else low
+    eff_high = site.max_retention_us if high is None else high
+    if eff_high >= eff_low:
+        return
+    if high is not None:
+        other = format_duration(eff_low) if low is not None else site_value("min_retention", eff_low)
+        raise ConfigError(
+            f"{path}.max_retention",
+            f'{format_duration(eff_high)} is shorter than camera "{cam_id}"\'s min_retention '
+            f"({other}); max_retention must be at least min_retention",
+        )
+    raise ConfigError(
+        f"{path}.min_retention",
+        f'{format_duration(eff_low)} is longer than camera "{cam_id}"\'s max_retention '
+        f"({site_value('max_retention', eff_high)}); set a max_retention for this camera too",
+    )

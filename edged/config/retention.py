@@ -1,0 +1,178 @@
+"""The [retention] table of the config: minimum and maximum retention, the disk reserve, what
+happens when the disk is full, holds and the grace period (docs/requirements.md "Retention
+rules", R1.3-R1.6, R6.2). Bounds outside production use need `allow_short_for_tests`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal
+
+from edged.config.values import (
+    _PERCENT,
+    DAY,
+    HOUR,
+    SECOND,
+    ConfigError,
+    _bool,
+    _check_keys,
+    _describe,
+    _duration,
+    _join,
+    _parse_size,
+    _show,
+    format_duration,
+    parse_duration,
+)
+
+OnFull = Literal["overwrite", "stop"]
+ON_FULL_CHOICES: tuple[OnFull, ...] = ("overwrite", "stop")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """Site-wide retention rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6.2).
+
+    The disk reserve is either a fixed size (``reserve_bytes``) or a share of the
+    filesystem (``reserve_percent``); exactly one is set. Use :meth:`reserve_for`.
+    """
+
+    min_retention_us: int = 30 * DAY
+    max_retention_us: int = 365 * DAY
+    reserve_bytes: int | None = None
+    reserve_percent: float | None = 5.0
+    on_full: OnFull = "overwrite"
+    interval_us: int = 60 * SECOND
+    evidence_hold_us: int = 30 * DAY
+    grace_us: int = 24 * HOUR         # footage a lowered max or a released hold makes due waits this long
+    allow_short_for_tests: bool = False  # max_retention and grace below their production floors
+
+    def __post_init__(self) -> None:
+        if (self.reserve_bytes is None) == (self.reserve_percent is None):
+            raise ValueError("set exactly one of reserve_bytes and reserve_percent")
+
+    def reserve_for(self, total_bytes: int) -> int:
+        """Bytes to keep free on a filesystem of ``total_bytes`` (a percentage rounds up)."""
+        if total_bytes < 0:
+            raise ValueError(f"total_bytes must not be negative, got {total_bytes}")
+        if self.reserve_bytes is not None:
+            return self.reserve_bytes
+        assert self.reserve_percent is not None
+        # repr() gives back the decimal the person wrote ("0.1"), so the sum is exact.
+        share = Fraction(repr(self.reserve_percent)) / 100
+        return math.ceil(total_bytes * share)
+
+
+# Retention settings outside these bounds are almost surely typos: "6m" is six minutes,
+# not six months.
+_RETENTION_LOW = SECOND  # tests run retention in seconds
+_RETENTION_HIGH = 3650 * DAY
+_RETENTION_HINTS = {
+    "min_days": 'did you mean "min_retention"? (a duration, e.g. "30d")',
+    "max_days": 'did you mean "max_retention"? (a duration, e.g. "365d")',
+}
+
+
+def _retention(t: dict) -> RetentionConfig:
+    known = ("min_retention", "max_retention", "reserve", "on_full", "interval", "evidence_hold", "grace",
+             "allow_short_for_tests")
+    _check_keys(t, "retention", known, _RETENTION_HINTS)
+    short = _bool(t.get("allow_short_for_tests", False), "retention.allow_short_for_tests")
+    # Durations are never zero, so "or" only picks the default for a missing key.
+    low = _retention_duration(t, "min_retention", "retention") or 30 * DAY
+    high = _retention_duration(t, "max_retention", "retention") or 365 * DAY
+    _check_floor(high, "retention.max_retention", short)
+    if high < low:
+        if "max_retention" in t:
+            raise ConfigError(
+                "retention.max_retention",
+                f"{format_duration(high)} is shorter than min_retention "
+                f"({format_duration(low)}{'' if 'min_retention' in t else ', the default'}); "
+                "max_retention must be at least min_retention",
+            )
+        raise ConfigError(
+            "retention.min_retention",
+            f"{format_duration(low)} is longer than max_retention "
+            f"({format_duration(high)}, the default); raise max_retention too",
+        )
+    reserve_bytes, reserve_percent = _reserve(t.get("reserve", "5%"), "retention.reserve")
+    on_full = t.get("on_full", "overwrite")
+    if not isinstance(on_full, str):
+        raise ConfigError(
+            "retention.on_full", f'expected "overwrite" or "stop", found {_describe(on_full)}'
+        )
+    if on_full not in ON_FULL_CHOICES:
+        raise ConfigError(
+            "retention.on_full",
+            f'{_show(on_full)} is not a choice; use "overwrite" (keep recording, destroy the '
+            'oldest footage) or "stop" (stop recording)',
+        )
+    return RetentionConfig(
+        min_retention_us=low,
+        max_retention_us=high,
+        reserve_bytes=reserve_bytes,
+        reserve_percent=reserve_percent,
+        on_full=on_full,  # type: ignore[arg-type]  # checked against ON_FULL_CHOICES
+        interval_us=_duration(t, "interval", "retention", 60 * SECOND, SECOND, HOUR),
+        evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
+        grace_us=_grace(t, short),
+        allow_short_for_tests=short,
+    )
+
+
+# A production box never destroys footage younger than a day by its max_retention, and gives
+# the central office at least an hour to react to a cut (design/0022); tests lower both with
+# [retention] allow_short_for_tests = true.
+MAX_RETENTION_FLOOR = DAY
+GRACE_FLOOR = HOUR
+
+
+def _check_floor(us: int | None, field: str, short: bool) -> None:
+    if us is not None and us < MAX_RETENTION_FLOOR and not short:
+        raise ConfigError(field, f"{format_duration(us)} is below the floor of {format_duration(MAX_RETENTION_FLOOR)} "
+                                 "(footage must not be destroyed that young by mistake: \"6m\" is six minutes); "
+                                 "only a test setup may go lower, with retention.allow_short_for_tests = true")
+
+
+def _grace(t: dict, short: bool) -> int:
+    if "grace" not in t:
+        return 24 * HOUR
+    us = parse_duration(t["grace"], "retention.grace")
+    low = SECOND if short else GRACE_FLOOR
+    if not low <= us <= 30 * DAY:
+        raise ConfigError("retention.grace", f"{format_duration(us)} is out of range (allowed {format_duration(low)} "
+                                             f"to 30d{'' if short else '; lower only with allow_short_for_tests'})")
+    return us
+
+
+def _retention_duration(t: dict, key: str, path: str) -> int | None:
+    """A retention-length duration (1s to 3650d), or None when the key is absent."""
+    if key not in t:
+        return None
+    field = _join(path, key)
+    us = parse_duration(t[key], field)
+    if not _RETENTION_LOW <= us <= _RETENTION_HIGH:
+        hint = ""
+        raise ConfigError(
+            field,
+            f"{format_duration(us)} is out of range (allowed {format_duration(_RETENTION_LOW)} "
+            f"to {format_duration(_RETENTION_HIGH)}){hint}",
+        )
+    return us
+
+
+def _reserve(value: Any, field: str) -> tuple[int | None, float | None]:
+    example = 'e.g. "10GB", "500MB", or a share of the disk such as "5%"'
+    if isinstance(value, str):
+        m = _PERCENT.fullmatch(value.strip())
+        if m is not None:
+            percent = Fraction(m.group(1))
+            if not 0 < percent < 100:
+                raise ConfigError(
+                    field, f"{_show(value)} is out of range; a percentage must be above 0% and below 100%"
+                )
+            return None, float(percent)
+        if value.strip().startswith("-") and value.strip().endswith("%"):
+            raise ConfigError(field, f"{_show(value)} is negative; a percentage must be above 0%")
+    return _parse_size(value, field, example), None
