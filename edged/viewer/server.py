@@ -8,7 +8,6 @@ stream to a logged-in page (R5.4 "watch without a copy").
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import ssl
@@ -23,6 +22,7 @@ from edged.config import Config
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.viewer.guard import ConnectionGuard
+from edged.viewer.http import HEADERS, allowed_hosts
 from edged.viewer.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
@@ -44,16 +44,7 @@ SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the
 GENERIC_LOGIN_ERROR = "wrong account name or password"  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/playback": "playback.html"}
 ASSETS = ("viewer.js", "viewer.css")
-HEADERS = {
-    # No inline script or style, nothing from elsewhere, never framed, never cached.
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-                               "img-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-                               "form-action 'self'",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
+
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -391,16 +382,6 @@ class Viewer:
     def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": self.clock.now_us(),
                 "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
-
-
-def allowed_hosts(host: str, port: int, names: tuple[str, ...]) -> frozenset[str]:
-    """The Host headers a request may carry: the listen address and configured names, with or
-    without the port (and localhost on loopback)."""
-    shown = f"[{host}]" if ":" in host else host
-    bases = {shown.lower(), *names}
-    if ipaddress.ip_address(host).is_loopback:
-        bases.add("localhost")
-    return frozenset({b for b in bases} | {f"{b}:{port}" for b in bases})
 
 
 def _int(value: Any) -> int | None:

@@ -1,0 +1,28 @@
+"""What every answer of the viewer carries, and which Host a request may name: the page loads
+nothing from elsewhere and is never framed or cached; a request naming another host is
+refused (DNS rebinding: a page of another site served on our address)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+HEADERS = {
+    # No inline script or style, nothing from elsewhere, never framed, never cached.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                               "img-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def allowed_hosts(host: str, port: int, names: tuple[str, ...]) -> frozenset[str]:
+    """The Host headers a request may carry: the listen address and configured names, with or
+    without the port (and localhost on loopback)."""
+    shown = f"[{host}]" if ":" in host else host
+    bases = {shown.lower(), *names}
+    if ipaddress.ip_address(host).is_loopback:
+        bases.add("localhost")
+    return frozenset({b for b in bases} | {f"{b}:{port}" for b in bases})
