@@ -47,7 +47,7 @@ from storage import audit, datainit, nodekey
 from storage import node as node_table
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM
-from storage.fsutil import PRIVATE_FILE, private_dir, tighten
+from storage.fsutil import private_dir, tighten
 from storage.layout import CATALOG_FILE
 from storage.retention_store import finish_garbage
 
