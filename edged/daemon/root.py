@@ -68,6 +68,9 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False, ea
             os.close(early.lock)
 
 
+# The composition root, over 60 lines on purpose: one straight sequence (build every part with what
+# it needs, then start them in the durability order of the module's docstring); split into
+# functions, that order would be spread over several places.
 async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps) -> int:
     data_dir = cfg.storage.data_dir
     if early is None and not datainit.initialised(data_dir):

@@ -58,6 +58,8 @@ def id_hmac(id_number: str, key: bytes) -> str:
 
 
 # filing -------------------------------------------------------------------------------
+# Over 60 lines on purpose: the filing rules of R5.1-R5.2 checked one after the other, in the
+# order a person fixes them (the first refusal is the one shown).
 def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: bytes,
                 citizen_due_us: int = 6 * DAY_US, known_cameras: Sequence[str] | None = None) -> dict[str, Any]:
     """Check a request as filed and return its row (state `filed`)."""
