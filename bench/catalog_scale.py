@@ -370,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         "candidates: past max retention": (
             f"SELECT id FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND {FOOTAGE}",
             [cams[0], cutoff, cutoff]),
-        "candidates: oldest": (f"SELECT id FROM segments WHERE {FOOTAGE} ORDER BY start_us LIMIT ?", [2000]),
+        "candidates: a camera's oldest": (
+            f"SELECT id FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY start_us LIMIT ?", [cams[0], 31]),
         "reconcile: segments_in": ("SELECT * FROM segments WHERE state = ? ORDER BY start_us", ["writing"]),
         "reconcile: latest_start": ("SELECT max(start_us) AS s FROM segments", []),
         "reconcile: known_paths_since": ("SELECT path FROM segments WHERE start_us >= ?", [t_end - TAIL_US]),

@@ -3,10 +3,12 @@
 Rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6):
 1. Footage whose end is older than the camera's max retention is destroyed, unless held,
    even when the disk is nearly empty.
-2. While free space is below the reserve, the oldest unheld footage (any camera) goes.
-   Footage younger than the camera's min retention going this way is a breach: a critical
-   alarm carrying the retention actually achieved. With on_full = "stop" it is not
-   destroyed; recording stops instead.
+2. While free space is below the reserve, unheld footage goes: first surplus (footage past
+   its own camera's min retention), oldest first across cameras; only when no camera has
+   surplus left, footage a minimum protects, fairly: the camera keeping the largest fraction
+   of its own minimum loses first (design/0035). That is a breach: a critical alarm per
+   camera with the retention actually achieved and its minimum. With on_full = "stop" it is
+   not destroyed; recording stops instead.
 3. Held footage is never destroyed, not even past max retention.
 4. Grace (design/0022): footage that a lowered max retention or a released hold makes due
    goes only when the grace period is over. Until then a camera's max is the old, longer one
@@ -18,8 +20,9 @@ Rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 DAY_US = 86_400 * 1_000_000
 
@@ -102,6 +105,7 @@ class Alarm:
     message: str
     achieved_us: int | None = None
     until_us: int | None = None      # retention_grace: when the footage kept by grace goes
+    min_us: int | None = None        # min_retention_breach: the camera's minimum (achieved_us is below it)
 
 
 @dataclass(slots=True)
@@ -110,6 +114,7 @@ class Plan:
     alarms: list[Alarm] = field(default_factory=list)
     stop_recording: bool = False     # on_full = "stop" and the minimum cannot be kept
     short_bytes: int = 0             # still missing to reach the reserve (all footage held or too young)
+    blocked_by: list[str] = field(default_factory=list)  # on_full = stop: cameras whose minimum stopped recording
 
     @property
     def freed_bytes(self) -> int:
@@ -165,38 +170,82 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
             f"{utc(until)} unless a hold is placed", until_us=until))
 
     free = disk.free_bytes + result.freed_bytes
-    breached: dict[str, int] = {}  # camera -> end of the youngest footage destroyed too early
-    for seg in oldest_first:
-        if free >= policy.reserve_bytes:
-            break
-        if seg.id in chosen or held(seg):
-            continue
-        if seg.end_us > now_us - policy.limits(seg.camera).min_us:
-            if policy.on_full == "stop":
-                result.stop_recording = True
-                break
-            breached[seg.camera] = max(breached.get(seg.camera, 0), seg.end_us)
-        result.destroy.append(Destroy(seg, CAPACITY))
-        chosen.add(seg.id)
-        free += seg.bytes
+    if free < policy.reserve_bytes:
+        free = _capacity(oldest_first, chosen, held, policy, now_us, free, result)
     result.short_bytes = max(0, policy.reserve_bytes - free)
 
-    for camera, youngest_end in sorted(breached.items()):
-        achieved = now_us - youngest_end
-        result.alarms.append(Alarm(
-            "min_retention_breach", "critical", camera,
-            f"disk full: footage of {camera} destroyed at {achieved / DAY_US:.2f} days, "
-            f"below the minimum of {policy.limits(camera).min_us / DAY_US:g} days", achieved))
     if result.stop_recording:
         result.alarms.append(Alarm(
             "recording_stopped_disk_full", "critical", None,
-            "disk full and on_full = stop: recording stops rather than destroy footage younger than the minimum"))
+            "disk full and on_full = stop: recording stops rather than destroy footage younger than the minimum "
+            f"(every camera's footage past its own minimum is gone; protected: {', '.join(result.blocked_by)})"))
     elif result.short_bytes:
         result.alarms.append(Alarm(
             "disk_full_held", "critical", None,
             f"disk below its reserve by {result.short_bytes} bytes and nothing more may be destroyed "
             "(footage held or within retention)"))
     return result
+
+
+def surplus(seg: Segment, policy: Policy, now_us: int) -> bool:
+    """Footage its camera's own minimum no longer protects: it ended at least the minimum ago."""
+    return seg.end_us <= now_us - policy.limits(seg.camera).min_us
+
+
+def kept_fraction(seg: Segment, policy: Policy, now_us: int) -> Fraction:
+    """How much of its camera's minimum is still kept if `seg` goes (1 = the whole minimum):
+    the age of its end over the minimum. Exact, so ties break by time and id, not by rounding."""
+    return Fraction(now_us - seg.end_us, max(1, policy.limits(seg.camera).min_us))
+
+
+def _capacity(oldest_first: Sequence[Segment], chosen: set[int], held: Callable[[Segment], bool],
+              policy: Policy, now_us: int, free: int, result: Plan) -> int:
+    """Rule 2 (design/0035): bring free space up to the reserve. Surplus (footage past its own
+    camera's minimum) goes first, oldest first across cameras (R1.4). Only when no surplus is
+    left does footage a minimum protects go: with on_full = stop, none of it (recording stops);
+    otherwise fairly, the segment whose camera keeps the largest fraction of its own minimum
+    first, so every breached camera ends near the same fraction of its minimum. Returns the
+    free space reached."""
+    open_ = [s for s in oldest_first if s.id not in chosen and not held(s)]
+
+    def take(seg: Segment) -> None:
+        nonlocal free
+        result.destroy.append(Destroy(seg, CAPACITY))
+        chosen.add(seg.id)
+        free += seg.bytes
+
+    for seg in open_:
+        if free >= policy.reserve_bytes:
+            return free
+        if surplus(seg, policy, now_us):
+            take(seg)
+    protected = [s for s in open_ if s.id not in chosen]
+    if free >= policy.reserve_bytes or not protected:
+        return free
+    if policy.on_full == "stop":
+        result.stop_recording = True
+        result.blocked_by = sorted({s.camera for s in protected})
+        return free
+    breached: dict[str, int] = {}  # camera -> end of the youngest footage destroyed too early
+    for seg in sorted(protected, key=lambda s: (-kept_fraction(s, policy, now_us), s.start_us, s.id)):
+        if free >= policy.reserve_bytes:
+            break
+        take(seg)
+        breached[seg.camera] = max(breached.get(seg.camera, seg.end_us), seg.end_us)
+    for camera, youngest_end in sorted(breached.items()):
+        achieved = now_us - youngest_end
+        min_us = policy.limits(camera).min_us
+        result.alarms.append(Alarm(
+            "min_retention_breach", "critical", camera,
+            f"disk full: footage of {camera} destroyed at {achieved / DAY_US:.2f} days, "
+            f"below the minimum of {min_us / DAY_US:g} days ({(min_us - achieved) / DAY_US:.2f} days short, "
+            f"{_percent(achieved, min_us)} of it kept; no camera had footage past its own minimum left)",
+            achieved, min_us=min_us))
+    return free
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * max(0, part) / whole:.0f} %" if whole > 0 else "all"
 
 
 def utc(us: int) -> str:

@@ -24,6 +24,7 @@ from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
 from storage.retention import (
+    CAPACITY,
     Destroy,
     Disk,
     Grace,
@@ -41,7 +42,8 @@ from storage.retention import (
 
 log = logging.getLogger(__name__)
 
-FIRST_BATCH = 2_000
+FIRST_BATCH = 2_000     # oldest segments fetched per pass, shared among the cameras
+PER_CAMERA_FLOOR = 16
 
 
 # holds ------------------------------------------------------------------------------
@@ -225,23 +227,43 @@ def _segments(rows: Iterable[dict[str, Any]]) -> list[Segment]:
 
 
 def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str], now: int, limit: int,
-               busy: set[str]) -> tuple[list[Segment], bool]:
-    """Footage past max retention (per camera) plus the `limit` oldest, sorted oldest first.
+               busy: set[str]) -> tuple[list[Segment], set[str]]:
+    """Footage past max retention (per camera) plus each camera's oldest, sorted oldest first.
 
-    Returns (segments, more): `more` says the oldest batch was cut at `limit`.
+    Per camera, not the site's oldest: a camera with a long minimum holds the oldest footage,
+    and the planner needs every camera's surplus to see it (design/0035). Each camera gets an
+    equal share of `limit` (at least PER_CAMERA_FLOOR). Returns (segments, cut): the cameras
+    whose oldest batch was cut short, which may hold more.
     """
     cols = "id, camera, start_us, end_us, bytes, path"
+    cameras = list(cameras)
+    share = max(PER_CAMERA_FLOOR, limit // max(1, len(cameras)))
     rows: dict[int, dict[str, Any]] = {}
+    cut: set[str] = set()
     for cam in cameras:
         cutoff = now - policy.limits(cam).max_us
         for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
                           + FOOTAGE, [cam, cutoff, cutoff]):
             rows[r["id"]] = r
-    oldest = list(db.query(f"SELECT {cols} FROM segments WHERE {FOOTAGE} ORDER BY start_us LIMIT ?", [limit]))
-    for r in oldest:
-        rows[r["id"]] = r
+        oldest = list(db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY start_us"
+                               " LIMIT ?", [cam, share]))
+        for r in oldest:
+            rows[r["id"]] = r
+        if len(oldest) == share:
+            cut.add(cam)
     keep = sorted((r for r in rows.values() if r["path"] not in busy), key=lambda r: (r["start_us"], r["id"]))
-    return _segments(keep), len(oldest) == limit
+    return _segments(keep), cut
+
+
+def exhausted(segs: list[Segment], p: Plan, holds: list[Hold], cut: set[str], now: int) -> set[str]:
+    """Cameras whose batch was cut and that the plan used up (every unheld segment taken):
+    under disk pressure their next footage may come before what was taken elsewhere."""
+    if not cut or not (p.short_bytes or p.stop_recording or any(d.reason == CAPACITY for d in p.destroy)):
+        return set()
+    taken = {d.segment.id for d in p.destroy}
+    active = [h for h in holds if h.active(now)]
+    left = {s.camera for s in segs if s.id not in taken and not any(h.covers(s) for h in active)}
+    return cut - left
 
 
 @dataclass
@@ -272,11 +294,11 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     limit = FIRST_BATCH
     while True:
-        segs, more = candidates(db, policy, cam_ids, now, limit, set(busy))
+        segs, cut = candidates(db, policy, cam_ids, now, limit, set(busy))
         p = plan(segs, holds, policy, disk, now, graces)
-        if not more or not p.short_bytes or p.stop_recording:
+        if not exhausted(segs, p, holds, cut, now):
             break
-        limit *= 4  # held or busy footage hid the oldest batch: look further
+        limit *= 4  # a camera's oldest batch was used up (or held): look further
     pass_id = db["retention_passes"].insert({"started_us": now, "free_before": usage.free,
                                              "reserve": policy.reserve_bytes}).last_pk
     errors: list[str] = []
@@ -291,8 +313,21 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
         for d in p.destroy:
             by_reason[d.reason] = by_reason.get(d.reason, 0) + 1
         audit.append(db, "edged", "retention.pass", {"pass": pass_id, "destroyed": destroyed, "bytes": freed,
-                                                     "by_reason": by_reason})
+                                                     "by_reason": by_reason, **pass_breaches(p)})
     return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, errors)
+
+
+def pass_breaches(p: Plan) -> dict[str, Any]:
+    """What the pass record says about minimums it could not keep (design/0035): per breached
+    camera the retention kept and its minimum; with on_full = stop, the cameras it protected."""
+    out: dict[str, Any] = {}
+    breached = {a.camera: {"achieved_us": a.achieved_us, "min_us": a.min_us}
+                for a in p.alarms if a.kind == "min_retention_breach" and a.camera}
+    if breached:
+        out["breached"] = breached
+    if p.stop_recording:
+        out["stopped_for"] = p.blocked_by
+    return out
 
 
 def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], pass_id: int,
