@@ -83,3 +83,50 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
             assert sorted(a["camera"] for a in alarms if a["kind"] == "min_retention_breach") == CAMS
         finally:
             assert d.stop() == 0, d.log
+
+
+def test_a_long_minimum_camera_is_kept_while_short_minimum_cameras_give_up_surplus(tmp_path, small_disk):
+    """R1.3 under pressure (design/0035): on a disk too small for everything, the camera with
+    the long minimum (the 90-day camera of the issue; an hour here) keeps all its footage, the
+    oldest on the disk, while the short-minimum cameras give up only footage past their own
+    minimum. The planner before issue 17 destroyed the oldest footage of any camera: the
+    long camera's first."""
+    clip = make_clip(tmp_path / "clips", width=640, height=360, fps=20, gop=20, seconds=10, bitrate="2M")
+    data = small_disk / "data"
+    short_min_s = 6
+    cams = [{"id": "vault", "url": "", "min_retention": "1h"}, {"id": "door", "url": ""}, {"id": "desk", "url": ""}]
+    with RtspServer({c["id"]: f"clip:{clip.video}@20" for c in cams}) as server:
+        for c in cams:
+            c["url"] = server.url(c["id"])
+        config = write_config(tmp_path / "edged.toml", data, cams, storage={"segment_length": "2s"})
+        config.write_text(config.read_text() + textwrap.dedent(f"""
+            [retention]
+            allow_short_for_tests = true
+            min_retention = "{short_min_s}s"
+            reserve = "3MB"
+            interval = "1s"
+            """))
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        try:
+            def gone(cam: str) -> int:
+                rows = d.query("SELECT count(*) AS n FROM destructions WHERE camera = ?", (cam,))
+                return rows[0]["n"] if rows else 0  # [] until the catalog exists
+
+            wait_for(lambda: gone("door") and gone("desk"), 120, "the short-minimum cameras' surplus destroyed")
+            vault_first = d.query("SELECT min(start_us) AS s FROM segments WHERE camera = 'vault'")[0]["s"]
+            # Keep the pressure on for a while: each camera writes ~0.5 MB per segment.
+            seen = gone("door") + gone("desk")
+            wait_for(lambda: gone("door") + gone("desk") >= seen + 6, 90, "six more of their segments destroyed")
+            assert gone("vault") == 0, d.query("SELECT * FROM destructions WHERE camera = 'vault'")
+            assert d.query("SELECT min(start_us) AS s FROM segments WHERE camera = 'vault'")[0]["s"] == vault_first
+            oldest = d.query("SELECT camera FROM segments ORDER BY start_us LIMIT 1")[0]["camera"]
+            assert oldest == "vault", "the vault holds the oldest footage on the disk, and keeps it"
+            rows = d.query("SELECT camera, reason, end_us, destroyed_us FROM destructions")
+            assert {r["reason"] for r in rows} == {"capacity"}
+            young = [r for r in rows if r["destroyed_us"] - r["end_us"] < short_min_s * 1_000_000]
+            assert young == [], "only footage past its own camera's minimum was taken"
+            assert d.query("SELECT * FROM alarms WHERE kind IN ('min_retention_breach', 'disk_full_held')") == []
+            report = ctl_json(d, "retention")
+            assert {c["camera"]: c["verdict"] for c in report["cameras"]}["vault"] != "BREACHED"
+        finally:
+            assert d.stop() == 0, d.log
