@@ -33,6 +33,7 @@ from storage.retention import (
     Plan,
     Policy,
     Segment,
+    forecast_by_camera,
     forecast_retention_us,
     lowered_max,
     plan,
@@ -467,19 +468,21 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
     policy = policy_for(retention, cameras, usage.total)
     holds = active_holds(db, now)
     rates = write_rates(db, now)
-    site_forecast = forecast_retention_us(usage.total - policy.reserve_bytes, held_bytes(db, holds),
-                                          sum(rates.values()))
+    usable, held = usage.total - policy.reserve_bytes, held_bytes(db, holds)
+    site_forecast = forecast_retention_us(usable, held, sum(rates.values()))
+    cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
+    forecasts = forecast_by_camera(usable, held, {c: rates.get(c, 0.0) for c in cam_ids}, policy)
     breached = breached_cameras(db)
     graces: dict[str, Grace] = {}
     for g in active_graces(db, now):
         if g.camera not in graces or g.until_us > graces[g.camera].until_us:
             graces[g.camera] = g
     cams = []
-    for cam in sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")}):
+    for cam in cam_ids:
         limits = policy.limits(cam)
         oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
         mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
-        forecast = None if site_forecast is None else min(site_forecast, limits.max_us)
+        forecast = forecasts.get(cam)
         cams.append({"camera": cam, "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
                      "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
                      "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),

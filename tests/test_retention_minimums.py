@@ -16,6 +16,7 @@ from storage.retention import (
     Limits,
     Policy,
     Segment,
+    forecast_by_camera,
     kept_fraction,
     plan,
     surplus,
@@ -110,6 +111,19 @@ def test_held_footage_is_not_surplus_to_take_and_max_retention_still_runs():
     # 340 - 34 = 306 GB more: door's unheld surplus (days 60-365, 306 of them) is exactly it;
     # the vault's 80 days (all under its 90-day minimum) are untouched.
     assert {s.camera for s in capacity} == {"door"} and len(capacity) == 306 and p.alarms == []
+
+
+def test_the_forecast_per_camera_follows_the_same_rules():
+    """1 GB a day per camera. 200 GB: the vault keeps its 90 days, the two 30-day cameras
+    share the rest equally (55 days each); 100 GB: minimums do not fit (150 GB), each keeps
+    2/3 of its own; 2000 GB: everyone reaches max retention (365 days)."""
+    pol = Policy(SITE, LONG, reserve_bytes=0)
+    rates = {"vault": GB / 86_400, "door": GB / 86_400, "desk": GB / 86_400, "off": 0.0}
+    days = {c: None if v is None else round(v / D, 2) for c, v in forecast_by_camera(200 * GB, 0, rates, pol).items()}
+    assert days == {"vault": 90, "door": 55, "desk": 55, "off": None}
+    days = {c: round(v / D, 2) for c, v in forecast_by_camera(110 * GB, 10 * GB, rates, pol).items() if v}
+    assert days == {"vault": 60, "door": 20, "desk": 20}, "held footage is not room"
+    assert {round(v / D) for v in forecast_by_camera(2000 * GB, 0, rates, pol).values() if v} == {365}
 
 
 # properties ---------------------------------------------------------------------------
