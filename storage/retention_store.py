@@ -233,8 +233,9 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
 
     Per camera, not the site's oldest: a camera with a long minimum holds the oldest footage,
     and the planner needs every camera's surplus to see it (design/0035). Each camera gets an
-    equal share of `limit` (at least PER_CAMERA_FLOOR). Returns (segments, cut): the cameras
-    whose oldest batch was cut short, which may hold more.
+    equal share of `limit` (at least PER_CAMERA_FLOOR); `limit` 0 (the disk is not short):
+    past max retention only. Returns (segments, cut): the cameras whose oldest batch was cut
+    short, which may hold more.
     """
     cols = "id, camera, start_us, end_us, bytes, path"
     cameras = list(cameras)
@@ -246,8 +247,8 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
         for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
                           + FOOTAGE, [cam, cutoff, cutoff]):
             rows[r["id"]] = r
-        oldest = list(db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY start_us"
-                               " LIMIT ?", [cam, share]))
+        oldest = [] if not limit else list(db.query(
+            f"SELECT {cols} FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY start_us LIMIT ?", [cam, share]))
         for r in oldest:
             rows[r["id"]] = r
         if len(oldest) == share:
@@ -293,7 +294,7 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     graces = active_graces(db, now)
     # Every camera with footage has a row in `cameras` (foreign key; rows are never deleted).
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
-    limit = FIRST_BATCH
+    limit = FIRST_BATCH if usage.free < policy.reserve_bytes else 0  # capacity needs the oldest, nothing else
     while True:
         segs, cut = candidates(db, policy, cam_ids, now, limit, set(busy))
         p = plan(segs, holds, policy, disk, now, graces)
