@@ -279,7 +279,8 @@ def breaches(raised: Iterable[str], planned: Iterable[Alarm], achieved: dict[str
         shown = age if cam not in now_breached else min(x for x in (age, now_breached[cam].achieved_us) if x is not None)
         out[cam] = Breach(cam, shown, (
             f"minimum retention not kept for {cam}: its oldest footage is {(shown or 0) / DAY_US:.2f} days old, "
-            f"below the minimum of {min_us / DAY_US:g} days (the disk is too small for it); clears at "
+            f"below the minimum of {min_us / DAY_US:g} days ({_percent(shown or 0, min_us)} of it: the disk could not "
+            f"hold every camera's minimum); clears at "
             f"{min_us * (1 + BREACH_CLEAR_MARGIN) / DAY_US:g} days"))
     return out
 
