@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edged import requests as rq
-from edged.request_policy import (
+from edged.rules import retrieval as rq
+from edged.rules.policy import (
     COPY,
     VIEW,
     KindRules,
@@ -26,7 +26,7 @@ from edged.request_policy import (
     sign,
     user_refusal,
 )
-from edged.requests import RequestRuleError
+from edged.rules.retrieval import RequestRuleError
 
 S = 1_000_000
 DAY = 86_400 * S

@@ -12,7 +12,7 @@
                                      # citizens: [accounts] citizen_due)
     chain = [{ name = "section chief" }, { name = "director", approvers = ["hsu"] }]
 
-Everything left out is edged's old rule (edged.request_policy.default_policy). Each error names
+Everything left out is edged's old rule (edged.rules.policy.default_policy). Each error names
 the field: `policy.internal.chain[1].approvers`.
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from edged.config_values import DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _join, _string
-from edged.request_policy import (
+from edged.config.values import DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _join, _string
+from edged.rules.policy import (
     COPY_TO,
     KindRules,
     RequestPolicy,
@@ -29,7 +29,7 @@ from edged.request_policy import (
     default_policy,
     problems,
 )
-from edged.requests import KINDS, MODES
+from edged.rules.retrieval import KINDS, MODES
 
 _KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain")
 _STEP_KEYS = ("name", "approvers", "cameras")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from edged.requests import APPROVED, CATEGORIES, COPY_KINDS, DAY_US, FILED, KINDS, MODES, REJECTED, \
+from edged.rules.retrieval import APPROVED, CATEGORIES, COPY_KINDS, DAY_US, FILED, KINDS, MODES, REJECTED, \
     RequestRuleError
 
 VIEW, COPY = "view", "copy"
