@@ -16,6 +16,7 @@ from edged.config.cameras import CameraConfig, _cameras
 from edged.config.health import HealthConfig, InspectionConfig, _health, _inspection
 from edged.config.mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config.people import AccountsConfig, _accounts
+from edged.config.policy import _policy
 from edged.config.retention import RetentionConfig, _retention
 from edged.config.secrets import load_secrets, merge_secrets
 from edged.config.values import (
@@ -42,6 +43,7 @@ from edged.config.values import (
     redact_url,
 )
 from edged.config.viewer import ViewerConfig, _viewer
+from edged.rules.policy import RequestPolicy, default_policy
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",
@@ -94,6 +96,7 @@ class Config:
     mqtt: MqttConfig = MqttConfig()
     viewer: ViewerConfig = ViewerConfig()
     accounts: AccountsConfig = AccountsConfig()
+    policy: RequestPolicy = default_policy()   # [policy]: the site's rules for retrieval requests (design/0036)
     health: HealthConfig = HealthConfig()
     inspection: InspectionConfig = InspectionConfig()
     inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
@@ -148,7 +151,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
     """
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
-                               "health", "inspection", "accounts", "viewer", "secrets"))
+                               "health", "inspection", "accounts", "viewer", "secrets", "policy"))
         data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
@@ -162,17 +165,20 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
         retention_raw = _table(data, "retention", "retention")
         retention = _retention(retention_raw)
         control = _control(_table(data, "control", "control"), storage.data_dir, base_dir)
+        cameras = _cameras(cameras_raw, retention_raw, retention)
+        accounts = _accounts(_table(data, "accounts", "accounts"))
         return Config(
             site=site,
             storage=storage,
             recorder=recorder,
             retention=retention,
             control=control,
-            cameras=_cameras(cameras_raw, retention_raw, retention),
+            cameras=cameras,
             source=source,
             mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site, base_dir),
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
-            accounts=_accounts(_table(data, "accounts", "accounts")),
+            accounts=accounts,
+            policy=_policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us),
             health=_health(_table(data, "health", "health")),
             inspection=_inspection(_table(data, "inspection", "inspection")),
             inline_secrets=inline,
