@@ -83,36 +83,45 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
 
 # requests and grants ----------------------------------------------------------------
 def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
-                 citizen_due_us: int = 6 * rq.DAY_US) -> dict[str, Any]:
-    """File a request (R5.1, R5.2); raises edged.rules.retrieval.RequestRuleError."""
-    row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, citizen_due_us=citizen_due_us,
+                 policy: rq.RequestPolicy = rq.DEFAULT_POLICY) -> dict[str, Any]:
+    """File a request (R5.1, R5.2) under the site's policy (design/0036); raises
+    edged.rules.retrieval.RequestRuleError."""
+    row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, policy=policy,
                          known_cameras=camera_table.ids(db))
     with db.atomic():
         request_id = ps.insert_request(db, row)
-        audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}),
-                                                    "due_us": row["due_us"]}, at_us=now_us)
+        audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}), "due_us": row["due_us"],
+                                                    "chain": [s["name"] for s in row["chain"]]}, at_us=now_us)
     return ps.request_row(db, request_id)  # type: ignore[return-value]
 
 
 def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str, approve: bool, reason: str,
                    now_us: int, grant_ttl_us: int, flag: str | None = None,
                    flag_note: str | None = None) -> dict[str, Any]:
-    """Approve (a single-use grant is issued) or reject, by an approver who did not file it."""
+    """One step of the request's approval chain (design/0036), by an approver who did not file
+    it, whose cameras cover the request's: the last approval issues a single-use grant, a
+    rejection at any step decides it. Every step is an audit record: `request.step` before the
+    last, `request.approve` or `request.reject` when decided."""
     req = ps.request_row(db, request_id)
     if req is None:
         raise rq.RequestRuleError(f"no request {request_id}")
+    acct = ps.account_row(db, approver)
+    scope = None if acct is None or acct["cameras"] is None else json.loads(acct["cameras"])
     changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
-                               grant_ttl_us=grant_ttl_us)
+                               grant_ttl_us=grant_ttl_us, approver_scope=scope)
     if flag is not None:
         changes["flag"] = rq.check_flag(flag)
         changes["flag_note"] = flag_note
+    step = changes["steps"][-1]
     with db.atomic():
         ps.update_request(db, req["id"], changes)
-        detail = {**rq.stub({**req, **changes}), "reason": changes["decision_reason"]}
+        detail = {**rq.stub({**req, **changes}), "reason": step["reason"], "step": step["step"],
+                  "step_name": step["name"], "steps": len(req.get("chain") or rq.ONE_STEP)}
         if grant is not None:
             grant_id = ps.insert_grant(db, grant)
-            detail.update(grant=grant_id, expires_us=grant["expires_us"])
-        audit.append(db, approver, "request.approve" if approve else "request.reject", detail, at_us=now_us)
+            detail.update(grant=grant_id, expires_us=grant["expires_us"], approvers=grant["approvers"])
+        action = "request.step" if "state" not in changes else "request.approve" if approve else "request.reject"
+        audit.append(db, approver, action, detail, at_us=now_us)
     return ps.request_row(db, req["id"])  # type: ignore[return-value]
 
 
@@ -124,7 +133,7 @@ def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, An
         return f"{name} has no rights on camera(s) {', '.join(grant['cameras'])}"
     if not watcher:
         return "name who watches or receives the footage (watcher)"
-    return None
+    return rq.approver_refusal(grant, name)
 
 
 def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,

@@ -261,6 +261,21 @@ def m007_camera_error_kind(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE cameras ADD COLUMN error_kind TEXT")
 
 
+@migrations()
+def m008_request_chains(db: sqlite_utils.Database) -> None:
+    """Site policy (design/0036): a request keeps the approval chain it was filed under, the
+    steps signed so far and its copy rules; a grant names every approver."""
+    db.executescript(
+        """
+        ALTER TABLE requests ADD COLUMN chain TEXT;        -- JSON [{name, approvers}]; NULL: one approver
+        ALTER TABLE requests ADD COLUMN steps TEXT;        -- JSON [{step, name, by, at_us, approve, reason}]
+        ALTER TABLE requests ADD COLUMN copy_to TEXT;      -- anyone | requester (copies only)
+        ALTER TABLE requests ADD COLUMN receipt INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE grants ADD COLUMN approvers TEXT;      -- JSON list, in chain order
+        """
+    )
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

@@ -485,7 +485,7 @@ def id_key(data_dir: Path) -> bytes:
     return key
 
 
-_JSON_COLS = ("cameras",)
+_JSON_COLS = ("cameras", "chain", "steps", "approvers")
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
@@ -551,14 +551,20 @@ def purged_ids(db: sqlite_utils.Database) -> list[int]:
     return [r["id"] for r in db.query("SELECT id FROM requests WHERE purged_us IS NOT NULL")]
 
 
+def _encoded(row: dict[str, Any]) -> dict[str, Any]:
+    """The list columns (cameras, chain, steps, approvers) as JSON text."""
+    return {k: json.dumps(v) if k in _JSON_COLS and v is not None else v for k, v in row.items()}
+
+
 def insert_request(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
-    """A new request's row (cameras as a list); returns its id."""
-    return db["requests"].insert({**row, "cameras": json.dumps(row["cameras"])}).last_pk
+    """A new request's row (cameras, chain and steps as lists); returns its id."""
+    return db["requests"].insert(_encoded(row)).last_pk
 
 
 def update_request(db: sqlite_utils.Database, request_id: int, changes: dict[str, Any]) -> None:
-    cols = ", ".join(f"{k} = ?" for k in changes)
-    db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*changes.values(), request_id])
+    values = _encoded(changes)
+    cols = ", ".join(f"{k} = ?" for k in values)
+    db.execute(f"UPDATE requests SET {cols} WHERE id = ?", [*values.values(), request_id])
 
 
 def close_request(db: sqlite_utils.Database, request_id: int, state: str, closed_us: int) -> None:
@@ -566,7 +572,7 @@ def close_request(db: sqlite_utils.Database, request_id: int, state: str, closed
 
 
 def insert_grant(db: sqlite_utils.Database, grant: dict[str, Any]) -> int:
-    return db["grants"].insert({**grant, "cameras": json.dumps(grant["cameras"])}).last_pk
+    return db["grants"].insert(_encoded(grant)).last_pk
 
 
 def mark_grant_used(db: sqlite_utils.Database, grant_id: int, *, used_us: int, used_by: str, watcher: str) -> bool:

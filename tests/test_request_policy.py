@@ -5,28 +5,30 @@ rules and receipts; checks a config loader reports by field. Pure: no disk, no c
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edged.rules import retrieval as rq
-from edged.rules.policy import (
-    COPY,
-    VIEW,
-    KindRules,
-    RequestPolicy,
-    Step,
-    copy_refusal,
-    default_policy,
-    filing,
-    grant_lifetime,
-    next_step,
-    problems,
-    sign,
-    user_refusal,
-)
-from edged.rules.retrieval import RequestRuleError
+from edged.rules.policy import COPY, VIEW, KindRules, RequestPolicy, RequestRuleError, Step, default_policy, filing, \
+    problems
+from edged.rules.retrieval import approver_refusal, copy_refusal, grant_lifetime, next_step
+
+
+class Signed(NamedTuple):
+    changes: dict
+    grant: dict | None
+    step: dict       # the step just signed
+    final: bool      # the request is decided
+
+
+def sign(req, **kw) -> Signed:
+    """One step of the chain (retrieval.decide), with what the store reads off it."""
+    changes, grant = rq.decide(req, **kw)
+    return Signed(changes, grant, changes["steps"][-1], "state" in changes)
+
 
 S = 1_000_000
 DAY = 86_400 * S
@@ -43,9 +45,7 @@ def fields(kind="internal", mode="view", cameras=("door",), **over):
 
 
 def filed(policy, f, by="desk"):
-    """A request row as the store would hold it: the old filing rules plus the policy's part."""
-    return {**rq.new_request({**f, "mode": VIEW}, filed_by=by, now_us=T0, id_key=KEY), "mode": f["mode"],
-            **filing(policy, f, now_us=T0), "id": 7}
+    return {**rq.new_request(f, filed_by=by, now_us=T0, id_key=KEY, policy=policy), "id": 7}
 
 
 SCHOOL = RequestPolicy(  # 004: no citizens (outsiders go through the police, §4(3)); three sign-offs
@@ -66,16 +66,23 @@ def test_the_default_policy_is_the_old_behaviour_exactly():
         assert len(rules.chain) == 1 and rules.chain[0].approvers is None and rules.chain[0].cameras is None
         assert not rules.receipt and rules.copy_to == "anyone"
     assert problems(pol) == []
-    # One step by any approver who did not file: the same changes and grant as requests.decide.
+    # One step by any approver who did not file decides it, with the same changes and grant as before.
     for approve in (True, False):
         req = filed(pol, fields(kind="agency", mode=COPY))
-        old_changes, old_grant = rq.decide(req, approver="boss", approve=approve, reason="necessary", now_us=T0,
+        assert req["chain"] == [{"name": "approver", "approvers": None}] and req["steps"] == []
+        changes, grant, step, final = sign(req, approver="boss", approve=approve, reason="necessary", now_us=T0,
                                            grant_ttl_us=DAY)
-        d = sign(req, approver="boss", approve=approve, reason="necessary", now_us=T0, grant_ttl_us=DAY)
-        assert d.final and {k: v for k, v in d.changes.items() if k != "steps"} == old_changes
-        assert (d.grant is None) == (old_grant is None)
-        if d.grant:
-            assert {k: v for k, v in d.grant.items() if k != "approvers"} == old_grant and d.grant["approvers"] == ["boss"]
+        assert final and {k: v for k, v in changes.items() if k != "steps"} == {
+            "state": rq.APPROVED if approve else rq.REJECTED, "decided_by": "boss", "decided_us": T0,
+            "decision_reason": "necessary", **({} if approve else {"closed_us": T0})}
+        assert step == {"step": 0, "name": "approver", "by": "boss", "at_us": T0, "approve": approve,
+                        "reason": "necessary"}
+        assert (grant is None) == (not approve)
+        if grant:
+            assert grant == {"request_id": 7, "cameras": ["door"], "from_us": T0 - 3600 * S, "to_us": T0 - 1800 * S,
+                             "mode": COPY, "approver": "boss", "approvers": ["boss"], "requester": "Chen",
+                             "created_us": T0, "expires_us": T0 + DAY, "used_us": None, "used_by": None,
+                             "watcher": None}
     assert filed(pol, fields(kind="citizen"))["due_us"] == T0 + 6 * DAY
     with pytest.raises(RequestRuleError, match="may only view"):
         filing(pol, fields(kind="citizen", mode=COPY), now_us=T0)
@@ -182,9 +189,9 @@ def test_a_grants_lifetime_is_clamped_and_never_negative():
 
 def test_whoever_approved_never_uses_the_grant():
     grant = {"request_id": 7, "approver": "hsu", "approvers": ["ling", "wu", "hsu"]}
-    assert "separation of duties" in user_refusal(grant, "ling")
-    assert user_refusal(grant, "carol") is None
-    assert "separation of duties" in user_refusal({"request_id": 1, "approver": "boss"}, "boss"), "old grants too"
+    assert "separation of duties" in approver_refusal(grant, "ling")
+    assert approver_refusal(grant, "carol") is None
+    assert "separation of duties" in approver_refusal({"request_id": 1, "approver": "boss"}, "boss"), "old grants too"
 
 
 # checking a policy --------------------------------------------------------------------------------

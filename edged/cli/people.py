@@ -155,6 +155,7 @@ def _request_text(r: dict[str, Any]) -> str:
             ("letter", r["letter_ref"] or "-"), ("citizen ID", r["citizen_id_masked"] or "-"),
             ("filed", f"{fmt_time(r['filed_us'])} by {r['filed_by']}"),
             ("due", fmt_time(r["due_us"])), ("flag", f"{r['flag']}: {r['flag_note'] or ''}" if r["flag"] else "-"),
+            ("approvals", _chain_text(r)),
             ("decided", f"{fmt_time(r['decided_us'])} by {r['decided_by']}: {r['decision_reason']}"
              if r["decided_us"] else "-"),
             ("grant", "-" if not g else f"{g['id']} ({g['mode']}), expires {fmt_time(g['expires_us'])}" + (
@@ -162,6 +163,22 @@ def _request_text(r: dict[str, Any]) -> str:
                 else "; not used yet")),
             ("purged", fmt_time(r["purged_us"]) if r["purged_us"] else "-")]
     return "\n".join(f"{k:11} {v}" for k, v in rows)
+
+
+def _chain_text(r: dict[str, Any]) -> str:
+    """Each sign-off of the request's chain: who signed it and when, or who may still."""
+    chain = r.get("chain") or [{"name": "approver", "approvers": None}]
+    steps = r.get("steps") or []
+    lines = []
+    for i, step in enumerate(chain):
+        done = steps[i] if i < len(steps) else None
+        if done:
+            lines.append(f"{i + 1}. {step['name']}: {'approved' if done['approve'] else 'REJECTED'} by {done['by']} "
+                         f"{fmt_time(done['at_us'])}: {done['reason']}")
+        else:
+            who = ", ".join(step["approvers"]) if step.get("approvers") else "any approver"
+            lines.append(f"{i + 1}. {step['name']}: " + ("waiting for " + who if r["state"] == "filed" else "-"))
+    return ("\n" + " " * 12).join(lines)
 
 
 def cmd_request(ctx, args) -> tuple[Any, str]:
@@ -189,14 +206,21 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
             except ConfigError as exc:
                 raise UsageError(str(exc)) from None
         r = call(ctx.socket, f"request.{args.req_cmd}", req)
+        note = f"\n{r['note']}" if r.get("note") else ""
         if args.req_cmd == "reject":
             return r, f"request {r['id']} rejected: {r['decision_reason']}"
+        if r["state"] == "filed":  # an approval before the last step of the chain
+            done, chain = r["steps"][-1], r["chain"]
+            nxt = chain[len(r["steps"])]
+            who = ", ".join(nxt["approvers"]) if nxt.get("approvers") else "another approver"
+            return r, (f"request {r['id']}: step {done['step'] + 1} of {len(chain)} ({done['name']}) approved; "
+                       f"next: {nxt['name']}, by {who} (edgectl request approve {r['id']} --reason ...)")
         g = r["grant"]
         how = (f"edgectl export --grant {g['id']} --out DIR" if g["mode"] == "copy" else
                "the local viewer, with a custodian's session")
         return r, (f"request {r['id']} approved: grant {g['id']} ({g['mode']}, {', '.join(g['cameras'])}, "
                    f"{fmt_time(g['from_us'])} to {fmt_time(g['to_us'])}) is valid once, until "
-                   f"{fmt_time(g['expires_us'])}; a custodian uses it with {how}")
+                   f"{fmt_time(g['expires_us'])}; a custodian uses it with {how}{note}")
     if args.req_cmd == "show":
         r = call(ctx.socket, "request.show", {"id": args.id})
         return r, _request_text(r)

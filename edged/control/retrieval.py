@@ -11,7 +11,7 @@ from typing import Any
 
 from edged import people
 from edged.alarms import Alarms
-from edged.config import Config
+from edged.config import Config, format_duration
 from edged.control.operation import Operations, op, read_catalog, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
@@ -23,7 +23,8 @@ from storage.clock import SYSTEM, Clock
 
 class RequestOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None, clock: Clock = SYSTEM):
-        self.accounts = cfg.accounts  # citizens' due date, grants' lifetime
+        self.accounts = cfg.accounts  # grants' lifetime
+        self.policy = cfg.policy      # the site's rules for requests (design/0036)
         self.data_dir: Path = cfg.storage.data_dir
         self.writer = writer
         self.alarms = alarms
@@ -34,7 +35,7 @@ class RequestOps(Operations):
         fields = dict(args)
         row = await write_refusing(self.writer, lambda db: people.file_request(
             db, fields, filed_by=caller.account or str(caller), now_us=self.clock.now_us(),
-            key=ps.id_key(self.data_dir), citizen_due_us=self.accounts.citizen_due_us), "request not filed")
+            key=ps.id_key(self.data_dir), policy=self.policy), "request not filed")
         await self._ethics(row)
         return row
 
@@ -76,12 +77,20 @@ class RequestOps(Operations):
 
     async def _decide(self, args: dict[str, Any], caller: Caller, approve: bool) -> dict[str, Any]:
         request_id = int(args.get("id") or 0)
-        ttl = int(args.get("expires_us") or self.accounts.grant_ttl_us)
+        asked = args.get("expires_us")
+        try:  # an approver's --expires: never past the site's grant_ttl, never zero or negative
+            ttl, clamped = rq.grant_lifetime(None if asked is None else int(asked), self.accounts.grant_ttl_us,
+                                             self.accounts.grant_ttl_us)
+        except rq.RequestRuleError as exc:
+            raise RequestError(f"request not {'approved' if approve else 'rejected'}: {exc}") from None
         row = await write_refusing(self.writer, lambda db: people.decide_request(
             db, request_id, approver=caller.account or str(caller), approve=approve, reason=text(args, "reason"),
             now_us=self.clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
             flag_note=text(args, "flag_note") or None), "request not " + ("approved" if approve else "rejected"))
-        if self.alarms is not None:
+        if self.alarms is not None and row["state"] != rq.FILED:  # decided: no longer overdue
             await self.alarms.clear(f"request_overdue:{request_id}")
         await self._ethics(row)
+        if clamped:
+            row = {**row, "note": f"--expires was longer than [accounts] grant_ttl; the grant expires after "
+                                  f"{format_duration(ttl)}"}
         return row

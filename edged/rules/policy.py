@@ -9,7 +9,7 @@ citizen's answer due in 6 days).
 
 Pure: no I/O and no clock. The chain a request must pass is fixed when it is filed (`filing`)
 and kept with it, so a reload mid-way does not change the rules under a request already in
-hand. `sign` is one step of the chain; the last approval issues the grant.
+hand. The chain itself is walked by edged/rules/retrieval.py (`decide`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from edged.rules.retrieval import APPROVED, CATEGORIES, COPY_KINDS, DAY_US, FILED, KINDS, MODES, REJECTED, \
-    RequestRuleError
-
+KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
+CATEGORIES = ("lost-property", "counter-dispute", "personal-safety", "major-incident", "other")
 VIEW, COPY = "view", "copy"
+MODES = (VIEW, COPY)
+# The old rule, now the default: copies only for agencies and the police (R5.5); a quick look is a look (R5.9).
+COPY_KINDS = frozenset({"agency", "police-urgent"})
+DAY_US = 86_400_000_000
 COPY_TO = ("anyone", "requester")   # who may receive a copy: whoever the custodian names, or the requester only
 MAX_CHAIN = 3
 HOUR_US = 3_600_000_000
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+class RequestRuleError(ValueError):
+    """A request or a step that the rules refuse; the message says which rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,107 +172,3 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> 
              for s in rules.chain if s.applies(cameras)]
     return {"due_us": None if rules.due_us is None else now_us + rules.due_us, "chain": chain,
             "copy_to": rules.copy_to if mode == COPY else None, "receipt": bool(rules.receipt and mode == COPY)}
-
-
-# the chain ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Decision:
-    changes: dict[str, Any]           # to the request row (state, steps, decided_*)
-    step: dict[str, Any]              # the step just signed (for the audit record)
-    grant: dict[str, Any] | None      # issued by the last approval
-    final: bool                       # the request is decided (approved at the last step, or rejected)
-
-
-def signed(req: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return list(req.get("steps") or [])
-
-
-def next_step(req: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
-    """(index, step) of the sign-off the request waits for; None once decided."""
-    if req["state"] != FILED:
-        return None
-    chain = req.get("chain") or [{"name": "approver", "approvers": None}]
-    done = len(signed(req))
-    return (done, chain[done]) if done < len(chain) else None
-
-
-def sign(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
-         grant_ttl_us: int, approver_scope: Sequence[str] | None = None) -> Decision:
-    """One step of the chain, by `approver` (whose cameras are `approver_scope`, None: all).
-
-    R5.3 and separation of duties: not whoever filed or asked for the request, not anyone who
-    signed an earlier step, only a listed approver where the step lists them, and only an
-    approver whose cameras cover the request's. A rejection at any step decides the request."""
-    if req.get("purged_us"):
-        raise RequestRuleError(f"request {req.get('id')} was purged")
-    nxt = next_step(req)
-    if nxt is None:
-        raise RequestRuleError(f"request {req.get('id')} is already {req['state']}")
-    index, step = nxt
-    chain = req.get("chain") or [step]
-    where = f"step {index + 1} of {len(chain)} ({step['name']})"
-    if approver in (req["filed_by"], req.get("requester_account")):
-        raise RequestRuleError(f"{approver} filed or asked for request {req.get('id')}: another approver decides "
-                               "(R5.3)")
-    earlier = [s for s in signed(req) if s["by"] == approver]
-    if earlier:
-        raise RequestRuleError(f"{approver} already signed {earlier[0]['name']} of request {req.get('id')}; "
-                               f"{where} needs a different approver")
-    if step.get("approvers") is not None and approver not in step["approvers"]:
-        raise RequestRuleError(f"{where} is signed by {', '.join(step['approvers'])}, not {approver}")
-    if approver_scope is not None and not set(req["cameras"]) <= set(approver_scope):
-        outside = sorted(set(req["cameras"]) - set(approver_scope))
-        raise RequestRuleError(f"{approver} has no rights on camera(s) {', '.join(outside)} of request "
-                               f"{req.get('id')}; an approver for those cameras decides")
-    reason = reason.strip()
-    if not reason:
-        raise RequestRuleError("a decision gives its reason (--reason): necessity and relevance were checked")
-    record = {"step": index, "name": step["name"], "by": approver, "at_us": now_us, "approve": bool(approve),
-              "reason": reason}
-    steps = [*signed(req), record]
-    changes: dict[str, Any] = {"steps": steps}
-    last = index + 1 == len(chain)
-    if approve and not last:
-        return Decision(changes, record, None, False)
-    changes.update(state=APPROVED if approve else REJECTED, decided_by=approver, decided_us=now_us,
-                   decision_reason=reason)
-    if not approve:
-        changes["closed_us"] = now_us
-        return Decision(changes, record, None, True)
-    grant = {"request_id": req.get("id"), "cameras": list(req["cameras"]), "from_us": req["from_us"],
-             "to_us": req["to_us"], "mode": req["mode"], "approver": approver,
-             "approvers": [s["by"] for s in steps], "requester": req["requester_name"], "created_us": now_us,
-             "expires_us": now_us + grant_ttl_us, "used_us": None, "used_by": None, "watcher": None}
-    return Decision(changes, record, grant, True)
-
-
-# using a grant and copying --------------------------------------------------------------
-def grant_lifetime(asked_us: int | None, default_us: int, max_us: int) -> tuple[int, bool]:
-    """An approver's `--expires`: (lifetime, clamped). Zero or negative is refused; longer than
-    the site's grant_ttl is cut to it (the caller says so)."""
-    if asked_us is None:
-        return default_us, False
-    if asked_us <= 0:
-        raise RequestRuleError("a grant's lifetime must be positive (--expires, e.g. 2d)")
-    return (max_us, True) if asked_us > max_us else (asked_us, False)
-
-
-def user_refusal(grant: Mapping[str, Any], user: str) -> str | None:
-    """Separation of duties: whoever approved a request never uses its grant."""
-    approvers = grant.get("approvers") or [grant.get("approver")]
-    if user in approvers:
-        return (f"{user} approved request {grant.get('request_id')}: another custodian uses its grant "
-                "(separation of duties)")
-    return None
-
-
-def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | None) -> str | None:
-    """The copy rules kept with the request: to the requester only where the site says so; a
-    signed receipt where the site asks for one (002 §8(2))."""
-    recipient = recipient.strip()
-    if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
-        return (f"a copy for a {req['kind']} request goes to its requester only, not to {recipient} "
-                "(the site's [policy])")
-    if req.get("receipt") and not (receipt_by or "").strip():
-        return "this copy needs the recipient's signed receipt: name who signed it (--receipt)"
-    return None

@@ -4,6 +4,10 @@
           |                                                 \\--grant expires--> lapsed
           \\--reject--> rejected
 
+"approve" is the last step of the request's approval chain (one to three sign-offs by
+different approvers, fixed at filing from the site's policy, edged/rules/policy.py); an
+approval before the last only records its step, and the request stays `filed`.
+
 No I/O and no clock: every function takes `now_us`. storage/people_store.py keeps the rows and
 names their states; edged/people.py applies these rules to them.
 Personal data is kept to the minimum (R7.4): a citizen's ID number only masked plus a keyed
@@ -17,25 +21,28 @@ import hashlib
 import hmac
 import re
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from edged.rules.policy import (  # noqa: F401  (KINDS, CATEGORIES, MODES, COPY_KINDS, DAY_US: re-exported)
+    CATEGORIES,
+    COPY_KINDS,
+    DAY_US,
+    KINDS,
+    MODES,
+    RequestPolicy,
+    RequestRuleError,
+    default_policy,
+    filing,
+)
 from storage.people_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
-KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
-CATEGORIES = ("lost-property", "counter-dispute", "personal-safety", "major-incident", "other")
-MODES = ("view", "copy")
 FLAGS = ("major", "abnormal")
-# R5.5: copies only for agencies and the police, with reasons; R5.9: a quick look is a look.
-COPY_KINDS = frozenset({"agency", "police-urgent"})
 # The fields that say who the requester is: cleared when the request is purged.
 PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_masked", "citizen_id_hmac",
             "reason", "letter_ref")
-DAY_US = 86_400_000_000
 _ID = re.compile(r"[A-Za-z0-9]{6,20}")
-
-
-class RequestRuleError(ValueError):
-    """A request or a step that the rules refuse; the message says which rule."""
+DEFAULT_POLICY = default_policy()
+ONE_STEP = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
 
 
 # identity -----------------------------------------------------------------------------
@@ -61,22 +68,16 @@ def id_hmac(id_number: str, key: bytes) -> str:
 # Over 60 lines on purpose: the filing rules of R5.1-R5.2 checked one after the other, in the
 # order a person fixes them (the first refusal is the one shown).
 def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: bytes,
-                citizen_due_us: int = 6 * DAY_US, known_cameras: Sequence[str] | None = None) -> dict[str, Any]:
-    """Check a request as filed and return its row (state `filed`)."""
-    kind = str(fields.get("kind") or "")
-    if kind not in KINDS:
-        raise RequestRuleError(f"unknown request kind {kind!r}; kinds are {', '.join(KINDS)}")
-    category = str(fields.get("category") or "")
-    if category not in CATEGORIES:
-        raise RequestRuleError(f"unknown reason category {category!r}; categories are {', '.join(CATEGORIES)}")
+                policy: RequestPolicy = DEFAULT_POLICY, known_cameras: Sequence[str] | None = None) -> dict[str, Any]:
+    """Check a request as filed and return its row (state `filed`). The site's policy says
+    which kinds, categories and modes it takes, and what is kept with the request: its due
+    time, its approval chain and its copy rules (design/0036)."""
+    kept = filing(policy, fields, now_us=now_us)
+    kind, category = str(fields["kind"]), str(fields["category"])
+    mode = str(fields.get("mode") or "view")
     reason = str(fields.get("reason") or "").strip()
     if not reason:
         raise RequestRuleError("a request names its reason (--reason): the approver checks it is necessary")
-    mode = str(fields.get("mode") or "view")
-    if mode not in MODES:
-        raise RequestRuleError(f"mode is view or copy, not {mode!r}")
-    if mode == "copy" and kind not in COPY_KINDS:
-        raise RequestRuleError(f"a {kind} request may only view; copies go to agencies and the police (R5.5)")
     cameras = fields.get("cameras")
     if not cameras or not isinstance(cameras, (list, tuple)):
         raise RequestRuleError("a request names its cameras (--camera, repeatable)")
@@ -104,8 +105,9 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         "requester_account": str(fields.get("requester_account") or "").strip() or None,
         "letter_ref": str(fields.get("letter_ref") or "").strip() or None,
         "citizen_id_masked": None, "citizen_id_hmac": None, "identity_checked": 0,
-        "flag": None, "flag_note": None, "filed_by": filed_by, "filed_us": now_us, "due_us": None,
+        "flag": None, "flag_note": None, "filed_by": filed_by, "filed_us": now_us, "due_us": kept["due_us"],
         "decided_by": None, "decided_us": None, "decision_reason": None, "closed_us": None, "purged_us": None,
+        "chain": kept["chain"], "steps": [], "copy_to": kept["copy_to"], "receipt": int(kept["receipt"]),
     }
     if kind == "citizen":
         if not fields.get("id_number"):
@@ -117,7 +119,6 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         row["citizen_id_masked"] = mask_id(fields["id_number"])
         row["citizen_id_hmac"] = id_hmac(fields["id_number"], id_key)
         row["identity_checked"] = 1
-        row["due_us"] = now_us + citizen_due_us
     elif kind in ("agency", "police-urgent") and not row["letter_ref"]:
         raise RequestRuleError(f"an {kind} request names the official letter or case (--letter)")
     elif kind == "internal" and not row["requester_org"]:
@@ -135,29 +136,80 @@ def check_flag(flag: str) -> str:
     return flag
 
 
-# deciding -----------------------------------------------------------------------------
-def decide(req: dict[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
-           grant_ttl_us: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(changes to the request, the grant to issue or None). R5.3: not by whoever filed it."""
+# deciding: one step of the chain -------------------------------------------------------
+def steps_signed(req: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(req.get("steps") or [])
+
+
+def next_step(req: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """(index, step) of the sign-off the request waits for; None once decided."""
+    if req["state"] != FILED:
+        return None
+    chain = req.get("chain") or ONE_STEP
+    done = len(steps_signed(req))
+    return (done, chain[done]) if done < len(chain) else None
+
+
+def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
+           grant_ttl_us: int, approver_scope: Sequence[str] | None = None
+           ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One step of the request's chain, by `approver` (whose cameras are `approver_scope`,
+    None: all): (changes to the request, the grant to issue or None).
+
+    `changes["steps"]` always holds every step signed so far, the new one last. An approval
+    before the last step changes nothing else (the request stays `filed`); the last approval
+    decides it and issues the grant, which names every signer; a rejection at any step decides it.
+    Refused (R5.3 and separation of duties): whoever filed or asked for the request; anyone
+    who signed an earlier step of it; anyone the step does not list; an approver whose cameras
+    do not cover the request's (R4.2)."""
     if req["state"] != FILED:
         raise RequestRuleError(f"request {req.get('id')} is already {req['state']}")
     if req.get("purged_us"):
         raise RequestRuleError(f"request {req.get('id')} was purged")
+    index, step = next_step(req) or (0, ONE_STEP[0])
+    chain = req.get("chain") or ONE_STEP
+    where = f"step {index + 1} of {len(chain)} ({step['name']})"
     if approver in (req["filed_by"], req.get("requester_account")):
         raise RequestRuleError(f"{approver} filed or asked for request {req.get('id')}: another approver decides "
                                "(R5.3)")
-    if not reason.strip():
+    earlier = [s for s in steps_signed(req) if s["by"] == approver]
+    if earlier:
+        raise RequestRuleError(f"{approver} already signed {earlier[0]['name']} of request {req.get('id')}; "
+                               f"{where} needs a different approver")
+    if step.get("approvers") is not None and approver not in step["approvers"]:
+        raise RequestRuleError(f"{where} is signed by {', '.join(step['approvers'])}, not {approver}")
+    if approver_scope is not None and not set(req["cameras"]) <= set(approver_scope):
+        outside = sorted(set(req["cameras"]) - set(approver_scope))
+        raise RequestRuleError(f"{approver} has no rights on camera(s) {', '.join(outside)} of request "
+                               f"{req.get('id')}; an approver for those cameras decides")
+    reason = reason.strip()
+    if not reason:
         raise RequestRuleError("a decision gives its reason (--reason): necessity and relevance were checked")
-    changes = {"state": APPROVED if approve else REJECTED, "decided_by": approver, "decided_us": now_us,
-               "decision_reason": reason.strip()}
+    steps = [*steps_signed(req), {"step": index, "name": step["name"], "by": approver, "at_us": now_us,
+                                  "approve": bool(approve), "reason": reason}]
+    changes: dict[str, Any] = {"steps": steps}
+    if approve and index + 1 < len(chain):
+        return changes, None
+    changes.update(state=APPROVED if approve else REJECTED, decided_by=approver, decided_us=now_us,
+                   decision_reason=reason)
     if not approve:
         changes["closed_us"] = now_us
         return changes, None
     grant = {"request_id": req.get("id"), "cameras": list(req["cameras"]), "from_us": req["from_us"],
-             "to_us": req["to_us"], "mode": req["mode"], "approver": approver, "requester": req["requester_name"],
-             "created_us": now_us, "expires_us": now_us + grant_ttl_us, "used_us": None, "used_by": None,
-             "watcher": None}
+             "to_us": req["to_us"], "mode": req["mode"], "approver": approver,
+             "approvers": [s["by"] for s in steps], "requester": req["requester_name"], "created_us": now_us,
+             "expires_us": now_us + grant_ttl_us, "used_us": None, "used_by": None, "watcher": None}
     return changes, grant
+
+
+def grant_lifetime(asked_us: int | None, default_us: int, max_us: int) -> tuple[int, bool]:
+    """An approver's `--expires`: (lifetime, clamped). Zero or negative is refused; longer than
+    the site's grant_ttl is cut to it (the caller says so)."""
+    if asked_us is None:
+        return default_us, False
+    if asked_us <= 0:
+        raise RequestRuleError("a grant's lifetime must be positive (--expires, e.g. 2d)")
+    return (max_us, True) if asked_us > max_us else (asked_us, False)
 
 
 # using --------------------------------------------------------------------------------
@@ -171,6 +223,26 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
         return f"grant {grant['id']} expired; file a new request"
     if mode != grant["mode"]:
         return f"grant {grant['id']} is for {grant['mode']}, not {mode}"
+    return None
+
+
+def approver_refusal(grant: Mapping[str, Any], user: str) -> str | None:
+    """Separation of duties: whoever signed any step of the request never uses its grant."""
+    if user in (grant.get("approvers") or [grant.get("approver")]):
+        return (f"{user} approved request {grant.get('request_id')}: another custodian uses its grant "
+                "(separation of duties)")
+    return None
+
+
+def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | None) -> str | None:
+    """The copy rules kept with the request: to the requester only where the site says so; a
+    signed receipt where the site asks for one (002 §8(2))."""
+    recipient = recipient.strip()
+    if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
+        return (f"a copy for a {req['kind']} request goes to its requester only, not to {recipient} "
+                "(the site's [policy])")
+    if req.get("receipt") and not (receipt_by or "").strip():
+        return "this copy needs the recipient's signed receipt: name who signed it (--receipt)"
     return None
 
 
