@@ -611,11 +611,11 @@ def open_requests(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 def purge_request(db: sqlite_utils.Database, request_id: int, changes: dict[str, Any]) -> None:
     """Every personal field of a request (R5.7): its own (`changes`, from the rules), its grant's
-    (requester, watcher) and its exports' recipient. The audit chain never held them."""
+    (requester, watcher) and its exports' recipient and receipt signer. The audit chain never held them."""
     update_request(db, request_id, changes)
     db.execute("UPDATE grants SET requester = NULL, watcher = NULL WHERE request_id = ?", [request_id])
-    db.execute("UPDATE exports SET detail = json_set(detail, '$.recipient', NULL) WHERE detail IS NOT NULL"
-               " AND grant_id IN (SELECT id FROM grants WHERE request_id = ?)", [request_id])
+    db.execute("UPDATE exports SET detail = json_set(detail, '$.recipient', NULL, '$.receipt_signed_by', NULL)"
+               " WHERE detail IS NOT NULL AND grant_id IN (SELECT id FROM grants WHERE request_id = ?)", [request_id])
 
 
 def purge_backup(path: Path, ids: list[int], purged: Callable[[dict[str, Any]], dict[str, Any]]) -> int:

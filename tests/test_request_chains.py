@@ -112,6 +112,8 @@ def test_edgectl_walks_a_two_step_chain_and_clamps_the_grant(tmp_path):
 
         [policy.agency]
         chain = [{ name = "section chief" }, { name = "director", approvers = ["dora"] }]
+        copy_to = "requester"
+        receipt = true
         """))
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
@@ -119,10 +121,14 @@ def test_edgectl_walks_a_two_step_chain_and_clamps_the_grant(tmp_path):
         people.add("desk", "viewer")
         people.add("sam", "approver")
         people.add("dora", "approver")
+        people.add("carol", "custodian")
+        wait_for(lambda: len(d.segments("cam")) >= 2, 60, "footage")
+        segs = d.segments("cam")
+        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
         people.as_("desk")
         r = people.ctl("request", "file", "--kind", "agency", "--category", "other", "--reason", "accident outside",
-                       "--camera", "cam", "--from", "-10m", "--to", "-5m", "--requester", "Officer Lin",
-                       "--letter", "ZZ-1", "--json")
+                       "--camera", "cam", "--from", iso(segs[0]["start_us"]), "--to", iso(segs[-1]["end_us"]),
+                       "--copy", "--requester", "Officer Lin", "--letter", "ZZ-1", "--json")
         assert r.returncode == 0, r.stderr
         rid = str(json.loads(r.stdout)["id"])
         people.as_("sam")
@@ -148,5 +154,18 @@ def test_edgectl_walks_a_two_step_chain_and_clamps_the_grant(tmp_path):
         r = people.ctl("request", "approve", rid, "--reason", "x", "--expires", "0s")
         assert r.returncode == 2 and "greater than zero" in r.stderr, "edgectl refuses it; the daemon too " \
             "(retrieval.grant_lifetime, for a caller that is not edgectl)"
+        # The copy goes to the requester only, against a signed receipt (002 §8(2)); a refusal spends nothing.
+        people.as_("carol")
+        grant = str(g["id"])
+        r = people.ctl("export", "--grant", grant, "--out", str(tmp_path / "e1"), "--recipient", "a reporter",
+                       "--receipt", "a reporter")
+        assert r.returncode == 2 and "goes to its requester only" in r.stderr
+        r = people.ctl("export", "--grant", grant, "--out", str(tmp_path / "e2"))
+        assert r.returncode == 2 and "signed receipt" in r.stderr and "grant was not used" in r.stderr
+        r = people.ctl("export", "--grant", grant, "--out", str(tmp_path / "e3"), "--receipt", "Officer Lin",
+                       "--json")
+        assert r.returncode == 0, r.stderr
+        manifest = json.loads((tmp_path / "e3" / "manifest.json").read_text())
+        assert manifest["receipt_signed_by"] == "Officer Lin" and manifest["recipient"] == "Officer Lin"
     finally:
         assert d.stop() == 0, d.log

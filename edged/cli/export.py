@@ -121,6 +121,8 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
     req = {"grant": args.grant}
     if args.recipient:
         req["recipient"] = args.recipient
+    if args.receipt:
+        req["receipt"] = args.receipt
     try:
         result = call(ctx.socket, "export.run", req, on_progress=bar, timeout=EXPORT_TIMEOUT_S)
     finally:
@@ -181,6 +183,8 @@ def register(sub) -> None:
     p.add_argument("--grant", type=int, required=True, help="the grant number (from the approved request)")
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder to write the export to")
     p.add_argument("--recipient", help="who receives the copy (default: the requester)")
+    p.add_argument("--receipt", metavar="NAME", help="who signed the receipt for the copy (needed where the "
+                   "site's [policy] asks for a signed receipt)")
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("verify", parents=[JSON], help="check an export folder: clips, manifest and signature (no daemon needed)")

@@ -27,6 +27,7 @@ from edged import people
 from edged.config import Config
 from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
+from edged.rules import retrieval as rq
 from storage import audit, export, nodekey, people_store
 from storage.clock import SYSTEM, Clock
 from storage.export_worker import run_clips
@@ -58,19 +59,21 @@ class ExportOps(Operations):
             raise RequestError('export.run needs {"grant": N}, the number of an approved copy grant') from None
         actor = str(caller)
         recipient = str(args.get("recipient") or "").strip()
+        receipt_by = str(args.get("receipt") or "").strip() or None
         started = self.clock.now_us()
         try:
-            grant, cameras = await self.writer.run(lambda c: self._take(c, grant_id, actor, recipient, started))
+            grant, cameras = await self.writer.run(
+                lambda c: self._take(c, grant_id, actor, recipient, started, receipt_by))
         except (people_store.GrantError, export.ExportError) as exc:
             raise RequestError(f"export refused: {exc}") from None
         reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
-            return await self._export(grant_id, grant, cameras, caller, started)
+            return await self._export(grant_id, grant, cameras, caller, started, receipt_by)
         finally:
             self.in_use.remove(reading)
 
-    def _take(self, c: Any, grant_id: int, actor: str, recipient: str,
-              started: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _take(self, c: Any, grant_id: int, actor: str, recipient: str, started: int,
+              receipt_by: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """On the writer thread: use the grant (or record why not), and read the footage it
         covers, in one go; the footage is marked in use before any retention pass can run."""
         grant = people_store.peek_grant(c.db, grant_id)
@@ -81,6 +84,11 @@ class ExportOps(Operations):
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
                 raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
                                          " in its range); the grant was not used")
+            req = people_store.request_row(c.db, grant["request_id"]) or {}
+            why = rq.copy_refusal(req, recipient=recipient, receipt_by=receipt_by)  # the site's [policy]
+            if why is not None:
+                audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": why})
+                raise export.ExportError(f"{why}; the grant was not used")
         watcher = recipient or (grant or {}).get("requester") or ""
         used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started)
         footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
@@ -88,7 +96,7 @@ class ExportOps(Operations):
         return used, footage
 
     async def _export(self, grant_id: int, grant: dict[str, Any], cameras: list[dict[str, Any]], caller: Any,
-                      started: int) -> dict[str, Any]:
+                      started: int, receipt_by: str | None) -> dict[str, Any]:
         """Write, sign and record the export of a used grant (hashing and remuxing on a thread,
         progress lines to the client); a failure is recorded against the grant."""
         cfg, key, actor = self.cfg, self.key, str(caller)
@@ -109,6 +117,7 @@ class ExportOps(Operations):
             "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
                                                 "used_us")},
             "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
+            "receipt_signed_by": receipt_by,
         }
         try:
             private_dir(out.parent)
@@ -127,7 +136,7 @@ class ExportOps(Operations):
         size = sum(c["bytes"] for c in clips)
         detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
                   "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
-                  "key": key.fingerprint}
+                  "receipt_signed_by": receipt_by, "key": key.fingerprint}
         export_id = await self.writer.run(lambda c: people_store.record_export(
             c.db, grant_id, out_dir=str(out), custodian=actor, now_us=self.clock.now_us(), bytes_=size,
             manifest_sha256=digest, detail=detail))
