@@ -83,8 +83,10 @@ class PeopleWatch:
             key = f"request_overdue:{req['id']}"
             want.add(key)
             await self.alarms.raise_(key, "request_overdue", "warning", None,
-                                     f"citizen request {req['id']} is past its due date: it must be answered "
-                                     "within 6 days (R5.6)", {"request": req["id"], "due_us": req["due_us"]})
+                                     f"{req['kind']} request {req['id']} is past its due date: "
+                                     + ("a citizen is answered within 6 days (R5.6)" if req["kind"] == "citizen"
+                                        else "the site's [policy] sets its due time"),
+                                     {"request": req["id"], "due_us": req["due_us"]})
         for req in out["flagged"]:
             key = f"ethics:request:{req['id']}"
             want.add(key)
