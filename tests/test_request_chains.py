@@ -13,6 +13,7 @@ import pytest
 from edged.rules.policy import KindRules, RequestPolicy, Step
 from edged.rules.retrieval import RequestRuleError
 from storage import audit
+from edged import people
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -41,7 +42,7 @@ def db(tmp_path):
                               ("mei", ["approver"], ["lib-1"]), ("lee", ["approver"], None),
                               ("hsu", ["approver"], None), ("wu", ["approver", "custodian"], None),
                               ("carol", ["custodian"], None)):
-        ps.add_account(db, name, "a-long-password-1", roles, cams, by="admin", reason="test", now_us=T0 - DAY,
+        people.add_account(db, name, "a-long-password-1", roles, cams, by="admin", reason="test", now_us=T0 - DAY,
                        min_password=10)
     return db
 
@@ -52,28 +53,28 @@ def records(db):
 
 
 def test_a_three_step_chain_on_the_record(db):
-    r = ps.file_request(db, internal(), filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
+    r = people.file_request(db, internal(), filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
     assert [s["name"] for s in r["chain"]] == ["managing unit", "safety office", "student affairs director"]
     assert r["steps"] == [] and r["due_us"] is None
     with pytest.raises(RequestRuleError, match="no rights on camera.s. lib-1"):
-        ps.decide_request(db, r["id"], approver="ling", approve=True, reason="ok", now_us=T0, grant_ttl_us=DAY)
-    r = ps.decide_request(db, r["id"], approver="mei", approve=True, reason="library camera", now_us=T0 + S,
+        people.decide_request(db, r["id"], approver="ling", approve=True, reason="ok", now_us=T0, grant_ttl_us=DAY)
+    r = people.decide_request(db, r["id"], approver="mei", approve=True, reason="library camera", now_us=T0 + S,
                           grant_ttl_us=DAY)
     assert r["state"] == "filed" and r["grant"] is None and [s["by"] for s in r["steps"]] == ["mei"]
     with pytest.raises(RequestRuleError, match="already signed managing unit"):
-        ps.decide_request(db, r["id"], approver="mei", approve=True, reason="again", now_us=T0, grant_ttl_us=DAY)
+        people.decide_request(db, r["id"], approver="mei", approve=True, reason="again", now_us=T0, grant_ttl_us=DAY)
     with pytest.raises(RequestRuleError, match="signed by lee, wu, not hsu"):
-        ps.decide_request(db, r["id"], approver="hsu", approve=True, reason="skip", now_us=T0, grant_ttl_us=DAY)
-    ps.decide_request(db, r["id"], approver="wu", approve=True, reason="safety ok", now_us=T0 + 2 * S,
+        people.decide_request(db, r["id"], approver="hsu", approve=True, reason="skip", now_us=T0, grant_ttl_us=DAY)
+    people.decide_request(db, r["id"], approver="wu", approve=True, reason="safety ok", now_us=T0 + 2 * S,
                       grant_ttl_us=DAY)
-    r = ps.decide_request(db, r["id"], approver="hsu", approve=True, reason="approved", now_us=T0 + 3 * S,
+    r = people.decide_request(db, r["id"], approver="hsu", approve=True, reason="approved", now_us=T0 + 3 * S,
                           grant_ttl_us=DAY)
     g = r["grant"]
     assert r["state"] == "approved" and g["approvers"] == ["mei", "wu", "hsu"] and g["approver"] == "hsu"
     # wu signed a step: wu is a custodian too, and still may not use the grant
     with pytest.raises(ps.GrantError, match="separation of duties"):
-        ps.use_grant(db, g["id"], custodian="wu", watcher="Kao", mode="view", now_us=T0 + 4 * S)
-    ps.use_grant(db, g["id"], custodian="carol", watcher="Kao", mode="view", now_us=T0 + 5 * S)
+        people.use_grant(db, g["id"], custodian="wu", watcher="Kao", mode="view", now_us=T0 + 4 * S)
+    people.use_grant(db, g["id"], custodian="carol", watcher="Kao", mode="view", now_us=T0 + 5 * S)
     steps = [(a, act, d.get("step"), d.get("step_name")) for a, act, d in records(db)]
     assert steps == [("desk", "request.file", None, None), ("mei", "request.step", 0, "managing unit"),
                      ("wu", "request.step", 1, "safety office"),
@@ -87,9 +88,9 @@ def test_a_three_step_chain_on_the_record(db):
 
 
 def test_a_rejection_at_the_second_step_closes_the_request(db):
-    r = ps.file_request(db, internal(), filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
-    ps.decide_request(db, r["id"], approver="lee", approve=True, reason="ok", now_us=T0 + S, grant_ttl_us=DAY)
-    r = ps.decide_request(db, r["id"], approver="wu", approve=False, reason="not necessary", now_us=T0 + 2 * S,
+    r = people.file_request(db, internal(), filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
+    people.decide_request(db, r["id"], approver="lee", approve=True, reason="ok", now_us=T0 + S, grant_ttl_us=DAY)
+    r = people.decide_request(db, r["id"], approver="wu", approve=False, reason="not necessary", now_us=T0 + 2 * S,
                           grant_ttl_us=DAY)
     assert r["state"] == "rejected" and r["closed_us"] == T0 + 2 * S and r["grant"] is None
     assert [act for _, act, _ in records(db)] == ["request.file", "request.step", "request.reject"]
@@ -97,7 +98,7 @@ def test_a_rejection_at_the_second_step_closes_the_request(db):
 
 def test_a_site_that_does_not_take_a_kind_refuses_it_at_filing(db):
     with pytest.raises(RequestRuleError, match="does not take citizen requests"):
-        ps.file_request(db, internal(kind="citizen", id_number="A123456789", identity_checked=True),
+        people.file_request(db, internal(kind="citizen", id_number="A123456789", identity_checked=True),
                         filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
     assert records(db) == []
 

@@ -108,24 +108,25 @@ def test_a_long_minimum_camera_is_kept_while_short_minimum_cameras_give_up_surpl
             """))
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
-            def gone(cam: str) -> int:
-                rows = d.query("SELECT count(*) AS n FROM destructions WHERE camera = ?", (cam,))
-                return rows[0]["n"] if rows else 0  # [] until the catalog exists
+            def gone(cam: str) -> list[dict]:
+                return rows(d, "destructions", lambda r: r["camera"] == cam)  # [] until the catalog exists
+
+            def oldest(cam: str | None = None) -> dict:
+                return rows(d, "segments", lambda r: cam is None or r["camera"] == cam, order="start_us")[0]
 
             wait_for(lambda: gone("door") and gone("desk"), 120, "the short-minimum cameras' surplus destroyed")
-            vault_first = d.query("SELECT min(start_us) AS s FROM segments WHERE camera = 'vault'")[0]["s"]
+            vault_first = oldest("vault")["id"]
             # Keep the pressure on for a while: each camera writes ~0.5 MB per segment.
-            seen = gone("door") + gone("desk")
-            wait_for(lambda: gone("door") + gone("desk") >= seen + 6, 90, "six more of their segments destroyed")
-            assert gone("vault") == 0, d.query("SELECT * FROM destructions WHERE camera = 'vault'")
-            assert d.query("SELECT min(start_us) AS s FROM segments WHERE camera = 'vault'")[0]["s"] == vault_first
-            oldest = d.query("SELECT camera FROM segments ORDER BY start_us LIMIT 1")[0]["camera"]
-            assert oldest == "vault", "the vault holds the oldest footage on the disk, and keeps it"
-            rows = d.query("SELECT camera, reason, end_us, destroyed_us FROM destructions")
-            assert {r["reason"] for r in rows} == {"capacity"}
-            young = [r for r in rows if r["destroyed_us"] - r["end_us"] < short_min_s * 1_000_000]
+            seen = len(gone("door")) + len(gone("desk"))
+            wait_for(lambda: len(gone("door")) + len(gone("desk")) >= seen + 6, 90, "six more of their segments destroyed")
+            assert gone("vault") == []
+            assert oldest("vault")["id"] == vault_first
+            assert oldest()["camera"] == "vault", "the vault holds the oldest footage on the disk, and keeps it"
+            destroyed = rows(d, "destructions")
+            assert {r["reason"] for r in destroyed} == {"capacity"}
+            young = [r for r in destroyed if r["destroyed_us"] - r["end_us"] < short_min_s * 1_000_000]
             assert young == [], "only footage past its own camera's minimum was taken"
-            assert d.query("SELECT * FROM alarms WHERE kind IN ('min_retention_breach', 'disk_full_held')") == []
+            assert alarms(d, lambda r: r["kind"] in ("min_retention_breach", "disk_full_held")) == []
             report = ctl_json(d, "retention")
             assert {c["camera"]: c["verdict"] for c in report["cameras"]}["vault"] != "BREACHED"
         finally:
