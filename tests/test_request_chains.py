@@ -111,6 +111,9 @@ def test_edgectl_walks_a_two_step_chain_and_clamps_the_grant(tmp_path):
         [accounts]
         grant_ttl = "1d"
 
+        [policy]
+        categories = ["traffic-accident", "other"]
+
         [policy.agency]
         chain = [{ name = "section chief" }, { name = "director", approvers = ["dora"] }]
         copy_to = "requester"
@@ -127,7 +130,12 @@ def test_edgectl_walks_a_two_step_chain_and_clamps_the_grant(tmp_path):
         segs = d.segments("cam")
         iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
         people.as_("desk")
-        r = people.ctl("request", "file", "--kind", "agency", "--category", "other", "--reason", "accident outside",
+        r = people.ctl("request", "file", "--kind", "agency", "--category", "lost-property", "--reason", "x",
+                       "--camera", "cam", "--from", iso(segs[0]["start_us"]), "--to", iso(segs[-1]["end_us"]),
+                       "--requester", "Officer Lin", "--letter", "ZZ-1")
+        assert r.returncode == 2 and "categories are traffic-accident, other" in r.stderr
+        r = people.ctl("request", "file", "--kind", "agency", "--category", "traffic-accident", "--reason",
+                       "accident outside",
                        "--camera", "cam", "--from", iso(segs[0]["start_us"]), "--to", iso(segs[-1]["end_us"]),
                        "--copy", "--requester", "Officer Lin", "--letter", "ZZ-1", "--json")
         assert r.returncode == 0, r.stderr

@@ -272,7 +272,9 @@ def register(sub) -> None:
     rs = p.add_subparsers(dest="req_cmd", required=True)
     f = rs.add_parser("file", parents=[JSON], help="file a request to view or copy footage")
     f.add_argument("--kind", required=True, choices=KINDS)
-    f.add_argument("--category", required=True, choices=CATEGORIES)
+    f.add_argument("--category", required=True, metavar="CATEGORY",
+                   help=f"the reason category, one of the site's [policy] categories (by default: "
+                        f"{', '.join(CATEGORIES)}); the daemon checks it")
     f.add_argument("--reason", required=True, help="why the footage is needed")
     f.add_argument("--camera", action="append", required=True)
     f.add_argument("--from", dest="from_", required=True, metavar="T")

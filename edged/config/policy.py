@@ -23,13 +23,14 @@ from typing import Any, Sequence
 from edged.config.values import DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _join, _string
 from edged.rules.policy import (
     COPY_TO,
+    KINDS,
+    MODES,
     KindRules,
     RequestPolicy,
     Step,
     default_policy,
     problems,
 )
-from edged.rules.retrieval import KINDS, MODES
 
 _KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain")
 _STEP_KEYS = ("name", "approvers", "cameras")
