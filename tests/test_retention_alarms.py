@@ -126,7 +126,7 @@ def test_a_long_minimum_camera_is_kept_while_short_minimum_cameras_give_up_surpl
             assert {r["reason"] for r in destroyed} == {"capacity"}
             young = [r for r in destroyed if r["destroyed_us"] - r["end_us"] < short_min_s * 1_000_000]
             assert young == [], "only footage past its own camera's minimum was taken"
-            assert alarms(d, lambda r: r["kind"] in ("min_retention_breach", "disk_full_held")) == []
+            assert alarm_rows(d, lambda r: r["kind"] in ("min_retention_breach", "disk_full_held")) == []
             report = ctl_json(d, "retention")
             assert {c["camera"]: c["verdict"] for c in report["cameras"]}["vault"] != "BREACHED"
         finally:
