@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from edged.config import load_config
-from edged.rules.policy import COPY, VIEW, Step, default_policy
+from edged.config.policy import COPY, VIEW, Step, default_policy
 from tests.support.configs import MINIMAL, error_for, write
 from tests.support.daemon import ROOT
 

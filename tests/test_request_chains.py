@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from edged.rules.policy import KindRules, RequestPolicy, Step
+from edged.config.policy import KindRules, RequestPolicy, Step
 from edged.rules.retrieval import RequestRuleError
 from storage import audit
 from edged import people

@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edged.rules import retrieval as rq
-from edged.rules.policy import COPY, VIEW, KindRules, RequestPolicy, RequestRuleError, Step, default_policy, filing, \
-    problems
-from edged.rules.retrieval import approver_refusal, copy_refusal, grant_lifetime, next_step
+from edged.config.policy import COPY, VIEW, KindRules, RequestPolicy, Step, default_policy, problems
+from edged.rules.retrieval import RequestRuleError, approver_refusal, copy_refusal, filing, grant_lifetime, next_step
 
 
 class Signed(NamedTuple):

@@ -16,7 +16,7 @@ from edged.config.cameras import CameraConfig, _cameras
 from edged.config.health import HealthConfig, InspectionConfig, _health, _inspection
 from edged.config.mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config.people import AccountsConfig, _accounts
-from edged.config.policy import _policy
+from edged.config.policy import RequestPolicy, _policy, default_policy
 from edged.config.retention import RetentionConfig, _retention
 from edged.config.secrets import load_secrets, merge_secrets
 from edged.config.values import (
@@ -43,7 +43,6 @@ from edged.config.values import (
     redact_url,
 )
 from edged.config.viewer import ViewerConfig, _viewer
-from edged.rules.policy import RequestPolicy, default_policy
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",

@@ -1,2 +1,2 @@
 """The pure rules: plain functions over plain data, no I/O. Camera health, who may do what (roles),
-retrieval requests and the site policy for them, inspections."""
+retrieval requests, inspections."""

@@ -5,7 +5,7 @@
           \\--reject--> rejected
 
 "approve" is the last step of the request's approval chain (one to three sign-offs by
-different approvers, fixed at filing from the site's policy, edged/rules/policy.py); an
+different approvers, fixed at filing from the site's [policy], edged/config/policy.py); an
 approval before the last only records its step, and the request stays `filed`.
 
 No I/O and no clock: every function takes `now_us`. storage/people_store.py keeps the rows and
@@ -23,16 +23,16 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from edged.rules.policy import (  # noqa: F401  (KINDS, CATEGORIES, MODES, COPY_KINDS, DAY_US: re-exported)
+from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES,
     COPY_KINDS,
     DAY_US,
     KINDS,
+    COPY,
     MODES,
+    VIEW,
     RequestPolicy,
-    RequestRuleError,
     default_policy,
-    filing,
 )
 from storage.people_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
@@ -43,6 +43,38 @@ PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_
 _ID = re.compile(r"[A-Za-z0-9]{6,20}")
 DEFAULT_POLICY = default_policy()
 ONE_STEP = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
+
+
+class RequestRuleError(ValueError):
+    """A request or a step that the rules refuse; the message says which rule."""
+
+
+# filing ---------------------------------------------------------------------------------
+def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> dict[str, Any]:
+    """The policy's part of filing a request: kind, category and mode allowed; what is kept
+    with the request (due time, the chain that applies to its cameras, copy rules)."""
+    kind = str(fields.get("kind") or "")
+    if kind not in policy.kinds:
+        if kind in KINDS:
+            raise RequestRuleError(f"this site does not take {kind} requests; it takes "
+                                   f"{', '.join(policy.kinds)} ([policy] kinds)")
+        raise RequestRuleError(f"unknown request kind {kind!r}; kinds are {', '.join(policy.kinds)}")
+    rules = policy.kinds[kind]
+    category = str(fields.get("category") or "")
+    if category not in policy.categories:
+        raise RequestRuleError(f"unknown reason category {category!r}; categories are "
+                               f"{', '.join(policy.categories)}")
+    mode = str(fields.get("mode") or VIEW)
+    if mode not in MODES:
+        raise RequestRuleError(f"mode is view or copy, not {mode!r}")
+    if mode not in rules.modes:
+        raise RequestRuleError(f"a {kind} request may only {'/'.join(sorted(rules.modes))} here, not {mode} "
+                               "(the site's [policy])")
+    cameras = sorted({str(c) for c in fields.get("cameras") or ()})
+    chain = [{"name": s.name, "approvers": None if s.approvers is None else sorted(s.approvers)}
+             for s in rules.chain if s.applies(cameras)]
+    return {"due_us": None if rules.due_us is None else now_us + rules.due_us, "chain": chain,
+            "copy_to": rules.copy_to if mode == COPY else None, "receipt": bool(rules.receipt and mode == COPY)}
 
 
 # identity -----------------------------------------------------------------------------
