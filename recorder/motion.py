@@ -122,20 +122,23 @@ def blur(a: np.ndarray) -> np.ndarray:
 def relight(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, threshold: float) -> np.ndarray:
     """`ref` with `cur`'s light: cur ~ gain * ref + offset over `valid` pixels, fitted twice
     (the second time without the pixels the first fit left more than `threshold` apart, so
-    a moving object does not bend the fit). Clipped to 0-255 like the picture."""
-    use = valid
-    pred = ref
+    a moving object does not bend the fit). Clipped to 0-255 like the picture. The fit uses
+    every other pixel each way: two numbers from ~3,600 pixels are as good as from 14,400."""
+    r, c, use = ref[::2, ::2], cur[::2, ::2], valid[::2, ::2]
+    gain, offset = 1.0, 0.0
     for _ in range(2):
-        r, c = ref[use], cur[use]
-        if r.size < 16:
+        ru, cu = r[use], c[use]
+        if ru.size < 16:
             break
-        rm, cm = float(r.mean()), float(c.mean())
-        var = float(((r - rm) ** 2).mean())
-        gain = float(((r - rm) * (c - cm)).mean()) / var if var > 1e-3 else 1.0
+        n = ru.size
+        rm, cm = float(ru.sum()) / n, float(cu.sum()) / n  # (ndarray.mean() costs 10 us more)
+        rd = ru - np.float32(rm)
+        var = float(np.dot(rd, rd)) / n
+        gain = float(np.dot(rd, cu - np.float32(cm))) / n / var if var > 1e-3 else 1.0
         gain = min(4.0, max(0.25, gain))
-        pred = np.clip(ref * np.float32(gain) + np.float32(cm - gain * rm), 0, 255)
-        use = valid & (np.abs(cur - pred) <= threshold)
-    return pred
+        offset = cm - gain * rm
+        use = valid[::2, ::2] & (np.abs(c - (r * np.float32(gain) + np.float32(offset))) <= threshold)
+    return np.clip(ref * np.float32(gain) + np.float32(offset), 0, 255)
 
 
 # settings, verdicts, detector ------------------------------------------------------------------
