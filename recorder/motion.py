@@ -8,14 +8,15 @@ worker thread, a benchmark and a test drive them the same way.
 Per picture:
 1. shrink to about ANALYSIS_HEIGHT rows by block means (sensor noise averages out), then a
    3x3 binomial blur;
-2. re-light the background and the previous picture to this picture's light: a least-squares
+2. re-light the background and the earlier picture to this picture's light: a least-squares
    gain and offset fitted over the unmasked pixels (once more without the pixels that still
    differ), so lights switched on, a cloud or the iris change no pixel's verdict;
 3. a pixel moves when it differs by more than the threshold (from `sensitivity`) from BOTH
-   the background (a slow running average) and the previous picture. The background alone
-   would count a ghost (what stopped or left) for as long as the average takes to forget
-   it; the previous picture alone would count noise twice. A burnt-in clock changes once a
-   second, so at a few frames a second it is still for most frames;
+   the background (a slow running average) and the earlier picture (the newest one at least
+   COMPARE_SECONDS older, so the verdict does not depend on the frame rate). The background
+   alone would count a ghost (what stopped or left) for as long as the average takes to
+   forget it; the earlier picture alone would count noise twice. A burnt-in clock changes
+   once a second, so it is still in most pictures;
 4. the score is the moving fraction of the whole picture (masked pixels never move); the
    picture moves when the score reaches `min_area`;
 5. when most of the unmasked picture differs from the background at once (an IR switch, a
@@ -28,6 +29,7 @@ Per picture:
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
@@ -36,6 +38,12 @@ import numpy as np
 # Rows of the analysed picture: 360p shrinks 4x, 720p 8x, 1080p 12x. A person 10 m from a
 # wide lens is still a blob of ~50 pixels here; a noise speck is gone.
 ANALYSIS_HEIGHT = 90
+# How far back the "earlier picture" is: one frame at 5 fps, three at 15 fps. A person
+# walking slowly still moves a few analysed pixels in that time.
+COMPARE_SECONDS = 0.2
+# At or below this (after the blur) a pixel is crushed black, at or above 255 minus it burnt
+# white: its detail is lost, and a light change cannot be undone there.
+CRUSHED = 6.0
 
 
 # mask regions -----------------------------------------------------------------------------------
@@ -123,7 +131,8 @@ def relight(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, threshold: floa
     """`ref` with `cur`'s light: cur ~ gain * ref + offset over `valid` pixels, fitted twice
     (the second time without the pixels the first fit left more than `threshold` apart, so
     a moving object does not bend the fit). Clipped to 0-255 like the picture. The fit uses
-    every other pixel each way: two numbers from ~3,600 pixels are as good as from 14,400."""
+    every other pixel each way: two numbers from ~3,600 pixels are as good as from 14,400.
+    Pixels `ref` saw crushed or burnt that the new light would show are taken from `cur`."""
     r, c, use = ref[::2, ::2], cur[::2, ::2], valid[::2, ::2]
     gain, offset = 1.0, 0.0
     for _ in range(2):
@@ -138,7 +147,16 @@ def relight(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, threshold: floa
         gain = min(4.0, max(0.25, gain))
         offset = cm - gain * rm
         use = valid[::2, ::2] & (np.abs(c - (r * np.float32(gain) + np.float32(offset))) <= threshold)
-    return np.clip(ref * np.float32(gain) + np.float32(offset), 0, 255)
+    pred = np.clip(ref * np.float32(gain) + np.float32(offset), 0, 255)
+    # Where `ref` was crushed to black (or burnt to white) and the new light would show
+    # detail there, nothing says what that detail is: take the picture as it is now.
+    blind = None
+    if offset > threshold:
+        blind = ref <= CRUSHED
+    if gain * 255 + offset < 255 - threshold:
+        burnt = ref >= 255 - CRUSHED
+        blind = burnt if blind is None else blind | burnt
+    return pred if blind is None else np.where(blind, cur, pred)
 
 
 # settings, verdicts, detector ------------------------------------------------------------------
@@ -198,17 +216,18 @@ class FrameVerdict:
 
 @dataclass
 class MotionDetector:
-    """Per camera: keeps the background and the previous picture; one detect() per picture."""
+    """Per camera: keeps the background and the recent pictures; one detect() per picture."""
 
     settings: MotionSettings = field(default_factory=MotionSettings)
     _bg: np.ndarray | None = field(default=None, init=False, repr=False)
-    _prev: np.ndarray | None = field(default=None, init=False, repr=False)
+    _recent: deque[tuple[float, np.ndarray]] = field(default_factory=deque, init=False, repr=False)
     _valid: np.ndarray | None = field(default=None, init=False, repr=False)
     _t: float | None = field(default=None, init=False, repr=False)
 
     def reset(self) -> None:
         """Forget the scene (a reconnect, new settings): the next picture is the background."""
-        self._bg = self._prev = self._valid = self._t = None
+        self._bg = self._valid = self._t = None
+        self._recent.clear()
 
     def detect(self, t: float, grey: np.ndarray) -> FrameVerdict:
         """The verdict on a grey picture (uint8, any size) taken at media time `t` seconds."""
@@ -216,25 +235,39 @@ class MotionDetector:
         cur = blur(shrink(grey))
         if self._bg is None or self._bg.shape != cur.shape or self._t is None or t <= self._t:
             # First picture, a new size, or time went back (a new run): start over.
-            self._bg, self._prev, self._t = cur, cur, t
+            self._restart(t, cur)
             self._valid = ~mask_array(s.masks, cur.shape[1], cur.shape[0])
             return FrameVerdict(t, 0.0, False)
         valid = self._valid
         thr = s.threshold
         bg = relight(self._bg, cur, valid, thr)
-        prev = relight(self._prev, cur, valid, thr)
+        prev = relight(self._earlier(t), cur, valid, thr)
         changed = (np.abs(cur - bg) > thr) & valid
         n_valid = int(valid.sum())
         if n_valid and int(changed.sum()) > s.global_change * n_valid:
-            self._bg, self._prev, self._t = cur, cur, t
+            self._restart(t, cur)
             return FrameVerdict(t, 0.0, False, light=True)
         moved = changed & (np.abs(cur - prev) > thr)
         score = float(moved.sum()) / moved.size
         alpha = 1.0 - math.exp(-min(t - self._t, s.background_seconds) / s.background_seconds)
         rate = np.where(moved, np.float32(alpha / 20), np.float32(alpha))
         self._bg = bg + rate * (cur - bg)
-        self._prev, self._t = cur, t
+        self._recent.append((t, cur))
+        self._t = t
         return FrameVerdict(t, score, score >= s.min_area)
+
+    def _restart(self, t: float, cur: np.ndarray) -> None:
+        self._bg, self._t = cur, t
+        self._recent.clear()
+        self._recent.append((t, cur))
+
+    def _earlier(self, t: float) -> np.ndarray:
+        """The newest picture at least COMPARE_SECONDS before `t` (else the oldest kept);
+        older ones are dropped."""
+        recent = self._recent
+        while len(recent) >= 2 and recent[1][0] <= t - COMPARE_SECONDS + 1e-6:
+            recent.popleft()
+        return recent[0][1]
 
 
 # events ----------------------------------------------------------------------------------------
