@@ -183,13 +183,15 @@ class MotionSettings:
         def bad(name: str, want: str) -> ValueError:
             return ValueError("motion %s must be %s, not %r" % (name, want, getattr(self, name)))
 
-        if not isinstance(self.sensitivity, int) or not 1 <= self.sensitivity <= 100:
+        if (not isinstance(self.sensitivity, int) or isinstance(self.sensitivity, bool)
+                or not 1 <= self.sensitivity <= 100):
             raise bad("sensitivity", "a whole number from 1 to 100")
         if not isinstance(self.min_area, (int, float)) or not 0 < self.min_area < 1:
             raise bad("min_area", "a fraction of the picture above 0 and below 1")
         if not isinstance(self.background_seconds, (int, float)) or self.background_seconds <= 0:
             raise bad("background_seconds", "a positive number of seconds")
-        if not isinstance(self.start_frames, int) or not 1 <= self.start_frames <= 50:
+        if (not isinstance(self.start_frames, int) or isinstance(self.start_frames, bool)
+                or not 1 <= self.start_frames <= 50):
             raise bad("start_frames", "a whole number from 1 to 50")
         if not isinstance(self.post_roll, (int, float)) or not 0 <= self.post_roll <= 3600:
             raise bad("post_roll", "a number of seconds from 0 to 3600")

@@ -185,7 +185,8 @@ def test_rectangles_and_polygons_cover_their_share_of_the_picture():
 
 @pytest.mark.parametrize("kwargs, field", [
     ({"sensitivity": 0}, "sensitivity"), ({"sensitivity": 101}, "sensitivity"),
-    ({"sensitivity": 50.5}, "sensitivity"), ({"min_area": 0}, "min_area"),
+    ({"sensitivity": 50.5}, "sensitivity"), ({"sensitivity": True}, "sensitivity"),
+    ({"min_area": 0}, "min_area"),
     ({"min_area": 1.5}, "min_area"), ({"start_frames": 0}, "start_frames"),
     ({"post_roll": -1}, "post_roll"), ({"background_seconds": 0}, "background_seconds"),
     ({"global_change": 0}, "global_change"), ({"masks": ((0, 0, 1, 1),)}, "masks"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edged.config.motion import MotionConfig, _detect_url, _mode, _motion
 from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
 from edged.config.values import (
     ConfigError,
@@ -39,10 +40,18 @@ class CameraConfig:
     coverage: str = ""
     manager: str = ""
     contact: str = ""
+    # Recording mode (R1.2) and motion detection (design/0037, 0038).
+    mode: str = "continuous"       # continuous | motion | live
+    detect_url: str | None = None  # the stream motion is detected on; None: the main stream
+    motion: MotionConfig = MotionConfig()
 
     @property
     def redacted_url(self) -> str:
         return redact_url(self.url)
+
+    @property
+    def redacted_detect_url(self) -> str | None:
+        return None if self.detect_url is None else redact_url(self.detect_url)
 
     def __repr__(self) -> str:
         # The default repr would print the password into any log line that shows a camera.
@@ -51,7 +60,8 @@ class CameraConfig:
             f"enabled={self.enabled!r}, audio_expected={self.audio_expected!r}, "
             f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
-            f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r})"
+            f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
+            f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r})"
         )
 
 
@@ -59,6 +69,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
     known = (
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
+        "mode", "detect_url", "motion",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -75,11 +86,12 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         high = _retention_duration(t, "max_retention", path)
         _check_floor(high, f"{path}.max_retention", site.allow_short_for_tests)
         _check_camera_retention(path, cam_id, low, high, site_raw, site)
+        url = _url(_required(t, "url", path), f"{path}.url")
         cameras.append(
             CameraConfig(
                 id=cam_id,
                 name=_name(t.get("name", cam_id), f"{path}.name"),
-                url=_url(_required(t, "url", path), f"{path}.url"),
+                url=url,
                 enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
                 audio_expected=_audio_required(t, path),
                 location=_string(t.get("location", ""), f"{path}.location"),
@@ -87,6 +99,9 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 max_retention_us=high,
                 kind=_camera_kind(t.get("kind", "network"), f"{path}.kind"),
                 **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact")},
+                mode=_mode(t.get("mode", "continuous"), f"{path}.mode"),
+                detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
+                motion=_motion(t.get("motion"), f"{path}.motion"),
             )
         )
     return tuple(cameras)

@@ -80,6 +80,9 @@ def merge_secrets(data: dict, secrets: dict[str, Any]) -> tuple[dict, tuple[str,
                 cam["url"] = wanted.pop(cam["id"])
             elif isinstance(cam.get("url"), str) and redact_url(cam["url"]) != cam["url"]:
                 inline.append(f"cameras[{i}].url")
+            detect = cam.get("detect_url")
+            if isinstance(detect, str) and redact_url(detect) != detect:
+                inline.append(f"cameras[{i}].detect_url")
     if wanted:
         raise ConfigError(f"secrets.cameras.{sorted(wanted)[0]}", "no camera with this id in the config")
     mqtt = data.get("mqtt")
