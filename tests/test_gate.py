@@ -17,14 +17,15 @@ def simulate(packets, events, *, pre_roll, post_roll, delay, slack=2 * S):
     reports its end post_roll after it (as MotionEvents does). Returns the runs written,
     each (entries, opened PreRoll)."""
     gate = RecordGate(PreRollBuffer(pre_roll_us=pre_roll, max_bytes=100_000_000, slack_us=slack))
-    calls = sorted([(a + delay, "start", a) for a, b in events] +
-                   [(b + post_roll, "end", b + post_roll) for a, b in events])
+    # In time order; a start before the end it precedes (the detector reports them so).
+    calls = sorted([(a + delay, 0, a) for a, b in events] +
+                   [(max(b + post_roll, a + delay), 1, b + post_roll) for a, b in events])
     runs: list[tuple[list, object]] = []
     current = None
     for p in packets:
         while calls and calls[0][0] <= p.t_us:
             _, kind, value = calls.pop(0)
-            gate.motion_started(value) if kind == "start" else gate.motion_ended(value)
+            gate.motion_started(value) if kind == 0 else gate.motion_ended(value)
         r = gate.route(p)
         if r.close:
             current = None
