@@ -162,7 +162,7 @@ def relight(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, threshold: floa
 # settings, verdicts, detector ------------------------------------------------------------------
 @dataclass(frozen=True)
 class MotionSettings:
-    """A camera's motion settings (the config's `[cameras.X.motion]`, plain data)."""
+    """A camera's motion settings (the config's `[cameras.motion]`, plain data)."""
 
     # 1-100, higher finds fainter change: the grey-level step a pixel needs (see threshold).
     sensitivity: int = 50
@@ -232,7 +232,8 @@ class MotionDetector:
         self._recent.clear()
 
     def detect(self, t: float, grey: np.ndarray) -> FrameVerdict:
-        """The verdict on a grey picture (uint8, any size) taken at media time `t` seconds."""
+        """The verdict on a grey picture (uint8, any size) taken at `t` seconds (any clock that
+        only goes forward; going back starts over)."""
         s = self.settings
         cur = blur(shrink(grey))
         if self._bg is None or self._bg.shape != cur.shape or self._t is None or t <= self._t:

@@ -24,8 +24,19 @@ SMALL = (160, 90)  # what a worker asks swscale for: the analysed size of a 16:9
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenes")
+    out = tmp_path_factory.getbasetemp() / "scenes"  # shared with test_motion_watch: encoded once
     return lambda kind, **kw: scene_clip(out, kind, **kw)
+
+
+_decoded: dict[tuple, list] = {}
+
+
+def decoded(clip, keyframes_only: bool = False, size: tuple[int, int] | None = None) -> list:
+    """The clip's grey pictures, decoded once per module (several tests read each clip)."""
+    key = (clip.video, keyframes_only, size)
+    if key not in _decoded:
+        _decoded[key] = list(grey_frames(clip, keyframes_only=keyframes_only, size=size))
+    return _decoded[key]
 
 
 def run(clip, settings: MotionSettings | None = None, **decode):
@@ -33,7 +44,7 @@ def run(clip, settings: MotionSettings | None = None, **decode):
     s = settings or MotionSettings()
     det, machine = MotionDetector(s), MotionEvents.for_settings(s)
     verdicts, transitions = [], []
-    for t, grey in grey_frames(clip, **decode):
+    for t, grey in decoded(clip, **decode):
         v = det.detect(t, grey)
         verdicts.append(v)
         transitions += machine.update(v)

@@ -32,7 +32,7 @@ class Reports:
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenes")
+    out = tmp_path_factory.getbasetemp() / "scenes"  # shared with test_motion: encoded once
     return {k: scene_clip(out, k) for k in ("walk", "noise", "clock")}
 
 
