@@ -64,6 +64,10 @@ class MotionWatch:
         self._thread = threading.Thread(target=self._main, name="motion-%s" % camera, daemon=True)
         self.frames = 0        # pictures analysed
         self.connects = 0
+        # Host time of media time 0 on this connection: the least (arrival - media) seen so
+        # far, as design/0004's run clock does, so frames read in a burst (after the probe,
+        # after a network stall) keep their real spacing.
+        self.anchor_us: int | None = None
         self.last_error: str | None = None
 
     def start(self) -> MotionWatch:
@@ -115,10 +119,23 @@ class MotionWatch:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1  # many cameras per worker: one decoder thread each
             scaler = VideoReformatter()
+            self.anchor_us = None
+            last_us = 0
             for frame in container.decode(stream):
                 if self._stop.is_set():
                     return
-                t = time.time()
+                arrival = time.time_ns() // 1000
+                media = frame.time
+                if media is None:
+                    t_us = arrival
+                else:
+                    media_us = round(media * S)
+                    off = arrival - media_us
+                    self.anchor_us = off if self.anchor_us is None else min(self.anchor_us, off)
+                    t_us = self.anchor_us + media_us
+                t_us = max(t_us, last_us + 1)  # the anchor only moves back: keep time going forward
+                last_us = t_us
+                t = t_us / S
                 grey = scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray",
                                        interpolation=Interpolation.AREA).to_ndarray()
                 self.frames += 1
