@@ -33,15 +33,12 @@ from recorder.gate import RecordGate
 from recorder.motion import MotionSettings
 from recorder.motion_watch import Ended, MotionWatch, Started
 from recorder.preroll import Buffered, PreRollBuffer
+from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer
 from tests.support.scenes import SECONDS, WALKS, scene_clip
 
 S = 1_000_000
 SUB_FPS = 5
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class Gatekeeper:
@@ -61,7 +58,7 @@ class Gatekeeper:
         shift = self.shift_us or 0
         if isinstance(r, Started):
             # How long after the confirming picture's (anchored) time the report came.
-            self.lags.append((now_us() - r.detected_us) / S)
+            self.lags.append((SYSTEM.now_us() - r.detected_us) / S)
             r = Started(r.camera, r.start_us - shift, r.detected_us - shift, r.score)
             self.gate.motion_started(r.start_us)
         elif isinstance(r, Ended):
@@ -110,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 if pkt.pts is None:
                     untimed += first_pts is None
                     continue
-                wall = now_us()
+                wall = SYSTEM.now_us()
                 if first_pts is None:
                     first_pts = pkt.pts
                 # The connection's first frame (the IDR) comes without a timestamp: it is clip

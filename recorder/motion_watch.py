@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable, Union
 
@@ -22,6 +21,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from recorder.camera import scrub
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
+from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,14 @@ Report = Callable[[Union[Started, Ended]], None]
 class MotionWatch:
     def __init__(self, camera: str, url: str, settings: MotionSettings, report: Report, *,
                  connect_timeout_us: int = 5 * S, read_timeout_us: int = 10 * S,
-                 retry_us: int = 2 * S):
+                 retry_us: int = 2 * S, clock: Clock = SYSTEM):
         self.camera = camera
         self._url = url
         self.settings = settings
         self._report = report
         self._timeouts = (connect_timeout_us, read_timeout_us)
         self._retry_us = retry_us
+        self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="motion-%s" % camera, daemon=True)
         self.frames = 0        # pictures analysed
@@ -124,7 +125,7 @@ class MotionWatch:
             for frame in container.decode(stream):
                 if self._stop.is_set():
                     return
-                arrival = time.time_ns() // 1000
+                arrival = self._clock.now_us()
                 media = frame.time
                 if media is None:
                     t_us = arrival
