@@ -21,7 +21,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import av
 from av.video.reformatter import Interpolation, VideoReformatter
