@@ -167,9 +167,9 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
         socket = "{sock}"
 
         [accounts]
-        session_ttl = "10s"
+        session_ttl = "30s"
         lockout_after = 3
-        lockout_for = "3s"
+        lockout_for = "10s"
         """))
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
@@ -200,13 +200,13 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
         assert r.returncode == 2 and "needs the custodian role; vic has viewer" in r.stderr
         assert "vic (viewer; cam)" in people.ctl("whoami").stdout
 
-        # lockout after 3 failures, for 3 s; then the right password works again
+        # lockout after 3 failures, for 10 s; then the right password works again
         for _ in range(3):
             assert "wrong account name or password" in people.login("carol", "bad-password").stderr
         r = people.login("carol")
         assert r.returncode == 2 and "locked" in r.stderr
         wait_for(lambda: alarms(d, lambda r: r["key"] == "account_locked:carol"), 5, "the lockout alarm")
-        wait_for(lambda: people.login("carol").returncode == 0, 15, "the lock to pass")
+        wait_for(lambda: people.login("carol").returncode == 0, 30, "the lock to pass")
 
         # a copy request filed by the custodian, approved by the approver, exported once
         wait_for(lambda: len(d.segments("cam")) >= 3, 30, "footage")
@@ -248,8 +248,8 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
 
         # the session is short-lived: after session_ttl every op asks for a login again
         logged_in = time.monotonic()
-        wait_for(lambda: "not logged in" in people.ctl("whoami").stderr, 20, "the session to expire")
-        assert time.monotonic() - logged_in >= 9
+        wait_for(lambda: "not logged in" in people.ctl("whoami").stderr, 50, "the session to expire")
+        assert time.monotonic() - logged_in >= 29
         assert people.ctl("logout").returncode == 0
 
         # revoked on departure: the account stays on record and cannot log in
