@@ -99,14 +99,20 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     guard = TamperGuard(data_dir, writer, alarms, clock)
     monitor = HealthMonitor(cfg, writer, alarms, clock)
     space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
-    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, guard=guard, on_segment_opened=space, clock=clock,
-                     early=early)
+    notifier = Notifier()
+
+    def announce_ready() -> None:  # the supervisor calls it once recording has started, never after a stop
+        steps.mark("workers")
+        notifier.ready(status_line(sup, runner, None))
+        log.info("ready: recording has started (%s)", steps)
+
+    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, guard=guard, on_segment_opened=space,
+                     on_recording=announce_ready, clock=clock, early=early)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
                              space=space)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock)
     maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups, clock)
-    notifier = Notifier()
     viewer = ViewerService(cfg, writer, clock)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
@@ -188,22 +194,10 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         steps.mark("reporting, control socket")
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 
-        async def announce_ready(stopping: asyncio.Event) -> None:
-            started = asyncio.ensure_future(sup.recording_started.wait())
-            stopped = asyncio.ensure_future(stopping.wait())
-            await asyncio.wait([started, stopped], return_when=asyncio.FIRST_COMPLETED)
-            started.cancel()
-            stopped.cancel()
-            if not sup.recording_started.is_set():
-                return  # stopped before recording started: nothing to announce
-            steps.mark("workers")
-            notifier.ready(status_line(sup, runner, None))
-            log.info("ready: recording has started (%s)", steps)
-
         tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run,
                  "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
-                 "ready": announce_ready, "reporting": reporting.run,
+                 "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "staging-sweep": staging_sweeper(writer, data_dir, clock)}
         if hooked is not None:

@@ -100,7 +100,8 @@ class WorkerSlot:
 class Supervisor:
     def __init__(self, cfg: Config, writer: CatalogWriter, *, alarms: Alarms | None = None,
                  health: HealthMonitor | None = None, guard: TamperGuard | None = None,
-                 on_segment_opened: Callable[[], None] | None = None, workers: int | None = None,
+                 on_segment_opened: Callable[[], None] | None = None,
+                 on_recording: Callable[[], None] | None = None, workers: int | None = None,
                  clock: Clock = SYSTEM, early: Early | None = None):
         self.clock = clock
         self.cfg = cfg
@@ -109,6 +110,7 @@ class Supervisor:
         self.health = health        # fed the workers' stats, pictures, states and segments
         self.guard = guard          # told what edged writes itself (the tamper watcher)
         self.on_segment_opened = on_segment_opened  # retention's space check (edged/daemon/retention_runner.py)
+        self.on_recording = on_recording  # once, when every worker holds its cameras (READY); never after a stop
         self.paused = False         # on_full = stop: recording held until retention frees space
         self.storage_lost: str | None = None  # why the data disk is not the one edged started on
         self.video_dev: int | None = None     # st_dev of the video folder; workers refuse another
@@ -127,7 +129,6 @@ class Supervisor:
         self.events = 0            # progress counter for the watchdog
         self.states: dict[str, str] = {}
         self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
-        self.recording_started = asyncio.Event()
         self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
         self._tg: asyncio.TaskGroup | None = None
         self._rng = random.Random()
@@ -247,8 +248,8 @@ class Supervisor:
             while busy and not stop.done():
                 done, _ = await asyncio.wait([*busy, stop], return_when=asyncio.FIRST_COMPLETED)
                 busy = [b for b in busy if b not in done]
-            if not busy:
-                self.recording_started.set()
+            if not busy and self.on_recording is not None:
+                self.on_recording()
         finally:
             for waiter in [*busy, stop]:
                 waiter.cancel()
