@@ -1,0 +1,143 @@
+"""What an export takes (R5.5, R6): the plan (which segments, which holes: pure), the catalog
+rows it needs, each source checked against its recorded SHA-256, and progress in source bytes.
+Shared by the remux (storage/export_remux.py) and the fragment copy (storage/export_copy.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from storage.catalog import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING, segments_between
+from storage.hashing import sha256_file
+
+GAP_TOLERANCE_US = 1_000          # a run's segments abut exactly; more than this is a hole
+IN_MEMORY_MAX = 128 << 20         # segments up to this size are read once: hashed and remuxed from memory
+PROGRESS_EVERY_S = 0.25
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class ExportError(Exception):
+    """The export was refused or failed; the message names the file and says what to do."""
+
+
+
+# --- the plan: which segments, which holes (pure) ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CameraPlan:
+    camera: str
+    sources: list[dict[str, Any]]   # footage rows in time order
+    gaps: list[dict[str, Any]]      # {from_us, to_us, reason}
+
+
+def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: int,
+                explain: list[dict[str, Any]] = ()) -> CameraPlan:
+    """The footage segments overlapping [from, to) and the holes between them.
+
+    `rows` are the camera's catalog segment rows (any state); `explain` are records that say
+    why footage is absent (the catalog's gaps, destructions), each with from_us, to_us, reason.
+    """
+    footage = sorted((r for r in rows if r["state"] in FOOTAGE_STATES and r["start_us"] < to_us
+                      and (r["end_us"] or r["start_us"]) > from_us), key=lambda r: r["start_us"])
+    absent = [{"from_us": r["start_us"], "to_us": r["end_us"] or to_us, "reason": _state_reason(r)}
+              for r in rows if r["state"] not in FOOTAGE_STATES]
+    gaps = []
+    cursor = from_us
+    for r in footage:
+        if r["start_us"] > cursor + GAP_TOLERANCE_US:
+            gaps.append(_gap(cursor, r["start_us"], [*absent, *explain]))
+        cursor = max(cursor, r["end_us"] or r["start_us"])
+    if cursor < to_us - GAP_TOLERANCE_US:
+        gaps.append(_gap(cursor, to_us, [*absent, *explain]))
+    return CameraPlan(camera, footage, gaps)
+
+
+def _state_reason(row: dict[str, Any]) -> str:
+    return {WRITING: "still being recorded: export again once the segment is closed",
+            MISSING: "the segment file is missing", QUARANTINED: "the segment was unreadable after a crash "
+            "and is quarantined"}.get(row["state"], f"segment {row['state']}")
+
+
+def _gap(start: int, end: int, explain: list[dict[str, Any]]) -> dict[str, Any]:
+    reasons = []
+    for e in explain:
+        if e["from_us"] < end and e["to_us"] > start and e["reason"] not in reasons:
+            reasons.append(e["reason"])
+    return {"from_us": start, "to_us": end, "seconds": round((end - start) / 1e6, 3),
+            "reason": "; ".join(reasons) or "no footage recorded"}
+
+
+def gather(db: Any, cameras: list[str], from_us: int, to_us: int) -> list[dict[str, Any]]:
+    """What the export needs from the catalog, as plain data (any thread with a connection)."""
+    out = []
+    for cam in cameras:
+        row = next(db.query("SELECT id, name, location FROM cameras WHERE id = ?", [cam]), None)
+        if row is None:
+            raise ExportError(f"no camera {cam!r} in the catalog")
+        segs = segments_between(db, from_us, to_us, cam, limit=1_000_000)
+        explain = [{"from_us": g["from_us"], "to_us": g["to_us"], "reason": g["reason"]} for g in db.query(
+            "SELECT * FROM gaps WHERE camera = ? AND from_us < ? AND to_us > ?", [cam, to_us, from_us])]
+        explain += [{"from_us": d["start_us"], "to_us": d["end_us"] or d["start_us"],
+                     "reason": f"destroyed by the retention engine ({d['reason']})"} for d in db.query(
+            "SELECT * FROM destructions WHERE camera = ? AND start_us < ? AND coalesce(end_us, start_us) > ?",
+            [cam, to_us, from_us])]
+        out.append({"camera": cam, "name": row["name"], "location": row["location"], "segments": segs,
+                    "explain": explain})
+    return out
+
+
+# --- progress ------------------------------------------------------------------------------
+@dataclass
+class Meter:
+    """Progress over all cameras in source bytes (each byte is hashed, then remuxed)."""
+
+    total: int
+    report: Progress | None
+    done: float = 0.0
+    _last: float = field(default=0.0)
+
+    def add(self, n: float, camera: str, final: bool = False) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.report is not None and (final or now - self._last >= PROGRESS_EVERY_S):
+            self._last = now
+            self.report({"stage": "export", "camera": camera, "done_bytes": int(self.done / 2),
+                         "total_bytes": self.total, "fraction": round(min(1.0, self.done / max(1, 2 * self.total)), 4)})
+
+
+
+def utc(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+
+def open_verified(data_dir: Path, row: dict[str, Any]) -> Any:
+    """The segment's bytes (or path, if large) after checking its SHA-256 against the catalog.
+    Runs a segment ahead of the remux, on its own thread (hashing releases the GIL)."""
+    rel = row["path"]
+    path = (data_dir / rel).resolve()
+    if data_dir.resolve() not in path.parents:
+        raise ExportError(f"{rel}: the catalog points outside the data folder; export refused")
+    if not row.get("sha256"):
+        raise ExportError(f"{rel}: the catalog has no hash for it, so it cannot be vouched for; export refused")
+    try:
+        if (row["bytes"] or 0) <= IN_MEMORY_MAX:
+            with open(path, "rb") as f:
+                data = f.read()
+            actual = hashlib.sha256(data).hexdigest()
+            source: Any = io.BytesIO(data)
+        else:
+            actual, source = sha256_file(path), str(path)
+    except FileNotFoundError:
+        raise ExportError(f"{rel}: the segment file is gone (destroyed by retention meanwhile, or removed "
+                          "by hand: see `edgectl alarms`); export refused") from None
+    if actual != row["sha256"]:
+        raise ExportError(f"{rel}: its SHA-256 is {actual}, but the catalog recorded {row['sha256']} when it "
+                          "was written: the file was changed. Export refused; report it as possible tampering")
+    return source
+

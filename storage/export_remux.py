@@ -1,0 +1,220 @@
+"""The remux path of an export: packets copied (never re-encoded) from the segments into one
+MP4 per camera with PyAV, a new part where the stream itself changed. Used when the segments
+do not allow the fragment copy (storage/export_copy.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from storage.export_plan import CameraPlan, ExportError, Meter, open_verified, utc
+from storage.fsutil import PRIVATE_FILE
+from storage.hashing import sha256_file
+
+# find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
+INPUT_OPTIONS = {"skip_frame": "all"}
+
+
+def _signature(v: Any, a: Any) -> tuple:
+    """What must stay the same for segments to share one MP4 (one sample description)."""
+    vc = v.codec_context
+    sig: tuple = (vc.name, vc.width, vc.height, bytes(vc.extradata or b""), v.time_base)
+    if a is not None:
+        ac = a.codec_context
+        sig += (ac.name, ac.sample_rate, ac.channels, bytes(ac.extradata or b""), a.time_base)
+    return sig
+
+
+def _us(ts: int, tb: Fraction) -> int:
+    return ts * tb.numerator * 1_000_000 // tb.denominator
+
+
+def _ticks(us: int, tb: Fraction) -> int:
+    return round(Fraction(us, 1_000_000) / tb)
+
+
+class _Clip:
+    """One output MP4 while it is being written."""
+
+    def __init__(self, path: Path, v: Any, a: Any, sig: tuple):
+        self.path = path
+        self.sig = sig
+        self.out = av.open(str(path), "w", format="mp4")
+        self.ov = self.out.add_stream_from_template(v)
+        self.oa = self.out.add_stream_from_template(a) if a is not None else None
+        self.vtb, self.atb = v.time_base, (a.time_base if a is not None else None)
+        self.video = {"codec": v.codec_context.name, "width": v.codec_context.width, "height": v.codec_context.height}
+        self.audio = None if a is None else {"codec": a.codec_context.name, "sample_rate": a.codec_context.sample_rate,
+                                             "channels": a.codec_context.channels}
+        self.origin_us: int | None = None   # wall time of clip second 0 (the first keyframe)
+        self.last = {"v": None, "a": None}   # last muxed dts per kind, in the input time base
+        self.last_vdur = 0
+        self.frames = 0
+
+    def close(self) -> dict[str, Any]:
+        self.out.close()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        duration_us = _us(self.last["v"] + self.last_vdur, self.vtb) if self.last["v"] is not None else 0
+        os.chmod(self.path, PRIVATE_FILE)
+        return {"file": self.path.name, "sha256": sha256_file(self.path), "bytes": self.path.stat().st_size,
+                "duration_s": round(duration_us / 1e6, 6), "frames": self.frames,
+                "from_us": self.origin_us, "to_us": self.origin_us + duration_us,
+                "from_utc": utc(self.origin_us), "to_utc": utc(self.origin_us + duration_us),
+                "video": self.video, "audio": self.audio}
+
+
+def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us: int,
+                  meter: Meter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One MP4 for the camera; a new part only where the stream itself changed (resolution,
+    codec settings, audio), since one MP4 track holds one set of parameters."""
+    clips: list[dict[str, Any]] = []
+    sources: list[dict[str, Any]] = []
+    clip: _Clip | None = None
+    pending: list[tuple[Any, str, int]] = []  # (packet, kind, wall) from the last keyframe before the start
+
+    def finish() -> None:
+        if clip.origin_us is not None:
+            clips.append(clip.close())
+        else:  # nothing in range was written to it
+            clip.out.close()
+            clip.path.unlink()
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="export-hash")
+    try:
+        ahead = pool.submit(open_verified, data_dir, plan.sources[0]) if plan.sources else None
+        for i, row in enumerate(plan.sources):
+            src = ahead.result()
+            ahead = pool.submit(open_verified, data_dir, plan.sources[i + 1]) if i + 1 < len(plan.sources) else None
+            meter.add(row["bytes"] or 0, plan.camera)
+            with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None, options=INPUT_OPTIONS) as c:
+                if not c.streams.video:
+                    raise ExportError(f"{row['path']}: no video stream; export refused")
+                v = c.streams.video[0]
+                a = next((s for s in c.streams.audio if s.codec_context.name == "aac"), None)
+                sig = _signature(v, a)
+                if clip is None or clip.sig != sig:
+                    if clip is not None:
+                        finish()
+                    clip = _Clip(out / f"{plan.camera}-part{len(clips) + 1}.mp4", v, a, sig)
+                entry = {"path": row["path"], "sha256": row["sha256"], "bytes": row["bytes"], "state": row["state"],
+                         "start_us": row["start_us"], "end_us": row["end_us"], "clip": clip.path.name,
+                         "clip_offset_s": None}
+                _remux_segment(c, v, a, clip, row, from_us, to_us, pending, entry, meter, plan.camera)
+                sources.append(entry)
+        if clip is not None:
+            finish()
+            clip = None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if clip is not None:  # failed part-way: the caller removes the folder
+            clip.out.close()
+    if len(clips) == 1:  # the usual case: one clip, named for the camera
+        name = f"{plan.camera}.mp4"
+        os.rename(out / clips[0]["file"], out / name)
+        for s in sources:
+            s["clip"] = name if s["clip"] == clips[0]["file"] else s["clip"]
+        clips[0]["file"] = name
+    for s in sources:
+        if s["clip_offset_s"] is None:
+            s["clip"] = None  # nothing of it fell in the range
+    return clips, sources
+
+
+def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], from_us: int, to_us: int,
+                   pending: list, entry: dict[str, Any], meter: Meter, camera: str) -> None:
+    """Copy the packets of one segment that fall in the range into the clip."""
+    base = row["start_us"]  # the wall time of the segment's first keyframe, whose dts is 0
+    vidx = v.index
+    streams = [v] + ([a] if a is not None else [])
+    offsets: dict[str, int] | None = None
+    done = {"v": False, "a": a is None}
+    size = max(1, row["bytes"] or 1)
+    seen = count = 0
+
+    def place() -> dict[str, int]:
+        """Ticks to add to this segment's timestamps: its wall offset from the clip's start."""
+        off = {"v": _ticks(base - clip.origin_us, clip.vtb)}
+        if clip.last["v"] is not None and off["v"] <= clip.last["v"]:
+            # The host clock stepped back: the segment overlaps the one before in wall time. Put it
+            # right after, and say so; clip time no longer equals wall time from here.
+            off["v"] = clip.last["v"] + max(1, clip.last_vdur)
+            entry["note"] = "overlaps the previous segment in wall time (host clock stepped back); placed after it"
+        placed = _us(off["v"], clip.vtb)
+        entry["clip_offset_s"] = round(placed / 1e6, 6)
+        if clip.atb is not None:
+            off["a"] = _ticks(placed, clip.atb)
+        return off
+
+    def write(pkt: Any, kind: str) -> None:
+        nonlocal offsets
+        if offsets is None:
+            offsets = place()
+        dts = pkt.dts + offsets[kind]
+        if clip.last[kind] is not None and dts <= clip.last[kind]:
+            return  # audio overlapping the previous segment's (after a clock step): drop, never reorder
+        pkt.pts = (pkt.pts if pkt.pts is not None else pkt.dts) + offsets[kind]
+        pkt.dts = dts
+        if dts < 0:
+            return
+        clip.last[kind] = dts
+        if kind == "v":
+            clip.last_vdur = pkt.duration or clip.last_vdur
+            clip.frames += 1
+        pkt.stream = clip.ov if kind == "v" else clip.oa
+        clip.out.mux(pkt)
+
+    def start(origin: int) -> None:
+        clip.origin_us = origin
+        for p, k, w in pending:
+            if w >= origin:
+                write(p, k)
+        pending.clear()
+
+    # Integer time-base arithmetic per packet: a Fraction per packet costs more than the mux.
+    scale = {s.index: (s.time_base.numerator * 1_000_000, s.time_base.denominator) for s in streams}
+    for pkt in c.demux(streams):
+        if pkt.dts is None or pkt.size == 0:
+            continue
+        index = pkt.stream_index
+        kind = "v" if index == vidx else "a"
+        if kind == "a" and clip.oa is None:
+            continue
+        num, den = scale[index]
+        wall = base + pkt.dts * num // den
+        if wall >= to_us:
+            done[kind] = True
+            if done["v"] and done["a"]:
+                break
+            continue
+        if clip.origin_us is None:  # looking for the keyframe at or before the start
+            if kind == "v" and pkt.is_keyframe and wall <= from_us:
+                pending.clear()
+                pending.append((pkt, kind, wall))
+            elif kind == "v" and pkt.is_keyframe and not pending:
+                start(wall)  # footage begins after the requested start: its first keyframe
+                write(pkt, kind)
+            elif pending and (kind == "a" or wall < from_us):
+                pending.append((pkt, kind, wall))
+            elif pending:
+                start(pending[0][2])
+                write(pkt, kind)
+            continue
+        write(pkt, kind)
+        count += 1
+        if not count & 255 and pkt.pos is not None and pkt.pos > seen:  # progress within a long segment
+            meter.add(pkt.pos - seen, camera)
+            seen = pkt.pos
+    if clip.origin_us is None and pending:
+        start(pending[0][2])  # the segment ended before reaching the start: begin at its last keyframe
+    meter.add(size - seen, camera)
+
