@@ -21,6 +21,7 @@ from typing import Any, Callable
 import av
 
 from recorder import diagnose
+from recorder.events import Closing, Emit, Opened, State, Stats
 from recorder.imagecheck import ImageSampler
 from recorder.segment import SegmentFile
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
@@ -40,7 +41,6 @@ from storage.layout import VIDEO_DIR, segment_relpath
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
 STATS_EVERY_US = 5_000_000
 _NEVER = 1 << 62  # next_sample when image checks are off
 _CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
@@ -142,7 +142,7 @@ class StorageGate:
 
 
 class CameraRecorder:
-    def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[..., None],
+    def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[[Closing], None],
                  sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM):
         self.id: str = camera["id"]
         self.clock = clock
@@ -170,9 +170,8 @@ class CameraRecorder:
     def _state(self, state: str, error: str | None = None, kind: str | None = None) -> None:
         """A state change, with why (kept across retries), the reconnect count and the time of
         the last frame, so an offline camera says what is wrong and since when (design/0024)."""
-        self.emit({"ev": "state", "camera": self.id, "state": state, "error": error, "kind": kind,
-                   "reconnects": self.counters["reconnects"], "last_frame_us": self.last_frame_us or None,
-                   "at": self.clock.now_us()})
+        self.emit(State(self.id, state, error, kind, self.counters["reconnects"], self.last_frame_us or None,
+                        self.clock.now_us()))
 
     def _open(self) -> Source:
         start = time.monotonic()
@@ -365,24 +364,22 @@ class CameraRecorder:
         self.seg_meta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
                          "audio": int(self._audio is not None)}
         self.boundary = next_boundary(wall, self.settings.segment_us)
-        self.emit({"ev": "open", "camera": self.id, "path": relpath, "start_us": wall, "at": self.clock.now_us()})
+        self.emit(Opened(self.id, relpath, wall, self.clock.now_us()))
 
     def _close_segment(self, end_us: int | None, reason: str) -> None:
+        """Close the file; the hasher reports it `Closed` (one event, with its sha256)."""
         seg, self.seg = self.seg, None
         if seg is None:
             return
         end = self.seg_end if end_us is None else end_us
-        ended = {"ev": "ended", "camera": self.id, "path": self.seg_rel, "end_us": end, "reason": reason}
         try:
             size = seg.close()
         except Exception as exc:  # noqa: BLE001 - the file is still recovered at the next start
             log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc,
                       **logs.fields(camera=self.id, segment=self.seg_rel))
-            self.emit({**ended, "reason": "close failed"})
+            self.on_closed(Closing(self.id, self.seg_rel, end, "close failed"))
             return
-        self.emit(ended)
-        self.on_closed({"camera": self.id, "path": self.seg_rel, "end_us": end, "bytes": size,
-                        "frames": seg.frames, "file_id": seg.file_id, **self.seg_meta})
+        self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames, seg.file_id, **self.seg_meta))
 
 
 class _Stats:
@@ -410,7 +407,7 @@ class _Stats:
                 self.key_span += media - self.last_key
             self.last_key = media
 
-    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> dict[str, Any]:
+    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> Stats:
         """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
         earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
         declared but silent audio stream shows), `audio_codec` (the first declared, recorded or
@@ -420,8 +417,7 @@ class _Stats:
         ctx = video.codec_context
         if self.key_gaps:
             self.key_interval = round(self.key_span / self.key_gaps / 1e6, 3)
-        return {"ev": "stats", "camera": camera, "fps": round(self.frames / secs, 2),
-                "bitrate": int(self.bytes * 8 / secs), "codec": ctx.name, "width": ctx.width,
-                "height": ctx.height, "audio": int(audio is not None), "last_packet_us": self.last_wall,
-                "lateness_us": lateness_us, "keyframe_interval": self.key_interval, "clock_skew_us": skew_us,
-                "audio_packets": self.audio, "audio_codec": audio_codec, **counters}
+        return Stats(camera=camera, fps=round(self.frames / secs, 2), bitrate=int(self.bytes * 8 / secs),
+                     codec=ctx.name, width=ctx.width, height=ctx.height, audio=int(audio is not None),
+                     last_packet_us=self.last_wall, lateness_us=lateness_us, keyframe_interval=self.key_interval,
+                     clock_skew_us=skew_us, audio_packets=self.audio, audio_codec=audio_codec, **counters)

@@ -15,14 +15,15 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import av
 import numpy as np
 
+from recorder.events import Emit, Image
+
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
 
 # The analysed picture: small enough that numpy costs well under a millisecond, big enough
 # that a heavy blur still shows (a 1080p picture is shrunk 6x, 720p 4x).
@@ -276,8 +277,7 @@ class ImageSampler:
                 cam._done(False)
                 continue
             cam.failed = False
-            event["skipped"] = cam._done(True)
-            self.emit(event)
+            self.emit(Image(**event, skipped=cam._done(True)))
 
 
 def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.VideoFrame:
@@ -294,7 +294,7 @@ def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.Vide
 
 
 def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, at_us: int) -> dict[str, Any]:
-    """Decode, shrink and measure one keyframe: the `image` event (without `skipped`)."""
+    """Decode, shrink and measure one keyframe: the `Image` event's fields (all but `skipped`)."""
     t0 = time.perf_counter()
     frame = decode_keyframe(codec, extradata, data)
     small = cam.reformatter.reformat(frame, width=WIDTH, height=HEIGHT, format="yuv420p",
@@ -303,5 +303,5 @@ def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, 
     metrics = measure(grey, plane(small, 1), plane(small, 2), cam.previous)
     metrics["width"], metrics["height"] = frame.width, frame.height
     cam.previous = grey
-    return {"ev": "image", "camera": cam.camera, "at": at_us, "metrics": metrics,
+    return {"camera": cam.camera, "at": at_us, "metrics": metrics,
             "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2)}

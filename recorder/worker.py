@@ -3,7 +3,8 @@
 Started by the daemon as `python -m recorder.worker`. The first stdin line is the settings;
 then `{"cmd": "add", "camera": {...}}`, `{"cmd": "remove", "camera": id}`, `{"cmd": "storage", "video_dev": N}`, `{"cmd": "stop"}`.
 End of stdin (the daemon died) also stops: open segments are closed cleanly first.
-Events are JSON lines; see edged/daemon/supervisor.py for their handling.
+Events are JSON lines, one typed event per fact (recorder/events.py); the daemon's supervisor
+reads them.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
+from recorder import events
 from recorder.camera import CameraRecorder, Settings, StorageGate
 from recorder.imagecheck import ImageSampler
 from storage import logs
@@ -37,12 +38,12 @@ class EventSink:
 
     def __init__(self, fd: int):
         self._out = os.fdopen(fd, "w", buffering=1)
-        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(EVENT_QUEUE)
+        self._q: queue.Queue[events.Event | None] = queue.Queue(EVENT_QUEUE)
         self._thread = threading.Thread(target=self._run, name="events", daemon=True)
         self._thread.start()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("ev") in ("stats", "image"):  # periodic: the next one replaces a lost one
+    def __call__(self, event: events.Event) -> None:
+        if isinstance(event, events.PERIODIC):  # the next one replaces a lost one
             try:
                 self._q.put_nowait(event)
             except queue.Full:
@@ -53,7 +54,7 @@ class EventSink:
     def _run(self) -> None:
         while (event := self._q.get()) is not None:
             try:
-                self._out.write(json.dumps(event) + "\n")
+                self._out.write(events.encode(event))
             except (BrokenPipeError, OSError):
                 return
 
@@ -63,31 +64,37 @@ class EventSink:
 
 
 class Hasher:
-    """Hashes closed segments off the camera threads, then reports them closed."""
+    """Hashes closed segments off the camera threads, then reports each in one event: `Closed`
+    with its sha256 (or None when the close or the hash failed), or `Stranded`. In the order
+    the segments closed."""
 
     def __init__(self, data_dir: Path, emit: EventSink, clock: Clock = SYSTEM):
         self._data_dir = data_dir
         self._clock = clock
         self._emit = emit
-        self._q: queue.Queue[dict[str, Any] | None] = queue.Queue(HASH_QUEUE)
+        self._q: queue.Queue[events.Closing | None] = queue.Queue(HASH_QUEUE)
         self._thread = threading.Thread(target=self._run, name="hasher", daemon=True)
         self._thread.start()
 
-    def submit(self, closed: dict[str, Any]) -> None:
-        self._q.put(closed)
+    def submit(self, closing: events.Closing) -> None:
+        self._q.put(closing)
 
     def _run(self) -> None:
         while (item := self._q.get()) is not None:
-            dev, ino = item.pop("file_id")
-            try:
-                item["sha256"] = sha256_same_file(self._data_dir / item["path"], dev, ino)
-            except NotThere as exc:  # written to a disk that is no longer at the data folder's path
-                self._emit({"ev": "stranded", "camera": item["camera"], "path": item["path"], "error": str(exc)})
-                continue
-            except OSError as exc:
-                log.error("cannot hash %s: %s", item["path"], exc)
-                continue  # stays `writing`; the next reconciliation recovers it
-            self._emit({"ev": "closed", **item, "closed_us": self._clock.now_us()})
+            self._emit(self._hash(item))
+
+    def _hash(self, item: events.Closing) -> events.Closed | events.Stranded:
+        if item.file_id is None:  # the close failed: nothing proven, the next reconciliation recovers it
+            return item.closed(None, self._clock.now_us())
+        dev, ino = item.file_id
+        try:
+            sha256 = sha256_same_file(self._data_dir / item.path, dev, ino)
+        except NotThere as exc:  # written to a disk that is no longer at the data folder's path
+            return item.stranded(str(exc))
+        except OSError as exc:
+            log.error("cannot hash %s: %s", item.path, exc)
+            sha256 = None  # stays `writing`; the next reconciliation recovers it
+        return item.closed(sha256, self._clock.now_us())
 
     def close(self) -> None:
         self._q.put(None)
@@ -151,7 +158,7 @@ def main() -> int:
     hasher.close()
     if sampler is not None:
         sampler.close()
-    emit({"ev": "bye"})
+    emit(events.Bye())
     emit.close()
     return 0
 

@@ -4,9 +4,12 @@ Stepping the real clock of a shared box is not an option, so the recorder's wall
 reading is shifted in-process; everything else (RTSP server, PyAV, files) is real.
 """
 
+from dataclasses import asdict
+
 import pytest
 
 from recorder.camera import CameraRecorder, Settings
+from recorder.events import to_dict
 from storage.clock import SteppedClock
 from tests.support.cameras import RtspServer, ffprobe_errors, make_clip
 from tests.support.daemon import wait_for
@@ -23,10 +26,11 @@ def server(tmp_path):
 
 def test_clock_step_starts_a_new_segment_at_the_new_wall_time(tmp_path, server):
     clock = SteppedClock()
-    events, closed = [], []
+    events = []  # the thread's events and its closed segments (to the hasher), in the order it made them
     settings = Settings(data_dir=tmp_path, segment_us=60 * S, fragment_us=S, fsync_us=2 * S,
                         connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=2 * S)
-    rec = CameraRecorder({"id": "cam", "url": server.url("cam")}, settings, events.append, closed.append, clock=clock)
+    rec = CameraRecorder({"id": "cam", "url": server.url("cam")}, settings, lambda e: events.append(to_dict(e)),
+                         lambda c: events.append({"ev": "closing", **asdict(c)}), clock=clock)
     rec.start()
     try:
         wait_for(lambda: [e for e in events if e["ev"] == "open"], 20, "the first segment")
@@ -49,7 +53,7 @@ def test_clock_step_starts_a_new_segment_at_the_new_wall_time(tmp_path, server):
     assert rec.counters["clock_steps"] == 1
     # The old segment ends on the old clock; the new one starts on the stepped clock.
     assert opened["start_us"] - ended["end_us"] == pytest.approx(30 * S, abs=0.2 * S)
-    for c in closed:
+    for c in [e for e in events if e["ev"] == "closing"]:
         assert ffprobe_errors(tmp_path / c["path"]) == ""
 
 
@@ -65,8 +69,8 @@ def test_a_camera_that_never_answers_does_not_hang_its_thread(tmp_path):
     events = []
     settings = Settings(data_dir=tmp_path, segment_us=60 * S, fragment_us=S, fsync_us=2 * S,
                         connect_timeout_us=1 * S, read_timeout_us=1 * S, reconnect_max_us=S)
-    rec = CameraRecorder({"id": "mute", "url": f"rtsp://u:secret@127.0.0.1:{port}/x"}, settings, events.append,
-                         lambda _c: None)
+    rec = CameraRecorder({"id": "mute", "url": f"rtsp://u:secret@127.0.0.1:{port}/x"}, settings,
+                         lambda e: events.append(to_dict(e)), lambda _c: None)
     started = time.monotonic()
     rec.start()
     try:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from recorder import imagecheck as ic
+from recorder.events import to_dict
 from recorder.imagecheck import DEFAULT_THRESHOLDS as T
 from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer
@@ -179,7 +180,7 @@ def test_a_full_pool_skips_and_counts_without_blocking_the_camera_thread(clip_di
 
     def slow_emit(event):  # the daemon stops reading: the pool thread is stuck in emit
         release.wait(30)
-        events.append(event)
+        events.append(to_dict(event))
 
     pool = ic.ImageSampler(slow_emit, threads=1, depth=1)
     pkt = av.Packet(frames[1])
@@ -209,7 +210,7 @@ def test_a_full_pool_skips_and_counts_without_blocking_the_camera_thread(clip_di
 
 def test_a_picture_that_does_not_decode_is_a_skipped_sample(clip_dir, caplog):
     events: list[dict] = []
-    pool = ic.ImageSampler(events.append, threads=1, depth=2)
+    pool = ic.ImageSampler(lambda e: events.append(to_dict(e)), threads=1, depth=2)
     cam = pool.camera("cam")
     codec, extradata, frames = keyframes(health_clip(clip_dir, "healthy"))
     cam.codec, cam.extradata = codec, extradata

@@ -21,6 +21,7 @@ import numpy as np
 from edged.rules import health
 from edged.alarms import Alarms
 from edged.config import Config
+from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
 from storage import audit
 from storage import cameras as camera_table
@@ -89,12 +90,13 @@ class HealthMonitor:
             self.images.pop(cam, None)  # a sample from before the outage says nothing now
         return self._public(cam)
 
-    def on_stats(self, ev: dict[str, Any]) -> None:
-        self.stats[ev["camera"]] = ev
+    def on_stats(self, ev: events.Stats) -> None:
+        self.stats[ev.camera] = events.to_dict(ev)
 
-    def on_image(self, ev: dict[str, Any]) -> None:
-        cam = ev["camera"]
-        ev = {**ev, "thumb": thumb_of(ev)}
+    def on_image(self, event: events.Image) -> None:
+        cam = event.camera
+        ev = events.to_dict(event)
+        ev["thumb"] = thumb_of(ev)
         ev["similarity"] = self._similarity(cam, ev["thumb"])  # once per sample, not per evaluation
         self.images[cam] = ev
         self.samples[cam] = self.samples.get(cam, 0) + 1

@@ -23,7 +23,7 @@ from edged.daemon.prestart import Early, add_command, assign, spawn_worker, work
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from edged.daemon.task_keeper import keep
-from recorder import diagnose
+from recorder import diagnose, events
 from recorder.camera import backoff_us
 from storage import audit, logs
 from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING
@@ -61,6 +61,22 @@ def camera_row(cam: CameraConfig) -> dict[str, Any]:
     if not cam.enabled:
         row["state"] = DISABLED
     return row
+
+
+def _end_reason(reason: str, before: str | None) -> str:
+    """Why a camera has no footage after a segment that ended for `reason`: a stop keeps the
+    reason the camera was stopped for."""
+    return before if reason == "camera stopped" and before is not None else reason
+
+
+@dataclass(eq=False)
+class _Unclosed:
+    """A segment opened and not yet reported closed (its hash may take a while)."""
+
+    camera: str
+    slot: int                     # the worker that has it open
+    done: asyncio.Future          # the Closed or Stranded event; None if its worker ended first
+    after: str | None = None      # an error the camera reported after closing it
 
 
 @dataclass(eq=False)
@@ -125,11 +141,13 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.last_end: dict[str, int] = {}
         self.gap_reason: dict[str, str] = {}
-        self.stats: dict[str, dict[str, Any]] = {}
+        self.stats: dict[str, events.Stats] = {}
         self.events = 0            # progress counter for the watchdog
         self.states: dict[str, str] = {}
         self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
         self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
+        self.unclosed: dict[str, _Unclosed] = {}  # path -> a segment opened and not yet reported closed
+        self.newest: dict[str, str] = {}          # camera -> the path of its newest opened segment
         self._tg: asyncio.TaskGroup | None = None
         self._rng = random.Random()
 
@@ -371,6 +389,7 @@ class Supervisor:
                 proc.kill()
                 await proc.wait()
             slot.proc = None
+            self._forget_unclosed(slot.index)
 
     async def _read_events(self, slot: WorkerSlot, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -382,11 +401,11 @@ class Supervisor:
 
     async def _event(self, slot: WorkerSlot, line: bytes) -> None:
         try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
+            event = events.decode(line)
+        except ValueError:
             log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
             return
-        await self.handle(event)
+        await self.handle(event, slot.index)
 
     async def _after_worker_death(self, slot: WorkerSlot) -> None:
         """Close what the dead worker left open, so its cameras' footage counts, off the
@@ -435,70 +454,120 @@ class Supervisor:
         finally:
             done.set_result(None)
 
-    async def _gap(self, cam: str, ev: dict[str, Any], reason: str, waited: asyncio.Future | None) -> None:
+    async def _gap(self, cam: str, ev: events.Opened, reason: str, waited: asyncio.Future | None) -> None:
         """A hole before a new segment is a gap row (a run's segments abut exactly)."""
         if waited is not None:
             await waited
-            prev = await self.writer.run(Catalog.last_end_before, cam, ev["start_us"])
+            prev = await self.writer.run(Catalog.last_end_before, cam, ev.start_us)
         else:
             prev = self.last_end.get(cam)
-        if prev is not None and ev["start_us"] > prev:
-            await self.writer.run(Catalog.add_gap, cam, prev, ev["start_us"], reason)
-            log.info("camera %s: gap of %.1f s (%s)", cam, (ev["start_us"] - prev) / 1e6, reason,
-                     **logs.fields(camera=cam, segment=ev["path"]))
+        if prev is not None and ev.start_us > prev:
+            await self.writer.run(Catalog.add_gap, cam, prev, ev.start_us, reason)
+            log.info("camera %s: gap of %.1f s (%s)", cam, (ev.start_us - prev) / 1e6, reason,
+                     **logs.fields(camera=cam, segment=ev.path))
+
+    async def _gap_after_close(self, cam: str, ev: events.Opened, prior: _Unclosed, before: str | None) -> None:
+        """The camera's previous segment is still being hashed: its `Closed` says where it
+        ended and why; the gap is measured from it, with the reason it would have had, had
+        the close been reported before this open (`before`: the reason known at the open)."""
+        closed = await prior.done
+        if closed is None:  # its worker ended first: a recovery decides where it ended, or the next start does
+            recovery = self.recovering.get(cam)
+            if recovery is not None:
+                await self._gap(cam, ev, before or "no footage", recovery)
+            return
+        reason = prior.after or _end_reason(closed.reason, before)
+        if ev.start_us > closed.end_us:
+            await self.writer.run(Catalog.add_gap, cam, closed.end_us, ev.start_us, reason)
+            log.info("camera %s: gap of %.1f s (%s)", cam, (ev.start_us - closed.end_us) / 1e6, reason,
+                     **logs.fields(camera=cam, segment=ev.path))
+
+    def _forget_unclosed(self, slot: int) -> None:
+        """A worker ended: none of the segments it had open will be reported closed now."""
+        for path, u in list(self.unclosed.items()):
+            if u.slot == slot:
+                del self.unclosed[path]
+                u.done.set_result(None)
+                if self.newest.get(u.camera) == path:
+                    del self.newest[u.camera]
 
     # events -------------------------------------------------------------------------
-    async def handle(self, ev: dict[str, Any]) -> None:
+    async def handle(self, ev: events.Event, slot: int = -1) -> None:
+        """One event from the worker in `slot`."""
         self.events += 1
-        kind, cam = ev.get("ev"), ev.get("camera")
-        if kind == "stats":
-            self.stats[cam] = ev
-            if self.health is not None:
-                self.health.on_stats(ev)
-        elif kind == "image":
-            if self.health is not None:
-                self.health.on_image(ev)
-        elif kind == "state":
-            if ev["state"] == RECORDING:
-                self.down_since.pop(cam, None)
-            else:
-                self.down_since.setdefault(cam, time.monotonic())  # reconnect attempts don't restart the clock
-            self.states[cam] = ev["state"]
-            if ev["state"] == OFFLINE and ev.get("error"):
-                self.gap_reason[cam] = ev["error"]
-            public = ev["state"] if self.health is None else self.health.on_state(cam, ev["state"], ev.get("error"),
-                                                                                  ev["at"])
-            await self.writer.run(Catalog.set_camera_state, cam, public, ev.get("error"), ev["at"],
-                                  ev.get("reconnects"), ev.get("last_frame_us"), ev.get("kind"))
-        elif kind == "open":
-            reason = self.gap_reason.get(cam, "no footage")
-            pending = self.recovering.pop(cam, None)
-            if pending is not None and not pending.done():  # measured once the recovery is done
-                assert self._tg is not None
-                self._tg.create_task(self._gap(cam, ev, reason, pending), name=f"gap-{cam}")
-            else:
-                await self._gap(cam, ev, reason, pending)
-            await self.writer.run(Catalog.open_segment, cam, ev["start_us"], ev["path"], ev["at"])
-            if self.health is not None:
-                self.health.on_segment(cam, ev["start_us"])
-            if self.guard is not None:
-                self.guard.opened(ev["path"])
-            if self.on_segment_opened is not None:
-                self.on_segment_opened()
-        elif kind == "ended":
-            self.last_end[cam] = ev["end_us"]
-            if ev["reason"] != "camera stopped" or cam not in self.gap_reason:
-                self.gap_reason[cam] = ev["reason"]  # a stop keeps the reason it was stopped for
-        elif kind == "stranded":  # closed on a disk that is no longer at the data folder's path
-            await self.writer.run(Catalog.strand_segment, ev["path"], ev["error"])
+        match ev:
+            case events.Stats():
+                self.stats[ev.camera] = ev
+                if self.health is not None:
+                    self.health.on_stats(ev)
+            case events.Image():
+                if self.health is not None:
+                    self.health.on_image(ev)
+            case events.State():
+                await self._on_state(ev)
+            case events.Opened():
+                await self._on_open(ev, slot)
+            case events.Closed() | events.Stranded():
+                await self._on_closed(ev)
+
+    async def _on_state(self, ev: events.State) -> None:
+        cam = ev.camera
+        if ev.state == RECORDING:
+            self.down_since.pop(cam, None)
+        else:
+            self.down_since.setdefault(cam, time.monotonic())  # reconnect attempts don't restart the clock
+        self.states[cam] = ev.state
+        if ev.state == OFFLINE and ev.error:
+            self.gap_reason[cam] = ev.error
+            newest = self.unclosed.get(self.newest.get(cam, ""))
+            if newest is not None:  # the camera closed it before it said this: the error came after
+                newest.after = ev.error
+        public = ev.state if self.health is None else self.health.on_state(cam, ev.state, ev.error, ev.at)
+        await self.writer.run(Catalog.set_camera_state, cam, public, ev.error, ev.at, ev.reconnects,
+                              ev.last_frame_us, ev.kind)
+
+    async def _on_open(self, ev: events.Opened, slot: int) -> None:
+        cam = ev.camera
+        before = self.gap_reason.get(cam)
+        reason = before or "no footage"
+        pending = self.recovering.pop(cam, None)
+        prior = self.unclosed.get(self.newest.get(cam, ""))
+        if pending is not None and not pending.done():  # measured once the recovery is done
+            assert self._tg is not None
+            self._tg.create_task(self._gap(cam, ev, reason, pending), name=f"gap-{cam}")
+        elif prior is not None:  # measured once the previous segment is reported closed
+            assert self._tg is not None
+            self._tg.create_task(self._gap_after_close(cam, ev, prior, before), name=f"gap-{cam}")
+        else:
+            await self._gap(cam, ev, reason, pending)
+        self.unclosed[ev.path] = _Unclosed(cam, slot, asyncio.get_running_loop().create_future())
+        self.newest[cam] = ev.path
+        await self.writer.run(Catalog.open_segment, cam, ev.start_us, ev.path, ev.at)
+        if self.health is not None:
+            self.health.on_segment(cam, ev.start_us)
+        if self.guard is not None:
+            self.guard.opened(ev.path)
+        if self.on_segment_opened is not None:
+            self.on_segment_opened()
+
+    async def _on_closed(self, ev: events.Closed | events.Stranded) -> None:
+        """One event per close: the end (for the next gap), then the row: `complete` with its
+        hash, `stranded`, or left `writing` for the next reconciliation when there is no hash."""
+        cam = ev.camera
+        unclosed = self.unclosed.pop(ev.path, None)
+        self.last_end[cam] = ev.end_us
+        if unclosed is None or unclosed.after is None:  # else a later error is the reason already
+            self.gap_reason[cam] = _end_reason(ev.reason, self.gap_reason.get(cam))
+        if isinstance(ev, events.Stranded):  # closed on a disk that is no longer at the data folder's path
+            await self.writer.run(Catalog.strand_segment, ev.path, ev.error)
             log.error("camera %s: segment %s is not at its path (%s); it is recovered when the disk is back",
-                      cam, ev["path"], ev["error"], **logs.fields(camera=cam, segment=ev["path"]))
-        elif kind == "closed":
-            fields = {k: ev[k] for k in ("end_us", "bytes", "frames", "codec", "width", "height", "audio",
-                                         "sha256", "closed_us")}
-            await self.writer.run(Catalog.close_segment, ev["path"], fields)
+                      cam, ev.path, ev.error, **logs.fields(camera=cam, segment=ev.path))
+        elif ev.complete:
+            await self.writer.run(Catalog.close_segment, ev.path, ev.catalog_fields())
             if self.guard is not None:
-                self.guard.closed(ev["path"])
+                self.guard.closed(ev.path)
+        if unclosed is not None:
+            unclosed.done.set_result(ev)
 
     async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
@@ -510,8 +579,8 @@ class Supervisor:
             await self._camera_alarms()
             stats, self.stats = self.stats, {}
             if stats:
-                rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
-                         "keyframe_interval": ev.get("keyframe_interval"), "clock_skew_us": ev.get("clock_skew_us"),
+                rows = [{"id": cam, **{k: getattr(ev, k) for k in keys}, "ts_fixes": ev.ts_fixes + ev.ts_jumps,
+                         "keyframe_interval": ev.keyframe_interval, "clock_skew_us": ev.clock_skew_us,
                          "updated_us": self.clock.now_us()} for cam, ev in stats.items()]
                 await self.writer.run(Catalog.set_camera_stats, rows)
 

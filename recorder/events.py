@@ -1,0 +1,184 @@
+"""What a recorder worker tells the daemon: one small frozen dataclass per fact.
+
+The worker's stdout carries them as JSON lines, `{"ev": <tag>, <field>: <value>, ...}`
+(`encode`, `decode`). The camera threads, the hasher and the image pool make them; the
+daemon (edged/daemon/) reads them. A segment is opened in one event
+(`Opened`) and closed in one event (`Closed`) that carries its sha256 or says why it has none
+(design/0039).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    tag: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True)
+class State(Event):
+    """A camera's recorder state changed (connecting, recording, offline, stopped), with why
+    (kept across retries), its reconnect count and the wall time of its last frame."""
+
+    tag: ClassVar[str] = "state"
+    camera: str
+    state: str
+    error: str | None
+    kind: str | None          # recorder/diagnose.py's kind of failure
+    reconnects: int
+    last_frame_us: int | None
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Opened(Event):
+    """A segment file was created; its first frame is at `start_us` (wall)."""
+
+    tag: ClassVar[str] = "open"
+    camera: str
+    path: str                 # relative to the data folder
+    start_us: int
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Closed(Event):
+    """A segment ended (at `end_us`, for `reason`), was closed, fsynced and hashed.
+
+    `sha256` is None when the close or the hash failed: the file is not proven complete, its
+    row stays `writing` and the next start's reconciliation recovers it. Either way the
+    camera's timeline moved on: the next gap is measured from `end_us`."""
+
+    tag: ClassVar[str] = "closed"
+    camera: str
+    path: str
+    end_us: int
+    reason: str               # boundary, disconnect, camera stopped, host clock step, timestamp jump, close failed
+    sha256: str | None
+    closed_us: int
+    bytes: int | None = None
+    frames: int | None = None
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.sha256 is not None
+
+    def catalog_fields(self) -> dict[str, Any]:
+        """What the catalog's segment row takes at close (storage/catalog.py: close_segment)."""
+        return {"end_us": self.end_us, "bytes": self.bytes, "frames": self.frames, "codec": self.codec,
+                "width": self.width, "height": self.height, "audio": self.audio, "sha256": self.sha256,
+                "closed_us": self.closed_us}
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """Not an event: a segment a camera thread has closed (trailer written, fsynced), handed to
+    the worker's hasher, which reports it `Closed` or `Stranded`. Without `file_id` the close
+    failed and there is nothing to hash."""
+
+    camera: str
+    path: str
+    end_us: int
+    reason: str
+    bytes: int | None = None
+    frames: int | None = None
+    file_id: tuple[int, int] | None = None   # (st_dev, st_ino) of the file the camera wrote
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio: int | None = None
+
+    def closed(self, sha256: str | None, closed_us: int) -> Closed:
+        return Closed(self.camera, self.path, self.end_us, self.reason, sha256, closed_us, self.bytes, self.frames,
+                      self.codec, self.width, self.height, self.audio)
+
+    def stranded(self, error: str) -> Stranded:
+        return Stranded(self.camera, self.path, self.end_us, self.reason, error)
+
+
+@dataclass(frozen=True, slots=True)
+class Stranded(Event):
+    """A segment ended and was closed on a disk that is no longer at the data folder's path:
+    it is recovered when that disk is back (design/0023)."""
+
+    tag: ClassVar[str] = "stranded"
+    camera: str
+    path: str
+    end_us: int
+    reason: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stats(Event):
+    """A camera's figures over the last window (recorder/camera.py: _Stats.report)."""
+
+    tag: ClassVar[str] = "stats"
+    camera: str
+    fps: float
+    bitrate: int
+    codec: str
+    width: int
+    height: int
+    audio: int
+    last_packet_us: int
+    lateness_us: int | None
+    keyframe_interval: float | None
+    clock_skew_us: int | None
+    audio_packets: int
+    audio_codec: str | None
+    reconnects: int
+    ts_fixes: int
+    ts_jumps: int
+    clock_steps: int
+
+
+@dataclass(frozen=True, slots=True)
+class Image(Event):
+    """One keyframe sampled and measured (recorder/imagecheck.py)."""
+
+    tag: ClassVar[str] = "image"
+    camera: str
+    at: int
+    metrics: dict[str, Any]
+    thumb: str | None
+    decode_ms: float
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Bye(Event):
+    """The worker closed every segment and ends."""
+
+    tag: ClassVar[str] = "bye"
+
+
+Emit = Callable[[Event], None]
+KINDS: dict[str, type[Event]] = {cls.tag: cls for cls in (State, Opened, Closed, Stranded, Stats, Image, Bye)}
+PERIODIC = (Stats, Image)  # the next one replaces a lost one
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    return {"ev": event.tag, **{f.name: getattr(event, f.name) for f in dataclasses.fields(event)}}
+
+
+def encode(event: Event) -> str:
+    return json.dumps(to_dict(event)) + "\n"
+
+
+def decode(line: bytes | str) -> Event:
+    """One line from a worker; ValueError if it is not an event this version knows."""
+    try:
+        raw = json.loads(line)
+        return KINDS[raw.pop("ev")](**raw)
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"not a recorder event: {exc}") from None

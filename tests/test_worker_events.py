@@ -1,0 +1,95 @@
+"""The worker pipe's typed events (recorder/events.py, design/0039) and what the supervisor
+makes of them when a segment's `Closed` (sent after its hash) arrives after the next `Opened`.
+
+The events go through the real encode/decode and the real supervisor into a real catalog; only
+the worker process is left out, so the order the events arrive in is the test's to choose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from edged.config import default_config
+from edged.daemon.supervisor import Supervisor
+from recorder import events
+from storage.catalog import COMPLETE, WRITING, CatalogWriter
+from storage.clock import FakeClock
+from tests.support.catalog import rows
+
+S = 1_000_000
+T0 = 1_800_000_000 * S
+
+
+def test_every_event_survives_the_pipe_and_garbage_is_refused():
+    samples = [
+        events.State("a", "offline", "refused", "refused", 3, None, T0),
+        events.Opened("a", "video/a/x.mp4", T0, T0 + 1),
+        events.Closed("a", "video/a/x.mp4", T0 + 60 * S, "boundary", "ab" * 32, T0 + 61 * S, 10, 1500, "h264",
+                      1920, 1080, 0),
+        events.Closing("a", "video/a/x.mp4", T0, "close failed").closed(None, T0),
+        events.Stranded("a", "video/a/y.mp4", T0, "disconnect", "not at its path"),
+        events.Stats("a", 25.0, 4_000_000, "h264", 1920, 1080, 1, T0, 2000, 2.0, None, 40, "aac", 0, 0, 0, 0),
+        events.Image("a", T0, {"width": 1920, "change": None}, "AAAA", 1.5, 2),
+        events.Bye(),
+    ]
+    for ev in samples:
+        line = events.encode(ev)
+        assert line.endswith("\n") and line.count("\n") == 1
+        assert events.decode(line.encode()) == ev
+    assert events.to_dict(samples[1]) == {"ev": "open", "camera": "a", "path": "video/a/x.mp4", "start_us": T0,
+                                          "at": T0 + 1}
+    for bad in (b"not json", b'{"ev": "ended", "camera": "a"}', b'{"ev": "open", "camera": "a"}', b"[]"):
+        with pytest.raises(ValueError):
+            events.decode(bad)
+
+
+def _closed(path: str, end_us: int, reason: str, sha256: str | None = "cd" * 32) -> events.Closed:
+    return events.Closed("a", path, end_us, reason, sha256, end_us + S, 1000, 25, "h264", 640, 360, 0)
+
+
+async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_given_before(tmp_path):
+    cfg = default_config(tmp_path)
+    writer = CatalogWriter(tmp_path / "catalog.db")
+    await writer.start()
+    await writer.run(lambda c: c.sync_cameras([{"id": "a", "name": "a", "url": "synthetic:", "enabled": 1}]))
+    sup = Supervisor(cfg, writer, clock=FakeClock(T0))
+    paths = [f"video/a/{i}.mp4" for i in range(6)]
+    try:
+        async with asyncio.TaskGroup() as tg:
+            sup._tg = tg
+            feed = [
+                events.Opened("a", paths[0], T0, T0),
+                # a minute boundary: the next segment opens while the first is still being hashed
+                events.Opened("a", paths[1], T0 + 60 * S, T0 + 60 * S),
+                _closed(paths[0], T0 + 60 * S, "boundary"),
+                # NTP stepped the clock 30 s forward: closed, reopened at once, hashed later
+                events.Opened("a", paths[2], T0 + 100 * S, T0 + 100 * S),
+                _closed(paths[1], T0 + 70 * S, "host clock step"),
+                # the stream stalled; the camera said so, came back, and only then the hash arrived
+                events.State("a", "offline", "the stream stalled", "stalled", 1, T0 + 110 * S, T0 + 111 * S),
+                events.State("a", "recording", None, None, 1, T0 + 110 * S, T0 + 115 * S),
+                events.Opened("a", paths[3], T0 + 115 * S, T0 + 115 * S),
+                _closed(paths[2], T0 + 110 * S, "disconnect"),
+                # a close that failed: the row is left `writing` for the reconciliation
+                events.Opened("a", paths[4], T0 + 175 * S, T0 + 175 * S),
+                _closed(paths[3], T0 + 175 * S, "boundary"),
+                _closed(paths[4], T0 + 180 * S, "close failed", sha256=None),
+                events.Opened("a", paths[5], T0 + 190 * S, T0 + 190 * S),
+            ]
+            for ev in feed:
+                await sup.handle(events.decode(events.encode(ev)), 0)
+            sup._forget_unclosed(0)  # the worker ends with paths[5] open: nothing waits for it
+        gaps = await writer.run(lambda c: rows(c.db, "gaps", order="from_us"))
+        segs = {r["path"]: r for r in await writer.run(lambda c: rows(c.db, "segments"))}
+    finally:
+        await writer.close()
+    assert [(g["from_us"] - T0, g["to_us"] - T0, g["reason"]) for g in gaps] == [
+        (70 * S, 100 * S, "host clock step"),
+        (110 * S, 115 * S, "the stream stalled"),
+        (180 * S, 190 * S, "close failed"),
+    ]
+    assert [segs[p]["state"] for p in paths] == [COMPLETE, COMPLETE, COMPLETE, COMPLETE, WRITING, WRITING]
+    assert segs[paths[0]]["sha256"] == "cd" * 32 and segs[paths[1]]["end_us"] == T0 + 70 * S
+    assert not sup.unclosed and not sup.newest
