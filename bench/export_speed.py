@@ -1,22 +1,26 @@
-"""Export throughput for one hour of one camera, against `cp` of the same segment files
-(target: export >= 0.8x cp's throughput).
+"""Export time for one hour of one camera, against the same reads and hashes done by the
+standard tools: `sha256sum` of the segment files followed by `cp` of them and `sync` of the
+copies (target: export time <= 1.0x that reference), with the page cache warm and cold, in
+one run.
 
-    .venv/bin/python -m bench.export_speed [--reps 5] [--audio] [--cold]
+    .venv/bin/python -m bench.export_speed [--reps 5] [--audio] [--remux]
 
 One hour of footage (1080p, 20 fps, ~4 Mbit/s, 2 s GOP: the record_throughput clip looped)
 is written once into `bench/out/export/data` as 60 one-minute fragmented-MP4 segments by the
 recorder's own segment writer, with their catalog rows. Each repetition then, in alternating
-order: `cp` of the 60 files into a fresh folder followed by `sync` of the copies (the export
-fsyncs what it writes, so the baseline is made as durable), and the export of the hour by
-storage.export.write_export (hash check of every segment, remux into one MP4, manifest, signature,
-fsync), the code the daemon runs in a thread for `edgectl export`. Both read the same files,
-from the page cache (read once before the first timing), or with --cold evicted from it
-(posix_fadvise DONTNEED on those files only) before every timing.
+order, times the reference and the export of the hour by storage.export.write_export (hash
+check of every segment, fragment copy into one MP4 hashed as written, manifest, signature,
+fsync), the code the daemon's export worker runs for `edgectl export`. Warm: the files are in
+the page cache (read once before the first timing); cold: they are evicted from it
+(posix_fadvise DONTNEED on those files only) before every timing. --remux also times the
+remux path (PyAV), the one used for segments the fragment copy does not understand.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import resource
 import os
 import shutil
 import statistics
@@ -42,7 +46,7 @@ S = 1_000_000
 T0 = 1_800_000_000_000_000
 HOUR_S = 3600
 CAM = "cam1"
-TARGET = 0.8
+TARGET = 1.0
 MB = 1e6
 
 
@@ -78,40 +82,78 @@ def evict(data: Path, rows: list[dict]) -> None:
             os.close(fd)
 
 
-def run_cp(data: Path, rows: list[dict], dest: Path) -> tuple[float, float]:
-    """Seconds for cp alone, and for cp followed by sync of the copies."""
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_reference(data: Path, rows: list[dict], dest: Path) -> tuple[float, float]:
+    """Seconds (wall, CPU) for sha256sum of the sources, then cp of them, then sync of the copies."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     files = [str(data / r["path"]) for r in rows]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), children_cpu()
+    subprocess.run(["sha256sum", *files], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cp", *files, str(dest)], check=True)
-    t1 = time.perf_counter()
     subprocess.run(["sync", *[str(p) for p in dest.iterdir()]], check=True)
-    t2 = time.perf_counter()
+    took, cpu = time.perf_counter() - t0, children_cpu() - c0
     shutil.rmtree(dest)
-    return t1 - t0, t2 - t0
+    return took, cpu
 
 
-def run_export(data: Path, rows: list[dict], dest: Path, key: nodekey.NodeKey) -> tuple[float, dict]:
+def run_export(data: Path, rows: list[dict], dest: Path, key: nodekey.NodeKey,
+               copy: bool = True) -> tuple[float, float, dict]:
+    """Seconds (wall, CPU of this process's threads) for one export of the hour."""
     shutil.rmtree(dest, ignore_errors=True)
     start, end = rows[0]["start_us"], rows[-1]["end_us"]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     db = open_readonly(data / "catalog.db")
     cams = export.gather(db, [CAM], start, end)
     db.conn.close()
     manifest = export.write_export(data, dest, key=key, header={"site": {"id": "bench"}}, cameras=cams,
-                                   from_us=start, to_us=end)
-    took = time.perf_counter() - t0
+                                   from_us=start, to_us=end,
+                                   clips_writer=functools.partial(export.write_clips, copy=copy))
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
     clip = manifest["cameras"][0]["clips"][0]
     shutil.rmtree(dest)
-    return took, clip
+    return took, cpu, clip
+
+
+def measure(data: Path, rows: list[dict], base: Path, key: nodekey.NodeKey, cold: bool, reps: int,
+            remux: bool) -> tuple[list[list], list[float]]:
+    """Table rows and export/reference ratios for one cache state."""
+    total = sum(r["bytes"] for r in rows)
+    prep = (lambda: evict(data, rows)) if cold else (lambda: None)
+    out, ratios = [], []
+    for rep in range(1, reps + 1):
+        timings: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        order = ["ref", "copy", "remux"] if rep % 2 else ["remux", "copy", "ref"]
+        for what in order:
+            if what == "remux" and not remux:
+                continue
+            prep()
+            if what == "ref":
+                timings[what], cpu[what] = run_reference(data, rows, base / "ref-out")
+            else:
+                timings[what], cpu[what], clip = run_export(data, rows, base / "export-out", key, copy=what == "copy")
+        ratios.append(timings["copy"] / timings["ref"])
+        row = [("cold" if cold else "warm"), rep, f"{timings['ref']:.2f}", f"{cpu['ref']:.2f}",
+               f"{timings['copy']:.2f}", f"{cpu['copy']:.2f}", f"{total / MB / timings['copy']:.0f}",
+               f"{timings['copy'] / timings['ref']:.2f}"]
+        if remux:
+            row += [f"{timings['remux']:.2f}", f"{cpu['remux']:.2f}", f"{timings['remux'] / timings['ref']:.2f}"]
+        out.append(row)
+        log(f"{row[0]} rep {rep}: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
+            + f" ({clip['duration_s']:.0f} s of video, {clip['frames']} frames)")
+    return out, ratios
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.export_speed", description=__doc__.split("\n\n")[0])
-    p.add_argument("--reps", type=int, default=5, help="repetitions of each (default %(default)s)")
+    p.add_argument("--reps", type=int, default=5, help="repetitions of each, warm and cold (default %(default)s)")
     p.add_argument("--audio", action="store_true", help="footage with a 16 kHz AAC track as well")
-    p.add_argument("--cold", action="store_true", help="evict the segment files from the page cache before each timing")
+    p.add_argument("--remux", action="store_true", help="also time the remux path")
     args = p.parse_args(argv)
     log(f"command: {command_line('bench.export_speed')}")
     log(f"environment: {environment()}")
@@ -122,35 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     key = nodekey.load_or_create(data)
     for r in rows:  # into the page cache, so neither side pays the first read
         (data / r["path"]).read_bytes()
-    prep = (lambda: evict(data, rows)) if args.cold else (lambda: None)
-    out_rows, ratios, ratios_sync = [], [], []
-    for rep in range(1, args.reps + 1):
-        if rep % 2:
-            prep()
-            cp_s, cps_s = run_cp(data, rows, base / "cp-out")
-            prep()
-            ex_s, clip = run_export(data, rows, base / "export-out", key)
-        else:
-            prep()
-            ex_s, clip = run_export(data, rows, base / "export-out", key)
-            prep()
-            cp_s, cps_s = run_cp(data, rows, base / "cp-out")
-        ratios.append(cp_s / ex_s)
-        ratios_sync.append(cps_s / ex_s)
-        out_rows.append([rep, f"{cp_s:.2f}", f"{total / MB / cp_s:.0f}", f"{cps_s:.2f}", f"{total / MB / cps_s:.0f}",
-                         f"{ex_s:.2f}", f"{total / MB / ex_s:.0f}", f"{cp_s / ex_s:.2f}", f"{cps_s / ex_s:.2f}"])
-        log(f"rep {rep}: cp {cp_s:.2f} s, cp+sync {cps_s:.2f} s, export {ex_s:.2f} s "
-            f"({clip['duration_s']:.0f} s of video, {clip['frames']} frames)")
+    table_rows, verdicts = [], []
+    for cold in (False, True):
+        got, ratios = measure(data, rows, base, key, cold, args.reps, args.remux)
+        table_rows += got
+        verdicts.append((cold, statistics.median(ratios), max(ratios)))
     print()
     print(f"One hour of one camera: {len(rows)} segments, {total / MB:.0f} MB "
-          f"(1080p, 20 fps, ~4 Mbit/s, 2 s GOP{', 16 kHz AAC' if args.audio else ''}), "
-          f"{'evicted from' if args.cold else 'in'} the page cache; throughput in MB/s of source")
-    print(table(["rep", "cp s", "cp MB/s", "cp+sync s", "cp+sync MB/s", "export s", "export MB/s",
-                 "export/cp", "export/(cp+sync)"], out_rows))
-    med, med_sync = statistics.median(ratios), statistics.median(ratios_sync)
-    print(f"\nmedian export throughput: {med:.2f}x cp, {med_sync:.2f}x cp+sync (target >= {TARGET}x): "
-          + ("MET" if med_sync >= TARGET else "NOT MET") + " against cp+sync, "
-          + ("MET" if med >= TARGET else "NOT MET") + " against cp alone")
+          f"(1080p, 20 fps, ~4 Mbit/s, 2 s GOP{', 16 kHz AAC' if args.audio else ''}); "
+          "reference = sha256sum + cp + sync of the sources; export = hash check, copy, clip hash, manifest, fsync")
+    head = ["cache", "rep", "reference s", "ref CPU s", "export s", "export CPU s", "export MB/s", "export/ref"]
+    print(table(head + (["remux s", "remux CPU s", "remux/ref"] if args.remux else []), table_rows))
+    for cold, med, worst in verdicts:
+        print(f"{'cold' if cold else 'warm'} page cache: export/reference median {med:.2f}x, worst {worst:.2f}x "
+              f"(target <= {TARGET}x): " + ("MET" if med <= TARGET else "NOT MET"))
     print(f"command: {command_line('bench.export_speed')}")
     print(f"environment: {environment()}")
     if source_state() != code_at_start:

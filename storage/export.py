@@ -30,7 +30,9 @@ from storage.clock import SYSTEM
 from storage.export_plan import (  # noqa: F401  (the export's public names, in one place)
     ExportError, Meter, Progress, gather, plan_camera, utc,
 )
+from storage.export_copy import copy_camera
 from storage.export_remux import remux_camera
+from storage.fmp4 import NotCopyable
 from storage.fsutil import PRIVATE_DIR, fsync_dir, private_dir, write_new
 from storage.hashing import sha256_file
 
@@ -43,15 +45,22 @@ WORKING_DIR = "working"           # working copies for a viewing, destroyed afte
 
 
 def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
-                progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Remux each camera's footage of the range into clips in `tmp`; the manifest's camera
-    entries. This is the part that parses media (run by storage/export_worker.py in a worker
-    process by the daemon, design/0020)."""
+                progress: Progress | None = None, copy: bool = True) -> list[dict[str, Any]]:
+    """Each camera's footage of the range as clips in `tmp`; the manifest's camera entries.
+    The segments' fragments are copied at the byte level (storage/export_copy.py) where they
+    allow it, else remuxed (storage/export_remux.py; always, with `copy` false). This is the
+    part that parses media (run by storage/export_worker.py in a worker process by the daemon,
+    design/0020)."""
     plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
     meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
     entries = []
     for cam, plan in zip(cameras, plans):
-        clips, sources = remux_camera(data_dir, tmp, plan, from_us, to_us, meter)
+        try:
+            if not copy:
+                raise NotCopyable("remux asked for")
+            clips, sources = copy_camera(data_dir, tmp, plan, from_us, to_us, meter)
+        except NotCopyable:
+            clips, sources = remux_camera(data_dir, tmp, plan, from_us, to_us, meter)
         first = min((c["from_us"] for c in clips), default=None)
         last = max((c["to_us"] for c in clips), default=None)
         for g in plan.gaps:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,21 +111,66 @@ class Meter:
                          "total_bytes": self.total, "fraction": round(min(1.0, self.done / max(1, 2 * self.total)), 4)})
 
 
-
 def utc(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# --- the manifest's entries, the same whichever way the clip was made ----------------------------------
+def clip_entry(path: Path, sha256: str, origin_us: int, duration_us: int, frames: int,
+               video: dict[str, Any], audio: dict[str, Any] | None) -> dict[str, Any]:
+    return {"file": path.name, "sha256": sha256, "bytes": path.stat().st_size,
+            "duration_s": round(duration_us / 1e6, 6), "frames": frames,
+            "from_us": origin_us, "to_us": origin_us + duration_us,
+            "from_utc": utc(origin_us), "to_utc": utc(origin_us + duration_us),
+            "video": video, "audio": audio}
 
-def open_verified(data_dir: Path, row: dict[str, Any]) -> Any:
-    """The segment's bytes (or path, if large) after checking its SHA-256 against the catalog.
-    Runs a segment ahead of the remux, on its own thread (hashing releases the GIL)."""
+
+def source_entry(row: dict[str, Any], clip: str) -> dict[str, Any]:
+    """A source segment's entry; `clip_offset_s` is set when its first sample is written."""
+    return {"path": row["path"], "sha256": row["sha256"], "bytes": row["bytes"], "state": row["state"],
+            "start_us": row["start_us"], "end_us": row["end_us"], "clip": clip, "clip_offset_s": None}
+
+
+def name_clips(out: Path, camera: str, clips: list[dict[str, Any]], sources: list[dict[str, Any]]) -> None:
+    """One clip (the usual case) is named for the camera; sources none of whose samples fell in
+    the range name no clip."""
+    if len(clips) == 1:
+        name = f"{camera}.mp4"
+        os.rename(out / clips[0]["file"], out / name)
+        for s in sources:
+            s["clip"] = name if s["clip"] == clips[0]["file"] else s["clip"]
+        clips[0]["file"] = name
+    for s in sources:
+        if s["clip_offset_s"] is None:
+            s["clip"] = None
+
+
+def source_path(data_dir: Path, row: dict[str, Any]) -> Path:
+    """The segment's file, refused if the catalog points outside the data folder or has no hash."""
     rel = row["path"]
     path = (data_dir / rel).resolve()
     if data_dir.resolve() not in path.parents:
         raise ExportError(f"{rel}: the catalog points outside the data folder; export refused")
     if not row.get("sha256"):
         raise ExportError(f"{rel}: the catalog has no hash for it, so it cannot be vouched for; export refused")
+    return path
+
+
+def gone(row: dict[str, Any]) -> ExportError:
+    return ExportError(f"{row['path']}: the segment file is gone (destroyed by retention meanwhile, or removed "
+                       "by hand: see `edgectl alarms`); export refused")
+
+
+def check_hash(row: dict[str, Any], actual: str) -> None:
+    if actual != row["sha256"]:
+        raise ExportError(f"{row['path']}: its SHA-256 is {actual}, but the catalog recorded {row['sha256']} when "
+                          "it was written: the file was changed. Export refused; report it as possible tampering")
+
+
+def open_verified(data_dir: Path, row: dict[str, Any]) -> Any:
+    """The segment's bytes (or path, if large) after checking its SHA-256 against the catalog.
+    Runs a segment ahead of the remux, on its own thread (hashing releases the GIL)."""
+    path = source_path(data_dir, row)
     try:
         if (row["bytes"] or 0) <= IN_MEMORY_MAX:
             with open(path, "rb") as f:
@@ -134,10 +180,6 @@ def open_verified(data_dir: Path, row: dict[str, Any]) -> Any:
         else:
             actual, source = sha256_file(path), str(path)
     except FileNotFoundError:
-        raise ExportError(f"{rel}: the segment file is gone (destroyed by retention meanwhile, or removed "
-                          "by hand: see `edgectl alarms`); export refused") from None
-    if actual != row["sha256"]:
-        raise ExportError(f"{rel}: its SHA-256 is {actual}, but the catalog recorded {row['sha256']} when it "
-                          "was written: the file was changed. Export refused; report it as possible tampering")
+        raise gone(row) from None
+    check_hash(row, actual)
     return source
-

@@ -13,7 +13,9 @@ from typing import Any
 
 import av
 
-from storage.export_plan import CameraPlan, ExportError, Meter, open_verified, utc
+from storage.export_plan import (
+    CameraPlan, ExportError, Meter, clip_entry, name_clips, open_verified, source_entry,
+)
 from storage.fsutil import PRIVATE_FILE
 from storage.hashing import sha256_file
 
@@ -66,11 +68,8 @@ class _Clip:
             os.close(fd)
         duration_us = _us(self.last["v"] + self.last_vdur, self.vtb) if self.last["v"] is not None else 0
         os.chmod(self.path, PRIVATE_FILE)
-        return {"file": self.path.name, "sha256": sha256_file(self.path), "bytes": self.path.stat().st_size,
-                "duration_s": round(duration_us / 1e6, 6), "frames": self.frames,
-                "from_us": self.origin_us, "to_us": self.origin_us + duration_us,
-                "from_utc": utc(self.origin_us), "to_utc": utc(self.origin_us + duration_us),
-                "video": self.video, "audio": self.audio}
+        return clip_entry(self.path, sha256_file(self.path), self.origin_us, duration_us, self.frames,
+                          self.video, self.audio)
 
 
 def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us: int,
@@ -106,9 +105,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                     if clip is not None:
                         finish()
                     clip = _Clip(out / f"{plan.camera}-part{len(clips) + 1}.mp4", v, a, sig)
-                entry = {"path": row["path"], "sha256": row["sha256"], "bytes": row["bytes"], "state": row["state"],
-                         "start_us": row["start_us"], "end_us": row["end_us"], "clip": clip.path.name,
-                         "clip_offset_s": None}
+                entry = source_entry(row, clip.path.name)
                 _remux_segment(c, v, a, clip, row, from_us, to_us, pending, entry, meter, plan.camera)
                 sources.append(entry)
         if clip is not None:
@@ -118,15 +115,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
         pool.shutdown(wait=True, cancel_futures=True)
         if clip is not None:  # failed part-way: the caller removes the folder
             clip.out.close()
-    if len(clips) == 1:  # the usual case: one clip, named for the camera
-        name = f"{plan.camera}.mp4"
-        os.rename(out / clips[0]["file"], out / name)
-        for s in sources:
-            s["clip"] = name if s["clip"] == clips[0]["file"] else s["clip"]
-        clips[0]["file"] = name
-    for s in sources:
-        if s["clip_offset_s"] is None:
-            s["clip"] = None  # nothing of it fell in the range
+    name_clips(out, plan.camera, clips, sources)
     return clips, sources
 
 

@@ -1,0 +1,263 @@
+"""The fragment copy path of an export: the segments' movie fragments copied at the byte level
+into the clip, with only their sequence numbers and decode times rewritten (storage/fmp4.py).
+Same clip semantics as the remux (storage/export_remux.py): it starts at the keyframe at or
+before the requested start, ends at the requested end, clip time is wall time, a hole stays a
+hole, a new part where the stream's parameters change, a segment that overlaps the previous
+one (the host clock stepped back) is placed after it. The clip is a fragmented MP4.
+
+Each source is mapped (mmap: its pages are the page cache's, not a second copy), hashed on one
+of two threads a few segments ahead and checked against the catalog before any of its bytes are
+copied; the clip is hashed as it is written, so nothing is read twice. Segments this path does
+not understand raise `NotCopyable` before anything of the camera is kept, and the export
+remuxes that camera instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mmap
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import av
+
+from storage import fmp4
+from storage.export_plan import (
+    CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
+)
+from storage.fmp4 import NotCopyable
+from storage.fsutil import PRIVATE_FILE
+
+AHEAD = 3                 # sources mapped and hashed ahead of the copy
+HASH_CHUNK = 1 << 20
+HASH_THREADS = 2
+
+
+def verified_map(data_dir: Path, row: dict[str, Any]) -> Any:
+    """The segment mapped read-only, after its SHA-256 was checked against the catalog."""
+    path = source_path(data_dir, row)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise gone(row) from None
+    try:
+        size = os.fstat(fd).st_size
+        mm: Any = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else b""
+    finally:
+        os.close(fd)
+    if size:
+        mm.madvise(mmap.MADV_SEQUENTIAL)
+    h = hashlib.sha256()
+    with memoryview(mm) as view:
+        for at in range(0, size, HASH_CHUNK):
+            h.update(view[at:at + HASH_CHUNK])  # releases the GIL: two threads hash on two cores
+    check_hash(row, h.hexdigest())
+    return mm
+
+
+class _Out:
+    """One clip file while it is written, hashed as it goes."""
+
+    def __init__(self, path: Path, header: fmp4.Header):
+        self.path = path
+        self.header = header
+        self.f = open(path, "xb")
+        self.hash = hashlib.sha256()
+        self.vtrack = header.track(b"vide")
+        self.atrack = header.track(b"soun")
+        with av.open(io.BytesIO(header.ftyp + header.moov), format="mp4") as c:
+            vc = c.streams.video[0].codec_context
+            self.video = {"codec": vc.name, "width": vc.width, "height": vc.height}
+            ac = c.streams.audio[0].codec_context if c.streams.audio else None
+            self.audio = None if ac is None else {"codec": ac.name, "sample_rate": ac.sample_rate,
+                                                  "channels": ac.channels}
+        self.origin_us: int | None = None
+        self.last: dict[int, int | None] = {t.track_id: None for t in header.tracks}  # last decode time written
+        self.last_vdur = 0
+        self.frames = 0
+        self.sequence = 0
+        self.write(header.ftyp)
+        self.write(header.moov)
+
+    def write(self, data: Any) -> None:
+        self.f.write(data)
+        self.hash.update(data)
+
+    def close(self) -> dict[str, Any]:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+        self.f.close()
+        os.chmod(self.path, PRIVATE_FILE)
+        vtb = self.vtrack.timescale
+        last = self.last[self.vtrack.track_id]
+        duration_us = (last + self.last_vdur) * 1_000_000 // vtb if last is not None else 0
+        return clip_entry(self.path, self.hash.hexdigest(), self.origin_us, duration_us, self.frames,
+                          self.video, self.audio)
+
+    def discard(self) -> None:
+        self.f.close()
+        self.path.unlink(missing_ok=True)
+
+
+def copyable(header: fmp4.Header) -> None:
+    """One H.264/H.265 video track and at most one AAC audio track, as the recorder writes."""
+    kinds = sorted((t.handler, t.codec) for t in header.tracks)
+    video = [k for k in kinds if k[0] == b"vide"]
+    audio = [k for k in kinds if k[0] == b"soun"]
+    if len(video) != 1 or video[0][1] not in ("h264", "hevc") or len(audio) > 1 or \
+            (audio and audio[0][1] != "aac") or len(kinds) != len(video) + len(audio):
+        raise NotCopyable(f"tracks {kinds}")
+
+
+def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us: int,
+                meter: Meter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The camera's clips and source entries; NotCopyable (nothing kept) if a segment does not allow it."""
+    clips: list[dict[str, Any]] = []
+    sources: list[dict[str, Any]] = []
+    parts: list[_Out] = []
+    pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="export-hash")
+    ahead: deque[Future] = deque(pool.submit(verified_map, data_dir, r) for r in plan.sources[:AHEAD])
+    try:
+        for i, row in enumerate(plan.sources):
+            buf = ahead.popleft().result()
+            if i + AHEAD < len(plan.sources):
+                ahead.append(pool.submit(verified_map, data_dir, plan.sources[i + AHEAD]))
+            meter.add(row["bytes"] or 0, plan.camera)
+            try:
+                header = fmp4.read_header(buf)
+                copyable(header)
+                if not parts or parts[-1].header.signature != header.signature:
+                    parts.append(_Out(out / f"{plan.camera}-part{len(parts) + 1}.mp4", header))
+                entry = source_entry(row, parts[-1].path.name)
+                _copy_segment(buf, header, parts[-1], row, from_us if len(parts) == 1 else None, to_us, entry)
+                sources.append(entry)
+            finally:
+                if isinstance(buf, mmap.mmap):
+                    buf.close()
+            meter.add(row["bytes"] or 0, plan.camera)
+        for part in parts:
+            if part.origin_us is not None:
+                clips.append(part.close())
+            else:  # nothing in range was written to it
+                part.discard()
+    except BaseException:
+        for part in parts:
+            part.discard()
+        raise
+    finally:
+        for f in ahead:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for f in ahead:
+            if f.done() and not f.cancelled() and f.exception() is None and isinstance(f.result(), mmap.mmap):
+                f.result().close()
+    name_clips(out, plan.camera, clips, sources)
+    return clips, sources
+
+
+def _origin(buf: Any, header: fmp4.Header, base_us: int, from_us: int | None) -> int:
+    """Wall time of the clip's first frame: the last keyframe at or before `from_us` in this
+    segment, or its first keyframe (a part that starts later, or footage that begins late)."""
+    video = header.track(b"vide")
+    first = best = None
+    for runs in fmp4.fragments(buf, header):
+        for run in runs:
+            if run.track_id != video.track_id:
+                continue
+            dts = run.base_dts
+            for dur, flags in zip(run.durations, run.flags):
+                if not flags & fmp4.NON_SYNC:
+                    wall = base_us + dts * 1_000_000 // video.timescale
+                    first = wall if first is None else first
+                    if from_us is not None and wall <= from_us:
+                        best = wall
+                dts += dur
+    if first is None:
+        raise NotCopyable("a segment without a keyframe")
+    return best if best is not None else first
+
+
+def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any], from_us: int | None,
+                  to_us: int, entry: dict[str, Any]) -> None:
+    """Copy the samples of one segment that fall in the range into the clip, fragment by fragment."""
+    base = row["start_us"]  # the wall time of the segment's first keyframe, whose decode time is 0
+    if clip.origin_us is None:
+        clip.origin_us = _origin(buf, header, base, from_us)
+    vid = clip.vtrack.track_id
+    scale = {t.track_id: t.timescale for t in header.tracks}
+    offsets: dict[int, int] | None = None
+    for runs in fmp4.fragments(buf, header):
+        pieces = []
+        for run in runs:
+            first, last = _in_range(run, base, scale[run.track_id], clip.origin_us, to_us)
+            if first == last:
+                continue
+            if offsets is None:
+                offsets = _place(clip, base, entry)
+            dts = [run.base_dts + sum(run.durations[:first])]
+            for d in run.durations[first:last - 1]:
+                dts.append(dts[-1] + d)
+            new = [d + offsets[run.track_id] for d in dts]
+            previous = clip.last[run.track_id]
+            skip = sum(1 for d in new if d < 0 or (previous is not None and d <= previous))
+            if any(d < 0 or (previous is not None and d <= previous) for d in new[skip:]):
+                raise NotCopyable("decode times out of order")
+            first += skip
+            if first == last:
+                continue  # audio overlapping the previous segment's (after a clock step): dropped, never reordered
+            pieces.append(fmp4.Piece(run, first, last, new[skip]))
+            clip.last[run.track_id] = new[-1]
+            if run.track_id == vid:
+                clip.last_vdur = run.durations[last - 1] or clip.last_vdur
+                clip.frames += last - first
+        if pieces:
+            clip.sequence += 1
+            moof, mdat, spans = fmp4.fragment(clip.sequence, pieces)
+            clip.write(moof)
+            clip.write(mdat)
+            with memoryview(buf) as view:
+                for at, size in spans:
+                    clip.write(view[at:at + size])
+
+
+def _in_range(run: fmp4.Run, base_us: int, timescale: int, origin_us: int, to_us: int) -> tuple[int, int]:
+    """The run's samples [first, last) whose wall time is in [origin, to)."""
+    first = last = 0
+    dts = run.base_dts
+    for i, dur in enumerate(run.durations):
+        wall = base_us + dts * 1_000_000 // timescale
+        if wall < origin_us:
+            first = last = i + 1
+        elif wall < to_us:
+            last = i + 1
+        else:
+            break
+        dts += dur
+    return first, last
+
+
+def _place(clip: _Out, base_us: int, entry: dict[str, Any]) -> dict[int, int]:
+    """Ticks to add to this segment's decode times: its wall offset from the clip's start."""
+    vtrack = clip.vtrack
+    off = _ticks(base_us - clip.origin_us, vtrack.timescale)
+    last = clip.last[vtrack.track_id]
+    if last is not None and off <= last:
+        # The host clock stepped back: the segment overlaps the one before in wall time. Put it
+        # right after, and say so; clip time no longer equals wall time from here.
+        off = last + max(1, clip.last_vdur)
+        entry["note"] = "overlaps the previous segment in wall time (host clock stepped back); placed after it"
+    placed_us = off * 1_000_000 // vtrack.timescale  # as the remux: storage/export_remux.py's _us
+    entry["clip_offset_s"] = round(placed_us / 1e6, 6)
+    out = {vtrack.track_id: off}
+    if clip.atrack is not None:
+        out[clip.atrack.track_id] = _ticks(placed_us, clip.atrack.timescale)
+    return out
+
+
+def _ticks(us: int, timescale: int) -> int:
+    """Microseconds in a track's ticks, rounded to the nearest (as the remux's _ticks)."""
+    return (2 * us * timescale + 1_000_000) // 2_000_000
