@@ -1,7 +1,9 @@
 """Evidence export (R5.5, R6): the footage of a copy grant as one MP4 per camera, a manifest
 that says where every byte came from, and the node's Ed25519 signature over the manifest.
 
-The clip is remuxed from the segments, never re-encoded. It starts at the keyframe at or
+The clip is made from the segments, never re-encoded: their fragments copied at the byte level
+(storage/export_copy.py, design/0051), or remuxed where they do not allow it
+(storage/export_remux.py). It starts at the keyframe at or
 before the requested start (so it starts playable) and ends at the requested end. Clip time
 maps to wall time: second t of a clip is its `from_us` + t. A hole in the footage stays a hole
 in the clip's timestamps and is listed in the manifest with its reason; it is never closed up
