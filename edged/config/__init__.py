@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edged.config.cameras import CameraConfig, _cameras
-from edged.config.health import HealthConfig, InspectionConfig, _health, _inspection
+from edged.config.health import HealthConfig, InspectionConfig, _health, _inspection, effective
 from edged.config.mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config.people import AccountsConfig, _accounts
 from edged.config.policy import RequestPolicy, _policy, default_policy
@@ -105,6 +105,11 @@ class Config:
             if cam.id == id:
                 return cam
         return None
+
+    def health_for(self, id: str) -> HealthConfig:
+        """The thresholds camera `id` is held to: [health], with its own [cameras.health] over it."""
+        cam = self.camera(id)
+        return self.health if cam is None else effective(self.health, cam.health)
 
 
 # --- loading ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edged.config.health import HealthOverrides, _camera_health
 from edged.config.motion import MotionConfig, _detect_url, _mode, _motion
 from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
 from edged.config.values import (
@@ -44,6 +45,7 @@ class CameraConfig:
     mode: str = "continuous"       # continuous | motion | live
     detect_url: str | None = None  # the stream motion is detected on; None: the main stream
     motion: MotionConfig = MotionConfig()
+    health: HealthOverrides = ()   # [cameras.health]: its own [health] thresholds (Config.health_for)
 
     @property
     def redacted_url(self) -> str:
@@ -61,7 +63,8 @@ class CameraConfig:
             f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
-            f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r})"
+            f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
+            f"health={self.health!r})"
         )
 
 
@@ -69,7 +72,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
     known = (
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
-        "mode", "detect_url", "motion",
+        "mode", "detect_url", "motion", "health",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -102,6 +105,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 mode=_mode(t.get("mode", "continuous"), f"{path}.mode"),
                 detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
                 motion=_motion(t.get("motion"), f"{path}.motion"),
+                health=_camera_health(t.get("health"), path),
             )
         )
     return tuple(cameras)

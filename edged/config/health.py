@@ -4,7 +4,7 @@ the inspection schedule (R3.1). Defaults are the strictest reading of the site r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from edged.config.values import (
@@ -38,7 +38,9 @@ class HealthConfig:
     daylight: tuple[int, int] = (7 * 60, 18 * 60)  # local minutes [from, to) when colour is expected
     min_width: int = 1280                   # R2.1: at least 720p
     min_height: int = 720
+    min_pixels: int = 1_000_000             # R2.1 (002 §5): stored images of at least 1 megapixel; 0: no floor
     min_fps: float = 10.0                   # R2.2
+    clock_tolerance_us: int = 2 * SECOND    # R2.3: the camera's clock may be this far off the host's; 0: not watched
 
 
 Schedule = str  # daily | weekly | biweekly | off
@@ -61,13 +63,22 @@ class InspectionConfig:
 _HEALTH_KEYS = (
     "sample_interval", "raise_after", "clear_after", "stale_after", "dark_luma", "dark_fraction", "bright_fraction",
     "frozen_change", "blur_sharpness", "covered_contrast", "moved_similarity", "colour_min", "daylight",
-    "min_width", "min_height", "min_fps",
+    "min_width", "min_height", "min_pixels", "min_fps", "clock_tolerance",
 )  # fmt: skip
+# A camera may override any of them but the sampling rate, which its recorder worker is started with.
+_CAMERA_KEYS = tuple(k for k in _HEALTH_KEYS if k != "sample_interval")
+_CAMERA_HINTS = {"sample_interval": "the sampling rate is the site's ([health] sample_interval)"}
+_DURATIONS: dict[str, tuple[int, int]] = {  # key -> (shortest but 0, longest); 0 means off or at once
+    "sample_interval": (1, HOUR), "raise_after": (1, HOUR), "clear_after": (1, HOUR),
+    "stale_after": (SECOND, HOUR), "clock_tolerance": (1, HOUR),
+}
+_ZERO_OK = ("sample_interval", "raise_after", "clear_after", "clock_tolerance")
+_INTEGERS = ("min_width", "min_height", "min_pixels")
 _RANGES: dict[str, tuple[float, float]] = {
     "dark_luma": (0, 255), "dark_fraction": (0, 1), "bright_fraction": (0, 1), "frozen_change": (0, 1),
     "blur_sharpness": (0, 1),
     "covered_contrast": (0, 255), "moved_similarity": (-1, 1), "colour_min": (0, 255),
-    "min_width": (0, 16384), "min_height": (0, 16384), "min_fps": (0, 1000),
+    "min_width": (0, 16384), "min_height": (0, 16384), "min_pixels": (0, 16384 * 16384), "min_fps": (0, 1000),
 }
 
 
@@ -94,31 +105,52 @@ def _window(value: Any, field: str) -> tuple[int, int]:
     return start, end
 
 
-def _duration_or_zero(t: dict, key: str, default: int, high: int) -> int:
-    """Like _duration, but "0s" is allowed: it means off (sampling) or at once (hysteresis)."""
-    if isinstance(t.get(key), str) and re.fullmatch(r"\s*0+(\.0*)?\s*(us|ms|s|m|h|d)\s*", t[key]):
-        return 0
-    return _duration(t, key, "health", default, 1, high)
+def _zero(value: Any) -> bool:
+    """ "0s" (any unit): off (sampling, the clock watch) or at once (hysteresis)."""
+    return isinstance(value, str) and re.fullmatch(r"\s*0+(\.0*)?\s*(us|ms|s|m|h|d)\s*", value) is not None
+
+
+def _health_values(t: dict, where: str, keys: tuple[str, ...],
+                   hints: dict[str, str] | None = None) -> dict[str, Any]:
+    """The HealthConfig fields of the keys present in `t` (a [health] or [cameras.health] table),
+    each checked; a bad one is named with its table (`cameras[2].health.dark_luma`)."""
+    _check_keys(t, where, keys, hints)
+    values: dict[str, Any] = {}
+    for key, (low, high) in _DURATIONS.items():
+        if key not in t:
+            continue
+        values[f"{key}_us"] = 0 if key in _ZERO_OK and _zero(t[key]) else _duration(t, key, where, 0, low, high)
+    if 0 < values.get("sample_interval_us", 0) < SECOND:
+        raise ConfigError(f"{where}.sample_interval", "must be at least 1s (or 0s to switch image checks off)")
+    for key, (low, high) in _RANGES.items():
+        if key in t:
+            value = _number(t[key], f"{where}.{key}", low, high)
+            values[key] = int(value) if key in _INTEGERS else float(value)
+    if "daylight" in t:
+        values["daylight"] = _window(t["daylight"], f"{where}.daylight")
+    return values
 
 
 def _health(t: dict) -> HealthConfig:
-    _check_keys(t, "health", _HEALTH_KEYS)
-    d = HealthConfig()
-    values: dict[str, Any] = {
-        "sample_interval_us": _duration_or_zero(t, "sample_interval", d.sample_interval_us, HOUR),
-        "raise_after_us": _duration_or_zero(t, "raise_after", d.raise_after_us, HOUR),
-        "clear_after_us": _duration_or_zero(t, "clear_after", d.clear_after_us, HOUR),
-        "stale_after_us": _duration(t, "stale_after", "health", d.stale_after_us, SECOND, HOUR),
-    }
-    if 0 < values["sample_interval_us"] < SECOND:
-        raise ConfigError("health.sample_interval", "must be at least 1s (or 0s to switch image checks off)")
-    for key, (low, high) in _RANGES.items():
-        if key in t:
-            value = _number(t[key], f"health.{key}", low, high)
-            values[key] = int(value) if key in ("min_width", "min_height") else float(value)
-    if "daylight" in t:
-        values["daylight"] = _window(t["daylight"], "health.daylight")
-    return HealthConfig(**values)
+    return HealthConfig(**_health_values(t, "health", _HEALTH_KEYS))
+
+
+HealthOverrides = tuple[tuple[str, Any], ...]  # a camera's own [cameras.health] values, as (field, value)
+
+
+def _camera_health(value: Any, path: str) -> HealthOverrides:
+    """A camera's [cameras.health] table: the [health] keys it sets for itself (an analogue
+    camera with its own quality floor, a dim corridor with its own darkness threshold)."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}.health", f"expected a table ([cameras.health] section), found {_describe(value)}")
+    return tuple(sorted(_health_values(value, f"{path}.health", _CAMERA_KEYS, _CAMERA_HINTS).items()))
+
+
+def effective(site: HealthConfig, overrides: HealthOverrides) -> HealthConfig:
+    """The thresholds one camera is held to: the site's, with the camera's own over them."""
+    return replace(site, **dict(overrides)) if overrides else site
 
 
 def _inspection(t: dict) -> InspectionConfig:

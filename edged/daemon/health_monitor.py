@@ -128,10 +128,10 @@ class HealthMonitor:
 
     async def evaluate(self, now: int | None = None) -> None:
         now = self.clock.now_us() if now is None else now
-        hc = self.cfg.health
         minute = local_minute(now)
         rows = []
         for cam in self.cfg.cameras:
+            hc = self.cfg.health_for(cam.id)  # the site's thresholds, or the camera's own
             view = self.view(cam.id, now)
             present, known = health.conditions(view, hc, minute)
             for kind in health.KINDS:
@@ -231,12 +231,14 @@ class HealthMonitor:
     def snapshot(self, cam_id: str, now: int) -> dict[str, Any]:
         cam = self.cfg.camera(cam_id)
         view = self.view(cam_id, now)
-        present, _known = health.conditions(view, self.cfg.health, local_minute(now))
-        verdict, reasons = health.compliance(view, self.cfg.health, local_minute(now))
+        hc = self.cfg.health_for(cam_id)
+        present, _known = health.conditions(view, hc, local_minute(now))
+        verdict, reasons = health.compliance(view, hc, local_minute(now))
         active = {k for (c, k), t in self.tracks.items() if c == cam_id and t.active}
         return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_expected),
                 "state": self.states.get(cam_id), "last_error": self.errors.get(cam_id),
                 "stats": self.stats.get(cam_id), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
-                "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons}
+                "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
+                "clock_tolerance_us": hc.clock_tolerance_us}
 

@@ -24,7 +24,9 @@ KINDS: dict[str, str] = {
     "below_resolution": "warning",
     "below_fps": "warning",
     "audio_missing": "warning",
+    "clock_drift": "warning",   # R2.3: the camera's time display (and its footage's clock) is wrong
 }
+FLOOR_KINDS = ("below_resolution", "below_fps", "audio_missing", "video_monochrome", "clock_drift")  # R2
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +60,10 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     if s:
         known.update(("below_resolution", "below_fps"))
         w, h = s.get("width") or 0, s.get("height") or 0
-        if w < cfg.min_width or h < cfg.min_height:
-            present["below_resolution"] = f"resolution {w}x{h} is below the floor {cfg.min_width}x{cfg.min_height}"
+        if w < cfg.min_width or h < cfg.min_height or w * h < cfg.min_pixels:
+            floor = f"{cfg.min_width}x{cfg.min_height}"
+            floor += f", {cfg.min_pixels / 1e6:g} megapixel" if cfg.min_pixels else ""
+            present["below_resolution"] = f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor {floor}"
         fps = s.get("fps") or 0.0
         if fps < cfg.min_fps:
             present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
@@ -67,6 +71,11 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
             known.add("audio_missing")
             if not s.get("audio_packets", s.get("audio")):
                 present["audio_missing"] = "no audio arrives from a camera marked audio_required"
+        drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us)
+        if drift is not None:
+            known.add("clock_drift")
+            if drift:
+                present["clock_drift"] = drift
     m = view.image
     if m:
         known.update(("video_dark", "video_overexposed", "video_blurred"))
@@ -100,6 +109,22 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     return present, known
 
 
+def clock_drift(skew_us: int | None, tolerance_us: int) -> str | None:
+    """What is wrong with the camera's clock ("" if nothing); None if it cannot be judged: the
+    camera sends no RTCP sender reports (no skew measured), or the watch is off (tolerance 0).
+
+    The skew is the camera's clock (its sender reports' NTP time, carried along its RTP
+    timestamps) minus the host's at arrival, so it includes the network delay: a tolerance
+    below a second or so would call a slow network a wrong clock."""
+    if skew_us is None or not tolerance_us:
+        return None
+    if abs(skew_us) <= tolerance_us:
+        return ""
+    way = "ahead of" if skew_us > 0 else "behind"
+    return (f"camera clock {abs(skew_us) / 1e6:.1f} s {way} the host clock (tolerance {tolerance_us / 1e6:g} s):"
+            " its time display is wrong")
+
+
 def compliance(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[str, list[str]]:
     """The quality-floor verdict (R2): "ok", "fail" with reasons, or "unknown" before any data."""
     if not view.enabled:
@@ -107,8 +132,7 @@ def compliance(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     if not view.stats:
         return "unknown", ["no stream statistics yet"]
     present, _known = conditions(replace(view, state=RECORDING), cfg, local_minute)
-    reasons = [present[k] for k in ("below_resolution", "below_fps", "audio_missing", "video_monochrome")
-               if k in present]
+    reasons = [present[k] for k in FLOOR_KINDS if k in present]
     return ("fail", reasons) if reasons else ("ok", [])
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from edged.config.health import InspectionConfig
+from edged.rules.health import clock_drift
 from storage.cameras import RECORDING
 
 ITEMS = ("picture", "audio", "recording", "login", "clock", "quality")
@@ -24,7 +25,7 @@ ITEM_LABELS = {
     "clock": "time display correct",
     "quality": "quality floor (720p, 10 fps, colour)",
 }
-CLOCK_TOLERANCE_US = 2_000_000
+CLOCK_TOLERANCE_US = 2_000_000  # [health] clock_tolerance's default, for a snapshot that does not say
 
 
 def _period_start(day: date, schedule: str) -> date:
@@ -118,12 +119,13 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
         items["login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
 
     skew = stats.get("clock_skew_us")
-    if skew is None or not recording:
+    drift = clock_drift(skew, cam.get("clock_tolerance_us", CLOCK_TOLERANCE_US)) if recording else None
+    if drift is None:
         items["clock"] = {"ok": None if recording else False, "detail": "camera clock not measured"}
-    elif abs(skew) <= CLOCK_TOLERANCE_US:
-        items["clock"] = {"ok": True, "detail": f"camera clock within {abs(skew) / 1e6:.1f} s of the host"}
+    elif drift:
+        items["clock"] = {"ok": False, "detail": drift}
     else:
-        items["clock"] = {"ok": False, "detail": f"camera clock off the host clock by {skew / 1e6:+.1f} s"}
+        items["clock"] = {"ok": True, "detail": f"camera clock within {abs(skew) / 1e6:.1f} s of the host"}
 
     verdict, reasons = cam.get("compliance") or "unknown", cam.get("reasons") or []
     items["quality"] = {"ok": {"ok": True, "fail": False}.get(verdict),

@@ -115,10 +115,11 @@ class RtspServer:
     keep it, so camera URLs stay valid across an outage, as a real camera's would.
     """
 
-    def __init__(self, mounts: dict[str, str], port: int | None = None):
+    def __init__(self, mounts: dict[str, str], port: int | None = None, clock_offset_s: float = 0.0):
         if not mounts:
             raise ValueError("at least one mount is needed")
         self.mounts = dict(mounts)
+        self.clock_offset_s = clock_offset_s  # cameras whose clock is this far off (their RTCP sender reports)
         self.port = port
         self.proc: subprocess.Popen | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="edged-rtsp-")
@@ -127,6 +128,8 @@ class RtspServer:
     def _command(self) -> list[str]:
         cmd = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port or 0),
                "--exit-with-stdin"]
+        if self.clock_offset_s:
+            cmd += ["--clock-offset", repr(self.clock_offset_s)]
         for name, spec in self.mounts.items():
             cmd += ["--mount", "%s=%s" % (name, spec)]
         return cmd

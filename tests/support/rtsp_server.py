@@ -13,6 +13,9 @@ Mount SPEC kinds:
     clipav:VIDEO,AUDIO@FPS  the same plus a looped AAC/ADTS file as a second stream
     live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
 
+--clock-offset SECONDS makes every mount a camera whose clock is that far off: its RTCP
+sender reports carry this host's time plus the offset (as a camera with a wrong clock sends).
+
 Binds 127.0.0.1 only. Prints exactly "READY <port>" on stdout once it listens (with
 --port 0 the port is chosen by the OS and reported there). Exits 0 on SIGTERM/SIGINT,
 and with --exit-with-stdin also when stdin closes, so a killed test run leaves no
@@ -32,8 +35,9 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, GObject, Gst, GstRtspServer  # noqa: E402
 
+NTP_EPOCH_S = 2208988800  # 1900-01-01 to 1970-01-01
 # Elements whose output needs PTS filled in from DTS (see _install_pts_probes).
 _PARSERS = ("vparse", "aparse")
 
@@ -108,8 +112,31 @@ def _pts_from_dts(_pad, info):
     return Gst.PadProbeReturn.OK
 
 
-def _install_pts_probes(_factory, media):
+def _wrong_clock(offset_s):
+    """A wall clock `offset_s` off this host's, read as NTP time (seconds since 1900)."""
+    clock = GObject.new(Gst.SystemClock, clock_type=Gst.ClockType.REALTIME)
+    internal = clock.get_internal_time()
+    clock.set_calibration(internal, internal + int((NTP_EPOCH_S + offset_s) * Gst.SECOND), 1, 1)
+    return clock
+
+
+def _sender_reports_from(media, clock):
+    """The pipeline runs on `clock`, and the RTP sessions take their sender reports' NTP time
+    from it (rtpbin's ntp-time-source; rtpbin is only made when a client sets the media up)."""
+    media.set_clock(clock)
+
+    def added(_bin, _sub, element):
+        factory = element.get_factory()
+        if factory is not None and factory.get_name() == "rtpbin":
+            element.set_property("ntp-time-source", "clock-time")
+
+    media.get_element().get_parent().connect("deep-element-added", added)
+
+
+def _install_pts_probes(_factory, media, clock_offset_s=0.0):
     """media-configure runs once per built pipeline, before it starts to flow."""
+    if clock_offset_s:
+        _sender_reports_from(media, _wrong_clock(clock_offset_s))
     element = media.get_element()
     for name in _PARSERS:
         parser = element.get_by_name(name)
@@ -133,6 +160,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True, help="0 lets the OS choose")
     parser.add_argument("--mount", type=_parse_mount, action="append", required=True,
                         metavar="NAME=SPEC", help="repeatable")
+    parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
+                        help="the cameras' clocks are this far ahead (negative: behind) of this host's")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="quit when stdin reaches EOF (the parent went away)")
     args = parser.parse_args(argv)
@@ -150,7 +179,7 @@ def main(argv=None):
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(True)
-        factory.connect("media-configure", _install_pts_probes)
+        factory.connect("media-configure", _install_pts_probes, args.clock_offset)
         mounts.add_factory("/" + name, factory)
 
     try:
