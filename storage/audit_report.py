@@ -23,6 +23,22 @@ def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[s
     return list(db.query(sql, params))
 
 
+DONE = "audit.done"  # the audit record that says a periodic audit was done, and by whom
+
+
+def last_done(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The newest periodic audit on record (at_us, actor, detail), or None."""
+    row = next(db.query("SELECT at_us, actor, detail FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1", [DONE]),
+               None)
+    return None if row is None else {**row, "detail": json.loads(row["detail"]) if row["detail"] else {}}
+
+
+def first_record_us(db: sqlite_utils.Database) -> int | None:
+    """When the audit chain began (the installation): the first audit is due from then."""
+    row = next(db.query("SELECT at_us FROM audit ORDER BY seq LIMIT 1"), None)
+    return None if row is None else row["at_us"]
+
+
 def build(db: sqlite_utils.Database, from_us: int, to_us: int, *, now_us: int) -> dict[str, Any]:
     span = [from_us, to_us]
     accounts = []

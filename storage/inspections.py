@@ -57,3 +57,10 @@ def unsigned_scheduled_due_before(db: Any, before_us: int) -> list[int]:
 
 def last_scheduled_due(db: Any) -> int | None:
     return next(db.query("SELECT max(due_us) AS d FROM inspection_runs WHERE kind = ?", [SCHEDULED]))["d"]
+
+
+def not_countersigned(db: Any) -> list[tuple[int, int]]:
+    """(id, ran_us) of every run whose register entry is not complete: the supervisor has not
+    countersigned it yet (R3.2: the month's register goes to the supervisor)."""
+    return [(r["id"], r["ran_us"]) for r in db.query(
+        "SELECT id, ran_us FROM inspection_runs WHERE countersigned_us IS NULL ORDER BY id")]

@@ -103,6 +103,9 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             assert sched["inspector"].startswith("Lin Mei") and sched["supervisor"].startswith("Wang")
             page = open(summary["html"], encoding="utf-8").read()
             assert "Lin Mei" in page and "Wang" in page and "cable cut" in page and "hunter2" not in page
+            # R3.2: the register says when it is due ([inspection] register_due_day, the 5th by default).
+            y, m = map(int, month.split("-"))
+            assert f"Due to the supervisor by {y + m // 12:04d}-{m % 12 + 1:02d}-05" in page
             actions = [a["action"] for a in audit_rows(d)]
             assert {"inspection.run", "inspection.sign", "inspection.countersign"} <= set(actions)
 

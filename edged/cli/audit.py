@@ -19,6 +19,7 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
+from edged.cli.audit_settings import settings_lines, settings_sections
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
 from storage import audit
 from storage.catalog import open_readonly
@@ -116,7 +117,12 @@ def _export(ctx, args) -> tuple[Any, str]:
 def _report(ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     start, end = parse_when(args.from_, now), parse_when(args.to, now) if args.to else now
-    r = call(ctx.socket, "audit.report", {"from_us": start, "to_us": end}, timeout=300)
+    req: dict[str, Any] = {"from_us": start, "to_us": end}
+    if args.done:
+        if not (args.name or "").strip():
+            raise UsageError("--done records who audited: give --name")
+        req["done"] = {"name": args.name, "note": args.note or ""}
+    r = call(ctx.socket, "audit.report", req, timeout=300)
     if args.out:
         Path(args.out).write_text(report_html(r), encoding="utf-8")
     text = report_text(r)
@@ -170,6 +176,7 @@ def _sections(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]
          ["CAMERA", "REASON", "SEGMENTS", "SIZE", "OLDEST", "NEWEST"], gone),
         ("Inspections", ["RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"], insp),
         (f"Failed logins ({r['failed_logins']['total']})", ["ACCOUNT", "WHEN", "VIA", "WHY"], fails),
+        *settings_sections(r),
     ]
 
 
@@ -187,7 +194,7 @@ def _chain_line(r: dict[str, Any]) -> str:
 
 def report_text(r: dict[str, Any]) -> str:
     parts = [f"Audit report, {fmt_time(r['from_us'])} to {fmt_time(r['to_us'])} (made {fmt_time(r['made_us'])})",
-             _chain_line(r)]
+             _chain_line(r), *settings_lines(r)]
     for title, headers, rows in _sections(r):
         parts.append(f"\n{title}\n" + (table(headers, rows) if rows else "  none"))
     return "\n".join(parts)
@@ -196,7 +203,8 @@ def report_text(r: dict[str, Any]) -> str:
 def report_html(r: dict[str, Any]) -> str:
     e = html.escape
     title = f"Audit report, {fmt_time(r['from_us'])} to {fmt_time(r['to_us'])}"
-    body = [f"<h1>{e(title)}</h1>", f"<p>Made {e(fmt_time(r['made_us']))}. {e(_chain_line(r))}</p>"]
+    body = [f"<h1>{e(title)}</h1>", f"<p>Made {e(fmt_time(r['made_us']))}. {e(_chain_line(r))}</p>",
+            *(f"<p>{e(line)}</p>" for line in settings_lines(r))]
     for name, headers, rows in _sections(r):
         body.append(f"<h2>{e(name)}</h2>")
         if not rows:
@@ -239,4 +247,8 @@ def register(sub) -> None:
     r.add_argument("--from", dest="from_", required=True, metavar="T")
     r.add_argument("--to", metavar="T", help="default: now")
     r.add_argument("--out", metavar="FILE.html", help="also write the report as an HTML file")
+    r.add_argument("--done", action="store_true", help="record that the periodic audit was done (on the audit "
+                   "chain): the audit_overdue alarm clears and the next audit falls due from now")
+    r.add_argument("--name", help="with --done: who audited (as signed on the audit form)")
+    r.add_argument("--note", help="with --done: findings or remarks, kept on the record")
     p.set_defaults(handler=cmd_audit)

@@ -93,16 +93,16 @@ def _month(text: str | None) -> tuple[str, int, int]:
 
 def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
     reply = call(ctx.socket, "inspect.list", {"from_us": start_us, "to_us": end_us})
-    return reply["runs"], reply["site"]
+    return reply["runs"], {**reply["site"], "register_due_us": reply.get("register_due_us")}
 
 
 def cmd_list(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
-    runs, _site = runs_in(ctx, start, end)
+    runs, site = runs_in(ctx, start, end)
     rows = [[r["id"], r["kind"], fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or "UNSIGNED",
              r["supervisor"] or "-"] for r in runs]
     text = table(["RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"], rows)
-    return runs, text if runs else f"no inspections in {month}"
+    return runs, (text if runs else f"no inspections in {month}") + ("\n" + _due(site) if _due(site) else "")
 
 
 def cmd_show(ctx, args) -> tuple[Any, str]:
@@ -136,6 +136,12 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
                      f"{summary['unsigned']} unsigned): wrote {csv_path} and {html_path}")
 
 
+def _due(site: dict[str, Any]) -> str:
+    """When the register is due to the supervisor (R3.2, [inspection] register_due_day)."""
+    due = site.get("register_due_us")
+    return "" if due is None else f"Due to the supervisor by {fmt_time(due - 1)[:10]} (R3.2)."
+
+
 def _html(month: str, site: dict[str, str], runs: list[dict[str, Any]]) -> str:
     e = html.escape
     parts = [f"""<!doctype html><html><head><meta charset="utf-8"><title>Inspection register {e(month)}</title>
@@ -144,7 +150,7 @@ th,td{{border:1px solid #444;padding:3px 6px;text-align:left;vertical-align:top}
 .fail{{font-weight:bold;color:#a00}} .sig{{margin-top:3em}} @media print{{body{{margin:0}} h2{{page-break-before:auto}}}}</style>
 </head><body><h1>Camera inspection register: {e(month)}</h1>
 <p>Site {e(site.get('site') or '?')} ({e(site.get('site_name') or '')}). {len(runs)} inspections.
-Due to the supervisor by the 5th of the following month (R3.2). Items: {e(', '.join(ITEM_LABELS[i] for i in ITEMS))}.</p>"""]
+{e(_due(site))} Items: {e(', '.join(ITEM_LABELS[i] for i in ITEMS))}.</p>"""]
     for run in runs:
         parts.append(f"<h2>Inspection {run['id']} ({e(run['kind'])}): {e(fmt_time(run['ran_us']))}</h2><table><tr>"
                      f"<th>Camera</th>{''.join(f'<th>{e(ITEM_LABELS[i])}</th>' for i in ITEMS)}"

@@ -18,6 +18,7 @@ from edged.config.mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config.people import AccountsConfig, _accounts
 from edged.config.policy import RequestPolicy, _policy, default_policy
 from edged.config.retention import RetentionConfig, _retention
+from edged.config.upkeep import AuditConfig, MaintenanceConfig, _audit, _maintenance
 from edged.config.secrets import load_secrets, merge_secrets
 from edged.config.values import (
     DAY,
@@ -98,6 +99,8 @@ class Config:
     policy: RequestPolicy = default_policy()   # [policy]: the site's rules for retrieval requests (design/0036)
     health: HealthConfig = HealthConfig()
     inspection: InspectionConfig = InspectionConfig()
+    audit: AuditConfig = AuditConfig()                      # [audit]: when the periodic audit is due (R7.2)
+    maintenance: MaintenanceConfig = MaintenanceConfig()    # [maintenance]: where its catalog copy goes (R1.7)
     inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
 
     def camera(self, id: str) -> CameraConfig | None:
@@ -155,7 +158,8 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
     """
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
-                               "health", "inspection", "accounts", "viewer", "secrets", "policy"))
+                               "health", "inspection", "accounts", "viewer", "secrets", "policy", "audit",
+                               "maintenance"))
         data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
@@ -185,6 +189,8 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             policy=_policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us),
             health=_health(_table(data, "health", "health")),
             inspection=_inspection(_table(data, "inspection", "inspection")),
+            audit=_audit(_table(data, "audit", "audit")),
+            maintenance=_maintenance(_table(data, "maintenance", "maintenance"), base_dir),
             inline_secrets=inline,
         )
     except ConfigError as e:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from edged.config.upkeep import whole
 from edged.config.values import (
     DAY,
     HOUR,
@@ -54,6 +55,7 @@ class InspectionConfig:
     window: tuple[int, int] = (9 * 60, 17 * 60)  # local minutes [from, to) an inspection may fall in
     random_time: bool = False               # a random (but fixed per period) time inside the window
     sign_within_us: int = DAY               # an unsigned scheduled inspection is overdue after this
+    register_due_day: int = 5               # R3.2: a month's register is due by this day of the next; 0: not tracked
 
     @property
     def period_us(self) -> int:
@@ -154,7 +156,7 @@ def effective(site: HealthConfig, overrides: HealthOverrides) -> HealthConfig:
 
 
 def _inspection(t: dict) -> InspectionConfig:
-    _check_keys(t, "inspection", ("schedule", "window", "random_time", "sign_within"))
+    _check_keys(t, "inspection", ("schedule", "window", "random_time", "sign_within", "register_due_day"))
     d = InspectionConfig()
     schedule = _string(t.get("schedule", d.schedule), "inspection.schedule")
     if schedule not in SCHEDULES:
@@ -164,4 +166,6 @@ def _inspection(t: dict) -> InspectionConfig:
         window=_window(t["window"], "inspection.window") if "window" in t else d.window,
         random_time=_bool(t.get("random_time", d.random_time), "inspection.random_time"),
         sign_within_us=_duration(t, "sign_within", "inspection", d.sign_within_us, SECOND, 31 * DAY),
+        # 29-31: the month's last day where the month is shorter (February)
+        register_due_day=whole(t.get("register_due_day", d.register_due_day), "inspection.register_due_day", 0, 31),
     )

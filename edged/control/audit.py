@@ -6,11 +6,15 @@ connection in a thread, so neither the event loop nor the catalog writer waits f
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from edged.config import Config
+from edged.config.summary import settings_report
 from edged.control.operation import CatalogReader, Operations, op, read_catalog
 from edged.control.protocol import RequestError
+from edged.daemon.deadlines import DeadlineWatch
 from storage import audit, audit_report
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -19,7 +23,10 @@ PAGE = 5000  # audit records per reply
 
 
 class AuditOps(Operations):
-    def __init__(self, writer: CatalogWriter, reader: CatalogReader, clock: Clock = SYSTEM):
+    def __init__(self, writer: CatalogWriter, reader: CatalogReader, clock: Clock = SYSTEM,
+                 cfg_of: Callable[[], Config] | None = None, deadlines: DeadlineWatch | None = None):
+        self.cfg_of = cfg_of        # the config in force, for the report's settings (R7.2)
+        self.deadlines = deadlines  # told when an audit is recorded: audit_overdue clears
         self.writer = writer
         self.reader = reader  # the chain check refuses while the data disk is gone, as the reports do
         self.data_dir: Path = reader.data_dir
@@ -42,13 +49,33 @@ class AuditOps(Operations):
 
     @op("audit.report")
     async def report(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """The periodic report; with `done` ({name, note}) it also records that the audit was done
+        and by whom (`audit.done` on the chain, with the hash of the settings it saw)."""
         start, end = int(args.get("from_us") or 0), int(args.get("to_us") or self.clock.now_us())
         if end <= start:
             raise RequestError("the report's --to must be after --from")
+        done = args.get("done")
+        if done is not None and (not isinstance(done, dict) or not str(done.get("name") or "").strip()):
+            raise RequestError("recording an audit needs the auditor's name (--name)")
         report = await read_catalog(self.data_dir, lambda db: audit_report.build(db, start, end,
                                                                                  now_us=self.clock.now_us()))
-        await self.writer.run(lambda c: audit.append(c.db, str(caller), "audit.report",
-                                                     {"from_us": start, "to_us": end}))
+        if self.cfg_of is not None:
+            report["settings"] = await asyncio.to_thread(settings_report, self.cfg_of())
+        sha = (report.get("settings") or {}).get("sha256")
+        now = self.clock.now_us()
+
+        def record(c) -> None:
+            audit.append(c.db, str(caller), "audit.report", {"from_us": start, "to_us": end}, at_us=now)
+            if done is not None:
+                audit.append(c.db, str(caller), audit_report.DONE, {
+                    "name": str(done["name"]).strip(), "note": str(done.get("note") or ""), "from_us": start,
+                    "to_us": end, "settings_sha256": sha}, at_us=now)
+
+        await self.writer.run(record)
+        if self.deadlines is not None:
+            report["deadlines"] = await self.deadlines.check(now)
+        if done is not None:
+            report["recorded"] = {"name": str(done["name"]).strip(), "account": str(caller), "at_us": now}
         return report
 
     @op("audit.verify")

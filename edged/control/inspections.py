@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from edged.rules import deadlines
 from edged.control.operation import CatalogReader, Operations, integer, op
 from edged.control.protocol import RequestError
+from edged.daemon.deadlines import local_tz
 from edged.daemon.health_monitor import HealthMonitor, ReferenceRefused
 from edged.daemon.inspection_runner import InspectionError, InspectionRunner
 from storage import inspections as inspection_table
@@ -54,9 +56,15 @@ class InspectionOps(Operations):
         start = integer(args.get("from_us"), "from_us", 0)
         end = integer(args.get("to_us"), "to_us", self.clock.now_us())
 
+        due_day = self.runner.cfg.inspection.register_due_day
+        tz = self.runner.deadlines.tz or local_tz(self.clock)
+        # R3.2: the register of the month the listing starts in is due by this (None: not tracked)
+        due = deadlines.register_due_us(deadlines.month_of(int(start or 0), tz), due_day, tz) if due_day else None
+
         def q(db) -> dict[str, Any]:
             site = node_table.values(db, "site", "site_name")
-            return {"runs": inspection_table.runs_between(db, int(start or 0), int(end or 0)), "site": site}
+            return {"runs": inspection_table.runs_between(db, int(start or 0), int(end or 0)), "site": site,
+                    "register_due_us": due}
         return await self.reader.query(q)
 
     @op("inspect.show")

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
+from edged.daemon.deadlines import DeadlineWatch
 from storage import audit
 from storage import inspections as inspection_table
 from storage.catalog import Catalog, CatalogWriter
@@ -40,6 +41,7 @@ class InspectionRunner:
         self.alarms = alarms
         self.publish: Callable[[dict[str, Any]], Awaitable[Any]] | None = None  # the MQTT inspection topic
         self.next_due_us: int | None = None
+        self.deadlines = DeadlineWatch(lambda: self.cfg, writer, alarms, clock)  # the register, the audit
 
     # running one ----------------------------------------------------------------------
     async def run_now(self, kind: str, due_us: int | None, actor: str) -> dict[str, Any]:
@@ -58,7 +60,7 @@ class InspectionRunner:
                                                   records=records)
                 audit.append(c.db, actor, "inspection.run", {
                     "run": run_id, "kind": kind, "due_us": due_us, "cameras": len(records),
-                    "anomalies": {r["camera"]: r["anomalies"] for r in records if not r["ok"]}})
+                    "anomalies": {r["camera"]: r["anomalies"] for r in records if not r["ok"]}}, at_us=now)
             return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
@@ -91,7 +93,7 @@ class InspectionRunner:
                 if unknown:
                     raise InspectionError(f"no camera {', '.join(unknown)} in inspection {run_id}")
                 inspection_table.sign(c.db, run_id, signer, now, notes)
-                audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes})
+                audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes}, at_us=now)
                 return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
@@ -112,10 +114,11 @@ class InspectionRunner:
                 if run["inspector"] == signer:
                     raise InspectionError("the supervisor who countersigns cannot be the inspector")
                 inspection_table.countersign(c.db, run_id, signer, now)
-                audit.append(c.db, actor, "inspection.countersign", {"run": run_id, "name": name})
+                audit.append(c.db, actor, "inspection.countersign", {"run": run_id, "name": name}, at_us=now)
                 return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
+        await self.deadlines.check(now)  # the month's register may be complete now
         await self._publish({"event": "countersigned", **_summary(run)})
         return run
 
@@ -150,6 +153,7 @@ class InspectionRunner:
                 due = inspections.next_due(due, cfg, site, tz)
             self.next_due_us = due
             await self.check_overdue(self.clock.now_us())
+            await self.deadlines.check()
             wait = CHECK_S if due is None else min(CHECK_S, max(0.0, (due - self.clock.now_us()) / 1e6))
             try:
                 await asyncio.wait_for(stopping.wait(), wait)

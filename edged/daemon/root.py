@@ -130,7 +130,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         StatusOps(lambda: runner.cfg, writer, reader, clock),  # runner.cfg: SIGHUP's config
         holds, MaintenanceOps(maintenance, reader), inspections,
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
-        RequestOps(cfg, writer, alarms, clock), AuditOps(writer, reader, clock))
+        RequestOps(cfg, writer, alarms, clock),
+        AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
     liveness.control = control
 

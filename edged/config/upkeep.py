@@ -1,0 +1,40 @@
+"""The [audit] and [maintenance] tables: when the periodic audit is due (R7.2) and where a
+maintenance window's copy of the catalog goes (R1.7)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edged.config.values import ConfigError, _check_keys, _describe, _path
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    every_months: int = 6            # R7.2 (002 §17): an audit at least every six months; 0: not tracked
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceConfig:
+    backup_dir: Path | None = None   # R1.7: the catalog copy's folder, best on another disk; None: <data_dir>/backups
+
+
+def whole(value: Any, field: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(field, f"expected a whole number, found {_describe(value)}")
+    if not low <= value <= high:
+        raise ConfigError(field, f"{value} is out of range ({low} to {high})")
+    return value
+
+
+def _audit(t: dict) -> AuditConfig:
+    _check_keys(t, "audit", ("every_months",))
+    return AuditConfig(every_months=whole(t.get("every_months", AuditConfig().every_months), "audit.every_months", 0, 24))
+
+
+def _maintenance(t: dict, base_dir: Path | None) -> MaintenanceConfig:
+    _check_keys(t, "maintenance", ("backup_dir",), {"keep_backups": "it is [accounts] keep_backups"})
+    if "backup_dir" not in t:
+        return MaintenanceConfig()
+    return MaintenanceConfig(backup_dir=_path(t["backup_dir"], "maintenance.backup_dir", base_dir))
