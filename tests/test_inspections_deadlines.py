@@ -76,7 +76,8 @@ async def test_a_late_register_and_an_overdue_audit_raise_and_clear(tmp_path):
         overdue = (await active(writer, "audit_overdue"))[0]
         assert "due by 2027-04-20" in overdue["message"] and "none is on record" in overdue["message"]
 
-        ops = AuditOps(writer, CatalogReader(data, lambda: None), clock, cfg_of=lambda: cfg, deadlines=runner.deadlines)
+        ops = AuditOps(writer, CatalogReader(data, lambda: None), clock, cfg_of=lambda: cfg,
+                       deadlines=runner.deadlines)
         report = await ops.report({"from_us": at(2026, 10, 1), "done": {"name": "Auditor Wang", "note": "ok"}}, "eth")
         assert not await active(writer, "audit_overdue")
         done = await writer.run(lambda c: audit_rows(c.db, "audit.done"))

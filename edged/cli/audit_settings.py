@@ -40,7 +40,8 @@ def settings_sections(r: dict[str, Any]) -> list[Section]:
     if s:
         ret = s["retention"]
         out.append(("Settings in force: retention", ["SETTING", "VALUE"], [
-            ["min retention (site)", _dur(ret["min_retention_us"])], ["max retention (site)", _dur(ret["max_retention_us"])],
+            ["min retention (site)", _dur(ret["min_retention_us"])],
+            ["max retention (site)", _dur(ret["max_retention_us"])],
             ["disk reserve", _reserve(ret)], ["when the disk is full", ret["on_full"]],
             ["evidence hold", _dur(ret["evidence_hold_us"])], ["grace", _dur(ret["grace_us"])]]))
         out.append(("Settings in force: cameras", ["CAMERA", "ENABLED", "MODE", "KIND", "MIN RETENTION",

@@ -30,7 +30,8 @@ def whole(value: Any, field: str, low: int, high: int) -> int:
 
 def _audit(t: dict) -> AuditConfig:
     _check_keys(t, "audit", ("every_months",))
-    return AuditConfig(every_months=whole(t.get("every_months", AuditConfig().every_months), "audit.every_months", 0, 24))
+    months = whole(t.get("every_months", AuditConfig().every_months), "audit.every_months", 0, 24)
+    return AuditConfig(every_months=months)
 
 
 def _maintenance(t: dict, base_dir: Path | None) -> MaintenanceConfig:

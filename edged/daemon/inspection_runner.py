@@ -93,7 +93,8 @@ class InspectionRunner:
                 if unknown:
                     raise InspectionError(f"no camera {', '.join(unknown)} in inspection {run_id}")
                 inspection_table.sign(c.db, run_id, signer, now, notes)
-                audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes}, at_us=now)
+                audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes},
+                             at_us=now)
                 return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
