@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.fsutil import PRIVATE_FILE, private_dir
+from storage.hashing import sha256_file
 
 
 def open_window(db: Any) -> dict[str, Any] | None:
@@ -24,10 +25,21 @@ def recent(db: Any, limit: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?", [limit]))
 
 
-def begin(db: Any, *, reason: str, by: str, at_us: int, backup: str, verified: int, mismatches: list[str]) -> int:
-    """Opens a window; returns its id."""
-    return db["maintenance"].insert({"reason": reason, "began_by": by, "began_us": at_us, "backup": backup,
-                                     "verified": verified, "mismatches": json.dumps(mismatches)}).last_pk
+def begin(db: Any, *, reason: str, by: str, at_us: int, backup: dict[str, Any], verified: int,
+          mismatches: list[str], attended_by: str | None, protected: dict[str, Any]) -> int:
+    """Opens a window; returns its id. `backup`: backup_catalog's answer (and `same_disk`);
+    `protected`: the footage on record (segments, bytes)."""
+    return db["maintenance"].insert({
+        "reason": reason, "began_by": by, "began_us": at_us, "backup": backup["path"], "verified": verified,
+        "mismatches": json.dumps(mismatches), "attended_by": attended_by, "protected_segments": protected["segments"],
+        "protected_bytes": protected["bytes"], "backup_sha256": backup["sha256"],
+        "backup_same_disk": int(backup["same_disk"])}).last_pk
+
+
+def note_yield(db: Any, window_id: int, segments: int, bytes_: int) -> None:
+    """Footage destroyed during the window because the disk ran short (recording came first)."""
+    db.execute("UPDATE maintenance SET yielded_segments = yielded_segments + ?, yielded_bytes = yielded_bytes + ?"
+               " WHERE id = ?", [segments, bytes_, window_id])
 
 
 def end(db: Any, window_id: int, *, by: str, at_us: int, note: str) -> None:
@@ -52,4 +64,5 @@ def backup_catalog(source: Path, dest: Path) -> dict[str, Any]:
         segments = copy.execute("SELECT count(*) FROM segments").fetchone()[0]
     finally:
         copy.close()
-    return {"path": str(dest), "check": check, "segments": segments, "bytes": dest.stat().st_size}
+    return {"path": str(dest), "check": check, "segments": segments, "bytes": dest.stat().st_size,
+            "sha256": sha256_file(dest)}

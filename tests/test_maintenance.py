@@ -52,9 +52,14 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
         assert ctl(d, "maintenance", "begin", "--reason", "x").returncode == 2, "an admin does not run the box"
         people.as_("tech")
 
-        r = ctl(d, "maintenance", "begin", "--reason", "replace the PoE switch", "--verify", "1h", "--json")
+        r = ctl(d, "maintenance", "begin", "--reason", "replace the PoE switch", "--verify", "1h")
+        assert r.returncode == 2 and "--attended-by" in r.stderr, "the manager attends (R8.2)"
+        r = ctl(d, "maintenance", "begin", "--reason", "replace the PoE switch", "--verify", "1h",
+                "--attended-by", "Manager Wang", "--json")
         assert r.returncode == 0, r.stderr
         window = json.loads(r.stdout)
+        assert window["attended_by"] == "Manager Wang" and window["backup_same_disk"] == 1  # the default folder
+        assert 0 < window["protected_segments"] <= len(rows(d, "segments", lambda r: r["state"] == COMPLETE))
         assert [m["path"] for m in window["mismatches"]] == [victim["path"]]
         assert alarms(d, lambda r: r["kind"] == "hash_mismatch")[0]["severity"] == "critical"
         copy = sqlite3.connect(f"file:{window['backup']}?mode=ro", uri=True)
@@ -62,7 +67,8 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
         copy.close()
         live = {r["path"]: r["sha256"] for r in rows(d, "segments")}
         assert copied and all(live[p] == h for p, h in copied.items()), "the copy matches the catalog"
-        assert ctl(d, "maintenance", "begin", "--reason", "again").returncode == 2, "one window at a time"
+        assert ctl(d, "maintenance", "begin", "--reason", "again", "--attended-by", "W").returncode == 2, \
+            "one window at a time"
 
         serviced.stop()  # the technician unplugs a camera
         alarm = wait_for(lambda: alarms(d, lambda r: r["key"] == "camera_offline:serviced"), 40,
@@ -86,4 +92,5 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
     assert actions.index("maintenance.begin") < actions.index("maintenance.end")
     begin = dict(trail)["maintenance.begin"]
     assert begin["reason"] == "replace the PoE switch" and begin["mismatches"] == [victim["path"]]
+    assert begin["attended_by"] == "Manager Wang" and begin["backup_sha256"] == window["backup_sha256"]
     assert ctl(d, "audit", "verify", "--catalog", str(d.data_dir / "catalog.db")).returncode == 0  # daemon stopped

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged.config.values import ConfigError, _check_keys, _describe, _path
+from edged.config.values import ConfigError, _bool, _check_keys, _describe, _path
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +18,7 @@ class AuditConfig:
 @dataclass(frozen=True, slots=True)
 class MaintenanceConfig:
     backup_dir: Path | None = None   # R1.7: the catalog copy's folder, best on another disk; None: <data_dir>/backups
+    require_attendance: bool = True  # R8.2 (000 §3(3)1, 002 §6(3)): a window names the manager who attends
 
 
 def whole(value: Any, field: str, low: int, high: int) -> int:
@@ -35,7 +36,7 @@ def _audit(t: dict) -> AuditConfig:
 
 
 def _maintenance(t: dict, base_dir: Path | None) -> MaintenanceConfig:
-    _check_keys(t, "maintenance", ("backup_dir",), {"keep_backups": "it is [accounts] keep_backups"})
-    if "backup_dir" not in t:
-        return MaintenanceConfig()
-    return MaintenanceConfig(backup_dir=_path(t["backup_dir"], "maintenance.backup_dir", base_dir))
+    _check_keys(t, "maintenance", ("backup_dir", "require_attendance"), {"keep_backups": "it is [accounts] keep_backups"})
+    folder = _path(t["backup_dir"], "maintenance.backup_dir", base_dir) if "backup_dir" in t else None
+    return MaintenanceConfig(backup_dir=folder, require_attendance=_bool(t.get("require_attendance", True),
+                                                                         "maintenance.require_attendance"))

@@ -20,7 +20,8 @@ class MaintenanceOps(Operations):
     async def begin(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         verify_us = int(args.get("verify_us") or DEFAULT_VERIFY_US)
         try:
-            return await self.maintenance.begin(str(args.get("reason", "")), str(caller), verify_us)
+            return await self.maintenance.begin(str(args.get("reason", "")), str(caller), verify_us,
+                                                attended_by=str(args.get("attended_by") or ""))
         except MaintenanceError as exc:
             raise RequestError(str(exc)) from None
 

@@ -2,19 +2,26 @@
 is there and put the window on the record. Recording never stops during maintenance.
 
 Begin: a consistent copy of the catalog (SQLite online backup, from a separate read
-connection so the catalog writer is never held up), a hash check of the recent footage,
-then the window opens: expected faults (a camera unplugged for service) raise
-maintenance-level alarms instead of critical ones. End closes it. Both ends are audited.
+connection so the catalog writer is never held up) into [maintenance] backup_dir (best on
+another disk: a copy on the footage's own disk is recorded and warned about), a hash check of
+the recent footage, then the window opens: nothing is destroyed until it ends (the retention
+runner asks `protecting()`; design/0043 says what happens when the disk fills meanwhile), and
+expected faults (a camera unplugged for service) raise maintenance-level alarms instead of
+critical ones. The manager who attends is named (R8.2: 000 §3(3)1, 002 §6(3)); the window's
+record says what it protected. End closes it and lets retention run at once. Both ends are audited.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edged.alarms import Alarms
+from edged.config import Config
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
@@ -56,41 +63,85 @@ def prune_backups(folder: Path, keep: int) -> list[str]:
     return gone
 
 
+def backup_folder(cfg: Config) -> Path:
+    """Where catalog copies go: [maintenance] backup_dir, else the data folder's `backups`."""
+    return cfg.maintenance.backup_dir or cfg.storage.data_dir / BACKUP_DIR
+
+
+def backup_folders(cfg: Config) -> list[Path]:
+    """Every folder that may hold catalog copies (the default one keeps those from before a
+    backup_dir was set): the purges of personal data reach them all (R5.7)."""
+    return list(dict.fromkeys([cfg.storage.data_dir / BACKUP_DIR, backup_folder(cfg)]))
+
+
+def same_disk(folder: Path, data_dir: Path) -> bool:
+    return os.stat(folder).st_dev == os.stat(data_dir).st_dev
+
+
+log = logging.getLogger(__name__)
+
+
 class MaintenanceError(Exception):
     """A window that cannot begin or end; the message says why (edgectl shows it as is)."""
 
 
 class Maintenance:
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, keep_backups: int = 3,
-                 clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM):
+        self.cfg = cfg              # replaced on SIGHUP: backup_dir, keep_backups, require_attendance
         self.clock = clock
-        self.keep_backups = keep_backups
-        self.data_dir = data_dir
         self.writer = writer
         self.alarms = alarms
         self.window: dict[str, Any] | None = None
+        self.after_end: Callable[[], None] | None = None   # retention runs at once: destruction resumes
         self._lock = asyncio.Lock()
         alarms.downgrade = self.excuses
+
+    @property
+    def data_dir(self) -> Path:
+        return self.cfg.storage.data_dir
 
     def excuses(self, kind: str) -> bool:
         return self.window is not None and kind in EXPECTED_DURING_MAINTENANCE
 
+    def protecting(self) -> dict[str, Any] | None:
+        """The open window (nothing may be destroyed while it is), or None."""
+        return self.window
+
     async def load(self) -> None:
         self.window = await self.writer.run(lambda c: maintenance_table.open_window(c.db))
 
-    async def begin(self, reason: str, actor: str, verify_us: int = DEFAULT_VERIFY_US) -> dict[str, Any]:
+    def _where(self) -> tuple[Path, bool]:
+        """The backup folder, and whether it is on the footage's disk (checked, not assumed)."""
+        folder = backup_folder(self.cfg)
+        if self.cfg.maintenance.backup_dir is not None and not folder.is_dir():
+            raise MaintenanceError(f"the backup folder {folder} ([maintenance] backup_dir) does not exist: is its "
+                                   "disk mounted? Maintenance not begun")
+        return folder, same_disk(folder if folder.exists() else self.data_dir, self.data_dir)
+
+    async def begin(self, reason: str, actor: str, verify_us: int = DEFAULT_VERIFY_US,
+                    attended_by: str = "") -> dict[str, Any]:
         if not reason.strip():
             raise MaintenanceError("maintenance needs a reason")
+        attended_by = attended_by.strip()
+        if not attended_by and self.cfg.maintenance.require_attendance:
+            raise MaintenanceError("name the manager who attends (--attended-by): the site's rules have the system's "
+                                   "manager attend host maintenance ([maintenance] require_attendance)")
         async with self._lock:
             if self.window is not None:
                 raise MaintenanceError(f"maintenance window {self.window['id']} is already open")
             started = self.clock.now_us()
+            folder, shared = await asyncio.to_thread(self._where)
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
             backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
-                                             self.data_dir / BACKUP_DIR / f"catalog-{stamp}.db")
+                                             folder / f"catalog-{stamp}.db")
             if backup["check"] != "ok":
                 raise MaintenanceError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
-            pruned = await asyncio.to_thread(prune_backups, self.data_dir / BACKUP_DIR, self.keep_backups)
+            backup["same_disk"] = shared
+            if shared:
+                log.warning("maintenance: the catalog copy %s is on the same disk as the footage; set [maintenance] "
+                            "backup_dir to a folder on another disk", backup["path"])
+            keep = self.cfg.accounts.keep_backups
+            pruned = await asyncio.to_thread(prune_backups, folder, keep)
             rows = await self.writer.run(lambda c: segment_table.footage_hashes_since(c.db, started - verify_us))
             mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
             for m in mismatches:
@@ -98,13 +149,18 @@ class Maintenance:
                                          f"footage {m['path']} no longer matches its recorded SHA-256", m)
 
             def record(c: Catalog) -> dict[str, Any]:
-                row_id = maintenance_table.begin(c.db, reason=reason, by=actor, at_us=started, backup=backup["path"],
-                                                 verified=len(rows), mismatches=[m["path"] for m in mismatches])
+                protected = segment_table.summary(c.db)
+                bad = [m["path"] for m in mismatches]
+                row_id = maintenance_table.begin(c.db, reason=reason, by=actor, at_us=started, backup=backup,
+                                                 verified=len(rows), mismatches=bad, attended_by=attended_by or None,
+                                                 protected=protected)
                 audit.append(c.db, actor, "maintenance.begin", {
-                    "window": row_id, "reason": reason, "backup": backup["path"], "verified": len(rows),
-                    "mismatches": [m["path"] for m in mismatches]})
+                    "window": row_id, "reason": reason, "attended_by": attended_by or None, "backup": backup["path"],
+                    "backup_sha256": backup["sha256"], "backup_same_disk": shared, "verified": len(rows),
+                    "mismatches": bad, "protected": {"segments": protected["segments"], "bytes": protected["bytes"]}},
+                    at_us=started)
                 if pruned:
-                    audit.append(c.db, "edged", "backup.pruned", {"files": pruned, "kept": self.keep_backups})
+                    audit.append(c.db, "edged", "backup.pruned", {"files": pruned, "kept": keep}, at_us=started)
                 return maintenance_table.window(c.db, row_id)
 
             self.window = await self.writer.run(record)
@@ -118,10 +174,13 @@ class Maintenance:
             window_id = self.window["id"]
 
             def record(c: Catalog) -> dict[str, Any]:
-                maintenance_table.end(c.db, window_id, by=actor, at_us=self.clock.now_us(), note=note)
-                audit.append(c.db, actor, "maintenance.end", {"window": window_id, "note": note})
+                now = self.clock.now_us()
+                maintenance_table.end(c.db, window_id, by=actor, at_us=now, note=note)
+                audit.append(c.db, actor, "maintenance.end", {"window": window_id, "note": note}, at_us=now)
                 return maintenance_table.window(c.db, window_id)
 
             row = await self.writer.run(record)
             self.window = None
+            if self.after_end is not None:
+                self.after_end()
             return row

@@ -14,7 +14,7 @@ from edged import people
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.people import policy_of
-from edged.daemon.maintenance import BACKUP_DIR
+from edged.daemon.maintenance import backup_folders
 from storage import audit
 from storage import people_store as ps
 from storage.catalog import Catalog, CatalogWriter
@@ -44,12 +44,12 @@ class PeopleWatch:
     async def purge_backups(self, now: int) -> int:
         """The live catalog's purges repeated in the catalog backups (R5.7): a copy must not outlive
         the rule."""
-        folder = self.cfg.storage.data_dir / BACKUP_DIR
+        folders = backup_folders(self.cfg)  # [maintenance] backup_dir, and the default folder
         ids = await self.writer.run(lambda c: ps.purged_ids(c.db))
 
         def run() -> int:
             n = 0
-            for path in sorted(folder.glob("catalog-*.db")) if folder.is_dir() else []:
+            for path in [p for f in folders if f.is_dir() for p in sorted(f.glob("catalog-*.db"))]:
                 try:
                     n += people.purge_backup(path, ids, now)
                 except sqlite3.Error as exc:
@@ -59,7 +59,7 @@ class PeopleWatch:
         n = await asyncio.to_thread(run)
         if n:
             await self.writer.run(lambda c: audit.append(c.db, "edged", "backup.purge", {
-                "requests": n, "folder": BACKUP_DIR}, at_us=now))
+                "requests": n, "folders": [str(f) for f in folders]}, at_us=now))
         return n
 
     async def sweep(self, now: int) -> dict[str, Any]:

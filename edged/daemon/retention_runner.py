@@ -2,6 +2,11 @@
 
 The planner decides (storage/retention.py); the store executes (storage/retention_store.py);
 this task owns the timing, the alarms that follow a pass, and on_full = stop.
+
+During a maintenance window (R1.7) nothing is destroyed: passes are skipped, and said so. If the
+disk fills meanwhile, recording goes on into the reserve with a critical `maintenance_disk_short`
+alarm; below half the reserve, recording comes first (R1.1): the pass runs as it would outside
+the window (on_full decides), and what it destroyed goes on the window's record (design/0043).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
+from storage import audit
 from storage.catalog import Catalog, CatalogWriter
+from storage.maintenance import note_yield
 from storage.clock import SYSTEM, Clock
 from storage.retention import DAY_US, breaches, forecast_retention_us, utc
 from storage.retention_store import (
@@ -68,6 +75,13 @@ class RetentionRunner:
         self.space = SpaceCheck(cfg) if space is None else space
         self._poke = self.space.short
         self.unlink: Callable[[Path], None] = os.unlink   # replaced by the fault-injection test hook
+        self.protecting: Callable[[], dict[str, Any] | None] = lambda: None  # the open maintenance window
+        self._paused_for: int | None = None   # the window whose pause was last logged
+        self._short_alarm = False             # maintenance_disk_short is raised
+
+    def poke(self) -> None:
+        """Run a pass now (a maintenance window ended: destruction resumes)."""
+        self._poke.set()
 
     def check_space(self) -> None:
         """Below the reserve (after a hold was released, say): run a pass now, not on schedule."""
@@ -109,11 +123,16 @@ class RetentionRunner:
     async def pass_once(self) -> PassResult | None:
         if self.blocked:  # the storage_lost alarm says why (edged/daemon/liveness.py)
             return None
+        window = self.protecting()
+        if not await self._window_allows(window):
+            return None
         cfg = self.cfg
         result: PassResult = await self.writer.run(
             lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
                                expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock))
         p = result.plan
+        if window is not None and result.destroyed:
+            await self._yielded(window["id"], result)
         if result.destroyed:
             reasons = sorted({d.reason for d in p.destroy})
             log.info("retention pass %d destroyed %d segments (%.1f MB; %s); free %.1f -> %.1f MB",
@@ -150,6 +169,49 @@ class RetentionRunner:
         if self.on_full_stop is not None:
             await self.on_full_stop(p.stop_recording)
         return result
+
+    async def _window_allows(self, window: dict[str, Any] | None) -> bool:
+        """Outside a window: yes. In one: only when free space is below half the reserve."""
+        free, reserve = self._space()
+        short = window is not None and free < reserve
+        if short or self._short_alarm:
+            self._short_alarm = short
+            await self.alarms.set(
+                short, "maintenance_disk_short", "maintenance_disk_short", "critical", None,
+                f"{free / 1e6:.0f} MB free, below the reserve of {reserve / 1e6:.0f} MB, during maintenance window "
+                f"{window['id'] if window else '?'}: nothing is destroyed until it ends (edgectl maintenance end); "
+                f"recording goes on into the reserve, and below {reserve / 2e6:.0f} MB free retention makes room "
+                "again (on the window's record)", {"free_bytes": free, "reserve_bytes": reserve} if short else None)
+        if window is None:
+            self._paused_for = None
+            return True
+        if free < reserve // 2:
+            log.warning("maintenance window %d: %.0f MB free, below half the reserve: retention runs so that "
+                        "recording goes on", window["id"], free / 1e6)
+            return True
+        if self._paused_for != window["id"]:
+            self._paused_for = window["id"]
+            log.info("retention paused: maintenance window %d is open, nothing is destroyed until it ends",
+                     window["id"])
+        return False
+
+    def _space(self) -> tuple[int, int]:
+        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        return usage.free, policy_for(self.cfg.retention, self.cfg.cameras, usage.total).reserve_bytes
+
+    async def _yielded(self, window_id: int, result: PassResult) -> None:
+        """Footage destroyed during a window (the disk ran short): on the window's record and the chain."""
+        now = self.clock.now_us()
+
+        def record(c: Catalog) -> None:
+            note_yield(c.db, window_id, result.destroyed, result.bytes)
+            audit.append(c.db, "edged", "maintenance.yield", {
+                "window": window_id, "pass": result.pass_id, "destroyed": result.destroyed, "bytes": result.bytes,
+                "free_before": result.free_before}, at_us=now)
+
+        await self.writer.run(record)
+        log.warning("maintenance window %d: the disk ran short; retention pass %d destroyed %d segments (%.1f MB) so "
+                    "that recording goes on", window_id, result.pass_id, result.destroyed, result.bytes / 1e6)
 
     async def _holds_crowd_out(self) -> None:
         """Alarm when held footage alone leaves too little room for the minimum retention."""

@@ -112,11 +112,12 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                              space=space)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock)
-    maintenance = Maintenance(data_dir, writer, alarms, cfg.accounts.keep_backups, clock)
+    maintenance = Maintenance(cfg, writer, alarms, clock)
+    runner.protecting, maintenance.after_end = maintenance.protecting, runner.poke  # R1.7: no destruction in a window
     viewer = ViewerService(cfg, writer, clock)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
-    install_signals(sup, (runner, space, monitor, inspector), notifier, config_path, reload_hooks)
+    install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks)
     if early is not None:
         early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
     hooked = install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
