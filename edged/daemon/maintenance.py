@@ -92,6 +92,7 @@ class Maintenance:
         self.writer = writer
         self.alarms = alarms
         self.window: dict[str, Any] | None = None
+        self._opening: dict[str, Any] | None = None  # a window being opened: protected from its first moment
         self.after_end: Callable[[], None] | None = None   # retention runs at once: destruction resumes
         self._lock = asyncio.Lock()
         alarms.downgrade = self.excuses
@@ -104,8 +105,8 @@ class Maintenance:
         return self.window is not None and kind in EXPECTED_DURING_MAINTENANCE
 
     def protecting(self) -> dict[str, Any] | None:
-        """The open window (nothing may be destroyed while it is), or None."""
-        return self.window
+        """The open window, or the one being opened (nothing may be destroyed meanwhile), or None."""
+        return self.window or self._opening
 
     async def load(self) -> None:
         self.window = await self.writer.run(lambda c: maintenance_table.open_window(c.db))
@@ -129,43 +130,51 @@ class Maintenance:
         async with self._lock:
             if self.window is not None:
                 raise MaintenanceError(f"maintenance window {self.window['id']} is already open")
-            started = self.clock.now_us()
-            folder, shared = await asyncio.to_thread(self._where)
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
-            backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
-                                             folder / f"catalog-{stamp}.db")
-            if backup["check"] != "ok":
-                raise MaintenanceError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
-            backup["same_disk"] = shared
-            if shared:
-                log.warning("maintenance: the catalog copy %s is on the same disk as the footage; set [maintenance] "
-                            "backup_dir to a folder on another disk", backup["path"])
-            keep = self.cfg.accounts.keep_backups
-            pruned = await asyncio.to_thread(prune_backups, folder, keep)
-            rows = await self.writer.run(lambda c: segment_table.footage_hashes_since(c.db, started - verify_us))
-            mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
-            for m in mismatches:
-                await self.alarms.raise_(f"hash_mismatch:{m['path']}", "hash_mismatch", "critical", m["camera"],
-                                         f"footage {m['path']} no longer matches its recorded SHA-256", m)
+            self._opening = {"id": None}
+            try:
+                await self.writer.run(lambda c: None)  # a retention pass under way finishes before the window begins
+                return await self._open(reason, actor, verify_us, attended_by, self.clock.now_us())
+            finally:
+                self._opening = None
 
-            def record(c: Catalog) -> dict[str, Any]:
-                protected = segment_table.summary(c.db)
-                bad = [m["path"] for m in mismatches]
-                row_id = maintenance_table.begin(c.db, reason=reason, by=actor, at_us=started, backup=backup,
-                                                 verified=len(rows), mismatches=bad, attended_by=attended_by or None,
-                                                 protected=protected)
-                audit.append(c.db, actor, "maintenance.begin", {
-                    "window": row_id, "reason": reason, "attended_by": attended_by or None, "backup": backup["path"],
-                    "backup_sha256": backup["sha256"], "backup_same_disk": shared, "verified": len(rows),
-                    "mismatches": bad, "protected": {"segments": protected["segments"], "bytes": protected["bytes"]}},
-                    at_us=started)
-                if pruned:
-                    audit.append(c.db, "edged", "backup.pruned", {"files": pruned, "kept": keep}, at_us=started)
-                return maintenance_table.window(c.db, row_id)
+    async def _open(self, reason: str, actor: str, verify_us: int, attended_by: str, started: int) -> dict[str, Any]:
+        """The copy, the check and the record; the caller holds the lock and the protection."""
+        folder, shared = await asyncio.to_thread(self._where)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
+        backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
+                                         folder / f"catalog-{stamp}.db")
+        if backup["check"] != "ok":
+            raise MaintenanceError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
+        backup["same_disk"] = shared
+        if shared:
+            log.warning("maintenance: the catalog copy %s is on the same disk as the footage; set [maintenance] "
+                        "backup_dir to a folder on another disk", backup["path"])
+        keep = self.cfg.accounts.keep_backups
+        pruned = await asyncio.to_thread(prune_backups, folder, keep)
+        rows = await self.writer.run(lambda c: segment_table.footage_hashes_since(c.db, started - verify_us))
+        mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
+        for m in mismatches:
+            await self.alarms.raise_(f"hash_mismatch:{m['path']}", "hash_mismatch", "critical", m["camera"],
+                                     f"footage {m['path']} no longer matches its recorded SHA-256", m)
 
-            self.window = await self.writer.run(record)
-            return {**self.window, "backup_segments": backup["segments"], "backup_bytes": backup["bytes"],
-                    "mismatches": mismatches}
+        def record(c: Catalog) -> dict[str, Any]:
+            protected = segment_table.summary(c.db)
+            bad = [m["path"] for m in mismatches]
+            row_id = maintenance_table.begin(c.db, reason=reason, by=actor, at_us=started, backup=backup,
+                                             verified=len(rows), mismatches=bad, attended_by=attended_by or None,
+                                             protected=protected)
+            audit.append(c.db, actor, "maintenance.begin", {
+                "window": row_id, "reason": reason, "attended_by": attended_by or None, "backup": backup["path"],
+                "backup_sha256": backup["sha256"], "backup_same_disk": shared, "verified": len(rows),
+                "mismatches": bad, "protected": {"segments": protected["segments"], "bytes": protected["bytes"]}},
+                at_us=started)
+            if pruned:
+                audit.append(c.db, "edged", "backup.pruned", {"files": pruned, "kept": keep}, at_us=started)
+            return maintenance_table.window(c.db, row_id)
+
+        self.window = await self.writer.run(record)
+        return {**self.window, "backup_segments": backup["segments"], "backup_bytes": backup["bytes"],
+                "mismatches": mismatches}
 
     async def end(self, note: str, actor: str) -> dict[str, Any]:
         async with self._lock:

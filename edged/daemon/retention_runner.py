@@ -127,11 +127,18 @@ class RetentionRunner:
         if not await self._window_allows(window):
             return None
         cfg = self.cfg
-        result: PassResult = await self.writer.run(
-            lambda c: run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
-                               expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock))
+
+        def job(c: Catalog) -> PassResult | None:
+            if window is None and self.protecting() is not None:
+                return None  # a maintenance window began since: it destroys nothing (design/0043)
+            return run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
+                            expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock)
+
+        result = await self.writer.run(job)
+        if result is None:
+            return None
         p = result.plan
-        if window is not None and result.destroyed:
+        if window is not None and window["id"] is not None and result.destroyed:
             await self._yielded(window["id"], result)
         if result.destroyed:
             reasons = sorted({d.reason for d in p.destroy})
@@ -179,19 +186,19 @@ class RetentionRunner:
             await self.alarms.set(
                 short, "maintenance_disk_short", "maintenance_disk_short", "critical", None,
                 f"{free / 1e6:.0f} MB free, below the reserve of {reserve / 1e6:.0f} MB, during maintenance window "
-                f"{window['id'] if window else '?'}: nothing is destroyed until it ends (edgectl maintenance end); "
+                f"{window['id'] or '(opening)' if window else '?'}: nothing is destroyed until it ends (edgectl maintenance end); "
                 f"recording goes on into the reserve, and below {reserve / 2e6:.0f} MB free retention makes room "
                 "again (on the window's record)", {"free_bytes": free, "reserve_bytes": reserve} if short else None)
         if window is None:
             self._paused_for = None
             return True
         if free < reserve // 2:
-            log.warning("maintenance window %d: %.0f MB free, below half the reserve: retention runs so that "
+            log.warning("maintenance window %s: %.0f MB free, below half the reserve: retention runs so that "
                         "recording goes on", window["id"], free / 1e6)
             return True
         if self._paused_for != window["id"]:
             self._paused_for = window["id"]
-            log.info("retention paused: maintenance window %d is open, nothing is destroyed until it ends",
+            log.info("retention paused: maintenance window %s is open, nothing is destroyed until it ends",
                      window["id"])
         return False
 

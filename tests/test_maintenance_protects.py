@@ -1,0 +1,118 @@
+"""A maintenance window protects the footage (R1.7, 002 §15) on a real small disk (tmpfs) with
+real cameras: while it is open nothing is destroyed, though max retention makes footage due; the
+catalog copy goes to another disk ([maintenance] backup_dir) and the window records what it
+protected; when the disk fills, a critical alarm says so, recording goes on into the reserve, and
+below half the reserve retention makes room (on the window's record) rather than let recording
+stop; once the window ends, destruction resumes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from storage.clock import SYSTEM
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import alarms, audit_rows, rows
+from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.people import People
+
+S = 1_000_000
+MB = 1_000_000
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_a_window_destroys_nothing_until_recording_needs_room_and_destruction_resumes_after(
+        tmp_path, small_disk, monkeypatch):
+    clip = make_clip(tmp_path / "clips", width=640, height=360, fps=20, gop=20, seconds=10, bitrate="2M")
+    backups = tmp_path / "backups"  # another filesystem than the tmpfs
+    backups.mkdir()
+    with RtspServer({"a": f"clip:{clip.video}@20", "b": f"clip:{clip.video}@20"}) as cams:
+        data = small_disk / "data"
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": cams.url("a")},
+                                                              {"id": "b", "url": cams.url("b")}],
+                              storage={"segment_length": "2s"})
+        config.write_text(config.read_text() + textwrap.dedent(f"""
+            [retention]
+            min_retention = "2s"
+            max_retention = "6s"
+            allow_short_for_tests = true
+            reserve = "8MB"
+            interval = "1s"
+            grace = "1s"
+
+            [maintenance]
+            backup_dir = "{backups}"
+            """))
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        try:
+            people = People(config, tmp_path, monkeypatch)
+            people.add("tech", "custodian")
+            people.as_("tech")
+            wait_for(lambda: len(rows(d, "destructions")) >= 3, 60, "max retention destroying footage")
+
+            r = ctl(d, "maintenance", "begin", "--reason", "replace the disk controller", "--attended-by",
+                    "Manager Wang", "--verify", "1m", "--json")
+            assert r.returncode == 0, r.stderr
+            w = json.loads(r.stdout)
+            before = len(rows(d, "destructions"))
+            protected = [x for x in rows(d, "segments", lambda x: x["state"] == "complete") if x["end_us"] < w["began_us"]]
+            assert w["attended_by"] == "Manager Wang" and w["backup_same_disk"] == 0
+            assert w["backup"].startswith(str(backups)) and w["protected_segments"] >= len(protected) > 0
+            assert w["protected_bytes"] >= sum(x["bytes"] for x in protected)
+            with open(w["backup"], "rb") as f:
+                assert hashlib.sha256(f.read()).hexdigest() == w["backup_sha256"]
+
+            # The disk fills: nothing is destroyed, a critical alarm says why, recording goes on.
+            short = wait_for(lambda: alarms(d, lambda x: x["key"] == "maintenance_disk_short", active=True), 90,
+                             "the disk below its reserve during the window")[0]
+            assert short["severity"] == "critical" and "nothing is destroyed until it ends" in short["message"]
+            assert "retention paused: maintenance window" in d.log
+
+            # Below half the reserve, recording comes first: retention makes room, on the window's record.
+            wait_for(lambda: len(rows(d, "destructions")) > before, 90, "retention making room for recording")
+            newest = max(x["end_us"] or 0 for x in rows(d, "segments", lambda x: x["camera"] == "b"))
+            assert SYSTEM.now_us() - newest < 10 * S, "recording never stopped"
+            window = wait_for(lambda: [x for x in rows(d, "maintenance") if x["yielded_segments"]], 30,
+                              "the window's record of what it destroyed")[0]
+            assert window["yielded_bytes"] > 0
+            yields = audit_rows(d, "maintenance.yield")
+            assert yields and json.loads(yields[0]["detail"])["window"] == w["id"]
+
+            # Every pass that destroyed anything in the window ran with less than half the reserve free.
+            passes = {x["id"]: x for x in rows(d, "retention_passes")}
+            inside = [x for x in rows(d, "destructions") if x["destroyed_us"] >= w["began_us"]]
+            assert inside and all(passes[x["pass_id"]]["free_before"] < 4 * MB for x in inside)
+            assert len(inside) == len(rows(d, "destructions")) - before
+
+            r = ctl(d, "maintenance", "end", "--note", "controller replaced")
+            assert r.returncode == 0, r.stderr
+            ended = len(rows(d, "destructions"))
+            wait_for(lambda: len(rows(d, "destructions")) > ended, 30, "destruction resuming after the window")
+            wait_for(lambda: not alarms(d, lambda x: x["key"] == "maintenance_disk_short", active=True), 30,
+                     "maintenance_disk_short to clear")
+            listing = ctl(d, "maintenance", "list")
+            assert listing.returncode == 0 and "Manager Wang" in listing.stdout
+        finally:
+            assert d.stop() == 0, d.log
+    assert ctl(d, "audit", "verify", "--catalog", str(data / "catalog.db")).returncode == 0
