@@ -87,3 +87,13 @@ def test_config_keys(tmp_path):
     assert error_for(tmp_path, MINIMAL + "[inspection]\nregister_due_day = 32\n").field == "inspection.register_due_day"
     assert error_for(tmp_path, MINIMAL + '[audit]\nevery_months = "6"\n').field == "audit.every_months"
     assert error_for(tmp_path, MINIMAL + "[audit]\nevery = 6\n").field == "audit.every"
+
+
+def test_maintenance_keys(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL + '[maintenance]\nbackup_dir = "copies"\nrequire_attendance = false\n'))
+    assert cfg.maintenance.backup_dir == tmp_path / "copies" and not cfg.maintenance.require_attendance
+    default = load_config(write(tmp_path, MINIMAL))
+    assert default.maintenance.backup_dir is None and default.maintenance.require_attendance
+    assert error_for(tmp_path, MINIMAL + "[maintenance]\nbackup_dir = 3\n").field == "maintenance.backup_dir"
+    err = error_for(tmp_path, MINIMAL + "[maintenance]\nkeep_backups = 3\n")
+    assert err.field == "maintenance.keep_backups" and "[accounts] keep_backups" in err.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import subprocess
 import textwrap
 
@@ -116,3 +117,19 @@ def test_a_window_destroys_nothing_until_recording_needs_room_and_destruction_re
         finally:
             assert d.stop() == 0, d.log
     assert ctl(d, "audit", "verify", "--catalog", str(data / "catalog.db")).returncode == 0
+
+
+def test_check_config_says_when_the_catalog_copy_is_not_on_another_disk(tmp_path, small_disk):
+    def check(backup_dir) -> str:
+        config = write_config(tmp_path / "edged.toml", small_disk / "data", [])
+        config.write_text(config.read_text() + f'\n[maintenance]\nbackup_dir = "{backup_dir}"\n')
+        r = subprocess.run([sys.executable, "-m", "edged.cli", "check-config", str(config)], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    (small_disk / "data").mkdir()
+    (small_disk / "copies").mkdir()
+    assert "note: maintenance.backup_dir" not in check(tmp_path)               # another disk: nothing to say
+    assert "same disk as the data folder" in check(small_disk / "copies")
+    assert "does not exist" in check(tmp_path / "unmounted")

@@ -27,6 +27,17 @@ def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
     return default_config(DEFAULT_LOCAL_DATA.resolve()), None
 
 
+def _backup_note(folder: Path | None, data_dir: Path) -> str | None:
+    """Catalog copies belong on another disk than the footage (R1.7): say so when they are not."""
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        return f"{folder} does not exist (yet): maintenance will not begin until it does (is its disk mounted?)"
+    if data_dir.exists() and folder.stat().st_dev == data_dir.stat().st_dev:
+        return f"{folder} is on the same disk as the data folder: a disk failure takes the copy too"
+    return None
+
+
 def _group_exists(name: str) -> bool:
     try:
         grp.getgrnam(name)
@@ -64,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.control.group is not None and not _group_exists(cfg.control.group):
             print(f"note: control.group: there is no group {cfg.control.group!r} on this system yet "
                   "(scripts/install makes edgectl); edged will not start without it")
+        note = _backup_note(cfg.maintenance.backup_dir, cfg.storage.data_dir)
+        if note:
+            print(f"note: maintenance.backup_dir: {note}")
         for field in cfg.inline_secrets:
             print(f"note: {field} holds a password in the config itself: move it to the secrets file "
                   "([secrets] file, root's alone; design/0018)")

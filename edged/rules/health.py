@@ -56,26 +56,8 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     known: set[str] = set()
     if not view.enabled or view.state != RECORDING:
         return present, known
-    s = view.stats
-    if s:
-        known.update(("below_resolution", "below_fps"))
-        w, h = s.get("width") or 0, s.get("height") or 0
-        if w < cfg.min_width or h < cfg.min_height or w * h < cfg.min_pixels:
-            floor = f"{cfg.min_width}x{cfg.min_height}"
-            floor += f", {cfg.min_pixels / 1e6:g} megapixel" if cfg.min_pixels else ""
-            present["below_resolution"] = f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor {floor}"
-        fps = s.get("fps") or 0.0
-        if fps < cfg.min_fps:
-            present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
-        if view.audio_required:
-            known.add("audio_missing")
-            if not s.get("audio_packets", s.get("audio")):
-                present["audio_missing"] = "no audio arrives from a camera marked audio_required"
-        drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us)
-        if drift is not None:
-            known.add("clock_drift")
-            if drift:
-                present["clock_drift"] = drift
+    if view.stats:
+        _stream(view.stats, view.audio_required, cfg, present, known)
     m = view.image
     if m:
         known.update(("video_dark", "video_overexposed", "video_blurred"))
@@ -107,6 +89,29 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
             present["camera_moved"] = (f"picture differs from the reference (similarity {view.similarity:.2f}):"
                                        " moved, turned or replaced")
     return present, known
+
+
+def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present: dict[str, str],
+            known: set[str]) -> None:
+    """The conditions the packet statistics show: resolution, frame rate, audio, the camera's clock."""
+    known.update(("below_resolution", "below_fps"))
+    w, h = s.get("width") or 0, s.get("height") or 0
+    if w < cfg.min_width or h < cfg.min_height or w * h < cfg.min_pixels:
+        floor = f"{cfg.min_width}x{cfg.min_height}"
+        floor += f", {cfg.min_pixels / 1e6:g} megapixel" if cfg.min_pixels else ""
+        present["below_resolution"] = f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor {floor}"
+    fps = s.get("fps") or 0.0
+    if fps < cfg.min_fps:
+        present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
+    if audio_required:
+        known.add("audio_missing")
+        if not s.get("audio_packets", s.get("audio")):
+            present["audio_missing"] = "no audio arrives from a camera marked audio_required"
+    drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us)
+    if drift is not None:
+        known.add("clock_drift")
+        if drift:
+            present["clock_drift"] = drift
 
 
 def clock_drift(skew_us: int | None, tolerance_us: int) -> str | None:
