@@ -74,7 +74,7 @@ def test_an_edgectl_user_reads_through_the_socket_and_nothing_on_disk(tmp_path, 
             segs = wait_for(lambda: (s := d.segments("cam")) and len(s) >= 3 and s, 40, "three segments")
             # a maintenance backup and an export (its staging copy stays a day) before the checks
             people.as_("cus")
-            r = people.ctl("maintenance", "begin", "--reason", "disk check", "--verify", "1m")
+            r = people.ctl("maintenance", "begin", "--reason", "disk check", "--verify", "1m", "--attended-by", "Wang")
             assert r.returncode == 0, r.stderr
             assert people.ctl("maintenance", "end", "--note", "done").returncode == 0
             when = [datetime.fromtimestamp(us / S).astimezone().isoformat()
