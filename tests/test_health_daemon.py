@@ -38,8 +38,10 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
         cams = [{"id": cam, "url": faulty.url(cam)} for cam in mounts]
         cams[list(mounts).index("deskmic")]["audio_required"] = True
         cams.append({"id": "lobby", "url": steady.url("lobby")})
+        # min_pixels 0: the faulty clips are 720p (0.92 MP); the megapixel floor is tests/test_health_floor.py's
         config = write_config(tmp_path / "edged.toml", data, cams, tables={"health": {
-            "sample_interval": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00"}})
+            "sample_interval": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00",
+            "min_pixels": 0}})
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
             people = People(config, tmp_path, monkeypatch)

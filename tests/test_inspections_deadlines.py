@@ -78,6 +78,8 @@ async def test_a_late_register_and_an_overdue_audit_raise_and_clear(tmp_path):
 
         ops = AuditOps(writer, CatalogReader(data, lambda: None), clock, cfg_of=lambda: cfg,
                        deadlines=runner.deadlines)
+        await ops.report({"from_us": at(2026, 10, 1)}, "eth")   # read (a surprise check, 003 §13), not recorded
+        assert await active(writer, "audit_overdue"), "only a recorded audit moves the due date"
         report = await ops.report({"from_us": at(2026, 10, 1), "done": {"name": "Auditor Wang", "note": "ok"}}, "eth")
         assert not await active(writer, "audit_overdue")
         done = await writer.run(lambda c: audit_rows(c.db, "audit.done"))

@@ -4,7 +4,8 @@ Every clip is Annex-B H.264 without B-frames and a 2 s GOP, served by RtspServer
 mount (`Clip.spec()`), like the recording tests' clips. Files are named by their parameters and
 reused when they exist, so a session pays for each clip once.
 
-The faulty pictures are 1280x720 at 15 fps, which passes the quality floor (R2): a black stream
+The faulty pictures are 1280x720 at 15 fps, which passes the 720p floor (R2) but not the
+1-megapixel one: a test of the image checks sets `min_pixels = 0`, so that a black stream
 raises `dark`, not also `resolution`. Clips are 6 s long: with samples every 10 s a loop that
 divides 10 s would hand the sampler the same frame every time, so a healthy clip would look
 frozen.
