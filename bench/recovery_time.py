@@ -169,7 +169,7 @@ def workers_started_s(ready_line: str, killed_us: int) -> float | None:
     started = times[0] - float(m.group(1)) * S  # the process's start
     for name, spent in steps:
         started += spent * S
-        if name.endswith("workers started") or name == "workers":
+        if name.endswith(("workers started", "workers spawned")) or name == "workers":
             break
     return (started - killed_us) / S
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-import numpy as np
 
 from recorder.events import Emit, Image
+from recorder.lazy import lazy_import, loaded
 
+np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
 log = logging.getLogger(__name__)
 
 
@@ -267,6 +268,7 @@ class ImageSampler:
 
     def _run(self) -> None:
         while (job := self.queue.get()) is not None:
+            loaded(np)  # its import is paid here, on the pool, once; not on a camera's thread
             cam = job[0]
             try:
                 event = check(*job)

@@ -6,6 +6,7 @@ camera goes through exactly the same ingest path (av.open, demux, remux) as an R
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -15,9 +16,11 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import av
-import numpy as np
 
+from recorder.lazy import lazy_import
 from storage.clock import SYSTEM
+
+np = lazy_import("numpy")  # the recorder worker imports this module; numpy is needed only to draw
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,6 @@ _GLYPHS = {
     "U": ["10001", "10001", "10001", "10001", "10001", "10001", "01110"],
     "C": ["01110", "10001", "10000", "10000", "10000", "10001", "01110"],
 }
-_GLYPH_BITS = {ch: np.array([[c == "1" for c in row] for row in rows]) for ch, rows in _GLYPHS.items()}
 _BARS = [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0), (192, 0, 192), (192, 0, 0), (0, 0, 192)]
 
 
@@ -59,9 +61,14 @@ def parse_synthetic_url(url: str) -> SyntheticSpec:
     return SyntheticSpec(**values)
 
 
+@functools.cache
+def _glyph(ch: str) -> np.ndarray:
+    return np.array([[c == "1" for c in row] for row in _GLYPHS.get(ch, _GLYPHS[" "])])
+
+
 def draw_text(img: np.ndarray, text: str, x: int, y: int, scale: int, color=(255, 255, 255)) -> None:
     for i, ch in enumerate(text):
-        bits = _GLYPH_BITS.get(ch, _GLYPH_BITS[" "])
+        bits = _glyph(ch)
         block = np.kron(bits, np.ones((scale, scale), dtype=bool))
         x0 = x + i * 6 * scale
         region = img[y : y + block.shape[0], x0 : x0 + block.shape[1]]

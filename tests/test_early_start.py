@@ -4,6 +4,7 @@ real RTSP cameras, a real tmpfs for the disk that is not the right one."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -70,7 +71,7 @@ def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_di
     try:
         wait_for(lambda: d.segments("a") and d.segments("b"), 40, "both cameras recording")
         # A fresh folder is initialised by the daemon: nothing is started before that.
-        assert ADOPTED not in d.log and "workers started" not in d.log
+        assert ADOPTED not in d.log and "workers spawned" not in d.log and "before the config is read" not in d.log
     finally:
         assert d.stop() == 0, d.log
     last = {c: d.segments(c)[-1]["end_us"] for c in "ab"}
@@ -83,7 +84,9 @@ def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_di
         wait_for(lambda: "ready: recording has started" in d.log[since:], 30, "ready")
         log = d.log[since:]
         assert log.count(ADOPTED) == 2, log
-        assert "workers started" in log and "cameras' first segments" in log, log
+        # spawned before the config was read, given their cameras once it was valid (design/0025's addendum)
+        assert re.search(r"start-up [\d.]+ s: python and imports [\d.]+, workers spawned [\d.]+, config [\d.]+, "
+                         r"lock, disk check, cameras sent [\d.]+, cameras' first segments", log), log
     finally:
         assert d.stop() == 0, d.log
     assert_catalog_matches_disk(d)
@@ -162,3 +165,36 @@ def test_another_disk_at_the_video_folder_starts_nothing_before_the_daemons_chec
             assert d.stop() == 0, d.log
     finally:
         subprocess.run(["umount", "-l", str(video)], check=False)
+
+
+def test_a_config_that_fails_validation_after_the_early_spawn_records_nothing(tmp_path, cameras):
+    """`edged run` starts the workers' interpreters before it validates the config (design/0025's
+    addendum): a file that is good TOML but a bad config still stops everything, with the
+    config's own error and status 78, the idle workers gone and nothing written."""
+    data = tmp_path / "data"
+    cams = [{"id": c, "url": cameras.url(c)} for c in "ab"]
+    config = write_config(tmp_path / "edged.toml", data, cams, storage={"segment_length": "2s"},
+                          recorder={"workers": 2})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        wait_for(lambda: d.segments("a") and d.segments("b"), 40, "both cameras recording")
+    finally:
+        assert d.stop() == 0, d.log
+    before_rows, before_files = rows(d, "segments", lambda r: True), footage_files(data)
+    write_config(config, data, cams, storage={"segment_length": "2s"}, recorder={"workers": 2, "worker": 3})
+    since = len(d.log)
+    d.start()
+    try:
+        rc = d.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("edged kept running on a bad config:\n" + d.log[since:]) from None
+    log = d.log[since:]
+    assert rc == 78, log
+    assert re.search(r"bad config: .*recorder\.worker\b", log), log
+    m = re.search(r"2 recorder worker\(s\) started before the config is read \(pids (\d+) (\d+)\)", log)
+    assert m, log
+    for pid in map(int, m.groups()):  # waited for by edged run itself, not left behind
+        assert not Path(f"/proc/{pid}").exists(), f"idle worker {pid} outlived edged run"
+    assert "ready" not in log and "recording" not in log, log
+    assert rows(d, "segments", lambda r: True) == before_rows
+    assert footage_files(data) == before_files

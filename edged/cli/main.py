@@ -1,4 +1,9 @@
-"""`edged`: the daemon (`edged run`) and `edged check-config`."""
+"""`edged`: the daemon (`edged run`) and `edged check-config`.
+
+`edged run` starts the recorder workers' interpreters before it imports anything heavy, the
+config's validation included (design/0025's addendum of 2026-11-22): so edged.config and the
+daemon are imported in the functions that need them, not here.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from edged import __version__
-from edged.config import DEFAULT_PATH, Config, ConfigError, default_config, load_config
+from edged import DEFAULT_CONFIG_PATH, __version__
+from edged.daemon import prespawn
 from storage import logs
 
 EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
@@ -18,12 +23,14 @@ log = logging.getLogger("edged")
 DEFAULT_LOCAL_DATA = Path("data")
 
 
-def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
-    """--config, else /etc/edged/edged.toml, else the embedded default into ./data."""
+def resolve_config(path: Path | None):
+    """--config, else /etc/edged/edged.toml, else the embedded default into ./data: (Config, path)."""
+    from edged.config import default_config, load_config
+
     if path is not None:
         return load_config(path), path
-    if DEFAULT_PATH.exists():
-        return load_config(DEFAULT_PATH), DEFAULT_PATH
+    if DEFAULT_CONFIG_PATH.exists():
+        return load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
     return default_config(DEFAULT_LOCAL_DATA.resolve()), None
 
 
@@ -51,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"edged {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser("run", help="record every configured camera until stopped")
-    run_p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH}; without it, "
+    run_p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG_PATH}; without it, "
                        "a built-in demo camera is recorded into ./data)")
     run_p.add_argument("-v", "--verbose", action="store_true")
     run_p.add_argument("--init-data", action="store_true",
@@ -59,75 +66,95 @@ def main(argv: list[str] | None = None) -> int:
                        "on the audit record) instead of waiting for the data disk")
     ini = sub.add_parser("init-data", help="initialise an empty data folder: new catalog, identity files and "
                          "node key (backed up), recorded as the first audit record")
-    ini.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_PATH})")
+    ini.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG_PATH})")
     ini.add_argument("--reason", default="", help="why (e.g. new installation, disk replaced), for the record")
     chk = sub.add_parser("check-config", help="validate a config file and exit (status 78 if bad)")
-    chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_PATH)
+    chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG_PATH)
     args = parser.parse_args(argv)
 
     if args.command == "check-config":
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as exc:
-            print(f"edged: bad config: {exc}", file=sys.stderr)
-            return EX_CONFIG
-        print(f"{args.config}: OK (site {cfg.site.id}, {len(cfg.cameras)} cameras, data in {cfg.storage.data_dir})")
-        if cfg.control.group is not None and not _group_exists(cfg.control.group):
-            print(f"note: control.group: there is no group {cfg.control.group!r} on this system yet "
-                  "(scripts/install makes edgectl); edged will not start without it")
-        note = _backup_note(cfg.maintenance.backup_dir, cfg.storage.data_dir)
-        if note:
-            print(f"note: maintenance.backup_dir: {note}")
-        for field in cfg.inline_secrets:
-            print(f"note: {field} holds a password in the config itself: move it to the secrets file "
-                  "([secrets] file, root's alone; design/0018)")
-        return 0
-
+        return check_config(args.config)
     if args.command == "init-data":
         return init_data(args)
-
     logs.setup(args.verbose)
     try:
-        cfg, path = resolve_config(args.config)
-    except ConfigError as exc:
-        log.error("bad config: %s", exc)
-        return EX_CONFIG
-    if path is None:
-        log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_PATH, cfg.storage.data_dir)
-    from edged.daemon import prestart
+        return asyncio.run(_run(args.config, args.init_data))
+    except KeyboardInterrupt:
+        return 130
+
+
+def check_config(path: Path) -> int:
+    from edged.config import ConfigError, load_config
 
     try:
-        return asyncio.run(_run(cfg, path, args.init_data))
-    except prestart.AlreadyRunning as exc:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(f"edged: bad config: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"{path}: OK (site {cfg.site.id}, {len(cfg.cameras)} cameras, data in {cfg.storage.data_dir})")
+    if cfg.control.group is not None and not _group_exists(cfg.control.group):
+        print(f"note: control.group: there is no group {cfg.control.group!r} on this system yet "
+              "(scripts/install makes edgectl); edged will not start without it")
+    note = _backup_note(cfg.maintenance.backup_dir, cfg.storage.data_dir)
+    if note:
+        print(f"note: maintenance.backup_dir: {note}")
+    for field in cfg.inline_secrets:
+        print(f"note: {field} holds a password in the config itself: move it to the secrets file "
+              "([secrets] file, root's alone; design/0018)")
+    return 0
+
+
+async def _run(config: Path | None, init_data: bool) -> int:
+    """The workers first, then the config, then the daemon's imports (design/0029 and 0025's
+    addendum): a restart's gap is not spent importing what recording does not need."""
+    steps = prespawn.Steps()
+    spares = await prespawn.spawn_idle(config)  # idle until prestart hands them the validated config
+    if spares:
+        steps.mark("workers spawned")
+    try:
+        from edged.config import ConfigError
+        from edged.daemon import prestart
+
+        try:
+            cfg, path = resolve_config(config)
+        except ConfigError as exc:
+            log.error("bad config: %s", exc)
+            return EX_CONFIG
+        steps.mark("config")
+        if path is None:
+            log.info("no config file (%s): recording the built-in demo camera into %s", DEFAULT_CONFIG_PATH,
+                     cfg.storage.data_dir)
+        for field in cfg.inline_secrets:  # check-config says so too; the unit no longer runs it first
+            log.warning("%s holds a password in the config itself: move it to the secrets file (design/0018)",
+                        field)
+        try:
+            early = await prestart.start(cfg, spares)
+        except prestart.AlreadyRunning as exc:
+            log.error("%s", exc)
+            return 1
+    finally:
+        await spares.dismiss()  # those the config did not need (none on a plain restart)
+    if early is not None and any(early.workers):
+        steps.mark("lock, disk check, cameras sent")
+        await early.first_segments()
+        steps.mark("cameras' first segments")
+    else:
+        steps.mark("lock")
+    from edged.daemon import root as daemon  # imported late: the workers start first
+
+    steps.mark("daemon imports")
+    try:
+        return await daemon.run(cfg, path, init_data=init_data, early=early, steps=steps)
+    except prestart.AlreadyRunning as exc:  # when the daemon takes the lock itself (no catalog yet)
         log.error("%s", exc)
         return 1
     except ConfigError as exc:  # found only on the box (e.g. control.group missing)
         log.error("bad config: %s", exc)
         return EX_CONFIG
-    except KeyboardInterrupt:
-        return 130
-
-
-async def _run(cfg: Config, path: Path | None, init_data: bool) -> int:
-    """The workers first, then the daemon's imports (design/0029): a restart's gap is not
-    spent importing what recording does not need."""
-    from edged.daemon import prestart
-
-    steps = prestart.Steps()
-    early = await prestart.start(cfg)
-    if early is not None and any(early.workers):
-        steps.mark("lock, disk check, workers started")
-        await early.first_segments()
-        steps.mark("cameras' first segments")
-    else:
-        steps.mark("lock")
-    from edged.daemon import root as daemon  # imported late: check-config stays light, and the workers start first
-
-    steps.mark("daemon imports")
-    return await daemon.run(cfg, path, init_data=init_data, early=early, steps=steps)
 
 
 def init_data(args: argparse.Namespace) -> int:
+    from edged.config import ConfigError
     from storage import datainit
 
     try:

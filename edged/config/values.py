@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-DEFAULT_PATH = Path("/etc/edged/edged.toml")
+from edged import DEFAULT_CONFIG_PATH
+
+DEFAULT_PATH = DEFAULT_CONFIG_PATH
 DEFAULT_DATA_DIR = Path("/var/lib/edged")
 
 US = 1

@@ -22,16 +22,14 @@ import grp
 import json
 import logging
 import os
-import resource
 import signal
 import sqlite3
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edged.config import CameraConfig, Config
+from edged.daemon.prespawn import Spares, Steps, raise_nofile, spawn_worker
 from storage import layout, volume
 from storage.clock import SYSTEM
 from storage.fsutil import PRIVATE_FILE
@@ -46,29 +44,6 @@ class AlreadyRunning(Exception):
     pass
 
 
-class Steps:
-    """Where start-up's time goes (logged at ready; bench/recovery_time.py reads it)."""
-
-    def __init__(self) -> None:
-        self.t0 = self.last = time.monotonic()
-        self.spent: list[tuple[str, float]] = []
-        try:  # the interpreter's own start-up and the imports, from the process's start time
-            ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-            age = float(Path("/proc/uptime").read_text().split()[0]) - ticks / os.sysconf("SC_CLK_TCK")
-            self.spent.append(("python and imports", age))
-            self.t0 -= age
-        except (OSError, ValueError, IndexError):
-            pass
-
-    def mark(self, name: str) -> None:
-        now = time.monotonic()
-        self.spent.append((name, now - self.last))
-        self.last = now
-
-    def __str__(self) -> str:
-        return f"start-up {self.last - self.t0:.2f} s: " + ", ".join(f"{n} {s:.2f}" for n, s in self.spent)
-
-
 def lock_data(data_dir: Path) -> int:
     """One daemon per data folder: two writers would corrupt the catalog's story."""
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
@@ -78,18 +53,6 @@ def lock_data(data_dir: Path) -> int:
         os.close(fd)
         raise AlreadyRunning(f"another edged is already running on {data_dir}") from None
     return fd
-
-
-def raise_nofile() -> None:
-    """Viewers, cameras and the catalog all take descriptors: run with the hard limit, not the
-    soft 1024 (systemd/edged.service sets LimitNOFILE; this covers a start by hand). Before
-    the workers are started: they inherit it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (OSError, ValueError) as exc:
-            log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
 
 
 # what the workers are told ---------------------------------------------------------------
@@ -113,12 +76,6 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
 
 def add_command(cam: CameraConfig) -> dict[str, Any]:
     return {"cmd": "add", "camera": {"id": cam.id, "url": cam.url}}
-
-
-async def spawn_worker() -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recorder.worker",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
 
 
 def send(proc: asyncio.subprocess.Process, *msgs: dict[str, Any]) -> None:
@@ -208,9 +165,15 @@ class Early:
             signal.raise_signal(sig)
 
 
-async def start(cfg: Config) -> Early | None:
+__all__ = ["AlreadyRunning", "Early", "Steps", "add_command", "assign", "lock_data", "raise_nofile", "send",
+           "spawn_worker", "start", "worker_count", "worker_settings"]  # Steps and the spawn: from prespawn.py
+
+
+async def start(cfg: Config, spares: Spares | None = None) -> Early | None:
     """Lock the data folder and, when a plain restart's checks pass, start the workers with their
-    cameras. None when there is no catalog yet (the daemon initialises it or waits for the disk)."""
+    cameras (taking the idle ones `edged run` started before reading the config, design/0025's
+    addendum). None when there is no catalog yet (the daemon initialises it or waits for the disk).
+    The caller ends the spares left over."""
     os.umask(0o077)  # as the daemon (design/0017): the workers inherit it
     data_dir = cfg.storage.data_dir
     if not (data_dir / layout.CATALOG_FILE).exists():
@@ -237,7 +200,7 @@ async def start(cfg: Config) -> Early | None:
     for cams in assign(cfg.cameras, worker_count(cfg)):
         proc = None
         if cams:
-            proc = await spawn_worker()
+            proc = (spares.take() if spares is not None else None) or await spawn_worker()
             send(proc, settings, *(add_command(c) for c in cams))
         early.workers.append(proc)
         early.cameras.append([c.id for c in cams])

@@ -1,0 +1,78 @@
+"""Modules imported on first use, for the worker's start-up (design/0025, addendum of 2026-11-22).
+
+A restarted worker's cameras wait for its imports; numpy is needed only once a picture is
+checked (recorder/imagecheck.py) or a synthetic camera draws one (recorder/synthetic.py), so
+it is imported then, on the thread that first reads it. `importlib.util.LazyLoader` alone is
+not thread-safe in Python 3.11: a thread reading the module while another thread's first read
+runs the import sees it half-initialised (AttributeError). Here the first read takes a lock
+and the others wait for the import's end; once imported it is a plain module, lock-free.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+from types import ModuleType
+from typing import Any
+
+_first_use = threading.RLock()  # re-entrant: the import itself reads the module
+
+
+class _Importing(ModuleType):
+    """While the first read imports the module: other threads wait for the end, the importing
+    thread goes on (the lock is re-entrant). LazyLoader's module sets its class to a plain
+    module as its first step, which would let other threads in half-way: that is ignored."""
+
+    def __getattribute__(self, attr: str) -> Any:
+        with _first_use:
+            return ModuleType.__getattribute__(self, attr)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "__class__":
+            ModuleType.__setattr__(self, name, value)
+
+
+class _Lazy(ModuleType):
+    """Not imported yet: the first read, on any thread, imports it under the lock."""
+
+    def __getattribute__(self, attr: str) -> Any:
+        with _first_use:
+            if type(self) is _Lazy:
+                object.__setattr__(self, "__class__", _Importing)
+                try:
+                    _LAZY_READ(self, "__name__")  # LazyLoader's own first read: runs the import
+                finally:
+                    object.__setattr__(self, "__class__", ModuleType)
+        return getattr(self, attr)
+
+
+_LAZY_READ = importlib.util._LazyModule.__getattribute__  # the stdlib's lazy module (3.11), read with ours
+
+
+class _Loader(importlib.util.LazyLoader):
+    def exec_module(self, module: ModuleType) -> None:
+        super().exec_module(module)  # makes it LazyLoader's lazy module ...
+        object.__setattr__(module, "__class__", _Lazy)  # ... whose first read goes through ours
+
+
+def lazy_import(name: str) -> ModuleType:
+    """The module `name`, imported when an attribute is first read (at once if already imported).
+    Registered in sys.modules, so a later plain `import name` gets the same module."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"no module named {name!r}", name=name)
+    spec.loader = _Loader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def loaded(module: ModuleType) -> ModuleType:
+    """`module`, really imported: call it where the import may be paid (a pool thread before
+    its first picture), not on a camera's path."""
+    getattr(module, "__name__")
+    return module
