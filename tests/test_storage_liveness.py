@@ -189,6 +189,18 @@ def test_whole_data_folder_unmounted_then_restarted_never_makes_a_new_catalog_or
     try:
         wait_for(lambda: "waiting for the data disk" in waiting.log, 20, "the daemon to say it waits")
         assert waiting.proc.poll() is None
+        # edgectl: the daemon is up and waits, for what, and what the operator can do (not "not running")
+        r = wait_for(lambda: (r := ctl(waiting, "status")).returncode == 0 and r, 15, "edgectl status while waiting")
+        assert "running (pid" in r.stdout and "NOT RECORDING: waiting for its data disk" in r.stdout, r.stdout
+        assert f"no catalog in {data}" in r.stdout and "mount the data disk" in r.stdout, r.stdout
+        assert "edged init-data --config" in r.stdout, r.stdout
+        as_json = json.loads(ctl(waiting, "status", "--json").stdout)
+        assert as_json["state"] == "waiting" and as_json["recording"] is False, as_json
+        assert as_json["pid"] == waiting.proc.pid and as_json["data_dir"] == str(data), as_json
+        r = ctl(waiting, "cameras")
+        assert r.returncode == 2 and "edged is running but not recording: it waits for its data disk" in r.stderr, \
+            (r.returncode, r.stderr)
+        assert "Traceback" not in r.stderr
         assert files_under(data) == [], "no new catalog, no new node key"
         _mount("--bind", str(disk), str(data))  # the disk is back
         wait_for(lambda: rows(d, "segments", lambda r: r["state"] == COMPLETE

@@ -49,6 +49,13 @@ class Ctx:
 def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
     data = call(ctx.socket, "status", {})
     now = SYSTEM.now_us()
+    if data.get("state") == "waiting":  # up, but no catalog yet (edged/control/waiting.py)
+        return data, "\n".join([
+            f"edged {data['version'] or '?'}",
+            f"daemon:    running (pid {data['pid']}) since {fmt_time(data['started_us'])}, NOT RECORDING: "
+            "waiting for its data disk",
+            f"why:       {data['reason']}",
+            *(f"{'to do:' if i == 0 else 'or:':<11}{a}" for i, a in enumerate(data["actions"]))])
     states = data["cameras"]
     storage = data.get("storage") or {"state": "ok", "reason": None}
     total = sum(states.values())

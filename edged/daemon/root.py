@@ -26,6 +26,7 @@ from edged.control.retrieval import RequestOps
 from edged.control.server import ControlServer
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
+from edged.control.waiting import WaitingControl
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from edged.daemon.integrity import TamperGuard
@@ -83,7 +84,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                 return 1
             log.warning("initialised the data folder %s: new catalog, node key %s (backed up in %s)",
                         data_dir, done["key_fingerprint"], done["key_backup"])
-        elif not await _wait_for_catalog(data_dir, Notifier()):
+        elif not await _wait_for_catalog(cfg, Notifier()):
             return 0
     private_dir(data_dir)
     if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
@@ -229,9 +230,11 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 WAIT_DATA_S = 2.0
 
 
-async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
+async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
     """An empty data folder is as likely an unmounted disk as a new installation: never make a
-    new catalog and node key for it (design/0023). Wait for the disk; False if stopped first."""
+    new catalog and node key for it (design/0023). Wait for the disk, answering edgectl that
+    it waits (edged/control/waiting.py); False if stopped first."""
+    data_dir = cfg.storage.data_dir
     msg = (f"no catalog in {data_dir}: waiting for the data disk. If this is a new installation, "
            f"initialise it with `edged init-data --config ...` (on the audit record)")
     log.critical("%s", msg)
@@ -239,7 +242,13 @@ async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    control = WaitingControl(cfg.control.socket, cfg.control.group, data_dir, SYSTEM.now_us())
     try:
+        if control.path.parent.is_dir():  # not made here: it may be the empty mount point's missing folder
+            await control.start()
+        else:
+            log.warning("edgectl cannot reach edged while it waits: the control socket's folder %s is missing",
+                        control.path.parent)
         notifier.ready("WAITING: " + msg)
         while not datainit.initialised(data_dir):
             notifier.status("WAITING: " + msg)
@@ -251,6 +260,7 @@ async def _wait_for_catalog(data_dir: Path, notifier: Notifier) -> bool:
         log.warning("a catalog appeared in %s: starting", data_dir)
         return True
     finally:
+        await control.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 
