@@ -174,6 +174,21 @@ def workers_started_s(ready_line: str, killed_us: int) -> float | None:
     return (started - killed_us) / S
 
 
+def phases(ready_line: str, killed_us: int) -> dict[str, float]:
+    """Seconds from the kill to the end of each start-up step of the ready line (cumulative):
+    the process's start, python and imports, workers spawned, config, ..., ready."""
+    m = re.search(r"start-up ([\d.]+) s: (.*)\)$", ready_line)
+    times = log_times(ready_line, ".", killed_us)
+    if not m or not times:
+        return {}
+    at = times[0] - float(m.group(1)) * S  # the process's start
+    out = {"process started": (at - killed_us) / S}
+    for name, spent in re.findall(r"([^,]+?) ([\d.]+)(?:,|$)", m.group(2)):
+        at += float(spent) * S
+        out[name.strip()] = (at - killed_us) / S
+    return out
+
+
 def resumes(d: Daemon, cams: set[str], killed: int, timeout: float = 60) -> dict[str, float]:
     """Per camera: seconds from the kill to the start of its first segment after it."""
     marks = ",".join("?" * len(cams))
@@ -250,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
                         line = next((ln for ln in text.splitlines() if "ready: recording has started" in ln
                                      and log_times(ln, ".", killed)), "")
                         row = {"started": workers_started_s(line, killed),
-                               "ready": (ready[0] - killed) / S if ready else None}
+                               "ready": (ready[0] - killed) / S if ready else None,
+                               "phases": {**phases(line, killed), "first segment (median camera)":
+                                          statistics.median(took.values()), "first segment (worst camera)":
+                                          max(took.values())}}
                     rec = wait_for(lambda: recovery_seconds(d.log, killed), 120, "the recovery of the open segments",
                                    interval=0.5)
                     worst = max(took.values())
@@ -298,11 +316,27 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(table(["killed", "write load", "rounds", "dirty MB (median)", "resume s (median of worst)",
                         "resume s (worst)", "kill -> worker(s) started s (median)", "kill -> daemon ready s (median)",
                         "recovery alongside s (max)", f"<= {TARGET_S:g} s"], rows))
+    for loaded in (False, True):  # where a daemon restart's time goes, step by step
+        got = [r["phases"] for r in results.get(("daemon", loaded), []) if r.get("phases")]
+        if got:
+            names = sorted({n for ph in got for n in ph}, key=lambda n: statistics.median(
+                ph[n] for ph in got if n in ph))
+            lines += ["", f"daemon restart, {'ballast' if loaded else 'no write load'}: seconds from the kill to the "
+                      "end of each step (the ready line's start-up steps; first segment = its first keyframe)", "",
+                      table(["step", "median s", "worst s"], [
+                          [n, f"{statistics.median(v):.2f}", f"{max(v):.2f}"]
+                          for n in names if (v := [ph[n] for ph in got if n in ph])])]
     for kind in ("worker", "daemon"):
         ref, load = results.get((kind, False)), results.get((kind, True))
         if ref and load:
             ratio = statistics.median(r["worst"] for r in load) / statistics.median(r["worst"] for r in ref)
             lines.append(f"\n{kind}: median worst resume under load / without load = {ratio:.2f}")
+    for loaded in (False, True):
+        dm, fl = results.get(("daemon", loaded)), results.get(("floor", loaded))
+        if dm and fl:
+            lines.append(f"\ndaemon / floor ({'ballast' if loaded else 'no write load'}): median worst "
+                         f"{statistics.median(r['worst'] for r in dm) / statistics.median(r['worst'] for r in fl):.2f}, "
+                         f"worst {max(r['worst'] for r in dm) / max(r['worst'] for r in fl):.2f}")
     log("\n".join(lines))
     return 0
 

@@ -33,7 +33,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Union
 
-import numpy as np
+from recorder.lazy import lazy_import
+
+np = lazy_import("numpy")  # not at import: edged.config imports this module before the workers get their cameras
 
 # Rows of the analysed picture: 360p shrinks 4x, 720p 8x, 1080p 12x. A person 10 m from a
 # wide lens is still a blob of ~50 pixels here; a noise speck is gone.
