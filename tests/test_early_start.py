@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edged.config import CameraConfig
-from edged.daemon import prestart
+from edged.daemon import prespawn, prestart
 from storage import datainit
 from tests.support.bad_cameras import BadCamera
 from storage.clock import SYSTEM
@@ -61,6 +61,24 @@ def test_the_cheap_disk_check_agrees_with_the_identity_files(tmp_path):
     assert "belongs to another data set" in prestart.disk_problem(data)[0]
     cams = [CameraConfig(id=f"c{i}", name=f"c{i}", url="rtsp://127.0.0.1/x", enabled=i != 2) for i in range(6)]
     assert [[c.id for c in w] for w in prestart.assign(cams, 2)] == [["c0", "c3", "c5"], ["c1", "c4"]]
+
+
+def test_the_worker_count_is_guessed_from_the_toml_before_it_is_validated(tmp_path):
+    """edged.daemon.prespawn.guess_workers: `recorder.workers`, else one per core, at most one per
+    enabled camera; none when the named data folder holds no catalog or the file is not TOML."""
+    data = tmp_path / "data"
+    cams = [{"id": f"c{i}", "url": "rtsp://127.0.0.1/x", "enabled": i != 1} for i in range(4)]
+    config = write_config(tmp_path / "edged.toml", data, cams, recorder={"workers": 5})
+    assert prespawn.guess_workers(config) == 0, "no catalog yet: the daemon decides"
+    datainit.init_data(data, "os:test", "test")
+    assert prespawn.guess_workers(config) == 3
+    write_config(config, data, cams, recorder={"workers": 2})
+    assert prespawn.guess_workers(config) == 2
+    write_config(config, data, cams)
+    assert prespawn.guess_workers(config) == min(os.cpu_count() or 1, 3)
+    config.write_text(config.read_text() + "[[cameras\n")
+    assert prespawn.guess_workers(config) == 0
+    assert prespawn.guess_workers(tmp_path / "missing.toml") == 0
 
 
 def test_restart_adopts_the_workers_started_first_and_the_catalog_matches_the_disk(tmp_path, cameras):
