@@ -47,4 +47,4 @@ class WaitingControl(ControlServer):
             return {"ok": True, "result": self.state() if op == "status" else {"pong": True, "user": user}}
         st = self.state()
         return {"ok": False, "code": WAITING, "error": f"edged is running but not recording: it waits for its data "
-                f"disk ({st['reason']}); nothing can be read or changed until then. " + "; or ".join(st["actions"])}
+                f"disk ({st['reason']}); nothing can be read or changed until then. To do: " + "; or ".join(st["actions"])}
