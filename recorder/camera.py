@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,10 +20,13 @@ from typing import Any, Callable
 import av
 
 from recorder import diagnose
-from recorder.events import Closing, Emit, Opened, State, Stats
+from recorder.diagnose import scrub
+from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
+from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.segment import SegmentFile
-from recorder.synthetic import SyntheticCamera, parse_synthetic_url
+from recorder.stats import StatsWindow, mono_us
+from recorder.source import Disconnected, Source, StorageGate
 from recorder.timeline import (
     MEDIA_JUMP_US,
     WARMUP_US,
@@ -37,24 +39,12 @@ from recorder.timeline import (
 from storage import logs
 from storage.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM, Clock
-from storage.layout import VIDEO_DIR, segment_relpath
+from storage.layout import segment_relpath
 
 log = logging.getLogger(__name__)
 
 STATS_EVERY_US = 5_000_000
 _NEVER = 1 << 62  # next_sample when image checks are off
-_CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
-
-
-def scrub(text: str) -> str:
-    """Remove any password that an error message may have copied from a URL."""
-    return _CREDENTIALS.sub(r"\1***@", text)
-
-
-def mono_us() -> int:
-    return time.monotonic_ns() // 1000
-
-
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -86,61 +76,6 @@ def provenance(settings: Settings, camera: str, start_us: int) -> dict[str, str]
             "comment": "edged " + json.dumps(who, sort_keys=True, ensure_ascii=False), "creation_time": iso}
 
 
-class Source:
-    """An opened camera: an input container, plus the synthetic encoder when there is one."""
-
-    def __init__(self, url: str, settings: Settings):
-        self._synthetic = None
-        if url.startswith("synthetic:"):
-            self._synthetic = SyntheticCamera(parse_synthetic_url(url))
-            self.container = av.open(self._synthetic.reader, format="mpegts",
-                                     options={"probesize": "65536", "analyzeduration": "500000"})
-        else:
-            self.container = av.open(
-                url,
-                options={"rtsp_transport": "tcp", "timeout": str(settings.read_timeout_us)},
-                timeout=(settings.connect_timeout_us / 1e6, settings.read_timeout_us / 1e6),
-            )
-
-    def close(self) -> None:
-        try:
-            self.container.close()
-        finally:
-            if self._synthetic is not None:
-                self._synthetic.close()
-
-
-class Disconnected(Exception):
-    """A run ended (or never began) for a reason the camera's state shows; `kind` is one of
-    recorder.diagnose's kinds."""
-
-    def __init__(self, message: str, kind: str = diagnose.OTHER):
-        super().__init__(message)
-        self.kind = kind
-
-
-class StorageGate:
-    """Refuses a new segment file unless the video folder is on the device edged started with:
-    an unmounted disk leaves the root filesystem's folder under its mount point (design/0023).
-    The daemon notices within seconds and stops the cameras; this closes the window before."""
-
-    def __init__(self, data_dir: Path, video_dev: int | None):
-        self.video = data_dir / VIDEO_DIR
-        self.video_dev = video_dev
-
-    def check(self) -> None:
-        if self.video_dev is None:
-            return
-        try:
-            dev = os.stat(self.video).st_dev
-        except OSError as exc:
-            raise Disconnected(f"not recording: the video folder is not there ({exc.strerror})",
-                               diagnose.STORAGE) from None
-        if dev != self.video_dev:
-            raise Disconnected("not recording: the video folder is no longer on the disk edged started with",
-                               diagnose.STORAGE)
-
-
 class CameraRecorder:
     def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[[Closing], None],
                  sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM):
@@ -162,9 +97,18 @@ class CameraRecorder:
         self._recorded = False    # this run has recorded a frame
         # Image checks (recorder/imagecheck.py): a copy of a keyframe goes to the worker's pool.
         self.samples = sampler.camera(self.id) if sampler is not None and settings.sample_us > 0 else None
+        # Recording mode (recorder/modes.py): `live` writes nothing; `motion` routes through a gate.
+        self.mode: str = camera.get("mode", "continuous")
+        self.motion = MotionRecording(self.id, camera["motion"], emit, clock=clock,
+                                      connect_timeout_us=settings.connect_timeout_us,
+                                      read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
+        self._vstep_us = 0
+        self._last_at = 0  # wall time of the last video packet (audio in the pre-roll buffer takes it)
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
+        if self.motion is not None:
+            self.motion.start()
         self.thread.start()
 
     def _state(self, state: str, error: str | None = None, kind: str | None = None) -> None:
@@ -226,6 +170,8 @@ class CameraRecorder:
                                                                 **logs.fields(camera=self.id))
             last_error = error
             self.stop.wait(backoff_us(attempt, self.settings.reconnect_max_us, self._rng) / 1e6)
+        if self.motion is not None:
+            self.motion.stop()
         self._state(STOPPED)
 
     # one run --------------------------------------------------------------------------
@@ -255,10 +201,13 @@ class CameraRecorder:
         reanchor = False
         held: av.Packet | None = None  # the first packet of a connection has no timestamp
         got_frame = False
-        stats = _Stats(mono_us())
+        stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
         if samples is not None:
             samples.new_run(video)
+        if self.motion is not None:
+            self.motion.new_run(video)
+        self._vstep_us = vstep_us
         next_sample = mono_us() if samples is not None else _NEVER
         audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
         for pkt in c.demux(streams):
@@ -288,8 +237,8 @@ class CameraRecorder:
                 stats.audio += 1
                 if clock is None and warmup:
                     warmup.append((pkt, 0, -1))
-                elif self.seg is not None:
-                    self.seg.write(pkt, False)
+                else:
+                    self._audio_out(pkt)
                 continue
 
             media = dts * us_num // us_den
@@ -309,10 +258,9 @@ class CameraRecorder:
                 got_frame = self._recorded = True
                 for p, _a, m in warmup[:-1]:
                     if m < 0:
-                        if self.seg is not None:
-                            self.seg.write(p, False)
+                        self._audio_out(p)
                     else:
-                        self._place(p, clock.wall(m), vstep_us)
+                        self._video_out(p, clock.wall(m))
                 warmup.clear()
             elif clock.stepped(wall, mono):
                 reanchor = True
@@ -321,8 +269,10 @@ class CameraRecorder:
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = RunClock(wall - media, wall, mono), False
             at = clock.wall(media)
-            self._place(pkt, at, vstep_us)
+            self._video_out(pkt, at)
             key = pkt.is_keyframe
+            if key and self.motion is not None:
+                self.motion.offer(pkt, at)
             stats.add(pkt.size, wall, key, media)
             self.last_frame_us = wall
             if key and mono >= next_sample:
@@ -333,10 +283,41 @@ class CameraRecorder:
                 skew = rt + media - wall if rt else None
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
                                        skew, audio_codec))
-                stats = _Stats(mono, stats)
+                stats = StatsWindow(mono, stats)
             if self.seg is not None:
                 self.seg.maybe_fsync(mono)
         return got_frame
+
+    def _video_out(self, pkt: av.Packet, wall: int) -> None:
+        """A video packet, as the camera's mode says: written, routed through the motion gate, or
+        (live) not recorded."""
+        self._last_at = wall
+        if self.motion is not None:
+            self._routed(pkt, wall, True)
+        elif self.mode != LIVE:
+            self._place(pkt, wall, self._vstep_us)
+
+    def _audio_out(self, pkt: av.Packet) -> None:
+        if self.motion is not None:
+            self._routed(pkt, self._last_at, False)
+        elif self.seg is not None:
+            self.seg.write(pkt, False)
+
+    def _routed(self, pkt: av.Packet, wall: int, video: bool) -> None:
+        """Motion mode: the gate keeps the packet in the pre-roll buffer, or hands back what to
+        write (the pre-roll first, opening on its keyframe), or closes the run first."""
+        route = self.motion.route(pkt, wall, video)
+        if route.close:
+            self._close_segment(None, MOTION_ENDED)
+        if route.opened is not None and not route.opened.complete:
+            log.info("camera %s: motion footage opens with less than the pre-roll (the buffer did not reach back)",
+                     self.id)
+        for entry in route.write:
+            p, at = entry.item
+            if entry.video:
+                self._place(p, at, self._vstep_us)
+            elif self.seg is not None:
+                self.seg.write(p, False)
 
     def _place(self, pkt: av.Packet, wall: int, vstep_us: int) -> None:
         """One video packet: close the segment at a boundary, open one at a keyframe, write."""
@@ -380,44 +361,3 @@ class CameraRecorder:
             self.on_closed(Closing(self.id, self.seg_rel, end, "close failed"))
             return
         self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames, seg.file_id, **self.seg_meta))
-
-
-class _Stats:
-    """Packet-level figures for one reporting window (no decoding)."""
-
-    def __init__(self, since: int, before: _Stats | None = None):
-        self.since = since
-        self.frames = 0
-        self.bytes = 0
-        self.last_wall = 0
-        self.audio = 0  # audio packets that arrived (a declared stream may send none)
-        self.key_gaps = 0  # keyframe intervals that ended in this window, and their media us
-        self.key_span = 0
-        # Carried over: a GOP may be longer than a window.
-        self.last_key = before.last_key if before is not None else None
-        self.key_interval = before.key_interval if before is not None else None
-
-    def add(self, size: int, wall: int, key: bool, media: int) -> None:
-        self.frames += 1
-        self.bytes += size
-        self.last_wall = wall
-        if key:
-            if self.last_key is not None and 0 < media - self.last_key < MEDIA_JUMP_US:
-                self.key_gaps += 1
-                self.key_span += media - self.last_key
-            self.last_key = media
-
-    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> Stats:
-        """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
-        earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
-        declared but silent audio stream shows), `audio_codec` (the first declared, recorded or
-        not) and `clock_skew_us`: the camera's own clock (RTCP sender reports) minus the host's
-        at arrival, network delay included; None if the camera sends no sender reports."""
-        secs = max(1e-6, (mono_us() - self.since) / 1e6)
-        ctx = video.codec_context
-        if self.key_gaps:
-            self.key_interval = round(self.key_span / self.key_gaps / 1e6, 3)
-        return Stats(camera=camera, fps=round(self.frames / secs, 2), bitrate=int(self.bytes * 8 / secs),
-                     codec=ctx.name, width=ctx.width, height=ctx.height, audio=int(audio is not None),
-                     last_packet_us=self.last_wall, lateness_us=lateness_us, keyframe_interval=self.key_interval,
-                     clock_skew_us=skew_us, audio_packets=self.audio, audio_codec=audio_codec, **counters)

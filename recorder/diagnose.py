@@ -10,6 +10,7 @@ sent. `explain_open` turns what is known into a (kind, words) pair; it is pure.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import threading
 import time
@@ -23,6 +24,12 @@ REFUSED, UNREACHABLE, NO_ANSWER, SLOW, NOT_RTSP, AUTH = "refused", "unreachable"
 UNSUPPORTED, NO_VIDEO, ENDED_EARLY, ENDED, STALLED, STORAGE, OTHER = (
     "unsupported", "no_video", "ended_early", "ended", "stalled", "storage", "other")
 WORKER_DIED = "worker_died"  # the daemon's: the camera's recorder process died (it is restarted)
+_CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
+def scrub(text: str) -> str:
+    """Remove any password that an error message may have copied from a URL."""
+    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ class RecordGate:
         self._start_us: int | None = None   # a motion start not yet acted on
         self._active = False                 # an event is open (no end reported yet)
         self._until_us: int | None = None    # the last ended event's record_until
+        self._reopen = False                 # a reconnect during motion: open at the next packet
         # The camera thread's own:
         self.recording = False
         self._closing = False                # record_until passed: close at the next keyframe
@@ -59,10 +60,23 @@ class RecordGate:
             self._until_us = record_until_us
 
     # -- the camera thread --
+    def reset(self) -> None:
+        """A new connection: the old one's packets do not lead into it, and any run was
+        closed with it. Motion still going on reopens a run at the new connection's first
+        keyframe (its pre-roll is whatever the new connection has sent by then)."""
+        self.buffer.clear()
+        self.recording = self._closing = False
+        self._resume_us = self._covered_since = None
+        with self._lock:
+            self._reopen = self._active
+
     def route(self, entry: Buffered) -> Route:
         with self._lock:
             start, active, until = self._start_us, self._active, self._until_us
             self._start_us = None
+            if start is None and self._reopen and not self.recording:
+                start = entry.t_us
+            self._reopen = False
         if not self.recording:
             self.buffer.push(entry)
             return self._open(start) if start is not None else Route()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Union
+from typing import Any, Iterable, Union
 
 from recorder.lazy import lazy_import
 
@@ -206,6 +206,27 @@ class MotionSettings:
     def threshold(self) -> float:
         """Grey levels (0-255, after shrink and blur) a pixel must change by: 50 -> 20."""
         return 4.0 + (100 - self.sensitivity) * 0.32
+
+
+def _region_json(r: Region) -> list:
+    return [r.x0, r.y0, r.x1, r.y1] if isinstance(r, Rect) else [list(p) for p in r.points]
+
+
+def _region_of(v: list) -> Region:
+    if len(v) == 4 and all(isinstance(x, (int, float)) for x in v):
+        return Rect(*v)
+    return Polygon(tuple((p[0], p[1]) for p in v))
+
+
+def settings_json(s: MotionSettings) -> dict[str, Any]:
+    """MotionSettings as plain JSON (the worker command carries them so)."""
+    return {"sensitivity": s.sensitivity, "min_area": s.min_area, "masks": [_region_json(m) for m in s.masks],
+            "background_seconds": s.background_seconds, "start_frames": s.start_frames,
+            "post_roll": s.post_roll, "global_change": s.global_change}
+
+
+def settings_of(d: dict[str, Any]) -> MotionSettings:
+    return MotionSettings(**{**d, "masks": tuple(_region_of(m) for m in d.get("masks", ()))})
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,18 @@ meet. A lost stream closes the open event (finish()), waits and reconnects, unti
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Callable, Union
 
 import av
+import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from recorder.camera import scrub
+from recorder.diagnose import scrub
+from recorder.imagecheck import decode_keyframe
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
 from storage.clock import SYSTEM, Clock
 
@@ -45,6 +49,7 @@ class Ended:
     record_until_us: int
     peak: float
     frames: int
+    thumb: bytes | None = None  # a small JPEG of the event's most moving picture
 
 
 Report = Callable[[Union[Started, Ended]], None]
@@ -70,6 +75,7 @@ class MotionWatch:
         # after a network stall) keep their real spacing.
         self.anchor_us: int | None = None
         self.last_error: str | None = None
+        self._peak, self._peak_grey = 0.0, None  # the open event's most moving picture
 
     def start(self) -> MotionWatch:
         self._thread.start()
@@ -90,8 +96,15 @@ class MotionWatch:
         if isinstance(tr, MotionStarted):
             self._report(Started(self.camera, us(tr.start), us(tr.detected), tr.score))
         else:
+            thumb = None
+            if self._peak_grey is not None:
+                try:
+                    thumb = jpeg(self._peak_grey)
+                except Exception as exc:  # noqa: BLE001 - an event without a thumbnail is still an event
+                    log.warning("camera %s: motion thumbnail failed: %s", self.camera, exc)
+            self._peak_grey = None
             self._report(Ended(self.camera, us(tr.start), us(tr.end), us(tr.record_until), tr.peak,
-                               tr.frames))
+                               tr.frames, thumb))
 
     def _main(self) -> None:
         detector = MotionDetector(self.settings)
@@ -110,6 +123,17 @@ class MotionWatch:
                 log.info("camera %s: motion detection stream lost (%s); retrying", self.camera,
                          self.last_error)
                 self._stop.wait(self._retry_us / S)
+
+    def _analyse(self, detector: MotionDetector, events: MotionEvents, t: float, grey: np.ndarray) -> None:
+        """One picture: detect, keep the event's most moving picture (its thumbnail), report."""
+        self.frames += 1
+        verdict = detector.detect(t, grey)
+        for tr in events.update(verdict):
+            if isinstance(tr, MotionStarted):
+                self._peak, self._peak_grey = verdict.score, grey.copy()
+            self._emit(tr)
+        if events.active and verdict.moving and verdict.score > self._peak:
+            self._peak, self._peak_grey = verdict.score, grey.copy()
 
     def _run(self, detector: MotionDetector, events: MotionEvents) -> None:
         connect_us, read_us = self._timeouts
@@ -136,11 +160,62 @@ class MotionWatch:
                     t_us = self.anchor_us + media_us
                 t_us = max(t_us, last_us + 1)  # the anchor only moves back: keep time going forward
                 last_us = t_us
-                t = t_us / S
-                grey = scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray",
-                                       interpolation=Interpolation.AREA).to_ndarray()
-                self.frames += 1
-                for tr in events.update(detector.detect(t, grey)):
-                    self._emit(tr)
+                self._analyse(detector, events, t_us / S, small_grey(scaler, frame))
         finally:
             container.close()
+
+
+def small_grey(scaler: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:
+    return scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray",
+                           interpolation=Interpolation.AREA).to_ndarray()
+
+
+def jpeg(grey: np.ndarray) -> bytes:
+    """A small grey JPEG of an analysed picture (an event's thumbnail, a few kB)."""
+    h, w = grey.shape
+    ctx = av.CodecContext.create("mjpeg", "w")
+    ctx.width, ctx.height, ctx.pix_fmt = w - w % 2, h - h % 2, "yuvj420p"
+    ctx.time_base = Fraction(1, 25)
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(grey[:ctx.height, :ctx.width]), format="gray")
+    frame = frame.reformat(format="yuvj420p")
+    frame.pts = 0
+    return b"".join(bytes(p) for p in [*ctx.encode(frame), *ctx.encode(None)])
+
+
+class KeyframeWatch(MotionWatch):
+    """Motion on the main stream's keyframes, for a camera without a `detect_url`: the camera
+    thread offers each keyframe's bytes (never waiting: a full queue drops it, counted), this
+    thread decodes it alone and detects with start_frames = 1 (a GOP apart, one moving
+    picture is the evidence there is). design/0038."""
+
+    QUEUE = 4
+
+    def __init__(self, camera: str, settings: MotionSettings, report: Report, *, clock: Clock = SYSTEM):
+        super().__init__(camera, "", replace(settings, start_frames=1), report, clock=clock)
+        self._q: queue.Queue[tuple[str, bytes | None, bytes, int]] = queue.Queue(self.QUEUE)
+        self._codec: tuple[str, bytes | None] = ("h264", None)
+        self.skipped = 0
+
+    def new_run(self, codec: str, extradata: bytes | None) -> None:
+        """A (re)connection of the camera: its codec and extradata decode the next keyframes."""
+        self._codec = (codec, extradata)
+
+    def offer(self, data: bytes, at_us: int) -> None:
+        try:
+            self._q.put_nowait((*self._codec, data, at_us))
+        except queue.Full:
+            self.skipped += 1
+
+    def _run(self, detector: MotionDetector, events: MotionEvents) -> None:
+        scaler = VideoReformatter()
+        while not self._stop.is_set():
+            try:
+                codec, extradata, data, at_us = self._q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                frame = decode_keyframe(codec, extradata, data)
+            except Exception as exc:  # noqa: BLE001 - one undecodable keyframe is skipped
+                self.last_error = str(exc)
+                continue
+            self._analyse(detector, events, at_us / S, small_grey(scaler, frame))

@@ -3,6 +3,7 @@ real TOML files, the errors naming the field, check-config's exit status."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ import pytest
 
 from edged.config import load_config
 from edged.config.motion import AVAILABLE_MODES, MODES, _mode
-from recorder.motion import MotionSettings, Polygon, Rect
+from edged.daemon.prestart import add_command
+from recorder.motion import MotionSettings, Polygon, Rect, settings_of
 from tests.support.configs import MINIMAL, SECRET, error_for, write
 from tests.support.daemon import ROOT
 
@@ -79,15 +81,21 @@ def test_a_path_detect_url_needs_a_network_camera(tmp_path):
     assert err.field == "cameras[0].detect_url" and "rtsp://" in err.message
 
 
-@pytest.mark.parametrize("mode", [m for m in MODES if m not in AVAILABLE_MODES])
-def test_a_mode_this_version_cannot_run_is_refused_not_ignored(tmp_path, mode):
-    """Until the worker honours `motion` and `live` (design/0038), accepting them would record
-    a `live` camera or record a `motion` camera around the clock, silently."""
-    err = error_for(tmp_path, CAMERA + 'mode = "%s"\n' % mode)
-    assert err.field == "cameras[0].mode"
-    assert "not available in this version" in err.message and 'mode = "continuous"' in err.message
-    # The check itself knows the mode: it is the availability that refuses it.
-    assert _mode(mode, "f", available=MODES) == mode
+def test_every_mode_is_accepted_and_reaches_the_worker_command_with_its_settings(tmp_path):
+    """The worker gets the mode, and for `motion` the detection stream and the settings it
+    rebuilds the detector's MotionSettings from (recorder/modes.py)."""
+    assert AVAILABLE_MODES == MODES
+    text = CAMERA + ('mode = "motion"\ndetect_url = "/sub"\n[cameras.motion]\npre_roll = "7s"\n'
+                     "masks = [[0, 0, 0.62, 0.1], [[0.7, 0], [1, 0], [1, 0.4]]]\n")
+    cam = load_config(write(tmp_path, text)).cameras[0]
+    cmd = add_command(cam)["camera"]
+    assert cmd["mode"] == "motion" and cmd["detect_url"].endswith("192.0.2.10:554/sub")
+    assert cmd["motion"]["pre_roll_us"] == 7_000_000
+    assert settings_of(json.loads(json.dumps(cmd["motion"]["settings"]))) == cam.motion.settings
+    for mode in ("live", "continuous"):
+        cam = load_config(write(tmp_path, CAMERA + 'mode = "%s"\n' % mode)).cameras[0]
+        assert add_command(cam)["camera"] == {"id": "door", "url": cam.url, "mode": mode}
+        assert _mode(mode, "f") == mode
 
 
 def test_check_config_exits_78_naming_the_mode_field(tmp_path):

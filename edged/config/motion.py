@@ -24,11 +24,8 @@ from edged.config.values import (
 from recorder.motion import MotionSettings, Polygon, Rect, Region
 
 MODES = ("continuous", "motion", "live")
-# What this version can run. `motion` and `live` are parsed and checked, but refused until
-# the recorder worker honours them (design/0038): a camera set to `live` that still recorded,
-# or one set to `motion` that recorded around the clock, would break the site's policy
-# silently.
-AVAILABLE_MODES = ("continuous",)
+# What this version can run (the recorder worker honours each, recorder/modes.py).
+AVAILABLE_MODES = MODES
 DEFAULT_PRE_ROLL = 5 * SECOND
 DEFAULT_POST_ROLL = 10 * SECOND
 _MASK_SHAPE = ("a rectangle [x0, y0, x1, y1] or a polygon [[x, y], [x, y], [x, y], ...], "

@@ -30,6 +30,7 @@ from typing import Any
 
 from edged.config import CameraConfig, Config
 from edged.daemon.prespawn import Spares, Steps, raise_nofile, spawn_worker
+from recorder.motion import settings_json
 from storage import layout, volume
 from storage.clock import SYSTEM
 from storage.fsutil import PRIVATE_FILE
@@ -75,7 +76,12 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
 
 
 def add_command(cam: CameraConfig) -> dict[str, Any]:
-    return {"cmd": "add", "camera": {"id": cam.id, "url": cam.url}}
+    """The worker's `add`: the camera, its recording mode and (motion) its detection settings."""
+    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, "mode": cam.mode}
+    if cam.mode == "motion":
+        camera["detect_url"] = cam.detect_url
+        camera["motion"] = {"pre_roll_us": cam.motion.pre_roll_us, "settings": settings_json(cam.motion.settings)}
+    return {"cmd": "add", "camera": camera}
 
 
 def send(proc: asyncio.subprocess.Process, *msgs: dict[str, Any]) -> None:

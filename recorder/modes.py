@@ -1,0 +1,100 @@
+"""A camera's recording mode inside the worker (R1.2; design/0038).
+
+`continuous` records every packet (the camera thread as it always was); `live` reads the
+stream (health, image checks, the viewer) and writes nothing; `motion` routes every packet
+through a record gate (recorder/gate.py) and a pre-roll buffer (recorder/preroll.py), fed by
+a detection thread: on the camera's `detect_url` (MotionWatch) or on the main stream's
+keyframes, which the camera thread offers without ever waiting (KeyframeWatch).
+
+MotionRecording is what the camera thread holds for a `motion` camera; it also turns the
+detector's reports into `motion` worker events (start, then end with the peak score and a
+small JPEG thumbnail) for the daemon. The worker command carries the settings as JSON
+(recorder.motion.settings_json / settings_of).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any, Callable
+
+import av
+
+from recorder.gate import RecordGate, Route
+from recorder.motion import settings_of
+from recorder.motion_watch import Ended, KeyframeWatch, MotionWatch, Started
+from recorder.preroll import Buffered, PreRollBuffer
+from storage.clock import SYSTEM, Clock
+
+log = logging.getLogger(__name__)
+
+CONTINUOUS, MOTION, LIVE = "continuous", "motion", "live"
+MODES = (CONTINUOUS, MOTION, LIVE)
+# The reason a motion run's segment closes (the daemon files the hole after it as "no motion").
+MOTION_ENDED = "motion ended"
+# A camera's pre-roll buffer never holds more: 4 Mbit/s for pre_roll 30 s + slack + a GOP is
+# ~17 MB; a camera whose GOP does not fit gets an incomplete pre-roll, not the worker's memory.
+BUFFER_BYTES = 24 * 1024 * 1024
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class MotionRecording:
+    """The gate, buffer and detection thread of one camera in `motion` mode. The camera
+    thread calls new_run(), offer() and route(); the detection thread calls the gate and
+    emits the `motion` events; neither waits for the other."""
+
+    def __init__(self, camera: str, spec: dict[str, Any], emit: Emit, *, clock: Clock = SYSTEM,
+                 connect_timeout_us: int = 5_000_000, read_timeout_us: int = 10_000_000):
+        self.camera = camera
+        self._emit = emit
+        self._clock = clock
+        settings = settings_of(spec["settings"])
+        self.buffer = PreRollBuffer(int(spec["pre_roll_us"]), BUFFER_BYTES)
+        self.gate = RecordGate(self.buffer)
+        url = spec.get("detect_url")
+        self.keyframes: KeyframeWatch | None = None
+        if url:
+            self.watch: MotionWatch = MotionWatch(camera, url, settings, self._report, clock=clock,
+                                                  connect_timeout_us=connect_timeout_us,
+                                                  read_timeout_us=read_timeout_us)
+        else:
+            self.watch = self.keyframes = KeyframeWatch(camera, settings, self._report, clock=clock)
+
+    def start(self) -> None:
+        self.watch.start()
+
+    def stop(self, timeout: float | None = 2.0) -> None:
+        self.watch.stop(timeout)
+
+    # the camera thread ------------------------------------------------------------------------
+    def new_run(self, video: av.video.stream.VideoStream) -> None:
+        self.gate.reset()
+        if self.keyframes is not None:
+            ctx = video.codec_context
+            self.keyframes.new_run(ctx.name, ctx.extradata)
+
+    def offer(self, packet: av.Packet, at_us: int) -> None:
+        """A keyframe, for detection on the main stream (copied; never waits)."""
+        if self.keyframes is not None:
+            self.keyframes.offer(bytes(packet), at_us)
+
+    def route(self, packet: av.Packet, at_us: int, video: bool) -> Route:
+        key = video and packet.is_keyframe
+        return self.gate.route(Buffered(at_us, key, packet.size, video, (packet, at_us)))
+
+    # the detection thread ---------------------------------------------------------------------
+    def _report(self, r: Started | Ended) -> None:
+        now = self._clock.now_us()
+        if isinstance(r, Started):
+            self.gate.motion_started(r.start_us)
+            self._emit({"ev": "motion", "camera": self.camera, "phase": "start", "start_us": r.start_us,
+                        "detected_us": r.detected_us, "score": round(r.score, 5), "at": now})
+            log.info("camera %s: motion started", self.camera)
+        else:
+            self.gate.motion_ended(r.record_until_us)
+            self._emit({"ev": "motion", "camera": self.camera, "phase": "end", "start_us": r.start_us,
+                        "end_us": r.end_us, "record_until_us": r.record_until_us, "peak": round(r.peak, 5),
+                        "frames": r.frames, "at": now,
+                        "thumb": None if r.thumb is None else base64.b64encode(r.thumb).decode()})
+            log.info("camera %s: motion ended (%.1f s)", self.camera, (r.end_us - r.start_us) / 1e6)

@@ -1,0 +1,53 @@
+"""Packet-level figures of one camera's reporting window (no decoding), sent as `Stats` events."""
+
+from __future__ import annotations
+
+import time
+
+from recorder.events import Stats
+from recorder.timeline import MEDIA_JUMP_US
+
+
+def mono_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
+class StatsWindow:
+    """Packet-level figures for one reporting window (no decoding)."""
+
+    def __init__(self, since: int, before: StatsWindow | None = None):
+        self.since = since
+        self.frames = 0
+        self.bytes = 0
+        self.last_wall = 0
+        self.audio = 0  # audio packets that arrived (a declared stream may send none)
+        self.key_gaps = 0  # keyframe intervals that ended in this window, and their media us
+        self.key_span = 0
+        # Carried over: a GOP may be longer than a window.
+        self.last_key = before.last_key if before is not None else None
+        self.key_interval = before.key_interval if before is not None else None
+
+    def add(self, size: int, wall: int, key: bool, media: int) -> None:
+        self.frames += 1
+        self.bytes += size
+        self.last_wall = wall
+        if key:
+            if self.last_key is not None and 0 < media - self.last_key < MEDIA_JUMP_US:
+                self.key_gaps += 1
+                self.key_span += media - self.last_key
+            self.last_key = media
+
+    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> Stats:
+        """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
+        earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
+        declared but silent audio stream shows), `audio_codec` (the first declared, recorded or
+        not) and `clock_skew_us`: the camera's own clock (RTCP sender reports) minus the host's
+        at arrival, network delay included; None if the camera sends no sender reports."""
+        secs = max(1e-6, (mono_us() - self.since) / 1e6)
+        ctx = video.codec_context
+        if self.key_gaps:
+            self.key_interval = round(self.key_span / self.key_gaps / 1e6, 3)
+        return Stats(camera=camera, fps=round(self.frames / secs, 2), bitrate=int(self.bytes * 8 / secs),
+                     codec=ctx.name, width=ctx.width, height=ctx.height, audio=int(audio is not None),
+                     last_packet_us=self.last_wall, lateness_us=lateness_us, keyframe_interval=self.key_interval,
+                     clock_skew_us=skew_us, audio_packets=self.audio, audio_codec=audio_codec, **counters)
