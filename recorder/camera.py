@@ -99,7 +99,7 @@ class CameraRecorder:
         self.samples = sampler.camera(self.id) if sampler is not None and settings.sample_us > 0 else None
         # Recording mode (recorder/modes.py): `live` writes nothing; `motion` routes through a gate.
         self.mode: str = camera.get("mode", "continuous")
-        self.motion = MotionRecording(self.id, camera["motion"], emit, clock=clock,
+        self.motion = MotionRecording(self.id, camera["motion"], camera.get("detect_url"), emit, clock=clock,
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
         self._vstep_us = 0

@@ -44,7 +44,7 @@ class MotionRecording:
     thread calls new_run(), offer() and route(); the detection thread calls the gate and
     emits the `motion` events; neither waits for the other."""
 
-    def __init__(self, camera: str, spec: dict[str, Any], emit: Emit, *, clock: Clock = SYSTEM,
+    def __init__(self, camera: str, spec: dict[str, Any], detect_url: str | None, emit: Emit, *, clock: Clock = SYSTEM,
                  connect_timeout_us: int = 5_000_000, read_timeout_us: int = 10_000_000):
         self.camera = camera
         self._emit = emit
@@ -52,10 +52,9 @@ class MotionRecording:
         settings = settings_of(spec["settings"])
         self.buffer = PreRollBuffer(int(spec["pre_roll_us"]), BUFFER_BYTES)
         self.gate = RecordGate(self.buffer)
-        url = spec.get("detect_url")
         self.keyframes: KeyframeWatch | None = None
-        if url:
-            self.watch: MotionWatch = MotionWatch(camera, url, settings, self._report, clock=clock,
+        if detect_url:
+            self.watch: MotionWatch = MotionWatch(camera, detect_url, settings, self._report, clock=clock,
                                                   connect_timeout_us=connect_timeout_us,
                                                   read_timeout_us=read_timeout_us)
         else:
