@@ -1,7 +1,8 @@
 """Home Assistant MQTT discovery (off by default: ``mqtt.homeassistant``).
 
 One device per node; per camera a "recording" binary sensor and a "health" sensor read from
-``camera/<id>/state``; for the node, free storage, achieved and forecast retention and the
+``camera/<id>/state``, and for a camera in motion mode a "motion" binary sensor read from
+``event``; for the node, free storage, achieved and forecast retention and the
 number of active alarms read from ``state``. Availability follows the retained ``status``.
 Pure: builds (topic, payload) pairs from the birth message; the reporter publishes them
 retained on connect, and empties the config topics of cameras that went away.
@@ -63,10 +64,17 @@ def discovery_messages(topics: Topics, prefix: str, birth: dict[str, Any]) -> di
         entity("sensor", "active_alarms", "Active alarms", topics.state,
                "{{ value_json.alarms | count }}", icon="mdi:alarm-light"),
     ]
+    motion = {c["id"] for c in birth.get("cameras") or [] if isinstance(c, dict) and c.get("mode") == "motion"}
     for cam_id, name in camera_list(birth):
         state = topics.camera_state(cam_id)
         pairs.append(entity("binary_sensor", f"{cam_id}_recording", f"{name} recording", state,
                             "{{ 'ON' if value_json.recording else 'OFF' }}", device_class="running"))
         pairs.append(entity("sensor", f"{cam_id}_health", f"{name} health", state,
                             "{{ value_json.health }}", icon="mdi:cctv"))
+        if cam_id in motion:
+            # The `event` topic carries every camera's events: the template renders nothing for
+            # another camera's, which Home Assistant ignores.
+            pairs.append(entity("binary_sensor", f"{cam_id}_motion", f"{name} motion", topics.event,
+                                "{%% if value_json.camera == '%s' %%}{{ 'ON' if value_json.phase == 'start' "
+                                "else 'OFF' }}{%% endif %%}" % cam_id, device_class="motion"))
     return dict(pairs)

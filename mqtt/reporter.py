@@ -112,6 +112,10 @@ class Reporter:
     async def inspection(self, record: dict) -> int:
         return await self._send("inspection", self.topics.inspection, record)
 
+    async def event(self, event: dict) -> int:
+        """A motion event's start or end (``event["phase"]``), durable like the alarms."""
+        return await self._send("event", self.topics.event, event)
+
     async def outbox_stats(self) -> dict[str, Any]:
         return await self.outbox.run(Outbox.stats)
 

@@ -66,6 +66,11 @@ class Topics:
     def inspection(self) -> str:
         return f"{self.base}/inspection"
 
+    @property
+    def event(self) -> str:
+        """Motion events (start, end) of cameras in motion mode."""
+        return f"{self.base}/event"
+
     # commands ---------------------------------------------------------------------------
     def cmd(self, verb: str) -> str:
         return f"{self.base}/cmd/{check_level(verb, 'command')}"

@@ -156,6 +156,35 @@ class Image(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Motion(Event):
+    """A motion event of a camera in `motion` mode started or ended (design/0038, 0045).
+    `peak`: the moving share of the picture that confirmed it (start), the largest (end)."""
+
+    tag: ClassVar[str] = "motion"
+    camera: str
+    phase: str                # start | end
+    start_us: int             # the first moving picture (host clock)
+    peak: float
+    at: int
+    end_us: int | None = None           # end: the last moving picture
+    record_until_us: int | None = None  # end: footage is kept until here (post-roll)
+    frames: int | None = None           # end: moving pictures seen
+    thumb: str | None = None            # end: a small JPEG of the most moving picture, base64
+
+
+@dataclass(frozen=True, slots=True)
+class Detection(Event):
+    """A `motion` camera's detection stream was lost (`up` False: it records continuously
+    meanwhile) or is back."""
+
+    tag: ClassVar[str] = "detection"
+    camera: str
+    up: bool
+    error: str | None
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Bye(Event):
     """The worker closed every segment and ends."""
 
@@ -163,7 +192,8 @@ class Bye(Event):
 
 
 Emit = Callable[[Event], None]
-KINDS: dict[str, type[Event]] = {cls.tag: cls for cls in (State, Opened, Closed, Stranded, Stats, Image, Bye)}
+KINDS: dict[str, type[Event]] = {cls.tag: cls for cls in (State, Opened, Closed, Stranded, Stats, Image, Motion,
+                                                            Detection, Bye)}
 PERIODIC = (Stats, Image)  # the next one replaces a lost one
 
 

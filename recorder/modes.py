@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any, Callable
+from typing import Any
 
 import av
 
+from recorder.events import Emit, Motion
 from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
 from recorder.motion_watch import Ended, KeyframeWatch, MotionWatch, Started
@@ -36,7 +37,6 @@ MOTION_ENDED = "motion ended"
 # ~17 MB; a camera whose GOP does not fit gets an incomplete pre-roll, not the worker's memory.
 BUFFER_BYTES = 24 * 1024 * 1024
 
-Emit = Callable[[dict[str, Any]], None]
 
 
 class MotionRecording:
@@ -87,13 +87,10 @@ class MotionRecording:
         now = self._clock.now_us()
         if isinstance(r, Started):
             self.gate.motion_started(r.start_us)
-            self._emit({"ev": "motion", "camera": self.camera, "phase": "start", "start_us": r.start_us,
-                        "detected_us": r.detected_us, "score": round(r.score, 5), "at": now})
+            self._emit(Motion(self.camera, "start", r.start_us, round(r.score, 5), now))
             log.info("camera %s: motion started", self.camera)
         else:
             self.gate.motion_ended(r.record_until_us)
-            self._emit({"ev": "motion", "camera": self.camera, "phase": "end", "start_us": r.start_us,
-                        "end_us": r.end_us, "record_until_us": r.record_until_us, "peak": round(r.peak, 5),
-                        "frames": r.frames, "at": now,
-                        "thumb": None if r.thumb is None else base64.b64encode(r.thumb).decode()})
+            self._emit(Motion(self.camera, "end", r.start_us, round(r.peak, 5), now, r.end_us, r.record_until_us,
+                              r.frames, None if r.thumb is None else base64.b64encode(r.thumb).decode()))
             log.info("camera %s: motion ended (%.1f s)", self.camera, (r.end_us - r.start_us) / 1e6)

@@ -294,6 +294,35 @@ def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m011_motion_events(db: sqlite_utils.Database) -> None:
+    """Recording modes (design/0038): motion events, why a camera has no footage for a while
+    by policy (no motion, live mode: not gaps), and each camera's mode. storage/events.py."""
+    db.executescript(
+        """
+        CREATE TABLE motion_events (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            start_us INTEGER NOT NULL,
+            end_us INTEGER,                  -- NULL: going on, or cut short by a stop
+            peak REAL,                       -- the largest moving share of the picture
+            thumb BLOB,                      -- a small JPEG of the most moving picture
+            created_us INTEGER NOT NULL
+        );
+        CREATE INDEX motion_events_camera_start ON motion_events(camera, start_us);
+        CREATE TABLE not_recorded (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            reason TEXT NOT NULL             -- storage/events.py NO_MOTION, LIVE_MODE
+        );
+        CREATE INDEX not_recorded_camera_from ON not_recorded(camera, from_us);
+        ALTER TABLE cameras ADD COLUMN mode TEXT NOT NULL DEFAULT 'continuous';
+        """
+    )
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
-from storage import audit
+from storage import audit, events
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
@@ -340,6 +340,7 @@ def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], 
     if not destroys:
         return finish_garbage(db, data_dir, expect, unlink=unlink, errors=errors)  # a failed unlink's retry
     at = clock.now_us()
+    gone: list[int] = []
     with db.atomic():
         for d in destroys:
             row = next(db.query("SELECT * FROM segments WHERE id = ?", [d.segment.id]), None)
@@ -351,6 +352,9 @@ def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], 
                         row["sha256"], d.reason, at, pass_id])
             db.execute("INSERT INTO garbage (segment_id, path) VALUES (?, ?)", [row["id"], row["path"]])
             db.execute("DELETE FROM segments WHERE id = ?", [row["id"]])
+            gone += events.destroy_with(db, row["camera"], row["start_us"], row["end_us"] or row["start_us"])
+        if gone:  # motion events are footage metadata: destroyed with the footage, on the record
+            audit.append(db, "edged", "events.destroyed", {"pass": pass_id, "events": len(gone), "ids": gone})
     return finish_garbage(db, data_dir, expect, unlink=unlink, errors=errors)
 
 
@@ -479,12 +483,13 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
         if g.camera not in graces or g.until_us > graces[g.camera].until_us:
             graces[g.camera] = g
     cams = []
+    modes = {c.id: getattr(c, "mode", "continuous") for c in cameras}  # live: not recorded by policy
     for cam in cam_ids:
         limits = policy.limits(cam)
         oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
         mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
         forecast = forecasts.get(cam)
-        cams.append({"camera": cam, "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
+        cams.append({"camera": cam, "mode": modes.get(cam, "continuous"), "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
                      "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
                      "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),
                      "verdict": verdict(forecast, limits.min_us, cam in breached),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.cli import export as ctl_export, health as ctl_health, maintenance as ctl_maintenance
-from edged.cli import people as ctl_people, retention as ctl_retention
+from edged.cli import events as ctl_events, people as ctl_people, retention as ctl_retention
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
@@ -93,7 +93,9 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
             "; ".join((r["health"] or {}).get("conditions", {}).values())
         fps = f"{r['fps']:.1f}" if r["fps"] is not None else "-"
         rate = f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-"
-        out.append([r["id"], r["name"], r["state"].upper() if r["state"] in (OFFLINE, DEGRADED) else r["state"],
+        state = r["state"].upper() if r["state"] in (OFFLINE, DEGRADED) else r["state"]
+        mode = r.get("mode") or "continuous"  # live: watched, not recorded by policy; motion: only when it moves
+        out.append([r["id"], r["name"], state if mode == "continuous" else f"{state} ({mode}{NOT_RECORDED[mode]})",
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
                     r["reconnects"], r["compliance"] or "-", r["url"],
@@ -105,14 +107,20 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     return rows, text if rows else "no cameras configured"
 
 
+NOT_RECORDED = {"continuous": "", "motion": "", "live": ", not recorded"}
+
+
 def notice(reply: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """The public notice of camera locations (R3.5): no addresses, no technical detail."""
+    live = [r for r in rows if r.get("mode") == "live"]
     lines = [f"CCTV NOTICE: {reply['site_name']}",
-             f"This site is recorded by {len(rows)} cameras. Footage is kept at least "
+             f"This site is recorded by {len(rows) - len(live)} cameras. Footage is kept at least "
              f"{reply['min_days']} days and destroyed within {reply['max_days']} days unless held as evidence.", ""]
     lines.append(table(["LOCATION", "CAMERA", "KIND", "PURPOSE", "COVERAGE", "RESPONSIBLE", "CONTACT"], [
         [r["location"] or "-", r["name"], r["kind"], r["purpose"] or "-", r["coverage"] or "-",
          r["manager"] or "-", r["contact"] or "-"] for r in rows]))
+    if live:
+        lines.append(f"\nWatched live and not recorded: {', '.join(r['location'] or r['name'] for r in live)}.")
     lines.append(f"\nUpdated {fmt_time(SYSTEM.now_us())}.")
     return "\n".join(lines)
 
@@ -125,7 +133,7 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
         raise UsageError("--to must be after --from")
     reply = call(ctx.socket, "segments", {"camera": args.camera, "from_us": start, "to_us": end,
                                           "limit": args.limit})
-    rows, gaps = reply["segments"], reply["gaps"]
+    rows, gaps, policy = reply["segments"], reply["gaps"], reply.get("not_recorded", [])
     out = [[r["camera"], fmt_time(r["start_us"]), f"{((r['end_us'] or r['start_us']) - r['start_us']) / 1e6:.1f}s",
             fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
     text = table(["CAMERA", "START", "LENGTH", "SIZE", "FRAMES", "STATE", "SHA256", "PATH"], out)
@@ -133,9 +141,14 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
         text += "\n\ngaps:\n" + table(["CAMERA", "FROM", "TO", "LENGTH", "REASON"], [
             [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
              g["reason"]] for g in gaps])
+    if policy:
+        text += "\n\nnot recorded by policy (not gaps):\n" + table(["CAMERA", "FROM", "TO", "LENGTH", "REASON"], [
+            [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
+             g["reason"]] for g in policy])
     if len(rows) == args.limit:
         text += f"\n(first {args.limit} shown; use --limit)"
-    return {"segments": rows, "gaps": gaps}, text if rows or gaps else "no footage in that range"
+    return {"segments": rows, "gaps": gaps, "not_recorded": policy}, \
+        text if rows or gaps or policy else "no footage in that range"
 
 
 def _join_negative_times(argv: list[str]) -> list[str]:
@@ -175,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
     p.add_argument("--limit", type=int, default=1000)
     p.set_defaults(handler=cmd_segments)
+    ctl_events.register(sub)
     ctl_retention.register(sub)
     ctl_maintenance.register(sub)
     ctl_health.register(sub)

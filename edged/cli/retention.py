@@ -77,7 +77,8 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
 def cmd_retention(ctx, args) -> tuple[Any, str]:
     rep = call(ctx.socket, "retention", {})
     rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
-             _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
+             _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]),
+             "not recorded (live mode, by policy)" if c.get("mode") == "live" else c["verdict"]] for c in rep["cameras"]]
     head = (f"disk {fmt_bytes(rep['disk_free'])} free of {fmt_bytes(rep['disk_total'])}, reserve "
             f"{fmt_bytes(rep['reserve'])}, on_full = {rep['on_full']}; at the recent write rate the disk holds "
             f"{_days(rep['forecast_us'])}; grace period {rep['grace_us'] / 3_600e6:g} h")

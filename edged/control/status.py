@@ -1,5 +1,5 @@
 """How the box is doing, and what footage it holds: status, cameras, alarms, retention, segments,
-destructions (and `ping`).
+motion events, destructions (and `ping`).
 
 edgectl opens no catalog (design/0017): the data folder is the daemon's alone, so every report
 is a request here, under the role matrix (edged/rules/roles.py), and the caller's camera scope
@@ -10,6 +10,7 @@ thread (WAL: it never waits for the writer, never blocks the event loop). Listin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
 from storage import audit, retention_store
+from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage import segments as segment_table
@@ -101,11 +103,33 @@ class StatusOps(Operations):
                 rows = segments_between(db, start, end, scope[0] if scope else None, limit)
             else:
                 rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit)][:limit]
-            return {"segments": rows, "gaps": segment_table.gaps_between(db, start, end, scope)}
+            return {"segments": rows, "gaps": segment_table.gaps_between(db, start, end, scope),
+                    "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)
         await self.writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
             "cameras": scope, "from_us": start, "to_us": end, "segments": len(data["segments"])}))
         return data
+
+    @op("events")
+    async def events(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """Motion events (design/0038), oldest first; thumbnails (base64 JPEG) only if asked."""
+        since, until = integer(args.get("since_us"), "since_us"), integer(args.get("until_us"), "until_us")
+        camera, thumbs = args.get("camera"), bool(args.get("thumbs"))
+        limit = limit_of(args, 1000)
+        scope = scoped(caller, camera)
+
+        def q(db) -> list[dict[str, Any]]:
+            if camera and not camera_table.exists(db, camera):
+                raise RequestError(f"no camera {camera!r}; `edgectl cameras` lists them")
+            rows = event_table.listing(db, scope, since, until, limit, thumbs)
+            for r in rows:
+                if r.get("thumb") is not None:
+                    r["thumb"] = base64.b64encode(r["thumb"]).decode()
+            return rows
+        rows = await self._query(q)
+        await self.writer.run(lambda c: audit.append(c.db, str(caller), "events.list", {
+            "cameras": scope, "since_us": since, "until_us": until, "events": len(rows)}))
+        return {"events": rows}
 
     @op("retention")
     async def retention(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class Reporting:
                           "cameras": {c.id: {"min_days": (c.min_retention_us or r.min_retention_us) / 86_400e6,
                                              "max_days": (c.max_retention_us or r.max_retention_us) / 86_400e6}
                                       for c in cfg.cameras if c.min_retention_us or c.max_retention_us}},
-            "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location}
+            "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location, "mode": c.mode}
                         for c in cfg.cameras],
             "public_key": None if self.node_key is None else self.node_key.public_b64,
             "key_fingerprint": None if self.node_key is None else self.node_key.fingerprint,
@@ -107,6 +107,14 @@ class Reporting:
             await self.reporter.alarm(event)
         except OutboxError as exc:
             log.error("alarm %s not queued for the central office: %s", event.get("id"), exc)
+
+    async def event(self, event: dict[str, Any]) -> None:
+        """Called by the supervisor's motion log on each motion event's start and end."""
+        try:
+            await self.reporter.event(event)
+        except OutboxError as exc:
+            log.error("motion event %s of camera %s not queued for the central office: %s", event.get("id"),
+                      event.get("camera"), exc)
 
     async def _record_command(self, record: dict[str, Any]) -> None:
         await self.writer.run(lambda c: audit.append(c.db, str(record.get("actor") or "mqtt"), "mqtt.command",
@@ -205,7 +213,10 @@ class Reporting:
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
             self.reporter.set_camera_state(r["id"], {
-                "name": r["name"], "state": r["state"], "recording": r["state"] in ("recording", "degraded"),
+                "name": r["name"], "state": r["state"], "mode": r.get("mode") or "continuous",
+                # A live camera is watched, never recorded (policy); a motion camera records when it moves.
+                "recording": r["state"] in ("recording", "degraded") and r.get("mode") != "live",
+                "not_recorded_by_policy": r.get("mode") == "live",
                 "compliance": r.get("compliance"),
                 "fps": r["fps"], "bitrate": r["bitrate"], "codec": r["codec"],
                 "resolution": f"{r['width']}x{r['height']}" if r["width"] else None,

@@ -148,6 +148,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     if cfg.mqtt.enabled:
         alarms.publish = reporting.alarm
         inspector.publish = reporting.reporter.inspection
+        sup.motion.publish = reporting.event
     keepalive = Keepalive(notifier, sup, writer, runner, reporting)
 
     async def retention_and_birth(new: Config) -> None:

@@ -21,6 +21,7 @@ from edged.alarms import Alarms
 from edged.config import CameraConfig, Config
 from edged.daemon.prestart import Early, add_command, assign, spawn_worker, worker_count, worker_settings
 from edged.daemon.health_monitor import HealthMonitor
+from edged.daemon.modes import MOTION_ENDED, MotionLog, file_hole, hole_reason
 from edged.daemon.integrity import TamperGuard
 from edged.daemon.task_keeper import keep
 from recorder import diagnose, events
@@ -29,6 +30,7 @@ from storage import audit, logs
 from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING
 from storage.catalog import WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
+from storage.events import NO_MOTION
 from storage.reconcile import Report, apply_outcomes, in_background, salvage_rows
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
 
 
 def camera_row(cam: CameraConfig) -> dict[str, Any]:
-    row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled),
+    row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled), "mode": cam.mode,
            "audio_expected": int(cam.audio_expected), "location": cam.location, "kind": cam.kind,
            "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact}
     if not cam.enabled:
@@ -66,6 +68,8 @@ def camera_row(cam: CameraConfig) -> dict[str, Any]:
 def _end_reason(reason: str, before: str | None) -> str:
     """Why a camera has no footage after a segment that ended for `reason`: a stop keeps the
     reason the camera was stopped for."""
+    if reason == MOTION_ENDED:  # a motion camera's run ended: nothing to record until motion (design/0038)
+        return NO_MOTION
     return before if reason == "camera stopped" and before is not None else reason
 
 
@@ -150,6 +154,7 @@ class Supervisor:
         self.newest: dict[str, str] = {}          # camera -> the path of its newest opened segment
         self._tg: asyncio.TaskGroup | None = None
         self._rng = random.Random()
+        self.motion = MotionLog(writer, clock)  # motion events; holes by policy (edged/daemon/modes.py)
 
     # wiring -------------------------------------------------------------------------
     def _slot_of(self, cam_id: str) -> WorkerSlot | None:
@@ -272,6 +277,9 @@ class Supervisor:
             for waiter in [*busy, stop]:
                 waiter.cancel()
 
+    def _mode(self, cam_id: str) -> str:
+        return next((c.mode for c in self.cfg.cameras if c.id == cam_id), "continuous")
+
     def camera_states(self) -> dict[str, str]:
         return dict(self.states)
 
@@ -314,6 +322,7 @@ class Supervisor:
                 await self._emptiest().add(cam, record=not self.held)
                 log.info("camera %s: added", cam_id)
             elif before != cam:
+                self.gap_reason[cam_id] = hole_reason(before, cam, "camera settings changed")
                 await self._slot_of(cam_id).add(cam, record=not self.held)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)
 
@@ -462,9 +471,7 @@ class Supervisor:
         else:
             prev = self.last_end.get(cam)
         if prev is not None and ev.start_us > prev:
-            await self.writer.run(Catalog.add_gap, cam, prev, ev.start_us, reason)
-            log.info("camera %s: gap of %.1f s (%s)", cam, (ev.start_us - prev) / 1e6, reason,
-                     **logs.fields(camera=cam, segment=ev.path))
+            await file_hole(self.writer, cam, prev, ev.start_us, reason, ev.path)
 
     async def _gap_after_close(self, cam: str, ev: events.Opened, prior: _Unclosed, before: str | None) -> None:
         """The camera's previous segment is still being hashed: its `Closed` says where it
@@ -478,9 +485,7 @@ class Supervisor:
             return
         reason = prior.after or _end_reason(closed.reason, before)
         if ev.start_us > closed.end_us:
-            await self.writer.run(Catalog.add_gap, cam, closed.end_us, ev.start_us, reason)
-            log.info("camera %s: gap of %.1f s (%s)", cam, (ev.start_us - closed.end_us) / 1e6, reason,
-                     **logs.fields(camera=cam, segment=ev.path))
+            await file_hole(self.writer, cam, closed.end_us, ev.start_us, reason, ev.path)
 
     def _forget_unclosed(self, slot: int) -> None:
         """A worker ended: none of the segments it had open will be reported closed now."""
@@ -509,9 +514,14 @@ class Supervisor:
                 await self._on_open(ev, slot)
             case events.Closed() | events.Stranded():
                 await self._on_closed(ev)
+            case events.Motion():
+                await self.motion.on_motion(ev)
 
     async def _on_state(self, ev: events.State) -> None:
         cam = ev.camera
+        if self._mode(cam) == "motion" and ev.state in (RECORDING, OFFLINE) and self.newest.get(cam) not in self.unclosed:
+            up = self.motion.stream_up if ev.state == RECORDING else self.motion.stream_down
+            await up(cam, ev.at, self.last_end, self.gap_reason)  # outage or no motion (edged/daemon/modes.py)
         if ev.state == RECORDING:
             self.down_since.pop(cam, None)
         else:

@@ -23,7 +23,7 @@ PUBLIC = frozenset({"ping", "login", "init-admin"})
 # Root on the box may read the reports without an account (monitoring, the first minutes on a box,
 # an emergency): it can read the disk anyway, and listing footage is still on the record (as
 # "root"). Not accounts, requests or the audit log's content: those are about people.
-ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verify", "segments", "destructions",
+ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verify", "segments", "events", "destructions",
                         "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show"})
 
 _ANY = frozenset(ROLES)
@@ -42,6 +42,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "alarms": _ANY,
     "retention": _ANY,
     "segments": _RECORDS,
+    "events": _RECORDS,            # motion events: footage metadata
     "destructions": _RECORDS,
     "hold.list": _RECORDS,
     "hold.show": _RECORDS,
