@@ -37,7 +37,7 @@ def test_no_verb_or_control_operation_deletes_footage(tmp_path):
         "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
         "request.list", "request.reject", "request.show", "whoami"]
     exports = ["export.read", "export.run"]
-    reads = ["alarms", "audit.verify", "cameras", "destructions", "hold.list", "hold.show",
+    reads = ["alarms", "audit.verify", "cameras", "destructions", "events", "hold.list", "hold.show",
              "inspect.list", "inspect.show", "maintenance.list", "retention", "segments", "status"]
     health = ["camera.set_reference", "inspect.countersign", "inspect.run", "inspect.sign"]
     assert sorted(served) == sorted([*ops, *people, *exports, *reads, *health])
