@@ -155,7 +155,7 @@ def _join_negative_times(argv: list[str]) -> list[str]:
     """Let `--from -2h` through: argparse would take "-2h" for an option."""
     out: list[str] = []
     for arg in argv:
-        if out and out[-1] in ("--from", "--to") and arg[:1] == "-" and arg[1:2].isdigit():
+        if out and out[-1] in ("--from", "--to", "--since", "--until") and arg[:1] == "-" and arg[1:2].isdigit():
             out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)

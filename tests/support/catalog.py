@@ -21,7 +21,8 @@ from typing import Any
 Row = dict[str, Any]
 TABLES = frozenset({
     "accounts", "alarms", "audit", "cameras", "camera_references", "destructions", "exports", "gaps", "garbage",
-    "grants", "holds", "inspection_runs", "inspections", "login_failures", "maintenance", "node", "requests",
+    "grants", "holds", "inspection_runs", "inspections", "login_failures", "maintenance", "motion_events", "node",
+    "not_recorded", "requests",
     "retention_passes", "segments", "sessions",
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
 })
