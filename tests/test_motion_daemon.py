@@ -54,7 +54,7 @@ def first_frame_is_key(path: Path) -> bool:
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame",
                           "-read_intervals", "%+#1", "-of", "csv=p=0", str(path)],
                          capture_output=True, text=True, timeout=30).stdout.split()
-    return out[:1] == ["1"]
+    return [line.split(",")[0] for line in out[:1]] == ["1"]  # "1," when the frame has side data
 
 
 def ctl_json(d: Daemon, *args: str) -> object:
