@@ -20,10 +20,10 @@ from typing import Any
 
 import av
 
-from recorder.events import Emit, Motion
+from recorder.events import Detection, Emit, Motion
 from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
-from recorder.motion_watch import Ended, KeyframeWatch, MotionWatch, Started
+from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started
 from recorder.preroll import Buffered, PreRollBuffer
 from storage.clock import SYSTEM, Clock
 
@@ -50,6 +50,7 @@ class MotionRecording:
         self._emit = emit
         self._clock = clock
         settings = settings_of(spec["settings"])
+        self.post_roll_us = round(settings.post_roll * 1_000_000)
         self.buffer = PreRollBuffer(int(spec["pre_roll_us"]), BUFFER_BYTES)
         self.gate = RecordGate(self.buffer)
         self.keyframes: KeyframeWatch | None = None
@@ -83,9 +84,19 @@ class MotionRecording:
         return self.gate.route(Buffered(at_us, key, packet.size, video, (packet, at_us)))
 
     # the detection thread ---------------------------------------------------------------------
-    def _report(self, r: Started | Ended) -> None:
+    def _report(self, r: Started | Ended | Lost | Back) -> None:
         now = self._clock.now_us()
-        if isinstance(r, Started):
+        if isinstance(r, Lost):
+            # Fail-safe (design/0038): without detection the camera records until it is back.
+            self.gate.motion_started(now)
+            self._emit(Detection(self.camera, False, r.error, now))
+            log.warning("camera %s: motion detection lost (%s): recording continuously until it is back",
+                        self.camera, r.error)
+        elif isinstance(r, Back):
+            self.gate.motion_ended(now + self.post_roll_us)
+            self._emit(Detection(self.camera, True, None, now))
+            log.info("camera %s: motion detection is back", self.camera)
+        elif isinstance(r, Started):
             self.gate.motion_started(r.start_us)
             self._emit(Motion(self.camera, "start", r.start_us, round(r.score, 5), now))
             log.info("camera %s: motion started", self.camera)

@@ -52,7 +52,20 @@ class Ended:
     thumb: bytes | None = None  # a small JPEG of the event's most moving picture
 
 
-Report = Callable[[Union[Started, Ended]], None]
+@dataclass(frozen=True)
+class Lost:
+    """The detection stream is down (once per outage): the camera must not go unrecorded."""
+    camera: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Back:
+    """Pictures arrive again after a Lost."""
+    camera: str
+
+
+Report = Callable[[Union[Started, Ended, Lost, Back]], None]
 
 
 class MotionWatch:
@@ -76,6 +89,7 @@ class MotionWatch:
         self.anchor_us: int | None = None
         self.last_error: str | None = None
         self._peak, self._peak_grey = 0.0, None  # the open event's most moving picture
+        self._lost = False  # a Lost was reported and no picture has come since
 
     def start(self) -> MotionWatch:
         self._thread.start()
@@ -119,6 +133,9 @@ class MotionWatch:
             if ended is not None:
                 self._emit(ended)
             detector.reset()
+            if not self._stop.is_set() and not self._lost:
+                self._lost = True
+                self._report(Lost(self.camera, self.last_error))
             if not self._stop.is_set():
                 log.info("camera %s: motion detection stream lost (%s); retrying", self.camera,
                          self.last_error)
@@ -127,6 +144,9 @@ class MotionWatch:
     def _analyse(self, detector: MotionDetector, events: MotionEvents, t: float, grey: np.ndarray) -> None:
         """One picture: detect, keep the event's most moving picture (its thumbnail), report."""
         self.frames += 1
+        if self._lost:
+            self._lost = False
+            self._report(Back(self.camera))
         verdict = detector.detect(t, grey)
         for tr in events.update(verdict):
             if isinstance(tr, MotionStarted):

@@ -11,7 +11,7 @@ import pytest
 
 from recorder.camera import CameraRecorder, Settings
 from recorder.motion import MotionSettings, Rect, settings_json
-from tests.support.cameras import RtspServer, ffprobe_errors
+from tests.support.cameras import RtspServer, ffprobe_errors, free_port
 from tests.support.daemon import wait_for
 from tests.support.scenes import WALK_BAND, WALKS, scene_clip
 
@@ -160,3 +160,16 @@ def test_live_mode_reads_the_stream_and_writes_nothing(tmp_path, scenes):
     assert events.of("stats")[-1]["fps"] > 0
     assert events.of("open") == [] and closed == [] and not list(tmp_path.rglob("*.mp4"))
     assert WALKS  # the scene moves: nothing is written all the same
+
+
+def test_a_lost_detection_stream_records_continuously_until_it_is_back(tmp_path, scenes):
+    """Fail-safe (design/0038): evidence over minimisation. With the detection stream down,
+    the camera records from its first keyframe on and says why."""
+    with RtspServer({"cam": scenes["noise"].spec()}) as server:
+        cam = motion_camera("yard", server.url("cam"), f"rtsp://127.0.0.1:{free_port()}/sub")
+        events, closed = run_camera(tmp_path, cam, lambda ev: ev.of("open") and ev.of("detection"), 60,
+                                    "recording without detection")
+    lost = events.of("detection")[0]
+    assert lost["up"] is False and lost["error"]
+    assert events.of("motion") == []  # no detection, no motion event: only footage
+    assert closed and all(first_frame_is_key(tmp_path / c["path"]) for c in closed)

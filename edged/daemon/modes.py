@@ -69,6 +69,13 @@ class MotionLog:
         if self.publish is not None:
             await self.publish(body)
 
+    async def on_detection(self, ev: events.Detection, alarms: Any) -> None:
+        """The worker lost (or got back) a camera's detection stream; it records continuously meanwhile."""
+        if alarms is not None:
+            await alarms.set(not ev.up, f"motion_detection_lost:{ev.camera}", "motion_detection_lost", "warning",
+                             ev.camera, f"camera {ev.camera}: motion detection lost ({ev.error}); "
+                             "recording continuously until it is back")
+
     async def stream_up(self, cam: str, at_us: int, last_end: dict[str, int], gap_reason: dict[str, str]) -> None:
         """A `motion` camera's stream is up: the hole so far (an outage, a restart) is a gap;
         from now on, until motion, it is the policy's."""

@@ -516,6 +516,8 @@ class Supervisor:
                 await self._on_closed(ev)
             case events.Motion():
                 await self.motion.on_motion(ev)
+            case events.Detection():
+                await self.motion.on_detection(ev, self.alarms)
 
     async def _on_state(self, ev: events.State) -> None:
         cam = ev.camera
