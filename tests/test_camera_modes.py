@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from dataclasses import asdict
 
 import pytest
 
 from recorder.camera import CameraRecorder, Settings
+from recorder.events import Event, to_dict
 from recorder.motion import MotionSettings, Rect, settings_json
 from tests.support.cameras import RtspServer, ffprobe_errors, free_port
 from tests.support.daemon import wait_for
@@ -24,9 +26,11 @@ class Events:
         self.items: list[dict] = []
         self._lock = threading.Lock()
 
-    def __call__(self, ev: dict) -> None:
+    def __call__(self, ev) -> None:
+        """A worker event (typed, recorder/events.py) or, as `ended`, a segment handed to the hasher."""
+        item = to_dict(ev) if isinstance(ev, Event) else {"ev": "ended", **asdict(ev)}
         with self._lock:
-            self.items.append(ev)
+            self.items.append(item)
 
     def of(self, ev: str, **match) -> list[dict]:
         with self._lock:
@@ -72,8 +76,8 @@ def footage_runs(events: Events) -> list[tuple[dict, dict]]:
 
 
 def run_camera(tmp_path, camera: dict, until, timeout: float, what: str):
-    events, closed = Events(), []
-    rec = CameraRecorder(camera, settings(tmp_path), events, closed.append)
+    events = Events()
+    rec = CameraRecorder(camera, settings(tmp_path), events, events)
     rec.start()
     try:
         wait_for(lambda: until(events), timeout, what)
@@ -81,7 +85,7 @@ def run_camera(tmp_path, camera: dict, until, timeout: float, what: str):
         rec.stop.set()
         rec.thread.join(30)
         rec.motion is not None and rec.motion.stop(20)
-    return events, closed
+    return events, events.of("ended")
 
 
 @pytest.mark.parametrize("detect", ["sub-stream", "keyframes"])
@@ -138,7 +142,7 @@ def test_a_mask_noise_and_a_running_clock_raise_no_event_and_record_nothing(tmp_
         events, recs = Events(), []
         try:
             for cam in cams:
-                recs.append(CameraRecorder(cam, settings(tmp_path), events, lambda _c: None))
+                recs.append(CameraRecorder(cam, settings(tmp_path), events, events))
                 recs[-1].start()
             # Every camera connected, then a whole loop plus the later walk's length.
             wait_for(lambda: len(events.of("state", state="recording")) >= 3, 30, "three cameras connected")
