@@ -83,6 +83,7 @@ class MotionWatch:
         self._thread = threading.Thread(target=self._main, name="motion-%s" % camera, daemon=True)
         self.frames = 0        # pictures analysed
         self.connects = 0
+        self.failures = 0      # runs that ended (failed to connect, or lost)
         # Host time of media time 0 on this connection: the least (arrival - media) seen so
         # far, as design/0004's run clock does, so frames read in a burst (after the probe,
         # after a network stall) keep their real spacing.
@@ -129,6 +130,7 @@ class MotionWatch:
                 self.last_error = "the stream ended"
             except Exception as exc:  # noqa: BLE001 - any failure of a run means: reconnect
                 self.last_error = scrub(str(exc)) or type(exc).__name__
+            self.failures += 1
             ended = events.finish()
             if ended is not None:
                 self._emit(ended)

@@ -50,6 +50,7 @@ EXPECTED = {
     "retention": EVERYONE,
     "audit.verify": EVERYONE,
     "segments": {C, P, A},
+    "events": {C, P, A},
     "destructions": {C, P, A},
     "hold.list": {C, P, A},
     "hold.show": {C, P, A},
