@@ -103,15 +103,18 @@ def run_worker(data: Path, camera: dict, seconds: float) -> list[dict]:
     return events
 
 
-def runs_of(closed: list[dict], opened: dict[str, dict]) -> list[dict]:
-    """Contiguous stretches of footage: start, end, first segment path, open event's time."""
+def runs_of(closed: list[dict], opened: dict[str, dict], by_gate: bool = False) -> list[dict]:
+    """Contiguous stretches of footage (by_gate: the gate's runs, which end at a `motion
+    ended` close even when the next run starts on that very keyframe): start, end, first
+    segment path, open event's time."""
     out: list[dict] = []
     for c in sorted(closed, key=lambda c: opened[c["path"]]["start_us"]):
         start = opened[c["path"]]["start_us"]
-        if out and out[-1]["end"] == start:
-            out[-1]["end"] = c["end_us"]
+        if out and out[-1]["end"] == start and not (by_gate and out[-1]["reason"] == "motion ended"):
+            out[-1]["end"], out[-1]["reason"] = c["end_us"], c["reason"]
         else:
-            out.append({"start": start, "end": c["end_us"], "path": c["path"], "open_at": opened[c["path"]]["at"]})
+            out.append({"start": start, "end": c["end_us"], "path": c["path"], "open_at": opened[c["path"]]["at"],
+                        "reason": c["reason"]})
     return out
 
 
@@ -144,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         anchor, sub_anchor = watchers[0].anchor_us, watchers[1].anchor_us
         opened = {e["path"]: e for e in events if e["ev"] == "open"}
         closed = [e for e in events if e["ev"] == "closed"]
-        runs = runs_of(closed, opened)
-        keyframe_first = {r["path"]: first_frame_is_key(Path(tmp) / r["path"]) for r in runs}
+        runs, gate_runs = runs_of(closed, opened), runs_of(closed, opened, by_gate=True)
+        keyframe_first = {r["path"]: first_frame_is_key(Path(tmp) / r["path"]) for r in runs + gate_runs}
     starts = [e for e in events if e["ev"] == "motion" and e["phase"] == "start"]
     rows, lat, before, complete, trials = [], [], [], 0, 0
     end_wall = max((r["end"] for r in runs), default=0)
@@ -158,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             run = next((r for r in runs if r["start"] <= t0 - pre and r["end"] >= t1 + post * S), None)
             ok = run is not None and keyframe_first[run["path"]]
             complete += ok
-            holding = next((r for r in runs if r["start"] <= t0 <= r["end"]), None)
-            before.append((t0 - holding["start"]) / S if holding else float("nan"))
+            footage = next((r for r in runs if r["start"] <= t0 <= r["end"]), None)
+            before.append((t0 - footage["start"]) / S if footage else float("nan"))
+            holding = next((r for r in gate_runs if r["start"] <= t0 <= r["end"]), None)
             if holding is not None and holding["open_at"] < t0:
                 latency_txt = "already recording"
             elif holding is not None:
@@ -187,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         print("- motion to recording (runs opened by a walk): median %.2f s, max %.2f s (%.1fx / %.1fx the "
               "sub-stream's frame interval, %.1f s)" % (statistics.median(lat), max(lat), statistics.median(lat) / ref,
                                                          max(lat) / ref, ref))
-    print("- runs written: %d (segments %d); motion events: %d; the two loops' start differed by %.2f s"
-          % (len(runs), len(closed), len(starts), (sub_anchor - anchor) / S))
+    print("- runs opened by the gate: %d, as %d stretches of footage (runs that touch are contiguous; segments %d, "
+          "every run's first frame a keyframe: %s); motion events: %d; the two loops' start differed by %.2f s"
+          % (len(gate_runs), len(runs), len(closed), all(keyframe_first.values()), len(starts),
+             (sub_anchor - anchor) / S))
     print()
     print("command: %s" % command_line("bench.motion_recording"))
     print("environment: %s" % environment())
