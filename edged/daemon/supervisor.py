@@ -27,7 +27,7 @@ from edged.daemon.task_keeper import keep
 from recorder import diagnose, events
 from recorder.camera import backoff_us
 from storage import audit, logs
-from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING
+from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.events import NO_MOTION
@@ -521,7 +521,8 @@ class Supervisor:
 
     async def _on_state(self, ev: events.State) -> None:
         cam = ev.camera
-        if self._mode(cam) == "motion" and ev.state in (RECORDING, OFFLINE) and self.newest.get(cam) not in self.unclosed:
+        if self._mode(cam) == "motion" and ev.state in (RECORDING, OFFLINE, STOPPED) \
+                and self.newest.get(cam) not in self.unclosed:  # a stop too: the idle time up to it was the policy's
             up = self.motion.stream_up if ev.state == RECORDING else self.motion.stream_down
             await up(cam, ev.at, self.last_end, self.gap_reason)  # outage or no motion (edged/daemon/modes.py)
         if ev.state == RECORDING:
