@@ -19,13 +19,15 @@ from fractions import Fraction
 from typing import Callable, Union
 
 import av
-import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from recorder.diagnose import scrub
+from recorder.lazy import lazy_import
 from recorder.imagecheck import decode_keyframe
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
 from storage.clock import SYSTEM, Clock
+
+np = lazy_import("numpy")  # on first use: the worker imports this before it has a motion camera
 
 log = logging.getLogger(__name__)
 
