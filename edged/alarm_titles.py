@@ -19,6 +19,8 @@ TITLES = {
     "video_frozen": N_("picture frozen"), "video_blurred": N_("picture blurred"), "camera_moved": N_("camera moved"),
     "video_monochrome": N_("picture in black and white"), "below_resolution": N_("resolution below the floor"),
     "below_fps": N_("frame rate below the floor"), "audio_missing": N_("sound missing"),
+    "register_overdue": N_("inspection register overdue"), "audit_overdue": N_("periodic audit overdue"),
+    "maintenance_disk_short": N_("disk short during maintenance"), "clock_drift": N_("camera clock drifts"),
 }
 
 

@@ -127,7 +127,7 @@ def cmd_show(ctx, args) -> tuple[Any, str]:
 
 def cmd_report(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
-    runs, _site = runs_in(ctx, start, end)
+    runs, site = runs_in(ctx, start, end)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out / f"inspections-{month}.csv", out / f"inspections-{month}.html"
@@ -145,7 +145,7 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
     doc, names = site_doc(ctx, args.lang)
     with speaking(doc.lang):
         html_path.write_text(register_html(doc, int(month[:4]), int(month[5:]), runs, ITEMS, names,
-                                           SYSTEM.now_us()), encoding="utf-8")
+                                           SYSTEM.now_us(), site.get("register_due_us")), encoding="utf-8")
     summary = {"month": month, "runs": len(runs), "anomalies": sum(r["anomalies"] for r in runs),
                "unsigned": sum(r["signed_us"] is None for r in runs),
                "not_countersigned": sum(r["countersigned_us"] is None for r in runs),

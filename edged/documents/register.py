@@ -26,13 +26,16 @@ def result(ok: bool | None) -> str:
 
 
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
-                  names: dict[str, str], printed_us: int) -> str:
-    """`names`: camera id -> name (the register shows the name a person knows, with the id)."""
+                  names: dict[str, str], printed_us: int, due_us: int | None = None) -> str:
+    """`names`: camera id -> name (the register shows the name a person knows, with the id);
+    `due_us`: when it is due to the supervisor ([inspection] register_due_day), None: not tracked."""
+    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
+           _("Due to the supervisor by the 5th of the following month."))
     month_text = fmt_month(year, month, doc.lang)
     title = _("CCTV inspection register")
     head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
             + esc(_("{n} inspections.").format(n=len(runs))) + " "
-            + esc(_("Due to the supervisor by the 5th of the following month.")) + "</p>")
+            + esc(due) + "</p>")
     header = "".join(f"<th>{esc(h)}</th>" for h in (
         _("Date"), _("Time"), _("Camera"), *(item_label(i) for i in items), _("Abnormal?"), _("Handling"),
         _("Inspector"), _("Supervisor")))
