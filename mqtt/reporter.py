@@ -297,7 +297,7 @@ class Reporter:
             body = {**body, "last_seq": await self.outbox.run(Outbox.last_seq)}
         elif topic == self.topics.state:
             body = {**body, "outbox": await self.outbox.run(Outbox.stats)}
-        return json.dumps(body, separators=(",", ":")).encode()
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()  # UTF-8: Chinese names as written
 
     async def _goodbye(self, conn: Connection) -> None:
         """Clean stop: let in-flight messages be acknowledged, say "offline", DISCONNECT."""

@@ -32,6 +32,9 @@ STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk m
 FOOTAGE = "state IN ('complete', 'recovered')"
 
 migrations = Migrations("edged.catalog")
+# The columns of a camera's inventory entry (R3.5): a change to one is a change of the camera list.
+INVENTORY = ("name", "enabled", "location", "kind", "purpose", "coverage", "manager", "contact", "recording_period",
+             "machine_room", "asset_number")
 
 
 @migrations()
@@ -323,6 +326,15 @@ def m011_motion_events(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m012_camera_inventory(db: sqlite_utils.Database) -> None:
+    """The inventory's recording period, machine room and asset number (R3.5), and when each
+    camera's inventory entry last changed: the public notice shows when the list last changed."""
+    for col in ("recording_period", "machine_room", "asset_number"):
+        db.execute(f"ALTER TABLE cameras ADD COLUMN {col} TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE cameras ADD COLUMN listed_us INTEGER")  # NULL: not changed since the upgrade
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -376,12 +388,20 @@ class Catalog:
 
     # cameras ------------------------------------------------------------------------
     def sync_cameras(self, cameras: Iterable[dict[str, Any]]) -> None:
-        """Make the camera rows match the config; rows of removed cameras stay (footage)."""
+        """Make the camera rows match the config; rows of removed cameras stay (footage). A
+        camera added, removed, or whose inventory entry changed gets `listed_us` = now."""
         cameras = list(cameras)
+        now = self.clock.now_us()
         with self.db.atomic():
+            before = {r["id"]: r for r in self.db.query("SELECT * FROM cameras")}
+            self.db.execute("UPDATE cameras SET listed_us = ? WHERE configured = 1 AND id NOT IN (SELECT value FROM"
+                            " json_each(?))", [now, json.dumps([c["id"] for c in cameras])])
             self.db.execute("UPDATE cameras SET configured = 0")
             for cam in cameras:
-                self.db["cameras"].upsert({**cam, "configured": 1}, pk="id")
+                old = before.get(cam["id"])
+                changed = old is None or not old["configured"] or any(
+                    k in INVENTORY and old.get(k) != v for k, v in cam.items())
+                self.db["cameras"].upsert({**cam, "configured": 1, **({"listed_us": now} if changed else {})}, pk="id")
 
     def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int,
                          reconnects: int | None = None, last_packet_us: int | None = None,

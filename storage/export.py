@@ -42,6 +42,7 @@ FORMAT = "edged-export/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"        # raw 64-byte Ed25519 signature over manifest.json
 PUBLIC_KEY = "node-public-key.pem"  # the node's public key (check it against the published one)
+README = "README.txt"  # for people, in the site's language: the manifest's `readme` text, so it is signed
 EXPORTS_DIR = "exports"           # staging for edgectl export, under the data folder
 WORKING_DIR = "working"           # working copies for a viewing, destroyed after it (R5.5)
 
@@ -120,6 +121,8 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
         }
         body = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
         write_new(tmp / MANIFEST, body)
+        if (header.get("readme") or {}).get("text"):
+            write_new(tmp / README, header["readme"]["text"].encode())
         write_new(tmp / SIGNATURE, key.sign(body))
         write_new(tmp / PUBLIC_KEY, key.public_pem())
         fsync_dir(tmp)
@@ -180,6 +183,14 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
     if key is not None and manifest.get("node_public_key") not in (None, _b64(key)):
         problems.append(f"{MANIFEST}: names a different node key than the one that signed it")
     expected = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    readme = manifest.get("readme") if isinstance(manifest.get("readme"), dict) else None
+    if readme is not None and readme.get("text"):
+        expected.add(README)
+        try:
+            if (folder / README).read_text(encoding="utf-8") != readme["text"]:
+                problems.append(f"{README}: differs from the text in {MANIFEST}: it was changed")
+        except (FileNotFoundError, UnicodeDecodeError):
+            problems.append(f"{README}: missing or not UTF-8 text")
     for clip in clips:
         name = str(clip.get("file", ""))
         expected.add(name)

@@ -77,7 +77,8 @@ def encode_body(body: dict[str, Any]) -> tuple[int | None, str]:
         raise TypeError(f"an MQTT message body must be a dict, not {type(body).__name__}")
     ts = body.get("ts_us")
     rest = {k: v for k, v in body.items() if k not in ("seq", "ts_us")}
-    return (ts if isinstance(ts, int) and not isinstance(ts, bool) else None), json.dumps(rest, separators=(",", ":"))
+    text = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)  # UTF-8: Chinese names as written
+    return (ts if isinstance(ts, int) and not isinstance(ts, bool) else None), text
 
 
 class Outbox:

@@ -13,7 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edged import people as people_rules
-from edged.cli.audit import report_html, report_text
+from edged.cli.audit import report_text
+from edged.documents import Doc
+from edged.documents.audit import audit_report_html
+from edged.i18n import speaking
 from storage import audit, audit_report
 from storage import people_store as ps
 from storage.catalog import Catalog, open_db
@@ -214,8 +217,14 @@ def test_audit_report_covers_r7_2(tmp_path):
     for title in ("Accounts and their rights", "Retrieval requests", "Viewings", "Exports", "Holds",
                   "Destructions", "Inspections", "Failed logins (2)"):
         assert title in text
-    page = report_html(r)
-    assert page.startswith("<!DOCTYPE html>") and "mallory" in page and "<script>" not in page
+    with speaking("en"):
+        page = audit_report_html(Doc("en", None, "Test <office>"), r, T0 + 40 * S)
+    assert page.startswith("<!doctype html>") and "mallory" in page and "<script>" not in page
+    assert "Test &lt;office&gt;" in page and "Failed logins" in page and "max_retention" in page
+    with speaking("zh-TW"):
+        page = audit_report_html(Doc("zh-TW", None, "景美辦事處"), r, T0 + 40 * S)
+    for word in ("錄影監視系統稽核報告", "帳號及權限", "調閱申請", "登入失敗", "mallory", "稽核紀錄鏈："):
+        assert word in page, word
 
 
 # --- chain heads to the central office ------------------------------------------------------------

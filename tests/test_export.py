@@ -51,7 +51,7 @@ def footage(data: Path, source: Path, spans, camera: str = "cam1", segment_s: fl
     return write_segments(data, camera, source, spans, segment_s=segment_s)
 
 
-def do_export(data: Path, out: Path, key, cameras, start, end, **kw) -> dict:
+def do_export(data: Path, out: Path, key, cameras, start, end, readme=None, **kw) -> dict:
     db = open_readonly(data / "catalog.db")
     try:
         cams = export.gather(db, cameras, start, end)
@@ -60,6 +60,8 @@ def do_export(data: Path, out: Path, key, cameras, start, end, **kw) -> dict:
     header = {"site": {"id": "test", "name": "Test office"}, "node": "node1", "custodian": "carol",
               "recipient": "police officer", "grant": {"id": 7}, "request": {"id": 3, "approver": "adam",
                                                                              "requester": "vera"}}
+    if readme is not None:
+        header["readme"] = readme
     return export.write_export(data, out, key=key, header=header, cameras=cams, from_us=start, to_us=end, **kw)
 
 
@@ -195,6 +197,20 @@ def test_verify_names_the_clip_when_one_byte_of_it_changed(made, key):
         assert len(problems) == 1 and problems[0].startswith("cam1.mp4: its SHA-256 does not match"), problems
         flip_byte(clip, offset)
     assert export.verify_export(made, key.public_b64) == []
+
+
+def test_the_readme_is_signed_with_the_manifest(tmp_path, sources, key):
+    """README.txt (in the site's language) is the manifest's `readme` text: a change is named."""
+    data = tmp_path / "data"
+    footage(data, sources[0], [(T0, 12)])
+    text = "錄影監視系統影像匯出\n本影像含個人資料，應予保密。\n"
+    do_export(data, tmp_path / "x", key, ["cam1"], T0 + 2 * S, T0 + 10 * S,
+              readme={"language": "zh-TW", "text": text})
+    assert (tmp_path / "x" / "README.txt").read_text(encoding="utf-8") == text
+    assert export.verify_export(tmp_path / "x", key.public_b64) == []
+    (tmp_path / "x" / "README.txt").write_text(text.replace("應予保密", "可以公開"), encoding="utf-8")
+    assert export.verify_export(tmp_path / "x", key.public_b64) == [
+        "README.txt: differs from the text in manifest.json: it was changed"]
 
 
 def test_verify_names_the_manifest_when_one_byte_of_it_changed(made, key):
@@ -348,6 +364,9 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         assert manifest["request"]["id"] == request_id and manifest["grant"]["id"] == grant
         assert manifest["recipient"] == "Sgt. Lin" and manifest["site"]["id"] == "test"
         assert manifest["cameras"][0]["gaps"] == [], manifest["cameras"][0]["gaps"]
+        readme = (out / "README.txt").read_text(encoding="utf-8")  # for people, in the site's language (en)
+        assert readme == manifest["readme"]["text"] and manifest["readme"]["language"] == "en"
+        assert f"Request {request_id}, grant {grant}; copied by carol for Sgt. Lin" in readme
 
         v = people.ctl("verify", str(out), "--key", published)
         assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr

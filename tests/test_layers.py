@@ -125,12 +125,14 @@ EDGED_FORBIDDEN = {
     "edged/viewer": ("edged.daemon", "edged.control", "edged.cli"),
     "edged/control": ("edged.cli", "edged.viewer"),
     "edged/cli": ("edged.daemon", "edged.viewer", "edged.control"),
+    "edged/documents": ("edged.daemon", "edged.viewer", "edged.control", "edged.cli", "edged.alarms", "edged.people"),
 }
 EDGED_ROOT = "edged/daemon/root.py"
 # `edged run` starts the daemon; edgectl's modules talk only through the client side of the socket.
 EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
                 **{f"edged/cli/{m}.py": ("edged.control.client", "edged.control.protocol") for m in (
-                    "edgectl", "audit", "events", "export", "health", "maintenance", "people", "retention")}}
+                    "edgectl", "audit", "documents", "events", "export", "health", "maintenance", "people",
+                    "retention")}}
 
 
 def test_edged_sub_packages_point_down():

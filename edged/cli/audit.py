@@ -9,7 +9,6 @@ or `python3 -m storage.audit FILE`); `audit verify --catalog` checks a catalog f
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import sqlite3
@@ -21,6 +20,9 @@ from edged.config import ConfigError, parse_duration
 from edged.control.client import call
 from edged.cli.audit_settings import settings_lines, settings_sections
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
+from edged.cli.documents import site_doc
+from edged.documents.audit import audit_report_html
+from edged.i18n import _, speaking
 from storage import audit
 from storage.catalog import open_readonly
 from storage.clock import SYSTEM
@@ -123,8 +125,13 @@ def _report(ctx, args) -> tuple[Any, str]:
             raise UsageError("--done records who audited: give --name")
         req["done"] = {"name": args.name, "note": args.note or ""}
     r = call(ctx.socket, "audit.report", req, timeout=300)
-    if args.out:
-        Path(args.out).write_text(report_html(r), encoding="utf-8")
+    if args.out:  # the printable report, in the site's language (edged/documents/audit.py)
+        doc, _names = site_doc(ctx, args.lang)
+        with speaking(doc.lang):
+            extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r)]),
+                     *settings_sections(r)]
+            page = audit_report_html(doc, r, SYSTEM.now_us(), extra=extra)
+        Path(args.out).write_text(page, encoding="utf-8")
     text = report_text(r)
     if args.out:
         text += f"\n\nHTML report written to {args.out}"
@@ -198,26 +205,6 @@ def report_text(r: dict[str, Any]) -> str:
     for title, headers, rows in _sections(r):
         parts.append(f"\n{title}\n" + (table(headers, rows) if rows else "  none"))
     return "\n".join(parts)
-
-
-def report_html(r: dict[str, Any]) -> str:
-    e = html.escape
-    title = f"Audit report, {fmt_time(r['from_us'])} to {fmt_time(r['to_us'])}"
-    body = [f"<h1>{e(title)}</h1>", f"<p>Made {e(fmt_time(r['made_us']))}. {e(_chain_line(r))}</p>",
-            *(f"<p>{e(line)}</p>" for line in settings_lines(r))]
-    for name, headers, rows in _sections(r):
-        body.append(f"<h2>{e(name)}</h2>")
-        if not rows:
-            body.append("<p>None.</p>")
-            continue
-        body.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr></thead><tbody>")
-        body += ["<tr>" + "".join(f"<td>{e('-' if v is None else str(v))}</td>" for v in row) + "</tr>"
-                 for row in rows]
-        body.append("</tbody></table>")
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
-             "td,th{border:1px solid #999;padding:2px 6px;font-size:90%;text-align:left}th{background:#eee}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 class _OfflineFile(argparse.Action):

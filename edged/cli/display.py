@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from edged.config import ConfigError, parse_duration
+from edged.i18n import _, language, roc_date_short
 
 
 # The parent of every verb whose answer a script may read: `edgectl VERB --json` prints the
@@ -23,10 +24,14 @@ class UsageError(Exception):
 
 # formatting -------------------------------------------------------------------------
 def fmt_time(us: int | None) -> str:
-    """Local time with the zone named (docs/requirements.md "Time")."""
+    """Local time with the zone named (docs/requirements.md "Time"); in zh-TW the date in the
+    ROC calendar as tables write it (115/11/22 14:05:03 CST)."""
     if us is None:
         return "-"
-    return datetime.fromtimestamp(us / 1e6).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    t = datetime.fromtimestamp(us / 1e6).astimezone()
+    if language() == "zh-TW":
+        return f"{roc_date_short(t.date())} {t.strftime('%H:%M:%S %Z')}"
+    return t.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def fmt_age(us: int | None, now: int) -> str:
@@ -34,12 +39,12 @@ def fmt_age(us: int | None, now: int) -> str:
         return "-"
     s = max(0, (now - us) // 1_000_000)
     if s < 120:
-        return f"{s}s ago"
+        return _("{n}s ago").format(n=s)
     if s < 7200:
-        return f"{s // 60}m ago"
+        return _("{n}m ago").format(n=s // 60)
     if s < 2 * 86400:
-        return f"{s // 3600}h ago"
-    return f"{s // 86400}d ago"
+        return _("{n}h ago").format(n=s // 3600)
+    return _("{n}d ago").format(n=s // 86400)
 
 
 def fmt_bytes(n: int | None) -> str:
@@ -59,6 +64,13 @@ def width(text: str) -> int:
                for ch in text)
 
 
+def field(label: str, text: str, column: int = 11) -> str:
+    """A `label: text` line with the text starting at `column` (display width: a Chinese label
+    takes two columns a character)."""
+    head = f"{label}:"
+    return head + " " * max(1, column - width(head)) + text
+
+
 def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
     widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
@@ -74,11 +86,12 @@ def parse_when(text: str, now_us: int) -> int:
         try:
             return now_us - parse_duration(text[1:], "time")
         except ConfigError as exc:
-            raise UsageError(f"bad time {text!r}: {exc.message}") from None
+            raise UsageError(_("bad time {text!r}: {error}").format(text=text, error=exc.message)) from None
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"bad time {text!r}: use ISO 8601 like 2026-11-21T08:00 or a span ago like -2h") from None
+        raise UsageError(_("bad time {text!r}: use ISO 8601 like 2026-11-21T08:00 or a span ago like -2h").format(
+            text=text)) from None
     if dt.tzinfo is None:
         dt = dt.astimezone()
     return int(dt.timestamp() * 1_000_000)

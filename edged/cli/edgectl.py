@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edged.cli import export as ctl_export, health as ctl_health, maintenance as ctl_maintenance
-from edged.cli import events as ctl_events, people as ctl_people, retention as ctl_retention
+from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export
+from edged.cli import health as ctl_health, maintenance as ctl_maintenance
+from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
-from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table
-from storage.cameras import CONNECTING, DEGRADED, OFFLINE, RECORDING
+from edged.i18n import N_, _, person_language, set_language
+from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
+from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM
 
 SOCKET_ENV = "EDGECTL_SOCKET"
@@ -39,6 +41,13 @@ def find_socket(given: Path | None) -> Path:
 
 
 # commands ---------------------------------------------------------------------------
+STATE_LABELS = {RECORDING: N_("recording"), CONNECTING: N_("connecting"), DEGRADED: N_("DEGRADED"),
+                OFFLINE: N_("OFFLINE"), STOPPED: N_("stopped"), DISABLED: N_("disabled")}
+
+
+def state_label(state: str) -> str:
+    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+
 @dataclass
 class Ctx:
     """What every command gets: the daemon's control socket."""
@@ -61,19 +70,24 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
     total = sum(states.values())
     recording = states.get(RECORDING, 0)
     lines = [
-        f"edged {data['version'] or '?'}  site {data['site'] or '?'} ({data['site_name'] or '-'}), node {data['node'] or '-'}",
-        f"daemon:    running (pid {data['pid']}), up since {fmt_time(data['started_us'])}, "
-        f"last heartbeat {fmt_age(data['heartbeat_us'], now)}",
-        *([f"storage:   RECORDING STOPPED: the data disk is gone since {fmt_time(storage.get('since_us'))}: "
-           f"{storage['reason']}"] if storage["state"] == "lost" else []),
-        f"cameras:   {recording}/{total} recording" + "".join(
-            f", {n} {s}" for s, n in sorted(states.items()) if s != RECORDING),
-        f"footage:   {data['segments']} segments, {fmt_bytes(data['footage_bytes'])}, "
-        f"{fmt_time(data['oldest_us'])} to {fmt_time(data['newest_us'])}; {data['open_segments']} being written",
-        f"gaps:      {data['gaps_24h']} in the last 24 h",
-        f"broker:    {data['broker'] or 'not configured'}",
-        f"disk:      {fmt_bytes(data['disk_free'])} free of {fmt_bytes(data['disk_total'])} ({data['data_dir']})"
-        if data["disk_total"] is not None else f"disk:      unknown: the data disk is gone ({data['data_dir']})",
+        _("edged {version}  site {site} ({site_name}), node {node}").format(
+            version=data["version"] or "?", site=data["site"] or "?", site_name=data["site_name"] or "-",
+            node=data["node"] or "-"),
+        field(_("daemon"), _("running (pid {pid}), up since {since}, last heartbeat {beat}").format(
+            pid=data["pid"], since=fmt_time(data["started_us"]), beat=fmt_age(data["heartbeat_us"], now))),
+        *([field(_("storage"), _("RECORDING STOPPED: the data disk is gone since {since}: {reason}").format(
+            since=fmt_time(storage.get("since_us")), reason=storage["reason"]))] if storage["state"] == "lost" else []),
+        field(_("cameras"), _("{n}/{total} recording").format(n=recording, total=total) + "".join(
+            f", {n} {state_label(s).lower()}" for s, n in sorted(states.items()) if s != RECORDING)),
+        field(_("footage"), _("{n} segments, {size}, {oldest} to {newest}; {open} being written").format(
+            n=data["segments"], size=fmt_bytes(data["footage_bytes"]), oldest=fmt_time(data["oldest_us"]),
+            newest=fmt_time(data["newest_us"]), open=data["open_segments"])),
+        field(_("gaps"), _("{n} in the last 24 h").format(n=data["gaps_24h"])),
+        field(_("broker"), data["broker"] or _("not configured")),
+        field(_("disk"), _("{free} free of {total} ({dir})").format(
+            free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
+            if data["disk_total"] is not None else
+            _("unknown: the data disk is gone ({dir})").format(dir=data["data_dir"])),
     ]
     return data, "\n".join(lines)
 
@@ -82,8 +96,9 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     reply = call(ctx.socket, "cameras", {"all": args.all})
     rows = reply["cameras"]
-    if args.notice:
-        return rows, notice(reply, [r for r in rows if r["configured"] and r["enabled"]])
+    if args.notice or args.inventory:
+        shown = [r for r in rows if r["configured"] and (r["enabled"] or args.inventory)]
+        return shown, ctl_documents.cameras_document(reply, shown, args)
     out = []
     for r in rows:
         res = f"{r['width']}x{r['height']}" if r["width"] else "-"
@@ -93,36 +108,20 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
             "; ".join((r["health"] or {}).get("conditions", {}).values())
         fps = f"{r['fps']:.1f}" if r["fps"] is not None else "-"
         rate = f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-"
-        state = r["state"].upper() if r["state"] in (OFFLINE, DEGRADED) else r["state"]
+        state = state_label(r["state"])
         mode = r.get("mode") or "continuous"  # live: watched, not recorded by policy; motion: only when it moves
-        out.append([r["id"], r["name"], state if mode == "continuous" else f"{state} ({mode}{NOT_RECORDED[mode]})",
+        if mode != "continuous":
+            state += f" ({mode}{_(', not recorded') if mode == 'live' else ''})"
+        out.append([r["id"], r["name"], state,
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
                     r["reconnects"], r["compliance"] or "-", r["url"],
                     problem or "; ".join(r["compliance_reasons"] or [])])
-    text = table(["ID", "NAME", "STATE", "SINCE", "FPS", "BITRATE", "RES", "LAST FRAME", "RECONNECTS", "FLOOR", "URL",
-                  "PROBLEM"], out)
+    text = table([_("ID"), _("NAME"), _("STATE"), _("SINCE"), _("FPS"), _("BITRATE"), _("RES"), _("LAST FRAME"),
+                  _("RECONNECTS"), _("FLOOR"), _("URL"), _("PROBLEM")], out)
     if any(r["figures_stale"] and r["fps"] is not None for r in rows):
-        text += "\n(figures in brackets are stale: the last ones before the camera stopped recording)"
-    return rows, text if rows else "no cameras configured"
-
-
-NOT_RECORDED = {"continuous": "", "motion": "", "live": ", not recorded"}
-
-
-def notice(reply: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    """The public notice of camera locations (R3.5): no addresses, no technical detail."""
-    live = [r for r in rows if r.get("mode") == "live"]
-    lines = [f"CCTV NOTICE: {reply['site_name']}",
-             f"This site is recorded by {len(rows) - len(live)} cameras. Footage is kept at least "
-             f"{reply['min_days']} days and destroyed within {reply['max_days']} days unless held as evidence.", ""]
-    lines.append(table(["LOCATION", "CAMERA", "KIND", "PURPOSE", "COVERAGE", "RESPONSIBLE", "CONTACT"], [
-        [r["location"] or "-", r["name"], r["kind"], r["purpose"] or "-", r["coverage"] or "-",
-         r["manager"] or "-", r["contact"] or "-"] for r in rows]))
-    if live:
-        lines.append(f"\nWatched live and not recorded: {', '.join(r['location'] or r['name'] for r in live)}.")
-    lines.append(f"\nUpdated {fmt_time(SYSTEM.now_us())}.")
-    return "\n".join(lines)
+        text += "\n" + _("(figures in brackets are stale: the last ones before the camera stopped recording)")
+    return rows, text if rows else _("no cameras configured")
 
 
 def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
@@ -130,25 +129,27 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
     start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
     end = parse_when(args.to, now) if args.to else now
     if end <= start:
-        raise UsageError("--to must be after --from")
+        raise UsageError(_("--to must be after --from"))
     reply = call(ctx.socket, "segments", {"camera": args.camera, "from_us": start, "to_us": end,
                                           "limit": args.limit})
     rows, gaps, policy = reply["segments"], reply["gaps"], reply.get("not_recorded", [])
     out = [[r["camera"], fmt_time(r["start_us"]), f"{((r['end_us'] or r['start_us']) - r['start_us']) / 1e6:.1f}s",
             fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
-    text = table(["CAMERA", "START", "LENGTH", "SIZE", "FRAMES", "STATE", "SHA256", "PATH"], out)
+    text = table([_("CAMERA"), _("START"), _("LENGTH"), _("SIZE"), _("FRAMES"), _("STATE"), _("SHA256"), _("PATH")],
+                 out)
     if gaps:
-        text += "\n\ngaps:\n" + table(["CAMERA", "FROM", "TO", "LENGTH", "REASON"], [
+        text += "\n\n" + _("gaps:") + "\n" + table([_("CAMERA"), _("FROM"), _("TO"), _("LENGTH"), _("REASON")], [
             [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
              g["reason"]] for g in gaps])
     if policy:
-        text += "\n\nnot recorded by policy (not gaps):\n" + table(["CAMERA", "FROM", "TO", "LENGTH", "REASON"], [
+        text += "\n\n" + _("not recorded by policy (not gaps):") + "\n" + table(
+            [_("CAMERA"), _("FROM"), _("TO"), _("LENGTH"), _("REASON")], [
             [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
              g["reason"]] for g in policy])
     if len(rows) == args.limit:
-        text += f"\n(first {args.limit} shown; use --limit)"
+        text += "\n" + _("(first {n} shown; use --limit)").format(n=args.limit)
     return {"segments": rows, "gaps": gaps, "not_recorded": policy}, \
-        text if rows or gaps or policy else "no footage in that range"
+        text if rows or gaps or policy else _("no footage in that range")
 
 
 def _join_negative_times(argv: list[str]) -> list[str]:
@@ -172,7 +173,16 @@ def safe_output() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     safe_output()
+    argv = _join_negative_times(sys.argv[1:] if argv is None else argv)
+    # The person's language (--lang, else LANG/LC_ALL) before any text is made; documents
+    # are in the site's language unless --lang names one (edged/cli/documents.py).
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang")
+    chosen, argv = early.parse_known_args(argv)
+    set_language(person_language(chosen.lang))
     parser = argparse.ArgumentParser(prog="edgectl", description="Maintenance CLI for the edged recorder.")
+    parser.add_argument("--lang", metavar="LANG", help="the language of messages and documents: en or zh-TW "
+                        "(default: messages in LANG/LC_ALL, documents in the site's [site] language)")
     parser.add_argument("--socket", type=Path, help=f"the daemon's control socket (default ${SOCKET_ENV}, else "
                         f"{DEFAULT_SOCKETS[0]}, else ./{DEFAULT_SOCKETS[1]})")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("cameras", parents=[JSON], help="every camera with its state, rate and last problem")
     p.add_argument("--all", action="store_true", help="include cameras removed from the config")
     p.add_argument("--notice", action="store_true", help="print the public notice of camera locations (R3.5)")
+    p.add_argument("--inventory", action="store_true", help="print the camera inventory (R3.5)")
+    p.add_argument("--html", metavar="FILE", help="with --notice or --inventory: write a printable page")
     p.set_defaults(handler=cmd_cameras)
     p = sub.add_parser("segments", parents=[JSON], help="recorded segments and gaps in a time range")
     p.add_argument("--camera", help="only this camera")
@@ -194,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)
-    args = parser.parse_args(_join_negative_times(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(argv)
+    args.lang = chosen.lang
+    if (args.command == "cameras" and args.html and not (args.notice or args.inventory)):
+        parser.error(_("--html goes with --notice or --inventory"))
 
     try:
         ctx = None if getattr(args, "standalone", False) else Ctx(find_socket(args.socket))

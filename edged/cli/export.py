@@ -12,6 +12,7 @@ from typing import Any
 
 from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time
+from edged.i18n import _
 from storage import export, nodekey
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
@@ -30,9 +31,10 @@ class _Progress:
         if self.tty:
             width = 30
             fill = width * pct // 100
-            self.stream.write(f"\rexporting [{'#' * fill}{'.' * (width - fill)}] {pct:3d}%  "
-                              f"{fmt_bytes(info.get('done_bytes'))} of {fmt_bytes(info.get('total_bytes'))}  "
-                              f"{info.get('camera') or ''}   ")
+            line = _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
+                bar="#" * fill + "." * (width - fill), pct=pct, done=fmt_bytes(info.get("done_bytes")),
+                total=fmt_bytes(info.get("total_bytes")), camera=info.get("camera") or "")
+            self.stream.write(f"\r{line}   ")
             self.stream.flush()
             self.shown = pct
         elif pct // 10 > self.shown // 10 or (pct == 100 and self.shown != 100):
@@ -49,19 +51,20 @@ class _Progress:
 def _check_out(out: Path) -> None:
     """Refuse before the grant is spent: the person's folder must be new or empty, and writable."""
     if out.is_symlink():
-        raise UsageError(f"{out} is a symbolic link; name a new or empty folder")
+        raise UsageError(_("{path} is a symbolic link; name a new or empty folder").format(path=out))
     if out.exists():
         if not out.is_dir():
-            raise UsageError(f"{out} exists and is not a folder; name a new or empty folder")
+            raise UsageError(_("{path} exists and is not a folder; name a new or empty folder").format(path=out))
         if any(out.iterdir()):
-            raise UsageError(f"{out} is not empty; exports never overwrite: name a new or empty folder")
+            raise UsageError(_("{path} is not empty; exports never overwrite: name a new or empty folder").format(
+                path=out))
         parent = out
     else:
         parent = out.parent if str(out.parent) else Path(".")
         if not parent.is_dir():
-            raise UsageError(f"{parent} does not exist; create it first")
+            raise UsageError(_("{path} does not exist; create it first").format(path=parent))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"no permission to write in {parent}")
+        raise UsageError(_("no permission to write in {path}").format(path=parent))
 
 
 def open_out(out: Path) -> int:
@@ -79,12 +82,12 @@ def open_out(out: Path) -> int:
 def new_file(dir_fd: int, name: str) -> int:
     """Create `name` in the folder: never an existing file, never through a link, 0600."""
     if name != Path(name).name or name in (".", ".."):
-        raise UsageError(f"the daemon named an odd file {name!r}; nothing written")
+        raise UsageError(_("the daemon named an odd file {name!r}; nothing written").format(name=name))
     try:
         return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
     except FileExistsError:
-        raise UsageError(f"{name} appeared in the folder while the export was copied (a file or a link someone "
-                         "put there); nothing was written over it") from None
+        raise UsageError(_("{name} appeared in the folder while the export was copied (a file or a link someone "
+                           "put there); nothing was written over it").format(name=name)) from None
 
 
 def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
@@ -130,21 +133,26 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
     try:
         copy_out(ctx.socket, result, out)
     except OSError as exc:
-        raise UsageError(f"export {result['export']} was made, but writing it to {out} failed ({exc}); the daemon "
-                         "keeps it for a day: ask root to copy it from its staging folder") from None
+        raise UsageError(_("export {export} was made, but writing it to {path} failed ({error}); the daemon keeps "
+                           "it for a day: ask root to copy it from its staging folder").format(
+                               export=result["export"], path=out, error=exc)) from None
     problems = export.verify_export(out, result["public_key"])
     if problems:
-        raise UsageError(f"the copy in {out} does not check out: " + "; ".join(problems)
-                         + f". The daemon keeps its copy for a day (root can reach it: {result['dir']})")
+        raise UsageError(_("the copy in {path} does not check out: {problems}. The daemon keeps its copy for a "
+                           "day (root can reach it: {dir})").format(path=out, problems="; ".join(problems),
+                                                                    dir=result["dir"]))
     result = {**result, "out": str(out)}
-    lines = [f"export {result['export']} of grant {result['grant']} written to {out} and verified",
-             (f"  {fmt_bytes(result['bytes'])} in {len(result['clips'])} clip(s); manifest SHA-256 "
-              f"{result['manifest_sha256']}")]
+    lines = [_("export {export} of grant {grant} written to {path} and verified").format(
+                 export=result["export"], grant=result["grant"], path=out),
+             "  " + _("{size} in {n} clip(s); manifest SHA-256 {sha}").format(
+                 size=fmt_bytes(result["bytes"]), n=len(result["clips"]), sha=result["manifest_sha256"])]
     lines += [f"  {c['file']}: {c['duration_s']:.1f} s, {fmt_bytes(c['bytes'])}" for c in result["clips"]]
     for g in result["gaps"]:
-        lines.append(f"  gap in {g['camera']}: {fmt_time(g['from_us'])} to {fmt_time(g['to_us'])} "
-                     f"({g['seconds']:.1f} s): {g['reason']}")
-    lines.append(f"  signed by the node key {result['key_fingerprint']} (public key {result['public_key']})")
+        lines.append("  " + _("gap in {camera}: {start} to {end} ({seconds:.1f} s): {reason}").format(
+            camera=g["camera"], start=fmt_time(g["from_us"]), end=fmt_time(g["to_us"]), seconds=g["seconds"],
+            reason=g["reason"]))
+    lines.append("  " + _("signed by the node key {fingerprint} (public key {key})").format(
+        fingerprint=result["key_fingerprint"], key=result["public_key"]))
     return result, "\n".join(lines)
 
 
@@ -167,10 +175,10 @@ def cmd_verify(ctx, args) -> tuple[Any, str]:
     if problems:
         text = "\n".join(f"FAILED: {p}" for p in problems)
     else:
-        text = f"OK: {args.dir} is intact and its manifest is signed by {signer}"
+        text = "OK: " + _("{dir} is intact and its manifest is signed by {signer}").format(dir=args.dir, signer=signer)
         if not key:
-            text += ("\n(checked with the key shipped in the folder: compare it with the node's published key, "
-                     "or pass --key, to prove where it came from)")
+            text += "\n" + _("(checked with the key shipped in the folder: compare it with the node's published key, "
+                              "or pass --key, to prove where it came from)")
     if problems:  # exit status 1: a script must not take a failed check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(1)

@@ -5,38 +5,50 @@ register `inspect report` (CSV plus a printable HTML page for the supervisor).""
 from __future__ import annotations
 
 import csv
-import html
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, fmt_time, table
-from edged.rules.inspections import ITEM_LABELS, ITEMS
+from edged.cli.display import JSON, UsageError, field, fmt_time, table
+from edged.cli.documents import site_doc
+from edged.documents.register import register_html
+from edged.i18n import N_, _, speaking
+from edged.rules.inspections import ITEMS
 from storage.clock import SYSTEM
 
-MARK = {True: "ok", False: "FAIL", None: "n/a"}
+MARK = {True: "ok", False: "FAIL", None: "n/a"}  # the CSV's values (for scripts: never translated)
+SHOWN = {True: N_("ok"), False: N_("FAIL"), None: N_("n/a")}
+COLUMNS = {"picture": N_("PICTURE"), "audio": N_("AUDIO"), "recording": N_("RECORDING"), "login": N_("LOGIN"),
+           "clock": N_("CLOCK"), "quality": N_("QUALITY")}
+
+
+def shown(ok: bool | None) -> str:
+    return _(SHOWN[ok])
 
 
 # camera -----------------------------------------------------------------------------------
 def cmd_set_reference(ctx, args) -> tuple[Any, str]:
     r = call(ctx.socket, "camera.set_reference", {"camera": args.camera})
-    return r, (f"reference picture of camera {r['camera']} set from the sample of {fmt_time(r['sample_us'])}; "
-               "a camera turned away from this view now raises camera_moved")
+    return r, _("reference picture of camera {camera} set from the sample of {time}; a camera turned away from "
+               "this view now raises camera_moved").format(camera=r["camera"], time=fmt_time(r["sample_us"]))
 
 
 # inspections ------------------------------------------------------------------------------
 def show_run(run: dict[str, Any]) -> str:
-    head = (f"inspection {run['id']} ({run['kind']}), run {fmt_time(run['ran_us'])}"
-            + (f", due {fmt_time(run['due_us'])}" if run["due_us"] else "") + f" by {run['ran_by']}")
-    rows = [[r["camera"], *(MARK[r["items"][i]["ok"]] for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
+    head = (_("inspection {id} ({kind}), run {ran}, due {due} by {by}") if run["due_us"] else
+            _("inspection {id} ({kind}), run {ran} by {by}")).format(
+        id=run["id"], kind=run["kind"], ran=fmt_time(run["ran_us"]), due=fmt_time(run["due_us"]), by=run["ran_by"])
+    rows = [[r["camera"], *(shown(r["items"][i]["ok"]) for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
             for r in run["records"]]
-    lines = [head, table(["CAMERA", *(i.upper() for i in ITEMS), "ANOMALIES", "HANDLING"], rows)]
-    lines.append("signed:        " + (f"{run['inspector']} at {fmt_time(run['signed_us'])}" if run["signed_us"]
-                                      else "not yet (`edgectl inspect sign %d --name ...`)" % run["id"]))
-    lines.append("countersigned: " + (f"{run['supervisor']} at {fmt_time(run['countersigned_us'])}"
-                                      if run["countersigned_us"] else "not yet"))
+    items = [_(COLUMNS[i]) if i in COLUMNS else i.upper() for i in ITEMS]
+    lines = [head, table([_("CAMERA"), *items, _("ANOMALIES"), _("HANDLING")], rows)]
+    lines.append(field(_("signed"), _("{name} at {time}").format(name=run["inspector"], time=fmt_time(
+        run["signed_us"])) if run["signed_us"] else _("not yet (`edgectl inspect sign {id} --name ...`)").format(
+        id=run["id"]), 15))
+    lines.append(field(_("countersigned"), _("{name} at {time}").format(name=run["supervisor"], time=fmt_time(
+        run["countersigned_us"])) if run["countersigned_us"] else _("not yet"), 15))
     return "\n".join(lines)
 
 
@@ -45,7 +57,7 @@ def _notes(pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         cam, sep, text = pair.partition("=")
         if not sep or not cam.strip() or not text.strip():
-            raise UsageError(f"--note {pair!r}: write it as CAMERA=what was done")
+            raise UsageError(_("--note {pair!r}: write it as CAMERA=what was done").format(pair=pair))
         notes[cam.strip()] = text.strip()
     return notes
 
@@ -59,14 +71,16 @@ def cmd_inspect(ctx, args) -> tuple[Any, str]:
         print(show_run(run))
         for r in run["records"]:
             if r["anomalies"] and r["camera"] not in notes:
-                text = input(f"handling for {r['camera']} ({r['anomalies']}), empty to leave: ").strip()
+                text = input(_("handling for {camera} ({anomalies}), empty to leave: ").format(
+                    camera=r["camera"], anomalies=r["anomalies"])).strip()
                 if text:
                     notes[r["camera"]] = text
-        name = input("sign with your name (empty: sign later): ").strip() or None
+        name = input(_("sign with your name (empty: sign later): ")).strip() or None
     if name:
         run = call(ctx.socket, "inspect.sign", {"run": run["id"], "name": name, "notes": notes})
     elif notes:
-        raise UsageError(f"handling notes need a signature: edgectl inspect sign {run['id']} --name ... --note ...")
+        raise UsageError(_("handling notes need a signature: edgectl inspect sign {id} --name ... --note ...").format(
+            id=run["id"]))
     return run, show_run(run)
 
 
@@ -86,7 +100,7 @@ def _month(text: str | None) -> tuple[str, int, int]:
     try:
         start = datetime.strptime(text, "%Y-%m").astimezone()
     except ValueError:
-        raise UsageError(f"--month {text!r}: write it as YYYY-MM, e.g. 2026-11") from None
+        raise UsageError(_("--month {text!r}: write it as YYYY-MM, e.g. 2026-11").format(text=text)) from None
     end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
     return text, int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
 
@@ -99,10 +113,11 @@ def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict
 def cmd_list(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
     runs, site = runs_in(ctx, start, end)
-    rows = [[r["id"], r["kind"], fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or "UNSIGNED",
+    rows = [[r["id"], r["kind"], fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or _("UNSIGNED"),
              r["supervisor"] or "-"] for r in runs]
-    text = table(["RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"], rows)
-    return runs, (text if runs else f"no inspections in {month}") + ("\n" + _due(site) if _due(site) else "")
+    text = table([_("RUN"), _("KIND"), _("RAN"), _("CAMERAS"), _("ANOMALIES"), _("INSPECTOR"), _("SUPERVISOR")], rows)
+    text = text if runs else _("no inspections in {month}").format(month=month)
+    return runs, text + ("\n" + _due(site) if _due(site) else "")
 
 
 def cmd_show(ctx, args) -> tuple[Any, str]:
@@ -116,7 +131,7 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out / f"inspections-{month}.csv", out / f"inspections-{month}.html"
-    with csv_path.open("w", newline="", encoding="utf-8") as f:
+    with csv_path.open("w", newline="", encoding="utf-8") as f, speaking("en"):  # for scripts: ISO dates
         w = csv.writer(f)
         w.writerow(["run", "kind", "due", "ran", "camera", *ITEMS, "anomalies", "handling", "inspector", "signed",
                     "supervisor", "countersigned"])
@@ -127,46 +142,23 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
                             r["anomalies"], r["handling"] or "", run["inspector"] or "",
                             fmt_time(run["signed_us"]) if run["signed_us"] else "", run["supervisor"] or "",
                             fmt_time(run["countersigned_us"]) if run["countersigned_us"] else ""])
-    html_path.write_text(_html(month, site, runs), encoding="utf-8")
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        html_path.write_text(register_html(doc, int(month[:4]), int(month[5:]), runs, ITEMS, names,
+                                           SYSTEM.now_us(), site.get("register_due_us")), encoding="utf-8")
     summary = {"month": month, "runs": len(runs), "anomalies": sum(r["anomalies"] for r in runs),
                "unsigned": sum(r["signed_us"] is None for r in runs),
                "not_countersigned": sum(r["countersigned_us"] is None for r in runs),
                "csv": str(csv_path), "html": str(html_path)}
-    return summary, (f"{len(runs)} inspections in {month} ({summary['anomalies']} with anomalies, "
-                     f"{summary['unsigned']} unsigned): wrote {csv_path} and {html_path}")
+    return summary, _("{n} inspections in {month} ({anomalies} with anomalies, {unsigned} unsigned): wrote {csv} "
+                      "and {html}").format(n=len(runs), month=month, anomalies=summary["anomalies"],
+                                           unsigned=summary["unsigned"], csv=csv_path, html=html_path)
 
 
 def _due(site: dict[str, Any]) -> str:
     """When the register is due to the supervisor (R3.2, [inspection] register_due_day)."""
     due = site.get("register_due_us")
-    return "" if due is None else f"Due to the supervisor by {fmt_time(due - 1)[:10]} (R3.2)."
-
-
-def _html(month: str, site: dict[str, str], runs: list[dict[str, Any]]) -> str:
-    e = html.escape
-    parts = [f"""<!doctype html><html><head><meta charset="utf-8"><title>Inspection register {e(month)}</title>
-<style>body{{font-family:sans-serif;font-size:11pt;margin:2em}} table{{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}}
-th,td{{border:1px solid #444;padding:3px 6px;text-align:left;vertical-align:top}} th{{background:#eee}}
-.fail{{font-weight:bold;color:#a00}} .sig{{margin-top:3em}} @media print{{body{{margin:0}} h2{{page-break-before:auto}}}}</style>
-</head><body><h1>Camera inspection register: {e(month)}</h1>
-<p>Site {e(site.get('site') or '?')} ({e(site.get('site_name') or '')}). {len(runs)} inspections.
-{e(_due(site))} Items: {e(', '.join(ITEM_LABELS[i] for i in ITEMS))}.</p>"""]
-    for run in runs:
-        parts.append(f"<h2>Inspection {run['id']} ({e(run['kind'])}): {e(fmt_time(run['ran_us']))}</h2><table><tr>"
-                     f"<th>Camera</th>{''.join(f'<th>{e(ITEM_LABELS[i])}</th>' for i in ITEMS)}"
-                     "<th>Anomalies</th><th>Handling</th></tr>")
-        for r in run["records"]:
-            cells = "".join(f"<td class=\"{'fail' if r['items'][i]['ok'] is False else ''}\">"
-                            f"{MARK[r['items'][i]['ok']]}</td>" for i in ITEMS)
-            parts.append(f"<tr><td>{e(r['camera'])}</td>{cells}<td>{e(r['anomalies'] or '-')}</td>"
-                         f"<td>{e(r['handling'] or '')}</td></tr>")
-        parts.append(f"</table><p>Inspector: {e(run['inspector'] or 'UNSIGNED')}"
-                     f"{' at ' + e(fmt_time(run['signed_us'])) if run['signed_us'] else ''}. "
-                     f"Supervisor: {e(run['supervisor'] or 'not countersigned')}"
-                     f"{' at ' + e(fmt_time(run['countersigned_us'])) if run['countersigned_us'] else ''}.</p>")
-    parts.append("<p class=\"sig\">Reviewed by the supervisor: ______________________ Date: __________</p>"
-                 "</body></html>")
-    return "\n".join(parts)
+    return "" if due is None else _("Due to the supervisor by {date} (R3.2).").format(date=fmt_time(due - 1)[:10])
 
 
 def register(sub) -> None:

@@ -12,11 +12,12 @@ import getpass
 import sys
 from typing import Any
 
-from edged.cli import audit as ctl_audit
+from edged.cli import audit as ctl_audit, documents as ctl_documents
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call, save_session, saved_session, session_file
 from edged.control.protocol import RequestError
-from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
+from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table, width
+from edged.i18n import _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
 from storage.people_store import APPROVED, FILED, REQUEST_STATES
@@ -31,106 +32,116 @@ class _Secrets:
     def get(self, prompt: str, confirm: bool = False) -> str:
         if self.lines is not None:
             if not self.lines:
-                raise UsageError(f"--password-stdin: no line left for {prompt.strip(': ')}")
+                raise UsageError(_("--password-stdin: no line left for {what}").format(what=prompt.strip(": ")))
             return self.lines.pop(0)
         try:
             first = getpass.getpass(prompt)
-            if confirm and getpass.getpass("again: ") != first:
-                raise UsageError("the two passwords differ; nothing was changed")
+            if confirm and getpass.getpass(_("again: ")) != first:
+                raise UsageError(_("the two passwords differ; nothing was changed"))
         except (EOFError, KeyboardInterrupt):
-            raise UsageError("no password given") from None
+            raise UsageError(_("no password given")) from None
         return first
 
 
 def _scope(cameras: list[str] | None) -> str:
-    return "all cameras" if cameras is None else ", ".join(cameras)
+    return _("all cameras") if cameras is None else ", ".join(cameras)
 
 
 # sessions ---------------------------------------------------------------------------
 def cmd_init_admin(ctx, args) -> tuple[Any, str]:
-    password = _Secrets(args.password_stdin).get(f"password for the new admin {args.name}: ", confirm=True)
+    password = _Secrets(args.password_stdin).get(_("password for the new admin {name}: ").format(name=args.name),
+                                                 confirm=True)
     row = call(ctx.socket, "init-admin", {"name": args.name, "password": password})
-    return row, (f"admin account {row['name']} opened. Log in with `edgectl login {row['name']}` and open the "
-                 "other accounts with `edgectl account add`")
+    return row, _("admin account {name} opened. Log in with `edgectl login {name}` and open the other accounts "
+                  "with `edgectl account add`").format(name=row["name"])
 
 
 def cmd_login(ctx, args) -> tuple[Any, str]:
     name = args.name or getpass.getuser()
-    password = _Secrets(args.password_stdin).get(f"password for {name}: ")
+    password = _Secrets(args.password_stdin).get(_("password for {name}: ").format(name=name))
     s = call(ctx.socket, "login", {"name": name, "password": password})
     path = save_session(ctx.socket, {"token": s["token"], "account": s["account"], "expires_us": s["expires_us"]})
     shown = {k: v for k, v in s.items() if k != "token"}
-    return {**shown, "session_file": str(path)}, (
-        f"logged in as {s['account']} ({', '.join(s['roles'])}; {_scope(s['cameras'])}) until "
-        f"{fmt_time(s['expires_us'])}")
+    return {**shown, "session_file": str(path)}, _("logged in as {account} ({roles}; {cameras}) until {time}").format(
+        account=s["account"], roles=", ".join(s["roles"]), cameras=_scope(s["cameras"]), time=fmt_time(s["expires_us"]))
 
 
 def cmd_logout(ctx, args) -> tuple[Any, str]:
     saved = saved_session(ctx.socket)
     if saved is None:
-        return {"ended": False}, "not logged in"
+        return {"ended": False}, _("not logged in")
     try:
         r = call(ctx.socket, "logout", {}, token=saved["token"])
     except RequestError:
         r = {"account": saved.get("account"), "ended": False}  # already expired: forgetting it is enough
     save_session(ctx.socket, None)
-    return r, f"logged out ({saved.get('account')})"
+    return r, _("logged out ({account})").format(account=saved.get("account"))
 
 
 def cmd_whoami(ctx, args) -> tuple[Any, str]:
     r = call(ctx.socket, "whoami", {})
-    return {**r, "session_file": str(session_file())}, (
-        f"{r['account']} ({', '.join(r['roles'])}; {_scope(r['cameras'])}), OS user {r['os_user']}, "
-        f"session until {fmt_time(r['expires_us'])}")
+    return {**r, "session_file": str(session_file())}, _(
+        "{account} ({roles}; {cameras}), OS user {os_user}, session until {time}").format(
+        account=r["account"], roles=", ".join(r["roles"]), cameras=_scope(r["cameras"]), os_user=r["os_user"],
+        time=fmt_time(r["expires_us"]))
 
 
 # accounts ---------------------------------------------------------------------------
 def _account_lines(a: dict[str, Any]) -> str:
-    lines = [f"{k:12} {v}" for k, v in (
-        ("account", a["name"]), ("name", a["full_name"] or "-"), ("roles", ", ".join(a["roles"])),
-        ("cameras", _scope(a["cameras"])), ("opened", f"{fmt_time(a['opened_us'])} by {a['opened_by']}"),
-        ("password", f"set {fmt_time(a['pw_changed_us'])}"),
-        ("state", f"REVOKED {fmt_time(a['revoked_us'])} by {a['revoked_by']}" if a["revoked_us"] else
-         (f"locked until {fmt_time(a['locked_until_us'])}" if a["locked_until_us"] and
-          a["locked_until_us"] > SYSTEM.now_us() else "active")))]
+    state = (_("REVOKED {time} by {by}").format(time=fmt_time(a["revoked_us"]), by=a["revoked_by"])
+             if a["revoked_us"] else _("locked until {time}").format(time=fmt_time(a["locked_until_us"]))
+             if a["locked_until_us"] and a["locked_until_us"] > SYSTEM.now_us() else _("active"))
+    lines = [_pad(k, 13) + str(v) for k, v in (
+        (_("account"), a["name"]), (_("name"), a["full_name"] or "-"), (_("roles"), ", ".join(a["roles"])),
+        (_("cameras"), _scope(a["cameras"])),
+        (_("opened"), _("{time} by {by}").format(time=fmt_time(a["opened_us"]), by=a["opened_by"])),
+        (_("password"), _("set {time}").format(time=fmt_time(a["pw_changed_us"]))), (_("state"), state))]
     if a.get("events"):
-        lines.append("history:")
-        lines += [f"  {fmt_time(e['at_us'])}  {e['action']:9} by {e['by']}: {e['reason']}" for e in a["events"]]
+        lines.append(_("history:"))
+        lines += ["  " + _("{time}  {action} by {by}: {reason}").format(
+            time=fmt_time(e["at_us"]), action=f"{e['action']:9}", by=e["by"], reason=e["reason"]) for e in a["events"]]
     return "\n".join(lines)
+
+
+def _pad(label: str, column: int) -> str:
+    """The label padded so what follows starts at `column` (display width)."""
+    return label + " " * max(1, column - width(label))
 
 
 def cmd_account(ctx, args) -> tuple[Any, str]:
     if args.acct_cmd == "add":
-        password = _Secrets(args.password_stdin).get(f"initial password for {args.name}: ", confirm=True)
+        password = _Secrets(args.password_stdin).get(_("initial password for {name}: ").format(name=args.name),
+                                                     confirm=True)
         a = call(ctx.socket, "account.add", {"name": args.name, "password": password, "roles": args.role or [],
                                              "cameras": args.camera or None, "full_name": args.full_name or "",
                                              "reason": args.reason})
-        return a, f"account opened:\n{_account_lines(a)}"
+        return a, _("account opened:") + "\n" + _account_lines(a)
     if args.acct_cmd == "passwd":
         secrets = _Secrets(args.password_stdin)
         me = (saved_session(ctx.socket) or {}).get("account")
         req: dict[str, Any] = {"name": args.name or me, "reason": args.reason or ""}
         if not args.name or args.name == me:
-            req["old_password"] = secrets.get("current password: ")
-        req["password"] = secrets.get(f"new password for {req['name'] or 'your account'}: ", confirm=True)
+            req["old_password"] = secrets.get(_("current password: "))
+        req["password"] = secrets.get(_("new password for {name}: ").format(name=req["name"] or _("your account")),
+                                      confirm=True)
         a = call(ctx.socket, "account.passwd", req)
         if a["name"] == me:
             save_session(ctx.socket, None)  # a new password ends the account's sessions
-        return a, f"password of {a['name']} changed; its sessions ended" + (
-            ": log in again" if a["name"] == me else "")
+        return a, (_("password of {name} changed; its sessions ended: log in again") if a["name"] == me else
+                   _("password of {name} changed; its sessions ended")).format(name=a["name"])
     if args.acct_cmd == "revoke":
         a = call(ctx.socket, "account.revoke", {"name": args.name, "reason": args.reason})
-        return a, f"account {a['name']} revoked; the row stays on record and its sessions ended"
+        return a, _("account {name} revoked; the row stays on record and its sessions ended").format(name=a["name"])
     if args.acct_cmd == "show":
         a = call(ctx.socket, "account.show", {"name": args.name})
         return a, _account_lines(a)
     rows = call(ctx.socket, "account.list", {"all": True})
     now = SYSTEM.now_us()
-    text = table(["ACCOUNT", "NAME", "ROLES", "CAMERAS", "OPENED", "STATE"], [
+    text = table([_("ACCOUNT"), _("NAME"), _("ROLES"), _("CAMERAS"), _("OPENED"), _("STATE")], [
         [a["name"], a["full_name"] or "-", ",".join(a["roles"]), _scope(a["cameras"]), fmt_time(a["opened_us"]),
-         "revoked" if a["revoked_us"] else ("locked" if (a["locked_until_us"] or 0) > now else "active")]
+         _("revoked") if a["revoked_us"] else (_("locked") if (a["locked_until_us"] or 0) > now else _("active"))]
         for a in rows])
-    return rows, text if rows else "no accounts yet: root creates the first admin with `edgectl init-admin`"
+    return rows, text if rows else _("no accounts yet: root creates the first admin with `edgectl init-admin`")
 
 
 # requests ---------------------------------------------------------------------------
@@ -138,46 +149,53 @@ def _request_line(r: dict[str, Any]) -> list[Any]:
     g = r.get("grant") or {}
     state = r["state"]
     if state == APPROVED and g:
-        state = f"approved, grant {g['id']} until {fmt_time(g['expires_us'])}"
+        state = _("approved, grant {grant} until {time}").format(grant=g["id"], time=fmt_time(g["expires_us"]))
     if r["due_us"] and r["state"] == FILED:
-        state += f" (due {fmt_time(r['due_us'])}{', OVERDUE' if SYSTEM.now_us() > r['due_us'] else ''})"
+        state += " " + (_("(due {time}, OVERDUE)") if SYSTEM.now_us() > r["due_us"] else _("(due {time})")).format(
+            time=fmt_time(r["due_us"]))
     return [r["id"], r["kind"], r["category"], ",".join(r["cameras"]), fmt_time(r["from_us"]),
             fmt_time(r["to_us"]), r["mode"], r["requester_name"], r["filed_by"], (r["flag"] or "-"), state]
 
 
 def _request_text(r: dict[str, Any]) -> str:
     g = r.get("grant")
-    rows = [("request", r["id"]), ("kind", r["kind"]), ("state", r["state"]),
-            ("reason", f"{r['category']}: {r['reason']}"), ("cameras", ", ".join(r["cameras"])),
-            ("footage", f"{fmt_time(r['from_us'])} to {fmt_time(r['to_us'])}"), ("mode", r["mode"]),
-            ("requester", " / ".join(x for x in (r["requester_name"], r["requester_org"], r["requester_contact"])
-                                     if x)),
-            ("letter", r["letter_ref"] or "-"), ("citizen ID", r["citizen_id_masked"] or "-"),
-            ("filed", f"{fmt_time(r['filed_us'])} by {r['filed_by']}"),
-            ("due", fmt_time(r["due_us"])), ("flag", f"{r['flag']}: {r['flag_note'] or ''}" if r["flag"] else "-"),
-            ("approvals", _chain_text(r)),
-            ("decided", f"{fmt_time(r['decided_us'])} by {r['decided_by']}: {r['decision_reason']}"
+    grant = "-" if not g else _("{id} ({mode}), expires {time}").format(
+        id=g["id"], mode=g["mode"], time=fmt_time(g["expires_us"])) + "; " + (
+        _("used {time} by {by}, watched by {watcher}").format(
+            time=fmt_time(g["used_us"]), by=g["used_by"], watcher=g["watcher"]) if g["used_us"] else _("not used yet"))
+    rows = [(_("request"), r["id"]), (_("kind"), r["kind"]), (_("state"), r["state"]),
+            (_("reason"), f"{r['category']}: {r['reason']}"), (_("cameras"), ", ".join(r["cameras"])),
+            (_("footage"), _("{start} to {end}").format(start=fmt_time(r["from_us"]), end=fmt_time(r["to_us"]))),
+            (_("mode"), r["mode"]),
+            (_("requester"), " / ".join(x for x in (r["requester_name"], r["requester_org"], r["requester_contact"])
+                                        if x)),
+            (_("letter"), r["letter_ref"] or "-"), (_("citizen ID"), r["citizen_id_masked"] or "-"),
+            (_("filed"), _("{time} by {by}").format(time=fmt_time(r["filed_us"]), by=r["filed_by"])),
+            (_("due"), fmt_time(r["due_us"])),
+            (_("flag"), f"{r['flag']}: {r['flag_note'] or ''}" if r["flag"] else "-"),
+            (_("approvals"), _chain_text(r)),
+            (_("decided"), _("{time} by {by}: {reason}").format(
+                time=fmt_time(r["decided_us"]), by=r["decided_by"], reason=r["decision_reason"])
              if r["decided_us"] else "-"),
-            ("grant", "-" if not g else f"{g['id']} ({g['mode']}), expires {fmt_time(g['expires_us'])}" + (
-                f"; used {fmt_time(g['used_us'])} by {g['used_by']}, watched by {g['watcher']}" if g["used_us"]
-                else "; not used yet")),
-            ("purged", fmt_time(r["purged_us"]) if r["purged_us"] else "-")]
-    return "\n".join(f"{k:11} {v}" for k, v in rows)
+            (_("grant"), grant), (_("purged"), fmt_time(r["purged_us"]) if r["purged_us"] else "-")]
+    return "\n".join(_pad(k, 12) + str(v) for k, v in rows)
 
 
 def _chain_text(r: dict[str, Any]) -> str:
     """Each sign-off of the request's chain: who signed it and when, or who may still."""
-    chain = r.get("chain") or [{"name": "approver", "approvers": None}]
+    chain = r.get("chain") or [{"name": _("approver"), "approvers": None}]
     steps = r.get("steps") or []
     lines = []
     for i, step in enumerate(chain):
         done = steps[i] if i < len(steps) else None
         if done:
-            lines.append(f"{i + 1}. {step['name']}: {'approved' if done['approve'] else 'REJECTED'} by {done['by']} "
-                         f"{fmt_time(done['at_us'])}: {done['reason']}")
+            lines.append(f"{i + 1}. {step['name']}: " + (_("approved by {by} {time}: {reason}") if done["approve"] else
+                                                          _("REJECTED by {by} {time}: {reason}")).format(
+                by=done["by"], time=fmt_time(done["at_us"]), reason=done["reason"]))
         else:
-            who = ", ".join(step["approvers"]) if step.get("approvers") else "any approver"
-            lines.append(f"{i + 1}. {step['name']}: " + ("waiting for " + who if r["state"] == "filed" else "-"))
+            who = ", ".join(step["approvers"]) if step.get("approvers") else _("any approver")
+            lines.append(f"{i + 1}. {step['name']}: " + (_("waiting for {who}").format(who=who)
+                                                         if r["state"] == "filed" else "-"))
     return ("\n" + " " * 12).join(lines)
 
 
@@ -186,7 +204,7 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
     if args.req_cmd == "file":
         id_number = args.id_number
         if id_number == "-":
-            id_number = getpass.getpass("citizen's ID number (not shown): ")
+            id_number = getpass.getpass(_("citizen's ID number (not shown): "))
         req = {"kind": args.kind, "category": args.category, "reason": args.reason, "cameras": args.camera or [],
                "from_us": parse_when(args.from_, now), "to_us": parse_when(args.to, now),
                "mode": "copy" if args.copy else "view", "requester_name": args.requester,
@@ -194,10 +212,7 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
                "id_number": id_number, "identity_checked": args.identity_checked, "flag": args.flag,
                "flag_note": args.flag_note}
         r = call(ctx.socket, "request.file", req)
-        due = f"; answer it by {fmt_time(r['due_us'])}" if r["due_us"] else ""
-        flag = f"; flagged {r['flag']}: the ethics office has been alerted" if r["flag"] else ""
-        return r, f"request {r['id']} filed ({r['kind']}, {r['mode']}){due}{flag}\n" \
-                  f"an approver who did not file it decides: edgectl request approve {r['id']} --reason ..."
+        return r, _filed_text(r)
     if args.req_cmd in ("approve", "reject"):
         req = {"id": args.id, "reason": args.reason, "flag": args.flag, "flag_note": args.flag_note}
         if args.req_cmd == "approve" and args.expires:
@@ -207,28 +222,46 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
                 raise UsageError(str(exc)) from None
         r = call(ctx.socket, f"request.{args.req_cmd}", req)
         note = f"\n{r['note']}" if r.get("note") else ""
-        if args.req_cmd == "reject":
-            return r, f"request {r['id']} rejected: {r['decision_reason']}"
-        if r["state"] == "filed":  # an approval before the last step of the chain
-            done, chain = r["steps"][-1], r["chain"]
-            nxt = chain[len(r["steps"])]
-            who = ", ".join(nxt["approvers"]) if nxt.get("approvers") else "another approver"
-            return r, (f"request {r['id']}: step {done['step'] + 1} of {len(chain)} ({done['name']}) approved; "
-                       f"next: {nxt['name']}, by {who} (edgectl request approve {r['id']} --reason ...)")
-        g = r["grant"]
-        how = (f"edgectl export --grant {g['id']} --out DIR" if g["mode"] == "copy" else
-               "the local viewer, with a custodian's session")
-        return r, (f"request {r['id']} approved: grant {g['id']} ({g['mode']}, {', '.join(g['cameras'])}, "
-                   f"{fmt_time(g['from_us'])} to {fmt_time(g['to_us'])}) is valid once, until "
-                   f"{fmt_time(g['expires_us'])}; a custodian uses it with {how}{note}")
+        return r, _decided_text(r, args.req_cmd) + note
+    if args.req_cmd == "form":
+        return ctl_documents.request_form(ctx, args)
     if args.req_cmd == "show":
         r = call(ctx.socket, "request.show", {"id": args.id})
         return r, _request_text(r)
     rows = call(ctx.socket, "request.list", {"state": args.state, "kind": args.kind,
                                              "citizen_id": args.citizen_id, "limit": args.limit})
-    text = table(["ID", "KIND", "REASON", "CAMERAS", "FROM", "TO", "MODE", "REQUESTER", "FILED BY", "FLAG", "STATE"],
-                 [_request_line(r) for r in rows])
-    return rows, text if rows else "no requests"
+    text = table([_("ID"), _("KIND"), _("REASON"), _("CAMERAS"), _("FROM"), _("TO"), _("MODE"), _("REQUESTER"),
+                  _("FILED BY"), _("FLAG"), _("STATE")], [_request_line(r) for r in rows])
+    return rows, text if rows else _("no requests")
+
+
+def _filed_text(r: dict[str, Any]) -> str:
+    text = _("request {id} filed ({kind}, {mode})").format(id=r["id"], kind=r["kind"], mode=r["mode"])
+    if r["due_us"]:
+        text += "; " + _("answer it by {time}").format(time=fmt_time(r["due_us"]))
+    if r["flag"]:
+        text += "; " + _("flagged {flag}: the ethics office has been alerted").format(flag=r["flag"])
+    return text + "\n" + _("an approver who did not file it decides: edgectl request approve {id} --reason ...").format(
+        id=r["id"])
+
+
+def _decided_text(r: dict[str, Any], verb: str) -> str:
+    if verb == "reject":
+        return _("request {id} rejected: {reason}").format(id=r["id"], reason=r["decision_reason"])
+    if r["state"] == "filed":  # an approval before the last step of the chain
+        done, chain = r["steps"][-1], r["chain"]
+        nxt = chain[len(r["steps"])]
+        who = ", ".join(nxt["approvers"]) if nxt.get("approvers") else _("another approver")
+        return _("request {id}: step {step} of {steps} ({name}) approved; next: {next}, by {who} (edgectl request "
+                 "approve {id} --reason ...)").format(id=r["id"], step=done["step"] + 1, steps=len(chain),
+                                                     name=done["name"], next=nxt["name"], who=who)
+    g = r["grant"]
+    how = ("edgectl export --grant {id} --out DIR".format(id=g["id"]) if g["mode"] == "copy" else
+           _("the local viewer, with a custodian's session"))
+    return _("request {id} approved: grant {grant} ({mode}, {cameras}, {start} to {end}) is valid once, until "
+             "{expires}; a custodian uses it with {how}").format(
+        id=r["id"], grant=g["id"], mode=g["mode"], cameras=", ".join(g["cameras"]), start=fmt_time(g["from_us"]),
+        end=fmt_time(g["to_us"]), expires=fmt_time(g["expires_us"]), how=how)
 
 
 # Over 60 lines on purpose: the argparse declarations of every people verb, read as one list.
@@ -298,6 +331,9 @@ def register(sub) -> None:
         d.add_argument("--flag-note")
     s = rs.add_parser("show", parents=[JSON], help="one request with its grant")
     s.add_argument("id", type=int)
+    s = rs.add_parser("form", parents=[JSON], help="the application form and its approval record, printable")
+    s.add_argument("id", type=int)
+    s.add_argument("--out", metavar="FILE", help="where to write the page (default request-ID.html)")
     ls = rs.add_parser("list", parents=[JSON], help="requests, newest first")
     ls.add_argument("--state", choices=REQUEST_STATES)
     ls.add_argument("--kind", choices=KINDS)

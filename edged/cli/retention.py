@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from edged.alarm_titles import title as alarm_title
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table
+from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
+from edged.i18n import N_, _
 from storage.clock import SYSTEM
 from storage.retention import DAY_US
 
@@ -20,14 +22,22 @@ def _days(us: int | None) -> str:
     return "-" if us is None else f"{us / DAY_US:.1f}d"
 
 
+HOLD_HEADERS = (N_("ID"), N_("KIND"), N_("CAMERAS"), N_("FROM"), N_("TO"), N_("CASE"), N_("STATE"), N_("SEGMENTS"),
+                N_("SIZE"))
+
+
+def _hold_headers() -> list[str]:
+    return [_(h) for h in HOLD_HEADERS]
+
+
 def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
     if h["ended_us"]:
         state = f"{h['ended_how']} {fmt_time(h['ended_us'])}"
     elif h["kind"] == "legal":
-        state = "active (legal, no expiry)"
+        state = _("active (legal, no expiry)")
     else:
-        state = f"active until {fmt_time(h['expires_us'])}"
-    cams = "all" if h["cameras"] is None else ",".join(h["cameras"])
+        state = _("active until {time}").format(time=fmt_time(h["expires_us"]))
+    cams = _("all") if h["cameras"] is None else ",".join(h["cameras"])
     return [h["id"], h["kind"], cams, fmt_time(h["from_us"]), fmt_time(h["to_us"]), h["case_ref"], state,
             h["segments"], fmt_bytes(h["bytes"])]
 
@@ -36,57 +46,64 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     if args.hold_cmd == "add":
         if not args.camera and not args.all_cameras:
-            raise UsageError("name the cameras (--camera C, repeatable) or --all-cameras")
+            raise UsageError(_("name the cameras (--camera C, repeatable) or --all-cameras"))
         if not args.reason.strip() or not args.case.strip():
-            raise UsageError("a hold needs --reason and --case")
+            raise UsageError(_("a hold needs --reason and --case"))
         start, end = parse_when(args.from_, now), parse_when(args.to, now)
         req: dict[str, Any] = {"kind": "legal" if args.legal else "evidence",
                                "cameras": None if args.all_cameras else args.camera, "from_us": start, "to_us": end,
                                "reason": args.reason, "case_ref": args.case}
         if args.expires:
             if args.legal:
-                raise UsageError("a legal hold has no expiry")
+                raise UsageError(_("a legal hold has no expiry"))
             try:
                 req["expires_us"] = now + parse_duration(args.expires, "--expires")
             except ConfigError as exc:
                 raise UsageError(str(exc)) from None
         h = call(ctx.socket, "hold.add", req)
-        return h, f"hold {h['id']} placed: {h['segments']} segments ({fmt_bytes(h['bytes'])}) are now kept\n" + \
-            table(["ID", "KIND", "CAMERAS", "FROM", "TO", "CASE", "STATE", "SEGMENTS", "SIZE"], [_hold_line(h, now)])
+        return h, _("hold {id} placed: {n} segments ({size}) are now kept").format(
+            id=h["id"], n=h["segments"], size=fmt_bytes(h["bytes"])) + "\n" + table(_hold_headers(),
+                                                                                  [_hold_line(h, now)])
     if args.hold_cmd == "release":
         h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason})
-        return h, f"hold {h['id']} released by {h['ended_by']}: {h['end_reason']}"
+        return h, _("hold {id} released by {by}: {reason}").format(id=h["id"], by=h["ended_by"], reason=h["end_reason"])
     if args.hold_cmd == "show":
         h = call(ctx.socket, "hold.show", {"id": args.id})
-        lines = [f"{k:12} {v}" for k, v in (
-            ("hold", h["id"]), ("kind", h["kind"]), ("cameras", "all" if h["cameras"] is None else ", ".join(h["cameras"])),
-            ("from", fmt_time(h["from_us"])), ("to", fmt_time(h["to_us"])), ("case", h["case_ref"]),
-            ("reason", h["reason"]), ("placed by", f"{h['placed_by']} at {fmt_time(h['placed_us'])}"),
-            ("expires", "never (legal hold)" if h["expires_us"] is None else fmt_time(h["expires_us"])),
-            ("ended", "-" if not h["ended_us"] else
-             f"{h['ended_how']} {fmt_time(h['ended_us'])} by {h['ended_by']}: {h['end_reason'] or ''}"
-             + (f" (approved by {h['approved_by']})" if h["approved_by"] else "")),
-            ("keeps", f"{h['segments']} segments, {fmt_bytes(h['bytes'])}"))]
+        ended = "-" if not h["ended_us"] else _("{how} {time} by {by}: {reason}").format(
+            how=h["ended_how"], time=fmt_time(h["ended_us"]), by=h["ended_by"], reason=h["end_reason"] or "")
+        if h["ended_us"] and h["approved_by"]:
+            ended += " " + _("(approved by {approver})").format(approver=h["approved_by"])
+        lines = [k + " " * max(1, 13 - width(k)) + str(v) for k, v in (  # aligned by display width
+            (_("hold"), h["id"]), (_("kind"), h["kind"]),
+            (_("cameras"), _("all") if h["cameras"] is None else ", ".join(h["cameras"])),
+            (_("from"), fmt_time(h["from_us"])), (_("to"), fmt_time(h["to_us"])), (_("case"), h["case_ref"]),
+            (_("reason"), h["reason"]),
+            (_("placed by"), _("{name} at {time}").format(name=h["placed_by"], time=fmt_time(h["placed_us"]))),
+            (_("expires"), _("never (legal hold)") if h["expires_us"] is None else fmt_time(h["expires_us"])),
+            (_("ended"), ended),
+            (_("keeps"), _("{n} segments, {size}").format(n=h["segments"], size=fmt_bytes(h["bytes"]))))]
         return h, "\n".join(lines)
     rows = call(ctx.socket, "hold.list", {"all": args.all})
-    text = table(["ID", "KIND", "CAMERAS", "FROM", "TO", "CASE", "STATE", "SEGMENTS", "SIZE"],
-                 [_hold_line(h, now) for h in rows])
-    return rows, text if rows else "no holds" + ("" if args.all else " in force (--all shows ended ones)")
+    text = table(_hold_headers(), [_hold_line(h, now) for h in rows])
+    return rows, text if rows else _("no holds") if args.all else _("no holds in force (--all shows ended ones)")
 
 
 def cmd_retention(ctx, args) -> tuple[Any, str]:
     rep = call(ctx.socket, "retention", {})
     rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
              _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]),
-             "not recorded (live mode, by policy)" if c.get("mode") == "live" else c["verdict"]] for c in rep["cameras"]]
-    head = (f"disk {fmt_bytes(rep['disk_free'])} free of {fmt_bytes(rep['disk_total'])}, reserve "
-            f"{fmt_bytes(rep['reserve'])}, on_full = {rep['on_full']}; at the recent write rate the disk holds "
-            f"{_days(rep['forecast_us'])}; grace period {rep['grace_us'] / 3_600e6:g} h")
-    graces = [f"{c['camera']}: max retention lowered from {_days(c['grace_max_us'])} to {_days(c['max_us'])}; "
-              f"footage that makes due is destroyed from {fmt_time(c['grace_until_us'])}, not before"
+             _("not recorded (live mode, by policy)") if c.get("mode") == "live" else c["verdict"]]
+            for c in rep["cameras"]]
+    head = _("disk {free} free of {total}, reserve {reserve}, on_full = {on_full}; at the recent write rate the "
+             "disk holds {forecast}; grace period {grace:g} h").format(
+        free=fmt_bytes(rep["disk_free"]), total=fmt_bytes(rep["disk_total"]), reserve=fmt_bytes(rep["reserve"]),
+        on_full=rep["on_full"], forecast=_days(rep["forecast_us"]), grace=rep["grace_us"] / 3_600e6)
+    graces = [_("{camera}: max retention lowered from {old} to {new}; footage that makes due is destroyed from "
+                "{time}, not before").format(camera=c["camera"], old=_days(c["grace_max_us"]), new=_days(c["max_us"]),
+                                             time=fmt_time(c["grace_until_us"]))
               for c in rep["cameras"] if c.get("grace_until_us")]
-    return rep, head + "\n" + table(["CAMERA", "OLDEST", "ACHIEVED", "FORECAST", "MIN", "MAX", "HELD", "VERDICT"], rows) \
-        + "".join("\n" + g for g in graces)
+    headers = [_("CAMERA"), _("OLDEST"), _("ACHIEVED"), _("FORECAST"), _("MIN"), _("MAX"), _("HELD"), _("VERDICT")]
+    return rep, head + "\n" + table(headers, rows) + "".join("\n" + g for g in graces)
 
 
 def cmd_destructions(ctx, args) -> tuple[Any, str]:
@@ -94,23 +111,23 @@ def cmd_destructions(ctx, args) -> tuple[Any, str]:
     try:
         day = datetime.fromisoformat(args.day).astimezone() if args.day else None
     except ValueError:
-        raise UsageError(f"bad --day {args.day!r}: use YYYY-MM-DD") from None
+        raise UsageError(_("bad --day {day!r}: use YYYY-MM-DD").format(day=args.day)) from None
     req: dict[str, Any] = {"camera": args.camera, "limit": args.limit}
     if day is not None:  # footage recorded that (local) day
         req.update(from_us=int(day.timestamp() * 1e6), to_us=int((day + timedelta(days=1)).timestamp() * 1e6))
     rows = call(ctx.socket, "destructions", req)
-    text = table(["CAMERA", "FOOTAGE FROM", "TO", "SIZE", "REASON", "DESTROYED", "SHA256"], [
+    text = table([_("CAMERA"), _("FOOTAGE FROM"), _("TO"), _("SIZE"), _("REASON"), _("DESTROYED"), _("SHA256")], [
         [r["camera"], fmt_time(r["start_us"]), fmt_time(r["end_us"]), fmt_bytes(r["bytes"]), r["reason"],
          fmt_time(r["destroyed_us"]), (r["sha256"] or "")[:16]] for r in rows])
-    return rows, text if rows else "no destructions recorded for that selection"
+    return rows, text if rows else _("no destructions recorded for that selection")
 
 
 def cmd_alarms(ctx, args) -> tuple[Any, str]:
     rows = call(ctx.socket, "alarms", {"all": args.all})
-    text = table(["SEVERITY", "KIND", "CAMERA", "RAISED", "CLEARED", "MESSAGE"], [
-        [r["severity"].upper(), r["kind"], r["camera"] or "-", fmt_time(r["raised_us"]),
+    text = table([_("SEVERITY"), _("KIND"), _("WHAT"), _("CAMERA"), _("RAISED"), _("CLEARED"), _("MESSAGE")], [
+        [r["severity"].upper(), r["kind"], alarm_title(r["kind"]), r["camera"] or "-", fmt_time(r["raised_us"]),
          fmt_time(r["cleared_us"]), r["message"]] for r in rows])
-    return rows, text if rows else "no active alarms" + ("" if args.all else " (--all shows cleared ones)")
+    return rows, text if rows else _("no alarms") if args.all else _("no active alarms (--all shows cleared ones)")
 
 
 def register(sub) -> None:

@@ -37,6 +37,7 @@ from edged.config.values import (
     _path,
     _required,
     _show,
+    _string,
     _table,
     format_duration,
     parse_duration,
@@ -44,6 +45,7 @@ from edged.config.values import (
     redact_url,
 )
 from edged.config.viewer import ViewerConfig, _viewer
+from edged.i18n import LANGUAGES, normalise, zone
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",
@@ -60,6 +62,8 @@ class SiteConfig:
     id: str
     name: str
     node: str = "node1"
+    language: str = "en"       # what people read: en | zh-TW (edged/i18n.py, design/0047)
+    timezone: str | None = None  # IANA name for documents' dates; None: the box's local zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,11 +214,31 @@ def default_config(data_dir: Path) -> Config:
 
 
 def _site(t: dict) -> SiteConfig:
-    _check_keys(t, "site", ("id", "name", "node"))
+    _check_keys(t, "site", ("id", "name", "node", "language", "timezone"))
     site_id = _id(_required(t, "id", "site"), "site.id")
     name = _name(t.get("name", site_id), "site.name")
     node = _id(t.get("node", "node1"), "site.node")
-    return SiteConfig(id=site_id, name=name, node=node)
+    return SiteConfig(id=site_id, name=name, node=node, language=_language(t.get("language", "en")),
+                      timezone=_timezone(t.get("timezone")))
+
+
+def _language(value: object) -> str:
+    value = _string(value, "site.language")
+    if normalise(value) is None:
+        raise ConfigError("site.language", f"{_show(value)} is not a supported language; use one of "
+                          + ", ".join(f'"{x}"' for x in LANGUAGES))
+    return normalise(value) or "en"
+
+
+def _timezone(value: object) -> str | None:
+    if value is None:
+        return None
+    value = _string(value, "site.timezone")
+    try:
+        zone(value)
+    except ValueError as exc:
+        raise ConfigError("site.timezone", str(exc)) from None
+    return value
 
 
 def _storage(t: dict, base_dir: Path | None) -> StorageConfig:

@@ -41,6 +41,9 @@ class CameraConfig:
     coverage: str = ""
     manager: str = ""
     contact: str = ""
+    recording_period: str = ""     # when it records, as the notice says it (e.g. "24 hours")
+    machine_room: str = ""         # where its recorder stands (004 annex 3 §5(1))
+    asset_number: str = ""         # the property register's number (004 annex 3 §5(3))
     # Recording mode (R1.2) and motion detection (design/0037, 0038).
     mode: str = "continuous"       # continuous | motion | live
     detect_url: str | None = None  # the stream motion is detected on; None: the main stream
@@ -72,7 +75,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
     known = (
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
-        "mode", "detect_url", "motion", "health",
+        "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -101,7 +104,8 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 min_retention_us=low,
                 max_retention_us=high,
                 kind=_camera_kind(t.get("kind", "network"), f"{path}.kind"),
-                **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact")},
+                **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact",
+                                                             "recording_period", "machine_room", "asset_number")},
                 mode=_mode(t.get("mode", "continuous"), f"{path}.mode"),
                 detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
                 motion=_motion(t.get("motion"), f"{path}.motion"),

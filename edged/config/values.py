@@ -244,6 +244,10 @@ def _bool(value: Any, field: str) -> bool:
 
 def _id(value: Any, field: str) -> str:
     value = _string(value, field)
+    if not value.isascii():  # a Chinese name written as the id: say where it belongs
+        raise ConfigError(field, f"{_show(value)} is not a valid id: ids are ASCII (a-z, 0-9, \"_\", \"-\"), "
+                          "they name folders and MQTT topics; write the Chinese as the name "
+                          "(e.g. id = \"counter1\", name = \"櫃檯1\")")
     if not _ID.fullmatch(value):
         raise ConfigError(field, f"{_show(value)} is not a valid id; {_ID_RULE}")
     return value

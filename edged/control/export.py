@@ -27,6 +27,9 @@ from edged import people
 from edged.config import Config
 from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
+from edged.documents import Doc
+from edged.documents.export_readme import readme_text
+from edged.i18n import speaking, zone
 from edged.rules import retrieval as rq
 from storage import audit, export, nodekey, people_store
 from storage.clock import SYSTEM, Clock
@@ -119,6 +122,7 @@ class ExportOps(Operations):
             "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
             "receipt_signed_by": receipt_by,
         }
+        header["readme"] = _readme(cfg, header, grant, started)
         try:
             private_dir(out.parent)
             manifest = await asyncio.to_thread(
@@ -231,3 +235,10 @@ async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None
         except (export.ExportError, OSError) as exc:
             log.error("could not destroy %s: %s", folder, exc)
     return count
+
+
+def _readme(cfg: Config, header: dict[str, Any], grant: dict[str, Any], made_us: int) -> dict[str, str]:
+    """The export's README.txt in the site's language (edged/documents/export_readme.py)."""
+    doc = Doc(cfg.site.language, zone(cfg.site.timezone), cfg.site.name)
+    with speaking(doc.lang):
+        return {"language": doc.lang, "text": readme_text(doc, header, grant["from_us"], grant["to_us"], made_us)}

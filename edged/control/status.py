@@ -82,10 +82,16 @@ class StatusOps(Operations):
     @op("cameras")
     async def cameras(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         cfg = self.cfg_of()
-        rows = await self._query(lambda db: camera_table.listing(db, bool(args.get("all"))))
-        return {"cameras": rows, "site_name": cfg.site.name,
-                "min_days": cfg.retention.min_retention_us // DAY_US,
-                "max_days": cfg.retention.max_retention_us // DAY_US}
+        every = await self._query(lambda db: camera_table.listing(db, True))
+        rows = every if args.get("all") else [r for r in every if r["configured"]]
+        site_min, site_max = cfg.retention.min_retention_us, cfg.retention.max_retention_us
+        for r in rows:  # the effective retention of each camera (the notice shows it, R3.5)
+            cam = cfg.camera(r["id"])
+            r["min_days"] = (cam.min_retention_us if cam and cam.min_retention_us else site_min) // DAY_US
+            r["max_days"] = (cam.max_retention_us if cam and cam.max_retention_us else site_max) // DAY_US
+        return {"cameras": rows, "site_name": cfg.site.name, "language": cfg.site.language,
+                "timezone": cfg.site.timezone, "min_days": site_min // DAY_US, "max_days": site_max // DAY_US,
+                "list_changed_us": max((r["listed_us"] for r in every if r.get("listed_us")), default=None)}
 
     @op("segments")
     async def segments(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:

@@ -59,7 +59,8 @@ async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
 def camera_row(cam: CameraConfig) -> dict[str, Any]:
     row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled), "mode": cam.mode,
            "audio_expected": int(cam.audio_expected), "location": cam.location, "kind": cam.kind,
-           "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact}
+           "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact,
+           "recording_period": cam.recording_period, "machine_room": cam.machine_room, "asset_number": cam.asset_number}
     if not cam.enabled:
         row["state"] = DISABLED
     return row

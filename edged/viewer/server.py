@@ -23,6 +23,7 @@ from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.viewer.guard import ConnectionGuard
 from edged.viewer.http import HEADERS, allowed_hosts
+from edged.viewer.texts import page_html
 from edged.viewer.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
@@ -197,7 +198,9 @@ class Viewer:
         raise web.HTTPFound("/live" if session else "/login")
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / PAGES[request.path])
+        """A page in the site's language (edged/viewer/texts.py)."""
+        source = await asyncio.to_thread((STATIC / PAGES[request.path]).read_text, encoding="utf-8")
+        return web.Response(text=page_html(source, self.cfg.site.language), content_type="text/html")
 
     async def asset(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

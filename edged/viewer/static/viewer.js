@@ -15,6 +15,15 @@ document.addEventListener("keydown", (e) => {
   if ((e.ctrlKey || e.metaKey) && ["s", "p"].includes(e.key.toLowerCase())) e.preventDefault();
 });
 
+// The page's language: its messages come in <body data-texts> (edged/viewer/texts.py); t() looks
+// one up and fills its {placeholders}. Dates in the ROC calendar when the page is zh-TW.
+let texts = null;
+function t(text, values = {}) {
+  if (texts === null) texts = JSON.parse(document.body.dataset.texts || "{}");
+  return (texts[text] || text).replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+}
+const LOCALE = document.documentElement.lang === "zh-Hant-TW" ? "zh-TW-u-ca-roc" : undefined;
+
 function say(text) { const m = $("message"); if (m) m.textContent = text || ""; }
 function status(text) { const m = $("status"); if (m) m.textContent = text || ""; }
 
@@ -26,13 +35,13 @@ async function api(path, body) {
   let data = {};
   try { data = await r.json(); } catch (_) { /* an empty answer */ }
   if (r.status === 401 && document.body.dataset.page !== "login") { location.href = "/login"; }
-  if (!r.ok) throw new Error(data.error || `the box answered ${r.status}`);
+  if (!r.ok) throw new Error(data.error || t("the box answered {status}", { status: r.status }));
   return data;
 }
 
 function boxTime(us) {
   const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
-  return d.toLocaleString(undefined, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+  return d.toLocaleString(LOCALE, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
     minute: "2-digit", second: "2-digit", timeZoneName: "short" });
 }
 
@@ -41,7 +50,7 @@ function tickOverlay() {
   if (!o) return;
   if (!state.view) { o.textContent = ""; return; }
   let text = `${state.overlay}\n${boxTime()}`;
-  if (state.footageUs !== null) text += `\nfootage ${boxTime(state.footageUs)}`;
+  if (state.footageUs !== null) text += "\n" + t("footage {time}", { time: boxTime(state.footageUs) });
   o.textContent = text;
 }
 
@@ -85,9 +94,9 @@ async function connect(path, body) {
   const channel = pc.createDataChannel("control");
   channel.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
-    if (m.type === "end" && state.pc === pc) ended(`the view ended: ${m.reason}`);
+    if (m.type === "end" && state.pc === pc) ended(t("the view ended: {reason}", { reason: m.reason }));
   });
-  channel.addEventListener("close", () => { if (state.pc === pc) ended("the view ended"); });
+  channel.addEventListener("close", () => { if (state.pc === pc) ended(t("the view ended")); });
   pc.ontrack = (e) => {
     mark("track");
     video.srcObject = new MediaStream([e.track]);
@@ -95,7 +104,7 @@ async function connect(path, body) {
     video.play().catch(() => {});
   };
   pc.onconnectionstatechange = () => {
-    if (["failed", "closed", "disconnected"].includes(pc.connectionState) && state.pc === pc) ended("the view ended");
+    if (["failed", "closed", "disconnected"].includes(pc.connectionState) && state.pc === pc) ended(t("the view ended"));
   };
   pc.addEventListener("connectionstatechange", () => mark(`pc-${pc.connectionState}`));
   await pc.setLocalDescription(await pc.createOffer());
@@ -115,7 +124,8 @@ async function connect(path, body) {
   state.ended = false;
   tickOverlay();
   $("stop").hidden = false;
-  status(`${answer.camera}: this view ends at the latest at ${boxTime(answer.deadline_us)}`);
+  status(t("{camera}: this view ends at the latest at {time}", { camera: answer.camera,
+    time: boxTime(answer.deadline_us) }));
   return answer;
 }
 
@@ -152,7 +162,7 @@ function common() {
     location.href = "/login";
   });
   const stop = $("stop");
-  if (stop) stop.addEventListener("click", () => stopView("you stopped watching"));
+  if (stop) stop.addEventListener("click", () => stopView(t("you stopped watching")));
   setInterval(tickOverlay, 250);
 }
 
@@ -175,7 +185,7 @@ async function livePage() {
   const me = await whoAmI();
   $("playback-link").hidden = !me.playback;
   const list = $("cameras");
-  if (!me.live.length) say("Your account may not watch any camera live.");
+  if (!me.live.length) say(t("Your account may not watch any camera live."));
   for (const cam of me.live) {
     const b = document.createElement("button");
     b.type = "button";
@@ -193,7 +203,7 @@ async function watchLive(cam) {
   state.firstFrameMs = null;
   state.marks = {};
   state.footageUs = null;
-  status(`connecting to ${cam.name}...`);
+  status(t("connecting to {camera}...", { camera: cam.name }));
   try {
     await connect(`/api/live/${encodeURIComponent(cam.id)}`, {});
   } catch (err) {
@@ -212,10 +222,11 @@ async function playbackPage() {
     } catch (err) { say(err.message); return; }
     const facts = $("facts");
     facts.textContent = "";
-    const rows = [["Grant", grant.id], ["Request", grant.request_id], ["Cameras", grant.cameras.join(", ")],
-      ["From", boxTime(grant.from_us)], ["To", boxTime(grant.to_us)], ["Approved by", grant.approver],
-      ["Requester", grant.requester || "-"], ["Expires", boxTime(grant.expires_us)],
-      ["Used", grant.used_us ? `${boxTime(grant.used_us)} by ${grant.used_by}` : "not yet"]];
+    const rows = [[t("Grant"), grant.id], [t("Request"), grant.request_id], [t("Cameras"), grant.cameras.join(", ")],
+      [t("From"), boxTime(grant.from_us)], [t("To"), boxTime(grant.to_us)], [t("Approved by"), grant.approver],
+      [t("Requester"), grant.requester || "-"], [t("Expires"), boxTime(grant.expires_us)],
+      [t("Used"), grant.used_us ? t("{time} by {custodian}", { time: boxTime(grant.used_us), custodian: grant.used_by })
+        : t("not yet")]];
     for (const [k, v] of rows) {
       const dt = document.createElement("dt"); dt.textContent = k;
       const dd = document.createElement("dd"); dd.textContent = String(v);
@@ -233,7 +244,7 @@ async function playbackPage() {
     state.clickAt = performance.now();
     state.firstFrameMs = null;
     state.marks = {};
-    status("starting the viewing...");
+    status(t("starting the viewing..."));
     try {
       const answer = await connect("/api/playback", { grant: grant.id, camera: $("camera").value,
         watcher: $("watcher").value });
@@ -281,13 +292,13 @@ function wireControls() {
     const p = state.playback;
     Object.assign(p, { state: m.state, position: m.position_us, shown: m.shown });
     state.footageUs = m.position_us;
-    pause.textContent = m.state === "paused" ? "Play" : "Pause";
+    pause.textContent = m.state === "paused" ? t("Play") : t("Pause");
     if (!dragging) seek.value = String(Math.round(1000 * (m.position_us - p.from) / Math.max(1, p.to - p.from)));
     $("position").textContent = boxTime(m.position_us);
     if (m.state === "ended") {
       pause.disabled = true;
       seek.disabled = true;
-      ended("end of the granted range: the viewing is over (a new viewing needs a new request)");
+      ended(t("end of the granted range: the viewing is over (a new viewing needs a new request)"));
     }
   });
 }

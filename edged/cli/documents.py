@@ -1,0 +1,64 @@
+"""edgectl's printable documents (design/0048): the public notice and the camera inventory
+(`edgectl cameras --notice|--inventory [--html FILE]`), the monthly inspection register
+(`edgectl inspect report`) and a request's application form (`edgectl request form ID`).
+A document is in the site's language (`[site] language`) unless `--lang` names another; the
+daemon's `cameras` answer carries the language, time zone and camera names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edged.cli.display import UsageError, table
+from edged.control.client import call
+from edged.documents import Doc
+from edged.documents.notice import inventory_headers, inventory_html, inventory_rows, notice_html, notice_text
+from edged.documents.retrieval import application_html
+from edged.i18n import _, normalise, speaking, zone
+from storage.clock import SYSTEM
+
+
+def doc_of(reply: dict[str, Any], lang: str | None) -> Doc:
+    """The document's language: `--lang`, else the site's; dates in the site's time zone."""
+    chosen = normalise(lang) if lang else None
+    return Doc(lang=chosen or normalise(reply.get("language")) or "en", tz=zone(reply.get("timezone")),
+               site_name=reply.get("site_name") or "")
+
+
+def write(path: str, text: str) -> str:
+    out = Path(path)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(_("cannot write {path}: {error}").format(path=path, error=exc.strerror or exc)) from None
+    return _("wrote {path}").format(path=path)
+
+
+def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args) -> str:
+    """`edgectl cameras --notice` or `--inventory`: as text, or as a printable page (--html)."""
+    doc = doc_of(reply, args.lang)
+    changed, now = reply.get("list_changed_us"), SYSTEM.now_us()
+    with speaking(doc.lang):
+        if args.html:
+            page = (notice_html if args.notice else inventory_html)(doc, rows, changed, now)
+            return write(args.html, page)
+        if args.notice:
+            return notice_text(doc, rows, changed, table)
+        return table([h.upper() for h in inventory_headers()], inventory_rows(rows))
+
+
+def request_form(ctx, args) -> tuple[Any, str]:
+    """`edgectl request form ID --out FILE`: the application and its approval record."""
+    request = call(ctx.socket, "request.show", {"id": args.id})
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = application_html(doc, request, names, SYSTEM.now_us())
+    out = args.out or f"request-{request['id']}.html"
+    return {"request": request["id"], "html": out}, write(out, page)
+
+
+def site_doc(ctx, lang: str | None) -> tuple[Doc, dict[str, str]]:
+    """The site's language, zone and name, and the cameras' names (every camera ever
+    configured), for a document whose data comes from another verb."""
+    reply = call(ctx.socket, "cameras", {"all": True})
+    return doc_of(reply, lang), {c["id"]: c["name"] for c in reply["cameras"]}

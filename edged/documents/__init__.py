@@ -1,0 +1,85 @@
+"""Printable documents in the site's language (design/0048): the public notice, the camera
+inventory, the monthly inspection register, the retrieval application and its approval record.
+Each is one self-contained HTML page laid out for A4, filled from the daemon's answers; each
+names in its footer the paper form of the site rules it replaces. Pure functions: data in,
+HTML out; the caller (edgectl) writes the file."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any, Iterable, Sequence
+
+from edged.i18n import _, fmt_date, fmt_datetime, local, normalise
+
+# A Traditional Chinese font first (Debian's fonts-noto-cjk gives "Noto Sans CJK TC"); the
+# browser that prints the page falls back to any sans-serif font it has.
+FONTS = '"Noto Sans CJK TC", "Noto Sans TC", "Microsoft JhengHei", "PingFang TC", sans-serif'
+CSS = """@page { size: A4; margin: 14mm 12mm; }
+body { font-family: %s; font-size: 11pt; margin: 1.5em; color: #000; }
+h1 { font-size: 18pt; text-align: center; margin: .2em 0 .6em; }
+h2 { font-size: 13pt; margin: 1.2em 0 .3em; }
+table { border-collapse: collapse; width: 100%%; margin: .4em 0 1em; }
+th, td { border: 1px solid #333; padding: 4px 6px; text-align: left; vertical-align: top; }
+th { background: #eee; white-space: nowrap; }
+.fail { font-weight: bold; }
+.box { display: inline-block; margin-right: 1.2em; }
+.sign td { height: 3.2em; }
+.meta { margin: .3em 0; }
+footer { margin-top: 2em; font-size: 9pt; color: #333; border-top: 1px solid #999; padding-top: .4em; }
+.register { font-size: 9.5pt; } .register th, .register td { padding: 3px 4px; }
+.poster h1 { font-size: 30pt; } .poster .lead { font-size: 15pt; text-align: center; margin: .5em 0 1em; }
+@media print { body { margin: 0; } }""" % FONTS
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """What every document is rendered with: the language, the site's time zone and name."""
+
+    lang: str
+    tz: tzinfo | None  # None: the box's local zone
+    site_name: str
+
+    def date(self, us: int | None, long: bool = False) -> str:
+        return fmt_date(us, self.lang, self.tz, long)
+
+    def datetime(self, us: int | None) -> str:
+        return fmt_datetime(us, self.lang, self.tz)
+
+    def time(self, us: int | None) -> str:
+        return "-" if us is None else local(us, self.tz).strftime("%H:%M")
+
+
+def esc(value: Any) -> str:
+    return html.escape("-" if value is None or value == "" else str(value))
+
+
+def html_lang(lang: str) -> str:
+    return "zh-Hant-TW" if normalise(lang) == "zh-TW" else "en"
+
+
+def page(doc: Doc, title: str, body: str, replaces: str, printed_us: int, css_class: str = "") -> str:
+    """The whole page: the body, then a footer naming the site form it replaces and when it was
+    printed. Call it with the document's language current (i18n.set_language)."""
+    footer = tag("footer", _("Replaces the paper form: {form}").format(form=replaces), "<br>" + esc(
+        _("Printed by edged on {time}").format(time=doc.datetime(printed_us))))
+    return (f'<!doctype html><html lang="{html_lang(doc.lang)}"><head><meta charset="utf-8">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head>"
+            f'<body class="{css_class}">{body}{footer}</body></html>\n')
+
+
+def tag(name: str, text: str, raw: str = "", attrs: str = "") -> str:
+    """<name attrs>text (escaped) raw (already HTML)</name>."""
+    return f"<{name}{' ' + attrs if attrs else ''}>{html.escape(text)}{raw}</{name}>"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], classes: Sequence[str] = ()) -> str:
+    """An HTML table; cells are escaped (a name may hold anything)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def checkbox(checked: bool, label: str) -> str:
+    return f'<span class="box">{"☑" if checked else "☐"} {esc(label)}</span>'

@@ -1,0 +1,62 @@
+"""The monthly inspection register (R3.1-R3.2, docs/requirements.md): every inspection of the
+month, one row per camera, each item normal or abnormal, the handling, the inspector's and the
+supervisor's signatures, due to the supervisor by the 5th of the next month. Runs are the
+daemon's `inspect.list` answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edged.documents import Doc, esc, page, tag
+from edged.i18n import N_, _, fmt_month
+
+ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register names them
+    "picture": N_("Picture clear"), "audio": N_("Sound"), "recording": N_("Recording runs"),
+    "login": N_("Login works"), "clock": N_("Time correct"), "quality": N_("Quality floor"),
+}
+RESULT = {True: N_("normal"), False: N_("ABNORMAL"), None: N_("n/a")}
+
+
+def item_label(item: str) -> str:
+    return _(ITEM_LABELS[item]) if item in ITEM_LABELS else item
+
+
+def result(ok: bool | None) -> str:
+    return _(RESULT[ok])
+
+
+def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
+                  names: dict[str, str], printed_us: int, due_us: int | None = None) -> str:
+    """`names`: camera id -> name (the register shows the name a person knows, with the id);
+    `due_us`: when it is due to the supervisor ([inspection] register_due_day), None: not tracked."""
+    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
+           _("Due to the supervisor by the 5th of the following month."))
+    month_text = fmt_month(year, month, doc.lang)
+    title = _("CCTV inspection register")
+    head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
+            + esc(_("{n} inspections.").format(n=len(runs))) + " "
+            + esc(due) + "</p>")
+    header = "".join(f"<th>{esc(h)}</th>" for h in (
+        _("Date"), _("Time"), _("Camera"), *(item_label(i) for i in items), _("Abnormal?"), _("Handling"),
+        _("Inspector"), _("Supervisor")))
+    rows = []
+    for run in runs:
+        signer = f"{run['inspector']} {doc.datetime(run['signed_us'])}" if run["signed_us"] else _("UNSIGNED")
+        boss = (f"{run['supervisor']} {doc.datetime(run['countersigned_us'])}" if run["countersigned_us"]
+                else _("not countersigned"))
+        for r in run["records"]:
+            oks = [r["items"][i]["ok"] if i in r["items"] else None for i in items]
+            cells = "".join(f"<td class=\"{'fail' if ok is False else ''}\">{esc(result(ok))}</td>" for ok in oks)
+            bad = _("yes") if any(ok is False for ok in oks) else _("no")
+            rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(doc.time(run['ran_us']))}"
+                        f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>{cells}<td>{esc(bad)}</td>"
+                        f"<td>{esc(r['handling'] or r['anomalies'] or '')}</td><td>{esc(signer)}</td>"
+                        f"<td>{esc(boss)}</td></tr>")
+    if not rows:
+        rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{len(items) + 7}"')))
+    sign = tag("table", "", tag("tr", "", tag("th", _("Reviewed by the supervisor")) + "<td></td>"
+                                + tag("th", _("Date")) + "<td></td>"), attrs='class="sign"')
+    body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>" + sign
+    return page(doc, f"{title} {month_text}", body,
+                _("the inspection record (rules 000 annex 1, 001 annex 1, 004 annex 4)"), printed_us,
+                "register")

@@ -1,0 +1,111 @@
+"""The retrieval application form and its approval record (R5, docs/requirements.md), filled
+from a request as the daemon keeps it (`request.show`): the kind, the reason, the cameras, the
+time range, the requester, each approval step with its name and time, the grant and its use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edged.documents import Doc, checkbox, esc, page, table, tag
+from edged.i18n import N_, _
+
+KIND_LABELS = {"internal": N_("internal staff"), "citizen": N_("citizen"), "agency": N_("public agency"),
+               "police-urgent": N_("police, urgent"), "quick-look": N_("quick look")}
+CATEGORY_LABELS = {"lost-property": N_("lost property"), "counter-dispute": N_("counter dispute"),
+                   "personal-safety": N_("personal safety"), "major-incident": N_("other major incident"),
+                   "other": N_("other")}
+STATE_LABELS = {"filed": N_("filed, awaiting approval"), "approved": N_("approved"), "rejected": N_("rejected"),
+                "used": N_("approved and used"), "lapsed": N_("lapsed unused")}
+
+
+def label(labels: dict[str, str], value: str | None) -> str:
+    return _(labels[value]) if value in labels else (value or "-")
+
+
+def _row(head: str, value: str, raw: bool = False) -> str:
+    return f"<tr><th>{esc(head)}</th><td>{value if raw else esc(value)}</td></tr>"
+
+
+def cameras_text(doc: Doc, cameras: list[str], names: dict[str, str]) -> str:
+    """櫃檯1 (counter1)、大門 (door): each camera's name, with its id."""
+    return ("、" if doc.lang == "zh-TW" else ", ").join(f"{names.get(c, c)} ({c})" for c in cameras)
+
+
+def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
+    cams = cameras_text(doc, r["cameras"], names)
+    kinds = "".join(checkbox(r["kind"] == k, label(KIND_LABELS, k)) for k in KIND_LABELS)
+    if r["kind"] not in KIND_LABELS:
+        kinds += checkbox(True, r["kind"])
+    cats = "".join(checkbox(r["category"] == c, label(CATEGORY_LABELS, c)) for c in CATEGORY_LABELS)
+    if r["category"] not in CATEGORY_LABELS:
+        cats += checkbox(True, r["category"])
+    modes = checkbox(r["mode"] == "view", _("view")) + checkbox(r["mode"] == "copy", _("copy"))
+    requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or \
+        (r.get("requester_account") or r["filed_by"])
+    rows = [
+        _row(_("Application date"), doc.date(r["filed_us"], long=True)),
+        _row(_("Application number"), str(r["id"])),
+        _row(_("Requester"), requester),
+        _row(_("Contact"), r.get("requester_contact") or "-"),
+        _row(_("ID number (masked)"), r.get("citizen_id_masked") or "-"),
+        _row(_("Identity checked"), _("yes") if r.get("identity_checked") else _("no")),
+        _row(_("Official letter"), r.get("letter_ref") or "-"),
+        _row(_("Kind of requester"), kinds, raw=True),
+        _row(_("Reason"), cats + "<br>" + esc(r.get("reason") or ""), raw=True),
+        _row(_("Cameras"), cams),
+        _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
+        _row(_("Footage wanted"), modes, raw=True),
+        _row(_("Answer due by"), doc.date(r["due_us"], long=True) if r.get("due_us") else "-"),
+        _row(_("Filed by"), r["filed_by"]),
+    ]
+    return tag("h2", _("Application")) + f"<table>{''.join(rows)}</table>"
+
+
+def _approvals(doc: Doc, r: dict[str, Any]) -> str:
+    steps = r.get("steps") or []
+    if not steps and r.get("decided_us"):  # a request decided by one approver before chains existed
+        steps = [{"step": 0, "name": _("approver"), "by": r["decided_by"], "at_us": r["decided_us"],
+                  "approve": r["state"] != "rejected", "reason": r.get("decision_reason")}]
+    chain = r.get("chain") or [{"name": _("approver")}]
+    lines = []
+    for i, step in enumerate(chain):
+        done = next((s for s in steps if s["step"] == i), None)
+        if done is None:
+            lines.append([i + 1, step["name"], "", "", _("awaiting"), ""])
+        else:
+            lines.append([i + 1, step["name"], done["by"], doc.datetime(done["at_us"]),
+                          _("approved") if done["approve"] else _("rejected"), done.get("reason") or ""])
+    state = _("State: {state}").format(state=label(STATE_LABELS, r["state"]))
+    return (tag("h2", _("Approval record"))
+            + table([_("Step"), _("Sign-off"), _("Name"), _("Time"), _("Decision"), _("Remarks")], lines)
+            + tag("p", state, attrs='class="meta"'))
+
+
+def _grant(doc: Doc, g: dict[str, Any] | None, names: dict[str, str]) -> str:
+    if g is None:
+        return tag("h2", _("Grant and its use")) + tag("p", _("No grant: the request is not approved."))
+    rows = [
+        _row(_("Grant number"), str(g["id"])),
+        _row(_("Allowed"), _("view") if g["mode"] == "view" else _("copy")),
+        _row(_("Cameras"), cameras_text(doc, g["cameras"], names)),
+        _row(_("Time range"), f"{doc.datetime(g['from_us'])} ～ {doc.datetime(g['to_us'])}"),
+        _row(_("Approved by"), ", ".join(g.get("approvers") or [g["approver"]])),
+        _row(_("Valid once, until"), doc.datetime(g["expires_us"])),
+        _row(_("Used on"), doc.datetime(g["used_us"]) if g.get("used_us") else _("not used")),
+        _row(_("Custodian"), g.get("used_by") or "-"),
+        _row(_("Watched or received by"), g.get("watcher") or "-"),
+    ]
+    return tag("h2", _("Grant and its use")) + f"<table>{''.join(rows)}</table>"
+
+
+def application_html(doc: Doc, request: dict[str, Any], camera_names: dict[str, str], printed_us: int) -> str:
+    """One request: the application as filed, each sign-off, the grant and how it was used."""
+    title = _("Application to view or copy CCTV footage")
+    note = _("The viewer may not copy or photograph the footage. One application allows one viewing.")
+    body = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}</p>"
+            + _application(doc, request, camera_names) + _approvals(doc, request)
+            + _grant(doc, request.get("grant"), camera_names)
+            + f"<p class=\"meta\">{esc(note)}</p>")
+    return page(doc, f"{title} {request['id']}", body,
+                _("the application form and its approval record (rules 000 annexes 2-3, 001 annexes 3-4, "
+                  "004 annex 2)"), printed_us)

@@ -1,0 +1,159 @@
+"""What people read, in their language (design/0047): gettext catalogs of the domain `edged`
+under edged/locale/, managed with Babel (`scripts/i18n extract|update|compile`), and dates as
+the site's forms write them (the ROC calendar in zh-TW: 民國115年11月22日, 115/11/22 in tables).
+
+Languages are tags as the config writes them: `en` (the source language: no catalog) and
+`zh-TW`. The current language is a context variable, so the daemon (the site's language) and
+edgectl (the person's) set it once and every `_()` below follows. ISO 8601 UTC stays what
+scripts and MQTT read; only text for people is translated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import gettext
+import os
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import Iterator, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DOMAIN = "edged"
+LOCALE_DIR = Path(__file__).parent / "locale"
+DEFAULT = "en"
+LANGUAGES = ("en", "zh-TW")  # the config's spelling; the catalog folder is zh_TW (gettext's)
+_ALIASES = {"en": "en", "zh-tw": "zh-TW", "zh-hant": "zh-TW", "zh-hant-tw": "zh-TW"}
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("edged_language", default=DEFAULT)
+
+
+def normalise(tag: str | None) -> str | None:
+    """`zh-TW`, `zh_TW.UTF-8`, `zh-Hant-TW`, `en_US.UTF-8` -> a supported tag; None when the tag
+    names no supported language (`C`, `POSIX`, `fr_FR`, empty)."""
+    if not tag:
+        return None
+    base = tag.split(".")[0].split("@")[0].replace("_", "-").lower()
+    if base in _ALIASES:
+        return _ALIASES[base]
+    if base.startswith("en-"):
+        return "en"
+    return None
+
+
+def person_language(cli: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    """A person's choice for edgectl: `--lang`, else the locale variables in the order gettext
+    reads them (LANGUAGE's first entry, LC_ALL, LC_MESSAGES, LANG). None: the person chose none."""
+    env = os.environ if env is None else env
+    if cli:
+        return normalise(cli)
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        if value:
+            first = value.split(":")[0]
+            return normalise(first)
+    return None
+
+
+@functools.cache
+def translations(lang: str) -> gettext.NullTranslations:
+    """The compiled catalog of a language (en: none, the messages are written in English)."""
+    if lang == DEFAULT:
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang.replace("-", "_")])
+
+
+def set_language(lang: str | None) -> contextvars.Token:
+    """Speak `lang` from now on in this context (a supported tag, or None for the default)."""
+    return _current.set(normalise(lang) or DEFAULT)
+
+
+def language() -> str:
+    return _current.get()
+
+
+def _(message: str) -> str:
+    """The message in the current language."""
+    return translations(_current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_current.get()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction where it is defined; `_()` translates it where it is shown."""
+    return message
+
+
+def in_language(lang: str, message: str) -> str:
+    """One message in a given language, whatever the current one (a document in the site's)."""
+    return translations(normalise(lang) or DEFAULT).gettext(message)
+
+
+# dates ---------------------------------------------------------------------------------------
+def zone(name: str | None) -> tzinfo | None:
+    """The site's time zone (an IANA name, e.g. Asia/Taipei); None: this box's local zone."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name (IANA, e.g. Asia/Taipei)") from None
+
+
+def roc_year(year: int) -> str:
+    """The Republic of China year: 2026 -> "115"; 1911 and before -> "前1" (民國前1年)."""
+    return str(year - 1911) if year > 1911 else f"前{1912 - year}"
+
+
+def roc_date(d: date) -> str:
+    """民國115年11月22日: a date in the ROC calendar as the forms write it in running text."""
+    return f"民國{roc_year(d.year)}年{d.month}月{d.day}日"
+
+
+def roc_date_short(d: date) -> str:
+    """115/11/22: a date in the ROC calendar as the forms write it in tables."""
+    return f"{roc_year(d.year)}/{d.month:02d}/{d.day:02d}"
+
+
+def local(us: int, tz: tzinfo | None) -> datetime:
+    """The moment in the zone `tz` (None: the box's local zone, its daylight saving included)."""
+    return datetime.fromtimestamp(us / 1e6, tz) if tz else datetime.fromtimestamp(us / 1e6).astimezone()
+
+
+def fmt_date(us: int | None, lang: str, tz: tzinfo | None, long: bool = False) -> str:
+    """A date for a document: zh-TW in the ROC calendar (long: 民國115年11月22日; else
+    115/11/22), en in ISO form (long: 22 November 2026)."""
+    if us is None:
+        return "-"
+    d = local(us, tz).date()
+    if normalise(lang) == "zh-TW":
+        return roc_date(d) if long else roc_date_short(d)
+    return f"{d.day} {d.strftime('%B')} {d.year}" if long else d.isoformat()
+
+
+def fmt_datetime(us: int | None, lang: str, tz: tzinfo | None) -> str:
+    """Date and time to the minute in the site's zone, the zone named: `115/11/22 14:05 CST`."""
+    if us is None:
+        return "-"
+    t = local(us, tz)
+    return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')} {t.strftime('%Z')}".rstrip()
+
+
+def fmt_month(year: int, month: int, lang: str) -> str:
+    """A register's month: 民國115年11月 / November 2026."""
+    if normalise(lang) == "zh-TW":
+        return f"民國{roc_year(year)}年{month}月"
+    return f"{date(year, month, 1).strftime('%B')} {year}"
+
+
+@contextlib.contextmanager
+def speaking(lang: str | None) -> Iterator[None]:
+    """Speak `lang` inside the block (a document in the site's language), then as before."""
+    token = set_language(lang)
+    try:
+        yield
+    finally:
+        _current.reset(token)

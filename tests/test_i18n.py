@@ -1,0 +1,244 @@
+"""The message catalogs (design/0047): every string people read in the covered modules is
+marked and translated into zh_TW, the shipped .mo matches the .po, and the pure parts (ROC
+dates, language choice, the config's language and time zone, ASCII ids) do what the forms need."""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from edged import i18n
+from edged.config import ConfigError, parse_config
+from edged.i18n import _, fmt_date, fmt_datetime, normalise, person_language, roc_date, roc_date_short, speaking
+from tests.support.forms import TAIPEI, us
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "edged/locale/zh_TW/LC_MESSAGES/edged.po"
+MO = PO.with_suffix(".mo")
+# The modules whose every string for people is marked (the rest is listed in design/0047).
+COVERED = ["edged/cli/edgectl.py", "edged/cli/display.py", "edged/cli/documents.py", "edged/cli/export.py",
+           "edged/cli/health.py", "edged/cli/retention.py", "edged/cli/people.py",
+           "edged/documents/__init__.py", "edged/documents/notice.py", "edged/documents/register.py",
+           "edged/documents/retrieval.py", "edged/documents/export_readme.py", "edged/documents/audit.py",
+           "edged/viewer/texts.py", "edged/alarm_titles.py"]
+MARKERS = {"_", "N_", "ngettext"}
+# Prose: two words with a space (and maybe punctuation) between, or one word standing between
+# spaces (an f-string's " by "); not CSS, HTML, a format string or an id.
+PROSE = re.compile(r"[A-Za-z]{2,}[,;:.)]* +\(?[a-z]{2,}|^ +[a-z]{2,} +$")
+PLACEHOLDER = re.compile(r"\{[a-z_]*(?:![rsa])?(?::[^}]*)?\}")
+
+
+def catalog():
+    with PO.open("rb") as f:
+        return read_po(f, locale="zh_TW")
+
+
+def extracted() -> set[str]:
+    """What scripts/i18n extract finds in edged/ now (Babel, babel.cfg's method map)."""
+    ids = set()
+    for _file, _line, message, _comments, _ctx in extract_from_dir(ROOT / "edged", [("**.py", "python")],
+                                                                  keywords={"_": None, "N_": None,
+                                                                            "ngettext": (1, 2)}):
+        ids.add(message[0] if isinstance(message, tuple) else message)
+    return ids
+
+
+def test_every_message_is_translated_and_none_is_fuzzy():
+    cat = catalog()
+    bad = []
+    for m in cat:
+        if not m.id:
+            continue
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        if m.fuzzy or not all(strings):
+            bad.append(m.id)
+        source = m.id if isinstance(m.id, str) else m.id[0]
+        if any(sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(s)) for s in strings):
+            bad.append(("placeholders differ", m.id))
+    assert not bad, f"untranslated, fuzzy or broken entries in {PO.relative_to(ROOT)}: {bad}"
+
+
+def test_the_catalog_holds_every_marked_string():
+    """A string marked in the code but missing from the catalog: run `scripts/i18n` and translate."""
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog() if m.id}
+    missing = extracted() - ids
+    assert not missing, f"marked but not in {PO.relative_to(ROOT)} (run scripts/i18n, then translate): {missing}"
+
+
+def test_the_shipped_mo_is_compiled_from_the_po():
+    with MO.open("rb") as f:
+        shipped = gettext.GNUTranslations(f)
+    for m in catalog():
+        if m.id and isinstance(m.id, str):
+            assert shipped.gettext(m.id) == m.string, f"{MO.relative_to(ROOT)} is stale: run scripts/i18n compile"
+
+
+def _unmarked(path: Path) -> list[str]:
+    """Prose in string literals that no marker wraps, and markers Babel cannot see (inside an
+    f-string, on Python 3.11). Docstrings, argparse help and dict keys are not shown text."""
+    tree = ast.parse(path.read_text(), str(path))
+    inside, skip, found = set(), set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name in MARKERS:
+                inside.update(id(n) for a in node.args for n in ast.walk(a))
+                if node.args and not isinstance(node.args[0], ast.Constant) and any(
+                        isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(node.args[0])):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}() of an expression holding "
+                                 "strings (Babel would extract them joined as one message)")
+            if name in ("add_argument", "add_parser", "ArgumentParser", "error") or name.startswith("_check"):
+                skip.update(id(n) for k in node.keywords for n in ast.walk(k.value))
+            if name in ("add_argument", "add_parser", "startswith", "get", "replace", "join", "split", "upsert",
+                        "lower", "execute", "query", "call", "parse_known_args", "add_subparsers"):
+                skip.update(id(n) for a in node.args for n in ast.walk(a))
+        if isinstance(node, ast.FunctionDef) and node.name == "register":  # argparse declarations: not covered
+            skip.update(id(n) for n in ast.walk(node))
+        if isinstance(node, (ast.FunctionDef, ast.Module, ast.ClassDef)) and ast.get_docstring(node):
+            skip.add(id(node.body[0].value))
+        if isinstance(node, ast.Dict):
+            skip.update(id(n) for k in node.keys if k is not None for n in ast.walk(k))
+        if isinstance(node, ast.Subscript):
+            skip.update(id(n) for n in ast.walk(node.slice))
+        if isinstance(node, ast.JoinedStr):
+            for n in ast.walk(node):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in MARKERS:
+                    found.append(f"{path.relative_to(ROOT)}:{n.lineno}: {n.func.id}() inside an f-string "
+                                 "(Babel does not extract it on Python 3.11)")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in inside | skip:
+            text = node.value
+            # prose: two words of letters with a space between (not CSS, HTML, a format or an id)
+            if PROSE.search(text) and not re.search(r"[{};<>=]|^\s*[@.#]|%s", text):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text!r}")
+    return found
+
+
+def test_every_string_people_read_is_marked():
+    found = [f for module in COVERED for f in _unmarked(ROOT / module)]
+    assert not found, "strings shown to people but not marked for translation:\n" + "\n".join(found)
+
+
+def test_the_unmarked_check_catches_a_string():
+    """The check above can fail: an unmarked sentence and a marker inside an f-string."""
+    bad = ROOT / "tests/.i18n_probe.py"
+    bad.write_text('def f(n):\n    print("this camera is gone")\n    _(T[n["ok"]])\n'
+                   '    return f"{_(\'Camera\')} {n}"\n')
+    try:
+        found = _unmarked(bad)
+    finally:
+        bad.unlink()
+    assert len(found) == 3, found
+
+
+def test_roc_dates():
+    assert roc_date(date(2026, 11, 22)) == "民國115年11月22日"
+    assert roc_date_short(date(2026, 11, 22)) == "115/11/22"
+    assert roc_date(date(1912, 1, 1)) == "民國1年1月1日"
+    assert roc_date(date(1911, 10, 10)) == "民國前1年10月10日"
+    # Times in the site's zone: 23:30 UTC on the 21st is the 22nd in Taipei.
+    late = us("2026-11-22 07:30")
+    assert fmt_date(late, "zh-TW", TAIPEI, long=True) == "民國115年11月22日"
+    assert fmt_datetime(late, "zh-TW", TAIPEI) == "115/11/22 07:30 CST"
+    assert fmt_datetime(late, "en", TAIPEI) == "2026-11-22 07:30 CST"
+    assert fmt_date(late, "en", TAIPEI, long=True) == "22 November 2026"
+
+
+def test_language_tags_and_the_persons_choice():
+    assert [normalise(t) for t in ("zh-TW", "zh_TW.UTF-8", "zh-Hant-TW", "en_US.UTF-8", "C", "fr_FR", "")] == \
+        ["zh-TW", "zh-TW", "zh-TW", "en", None, None, None]
+    assert person_language("zh-TW", {}) == "zh-TW"
+    assert person_language(None, {"LANG": "zh_TW.UTF-8"}) == "zh-TW"
+    assert person_language(None, {"LC_ALL": "en_US.UTF-8", "LANG": "zh_TW.UTF-8"}) == "en"
+    assert person_language(None, {"LANG": "C.UTF-8"}) is None
+    with speaking("zh-TW"):
+        assert _("CCTV in operation") == "錄影監視告示"
+        with speaking("en"):
+            assert _("CCTV in operation") == "CCTV in operation"
+        assert i18n.language() == "zh-TW"
+    assert i18n.language() == "en"
+
+
+def _site(**site):
+    return parse_config({"site": {"id": "jingmei", **site}, "storage": {"data_dir": "/tmp/x"}})
+
+
+def test_site_language_and_time_zone_in_the_config():
+    cfg = _site(name="景美辦事處", language="zh-TW", timezone="Asia/Taipei")
+    assert (cfg.site.language, cfg.site.timezone, cfg.site.name) == ("zh-TW", "Asia/Taipei", "景美辦事處")
+    assert _site().site.language == "en" and _site().site.timezone is None
+    with pytest.raises(ConfigError, match=r"site.language: \"fr\" is not a supported language; use one of \"en\""):
+        _site(language="fr")
+    with pytest.raises(ConfigError, match="site.timezone: 'Mars/Olympus' is not a time zone name"):
+        _site(timezone="Mars/Olympus")
+
+
+def test_an_id_in_chinese_is_refused_with_where_the_chinese_belongs():
+    with pytest.raises(ConfigError) as exc:
+        parse_config({"site": {"id": "jingmei"}, "storage": {"data_dir": "/tmp/x"},
+                      "cameras": [{"id": "櫃檯1", "url": "synthetic:"}]})
+    assert "cameras[0].id" in str(exc.value) and "ids are ASCII" in str(exc.value) and "name" in str(exc.value)
+
+
+def test_edgectl_lang_before_or_after_the_verb_and_from_lang():
+    """--lang anywhere on the line; LANG when it is not given (the usage error is in that language)."""
+    for argv, env in ((["--lang", "zh-TW", "segments", "--from", "now", "--to", "-1h"], {}),
+                      (["segments", "--from", "now", "--to", "-1h", "--lang", "zh-TW"], {}),
+                      (["segments", "--from", "now", "--to", "-1h"], {"LANG": "zh_TW.UTF-8"})):
+        out = subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "--socket", "/nonexistent.sock", *argv],
+                             cwd=ROOT, capture_output=True, text=True, timeout=30,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", **env})
+        assert out.returncode == 2 and "--to 須晚於 --from" in out.stderr, (argv, out.stderr)
+
+
+def test_every_text_of_the_viewer_pages_is_listed_for_translation():
+    from edged.viewer.texts import SCRIPT, TEXTS
+
+    static = ROOT / "edged/viewer/static"
+    unlisted = []
+    for page in ("login.html", "live.html", "playback.html"):
+        source = (static / page).read_text()
+        texts = [m.strip() for m in re.findall(r">([^<]+)<", source)] + re.findall(r'aria-label="([^"]+)"', source)
+        unlisted += [(page, t) for t in texts if t and t != "edged" and t not in TEXTS]
+    script = (static / "viewer.js").read_text()
+    code = "\n".join(line.split("//")[0] if not line.lstrip().startswith("//") else "" for line in script.splitlines())
+    marked = re.findall(r'\bt\("([^"]+)"', code)
+    unlisted += [("viewer.js t()", m) for m in marked if m not in SCRIPT]
+    for m in re.finditer(r'"([^"\n]*)"|`([^`]*)`', code):
+        text = m[1] if m[1] is not None else m[2]
+        if re.search(r"[A-Za-z]{2,} [a-z]{2,}", text) and not code[:m.start()].endswith("t(") and text != "use strict":
+            unlisted.append(("viewer.js, not in t()", text))
+    assert not unlisted, f"viewer texts not listed in edged/viewer/texts.py: {unlisted}"
+    assert len(marked) >= 20
+
+
+def test_a_viewer_page_in_zh_tw():
+    from edged.viewer.texts import page_html
+
+    page = page_html((ROOT / "edged/viewer/static/login.html").read_text(), "zh-TW")
+    assert '<html lang="zh-Hant-TW">' in page and "<title>edged 影像檢視：登入</title>" in page
+    assert ">登入</button>" in page and "密碼 <input" in page and "data-texts=" in page
+    english = page_html((ROOT / "edged/viewer/static/login.html").read_text(), "en")
+    assert english.replace(' data-texts="{}"', "") == (ROOT / "edged/viewer/static/login.html").read_text()
+
+
+def test_every_alarm_kind_has_a_title_for_people():
+    from edged.alarm_titles import TITLES
+    from edged.rules.health import KINDS
+
+    raised = set(KINDS)
+    for path in (ROOT / "edged").rglob("*.py"):
+        raised |= set(re.findall(r'"([a-z_]+)", "(?:critical|warning|info)"', path.read_text()))
+    assert raised - set(TITLES) == set(), "alarm kinds without a title in edged/alarm_titles.py"
+    with speaking("zh-TW"):
+        from edged.alarm_titles import title
+        assert title("camera_offline") == "監視器離線" and title("no_such_kind") == "no_such_kind"
