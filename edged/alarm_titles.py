@@ -21,6 +21,7 @@ TITLES = {
     "below_fps": N_("frame rate below the floor"), "audio_missing": N_("sound missing"),
     "register_overdue": N_("inspection register overdue"), "audit_overdue": N_("periodic audit overdue"),
     "maintenance_disk_short": N_("disk short during maintenance"), "clock_drift": N_("camera clock drifts"),
+    "motion_detection_lost": N_("motion detection lost"),
 }
 
 

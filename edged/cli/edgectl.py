@@ -110,8 +110,10 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
         rate = f"{r['bitrate'] / 1e6:.2f}M" if r["bitrate"] else "-"
         state = state_label(r["state"])
         mode = r.get("mode") or "continuous"  # live: watched, not recorded by policy; motion: only when it moves
-        if mode != "continuous":
-            state += f" ({mode}{_(', not recorded') if mode == 'live' else ''})"
+        if mode == "live":
+            state = _("{state} (live, not recorded)").format(state=state)
+        elif mode == "motion":
+            state = _("{state} (motion)").format(state=state)
         out.append([r["id"], r["name"], state,
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
