@@ -226,7 +226,7 @@ class Reporting:
         rep = got["rep"]
         usage = shutil.disk_usage(self.cfg.storage.data_dir)
         achieved = [c["achieved_us"] for c in rep["cameras"] if c["achieved_us"] is not None]
-        states = self.sup.camera_states()
+        states = self.sup.cameras.all()
         enabled = [c.id for c in self.cfg.cameras if c.enabled]
         return {
             "storage": {"total_bytes": usage.total, "free_bytes": usage.free, "reserve_bytes": rep["reserve"]},

@@ -27,6 +27,7 @@ from edged.control.server import ControlServer
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
+from edged.daemon.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from edged.daemon.integrity import TamperGuard
@@ -98,7 +99,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     writer = CatalogWriter(data_dir / CATALOG_FILE, clock)
     alarms = Alarms(writer, clock)
     guard = TamperGuard(data_dir, writer, alarms, clock)
-    monitor = HealthMonitor(cfg, writer, alarms, clock)
+    cameras = CameraStates(clock)  # each camera's recorder state, kept once (design/0040)
+    monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
     space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
     notifier = Notifier()
 
@@ -107,7 +109,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         notifier.ready(status_line(sup, runner, None))
         log.info("ready: recording has started (%s)", steps)
 
-    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, guard=guard, on_segment_opened=space,
+    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, cameras=cameras, guard=guard, on_segment_opened=space,
                      on_recording=announce_ready, clock=clock, early=early)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
                              space=space)

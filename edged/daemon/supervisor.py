@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from edged.alarms import Alarms
+from edged.daemon.camera_states import CameraStates
 from edged.config import CameraConfig, Config
 from edged.daemon.prestart import Early, add_command, assign, spawn_worker, worker_count, worker_settings
 from edged.daemon.health_monitor import HealthMonitor
@@ -115,7 +116,8 @@ class WorkerSlot:
 
 class Supervisor:
     def __init__(self, cfg: Config, writer: CatalogWriter, *, alarms: Alarms | None = None,
-                 health: HealthMonitor | None = None, guard: TamperGuard | None = None,
+                 health: HealthMonitor | None = None, cameras: CameraStates | None = None,
+                 guard: TamperGuard | None = None,
                  on_segment_opened: Callable[[], None] | None = None,
                  on_recording: Callable[[], None] | None = None, workers: int | None = None,
                  clock: Clock = SYSTEM, early: Early | None = None):
@@ -123,7 +125,8 @@ class Supervisor:
         self.cfg = cfg
         self.writer = writer
         self.alarms = alarms        # camera_offline, and the kept tasks' failures
-        self.health = health        # fed the workers' stats, pictures, states and segments
+        self.health = health        # fed the workers' pictures, state changes and segments
+        self.cameras = cameras if cameras is not None else CameraStates(clock)  # fed the states and stats
         self.guard = guard          # told what edged writes itself (the tamper watcher)
         self.on_segment_opened = on_segment_opened  # retention's space check (edged/daemon/retention_runner.py)
         self.on_recording = on_recording  # once, when every worker holds its cameras (READY); never after a stop
@@ -141,10 +144,7 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.last_end: dict[str, int] = {}
         self.gap_reason: dict[str, str] = {}
-        self.stats: dict[str, events.Stats] = {}
         self.events = 0            # progress counter for the watchdog
-        self.states: dict[str, str] = {}
-        self.down_since: dict[str, float] = {}   # monotonic time the camera last stopped recording
         self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
         self.unclosed: dict[str, _Unclosed] = {}  # path -> a segment opened and not yet reported closed
         self.newest: dict[str, str] = {}          # camera -> the path of its newest opened segment
@@ -207,7 +207,7 @@ class Supervisor:
         await self._apply_hold(was)
         if reason is not None:
             for cam in [c for c in self.cfg.cameras if c.enabled]:
-                self.states[cam.id] = OFFLINE
+                self.cameras.mark_offline(cam.id)
                 await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE, "not recording: the data disk is gone",
                                       self.clock.now_us(), None, None, diagnose.STORAGE)
 
@@ -271,9 +271,6 @@ class Supervisor:
         finally:
             for waiter in [*busy, stop]:
                 waiter.cancel()
-
-    def camera_states(self) -> dict[str, str]:
-        return dict(self.states)
 
     def request_stop(self) -> None:
         self.stopping.set()
@@ -416,7 +413,7 @@ class Supervisor:
         cams = set(slot.cameras)
         for cam in cams:
             self.gap_reason[cam] = "recorder worker died"
-            self.states[cam] = OFFLINE
+            self.cameras.mark_offline(cam)
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         self.expect_recovery(cams, done)
         assert self._tg is not None
@@ -497,9 +494,7 @@ class Supervisor:
         self.events += 1
         match ev:
             case events.Stats():
-                self.stats[ev.camera] = ev
-                if self.health is not None:
-                    self.health.on_stats(ev)
+                self.cameras.on_stats(ev)
             case events.Image():
                 if self.health is not None:
                     self.health.on_image(ev)
@@ -512,17 +507,13 @@ class Supervisor:
 
     async def _on_state(self, ev: events.State) -> None:
         cam = ev.camera
-        if ev.state == RECORDING:
-            self.down_since.pop(cam, None)
-        else:
-            self.down_since.setdefault(cam, time.monotonic())  # reconnect attempts don't restart the clock
-        self.states[cam] = ev.state
+        self.cameras.on_state(ev)
         if ev.state == OFFLINE and ev.error:
             self.gap_reason[cam] = ev.error
             newest = self.unclosed.get(self.newest.get(cam, ""))
             if newest is not None:  # the camera closed it before it said this: the error came after
                 newest.after = ev.error
-        public = ev.state if self.health is None else self.health.on_state(cam, ev.state, ev.error, ev.at)
+        public = ev.state if self.health is None else self.health.on_state(cam)
         await self.writer.run(Catalog.set_camera_state, cam, public, ev.error, ev.at, ev.reconnects,
                               ev.last_frame_us, ev.kind)
 
@@ -577,10 +568,10 @@ class Supervisor:
             except TimeoutError:
                 pass
             await self._camera_alarms()
-            stats, self.stats = self.stats, {}
+            stats = self.cameras.take_fresh_stats()
             if stats:
-                rows = [{"id": cam, **{k: getattr(ev, k) for k in keys}, "ts_fixes": ev.ts_fixes + ev.ts_jumps,
-                         "keyframe_interval": ev.keyframe_interval, "clock_skew_us": ev.clock_skew_us,
+                rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
+                         "keyframe_interval": ev["keyframe_interval"], "clock_skew_us": ev["clock_skew_us"],
                          "updated_us": self.clock.now_us()} for cam, ev in stats.items()]
                 await self.writer.run(Catalog.set_camera_stats, rows)
 
@@ -588,12 +579,11 @@ class Supervisor:
         """R1.1: a camera that stopped recording is an alarm (after a short grace for reconnects)."""
         if self.alarms is None:
             return
-        now = time.monotonic()
         for cam in self.cfg.cameras:
             if not cam.enabled or self.held:
                 continue
-            state = self.states.get(cam.id)
-            down = state in (OFFLINE, CONNECTING) and now - self.down_since.get(cam.id, now) > OFFLINE_ALARM_S
+            state = self.cameras.state(cam.id)
+            down = state in (OFFLINE, CONNECTING) and self.cameras.down_for_s(cam.id) > OFFLINE_ALARM_S
             if down:
                 await self.alarms.raise_(f"camera_offline:{cam.id}", "camera_offline", "critical", cam.id,
                                          f"camera {cam.id} is not recording: {self.gap_reason.get(cam.id, state)}")
