@@ -121,6 +121,8 @@ class Plan:
         return sum(d.segment.bytes for d in self.destroy)
 
 
+# Over 60 lines on purpose: one pass's rules in their order (max retention and its graces, then
+# capacity, then the alarms that say what could not be done), read as one decision.
 def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int,
          graces: Iterable[Grace] = ()) -> Plan:
     """Decide one retention pass.

@@ -80,7 +80,7 @@ async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_
             ]
             for ev in feed:
                 await sup.handle(events.decode(events.encode(ev)), 0)
-            sup._forget_unclosed(0)  # the worker ends with paths[5] open: nothing waits for it
+            sup.gaps.forget(0)  # the worker ends with paths[5] open: nothing waits for it
         gaps = await writer.run(lambda c: rows(c.db, "gaps", order="from_us"))
         segs = {r["path"]: r for r in await writer.run(lambda c: rows(c.db, "segments"))}
     finally:
@@ -92,7 +92,7 @@ async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_
     ]
     assert [segs[p]["state"] for p in paths] == [COMPLETE, COMPLETE, COMPLETE, COMPLETE, WRITING, WRITING]
     assert segs[paths[0]]["sha256"] == "cd" * 32 and segs[paths[1]]["end_us"] == T0 + 70 * S
-    assert not sup.unclosed and not sup.newest
+    assert not sup.gaps.unclosed and not sup.gaps.newest
 
 
 def test_camera_states_keep_one_record_of_state_outage_stats_and_reconnects():

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from edged import __version__
 from edged.config import Config
 from mqtt.reporter import Reporter
-from storage import audit, chainhead, retention_store
+from storage import audit, chainhead
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage.cameras import DEGRADED, RECORDING
@@ -28,7 +28,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention_store import retention_report
+from storage.retention_report import destructions_after, retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
@@ -150,7 +150,7 @@ class Reporting:
         def fetch(c: Catalog) -> tuple[list, list, dict]:
             marks = {k: int(v) for k, v in node_table.values(c.db, "mqtt_audit_seq", "mqtt_destruction_id").items()}
             audits = audit.records(c.db, after_seq=marks.get("mqtt_audit_seq", 0), limit=BATCH)
-            gone = retention_store.destructions_after(c.db, marks.get("mqtt_destruction_id", 0), BATCH)
+            gone = destructions_after(c.db, marks.get("mqtt_destruction_id", 0), BATCH)
             return audits, gone, marks
 
         audits, gone, _marks = await self.writer.run(fetch)

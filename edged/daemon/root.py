@@ -181,7 +181,9 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
         else:  # recovery of what the last run left open goes on alongside recording (design/0025)
             started_us = early.started_us if early is not None else clock.now_us()  # the new run's files are after it
-            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, started_us).run
+            recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
+                                       started_us)
+            extra["startup-recovery"] = recovery.run
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
