@@ -54,7 +54,7 @@ def config_hash(cfg: Config) -> str:
 class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
                  commands: dict[str, Callable[[dict[str, Any], Any], Awaitable[Any]]],
-                 on_outbox_full: Callable[[bool], None] | None = None,
+                 on_outbox_full: Callable[[bool], None] | None = None, node_key: NodeKey | None = None,
                  clock: Clock = SYSTEM):
         self.cfg = cfg
         self.clock = clock
@@ -68,7 +68,7 @@ class Reporting:
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
         self._head_every = cfg.mqtt.chain_head_us / 1e6
-        self.node_key: NodeKey | None = None  # signs the chain heads (storage/chainhead.py); set by the daemon
+        self.node_key = node_key  # signs the chain heads (storage/chainhead.py); None: heads go unsigned
         self.session = 0
 
     @property
