@@ -108,7 +108,7 @@ class HealthMonitor:
         image = self.images.get(cam_id)
         fresh = image is not None and now - image["at"] <= 3 * max(hc.sample_interval_us, 1_000_000)
         return health.CameraView(
-            id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_expected),
+            id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_required),
             state=self.cameras.state(cam_id), stats=self.cameras.stats(cam_id),
             image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None)
 
@@ -221,7 +221,7 @@ class HealthMonitor:
         present, _known = health.conditions(view, hc, local_minute(now))
         verdict, reasons = health.compliance(view, hc, local_minute(now))
         active = {k for (c, k), t in self.tracks.items() if c == cam_id and t.active}
-        return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_expected),
+        return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_required),
                 "state": self.cameras.state(cam_id), "last_error": self.cameras.error(cam_id),
                 "stats": self.cameras.stats(cam_id), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},

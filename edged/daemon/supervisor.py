@@ -54,8 +54,9 @@ async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
 
 
 def camera_row(cam: CameraConfig) -> dict[str, Any]:
+    # The catalog column keeps the name of the first schema (storage/migrations.py: m001_initial).
     row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled),
-           "audio_expected": int(cam.audio_expected), "location": cam.location, "kind": cam.kind,
+           "audio_expected": int(cam.audio_required), "location": cam.location, "kind": cam.kind,
            "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact}
     if not cam.enabled:
         row["state"] = DISABLED
