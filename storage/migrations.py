@@ -256,3 +256,21 @@ def m008_request_chains(db: sqlite_utils.Database) -> None:
         ALTER TABLE grants ADD COLUMN approvers TEXT;      -- JSON list, in chain order
         """
     )
+
+
+@migrations()
+def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
+    """A maintenance window says what it protected (R1.7): the footage on record when it began,
+    the catalog copy's hash and whether it is on the footage's own disk; who attended (R8.2); and
+    what was destroyed during it because the disk ran short (design/0043)."""
+    db.executescript(
+        """
+        ALTER TABLE maintenance ADD COLUMN attended_by TEXT;          -- the manager who attended
+        ALTER TABLE maintenance ADD COLUMN protected_segments INTEGER;  -- footage on record at the start
+        ALTER TABLE maintenance ADD COLUMN protected_bytes INTEGER;
+        ALTER TABLE maintenance ADD COLUMN backup_sha256 TEXT;        -- of the catalog copy
+        ALTER TABLE maintenance ADD COLUMN backup_same_disk INTEGER;  -- 1: the copy is on the footage's disk
+        ALTER TABLE maintenance ADD COLUMN yielded_segments INTEGER NOT NULL DEFAULT 0;  -- destroyed in the window
+        ALTER TABLE maintenance ADD COLUMN yielded_bytes INTEGER NOT NULL DEFAULT 0;
+        """
+    )

@@ -333,7 +333,7 @@ def verdict(forecast_us: int | None, min_us: int, breached: bool) -> str:
 
 # retention changes (design/0022) ------------------------------------------------------
 def policy_changes(old: dict, new: dict) -> list[dict]:
-    """What differs between two policy documents (retention_store.policy_doc): one entry per
+    """What differs between two policy documents (retention_grace.policy_doc): one entry per
     setting, {"setting", "old", "new"}, site settings first, then per-camera overrides."""
     out = [{"setting": k, "old": old.get(k), "new": new.get(k)}
            for k in ("min_us", "max_us", "reserve", "on_full") if old.get(k) != new.get(k)]
