@@ -3,15 +3,15 @@
 The daemon talks only to `Reporter`. Durable messages (alarm, audit, retention, inspection,
 command replies) go through the outbox and out in seq order, deleted only on their PUBACK;
 retained messages (status, birth, state, camera states, discovery) are kept in memory,
-newest only, and (re)published on every connect. No broker, a wrong one, bad credentials or
-a TLS failure is a `status` string, logged once per change; recording never depends on it.
+newest only, and (re)published on every connect (mqtt/retained.py). No broker, a wrong one,
+bad credentials or a TLS failure is a `status` string, logged once per change; recording never
+depends on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
@@ -23,8 +23,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
 from mqtt.commands import CommandDesk, Handler
-from mqtt.discovery import discovery_messages
 from mqtt.outbox import OutboxWriter
+from mqtt.retained import Retained
 from mqtt.settings import MqttConfig
 from mqtt.topics import Topics, check_level
 from storage.clock import SYSTEM, Clock
@@ -62,9 +62,7 @@ class Reporter:
                                 target=f"{site_id}/{node}", use_nonce=self._use_nonce,
                                 record=self._record_command, reply=self._reply, clock=clock)
         self._on_command_record = on_command_record
-        self._retained: dict[str, dict[str, Any] | None] = {}  # topic -> newest body (None: clear it)
-        self._dirty: dict[str, None] = {}                      # topics to publish, in order
-        self._retained_changed = asyncio.Event()
+        self.retained = Retained(cfg, self.topics, clock, self._retained_extra)  # status, birth, states
         self._conn: Connection | None = None
         self._inflight: dict[int, int] = {}                     # paho mid -> outbox seq
         self._waiters: dict[int, asyncio.Future] = {}           # mid -> future of a PUBACK we await
@@ -80,20 +78,13 @@ class Reporter:
     # what the daemon calls ----------------------------------------------------------------------
     def set_birth(self, birth: dict) -> None:
         """Version, config hash, session counter, retention policy, cameras, public key."""
-        self._set_retained(self.topics.birth, birth)
-        if self.cfg.homeassistant:
-            fresh = discovery_messages(self.topics, self.cfg.discovery_prefix, birth)
-            for topic in [t for t in self._retained if t.startswith(self.cfg.discovery_prefix + "/")]:
-                if topic not in fresh:
-                    self._set_retained(topic, None)  # a camera that went away: empty its config
-            for topic, body in fresh.items():
-                self._set_retained(topic, body)
+        self.retained.set_birth(birth)
 
     def set_state(self, state: dict) -> None:
-        self._set_retained(self.topics.state, state)
+        self.retained.set(self.topics.state, state)
 
     def set_camera_state(self, camera: str, state: dict) -> None:
-        self._set_retained(self.topics.camera_state(camera), state)
+        self.retained.set(self.topics.camera_state(camera), state)
 
     async def alarm(self, event: dict) -> int:
         """Durable, QoS 1; returns its seq. ``event["id"]`` is the stable alarm id,
@@ -152,21 +143,6 @@ class Reporter:
         self._new_message.set()
         return seq
 
-    def _set_retained(self, topic: str, body: dict | None) -> None:
-        if body is not None:
-            if not isinstance(body, dict):
-                raise TypeError(f"retained MQTT payloads are dicts, not {type(body).__name__}")
-            body = {"ts_us": self.clock.now_us(), **body}
-            json.dumps(body)  # fail here, at the caller, not later in the publishing task
-        self._retained[topic] = body
-        self._dirty[topic] = None
-        self._retained_changed.set()
-
-    def _mark_all(self) -> None:
-        first = [t for t in (self.topics.birth, self.topics.state) if t in self._retained]
-        self._dirty = dict.fromkeys(first + [t for t in self._retained if t not in first])
-        self._retained_changed.set()
-
     def _set_status(self, status: str) -> None:
         if status == self.status:
             return
@@ -224,7 +200,7 @@ class Reporter:
         tasks: list[asyncio.Task] = []
         try:
             conn.publish(self.topics.status, b"online", qos=0, retain=True)
-            self._mark_all()
+            self.retained.mark_all()
             granted = await conn.subscribe(self.topics.cmd_filter)
             if granted.is_failure:
                 log.error("MQTT: the broker refused the subscription to %s (%s): no commands will arrive; "
@@ -235,7 +211,7 @@ class Reporter:
                      conn.protocol_name, self._window)
             await self._flush_acks()  # so the drain does not resend what the last session got acked
             tasks = [asyncio.create_task(self._drain(conn), name="mqtt-drain"),
-                     asyncio.create_task(self._publish_retained(conn), name="mqtt-retained")]
+                     asyncio.create_task(self.retained.publish(conn), name="mqtt-retained")]
             stop = asyncio.ensure_future(stopping.wait())
             try:
                 await asyncio.wait([conn.lost, stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -272,32 +248,13 @@ class Reporter:
         except NotConnected:
             conn.abort()
 
-    async def _publish_retained(self, conn: Connection) -> None:
-        """Only the newest body of each retained topic is ever sent: state is coalesced."""
-        try:
-            while True:
-                while self._dirty:
-                    topic = next(iter(self._dirty))
-                    del self._dirty[topic]
-                    payload = await self._retained_payload(topic)
-                    conn.publish(topic, payload, qos=0, retain=True)
-                    if not payload:
-                        self._retained.pop(topic, None)
-                self._retained_changed.clear()
-                if not self._dirty:
-                    await self._retained_changed.wait()
-        except NotConnected:
-            conn.abort()
-
-    async def _retained_payload(self, topic: str) -> bytes:
-        body = self._retained.get(topic)
-        if body is None:
-            return b""
+    async def _retained_extra(self, topic: str) -> dict[str, Any]:
+        """Read from the outbox as a retained message goes out: the birth's last seq, the state's outbox."""
         if topic == self.topics.birth:
-            body = {**body, "last_seq": await self.outbox.run(Outbox.last_seq)}
-        elif topic == self.topics.state:
-            body = {**body, "outbox": await self.outbox.run(Outbox.stats)}
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()  # UTF-8: Chinese names as written
+            return {"last_seq": await self.outbox.run(Outbox.last_seq)}
+        if topic == self.topics.state:
+            return {"outbox": await self.outbox.run(Outbox.stats)}
+        return {}
 
     async def _goodbye(self, conn: Connection) -> None:
         """Clean stop: let in-flight messages be acknowledged, say "offline", DISCONNECT."""
@@ -390,15 +347,11 @@ class Reporter:
             log.error("reply to command %s not sent: %s", verb, exc)
 
     async def _cmd_rebirth(self, _args: dict, _actor: str) -> dict:
-        self._mark_all()
-        return {"republished": len(self._retained)}
+        self.retained.mark_all()
+        return {"republished": len(self.retained)}
 
     async def _cmd_state(self, _args: dict, _actor: str) -> dict:
-        cameras = self.topics.base + "/camera/"
-        for topic in [self.topics.state, *(t for t in self._retained if t.startswith(cameras))]:
-            if topic in self._retained:
-                self._dirty[topic] = None
-        self._retained_changed.set()
+        self.retained.mark_states()
         return {}
 
 

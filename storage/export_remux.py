@@ -121,7 +121,10 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
 
 def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], from_us: int, to_us: int,
                    pending: list, entry: dict[str, Any], meter: Meter, camera: str) -> None:
-    """Copy the packets of one segment that fall in the range into the clip."""
+    """Copy the packets of one segment that fall in the range into the clip.
+
+    Over 60 lines: one loop over the packets whose state (offsets, the pending keyframe, what is
+    done) the nested steps share; split into functions, that state would travel through every call."""
     base = row["start_us"]  # the wall time of the segment's first keyframe, whose dts is 0
     vidx = v.index
     streams = [v] + ([a] if a is not None else [])

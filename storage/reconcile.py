@@ -157,7 +157,8 @@ async def in_background(fn: Callable[..., T], *args: Any) -> T:
         try:
             value = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-            loop.call_soon_threadsafe(lambda: result.done() or result.set_exception(exc))
+            # bound now: Python unbinds `exc` when the except block ends, before the loop runs this
+            loop.call_soon_threadsafe(lambda e=exc: result.done() or result.set_exception(e))
         else:
             loop.call_soon_threadsafe(lambda: result.done() or result.set_result(value))
 

@@ -121,6 +121,8 @@ class Plan:
         return sum(d.segment.bytes for d in self.destroy)
 
 
+# Over 60 lines on purpose: one pass's rules in their order (max retention and its graces, then
+# capacity, then the alarms that say what could not be done), read as one decision.
 def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int,
          graces: Iterable[Grace] = ()) -> Plan:
     """Decide one retention pass.
@@ -331,7 +333,7 @@ def verdict(forecast_us: int | None, min_us: int, breached: bool) -> str:
 
 # retention changes (design/0022) ------------------------------------------------------
 def policy_changes(old: dict, new: dict) -> list[dict]:
-    """What differs between two policy documents (retention_store.policy_doc): one entry per
+    """What differs between two policy documents (retention_grace.policy_doc): one entry per
     setting, {"setting", "old", "new"}, site settings first, then per-camera overrides."""
     out = [{"setting": k, "old": old.get(k), "new": new.get(k)}
            for k in ("min_us", "max_us", "reserve", "on_full") if old.get(k) != new.get(k)]

@@ -1,5 +1,6 @@
 """The retention engine's I/O shell: feed the planner from the catalog, carry out its plan
-so that a crash at any point leaves nothing half-done, and keep holds and records.
+so that a crash at any point leaves nothing half-done, and keep holds and records. Retention
+changes and their grace: storage/retention_grace.py; reports: storage/retention_report.py.
 
 Blocking: runs on the catalog writer thread. The only code in edged that unlinks footage
 (docs/requirements.md, invariant 4; R1.6).
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -27,19 +27,14 @@ from storage.retention import (
     CAPACITY,
     Destroy,
     Disk,
-    Grace,
     Hold,
     Limits,
     Plan,
     Policy,
     Segment,
-    forecast_by_camera,
-    forecast_retention_us,
-    lowered_max,
     plan,
-    policy_changes,
-    verdict,
 )
+from storage.retention_grace import active_graces
 
 log = logging.getLogger(__name__)
 
@@ -135,63 +130,7 @@ def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Poli
     return Policy(site, overrides, retention.reserve_for(total_bytes), retention.on_full)
 
 
-# retention changes and their grace (design/0022) -------------------------------------------
-POLICY_KEY = "retention_policy"
-NOTICE_KEY = "retention_notice_until"
-
-
-def policy_doc(retention: Any, cameras: Iterable[Any]) -> dict[str, Any]:
-    """The settings whose change goes on the record: min/max retention, reserve, on_full."""
-    reserve = {"bytes": retention.reserve_bytes} if retention.reserve_bytes is not None else \
-        {"percent": retention.reserve_percent}
-    return {"min_us": retention.min_retention_us, "max_us": retention.max_retention_us, "reserve": reserve,
-            "on_full": retention.on_full,
-            "cameras": {c.id: {"min_us": c.min_retention_us, "max_us": c.max_retention_us} for c in cameras
-                        if c.min_retention_us or c.max_retention_us}}
-
-
-def record_policy(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_us: int, now: int, actor: str,
-                  source: str) -> dict[str, Any] | None:
-    """Compare the policy in force with the one last recorded; on a change write the audit
-    record (old and new values), start the grace period of every lowered max, and remember
-    the new policy. Returns the change ({changes, lowered, grace_until_us}) or None. The first
-    policy a catalog sees is stored without a record: nothing changed."""
-    row = next(db.query("SELECT value FROM node WHERE key = ?", [POLICY_KEY]), None)
-    store = ("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-    if row is None:
-        db.execute(store, [POLICY_KEY, json.dumps(doc, sort_keys=True)])
-        return None
-    old = json.loads(row["value"])
-    changes = policy_changes(old, doc)
-    if not changes:
-        return None
-    cams = {r["id"] for r in db.query("SELECT id FROM cameras")} | set(old.get("cameras", {})) | \
-        set(doc.get("cameras", {}))
-    lowered = lowered_max(old, doc, cams)
-    until = now + grace_us
-    with db.atomic():
-        for cam, (old_max, new_max) in lowered.items():
-            db.execute("INSERT INTO retention_grace (camera, at_us, old_max_us, new_max_us, grace_until_us)"
-                       " VALUES (?, ?, ?, ?, ?)", [cam, now, old_max, new_max, until])
-        audit.append(db, actor, "retention.change", {
-            "changes": changes, "old": old, "new": doc, "source": source, "grace_until_us": until,
-            "lowered": {cam: {"old_max_us": a, "new_max_us": b} for cam, (a, b) in lowered.items()}}, at_us=now)
-        db.execute(store, [POLICY_KEY, json.dumps(doc, sort_keys=True)])
-        db.execute(store, [NOTICE_KEY, str(until)])
-    return {"changes": changes, "lowered": lowered, "grace_until_us": until}
-
-
-def notice_until(db: sqlite_utils.Database) -> int | None:
-    """When the grace period of the last retention change ends (its alarm clears then)."""
-    row = next(db.query("SELECT value FROM node WHERE key = ?", [NOTICE_KEY]), None)
-    return None if row is None or row["value"] is None else int(row["value"])
-
-
-def active_graces(db: sqlite_utils.Database, now: int) -> list[Grace]:
-    return [Grace(r["camera"], r["old_max_us"], r["grace_until_us"]) for r in db.query(
-        "SELECT camera, old_max_us, grace_until_us FROM retention_grace WHERE grace_until_us > ?", [now])]
-
-
+# holds released in their grace (design/0022) ------------------------------------------
 def released_in_grace(db: sqlite_utils.Database, now: int, grace_us: int) -> list[Hold]:
     """Holds released early whose footage is still in its grace period (rule 4)."""
     rows = db.query("SELECT * FROM holds WHERE ended_how = 'released' AND ended_us > ?", [now - grace_us])
@@ -402,99 +341,8 @@ def _note(errors: list[str] | None, message: str) -> None:
         errors.append(message)
 
 
-# reports ----------------------------------------------------------------------------
-def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
-                 limit: int) -> list[dict[str, Any]]:
-    """The record of destroyed footage (`cameras` None: every camera), for footage recorded in
-    [from, to) when both are given, by camera then time."""
-    sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
-    if cameras is not None:
-        sql += f" AND camera IN ({','.join('?' * len(cameras))})"
-        params += cameras
-    if from_us is not None and to_us is not None:
-        sql += " AND start_us < ? AND end_us > ?"
-        params += [to_us, from_us]
-    return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
-
-
-def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Destructions in id order after `after_id`, with their pass's disk figures (free_before,
-    reserve): the central office sees whether a destruction for capacity had disk pressure."""
-    return list(db.query("SELECT d.*, p.free_before, p.reserve FROM destructions d LEFT JOIN"
-                         " retention_passes p ON p.id = d.pass_id WHERE d.id > ? ORDER BY d.id LIMIT ?",
-                         [after_id, limit]))
-
-
+# reports (the rest are in storage/retention_report.py) --------------------------------
 def holds(db: sqlite_utils.Database, include_ended: bool = False) -> list[dict[str, Any]]:
     """Holds by id as hold_row shows them (active only unless `include_ended`)."""
     sql = "SELECT id FROM holds" + ("" if include_ended else " WHERE ended_us IS NULL") + " ORDER BY id"
     return [hold_row(db, r["id"]) for r in list(db.query(sql))]
-
-
-def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:
-    """Bytes per second written by each camera over the recent window."""
-    rates = {}
-    for r in db.query("SELECT camera, sum(bytes) AS b, min(start_us) AS s, max(end_us) AS e FROM segments"
-                      " WHERE start_us >= ? AND " + FOOTAGE + " GROUP BY camera", [now - window_us]):
-        span = (r["e"] - r["s"]) / 1e6 if r["e"] and r["s"] else 0
-        rates[r["camera"]] = (r["b"] or 0) / span if span > 0 else 0.0
-    return rates
-
-
-def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
-    total = 0
-    for h in holds:
-        cams = "" if h.cameras is None else " AND camera IN (SELECT value FROM json_each(?))"
-        params: list[Any] = [h.to_us, h.from_us] + ([] if h.cameras is None else [json.dumps(sorted(h.cameras))])
-        total += next(db.query("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE start_us < ? AND end_us > ?"
-                               " AND " + FOOTAGE + cams, params))["b"]
-    return total
-
-
-def breached_cameras(db: sqlite_utils.Database) -> set[str]:
-    """Cameras with an active min_retention_breach alarm: the breach state (design/0024)."""
-    return {r["camera"] for r in db.query(
-        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
-
-
-def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
-    """Per camera, the age of its oldest footage: the retention it achieves (one index probe each)."""
-    return {r["id"]: None if r["s"] is None else now - r["s"] for r in db.query(
-        f"SELECT id, (SELECT min(start_us) FROM segments WHERE camera = cameras.id AND {FOOTAGE}) AS s FROM cameras")}
-
-
-def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
-                     clock: Clock = SYSTEM) -> dict[str, Any]:
-    """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
-    (edgectl retention, and the `state` the central office sees)."""
-    now = clock.now_us()
-    cameras = list(cameras)
-    usage = shutil.disk_usage(data_dir)
-    policy = policy_for(retention, cameras, usage.total)
-    holds = active_holds(db, now)
-    rates = write_rates(db, now)
-    usable, held = usage.total - policy.reserve_bytes, held_bytes(db, holds)
-    site_forecast = forecast_retention_us(usable, held, sum(rates.values()))
-    cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
-    forecasts = forecast_by_camera(usable, held, {c: rates.get(c, 0.0) for c in cam_ids}, policy)
-    breached = breached_cameras(db)
-    graces: dict[str, Grace] = {}
-    for g in active_graces(db, now):
-        if g.camera not in graces or g.until_us > graces[g.camera].until_us:
-            graces[g.camera] = g
-    cams = []
-    modes = {c.id: getattr(c, "mode", "continuous") for c in cameras}  # live: not recorded by policy
-    for cam in cam_ids:
-        limits = policy.limits(cam)
-        oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
-        mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
-        forecast = forecasts.get(cam)
-        cams.append({"camera": cam, "mode": modes.get(cam, "continuous"), "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
-                     "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
-                     "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),
-                     "verdict": verdict(forecast, limits.min_us, cam in breached),
-                     "grace_until_us": graces[cam].until_us if cam in graces else None,
-                     "grace_max_us": graces[cam].max_us if cam in graces else None})
-    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
-            "on_full": policy.on_full, "forecast_us": site_forecast, "grace_us": retention.grace_us,
-            "cameras": cams}

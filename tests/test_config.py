@@ -72,13 +72,13 @@ def test_full_config(tmp_path):
         name="Lobby",
         url=f"rtsp://viewer:{SECRET}@10.0.0.21:554/stream1",
         enabled=True,
-        audio_expected=True,
+        audio_required=True,
         location="Ground floor",
         max_retention_us=120 * DAY,
     )
     assert lobby.redacted_url == "rtsp://viewer:***@10.0.0.21:554/stream1"
     assert car_park.name == "car_park-2"  # name defaults to the id
-    assert car_park.enabled is False and car_park.audio_expected is False and car_park.location == ""
+    assert car_park.enabled is False and car_park.audio_required is False and car_park.location == ""
     assert car_park.redacted_url == "rtsps://10.0.0.22/main"
     assert test.url == "synthetic:?width=1280&height=720&fps=20"
 

@@ -216,7 +216,7 @@ def test_bad_health_settings_name_the_field(tmp_path, text, field, words):
 def test_camera_inventory_and_audio_required(tmp_path):
     cfg = load(tmp_path, CAMERA + 'audio_required = true\nkind = "analogue"\npurpose = "counter"\nmanager = "Chen"\n')
     cam = cfg.cameras[0]
-    assert cam.audio_expected and cam.kind == "analogue" and cam.purpose == "counter" and cam.manager == "Chen"
+    assert cam.audio_required and cam.kind == "analogue" and cam.purpose == "counter" and cam.manager == "Chen"
     err = error_for(tmp_path, CAMERA + 'kind = "dome"\n')
     assert err.field == "cameras[0].kind"
     with pytest.raises(ConfigError):

@@ -14,12 +14,11 @@ from dataclasses import replace
 from edged.config import RetentionConfig
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM, FakeClock
+from storage.retention_grace import policy_doc, record_policy
+from storage.retention_report import retention_report
 from storage.retention_store import (
     add_hold,
-    policy_doc,
-    record_policy,
     release_hold,
-    retention_report,
     run_pass,
 )
 from tests.support.broker import Broker, Subscriber

@@ -80,7 +80,7 @@ async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_
             ]
             for ev in feed:
                 await sup.handle(events.decode(events.encode(ev)), 0)
-            sup._forget_unclosed(0)  # the worker ends with paths[5] open: nothing waits for it
+            sup.gaps.forget(0)  # the worker ends with paths[5] open: nothing waits for it
         gaps = await writer.run(lambda c: rows(c.db, "gaps", order="from_us"))
         segs = {r["path"]: r for r in await writer.run(lambda c: rows(c.db, "segments"))}
     finally:
@@ -92,4 +92,37 @@ async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_
     ]
     assert [segs[p]["state"] for p in paths] == [COMPLETE, COMPLETE, COMPLETE, COMPLETE, WRITING, WRITING]
     assert segs[paths[0]]["sha256"] == "cd" * 32 and segs[paths[1]]["end_us"] == T0 + 70 * S
-    assert not sup.unclosed and not sup.newest
+    assert not sup.gaps.unclosed and not sup.gaps.newest
+
+
+def test_camera_states_keep_one_record_of_state_outage_stats_and_reconnects():
+    """edged/daemon/camera_states.py: what the supervisor's offline alarm and the health
+    monitor both read (design/0040)."""
+    from edged.daemon.camera_states import CameraStates
+
+    clock = FakeClock(T0)
+    cams = CameraStates(clock)
+
+    def state(name: str, error: str | None = None) -> str | None:
+        return cams.on_state(events.State("a", name, error, None, 0, None, clock.now_us()))
+
+    assert state("connecting") is None
+    clock.advance(s=3)
+    assert state("recording") == "connecting"
+    assert cams.down_since_us("a") is None and cams.down_for_s("a") == 0
+    clock.advance(s=60)
+    state("offline", "refused")
+    down_at = clock.now_us()
+    clock.advance(s=4)
+    state("connecting")  # a retry does not restart the outage
+    clock.advance(s=4)
+    state("offline", "refused")
+    assert cams.down_since_us("a") == down_at and cams.down_for_s("a") == pytest.approx(8)
+    assert (cams.state("a"), cams.error("a"), cams.all()) == ("offline", "refused", {"a": "offline"})
+    assert cams.reconnects_within("a", clock.now_us(), 3600 * S) == 1  # recording -> offline once
+    cams.mark_offline("b")
+    assert cams.state("b") == "offline" and cams.down_since_us("b") is None
+    stats = events.Stats("a", 25.0, 1, "h264", 640, 360, 0, T0, None, None, None, 0, None, 0, 0, 0, 0)
+    cams.on_stats(stats)
+    assert cams.stats("a") == events.to_dict(stats)
+    assert cams.take_fresh_stats() == {"a": events.to_dict(stats)} and cams.take_fresh_stats() == {}

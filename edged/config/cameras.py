@@ -31,7 +31,7 @@ class CameraConfig:
     name: str
     url: str
     enabled: bool = True
-    audio_expected: bool = False   # config key audio_required (R1.8, R2.4: duty-desk cameras)
+    audio_required: bool = False   # R1.8, R2.4: duty-desk cameras (old key and catalog column: audio_expected)
     location: str = ""
     min_retention_us: int | None = None  # None: the site's retention.min_retention
     max_retention_us: int | None = None  # None: the site's retention.max_retention
@@ -62,7 +62,7 @@ class CameraConfig:
         # The default repr would print the password into any log line that shows a camera.
         return (
             f"CameraConfig(id={self.id!r}, name={self.name!r}, url={self.redacted_url!r}, "
-            f"enabled={self.enabled!r}, audio_expected={self.audio_expected!r}, "
+            f"enabled={self.enabled!r}, audio_required={self.audio_required!r}, "
             f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
@@ -99,7 +99,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 name=_name(t.get("name", cam_id), f"{path}.name"),
                 url=url,
                 enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
-                audio_expected=_audio_required(t, path),
+                audio_required=_audio_required(t, path),
                 location=_string(t.get("location", ""), f"{path}.location"),
                 min_retention_us=low,
                 max_retention_us=high,

@@ -33,7 +33,7 @@ def settings_in_force(cfg: Any) -> dict[str, Any]:
     """`cfg`: an edged.config.Config."""
     r = cfg.retention
     cameras = [{"id": c.id, "name": c.name, "enabled": c.enabled, "mode": c.mode, "kind": c.kind,
-                "location": c.location, "audio_required": c.audio_expected,
+                "location": c.location, "audio_required": c.audio_required,
                 "min_retention_us": r.min_retention_us if c.min_retention_us is None else c.min_retention_us,
                 "max_retention_us": r.max_retention_us if c.max_retention_us is None else c.max_retention_us,
                 "own_retention": c.min_retention_us is not None or c.max_retention_us is not None,

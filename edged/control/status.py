@@ -20,7 +20,7 @@ from typing import Any, Callable
 from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
-from storage import audit, retention_store
+from storage import audit
 from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
@@ -29,7 +29,7 @@ from storage.catalog import CatalogWriter, segments_between
 from storage.catalog import alarms as catalog_alarms
 from storage.clock import SYSTEM, Clock
 from storage.retention import DAY_US
-from storage.retention_store import retention_report
+from storage.retention_report import destructions, retention_report
 
 
 class StatusOps(Operations):
@@ -148,7 +148,7 @@ class StatusOps(Operations):
         scope = scoped(caller, args.get("camera"))
         start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
         limit = limit_of(args, 10_000)
-        return await self._query(lambda db: retention_store.destructions(db, scope, start, end, limit))
+        return await self._query(lambda db: destructions(db, scope, start, end, limit))
 
     @op("alarms")
     async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """The health monitor: feeds edged.rules.health with what the recorder workers report, raises and
 clears the health alarms, and keeps each camera's health, compliance and state in the catalog.
 
-Fed by the supervisor (stats every 5 s, an image sample every `health.sample_interval`,
-state changes); evaluates every EVAL_S. Reference pictures (`edgectl camera set-reference`)
+Fed by the supervisor (an image sample every `health.sample_interval`, state changes); reads
+each camera's state and stats from their one owner (edged/daemon/camera_states.py); evaluates
+every EVAL_S. Reference pictures (`edgectl camera set-reference`)
 live in the catalog; the newest sample of each camera is kept here to take one from.
 """
 
@@ -12,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +21,13 @@ import numpy as np
 from edged.rules import health
 from edged.alarms import Alarms
 from edged.config import Config
+from edged.daemon.camera_states import CameraStates
 from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
 from storage import audit
 from storage import cameras as camera_table
 from storage import segments as segment_table
-from storage.cameras import OFFLINE, RECORDING, STOPPED
+from storage.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -54,44 +55,29 @@ class ReferenceRefused(Exception):
 
 
 class HealthMonitor:
-    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None, cameras: CameraStates,
+                 clock: Clock = SYSTEM):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer
         self.alarms = alarms
-        self.states: dict[str, str] = {}
-        self.errors: dict[str, str | None] = {}
-        self.stats: dict[str, dict[str, Any]] = {}
+        self.cameras = cameras  # states, errors, stats, reconnects, down-since: read here, fed by the supervisor
         self.images: dict[str, dict[str, Any]] = {}     # newest image event per camera (thumb decoded)
         self.references: dict[str, np.ndarray] = {}
         self.tracks: dict[tuple[str, str], health.Track] = {}
-        self.reconnects: dict[str, deque[int]] = {}
         self.gap_today_s: dict[str, float] = {}
         self.last_segment_us: dict[str, int] = {}
         self.samples: dict[str, int] = {}   # image samples checked since start, per camera
-        self.down_since: dict[str, int] = {}  # when a camera stopped recording (an outage not yet a gap row)
         self.midnight_us = 0
         self._written: dict[str, dict[str, Any]] = {}  # the camera rows as last written
         self._last_gaps = 0.0
 
     # inputs from the supervisor -------------------------------------------------------
-    def on_state(self, cam: str, state: str, error: str | None, at_us: int) -> str:
-        """Record a recorder state change; returns the camera's public state."""
-        if state == OFFLINE and self.states.get(cam) == RECORDING:
-            q = self.reconnects.setdefault(cam, deque(maxlen=1000))
-            q.append(at_us)
-        self.states[cam] = state
-        self.errors[cam] = error
-        if state == RECORDING:
-            self.down_since.pop(cam, None)
-        else:
-            self.down_since.setdefault(cam, at_us)
-        if state != RECORDING:
+    def on_state(self, cam: str) -> str:
+        """The camera's recorder state changed (already in `cameras`); returns its public state."""
+        if self.cameras.state(cam) != RECORDING:
             self.images.pop(cam, None)  # a sample from before the outage says nothing now
         return self._public(cam)
-
-    def on_stats(self, ev: events.Stats) -> None:
-        self.stats[ev.camera] = events.to_dict(ev)
 
     def on_image(self, event: events.Image) -> None:
         cam = event.camera
@@ -112,9 +98,9 @@ class HealthMonitor:
     def _public(self, cam: str) -> str:
         camcfg = self.cfg.camera(cam)
         if camcfg is None:  # removed from the config: its recorder says "stopped", and so do we
-            return self.states.get(cam) or STOPPED
+            return self.cameras.state(cam) or STOPPED
         degraded = any(t.active for (c, _k), t in self.tracks.items() if c == cam)
-        return health.camera_state(camcfg.enabled, self.states.get(cam), degraded)
+        return health.camera_state(camcfg.enabled, self.cameras.state(cam), degraded)
 
     def view(self, cam_id: str, now: int) -> health.CameraView:
         cam = self.cfg.camera(cam_id)
@@ -122,8 +108,8 @@ class HealthMonitor:
         image = self.images.get(cam_id)
         fresh = image is not None and now - image["at"] <= 3 * max(hc.sample_interval_us, 1_000_000)
         return health.CameraView(
-            id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_expected),
-            state=self.states.get(cam_id), stats=self.stats.get(cam_id),
+            id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_required),
+            state=self.cameras.state(cam_id), stats=self.cameras.stats(cam_id),
             image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None)
 
     async def evaluate(self, now: int | None = None) -> None:
@@ -160,17 +146,17 @@ class HealthMonitor:
     def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
         """What the catalog's camera row does not already hold (rates, resolution, keyframe
         interval, clock skew and last packet are its columns; alarms are in `alarms`)."""
-        s = self.stats.get(cam) or {}
+        s = self.cameras.stats(cam) or {}
         return {
             "audio_arriving": bool(s.get("audio_packets", s.get("audio"))),
-            "reconnects_1h": sum(now - t <= HOUR_US for t in self.reconnects.get(cam, ())),
+            "reconnects_1h": self.cameras.reconnects_within(cam, now, HOUR_US),
             "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
             "samples": self.samples.get(cam, 0), "conditions": present,
         }
 
     def gap_today(self, cam: str, now: int) -> float:
         """Seconds without footage today: the recorded gaps, plus an outage still going on."""
-        down = self.down_since.get(cam)
+        down = self.cameras.down_since_us(cam)
         open_s = 0.0 if down is None or now <= self.midnight_us else (now - max(down, self.midnight_us)) / 1e6
         return self.gap_today_s.get(cam, 0.0) + open_s
 
@@ -235,9 +221,9 @@ class HealthMonitor:
         present, _known = health.conditions(view, hc, local_minute(now))
         verdict, reasons = health.compliance(view, hc, local_minute(now))
         active = {k for (c, k), t in self.tracks.items() if c == cam_id and t.active}
-        return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_expected),
-                "state": self.states.get(cam_id), "last_error": self.errors.get(cam_id),
-                "stats": self.stats.get(cam_id), "image_fresh": view.image is not None,
+        return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_required),
+                "state": self.cameras.state(cam_id), "last_error": self.cameras.error(cam_id),
+                "stats": self.cameras.stats(cam_id), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
                 "clock_tolerance_us": hc.clock_tolerance_us}

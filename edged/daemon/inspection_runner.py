@@ -7,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
+from edged.ports import Outlet
 from storage import audit
 from storage import inspections as inspection_table
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
+
+if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds it
+    from edged.daemon.health_monitor import HealthMonitor
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +36,14 @@ def local_tz():
 
 
 class InspectionRunner:
-    def __init__(self, cfg: Config, writer: CatalogWriter, monitor: Any, alarms: Alarms | None,
-                 clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, monitor: HealthMonitor, alarms: Alarms | None,
+                 clock: Clock = SYSTEM, *, publish: Outlet[dict[str, Any]] | None = None):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
         self.monitor = monitor
         self.alarms = alarms
-        self.publish: Callable[[dict[str, Any]], Awaitable[Any]] | None = None  # the MQTT inspection topic
+        self.publish = publish or Outlet("inspection publish")  # the MQTT inspection topic
         self.next_due_us: int | None = None
         self.deadlines = DeadlineWatch(lambda: self.cfg, writer, alarms, clock)  # the register, the audit
 
@@ -72,8 +76,6 @@ class InspectionRunner:
         return run
 
     async def _publish(self, body: dict[str, Any]) -> None:
-        if self.publish is None:
-            return
         try:
             await self.publish(body)
         except Exception as exc:  # noqa: BLE001 - reporting never stops an inspection

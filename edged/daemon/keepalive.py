@@ -29,7 +29,7 @@ STATUS_EVERY_S = 5.0
 
 
 def status_line(sup: Supervisor, runner: RetentionRunner, reporter_status: str | None) -> str:
-    states = sup.camera_states()
+    states = sup.cameras.all()
     enabled = [c for c in sup.cfg.cameras if c.enabled]
     recording = sum(1 for c in enabled if states.get(c.id) == RECORDING)
     free = shutil.disk_usage(sup.cfg.storage.data_dir).free

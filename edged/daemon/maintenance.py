@@ -95,7 +95,6 @@ class Maintenance:
         self._opening: dict[str, Any] | None = None  # a window being opened: protected from its first moment
         self.after_end: Callable[[], None] | None = None   # retention runs at once: destruction resumes
         self._lock = asyncio.Lock()
-        alarms.downgrade = self.excuses
 
     @property
     def data_dir(self) -> Path:

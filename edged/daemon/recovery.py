@@ -1,11 +1,12 @@
-"""Crash recovery at start-up, alongside recording rather than before it (design/0025).
+"""Crash recovery alongside recording rather than before it (design/0025): at start-up, and
+after a recorder worker died.
 
 What the last run left open is cut back to its last whole fragment, fsynced and hashed; under
 a page cache full of dirty pages each fsync can take seconds, so it must not hold the cameras
 back. Recording starts first; this runs as a supervised task: the file work on its own
 thread, the catalog updates on the writer thread, then the tail of the disk is compared
 with the catalog, skipping what the new run has written. Each camera's first gap is
-measured once its old segment is recovered (Supervisor.expect_recovery).
+measured once its old segment is recovered (edged/daemon/gaps.py: Gaps.expect_recovery).
 """
 
 from __future__ import annotations
@@ -13,27 +14,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from edged.alarms import Alarms
+from edged.daemon.gaps import Gaps
+from recorder import diagnose
 from storage import audit
-from storage.catalog import CatalogWriter
+from storage.cameras import OFFLINE
+from storage.catalog import WRITING, Catalog, CatalogWriter
 from storage.reconcile import Report, apply_outcomes, in_background, open_before, reconcile, salvage_rows
+
+Expect = Callable[[str, str], None]  # the tamper guard's "edged itself changes this file"
 
 log = logging.getLogger(__name__)
 
 
 class StartupRecovery:
-    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, sup: Any, guard: Any, started_us: int):
-        self.data_dir, self.writer, self.alarms, self.sup, self.guard = data_dir, writer, alarms, sup, guard
+    def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, gaps: Gaps, cameras: Iterable[str],
+                 expect: Expect | None, started_us: int):
+        self.data_dir, self.writer, self.alarms, self.expect = data_dir, writer, alarms, expect
         self.started_us = started_us
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
-        sup.expect_recovery([c.id for c in sup.cfg.cameras], self.done)
+        gaps.expect_recovery(cameras, self.done)
 
     async def run(self, _stopping: asyncio.Event) -> None:
         t0 = time.monotonic()
-        expect = self.guard.expect if self.guard is not None else None
+        expect = self.expect
         report = Report()
         try:
             rows = await self.writer.run(open_before, self.started_us)
@@ -52,3 +60,26 @@ class StartupRecovery:
             await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
                                      f"{len(report.missing)} footage files vanished while edged was not running "
                                      f"(first: {report.missing[0]})", {"paths": report.missing[:100]})
+
+
+async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Expect | None, cams: set[str],
+                              died_us: int, what: str, done: asyncio.Future) -> None:
+    """Close what a dead worker left open, so its cameras' footage counts: the cameras are
+    offline on the record, and their `writing` segments are cut back, fsynced and hashed on a
+    thread of their own, off the restart's path; `done` is set when the catalog has it all."""
+    try:
+        def mark(c: Catalog) -> list[dict[str, Any]]:
+            with c.db.atomic():
+                for cam in cams:
+                    c.set_camera_state(cam, OFFLINE, "recorder worker died", died_us, kind=diagnose.WORKER_DIED)
+            return [r for r in c.segments_in(WRITING) if r["camera"] in cams and r["start_us"] < died_us]
+
+        rows = await writer.run(mark)
+        started = time.monotonic()
+        outcomes = await in_background(salvage_rows, data_dir, rows, expect or (lambda _p, _k: None), writer.clock)
+        report = Report()
+        await writer.run(apply_outcomes, outcomes, report)
+        log.info("after %s: %s in %.2f s", what, report.summary(), time.monotonic() - started)
+    finally:
+        if not done.done():
+            done.set_result(None)

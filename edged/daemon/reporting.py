@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from edged import __version__
 from edged.config import Config
 from mqtt.reporter import Reporter
-from storage import audit, chainhead, retention_store
+from storage import audit, chainhead
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage.cameras import DEGRADED, RECORDING
@@ -28,7 +28,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention_store import retention_report
+from storage.retention_report import destructions_after, retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
@@ -54,7 +54,7 @@ def config_hash(cfg: Config) -> str:
 class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
                  commands: dict[str, Callable[[dict[str, Any], Any], Awaitable[Any]]],
-                 on_outbox_full: Callable[[bool], None] | None = None,
+                 on_outbox_full: Callable[[bool], None] | None = None, node_key: NodeKey | None = None,
                  clock: Clock = SYSTEM):
         self.cfg = cfg
         self.clock = clock
@@ -68,7 +68,7 @@ class Reporting:
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
         self._head_every = cfg.mqtt.chain_head_us / 1e6
-        self.node_key: NodeKey | None = None  # signs the chain heads (storage/chainhead.py); set by the daemon
+        self.node_key = node_key  # signs the chain heads (storage/chainhead.py); None: heads go unsigned
         self.session = 0
 
     @property
@@ -158,7 +158,7 @@ class Reporting:
         def fetch(c: Catalog) -> tuple[list, list, dict]:
             marks = {k: int(v) for k, v in node_table.values(c.db, "mqtt_audit_seq", "mqtt_destruction_id").items()}
             audits = audit.records(c.db, after_seq=marks.get("mqtt_audit_seq", 0), limit=BATCH)
-            gone = retention_store.destructions_after(c.db, marks.get("mqtt_destruction_id", 0), BATCH)
+            gone = destructions_after(c.db, marks.get("mqtt_destruction_id", 0), BATCH)
             return audits, gone, marks
 
         audits, gone, _marks = await self.writer.run(fetch)
@@ -237,7 +237,7 @@ class Reporting:
         rep = got["rep"]
         usage = shutil.disk_usage(self.cfg.storage.data_dir)
         achieved = [c["achieved_us"] for c in rep["cameras"] if c["achieved_us"] is not None]
-        states = self.sup.camera_states()
+        states = self.sup.cameras.all()
         enabled = [c.id for c in self.cfg.cameras if c.enabled]
         return {
             "storage": {"total_bytes": usage.total, "free_bytes": usage.free, "reserve_bytes": rep["reserve"]},

@@ -25,19 +25,14 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.clock import SYSTEM, Clock
 from storage.retention import DAY_US, breaches, forecast_retention_us, utc
+from storage.retention_grace import notice_until, policy_doc, record_policy
+from storage.retention_report import breached_cameras, held_bytes, oldest_ages, write_rates
 from storage.retention_store import (
     PassResult,
     InUse,
     active_holds,
-    breached_cameras,
-    held_bytes,
-    notice_until,
-    oldest_ages,
-    policy_doc,
     policy_for,
-    record_policy,
     run_pass,
-    write_rates,
 )
 
 log = logging.getLogger(__name__)

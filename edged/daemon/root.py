@@ -27,6 +27,7 @@ from edged.control.server import ControlServer
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
+from edged.daemon.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from edged.daemon.integrity import TamperGuard
@@ -41,6 +42,7 @@ from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
 from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
+from edged.ports import Check, Outlet
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
 from storage import node as node_table
@@ -96,9 +98,14 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         raise_nofile()
     clock = SYSTEM  # the one clock (design/0034): every part below is handed it
     writer = CatalogWriter(data_dir / CATALOG_FILE, clock)
-    alarms = Alarms(writer, clock)
+    # Ports (edged/ports.py) for the parts that need each other: connected below, before anything runs.
+    alarm_out: Outlet[dict[str, Any]] = Outlet("alarm publish")            # -> MQTT reporting
+    inspection_out: Outlet[dict[str, Any]] = Outlet("inspection publish")  # -> MQTT reporting
+    excused = Check("alarm downgrade")                                     # <- the maintenance window
+    alarms = Alarms(writer, clock, publish=alarm_out, downgrade=excused)
     guard = TamperGuard(data_dir, writer, alarms, clock)
-    monitor = HealthMonitor(cfg, writer, alarms, clock)
+    cameras = CameraStates(clock)  # each camera's recorder state, kept once (design/0040)
+    monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
     space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
     notifier = Notifier()
 
@@ -107,14 +114,15 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         notifier.ready(status_line(sup, runner, None))
         log.info("ready: recording has started (%s)", steps)
 
-    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, guard=guard, on_segment_opened=space,
+    sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, cameras=cameras, guard=guard, on_segment_opened=space,
                      on_recording=announce_ready, clock=clock, early=early)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
                              space=space)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
-    inspector = InspectionRunner(cfg, writer, monitor, alarms, clock)
+    inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)
     maintenance = Maintenance(cfg, writer, alarms, clock)
     runner.protecting, maintenance.after_end = maintenance.protecting, runner.poke  # R1.7: no destruction in a window
+    excused.connect(maintenance.excuses)
     viewer = ViewerService(cfg, writer, clock)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
@@ -142,20 +150,6 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                               "the MQTT outbox is full: messages for the central office are being refused"),
                    "outbox-alarm")
 
-    reporting = Reporting(cfg, writer, sup, runner,
-                          commands={"hold": holds.mqtt_command, "inspect": inspections.run},
-                          on_outbox_full=outbox_full, clock=clock)
-    if cfg.mqtt.enabled:
-        alarms.publish = reporting.alarm
-        inspector.publish = reporting.reporter.inspection
-        sup.motion.publish = reporting.event
-    keepalive = Keepalive(notifier, sup, writer, runner, reporting)
-
-    async def retention_and_birth(new: Config) -> None:
-        await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
-        reporting.refresh(new)
-
-    reload_hooks.append(retention_and_birth)
     try:
         try:  # the node's Ed25519 key signs exports; its public half goes in the MQTT birth
             node_key = await _node_key(writer, data_dir)
@@ -163,8 +157,21 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         except nodekey.NodeKeyError as exc:
             log.critical("%s", exc)
             return 1
+        reporting = Reporting(cfg, writer, sup, runner,
+                              commands={"hold": holds.mqtt_command, "inspect": inspections.run},
+                              on_outbox_full=outbox_full, node_key=node_key, clock=clock)
+        if cfg.mqtt.enabled:
+            alarm_out.connect(reporting.alarm)
+            inspection_out.connect(reporting.reporter.inspection)
+            sup.motion.publish = reporting.event  # motion events on the `event` topic (design/0045)
+        keepalive = Keepalive(notifier, sup, writer, runner, reporting)
+
+        async def retention_and_birth(new: Config) -> None:
+            await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
+            reporting.refresh(new)
+
+        reload_hooks.append(retention_and_birth)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
-        reporting.node_key = node_key
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
         await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
         steps.mark("cameras")
@@ -180,7 +187,9 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
         else:  # recovery of what the last run left open goes on alongside recording (design/0025)
             started_us = early.started_us if early is not None else clock.now_us()  # the new run's files are after it
-            extra["startup-recovery"] = StartupRecovery(data_dir, writer, alarms, sup, guard, started_us).run
+            recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
+                                       started_us)
+            extra["startup-recovery"] = recovery.run
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,

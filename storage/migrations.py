@@ -1,0 +1,314 @@
+"""The catalog's schema, one migration at a time (sqlite-utils' Migrations, applied in the
+order they are defined here by `storage.catalog.open_db`).
+
+Add a migration at the end, named `mNNN_what`, never edit one that has shipped: a catalog
+records which it has applied. `migrations` is the one object; `storage.catalog` re-exports it.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from storage import audit, people_store
+
+migrations = Migrations("edged.catalog")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE cameras (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            url TEXT NOT NULL,              -- redacted: never a password
+            enabled INTEGER NOT NULL,
+            audio_expected INTEGER NOT NULL DEFAULT 0,
+            location TEXT NOT NULL DEFAULT '',
+            configured INTEGER NOT NULL DEFAULT 1,  -- 0 once removed from the config
+            state TEXT NOT NULL DEFAULT 'connecting',
+            state_since_us INTEGER,
+            last_error TEXT,
+            last_packet_us INTEGER,
+            fps REAL, bitrate INTEGER, codec TEXT, width INTEGER, height INTEGER, audio INTEGER,
+            lateness_us INTEGER,            -- packet arrival minus its mapped wall time
+            reconnects INTEGER NOT NULL DEFAULT 0,
+            ts_fixes INTEGER NOT NULL DEFAULT 0,
+            updated_us INTEGER
+        );
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            start_us INTEGER NOT NULL,
+            end_us INTEGER,
+            path TEXT NOT NULL UNIQUE,       -- relative to the data folder
+            bytes INTEGER,
+            frames INTEGER,
+            codec TEXT, width INTEGER, height INTEGER, audio INTEGER,
+            sha256 TEXT,
+            state TEXT NOT NULL,
+            created_us INTEGER NOT NULL,
+            closed_us INTEGER,
+            note TEXT
+        );
+        CREATE INDEX segments_camera_start ON segments(camera, start_us);
+        CREATE INDEX segments_open ON segments(state) WHERE state = 'writing';
+        CREATE TABLE gaps (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX gaps_camera_from ON gaps(camera, from_us);
+        CREATE TABLE node (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        );
+        """
+    )
+
+
+# Over 60 lines on purpose: one schema step's DDL, read as the tables it makes.
+@migrations()
+def m002_retention(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The oldest footage first, for the capacity rule of the retention engine.
+        CREATE INDEX segments_footage_start ON segments(start_us) WHERE state IN ('complete', 'recovered');
+        -- Rows being destroyed: moved here in the same transaction as their record is written,
+        -- removed once the file is unlinked and its folder fsynced. Start-up finishes the rest.
+        CREATE TABLE garbage (
+            segment_id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL
+        );
+        -- The permanent record of every destruction (R1.6): never deleted.
+        CREATE TABLE destructions (
+            id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL,
+            camera TEXT NOT NULL,
+            start_us INTEGER NOT NULL,
+            end_us INTEGER,
+            path TEXT NOT NULL,
+            bytes INTEGER,
+            sha256 TEXT,
+            reason TEXT NOT NULL,
+            destroyed_us INTEGER NOT NULL,
+            pass_id INTEGER NOT NULL
+        );
+        CREATE INDEX destructions_camera_start ON destructions(camera, start_us);
+        CREATE TABLE retention_passes (
+            id INTEGER PRIMARY KEY,
+            started_us INTEGER NOT NULL,
+            finished_us INTEGER,
+            destroyed INTEGER NOT NULL DEFAULT 0,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            free_before INTEGER, free_after INTEGER, reserve INTEGER,
+            note TEXT
+        );
+        CREATE TABLE holds (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- evidence | legal
+            cameras TEXT,                     -- JSON list; NULL: every camera
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            case_ref TEXT NOT NULL,
+            placed_by TEXT NOT NULL,
+            placed_us INTEGER NOT NULL,
+            expires_us INTEGER,               -- NULL for a legal hold
+            ended_us INTEGER,                 -- released or expired
+            ended_how TEXT,                   -- released | expired
+            ended_by TEXT,
+            end_reason TEXT,
+            approved_by TEXT
+        );
+        CREATE TABLE alarms (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,                -- stable: kind[:camera]; one active row per key
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            camera TEXT,
+            message TEXT NOT NULL,
+            detail TEXT,                      -- JSON
+            raised_us INTEGER NOT NULL,
+            updated_us INTEGER NOT NULL,
+            cleared_us INTEGER
+        );
+        CREATE UNIQUE INDEX alarms_active ON alarms(key) WHERE cleared_us IS NULL;
+        """
+    )
+
+
+@migrations()
+def m003_audit_and_maintenance(db: sqlite_utils.Database) -> None:
+    audit.ensure_table(db)
+    db.executescript(
+        """
+        CREATE TABLE maintenance (
+            id INTEGER PRIMARY KEY,
+            reason TEXT NOT NULL,
+            began_by TEXT NOT NULL,
+            began_us INTEGER NOT NULL,
+            backup TEXT,                  -- consistent copy of the catalog taken at the start
+            verified INTEGER,             -- recent segments whose hash was checked
+            mismatches TEXT,              -- JSON list of paths whose hash did not match
+            ended_by TEXT,
+            ended_us INTEGER,
+            end_note TEXT
+        );
+        CREATE UNIQUE INDEX maintenance_open ON maintenance((1)) WHERE ended_us IS NULL;
+        """
+    )
+
+
+@migrations()
+def m004_health(db: sqlite_utils.Database) -> None:
+    """Camera health, the camera inventory (R3.5), reference pictures and inspections (R3.1-R3.2)."""
+    for col, typ in (("kind", "TEXT NOT NULL DEFAULT 'network'"), ("purpose", "TEXT NOT NULL DEFAULT ''"),
+                     ("coverage", "TEXT NOT NULL DEFAULT ''"), ("manager", "TEXT NOT NULL DEFAULT ''"),
+                     ("contact", "TEXT NOT NULL DEFAULT ''"), ("keyframe_interval", "REAL"),
+                     ("clock_skew_us", "INTEGER"), ("image", "TEXT"), ("health", "TEXT"),
+                     ("compliance", "TEXT"), ("compliance_reasons", "TEXT")):
+        db.execute(f"ALTER TABLE cameras ADD COLUMN {col} {typ}")
+    db.executescript(
+        """
+        CREATE TABLE camera_references (
+            camera TEXT PRIMARY KEY,
+            thumb BLOB NOT NULL,              -- downscaled grey picture, row-major uint8
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            set_by TEXT NOT NULL,
+            set_us INTEGER NOT NULL
+        );
+        CREATE TABLE inspection_runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- scheduled | manual
+            due_us INTEGER,                   -- the scheduled time (NULL for a manual run)
+            ran_us INTEGER NOT NULL,
+            ran_by TEXT NOT NULL,
+            cameras INTEGER NOT NULL,
+            anomalies INTEGER NOT NULL,
+            inspector TEXT,                   -- the technician's signature (name as typed, and account)
+            signed_us INTEGER,
+            supervisor TEXT,                  -- the countersignature
+            countersigned_us INTEGER
+        );
+        CREATE UNIQUE INDEX inspection_runs_due ON inspection_runs(due_us) WHERE due_us IS NOT NULL;
+        CREATE TABLE inspections (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES inspection_runs(id),
+            camera TEXT NOT NULL,
+            at_us INTEGER NOT NULL,
+            items TEXT NOT NULL,              -- JSON {item: {"ok": bool, "detail": str}}
+            ok INTEGER NOT NULL,
+            anomalies TEXT NOT NULL,          -- what was found, for the register
+            handling TEXT                     -- the technician's handling note
+        );
+        CREATE INDEX inspections_run ON inspections(run_id);
+        """
+    )
+
+
+@migrations()
+def m005_people(db: sqlite_utils.Database) -> None:
+    """Accounts, sessions, failed logins, retrieval requests, grants and exports (R4, R5, R7)."""
+    people_store.create_tables(db)
+
+
+@migrations()
+def m006_login_client_and_retention_grace(db: sqlite_utils.Database) -> None:
+    """The client address of a failed login; the grace periods of lowered max retentions (design/0022)."""
+    db.execute("ALTER TABLE login_failures ADD COLUMN client TEXT")
+    db.executescript(
+        """
+        CREATE TABLE retention_grace (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL,
+            at_us INTEGER NOT NULL,           -- when the lower max took effect
+            old_max_us INTEGER NOT NULL,      -- kept until grace_until_us
+            new_max_us INTEGER NOT NULL,
+            grace_until_us INTEGER NOT NULL
+        );
+        CREATE INDEX retention_grace_until ON retention_grace(grace_until_us);
+        """
+    )
+
+
+@migrations()
+def m007_camera_error_kind(db: sqlite_utils.Database) -> None:
+    """Why a camera is not recording as a stable word for scripts (recorder/diagnose.py's kinds),
+    beside `last_error`'s sentence (design/0024)."""
+    db.execute("ALTER TABLE cameras ADD COLUMN error_kind TEXT")
+
+
+@migrations()
+def m008_request_chains(db: sqlite_utils.Database) -> None:
+    """Site policy (design/0036): a request keeps the approval chain it was filed under, the
+    steps signed so far and its copy rules; a grant names every approver."""
+    db.executescript(
+        """
+        ALTER TABLE requests ADD COLUMN chain TEXT;        -- JSON [{name, approvers}]; NULL: one approver
+        ALTER TABLE requests ADD COLUMN steps TEXT;        -- JSON [{step, name, by, at_us, approve, reason}]
+        ALTER TABLE requests ADD COLUMN copy_to TEXT;      -- anyone | requester (copies only)
+        ALTER TABLE requests ADD COLUMN receipt INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE grants ADD COLUMN approvers TEXT;      -- JSON list, in chain order
+        """
+    )
+
+
+@migrations()
+def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
+    """A maintenance window says what it protected (R1.7): the footage on record when it began,
+    the catalog copy's hash and whether it is on the footage's own disk; who attended (R8.2); and
+    what was destroyed during it because the disk ran short (design/0043)."""
+    db.executescript(
+        """
+        ALTER TABLE maintenance ADD COLUMN attended_by TEXT;          -- the manager who attended
+        ALTER TABLE maintenance ADD COLUMN protected_segments INTEGER;  -- footage on record at the start
+        ALTER TABLE maintenance ADD COLUMN protected_bytes INTEGER;
+        ALTER TABLE maintenance ADD COLUMN backup_sha256 TEXT;        -- of the catalog copy
+        ALTER TABLE maintenance ADD COLUMN backup_same_disk INTEGER;  -- 1: the copy is on the footage's disk
+        ALTER TABLE maintenance ADD COLUMN yielded_segments INTEGER NOT NULL DEFAULT 0;  -- destroyed in the window
+        ALTER TABLE maintenance ADD COLUMN yielded_bytes INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+
+
+@migrations()
+def m011_motion_events(db: sqlite_utils.Database) -> None:
+    """Recording modes (design/0038): motion events, why a camera has no footage for a while
+    by policy (no motion, live mode: not gaps), and each camera's mode. storage/events.py."""
+    db.executescript(
+        """
+        CREATE TABLE motion_events (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            start_us INTEGER NOT NULL,
+            end_us INTEGER,                  -- NULL: going on, or cut short by a stop
+            peak REAL,                       -- the largest moving share of the picture
+            thumb BLOB,                      -- a small JPEG of the most moving picture
+            created_us INTEGER NOT NULL
+        );
+        CREATE INDEX motion_events_camera_start ON motion_events(camera, start_us);
+        CREATE TABLE not_recorded (
+            id INTEGER PRIMARY KEY,
+            camera TEXT NOT NULL REFERENCES cameras(id),
+            from_us INTEGER NOT NULL,
+            to_us INTEGER NOT NULL,
+            reason TEXT NOT NULL             -- storage/events.py NO_MOTION, LIVE_MODE
+        );
+        CREATE INDEX not_recorded_camera_from ON not_recorded(camera, from_us);
+        ALTER TABLE cameras ADD COLUMN mode TEXT NOT NULL DEFAULT 'continuous';
+        """
+    )
+
+
+@migrations()
+def m012_camera_inventory(db: sqlite_utils.Database) -> None:
+    """The inventory's recording period, machine room and asset number (R3.5), and when each
+    camera's inventory entry last changed: the public notice shows when the list last changed."""
+    for col in ("recording_period", "machine_room", "asset_number"):
+        db.execute(f"ALTER TABLE cameras ADD COLUMN {col} TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE cameras ADD COLUMN listed_us INTEGER")  # NULL: not changed since the upgrade

@@ -1,0 +1,110 @@
+"""What retention has achieved and will achieve, and what it destroyed: the reports behind
+`edgectl retention`/`destructions`, the retention runner's alarms and the MQTT `state` and
+`retention` messages. Read-only queries.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlite_utils
+
+from storage.catalog import FOOTAGE
+from storage.clock import SYSTEM, Clock
+from storage.retention import Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
+from storage.retention_grace import active_graces
+from storage.retention_store import active_holds, policy_for
+
+def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
+                 limit: int) -> list[dict[str, Any]]:
+    """The record of destroyed footage (`cameras` None: every camera), for footage recorded in
+    [from, to) when both are given, by camera then time."""
+    sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
+    if cameras is not None:
+        sql += f" AND camera IN ({','.join('?' * len(cameras))})"
+        params += cameras
+    if from_us is not None and to_us is not None:
+        sql += " AND start_us < ? AND end_us > ?"
+        params += [to_us, from_us]
+    return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
+
+
+def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Destructions in id order after `after_id`, with their pass's disk figures (free_before,
+    reserve): the central office sees whether a destruction for capacity had disk pressure."""
+    return list(db.query("SELECT d.*, p.free_before, p.reserve FROM destructions d LEFT JOIN"
+                         " retention_passes p ON p.id = d.pass_id WHERE d.id > ? ORDER BY d.id LIMIT ?",
+                         [after_id, limit]))
+
+
+def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:
+    """Bytes per second written by each camera over the recent window."""
+    rates = {}
+    for r in db.query("SELECT camera, sum(bytes) AS b, min(start_us) AS s, max(end_us) AS e FROM segments"
+                      " WHERE start_us >= ? AND " + FOOTAGE + " GROUP BY camera", [now - window_us]):
+        span = (r["e"] - r["s"]) / 1e6 if r["e"] and r["s"] else 0
+        rates[r["camera"]] = (r["b"] or 0) / span if span > 0 else 0.0
+    return rates
+
+
+def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
+    total = 0
+    for h in holds:
+        cams = "" if h.cameras is None else " AND camera IN (SELECT value FROM json_each(?))"
+        params: list[Any] = [h.to_us, h.from_us] + ([] if h.cameras is None else [json.dumps(sorted(h.cameras))])
+        total += next(db.query("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE start_us < ? AND end_us > ?"
+                               " AND " + FOOTAGE + cams, params))["b"]
+    return total
+
+
+def breached_cameras(db: sqlite_utils.Database) -> set[str]:
+    """Cameras with an active min_retention_breach alarm: the breach state (design/0024)."""
+    return {r["camera"] for r in db.query(
+        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+
+
+def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
+    """Per camera, the age of its oldest footage: the retention it achieves (one index probe each)."""
+    return {r["id"]: None if r["s"] is None else now - r["s"] for r in db.query(
+        f"SELECT id, (SELECT min(start_us) FROM segments WHERE camera = cameras.id AND {FOOTAGE}) AS s FROM cameras")}
+
+
+def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
+                     clock: Clock = SYSTEM) -> dict[str, Any]:
+    """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
+    (edgectl retention, and the `state` the central office sees)."""
+    now = clock.now_us()
+    cameras = list(cameras)
+    usage = shutil.disk_usage(data_dir)
+    policy = policy_for(retention, cameras, usage.total)
+    holds = active_holds(db, now)
+    rates = write_rates(db, now)
+    usable, held = usage.total - policy.reserve_bytes, held_bytes(db, holds)
+    site_forecast = forecast_retention_us(usable, held, sum(rates.values()))
+    cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
+    forecasts = forecast_by_camera(usable, held, {c: rates.get(c, 0.0) for c in cam_ids}, policy)
+    breached = breached_cameras(db)
+    graces: dict[str, Grace] = {}
+    for g in active_graces(db, now):
+        if g.camera not in graces or g.until_us > graces[g.camera].until_us:
+            graces[g.camera] = g
+    cams = []
+    modes = {c.id: getattr(c, "mode", "continuous") for c in cameras}  # live: not recorded by policy
+    for cam in cam_ids:
+        limits = policy.limits(cam)
+        oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
+        mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
+        forecast = forecasts.get(cam)
+        cams.append({"camera": cam, "mode": modes.get(cam, "continuous"), "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
+                     "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
+                     "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),
+                     "verdict": verdict(forecast, limits.min_us, cam in breached),
+                     "grace_until_us": graces[cam].until_us if cam in graces else None,
+                     "grace_max_us": graces[cam].max_us if cam in graces else None})
+    return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,
+            "on_full": policy.on_full, "forecast_us": site_forecast, "grace_us": retention.grace_us,
+            "cameras": cams}
