@@ -140,7 +140,9 @@ def test_live_mode_records_nothing_alarms_when_offline_and_sighup_switches_modes
             cams = ctl_json(d, "cameras")
             assert {c["id"]: c["mode"] for c in cams} == {"desk": "live", "gone": "live"}
             notice = subprocess.run([*d.ctl, "cameras", "--notice"], capture_output=True, text=True, timeout=60).stdout
-            assert "recorded by 0 cameras" in notice and "Watched live and not recorded" in notice
+            # Both cameras are on the notice, each with "not recorded" where its retention would be.
+            assert "monitored by 2 cameras" in notice
+            assert sum("not recorded" in line for line in notice.splitlines()) == 2, notice
             retention = ctl_json(d, "retention")
             assert {c["camera"]: c["mode"] for c in retention["cameras"]}["desk"] == "live"
             # SIGHUP: the desk camera records continuously from now on ...
