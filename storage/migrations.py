@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, people_store
+from storage import audit, people_schema
 
 migrations = Migrations("edged.catalog")
 
@@ -214,7 +214,7 @@ def m004_health(db: sqlite_utils.Database) -> None:
 @migrations()
 def m005_people(db: sqlite_utils.Database) -> None:
     """Accounts, sessions, failed logins, retrieval requests, grants and exports (R4, R5, R7)."""
-    people_store.create_tables(db)
+    people_schema.create_tables(db)
 
 
 @migrations()

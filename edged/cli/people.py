@@ -20,7 +20,7 @@ from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table, wid
 from edged.i18n import _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
-from storage.people_store import APPROVED, FILED, REQUEST_STATES
+from storage.retrieval_store import APPROVED, FILED, REQUEST_STATES
 
 
 class _Secrets:

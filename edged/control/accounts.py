@@ -17,7 +17,7 @@ from edged.config import Config
 from edged.control.operation import Operations, op, read_catalog, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
-from storage import people_store as ps
+from storage import accounts, sessions
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -37,7 +37,7 @@ class AccountOps(Operations):
         if not isinstance(roles, list) or not (cameras is None or isinstance(cameras, list)):
             raise RequestError("account not opened: roles and cameras are lists")
         password = str(args.get("password") or "")
-        pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
+        pw_hash = await asyncio.to_thread(accounts.hash_password, password)  # scrypt: not on the writer thread
         return await write_refusing(self.writer, lambda db: people.add_account(
             db, text(args, "name"), password, roles, cameras, by=str(caller),
             reason=text(args, "reason"), now_us=self.clock.now_us(), full_name=text(args, "full_name"),
@@ -53,12 +53,12 @@ class AccountOps(Operations):
                                    f"{caller.account} may change only their own")
             if not text(args, "reason"):
                 raise RequestError("password not changed: setting another account's password needs --reason")
-        stored = await self.writer.run(lambda c: ps.stored_hash(c.db, name))
+        stored = await self.writer.run(lambda c: sessions.stored_hash(c.db, name))
         if name == caller.account and not await asyncio.to_thread(
-                ps.check_password, str(args.get("old_password") or ""), stored):
+                accounts.check_password, str(args.get("old_password") or ""), stored):
             raise RequestError("password not changed: the current password is wrong")
-        prepared = await asyncio.to_thread(ps.prepare_password, password, stored)  # scrypt: off the writer thread
-        row = await write_refusing(self.writer, lambda db: ps.change_password(
+        prepared = await asyncio.to_thread(accounts.prepare_password, password, stored)  # scrypt: off the writer thread
+        row = await write_refusing(self.writer, lambda db: accounts.change_password(
             db, name, password, by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us(),
             min_password=self.policy.min_password, prepared=prepared), "password not changed")
         if self.alarms is not None:
@@ -67,18 +67,19 @@ class AccountOps(Operations):
 
     @op("account.revoke")
     async def revoke(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        return await write_refusing(self.writer, lambda db: ps.revoke_account(
+        return await write_refusing(self.writer, lambda db: accounts.revoke_account(
             db, text(args, "name"), by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us()),
             "account not revoked")
 
     @op("account.list")
     async def listing(self, args: dict[str, Any], _caller: Caller) -> list[dict[str, Any]]:
-        return await read_catalog(self.data_dir, lambda db: ps.accounts(db, include_revoked=bool(args.get("all", True))))
+        include_revoked = bool(args.get("all", True))
+        return await read_catalog(self.data_dir, lambda db: accounts.accounts(db, include_revoked=include_revoked))
 
     @op("account.show")
     async def show(self, args: dict[str, Any], _caller: Caller) -> dict[str, Any]:
         name = text(args, "name")
-        row = await read_catalog(self.data_dir, lambda db: ps.account(db, name))
+        row = await read_catalog(self.data_dir, lambda db: accounts.account(db, name))
         if row is None:
             raise RequestError(f"no account {name}; `edgectl account list` shows them")
         return row
