@@ -259,6 +259,24 @@ def m008_request_chains(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m009_hold_approvals_and_one_time_passwords(db: sqlite_utils.Database) -> None:
+    """Holds by policy (design/0041): a hold may wait for an approver and be extended; a password an
+    admin set is one-time, changed at the holder's first login (design/0042)."""
+    db.executescript(
+        """
+        ALTER TABLE holds ADD COLUMN state TEXT NOT NULL DEFAULT 'active';  -- pending | active
+        ALTER TABLE holds ADD COLUMN wanted_expires_us INTEGER;  -- a pending evidence hold's expiry once approved
+        ALTER TABLE holds ADD COLUMN decided_by TEXT;            -- the approver who approved or rejected it
+        ALTER TABLE holds ADD COLUMN decided_us INTEGER;
+        ALTER TABLE holds ADD COLUMN decision_reason TEXT;
+        ALTER TABLE holds ADD COLUMN extended_by TEXT;           -- the last extension (each is an audit record)
+        ALTER TABLE holds ADD COLUMN extended_us INTEGER;
+        ALTER TABLE accounts ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0;  -- set by an admin: one-time
+        """
+    )
+
+
+@migrations()
 def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
     """A maintenance window says what it protected (R1.7): the footage on record when it began,
     the catalog copy's hash and whether it is on the footage's own disk; who attended (R8.2); and
