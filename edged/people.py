@@ -37,10 +37,11 @@ def active_admins(db: sqlite_utils.Database) -> list[str]:
 
 def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
                 *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
-                pw_hash: str | None = None) -> dict[str, Any]:
+                pw_hash: str | None = None, one_time: bool = False) -> dict[str, Any]:
     """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2).
 
-    `pw_hash`: hash_password(password), made ahead off the catalog writer thread."""
+    `pw_hash`: hash_password(password), made ahead off the catalog writer thread. `one_time`: the
+    holder must change the password at the first login (an admin chose it, design/0042)."""
     name = str(name).strip()
     if not accounts.is_account_name(name):
         raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
@@ -65,9 +66,9 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
     pw_hash = pw_hash or accounts.hash_password(password)
     with db.atomic():
         accounts.insert_account(db, name, full_name=full_name, roles=roles, cameras=cameras, pw_hash=pw_hash,
-                                by=by, reason=reason, now_us=now_us)
+                                by=by, reason=reason, now_us=now_us, must_change=one_time)
         audit.append(db, by, "account.open", {"account": name, "roles": roles, "cameras": cameras,
-                                              "reason": reason}, at_us=now_us)
+                                              "reason": reason, "one_time": one_time}, at_us=now_us)
     return accounts.account(db, name)  # type: ignore[return-value]
 
 

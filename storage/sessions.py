@@ -51,9 +51,9 @@ async def login_async(writer: Any, name: str, password: str, *, now_us: Callable
 
 def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
           policy: Policy | None = None, verified: tuple[str, bool] | None = None, client: str | None = None,
-          lock_account: bool = True, record: bool = True, record_extra: dict[str, Any] | None = None
-          ) -> dict[str, Any]:
-    """Check a password and open a session: {token, account, roles, cameras, expires_us}.
+          lock_account: bool = True, record: bool = True, record_extra: dict[str, Any] | None = None,
+          allow_one_time: bool = True) -> dict[str, Any]:
+    """Check a password and open a session: {token, account, roles, cameras, expires_us, must_change}.
 
     Raises AuthError. Failed logins are counted; `lockout_after` in a row lock the account
     for `lockout_for` (each refusal, and the lock, is an audit record). `verified`: (the hash
@@ -62,6 +62,8 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
     tries per address instead, so nobody can lock a custodian out from elsewhere) and
     `record=False` when its global cap on failure records is reached (`record_extra` carries
     the count of those left out). A name that breaks the account-name rule is never stored.
+    A one-time password (an admin set it, design/0042) opens a session that may only change it
+    (`must_change`); where that cannot be done (the viewer: `allow_one_time=False`) it is refused.
     """
     policy = policy or load_policy(db)
     name = str(name).strip()
@@ -95,17 +97,16 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
                         "new password")
     if not (check_password(password, row["pw_hash"]) if verified is None
             else verified[1] and verified[0] == row["pw_hash"]):
-        failed_count = row["failed"] + 1
         with db.atomic():
             failed(name, "wrong password")
-            if lock_account and failed_count >= policy.lockout_after:
-                until = now_us + policy.lockout_for_us
-                db.execute("UPDATE accounts SET failed = 0, locked_until_us = ? WHERE name = ?", [until, name])
-                audit.append(db, "edged", "account.locked", {"account": name, "failed": failed_count,
-                                                             "until_us": until}, at_us=now_us)
-            elif lock_account:
-                db.execute("UPDATE accounts SET failed = ? WHERE name = ?", [failed_count, name])
+            if lock_account:
+                count_failure(db, row, now_us=now_us, policy=policy)
         raise AuthError("wrong account name or password")
+    if row["must_change"] and not allow_one_time:
+        with db.atomic():
+            failed(name, "one-time password not changed")
+        raise AuthError(f"the password of {name} was set by an admin and is one-time: change it first with "
+                        "`edgectl login` and `edgectl account passwd`")
     token = secrets.token_urlsafe(32)
     expires = now_us + policy.session_ttl_us
     with db.atomic():
@@ -115,7 +116,38 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
                    [token_hash(token), name, via, now_us, expires])
         audit.append(db, name, "login", {"via": via, "expires_us": expires}, at_us=now_us)
     return {"token": token, "account": name, "roles": json.loads(row["roles"]),
-            "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "expires_us": expires}
+            "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "expires_us": expires,
+            "must_change": bool(row["must_change"])}
+
+
+def count_failure(db: sqlite_utils.Database, row: dict[str, Any], *, now_us: int, policy: Policy,
+                  end_sessions: bool = False) -> int | None:
+    """One more wrong password in a row for the account (`row`, as stored): `lockout_after` in a row
+    lock it for `lockout_for` (an audit record; with `end_sessions` its sessions end too, for a
+    wrong current password typed in a session). Returns the lock's end, or None."""
+    name, failed_count = row["name"], row["failed"] + 1
+    if failed_count < policy.lockout_after:
+        db.execute("UPDATE accounts SET failed = ? WHERE name = ?", [failed_count, name])
+        return None
+    until = now_us + policy.lockout_for_us
+    db.execute("UPDATE accounts SET failed = 0, locked_until_us = ? WHERE name = ?", [until, name])
+    if end_sessions:
+        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+    audit.append(db, "edged", "account.locked", {"account": name, "failed": failed_count, "until_us": until},
+                 at_us=now_us)
+    return until
+
+
+def wrong_current_password(db: sqlite_utils.Database, name: str, *, via: str, now_us: int,
+                           policy: Policy | None = None) -> int | None:
+    """A wrong current password in `account passwd` counts toward the lockout like a failed login
+    (recorded; the lock also ends the account's sessions). Returns the lock's end, or None."""
+    row = account_row(db, name)
+    if row is None:
+        return None
+    with db.atomic():
+        _failed(db, name, via, "wrong current password", now_us)
+        return count_failure(db, row, now_us=now_us, policy=policy or load_policy(db), end_sessions=True)
 
 
 def session_of(db: sqlite_utils.Database, token: str | None, *, now_us: int) -> dict[str, Any] | None:
@@ -123,14 +155,14 @@ def session_of(db: sqlite_utils.Database, token: str | None, *, now_us: int) -> 
     if not token:
         return None
     row = next(db.query(
-        "SELECT s.account, s.via, s.created_us, s.expires_us, a.roles, a.cameras FROM sessions s"
+        "SELECT s.account, s.via, s.created_us, s.expires_us, a.roles, a.cameras, a.must_change FROM sessions s"
         " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ? AND s.ended_us IS NULL"
         " AND s.expires_us > ? AND a.revoked_us IS NULL", [token_hash(token), now_us]), None)
     if row is None:
         return None
     return {"account": row["account"], "roles": json.loads(row["roles"]),
             "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "via": row["via"],
-            "created_us": row["created_us"], "expires_us": row["expires_us"]}
+            "created_us": row["created_us"], "expires_us": row["expires_us"], "must_change": bool(row["must_change"])}
 
 
 def logout(db: sqlite_utils.Database, token: str, *, now_us: int) -> bool:

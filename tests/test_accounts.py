@@ -197,7 +197,7 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
 
         # roles are checked by the daemon, per op
         r = people.ctl("hold", "add", "--camera", "cam", "--from", "-1m", "--to", "now", "--reason", "r", "--case", "c")
-        assert r.returncode == 2 and "needs the custodian role; vic has viewer" in r.stderr
+        assert r.returncode == 2 and "needs the custodian or approver role; vic has viewer" in r.stderr
         assert "vic (viewer; cam)" in people.ctl("whoami").stdout
 
         # lockout after 3 failures, for 10 s; then the right password works again

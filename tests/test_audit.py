@@ -251,7 +251,8 @@ def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path
         people.as_("audrey")
         listed = json.loads(people.ctl("audit", "list", "--action", "account", "--json").stdout)
         assert [(x["action"], x["detail"]["account"]) for x in listed] == [("account.open", "admin"),
-                                                                           ("account.open", "audrey")]
+                                                                           ("account.open", "audrey"),
+                                                                           ("account.password", "audrey")]
         export = tmp_path / "audit.jsonl"
         r = people.ctl("audit", "export", "--out", str(export))
         assert r.returncode == 0 and audit.verify_lines(export.read_text().splitlines())[1] is None

@@ -31,7 +31,8 @@ class Access:
         client's address and never lock the account (the viewer limits tries per address)."""
         return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
                                           client=client,
-                                          lock_account=False, record=record, record_extra=record_extra)
+                                          lock_account=False, record=record, record_extra=record_extra,
+                                          allow_one_time=False)
 
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:
