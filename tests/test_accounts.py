@@ -46,7 +46,8 @@ def test_passwords_are_scrypt_hashes_and_tokens_are_kept_hashed(db):
     people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
     row = one(db, "accounts", lambda r: r["name"] == "carol")
     assert row["pw_hash"].startswith("scrypt$16384$8$1$") and "secret-pw-for-c1" not in row["pw_hash"]
-    assert accounts.check_password("secret-pw-for-c1", row["pw_hash"]) and not accounts.check_password("x", row["pw_hash"])
+    assert accounts.check_password("secret-pw-for-c1", row["pw_hash"])
+    assert not accounts.check_password("x", row["pw_hash"])
     s = sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
     stored = [r["token_hash"] for r in rows(db, "sessions")]
     assert s["token"] not in stored and accounts.token_hash(s["token"]) in stored

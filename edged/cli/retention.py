@@ -175,7 +175,8 @@ def register(sub) -> None:
     d = hs.add_parser("reject", parents=[JSON], help="reject a hold that waits for an approver (a reason is required)")
     d.add_argument("id", type=int)
     d.add_argument("--reason", required=True)
-    e = hs.add_parser("extend", parents=[JSON], help="keep an evidence hold longer (at most [policy.holds] max from now)")
+    e = hs.add_parser("extend", parents=[JSON],
+                      help="keep an evidence hold longer (at most [policy.holds] max from now)")
     e.add_argument("id", type=int)
     e.add_argument("--by", required=True, metavar="DURATION", help="the new expiry, this long from now, e.g. 30d")
     e.add_argument("--reason", required=True)
