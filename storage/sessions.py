@@ -49,6 +49,8 @@ async def login_async(writer: Any, name: str, password: str, *, now_us: Callable
                                             verified=(checked, ok), **kw))
 
 
+# Over 60 lines on purpose: a login's refusals checked one after the other, in the order a
+# person meets them, each with its record.
 def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
           policy: Policy | None = None, verified: tuple[str, bool] | None = None, client: str | None = None,
           lock_account: bool = True, record: bool = True, record_extra: dict[str, Any] | None = None,

@@ -44,6 +44,25 @@ def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
             h["segments"], fmt_bytes(h["bytes"])]
 
 
+def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
+    """hold approve / reject / extend ([policy.holds], design/0041)."""
+    if args.hold_cmd in ("approve", "reject"):
+        h = call(ctx.socket, f"hold.{args.hold_cmd}", {"id": args.id, "reason": args.reason or ""})
+        if args.hold_cmd == "reject":
+            return h, _("hold {id} rejected by {by}: {reason}").format(id=h["id"], by=h["decided_by"],
+                                                                       reason=h["end_reason"])
+        until = _("no expiry (legal hold)") if h["expires_us"] is None else fmt_time(h["expires_us"])
+        return h, _("hold {id} approved by {by}: in force until {until}").format(id=h["id"], by=h["decided_by"],
+                                                                                 until=until)
+    try:  # extend
+        until_us = now + parse_duration(args.by, "--by")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    h = call(ctx.socket, "hold.extend", {"id": args.id, "expires_us": until_us, "reason": args.reason})
+    return h, _("hold {id} extended by {by}: now until {time}").format(id=h["id"], by=h["extended_by"],
+                                                                       time=fmt_time(h["expires_us"]))
+
+
 def cmd_hold(ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     if args.hold_cmd == "add":
@@ -70,22 +89,8 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
     if args.hold_cmd == "release":
         h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason})
         return h, _("hold {id} released by {by}: {reason}").format(id=h["id"], by=h["ended_by"], reason=h["end_reason"])
-    if args.hold_cmd in ("approve", "reject"):
-        h = call(ctx.socket, f"hold.{args.hold_cmd}", {"id": args.id, "reason": args.reason or ""})
-        if args.hold_cmd == "reject":
-            return h, _("hold {id} rejected by {by}: {reason}").format(id=h["id"], by=h["decided_by"],
-                                                                       reason=h["end_reason"])
-        until = _("no expiry (legal hold)") if h["expires_us"] is None else fmt_time(h["expires_us"])
-        return h, _("hold {id} approved by {by}: in force until {until}").format(id=h["id"], by=h["decided_by"],
-                                                                                 until=until)
-    if args.hold_cmd == "extend":
-        try:
-            until_us = now + parse_duration(args.by, "--by")
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
-        h = call(ctx.socket, "hold.extend", {"id": args.id, "expires_us": until_us, "reason": args.reason})
-        return h, _("hold {id} extended by {by}: now until {time}").format(id=h["id"], by=h["extended_by"],
-                                                                           time=fmt_time(h["expires_us"]))
+    if args.hold_cmd in ("approve", "reject", "extend"):
+        return _hold_decision(ctx, args, now)
     if args.hold_cmd == "show":
         h = call(ctx.socket, "hold.show", {"id": args.id})
         ended = "-" if not h["ended_us"] else _("{how} {time} by {by}: {reason}").format(
