@@ -8,6 +8,7 @@ from edged.i18n import N_, _
 
 TITLES = {
     "account_locked": N_("account locked"), "camera_offline": N_("camera offline"),
+    "password_reset": N_("password reset by an admin"),
     "ethics": N_("report to the ethics office"), "footage_missing": N_("footage missing"),
     "hash_mismatch": N_("footage changed on disk"), "holds_crowd_out": N_("holds crowd out recording"),
     "inspection_overdue": N_("inspection overdue"), "min_retention_breach": N_("minimum retention not met"),

@@ -1,7 +1,7 @@
 """The rules on people applied to their rows: opening accounts (edged/rules/roles.py) and retrieval
 requests and grants (edged/rules/retrieval.py), each a blocking function run on the catalog writer
-thread, with its audit record in the same transaction. The rows and their SQL are
-storage/people_store.py's (design/0033); the rules are pure; this module joins them, so
+thread, with its audit record in the same transaction. The rows and their SQL are storage/'s
+(accounts.py, retrieval_store.py; design/0033); the rules are pure; this module joins them, so
 storage/ never imports a rule from edged/.
 """
 
@@ -18,30 +18,32 @@ from edged.rules import retrieval as rq
 from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
-from storage import people_store as ps
-from storage.people_store import AccountError, GrantError
+from storage import accounts, retrieval_store
+from storage.accounts import AccountError
+from storage.retrieval_store import GrantError
 
 
 # accounts ---------------------------------------------------------------------------
-def policy_of(cfg: Config) -> ps.Policy:
+def policy_of(cfg: Config) -> accounts.Policy:
     """The [accounts] settings the people store applies: session lifetime, lockout, password length."""
     a = cfg.accounts
-    return ps.Policy(session_ttl_us=a.session_ttl_us, lockout_after=a.lockout_after, lockout_for_us=a.lockout_for_us,
-                     min_password=a.min_password)
+    return accounts.Policy(session_ttl_us=a.session_ttl_us, lockout_after=a.lockout_after,
+                           lockout_for_us=a.lockout_for_us, min_password=a.min_password)
 
 
 def active_admins(db: sqlite_utils.Database) -> list[str]:
-    return ps.holders(db, ADMIN)
+    return accounts.holders(db, ADMIN)
 
 
 def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
                 *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
-                pw_hash: str | None = None) -> dict[str, Any]:
+                pw_hash: str | None = None, one_time: bool = False) -> dict[str, Any]:
     """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2).
 
-    `pw_hash`: hash_password(password), made ahead off the catalog writer thread."""
+    `pw_hash`: hash_password(password), made ahead off the catalog writer thread. `one_time`: the
+    holder must change the password at the first login (an admin chose it, design/0042)."""
     name = str(name).strip()
-    if not ps.is_account_name(name):
+    if not accounts.is_account_name(name):
         raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
                            "starting with a letter")
     if not reason.strip():
@@ -56,18 +58,18 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
         if not cameras or unknown:
             raise AccountError(f"unknown camera(s) {', '.join(unknown) or '(none named)'}; leave the scope out "
                                "for every camera")
-    if ps.account_row(db, name) is not None:
+    if accounts.account_row(db, name) is not None:
         raise AccountError(f"account {name} exists (accounts are never deleted or reused); choose another name")
-    problem = ps.password_problem(name, password, min_password or ps.load_policy(db).min_password)
+    problem = accounts.password_problem(name, password, min_password or accounts.load_policy(db).min_password)
     if problem:
         raise AccountError(problem)
-    pw_hash = pw_hash or ps.hash_password(password)
+    pw_hash = pw_hash or accounts.hash_password(password)
     with db.atomic():
-        ps.insert_account(db, name, full_name=full_name, roles=roles, cameras=cameras, pw_hash=pw_hash, by=by,
-                          reason=reason, now_us=now_us)
+        accounts.insert_account(db, name, full_name=full_name, roles=roles, cameras=cameras, pw_hash=pw_hash,
+                                by=by, reason=reason, now_us=now_us, must_change=one_time)
         audit.append(db, by, "account.open", {"account": name, "roles": roles, "cameras": cameras,
-                                              "reason": reason}, at_us=now_us)
-    return ps.account(db, name)  # type: ignore[return-value]
+                                              "reason": reason, "one_time": one_time}, at_us=now_us)
+    return accounts.account(db, name)  # type: ignore[return-value]
 
 
 def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: str, now_us: int,
@@ -89,10 +91,10 @@ def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by:
     row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, policy=policy,
                          known_cameras=camera_table.ids(db))
     with db.atomic():
-        request_id = ps.insert_request(db, row)
+        request_id = retrieval_store.insert_request(db, row)
         audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}), "due_us": row["due_us"],
                                                     "chain": [s["name"] for s in row["chain"]]}, at_us=now_us)
-    return ps.request_row(db, request_id)  # type: ignore[return-value]
+    return retrieval_store.request_row(db, request_id)  # type: ignore[return-value]
 
 
 def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str, approve: bool, reason: str,
@@ -102,10 +104,10 @@ def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str,
     it, whose cameras cover the request's: the last approval issues a single-use grant, a
     rejection at any step decides it. Every step is an audit record: `request.step` before the
     last, `request.approve` or `request.reject` when decided."""
-    req = ps.request_row(db, request_id)
+    req = retrieval_store.request_row(db, request_id)
     if req is None:
         raise rq.RequestRuleError(f"no request {request_id}")
-    acct = ps.account_row(db, approver)
+    acct = accounts.account_row(db, approver)
     scope = None if acct is None or acct["cameras"] is None else json.loads(acct["cameras"])
     changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
                                grant_ttl_us=grant_ttl_us, approver_scope=scope)
@@ -114,19 +116,19 @@ def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str,
         changes["flag_note"] = flag_note
     step = changes["steps"][-1]
     with db.atomic():
-        ps.update_request(db, req["id"], changes)
+        retrieval_store.update_request(db, req["id"], changes)
         detail = {**rq.stub({**req, **changes}), "reason": step["reason"], "step": step["step"],
                   "step_name": step["name"], "steps": len(req.get("chain") or rq.ONE_STEP)}
         if grant is not None:
-            grant_id = ps.insert_grant(db, grant)
+            grant_id = retrieval_store.insert_grant(db, grant)
             detail.update(grant=grant_id, expires_us=grant["expires_us"], approvers=grant["approvers"])
         action = "request.step" if "state" not in changes else "request.approve" if approve else "request.reject"
         audit.append(db, approver, action, detail, at_us=now_us)
-    return ps.request_row(db, req["id"])  # type: ignore[return-value]
+    return retrieval_store.request_row(db, req["id"])  # type: ignore[return-value]
 
 
 def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, Any], watcher: str) -> str | None:
-    acct = ps.account_row(db, name)
+    acct = accounts.account_row(db, name)
     if acct is None or acct["revoked_us"] is not None or CUSTODIAN not in json.loads(acct["roles"]):
         return f"using a grant needs a custodian's session; {name} is not an active custodian"
     if not in_scope(None if acct["cameras"] is None else json.loads(acct["cameras"]), grant["cameras"]):
@@ -142,19 +144,20 @@ def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watch
     expires_us, ...}. `custodian` is the account name of the custodian's session; `watcher` who
     watched (or received the copy). Raises GrantError; a refused use is an audit record too.
     """
-    name = ps.custodian_name(custodian)
+    name = retrieval_store.custodian_name(custodian)
     watcher = str(watcher or "").strip()
     with db.atomic():
-        grant = ps.peek_grant(db, grant_id)
+        grant = retrieval_store.peek_grant(db, grant_id)
         problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id)
         if problem is None:
             assert grant is not None
             problem = _custodian_refusal(db, name, grant, watcher)
-        if problem is None and not ps.mark_grant_used(db, grant_id, used_us=now_us, used_by=name, watcher=watcher):
+        if problem is None and not retrieval_store.mark_grant_used(db, grant_id, used_us=now_us, used_by=name,
+                                                                   watcher=watcher):
             problem = f"grant {grant_id} was already used"
         if problem is None:
             assert grant is not None
-            ps.close_request(db, grant["request_id"], rq.USED, now_us)
+            retrieval_store.close_request(db, grant["request_id"], rq.USED, now_us)
             audit.append(db, custodian, "grant.use", {
                 "grant": grant["id"], "request": grant["request_id"], "cameras": grant["cameras"],
                 "from_us": grant["from_us"], "to_us": grant["to_us"], "mode": mode,
@@ -167,12 +170,12 @@ def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watch
 
 # purging and the periodic pass ------------------------------------------------------
 def due_for_purge(db: sqlite_utils.Database, now_us: int, keep_years: int) -> list[dict[str, Any]]:
-    return [req for req in ps.closed_unpurged(db) if rq.purge_due(req, now_us, keep_years)]
+    return [req for req in retrieval_store.closed_unpurged(db) if rq.purge_due(req, now_us, keep_years)]
 
 
 def purge_backup(path: Path, ids: list[int], now_us: int) -> int:
-    """The live catalog's purges (`ids`) repeated in a catalog backup; see people_store.purge_backup."""
-    return ps.purge_backup(path, ids, lambda req: rq.purged(req, now_us))
+    """The live catalog's purges (`ids`) repeated in a catalog backup; see retrieval_store.purge_backup."""
+    return retrieval_store.purge_backup(path, ids, lambda req: rq.purged(req, now_us))
 
 
 def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3,
@@ -180,26 +183,26 @@ def sweep(db: sqlite_utils.Database, now_us: int, keep_years: int = 3,
     """The periodic pass: grants that expired unused, requests never decided, requests to purge,
     what is overdue or flagged."""
     out: dict[str, list[dict[str, Any]]] = {"lapsed": [], "purged": [], "overdue": [], "flagged": []}
-    for r in ps.undecided_since(db, now_us - lapse_us):
+    for r in retrieval_store.undecided_since(db, now_us - lapse_us):
         with db.atomic():  # undecided for too long: closed, so that R5.7's three years can start
-            ps.close_request(db, r["id"], rq.LAPSED, now_us)
+            retrieval_store.close_request(db, r["id"], rq.LAPSED, now_us)
             audit.append(db, "edged", "request.lapsed", {"request": r["id"], "filed_us": r["filed_us"],
                                                          "why": "never decided"}, at_us=now_us)
         out["lapsed"].append({"id": r["id"], "grant": None})
-    for r in ps.unused_grants_expired(db, now_us):
+    for r in retrieval_store.unused_grants_expired(db, now_us):
         with db.atomic():
-            ps.close_request(db, r["id"], rq.LAPSED, r["expires_us"])
+            retrieval_store.close_request(db, r["id"], rq.LAPSED, r["expires_us"])
             audit.append(db, "edged", "grant.expired", {"grant": r["grant_id"], "request": r["id"]}, at_us=now_us)
         out["lapsed"].append({"id": r["id"], "grant": r["grant_id"]})
     for req in due_for_purge(db, now_us, keep_years):
         with db.atomic():
-            ps.purge_request(db, req["id"], rq.purged(req, now_us))
+            retrieval_store.purge_request(db, req["id"], rq.purged(req, now_us))
             audit.append(db, "edged", "request.purge", {**rq.stub(req), "filed_us": req["filed_us"],
                                                         "closed_us": req["closed_us"]}, at_us=now_us)
         out["purged"].append({"id": req["id"]})
     if out["purged"]:
-        ps.scrub(db)
-    for req in ps.open_requests(db):
+        retrieval_store.scrub(db)
+    for req in retrieval_store.open_requests(db):
         if rq.overdue(req, now_us):
             out["overdue"].append(req)
         if req["flag"]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, people_store
+from storage import audit, people_schema
 
 migrations = Migrations("edged.catalog")
 
@@ -214,7 +214,7 @@ def m004_health(db: sqlite_utils.Database) -> None:
 @migrations()
 def m005_people(db: sqlite_utils.Database) -> None:
     """Accounts, sessions, failed logins, retrieval requests, grants and exports (R4, R5, R7)."""
-    people_store.create_tables(db)
+    people_schema.create_tables(db)
 
 
 @migrations()
@@ -254,6 +254,24 @@ def m008_request_chains(db: sqlite_utils.Database) -> None:
         ALTER TABLE requests ADD COLUMN copy_to TEXT;      -- anyone | requester (copies only)
         ALTER TABLE requests ADD COLUMN receipt INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE grants ADD COLUMN approvers TEXT;      -- JSON list, in chain order
+        """
+    )
+
+
+@migrations()
+def m009_hold_approvals_and_one_time_passwords(db: sqlite_utils.Database) -> None:
+    """Holds by policy (design/0041): a hold may wait for an approver and be extended; a password an
+    admin set is one-time, changed at the holder's first login (design/0042)."""
+    db.executescript(
+        """
+        ALTER TABLE holds ADD COLUMN state TEXT NOT NULL DEFAULT 'active';  -- pending | active
+        ALTER TABLE holds ADD COLUMN wanted_expires_us INTEGER;  -- a pending evidence hold's expiry once approved
+        ALTER TABLE holds ADD COLUMN decided_by TEXT;            -- the approver who approved or rejected it
+        ALTER TABLE holds ADD COLUMN decided_us INTEGER;
+        ALTER TABLE holds ADD COLUMN decision_reason TEXT;
+        ALTER TABLE holds ADD COLUMN extended_by TEXT;           -- the last extension (each is an audit record)
+        ALTER TABLE holds ADD COLUMN extended_us INTEGER;
+        ALTER TABLE accounts ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0;  -- set by an admin: one-time
         """
     )
 

@@ -15,9 +15,10 @@ import sqlite_utils
 
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
+from storage.holds import active_holds
 from storage.retention import Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
 from storage.retention_grace import active_graces
-from storage.retention_store import active_holds, policy_for
+from storage.retention_store import policy_for
 
 def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
                  limit: int) -> list[dict[str, Any]]:

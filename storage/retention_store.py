@@ -23,6 +23,7 @@ from storage import audit, events
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
+from storage.holds import active_holds, expire_holds, hold_from_row
 from storage.retention import (
     CAPACITY,
     Destroy,
@@ -42,85 +43,6 @@ FIRST_BATCH = 2_000     # oldest segments fetched per pass, shared among the cam
 PER_CAMERA_FLOOR = 16
 
 
-# holds ------------------------------------------------------------------------------
-class HoldError(Exception):
-    """A hold request that cannot be carried out, said plainly."""
-
-
-def _hold_from_row(r: dict[str, Any]) -> Hold:
-    cams = None if r["cameras"] is None else frozenset(json.loads(r["cameras"]))
-    return Hold(r["id"], cams, r["from_us"], r["to_us"], r["expires_us"])
-
-
-def active_holds(db: sqlite_utils.Database, now: int) -> list[Hold]:
-    rows = db.query("SELECT * FROM holds WHERE ended_us IS NULL AND (expires_us IS NULL OR expires_us > ?)", [now])
-    return [_hold_from_row(r) for r in rows]
-
-
-def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None, from_us: int, to_us: int,
-             reason: str, case_ref: str, placed_by: str, expires_us: int | None, now: int) -> dict[str, Any]:
-    if kind not in ("evidence", "legal"):
-        raise HoldError(f"unknown hold kind {kind!r}: evidence or legal")
-    if to_us <= from_us:
-        raise HoldError("the hold's end must be after its start")
-    if not reason.strip() or not case_ref.strip():
-        raise HoldError("a hold needs a reason and a case reference")
-    if kind == "evidence" and (expires_us is None or expires_us <= now):
-        raise HoldError("an evidence hold needs an expiry in the future")
-    if kind == "legal":
-        expires_us = None
-    if cameras is not None:
-        known = {r["id"] for r in db.query("SELECT id FROM cameras")}
-        unknown = sorted(set(cameras) - known)
-        if unknown:
-            raise HoldError(f"unknown camera(s): {', '.join(unknown)}")
-    row = {"kind": kind, "cameras": None if cameras is None else json.dumps(sorted(set(cameras))),
-           "from_us": from_us, "to_us": to_us, "reason": reason, "case_ref": case_ref, "placed_by": placed_by,
-           "placed_us": now, "expires_us": expires_us}
-    hold_id = db["holds"].insert(row).last_pk
-    return hold_row(db, hold_id)
-
-
-def hold_row(db: sqlite_utils.Database, hold_id: int) -> dict[str, Any]:
-    rows = list(db.query("SELECT * FROM holds WHERE id = ?", [hold_id]))
-    if not rows:
-        raise HoldError(f"no hold {hold_id}")
-    row = rows[0]
-    covered = next(db.query(
-        "SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes FROM segments WHERE " + FOOTAGE +
-        " AND start_us < ? AND end_us > ?" + ("" if row["cameras"] is None else
-                                             " AND camera IN (SELECT value FROM json_each(?))"),
-        [row["to_us"], row["from_us"]] + ([] if row["cameras"] is None else [row["cameras"]])))
-    return {**row, "cameras": None if row["cameras"] is None else json.loads(row["cameras"]),
-            "segments": covered["n"], "bytes": covered["bytes"]}
-
-
-def release_hold(db: sqlite_utils.Database, hold_id: int, *, actor: str, reason: str, approver: str | None,
-                 now: int) -> dict[str, Any]:
-    row = hold_row(db, hold_id)
-    if row["ended_us"] is not None:
-        raise HoldError(f"hold {hold_id} already ended ({row['ended_how']})")
-    if not reason.strip():
-        raise HoldError("releasing a hold needs a reason")
-    if row["kind"] == "legal" and not approver:
-        raise HoldError("releasing a legal hold needs an approver's session")
-    db.execute("UPDATE holds SET ended_us = ?, ended_how = 'released', ended_by = ?, end_reason = ?,"
-               " approved_by = ? WHERE id = ?", [now, actor, reason, approver, hold_id])
-    return hold_row(db, hold_id)
-
-
-def expire_holds(db: sqlite_utils.Database, now: int) -> list[int]:
-    """Record the expiry of evidence holds whose time is up."""
-    ids = [r["id"] for r in db.query(
-        "SELECT id FROM holds WHERE ended_us IS NULL AND expires_us IS NOT NULL AND expires_us <= ?", [now])]
-    for hold_id in ids:
-        with db.atomic():
-            db.execute("UPDATE holds SET ended_us = expires_us, ended_how = 'expired', ended_by = 'edged'"
-                       " WHERE id = ?", [hold_id])
-            audit.append(db, "edged", "hold.expired", {"id": hold_id})
-    return ids
-
-
 # the pass ---------------------------------------------------------------------------
 def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Policy:
     """Build the planner's policy from the config's [retention] and camera overrides."""
@@ -134,7 +56,7 @@ def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Poli
 def released_in_grace(db: sqlite_utils.Database, now: int, grace_us: int) -> list[Hold]:
     """Holds released early whose footage is still in its grace period (rule 4)."""
     rows = db.query("SELECT * FROM holds WHERE ended_how = 'released' AND ended_us > ?", [now - grace_us])
-    return [replace(_hold_from_row(r), grace_until_us=r["ended_us"] + grace_us) for r in rows]
+    return [replace(hold_from_row(r), grace_until_us=r["ended_us"] + grace_us) for r in rows]
 
 
 class InUse:
@@ -339,10 +261,3 @@ def _note(errors: list[str] | None, message: str) -> None:
     log.error("retention: %s; the file is skipped and tried again at the next pass", message)
     if errors is not None:
         errors.append(message)
-
-
-# reports (the rest are in storage/retention_report.py) --------------------------------
-def holds(db: sqlite_utils.Database, include_ended: bool = False) -> list[dict[str, Any]]:
-    """Holds by id as hold_row shows them (active only unless `include_ended`)."""
-    sql = "SELECT id FROM holds" + ("" if include_ended else " WHERE ended_us IS NULL") + " ORDER BY id"
-    return [hold_row(db, r["id"]) for r in list(db.query(sql))]

@@ -17,7 +17,7 @@ import pytest
 
 from edged import people as people_rules
 from storage import audit
-from storage import people_store as ps
+from storage import accounts, sessions
 from storage.catalog import Catalog, open_db
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, one, rows
@@ -27,7 +27,7 @@ from tests.support.people import People, password_for
 S = 1_000_000
 MIN = 60 * S
 T0 = 1_795_000_000 * S
-POLICY = ps.Policy(session_ttl_us=15 * MIN, lockout_after=3, lockout_for_us=10 * MIN, min_password=10)
+POLICY = accounts.Policy(session_ttl_us=15 * MIN, lockout_after=3, lockout_for_us=10 * MIN, min_password=10)
 
 
 @pytest.fixture
@@ -46,44 +46,45 @@ def test_passwords_are_scrypt_hashes_and_tokens_are_kept_hashed(db):
     people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
     row = one(db, "accounts", lambda r: r["name"] == "carol")
     assert row["pw_hash"].startswith("scrypt$16384$8$1$") and "secret-pw-for-c1" not in row["pw_hash"]
-    assert ps.check_password("secret-pw-for-c1", row["pw_hash"]) and not ps.check_password("x", row["pw_hash"])
-    s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
+    assert accounts.check_password("secret-pw-for-c1", row["pw_hash"])
+    assert not accounts.check_password("x", row["pw_hash"])
+    s = sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
     stored = [r["token_hash"] for r in rows(db, "sessions")]
-    assert s["token"] not in stored and ps.token_hash(s["token"]) in stored
+    assert s["token"] not in stored and accounts.token_hash(s["token"]) in stored
     dump = "\n".join(db.conn.iterdump())
     assert s["token"] not in dump and "secret-pw-for-c1" not in dump
 
 
 def test_admin_and_custodian_never_on_one_account_and_names_are_never_reused(db):
-    with pytest.raises(ps.AccountError, match="can never be held by one account"):
+    with pytest.raises(accounts.AccountError, match="can never be held by one account"):
         people_rules.add_account(db, "both", "a-long-password", ["admin", "custodian"], None, by="boss", reason="x",
                                  now_us=T0)
     people_rules.add_account(db, "dave", "a-long-password", ["viewer"], ["a"], by="boss", reason="x", now_us=T0)
-    ps.revoke_account(db, "dave", by="boss", reason="moved to another office", now_us=T0 + S)
-    with pytest.raises(ps.AccountError, match="never deleted or reused"):
+    accounts.revoke_account(db, "dave", by="boss", reason="moved to another office", now_us=T0 + S)
+    with pytest.raises(accounts.AccountError, match="never deleted or reused"):
         people_rules.add_account(db, "dave", "a-long-password", ["viewer"], None, by="boss", reason="back",
                                  now_us=T0 + 2 * S)
-    with pytest.raises(ps.AccountError, match="needs a reason"):
+    with pytest.raises(accounts.AccountError, match="needs a reason"):
         people_rules.add_account(db, "erin", "a-long-password", ["viewer"], None, by="boss", reason=" ", now_us=T0)
-    with pytest.raises(ps.AccountError, match="unknown camera"):
+    with pytest.raises(accounts.AccountError, match="unknown camera"):
         people_rules.add_account(db, "erin", "a-long-password", ["viewer"], ["zz"], by="boss", reason="x", now_us=T0)
-    with pytest.raises(ps.AccountError, match="at least 10 characters"):
+    with pytest.raises(accounts.AccountError, match="at least 10 characters"):
         people_rules.add_account(db, "erin", "short", ["viewer"], None, by="boss", reason="x", now_us=T0,
                                  min_password=10)
-    with pytest.raises(ps.AccountError, match="not an account name"):
+    with pytest.raises(accounts.AccountError, match="not an account name"):
         people_rules.add_account(db, "Erin Smith", "a-long-password", ["viewer"], None, by="boss", reason="x",
                                  now_us=T0)
-    dave = ps.account(db, "dave")
+    dave = accounts.account(db, "dave")
     assert dave["revoked_us"] == T0 + S and [e["action"] for e in dave["events"]] == ["opened", "revoked"]
     assert [e["reason"] for e in dave["events"]] == ["x", "moved to another office"]
     assert "pw_hash" not in dave
-    assert [r["name"] for r in ps.accounts(db)] == ["boss", "dave"]
+    assert [r["name"] for r in accounts.accounts(db)] == ["boss", "dave"]
 
 
 def test_init_admin_only_while_no_active_admin(db):
-    with pytest.raises(ps.AccountError, match="an admin exists"):
+    with pytest.raises(accounts.AccountError, match="an admin exists"):
         people_rules.init_admin(db, "second", "another-password", os_user="root", now_us=T0)
-    ps.revoke_account(db, "boss", by="boss", reason="left", now_us=T0 + S)
+    accounts.revoke_account(db, "boss", by="boss", reason="left", now_us=T0 + S)
     people_rules.init_admin(db, "second", "another-password", os_user="root", now_us=T0 + 2 * S)  # recovery by root
     assert people_rules.active_admins(db) == ["second"]
 
@@ -91,15 +92,15 @@ def test_init_admin_only_while_no_active_admin(db):
 def test_lockout_after_repeated_failures_then_it_passes(db):
     people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
     for i in range(3):
-        with pytest.raises(ps.AuthError, match="wrong account name or password"):
-            ps.login(db, "carol", f"guess{i}", now_us=T0 + i * S, via="test", policy=POLICY)
-    with pytest.raises(ps.AuthError, match="locked after repeated failed logins; try again in 10 min"):
-        ps.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 3 * S, via="test", policy=POLICY)
-    s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 2 * S + 10 * MIN, via="test", policy=POLICY)
+        with pytest.raises(accounts.AuthError, match="wrong account name or password"):
+            sessions.login(db, "carol", f"guess{i}", now_us=T0 + i * S, via="test", policy=POLICY)
+    with pytest.raises(accounts.AuthError, match="locked after repeated failed logins; try again in 10 min"):
+        sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    s = sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 2 * S + 10 * MIN, via="test", policy=POLICY)
     assert s["account"] == "carol"
-    with pytest.raises(ps.AuthError):  # the count starts again after a good login
-        ps.login(db, "carol", "nope", now_us=T0 + 11 * MIN, via="test", policy=POLICY)
-    ps.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 11 * MIN + S, via="test", policy=POLICY)
+    with pytest.raises(accounts.AuthError):  # the count starts again after a good login
+        sessions.login(db, "carol", "nope", now_us=T0 + 11 * MIN, via="test", policy=POLICY)
+    sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0 + 11 * MIN + S, via="test", policy=POLICY)
     kinds = [(a, act, d.get("why")) for a, act, d in actions(db) if act.startswith(("login", "account.locked"))]
     assert kinds == [("carol", "login.failed", "wrong password")] * 3 + [
         ("edged", "account.locked", None), ("carol", "login.failed", "locked"), ("carol", "login", None),
@@ -109,42 +110,42 @@ def test_lockout_after_repeated_failures_then_it_passes(db):
 
 def test_an_admin_setting_a_password_unlocks_and_ends_sessions(db):
     people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
-    s = ps.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
+    s = sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
     for i in range(3):
-        with pytest.raises(ps.AuthError):
-            ps.login(db, "carol", "x", now_us=T0 + S, via="test", policy=POLICY)
-    ps.change_password(db, "carol", "new-secret-pw-22", by="boss", reason="forgotten", now_us=T0 + 2 * S)
-    assert ps.session_of(db, s["token"], now_us=T0 + 3 * S) is None, "a new password ends the sessions"
-    assert ps.login(db, "carol", "new-secret-pw-22", now_us=T0 + 3 * S, via="test", policy=POLICY)
-    with pytest.raises(ps.AccountError, match="the old one"):
-        ps.change_password(db, "carol", "new-secret-pw-22", by="carol", reason="", now_us=T0 + 4 * S)
+        with pytest.raises(accounts.AuthError):
+            sessions.login(db, "carol", "x", now_us=T0 + S, via="test", policy=POLICY)
+    accounts.change_password(db, "carol", "new-secret-pw-22", by="boss", reason="forgotten", now_us=T0 + 2 * S)
+    assert sessions.session_of(db, s["token"], now_us=T0 + 3 * S) is None, "a new password ends the sessions"
+    assert sessions.login(db, "carol", "new-secret-pw-22", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    with pytest.raises(accounts.AccountError, match="the old one"):
+        accounts.change_password(db, "carol", "new-secret-pw-22", by="carol", reason="", now_us=T0 + 4 * S)
 
 
 def test_sessions_expire_end_on_logout_and_on_revocation(db):
     people_rules.add_account(db, "vic", "viewer-password", ["viewer"], ["a"], by="boss", reason="app", now_us=T0)
-    s = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
+    s = sessions.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
     assert s["expires_us"] == T0 + 15 * MIN and s["roles"] == ["viewer"] and s["cameras"] == ["a"]
-    assert ps.session_of(db, s["token"], now_us=T0 + 15 * MIN - 1)["account"] == "vic"
-    assert ps.session_of(db, s["token"], now_us=T0 + 15 * MIN) is None, "short-lived"
-    assert ps.session_of(db, "forged", now_us=T0) is None and ps.session_of(db, None, now_us=T0) is None
-    s2 = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
-    assert ps.logout(db, s2["token"], now_us=T0 + S) and not ps.logout(db, s2["token"], now_us=T0 + 2 * S)
-    assert ps.session_of(db, s2["token"], now_us=T0 + 2 * S) is None
-    s3 = ps.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
-    ps.revoke_account(db, "vic", by="boss", reason="left", now_us=T0 + S)
-    assert ps.session_of(db, s3["token"], now_us=T0 + 2 * S) is None
-    with pytest.raises(ps.AuthError, match="revoked"):
-        ps.login(db, "vic", "viewer-password", now_us=T0 + 3 * S, via="test", policy=POLICY)
-    with pytest.raises(ps.AuthError, match="wrong account name or password"):
-        ps.login(db, "nobody", "whatever-pw", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    assert sessions.session_of(db, s["token"], now_us=T0 + 15 * MIN - 1)["account"] == "vic"
+    assert sessions.session_of(db, s["token"], now_us=T0 + 15 * MIN) is None, "short-lived"
+    assert sessions.session_of(db, "forged", now_us=T0) is None and sessions.session_of(db, None, now_us=T0) is None
+    s2 = sessions.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
+    assert sessions.logout(db, s2["token"], now_us=T0 + S) and not sessions.logout(db, s2["token"], now_us=T0 + 2 * S)
+    assert sessions.session_of(db, s2["token"], now_us=T0 + 2 * S) is None
+    s3 = sessions.login(db, "vic", "viewer-password", now_us=T0, via="test", policy=POLICY)
+    accounts.revoke_account(db, "vic", by="boss", reason="left", now_us=T0 + S)
+    assert sessions.session_of(db, s3["token"], now_us=T0 + 2 * S) is None
+    with pytest.raises(accounts.AuthError, match="revoked"):
+        sessions.login(db, "vic", "viewer-password", now_us=T0 + 3 * S, via="test", policy=POLICY)
+    with pytest.raises(accounts.AuthError, match="wrong account name or password"):
+        sessions.login(db, "nobody", "whatever-pw", now_us=T0 + 3 * S, via="test", policy=POLICY)
     assert audit.verify(db)[1] is None
 
 
 def test_policy_stored_for_logins_outside_the_socket(db):
-    ps.store_policy(db, POLICY)
-    assert ps.load_policy(db) == POLICY
+    accounts.store_policy(db, POLICY)
+    assert accounts.load_policy(db) == POLICY
     people_rules.add_account(db, "vic", "viewer-password", ["viewer"], None, by="boss", reason="app", now_us=T0)
-    assert ps.login(db, "vic", "viewer-password", now_us=T0, via="viewer")["expires_us"] == T0 + 15 * MIN
+    assert sessions.login(db, "vic", "viewer-password", now_us=T0, via="viewer")["expires_us"] == T0 + 15 * MIN
 
 
 # --- end to end ---------------------------------------------------------------------------------
@@ -197,7 +198,7 @@ def test_daemon_login_lockout_expiry_roles_and_a_grant_used_twice(tmp_path, came
 
         # roles are checked by the daemon, per op
         r = people.ctl("hold", "add", "--camera", "cam", "--from", "-1m", "--to", "now", "--reason", "r", "--case", "c")
-        assert r.returncode == 2 and "needs the custodian role; vic has viewer" in r.stderr
+        assert r.returncode == 2 and "needs the custodian or approver role; vic has viewer" in r.stderr
         assert "vic (viewer; cam)" in people.ctl("whoami").stdout
 
         # lockout after 3 failures, for 10 s; then the right password works again

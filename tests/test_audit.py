@@ -18,7 +18,7 @@ from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.i18n import speaking
 from storage import audit, audit_report
-from storage import people_store as ps
+from storage import accounts, retrieval_store, sessions
 from storage.catalog import Catalog, open_db
 from tests.support.catalog import delete_audit, insert_audit, one, rows, set_audit, set_node, shift_audit, swap_audit
 from tests.support.daemon import ROOT
@@ -178,19 +178,19 @@ def test_audit_report_covers_r7_2(tmp_path):
     people_rules.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2",
                              now_us=T0)
     people_rules.add_account(db, "gone", "long-password-3", ["viewer"], None, by="admin", reason="app 3", now_us=T0)
-    ps.revoke_account(db, "gone", by="admin", reason="transferred", now_us=T0 + S)
-    with pytest.raises(ps.AuthError):
-        ps.login(db, "carol", "wrong", now_us=T0 + 2 * S, via="test")
-    with pytest.raises(ps.AuthError):
-        ps.login(db, "mallory", "guess", now_us=T0 + 3 * S, via="test")
+    accounts.revoke_account(db, "gone", by="admin", reason="transferred", now_us=T0 + S)
+    with pytest.raises(accounts.AuthError):
+        sessions.login(db, "carol", "wrong", now_us=T0 + 2 * S, via="test")
+    with pytest.raises(accounts.AuthError):
+        sessions.login(db, "mallory", "guess", now_us=T0 + 3 * S, via="test")
     req = people_rules.file_request(db, {"kind": "agency", "category": "other", "reason": "<script>", "mode": "copy",
                                "cameras": ["door"], "from_us": T0 - 60 * S, "to_us": T0, "requester_name": "Lin",
                                "letter_ref": "L-1"}, filed_by="carol", now_us=T0 + 4 * S, key=b"k" * 32)
     req = people_rules.decide_request(db, req["id"], approver="boss", approve=True, reason="ok", now_us=T0 + 5 * S,
                             grant_ttl_us=3600 * S)
     people_rules.use_grant(db, req["grant"]["id"], custodian="carol", watcher="Lin", mode="copy", now_us=T0 + 6 * S)
-    ps.record_export(db, req["grant"]["id"], out_dir="/x/e1", custodian="carol", now_us=T0 + 7 * S, bytes_=1234,
-                     manifest_sha256="ab" * 32)
+    retrieval_store.record_export(db, req["grant"]["id"], out_dir="/x/e1", custodian="carol", now_us=T0 + 7 * S,
+                                  bytes_=1234, manifest_sha256="ab" * 32)
     db["holds"].insert({"kind": "evidence", "cameras": '["door"]', "from_us": T0 - 60 * S, "to_us": T0,
                         "reason": "r", "case_ref": "C-1", "placed_by": "carol", "placed_us": T0 + 8 * S,
                         "expires_us": T0 + 3600 * S})
@@ -251,7 +251,8 @@ def test_chain_heads_go_to_the_central_office_and_catch_a_rewritten_log(tmp_path
         people.as_("audrey")
         listed = json.loads(people.ctl("audit", "list", "--action", "account", "--json").stdout)
         assert [(x["action"], x["detail"]["account"]) for x in listed] == [("account.open", "admin"),
-                                                                           ("account.open", "audrey")]
+                                                                           ("account.open", "audrey"),
+                                                                           ("account.password", "audrey")]
         export = tmp_path / "audit.jsonl"
         r = people.ctl("audit", "export", "--out", str(export))
         assert r.returncode == 0 and audit.verify_lines(export.read_text().splitlines())[1] is None

@@ -166,7 +166,10 @@ def _confidential(ct: Container) -> None:
     ct.sh(f"printf 'Boot-pw-4711x\\n' | {ctl} init-admin --name admin --password-stdin")
     ct.sh(f"printf 'Boot-pw-4711x\\n' | {ctl} login admin --password-stdin && printf 'Kestrel-pw-42x\\n' | "
           f"{ctl} account add carol --role custodian --reason boot --password-stdin")
+    # the admin's password is one-time (design/0042): carol sets her own before anything else runs
     r = ct.sh(f"runuser -u alice -- sh -c \"printf 'Kestrel-pw-42x\\n' | {ctl} login carol --password-stdin && "
+              f"printf 'Kestrel-pw-42x\\nKestrel-pw-43y\\n' | {ctl} account passwd --password-stdin && "
+              f"printf 'Kestrel-pw-43y\\n' | {ctl} login carol --password-stdin && "
               f"{ctl} status && {ctl} segments --from -10m --json\"", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     for path in ("/var/lib/edged/catalog.db", "/var/lib/edged/node-ed25519.key", "/etc/edged/secrets.toml"):

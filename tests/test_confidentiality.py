@@ -22,7 +22,7 @@ from edged.cli.export import new_file, open_out
 from edged.rules import retrieval as rq
 from edged.viewer import rules
 from storage import audit
-from storage import people_store as ps
+from storage import retrieval_store
 from storage.catalog import open_db
 from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
@@ -159,8 +159,8 @@ def test_purge_takes_every_personal_field_from_the_catalog_and_its_backups(tmp_p
                           grant_ttl_us=DAY)
     people_rules.use_grant(db, r["grant"]["id"], custodian="carol", watcher="Sgt. Lin-Hua", mode="copy",
                            now_us=T0 + 2 * S)
-    ps.record_export(db, r["grant"]["id"], out_dir="/x", custodian="carol", now_us=T0 + 3 * S,
-                     detail={"recipient": "Sgt. Lin-Hua", "clips": []})
+    retrieval_store.record_export(db, r["grant"]["id"], out_dir="/x", custodian="carol", now_us=T0 + 3 * S,
+                                  detail={"recipient": "Sgt. Lin-Hua", "clips": []})
     undecided = _request(db, "Wu Undecided", T0)
     chain = json.dumps(audit_rows(db))
     assert "Lin-Hua" not in chain and "Wu Undecided" not in chain
@@ -173,12 +173,12 @@ def test_purge_takes_every_personal_field_from_the_catalog_and_its_backups(tmp_p
     assert out["lapsed"] == []
     out = people_rules.sweep(db, T0 + 91 * DAY, 3, lapse_us=90 * DAY)
     assert {x["id"] for x in out["lapsed"]} == {undecided["id"]}
-    assert ps.request_row(db, undecided["id"])["state"] == rq.LAPSED
+    assert retrieval_store.request_row(db, undecided["id"])["state"] == rq.LAPSED
 
     later = rq.add_years(T0 + 91 * DAY, 3) + S  # an injected clock: three years on
     out = people_rules.sweep(db, later, 3, lapse_us=90 * DAY)
     assert {x["id"] for x in out["purged"]} == {r["id"], undecided["id"]}
-    assert people_rules.purge_backup(backup, ps.purged_ids(db), later) == 2
+    assert people_rules.purge_backup(backup, retrieval_store.purged_ids(db), later) == 2
     db.conn.close()
     for f in (tmp_path / "catalog.db", tmp_path / "catalog.db-wal", backup):
         if f.exists():

@@ -158,7 +158,11 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
                                     capture_output=True, text=True, cwd=ROOT).stdout
             assert "broker:    refused" in status and "Hunter2-not-it" not in status
             d.stop()
-            d.config.write_text(base + f'username = "node1"\npassword = "right"\ncommand_key = "{pub}"\n')
+            # MQTT holds follow the site's [policy.holds] (issue 17 item 2): at most `max` long, and
+            # pending until an approver at the box approves it
+            d.config.write_text(base + f'username = "node1"\npassword = "right"\ncommand_key = "{pub}"\n'
+                                '[retention]\nevidence_hold = "20d"\n'
+                                '[policy.holds.evidence]\napproval = true\nmax = "25d"\n')
             d.start()
             sub = Subscriber(broker, f"{BASE}/#", username="central", password="pw-c").start()
             wait_for(lambda: (sub.last(f"{BASE}/status") or b"") and sub.last(f"{BASE}/status").payload == b"online",
@@ -181,7 +185,7 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
                 b"c-4": ("hold", sign_command(key, "inspect", {}, "nonce-0004", later, node), "does not match"),
                 b"c-5": ("hold", sign_command(key, "hold", {**args, "kind": "legal"}, "nonce-0005", later, node),
                          "only evidence holds"),
-                b"c-6": ("hold", sign_command(key, "hold", {**args, "expires_us": now + 40 * 86_400_000_000},
+                b"c-6": ("hold", sign_command(key, "hold", {**args, "expires_us": now + 21 * 86_400_000_000},
                                               "nonce-0006", later, node), "at the latest after"),
                 b"c-7": ("hold", sign_command(key, "hold", args, "nonce-0007", later, None), '"to"'),
             }
@@ -197,7 +201,8 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
                 assert not by_corr[corr]["ok"] and why in by_corr[corr]["error"], (corr, by_corr[corr])
             hold = wait_for(lambda: rows(d, "holds"), 10, "the hold")[0]
             assert hold["case_ref"] == "POL-2026-77" and hold["placed_by"].startswith("mqtt:key:")
-            assert hold["kind"] == "evidence" and hold["expires_us"] <= now + 31 * 86_400_000_000
+            assert hold["kind"] == "evidence" and hold["wanted_expires_us"] <= now + 21 * 86_400_000_000
+            assert hold["state"] == "pending" and hold["expires_us"] <= now + 4 * 86_400_000_000, "waits 3 days"
             assert len(rows(d, "holds")) == 1, "the refused commands placed nothing"
             commands = wait_for(lambda: len(audit_rows(d, "mqtt.command")) >= 7 and
                                 [json.loads(r["detail"]) for r in audit_rows(d, "mqtt.command")], 10, "the records")

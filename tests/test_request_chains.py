@@ -14,7 +14,7 @@ from edged.config.policy import KindRules, RequestPolicy, Step
 from edged.rules.retrieval import RequestRuleError
 from storage import audit
 from edged import people
-from storage import people_store as ps
+from storage import retrieval_store
 from storage.catalog import Catalog, open_db
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
@@ -72,7 +72,7 @@ def test_a_three_step_chain_on_the_record(db):
     g = r["grant"]
     assert r["state"] == "approved" and g["approvers"] == ["mei", "wu", "hsu"] and g["approver"] == "hsu"
     # wu signed a step: wu is a custodian too, and still may not use the grant
-    with pytest.raises(ps.GrantError, match="separation of duties"):
+    with pytest.raises(retrieval_store.GrantError, match="separation of duties"):
         people.use_grant(db, g["id"], custodian="wu", watcher="Kao", mode="view", now_us=T0 + 4 * S)
     people.use_grant(db, g["id"], custodian="carol", watcher="Kao", mode="view", now_us=T0 + 5 * S)
     steps = [(a, act, d.get("step"), d.get("step_name")) for a, act, d in records(db)]

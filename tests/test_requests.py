@@ -12,7 +12,7 @@ from edged import people as people_rules
 from edged.rules import retrieval as rq
 from edged.rules.retrieval import RequestRuleError
 from storage import audit
-from storage import people_store as ps
+from storage import retrieval_store
 from storage.catalog import Catalog, open_db
 from tests.support.catalog import audit_rows
 
@@ -183,20 +183,20 @@ def test_store_files_decides_uses_once_and_records_each_step(db):
     r = people_rules.decide_request(db, r["id"], approver="boss", approve=True, reason="on record", now_us=T0 + S,
                           grant_ttl_us=DAY)
     g = r["grant"]
-    assert ps.peek_grant(db, g["id"])["used_us"] is None
-    with pytest.raises(ps.GrantError, match="is for view, not copy"):
+    assert retrieval_store.peek_grant(db, g["id"])["used_us"] is None
+    with pytest.raises(retrieval_store.GrantError, match="is for view, not copy"):
         people_rules.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="copy", now_us=T0 + 2 * S)
-    with pytest.raises(ps.GrantError, match="not an active custodian"):
+    with pytest.raises(retrieval_store.GrantError, match="not an active custodian"):
         people_rules.use_grant(db, g["id"], custodian="boss", watcher="Wang", mode="view", now_us=T0 + 2 * S)
     used = people_rules.use_grant(db, g["id"], custodian="carol (os: root)", watcher="Wang", mode="view",
                                   now_us=T0 + 3 * S)
     assert used["used_by"] == "carol" and used["cameras"] == ["counter-1"] and used["mode"] == "view"
     assert {"id", "request_id", "from_us", "to_us", "approver", "requester", "expires_us"} <= set(used)
-    with pytest.raises(ps.GrantError, match="already used"):
+    with pytest.raises(retrieval_store.GrantError, match="already used"):
         people_rules.use_grant(db, g["id"], custodian="carol", watcher="Wang", mode="view", now_us=T0 + 4 * S)
-    with pytest.raises(ps.GrantError, match="no grant 99"):
+    with pytest.raises(retrieval_store.GrantError, match="no grant 99"):
         people_rules.use_grant(db, 99, custodian="carol", watcher="x", mode="view", now_us=T0)
-    assert ps.request_row(db, r["id"])["state"] == "used"
+    assert retrieval_store.request_row(db, r["id"])["state"] == "used"
     steps = [(a, act) for a, act, _ in actions(db) if not act.startswith("account.")]
     assert steps == [("desk", "request.file"), ("boss", "request.approve"), ("carol", "grant.refused"),
                      ("boss", "grant.refused"), ("carol (os: root)", "grant.use"), ("carol", "grant.refused"),
@@ -220,15 +220,15 @@ def test_store_lapses_unused_grants_and_purges_after_three_years(db):
     assert [r["id"] for r in people_rules.sweep(db, T0 + 7 * DAY, 3)["overdue"]] == [b["id"]], "c is an agency request"
     people_rules.decide_request(db, c["id"], approver="boss", approve=False, reason="no letter", now_us=T0 + 8 * DAY,
                       grant_ttl_us=DAY)
-    closed_a = ps.request_row(db, a["id"])["closed_us"]
+    closed_a = retrieval_store.request_row(db, a["id"])["closed_us"]
     assert closed_a == T0 + S + DAY, "closed when its grant expired"
     assert people_rules.sweep(db, rq.add_years(closed_a, 3) - 1, 3)["purged"] == []
     out = people_rules.sweep(db, rq.add_years(closed_a, 3), 3)
     assert out["purged"] == [{"id": a["id"]}]
-    gone = ps.request_row(db, a["id"])
+    gone = retrieval_store.request_row(db, a["id"])
     assert gone["requester_name"] == "[purged]" and gone["citizen_id_hmac"] is None and gone["purged_us"]
     assert gone["grant"]["requester"] is None and gone["kind"] == "citizen"
-    assert ps.request_row(db, c["id"])["requester_name"] == "Officer Lin", "c closed later: kept for now"
+    assert retrieval_store.request_row(db, c["id"])["requester_name"] == "Officer Lin", "c closed later: kept for now"
     stub = [d for _, act, d in actions(db) if act == "request.purge"]
     assert stub == [{"request": a["id"], "kind": "citizen", "category": "lost-property", "cameras": ["counter-1"],
                      "from_us": a["from_us"], "to_us": a["to_us"], "mode": "view", "flag": None,
@@ -237,4 +237,5 @@ def test_store_lapses_unused_grants_and_purges_after_three_years(db):
     # 3 years after that; a is not purged twice
     assert people_rules.sweep(db, rq.add_years(closed_a, 10), 3)["purged"] == [{"id": b["id"]}, {"id": c["id"]}], \
         "each is purged once"
-    assert ps.list_requests(db, id_hmac=rq.id_hmac("A123456789", KEY)) == [], "the citizen is findable no more"
+    found = retrieval_store.list_requests(db, id_hmac=rq.id_hmac("A123456789", KEY))
+    assert found == [], "the citizen is findable no more"

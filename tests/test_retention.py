@@ -279,7 +279,7 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
     from edged.config import default_config
     from edged.daemon.retention_runner import RetentionRunner
     from storage.catalog import CatalogWriter
-    from storage.retention_store import add_hold
+    from storage.holds import add_hold
 
     cfg = default_config(tmp_path)
     total = shutil.disk_usage(tmp_path).total

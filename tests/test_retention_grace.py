@@ -14,11 +14,10 @@ from dataclasses import replace
 from edged.config import RetentionConfig
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM, FakeClock
+from storage.holds import add_hold, release_hold
 from storage.retention_grace import policy_doc, record_policy
 from storage.retention_report import retention_report
 from storage.retention_store import (
-    add_hold,
-    release_hold,
     run_pass,
 )
 from tests.support.broker import Broker, Subscriber

@@ -19,7 +19,10 @@ EXPECTED = {
     "account.revoke": {AD},
     "account.list": {AD, A},
     "account.show": {AD, A},
-    "hold.add": {C},
+    "hold.add": {C, P},
+    "hold.approve": {P},
+    "hold.reject": {P},
+    "hold.extend": {C, P},
     "hold.release": {C, P},
     "hold.release.evidence": {C},
     "hold.release.legal": {P},
@@ -108,7 +111,7 @@ def test_root_without_an_account_reads_reports_never_people():
 
 def test_several_roles_add_up():
     assert roles.allowed([V, P], "request.approve") and roles.allowed([V, P], "live.view")
-    assert not roles.allowed([V, A], "hold.add")
+    assert not roles.allowed([V, A], "hold.add") and roles.allowed([V, P], "hold.approve")
 
 
 def test_refusal_names_the_role_needed_and_the_roles_held():

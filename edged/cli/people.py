@@ -20,7 +20,7 @@ from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table, wid
 from edged.i18n import _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
-from storage.people_store import APPROVED, FILED, REQUEST_STATES
+from storage.retrieval_store import APPROVED, FILED, REQUEST_STATES
 
 
 class _Secrets:
@@ -62,6 +62,10 @@ def cmd_login(ctx, args) -> tuple[Any, str]:
     s = call(ctx.socket, "login", {"name": name, "password": password})
     path = save_session(ctx.socket, {"token": s["token"], "account": s["account"], "expires_us": s["expires_us"]})
     shown = {k: v for k, v in s.items() if k != "token"}
+    if s.get("must_change"):
+        return {**shown, "session_file": str(path)}, _(
+            "logged in as {account} with a one-time password (an admin set it): change it now with "
+            "`edgectl account passwd`; nothing else runs until then").format(account=s["account"])
     return {**shown, "session_file": str(path)}, _("logged in as {account} ({roles}; {cameras}) until {time}").format(
         account=s["account"], roles=", ".join(s["roles"]), cameras=_scope(s["cameras"]), time=fmt_time(s["expires_us"]))
 
@@ -95,7 +99,9 @@ def _account_lines(a: dict[str, Any]) -> str:
         (_("account"), a["name"]), (_("name"), a["full_name"] or "-"), (_("roles"), ", ".join(a["roles"])),
         (_("cameras"), _scope(a["cameras"])),
         (_("opened"), _("{time} by {by}").format(time=fmt_time(a["opened_us"]), by=a["opened_by"])),
-        (_("password"), _("set {time}").format(time=fmt_time(a["pw_changed_us"]))), (_("state"), state))]
+        (_("password"), _("set {time}").format(time=fmt_time(a["pw_changed_us"])) + (
+            " " + _("(one-time: changed at the next login)") if a.get("must_change") else "")),
+        (_("state"), state))]
     if a.get("events"):
         lines.append(_("history:"))
         lines += ["  " + _("{time}  {action} by {by}: {reason}").format(

@@ -33,6 +33,8 @@ def _hold_headers() -> list[str]:
 def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
     if h["ended_us"]:
         state = f"{h['ended_how']} {fmt_time(h['ended_us'])}"
+    elif h.get("state") == "pending":
+        state = _("pending approval until {time}").format(time=fmt_time(h["expires_us"]))
     elif h["kind"] == "legal":
         state = _("active (legal, no expiry)")
     else:
@@ -40,6 +42,25 @@ def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
     cams = _("all") if h["cameras"] is None else ",".join(h["cameras"])
     return [h["id"], h["kind"], cams, fmt_time(h["from_us"]), fmt_time(h["to_us"]), h["case_ref"], state,
             h["segments"], fmt_bytes(h["bytes"])]
+
+
+def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
+    """hold approve / reject / extend ([policy.holds], design/0041)."""
+    if args.hold_cmd in ("approve", "reject"):
+        h = call(ctx.socket, f"hold.{args.hold_cmd}", {"id": args.id, "reason": args.reason or ""})
+        if args.hold_cmd == "reject":
+            return h, _("hold {id} rejected by {by}: {reason}").format(id=h["id"], by=h["decided_by"],
+                                                                       reason=h["end_reason"])
+        until = _("no expiry (legal hold)") if h["expires_us"] is None else fmt_time(h["expires_us"])
+        return h, _("hold {id} approved by {by}: in force until {until}").format(id=h["id"], by=h["decided_by"],
+                                                                                 until=until)
+    try:  # extend
+        until_us = now + parse_duration(args.by, "--by")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    h = call(ctx.socket, "hold.extend", {"id": args.id, "expires_us": until_us, "reason": args.reason})
+    return h, _("hold {id} extended by {by}: now until {time}").format(id=h["id"], by=h["extended_by"],
+                                                                       time=fmt_time(h["expires_us"]))
 
 
 def cmd_hold(ctx, args) -> tuple[Any, str]:
@@ -61,12 +82,15 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
             except ConfigError as exc:
                 raise UsageError(str(exc)) from None
         h = call(ctx.socket, "hold.add", req)
+        wait = (" " + _("until an approver decides (edgectl hold approve)")) if h.get("state") == "pending" else ""
         return h, _("hold {id} placed: {n} segments ({size}) are now kept").format(
-            id=h["id"], n=h["segments"], size=fmt_bytes(h["bytes"])) + "\n" + table(_hold_headers(),
-                                                                                  [_hold_line(h, now)])
+            id=h["id"], n=h["segments"], size=fmt_bytes(h["bytes"])) + wait + "\n" + table(_hold_headers(),
+                                                                                         [_hold_line(h, now)])
     if args.hold_cmd == "release":
         h = call(ctx.socket, "hold.release", {"id": args.id, "reason": args.reason})
         return h, _("hold {id} released by {by}: {reason}").format(id=h["id"], by=h["ended_by"], reason=h["end_reason"])
+    if args.hold_cmd in ("approve", "reject", "extend"):
+        return _hold_decision(ctx, args, now)
     if args.hold_cmd == "show":
         h = call(ctx.socket, "hold.show", {"id": args.id})
         ended = "-" if not h["ended_us"] else _("{how} {time} by {by}: {reason}").format(
@@ -79,7 +103,12 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
             (_("from"), fmt_time(h["from_us"])), (_("to"), fmt_time(h["to_us"])), (_("case"), h["case_ref"]),
             (_("reason"), h["reason"]),
             (_("placed by"), _("{name} at {time}").format(name=h["placed_by"], time=fmt_time(h["placed_us"]))),
+            (_("state"), h.get("state") or "active"),
             (_("expires"), _("never (legal hold)") if h["expires_us"] is None else fmt_time(h["expires_us"])),
+            (_("decided"), _("{name} at {time}").format(name=h["decided_by"], time=fmt_time(h["decided_us"]))
+             if h.get("decided_by") else "-"),
+            (_("extended"), _("{name} at {time}").format(name=h["extended_by"], time=fmt_time(h["extended_us"]))
+             if h.get("extended_by") else "-"),
             (_("ended"), ended),
             (_("keeps"), _("{n} segments, {size}").format(n=h["segments"], size=fmt_bytes(h["bytes"]))))]
         return h, "\n".join(lines)
@@ -145,6 +174,17 @@ def register(sub) -> None:
     r = hs.add_parser("release", parents=[JSON], help="end a hold early (a reason is required)")
     r.add_argument("id", type=int)
     r.add_argument("--reason", required=True)
+    d = hs.add_parser("approve", parents=[JSON], help="approve a hold that waits for an approver ([policy.holds])")
+    d.add_argument("id", type=int)
+    d.add_argument("--reason", default="")
+    d = hs.add_parser("reject", parents=[JSON], help="reject a hold that waits for an approver (a reason is required)")
+    d.add_argument("id", type=int)
+    d.add_argument("--reason", required=True)
+    e = hs.add_parser("extend", parents=[JSON],
+                      help="keep an evidence hold longer (at most [policy.holds] max from now)")
+    e.add_argument("id", type=int)
+    e.add_argument("--by", required=True, metavar="DURATION", help="the new expiry, this long from now, e.g. 30d")
+    e.add_argument("--reason", required=True)
     s = hs.add_parser("show", parents=[JSON], help="one hold in full")
     s.add_argument("id", type=int)
     ls = hs.add_parser("list", parents=[JSON], help="holds in force (--all: ended ones too)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edged.config.values import DAY, HOUR, MINUTE, SECOND, ConfigError, _check_keys, _describe, _duration
+from edged.config.values import DAY, HOUR, MINUTE, SECOND, ConfigError, _bool, _check_keys, _describe, _duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +21,11 @@ class AccountsConfig:
     sweep_interval_us: int = 60 * SECOND   # overdue checks, lapsed grants, purges
     request_lapse_us: int = 90 * DAY       # a request left undecided this long lapses (closes, R5.7)
     keep_backups: int = 3                  # catalog backups kept (maintenance); older ones go
+    one_time_passwords: bool = True        # a password an admin sets is changed at its first login (design/0042)
 
 
 _KEYS = ("session_ttl", "lockout_after", "lockout_for", "min_password", "grant_ttl", "citizen_due",
-         "keep_requests_years", "sweep_interval", "request_lapse", "keep_backups")
+         "keep_requests_years", "sweep_interval", "request_lapse", "keep_backups", "one_time_passwords")
 _HINTS = {
     "session_timeout": 'did you mean "session_ttl"? (a duration, e.g. "15m")',
     "max_failures": 'did you mean "lockout_after"? (failed logins before the account locks)',
@@ -55,4 +56,6 @@ def _accounts(t: dict) -> AccountsConfig:
         sweep_interval_us=_duration(t, "sweep_interval", "accounts", 60 * SECOND, SECOND, HOUR),
         request_lapse_us=_duration(t, "request_lapse", "accounts", 90 * DAY, DAY, 365 * DAY),
         keep_backups=_int(t, "keep_backups", 3, 1, 100),
+        one_time_passwords=_bool(t["one_time_passwords"], "accounts.one_time_passwords")
+        if "one_time_passwords" in t else True,
     )

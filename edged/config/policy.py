@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from edged.config.holds import HoldPolicy, _holds
 from edged.config.values import DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _join, _string
 
 KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
@@ -81,6 +82,7 @@ class KindRules:
 class RequestPolicy:
     kinds: Mapping[str, KindRules] = field(default_factory=dict)   # only these kinds may be filed
     categories: tuple[str, ...] = CATEGORIES
+    holds: HoldPolicy = HoldPolicy()   # [policy.holds]: who preserves footage, and for how long (design/0041)
 
 
 def default_policy(citizen_due_us: int = 6 * DAY_US) -> RequestPolicy:
@@ -165,9 +167,9 @@ _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = 
           "copy": 'did you mean "modes"? (e.g. modes = ["view", "copy"])'}
 
 
-def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int) -> RequestPolicy:
+def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY) -> RequestPolicy:
     base = default_policy(citizen_due_us)
-    _check_keys(t, "policy", ("kinds", "categories", *KINDS), _HINTS)
+    _check_keys(t, "policy", ("kinds", "categories", "holds", *KINDS), _HINTS)
     kinds = tuple(_strings(t, "kinds", "policy")) if "kinds" in t else tuple(base.kinds)
     categories = tuple(_strings(t, "categories", "policy")) if "categories" in t else base.categories
     for kind in kinds:
@@ -178,7 +180,8 @@ def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int) -> RequestPoli
             raise ConfigError(_join("policy", kind), f"this site does not take {kind} requests (policy.kinds); "
                                                      "remove the table or add the kind")
     rules = {k: _kind(t.get(k, {}), _join("policy", k), k, base.kinds[k]) for k in kinds}
-    policy = RequestPolicy(kinds=rules, categories=categories)
+    holds = _holds(t["holds"], evidence_hold_us) if "holds" in t else base.holds
+    policy = RequestPolicy(kinds=rules, categories=categories, holds=holds)
     found = problems(policy, known_cameras=cameras)
     if found:
         path, why = found[0]

@@ -1,12 +1,18 @@
 """Personal accounts over the control socket (R4.1): opened, password changed and revoked by an
 admin, each with a reason; everyone changes their own password; the auditor reads them.
 
+Separation of duties (design/0042): a password an admin sets (a new account's, a reset) is
+one-time, changed at the holder's first login ([accounts] one_time_passwords), so the admin never
+knows a password in use; a reset raises a `password_reset` alarm until the holder has changed
+it; an admin never resets an admin's password; a wrong current password counts toward the lockout.
+
 Passwords are hashed (scrypt) on a thread of their own, never on the catalog writer's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +23,8 @@ from edged.config import Config
 from edged.control.operation import Operations, op, read_catalog, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
-from storage import people_store as ps
+from edged.rules.roles import ADMIN
+from storage import accounts, sessions
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -25,6 +32,7 @@ from storage.clock import SYSTEM, Clock
 class AccountOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None, clock: Clock = SYSTEM):
         self.policy = policy_of(cfg)
+        self.one_time = cfg.accounts.one_time_passwords
         self.data_dir: Path = cfg.storage.data_dir
         self.writer = writer
         self.alarms = alarms
@@ -37,48 +45,76 @@ class AccountOps(Operations):
         if not isinstance(roles, list) or not (cameras is None or isinstance(cameras, list)):
             raise RequestError("account not opened: roles and cameras are lists")
         password = str(args.get("password") or "")
-        pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
+        pw_hash = await asyncio.to_thread(accounts.hash_password, password)  # scrypt: not on the writer thread
         return await write_refusing(self.writer, lambda db: people.add_account(
             db, text(args, "name"), password, roles, cameras, by=str(caller),
             reason=text(args, "reason"), now_us=self.clock.now_us(), full_name=text(args, "full_name"),
-            min_password=self.policy.min_password, pw_hash=pw_hash), "account not opened")
+            min_password=self.policy.min_password, pw_hash=pw_hash, one_time=self.one_time), "account not opened")
 
     @op("account.passwd")
     async def passwd(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         name = text(args, "name") or caller.account or ""
         password = str(args.get("password") or "")
-        if name != caller.account:
-            if not caller.may("account.passwd.other"):
-                raise RequestError(f"password not changed: only an admin sets another account's password; "
-                                   f"{caller.account} may change only their own")
-            if not text(args, "reason"):
-                raise RequestError("password not changed: setting another account's password needs --reason")
-        stored = await self.writer.run(lambda c: ps.stored_hash(c.db, name))
-        if name == caller.account and not await asyncio.to_thread(
-                ps.check_password, str(args.get("old_password") or ""), stored):
-            raise RequestError("password not changed: the current password is wrong")
-        prepared = await asyncio.to_thread(ps.prepare_password, password, stored)  # scrypt: off the writer thread
-        row = await write_refusing(self.writer, lambda db: ps.change_password(
+        own = name == caller.account
+        if not own:
+            await self._may_reset(name, args, caller)
+        stored = await self.writer.run(lambda c: sessions.stored_hash(c.db, name))
+        if own and not await asyncio.to_thread(accounts.check_password, str(args.get("old_password") or ""), stored):
+            until = await self.writer.run(lambda c: sessions.wrong_current_password(
+                c.db, name, via=f"account passwd (os: {caller.os_user})", now_us=self.clock.now_us(),
+                policy=self.policy))
+            if until is not None and self.alarms is not None:
+                await self.alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
+                                         f"account {name} is locked after {self.policy.lockout_after} wrong "
+                                         "passwords in a row; its sessions ended", {"account": name, "until_us": until})
+            raise RequestError("password not changed: the current password is wrong" + (
+                "; the account is now locked and its sessions ended" if until is not None else ""))
+        prepared = await asyncio.to_thread(accounts.prepare_password, password, stored)  # scrypt: off the writer
+        row = await write_refusing(self.writer, lambda db: accounts.change_password(
             db, name, password, by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us(),
-            min_password=self.policy.min_password, prepared=prepared), "password not changed")
+            min_password=self.policy.min_password, prepared=prepared, one_time=self.one_time and not own),
+            "password not changed")
         if self.alarms is not None:
             await self.alarms.clear(f"account_locked:{name}")
+            if own:
+                await self.alarms.clear(f"password_reset:{name}")
+            else:
+                await self.alarms.raise_(f"password_reset:{name}", "password_reset", "warning", None,
+                                         f"{caller.account} (admin) set the password of {name}: "
+                                         f"{text(args, 'reason')}", {"account": name, "by": caller.account})
         return row
+
+    async def _may_reset(self, name: str, args: dict[str, Any], caller: Caller) -> None:
+        """An admin sets another account's password, with a reason; never an admin's (design/0042)."""
+        if caller.must_change or not caller.may("account.passwd.other"):
+            raise RequestError(f"password not changed: only an admin sets another account's password; "
+                               f"{caller.account} may change only their own")
+        if not text(args, "reason"):
+            raise RequestError("password not changed: setting another account's password needs --reason")
+        target = await self.writer.run(lambda c: accounts.account_row(c.db, name))
+        if target is not None and ADMIN in json.loads(target["roles"]):
+            raise RequestError(f"password not changed: {name} is an admin, and an admin never sets an admin's "
+                               f"password (separation of duties); {name} changes it with the current one, or "
+                               "another admin revokes the account and opens a new one")
 
     @op("account.revoke")
     async def revoke(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        return await write_refusing(self.writer, lambda db: ps.revoke_account(
+        row = await write_refusing(self.writer, lambda db: accounts.revoke_account(
             db, text(args, "name"), by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us()),
             "account not revoked")
+        if self.alarms is not None:  # a reset password nobody will change any more
+            await self.alarms.clear(f"password_reset:{row['name']}")
+        return row
 
     @op("account.list")
     async def listing(self, args: dict[str, Any], _caller: Caller) -> list[dict[str, Any]]:
-        return await read_catalog(self.data_dir, lambda db: ps.accounts(db, include_revoked=bool(args.get("all", True))))
+        include_revoked = bool(args.get("all", True))
+        return await read_catalog(self.data_dir, lambda db: accounts.accounts(db, include_revoked=include_revoked))
 
     @op("account.show")
     async def show(self, args: dict[str, Any], _caller: Caller) -> dict[str, Any]:
         name = text(args, "name")
-        row = await read_catalog(self.data_dir, lambda db: ps.account(db, name))
+        row = await read_catalog(self.data_dir, lambda db: accounts.account(db, name))
         if row is None:
             raise RequestError(f"no account {name}; `edgectl account list` shows them")
         return row

@@ -31,7 +31,7 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import speaking, zone
 from edged.rules import retrieval as rq
-from storage import audit, export, nodekey, people_store
+from storage import audit, export, nodekey, retrieval_store
 from storage.clock import SYSTEM, Clock
 from storage.export_worker import run_clips
 from storage.catalog import CatalogWriter
@@ -67,7 +67,7 @@ class ExportOps(Operations):
         try:
             grant, cameras = await self.writer.run(
                 lambda c: self._take(c, grant_id, actor, recipient, started, receipt_by))
-        except (people_store.GrantError, export.ExportError) as exc:
+        except (retrieval_store.GrantError, export.ExportError) as exc:
             raise RequestError(f"export refused: {exc}") from None
         reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
@@ -79,7 +79,7 @@ class ExportOps(Operations):
               receipt_by: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """On the writer thread: use the grant (or record why not), and read the footage it
         covers, in one go; the footage is marked in use before any retention pass can run."""
-        grant = people_store.peek_grant(c.db, grant_id)
+        grant = retrieval_store.peek_grant(c.db, grant_id)
         if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
             cams = export.gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
             if not any(export.plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
@@ -87,7 +87,7 @@ class ExportOps(Operations):
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
                 raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
                                          " in its range); the grant was not used")
-            req = people_store.request_row(c.db, grant["request_id"]) or {}
+            req = retrieval_store.request_row(c.db, grant["request_id"]) or {}
             why = rq.copy_refusal(req, recipient=recipient, receipt_by=receipt_by)  # the site's [policy]
             if why is not None:
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": why})
@@ -141,7 +141,7 @@ class ExportOps(Operations):
         detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
                   "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
                   "receipt_signed_by": receipt_by, "key": key.fingerprint}
-        export_id = await self.writer.run(lambda c: people_store.record_export(
+        export_id = await self.writer.run(lambda c: retrieval_store.record_export(
             c.db, grant_id, out_dir=str(out), custodian=actor, now_us=self.clock.now_us(), bytes_=size,
             manifest_sha256=digest, detail=detail))
         await sweep_staging(self.writer, data_dir, keep=out)
@@ -160,7 +160,7 @@ class ExportOps(Operations):
             export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
         except (KeyError, TypeError, ValueError):
             raise RequestError('export.read needs {"export": N, "file": NAME, "offset": BYTES}') from None
-        row = await self.writer.run(lambda c: people_store.export_row(c.db, export_id))
+        row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
         if row is None or row["custodian"] != getattr(caller, "account", None):
             raise RequestError(f"export {export_id} is not one you made")
         folder = Path(row["out_dir"])

@@ -1,10 +1,12 @@
-"""Holds (R6): placing and releasing them, listing them, and the `hold` MQTT command. Nothing
-here deletes or formats footage.
+"""Holds (R6): placing, approving, extending and releasing them, listing them, and the `hold`
+MQTT command. Nothing here deletes or formats footage.
 
 The server has checked the caller's role for the operation (edged/rules/roles.py); these check
-what depends on the details: the cameras in the caller's scope, and which kind of hold is being
-released (R6: a legal hold only by an approver). The MQTT command path calls `hold.add` with a
-plain string actor (a signed command, not a session).
+what depends on the details: the site's [policy.holds] (who places which kind, whether it waits
+for an approver, how long it lasts: edged/rules/holds.py), the cameras in the caller's scope, and
+which kind of hold is being released (R6: a legal hold only by an approver). The MQTT command
+path calls `hold.add` with a plain string actor (a signed command, not a session): the same
+rules but the role rule.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from edged.control.operation import CatalogReader, Operations, check_scope, inte
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.daemon.retention_runner import RetentionRunner
+from edged.rules import holds as rules
 from mqtt.commands import CommandRefused
-from storage import audit, retention_store
+from storage import audit, holds
 from storage.catalog import CatalogWriter
-from storage.retention_store import HoldError, add_hold, hold_row, release_hold
+from storage.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
 
 class HoldOps(Operations):
@@ -29,28 +32,85 @@ class HoldOps(Operations):
 
     @op("hold.add")
     async def hold_add(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """Place a hold by the site's [policy.holds] (design/0041): who may, for how long, and
+        whether it waits for an approver (then it is `pending` and keeps its footage meanwhile)."""
         runner = self.runner
         now = runner.clock.now_us()
         kind = args.get("kind", "evidence")
-        expires = args.get("expires_us")
-        if kind == "evidence" and expires is None:
-            expires = now + runner.cfg.retention.evidence_hold_us
         cameras = args.get("cameras")
         check_scope(caller, cameras, "hold not placed")
         try:
+            placed = rules.placing(runner.cfg.policy.holds, kind=kind, expires_us=args.get("expires_us"),
+                                   roles=caller.roles if isinstance(caller, Caller) else None, now_us=now,
+                                   default_us=runner.cfg.retention.evidence_hold_us)
+
             def place(c):
                 row = add_hold(c.db, kind=kind, cameras=cameras, from_us=int(args["from_us"]),
                                to_us=int(args["to_us"]), reason=str(args.get("reason", "")),
-                               case_ref=str(args.get("case_ref", "")), placed_by=str(caller),
-                               expires_us=expires, now=now)
+                               case_ref=str(args.get("case_ref", "")), placed_by=str(caller), now=now, **placed)
                 audit.append(c.db, row["placed_by"], "hold.add", {k: row[k] for k in (
-                    "id", "kind", "cameras", "from_us", "to_us", "reason", "case_ref", "expires_us")})
+                    "id", "kind", "cameras", "from_us", "to_us", "reason", "case_ref", "expires_us", "state",
+                    "wanted_expires_us")})
                 return row
 
             row = await self.writer.run(place)
-        except (HoldError, KeyError, ValueError) as exc:
+        except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
             raise RequestError(f"hold not placed: {exc}") from None
         return row
+
+    @op("hold.approve")
+    async def hold_approve(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return await self._decide(args, caller, approve=True)
+
+    @op("hold.reject")
+    async def hold_reject(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        return await self._decide(args, caller, approve=False)
+
+    async def _decide(self, args: dict[str, Any], caller: Any, *, approve: bool) -> dict[str, Any]:
+        what = "hold not approved" if approve else "hold not rejected"
+        hold_id = integer(args.get("id"), "id")
+        try:
+            current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
+            check_scope(caller, current["cameras"], what)
+            now = self.runner.clock.now_us()
+            changes = rules.deciding(current, approver=str(caller), approve=approve,
+                                     reason=str(args.get("reason", "")), now_us=now)
+
+            def decide(c):
+                row = update_hold(c.db, current["id"], changes)
+                audit.append(c.db, str(caller), "hold.approve" if approve else "hold.reject", {
+                    "id": row["id"], "kind": row["kind"], "placed_by": row["placed_by"],
+                    "expires_us": row["expires_us"], "reason": row["decision_reason"]})
+                return row
+
+            row = await self.writer.run(decide)
+        except (HoldError, rules.HoldRuleError, ValueError) as exc:
+            raise RequestError(f"{what}: {exc}") from None
+        if not approve:
+            self.runner.check_space()
+        return row
+
+    @op("hold.extend")
+    async def hold_extend(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """Extend an evidence hold (by an approver, by default), at most [policy.holds.evidence] max from now."""
+        hold_id = integer(args.get("id"), "id")
+        try:
+            current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
+            check_scope(caller, current["cameras"], "hold not extended")
+            now = self.runner.clock.now_us()
+            changes = rules.extending(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
+                                      roles=getattr(caller, "roles", ()), expires_us=int(args["expires_us"]))
+
+            def extend(c):
+                row = update_hold(c.db, current["id"], changes)
+                audit.append(c.db, str(caller), "hold.extend", {
+                    "id": row["id"], "from_expires_us": current["expires_us"], "expires_us": row["expires_us"],
+                    "reason": str(args.get("reason", ""))})
+                return row
+
+            return await self.writer.run(extend)
+        except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
+            raise RequestError(f"hold not extended: {exc}") from None
 
     @op("hold.release")
     async def hold_release(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
@@ -81,7 +141,7 @@ class HoldOps(Operations):
 
     @op("hold.list")
     async def hold_list(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        return await self.reader.query(lambda db: retention_store.holds(db, bool(args.get("all"))))
+        return await self.reader.query(lambda db: holds.holds(db, bool(args.get("all"))))
 
     @op("hold.show")
     async def hold_show(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
@@ -103,9 +163,13 @@ class HoldOps(Operations):
         if kind != "evidence":
             raise CommandRefused(f"MQTT places only evidence holds, not {str(kind)[:20]!r} holds; a legal hold is "
                                  "placed at the box by an approver (edgectl hold add --kind legal)")
-        bound = runner.clock.now_us() + runner.cfg.retention.evidence_hold_us
+        bound = rules.mqtt_bound(runner.cfg.policy.holds, runner.clock.now_us(), runner.cfg.retention.evidence_hold_us)
         expires = args.get("expires_us", bound)
         if not isinstance(expires, int) or isinstance(expires, bool) or expires > bound:
             raise CommandRefused("an evidence hold over MQTT expires at the latest after retention.evidence_hold "
-                                 f"({runner.cfg.retention.evidence_hold_us / 86_400e6:g} days)")
-        return await self.hold_add({**args, "kind": "evidence", "expires_us": expires}, actor)
+                                 "or [policy.holds.evidence] max, whichever is shorter "
+                                 f"({(bound - runner.clock.now_us()) / 86_400e6:g} days)")
+        try:
+            return await self.hold_add({**args, "kind": "evidence", "expires_us": expires}, actor)
+        except RequestError as exc:
+            raise CommandRefused(str(exc)) from None

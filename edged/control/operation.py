@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, Handler
 from edged.rules import retrieval, roles
-from storage import people_store
+from storage import accounts, retrieval_store
 from storage.catalog import CatalogWriter, open_readonly
 from storage.layout import CATALOG_FILE
 
@@ -153,5 +153,5 @@ async def write_refusing(writer: CatalogWriter, fn: Callable[[Any], T], refused:
     says what was not done and why."""
     try:
         return await writer.run(lambda c: fn(c.db))
-    except (people_store.AccountError, people_store.GrantError, retrieval.RequestRuleError) as exc:
+    except (accounts.AccountError, retrieval_store.GrantError, retrieval.RequestRuleError) as exc:
         raise RequestError(f"{refused}: {exc}") from None

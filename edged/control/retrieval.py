@@ -16,7 +16,7 @@ from edged.control.operation import Operations, op, read_catalog, text, write_re
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules import retrieval as rq
-from storage import people_store as ps
+from storage import retrieval_store
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -35,7 +35,7 @@ class RequestOps(Operations):
         fields = dict(args)
         row = await write_refusing(self.writer, lambda db: people.file_request(
             db, fields, filed_by=caller.account or str(caller), now_us=self.clock.now_us(),
-            key=ps.id_key(self.data_dir), policy=self.policy), "request not filed")
+            key=retrieval_store.id_key(self.data_dir), policy=self.policy), "request not filed")
         await self._ethics(row)
         return row
 
@@ -49,7 +49,7 @@ class RequestOps(Operations):
     @op("request.show")
     async def show(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         request_id = int(args.get("id") or 0)
-        row = await read_catalog(self.data_dir, lambda db: ps.request_row(db, request_id))
+        row = await read_catalog(self.data_dir, lambda db: retrieval_store.request_row(db, request_id))
         if row is None or (not caller.may("request.all") and row["filed_by"] != caller.account):
             raise RequestError(f"no request {request_id}" + ("" if row is None else " that you filed"))
         return row
@@ -60,10 +60,11 @@ class RequestOps(Operations):
         id_hmac = None
         if args.get("citizen_id"):
             try:
-                id_hmac = rq.id_hmac(str(args["citizen_id"]), await asyncio.to_thread(ps.id_key, self.data_dir))
+                key = await asyncio.to_thread(retrieval_store.id_key, self.data_dir)
+                id_hmac = rq.id_hmac(str(args["citizen_id"]), key)
             except rq.RequestRuleError as exc:
                 raise RequestError(str(exc)) from None
-        return await read_catalog(self.data_dir, lambda db: ps.list_requests(
+        return await read_catalog(self.data_dir, lambda db: retrieval_store.list_requests(
             db, state=args.get("state"), kind=args.get("kind"), filed_by=filed_by, id_hmac=id_hmac,
             limit=int(args.get("limit") or 500)))
 

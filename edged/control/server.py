@@ -63,6 +63,7 @@ class Caller:
     cameras: tuple[str, ...] | None = None   # None: every camera
     token: str | None = None
     expires_us: int | None = None
+    must_change: bool = False   # logged in with a one-time password: only `account passwd` (design/0042)
     _send: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
 
     def progress(self, info: dict[str, Any]) -> None:
@@ -183,6 +184,11 @@ class ControlServer:
                 caller.account, caller.roles, caller.token = session["account"], tuple(session["roles"]), token
                 caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
                 caller.expires_us = session.get("expires_us")
+                caller.must_change = bool(session.get("must_change"))
+                if caller.must_change and op not in roles.ONE_TIME_OPS:
+                    return {"ok": False, "code": "passwd", "error": (
+                        f"{caller.account} logged in with a one-time password (an admin set it): change it first "
+                        "with `edgectl account passwd`; nothing else runs until then")}
                 if not roles.allowed(caller.roles, op):
                     return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
             elif not (uid == 0 and op in roles.ROOT_READS):  # root may ask how the box is doing

@@ -16,14 +16,14 @@ from edged.config import Config
 from edged.control.operation import Operations, op, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, SessionLookup
-from storage import people_store as ps
+from storage import accounts, sessions
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 
 def session_lookup(writer: CatalogWriter, clock: Clock = SYSTEM) -> SessionLookup:
     async def lookup(token: str) -> dict[str, Any] | None:
-        return await writer.run(lambda c: ps.session_of(c.db, token, now_us=clock.now_us()))
+        return await writer.run(lambda c: sessions.session_of(c.db, token, now_us=clock.now_us()))
     return lookup
 
 
@@ -39,14 +39,14 @@ class SessionOps(Operations):
         name, password = text(args, "name"), str(args.get("password") or "")
         via = f"edgectl (os: {caller.os_user})"
         try:
-            return await ps.login_async(self.writer, name, password, now_us=self.clock.now_us, via=via,
-                                        policy=self.policy)
-        except ps.AuthError as exc:
+            return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=via,
+                                              policy=self.policy)
+        except accounts.AuthError as exc:
             await self._lock_alarm(name)
             raise RequestError(f"login refused: {exc}") from None
 
     async def _lock_alarm(self, name: str) -> None:
-        until = await self.writer.run(lambda c: ps.locked_until(c.db, name))
+        until = await self.writer.run(lambda c: accounts.locked_until(c.db, name))
         if self.alarms is not None and until and until > self.clock.now_us():
             await self.alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
                                      f"account {name} is locked after {self.policy.lockout_after} failed logins "
@@ -57,7 +57,7 @@ class SessionOps(Operations):
         if caller.uid != 0:
             raise RequestError(f"init-admin runs only as root on the box itself (you are {caller.os_user})")
         name, password = text(args, "name"), str(args.get("password") or "")
-        pw_hash = await asyncio.to_thread(ps.hash_password, password)  # scrypt: not on the writer thread
+        pw_hash = await asyncio.to_thread(accounts.hash_password, password)  # scrypt: not on the writer thread
         return await write_refusing(self.writer, lambda db: people.init_admin(
             db, name, password, os_user=caller.os_user, now_us=self.clock.now_us(),
             min_password=self.policy.min_password, pw_hash=pw_hash), "no admin created")
@@ -65,7 +65,7 @@ class SessionOps(Operations):
     @op("logout")
     async def logout(self, _args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         token = caller.token or ""
-        ended = await self.writer.run(lambda c: ps.logout(c.db, token, now_us=self.clock.now_us()))
+        ended = await self.writer.run(lambda c: sessions.logout(c.db, token, now_us=self.clock.now_us()))
         return {"account": caller.account, "ended": ended}
 
     @op("whoami")

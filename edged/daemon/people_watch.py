@@ -16,7 +16,7 @@ from edged.config import Config
 from edged.people import policy_of
 from edged.daemon.maintenance import backup_folders
 from storage import audit
-from storage import people_store as ps
+from storage import accounts, retrieval_store
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -33,7 +33,7 @@ class PeopleWatch:
 
     async def run(self, stopping: asyncio.Event) -> None:
         policy = policy_of(self.cfg)
-        await self.writer.run(lambda c: ps.store_policy(c.db, policy))  # for logins outside the socket (viewer)
+        await self.writer.run(lambda c: accounts.store_policy(c.db, policy))  # for logins outside the socket (viewer)
         while not stopping.is_set():
             await self.sweep(self.clock.now_us())
             try:
@@ -45,7 +45,7 @@ class PeopleWatch:
         """The live catalog's purges repeated in the catalog backups (R5.7): a copy must not outlive
         the rule."""
         folders = backup_folders(self.cfg)  # [maintenance] backup_dir, and the default folder
-        ids = await self.writer.run(lambda c: ps.purged_ids(c.db))
+        ids = await self.writer.run(lambda c: retrieval_store.purged_ids(c.db))
 
         def run() -> int:
             n = 0
@@ -68,7 +68,7 @@ class PeopleWatch:
         def run(c: Catalog) -> tuple[dict[str, Any], set[str], list[str]]:
             out = people.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
             active = {a["key"] for a in c.active_alarms() if a["key"].startswith(PREFIXES)}
-            locked = ps.locked_accounts(c.db, now)
+            locked = accounts.locked_accounts(c.db, now)
             return out, active, locked
 
         out, active, locked = await self.writer.run(run)

@@ -24,13 +24,13 @@ from storage import audit
 from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.clock import SYSTEM, Clock
+from storage.holds import active_holds
 from storage.retention import DAY_US, breaches, forecast_retention_us, utc
 from storage.retention_grace import notice_until, policy_doc, record_policy
 from storage.retention_report import breached_cameras, held_bytes, oldest_ages, write_rates
 from storage.retention_store import (
     PassResult,
     InUse,
-    active_holds,
     policy_for,
     run_pass,
 )

@@ -8,7 +8,7 @@
 different approvers, fixed at filing from the site's [policy], edged/config/policy.py); an
 approval before the last only records its step, and the request stays `filed`.
 
-No I/O and no clock: every function takes `now_us`. storage/people_store.py keeps the rows and
+No I/O and no clock: every function takes `now_us`. storage/retrieval_store.py keeps the rows and
 names their states; edged/people.py applies these rules to them.
 Personal data is kept to the minimum (R7.4): a citizen's ID number only masked plus a keyed
 hash (to find the same person's earlier requests), and the requester's personal fields are
@@ -34,7 +34,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     RequestPolicy,
     default_policy,
 )
-from storage.people_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
+from storage.retrieval_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.

@@ -19,6 +19,9 @@ EXCLUSIVE = ((ADMIN, CUSTODIAN),)
 
 # Operations that need no session: a liveness check, logging in, and the first admin (root only).
 PUBLIC = frozenset({"ping", "login", "init-admin"})
+# What a session opened with a one-time password may do (an admin set it, design/0042): change it
+# (its own only), and see who it is or log out.
+ONE_TIME_OPS = frozenset({"account.passwd", "whoami", "logout"})
 
 # Root on the box may read the reports without an account (monitoring, the first minutes on a box,
 # an emergency): it can read the disk anyway, and listing footage is still on the record (as
@@ -61,8 +64,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.revoke": frozenset({ADMIN}),
     "account.list": frozenset({ADMIN, AUDITOR}),
     "account.show": frozenset({ADMIN, AUDITOR}),
-    # holds (R6): a custodian preserves evidence; only an approver releases a legal hold
-    "hold.add": frozenset({CUSTODIAN}),
+    # holds (R6): a custodian preserves evidence; only an approver releases a legal hold. Who
+    # may place, approve and extend which kind is the site's [policy.holds] (edged/rules/holds.py),
+    # within these roles; an approver approves a hold that waits for one (R8.3).
+    "hold.add": frozenset({CUSTODIAN, APPROVER}),
+    "hold.approve": frozenset({APPROVER}),
+    "hold.reject": frozenset({APPROVER}),
+    "hold.extend": frozenset({CUSTODIAN, APPROVER}),
     "hold.release": frozenset({CUSTODIAN, APPROVER}),
     "hold.release.evidence": frozenset({CUSTODIAN}),
     "hold.release.legal": frozenset({APPROVER}),

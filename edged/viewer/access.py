@@ -1,5 +1,5 @@
-"""The viewer's door to accounts, grants, footage rows and the audit log: storage.people_store,
-edged.people (a grant's use) and the catalog, each call run on the catalog writer's thread
+"""The viewer's door to accounts, grants, footage rows and the audit log: storage.sessions and
+storage.retrieval_store, edged.people (a grant's use) and the catalog, each call run on the catalog writer's thread
 (never on the event loop).
 
 The viewer has no accounts of its own: it logs people in with the same personal accounts
@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from edged import people
-from storage import audit, people_store
+from storage import accounts, audit, retrieval_store, sessions
 from storage.catalog import CatalogWriter, segments_between
 from storage.clock import SYSTEM, Clock
 
-AuthError = people_store.AuthError
-GrantError = people_store.GrantError
+AuthError = accounts.AuthError
+GrantError = retrieval_store.GrantError
 VIA = "viewer"
 
 
@@ -29,27 +29,28 @@ class Access:
                     record_extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """{token, account, roles, cameras, expires_us}; AuthError if refused. Failures carry the
         client's address and never lock the account (the viewer limits tries per address)."""
-        return await people_store.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
-                                              client=client,
-                                              lock_account=False, record=record, record_extra=record_extra)
+        return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
+                                          client=client,
+                                          lock_account=False, record=record, record_extra=record_extra,
+                                          allow_one_time=False)
 
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:
             return None
-        return await self.writer.run(lambda c: people_store.session_of(c.db, token, now_us=self.clock.now_us()))
+        return await self.writer.run(lambda c: sessions.session_of(c.db, token, now_us=self.clock.now_us()))
 
     async def sessions(self, tokens: list[str]) -> dict[str, dict[str, Any] | None]:
         """Several tokens in one trip to the writer thread (the periodic check of open views)."""
         def check(c: Any) -> dict[str, dict[str, Any] | None]:
             t = self.clock.now_us()
-            return {tok: people_store.session_of(c.db, tok, now_us=t) for tok in tokens}
+            return {tok: sessions.session_of(c.db, tok, now_us=t) for tok in tokens}
         return await self.writer.run(check)
 
     async def logout(self, token: str) -> None:
-        await self.writer.run(lambda c: people_store.logout(c.db, token, now_us=self.clock.now_us()))
+        await self.writer.run(lambda c: sessions.logout(c.db, token, now_us=self.clock.now_us()))
 
     async def peek_grant(self, grant_id: int) -> dict[str, Any] | None:
-        return await self.writer.run(lambda c: people_store.peek_grant(c.db, grant_id))
+        return await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, grant_id))
 
     async def use_grant(self, grant_id: int, custodian: str, watcher: str) -> dict[str, Any]:
         """Mark the grant used (once, R5.4); GrantError names why it cannot be."""

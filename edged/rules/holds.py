@@ -1,0 +1,114 @@
+"""Holds by the site's policy (R6, R8.3; design/0041): a pure function per step over plain data.
+
+    place --(approval = false)--> active --expires / released--> ended
+          \\--(approval = true)--> pending --approve (another person)--> active
+                                          \\--reject, or nobody decides in time--> ended
+
+Who may place each kind, whether an approver must agree, the longest an evidence hold lasts and
+who may extend it are [policy.holds] (edged/config/holds.py). A pending hold keeps its footage
+while it waits (evidence must not be overwritten before the director signs), but only for
+`pending_for`. No I/O and no clock: every function takes `now_us`; a hold is a dict as
+storage/holds.py's `hold_row` returns it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy
+from storage.holds import ACTIVE, LAPSED, PENDING, REJECTED
+
+DAY_US = 86_400_000_000
+
+
+class HoldRuleError(ValueError):
+    """A hold step the site's rules refuse; the message says which rule."""
+
+
+def person(actor: str) -> str:
+    """The account in an actor string: "alice" from "alice (os: root)"."""
+    return str(actor).split(" (", 1)[0].strip()
+
+
+def _days(us: int) -> str:
+    return f"{us / DAY_US:g} days"
+
+
+def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expires_us: int | None, now_us: int,
+            default_us: int) -> dict[str, Any]:
+    """What a new hold is: {state, expires_us, wanted_expires_us}. `roles`: the placer's roles
+    (None for a signed MQTT command, which has no account: the role rule does not apply, the
+    others do). `expires_us`: the evidence hold's expiry asked for (None: `default_us` from now)."""
+    if kind not in HOLD_KINDS:
+        raise HoldRuleError(f"unknown hold kind {str(kind)[:20]!r}: evidence or legal")
+    rules = policy.of(kind)
+    if roles is not None and rules.placed_by.isdisjoint(roles):
+        raise HoldRuleError(f"this site lets only {' or '.join(sorted(rules.placed_by))} place {kind} holds "
+                            f"([policy.holds.{kind}] placed_by)")
+    expires = None
+    if kind == EVIDENCE:
+        expires = now_us + default_us if expires_us is None else int(expires_us)
+        if expires <= now_us:
+            raise HoldRuleError("an evidence hold needs an expiry in the future")
+        if rules.max_us is not None and expires - now_us > rules.max_us:
+            raise HoldRuleError(f"an evidence hold lasts at most {_days(rules.max_us)} here ([policy.holds.evidence] "
+                                "max); ask for less, and an approver can extend it when it must be kept longer")
+    if not rules.approval:
+        return {"state": ACTIVE, "expires_us": expires, "wanted_expires_us": None}
+    wait = now_us + rules.pending_for_us
+    return {"state": PENDING, "expires_us": wait if expires is None else min(expires, wait),
+            "wanted_expires_us": expires}
+
+
+def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int) -> dict[str, Any]:
+    """The changes when an approver approves or rejects a pending hold. The approver is never the
+    person who placed it (separation of duties, 000 §4(1)2, 004 §5)."""
+    if hold["ended_us"] is not None:
+        raise HoldRuleError(f"hold {hold['id']} already ended ({hold['ended_how']})")
+    if hold.get("state", ACTIVE) != PENDING:
+        raise HoldRuleError(f"hold {hold['id']} is not waiting for an approval")
+    if person(approver) == person(hold["placed_by"]):
+        raise HoldRuleError(f"{person(approver)} placed hold {hold['id']}: another approver decides it")
+    reason = str(reason or "").strip()
+    if not approve and not reason:
+        raise HoldRuleError("rejecting a hold needs a reason")
+    decided = {"decided_by": person(approver), "decided_us": now_us, "decision_reason": reason or None}
+    if not approve:
+        return {**decided, "ended_us": now_us, "ended_how": REJECTED, "ended_by": person(approver),
+                "end_reason": reason}
+    expires = None if hold["kind"] == LEGAL else hold.get("wanted_expires_us")
+    if expires is not None and expires <= now_us:
+        raise HoldRuleError(f"hold {hold['id']} would have expired already; it lapses unapproved (place a new one)")
+    return {**decided, "state": ACTIVE, "expires_us": expires}
+
+
+def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Sequence[str], expires_us: int,
+              now_us: int) -> dict[str, Any]:
+    """The changes when someone extends an active evidence hold: by a role `extend_by` names, to at
+    most `max` from now; where holds need an approval, never by the person who placed it."""
+    rules = policy.evidence
+    if hold["kind"] != EVIDENCE:
+        raise HoldRuleError("only an evidence hold is extended; a legal hold has no expiry")
+    if hold["ended_us"] is not None:
+        raise HoldRuleError(f"hold {hold['id']} already ended ({hold['ended_how']}); place a new one")
+    if hold.get("state", ACTIVE) == PENDING:
+        raise HoldRuleError(f"hold {hold['id']} is waiting for an approval; approve it first")
+    if not rules.extend_by or rules.extend_by.isdisjoint(roles):
+        who = " or ".join(sorted(rules.extend_by)) or "nobody"
+        raise HoldRuleError(f"this site lets {who} extend evidence holds ([policy.holds.evidence] extend_by)")
+    if rules.approval and person(by) == person(hold["placed_by"]):
+        raise HoldRuleError(f"{person(by)} placed hold {hold['id']}: another person extends it")
+    expires_us = int(expires_us)
+    if expires_us <= max(now_us, hold["expires_us"] or 0):
+        raise HoldRuleError("an extension ends later than the hold does now")
+    if rules.max_us is not None and expires_us - now_us > rules.max_us:
+        raise HoldRuleError(f"an evidence hold is extended by at most {_days(rules.max_us)} from now "
+                            "([policy.holds.evidence] max); extend it again when that runs out")
+    return {"expires_us": expires_us, "extended_by": person(by), "extended_us": now_us}
+
+
+def mqtt_bound(policy: HoldPolicy, now_us: int, default_us: int) -> int:
+    """The latest expiry a signed MQTT hold may ask for: [retention] evidence_hold, and the site's
+    `max` where it is shorter."""
+    rules = policy.evidence
+    return now_us + (default_us if rules.max_us is None else min(default_us, rules.max_us))

@@ -1,0 +1,167 @@
+"""The five seed sites as shipped examples (issue 17 item 9): each examples/sites/ config passes
+`edged check-config`, and a real daemon per site (real RTSP camera, real accounts) runs one
+request through that site's approval chain end to end: filed, every step signed by a different
+approver, the grant, then the export with its receipt, or the viewing where the kind is
+view-only, on the record."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from edged.config import load_config
+from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import audit_rows, rows
+from tests.support.daemon import ROOT, Daemon, toml_value, wait_for
+from tests.support.people import People, password_for
+
+SITES = ROOT / "examples" / "sites"
+S = 1_000_000
+# site file, the kind of request run through it, and what the grant is used for
+CASES = [
+    ("000-household-registration-office", "internal", "copy"),   # three sign-offs, a copy
+    ("001-land-office", "citizen", "view"),                      # three sign-offs, viewed only (001 §17(1)(3))
+    ("002-police-station", "internal", "copy"),                  # the precinct chief; a copy against a receipt
+    ("003-township-office", "agency", "copy"),                   # the head of office; an agency's copy
+    ("004-vocational-school", "internal", "view"),               # three sign-offs (one for the library's camera)
+]
+
+
+def test_every_example_site_passes_check_config():
+    assert sorted(p.stem for p in SITES.glob("*.toml")) == [name for name, _, _ in CASES]
+    for path in sorted(SITES.glob("*.toml")):
+        r = subprocess.run([sys.executable, "-m", "edged.cli", "check-config", str(path)], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60)
+        assert r.returncode == 0 and ": OK (site " in r.stdout, (path.name, r.stderr)
+        text = path.read_text()
+        assert "seed 0" in text and "../shared" not in text and "password" not in text.split("[[cameras]]")[1]
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    clip = make_clip(tmp_path_factory.mktemp("clip"), fps=20, gop=20, seconds=10)
+    with RtspServer({"cam": clip.spec()}) as server:  # a shared mount: every camera of a site reads it
+        yield server
+
+
+def site_config(name: str, tmp_path, camera, viewer_port: int | None):
+    """The example as shipped, pointed at a test folder and the test camera (short segments)."""
+    data = tmp_path / "data"
+    text = (SITES / f"{name}.toml").read_text()
+    text = re.sub(r'^data_dir = ".*"$', f"data_dir = {toml_value(str(data))}", text, count=1, flags=re.M)
+    text = re.sub(r'^url = ".*"$', f"url = {toml_value(camera.url('cam'))}", text, flags=re.M)
+    text = text.replace("[storage]\n", '[storage]\nsegment_length = "2s"\n', 1)
+    if viewer_port is not None:
+        text += f'\n[viewer]\nenabled = true\nlisten = "127.0.0.1:{viewer_port}"\n'
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return path, data
+
+
+def signers_for(steps) -> list[str]:
+    """One approver account per step: a listed approver where the step names them, else a new one."""
+    out: list[str] = []
+    for i, step in enumerate(steps):
+        out.append(sorted(set(step.approvers) - set(out))[0] if step.approvers else f"signer{i + 1}")
+    return out
+
+
+def filing_args(kind: str, use: str, category: str, cameras: list[str], frm: int, to: int) -> list[str]:
+    iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
+    args = ["request", "file", "--kind", kind, "--category", category, "--reason", "a wallet lost at the counter",
+            "--from", iso(frm), "--to", iso(to), "--requester", "Lin Mei", "--json"]
+    for cam in cameras:
+        args += ["--camera", cam]
+    if kind == "citizen":
+        args += ["--id-number", "A123456789", "--identity-checked", "--contact", "0912-000-000"]
+    if kind == "agency":
+        args += ["--org", "Precinct 3", "--letter", "ZZ-2026-17"]
+    if kind == "internal":
+        args += ["--org", "Counter section"]
+    return args + (["--copy"] if use == "copy" else [])
+
+
+async def _play(base: str, name: str, grant_id: int) -> tuple[int, dict]:
+    """A custodian plays the grant in the web viewer: log in, offer WebRTC, get the answer."""
+    import aiohttp
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        pc.createDataChannel("control")
+        await pc.setLocalDescription(await pc.createOffer())
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            r = await http.post(f"{base}/api/login", json={"name": name, "password": password_for(name)})
+            assert r.status == 200, await r.text()
+            r = await http.post(f"{base}/api/playback", json={
+                "grant": grant_id, "watcher": "Lin Mei", "sdp": pc.localDescription.sdp, "type": "offer"})
+            return r.status, await r.json()
+    finally:
+        await pc.close()
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_a_request_runs_through_the_sites_chain(tmp_path, camera, name, kind, use):
+    port = free_port() if use == "view" else None
+    config, data = site_config(name, tmp_path, camera, port)
+    cfg = load_config(config)
+    rules = cfg.policy.kinds[kind]
+    cameras = [c.id for c in cfg.cameras]  # the request names every camera: every scoped step applies
+    steps = [s for s in rules.chain if s.applies(cameras)]
+    assert use in rules.modes
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("desk", "viewer")
+        people.add("carol", "custodian")
+        signers = signers_for(steps)
+        for signer in signers:
+            people.add(signer, "approver")
+        wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
+        frm = max(d.segments(c)[0]["start_us"] for c in cameras)
+        to = min(d.segments(c)[-1]["end_us"] for c in cameras)
+        r = people.as_("desk").ctl(*filing_args(kind, use, cfg.policy.categories[0], cameras, frm, to))
+        assert r.returncode == 0, r.stderr
+        request = json.loads(r.stdout)
+        assert [s["name"] for s in request["chain"]] == [s.name for s in steps]
+        rid = str(request["id"])
+        for i, signer in enumerate(signers):
+            r = people.as_(signer).ctl("request", "approve", rid, "--reason", "necessary and relevant", "--json")
+            assert r.returncode == 0, r.stderr
+            if i + 1 < len(signers):  # a signer of an earlier step never signs another
+                again = people.ctl("request", "approve", rid, "--reason", "again")
+                assert again.returncode == 2 and "already signed" in again.stderr, again.stderr
+        grant = json.loads(r.stdout)["grant"]
+        assert grant["approvers"] == signers and grant["mode"] == use
+        people.as_("carol")
+        if use == "copy":
+            out = tmp_path / "export"
+            extra = ["--receipt", "Lin Mei"] if rules.receipt else ["--recipient", "Lin Mei"]
+            r = people.ctl("export", "--grant", str(grant["id"]), "--out", str(out), *extra)
+            assert r.returncode == 0, r.stderr
+            manifest = json.loads((out / "manifest.json").read_text())
+            assert manifest["recipient"] == "Lin Mei"
+            assert manifest.get("receipt_signed_by") == ("Lin Mei" if rules.receipt else None)
+        else:
+            wait_for(lambda: "web viewer listening" in d.log, 30, "the web viewer")
+            status, body = asyncio.run(_play(f"http://127.0.0.1:{port}", "carol", grant["id"]))
+            assert status == 200 and body["type"] == "answer", body
+        wait_for(lambda: rows(d, "requests")[0]["state"] == "used", 10, "the grant used")
+    finally:
+        assert d.stop() == 0, d.log
+    actions = [r["action"] for r in audit_rows(d) if r["action"].split(".")[0] in ("request", "grant", "export",
+                                                                                    "playback")]
+    assert actions[:len(signers) + 1] == ["request.file", *["request.step"] * (len(signers) - 1), "request.approve"]
+    assert "grant.use" in actions
+    assert ("export.done" if use == "copy" else "playback.start") in actions
+    if use == "copy":
+        register = rows(d, "exports")
+        assert len(register) == 1 and json.loads(register[0]["detail"]).get("receipt_signed_by") == (
+            "Lin Mei" if rules.receipt else None)
