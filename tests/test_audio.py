@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from edged.config.health import HealthConfig
 from edged.rules import health
 from recorder import audio
 from recorder.camera import CameraRecorder, Settings
+from recorder.events import to_dict
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip, media_duration
 from tests.support.catalog import alarms
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
@@ -181,8 +183,8 @@ def test_g711_cameras_are_recorded_as_aac_that_is_audible_and_in_step_with_the_v
                         connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=2 * S, sample_us=0)
     events, closed = [], []
     with RtspServer(mounts) as server:
-        recs = [CameraRecorder({"id": law, "url": server.url(law)}, settings, events.append, closed.append)
-                for law in mounts]
+        recs = [CameraRecorder({"id": law, "url": server.url(law)}, settings, lambda e: events.append(to_dict(e)),
+                               lambda c: closed.append(asdict(c))) for law in mounts]
         for rec in recs:
             rec.start()
         try:
