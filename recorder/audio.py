@@ -105,8 +105,9 @@ def as_float(x: np.ndarray) -> np.ndarray:
 
 class AudioPath:
     """What becomes of one connection's audio. `inputs`: the camera streams to demux;
-    `template`: the stream the segment writer copies its audio track from (None: no audio is
-    recorded); `feed(pkt)`: the packets to record for one camera packet."""
+    `template`: the segment's audio track, a stream to copy (AAC) or an AacSpec to encode
+    (None: no audio is recorded); `feed(pkt)`: what to hand the segment for one camera packet,
+    the AAC packet itself, or frames for the segment's encoder (Transcoder)."""
 
     def __init__(self, camera: str, stream: Any = None, error: str | None = None):
         self.camera = camera
