@@ -217,27 +217,31 @@ def test_g711_cameras_are_recorded_as_aac_that_is_audible_and_in_step_with_the_v
             start_gap = float(streams["audio"]["start_time"]) - float(streams["video"]["start_time"])
             assert abs(start_gap) < 0.2, start_gap
             assert media_duration(path) == pytest.approx(seg["frames"] / 20, abs=0.25)
-    # an evidence export copies these segments' fragments as they are (storage/export_copy.py)
+    assert_exported_whole(settings.data_dir, tmp_path / "export", events, closed)
+
+
+class _NoMeter:
+    def add(self, *_args) -> None:
+        pass
+
+
+def assert_exported_whole(data_dir: Path, out: Path, events: list[dict], closed: list[dict]) -> None:
+    """An evidence export copies the PCMA camera's segments' fragments as they are
+    (storage/export_copy.py): one clip, its AAC in step with the picture and audible."""
     opened = {e["path"]: e["start_us"] for e in events if e["ev"] == "open"}
     rows = [{"camera": "pcma", "path": c["path"], "start_us": opened[c["path"]], "end_us": c["end_us"],
              "bytes": c["bytes"], "state": "complete",
-             "sha256": hashlib.sha256((settings.data_dir / c["path"]).read_bytes()).hexdigest()}
+             "sha256": hashlib.sha256((data_dir / c["path"]).read_bytes()).hexdigest()}
             for c in closed if c["camera"] == "pcma" and c["bytes"]]
-    out = tmp_path / "export"
     out.mkdir()
     plan = plan_camera("pcma", rows, rows[0]["start_us"], rows[-1]["end_us"])
-    clips, _sources = copy_camera(settings.data_dir, out, plan, rows[0]["start_us"], rows[-1]["end_us"], _NoMeter())
+    clips, _sources = copy_camera(data_dir, out, plan, rows[0]["start_us"], rows[-1]["end_us"], _NoMeter())
     assert len(clips) == 1
     clip = next(out.glob("*.mp4"))
     streams = {s["codec_type"]: s for s in ffprobe(clip)["streams"]}
     assert streams["audio"]["codec_name"] == "aac" and ffprobe_errors(clip) == ""
     assert abs(float(streams["audio"]["duration"]) - float(streams["video"]["duration"])) < 0.2
     assert mean_volume(clip) == pytest.approx(-15.0, abs=1.5)
-
-
-class _NoMeter:
-    def add(self, *_args) -> None:
-        pass
 
 
 def test_a_silent_duty_desk_camera_raises_audio_silent_and_clears_when_sound_returns(tmp_path):
