@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from edged.config import load_config
-from edged.config.health import HealthConfig
+from edged.config.health import HealthConfig, effective
 from edged.rules import health
 from recorder import audio
 from recorder.camera import CameraRecorder, Settings
@@ -125,9 +125,9 @@ def test_no_audio_stream_is_no_audio_and_no_error():
 
 # --- health rules (pure) ---------------------------------------------------------------------
 
-def view(stats, **kw):
+def view(stats):
     return health.CameraView(id="desk", enabled=True, audio_required=True, state="recording", stats=stats,
-                             image=None, similarity=None, **kw)
+                             image=None, similarity=None)
 
 
 STATS = {"fps": 20.0, "width": 1920, "height": 1080, "audio": 1, "audio_packets": 250}
@@ -141,12 +141,13 @@ def test_audio_silent_is_judged_on_the_level_with_its_own_delay():
     assert "audio_silent" in known and "audio_silent" not in present
     # no level (nothing decoded): not judged, so the alarm neither rises nor clears
     assert "audio_silent" not in health.conditions(view(STATS), cfg, 600)[1]
-    # a camera's own floor
-    present, _ = health.conditions(view({**STATS, "audio_level_db": -50.0}, audio_silent_level=-45.0), cfg, 600)
+    # a camera's own floor and wait ([cameras.health], applied by edged.config.health.effective)
+    own = effective(cfg, (("audio_silent_level", -45.0), ("audio_silent_after_us", 7 * S)))
+    present, _ = health.conditions(view({**STATS, "audio_level_db": -50.0}), own, 600)
     assert "audio_silent" in present
-    assert health.delays("audio_silent", view(STATS), cfg) == (cfg.audio_silent_after_us, cfg.clear_after_us)
-    assert health.delays("audio_silent", view(STATS, audio_silent_after_us=7 * S), cfg)[0] == 7 * S
-    assert health.delays("video_dark", view(STATS), cfg) == (cfg.raise_after_us, cfg.clear_after_us)
+    assert health.delays("audio_silent", cfg) == (cfg.audio_silent_after_us, cfg.clear_after_us)
+    assert health.delays("audio_silent", own)[0] == 7 * S
+    assert health.delays("video_dark", cfg) == (cfg.raise_after_us, cfg.clear_after_us)
     # not required: not judged at all
     quiet = health.CameraView(id="lobby", enabled=True, audio_required=False, state="recording",
                               stats={**STATS, "audio_level_db": -90.0}, image=None, similarity=None)
@@ -164,17 +165,16 @@ def test_audio_silence_config_in_health_and_per_camera(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL + '\n[health]\naudio_silent_level = -50\naudio_silent_after = "2m"\n'))
     assert (cfg.health.audio_silent_level, cfg.health.audio_silent_after_us) == (-50.0, 120 * S)
     assert (HealthConfig().audio_silent_level, HealthConfig().audio_silent_after_us) == (-60.0, 300 * S)
-    cam = load_config(write(tmp_path, camera_toml(id='"desk"', url='"rtsp://10.0.0.5/1"', audio_required="true",
-                                                  audio_silent_level="-70.5", audio_silent_after='"30s"'))).cameras[0]
-    assert (cam.audio_silent_level, cam.audio_silent_after_us) == (-70.5, 30 * S)
-    cam = load_config(write(tmp_path, camera_toml(id='"desk"', url='"rtsp://10.0.0.5/1"'))).cameras[0]
-    assert (cam.audio_silent_level, cam.audio_silent_after_us) == (None, None)
+    cfg = load_config(write(tmp_path, camera_toml(id='"desk"', url='"rtsp://10.0.0.5/1"', audio_required="true",
+                                                  health='{ audio_silent_level = -70.5, audio_silent_after = "30s" }')))
+    own = cfg.health_for("desk")
+    assert (own.audio_silent_level, own.audio_silent_after_us) == (-70.5, 30 * S)
     for text, field in (("[health]\naudio_silent_level = 3", "health.audio_silent_level"),
                         ('[health]\naudio_silent_after = "soon"', "health.audio_silent_after"),
                         ('[health]\naudio_silent_after = "2d"', "health.audio_silent_after")):
         assert error_for(tmp_path, MINIMAL + "\n" + text + "\n").field == field
-    err = error_for(tmp_path, camera_toml(id='"desk"', url='"rtsp://10.0.0.5/1"', audio_silent_level='"loud"'))
-    assert err.field == "cameras[0].audio_silent_level"
+    err = error_for(tmp_path, camera_toml(id='"desk"', url='"rtsp://10.0.0.5/1"', health='{ audio_silent_level = "loud" }'))
+    assert err.field == "cameras[0].health.audio_silent_level"
 
 
 # --- real cameras ----------------------------------------------------------------------------
@@ -250,11 +250,13 @@ def test_a_silent_duty_desk_camera_raises_audio_silent_and_clears_when_sound_ret
     # two servers, so that repairing the desk camera does not take the door camera down
     with RtspServer(dead) as desk_server, RtspServer({"door": f"clipsnd:{clip.video},{tone('pcmu')}@20"}) as door:
         data = tmp_path / "data"
-        cams = [{"id": "desk", "url": desk_server.url("desk"), "audio_required": True, "audio_silent_after": "6s"},
+        cams = [{"id": "desk", "url": desk_server.url("desk"), "audio_required": True},
                 {"id": "door", "url": door.url("door"), "audio_required": True}]  # sound, and required too
         config = write_config(tmp_path / "edged.toml", data, cams, tables={"health": {
             "sample_interval": "0s", "raise_after": "4s", "clear_after": "4s", "audio_silent_after": "1m",
-            "min_width": 0, "min_height": 0}})  # the desk camera's own wait is 6 s; [health]'s a minute
+            "min_width": 0, "min_height": 0, "min_pixels": 0}})
+        text = config.read_text()  # the desk camera's own wait is 6 s; [health]'s a minute
+        config.write_text(text.replace('id = "desk"\n', 'id = "desk"\nhealth = { audio_silent_after = "6s" }\n'))
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
             silent = wait_for(lambda: alarms(d, lambda r: r["key"] == "audio_silent:desk", active=True), 60,
