@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import av
 
-from recorder import diagnose
+from recorder import audio, diagnose
 from recorder.diagnose import scrub
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
@@ -184,8 +184,9 @@ class CameraRecorder:
             raise Disconnected("the camera's video is in a format edged cannot record (a codec its stream "
                                "description names that FFmpeg does not know): set the camera to H.264 or H.265",
                                diagnose.UNSUPPORTED)
-        self._audio = next((s for s in c.streams.audio if s.codec_context.name == "aac"), None)
-        streams = [video] + ([self._audio] if self._audio is not None else [])
+        sound = audio.select(c.streams.audio, self.id)  # AAC as is, other audio to AAC (recorder/audio.py)
+        self._audio = sound.template
+        streams = [video] + sound.inputs
         vtb = video.time_base
         rate = video.average_rate or video.guessed_rate or 25
         vstep = max(1, round(1 / (rate * vtb)))
@@ -234,10 +235,11 @@ class CameraRecorder:
             last[idx] = dts
             if not is_video:
                 stats.audio += 1
-                if clock is None and warmup:
-                    warmup.append((pkt, 0, -1))
-                else:
-                    self._audio_out(pkt)
+                for out in sound.feed(pkt):
+                    if clock is None and warmup:
+                        warmup.append((out, 0, -1))
+                    else:
+                        self._audio_out(out)
                 continue
 
             media = dts * us_num // us_den
@@ -281,7 +283,7 @@ class CameraRecorder:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
                 skew = rt + media - wall if rt else None
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
-                                       skew, audio_codec))
+                                       skew, audio_codec, **sound.report()))
                 stats = StatsWindow(mono, stats)
             if self.seg is not None:
                 self.seg.maybe_fsync(mono)

@@ -140,6 +140,11 @@ class Stats(Event):
     ts_fixes: int
     ts_jumps: int
     clock_steps: int
+    # recorder/audio.py (design/0049): the window's RMS level in dBFS (None: no audio decoded),
+    # why the camera's audio is not recorded, and the codec transcoded to AAC
+    audio_level_db: float | None = None
+    audio_error: str | None = None
+    audio_transcoded_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ class MotionRecording:
 
     def route(self, packet: av.Packet, at_us: int, video: bool) -> Route:
         key = video and packet.is_keyframe
-        return self.gate.route(Buffered(at_us, key, packet.size, video, (packet, at_us)))
+        return self.gate.route(Buffered(at_us, key, getattr(packet, "size", 0), video, (packet, at_us)))
 
     # the detection thread ---------------------------------------------------------------------
     def _report(self, r: Started | Ended | Lost | Back) -> None:

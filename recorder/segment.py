@@ -41,18 +41,25 @@ class SegmentFile:
         })
         for key, value in (metadata or {}).items():  # written in the moov, before the first fragment
             self._out.metadata[key] = value
-        self._map: dict[int, tuple[av.stream.Stream, int]] = {}
-        for src in (video, audio):
+        # Keyed by "is video": the audio template may be a stream of another container (the
+        # AAC encoder's, recorder/audio.py), whose index says nothing here.
+        self._map: dict[bool, tuple[av.stream.Stream, int]] = {}
+        self._encodes = hasattr(audio, "add_to")
+        for is_video, src in ((True, video), (False, audio)):
             if src is not None:
-                dst = self._out.add_stream_from_template(src)
-                self._map[src.index] = (dst, _ticks(origin_us, src.time_base))
+                # a stream is remuxed; an AacSpec (recorder/audio.py) is encoded here, from frames
+                dst = src.add_to(self._out) if hasattr(src, "add_to") else self._out.add_stream_from_template(src)
+                self._map[is_video] = (dst, _ticks(origin_us, src.time_base))
         self._fsync_us = fsync_us
         self._last_fsync = now_mono_us
         self._dir_synced = False
         self.frames = 0
 
-    def write(self, pkt: av.Packet, is_video: bool) -> None:
-        dst, origin = self._map[pkt.stream.index]
+    def write(self, pkt: av.Packet | av.AudioFrame, is_video: bool) -> None:
+        dst, origin = self._map[is_video]
+        if isinstance(pkt, av.AudioFrame):
+            self._encode(pkt, dst, origin)
+            return
         dts = pkt.dts - origin
         if dts < 0:  # audio from before the keyframe that opened this segment
             return
@@ -62,6 +69,17 @@ class SegmentFile:
         self._out.mux(pkt)
         if is_video:
             self.frames += 1
+
+    def _encode(self, frame: av.AudioFrame | None, dst: av.stream.Stream, origin: int) -> None:
+        """Transcoded sound: frames from before the segment's first picture are dropped, as
+        remuxed audio is; so is the encoder's priming packet (it would sit before it too)."""
+        if frame is not None:
+            if frame.pts < origin:
+                return
+            frame.pts -= origin
+        for pkt in dst.encode(frame):
+            if pkt.dts is not None and pkt.dts >= 0:
+                self._out.mux(pkt)
 
     def maybe_fsync(self, now_mono_us: int) -> None:
         if now_mono_us - self._last_fsync < self._fsync_us:
@@ -75,6 +93,8 @@ class SegmentFile:
     def close(self) -> int:
         """Write the trailer, make file and name durable; returns the size in bytes."""
         try:
+            if self._encodes:
+                self._encode(None, *self._map[False])  # the sound up to the cut, its last frame padded
             self._out.close()
             os.fsync(self._fd)
             os.fsync(self._dir_fd)

@@ -37,7 +37,7 @@ class StatsWindow:
                 self.key_span += media - self.last_key
             self.last_key = media
 
-    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None) -> Stats:
+    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None, **sound) -> Stats:
         """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
         earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
         declared but silent audio stream shows), `audio_codec` (the first declared, recorded or
@@ -50,4 +50,4 @@ class StatsWindow:
         return Stats(camera=camera, fps=round(self.frames / secs, 2), bitrate=int(self.bytes * 8 / secs),
                      codec=ctx.name, width=ctx.width, height=ctx.height, audio=int(audio is not None),
                      last_packet_us=self.last_wall, lateness_us=lateness_us, keyframe_interval=self.key_interval,
-                     clock_skew_us=skew_us, audio_packets=self.audio, audio_codec=audio_codec, **counters)
+                     clock_skew_us=skew_us, audio_packets=self.audio, audio_codec=audio_codec, **counters, **sound)

@@ -11,6 +11,7 @@ from edged.config.upkeep import whole
 from edged.config.values import (
     DAY,
     HOUR,
+    MINUTE,
     SECOND,
     ConfigError,
     _bool,
@@ -42,6 +43,12 @@ class HealthConfig:
     min_pixels: int = 1_000_000             # R2.1 (002 §5): stored images of at least 1 megapixel; 0: no floor
     min_fps: float = 10.0                   # R2.2
     clock_tolerance_us: int = 2 * SECOND    # R2.3: the camera's clock may be this far off the host's; 0: not watched
+    # R1.8: the sound of an `audio_required` camera (design/0049). Its level (RMS over the 5 s
+    # stats window) below this for audio_silent_after raises `audio_silent`: a muted or dead
+    # microphone. G.711's digital silence is -72 dBFS; a working microphone in a quiet room
+    # hears its own noise above -60. Per camera in [cameras.health], as every key here.
+    audio_silent_level: float = -60.0
+    audio_silent_after_us: int = 5 * MINUTE
 
 
 Schedule = str  # daily | weekly | biweekly | off
@@ -65,14 +72,14 @@ class InspectionConfig:
 _HEALTH_KEYS = (
     "sample_interval", "raise_after", "clear_after", "stale_after", "dark_luma", "dark_fraction", "bright_fraction",
     "frozen_change", "blur_sharpness", "covered_contrast", "moved_similarity", "colour_min", "daylight",
-    "min_width", "min_height", "min_pixels", "min_fps", "clock_tolerance",
+    "min_width", "min_height", "min_pixels", "min_fps", "clock_tolerance", "audio_silent_level", "audio_silent_after",
 )  # fmt: skip
 # A camera may override any of them but the sampling rate, which its recorder worker is started with.
 _CAMERA_KEYS = tuple(k for k in _HEALTH_KEYS if k != "sample_interval")
 _CAMERA_HINTS = {"sample_interval": "the sampling rate is the site's ([health] sample_interval)"}
 _DURATIONS: dict[str, tuple[int, int]] = {  # key -> (shortest but 0, longest); 0 means off or at once
     "sample_interval": (1, HOUR), "raise_after": (1, HOUR), "clear_after": (1, HOUR),
-    "stale_after": (SECOND, HOUR), "clock_tolerance": (1, HOUR),
+    "stale_after": (SECOND, HOUR), "clock_tolerance": (1, HOUR), "audio_silent_after": (SECOND, DAY),
 }
 _ZERO_OK = ("sample_interval", "raise_after", "clear_after", "clock_tolerance")
 _INTEGERS = ("min_width", "min_height", "min_pixels")
@@ -81,6 +88,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "blur_sharpness": (0, 1),
     "covered_contrast": (0, 255), "moved_similarity": (-1, 1), "colour_min": (0, 255),
     "min_width": (0, 16384), "min_height": (0, 16384), "min_pixels": (0, 16384 * 16384), "min_fps": (0, 1000),
+    "audio_silent_level": (-120, 0),
 }
 
 

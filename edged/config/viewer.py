@@ -42,10 +42,11 @@ class ViewerConfig:
     idle_timeout_us: int = 10 * MINUTE  # a viewer login with no view open and no click is logged out
     open_timeout_us: int = 10 * SECOND  # a camera that does not answer within this is reported down
     hostnames: tuple[str, ...] = ()  # names the box answers to besides its address (the Host check)
+    transcode_max_height: int = 720  # a camera not in H.264 (H.265) is transcoded, at most this tall (design/0050)
 
 
 _KEYS = ("enabled", "listen", "tls_cert", "tls_key", "max_viewers", "max_view", "idle_timeout", "open_timeout",
-         "hostnames")
+         "hostnames", "transcode_max_height")
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 _HINTS = {
     "address": 'did you mean "listen"? (host:port, e.g. "192.168.1.10:8443")',
@@ -89,8 +90,18 @@ def _viewer(t: dict, base_dir: Path | None) -> ViewerConfig:
         idle_timeout_us=_duration(t, "idle_timeout", "viewer", 10 * MINUTE, 10 * SECOND, 12 * HOUR),
         open_timeout_us=_duration(t, "open_timeout", "viewer", 10 * SECOND, SECOND, MINUTE),
         hostnames=_hostnames(t.get("hostnames", []), "viewer.hostnames"),
+        transcode_max_height=_max_height(t.get("transcode_max_height", 720), "viewer.transcode_max_height"),
         **files,
     )
+
+
+def _max_height(value: Any, field: str) -> int:
+    """Lines of a transcoded picture: 144 (a thumbnail) to 2160 (4K, no scaling at all)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(field, f"expected a number of lines, e.g. 720, found {_describe(value)}")
+    if not 144 <= value <= 2160:
+        raise ConfigError(field, f"{value} is out of range (144 to 2160 lines)")
+    return value
 
 
 def _listen(value: Any, field: str) -> tuple[str, int]:

@@ -124,7 +124,7 @@ class HealthMonitor:
                 key = (cam.id, kind)
                 before = self.tracks.get(key, health.Track())
                 after = health.step(before, (kind in present) if kind in known else None, now,
-                                    hc.raise_after_us, hc.clear_after_us)
+                                    *health.delays(kind, hc))
                 self.tracks[key] = after
                 if self.alarms is not None and after.active != before.active:
                     await self.alarms.set(after.active, f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
@@ -149,6 +149,7 @@ class HealthMonitor:
         s = self.cameras.stats(cam) or {}
         return {
             "audio_arriving": bool(s.get("audio_packets", s.get("audio"))),
+            "audio_level_db": s.get("audio_level_db"), "audio_error": s.get("audio_error"),
             "reconnects_1h": self.cameras.reconnects_within(cam, now, HOUR_US),
             "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
             "samples": self.samples.get(cam, 0), "conditions": present,

@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "below_fps": "warning",
     "audio_missing": "warning",
     "clock_drift": "warning",   # R2.3: the camera's time display (and its footage's clock) is wrong
+    "audio_silent": "warning",  # R1.8: an audio_required camera's microphone is silent (design/0049)
 }
 FLOOR_KINDS = ("below_resolution", "below_fps", "audio_missing", "video_monochrome", "clock_drift")  # R2
 
@@ -104,14 +105,35 @@ def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present:
     if fps < cfg.min_fps:
         present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
     if audio_required:
-        known.add("audio_missing")
-        if not s.get("audio_packets", s.get("audio")):
-            present["audio_missing"] = "no audio arrives from a camera marked audio_required"
+        _audio(s, cfg, present, known)
     drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us)
     if drift is not None:
         known.add("clock_drift")
         if drift:
             present["clock_drift"] = drift
+
+
+def _audio(s: dict[str, Any], cfg: HealthConfig, present: dict[str, str], known: set[str]) -> None:
+    """R1.8 for an audio_required camera: sound arrives, is recorded (recorder/audio.py says why
+    not in `audio_error`), and is not silent (`audio_level_db`, RMS over the stats window)."""
+    known.add("audio_missing")
+    if s.get("audio_error"):
+        present["audio_missing"] = f"no audio recorded from a camera marked audio_required: {s['audio_error']}"
+    elif not s.get("audio_packets", s.get("audio")):
+        present["audio_missing"] = "no audio arrives from a camera marked audio_required"
+    elif s.get("audio_level_db") is not None:
+        known.add("audio_silent")
+        if s["audio_level_db"] < cfg.audio_silent_level:
+            present["audio_silent"] = (f"audio silent: its level {s['audio_level_db']:.0f} dBFS is below "
+                                       f"{cfg.audio_silent_level:.0f} dBFS (a muted or dead microphone?)")
+
+
+def delays(kind: str, cfg: HealthConfig) -> tuple[int, int]:
+    """(raise after, clear after) for one kind: silence has its own, longer wait (a quiet room
+    is not a fault; a microphone that stays silent is)."""
+    if kind == "audio_silent":
+        return cfg.audio_silent_after_us, cfg.clear_after_us
+    return cfg.raise_after_us, cfg.clear_after_us
 
 
 def clock_drift(skew_us: int | None, tolerance_us: int) -> str | None:

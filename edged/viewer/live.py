@@ -1,9 +1,10 @@
 """Live view: one read of each camera, relayed to every viewer of it, H.264 passed through.
 
 A camera is opened when its first viewer arrives and closed when its last viewer leaves, so
-an unwatched camera costs nothing beyond the recorder's own read. Packets are never decoded
-or re-encoded: aiortc's H.264 sender packetizes them as they are (measured: the encoder's
-encode is never called).
+an unwatched camera costs nothing beyond the recorder's own read. H.264 packets are never
+decoded or re-encoded: aiortc's H.264 sender packetizes them as they are (measured: the
+encoder's encode is never called). A camera in another codec (H.265) is transcoded to H.264
+once per watched camera, in its media worker (edged/viewer/transcode.py, design/0050).
 
 The camera is read by a media worker process (edged/viewer/media_worker.py: a malformed
 stream must not take the daemon down), fed to the loop by a dedicated thread, as the recorder
@@ -28,13 +29,13 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from edged.viewer.media_worker import Worker, WorkerGone, packet, read_frame, settings_doc
+from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from recorder.camera import Settings, Source, scrub
 from storage import logs
 
 log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 120       # ~5 s at 25 fps: the relay drains it at once unless the loop is stalled
-VIDEO_CODECS = ("h264",)  # what browsers decode over WebRTC without edged re-encoding
 
 
 class CameraUnavailable(Exception):
@@ -58,11 +59,12 @@ class CameraTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, camera_id: str, url: str, settings: Settings):
+    def __init__(self, camera_id: str, url: str, settings: Settings, max_height: int = DEFAULT_MAX_HEIGHT):
         super().__init__()
         self.camera_id = camera_id
         self._url = url
         self._settings = settings
+        self._max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(QUEUE_PACKETS)
         self._quit = threading.Event()
@@ -112,7 +114,7 @@ class CameraTrack(MediaStreamTrack):
         stream there, so a malformed one can end this view but never the daemon."""
         try:
             worker = Worker({"op": "live", "camera": self.camera_id, "url": self._url,
-                             "settings": settings_doc(self._settings)})
+                             "settings": settings_doc(self._settings), "max_height": self._max_height})
         except OSError as exc:
             self._deliver_open(CameraUnavailable(f"camera {self.camera_id}: no media worker ({exc})"))
             self._loop.call_soon_threadsafe(self._put, None)
@@ -229,9 +231,10 @@ class _Feed:
 class LiveFeeds:
     """One CameraTrack per watched camera, shared by its viewers; closed with its last viewer."""
 
-    def __init__(self, settings: Settings, open_timeout_s: float):
+    def __init__(self, settings: Settings, open_timeout_s: float, max_height: int = DEFAULT_MAX_HEIGHT):
         self.settings = settings
         self.open_timeout_s = open_timeout_s
+        self.max_height = max_height  # [viewer] transcode_max_height
         self._feeds: dict[str, _Feed] = {}
         self._threads: list[threading.Thread] = []
 
@@ -243,7 +246,7 @@ class LiveFeeds:
         """A relayed copy of the camera's track and its picture size; CameraUnavailable if it does not open."""
         feed = self._feeds.get(camera_id)
         if feed is None or feed.track.stopping:
-            feed = _Feed(CameraTrack(camera_id, url, self.settings))
+            feed = _Feed(CameraTrack(camera_id, url, self.settings, self.max_height))
             self._feeds[camera_id] = feed
             self._threads = [t for t in self._threads if t.is_alive()] + [feed.track.thread]
             feed.track.start()

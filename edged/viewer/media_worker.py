@@ -9,12 +9,14 @@ each live read and each playback reader runs in its own short-lived worker proce
 Frames, both ways after the request: a 4-byte big-endian length, a JSON header, then
 `header["size"]` bytes of payload (the packets, one after another). Nothing is pickled: a
 worker that a malformed file took over can send the daemon bytes, never objects.
-- live: request {"op": "live", "camera", "url", "settings"}; the worker answers
+- live: request {"op": "live", "camera", "url", "settings", "max_height"}; the worker answers
   {"opened": [w, h]} or {"error": msg}, then one frame per packet
   {"pts", "dts", "tb": [num, den], "key", "size"} until the stream ends or stdin closes.
 - range: request {"op": "range", "pieces": [[path, start_us, end_us], ...], "from_us",
-  "to_us"}; then commands {"seek": t} -> {"at": t or null}, {"read": budget_us} ->
+  "to_us", "max_height"}; then commands {"seek": t} -> {"at": t or null}, {"read": budget_us} ->
   {"packets": [[dts_wall, pts_wall, size, key], ...], "ended", "size"}.
+Packets are always H.264: a camera or segment in another codec (H.265) is transcoded here,
+scaled to at most `max_height` lines (edged/viewer/transcode.py, design/0050).
 
 The camera URL (it may hold a password) goes over stdin, never the command line.
 """
@@ -31,7 +33,7 @@ import threading
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,10 @@ def packet(payload: bytes, pts: int | None, dts: int | None, tb: list[int] | Non
 
 # the worker process --------------------------------------------------------------------------
 def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
-    from edged.viewer.live import CameraUnavailable, VIDEO_CODECS, open_camera, packets_of
+    import av
+
+    from edged.viewer.live import CameraUnavailable, open_camera, packets_of
+    from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
     from recorder.camera import Settings, scrub
 
     settings = Settings(**{**req["settings"], "data_dir": Path(req["settings"]["data_dir"])})
@@ -133,13 +138,19 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
         return
     try:
         video = next((s for s in src.container.streams if s.type == "video"), None)
-        if video is None or video.codec_context.name not in VIDEO_CODECS:
-            what = "no video" if video is None else video.codec_context.name
-            write_frame(out, {"error": str(CameraUnavailable(
-                f"camera {req['camera']} sends {what}; live view relays H.264 without re-encoding"))})
+        try:
+            if video is None or video.codec_context is None:
+                raise ValueError("no video" if video is None else "video in a format FFmpeg does not know")
+            # H.264 is relayed as it comes; anything else (H.265) is transcoded to H.264
+            recode = None if video.codec_context.name == "h264" else \
+                ToH264(video, int(req.get("max_height") or DEFAULT_MAX_HEIGHT))
+        except (ValueError, av.FFmpegError) as exc:
+            write_frame(out, {"error": str(CameraUnavailable(f"camera {req['camera']} cannot be shown: {exc}"))})
             return
-        write_frame(out, {"opened": [video.codec_context.width, video.codec_context.height]})
-        for pkt in packets_of(src, video, quit_):
+        size = [video.codec_context.width, video.codec_context.height] if recode is None else \
+            [recode.width, recode.height]
+        write_frame(out, {"opened": size})
+        for pkt in packets_of(src, video, quit_) if recode is None else transcoded(src, video, recode, quit_):
             tb = pkt.time_base
             write_frame(out, {"pts": pkt.pts, "dts": pkt.dts, "tb": None if tb is None else [tb.numerator,
                                                                                             tb.denominator],
@@ -148,10 +159,21 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
         src.close()
 
 
+def transcoded(src: Any, video: Any, recode: Any, quit_: threading.Event) -> Iterator[Any]:
+    """The camera's picture as H.264 packets, transcoded (in the media worker process)."""
+    for raw in src.container.demux(video):
+        if quit_.is_set():
+            return
+        if raw.size:
+            yield from recode.feed(raw)
+
+
 def _serve_range(req: dict[str, Any], inp: IO[bytes], out: IO[bytes]) -> None:
     from edged.viewer.playback import Piece, RangeReader
+    from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 
-    reader = RangeReader([Piece(Path(p), s, e) for p, s, e in req["pieces"]], req["from_us"], req["to_us"])
+    reader = RangeReader([Piece(Path(p), s, e) for p, s, e in req["pieces"]], req["from_us"], req["to_us"],
+                         int(req.get("max_height") or DEFAULT_MAX_HEIGHT))
     try:
         while True:
             try:

@@ -1,9 +1,11 @@
 """Granted playback: the recorded segments of one camera's granted range, as H.264 packets
 paced in real time, with pause and seek inside the range and nothing outside it.
 
-Packets are remuxed, never decoded: the MP4 samples are turned into Annex-B (the bitstream
-filter h264_mp4toannexb, which also puts the SPS/PPS in front of every key frame) and
-handed to aiortc's H.264 sender as they are.
+H.264 packets are remuxed, never decoded: the MP4 samples are turned into Annex-B (the
+bitstream filter h264_mp4toannexb, which also puts the SPS/PPS in front of every key frame)
+and handed to aiortc's H.264 sender as they are. Segments in another codec (H.265) are
+transcoded to H.264 in the media worker, key frame for key frame (edged/viewer/transcode.py,
+design/0050).
 
 Where the range starts mid-GOP, playback starts at the first key frame inside the range:
 showing the frames before it would mean sending frames from outside the grant, and starting
@@ -30,6 +32,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from edged.viewer.media_worker import Worker, WorkerGone, packet
+from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
 from storage.catalog import FOOTAGE_STATES
 
 log = logging.getLogger(__name__)
@@ -72,10 +75,11 @@ Timed = tuple[int, int, av.Packet]
 class RangeReader:
     """Reads the range's packets in order with their wall times. Blocking: call from a thread."""
 
-    def __init__(self, pieces: list[Piece], from_us: int, to_us: int):
+    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
         if not pieces:
             raise NoFootage("nothing was recorded in this range")
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
+        self.max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
         self._packets: Iterator[Timed] | None = None
         self._pending: deque[Timed] = deque()
         self._container: av.container.InputContainer | None = None
@@ -134,8 +138,8 @@ class RangeReader:
             self._container = container
             try:
                 video = next((s for s in container.streams if s.type == "video"), None)
-                if video is None or video.codec_context.name != "h264":
-                    log.warning("playback skips %s: no H.264 video", piece.path.name)
+                if video is None or video.codec_context is None:
+                    log.warning("playback skips %s: no video FFmpeg can decode", piece.path.name)
                     continue
                 tb = video.time_base
                 if i == first and t_us - piece.start_us > 2 * GAP_US:
@@ -144,21 +148,31 @@ class RangeReader:
                                        backward=True, any_frame=False)
                     except av.FFmpegError:
                         container.seek(0, stream=video)
-                bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
-                for raw in container.demux(video):
-                    if raw.dts is None or raw.size == 0:
-                        continue
-                    for pkt in bsf.filter(raw):
-                        dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
-                        if dts_wall >= self.to_us:
-                            return
-                        pts = pkt.pts if pkt.pts is not None else pkt.dts
-                        yield dts_wall, piece.start_us + int(pts * tb * 1_000_000), pkt
-            except av.FFmpegError as exc:  # a segment cut short by a crash: play what is whole
+                for pkt in self._h264(container, video):
+                    dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
+                    if dts_wall >= self.to_us:
+                        return
+                    pts = pkt.pts if pkt.pts is not None else pkt.dts
+                    yield dts_wall, piece.start_us + int(pts * tb * 1_000_000), pkt
+            except (av.FFmpegError, ValueError) as exc:  # a segment cut short by a crash: play what is whole
                 log.warning("playback of %s stopped early: %s", piece.path.name, exc)
             finally:
                 container.close()
                 self._container = None
+
+    def _h264(self, container: av.container.InputContainer, video: Any) -> Iterator[av.Packet]:
+        """A piece's picture as Annex-B H.264 with times in the stream's time base: H.264
+        remuxed, anything else (H.265) transcoded, its key frames kept where they were."""
+        if video.codec_context.name == "h264":
+            bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
+            for raw in container.demux(video):
+                if raw.dts is not None and raw.size:
+                    yield from bsf.filter(raw)
+            return
+        recode = ToH264(video, self.max_height)
+        for raw in container.demux(video):
+            if raw.size:
+                yield from recode.feed(raw)
 
     def close(self) -> None:
         if self._packets is not None:
@@ -172,10 +186,11 @@ class RemoteRangeReader:
     a malformed segment can end this viewing but never the daemon. Blocking: call from a thread
     (RecordedTrack does); the worker starts at the first seek."""
 
-    def __init__(self, pieces: list[Piece], from_us: int, to_us: int):
+    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
         if not pieces:
             raise NoFootage("nothing was recorded in this range")
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
+        self.max_height = max_height
         self.ended = False
         self._worker: Worker | None = None
         self._lock = threading.Lock()
@@ -184,6 +199,7 @@ class RemoteRangeReader:
         with self._lock:
             if self._worker is None:
                 self._worker = Worker({"op": "range", "from_us": self.from_us, "to_us": self.to_us,
+                                       "max_height": self.max_height,
                                        "pieces": [[str(p.path), p.start_us, p.end_us] for p in self.pieces]})
             try:
                 return self._worker.ask(cmd)

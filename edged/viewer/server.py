@@ -58,7 +58,7 @@ class Viewer:
         self.vcfg = cfg.viewer
         self.access = Access(writer, clock)
         self.clock = clock
-        self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6)
+        self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6, self.vcfg.transcode_max_height)
         self.limits = rules.ViewLimits(self.vcfg.max_view_us, self.vcfg.idle_timeout_us)
         self.views = Views(self.access, self.feeds, self.limits, self.vcfg.max_viewers)
         self.last_seen: dict[str, int] = {}   # token -> last request, for the idle logout
@@ -333,7 +333,7 @@ class Viewer:
         rows = await self.access.footage(camera, grant["from_us"], grant["to_us"])
         pieces = pieces_of(self.cfg.storage.data_dir, rows, grant["from_us"], grant["to_us"])
         try:
-            reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"])
+            reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"], self.vcfg.transcode_max_height)
             start_us = await asyncio.to_thread(reader.seek, grant["from_us"])
             if start_us is None:
                 raise NoFootage("no key frame was recorded in this range")
@@ -376,7 +376,7 @@ class Viewer:
         rows = await self.access.footage(camera, g["from_us"], g["to_us"])
         try:
             reader = RemoteRangeReader(pieces_of(self.cfg.storage.data_dir, rows, g["from_us"], g["to_us"]),
-                                 g["from_us"], g["to_us"])
+                                       g["from_us"], g["to_us"], self.vcfg.transcode_max_height)
         except NoFootage as exc:
             return _error(409, f"camera {camera}: {exc}")
         await self.views.switch_camera(view, camera, reader)

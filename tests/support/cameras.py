@@ -36,9 +36,12 @@ class Clip:
     width: int
     height: int
     seconds: float
+    codec: str = "h264"  # or "h265"
 
     def spec(self) -> str:
         """The rtsp_server.py mount SPEC that serves this clip (with audio if it has some)."""
+        if self.codec == "h265":
+            return "clip265:%s@%d" % (self.video, self.fps)
         if self.audio is not None:
             return "clipav:%s,%s@%d" % (self.video, self.audio, self.fps)
         return "clip:%s@%d" % (self.video, self.fps)
@@ -69,23 +72,30 @@ def make_clip(
     seconds: float = 20,
     bitrate: str = "500k",
     audio: bool = False,
+    codec: str = "h264",
 ) -> Clip:
-    """Encode (or reuse) a looping test clip: Annex-B H.264, plus 16 kHz mono AAC/ADTS.
+    """Encode (or reuse) a looping test clip: Annex-B H.264 (or H.265 with codec="h265"),
+    plus 16 kHz mono AAC/ADTS.
 
     Files are named by their parameters, so an existing file is reused as is. `noise`
     keeps the bitrate realistic; a fixed GOP without B-frames keeps timestamps simple.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    video = out / ("testsrc2_%dx%d_%dfps_g%d_%ss_%s.h264" % (width, height, fps, gop, seconds, bitrate))
+    video = out / ("testsrc2_%dx%d_%dfps_g%d_%ss_%s.%s" % (width, height, fps, gop, seconds, bitrate, codec))
+    if codec == "h264":
+        encoder = ["-c:v", "libx264", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", "0"]
+    elif codec == "h265":
+        encoder = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                   "keyint=%d:min-keyint=%d:scenecut=0:bframes=0:log-level=error" % (gop, gop)]
+    else:
+        raise ValueError("codec %r: h264 or h265" % codec)
     if not video.exists():
         log.info("encoding test clip %s", video)
         _run_ffmpeg_to(video, [
             "-f", "lavfi",
             "-i", "testsrc2=size=%dx%d:rate=%d,noise=alls=12:allf=t+u" % (width, height, fps),
-            "-t", str(seconds), "-pix_fmt", "yuv420p", "-c:v", "libx264",
-            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-b:v", bitrate, "-bf", "0", "-f", "h264",
+            "-t", str(seconds), "-pix_fmt", "yuv420p", *encoder, "-b:v", bitrate, "-f", "hevc" if codec == "h265" else "h264",
         ])
     sound = None
     if audio:
@@ -98,7 +108,7 @@ def make_clip(
                 "-ac", "1", "-c:a", "aac", "-b:a", "32k", "-f", "adts",
             ])
     return Clip(video=video, audio=sound, fps=fps, gop=gop, width=width, height=height,
-                seconds=seconds)
+                seconds=seconds, codec=codec)
 
 
 def free_port() -> int:

@@ -10,7 +10,10 @@ Run with Debian's /usr/bin/python3 (it has `gi`; the project venv does not):
 
 Mount SPEC kinds:
     clip:VIDEO@FPS          loop a pre-encoded Annex-B H.264 file (cheap: no encoding)
+    clip265:VIDEO@FPS       the same for an Annex-B H.265 file
     clipav:VIDEO,AUDIO@FPS  the same plus a looped AAC/ADTS file as a second stream
+    clipsnd:VIDEO,LAW:HZ@FPS  an H.264 clip plus G.711 audio at 8 kHz mono (LAW: pcma or
+                            pcmu), a HZ sine tone peaking at -12 dBFS, or digital silence with HZ 0
     live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
 
 --clock-offset SECONDS makes every mount a camera whose clock is that far off: its RTCP
@@ -55,14 +58,29 @@ def _split_fps(body, spec):
     return head, int(fps)
 
 
-def _clip_video(path, fps):
+def _clip_video(path, fps, codec="h264"):
     if not os.path.isfile(path):
         raise ValueError("no such video file: %r" % path)
     return (
         "multifilesrc loop=true location=%s "
-        'caps="video/x-h264,stream-format=byte-stream,framerate=%d/1" '
-        "! h264parse name=vparse config-interval=-1 "
-        "! rtph264pay pt=96 config-interval=-1 name=pay0" % (_quote(path), fps)
+        'caps="video/x-%s,stream-format=byte-stream,framerate=%d/1" '
+        "! %sparse name=vparse config-interval=-1 "
+        "! rtp%spay pt=96 config-interval=-1 name=pay0" % (_quote(path), codec, fps, codec, codec)
+    )
+
+
+def _g711_audio(body, spec):
+    """A sine tone (or silence) from audiotestsrc, not live: timed by its sample count, as the
+    looped clips are by their framerate, so both streams run at the same pace."""
+    law, _, hz = body.partition(":")
+    if law not in ("pcma", "pcmu") or not hz.isdigit():
+        raise ValueError("%r: expected LAW:HZ with LAW pcma or pcmu, e.g. pcma:440 (0: silence)" % spec)
+    wave = "wave=sine freq=%d volume=0.25" % int(hz) if int(hz) else "wave=silence"
+    encoder = "alawenc" if law == "pcma" else "mulawenc"
+    return (
+        "audiotestsrc is-live=false %s samplesperbuffer=160 "
+        "! audio/x-raw,rate=8000,channels=1 ! %s ! rtp%spay pt=%d name=pay1"
+        % (wave, encoder, law, 8 if law == "pcma" else 0)
     )
 
 
@@ -83,6 +101,15 @@ def build_launch(spec):
     if kind == "clip":
         path, fps = _split_fps(body, spec)
         return "( %s )" % _clip_video(path, fps)
+    if kind == "clip265":
+        path, fps = _split_fps(body, spec)
+        return "( %s )" % _clip_video(path, fps, "h265")
+    if kind == "clipsnd":
+        paths, fps = _split_fps(body, spec)
+        video, comma, sound = paths.partition(",")
+        if not comma or not sound:
+            raise ValueError("%r: expected clipsnd:VIDEO,LAW:HZ@FPS" % spec)
+        return "( %s %s )" % (_clip_video(video, fps), _g711_audio(sound, spec))
     if kind == "clipav":
         paths, fps = _split_fps(body, spec)
         video, comma, audio = paths.partition(",")
@@ -100,7 +127,7 @@ def build_launch(spec):
             "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
             "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, fps)
         )
-    raise ValueError("%r: unknown kind %r (clip, clipav, live)" % (spec, kind))
+    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live)" % (spec, kind))
 
 
 def _pts_from_dts(_pad, info):
