@@ -23,6 +23,7 @@ TITLES = {
     "register_overdue": N_("inspection register overdue"), "audit_overdue": N_("periodic audit overdue"),
     "maintenance_disk_short": N_("disk short during maintenance"), "clock_drift": N_("camera clock drifts"),
     "motion_detection_lost": N_("motion detection lost"),
+    "audio_silent": N_("sound silent"),
 }
 
 
