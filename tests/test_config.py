@@ -135,7 +135,7 @@ def test_default_config(tmp_path):
     assert len(cfg.cameras) == 1
     cam = cfg.camera("demo")
     assert cam is not None
-    assert (cam.name, cam.url, cam.enabled) == ("Demo test pattern", "synthetic:", True)
+    assert (cam.name, cam.url, cam.enabled) == ("Demo test pattern", "synthetic:?width=1280&height=800", True)
     assert (cam.min_retention_us, cam.max_retention_us) == (None, None)
     assert cfg.retention == RetentionConfig()
     assert retention_for(cfg, "demo") == (30 * DAY, 365 * DAY)

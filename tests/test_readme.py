@@ -119,7 +119,7 @@ def test_every_walkthrough_command_runs_as_written(checkout):
     assert re.search(r"^demo\s+Demo test pattern\s+recording", out, re.M), out
     assert re.search(r"^\d{4}-\d\d-\d\d$", outputs["ls data/video/demo/"], re.M), out
     assert re.search(r"^demo\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out, re.M), out
-    assert "Video: h264" in out and "1280x720" in out, out
+    assert "Video: h264" in out and "1280x800" in out, out
     assert "my-site.toml: OK (site my-site, 1 cameras" in out, out
     # The daemon now runs the new config: the demo camera is gone, the new one is listed, no password shown.
     cams = checkout.edgectl_json("cameras")

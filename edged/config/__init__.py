@@ -209,7 +209,8 @@ def default_config(data_dir: Path) -> Config:
     data = {
         "site": {"id": "demo", "name": "edged demo"},
         "storage": {"data_dir": str(data_dir)},
-        "cameras": [{"id": "demo", "name": "Demo test pattern", "url": "synthetic:"}],
+        # 1280x800: just over the 1-megapixel floor ([health] min_pixels), so the demo is healthy.
+        "cameras": [{"id": "demo", "name": "Demo test pattern", "url": "synthetic:?width=1280&height=800"}],
     }
     return parse_config(data, "<built-in default>", base_dir=Path.cwd())
 
