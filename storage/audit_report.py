@@ -40,6 +40,8 @@ def first_record_us(db: sqlite_utils.Database) -> int | None:
 
 
 def build(db: sqlite_utils.Database, from_us: int, to_us: int, *, now_us: int) -> dict[str, Any]:
+    """The audit report's data for [from, to). Over 60 lines: one query per section of the
+    report, in the report's order, each as plain as the section it fills."""
     span = [from_us, to_us]
     accounts = []
     for a in _rows(db, "SELECT * FROM accounts ORDER BY name", []):
