@@ -15,19 +15,12 @@ import pytest
 from storage import export, fmp4
 from storage.catalog import open_readonly
 from storage.hashing import sha256_file
-from tests.support.cameras import ffprobe_errors, make_clip
-from tests.support.footage import clip_mp4, write_segments
+from tests.support.cameras import ffprobe_errors
+from tests.support.footage import write_segments
+from tests.test_export import sources  # noqa: F401  (the fixture: two short clips, the second larger)
 
 S = 1_000_000
 T0 = 1_800_000_000_000_000
-
-
-@pytest.fixture(scope="module")
-def sources(tmp_path_factory):
-    d = tmp_path_factory.mktemp("clips")
-    small = make_clip(d, fps=20, gop=20, seconds=10, audio=True)
-    big = make_clip(d, width=480, height=272, fps=20, gop=20, seconds=10, audio=True)
-    return clip_mp4(small), clip_mp4(big)
 
 
 def gathered(data: Path, cameras: list[str], start: int, end: int) -> list[dict]:

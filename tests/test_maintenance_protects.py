@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import subprocess
 import textwrap
@@ -20,6 +19,7 @@ from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.disks import tmpfs
 from tests.support.people import People
 
 S = 1_000_000
@@ -28,15 +28,8 @@ MB = 1_000_000
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "disk", "24m") as mnt:
+        yield mnt
 
 
 def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:

@@ -22,6 +22,7 @@ from storage.retention_store import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.disks import tmpfs
 from tests.support.people import People
 
 S = 1_000_000
@@ -39,15 +40,8 @@ def busy_cameras(tmp_path_factory):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    with tmpfs(tmp_path / "disk", "12m") as mnt:
+        yield mnt
 
 
 def iso(us: int) -> str:
