@@ -1,6 +1,6 @@
 """Soak: N cameras recorded for a long time with everything on, sampled every minute.
 
-    .venv/bin/python -m bench.soak [--cameras 64] [--minutes 60] [--disk 3G] [--sample 60]
+    .venv/bin/python -m bench.soak [--cameras 64] [--minutes 60] [--disk 8G] [--reserve 2GB] [--sample 60]
 
 One fake-camera RTSP server serves the record_throughput 1080p clip (20 fps, 2 s GOP,
 4 Mbit/s) on N mounts; edged records them into a data folder on a tmpfs of --disk (so the
@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     p.add_argument("--cameras", type=int, default=64)
     p.add_argument("--minutes", type=float, default=60)
-    p.add_argument("--disk", default="3G", help="size of the tmpfs holding the data folder (default %(default)s)")
+    p.add_argument("--disk", default="8G", help="size of the tmpfs holding the data folder (default %(default)s)")
+    p.add_argument("--reserve", default="2GB", help="[retention] reserve: must hold more than one retention "
+                   "interval of writes, 64 cameras write ~1.9 GB a minute (default %(default)s)")
     p.add_argument("--sample", type=float, default=60, help="seconds between samples (default %(default)s)")
     args = p.parse_args(argv)
     log(f"command: {command_line('bench.soak')}")
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = Subscriber(broker, "#").start()
         config = write_config(base / "edged.toml", data, [{"id": c, "url": server.url(c)} for c in cam_ids(args.cameras)],
                               storage={"segment_length": "60s"},
-                              tables={"retention": {"interval": "60s", "reserve": "10%"},
+                              tables={"retention": {"interval": "60s", "reserve": args.reserve},
                                       "mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port}})
         d = Daemon(config, data, base / "edged.log").start()
         wait_for(lambda: (d.query("SELECT count(DISTINCT camera) AS k FROM segments") or [{"k": 0}])[0]["k"]
