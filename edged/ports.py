@@ -42,6 +42,23 @@ class Outlet(Generic[T]):
             await self._to(item)
 
 
+class Trigger:
+    """A call handed on to one other part (a maintenance window's end -> a retention pass now)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._to: Callable[[], None] | None = None
+
+    def connect(self, to: Callable[[], None]) -> None:
+        if self._to is not None:
+            raise PortError(f"{self.name} is connected already")
+        self._to = to
+
+    def __call__(self) -> None:
+        if self._to is not None:
+            self._to()
+
+
 class Check:
     """A yes/no question answered by another part (is this alarm kind excused now?)."""
 

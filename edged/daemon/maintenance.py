@@ -86,14 +86,15 @@ class MaintenanceError(Exception):
 
 
 class Maintenance:
-    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM,
+                 after_end: Callable[[], None] | None = None):
         self.cfg = cfg              # replaced on SIGHUP: backup_dir, keep_backups, require_attendance
         self.clock = clock
         self.writer = writer
         self.alarms = alarms
         self.window: dict[str, Any] | None = None
         self._opening: dict[str, Any] | None = None  # a window being opened: protected from its first moment
-        self.after_end: Callable[[], None] | None = None   # retention runs at once: destruction resumes
+        self.after_end = after_end  # retention runs at once: destruction resumes
         self._lock = asyncio.Lock()
 
     @property

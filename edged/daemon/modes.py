@@ -49,10 +49,11 @@ def hole_reason(before: CameraConfig | None, after: CameraConfig, default: str) 
 
 
 class MotionLog:
-    def __init__(self, writer: CatalogWriter, clock: Clock = SYSTEM):
+    def __init__(self, writer: CatalogWriter, clock: Clock = SYSTEM,
+                 publish: Callable[[dict[str, Any]], Awaitable[Any]] | None = None):
         self.writer = writer
         self.clock = clock
-        self.publish: Callable[[dict[str, Any]], Awaitable[Any]] | None = None
+        self.publish = publish  # the MQTT `event` topic (a port the composition root connects)
 
     async def on_motion(self, ev: events.Motion) -> None:
         cam, now = ev.camera, self.clock.now_us()

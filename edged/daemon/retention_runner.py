@@ -57,7 +57,8 @@ class RetentionRunner:
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms,
                  expect: Callable[[str, str], None] | None = None,
                  on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM,
-                 space: SpaceCheck | None = None):
+                 space: SpaceCheck | None = None,
+                 protecting: Callable[[], dict[str, Any] | None] = lambda: None):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -70,7 +71,7 @@ class RetentionRunner:
         self.space = SpaceCheck(cfg) if space is None else space
         self._poke = self.space.short
         self.unlink: Callable[[Path], None] = os.unlink   # replaced by the fault-injection test hook
-        self.protecting: Callable[[], dict[str, Any] | None] = lambda: None  # the open maintenance window
+        self.protecting = protecting      # the open maintenance window, if any: nothing is destroyed in it
         self._paused_for: int | None = None   # the window whose pause was last logged
         self._short_alarm = False             # maintenance_disk_short is raised
 

@@ -42,7 +42,7 @@ from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
 from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
-from edged.ports import Check, Outlet
+from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
 from storage import node as node_table
@@ -101,6 +101,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     # Ports (edged/ports.py) for the parts that need each other: connected below, before anything runs.
     alarm_out: Outlet[dict[str, Any]] = Outlet("alarm publish")            # -> MQTT reporting
     inspection_out: Outlet[dict[str, Any]] = Outlet("inspection publish")  # -> MQTT reporting
+    event_out: Outlet[dict[str, Any]] = Outlet("motion event publish")     # -> MQTT reporting
+    window_end = Trigger("maintenance end")                                # -> a retention pass at once
     excused = Check("alarm downgrade")                                     # <- the maintenance window
     alarms = Alarms(writer, clock, publish=alarm_out, downgrade=excused)
     guard = TamperGuard(data_dir, writer, alarms, clock)
@@ -115,13 +117,13 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         log.info("ready: recording has started (%s)", steps)
 
     sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, cameras=cameras, guard=guard, on_segment_opened=space,
-                     on_recording=announce_ready, clock=clock, early=early)
+                     on_recording=announce_ready, clock=clock, early=early, publish_event=event_out)
+    maintenance = Maintenance(cfg, writer, alarms, clock, after_end=window_end)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
-                             space=space)
+                             space=space, protecting=maintenance.protecting)  # R1.7: no destruction in a window
+    window_end.connect(runner.poke)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)
-    maintenance = Maintenance(cfg, writer, alarms, clock)
-    runner.protecting, maintenance.after_end = maintenance.protecting, runner.poke  # R1.7: no destruction in a window
     excused.connect(maintenance.excuses)
     viewer = ViewerService(cfg, writer, clock)
     # First: a SIGTERM during start-up is a clean stop.
@@ -163,7 +165,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         if cfg.mqtt.enabled:
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)
-            sup.motion.publish = reporting.event  # motion events on the `event` topic (design/0045)
+            event_out.connect(reporting.event)
         keepalive = Keepalive(notifier, sup, writer, runner, reporting)
 
         async def retention_and_birth(new: Config) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import CameraConfig, Config
@@ -71,7 +71,8 @@ class Supervisor:
                  guard: TamperGuard | None = None,
                  on_segment_opened: Callable[[], None] | None = None,
                  on_recording: Callable[[], None] | None = None, workers: int | None = None,
-                 clock: Clock = SYSTEM, early: Early | None = None):
+                 clock: Clock = SYSTEM, early: Early | None = None,
+                 publish_event: Callable[[dict[str, Any]], Awaitable[Any]] | None = None):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer
@@ -92,7 +93,7 @@ class Supervisor:
         self.slots = self.workers.slots
         self.events = 0            # progress counter for the watchdog
         self._tg: asyncio.TaskGroup | None = None
-        self.motion = MotionLog(writer, clock)  # motion events; holes by policy (edged/daemon/modes.py)
+        self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/modes.py)
 
     @property
     def video_dev(self) -> int | None:
