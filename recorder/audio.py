@@ -31,9 +31,11 @@ from fractions import Fraction
 from typing import Any
 
 import av
-import numpy as np
 
+from recorder.lazy import lazy_import
 from storage import logs
+
+np = lazy_import("numpy")  # on the first decoded audio, not at the worker's start (design/0025)
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from edged.control.audit import AuditOps
 from edged.control.operation import CatalogReader
 from edged.control.protocol import RequestError
 from edged.cli.audit import report_text
+from edged.daemon.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from storage import audit
@@ -49,7 +50,7 @@ async def test_a_late_register_and_an_overdue_audit_raise_and_clear(tmp_path):
     try:
         await writer.run(lambda c: audit.append(c.db, "root", "data.init", {}, at_us=clock.now_us()))  # installed
         al = Alarms(writer, clock)
-        runner = InspectionRunner(cfg, writer, HealthMonitor(cfg, writer, al, clock), al, clock)
+        runner = InspectionRunner(cfg, writer, HealthMonitor(cfg, writer, al, CameraStates(clock), clock), al, clock)
         runner.deadlines.tz = TAIPEI
         run = await runner.run_now("manual", None, "tech")       # an inspection on 20 October
 
