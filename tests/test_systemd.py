@@ -173,7 +173,9 @@ def test_install_stages_a_working_service(tmp_path):
     assert "m edged edgectl" in (stage / "usr/lib/sysusers.d/edged.conf").read_text()
     assert "d /var/lib/edged 0700 edged edged" in (stage / "usr/lib/tmpfiles.d/edged.conf").read_text()
     # A second install keeps the config the site edited.
-    conf.write_text(conf.read_text().replace('name = "Example office"', 'name = "Edited"'))
+    text = conf.read_text()
+    assert 'name = "範例辦事處"' in text  # the example's site name (systemd/edged.example.toml), edited here
+    conf.write_text(text.replace('name = "範例辦事處"', 'name = "Edited"', 1))
     assert subprocess.run(["scripts/install", "--root", str(stage)], capture_output=True, cwd=ROOT,
                           timeout=600).returncode == 0
     assert 'name = "Edited"' in conf.read_text()
