@@ -322,8 +322,11 @@ def forecast_by_camera(usable_bytes: int, held_bytes: int, rates: dict[str, floa
     return out | {c: min(lim[c].max_us, max(low, lim[c].min_us)) for c in cams}
 
 
+NOT_RECORDED = "NOT RECORDED"  # the verdict of a camera its mode does not record (live)
+
+
 def verdict(forecast_us: int | None, min_us: int, breached: bool) -> str:
-    """OK / AT RISK / BREACHED for one camera."""
+    """OK / AT RISK / BREACHED for one camera (NOT_RECORDED for a live one: its caller knows the mode)."""
     if breached:
         return "BREACHED"
     if forecast_us is not None and forecast_us < min_us * 1.1:

@@ -16,7 +16,7 @@ import sqlite_utils
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.holds import active_holds
-from storage.retention import Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
+from storage.retention import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
 from storage.retention_grace import active_graces
 from storage.retention_store import policy_for
 
@@ -94,16 +94,19 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
         if g.camera not in graces or g.until_us > graces[g.camera].until_us:
             graces[g.camera] = g
     cams = []
-    modes = {c.id: getattr(c, "mode", "continuous") for c in cameras}  # live: not recorded by policy
+    modes = {c.id: getattr(c, "mode", "continuous") for c in cameras}
     for cam in cam_ids:
         limits = policy.limits(cam)
         oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
         mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
         forecast = forecasts.get(cam)
-        cams.append({"camera": cam, "mode": modes.get(cam, "continuous"), "oldest_us": oldest, "achieved_us": None if oldest is None else now - oldest,
+        mode = modes.get(cam, "continuous")
+        cams.append({"camera": cam, "mode": mode, "oldest_us": oldest,
+                     "achieved_us": None if oldest is None else now - oldest,
                      "forecast_us": forecast, "min_us": limits.min_us, "max_us": limits.max_us,
                      "held_bytes": held_bytes(db, mine), "write_rate_bps": rates.get(cam, 0.0),
-                     "verdict": verdict(forecast, limits.min_us, cam in breached),
+                     # A live camera is not recorded by policy: no retention to keep (edgectl, MQTT alike).
+                     "verdict": NOT_RECORDED if mode == "live" else verdict(forecast, limits.min_us, cam in breached),
                      "grace_until_us": graces[cam].until_us if cam in graces else None,
                      "grace_max_us": graces[cam].max_us if cam in graces else None})
     return {"disk_total": usage.total, "disk_free": usage.free, "reserve": policy.reserve_bytes,

@@ -120,9 +120,7 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
 def cmd_retention(ctx, args) -> tuple[Any, str]:
     rep = call(ctx.socket, "retention", {})
     rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
-             _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]),
-             _("not recorded (live mode, by policy)") if c.get("mode") == "live" else c["verdict"]]
-            for c in rep["cameras"]]
+             _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
     head = _("disk {free} free of {total}, reserve {reserve}, on_full = {on_full}; at the recent write rate the "
              "disk holds {forecast}; grace period {grace:g} h").format(
         free=fmt_bytes(rep["disk_free"]), total=fmt_bytes(rep["disk_total"]), reserve=fmt_bytes(rep["reserve"]),
