@@ -15,6 +15,7 @@ TITLES = {
     "mqtt_outbox_full": N_("MQTT outbox full"), "request_overdue": N_("request not answered in time"),
     "retention_changed": N_("retention settings changed"), "retention_file_errors": N_("footage cannot be destroyed"),
     "retention_grace": N_("retention lowered: grace period"), "storage_lost": N_("data disk lost"),
+    "disk_full": N_("data disk full"),
     "tamper": N_("tampering"), "task_failed": N_("internal task failed"),
     "video_dark": N_("picture dark"), "video_overexposed": N_("picture overexposed"),
     "video_frozen": N_("picture frozen"), "video_blurred": N_("picture blurred"), "camera_moved": N_("camera moved"),

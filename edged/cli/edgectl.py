@@ -67,6 +67,7 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
             *(f"{'to do:' if i == 0 else 'or:':<11}{a}" for i, a in enumerate(data["actions"]))])
     states = data["cameras"]
     storage = data.get("storage") or {"state": "ok", "reason": None}
+    full = data.get("disk_full")
     total = sum(states.values())
     recording = states.get(RECORDING, 0)
     lines = [
@@ -77,6 +78,8 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
             pid=data["pid"], since=fmt_time(data["started_us"]), beat=fmt_age(data["heartbeat_us"], now))),
         *([field(_("storage"), _("RECORDING STOPPED: the data disk is gone since {since}: {reason}").format(
             since=fmt_time(storage.get("since_us")), reason=storage["reason"]))] if storage["state"] == "lost" else []),
+        *([field(_("storage"), _("RECORDING PAUSED: the data disk is full since {since}: {reason}").format(
+            since=fmt_time(full.get("since_us")), reason=full["reason"]))] if full else []),
         field(_("cameras"), _("{n}/{total} recording").format(n=recording, total=total) + "".join(
             f", {n} {state_label(s).lower()}" for s, n in sorted(states.items()) if s != RECORDING)),
         field(_("footage"), _("{n} segments, {size}, {oldest} to {newest}; {open} being written").format(

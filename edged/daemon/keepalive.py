@@ -39,6 +39,8 @@ def status_line(sup: Supervisor, runner: RetentionRunner, reporter_status: str |
              f"broker {broker}"]
     if sup.paused:
         parts.insert(0, "RECORDING STOPPED (disk full)")
+    if sup.disk_full:
+        parts.insert(0, f"RECORDING PAUSED (data disk full: {sup.disk_full})")
     if sup.storage_lost:
         parts.insert(0, f"RECORDING STOPPED (data disk gone: {sup.storage_lost})")
     return ", ".join(parts)

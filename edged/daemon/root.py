@@ -36,6 +36,7 @@ from edged.daemon.maintenance import Maintenance
 from edged.daemon.notify import Notifier
 from edged.daemon.people_watch import PeopleWatch
 from edged.daemon.prestart import Early, Steps, lock_data, raise_nofile
+from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
@@ -103,6 +104,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     inspection_out: Outlet[dict[str, Any]] = Outlet("inspection publish")  # -> MQTT reporting
     event_out: Outlet[dict[str, Any]] = Outlet("motion event publish")     # -> MQTT reporting
     window_end = Trigger("maintenance end")                                # -> a retention pass at once
+    disk_full: Outlet[BaseException] = Outlet("catalog write on a full disk")  # -> the disk floor
     excused = Check("alarm downgrade")                                     # <- the maintenance window
     alarms = Alarms(writer, clock, publish=alarm_out, downgrade=excused)
     guard = TamperGuard(data_dir, writer, alarms, clock)
@@ -117,11 +119,15 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         log.info("ready: recording has started (%s)", steps)
 
     sup = Supervisor(cfg, writer, alarms=alarms, health=monitor, cameras=cameras, guard=guard, on_segment_opened=space,
-                     on_recording=announce_ready, clock=clock, early=early, publish_event=event_out)
+                     on_recording=announce_ready, clock=clock, early=early, publish_event=event_out,
+                     disk_full=disk_full)
     maintenance = Maintenance(cfg, writer, alarms, clock, after_end=window_end)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
                              space=space, protecting=maintenance.protecting)  # R1.7: no destruction in a window
     window_end.connect(runner.poke)
+    floor = DiskFloor(lambda: runner.cfg, writer, alarms, sup.hold_for_disk, runner.poke,
+                      idle=lambda: not sup.gaps.unclosed, expect=guard.expect, clock=clock)
+    disk_full.connect(floor.on_write_error)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)
     excused.connect(maintenance.excuses)
@@ -210,7 +216,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 
         tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
-                 "storage-watch": liveness.run,
+                 "storage-watch": liveness.run, "disk-floor": floor.run,
                  "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,

@@ -26,11 +26,13 @@ from edged.daemon.prestart import Early, assign, worker_count, worker_settings
 from edged.daemon.recovery import recover_dead_worker
 from edged.daemon.task_keeper import keep
 from edged.daemon.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
+from edged.ports import Outlet
 from recorder import diagnose, events
 from storage import audit, logs
 from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
+from storage.full import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ class Supervisor:
                  on_segment_opened: Callable[[], None] | None = None,
                  on_recording: Callable[[], None] | None = None, workers: int | None = None,
                  clock: Clock = SYSTEM, early: Early | None = None,
-                 publish_event: Callable[[dict[str, Any]], Awaitable[Any]] | None = None):
+                 publish_event: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+                 disk_full: Outlet[BaseException] | None = None):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer
@@ -84,6 +87,8 @@ class Supervisor:
         self.on_recording = on_recording  # once, when every worker holds its cameras (READY); never after a stop
         self.paused = False         # on_full = stop: recording held until retention frees space
         self.storage_lost: str | None = None  # why the data disk is not the one edged started on
+        self.disk_full: str | None = None     # why recording is paused for a full disk (design/0058)
+        self._on_disk_full = disk_full        # a catalog write failed for a full disk -> edged/daemon/disk_floor.py
         self._jobs: asyncio.Queue = asyncio.Queue(100)
         self.stopping = asyncio.Event()
         self.gaps = Gaps(writer)
@@ -122,8 +127,8 @@ class Supervisor:
 
     @property
     def held(self) -> bool:
-        """Recording is held: on_full = stop, or the data disk is gone (design/0023)."""
-        return self.paused or self.storage_lost is not None
+        """Recording is held: on_full = stop, the data disk is gone (design/0023) or full (0058)."""
+        return self.paused or self.storage_lost is not None or self.disk_full is not None
 
     async def hold_recording(self, hold: bool) -> None:
         """on_full = stop: stop writing while the minimum cannot be kept; resume when it can."""
@@ -151,10 +156,25 @@ class Supervisor:
                 self.gaps.reason[cam.id] = "the data disk was gone"
         await self._apply_hold(was)
         if reason is not None:
+            await self._not_recording("not recording: the data disk is gone")
+
+    async def hold_for_disk(self, reason: str | None) -> None:
+        """Stop writing while the data disk is full past the floor kept for the catalog; resume
+        when retention has made room (edged/daemon/disk_floor.py)."""
+        was = self.held
+        self.disk_full = reason
+        if reason is not None:
             for cam in [c for c in self.cfg.cameras if c.enabled]:
-                self.cameras.mark_offline(cam.id)
-                await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE, "not recording: the data disk is gone",
-                                      self.clock.now_us(), None, None, diagnose.STORAGE)
+                self.gaps.reason[cam.id] = "the data disk was full"
+        await self._apply_hold(was)
+        if reason is not None:
+            await self._not_recording("not recording: the data disk is full")
+
+    async def _not_recording(self, why: str) -> None:
+        for cam in [c for c in self.cfg.cameras if c.enabled]:
+            self.cameras.mark_offline(cam.id)
+            await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE, why, self.clock.now_us(), None, None,
+                                  diagnose.STORAGE)
 
     async def _apply_hold(self, was: bool) -> None:
         if self.held != was:
@@ -263,8 +283,17 @@ class Supervisor:
 
     # events -------------------------------------------------------------------------
     async def handle(self, ev: events.Event, slot: int = -1) -> None:
-        """One event from the worker in `slot`."""
+        """One event from the worker in `slot`. A catalog write that fails for a full disk is a
+        state of the disk, not an end of the daemon (design/0058)."""
         self.events += 1
+        try:
+            await self._dispatch(ev, slot)
+        except Exception as exc:
+            if not is_disk_full(exc) or self._on_disk_full is None:
+                raise
+            await self._on_disk_full(exc)
+
+    async def _dispatch(self, ev: events.Event, slot: int) -> None:
         match ev:
             case events.Stats():
                 self.cameras.on_stats(ev)
