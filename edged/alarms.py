@@ -2,19 +2,25 @@
 logged when they change. A change is also handed at once to `publish` (a port, edged/ports.py:
 when MQTT reporting is on, edged/daemon/reporting.py queues it in the durable outbox); during a
 maintenance window `downgrade` (a port the maintenance window answers) marks the expected
-faults as "maintenance" instead of their own severity."""
+faults as "maintenance" instead of their own severity. A message made as an `edged.i18n.Msg`
+keeps its template and parameters in the catalog row's detail (`text`), so edgectl shows it in
+the reader's language; the log and MQTT carry the English text as before (design/0057)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+from edged.i18n import N_, Msg, render
 from edged.ports import Check, Outlet
 from storage import logs
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.alarm")
+# Raised both when a request is filed and by the daily sweep.
+ETHICS = N_("request {id} ({kind}, {category}) is flagged {flag}: report it to the ethics office")
 
 
 class Alarms:
@@ -29,13 +35,14 @@ class Alarms:
                      detail: dict[str, Any] | None = None) -> None:
         if self.downgrade(kind):
             severity = "maintenance"  # an expected fault during a maintenance window
-        new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, message, detail,
+        kept = detail if not isinstance(message, Msg) else {**(detail or {}), "text": message.stored()}
+        new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, str(message), kept,
                                     self.clock.now_us())
         if new:
             (log.error if severity == "critical" else log.warning)(
                 "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=kind))
             await self.publish({"id": key, "action": "raise", "kind": kind, "severity": severity,
-                                "camera": camera, "message": message, "detail": detail,
+                                "camera": camera, "message": str(message), "detail": detail,
                                 "at_us": self.clock.now_us()})
 
     async def clear(self, key: str) -> None:
@@ -49,3 +56,13 @@ class Alarms:
             await self.raise_(key, kind, severity, camera, message, detail)
         else:
             await self.clear(key)
+
+
+def alarm_text(row: dict[str, Any]) -> str:
+    """An alarm row's message in the current language (the person's: the control server speaks
+    it while it answers), from the template its detail keeps; else the English message."""
+    try:
+        detail = json.loads(row.get("detail") or "null")
+    except ValueError:
+        detail = None
+    return render(row.get("message") or "", detail.get("text") if isinstance(detail, dict) else None)

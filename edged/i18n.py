@@ -87,6 +87,36 @@ def N_(message: str) -> str:
     return message
 
 
+class Msg(str):
+    """A message made where the language is not known yet (an alarm, stored and read later):
+    the English text as a plain str (the catalog, MQTT and the log keep it as before), plus the
+    template and its parameters, so `render` can say it in a reader's language (design/0057).
+    Write it as `Msg(N_("camera {camera} is offline"), camera=cid)`."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, **params: object) -> Msg:
+        self = super().__new__(cls, template.format(**params))
+        self.template, self.params = template, params
+        return self
+
+    def stored(self) -> dict[str, object]:
+        """What the catalog keeps next to the English text: {"template": ..., "params": ...}."""
+        return {"template": self.template, "params": self.params}
+
+
+def render(text: str, stored: Mapping[str, object] | None) -> str:
+    """A stored Msg in the current language; the English text when none was stored (an older
+    row) or the template is not in the catalog (then gettext answers it unchanged)."""
+    if not stored or not isinstance(stored.get("template"), str):
+        return text
+    try:
+        return _(stored["template"]).format(**stored.get("params") or {})  # type: ignore[arg-type]
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
 def in_language(lang: str, message: str) -> str:
     """One message in a given language, whatever the current one (a document in the site's)."""
     return translations(normalise(lang) or DEFAULT).gettext(message)

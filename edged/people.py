@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from edged.config import Config
+from edged.i18n import _
 from edged.rules import retrieval as rq
 from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
@@ -44,10 +45,11 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
     holder must change the password at the first login (an admin chose it, design/0042)."""
     name = str(name).strip()
     if not accounts.is_account_name(name):
-        raise AccountError(f"{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', "
-                           "starting with a letter")
+        raise AccountError(_("{name!r} is not an account name: 2 to 32 of a-z, 0-9, '.', '_', '-', starting with a "
+                             "letter").format(
+            name=name))
     if not reason.strip():
-        raise AccountError("opening an account needs a reason (--reason): the approved application")
+        raise AccountError(_("opening an account needs a reason (--reason): the approved application"))
     try:
         roles = check_roles(roles)
     except ValueError as exc:
@@ -56,10 +58,12 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
         cameras = sorted(set(cameras))
         unknown = sorted(set(cameras) - set(camera_table.ids(db)))
         if not cameras or unknown:
-            raise AccountError(f"unknown camera(s) {', '.join(unknown) or '(none named)'}; leave the scope out "
-                               "for every camera")
+            raise AccountError(_("unknown camera(s) {value}; leave the scope out for every camera").format(
+                value=', '.join(unknown) or _('(none named)')))
     if accounts.account_row(db, name) is not None:
-        raise AccountError(f"account {name} exists (accounts are never deleted or reused); choose another name")
+        raise AccountError(_("account {name} exists (accounts are never deleted or reused); choose another "
+                             "name").format(
+            name=name))
     problem = accounts.password_problem(name, password, min_password or accounts.load_policy(db).min_password)
     if problem:
         raise AccountError(problem)
@@ -77,9 +81,11 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
     """The first admin, made by root on the box itself; refused while an admin exists."""
     admins = active_admins(db)
     if admins:
-        raise AccountError(f"an admin exists ({', '.join(admins)}): they open accounts with `edgectl account add`")
+        raise AccountError(_("an admin exists ({admins}): they open accounts with `edgectl account add`").format(
+            admins=', '.join(admins)))
     return add_account(db, name, password, [ADMIN], None, by=f"{os_user} (init-admin)",
-                       reason="first admin, created on the box by root", now_us=now_us, min_password=min_password,
+                       reason="first admin, created on the box by root", now_us=now_us,  # i18n: on the audit record
+                       min_password=min_password,
                        pw_hash=pw_hash)
 
 
@@ -106,7 +112,7 @@ def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str,
     last, `request.approve` or `request.reject` when decided."""
     req = retrieval_store.request_row(db, request_id)
     if req is None:
-        raise rq.RequestRuleError(f"no request {request_id}")
+        raise rq.RequestRuleError(_("no request {request_id}").format(request_id=request_id))
     acct = accounts.account_row(db, approver)
     scope = None if acct is None or acct["cameras"] is None else json.loads(acct["cameras"])
     changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
@@ -130,11 +136,11 @@ def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str,
 def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, Any], watcher: str) -> str | None:
     acct = accounts.account_row(db, name)
     if acct is None or acct["revoked_us"] is not None or CUSTODIAN not in json.loads(acct["roles"]):
-        return f"using a grant needs a custodian's session; {name} is not an active custodian"
+        return _("using a grant needs a custodian's session; {name} is not an active custodian").format(name=name)
     if not in_scope(None if acct["cameras"] is None else json.loads(acct["cameras"]), grant["cameras"]):
-        return f"{name} has no rights on camera(s) {', '.join(grant['cameras'])}"
+        return _("{name} has no rights on camera(s) {cameras}").format(name=name, cameras=', '.join(grant['cameras']))
     if not watcher:
-        return "name who watches or receives the footage (watcher)"
+        return _("name who watches or receives the footage (watcher)")
     return rq.approver_refusal(grant, name)
 
 
@@ -154,7 +160,7 @@ def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watch
             problem = _custodian_refusal(db, name, grant, watcher)
         if problem is None and not retrieval_store.mark_grant_used(db, grant_id, used_us=now_us, used_by=name,
                                                                    watcher=watcher):
-            problem = f"grant {grant_id} was already used"
+            problem = _("grant {grant_id} was already used").format(grant_id=grant_id)
         if problem is None:
             assert grant is not None
             retrieval_store.close_request(db, grant["request_id"], rq.USED, now_us)

@@ -7,6 +7,7 @@ readers open it read-only (WAL lets them read while the daemon writes).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -251,7 +252,8 @@ class CatalogWriter:
             self.writes += 1
             return result
 
-        return await loop.run_in_executor(self._pool, call)
+        # the caller's context goes along (a refusal made on the thread speaks the asker's language)
+        return await loop.run_in_executor(self._pool, contextvars.copy_context().run, call)
 
     async def close(self) -> None:
         if self._catalog is not None:

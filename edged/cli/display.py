@@ -15,7 +15,7 @@ from edged.i18n import _, language, roc_date_short
 # The parent of every verb whose answer a script may read: `edgectl VERB --json` prints the
 # daemon's answer as JSON instead of the table (edged/cli/edgectl.py: main).
 JSON = argparse.ArgumentParser(add_help=False)
-JSON.add_argument("--json", action="store_true", help="print the answer as JSON, for scripts")
+JSON.add_argument("--json", action="store_true", help=_("print the answer as JSON, for scripts"))
 
 
 class UsageError(Exception):
@@ -75,6 +75,12 @@ def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
     widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def label_of(labels: dict[str, str], value: Any) -> Any:
+    """An id shown as a value in a table (a request's kind, a run's kind) in the person's
+    language; `--json` keeps the id."""
+    return _(labels[value]) if isinstance(value, str) and value in labels else value
 
 
 def parse_when(text: str, now_us: int) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edged.cli import argparse_texts
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export
 from edged.cli import health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
@@ -185,24 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     early.add_argument("--lang")
     chosen, argv = early.parse_known_args(argv)
     set_language(person_language(chosen.lang))
-    parser = argparse.ArgumentParser(prog="edgectl", description="Maintenance CLI for the edged recorder.")
-    parser.add_argument("--lang", metavar="LANG", help="the language of messages and documents: en or zh-TW "
-                        "(default: messages in LANG/LC_ALL, documents in the site's [site] language)")
-    parser.add_argument("--socket", type=Path, help=f"the daemon's control socket (default ${SOCKET_ENV}, else "
-                        f"{DEFAULT_SOCKETS[0]}, else ./{DEFAULT_SOCKETS[1]})")
+    argparse_texts.speak()
+    parser = argparse.ArgumentParser(prog="edgectl", description=_("Maintenance CLI for the edged recorder."))
+    parser.add_argument("--lang", metavar="LANG", help=_("the language of messages and documents: en or zh-TW "
+                                                         "(default: messages in LANG/LC_ALL, documents in the site's [site] language)"))
+    parser.add_argument("--socket", type=Path, help=_("the daemon's control socket (default ${socket_env}, else "
+                                                      "{value}, else ./{value2})").format(
+        socket_env=SOCKET_ENV, value=DEFAULT_SOCKETS[0], value2=DEFAULT_SOCKETS[1]))
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("status", parents=[JSON], help="is the daemon recording, and how much footage is there")
+    p = sub.add_parser("status", parents=[JSON], help=_("is the daemon recording, and how much footage is there"))
     p.set_defaults(handler=cmd_status)
-    p = sub.add_parser("cameras", parents=[JSON], help="every camera with its state, rate and last problem")
-    p.add_argument("--all", action="store_true", help="include cameras removed from the config")
-    p.add_argument("--notice", action="store_true", help="print the public notice of camera locations (R3.5)")
-    p.add_argument("--inventory", action="store_true", help="print the camera inventory (R3.5)")
-    p.add_argument("--html", metavar="FILE", help="with --notice or --inventory: write a printable page")
+    p = sub.add_parser("cameras", parents=[JSON], help=_("every camera with its state, rate and last problem"))
+    p.add_argument("--all", action="store_true", help=_("include cameras removed from the config"))
+    p.add_argument("--notice", action="store_true", help=_("print the public notice of camera locations (R3.5)"))
+    p.add_argument("--inventory", action="store_true", help=_("print the camera inventory (R3.5)"))
+    p.add_argument("--html", metavar="FILE", help=_("with --notice or --inventory: write a printable page"))
     p.set_defaults(handler=cmd_cameras)
-    p = sub.add_parser("segments", parents=[JSON], help="recorded segments and gaps in a time range")
-    p.add_argument("--camera", help="only this camera")
-    p.add_argument("--from", dest="from_", metavar="T", help="start (ISO 8601 local time, or -2h); default -1h")
-    p.add_argument("--to", metavar="T", help="end (ISO 8601 or -10m); default now")
+    p = sub.add_parser("segments", parents=[JSON], help=_("recorded segments and gaps in a time range"))
+    p.add_argument("--camera", help=_("only this camera"))
+    p.add_argument("--from", dest="from_", metavar="T", help=_("start (ISO 8601 local time, or -2h); default -1h"))
+    p.add_argument("--to", metavar="T", help=_("end (ISO 8601 or -10m); default now"))
     p.add_argument("--limit", type=int, default=1000)
     p.set_defaults(handler=cmd_segments)
     ctl_events.register(sub)

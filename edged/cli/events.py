@@ -11,6 +11,7 @@ from typing import Any
 
 from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
 from edged.control.client import call
+from edged.i18n import _
 from storage.clock import SYSTEM
 
 
@@ -19,7 +20,7 @@ def cmd_events(ctx, args) -> tuple[Any, str]:
     since = parse_when(args.since, now) if args.since else now - 86_400_000_000
     until = parse_when(args.until, now) if args.until else None
     if until is not None and until <= since:
-        raise UsageError("--until must be after --since")
+        raise UsageError(_("--until must be after --since"))
     want_thumbs = bool(args.thumbs_to) or bool(getattr(args, "json", False) and args.thumbs)
     rows = call(ctx.socket, "events", {"camera": args.camera, "since_us": since, "until_us": until,
                                        "limit": args.limit, "thumbs": want_thumbs})["events"]
@@ -33,23 +34,24 @@ def cmd_events(ctx, args) -> tuple[Any, str]:
                 saved += 1
             if not args.thumbs:
                 r.pop("thumb", None)
-    out = [[r["id"], r["camera"], fmt_time(r["start_us"]), fmt_time(r["end_us"]) if r["end_us"] else "(going on)",
+    out = [[r["id"], r["camera"], fmt_time(r["start_us"]), fmt_time(r["end_us"]) if r["end_us"] else _("(going on)"),
             f"{(r['end_us'] - r['start_us']) / 1e6:.1f}s" if r["end_us"] else "-",
             f"{100 * r['peak']:.2f} %" if r["peak"] is not None else "-"] for r in rows]
-    text = table(["ID", "CAMERA", "START", "END", "LENGTH", "PEAK"], out) if rows else "no motion events in that range"
+    text = table([_("ID"), _("CAMERA"), _("START"), _("END"), _("LENGTH"), _("PEAK")], out) if rows else _(
+        "no motion events in that range")
     if len(rows) == args.limit:
-        text += f"\n(first {args.limit} shown; use --limit)"
+        text += "\n" + _("(first {n} shown; use --limit)").format(n=args.limit)
     if args.thumbs_to:
-        text += f"\n{saved} thumbnails written to {args.thumbs_to}"
+        text += "\n" + _("{n} thumbnails written to {path}").format(n=saved, path=args.thumbs_to)
     return rows, text
 
 
 def register(sub) -> None:
-    p = sub.add_parser("events", parents=[JSON], help="motion events of cameras in motion mode")
-    p.add_argument("--camera", help="only this camera")
-    p.add_argument("--since", metavar="T", help="from (ISO 8601 local time, or -2h); default -24h")
-    p.add_argument("--until", metavar="T", help="to (ISO 8601 or -10m); default now")
+    p = sub.add_parser("events", parents=[JSON], help=_("motion events of cameras in motion mode"))
+    p.add_argument("--camera", help=_("only this camera"))
+    p.add_argument("--since", metavar="T", help=_("from (ISO 8601 local time, or -2h); default -24h"))
+    p.add_argument("--until", metavar="T", help=_("to (ISO 8601 or -10m); default now"))
     p.add_argument("--limit", type=int, default=1000)
-    p.add_argument("--thumbs", action="store_true", help="with --json: include each thumbnail (base64 JPEG)")
-    p.add_argument("--thumbs-to", metavar="DIR", help="write each event's thumbnail to DIR as a JPEG")
+    p.add_argument("--thumbs", action="store_true", help=_("with --json: include each thumbnail (base64 JPEG)"))
+    p.add_argument("--thumbs-to", metavar="DIR", help=_("write each event's thumbnail to DIR as a JPEG"))
     p.set_defaults(handler=cmd_events)

@@ -186,16 +186,17 @@ def cmd_verify(ctx, args) -> tuple[Any, str]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("export", parents=[JSON], help="copy footage under an approved copy grant: one MP4 per camera, "
-                       "a manifest and the node's signature")
-    p.add_argument("--grant", type=int, required=True, help="the grant number (from the approved request)")
-    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder to write the export to")
-    p.add_argument("--recipient", help="who receives the copy (default: the requester)")
-    p.add_argument("--receipt", metavar="NAME", help="who signed the receipt for the copy (needed where the "
-                   "site's [policy] asks for a signed receipt)")
+    p = sub.add_parser("export", parents=[JSON], help=_("copy footage under an approved copy grant: one MP4 per "
+                                                        "camera, a manifest and the node's signature"))
+    p.add_argument("--grant", type=int, required=True, help=_("the grant number (from the approved request)"))
+    p.add_argument("--out", required=True, metavar="DIR", help=_("a new or empty folder to write the export to"))
+    p.add_argument("--recipient", help=_("who receives the copy (default: the requester)"))
+    p.add_argument("--receipt", metavar="NAME", help=_("who signed the receipt for the copy (needed where the site's "
+                                                       "[policy] asks for a signed receipt)"))
     p.set_defaults(handler=cmd_export)
 
-    p = sub.add_parser("verify", parents=[JSON], help="check an export folder: clips, manifest and signature (no daemon needed)")
+    p = sub.add_parser("verify", parents=[JSON], help=_("check an export folder: clips, manifest and signature (no "
+                                                        "daemon needed)"))
     p.add_argument("dir", metavar="DIR")
-    p.add_argument("--key", help="the node's public key (base64, as in the MQTT birth, or a PEM file)")
+    p.add_argument("--key", help=_("the node's public key (base64, as in the MQTT birth, or a PEM file)"))
     p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

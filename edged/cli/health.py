@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, field, fmt_time, table
+from edged.cli.display import JSON, UsageError, field, fmt_time, label_of, table
 from edged.cli.documents import site_doc
-from edged.documents.register import register_html
+from edged.documents.register import RUN_LABELS, register_html
 from edged.i18n import N_, _, speaking
 from edged.rules.inspections import ITEMS
 from storage.clock import SYSTEM
@@ -39,7 +39,7 @@ def cmd_set_reference(ctx, args) -> tuple[Any, str]:
 def show_run(run: dict[str, Any]) -> str:
     head = (_("inspection {id} ({kind}), run {ran}, due {due} by {by}") if run["due_us"] else
             _("inspection {id} ({kind}), run {ran} by {by}")).format(
-        id=run["id"], kind=run["kind"], ran=fmt_time(run["ran_us"]), due=fmt_time(run["due_us"]), by=run["ran_by"])
+        id=run["id"], kind=label_of(RUN_LABELS, run["kind"]), ran=fmt_time(run["ran_us"]), due=fmt_time(run["due_us"]), by=run["ran_by"])
     rows = [[r["camera"], *(shown(r["items"][i]["ok"]) for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
             for r in run["records"]]
     items = [_(COLUMNS[i]) if i in COLUMNS else i.upper() for i in ITEMS]
@@ -113,7 +113,7 @@ def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict
 def cmd_list(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
     runs, site = runs_in(ctx, start, end)
-    rows = [[r["id"], r["kind"], fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or _("UNSIGNED"),
+    rows = [[r["id"], label_of(RUN_LABELS, r["kind"]), fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or _("UNSIGNED"),
              r["supervisor"] or "-"] for r in runs]
     text = table([_("RUN"), _("KIND"), _("RAN"), _("CAMERAS"), _("ANOMALIES"), _("INSPECTOR"), _("SUPERVISOR")], rows)
     text = text if runs else _("no inspections in {month}").format(month=month)
@@ -162,33 +162,35 @@ def _due(site: dict[str, Any]) -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("camera", help="camera settings kept by edged (the reference picture)")
+    p = sub.add_parser("camera", help=_("camera settings kept by edged (the reference picture)"))
     cs = p.add_subparsers(dest="camera_command", required=True)
-    r = cs.add_parser("set-reference", parents=[JSON], help="take the camera's current picture as its reference (for `moved`)")
+    r = cs.add_parser("set-reference", parents=[JSON], help=_("take the camera's current picture as its reference (for "
+                                                              "`moved`)"))
     r.add_argument("camera")
     r.set_defaults(handler=cmd_set_reference)
 
-    p = sub.add_parser("inspect", parents=[JSON], help="inspections: run one now and sign it, or see the register")
-    p.add_argument("--sign", metavar="NAME", help="sign the inspection with your name (else asked on a terminal)")
-    p.add_argument("--note", action="append", metavar="CAMERA=TEXT", help="handling note for a camera's anomaly")
+    p = sub.add_parser("inspect", parents=[JSON], help=_("inspections: run one now and sign it, or see the register"))
+    p.add_argument("--sign", metavar="NAME", help=_("sign the inspection with your name (else asked on a terminal)"))
+    p.add_argument("--note", action="append", metavar="CAMERA=TEXT", help=_("handling note for a camera's anomaly"))
     p.set_defaults(handler=cmd_inspect)
     ins = p.add_subparsers(dest="inspect_command")
-    s = ins.add_parser("sign", parents=[JSON], help="sign an inspection (the technician), with handling notes")
+    s = ins.add_parser("sign", parents=[JSON], help=_("sign an inspection (the technician), with handling notes"))
     s.add_argument("run", type=int)
     s.add_argument("--name", required=True)
     s.add_argument("--note", action="append", metavar="CAMERA=TEXT")
     s.set_defaults(handler=cmd_sign)
-    c = ins.add_parser("countersign", parents=[JSON], help="countersign an inspection (the supervisor)")
+    c = ins.add_parser("countersign", parents=[JSON], help=_("countersign an inspection (the supervisor)"))
     c.add_argument("run", type=int)
     c.add_argument("--name", required=True)
     c.set_defaults(handler=cmd_countersign)
-    ls = ins.add_parser("list", parents=[JSON], help="inspections of a month")
-    ls.add_argument("--month", metavar="YYYY-MM", help="default: this month")
+    ls = ins.add_parser("list", parents=[JSON], help=_("inspections of a month"))
+    ls.add_argument("--month", metavar="YYYY-MM", help=_("default: this month"))
     ls.set_defaults(handler=cmd_list)
-    sh = ins.add_parser("show", parents=[JSON], help="one inspection with its checklist")
+    sh = ins.add_parser("show", parents=[JSON], help=_("one inspection with its checklist"))
     sh.add_argument("run", type=int)
     sh.set_defaults(handler=cmd_show)
-    rp = ins.add_parser("report", parents=[JSON], help="the month's register as CSV and printable HTML (for the supervisor)")
-    rp.add_argument("--month", metavar="YYYY-MM", help="default: this month")
-    rp.add_argument("--out", default=".", metavar="DIR", help="where to write the two files (default: here)")
+    rp = ins.add_parser("report", parents=[JSON], help=_("the month's register as CSV and printable HTML (for the "
+                                                         "supervisor)"))
+    rp.add_argument("--month", metavar="YYYY-MM", help=_("default: this month"))
+    rp.add_argument("--out", default=".", metavar="DIR", help=_("where to write the two files (default: here)"))
     rp.set_defaults(handler=cmd_report)

@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 from edged import DEFAULT_CONFIG_PATH, __version__
+from edged.cli import argparse_texts
 from edged.daemon import prespawn
+from edged.i18n import _, person_language, set_language
 from storage import logs
 
 EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
@@ -39,9 +41,10 @@ def _backup_note(folder: Path | None, data_dir: Path) -> str | None:
     if folder is None:
         return None
     if not folder.is_dir():
-        return f"{folder} does not exist (yet): maintenance will not begin until it does (is its disk mounted?)"
+        return _("{path} does not exist (yet): maintenance will not begin until it does (is its disk mounted?)").format(
+            path=folder)
     if data_dir.exists() and folder.stat().st_dev == data_dir.stat().st_dev:
-        return f"{folder} is on the same disk as the data folder: a disk failure takes the copy too"
+        return _("{path} is on the same disk as the data folder: a disk failure takes the copy too").format(path=folder)
     return None
 
 
@@ -54,24 +57,30 @@ def _group_exists(name: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edged", description="Evidence-grade CCTV recorder daemon.")
+    set_language(person_language(None))  # --help and what check-config and init-data say: the person's (LANG)
+    argparse_texts.speak()
+    parser = argparse.ArgumentParser(prog="edged", description=_("Evidence-grade CCTV recorder daemon."))
     parser.add_argument("--version", action="version", version=f"edged {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="record every configured camera until stopped")
-    run_p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG_PATH}; without it, "
-                       "a built-in demo camera is recorded into ./data)")
+    run_p = sub.add_parser("run", help=_("record every configured camera until stopped"))
+    run_p.add_argument("--config", type=Path, help=_("config file (default {default_config_path}; without it, a "
+                                                     "built-in demo camera is recorded into ./data)").format(
+        default_config_path=DEFAULT_CONFIG_PATH))
     run_p.add_argument("-v", "--verbose", action="store_true")
     run_p.add_argument("--init-data", action="store_true",
-                       help="if the data folder holds no catalog, initialise it (new catalog and node key, "
-                       "on the audit record) instead of waiting for the data disk")
-    ini = sub.add_parser("init-data", help="initialise an empty data folder: new catalog, identity files and "
-                         "node key (backed up), recorded as the first audit record")
-    ini.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG_PATH})")
-    ini.add_argument("--reason", default="", help="why (e.g. new installation, disk replaced), for the record")
-    chk = sub.add_parser("check-config", help="validate a config file and exit (status 78 if bad)")
+                       help=_("if the data folder holds no catalog, initialise it (new catalog and node key, on the "
+                              "audit record) instead of waiting for the data disk"))
+    ini = sub.add_parser("init-data", help=_("initialise an empty data folder: new catalog, identity files and node "
+                                             "key (backed up), recorded as the first audit record"))
+    ini.add_argument("--config", type=Path, help=_("config file (default {default_config_path})").format(
+        default_config_path=DEFAULT_CONFIG_PATH))
+    ini.add_argument("--reason", default="", help=_("why (e.g. new installation, disk replaced), for the record"))
+    chk = sub.add_parser("check-config", help=_("validate a config file and exit (status 78 if bad)"))
     chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG_PATH)
     args = parser.parse_args(argv)
 
+    if args.command == "run":
+        set_language(None)  # the daemon: requests set the asker's language, documents the site's (design/0057)
     if args.command == "check-config":
         return check_config(args.config)
     if args.command == "init-data":
@@ -89,18 +98,19 @@ def check_config(path: Path) -> int:
     try:
         cfg = load_config(path)
     except ConfigError as exc:
-        print(f"edged: bad config: {exc}", file=sys.stderr)
+        print(_("edged: bad config: {why}").format(why=exc), file=sys.stderr)
         return EX_CONFIG
-    print(f"{path}: OK (site {cfg.site.id}, {len(cfg.cameras)} cameras, data in {cfg.storage.data_dir})")
+    print(_("{path}: OK (site {site}, {n} cameras, data in {data})").format(
+        path=path, site=cfg.site.id, n=len(cfg.cameras), data=cfg.storage.data_dir))
     if cfg.control.group is not None and not _group_exists(cfg.control.group):
-        print(f"note: control.group: there is no group {cfg.control.group!r} on this system yet "
-              "(scripts/install makes edgectl); edged will not start without it")
+        print(_("note: control.group: there is no group {group!r} on this system yet (scripts/install makes edgectl); "
+                "edged will not start without it").format(group=cfg.control.group))
     note = _backup_note(cfg.maintenance.backup_dir, cfg.storage.data_dir)
     if note:
-        print(f"note: maintenance.backup_dir: {note}")
+        print(_("note: maintenance.backup_dir: {note}").format(note=note))
     for field in cfg.inline_secrets:
-        print(f"note: {field} holds a password in the config itself: move it to the secrets file "
-              "([secrets] file, root's alone; design/0018)")
+        print(_("note: {field} holds a password in the config itself: move it to the secrets file ([secrets] file, "
+                "root's alone; design/0018)").format(field=field))
     return 0
 
 
@@ -160,17 +170,19 @@ def init_data(args: argparse.Namespace) -> int:
     try:
         cfg, _path = resolve_config(args.config)
     except ConfigError as exc:
-        print(f"edged: bad config: {exc}", file=sys.stderr)
+        print(_("edged: bad config: {why}").format(why=exc), file=sys.stderr)
         return EX_CONFIG
     try:
         done = datainit.init_data(cfg.storage.data_dir, datainit.operator(), "edged init-data", args.reason)
     except datainit.AlreadyInitialised as exc:
         print(f"edged: {exc}", file=sys.stderr)
         return 1
-    print(f"initialised {cfg.storage.data_dir}: node key {done['key_fingerprint']} (backup in "
-          f"{done['key_backup']}), disk identity {done['disk_id']}; recorded on the audit chain")
+    print(_("initialised {path}: node key {key} (backup in {backup}), disk identity {disk}; recorded on the audit "
+            "chain").format(path=cfg.storage.data_dir, key=done["key_fingerprint"], backup=done["key_backup"],
+                            disk=done["disk_id"]))
     if done["footage_files_found"]:
-        print(f"note: {done['footage_files_found']} footage files were already there; edged adopts the recent ones")
+        print(_("note: {n} footage files were already there; edged adopts the recent ones").format(
+            n=done["footage_files_found"]))
     return 0
 
 

@@ -16,7 +16,8 @@ from edged.cli import audit as ctl_audit, documents as ctl_documents
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call, save_session, saved_session, session_file
 from edged.control.protocol import RequestError
-from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table, width
+from edged.cli.display import JSON, UsageError, fmt_time, label_of, parse_when, table, width
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
@@ -153,26 +154,27 @@ def cmd_account(ctx, args) -> tuple[Any, str]:
 # requests ---------------------------------------------------------------------------
 def _request_line(r: dict[str, Any]) -> list[Any]:
     g = r.get("grant") or {}
-    state = r["state"]
-    if state == APPROVED and g:
+    state = label_of(STATE_LABELS, r["state"])
+    if r["state"] == APPROVED and g:
         state = _("approved, grant {grant} until {time}").format(grant=g["id"], time=fmt_time(g["expires_us"]))
     if r["due_us"] and r["state"] == FILED:
         state += " " + (_("(due {time}, OVERDUE)") if SYSTEM.now_us() > r["due_us"] else _("(due {time})")).format(
             time=fmt_time(r["due_us"]))
-    return [r["id"], r["kind"], r["category"], ",".join(r["cameras"]), fmt_time(r["from_us"]),
-            fmt_time(r["to_us"]), r["mode"], r["requester_name"], r["filed_by"], (r["flag"] or "-"), state]
+    return [r["id"], label_of(KIND_LABELS, r["kind"]), label_of(CATEGORY_LABELS, r["category"]), ",".join(r["cameras"]),
+            fmt_time(r["from_us"]), fmt_time(r["to_us"]), label_of(MODE_LABELS, r["mode"]), r["requester_name"], r["filed_by"], (r["flag"] or "-"), state]
 
 
 def _request_text(r: dict[str, Any]) -> str:
     g = r.get("grant")
     grant = "-" if not g else _("{id} ({mode}), expires {time}").format(
-        id=g["id"], mode=g["mode"], time=fmt_time(g["expires_us"])) + "; " + (
+        id=g["id"], mode=label_of(MODE_LABELS, g["mode"]), time=fmt_time(g["expires_us"])) + "; " + (
         _("used {time} by {by}, watched by {watcher}").format(
             time=fmt_time(g["used_us"]), by=g["used_by"], watcher=g["watcher"]) if g["used_us"] else _("not used yet"))
-    rows = [(_("request"), r["id"]), (_("kind"), r["kind"]), (_("state"), r["state"]),
-            (_("reason"), f"{r['category']}: {r['reason']}"), (_("cameras"), ", ".join(r["cameras"])),
+    rows = [(_("request"), r["id"]), (_("kind"), label_of(KIND_LABELS, r["kind"])),
+            (_("state"), label_of(STATE_LABELS, r["state"])),
+            (_("reason"), f"{label_of(CATEGORY_LABELS, r['category'])}: {r['reason']}"), (_("cameras"), ", ".join(r["cameras"])),
             (_("footage"), _("{start} to {end}").format(start=fmt_time(r["from_us"]), end=fmt_time(r["to_us"]))),
-            (_("mode"), r["mode"]),
+            (_("mode"), label_of(MODE_LABELS, r["mode"])),
             (_("requester"), " / ".join(x for x in (r["requester_name"], r["requester_org"], r["requester_contact"])
                                         if x)),
             (_("letter"), r["letter_ref"] or "-"), (_("citizen ID"), r["citizen_id_masked"] or "-"),
@@ -272,78 +274,81 @@ def _decided_text(r: dict[str, Any], verb: str) -> str:
 
 # Over 60 lines on purpose: the argparse declarations of every people verb, read as one list.
 def register(sub) -> None:
-    p = sub.add_parser("init-admin", parents=[JSON], help="create the first admin account (root, on the box, only while none exists)")
+    p = sub.add_parser("init-admin", parents=[JSON], help=_("create the first admin account (root, on the box, only "
+                                                            "while none exists)"))
     p.add_argument("--name", required=True)
-    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    p.add_argument("--password-stdin", action="store_true", help=_("read the password from stdin (one line)"))
     p.set_defaults(handler=cmd_init_admin)
 
-    p = sub.add_parser("login", parents=[JSON], help="log in with your personal account; the session is short-lived")
-    p.add_argument("name", nargs="?", help="account name (default: your OS user name)")
-    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    p = sub.add_parser("login", parents=[JSON], help=_("log in with your personal account; the session is short-lived"))
+    p.add_argument("name", nargs="?", help=_("account name (default: your OS user name)"))
+    p.add_argument("--password-stdin", action="store_true", help=_("read the password from stdin (one line)"))
     p.set_defaults(handler=cmd_login)
-    p = sub.add_parser("logout", parents=[JSON], help="end your session")
+    p = sub.add_parser("logout", parents=[JSON], help=_("end your session"))
     p.set_defaults(handler=cmd_logout)
-    p = sub.add_parser("whoami", parents=[JSON], help="the account, roles and camera scope of your session")
+    p = sub.add_parser("whoami", parents=[JSON], help=_("the account, roles and camera scope of your session"))
     p.set_defaults(handler=cmd_whoami)
 
-    p = sub.add_parser("account", help="personal accounts: opened, password changed, revoked; never deleted")
+    p = sub.add_parser("account", help=_("personal accounts: opened, password changed, revoked; never deleted"))
     acs = p.add_subparsers(dest="acct_cmd", required=True)
-    a = acs.add_parser("add", parents=[JSON], help="open an account (admin)")
+    a = acs.add_parser("add", parents=[JSON], help=_("open an account (admin)"))
     a.add_argument("name")
-    a.add_argument("--role", action="append", help="viewer, custodian, approver, auditor or admin (repeatable)")
-    a.add_argument("--camera", action="append", help="limit the account to these cameras (default: all)")
+    a.add_argument("--role", action="append", help=_("viewer, custodian, approver, auditor or admin (repeatable)"))
+    a.add_argument("--camera", action="append", help=_("limit the account to these cameras (default: all)"))
     a.add_argument("--full-name")
-    a.add_argument("--reason", required=True, help="the approved application")
+    a.add_argument("--reason", required=True, help=_("the approved application"))
     a.add_argument("--password-stdin", action="store_true")
-    a = acs.add_parser("passwd", parents=[JSON], help="change your password (or, as admin, another account's)")
+    a = acs.add_parser("passwd", parents=[JSON], help=_("change your password (or, as admin, another account's)"))
     a.add_argument("name", nargs="?")
     a.add_argument("--reason")
-    a.add_argument("--password-stdin", action="store_true", help="current then new password, one per line")
-    a = acs.add_parser("revoke", parents=[JSON], help="revoke an account on transfer or departure (admin)")
+    a.add_argument("--password-stdin", action="store_true", help=_("current then new password, one per line"))
+    a = acs.add_parser("revoke", parents=[JSON], help=_("revoke an account on transfer or departure (admin)"))
     a.add_argument("name")
     a.add_argument("--reason", required=True)
-    a = acs.add_parser("list", parents=[JSON], help="every account with its roles and cameras")
-    a = acs.add_parser("show", parents=[JSON], help="one account and its history")
+    a = acs.add_parser("list", parents=[JSON], help=_("every account with its roles and cameras"))
+    a = acs.add_parser("show", parents=[JSON], help=_("one account and its history"))
     a.add_argument("name")
     p.set_defaults(handler=cmd_account)
 
-    p = sub.add_parser("request", help="retrieval requests: file, approve or reject, list")
+    p = sub.add_parser("request", help=_("retrieval requests: file, approve or reject, list"))
     rs = p.add_subparsers(dest="req_cmd", required=True)
-    f = rs.add_parser("file", parents=[JSON], help="file a request to view or copy footage")
+    f = rs.add_parser("file", parents=[JSON], help=_("file a request to view or copy footage"))
     f.add_argument("--kind", required=True, choices=KINDS)
     f.add_argument("--category", required=True, metavar="CATEGORY",
-                   help=f"the reason category, one of the site's [policy] categories (by default: "
-                        f"{', '.join(CATEGORIES)}); the daemon checks it")
-    f.add_argument("--reason", required=True, help="why the footage is needed")
+                   help=_("the reason category, one of the site's [policy] categories (by default: {categories}); the "
+                          "daemon checks it").format(
+                       categories=', '.join(CATEGORIES)))
+    f.add_argument("--reason", required=True, help=_("why the footage is needed"))
     f.add_argument("--camera", action="append", required=True)
     f.add_argument("--from", dest="from_", required=True, metavar="T")
     f.add_argument("--to", required=True, metavar="T")
-    f.add_argument("--copy", action="store_true", help="ask for a copy (agencies and police only); default: view")
-    f.add_argument("--requester", required=True, help="who asks (name)")
-    f.add_argument("--org", help="their unit or agency")
+    f.add_argument("--copy", action="store_true", help=_("ask for a copy (agencies and police only); default: view"))
+    f.add_argument("--requester", required=True, help=_("who asks (name)"))
+    f.add_argument("--org", help=_("their unit or agency"))
     f.add_argument("--contact")
-    f.add_argument("--letter", help="official letter or case reference (agency, police)")
-    f.add_argument("--id-number", help="a citizen's ID number (kept masked and hashed; '-' to type it hidden)")
-    f.add_argument("--identity-checked", action="store_true", help="the citizen's ID document was checked")
-    f.add_argument("--flag", choices=FLAGS, help="a major or abnormal request: the ethics office is alerted")
+    f.add_argument("--letter", help=_("official letter or case reference (agency, police)"))
+    f.add_argument("--id-number", help=_("a citizen's ID number (kept masked and hashed; '-' to type it hidden)"))
+    f.add_argument("--identity-checked", action="store_true", help=_("the citizen's ID document was checked"))
+    f.add_argument("--flag", choices=FLAGS, help=_("a major or abnormal request: the ethics office is alerted"))
     f.add_argument("--flag-note")
     for verb, what in (("approve", "approve: a single-use grant is issued"), ("reject", "reject")):
-        d = rs.add_parser(verb, parents=[JSON], help=f"{what} (an approver who did not file it)")
+        d = rs.add_parser(verb, parents=[JSON], help=_("{what} (an approver who did not file it)").format(what=what))
         d.add_argument("id", type=int)
         d.add_argument("--reason", required=True)
         if verb == "approve":
-            d.add_argument("--expires", metavar="DURATION", help="grant lifetime (default from [accounts] grant_ttl)")
+            d.add_argument("--expires", metavar="DURATION", help=_("grant lifetime (default from [accounts] "
+                                                                   "grant_ttl)"))
         d.add_argument("--flag", choices=FLAGS)
         d.add_argument("--flag-note")
-    s = rs.add_parser("show", parents=[JSON], help="one request with its grant")
+    s = rs.add_parser("show", parents=[JSON], help=_("one request with its grant"))
     s.add_argument("id", type=int)
-    s = rs.add_parser("form", parents=[JSON], help="the application form and its approval record, printable")
+    s = rs.add_parser("form", parents=[JSON], help=_("the application form and its approval record, printable"))
     s.add_argument("id", type=int)
-    s.add_argument("--out", metavar="FILE", help="where to write the page (default request-ID.html)")
-    ls = rs.add_parser("list", parents=[JSON], help="requests, newest first")
+    s.add_argument("--out", metavar="FILE", help=_("where to write the page (default request-ID.html)"))
+    ls = rs.add_parser("list", parents=[JSON], help=_("requests, newest first"))
     ls.add_argument("--state", choices=REQUEST_STATES)
     ls.add_argument("--kind", choices=KINDS)
-    ls.add_argument("--citizen-id", help="a citizen's earlier requests (matched by keyed hash)")
+    ls.add_argument("--citizen-id", help=_("a citizen's earlier requests (matched by keyed hash)"))
     ls.add_argument("--limit", type=int, default=200)
     p.set_defaults(handler=cmd_request)
 

@@ -24,6 +24,7 @@ from edged.control.operation import Operations, op, read_catalog, text, write_re
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules.roles import ADMIN
+from edged.i18n import Msg, N_, _
 from storage import accounts, sessions
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -43,13 +44,13 @@ class AccountOps(Operations):
         roles = args.get("roles") or []
         cameras = args.get("cameras")
         if not isinstance(roles, list) or not (cameras is None or isinstance(cameras, list)):
-            raise RequestError("account not opened: roles and cameras are lists")
+            raise RequestError(_("account not opened: roles and cameras are lists"))
         password = str(args.get("password") or "")
         pw_hash = await asyncio.to_thread(accounts.hash_password, password)  # scrypt: not on the writer thread
         return await write_refusing(self.writer, lambda db: people.add_account(
             db, text(args, "name"), password, roles, cameras, by=str(caller),
             reason=text(args, "reason"), now_us=self.clock.now_us(), full_name=text(args, "full_name"),
-            min_password=self.policy.min_password, pw_hash=pw_hash, one_time=self.one_time), "account not opened")
+            min_password=self.policy.min_password, pw_hash=pw_hash, one_time=self.one_time), _("account not opened"))
 
     @op("account.passwd")
     async def passwd(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -65,43 +66,44 @@ class AccountOps(Operations):
                 policy=self.policy))
             if until is not None and self.alarms is not None:
                 await self.alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
-                                         f"account {name} is locked after {self.policy.lockout_after} wrong "
-                                         "passwords in a row; its sessions ended", {"account": name, "until_us": until})
-            raise RequestError("password not changed: the current password is wrong" + (
-                "; the account is now locked and its sessions ended" if until is not None else ""))
+                                         Msg(N_("account {name} is locked after {n} wrong passwords in a row; its "
+                                                "sessions "
+                                             "ended"), name=name, n=self.policy.lockout_after), {"account": name, "until_us": until})
+            raise RequestError(_("password not changed: the current password is wrong") if until is None else _(
+                "password not changed: the current password is wrong; the account is now locked and its sessions ended"))
         prepared = await asyncio.to_thread(accounts.prepare_password, password, stored)  # scrypt: off the writer
         row = await write_refusing(self.writer, lambda db: accounts.change_password(
             db, name, password, by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us(),
             min_password=self.policy.min_password, prepared=prepared, one_time=self.one_time and not own),
-            "password not changed")
+            _("password not changed"))
         if self.alarms is not None:
             await self.alarms.clear(f"account_locked:{name}")
             if own:
                 await self.alarms.clear(f"password_reset:{name}")
             else:
                 await self.alarms.raise_(f"password_reset:{name}", "password_reset", "warning", None,
-                                         f"{caller.account} (admin) set the password of {name}: "
-                                         f"{text(args, 'reason')}", {"account": name, "by": caller.account})
+                                         Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
+                                             admin=caller.account, name=name, reason=text(args, "reason")), {"account": name, "by": caller.account})
         return row
 
     async def _may_reset(self, name: str, args: dict[str, Any], caller: Caller) -> None:
         """An admin sets another account's password, with a reason; never an admin's (design/0042)."""
         if caller.must_change or not caller.may("account.passwd.other"):
-            raise RequestError(f"password not changed: only an admin sets another account's password; "
-                               f"{caller.account} may change only their own")
+            raise RequestError(_("password not changed: only an admin sets another account's password; "
+                                 "{account} may change only their own").format(account=caller.account))
         if not text(args, "reason"):
-            raise RequestError("password not changed: setting another account's password needs --reason")
+            raise RequestError(_("password not changed: setting another account's password needs --reason"))
         target = await self.writer.run(lambda c: accounts.account_row(c.db, name))
         if target is not None and ADMIN in json.loads(target["roles"]):
-            raise RequestError(f"password not changed: {name} is an admin, and an admin never sets an admin's "
-                               f"password (separation of duties); {name} changes it with the current one, or "
-                               "another admin revokes the account and opens a new one")
+            raise RequestError(_("password not changed: {name} is an admin, and an admin never sets an admin's "
+                                 "password (separation of duties); {name} changes it with the current one, or "
+                                 "another admin revokes the account and opens a new one").format(name=name))
 
     @op("account.revoke")
     async def revoke(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         row = await write_refusing(self.writer, lambda db: accounts.revoke_account(
             db, text(args, "name"), by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us()),
-            "account not revoked")
+            _("account not revoked"))
         if self.alarms is not None:  # a reset password nobody will change any more
             await self.alarms.clear(f"password_reset:{row['name']}")
         return row
@@ -116,5 +118,5 @@ class AccountOps(Operations):
         name = text(args, "name")
         row = await read_catalog(self.data_dir, lambda db: accounts.account(db, name))
         if row is None:
-            raise RequestError(f"no account {name}; `edgectl account list` shows them")
+            raise RequestError(_("no account {name}; `edgectl account list` shows them").format(name=name))
         return row

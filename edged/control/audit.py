@@ -15,6 +15,7 @@ from edged.config.summary import settings_report
 from edged.control.operation import CatalogReader, Operations, op, read_catalog
 from edged.control.protocol import RequestError
 from edged.daemon.deadlines import DeadlineWatch
+from edged.i18n import _
 from storage import audit, audit_report
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -53,10 +54,10 @@ class AuditOps(Operations):
         and by whom (`audit.done` on the chain, with the hash of the settings it saw)."""
         start, end = int(args.get("from_us") or 0), int(args.get("to_us") or self.clock.now_us())
         if end <= start:
-            raise RequestError("the report's --to must be after --from")
+            raise RequestError(_("the report's --to must be after --from"))
         done = args.get("done")
         if done is not None and (not isinstance(done, dict) or not str(done.get("name") or "").strip()):
-            raise RequestError("recording an audit needs the auditor's name (--name)")
+            raise RequestError(_("recording an audit needs the auditor's name (--name)"))
         report = await read_catalog(self.data_dir, lambda db: audit_report.build(db, start, end,
                                                                                  now_us=self.clock.now_us()))
         if self.cfg_of is not None:
@@ -85,7 +86,7 @@ class AuditOps(Operations):
             try:
                 expect = (int(expect[0]), str(expect[1]))
             except (TypeError, ValueError, IndexError):
-                raise RequestError('head is [seq, "hash"]') from None
+                raise RequestError(_('head is [seq, "hash"]')) from None
 
         def q(db) -> dict[str, Any]:
             n, problem = audit.verify(db, expect)

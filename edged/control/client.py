@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edged.control.protocol import DaemonDown, RequestError
+from edged.i18n import _, language
 from edged.rules import roles
 
 SESSION_ENV = "EDGECTL_SESSION"
@@ -65,7 +66,7 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
     if token is None and op not in roles.PUBLIC:
         saved = saved_session(path)
         token = saved["token"] if saved else None
-    message: dict[str, Any] = {"op": op, "args": args}
+    message: dict[str, Any] = {"op": op, "args": args, "lang": language()}  # the daemon answers in it
     if token:
         message["token"] = token
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -73,17 +74,17 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
         try:
             s.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
-            raise DaemonDown(f"edged is not running (nothing answers on {path}); check `systemctl status edged`, "
-                             "or name the socket with --socket or EDGECTL_SOCKET") from None
+            raise DaemonDown(_("edged is not running (nothing answers on {path}); check `systemctl status edged`, "
+                               "or name the socket with --socket or EDGECTL_SOCKET").format(path=path)) from None
         except PermissionError:
-            raise RequestError(f"no permission to use {path}: run as root or as a member of the socket's group "
-                               "(edgectl)") from None
+            raise RequestError(_("no permission to use {path}: run as root or as a member of the socket's group "
+                                 "(edgectl)").format(path=path)) from None
         s.sendall((json.dumps(message) + "\n").encode())
         with s.makefile("rb") as stream:
             while True:
                 line = stream.readline()
                 if not line.endswith(b"\n"):
-                    raise RequestError("edged closed the connection without answering")
+                    raise RequestError(_("edged closed the connection without answering"))
                 reply = json.loads(line)
                 if "progress" in reply:
                     if on_progress is not None:
@@ -91,5 +92,5 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
                     continue
                 break
     if not reply.get("ok"):
-        raise RequestError(reply.get("error", "refused"))
+        raise RequestError(reply.get("error") or _("refused"))
     return reply["result"]

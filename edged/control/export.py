@@ -29,7 +29,7 @@ from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
 from edged.documents import Doc
 from edged.documents.export_readme import readme_text
-from edged.i18n import speaking, zone
+from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
 from storage import audit, export, nodekey, retrieval_store
 from storage.clock import SYSTEM, Clock
@@ -59,7 +59,7 @@ class ExportOps(Operations):
         try:
             grant_id = int(args["grant"])
         except (KeyError, TypeError, ValueError):
-            raise RequestError('export.run needs {"grant": N}, the number of an approved copy grant') from None
+            raise RequestError(_('export.run needs {{"grant": N}}, the number of an approved copy grant')) from None
         actor = str(caller)
         recipient = str(args.get("recipient") or "").strip()
         receipt_by = str(args.get("receipt") or "").strip() or None
@@ -68,7 +68,7 @@ class ExportOps(Operations):
             grant, cameras = await self.writer.run(
                 lambda c: self._take(c, grant_id, actor, recipient, started, receipt_by))
         except (retrieval_store.GrantError, export.ExportError) as exc:
-            raise RequestError(f"export refused: {exc}") from None
+            raise RequestError(_("export refused: {why}").format(why=exc)) from None
         reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
             return await self._export(grant_id, grant, cameras, caller, started, receipt_by)
@@ -85,13 +85,13 @@ class ExportOps(Operations):
             if not any(export.plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
                        for x in cams):  # refuse before spending the grant on nothing
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
-                raise export.ExportError(f"there is no footage for grant {grant_id} ({', '.join(grant['cameras'])}"
-                                         " in its range); the grant was not used")
+                raise export.ExportError(_("there is no footage for grant {id} ({cameras} in its range); the grant "
+                                           "was not used").format(id=grant_id, cameras=", ".join(grant["cameras"])))
             req = retrieval_store.request_row(c.db, grant["request_id"]) or {}
             why = rq.copy_refusal(req, recipient=recipient, receipt_by=receipt_by)  # the site's [policy]
             if why is not None:
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": why})
-                raise export.ExportError(f"{why}; the grant was not used")
+                raise export.ExportError(_("{why}; the grant was not used").format(why=why))
         watcher = recipient or (grant or {}).get("requester") or ""
         used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started)
         footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
@@ -133,8 +133,8 @@ class ExportOps(Operations):
             why = str(exc) or type(exc).__name__
             await self.writer.run(lambda c: audit.append(c.db, actor, "export.failed", {"grant": grant_id, "why": why}))
             log.error("export for grant %d failed: %s", grant_id, why)
-            raise RequestError(f"export failed: {why}. The grant is spent; once the cause is dealt with, "
-                               "a new request is needed") from None
+            raise RequestError(_("export failed: {why}. The grant is spent; once the cause is dealt with, "
+                                 "a new request is needed").format(why=why)) from None
         clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
         digest = hashlib.sha256(body).hexdigest()
         size = sum(c["bytes"] for c in clips)
@@ -159,13 +159,13 @@ class ExportOps(Operations):
         try:
             export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
         except (KeyError, TypeError, ValueError):
-            raise RequestError('export.read needs {"export": N, "file": NAME, "offset": BYTES}') from None
+            raise RequestError(_('export.read needs {{"export": N, "file": NAME, "offset": BYTES}}')) from None
         row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
         if row is None or row["custodian"] != getattr(caller, "account", None):
-            raise RequestError(f"export {export_id} is not one you made")
+            raise RequestError(_("export {id} is not one you made").format(id=export_id))
         folder = Path(row["out_dir"])
         if name != Path(name).name or name.startswith(".") or offset < 0:
-            raise RequestError(f"no file {name!r} in export {export_id}")
+            raise RequestError(_("no file {name!r} in export {id}").format(name=name, id=export_id))
 
         def read() -> tuple[bytes, int]:
             fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
@@ -177,8 +177,8 @@ class ExportOps(Operations):
         try:
             data, size = await asyncio.to_thread(read)
         except FileNotFoundError:
-            raise RequestError(f"export {export_id} is no longer staged (a day has passed, or the daemon "
-                               "restarted); a new request is needed") from None
+            raise RequestError(_("export {id} is no longer staged (a day has passed, or the daemon restarted); "
+                                 "a new request is needed").format(id=export_id)) from None
         return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
 
 
@@ -227,8 +227,10 @@ async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None
 
     count = 0
     for folder in await asyncio.to_thread(stale):
-        kind = "working copy left by a viewing that did not end" if folder.parent.name == export.WORKING_DIR \
-            else "export staging copy older than a day (edgectl export copies it out at once)"
+        working = folder.parent.name == export.WORKING_DIR
+        # i18n: a destruction's reason, on the record (the next two lines)
+        kind = "working copy left by a viewing that did not end" if working else \
+            "export staging copy older than a day (edgectl export copies it out at once)"
         try:
             await discard_working_copy(writer, data_dir, folder, "edged", kind)
             count += 1

@@ -17,6 +17,7 @@ from edged.control.operation import CatalogReader, Operations, check_scope, inte
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.daemon.retention_runner import RetentionRunner
+from edged.i18n import _
 from edged.rules import holds as rules
 from mqtt.commands import CommandRefused
 from storage import audit, holds
@@ -38,7 +39,7 @@ class HoldOps(Operations):
         now = runner.clock.now_us()
         kind = args.get("kind", "evidence")
         cameras = args.get("cameras")
-        check_scope(caller, cameras, "hold not placed")
+        check_scope(caller, cameras, _("hold not placed"))
         try:
             placed = rules.placing(runner.cfg.policy.holds, kind=kind, expires_us=args.get("expires_us"),
                                    roles=caller.roles if isinstance(caller, Caller) else None, now_us=now,
@@ -55,7 +56,7 @@ class HoldOps(Operations):
 
             row = await self.writer.run(place)
         except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
-            raise RequestError(f"hold not placed: {exc}") from None
+            raise RequestError(_("hold not placed: {why}").format(why=exc)) from None
         return row
 
     @op("hold.approve")
@@ -67,7 +68,7 @@ class HoldOps(Operations):
         return await self._decide(args, caller, approve=False)
 
     async def _decide(self, args: dict[str, Any], caller: Any, *, approve: bool) -> dict[str, Any]:
-        what = "hold not approved" if approve else "hold not rejected"
+        what = _("hold not approved") if approve else _("hold not rejected")
         hold_id = integer(args.get("id"), "id")
         try:
             current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
@@ -85,7 +86,7 @@ class HoldOps(Operations):
 
             row = await self.writer.run(decide)
         except (HoldError, rules.HoldRuleError, ValueError) as exc:
-            raise RequestError(f"{what}: {exc}") from None
+            raise RequestError(_("{refused}: {why}").format(refused=what, why=exc)) from None
         if not approve:
             self.runner.check_space()
         return row
@@ -96,7 +97,7 @@ class HoldOps(Operations):
         hold_id = integer(args.get("id"), "id")
         try:
             current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
-            check_scope(caller, current["cameras"], "hold not extended")
+            check_scope(caller, current["cameras"], _("hold not extended"))
             now = self.runner.clock.now_us()
             changes = rules.extending(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
                                       roles=getattr(caller, "roles", ()), expires_us=int(args["expires_us"]))
@@ -110,7 +111,7 @@ class HoldOps(Operations):
 
             return await self.writer.run(extend)
         except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
-            raise RequestError(f"hold not extended: {exc}") from None
+            raise RequestError(_("hold not extended: {why}").format(why=exc)) from None
 
     @op("hold.release")
     async def hold_release(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
@@ -118,12 +119,13 @@ class HoldOps(Operations):
             hold_id = int(args["id"])
             current = await self.writer.run(lambda c: hold_row(c.db, hold_id))
         except (HoldError, KeyError, ValueError) as exc:
-            raise RequestError(f"hold not released: {exc}") from None
+            raise RequestError(_("hold not released: {why}").format(why=exc)) from None
         if isinstance(caller, Caller) and not caller.may(f"hold.release.{current['kind']}"):
-            who = "an approver" if current["kind"] == "legal" else "a custodian"
-            raise RequestError(f"hold not released: hold {hold_id} is a {current['kind']} hold; only {who} "
-                               f"releases it (log in as one); {caller.account} has {', '.join(caller.roles)}")
-        check_scope(caller, current["cameras"], "hold not released")
+            who = _("an approver") if current["kind"] == "legal" else _("a custodian")
+            raise RequestError(_("hold not released: hold {id} is a {kind} hold; only {who} releases it (log in as "
+                                 "one); {account} has {roles}").format(id=hold_id, kind=current["kind"], who=who,
+                                                                       account=caller.account, roles=", ".join(caller.roles)))
+        check_scope(caller, current["cameras"], _("hold not released"))
         approver = getattr(caller, "account", None) if current["kind"] == "legal" else None
         try:
             def release(c):
@@ -135,7 +137,7 @@ class HoldOps(Operations):
 
             row = await self.writer.run(release)
         except (HoldError, KeyError, ValueError) as exc:
-            raise RequestError(f"hold not released: {exc}") from None
+            raise RequestError(_("hold not released: {why}").format(why=exc)) from None
         self.runner.check_space()
         return row
 
@@ -161,11 +163,13 @@ class HoldOps(Operations):
         runner = self.runner
         kind = args.get("kind", "evidence")
         if kind != "evidence":
+            # i18n: an MQTT command's refusal: MQTT stays English
             raise CommandRefused(f"MQTT places only evidence holds, not {str(kind)[:20]!r} holds; a legal hold is "
                                  "placed at the box by an approver (edgectl hold add --kind legal)")
         bound = rules.mqtt_bound(runner.cfg.policy.holds, runner.clock.now_us(), runner.cfg.retention.evidence_hold_us)
         expires = args.get("expires_us", bound)
         if not isinstance(expires, int) or isinstance(expires, bool) or expires > bound:
+            # i18n: an MQTT command's refusal: MQTT stays English
             raise CommandRefused("an evidence hold over MQTT expires at the latest after retention.evidence_hold "
                                  "or [policy.holds.evidence] max, whichever is shorter "
                                  f"({(bound - runner.clock.now_us()) / 86_400e6:g} days)")

@@ -11,6 +11,7 @@ from edged.control.protocol import RequestError
 from edged.daemon.deadlines import local_tz
 from edged.daemon.health_monitor import HealthMonitor, ReferenceRefused
 from edged.daemon.inspection_runner import InspectionError, InspectionRunner
+from edged.i18n import _
 from storage import inspections as inspection_table
 from storage import node as node_table
 from storage.clock import SYSTEM, Clock
@@ -38,18 +39,18 @@ class InspectionOps(Operations):
     async def sign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         notes = args.get("notes") or {}
         if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
-            raise RequestError("notes must map camera ids to text")
+            raise RequestError(_("notes must map camera ids to text"))
         try:
             return await self.runner.sign(int(args["run"]), str(args.get("name", "")), str(caller), notes)
         except (InspectionError, KeyError, ValueError) as exc:
-            raise RequestError(f"not signed: {exc}") from None
+            raise RequestError(_("not signed: {why}").format(why=exc)) from None
 
     @op("inspect.countersign")
     async def countersign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         try:
             return await self.runner.countersign(int(args["run"]), str(args.get("name", "")), str(caller))
         except (InspectionError, KeyError, ValueError) as exc:
-            raise RequestError(f"not countersigned: {exc}") from None
+            raise RequestError(_("not countersigned: {why}").format(why=exc)) from None
 
     @op("inspect.list")
     async def listing(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
@@ -72,5 +73,5 @@ class InspectionOps(Operations):
         run_id = integer(args.get("run"), "run")
         run = await self.reader.query(lambda db: inspection_table.run_of(db, int(run_id or 0)))
         if run is None:
-            raise RequestError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+            raise RequestError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))
         return run

@@ -19,6 +19,7 @@ from typing import Any, Callable, TypeVar
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, Handler
 from edged.rules import retrieval, roles
+from edged.i18n import _
 from storage import accounts, retrieval_store
 from storage.catalog import CatalogWriter, open_readonly
 from storage.layout import CATALOG_FILE
@@ -32,6 +33,7 @@ MAX_ROWS = 100_000
 def op(key: str) -> Callable[[F], F]:
     """Mark a method as the handler of the control operation `key` (a roles.MATRIX or PUBLIC key)."""
     if key not in roles.PUBLIC and key not in roles.MATRIX:
+        # i18n: a programming error at start-up
         raise ValueError(f"control operation {key!r} has no roles in edged/rules/roles.py: nobody may run it")
 
     def mark(fn: F) -> F:
@@ -58,6 +60,7 @@ def handlers_of(*groups: Operations) -> dict[str, Handler]:
     for group in groups:
         for key, handler in group.handlers().items():
             if key in table:
+                # i18n: a programming error at start-up
                 raise ValueError(f"control operation {key} is registered twice")
             table[key] = handler
     return table
@@ -100,9 +103,9 @@ class CatalogReader:
         return self.opened is None or await asyncio.to_thread(_file_id, self.catalog) == self.opened
 
     def unreadable(self) -> RequestError:
-        why = self.storage_lost() or f"{self.catalog} is no longer the catalog edged has open"
-        return RequestError(f"the catalog cannot be read while the data disk is gone ({why}). Recording has "
-                            "stopped and resumes by itself when the disk is back; `edgectl status` shows the state")
+        why = self.storage_lost() or _("{path} is no longer the catalog edged has open").format(path=self.catalog)
+        return RequestError(_("the catalog cannot be read while the data disk is gone ({why}). Recording has stopped "
+                              "and resumes by itself when the disk is back; `edgectl status` shows the state").format(why=why))
 
     async def query(self, fn: Callable[[Any], Any]) -> Any:
         if not await self.readable():
@@ -118,14 +121,15 @@ def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
     if isinstance(caller, Caller) and caller.account is not None:
         outside = roles.out_of_scope(caller.cameras, cameras)
         if outside:
-            raise RequestError(f"{what}: {caller.account} has no rights on {', '.join(outside)}")
+            raise RequestError(_("{what}: {account} has no rights on {cameras}").format(
+                what=what, account=caller.account, cameras=", ".join(outside)))
 
 
 def scoped(caller: Any, camera: str | None) -> list[str] | None:
     """The cameras a read may cover: the one asked for (checked against the account's scope), or
     the account's scope (None: every camera)."""
     if camera is not None:
-        check_scope(caller, [camera], "refused")
+        check_scope(caller, [camera], _("refused"))
         return [camera]
     return None if not isinstance(caller, Caller) or caller.cameras is None else list(caller.cameras)
 
@@ -136,7 +140,7 @@ def integer(value: Any, field: str, default: int | None = None) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise RequestError(f"{field} must be an integer") from None
+        raise RequestError(_("{field} must be an integer").format(field=field)) from None
 
 
 def limit_of(args: dict[str, Any], default: int) -> int:
@@ -154,4 +158,4 @@ async def write_refusing(writer: CatalogWriter, fn: Callable[[Any], T], refused:
     try:
         return await writer.run(lambda c: fn(c.db))
     except (accounts.AccountError, retrieval_store.GrantError, retrieval.RequestRuleError) as exc:
-        raise RequestError(f"{refused}: {exc}") from None
+        raise RequestError(_("{refused}: {why}").format(refused=refused, why=exc)) from None

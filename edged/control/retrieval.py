@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from edged import people
-from edged.alarms import Alarms
+from edged.alarms import ETHICS, Alarms
 from edged.config import Config, format_duration
 from edged.control.operation import Operations, op, read_catalog, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules import retrieval as rq
+from edged.i18n import Msg, _
 from storage import retrieval_store
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -35,7 +36,7 @@ class RequestOps(Operations):
         fields = dict(args)
         row = await write_refusing(self.writer, lambda db: people.file_request(
             db, fields, filed_by=caller.account or str(caller), now_us=self.clock.now_us(),
-            key=retrieval_store.id_key(self.data_dir), policy=self.policy), "request not filed")
+            key=retrieval_store.id_key(self.data_dir), policy=self.policy), _("request not filed"))
         await self._ethics(row)
         return row
 
@@ -43,15 +44,16 @@ class RequestOps(Operations):
         """R5.8: a major or abnormal request goes to the ethics office at once (an alarm on MQTT)."""
         if self.alarms is not None and row.get("flag"):
             await self.alarms.raise_(f"ethics:request:{row['id']}", "ethics", "critical", None,
-                                     f"request {row['id']} ({row['kind']}, {row['category']}) is flagged "
-                                     f"{row['flag']}: report it to the ethics office", rq.stub(row))
+                                     Msg(ETHICS, id=row["id"], kind=row["kind"], category=row["category"],
+                                         flag=row["flag"]), rq.stub(row))
 
     @op("request.show")
     async def show(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         request_id = int(args.get("id") or 0)
         row = await read_catalog(self.data_dir, lambda db: retrieval_store.request_row(db, request_id))
         if row is None or (not caller.may("request.all") and row["filed_by"] != caller.account):
-            raise RequestError(f"no request {request_id}" + ("" if row is None else " that you filed"))
+            raise RequestError((_("no request {id}") if row is None else _("no request {id} that you filed")).format(
+                id=request_id))
         return row
 
     @op("request.list")
@@ -83,11 +85,14 @@ class RequestOps(Operations):
             ttl, clamped = rq.grant_lifetime(None if asked is None else int(asked), self.accounts.grant_ttl_us,
                                              self.accounts.grant_ttl_us)
         except rq.RequestRuleError as exc:
-            raise RequestError(f"request not {'approved' if approve else 'rejected'}: {exc}") from None
+            raise RequestError((_("request not approved: "
+                                  "{why}") if approve else _("request not rejected: {why}")).format(
+                why=exc)) from None
         row = await write_refusing(self.writer, lambda db: people.decide_request(
             db, request_id, approver=caller.account or str(caller), approve=approve, reason=text(args, "reason"),
             now_us=self.clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
-            flag_note=text(args, "flag_note") or None), "request not " + ("approved" if approve else "rejected"))
+            flag_note=text(args, "flag_note") or None), _("request not "
+                                                          "approved") if approve else _("request not rejected"))
         if self.alarms is not None and row["state"] != rq.FILED:  # decided: no longer overdue
             await self.alarms.clear(f"request_overdue:{request_id}")
         await self._ethics(row)

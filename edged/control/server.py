@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable
 
 from edged.config.values import ConfigError
 from edged.control.protocol import RequestError
+from edged.i18n import N_, _, set_language
 from edged.rules import roles
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ Handler = Callable[[dict[str, Any], Any], Awaitable[Any]]
 # token -> the session ({account, roles, cameras, expires_us, ...}) or None
 SessionLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 MAX_REQUEST = 1 << 16
-NOT_LOGGED_IN = "not logged in, or the session expired: run `edgectl login`"
+NOT_LOGGED_IN = N_("not logged in, or the session expired: run `edgectl login`")
 
 
 def peer_creds(sock: socket.socket) -> tuple[int, str]:
@@ -103,6 +104,7 @@ class ControlServer:
             try:
                 gid = grp.getgrnam(self.group).gr_gid
             except KeyError:
+                # i18n: a start-up error: the journal's
                 raise ConfigError("control.group", f"there is no group {self.group!r} on this system "
                                   "(scripts/install makes edgectl)") from None
             os.chown(self.path, -1, gid)
@@ -175,8 +177,11 @@ class ControlServer:
             if not isinstance(args, dict) or not (token is None or isinstance(token, str)):
                 raise TypeError
         except (json.JSONDecodeError, KeyError, TypeError):
-            return {"ok": False, "error": "bad request: send {\"op\": ..., \"args\": {...}, \"token\": ...}; ops: "
-                    + ", ".join(sorted(self.handlers))}
+            return {"ok": False, "error": _("bad request: send {{\"op\": ..., \"args\": {{...}}, \"token\": ...}}; "
+                                            "ops: {ops}").format(
+                ops=", ".join(sorted(self.handlers)))}
+        lang = request.get("lang")
+        set_language(lang if isinstance(lang, str) else None)  # this connection's task: answer in the asker's
         caller = Caller(os_user=user, uid=uid, _send=send)
         if op not in roles.PUBLIC:
             session = await self.sessions(token) if token and self.sessions is not None else None
@@ -186,18 +191,18 @@ class ControlServer:
                 caller.expires_us = session.get("expires_us")
                 caller.must_change = bool(session.get("must_change"))
                 if caller.must_change and op not in roles.ONE_TIME_OPS:
-                    return {"ok": False, "code": "passwd", "error": (
-                        f"{caller.account} logged in with a one-time password (an admin set it): change it first "
-                        "with `edgectl account passwd`; nothing else runs until then")}
+                    return {"ok": False, "code": "passwd", "error": _(
+                        "{account} logged in with a one-time password (an admin set it): change it first "
+                        "with `edgectl account passwd`; nothing else runs until then").format(account=caller.account)}
                 if not roles.allowed(caller.roles, op):
                     return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
             elif not (uid == 0 and op in roles.ROOT_READS):  # root may ask how the box is doing
-                return {"ok": False, "error": NOT_LOGGED_IN, "code": "auth"}
+                return {"ok": False, "error": _(NOT_LOGGED_IN), "code": "auth"}
         try:
             result = await handler(args, caller)
         except RequestError as exc:
             return {"ok": False, "error": str(exc)}
         except Exception:  # noqa: BLE001 - one bad request must not take the daemon down
             log.exception("control request %s failed", op)
-            return {"ok": False, "error": "internal error; see the daemon's log"}
+            return {"ok": False, "error": _("internal error; see the daemon's log")}
         return {"ok": True, "result": result}

@@ -17,9 +17,11 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
+from edged.alarms import alarm_text
 from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
+from edged.i18n import _
 from storage import audit
 from storage import events as event_table
 from storage import cameras as camera_table
@@ -98,14 +100,14 @@ class StatusOps(Operations):
     async def segments(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
         if start is None or end is None or end <= start:
-            raise RequestError("segments needs from_us < to_us")
+            raise RequestError(_("segments needs from_us < to_us"))
         camera = args.get("camera")
         limit = limit_of(args, 1000)
         scope = scoped(caller, camera)
 
         def q(db) -> dict[str, Any]:
             if camera and not camera_table.exists(db, camera):
-                raise RequestError(f"no camera {camera!r}; `edgectl cameras` lists them")
+                raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             if scope is None or len(scope) == 1:
                 rows = segments_between(db, start, end, scope[0] if scope else None, limit)
             else:
@@ -127,7 +129,7 @@ class StatusOps(Operations):
 
         def q(db) -> list[dict[str, Any]]:
             if camera and not camera_table.exists(db, camera):
-                raise RequestError(f"no camera {camera!r}; `edgectl cameras` lists them")
+                raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             rows = event_table.listing(db, scope, since, until, limit, thumbs)
             for r in rows:
                 if r.get("thumb") is not None:
@@ -153,4 +155,5 @@ class StatusOps(Operations):
 
     @op("alarms")
     async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        return await self._query(lambda db: catalog_alarms(db, bool(args.get("all"))))
+        rows = await self._query(lambda db: catalog_alarms(db, bool(args.get("all"))))
+        return [{**r, "text": alarm_text(r)} for r in rows]

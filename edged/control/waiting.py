@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from edged import __version__
 from edged.control.server import ControlServer
+from edged.i18n import _, set_language
 
 WAITING = "waiting"
 
@@ -29,22 +30,25 @@ class WaitingControl(ControlServer):
         return {
             "state": WAITING, "running": True, "recording": False, "pid": os.getpid(), "version": __version__,
             "started_us": self.started_us, "data_dir": str(self.data_dir),
-            "reason": f"no catalog in {self.data_dir}: the data disk is not mounted (or not yet), "
-                      "or this is a new installation",
+            "reason": _("no catalog in {path}: the data disk is not mounted (or not yet), or this is a new "
+                        "installation").format(path=self.data_dir),
             "actions": [
-                "mount the data disk at the data folder: edged starts recording by itself once its catalog is there",
-                "a new installation or a replaced disk: `edged init-data --config FILE --reason ...` (recorded on "
-                "the audit chain), and edged starts",
+                _("mount the data disk at the data folder: edged starts recording by itself once its catalog is there"),
+                _("a new installation or a replaced disk: `edged init-data --config FILE --reason ...` (recorded on "
+                  "the audit chain), and edged starts"),
             ],
         }
 
     async def _answer(self, line: bytes, uid: int, user: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         try:
-            op = json.loads(line).get("op")
+            request = json.loads(line)
+            op, lang = request.get("op"), request.get("lang")
         except (ValueError, AttributeError):
-            op = None
+            op = lang = None
+        set_language(lang if isinstance(lang, str) else None)  # answer in the asker's language
         if op in ("status", "ping"):
             return {"ok": True, "result": self.state() if op == "status" else {"pong": True, "user": user}}
         st = self.state()
-        return {"ok": False, "code": WAITING, "error": f"edged is running but not recording: it waits for its data "
-                f"disk ({st['reason']}); nothing can be read or changed until then. To do: " + "; or ".join(st["actions"])}
+        return {"ok": False, "code": WAITING, "error": _(
+            "edged is running but not recording: it waits for its data disk ({reason}); nothing can be read or "
+            "changed until then. To do: {actions}").format(reason=st["reason"], actions=_("; or ").join(st["actions"]))}

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
+from edged.i18n import Msg, N_
 from edged.rules import deadlines
 from storage import audit_report
 from storage import inspections as inspection_table
@@ -69,19 +70,22 @@ class DeadlineWatch:
     async def _alarm_registers(self, late: list[deadlines.LateRegister], tz: tzinfo) -> None:
         assert self.alarms is not None
         text = "; ".join(f"{r.label} was due by {_day(r.due_us, tz)} (runs {', '.join(map(str, r.runs))} not "
-                         "signed and countersigned)" for r in late)
+                         "signed and countersigned)" for r in late)  # i18n: the month's part stays English
         await self.alarms.set(
             bool(late), "register_overdue", "register_overdue", "warning", None,
-            f"inspection register late: {text}: `edgectl inspect sign RUN` and `edgectl inspect countersign RUN`",
+            Msg(N_("inspection register late: {late}: `edgectl inspect sign RUN` and `edgectl inspect countersign "
+                   "RUN`"), late=text),
             {"months": [{"month": r.label, "due_us": r.due_us, "runs": list(r.runs)} for r in late]} if late else None)
 
     async def _alarm_audit(self, due: int | None, now: int, last: dict[str, Any] | None, tz: tzinfo) -> None:
         assert self.alarms is not None
         overdue = due is not None and now >= due
-        before = (f"the last was on {deadlines.local_date(last['at_us'], tz).isoformat()} by "
-                  f"{last['detail'].get('name') or last['actor']}" if last else "none is on record since installation")
+        before = Msg(N_("the last was on {day} by {name}"), day=deadlines.local_date(last["at_us"], tz).isoformat(),
+                     name=last["detail"].get("name") or last["actor"]) if last else None
         await self.alarms.set(
             overdue, "audit_overdue", "audit_overdue", "warning", None,
-            f"the periodic audit was due by {_day(due, tz)} ({before}): `edgectl audit report --from ... --done "
-            "--name ...` records it" if overdue and due is not None else "",
+            (Msg(N_("the periodic audit was due by {day} ({last}): `edgectl audit report --from ... --done --name ...` "
+                    "records it"), day=_day(due, tz), last=before) if before is not None else Msg(
+                N_("the periodic audit was due by {day} (none is on record since installation): `edgectl audit report "
+                   "--from ... --done --name ...` records it"), day=_day(due, tz))) if overdue and due is not None else "",
             {"due_us": due, "last_us": last["at_us"] if last else None} if overdue else None)

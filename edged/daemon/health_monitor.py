@@ -22,6 +22,7 @@ from edged.rules import health
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.camera_states import CameraStates
+from edged.i18n import Msg, N_, _
 from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
 from storage import audit
@@ -128,10 +129,12 @@ class HealthMonitor:
                 self.tracks[key] = after
                 if self.alarms is not None and after.active != before.active:
                     await self.alarms.set(after.active, f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
-                                          f"camera {cam.id}: {present.get(kind, 'cleared')}")
+                                          Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                              what=present.get(kind, "cleared")))
                 elif self.alarms is not None and after.active and kind in present:
                     await self.alarms.raise_(f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
-                                             f"camera {cam.id}: {present[kind]}")  # refresh the figures
+                                             Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                                 what=present[kind]))  # refresh the figures
             verdict, reasons = health.compliance(view, hc, minute)
             state = self._public(cam.id)
             row = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
@@ -191,12 +194,14 @@ class HealthMonitor:
     # the reference picture --------------------------------------------------------------
     async def set_reference(self, cam: str, actor: str) -> dict[str, Any]:
         if self.cfg.camera(cam) is None:
-            raise ReferenceRefused(f"no camera {cam!r} in the config; `edgectl cameras` lists them")
+            raise ReferenceRefused(_("no camera {camera!r} in the config; `edgectl cameras` lists "
+                                     "them").format(camera=cam))
         image = self.images.get(cam)
         stale = image is None or self.clock.now_us() - image["at"] > 3 * self.cfg.health.sample_interval_us
         if image is None or image["thumb"] is None or stale:
-            raise ReferenceRefused(f"camera {cam} has no recent picture sample: is it recording, and are image "
-                                  "checks on ([health] sample_interval)? Try again in a few seconds.")
+            raise ReferenceRefused(_("camera {camera} has no recent picture sample: is it recording, and are image "
+                                     "checks on ([health] sample_interval)? Try again in a few seconds.").format(
+                camera=cam))
         thumb = image["thumb"]
         at = self.clock.now_us()
 

@@ -13,6 +13,7 @@ from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
+from edged.i18n import Msg, N_, _
 from edged.ports import Outlet
 from storage import audit
 from storage import inspections as inspection_table
@@ -89,11 +90,13 @@ class InspectionRunner:
             with c.db.atomic():
                 run = _existing_run(c.db, run_id)
                 if run["signed_us"] is not None:
-                    raise InspectionError(f"inspection {run_id} was already signed by {run['inspector']}")
+                    raise InspectionError(_("inspection {id} was already signed by {who}").format(
+                        id=run_id, who=run["inspector"]))
                 cams = {r["camera"] for r in run["records"]}
                 unknown = sorted(set(notes) - cams)
                 if unknown:
-                    raise InspectionError(f"no camera {', '.join(unknown)} in inspection {run_id}")
+                    raise InspectionError(_("no camera {cameras} in inspection {id}").format(
+                        cameras=", ".join(unknown), id=run_id))
                 inspection_table.sign(c.db, run_id, signer, now, notes)
                 audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes},
                              at_us=now)
@@ -111,11 +114,12 @@ class InspectionRunner:
             with c.db.atomic():
                 run = _existing_run(c.db, run_id)
                 if run["signed_us"] is None:
-                    raise InspectionError(f"inspection {run_id} is not signed by its inspector yet")
+                    raise InspectionError(_("inspection {id} is not signed by its inspector yet").format(id=run_id))
                 if run["countersigned_us"] is not None:
-                    raise InspectionError(f"inspection {run_id} was already countersigned by {run['supervisor']}")
+                    raise InspectionError(_("inspection {id} was already countersigned by {who}").format(
+                        id=run_id, who=run["supervisor"]))
                 if run["inspector"] == signer:
-                    raise InspectionError("the supervisor who countersigns cannot be the inspector")
+                    raise InspectionError(_("the supervisor who countersigns cannot be the inspector"))
                 inspection_table.countersign(c.db, run_id, signer, now)
                 audit.append(c.db, actor, "inspection.countersign", {"run": run_id, "name": name}, at_us=now)
                 return inspection_table.run_of(c.db, run_id)
@@ -131,8 +135,9 @@ class InspectionRunner:
         late = await self.writer.run(lambda c: inspection_table.unsigned_scheduled_due_before(c.db, limit))
         if self.alarms is not None:
             await self.alarms.set(bool(late), "inspection_overdue", "inspection_overdue", "warning", None,
-                                  f"scheduled inspection(s) {', '.join(map(str, late))} not signed by a technician "
-                                  "in time: `edgectl inspect sign RUN --name ...`", {"runs": late})
+                                  Msg(N_("scheduled inspection(s) {runs} not signed by a technician in time: "
+                                         "`edgectl inspect sign RUN --name ...`"), runs=", ".join(map(str, late))),
+                                  {"runs": late})
 
     async def run(self, stopping: asyncio.Event) -> None:
         cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz()
@@ -168,14 +173,15 @@ def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:
     """(the name as typed, the signature: that name and the account that typed it, if different)."""
     name = name.strip()
     if not name:
-        raise InspectionError(f"{verb} with your name (--name)")
+        raise InspectionError(_("sign with your name (--name)") if verb == "sign" else
+                              _("countersign with your name (--name)"))
     return name, name if name == actor else f"{name} ({actor})"
 
 
 def _existing_run(db: Any, run_id: int) -> dict[str, Any]:
     run = inspection_table.run_of(db, run_id)
     if run is None:
-        raise InspectionError(f"no inspection {run_id}; `edgectl inspect list` shows them")
+        raise InspectionError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))
     return run
 
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from edged.alarms import Alarms
+from edged.i18n import Msg, N_
 from storage import audit, layout, volume
 from storage import node as node_table
 from storage import segments as segment_table
@@ -90,6 +91,7 @@ class TamperGuard:
     async def _record(self, t: Tamper) -> None:
         def mark(catalog: Catalog) -> bool:
             marked = segment_table.mark_tampered(catalog.db, t.relpath,
+                                                 # i18n: the segment's tamper note, stored as data
                                                  f"{t.kind} by something other than edged: {t.detail}")
             audit.append(catalog.db, "edged", "tamper.detected", {"path": t.relpath, "kind": t.kind,
                                                                  "detail": t.detail, "cataloged": marked})
@@ -98,8 +100,9 @@ class TamperGuard:
         marked = await self.writer.run(mark)
         await self.alarms.raise_(
             f"tamper:{t.relpath}", "tamper", "critical", (layout.parse_relpath(t.relpath) or (None,))[0],
-            f"footage file {t.kind} by something other than edged: {t.relpath} ({t.detail})"
-            + ("" if marked else "; not a cataloged segment"),
+            Msg(N_("footage file {kind} by something other than edged: {path} ({detail})") if marked else N_(
+                "footage file {kind} by something other than edged: {path} ({detail}); not a cataloged segment"),
+                kind=t.kind, path=t.relpath, detail=t.detail),
             {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us})
 
 

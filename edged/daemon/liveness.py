@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
+from edged.i18n import Msg, N_
 from storage import audit
 from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -37,7 +38,7 @@ def close_leftovers(catalog: Catalog, data_dir: Path) -> Report:
     `writing`, never called closed."""
     report = Report()
     recover_open(catalog, data_dir, catalog.segments_in(WRITING), report,
-                 absent=STORAGE_LOST_NOTE + "file not at its path when edged stopped")
+                 absent=STORAGE_LOST_NOTE + "file not at its path when edged stopped")  # i18n: stored as data
     return report
 
 
@@ -78,7 +79,7 @@ class Liveness:
             self.runner.blocked = "the data disk is not the right one: " + reason
             await self.sup.hold_for_storage(reason)
             await self.alarms.raise_("storage_lost", "storage_lost", "critical", None,
-                                     f"recording stopped: {reason}", {"reason": reason})
+                                     Msg(N_("recording stopped: {why}"), why=reason), {"reason": reason})
             await self._record(reason)
             await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.lost", {"reason": reason}))
             if self.control is not None:
@@ -103,5 +104,5 @@ class Liveness:
                 "quarantined": len(report.quarantined), "missing": report.missing[:100]}))
             if report.missing:
                 await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
-                                         f"{len(report.missing)} footage files were not on the data disk when it "
-                                         f"came back (first: {report.missing[0]})", {"paths": report.missing[:100]})
+                                         Msg(N_("{n} footage files were not on the data disk when it came back "
+                                                "(first: {first})"), n=len(report.missing), first=report.missing[0]), {"paths": report.missing[:100]})

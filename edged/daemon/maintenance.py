@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
+from edged.i18n import Msg, N_, _
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
@@ -115,21 +116,21 @@ class Maintenance:
         """The backup folder, and whether it is on the footage's disk (checked, not assumed)."""
         folder = backup_folder(self.cfg)
         if self.cfg.maintenance.backup_dir is not None and not folder.is_dir():
-            raise MaintenanceError(f"the backup folder {folder} ([maintenance] backup_dir) does not exist: is its "
-                                   "disk mounted? Maintenance not begun")
+            raise MaintenanceError(_("the backup folder {path} ([maintenance] backup_dir) does not exist: is its disk "
+                                     "mounted? Maintenance not begun").format(path=folder))
         return folder, same_disk(folder if folder.exists() else self.data_dir, self.data_dir)
 
     async def begin(self, reason: str, actor: str, verify_us: int = DEFAULT_VERIFY_US,
                     attended_by: str = "") -> dict[str, Any]:
         if not reason.strip():
-            raise MaintenanceError("maintenance needs a reason")
+            raise MaintenanceError(_("maintenance needs a reason"))
         attended_by = attended_by.strip()
         if not attended_by and self.cfg.maintenance.require_attendance:
-            raise MaintenanceError("name the manager who attends (--attended-by): the site's rules have the system's "
-                                   "manager attend host maintenance ([maintenance] require_attendance)")
+            raise MaintenanceError(_("name the manager who attends (--attended-by): the site's rules have the system's "
+                                     "manager attend host maintenance ([maintenance] require_attendance)"))
         async with self._lock:
             if self.window is not None:
-                raise MaintenanceError(f"maintenance window {self.window['id']} is already open")
+                raise MaintenanceError(_("maintenance window {id} is already open").format(id=self.window["id"]))
             self._opening = {"id": None}
             try:
                 await self.writer.run(lambda c: None)  # a retention pass under way finishes before the window begins
@@ -144,7 +145,8 @@ class Maintenance:
         backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
                                          folder / f"catalog-{stamp}.db")
         if backup["check"] != "ok":
-            raise MaintenanceError(f"the catalog copy failed its check ({backup['check']}): maintenance not begun")
+            raise MaintenanceError(_("the catalog copy failed its check ({why}): maintenance not begun").format(
+                why=backup["check"]))
         backup["same_disk"] = shared
         if shared:
             log.warning("maintenance: the catalog copy %s is on the same disk as the footage; set [maintenance] "
@@ -155,7 +157,8 @@ class Maintenance:
         mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
         for m in mismatches:
             await self.alarms.raise_(f"hash_mismatch:{m['path']}", "hash_mismatch", "critical", m["camera"],
-                                     f"footage {m['path']} no longer matches its recorded SHA-256", m)
+                                     Msg(N_("footage {path} no longer matches its recorded "
+                                            "SHA-256"), path=m["path"]), m)
 
         def record(c: Catalog) -> dict[str, Any]:
             protected = segment_table.summary(c.db)
@@ -179,7 +182,7 @@ class Maintenance:
     async def end(self, note: str, actor: str) -> dict[str, Any]:
         async with self._lock:
             if self.window is None:
-                raise MaintenanceError("no maintenance window is open")
+                raise MaintenanceError(_("no maintenance window is open"))
             window_id = self.window["id"]
 
             def record(c: Catalog) -> dict[str, Any]:

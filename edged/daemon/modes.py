@@ -16,6 +16,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from edged.config import CameraConfig
+from edged.i18n import Msg, N_
 from recorder import events
 from storage import events as event_table
 from storage.catalog import Catalog, CatalogWriter
@@ -25,7 +26,7 @@ from storage.events import LIVE_MODE, NO_MOTION, NOT_RECORDED_REASONS
 
 log = logging.getLogger(__name__)
 
-MOTION_ENDED = "motion ended"  # the worker's close reason (recorder/modes.py)
+MOTION_ENDED = "motion ended"  # the worker's close reason (recorder/modes.py) # i18n: a segment's close reason, stored as data
 
 
 async def file_hole(writer: CatalogWriter, cam: str, from_us: int, to_us: int, reason: str, path: str) -> None:
@@ -74,8 +75,9 @@ class MotionLog:
         """The worker lost (or got back) a camera's detection stream; it records continuously meanwhile."""
         if alarms is not None:
             await alarms.set(not ev.up, f"motion_detection_lost:{ev.camera}", "motion_detection_lost", "warning",
-                             ev.camera, f"camera {ev.camera}: motion detection lost ({ev.error}); "
-                             "recording continuously until it is back")
+                             ev.camera, Msg(N_("camera {camera}: motion detection lost ({why}); recording continuously "
+                                               "until it "
+                                            "is back"), camera=ev.camera, why=ev.error))
 
     async def stream_up(self, cam: str, at_us: int, last_end: dict[str, int], gap_reason: dict[str, str]) -> None:
         """A `motion` camera's stream is up: the hole so far (an outage, a restart) is a gap;

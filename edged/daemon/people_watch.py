@@ -11,10 +11,11 @@ import sqlite3
 from typing import Any
 
 from edged import people
-from edged.alarms import Alarms
+from edged.alarms import ETHICS, Alarms
 from edged.config import Config
 from edged.people import policy_of
 from edged.daemon.maintenance import backup_folders
+from edged.i18n import Msg, N_
 from storage import audit
 from storage import accounts, retrieval_store
 from storage.catalog import Catalog, CatalogWriter
@@ -83,16 +84,17 @@ class PeopleWatch:
             key = f"request_overdue:{req['id']}"
             want.add(key)
             await self.alarms.raise_(key, "request_overdue", "warning", None,
-                                     f"{req['kind']} request {req['id']} is past its due date: "
-                                     + ("a citizen is answered within 6 days (R5.6)" if req["kind"] == "citizen"
-                                        else "the site's [policy] sets its due time"),
+                                     Msg(N_("{kind} request {id} is past its due date: a citizen is answered within "
+                                            "6 days (R5.6)") if req["kind"] == "citizen" else N_(
+                                         "{kind} request {id} is past its due date: the site's [policy] sets its due "
+                                         "time"), kind=req["kind"], id=req["id"]),
                                      {"request": req["id"], "due_us": req["due_us"]})
         for req in out["flagged"]:
             key = f"ethics:request:{req['id']}"
             want.add(key)
             await self.alarms.raise_(key, "ethics", "critical", None,
-                                     f"request {req['id']} ({req['kind']}, {req['category']}) is flagged "
-                                     f"{req['flag']}: report it to the ethics office", {"request": req["id"]})
+                                     Msg(ETHICS, id=req["id"], kind=req["kind"], category=req["category"],
+                                         flag=req["flag"]), {"request": req["id"]})
         want |= {f"account_locked:{name}" for name in locked}
         for key in sorted(active - want):
             await self.alarms.clear(key)

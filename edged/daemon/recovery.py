@@ -20,6 +20,7 @@ from typing import Any
 
 from edged.alarms import Alarms
 from edged.daemon.gaps import Gaps
+from edged.i18n import Msg, N_
 from recorder import diagnose
 from storage import audit
 from storage.cameras import OFFLINE
@@ -58,8 +59,8 @@ class StartupRecovery:
         if report.missing:  # footage that vanished while edged was not watching
             await self.writer.run(lambda c: audit.append(c.db, "edged", "footage.missing", {"paths": report.missing}))
             await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
-                                     f"{len(report.missing)} footage files vanished while edged was not running "
-                                     f"(first: {report.missing[0]})", {"paths": report.missing[:100]})
+                                     Msg(N_("{n} footage files vanished while edged was not running (first: {first})"),
+                                         n=len(report.missing), first=report.missing[0]), {"paths": report.missing[:100]})
 
 
 async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Expect | None, cams: set[str],

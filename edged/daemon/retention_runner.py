@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
+from edged.i18n import Msg, N_
 from storage import audit
 from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
@@ -95,9 +96,10 @@ class RetentionRunner:
         shown = "; ".join(f"{c['setting']} {_show(c['old'])} -> {_show(c['new'])}" for c in change["changes"])
         lowered = change["lowered"]
         then = utc(change["grace_until_us"])
-        message = f"retention settings changed ({shown})" + (
-            f"; footage the lower max retention makes due ({', '.join(lowered)}) is destroyed from {then}, "
-            "after the grace period, not before" if lowered else f"; notice until {then}")
+        message = Msg(N_("retention settings changed ({changes}); footage the lower max retention makes due "
+                         "({cameras}) is destroyed from {then}, after the grace period, not before"),
+                      changes=shown, cameras=", ".join(lowered), then=then) if lowered else Msg(
+            N_("retention settings changed ({changes}); notice until {then}"), changes=shown, then=then)
         await self.alarms.clear("retention_changed")  # each change is a new alarm, sent on its own
         await self.alarms.raise_("retention_changed", "retention_changed", "warning", None, message,
                                  {"changes": change["changes"], "grace_until_us": change["grace_until_us"],
@@ -143,8 +145,8 @@ class RetentionRunner:
                      result.free_before / 1e6, result.free_after / 1e6)
         await self.alarms.set(
             bool(result.errors), "retention_file_errors", "retention_file_errors", "critical", None,
-            f"retention could not remove {len(result.errors)} file(s) ({result.errors[0]}); they are tried again "
-            "at every pass" if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
+            Msg(N_("retention could not remove {n} file(s) ({first}); they are tried again at every pass"),
+                n=len(result.errors), first=result.errors[0]) if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
         now = self.clock.now_us()
@@ -181,10 +183,11 @@ class RetentionRunner:
             self._short_alarm = short
             await self.alarms.set(
                 short, "maintenance_disk_short", "maintenance_disk_short", "critical", None,
-                f"{free / 1e6:.0f} MB free, below the reserve of {reserve / 1e6:.0f} MB, during maintenance window "
-                f"{window['id'] or '(opening)' if window else '?'}: nothing is destroyed until it ends (edgectl maintenance end); "
-                f"recording goes on into the reserve, and below {reserve / 2e6:.0f} MB free retention makes room "
-                "again (on the window's record)", {"free_bytes": free, "reserve_bytes": reserve} if short else None)
+                Msg(N_("{free:.0f} MB free, below the reserve of {reserve:.0f} MB, during maintenance window {window}: "
+                       "nothing is destroyed until it ends (edgectl maintenance end); recording goes on into the reserve, "
+                       "and below {half:.0f} MB free retention makes room again (on the window's record)"),
+                    free=free / 1e6, reserve=reserve / 1e6, half=reserve / 2e6,
+                    window=window["id"] or "(opening)" if window else "?"), {"free_bytes": free, "reserve_bytes": reserve} if short else None)
         if window is None:
             self._paused_for = None
             return True
@@ -233,8 +236,9 @@ class RetentionRunner:
         short = forecast is not None and forecast < cfg.retention.min_retention_us
         await self.alarms.set(
             short, "holds_crowd_out", "holds_crowd_out", "warning", None,
-            f"held footage ({held / 1e9:.1f} GB) leaves room for only {forecast / DAY_US:.2f} days of live "
-            f"footage, below the minimum of {cfg.retention.min_retention_us / DAY_US:g} days" if short else "")
+            Msg(N_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
+                   "minimum of {min:g} days"), held=held / 1e9, days=forecast / DAY_US,
+                min=cfg.retention.min_retention_us / DAY_US) if short else "")
 
 
 def _show(value: Any) -> str:

@@ -43,6 +43,7 @@ from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
 from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
+from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
@@ -79,6 +80,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     data_dir = cfg.storage.data_dir
     if early is None and not datainit.initialised(data_dir):
         if init_data or config_path is None:  # asked for (or the demo without a config file)
+            # i18n: the journal and the audit record
             how = "edged run --init-data" if init_data else "edged run (demo, no config file)"
             try:
                 done = await asyncio.to_thread(datainit.init_data, data_dir, datainit.operator(), how)
@@ -155,7 +157,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
     def outbox_full(full: bool) -> None:
         sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
-                              "the MQTT outbox is full: messages for the central office are being refused"),
+                              Msg(N_("the MQTT outbox is full: messages for the central office are being refused"))),
                    "outbox-alarm")
 
     try:
@@ -253,6 +255,7 @@ async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
     new catalog and node key for it (design/0023). Wait for the disk, answering edgectl that
     it waits (edged/control/waiting.py); False if stopped first."""
     data_dir = cfg.storage.data_dir
+    # i18n: the journal and the audit record
     msg = (f"no catalog in {data_dir}: waiting for the data disk. If this is a new installation, "
            f"initialise it with `edged init-data --config ...` (on the audit record)")
     log.critical("%s", msg)

@@ -39,9 +39,11 @@ class StorageWatch:
 
     def _judge(self, probes: dict[str, volume.Probe] | None) -> str | None:
         if probes is None:
+            # i18n: the disk's state, kept and shown as made (English) (the next line)
             return f"the data disk does not answer (a look at {self.folders['data folder']} took over " \
                    f"{PROBE_TIMEOUT_S:.0f} s)"
         if self.expected_id is None:
+            # i18n: the disk's state, kept and shown as made (English)
             return "the catalog records no identity for its data disk: it cannot be told that this is the right one"
         for name, p in probes.items():
             problem = volume.check(name, self.expected_id, p, self.start.get(name))

@@ -26,6 +26,7 @@ from edged.daemon.prestart import Early, assign, worker_count, worker_settings
 from edged.daemon.recovery import recover_dead_worker
 from edged.daemon.task_keeper import keep
 from edged.daemon.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
+from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
 from storage import audit, logs
@@ -377,7 +378,8 @@ class Supervisor:
             down = state in (OFFLINE, CONNECTING) and self.cameras.down_for_s(cam.id) > OFFLINE_ALARM_S
             if down:
                 await self.alarms.raise_(f"camera_offline:{cam.id}", "camera_offline", "critical", cam.id,
-                                         f"camera {cam.id} is not recording: {self.gaps.reason.get(cam.id, state)}")
+                                         Msg(N_("camera {camera} is not recording: {why}"), camera=cam.id,
+                                             why=self.gaps.reason.get(cam.id, state)))
             elif state == RECORDING:
                 await self.alarms.clear(f"camera_offline:{cam.id}")
 

@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
+from edged.i18n import Msg, N_
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Any,
 async def _raise(alarms: Any, name: str, exc: BaseException, failures: int) -> None:
     if alarms is None:
         return
-    message = f"edged's {name} task failed ({type(exc).__name__}: {str(exc)[:200]}); recording goes on, " \
-              f"the task is restarted"
+    message = Msg(N_("edged's {task} task failed ({error}: {why}); recording goes on, the task is restarted"),
+                  task=name, error=type(exc).__name__, why=str(exc)[:200])
     try:
         await alarms.raise_(f"task_failed:{name}", "task_failed", "critical", None, message,
                             {"task": name, "error": type(exc).__name__, "failures": failures})

@@ -15,6 +15,7 @@ ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register name
     "login": N_("Login works"), "clock": N_("Time correct"), "quality": N_("Quality floor"),
 }
 RESULT = {True: N_("normal"), False: N_("ABNORMAL"), None: N_("n/a")}
+RUN_LABELS = {"scheduled": N_("scheduled"), "manual": N_("manual")}  # an inspection run's kind
 
 
 def item_label(item: str) -> str:

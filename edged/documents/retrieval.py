@@ -16,6 +16,7 @@ CATEGORY_LABELS = {"lost-property": N_("lost property"), "counter-dispute": N_("
                    "other": N_("other")}
 STATE_LABELS = {"filed": N_("filed, awaiting approval"), "approved": N_("approved"), "rejected": N_("rejected"),
                 "used": N_("approved and used"), "lapsed": N_("lapsed unused")}
+MODE_LABELS = {"view": N_("view"), "copy": N_("copy")}
 
 
 def label(labels: dict[str, str], value: str | None) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy
+from edged.i18n import _
 from storage.holds import ACTIVE, LAPSED, PENDING, REJECTED
 
 DAY_US = 86_400_000_000
@@ -40,19 +41,21 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
     (None for a signed MQTT command, which has no account: the role rule does not apply, the
     others do). `expires_us`: the evidence hold's expiry asked for (None: `default_us` from now)."""
     if kind not in HOLD_KINDS:
-        raise HoldRuleError(f"unknown hold kind {str(kind)[:20]!r}: evidence or legal")
+        raise HoldRuleError(_("unknown hold kind {value!r}: evidence or legal").format(value=str(kind)[:20]))
     rules = policy.of(kind)
     if roles is not None and rules.placed_by.isdisjoint(roles):
-        raise HoldRuleError(f"this site lets only {' or '.join(sorted(rules.placed_by))} place {kind} holds "
-                            f"([policy.holds.{kind}] placed_by)")
+        raise HoldRuleError(_("this site lets only {placed_by} place {kind} holds ([policy.holds.{kind}] "
+                              "placed_by)").format(
+            placed_by=' or '.join(sorted(rules.placed_by)), kind=kind))
     expires = None
     if kind == EVIDENCE:
         expires = now_us + default_us if expires_us is None else int(expires_us)
         if expires <= now_us:
-            raise HoldRuleError("an evidence hold needs an expiry in the future")
+            raise HoldRuleError(_("an evidence hold needs an expiry in the future"))
         if rules.max_us is not None and expires - now_us > rules.max_us:
-            raise HoldRuleError(f"an evidence hold lasts at most {_days(rules.max_us)} here ([policy.holds.evidence] "
-                                "max); ask for less, and an approver can extend it when it must be kept longer")
+            raise HoldRuleError(_("an evidence hold lasts at most {max} here ([policy.holds.evidence] max); ask for "
+                                  "less, and an approver can extend it when it must be kept longer").format(
+                max=_days(rules.max_us)))
     if not rules.approval:
         return {"state": ACTIVE, "expires_us": expires, "wanted_expires_us": None}
     wait = now_us + rules.pending_for_us
@@ -64,21 +67,24 @@ def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: s
     """The changes when an approver approves or rejects a pending hold. The approver is never the
     person who placed it (separation of duties, 000 §4(1)2, 004 §5)."""
     if hold["ended_us"] is not None:
-        raise HoldRuleError(f"hold {hold['id']} already ended ({hold['ended_how']})")
+        raise HoldRuleError(_("hold {id} already ended ({ended_how})").format(
+            id=hold['id'], ended_how=hold['ended_how']))
     if hold.get("state", ACTIVE) != PENDING:
-        raise HoldRuleError(f"hold {hold['id']} is not waiting for an approval")
+        raise HoldRuleError(_("hold {id} is not waiting for an approval").format(id=hold['id']))
     if person(approver) == person(hold["placed_by"]):
-        raise HoldRuleError(f"{person(approver)} placed hold {hold['id']}: another approver decides it")
+        raise HoldRuleError(_("{approver} placed hold {id}: another approver decides it").format(
+            approver=person(approver), id=hold['id']))
     reason = str(reason or "").strip()
     if not approve and not reason:
-        raise HoldRuleError("rejecting a hold needs a reason")
+        raise HoldRuleError(_("rejecting a hold needs a reason"))
     decided = {"decided_by": person(approver), "decided_us": now_us, "decision_reason": reason or None}
     if not approve:
         return {**decided, "ended_us": now_us, "ended_how": REJECTED, "ended_by": person(approver),
                 "end_reason": reason}
     expires = None if hold["kind"] == LEGAL else hold.get("wanted_expires_us")
     if expires is not None and expires <= now_us:
-        raise HoldRuleError(f"hold {hold['id']} would have expired already; it lapses unapproved (place a new one)")
+        raise HoldRuleError(_("hold {id} would have expired already; it lapses unapproved (place a new one)").format(
+            id=hold['id']))
     return {**decided, "state": ACTIVE, "expires_us": expires}
 
 
@@ -88,22 +94,25 @@ def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
     most `max` from now; where holds need an approval, never by the person who placed it."""
     rules = policy.evidence
     if hold["kind"] != EVIDENCE:
-        raise HoldRuleError("only an evidence hold is extended; a legal hold has no expiry")
+        raise HoldRuleError(_("only an evidence hold is extended; a legal hold has no expiry"))
     if hold["ended_us"] is not None:
-        raise HoldRuleError(f"hold {hold['id']} already ended ({hold['ended_how']}); place a new one")
+        raise HoldRuleError(_("hold {id} already ended ({ended_how}); place a new one").format(
+            id=hold['id'], ended_how=hold['ended_how']))
     if hold.get("state", ACTIVE) == PENDING:
-        raise HoldRuleError(f"hold {hold['id']} is waiting for an approval; approve it first")
+        raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
     if not rules.extend_by or rules.extend_by.isdisjoint(roles):
-        who = " or ".join(sorted(rules.extend_by)) or "nobody"
-        raise HoldRuleError(f"this site lets {who} extend evidence holds ([policy.holds.evidence] extend_by)")
+        who = " or ".join(sorted(rules.extend_by)) or _("nobody")
+        raise HoldRuleError(_("this site lets {who} extend evidence holds ([policy.holds.evidence] extend_by)").format(
+            who=who))
     if rules.approval and person(by) == person(hold["placed_by"]):
-        raise HoldRuleError(f"{person(by)} placed hold {hold['id']}: another person extends it")
+        raise HoldRuleError(_("{by} placed hold {id}: another person extends it").format(by=person(by), id=hold['id']))
     expires_us = int(expires_us)
     if expires_us <= max(now_us, hold["expires_us"] or 0):
-        raise HoldRuleError("an extension ends later than the hold does now")
+        raise HoldRuleError(_("an extension ends later than the hold does now"))
     if rules.max_us is not None and expires_us - now_us > rules.max_us:
-        raise HoldRuleError(f"an evidence hold is extended by at most {_days(rules.max_us)} from now "
-                            "([policy.holds.evidence] max); extend it again when that runs out")
+        raise HoldRuleError(_("an evidence hold is extended by at most {max} from now ([policy.holds.evidence] max); "
+                              "extend it again when that runs out").format(
+            max=_days(rules.max_us)))
     return {"expires_us": expires_us, "extended_by": person(by), "extended_us": now_us}
 
 

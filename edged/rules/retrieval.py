@@ -34,6 +34,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     RequestPolicy,
     default_policy,
 )
+from edged.i18n import _
 from storage.retrieval_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
@@ -56,20 +57,22 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> 
     kind = str(fields.get("kind") or "")
     if kind not in policy.kinds:
         if kind in KINDS:
-            raise RequestRuleError(f"this site does not take {kind} requests; it takes "
-                                   f"{', '.join(policy.kinds)} ([policy] kinds)")
-        raise RequestRuleError(f"unknown request kind {kind!r}; kinds are {', '.join(policy.kinds)}")
+            raise RequestRuleError(_("this site does not take {kind} requests; it takes {kinds} ([policy] "
+                                     "kinds)").format(
+                kind=kind, kinds=', '.join(policy.kinds)))
+        raise RequestRuleError(_("unknown request kind {kind!r}; kinds are {kinds}").format(
+            kind=kind, kinds=', '.join(policy.kinds)))
     rules = policy.kinds[kind]
     category = str(fields.get("category") or "")
     if category not in policy.categories:
-        raise RequestRuleError(f"unknown reason category {category!r}; categories are "
-                               f"{', '.join(policy.categories)}")
+        raise RequestRuleError(_("unknown reason category {category!r}; categories are {categories}").format(
+            category=category, categories=', '.join(policy.categories)))
     mode = str(fields.get("mode") or VIEW)
     if mode not in MODES:
-        raise RequestRuleError(f"mode is view or copy, not {mode!r}")
+        raise RequestRuleError(_("mode is view or copy, not {mode!r}").format(mode=mode))
     if mode not in rules.modes:
-        raise RequestRuleError(f"a {kind} request may only {'/'.join(sorted(rules.modes))} here, not {mode} "
-                               "(the site's [policy])")
+        raise RequestRuleError(_("a {kind} request may only {modes} here, not {mode} (the site's [policy])").format(
+            kind=kind, modes='/'.join(sorted(rules.modes)), mode=mode))
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = [{"name": s.name, "approvers": None if s.approvers is None else sorted(s.approvers)}
              for s in rules.chain if s.applies(cameras)]
@@ -81,7 +84,7 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> 
 def normalise_id(id_number: str) -> str:
     text = re.sub(r"[\s-]", "", str(id_number)).upper()
     if not _ID.fullmatch(text):
-        raise RequestRuleError("the ID number should be 6 to 20 letters and digits (e.g. A123456789)")
+        raise RequestRuleError(_("the ID number should be 6 to 20 letters and digits (e.g. A123456789)"))
     return text
 
 
@@ -109,26 +112,26 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     mode = str(fields.get("mode") or "view")
     reason = str(fields.get("reason") or "").strip()
     if not reason:
-        raise RequestRuleError("a request names its reason (--reason): the approver checks it is necessary")
+        raise RequestRuleError(_("a request names its reason (--reason): the approver checks it is necessary"))
     cameras = fields.get("cameras")
     if not cameras or not isinstance(cameras, (list, tuple)):
-        raise RequestRuleError("a request names its cameras (--camera, repeatable)")
+        raise RequestRuleError(_("a request names its cameras (--camera, repeatable)"))
     cameras = sorted({str(c) for c in cameras})
     if known_cameras is not None:
         unknown = sorted(set(cameras) - set(known_cameras))
         if unknown:
-            raise RequestRuleError(f"unknown camera(s): {', '.join(unknown)}")
+            raise RequestRuleError(_("unknown camera(s): {unknown}").format(unknown=', '.join(unknown)))
     try:
         from_us, to_us = int(fields["from_us"]), int(fields["to_us"])
     except (KeyError, TypeError, ValueError):
-        raise RequestRuleError("a request names its time range (--from, --to)") from None
+        raise RequestRuleError(_("a request names its time range (--from, --to)")) from None
     if to_us <= from_us:
-        raise RequestRuleError("the time range's end must be after its start")
+        raise RequestRuleError(_("the time range's end must be after its start"))
     if from_us > now_us:
-        raise RequestRuleError("the time range starts in the future: there is no footage yet")
+        raise RequestRuleError(_("the time range starts in the future: there is no footage yet"))
     name = str(fields.get("requester_name") or "").strip()
     if not name:
-        raise RequestRuleError("a request names its requester (--requester)")
+        raise RequestRuleError(_("a request names its requester (--requester)"))
     row: dict[str, Any] = {
         "kind": kind, "state": FILED, "category": category, "reason": reason, "cameras": cameras,
         "from_us": from_us, "to_us": to_us, "mode": mode, "requester_name": name,
@@ -143,18 +146,18 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     }
     if kind == "citizen":
         if not fields.get("id_number"):
-            raise RequestRuleError("a citizen's request needs their ID number (--id-number); only a masked "
-                                   "form and a keyed hash are kept")
+            raise RequestRuleError(_("a citizen's request needs their ID number (--id-number); only a masked form and "
+                                     "a keyed hash are kept"))
         if not fields.get("identity_checked"):
-            raise RequestRuleError("check the citizen's identity document first (--identity-checked): "
-                                   "a citizen may only see footage of themselves (R5.1)")
+            raise RequestRuleError(_("check the citizen's identity document first (--identity-checked): a citizen may "
+                                     "only see footage of themselves (R5.1)"))
         row["citizen_id_masked"] = mask_id(fields["id_number"])
         row["citizen_id_hmac"] = id_hmac(fields["id_number"], id_key)
         row["identity_checked"] = 1
     elif kind in ("agency", "police-urgent") and not row["letter_ref"]:
-        raise RequestRuleError(f"an {kind} request names the official letter or case (--letter)")
+        raise RequestRuleError(_("an {kind} request names the official letter or case (--letter)").format(kind=kind))
     elif kind == "internal" and not row["requester_org"]:
-        raise RequestRuleError("an internal request names the requester's unit (--org)")
+        raise RequestRuleError(_("an internal request names the requester's unit (--org)"))
     flag = fields.get("flag") or ("major" if category == "major-incident" else None)
     if flag is not None:
         row["flag"] = check_flag(flag)
@@ -164,7 +167,7 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
 
 def check_flag(flag: str) -> str:
     if flag not in FLAGS:
-        raise RequestRuleError(f"a flag is major or abnormal, not {flag!r}")
+        raise RequestRuleError(_("a flag is major or abnormal, not {flag!r}").format(flag=flag))
     return flag
 
 
@@ -195,28 +198,31 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     who signed an earlier step of it; anyone the step does not list; an approver whose cameras
     do not cover the request's (R4.2)."""
     if req["state"] != FILED:
-        raise RequestRuleError(f"request {req.get('id')} is already {req['state']}")
+        raise RequestRuleError(_("request {id} is already {state}").format(id=req.get('id'), state=req['state']))
     if req.get("purged_us"):
-        raise RequestRuleError(f"request {req.get('id')} was purged")
+        raise RequestRuleError(_("request {id} was purged").format(id=req.get('id')))
     index, step = next_step(req) or (0, ONE_STEP[0])
     chain = req.get("chain") or ONE_STEP
-    where = f"step {index + 1} of {len(chain)} ({step['name']})"
+    where = _("step {value} of {n} ({name})").format(value=index + 1, n=len(chain), name=step['name'])
     if approver in (req["filed_by"], req.get("requester_account")):
-        raise RequestRuleError(f"{approver} filed or asked for request {req.get('id')}: another approver decides "
-                               "(R5.3)")
+        raise RequestRuleError(_("{approver} filed or asked for request {id}: another approver decides (R5.3)").format(
+            approver=approver, id=req.get('id')))
     earlier = [s for s in steps_signed(req) if s["by"] == approver]
     if earlier:
-        raise RequestRuleError(f"{approver} already signed {earlier[0]['name']} of request {req.get('id')}; "
-                               f"{where} needs a different approver")
+        raise RequestRuleError(_("{approver} already signed {name} of request {id}; {where} needs a different "
+                                 "approver").format(
+            approver=approver, name=earlier[0]['name'], id=req.get('id'), where=where))
     if step.get("approvers") is not None and approver not in step["approvers"]:
-        raise RequestRuleError(f"{where} is signed by {', '.join(step['approvers'])}, not {approver}")
+        raise RequestRuleError(_("{where} is signed by {approvers}, not {approver}").format(
+            where=where, approvers=', '.join(step['approvers']), approver=approver))
     if approver_scope is not None and not set(req["cameras"]) <= set(approver_scope):
         outside = sorted(set(req["cameras"]) - set(approver_scope))
-        raise RequestRuleError(f"{approver} has no rights on camera(s) {', '.join(outside)} of request "
-                               f"{req.get('id')}; an approver for those cameras decides")
+        raise RequestRuleError(_("{approver} has no rights on camera(s) {outside} of request {id}; an approver for "
+                                 "those cameras decides").format(
+            approver=approver, outside=', '.join(outside), id=req.get('id')))
     reason = reason.strip()
     if not reason:
-        raise RequestRuleError("a decision gives its reason (--reason): necessity and relevance were checked")
+        raise RequestRuleError(_("a decision gives its reason (--reason): necessity and relevance were checked"))
     steps = [*steps_signed(req), {"step": index, "name": step["name"], "by": approver, "at_us": now_us,
                                   "approve": bool(approve), "reason": reason}]
     changes: dict[str, Any] = {"steps": steps}
@@ -240,7 +246,7 @@ def grant_lifetime(asked_us: int | None, default_us: int, max_us: int) -> tuple[
     if asked_us is None:
         return default_us, False
     if asked_us <= 0:
-        raise RequestRuleError("a grant's lifetime must be positive (--expires, e.g. 2d)")
+        raise RequestRuleError(_("a grant's lifetime must be positive (--expires, e.g. 2d)"))
     return (max_us, True) if asked_us > max_us else (asked_us, False)
 
 
@@ -248,21 +254,23 @@ def grant_lifetime(asked_us: int | None, default_us: int, max_us: int) -> tuple[
 def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id: int | None = None) -> str | None:
     """Why this use of the grant is refused, or None (R5.4: one application, one viewing)."""
     if grant is None:
-        return f"no grant {grant_id}"
+        return _("no grant {grant_id}").format(grant_id=grant_id)
     if grant.get("used_us") is not None:
-        return f"grant {grant['id']} was already used (by {grant['used_by']}); a new viewing needs a new request"
+        return _("grant {id} was already used (by {used_by}); a new viewing needs a new request").format(
+            id=grant['id'], used_by=grant['used_by'])
     if now_us >= grant["expires_us"]:
         return f"grant {grant['id']} expired; file a new request"
     if mode != grant["mode"]:
-        return f"grant {grant['id']} is for {grant['mode']}, not {mode}"
+        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=grant['mode'], mode2=mode)
     return None
 
 
 def approver_refusal(grant: Mapping[str, Any], user: str) -> str | None:
     """Separation of duties: whoever signed any step of the request never uses its grant."""
     if user in (grant.get("approvers") or [grant.get("approver")]):
-        return (f"{user} approved request {grant.get('request_id')}: another custodian uses its grant "
-                "(separation of duties)")
+        return (_("{user} approved request {request_id}: another custodian uses its grant (separation of "
+                  "duties)").format(
+            user=user, request_id=grant.get('request_id')))
     return None
 
 
@@ -271,10 +279,11 @@ def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | No
     signed receipt where the site asks for one (002 §8(2))."""
     recipient = recipient.strip()
     if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
-        return (f"a copy for a {req['kind']} request goes to its requester only, not to {recipient} "
-                "(the site's [policy])")
+        return (_("a copy for a {kind} request goes to its requester only, not to {recipient} (the site's "
+                  "[policy])").format(
+            kind=req['kind'], recipient=recipient))
     if req.get("receipt") and not (receipt_by or "").strip():
-        return "this copy needs the recipient's signed receipt: name who signed it (--receipt)"
+        return _("this copy needs the recipient's signed receipt: name who signed it (--receipt)")
     return None
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from edged.i18n import _
+
 VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN = "viewer", "custodian", "approver", "auditor", "admin"
 ROLES = (VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN)
 # R4.4: the highest-privilege role (settings and accounts) is never held by an operator.
@@ -115,9 +117,10 @@ def refusal(account: str, roles: Sequence[str], op: str) -> str:
     """The message for a refused operation: what it needs, what the account has."""
     needed = MATRIX.get(op)
     if needed is None:
-        return f"{op} is not an operation any role may run"
-    have = ", ".join(roles) or "no role"
-    return f"refused: {op} needs the {' or '.join(r for r in ROLES if r in needed)} role; {account} has {have}"
+        return _("{op} is not an operation any role may run").format(op=op)
+    have = ", ".join(roles) or _("no role")
+    return _("refused: {op} needs the {items} role; {account} has {have}").format(
+        op=op, items=' or '.join(r for r in ROLES if r in needed), account=account, have=have)
 
 
 def check_roles(roles: Iterable[str]) -> list[str]:
@@ -125,13 +128,15 @@ def check_roles(roles: Iterable[str]) -> list[str]:
     given = [str(r).strip() for r in roles]
     unknown = sorted({r for r in given if r not in ROLES})
     if unknown:
-        raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        raise ValueError(_("unknown role(s) {unknown}; roles are {roles}").format(
+            unknown=', '.join(unknown), roles=', '.join(ROLES)))
     if not given:
-        raise ValueError(f"an account needs at least one role ({', '.join(ROLES)})")
+        raise ValueError(_("an account needs at least one role ({roles})").format(roles=', '.join(ROLES)))
     for a, b in EXCLUSIVE:
         if a in given and b in given:
-            raise ValueError(f"{a} and {b} can never be held by one account (R4.4): open two accounts "
-                             "for two people")
+            raise ValueError(_("{a} and {b} can never be held by one account (R4.4): open two accounts for two "
+                               "people").format(
+                a=a, b=b))
     return [r for r in ROLES if r in given]
 
 
@@ -149,5 +154,5 @@ def out_of_scope(scope: Sequence[str] | None, cameras: Sequence[str] | None) -> 
     if in_scope(scope, cameras):
         return []
     if cameras is None:
-        return ["every camera"]
+        return [_("every camera")]
     return sorted(set(cameras) - set(scope or ()))

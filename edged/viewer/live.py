@@ -116,6 +116,7 @@ class CameraTrack(MediaStreamTrack):
             worker = Worker({"op": "live", "camera": self.camera_id, "url": self._url,
                              "settings": settings_doc(self._settings), "max_height": self._max_height})
         except OSError as exc:
+            # i18n: made on the reader thread; the journal's
             self._deliver_open(CameraUnavailable(f"camera {self.camera_id}: no media worker ({exc})"))
             self._loop.call_soon_threadsafe(self._put, None)
             return
@@ -132,6 +133,7 @@ class CameraTrack(MediaStreamTrack):
                 self._loop.call_soon_threadsafe(self._put, packet(payload, h["pts"], h["dts"], h["tb"], h["key"]))
         except WorkerGone as exc:
             if not self._quit.is_set():
+                # i18n: made on the reader thread; the journal's
                 self._deliver_open(CameraUnavailable(f"camera {self.camera_id}: the live view's reader ended"))
                 log.info("live view of %s ended: %s", self.camera_id, exc, **logs.fields(self.camera_id))
         except Exception as exc:  # noqa: BLE001 - whatever the worker sent, it ends the view, not edged
@@ -256,6 +258,7 @@ class LiveFeeds:
         except (CameraUnavailable, TimeoutError) as exc:
             self._release(camera_id, feed)
             if isinstance(exc, TimeoutError):
+                # i18n: made on the reader thread; the journal's (the next line)
                 raise CameraUnavailable(f"camera {camera_id} did not answer within {self.open_timeout_s:.0f} s") \
                     from None
             raise

@@ -31,6 +31,7 @@ import av.bitstream
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
+from edged.i18n import _
 from edged.viewer.media_worker import Worker, WorkerGone, packet
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
 from storage.catalog import FOOTAGE_STATES
@@ -77,7 +78,7 @@ class RangeReader:
 
     def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
         if not pieces:
-            raise NoFootage("nothing was recorded in this range")
+            raise NoFootage(_("nothing was recorded in this range"))
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
         self.max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
         self._packets: Iterator[Timed] | None = None
@@ -188,7 +189,7 @@ class RemoteRangeReader:
 
     def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
         if not pieces:
-            raise NoFootage("nothing was recorded in this range")
+            raise NoFootage(_("nothing was recorded in this range"))
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
         self.max_height = max_height
         self.ended = False

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edged.i18n import N_, _
 from edged.rules.roles import allowed, in_scope, refusal
 
 LIVE, PLAYBACK = "live", "playback"
@@ -19,11 +20,12 @@ LIVE, PLAYBACK = "live", "playback"
 def live_refusal(session: dict[str, Any], camera: str, cameras: Sequence[str]) -> str | None:
     """Why this session may not watch this camera live (R4.5, R4.2), or None."""
     if camera not in cameras:
-        return f"there is no camera {camera} on this box"
+        return _("there is no camera {camera} on this box").format(camera=camera)
     if not allowed(session["roles"], "live.view"):
         return refusal(session["account"], session["roles"], "live.view")
     if not in_scope(session["cameras"], [camera]):
-        return f"refused: {session['account']} has no rights on camera {camera}"
+        return _("refused: {account} has no rights on camera {camera}").format(
+            account=session['account'], camera=camera)
     return None
 
 
@@ -48,7 +50,8 @@ def watcher_for(grant: dict[str, Any], typed: str | None) -> str:
 def grant_camera_refusal(grant: dict[str, Any], camera: str | None) -> str | None:
     """A playback shows one camera of the grant at a time; never one outside it."""
     if camera is not None and camera not in grant["cameras"]:
-        return f"camera {camera} is not in grant {grant['id']} (it covers {', '.join(grant['cameras'])})"
+        return _("camera {camera} is not in grant {id} (it covers {cameras})").format(
+            camera=camera, id=grant['id'], cameras=', '.join(grant['cameras']))
     return None
 
 
@@ -67,11 +70,11 @@ def end_reason(now_us: int, started_us: int, session: dict[str, Any] | None, lim
     """Why an open view must end now, or None while it may go on. `session` is the view's
     session as last read (None: logged out, revoked or gone)."""
     if session is None:
-        return "session ended"
+        return N_("session ended")  # a reason on the audit record; the page is told it translated
     if now_us >= session["expires_us"]:
-        return "session expired"
+        return N_("session expired")
     if now_us >= started_us + limits.max_view_us:
-        return "time limit reached"
+        return N_("time limit reached")
     return None
 
 
@@ -107,5 +110,5 @@ def stop_record(kind: str, view_id: str, camera: str, *, started_us: int, now_us
 def overlay_text(kind: str, viewer: str, watcher: str | None = None) -> str:
     """The name burnt over the picture on the page, so a photograph of the screen can be traced (R5.4)."""
     if kind == PLAYBACK and watcher:
-        return f"watched by {watcher}, accompanied by {viewer}"
-    return f"viewer {viewer}"
+        return _("watched by {watcher}, accompanied by {viewer}").format(watcher=watcher, viewer=viewer)
+    return _("viewer {name}").format(name=viewer)

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from edged.config import Config
+from edged.i18n import N_, _, set_language
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.viewer.guard import ConnectionGuard
@@ -42,7 +43,7 @@ BODY_MAX = 64 * 1024     # an SDP offer is a few KB; nothing the pages send is l
 LOGIN_BODY_MAX = 4096     # a name of at most 32 characters and a password
 BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
-GENERIC_LOGIN_ERROR = "wrong account name or password"  # unknown, wrong, locked and revoked alike
+GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/playback": "playback.html"}
 ASSETS = ("viewer.js", "viewer.css")
 
@@ -140,6 +141,7 @@ class Viewer:
                 if left_out:
                     await self.access.audit("edged", "login.failed.summary", {
                         "via": "viewer", "failures": left_out,
+                        # i18n: on the audit record
                         "why": "failed logins beyond the viewer's cap on records per minute, counted not listed"})
             except Exception:  # noqa: BLE001 - the viewer's trouble never stops recording
                 log.exception("viewer housekeeping failed; trying again")
@@ -178,11 +180,12 @@ class Viewer:
     async def _headers(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                        ) -> web.StreamResponse:
         self.guard.request_started(request.transport)
+        set_language(self.cfg.site.language)  # what the pages say, in the site's language (this request's task)
         try:
             if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address
-                response: web.StreamResponse = _error(421, "this box answers only to its own address")
+                response: web.StreamResponse = _error(421, _("this box answers only to its own address"))
             elif request.method == "POST" and request.content_type != "application/json":
-                response = _error(415, "send JSON (Content-Type: application/json)")  # a cross-site form cannot
+                response = _error(415, _("send JSON (Content-Type: application/json)"))  # a cross-site form cannot
             else:
                 try:
                     response = await handler(request)
@@ -246,7 +249,7 @@ class Viewer:
         body = await self._body(request)
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
-            return _error(400, "type your account name and password")
+            return _error(400, _("type your account name and password"))
         written, left_out = self.throttle.record_failure(time.monotonic())
         try:
             async with self.checks:
@@ -254,7 +257,7 @@ class Viewer:
                                             record_extra={"left_out_before": left_out} if left_out else None)
         except AuthError:
             log.warning("viewer: failed login from %s", client)
-            return _error(403, GENERIC_LOGIN_ERROR)
+            return _error(403, _(GENERIC_LOGIN_ERROR))
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, time.monotonic())
         self.last_seen[s["token"]] = self.clock.now_us()
@@ -267,7 +270,7 @@ class Viewer:
     async def logout(self, request: web.Request) -> web.Response:
         token = request.cookies.get(COOKIE, "")
         for view in self.views.of_token(token):
-            await self.views.close(view, "logged out")
+            await self.views.close(view, "logged out")  # i18n: a close reason, on the audit record
         if token:
             self.last_seen.pop(token, None)
             await self.access.logout(token)
@@ -293,7 +296,7 @@ class Viewer:
         grant_id = _int(request.match_info["id"])
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
         if grant is None:
-            return _error(404, f"no grant {request.match_info['id']}")
+            return _error(404, _("no grant {id}").format(id=request.match_info['id']))
         return web.json_response({k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
             "used_us", "used_by")})
@@ -324,7 +327,7 @@ class Viewer:
         grant_id = _int(body.get("grant"))
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
         if grant is None:
-            return _error(404, f"no grant {body.get('grant')}")
+            return _error(404, _("no grant {grant}").format(grant=body.get('grant')))
         camera = body.get("camera") or grant["cameras"][0]
         refused = rules.grant_camera_refusal(grant, camera)
         if refused:
@@ -336,7 +339,7 @@ class Viewer:
             reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"], self.vcfg.transcode_max_height)
             start_us = await asyncio.to_thread(reader.seek, grant["from_us"])
             if start_us is None:
-                raise NoFootage("no key frame was recorded in this range")
+                raise NoFootage(_("no key frame was recorded in this range"))
         except NoFootage as exc:
             return _error(409, f"camera {camera}: {exc}; the grant was not used")
         track = RecordedTrack(reader)
@@ -357,17 +360,17 @@ class Viewer:
         token, _s = await self._session(request)
         view = self.views.open.get(request.match_info["id"])
         if view is None or view.token != token:
-            return _error(404, "no such open view")
-        await self.views.close(view, "closed by the viewer")
+            return _error(404, _("no such open view"))
+        await self.views.close(view, "closed by the viewer")  # i18n: a close reason, on the audit record
         return web.json_response({"ok": True})
 
     async def switch_camera(self, request: web.Request) -> web.Response:
         token, _s = await self._session(request)
         view = self.views.open.get(request.match_info["id"])
         if view is None or view.token != token or view.kind != "playback" or view.grant is None:
-            return _error(404, "no such open playback")
+            return _error(404, _("no such open playback"))
         if view.track.state == "ended":
-            return _error(409, "the viewing is over")
+            return _error(409, _("the viewing is over"))
         camera = (await self._body(request)).get("camera")
         refused = rules.grant_camera_refusal(view.grant, camera if isinstance(camera, str) else "")
         if refused:

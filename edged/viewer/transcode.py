@@ -46,7 +46,7 @@ class ToH264:
     def __init__(self, stream: Any, max_height: int = DEFAULT_MAX_HEIGHT):
         ctx = stream.codec_context
         if ctx is None or not ctx.width or not ctx.height:
-            raise ValueError("the stream's picture size is not known")
+            raise ValueError("the stream's picture size is not known")  # i18n: the journal's
         self.decoder = ctx
         self.source = ctx.name
         self.tb: Fraction = stream.time_base or Fraction(1, 90_000)

@@ -26,6 +26,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from edged.i18n import N_, _
 from edged.viewer import rules
 from edged.viewer.access import Access
 from edged.viewer.live import LiveFeeds
@@ -87,21 +88,21 @@ async def answer_with(track: MediaStreamTrack, offer: dict[str, Any]) -> tuple[R
     """A peer connection sending `track` as H.264, and the SDP answer to the page's offer."""
     sdp, kind = offer.get("sdp"), offer.get("type")
     if not isinstance(sdp, str) or kind != "offer":
-        raise OfferError("the page sent no WebRTC offer; reload the page")
+        raise OfferError(_("the page sent no WebRTC offer; reload the page"))
     if "H264/90000" not in sdp:
-        raise OfferError("this browser offers no H.264 video; use a current Chromium or Firefox")
+        raise OfferError(_("this browser offers no H.264 video; use a current Chromium or Firefox"))
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # the LAN only: no STUN server on the internet
     try:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=without_mdns_candidates(sdp), type="offer"))
         video = [t for t in pc.getTransceivers() if t.kind == "video"]
         if not video:
-            raise OfferError("the page asked for no video; reload the page")
+            raise OfferError(_("the page asked for no video; reload the page"))
         video[0].setCodecPreferences(_h264_codecs())
         pc.addTrack(track)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription.sdp
         if "H264/90000" not in answer:
-            raise OfferError("no H.264 format in common with this browser; use a current Chromium or Firefox")
+            raise OfferError(_("no H.264 format in common with this browser; use a current Chromium or Firefox"))
         return pc, answer
     except BaseException:
         await pc.close()
@@ -122,8 +123,9 @@ class Views:
 
     def _reserve(self) -> None:
         if len(self.open) + self._opening >= self.max_views:
-            raise OfferError(f"the box already shows {self.max_views} views (viewer.max_viewers); "
-                             "close one or try again later")
+            raise OfferError(_("the box already shows {max_views} views (viewer.max_viewers); close one or try again "
+                               "later").format(
+                max_views=self.max_views))
         self._opening += 1
 
     async def open_live(self, session: dict[str, Any], token: str, camera: str, url: str,
@@ -271,11 +273,11 @@ class Views:
             reason = rules.end_reason(now, view.started_us, view.session, self.limits)
             ended = view.ended_mono is not None and (view.failed or mono - view.ended_mono >= ENDED_GRACE_S)
             if reason is None and ended:
-                reason = "end of the granted range"
+                reason = N_("end of the granted range")
             if reason is None and view.failed:
-                reason = "connection lost"
+                reason = N_("connection lost")
             if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
-                reason = "the browser never connected"
+                reason = N_("the browser never connected")
             tell = reason not in (None, "connection lost", "end of the granted range") and view.told_mono is None
             if tell and self._tell_end(view, reason):  # type: ignore[arg-type]
                 continue  # the page shows why; the view is closed at the next sweep
@@ -288,7 +290,7 @@ class Views:
         ch = view.channel
         if ch is None or ch.readyState != "open":
             return False
-        ch.send(json.dumps({"type": "end", "reason": reason}))
+        ch.send(json.dumps({"type": "end", "reason": _(reason)}))  # the page says it in the site's language
         view.told_mono = time.monotonic()
         return True
 
