@@ -152,11 +152,12 @@ def _sections(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]
     acc = [[a["name"], a["full_name"] or "-", ", ".join(a["roles"]),
             _("all") if a["cameras"] is None else ", ".join(a["cameras"]), fmt_time(a["opened_us"]),
             _("revoked {time}").format(time=fmt_time(a["revoked_us"])) if a["revoked_us"] else _("active"),
-            "; ".join(_("{action} {time} by {by}: {reason}").format(action=e["action"], time=fmt_time(e["at_us"]),
-                                                                   by=e["by"], reason=e["reason"]) for e in a["events"])]
+            "; ".join(_("{action} {time} by {by}: {reason}").format(
+                action=e["action"], time=fmt_time(e["at_us"]), by=e["by"], reason=e["reason"]) for e in a["events"])]
            for a in r["accounts"]]
-    req = [[q["id"], label_of(KIND_LABELS, q["kind"]), label_of(CATEGORY_LABELS, q["category"]), ", ".join(q["cameras"]),
-            label_of(MODE_LABELS, q["mode"]), q["requester_name"], q["filed_by"], fmt_time(q["filed_us"]),
+    req = [[q["id"], label_of(KIND_LABELS, q["kind"]), label_of(CATEGORY_LABELS, q["category"]),
+            ", ".join(q["cameras"]), label_of(MODE_LABELS, q["mode"]), q["requester_name"], q["filed_by"],
+            fmt_time(q["filed_us"]),
             q["decided_by"] or "-", label_of(STATE_LABELS, q["state"]) + (" " + _("LATE") if q["late"] else ""),
             q["flag"] or "-"] for q in r["requests"]]
     views = [[v["grant_id"], v["request_id"], ", ".join(v["cameras"]), f"{fmt_time(v['from_us'])} - "
@@ -254,8 +255,8 @@ def register(sub) -> None:
     v.add_argument("--head", metavar="SEQ:HASH", help=_("a chain head published on MQTT: the log must still hold it"))
     v.add_argument("--file", action=_OfflineFile, help=_("check an export file instead (on any machine: no edged, "
                                                          "catalog or login needed)"))
-    v.add_argument("--catalog", action=_OfflineFile, metavar="FILE", help=_("check a catalog file instead (a backup, "
-                                                                            "or the live one as root): no daemon needed"))
+    v.add_argument("--catalog", action=_OfflineFile, metavar="FILE",
+                   help=_("check a catalog file instead (a backup, or the live one as root): no daemon needed"))
     x = a.add_parser("export", parents=[JSON], help=_("the whole log as JSON lines with the hashes, for a third party "
                                                       "(auditor)"))
     x.add_argument("--out", required=True, metavar="FILE", help=_("file to write ('-': standard output)"))
@@ -264,7 +265,8 @@ def register(sub) -> None:
     r.add_argument("--to", metavar="T", help=_("default: now"))
     r.add_argument("--out", metavar="FILE.html", help=_("also write the report as an HTML file"))
     r.add_argument("--done", action="store_true", help=_("record that the periodic audit was done (on the audit "
-                                                         "chain): the audit_overdue alarm clears and the next audit falls due from now"))
+                                                         "chain): the audit_overdue alarm clears and the next audit "
+                                                         "falls due from now"))
     r.add_argument("--name", help=_("with --done: who audited (as signed on the audit form)"))
     r.add_argument("--note", help=_("with --done: findings or remarks, kept on the record"))
     p.set_defaults(handler=cmd_audit)

@@ -20,7 +20,9 @@ def _dur(us: int | None) -> str:
 
 
 def _reserve(r: dict[str, Any]) -> str:
-    return f"{r['reserve_percent']:g}%" if r.get("reserve_percent") is not None else _("{n} bytes").format(n=r.get("reserve_bytes"))
+    if r.get("reserve_percent") is not None:
+        return f"{r['reserve_percent']:g}%"
+    return _("{n} bytes").format(n=r.get("reserve_bytes"))
 
 
 def settings_lines(r: dict[str, Any]) -> list[str]:
@@ -59,7 +61,8 @@ def settings_sections(r: dict[str, Any]) -> list[Section]:
                     [_("KIND"), _("MODES"), _("COPY TO"), _("RECEIPT"), _("DUE"), _("APPROVAL CHAIN")], [
             [kind, ", ".join(k["modes"]), k["copy_to"], _("yes") if k["receipt"] else _("no"), _dur(k["due_us"]),
              " > ".join(st["name"] + (f" ({', '.join(st['approvers'])})" if st["approvers"] else "")
-                        + (" [" + _("cameras {ids}").format(ids=", ".join(st["cameras"])) + "]" if st["cameras"] else "")
+                        + (" [" + _("cameras {ids}").format(ids=", ".join(st["cameras"])) + "]"
+                           if st["cameras"] else "")
                         for st in k["chain"])]
             for kind, k in sorted(policy["kinds"].items())]))
         h = s["health"]

@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     argparse_texts.speak()
     parser = argparse.ArgumentParser(prog="edgectl", description=_("Maintenance CLI for the edged recorder."))
     parser.add_argument("--lang", metavar="LANG", help=_("the language of messages and documents: en or zh-TW "
-                                                         "(default: messages in LANG/LC_ALL, documents in the site's [site] language)"))
+                                                         "(default: messages in LANG/LC_ALL, documents in the "
+                                                         "site's [site] language)"))
     parser.add_argument("--socket", type=Path, help=_("the daemon's control socket (default ${socket_env}, else "
                                                       "{value}, else ./{value2})").format(
         socket_env=SOCKET_ENV, value=DEFAULT_SOCKETS[0], value2=DEFAULT_SOCKETS[1]))

@@ -39,7 +39,8 @@ def cmd_set_reference(ctx, args) -> tuple[Any, str]:
 def show_run(run: dict[str, Any]) -> str:
     head = (_("inspection {id} ({kind}), run {ran}, due {due} by {by}") if run["due_us"] else
             _("inspection {id} ({kind}), run {ran} by {by}")).format(
-        id=run["id"], kind=label_of(RUN_LABELS, run["kind"]), ran=fmt_time(run["ran_us"]), due=fmt_time(run["due_us"]), by=run["ran_by"])
+        id=run["id"], kind=label_of(RUN_LABELS, run["kind"]), ran=fmt_time(run["ran_us"]), due=fmt_time(run["due_us"]),
+        by=run["ran_by"])
     rows = [[r["camera"], *(shown(r["items"][i]["ok"]) for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
             for r in run["records"]]
     items = [_(COLUMNS[i]) if i in COLUMNS else i.upper() for i in ITEMS]
@@ -113,7 +114,8 @@ def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict
 def cmd_list(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
     runs, site = runs_in(ctx, start, end)
-    rows = [[r["id"], label_of(RUN_LABELS, r["kind"]), fmt_time(r["ran_us"]), r["cameras"], r["anomalies"], r["inspector"] or _("UNSIGNED"),
+    rows = [[r["id"], label_of(RUN_LABELS, r["kind"]), fmt_time(r["ran_us"]), r["cameras"], r["anomalies"],
+             r["inspector"] or _("UNSIGNED"),
              r["supervisor"] or "-"] for r in runs]
     text = table([_("RUN"), _("KIND"), _("RAN"), _("CAMERAS"), _("ANOMALIES"), _("INSPECTOR"), _("SUPERVISOR")], rows)
     text = text if runs else _("no inspections in {month}").format(month=month)

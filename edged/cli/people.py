@@ -161,7 +161,8 @@ def _request_line(r: dict[str, Any]) -> list[Any]:
         state += " " + (_("(due {time}, OVERDUE)") if SYSTEM.now_us() > r["due_us"] else _("(due {time})")).format(
             time=fmt_time(r["due_us"]))
     return [r["id"], label_of(KIND_LABELS, r["kind"]), label_of(CATEGORY_LABELS, r["category"]), ",".join(r["cameras"]),
-            fmt_time(r["from_us"]), fmt_time(r["to_us"]), label_of(MODE_LABELS, r["mode"]), r["requester_name"], r["filed_by"], (r["flag"] or "-"), state]
+            fmt_time(r["from_us"]), fmt_time(r["to_us"]), label_of(MODE_LABELS, r["mode"]), r["requester_name"],
+            r["filed_by"], (r["flag"] or "-"), state]
 
 
 def _request_text(r: dict[str, Any]) -> str:
@@ -172,7 +173,8 @@ def _request_text(r: dict[str, Any]) -> str:
             time=fmt_time(g["used_us"]), by=g["used_by"], watcher=g["watcher"]) if g["used_us"] else _("not used yet"))
     rows = [(_("request"), r["id"]), (_("kind"), label_of(KIND_LABELS, r["kind"])),
             (_("state"), label_of(STATE_LABELS, r["state"])),
-            (_("reason"), f"{label_of(CATEGORY_LABELS, r['category'])}: {r['reason']}"), (_("cameras"), ", ".join(r["cameras"])),
+            (_("reason"), f"{label_of(CATEGORY_LABELS, r['category'])}: {r['reason']}"),
+            (_("cameras"), ", ".join(r["cameras"])),
             (_("footage"), _("{start} to {end}").format(start=fmt_time(r["from_us"]), end=fmt_time(r["to_us"]))),
             (_("mode"), label_of(MODE_LABELS, r["mode"])),
             (_("requester"), " / ".join(x for x in (r["requester_name"], r["requester_org"], r["requester_contact"])

@@ -68,9 +68,11 @@ class AccountOps(Operations):
                 await self.alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
                                          Msg(N_("account {name} is locked after {n} wrong passwords in a row; its "
                                                 "sessions "
-                                             "ended"), name=name, n=self.policy.lockout_after), {"account": name, "until_us": until})
+                                             "ended"), name=name, n=self.policy.lockout_after),
+                                         {"account": name, "until_us": until})
             raise RequestError(_("password not changed: the current password is wrong") if until is None else _(
-                "password not changed: the current password is wrong; the account is now locked and its sessions ended"))
+                "password not changed: the current password is wrong; the account is now locked and its sessions "
+                "ended"))
         prepared = await asyncio.to_thread(accounts.prepare_password, password, stored)  # scrypt: off the writer
         row = await write_refusing(self.writer, lambda db: accounts.change_password(
             db, name, password, by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us(),
@@ -83,7 +85,8 @@ class AccountOps(Operations):
             else:
                 await self.alarms.raise_(f"password_reset:{name}", "password_reset", "warning", None,
                                          Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
-                                             admin=caller.account, name=name, reason=text(args, "reason")), {"account": name, "by": caller.account})
+                                             admin=caller.account, name=name, reason=text(args, "reason")),
+                                         {"account": name, "by": caller.account})
         return row
 
     async def _may_reset(self, name: str, args: dict[str, Any], caller: Caller) -> None:

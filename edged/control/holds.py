@@ -123,8 +123,8 @@ class HoldOps(Operations):
         if isinstance(caller, Caller) and not caller.may(f"hold.release.{current['kind']}"):
             who = _("an approver") if current["kind"] == "legal" else _("a custodian")
             raise RequestError(_("hold not released: hold {id} is a {kind} hold; only {who} releases it (log in as "
-                                 "one); {account} has {roles}").format(id=hold_id, kind=current["kind"], who=who,
-                                                                       account=caller.account, roles=", ".join(caller.roles)))
+                                 "one); {account} has {roles}").format(
+                id=hold_id, kind=current["kind"], who=who, account=caller.account, roles=", ".join(caller.roles)))
         check_scope(caller, current["cameras"], _("hold not released"))
         approver = getattr(caller, "account", None) if current["kind"] == "legal" else None
         try:

@@ -105,7 +105,8 @@ class CatalogReader:
     def unreadable(self) -> RequestError:
         why = self.storage_lost() or _("{path} is no longer the catalog edged has open").format(path=self.catalog)
         return RequestError(_("the catalog cannot be read while the data disk is gone ({why}). Recording has stopped "
-                              "and resumes by itself when the disk is back; `edgectl status` shows the state").format(why=why))
+                              "and resumes by itself when the disk is back; `edgectl status` shows the "
+                              "state").format(why=why))
 
     async def query(self, fn: Callable[[Any], Any]) -> Any:
         if not await self.readable():

@@ -87,5 +87,6 @@ class DeadlineWatch:
             (Msg(N_("the periodic audit was due by {day} ({last}): `edgectl audit report --from ... --done --name ...` "
                     "records it"), day=_day(due, tz), last=before) if before is not None else Msg(
                 N_("the periodic audit was due by {day} (none is on record since installation): `edgectl audit report "
-                   "--from ... --done --name ...` records it"), day=_day(due, tz))) if overdue and due is not None else "",
+                   "--from ... --done --name ...` records it"), day=_day(due, tz)))
+            if overdue and due is not None else "",
             {"due_us": due, "last_us": last["at_us"] if last else None} if overdue else None)

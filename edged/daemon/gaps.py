@@ -20,7 +20,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.events import NO_MOTION
 
 NO_FOOTAGE = "no footage"  # i18n: a gap's reason, stored as data
-STOPPED = "camera stopped"  # a recorder's end reason when it was told to stop # i18n: a gap's reason, stored as data
+STOPPED = "camera stopped"  # a recorder's end reason when it was told to stop  # i18n: data
 
 
 def end_reason(reason: str, before: str | None) -> str:

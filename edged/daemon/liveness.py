@@ -105,4 +105,5 @@ class Liveness:
             if report.missing:
                 await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
                                          Msg(N_("{n} footage files were not on the data disk when it came back "
-                                                "(first: {first})"), n=len(report.missing), first=report.missing[0]), {"paths": report.missing[:100]})
+                                                "(first: {first})"), n=len(report.missing), first=report.missing[0]),
+                                         {"paths": report.missing[:100]})

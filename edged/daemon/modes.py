@@ -26,7 +26,7 @@ from storage.events import LIVE_MODE, NO_MOTION, NOT_RECORDED_REASONS
 
 log = logging.getLogger(__name__)
 
-MOTION_ENDED = "motion ended"  # the worker's close reason (recorder/modes.py) # i18n: a segment's close reason, stored as data
+MOTION_ENDED = "motion ended"  # the worker's close reason (recorder/modes.py)  # i18n: stored as data
 
 
 async def file_hole(writer: CatalogWriter, cam: str, from_us: int, to_us: int, reason: str, path: str) -> None:

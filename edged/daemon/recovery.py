@@ -60,7 +60,8 @@ class StartupRecovery:
             await self.writer.run(lambda c: audit.append(c.db, "edged", "footage.missing", {"paths": report.missing}))
             await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
                                      Msg(N_("{n} footage files vanished while edged was not running (first: {first})"),
-                                         n=len(report.missing), first=report.missing[0]), {"paths": report.missing[:100]})
+                                         n=len(report.missing), first=report.missing[0]),
+                                     {"paths": report.missing[:100]})
 
 
 async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Expect | None, cams: set[str],

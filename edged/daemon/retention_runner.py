@@ -146,7 +146,8 @@ class RetentionRunner:
         await self.alarms.set(
             bool(result.errors), "retention_file_errors", "retention_file_errors", "critical", None,
             Msg(N_("retention could not remove {n} file(s) ({first}); they are tried again at every pass"),
-                n=len(result.errors), first=result.errors[0]) if result.errors else "", {"errors": result.errors[:20]} if result.errors else None)
+                n=len(result.errors), first=result.errors[0]) if result.errors else "",
+            {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
         now = self.clock.now_us()
@@ -183,11 +184,12 @@ class RetentionRunner:
             self._short_alarm = short
             await self.alarms.set(
                 short, "maintenance_disk_short", "maintenance_disk_short", "critical", None,
-                Msg(N_("{free:.0f} MB free, below the reserve of {reserve:.0f} MB, during maintenance window {window}: "
-                       "nothing is destroyed until it ends (edgectl maintenance end); recording goes on into the reserve, "
-                       "and below {half:.0f} MB free retention makes room again (on the window's record)"),
+                Msg(N_("{free:.0f} MB free, below the reserve of {reserve:.0f} MB, during maintenance window "
+                       "{window}: nothing is destroyed until it ends (edgectl maintenance end); recording goes on into "
+                       "the reserve, and below {half:.0f} MB free retention makes room again (on the window's record)"),
                     free=free / 1e6, reserve=reserve / 1e6, half=reserve / 2e6,
-                    window=window["id"] or "(opening)" if window else "?"), {"free_bytes": free, "reserve_bytes": reserve} if short else None)
+                    window=window["id"] or "(opening)" if window else "?"),
+                {"free_bytes": free, "reserve_bytes": reserve} if short else None)
         if window is None:
             self._paused_for = None
             return True
