@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
+from edged.i18n import Msg, N_
 from edged.rules.disk import floor_bytes, short
 from storage import audit
 from storage.catalog import Catalog, CatalogWriter
@@ -74,6 +75,7 @@ class DiskFloor:
             self.retention_now()
         if short(usage.free, floor, self.reason is not None):
             if self.reason is None:
+                # i18n: the state's reason, kept as data (the next two lines)
                 await self._pause(f"{usage.free / 1e6:.0f} MB free on the data disk, below the {floor / 1e6:.0f} MB "
                                   "edged keeps for its catalog", usage.free, floor)
             elif self._alarm_owed:
@@ -86,7 +88,7 @@ class DiskFloor:
         self.write_failed = True
         log.critical("a catalog write failed: %s", exc)
         if self.reason is None:
-            await self._pause(f"a catalog write failed: {exc}", None, None)
+            await self._pause(f"a catalog write failed: {exc}", None, None)  # i18n: the state's reason, data
 
     async def _pause(self, reason: str, free: int | None, floor: int | None) -> None:
         self.reason = reason
@@ -99,7 +101,7 @@ class DiskFloor:
         assert self.reason is not None
         try:
             await self.alarms.raise_("disk_full", "disk_full", "critical", None,
-                                     f"recording paused: {self.reason}; retention is making room",
+                                     Msg(N_("recording paused: {why}; retention is making room"), why=self.reason),
                                      {"free_bytes": free, "floor_bytes": floor})
             await self._record({"state": "full", "reason": self.reason, "since_us": self.clock.now_us()},
                                "storage.full", {"reason": self.reason, "free_bytes": free})
