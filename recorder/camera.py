@@ -20,6 +20,7 @@ import av
 
 from recorder import audio, diagnose
 from recorder.diagnose import scrub
+from recorder.durability import Durability
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
@@ -77,7 +78,8 @@ def provenance(settings: Settings, camera: str, start_us: int) -> dict[str, str]
 
 class CameraRecorder:
     def __init__(self, camera: dict[str, Any], settings: Settings, emit: Emit, on_closed: Callable[[Closing], None],
-                 sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM):
+                 sampler: ImageSampler | None = None, gate: StorageGate | None = None, clock: Clock = SYSTEM,
+                 durability: Durability | None = None):
         self.id: str = camera["id"]
         self.clock = clock
         self.url: str = camera["url"]
@@ -85,6 +87,7 @@ class CameraRecorder:
         self.emit = emit
         self.on_closed = on_closed  # hands a closed segment to the hasher
         self.gate = gate
+        self.durability = durability  # the worker's durability thread (design/0052); None: durable at close only
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._main, name=f"cam-{self.id}", daemon=True)
         self._rng = random.Random()
@@ -214,22 +217,31 @@ class CameraRecorder:
         self._vstep_us = vstep_us
         next_sample = mono_us() if samples is not None else _NEVER
         audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
+        # Bound once per run, not looked up per packet (bench/record_throughput.py).
+        stopped, now_us, monotonic_ns = self.stop.is_set, self.clock.now_us, time.monotonic_ns
+        vindex = video.index
+        place = self._place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
         for pkt in c.demux(streams):
-            if self.stop.is_set():
+            if stopped():
                 break
-            if pkt.size == 0:
+            size = pkt.size
+            if size == 0:
                 continue
             idx = pkt.stream.index
-            is_video = idx == video.index
-            if is_video and pkt.dts is None and pkt.pts is None and last[idx] is None and held is None:
-                held = pkt
-                continue
-            if pkt.dts is None and pkt.pts is not None:
-                pkt.dts = pkt.pts
-            dts, problem = fix_dts(pkt.dts, last[idx], vstep if is_video else (pkt.duration or 1))
+            is_video = idx == vindex
+            dts, prev = pkt.dts, last[idx]
+            if dts is None:
+                if is_video and pkt.pts is None and prev is None and held is None:
+                    held = pkt
+                    continue
+                dts = pkt.pts
+            if dts is not None and (prev is None or dts > prev):
+                problem = None  # the usual case, without fix_dts's call
+            else:
+                dts, problem = fix_dts(dts, prev, vstep if is_video else (pkt.duration or 1))
             if problem:
                 self.counters["ts_fixes"] += 1
-            elif is_video and last[idx] is not None and dts - last[idx] > jump_ticks:
+            elif is_video and prev is not None and dts - prev > jump_ticks:
                 self.counters["ts_jumps"] += 1
                 self._close_segment(None, "timestamp jump")
                 clock = None
@@ -247,7 +259,7 @@ class CameraRecorder:
                 continue
 
             media = dts * us_num // us_den
-            wall, mono = self.clock.now_us(), mono_us()
+            wall, mono = now_us(), monotonic_ns() // 1000
             if held is not None:
                 held.dts = held.pts = dts - vstep
                 warmup.append((held, wall - vstep_us, media - vstep_us))
@@ -273,12 +285,20 @@ class CameraRecorder:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = RunClock(wall - media, wall, mono), False
-            at = clock.wall(media)
-            self._video_out(pkt, at)
+            at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
-            if key and self.motion is not None:
-                self.motion.offer(pkt, at)
-            stats.add(pkt.size, wall, key, media)
+            if place is not None:
+                self._last_at = at
+                place(pkt, at, key)
+            else:
+                self._video_out(pkt, at)
+                if key and self.motion is not None:
+                    self.motion.offer(pkt, at)
+            stats.frames += 1  # counters; StatsWindow.key() only at a keyframe
+            stats.bytes += size
+            stats.last_wall = wall
+            if key:
+                stats.key(media)
             self.last_frame_us = wall
             if key and mono >= next_sample:
                 samples.offer(pkt, at)
@@ -289,8 +309,6 @@ class CameraRecorder:
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
                                        skew, audio_codec, **sound.report()))
                 stats = StatsWindow(mono, stats)
-            if self.seg is not None:
-                self.seg.maybe_fsync(mono)
         return got_frame
 
     def _video_out(self, pkt: av.Packet, wall: int) -> None:
@@ -300,7 +318,7 @@ class CameraRecorder:
         if self.motion is not None:
             self._routed(pkt, wall, True)
         elif self.mode != LIVE:
-            self._place(pkt, wall, self._vstep_us)
+            self._place(pkt, wall, pkt.is_keyframe)
 
     def _audio_out(self, pkt: av.Packet) -> None:
         if self.motion is not None:
@@ -320,20 +338,24 @@ class CameraRecorder:
         for entry in route.write:
             p, at = entry.item
             if entry.video:
-                self._place(p, at, self._vstep_us)
+                self._place(p, at, p.is_keyframe)
             elif self.seg is not None:
                 self.seg.write(p, False)
 
-    def _place(self, pkt: av.Packet, wall: int, vstep_us: int) -> None:
+    def _place(self, pkt: av.Packet, wall: int, key: bool) -> None:
         """One video packet: close the segment at a boundary, open one at a keyframe, write."""
-        if self.seg is not None and is_cut(wall, pkt.is_keyframe, self.boundary):
-            self._close_segment(wall, "boundary")
-        if self.seg is None:
-            if not pkt.is_keyframe:
-                return  # nothing decodable before the first keyframe
-            self._open_segment(pkt, wall)
-        self.seg.write(pkt, True)
-        self.seg_end = wall + vstep_us
+        seg = self.seg
+        if key:
+            if seg is not None and is_cut(wall, True, self.boundary):
+                self._close_segment(wall, "boundary")
+                seg = None
+            if seg is None:
+                self._open_segment(pkt, wall)
+                seg = self.seg
+        elif seg is None:
+            return  # nothing decodable before the first keyframe
+        seg.write_video(pkt)
+        self.seg_end = wall + self._vstep_us
 
     def _open_segment(self, pkt: av.Packet, wall: int) -> None:
         if self.gate is not None:
@@ -342,8 +364,8 @@ class CameraRecorder:
         relpath = segment_relpath(self.id, wall)
         self.seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
                                origin_us=int(pkt.dts * stream.time_base * 1_000_000),
-                               fragment_us=self.settings.fragment_us, fsync_us=self.settings.fsync_us,
-                               now_mono_us=mono_us(), metadata=provenance(self.settings, self.id, wall))
+                               fragment_us=self.settings.fragment_us, metadata=provenance(self.settings, self.id, wall),
+                               durability=self.durability)
         self.seg_rel = relpath
         self.seg_end = wall
         ctx = stream.codec_context
@@ -365,4 +387,5 @@ class CameraRecorder:
                       **logs.fields(camera=self.id, segment=self.seg_rel))
             self.on_closed(Closing(self.id, self.seg_rel, end, "close failed"))
             return
-        self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames, seg.file_id, **self.seg_meta))
+        self.on_closed(Closing(self.id, self.seg_rel, end, reason, size, seg.frames, seg.file_id, **self.seg_meta,
+                               sha256=seg.sha256))

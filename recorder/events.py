@@ -83,7 +83,8 @@ class Closed(Event):
 class Closing:
     """Not an event: a segment a camera thread has closed (trailer written, fsynced), handed to
     the worker's hasher, which reports it `Closed` or `Stranded`. Without `file_id` the close
-    failed and there is nothing to hash."""
+    failed and there is nothing to hash. `sha256` is the digest of the bytes as they were
+    written (design/0053); None: the hasher reads the file back."""
 
     camera: str
     path: str
@@ -96,6 +97,7 @@ class Closing:
     width: int | None = None
     height: int | None = None
     audio: int | None = None
+    sha256: str | None = None
 
     def closed(self, sha256: str | None, closed_us: int) -> Closed:
         return Closed(self.camera, self.path, self.end_us, self.reason, sha256, closed_us, self.bytes, self.frames,

@@ -2,39 +2,105 @@
 
 Fragments are cut by duration as well as at keyframes, so a crash loses at most about one
 fragment (measured after `kill -9` ~7 s into a segment: a fragmented MP4 plays up to its last
-whole fragment, a plain MP4 not at all); each fragment is flushed to the kernel
-as soon as the muxer finishes it, and fsynced on the configured interval.
+whole fragment, a plain MP4 not at all); each fragment is written to the kernel as soon as
+the muxer finishes it, and made durable on the configured interval by the worker's
+durability thread (recorder/durability.py, design/0052). The muxer writes through
+`HashingFile`, which hashes the bytes as they are written (design/0053), so a closed segment
+is not read back to be hashed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from recorder.durability import Durability, Synced
 from storage.fsutil import PRIVATE_FILE, private_dir
+
+AVIO_BUFFER = 1 << 17  # bytes per write from the muxer: a 1 s fragment at 4 Mbit/s is ~4 writes
 
 
 def _ticks(us: int, tb: Fraction) -> int:
     return round(Fraction(us, 1_000_000) / tb)
 
 
+class HashingFile:
+    """The muxer's output file: writes each buffer at its offset and feeds it to SHA-256 as
+    it goes. The fragmented MP4 muxer only appends (empty moov first, fragments, then the mfra;
+    box sizes it patches are patched inside its buffer before the write), but should a write
+    ever land on bytes already hashed, or leave a hole, `sha256()` says None and the hasher
+    reads the file back instead (tests/test_segment_hash.py)."""
+
+    __slots__ = ("fd", "pos", "end", "_h", "rewrote", "synced")
+
+    def __init__(self, fd: int, synced: Synced | None):
+        self.fd = fd
+        self.pos = 0
+        self.end = 0
+        self._h = hashlib.sha256()
+        self.rewrote = False
+        self.synced = synced  # marked dirty for the durability thread; its failure surfaces here
+
+    def write(self, data: bytes) -> int:
+        synced = self.synced
+        if synced is not None and synced.error is not None:
+            raise synced.error
+        pos, size = self.pos, len(data)
+        view = memoryview(data)
+        done = 0
+        while done < size:  # FFmpeg ignores a short count: write it all or raise
+            done += os.pwrite(self.fd, view[done:], pos + done)
+        if pos == self.end:
+            self._h.update(data)
+        else:
+            self.rewrote = True
+        self.pos = pos = pos + size
+        if pos > self.end:
+            self.end = pos
+        if synced is not None:
+            synced.dirty = True
+        return size
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_CUR:
+            offset += self.pos
+        elif whence == os.SEEK_END:
+            offset += self.end
+        self.pos = offset
+        return offset
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        """PyAV calls it when the container closes; the descriptor is the SegmentFile's."""
+
+    def sha256(self, size: int) -> str | None:
+        """The digest of the file if every one of its `size` bytes was hashed in order."""
+        return None if self.rewrote or size != self.end else self._h.hexdigest()
+
+
 class SegmentFile:
     def __init__(self, path: Path, video: av.stream.Stream, audio: av.stream.Stream | None,
-                 origin_us: int, fragment_us: int, fsync_us: int, now_mono_us: int,
-                 metadata: dict[str, str] | None = None):
+                 origin_us: int, fragment_us: int, metadata: dict[str, str] | None = None,
+                 durability: Durability | None = None):
         private_dir(path.parent)
         self.path = path
-        # Created here (PyAV creates it only at the first write) so fsync has a handle now.
-        self._fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
         st = os.fstat(self._fd)
         self.file_id = (st.st_dev, st.st_ino)  # the hasher checks the path still names this file
         # The folder by handle, not by name: if the disk goes away mid-segment, closing still
         # makes the file durable on the disk it was written to (design/0023).
         self._dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        self._out = av.open(str(path), "w", format="mp4", options={
+        # Without a durability thread (tests, tools) the file is made durable at close only.
+        self._synced = durability.register(self._fd, self._dir_fd) if durability is not None else None
+        self._file = HashingFile(self._fd, self._synced)
+        self.sha256: str | None = None  # after close: the digest of the bytes written, None if unknown
+        self._out = av.open(self._file, "w", format="mp4", buffer_size=AVIO_BUFFER, options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(fragment_us),
             "flush_packets": "1",
@@ -50,13 +116,26 @@ class SegmentFile:
                 # a stream is remuxed; an AacSpec (recorder/audio.py) is encoded here, from frames
                 dst = src.add_to(self._out) if hasattr(src, "add_to") else self._out.add_stream_from_template(src)
                 self._map[is_video] = (dst, _ticks(origin_us, src.time_base))
-        self._fsync_us = fsync_us
-        self._last_fsync = now_mono_us
-        self._dir_synced = False
+        self._vdst, self._vorigin = self._map[True]
         self.frames = 0
 
+    def write_video(self, pkt: av.Packet) -> None:
+        """The per-packet path (recorder/camera.py): no lookup, no type test."""
+        origin = self._vorigin
+        dts = pkt.dts - origin
+        if dts < 0:
+            return
+        pkt.pts = pkt.pts - origin
+        pkt.dts = dts
+        pkt.stream = self._vdst
+        self._out.mux(pkt)
+        self.frames += 1
+
     def write(self, pkt: av.Packet | av.AudioFrame, is_video: bool) -> None:
-        dst, origin = self._map[is_video]
+        if is_video:
+            self.write_video(pkt)
+            return
+        dst, origin = self._map[False]
         if isinstance(pkt, av.AudioFrame):
             self._encode(pkt, dst, origin)
             return
@@ -67,8 +146,6 @@ class SegmentFile:
         pkt.dts = dts
         pkt.stream = dst
         self._out.mux(pkt)
-        if is_video:
-            self.frames += 1
 
     def _encode(self, frame: av.AudioFrame | None, dst: av.stream.Stream, origin: int) -> None:
         """Transcoded sound: frames from before the segment's first picture are dropped, as
@@ -81,24 +158,20 @@ class SegmentFile:
             if pkt.dts is not None and pkt.dts >= 0:
                 self._out.mux(pkt)
 
-    def maybe_fsync(self, now_mono_us: int) -> None:
-        if now_mono_us - self._last_fsync < self._fsync_us:
-            return
-        self._last_fsync = now_mono_us
-        os.fsync(self._fd)
-        if not self._dir_synced:  # the new name must survive a power cut too
-            os.fsync(self._dir_fd)
-            self._dir_synced = True
-
     def close(self) -> int:
-        """Write the trailer, make file and name durable; returns the size in bytes."""
+        """Write the trailer, make file and name durable; returns the size in bytes and sets
+        `sha256` (None if the bytes on disk are not exactly those hashed as written)."""
         try:
             if self._encodes:
                 self._encode(None, *self._map[False])  # the sound up to the cut, its last frame padded
             self._out.close()
             os.fsync(self._fd)
             os.fsync(self._dir_fd)
-            return os.fstat(self._fd).st_size
+            size = os.fstat(self._fd).st_size
+            self.sha256 = self._file.sha256(size)
+            return size
         finally:
+            if self._synced is not None:
+                self._synced.release()
             os.close(self._fd)
             os.close(self._dir_fd)

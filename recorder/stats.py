@@ -13,7 +13,11 @@ def mono_us() -> int:
 
 
 class StatsWindow:
-    """Packet-level figures for one reporting window (no decoding)."""
+    """Packet-level figures for one reporting window (no decoding): plain counters, which the
+    camera's packet loop bumps in place."""
+
+    __slots__ = ("since", "frames", "bytes", "last_wall", "audio", "key_gaps", "key_span", "last_key",
+                 "key_interval")
 
     def __init__(self, since: int, before: StatsWindow | None = None):
         self.since = since
@@ -27,15 +31,12 @@ class StatsWindow:
         self.last_key = before.last_key if before is not None else None
         self.key_interval = before.key_interval if before is not None else None
 
-    def add(self, size: int, wall: int, key: bool, media: int) -> None:
-        self.frames += 1
-        self.bytes += size
-        self.last_wall = wall
-        if key:
-            if self.last_key is not None and 0 < media - self.last_key < MEDIA_JUMP_US:
-                self.key_gaps += 1
-                self.key_span += media - self.last_key
-            self.last_key = media
+    def key(self, media: int) -> None:
+        """A keyframe at media time `media` (us): the keyframe interval's figures."""
+        if self.last_key is not None and 0 < media - self.last_key < MEDIA_JUMP_US:
+            self.key_gaps += 1
+            self.key_span += media - self.last_key
+        self.last_key = media
 
     def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None, **sound) -> Stats:
         """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an

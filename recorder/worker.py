@@ -20,10 +20,11 @@ from pathlib import Path
 
 from recorder import events
 from recorder.camera import CameraRecorder, Settings, StorageGate
+from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
 from storage import logs
 from storage.clock import SYSTEM, Clock
-from storage.hashing import NotThere, sha256_same_file
+from storage.hashing import NotThere, same_file, sha256_same_file
 
 log = logging.getLogger("recorder.worker")
 
@@ -31,6 +32,7 @@ log = logging.getLogger("recorder.worker")
 # wait, which can only happen if the daemon stops reading, and then it is dying anyway.
 EVENT_QUEUE = 10_000
 HASH_QUEUE = 1_000
+BATCH_MAX = 512  # events per write to the daemon
 
 
 class EventSink:
@@ -52,10 +54,20 @@ class EventSink:
             self._q.put(event)
 
     def _run(self) -> None:
-        while (event := self._q.get()) is not None:
+        """Whatever is queued goes out in one write: at a segment boundary every camera's
+        `Closed` and `Opened` reach the daemon together, which applies them in one catalog
+        transaction (edged/daemon/supervisor.py)."""
+        q = self._q
+        while True:
+            batch = [q.get()]
+            while batch[-1] is not None and len(batch) < BATCH_MAX and not q.empty():
+                batch.append(q.get_nowait())
+            end = batch[-1] is None
             try:
-                self._out.write(events.encode(event))
+                self._out.write("".join(events.encode(e) for e in batch if e is not None))
             except (BrokenPipeError, OSError):
+                return
+            if end:
                 return
 
     def close(self) -> None:
@@ -64,15 +76,18 @@ class EventSink:
 
 
 class Hasher:
-    """Hashes closed segments off the camera threads, then reports each in one event: `Closed`
-    with its sha256 (or None when the close or the hash failed), or `Stranded`. In the order
-    the segments closed."""
+    """Reports closed segments off the camera threads, each in one event: `Closed` with its
+    sha256 (or None when the close or the hash failed), or `Stranded`. In the order the
+    segments closed. A segment's digest is normally taken as its bytes were written
+    (recorder/segment.py, design/0053): here only the path is checked to still name the file
+    written. Without one the file is read back and hashed, as before."""
 
     def __init__(self, data_dir: Path, emit: EventSink, clock: Clock = SYSTEM):
         self._data_dir = data_dir
         self._clock = clock
         self._emit = emit
         self._q: queue.Queue[events.Closing | None] = queue.Queue(HASH_QUEUE)
+        self.rehashed = 0  # segments read back to be hashed (not hashed as written)
         self._thread = threading.Thread(target=self._run, name="hasher", daemon=True)
         self._thread.start()
 
@@ -88,7 +103,12 @@ class Hasher:
             return item.closed(None, self._clock.now_us())
         dev, ino = item.file_id
         try:
-            sha256 = sha256_same_file(self._data_dir / item.path, dev, ino)
+            if item.sha256 is not None:
+                same_file(self._data_dir / item.path, dev, ino)
+                sha256 = item.sha256
+            else:
+                self.rehashed += 1
+                sha256 = sha256_same_file(self._data_dir / item.path, dev, ino)
         except NotThere as exc:  # written to a disk that is no longer at the data folder's path
             return item.stranded(str(exc))
         except OSError as exc:
@@ -118,6 +138,7 @@ def main() -> int:
     settings = Settings(**{**raw, "data_dir": Path(raw["data_dir"])})
     emit = EventSink(events_fd)
     hasher = Hasher(settings.data_dir, emit)
+    durability = Durability(settings.fsync_us)  # one pass per fsync interval (design/0052)
     sampler = ImageSampler(emit) if settings.sample_us > 0 else None
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
@@ -137,7 +158,7 @@ def main() -> int:
         msg = json.loads(line)
         cmd = msg.get("cmd")
         if cmd == "add" and not stopping.is_set():
-            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler, gate)
+            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler, gate, durability=durability)
             old = cameras.pop(cam.id, None)
             if old is not None:
                 remove(old)
@@ -151,16 +172,23 @@ def main() -> int:
             gate.video_dev = msg["video_dev"]
         elif cmd == "stop":
             break
-    for cam in cameras.values():
+    _shutdown(list(cameras.values()), durability, hasher, sampler, emit)
+    return 0
+
+
+def _shutdown(cameras: list[CameraRecorder], durability: Durability, hasher: Hasher, sampler: ImageSampler | None,
+              emit: EventSink) -> None:
+    """Close every segment (each made durable by its close), then the worker's threads, then say bye."""
+    for cam in cameras:
         cam.stop.set()
-    for cam in cameras.values():
+    for cam in cameras:
         cam.thread.join()
+    durability.close()
     hasher.close()
     if sampler is not None:
         sampler.close()
     emit(events.Bye())
     emit.close()
-    return 0
 
 
 if __name__ == "__main__":

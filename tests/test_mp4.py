@@ -65,8 +65,7 @@ def test_provenance_metadata_names_the_origin_and_leaves_playback_alone(fmp4, tm
                        ("cam2", provenance(settings, "cam2", 1_795_222_400_000_000))):
         with av.open(str(fmp4)) as src:
             v = src.streams.video[0]
-            seg = SegmentFile(tmp_path / f"{name}.mp4", v, None, origin_us=0, fragment_us=1_000_000,
-                              fsync_us=10_000_000, now_mono_us=0, metadata=meta)
+            seg = SegmentFile(tmp_path / f"{name}.mp4", v, None, origin_us=0, fragment_us=1_000_000, metadata=meta)
             for p in src.demux(v):
                 if p.dts is not None and p.size:
                     seg.write(p, True)

@@ -62,8 +62,7 @@ def write_segments(data_dir: Path, camera: str, source: Path, spans: list[tuple[
                         rows.append(_close(seg, rel, camera, seg_start, start_us + t_us))
                     seg_origin, seg_start = t_us, start_us + t_us
                     rel = segment_relpath(camera, seg_start)
-                    seg = SegmentFile(data_dir / rel, v, a, origin_us=t_us, fragment_us=S, fsync_us=10 * S,
-                                      now_mono_us=0)
+                    seg = SegmentFile(data_dir / rel, v, a, origin_us=t_us, fragment_us=S)
                 if seg is None:
                     continue
                 shift = round(loop_us / S / p.time_base)
