@@ -123,6 +123,13 @@ class Catalog:
             for row in rows:
                 self.db["cameras"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
 
+    def in_one_transaction(self, calls: list[tuple[Callable[..., Any], tuple]]) -> None:
+        """Several writes, each `(Catalog.method, args)`, committed together: a recorder
+        worker's batch of segment opens and closes costs one commit, not one each."""
+        with self.db.atomic():
+            for fn, args in calls:
+                fn(self, *args)
+
     # segments -----------------------------------------------------------------------
     def open_segment(self, camera: str, start_us: int, path: str, now_us: int) -> None:
         self.db.execute(

@@ -94,10 +94,14 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.gaps = Gaps(writer)
         self.workers = Workers(workers or worker_count(cfg), self.stopping, settings=lambda: worker_settings(self.cfg),
-                               held=lambda: self.held, on_event=self.handle, on_exit=self.gaps.forget,
+                               held=lambda: self.held, on_events=self.handle_batch, on_exit=self.gaps.forget,
                                on_death=self._after_worker_death, early=early)
         self.slots = self.workers.slots
         self.events = 0            # progress counter for the watchdog
+        # Per worker slot, the segment rows its current batch of events writes, applied in one
+        # transaction at the batch's end, then what waits for them (design/0052).
+        self._rows: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
+        self._after_rows: dict[int, list[Callable[[], None]]] = {}
         self._tg: asyncio.TaskGroup | None = None
         self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/modes.py)
 
@@ -284,15 +288,39 @@ class Supervisor:
 
     # events -------------------------------------------------------------------------
     async def handle(self, ev: events.Event, slot: int = -1) -> None:
-        """One event from the worker in `slot`. A catalog write that fails for a full disk is a
-        state of the disk, not an end of the daemon (design/0058)."""
-        self.events += 1
+        """One event from the worker in `slot`."""
+        await self.handle_batch([ev], slot)
+
+    async def handle_batch(self, evs: list[events.Event], slot: int = -1) -> None:
+        """Events the worker in `slot` wrote together: each handled in order, the segment rows
+        they open and close written in one catalog transaction at the end (at a segment
+        boundary every camera's `Closed` and `Opened` arrive together; design/0052). A catalog
+        write that fails for a full disk is a state of the disk, not an end of the daemon
+        (design/0058)."""
+        rows: list[tuple[Callable[..., Any], tuple]] = []
+        after: list[Callable[[], None]] = []
+        self._rows[slot], self._after_rows[slot] = rows, after
         try:
-            await self._dispatch(ev, slot)
+            for ev in evs:
+                self.events += 1
+                await self._unless_disk_full(self._dispatch(ev, slot))
+        finally:
+            del self._rows[slot], self._after_rows[slot]
+        if rows and not await self._unless_disk_full(self.writer.run(Catalog.in_one_transaction, rows)):
+            return  # none of the batch's rows is written: the reconciliation before resuming settles them
+        for fn in after:
+            fn()
+
+    async def _unless_disk_full(self, work: Awaitable[Any]) -> bool:
+        """False if `work` failed for a full disk (handed to the disk-full floor)."""
+        try:
+            await work
         except Exception as exc:
             if not is_disk_full(exc) or self._on_disk_full is None:
                 raise
             await self._on_disk_full(exc)
+            return False
+        return True
 
     async def _dispatch(self, ev: events.Event, slot: int) -> None:
         match ev:
@@ -306,7 +334,7 @@ class Supervisor:
             case events.Opened():
                 await self._on_open(ev, slot)
             case events.Closed() | events.Stranded():
-                await self._on_closed(ev)
+                self._on_closed(ev, slot)
             case events.Motion():
                 await self.motion.on_motion(ev)
             case events.Detection():
@@ -331,7 +359,7 @@ class Supervisor:
 
     async def _on_open(self, ev: events.Opened, slot: int) -> None:
         await self.gaps.opened(ev, slot, self._tg)
-        await self.writer.run(Catalog.open_segment, ev.camera, ev.start_us, ev.path, ev.at)
+        self._rows[slot].append((Catalog.open_segment, (ev.camera, ev.start_us, ev.path, ev.at)))
         if self.health is not None:
             self.health.on_segment(ev.camera, ev.start_us)
         if self.guard is not None:
@@ -339,18 +367,19 @@ class Supervisor:
         if self.on_segment_opened is not None:
             self.on_segment_opened()
 
-    async def _on_closed(self, ev: events.Closed | events.Stranded) -> None:
-        """One event per close: the end (for the next gap), then the row: `complete` with its
-        hash, `stranded`, or left `writing` for the next reconciliation when there is no hash."""
+    def _on_closed(self, ev: events.Closed | events.Stranded, slot: int) -> None:
+        """One event per close: the end (for the next gap), then the row (with the batch's):
+        `complete` with its hash, `stranded`, or left `writing` for the next reconciliation
+        when there is no hash."""
         self.gaps.closed(ev)
         if isinstance(ev, events.Stranded):  # closed on a disk that is no longer at the data folder's path
-            await self.writer.run(Catalog.strand_segment, ev.path, ev.error)
+            self._rows[slot].append((Catalog.strand_segment, (ev.path, ev.error)))
             log.error("camera %s: segment %s is not at its path (%s); it is recovered when the disk is back",
                       ev.camera, ev.path, ev.error, **logs.fields(camera=ev.camera, segment=ev.path))
         elif ev.complete:
-            await self.writer.run(Catalog.close_segment, ev.path, ev.catalog_fields())
+            self._rows[slot].append((Catalog.close_segment, (ev.path, ev.catalog_fields())))
             if self.guard is not None:
-                self.guard.closed(ev.path)
+                self._after_rows[slot].append(lambda path=ev.path: self.guard.closed(path))
 
     async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")

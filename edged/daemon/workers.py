@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on shutdown
 WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
 SPARE_AFTER_S = 10.0          # a worker's spare is started this long after it
+READ_CHUNK = 1 << 16          # bytes read from a worker's event pipe at once
 
 
 @dataclass(eq=False)
@@ -64,7 +65,7 @@ class WorkerSlot:
 
 class Workers:
     def __init__(self, count: int, stopping: asyncio.Event, *, settings: Callable[[], dict[str, Any]],
-                 held: Callable[[], bool], on_event: Callable[[events.Event, int], Awaitable[None]],
+                 held: Callable[[], bool], on_events: Callable[[list[events.Event], int], Awaitable[None]],
                  on_exit: Callable[[int], None], on_death: Callable[[WorkerSlot], None], early: Early | None = None):
         self.slots = [WorkerSlot(i) for i in range(count)]
         if early is not None and any(early.workers):  # recording already (edged.daemon.prestart), cameras dealt alike
@@ -76,7 +77,7 @@ class Workers:
         self.video_dev: int | None = None  # st_dev of the video folder; workers refuse another
         self._settings = settings   # the first line a new worker reads
         self._held = held           # recording is held: a new worker gets no cameras
-        self._on_event = on_event
+        self._on_events = on_events  # a batch of one worker's events
         self._on_exit = on_exit     # a worker ended (its open segments will not be reported closed)
         self._on_death = on_death   # ... and not because edged stops: recover what it left open
         self._rng = random.Random()
@@ -193,17 +194,29 @@ class Workers:
             self._on_exit(slot.index)
 
     async def _read(self, slot: WorkerSlot, proc: asyncio.subprocess.Process) -> None:
+        """Whatever the worker has written so far is one batch (its events come in batches,
+        recorder/worker.py EventSink), handed to the supervisor at once."""
         assert proc.stdout is not None
         backlog, slot.backlog = slot.backlog, []
-        for line in backlog:
-            await self._event(slot, line)
-        while line := await proc.stdout.readline():
-            await self._event(slot, line)
+        if backlog:
+            await self._events(slot, backlog)
+        rest = b""
+        while chunk := await proc.stdout.read(READ_CHUNK):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()  # an unfinished line waits for the next read
+            if lines:
+                await self._events(slot, lines)
+        if rest:
+            await self._events(slot, [rest])
 
-    async def _event(self, slot: WorkerSlot, line: bytes) -> None:
-        try:
-            event = events.decode(line)
-        except ValueError:
-            log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
-            return
-        await self._on_event(event, slot.index)
+    async def _events(self, slot: WorkerSlot, lines: list[bytes]) -> None:
+        batch = []
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                batch.append(events.decode(line))
+            except ValueError:
+                log.error("recorder worker %d sent garbage: %r", slot.index, line[:200])
+        if batch:
+            await self._on_events(batch, slot.index)
