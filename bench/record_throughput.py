@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from bench.cpu_split import GROUPS, Split
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
@@ -237,6 +238,7 @@ class EdgedResult:
     stop_rc: int | None = None
     stop_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    split: dict[str, float] = field(default_factory=dict)  # bench/cpu_split.py: % of one core per thread group
 
     @property
     def lag_growth(self) -> float | None:
@@ -288,7 +290,9 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
                 f"measuring {seconds:.0f} s")
             res.lag_start = max_lateness(d)[0]
             root = d.proc.pid
+            split = Split(tree(root), root)
             res.win = measure(lambda: tree(root), seconds, server.proc.pid, root=root)
+            res.split = split.finish(tree(root))
             res.lag_end = max_lateness(d)[0]
             workers = sorted((p for p in res.win.per_process if p != root))
             w = res.win
@@ -434,6 +438,23 @@ def fmt(x: float | None, spec: str = ".1f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def split_report(results: list[tuple[EdgedResult, FfmpegResult | None]]) -> list[str]:
+    """Where edged's CPU went, by thread (bench/cpu_split.py), per camera."""
+    measured = [(e, f) for e, f in results if e.split]
+    if not measured:
+        return []
+    cols = [*GROUPS, "hashing (in camera threads)"]
+    rows = [[e.n, *(f"{e.split[g]:.1f} ({e.split[g] / e.n:.3f})" for g in cols),
+             fmt(f and f.win and f.win.cpu / f.n, ".3f")] for e, f in measured]
+    return ["", "### edged's CPU split by thread: % of one core (per camera)", "",
+            table(["N", *cols, "ffmpeg /cam"], rows), "",
+            "camera threads = demux + the per-packet Python + mux + SHA-256 of each buffer as written; hashing = "
+            "the bytes the workers wrote in the window x SHA-256 CPU per byte measured in this run (a part of the "
+            "camera threads); durability = the fdatasync pass per fsync interval; hasher = the closed segments' "
+            "path checks; events = JSON to the daemon; daemon = the whole daemon process (event and catalog "
+            "handling, health, heartbeat). Threads that ended inside the window are not counted."]
+
+
 def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: Path) -> str:
     header = ["N", "edged CPU %", "/cam", "ffmpeg CPU %", "/cam", "edged/ffmpeg",
               "edged RSS MB", "/cam", "edged PSS MB", "ffmpeg RSS MB", "ffmpeg PSS MB",
@@ -476,6 +497,7 @@ def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: P
         "of an RTSP connection has no timestamp and ffmpeg stamps it 0.1 ms before the next, so its first file "
         "is one frame shorter than its packet count.",
     ]
+    lines += split_report(results)
     notes = []
     codes = {code_of(e.code) for e, _ in results}
     if len(codes) > 1 or code_of(args.source_state) != code_of(source_state()):

@@ -26,6 +26,7 @@ from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.segment import SegmentFile
 from recorder.stats import StatsWindow, mono_us
+from recorder.threadname import name_os_thread
 from recorder.source import Disconnected, Source, StorageGate
 from recorder.timeline import (
     MEDIA_JUMP_US,
@@ -132,6 +133,7 @@ class CameraRecorder:
             raise Disconnected(scrub(words), kind) from None
 
     def _main(self) -> None:
+        name_os_thread("cam-" + self.id)
         attempt = 0
         last_error = None
         self._state(CONNECTING)

@@ -17,6 +17,8 @@ import os
 import threading
 import time
 
+from recorder.threadname import name_os_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -61,6 +63,7 @@ class Durability:
         return entry
 
     def _run(self) -> None:
+        name_os_thread("durability")
         while not self._stop.wait(self.interval_s):
             self.sync_pass()
         self.sync_pass()

@@ -21,6 +21,7 @@ import av
 
 from recorder.events import Emit, Image
 from recorder.lazy import lazy_import, loaded
+from recorder.threadname import name_os_thread
 
 np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
 log = logging.getLogger(__name__)
@@ -267,6 +268,7 @@ class ImageSampler:
             t.join(timeout)
 
     def _run(self) -> None:
+        name_os_thread("imagecheck")
         while (job := self.queue.get()) is not None:
             loaded(np)  # its import is paid here, on the pool, once; not on a camera's thread
             cam = job[0]

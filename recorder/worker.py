@@ -22,6 +22,7 @@ from recorder import events
 from recorder.camera import CameraRecorder, Settings, StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
+from recorder.threadname import name_os_thread
 from storage import logs
 from storage.clock import SYSTEM, Clock
 from storage.hashing import NotThere, same_file, sha256_same_file
@@ -57,6 +58,7 @@ class EventSink:
         """Whatever is queued goes out in one write: at a segment boundary every camera's
         `Closed` and `Opened` reach the daemon together, which applies them in one catalog
         transaction (edged/daemon/supervisor.py)."""
+        name_os_thread("events")
         q = self._q
         while True:
             batch = [q.get()]
@@ -95,6 +97,7 @@ class Hasher:
         self._q.put(closing)
 
     def _run(self) -> None:
+        name_os_thread("hasher")
         while (item := self._q.get()) is not None:
             self._emit(self._hash(item))
 

@@ -1,0 +1,18 @@
+"""The OS name of the calling thread (/proc/PID/task/TID/comm, `top -H`), so a worker's CPU can
+be split by thread from outside: camera threads, durability, hasher, events, image checks
+(bench/record_throughput.py). Python 3.11 names its threads only for itself."""
+
+from __future__ import annotations
+
+import ctypes
+
+_PR_SET_NAME = 15
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: names stay Python's own
+    _prctl = None
+
+
+def name_os_thread(name: str) -> None:
+    if _prctl is not None:
+        _prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
