@@ -100,6 +100,15 @@ class SegmentFile:
         self._synced = durability.register(self._fd, self._dir_fd) if durability is not None else None
         self._file = HashingFile(self._fd, self._synced)
         self.sha256: str | None = None  # after close: the digest of the bytes written, None if unknown
+        try:
+            self._open(video, audio, origin_us, fragment_us, metadata)
+        except BaseException:
+            self._release()
+            raise
+        self.frames = 0
+
+    def _open(self, video: av.stream.Stream, audio: av.stream.Stream | None, origin_us: int, fragment_us: int,
+              metadata: dict[str, str] | None) -> None:
         self._out = av.open(self._file, "w", format="mp4", buffer_size=AVIO_BUFFER, options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(fragment_us),
@@ -117,7 +126,12 @@ class SegmentFile:
                 dst = src.add_to(self._out) if hasattr(src, "add_to") else self._out.add_stream_from_template(src)
                 self._map[is_video] = (dst, _ticks(origin_us, src.time_base))
         self._vdst, self._vorigin = self._map[True]
-        self.frames = 0
+
+    def _release(self) -> None:
+        if self._synced is not None:
+            self._synced.release()
+        os.close(self._fd)
+        os.close(self._dir_fd)
 
     def write_video(self, pkt: av.Packet) -> None:
         """The per-packet path (recorder/camera.py): no lookup, no type test."""
@@ -171,7 +185,4 @@ class SegmentFile:
             self.sha256 = self._file.sha256(size)
             return size
         finally:
-            if self._synced is not None:
-                self._synced.release()
-            os.close(self._fd)
-            os.close(self._dir_fd)
+            self._release()
