@@ -24,12 +24,13 @@ from edged.daemon.integrity import TamperGuard
 from edged.daemon.modes import MotionLog, hole_reason
 from edged.daemon.prestart import Early, assign, worker_count, worker_settings
 from edged.daemon.recovery import recover_dead_worker
+from edged.daemon.segment_rows import SegmentRows
 from edged.daemon.task_keeper import keep
 from edged.daemon.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
-from storage import audit, logs
+from storage import audit
 from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -98,10 +99,7 @@ class Supervisor:
                                on_death=self._after_worker_death, early=early)
         self.slots = self.workers.slots
         self.events = 0            # progress counter for the watchdog
-        # Per worker slot, the segment rows its current batch of events writes, applied in one
-        # transaction at the batch's end, then what waits for them (design/0052).
-        self._rows: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
-        self._after_rows: dict[int, list[Callable[[], None]]] = {}
+        self.segments = SegmentRows(writer, self.gaps, health, guard, on_segment_opened)  # rows a batch at a time
         self._tg: asyncio.TaskGroup | None = None
         self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/modes.py)
 
@@ -297,19 +295,15 @@ class Supervisor:
         boundary every camera's `Closed` and `Opened` arrive together; design/0052). A catalog
         write that fails for a full disk is a state of the disk, not an end of the daemon
         (design/0058)."""
-        rows: list[tuple[Callable[..., Any], tuple]] = []
-        after: list[Callable[[], None]] = []
-        self._rows[slot], self._after_rows[slot] = rows, after
+        self.segments.begin(slot)
         try:
             for ev in evs:
                 self.events += 1
                 await self._unless_disk_full(self._dispatch(ev, slot))
-        finally:
-            del self._rows[slot], self._after_rows[slot]
-        if rows and not await self._unless_disk_full(self.writer.run(Catalog.in_one_transaction, rows)):
-            return  # none of the batch's rows is written: the reconciliation before resuming settles them
-        for fn in after:
-            fn()
+        except BaseException:
+            self.segments.abandon(slot)
+            raise
+        await self.segments.commit(slot, self._unless_disk_full)
 
     async def _unless_disk_full(self, work: Awaitable[Any]) -> bool:
         """False if `work` failed for a full disk (handed to the disk-full floor)."""
@@ -332,9 +326,9 @@ class Supervisor:
             case events.State():
                 await self._on_state(ev)
             case events.Opened():
-                await self._on_open(ev, slot)
+                await self.segments.opened(ev, slot, self._tg)
             case events.Closed() | events.Stranded():
-                self._on_closed(ev, slot)
+                self.segments.closed(ev, slot)
             case events.Motion():
                 await self.motion.on_motion(ev)
             case events.Detection():
@@ -356,30 +350,6 @@ class Supervisor:
         public = ev.state if self.health is None else self.health.on_state(cam)
         await self.writer.run(Catalog.set_camera_state, cam, public, ev.error, ev.at, ev.reconnects,
                               ev.last_frame_us, ev.kind)
-
-    async def _on_open(self, ev: events.Opened, slot: int) -> None:
-        await self.gaps.opened(ev, slot, self._tg)
-        self._rows[slot].append((Catalog.open_segment, (ev.camera, ev.start_us, ev.path, ev.at)))
-        if self.health is not None:
-            self.health.on_segment(ev.camera, ev.start_us)
-        if self.guard is not None:
-            self.guard.opened(ev.path)
-        if self.on_segment_opened is not None:
-            self.on_segment_opened()
-
-    def _on_closed(self, ev: events.Closed | events.Stranded, slot: int) -> None:
-        """One event per close: the end (for the next gap), then the row (with the batch's):
-        `complete` with its hash, `stranded`, or left `writing` for the next reconciliation
-        when there is no hash."""
-        self.gaps.closed(ev)
-        if isinstance(ev, events.Stranded):  # closed on a disk that is no longer at the data folder's path
-            self._rows[slot].append((Catalog.strand_segment, (ev.path, ev.error)))
-            log.error("camera %s: segment %s is not at its path (%s); it is recovered when the disk is back",
-                      ev.camera, ev.path, ev.error, **logs.fields(camera=ev.camera, segment=ev.path))
-        elif ev.complete:
-            self._rows[slot].append((Catalog.close_segment, (ev.path, ev.catalog_fields())))
-            if self.guard is not None:
-                self._after_rows[slot].append(lambda path=ev.path: self.guard.closed(path))
 
     async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
