@@ -4,8 +4,9 @@ durable once per fsync interval, instead of each camera thread fsyncing its own 
 A segment's writer (recorder/segment.py) registers its file here and marks it dirty on every
 write; each pass `fdatasync`s the files written since the last pass (and, once, the folder
 of a new file, so its name survives a power cut), then waits for the next interval. The
-thread works on duplicates of the descriptors, so a camera thread closing its segment never
-waits for a pass, and a pass never syncs a descriptor number that was closed and reused.
+thread works on descriptors of its own (the file opened again read-only), so a camera thread
+closing its segment never waits for a pass, and a pass never syncs a descriptor number that
+was closed and reused.
 A sync that fails is handed back to the segment's writer, which raises it on its next write:
 the camera's run ends and its segment is closed as any failed write closes it.
 """
@@ -57,7 +58,10 @@ class Durability:
         self._thread.start()
 
     def register(self, fd: int, dir_fd: int) -> Synced:
-        entry = Synced(os.dup(fd), os.dup(dir_fd))
+        # The file opened again read-only, not dup()ed: closing a writable descriptor is an
+        # IN_CLOSE_WRITE, which the tamper watcher (storage/tamper.py) would see as a change to
+        # a segment closed a pass earlier. fdatasync syncs the file, whichever descriptor names it.
+        entry = Synced(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), os.dup(dir_fd))
         with self._lock:
             self._files.append(entry)
         return entry
