@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -189,6 +190,17 @@ def phases(ready_line: str, killed_us: int) -> dict[str, float]:
     return out
 
 
+def failed_tries(text: str, killed_us: int) -> dict[str, str]:
+    """The cameras whose connection failed after the kill (each then waited for a reconnect),
+    with the first reason the worker logged: the tail of a daemon restart."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.search(r"WARNING +recorder\.camera: camera (\S+): (.*)$", line)
+        if m and log_times(line, ".", killed_us):
+            out.setdefault(m.group(1), m.group(2))
+    return out
+
+
 def resumes(d: Daemon, cams: set[str], killed: int, timeout: float = 60) -> dict[str, float]:
     """Per camera: seconds from the kill to the start of its first segment after it."""
     marks = ",".join("?" * len(cams))
@@ -264,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                         ready = log_times(text, r"ready: recording has started", killed)
                         line = next((ln for ln in text.splitlines() if "ready: recording has started" in ln
                                      and log_times(ln, ".", killed)), "")
-                        row = {"started": workers_started_s(line, killed),
+                        failed = failed_tries(text, killed)
+                        row = {"failed": len(failed), "started": workers_started_s(line, killed),
                                "ready": (ready[0] - killed) / S if ready else None,
                                "phases": {**phases(line, killed), "first segment (median camera)":
                                           statistics.median(took.values()), "first segment (worst camera)":
@@ -278,7 +291,10 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{'load' if loaded else 'ref '} {kind} kill {n:2d}: {len(took)} cameras, worst {worst:.2f} s, "
                         f"median {row['median']:.2f} s; dirty {dirty:.0f} MB; recovery of the open segments "
                         f"{row['recovery']} s (alongside); " + ", ".join(
-                            f"{k} {v:.2f} s" for k, v in row.items() if k in ("noticed", "started", "ready") and v))
+                            f"{k} {v:.2f} s" for k, v in row.items() if k in ("noticed", "started", "ready") and v)
+                        + (f"; {row['failed']} camera(s) failed a try: " + "; ".join(
+                            f"{n} x {why[:60]}" for why, n in Counter(failed.values()).most_common())
+                           if kind == "daemon" and row["failed"] else ""))
                     if kind == "daemon" and args.floor:
                         time.sleep(8)
                         dirty = dirty_mb()

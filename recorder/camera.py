@@ -27,7 +27,7 @@ from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.segment import SegmentFile
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
-from recorder.source import Disconnected, Source, StorageGate
+from recorder.source import Disconnected, Source, StorageGate, connect_timeout_us
 from recorder.timeline import (
     MEDIA_JUMP_US,
     WARMUP_US,
@@ -120,12 +120,12 @@ class CameraRecorder:
         self.emit(State(self.id, state, error, kind, self.counters["reconnects"], self.last_frame_us or None,
                         self.clock.now_us()))
 
-    def _open(self) -> Source:
+    def _open(self, first: bool) -> Source:
         start = time.monotonic()
         try:
-            return Source(self.url, self.settings)
+            return Source(self.url, self.settings, first)
         except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
-            timeout_s = self.settings.connect_timeout_us / 1e6
+            timeout_s = connect_timeout_us(self.settings, first) / 1e6
             probe = None
             if diagnose.vague(exc) and not self.url.startswith("synthetic:") and not self.stop.is_set():
                 probe = diagnose.probe_rtsp(self.url, timeout_s, self.stop)
@@ -140,7 +140,7 @@ class CameraRecorder:
         while not self.stop.is_set():
             self._recorded = False
             try:
-                source = self._open()
+                source = self._open(first=self.counters["reconnects"] == 0)
             except Disconnected as exc:
                 kind, error = exc.kind, str(exc)
             else:
@@ -217,7 +217,10 @@ class CameraRecorder:
         if self.motion is not None:
             self.motion.new_run(video)
         self._vstep_us = vstep_us
-        next_sample = mono_us() if samples is not None else _NEVER
+        # A thread's first run samples one interval in: at a restart every camera's keyframe at once
+        # would be decoded while the others are still connecting (design/0056).
+        next_sample = mono_us() + (sample_us if self.counters["reconnects"] == 0 else 0) \
+            if samples is not None else _NEVER
         audio_codec = c.streams.audio[0].codec_context.name if c.streams.audio else None
         # Bound once per run, not looked up per packet (bench/record_throughput.py).
         stopped, now_us, monotonic_ns = self.stop.is_set, self.clock.now_us, time.monotonic_ns

@@ -13,21 +13,40 @@ from recorder.synthetic import SyntheticCamera, parse_synthetic_url
 from storage.layout import VIDEO_DIR
 
 
+# FFmpeg's stream probe reads on until every stream's codec parameters are known, and then,
+# by default, until it has seen 20 frames to estimate the frame rate: a second of live video
+# at 20 fps, decoded, for every camera at once after a restart (design/0056). The rate is
+# taken from the stream description (the SPS timing or the SDP's framerate) instead; a
+# camera whose description names none is opened again with the full probe.
+QUICK_PROBE = {"fpsprobesize": "0"}
+# The first connection of a camera thread (a restart: every camera at once, on a loaded box)
+# waits this many times the configured connect timeout, up to FIRST_CONNECT_MAX_US (never
+# less than configured), so a slow answer is not turned into a reconnect.
+FIRST_CONNECT_FACTOR = 2
+FIRST_CONNECT_MAX_US = 10_000_000
+
+
+def connect_timeout_us(settings: Any, first: bool) -> int:
+    configured = settings.connect_timeout_us
+    if not first:
+        return configured
+    return max(configured, min(configured * FIRST_CONNECT_FACTOR, FIRST_CONNECT_MAX_US))
+
+
 class Source:
     """An opened camera: an input container, plus the synthetic encoder when there is one."""
 
-    def __init__(self, url: str, settings: Any):
+    def __init__(self, url: str, settings: Any, first: bool = False):
         self._synthetic = None
         if url.startswith("synthetic:"):
             self._synthetic = SyntheticCamera(parse_synthetic_url(url))
             self.container = av.open(self._synthetic.reader, format="mpegts",
                                      options={"probesize": "65536", "analyzeduration": "500000"})
-        else:
-            self.container = av.open(
-                url,
-                options={"rtsp_transport": "tcp", "timeout": str(settings.read_timeout_us)},
-                timeout=(settings.connect_timeout_us / 1e6, settings.read_timeout_us / 1e6),
-            )
+            return
+        self.container = _open_rtsp(url, settings, connect_timeout_us(settings, first), QUICK_PROBE)
+        if not _rate_known(self.container):
+            self.container.close()
+            self.container = _open_rtsp(url, settings, settings.connect_timeout_us, {})
 
     def close(self) -> None:
         try:
@@ -35,6 +54,21 @@ class Source:
         finally:
             if self._synthetic is not None:
                 self._synthetic.close()
+
+
+def _open_rtsp(url: str, settings: Any, connect_us: int, probe: dict[str, str]) -> Any:
+    # FFmpeg's `timeout` is its socket timeout (the answers while connecting too); PyAV's read
+    # timeout still ends a stalled run after read_timeout.
+    socket_us = settings.read_timeout_us if connect_us == settings.connect_timeout_us else \
+        max(connect_us, settings.read_timeout_us)
+    return av.open(url, options={"rtsp_transport": "tcp", "timeout": str(socket_us), **probe},
+                   timeout=(connect_us / 1e6, settings.read_timeout_us / 1e6))
+
+
+def _rate_known(container: Any) -> bool:
+    """The remux takes a frame's duration from the video's frame rate (recorder/camera.py)."""
+    video = container.streams.video
+    return not video or bool(video[0].average_rate)
 
 
 class Disconnected(Exception):

@@ -292,6 +292,10 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
             assert crossed(m, ic.similarity(ref, thumb(e))) == set(), m
             assert e["skipped"] == 0 and 0 < e["decode_ms"] < 1000
         assert images[0]["metrics"]["change"] is None and images[1]["metrics"]["change"] is not None
+        # The first sample is one interval into the connection, not its first keyframe (design/0056):
+        # the first keyframe after connect + 3 s, with keyframes 2 s apart.
+        first = min(e["start_us"] for e in w.of("open", cam))
+        assert images[0]["at"] - first >= 1.5 * S, (images[0]["at"], first)
         # The picture's time is the keyframe's wall time: close to when it was sampled.
         assert abs(images[-1]["at"] - SYSTEM.now_us()) < 60 * S
         # Recording is untouched: whole segments hold every frame of their span.
