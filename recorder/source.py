@@ -43,10 +43,11 @@ class Source:
             self.container = av.open(self._synthetic.reader, format="mpegts",
                                      options={"probesize": "65536", "analyzeduration": "500000"})
             return
-        self.container = _open_rtsp(url, settings, connect_timeout_us(settings, first), QUICK_PROBE)
+        connect_us = connect_timeout_us(settings, first)
+        self.container = _open_rtsp(url, settings, connect_us, QUICK_PROBE)
         if not _rate_known(self.container):
             self.container.close()
-            self.container = _open_rtsp(url, settings, settings.connect_timeout_us, {})
+            self.container = _open_rtsp(url, settings, connect_us, {})
 
     def close(self) -> None:
         try:
