@@ -277,6 +277,7 @@ class CameraRecorder:
                 warm_since = None
                 clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
                 self._state(RECORDING)
+                stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
                 got_frame = self._recorded = True
                 for p, _a, m in warmup[:-1]:
                     if m < 0:
