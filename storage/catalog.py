@@ -33,6 +33,9 @@ INVENTORY = ("name", "enabled", "location", "kind", "purpose", "coverage", "mana
              "machine_room", "asset_number")
 
 
+COMPACT_ROWS = "m013_compact_segments"  # the migration after which open_db compacts the file once
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -42,7 +45,10 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
     db.execute("PRAGMA secure_delete=ON")  # purged personal data (R5.7) is zeroed, not left in free space
+    compacting = any(m.name == COMPACT_ROWS for m in migrations.pending(db)) and db["segments"].exists()
     migrations.apply(db)
+    if compacting:  # once, after m013 rewrote the rows: give the old table's pages back (design/0054)
+        db.execute("VACUUM")
     return db
 
 
