@@ -161,18 +161,11 @@ class Catalog:
             " AND note LIKE ? ORDER BY start_us", [since_us, MISSING, STORAGE_LOST_NOTE + "%"]))
 
     def known_paths_since(self, since_us: int) -> set[str]:
-        # `camera IN (...)` lets SQLite use segments_camera_start instead of reading the table.
-        return {r["path"] for r in self.db.query(
-            "SELECT path FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us >= ?", [since_us])}
+        return {r["path"] for r in segment_rows.paths_since(self.db, since_us)}
 
     def footage_since(self, since_us: int) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT id, path, start_us FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us >= ?"
-                " AND " + FOOTAGE,
-                [since_us],
-            )
-        )
+        """id, path, start_us of the footage since `since_us` (by index)."""
+        return segment_rows.paths_since(self.db, since_us, footage=True)
 
     def set_state(self, segment_id: int, state: str, note: str) -> None:
         segment_rows.set_state(self.db, segment_id, state, note)

@@ -121,6 +121,29 @@ def delete(db: Any, segment_id: int) -> None:
     db.execute("DELETE FROM segment_rows WHERE id = ?", [segment_id])
 
 
+def paths_since(db: Any, since_us: int, footage: bool = False) -> list[dict[str, Any]]:
+    """id, start_us and path of the segments of the configured cameras since `since_us` (only
+    footage if `footage`), by index; the paths derived here, not by the view (reconcile reads
+    two days of them at every start: the view's strftime costs ~6 us a row, this ~1 us)."""
+    only = f" AND s.state IN ({code(COMPLETE)}, {code(RECOVERED)})" if footage else ""
+    got = db.conn.execute("SELECT s.id, k.camera, s.start_us, s.path FROM segment_rows s JOIN camera_keys k"
+                          " ON k.num = s.cam WHERE k.camera IN (SELECT id FROM cameras) AND s.start_us >= ?" + only,
+                          [since_us])
+    days: dict[tuple[str, int], str] = {}
+    out = []
+    for seg_id, camera, start, path in got:
+        if path is None:
+            secs, us = divmod(start, 1_000_000)
+            day, in_day = divmod(secs, 86_400)
+            prefix = days.get((camera, day))
+            if prefix is None:  # video/<camera>/<YYYY-MM-DD>/<YYYYmmdd>T, once a camera-day
+                prefix = days[(camera, day)] = layout.segment_relpath(camera, day * 86_400_000_000)[:-18]
+            hh, rest = divmod(in_day, 3600)
+            path = f"{prefix}{hh:02d}{rest // 60:02d}{rest % 60:02d}.{us:06d}Z.mp4"
+        out.append({"id": seg_id, "start_us": start, "path": path})
+    return out
+
+
 def in_state(db: Any, state: str) -> list[dict[str, Any]]:
     """The rows in a state, by start; by index for `writing` (the rows a crash leaves)."""
     # the number inline, not a parameter: only then can SQLite use the partial index (state = 0)

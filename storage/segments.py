@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from storage import segment_rows
-from storage.catalog import FOOTAGE, SEGMENT_STATES, TAMPERED, WRITING
+from storage.catalog import (COMPLETE, FOOTAGE, RECOVERED, SEGMENT_LOOKBACK_US, SEGMENT_STATES, TAMPERED,
+                             WRITING)
 
 
 def mark_tampered(db: Any, path: str, note: str) -> bool:
@@ -28,15 +29,27 @@ def footage_count(db: Any) -> int:
     return next(db.query("SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
 
 
+def has_footage(db: Any) -> bool:
+    """Any footage at all (one index probe a camera, not a count of every row)."""
+    return next(db.query(f"SELECT EXISTS (SELECT 1 FROM segments WHERE camera IN (SELECT camera FROM camera_keys)"
+                         f" AND {FOOTAGE}) AS x"))["x"] == 1
+
+
 def newest_footage_path(db: Any) -> str | None:
-    row = next(db.query("SELECT path FROM segments WHERE " + FOOTAGE + " ORDER BY start_us DESC LIMIT 1"), None)
+    """The path of the newest footage: each camera's newest by index, then the newest of those."""
+    footage = f"s.state IN ({segment_rows.code(COMPLETE)}, {segment_rows.code(RECOVERED)})"
+    row = next(db.query(
+        "SELECT path FROM segments WHERE id IN (SELECT (SELECT s.id FROM segment_rows s WHERE s.cam = k.num AND"
+        f" {footage} ORDER BY s.start_us DESC LIMIT 1) FROM camera_keys k) ORDER BY start_us DESC LIMIT 1"), None)
     return None if row is None else row["path"]
 
 
 def footage_hashes_since(db: Any, since_us: int) -> list[dict[str, Any]]:
-    """path, camera, sha256 of the footage that ended at or after `since_us` (maintenance's check)."""
-    return list(db.query("SELECT path, camera, sha256 FROM segments WHERE " + FOOTAGE +
-                         " AND end_us >= ? AND sha256 IS NOT NULL", [since_us]))
+    """path, camera, sha256 of the footage that ended at or after `since_us` (maintenance's check),
+    by index: no segment is longer than SEGMENT_LOOKBACK_US."""
+    return list(db.query("SELECT path, camera, sha256 FROM segments WHERE camera IN (SELECT camera FROM camera_keys)"
+                         " AND start_us > ? AND " + FOOTAGE + " AND end_us >= ? AND sha256 IS NOT NULL",
+                         [since_us - SEGMENT_LOOKBACK_US, since_us]))
 
 
 def summary(db: Any) -> dict[str, Any]:

@@ -102,6 +102,9 @@ def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path):
     got = rows(db, "segments", order="id")
     assert [r["path"] for r in got] == [layout.segment_relpath(f"cam{i % 3}", s) for i, s in enumerate(starts)]
     assert rows(db, "segment_rows", lambda r: r["path"] is not None) == []
+    # reconcile's own derivation (storage/segment_rows.paths_since) agrees too
+    cat.sync_cameras([{"id": f"cam{i}", "name": "c", "url": "u", "enabled": 1} for i in range(3)])
+    assert sorted(cat.known_paths_since(0)) == sorted(r["path"] for r in got)
     db.conn.close()
 
 
