@@ -57,12 +57,13 @@ def camera_key(db: Any, camera: str) -> int:
 
 
 def by_path(path: str) -> tuple[str, list[Any]]:
-    """The WHERE clause finding the row of a path: by camera and start (the index), or by
-    the stored path of the rare row whose path is not the derived one (a small index)."""
+    """The WHERE clause finding the row of a path: by camera and start (the index) when the path
+    is a derived one, or by the stored path of a rare row whose path is not derived from its
+    own start (a small index). Both: a stored path may look like another start's derived one."""
     parsed = layout.parse_relpath(path)
     if parsed is not None and stored_path(*parsed, path) is None:
-        return ("cam = (SELECT num FROM camera_keys WHERE camera = ?) AND start_us = ? AND path IS NULL",
-                [parsed[0], parsed[1]])
+        return ("(cam = (SELECT num FROM camera_keys WHERE camera = ?) AND start_us = ? AND path IS NULL"
+                " OR path = ?)", [parsed[0], parsed[1], path])
     return "path = ?", [path]
 
 

@@ -127,6 +127,9 @@ def test_writes_through_the_view_columns_round_trip(tmp_path):
     assert segments.state_of(db, rel) == "tampered" and segments.state_of(db, "video/none.mp4") is None
     add_segments(db, [{"camera": "b", "start_us": 3, "path": "elsewhere/b.mp4", "state": WRITING, "created_us": 3}])
     assert [r["path"] for r in cat.segments_in(WRITING)] == ["elsewhere/b.mp4"]
+    looks_derived = layout.segment_relpath("a", T + 5)  # a stored path that is another start's derived one
+    add_segments(db, [{"camera": "a", "start_us": 9, "path": looks_derived, "state": COMPLETE, "created_us": 9}])
+    assert segments.mark_tampered(db, looks_derived, "y") and segments.state_of(db, looks_derived) == "tampered"
     with pytest.raises(ValueError):
         segment_rows.update(db, rel, {"path": "video/other.mp4"})  # a path is never rewritten
     db.conn.close()
