@@ -39,9 +39,10 @@ def sha_value(sha256: Any) -> Any:
     """A hex SHA-256 as its 32 bytes; anything else (NULL, a placeholder) as it is."""
     if isinstance(sha256, str) and len(sha256) == 64 and sha256 == sha256.lower():
         try:
-            return bytes.fromhex(sha256)
+            raw = bytes.fromhex(sha256)
         except ValueError:
             return sha256
+        return raw if len(raw) == 32 else sha256  # fromhex skips blanks: only a true 64-digit hash is packed
     return sha256
 
 
@@ -60,7 +61,10 @@ def by_path(path: str) -> tuple[str, list[Any]]:
     """The WHERE clause finding the row of a path: by camera and start (the index) when the path
     is a derived one, or by the stored path of a rare row whose path is not derived from its
     own start (a small index). Both: a stored path may look like another start's derived one."""
-    parsed = layout.parse_relpath(path)
+    try:
+        parsed = layout.parse_relpath(path)
+    except ValueError:  # named like a segment, but no such time (a file planted by hand)
+        parsed = None
     if parsed is not None and stored_path(*parsed, path) is None:
         return ("(cam = (SELECT num FROM camera_keys WHERE camera = ?) AND start_us = ? AND path IS NULL"
                 " OR path = ?)", [parsed[0], parsed[1], path])

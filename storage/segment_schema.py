@@ -24,9 +24,10 @@ def _m013_sha(value: object) -> object:
     """A hex SHA-256 as its 32 bytes; anything else (NULL, a test's placeholder) as it was."""
     if isinstance(value, str) and len(value) == 64 and value == value.lower():
         try:
-            return bytes.fromhex(value)
+            raw = bytes.fromhex(value)
         except ValueError:
             return value
+        return raw if len(raw) == 32 else value  # fromhex skips blanks: only a true 64-digit hash is packed
     return value
 
 

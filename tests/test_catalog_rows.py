@@ -130,6 +130,10 @@ def test_writes_through_the_view_columns_round_trip(tmp_path):
     looks_derived = layout.segment_relpath("a", T + 5)  # a stored path that is another start's derived one
     add_segments(db, [{"camera": "a", "start_us": 9, "path": looks_derived, "state": COMPLETE, "created_us": 9}])
     assert segments.mark_tampered(db, looks_derived, "y") and segments.state_of(db, looks_derived) == "tampered"
+    assert segments.state_of(db, "video/a/2025-02-30/20250230T000000.000000Z.mp4") is None  # no such day
+    add_segments(db, [{"camera": "a", "start_us": 11, "path": "video/c.mp4", "state": COMPLETE, "created_us": 11,
+                       "sha256": " " + "ab" * 31 + " "}])  # 64 characters, not a hash: kept as it is
+    assert rows(db, "segments", lambda r: r["path"] == "video/c.mp4")[0]["sha256"] == " " + "ab" * 31 + " "
     with pytest.raises(ValueError):
         segment_rows.update(db, rel, {"path": "video/other.mp4"})  # a path is never rewritten
     db.conn.close()
