@@ -8,7 +8,8 @@ rows by default) is built once with `open_db` (the real schema, indexes and migr
 cached under --out; migrations added since are applied to a cached one, as the daemon would.
 No footage files exist: the data folder holds only the catalog. Rows are `complete` 4 Mbit/s
 segments (~30 MB per 60 s, +-20 %), in time order as the daemon writes them, paths from
-`layout.segment_relpath`, sha256 hex strings.
+`layout.segment_relpath`, sha256 hex strings, stored as `Catalog.add_segment` stores them
+(storage/segment_rows.py).
 
 Measured against the issue's targets, each `--runs` times (median and max):
 1. a retention pass (`run_pass`) that destroys the oldest segment of every camera (max
@@ -48,7 +49,7 @@ import sqlite_utils
 
 from bench.record_throughput import command_line, table
 from edged.config import DAY, CameraConfig, RetentionConfig
-from storage import layout
+from storage import layout, segment_rows
 from storage.catalog import SEGMENT_LOOKBACK_US, Catalog, migrations, open_db, open_readonly, segments_between
 from storage.clock import FakeClock
 from storage.reconcile import TAIL_US, reconcile
@@ -177,8 +178,8 @@ def build(path: Path, cams: list[str], days: int, seg_us: int) -> float:
         for cam in cams:
             db["cameras"].insert({"id": cam, "name": f"Camera {cam[3:]}", "url": f"rtsp://10.0.{cam[3:]}.1/stream1",
                                   "enabled": 1, "state": "recording"})
-    sql = ("INSERT INTO segments (camera, start_us, end_us, path, bytes, frames, codec, width, height, audio,"
-           " sha256, state, created_us, closed_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    names = ("camera", "start_us", "end_us", "path", "bytes", "frames", "codec", "width", "height", "audio",
+             "sha256", "state", "created_us", "closed_us")
     it = rows(cams, days, seg_us)
     done = 0
     while True:
@@ -186,7 +187,7 @@ def build(path: Path, cams: list[str], days: int, seg_us: int) -> float:
         if not batch:
             break
         conn.execute("BEGIN")
-        conn.executemany(sql, batch)
+        segment_rows.insert(db, (dict(zip(names, r)) for r in batch))  # as Catalog.add_segment stores them
         conn.execute("COMMIT")
         done += len(batch)
         el = time.perf_counter() - began
@@ -361,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ro = open_readonly(path)
     cutoff = T0 + seg_us
+    where_path, key_path = segment_rows.by_path(layout.segment_relpath(cams[0], t_end - seg_us))
     log("")
     log("## Query plans (EXPLAIN QUERY PLAN on the built catalog; no ANALYZE, as the daemon never runs it)")
     log(table(["query", "plan"], plans(ro, {
@@ -372,11 +374,15 @@ def main(argv: list[str] | None = None) -> int:
             [cams[0], cutoff, cutoff]),
         "candidates: a camera's oldest": (
             f"SELECT id FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY start_us LIMIT ?", [cams[0], 31]),
-        "reconcile: segments_in": ("SELECT * FROM segments WHERE state = ? ORDER BY start_us", ["writing"]),
-        "reconcile: latest_start": ("SELECT max(start_us) AS s FROM segments", []),
-        "reconcile: known_paths_since": ("SELECT path FROM segments WHERE start_us >= ?", [t_end - TAIL_US]),
-        "reconcile: footage_since": (f"SELECT id, path FROM segments WHERE start_us >= ? AND {FOOTAGE}",
-                                     [t_end - TAIL_US]),
+        "reconcile: segments_in": (f"SELECT id FROM segment_rows WHERE state = {segment_rows.code('writing')}"
+                                   " ORDER BY start_us", []),
+        "reconcile: latest_start": ("SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s"
+                                    " FROM cameras", []),
+        "reconcile: known_paths_since": ("SELECT path FROM segments WHERE camera IN (SELECT id FROM cameras) AND"
+                                         " start_us >= ?", [t_end - TAIL_US]),
+        "reconcile: footage_since": ("SELECT id, path FROM segments WHERE camera IN (SELECT id FROM cameras) AND"
+                                     f" start_us >= ? AND {FOOTAGE}", [t_end - TAIL_US]),
+        "close_segment (by path)": (f"SELECT id FROM segment_rows WHERE {where_path}", key_path),
     })))
     ro.conn.close()
 

@@ -17,22 +17,23 @@ from typing import Any, Callable, Iterable, TypeVar
 import sqlite_utils
 
 from storage.clock import SYSTEM, Clock
+from storage import segment_rows
 from storage.migrations import migrations  # the schema (storage/migrations.py); re-exported here
+from storage.segment_rows import (  # noqa: F401 - re-exported: the states' one declaration
+    COMPLETE, FOOTAGE_STATES, MISSING, QUARANTINED, RECOVERED, SEGMENT_STATES, TAMPERED, WRITING)
 
 T = TypeVar("T")
 
-# Segment states, the only place they are named (design/0033). Only `complete` and `recovered`
-# are footage (docs/requirements.md, invariant 3); `tampered`: something other than edged changed the file.
-WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
-TAMPERED = "tampered"
-SEGMENT_STATES = (WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED, TAMPERED)
-FOOTAGE_STATES = (COMPLETE, RECOVERED)
+# Segment states: declared in storage/segment_rows.py (design/0033), re-exported here.
 STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk may come back
-# The SQL test for footage; the same text as the partial index segments_footage_start.
+# The SQL test for footage, on the `segments` view.
 FOOTAGE = "state IN ('complete', 'recovered')"
 # The columns of a camera's inventory entry (R3.5): a change to one is a change of the camera list.
 INVENTORY = ("name", "enabled", "location", "kind", "purpose", "coverage", "manager", "contact", "recording_period",
              "machine_room", "asset_number")
+
+
+COMPACT_ROWS = "m013_compact_segments"  # the migration after which open_db compacts the file once
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
@@ -44,7 +45,10 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
     db.execute("PRAGMA secure_delete=ON")  # purged personal data (R5.7) is zeroed, not left in free space
+    compacting = any(m.name == COMPACT_ROWS for m in migrations.pending(db)) and db["segments"].exists()
     migrations.apply(db)
+    if compacting:  # once, after m013 rewrote the rows: give the old table's pages back (design/0054)
+        db.execute("VACUUM")
     return db
 
 
@@ -132,30 +136,23 @@ class Catalog:
 
     # segments -----------------------------------------------------------------------
     def open_segment(self, camera: str, start_us: int, path: str, now_us: int) -> None:
-        self.db.execute(
-            "INSERT INTO segments (camera, start_us, path, state, created_us) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT(path) DO NOTHING",
-            [camera, start_us, path, WRITING, now_us],
-        )
+        segment_rows.open_row(self.db, camera, start_us, path, now_us)
 
     def close_segment(self, path: str, fields: dict[str, Any], state: str = COMPLETE) -> None:
-        cols = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(
-            f"UPDATE segments SET {cols}, state = ? WHERE path = ?", [*fields.values(), state, path]
-        )
+        segment_rows.update(self.db, path, {**fields, "state": state})
 
     def strand_segment(self, path: str, error: str) -> None:
         """A segment whose file is not at its path (its disk went away): `missing`, never
         `writing` or `complete`; recovered if the disk comes back (storage/reconcile.py)."""
-        self.db.execute("UPDATE segments SET state = ?, note = ? WHERE path = ? AND state = ?",
-                        [MISSING, STORAGE_LOST_NOTE + error, path, WRITING])
+        segment_rows.update(self.db, path, {"state": MISSING, "note": STORAGE_LOST_NOTE + error},
+                            f" AND state = {segment_rows.code(WRITING)}")
 
     def add_segment(self, row: dict[str, Any]) -> None:
         """An adopted file the catalog had not heard of."""
-        self.db["segments"].insert(row)
+        segment_rows.insert(self.db, [row])
 
     def segments_in(self, state: str) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM segments WHERE state = ? ORDER BY start_us", [state]))
+        return segment_rows.in_state(self.db, state)
 
     def stranded_since(self, since_us: int) -> list[dict[str, Any]]:
         """Segments marked missing because their disk went away (by the tail, with an index)."""
@@ -164,20 +161,14 @@ class Catalog:
             " AND note LIKE ? ORDER BY start_us", [since_us, MISSING, STORAGE_LOST_NOTE + "%"]))
 
     def known_paths_since(self, since_us: int) -> set[str]:
-        # `camera IN (...)` lets SQLite use segments_camera_start instead of reading the table.
-        return {r["path"] for r in self.db.query(
-            "SELECT path FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us >= ?", [since_us])}
+        return {r["path"] for r in segment_rows.paths_since(self.db, since_us)}
 
     def footage_since(self, since_us: int) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT id, path, start_us FROM segments WHERE start_us >= ? AND " + FOOTAGE,
-                [since_us],
-            )
-        )
+        """id, path, start_us of the footage since `since_us` (by index)."""
+        return segment_rows.paths_since(self.db, since_us, footage=True)
 
     def set_state(self, segment_id: int, state: str, note: str) -> None:
-        self.db.execute("UPDATE segments SET state = ?, note = ? WHERE id = ?", [state, note, segment_id])
+        segment_rows.set_state(self.db, segment_id, state, note)
 
     def last_end(self, camera: str) -> int | None:
         row = next(

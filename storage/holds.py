@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import audit
-from storage.catalog import FOOTAGE
+from storage.catalog import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.retention import Hold
 
 PENDING, ACTIVE = "pending", "active"
@@ -79,9 +79,11 @@ def hold_row(db: sqlite_utils.Database, hold_id: int) -> dict[str, Any]:
     row = rows[0]
     covered = next(db.query(
         "SELECT count(*) AS n, coalesce(sum(bytes), 0) AS bytes FROM segments WHERE " + FOOTAGE +
-        " AND start_us < ? AND end_us > ?" + ("" if row["cameras"] is None else
-                                             " AND camera IN (SELECT value FROM json_each(?))"),
-        [row["to_us"], row["from_us"]] + ([] if row["cameras"] is None else [row["cameras"]])))
+        " AND start_us < ? AND end_us > ? AND start_us > ?" + (  # by index: no segment is longer than the lookback
+            " AND camera IN (SELECT camera FROM camera_keys)" if row["cameras"] is None else
+            " AND camera IN (SELECT value FROM json_each(?))"),
+        [row["to_us"], row["from_us"], row["from_us"] - SEGMENT_LOOKBACK_US]
+        + ([] if row["cameras"] is None else [row["cameras"]])))
     return {**row, "cameras": None if row["cameras"] is None else json.loads(row["cameras"]),
             "segments": covered["n"], "bytes": covered["bytes"]}
 

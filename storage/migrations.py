@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, people_schema
+from storage import audit, people_schema, segment_schema
 
 migrations = Migrations("edged.catalog")
 
@@ -330,3 +330,11 @@ def m012_camera_inventory(db: sqlite_utils.Database) -> None:
     for col in ("recording_period", "machine_room", "asset_number"):
         db.execute(f"ALTER TABLE cameras ADD COLUMN {col} TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE cameras ADD COLUMN listed_us INTEGER")  # NULL: not changed since the upgrade
+
+
+
+@migrations()
+def m013_compact_segments(db: sqlite_utils.Database) -> None:
+    """The segment rows in a third of the bytes behind a `segments` view (design/0054):
+    storage/segment_schema.py, frozen with this migration. One transaction."""
+    segment_schema.m013(db)

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage.catalog import FOOTAGE
+from storage.catalog import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.clock import SYSTEM, Clock
 from storage.holds import active_holds
 from storage.retention import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
@@ -57,8 +57,10 @@ def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
     for h in holds:
         cams = "" if h.cameras is None else " AND camera IN (SELECT value FROM json_each(?))"
         params: list[Any] = [h.to_us, h.from_us] + ([] if h.cameras is None else [json.dumps(sorted(h.cameras))])
+        # by index (camera, start): no segment is longer than SEGMENT_LOOKBACK_US
         total += next(db.query("SELECT coalesce(sum(bytes), 0) AS b FROM segments WHERE start_us < ? AND end_us > ?"
-                               " AND " + FOOTAGE + cams, params))["b"]
+                               " AND camera IN (SELECT camera FROM camera_keys) AND start_us > ? AND " + FOOTAGE
+                               + cams, [*params[:2], h.from_us - SEGMENT_LOOKBACK_US, *params[2:]]))["b"]
     return total
 
 

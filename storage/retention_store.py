@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
-from storage import audit, events
+from storage import audit, events, segment_rows
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
@@ -212,7 +212,7 @@ def destroy(db: sqlite_utils.Database, data_dir: Path, destroys: list[Destroy], 
                        [row["id"], row["camera"], row["start_us"], row["end_us"], row["path"], row["bytes"],
                         row["sha256"], d.reason, at, pass_id])
             db.execute("INSERT INTO garbage (segment_id, path) VALUES (?, ?)", [row["id"], row["path"]])
-            db.execute("DELETE FROM segments WHERE id = ?", [row["id"]])
+            segment_rows.delete(db, row["id"])
             gone += events.destroy_with(db, row["camera"], row["start_us"], row["end_us"] or row["start_us"])
         if gone:  # motion events are footage metadata: destroyed with the footage, on the record
             audit.append(db, "edged", "events.destroyed", {"pass": pass_id, "events": len(gone), "ids": gone})

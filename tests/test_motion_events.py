@@ -13,7 +13,7 @@ from storage import events
 from storage.catalog import Catalog, open_db
 from storage.clock import FakeClock
 from storage.retention_store import run_pass
-from tests.support.catalog import audit_rows, rows
+from tests.support.catalog import add_segments, audit_rows, rows
 
 S = 1_000_000
 DAY = 86_400 * S
@@ -31,8 +31,8 @@ def segment(db, tmp_path, camera: str, start: int, end: int) -> None:
     path = f"video/{camera}/{start}.mp4"
     (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / path).write_bytes(b"x" * 100)
-    db["segments"].insert({"camera": camera, "start_us": start, "end_us": end, "path": path, "bytes": 100,
-                           "state": "complete", "created_us": start})
+    add_segments(db, [{"camera": camera, "start_us": start, "end_us": end, "path": path, "bytes": 100,
+                       "state": "complete", "created_us": start}])
 
 
 def test_an_event_opens_at_its_start_closes_at_its_end_and_lists_by_camera_and_time(db):

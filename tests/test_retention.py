@@ -20,7 +20,7 @@ from storage.clock import SYSTEM
 from storage.retention import CAPACITY, Destroy, Segment
 from storage.retention_store import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
-from tests.support.catalog import alarms, audit_rows, node_value, one, rows
+from tests.support.catalog import add_segments, alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.people import People
@@ -320,8 +320,8 @@ def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
     old = tmp_path / "video" / "old.mp4"
     old.parent.mkdir()
     old.write_bytes(b"x" * 1000)
-    db["segments"].insert({"camera": "c1", "start_us": 0, "end_us": 60_000_000, "path": "video/old.mp4",
-                           "bytes": 1000, "state": "complete", "created_us": 0})
+    add_segments(db, [{"camera": "c1", "start_us": 0, "end_us": 60_000_000, "path": "video/old.mp4",
+                       "bytes": 1000, "state": "complete", "created_us": 0}])
     in_use = InUse()
     in_use.add(["video/old.mp4"])
     in_use.add(["video/old.mp4"])  # two readers

@@ -222,15 +222,15 @@ def test_the_pass_looks_past_a_long_cameras_old_footage_for_surplus(tmp_path):
     from storage.catalog import Catalog, open_db
     from storage.clock import FakeClock
     from storage.retention_store import FIRST_BATCH, run_pass
-    from tests.support.catalog import rows
+    from tests.support.catalog import add_segments, rows
 
     db = open_db(tmp_path / "catalog.db")
     hours = {"vault": 200 * 24, "door": 125 * 24}  # door: 95 days past its 30-day minimum
     Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in hours])
     for cam, n in hours.items():
-        db["segments"].insert_all(
+        add_segments(db, (
             {"camera": cam, "start_us": NOW - (i + 1) * H, "end_us": NOW - i * H, "path": f"{cam}/{i}.mp4",
-             "bytes": 1_000_000, "state": "complete", "created_us": NOW - i * H} for i in range(n))
+             "bytes": 1_000_000, "state": "complete", "created_us": NOW - i * H} for i in range(n)))
     need = FIRST_BATCH  # more door segments than the first batch gives door
     retention = RetentionConfig(reserve_bytes=need * 1_000_000, reserve_percent=None)
     cams = [CameraConfig("vault", "vault", "synthetic:", min_retention_us=365 * D, max_retention_us=400 * D),

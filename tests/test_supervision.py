@@ -53,8 +53,11 @@ def test_backoff_doubles_to_a_cap_with_jitter():
 
 def unbroken(d: Daemon, camera: str) -> list[tuple[int, int]]:
     """Every piece of the camera's footage, kept or destroyed by retention, in order; they must abut."""
-    pieces = sorted(rows(d, "segments", lambda r: r["camera"] == camera and r["state"] in FOOTAGE_STATES)
-                    + rows(d, "destructions", lambda r: r["camera"] == camera), key=lambda r: r["start_us"])
+    # Two reads of a running daemon's catalog: a segment destroyed between them is in both, once
+    # each (its destruction is written with its deletion), so pieces are keyed by segment id.
+    kept = {r["id"]: r for r in rows(d, "segments", lambda r: r["camera"] == camera and r["state"] in FOOTAGE_STATES)}
+    gone = {r["segment_id"]: r for r in rows(d, "destructions", lambda r: r["camera"] == camera)}
+    pieces = sorted({**kept, **gone}.values(), key=lambda r: r["start_us"])
     spans = [(r["start_us"], r["end_us"]) for r in pieces]
     holes = [(a, b) for (_, a), (b, _) in zip(spans, spans[1:]) if b != a]
     assert holes == [], f"footage has holes: {holes}"

@@ -117,7 +117,7 @@ def prepare_identity(catalog: Catalog, data_dir: Path) -> str | None:
     node = node_table.values(catalog.db, "disk_id", "video_identity")
     disk_id = node.get("disk_id")
     on_data = volume.read_identity(data_dir)
-    footage = segment_table.footage_count(catalog.db)
+    footage = segment_table.has_footage(catalog.db)
     if disk_id is None:  # a catalog from before disk identities
         if on_data is None and footage:
             return None

@@ -18,12 +18,15 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from storage import segment_rows
+
 Row = dict[str, Any]
 TABLES = frozenset({
     "accounts", "alarms", "audit", "cameras", "camera_references", "destructions", "exports", "gaps", "garbage",
     "grants", "holds", "inspection_runs", "inspections", "login_failures", "maintenance", "motion_events", "node",
     "not_recorded", "requests",
     "retention_passes", "segments", "sessions",
+    "segment_rows", "camera_keys",  # how `segments` is stored (storage/segment_rows.py)
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
 })
 
@@ -76,6 +79,12 @@ def alarms(src: Any, where: Callable[[Row], bool] | None = None, *, active: bool
             return False
         return where is None or where(r)
     return rows(src, "alarms", keep, order="id")
+
+
+def add_segments(db: Any, segments: Any) -> None:
+    """Insert segment rows given with the `segments` view's columns (camera, end_us, path, sha256
+    hex, state name...): the view is read-only; storage/segment_rows.py stores them."""
+    segment_rows.insert(db, segments)
 
 
 # damaging the audit chain on purpose (tests/test_audit.py, tests/test_central.py) ----------

@@ -1,0 +1,156 @@
+"""How the `segments` rows are stored (design/0054), and every write to them.
+
+Rows live in `segment_rows`: camera and state as small integers (`camera_keys`, the place in
+SEGMENT_STATES), times as offsets from the start, SHA-256 as 32 bytes, and the path stored only
+when it is not `layout.segment_relpath(camera, start)` (nearly never). The view `segments` shows
+them with the old columns, for reads; writes and lookups by path go through here, so a path
+finds its row by the (camera, start) index. The segment states are declared here, once
+(storage/catalog.py re-exports them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from storage import layout
+
+# Segment states, the only place they are named (design/0033). Only `complete` and `recovered`
+# are footage (docs/requirements.md, invariant 3); `tampered`: something other than edged changed the file.
+# Their order is their stored number (storage/migrations.py m013): append, never reorder.
+WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
+TAMPERED = "tampered"
+SEGMENT_STATES = (WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED, TAMPERED)
+FOOTAGE_STATES = (COMPLETE, RECOVERED)
+
+_COLUMNS = ("id", "cam", "start_us", "dur_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256",
+            "state", "created_d", "closed_d", "note", "path")
+_INSERT = f"INSERT INTO segment_rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_PLAIN = ("bytes", "frames", "codec", "width", "height", "audio", "note")  # stored as given
+_FROM_START = {"end_us": "dur_us", "created_us": "created_d", "closed_us": "closed_d"}  # stored minus start_us
+
+
+def code(state: str) -> int:
+    """A state's number in segment_rows (its place in SEGMENT_STATES)."""
+    return SEGMENT_STATES.index(state)
+
+
+def sha_value(sha256: Any) -> Any:
+    """A hex SHA-256 as its 32 bytes; anything else (NULL, a placeholder) as it is."""
+    if isinstance(sha256, str) and len(sha256) == 64 and sha256 == sha256.lower():
+        try:
+            raw = bytes.fromhex(sha256)
+        except ValueError:
+            return sha256
+        return raw if len(raw) == 32 else sha256  # fromhex skips blanks: only a true 64-digit hash is packed
+    return sha256
+
+
+def stored_path(camera: str, start_us: int, path: str) -> str | None:
+    """None when `path` is the one derived from camera and start (nearly always)."""
+    return None if start_us >= 0 and layout.segment_relpath(camera, start_us) == path else path
+
+
+def camera_key(db: Any, camera: str) -> int:
+    """The camera's number in segment_rows, made on first use."""
+    db.execute("INSERT OR IGNORE INTO camera_keys (camera) VALUES (?)", [camera])
+    return next(db.query("SELECT num FROM camera_keys WHERE camera = ?", [camera]))["num"]
+
+
+def by_path(path: str) -> tuple[str, list[Any]]:
+    """The WHERE clause finding the row of a path: by camera and start (the index) when the path
+    is a derived one, or by the stored path of a rare row whose path is not derived from its
+    own start (a small index). Both: a stored path may look like another start's derived one."""
+    try:
+        parsed = layout.parse_relpath(path)
+    except ValueError:  # named like a segment, but no such time (a file planted by hand)
+        parsed = None
+    if parsed is not None and stored_path(*parsed, path) is None:
+        return ("(cam = (SELECT num FROM camera_keys WHERE camera = ?) AND start_us = ? AND path IS NULL"
+                " OR path = ?)", [parsed[0], parsed[1], path])
+    return "path = ?", [path]
+
+
+def row_values(db: Any, row: dict[str, Any], keys: dict[str, int]) -> tuple:
+    start = row["start_us"]
+    cam = keys.get(row["camera"])
+    if cam is None:
+        cam = keys[row["camera"]] = camera_key(db, row["camera"])
+    diff = {v: None if row.get(k) is None else row[k] - start for k, v in _FROM_START.items()}
+    return (row.get("id"), cam, start, diff["dur_us"], *(row.get(k) for k in _PLAIN[:6]), sha_value(row.get("sha256")),
+            code(row["state"]), diff["created_d"], diff["closed_d"], row.get("note"),
+            stored_path(row["camera"], start, row["path"]))
+
+
+def insert(db: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Rows with the view's columns (camera, end_us, path, sha256 hex, state name, ...)."""
+    keys: dict[str, int] = {}
+    db.conn.executemany(_INSERT, (row_values(db, r, keys) for r in rows))
+
+
+def open_row(db: Any, camera: str, start_us: int, path: str, now_us: int) -> None:
+    """A segment being written (nothing if its path is known already)."""
+    db.execute("INSERT INTO segment_rows (cam, start_us, state, created_d, path) VALUES (?, ?, ?, ?, ?)"
+               " ON CONFLICT DO NOTHING",
+               [camera_key(db, camera), start_us, code(WRITING), now_us - start_us, stored_path(camera, start_us, path)])
+
+
+def update(db: Any, path: str, fields: dict[str, Any], only_if: str = "") -> int:
+    """Set the view's columns of the segment at `path` (`only_if`: more of the WHERE clause,
+    on segment_rows); returns the rows changed."""
+    sets, params = [], []
+    for k, v in fields.items():
+        if k in _FROM_START:
+            sets.append(f"{_FROM_START[k]} = ? - start_us")
+        elif k == "state":
+            sets.append("state = ?")
+            v = code(v)
+        elif k == "sha256":
+            sets.append("sha256 = ?")
+            v = sha_value(v)
+        elif k in _PLAIN:
+            sets.append(f"{k} = ?")
+        else:
+            raise ValueError(f"segments has no column {k!r} to set")
+        params.append(v)
+    where, key = by_path(path)
+    cur = db.execute(f"UPDATE segment_rows SET {', '.join(sets)} WHERE {where}{only_if}", [*params, *key])
+    return cur.rowcount
+
+
+def set_state(db: Any, segment_id: int, state: str, note: str) -> None:
+    db.execute("UPDATE segment_rows SET state = ?, note = ? WHERE id = ?", [code(state), note, segment_id])
+
+
+def delete(db: Any, segment_id: int) -> None:
+    db.execute("DELETE FROM segment_rows WHERE id = ?", [segment_id])
+
+
+def paths_since(db: Any, since_us: int, footage: bool = False) -> list[dict[str, Any]]:
+    """id, start_us and path of the segments of the configured cameras since `since_us` (only
+    footage if `footage`), by index; the paths derived here, not by the view (reconcile reads
+    two days of them at every start: the view's strftime costs ~6 us a row, this ~1 us)."""
+    only = f" AND s.state IN ({code(COMPLETE)}, {code(RECOVERED)})" if footage else ""
+    got = db.conn.execute("SELECT s.id, k.camera, s.start_us, s.path FROM segment_rows s JOIN camera_keys k"
+                          " ON k.num = s.cam WHERE k.camera IN (SELECT id FROM cameras) AND s.start_us >= ?" + only,
+                          [since_us])
+    days: dict[tuple[str, int], str] = {}
+    out = []
+    for seg_id, camera, start, path in got:
+        if path is None:
+            secs, us = divmod(start, 1_000_000)
+            day, in_day = divmod(secs, 86_400)
+            prefix = days.get((camera, day))
+            if prefix is None:  # video/<camera>/<YYYY-MM-DD>/<YYYYmmdd>T, once a camera-day
+                prefix = days[(camera, day)] = layout.segment_relpath(camera, day * 86_400_000_000)[:-18]
+            hh, rest = divmod(in_day, 3600)
+            path = f"{prefix}{hh:02d}{rest // 60:02d}{rest % 60:02d}.{us:06d}Z.mp4"
+        out.append({"id": seg_id, "start_us": start, "path": path})
+    return out
+
+
+def in_state(db: Any, state: str) -> list[dict[str, Any]]:
+    """The rows in a state, by start; by index for `writing` (the rows a crash leaves)."""
+    # the number inline, not a parameter: only then can SQLite use the partial index (state = 0)
+    ids = [r["id"] for r in db.query(f"SELECT id FROM segment_rows WHERE state = {code(state)} ORDER BY start_us")]
+    return [next(db.query("SELECT * FROM segments WHERE id = ?", [i])) for i in ids]

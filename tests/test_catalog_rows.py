@@ -1,0 +1,143 @@
+"""The compact segment rows (design/0054; storage/segment_rows.py, migration m013): a catalog made
+by the old schema migrates in place with nothing lost, and the derived paths are the files'."""
+
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+import sqlite_utils
+
+from storage import layout, segment_rows, segments
+from storage.catalog import COMPLETE, SEGMENT_STATES, WRITING, Catalog, migrations, open_db
+from storage.hashing import sha256_file
+from storage.mp4 import scan_media
+from storage.reconcile import reconcile
+from storage.segment_schema import _M013_STATES
+from tests.support.catalog import add_segments, pragma, rows
+
+S = 1_000_000
+T = 1_767_225_599_999_999  # 2025-12-31 23:59:59.999999 UTC: the next segment is in the next day's folder
+M013 = "m013_compact_segments"
+
+
+@pytest.fixture(scope="module")
+def fmp4(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "seg.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=20", "-t", "2", "-c:v", "libx264",
+         "-g", "20", "-bf", "0", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
+         str(path)], check=True)
+    return path
+
+
+def old_catalog(data, fmp4):
+    """A catalog at m012 (the schema before this change) with the rows the daemon writes: closed
+    footage of real files, a row being written, an adopted file filed in the wrong day folder,
+    a tampered and a missing row, a test's placeholder hash, a camera no longer configured."""
+    db = sqlite_utils.Database(sqlite3.connect(str(data / layout.CATALOG_FILE), isolation_level=None))
+    migrations.apply(db, stop_before=M013)
+    db["cameras"].insert_all([{"id": c, "name": c, "url": "rtsp://h/s", "enabled": 1} for c in ("gate", "lobby 2")])
+    out = []
+    for i, (cam, start) in enumerate([("gate", T), ("gate", T + 1), ("lobby 2", T - 59 * S), ("gate", T + 60 * S),
+                                      ("lobby 2", 1_700_000_000_000_000), ("gate", 0)]):
+        rel = layout.segment_relpath(cam, start)
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(fmp4, data / rel)
+        info = scan_media(data / rel)
+        out.append({"camera": cam, "start_us": start, "end_us": start + info.duration_us, "path": rel,
+                    "bytes": os.path.getsize(data / rel), "frames": info.frames, "codec": info.codec,
+                    "width": info.width, "height": info.height, "audio": int(info.audio),
+                    "sha256": sha256_file(data / rel), "state": COMPLETE if i != 3 else "tampered",
+                    "created_us": start + 1234, "closed_us": start + info.duration_us + 300_000,
+                    "note": "changed on disk" if i == 3 else None})
+    misfiled = f"{layout.VIDEO_DIR}/gate/2025-01-02/20250101T101010.000001Z.mp4"  # the day folder is not its day
+    (data / misfiled).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(fmp4, data / misfiled)
+    out += [
+        {"camera": "gate", "start_us": T + 120 * S, "path": layout.segment_relpath("gate", T + 120 * S),
+         "state": WRITING, "created_us": T + 120 * S - 5},
+        {"camera": "gate", "start_us": 1_735_726_210_000_001, "end_us": 1_735_726_212_000_000, "path": misfiled,
+         "bytes": 10, "sha256": sha256_file(data / misfiled).upper(), "state": "recovered", "created_us": 1,
+         "closed_us": 2, "note": "adopted: file was not in the catalog"},
+        {"camera": "old cam", "start_us": 5 * S, "end_us": 6 * S, "path": "video/old.mp4", "bytes": 1,
+         "sha256": "x", "state": "missing", "created_us": 5 * S, "note": "file gone at start-up"},
+    ]
+    db["segments"].insert_all(out)
+    before = rows(db, "segments")
+    db.conn.close()
+    return before
+
+
+def test_m013_migrates_an_old_catalog_in_place_with_nothing_lost(tmp_path, fmp4):
+    before = old_catalog(tmp_path, fmp4)
+    assert len(before) == 9 and [r["id"] for r in before] == list(range(1, 10))
+    db = open_db(tmp_path / layout.CATALOG_FILE)  # the daemon's own start: migrates, then compacts the file
+    assert [m.name for m in migrations.applied(db)][-1] == M013
+    after = rows(db, "segments")
+    assert after == before  # same ids, cameras, times, paths, hashes, states, notes: every column
+    assert pragma(db.conn, "freelist_count") == 0  # the old table's pages are given back
+    # The rows whose path is the derived one store none; the misfiled one keeps its path.
+    stored = rows(db, "segment_rows", order="id")
+    assert [r["path"] for r in stored if r["path"] is not None] == [before[7]["path"], "video/old.mp4"]
+    assert [r["id"] for r in stored if isinstance(r["sha256"], bytes) and len(r["sha256"]) == 32] == [1, 2, 3, 4, 5, 6]
+    # Every path finds its row by key, the stored ones too.
+    assert [segments.state_of(db, r["path"]) for r in before] == [r["state"] for r in before]
+    # The files on disk are exactly the catalog's: reconcile adopts nothing and misses nothing.
+    report = reconcile(Catalog(db), tmp_path, before_us=T + 120 * S)
+    assert (report.adopted, report.missing, report.quarantined) == ([], [], [])
+    db.conn.close()
+
+
+def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path):
+    db = open_db(tmp_path / layout.CATALOG_FILE)
+    cat = Catalog(db)
+    rng = random.Random(7)
+    starts = [0, 1, 999_999, 1_000_000, T, T + 1, 86_400 * S - 1, 4_102_444_800 * S - 1] + [
+        rng.randrange(0, 4_102_444_800 * S) for _ in range(2000)]  # 1970 to 2100
+    for i, start in enumerate(starts):
+        cat.open_segment(f"cam{i % 3}", start, layout.segment_relpath(f"cam{i % 3}", start), start + 10)
+    got = rows(db, "segments", order="id")
+    assert [r["path"] for r in got] == [layout.segment_relpath(f"cam{i % 3}", s) for i, s in enumerate(starts)]
+    assert rows(db, "segment_rows", lambda r: r["path"] is not None) == []
+    # reconcile's own derivation (storage/segment_rows.paths_since) agrees too
+    cat.sync_cameras([{"id": f"cam{i}", "name": "c", "url": "u", "enabled": 1} for i in range(3)])
+    assert sorted(cat.known_paths_since(0)) == sorted(r["path"] for r in got)
+    db.conn.close()
+
+
+def test_writes_through_the_view_columns_round_trip(tmp_path):
+    db = open_db(tmp_path / layout.CATALOG_FILE)
+    cat = Catalog(db)
+    cat.sync_cameras([{"id": "a", "name": "a", "url": "u", "enabled": 1}])
+    rel = layout.segment_relpath("a", T)
+    cat.open_segment("a", T, rel, T + 40)
+    cat.open_segment("a", T, rel, T + 99)  # the same path again: nothing
+    sha = "ab" * 32
+    cat.close_segment(rel, {"end_us": T + 60 * S, "bytes": 7, "frames": 3, "codec": "hevc", "width": 2, "height": 1,
+                            "audio": 1, "sha256": sha, "closed_us": T + 61 * S})
+    (row,) = rows(db, "segments")
+    assert row == {"id": 1, "camera": "a", "start_us": T, "end_us": T + 60 * S, "path": rel, "bytes": 7, "frames": 3,
+                   "codec": "hevc", "width": 2, "height": 1, "audio": 1, "sha256": sha, "state": COMPLETE,
+                   "created_us": T + 40, "closed_us": T + 61 * S, "note": None}
+    assert segments.mark_tampered(db, rel, "x") and not segments.mark_tampered(db, rel, "x")
+    cat.strand_segment(rel, "gone")  # only a row being written is stranded
+    assert segments.state_of(db, rel) == "tampered" and segments.state_of(db, "video/none.mp4") is None
+    add_segments(db, [{"camera": "b", "start_us": 3, "path": "elsewhere/b.mp4", "state": WRITING, "created_us": 3}])
+    assert [r["path"] for r in cat.segments_in(WRITING)] == ["elsewhere/b.mp4"]
+    looks_derived = layout.segment_relpath("a", T + 5)  # a stored path that is another start's derived one
+    add_segments(db, [{"camera": "a", "start_us": 9, "path": looks_derived, "state": COMPLETE, "created_us": 9}])
+    assert segments.mark_tampered(db, looks_derived, "y") and segments.state_of(db, looks_derived) == "tampered"
+    assert segments.state_of(db, "video/a/2025-02-30/20250230T000000.000000Z.mp4") is None  # no such day
+    add_segments(db, [{"camera": "a", "start_us": 11, "path": "video/c.mp4", "state": COMPLETE, "created_us": 11,
+                       "sha256": " " + "ab" * 31 + " "}])  # 64 characters, not a hash: kept as it is
+    assert rows(db, "segments", lambda r: r["path"] == "video/c.mp4")[0]["sha256"] == " " + "ab" * 31 + " "
+    with pytest.raises(ValueError):
+        segment_rows.update(db, rel, {"path": "video/other.mp4"})  # a path is never rewritten
+    db.conn.close()
+
+
+def test_the_frozen_state_numbers_are_the_declared_states():
+    assert _M013_STATES == SEGMENT_STATES
