@@ -3,6 +3,7 @@ file checked by systemd-analyze, and a bad config that must not restart-loop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from edged.daemon.notify import Notifier, while_extending
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
@@ -179,3 +181,26 @@ def test_install_stages_a_working_service(tmp_path):
     assert subprocess.run(["scripts/install", "--root", str(stage)], capture_output=True, cwd=ROOT,
                           timeout=600).returncode == 0
     assert 'name = "Edited"' in conf.read_text()
+
+
+async def test_a_long_start_up_step_keeps_pushing_the_start_timeout_out(tmp_path, monkeypatch):
+    """A schema upgrade of a year's catalog takes minutes: systemd must hear EXTEND_TIMEOUT_USEC
+    again and again while it runs, or TimeoutStartSec kills it (and it rolls back) at every start."""
+    notify = NotifySocket(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify.path))
+    notifier = Notifier()
+    assert notifier.enabled
+
+    async def long_step() -> str:  # done only once systemd has been told three times
+        deadline = time.monotonic() + 20
+        while len(await asyncio.to_thread(notify.has("EXTEND_TIMEOUT_USEC="))) < 3:
+            assert time.monotonic() < deadline, notify.drain()
+            await asyncio.sleep(0)
+        return "migrated"
+
+    try:
+        # every 0.3 s: longer than the drain's 0.2 s wait for a next message
+        assert await while_extending(notifier, long_step(), 90, every_s=0.3) == "migrated"
+        assert set(notify.has("EXTEND_TIMEOUT_USEC=")()) == {"EXTEND_TIMEOUT_USEC=90000000"}
+    finally:
+        notify.close()

@@ -5,8 +5,12 @@ Quietly does nothing outside systemd (no NOTIFY_SOCKET): a developer's shell nee
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from typing import Awaitable, TypeVar
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +55,16 @@ class Notifier:
 
     def stopping(self) -> None:
         self._send("STOPPING=1")
+
+
+async def while_extending(notifier: Notifier, work: Awaitable[T], step_s: float, every_s: float | None = None) -> T:
+    """Run `work`, pushing systemd's start timeout `step_s` further every `every_s` (a third of
+    it) until it is done: a start-up step whose length depends on the data, such as the schema
+    upgrade of a year's catalog (minutes), must not be killed by TimeoutStartSec and rolled back
+    at every restart."""
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=step_s / 3 if every_s is None else every_s)
+        if done:
+            return task.result()
+        notifier.extend_timeout(step_s)

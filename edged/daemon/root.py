@@ -33,7 +33,7 @@ from edged.daemon.inspection_runner import InspectionRunner
 from edged.daemon.integrity import TamperGuard
 from edged.daemon.keepalive import Keepalive, status_line
 from edged.daemon.maintenance import Maintenance
-from edged.daemon.notify import Notifier
+from edged.daemon.notify import Notifier, while_extending
 from edged.daemon.people_watch import PeopleWatch
 from edged.daemon.prestart import Early, Steps, lock_data, raise_nofile
 from edged.daemon.disk_floor import DiskFloor
@@ -141,7 +141,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
     hooked = install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
-    await writer.start()
+    await while_extending(notifier, writer.start(), STARTUP_STEP_S)  # a schema upgrade can take minutes
     steps.mark("catalog")
     reader = CatalogReader(data_dir, lambda: sup.storage_lost)  # reads refuse while the data disk is gone
     holds = HoldOps(writer, runner, reader)
