@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, Callable, Iterable, TypeVar
 import sqlite_utils
 
 from storage.clock import SYSTEM, Clock
+from storage.full import is_disk_full
 from storage import segment_rows
 from storage.migrations import migrations  # the schema (storage/migrations.py); re-exported here
 from storage.segment_rows import (  # noqa: F401 - re-exported: the states' one declaration
@@ -48,7 +50,13 @@ def open_db(path: Path) -> sqlite_utils.Database:
     compacting = any(m.name == COMPACT_ROWS for m in migrations.pending(db)) and db["segments"].exists()
     migrations.apply(db)
     if compacting:  # once, after m013 rewrote the rows: give the old table's pages back (design/0054)
-        db.execute("VACUUM")
+        try:
+            db.execute("VACUUM")
+        except sqlite3.OperationalError as exc:  # VACUUM needs room for a copy: never a reason not to start
+            if not is_disk_full(exc):
+                raise
+            logging.getLogger(__name__).warning("catalog not compacted after its upgrade (%s): its free pages "
+                                                "are reused as it grows", exc)
     return db
 
 
