@@ -22,7 +22,7 @@ FAULTS = {
     "small": ("lowres", ["below_fps", "below_resolution"], "healthy"),   # 640x480 at 5 fps
     "deskmic": ("healthy", ["audio_missing"], "audio"),
 }
-HEALTHY_SAMPLES = 75  # the healthy camera is watched this many samples (2.5 minutes)
+HEALTHY_SAMPLES = 40  # the healthy camera is watched this many samples (80 s, 13 loops of its clip)
 
 
 def active(d: Daemon, key: str) -> bool:
