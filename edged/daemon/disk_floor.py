@@ -39,13 +39,13 @@ SETTLE_S = 10.0        # at most this long for the paused cameras' last closes b
 class DiskFloor:
     def __init__(self, cfg_of: Callable[[], Config], writer: CatalogWriter, alarms: Alarms,
                  hold: Callable[[str | None], Awaitable[None]], retention_now: Callable[[], None],
-                 idle: Callable[[], bool], expect: Callable[[str, str], None] | None = None,
+                 closing: Callable[[], list[asyncio.Future]], expect: Callable[[str, str], None] | None = None,
                  clock: Clock = SYSTEM, usage: Callable[[Path], Any] = shutil.disk_usage):
         self.cfg_of = cfg_of                # SIGHUP's config (the reserve may change)
         self.writer, self.alarms, self.clock = writer, alarms, clock
         self.hold = hold                    # the supervisor's hold_for_disk
         self.retention_now = retention_now  # a retention pass now
-        self.idle = idle                    # no segment is open (the paused cameras' closes are in)
+        self.closing = closing              # the open segments' closes still to come (edged.daemon.gaps)
         self.expect = expect                # the tamper watcher: what reconciliation itself renames
         self.usage = usage
         self.reason: str | None = None      # why recording is paused, while it is
@@ -124,10 +124,9 @@ class DiskFloor:
         await self._record(None, "storage.full_cleared", {"free_bytes": free})
 
     async def _settle(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SETTLE_S
-        while not self.idle() and loop.time() < deadline:
-            await asyncio.sleep(0.1)
+        pending = self.closing()
+        if pending:
+            await asyncio.wait(pending, timeout=SETTLE_S)
 
     async def _record(self, state: dict[str, Any] | None, action: str, details: dict[str, Any]) -> None:
         def write(c: Catalog) -> None:

@@ -128,7 +128,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                              space=space, protecting=maintenance.protecting)  # R1.7: no destruction in a window
     window_end.connect(runner.poke)
     floor = DiskFloor(lambda: runner.cfg, writer, alarms, sup.hold_for_disk, runner.poke,
-                      idle=lambda: not sup.gaps.unclosed, expect=guard.expect, clock=clock)
+                      closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock)
     disk_full.connect(floor.on_write_error)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)

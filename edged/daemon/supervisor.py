@@ -154,30 +154,29 @@ class Supervisor:
         if video_dev is not None:
             self.workers.video_dev = video_dev
             await self.workers.send_all({"cmd": "storage", "video_dev": video_dev})
-        if reason is not None:
-            for cam in [c for c in self.cfg.cameras if c.enabled]:
-                self.gaps.reason[cam.id] = "the data disk was gone"
-        await self._apply_hold(was)
-        if reason is not None:
-            await self._not_recording("not recording: the data disk is gone")
+        await self._held_because(was, reason, "the data disk was gone",  # i18n: reasons kept as data
+                                 "not recording: the data disk is gone")  # i18n: reasons kept as data
 
     async def hold_for_disk(self, reason: str | None) -> None:
         """Stop writing while the data disk is full past the floor kept for the catalog; resume
         when retention has made room (edged/daemon/disk_floor.py)."""
         was = self.held
         self.disk_full = reason
+        await self._held_because(was, reason, "the data disk was full",  # i18n: reasons kept as data
+                                 "not recording: the data disk is full")  # i18n: reasons kept as data
+
+    async def _held_because(self, was: bool, reason: str | None, gap: str, why: str) -> None:
+        """Apply a storage hold's change; while `reason` stands, each enabled camera's next gap
+        says `gap` and its state says `why`."""
+        enabled = [c.id for c in self.cfg.cameras if c.enabled]
         if reason is not None:
-            for cam in [c for c in self.cfg.cameras if c.enabled]:
-                self.gaps.reason[cam.id] = "the data disk was full"
+            self.gaps.reason.update(dict.fromkeys(enabled, gap))
         await self._apply_hold(was)
         if reason is not None:
-            await self._not_recording("not recording: the data disk is full")
-
-    async def _not_recording(self, why: str) -> None:
-        for cam in [c for c in self.cfg.cameras if c.enabled]:
-            self.cameras.mark_offline(cam.id)
-            await self.writer.run(Catalog.set_camera_state, cam.id, OFFLINE, why, self.clock.now_us(), None, None,
-                                  diagnose.STORAGE)
+            for cam in enabled:
+                self.cameras.mark_offline(cam)
+                await self.writer.run(Catalog.set_camera_state, cam, OFFLINE, why, self.clock.now_us(), None, None,
+                                      diagnose.STORAGE)
 
     async def _apply_hold(self, was: bool) -> None:
         if self.held != was:
