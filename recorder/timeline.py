@@ -19,8 +19,10 @@ MEDIA_JUMP_US = 10_000_000
 
 
 def next_boundary(start_us: int, length_us: int) -> int:
-    """The first wall-clock multiple of the segment length after `start_us`."""
-    return (start_us // length_us + 1) * length_us
+    """The first wall-clock multiple of the segment length after `start_us`. A segment opened
+    within the cut tolerance before a boundary was cut there (`is_cut`): it runs to the next
+    one, not one keyframe interval."""
+    return ((start_us + CUT_TOLERANCE_US) // length_us + 1) * length_us
 
 
 def is_cut(wall_us: int, keyframe: bool, boundary_us: int) -> bool:

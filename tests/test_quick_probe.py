@@ -67,7 +67,9 @@ def test_quick_probed_h264_with_aac_h265_and_25_fps_cameras_record_whole_playabl
         assert count_video_packets(path) == seg["frames"]
         assert float(video["duration"]) == pytest.approx(seg["frames"] / clip.fps, abs=1.5 / clip.fps)
         span_s = (seg["end_us"] - opened[seg["path"]]) / S
-        assert span_s == pytest.approx(4, abs=0.1) and float(video["duration"]) == pytest.approx(span_s, abs=0.1)
+        mine = [(c["reason"], c["end_us"] - opened[c["path"]]) for c in closed if c["camera"] == cam]
+        assert span_s == pytest.approx(4, abs=0.1), f"{cam}: segments (reason, span us) {mine}"
+        assert float(video["duration"]) == pytest.approx(span_s, abs=0.1)
         if cam == "avc":
             sound = streams["audio"]
             assert sound["codec_name"] == "aac" and sound["sample_rate"] == "16000"

@@ -19,6 +19,10 @@ def test_boundaries_line_up_with_the_wall_clock():
     assert next_boundary(1_795_220_435_568_298, 60 * S) == 1_795_220_460 * S
     assert next_boundary(120 * S, 60 * S) == 180 * S  # a segment starting on :00 runs a whole length
     assert next_boundary(5 * S + 1, 5 * S) == 10 * S
+    # opened by a keyframe the cut took for the boundary's (jitter): a whole segment, not a keyframe's worth
+    b = 180 * S
+    assert is_cut(b - 11, True, b) and next_boundary(b - 11, 60 * S) == b + 60 * S
+    assert next_boundary(b - CUT_TOLERANCE_US - 1, 60 * S) == b
 
 
 def test_cut_only_at_a_keyframe_at_the_boundary_with_tolerance():
