@@ -1,10 +1,12 @@
 """How many 1080p cameras edged records in real time, against `ffmpeg -c copy` per camera.
 
-    .venv/bin/python -m bench.record_throughput [--counts 1,8,32,64,96] [--seconds 60]
+    .venv/bin/python -m bench.record_throughput [--counts 1,8,32,64,96] [--seconds 60] [--floor]
 
 One pre-encoded 60 s 1080p clip (20 fps, 2 s GOP, 4 Mbit/s) is served on N mounts by one
 fake-camera RTSP server. For each N: edged records the N cameras, then N ffmpeg segment
-muxers do, each measured over the same window (CPU, RSS, PSS, frames lost, lag).
+muxers do, then (--floor) the PyAV floor (bench/pyav_floor.py: bare demux + mux in as many
+processes as edged has workers), each measured over the same window (CPU, RSS, PSS, frames
+lost, lag).
 Recordings are deleted after each step; logs and catalogs stay in bench/out/.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import platform
 import shlex
@@ -26,6 +29,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bench.cpu_split import GROUPS, Split
+from edged.config import load_config
+from edged.daemon.prestart import assign, worker_count
+from recorder.segment import FRAGMENTED_MP4
+from recorder.source import QUICK_PROBE
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 
@@ -258,15 +265,21 @@ def max_lateness(d: Daemon) -> tuple[float | None, int]:
     return (max(r["lateness_us"] for r in rows) / 1e6 if rows else None), len(rows)
 
 
+def edged_config(n: int, server: RtspServer, base: Path) -> Path:
+    """The config edged records the N cameras with (the floor reads its workers and lengths)."""
+    config = write_config(base / "edged.toml", base / "data",
+                          [{"id": c, "url": server.url(c)} for c in cam_ids(n)], storage={"segment_length": "60s"})
+    config.write_text(config.read_text().replace('id = "test"', 'id = "bench"', 1))
+    return config
+
+
 def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedResult:
     res = EdgedResult(n, code=source_state())
     base = out / f"edged-{n}"
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     data = base / "data"
-    config = write_config(base / "edged.toml", data,
-                          [{"id": c, "url": server.url(c)} for c in cam_ids(n)], storage={"segment_length": "60s"})
-    config.write_text(config.read_text().replace('id = "test"', 'id = "bench"', 1))
+    config = edged_config(n, server, base)
     d = Daemon(config, data, base / "edged.log").start()
     try:
         warm_timeout = 60 + n
@@ -382,46 +395,104 @@ def run_ffmpeg(n: int, server: RtspServer, seconds: float, out: Path) -> FfmpegR
                    "-c", "copy", "-f", "segment", "-segment_time", "60", "-reset_timestamps", "1",
                    str(base / f"{cam}_%03d.mp4")]
             procs[cam] = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=logf)
-        warm_timeout = 60 + n
-        t0 = time.monotonic()
-        try:
-            wait_for(lambda: all((base / f"{c}_000.mp4").exists() for c in procs), warm_timeout,
-                     "every ffmpeg writing", interval=0.5)
-        except AssertionError:
-            res.notes.append(f"warm-up timed out after {warm_timeout} s")
-        res.recording = sum((base / f"{c}_000.mp4").exists() for c in procs)
-        log(f"  ffmpeg: {res.recording}/{n} writing after {time.monotonic() - t0:.0f} s; measuring {seconds:.0f} s")
-        res.win = measure(lambda: [p.pid for p in procs.values() if p.poll() is None], seconds, server.proc.pid)
-        exited = [c for c, p in procs.items() if p.poll() is not None]
-        if exited:
-            res.notes.append(f"{len(exited)} ffmpeg exited during the window (first {exited[0]})")
+        warm_and_measure("ffmpeg", res, procs, base, seconds, server)
         log(f"  ffmpeg: server {res.win.server_cpu:.1f} %; box {res.win.box_busy:.0f} % of "
             f"{100 * (os.cpu_count() or 1)} %")
     finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 60
-        for cam, p in procs.items():
-            try:
-                p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                res.notes.append(f"ffmpeg for {cam} ignored SIGINT: killed")
-                p.kill()
-                p.wait()
+        stop_all("ffmpeg", res, procs, signal.SIGINT)
         logf.close()
+    count_lost("ffmpeg", res, base, out / f"ffmpeg-{n}.log")
+    return res
 
-    files = {c: sorted(base.glob(f"{c}_*.mp4")) for c in procs}
+
+def warm_and_measure(label: str, res: FfmpegResult, procs: dict[str, subprocess.Popen], base: Path,
+                     seconds: float, server: RtspServer) -> None:
+    """Wait until every camera's first file `<base>/<cam>_000.mp4` exists, then measure `procs`."""
+    n = res.n
+    warm_timeout = 60 + n
+    t0 = time.monotonic()
+    try:
+        wait_for(lambda: all((base / f"{c}_000.mp4").exists() for c in cam_ids(n)), warm_timeout,
+                 f"every {label} camera writing", interval=0.5)
+    except AssertionError:
+        res.notes.append(f"warm-up timed out after {warm_timeout} s")
+    res.recording = sum((base / f"{c}_000.mp4").exists() for c in cam_ids(n))
+    log(f"  {label}: {res.recording}/{n} writing after {time.monotonic() - t0:.0f} s; measuring {seconds:.0f} s")
+    res.win = measure(lambda: [p.pid for p in procs.values() if p.poll() is None], seconds, server.proc.pid)
+    exited = [name for name, p in procs.items() if p.poll() is not None]
+    if exited:
+        res.notes.append(f"{len(exited)} {label} exited during the window (first {exited[0]})")
+
+
+def stop_all(label: str, res: FfmpegResult, procs: dict[str, subprocess.Popen], sig: int) -> None:
+    """Signal every process still running, wait up to 60 s for all, kill those that ignored it."""
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(sig)
+    deadline = time.monotonic() + 60
+    for name, p in procs.items():
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            res.notes.append(f"{label} for {name} ignored {signal.Signals(sig).name}: killed")
+            p.kill()
+            p.wait()
+
+
+def count_lost(label: str, res: FfmpegResult, base: Path, errors: Path) -> None:
+    """Frames lost per camera from its files in `base` (then deleted); the error log's first line."""
+    files = {c: sorted(base.glob(f"{c}_*.mp4")) for c in cam_ids(res.n)}
     res.files = sum(len(v) for v in files.values())
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         lost = dict(zip(files, pool.map(ffmpeg_lost, files.values())))
     res.lost_total = sum(lost.values())
     res.lost_worst = max(lost.items(), key=lambda kv: kv[1])
-    errs = (out / f"ffmpeg-{n}.log").read_text(errors="replace").splitlines()
+    errs = errors.read_text(errors="replace").splitlines()
     if errs:
-        res.notes.append(f"{len(errs)} lines in bench/out/ffmpeg-{n}.log, first: {errs[0][:160]}")
-    log(f"  ffmpeg: {res.files} files; frames lost {res.lost_total} (worst {res.lost_worst[0]}: {res.lost_worst[1]})")
+        res.notes.append(f"{len(errs)} lines in {errors.relative_to(ROOT)}, first: {errs[0][:160]}")
+    log(f"  {label}: {res.files} files; frames lost {res.lost_total} (worst {res.lost_worst[0]}: {res.lost_worst[1]})")
     shutil.rmtree(base, ignore_errors=True)
+
+
+# the PyAV floor ------------------------------------------------------------------------------------
+@dataclass
+class FloorResult(FfmpegResult):
+    processes: int = 0
+
+
+def floor_spec(cameras: list, storage: Any, base: Path) -> str:
+    """bench/pyav_floor.py's argument: edged's open options (recorder/source.py, less the socket
+    timeout), its muxer options (recorder/segment.py) and its segment and fragment lengths."""
+    return json.dumps({"out": str(base), "segment_us": storage.segment_length_us,
+                       "fragment_us": storage.fragment_length_us, "open": {"rtsp_transport": "tcp", **QUICK_PROBE},
+                       "mux": FRAGMENTED_MP4, "cameras": {c.id: c.url for c in cameras}})
+
+
+def run_floor(n: int, server: RtspServer, seconds: float, out: Path) -> FloorResult:
+    """The least any PyAV recorder does for the N cameras: bench/pyav_floor.py in as many
+    processes as edged has workers, the cameras dealt to them as edged deals them."""
+    res = FloorResult(n)
+    base = out / f"floor-{n}"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    cfg = load_config(edged_config(n, server, base))
+    res.processes = worker_count(cfg)
+    logf = open(out / f"floor-{n}.log", "wb")
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for i, cams in enumerate(assign(list(cfg.cameras), res.processes)):
+            procs[f"process {i} ({len(cams)} cameras)"] = subprocess.Popen(
+                [sys.executable, "-m", "bench.pyav_floor", floor_spec(cams, cfg.storage, base)],
+                cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=logf)
+        warm_and_measure("floor", res, procs, base, seconds, server)
+        w = res.win
+        log(f"  floor: " + ", ".join(f"{w.per_process.get(p.pid, 0):.1f} % {w.per_rss.get(p.pid, 0):.0f} MB"
+                                     for p in procs.values())
+            + f"; server {w.server_cpu:.1f} %; box {w.box_busy:.0f} % of {100 * (os.cpu_count() or 1)} %")
+    finally:
+        stop_all("floor", res, procs, signal.SIGTERM)
+        logf.close()
+    count_lost("floor", res, base, out / f"floor-{n}.log")
     return res
 
 
@@ -432,6 +503,14 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     def line(cells):
         return "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def over(a: Window | float | None, b: Window | float | None, attr: str = "cpu") -> float | None:
+    """a / b (of Windows: of their `attr`), None when either is missing or b is 0."""
+    if a is None or b is None:
+        return None
+    a, b = (getattr(x, attr) if isinstance(x, Window) else x for x in (a, b))
+    return a / b if b else None
 
 
 def fmt(x: float | None, spec: str = ".1f") -> str:
@@ -542,11 +621,82 @@ def report(results: list[tuple[EdgedResult, FfmpegResult | None]], args, clip: P
     return "\n".join(lines)
 
 
+REST = ("durability", "hasher", "events", "worker other", "daemon")  # edged's threads outside camera and image work
+
+
+def floor_report(results: list[tuple[EdgedResult, FfmpegResult | None]], floors: dict[int, FloorResult]) -> str:
+    """The PyAV floor next to edged and ffmpeg, and how much of edged's CPU above ffmpeg it accounts for."""
+    header = ["N", "processes", "floor CPU %", "/cam", "floor/ffmpeg", "floor RSS MB", "/cam", "floor PSS MB",
+              "edged/floor CPU", "edged/floor RSS", "lost floor (worst)", "server CPU %", "box busy %"]
+    rows = []
+    for e, f in results:
+        fl = floors.get(e.n)
+        if fl is None:
+            continue
+        ew, fw, lw, n = e.win, (f.win if f else None), fl.win, e.n
+        rows.append([n, fl.processes, fmt(lw and lw.cpu), fmt(lw and lw.cpu / n, ".2f"),
+                     fmt(over(lw, fw), ".2f"), fmt(lw and lw.rss, ".0f"),
+                     fmt(lw and lw.rss / n, ".1f"), fmt(lw and lw.pss, ".0f"),
+                     fmt(over(ew, lw), ".2f"), fmt(over(ew, lw, "rss"), ".2f"),
+                     f"{fl.lost_total} ({fl.lost_worst[0]}: {fl.lost_worst[1]})",
+                     fmt(lw and lw.server_cpu, ".0f"), fmt(lw and lw.box_busy, ".0f")])
+    lines = ["", "### the PyAV floor: bare demux + mux (bench/pyav_floor.py), same cameras and window", "",
+             f"command: {command_line('bench.record_throughput')}", "", table(header, rows), "",
+             "floor = as many processes as edged has workers (edged's worker_count and camera dealing), one thread "
+             "per camera: av.open with edged's options (recorder/source.py), demux, packets without a dts skipped, "
+             "remuxed into fragmented MP4 with edged's muxer options (recorder/segment.py), a new file at the first "
+             "keyframe a segment length after the last; no hashing, fsync, image checks, catalog or events. "
+             "lost = ffprobe duration x fps - packets, as for ffmpeg."]
+    lines += inherent_block(results, floors)
+    notes = [f"N={fl.n} floor: {x}" for fl in floors.values() for x in fl.notes]
+    notes += [f"N={fl.n} floor: only {fl.recording}/{fl.n} writing when the window started"
+              for fl in floors.values() if fl.recording != fl.n]
+    return "\n".join(lines + (["", "floor notes:"] + [f"- {x}" for x in notes] if notes else []))
+
+
+def inherent_block(results: list[tuple[EdgedResult, FfmpegResult | None]], floors: dict[int, FloorResult]) -> list[str]:
+    """Per camera: edged's camera threads against the floor, the image checks and the rest apart."""
+    header = ["N", "ffmpeg", "floor", "edged", "edged - ffmpeg", "floor - ffmpeg (PyAV)", "camera threads",
+              "of which hashing", "camera threads - floor", "imagecheck", "rest (daemon, durability, ...)",
+              "unattributed"]
+    rows, said = [], []
+    for e, f in results:
+        fl = floors.get(e.n)
+        if fl is None or fl.win is None or e.win is None or not e.split:
+            continue
+        n = e.n
+        ff = f.win.cpu / n if f and f.win else None
+        floor, edged, cam = fl.win.cpu / n, e.win.cpu / n, e.split["camera threads"] / n
+        image, rest = e.split["imagecheck"] / n, sum(e.split[g] for g in REST) / n
+        other = edged - cam - image - rest
+        rows.append([n, fmt(ff, ".3f"), f"{floor:.3f}", f"{edged:.3f}", fmt(None if ff is None else edged - ff, ".3f"),
+                     fmt(None if ff is None else floor - ff, ".3f"), f"{cam:.3f}",
+                     f"{e.split['hashing (in camera threads)'] / n:.3f}", f"{cam - floor:.3f}", f"{image:.3f}",
+                     f"{rest:.3f}", f"{other:.3f}"])
+        if ff is not None and edged > ff:
+            def part(x: float) -> str:
+                return f"{x:.3f} ({x / (edged - ff) * 100:.0f} %)"
+            said.append(f"- N={n}: edged costs {edged - ff:.3f} % of a core per camera more than ffmpeg; of that, the "
+                        f"floor's own excess over ffmpeg (PyAV demux + mux in Python) is {part(floor - ff)}, edged's "
+                        f"camera threads above the floor {part(cam - floor)}, image checks {part(image)}, the rest "
+                        f"{part(rest)}, unattributed {part(other)}.")
+    if not rows:
+        return []
+    return ["", "### what is inherent: % of one core per camera", "", table(header, rows), "",
+            "edged = daemon + workers (the main table); camera threads, hashing, imagecheck and rest from the split "
+            "by thread (rest = " + ", ".join(REST) + "); floor and ffmpeg = their processes. camera threads - floor "
+            "is what edged's camera threads do beyond demux + mux (timestamps, segment clock, stats, SHA-256, the "
+            "muxer writing through a Python file object). unattributed = edged - camera threads - imagecheck - rest: "
+            "threads that ended inside the window and children the daemon reaped (the split misses them).", "", *said]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.record_throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--counts", default="1,8,32,64,96", help="camera counts, comma-separated (default %(default)s)")
     p.add_argument("--seconds", type=float, default=60, help="measurement window per step (default %(default)s)")
     p.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg reference")
+    p.add_argument("--floor", action="store_true",
+                   help="also measure the PyAV floor (bench/pyav_floor.py: bare demux + mux, edged's worker count)")
     args = p.parse_args(argv)
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
     args.source_state = source_state()
@@ -558,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     log(f"RTSP server pid {server.proc.pid} on port {server.port} with {max(counts)} mounts")
     results: list[tuple[EdgedResult, FfmpegResult | None]] = []
+    floors: dict[int, FloorResult] = {}
     try:
         for n in counts:
             log(f"N={n}")
@@ -565,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2)  # let the server tear down the sessions before the next step
             f = None if args.no_ffmpeg else run_ffmpeg(n, server, args.seconds, OUT)
             time.sleep(2)
+            if args.floor:
+                floors[n] = run_floor(n, server, args.seconds, OUT)
+                time.sleep(2)
             results.append((e, f))
             if not server.running:
                 raise RuntimeError("the RTSP server died:\n" + server.log_text()[-2000:])
@@ -574,6 +728,8 @@ def main(argv: list[str] | None = None) -> int:
         server.close()
         if results:
             log(report(results, args, clip))
+            if floors:
+                log(floor_report(results, floors))
     return 0
 
 

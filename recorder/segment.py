@@ -22,6 +22,9 @@ from recorder.durability import Durability, Synced
 from storage.fsutil import PRIVATE_FILE, private_dir
 
 AVIO_BUFFER = 1 << 17  # bytes per write from the muxer: a 1 s fragment at 4 Mbit/s is ~4 writes
+# The MP4 muxer's options, plus `frag_duration` (the fragment length); bench/record_throughput.py's
+# PyAV floor muxes with the same.
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
 
 def _ticks(us: int, tb: Fraction) -> int:
@@ -109,11 +112,8 @@ class SegmentFile:
 
     def _open(self, video: av.stream.Stream, audio: av.stream.Stream | None, origin_us: int, fragment_us: int,
               metadata: dict[str, str] | None) -> None:
-        self._out = av.open(self._file, "w", format="mp4", buffer_size=AVIO_BUFFER, options={
-            "movflags": "frag_keyframe+empty_moov+default_base_moof",
-            "frag_duration": str(fragment_us),
-            "flush_packets": "1",
-        })
+        self._out = av.open(self._file, "w", format="mp4", buffer_size=AVIO_BUFFER,
+                            options={**FRAGMENTED_MP4, "frag_duration": str(fragment_us)})
         for key, value in (metadata or {}).items():  # written in the moov, before the first fragment
             self._out.metadata[key] = value
         # Keyed by "is video": the audio template may be a stream of another container (the
