@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,8 @@ class HealthMonitor:
     async def evaluate(self, now: int | None = None) -> None:
         now = self.clock.now_us() if now is None else now
         minute = local_minute(now)
-        rows = []
+        rows, raises = [], []  # the camera rows are written before the alarms: whoever sees an alarm
+        # (edgectl, MQTT, the test) finds the camera already `degraded`, never still `recording`
         for cam in self.cfg.cameras:
             hc = self.cfg.health_for(cam.id)  # the site's thresholds, or the camera's own
             view = self.view(cam.id, now)
@@ -128,13 +130,13 @@ class HealthMonitor:
                                     *health.delays(kind, hc))
                 self.tracks[key] = after
                 if self.alarms is not None and after.active != before.active:
-                    await self.alarms.set(after.active, f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
-                                          Msg(N_("camera {camera}: {what}"), camera=cam.id,
-                                              what=present.get(kind, "cleared")))
+                    raises.append(partial(self.alarms.set, after.active, f"{kind}:{cam.id}", kind, health.KINDS[kind],
+                                          cam.id, Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                                      what=present.get(kind, "cleared"))))
                 elif self.alarms is not None and after.active and kind in present:
-                    await self.alarms.raise_(f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
-                                             Msg(N_("camera {camera}: {what}"), camera=cam.id,
-                                                 what=present[kind]))  # refresh the figures
+                    raises.append(partial(self.alarms.raise_, f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
+                                          Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                              what=present[kind])))  # refresh the figures
             verdict, reasons = health.compliance(view, hc, minute)
             state = self._public(cam.id)
             row = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
@@ -145,6 +147,8 @@ class HealthMonitor:
         if rows:
             await self.writer.run(lambda c: camera_table.set_health(c.db, rows))
             self._written.update((r["id"], r) for r in rows)
+        for call in raises:
+            await call()
 
     def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
         """What the catalog's camera row does not already hold (rates, resolution, keyframe
