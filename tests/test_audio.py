@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import subprocess
-from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,14 +24,14 @@ from edged.config import load_config
 from edged.config.health import HealthConfig, effective
 from edged.rules import health
 from recorder import audio
-from recorder.camera import CameraRecorder, Settings
-from recorder.events import to_dict
+from recorder.camera import Settings
 from storage.export_copy import copy_camera
 from storage.export_plan import plan_camera
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip, media_duration
 from tests.support.catalog import alarms
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.recorders import recording
 
 S = 1_000_000
 
@@ -184,22 +183,11 @@ def test_g711_cameras_are_recorded_as_aac_that_is_audible_and_in_step_with_the_v
     mounts = {law: f"clipsnd:{clip.video},{tone(law)}@20" for law in ("pcma", "pcmu")}
     settings = Settings(data_dir=tmp_path / "data", segment_us=4 * S, fragment_us=S, fsync_us=2 * S,
                         connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=2 * S, sample_us=0)
-    events, closed = [], []
-    with RtspServer(mounts) as server:
-        recs = [CameraRecorder({"id": law, "url": server.url(law)}, settings, lambda e: events.append(to_dict(e)),
-                               lambda c: closed.append(asdict(c))) for law in mounts]
-        for rec in recs:
-            rec.start()
-        try:
-            wait_for(lambda: all(len([c for c in closed if c["camera"] == law]) >= 2 for law in mounts), 60,
-                     "two whole segments of each camera")
-            wait_for(lambda: all([e for e in events if e["ev"] == "stats" and e["camera"] == law
-                                  and e["audio_level_db"] is not None] for law in mounts), 30, "stats with a level")
-        finally:
-            for rec in recs:
-                rec.stop.set()
-            for rec in recs:
-                rec.thread.join(30)
+    with RtspServer(mounts) as server, recording({law: server.url(law) for law in mounts}, settings) as run:
+        wait_for(lambda: all(len(run.closed_of(law)) >= 2 for law in mounts), 60, "two whole segments of each camera")
+        wait_for(lambda: all([e for e in run.events if e["ev"] == "stats" and e["camera"] == law
+                              and e["audio_level_db"] is not None] for law in mounts), 30, "stats with a level")
+    events, closed = run.events, run.closed
     for law, codec in (("pcma", "pcm_alaw"), ("pcmu", "pcm_mulaw")):
         stats = [e for e in events if e["ev"] == "stats" and e["camera"] == law and e["audio_level_db"] is not None]
         assert stats[-1]["audio"] == 1 and stats[-1]["audio_codec"] == codec

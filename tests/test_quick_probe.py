@@ -3,16 +3,15 @@ H.264 with AAC, H.265, and a 25 fps camera, each checked with ffprobe (frame rat
 against the frames written, audio in step, no demuxer complaint). Real RTSP server, real PyAV.
 """
 
-from dataclasses import asdict
 from fractions import Fraction
 
 import pytest
 
-from recorder.camera import CameraRecorder, Settings
-from recorder.events import to_dict
+from recorder.camera import Settings
 from recorder.source import FIRST_CONNECT_MAX_US, Source, connect_timeout_us
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe, ffprobe_errors, make_clip
 from tests.support.daemon import wait_for
+from tests.support.recorders import recording
 
 S = 1_000_000
 
@@ -27,7 +26,6 @@ def test_quick_probed_h264_with_aac_h265_and_25_fps_cameras_record_whole_playabl
              "hevc": make_clip(tmp_path / "clips", fps=15, gop=15, seconds=10, codec="h265"),
              "pal": make_clip(tmp_path / "clips", fps=25, gop=25, seconds=10)}
     settings = settings_for(tmp_path)
-    events, closed = [], []
     with RtspServer({cam: clip.spec() for cam, clip in clips.items()}) as server:
         for cam in clips:  # what the remux reads off the probe is there without the frame-rate probe
             src = Source(server.url(cam), settings, first=True)
@@ -39,19 +37,10 @@ def test_quick_probed_h264_with_aac_h265_and_25_fps_cameras_record_whole_playabl
                 assert len(src.container.streams.audio) == (cam == "avc")
             finally:
                 src.close()
-        recs = [CameraRecorder({"id": cam, "url": server.url(cam)}, settings, lambda e: events.append(to_dict(e)),
-                               lambda c: closed.append(asdict(c))) for cam in clips]
-        for rec in recs:
-            rec.start()
-        try:
-            wait_for(lambda: all(len([c for c in closed if c["camera"] == cam]) >= 3 for cam in clips), 90,
-                     "three closed segments of each camera")
-        finally:
-            for rec in recs:
-                rec.stop.set()
-            for rec in recs:
-                rec.thread.join(30)
-    assert all(rec.counters["reconnects"] == 0 for rec in recs)
+        with recording({cam: server.url(cam) for cam in clips}, settings) as run:
+            wait_for(lambda: all(len(run.closed_of(cam)) >= 3 for cam in clips), 90, "three closed segments of each camera")
+    events, closed = run.events, run.closed
+    assert all(rec.counters["reconnects"] == 0 for rec in run.recs)
     opened = {e["path"]: e["start_us"] for e in events if e["ev"] == "open"}
     for cam, clip in clips.items():
         # the first segment starts wherever the connection did; the second is a whole one
