@@ -153,7 +153,13 @@ def test_a_mask_noise_and_a_running_clock_raise_no_event_and_record_nothing(tmp_
             for r in recs:
                 r.thread.join(30)
                 r.motion.stop(20)
-    assert events.of("motion") == [] and events.of("open") == []
+        assert events.of("motion") == []
+        # Nothing is written but what the fail-safe writes (design/0038): a camera whose
+        # detection stream is lost records until it is back. Once in CI the fake camera server
+        # ended the noise camera's detection stream mid-test; its log says what it saw.
+        for o in events.of("open"):
+            lost = [d for d in events.of("detection", camera=o["camera"], up=False) if d["at"] <= o["at"]]
+            assert lost, ("footage opened with no motion and detection up", o, server.log_text()[-3000:])
 
 
 def test_live_mode_reads_the_stream_and_writes_nothing(tmp_path, scenes):
