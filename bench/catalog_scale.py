@@ -163,39 +163,53 @@ def build(path: Path, cams: list[str], days: int, seg_us: int) -> float:
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         p.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    per_day = DAY // seg_us
-    total = len(cams) * days * per_day
     began = time.perf_counter()
     db = open_db(path)
     conn = db.conn
     conn.execute("PRAGMA synchronous=OFF")          # building only: a crash here just means --rebuild
     conn.execute("PRAGMA cache_size=-524288")       # 512 MiB
+    add_cameras(db, cams)
+    fill(conn, BUILD_DAY_SQL, len(cams), days, seg_us, path)
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return time.perf_counter() - began
+
+
+def add_cameras(db: Any, cams: list[str], keyed: bool = True) -> None:
+    """The cameras' rows, and temp.build_cams (c, camera, num: its camera_keys number when
+    `keyed`, the schema since m013) for the build's SQL."""
     with db.atomic():
         for cam in cams:
             db["cameras"].insert({"id": cam, "name": f"Camera {cam[3:]}", "url": f"rtsp://10.0.{cam[3:]}.1/stream1",
                                   "enabled": 1, "state": "recording"})
-        conn.execute("CREATE TEMP TABLE build_cams (c INTEGER PRIMARY KEY, num INTEGER NOT NULL)")
-        conn.executemany("INSERT INTO temp.build_cams VALUES (?, ?)",
-                         [(c, segment_rows.camera_key(db, cam)) for c, cam in enumerate(cams)])
+        db.conn.execute("CREATE TEMP TABLE build_cams (c INTEGER PRIMARY KEY, camera TEXT NOT NULL, num INTEGER)")
+        db.conn.executemany("INSERT INTO temp.build_cams VALUES (?, ?, ?)",
+                            [(c, cam, segment_rows.camera_key(db, cam) if keyed else None)
+                             for c, cam in enumerate(cams)])
+
+
+def fill(conn: sqlite3.Connection, day_sql: str, n_cams: int, days: int, seg_us: int, path: Path) -> None:
+    """Run `day_sql` (rows of the cameras in temp.build_cams, slots :first to :last) once per
+    day, a transaction each, with a progress line."""
+    per_day = DAY // seg_us
     params = {"t0": T0, "seg": seg_us, "nominal": BYTES_PER_S * seg_us // S, "frames": FPS * seg_us // S - 1,
               # each camera starts a little after the previous one
-              "step": min(250, END_GAP_US // (2 * len(cams)))}
+              "step": min(250, END_GAP_US // (2 * n_cams))}
+    total = n_cams * days * per_day
+    began = time.perf_counter()
     done = 0
     for day in range(days):
         conn.execute("BEGIN")
-        conn.execute(BUILD_DAY_SQL, {**params, "first": day * per_day, "last": (day + 1) * per_day - 1})
+        conn.execute(day_sql, {**params, "first": day * per_day, "last": (day + 1) * per_day - 1})
         conn.execute("COMMIT")
-        done += len(cams) * per_day
+        done += n_cams * per_day
         el = time.perf_counter() - began
         rate = done / el
         progress(f"building: {done:,} / {total:,} rows ({done / total:.1%}), {rate:,.0f} rows/s, "
                  f"{path.stat().st_size / 2**30:.2f} GiB, ETA {(total - done) / rate / 60:.1f} min")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
     el = time.perf_counter() - began
     progress(f"built {done:,} rows in {el / 60:.1f} min ({done / el:,.0f} rows/s)", final=True)
-    return el
 
 
 def ensure_catalog(args: argparse.Namespace, cams: list[str], seg_us: int) -> tuple[Path, dict[str, Any]]:
