@@ -25,8 +25,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bench.catalog_scale import (DAY, END_GAP_US, ROOT, S, add_cameras, camera_ids, environment, evict, fill, log,
-                                 size_str)
+from bench.catalog_scale import (DAY, END_GAP_US, add_cameras, camera_ids, environment, evict, fill, log, segment_us,
+                                 shape_args, size_str)
 from bench.record_throughput import command_line, table
 from storage import layout
 from storage.catalog import migrations, open_db
@@ -79,16 +79,10 @@ def sample_rows(path: Path, ids: list[int]) -> dict[int, tuple]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.catalog_migration", description=__doc__.split("\n\n")[0])
-    p.add_argument("--cameras", type=int, default=64, help="cameras (default %(default)s)")
-    p.add_argument("--days", type=int, default=365, help="days of footage (default %(default)s)")
-    p.add_argument("--segment", type=int, default=60, help="segment length in seconds (default %(default)s)")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "catalog",
-                   help="where the old catalog is built (default bench/out/catalog)")
+    shape_args(p, "where the old catalog is built")
     p.add_argument("--keep", action="store_true", help="keep the upgraded catalog")
     args = p.parse_args(argv)
-    if args.segment * S <= 2 * END_GAP_US or (DAY % (args.segment * S)):
-        p.error("--segment must divide a day and be longer than 0.1 s")
-    seg_us = args.segment * S
+    seg_us = segment_us(p, args)
     cams = camera_ids(args.cameras)
     folder = args.out.resolve() / f"m012-{args.cameras}x{args.days}dx{args.segment}s"
     path = folder / layout.CATALOG_FILE

@@ -321,22 +321,31 @@ def breakdown_text(times: dict[str, float]) -> str:
     return ", ".join(f"{k} {ms(v)}" for k, v in times.items())
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.catalog_scale", description=__doc__.split("\n\n")[0])
+def shape_args(p: argparse.ArgumentParser, out_help: str) -> None:
+    """The synthetic catalog's options (this benchmark's and bench/catalog_migration's)."""
     p.add_argument("--cameras", type=int, default=64, help="cameras (default %(default)s)")
     p.add_argument("--days", type=int, default=365, help="days of footage (default %(default)s)")
     p.add_argument("--segment", type=int, default=60, help="segment length in seconds (default %(default)s)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "catalog",
-                   help="where the cached catalog and the working copy go (default bench/out/catalog)")
+                   help=f"{out_help} (default bench/out/catalog)")
+
+
+def segment_us(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.segment * S <= 2 * END_GAP_US or (DAY % (args.segment * S)):
+        p.error("--segment must divide a day and be longer than 0.1 s")
+    return args.segment * S
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.catalog_scale", description=__doc__.split("\n\n")[0])
+    shape_args(p, "where the cached catalog and the working copy go")
     p.add_argument("--runs", type=int, default=5, help="runs of each measurement (default %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="build the catalog even if a cached one matches")
     p.add_argument("--keep-work", action="store_true", help="keep the working copy (as large as the catalog)")
     args = p.parse_args(argv)
-    if args.segment * S <= 2 * END_GAP_US or (DAY % (args.segment * S)):
-        p.error("--segment must divide a day and be longer than 0.1 s")
+    seg_us = segment_us(p, args)
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    seg_us = args.segment * S
     cams = camera_ids(args.cameras)
     rng = random.Random(SEED + 1)
 
