@@ -11,6 +11,7 @@ import contextvars
 import json
 import logging
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -48,6 +49,11 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA busy_timeout=5000")
     db.execute("PRAGMA secure_delete=ON")  # purged personal data (R5.7) is zeroed, not left in free space
     compacting = any(m.name == COMPACT_ROWS for m in migrations.pending(db)) and db["segments"].exists()
+    log = logging.getLogger(__name__)
+    if compacting:  # the first start after the upgrade is minutes long on a big site: say why
+        log.warning("catalog: upgrading the segment rows to their compact form (design/0054); a large "
+                    "catalog takes minutes (a year of 64 cameras: about 5)")
+    began = time.monotonic()
     migrations.apply(db)
     if compacting:  # once, after m013 rewrote the rows: give the old table's pages back (design/0054)
         try:
@@ -55,8 +61,8 @@ def open_db(path: Path) -> sqlite_utils.Database:
         except sqlite3.OperationalError as exc:  # VACUUM needs room for a copy: never a reason not to start
             if not is_disk_full(exc):
                 raise
-            logging.getLogger(__name__).warning("catalog not compacted after its upgrade (%s): its free pages "
-                                                "are reused as it grows", exc)
+            log.warning("catalog not compacted after its upgrade (%s): its free pages are reused as it grows", exc)
+        log.info("catalog: segment rows upgraded in %.0f s", time.monotonic() - began)
     return db
 
 

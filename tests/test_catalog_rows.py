@@ -1,6 +1,7 @@
 """The compact segment rows (design/0054; storage/segment_rows.py, migration m013): a catalog made
 by the old schema migrates in place with nothing lost, and the derived paths are the files'."""
 
+import logging
 import os
 import random
 import shutil
@@ -71,10 +72,15 @@ def old_catalog(data, fmp4):
     return before
 
 
-def test_m013_migrates_an_old_catalog_in_place_with_nothing_lost(tmp_path, fmp4):
+def test_m013_migrates_an_old_catalog_in_place_with_nothing_lost(tmp_path, fmp4, caplog):
     before = old_catalog(tmp_path, fmp4)
     assert len(before) == 9 and [r["id"] for r in before] == list(range(1, 10))
+    caplog.set_level(logging.INFO, logger="storage.catalog")
     db = open_db(tmp_path / layout.CATALOG_FILE)  # the daemon's own start: migrates, then compacts the file
+    # A start that takes minutes on a big site says why, before and after.
+    said = [r.getMessage() for r in caplog.records if r.name == "storage.catalog"]
+    assert said[:1] and said[0].startswith("catalog: upgrading the segment rows to their compact form")
+    assert said[1:] and said[-1].startswith("catalog: segment rows upgraded in ")
     assert [m.name for m in migrations.applied(db)][-1] == M013
     after = rows(db, "segments")
     assert after == before  # same ids, cameras, times, paths, hashes, states, notes: every column
@@ -91,8 +97,10 @@ def test_m013_migrates_an_old_catalog_in_place_with_nothing_lost(tmp_path, fmp4)
     db.conn.close()
 
 
-def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path):
+def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="storage.catalog")
     db = open_db(tmp_path / layout.CATALOG_FILE)
+    assert [r for r in caplog.records if r.name == "storage.catalog"] == []  # a new catalog has nothing to upgrade
     cat = Catalog(db)
     rng = random.Random(7)
     starts = [0, 1, 999_999, 1_000_000, T, T + 1, 86_400 * S - 1, 4_102_444_800 * S - 1] + [
