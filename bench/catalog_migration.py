@@ -29,7 +29,7 @@ from bench.catalog_scale import (DAY, END_GAP_US, add_cameras, camera_ids, envir
                                  shape_args, size_str)
 from bench.record_throughput import command_line, table
 from storage import layout
-from storage.catalog import migrations, open_db
+from storage.catalog import migrations, open_db, open_readonly
 from storage.segment_schema import _PATH_SQL
 
 M013 = "m013_compact_segments"
@@ -69,7 +69,7 @@ def build_old(path: Path, cams: list[str], days: int, seg_us: int) -> float:
 
 
 def sample_rows(path: Path, ids: list[int]) -> dict[int, tuple]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = open_readonly(path).conn
     try:
         marks = ",".join("?" * len(ids))
         return {r[0]: r for r in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM segments WHERE id IN ({marks})", ids)}
