@@ -34,7 +34,8 @@ def setup_commands(readme: str) -> list[str]:
 def edgectl(*args: str) -> dict | None:
     if not (ROOT / ".venv/bin/edgectl").exists():  # the first command is still installing it
         return None
-    r = subprocess.run([str(ROOT / ".venv/bin/edgectl"), *args, "--json"], cwd=ROOT, capture_output=True, text=True)
+    # the socket named as the README names it: edgectl takes a relative socket only when told
+    r = subprocess.run([str(ROOT / ".venv/bin/edgectl"), "--socket", "data/control.sock", *args, "--json"], cwd=ROOT, capture_output=True, text=True)
     return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
 
 

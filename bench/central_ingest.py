@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.central_ingest [--nodes 1000] [--cameras 16] [--sim-seconds 3600]
         [--compare-sim-seconds 600] [--skip-compare]          (from the repository root)
+    .venv/bin/python -m bench.central_ingest --postgres [--nodes 100] [--sim-seconds 300]
+        (one instance on a PostgreSQL 15 started here, fsync on: bench/out/central_ingest_postgres.txt)
 
 The fleet: `--nodes` nodes in sites of 10, `--cameras` each, with the real payloads of
 edged/daemon/reporting.py and mqtt/reporter.py at the daemon's cadence per simulated second:
@@ -32,8 +34,6 @@ bench/out/central_ingest.txt.
 from __future__ import annotations
 
 import argparse
-import base64
-import cProfile
 import hashlib
 import io
 import json
@@ -55,7 +55,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.record_throughput import cpu_ticks, memory, table
 from storage import audit, chainhead
 from storage.nodekey import NodeKey
-from tests.support.broker import Broker, free_port
+from tests.support.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -291,7 +291,7 @@ def central_config(folder: Path, port: int, group: str | None, name: str) -> Pat
     cfg = folder / f"{name}.toml"
     cfg.write_text(f'[broker]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "{name}"\n'
                    + (f'shared_group = "{group}"\n' if group else "")
-                   + '[storage]\ndata_dir = "store"\n[verify]\ninterval = "2s"\ngap_grace = "30s"\n'
+                   + '[storage]\ndata_dir = "store"\n' + (f'url = "{PG_URL}"\n' if PG_URL else "") + '[verify]\ninterval = "2s"\ngap_grace = "30s"\n'
                    '[dashboard]\nlisten = ""\n[report]\ntimezone = "UTC"\n')
     return cfg
 
@@ -318,6 +318,15 @@ def _box_busy() -> int:
 
 def stored_sum(db: Path) -> tuple[int, int]:
     """(sum of max_seq, sum of verified_seq) over the nodes: cheap, 1 row per node."""
+    if PG_URL:
+        import psycopg
+
+        try:
+            with psycopg.connect(PG_URL, autocommit=True) as c:
+                r = c.execute("SELECT coalesce(sum(max_seq), 0), coalesce(sum(verified_seq), 0) FROM nodes").fetchone()
+                return int(r[0]), int(r[1])
+        except psycopg.Error:
+            return 0, 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as c:
             r = c.execute("SELECT coalesce(sum(max_seq), 0), coalesce(sum(verified_seq), 0) FROM nodes").fetchone()
@@ -353,7 +362,6 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         db = folder / "store" / "central.db"
         samples: list[tuple[float, int, float]] = []
         start = time.monotonic()
-        expected: int | None = None
         sent = None
         final_sum = None
         stored_ns = 0
@@ -490,7 +498,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compare-only", action="store_true", help="only one against two instances")
     p.add_argument("--profile", action="store_true", help="cProfile the (first) instance of the main run")
     p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--postgres", action="store_true",
+                   help="only one instance storing into a PostgreSQL 15 started here ([storage] url)")
     args = p.parse_args(argv)
+    if args.postgres:
+        return postgres_main(args, argv)
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="central-ingest-", dir=OUT))
     cmd = ".venv/bin/python -m bench.central_ingest " + " ".join(argv)
@@ -518,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
                 ["CPU s: edged-central / mosquitto / whole box", _cpu(r), "-", "-"]]
         samples = r["samples"]
         quarters = [samples[min(len(samples) - 1, int(len(samples) * q))] for q in (0.25, 0.5, 0.75, 1.0)]
-        for q, (t, s, rss) in zip(("25%", "50%", "75%", "100%"), quarters):
+        for q, (t, _s, rss) in zip(("25%", "50%", "75%", "100%"), quarters):
             rows.append([f"RSS at {q} of the run (t={t:.0f} s)", f"{rss:.0f} MiB", "flat", "-"])
         rss_vals = [x[2] for x in samples[len(samples) // 4:]]
         flat = max(rss_vals) - min(rss_vals) < 0.2 * max(rss_vals) if rss_vals else False
@@ -541,6 +553,33 @@ def main(argv: list[str] | None = None) -> int:
                     log("```\n" + profile_top(path) + "```")
     finally:
         (OUT / "central_ingest.txt").write_text("\n".join(lines) + "\n")
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+PG_URL: str | None = None
+
+
+def postgres_main(args, argv: list[str]) -> int:
+    """One instance on PostgreSQL (central/pgstore.py), `--sim-seconds` of fleet time."""
+    global PG_URL
+    from tests.support.postgres import Postgres
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="central-ingest-", dir=OUT))
+    pg = Postgres(fsync=True).start()
+    try:
+        PG_URL = pg.database()
+        log(f"# central_ingest on PostgreSQL 15: {args.nodes} nodes x {args.cameras} cameras")
+        log(f"command (from the repository root): .venv/bin/python -m bench.central_ingest {' '.join(argv)}")
+        log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} cores, load {load()} (PostgreSQL fsync on, synchronous_commit on)")
+        r = run_fleet(args, args.sim_seconds, 1, "postgres", work)
+        log(f"one instance, {args.sim_seconds} s of fleet time: {r['received']:,} of {r['sent']:,} messages "
+            f"in {r['elapsed']:.1f} s = {r['rate']:,.0f} msg/s; verification lag {r['verify_lag']:.1f} s; "
+            f"CPU s {_cpu(r)}; load {r['load']}")
+    finally:
+        pg.stop()
+        (OUT / "central_ingest_postgres.txt").write_text("\n".join(lines) + "\n")
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

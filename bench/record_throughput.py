@@ -20,6 +20,7 @@ import platform
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -486,7 +487,7 @@ def run_floor(n: int, server: RtspServer, seconds: float, out: Path) -> FloorRes
                 cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=logf)
         warm_and_measure("floor", res, procs, base, seconds, server)
         w = res.win
-        log(f"  floor: " + ", ".join(f"{w.per_process.get(p.pid, 0):.1f} % {w.per_rss.get(p.pid, 0):.0f} MB"
+        log("  floor: " + ", ".join(f"{w.per_process.get(p.pid, 0):.1f} % {w.per_rss.get(p.pid, 0):.0f} MB"
                                      for p in procs.values())
             + f"; server {w.server_cpu:.1f} %; box {w.box_busy:.0f} % of {100 * (os.cpu_count() or 1)} %")
     finally:
@@ -690,6 +691,46 @@ def inherent_block(results: list[tuple[EdgedResult, FfmpegResult | None]], floor
             "threads that ended inside the window and children the daemon reaped (the split misses them).", "", *said]
 
 
+def compare_durability(counts: list[int], seconds: float, rounds: int = 2) -> int:
+    """edged's CPU with the durability pass per fsync interval (before design/0061) and after each
+    fragment, back to back (alternating, `rounds` times each) on one RTSP server: the box is
+    shared, so the ratio of neighbouring runs says more than either figure."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    log(f"command: {command_line('bench.record_throughput')}")
+    log(f"environment: {environment()}")
+    clip = bench_clip(OUT)
+    server = RtspServer({c: f"clip:{clip}@{FPS}" for c in cam_ids(max(counts))})
+    server.start()
+    rows: list[list[str]] = []
+    try:
+        for n in counts:
+            cpu: dict[str, list[float]] = {"interval": [], "fragment": []}
+            for _ in range(rounds):
+                for mode in ("interval", "fragment"):
+                    os.environ["EDGED_DURABILITY"] = mode
+                    log(f"N={n} durability={mode}; load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+                    e = run_edged(n, server, seconds, OUT)
+                    time.sleep(2)
+                    if e.win is not None:
+                        cpu[mode].append(e.win.cpu)
+                        log(f"  edged CPU {e.win.cpu:.1f} % of one core, durability thread "
+                            f"{e.split.get('durability', 0):.2f} %")
+            if cpu["interval"] and cpu["fragment"]:
+                before, after = statistics.mean(cpu["interval"]), statistics.mean(cpu["fragment"])
+                rows.append([str(n), " ".join(f"{x:.1f}" for x in cpu["interval"]),
+                             " ".join(f"{x:.1f}" for x in cpu["fragment"]), f"{after / before:.3f}"])
+    finally:
+        server.stop()
+        server.close()
+    log("\n".join(["", "## Durability pass: per fsync interval (before) vs after each fragment", "",
+                    f"environment: {environment()}", "",
+                    table(["cameras", "CPU % per fsync interval", "CPU % after each fragment", "ratio after/before"],
+                          rows), "",
+                    "CPU = edged's process tree over the window, % of one core (each run's figure; ratio of "
+                    "the means). Target: ratio <= 1.05."]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.record_throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--counts", default="1,8,32,64,96", help="camera counts, comma-separated (default %(default)s)")
@@ -697,8 +738,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-ffmpeg", action="store_true", help="skip the ffmpeg reference")
     p.add_argument("--floor", action="store_true",
                    help="also measure the PyAV floor (bench/pyav_floor.py: bare demux + mux, edged's worker count)")
+    p.add_argument("--durability", choices=("fragment", "interval", "compare"), default="fragment",
+                   help="the workers' durability pass: after each fragment (default, design/0061), per fsync "
+                        "interval (before), or compare: edged only, both back to back per count, and the CPU ratio")
     args = p.parse_args(argv)
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
+    if args.durability == "compare":
+        return compare_durability(counts, args.seconds)
+    os.environ["EDGED_DURABILITY"] = args.durability  # the daemon's workers inherit it (recorder/worker.py)
     args.source_state = source_state()
     OUT.mkdir(parents=True, exist_ok=True)
     log(f"command: {command_line('bench.record_throughput')}")

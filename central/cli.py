@@ -6,6 +6,8 @@
     edged-central report --site S --month 2026-11 --out DIR [--json]
     edged-central verify-log --node SITE/NODE FILE [--json]
     edged-central anchor --node SITE/NODE "edged-head v1 ..." [--json]
+    edged-central keys [--out FILE] [--json]  the fleet's node keys, signed by the central key
+    edged-central hash-password              a password hash for [dashboard.accounts.NAME]
 
 Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
 """
@@ -47,7 +49,7 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def _store(cfg: cfgmod.CentralConfig) -> Store:
     try:
-        return Store(cfg.db_path, readonly=True)
+        return cfg.open_store(readonly=True)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
 
@@ -95,7 +97,7 @@ def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     finally:
         store.close()
-    made = report.write(r, Path(args.out), cfg.tz)
+    made = report.write(r, Path(args.out), cfg.tz, cfg.language)
     s = r["summary"]
     _out(args, {"summary": s, "files": [str(p) for p in made]},
          f"site {args.site}, {args.month}: {s['camera_days_not_compliant']} of {s['camera_days']} camera-days not "
@@ -140,7 +142,7 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     node = f"{site}/{name}"
     if args.node and args.node != node:
         raise UsageError(f"the line is for node {node}, not {args.node}")
-    store = Store(cfg.db_path)
+    store = cfg.open_store()
     try:
         known = next(store.db.query("SELECT public_key FROM nodes WHERE node = ?", [node]), None)
         key = args.key or (known or {}).get("public_key")
@@ -170,6 +172,46 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     return 0 if valid else 1
 
 
+def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    """The signed key list (design/0065): to a file, or to stdout."""
+    from central import keylist
+
+    store = _store(cfg)
+    try:
+        doc = keylist.signed(store, keylist.central_key(cfg.data_dir), now_us())
+    finally:
+        store.close()
+    text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        n = sum(len(x["keys"]) for x in doc["nodes"])
+        _out(args, {"out": args.out, "nodes": len(doc["nodes"]), "keys": n,
+                    "central_fingerprint": doc["central_fingerprint"]},
+             f"{len(doc['nodes'])} nodes, {n} keys written to {args.out}, signed by the central key "
+             f"{doc['central_fingerprint']} (publish this fingerprint where sites can read it)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_hash_password(_cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
+    """Reads the password (twice on a terminal, once from a pipe) and prints its scrypt hash."""
+    import getpass
+
+    from central import login
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise UsageError("the two passwords differ")
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 12:
+        raise UsageError("use a password of at least 12 characters")
+    print(login.hash_password(first))
+    return 0
+
+
 def cmd_run(cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return asyncio.run(_serve(cfg))
@@ -179,7 +221,7 @@ async def _serve(cfg: cfgmod.CentralConfig) -> int:
     from central.dashboard import Dashboard
     from central.ingest import Ingest
 
-    Store(cfg.db_path).close()  # create the schema before the threads and the dashboard read it
+    cfg.open_store().close()  # create the schema before the threads and the dashboard read it
     ingest = Ingest(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -192,7 +234,10 @@ async def _serve(cfg: cfgmod.CentralConfig) -> int:
         await dash.start(host, int(port))
         log.info("dashboard on http://%s/", cfg.dashboard_listen)
     ingest.start()
-    log.info("edged-central running (%s); store %s", cfg.source, cfg.db_path)
+    from central.pgstore import _redact
+
+    log.info("edged-central running (%s); store %s", cfg.source,
+             _redact(cfg.storage_url) if cfg.storage_url else cfg.db_path)
     try:
         while not stop.is_set() and not ingest.stopping.is_set():
             try:
@@ -238,13 +283,19 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--node", metavar="SITE/NODE")
     a.add_argument("--key", help="the node's public key (base64 or PEM text), if it never sent a birth")
     a.add_argument("--json", action="store_true")
-    for x in (s, f, rep, v, a):
+    k = sub.add_parser("keys", help="the fleet's node keys (site, node, fingerprint, first and last seen), signed "
+                       "by the central office's key, for `edgectl verify --keys`")
+    k.add_argument("--out", metavar="FILE", help="write the signed list here (default: standard output)")
+    k.add_argument("--json", action="store_true")
+    hp = sub.add_parser("hash-password", help="read a password and print its hash for [dashboard.accounts.NAME]")
+    for x in (s, f, rep, v, a, k, hp):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
     return p
 
 
 VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
-         "verify-log": cmd_verify_log, "anchor": cmd_anchor}
+         "verify-log": cmd_verify_log, "anchor": cmd_anchor,
+         "keys": cmd_keys, "hash-password": cmd_hash_password}
 
 
 def main(argv: list[str] | None = None) -> int:

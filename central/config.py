@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from central.i18n import LANGUAGES, normalise as normalise_language
+from central.quota import Limits
+
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -51,11 +54,23 @@ class CentralConfig:
     silent_after_us: int = 300_000_000       # a node that said nothing this long is "silent"
     dashboard_listen: str | None = "127.0.0.1:8780"
     timezone: str = "Asia/Taipei"            # compliance days are the sites' local days
+    language: str = "en"                     # the dashboard's pages and reports: en | zh-TW (ROC dates)
     batch: int = 5000                        # messages stored per transaction at most
+    quota: Limits = Limits()                 # per node (central/quota.py)
+    allowed_hosts: tuple[str, ...] = ()      # Host headers the dashboard answers besides its listen address
+    tls_cert_file: Path | None = None        # the dashboard over HTTPS
+    tls_key_file: Path | None = None
+    accounts: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # (name, role, scrypt hash)
+    storage_url: str | None = field(default=None, repr=False)  # postgresql://...: a fleet's shared store
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "central.db"
+
+    def open_store(self, *, readonly: bool = False):  # noqa: ANN201 - central.store.Store
+        from central.pgstore import open_store
+
+        return open_store(self.storage_url, self.db_path, readonly=readonly)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -98,8 +113,8 @@ def load(path: Path | None) -> CentralConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
     for k in data:
-        if k not in ("broker", "storage", "verify", "dashboard", "report"):
-            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report")
+        if k not in ("broker", "storage", "verify", "dashboard", "report", "quota"):
+            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report, quota")
     b = _table(data, "broker", ("host", "port", "username", "password", "client_id", "topic", "shared_group",
                                 "tls_ca_file", "session_expiry"))
     port = b.get("port", 1883)
@@ -119,25 +134,91 @@ def load(path: Path | None) -> CentralConfig:
         topic=_str(b, "topic", "broker.topic", DEFAULT_TOPIC) or DEFAULT_TOPIC, shared_group=group,
         tls_ca_file=None if ca is None else base / ca,
         session_expiry_s=parse_duration(b.get("session_expiry", "7d"), "broker.session_expiry") // 1_000_000)
-    s = _table(data, "storage", ("data_dir", "batch"))
+    s = _table(data, "storage", ("data_dir", "batch", "url"))
+    url = _str(s, "url", "storage.url", None)
+    if url is not None and not re.match(r"postgres(ql)?://", url):
+        raise ConfigError("storage.url", "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+                          "(leave it out for the embedded SQLite store)")
     data_dir = base / (_str(s, "data_dir", "storage.data_dir", "edged-central-data") or "")
     batch = s.get("batch", 5000)
     if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 100_000:
         raise ConfigError("storage.batch", f"{batch!r}: expected 1 to 100000 messages")
     v = _table(data, "verify", ("interval", "gap_grace", "silent_after"))
-    d = _table(data, "dashboard", ("listen",))
+    q = _table(data, "quota", ("messages_per_second", "burst", "bytes_per_day", "retained_topics"))
+    lim = Limits()
+    quota = Limits(messages_per_second=_number(q, "messages_per_second", lim.messages_per_second, 0.001, 1e9),
+                   burst=int(_number(q, "burst", lim.burst, 1, 1e12, whole=True)),
+                   bytes_per_day=int(_number(q, "bytes_per_day", lim.bytes_per_day, 1, 1e15, whole=True)),
+                   retained_topics=int(_number(q, "retained_topics", lim.retained_topics, 1, 1e9, whole=True)))
+    d = _table(data, "dashboard", ("listen", "allowed_hosts", "tls_cert_file", "tls_key_file", "accounts"))
+    hosts = d.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise ConfigError("dashboard.allowed_hosts", "expected a list of host names (e.g. [\"central.example.tw\"])")
     listen = d.get("listen", "127.0.0.1:8780")
     if listen not in ("", None) and (not isinstance(listen, str) or not re.fullmatch(r"[^:\s]+:\d{1,5}", listen)):
         raise ConfigError("dashboard.listen", f"{listen!r}: expected HOST:PORT, or \"\" for no dashboard")
-    r = _table(data, "report", ("timezone",))
+    cert = _str(d, "tls_cert_file", "dashboard.tls_cert_file", None)
+    key = _str(d, "tls_key_file", "dashboard.tls_key_file", None)
+    if (cert is None) != (key is None):
+        raise ConfigError("dashboard.tls_key_file" if key is None else "dashboard.tls_cert_file",
+                          "set both tls_cert_file and tls_key_file, or neither")
+    accounts = _accounts(d.get("accounts", {}))
+    if listen and not _loopback(listen.rsplit(":", 1)[0]) and (cert is None or not accounts):
+        raise ConfigError("dashboard.listen", f"{listen!r} is reachable from the network: set tls_cert_file, "
+                          "tls_key_file and at least one [dashboard.accounts.NAME] (or listen on 127.0.0.1)")
+    r = _table(data, "report", ("timezone", "language"))
     tz = _str(r, "timezone", "report.timezone", "Asia/Taipei") or "Asia/Taipei"
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ConfigError("report.timezone", f"{tz!r} is not a time zone name (e.g. Asia/Taipei)") from None
+    lang = normalise_language(r.get("language", "en"))
+    if lang is None:
+        raise ConfigError("report.language", f"{r.get('language')!r} is not a supported language; use one of "
+                          + ", ".join(f'"{x}"' for x in LANGUAGES))
     return CentralConfig(
         source=str(path), broker=broker, data_dir=data_dir,
         verify_interval_us=parse_duration(v.get("interval", "2s"), "verify.interval"),
         gap_grace_us=parse_duration(v.get("gap_grace", "30s"), "verify.gap_grace"),
         silent_after_us=parse_duration(v.get("silent_after", "5m"), "verify.silent_after"),
-        dashboard_listen=listen or None, timezone=tz, batch=batch)
+        dashboard_listen=listen or None, timezone=tz, language=lang, batch=batch, quota=quota,
+        allowed_hosts=tuple(h.strip().lower() for h in hosts),
+        tls_cert_file=None if cert is None else base / cert, tls_key_file=None if key is None else base / key,
+        accounts=accounts, storage_url=url)
+
+
+def _loopback(host: str) -> bool:
+    return host.strip("[]") in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
+def _accounts(t: Any) -> tuple[tuple[str, str, str], ...]:
+    from central import login
+
+    if not isinstance(t, dict):
+        raise ConfigError("dashboard.accounts", "expected a table of accounts ([dashboard.accounts.NAME])")
+    out = []
+    for name, a in t.items():
+        where = f"dashboard.accounts.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", name):
+            raise ConfigError(where, "an account name is 1-64 of A-Z, a-z, 0-9, '_', '.', '@', '-'")
+        if not isinstance(a, dict):
+            raise ConfigError(where, "expected a table with role and password_hash")
+        for k in a:
+            if k not in ("role", "password_hash"):
+                raise ConfigError(f"{where}.{k}", "unknown key; known: role, password_hash")
+        if a.get("role") not in login.ROLES:
+            raise ConfigError(f"{where}.role", f"{a.get('role')!r}: expected one of {', '.join(login.ROLES)}")
+        h = a.get("password_hash")
+        if not isinstance(h, str) or not login.valid_hash(h):
+            raise ConfigError(f"{where}.password_hash", "expected a hash from `edged-central hash-password`")
+        out.append((name, a["role"], h))
+    return tuple(out)
+
+
+def _number(t: dict, key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
+    v = t.get(key, default)
+    if (not isinstance(v, (int, float)) or isinstance(v, bool) or (whole and not isinstance(v, int))
+            or not low <= v <= high):
+        raise ConfigError(f"quota.{key}", f"{v!r}: expected {'a whole number' if whole else 'a number'} "
+                          f"from {low:g} to {high:g}")
+    return v

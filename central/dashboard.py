@@ -6,38 +6,52 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import datetime, timezone
+import ipaddress
+import json
+import logging
+import ssl
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from central import fleet
+from central import fleet, login
 from central.config import CentralConfig
+from central.i18n import N_, Speaker
 from central.store import Store, now_us
 
 STATIC = Path(__file__).with_name("static")
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'none'",
+                               "base-uri 'none'; form-action 'self'",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
 REFRESH_S = 10
+COOKIE = "edged_central_session"
+OPEN_PATHS = ("/login", "/logout", "/central.css", "/favicon.ico", "/keys.json")
+log = logging.getLogger("edged.central")
+ROLE = web.RequestKey("role", str)
+USER = web.RequestKey("user", str)
 e = html.escape
+# words that arrive as data and are shown translated: listed here for the catalog (scripts/i18n)
+WORDS = (N_("critical"), N_("warning"), N_("info"), N_("auditor"), N_("technician"), N_("online"), N_("offline"),
+         N_("unknown"))
 
 
-def _when(us: int | None) -> str:
-    return "-" if not us else datetime.fromtimestamp(us / 1e6, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _page(title: str, body: list[str]) -> web.Response:
-    text = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"<meta http-equiv=\"refresh\" content=\"{REFRESH_S}\"><link rel=\"stylesheet\" href=\"/central.css\">"
-            f"</head><body data-page=\"{e(title)}\">\n" + "\n".join(body) + "\n</body></html>\n")
-    return web.Response(text=text, content_type="text/html", headers=HEADERS)
+def _page(sp: Speaker, title: str, body: list[str], *, status: int = 200, refresh: bool = True,
+          request: web.Request | None = None) -> web.Response:
+    meta = f"<meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">" if refresh else ""
+    who = ""
+    if request is not None and request.get(USER):
+        who = (f"<form class=\"who\" method=\"post\" action=\"/logout\">{e(request[USER])} ({e(sp.word(request[ROLE]))}) "
+               + el("button", sp._("log out"), ' type="submit"') + "</form>")
+    text = (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"{meta}<link rel=\"stylesheet\" href=\"/central.css\">"
+            f"</head><body data-page=\"{e(title)}\">\n{who}" + "\n".join(body) + "\n</body></html>\n")
+    return web.Response(text=text, content_type="text/html", headers=HEADERS, status=status)
 
 
 def _table(cols: list[str], rows: list[tuple[str, list[str]]]) -> str:
@@ -46,25 +60,115 @@ def _table(cols: list[str], rows: list[tuple[str, list[str]]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _findings_cell(counts: dict[str, int]) -> str:
-    return " ".join(f"<span class=\"{e(sev)}\">{counts[sev]} {e(sev)}</span>"
-                    for sev in ("critical", "warning", "info") if counts.get(sev)) or "none"
+def el(tag: str, text: str, attrs: str = "") -> str:
+    """An element holding escaped text: `el("h2", _("Sites"))` (no `_()` inside an f-string:
+    Babel cannot see it there, design/0047)."""
+    return f"<{tag}{attrs}>{e(text)}</{tag}>"
+
+
+def _findings_cell(sp: Speaker, counts: dict[str, int]) -> str:
+    return " ".join(el("span", f"{counts[sev]} " + sp.word(sev), f" class=\"{e(sev)}\"")
+                    for sev in ("critical", "warning", "info") if counts.get(sev)) or e(sp._("none"))
+
+
+def host_allowed(host: str, listen: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a request's Host header names this dashboard: an IP address, localhost, its listen
+    host, or a name in [dashboard] allowed_hosts (any port). A DNS-rebinding page comes with its
+    own DNS name and is refused."""
+    host = host.strip().lower()
+    if not host:
+        return False
+    name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0] if host.count(":") == 1 \
+        else host
+    lhost = listen.rsplit(":", 1)[0].strip("[]").lower()
+    if name in allowed or name == lhost or name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)  # an address typed by hand: rebinding needs a DNS name
+        return True
+    except ValueError:
+        return False
 
 
 class Dashboard:
     def __init__(self, cfg: CentralConfig):
         self.cfg = cfg
-        self.app = web.Application()
+        self.sp = Speaker(cfg.language, cfg.tz)  # the sites' language and zone (design/0028)
+        self.app = web.Application(middlewares=[self._host_check, self._login_check], client_max_size=64 * 1024)
+        self.accounts = {name: (role, h) for name, role, h in cfg.accounts}
+        self.sessions = login.Sessions()
+        self.app.router.add_get("/login", self.login_page)
+        self.app.router.add_post("/login", self.login)
+        self.app.router.add_post("/logout", self.logout)
         self.app.router.add_get("/", self.index)
         self.app.router.add_get("/site/{site}", self.site)
         self.app.router.add_get("/central.css", self.css)
         self.app.router.add_get("/api/status", self.api_status)
         self.app.router.add_get("/favicon.ico", self.no_icon)
+        self.app.router.add_get("/keys.json", self.keys)
         self._runner: web.AppRunner | None = None
+
+    @web.middleware
+    async def _host_check(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Answer only to our own names: a page of another site's DNS name pointing here (DNS
+        rebinding) must not read the fleet."""
+        if not host_allowed(request.headers.get("Host", ""), self.cfg.dashboard_listen or "", self.cfg.allowed_hosts):
+            return web.Response(status=421, text="this dashboard does not answer to that host name; add it to "
+                                "[dashboard] allowed_hosts\n", headers=HEADERS)
+        return await handler(request)
+
+    @web.middleware
+    async def _login_check(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """With accounts configured, every page but the login, the style sheet and the public key
+        list needs a session; the findings need the auditor role (central/login.py)."""
+        request[ROLE] = "auditor"
+        if not self.accounts or request.path in OPEN_PATHS:
+            return await handler(request)
+        s = self.sessions.get(request.cookies.get(COOKIE), now_us())
+        if s is None:
+            if request.path.startswith("/api/"):
+                return web.json_response({"error": "log in first"}, status=401, headers=HEADERS)  # i18n: the API's, for scripts
+            raise web.HTTPSeeOther("/login", headers=HEADERS)
+        request[ROLE], request[USER] = s.role, s.user
+        return await handler(request)
+
+    async def login_page(self, _r: web.Request, problem: str = "") -> web.Response:
+        _ = self.sp._
+        body = [el("h1", _("edged fleet: log in")), el("p", problem, ' class="critical"') if problem else "",
+                "<form method=\"post\" action=\"/login\"><p><label>" + e(_("account")) + " <input name=\"user\" "
+                "autocomplete=\"username\" required></label></p><p><label>" + e(_("password")) + " <input "
+                "name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p><p>"
+                + el("button", _("log in"), ' type="submit"') + "</p></form>"]
+        return _page(self.sp, _("log in"), body, status=401 if problem else 200, refresh=False)
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        address = request.remote or "?"
+        if not self.sessions.may_try(address, now_us()):
+            return await self.login_page(request, self.sp._("Too many failed logins from this address: wait five minutes."))
+        form = await request.post()
+        user, password = str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
+        role, stored = self.accounts.get(user, ("", login.hash_password("x", b"0" * 16)))  # same work if unknown
+        ok = await asyncio.to_thread(login.check_password, password, stored)
+        if not ok or not role:
+            self.sessions.failed(address, now_us())
+            log.warning("dashboard: failed login for %r from %s", user, address)
+            return await self.login_page(request, self.sp._("Wrong account or password."))
+        log.info("dashboard: %s (%s) logged in from %s", user, role, address)
+        token = self.sessions.open(user, role, now_us())
+        resp = web.Response(status=303, headers={**HEADERS, "Location": "/"})
+        resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.tls_cert_file is not None, samesite="Strict",
+                        path="/")
+        return resp
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        self.sessions.close(request.cookies.get(COOKIE))
+        resp = web.Response(status=303, headers={**HEADERS, "Location": "/login"})
+        resp.del_cookie(COOKIE, path="/")
+        return resp
 
     async def _read(self, fn: Any) -> Any:
         def work() -> Any:
-            store = Store(self.cfg.db_path, readonly=True)
+            store = self.cfg.open_store(readonly=True)
             try:
                 return fn(store)
             finally:
@@ -77,6 +181,21 @@ class Dashboard:
     async def css(self, _r: web.Request) -> web.Response:
         return web.Response(body=(STATIC / "central.css").read_bytes(), content_type="text/css", headers=HEADERS)
 
+    async def keys(self, _r: web.Request) -> web.Response:
+        """The fleet's node keys, signed by the central key (design/0065; `edged-central keys`)."""
+        from central import keylist
+
+        def make() -> dict[str, Any]:
+            key = keylist.central_key(self.cfg.data_dir)
+            store = self.cfg.open_store(readonly=True)
+            try:
+                return keylist.signed(store, key, now_us())
+            finally:
+                store.close()
+        doc = await asyncio.to_thread(make)
+        return web.json_response(doc, headers=HEADERS, dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=1,
+                                                                                sort_keys=True))
+
     async def no_icon(self, _r: web.Request) -> web.Response:
         return web.Response(status=204, headers=HEADERS)
 
@@ -86,23 +205,27 @@ class Dashboard:
     async def index(self, _r: web.Request) -> web.Response:
         o = await self._overview()
         t = o["total"]
-        body = ["<h1>edged fleet</h1>",
-                f"<p class=\"tiles\"><span id=\"nodes-up\">nodes up: {t['up']} / {t['nodes']}</span>"
-                f"<span id=\"cameras-recording\">cameras recording: {t['recording']} / {t['cameras']}</span>"
-                f"<span id=\"open-alarms\">open alarms: {t['open_alarms']}</span>"
-                f"<span id=\"critical-findings\" class=\"{'critical' if t['critical'] else ''}\">critical findings: "
-                f"{t['critical']}</span></p>", "<h2>Sites</h2>"]
+        sp, _ = self.sp, self.sp._
+        tiles = [el("span", _("nodes up: {up} / {total}").format(up=t["up"], total=t["nodes"]), ' id="nodes-up"'),
+                 el("span", _("cameras recording: {on} / {total}").format(on=t["recording"], total=t["cameras"]),
+                    ' id="cameras-recording"'),
+                 el("span", _("open alarms: {n}").format(n=t["open_alarms"]), ' id="open-alarms"'),
+                 el("span", _("critical findings: {n}").format(n=t["critical"]),
+                    f" id=\"critical-findings\" class=\"{'critical' if t['critical'] else ''}\"")]
+        body = [el("h1", _("edged fleet")), "<p class=\"tiles\">" + "".join(tiles) + "</p>", el("h2", _("Sites"))]
         rows = [("down" if s["up"] < s["nodes"] or s["critical"] else "",
                  [f"<a href=\"/site/{e(name)}\">{e(name)}</a>", f"{s['up']} / {s['nodes']}",
                   f"{s['recording']} / {s['cameras']}", str(s["open_alarms"]), str(s["critical"])])
                 for name, s in sorted(o["sites"].items())]
-        body.append(_table(["site", "nodes up", "cameras recording", "open alarms", "critical findings"], rows)
-                    if rows else "<p>No node has reported yet.</p>")
-        body.append(f"<p class=\"muted\">Read-only. Made {_when(o['made_us'])}; refreshes every {REFRESH_S} s.</p>")
-        return _page("edged fleet", body)
+        body.append(_table([_("site"), _("nodes up"), _("cameras recording"), _("open alarms"), _("critical findings")],
+                           rows) if rows else el("p", _("No node has reported yet.")))
+        body.append(el("p", _("Read-only. Made {when}; refreshes every {n} s.").format(when=sp.when(o["made_us"]),
+                                                                                       n=REFRESH_S), ' class="muted"'))
+        return _page(sp, _("edged fleet"), body, request=_r)
 
     async def site(self, request: web.Request) -> web.Response:
         site = request.match_info["site"]
+        sp, _ = self.sp, self.sp._
 
         def gather(s: Store) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict]]:
             o = fleet.overview(s, now_us(), self.cfg.silent_after_us, site)
@@ -111,45 +234,57 @@ class Dashboard:
 
         o, findings, cams = await self._read(gather)
         if not o["nodes"]:
-            raise web.HTTPNotFound(text=f"no node of site {site} has reported", headers=HEADERS)
-        body = [f"<h1>Site {e(site)}</h1>", "<p><a href=\"/\">fleet</a></p>", "<h2>Nodes</h2>"]
-        body.append(_table(["node", "state", "version", "cameras recording", "retention achieved", "open alarms",
-                            "findings", "signed head", "last heard"],
+            raise web.HTTPNotFound(text=_("no node of site {site} has reported").format(site=site), headers=HEADERS)
+        body = [el("h1", _("Site {site}").format(site=site)), "<p>" + el("a", _("fleet"), ' href="/"') + "</p>",
+                el("h2", _("Nodes"))]
+        body.append(_table([_("node"), _("state"), _("version"), _("cameras recording"), _("retention achieved"),
+                            _("open alarms"), _("findings"), _("signed head"), _("last heard")],
                            [("" if n["up"] else "down",
-                             [e(n["name"]), "up" if n["up"] else e(n["status"] + (" (silent)" if n["silent"] else "")),
+                             [e(n["name"]), e(_("up")) if n["up"] else
+                              e(sp.word(n["status"]) + (_(" (silent)") if n["silent"] else "")),
                               e(str(n["version"] or "-")), f"{n['recording']} / {n['cameras']}",
-                              e("-" if n["retention_days"] is None else f"{n['retention_days']} d"),
-                              str(n["open_alarms"]), _findings_cell(n["findings"]),
+                              e("-" if n["retention_days"] is None else _("{n} d").format(n=n["retention_days"])),
+                              str(n["open_alarms"]), _findings_cell(sp, n["findings"]),
                               "-" if not n["head"] else f"{n['head']['seq']} {e(n['head']['hash'][:16])}",
-                              _when(n["last_us"])]) for n in o["nodes"]]))
-        body.append("<h2>Cameras</h2>")
+                              sp.when(n["last_us"])]) for n in o["nodes"]]))
+        body.append(el("h2", _("Cameras")))
         rows = []
         for node, by_cam in sorted(cams.items()):
             for cam, st in sorted(by_cam.items()):
-                st = st or {}
+                st = st if isinstance(st, dict) else {}
                 rows.append(("" if st.get("recording") else "down",
-                             [e(node.split("/", 1)[1]), e(cam), "yes" if st.get("recording") else "no",
+                             [e(node.split("/", 1)[1]), e(cam), e(_("yes") if st.get("recording") else _("no")),
                               e(str(st.get("health") or "-")), e(str(st.get("fps") or "-")),
                               e(str(st.get("resolution") or "-"))]))
-        body.append(_table(["node", "camera", "recording", "health", "fps", "resolution"], rows) if rows
-                    else "<p>No camera state yet.</p>")
+        body.append(_table([_("node"), _("camera"), _("recording"), _("health"), _("fps"), _("resolution")], rows)
+                    if rows else el("p", _("No camera state yet.")))
         alarms = [a | {"node": n["name"]} for n in o["nodes"] for a in n["alarms"]]
-        body.append("<h2>Open alarms</h2>")
-        body.append(_table(["node", "alarm", "severity", "camera", "since"],
-                           [("", [e(a["node"]), e(a["id"]), e(str(a["severity"])), e(str(a["camera"] or "-")),
-                                  _when(a["raised_us"])]) for a in alarms]) if alarms else "<p>None.</p>")
-        body.append("<h2>Findings (newest 50)</h2>")
-        body.append(_table(["node", "severity", "kind", "about", "message"],
+        body.append(el("h2", _("Open alarms")))
+        body.append(_table([_("node"), _("alarm"), _("severity"), _("camera"), _("since")],
+                           [("", [e(a["node"]), e(str(a["id"])), e(sp.word(a["severity"])), e(str(a["camera"] or "-")),
+                                  sp.when(a["raised_us"])]) for a in alarms]) if alarms else el("p", _("None.")))
+        title = _("site {site}").format(site=site)
+        if request[ROLE] != "auditor":  # the findings name people (accesses): the auditor's
+            return _page(sp, title, body, request=request)
+        body.append(el("h2", _("Findings (newest 50)")))
+        body.append(_table([_("node"), _("severity"), _("kind"), _("about"), _("message")],
                            [("bad" if f["severity"] == "critical" else "",
-                             [e(f["node"].split("/", 1)[1]), f"<span class=\"{e(f['severity'])}\">{e(f['severity'])}"
-                              "</span>", e(f["kind"]), _when(f["about_us"]), e(f["message"])]) for f in findings])
-                    if findings else "<p>None.</p>")
-        return _page(f"site {site}", body)
+                             [e(f["node"].split("/", 1)[1]),
+                              el("span", sp.word(f["severity"]), f" class=\"{e(f['severity'])}\""),
+                              e(f["kind"]), sp.when(f["about_us"]),
+                              e(f["message"])]) for f in findings])
+                    if findings else el("p", _("None.")))
+        return _page(sp, title, body, request=request)
 
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        ssl_ctx = None
+        if self.cfg.tls_cert_file is not None:
+            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ssl_ctx.load_cert_chain(str(self.cfg.tls_cert_file), str(self.cfg.tls_key_file))
+        await web.TCPSite(self._runner, host, port, ssl_context=ssl_ctx).start()
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -20,14 +20,18 @@ def overview(store: Store, now_us: int, silent_after_us: int, site: str | None =
         recording = sum(1 for c in cams.values() if isinstance(c, dict) and c.get("recording"))
         silent = now_us - n["last_us"] > silent_after_us
         up = said["status"] == "online" and not silent
-        birth = said["birth"] or {}
-        state = said["state"] or {}
+        birth = _obj(said["birth"])  # defensive: a store from before the schema check may hold anything
+        state = _obj(said["state"])
+        births_cams = birth.get("cameras")
+        version, session = birth.get("version"), birth.get("session")
         nodes.append({
             "node": n["node"], "site": n["site"], "name": n["name"],
             "up": up, "status": said["status"] or "unknown", "silent": silent, "last_us": n["last_us"],
-            "version": birth.get("version"), "session": birth.get("session"),
-            "cameras": len(cams) or len(birth.get("cameras") or []), "recording": recording,
-            "retention_days": (state.get("retention") or {}).get("achieved_days"),
+            "version": version if isinstance(version, str) else None,
+            "session": session if isinstance(session, int) and not isinstance(session, bool) else None,
+            "cameras": len(cams) or (len(births_cams) if isinstance(births_cams, list) else 0),
+            "recording": recording,
+            "retention_days": _number(_obj(state.get("retention")).get("achieved_days")),
             "open_alarms": len(alarms.get(n["node"], [])),
             "alarms": [{"id": a["id"], "severity": a["severity"], "camera": a["camera"], "raised_us": a["raised_us"]}
                        for a in alarms.get(n["node"], [])],
@@ -48,3 +52,11 @@ def overview(store: Store, now_us: int, silent_after_us: int, site: str | None =
     total = {k: sum(s[k] for s in sites.values()) for k in ("nodes", "up", "cameras", "recording", "open_alarms",
                                                            "critical")}
     return {"made_us": now_us, "total": total, "sites": sites, "nodes": nodes}
+
+
+def _obj(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _number(v: Any) -> float | None:
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e12 else None

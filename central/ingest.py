@@ -6,7 +6,7 @@ transaction and only then acknowledges its QoS 1 messages, so a crash of edged-c
 loses a message the broker already let go of: the broker sends it again and the store
 ignores the duplicate (idempotent on node and seq). The queue is bounded: when the store
 falls behind, the network thread waits, TCP pushes back, and the broker holds the messages
-(its own bounds apply, see the README).
+(its own bounds apply, see docs/ref/central.md).
 
 The session is persistent (clean start off, a session expiry), so the broker keeps what
 arrives while edged-central is down. Receive Maximum is 65535, so acknowledging after the
@@ -26,7 +26,8 @@ from typing import Any
 
 from central import subscriber
 from central.config import CentralConfig
-from central.store import Store, now_us
+from central.quota import Quotas
+from central.store import DURABLE, now_us, split_topic
 from central.verifier import Verifier
 
 log = logging.getLogger("edged.central")
@@ -47,6 +48,9 @@ class Ingest:
             host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
             password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s), self._on_batch)
         self._thread: threading.Thread | None = None
+        self.quotas = Quotas(cfg.quota)
+        self.refused = 0      # messages over a quota, dropped
+        self._reported: set[tuple[str, str, int]] = set()
 
     @property
     def status(self) -> str:
@@ -74,7 +78,7 @@ class Ingest:
 
     # the store thread -------------------------------------------------------------------------
     def _store_loop(self) -> None:
-        store = Store(self.cfg.db_path)
+        store = self.cfg.open_store()
         verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us)
         every = self.cfg.verify_interval_us / 1e6
         next_verify = time.monotonic() + every
@@ -82,8 +86,9 @@ class Ingest:
             while not self.stopping.is_set() or not self.queue.empty():
                 chunks = self._take(min(0.2, max(0.0, next_verify - time.monotonic())))
                 if chunks:
-                    msgs = [(m[0], m[1]) for _g, batch in chunks for m in batch]
-                    self.stored += store.ingest(msgs, now_us())
+                    now = now_us()
+                    msgs, refused = self._admit([(m[0], m[1]) for _g, batch in chunks for m in batch], now)
+                    self.stored += store.ingest(msgs, now, refused)
                     self.received += len(msgs)
                     acks: dict[int, list[int]] = {}
                     for gen, batch in chunks:
@@ -91,15 +96,46 @@ class Ingest:
                     for gen, mids in acks.items():
                         self.mqtt.ack(gen, mids)
                 if time.monotonic() >= next_verify:
-                    self.verified += verifier.run_once()
+                    self.verified += self._verify(verifier)
                     next_verify = time.monotonic() + every
-            self.verified += verifier.run_once()
+            self.verified += self._verify(verifier)
         except BaseException as exc:  # the service stops; run() reports it and exits non-zero
             log.exception("the store thread failed")
             self.error = exc
             self.stopping.set()
         finally:
             store.close()
+
+    @staticmethod
+    def _verify(verifier: Verifier) -> int:
+        """A pass: a failure is logged (and a finding, central/verifier.py), never the end of the service."""
+        try:
+            return verifier.run_once()
+        except Exception:  # noqa: BLE001 - verification resumes at the next interval
+            log.exception("a verification pass failed; retrying at the next interval")
+            return 0
+
+    def _admit(self, msgs: list[tuple[str, bytes]], now: int
+               ) -> tuple[list[tuple[str, bytes]], list[tuple[str, str, str, bytes]]]:
+        """The messages within their node's quota, and those refused (topic, kind, why, payload)."""
+        ok: list[tuple[str, bytes]] = []
+        refused: list[tuple[str, str, str, bytes]] = []
+        for topic, payload in msgs:
+            where = split_topic(topic)
+            if where is None:
+                continue
+            rest = where[2]
+            retained = not (rest in DURABLE or rest.startswith("cmd/"))
+            why = self.quotas.admit(where[0], topic, len(payload), retained, now)
+            if why is None:
+                ok.append((topic, payload))
+            else:
+                self.refused += 1
+                first = (where[0], why.split(":", 1)[0], now // 86_400_000_000)
+                if first not in self._reported:  # one kept example and finding a node, quota and day
+                    self._reported.add(first)
+                    refused.append((topic, "quota_exceeded", why, payload[:256]))
+        return ok, refused
 
     def _take(self, wait_s: float) -> list[tuple[int, list[tuple[str, bytes, int, int]]]]:
         try:

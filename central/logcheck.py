@@ -26,7 +26,7 @@ def check(store: Store, node: str, lines: Iterable[str]) -> dict[str, Any]:
         raise LookupError(f"the central office holds no audit record or head of node {node!r}")
     in_file: dict[int, str] = {}
     compared = 0
-    for i, line in enumerate(lines, 1):
+    for line in lines:
         if not line.strip():
             continue
         try:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from central import compliance
+from central.i18n import N_, Speaker
 from central.store import Store
 from central.verifier import judge_in_store
 from central.verify import ACCESS_ACTIONS, account
@@ -28,6 +29,7 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
     start, end = days[0].start_us, days[-1].end_us
     nodes = store.nodes(site)
     if not nodes:
+        # i18n: the CLI's usage error (English, as edged-central's other messages)
         raise LookupError(f"no node of site {site!r} has reported to this central office")
     db = store.db
     out_nodes, rows, accesses, alarms_out, insp_out = [], [], [], [], []
@@ -70,7 +72,7 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
                 verdict = compliance.inspection_verdict(runs, cam, day, period_us=period, sign_within_us=within,
                                                         now_us=now_us)
                 if day.end_us <= n["first_us"]:
-                    verdict = "no data"
+                    verdict = "no data"  # i18n: a verdict key (report.json); shown via LABELS
                 rows.append(compliance.camera_day(node=node, camera=cam, day=day, known_from_us=n["first_us"],
                                                   now_us=now_us, destructions=gone.get((cam, day.name), []),
                                                   accesses=by_day.get((cam, day.name), []),
@@ -125,11 +127,40 @@ def _cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, (list, dict)):
-        return " ".join(map(str, v)) if isinstance(v, list) else json.dumps(v, ensure_ascii=False)
-    return str(v)
+        return csv_safe(" ".join(map(str, v)) if isinstance(v, list) else json.dumps(v, ensure_ascii=False))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)  # a number stays a number (a negative one included)
+    return csv_safe(str(v))
 
 
-def write(r: dict[str, Any], out: Path, tz: ZoneInfo) -> list[Path]:
+def csv_safe(text: str) -> str:
+    """A node's string as a CSV cell no spreadsheet runs as a formula (OWASP's advice: a leading
+    quote before = + - @ tab CR)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# column titles and the values of the judged columns, in the report's language (design/0028); the
+# CSV and JSON keep these English keys for scripts
+LABELS = {
+    "day": N_("day"), "node": N_("node"), "camera": N_("camera"), "retention": N_("retention"),
+    "destroyed": N_("destroyed"), "destroyed_early": N_("destroyed early"),
+    "destroyed_below_min": N_("destroyed below minimum"), "accesses": N_("accesses"),
+    "accesses_not_compliant": N_("accesses not compliant"), "inspection": N_("inspection"), "alarms": N_("alarms"),
+    "alarm_open_s": N_("alarm open (s)"), "seq_local": N_("record"), "at_us": N_("at"), "action": N_("action"),
+    "who": N_("who"), "grant": N_("grant"), "request": N_("request"), "cameras": N_("cameras"), "ok": N_("compliant"),
+    "why": N_("why"), "id": N_("alarm"), "kind": N_("kind"), "severity": N_("severity"), "raised_us": N_("raised"),
+    "cleared_us": N_("cleared"), "open_s": N_("open (s)"), "run": N_("run"), "ran_us": N_("ran"),
+    "signed_us": N_("signed"), "inspector": N_("inspector"), "supervisor": N_("supervisor"),
+    "on_time": N_("on time"), "about_us": N_("about"), "found_us": N_("found"), "message": N_("message"),
+}
+HEADINGS = {"camera_days": N_("Camera days"), "accesses": N_("Accesses"), "alarms": N_("Alarms"),
+            "inspections": N_("Inspections"), "findings": N_("Findings")}
+VALUES = (N_("achieved"), N_("breached"), N_("early destruction"), N_("no data"), N_("signed late"),
+          N_("unsigned"), N_("missing"), N_("pending"), N_("critical"), N_("warning"), N_("info"), N_("yes"), N_("no"))
+JUDGED = {"retention", "inspection", "severity", "ok", "on_time"}
+
+
+def write(r: dict[str, Any], out: Path, tz: ZoneInfo, language: str = "en") -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     made = [out / "report.json", out / "report.html"]
     made[0].write_text(json.dumps(r, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -141,35 +172,53 @@ def write(r: dict[str, Any], out: Path, tz: ZoneInfo) -> list[Path]:
             for row in r[name]:
                 w.writerow([_cell(row.get(c)) for c in cols])
         made.append(path)
-    made[1].write_text(to_html(r, tz), encoding="utf-8")
+    made[1].write_text(to_html(r, tz, language), encoding="utf-8")
     return made
 
 
-def to_html(r: dict[str, Any], tz: ZoneInfo) -> str:
+def _shown(sp: Speaker, col: str, v: Any, times: set[str]) -> str:
+    if col in times:
+        return sp.local(v)
+    if col == "day":
+        return sp.day(v)
+    if col in JUDGED:
+        return sp.word(("yes" if v else "no") if isinstance(v, bool) else v)
+    return _cell(v)
+
+
+def to_html(r: dict[str, Any], tz: ZoneInfo, language: str = "en") -> str:
     e = html.escape
+    sp = Speaker(language, tz)
+    _ = sp._
     s = r["summary"]
-    title = f"Compliance report: site {r['site']}, {r['month']}"
+    title = _("Compliance report: site {site}, {month}").format(site=r["site"], month=sp.month(r["month"]))
     body = [f"<h1>{e(title)}</h1>",
-            f"<p>Made {e(fmt(r['made_us'], tz))} ({e(r['timezone'])}) by edged-central from what the nodes "
-            "published over MQTT. Camera-days not compliant: "
-            f"<b>{s['camera_days_not_compliant']}</b> of {s['camera_days']}; accesses not compliant: "
-            f"<b>{s['accesses_not_compliant']}</b> of {s['accesses']}; findings: {s['findings']} "
-            f"({s['findings_critical']} critical); alarms: {s['alarms']} ({s['alarms_open']} still open).</p>",
-            "<h2>Nodes</h2>", _table(["node", "status", "version", "cameras", "min/max days", "signed head"],
-                                     [[n["node"], n["status"] or "-", n["version"] or "-", " ".join(n["cameras"]),
-                                       f"{(n['policy'] or {}).get('min_days', '-')}/{(n['policy'] or {}).get('max_days', '-')}",
-                                       "-" if not n["head"] else f"{n['head']['seq']} {n['head']['hash'][:16]}"]
-                                      for n in r["nodes"]])]
+            "<p>" + _("Made {when} ({zone}) by edged-central from what the nodes published over MQTT. "
+                      "Camera-days not compliant: <b>{bad_days}</b> of {days}; accesses not compliant: "
+                      "<b>{bad_accesses}</b> of {accesses}; findings: {findings} ({critical} critical); alarms: "
+                      "{alarms} ({open} still open).").format(
+                when=e(sp.local(r["made_us"])), zone=e(r["timezone"]), bad_days=s["camera_days_not_compliant"],
+                days=s["camera_days"], bad_accesses=s["accesses_not_compliant"], accesses=s["accesses"],
+                findings=s["findings"], critical=s["findings_critical"], alarms=s["alarms"],
+                open=s["alarms_open"]) + "</p>",
+            "<h2>" + e(_("Nodes")) + "</h2>",
+            _table([_("node"), _("status"), _("version"), _("cameras"), _("min/max days"), _("signed head")],
+                   [[n["node"], sp.word(n["status"]) if n["status"] else "-", n["version"] or "-",
+                     " ".join(n["cameras"]),
+                     f"{(n['policy'] or {}).get('min_days', '-')}/{(n['policy'] or {}).get('max_days', '-')}",
+                     "-" if not n["head"] else f"{n['head']['seq']} {n['head']['hash'][:16]}"]
+                    for n in r["nodes"]])]
     times = {"at_us", "raised_us", "cleared_us", "ran_us", "signed_us", "about_us", "found_us"}
     for name, cols in TABLES.items():
-        body.append(f"<h2>{e(name.replace('_', ' ').capitalize())}</h2>")
-        rows = [[fmt(x.get(c), tz) if c in times else _cell(x.get(c)) for c in cols] for x in r[name]]
-        body.append(_table(cols, rows, bad=[not _row_ok(name, x) for x in r[name]]) if rows else "<p>None.</p>")
+        body.append("<h2>" + e(sp.word(HEADINGS[name])) + "</h2>")
+        rows = [[_shown(sp, c, x.get(c), times) for c in cols] for x in r[name]]
+        body.append(_table([sp.word(LABELS[c]) for c in cols], rows, bad=[not _row_ok(name, x) for x in r[name]])
+                    if rows else "<p>" + e(_("None.")) + "</p>")
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}"
              "td,th{border:1px solid #999;padding:2px 6px;font-size:85%;text-align:left}th{background:#eee}"
              "tr.bad td{background:#fdd}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title><style>{style}</style>"
-            "</head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 def _row_ok(name: str, x: dict[str, Any]) -> bool:

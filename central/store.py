@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import sqlite3
 import time
@@ -20,8 +21,14 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+from central import schema
+
+SCHEMA_VERSION = 2
 DURABLE = ("alarm", "audit", "retention", "inspection")
+SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
+KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
+REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted
+MAX_TOPIC = 512                   # characters of a topic
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -71,6 +78,18 @@ _SCHEMA = [
         message TEXT NOT NULL, detail TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS findings_site ON findings(site, found_us)",
 ]
+# version 2 (issue 28): every stored message is verified, not only those above a cursor; what
+# failed the schema or the seq check is kept apart (bounded), as evidence
+_SCHEMA_2 = [
+    "ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0",
+    "UPDATE messages SET verified = 1 WHERE seq <= coalesce((SELECT verified_seq FROM nodes n"
+    " WHERE n.node = messages.node), 0)",
+    "CREATE INDEX IF NOT EXISTS messages_todo ON messages(node, seq) WHERE verified = 0",
+    """CREATE TABLE IF NOT EXISTS rejected (
+        id INTEGER PRIMARY KEY, node TEXT NOT NULL, topic TEXT NOT NULL, received_us INTEGER NOT NULL,
+        why TEXT NOT NULL, size INTEGER NOT NULL, payload TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS rejected_node ON rejected(node, received_us)",
+]
 
 
 def now_us() -> int:
@@ -101,9 +120,12 @@ class Store:
         if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
                 with self.db.atomic():
-                    for sql in _SCHEMA:
+                    for sql in _SCHEMA if version < 1 else []:
+                        self.db.execute(sql)
+                    for sql in _SCHEMA_2:
                         self.db.execute(sql)
                     self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -111,6 +133,11 @@ class Store:
         self.db.conn.close()
         if self._lock_fd is not None:
             self._lock_fd.close()
+
+    def lease(self, node: str) -> bool:
+        """Whether this instance verifies the node: always, on SQLite (one file, the writers queue
+        on its lock); central/pgstore.py holds a lease per node."""
+        return True
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -133,47 +160,66 @@ class Store:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     # ingest ---------------------------------------------------------------------------------
-    def ingest(self, batch: Iterable[tuple[str, bytes]], received_us: int) -> int:
+    def ingest(self, batch: Iterable[tuple[str, bytes]], received_us: int,
+               refused: Iterable[tuple[str, str, str, bytes]] = ()) -> int:
         """Store one batch of (topic, payload); returns the durable messages that were new.
 
         Idempotent: a durable message seen before (same node and seq) is ignored; retained
-        messages are coalesced to the newest per topic within the batch.
+        messages are coalesced to the newest per topic within the batch. A message that fails
+        the schema (central/schema.py) or whose seq lies past its receipt is kept apart in
+        `rejected` and is a finding of its node; ``refused`` are (topic, kind, why, payload)
+        the caller turned away (a quota) and are recorded the same way.
         """
         durable: list[tuple] = []
         retained: dict[str, tuple] = {}
         births: list[tuple] = []
+        rejects: list[tuple[str, str, str, str, str, bytes]] = []  # node, site, topic, kind, why, payload
         seen: dict[str, tuple[str, int]] = {}   # node -> (site, highest seq in the batch)
+        for topic, kind, why, payload in refused:
+            where = split_topic(topic)
+            if where is not None:
+                rejects.append((where[0], where[1], topic, kind, why, payload))
         for topic, payload in batch:
             where = split_topic(topic)
             if where is None:
                 continue
             node, site, rest = where
+            if len(topic) > MAX_TOPIC:
+                rejects.append((node, site, topic[:MAX_TOPIC], "malformed_message",
+                                f"a topic of {len(topic)} characters (at most {MAX_TOPIC})", payload))
+                continue
             if rest in DURABLE or (rest.startswith("cmd/") and rest.endswith("/reply")):
-                try:
-                    body = json.loads(payload)
-                    seq = body["seq"]
-                except (ValueError, KeyError, TypeError):
-                    continue  # not an edged message: nothing to keep (it has no seq)
-                if not isinstance(seq, int) or isinstance(seq, bool):
-                    continue
                 kind = rest if rest in DURABLE else "reply"
-                durable.append((node, seq, kind, body.get("ts_us"), received_us, payload.decode("utf-8", "replace")))
+                try:
+                    body = schema.check(kind, payload)
+                except schema.Malformed as exc:
+                    rejects.append((node, site, topic, "malformed_message", str(exc), payload))
+                    continue
+                seq = body["seq"]
+                if seq > received_us + SEQ_AHEAD_US:
+                    rejects.append((node, site, topic, "seq_implausible",
+                                    f"seq {seq} is {(seq - received_us) / 1e6:.0f} s past the time it was received: "
+                                    "seqs are the node's microseconds, so it was forged or the node's clock is wrong",
+                                    payload))
+                    continue
+                durable.append((node, seq, kind, body.get("ts_us"), received_us, payload.decode("utf-8")))
                 s = seen.get(node)
                 seen[node] = (site, seq if s is None else max(s[1], seq))
             elif rest == "status" or rest in ("birth", "state") or (rest.startswith("camera/") and rest.endswith("/state")):
-                text = payload.decode("utf-8", "replace")
                 what = "camera" if rest.startswith("camera/") else rest
+                try:
+                    body = schema.check(what, payload)
+                except schema.Malformed as exc:
+                    rejects.append((node, site, topic, "malformed_message", str(exc), payload))
+                    continue
+                text = payload.decode("utf-8")
                 retained[topic] = (topic, node, what, received_us, text)
                 if node not in seen:
                     seen[node] = (site, 0)
-                if what == "birth" and text:
-                    try:
-                        b = json.loads(text)
-                        births.append((node, int(b.get("ts_us") or received_us), b.get("session"), b.get("public_key"),
-                                       b.get("config_hash"), received_us, text))
-                    except (ValueError, TypeError, AttributeError):
-                        pass
-        if not seen:
+                if what == "birth" and body is not None:
+                    births.append((node, body.get("ts_us") or received_us, body.get("session"), body.get("public_key"),
+                                   body.get("config_hash"), received_us, text))
+        if not seen and not rejects:
             return 0
         with self.writing() as conn:
             before = conn.total_changes
@@ -185,17 +231,48 @@ class Store:
                              " payload = excluded.payload", list(retained.values()))
             conn.executemany("INSERT OR IGNORE INTO births (node, ts_us, session, public_key, config_hash, received_us,"
                              " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", births)
+            for node, site, *_ in rejects:
+                seen.setdefault(node, (site, 0))
             conn.executemany(
                 "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(node) DO UPDATE SET last_us = excluded.last_us,"
                 " max_seq = max(nodes.max_seq, excluded.max_seq)",
                 [(node, site, node.split("/", 1)[1], received_us, received_us, top)
                  for node, (site, top) in seen.items()])
-            for topic, (_t, node, what, _r, text) in retained.items():
+            for _topic, (_t, node, what, _r, text) in retained.items():
                 if what == "status":
                     conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?",
                                  [text or "gone", received_us, node])
+            for node, site, topic, kind, why, payload in rejects:
+                self._reject(conn, node, site, topic, kind, why, payload, received_us)
         return new
+
+    def _reject(self, conn: sqlite3.Connection, node: str, site: str, topic: str, kind: str, why: str,
+                payload: bytes, received_us: int) -> None:
+        """Keep a turned-away message (its first KEEP_REJECTED bytes) and make it a finding of its node."""
+        digest = hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()[:16]
+        day = received_us // 86_400_000_000
+        kept = conn.execute("SELECT count(*) FROM rejected WHERE node = ? AND received_us >= ?",
+                            [node, day * 86_400_000_000]).fetchone()[0]
+        if kept >= REJECTED_PER_DAY:  # a flood of bad messages: one finding says so, the rest are dropped
+            conn.execute(
+                "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
+                " VALUES (?, ?, ?, 'malformed_message', 'warning', ?, ?, ?, '{}')",
+                [f"{node}:malformed_flood:{day}", node, site, received_us, received_us,
+                 f"more than {REJECTED_PER_DAY} messages turned away today; the rest of today's are not kept"])
+            return
+        cur = conn.execute("INSERT INTO rejected (node, topic, received_us, why, size, payload) VALUES (?, ?, ?, ?, ?, ?)",
+                           [node, topic, received_us, why, len(payload),
+                            payload[:KEEP_REJECTED].decode("utf-8", "replace")])
+        severity = "critical" if kind == "seq_implausible" else "warning"
+        key = f"{node}:{kind}:{digest}" if kind != "quota_exceeded" else f"{node}:{kind}:{why.split(':', 1)[0]}:" \
+            f"{received_us // 86_400_000_000}"
+        what = topic.split("/", 4)[-1]
+        conn.execute(
+            "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [key, node, site, kind, severity, received_us, received_us, f"{what[:80]}: {why[:300]}",
+             json.dumps({"topic": topic[:300], "rejected": cur.lastrowid, "size": len(payload)})])
 
     # reads ----------------------------------------------------------------------------------
     def nodes(self, site: str | None = None) -> list[dict[str, Any]]:
@@ -250,6 +327,16 @@ class Store:
             sql += " AND n.site = ?"
             params.append(site)
         return list(self.db.query(sql + " ORDER BY a.raised_us", params))
+
+    def rejected(self, node: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Messages turned away at ingest (schema, seq, quota), newest first."""
+        sql, params = "SELECT * FROM rejected", []
+        if node:
+            sql, params = sql + " WHERE node = ?", [node]
+        return list(self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+
+    def unverified(self) -> int:
+        return self.db.execute("SELECT count(*) FROM messages WHERE verified = 0").fetchone()[0]
 
     def heads(self, node: str) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM heads WHERE node = ? AND valid = 1 ORDER BY seq_local, at_us",

@@ -1,9 +1,12 @@
-"""The verifier's I/O shell: reads each node's new messages from the store in seq order, feeds
-them to the pure checks (central/verify.py), and writes the derived tables and the findings.
+"""The verifier's I/O shell: reads each node's unverified messages from the store in seq order,
+feeds them to the pure checks (central/verify.py), and writes the derived tables and the findings.
 
 Runs inside `edged-central run` every [verify] interval. Several instances sharing one store
-(a shared subscription) each run it; a node's pass is one IMMEDIATE transaction and moves
-the node's cursor, so no message is verified twice.
+(a shared subscription) each run it; a node's pass is one IMMEDIATE transaction that marks
+its messages verified, so no message is verified twice. Every stored message is verified,
+also one below the node's newest seq (issue 28: a high seq must not blind the verifier); a
+message whose checks raise is undone and is a finding, a node whose pass fails is a finding,
+and the other nodes are verified all the same.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from central.store import Store, now_us
 
 log = logging.getLogger("edged.central")
 PAGE = 20_000  # messages of one node per pass
+RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 
 
 def day_of(us: int, tz: ZoneInfo) -> str:
@@ -28,15 +32,35 @@ def day_of(us: int, tz: ZoneInfo) -> str:
 class Verifier:
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
+        self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
 
     def run_once(self, now: int | None = None) -> int:
-        """Verify every node with something new; returns the messages verified."""
+        """Verify every node with something new; returns the messages verified. A node whose
+        pass fails is a finding of that node; the others are verified all the same."""
         now = now_us() if now is None else now
         todo = [r["node"] for r in self.store.db.query(
-            "SELECT node FROM nodes WHERE max_seq > verified_seq UNION SELECT node FROM births WHERE checked = 0")]
+            "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
         done = 0
         for node in todo:
-            done += self.node_pass(node, now)
+            if not self.store.lease(node):
+                continue  # another instance holds it (a fleet on PostgreSQL, central/pgstore.py)
+            if self.failed.get(node, 0) > now:
+                continue  # failed lately: try again after RETRY_US, not every interval (the log)
+            try:
+                done += self.node_pass(node, now)
+                self.failed.pop(node, None)
+            except Exception as exc:  # noqa: BLE001 - one node's data must never stop the fleet's verification
+                self.failed[node] = now + RETRY_US
+                log.exception("verifying %s failed; retrying in %d s", node, RETRY_US // 1_000_000)
+                try:
+                    with self.store.writing():
+                        self.node = node
+                        self.site = node.split("/", 1)[0]
+                        self._finding(verify.Finding("verify_failed", verify.WARNING,
+                                                     f"a verification pass failed: {exc!r}"[:400],
+                                                     f"verify_failed:{type(exc).__name__}:{now // 86_400_000_000}"))
+                except Exception:  # noqa: BLE001
+                    log.exception("recording the failure of %s failed", node)
         return done
 
     def node_pass(self, node: str, now: int) -> int:
@@ -58,9 +82,9 @@ class Verifier:
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy()
         cursor = row["verified_seq"]
-        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND seq > ?"
-                          " ORDER BY seq LIMIT ?", [node, cursor, PAGE]).fetchall()
-        n = 0
+        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
+                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
+        n, done = 0, []
         for seq, kind, received_us, payload in msgs:
             if cursor and seq > cursor + 1:
                 if now - received_us < self.grace:
@@ -68,25 +92,35 @@ class Verifier:
                 f = verify.gap(cursor, seq)
                 if f is not None:
                     self._finding(f)
-            try:
-                body = json.loads(payload)
-            except ValueError:
-                body = {}
-            handler = getattr(self, "_on_" + kind, None)
-            if handler is not None and isinstance(body, dict):
-                try:
-                    handler(seq, body, policy)
-                except (KeyError, TypeError, ValueError) as exc:
-                    self._finding(verify.Finding("malformed_message", verify.WARNING,
-                                                 f"{kind} message {seq} could not be read: {exc!r}",
-                                                 f"malformed:{seq}", body.get("ts_us") if isinstance(body, dict) else None))
-            cursor = seq
+            self._message(seq, kind, payload, policy)
+            cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
+            done.append((node, seq))
             n += 1
+        db.conn.executemany("UPDATE messages SET verified = 1 WHERE node = ? AND seq = ?", done)
         h = self.head or {}
         db.execute("UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
                    " head_at_us = ? WHERE node = ?",
                    [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), node])
         return n
+
+    def _message(self, seq: int, kind: str, payload: str, policy: dict[str, Any]) -> None:
+        """One message through its checks, in a savepoint: whatever it does wrong is undone and is a
+        finding; the pass goes on with the next message."""
+        db = self.store.db.conn
+        db.execute("SAVEPOINT msg")
+        body: Any = None
+        try:
+            body = json.loads(payload)
+            handler = getattr(self, "_on_" + kind, None)
+            if handler is not None and isinstance(body, dict):
+                handler(seq, body, policy)
+        except Exception as exc:  # noqa: BLE001 - a message, however built, never stops the pass
+            db.execute("ROLLBACK TO msg")
+            at = body.get("ts_us") if isinstance(body, dict) else None
+            self._finding(verify.Finding("malformed_message", verify.WARNING,
+                                         f"{kind} message {seq} could not be read: {exc!r}"[:400],
+                                         f"malformed:{seq}", at if isinstance(at, int) else None))
+        db.execute("RELEASE msg")
 
     def _births(self, row: dict[str, Any]) -> None:
         db = self.store.db
@@ -98,21 +132,32 @@ class Verifier:
                                  " LIMIT 1", [self.node]), None)
         prev = json.loads(prev_row["payload"]) if prev_row else None
         for b in new:
-            birth = json.loads(b["payload"])
-            for f in verify.birth_changes(prev, birth):
-                self._finding(f)
-            prev = birth
-            self.key = birth.get("public_key") or self.key
-            self.session = birth.get("session", self.session)
+            try:
+                birth = json.loads(b["payload"])
+                for f in verify.birth_changes(prev, birth) + verify.birth_rules(birth):
+                    self._finding(f)
+                prev = birth
+                self.key = birth.get("public_key") or self.key
+                self.session = birth.get("session", self.session)
+            except Exception as exc:  # noqa: BLE001 - schema-checked at ingest; a finding if it still fails
+                self._finding(verify.Finding("malformed_message", verify.WARNING,
+                                             f"birth {b['ts_us']} could not be read: {exc!r}"[:400],
+                                             f"malformed:birth:{b['ts_us']}", b["ts_us"]))
             db.execute("UPDATE births SET checked = 1 WHERE node = ? AND ts_us = ?", [self.node, b["ts_us"]])
-        db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [prev.get("config_hash"), self.node])
+        if prev is not None:
+            db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [prev.get("config_hash"), self.node])
 
     def _policy(self) -> dict[str, Any]:
-        row = next(self.store.db.query("SELECT payload FROM births WHERE node = ? ORDER BY ts_us DESC LIMIT 1",
-                                       [self.node]), None)
-        birth = json.loads(row["payload"]) if row else {}
-        r = birth.get("retention") or {}
-        return {"min_days": r.get("min_days"), "max_days": r.get("max_days")}
+        """Every birth's retention rules in ts_us order: a destruction is judged against the rules
+        in force when it happened (verify.in_force), not the newest (issue 28)."""
+        births = []
+        for row in self.store.db.query("SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us",
+                                       [self.node]):
+            try:
+                births.append((row["ts_us"], verify.retention_rules(json.loads(row["payload"]))))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a birth that cannot be read has been a finding of its own (_births)
+        return {"births": births}
 
     def _finding(self, f: verify.Finding) -> None:
         self.store.db.execute(
@@ -194,19 +239,23 @@ class Verifier:
                                   [at, self.node, m["id"]])
 
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
-        verdict, why = verify.judge_destruction(m, min_days=policy["min_days"], max_days=policy["max_days"])
+        birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
+        low, high = verify.limits(rules, m["camera"])
+        verdict, why = verify.judge_destruction(m, min_days=low, max_days=high)
         day = day_of(m["destroyed_us"], self.tz)
         self.store.db.execute(
             "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
             " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO UPDATE SET segments = segments + 1,"
             " bytes = bytes + excluded.bytes, youngest_days = min(youngest_days, excluded.youngest_days)",
             [self.node, m["camera"], day, m["reason"], verdict, m.get("bytes") or 0,
-             (m["destroyed_us"] - m["end_us"]) / 86_400e6])
+             (m["destroyed_us"] - m["end_us"] - (m.get("shift_us") or 0)) / 86_400e6])
         if verdict != "ok":
             kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
             self._finding(verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
                                          f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
-                                         m["destroyed_us"], {"camera": m["camera"], "day": day, "msg_seq": seq}))
+                                         m["destroyed_us"], {"camera": m["camera"], "day": day, "msg_seq": seq,
+                                                             "rules_of_birth_us": birth_ts, "min_days": low,
+                                                             "max_days": high}))
 
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(

@@ -78,10 +78,92 @@ def birth_changes(prev: dict[str, Any] | None, new: dict[str, Any]) -> list[Find
         out.append(Finding("cameras_changed", INFO, "cameras " + "; ".join(
             x for x in (f"added: {', '.join(added)}" if added else "", f"removed: {', '.join(removed)}"
                         if removed else "") if x), f"cameras_changed:{ts}", ts, {"added": added, "removed": removed}))
+    out += retention_lowered(prev, new)
     if prev.get("version") != new.get("version"):
         out.append(Finding("software_changed", INFO, f"edged {prev.get('version')} -> {new.get('version')}",
                            f"software_changed:{ts}", ts))
     return out
+
+
+# retention rules in births (R1.3-R1.5) ----------------------------------------------------------
+def _days(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v else None
+
+
+def retention_rules(birth: dict[str, Any] | None) -> dict[str, Any]:
+    """The retention a birth announces: {"min_days", "max_days", "cameras": {id: (min, max)},
+    "short": allow_short_for_tests}; a per-camera entry holds both of that camera's limits
+    (edged/daemon/reporting.py). Anything not a number is None (unknown)."""
+    r = (birth or {}).get("retention")
+    r = r if isinstance(r, dict) else {}
+    cams = r.get("cameras") if isinstance(r.get("cameras"), dict) else {}
+    return {"min_days": _days(r.get("min_days")), "max_days": _days(r.get("max_days")),
+            "cameras": {str(c): (_days(v.get("min_days")), _days(v.get("max_days")))
+                        for c, v in cams.items() if isinstance(v, dict)},
+            "short": r.get("allow_short_for_tests") is True}
+
+
+def limits(rules: dict[str, Any], camera: str | None) -> tuple[float | None, float | None]:
+    """(min days, max days) in force for one camera under ``rules`` (retention_rules)."""
+    own = rules["cameras"].get(camera) if camera is not None else None
+    if own is None:
+        return rules["min_days"], rules["max_days"]
+    return (own[0] if own[0] is not None else rules["min_days"], own[1] if own[1] is not None else rules["max_days"])
+
+
+def in_force(births: list[tuple[int, dict[str, Any]]], at_us: int) -> tuple[int | None, dict[str, Any]]:
+    """The rules of the birth in force at ``at_us``: ``births`` are (ts_us, rules) of one node in
+    ts_us order, a birth's ts_us being when the node set that config (start or reload). Before the
+    first birth known, the first one's rules (the oldest known: nothing older was received)."""
+    if not births:
+        return None, retention_rules(None)
+    chosen = births[0]
+    for b in births:
+        if b[0] > at_us:
+            break
+        chosen = b
+    return chosen
+
+
+def retention_lowered(prev: dict[str, Any], new: dict[str, Any]) -> list[Finding]:
+    """A birth whose minimum or maximum (the site's or a camera's) is below the one before: a rule
+    that lets footage go sooner. A warning (design/0026): lawful when the rules changed, and the
+    node keeps a lowered maximum's old value for its grace, so there is time to ask; the
+    destructions that follow are judged against it (critical when early)."""
+    a, b = retention_rules(prev), retention_rules(new)
+    ids = {c.get("id") for x in (prev, new) for c in (x.get("cameras") if isinstance(x.get("cameras"), list) else [])
+           if isinstance(c, dict) and isinstance(c.get("id"), str)} | set(a["cameras"]) | set(b["cameras"])
+    changes: list[dict[str, Any]] = []
+    for cam in [None, *sorted(ids)]:
+        old, now = limits(a, cam), limits(b, cam)
+        if cam is not None and (old, now) == (limits(a, None), limits(b, None)):
+            continue  # follows the site's: said once for the site
+        for i, name in enumerate(("min_days", "max_days")):
+            if old[i] is not None and now[i] is not None and now[i] < old[i]:
+                changes.append({"camera": cam, "setting": name, "old": old[i], "new": now[i]})
+    if not changes:
+        return []
+    ts = new.get("ts_us")
+    grace = (new.get("retention") or {}).get("grace_hours") if isinstance(new.get("retention"), dict) else None
+    said = "; ".join(f"{'site' if c['camera'] is None else 'camera ' + c['camera']} "
+                     f"{'minimum' if c['setting'] == 'min_days' else 'maximum'} {c['old']:g} -> {c['new']:g} days"
+                     for c in changes)
+    return [Finding("retention_lowered", WARNING, f"retention lowered ({said}): footage may be destroyed sooner"
+                    + (f"; the node keeps a lowered maximum's old value for its grace of {grace:g} h"
+                       if isinstance(grace, (int, float)) else "") + "; confirm the change was ordered",
+                    f"retention_lowered:{ts}", ts if isinstance(ts, int) else None, {"changes": changes})]
+
+
+def birth_rules(birth: dict[str, Any]) -> list[Finding]:
+    """What one birth says by itself, the first one included: a node running with the test
+    setting `allow_short_for_tests` (critical: it lets the node destroy footage an hour old with
+    a second's grace, below every floor of R1.3-R1.5; no real site runs with it)."""
+    if not retention_rules(birth)["short"]:
+        return []
+    ts = birth.get("ts_us")
+    return [Finding("test_retention_allowed", CRITICAL, "the node runs with [retention] allow_short_for_tests = "
+                    "true: a test setting that lets it keep footage under a day with almost no grace; remove it",
+                    f"test_retention_allowed:{birth.get('config_hash')}", ts if isinstance(ts, int) else None)]
 
 
 # the audit chain ------------------------------------------------------------------------------
@@ -176,8 +258,9 @@ def judge_access(rec: dict[str, Any], *, approve: dict[str, Any] | None, filed: 
 # retention (R1.3-R1.5) ------------------------------------------------------------------------
 def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: float | None) -> tuple[str, str]:
     """(verdict, why) of one destroyed segment: "ok", "early" (destroyed before its maximum without
-    recorded disk pressure) or "min_breached" (destroyed for capacity before its minimum)."""
-    age_days = (d["destroyed_us"] - d["end_us"]) / 86_400e6
+    recorded disk pressure) or "min_breached" (destroyed for capacity before its minimum). A
+    segment the edge re-stamped after a host clock step (`shift_us`) is judged by its true end."""
+    age_days = (d["destroyed_us"] - d["end_us"] - (d.get("shift_us") or 0)) / 86_400e6
     if d.get("reason") == "max_retention":
         if max_days is not None and age_days < max_days - 1 / 24:
             return "early", f"destroyed as past its maximum at {age_days:.1f} days (maximum {max_days:g})"

@@ -1,31 +1,14 @@
 """What each alarm kind is called for people (design/0047). The kind stays the machine id
 (MQTT, the catalog, `--json`); edgectl shows this title, in the person's language, next to it.
-tests/test_i18n.py fails on a kind raised in edged/ that has no title here."""
+The titles are declared with their kinds in storage/alarm_kinds.py (design/0067), so every kind
+has one; tests/test_alarm_kinds.py checks each has its zh_TW translation."""
 
 from __future__ import annotations
 
-from edged.i18n import N_, _
+from edged.i18n import _
+from storage.alarm_kinds import KINDS
 
-TITLES = {
-    "account_locked": N_("account locked"), "camera_offline": N_("camera offline"),
-    "password_reset": N_("password reset by an admin"),
-    "ethics": N_("report to the ethics office"), "footage_missing": N_("footage missing"),
-    "hash_mismatch": N_("footage changed on disk"), "holds_crowd_out": N_("holds crowd out recording"),
-    "inspection_overdue": N_("inspection overdue"), "min_retention_breach": N_("minimum retention not met"),
-    "mqtt_outbox_full": N_("MQTT outbox full"), "request_overdue": N_("request not answered in time"),
-    "retention_changed": N_("retention settings changed"), "retention_file_errors": N_("footage cannot be destroyed"),
-    "retention_grace": N_("retention lowered: grace period"), "storage_lost": N_("data disk lost"),
-    "disk_full": N_("data disk full"),
-    "tamper": N_("tampering"), "task_failed": N_("internal task failed"),
-    "video_dark": N_("picture dark"), "video_overexposed": N_("picture overexposed"),
-    "video_frozen": N_("picture frozen"), "video_blurred": N_("picture blurred"), "camera_moved": N_("camera moved"),
-    "video_monochrome": N_("picture in black and white"), "below_resolution": N_("resolution below the floor"),
-    "below_fps": N_("frame rate below the floor"), "audio_missing": N_("sound missing"),
-    "register_overdue": N_("inspection register overdue"), "audit_overdue": N_("periodic audit overdue"),
-    "maintenance_disk_short": N_("disk short during maintenance"), "clock_drift": N_("camera clock drifts"),
-    "motion_detection_lost": N_("motion detection lost"),
-    "audio_silent": N_("sound silent"),
-}
+TITLES = {name: kind.title for name, kind in KINDS.items()}  # kind -> English msgid
 
 
 def title(kind: str) -> str:

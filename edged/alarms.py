@@ -1,4 +1,5 @@
-"""Raising and clearing alarms: kept in the catalog (stable key, one active row per key) and
+"""Raising and clearing alarms of the kinds declared in storage/alarm_kinds.py (design/0067),
+which gives each its severity and key: kept in the catalog (stable key, one active row per key) and
 logged when they change. A change is also handed at once to `publish` (a port, edged/ports.py:
 when MQTT reporting is on, edged/daemon/reporting.py queues it in the durable outbox); during a
 maintenance window `downgrade` (a port the maintenance window answers) marks the expected
@@ -14,7 +15,8 @@ from typing import Any
 
 from edged.i18n import N_, Msg, render
 from edged.ports import Check, Outlet
-from storage import logs
+from storage import alarm_kinds, logs
+from storage.alarm_kinds import AlarmKind
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -31,31 +33,42 @@ class Alarms:
         self.downgrade = downgrade or Check("alarm downgrade")  # is this kind expected now (maintenance)?
         self.publish = publish or Outlet("alarm publish")       # the MQTT reporter
 
-    async def raise_(self, key: str, kind: str, severity: str, camera: str | None, message: str,
-                     detail: dict[str, Any] | None = None) -> None:
-        if self.downgrade(kind):
-            severity = "maintenance"  # an expected fault during a maintenance window
+    async def raise_(self, kind: AlarmKind | str, message: str, detail: dict[str, Any] | None = None, *,
+                     camera: str | None = None, about: str | None = None) -> None:
+        """Raise (or refresh) one alarm of a kind declared in storage/alarm_kinds.py, which gives
+        its severity. Its key is the kind and what it is `about` (a camera's alarm: its camera)."""
+        k = alarm_kinds.of(kind)
+        key = k.key(_subject(k, camera, about))
+        severity = "maintenance" if self.downgrade(k.name) else k.severity  # an expected fault during a window
         kept = detail if not isinstance(message, Msg) else {**(detail or {}), "text": message.stored()}
-        new = await self.writer.run(Catalog.raise_alarm, key, kind, severity, camera, str(message), kept,
+        new = await self.writer.run(Catalog.raise_alarm, key, k.name, severity, camera, str(message), kept,
                                     self.clock.now_us())
         if new:
             (log.error if severity == "critical" else log.warning)(
-                "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=kind))
-            await self.publish({"id": key, "action": "raise", "kind": kind, "severity": severity,
+                "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=k.name))
+            await self.publish({"id": key, "action": "raise", "kind": k.name, "severity": severity,
                                 "camera": camera, "message": str(message), "detail": detail,
                                 "at_us": self.clock.now_us()})
 
     async def clear(self, key: str) -> None:
+        """Clear the alarm of that key (`KIND.key(subject)`, or a key read back from the catalog)."""
         if await self.writer.run(Catalog.clear_alarm, key, self.clock.now_us()):
             log.info("alarm cleared: %s", key, **logs.fields(alarm=key))
             await self.publish({"id": key, "action": "clear", "at_us": self.clock.now_us()})
 
-    async def set(self, active: bool, key: str, kind: str, severity: str, camera: str | None, message: str,
-                  detail: dict[str, Any] | None = None) -> None:
+    async def set(self, active: bool, kind: AlarmKind | str, message: str, detail: dict[str, Any] | None = None, *,
+                  camera: str | None = None, about: str | None = None) -> None:
+        """Raise it when `active`, else clear it."""
         if active:
-            await self.raise_(key, kind, severity, camera, message, detail)
+            await self.raise_(kind, message, detail, camera=camera, about=about)
         else:
-            await self.clear(key)
+            k = alarm_kinds.of(kind)
+            await self.clear(k.key(_subject(k, camera, about)))
+
+
+def _subject(kind: AlarmKind, camera: str | None, about: str | None) -> str | None:
+    """What the key names after the kind: a camera's alarm is about its camera."""
+    return camera if kind.scope == alarm_kinds.CAMERA and about is None else about
 
 
 def alarm_text(row: dict[str, Any]) -> str:

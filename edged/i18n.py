@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage.rocdate import roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
+
 DOMAIN = "edged"
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT = "en"
@@ -133,21 +135,6 @@ def zone(name: str | None) -> tzinfo | None:
         raise ValueError(f"{name!r} is not a time zone name (IANA, e.g. Asia/Taipei)") from None
 
 
-def roc_year(year: int) -> str:
-    """The Republic of China year: 2026 -> "115"; 1911 and before -> "前1" (民國前1年)."""
-    return str(year - 1911) if year > 1911 else f"前{1912 - year}"
-
-
-def roc_date(d: date) -> str:
-    """民國115年11月22日: a date in the ROC calendar as the forms write it in running text."""
-    return f"民國{roc_year(d.year)}年{d.month}月{d.day}日"
-
-
-def roc_date_short(d: date) -> str:
-    """115/11/22: a date in the ROC calendar as the forms write it in tables."""
-    return f"{roc_year(d.year)}/{d.month:02d}/{d.day:02d}"
-
-
 def local(us: int, tz: tzinfo | None) -> datetime:
     """The moment in the zone `tz` (None: the box's local zone, its daylight saving included)."""
     return datetime.fromtimestamp(us / 1e6, tz) if tz else datetime.fromtimestamp(us / 1e6).astimezone()
@@ -175,7 +162,7 @@ def fmt_datetime(us: int | None, lang: str, tz: tzinfo | None) -> str:
 def fmt_month(year: int, month: int, lang: str) -> str:
     """A register's month: 民國115年11月 / November 2026."""
     if normalise(lang) == "zh-TW":
-        return f"民國{roc_year(year)}年{month}月"
+        return roc_month(year, month)
     return f"{date(year, month, 1).strftime('%B')} {year}"
 
 

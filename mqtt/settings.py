@@ -39,3 +39,4 @@ class MqttConfig:
     homeassistant: bool = False
     discovery_prefix: str = "homeassistant"
     chain_head_us: int = _MINUTE     # the signed audit chain head at most this often when it moved (design/0026)
+    camera_heartbeat_us: int = _MINUTE   # a steady camera's state at most this often; a change goes out at once

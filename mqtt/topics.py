@@ -1,6 +1,6 @@
 """Topic names under ``edged/v1/<site>/<node>/`` (docs/requirements.md "MQTT").
 
-Built in one place so the README's topic reference, the broker ACL pattern
+Built in one place so the topic reference (docs/ref/mqtt.md), the broker ACL pattern
 (``edged/v1/<site>/%u/#``) and the code cannot drift apart.
 """
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import av
 
 from recorder import audio, diagnose
+from recorder.access_unit import access_units
 from recorder.diagnose import scrub
 from recorder.durability import Durability
 from recorder.events import Closing, Emit, Opened, State
@@ -27,14 +28,16 @@ from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.segment import SegmentFile
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
-from recorder.source import Disconnected, Source, StorageGate, connect_timeout_us
+from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, connect_timeout_us
 from recorder.timeline import (
+    MEDIA_DRIFT_US,
     MEDIA_JUMP_US,
     WARMUP_US,
     RunClock,
     anchor_offset,
     fix_dts,
     is_cut,
+    media_drift_us,
     next_boundary,
 )
 from storage import logs
@@ -45,6 +48,12 @@ from storage.layout import segment_relpath
 log = logging.getLogger(__name__)
 
 STATS_EVERY_US = 5_000_000
+FORCED_CUT_LENGTHS = 2  # a segment without a keyframe is cut after this many segment lengths
+FORCED_CUT = "no keyframe"  # its close reason
+# Cuts within one run of the camera's media clock: the sound held past the closed segment's last
+# picture belongs to the next segment (recorder/segment.py). After any other close it is dropped.
+_CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift"})
+REANCHOR_SHOWN_US = 600_000_000  # a media re-anchor shows in the stats (and its alarm) this long
 _NEVER = 1 << 62  # next_sample when image checks are off
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -84,6 +93,10 @@ class CameraRecorder:
         self.id: str = camera["id"]
         self.clock = clock
         self.url: str = camera["url"]
+        # RTSP's media path (design/0060): "auto" tries TCP, then UDP when the camera refuses TCP
+        # (461), and keeps what worked for the worker's life, so a reconnect asks once.
+        self.transport_setting: str = camera.get("transport", "auto")
+        self.transport: str = UDP if self.transport_setting == UDP else TCP
         self.settings = settings
         self.emit = emit
         self.on_closed = on_closed  # hands a closed segment to the hasher
@@ -95,7 +108,8 @@ class CameraRecorder:
         self.seg: SegmentFile | None = None
         self.seg_end = self.boundary = 0
         self._audio = None
-        self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0}
+        self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0, "media_reanchors": 0}
+        self._reanchored: tuple[int, float] | None = None  # (monotonic us, drift s) of the last media re-anchor
         self.last_frame_us = 0    # wall time of the last video packet recorded (any run)
         self._recorded = False    # this run has recorded a frame
         # Image checks (recorder/imagecheck.py): a copy of a keyframe goes to the worker's pool.
@@ -106,6 +120,10 @@ class CameraRecorder:
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
         self._vstep_us = 0
+        self._carried: list = []  # sound held past the closed segment's last picture, for the next one
+        # A segment is cut at FORCED_CUT_LENGTHS segment lengths even without a keyframe (design/0060).
+        self.force_at = _NEVER
+        self._last_key = 0  # wall time of the last keyframe (a stats report says when none came for long)
         self._last_at = 0  # wall time of the last video packet (audio in the pre-roll buffer takes it)
 
     # lifecycle ------------------------------------------------------------------------
@@ -123,13 +141,24 @@ class CameraRecorder:
     def _open(self, first: bool) -> Source:
         start = time.monotonic()
         try:
-            return Source(self.url, self.settings, first)
+            try:
+                return Source(self.url, self.settings, first, self.transport)
+            except Exception as exc:  # noqa: BLE001
+                if self.transport_setting != "auto" or not diagnose.refuses_transport(exc) or self.stop.is_set():
+                    raise
+                other = UDP if self.transport == TCP else TCP
+                source = Source(self.url, self.settings, first, other)
+                log.info("camera %s: it refuses RTSP over %s; recording over %s", self.id, self.transport.upper(),
+                         other.upper(), **logs.fields(camera=self.id))
+                self.transport = other
+                return source
         except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
             timeout_s = connect_timeout_us(self.settings, first) / 1e6
             probe = None
             if diagnose.vague(exc) and not self.url.startswith("synthetic:") and not self.stop.is_set():
                 probe = diagnose.probe_rtsp(self.url, timeout_s, self.stop)
-            kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe)
+            kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe,
+                                                self.transport_setting if self.transport_setting != "auto" else None)
             raise Disconnected(scrub(words), kind) from None
 
     def _main(self) -> None:
@@ -208,6 +237,7 @@ class CameraRecorder:
         warmup: list[tuple[av.Packet, int, int]] = []  # (packet, arrival wall, media us) before the anchor
         warm_since: int | None = None
         reanchor = False
+        drifted = was_over = False  # the media clock ran past MEDIA_DRIFT_US from monotonic time (per stats window)
         held: av.Packet | None = None  # the first packet of a connection has no timestamp
         got_frame = False
         stats = StatsWindow(mono_us())
@@ -226,7 +256,8 @@ class CameraRecorder:
         stopped, now_us, monotonic_ns = self.stop.is_set, self.clock.now_us, time.monotonic_ns
         vindex = video.index
         place = self._place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
-        for pkt in c.demux(streams):
+        # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
+        for pkt in access_units(c.demux(streams), vindex, video.codec_context.name):
             if stopped():
                 break
             size = pkt.size
@@ -276,6 +307,7 @@ class CameraRecorder:
                     continue
                 warm_since = None
                 clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
+                self._last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
                 got_frame = self._recorded = True
@@ -291,6 +323,9 @@ class CameraRecorder:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = RunClock(wall - media, wall, mono), False
+            if drifted and pkt.is_keyframe:
+                drifted = self._media_reanchor(clock, media, mono)
+                clock = RunClock(wall - media, wall, mono)
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
             if place is not None:
@@ -305,6 +340,7 @@ class CameraRecorder:
             stats.last_wall = wall
             if key:
                 stats.key(media)
+                self._last_key = wall
             self.last_frame_us = wall
             if key and mono >= next_sample:
                 samples.offer(pkt, at)
@@ -312,10 +348,37 @@ class CameraRecorder:
             if mono - stats.since >= STATS_EVERY_US:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
                 skew = rt + media - wall if rt else None
+                # Two windows in a row: a network stall that delays one burst is not a drift.
+                over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
+                drifted, was_over = over and was_over, over
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
-                                       skew, audio_codec, **sound.report()))
+                                       skew, audio_codec, transport=self.transport,
+                                       no_keyframe_s=self._keyframe_missing(wall),
+                                       media_reanchor_s=self._recent_reanchor(mono), **sound.report()))
                 stats = StatsWindow(mono, stats)
         return got_frame
+
+    def _media_reanchor(self, clock: RunClock, media: int, mono: int) -> bool:
+        """The camera's media clock drifted from the host's past the bound: the segment ends
+        here and the run is anchored again at this keyframe's arrival (design/0060)."""
+        drift = media_drift_us(clock, media, mono)
+        self.counters["media_reanchors"] += 1
+        self._reanchored = (mono, round(drift / 1e6, 1))
+        log.warning("camera %s: its media clock drifted %.1f s from the host's: re-anchored", self.id, drift / 1e6,
+                    **logs.fields(camera=self.id))
+        self._close_segment(clock.wall(media), "media clock drift")
+        return False
+
+    def _recent_reanchor(self, mono: int) -> float | None:
+        """The drift (s) at the last re-anchor, while it is under REANCHOR_SHOWN_US old."""
+        if self._reanchored is None or mono - self._reanchored[0] > REANCHOR_SHOWN_US:
+            return None
+        return self._reanchored[1]
+
+    def _keyframe_missing(self, wall: int) -> float | None:
+        """Seconds since the last keyframe once that is past the forced cut, else None."""
+        age = wall - self._last_key
+        return round(age / 1e6, 1) if age >= FORCED_CUT_LENGTHS * self.settings.segment_us else None
 
     def _video_out(self, pkt: av.Packet, wall: int) -> None:
         """A video packet, as the camera's mode says: written, routed through the motion gate, or
@@ -360,6 +423,15 @@ class CameraRecorder:
                 seg = self.seg
         elif seg is None:
             return  # nothing decodable before the first keyframe
+        elif wall >= self.force_at:
+            # A camera that stopped sending keyframes: cut anyway, so the segment can be closed,
+            # hashed, exported and in time destroyed. The next one opens on this frame, which does
+            # not decode until a keyframe comes; the stats say so (the keyframes_missing alarm).
+            log.warning("camera %s: no keyframe for %.0f s: segment cut without one", self.id,
+                        (wall - self._last_key) / 1e6, **logs.fields(camera=self.id))
+            self._close_segment(wall, FORCED_CUT)
+            self._open_segment(pkt, wall)
+            seg = self.seg
         seg.write_video(pkt)
         self.seg_end = wall + self._vstep_us
 
@@ -371,13 +443,17 @@ class CameraRecorder:
         self.seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
                                origin_us=int(pkt.dts * stream.time_base * 1_000_000),
                                fragment_us=self.settings.fragment_us, metadata=provenance(self.settings, self.id, wall),
-                               durability=self.durability)
+                               durability=self.durability, frame_us=self._vstep_us)
+        carried, self._carried = self._carried, []
+        for item in carried:  # the sound the last segment held past its last picture
+            self.seg.write(item, False)
         self.seg_rel = relpath
         self.seg_end = wall
         ctx = stream.codec_context
         self.seg_meta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
                          "audio": int(self._audio is not None)}
         self.boundary = next_boundary(wall, self.settings.segment_us)
+        self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
         self.emit(Opened(self.id, relpath, wall, self.clock.now_us()))
 
     def _close_segment(self, end_us: int | None, reason: str) -> None:
@@ -388,6 +464,7 @@ class CameraRecorder:
         end = self.seg_end if end_us is None else end_us
         try:
             size = seg.close()
+            self._carried = seg.leftover_audio() if reason in _CARRIES_SOUND else []
         except Exception as exc:  # noqa: BLE001 - the file is still recovered at the next start
             log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc,
                       **logs.fields(camera=self.id, segment=self.seg_rel))

@@ -23,6 +23,7 @@ import av
 REFUSED, UNREACHABLE, NO_ANSWER, SLOW, NOT_RTSP, AUTH = "refused", "unreachable", "no_answer", "slow", "not_rtsp", "auth"
 UNSUPPORTED, NO_VIDEO, ENDED_EARLY, ENDED, STALLED, STORAGE, OTHER = (
     "unsupported", "no_video", "ended_early", "ended", "stalled", "storage", "other")
+TRANSPORT, NOT_FOUND = "transport", "not_found"
 WORKER_DIED = "worker_died"  # the daemon's: the camera's recorder process died (it is restarted)
 _CREDENTIALS = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
 
@@ -90,9 +91,26 @@ def _printable(data: bytes) -> str:
     return f"'{text}...'"
 
 
+def refuses_transport(exc: BaseException) -> bool:
+    """FFmpeg's answer to `461 Unsupported transport` when only one transport was allowed."""
+    return getattr(exc, "errno", None) == errno.EPROTONOSUPPORT
+
+
+def refused_transport_words(transport: str | None) -> str:
+    if transport == "tcp":
+        return ('the camera refuses RTSP over TCP (461 Unsupported transport): set transport = "udp" '
+                '(or "auto") for this camera in the config, or switch the camera to RTSP over TCP')
+    if transport == "udp":
+        return ('the camera refuses RTSP over UDP (461 Unsupported transport): set transport = "tcp" '
+                '(or "auto") for this camera in the config')
+    return ("the camera refuses both RTSP over TCP and over UDP (461 Unsupported transport): "
+            "check the camera's RTSP settings")
+
+
 def explain_open(exc: BaseException, url: str, elapsed_s: float, timeout_s: float,
-                 probe: Probe | None) -> tuple[str, str]:
-    """(kind, words) for a failed av.open. `probe` is given when the error was vague."""
+                 probe: Probe | None, transport: str | None = "tcp") -> tuple[str, str]:
+    """(kind, words) for a failed av.open. `probe` is given when the error was vague;
+    `transport` is the one configured ("auto": both were refused)."""
     where = _where(url)
     if isinstance(exc, av.error.HTTPUnauthorizedError):
         return AUTH, ("the camera refused the user name or password (401 Unauthorized): "
@@ -100,8 +118,10 @@ def explain_open(exc: BaseException, url: str, elapsed_s: float, timeout_s: floa
     if isinstance(exc, av.error.HTTPForbiddenError):
         return AUTH, "the camera refused access to this stream (403 Forbidden): check the user's rights on the camera"
     if isinstance(exc, av.error.HTTPNotFoundError):
-        return OTHER, "the camera has no stream at this path (404 Not Found): check the URL's path"
+        return NOT_FOUND, "the camera has no stream at this path (404 Not Found): check the URL's path"
     code = getattr(exc, "errno", None)
+    if code == errno.EPROTONOSUPPORT:
+        return TRANSPORT, refused_transport_words(transport)
     if probe is not None and probe.connect_error is not None:
         code = probe.connect_error
     if code == errno.ECONNREFUSED:

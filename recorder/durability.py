@@ -1,9 +1,13 @@
-"""Grouped durability (design/0052): one thread per recorder worker makes every open segment
-durable once per fsync interval, instead of each camera thread fsyncing its own file.
+"""Grouped durability (design/0052, 0061): one thread per recorder worker makes every open
+segment durable promptly after each fragment is written, instead of each camera thread
+fsyncing its own file.
 
 A segment's writer (recorder/segment.py) registers its file here and marks it dirty on every
-write; each pass `fdatasync`s the files written since the last pass (and, once, the folder
-of a new file, so its name survives a power cut), then waits for the next interval. The
+write, which wakes the thread; the thread gathers the writes of a short window (the rest of
+that fragment, other cameras' fragments written at the same moment), then one pass
+`fdatasync`s the files written since the last pass (and, once, the folder of a new file, so
+its name survives a power cut). A power cut so loses about one fragment, not a fragment plus
+an fsync interval; the fsync interval remains the longest a written byte waits (design/0061). The
 thread works on descriptors of its own (the file opened again read-only), so a camera thread
 closing its segment never waits for a pass, and a pass never syncs a descriptor number that
 was closed and reused.
@@ -27,10 +31,12 @@ class Synced:
     """One registered file. `dirty` is set by its writer after each write (a plain attribute:
     the pass clears it before syncing, so a write during the sync is synced next pass)."""
 
-    __slots__ = ("fd", "dir_fd", "dirty", "dir_synced", "released", "error", "syncs")
+    __slots__ = ("fd", "dir_fd", "dirty", "dir_synced", "released", "error", "syncs", "written_ns", "wake")
 
-    def __init__(self, fd: int, dir_fd: int):
+    def __init__(self, fd: int, dir_fd: int, wake=None):
         self.fd = fd
+        self.wake = wake          # called by the writer after a write: wakes the pass (None: interval only)
+        self.written_ns = 0       # monotonic time of the last write, for the lag the pass records
         self.dir_fd = dir_fd
         self.dirty = False
         self.dir_synced = False
@@ -43,14 +49,23 @@ class Synced:
         self.released = True
 
 
-class Durability:
-    """The worker's durability thread. `interval_us` is the configured fsync interval."""
+GATHER_S = 0.02  # after a write wakes the thread: the fragment's other writes, and fragments of the same moment
 
-    def __init__(self, interval_us: int, name: str = "durability"):
+
+class Durability:
+    """The worker's durability thread. `interval_us` is the configured fsync interval: the
+    longest a written byte waits. With `follow_writes` (the default) a pass also follows each
+    write by `GATHER_S`; without it a pass runs once per interval only (before design/0061;
+    bench/record_throughput.py --durability interval compares the two)."""
+
+    def __init__(self, interval_us: int, name: str = "durability", follow_writes: bool = True):
         self.interval_s = interval_us / 1e6
+        self.follow_writes = follow_writes
         self._files: list[Synced] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.max_lag_ns = 0       # longest time from a file's last write to its fdatasync
         self.passes = 0           # counters, for the tests and the benchmark's profile
         self.syncs = 0
         self.sync_ns = 0          # time spent in fdatasync/fsync calls
@@ -61,14 +76,18 @@ class Durability:
         # The file opened again read-only, not dup()ed: closing a writable descriptor is an
         # IN_CLOSE_WRITE, which the tamper watcher (storage/tamper.py) would see as a change to
         # a segment closed a pass earlier. fdatasync syncs the file, whichever descriptor names it.
-        entry = Synced(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), os.dup(dir_fd))
+        entry = Synced(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), os.dup(dir_fd),
+                       self._wake.set if self.follow_writes else None)
         with self._lock:
             self._files.append(entry)
         return entry
 
     def _run(self) -> None:
         name_os_thread("durability")
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.is_set():
+            if self._wake.wait(self.interval_s) and self._stop.wait(GATHER_S):
+                break
+            self._wake.clear()  # before the pass: a write during it wakes the next one
             self.sync_pass()
         self.sync_pass()
 
@@ -85,8 +104,12 @@ class Durability:
             if not f.dirty:
                 continue
             f.dirty = False
+            written = f.written_ns
             try:
                 os.fdatasync(f.fd)
+                lag = time.monotonic_ns() - written
+                if lag > self.max_lag_ns:
+                    self.max_lag_ns = lag
                 if not f.dir_synced:  # the new name must survive a power cut too
                     os.fsync(f.dir_fd)
                     f.dir_synced = True
@@ -106,6 +129,7 @@ class Durability:
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         with self._lock:
             files, self._files = self._files, []

@@ -147,6 +147,10 @@ class Stats(Event):
     audio_level_db: float | None = None
     audio_error: str | None = None
     audio_transcoded_from: str | None = None
+    transport: str | None = None       # RTSP's media path that worked: "tcp" or "udp" (design/0060)
+    no_keyframe_s: float | None = None  # seconds without a keyframe, once segments are cut without one
+    media_reanchors: int = 0            # runs re-anchored because the media clock drifted (design/0060)
+    media_reanchor_s: float | None = None  # the drift at the last one, for 10 minutes after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,19 @@ class Detection(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Oversize(Event):
+    """A camera's stream declares a picture no camera sends (recorder/picture_size.py): the
+    image checks (`where`) do not decode it (design/0063). Once per connection."""
+
+    tag: ClassVar[str] = "oversize"
+    camera: str
+    width: int
+    height: int
+    where: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Bye(Event):
     """The worker closed every segment and ends."""
 
@@ -200,7 +217,7 @@ class Bye(Event):
 
 Emit = Callable[[Event], None]
 KINDS: dict[str, type[Event]] = {cls.tag: cls for cls in (State, Opened, Closed, Stranded, Stats, Image, Motion,
-                                                            Detection, Bye)}
+                                                            Detection, Oversize, Bye)}
 PERIODIC = (Stats, Image)  # the next one replaces a lost one
 
 

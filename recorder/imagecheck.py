@@ -19,7 +19,8 @@ from typing import Any
 
 import av
 
-from recorder.events import Emit, Image
+from recorder import picture_size
+from recorder.events import Emit, Image, Oversize
 from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 
@@ -213,6 +214,7 @@ class CameraSamples:
     skipped: int = 0
     previous: np.ndarray | None = None
     failed: bool = False  # a decode failed: said once in the log, then quietly counted
+    oversize: bool = False  # this connection declared an absurd picture size: said once
     reformatter: av.video.reformatter.VideoReformatter = field(
         default_factory=av.video.reformatter.VideoReformatter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -221,6 +223,7 @@ class CameraSamples:
         """A (re)connection: the decoder is set up from this stream's codec and extradata."""
         ctx = stream.codec_context
         self.codec, self.extradata = ctx.name, ctx.extradata
+        self.oversize = False
 
     def offer(self, packet: av.Packet, at_us: int) -> None:
         """Called on the camera thread with a keyframe: copy it into the pool, never wait."""
@@ -274,6 +277,13 @@ class ImageSampler:
             cam = job[0]
             try:
                 event = check(*job)
+            except PictureTooBig as exc:  # said once per connection, as an alarm (design/0063)
+                if not cam.oversize:
+                    cam.oversize = True
+                    log.warning("camera %s: %s", cam.camera, exc)
+                    self.emit(Oversize(cam.camera, exc.size[0], exc.size[1], "image check", job[-1]))
+                cam._done(False)
+                continue
             except Exception as exc:  # noqa: BLE001 - a bad picture skips a sample, never the pool
                 (log.debug if cam.failed else log.warning)(
                     "camera %s: cannot check a picture (%s); counting it as skipped", cam.camera, exc)
@@ -284,12 +294,27 @@ class ImageSampler:
             self.emit(Image(**event, skipped=cam._done(True)))
 
 
+class PictureTooBig(ValueError):
+    """The stream declares a picture no camera sends (recorder/picture_size.py): not decoded."""
+
+    def __init__(self, size: tuple[int, int]):
+        super().__init__(f"the stream declares a {size[0]}x{size[1]} picture, larger than any camera's "
+                         f"({picture_size.MAX_SIDE} a side, {picture_size.MAX_PIXELS} pixels): not decoded")
+        self.size = size
+
+
 def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.VideoFrame:
-    """Decode one keyframe alone. A fresh single-threaded decoder per sample costs ~20 us
-    and holds no reference frames between samples (a kept one held ~4 MB per camera)."""
+    """Decode one keyframe alone, unless its SPS declares an absurd size (PictureTooBig; the
+    decoder's own `max_pixels` bound backs that up). A fresh single-threaded decoder per sample
+    costs ~20 us and holds no reference frames between samples (a kept one held ~4 MB per camera)."""
+    size = picture_size.declared_size(codec, extradata, data)
+    if picture_size.too_big(size):
+        assert size is not None
+        raise PictureTooBig(size)
     ctx = av.CodecContext.create(codec, "r")
     if extradata:
         ctx.extradata = extradata
+    ctx.options = {"max_pixels": str(picture_size.MAX_PIXELS)}
     ctx.thread_count = 1
     frames = ctx.decode(av.Packet(data)) or ctx.decode(None)  # a decoder with delay needs the flush
     if not frames:

@@ -74,5 +74,5 @@ def lazy_import(name: str) -> ModuleType:
 def loaded(module: ModuleType) -> ModuleType:
     """`module`, really imported: call it where the import may be paid (a pool thread before
     its first picture), not on a camera's path."""
-    getattr(module, "__name__")
+    module.__name__  # noqa: B018 - the attribute read is what imports it
     return module

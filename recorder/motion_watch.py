@@ -16,14 +16,15 @@ import queue
 import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Callable, Union
+from typing import Any, Callable, Iterator, Union
 
 import av
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from recorder import picture_size
 from recorder.diagnose import scrub
 from recorder.lazy import lazy_import
-from recorder.imagecheck import decode_keyframe
+from recorder.imagecheck import PictureTooBig, decode_keyframe
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
 from storage.clock import SYSTEM, Clock
 
@@ -166,11 +167,13 @@ class MotionWatch:
         try:
             self.connects += 1
             stream = container.streams.video[0]
-            stream.codec_context.thread_count = 1  # many cameras per worker: one decoder thread each
+            ctx = stream.codec_context
+            ctx.thread_count = 1  # many cameras per worker: one decoder thread each
+            ctx.options = {"max_pixels": str(picture_size.MAX_PIXELS)}  # the decoder's own bound
             scaler = VideoReformatter()
             self.anchor_us = None
             last_us = 0
-            for frame in container.decode(stream):
+            for frame in self._decoded(container, stream):
                 if self._stop.is_set():
                     return
                 arrival = self._clock.now_us()
@@ -187,6 +190,20 @@ class MotionWatch:
                 self._analyse(detector, events, t_us / S, small_grey(scaler, frame))
         finally:
             container.close()
+
+
+    @staticmethod
+    def _decoded(container: Any, stream: Any) -> Iterator[av.VideoFrame]:
+        """The stream's pictures; each keyframe's SPS (and the extradata's) is read before it
+        is decoded: an absurd size ends the run (design/0063), reported as the stream lost."""
+        extradata = stream.codec_context.extradata
+        size = picture_size.declared_size(stream.codec_context.name, extradata)
+        for packet in container.demux(stream):
+            if packet.is_keyframe:
+                size = picture_size.declared_size(stream.codec_context.name, extradata, bytes(packet))
+            if picture_size.too_big(size):
+                raise PictureTooBig(size)
+            yield from packet.decode()
 
 
 def small_grey(scaler: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:
@@ -239,6 +256,12 @@ class KeyframeWatch(MotionWatch):
                 continue
             try:
                 frame = decode_keyframe(codec, extradata, data)
+            except PictureTooBig as exc:  # not decoded: lost until a sane keyframe (design/0063)
+                self.last_error = str(exc)
+                if not self._lost:
+                    self._lost = True
+                    self._report(Lost(self.camera, self.last_error))
+                continue
             except Exception as exc:  # noqa: BLE001 - one undecodable keyframe is skipped
                 self.last_error = str(exc)
                 continue

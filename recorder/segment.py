@@ -3,8 +3,8 @@
 Fragments are cut by duration as well as at keyframes, so a crash loses at most about one
 fragment (measured after `kill -9` ~7 s into a segment: a fragmented MP4 plays up to its last
 whole fragment, a plain MP4 not at all); each fragment is written to the kernel as soon as
-the muxer finishes it, and made durable on the configured interval by the worker's
-durability thread (recorder/durability.py, design/0052). The muxer writes through
+the muxer finishes it, and made durable right after by the worker's durability thread
+(recorder/durability.py, design/0052, 0061). The muxer writes through
 `HashingFile`, which hashes the bytes as they are written (design/0053), so a closed segment
 is not read back to be hashed.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +27,20 @@ AVIO_BUFFER = 1 << 17  # bytes per write from the muxer: a 1 s fragment at 4 Mbi
 # The MP4 muxer's options, plus `frag_duration` (the fragment length); bench/record_throughput.py's
 # PyAV floor muxes with the same.
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+# Where a durability pass follows each fragment (design/0061), the muxer cuts fragments this much
+# short of `fragment_length` (and one picture more, as it cuts at the first picture past its
+# duration), so that a fragment plus its arrival, the pass's gather window and its fdatasync fit
+# in `fragment_length`: what a power cut loses. Measured, those took <= 32 ms (bench/power_cut).
+SYNC_HEADROOM_US = 150_000
+
+
+def muxer_fragment_us(fragment_us: int, frame_us: int) -> int:
+    """The muxer's `frag_duration` for a configured `fragment_length`, a durability pass
+    following each fragment. The muxer ends a fragment at the first picture whose decode time
+    is `frag_duration` or more past the fragment's first, so a fragment covers less than
+    `frag_duration` + one picture: this keeps that within `fragment_length - SYNC_HEADROOM_US`.
+    Never below half the length (a short `fragment_length` keeps fragments of some pictures)."""
+    return max(fragment_us - SYNC_HEADROOM_US - frame_us + 1, fragment_us // 2)
 
 
 def _ticks(us: int, tb: Fraction) -> int:
@@ -65,7 +81,10 @@ class HashingFile:
         if pos > self.end:
             self.end = pos
         if synced is not None:
+            synced.written_ns = time.monotonic_ns()
             synced.dirty = True
+            if synced.wake is not None:
+                synced.wake()  # a fragment (or its part) is written: the durability pass follows
         return size
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -90,7 +109,7 @@ class HashingFile:
 class SegmentFile:
     def __init__(self, path: Path, video: av.stream.Stream, audio: av.stream.Stream | None,
                  origin_us: int, fragment_us: int, metadata: dict[str, str] | None = None,
-                 durability: Durability | None = None):
+                 durability: Durability | None = None, frame_us: int = 0):
         private_dir(path.parent)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
@@ -103,6 +122,10 @@ class SegmentFile:
         self._synced = durability.register(self._fd, self._dir_fd) if durability is not None else None
         self._file = HashingFile(self._fd, self._synced)
         self.sha256: str | None = None  # after close: the digest of the bytes written, None if unknown
+        self._frame_us = frame_us
+        if self._synced is not None and self._synced.wake is not None:  # a pass follows each fragment
+            fragment_us = muxer_fragment_us(fragment_us, frame_us)
+        self.muxer_fragment_us = fragment_us
         try:
             self._open(video, audio, origin_us, fragment_us, metadata)
         except BaseException:
@@ -126,6 +149,14 @@ class SegmentFile:
                 dst = src.add_to(self._out) if hasattr(src, "add_to") else self._out.add_stream_from_template(src)
                 self._map[is_video] = (dst, _ticks(origin_us, src.time_base))
         self._vdst, self._vorigin = self._map[True]
+        # Sound waits for the pictures to pass it (design/0049): a camera interleaves its streams
+        # loosely, and sound written as it comes ran past the segment's last picture, into the
+        # next segment's time (a 3.0 s segment played 3.15 s).
+        self._audio_ratio = Fraction(audio.time_base) / Fraction(video.time_base) if audio is not None else None
+        self._held: deque[tuple[int, av.Packet | av.AudioFrame]] = deque()  # (video ticks after origin, sound)
+        self._vdts = -1  # the last picture written, in video ticks after the origin
+        self._vlast: av.Packet | None = None
+        self._frame_ticks = max(_ticks(self._frame_us, video.time_base), 1)  # a picture's length, if packets carry none
 
     def _release(self) -> None:
         if self._synced is not None:
@@ -144,11 +175,22 @@ class SegmentFile:
         pkt.stream = self._vdst
         self._out.mux(pkt)
         self.frames += 1
+        self._vdts, self._vlast = dts, pkt
+        held = self._held
+        while held and held[0][0] < dts:
+            self._write_audio(held.popleft()[1])
 
     def write(self, pkt: av.Packet | av.AudioFrame, is_video: bool) -> None:
         if is_video:
             self.write_video(pkt)
             return
+        at = round(pkt.pts * self._audio_ratio) - self._vorigin
+        if at < self._vdts and not self._held:
+            self._write_audio(pkt)
+        else:
+            self._held.append((at, pkt))
+
+    def _write_audio(self, pkt: av.Packet | av.AudioFrame) -> None:
         dst, origin = self._map[False]
         if isinstance(pkt, av.AudioFrame):
             self._encode(pkt, dst, origin)
@@ -172,10 +214,27 @@ class SegmentFile:
             if pkt.dts is not None and pkt.dts >= 0:
                 self._out.mux(pkt)
 
+    def leftover_audio(self) -> list[av.Packet | av.AudioFrame]:
+        """The sound held past the last picture when the segment closed: the next segment's."""
+        return [item for _at, item in self._held]
+
+    def _flush_audio(self) -> None:
+        """At the close: the sound that starts before the last picture ends (so a segment's
+        sound runs past its pictures by less than one audio frame); the rest stays held."""
+        last = self._vlast
+        if last is None:
+            return
+        end = self._vdts + (last.duration or self._frame_ticks)
+        held = self._held
+        while held and held[0][0] < end:
+            self._write_audio(held.popleft()[1])
+
     def close(self) -> int:
         """Write the trailer, make file and name durable; returns the size in bytes and sets
         `sha256` (None if the bytes on disk are not exactly those hashed as written)."""
         try:
+            if self._held:
+                self._flush_audio()
             if self._encodes:
                 self._encode(None, *self._map[False])  # the sound up to the cut, its last frame padded
             self._out.close()

@@ -24,6 +24,11 @@ QUICK_PROBE = {"fpsprobesize": "0"}
 # less than configured), so a slow answer is not turned into a reconnect.
 FIRST_CONNECT_FACTOR = 2
 FIRST_CONNECT_MAX_US = 10_000_000
+# RTP over UDP (design/0060): a datagram that finds the socket's receive buffer full is lost,
+# and FFmpeg's default buffer holds well under a second of a 4 Mbit/s camera's keyframe burst.
+# Asked for 2 MiB; the kernel grants at most net.core.rmem_max.
+UDP_BUFFER_BYTES = 2 * 1024 * 1024
+TCP, UDP = "tcp", "udp"
 
 
 def connect_timeout_us(settings: Any, first: bool) -> int:
@@ -36,7 +41,7 @@ def connect_timeout_us(settings: Any, first: bool) -> int:
 class Source:
     """An opened camera: an input container, plus the synthetic encoder when there is one."""
 
-    def __init__(self, url: str, settings: Any, first: bool = False):
+    def __init__(self, url: str, settings: Any, first: bool = False, transport: str = TCP):
         self._synthetic = None
         if url.startswith("synthetic:"):
             self._synthetic = SyntheticCamera(parse_synthetic_url(url))
@@ -44,10 +49,10 @@ class Source:
                                      options={"probesize": "65536", "analyzeduration": "500000"})
             return
         connect_us = connect_timeout_us(settings, first)
-        self.container = _open_rtsp(url, settings, connect_us, QUICK_PROBE)
+        self.container = _open_rtsp(url, settings, connect_us, QUICK_PROBE, transport)
         if not _rate_known(self.container):
             self.container.close()
-            self.container = _open_rtsp(url, settings, connect_us, {})
+            self.container = _open_rtsp(url, settings, connect_us, {}, transport)
 
     def close(self) -> None:
         try:
@@ -57,12 +62,14 @@ class Source:
                 self._synthetic.close()
 
 
-def _open_rtsp(url: str, settings: Any, connect_us: int, probe: dict[str, str]) -> Any:
+def _open_rtsp(url: str, settings: Any, connect_us: int, probe: dict[str, str], transport: str = TCP) -> Any:
     # FFmpeg's `timeout` is its socket timeout (the answers while connecting too); PyAV's read
     # timeout still ends a stalled run after read_timeout.
     socket_us = settings.read_timeout_us if connect_us == settings.connect_timeout_us else \
         max(connect_us, settings.read_timeout_us)
-    return av.open(url, options={"rtsp_transport": "tcp", "timeout": str(socket_us), **probe},
+    media = {"rtsp_transport": UDP, "buffer_size": str(UDP_BUFFER_BYTES)} if transport == UDP else \
+        {"rtsp_transport": TCP}
+    return av.open(url, options={**media, "timeout": str(socket_us), **probe},
                    timeout=(connect_us / 1e6, settings.read_timeout_us / 1e6))
 
 

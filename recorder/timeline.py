@@ -66,6 +66,18 @@ class RunClock:
         return wall_now - self.wall(media_us)
 
 
+# A camera's media clock that has run this far from monotonic time since the run's anchor is
+# re-anchored at the next keyframe (design/0060): segment times follow the host, not a camera
+# crystal that runs fast or slow. Well above network jitter; well below MEDIA_JUMP_US.
+MEDIA_DRIFT_US = 2_000_000
+
+
+def media_drift_us(clock: RunClock, media_us: int, mono_now: int) -> int:
+    """Media time elapsed since the run's anchor minus monotonic time elapsed: > 0 when the
+    camera's clock runs fast against the host's, < 0 when slow (network delay included)."""
+    return (clock.wall(media_us) - clock.wall_ref) - (mono_now - clock.mono_ref)
+
+
 def fix_dts(dts: int | None, last: int | None, step: int) -> tuple[int, str | None]:
     """A usable decode timestamp and what was wrong with the one given.
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import resource
 import signal
 import sys
 import threading
@@ -124,6 +125,46 @@ class Hasher:
         self._thread.join()
 
 
+class MemoryLimit:
+    """The worker's address space is bounded (RLIMIT_AS, design/0063): a stream that makes the
+    decoder allocate without end fails an allocation in this worker instead of taking the box's
+    memory. The bound is `base_mb` plus `camera_mb` per camera carried, set as cameras come (the
+    soft limit only rises; the hard one is left as it is)."""
+
+    def __init__(self, base_mb: int, camera_mb: int):
+        self.base, self.per_camera = base_mb << 20, camera_mb << 20
+        self.cameras = 0
+
+    def fit(self, cameras: int) -> None:
+        if cameras <= self.cameras or not (self.base or self.per_camera):
+            return
+        self.cameras = cameras
+        want = self.base + self.per_camera * cameras
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft >= want:
+            return
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+        except (OSError, ValueError) as exc:
+            log.warning("could not set the memory limit of %d MB: %s", want >> 20, exc)
+
+
+def _test_crash(camera: str) -> None:
+    """Tests only (design/0063): the file EDGED_TEST_KILL_ON_ADD names (one camera id a line)
+    lists cameras whose arrival kills this worker, as a stream that crashes FFmpeg would."""
+    path = os.environ.get("EDGED_TEST_KILL_ON_ADD")
+    if not path:
+        return
+    try:
+        doomed = Path(path).read_text().split()
+    except OSError:
+        return
+    if camera in doomed:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which stops us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -138,10 +179,13 @@ def main() -> int:
         return 0
     raw = json.loads(first)
     gate = StorageGate(Path(raw["data_dir"]), raw.pop("video_dev", None))
+    memory = MemoryLimit(*raw.pop("memory_mb", (0, 0)))
     settings = Settings(**{**raw, "data_dir": Path(raw["data_dir"])})
     emit = EventSink(events_fd)
     hasher = Hasher(settings.data_dir, emit)
-    durability = Durability(settings.fsync_us)  # one pass per fsync interval (design/0052)
+    # A pass after each fragment (design/0061); EDGED_DURABILITY=interval is the pass per fsync
+    # interval alone of before, kept for bench/record_throughput.py's comparison only.
+    durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
     sampler = ImageSampler(emit) if settings.sample_us > 0 else None
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
@@ -161,6 +205,8 @@ def main() -> int:
         msg = json.loads(line)
         cmd = msg.get("cmd")
         if cmd == "add" and not stopping.is_set():
+            _test_crash(msg["camera"]["id"])
+            memory.fit(len(cameras | {msg["camera"]["id"]: None}))
             cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler, gate, durability=durability)
             old = cameras.pop(cam.id, None)
             if old is not None:

@@ -24,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import audit
+from storage.alarm_kinds import ACCOUNT_OPENED, PASSWORD_RESET
 
 # scrypt at N=2^14, r=8: 16 MiB and about 50 ms per check on the target box.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1
@@ -139,6 +140,24 @@ def holders(db: sqlite_utils.Database, role: str) -> list[str]:
 def account_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
     """The stored row (password hash included: never show it), or None."""
     return _account(db, name)
+
+
+ONE_TIME_ALARMS = (ACCOUNT_OPENED, PASSWORD_RESET)  # open until the holder's own change (design/0064)
+
+
+def one_time_setters(db: sqlite_utils.Database, name: str) -> set[str]:
+    """The OS users who set the account's password while it is still one-time (from the open
+    `account_opened`/`password_reset` alarms that name them): none of them may be the first to use it."""
+    row = _account(db, name)
+    if row is None or not row.get("must_change"):
+        return set()
+    found = set()
+    for kind in ONE_TIME_ALARMS:
+        for r in db.query("SELECT detail FROM alarms WHERE key = ? AND cleared_us IS NULL", [kind.key(name)]):
+            who = json.loads(r["detail"] or "{}").get("set_by_os")
+            if who:
+                found.add(who)
+    return found
 
 
 def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: str, now_us: int) -> None:

@@ -58,9 +58,28 @@ def ensure_table(db: sqlite_utils.Database) -> None:
         )""")
 
 
+MAX_TEXT = 512     # a longer text in a record's detail is kept as its start, length and hash
+KEPT_TEXT = 128
+
+
+def bounded(value: Any) -> Any:
+    """`value` with every text longer than MAX_TEXT cut to its first KEPT_TEXT characters, its
+    length and its SHA-256 (design/0062): a person typing a 7,000-character camera id must not
+    make the chain, which is never deleted, grow by what they type."""
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{value[:KEPT_TEXT]}… ({len(value)} characters, sha256 {digest})"
+    if isinstance(value, dict):
+        return {bounded(k): bounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [bounded(v) for v in value]
+    return value
+
+
 def append(db: sqlite_utils.Database, actor: str, action: str, detail: dict[str, Any] | None = None,
            at_us: int | None = None) -> dict[str, Any]:
     at_us = SYSTEM.now_us() if at_us is None else at_us
+    actor, detail = bounded(actor), bounded(detail or {})
     with db.atomic():
         last = next(db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), None)
         seq = 1 if last is None else last["seq"] + 1

@@ -82,7 +82,11 @@ SEGMENT_LOOKBACK_US = 86_400_000_000
 def segments_between(db: sqlite_utils.Database, start_us: int, end_us: int, camera: str | None = None,
                      limit: int = 1000) -> list[dict[str, Any]]:
     """Segments overlapping [start, end), by camera then time (edgectl segments, export)."""
-    sql = ("SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
+    # A host clock correction (design/0059) rides along: `restamped` 1 with `shift_us` (NULL:
+    # flagged for a person, its time unknown). The range is of the original stamps.
+    sql = ("SELECT segments.*, r.segment_id IS NOT NULL AS restamped, r.shift_us AS shift_us FROM segments"
+           " LEFT JOIN restamps r ON r.segment_id = segments.id"
+           " WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
            " AND coalesce(end_us, start_us) >= ?")
     params: list[Any] = [end_us, start_us - SEGMENT_LOOKBACK_US, start_us]
     if camera is not None:
@@ -200,6 +204,15 @@ class Catalog:
             "SELECT max(end_us) AS e FROM segments WHERE camera = ? AND start_us < ? AND " + FOOTAGE,
             [camera, before_us]))
         return row["e"]
+
+    def clock_history(self) -> tuple[int | None, int | None]:
+        """(newest footage's end, last clean stop): a host clock earlier than either went back
+        while edged was down (storage/trusted_time.behind_history). Per camera, by index."""
+        cams = [r["id"] for r in self.db.query("SELECT id FROM cameras")]
+        ends = [e for e in (self.last_end(c) for c in cams) if e is not None]
+        row = next(self.db.query("SELECT value FROM node WHERE key = 'stopped_us'"), None)
+        stop = int(row["value"]) if row and row["value"] not in (None, "None") else None
+        return max(ends, default=None), stop
 
     def latest_start(self) -> int | None:
         # Per camera, so each max() is one index probe (a plain max() scans the whole index).

@@ -10,7 +10,9 @@ audit chain, with who did it and which filesystems the folder and its video fold
 from __future__ import annotations
 
 import getpass
+import json
 import os
+import stat
 import uuid
 from dataclasses import asdict
 from pathlib import Path
@@ -22,6 +24,15 @@ from storage.catalog import Catalog, open_db
 
 class AlreadyInitialised(Exception):
     pass
+
+
+class UnsafeDataFolder(AlreadyInitialised):
+    """The data folder holds a link where init-data would write: refused, nothing done."""
+
+
+# what init-data makes or hands over inside the data folder: none of these may be a link
+_OWN_NAMES = (layout.VIDEO_DIR, layout.CATALOG_FILE, volume.IDENTITY_FILE, nodekey.KEY_FILE, nodekey.PUBLIC_PEM,
+              nodekey.BACKUP_DIR)
 
 
 def initialised(data_dir: Path) -> bool:
@@ -36,11 +47,82 @@ def operator() -> str:
 
 def init_data(data_dir: Path, actor: str, how: str, reason: str = "") -> dict[str, Any]:
     """Make the catalog, the identity files and the node key (and its backup). Blocking."""
+    data_dir = Path(data_dir)
+    refuse_links(data_dir)
+    owner = _foreign_owner(data_dir)
+    if owner is not None:  # root on a folder the daemon's user owns: do it as that user (issue 27)
+        return _as_user(owner, data_dir, actor, how, reason)
     old = os.umask(0o027)  # as the unit's UMask: nothing of the data folder is for others
     try:
-        return _init(Path(data_dir), actor, how, reason)
+        return _init(data_dir, actor, how, reason)
     finally:
         os.umask(old)
+
+
+def refuse_links(data_dir: Path) -> None:
+    """A link among the names init-data writes (say a `backups` link the daemon's user planted
+    to a folder of root's) is refused: the folder is not what it looks like."""
+    for name in _OWN_NAMES:
+        path = Path(data_dir) / name
+        if path.is_symlink():
+            raise UnsafeDataFolder(f"{path} is a link (to {os.readlink(path)}): init-data writes there and does not "
+                                   "follow links; remove it (or make it a real folder) and run init-data again")
+    video_id = Path(data_dir) / layout.VIDEO_DIR / volume.IDENTITY_FILE
+    if video_id.is_symlink():
+        raise UnsafeDataFolder(f"{video_id} is a link: remove it and run init-data again")
+
+
+def _foreign_owner(data_dir: Path) -> tuple[int, int] | None:
+    """(uid, gid) of the data folder when root runs this on a folder some other user owns."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        st = os.stat(data_dir)  # the configured path itself may be a link to a mounted disk
+    except FileNotFoundError:
+        return None  # made here, by root, for root
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid == 0:
+        return None
+    return st.st_uid, st.st_gid
+
+
+def _as_user(owner: tuple[int, int], data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
+    """Run the initialisation in a child that has become the folder's owner, so nothing the
+    owner could plant there (links, fifos) gets root's rights: no chown, no write through a link."""
+    uid, gid = owner
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            os.umask(0o027)
+            reply = {"ok": _init(data_dir, actor, how, reason)}
+        except AlreadyInitialised as exc:
+            reply = {"refused": str(exc)}
+        except BaseException as exc:  # said to the parent, which says it to the operator
+            reply = {"failed": f"{type(exc).__name__}: {exc}"}
+        try:
+            with os.fdopen(write, "w") as out:
+                json.dump(reply, out, default=str)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as inp:
+        text = inp.read()
+    os.waitpid(pid, 0)
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        raise AlreadyInitialised(f"init-data as uid {uid} ended without an answer: nothing is known to be done") from None
+    if "ok" in reply:
+        return reply["ok"]
+    if "refused" in reply:
+        raise AlreadyInitialised(reply["refused"])
+    raise AlreadyInitialised(f"init-data as the folder's owner (uid {uid}) failed: {reply['failed']}")
 
 
 def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
@@ -71,19 +153,5 @@ def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
         audit.append(db, actor, "data.init", detail)
     finally:
         db.conn.close()
-    _give_to_folder_owner(data_dir)
     return detail
 
-
-def _give_to_folder_owner(data_dir: Path) -> None:
-    """Run as root (the installer, an operator) on a folder the daemon's user owns: what was
-    just made belongs to that user too, or the daemon could not open its own catalog."""
-    st = data_dir.stat()
-    if os.geteuid() != 0 or (st.st_uid, st.st_gid) == (0, 0):
-        return
-    for path in [data_dir / layout.VIDEO_DIR, *data_dir.glob(layout.CATALOG_FILE + "*"),
-                 data_dir / volume.IDENTITY_FILE, data_dir / layout.VIDEO_DIR / volume.IDENTITY_FILE,
-                 data_dir / nodekey.KEY_FILE, data_dir / nodekey.PUBLIC_PEM, data_dir / nodekey.BACKUP_DIR,
-                 nodekey.backup_path(data_dir)]:
-        if path.exists():
-            os.chown(path, st.st_uid, st.st_gid)

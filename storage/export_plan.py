@@ -127,8 +127,21 @@ def clip_entry(path: Path, sha256: str, origin_us: int, duration_us: int, frames
 
 def source_entry(row: dict[str, Any], clip: str) -> dict[str, Any]:
     """A source segment's entry; `clip_offset_s` is set when its first sample is written."""
-    return {"path": row["path"], "sha256": row["sha256"], "bytes": row["bytes"], "state": row["state"],
-            "start_us": row["start_us"], "end_us": row["end_us"], "clip": clip, "clip_offset_s": None}
+    entry = {"path": row["path"], "sha256": row["sha256"], "bytes": row["bytes"], "state": row["state"],
+             "start_us": row["start_us"], "end_us": row["end_us"], "clip": clip, "clip_offset_s": None}
+    return {**entry, **corrected_stamps(row)}
+
+
+def corrected_stamps(row: dict[str, Any]) -> dict[str, Any]:
+    """A segment the host clock watch corrected (design/0059): its stamps as corrected next to the
+    originals, or `flagged` (stamped by a clock that was behind; its time is unknown)."""
+    if not row.get("restamped"):
+        return {}
+    shift = row.get("shift_us")
+    if shift is None:
+        return {"flagged": True}
+    end = row["end_us"]
+    return {"corrected_start_us": row["start_us"] + shift, "corrected_end_us": None if end is None else end + shift}
 
 
 def name_clips(out: Path, camera: str, clips: list[dict[str, Any]], sources: list[dict[str, Any]]) -> None:

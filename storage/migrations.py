@@ -338,3 +338,17 @@ def m013_compact_segments(db: sqlite_utils.Database) -> None:
     """The segment rows in a third of the bytes behind a `segments` view (design/0054):
     storage/segment_schema.py, frozen with this migration. One transaction."""
     segment_schema.m013(db)
+
+
+@migrations()
+def m014_restamps(db: sqlite_utils.Database) -> None:
+    """Segments stamped by a host clock later found wrong (design/0059): the correction next to
+    the row, never in it. The row keeps its original stamps (its file's path is derived from
+    them, design/0054); `shift_us` is what the true interval adds to them, known from monotonic
+    time. `shift_us` NULL: it could not be re-stamped; a person must look (never destroyed by age)."""
+    db.execute("""CREATE TABLE restamps (
+        segment_id INTEGER PRIMARY KEY,   -- segment_rows.id
+        shift_us INTEGER,                 -- corrected = original + shift_us; NULL: flagged for a person
+        at_us INTEGER NOT NULL,           -- when (on the corrected clock)
+        steps INTEGER NOT NULL DEFAULT 1  -- how many host clock steps it has been corrected for
+    )""")

@@ -1,14 +1,23 @@
 """Just enough of the MP4 box structure to cut a crashed fragmented MP4 back to its last
-whole fragment, and to read what a segment holds."""
+whole fragment, and to read what a segment holds.
+
+What a segment holds is read by FFmpeg (PyAV), and FFmpeg can crash on bytes a crash or a
+camera left: `scan_media` runs it in a short-lived process of its own (`python -m
+storage.mp4 FILE`, design/0063), so such a file is a finding about that file (it is kept in
+quarantine), never the end of the daemon, and then of its restart, in a loop.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import resource
+import signal
 import struct
-from dataclasses import dataclass
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import av
 
 _HEADER = struct.Struct(">I4s")
 
@@ -79,8 +88,33 @@ class MediaInfo:
     audio: bool
 
 
+SCAN_TIMEOUT_S = 120.0       # a demux of one segment takes well under a second
+SCAN_MEMORY = 1 << 30        # and far less than this address space
+
+
+class ScanFailed(ValueError):
+    """The media parser could not read the file, or died reading it."""
+
+
 def scan_media(path: Path) -> MediaInfo:
-    """Demux (no decoding) to learn the length and frame count of a segment."""
+    """Demux (no decoding) to learn the length and frame count of a segment, in a process of
+    its own; ScanFailed says why not."""
+    try:
+        r = subprocess.run([sys.executable, "-m", "storage.mp4", str(path)], capture_output=True, text=True,
+                           timeout=SCAN_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ScanFailed(f"the media parser took over {SCAN_TIMEOUT_S:.0f} s on it") from None
+    if r.returncode < 0:
+        raise ScanFailed(f"the media parser crashed on it ({signal.Signals(-r.returncode).name})")
+    if r.returncode != 0:
+        raise ScanFailed(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit status {r.returncode}")
+    return MediaInfo(**json.loads(r.stdout))
+
+
+def scan_here(path: Path) -> MediaInfo:
+    """scan_media in this process: only ever in the short-lived one."""
+    import av  # here only: the daemon never loads FFmpeg to read a segment
+
     with av.open(str(path)) as c:
         video = c.streams.video[0]
         tb = video.time_base
@@ -97,3 +131,23 @@ def scan_media(path: Path) -> MediaInfo:
         duration = int((end - (first or 0)) * tb * 1_000_000) if frames else 0
         ctx = video.codec_context
         return MediaInfo(duration, frames, ctx.name, ctx.width, ctx.height, bool(c.streams.audio))
+
+
+def main(argv: list[str]) -> int:
+    """`python -m storage.mp4 FILE`: one segment's MediaInfo as JSON on stdout."""
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    resource.setrlimit(resource.RLIMIT_AS, (SCAN_MEMORY if hard == resource.RLIM_INFINITY else min(SCAN_MEMORY, hard), hard))
+    crash = os.environ.get("EDGED_TEST_CRASH_SCAN")  # tests only: a file FFmpeg would die on
+    if crash and Path(argv[0]).name == crash:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    try:
+        info = scan_here(Path(argv[0]))
+    except Exception as exc:  # noqa: BLE001 - said to the parent, which decides
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(info)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

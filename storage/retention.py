@@ -15,6 +15,9 @@ Rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6):
    (`Grace`) and a released hold still covers its footage for rule 1 (`Hold.grace_until_us`);
    what is kept only by grace is named in a `retention_grace` alarm with the time it goes.
    The disk-full rule 2 is not delayed: recording comes first.
+5. Nothing is destroyed by age on a clock that cannot be trusted (design/0059): rule 1 waits
+   until the host clock is stable; rule 2 still runs (recording comes first). A segment
+   flagged as stamped by a clock that was behind (`Segment.age_known` False) never goes by age.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Sequence
+
+from storage.alarm_kinds import (DISK_FULL_HELD, MIN_RETENTION_BREACH, RECORDING_STOPPED_DISK_FULL, RETENTION_GRACE,
+                                 AlarmKind)
 
 DAY_US = 86_400 * 1_000_000
 
@@ -37,6 +43,7 @@ class Segment:
     start_us: int
     end_us: int
     bytes: int
+    age_known: bool = True           # False: flagged for a person (design/0059), its stamps may be behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,12 @@ class Alarm:
     until_us: int | None = None      # retention_grace: when the footage kept by grace goes
     min_us: int | None = None        # min_retention_breach: the camera's minimum (achieved_us is below it)
 
+    @classmethod
+    def of(cls, kind: AlarmKind, camera: str | None, message: str, achieved_us: int | None = None, *,
+           until_us: int | None = None, min_us: int | None = None) -> Alarm:
+        """A planned alarm of a declared kind, with its declared severity."""
+        return cls(kind.name, kind.severity, camera, message, achieved_us, until_us, min_us)
+
 
 @dataclass(slots=True)
 class Plan:
@@ -124,17 +137,20 @@ class Plan:
 # Over 60 lines on purpose: one pass's rules in their order (max retention and its graces, then
 # capacity, then the alarms that say what could not be done), read as one decision.
 def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int,
-         graces: Iterable[Grace] = ()) -> Plan:
+         graces: Iterable[Grace] = (), age_trusted: bool = True) -> Plan:
     """Decide one retention pass.
 
     `oldest_first` must hold, sorted by start time, every complete segment past its camera's
     max retention and enough of the oldest others to cover the reserve deficit (the caller
     queries with an index; see storage/retention_store.py). Segments being written or read
     must not be in it. `graces`: lowered max retentions still in their grace period; `holds`
-    may include released ones still in theirs (rule 4).
+    may include released ones still in theirs (rule 4). `age_trusted` False: the host clock is
+    unsynchronised or just stepped (storage/trusted_time.py), so rule 1 destroys nothing
+    (invariant 10); rule 2 still makes room, oldest stamps first (design/0059).
     """
     holds = list(holds)
-    active = [h for h in holds if h.active(now_us)]
+    # On an untrusted clock no hold has expired: a step forward must not free what a hold keeps.
+    active = [h for h in holds if h.active(now_us) or (not age_trusted and h.grace_until_us is None)]
     released = [h for h in holds if h.in_grace(now_us)]
     kept_max: dict[str, tuple[int, int]] = {}   # camera -> (longest max in grace, when that grace ends)
     for g in graces:
@@ -155,8 +171,8 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
             ends.append(old[1])
         return max(ends) if ends else None  # type: ignore[type-var]
 
-    for seg in oldest_first:
-        if seg.end_us < now_us - policy.limits(seg.camera).max_us and not held(seg):
+    for seg in oldest_first if age_trusted else ():
+        if seg.age_known and seg.end_us < now_us - policy.limits(seg.camera).max_us and not held(seg):
             until = grace_end(seg)
             if until is not None:
                 n, last = waiting.get(seg.camera, (0, 0))
@@ -165,8 +181,8 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
             result.destroy.append(Destroy(seg, MAX_RETENTION))
             chosen.add(seg.id)
     for camera, (n, until) in sorted(waiting.items()):
-        result.alarms.append(Alarm(
-            "retention_grace", "warning", camera,
+        result.alarms.append(Alarm.of(
+            RETENTION_GRACE, camera,
             f"{n} segments of {camera} are past max retention ({policy.limits(camera).max_us / DAY_US:g} days) "
             f"after a retention change or a hold release; kept for the grace period, destroyed from "
             f"{utc(until)} unless a hold is placed", until_us=until))
@@ -177,13 +193,13 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
     result.short_bytes = max(0, policy.reserve_bytes - free)
 
     if result.stop_recording:
-        result.alarms.append(Alarm(
-            "recording_stopped_disk_full", "critical", None,
+        result.alarms.append(Alarm.of(
+            RECORDING_STOPPED_DISK_FULL, None,
             "disk full and on_full = stop: recording stops rather than destroy footage younger than the minimum "
             f"(every camera's footage past its own minimum is gone; protected: {', '.join(result.blocked_by)})"))
     elif result.short_bytes:
-        result.alarms.append(Alarm(
-            "disk_full_held", "critical", None,
+        result.alarms.append(Alarm.of(
+            DISK_FULL_HELD, None,
             f"disk below its reserve by {result.short_bytes} bytes and nothing more may be destroyed "
             "(footage held or within retention)"))
     return result
@@ -237,8 +253,8 @@ def _capacity(oldest_first: Sequence[Segment], chosen: set[int], held: Callable[
     for camera, youngest_end in sorted(breached.items()):
         achieved = now_us - youngest_end
         min_us = policy.limits(camera).min_us
-        result.alarms.append(Alarm(
-            "min_retention_breach", "critical", camera,
+        result.alarms.append(Alarm.of(
+            MIN_RETENTION_BREACH, camera,
             f"disk full: footage of {camera} destroyed at {achieved / DAY_US:.2f} days, "
             f"below the minimum of {min_us / DAY_US:g} days ({(min_us - achieved) / DAY_US:.2f} days short, "
             f"{_percent(achieved, min_us)} of it kept; no camera had footage past its own minimum left)",
@@ -271,7 +287,7 @@ def breaches(raised: Iterable[str], planned: Iterable[Alarm], achieved: dict[str
     younger than the minimum until its achieved retention (the age of its oldest footage)
     is back above the minimum by BREACH_CLEAR_MARGIN, so a pass that happens to destroy
     another camera's footage neither clears it nor raises it again."""
-    now_breached = {a.camera: a for a in planned if a.kind == "min_retention_breach" and a.camera}
+    now_breached = {a.camera: a for a in planned if a.kind == MIN_RETENTION_BREACH.name and a.camera}
     out: dict[str, Breach] = {}
     for cam in sorted(set(raised) | set(now_breached)):
         min_us = policy.limits(cam).min_us

@@ -36,9 +36,11 @@ def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: 
 
 def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> list[dict[str, Any]]:
     """Destructions in id order after `after_id`, with their pass's disk figures (free_before,
-    reserve): the central office sees whether a destruction for capacity had disk pressure."""
-    return list(db.query("SELECT d.*, p.free_before, p.reserve FROM destructions d LEFT JOIN"
-                         " retention_passes p ON p.id = d.pass_id WHERE d.id > ? ORDER BY d.id LIMIT ?",
+    reserve): the central office sees whether a destruction for capacity had disk pressure; and
+    a host clock correction (`shift_us`, design/0059), so that it judges the age by the true end."""
+    return list(db.query("SELECT d.*, p.free_before, p.reserve, r.shift_us FROM destructions d LEFT JOIN"
+                         " retention_passes p ON p.id = d.pass_id LEFT JOIN restamps r ON r.segment_id = d.segment_id"
+                         " WHERE d.id > ? ORDER BY d.id LIMIT ?",
                          [after_id, limit]))
 
 

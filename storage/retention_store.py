@@ -8,7 +8,6 @@ Blocking: runs on the catalog writer thread. The only code in edged that unlinks
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -19,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 import sqlite_utils
 
-from storage import audit, events, segment_rows
+from storage import audit, events, restamps, segment_rows
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
@@ -85,7 +84,8 @@ class InUse:
 
 
 def _segments(rows: Iterable[dict[str, Any]]) -> list[Segment]:
-    return [Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"] or 0) for r in rows]
+    return [Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"] or 0, not r.get("flagged"))
+            for r in rows]
 
 
 def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str], now: int, limit: int,
@@ -98,7 +98,11 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     past max retention only. Returns (segments, cut): the cameras whose oldest batch was cut
     short, which may hold more.
     """
-    cols = "id, camera, start_us, end_us, bytes, path"
+    # Stamps as corrected after a host clock step (storage/restamps.py; design/0059): a re-stamped
+    # segment is judged by its true interval; one flagged for a person (shift NULL) is never old.
+    shift = "coalesce((SELECT r.shift_us FROM restamps r WHERE r.segment_id = segments.id), 0)"
+    flagged = "EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND r.shift_us IS NULL)"
+    cols = f"id, camera, start_us + {shift} AS start_us, end_us + {shift} AS end_us, bytes, path, {flagged} AS flagged"
     cameras = list(cameras)
     share = max(PER_CAMERA_FLOOR, limit // max(1, len(cameras)))
     rows: dict[int, dict[str, Any]] = {}
@@ -106,10 +110,11 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     for cam in cameras:
         cutoff = now - policy.limits(cam).max_us
         for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
-                          + FOOTAGE, [cam, cutoff, cutoff]):
+                          + FOOTAGE + " AND " + restamps.AGE_OK, [cam, cutoff, cutoff, cutoff]):
             rows[r["id"]] = r
         oldest = [] if not limit else list(db.query(
-            f"SELECT {cols} FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY start_us LIMIT ?", [cam, share]))
+            f"SELECT {cols} FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY segments.start_us LIMIT ?",
+            [cam, share]))
         for r in oldest:
             rows[r["id"]] = r
         if len(oldest) == share:
@@ -144,21 +149,23 @@ class PassResult:
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
              disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: set[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
-             unlink: Callable[[Path], None] | None = None) -> PassResult:
-    """One retention pass at the clock's time: expire holds, plan, destroy, record."""
+             unlink: Callable[[Path], None] | None = None, age_trusted: bool = True) -> PassResult:
+    """One retention pass at the clock's time: expire holds, plan, destroy, record. With
+    `age_trusted` False (the host clock just stepped: design/0059) nothing goes by age and no
+    hold expires: only the disk's reserve is kept."""
     now = clock.now_us()
-    expired = expire_holds(db, now)
+    expired = expire_holds(db, now) if age_trusted else []
     usage = disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
     disk = Disk(usage.free, usage.total)
-    holds = active_holds(db, now) + released_in_grace(db, now, retention.grace_us)
+    holds = active_holds(db, now if age_trusted else 0) + released_in_grace(db, now, retention.grace_us)
     graces = active_graces(db, now)
     # Every camera with footage has a row in `cameras` (foreign key; rows are never deleted).
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     limit = FIRST_BATCH if usage.free < policy.reserve_bytes else 0  # capacity needs the oldest, nothing else
     while True:
         segs, cut = candidates(db, policy, cam_ids, now, limit, set(busy))
-        p = plan(segs, holds, policy, disk, now, graces)
+        p = plan(segs, holds, policy, disk, now, graces, age_trusted)
         if not exhausted(segs, p, holds, cut, now):
             break
         limit *= 4  # a camera's oldest batch was used up (or held): look further

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import sqlite_utils
 
@@ -40,11 +40,13 @@ def stored_hash(db: sqlite_utils.Database, name: str) -> str:
 
 
 async def login_async(writer: Any, name: str, password: str, *, now_us: Callable[[], int], via: str,
-                      policy: Policy | None = None, **kw: Any) -> dict[str, Any]:
+                      policy: Policy | None = None, run_slow: Callable[..., Awaitable[Any]] | None = None,
+                      **kw: Any) -> dict[str, Any]:
     """`login` with the slow scrypt check on its own thread, not the catalog writer's: a burst
-    of logins must never hold up the recording's catalog writes. `kw`: login's viewer options."""
+    of logins must never hold up the recording's catalog writes. `run_slow(fn, *args)` runs the
+    check (edged passes its bounded login pool, design/0062); `kw`: login's viewer options."""
     checked = await writer.run(lambda c: stored_hash(c.db, name))
-    ok = await asyncio.to_thread(check_password, password, checked)
+    ok = await (run_slow or asyncio.to_thread)(check_password, password, checked)
     return await writer.run(lambda c: login(c.db, name, password, now_us=now_us(), via=via, policy=policy,
                                             verified=(checked, ok), **kw))
 

@@ -111,7 +111,7 @@ def test_lockout_after_repeated_failures_then_it_passes(db):
 def test_an_admin_setting_a_password_unlocks_and_ends_sessions(db):
     people_rules.add_account(db, "carol", "secret-pw-for-c1", ["custodian"], None, by="boss", reason="app", now_us=T0)
     s = sessions.login(db, "carol", "secret-pw-for-c1", now_us=T0, via="test", policy=POLICY)
-    for i in range(3):
+    for _ in range(3):
         with pytest.raises(accounts.AuthError):
             sessions.login(db, "carol", "x", now_us=T0 + S, via="test", policy=POLICY)
     accounts.change_password(db, "carol", "new-secret-pw-22", by="boss", reason="forgotten", now_us=T0 + 2 * S)

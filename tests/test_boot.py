@@ -102,6 +102,7 @@ def test_edged_boots_restarts_and_stops_under_a_real_systemd(tmp_path):
         assert u, ct.sh("systemctl status edged --no-pager; journalctl -u edged --no-pager", check=False).stdout
         wait_for(lambda: recording(ct), 60, "STATUS to say the demo camera records", interval=0.5)
         _confidential(ct)
+        _recovery_priority(ct, int(u["MainPID"]))
 
         # The watchdog: SIGUSR2 wedges the catalog writer; systemd must kill and restart edged.
         pid = int(u["MainPID"])
@@ -180,6 +181,25 @@ def _confidential(ct: Container) -> None:
     finally:
         db.close()
     assert listed == ["carol (os: alice)"], listed
+
+
+def _recovery_priority(ct: Container, main_pid: int) -> None:
+    """Crash recovery (`recover-N`) lowers its thread to nice +10 under the unit's seccomp filter,
+    which takes setpriority away with @resources and gives it back (issue 27): the recorder worker
+    that has the demo camera's segment open is killed, and the daemon's recovery of it must say
+    that its thread runs at nice +10 as the kernel reads it back, never that it was refused."""
+    def recovery_lines() -> list[str]:
+        out = ct.sh("journalctl -u edged -o cat --no-pager", check=False).stdout
+        return [line for line in out.splitlines() if "crash recovery" in line]
+    before = len(recovery_lines())
+    killed = ct.sh(f"for c in $(cat /proc/{main_pid}/task/*/children); do "
+                   f"if ls -l /proc/$c/fd 2>/dev/null | grep -q ' -> /var/lib/edged/.*\\.mp4'; then "
+                   f"kill -KILL $c && echo $c; fi; done").stdout.split()
+    assert killed, ct.sh(f"ps -ef || cat /proc/{main_pid}/task/*/children", check=False).stdout
+    lines = wait_for(lambda: recovery_lines()[before:] or None, 60, "the dead worker's recovery to start", interval=0.5)
+    assert any(re.fullmatch(r"crash recovery thread \d+ runs at nice \+10", line) for line in lines), lines
+    assert not any("normal CPU priority" in line for line in recovery_lines()), recovery_lines()
+    wait_for(lambda: recording(ct), 60, "the demo camera to record again after its worker died", interval=0.5)
 
 
 def _segments(db_path, where) -> list[dict]:

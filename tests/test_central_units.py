@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +20,7 @@ from central.verifier import Verifier
 from storage import audit, chainhead
 from storage.nodekey import NodeKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.support.catalog import central_verdicts
 from tests.support.daemon import ROOT
 
 UTC = ZoneInfo("UTC")
@@ -99,9 +99,53 @@ def test_heads_bad_signature_fork_and_regression(key):
     ({"session": 1, "config_hash": "x"}, {"session": 2, "config_hash": "y"}, ["config_changed"]),
     ({"session": 1, "cameras": [{"id": "a"}]}, {"session": 2, "cameras": [{"id": "b"}]}, ["cameras_changed"]),
     ({"session": 1, "version": "0.1.0"}, {"session": 2, "version": "0.2.0"}, ["software_changed"]),
+    # issue 28: a rule that lets footage go sooner is a warning, not an info config_changed
+    ({"config_hash": "x", "retention": {"min_days": 30, "max_days": 365}},
+     {"config_hash": "y", "retention": {"min_days": 30, "max_days": 60}}, ["config_changed", "retention_lowered"]),
+    ({"retention": {"min_days": 30, "max_days": 365}}, {"retention": {"min_days": 7, "max_days": 365}},
+     ["retention_lowered"]),
+    ({"retention": {"min_days": 30, "max_days": 60}}, {"retention": {"min_days": 90, "max_days": 365}}, []),
+    ({"cameras": [{"id": "a"}], "retention": {"min_days": 30, "max_days": 365}},
+     {"cameras": [{"id": "a"}], "retention": {"min_days": 30, "max_days": 365,
+                                              "cameras": {"a": {"min_days": 30, "max_days": 31}}}},
+     ["retention_lowered"]),
+    ({"retention": "x"}, {"retention": {"min_days": 1, "max_days": 2}}, []),
 ])
 def test_birth_changes(prev, new, kinds):
     assert [f.kind for f in verify.birth_changes(prev, new)] == kinds
+
+
+def test_a_lowered_retention_names_each_limit_and_the_grace():
+    f = verify.birth_changes({"retention": {"min_days": 30, "max_days": 365}},
+                             {"ts_us": T0, "retention": {"min_days": 30, "max_days": 60, "grace_hours": 24,
+                                                         "cameras": {"b": {"min_days": 7, "max_days": 60}}}})
+    assert [(x.kind, x.severity) for x in f] == [("retention_lowered", "warning")]
+    assert f[0].detail["changes"] == [
+        {"camera": None, "setting": "max_days", "old": 365, "new": 60},
+        {"camera": "b", "setting": "min_days", "old": 30, "new": 7},
+        {"camera": "b", "setting": "max_days", "old": 365, "new": 60}]
+    assert "site maximum 365 -> 60 days" in f[0].message and "grace of 24 h" in f[0].message
+
+
+def test_a_birth_with_the_test_setting_is_critical():
+    assert verify.birth_rules({"retention": {"min_days": 30, "max_days": 365, "allow_short_for_tests": False}}) == []
+    assert verify.birth_rules({"retention": "x"}) == [] and verify.birth_rules({}) == []
+    f = verify.birth_rules({"ts_us": T0, "config_hash": "h", "retention": {"allow_short_for_tests": True}})
+    assert [(x.kind, x.severity, x.key) for x in f] == [("test_retention_allowed", "critical",
+                                                          "test_retention_allowed:h")]
+
+
+def test_the_rules_in_force_are_the_newest_birth_before_the_moment():
+    births = [(T0, verify.retention_rules({"retention": {"min_days": 30, "max_days": 30}})),
+              (T0 + 100 * DAY, verify.retention_rules({"retention": {"min_days": 30, "max_days": 365,
+                                                                     "cameras": {"c": {"min_days": 90,
+                                                                                       "max_days": 400}}}}))]
+    assert verify.in_force(births, T0 + 5)[0] == T0
+    assert verify.in_force(births, T0 - 5)[0] == T0, "before the first birth: the oldest known"
+    assert verify.in_force(births, T0 + 100 * DAY)[0] == T0 + 100 * DAY
+    assert verify.limits(verify.in_force(births, T0 + 101 * DAY)[1], "c") == (90, 400)
+    assert verify.limits(verify.in_force(births, T0 + 101 * DAY)[1], "d") == (30, 365)
+    assert verify.in_force([], T0) == (None, verify.retention_rules(None))
 
 
 def test_seq_gap_names_the_range():
@@ -204,13 +248,45 @@ def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(t
     store.close()
 
 
+def test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened(tmp_path):
+    """Issue 28: the maximum was 30 days, then raised to 365. A segment destroyed at 31 days under
+    the old rule is on time; one destroyed at 31 days after the raise is early. Judged by the
+    newest birth, both were early. A birth with the test setting and one lowering the minimum are
+    findings too."""
+    store = Store(tmp_path / "c.db")
+    base = "edged/v1/s/n1"
+    now = T0 + 300 * DAY
+    b1 = {"ts_us": T0, "session": 1, "config_hash": "a", "cameras": [{"id": "cam"}],
+          "retention": {"min_days": 30, "max_days": 30, "allow_short_for_tests": False}}
+    b2 = {**b1, "ts_us": T0 + 100 * DAY, "session": 2, "config_hash": "b",
+          "retention": {"min_days": 30, "max_days": 365}}
+    b3 = {**b1, "ts_us": T0 + 200 * DAY, "session": 3, "config_hash": "c",
+          "retention": {"min_days": 7, "max_days": 365, "allow_short_for_tests": True}}
+    gone = lambda seq, at: (f"{base}/retention", json.dumps({  # noqa: E731
+        "seq": seq, "ts_us": at, "camera": "cam", "reason": "max_retention", "start_us": at - 31 * DAY - 60_000_000,
+        "end_us": at - 31 * DAY, "destroyed_us": at, "bytes": 10}).encode())
+    store.ingest([(f"{base}/birth", json.dumps(b).encode()) for b in (b1, b2, b3)]
+                 + [gone(T0 + 50 * DAY, T0 + 50 * DAY), gone(T0 + 150 * DAY, T0 + 150 * DAY)], now)
+    Verifier(store, UTC, gap_grace_us=0).run_once(now)
+    found = {(f["kind"], f["severity"]): f for f in store.findings(limit=100)}
+    early = [f for f in store.findings(limit=100) if f["kind"] == "destroyed_early"]
+    assert len(early) == 1 and early[0]["about_us"] == T0 + 150 * DAY, early
+    assert early[0]["detail"]["rules_of_birth_us"] == T0 + 100 * DAY and early[0]["detail"]["max_days"] == 365
+    assert ("retention_lowered", "warning") in found and ("test_retention_allowed", "critical") in found, found
+    assert found[("retention_lowered", "warning")]["detail"]["changes"] == [
+        {"camera": None, "setting": "min_days", "old": 30, "new": 7}]
+    assert sorted(v for _day, v in central_verdicts(store)) == ["early", "ok"]
+    store.close()
+
+
 # config and CLI surface -----------------------------------------------------------------------------
 def test_config_errors_name_the_field(tmp_path):
     p = tmp_path / "c.toml"
     for text, where in [("[broker]\nport = 0\n", "broker.port"), ("[broker]\nshared_group = 'a/b'\n",
                                                                      "broker.shared_group"),
                         ("[verify]\ninterval = 'soon'\n", "verify.interval"), ("[nope]\n", "nope"),
-                        ("[report]\ntimezone = 'Mars/Base'\n", "report.timezone")]:
+                        ("[report]\ntimezone = 'Mars/Base'\n", "report.timezone"),
+                        ("[report]\nlanguage = 'fr'\n", "report.language")]:
         p.write_text(text)
         with pytest.raises(config.ConfigError) as e:
             config.load(p)
@@ -218,15 +294,18 @@ def test_config_errors_name_the_field(tmp_path):
     p.write_text("[broker]\nshared_group = 'central'\n[storage]\ndata_dir = 'd'\n")
     cfg = config.load(p)
     assert cfg.broker.subscription == "$share/central/edged/v1/+/+/#" and cfg.data_dir == tmp_path / "d"
+    assert cfg.language == "en", "the edge's default: English"
+    p.write_text("[report]\nlanguage = 'zh_TW'\n")
+    assert config.load(p).language == "zh-TW"
     r = subprocess.run([sys.executable, "-m", "central.cli", "--config", str(tmp_path / "none.toml"), "status"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 78 and "no such file" in r.stderr
 
 
-def test_every_edged_central_verb_is_in_the_readme():
+def test_every_edged_central_verb_is_in_the_reference():
     out = subprocess.run([sys.executable, "-m", "central.cli", "--help"], capture_output=True, text=True, cwd=ROOT,
                          check=True).stdout
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "ref" / "central.md").read_text()
     for verb in re.search(r"\{([a-z,-]+)\}", out).group(1).split(","):
         assert f"edged-central {verb}" in readme, verb
 

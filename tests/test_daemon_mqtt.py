@@ -134,7 +134,6 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
     import base64
     import json
     import subprocess
-    import sys
 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -1,5 +1,6 @@
-"""The worker's durability thread (design/0052): a file written and not yet closed is synced
-within one fsync interval; a file not written since is not synced again; a closed one is
+"""The worker's durability thread (design/0052, 0061): a file written and not yet closed is
+synced right after the write (a fragment is durable well within a second, whatever the fsync
+interval), and within one fsync interval at the latest; a file not written since is not synced again; a closed one is
 forgotten (its duplicate descriptors closed); a failed sync surfaces at the writer's next write."""
 
 import fcntl
@@ -7,10 +8,14 @@ import os
 import time
 
 import pytest
+import av
 
 from recorder.durability import Durability
-from recorder.segment import HashingFile
+from recorder.segment import SYNC_HEADROOM_US, HashingFile, SegmentFile, muxer_fragment_us
+from storage.fmp4 import fragments, read_header
+from tests.support.cameras import make_clip
 from tests.support.daemon import wait_for
+from tests.support.footage import clip_mp4
 
 S = 1_000_000
 
@@ -88,3 +93,123 @@ def test_a_failed_sync_is_raised_by_the_next_write(tmp_path):
         durability.close()
         os.close(fd)
         os.close(dir_fd)
+
+
+def test_a_write_is_synced_promptly_not_an_interval_later(tmp_path):
+    """The bound a power cut sees: from a fragment's last byte written to its fdatasync."""
+    durability = Durability(60 * S)  # the interval alone would wait a minute
+    fd = os.open(tmp_path / "seg.mp4", os.O_WRONLY | os.O_CREAT)
+    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        entry = durability.register(fd, dir_fd)
+        f = HashingFile(fd, entry)
+        for n in (1, 2, 3):
+            f.write(b"x" * 4096)
+            written = time.monotonic()
+            wait_for(lambda: entry.syncs == n, 30, f"write {n} synced", interval=0.005)
+            assert time.monotonic() - written < 1.0
+        assert 0 < durability.max_lag_ns < S * 1000 // 2  # gather window + fdatasync, on a loaded box
+        assert entry.dir_synced
+    finally:
+        durability.close()
+        os.close(fd)
+        os.close(dir_fd)
+
+
+def test_without_following_writes_a_pass_waits_for_the_interval(tmp_path):
+    """The behaviour before design/0061, kept for the benchmark's comparison: no wake on write."""
+    durability = Durability(60 * S, follow_writes=False)
+    fd = os.open(tmp_path / "seg.mp4", os.O_WRONLY | os.O_CREAT)
+    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        entry = durability.register(fd, dir_fd)
+        assert entry.wake is None
+        HashingFile(fd, entry).write(b"x")
+        assert entry.dirty and entry.syncs == 0 and durability.passes == 0
+    finally:
+        durability.close()  # its last pass syncs what is left
+        os.close(fd)
+        os.close(dir_fd)
+    assert entry.syncs == 1
+
+
+def test_each_fragment_of_a_segment_written_in_real_time_is_synced_as_it_lands(tmp_path):
+    """A 20 fps clip muxed at its own pace with 0.5 s fragments: every fragment written is
+    synced before the segment closes (not one sync at close), each within half a second."""
+    clip = clip_mp4(make_clip(tmp_path / "clips", fps=20, gop=10, seconds=4))
+    durability = Durability(60 * S)
+    try:
+        with av.open(str(clip)) as src:
+            v = src.streams.video[0]
+            seg = SegmentFile(tmp_path / "seg.mp4", v, None, origin_us=0, fragment_us=S // 2, durability=durability)
+            entry = seg._synced
+            started = time.monotonic()
+            for p in src.demux(v):
+                if p.dts is None or not p.size:
+                    continue
+                due = started + float(p.dts * v.time_base)
+                if due > time.monotonic():
+                    time.sleep(due - time.monotonic())  # the camera's pace, not a wait for a condition
+                seg.write(p, True)
+            wait_for(lambda: not entry.dirty, 30, "the last fragment synced", interval=0.005)
+            syncs = entry.syncs
+            seg.close()
+        assert seg.sha256 is not None
+        # 4 s in 0.5 s fragments: the moov and about 7 fragments before close, each synced as it landed
+        assert syncs >= 5, syncs
+        assert durability.max_lag_ns < S * 1000 // 2
+    finally:
+        durability.close()
+
+
+@pytest.mark.parametrize("frame_us", [40_000, 50_000, 66_667, 100_000, 200_000])
+def test_a_fragment_and_its_sync_fit_in_fragment_length(frame_us):
+    """design/0061: the muxer ends a fragment at the first picture `frag_duration` or more past
+    its first, so a fragment covers the smallest whole number of pictures reaching
+    `frag_duration`; that, plus the headroom for its arrival, gather and fdatasync, is within
+    the default `fragment_length` whatever the frame rate (25, 20, 15, 10, 5 fps)."""
+    frag = muxer_fragment_us(S, frame_us)
+    covered = -(-frag // frame_us) * frame_us
+    assert covered + SYNC_HEADROOM_US <= S
+    assert covered >= S // 2  # not needlessly short: at most one picture under the bound
+    assert covered + frame_us + SYNC_HEADROOM_US > S
+
+
+def test_a_short_fragment_length_keeps_fragments_of_half_its_length():
+    assert muxer_fragment_us(S // 5, 50_000) == S // 10
+
+
+def _fragment_spans(path) -> list[float]:
+    """Each whole fragment's video duration in seconds, read from its moof."""
+    buf = path.read_bytes()
+    header = read_header(buf)
+    scale = header.track(b"vide").timescale
+    return [sum(run.durations) / scale for runs in fragments(buf, header) for run in runs]
+
+
+def test_where_a_pass_follows_each_fragment_fragments_leave_room_for_the_sync(tmp_path):
+    """A real segment (20 fps, 2 s GOP, fragment_length 1 s): with a pass following each write
+    no fragment covers more than fragment_length - SYNC_HEADROOM_US, so a power cut loses at
+    most fragment_length (bench/power_cut); with the pass per interval alone (the comparison
+    of before design/0061) or no durability thread, fragments are fragment_length."""
+    clip = clip_mp4(make_clip(tmp_path / "clips", fps=20, gop=40, seconds=6))
+    spans = {}
+    for name, durability in (("follows", Durability(60 * S)), ("interval", Durability(60 * S, follow_writes=False)),
+                             ("none", None)):
+        try:
+            with av.open(str(clip)) as src:
+                v = src.streams.video[0]
+                seg = SegmentFile(tmp_path / f"{name}.mp4", v, None, origin_us=0, fragment_us=S,
+                                  durability=durability, frame_us=50_000)
+                for p in src.demux(v):
+                    if p.dts is not None and p.size:
+                        seg.write(p, True)
+                seg.close()
+        finally:
+            if durability is not None:
+                durability.close()
+        assert seg.sha256 is not None
+        spans[name] = _fragment_spans(tmp_path / f"{name}.mp4")
+        assert sum(spans[name]) == pytest.approx(6.0, abs=0.06), spans[name]
+    assert max(spans["follows"]) == pytest.approx((S - SYNC_HEADROOM_US) / S), spans["follows"]
+    assert max(spans["interval"]) == max(spans["none"]) == pytest.approx(1.0), spans

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from edged.cli.display import table, width
 from tests.support.cameras import free_port

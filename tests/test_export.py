@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from storage import export, nodekey
 from storage.catalog import TAMPERED, open_readonly
@@ -245,14 +246,48 @@ def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(m
 
 
 def test_edgectl_verify_exit_status_and_json(made, tmp_path):
-    data = made.parent / "data"
+    """Without --key/--keys only integrity is checked: exit 3, "origin": "unchecked" (issue 28)."""
     base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.cli.edgectl"]
-    ok = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
-    assert ok.returncode == 0 and ok.stdout.startswith("OK: "), ok.stderr
+    half = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
+    assert half.returncode == 3 and half.stdout.startswith("INTACT, ORIGIN NOT CHECKED"), half.stdout + half.stderr
+    j = subprocess.run([*base, "verify", str(made), "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert j.returncode == 3 and json.loads(j.stdout)["origin"] == "unchecked" and json.loads(j.stdout)["ok"]
     flip_byte(made / "cam1.mp4", 1000)
     bad = subprocess.run([*base, "verify", str(made), "--json"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["problems"][0].startswith("cam1.mp4:")
+
+
+def test_edgectl_verify_keys_checks_the_export_against_the_central_key_list(made, key, tmp_path):
+    """A folder signed by a fresh key claiming test/node1 fails against the central office's
+    signed key list; the genuine one passes; an altered list or another central key is refused."""
+    from storage import fleetkeys
+
+    base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.cli.edgectl", "verify"]
+    central = nodekey.NodeKey(Ed25519PrivateKey.generate())
+    listing = [{"site": "test", "node": "node1", "keys": [{"public_key": key.public_b64, "fingerprint": key.fingerprint,
+                                                          "first_us": T0, "last_us": T0 + S}]}]
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps(fleetkeys.sign(central, listing, T0)))
+    ok = subprocess.run([*base, str(made), "--keys", str(keys), "--central-key", central.fingerprint, "--json"],
+                        capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["origin"] == "checked", ok.stdout + ok.stderr
+    other_central = nodekey.NodeKey(Ed25519PrivateKey.generate())
+    pinned = subprocess.run([*base, str(made), "--keys", str(keys), "--central-key", other_central.fingerprint],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert pinned.returncode == 2 and "not by the central office's key" in pinned.stderr, pinned.stderr
+    doc = json.loads(keys.read_text())
+    doc["nodes"][0]["keys"][0]["public_key"] = nodekey.NodeKey(Ed25519PrivateKey.generate()).public_b64
+    altered = tmp_path / "altered.json"
+    altered.write_text(json.dumps(doc))
+    r = subprocess.run([*base, str(made), "--keys", str(altered)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "altered after it was signed" in r.stderr, r.stderr
+    forged_key = nodekey.NodeKey(Ed25519PrivateKey.generate())
+    do_export(tmp_path / "data", tmp_path / "forged", forged_key, ["cam1"], T0 + 2 * S, T0 + 10 * S)
+    f = subprocess.run([*base, str(tmp_path / "forged"), "--keys", str(keys)], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert f.returncode == 1 and "not that node's" in f.stdout, f.stdout + f.stderr
+    assert subprocess.run([*base, str(tmp_path / "forged")], capture_output=True, cwd=ROOT).returncode == 3
 
 
 # --- the node key and working copies -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 
 from edged import i18n
@@ -24,6 +24,7 @@ from tests.support.forms import TAIPEI, us
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "edged/locale/zh_TW/LC_MESSAGES/edged.po"
 MO = PO.with_suffix(".mo")
+ALARM_KINDS = "storage/alarm_kinds.py"  # the alarm titles: extracted with edged/ (design/0067)
 # Modules whose strings no person reads in a language of their own (design/0057), and why.
 NOT_COVERED = {
     "edged/daemon/keepalive.py": "systemd's STATUS= line and the watchdog's names: the journal's",
@@ -39,7 +40,9 @@ NOT_COVERED = {
 COVERED = sorted({str(p.relative_to(ROOT)) for d in ("edged/cli", "edged/control", "edged/daemon", "edged/viewer",
                                                      "edged/documents", "edged/rules")
                   for p in (ROOT / d).glob("*.py")} - set(NOT_COVERED)
-                 | {"edged/alarms.py", "edged/alarm_titles.py", "edged/people.py"})
+                 | {"edged/alarms.py", "edged/alarm_titles.py", "edged/people.py", ALARM_KINDS})
+# edged-central's pages and reports (design/0028): its CLI's and the journal's text stays English
+CENTRAL = ["central/dashboard.py", "central/report.py"]
 MARKERS = {"_", "N_", "ngettext"}
 LOGGERS = {"log", "logger", "logging", "_log"}  # the journal is the technician's and grep's: English (design/0057)
 LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical"}
@@ -63,23 +66,36 @@ PROSE = re.compile(r"[A-Za-z]{2,}[,;:.)]* +\(?[a-z]{2,}|^ +[a-z]{2,} +$")
 PLACEHOLDER = re.compile(r"\{[a-z_]*(?:![rsa])?(?::[^}]*)?\}")
 
 
-def catalog():
-    with PO.open("rb") as f:
+# the catalogs: edged's, and edged-central's dashboard and reports (design/0028), each its own domain
+DOMAINS = ("edged", "central")
+
+
+def po_of(domain: str) -> Path:
+    return ROOT / f"{domain}/locale/zh_TW/LC_MESSAGES/{domain}.po"
+
+
+def catalog(domain: str = "edged"):
+    with po_of(domain).open("rb") as f:
         return read_po(f, locale="zh_TW")
 
 
-def extracted() -> set[str]:
-    """What scripts/i18n extract finds in edged/ now (Babel, babel.cfg's method map)."""
+def extracted(domain: str = "edged") -> set[str]:
+    """What scripts/i18n extract finds in edged/ and the alarm registry (or in central/) now
+    (Babel, babel.cfg's method map)."""
     ids = set()
-    for _file, _line, message, _comments, _ctx in extract_from_dir(ROOT / "edged", [("**.py", "python")],
-                                                                  keywords={"_": None, "N_": None,
-                                                                            "ngettext": (1, 2)}):
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
+    for _file, _line, message, _comments, _ctx in extract_from_dir(ROOT / domain, [("**.py", "python")],
+                                                                  keywords=keywords):
         ids.add(message[0] if isinstance(message, tuple) else message)
+    if domain == "edged":
+        for _line, message, _comments, _ctx in extract_from_file("python", ROOT / ALARM_KINDS, keywords=keywords):
+            ids.add(message)  # the alarm titles (design/0067)
     return ids
 
 
-def test_every_message_is_translated_and_none_is_fuzzy():
-    cat = catalog()
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_message_is_translated_and_none_is_fuzzy(domain):
+    cat = catalog(domain)
     bad = []
     for m in cat:
         if not m.id:
@@ -90,22 +106,26 @@ def test_every_message_is_translated_and_none_is_fuzzy():
         source = m.id if isinstance(m.id, str) else m.id[0]
         if any(sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(s)) for s in strings):
             bad.append(("placeholders differ", m.id))
-    assert not bad, f"untranslated, fuzzy or broken entries in {PO.relative_to(ROOT)}: {bad}"
+    assert not bad, f"untranslated, fuzzy or broken entries in {po_of(domain).relative_to(ROOT)}: {bad}"
 
 
-def test_the_catalog_holds_every_marked_string():
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_catalog_holds_every_marked_string(domain):
     """A string marked in the code but missing from the catalog: run `scripts/i18n` and translate."""
-    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog() if m.id}
-    missing = extracted() - ids
-    assert not missing, f"marked but not in {PO.relative_to(ROOT)} (run scripts/i18n, then translate): {missing}"
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog(domain) if m.id}
+    missing = extracted(domain) - ids
+    assert not missing, (f"marked but not in {po_of(domain).relative_to(ROOT)} (run scripts/i18n, then translate): "
+                         f"{missing}")
 
 
-def test_the_shipped_mo_is_compiled_from_the_po():
-    with MO.open("rb") as f:
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_shipped_mo_is_compiled_from_the_po(domain):
+    mo = po_of(domain).with_suffix(".mo")
+    with mo.open("rb") as f:
         shipped = gettext.GNUTranslations(f)
-    for m in catalog():
+    for m in catalog(domain):
         if m.id and isinstance(m.id, str):
-            assert shipped.gettext(m.id) == m.string, f"{MO.relative_to(ROOT)} is stale: run scripts/i18n compile"
+            assert shipped.gettext(m.id) == m.string, f"{mo.relative_to(ROOT)} is stale: run scripts/i18n compile"
 
 
 def _call_name(node: ast.Call) -> str:
@@ -185,7 +205,7 @@ def _unmarked(path: Path) -> list[str]:
 
 
 def test_every_string_people_read_is_marked():
-    found = [f for module in COVERED for f in _unmarked(ROOT / module)]
+    found = [f for module in COVERED + CENTRAL for f in _unmarked(ROOT / module)]
     assert not found, "strings shown to people but not marked for translation:\n" + "\n".join(found)
 
 
@@ -295,12 +315,13 @@ def test_a_viewer_page_in_zh_tw():
 
 
 def test_every_alarm_kind_has_a_title_for_people():
+    """By construction: a kind is declared with its title (storage/alarm_kinds.py, design/0067);
+    tests/test_alarm_kinds.py checks every title's translation and that none is raised undeclared."""
     from edged.alarm_titles import TITLES
     from edged.rules.health import KINDS
+    from storage.alarm_kinds import KINDS as DECLARED
 
-    raised = set(KINDS)
-    for path in (ROOT / "edged").rglob("*.py"):
-        raised |= set(re.findall(r'"([a-z_]+)", "(?:critical|warning|info)"', path.read_text()))
+    raised = set(KINDS) | set(DECLARED)
     assert raised - set(TITLES) == set(), "alarm kinds without a title in edged/alarm_titles.py"
     with speaking("zh-TW"):
         from edged.alarm_titles import title

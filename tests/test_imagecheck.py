@@ -8,7 +8,6 @@ each faulty clip must cross its threshold and the healthy one none.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading

@@ -156,7 +156,13 @@ def test_edged_sub_packages_point_down():
 MODULE_LINES, FUNCTION_LINES = 400, 60
 SIZED = ("edged", "recorder", "storage", "mqtt")
 # Still over, each being split by the branch that owns the file (remove an entry when it lands).
-PENDING_MODULES: dict[str, str] = {}
+PENDING_MODULES: dict[str, str] = {
+    # grew past 400 with the per-camera transport, whole access units and forced cuts (design/0060);
+    # the split of the camera thread (connect, record loop, segment placement) is issue 29's
+    "recorder/camera.py": "issue 29",
+    # grew past 400 with the caps of design/0062; its TLS accept moves out with the guard (issue 29)
+    "edged/viewer/server.py": "issue 29",
+}
 PENDING_FUNCTIONS: dict[str, str] = {}
 
 

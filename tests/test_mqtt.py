@@ -321,7 +321,7 @@ topic readwrite edged/v1/#
 """
 
 
-async def test_the_readme_acl_confines_a_node_to_its_subtree(tmp_path, cleanup):
+async def test_the_reference_acl_confines_a_node_to_its_subtree(tmp_path, cleanup):
     users = {"node1": "pw-1", "central-office": "pw-c"}
     broker = started(cleanup, Broker(tmp_path / "broker", users=users, acl=ACL))
     central = started(cleanup, Subscriber(broker, "edged/v1/#", username="central-office", password="pw-c"))

@@ -1,4 +1,4 @@
-"""The README's MQTT payload reference is what edged sends: every example in it is checked,
+"""The MQTT reference's payloads (docs/ref/mqtt.md) are what edged sends: every example in it is checked,
 field by field (nested objects too), against real payloads from the real daemon through a
 real mosquitto."""
 
@@ -24,11 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE = "edged/v1/test/node1"
 
 
-def readme_examples() -> dict[str, Any]:
-    """The `// label` + JSON examples of the README's MQTT section, by label."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## MQTT"):]
-    section = section[:section.index("\n## ", 5)] if "\n## " in section[5:] else section
+def reference_examples() -> dict[str, Any]:
+    """The `// label` + JSON examples of the MQTT reference, by label."""
+    section = (ROOT / "docs" / "ref" / "mqtt.md").read_text()
     out: dict[str, Any] = {}
     for block in re.findall(r"```jsonc?\n(.*?)```", section, re.S):
         label, buf = None, []
@@ -51,8 +49,8 @@ def shape(value: Any) -> Any:
     return "value"
 
 
-def test_readme_payload_reference_matches_real_payloads(tmp_path):
-    examples = readme_examples()
+def test_the_payload_reference_matches_real_payloads(tmp_path):
+    examples = reference_examples()
     assert len(examples) >= 10, sorted(examples)
     clip = make_clip(tmp_path / "clips", fps=20, gop=20, seconds=10)
     central = Ed25519PrivateKey.generate()  # the central office signs its commands
@@ -110,18 +108,18 @@ def test_readme_payload_reference_matches_real_payloads(tmp_path):
                                    "test/node1", correlation="req-42")
             sub.publish(f"{BASE}/cmd/state", json.dumps(command))
             for label in examples:
-                assert label in real, f"README example {label!r}: the test does not know which payload it shows"
+                assert label in real, f"docs/ref/mqtt.md example {label!r}: the test does not know which payload it shows"
             sent = {label: wait_for(get, 90, f"a real {label} payload") for label, get in real.items()}
         finally:
             assert d.stop() == 0, d.log
             sub.stop()
             broker.stop()
     (tmp_path / "payloads.json").write_text(json.dumps(sent, indent=1))  # to compare by hand when it fails
-    assert sorted(examples) == sorted(real), "every kind of payload has its example in the README"
+    assert sorted(examples) == sorted(real), "every kind of payload has its example in docs/ref/mqtt.md"
     # Why a camera is not recording, machine-readable beside the words (design/0024).
     assert sent["camera/counter-2/state (unreachable)"]["error_kind"] == "refused", sent
     assert sent["camera/counter-1/state"]["error_kind"] is None, sent
     for label, example in examples.items():
         assert shape(example) == shape(sent[label]), (
-            f"README example {label!r} does not match what edged sends:\nREADME: {json.dumps(shape(example))}\n"
+            f"docs/ref/mqtt.md example {label!r} does not match what edged sends:\ndocs:   {json.dumps(shape(example))}\n"
             f"sent:   {json.dumps(shape(sent[label]))}\nreal payload: {json.dumps(sent[label])}")

@@ -310,3 +310,25 @@ def test_discovery_payloads():
     assert storage["state_topic"] == T.state and storage["device_class"] == "data_size"
     assert len(msgs) == 4 + 2 * 2
     assert len({m["unique_id"] for m in msgs.values()}) == len(msgs)
+
+
+def test_a_steady_camera_state_goes_out_on_change_or_with_the_heartbeat():
+    from edged.daemon.reporting import camera_state_due
+    minute = 60_000_000
+    base = {"state": "recording", "health": "ok", "error": None, "fps": 20.0, "bitrate": 4_000_000,
+            "last_frame_us": 1}
+    moved = {**base, "fps": 19.8, "bitrate": 4_100_000, "last_frame_us": 2}
+    cases = [
+        (None, base, 0, 0, True),                                          # the first one
+        (base, moved, 0, minute - 1, False),                               # figures alone: wait
+        (base, moved, 0, minute, True),                                    # the heartbeat
+        (base, {**base, "state": "offline"}, 0, 1, True),                  # a change of state
+        (base, {**base, "health": "video_black"}, 0, 1, True),
+        (base, {**base, "error": "camera refused TCP"}, 0, 1, True),
+        ({**base, "fps": None}, base, 0, 1, True),                         # figures appear
+        (base, {**base, "fps": None}, 0, 1, True),                         # figures go away
+        (base, {k: v for k, v in base.items() if k != "error"}, 0, 1, False),   # None and absent alike
+        (base, base, 10 * minute, 1, True),                                # the wall clock stepped back
+    ]
+    for sent, new, at, now, due in cases:
+        assert camera_state_due(sent, new, at, now, minute) is due, (sent, new, at, now)

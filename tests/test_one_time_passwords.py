@@ -114,7 +114,7 @@ def test_edgectl_one_time_passwords_admin_resets_and_lockout(tmp_path):
 
         # wrong current passwords count: the third locks the account, ends the session, raises the alarm
         assert people.login("carol", "her-second-pw-2x").returncode == 0
-        for i in range(3):
+        for _ in range(3):
             r = people.ctl("account", "passwd", "--password-stdin", input="guess-guess-1\nwhatever-new-1\n")
             assert r.returncode == 2 and "current password is wrong" in r.stderr, r.stderr
         assert "now locked" in r.stderr

@@ -61,7 +61,7 @@ class Checkout:
                               text=True, timeout=300, env=env)
 
     def edgectl_json(self, *args: str):
-        r = self.sh(".venv/bin/edgectl " + " ".join(args) + " --json")
+        r = self.sh(".venv/bin/edgectl --socket data/control.sock " + " ".join(args) + " --json")
         return json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else None
 
     def start(self, command: str) -> None:
@@ -91,7 +91,7 @@ def checkout(tmp_path):
 
 def test_the_walkthrough_has_the_commands_a_newcomer_needs():
     cmds = walkthrough()
-    for needed in ("edgectl status", "edgectl cameras", "ls data/video/demo", "edgectl segments", "ffprobe",
+    for needed in ("control.sock status", "control.sock cameras", "ls data/video/demo", "control.sock segments", "ffprobe",
                    "check-config my-site.toml", "scripts/run --config my-site.toml"):
         assert any(needed in c for c in cmds), needed
 
@@ -124,7 +124,7 @@ def test_every_walkthrough_command_runs_as_written(checkout):
     # The daemon now runs the new config: the demo camera is gone, the new one is listed, no password shown.
     cams = checkout.edgectl_json("cameras")
     assert [c["id"] for c in cams] == ["entrance"], cams
-    listing = checkout.sh(".venv/bin/edgectl cameras").stdout
+    listing = checkout.sh(".venv/bin/edgectl --socket data/control.sock cameras").stdout
     assert "entrance" in listing and "PASSWORD" not in listing
     checkout.stop()
     assert "PASSWORD" not in "".join(p.read_text(errors="replace") for p in checkout.dir.glob("daemon-*.log"))

@@ -93,3 +93,24 @@ def test_cataloged_files_early_in_the_first_tail_day_are_left_alone(tmp_path, fm
         cat.close_segment(rel, {"end_us": start + 5 * S, "sha256": sha256_file(data / rel)})
     report = reconcile(cat, data)
     assert (report.adopted, report.quarantined, report.missing) == ([], [], [])
+
+
+def test_a_file_the_media_parser_dies_on_is_kept_in_quarantine_and_the_daemon_lives_on(tmp_path, fmp4, monkeypatch):
+    """design/0063: the parser runs in a process of its own; its crash (here SIGSEGV, by the
+    test hook of storage/mp4.py) is a finding about the file, not the end of the caller."""
+    data = tmp_path
+    cat = Catalog(open_db(data / layout.CATALOG_FILE))
+    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    t = SYSTEM.now_us() - 600 * S
+    fine = place(data, fmp4, "cam", t, keep=0.6)
+    cat.open_segment("cam", t, fine, t)
+    deadly = place(data, fmp4, "cam", t + 10 * S, keep=0.6)
+    cat.open_segment("cam", t + 10 * S, deadly, t)
+    monkeypatch.setenv("EDGED_TEST_CRASH_SCAN", os.path.basename(deadly))
+
+    report = reconcile(cat, data)
+
+    by_path = {r["path"]: r for r in rows(cat.db, "segments")}
+    assert report.recovered == [fine] and by_path[fine]["state"] == "recovered"
+    assert report.quarantined == [deadly] and by_path[deadly]["state"] == "quarantined"
+    assert (data / "quarantine" / deadly).exists(), "the file is kept"

@@ -11,6 +11,7 @@ import signal
 from collections import namedtuple
 from dataclasses import replace
 
+from central import verify as central_verify
 from edged.config import RetentionConfig
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM, FakeClock
@@ -126,6 +127,17 @@ def test_retention_change_by_reload_and_by_restart(tmp_path):
             assert "max_us 365d -> 1h" in alarm["message"] and "after the grace period" in alarm["message"]
             birth = wait_for(lambda: [b for b in births() if b["retention"]["max_days"] < 1], 20, "a new birth")[-1]
             assert birth["retention"]["grace_hours"] == 24 and birth["session"] == births()[0]["session"]
+            # the test setting is in the birth (issue 28), and the central office reads both births:
+            # the lowered maximum is a warning, the test setting critical
+            assert births()[0]["retention"]["allow_short_for_tests"] is False
+            assert birth["retention"]["allow_short_for_tests"] is True
+            lowered = [f for f in central_verify.birth_changes(births()[0], birth) if f.kind == "retention_lowered"]
+            assert lowered and lowered[0].severity == "warning", lowered
+            changes = {c["setting"]: (c["camera"], c["new"]) for c in lowered[0].detail["changes"]}
+            assert changes == {"min_days": (None, 60 / 86_400), "max_days": (None, 1 / 24)}, lowered[0].detail
+            assert [(f.kind, f.severity) for f in central_verify.birth_rules(birth)] == [
+                ("test_retention_allowed", "critical")]
+            assert central_verify.birth_rules(births()[0]) == []
             grace = wait_for(lambda: alarms(d, lambda r: r["key"] == "retention_grace:cam"), 20,
                              "the grace alarm")[0]
             assert "destroyed from" in grace["message"]

@@ -14,7 +14,7 @@ from recorder.events import Closing, to_dict
 from recorder.segment import HashingFile, SegmentFile
 from recorder.worker import Hasher
 from storage.hashing import sha256_file
-from tests.support.cameras import RtspServer, make_clip
+from tests.support.cameras import RtspServer, ffprobe, make_clip
 from tests.support.daemon import wait_for
 from tests.support.footage import clip_mp4
 
@@ -93,3 +93,34 @@ def test_a_camera_thread_hands_over_the_hash_of_the_bytes_on_disk(tmp_path):
         on_disk = settings.data_dir / c.path
         assert c.sha256 == hashlib.sha256(on_disk.read_bytes()).hexdigest(), asdict(c)
         assert c.bytes == on_disk.stat().st_size
+
+
+def test_sound_sent_ahead_of_the_pictures_stays_in_its_own_segment(tmp_path):
+    """A camera's sound runs up to a second ahead of its pictures: each segment still ends with
+    its pictures (less than one 64 ms AAC frame over), and the sound past the cut opens the
+    next segment instead of being lost (recorder/segment.py, design/0049)."""
+    clip = clip_mp4(make_clip(tmp_path / "clips", seconds=6, audio=True))
+    with av.open(str(clip)) as src:
+        v, a = src.streams.video[0], src.streams.audio[0]
+        packets = [p for p in src.demux() if p.dts is not None and p.size]
+        # sound a whole second ahead of the pictures of its moment, as the file is read
+        ahead = lambda p: float(p.dts * p.time_base) - (1.0 if p.stream is a else 0.0)  # noqa: E731
+        packets.sort(key=ahead)
+        cut_s = 3.0
+        first = SegmentFile(tmp_path / "one.mp4", v, a, origin_us=0, fragment_us=S, frame_us=S // 20)
+        second = None
+        for p in packets:
+            is_v = p.stream is v
+            if second is None and is_v and p.is_keyframe and p.dts * p.time_base >= cut_s:
+                first.close()
+                second = SegmentFile(tmp_path / "two.mp4", v, a, fragment_us=S, frame_us=S // 20,
+                                     origin_us=int(p.dts * p.time_base * S))
+                for item in first.leftover_audio():
+                    second.write(item, False)
+            (second or first).write(p, is_v)
+        second.close()
+    for name in ("one.mp4", "two.mp4"):
+        streams = {s["codec_type"]: s for s in ffprobe(tmp_path / name)["streams"]}
+        video_end = float(streams["video"]["duration"])
+        audio_end = float(streams["audio"]["duration"])
+        assert video_end - 0.1 <= audio_end <= video_end + 0.064, (name, video_end, audio_end)

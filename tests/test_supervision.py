@@ -156,3 +156,82 @@ def test_a_stop_at_any_moment_of_start_up_ends_promptly_and_cleanly(tmp_path, ca
     took = time.monotonic() - started
     assert "had not ended" not in d.log and "never retrieved" not in d.log, d.log[-3000:]
     assert took < AUX_STOP_S, f"the stop took {took:.1f} s"
+
+
+def test_a_failing_recovery_after_a_worker_death_is_kept_not_fatal(monkeypatch):
+    """recover-N (issue 27): an EIO while salvaging a dead worker's segments is the task's
+    alarm and a retry; the supervisor's other tasks (recording) go on."""
+    import errno
+    import types
+
+    from edged.daemon import supervisor as sv
+
+    calls: list[str] = []
+
+    async def recover(writer, data_dir, expect, cams, died_us, what, done):
+        calls.append(what)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        done.set_result(None) if not done.done() else None
+
+    class Alarms:
+        def __init__(self):
+            self.raised: list[str] = []
+
+        async def raise_(self, kind, message, detail=None, *, camera=None, about=None):
+            self.raised.append(kind.key(about))
+
+        async def clear(self, key):
+            pass
+
+    monkeypatch.setattr(sv, "recover_dead_worker", recover)
+    monkeypatch.setattr(task_keeper, "FIRST_BACKOFF_S", 0.05)
+
+    async def main():
+        sup = object.__new__(sv.Supervisor)
+        sup.stopping, sup.alarms, sup.guard, sup.writer = asyncio.Event(), Alarms(), None, None
+        sup.cfg = types.SimpleNamespace(storage=types.SimpleNamespace(data_dir="/nonexistent"))
+        sup.clock = types.SimpleNamespace(now_us=lambda: 1)
+        sup.gaps = types.SimpleNamespace(reason={}, expect_recovery=lambda cams, done: None)
+        sup.cameras = types.SimpleNamespace(mark_offline=lambda cam: None)
+        recording = asyncio.Event()
+        async with asyncio.TaskGroup() as tg:
+            sup._tg = tg
+            still = tg.create_task(asyncio.wait_for(recording.wait(), 60))  # stands for the recording tasks
+            sup._after_worker_death(types.SimpleNamespace(cameras={"cam": None}, index=3))
+            deadline = asyncio.get_running_loop().time() + 30
+            while len(calls) < 2 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+            assert not still.done(), "the failure ended the supervisor's other tasks"
+            recording.set()
+        return calls, sup.alarms.raised
+
+    calls_made, raised = asyncio.run(main())
+    assert calls_made == ["worker 3 died", "worker 3 died"] and raised == ["task_failed:recover-3"]
+
+
+def test_recovery_priority_is_lowered_or_the_refusal_is_logged(monkeypatch, caplog):
+    """The unit's `~@resources` filter refused setpriority and nothing said so (issue 27)."""
+    import errno
+    import os
+    import threading
+    from pathlib import Path
+
+    from storage import reconcile
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    assert asyncio.run(reconcile.in_background(niceness)) == reconcile.NICE
+
+    def refused(*_a):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(os, "setpriority", refused)
+    with caplog.at_level("WARNING", logger="storage.reconcile"):
+        assert asyncio.run(reconcile.in_background(lambda: "done")) == "done"
+    assert "normal CPU priority: setpriority(nice +10) was refused (Operation not permitted)" in caplog.text
+
+    unit = (Path(__file__).resolve().parent.parent / "systemd" / "edged.service").read_text().splitlines()
+    filters = [line.split("=", 1)[1] for line in unit if line.startswith("SystemCallFilter=")]
+    removes = max(i for i, f in enumerate(filters) if "@resources" in f and f.startswith("~"))
+    assert any("setpriority" in f.split() for f in filters[removes + 1:]), "setpriority allowed after ~@resources"

@@ -127,6 +127,14 @@ def test_unit_is_valid_and_hardened():
     assert float(m.group(1)) <= 2.0, r.stdout
 
 
+def test_the_service_memory_is_bounded():
+    """design/0063: a camera whose stream makes a worker allocate without end cannot take the box."""
+    unit = UNIT.read_text()
+    assert re.search(r"^MemoryMax=\d+%$", unit, re.M) and re.search(r"^MemoryHigh=\d+%$", unit, re.M)
+    # a worker the kernel's OOM killer ends is restarted by the daemon; the service goes on
+    assert re.search(r"^OOMPolicy=continue$", unit, re.M)
+
+
 def test_unit_does_not_restart_a_bad_config():
     unit = UNIT.read_text()
     assert re.search(r"^RestartPreventExitStatus=.*\b78\b", unit, re.M)
@@ -160,7 +168,8 @@ def test_install_stages_a_working_service(tmp_path):
     assert r.returncode == 0, r.stderr
     unit = stage / "etc/systemd/system/edged.service"
     assert unit.read_text() == UNIT.read_text()
-    for path in ("usr/lib/sysusers.d/edged.conf", "usr/lib/tmpfiles.d/edged.conf", "opt/edged/README.md"):
+    for path in ("usr/lib/sysusers.d/edged.conf", "usr/lib/tmpfiles.d/edged.conf", "opt/edged/README.md",
+                 "opt/edged/docs/ref/config.md"):
         assert (stage / path).exists(), path
     exec_start = re.search(r"^ExecStart=(\S+)", unit.read_text(), re.M).group(1)
     edged = stage / exec_start.lstrip("/")

@@ -12,7 +12,7 @@ import http.client
 
 import pytest
 
-from edged.viewer.throttle import LoginThrottle, Limits
+from edged.rules.throttle import LoginThrottle, Limits
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import node_value, rows

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
+from edged.cli import files
 from edged.cli.audit_settings import settings_lines, settings_sections
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, label_of, parse_when, table
 from edged.cli.documents import site_doc
@@ -98,11 +98,7 @@ def _export(ctx, args) -> tuple[Any, str]:
     if args.out == "-":
         out = sys.stdout
     else:  # the log names people: the file is the auditor's alone, and never written through a link
-        try:
-            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        except OSError as exc:
-            raise UsageError(_("cannot write {path}: {why}").format(path=args.out, why=exc.strerror)) from None
-        out = open(fd, "w", encoding="utf-8")
+        out = files.open_text(args.out)
     n, after, last = 0, 0, None
     try:
         while True:
@@ -139,7 +135,7 @@ def _report(ctx, args) -> tuple[Any, str]:
             extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r)]),
                      *settings_sections(r)]
             page = audit_report_html(doc, r, SYSTEM.now_us(), extra=extra)
-        Path(args.out).write_text(page, encoding="utf-8")
+        files.write_new(args.out, page)
     text = report_text(r)
     if args.out:
         text += "\n\n" + _("HTML report written to {path}").format(path=args.out)

@@ -6,10 +6,10 @@ daemon's `cameras` answer carries the language, time zone and camera names."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from edged.cli.display import UsageError, table
+from edged.cli import files
+from edged.cli.display import table
 from edged.control.client import call
 from edged.documents import Doc
 from edged.documents.notice import inventory_headers, inventory_html, inventory_rows, notice_html, notice_text
@@ -26,11 +26,7 @@ def doc_of(reply: dict[str, Any], lang: str | None) -> Doc:
 
 
 def write(path: str, text: str) -> str:
-    out = Path(path)
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(_("cannot write {path}: {error}").format(path=path, error=exc.strerror or exc)) from None
+    files.write_new(path, text)
     return _("wrote {path}").format(path=path)
 
 

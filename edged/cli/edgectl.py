@@ -2,8 +2,9 @@
 on the daemon's control socket, checked against the caller's role, except the standalone checks
 (`verify`, `audit verify --file|--catalog`) that need no daemon. Tables for people, `--json` for scripts.
 
-The socket is `--socket`, else $EDGECTL_SOCKET, else /run/edged/control.sock (the unit's), else
-./data/control.sock (`edged run` without a config, for development).
+The socket is `--socket`, else $EDGECTL_SOCKET, else /run/edged/control.sock (the unit's); a
+relative one (`--socket data/control.sock`, the demo's) only when named, never found in the
+current folder on its own (issue 27: a socket someone planted there would get the password).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from edged.i18n import N_, _, person_language, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
 from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM
+from storage.export_plan import corrected_stamps
 
 SOCKET_ENV = "EDGECTL_SOCKET"
-DEFAULT_SOCKETS = (Path("/run/edged/control.sock"), Path("data/control.sock"))
+DEFAULT_SOCKET = Path("/run/edged/control.sock")
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)
 
 
@@ -37,7 +39,7 @@ def find_socket(given: Path | None) -> Path:
     if given is None and os.environ.get(SOCKET_ENV):
         given = Path(os.environ[SOCKET_ENV])
     if given is None:
-        given = next((p for p in DEFAULT_SOCKETS if p.exists()), DEFAULT_SOCKETS[0])
+        given = DEFAULT_SOCKET
     return Path(os.path.abspath(given))
 
 
@@ -143,6 +145,16 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
             fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
     text = table([_("CAMERA"), _("START"), _("LENGTH"), _("SIZE"), _("FRAMES"), _("STATE"), _("SHA256"), _("PATH")],
                  out)
+    fixed = [r for r in rows if r.get("restamped")]
+    if fixed:  # design/0059: the host clock was found wrong; the catalog keeps both stamps
+        text += "\n\n" + _("corrected for a host clock step (START above is as recorded):") + "\n" + table(
+            [_("CAMERA"), _("START"), _("CORRECTED START"), _("SHIFT"), _("PATH")], [
+                [r["camera"], fmt_time(r["start_us"]),
+                 _("flagged: stamped by a clock that was behind, time unknown") if r["shift_us"] is None
+                 else fmt_time(r["start_us"] + r["shift_us"]),
+                 "" if r["shift_us"] is None else f"{r['shift_us'] / 1e6:+.1f}s", r["path"]] for r in fixed])
+        for r in fixed:
+            r.update(corrected_stamps(r))
     if gaps:
         text += "\n\n" + _("gaps:") + "\n" + table([_("CAMERA"), _("FROM"), _("TO"), _("LENGTH"), _("REASON")], [
             [g["camera"], fmt_time(g["from_us"]), fmt_time(g["to_us"]), f"{(g['to_us'] - g['from_us']) / 1e6:.1f}s",
@@ -192,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          "(default: messages in LANG/LC_ALL, documents in the "
                                                          "site's [site] language)"))
     parser.add_argument("--socket", type=Path, help=_("the daemon's control socket (default ${socket_env}, else "
-                                                      "{value}, else ./{value2})").format(
-        socket_env=SOCKET_ENV, value=DEFAULT_SOCKETS[0], value2=DEFAULT_SOCKETS[1]))
+                                                      "{value}; the demo's is data/control.sock)").format(
+        socket_env=SOCKET_ENV, value=DEFAULT_SOCKET))
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("status", parents=[JSON], help=_("is the daemon recording, and how much footage is there"))
     p.set_defaults(handler=cmd_status)

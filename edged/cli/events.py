@@ -9,6 +9,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
+from edged.cli import files
 from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
 from edged.control.client import call
 from edged.i18n import _
@@ -27,10 +28,10 @@ def cmd_events(ctx, args) -> tuple[Any, str]:
     saved = 0
     if args.thumbs_to:
         folder = Path(args.thumbs_to)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for r in rows:
             if r.get("thumb"):
-                (folder / f"event-{r['id']}-{r['camera']}.jpg").write_bytes(base64.b64decode(r["thumb"]))
+                files.write_new(folder / f"event-{r['id']}-{r['camera']}.jpg", base64.b64decode(r["thumb"]))
                 saved += 1
             if not args.thumbs:
                 r.pop("thumb", None)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
+from edged.cli import files
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
 from storage import export, nodekey
@@ -84,7 +85,7 @@ def new_file(dir_fd: int, name: str) -> int:
     if name != Path(name).name or name in (".", ".."):
         raise UsageError(_("the daemon named an odd file {name!r}; nothing written").format(name=name))
     try:
-        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+        return files.create(name, dir_fd=dir_fd)
     except FileExistsError:
         raise UsageError(_("{name} appeared in the folder while the export was copied (a file or a link someone "
                            "put there); nothing was written over it").format(name=name)) from None
@@ -157,32 +158,72 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
 
 
 def cmd_verify(ctx, args) -> tuple[Any, str]:
+    """Exit 0: intact and from the node (checked against --key or the central office's --keys);
+    1: not intact or not from that node; 3: intact, origin not checked (only the shipped key)."""
     key = args.key
     if key and Path(key).is_file():
         key = Path(key).read_text()
+    folder = Path(args.dir)
+    listed = None
+    if args.keys:
+        key, listed = _key_from_list(folder, args.keys, args.central_key, args.json)
     try:
-        problems = export.verify_export(Path(args.dir), key)
+        problems = export.verify_export(folder, key)
     except nodekey.NodeKeyError as exc:
         raise UsageError(str(exc)) from None
     signer = None
     try:
-        signer = nodekey.fingerprint(nodekey.public_raw(nodekey.load_public(
-            (Path(args.dir) / export.PUBLIC_KEY).read_bytes())))
+        signer = nodekey.fingerprint(nodekey.public_raw(nodekey.load_public((folder / export.PUBLIC_KEY).read_bytes())))
     except (OSError, nodekey.NodeKeyError):
         pass
+    origin = "unchecked" if not key else "checked"
     data = {"ok": not problems, "dir": str(args.dir), "problems": problems, "key_checked": bool(key),
-            "signed_by": signer}
+            "origin": origin, "signed_by": signer, **({"key_list": listed} if listed else {})}
     if problems:
         text = "\n".join(f"FAILED: {p}" for p in problems)
+    elif not key:
+        text = _("INTACT, ORIGIN NOT CHECKED: {dir} is intact and signed by {signer}, the key shipped in the folder; "
+                 "pass --keys (the central office's signed key list) or --key to prove which node made it").format(
+                     dir=args.dir, signer=signer)
     else:
         text = "OK: " + _("{dir} is intact and its manifest is signed by {signer}").format(dir=args.dir, signer=signer)
-        if not key:
-            text += "\n" + _("(checked with the key shipped in the folder: compare it with the node's published key, "
-                              "or pass --key, to prove where it came from)")
-    if problems:  # exit status 1: a script must not take a failed check for a pass
+        if listed:
+            text += "\n" + _("the key is {site}/{node}'s in the central office's key list signed by {central}").format(
+                site=listed["site"], node=listed["node"], central=listed["central_fingerprint"])
+    if problems or not key:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
-        raise SystemExit(1)
+        raise SystemExit(1 if problems else 3)
     return data, text
+
+
+def _key_from_list(folder: Path, path: str, central_key: str | None, as_json: bool) -> tuple[str, dict[str, Any]]:
+    """The node's key as the central office's signed list names it, for the node the manifest claims."""
+    from storage import fleetkeys
+
+    try:
+        doc = fleetkeys.check(Path(path).read_bytes(), central_key)
+    except OSError as exc:
+        raise UsageError(_("cannot read the key list {path}: {why}").format(path=path, why=exc.strerror)) from None
+    except fleetkeys.KeyListError as exc:
+        raise UsageError(_("the key list {path} cannot be trusted: {why}").format(path=path, why=exc)) from None
+    try:
+        manifest = json.loads((folder / export.MANIFEST).read_bytes())
+        site, node = str(manifest["site"]["id"]), str(manifest["node"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UsageError(_("{dir}: no readable manifest naming its site and node").format(dir=folder)) from None
+    keys = fleetkeys.keys_of(doc, site, node)
+    shipped = manifest.get("node_public_key")
+    match = next((k for k in keys if k["public_key"] == shipped), None)
+    if match is None:
+        why = _("the export claims {site}/{node}, but its key {fp} is not that node's in the central office's key "
+                "list ({n} key(s) listed for it)").format(site=site, node=node,
+                                                          fp=manifest.get("node_key_fingerprint"), n=len(keys))
+        print(json.dumps({"ok": False, "dir": str(folder), "origin": "refused", "problems": [why]}, indent=2)
+              if as_json else "FAILED: " + why)
+        raise SystemExit(1)
+    return match["public_key"], {"site": site, "node": node, "fingerprint": match["fingerprint"],
+                                 "first_us": match["first_us"], "last_us": match["last_us"],
+                                 "central_fingerprint": doc["central_fingerprint"]}
 
 
 def register(sub) -> None:
@@ -199,4 +240,8 @@ def register(sub) -> None:
                                                         "daemon needed)"))
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--key", help=_("the node's public key (base64, as in the MQTT birth, or a PEM file)"))
+    p.add_argument("--keys", metavar="FILE", help=_("the central office's signed key list (`edged-central keys`): "
+                                                    "the export's key must be its node's"))
+    p.add_argument("--central-key", metavar="KEY", help=_("the central office's key or its fingerprint (SHA256:...), "
+                                                          "to pin the signer of --keys"))
     p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
+from edged.cli import files
 from edged.cli.display import JSON, UsageError, field, fmt_time, label_of, table
 from edged.cli.documents import site_doc
 from edged.documents.register import RUN_LABELS, register_html
@@ -133,7 +134,7 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, html_path = out / f"inspections-{month}.csv", out / f"inspections-{month}.html"
-    with csv_path.open("w", newline="", encoding="utf-8") as f, speaking("en"):  # for scripts: ISO dates
+    with files.open_text(csv_path, newline="") as f, speaking("en"):  # for scripts: ISO dates
         w = csv.writer(f)
         w.writerow(["run", "kind", "due", "ran", "camera", *ITEMS, "anomalies", "handling", "inspector", "signed",
                     "supervisor", "countersigned"])
@@ -146,8 +147,8 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
                             fmt_time(run["countersigned_us"]) if run["countersigned_us"] else ""])
     doc, names = site_doc(ctx, args.lang)
     with speaking(doc.lang):
-        html_path.write_text(register_html(doc, int(month[:4]), int(month[5:]), runs, ITEMS, names,
-                                           SYSTEM.now_us(), site.get("register_due_us")), encoding="utf-8")
+        files.write_new(html_path, register_html(doc, int(month[:4]), int(month[5:]), runs, ITEMS, names,
+                                                 SYSTEM.now_us(), site.get("register_due_us")))
     summary = {"month": month, "runs": len(runs), "anomalies": sum(r["anomalies"] for r in runs),
                "unsigned": sum(r["signed_us"] is None for r in runs),
                "not_countersigned": sum(r["countersigned_us"] is None for r in runs),

@@ -80,6 +80,8 @@ class RecorderConfig:
     connect_timeout_us: int = 5 * SECOND
     read_timeout_us: int = 5 * SECOND
     reconnect_max_us: int = 2 * SECOND
+    worker_memory_mb: int = 1024   # each worker's address-space limit (RLIMIT_AS): this much ...
+    camera_memory_mb: int = 256    # ... and this much per camera it carries (design/0063); 0 and 0: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +261,8 @@ def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
 
 
 def _recorder(t: dict) -> RecorderConfig:
-    _check_keys(t, "recorder", ("workers", "connect_timeout", "read_timeout", "reconnect_max"))
+    _check_keys(t, "recorder", ("workers", "connect_timeout", "read_timeout", "reconnect_max", "worker_memory_mb",
+                                "camera_memory_mb"))
     workers = t.get("workers", 0)
     if not isinstance(workers, int) or isinstance(workers, bool):
         raise ConfigError("recorder.workers", f"expected an integer, found {_describe(workers)}")
@@ -272,7 +275,19 @@ def _recorder(t: dict) -> RecorderConfig:
         connect_timeout_us=_duration(t, "connect_timeout", "recorder", 5 * SECOND, 100 * MS, 5 * MINUTE),
         read_timeout_us=_duration(t, "read_timeout", "recorder", 5 * SECOND, 100 * MS, 5 * MINUTE),
         reconnect_max_us=_duration(t, "reconnect_max", "recorder", 2 * SECOND, 100 * MS, HOUR),
+        worker_memory_mb=_megabytes(t, "worker_memory_mb", 1024, 256),
+        camera_memory_mb=_megabytes(t, "camera_memory_mb", 256, 64),
     )
+
+
+def _megabytes(t: dict, key: str, default: int, low: int) -> int:
+    """A recorder worker's memory share in MB: 0 (no limit) or at least `low` (less cannot run)."""
+    value = t.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"recorder.{key}", f"expected an integer (MB), found {_describe(value)}")
+    if value != 0 and not low <= value <= 1 << 20:
+        raise ConfigError(f"recorder.{key}", f"{value} MB is out of range (0 for no limit, else {low} to {1 << 20})")
+    return value
 
 
 def _control(t: dict, data_dir: Path, base_dir: Path | None) -> ControlConfig:

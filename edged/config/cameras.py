@@ -49,6 +49,7 @@ class CameraConfig:
     detect_url: str | None = None  # the stream motion is detected on; None: the main stream
     motion: MotionConfig = MotionConfig()
     health: HealthOverrides = ()   # [cameras.health]: its own [health] thresholds (Config.health_for)
+    transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
 
     @property
     def redacted_url(self) -> str:
@@ -67,7 +68,7 @@ class CameraConfig:
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r})"
+            f"health={self.health!r}, transport={self.transport!r})"
         )
 
 
@@ -76,6 +77,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
+        "transport",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -110,6 +112,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
                 motion=_motion(t.get("motion"), f"{path}.motion"),
                 health=_camera_health(t.get("health"), path),
+                transport=_transport(t.get("transport", "auto"), f"{path}.transport"),
             )
         )
     return tuple(cameras)
@@ -121,6 +124,17 @@ def _audio_required(t: dict, path: str) -> bool:
         raise ConfigError(f"{path}.audio_expected", "set only audio_required (audio_expected is its old name)")
     key = "audio_required" if "audio_required" in t else "audio_expected"
     return _bool(t.get(key, False), f"{path}.{key}")
+
+
+TRANSPORTS = ("auto", "tcp", "udp")
+
+
+def _transport(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if value not in TRANSPORTS:
+        raise ConfigError(field, f'{_show(value)} is not an RTSP transport; use "auto" (TCP, then UDP if the '
+                          'camera refuses TCP), "tcp" or "udp"')
+    return value
 
 
 def _camera_kind(value: Any, field: str) -> str:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _MQTT_KEYS = (
     "enabled", "host", "port", "username", "password", "tls", "client_id", "keepalive",
     "reconnect_max", "outbox_max", "command_key", "command_max_age", "homeassistant",
-    "discovery_prefix", "chain_head",
+    "discovery_prefix", "chain_head", "camera_heartbeat",
 )  # fmt: skip
 _MQTT_HINTS = {
     "user": 'did you mean "username"?',
@@ -49,7 +49,7 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]+")
 
 
-# Over 60 lines on purpose: one check per key of the table, in the order the README documents
+# Over 60 lines on purpose: one check per key of the table, in the order docs/ref/mqtt.md documents
 # them; split up, the keys would be checked in several places.
 def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
     """[mqtt]: files are checked only when enabled, so a switched-off section never stops edged."""
@@ -121,6 +121,7 @@ def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
         homeassistant=_bool(t.get("homeassistant", False), "mqtt.homeassistant"),
         discovery_prefix=prefix,
         chain_head_us=_duration(t, "chain_head", "mqtt", MINUTE, SECOND, HOUR),
+        camera_heartbeat_us=_duration(t, "camera_heartbeat", "mqtt", MINUTE, SECOND, HOUR),
     )
 
 

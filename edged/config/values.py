@@ -302,7 +302,7 @@ def _url(value: Any, field: str) -> str:
     try:
         parts = urlsplit(value)
         host = parts.hostname
-        parts.port  # raises ValueError on a bad port
+        _ = parts.port  # raises ValueError on a bad port
     except ValueError:
         raise ConfigError(
             field, "is not a valid URL; write rtsp://[user:password@]host[:port]/path"

@@ -11,12 +11,11 @@ Passwords are hashed (scrypt) on a thread of their own, never on the catalog wri
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from edged import people
+from edged import people, pools
 from edged.alarms import Alarms
 from edged.people import policy_of
 from edged.config import Config
@@ -26,6 +25,7 @@ from edged.control.server import Caller
 from edged.rules.roles import ADMIN
 from edged.i18n import Msg, N_, _
 from storage import accounts, sessions
+from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -46,11 +46,18 @@ class AccountOps(Operations):
         if not isinstance(roles, list) or not (cameras is None or isinstance(cameras, list)):
             raise RequestError(_("account not opened: roles and cameras are lists"))
         password = str(args.get("password") or "")
-        pw_hash = await asyncio.to_thread(accounts.hash_password, password)  # scrypt: not on the writer thread
-        return await write_refusing(self.writer, lambda db: people.add_account(
+        pw_hash = await pools.LOGINS.run(accounts.hash_password, password)  # scrypt: not on the writer thread
+        row = await write_refusing(self.writer, lambda db: people.add_account(
             db, text(args, "name"), password, roles, cameras, by=str(caller),
             reason=text(args, "reason"), now_us=self.clock.now_us(), full_name=text(args, "full_name"),
             min_password=self.policy.min_password, pw_hash=pw_hash, one_time=self.one_time), _("account not opened"))
+        if self.alarms is not None:  # until the holder has changed the password the admin chose (design/0064)
+            name = text(args, "name")
+            await self.alarms.raise_(ACCOUNT_OPENED,
+                                     Msg(N_("{admin} (admin) opened the account {name}; its holder has not yet "
+                                            "changed the password"), admin=caller.account, name=name),
+                                     {"account": name, "by": caller.account, "set_by_os": caller.os_user}, about=name)
+        return row
 
     @op("account.passwd")
     async def passwd(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -60,33 +67,35 @@ class AccountOps(Operations):
         if not own:
             await self._may_reset(name, args, caller)
         stored = await self.writer.run(lambda c: sessions.stored_hash(c.db, name))
-        if own and not await asyncio.to_thread(accounts.check_password, str(args.get("old_password") or ""), stored):
+        if own and not await pools.LOGINS.run(accounts.check_password, str(args.get("old_password") or ""), stored):
             until = await self.writer.run(lambda c: sessions.wrong_current_password(
                 c.db, name, via=f"account passwd (os: {caller.os_user})", now_us=self.clock.now_us(),
                 policy=self.policy))
             if until is not None and self.alarms is not None:
-                await self.alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
+                await self.alarms.raise_(ACCOUNT_LOCKED,
                                          Msg(N_("account {name} is locked after {n} wrong passwords in a row; its "
                                                 "sessions "
                                              "ended"), name=name, n=self.policy.lockout_after),
-                                         {"account": name, "until_us": until})
+                                         {"account": name, "until_us": until}, about=name)
             raise RequestError(_("password not changed: the current password is wrong") if until is None else _(
                 "password not changed: the current password is wrong; the account is now locked and its sessions "
                 "ended"))
-        prepared = await asyncio.to_thread(accounts.prepare_password, password, stored)  # scrypt: off the writer
+        prepared = await pools.LOGINS.run(accounts.prepare_password, password, stored)  # scrypt: off the writer
         row = await write_refusing(self.writer, lambda db: accounts.change_password(
             db, name, password, by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us(),
             min_password=self.policy.min_password, prepared=prepared, one_time=self.one_time and not own),
             _("password not changed"))
         if self.alarms is not None:
-            await self.alarms.clear(f"account_locked:{name}")
+            await self.alarms.clear(ACCOUNT_LOCKED.key(name))
             if own:
-                await self.alarms.clear(f"password_reset:{name}")
+                await self.alarms.clear(PASSWORD_RESET.key(name))
+                await self.alarms.clear(ACCOUNT_OPENED.key(name))
             else:
-                await self.alarms.raise_(f"password_reset:{name}", "password_reset", "warning", None,
+                await self.alarms.raise_(PASSWORD_RESET,
                                          Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
                                              admin=caller.account, name=name, reason=text(args, "reason")),
-                                         {"account": name, "by": caller.account})
+                                         {"account": name, "by": caller.account, "set_by_os": caller.os_user},
+                                         about=name)
         return row
 
     async def _may_reset(self, name: str, args: dict[str, Any], caller: Caller) -> None:
@@ -108,7 +117,8 @@ class AccountOps(Operations):
             db, text(args, "name"), by=str(caller), reason=text(args, "reason"), now_us=self.clock.now_us()),
             _("account not revoked"))
         if self.alarms is not None:  # a reset password nobody will change any more
-            await self.alarms.clear(f"password_reset:{row['name']}")
+            await self.alarms.clear(PASSWORD_RESET.key(row["name"]))
+            await self.alarms.clear(ACCOUNT_OPENED.key(row["name"]))
         return row
 
     @op("account.list")

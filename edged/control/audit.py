@@ -6,10 +6,10 @@ connection in a thread, so neither the event loop nor the catalog writer waits f
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any, Callable
 
+from edged import pools
 from edged.config import Config
 from edged.config.summary import settings_report
 from edged.control.operation import CatalogReader, Operations, op, read_catalog
@@ -61,7 +61,7 @@ class AuditOps(Operations):
         report = await read_catalog(self.data_dir, lambda db: audit_report.build(db, start, end,
                                                                                  now_us=self.clock.now_us()))
         if self.cfg_of is not None:
-            report["settings"] = await asyncio.to_thread(settings_report, self.cfg_of())
+            report["settings"] = await pools.REPORTS.run(settings_report, self.cfg_of())
         sha = (report.get("settings") or {}).get("sha256")
         now = self.clock.now_us()
 
@@ -91,4 +91,4 @@ class AuditOps(Operations):
         def q(db) -> dict[str, Any]:
             n, problem = audit.verify(db, expect)
             return {"records": n, "ok": problem is None, "problem": problem, "head": audit.head(db)}
-        return await self.reader.query(q)
+        return await self.reader.query(q, pools.VERIFY)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import socket
+import struct
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,6 +17,40 @@ from edged.i18n import _, language
 from edged.rules import roles
 
 SESSION_ENV = "EDGECTL_SESSION"
+DAEMON_USER = "edged"  # the unit's User= (systemd/edged.service)
+
+
+def trusted_uids() -> set[int]:
+    """Who may be listening on the socket edgectl talks to: root, the daemon's user, or the caller
+    (a daemon they run themselves). Anyone else's socket would get the typed password (issue 27)."""
+    uids = {0, os.getuid()}
+    try:
+        uids.add(pwd.getpwnam(DAEMON_USER).pw_uid)
+    except KeyError:
+        pass
+    return uids
+
+
+def _connect(s: socket.socket, path: Path, timeout: float) -> None:
+    """Connect, waiting while the daemon's accept queue is full (a flood it is refusing answers
+    EAGAIN at once on a Unix socket) rather than failing the first try."""
+    deadline, pause = time.monotonic() + timeout, 0.01
+    while True:
+        try:
+            s.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() + pause > deadline:
+                raise RequestError(_("edged is too busy to take a connection on {path}; try again in a "
+                                     "minute").format(path=path)) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
+def listener_uid(s: socket.socket) -> int:
+    """The user running the process at the other end of a connected Unix socket (SO_PEERCRED)."""
+    _pid, uid, _gid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid
 
 
 def session_file() -> Path:
@@ -49,7 +86,8 @@ def save_session(socket_path: Path, session: dict[str, Any] | None) -> Path:
         data[str(socket_path)] = session
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a crash's leftover (or a link): the new one is made afresh, never followed
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f)
     os.chmod(tmp, 0o600)
@@ -72,13 +110,17 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         try:
-            s.connect(str(path))
+            _connect(s, path, timeout)
         except (FileNotFoundError, ConnectionRefusedError):
             raise DaemonDown(_("edged is not running (nothing answers on {path}); check `systemctl status edged`, "
                                "or name the socket with --socket or EDGECTL_SOCKET").format(path=path)) from None
         except PermissionError:
             raise RequestError(_("no permission to use {path}: run as root or as a member of the socket's group "
                                  "(edgectl)").format(path=path)) from None
+        if (uid := listener_uid(s)) not in trusted_uids():
+            raise RequestError(_("{path} is run by uid {uid}, not by root or the user {user}: not edged's socket, "
+                                 "nothing was sent; check --socket or EDGECTL_SOCKET").format(
+                path=path, uid=uid, user=DAEMON_USER))
         s.sendall((json.dumps(message) + "\n").encode())
         with s.makefile("rb") as stream:
             while True:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edged.control.operation import CatalogReader, Operations, check_scope, integer, op
+from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, sees
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.daemon.retention_runner import RetentionRunner
@@ -142,11 +142,13 @@ class HoldOps(Operations):
         return row
 
     @op("hold.list")
-    async def hold_list(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        return await self.reader.query(lambda db: holds.holds(db, bool(args.get("all"))))
+    async def hold_list(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+        """The holds on the caller's cameras only (R4.2; issue 27)."""
+        rows = await self.reader.query(lambda db: holds.holds(db, bool(args.get("all"))))
+        return [r for r in rows if sees(caller, r["cameras"])]
 
     @op("hold.show")
-    async def hold_show(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def hold_show(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         hold_id = integer(args.get("id"), "id")
 
         def q(db) -> dict[str, Any]:
@@ -154,7 +156,9 @@ class HoldOps(Operations):
                 return hold_row(db, int(hold_id or 0))
             except HoldError as exc:
                 raise RequestError(str(exc)) from None
-        return await self.reader.query(q)
+        row = await self.reader.query(q)
+        check_scope(caller, row["cameras"], _("hold not shown"))
+        return row
 
     async def mqtt_command(self, args: dict[str, Any], actor: Any) -> dict[str, Any]:
         """The `hold` MQTT command (design/0020): an evidence hold only, expiring within

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from edged.rules import deadlines
-from edged.control.operation import CatalogReader, Operations, integer, op
+from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, scope_of
 from edged.control.protocol import RequestError
 from edged.daemon.deadlines import local_tz
 from edged.daemon.health_monitor import HealthMonitor, ReferenceRefused
@@ -15,6 +15,14 @@ from edged.i18n import _
 from storage import inspections as inspection_table
 from storage import node as node_table
 from storage.clock import SYSTEM, Clock
+
+
+def within(scope: tuple[str, ...] | None, run: dict[str, Any]) -> dict[str, Any]:
+    """A run as a scoped account sees it: the records of its cameras, counted again (R4.2)."""
+    if scope is None:
+        return run
+    records = [r for r in run["records"] if r["camera"] in scope]
+    return {**run, "records": records, "cameras": len(records), "anomalies": sum(not r["ok"] for r in records)}
 
 
 class InspectionOps(Operations):
@@ -26,8 +34,10 @@ class InspectionOps(Operations):
 
     @op("camera.set_reference")
     async def set_reference(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        camera = str(args.get("camera", ""))
+        check_scope(caller, [camera], _("reference not set"))  # a lobby custodian cannot re-baseline the evidence room
         try:
-            return await self.monitor.set_reference(str(args.get("camera", "")), str(caller))
+            return await self.monitor.set_reference(camera, str(caller))
         except ReferenceRefused as exc:
             raise RequestError(str(exc)) from None
 
@@ -53,7 +63,7 @@ class InspectionOps(Operations):
             raise RequestError(_("not countersigned: {why}").format(why=exc)) from None
 
     @op("inspect.list")
-    async def listing(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def listing(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         start = integer(args.get("from_us"), "from_us", 0)
         end = integer(args.get("to_us"), "to_us", self.clock.now_us())
 
@@ -64,14 +74,15 @@ class InspectionOps(Operations):
 
         def q(db) -> dict[str, Any]:
             site = node_table.values(db, "site", "site_name")
-            return {"runs": inspection_table.runs_between(db, int(start or 0), int(end or 0)), "site": site,
+            runs = [within(scope_of(caller), r) for r in inspection_table.runs_between(db, int(start or 0), int(end or 0))]
+            return {"runs": runs, "site": site,
                     "register_due_us": due}
         return await self.reader.query(q)
 
     @op("inspect.show")
-    async def show(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def show(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         run_id = integer(args.get("run"), "run")
         run = await self.reader.query(lambda db: inspection_table.run_of(db, int(run_id or 0)))
         if run is None:
             raise RequestError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))
-        return run
+        return within(scope_of(caller), run)

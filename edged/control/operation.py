@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from edged import pools
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, Handler
 from edged.rules import retrieval, roles
@@ -66,16 +67,17 @@ def handlers_of(*groups: Operations) -> dict[str, Handler]:
     return table
 
 
-async def read_catalog(data_dir: Path, fn: Callable[[Any], Any]) -> Any:
-    """`fn(db)` on a read-only catalog connection of its own, on a thread: readers never wait
-    for the writer, and the event loop never waits for SQLite."""
+async def read_catalog(data_dir: Path, fn: Callable[[Any], Any], pool: pools.Pool = pools.REPORTS) -> Any:
+    """`fn(db)` on a read-only catalog connection of its own, on a thread of `pool`: readers never
+    wait for the writer, the event loop never waits for SQLite, and a flood of reports waits
+    behind itself, capped per caller (design/0062)."""
     def run() -> Any:
         db = open_readonly(data_dir / CATALOG_FILE)
         try:
             return fn(db)
         finally:
             db.conn.close()
-    return await asyncio.to_thread(run)
+    return await pool.run(run)
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -108,11 +110,11 @@ class CatalogReader:
                               "and resumes by itself when the disk is back; `edgectl status` shows the "
                               "state").format(why=why))
 
-    async def query(self, fn: Callable[[Any], Any]) -> Any:
+    async def query(self, fn: Callable[[Any], Any], pool: pools.Pool = pools.REPORTS) -> Any:
         if not await self.readable():
             raise self.unreadable()
         try:
-            return await read_catalog(self.data_dir, fn)
+            return await read_catalog(self.data_dir, fn, pool)
         except FileNotFoundError:
             raise self.unreadable() from None
 
@@ -124,6 +126,16 @@ def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
         if outside:
             raise RequestError(_("{what}: {account} has no rights on {cameras}").format(
                 what=what, account=caller.account, cameras=", ".join(outside)))
+
+
+def sees(caller: Any, cameras: list[str] | None) -> bool:
+    """Whether a read may show something about these cameras (None: every camera) to the caller."""
+    return not (isinstance(caller, Caller) and caller.account is not None) or roles.in_scope(caller.cameras, cameras)
+
+
+def scope_of(caller: Any) -> tuple[str, ...] | None:
+    """The cameras a scoped account's reads are cut down to (None: every camera)."""
+    return caller.cameras if isinstance(caller, Caller) and caller.account is not None else None
 
 
 def scoped(caller: Any, camera: str | None) -> list[str] | None:

@@ -26,10 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from edged import pools
 from edged.config.values import ConfigError
+from edged.control import protocol
 from edged.control.protocol import RequestError
 from edged.i18n import N_, _, set_language
 from edged.rules import roles
+from edged.guard import ConnectionGuard
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ Handler = Callable[[dict[str, Any], Any], Awaitable[Any]]
 # token -> the session ({account, roles, cameras, expires_us, ...}) or None
 SessionLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 MAX_REQUEST = 1 << 16
+BACKLOG = 1024   # connections the kernel queues before edged accepts (and the guard refuses) them
+CONNECTIONS, CONNECTIONS_PER_UID, IDLE_S = 128, 16, 10.0
 NOT_LOGGED_IN = N_("not logged in, or the session expired: run `edgectl login`")
 
 
@@ -89,6 +94,11 @@ class ControlServer:
         self.handlers = handlers
         self.sessions = sessions  # None: only the public operations can run
         self._servers: list[tuple[asyncio.AbstractServer, tuple[int, int] | None]] = []  # each with its socket file
+        # connections per uid and in all (root is never refused), and how long one may wait
+        # between requests (edgectl sends its one request at once): design/0062.
+        # i18n: the journal's (two lines)
+        self.guard = ConnectionGuard(total=CONNECTIONS, per_address=CONNECTIONS_PER_UID, idle_s=IDLE_S,
+                                     name="control socket")
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +107,10 @@ class ControlServer:
     async def _listen(self) -> None:
         if self.path.exists() or self.path.is_symlink():
             self.path.unlink()  # a stale socket from a crash; the daemon holds a single-instance lock
-        server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_REQUEST)
+        # a deep backlog: a flood of connections (refused one by one by the guard) must not leave
+        # a legitimate client's connect to find the queue full (EAGAIN) (design/0062)
+        server = await asyncio.start_unix_server(self._client, path=str(self.path), limit=MAX_REQUEST,
+                                                 backlog=BACKLOG)
         st = os.stat(self.path)
         self._servers.append((server, (st.st_dev, st.st_ino)))
         if self.group is not None:
@@ -152,31 +165,41 @@ class ControlServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         uid, user = peer_creds(writer.get_extra_info("socket"))
+        who = f"uid {uid}"
+        if uid != 0 and not self.guard.admit(who):  # the viewer's cap, per uid instead of per address
+            writer.transport.abort()
+            return
+        self.guard.opened(writer, who)
+        pools.CALLER.set(f"uid {uid}")  # this connection's task: the slow pools' cap is per uid
 
         def send(msg: dict[str, Any]) -> None:
             if not writer.is_closing():
                 writer.write((json.dumps(msg) + "\n").encode())
 
         try:
-            while line := await reader.readline():
+            # a connection that sends no request for `idle_s` is closed (a request itself may run long)
+            while line := await asyncio.wait_for(reader.readline(), self.guard.idle_s):
                 reply = await self._answer(line, uid, user, send)
                 send(reply)
                 await writer.drain()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError, TimeoutError):
             pass
         finally:
+            self.guard.closed(writer, who)
             writer.close()
 
     async def _answer(self, line: bytes, uid: int, user: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         try:
-            request = json.loads(line)
+            request = protocol.decode(line)
             op = request["op"]
             handler = self.handlers[op]
             args = request.get("args") or {}
             token = request.get("token")
             if not isinstance(args, dict) or not (token is None or isinstance(token, str)):
                 raise TypeError
-        except (json.JSONDecodeError, KeyError, TypeError):
+        except protocol.BadRequest as exc:
+            return {"ok": False, "error": _("bad request: {why}").format(why=exc), "code": "bad_request"}
+        except (KeyError, TypeError):
             return {"ok": False, "error": _("bad request: send {{\"op\": ..., \"args\": {{...}}, \"token\": ...}}; "
                                             "ops: {ops}").format(
                 ops=", ".join(sorted(self.handlers)))}
@@ -202,6 +225,8 @@ class ControlServer:
             result = await handler(args, caller)
         except RequestError as exc:
             return {"ok": False, "error": str(exc)}
+        except pools.Busy as exc:
+            return {"ok": False, "error": str(exc), "code": "busy"}
         except Exception:  # noqa: BLE001 - one bad request must not take the daemon down
             log.exception("control request %s failed", op)
             return {"ok": False, "error": _("internal error; see the daemon's log")}

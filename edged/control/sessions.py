@@ -7,9 +7,10 @@ the person. Failed logins count toward a lockout, which raises `account_locked`.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
-from edged import people
+from edged import people, pools
 from edged.people import policy_of
 from edged.alarms import Alarms
 from edged.config import Config
@@ -17,9 +18,15 @@ from edged.control.operation import Operations, op, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, SessionLookup
 from edged.i18n import Msg, N_, _
-from storage import accounts, sessions
+from edged.rules.throttle import Limits, LoginThrottle
+from storage import accounts, audit, sessions
+from storage.alarm_kinds import ACCOUNT_LOCKED
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
+
+
+# edgectl's logins per OS account: 10 at once, then one every 6 s; 30 failures recorded a minute
+LOGIN_LIMITS = Limits(burst=10, refill_s=6.0, records_per_min=30)
 
 
 def session_lookup(writer: CatalogWriter, clock: Clock = SYSTEM) -> SessionLookup:
@@ -34,24 +41,69 @@ class SessionOps(Operations):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
+        self.throttle = LoginThrottle(LOGIN_LIMITS)
+        self._tasks: set[asyncio.Future] = set()
+        self._summary: asyncio.TimerHandle | None = None
 
     @op("login")
     async def login(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """Throttled per OS account (the viewer's bucket, keyed by uid) before anything is checked;
+        beyond `records_per_min` failures are counted into one summary record a minute
+        (design/0062), so a flood of logins cannot fill the disk with rows, records and messages."""
         name, password = text(args, "name"), str(args.get("password") or "")
         via = f"edgectl (os: {caller.os_user})"  # i18n: on the audit record
+        who = f"uid {caller.uid}"
+        wait = self.throttle.try_login(who, time.monotonic())
+        if wait is not None:
+            raise RequestError(_("too many login attempts from OS account {user}; try again in {s} s").format(
+                user=caller.os_user, s=int(wait) + 1))
+        # root is left out: it can read and change the catalog itself, so refusing it protects
+        # nothing, and a site where everyone works through sudo would lock every new account out
+        if caller.uid != 0 and caller.os_user in await self.writer.run(lambda c: accounts.one_time_setters(c.db, name)):
+            raise RequestError(_("login refused: {name}'s one-time password was set from the OS account {user}; its "
+                                 "holder logs in from their own OS account and changes it").format(
+                name=name, user=caller.os_user))
+        written, left_out = self.throttle.record_failure(time.monotonic())
+        if not written and left_out == 1:
+            self._summary_later()
         try:
-            return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=via,
-                                              policy=self.policy)
+            session = await sessions.login_async(
+                self.writer, name, password, now_us=self.clock.now_us, via=via, policy=self.policy,
+                run_slow=pools.LOGINS.run, record=written,
+                record_extra={"left_out_before": left_out} if written and left_out else None)
         except accounts.AuthError as exc:
             await self._lock_alarm(name)
             raise RequestError(_("login refused: {why}").format(why=exc)) from None
+        except pools.Busy:
+            self.throttle.unused(written, left_out)
+            raise
+        self.throttle.unused(written, left_out)
+        self.throttle.succeeded(who, time.monotonic())
+        return session
+
+    def _summary_later(self) -> None:
+        """Write the failures left out this minute as one record once the minute is over."""
+        delay = max(0.1, self.throttle.window_start + 60.0 - time.monotonic() + 0.1)
+        self._summary = asyncio.get_running_loop().call_later(
+            delay, lambda: self._tasks.add(asyncio.ensure_future(self._write_summary())))
+
+    async def _write_summary(self) -> None:
+        left_out = self.throttle.summary_due(time.monotonic())
+        if left_out:
+            await self.writer.run(lambda c: audit.append(c.db, "edged", "login.failed.summary", {
+                "via": "edgectl", "failures": left_out,
+                # i18n: on the audit record
+                "why": "failed logins beyond the control socket's cap on records per minute, counted not listed"}))
+        if self.throttle.suppressed:
+            self._summary_later()
 
     async def _lock_alarm(self, name: str) -> None:
         until = await self.writer.run(lambda c: accounts.locked_until(c.db, name))
         if self.alarms is not None and until and until > self.clock.now_us():
-            await self.alarms.raise_(f"account_locked:{name}", "account_locked", "warning", None,
+            await self.alarms.raise_(ACCOUNT_LOCKED,
                                      Msg(N_("account {name} is locked after {n} failed logins in a row"),
-                                         name=name, n=self.policy.lockout_after), {"account": name, "until_us": until})
+                                         name=name, n=self.policy.lockout_after), {"account": name, "until_us": until},
+                                     about=name)
 
     @op("init-admin")
     async def init_admin(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -59,7 +111,7 @@ class SessionOps(Operations):
             raise RequestError(_("init-admin runs only as root on the box itself (you are "
                                  "{user})").format(user=caller.os_user))
         name, password = text(args, "name"), str(args.get("password") or "")
-        pw_hash = await asyncio.to_thread(accounts.hash_password, password)  # scrypt: not on the writer thread
+        pw_hash = await pools.LOGINS.run(accounts.hash_password, password)  # scrypt: not on the writer thread
         return await write_refusing(self.writer, lambda db: people.init_admin(
             db, name, password, os_user=caller.os_user, now_us=self.clock.now_us(),
             min_password=self.policy.min_password, pw_hash=pw_hash), _("no admin created"))

@@ -19,6 +19,7 @@ from edged.i18n import Msg, N_
 from edged.rules import deadlines
 from storage import audit_report
 from storage import inspections as inspection_table
+from storage.alarm_kinds import AUDIT_OVERDUE, REGISTER_OVERDUE
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -72,7 +73,7 @@ class DeadlineWatch:
         text = "; ".join(f"{r.label} was due by {_day(r.due_us, tz)} (runs {', '.join(map(str, r.runs))} not "
                          "signed and countersigned)" for r in late)  # i18n: the month's part stays English
         await self.alarms.set(
-            bool(late), "register_overdue", "register_overdue", "warning", None,
+            bool(late), REGISTER_OVERDUE,
             Msg(N_("inspection register late: {late}: `edgectl inspect sign RUN` and `edgectl inspect countersign "
                    "RUN`"), late=text),
             {"months": [{"month": r.label, "due_us": r.due_us, "runs": list(r.runs)} for r in late]} if late else None)
@@ -83,7 +84,7 @@ class DeadlineWatch:
         before = Msg(N_("the last was on {day} by {name}"), day=deadlines.local_date(last["at_us"], tz).isoformat(),
                      name=last["detail"].get("name") or last["actor"]) if last else None
         await self.alarms.set(
-            overdue, "audit_overdue", "audit_overdue", "warning", None,
+            overdue, AUDIT_OVERDUE,
             (Msg(N_("the periodic audit was due by {day} ({last}): `edgectl audit report --from ... --done --name ...` "
                     "records it"), day=_day(due, tz), last=before) if before is not None else Msg(
                 N_("the periodic audit was due by {day} (none is on record since installation): `edgectl audit report "

@@ -24,6 +24,7 @@ from edged.config import Config
 from edged.i18n import Msg, N_
 from edged.rules.disk import floor_bytes, short
 from storage import audit
+from storage.alarm_kinds import DISK_FULL
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.full import is_disk_full
@@ -100,7 +101,7 @@ class DiskFloor:
     async def _raise(self, free: int | None, floor: int | None) -> None:
         assert self.reason is not None
         try:
-            await self.alarms.raise_("disk_full", "disk_full", "critical", None,
+            await self.alarms.raise_(DISK_FULL,
                                      Msg(N_("recording paused: {why}; retention is making room"), why=self.reason),
                                      {"free_bytes": free, "floor_bytes": floor})
             await self._record({"state": "full", "reason": self.reason, "since_us": self.clock.now_us()},
@@ -120,7 +121,7 @@ class DiskFloor:
         self.reason = None
         await self.hold(None)
         log.warning("recording resumed: %.0f MB free on the data disk", free / 1e6)
-        await self.alarms.clear("disk_full")
+        await self.alarms.clear(DISK_FULL.key())
         await self._record(None, "storage.full_cleared", {"free_bytes": free})
 
     async def _settle(self) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from recorder.imagecheck import decode_thumb, similarity
 from storage import audit
 from storage import cameras as camera_table
 from storage import segments as segment_table
+from storage.alarm_kinds import CAMERA_MOVED, HOST_CLOCK_OFF
 from storage.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -65,6 +66,7 @@ class HealthMonitor:
         self.alarms = alarms
         self.cameras = cameras  # states, errors, stats, reconnects, down-since: read here, fed by the supervisor
         self.images: dict[str, dict[str, Any]] = {}     # newest image event per camera (thumb decoded)
+        self.oversize: dict[str, events.Oversize] = {}  # pictures refused for their size (design/0063)
         self.references: dict[str, np.ndarray] = {}
         self.tracks: dict[tuple[str, str], health.Track] = {}
         self.gap_today_s: dict[str, float] = {}
@@ -73,12 +75,17 @@ class HealthMonitor:
         self.midnight_us = 0
         self._written: dict[str, dict[str, Any]] = {}  # the camera rows as last written
         self._last_gaps = 0.0
+        self.host_untrusted: Callable[[], bool] = lambda: False  # the host clock watch's (design/0059) ...
+        self.host_synced: Callable[[], bool | None] = lambda: None  # ... and the kernel's sync state
+        self.host_clock_ok = True       # False: no camera is blamed for clock_drift
+        self._host_off: int | None = None   # the cameras agree the host clock is this far off (us)
 
     # inputs from the supervisor -------------------------------------------------------
     def on_state(self, cam: str) -> str:
         """The camera's recorder state changed (already in `cameras`); returns its public state."""
         if self.cameras.state(cam) != RECORDING:
             self.images.pop(cam, None)  # a sample from before the outage says nothing now
+            self.oversize.pop(cam, None)  # the next connection says again if it still is
         return self._public(cam)
 
     def on_image(self, event: events.Image) -> None:
@@ -88,6 +95,10 @@ class HealthMonitor:
         ev["similarity"] = self._similarity(cam, ev["thumb"])  # once per sample, not per evaluation
         self.images[cam] = ev
         self.samples[cam] = self.samples.get(cam, 0) + 1
+
+    def on_oversize(self, event: events.Oversize) -> None:
+        """The worker refused to decode the camera's pictures for their declared size."""
+        self.oversize[event.camera] = event
 
     def _similarity(self, cam: str, thumb: np.ndarray | None) -> float | None:
         ref = self.references.get(cam)
@@ -109,14 +120,20 @@ class HealthMonitor:
         hc = self.cfg.health
         image = self.images.get(cam_id)
         fresh = image is not None and now - image["at"] <= 3 * max(hc.sample_interval_us, 1_000_000)
+        big = self.oversize.get(cam_id)
+        if big is not None and image is not None and image["at"] > big.at:
+            big = None  # a picture was checked since
         return health.CameraView(
             id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_required),
             state=self.cameras.state(cam_id), stats=self.cameras.stats(cam_id),
-            image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None)
+            image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None,
+            oversize=(big.width, big.height) if big is not None else None,
+            host_clock_ok=self.host_clock_ok)
 
     async def evaluate(self, now: int | None = None) -> None:
         now = self.clock.now_us() if now is None else now
         minute = local_minute(now)
+        await self._host_clock()
         rows, raises = [], []  # the camera rows are written before the alarms: whoever sees an alarm
         # (edgectl, MQTT, the test) finds the camera already `degraded`, never still `recording`
         for cam in self.cfg.cameras:
@@ -130,13 +147,13 @@ class HealthMonitor:
                                     *health.delays(kind, hc))
                 self.tracks[key] = after
                 if self.alarms is not None and after.active != before.active:
-                    raises.append(partial(self.alarms.set, after.active, f"{kind}:{cam.id}", kind, health.KINDS[kind],
-                                          cam.id, Msg(N_("camera {camera}: {what}"), camera=cam.id,
-                                                      what=present.get(kind, "cleared"))))
-                elif self.alarms is not None and after.active and kind in present:
-                    raises.append(partial(self.alarms.raise_, f"{kind}:{cam.id}", kind, health.KINDS[kind], cam.id,
+                    raises.append(partial(self.alarms.set, after.active, kind,
                                           Msg(N_("camera {camera}: {what}"), camera=cam.id,
-                                              what=present[kind])))  # refresh the figures
+                                              what=present.get(kind, "cleared")), camera=cam.id))
+                elif self.alarms is not None and after.active and kind in present:
+                    raises.append(partial(self.alarms.raise_, kind,
+                                          Msg(N_("camera {camera}: {what}"), camera=cam.id,
+                                              what=present[kind]), camera=cam.id))  # refresh the figures
             verdict, reasons = health.compliance(view, hc, minute)
             state = self._public(cam.id)
             row = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
@@ -149,6 +166,25 @@ class HealthMonitor:
             self._written.update((r["id"], r) for r in rows)
         for call in raises:
             await call()
+
+    async def _host_clock(self) -> None:
+        """Is the host clock the one at fault? It stepped (its own alarm), or every recording
+        camera is off it the same way (host_clock_off, one alarm, not clock_drift on each)."""
+        tolerance = self.cfg.health.clock_tolerance_us
+        skews = [s["clock_skew_us"] for cam in self.cfg.cameras if self.cameras.state(cam.id) == RECORDING
+                 and (s := self.cameras.stats(cam.id)) and s.get("clock_skew_us") is not None]
+        off = health.host_clock_off(skews, tolerance, self.host_synced())
+        self.host_clock_ok = off is None and not self.host_untrusted()
+        if self.alarms is not None and (off is None) != (self._host_off is None):
+            behind = N_("the host clock is {seconds:.1f} s behind all {n} cameras' clocks: the host clock is probably "
+                        "wrong (check its time source, NTP); no camera is blamed for clock drift meanwhile")
+            ahead = N_("the host clock is {seconds:.1f} s ahead of all {n} cameras' clocks: the host clock is probably "
+                       "wrong (check its time source, NTP); no camera is blamed for clock drift meanwhile")
+            await self.alarms.set(
+                off is not None, HOST_CLOCK_OFF,
+                Msg(behind if off > 0 else ahead, seconds=abs(off) / 1e6, n=len(skews)) if off is not None else "",
+                {"offset_us": off} if off is not None else None)
+        self._host_off = off
 
     def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
         """What the catalog's camera row does not already hold (rates, resolution, keyframe
@@ -217,10 +253,10 @@ class HealthMonitor:
         await self.writer.run(store)
         self.references[cam] = thumb
         image["similarity"] = self._similarity(cam, image["thumb"])
-        for kind in ("camera_moved",):  # a new reference starts the comparison afresh
-            self.tracks[(cam, kind)] = health.Track()
+        for kind in (CAMERA_MOVED,):  # a new reference starts the comparison afresh
+            self.tracks[(cam, kind.name)] = health.Track()
             if self.alarms is not None:
-                await self.alarms.clear(f"{kind}:{cam}")
+                await self.alarms.clear(kind.key(cam))
         return {"camera": cam, "set_us": at, "set_by": actor, "sample_us": image["at"]}
 
     # for inspections --------------------------------------------------------------------
@@ -236,5 +272,5 @@ class HealthMonitor:
                 "stats": self.cameras.stats(cam_id), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
-                "clock_tolerance_us": hc.clock_tolerance_us}
+                "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.host_clock_ok}
 

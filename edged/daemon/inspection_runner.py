@@ -17,6 +17,7 @@ from edged.i18n import Msg, N_, _
 from edged.ports import Outlet
 from storage import audit
 from storage import inspections as inspection_table
+from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -134,7 +135,7 @@ class InspectionRunner:
         limit = now - self.cfg.inspection.sign_within_us
         late = await self.writer.run(lambda c: inspection_table.unsigned_scheduled_due_before(c.db, limit))
         if self.alarms is not None:
-            await self.alarms.set(bool(late), "inspection_overdue", "inspection_overdue", "warning", None,
+            await self.alarms.set(bool(late), INSPECTION_OVERDUE,
                                   Msg(N_("scheduled inspection(s) {runs} not signed by a technician in time: "
                                          "`edgectl inspect sign RUN --name ...`"), runs=", ".join(map(str, late))),
                                   {"runs": late})

@@ -14,6 +14,7 @@ from edged.i18n import Msg, N_
 from storage import audit, layout, volume
 from storage import node as node_table
 from storage import segments as segment_table
+from storage.alarm_kinds import TAMPER
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.tamper import Tamper, TamperWatcher
@@ -99,11 +100,12 @@ class TamperGuard:
 
         marked = await self.writer.run(mark)
         await self.alarms.raise_(
-            f"tamper:{t.relpath}", "tamper", "critical", (layout.parse_relpath(t.relpath) or (None,))[0],
+            TAMPER,
             Msg(N_("footage file {kind} by something other than edged: {path} ({detail})") if marked else N_(
                 "footage file {kind} by something other than edged: {path} ({detail}); not a cataloged segment"),
                 kind=t.kind, path=t.relpath, detail=t.detail),
-            {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us})
+            {"path": t.relpath, "kind": t.kind, "detail": t.detail, "at_us": t.at_us},
+            camera=(layout.parse_relpath(t.relpath) or (None,))[0], about=t.relpath)
 
 
 def prepare_identity(catalog: Catalog, data_dir: Path) -> str | None:

@@ -20,6 +20,7 @@ from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
 from edged.i18n import Msg, N_
 from storage import audit
+from storage.alarm_kinds import FOOTAGE_MISSING, STORAGE_LOST
 from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.reconcile import Report, reconcile, recover_open
@@ -62,7 +63,7 @@ class Liveness:
             self.sup.storage_lost = problem
             self.runner.blocked = "the data disk is not the right one: " + problem
         else:
-            await self.alarms.clear("storage_lost")  # raised before a stop: the right disk is here now
+            await self.alarms.clear(STORAGE_LOST.key())  # raised before a stop: the right disk is here now
         await self._record(problem)
         return problem
 
@@ -78,7 +79,7 @@ class Liveness:
         async with self._lock:
             self.runner.blocked = "the data disk is not the right one: " + reason
             await self.sup.hold_for_storage(reason)
-            await self.alarms.raise_("storage_lost", "storage_lost", "critical", None,
+            await self.alarms.raise_(STORAGE_LOST,
                                      Msg(N_("recording stopped: {why}"), why=reason), {"reason": reason})
             await self._record(reason)
             await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.lost", {"reason": reason}))
@@ -97,13 +98,13 @@ class Liveness:
             log.warning("the data disk is back; catalog reconciled with it: %s", report.summary())
             self.runner.blocked = None
             await self.sup.hold_for_storage(None, video_dev)
-            await self.alarms.clear("storage_lost")
+            await self.alarms.clear(STORAGE_LOST.key())
             await self._record(None)
             await self.writer.run(lambda c: audit.append(c.db, "edged", "storage.back", {
                 "recovered": len(report.recovered), "adopted": len(report.adopted),
                 "quarantined": len(report.quarantined), "missing": report.missing[:100]}))
             if report.missing:
-                await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
+                await self.alarms.raise_(FOOTAGE_MISSING,
                                          Msg(N_("{n} footage files were not on the data disk when it came back "
                                                 "(first: {first})"), n=len(report.missing), first=report.missing[0]),
                                          {"paths": report.missing[:100]})

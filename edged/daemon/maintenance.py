@@ -9,6 +9,8 @@ runner asks `protecting()`; design/0043 says what happens when the disk fills me
 expected faults (a camera unplugged for service) raise maintenance-level alarms instead of
 critical ones. The manager who attends is named (R8.2: 000 §3(3)1, 002 §6(3)); the window's
 record says what it protected. End closes it and lets retention run at once. Both ends are audited.
+A window ends by itself after [maintenance] max_window (8 h), on the record, with the warning
+`maintenance_ending` before: one left open would hold back all destruction for ever (issue 27).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from edged.i18n import Msg, N_, _
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
+from storage.alarm_kinds import EXPECTED_IN_MAINTENANCE, HASH_MISMATCH, MAINTENANCE_ENDING
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.hashing import sha256_file
@@ -34,9 +37,26 @@ from storage.maintenance import backup_catalog
 
 BACKUP_DIR = "backups"
 DEFAULT_VERIFY_US = 10 * 60 * 1_000_000
-# Faults a technician causes on purpose. Integrity alarms (tamper, hash mismatch, retention
-# breach) are never excused by a maintenance window.
-EXPECTED_DURING_MAINTENANCE = {"camera_offline", "recorder_worker_died", "storage_lost"}
+MAX_VERIFY_US = 24 * 3600 * 1_000_000  # `--verify` hashes that much footage with the window's lock held
+WARN_BEFORE_US = 30 * 60 * 1_000_000   # `maintenance_ending` this long before the bound (a quarter of a short one)
+WATCH_S = 60.0                          # the bound is looked at at least this often
+BOUND_ACTOR = "edged"
+# Faults a technician causes on purpose (storage/alarm_kinds.py declares which: a camera unplugged,
+# the data disk taken out). Integrity alarms (tamper, hash mismatch, retention breach) are never
+# excused by a maintenance window.
+EXPECTED_DURING_MAINTENANCE = EXPECTED_IN_MAINTENANCE
+
+
+def window_due(began_us: int, now_us: int, max_us: int) -> tuple[str | None, int]:
+    """What an open window needs now: "end" past its bound, "warn" in the last stretch, else None;
+    and when the next of those comes (microseconds, absolute)."""
+    end_us = began_us + max_us
+    warn_us = end_us - min(WARN_BEFORE_US, max_us // 4)
+    if now_us >= end_us:
+        return "end", end_us
+    if now_us >= warn_us:
+        return "warn", end_us
+    return None, warn_us
 
 
 def verify_hashes(data_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,6 +144,9 @@ class Maintenance:
                     attended_by: str = "") -> dict[str, Any]:
         if not reason.strip():
             raise MaintenanceError(_("maintenance needs a reason"))
+        if not 0 < verify_us <= MAX_VERIFY_US:
+            raise MaintenanceError(_("--verify checks at most {most} of recent footage (the window waits for it); "
+                                     "maintenance not begun").format(most="24h"))
         attended_by = attended_by.strip()
         if not attended_by and self.cfg.maintenance.require_attendance:
             raise MaintenanceError(_("name the manager who attends (--attended-by): the site's rules have the system's "
@@ -156,9 +179,9 @@ class Maintenance:
         rows = await self.writer.run(lambda c: segment_table.footage_hashes_since(c.db, started - verify_us))
         mismatches = await asyncio.to_thread(verify_hashes, self.data_dir, rows)
         for m in mismatches:
-            await self.alarms.raise_(f"hash_mismatch:{m['path']}", "hash_mismatch", "critical", m["camera"],
+            await self.alarms.raise_(HASH_MISMATCH,
                                      Msg(N_("footage {path} no longer matches its recorded "
-                                            "SHA-256"), path=m["path"]), m)
+                                            "SHA-256"), path=m["path"]), m, camera=m["camera"], about=m["path"])
 
         def record(c: Catalog) -> dict[str, Any]:
             protected = segment_table.summary(c.db)
@@ -179,20 +202,53 @@ class Maintenance:
         return {**self.window, "backup_segments": backup["segments"], "backup_bytes": backup["bytes"],
                 "mismatches": mismatches}
 
-    async def end(self, note: str, actor: str) -> dict[str, Any]:
+    async def end(self, note: str, actor: str, bound_us: int | None = None) -> dict[str, Any]:
+        """Close the open window; `bound_us`: it is the bound that closes it (max_window), not a person."""
         async with self._lock:
             if self.window is None:
                 raise MaintenanceError(_("no maintenance window is open"))
             window_id = self.window["id"]
+            extra = {} if bound_us is None else {"ended_by_bound": True, "max_window_us": bound_us}
 
             def record(c: Catalog) -> dict[str, Any]:
                 now = self.clock.now_us()
                 maintenance_table.end(c.db, window_id, by=actor, at_us=now, note=note)
-                audit.append(c.db, actor, "maintenance.end", {"window": window_id, "note": note}, at_us=now)
+                audit.append(c.db, actor, "maintenance.end", {"window": window_id, "note": note, **extra}, at_us=now)
                 return maintenance_table.window(c.db, window_id)
 
             row = await self.writer.run(record)
             self.window = None
+            await self.alarms.clear(MAINTENANCE_ENDING.key())
             if self.after_end is not None:
                 self.after_end()
             return row
+
+    async def check_bound(self) -> float:
+        """Warn before the bound, end the window at it; seconds until it should be looked at again."""
+        window = self.window
+        if window is None:  # (end() clears the warning)
+            return WATCH_S
+        longest = self.cfg.maintenance.max_window_us
+        due, next_us = window_due(window["began_us"], self.clock.now_us(), longest)
+        hours = f"{longest / 3_600_000_000:g}h"
+        if due == "end":
+            log.warning("maintenance window %s ended by itself after %s ([maintenance] max_window)", window["id"], hours)
+            # i18n: the window's record, like a person's note
+            await self.end(f"ended by edged after {hours} ([maintenance] max_window)", BOUND_ACTOR, bound_us=longest)
+            return WATCH_S
+        if due == "warn":
+            await self.alarms.raise_(MAINTENANCE_ENDING, Msg(N_(
+                "maintenance window {id} ends by itself at {at} (after {hours}, [maintenance] max_window): end it "
+                "with `edgectl maintenance end`, or begin a new one if the work goes on"), id=window["id"],
+                at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(next_us / 1e6)), hours=hours),
+                {"window": window["id"], "ends_us": next_us})
+        return max(0.05, min(WATCH_S, (next_us - self.clock.now_us()) / 1e6))
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """The supervisor's task (under the task keeper): the bound of the open window."""
+        while not stopping.is_set():
+            wait = await self.check_bound()
+            try:
+                await asyncio.wait_for(stopping.wait(), wait)
+            except TimeoutError:
+                pass

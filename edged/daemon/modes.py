@@ -19,6 +19,7 @@ from edged.config import CameraConfig
 from edged.i18n import Msg, N_
 from recorder import events
 from storage import events as event_table
+from storage.alarm_kinds import MOTION_DETECTION_LOST
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage import logs
@@ -74,10 +75,10 @@ class MotionLog:
     async def on_detection(self, ev: events.Detection, alarms: Any) -> None:
         """The worker lost (or got back) a camera's detection stream; it records continuously meanwhile."""
         if alarms is not None:
-            await alarms.set(not ev.up, f"motion_detection_lost:{ev.camera}", "motion_detection_lost", "warning",
-                             ev.camera, Msg(N_("camera {camera}: motion detection lost ({why}); recording continuously "
-                                               "until it "
-                                            "is back"), camera=ev.camera, why=ev.error))
+            await alarms.set(not ev.up, MOTION_DETECTION_LOST,
+                             Msg(N_("camera {camera}: motion detection lost ({why}); recording continuously "
+                                    "until it "
+                                    "is back"), camera=ev.camera, why=ev.error), camera=ev.camera)
 
     async def stream_up(self, cam: str, at_us: int, last_end: dict[str, int], gap_reason: dict[str, str]) -> None:
         """A `motion` camera's stream is up: the hole so far (an outage, a restart) is a gap;

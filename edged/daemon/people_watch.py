@@ -18,11 +18,12 @@ from edged.daemon.maintenance import backup_folders
 from edged.i18n import Msg, N_
 from storage import audit
 from storage import accounts, retrieval_store
+from storage.alarm_kinds import ACCOUNT_LOCKED, ETHICS as ETHICS_KIND, REQUEST_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
-PREFIXES = ("request_overdue:", "ethics:request:", "account_locked:")
+PREFIXES = (REQUEST_OVERDUE.key(""), ETHICS_KIND.key("request:"), ACCOUNT_LOCKED.key(""))  # the keys it keeps
 
 
 class PeopleWatch:
@@ -81,21 +82,21 @@ class PeopleWatch:
             await self.purge_backups(now)
         want: set[str] = set()
         for req in out["overdue"]:
-            key = f"request_overdue:{req['id']}"
+            key = REQUEST_OVERDUE.key(str(req["id"]))
             want.add(key)
-            await self.alarms.raise_(key, "request_overdue", "warning", None,
+            await self.alarms.raise_(REQUEST_OVERDUE,
                                      Msg(N_("{kind} request {id} is past its due date: a citizen is answered within "
                                             "6 days (R5.6)") if req["kind"] == "citizen" else N_(
                                          "{kind} request {id} is past its due date: the site's [policy] sets its due "
                                          "time"), kind=req["kind"], id=req["id"]),
-                                     {"request": req["id"], "due_us": req["due_us"]})
+                                     {"request": req["id"], "due_us": req["due_us"]}, about=str(req["id"]))
         for req in out["flagged"]:
-            key = f"ethics:request:{req['id']}"
+            key = ETHICS_KIND.key(f"request:{req['id']}")
             want.add(key)
-            await self.alarms.raise_(key, "ethics", "critical", None,
+            await self.alarms.raise_(ETHICS_KIND,
                                      Msg(ETHICS, id=req["id"], kind=req["kind"], category=req["category"],
-                                         flag=req["flag"]), {"request": req["id"]})
-        want |= {f"account_locked:{name}" for name in locked}
+                                         flag=req["flag"]), {"request": req["id"]}, about=f"request:{req['id']}")
+        want |= {ACCOUNT_LOCKED.key(name) for name in locked}
         for key in sorted(active - want):
             await self.alarms.clear(key)
         return out

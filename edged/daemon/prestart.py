@@ -72,12 +72,13 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
     return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
             "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
             "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us,
-            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node}
+            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node,
+            "memory_mb": [r.worker_memory_mb, r.camera_memory_mb]}
 
 
 def add_command(cam: CameraConfig) -> dict[str, Any]:
     """The worker's `add`: the camera, its recording mode and (motion) its detection settings."""
-    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, "mode": cam.mode}
+    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, "mode": cam.mode, "transport": cam.transport}
     if cam.mode == "motion":
         camera["detect_url"] = cam.detect_url
         camera["motion"] = {"pre_roll_us": cam.motion.pre_roll_us, "settings": settings_json(cam.motion.settings)}

@@ -23,6 +23,7 @@ from edged.daemon.gaps import Gaps
 from edged.i18n import Msg, N_
 from recorder import diagnose
 from storage import audit
+from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.cameras import OFFLINE
 from storage.catalog import WRITING, Catalog, CatalogWriter
 from storage.reconcile import Report, apply_outcomes, in_background, open_before, reconcile, salvage_rows
@@ -58,7 +59,7 @@ class StartupRecovery:
                  report.summary(), salvaged, time.monotonic() - t0 - salvaged)
         if report.missing:  # footage that vanished while edged was not watching
             await self.writer.run(lambda c: audit.append(c.db, "edged", "footage.missing", {"paths": report.missing}))
-            await self.alarms.raise_("footage_missing", "footage_missing", "critical", None,
+            await self.alarms.raise_(FOOTAGE_MISSING,
                                      Msg(N_("{n} footage files vanished while edged was not running (first: {first})"),
                                          n=len(report.missing), first=report.missing[0]),
                                      {"paths": report.missing[:100]})

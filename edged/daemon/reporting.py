@@ -1,7 +1,8 @@
 """What the daemon tells the central office: it feeds mqtt.Reporter (issue 4, docs/requirements.md "MQTT").
 
-Retained: birth at start, `state` every minute and when it changes, each camera's state as
-its figures arrive. Durable (outbox, QoS 1): alarms as they are raised and cleared (hooked
+Retained: birth at start, `state` every minute and when it changes, each camera's state when
+it changes and otherwise once a `[mqtt] camera_heartbeat` (a steady camera is one message a
+minute, not ten: camera states were 90 % of a node's traffic). Durable (outbox, QoS 1): alarms as they are raised and cleared (hooked
 into edged.alarms), and every audit record and destruction record, read from the catalog
 after a persisted marker so none is skipped or sent twice across restarts.
 """
@@ -43,6 +44,25 @@ STATE_CHECK_EVERY = 8  # ticks: the site state is recomputed every 16 s (sent on
 # The signed audit chain head goes out at most every [mqtt] chain_head (a minute) when it moved ...
 CHAIN_HEAD_QUIET_S = 900.0  # ... and every 15 minutes even when it did not
 BATCH = 500
+# A camera's running figures: they move every pass, so a change of them alone waits for the
+# heartbeat; their appearing or going away (None) is a change.
+FIGURES = ("fps", "bitrate", "last_frame_us")
+
+
+def camera_state_due(sent: dict[str, Any] | None, new: dict[str, Any], sent_at_us: int, now_us: int,
+                     heartbeat_us: int) -> bool:
+    """Whether a camera's state goes out now: the first one, any change but the figures', or the
+    heartbeat since the last one sent."""
+    if sent is None or now_us - sent_at_us >= heartbeat_us or now_us < sent_at_us:
+        return True
+    for key in new.keys() | sent.keys():
+        a, b = sent.get(key), new.get(key)
+        if key in FIGURES:
+            if (a is None) != (b is None):
+                return True
+        elif a != b:
+            return True
+    return False
 
 
 def config_hash(cfg: Config) -> str:
@@ -65,6 +85,7 @@ class Reporting:
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command,
                                  clock=clock)
         self._last_state: str | None = None
+        self._camera_sent: dict[str, tuple[dict[str, Any], int]] = {}  # camera -> (state sent, when: wall us)
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
         self._head_every = cfg.mqtt.chain_head_us / 1e6
@@ -90,6 +111,7 @@ class Reporting:
             "retention": {"min_days": r.min_retention_us / 86_400e6, "max_days": r.max_retention_us / 86_400e6,
                           "on_full": r.on_full, "reserve": r.reserve_bytes if r.reserve_bytes is not None
                           else f"{r.reserve_percent:g}%", "grace_hours": r.grace_us / 3_600e6,
+                          "allow_short_for_tests": r.allow_short_for_tests,
                           "cameras": {c.id: {"min_days": (c.min_retention_us or r.min_retention_us) / 86_400e6,
                                              "max_days": (c.max_retention_us or r.max_retention_us) / 86_400e6}
                                       for c in cfg.cameras if c.min_retention_us or c.max_retention_us}},
@@ -169,9 +191,10 @@ class Reporting:
                                            "prev_hash": a["prev_hash"], "hash": a["hash"], "chain_head": a["hash"],
                                            **self._signed_head(a["seq"], a["hash"])})
             for g in gone:
-                await self.reporter.retention({k: g[k] for k in (
+                fixed = {"shift_us": g["shift_us"]} if g.get("shift_us") else {}  # design/0059
+                await self.reporter.retention({**{k: g[k] for k in (
                     "camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id",
-                    "free_before", "reserve")})
+                    "free_before", "reserve")}, **fixed})
         except OutboxError as exc:
             log.error("records not queued for the central office yet: %s", exc)
             return
@@ -210,9 +233,10 @@ class Reporting:
     async def _camera_states(self) -> None:
         rows = await self.writer.run(lambda c: camera_table.configured(c.db))
         alarms = await self.writer.run(lambda c: [(a["camera"], a["kind"]) for a in c.active_alarms()])
+        now = self.clock.now_us()
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
-            self.reporter.set_camera_state(r["id"], {
+            body = {
                 "name": r["name"], "state": r["state"], "mode": r.get("mode") or "continuous",
                 # A live camera is watched, never recorded (policy); a motion camera records when it moves.
                 "recording": r["state"] in ("recording", "degraded") and r.get("mode") != "live",
@@ -223,7 +247,11 @@ class Reporting:
                 "last_frame_us": r["last_packet_us"], "error": r["last_error"], "error_kind": r["error_kind"],
                 "reconnects": r["reconnects"],
                 "figures_stale": r["state"] not in (RECORDING, DEGRADED),  # fps, bitrate: from before it stopped
-                "health": "ok" if not health and r["state"] == RECORDING else (", ".join(health) or r["state"])})
+                "health": "ok" if not health and r["state"] == RECORDING else (", ".join(health) or r["state"])}
+            sent, at = self._camera_sent.get(r["id"], (None, 0))
+            if camera_state_due(sent, body, at, now, self.cfg.mqtt.camera_heartbeat_us):
+                self.reporter.set_camera_state(r["id"], body)
+                self._camera_sent[r["id"]] = (body, now)
 
     async def _state(self) -> dict[str, Any]:
         def build(c: Catalog) -> dict[str, Any]:

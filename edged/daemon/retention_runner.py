@@ -22,6 +22,8 @@ from edged.alarms import Alarms
 from edged.config import Config, format_duration
 from edged.i18n import Msg, N_
 from storage import audit
+from storage.alarm_kinds import (DISK_FULL_HELD, HOLDS_CROWD_OUT, MAINTENANCE_DISK_SHORT, MIN_RETENTION_BREACH,
+                                 RECORDING_STOPPED_DISK_FULL, RETENTION_CHANGED, RETENTION_FILE_ERRORS, RETENTION_GRACE)
 from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.clock import SYSTEM, Clock
@@ -59,7 +61,8 @@ class RetentionRunner:
                  expect: Callable[[str, str], None] | None = None,
                  on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM,
                  space: SpaceCheck | None = None,
-                 protecting: Callable[[], dict[str, Any] | None] = lambda: None):
+                 protecting: Callable[[], dict[str, Any] | None] = lambda: None,
+                 distrust: Callable[[], str] = lambda: ""):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -75,6 +78,8 @@ class RetentionRunner:
         self.protecting = protecting      # the open maintenance window, if any: nothing is destroyed in it
         self._paused_for: int | None = None   # the window whose pause was last logged
         self._short_alarm = False             # maintenance_disk_short is raised
+        self.distrust = distrust              # why the host clock may not judge age now ("" : it may; design/0059)
+        self._distrust_logged = ""
 
     def poke(self) -> None:
         """Run a pass now (a maintenance window ended: destruction resumes)."""
@@ -100,8 +105,8 @@ class RetentionRunner:
                          "({cameras}) is destroyed from {then}, after the grace period, not before"),
                       changes=shown, cameras=", ".join(lowered), then=then) if lowered else Msg(
             N_("retention settings changed ({changes}); notice until {then}"), changes=shown, then=then)
-        await self.alarms.clear("retention_changed")  # each change is a new alarm, sent on its own
-        await self.alarms.raise_("retention_changed", "retention_changed", "warning", None, message,
+        await self.alarms.clear(RETENTION_CHANGED.key())  # each change is a new alarm, sent on its own
+        await self.alarms.raise_(RETENTION_CHANGED, message,
                                  {"changes": change["changes"], "grace_until_us": change["grace_until_us"],
                                   "cameras_lowered": sorted(lowered)})
         self._poke.set()
@@ -125,12 +130,15 @@ class RetentionRunner:
         if not await self._window_allows(window):
             return None
         cfg = self.cfg
+        why = self._why_untrusted()
 
         def job(c: Catalog) -> PassResult | None:
             if window is None and self.protecting() is not None:
                 return None  # a maintenance window began since: it destroys nothing (design/0043)
+            trusted = not why and not self.distrust()  # checked again on the writer's thread
             return run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
-                            expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock)
+                            expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock,
+                            age_trusted=trusted)
 
         result = await self.writer.run(job)
         if result is None:
@@ -144,7 +152,7 @@ class RetentionRunner:
                      result.pass_id, result.destroyed, result.bytes / 1e6, ", ".join(reasons),
                      result.free_before / 1e6, result.free_after / 1e6)
         await self.alarms.set(
-            bool(result.errors), "retention_file_errors", "retention_file_errors", "critical", None,
+            bool(result.errors), RETENTION_FILE_ERRORS,
             Msg(N_("retention could not remove {n} file(s) ({first}); they are tried again at every pass"),
                 n=len(result.errors), first=result.errors[0]) if result.errors else "",
             {"errors": result.errors[:20]} if result.errors else None)
@@ -157,24 +165,32 @@ class RetentionRunner:
         self.breached = bool(now_breached)
         for cam in sorted(set(raised) | set(now_breached)):  # raised once; refreshed quietly; cleared once
             b = now_breached.get(cam)
-            await self.alarms.set(b is not None, f"min_retention_breach:{cam}", "min_retention_breach", "critical",
-                                  cam, b.message if b else "", {"achieved_us": b.achieved_us} if b else None)
+            await self.alarms.set(b is not None, MIN_RETENTION_BREACH, b.message if b else "",
+                                  {"achieved_us": b.achieved_us} if b else None, camera=cam)
         cams = {c.id for c in cfg.cameras} | set(now_breached)
-        graced = {a.camera: a for a in p.alarms if a.kind == "retention_grace"}
+        graced = {a.camera: a for a in p.alarms if a.kind == RETENTION_GRACE.name}
         for cam in sorted(cams | set(graced)):
             g = graced.get(cam)
-            await self.alarms.set(g is not None, f"retention_grace:{cam}", "retention_grace", "warning", cam,
-                                  g.message if g else "", {"until_us": g.until_us} if g else None)
+            await self.alarms.set(g is not None, RETENTION_GRACE, g.message if g else "",
+                                  {"until_us": g.until_us} if g else None, camera=cam)
         notice = await self.writer.run(lambda c: notice_until(c.db))
         if notice is not None and self.clock.now_us() >= notice:
-            await self.alarms.clear("retention_changed")
-        for kind in ("disk_full_held", "recording_stopped_disk_full"):
-            a = next((a for a in p.alarms if a.kind == kind), None)
-            await self.alarms.set(a is not None, kind, kind, "critical", None, a.message if a else "")
+            await self.alarms.clear(RETENTION_CHANGED.key())
+        for kind in (DISK_FULL_HELD, RECORDING_STOPPED_DISK_FULL):
+            a = next((a for a in p.alarms if a.kind == kind.name), None)
+            await self.alarms.set(a is not None, kind, a.message if a else "")
         await self._holds_crowd_out()
         if self.on_full_stop is not None:
             await self.on_full_stop(p.stop_recording)
         return result
+
+    def _why_untrusted(self) -> str:
+        """Why the host clock may not judge age now ("" : it may), said in the log once per reason."""
+        why = self.distrust()
+        if why != self._distrust_logged and why:
+            log.warning("retention destroys nothing by age: %s (the disk's reserve is still kept)", why)
+        self._distrust_logged = why
+        return why
 
     async def _window_allows(self, window: dict[str, Any] | None) -> bool:
         """Outside a window: yes. In one: only when free space is below half the reserve."""
@@ -183,7 +199,7 @@ class RetentionRunner:
         if short or self._short_alarm:
             self._short_alarm = short
             await self.alarms.set(
-                short, "maintenance_disk_short", "maintenance_disk_short", "critical", None,
+                short, MAINTENANCE_DISK_SHORT,
                 Msg(N_("{free:.0f} MB free, below the reserve of {reserve:.0f} MB, during maintenance window "
                        "{window}: nothing is destroyed until it ends (edgectl maintenance end); recording goes on into "
                        "the reserve, and below {half:.0f} MB free retention makes room again (on the window's record)"),
@@ -237,7 +253,7 @@ class RetentionRunner:
         forecast = forecast_retention_us(usable, held, rate) if held else None
         short = forecast is not None and forecast < cfg.retention.min_retention_us
         await self.alarms.set(
-            short, "holds_crowd_out", "holds_crowd_out", "warning", None,
+            short, HOLDS_CROWD_OUT,
             Msg(N_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
                    "minimum of {min:g} days"), held=held / 1e9, days=forecast / DAY_US,
                 min=cfg.retention.min_retention_us / DAY_US) if short else "")

@@ -29,6 +29,7 @@ from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
 from edged.daemon.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
+from edged.daemon.host_clock import HostClock
 from edged.daemon.inspection_runner import InspectionRunner
 from edged.daemon.integrity import TamperGuard
 from edged.daemon.keepalive import Keepalive, status_line
@@ -48,6 +49,7 @@ from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
 from storage import audit, datainit, nodekey
 from storage import node as node_table
+from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM
 from storage.fsutil import private_dir, tighten
@@ -78,6 +80,10 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False, ea
 # functions, that order would be spread over several places.
 async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps) -> int:
     data_dir = cfg.storage.data_dir
+    pending: list[int] = []  # a stop before the daemon's own handlers (no prestart: a first start)
+    if early is None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, pending.append, sig)
     if early is None and not datainit.initialised(data_dir):
         if init_data or config_path is None:  # asked for (or the demo without a config file)
             # i18n: the journal and the audit record
@@ -89,7 +95,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                 return 1
             log.warning("initialised the data folder %s: new catalog, node key %s (backed up in %s)",
                         data_dir, done["key_fingerprint"], done["key_backup"])
-        elif not await _wait_for_catalog(cfg, Notifier()):
+        elif pending or not await _wait_for_catalog(cfg, Notifier()):  # stopped already, or while waiting
             return 0
     private_dir(data_dir)
     if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
@@ -112,6 +118,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     guard = TamperGuard(data_dir, writer, alarms, clock)
     cameras = CameraStates(clock)  # each camera's recorder state, kept once (design/0040)
     monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
+    host_clock = HostClock(writer, alarms, clock)  # design/0059: may the wall clock judge age, and blame cameras?
+    monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
     space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
     notifier = Notifier()
 
@@ -125,7 +133,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                      disk_full=disk_full)
     maintenance = Maintenance(cfg, writer, alarms, clock, after_end=window_end)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
-                             space=space, protecting=maintenance.protecting)  # R1.7: no destruction in a window
+                             space=space, protecting=maintenance.protecting,  # R1.7: no destruction in a window
+                             distrust=host_clock.why_age_unjudged)  # invariant 10: nothing by age on a stepped clock
     window_end.connect(runner.poke)
     floor = DiskFloor(lambda: runner.cfg, writer, alarms, sup.hold_for_disk, runner.poke,
                       closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock)
@@ -139,6 +148,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks)
     if early is not None:
         early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
+    for sig in pending:  # a SIGTERM while the data folder was made: a clean stop now
+        signal.raise_signal(sig)
     hooked = install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
     await while_extending(notifier, writer.start(), STARTUP_STEP_S)  # a schema upgrade can take minutes
@@ -156,7 +167,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     liveness.control = control
 
     def outbox_full(full: bool) -> None:
-        sup.submit(alarms.set(full, "mqtt_outbox_full", "mqtt_outbox_full", "critical", None,
+        sup.submit(alarms.set(full, MQTT_OUTBOX_FULL,
                               Msg(N_("the MQTT outbox is full: messages for the central office are being refused"))),
                    "outbox-alarm")
 
@@ -200,6 +211,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
                                        started_us)
             extra["startup-recovery"] = recovery.run
+        await host_clock.start()  # before the node row forgets the last clean stop
+        steps.mark("host clock")
         await writer.run(Catalog.set_node, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
@@ -217,11 +230,12 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         steps.mark("reporting, control socket")
         log.info("recording %d cameras into %s", sum(c.enabled for c in cfg.cameras), data_dir)
 
-        tasks = {**extra, "retention": runner.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
+        tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
                  "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
+                 "maintenance-bound": maintenance.run,
                  "staging-sweep": staging_sweeper(writer, data_dir, clock)}
         if hooked is not None:
             tasks = {name: hooked(name, fn) for name, fn in tasks.items()}

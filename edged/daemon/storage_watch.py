@@ -5,12 +5,18 @@ raises a critical alarm, and the right disk coming back resumes it.
 The decision is storage.volume.check (identity file, mount point); this task owns the
 timing, the probes off the event loop (a hung disk must not hang the daemon) and the
 callbacks the daemon wires to recording, retention and alarms.
+
+The probes run on a thread of their own, never a pool anyone else can fill (design/0062:
+300 logins on the shared pool once held recording), and a disk that does not answer is lost
+only after MISSES probes in a row went unanswered for PROBE_TIMEOUT_S each; a probe is
+judged by whether its thread finished, not by when the busy event loop noticed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -20,6 +26,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 PROBE_TIMEOUT_S = 5.0   # a probe that takes longer: the disk does not answer
+MISSES = 3              # unanswered probes in a row before the disk counts as lost
 
 
 class StorageWatch:
@@ -31,6 +38,9 @@ class StorageWatch:
         self.start: dict[str, volume.Probe] = {}   # the probes of the right disk (refreshed on a remount)
         self.problem: str | None = None
         self._probing: asyncio.Future | None = None
+        self.missed = 0   # unanswered probes in a row
+        # one thread, the probe's alone (a hung probe keeps it; the next look waits on the same probe)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="edged-storage-probe")
 
     @property
     def video_dev(self) -> int | None:
@@ -53,11 +63,13 @@ class StorageWatch:
 
     async def _probe(self) -> dict[str, volume.Probe] | None:
         if self._probing is None or self._probing.done():
-            self._probing = asyncio.ensure_future(asyncio.to_thread(
-                lambda: {name: volume.probe(path) for name, path in self.folders.items()}))
+            self._probing = asyncio.get_running_loop().run_in_executor(
+                self._thread, lambda: {name: volume.probe(path) for name, path in self.folders.items()})
         try:
             return await asyncio.wait_for(asyncio.shield(self._probing), PROBE_TIMEOUT_S)
         except TimeoutError:
+            if self._probing.done():  # it finished while the loop was busy elsewhere: an answer
+                return self._probing.result()
             return None
 
     async def first_look(self) -> str | None:
@@ -78,6 +90,11 @@ class StorageWatch:
             except TimeoutError:
                 pass
             probes = await self._probe()
+            self.missed = self.missed + 1 if probes is None else 0
+            if probes is None and self.missed < MISSES and self.problem is None:
+                log.warning("the data disk did not answer within %.0f s (%d of %d before it counts as lost)",
+                            PROBE_TIMEOUT_S, self.missed, MISSES)
+                continue
             problem = self._judge(probes)
             if problem is not None:
                 if self.problem is None:

@@ -31,6 +31,7 @@ from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
 from storage import audit
+from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -200,7 +201,8 @@ class Supervisor:
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             keepers = [tg.create_task(self.workers.keep(slot, tg), name=f"worker-{slot.index}") for slot in self.slots]
-            aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat, **(extra or {})}
+            aux: dict[str, Any] = {"camera-stats": self._flush_stats, "heartbeat": self._heartbeat,
+                                   "quarantine": self.workers.watch_quarantine, **(extra or {})}
             others = [tg.create_task(keep(name, fn, self.stopping, self.alarms, even_if_stopped=name in must_run),
                                      name=name)
                       for name, fn in aux.items()]  # none of them may end the group, and with it the recorders
@@ -270,7 +272,8 @@ class Supervisor:
         restart's path (design/0025): the worker restarts at once, and the catalog updates
         and the salvage (cut, fsync, hash) run in a task of their own, whose catalog writes
         queue before the new worker's; each camera's next gap waits for it. Under a page
-        cache full of dirty pages one catalog commit can take a second."""
+        cache full of dirty pages one catalog commit can take a second. It runs under the task
+        keeper: an EIO there is an alarm and a retry, never the end of recording (issue 27)."""
         cams = set(slot.cameras)
         for cam in cams:
             self.gaps.reason[cam] = "recorder worker died"
@@ -279,9 +282,12 @@ class Supervisor:
         self.gaps.expect_recovery(cams, done)
         assert self._tg is not None
         expect = self.guard.expect if self.guard is not None else None
-        self._tg.create_task(recover_dead_worker(self.writer, self.cfg.storage.data_dir, expect, cams,
-                                                 self.clock.now_us(), f"worker {slot.index} died", done),
-                             name=f"recover-{slot.index}")
+        died_us, name = self.clock.now_us(), f"recover-{slot.index}"
+
+        def recover(_stopping: asyncio.Event) -> Awaitable[None]:
+            return recover_dead_worker(self.writer, self.cfg.storage.data_dir, expect, cams, died_us,
+                                       f"worker {slot.index} died", done)
+        self._tg.create_task(keep(name, recover, self.stopping, self.alarms, even_if_stopped=True), name=name)
 
     # events -------------------------------------------------------------------------
     async def handle(self, ev: events.Event, slot: int = -1) -> None:
@@ -322,6 +328,9 @@ class Supervisor:
             case events.Image():
                 if self.health is not None:
                     self.health.on_image(ev)
+            case events.Oversize():
+                if self.health is not None:
+                    self.health.on_oversize(ev)
             case events.State():
                 await self._on_state(ev)
             case events.Opened():
@@ -375,11 +384,11 @@ class Supervisor:
             state = self.cameras.state(cam.id)
             down = state in (OFFLINE, CONNECTING) and self.cameras.down_for_s(cam.id) > OFFLINE_ALARM_S
             if down:
-                await self.alarms.raise_(f"camera_offline:{cam.id}", "camera_offline", "critical", cam.id,
+                await self.alarms.raise_(CAMERA_OFFLINE,
                                          Msg(N_("camera {camera} is not recording: {why}"), camera=cam.id,
-                                             why=self.gaps.reason.get(cam.id, state)))
+                                             why=self.gaps.reason.get(cam.id, state)), camera=cam.id)
             elif state == RECORDING:
-                await self.alarms.clear(f"camera_offline:{cam.id}")
+                await self.alarms.clear(CAMERA_OFFLINE.key(cam.id))
 
     async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():

@@ -16,6 +16,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 from edged.i18n import Msg, N_
+from storage.alarm_kinds import TASK_FAILED
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ async def _raise(alarms: Any, name: str, exc: BaseException, failures: int) -> N
     message = Msg(N_("edged's {task} task failed ({error}: {why}); recording goes on, the task is restarted"),
                   task=name, error=type(exc).__name__, why=str(exc)[:200])
     try:
-        await alarms.raise_(f"task_failed:{name}", "task_failed", "critical", None, message,
-                            {"task": name, "error": type(exc).__name__, "failures": failures})
+        await alarms.raise_(TASK_FAILED, message, {"task": name, "error": type(exc).__name__, "failures": failures},
+                            about=name)
     except Exception:  # noqa: BLE001 - the catalog may be the trouble; the log has it
         log.exception("could not raise the alarm for task %s", name)
 
@@ -81,6 +82,6 @@ async def _clear(alarms: Any, name: str) -> None:
     if alarms is None:
         return
     try:
-        await alarms.clear(f"task_failed:{name}")
+        await alarms.clear(TASK_FAILED.key(name))
     except Exception:  # noqa: BLE001
         log.exception("could not clear the alarm for task %s", name)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edged.config import CameraConfig
+from edged.daemon import isolation
 from edged.daemon.prestart import Early, add_command, spawn_worker
 from recorder import events
 from recorder.camera import backoff_us
@@ -27,6 +28,8 @@ STOP_TIMEOUT_S = 30.0         # workers get this long to close their segments on
 WORKER_STABLE_S = 30.0        # a worker that ran this long resets the restart backoff
 SPARE_AFTER_S = 10.0          # a worker's spare is started this long after it
 READ_CHUNK = 1 << 16          # bytes read from a worker's event pipe at once
+CULPRIT_RESTART_S = 30.0      # the longest wait before a culprit's own worker is restarted
+RELEASE_CHECK_S = 60.0        # how often quarantined cameras are checked for their clean hour
 
 
 @dataclass(eq=False)
@@ -41,6 +44,8 @@ class WorkerSlot:
     spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
     adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.daemon.prestart)
     backlog: list[bytes] = field(default_factory=list)  # its events that `edged run` read before
+    isolated: bool = False    # a quarantine worker (design/0063): no spare, ended when emptied
+    retiring: bool = False    # told to stop because it was emptied: its end is no death
 
     async def send(self, msg: dict[str, Any]) -> None:
         proc = self.proc
@@ -81,12 +86,18 @@ class Workers:
         self._on_exit = on_exit     # a worker ended (its open segments will not be reported closed)
         self._on_death = on_death   # ... and not because edged stops: recover what it left open
         self._rng = random.Random()
+        self.shared = count        # slots[:shared] carry the cameras; the rest are quarantine workers
+        self.quarantine = isolation.Quarantine()
+        self.group_slot: dict[int, WorkerSlot] = {}
+        self.keepers: list[asyncio.Task] = []  # the quarantine slots' keepers (the shared ones are the caller's)
+        self._tg: asyncio.TaskGroup | None = None
 
     def slot_of(self, cam_id: str) -> WorkerSlot | None:
         return next((s for s in self.slots if cam_id in s.cameras), None)
 
     def emptiest(self) -> WorkerSlot:
-        return min(self.slots, key=lambda s: (len(s.cameras), s.index))
+        """The shared worker with the fewest cameras (a new or returning camera goes there)."""
+        return min(self.slots[:self.shared], key=lambda s: (len(s.cameras), s.index))
 
     async def send_all(self, msg: dict[str, Any]) -> None:
         for slot in self.slots:
@@ -108,7 +119,7 @@ class Workers:
         """Tell every worker to stop (they close their segments), kill any still running after
         STOP_TIMEOUT_S, and end the spares."""
         await self.send_all({"cmd": "stop"})
-        _done, pending = await asyncio.wait(keepers, timeout=STOP_TIMEOUT_S)
+        _done, pending = await asyncio.wait([*keepers, *self.keepers], timeout=STOP_TIMEOUT_S)
         if pending:
             log.error("recorder workers did not stop within %.0f s; killing them", STOP_TIMEOUT_S)
             self.kill()
@@ -121,6 +132,7 @@ class Workers:
 
     async def keep(self, slot: WorkerSlot, tg: asyncio.TaskGroup) -> None:
         """Run the slot's worker while it has cameras, restarting it when it dies, until stopped."""
+        self._tg = tg
         attempt = 0
         while slot.adopt is not None or not self.stopping.is_set():  # an adopted worker is read even if stopped
             if slot.adopt is None and not slot.cameras:
@@ -135,15 +147,101 @@ class Workers:
             rc = await self._run(slot, tg)
             if self.stopping.is_set():
                 break
+            if slot.retiring and rc == 0:  # emptied and told to stop: it closed its segments
+                slot.retiring = False
+                continue
+            slot.retiring = False
             log.error("recorder worker %d exited (status %s); restarting it for cameras %s",
                       slot.index, rc, ", ".join(slot.cameras))
             self._on_death(slot)
+            await self.rehome(slot)
             attempt = 0 if time.monotonic() - started > WORKER_STABLE_S else attempt + 1
-            delay = backoff_us(attempt, 2_000_000, self._rng) / 1e6
+            delay = backoff_us(attempt, self._restart_cap_us(slot), self._rng) / 1e6
             try:
                 await asyncio.wait_for(self.stopping.wait(), delay)
             except TimeoutError:
                 pass
+
+    def _restart_cap_us(self, slot: WorkerSlot) -> int:
+        """A worker carrying only cameras that crashed alone is restarted at most every
+        CULPRIT_RESTART_S (each restart is that stream's next try); any other at once."""
+        held = self.quarantine.held
+        if slot.cameras and all(c in held and held[c].culprit for c in slot.cameras):
+            return int(CULPRIT_RESTART_S * 1e6)
+        return 2_000_000
+
+    async def rehome(self, dead: WorkerSlot) -> None:
+        """The dead worker's cameras are suspects: each goes to a quarantine worker at once
+        (design/0063; edged/daemon/isolation.py decides which)."""
+        crashed = set(dead.cameras)
+        if not crashed or self._tg is None:
+            return
+        q = isolation.after_crash(self.quarantine, crashed, time.monotonic_ns() // 1000)
+        await self._place(q, spare_from=dead)
+        where = {c: h.group for c, h in q.held.items() if c in crashed}
+        culprits = sorted(c for c in crashed if c in q.held and q.held[c].culprit)
+        log.error("recorder worker %d died carrying %s: moved to workers of their own (group per camera: %s)%s",
+                  dead.index, ", ".join(sorted(crashed)), where,
+                  f"; {', '.join(culprits)} crashed alone: kept apart until an hour without a crash" if culprits else "")
+
+    async def watch_quarantine(self, _stopping: asyncio.Event) -> None:
+        """Bring back to the shared workers each quarantined camera that behaved for an hour."""
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), RELEASE_CHECK_S)
+                return
+            except TimeoutError:
+                pass
+            await self.release_due(time.monotonic_ns() // 1000)
+
+    async def release_due(self, now_us: int) -> list[str]:
+        q, out = isolation.released(self.quarantine, now_us)
+        if out:
+            log.warning("cameras %s ran an hour without a crash: back on the shared recorder workers", ", ".join(out))
+            await self._place(q)
+        return out
+
+    async def _place(self, q: isolation.Quarantine, spare_from: WorkerSlot | None = None) -> None:
+        """Move cameras so that each quarantined one is in its group's worker and every other
+        one in a shared worker; start quarantine workers as needed, stop emptied ones."""
+        known = {c: cam for s in self.slots for c, cam in s.cameras.items()}
+        q = isolation.forget(q, set(known))
+        self.quarantine = q
+        record = not self._held()
+        wanted: dict[str, WorkerSlot] = {}
+        for group, cams in q.placement().items():
+            slot = self.group_slot.get(group) or self._quarantine_slot(group, spare_from)
+            for cam in cams:
+                wanted[cam] = slot
+        for group in [g for g in self.group_slot if g not in q.placement()]:
+            del self.group_slot[group]  # its slot is free for the next group
+        for cam_id, cam in known.items():
+            now = self.slot_of(cam_id)
+            target = wanted.get(cam_id)
+            if target is None and now is not None and now.isolated:
+                target = self.emptiest()
+            if target is None or target is now:
+                continue
+            if now is not None:
+                await now.remove(cam_id)
+            await target.add(cam, record=record)
+        for slot in self.slots[self.shared:]:
+            if not slot.cameras and slot.proc is not None and slot not in self.group_slot.values():
+                slot.retiring = True
+                await slot.send({"cmd": "stop"})
+
+    def _quarantine_slot(self, group: int, spare_from: WorkerSlot | None) -> WorkerSlot:
+        used = set(self.group_slot.values())
+        slot = next((s for s in self.slots[self.shared:] if s not in used and not s.cameras), None)
+        if slot is None:
+            slot = WorkerSlot(len(self.slots), isolated=True)
+            self.slots.append(slot)
+            assert self._tg is not None
+            self.keepers.append(self._tg.create_task(self.keep(slot, self._tg), name=f"worker-{slot.index}"))
+        if spare_from is not None and spare_from.spare is not None and slot.spare is None:
+            slot.spare, spare_from.spare = spare_from.spare, None  # imported already: no wait for Python
+        self.group_slot[group] = slot
+        return slot
 
     async def _spare_later(self, slot: WorkerSlot) -> None:
         """Start a slot's spare worker once its cameras are recording (not during start-up,
@@ -153,7 +251,7 @@ class Workers:
             return
         except TimeoutError:
             pass
-        if slot.spare is None and slot.proc is not None:
+        if slot.spare is None and slot.proc is not None and not slot.isolated:
             slot.spare = await spawn_worker()
             if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
                 slot.spare.stdin.close()

@@ -11,22 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from edged.config.health import HealthConfig
+from storage import alarm_kinds as kinds
 from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
-# kind -> severity. A picture that is lost, blinded or turned away is evidence lost (R3.4).
-KINDS: dict[str, str] = {
-    "video_dark": "critical",
-    "video_overexposed": "warning",
-    "video_frozen": "critical",
-    "video_blurred": "critical",
-    "camera_moved": "critical",
-    "video_monochrome": "warning",
-    "below_resolution": "warning",
-    "below_fps": "warning",
-    "audio_missing": "warning",
-    "clock_drift": "warning",   # R2.3: the camera's time display (and its footage's clock) is wrong
-    "audio_silent": "warning",  # R1.8: an audio_required camera's microphone is silent (design/0049)
-}
+# The kinds these rules judge, in order, -> severity (storage/alarm_kinds.py declares each, R3.4).
+KINDS: dict[str, str] = {k.name: k.severity for k in (
+    kinds.VIDEO_DARK, kinds.VIDEO_OVEREXPOSED, kinds.VIDEO_FROZEN, kinds.VIDEO_BLURRED, kinds.CAMERA_MOVED,
+    kinds.VIDEO_MONOCHROME, kinds.BELOW_RESOLUTION, kinds.BELOW_FPS, kinds.AUDIO_MISSING, kinds.CLOCK_DRIFT,
+    kinds.AUDIO_SILENT, kinds.KEYFRAMES_MISSING, kinds.MEDIA_CLOCK_DRIFT, kinds.PICTURE_TOO_BIG)}
 FLOOR_KINDS = ("below_resolution", "below_fps", "audio_missing", "video_monochrome", "clock_drift")  # R2
 
 
@@ -41,6 +33,8 @@ class CameraView:
     stats: dict[str, Any] | None    # the newest packet statistics (fps, width, height, audio_packets, ...)
     image: dict[str, Any] | None    # the newest image-check metrics, if fresh
     similarity: float | None        # to the reference picture, if one is set and a sample is fresh
+    oversize: tuple[int, int] | None = None  # the declared picture size, when no sample came since (design/0063)
+    host_clock_ok: bool = True      # False: the host clock is untrusted or is the one off (design/0059)
 
 
 def in_window(minute: int, window: tuple[int, int]) -> bool:
@@ -58,7 +52,13 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     if not view.enabled or view.state != RECORDING:
         return present, known
     if view.stats:
-        _stream(view.stats, view.audio_required, cfg, present, known)
+        _stream(view.stats, view.audio_required, cfg, present, known, view.host_clock_ok)
+    if view.oversize is not None or view.image:  # a sample after the refusal clears it
+        known.add("picture_too_big")
+    if view.oversize is not None:
+        w, h = view.oversize
+        present["picture_too_big"] = f"its stream declares a {w}x{h} picture, larger than any camera's: not decoded, " \
+                                     "so its picture is not checked"
     m = view.image
     if m:
         known.update(("video_dark", "video_overexposed", "video_blurred"))
@@ -93,7 +93,7 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
 
 
 def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present: dict[str, str],
-            known: set[str]) -> None:
+            known: set[str], host_clock_ok: bool = True) -> None:
     """The conditions the packet statistics show: resolution, frame rate, audio, the camera's clock."""
     known.update(("below_resolution", "below_fps"))
     w, h = s.get("width") or 0, s.get("height") or 0
@@ -106,7 +106,22 @@ def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present:
         present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
     if audio_required:
         _audio(s, cfg, present, known)
-    drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us)
+    known.add("keyframes_missing")
+    if s.get("no_keyframe_s"):
+        present["keyframes_missing"] = (
+            f"no keyframe from the camera for {s['no_keyframe_s']:.0f} s: its segments are cut without one, "
+            "and each new segment cannot be played until the next keyframe: set the camera's keyframe "
+            "(I-frame, GOP) interval to 1-2 s")
+    known.add("media_clock_drift")
+    if s.get("media_reanchor_s"):
+        present["media_clock_drift"] = (
+            f"the camera's video clock ran {abs(s['media_reanchor_s']):.1f} s "
+            f"{'fast' if s['media_reanchor_s'] > 0 else 'slow'} against this recorder's: its recording was "
+            "re-anchored to the recorder's clock (a segment ended early); check the camera's time and frame "
+            "rate settings, or replace a camera that keeps doing it")
+    # A host clock that stepped or is the one off is the host's alarm (host_clock_step,
+    # host_clock_off), not a clock_drift on every camera: no camera is blamed meanwhile.
+    drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us) if host_clock_ok else ""
     if drift is not None:
         known.add("clock_drift")
         if drift:
@@ -150,6 +165,26 @@ def clock_drift(skew_us: int | None, tolerance_us: int) -> str | None:
     way = "ahead of" if skew_us > 0 else "behind"
     return (f"camera clock {abs(skew_us) / 1e6:.1f} s {way} the host clock (tolerance {tolerance_us / 1e6:g} s):"
             " its time display is wrong")
+
+
+# At least this many cameras, all off the host clock the same way and by about the same amount,
+# by more than HOST_OFF_MIN_US, on a host that does not know itself synchronised: the host clock is
+# the one that is wrong (a box that booted at a stale date). A few seconds or minutes is a camera
+# matter (each its clock_drift); a synchronised host is right whatever the cameras say.
+HOST_OFF_CAMERAS = 2
+HOST_OFF_MIN_US = 600 * 1_000_000
+
+
+def host_clock_off(skews: list[int], tolerance_us: int, host_synced: bool | None) -> int | None:
+    """How far the host clock is off the cameras' (their median skew, us: + the cameras are
+    ahead, so the host is behind), when the host is to blame; None otherwise."""
+    if host_synced or not tolerance_us or len(skews) < HOST_OFF_CAMERAS:
+        return None
+    ordered = sorted(skews)
+    median = ordered[(len(ordered) - 1) // 2]
+    if abs(median) <= max(tolerance_us, HOST_OFF_MIN_US) or any(abs(s - median) > tolerance_us for s in ordered):
+        return None
+    return median
 
 
 def compliance(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[str, list[str]]:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy
 from edged.i18n import _
-from storage.holds import ACTIVE, LAPSED, PENDING, REJECTED
+from storage.holds import ACTIVE, PENDING, REJECTED
 
 DAY_US = 86_400_000_000
 

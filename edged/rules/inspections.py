@@ -71,6 +71,10 @@ def next_due(after_us: int, cfg: InspectionConfig, site: str, tz: tzinfo) -> int
     raise AssertionError("unreachable: a period always has a due time")
 
 
+# The clock item when no skew is judged: not measured, or the host clock is the one at fault (design/0059).
+HOST_FAULT = {True: "measured", False: "judged: the host clock stepped or is off"}
+
+
 def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, dict[str, Any]]:
     """The inspection items for one camera from what the health monitor knows of it.
 
@@ -118,10 +122,10 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     else:
         items["login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
 
-    skew = stats.get("clock_skew_us")
-    drift = clock_drift(skew, cam.get("clock_tolerance_us", CLOCK_TOLERANCE_US)) if recording else None
+    skew, host_ok = stats.get("clock_skew_us"), cam.get("host_clock_ok", True)  # design/0059
+    drift = clock_drift(skew, cam.get("clock_tolerance_us", CLOCK_TOLERANCE_US)) if recording and host_ok else None
     if drift is None:
-        items["clock"] = {"ok": None if recording else False, "detail": "camera clock not measured"}
+        items["clock"] = {"ok": None if recording else False, "detail": f"camera clock not {HOST_FAULT[host_ok]}"}
     elif drift:
         items["clock"] = {"ok": False, "detail": drift}
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edged import people
+from edged import people, pools
 from storage import accounts, audit, retrieval_store, sessions
 from storage.catalog import CatalogWriter, segments_between
 from storage.clock import SYSTEM, Clock
@@ -29,8 +29,9 @@ class Access:
                     record_extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """{token, account, roles, cameras, expires_us}; AuthError if refused. Failures carry the
         client's address and never lock the account (the viewer limits tries per address)."""
+        pools.CALLER.set("viewer")  # the viewer's own semaphore lets two run at once; the pool caps the same
         return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
-                                          client=client,
+                                          client=client, run_slow=pools.LOGINS.run,
                                           lock_account=False, record=record, record_extra=record_extra,
                                           allow_one_time=False)
 

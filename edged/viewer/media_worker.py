@@ -87,6 +87,13 @@ class Worker:
             raise WorkerGone(f"the media worker ended ({exc})") from None
         return read_frame(self.stdout)
 
+    def kill(self) -> None:
+        """SIGKILL, from any thread: a read blocked on this worker then ends with WorkerGone."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+
     def close(self) -> None:
         for stream in (self.stdin, self.stdout):
             try:

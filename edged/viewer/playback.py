@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 RTP_CLOCK = Fraction(1, 90_000)
 READ_AHEAD_US = 1_000_000   # one thread hop reads about this much footage
+ANSWER_S = 20.0             # a media worker silent this long on a seek or read is killed
 GAP_US = 1_000_000          # a jump larger than this between packets is a recording gap: skip it at once
 
 
@@ -202,6 +203,11 @@ class RemoteRangeReader:
                 self._worker = Worker({"op": "range", "from_us": self.from_us, "to_us": self.to_us,
                                        "max_height": self.max_height,
                                        "pieces": [[str(p.path), p.start_us, p.end_us] for p in self.pieces]})
+            # a worker that does not answer within ANSWER_S is killed: the read ends, the view with it,
+            # and the thread is free again (design/0062)
+            deadline = threading.Timer(ANSWER_S, self._worker.kill)
+            deadline.daemon = True
+            deadline.start()
             try:
                 return self._worker.ask(cmd)
             except (WorkerGone, ValueError) as exc:
@@ -210,6 +216,14 @@ class RemoteRangeReader:
                 self._worker = None
                 self.ended = True
                 return None
+            finally:
+                deadline.cancel()
+
+    def kill(self) -> None:
+        """End the worker now, without waiting for a read in flight (it then fails at once)."""
+        worker = self._worker
+        if worker is not None:
+            worker.kill()
 
     def seek(self, t_us: int) -> int | None:
         got = self._ask({"seek": int(t_us)})
@@ -304,12 +318,11 @@ class RecordedTrack(MediaStreamTrack):
             if not self._buf:
                 async with self._io:
                     batch = await asyncio.to_thread(self.reader.read, READ_AHEAD_US)
-                if self._seek_to is not None:
-                    continue
-                if not batch:
+                if not batch and self._seek_to is None:
                     self._finish()
                     raise MediaStreamError
                 self._buf.extend(batch)
+                continue  # a pause or seek during the read comes first: no picture after a pause
             dts_wall, pts_wall, pkt = self._buf[0]
             now = time.monotonic()
             if self._base is None or self._last_wall is None or not 0 <= dts_wall - self._last_wall <= GAP_US:
@@ -344,8 +357,12 @@ class RecordedTrack(MediaStreamTrack):
         self.seek(self.position_us)
 
     async def close(self) -> None:
-        """End the track and close its file once no read is in flight."""
+        """End the track and close its file; a worker stuck in a read is killed first, so the
+        close never waits on it (design/0062)."""
         self.stop()
         self._changed.set()
+        kill = getattr(self.reader, "kill", None)
+        if kill is not None:
+            kill()
         async with self._io:
             await asyncio.to_thread(self.reader.close)

@@ -18,14 +18,17 @@ from typing import Any
 
 from aiohttp import web
 
+from edged import pools
+from edged.coalesce import Coalescer
 from edged.config import Config
 from edged.i18n import N_, _, set_language
+from edged.rules import retrieval
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
-from edged.viewer.guard import ConnectionGuard
+from edged.guard import ConnectionGuard
 from edged.viewer.http import HEADERS, allowed_hosts
 from edged.viewer.texts import page_html
-from edged.viewer.throttle import LoginThrottle
+from edged.rules.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
@@ -66,6 +69,7 @@ class Viewer:
         self.url = ""
         self.guard = ConnectionGuard()
         self.throttle = LoginThrottle()
+        self.refusals = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
         self.checks = asyncio.Semaphore(SCRYPT_AT_ONCE)
         self.hosts = allowed_hosts(self.vcfg.host, self.vcfg.port, self.vcfg.hostnames)
 
@@ -80,9 +84,9 @@ class Viewer:
         loop = asyncio.get_running_loop()
         try:
             assert runner.server is not None
-            server = await loop.create_server(  # a TLS handshake is not yet a connection to the guard: bound it
-                self.guard.factory(runner.server), self.vcfg.host, self.vcfg.port, ssl=ctx, backlog=128,
-                reuse_address=True, ssl_handshake_timeout=self.guard.idle_s if ctx else None)
+            server = await loop.create_server(  # raw TCP: the guard counts it at accept, then does the handshake
+                self.guard.factory(runner.server, ctx), self.vcfg.host, self.vcfg.port, backlog=128,
+                reuse_address=True)
         except OSError as exc:
             log.error("the web viewer cannot listen on %s:%d (%s); recording goes on without it. "
                       "Free the port or change viewer.listen, then restart edged",
@@ -96,6 +100,7 @@ class Viewer:
             await self._housekeep(stopping)
         finally:
             server.close()
+            self.guard.cancel_handshakes()
             await self.views.close_all("edged stopping")
             await runner.cleanup()
             await self.feeds.close()
@@ -137,6 +142,11 @@ class Viewer:
                 await self.views.sweep(sessions)
                 if sessions is not None:
                     await self._idle_logouts(sessions)
+                for (account, _token, action), n in self.refusals.due(time.monotonic()):
+                    await self.access.audit(account, f"{action}.summary", {
+                        "refused": n, "via": "viewer",
+                        # i18n: on the audit record
+                        "why": "refusals beyond the first of a minute in one session, counted not listed"})
                 left_out = self.throttle.summary_due(time.monotonic())
                 if left_out:
                     await self.access.audit("edged", "login.failed.summary", {
@@ -258,6 +268,9 @@ class Viewer:
         except AuthError:
             log.warning("viewer: failed login from %s", client)
             return _error(403, _(GENERIC_LOGIN_ERROR))
+        except pools.Busy as exc:
+            self.throttle.unused(written, left_out)
+            return _error(429, str(exc))
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, time.monotonic())
         self.last_seen[s["token"]] = self.clock.now_us()
@@ -307,7 +320,9 @@ class Viewer:
         cams = [c.id for c in self.cfg.cameras if c.enabled]
         refused = rules.live_refusal(s, camera, cams)
         if refused:
-            await self.access.audit(s["account"], "live.refused", {"camera": camera, "why": refused, "via": "viewer"})
+            if self.refusals.note((s["account"], token, "live.refused"), time.monotonic()):
+                await self.access.audit(s["account"], "live.refused", {"camera": camera, "why": refused,
+                                                                       "via": "viewer"})
             return _error(403 if camera in cams else 404, refused)
         body = await self._body(request)
         cam = self.cfg.camera(camera)
@@ -333,15 +348,26 @@ class Viewer:
         if refused:
             return _error(403, refused)
         watcher = rules.watcher_for(grant, body.get("watcher"))
+        # the grant is checked before any media work (design/0062): a used or expired grant
+        # costs a row read, never a seek on a thread
+        refused = retrieval.refuse_use(grant, mode="view", now_us=self.clock.now_us(), grant_id=grant_id)
+        if refused:
+            if self.refusals.note((s["account"], token, "grant.refused"), time.monotonic()):
+                await self.access.audit(s["account"], "grant.refused", {"grant": grant_id, "mode": "view",
+                                                                        "why": refused})
+            return _error(409, refused)
         rows = await self.access.footage(camera, grant["from_us"], grant["to_us"])
         pieces = pieces_of(self.cfg.storage.data_dir, rows, grant["from_us"], grant["to_us"])
+        pools.CALLER.set(f"account {s['account']}")  # this request's task: the media pool's cap is per account
         try:
             reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"], self.vcfg.transcode_max_height)
-            start_us = await asyncio.to_thread(reader.seek, grant["from_us"])
+            start_us = await pools.MEDIA.run(reader.seek, grant["from_us"])
             if start_us is None:
                 raise NoFootage(_("no key frame was recorded in this range"))
         except NoFootage as exc:
             return _error(409, f"camera {camera}: {exc}; the grant was not used")
+        except pools.Busy as exc:
+            return _error(429, str(exc))
         track = RecordedTrack(reader)
 
         async def use() -> dict[str, Any]:

@@ -10,6 +10,7 @@ Views are closed by the viewer's housekeeping task, not by callbacks spawning ta
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -117,6 +118,8 @@ class Views:
         self.max_views = max_views
         self.open: dict[str, View] = {}
         self._opening = 0
+        self.closing: set[str] = set()          # views whose close runs in a task of its own
+        self._closers: set[asyncio.Task] = set()
 
     def of_token(self, token: str) -> list[View]:
         return [v for v in self.open.values() if v.token == token]
@@ -260,6 +263,16 @@ class Views:
         log.info("%s view %s of %s closed (%s) after %.0f s", view.kind, view.id, view.camera, reason,
                  detail["duration_us"] / 1e6, **logs.fields(view.camera))
 
+    def _close_apart(self, view: View, reason: str) -> None:
+        """Close `view` in a task of its own: one stuck view must not hold up the sweep's
+        enforcement of expiry, revocation and max_view for every other (design/0062)."""
+        if view.id in self.closing:
+            return
+        self.closing.add(view.id)
+        task = asyncio.ensure_future(self.close(view, reason))
+        self._closers.add(task)
+        task.add_done_callback(lambda t: (self._closers.discard(t), self.closing.discard(view.id)))
+
     async def sweep(self, sessions: dict[str, dict[str, Any] | None] | None) -> None:
         """End the views whose time is up; `sessions` (token -> session or None) when re-checked."""
         now, mono = self.access.clock.now_us(), time.monotonic()
@@ -282,7 +295,7 @@ class Views:
             if tell and self._tell_end(view, reason):  # type: ignore[arg-type]
                 continue  # the page shows why; the view is closed at the next sweep
             if reason is not None:
-                await self.close(view, reason)
+                self._close_apart(view, reason)
             elif view.kind == "playback":
                 self._report(view)
 

@@ -4,7 +4,9 @@ Each kind is one way a real camera or the network in front of it fails: nothing 
 (`refuse`), the connection is taken and never answered (`hang`), answers come one byte a
 second (`slow`), the stream description names a codec nobody can record (`bad_sdp`),
 the answer is not RTSP at all (`junk`), the password is refused (`auth`), and the stream is
-set up and then ends at once (`early_end`).
+set up and then ends at once (`early_end`). Two more, outside KINDS: a camera that refuses RTP
+over TCP as VLC's server does (`udp_only`: `461 Unsupported transport`), and a wrong path
+(`not_found`: `404 Not Found`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 
 KINDS = ("refuse", "hang", "slow", "bad_sdp", "junk", "auth", "early_end")
+MORE_KINDS = ("udp_only", "not_found")
 
 _H264_SDP = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\n"
              "a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0LAHtkDxWhAAAADAEAAAAwDxYuS,aMuMsg==\r\n"
@@ -24,7 +27,7 @@ _BAD_SDP = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nt=0 0\r\nm=video 0 RTP/
 
 class BadCamera:
     def __init__(self, kind: str):
-        if kind not in KINDS:
+        if kind not in KINDS + MORE_KINDS:
             raise ValueError(kind)
         self.kind = kind
         self._stop = threading.Event()
@@ -69,7 +72,7 @@ class BadCamera:
 
     # one connection -------------------------------------------------------------------
     def _requests(self, conn: socket.socket):
-        """(method, CSeq) of each RTSP request on the connection."""
+        """(method, CSeq) of each RTSP request on the connection (the whole head in `self.head`)."""
         buf = b""
         conn.settimeout(0.5)
         while not self._stop.is_set():
@@ -87,6 +90,7 @@ class BadCamera:
                 buf += data
             head, buf = buf.split(b"\r\n\r\n", 1)
             lines = head.decode(errors="replace").split("\r\n")
+            self.head = lines
             cseq = next((ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith("cseq:")), "1")
             yield lines[0].split(" ")[0], cseq
 
@@ -128,9 +132,13 @@ class BadCamera:
                 if kind == "auth":
                     self._send(conn, self._reply(cseq, "401 Unauthorized",
                                                  'WWW-Authenticate: Basic realm="camera"\r\n'))
+                elif kind == "not_found":
+                    self._send(conn, self._reply(cseq, "404 Not Found"))
                 else:
                     sdp = _BAD_SDP if kind == "bad_sdp" else _H264_SDP
                     self._send(conn, self._reply(cseq, headers=f"Content-Base: {self.url}/\r\n", body=sdp))
+            elif method == "SETUP" and kind == "udp_only" and any("/TCP" in ln for ln in self.head):
+                self._send(conn, self._reply(cseq, "461 Unsupported transport"))
             elif method == "SETUP":
                 self._send(conn, self._reply(cseq, headers="Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n"
                                              "Session: 12345678;timeout=60\r\n"))

@@ -125,11 +125,13 @@ class RtspServer:
     keep it, so camera URLs stay valid across an outage, as a real camera's would.
     """
 
-    def __init__(self, mounts: dict[str, str], port: int | None = None, clock_offset_s: float = 0.0):
+    def __init__(self, mounts: dict[str, str], port: int | None = None, clock_offset_s: float = 0.0,
+                 clock_rate: float = 1.0):
         if not mounts:
             raise ValueError("at least one mount is needed")
         self.mounts = dict(mounts)
         self.clock_offset_s = clock_offset_s  # cameras whose clock is this far off (their RTCP sender reports)
+        self.clock_rate = clock_rate          # live cameras whose media clock runs this many times as fast
         self.port = port
         self.proc: subprocess.Popen | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="edged-rtsp-")
@@ -140,6 +142,8 @@ class RtspServer:
                "--exit-with-stdin"]
         if self.clock_offset_s:
             cmd += ["--clock-offset", repr(self.clock_offset_s)]
+        if self.clock_rate != 1.0:
+            cmd += ["--clock-rate", repr(self.clock_rate)]
         for name, spec in self.mounts.items():
             cmd += ["--mount", "%s=%s" % (name, spec)]
         return cmd
@@ -241,7 +245,7 @@ class RtspServer:
                     return
                 except OSError:
                     if time.monotonic() >= deadline:
-                        raise TimeoutError("port %d still busy after stop" % self.port)
+                        raise TimeoutError("port %d still busy after stop" % self.port) from None
             time.sleep(0.05)  # polling interval of the deadline loop, not a fixed wait
 
     def restart(self, timeout: float = 15) -> RtspServer:

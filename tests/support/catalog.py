@@ -27,6 +27,7 @@ TABLES = frozenset({
     "not_recorded", "requests",
     "retention_passes", "segments", "sessions",
     "segment_rows", "camera_keys",  # how `segments` is stored (storage/segment_rows.py)
+    "restamps",  # corrections after a host clock step (storage/restamps.py)
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
 })
 
@@ -129,3 +130,56 @@ def set_node(db: Any, key: str, value: str | None) -> None:
     else:
         db.execute("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                    [key, value])
+
+
+def central_put_retained(store, node: str, rows: list[tuple[str, str, str]]) -> None:
+    """Write (topic, what, payload) into an edged-central store's retained table as they are,
+    as a store from before the schema check could hold them."""
+    store.db.conn.executemany("INSERT OR REPLACE INTO retained (topic, node, what, received_us, payload)"
+                              " VALUES (?, ?, ?, 1, ?)", [(t, node, w, p) for t, w, p in rows])
+
+
+def central_put_alarm(store, node: str, alarm_id, raised_us: int) -> None:
+    store.db.conn.execute("INSERT INTO alarms (node, id, raised_us) VALUES (?, ?, ?)", [node, alarm_id, raised_us])
+
+
+def central_verdicts(store) -> list[tuple[str, str]]:
+    """(day, verdict) of every destruction_days row of an edged-central store."""
+    return [(r["day"], r["verdict"]) for r in store.db.query("SELECT day, verdict FROM destruction_days ORDER BY day")]
+
+
+# edged-central on PostgreSQL (tests/test_central_postgres.py) ---------------------------------------
+CENTRAL_PG_DIALECT = [  # (SQLite as central/ writes it, PostgreSQL as central/pgstore.translate makes it)
+    ("SELECT * FROM nodes WHERE node = ?", "SELECT * FROM nodes WHERE node = %s"),
+    ("INSERT OR IGNORE INTO heads (a) VALUES (?)", "INSERT INTO heads (a) VALUES (%s) ON CONFLICT DO NOTHING"),
+    ("max_seq = max(nodes.max_seq, excluded.max_seq)", "max_seq = greatest(nodes.max_seq, excluded.max_seq)"),
+    ("SELECT max(version) FROM v", "SELECT max(version) FROM v"),
+    ("AND json_extract(detail, '$.grant') = ?", "AND (detail::jsonb ->> 'grant') = %s"),
+    ("WHERE x LIKE '5%'", "WHERE x LIKE '5%%'"),
+]
+CENTRAL_PG_DDL = ("CREATE TABLE f (id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL) WITHOUT ROWID",
+                  "CREATE TABLE f (id BIGSERIAL PRIMARY KEY, at_us BIGINT NOT NULL)")
+
+
+def central_pg_leases(conn) -> list[tuple[str, int]]:
+    """(application_name, advisory lock key as an unsigned 64-bit number) of every granted
+    advisory lock of a PostgreSQL server (a psycopg connection)."""
+    return conn.execute("SELECT a.application_name, (l.classid::bigint << 32) | l.objid::bigint FROM pg_locks l"
+                        " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+                        " AND l.granted AND l.objsubid = 1").fetchall()
+
+
+def central_messages(store) -> int:
+    return store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+
+
+def central_messages_by_node(store) -> list[dict]:
+    return list(store.db.query("SELECT node, count(*) AS n, sum(verified) AS verified FROM messages GROUP BY node"))
+
+
+def central_pg_partitions(store) -> dict[str, int]:
+    """{partition of messages: its rows} of a PostgreSQL central store."""
+    parts = [r["name"] for r in store.db.query(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'messages'")]
+    return {p: store.db.execute(f"SELECT count(*) FROM {p}").fetchone()[0] for p in parts}

@@ -15,7 +15,10 @@ Mount SPEC kinds:
     clipsnd:VIDEO,LAW:HZ@FPS  an H.264 clip plus G.711 audio at 8 kHz mono (LAW: pcma or
                             pcmu), a HZ sine tone peaking at -12 dBFS, or digital silence with HZ 0
     live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
+    livewrap:WxH@FPS        the same, with RTP timestamp and sequence number wrapping a few seconds in
+    livenokey:WxH@FPS       the same, with one keyframe at the start and none after
 
+--clock-rate RATE makes every live mount a camera whose media clock runs RATE times as fast.
 --clock-offset SECONDS makes every mount a camera whose clock is that far off: its RTCP
 sender reports carry this host's time plus the offset (as a camera with a wrong clock sends).
 
@@ -116,18 +119,23 @@ def build_launch(spec):
         if not comma or not audio:
             raise ValueError("%r: expected clipav:VIDEO,AUDIO@FPS" % spec)
         return "( %s %s )" % (_clip_video(video, fps), _clip_audio(audio))
-    if kind == "live":
+    if kind in ("live", "livewrap", "livenokey"):
         m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)
         if not m or int(m.group(3)) <= 0:
-            raise ValueError("%r: expected live:WIDTHxHEIGHT@FPS" % spec)
+            raise ValueError("%r: expected %s:WIDTHxHEIGHT@FPS" % (spec, kind))
         width, height, fps = (int(g) for g in m.groups())
+        # livewrap: the RTP timestamp (32 bits, 90 kHz) wraps 3 s in and the sequence number
+        # (16 bits) after 35 packets; by default both start at random and a test never sees it.
+        wrap = " timestamp-offset=%d seqnum-offset=65500" % (2 ** 32 - 3 * 90000) if kind == "livewrap" else ""
+        # livenokey: one keyframe at the start, then none (a camera whose GOP is set to hours)
+        gop = 1_000_000 if kind == "livenokey" else fps
         return (
             "( videotestsrc is-live=true pattern=ball "
             "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
             "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
-            "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, fps)
+            "! rtph264pay pt=96 config-interval=-1 name=pay0%s )" % (width, height, fps, gop, wrap)
         )
-    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live)" % (spec, kind))
+    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live, livewrap, livenokey)" % (spec, kind))
 
 
 def _pts_from_dts(_pad, info):
@@ -160,10 +168,22 @@ def _sender_reports_from(media, clock):
     media.get_element().get_parent().connect("deep-element-added", added)
 
 
-def _install_pts_probes(_factory, media, clock_offset_s=0.0):
+def _fast_clock(rate):
+    """A clock that runs `rate` times as fast as this host's: a live source paced by it sends
+    more frames a second, and stamps them with media time that runs as fast (a camera whose
+    crystal is off, exaggerated)."""
+    clock = GObject.new(Gst.SystemClock, clock_type=Gst.ClockType.MONOTONIC)
+    internal = clock.get_internal_time()
+    clock.set_calibration(internal, internal, int(rate * 1000), 1000)
+    return clock
+
+
+def _install_pts_probes(_factory, media, clock_offset_s=0.0, clock_rate=1.0):
     """media-configure runs once per built pipeline, before it starts to flow."""
     if clock_offset_s:
         _sender_reports_from(media, _wrong_clock(clock_offset_s))
+    elif clock_rate != 1.0:
+        media.set_clock(_fast_clock(clock_rate))
     element = media.get_element()
     for name in _PARSERS:
         parser = element.get_by_name(name)
@@ -189,6 +209,8 @@ def main(argv=None):
                         metavar="NAME=SPEC", help="repeatable")
     parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
                         help="the cameras' clocks are this far ahead (negative: behind) of this host's")
+    parser.add_argument("--clock-rate", type=float, default=1.0, metavar="RATE",
+                        help="the cameras' media clocks run this many times as fast as this host's")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="quit when stdin reaches EOF (the parent went away)")
     args = parser.parse_args(argv)
@@ -206,7 +228,7 @@ def main(argv=None):
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(True)
-        factory.connect("media-configure", _install_pts_probes, args.clock_offset)
+        factory.connect("media-configure", _install_pts_probes, args.clock_offset, args.clock_rate)
         mounts.add_factory("/" + name, factory)
 
     try:

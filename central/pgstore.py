@@ -1,0 +1,199 @@
+"""The central office's store on PostgreSQL, for a fleet: several edged-central instances on a
+shared subscription write one database (design/0027, addendum). The same tables and the same
+code as the SQLite store (central/store.py): this module only adapts the connection, so the
+SQL the store, the verifier and the reports write runs here too, translated at the edge.
+
+Leases: an instance verifies a node only while it holds that node's PostgreSQL advisory lock
+(session level, on this instance's connection). A dead instance's connection goes, its locks
+with it, and the next verification pass of another instance takes the node over.
+
+Messages are partitioned by month of their seq; audit records not yet (issue 28, item 5).
+Blocking: call from a thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from datetime import datetime, timezone
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from central.store import _SCHEMA, _SCHEMA_2, SCHEMA_VERSION, Store
+
+_SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
+_WRITE_LOCK = 0x65646766    # one write transaction at a time (see PgStore.writing)
+_MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
+_JSON = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)")
+
+
+def translate(sql: str) -> str:
+    """SQLite's dialect, as the store and the verifier write it, in PostgreSQL's."""
+    out = sql.replace("%", "%%").replace("?", "%s")
+    out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
+    out = _MAX2.sub(r"greatest(\1,\2)", out)
+    if re.match(r"\s*INSERT OR IGNORE INTO", out, re.I):
+        out = re.sub(r"INSERT OR IGNORE INTO", "INSERT INTO", out, count=1, flags=re.I) + " ON CONFLICT DO NOTHING"
+    return out
+
+
+def translate_ddl(sql: str) -> str:
+    """A CREATE/ALTER of the SQLite schema for PostgreSQL: times in microseconds need 64 bits."""
+    out = sql.replace(" WITHOUT ROWID", "").replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")
+    out = re.sub(r"\bINTEGER\b", "BIGINT", out)
+    out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
+    if out.lstrip().startswith("CREATE TABLE IF NOT EXISTS messages ("):
+        out += " PARTITION BY RANGE (seq)"  # monthly, by the node's microseconds (see _Conn._partitions)
+    return out
+
+
+def month_bounds(seq: int) -> tuple[str, int, int]:
+    """The monthly partition of messages holding ``seq`` (the node's microseconds, UTC): its
+    name and [start, end) in microseconds."""
+    d = datetime.fromtimestamp(seq / 1e6, timezone.utc) if seq >= 0 else datetime(1970, 1, 1, tzinfo=timezone.utc)
+    start = datetime(d.year, d.month, 1, tzinfo=timezone.utc)
+    end = datetime(d.year + d.month // 12, d.month % 12 + 1, 1, tzinfo=timezone.utc)
+    return f"messages_{d.year:04d}_{d.month:02d}", int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
+
+
+def lock_key(node: str) -> int:
+    """The advisory lock of a node ("site/node"): 64 bits of its SHA-256, signed as PostgreSQL's bigint."""
+    return int.from_bytes(hashlib.sha256(b"edged-central:" + node.encode()).digest()[:8], "big", signed=True)
+
+
+class _Cursor:
+    def __init__(self, cur: psycopg.Cursor, lastrowid: int | None = None):
+        self._cur, self.lastrowid = cur, lastrowid
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+
+class _Conn:
+    """What the store's code uses of a sqlite3 connection and of sqlite-utils' Database."""
+
+    def __init__(self, pg: psycopg.Connection):
+        self.pg = pg
+        self.total_changes = 0
+        self.months: set[str] = set()  # the partitions of messages known to exist
+        self.conn = self   # sqlite-utils' Database.conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
+        q = translate(sql)
+        returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
+        cur = self.pg.cursor()
+        cur.execute(q + (" RETURNING id" if returning else ""), list(params))
+        self.total_changes += max(cur.rowcount, 0)
+        rowid = None
+        if returning:
+            row = cur.fetchone()
+            rowid = None if row is None else row[0]
+        return _Cursor(cur, rowid)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        if re.match(r"\s*INSERT OR IGNORE INTO messages\b", sql):
+            self._partitions(r[1] for r in rows)
+        with self.pg.cursor() as cur:
+            cur.executemany(translate(sql), rows)
+            self.total_changes += max(cur.rowcount, 0)
+
+    def _partitions(self, seqs: Iterator[int]) -> None:
+        """Each month of messages its own partition, made when its first message comes (under
+        the write lock): an old month can be detached and archived whole."""
+        for name, start, end in {month_bounds(seq) for seq in seqs}:
+            if name not in self.months:
+                self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages"
+                                f" FOR VALUES FROM ({start}) TO ({end})")
+                self.months.add(name)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        with self.pg.cursor(row_factory=dict_row) as cur:
+            cur.execute(translate(sql), list(params))
+            return iter(cur.fetchall())
+
+    def close(self) -> None:
+        self.pg.close()
+
+
+class PgStore(Store):
+    """Store on PostgreSQL: ``url`` is a libpq URL (postgresql://user:password@host:port/db)."""
+
+    def __init__(self, url: str, *, readonly: bool = False):
+        self.path = None  # type: ignore[assignment]
+        self._lock_fd = None
+        self.url = url
+        try:
+            pg = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                                 application_name=f"edged-central {os.getpid()}")  # which instance holds what
+        except psycopg.OperationalError as exc:
+            raise ConnectionError(f"cannot reach the PostgreSQL store ({_redact(url)}): "
+                                  f"{str(exc).strip().splitlines()[0]}; check [storage] url and that the "
+                                  "server runs") from None
+        self.db = _Conn(pg)  # type: ignore[assignment]
+        self.held: set[str] = set()
+        if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
+            pg.execute("SET default_transaction_read_only = on")
+        else:
+            self._create()
+
+    def _create(self) -> None:
+        with self.pg.transaction():
+            self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
+            self.pg.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            row = self.pg.execute("SELECT max(version) FROM schema_version").fetchone()
+            version = row[0] or 0
+            if version < SCHEMA_VERSION:
+                for sql in (_SCHEMA if version < 1 else []) + _SCHEMA_2:
+                    self.pg.execute(translate_ddl(sql))
+                self.pg.execute("DELETE FROM schema_version")
+                self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
+
+    @property
+    def pg(self) -> psycopg.Connection:
+        return self.db.pg  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.db.close()  # the advisory locks go with the session
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Any]:
+        """One write transaction. Writers queue on one transaction-level advisory lock, as the
+        SQLite store's writers queue on a lock file: two instances upserting the same nodes rows
+        in different orders would otherwise deadlock and one batch would fail."""
+        with self.pg.transaction():
+            self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
+            yield self.db
+
+    def lease(self, node: str) -> bool:
+        """True while this instance holds the node (its advisory lock, taken now if free)."""
+        if node in self.held:
+            return True
+        got = self.pg.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(node)]).fetchone()[0]
+        if got:
+            self.held.add(node)
+        return bool(got)
+
+
+def open_store(url: str | None, db_path: Any, *, readonly: bool = False) -> Store:
+    """The configured store: PostgreSQL when [storage] url is set, else the embedded SQLite file."""
+    return PgStore(url, readonly=readonly) if url else Store(db_path, readonly=readonly)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (the house rule: no password in a log or an error)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

@@ -1,0 +1,219 @@
+"""What a node may send, checked before anything of it reaches SQLite or a check (design/0027).
+
+Every message from a box is untrusted input: root on one box has its broker password. A pure
+module: `check(what, payload)` returns the parsed body, or raises `Malformed` saying why, for
+the kinds a node publishes (birth, status, state, camera state, alarm, audit, retention,
+inspection, command reply). Integers must fit SQLite's signed 64 bits and the checks' sums
+(MAX_INT, 2^62: a sum of two stays representable); numbers must be finite; strings, lists,
+objects and nesting are bounded. Unknown extra fields are allowed (a newer edged), with the
+same bounds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_PAYLOAD = 64 * 1024       # bytes of one message (the broker's message_size_limit is larger)
+MAX_INT = 2**62               # |an integer| anywhere in a message
+MAX_STR = 4096                # characters of any one string
+MAX_ITEMS = 1024              # items of one list or keys of one object
+MAX_DEPTH = 8                 # nesting of lists and objects
+MAX_CAMERAS = 256
+
+
+class Malformed(ValueError):
+    """The message does not have the shape the central office expects; the text says where."""
+
+
+def _json_constant(name: str) -> Any:
+    raise Malformed(f"not finite: {name}")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_json_constant)
+
+
+def parse(payload: bytes) -> Any:
+    if len(payload) > MAX_PAYLOAD:
+        raise Malformed(f"{len(payload)} bytes, above the {MAX_PAYLOAD} a message may have")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Malformed(f"not UTF-8: {exc}") from None
+    try:
+        body = _DECODER.decode(text)
+    except Malformed:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise Malformed(f"not JSON: {exc}") from None
+    if not _ok(body, 0):
+        _bounded(body, "$", 0)  # the slow walk names where
+        raise Malformed("out of bounds")
+    return body
+
+
+def _ok(v: Any, depth: int) -> bool:
+    """The bounds, fast (every message of the fleet passes here): no paths, exact types."""
+    if depth > MAX_DEPTH:
+        return False
+    t = type(v)
+    if t is str:
+        return len(v) <= MAX_STR
+    if t is int:
+        return -MAX_INT <= v <= MAX_INT
+    if t is dict:
+        if len(v) > MAX_ITEMS:
+            return False
+        for k, x in v.items():
+            if len(k) > 256 or not _ok(x, depth + 1):
+                return False
+        return True
+    if t is float:
+        return v - v == 0.0  # inf - inf and nan - nan are nan
+    if t is list:
+        return len(v) <= MAX_ITEMS and all(_ok(x, depth + 1) for x in v)
+    return True  # bool, None
+
+
+def _bounded(v: Any, path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise Malformed(f"{path}: nested deeper than {MAX_DEPTH}")
+    if isinstance(v, bool) or v is None:
+        return
+    if isinstance(v, int):
+        if not -MAX_INT <= v <= MAX_INT:
+            raise Malformed(f"{path}: integer {v} out of range (|n| <= 2^62)")
+    elif isinstance(v, float):
+        if not math.isfinite(v):
+            raise Malformed(f"{path}: not finite")
+    elif isinstance(v, str):
+        if len(v) > MAX_STR:
+            raise Malformed(f"{path}: string of {len(v)} characters (at most {MAX_STR})")
+    elif isinstance(v, list):
+        if len(v) > MAX_ITEMS:
+            raise Malformed(f"{path}: list of {len(v)} items (at most {MAX_ITEMS})")
+        for i, x in enumerate(v):
+            _bounded(x, f"{path}[{i}]", depth + 1)
+    elif isinstance(v, dict):
+        if len(v) > MAX_ITEMS:
+            raise Malformed(f"{path}: object of {len(v)} keys (at most {MAX_ITEMS})")
+        for k, x in v.items():
+            if len(k) > 256:
+                raise Malformed(f"{path}: a key of {len(k)} characters")
+            _bounded(x, f"{path}.{k[:40]}", depth + 1)
+
+
+# field types -----------------------------------------------------------------------------------
+def INT(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def UINT(v: Any) -> bool:
+    return INT(v) and v >= 0
+
+
+def POS(v: Any) -> bool:
+    return INT(v) and v >= 1
+
+
+def NUM(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def STR(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def SHORT(v: Any) -> bool:
+    return isinstance(v, str) and len(v) <= 256
+
+
+def DICT(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+def BOOL(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _id(v: Any) -> bool:
+    return SHORT(v) or INT(v)
+
+
+def _cameras(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) <= MAX_CAMERAS
+            and all(isinstance(c, dict) and SHORT(c.get("id")) for c in v))
+
+
+def _retention(v: Any) -> bool:
+    return isinstance(v, dict) and all(x is None or NUM(x) for x in (v.get("min_days"), v.get("max_days")))
+
+
+def _signed_head(v: Any) -> bool:
+    return (isinstance(v, dict) and UINT(v.get("seq")) and SHORT(v.get("hash")) and UINT(v.get("at_us"))
+            and SHORT(v.get("sig")))
+
+
+# (field, test, required) per kind; durable kinds also need seq and ts_us (below)
+FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
+    "birth": [("ts_us", UINT, False), ("session", UINT, False), ("public_key", SHORT, False),
+              ("config_hash", SHORT, False), ("version", SHORT, False), ("cameras", _cameras, False),
+              ("retention", _retention, False)],
+    "state": [("ts_us", UINT, False), ("retention", DICT, False)],
+    "camera": [("ts_us", UINT, False), ("recording", BOOL, False), ("health", SHORT, False), ("fps", NUM, False),
+               ("resolution", SHORT, False)],
+    "alarm": [("action", SHORT, True), ("id", _id, True), ("at_us", UINT, False), ("kind", SHORT, False),
+              ("severity", SHORT, False), ("camera", SHORT, False), ("message", STR, False)],
+    "audit": [("seq_local", POS, False), ("at_us", UINT, False), ("actor", STR, False), ("action", SHORT, False),
+              ("detail", DICT, False), ("prev_hash", SHORT, False), ("hash", SHORT, False), ("kind", SHORT, False),
+              ("signed_head", _signed_head, False)],
+    "retention": [("camera", SHORT, True), ("reason", SHORT, True), ("start_us", UINT, True),
+                  ("end_us", UINT, True), ("destroyed_us", UINT, True), ("bytes", UINT, False),
+                  ("free_before", INT, False), ("reserve", INT, False), ("shift_us", INT, False)],
+    "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
+                   ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
+                   ("supervisor", SHORT, False)],
+    "reply": [],
+}
+# an audit record proper (not a chain head or command record) needs all of these
+AUDIT_RECORD = ("seq_local", "at_us", "actor", "action", "prev_hash", "hash")
+
+
+def check(what: str, payload: bytes) -> Any:
+    """The body of one message of kind ``what``, checked; raises Malformed. "status" is plain text."""
+    if what == "status":
+        if len(payload) > 64:
+            raise Malformed(f"status of {len(payload)} bytes")
+        try:
+            return payload.decode("ascii")
+        except UnicodeDecodeError:
+            raise Malformed("status is not ASCII text") from None
+    if not payload and what in ("birth", "state", "camera"):
+        return None  # a cleared retained topic
+    body = parse(payload)
+    if not isinstance(body, dict):
+        raise Malformed(f"{what}: a JSON object expected, got {type(body).__name__}")
+    if what in ("alarm", "audit", "retention", "inspection", "reply"):
+        if not POS(body.get("seq")):
+            raise Malformed(f"{what}: seq must be a positive integer, got {_show(body.get('seq'))}")
+        if not UINT(body.get("ts_us")):
+            raise Malformed(f"{what}: ts_us must be a non-negative integer, got {_show(body.get('ts_us'))}")
+    for name, test, required in FIELDS.get(what, []):
+        v = body.get(name)
+        if v is None:
+            if required:
+                raise Malformed(f"{what}: {name} is missing")
+            continue
+        if not test(v):
+            raise Malformed(f"{what}: {name} has the wrong type or range: {_show(v)}")
+    if what == "audit" and "seq_local" in body and "prev_hash" in body:
+        missing = [k for k in AUDIT_RECORD if body.get(k) is None]
+        if missing:
+            raise Malformed(f"audit: record {body['seq_local']} lacks {', '.join(missing)}")
+    return body
+
+
+def _show(v: Any) -> str:
+    text = json.dumps(v)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,43 @@
+"""One audit record per caller per minute for refusals a person can repeat at will (design/0062):
+the first refusal of a minute is written in full, the rest are counted and written as one
+summary once the minute is over. Pure: plain data and an injected clock (seconds, monotonic).
+
+A viewer account asking for /api/live/<7,000-character id> 825 times a second once grew the
+catalog by 235 MB in 20 s; the audit chain is never deleted, so retention would have paid for it
+in footage. The chain still says that each refusal happened: in full, or in a summary's count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Hashable
+
+WINDOW_S = 60.0
+
+
+@dataclass(slots=True)
+class Coalescer:
+    window_s: float = WINDOW_S
+    started: dict[Hashable, float] = field(default_factory=dict)  # key -> its minute's start
+    counted: dict[Hashable, int] = field(default_factory=dict)    # key -> refusals not written this minute
+
+    def note(self, key: Hashable, now: float) -> bool:
+        """One more refusal by `key`: True to write it in full, False when it is only counted."""
+        start = self.started.get(key)
+        if start is None or now - start >= self.window_s:
+            if not self.counted.get(key):
+                self.started[key] = now
+                return True
+        self.counted[key] = self.counted.get(key, 0) + 1
+        return False
+
+    def due(self, now: float) -> list[tuple[Hashable, int]]:
+        """(key, refusals counted) whose minute is over, each once; their keys are forgotten."""
+        out = []
+        for key, start in list(self.started.items()):
+            if now - start >= self.window_s:
+                n = self.counted.pop(key, 0)
+                del self.started[key]
+                if n:
+                    out.append((key, n))
+        return out

@@ -1,0 +1,243 @@
+"""Watches the host's wall clock (design/0059): a step is one `host_clock_step` alarm and an
+audit record; while the clock is untrusted, retention destroys nothing by age and no camera is
+blamed for `clock_drift`. The decisions are storage/trusted_time.py's; this reads the clocks and
+the kernel's sync state once a second and says what it found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import functools
+import logging
+from pathlib import Path
+
+from edged.alarms import Alarms
+from edged.i18n import Msg, N_
+from storage import audit, node, restamps, trusted_time as tt
+from storage.alarm_kinds import HOST_CLOCK_STEP, SEGMENTS_FLAGGED
+from storage.catalog import Catalog, CatalogWriter
+from storage.clock import SYSTEM, Clock
+
+log = logging.getLogger(__name__)
+
+TIMESYNCD = Path("/run/systemd/timesync/synchronized")  # exists once timesyncd has synchronised
+TIME_ERROR = 5        # adjtimex's return: the clock is not synchronised (STA_UNSYNC)
+READ_EVERY_S = 1.0
+ORDER_BATCH = 50_000  # segments the order detector reads at a time (about 0.4 s of the catalog writer)
+ORDER_KEY = "order_checked"  # the node key keeping its place between runs
+
+
+class _Timex(ctypes.Structure):  # struct timex (linux/timex.h): only `modes` is set (0: read only)
+    _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 204)]
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def read_sync() -> tt.Sync:
+    """The kernel's word (adjtimex, as ntpd, chrony and timesyncd all set it), else timesyncd's
+    flag file (on /run, a tmpfs); unknown where neither can be read (not Linux). A read-only
+    adjtimex is a syscall that never blocks: called on the loop, not through a thread pool."""
+    try:
+        libc = _libc()
+        tx = _Timex()
+        state = libc.adjtimex(ctypes.byref(tx))
+        if state >= 0:
+            return tt.Sync(state != TIME_ERROR, "adjtimex")
+    except (OSError, AttributeError):
+        pass
+    if TIMESYNCD.exists():
+        return tt.Sync(True, "timesyncd")
+    return tt.Sync(None)
+
+
+class HostClock:
+    def __init__(self, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM,
+                 settle_us: int = tt.SETTLE_US, sync=read_sync):
+        self.writer = writer
+        self.alarms = alarms
+        self.clock = clock
+        self.settle_us = settle_us
+        self.sync = sync
+        self.state = tt.State()
+        self.first_id = 0     # segments after this id were stamped by this process's clock readings
+        self.seen_id = 0      # the newest segment at the last reading: opened before any step seen since
+        self.tails: dict[str, tt.Tail] = {}   # the order detector's place, per camera
+        self.read_through = 0                 # every segment up to this id has been read by it
+        self.flagged = 0                      # segments flagged for a person, as last alarmed
+        self.base: tuple[dict[str, tt.Tail], int] = ({}, 0)   # the detector's place at start
+
+    def _reading(self) -> tt.Reading:
+        return tt.Reading(self.clock.now_us(), round(self.clock.monotonic() * tt.SECOND_US))
+
+    def why_untrusted(self) -> str:
+        """"" when the clock may judge footage's age; otherwise why not (retention logs it). Reads
+        the clocks now too: a step since the last reading (up to a second ago) counts at once."""
+        now = self._reading()
+        last = self.state.last
+        step = tt.step_between(last, now) if last is not None else None
+        if step is not None:
+            return "the host clock was stepped %s just now" % tt.describe(step)
+        return tt.why_untrusted(self.state, now.mono_us, self.settle_us)
+
+    def untrusted(self) -> bool:
+        return bool(self.why_untrusted())
+
+    def synced(self) -> bool | None:
+        return self.state.synced
+
+    async def start(self) -> None:
+        """At start, before recording: a clock earlier than the newest footage or the last clean
+        stop went back while edged was down."""
+        now = self._reading()
+        self.state, _ = tt.observe(self.state, now, self.sync(), self.settle_us)
+        newest, stopped = await self.writer.run(Catalog.clock_history)
+        self.first_id = self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
+        step = tt.behind_history(now, newest, stopped)
+        if step is not None:
+            self.state = tt.with_step(self.state, step)
+            await self._stepped(step)
+        place = await self.writer.run(lambda c: node.value(c.db, ORDER_KEY))
+        self.tails, self.read_through = self.base = tt.load_tails(place)
+        self.flagged = await self.writer.run(lambda c: restamps.flagged_count(c.db))
+        await self.check_order()
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.tick()
+            try:
+                await asyncio.wait_for(stopping.wait(), READ_EVERY_S)
+            except asyncio.TimeoutError:
+                pass
+
+    async def tick(self) -> tt.Step | None:
+        """One reading: a step is an alarm, an audit record and the re-stamping of what this
+        process recorded before it; the alarm clears once the clock has settled."""
+        was_trusted = not self.untrusted()
+        sync = self.sync()
+        self.state, step = tt.observe(self.state, self._reading(), sync, self.settle_us)
+        if step is not None:
+            await self._stepped(step)
+            await self._restamp(step)
+            if self.caught_up():
+                self.tails, self.read_through = self.base   # this run's stamps moved: read them again
+            await self._report(await self.writer.run(lambda c: restamps.flagged_count(c.db)))
+        await self.check_order()
+        self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
+        if not self.untrusted() and not was_trusted:
+            log.info("the host clock has been stable for %.0f s: retention judges age again", self.settle_us / 1e6)
+            await self.alarms.clear(HOST_CLOCK_STEP.key())
+        return step
+
+    def caught_up(self) -> bool:
+        """Has the order detector read everything recorded before this run?"""
+        return self.read_through >= self.first_id
+
+    def why_age_unjudged(self) -> str:
+        """Retention's question: "" when footage's age may be judged. Besides the clock itself,
+        the order detector must have read what earlier runs recorded (a large catalog's first
+        check after an upgrade takes a while): until then a segment stamped behind is not yet
+        flagged."""
+        why = self.why_untrusted()
+        if why or self.caught_up():
+            return why
+        return tt.why_unchecked(self.read_through, self.first_id)
+
+    async def check_order(self) -> int:
+        """Segments stamped by a clock that was behind (storage/trusted_time.behind_segments):
+        what earlier runs recorded, from where the last run's detector stopped (a batch per
+        reading), then each second what was recorded since (the new run's segments stamped inside
+        what the last run recorded, after a step back while edged was down). Each is flagged for
+        a person on the record, and one host alarm says how many there are. Returns how many
+        were flagged now."""
+        tails, after = self.tails, self.read_through
+        upto = None if self.caught_up() else self.first_id
+
+        def read(c: Catalog) -> tuple[list[int], dict[str, tt.Tail], int]:
+            rows = restamps.placed(c.db, after, ORDER_BATCH, upto)
+            full = len(rows) == ORDER_BATCH
+            # A segment whose end is not known yet (being written, or an earlier run's the startup
+            # recovery has not closed): the reading stops before it, so it and the segments after
+            # it are judged against its end once it is known, not its start (a step back across a
+            # restart right after it went unflagged). Flags wait at most about a segment's length.
+            open_ = next((k for k, r in enumerate(rows) if r.end_us is None), None)
+            if open_ is not None:
+                rows = rows[:open_]
+            ids, new = tt.behind_segments(rows, tails)
+            if open_ is not None:
+                through = rows[-1].id if rows else after
+            else:
+                through = rows[-1].id if full or (rows and upto is None) else (upto or after)
+            return ids, new, through
+
+        ids, new, through = await self.writer.run(read)
+        last, now = self.state.last, self._reading()
+        if last is not None and tt.step_between(last, now) is not None:
+            return 0  # a step since the last reading: the next tick re-stamps first, then reads again
+        if (new, through) == (tails, after):
+            return 0
+        was = self.caught_up()
+        self.tails, self.read_through = new, through
+        if self.caught_up() and not was:
+            self.base = (new, through)  # what earlier runs recorded: a re-stamp of this run's leaves it
+        place = (ORDER_KEY, tt.dump_tails(new, through))
+        total = await self.writer.run(lambda c: restamps.flag(c.db, ids, now.wall_us, {
+            "reason": "stamped_before_earlier_footage"}, place))
+        if ids:
+            log.warning("%d segments were stamped earlier than footage their camera recorded before them (the host "
+                        "clock was behind): flagged for a person, never destroyed by age", len(ids))
+        await self._report(total)
+        return len(ids)
+
+    async def _report(self, total: int) -> None:
+        """One alarm for the flagged segments, its count kept up to date (refreshed, not raised anew)."""
+        if total != self.flagged:
+            self.flagged = total
+            if not total:
+                await self.alarms.clear(SEGMENTS_FLAGGED.key())
+            else:
+                await self.alarms.raise_(SEGMENTS_FLAGGED, Msg(N_(
+                    "{n} segments were stamped by a host clock that was behind (earlier than footage their camera "
+                    "recorded before them): kept and never destroyed by age; a person must look at them "
+                    "(edgectl segments shows them flagged)"), n=total), {"segments": total})
+
+    async def _restamp(self, step: tt.Step) -> None:
+        """Every segment this process stamped before the step moves by the step (design/0059):
+        within a run the wall clock followed monotonic time until it stepped, so its true
+        interval on the new clock is the old stamps plus the step, and a camera's segments stay
+        in order, never overlapping. Segments opened since the last reading (up to a second)
+        went either side of the step: each goes with the clock its start is nearer to."""
+        at = self.clock.now_us()
+        first, seen = self.first_id, self.seen_id
+
+        def job(c: Catalog) -> int:
+            through = restamps.before_step(c.db, seen, step.before_us, step.after_us)
+            return restamps.shift(c.db, first, through, tt.restamp_shift(step), at, {
+                "reason": "host_clock_step", "step_us": step.size_us, "before_us": step.before_us,
+                "after_us": step.after_us})
+
+        n = await self.writer.run(job)
+        if n:
+            log.warning("re-stamped %d segments recorded before the host clock step by %+.1f s (their files are "
+                        "unchanged; the catalog keeps both stamps)", n, tt.restamp_shift(step) / 1e6)
+
+    async def _stepped(self, step: tt.Step) -> None:
+        """One alarm per step (a new one each time, as retention_changed), and the audit chain."""
+        shown = tt.describe(step)
+        detail = {"step_us": step.size_us, "before_us": step.before_us, "after_us": step.after_us,
+                  "across_restart": step.across_restart}
+        log.warning("host clock stepped %s%s: retention destroys nothing by age until it has been stable for %.0f s",
+                    shown, " (while edged was down)" if step.across_restart else "", self.settle_us / 1e6)
+        await self.writer.run(lambda c: audit.append(c.db, "edged", "host.clock_step", detail,
+                                                     at_us=self.clock.now_us()))
+        template = N_("the host clock was stepped {step} while edged was stopped: nothing is destroyed by age until "
+                      "it has been stable for {settle:.0f} minutes; check the time source (NTP)") \
+            if step.across_restart else N_(
+                "the host clock was stepped {step}: nothing is destroyed by age until it has been stable for "
+                "{settle:.0f} minutes; check the time source (NTP) if this repeats")
+        message = Msg(template, step=shown, settle=self.settle_us / 60e6)
+        await self.alarms.clear(HOST_CLOCK_STEP.key())
+        await self.alarms.raise_(HOST_CLOCK_STEP, message, detail)

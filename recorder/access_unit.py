@@ -1,0 +1,80 @@
+"""One picture, one packet: the packets FFmpeg's RTSP demuxer returns for one access unit are
+joined before they are written (design/0060).
+
+A camera that sends a keyframe as several slices, each after its own SPS/PPS (x264's sliced
+threads, many hardware encoders), comes out of the RTP depacketiser as one packet per slice,
+all with the same RTP timestamp. Written as they come, each becomes a frame of its own: the
+MP4 holds two half-pictures one tick apart (`corrupt decoded frame` under `ffmpeg -xerror`, and
+more frames a second than the camera sends). The rule is the RTP one: packets with one
+timestamp are one picture, when the codec agrees: the later packet's first slice does not
+start a picture (H.264 first_mb_in_slice != 0, H.265 first_slice_segment_in_pic_flag 0), so a
+camera that stamps two whole pictures alike is not glued into one. The first packet of a
+connection has no timestamp yet: the next one continues it on the codec's word alone.
+
+Per packet this costs one comparison; the copy is paid once per split picture.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+import av
+
+_H264_VCL = (1, 5)  # NAL unit types of a coded slice (non-IDR, IDR)
+
+
+def continues_picture(data: bytes, codec: str) -> bool:
+    """True when the first coded slice in this Annex B data does not start a picture. H.264:
+    first_mb_in_slice (ue(v), the first field after the 1-byte NAL header) is not 0, that is
+    its first bit is 0. H.265: first_slice_segment_in_pic_flag (the first bit after the 2-byte
+    header) is 0. False when there is no slice in it, or for another codec."""
+    hevc = codec == "hevc"
+    if not hevc and codec != "h264":
+        return False
+    at = 0
+    while True:
+        at = data.find(b"\x00\x00\x01", at)
+        if at < 0 or at + 5 >= len(data):
+            return False
+        if hevc:
+            if (data[at + 3] >> 1) & 0x3F < 32:
+                return not data[at + 5] & 0x80
+        elif data[at + 3] & 0x1F in _H264_VCL:
+            return not data[at + 4] & 0x80
+        at += 3
+
+
+def join(first: Any, second: Any) -> Any:
+    """One packet holding both, with the first's timing and stream; a keyframe if either is."""
+    both = av.Packet(bytes(first) + bytes(second))
+    both.stream = first.stream
+    both.time_base = first.time_base
+    both.pts, both.dts = first.pts, first.dts
+    if first.pts is None and first.dts is None:  # the connection's first packet: take the next one's
+        both.pts, both.dts = second.pts, second.dts
+    both.is_keyframe = first.is_keyframe or second.is_keyframe
+    return both
+
+
+def access_units(packets: Iterable[Any], video_index: int, codec: str) -> Iterator[Any]:
+    """The demuxer's packets, each video access unit in one packet. A video packet is held back
+    until the next video packet shows whether it continues it (one frame of delay); other
+    streams pass straight through."""
+    pending = None
+    for pkt in packets:
+        if pkt.stream.index != video_index or not pkt.size:
+            if not pkt.size and pending is not None:  # the end of the stream: the held one first
+                yield pending
+                pending = None
+            yield pkt
+            continue
+        if pending is not None:
+            dts = pkt.dts
+            if (dts == pending.dts or (dts is not None and pending.dts is None and pending.pts is None)) \
+                    and continues_picture(bytes(pkt), codec):
+                pending = join(pending, pkt)
+                continue
+            yield pending
+        pending = pkt
+    if pending is not None:
+        yield pending

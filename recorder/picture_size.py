@@ -1,0 +1,188 @@
+"""A picture's size read from the stream's sequence parameter set, before anything decodes it
+(design/0063).
+
+A camera (or anything answering at its address) can declare 16000x16000: a decoder handed that
+allocates gigabytes for one picture and can take its worker, and every camera on it, down. The
+image checks and motion detection decode; they ask `too_big` first. Reading the size costs a
+scan for start codes and a few dozen bits of Exp-Golomb: nothing in PyAV says the size without
+decoding (the codec context learns it from the first decoded slice), so it is parsed here, for
+H.264 and H.265, from the extradata (avcC/hvcC or Annex B) and from the packet itself (a
+keyframe carries its SPS in band on most cameras). Anything unreadable is None: the decoder,
+under the worker's memory limit, is the last word then.
+"""
+
+from __future__ import annotations
+
+MAX_SIDE = 8192                  # wider or taller than this is no camera
+MAX_PIXELS = 8192 * 4320         # 8K: more pixels than this is no camera either
+_SCAN = 1 << 16                  # an SPS comes before the slices: look no further into a packet
+
+
+class _Bits:
+    """An RBSP read bit by bit (emulation-prevention bytes removed first)."""
+
+    def __init__(self, nal: bytes):
+        self.data = nal.replace(b"\x00\x00\x03", b"\x00\x00")
+        self.pos = 0
+
+    def u(self, n: int) -> int:
+        v = 0
+        for _ in range(n):
+            byte = self.data[self.pos >> 3]  # IndexError past the end: the caller says None
+            v = (v << 1) | ((byte >> (7 - (self.pos & 7))) & 1)
+            self.pos += 1
+        return v
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.u(1) == 0:
+            zeros += 1
+            if zeros > 31:
+                raise ValueError("not Exp-Golomb")
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) // 2 if k & 1 else -(k // 2)
+
+
+def _h264_size(sps: bytes) -> tuple[int, int]:
+    """Width and height (cropped) from an H.264 SPS NAL unit, header byte included."""
+    b = _Bits(sps[1:])
+    profile = b.u(8)
+    b.u(16)  # constraint flags, level
+    b.ue()   # seq_parameter_set_id
+    chroma = 1
+    if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+        chroma = b.ue()
+        if chroma == 3:
+            b.u(1)
+        b.ue(), b.ue(), b.u(1)  # bit depths, qpprime_y_zero_transform_bypass
+        if b.u(1):  # seq_scaling_matrix_present
+            for i in range(8 if chroma != 3 else 12):
+                if b.u(1):
+                    last = nxt = 8
+                    for _ in range(16 if i < 6 else 64):
+                        if nxt:
+                            nxt = (last + b.se()) % 256
+                        last = nxt or last
+    b.ue()  # log2_max_frame_num
+    poc = b.ue()
+    if poc == 0:
+        b.ue()
+    elif poc == 1:
+        b.u(1), b.se(), b.se()
+        for _ in range(b.ue()):
+            b.se()
+    b.ue(), b.u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
+    mbs_w, map_h = b.ue() + 1, b.ue() + 1
+    frame_mbs_only = b.u(1)
+    if not frame_mbs_only:
+        b.u(1)
+    b.u(1)  # direct_8x8_inference
+    width, height = mbs_w * 16, map_h * 16 * (2 - frame_mbs_only)
+    if b.u(1):  # frame_cropping
+        left, right, top, bottom = b.ue(), b.ue(), b.ue(), b.ue()
+        cx = 1 if chroma in (0, 3) else 2
+        cy = (1 if chroma in (0, 2, 3) else 2) * (2 - frame_mbs_only)
+        width -= (left + right) * cx
+        height -= (top + bottom) * cy
+    return width, height
+
+
+def _h265_size(sps: bytes) -> tuple[int, int]:
+    """Width and height (cropped to the conformance window) from an H.265 SPS NAL unit."""
+    b = _Bits(sps[2:])
+    b.u(4)
+    sub_layers = b.u(3)
+    b.u(1)
+    b.u(8 + 32 + 48)  # general profile space/tier/idc, compatibility flags, constraint flags
+    b.u(8)            # general level
+    present = [(b.u(1), b.u(1)) for _ in range(sub_layers)]
+    if sub_layers:
+        b.u(2 * (8 - sub_layers))
+    for profile, level in present:
+        b.u(88 * profile + 8 * level)
+    b.ue()  # sps_seq_parameter_set_id
+    chroma = b.ue()
+    if chroma == 3:
+        b.u(1)
+    width, height = b.ue(), b.ue()
+    if b.u(1):  # conformance window
+        left, right, top, bottom = b.ue(), b.ue(), b.ue(), b.ue()
+        width -= (left + right) * (2 if chroma in (1, 2) else 1)
+        height -= (top + bottom) * (2 if chroma == 1 else 1)
+    return width, height
+
+
+def _nals(data: bytes):
+    """The NAL units of Annex B bytes (start codes), up to _SCAN bytes in."""
+    i = data.find(b"\x00\x00\x01", 0, _SCAN)
+    while i != -1:
+        start = i + 3
+        j = data.find(b"\x00\x00\x01", start, _SCAN)
+        end = j if j != -1 else len(data)
+        yield data[start:end].rstrip(b"\x00") if j != -1 else data[start:end]
+        i = j
+
+
+def _from_config(codec: str, extradata: bytes) -> list[bytes]:
+    """The SPS units of an avcC or hvcC record."""
+    out = []
+    if codec == "h264":
+        n, pos = extradata[5] & 0x1F, 6
+        for _ in range(n):
+            size = int.from_bytes(extradata[pos:pos + 2], "big")
+            out.append(extradata[pos + 2:pos + 2 + size])
+            pos += 2 + size
+    else:
+        pos = 23
+        for _ in range(extradata[22]):
+            kind, count = extradata[pos] & 0x3F, int.from_bytes(extradata[pos + 1:pos + 3], "big")
+            pos += 3
+            for _ in range(count):
+                size = int.from_bytes(extradata[pos:pos + 2], "big")
+                if kind == 33:
+                    out.append(extradata[pos + 2:pos + 2 + size])
+                pos += 2 + size
+    return out
+
+
+def _sps_units(codec: str, data: bytes) -> list[bytes]:
+    if data[:1] == b"\x01":
+        return _from_config(codec, data)
+    if codec == "h264":
+        return [n for n in _nals(data) if n and n[0] & 0x1F == 7]
+    return [n for n in _nals(data) if n and (n[0] >> 1) & 0x3F == 33]
+
+
+def declared_size(codec: str | None, *data: bytes | None) -> tuple[int, int] | None:
+    """The largest picture size an SPS in `data` (extradata, a packet) declares; None if there
+    is none or it cannot be read (another codec, a packet in length-prefixed form)."""
+    if codec not in ("h264", "hevc"):
+        return None
+    parse = _h264_size if codec == "h264" else _h265_size
+    best: tuple[int, int] | None = None
+    for chunk in data:
+        if not chunk:
+            continue
+        try:
+            units = _sps_units(codec, chunk)
+        except IndexError:
+            continue
+        for sps in units:
+            try:
+                w, h = parse(sps)
+            except (IndexError, ValueError):
+                continue
+            if best is None or w * h > best[0] * best[1]:
+                best = (w, h)
+    return best
+
+
+def too_big(size: tuple[int, int] | None) -> bool:
+    """A size no camera sends, which nothing here may decode."""
+    if size is None:
+        return False
+    w, h = size
+    return w > MAX_SIDE or h > MAX_SIDE or w * h > MAX_PIXELS

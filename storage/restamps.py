@@ -1,0 +1,113 @@
+"""Re-stamping after a host clock step (design/0059): the catalog keeps a segment's original
+stamps (its path is derived from them) and, in `restamps`, the shift to its true interval; the
+audit chain records each correction. The MP4 is never rewritten."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from storage import audit, trusted_time as tt
+
+# A file the start-up recovery adopted was stamped by the last run's clock, but its id is given
+# when it is adopted: neither re-stamped with this run's steps nor judged by its id's order.
+ADOPTED = "coalesce(s.note, '') LIKE 'adopted:%'"
+
+
+def newest_id(db: sqlite_utils.Database) -> int:
+    """The newest segment's id (ids are given in recording order): 0 for none."""
+    return next(db.query("SELECT coalesce(max(id), 0) AS n FROM segment_rows"))["n"]
+
+
+def before_step(db: sqlite_utils.Database, seen_id: int, before_us: int, after_us: int) -> int:
+    """The newest segment stamped before a step: `seen_id` (the newest when the clocks were last
+    read, before the step), then those opened since, while their start is nearer to the clock
+    before the step (`before_us`) than after it (`after_us`)."""
+    through = seen_id
+    for r in db.query("SELECT id, start_us FROM segment_rows WHERE id > ? ORDER BY id", [seen_id]):
+        if abs(r["start_us"] - before_us) >= abs(r["start_us"] - after_us):
+            break
+        through = r["id"]
+    return through
+
+
+def shift(db: sqlite_utils.Database, after_id: int, through_id: int, shift_us: int, at_us: int,
+          detail: dict[str, Any]) -> int:
+    """Every segment with an id in (after_id, through_id] moves by `shift_us` (added to any
+    earlier correction; one this run flagged for a person gets it as its first): one audit record
+    names the range, the shift and the step. Files the recovery adopted are not this run's and
+    keep theirs. Returns how many segments were re-stamped."""
+    own = f"FROM segment_rows s WHERE s.id > ? AND s.id <= ? AND NOT {ADOPTED}"
+    with db.atomic():
+        n = next(db.query(f"SELECT count(*) AS n {own}", [after_id, through_id]))["n"]
+        if not n:
+            return 0
+        were_flagged = next(db.query(f"SELECT count(*) AS n {own} AND s.id IN (SELECT segment_id FROM restamps "
+                               "WHERE shift_us IS NULL)", [after_id, through_id]))["n"]
+        db.execute(f"""INSERT INTO restamps (segment_id, shift_us, at_us)
+                      SELECT s.id, ?, ? {own}
+                      ON CONFLICT(segment_id) DO UPDATE SET
+                          shift_us = coalesce(restamps.shift_us, 0) + excluded.shift_us,
+                          at_us = excluded.at_us, steps = restamps.steps + 1""",
+                   [shift_us, at_us, after_id, through_id])
+        extra = {"were_flagged": were_flagged} if were_flagged else {}
+        audit.append(db, "edged", "segments.restamp", {"first_id": after_id + 1, "last_id": through_id,
+                                                       "segments": n, "shift_us": shift_us, **extra, **detail},
+                     at_us=at_us)
+    return n
+
+
+def placed(db: sqlite_utils.Database, after_id: int, limit: int, upto_id: int | None = None) -> list[tt.Placed]:
+    """Up to `limit` segments above `after_id` (and up to `upto_id`) in id order, as the order
+    detector reads them: stamps as corrected, whether corrected or flagged already, whether
+    adopted. By the primary key: a range, never a scan."""
+    upto = "" if upto_id is None else " AND s.id <= ?"
+    return [tt.Placed(r["id"], r["camera"], r["start_us"], r["end_us"], not r["corrected"] and not r["adopted"],
+                      bool(r["flagged"]))
+            for r in db.query(
+                f"""SELECT s.id, k.camera, s.start_us + coalesce(r.shift_us, 0) AS start_us,
+                          s.start_us + s.dur_us + coalesce(r.shift_us, 0) AS end_us,
+                          r.segment_id IS NOT NULL AS corrected, r.segment_id IS NOT NULL AND r.shift_us IS NULL
+                          AS flagged, {ADOPTED} AS adopted
+                   FROM segment_rows s JOIN camera_keys k ON k.num = s.cam
+                   LEFT JOIN restamps r ON r.segment_id = s.id WHERE s.id > ?{upto} ORDER BY s.id LIMIT ?""",
+                [after_id, *([] if upto_id is None else [upto_id]), limit])]
+
+
+def flag(db: sqlite_utils.Database, ids: list[int], at_us: int, detail: dict[str, Any],
+         place: tuple[str, str] | None = None) -> int:
+    """Flag segments for a person (`shift_us` NULL): stamped by a clock that was behind, they
+    cannot be re-stamped and are never destroyed by age. One audit record names them; `place`
+    (a node key and value) keeps the detector's place in the same transaction. Returns how many
+    segments are flagged in all."""
+    with db.atomic():
+        if ids:
+            db.conn.executemany("INSERT INTO restamps (segment_id, shift_us, at_us, steps) VALUES (?, NULL, ?, 0) "
+                                "ON CONFLICT(segment_id) DO NOTHING", [(i, at_us) for i in ids])
+            audit.append(db, "edged", "segments.flagged", {"segments": len(ids), "first_id": ids[0],
+                                                           "ids": ids[:200], **detail}, at_us=at_us)
+        if place is not None:
+            db.execute("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                       "excluded.value", list(place))
+        return flagged_count(db)
+
+
+def flagged_count(db: sqlite_utils.Database) -> int:
+    return next(db.query("SELECT count(*) AS n FROM restamps r JOIN segment_rows s ON s.id = r.segment_id "
+                         "WHERE r.shift_us IS NULL"))["n"]
+
+
+def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict[str, Any]]:
+    """The segments with a correction: original and corrected stamps side by side."""
+    where, args = ("WHERE s.camera = ?", [camera]) if camera else ("", [])
+    return list(db.query(
+        f"""SELECT s.id, s.camera, s.start_us, s.end_us, r.shift_us, r.steps,
+                   s.start_us + r.shift_us AS true_start_us, s.end_us + r.shift_us AS true_end_us
+            FROM restamps r JOIN segments s ON s.id = r.segment_id {where} ORDER BY s.id""", args))
+
+
+# Retention's age rule (storage/retention_store.candidates) judges a re-stamped segment by its
+# corrected end, and a flagged one (shift NULL) never: this is the SQL condition for that.
+AGE_OK = ("NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND "
+          "(r.shift_us IS NULL OR segments.end_us + r.shift_us >= ?))")

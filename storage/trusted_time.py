@@ -1,0 +1,220 @@
+"""Whether the host's wall clock can be trusted to judge footage's age (design/0059). Pure: no I/O.
+
+A box without a real-time-clock battery boots at a stale date and NTP steps it minutes later;
+footage stamped by the wrong clock must not be destroyed as "old" when the clock is corrected
+(invariant 10). The edge (edged/daemon/host_clock.py) reads the kernel's sync state and both
+clocks; this module decides: a step (the wall clock moved against the monotonic clock), a clock
+earlier than what is already on record (a step across a restart), and whether the clock is
+trusted (synchronised, and no step for a settle period).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+SECOND_US = 1_000_000
+# The wall clock moved by more than this against the monotonic clock between two readings: a
+# step. NTP slews smaller errors (at most 500 ppm), which never reach this between readings.
+STEP_US = SECOND_US
+# After a step, or after the clock becomes synchronised, this long without a step before the
+# clock judges age again: NTP often steps twice (a rough first answer, then a better one).
+SETTLE_US = 600 * SECOND_US
+# The clock is earlier than footage already recorded (or the last clean stop) by more than
+# this: the clock went back across a restart. Footage may end a segment ahead of "now".
+HISTORY_SLACK_US = 5 * SECOND_US
+# Segments stamped before a step move by the step less this: the recorder's new anchor (one
+# packet's arrival) and its old one (the least-delayed packet of a second) differ by network
+# delay, so the correction errs by up to this much toward a gap, never toward an overlap.
+RESTAMP_MARGIN_US = 100_000
+
+
+def restamp_shift(step: Step) -> int:
+    """What the segments stamped before `step` add to their stamps (design/0059)."""
+    return step.size_us - RESTAMP_MARGIN_US
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One reading of the wall clock (UTC us) and the monotonic clock (us) at the same moment."""
+
+    wall_us: int
+    mono_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """What the host says about its clock: synced None = cannot tell (no adjtimex, no timesyncd)."""
+
+    synced: bool | None
+    source: str = ""        # "adjtimex", "timesyncd", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The wall clock moved by `size_us` (+ forward, - back) against the monotonic clock."""
+
+    size_us: int
+    before_us: int          # wall time just before the step (as extrapolated on monotonic time)
+    after_us: int           # wall time just after it
+    at_mono_us: int
+    across_restart: bool = False
+
+    @property
+    def direction(self) -> str:
+        return "forward" if self.size_us > 0 else "back"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the watch remembers between readings."""
+
+    last: Reading | None = None
+    stable_since_mono_us: int | None = None   # monotonic time since which it is synced and unstepped
+    last_step: Step | None = None
+    synced: bool | None = None
+
+
+def step_between(prev: Reading, now: Reading, threshold_us: int = STEP_US) -> Step | None:
+    """The step between two readings, or None: wall time should advance as monotonic time does."""
+    size = (now.wall_us - prev.wall_us) - (now.mono_us - prev.mono_us)
+    if abs(size) <= threshold_us:
+        return None
+    return Step(size, now.wall_us - size, now.wall_us, now.mono_us)
+
+
+def behind_history(now: Reading, newest_end_us: int | None, last_stop_us: int | None,
+                   slack_us: int = HISTORY_SLACK_US) -> Step | None:
+    """At start: a clock earlier than the newest footage's end or the last clean stop went back
+    while edged was down (or runs back now). The step is measured against the later of the two."""
+    known = max((t for t in (newest_end_us, last_stop_us) if t is not None), default=None)
+    if known is None or now.wall_us >= known - slack_us:
+        return None
+    return Step(now.wall_us - known, known, now.wall_us, now.mono_us, across_restart=True)
+
+
+def observe(state: State, now: Reading, sync: Sync, settle_us: int = SETTLE_US) -> tuple[State, Step | None]:
+    """One reading: the new state and the step seen since the last reading, if any.
+
+    The clock judges age unless, within the settle period, it was stepped or it became
+    synchronised (the moment NTP corrects a clock that booted wrong, often by a step and then a
+    second, smaller one). A clock that has never been synchronised (a site without NTP) runs
+    free: it is trusted as long as it does not step, or nothing would ever be destroyed by age
+    there; the sync state is reported (`Sync`) so that a person can be told."""
+    step = step_between(state.last, now) if state.last is not None else None
+    stable = state.stable_since_mono_us
+    if state.last is None:  # the first reading: trusted at once (a step at start: behind_history)
+        stable = now.mono_us - settle_us
+    elif step is not None or (state.synced is False and sync.synced is True):
+        stable = now.mono_us
+    new = replace(state, last=now, stable_since_mono_us=stable, synced=sync.synced,
+                  last_step=step or state.last_step)
+    return new, step
+
+
+def with_step(state: State, step: Step) -> State:
+    """A step found otherwise (behind_history at start): stability restarts at it."""
+    return replace(state, last_step=step, stable_since_mono_us=step.at_mono_us)
+
+
+def trusted(state: State, mono_us: int, settle_us: int = SETTLE_US) -> bool:
+    """May the wall clock judge footage's age now? No step and no fresh sync for `settle_us`."""
+    return state.stable_since_mono_us is not None and mono_us - state.stable_since_mono_us >= settle_us
+
+
+def why_untrusted(state: State, mono_us: int, settle_us: int = SETTLE_US) -> str:
+    """For the log and status: why age-based destruction waits ("" when it does not)."""
+    if trusted(state, mono_us, settle_us):
+        return ""
+    if state.stable_since_mono_us is None:
+        return "the host clock has not been read yet"
+    left = (settle_us - (mono_us - state.stable_since_mono_us)) / SECOND_US
+    if state.last_step is not None and state.last_step.at_mono_us >= state.stable_since_mono_us:
+        return f"the host clock was stepped {describe(state.last_step)}; settling for another {left:.0f} s"
+    return f"the host clock became synchronised; settling for another {left:.0f} s"
+
+
+def describe(step: Step) -> str:
+    """A step's size as a person reads it: '2 years 3 days forward', '1 h 0 min back'."""
+    s = abs(step.size_us) / SECOND_US
+    if s >= 365 * 86400:
+        text = f"{s / (365.25 * 86400):.1f} years"
+    elif s >= 86400:
+        text = f"{s / 86400:.1f} days"
+    elif s >= 3600:
+        text = f"{s / 3600:.1f} h"
+    else:
+        text = f"{s:.1f} s"
+    return f"{text} {step.direction}"
+
+
+# Segments stamped by a clock that was behind (design/0059) ------------------------------------
+# A camera's segment may begin this much before the end of the one before it without being
+# out of order (the recorder re-anchors on one packet's arrival: milliseconds, not this).
+ORDER_SLACK_US = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """One segment as the detector reads it: stamps as corrected so far (`end_us` None while
+    written), and whether it is already corrected or flagged (its interval is then not judged)."""
+
+    id: int
+    camera: str
+    start_us: int
+    end_us: int | None
+    judged: bool = True       # False: re-stamped or flagged already, or adopted (its id says nothing of order)
+    flagged: bool = False     # flagged for a person: it places nothing after it
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """What the detector has read of one camera: through which id, and the latest end of its
+    placed (unflagged) segments."""
+
+    checked_id: int = 0
+    end_us: int | None = None
+
+
+def behind_segments(rows: list[Placed], tails: dict[str, Tail],
+                    slack_us: int = ORDER_SLACK_US) -> tuple[list[int], dict[str, Tail]]:
+    """Ids are given in recording order: a segment that begins before a segment of its camera
+    with a lower id ended was stamped by a clock that was behind (it went back across a restart,
+    or the earlier run's ran ahead). It cannot be re-stamped (monotonic time does not survive a
+    restart): it is flagged for a person, and it places nothing after it, so the next segments of
+    its run are judged against what is placed. A segment still being written counts as ending
+    where it begins (its end is not known yet). `rows` in id order, above the tails'
+    `checked_id`. Returns the ids to flag and the new tails."""
+    tails = dict(tails)
+    flags: list[int] = []
+    for row in rows:
+        tail = tails.get(row.camera, Tail())
+        if row.id <= tail.checked_id:
+            continue
+        behind = row.judged and not row.flagged and tail.end_us is not None and row.start_us < tail.end_us - slack_us
+        if behind:
+            flags.append(row.id)
+        end = tail.end_us
+        if not behind and not row.flagged:
+            mine = row.start_us if row.end_us is None else row.end_us
+            end = mine if end is None else max(end, mine)
+        tails[row.camera] = Tail(row.id, end)
+    return flags, tails
+
+
+def why_unchecked(read_through: int, first_id: int) -> str:
+    """For the log: why retention still judges no age while the detector reads the catalog."""
+    return f"the stamps of footage recorded earlier are being checked (segment ids {read_through} of {first_id})"
+
+
+def dump_tails(tails: dict[str, Tail], through: int) -> str:
+    """The detector's place, kept in the catalog's node table between runs."""
+    return json.dumps({"through": through, "tails": {c: [t.checked_id, t.end_us] for c, t in sorted(tails.items())}})
+
+
+def load_tails(text: str | None) -> tuple[dict[str, Tail], int]:
+    try:
+        got = json.loads(text or "")
+        return {c: Tail(int(i), None if e is None else int(e)) for c, (i, e) in got["tails"].items()}, int(got["through"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}, 0  # none yet (or unreadable): the whole catalog is read again

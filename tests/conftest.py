@@ -1,0 +1,85 @@
+"""Test tiers: each test is marked by the real parts its module starts, read from what it
+imports from tests/support, so `scripts/test -m pure` (a test with none of the others) runs
+the core alone in about a minute, and a new test file is tiered without anyone remembering
+to mark it.
+
+A module marks itself too (`pytestmark = pytest.mark.daemon`) where it starts a part without
+going through tests/support.
+
+`scripts/test` runs the suite on several processes (pytest-xdist, `--dist loadgroup`): the tests
+of one module stay on one process, in order, sharing its module fixtures (a camera server, a
+daemon); modules that make OS accounts share one group, as useradd/groupdel of the shared groups
+race otherwise; `solo` modules measure time, descriptors or CPU under a flood, or boot a
+container, and run after the others, alone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+# support module -> the tier of what it starts
+TIERS = {
+    "daemon": "daemon", "control": "daemon", "flood": "daemon",
+    "cameras": "rtsp", "bad_cameras": "rtsp", "recorders": "rtsp", "rtsp_server": "rtsp",
+    "broker": "broker",
+    "browser": "browser",
+    "container": "boot",
+    "postgres": "postgres",
+}
+MARKERS = {
+    "daemon": "starts a real edged daemon",
+    "rtsp": "starts a real RTSP server (gst-rtsp-server or VLC)",
+    "broker": "starts a real mosquitto",
+    "browser": "drives a real Chromium",
+    "boot": "boots a Debian container under a real systemd",
+    "postgres": "starts a real PostgreSQL",
+    "pure": "none of the above: no server, daemon, browser or container of its own",
+    "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
+}
+SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood"}
+# support modules that make OS accounts (useradd, groupadd, groupdel): one process at a time
+OS_ACCOUNTS = {"osuser", "vlc_server"}
+_IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
+
+_cache: dict[Path, frozenset[str]] = {}
+
+
+def support_of(path: Path) -> frozenset[str]:
+    """The tests/support modules a test module imports."""
+    if path not in _cache:
+        found = set()
+        for mod, names in _IMPORT.findall(path.read_text(encoding="utf-8")):
+            found.update([mod] if mod else re.findall(r"\w+", names))
+        _cache[path] = frozenset(found)
+    return _cache[path]
+
+
+def tiers_of(path: Path) -> frozenset[str]:
+    return frozenset(TIERS[name] for name in support_of(path) if name in TIERS)
+
+
+def group_of(path: Path) -> str:
+    """The xdist group: the module, or the one group of the modules that make OS accounts."""
+    return "os-accounts" if support_of(path) & OS_ACCOUNTS else path.stem
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.fspath)
+        tiers = tiers_of(path)
+        for tier in tiers:
+            item.add_marker(tier)
+        if not tiers and not any(next(item.iter_markers(name), None) for name in TIERS.values()):
+            item.add_marker("pure")
+        if path.stem in SOLO:
+            item.add_marker("solo")
+        item.add_marker(pytest.mark.xdist_group(group_of(path)))

@@ -1,0 +1,76 @@
+"""VLC's RTSP server as a camera that is not gst-rtsp-server (design/0060).
+
+It serves RTP over UDP only (a TCP SETUP gets `461 Unsupported transport`), as some cameras
+do. VLC refuses to run as root, so it runs as a throwaway system account (osuser.OsUser),
+from a folder that account can read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.cameras import free_port
+from tests.support.osuser import OsUser
+
+CVLC = shutil.which("cvlc")
+
+
+def h264_clip(folder: Path, fps: int = 20, seconds: int = 30) -> Path:
+    """An Annex B H.264 file (what `--demux h264` reads), one keyframe a second, no B-frames. Long
+    enough that a test ends before VLC loops it (at the loop VLC ends the RTP session)."""
+    out = folder / "clip.h264"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}",
+                    "-t", str(seconds), "-c:v", "libx264", "-g", str(fps), "-bf", "0", "-pix_fmt", "yuv420p", "-f", "h264",
+                    str(out)], check=True, timeout=120)
+    return out
+
+
+class VlcServer:
+    def __init__(self, fps: int = 20, seconds: int = 30):
+        self.fps, self.seconds = fps, seconds  # a short clip: VLC ends the session at each loop
+        self.port = free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/cam0"
+        self._proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "VlcServer":
+        self._dir = Path(tempfile.mkdtemp(prefix="edged-vlc-"))
+        os.chmod(self._dir, 0o755)
+        clip = h264_clip(self._dir, self.fps, self.seconds)
+        os.chmod(clip, 0o644)
+        self._user = OsUser([])
+        self._log = open(self._dir / "vlc.log", "wb")
+        self._proc = subprocess.Popen(
+            ["runuser", "-u", self._user.name, "--", CVLC, str(clip), "--loop", "--demux", "h264", "--h264-fps", str(self.fps),
+             "--sout", f"#rtp{{sdp={self.url}}}", "--sout-keep"],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=self._dir, start_new_session=True,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self._dir)})
+        deadline = time.monotonic() + 30
+        while not self._listening():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("VLC's RTSP server did not start: " + (self._dir / "vlc.log").read_text()[-500:])
+            time.sleep(0.1)
+        return self
+
+    def _listening(self) -> bool:
+        import socket
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def __exit__(self, *exc) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait(10)
+        self._log.close()
+        self._user.remove()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,137 @@
+"""The alarm registry (design/0067): every kind is declared once in storage/alarm_kinds.py with its
+severity, title, scope and whether maintenance expects it; every title is translated; code
+raises only declared kinds, writes no severity of its own, and names every kind it declares."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from edged.alarm_titles import title
+from edged.alarms import Alarms
+from edged.i18n import speaking
+from edged.rules import health
+from storage import alarm_kinds
+from storage.alarm_kinds import CAMERA_OFFLINE, HOST, KINDS, SCOPES, SEVERITIES, STORAGE_LOST, TASK_FAILED
+from storage.catalog import CatalogWriter
+from storage.catalog import alarms as catalog_alarms
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "edged/locale/zh_TW/LC_MESSAGES/edged.po"
+REGISTRY = ROOT / "storage/alarm_kinds.py"
+SOURCES = [p for d in ("storage", "recorder", "mqtt", "edged") for p in sorted((ROOT / d).rglob("*.py"))
+           if p != REGISTRY]
+# A kind and a severity written side by side: the way alarms were raised before the registry.
+BY_HAND = re.compile(r"""["']([a-z_]+)["'],\s*["'](critical|warning|info)["']""")
+
+
+def test_each_kind_is_declared_well():
+    assert len(KINDS) >= 40
+    for name, kind in KINDS.items():
+        assert kind.name == name and re.fullmatch(r"[a-z][a-z_]*[a-z]", name), name
+        assert kind.severity in SEVERITIES and kind.scope in SCOPES, kind
+        assert kind.title and kind.title == kind.title.strip(), kind
+        assert getattr(alarm_kinds, name.upper()) is kind, f"{name}: its constant is {name.upper()}"
+    assert {k.name for k in KINDS.values() if k.expected_in_maintenance} == alarm_kinds.EXPECTED_IN_MAINTENANCE
+
+
+def test_a_key_is_the_kind_and_what_it_is_about():
+    assert STORAGE_LOST.key() == "storage_lost" and STORAGE_LOST.scope == HOST
+    assert CAMERA_OFFLINE.key("door") == "camera_offline:door"
+    assert alarm_kinds.ETHICS.key("request:7") == "ethics:request:7"
+    with pytest.raises(ValueError):
+        CAMERA_OFFLINE.key()  # a camera's alarm names its camera
+    with pytest.raises(ValueError):
+        STORAGE_LOST.key("door")  # a host-wide alarm is one alarm
+    with pytest.raises(ValueError, match="not declared"):
+        alarm_kinds.of("no_such_kind")
+    assert alarm_kinds.of("task_failed") is TASK_FAILED is alarm_kinds.of(TASK_FAILED)
+
+
+def test_every_title_is_translated_into_zh_tw():
+    with PO.open("rb") as f:
+        catalog = read_po(f, locale="zh_TW")
+    missing = [k.name for k in KINDS.values()
+               if (m := catalog.get(k.title)) is None or not m.string or m.fuzzy]
+    assert not missing, f"alarm titles without a zh_TW translation in {PO.relative_to(ROOT)} (scripts/i18n): {missing}"
+    with speaking("zh-TW"):
+        shown = {k: title(k) for k in KINDS}
+    assert all(shown[k] != KINDS[k].title for k in KINDS), shown
+    assert shown["disk_full_held"] and shown["recording_stopped_disk_full"] == "錄影已停止：磁碟已滿"
+
+
+def _calls(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            yield node, ast.unparse(node.func)
+
+
+def test_no_code_writes_a_severity_or_raises_an_undeclared_kind():
+    """New kinds go in storage/alarm_kinds.py (one line); a call site names the kind, never its severity."""
+    by_hand, undeclared, bypass = [], [], []
+    for path in SOURCES:
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text()
+        by_hand += [f"{rel}: {m.group(0)}" for m in BY_HAND.finditer(text)]
+        for node, func in _calls(ast.parse(text, rel)):
+            if func.endswith("raise_alarm") and rel not in ("edged/alarms.py", "storage/catalog.py"):
+                bypass.append(f"{rel}:{node.lineno}")  # the catalog's row, raised around the registry
+            kind = (node.args[0] if func.endswith(".raise_") and node.args else
+                    node.args[1] if func.endswith(".set") and "alarm" in func and len(node.args) > 1 else None)
+            if isinstance(kind, ast.Constant) and kind.value not in KINDS:
+                undeclared.append(f"{rel}:{node.lineno}: {kind.value!r}")
+    assert not by_hand, f"severities written by hand (declare the kind in storage/alarm_kinds.py): {by_hand}"
+    assert not undeclared, f"alarm kinds raised but not declared in storage/alarm_kinds.py: {undeclared}"
+    assert not bypass, f"alarms raised around edged/alarms.py: {bypass}"
+
+
+def test_every_declared_kind_is_named_by_the_code():
+    """No dead kind: each is imported from the registry (or read off it) somewhere it can be raised."""
+    named = set()
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "storage.alarm_kinds":
+                named |= {a.name for a in node.names}
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id in ("alarm_kinds", "kinds"):
+                named.add(node.attr)
+    dead = sorted(k.name for k in KINDS.values() if k.name.upper() not in named)
+    assert not dead, f"declared in storage/alarm_kinds.py but raised nowhere: {dead}"
+    assert set(health.KINDS) <= set(KINDS) and health.KINDS["camera_moved"] == "critical"
+
+
+def test_raising_takes_the_severity_from_the_registry_and_maintenance_downgrades_the_expected(tmp_path):
+    published = []
+
+    async def scenario():
+        writer = CatalogWriter(tmp_path / "catalog.db")
+        await writer.start()
+        try:
+            alarms = Alarms(writer)
+
+            async def publish(event):
+                published.append(event)
+
+            alarms.publish.connect(publish)
+            alarms.downgrade.connect(lambda kind: alarm_kinds.of(kind).expected_in_maintenance)
+            await alarms.raise_(TASK_FAILED, "the x task failed", about="x")
+            await alarms.raise_("camera_offline", "camera door is not recording", camera="door")
+            with pytest.raises(ValueError, match="not declared"):
+                await alarms.raise_("no_such_kind", "nothing")
+            await alarms.set(False, TASK_FAILED, "", about="x")
+            return await writer.run(lambda c: catalog_alarms(c.db, include_cleared=True))
+        finally:
+            await writer.close()
+
+    rows = {r["key"]: r for r in asyncio.run(scenario())}
+    assert set(rows) == {"task_failed:x", "camera_offline:door"}
+    assert rows["task_failed:x"]["severity"] == "critical" and rows["task_failed:x"]["cleared_us"] is not None
+    assert rows["camera_offline:door"]["severity"] == "maintenance" and rows["camera_offline:door"]["camera"] == "door"
+    assert [(e["id"], e["action"], e.get("severity")) for e in published] == [
+        ("task_failed:x", "raise", "critical"), ("camera_offline:door", "raise", "maintenance"),
+        ("task_failed:x", "clear", None)]

@@ -1,0 +1,229 @@
+"""The host clock watch against a real catalog (design/0059): a box that booted two years
+behind records, NTP steps it to the true time, then it steps back an hour. Retention destroys
+nothing, each step is one host alarm and one audit record, what was recorded before a step is
+re-stamped (the catalog keeps both stamps, the chain records it), and a camera's segments
+never overlap in their corrected stamps. A FakeClock moves the wall clock; everything else is real."""
+
+from __future__ import annotations
+
+import json
+
+from edged.alarms import Alarms
+from edged.config import default_config
+from edged.daemon import host_clock
+from edged.daemon.host_clock import HostClock
+from edged.daemon.retention_runner import RetentionRunner
+from storage import audit, restamps, trusted_time as tt
+from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
+from storage.clock import FakeClock
+from storage.layout import segment_relpath
+from tests.support.catalog import alarms, audit_rows, rows
+
+S = 1_000_000
+H = 3600 * S
+D = 86_400 * S
+YEAR = 365 * D
+TRUE = 1_790_000_000 * S
+SETTLE = 60 * S
+
+
+def record(writer: CatalogWriter, clock: FakeClock, data, n: int) -> None:
+    """n segments of 10 s of the camera `door`, stamped by the (fake) host clock, written as
+    they would be: the clock advances while each is recorded."""
+    async def one() -> None:
+        start = clock.now_us()
+        path = segment_relpath("door", start)
+        (data / path).parent.mkdir(parents=True, exist_ok=True)
+        (data / path).write_bytes(b"\0" * 1000)
+        await writer.run(lambda c: c.open_segment("door", start, path, start))
+        clock.advance(s=10)
+        await writer.run(lambda c: c.close_segment(path, {"end_us": start + 10 * S, "bytes": 1000}))
+    return [one() for _ in range(n)]
+
+
+def corrected_overlaps(db) -> list[tuple[int, int]]:
+    """Overlaps among the segments placed in time by their corrected stamps (a flagged one's
+    time is unknown: it is not placed)."""
+    shift = {r["segment_id"]: r["shift_us"] for r in rows(db, "restamps")}
+    segs = sorted(((r["start_us"] + shift.get(r["id"], 0), r["end_us"] + shift.get(r["id"], 0), r["id"])
+                   for r in rows(db, "segments", lambda r: r["camera"] == "door")
+                   if r["id"] not in shift or shift[r["id"]] is not None))
+    return [(x[2], y[2]) for x, y in zip(segs, segs[1:]) if y[0] < x[1]]
+
+
+async def test_steps_forward_two_years_and_back_an_hour_destroy_nothing_and_restamp(tmp_path):
+    cfg = default_config(tmp_path)
+    data = cfg.storage.data_dir
+    clock = FakeClock(TRUE - 2 * YEAR, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        al = Alarms(writer, clock)
+        host = HostClock(writer, al, clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
+        await host.start()
+        runner = RetentionRunner(cfg, writer, al, clock=clock, distrust=host.why_untrusted)
+        for seg in record(writer, clock, data, 3):     # two years behind: stamped 2024-ish
+            await seg
+            assert await host.tick() is None
+        assert (await runner.pass_once()).destroyed == 0
+
+        clock.step(2 * YEAR)                           # NTP steps the clock to the true time
+        assert "stepped 2.0 years forward just now" in host.why_untrusted()
+        assert (await runner.pass_once()).destroyed == 0   # before the watch's next reading: nothing goes
+        step = await host.tick()
+        assert step is not None and step.size_us == 2 * YEAR
+        assert host.untrusted() and (await runner.pass_once()).destroyed == 0
+        for seg in record(writer, clock, data, 2):     # recording goes on, on the true clock
+            await seg
+            await host.tick()
+        clock.advance(us=SETTLE)
+        await host.tick()
+        assert not host.untrusted()
+        assert (await runner.pass_once()).destroyed == 0   # settled: the re-stamped footage is young
+
+        clock.step(-H)                                 # and back one hour
+        await host.tick()
+        for seg in record(writer, clock, data, 2):
+            await seg
+            await host.tick()
+        assert (await runner.pass_once()).destroyed == 0
+    finally:
+        await writer.close()
+
+    db = open_db(data / "catalog.db")
+    steps = alarms(db, lambda r: r["kind"] == "host_clock_step")
+    assert [a["detail"] and json.loads(a["detail"])["step_us"] for a in steps] == [2 * YEAR, -H]
+    assert alarms(db, lambda r: r["kind"] == "clock_drift") == []
+    assert len(audit_rows(db, "host.clock_step")) == 2
+    fixes = [json.loads(r["detail"]) for r in audit_rows(db, "segments.restamp")]
+    M = tt.RESTAMP_MARGIN_US  # the correction errs toward a gap, never an overlap
+    assert [(f["first_id"], f["last_id"], f["shift_us"]) for f in fixes] == [(1, 3, 2 * YEAR - M), (1, 5, -H - M)]
+    got = {r["id"]: r["shift_us"] for r in restamps.corrected(db)}
+    assert got == {1: 2 * YEAR - H - 2 * M, 2: 2 * YEAR - H - 2 * M, 3: 2 * YEAR - H - 2 * M, 4: -H - M, 5: -H - M}
+    original = {r["id"]: r["start_us"] for r in rows(db, "segments")}
+    assert original[1] == TRUE - 2 * YEAR                                             # the catalog keeps both
+    assert corrected_overlaps(db) == []
+    assert audit.verify(db)[1] is None
+    assert len(rows(db, "segments")) == 7
+    assert all((data / r["path"]).exists() for r in rows(db, "segments"))
+
+
+def flagged_ids(db) -> list[int]:
+    return [r["segment_id"] for r in rows(db, "restamps", lambda r: r["shift_us"] is None)]
+
+
+async def test_a_step_back_across_a_restart_flags_the_new_runs_segments_until_ntp_corrects_it(tmp_path):
+    """Restarted 5 s after a clean stop with the clock 20 s behind: the new run's first segments
+    are stamped inside the last run's; they are flagged (one alarm), nothing placed overlaps,
+    nothing is destroyed, and when NTP corrects the clock during the run they are re-stamped."""
+    cfg = default_config(tmp_path)
+    data = cfg.storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:  # the last run: 3 segments on a true clock, then a clean stop
+        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
+        await host.start()
+        for seg in record(writer, clock, data, 3):
+            await seg
+            await host.tick()
+        await writer.run(Catalog.set_node, {"stopped_us": clock.now_us()})
+    finally:
+        await writer.close()
+
+    back = 20 * S
+    clock = FakeClock(TRUE + 35 * S - back, monotonic=5.0)   # rebooted 5 s later, the clock 20 s behind
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        al = Alarms(writer, clock)
+        host = HostClock(writer, al, clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
+        await host.start()
+        assert host.untrusted()                            # behind the record: one host_clock_step
+        runner = RetentionRunner(cfg, writer, al, clock=clock, distrust=host.why_untrusted)
+        for seg in record(writer, clock, data, 3):         # the first two inside what the last run recorded
+            await seg
+            await host.tick()
+        assert host.flagged == 2
+        clock.advance(us=SETTLE)
+        await host.tick()
+        assert (await runner.pass_once()).destroyed == 0
+        db = open_db(data / "catalog.db")
+        assert flagged_ids(db) == [4, 5] and corrected_overlaps(db) == []
+        (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged", active=True)
+        assert json.loads(alarm["detail"])["segments"] == 2
+        db.conn.close()
+
+        clock.step(back)                                   # NTP corrects the clock during the run
+        await host.tick()                                  # what this run recorded is re-stamped: true at last
+        for seg in record(writer, clock, data, 1):
+            await seg
+            await host.tick()
+    finally:
+        await writer.close()
+
+    db = open_db(data / "catalog.db")
+    assert flagged_ids(db) == []
+    assert {r["id"]: r["shift_us"] for r in restamps.corrected(db)} == {i: back - tt.RESTAMP_MARGIN_US for i in (4, 5, 6)}
+    assert corrected_overlaps(db) == []
+    assert alarms(db, lambda r: r["kind"] == "segments_flagged", active=True) == []
+    assert len(alarms(db, lambda r: r["kind"] == "host_clock_step")) == 2
+    flags = [json.loads(f["detail"])["ids"] for f in audit_rows(db, "segments.flagged")]
+    assert flags == [[4], [5]]                               # each flagged as it was recorded
+    fix = json.loads(audit_rows(db, "segments.restamp")[-1]["detail"])
+    assert (fix["first_id"], fix["last_id"], fix["were_flagged"]) == (4, 6, 2)
+    assert audit.verify(db)[1] is None
+    assert len(rows(db, "segments")) == 7 and all((data / r["path"]).exists() for r in rows(db, "segments"))
+
+
+async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flagged(tmp_path, monkeypatch):
+    """A run two years behind that ended before NTP corrected its clock, after a true one: at
+    the next start its segments are found (ids are given in recording order), flagged on the
+    record with one host alarm, and kept by retention on the true clock. The detector reads the
+    catalog in batches (two here) and retention judges no age until it has read it all; it keeps
+    its place for the next run."""
+    monkeypatch.setattr(host_clock, "ORDER_BATCH", 2)
+    cfg = default_config(tmp_path)
+    data = cfg.storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        for seg in record(writer, clock, data, 2):          # a true run (no watch: an edged before 0059)
+            await seg
+        clock.step(-2 * YEAR)
+        for seg in record(writer, clock, data, 3):          # a run two years behind
+            await seg
+        clock.step(2 * YEAR + H)                            # the clock true again at this start
+        al = Alarms(writer, clock)
+        host = HostClock(writer, al, clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        runner = RetentionRunner(cfg, writer, al, clock=clock, distrust=host.why_age_unjudged)
+        assert "being checked (segment ids 2 of 5)" in host.why_age_unjudged() and not host.untrusted()
+        await host.tick()
+        await host.tick()
+        assert host.flagged == 3 and host.caught_up()
+        clock.advance(us=SETTLE)
+        await host.tick()
+        assert not host.untrusted() and host.why_age_unjudged() == ""
+        assert (await runner.pass_once()).destroyed == 0   # two years "old" by their stamps: kept
+        await host.tick()
+        assert host.flagged == 3
+        again = HostClock(writer, al, clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))  # the next run
+        await again.start()
+        assert again.caught_up() and again.flagged == 3
+    finally:
+        await writer.close()
+    db = open_db(data / "catalog.db")
+    assert flagged_ids(db) == [3, 4, 5]
+    shown = segments_between(db, TRUE - 3 * YEAR, TRUE + D, "door")  # edgectl segments, exports
+    assert [(r["id"], r["restamped"], r["shift_us"]) for r in shown] == [
+        (3, 1, None), (4, 1, None), (5, 1, None), (1, 0, None), (2, 0, None)]
+    assert [json.loads(f["detail"])["ids"] for f in audit_rows(db, "segments.flagged")] == [[3, 4], [5]]  # by batch
+    assert audit.verify(db)[1] is None
+    (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged")
+    assert json.loads(alarm["detail"])["segments"] == 3 and alarm["cleared_us"] is None
+    assert len(rows(db, "segments")) == 5

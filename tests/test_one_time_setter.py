@@ -1,0 +1,70 @@
+"""The one-time password an admin sets (design/0042) is refused to the OS account the admin set
+it from, and a new account is the alarm `account_opened` until its holder has changed the
+password (issue 27; design/0064). The ops with a real catalog and real alarms."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from edged.alarms import Alarms
+from edged.config import parse_config
+from edged.control.accounts import AccountOps
+from edged.control.protocol import RequestError
+from edged.control.server import Caller
+from edged.control.sessions import SessionOps
+from storage.catalog import CatalogWriter
+from storage.clock import FakeClock
+from storage.layout import CATALOG_FILE
+
+ADMIN = Caller(os_user="alice", uid=1001, account="admin1", roles=("admin",))
+FIRST = "Opened-By-Admin-1"
+
+
+def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_path):
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)}})
+    clock = FakeClock()
+
+    async def open_alarms(writer) -> dict[str, dict]:
+        return {a["key"]: a for a in await writer.run(lambda c: c.active_alarms())}
+
+    async def scenario():
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)
+        await writer.start()
+        try:
+            alarms = Alarms(writer, clock)
+            acc, ses = AccountOps(cfg, writer, alarms, clock), SessionOps(cfg, writer, alarms, clock)
+            await acc.add({"name": "carol", "password": FIRST, "roles": ["custodian"], "reason": "new guard",
+                           "full_name": "Carol"}, ADMIN)
+            opened = (await open_alarms(writer))["account_opened:carol"]
+            assert opened["kind"] == "account_opened" and "admin1" in opened["message"]
+
+            with pytest.raises(RequestError, match="one-time password was set from the OS account alice"):
+                await ses.login({"name": "carol", "password": FIRST}, Caller(os_user="alice", uid=1001))
+            session = await ses.login({"name": "carol", "password": FIRST}, Caller(os_user="carol", uid=1002))
+            assert session["must_change"]
+
+            holder = Caller(os_user="carol", uid=1002, account="carol", roles=("custodian",), must_change=True)
+            await acc.passwd({"old_password": FIRST, "password": "Her-Own-Pw-9"}, holder)
+            assert "account_opened:carol" not in await open_alarms(writer)
+            # her own password now: the admin's OS account is no one's concern any more
+            again = await ses.login({"name": "carol", "password": "Her-Own-Pw-9"}, Caller(os_user="alice", uid=1001))
+            assert not again["must_change"]
+
+            # an admin's reset: the same, from the OS account of the admin who reset it
+            await acc.passwd({"name": "carol", "password": "Reset-By-Admin-2", "reason": "forgot"},
+                             Caller(os_user="dave", uid=1003, account="admin1", roles=("admin",)))
+            with pytest.raises(RequestError, match="set from the OS account dave"):
+                await ses.login({"name": "carol", "password": "Reset-By-Admin-2"}, Caller(os_user="dave", uid=1003))
+            assert (await ses.login({"name": "carol", "password": "Reset-By-Admin-2"},
+                                    Caller(os_user="alice", uid=1001)))["must_change"]
+            # root is not refused: it can read and change the catalog anyway (and sudo is everyone's root)
+            await acc.passwd({"name": "carol", "password": "Reset-By-Admin-3", "reason": "again"},
+                             Caller(os_user="root", uid=0, account="admin1", roles=("admin",)))
+            assert (await ses.login({"name": "carol", "password": "Reset-By-Admin-3"},
+                                    Caller(os_user="root", uid=0)))["must_change"]
+        finally:
+            await writer.close()
+
+    asyncio.run(scenario())

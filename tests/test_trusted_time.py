@@ -1,0 +1,223 @@
+"""Trusted time (design/0059), the pure core as tables: steps while running and across a restart,
+when the clock may judge footage's age again; the planner keeps footage on an untrusted clock;
+the host, not every camera, is blamed when the cameras agree that it is off."""
+
+from __future__ import annotations
+
+import pytest
+
+from edged.rules.health import HOST_OFF_MIN_US, host_clock_off
+from storage import trusted_time as tt
+from storage.retention import CAPACITY, Disk, Hold, Limits, Policy, Segment, plan
+
+S = tt.SECOND_US
+H = 3600 * S
+D = 86_400 * S
+YEAR = 365 * D
+TRUE = 1_790_000_000 * S      # the true time of the readings below
+SETTLE = tt.SETTLE_US
+
+
+def r(wall_us: int, mono_s: float) -> tt.Reading:
+    return tt.Reading(wall_us, round(mono_s * S))
+
+
+@pytest.mark.parametrize("prev, now, size", [
+    (r(TRUE, 100), r(TRUE + 5 * S, 105), None),                    # both clocks moved 5 s
+    (r(TRUE, 100), r(TRUE + 5 * S + 900_000, 105), None),          # 0.9 s: within what NTP slews
+    (r(TRUE - 2 * YEAR, 100), r(TRUE, 101), 2 * YEAR - S),         # the issue's box: NTP steps it two years forward
+    (r(TRUE, 100), r(TRUE - H + S, 101), -H),                      # and one hour back
+    (r(TRUE, 100), r(TRUE + 3 * S, 101), 2 * S),                   # two seconds forward
+])
+def test_a_step_is_the_wall_clock_moving_against_the_monotonic_clock(prev, now, size):
+    step = tt.step_between(prev, now)
+    assert (step.size_us if step else None) == size
+    if step:
+        assert step.after_us == now.wall_us and step.after_us - step.before_us == size
+        assert step.direction == ("forward" if size > 0 else "back")
+
+
+@pytest.mark.parametrize("now, newest_end, last_stop, size", [
+    (TRUE, TRUE - H, TRUE - 10 * S, None),              # later than both: an ordinary restart
+    (TRUE, None, None, None),                           # a new site: nothing to compare
+    (TRUE - 3 * S, TRUE, None, None),                   # within the slack (a segment's end ahead of now)
+    (TRUE - H, TRUE, TRUE - 2 * S, -H),                 # earlier than the newest footage: went back
+    (TRUE - 2 * YEAR, None, TRUE, -2 * YEAR),           # earlier than the last clean stop (no footage)
+    (TRUE - H, TRUE - 2 * H, TRUE, -H),                 # measured against the later of the two
+])
+def test_across_a_restart_a_clock_earlier_than_the_record_went_back(now, newest_end, last_stop, size):
+    step = tt.behind_history(r(now, 5), newest_end, last_stop)
+    assert (step.size_us if step else None) == size
+    assert step is None or step.across_restart
+
+
+def run(readings, settle=SETTLE):
+    """Feed (wall, mono_s, synced) readings; returns [(trusted after it, step size or None)]."""
+    state, out = tt.State(), []
+    for wall, mono, synced in readings:
+        state, step = tt.observe(state, r(wall, mono), tt.Sync(synced), settle)
+        out.append((tt.trusted(state, round(mono * S), settle), step.size_us if step else None))
+    return out
+
+
+def test_a_synchronised_clock_is_trusted_from_the_first_reading():
+    assert run([(TRUE, 10, True), (TRUE + S, 11, True)]) == [(True, None), (True, None)]
+
+
+def test_a_free_running_clock_is_trusted_while_it_does_not_step():
+    """A site without NTP: the kernel never says synchronised; age is still judged, or nothing
+    would ever go by age there."""
+    assert run([(TRUE, 10, False), (TRUE + 60 * S, 70, False)]) == [(True, None), (True, None)]
+    assert run([(TRUE, 10, None), (TRUE + 60 * S, 70, None)]) == [(True, None), (True, None)]
+
+
+def test_after_a_step_age_waits_for_the_settle_period():
+    t0 = TRUE - 2 * YEAR
+    got = run([
+        (t0, 10, False),                                   # booted two years behind, not synchronised
+        (t0 + 60 * S, 70, False),
+        (TRUE, 71, True),                                  # NTP steps it and says synchronised
+        (TRUE + 60 * S, 131, True),                        # one minute later: still settling
+        (TRUE + 120 * S, 191, True),
+        (TRUE + 121 * S - H, 192, True),                   # a second step, one hour back: settling again
+        (TRUE - H + (SETTLE - S) + 121 * S, 192 + SETTLE / S - 1, True),
+        (TRUE - H + SETTLE + 121 * S, 192 + SETTLE / S, True),   # settled
+    ])
+    assert got[:3] == [(True, None), (True, None), (False, 2 * YEAR - 60 * S - S)]
+    assert got[3:] == [(False, None), (False, None), (False, -H), (False, None), (True, None)]
+
+
+def test_becoming_synchronised_without_a_step_also_settles():
+    got = run([(TRUE, 10, False), (TRUE + S, 11, True), (TRUE + S + SETTLE, 11 + SETTLE / S, True)])
+    assert got == [(True, None), (False, None), (True, None)]
+
+
+def test_a_step_found_at_start_restarts_the_settle_period():
+    state, _ = tt.observe(tt.State(), r(TRUE - H, 5), tt.Sync(True))
+    step = tt.behind_history(r(TRUE - H, 5), TRUE, None)
+    state = tt.with_step(state, step)
+    assert not tt.trusted(state, 5 * S)
+    assert "stepped 1.0 h back" in tt.why_untrusted(state, 5 * S)
+    assert tt.trusted(state, 5 * S + SETTLE) and tt.why_untrusted(state, 5 * S + SETTLE) == ""
+
+
+@pytest.mark.parametrize("size, text", [
+    (2 * YEAR, "2.0 years forward"), (-H, "1.0 h back"), (3 * D, "3.0 days forward"), (-90 * S, "90.0 s back"),
+])
+def test_a_step_is_described_for_a_person(size, text):
+    assert tt.describe(tt.Step(size, 0, size, 0)) == text
+
+
+NOW = 1000 * D
+GB = 1_000_000_000
+
+
+def seg(i, camera, age_days, size=GB):
+    start = NOW - int(age_days * D)
+    return Segment(i, camera, start, start + D // 2, size)
+
+
+POLICY = Policy(Limits(30 * D, 365 * D), {}, 10 * GB)
+
+
+def test_on_an_untrusted_clock_nothing_goes_by_age():
+    """The issue's case: footage stamped two years ago by a wrong clock, judged on the corrected one."""
+    segs = [seg(1, "a", 730), seg(2, "a", 729)]
+    assert [d.segment.id for d in plan(segs, [], POLICY, Disk(100 * GB, 200 * GB), NOW).destroy] == [1, 2]
+    assert plan(segs, [], POLICY, Disk(100 * GB, 200 * GB), NOW, age_trusted=False).destroy == []
+
+
+def test_on_an_untrusted_clock_the_reserve_is_still_kept_oldest_stamps_first():
+    segs = [seg(1, "a", 730), seg(2, "a", 729), seg(3, "a", 1)]
+    p = plan(segs, [], POLICY, Disk(9 * GB, 200 * GB), NOW, age_trusted=False)
+    assert [(d.segment.id, d.reason) for d in p.destroy] == [(1, CAPACITY)]
+
+
+def test_on_an_untrusted_clock_no_hold_has_expired():
+    """A step forward past a hold's expiry must not free the footage it keeps."""
+    segs = [seg(1, "a", 730)]
+    hold = Hold(1, None, 0, NOW, expires_us=NOW - D)
+    assert [d.segment.id for d in plan(segs, [hold], POLICY, Disk(9 * GB, 200 * GB), NOW).destroy] == [1]
+    assert plan(segs, [hold], POLICY, Disk(9 * GB, 200 * GB), NOW, age_trusted=False).destroy == []
+
+
+TOL = 2 * S
+
+
+@pytest.mark.parametrize("skews, synced, off", [
+    ([2 * YEAR, 2 * YEAR + S], False, 2 * YEAR),          # two cameras agree: the host is two years behind
+    ([2 * YEAR, 2 * YEAR + S], None, 2 * YEAR),           # sync state unknown: the same
+    ([2 * YEAR, 2 * YEAR + S], True, None),               # a synchronised host is right: the cameras are wrong
+    ([2 * YEAR], False, None),                            # one camera: cannot tell who is wrong
+    ([-H, -H - S, -H + S], None, -H),                     # three cameras agree: the host is an hour ahead
+    ([30 * S, 30 * S], False, None),                      # 30 s: a camera matter, each its clock_drift
+    ([HOST_OFF_MIN_US + H, 0], False, None),              # they disagree: each camera judged alone
+    ([2 * YEAR, 2 * YEAR + 10 * S], False, None),         # 10 s apart: beyond the tolerance of each other
+])
+def test_the_host_is_blamed_when_the_cameras_agree_that_it_is_off(skews, synced, off):
+    assert host_clock_off(skews, TOL, synced) == off
+
+
+# segments stamped by a clock that was behind (ids are given in recording order) -----------------
+def placed(i: int, start_s: float, length_s: float | None = 10, camera: str = "door", **kw) -> tt.Placed:
+    start = TRUE + round(start_s * S)
+    return tt.Placed(i, camera, start, None if length_s is None else start + round(length_s * S), **kw)
+
+
+@pytest.mark.parametrize("rows, flagged", [
+    ([placed(1, 0), placed(2, 10), placed(3, 20)], []),                                   # in order
+    ([placed(1, 0), placed(2, 9.9999)], []),                                           # a hair of overlap: re-anchoring
+    ([placed(1, 0), placed(2, 10), placed(3, 15)], [3]),                                  # begins inside the one before
+    # a restart with the clock an hour back: the new run's first 3600 s are inside the last
+    # run's hour and flagged; from the stamp where the last run ended on, it is placed again
+    ([placed(1, 3580), placed(2, 3590), placed(3, 0), placed(4, 10), placed(5, 3600), placed(6, 3610)], [3, 4]),
+    # a run two years behind after a true one: every segment is earlier than the last true one
+    ([placed(1, 0), placed(2, 10), placed(3, -2 * YEAR / S), placed(4, -2 * YEAR / S + 10)], [3, 4]),
+    # cameras are judged apart
+    ([placed(1, 100, camera="yard"), placed(2, 0), placed(3, 110, camera="yard"), placed(4, 10)], []),
+    # re-stamped, adopted or flagged already: not judged again; a flagged one places nothing
+    ([placed(1, 100), placed(2, 0, judged=False), placed(3, 50, flagged=True), placed(4, 110)], []),
+    ([placed(1, 100), placed(2, 200, flagged=True), placed(3, 110)], []),
+])
+def test_a_segment_stamped_before_an_earlier_one_ended_is_flagged(rows, flagged):
+    got, _tails = tt.behind_segments(rows, {})
+    assert got == flagged
+
+
+def test_the_detector_reads_on_from_where_it_stopped_and_keeps_its_place_between_runs():
+    flags, tails = tt.behind_segments([placed(1, 0), placed(2, 10, length_s=None), placed(3, 0, camera="yard")], {})
+    assert flags == [] and tails["door"] == tt.Tail(2, TRUE + 10 * S) and tails["yard"].checked_id == 3
+    # an open segment counts as ending where it begins: the next one is read against that
+    flags, tails = tt.behind_segments([placed(4, 5), placed(5, 20)], tails)
+    assert flags == [4] and tails["door"] == tt.Tail(5, TRUE + 30 * S)
+    # rows already read are not read twice; an open segment inside the last placed one is flagged
+    flags, _ = tt.behind_segments([placed(5, 20), placed(6, 25, length_s=None)], tails)
+    assert flags == [6]
+    assert tt.load_tails(tt.dump_tails(tails, 7)) == (tails, 7)
+    assert tt.load_tails(None) == ({}, 0) and tt.load_tails("garbage") == ({}, 0)
+
+
+def test_a_flagged_segment_is_never_destroyed_by_age_but_still_makes_room():
+    policy = Policy(Limits(D, 30 * D), {}, reserve_bytes=0)
+    old = [Segment(1, "door", TRUE - 2 * YEAR, TRUE - 2 * YEAR + 10 * S, 100, age_known=False),
+           Segment(2, "door", TRUE - 2 * YEAR + 10 * S, TRUE - 2 * YEAR + 20 * S, 100)]
+    p = plan(old, [], policy, Disk(10_000, 100_000), TRUE)
+    assert [d.segment.id for d in p.destroy] == [2]
+    full = Policy(Limits(D, 30 * D), {}, reserve_bytes=20_000)
+    p = plan(old, [], full, Disk(10_000, 100_000), TRUE)    # the disk below its reserve: recording first
+    assert sorted((d.segment.id, d.reason) for d in p.destroy) == [(1, CAPACITY), (2, "max_retention")]
+
+
+def test_corrected_stamps_ride_along_and_central_judges_the_true_end():
+    from central.verify import judge_destruction
+    from storage.export_plan import corrected_stamps
+
+    row = {"start_us": TRUE, "end_us": TRUE + 10 * S}
+    assert corrected_stamps({**row, "restamped": 0, "shift_us": None}) == {}
+    assert corrected_stamps({**row, "restamped": 1, "shift_us": None}) == {"flagged": True}
+    assert corrected_stamps({**row, "restamped": 1, "shift_us": -H}) == {
+        "corrected_start_us": TRUE - H, "corrected_end_us": TRUE + 10 * S - H}
+    # stamped 40 days ago by a clock that was 39 days behind: one day old when destroyed as past a 30-day max
+    gone = {"reason": "max_retention", "end_us": TRUE - 40 * D, "destroyed_us": TRUE}
+    assert judge_destruction(gone, min_days=7, max_days=30)[0] == "ok"
+    assert judge_destruction({**gone, "shift_us": 39 * D}, min_days=7, max_days=30)[0] == "early"
