@@ -84,7 +84,7 @@ class Verifier:
         cursor = row["verified_seq"]
         msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
                           " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
-        n, done = 0, []
+        n, done, late = 0, [], []
         for seq, kind, received_us, payload in msgs:
             if cursor and seq > cursor + 1:
                 if now - received_us < self.grace:
@@ -93,10 +93,14 @@ class Verifier:
                 if f is not None:
                     self._finding(f)
             self._message(seq, kind, payload, policy)
+            if seq < cursor:
+                late.append(seq)
             cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
             done.append((node, seq))
             n += 1
         db.conn.executemany("UPDATE messages SET verified = 1 WHERE node = ? AND seq = ?", done)
+        if late:
+            self._late(late)
         h = self.head or {}
         db.execute("UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
                    " head_at_us = ? WHERE node = ?",
@@ -158,6 +162,21 @@ class Verifier:
             except (ValueError, TypeError, AttributeError):
                 continue  # a birth that cannot be read has been a finding of its own (_births)
         return {"births": births}
+
+    def _late(self, seqs: list[int]) -> None:
+        """Messages once reported lost came after all (a broker held them for a member that was
+        down): the seq_gap finding says how many are still missing, or becomes seq_late when none is."""
+        db = self.store.db
+        for row in list(db.query("SELECT key, detail FROM findings WHERE node = ? AND kind = 'seq_gap'", [self.node])):
+            d = json.loads(row["detail"])
+            first, last = d["first"], d["last"]
+            if not any(first <= s <= last for s in seqs):
+                continue
+            got = db.execute("SELECT count(*) FROM messages WHERE node = ? AND seq BETWEEN ? AND ?",
+                             [self.node, first, last]).fetchone()[0]
+            f = verify.late(first, last, d["count"], got)
+            db.execute("UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?",
+                       [f.kind, f.severity, f.message, json.dumps(f.detail, sort_keys=True), row["key"]])
 
     def _finding(self, f: verify.Finding) -> None:
         self.store.db.execute(

@@ -42,6 +42,17 @@ def gap(after: int, got: int) -> Finding | None:
                    f"seq_gap:{first}", detail={"first": first, "last": last, "count": n})
 
 
+def late(first: int, last: int, count: int, arrived: int) -> Finding:
+    """A gap reported lost (``gap``) of which ``arrived`` messages have come since: still a
+    seq_gap while any is missing, a seq_late (information: nothing lost) when none is."""
+    detail = {"first": first, "last": last, "count": count, "arrived_late": arrived}
+    if arrived >= count:
+        return Finding("seq_late", INFO, f"messages {first} to {last} came late ({count} held back, none lost)",
+                       f"seq_gap:{first}", detail=detail)
+    return Finding("seq_gap", WARNING, f"messages {first} to {last}: {count - arrived} never received, {arrived} "
+                   "came late; ask the node for a rebirth and check its outbox", f"seq_gap:{first}", detail=detail)
+
+
 # births ---------------------------------------------------------------------------------------
 def birth_changes(prev: dict[str, Any] | None, new: dict[str, Any]) -> list[Finding]:
     """A new (or republished) birth against the one before it."""

@@ -248,6 +248,30 @@ def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(t
     store.close()
 
 
+def test_a_gap_whose_messages_come_late_says_so_and_is_no_longer_a_loss(tmp_path):
+    """A broker holds part of a shared subscription for a member that died; those messages come
+    when it is back, after the gap was reported. The finding then says how many are still missing,
+    and becomes seq_late (information) when none is."""
+    store = Store(tmp_path / "c.db")
+    alarm = lambda seq: ("edged/v1/s/n1/alarm", payload(seq, {"id": f"a{seq}", "action": "raise"}))  # noqa: E731
+    v = Verifier(store, UTC, gap_grace_us=0)
+    store.ingest([alarm(s) for s in (100, 101, 105)], T0)
+    v.run_once(T0 + 1)
+    (f,) = store.findings()
+    assert (f["kind"], f["detail"]["count"]) == ("seq_gap", 3)
+    store.ingest([alarm(103)], T0 + 2)
+    v.run_once(T0 + 3)
+    (f,) = store.findings()
+    assert (f["kind"], f["severity"], f["detail"]["arrived_late"]) == ("seq_gap", "warning", 1), f
+    assert "2 never received, 1 came late" in f["message"]
+    store.ingest([alarm(102), alarm(104)], T0 + 4)
+    v.run_once(T0 + 5)
+    (f,) = store.findings()
+    assert (f["kind"], f["severity"], f["detail"]) == (
+        "seq_late", "info", {"first": 102, "last": 104, "count": 3, "arrived_late": 3}), f
+    store.close()
+
+
 def test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened(tmp_path):
     """Issue 28: the maximum was 30 days, then raised to 365. A segment destroyed at 31 days under
     the old rule is on time; one destroyed at 31 days after the raise is early. Judged by the
