@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
-from edged.cli import files
+from edged.cli import files, probe
 from edged.cli.display import JSON, UsageError, field, fmt_time, label_of, table
 from edged.cli.documents import site_doc
 from edged.documents.register import RUN_LABELS, register_html
@@ -165,12 +165,13 @@ def _due(site: dict[str, Any]) -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("camera", help=_("camera settings kept by edged (the reference picture)"))
+    p = sub.add_parser("camera", help=_("camera settings kept by edged (the reference picture); probe a new camera"))
     cs = p.add_subparsers(dest="camera_command", required=True)
     r = cs.add_parser("set-reference", parents=[JSON], help=_("take the camera's current picture as its reference (for "
                                                               "`moved`)"))
     r.add_argument("camera")
     r.set_defaults(handler=cmd_set_reference)
+    probe.register(cs)
 
     p = sub.add_parser("inspect", parents=[JSON], help=_("inspections: run one now and sign it, or see the register"))
     p.add_argument("--sign", metavar="NAME", help=_("sign the inspection with your name (else asked on a terminal)"))
