@@ -19,7 +19,7 @@ from typing import Any
 
 from edged.cli import argparse_texts
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export
-from edged.cli import health as ctl_health, maintenance as ctl_maintenance
+from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
@@ -227,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)
+    ctl_doctor.register(sub)
     args = parser.parse_args(argv)
     args.lang = chosen.lang
     if (args.command == "cameras" and args.html and not (args.notice or args.inventory)):
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgectl: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
-    return 0
+    return getattr(args, "exit_status", 0)  # doctor: 1 warnings, 2 failures
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from typing import Any
 
 from edged.alarm_titles import title as alarm_title
 from edged.config import ConfigError, parse_duration
+from edged.config.values import parse_size
+from edged.rules import estimate as estimates
 from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
 from edged.i18n import N_, _
@@ -117,8 +119,49 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else _("no holds") if args.all else _("no holds in force (--all shows ended ones)")
 
 
+def cmd_estimate(rep: dict[str, Any], args) -> tuple[Any, str]:
+    """`retention --estimate` (design/0077): days kept per camera at the last day's bitrates (or
+    --bitrate), which minimum would be breached, and the disk that would keep them all."""
+    bitrates = {}
+    for pair in args.bitrate or []:
+        cam, sep, rate = pair.partition("=")
+        try:
+            if not sep or not cam.strip():
+                raise ValueError(pair)
+            bitrates[cam.strip()] = estimates.parse_bitrate(rate)
+        except ValueError:
+            raise UsageError(_("--bitrate {pair!r}: write it as CAMERA=4M (bits per second)").format(pair=pair)) \
+                from None
+    try:
+        disk = parse_size(args.disk, "--disk") if args.disk else None
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    est = estimates.estimate(rep, bitrates, disk)
+    words = {"measured": _("last day"), "given": _("--bitrate"), "none": _("no figure")}
+    rows = [[c["camera"], f"{c['rate_bps'] / 1e6:.2f} Mbit/s" if c["rate_bps"] else "-", words[c["rate_from"]],
+             "-" if c["days"] is None else f"{c['days']:.1f}d", f"{c['min_days']:g}d", f"{c['max_days']:g}d",
+             _("BREACHED") if c["breached"] else _("AT RISK") if c["at_risk"] else "OK" if c["days"] else "-"]
+            for c in est["cameras"]]
+    lines = [_("disk {total}, reserve {reserve}, held {held}").format(
+        total=fmt_bytes(est["disk_total"]), reserve=fmt_bytes(est["reserve"]), held=fmt_bytes(est["held_bytes"])),
+        table([_("CAMERA"), _("BITRATE"), _("FROM"), _("DAYS KEPT"), _("MIN"), _("MAX"), _("MINIMUM")], rows)]
+    breached = [c["camera"] for c in est["cameras"] if c["breached"]]
+    if breached:
+        lines.append(_("the minimum retention would be BREACHED for: {cams}").format(cams=", ".join(breached)))
+    lines.append((_("this disk keeps every minimum: a disk of {need} would (with a 10 % margin)") if est["enough"] else
+                  _("NOT ENOUGH DISK: every minimum (with a 10 % margin) needs {need}")).format(
+        need=fmt_bytes(est["disk_needed"])))
+    if est["no_rate"]:
+        lines.append(_("no bitrate for {cams}: give it with --bitrate CAMERA=4M").format(cams=", ".join(est["no_rate"])))
+    return est, "\n".join(lines)
+
+
 def cmd_retention(ctx, args) -> tuple[Any, str]:
     rep = call(ctx.socket, "retention", {})
+    if args.estimate:
+        return cmd_estimate(rep, args)
+    if args.bitrate or args.disk:
+        raise UsageError(_("--bitrate and --disk go with --estimate"))
     rows = [[c["camera"], fmt_time(c["oldest_us"]), _days(c["achieved_us"]), _days(c["forecast_us"]),
              _days(c["min_us"]), _days(c["max_us"]), fmt_bytes(c["held_bytes"]), c["verdict"]] for c in rep["cameras"]]
     head = _("disk {free} free of {total}, reserve {reserve}, on_full = {on_full}; at the recent write rate the "
@@ -193,6 +236,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("retention", parents=[JSON], help=_("oldest footage, achieved and forecast retention, verdict "
                                                            "per camera"))
+    p.add_argument("--estimate", action="store_true", help=_("days each camera would keep at the last day's "
+                                                             "bitrates, and the disk needed for the minimums"))
+    p.add_argument("--bitrate", action="append", metavar="CAMERA=RATE",
+                   help=_("with --estimate: a camera's bitrate, e.g. gate=4M (a camera not recording yet)"))
+    p.add_argument("--disk", metavar="SIZE", help=_("with --estimate: another disk's size, e.g. 8TB"))
     p.set_defaults(handler=cmd_retention)
 
     p = sub.add_parser("destructions", parents=[JSON], help=_("the record of destroyed footage (per camera and day)"))

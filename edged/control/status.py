@@ -73,6 +73,9 @@ class StatusOps(Operations):
                 "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
                 "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
                 "broker": node.get("mqtt_status"),
+                # edgectl doctor (design/0077): the audit chain's head, and how far the broker has taken it
+                "audit_seq": (audit.head(db) or {}).get("seq"),
+                "audit_published_seq": int(node["mqtt_audit_seq"]) if node.get("mqtt_audit_seq") else None,
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None},
                 "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None}
         if await self.reader.readable():
@@ -143,8 +146,10 @@ class StatusOps(Operations):
     @op("retention")
     async def retention(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
         cfg = self.cfg_of()
-        return await self._query(lambda db: retention_report(db, cfg.retention, cfg.cameras, self.data_dir,
-                                                             clock=self.clock))
+        report = await self._query(lambda db: retention_report(db, cfg.retention, cfg.cameras, self.data_dir,
+                                                               clock=self.clock))
+        # the site's own limits, for `edgectl retention --estimate` of a camera not yet configured (design/0077)
+        return {**report, "site_min_us": cfg.retention.min_retention_us, "site_max_us": cfg.retention.max_retention_us}
 
     @op("destructions")
     async def destructions(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
