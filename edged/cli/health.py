@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
-from edged.cli import files, probe
+from edged.cli import discover, files, probe
 from edged.cli.display import JSON, UsageError, field, fmt_time, label_of, table
 from edged.cli.documents import site_doc
 from edged.documents.register import RUN_LABELS, register_html
@@ -172,6 +172,7 @@ def register(sub) -> None:
     r.add_argument("camera")
     r.set_defaults(handler=cmd_set_reference)
     probe.register(cs)
+    discover.register(cs)
 
     p = sub.add_parser("inspect", parents=[JSON], help=_("inspections: run one now and sign it, or see the register"))
     p.add_argument("--sign", metavar="NAME", help=_("sign the inspection with your name (else asked on a terminal)"))

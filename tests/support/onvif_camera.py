@@ -94,7 +94,28 @@ class FakeOnvifCamera:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def announce(self, name: str = "FV-2040 gate", location: str = "gate") -> None:
+        """Answer WS-Discovery probes (ONVIF NetworkVideoTransmitter) until stopped. The wsdiscovery
+        library sends on every IPv4 interface but loopback, with multicast looped back to this host."""
+        from urllib.parse import quote
+
+        from wsdiscovery import QName, Scope
+        from wsdiscovery.publishing import ThreadedWSPublishing
+
+        from edged.cli.discover import ipv4_only
+
+        self._publisher = ipv4_only(ThreadedWSPublishing)()
+        self._publisher.start()
+        scopes = [Scope(f"onvif://www.onvif.org/{k}/{quote(v)}") for k, v in (
+            ("type", "video_encoder"), ("name", name), ("hardware", self.model), ("location", location))]
+        self._publisher.publishService(types=[QName("http://www.onvif.org/ver10/network/wsdl",
+                                                    "NetworkVideoTransmitter", "dn")],
+                                       scopes=scopes, xAddrs=[f"{self._base()}/onvif/device_service"])
+
     def stop(self) -> None:
+        if getattr(self, "_publisher", None) is not None:
+            self._publisher.stop()
+            self._publisher = None
         if self._loop is None:
             return
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)  # type: ignore[union-attr]
