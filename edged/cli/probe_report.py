@@ -31,7 +31,7 @@ VENDOR_PATHS = (
     ("Uniview", "/unicast/c1/s0/live"),
     ("Hanwha", "/profile1/media.smp"),
     ("Reolink", "/h264Preview_01_main"),
-    ("TP-Link, generic", "/stream1"),
+    ("TP-Link, generic", "/stream1"),  # i18n: vendor names, not prose
     ("Vivotek", "/live.sdp"),
     ("generic", "/live"),
     ("generic", "/h264"),

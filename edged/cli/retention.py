@@ -148,7 +148,7 @@ def cmd_estimate(rep: dict[str, Any], args) -> tuple[Any, str]:
     breached = [c["camera"] for c in est["cameras"] if c["breached"]]
     if breached:
         lines.append(_("the minimum retention would be BREACHED for: {cams}").format(cams=", ".join(breached)))
-    lines.append((_("this disk keeps every minimum: a disk of {need} would (with a 10 % margin)") if est["enough"] else
+    lines.append((_("this disk keeps every minimum: {need} would be enough (with a 10 % margin)") if est["enough"] else
                   _("NOT ENOUGH DISK: every minimum (with a 10 % margin) needs {need}")).format(
         need=fmt_bytes(est["disk_needed"])))
     if est["no_rate"]:

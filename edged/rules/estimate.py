@@ -23,7 +23,7 @@ def parse_bitrate(text: str) -> float:
     """ "4M", "4Mbit/s", "2500k", "800kbps" -> bits per second (powers of 1000, as cameras state them)."""
     m = _RATE.match(text)
     if m is None:
-        raise ValueError(f"{text!r} is not a bitrate; write it as 4M, 2500k or 4Mbit/s")
+        raise ValueError(f"{text!r} is not a bitrate")  # i18n: the CLI says it (edged/cli/retention.py)
     return float(m.group(1)) * _SCALE[m.group(2).lower()]
 
 
