@@ -132,10 +132,12 @@ def _offset_words(clock: dict[str, Any] | None, tolerance_us: int) -> str:
     off = clock["offset_s"]
     way = _("ahead of") if off > 0 else _("behind")
     words = _("{s:.1f} s {way} this box").format(s=abs(off), way=way)
-    if tolerance_us and abs(off) * 1e6 > tolerance_us:
-        words += "  " + _("TOO FAR (tolerance {t:g} s): set the camera to NTP").format(t=tolerance_us / 1e6)
     ntp = clock.get("ntp")
-    return words + ", " + (_("set by NTP") if ntp else _("set by hand (not NTP)") if ntp is False else "")
+    if ntp is not None:
+        words += ", " + (_("set by NTP") if ntp else _("set by hand (not NTP)"))
+    if tolerance_us and abs(off) * 1e6 > tolerance_us:
+        words += "; " + _("TOO FAR (tolerance {t:g} s): set the camera to NTP").format(t=tolerance_us / 1e6)
+    return words
 
 
 def render(result: dict[str, Any], health: HealthConfig) -> str:
@@ -171,7 +173,8 @@ def render(result: dict[str, Any], health: HealthConfig) -> str:
         out.append(_("no stream could be read: {why}").format(why=result.get("stream_error") or _("no URL answered")))
     v, reasons = result["verdict"]
     out += ["", field(_("floor"), {"ok": _("meets the site's quality floor (R2)"),
-                                   "fail": _("BELOW the site's quality floor (R2):")}.get(v, v), 12)]
+                                   "fail": _("BELOW the site's quality floor (R2)")}.get(v, v), 12)
+            + ("  " + _("(from {source})").format(source=result["floor_from"]) if result.get("floor_from") else "")]
     out += [f"  - {r}" for r in reasons]
     if result.get("block"):
         out += ["", _("add to the config (edged.toml):"), "", result["block"]]
