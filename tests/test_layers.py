@@ -132,7 +132,7 @@ EDGED_ROOT = "edged/daemon/root.py"
 EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
                 **{f"edged/cli/{m}.py": ("edged.control.client", "edged.control.protocol") for m in (
                     "edgectl", "audit", "documents", "events", "export", "health", "maintenance", "people",
-                    "retention")}}
+                    "retention", "probe", "discover", "doctor")}}
 
 
 def test_edged_sub_packages_point_down():

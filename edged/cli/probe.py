@@ -28,6 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from edged.cli import probe_report
 from edged.cli.display import JSON, UsageError
 from edged.i18n import _
+from storage.clock import SYSTEM
 
 log = logging.getLogger("edgectl.probe")
 READ_S = 5.0
@@ -48,9 +49,9 @@ def _utc(sd: Any) -> datetime:
 async def camera_clock(dm: Any, authless: bool = True) -> dict[str, Any]:
     """The camera's clock against this box's: its UTC time (whole seconds) minus the middle of
     the request's round trip; +: the camera is ahead. NTP: its DateTimeType."""
-    t0 = time.time()
+    t0 = SYSTEM.now_us() / 1e6
     sd = await (dm.authless_GetSystemDateAndTime() if authless else dm.GetSystemDateAndTime())
-    t1 = time.time()
+    t1 = SYSTEM.now_us() / 1e6
     # The camera's second ticked somewhere in [its value, +1 s): its middle, against ours.
     offset = _utc(sd).timestamp() + 0.5 - (t0 + t1) / 2
     kind = str(getattr(sd, "DateTimeType", "") or "")
@@ -291,7 +292,7 @@ def cmd_probe(ctx: Any, args: Any) -> tuple[Any, str]:
     password = ask_password(args)
     result = probe(args, password)
     password = None
-    now = datetime.now().astimezone()
+    now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone()
     result["verdict"] = list(probe_report.verdict(result, health, args.audio_required, now.hour * 60 + now.minute))
     result["floor_from"] = source
     cam_id = probe_report.camera_id(result, args.id)

@@ -13,12 +13,13 @@ import asyncio
 import base64
 import hashlib
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from xml.etree import ElementTree as ET
 
 from aiohttp import web
+
+from storage.clock import SYSTEM
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -133,7 +134,7 @@ class FakeOnvifCamera:
 
     # SOAP ------------------------------------------------------------------------------
     def now(self) -> datetime:
-        return datetime.fromtimestamp(time.time() + self.clock_offset_s, timezone.utc)
+        return datetime.fromtimestamp(SYSTEM.now_us() / 1e6 + self.clock_offset_s, timezone.utc)
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
