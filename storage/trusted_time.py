@@ -150,8 +150,11 @@ def describe(step: Step) -> str:
 
 # Segments stamped by a clock that was behind (design/0059) ------------------------------------
 # A camera's segment may begin this much before the end of the one before it without being
-# out of order (the recorder re-anchors on one packet's arrival: milliseconds, not this).
-ORDER_SLACK_US = 500_000
+# out of order: honest jitter, what two anchors of one clock differ by (a run's anchor is the
+# least-delayed packet of its first second, a re-anchor one packet's arrival: network delay,
+# milliseconds on a LAN; the same bound as RESTAMP_MARGIN_US). More is flagged: a host clock
+# behind by 0.3 s across a restart shares 0.3 s with the last run's footage (design/0059).
+ORDER_SLACK_US = RESTAMP_MARGIN_US
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,3 +227,41 @@ async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flag
     (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged")
     assert json.loads(alarm["detail"])["segments"] == 3 and alarm["cleared_us"] is None
     assert len(rows(db, "segments")) == 5
+
+
+async def test_a_restart_with_the_clock_a_third_of_a_second_behind_is_flagged_not_forgiven(tmp_path):
+    """Under the step threshold and the history slack (no host_clock_step), but the new run's
+    first segment shares 0.3 s with the last run's last one: it is flagged (design/0059, the
+    slack is the jitter of two anchors, 0.1 s); the run after it is placed, no overlap."""
+    cfg = default_config(tmp_path)
+    data = cfg.storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        for seg in record(writer, clock, data, 2):
+            await seg
+            await host.tick()
+    finally:
+        await writer.close()
+    clock = FakeClock(TRUE + 20 * S - 300_000, monotonic=5.0)   # restarted at once, 0.3 s behind
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        assert not host.untrusted()                             # no step the clock watch can see
+        for seg in record(writer, clock, data, 2):
+            await seg
+            await host.tick()
+        assert host.flagged == 1
+    finally:
+        await writer.close()
+    db = open_db(data / "catalog.db")
+    assert flagged_ids(db) == [3] and corrected_overlaps(db) == []
+    assert alarms(db, lambda r: r["kind"] == "host_clock_step") == []
+    (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged", active=True)
+    assert json.loads(alarm["detail"])["segments"] == 1

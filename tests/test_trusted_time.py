@@ -168,6 +168,11 @@ def placed(i: int, start_s: float, length_s: float | None = 10, camera: str = "d
     ([placed(1, 0), placed(2, 10), placed(3, 20)], []),                                   # in order
     ([placed(1, 0), placed(2, 9.9999)], []),                                           # a hair of overlap: re-anchoring
     ([placed(1, 0), placed(2, 10), placed(3, 15)], [3]),                                  # begins inside the one before
+    # honest jitter (two anchors of one clock differ by network delay) against a clock behind:
+    ([placed(1, 0), placed(2, 9.95)], []),                                             # 50 ms: jitter
+    ([placed(1, 0), placed(2, 9.9)], []),                                              # the bound itself: jitter
+    ([placed(1, 0), placed(2, 9.7), placed(3, 19.7)], [2]),                            # 0.3 s behind: flagged,
+    ([placed(1, 0), placed(2, 9.85), placed(3, 19.85)], [2]),                          # 0.15 s too; the run goes on
     # a restart with the clock an hour back: the new run's first 3600 s are inside the last
     # run's hour and flagged; from the stamp where the last run ended on, it is placed again
     ([placed(1, 3580), placed(2, 3590), placed(3, 0), placed(4, 10), placed(5, 3600), placed(6, 3610)], [3, 4]),
@@ -182,6 +187,14 @@ def placed(i: int, start_s: float, length_s: float | None = 10, camera: str = "d
 def test_a_segment_stamped_before_an_earlier_one_ended_is_flagged(rows, flagged):
     got, _tails = tt.behind_segments(rows, {})
     assert got == flagged
+
+
+def test_the_slack_is_the_jitter_of_two_anchors_not_half_a_second():
+    """Issue 26: overlaps under the old 0.5 s slack went unflagged (0.28 s and 0.33 s seen in CI
+    after a restart 20 s back). The slack is now what two anchors of one clock differ by."""
+    assert tt.ORDER_SLACK_US == tt.RESTAMP_MARGIN_US == 100_000
+    got, _ = tt.behind_segments([placed(1, 0), placed(2, 10 - 0.28)], {})
+    assert got == [2]
 
 
 def test_the_detector_reads_on_from_where_it_stopped_and_keeps_its_place_between_runs():
