@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.cli import argparse_texts
-from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export
+from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
 from edged.cli import health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
@@ -150,8 +150,7 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
         text += "\n\n" + _("corrected for a host clock step (START above is as recorded):") + "\n" + table(
             [_("CAMERA"), _("START"), _("CORRECTED START"), _("SHIFT"), _("PATH")], [
                 [r["camera"], fmt_time(r["start_us"]),
-                 _("flagged: stamped by a clock that was behind, time unknown") if r["shift_us"] is None
-                 else fmt_time(r["start_us"] + r["shift_us"]),
+                 ctl_flags.resolution(r) if r["shift_us"] is None else fmt_time(r["start_us"] + r["shift_us"]),
                  "" if r["shift_us"] is None else f"{r['shift_us'] / 1e6:+.1f}s", r["path"]] for r in fixed])
         for r in fixed:
             r.update(corrected_stamps(r))
@@ -224,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl_events.register(sub)
     ctl_retention.register(sub)
     ctl_maintenance.register(sub)
+    ctl_flags.register(sub)
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)

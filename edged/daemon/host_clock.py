@@ -192,6 +192,13 @@ class HostClock:
         await self._report(total)
         return len(ids)
 
+    async def recount(self) -> int:
+        """After a person resolved flags (edged/control/flags.py): the alarm's count again, and
+        the alarm cleared when none is left unresolved."""
+        total = await self.writer.run(lambda c: restamps.flagged_count(c.db))
+        await self._report(total)
+        return total
+
     async def _report(self, total: int) -> None:
         """One alarm for the flagged segments, its count kept up to date (refreshed, not raised anew)."""
         if total != self.flagged:
@@ -202,7 +209,8 @@ class HostClock:
                 await self.alarms.raise_(SEGMENTS_FLAGGED, Msg(N_(
                     "{n} segments were stamped by a host clock that was behind (earlier than footage their camera "
                     "recorded before them): kept and never destroyed by age; a person must look at them "
-                    "(edgectl segments shows them flagged)"), n=total), {"segments": total})
+                    "(edgectl flags list shows them, edgectl flags resolve records what was found)"), n=total),
+                    {"segments": total})
 
     async def _restamp(self, step: tt.Step) -> None:
         """Every segment this process stamped before the step moves by the step (design/0059):
