@@ -90,12 +90,23 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
             newest=fmt_time(data["newest_us"]), open=data["open_segments"])),
         field(_("gaps"), _("{n} in the last 24 h").format(n=data["gaps_24h"])),
         field(_("broker"), data["broker"] or _("not configured")),
+        *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
             free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
             if data["disk_total"] is not None else
             _("unknown: the data disk is gone ({dir})").format(dir=data["data_dir"])),
     ]
     return data, "\n".join(lines)
+
+
+def host_clock_text(h: dict[str, Any]) -> str:
+    """The host clock's sync state as the watch last read it (design/0059)."""
+    if h.get("synced") is None:
+        return _("cannot tell whether the host clock is synchronised")
+    if h["synced"]:
+        return _("synchronised ({source}) since {since}").format(source=h["source"], since=fmt_time(h["since_us"]))
+    return _("NOT synchronised since {since} (maximum error {maxerror:.1f} s): turn on its time source "
+             "(timedatectl set-ntp true)").format(since=fmt_time(h["since_us"]), maxerror=(h["maxerror_us"] or 0) / 1e6)
 
 
 def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:

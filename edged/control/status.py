@@ -74,7 +74,8 @@ class StatusOps(Operations):
                 "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
                 "broker": node.get("mqtt_status"),
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None},
-                "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None}
+                "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None,
+                "host_clock": json.loads(node["host_clock"]) if node.get("host_clock") else None}
         if await self.reader.readable():
             try:
                 return await read_catalog(data_dir, q)
