@@ -23,9 +23,9 @@ SETTLE_US = 600 * SECOND_US
 # The clock is earlier than footage already recorded (or the last clean stop) by more than
 # this: the clock went back across a restart. Footage may end a segment ahead of "now".
 HISTORY_SLACK_US = 5 * SECOND_US
-# Segments stamped before a step move by the step less this: the recorder's new anchor (one
-# packet's arrival) and its old one (the least-delayed packet of a second) differ by network
-# delay, so the correction errs by up to this much toward a gap, never toward an overlap.
+# Segments stamped before a step move by the step less this: the correction errs by this much
+# toward a gap, never toward an overlap (the recorder moves its run by the step it measured,
+# recorder/timeline.RunClock.after_step; the watch measured the same step a moment apart).
 RESTAMP_MARGIN_US = 100_000
 
 
@@ -186,9 +186,9 @@ def describe(step: Step) -> str:
 # Segments stamped by a clock that was behind (design/0059) ------------------------------------
 # A camera's segment may begin this much before the end of the one before it without being
 # out of order: honest jitter, what two anchors of one clock differ by (a run's anchor is the
-# least-delayed packet of its first second, a re-anchor one packet's arrival: network delay,
-# milliseconds on a LAN; the same bound as RESTAMP_MARGIN_US). More is flagged: a host clock
-# behind by 0.3 s across a restart shares 0.3 s with the last run's footage (design/0059).
+# least-delayed packet of its first second: network delay, milliseconds on a LAN; a starved box
+# can do worse, and a person resolves that flag). More is flagged: a host clock behind by
+# 0.3 s across a restart shares 0.3 s with the last run's footage (design/0059).
 ORDER_SLACK_US = RESTAMP_MARGIN_US
 
 
