@@ -322,7 +322,7 @@ class CameraRecorder:
             if reanchor and pkt.is_keyframe:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
-                clock, reanchor = RunClock(wall - media, wall, mono), False
+                clock, reanchor = clock.after_step(wall, mono), False
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
                 clock = RunClock(wall - media, wall, mono)

@@ -60,6 +60,15 @@ class RunClock:
         """The host clock moved against the monotonic clock since the anchor (NTP step)."""
         return abs((wall_now - self.wall_ref) - (mono_now - self.mono_ref)) > CLOCK_STEP_US
 
+    def after_step(self, wall_now: int, mono_now: int) -> RunClock:
+        """The same run on the stepped host clock (design/0059): the offset moves by exactly the
+        step (wall time against monotonic time since the anchor), so the new segment starts where
+        the last one ended plus the step. Re-anchoring on one packet's arrival instead put the
+        anchors' difference in network and scheduling delay (0.29 s once on a loaded box), an
+        overlap after re-stamping."""
+        step = (wall_now - self.wall_ref) - (mono_now - self.mono_ref)
+        return RunClock(self.offset + step, wall_now, mono_now)
+
     def lateness(self, media_us: int, wall_now: int) -> int:
         """How long after its mapped time a packet arrived: the camera-to-host delay, which
         grows if the camera's clock runs slow against the host's."""

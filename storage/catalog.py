@@ -83,8 +83,11 @@ def segments_between(db: sqlite_utils.Database, start_us: int, end_us: int, came
                      limit: int = 1000) -> list[dict[str, Any]]:
     """Segments overlapping [start, end), by camera then time (edgectl segments, export)."""
     # A host clock correction (design/0059) rides along: `restamped` 1 with `shift_us` (NULL:
-    # flagged for a person, its time unknown). The range is of the original stamps.
-    sql = ("SELECT segments.*, r.segment_id IS NOT NULL AS restamped, r.shift_us AS shift_us FROM segments"
+    # flagged for a person, its time unknown; `resolved_*`: who resolved the flag, when, why).
+    # The range is of the original stamps.
+    sql = ("SELECT segments.*, r.segment_id IS NOT NULL AS restamped, r.shift_us AS shift_us,"
+           " r.resolved_us AS resolved_us, r.resolved_by AS resolved_by, r.resolved_reason AS resolved_reason"
+           " FROM segments"
            " LEFT JOIN restamps r ON r.segment_id = segments.id"
            " WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
            " AND coalesce(end_us, start_us) >= ?")

@@ -352,3 +352,11 @@ def m014_restamps(db: sqlite_utils.Database) -> None:
         at_us INTEGER NOT NULL,           -- when (on the corrected clock)
         steps INTEGER NOT NULL DEFAULT 1  -- how many host clock steps it has been corrected for
     )""")
+
+
+@migrations()
+def m015_flag_resolutions(db: sqlite_utils.Database) -> None:
+    """A person resolves a segment flagged for a host clock that was behind (design/0059): who,
+    when and why, next to the flag, which stays (`shift_us` NULL). The footage is not touched."""
+    for col, kind in (("resolved_us", "INTEGER"), ("resolved_by", "TEXT"), ("resolved_reason", "TEXT")):
+        db.execute(f"ALTER TABLE restamps ADD COLUMN {col} {kind}")

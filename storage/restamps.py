@@ -94,8 +94,64 @@ def flag(db: sqlite_utils.Database, ids: list[int], at_us: int, detail: dict[str
 
 
 def flagged_count(db: sqlite_utils.Database) -> int:
+    """Flagged segments no person has resolved yet (the `segments_flagged` alarm's count)."""
     return next(db.query("SELECT count(*) AS n FROM restamps r JOIN segment_rows s ON s.id = r.segment_id "
-                         "WHERE r.shift_us IS NULL"))["n"]
+                         "WHERE r.shift_us IS NULL AND r.resolved_us IS NULL"))["n"]
+
+
+class ResolveError(ValueError):
+    """Not resolved: no reason given (`bad` empty), or these ids are not flagged, unresolved
+    segments of the cameras given."""
+
+    def __init__(self, bad: list[int]):
+        super().__init__(", ".join(map(str, bad)) or "no reason")
+        self.bad = bad
+
+
+def flags(db: sqlite_utils.Database, cameras: list[str] | None = None, resolved: bool = False,
+          limit: int = 1000) -> list[dict[str, Any]]:
+    """Segments flagged for a person, oldest id first: unresolved ones, or every one (`resolved`)."""
+    where = ["r.shift_us IS NULL"]
+    args: list[Any] = []
+    if not resolved:
+        where.append("r.resolved_us IS NULL")
+    if cameras is not None:
+        where.append(f"s.camera IN ({', '.join('?' for _ in cameras)})")
+        args += cameras
+    return list(db.query(
+        f"""SELECT s.id, s.camera, s.start_us, s.end_us, s.path, r.at_us AS flagged_us, r.resolved_us,
+                   r.resolved_by, r.resolved_reason
+            FROM restamps r JOIN segments s ON s.id = r.segment_id WHERE {' AND '.join(where)}
+            ORDER BY s.id LIMIT ?""", [*args, limit]))
+
+
+def resolve(db: sqlite_utils.Database, ids: list[int] | None, by: str, reason: str, at_us: int,
+            cameras: list[str] | None = None) -> list[dict[str, Any]]:
+    """A person resolves flagged segments (`ids`, or every unresolved one of `cameras`, None:
+    all): who, when and why are kept next to the flag, which stays, and one audit record names
+    them. The segments, their stamps and their files are not touched, and retention still never
+    destroys them by age. Refused (ResolveError) without a reason, or when an id is not a
+    flagged, unresolved segment of the cameras given. Returns the rows resolved."""
+    reason = reason.strip()
+    if not reason:
+        raise ResolveError([])
+    with db.atomic():
+        open_ = {r["id"]: r for r in flags(db, cameras, limit=1_000_000_000)}
+        if ids is None:
+            chosen = sorted(open_)
+        else:
+            bad = sorted(set(ids) - set(open_))
+            if bad:
+                raise ResolveError(bad)
+            chosen = sorted(set(ids))
+        if not chosen:
+            return []
+        db.conn.executemany("UPDATE restamps SET resolved_us = ?, resolved_by = ?, resolved_reason = ? "
+                            "WHERE segment_id = ?", [(at_us, by, reason, i) for i in chosen])
+        audit.append(db, by, "segments.flag_resolved", {
+            "segments": len(chosen), "first_id": chosen[0], "ids": chosen[:200],
+            "cameras": sorted({open_[i]["camera"] for i in chosen}), "reason": reason}, at_us=at_us)
+    return [{**open_[i], "resolved_us": at_us, "resolved_by": by, "resolved_reason": reason} for i in chosen]
 
 
 def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict[str, Any]]:

@@ -23,9 +23,9 @@ SETTLE_US = 600 * SECOND_US
 # The clock is earlier than footage already recorded (or the last clean stop) by more than
 # this: the clock went back across a restart. Footage may end a segment ahead of "now".
 HISTORY_SLACK_US = 5 * SECOND_US
-# Segments stamped before a step move by the step less this: the recorder's new anchor (one
-# packet's arrival) and its old one (the least-delayed packet of a second) differ by network
-# delay, so the correction errs by up to this much toward a gap, never toward an overlap.
+# Segments stamped before a step move by the step less this: the correction errs by this much
+# toward a gap, never toward an overlap (the recorder moves its run by the step it measured,
+# recorder/timeline.RunClock.after_step; the watch measured the same step a moment apart).
 RESTAMP_MARGIN_US = 100_000
 
 
@@ -48,6 +48,41 @@ class Sync:
 
     synced: bool | None
     source: str = ""        # "adjtimex", "timesyncd", ...
+    maxerror_us: int | None = None   # the kernel's estimate of its maximum error (adjtimex)
+    sta_unsync: bool | None = None   # the kernel's STA_UNSYNC flag (adjtimex)
+
+
+# The kernel's own word on its clock (adjtimex, read only; linux/timex.h). `maxerror` grows by
+# 500 ppm while no time source updates it and is capped at NTP_PHASE_LIMIT, 16 s: a clock with
+# no source (never synchronised, or its source gone for about nine hours) reads 16 s.
+STA_UNSYNC = 0x0040
+MAXERROR_UNSYNCED_US = 16_000_000
+
+
+def kernel_sync(ret: int, status: int, maxerror_us: int) -> Sync:
+    """One adjtimex reading as timedatectl's NTPSynchronized reads it (systemd's ntp_synced):
+    synchronised while the maximum error is under 16 s. STA_UNSYNC is reported but not decisive:
+    some time daemons set it only to keep the kernel from writing the RTC. A failed call (`ret`
+    < 0) cannot tell."""
+    if ret < 0:
+        return Sync(None)
+    return Sync(maxerror_us < MAXERROR_UNSYNCED_US, "adjtimex", maxerror_us, bool(status & STA_UNSYNC))
+
+
+# After start, this long before an unsynchronised clock is an alarm: a box that boots without a
+# clock battery is unsynchronised until its time daemon has reached a server (seconds to a few
+# minutes; chrony and timesyncd retry with backoff).
+UNSYNCED_GRACE_US = 15 * 60 * SECOND_US
+
+
+def unsynced_alarm(sync: Sync, since_start_us: int, grace_us: int = UNSYNCED_GRACE_US) -> bool | None:
+    """`host_clock_unsynced`: True raise it, False clear it, None leave it as it is (the host
+    cannot tell, or the clock is unsynchronised but edged started less than `grace_us` ago)."""
+    if sync.synced is None:
+        return None
+    if sync.synced:
+        return False
+    return True if since_start_us >= grace_us else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +185,11 @@ def describe(step: Step) -> str:
 
 # Segments stamped by a clock that was behind (design/0059) ------------------------------------
 # A camera's segment may begin this much before the end of the one before it without being
-# out of order (the recorder re-anchors on one packet's arrival: milliseconds, not this).
-ORDER_SLACK_US = 500_000
+# out of order: honest jitter, what two anchors of one clock differ by (a run's anchor is the
+# least-delayed packet of its first second: network delay, milliseconds on a LAN; a starved box
+# can do worse, and a person resolves that flag). More is flagged: a host clock behind by
+# 0.3 s across a restart shares 0.3 s with the last run's footage (design/0059).
+ORDER_SLACK_US = RESTAMP_MARGIN_US
 
 
 @dataclass(frozen=True, slots=True)

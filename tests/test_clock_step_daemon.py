@@ -195,9 +195,9 @@ def test_a_daemon_restarted_with_its_clock_back_flags_what_it_stamps_inside_the_
     assert audit.verify(db)[1] is None
     segs = sorted((r["start_us"], r["end_us"], r["id"]) for r in rows(db, "segments")
                   if r["end_us"] is not None and r["id"] not in flagged)
-    # The detector forgives an overlap (the time two segments share) up to its slack (two anchors of one run differ by network
-    # delay): a new run whose 20 s back lands that close to the last run's end is not flagged
-    # (design/0059 "Not done yet"); anything more would be.
+    # The detector forgives an overlap (the time two segments share) up to its slack, 0.1 s, what two
+    # anchors of one clock differ by (network delay); anything more is flagged (design/0059: the
+    # 0.28 s and 0.33 s overlaps the old 0.5 s slack let through are flagged now).
     overlaps = [(x[2], y[2], shared) for x, y in zip(segs, segs[1:])
                 if (shared := min(x[1], y[1]) - y[0]) > ORDER_SLACK_US]
     assert overlaps == [], f"placed segments overlap (id, id, us): {overlaps}"

@@ -227,3 +227,95 @@ async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flag
     (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged")
     assert json.loads(alarm["detail"])["segments"] == 3 and alarm["cleared_us"] is None
     assert len(rows(db, "segments")) == 5
+
+
+async def test_a_restart_with_the_clock_a_third_of_a_second_behind_is_flagged_not_forgiven(tmp_path):
+    """Under the step threshold and the history slack (no host_clock_step), but the new run's
+    first segment shares 0.3 s with the last run's last one: it is flagged (design/0059, the
+    slack is the jitter of two anchors, 0.1 s); the run after it is placed, no overlap."""
+    cfg = default_config(tmp_path)
+    data = cfg.storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        for seg in record(writer, clock, data, 2):
+            await seg
+            await host.tick()
+    finally:
+        await writer.close()
+    clock = FakeClock(TRUE + 20 * S - 300_000, monotonic=5.0)   # restarted at once, 0.3 s behind
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        assert not host.untrusted()                             # no step the clock watch can see
+        for seg in record(writer, clock, data, 2):
+            await seg
+            await host.tick()
+        assert host.flagged == 1
+    finally:
+        await writer.close()
+    db = open_db(data / "catalog.db")
+    assert flagged_ids(db) == [3] and corrected_overlaps(db) == []
+    assert alarms(db, lambda r: r["kind"] == "host_clock_step") == []
+    (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged", active=True)
+    assert json.loads(alarm["detail"])["segments"] == 1
+
+
+def test_the_sync_reader_reads_this_machines_kernel_without_crashing():
+    """The ctypes struct is the kernel's (208 bytes on 64-bit Linux); whatever this box says (a
+    container without NTP says unsynchronised, maxerror 16 s), the answer is well formed."""
+    import ctypes
+    import platform
+
+    got = host_clock.read_sync()
+    assert got.synced in (True, False, None)
+    if platform.system() == "Linux" and ctypes.sizeof(ctypes.c_long) == 8:
+        assert ctypes.sizeof(host_clock._Timex) == 208
+        assert got.source == "adjtimex" and isinstance(got.maxerror_us, int) and got.maxerror_us >= 0
+        assert got.synced is (got.maxerror_us < tt.MAXERROR_UNSYNCED_US)
+
+
+async def test_an_unsynchronised_host_clock_is_one_alarm_after_the_grace_and_clears_when_synchronised(tmp_path):
+    data = default_config(tmp_path).storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    said = [tt.Sync(False, "adjtimex", 16_000_000, True)]
+    try:
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: said[-1],
+                         unsynced_grace_us=600 * S)
+        await host.start()
+        for _ in range(3):                              # within the grace: no alarm
+            clock.advance(s=199)
+            await host.tick()
+        db = open_db(data / "catalog.db")
+        assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced") == []
+        assert json.loads(rows(db, "node", lambda r: r["key"] == "host_clock")[0]["value"])["synced"] is False
+        clock.advance(s=4)
+        await host.tick()                               # 601 s after start
+        await host.tick()                               # raised once, not again each reading
+        (alarm,) = alarms(db, lambda r: r["kind"] == "host_clock_unsynced")
+        assert alarm["cleared_us"] is None and json.loads(alarm["detail"])["maxerror_us"] == 16_000_000
+        said.append(tt.Sync(True, "adjtimex", 40_000, False))   # chrony reached a server
+        await host.tick()
+        assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True) == []
+        state = json.loads(rows(db, "node", lambda r: r["key"] == "host_clock")[0]["value"])
+        assert state["synced"] is True and state["since_us"] == clock.now_us()
+        said.append(tt.Sync(None))                      # cannot tell: left as it is
+        await host.tick()
+        said.append(tt.Sync(False, "adjtimex", 16_000_000, True))   # its source gone: raised again at once
+        await host.tick()
+        assert len(alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True)) == 1
+        assert len(alarms(db, lambda r: r["kind"] == "host_clock_unsynced")) == 2
+        from edged.cli.edgectl import host_clock_text  # edgectl status's line
+        shown = json.loads(rows(db, "node", lambda r: r["key"] == "host_clock")[0]["value"])
+        assert host_clock_text(shown).startswith("NOT synchronised since") and "16.0 s" in host_clock_text(shown)
+        assert host_clock_text({**shown, "synced": True}).startswith("synchronised (adjtimex) since")
+    finally:
+        await writer.close()

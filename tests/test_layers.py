@@ -131,7 +131,7 @@ EDGED_ROOT = "edged/daemon/root.py"
 # `edged run` starts the daemon; edgectl's modules talk only through the client side of the socket.
 EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
                 **{f"edged/cli/{m}.py": ("edged.control.client", "edged.control.protocol") for m in (
-                    "edgectl", "audit", "documents", "events", "export", "health", "maintenance", "people",
+                    "edgectl", "audit", "documents", "events", "export", "flags", "health", "maintenance", "people",
                     "retention", "probe", "discover", "doctor")}}
 
 

@@ -52,6 +52,17 @@ def test_host_clock_step_is_seen_against_the_monotonic_clock():
     assert clock.stepped(150 * S, 65 * S)                 # or back 10 s
 
 
+def test_after_a_host_clock_step_the_run_moves_by_exactly_the_step():
+    """design/0059: no packet's delay enters the new mapping, so the new segment begins where the
+    last ended plus the step, and the watch's re-stamp (the step less its margin) leaves a gap."""
+    clock = RunClock(1_000 * S, wall_ref=1_005 * S, mono_ref=50 * S)    # media 5 s arrived at wall 1005 s
+    end = clock.wall(65 * S)                                            # 60 s later, the last frame before it
+    moved = clock.after_step(1_065 * S - 3600 * S, 110 * S)             # seen 60 s on: the clock went back 1 h
+    assert moved.wall(65 * S) - end == -3600 * S
+    assert not moved.stepped(1_065 * S - 3600 * S + 10 * S, 120 * S)
+    assert moved.offset - clock.offset == -3600 * S
+
+
 def test_timestamp_repair():
     assert fix_dts(None, None, 4500) == (0, "missing")
     assert fix_dts(None, 9000, 4500) == (13500, "missing")

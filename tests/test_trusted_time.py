@@ -168,6 +168,11 @@ def placed(i: int, start_s: float, length_s: float | None = 10, camera: str = "d
     ([placed(1, 0), placed(2, 10), placed(3, 20)], []),                                   # in order
     ([placed(1, 0), placed(2, 9.9999)], []),                                           # a hair of overlap: re-anchoring
     ([placed(1, 0), placed(2, 10), placed(3, 15)], [3]),                                  # begins inside the one before
+    # honest jitter (two anchors of one clock differ by network delay) against a clock behind:
+    ([placed(1, 0), placed(2, 9.95)], []),                                             # 50 ms: jitter
+    ([placed(1, 0), placed(2, 9.9)], []),                                              # the bound itself: jitter
+    ([placed(1, 0), placed(2, 9.7), placed(3, 19.7)], [2]),                            # 0.3 s behind: flagged,
+    ([placed(1, 0), placed(2, 9.85), placed(3, 19.85)], [2]),                          # 0.15 s too; the run goes on
     # a restart with the clock an hour back: the new run's first 3600 s are inside the last
     # run's hour and flagged; from the stamp where the last run ended on, it is placed again
     ([placed(1, 3580), placed(2, 3590), placed(3, 0), placed(4, 10), placed(5, 3600), placed(6, 3610)], [3, 4]),
@@ -182,6 +187,14 @@ def placed(i: int, start_s: float, length_s: float | None = 10, camera: str = "d
 def test_a_segment_stamped_before_an_earlier_one_ended_is_flagged(rows, flagged):
     got, _tails = tt.behind_segments(rows, {})
     assert got == flagged
+
+
+def test_the_slack_is_the_jitter_of_two_anchors_not_half_a_second():
+    """Issue 26: overlaps under the old 0.5 s slack went unflagged (0.28 s and 0.33 s seen in CI
+    after a restart 20 s back). The slack is now what two anchors of one clock differ by."""
+    assert tt.ORDER_SLACK_US == tt.RESTAMP_MARGIN_US == 100_000
+    got, _ = tt.behind_segments([placed(1, 0), placed(2, 10 - 0.28)], {})
+    assert got == [2]
 
 
 def test_the_detector_reads_on_from_where_it_stopped_and_keeps_its_place_between_runs():
@@ -221,3 +234,36 @@ def test_corrected_stamps_ride_along_and_central_judges_the_true_end():
     gone = {"reason": "max_retention", "end_us": TRUE - 40 * D, "destroyed_us": TRUE}
     assert judge_destruction(gone, min_days=7, max_days=30)[0] == "ok"
     assert judge_destruction({**gone, "shift_us": 39 * D}, min_days=7, max_days=30)[0] == "early"
+
+
+# the kernel's sync state (adjtimex), as timedatectl's NTPSynchronized reads it ---------------------
+@pytest.mark.parametrize("ret, status, maxerror, synced", [
+    (0, 0x2001, 250_000, True),                        # TIME_OK, PLL: chrony or ntpd keeping it (0.25 s)
+    (5, 0x0040, 16_000_000, False),                    # TIME_ERROR, STA_UNSYNC, maxerror at its 16 s cap: no source
+    (5, 0x0041, 80_000, True),                         # STA_UNSYNC kept only to spare the RTC: the error decides
+    (0, 0x0001, 16_000_000, False),                    # its source gone for hours: the error reached the cap
+    (0, 0x0001, 15_999_999, True),
+    (-1, 0, 0, None),                                  # the call failed: cannot tell
+])
+def test_the_kernel_is_synchronised_while_its_maximum_error_is_under_16_s(ret, status, maxerror, synced):
+    got = tt.kernel_sync(ret, status, maxerror)
+    assert got.synced is synced
+    if synced is not None:
+        assert got.source == "adjtimex" and got.maxerror_us == maxerror and got.sta_unsync == bool(status & 0x40)
+
+
+G = tt.UNSYNCED_GRACE_US
+
+
+@pytest.mark.parametrize("synced, since_start, verdict", [
+    (False, 0, None),                 # just started, not synchronised yet: the time daemon may still reach a server
+    (False, G - 1, None),
+    (False, G, True),                 # past the grace: host_clock_unsynced
+    (False, 30 * D, True),
+    (True, 0, False),                 # synchronised: cleared (at once, grace or not)
+    (True, 30 * D, False),
+    (None, 30 * D, None),             # cannot tell: neither raised nor cleared
+])
+def test_an_unsynchronised_clock_is_an_alarm_after_the_grace_from_start(synced, since_start, verdict):
+    assert tt.unsynced_alarm(tt.Sync(synced), since_start) is verdict
+    assert G == 15 * 60 * S

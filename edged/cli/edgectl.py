@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.cli import argparse_texts
-from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export
+from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
@@ -90,12 +90,23 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
             newest=fmt_time(data["newest_us"]), open=data["open_segments"])),
         field(_("gaps"), _("{n} in the last 24 h").format(n=data["gaps_24h"])),
         field(_("broker"), data["broker"] or _("not configured")),
+        *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
             free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
             if data["disk_total"] is not None else
             _("unknown: the data disk is gone ({dir})").format(dir=data["data_dir"])),
     ]
     return data, "\n".join(lines)
+
+
+def host_clock_text(h: dict[str, Any]) -> str:
+    """The host clock's sync state as the watch last read it (design/0059)."""
+    if h.get("synced") is None:
+        return _("cannot tell whether the host clock is synchronised")
+    if h["synced"]:
+        return _("synchronised ({source}) since {since}").format(source=h["source"], since=fmt_time(h["since_us"]))
+    return _("NOT synchronised since {since} (maximum error {maxerror:.1f} s): turn on its time source "
+             "(timedatectl set-ntp true)").format(since=fmt_time(h["since_us"]), maxerror=(h["maxerror_us"] or 0) / 1e6)
 
 
 def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
@@ -150,8 +161,7 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
         text += "\n\n" + _("corrected for a host clock step (START above is as recorded):") + "\n" + table(
             [_("CAMERA"), _("START"), _("CORRECTED START"), _("SHIFT"), _("PATH")], [
                 [r["camera"], fmt_time(r["start_us"]),
-                 _("flagged: stamped by a clock that was behind, time unknown") if r["shift_us"] is None
-                 else fmt_time(r["start_us"] + r["shift_us"]),
+                 ctl_flags.resolution(r) if r["shift_us"] is None else fmt_time(r["start_us"] + r["shift_us"]),
                  "" if r["shift_us"] is None else f"{r['shift_us'] / 1e6:+.1f}s", r["path"]] for r in fixed])
         for r in fixed:
             r.update(corrected_stamps(r))
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl_events.register(sub)
     ctl_retention.register(sub)
     ctl_maintenance.register(sub)
+    ctl_flags.register(sub)
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)

@@ -77,7 +77,8 @@ class StatusOps(Operations):
                 "audit_seq": (audit.head(db) or {}).get("seq"),
                 "audit_published_seq": int(node["mqtt_audit_seq"]) if node.get("mqtt_audit_seq") else None,
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None},
-                "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None}
+                "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None,
+                "host_clock": json.loads(node["host_clock"]) if node.get("host_clock") else None}
         if await self.reader.readable():
             try:
                 return await read_catalog(data_dir, q)

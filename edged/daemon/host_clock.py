@@ -9,27 +9,36 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
 from storage import audit, node, restamps, trusted_time as tt
-from storage.alarm_kinds import HOST_CLOCK_STEP, SEGMENTS_FLAGGED
+from storage.alarm_kinds import HOST_CLOCK_STEP, HOST_CLOCK_UNSYNCED, SEGMENTS_FLAGGED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 
 TIMESYNCD = Path("/run/systemd/timesync/synchronized")  # exists once timesyncd has synchronised
-TIME_ERROR = 5        # adjtimex's return: the clock is not synchronised (STA_UNSYNC)
 READ_EVERY_S = 1.0
 ORDER_BATCH = 50_000  # segments the order detector reads at a time (about 0.4 s of the catalog writer)
 ORDER_KEY = "order_checked"  # the node key keeping its place between runs
+SYNC_KEY = "host_clock"      # the node key with the sync state as last read (edgectl status shows it)
 
 
-class _Timex(ctypes.Structure):  # struct timex (linux/timex.h): only `modes` is set (0: read only)
-    _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 204)]
+class _Timex(ctypes.Structure):  # struct timex (linux/timex.h); `modes` 0: read only, no privilege needed
+    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                ("constant", ctypes.c_long), ("precision", ctypes.c_long), ("tolerance", ctypes.c_long),
+                ("time_sec", ctypes.c_long), ("time_usec", ctypes.c_long), ("tick", ctypes.c_long),
+                ("ppsfreq", ctypes.c_long), ("jitter", ctypes.c_long), ("shift", ctypes.c_int),
+                ("stabil", ctypes.c_long), ("jitcnt", ctypes.c_long), ("calcnt", ctypes.c_long),
+                ("errcnt", ctypes.c_long), ("stbcnt", ctypes.c_long), ("tai", ctypes.c_int),
+                ("_padding", ctypes.c_int * 11)]
 
 
 @functools.cache
@@ -38,15 +47,14 @@ def _libc() -> ctypes.CDLL:
 
 
 def read_sync() -> tt.Sync:
-    """The kernel's word (adjtimex, as ntpd, chrony and timesyncd all set it), else timesyncd's
-    flag file (on /run, a tmpfs); unknown where neither can be read (not Linux). A read-only
-    adjtimex is a syscall that never blocks: called on the loop, not through a thread pool."""
+    """The kernel's word (adjtimex, as ntpd, chrony and timesyncd all keep it; decided by
+    storage/trusted_time.kernel_sync), else timesyncd's flag file (on /run, a tmpfs); unknown
+    where neither can be read (not Linux). Run off the event loop (`HostClock._read_sync`)."""
     try:
-        libc = _libc()
         tx = _Timex()
-        state = libc.adjtimex(ctypes.byref(tx))
-        if state >= 0:
-            return tt.Sync(state != TIME_ERROR, "adjtimex")
+        ret = _libc().adjtimex(ctypes.byref(tx))
+        if ret >= 0:
+            return tt.kernel_sync(ret, tx.status, tx.maxerror)
     except (OSError, AttributeError):
         pass
     if TIMESYNCD.exists():
@@ -54,14 +62,21 @@ def read_sync() -> tt.Sync:
     return tt.Sync(None)
 
 
+@functools.cache
+def _reader() -> ThreadPoolExecutor:
+    """The sync state's own thread (made on first use): never the loop, never a shared pool."""
+    return ThreadPoolExecutor(1, thread_name_prefix="edged-host-clock")
+
+
 class HostClock:
     def __init__(self, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM,
-                 settle_us: int = tt.SETTLE_US, sync=read_sync):
+                 settle_us: int = tt.SETTLE_US, sync=read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
         self.settle_us = settle_us
         self.sync = sync
+        self.unsynced_grace_us = unsynced_grace_us
         self.state = tt.State()
         self.first_id = 0     # segments after this id were stamped by this process's clock readings
         self.seen_id = 0      # the newest segment at the last reading: opened before any step seen since
@@ -69,6 +84,12 @@ class HostClock:
         self.read_through = 0                 # every segment up to this id has been read by it
         self.flagged = 0                      # segments flagged for a person, as last alarmed
         self.base: tuple[dict[str, tt.Tail], int] = ({}, 0)   # the detector's place at start
+        self.started_mono_us: int | None = None
+        self.unsynced: bool | None = None     # host_clock_unsynced as last raised (True) or cleared (False)
+        self.shown: bool | None | object = object()   # the sync state last written to the node table
+
+    async def _read_sync(self) -> tt.Sync:
+        return await asyncio.get_running_loop().run_in_executor(_reader(), self.sync)
 
     def _reading(self) -> tt.Reading:
         return tt.Reading(self.clock.now_us(), round(self.clock.monotonic() * tt.SECOND_US))
@@ -92,8 +113,11 @@ class HostClock:
     async def start(self) -> None:
         """At start, before recording: a clock earlier than the newest footage or the last clean
         stop went back while edged was down."""
+        sync = await self._read_sync()
         now = self._reading()
-        self.state, _ = tt.observe(self.state, now, self.sync(), self.settle_us)
+        self.started_mono_us = now.mono_us
+        self.state, _ = tt.observe(self.state, now, sync, self.settle_us)
+        await self._synced(sync, now)
         newest, stopped = await self.writer.run(Catalog.clock_history)
         self.first_id = self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
         step = tt.behind_history(now, newest, stopped)
@@ -117,8 +141,10 @@ class HostClock:
         """One reading: a step is an alarm, an audit record and the re-stamping of what this
         process recorded before it; the alarm clears once the clock has settled."""
         was_trusted = not self.untrusted()
-        sync = self.sync()
-        self.state, step = tt.observe(self.state, self._reading(), sync, self.settle_us)
+        sync = await self._read_sync()
+        now = self._reading()
+        self.state, step = tt.observe(self.state, now, sync, self.settle_us)
+        await self._synced(sync, now)
         if step is not None:
             await self._stepped(step)
             await self._restamp(step)
@@ -192,6 +218,38 @@ class HostClock:
         await self._report(total)
         return len(ids)
 
+    async def _synced(self, sync: tt.Sync, now: tt.Reading) -> None:
+        """`host_clock_unsynced` (storage/trusted_time.unsynced_alarm): raised when the kernel says
+        its clock is not synchronised, after a grace from start; cleared once it is. The state
+        goes to the node table for `edgectl status` when it changes."""
+        if sync.synced != self.shown:
+            self.shown = sync.synced
+            shown = json.dumps({"synced": sync.synced, "source": sync.source, "maxerror_us": sync.maxerror_us,
+                                "sta_unsync": sync.sta_unsync, "since_us": now.wall_us})
+            await self.writer.run(lambda c: c.set_node({SYNC_KEY: shown}))
+        started = self.started_mono_us if self.started_mono_us is not None else now.mono_us
+        verdict = tt.unsynced_alarm(sync, now.mono_us - started, self.unsynced_grace_us)
+        if verdict is None or verdict == self.unsynced:
+            return
+        self.unsynced = verdict
+        if not verdict:
+            await self.alarms.clear(HOST_CLOCK_UNSYNCED.key())
+            return
+        log.warning("the host clock is not synchronised (%s, maximum error %s us): footage is stamped by a clock "
+                    "nothing checks", sync.source, sync.maxerror_us)
+        await self.alarms.raise_(HOST_CLOCK_UNSYNCED, Msg(N_(
+            "the host clock is not synchronised (the kernel's maximum error is {maxerror:.1f} s): footage is stamped "
+            "by a clock nothing checks; turn on its time source (timedatectl set-ntp true, or chrony) and let it "
+            "reach a time server"), maxerror=(sync.maxerror_us or 0) / 1e6),
+            {"source": sync.source, "maxerror_us": sync.maxerror_us, "sta_unsync": sync.sta_unsync})
+
+    async def recount(self) -> int:
+        """After a person resolved flags (edged/control/flags.py): the alarm's count again, and
+        the alarm cleared when none is left unresolved."""
+        total = await self.writer.run(lambda c: restamps.flagged_count(c.db))
+        await self._report(total)
+        return total
+
     async def _report(self, total: int) -> None:
         """One alarm for the flagged segments, its count kept up to date (refreshed, not raised anew)."""
         if total != self.flagged:
@@ -202,7 +260,8 @@ class HostClock:
                 await self.alarms.raise_(SEGMENTS_FLAGGED, Msg(N_(
                     "{n} segments were stamped by a host clock that was behind (earlier than footage their camera "
                     "recorded before them): kept and never destroyed by age; a person must look at them "
-                    "(edgectl segments shows them flagged)"), n=total), {"segments": total})
+                    "(edgectl flags list shows them, edgectl flags resolve records what was found)"), n=total),
+                    {"segments": total})
 
     async def _restamp(self, step: tt.Step) -> None:
         """Every segment this process stamped before the step moves by the step (design/0059):

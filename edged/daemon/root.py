@@ -20,6 +20,7 @@ from edged.control.audit import AuditOps
 from edged.control.export import ExportOps, staging_sweeper, sweep_staging
 from edged.control.holds import HoldOps
 from edged.control.inspections import InspectionOps
+from edged.control.flags import FlagOps
 from edged.control.maintenance import MaintenanceOps
 from edged.control.operation import CatalogReader, handlers_of
 from edged.control.retrieval import RequestOps
@@ -162,7 +163,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         holds, MaintenanceOps(maintenance, reader), inspections,
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
         RequestOps(cfg, writer, alarms, clock),
-        AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines))
+        AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines),
+        FlagOps(writer, reader, host_clock.recount, clock))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
     liveness.control = control
 

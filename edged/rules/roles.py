@@ -29,7 +29,7 @@ ONE_TIME_OPS = frozenset({"account.passwd", "whoami", "logout"})
 # an emergency): it can read the disk anyway, and listing footage is still on the record (as
 # "root"). Not accounts, requests or the audit log's content: those are about people.
 ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verify", "segments", "events", "destructions",
-                        "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show"})
+                        "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show", "flags.list"})
 
 _ANY = frozenset(ROLES)
 _STAFF = frozenset({VIEWER, CUSTODIAN, APPROVER})
@@ -54,6 +54,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "maintenance.list": _RECORDS,
     "inspect.list": _RECORDS,
     "inspect.show": _RECORDS,
+    "flags.list": _RECORDS,
     "audit.verify": _ANY,          # the answer shows no record's content
     # sessions: every account may see who it is and log out
     "logout": _ANY,
@@ -83,6 +84,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "inspect.run": frozenset({CUSTODIAN}),
     "inspect.sign": frozenset({CUSTODIAN}),
     "inspect.countersign": frozenset({APPROVER}),  # R3.2: the supervisor's sign-off
+    # segments flagged for a host clock that was behind (design/0059): the custodian, who runs the
+    # system and answers its alarms, resolves a flag with a reason; the auditor reads who did and
+    # why (a check on the custodian, never a party to it). No footage is touched.
+    "flags.resolve": frozenset({CUSTODIAN}),
     # footage: live view for the head of office (approver), those they authorise (viewer) and
     # maintenance staff (custodian), R4.5; never the auditor (no footage) nor the admin (R4.4).
     # Recorded footage only through a grant, used by a custodian (R5.4, R5.5).
