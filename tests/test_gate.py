@@ -5,7 +5,7 @@ after, and hold nothing far outside."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from recorder.gate import RecordGate
 from recorder.preroll import PreRollBuffer
@@ -88,6 +88,7 @@ def test_a_start_before_any_keyframe_waits_for_one_instead_of_being_lost():
 @given(gop=st.sampled_from([10, 20, 40, 80]), pre=st.integers(1, 8), post=st.integers(1, 12),
        delay_ms=st.integers(0, 1500),
        events=st.lists(st.tuples(st.integers(2, 80), st.integers(0, 6)), min_size=1, max_size=5))
+@example(gop=10, pre=1, post=1, delay_ms=1457, events=[(2, 0)])  # reported after its post-roll ended
 def test_every_motion_is_covered_and_little_else(gop, pre, post, delay_ms, events):
     fps = 20
     packets = stream(100, gop=gop, fps=fps)
@@ -118,6 +119,9 @@ def test_every_motion_is_covered_and_little_else(gop, pre, post, delay_ms, event
         # contiguous: no frame missing between since and until
         inside = [t for t in times if since <= t <= until]
         assert len(inside) >= (until - since) // step - 1
-    # Nothing far from every motion: at most a GOP (plus the slack) before, a GOP after.
+    # Nothing far from every motion: at most a GOP (plus the slack) before, a GOP after the
+    # post-roll's end or, when the detector reports later than that, after its report (the gate
+    # cannot close before it hears of the motion: it closes at the next keyframe)
+    late = max(post * S, delay_ms * 1000)
     for t in times:
-        assert any(a - pre * S - gop_us - 2 * S <= t <= b + post * S + gop_us for a, b in merged), t
+        assert any(a - pre * S - gop_us - 2 * S <= t <= b + late + gop_us for a, b in merged), t
