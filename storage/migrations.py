@@ -352,3 +352,10 @@ def m014_restamps(db: sqlite_utils.Database) -> None:
         at_us INTEGER NOT NULL,           -- when (on the corrected clock)
         steps INTEGER NOT NULL DEFAULT 1  -- how many host clock steps it has been corrected for
     )""")
+
+
+@migrations()
+def m015_hold_review(db: sqlite_utils.Database) -> None:
+    """A legal hold's review date (design/0076): an alarm when it passes, until an approver
+    reviews the hold (a new date) or releases it."""
+    db.execute("ALTER TABLE holds ADD COLUMN review_us INTEGER")  # legal: reviewed by then
