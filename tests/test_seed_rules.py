@@ -6,10 +6,16 @@ tests/test_sites.py."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from edged.config import load_config
+from edged.config import ConfigError, load_config, parse_config
+from edged.config.values import months_back_us
+from edged.daemon.deadlines import local_tz
+from edged.daemon.health_monitor import local_minute
+from edged.rules import holds, inspections
+from storage.clock import SYSTEM
 from edged.config.policy import KindRules, RequestPolicy, Step, distinct_signers, problems
 from edged.rules import retrieval as rq
 from edged.rules.retrieval import RequestRuleError
@@ -111,3 +117,76 @@ def test_a_unit_chief_who_cannot_be_told_apart_from_a_later_step_is_refused_at_f
     assert [s["name"] for s in request(pol, org="front")["chain"]] == ["own chief", "director"]
     # "odd"'s only chief is the director, who signs the later box: one signature, not two
     assert [s["name"] for s in request(pol, org="odd")["chain"]] == ["director"]
+
+
+# holds (item 2) --------------------------------------------------------------------------
+@pytest.mark.parametrize("name, approvers, max_days", [
+    ("000", {"huang"}, None),                        # 000 §4(1)2: the director; silent on length
+    ("001", None, None),                             # silent: any other approver, lapses at max_retention
+    ("002", None, None),
+    ("003", None, None),
+    ("004", {"hsu"}, 30),                            # 004 §5: the director of student affairs, 30 days
+])
+def test_an_evidence_hold_waits_for_a_second_person_at_every_seed_site(name, approvers, max_days):
+    cfg = site(name)
+    rules_ = cfg.policy.holds.evidence
+    assert rules_.approval and rules_.approvers == approvers
+    expected_max = max_days * DAY if max_days else max(cfg.retention.max_retention_us, cfg.retention.evidence_hold_us)
+    assert rules_.max_us == expected_max, "lapses at max_retention (or the site's own cap) unless extended"
+    placed = holds.placing(cfg.policy.holds, kind="evidence", roles=["custodian"], expires_us=None, now_us=T0,
+                           default_us=cfg.retention.evidence_hold_us)
+    assert placed["state"] == "pending"
+    pending = {"id": 1, "kind": "evidence", "placed_by": "carol", "ended_us": None, "state": "pending", **placed}
+    with pytest.raises(holds.HoldRuleError, match="carol placed hold 1"):
+        holds.deciding(pending, approver="carol", approve=True, reason="", now_us=T0, policy=cfg.policy.holds)
+    if approvers:
+        with pytest.raises(holds.HoldRuleError, match="approve evidence holds"):
+            holds.deciding(pending, approver="somebody", approve=True, reason="", now_us=T0, policy=cfg.policy.holds)
+    who = sorted(approvers)[0] if approvers else "somebody"
+    assert holds.deciding(pending, approver=who, approve=True, reason="", now_us=T0,
+                          policy=cfg.policy.holds)["state"] == "active"
+
+
+@pytest.mark.parametrize("name", ["000", "001", "002", "003", "004"])
+def test_a_legal_hold_takes_two_people_and_a_review_date_at_every_seed_site(name):
+    pol = site(name).policy.holds
+    assert pol.legal.approval and pol.legal.review_us == 365 * DAY
+    roles = sorted(pol.legal.placed_by)
+    with pytest.raises(holds.HoldRuleError, match="names its review date"):
+        holds.placing(pol, kind="legal", roles=roles, expires_us=None, now_us=T0, default_us=DAY)
+    placed = holds.placing(pol, kind="legal", roles=roles, expires_us=None, now_us=T0, default_us=DAY,
+                           review_us=T0 + 180 * DAY)
+    assert placed["state"] == "pending" and placed["review_us"] == T0 + 180 * DAY
+
+
+# months and the site's zone (item 6) -----------------------------------------------------
+def test_months_are_calendar_months_on_the_sites_calendar():
+    taipei = ZoneInfo("Asia/Taipei")
+    cfg = site("001").retention
+    assert (cfg.min_retention_months, cfg.max_retention_months) == (3, 12)
+    # 2026-05-31 10:00 Taipei: three months back is 2026-02-28 10:00 (clamped), a year back 2025-05-31
+    now = int(datetime(2026, 5, 31, 10, 0, tzinfo=taipei).timestamp()) * S
+    r = cfg.resolved(now, taipei)
+    assert r.min_retention_us == now - int(datetime(2026, 2, 28, 10, 0, tzinfo=taipei).timestamp()) * S
+    assert r.max_retention_us == 365 * DAY
+    assert months_back_us(now, 1, taipei) == 31 * DAY   # back to 30 April (the day clamped)
+    # the calendar of the site, not of the host: at 23:30 UTC on 28 February it is 1 March in Taipei,
+    # one month after 1 February (28 days); on a UTC calendar one month after 28 January (31 days)
+    late = int(datetime(2026, 2, 28, 23, 30, tzinfo=timezone.utc).timestamp()) * S
+    assert months_back_us(late, 1, taipei) == 28 * DAY and months_back_us(late, 1, timezone.utc) == 31 * DAY
+    assert months_back_us(int(datetime(2026, 3, 31, 12, tzinfo=taipei).timestamp()) * S, 1, taipei) == 31 * DAY
+    assert months_back_us(int(datetime(2026, 3, 15, 12, tzinfo=taipei).timestamp()) * S, 1, taipei) == 28 * DAY
+    assert site("000").retention.min_retention_months == 1 and site("004").retention.min_retention_months is None
+    with pytest.raises(ConfigError, match="not a duration"):
+        parse_config({"site": {"id": "s"}, "storage": {"data_dir": "/tmp/x"}, "retention": {"evidence_hold": "1mo"},
+                      "cameras": [{"id": "a", "url": "synthetic:"}]}, base_dir=None)
+
+
+def test_the_sites_zone_governs_schedules_not_the_hosts():
+    cfg = site("001")          # daily inspection 08:00-12:00, Taipei
+    tz = local_tz(SYSTEM, cfg.site.timezone)
+    assert tz == ZoneInfo("Asia/Taipei")
+    due = inspections.next_due(T0, cfg.inspection, cfg.site.id, tz)
+    at = datetime.fromtimestamp(due / S, tz)
+    assert 8 <= at.hour < 12 or (at.hour, at.minute) == (12, 0)
+    assert local_minute(int(datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc).timestamp()) * S, tz) == 8 * 60 + 30

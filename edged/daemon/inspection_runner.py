@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.daemon.deadlines import DeadlineWatch
+from edged.daemon.deadlines import DeadlineWatch, local_tz
 from edged.i18n import Msg, N_, _
 from edged.ports import Outlet
 from storage import audit
@@ -33,8 +32,6 @@ class InspectionError(Exception):
     """A refused signing (shown to the person as is)."""
 
 
-def local_tz():
-    return datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone().tzinfo
 
 
 class InspectionRunner:
@@ -141,7 +138,7 @@ class InspectionRunner:
                                   {"runs": late})
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz()
+        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz(self.clock, self.cfg.site.timezone)
         last = await self.writer.run(lambda c: inspection_table.last_scheduled_due(c.db))
         due = inspections.next_due(self.clock.now_us() if last is None else last, cfg, site, tz)
         while not stopping.is_set():
