@@ -190,3 +190,32 @@ def test_the_sites_zone_governs_schedules_not_the_hosts():
     at = datetime.fromtimestamp(due / S, tz)
     assert 8 <= at.hour < 12 or (at.hour, at.minute) == (12, 0)
     assert local_minute(int(datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc).timestamp()) * S, tz) == 8 * 60 + 30
+
+
+# the register's 權限登入 (item 5) ---------------------------------------------------------
+def test_the_registers_login_item_is_the_operators_login_not_the_cameras(tmp_path):
+    from edged import people
+    from storage import audit
+    from storage.catalog import open_db
+    from storage.sessions import last_logins
+
+    db = open_db(tmp_path / "catalog.db")
+    assert inspections.operators_login(last_logins(db, inspections.OPERATOR_ROLES))["ok"] is None  # nobody yet
+    for name, roles in (("lin", ["custodian"]), ("wang", ["approver"]), ("chen", ["custodian"]), ("aud", ["auditor"])):
+        people.add_account(db, name, "a-long-password-1", roles, None, by="admin", reason="test", now_us=T0 - DAY,
+                           min_password=10)
+    never = last_logins(db, inspections.OPERATOR_ROLES)
+    assert never == {"custodian": None, "approver": None}
+    item = inspections.operators_login(never)
+    assert item["ok"] is False and "custodian: never logged in" in item["detail"]
+    audit.append(db, "lin", "login", {"via": "socket"}, at_us=T0 - 3600 * S)
+    audit.append(db, "chen", "login", {"via": "socket"}, at_us=T0 - 60 * S)
+    audit.append(db, "lin", "login.failed", {"via": "socket"}, at_us=T0)   # a failure is not a login
+    last = last_logins(db, inspections.OPERATOR_ROLES)
+    assert last == {"custodian": {"account": "chen", "at_us": T0 - 60 * S}, "approver": None}
+    item = inspections.operators_login(last, lambda us: "09:59")
+    assert item == {"ok": True, "detail": "custodian: chen 09:59; approver: never logged in"}
+    # the checklist: the camera's RTSP login is its own item, the operators' is `login`
+    snap = {"enabled": True, "state": "recording", "stats": {}, "last_segment_us": T0, "operators_login": item}
+    items = inspections.checklist(snap, T0, 2 * S)
+    assert items["login"] == item and items["camera_login"]["ok"] is True

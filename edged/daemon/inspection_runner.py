@@ -12,13 +12,14 @@ from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch, local_tz
-from edged.i18n import Msg, N_, _
+from edged.i18n import Msg, N_, _, local
 from edged.ports import Outlet
 from storage import audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
+from storage.sessions import last_logins
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds it
     from edged.daemon.health_monitor import HealthMonitor
@@ -50,9 +51,13 @@ class InspectionRunner:
     async def run_now(self, kind: str, due_us: int | None, actor: str) -> dict[str, Any]:
         now = self.clock.now_us()
         segment_us = self.cfg.storage.segment_length_us
+        logins = await self.writer.run(lambda c: last_logins(c.db, inspections.OPERATOR_ROLES))
+        tz = local_tz(self.clock, self.cfg.site.timezone)
+        login = inspections.operators_login(logins, lambda us: local(us, tz).strftime("%Y-%m-%d %H:%M"))
         records = []
         for cam in self.cfg.cameras:
-            items = inspections.checklist(self.monitor.snapshot(cam.id, now), now, segment_us)
+            items = inspections.checklist({**self.monitor.snapshot(cam.id, now), "operators_login": login}, now,
+                                          segment_us)
             records.append({"camera": cam.id, "name": cam.name, "location": cam.location, "items": items,
                             "ok": not any(v["ok"] is False for v in items.values()),
                             "anomalies": inspections.anomalies(items)})
