@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from edged.config import ConfigError, load_config, parse_config
-from edged.config.values import months_back_us
+from edged.config.months import months_back_us
 from edged.daemon.deadlines import local_tz
 from edged.daemon.health_monitor import local_minute
 from edged.rules import holds, inspections

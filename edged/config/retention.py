@@ -14,7 +14,6 @@ from edged.config.values import (
     DAY,
     HOUR,
     SECOND,
-    MONTH_US,
     ConfigError,
     _bool,
     _check_keys,
@@ -24,10 +23,9 @@ from edged.config.values import (
     _parse_size,
     _show,
     format_duration,
-    months_back_us,
-    months_in,
     parse_duration,
 )
+from edged.config.months import MONTH_US, months_back_us, months_in
 
 OnFull = Literal["overwrite", "stop"]
 ON_FULL_CHOICES: tuple[OnFull, ...] = ("overwrite", "stop")

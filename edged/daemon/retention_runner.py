@@ -129,10 +129,8 @@ class RetentionRunner:
         window = self.protecting()
         if not await self._window_allows(window):
             return None
-        cfg = self.cfg
-        why = self._why_untrusted()
-        # lengths written in calendar months ("3mo") as they are today on the site's calendar
-        retention = cfg.retention.resolved(self.clock.now_us(), zone(cfg.site.timezone))
+        cfg, why = self.cfg, self._why_untrusted()
+        retention = cfg.retention.resolved(self.clock.now_us(), zone(cfg.site.timezone))  # "3mo" as of today
 
         def job(c: Catalog) -> PassResult | None:
             if window is None and self.protecting() is not None:

@@ -84,9 +84,9 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     Each item is {"ok": True | False | None (not applicable), "detail": str}.
     """
     alarms: dict[str, str] = cam.get("alarms") or {}
-    stats = cam.get("stats") or {}
-    recording = cam.get("state") == RECORDING
-    items: dict[str, dict[str, Any]] = {}
+    stats, recording = cam.get("stats") or {}, cam.get("state") == RECORDING
+    # the operators' login, box-wide (權限登入), looked up by the runner; the camera's is camera_login
+    items: dict[str, dict[str, Any]] = {"login": cam.get("operators_login") or {"ok": None, "detail": "not looked up"}}
     if not cam.get("enabled", True):
         return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
 
@@ -122,8 +122,6 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
         items["camera_login"] = {"ok": False, "detail": "the camera refuses the login: " + error}
     else:
         items["camera_login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
-    # the operators' login (the register's 權限登入): box-wide, looked up by the runner (operators_login)
-    items["login"] = cam.get("operators_login") or {"ok": None, "detail": "operators' logins not looked up"}
 
     skew, host_ok = stats.get("clock_skew_us"), cam.get("host_clock_ok", True)  # design/0059
     drift = clock_drift(skew, cam.get("clock_tolerance_us", CLOCK_TOLERANCE_US)) if recording and host_ok else None
