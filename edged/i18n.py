@@ -152,10 +152,14 @@ def fmt_date(us: int | None, lang: str, tz: tzinfo | None, long: bool = False) -
 
 
 def fmt_datetime(us: int | None, lang: str, tz: tzinfo | None) -> str:
-    """Date and time to the minute in the site's zone, the zone named: `115/11/22 14:05 CST`."""
+    """Date and time to the minute in the site's zone: `115/11/22 14:05` on a zh-TW form (the
+    site's own time, unlabelled as on its paper: "CST" reads as China Standard Time), the zone
+    named in English: `2026-11-22 14:05 CST`."""
     if us is None:
         return "-"
     t = local(us, tz)
+    if normalise(lang) == "zh-TW":
+        return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')}"
     return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')} {t.strftime('%Z')}".rstrip()
 
 

@@ -26,7 +26,8 @@ FILE = "file"          # one footage file: kind:relpath (the row names its camer
 ACCOUNT = "account"    # one person's account: kind:name
 REQUEST = "request"    # one retrieval request: kind:id (ethics: kind:request:id)
 TASK = "task"          # one internal task of the daemon: kind:task
-SCOPES = (HOST, CAMERA, FILE, ACCOUNT, REQUEST, TASK)
+HOLD = "hold"          # one hold: kind:id
+SCOPES = (HOST, CAMERA, FILE, ACCOUNT, REQUEST, TASK, HOLD)
 
 
 def N_(message: str) -> str:
@@ -134,6 +135,8 @@ ACCOUNT_OPENED = _declare("account_opened", WARNING, N_("account opened, passwor
 PASSWORD_RESET = _declare("password_reset", WARNING, N_("password reset by an admin"), ACCOUNT)
 REQUEST_OVERDUE = _declare("request_overdue", WARNING, N_("request not answered in time"), REQUEST)
 ETHICS = _declare("ethics", CRITICAL, N_("report to the ethics office"), REQUEST)
+# a legal hold past its review date (design/0076): raised until an approver reviews or releases it
+HOLD_REVIEW_DUE = _declare("hold_review_due", WARNING, N_("legal hold past its review date"), HOLD)
 
 # The daemon itself.
 TASK_FAILED = _declare("task_failed", CRITICAL, N_("internal task failed"), TASK)

@@ -45,7 +45,7 @@ def active_holds(db: sqlite_utils.Database, now: int) -> list[Hold]:
 
 def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None, from_us: int, to_us: int,
              reason: str, case_ref: str, placed_by: str, expires_us: int | None, now: int, state: str = ACTIVE,
-             wanted_expires_us: int | None = None) -> dict[str, Any]:
+             wanted_expires_us: int | None = None, review_us: int | None = None) -> dict[str, Any]:
     """A new hold's row. `state` PENDING: `expires_us` is the end of its wait for an approver and
     `wanted_expires_us` the expiry it gets when approved (None for a legal hold)."""
     if kind not in ("evidence", "legal"):
@@ -67,7 +67,8 @@ def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None,
             raise HoldError(f"unknown camera(s): {', '.join(unknown)}")
     row = {"kind": kind, "cameras": None if cameras is None else json.dumps(sorted(set(cameras))),
            "from_us": from_us, "to_us": to_us, "reason": reason, "case_ref": case_ref, "placed_by": placed_by,
-           "placed_us": now, "expires_us": expires_us, "state": state, "wanted_expires_us": wanted_expires_us}
+           "placed_us": now, "expires_us": expires_us, "state": state, "wanted_expires_us": wanted_expires_us,
+           **({} if review_us is None else {"review_us": review_us})}
     hold_id = db["holds"].insert(row).last_pk
     return hold_row(db, hold_id)
 
@@ -103,7 +104,7 @@ def release_hold(db: sqlite_utils.Database, hold_id: int, *, actor: str, reason:
 
 
 _CHANGEABLE = ("state", "expires_us", "decided_by", "decided_us", "decision_reason", "extended_by", "extended_us",
-               "ended_us", "ended_how", "ended_by", "end_reason")
+               "ended_us", "ended_how", "ended_by", "end_reason", "review_us")
 
 
 def update_hold(db: sqlite_utils.Database, hold_id: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -134,3 +135,9 @@ def holds(db: sqlite_utils.Database, include_ended: bool = False) -> list[dict[s
     """Holds by id as hold_row shows them (in force only unless `include_ended`)."""
     sql = "SELECT id FROM holds" + ("" if include_ended else " WHERE ended_us IS NULL") + " ORDER BY id"
     return [hold_row(db, r["id"]) for r in list(db.query(sql))]
+
+
+def open_reviews(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The holds in force that have a review date (legal holds, design/0076), as plain rows."""
+    return list(db.query("SELECT id, kind, placed_by, review_us, state FROM holds WHERE ended_us IS NULL"
+                         " AND review_us IS NOT NULL ORDER BY id"))

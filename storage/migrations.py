@@ -360,3 +360,10 @@ def m015_flag_resolutions(db: sqlite_utils.Database) -> None:
     when and why, next to the flag, which stays (`shift_us` NULL). The footage is not touched."""
     for col, kind in (("resolved_us", "INTEGER"), ("resolved_by", "TEXT"), ("resolved_reason", "TEXT")):
         db.execute(f"ALTER TABLE restamps ADD COLUMN {col} {kind}")
+
+
+@migrations()
+def m016_hold_review(db: sqlite_utils.Database) -> None:
+    """A legal hold's review date (design/0076): an alarm when it passes, until an approver
+    reviews the hold (a new date) or releases it."""
+    db.execute("ALTER TABLE holds ADD COLUMN review_us INTEGER")  # legal: reviewed by then

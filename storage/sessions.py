@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 import sqlite_utils
 
@@ -180,3 +180,21 @@ def logout(db: sqlite_utils.Database, token: str, *, now_us: int) -> bool:
         audit.append(db, row["account"], "logout", {}, at_us=now_us)
     return True
 
+
+
+def last_logins(db: sqlite_utils.Database, roles: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+    """Each of `roles` held by an open account -> the last successful login of any account holding
+    it ({account, at_us}), None where none of them ever logged in; a role no open account holds is
+    left out. From the audit chain's `login` records (the inspection register's 權限登入)."""
+    holders = {r["name"]: set(json.loads(r["roles"]))
+               for r in db.query("SELECT name, roles FROM accounts WHERE revoked_us IS NULL")}
+    latest = {r["actor"]: r["at_us"] for r in db.query(
+        "SELECT actor, max(at_us) AS at_us FROM audit WHERE action = 'login' GROUP BY actor")}
+    out: dict[str, dict[str, Any] | None] = {}
+    for role in roles:
+        names = [n for n, held in holders.items() if role in held]
+        if not names:
+            continue
+        logged = [(latest[n], n) for n in names if n in latest]
+        out[role] = None if not logged else {"account": max(logged)[1], "at_us": max(logged)[0]}
+    return out

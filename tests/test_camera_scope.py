@@ -63,7 +63,7 @@ def test_two_scoped_accounts_see_and_touch_only_their_cameras(tmp_path):
             hold_ops = HoldOps(writer, None, reader)
             monitor = Monitor()
             runner = types.SimpleNamespace(cfg=types.SimpleNamespace(inspection=types.SimpleNamespace(
-                register_due_day=0)), deadlines=types.SimpleNamespace(tz=None))
+                register_due_day=0), site=types.SimpleNamespace(timezone=None)), deadlines=types.SimpleNamespace(tz=None))
             insp = InspectionOps(monitor, runner, reader, clock)
 
             assert [h["id"] for h in await hold_ops.hold_list({}, LOBBY)] == [lobby_hold]

@@ -3,12 +3,14 @@ bad policy names its field, in `edged check-config` too (status 78)."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 
 from edged.config import load_config
+from edged.config.holds import HoldPolicy
 from edged.config.policy import COPY, VIEW, Step, default_policy
 from tests.support.configs import MINIMAL, error_for, write
 from tests.support.daemon import ROOT
@@ -45,8 +47,9 @@ due = "1d"
 
 
 def test_no_policy_table_is_the_old_behaviour(tmp_path):
+    """Requests as before; holds by the strictest reading, lapsing at max_retention (design/0076)."""
     cfg = load_config(write(tmp_path, MINIMAL))
-    assert cfg.policy == default_policy()
+    assert cfg.policy == dataclasses.replace(default_policy(), holds=HoldPolicy.strict(cfg.retention.max_retention_us))
 
 
 def test_a_three_step_school_policy(tmp_path):
@@ -77,9 +80,14 @@ def test_accounts_citizen_due_is_the_citizens_default_and_policy_overrides_it(tm
     ('[policy.internal]\nreceipt = true\n', "policy.internal.receipt", "may not copy"),
     ('[policy.citizen]\ndue = "7d"\n', "policy.citizen.due", "allowed 1h to 6d"),
     ('[policy.internal]\napprovers = ["hsu"]\n', "policy.internal.approvers", "belong to a step"),
-    ('[policy.internal]\nchain = []\n', "policy.internal.chain", "1 to 3 steps, not 0"),
-    ('[policy.internal]\nchain = [{name = "a"}, {name = "b"}, {name = "c"}, {name = "d"}]\n',
-     "policy.internal.chain", "not 4"),
+    ('[policy.internal]\nchain = []\n', "policy.internal.chain", "1 to 12 steps that every request passes, not 0"),
+    ('[policy.internal]\nchain = [' + ", ".join(f'{{name = "s{i}"}}' for i in range(13)) + ']\n',
+     "policy.internal.chain", "not 13"),
+    ('[policy.internal]\nchain = [{ name = "a", unit = "requester" }]\n', "policy.internal.chain",
+     "needs [policy.units]"),
+    ('[policy.units]\n"x" = ["a"]\n[policy.internal]\nchain = [{ name = "a", unit = "mine" }]\n',
+     "policy.internal.chain[0].unit", "not a choice"),
+    ('[policy.units]\n"x" = []\n', "policy.units.x", "empty list"),
     ('[policy.internal]\nchain = [{ name = "a" }, { name = "b", approvers = [] }]\n',
      "policy.internal.chain[1].approvers", "nobody could sign"),
     ('[policy.internal]\nchain = [{ name = "a", approver = ["hsu"] }]\n', "policy.internal.chain[0].approver",

@@ -164,7 +164,8 @@ def test_off_means_no_schedule():
 def snap(**over):
     base = {"enabled": True, "audio_required": True, "state": "recording", "last_error": None,
             "stats": {**GOOD_STATS, "clock_skew_us": 300_000}, "image_fresh": True, "alarms": {},
-            "last_segment_us": 990_000_000, "compliance": "ok", "reasons": []}
+            "last_segment_us": 990_000_000, "compliance": "ok", "reasons": [],
+            "operators_login": {"ok": True, "detail": "custodian: lin 2026-03-02 09:00"}}
     return {**base, **over}
 
 
@@ -186,7 +187,7 @@ def test_checklist_names_what_is_wrong():
 def test_checklist_of_an_offline_camera():
     items = inspections.checklist(snap(state="offline", last_error="cannot connect: 401 Unauthorized"),
                                   1_000_000_000, 60_000_000)
-    assert items["recording"]["ok"] is False and "401" in items["login"]["detail"]
+    assert items["recording"]["ok"] is False and "401" in items["camera_login"]["detail"]
     assert inspections.checklist(snap(audio_required=False), 1_000_000_000, 60_000_000)["audio"]["ok"] is None
 
 

@@ -14,7 +14,7 @@ from edged.rules import holds as rules
 from edged.rules.holds import HoldRuleError
 from storage import holds as store
 from storage.catalog import Catalog, open_db
-from tests.support.daemon import Daemon, write_config
+from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
 D = 86_400_000_000
@@ -30,25 +30,66 @@ def _hold(**kw):
             "state": "active", "expires_us": NOW + 5 * D, "wanted_expires_us": None, **kw}
 
 
-def test_the_default_policy_is_todays_behaviour():
-    p = HoldPolicy()
-    for kind in ("evidence", "legal"):
-        placed = rules.placing(p, kind=kind, roles=["custodian"], expires_us=None, now_us=NOW, default_us=30 * D)
-        assert placed["state"] == "active"
-    assert rules.placing(p, kind="evidence", roles=["custodian"], expires_us=NOW + 400 * D, now_us=NOW,
-                         default_us=30 * D)["expires_us"] == NOW + 400 * D, "no cap on an evidence hold's length"
-    assert rules.placing(p, kind="legal", roles=["custodian"], expires_us=None, now_us=NOW,
-                         default_us=30 * D)["expires_us"] is None
+def test_where_a_site_is_silent_the_strictest_reading_holds():
+    """design/0076: an evidence hold waits for another person and lapses at max_retention unless
+    extended; a legal hold takes two people and a review date."""
+    p = HoldPolicy.strict(365 * D)
+    placed = rules.placing(p, kind="evidence", roles=["custodian"], expires_us=None, now_us=NOW, default_us=30 * D)
+    assert placed == {"state": "pending", "expires_us": NOW + 3 * D, "wanted_expires_us": NOW + 30 * D,
+                      "review_us": None}
+    with pytest.raises(HoldRuleError, match="at most 365 days here"):
+        rules.placing(p, kind="evidence", roles=["custodian"], expires_us=NOW + 400 * D, now_us=NOW, default_us=30 * D)
+    with pytest.raises(HoldRuleError, match="names its review date"):
+        rules.placing(p, kind="legal", roles=["custodian"], expires_us=None, now_us=NOW, default_us=30 * D)
+    with pytest.raises(HoldRuleError, match="reviewed within 365 days"):
+        rules.placing(p, kind="legal", roles=["custodian"], expires_us=None, now_us=NOW, default_us=30 * D,
+                      review_us=NOW + 366 * D)
+    legal = rules.placing(p, kind="legal", roles=["approver"], expires_us=None, now_us=NOW, default_us=30 * D,
+                          review_us=NOW + 180 * D)
+    assert legal == {"state": "pending", "expires_us": NOW + 3 * D, "wanted_expires_us": None,
+                     "review_us": NOW + 180 * D}
     with pytest.raises(HoldRuleError, match="only custodian place evidence"):
         rules.placing(p, kind="evidence", roles=["approver"], expires_us=None, now_us=NOW, default_us=30 * D)
     assert rules.mqtt_bound(p, NOW, 30 * D) == NOW + 30 * D
+    # the legal hold's second person: any approver but its placer; it then holds with no expiry
+    pending = _hold(kind="legal", state="pending", placed_by="dora", **{k: v for k, v in legal.items() if k != "state"})
+    with pytest.raises(HoldRuleError, match="dora placed hold 7"):
+        rules.deciding(pending, approver="dora", approve=True, reason="", now_us=NOW, policy=p)
+    assert rules.deciding(pending, approver="sam", approve=True, reason="", now_us=NOW, policy=p)["expires_us"] is None
+
+
+def test_the_site_names_who_approves_each_kind():
+    p = HoldPolicy(evidence=HoldRules(approvers=frozenset({"huang"}), max_us=30 * D),
+                   legal=HoldRules(placed_by=frozenset({"approver"}), approvers=frozenset({"huang", "lee"}),
+                                   review_us=365 * D))
+    pending = _hold(state="pending", expires_us=NOW + 2 * D, wanted_expires_us=NOW + 20 * D)
+    with pytest.raises(HoldRuleError, match=r"has huang approve evidence holds \(\[policy.holds.evidence\] approvers\), "
+                                            "not dora"):
+        rules.deciding(pending, approver="dora", approve=True, reason="", now_us=NOW, policy=p)
+    assert rules.deciding(pending, approver="huang (os: x)", approve=True, reason="", now_us=NOW,
+                          policy=p)["decided_by"] == "huang"
+    with pytest.raises(HoldRuleError, match="has huang approve evidence"):
+        rules.extending(p, _hold(), by="dora", roles=["approver"], expires_us=NOW + 9 * D, now_us=NOW)
+    assert rules.extending(p, _hold(), by="huang", roles=["approver"], expires_us=NOW + 9 * D,
+                           now_us=NOW)["extended_by"] == "huang"
+    # a legal hold is reviewed (a new review date), not extended, by one of its approvers
+    legal = _hold(kind="legal", expires_us=None, placed_by="lee", review_us=NOW + D)
+    with pytest.raises(HoldRuleError, match="has huang, lee approve legal holds"):
+        rules.reviewing(p, legal, by="dora", roles=["approver"], review_us=NOW + 90 * D, now_us=NOW)
+    with pytest.raises(HoldRuleError, match="lee placed hold 7: another person reviews it"):
+        rules.reviewing(p, legal, by="lee", roles=["approver"], review_us=NOW + 90 * D, now_us=NOW)
+    assert rules.reviewing(p, legal, by="huang", roles=["approver"], review_us=NOW + 90 * D, now_us=NOW) == {
+        "review_us": NOW + 90 * D, "extended_by": "huang", "extended_us": NOW}
+    assert rules.review_overdue(legal, NOW + D) and not rules.review_overdue(legal, NOW)
+    assert not rules.review_overdue({**legal, "ended_us": NOW}, NOW + D)
 
 
 def test_who_may_place_each_kind():
     with pytest.raises(HoldRuleError, match=r"only approver place legal holds \(\[policy.holds.legal\] placed_by\)"):
         rules.placing(SCHOOL, kind="legal", roles=["custodian"], expires_us=None, now_us=NOW, default_us=30 * D)
     assert rules.placing(SCHOOL, kind="legal", roles=["viewer", "approver"], expires_us=None, now_us=NOW,
-                         default_us=30 * D) == {"state": "active", "expires_us": None, "wanted_expires_us": None}
+                         default_us=30 * D) == {"state": "active", "expires_us": None, "wanted_expires_us": None,
+                                                "review_us": None}
     # a signed MQTT command has no roles: the role rule does not apply, the others do
     assert rules.placing(SCHOOL, kind="evidence", roles=None, expires_us=None, now_us=NOW,
                          default_us=30 * D)["state"] == "pending"
@@ -59,7 +100,8 @@ def test_who_may_place_each_kind():
 def test_an_evidence_hold_that_needs_approval_waits_and_keeps_its_footage_meanwhile():
     placed = rules.placing(SCHOOL, kind="evidence", roles=["custodian"], expires_us=NOW + 20 * D, now_us=NOW,
                            default_us=30 * D)
-    assert placed == {"state": "pending", "expires_us": NOW + 2 * D, "wanted_expires_us": NOW + 20 * D}
+    assert placed == {"state": "pending", "expires_us": NOW + 2 * D, "wanted_expires_us": NOW + 20 * D,
+                      "review_us": None}
     short = rules.placing(SCHOOL, kind="evidence", roles=["custodian"], expires_us=NOW + D, now_us=NOW,
                           default_us=30 * D)
     assert short["expires_us"] == NOW + D, "the wait never outlasts the hold asked for"
@@ -119,9 +161,16 @@ def _cfg(holds: dict, retention: dict | None = None):
 
 def test_the_config_reads_policy_holds():
     cfg = _cfg({"evidence": {"approval": True, "max": "30d", "pending_for": "2d", "extend_by": ["approver"]},
-                "legal": {"placed_by": ["approver"]}}, {"evidence_hold": "30d"})
-    assert cfg.policy.holds == SCHOOL
-    assert parse_config(BASE, base_dir=None).policy.holds == HoldPolicy()
+                "legal": {"placed_by": ["approver"], "approval": False, "extend_by": []}}, {"evidence_hold": "30d"})
+    assert cfg.policy.holds == HoldPolicy(evidence=SCHOOL.evidence, legal=HoldRules(
+        placed_by=frozenset({"approver"}), approval=False, extend_by=frozenset(), review_us=365 * D))
+    # silent: the strictest reading, an evidence hold lapsing at max_retention
+    assert parse_config(BASE, base_dir=None).policy.holds == HoldPolicy.strict(365 * D)
+    assert _cfg({}, {"max_retention": "90d"}).policy.holds.evidence.max_us == 90 * D
+    # approvers: accounts, or titles of [policy.titles]
+    titled = parse_config({**BASE, "policy": {"titles": {"主任": ["huang"]}, "holds": {
+        "evidence": {"approvers": ["主任", "lee"]}, "legal": {"review": "180d"}}}}, base_dir=None).policy.holds
+    assert titled.evidence.approvers == {"huang", "lee"} and titled.legal.review_us == 180 * D
 
 
 @pytest.mark.parametrize("holds, retention, field, why", [
@@ -132,6 +181,9 @@ def test_the_config_reads_policy_holds():
     ({"legal": {"max": "20d"}}, None, "policy.holds.legal.max", "unknown key"),
     ({"evidence": {"max_length": "20d"}}, None, "policy.holds.evidence.max_length", 'did you mean "max"'),
     ({"other": {}}, None, "policy.holds.other", "unknown key"),
+    ({"legal": {"approval": False, "approvers": ["a"]}}, None, "policy.holds.legal.approvers", "nobody would be asked"),
+    ({"evidence": {"approvers": []}}, None, "policy.holds.evidence.approvers", "non-empty array"),
+    ({"legal": {"review": "1h"}}, None, "policy.holds.legal.review", "out of range"),
     ({"evidence": {"pending_for": "40d"}}, None, "policy.holds.evidence.pending_for", "out of range"),
 ])
 def test_a_bad_hold_policy_names_its_field(holds, retention, field, why):
@@ -177,6 +229,10 @@ def test_edgectl_places_a_hold_that_waits_for_another_approver_and_is_extended(t
 
         [policy.holds.legal]
         placed_by = ["approver"]
+        approval = false
+
+        [accounts]
+        sweep_interval = "1s"
         """))
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
@@ -207,9 +263,20 @@ def test_edgectl_places_a_hold_that_waits_for_another_approver_and_is_extended(t
         assert r.returncode == 0, r.stderr
         extended = json.loads(r.stdout)
         assert extended["extended_by"] == "dora" and extended["expires_us"] > hold["wanted_expires_us"]
-        # a legal hold placed by an approver holds at once (approval = false for legal holds)
+        # a legal hold placed by an approver holds at once (approval = false for legal holds), with a
+        # review date: an alarm when it passes, until an approver reviews it (a new date)
         r = people.ctl(*add, "--legal", "--json")
+        assert r.returncode == 2 and "names its review date" in r.stderr, r.stderr
+        r = people.ctl(*add, "--legal", "--review", "2s", "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["state"] == "active", r.stderr
+        legal = json.loads(r.stdout)
+        assert 0 < legal["review_us"] - legal["placed_us"] <= 2_000_000  # the date edgectl asked for
+        key = f"hold_review_due:{legal['id']}"
+        due = lambda: key in [a.get("key") for a in json.loads(people.ctl("alarms", "--json").stdout)]  # noqa: E731
+        wait_for(due, 30, "the review alarm")
+        r = people.ctl("hold", "extend", str(legal["id"]), "--by", "180d", "--reason", "case still open")
+        assert r.returncode == 0 and "reviewed by dora" in r.stdout, r.stderr
+        wait_for(lambda: not due(), 30, "the review alarm cleared")
         # the approver's own pending hold is decided by another approver
         r = people.ctl(*add, "--json")
         assert r.returncode == 0, r.stderr
@@ -223,6 +290,7 @@ def test_edgectl_places_a_hold_that_waits_for_another_approver_and_is_extended(t
         people.as_("aud")
         acts = [a["action"] for a in json.loads(people.ctl("audit", "list", "--json").stdout)
                 if a["action"].startswith("hold.")]
-        assert acts == ["hold.add", "hold.approve", "hold.extend", "hold.add", "hold.add", "hold.reject"]
+        assert acts == ["hold.add", "hold.approve", "hold.extend", "hold.add", "hold.review", "hold.add",
+                        "hold.reject"]
     finally:
         assert d.stop() == 0, d.log

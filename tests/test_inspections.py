@@ -58,10 +58,10 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
             records = {r["camera"]: r for r in table_rows(d, "inspections", lambda r: r["run_id"] == run["id"])}
             assert set(records) == {"counter", "gone"}
             gone = json.loads(records["gone"]["items"])
-            assert gone["recording"]["ok"] is False and gone["login"]["ok"] is False
+            assert gone["recording"]["ok"] is False and gone["camera_login"]["ok"] is False
             assert "recording runs" in records["gone"]["anomalies"] and "hunter2" not in records["gone"]["anomalies"]
             counter = json.loads(records["counter"]["items"])
-            assert counter["recording"]["ok"] and counter["login"]["ok"]
+            assert counter["recording"]["ok"] and counter["camera_login"]["ok"]
             assert counter["audio"]["ok"] is None, "audio is not required of this camera"
 
             # Unsigned past sign_within: overdue. Signing clears it.

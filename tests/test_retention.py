@@ -134,7 +134,7 @@ def test_max_retention_destroys_on_an_empty_disk_but_not_held_footage(tmp_path, 
         people.add("alice", "approver")
         people.as_("carol")
         first = wait_for(lambda: d.segments("a")[-1:], 30, "a recording")[0]  # the newest: max retention is 6 s
-        r = ctl(d, "hold", "add", "--legal", "--camera", "a",
+        r = ctl(d, "hold", "add", "--legal", "--review", "30d", "--camera", "a",
                 "--from", iso(first["start_us"]), "--to", iso(first["start_us"] + S),
                 "--reason", "court order", "--case", "L-7")
         assert r.returncode == 0, r.stderr

@@ -61,6 +61,7 @@ def settings_sections(r: dict[str, Any]) -> list[Section]:
                     [_("KIND"), _("MODES"), _("COPY TO"), _("RECEIPT"), _("DUE"), _("APPROVAL CHAIN")], [
             [kind, ", ".join(k["modes"]), k["copy_to"], _("yes") if k["receipt"] else _("no"), _dur(k["due_us"]),
              " > ".join(st["name"] + (f" ({', '.join(st['approvers'])})" if st["approvers"] else "")
+                        + (" (" + _("the requester's unit chief") + ")" if st.get("unit") else "")
                         + (" [" + _("cameras {ids}").format(ids=", ".join(st["cameras"])) + "]"
                            if st["cameras"] else "")
                         for st in k["chain"])]

@@ -21,7 +21,7 @@ from storage.clock import SYSTEM
 
 MARK = {True: "ok", False: "FAIL", None: "n/a"}  # the CSV's values (for scripts: never translated)
 SHOWN = {True: N_("ok"), False: N_("FAIL"), None: N_("n/a")}
-COLUMNS = {"picture": N_("PICTURE"), "audio": N_("AUDIO"), "recording": N_("RECORDING"), "login": N_("LOGIN"),
+COLUMNS = {"picture": N_("PICTURE"), "audio": N_("AUDIO"), "recording": N_("RECORDING"), "login": N_("LOGIN"), "camera_login": N_("CAMERA LOGIN"),
            "clock": N_("CLOCK"), "quality": N_("QUALITY")}
 
 
@@ -42,7 +42,7 @@ def show_run(run: dict[str, Any]) -> str:
             _("inspection {id} ({kind}), run {ran} by {by}")).format(
         id=run["id"], kind=label_of(RUN_LABELS, run["kind"]), ran=fmt_time(run["ran_us"]), due=fmt_time(run["due_us"]),
         by=run["ran_by"])
-    rows = [[r["camera"], *(shown(r["items"][i]["ok"]) for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
+    rows = [[r["camera"], *(shown(r["items"].get(i, {}).get("ok")) for i in ITEMS), r["anomalies"] or "-", r["handling"] or ""]
             for r in run["records"]]
     items = [_(COLUMNS[i]) if i in COLUMNS else i.upper() for i in ITEMS]
     lines = [head, table([_("CAMERA"), *items, _("ANOMALIES"), _("HANDLING")], rows)]
@@ -141,7 +141,7 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
         for run in runs:
             for r in run["records"]:
                 w.writerow([run["id"], run["kind"], fmt_time(run["due_us"]) if run["due_us"] else "",
-                            fmt_time(run["ran_us"]), r["camera"], *(MARK[r["items"][i]["ok"]] for i in ITEMS),
+                            fmt_time(run["ran_us"]), r["camera"], *(MARK[r["items"].get(i, {}).get("ok")] for i in ITEMS),
                             r["anomalies"], r["handling"] or "", run["inspector"] or "",
                             fmt_time(run["signed_us"]) if run["signed_us"] else "", run["supervisor"] or "",
                             fmt_time(run["countersigned_us"]) if run["countersigned_us"] else ""])

@@ -61,6 +61,9 @@ def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     h = call(ctx.socket, "hold.extend", {"id": args.id, "expires_us": until_us, "reason": args.reason})
+    if h["kind"] == "legal":
+        return h, _("hold {id} reviewed by {by}: next review by {time}").format(id=h["id"], by=h["extended_by"],
+                                                                            time=fmt_time(h["review_us"]))
     return h, _("hold {id} extended by {by}: now until {time}").format(id=h["id"], by=h["extended_by"],
                                                                        time=fmt_time(h["expires_us"]))
 
@@ -76,6 +79,13 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
         req: dict[str, Any] = {"kind": "legal" if args.legal else "evidence",
                                "cameras": None if args.all_cameras else args.camera, "from_us": start, "to_us": end,
                                "reason": args.reason, "case_ref": args.case}
+        if args.review:
+            if not args.legal:
+                raise UsageError(_("--review is a legal hold's review date; an evidence hold has --expires"))
+            try:
+                req["review_us"] = now + parse_duration(args.review, "--review")
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
         if args.expires:
             if args.legal:
                 raise UsageError(_("a legal hold has no expiry"))
@@ -107,6 +117,7 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
             (_("placed by"), _("{name} at {time}").format(name=h["placed_by"], time=fmt_time(h["placed_us"]))),
             (_("state"), h.get("state") or "active"),
             (_("expires"), _("never (legal hold)") if h["expires_us"] is None else fmt_time(h["expires_us"])),
+            (_("review by"), fmt_time(h["review_us"]) if h.get("review_us") else "-"),
             (_("decided"), _("{name} at {time}").format(name=h["decided_by"], time=fmt_time(h["decided_us"]))
              if h.get("decided_by") else "-"),
             (_("extended"), _("{name} at {time}").format(name=h["extended_by"], time=fmt_time(h["extended_us"]))
@@ -213,6 +224,8 @@ def register(sub) -> None:
     a.add_argument("--case", required=True, help=_("the case or file reference"))
     a.add_argument("--legal", action="store_true", help=_("a legal hold: no expiry; release needs an approver"))
     a.add_argument("--expires", metavar="DURATION", help=_("evidence hold lifetime, e.g. 30d (default from config)"))
+    a.add_argument("--review", metavar="DURATION", help=_("a legal hold's review date, this long from now, e.g. 180d "
+                                                          "(an alarm when it passes)"))
     r = hs.add_parser("release", parents=[JSON], help=_("end a hold early (a reason is required)"))
     r.add_argument("id", type=int)
     r.add_argument("--reason", required=True)
@@ -224,9 +237,11 @@ def register(sub) -> None:
     d.add_argument("id", type=int)
     d.add_argument("--reason", required=True)
     e = hs.add_parser("extend", parents=[JSON],
-                      help=_("keep an evidence hold longer (at most [policy.holds] max from now)"))
+                      help=_("keep an evidence hold longer (at most [policy.holds] max from now); on a legal "
+                             "hold: review it, a new review date"))
     e.add_argument("id", type=int)
-    e.add_argument("--by", required=True, metavar="DURATION", help=_("the new expiry, this long from now, e.g. 30d"))
+    e.add_argument("--by", required=True, metavar="DURATION", help=_("the new expiry (legal: review date), this long "
+                                                                     "from now, e.g. 30d"))
     e.add_argument("--reason", required=True)
     s = hs.add_parser("show", parents=[JSON], help=_("one hold in full"))
     s.add_argument("id", type=int)

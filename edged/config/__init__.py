@@ -193,7 +193,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
             policy=_policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us,
-                           retention.evidence_hold_us),
+                           retention.evidence_hold_us, retention.max_retention_us),
             health=_health(_table(data, "health", "health")),
             inspection=_inspection(_table(data, "inspection", "inspection")),
             audit=_audit(_table(data, "audit", "audit")),

@@ -22,7 +22,20 @@ must pass is fixed when it is filed and kept with it.
     receipt = false                  # the recipient signs a receipt, recorded with the export
     due = "6d"                       # the answer is due this long after filing (default: none;
                                      # citizens: [accounts] citizen_due)
-    chain = [{ name = "section chief" }, { name = "director", approvers = ["hsu"] }]
+    chain = [{ name = "applying section chief", unit = "requester" },
+             { name = "director", approvers = ["主任"] }]
+
+    [policy.units]                   # each unit's chief (and deputies): who signs a `unit = "requester"` step
+    "戶籍課" = ["chen"]
+    "行政課" = ["wang", "deputy-wang"]
+
+    [policy.titles]                  # a title names accounts; `approvers` lists accounts and/or titles
+    "主任" = ["huang"]
+
+A chain has up to MAX_CHAIN steps that apply to every request (design/0075); steps limited to
+some `cameras` (the unit that manages a building's cameras signs for them, 004 §7) come on top
+and are not counted. A `unit = "requester"` step is signed by the chief of the requester's unit
+(the request's `requester_org`, a key of [policy.units]).
 
 Everything left out is edged's old rule (`default_policy`). Each error names the field:
 `policy.internal.chain[1].approvers`.
@@ -30,7 +43,6 @@ Everything left out is edged's old rule (`default_policy`). Each error names the
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -46,7 +58,9 @@ MODES = (VIEW, COPY)
 COPY_KINDS = frozenset({"agency", "police-urgent"})
 DAY_US = 86_400_000_000
 COPY_TO = ("anyone", "requester")   # who may receive a copy: whoever the custodian names, or the requester only
-MAX_CHAIN = 3
+MAX_CHAIN = 12        # the steps every request passes; camera-scoped steps come on top (design/0075)
+MAX_SCOPED = 64       # camera-scoped steps (one per managing unit, at most)
+REQUESTER_UNIT = "requester"   # Step.unit: the chief of the requester's own unit ([policy.units])
 HOUR_US = 3_600_000_000
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
@@ -57,11 +71,14 @@ class Step:
 
     `approvers`: the accounts that may sign it (None: any approver). `cameras`: the step is
     needed only for requests naming one of these cameras (None: every request), e.g. the unit
-    that manages a building's cameras (004 §7)."""
+    that manages a building's cameras (004 §7). `unit`: "requester" for the chief of the
+    requester's own unit, whose approvers are that unit's in [policy.units] (000 annex 2, 001
+    annex 4: the applying unit's chief)."""
 
     name: str
     approvers: frozenset[str] | None = None
     cameras: frozenset[str] | None = None
+    unit: str | None = None
 
     def applies(self, cameras: Iterable[str]) -> bool:
         return self.cameras is None or bool(self.cameras & set(cameras))
@@ -83,6 +100,8 @@ class RequestPolicy:
     kinds: Mapping[str, KindRules] = field(default_factory=dict)   # only these kinds may be filed
     categories: tuple[str, ...] = CATEGORIES
     holds: HoldPolicy = HoldPolicy()   # [policy.holds]: who preserves footage, and for how long (design/0041)
+    units: Mapping[str, frozenset[str]] = field(default_factory=dict)   # [policy.units]: unit -> its chief(s)
+    titles: Mapping[str, frozenset[str]] = field(default_factory=dict)  # [policy.titles]: title -> accounts
 
 
 def default_policy(citizen_due_us: int = 6 * DAY_US) -> RequestPolicy:
@@ -110,8 +129,16 @@ def problems(policy: RequestPolicy, known_cameras: Sequence[str] | None = None) 
             out.append(("categories", f"{cat!r} is not a category name (lower-case letters, digits and -)"))
     if len(set(policy.categories)) != len(policy.categories):
         out.append(("categories", "a category is named twice"))
+    for unit, chiefs in policy.units.items():
+        if not str(unit).strip():
+            out.append(("units", "a unit has a name (as requests write it in requester_org)"))
+        if not chiefs:
+            out.append((f"units.{unit}", "an empty list: nobody could sign for this unit"))
     for kind, rules in policy.kinds.items():
         out += [(f"{kind}.{path}", why) for path, why in _kind_problems(kind, rules, known_cameras)]
+        if any(s.unit for s in rules.chain) and not policy.units:
+            out.append((f"{kind}.chain", 'a step signed by the requester\'s unit chief (unit = "requester") needs '
+                                         "[policy.units]: each unit and its chief's account(s)"))
     return out
 
 
@@ -129,14 +156,25 @@ def _kind_problems(kind: str, rules: KindRules, known: Sequence[str] | None) -> 
     if rules.due_us is not None and rules.due_us < HOUR_US:
         out.append(("due", "an answer cannot be due in less than an hour"))
     chain = rules.chain
-    if not 1 <= len(chain) <= MAX_CHAIN:
-        out.append(("chain", f"an approval chain has 1 to {MAX_CHAIN} steps, not {len(chain)}"))
+    every = [s for s in chain if s.cameras is None]
+    scoped = [s for s in chain if s.cameras is not None]
+    if not 1 <= len(every) <= MAX_CHAIN and (every or not chain):
+        out.append(("chain", f"an approval chain has 1 to {MAX_CHAIN} steps that every request passes, not "
+                             f"{len(every)} (steps limited to some cameras come on top)"))
+    if len(scoped) > MAX_SCOPED:
+        out.append(("chain", f"at most {MAX_SCOPED} steps limited to some cameras, not {len(scoped)}"))
     names = [s.name for s in chain]
     for i, step in enumerate(chain):
         if not step.name.strip():
             out.append((f"chain[{i}].name", "a step has a name (the sign-off on the form)"))
         if step.approvers is not None and not step.approvers:
             out.append((f"chain[{i}].approvers", "an empty list: nobody could sign; leave it out for any approver"))
+        if step.unit is not None and step.unit != REQUESTER_UNIT:
+            out.append((f"chain[{i}].unit", f'{step.unit!r} is not a choice; "requester" (the chief of the '
+                                            "requester's unit, from [policy.units])"))
+        if step.unit is not None and step.approvers is not None:
+            out.append((f"chain[{i}].unit", "a step is signed by the requester's unit chief or by `approvers`, "
+                                            "not both"))
         if step.cameras is not None:
             if not step.cameras:
                 out.append((f"chain[{i}].cameras", "an empty list: the step would never apply; leave it out"))
@@ -144,32 +182,53 @@ def _kind_problems(kind: str, rules: KindRules, known: Sequence[str] | None) -> 
                 out.append((f"chain[{i}].cameras", "unknown camera(s): " + ", ".join(sorted(step.cameras - set(known)))))
     if len(set(names)) != len(names):
         out.append(("chain", "two steps have the same name"))
-    if chain and all(s.cameras is not None for s in chain):
+    if chain and not every:
         out.append(("chain", "every step is limited to some cameras: a request on other cameras would have no "
                              "approver; leave `cameras` out of at least one step"))
-    if chain and all(s.approvers is not None for s in chain) and not _distinct_signers(chain):
-        out.append(("chain", "each step needs a different approver, and the listed approvers cannot "
-                             "cover every step with different people"))
+    # each request passes the unscoped steps and the scoped steps of its cameras: check the unscoped
+    # ones with each scoped one (steps of any approver or of a unit chief are not known here)
+    for extra in [None, *scoped]:
+        fixed = [s.approvers for s in every + ([extra] if extra else []) if s.approvers is not None]
+        if not distinct_signers(fixed):
+            out.append(("chain", "each step needs a different approver, and the listed approvers cannot "
+                                 "cover every step with different people"))
+            break
     return out
 
 
-def _distinct_signers(chain: Sequence[Step]) -> bool:
-    """Can every step be signed by a different account? (Chains are at most 3 long.)"""
-    pools = [sorted(s.approvers or ()) for s in chain]
-    return any(len(set(pick)) == len(pick) for pick in itertools.product(*pools))
+def distinct_signers(pools: Sequence[Iterable[str]]) -> bool:
+    """Can every step be signed by a different account, each from its own pool? A bipartite
+    matching (Kuhn's augmenting paths): fast for chains of any length."""
+    pools = [sorted(set(p)) for p in pools]
+    owner: dict[str, int] = {}
+
+    def place(i: int, seen: set[str]) -> bool:
+        for who in pools[i]:
+            if who in seen:
+                continue
+            seen.add(who)
+            if who not in owner or place(owner[who], seen):
+                owner[who] = i
+                return True
+        return False
+
+    return all(place(i, set()) for i in range(len(pools)))
 
 
 # reading the table ---------------------------------------------------------------------
 _KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain")
-_STEP_KEYS = ("name", "approvers", "cameras")
+_STEP_KEYS = ("name", "approvers", "cameras", "unit")
 _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = "director" }])',
           "approvers": 'approvers belong to a step of the chain: chain = [{ name = "director", approvers = ["hsu"] }]',
           "copy": 'did you mean "modes"? (e.g. modes = ["view", "copy"])'}
 
 
-def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY) -> RequestPolicy:
+def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY,
+            max_retention_us: int | None = None) -> RequestPolicy:
     base = default_policy(citizen_due_us)
-    _check_keys(t, "policy", ("kinds", "categories", "holds", *KINDS), _HINTS)
+    _check_keys(t, "policy", ("kinds", "categories", "holds", "units", "titles", *KINDS), _HINTS)
+    titles = _accounts_table(t.get("titles", {}), "policy.titles")
+    units = {u: expand(chiefs, titles) for u, chiefs in _accounts_table(t.get("units", {}), "policy.units").items()}
     kinds = tuple(_strings(t, "kinds", "policy")) if "kinds" in t else tuple(base.kinds)
     categories = tuple(_strings(t, "categories", "policy")) if "categories" in t else base.categories
     for kind in kinds:
@@ -179,9 +238,9 @@ def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_
         if kind in t and kind not in kinds:
             raise ConfigError(_join("policy", kind), f"this site does not take {kind} requests (policy.kinds); "
                                                      "remove the table or add the kind")
-    rules = {k: _kind(t.get(k, {}), _join("policy", k), k, base.kinds[k]) for k in kinds}
-    holds = _holds(t["holds"], evidence_hold_us) if "holds" in t else base.holds
-    policy = RequestPolicy(kinds=rules, categories=categories, holds=holds)
+    rules = {k: _kind(t.get(k, {}), _join("policy", k), k, base.kinds[k], titles) for k in kinds}
+    holds = _holds(t.get("holds", {}), evidence_hold_us, max_retention_us, titles)
+    policy = RequestPolicy(kinds=rules, categories=categories, holds=holds, units=units, titles=titles)
     found = problems(policy, known_cameras=cameras)
     if found:
         path, why = found[0]
@@ -189,7 +248,29 @@ def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_
     return policy
 
 
-def _kind(t: Any, path: str, kind: str, default: KindRules) -> KindRules:
+def expand(names: Iterable[str], titles: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """Accounts and titles ([policy.titles]) as the accounts they name."""
+    out: set[str] = set()
+    for name in names:
+        out |= titles.get(name, {name})
+    return frozenset(out)
+
+
+def _accounts_table(t: Any, path: str) -> dict[str, frozenset[str]]:
+    """[policy.units] or [policy.titles]: a name -> an array of accounts."""
+    if not isinstance(t, dict):
+        raise ConfigError(path, f"expected a table (a name = [accounts]), found {_describe(t)}")
+    out = {}
+    for name in t:
+        accounts = _strings(t, name, path)
+        if not accounts:
+            raise ConfigError(_join(path, name), "an empty list: name at least one account")
+        out[str(name).strip()] = frozenset(a.strip() for a in accounts)
+    return out
+
+
+def _kind(t: Any, path: str, kind: str, default: KindRules,
+          titles: Mapping[str, frozenset[str]] | None = None) -> KindRules:
     if not isinstance(t, dict):
         raise ConfigError(path, f"expected a table ([{path}] section), found {_describe(t)}")
     _check_keys(t, path, _KIND_KEYS, _HINTS)
@@ -204,11 +285,11 @@ def _kind(t: Any, path: str, kind: str, default: KindRules) -> KindRules:
     receipt = _bool(t["receipt"], _join(path, "receipt")) if "receipt" in t else default.receipt
     high = 6 * DAY if kind == "citizen" else 90 * DAY  # R5.6: a citizen is answered within 6 days at most
     due = _duration(t, "due", path, default.due_us or 0, HOUR, high) if "due" in t else default.due_us
-    chain = _chain(t["chain"], _join(path, "chain")) if "chain" in t else default.chain
+    chain = _chain(t["chain"], _join(path, "chain"), titles or {}) if "chain" in t else default.chain
     return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, chain=chain)
 
 
-def _chain(value: Any, path: str) -> tuple[Step, ...]:
+def _chain(value: Any, path: str, titles: Mapping[str, frozenset[str]]) -> tuple[Step, ...]:
     if not isinstance(value, list):
         raise ConfigError(path, f"expected an array of steps, e.g. [{{ name = \"director\" }}], found "
                                 f"{_describe(value)}")
@@ -222,8 +303,9 @@ def _chain(value: Any, path: str) -> tuple[Step, ...]:
             raise ConfigError(_join(where, "name"), "missing required key (the sign-off on the form)")
         steps.append(Step(
             name=_string(raw["name"], _join(where, "name")).strip(),
-            approvers=frozenset(_strings(raw, "approvers", where)) if "approvers" in raw else None,
-            cameras=frozenset(_strings(raw, "cameras", where)) if "cameras" in raw else None))
+            approvers=expand(_strings(raw, "approvers", where), titles) if "approvers" in raw else None,
+            cameras=frozenset(_strings(raw, "cameras", where)) if "cameras" in raw else None,
+            unit=_string(raw["unit"], _join(where, "unit")).strip() if "unit" in raw else None))
     return tuple(steps)
 
 

@@ -5,7 +5,7 @@ rules", R1.3-R1.6, R6.2). Bounds outside production use need `allow_short_for_te
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from edged.config.values import (
     format_duration,
     parse_duration,
 )
+from edged.config.months import MONTH_US, months_back_us, months_in
 
 OnFull = Literal["overwrite", "stop"]
 ON_FULL_CHOICES: tuple[OnFull, ...] = ("overwrite", "stop")
@@ -47,10 +48,26 @@ class RetentionConfig:
     evidence_hold_us: int = 30 * DAY
     grace_us: int = 24 * HOUR         # footage a lowered max or a released hold makes due waits this long
     allow_short_for_tests: bool = False  # max_retention and grace below their production floors
+    # written in calendar months ("3mo"): the _us values above are then 31 days a month, and a
+    # retention pass works with `resolved(now, tz)`, the months on the site's calendar
+    min_retention_months: int | None = None
+    max_retention_months: int | None = None
 
     def __post_init__(self) -> None:
         if (self.reserve_bytes is None) == (self.reserve_percent is None):
             raise ValueError("set exactly one of reserve_bytes and reserve_percent")
+
+    def resolved(self, now_us: int, tz: Any) -> RetentionConfig:
+        """The lengths as they are at `now_us` on the site's calendar (zone `tz`; None: the
+        host's): "1mo" is the time since the same moment one calendar month ago."""
+        if self.min_retention_months is None and self.max_retention_months is None:
+            return self
+        low, high = self.min_retention_us, self.max_retention_us
+        if self.min_retention_months is not None:
+            low = months_back_us(now_us, self.min_retention_months, tz)
+        if self.max_retention_months is not None:
+            high = max(low, months_back_us(now_us, self.max_retention_months, tz))
+        return replace(self, min_retention_us=low, max_retention_us=high)
 
     def reserve_for(self, total_bytes: int) -> int:
         """Bytes to keep free on a filesystem of ``total_bytes`` (a percentage rounds up)."""
@@ -80,8 +97,8 @@ def _retention(t: dict) -> RetentionConfig:
     _check_keys(t, "retention", known, _RETENTION_HINTS)
     short = _bool(t.get("allow_short_for_tests", False), "retention.allow_short_for_tests")
     # Durations are never zero, so "or" only picks the default for a missing key.
-    low = _retention_duration(t, "min_retention", "retention") or 30 * DAY
-    high = _retention_duration(t, "max_retention", "retention") or 365 * DAY
+    low = _retention_duration(t, "min_retention", "retention", months=True) or 30 * DAY
+    high = _retention_duration(t, "max_retention", "retention", months=True) or 365 * DAY
     _check_floor(high, "retention.max_retention", short)
     if high < low:
         if "max_retention" in t:
@@ -118,6 +135,8 @@ def _retention(t: dict) -> RetentionConfig:
         evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
         grace_us=_grace(t, short),
         allow_short_for_tests=short,
+        min_retention_months=months_in(t.get("min_retention")),
+        max_retention_months=months_in(t.get("max_retention")),
     )
 
 
@@ -146,12 +165,14 @@ def _grace(t: dict, short: bool) -> int:
     return us
 
 
-def _retention_duration(t: dict, key: str, path: str) -> int | None:
-    """A retention-length duration (1s to 3650d), or None when the key is absent."""
+def _retention_duration(t: dict, key: str, path: str, months: bool = False) -> int | None:
+    """A retention-length duration (1s to 3650d), or None when the key is absent. `months`: calendar
+    months ("3mo") are taken too, 31 days each here (RetentionConfig.resolved applies them)."""
     if key not in t:
         return None
     field = _join(path, key)
-    us = parse_duration(t[key], field)
+    n = months_in(t[key]) if months else None
+    us = n * MONTH_US if n is not None else parse_duration(t[key], field)
     if not _RETENTION_LOW <= us <= _RETENTION_HIGH:
         hint = ""
         raise ConfigError(

@@ -58,8 +58,6 @@ class ConfigError(Exception):
 
 
 # --- durations and URLs ---------------------------------------------------------------
-
-
 def parse_duration(text: str, field: str) -> int:
     """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds.
 

@@ -21,12 +21,15 @@ from edged.i18n import _
 from edged.rules import holds as rules
 from mqtt.commands import CommandRefused
 from storage import audit, holds
+from storage.alarm_kinds import HOLD_REVIEW_DUE
 from storage.catalog import CatalogWriter
 from storage.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
 
 class HoldOps(Operations):
-    def __init__(self, writer: CatalogWriter, runner: RetentionRunner, reader: CatalogReader):
+    def __init__(self, writer: CatalogWriter, runner: RetentionRunner, reader: CatalogReader,
+                 alarms: Any = None):
+        self.alarms = alarms  # edged.alarms.Alarms: a legal hold reviewed or released clears its review alarm
         self.writer = writer
         self.runner = runner  # its config in force (SIGHUP), its clock, and a space check after a release
         self.reader = reader
@@ -43,7 +46,7 @@ class HoldOps(Operations):
         try:
             placed = rules.placing(runner.cfg.policy.holds, kind=kind, expires_us=args.get("expires_us"),
                                    roles=caller.roles if isinstance(caller, Caller) else None, now_us=now,
-                                   default_us=runner.cfg.retention.evidence_hold_us)
+                                   default_us=runner.cfg.retention.evidence_hold_us, review_us=args.get("review_us"))
 
             def place(c):
                 row = add_hold(c.db, kind=kind, cameras=cameras, from_us=int(args["from_us"]),
@@ -51,7 +54,7 @@ class HoldOps(Operations):
                                case_ref=str(args.get("case_ref", "")), placed_by=str(caller), now=now, **placed)
                 audit.append(c.db, row["placed_by"], "hold.add", {k: row[k] for k in (
                     "id", "kind", "cameras", "from_us", "to_us", "reason", "case_ref", "expires_us", "state",
-                    "wanted_expires_us")})
+                    "wanted_expires_us", "review_us")})
                 return row
 
             row = await self.writer.run(place)
@@ -75,7 +78,7 @@ class HoldOps(Operations):
             check_scope(caller, current["cameras"], what)
             now = self.runner.clock.now_us()
             changes = rules.deciding(current, approver=str(caller), approve=approve,
-                                     reason=str(args.get("reason", "")), now_us=now)
+                                     reason=str(args.get("reason", "")), now_us=now, policy=self.runner.cfg.policy.holds)
 
             def decide(c):
                 row = update_hold(c.db, current["id"], changes)
@@ -93,23 +96,33 @@ class HoldOps(Operations):
 
     @op("hold.extend")
     async def hold_extend(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
-        """Extend an evidence hold (by an approver, by default), at most [policy.holds.evidence] max from now."""
+        """Extend an evidence hold (by an approver, by default), at most [policy.holds.evidence] max from
+        now; on a legal hold, review it: a new review date (`review_us`, or `expires_us` as the date)."""
         hold_id = integer(args.get("id"), "id")
         try:
             current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
             check_scope(caller, current["cameras"], _("hold not extended"))
             now = self.runner.clock.now_us()
-            changes = rules.extending(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
-                                      roles=getattr(caller, "roles", ()), expires_us=int(args["expires_us"]))
+            roles = getattr(caller, "roles", ())
+            if current["kind"] == "legal":
+                changes = rules.reviewing(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
+                                          roles=roles, review_us=int(args.get("review_us") or args["expires_us"]))
+                action, before, after = "hold.review", "from_review_us", "review_us"
+            else:
+                changes = rules.extending(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
+                                          roles=roles, expires_us=int(args["expires_us"]))
+                action, before, after = "hold.extend", "from_expires_us", "expires_us"
 
             def extend(c):
                 row = update_hold(c.db, current["id"], changes)
-                audit.append(c.db, str(caller), "hold.extend", {
-                    "id": row["id"], "from_expires_us": current["expires_us"], "expires_us": row["expires_us"],
-                    "reason": str(args.get("reason", ""))})
+                audit.append(c.db, str(caller), action, {
+                    "id": row["id"], before: current[after], after: row[after], "reason": str(args.get("reason", ""))})
                 return row
 
-            return await self.writer.run(extend)
+            row = await self.writer.run(extend)
+            if current["kind"] == "legal" and self.alarms is not None:
+                await self.alarms.clear(HOLD_REVIEW_DUE.key(str(row["id"])))
+            return row
         except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
             raise RequestError(_("hold not extended: {why}").format(why=exc)) from None
 
@@ -138,6 +151,8 @@ class HoldOps(Operations):
             row = await self.writer.run(release)
         except (HoldError, KeyError, ValueError) as exc:
             raise RequestError(_("hold not released: {why}").format(why=exc)) from None
+        if self.alarms is not None and row.get("review_us") is not None:
+            await self.alarms.clear(HOLD_REVIEW_DUE.key(str(row["id"])))
         self.runner.check_space()
         return row
 

@@ -68,7 +68,7 @@ class InspectionOps(Operations):
         end = integer(args.get("to_us"), "to_us", self.clock.now_us())
 
         due_day = self.runner.cfg.inspection.register_due_day
-        tz = self.runner.deadlines.tz or local_tz(self.clock)
+        tz = self.runner.deadlines.tz or local_tz(self.clock, self.runner.cfg.site.timezone)
         # R3.2: the register of the month the listing starts in is due by this (None: not tracked)
         due = deadlines.register_due_us(deadlines.month_of(int(start or 0), tz), due_day, tz) if due_day else None
 

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import tzinfo
 from functools import partial
 from typing import Any, Callable
 
@@ -23,7 +23,7 @@ from edged.rules import health
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.camera_states import CameraStates
-from edged.i18n import Msg, N_, _
+from edged.i18n import Msg, N_, _, local, zone
 from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
 from storage import audit
@@ -41,8 +41,9 @@ GAPS_EVERY_S = 30.0
 HOUR_US = 3_600_000_000
 
 
-def local_minute(at_us: int) -> int:
-    t = datetime.fromtimestamp(at_us / 1e6)
+def local_minute(at_us: int, tz: tzinfo | None = None) -> int:
+    """The minute of the day on the site's clock (`[site] timezone`; None: the host's)."""
+    t = local(at_us, tz)
     return t.hour * 60 + t.minute
 
 
@@ -132,7 +133,7 @@ class HealthMonitor:
 
     async def evaluate(self, now: int | None = None) -> None:
         now = self.clock.now_us() if now is None else now
-        minute = local_minute(now)
+        minute = local_minute(now, zone(self.cfg.site.timezone))
         await self._host_clock()
         rows, raises = [], []  # the camera rows are written before the alarms: whoever sees an alarm
         # (edgectl, MQTT, the test) finds the camera already `degraded`, never still `recording`
@@ -205,8 +206,8 @@ class HealthMonitor:
         return self.gap_today_s.get(cam, 0.0) + open_s
 
     async def refresh_gaps(self, now: int) -> None:
-        midnight = int(datetime.fromtimestamp(now / 1e6).replace(hour=0, minute=0, second=0,
-                                                                    microsecond=0).timestamp() * 1e6)
+        midnight = int(local(now, zone(self.cfg.site.timezone)).replace(hour=0, minute=0, second=0,
+                                                                        microsecond=0).timestamp() * 1e6)
 
         self.gap_today_s = await self.writer.run(lambda c: segment_table.gap_seconds_since(c.db, midnight, now))
         self.midnight_us = midnight
@@ -264,8 +265,8 @@ class HealthMonitor:
         cam = self.cfg.camera(cam_id)
         view = self.view(cam_id, now)
         hc = self.cfg.health_for(cam_id)
-        present, _known = health.conditions(view, hc, local_minute(now))
-        verdict, reasons = health.compliance(view, hc, local_minute(now))
+        present, _known = health.conditions(view, hc, local_minute(now, zone(self.cfg.site.timezone)))
+        verdict, reasons = health.compliance(view, hc, local_minute(now, zone(self.cfg.site.timezone)))
         active = {k for (c, k), t in self.tracks.items() if c == cam_id and t.active}
         return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_required),
                 "state": self.cameras.state(cam_id), "last_error": self.cameras.error(cam_id),

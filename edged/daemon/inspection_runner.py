@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edged.rules import inspections
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.daemon.deadlines import DeadlineWatch
-from edged.i18n import Msg, N_, _
+from edged.daemon.deadlines import DeadlineWatch, local_tz
+from edged.i18n import Msg, N_, _, local
 from edged.ports import Outlet
 from storage import audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
+from storage.sessions import last_logins
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds it
     from edged.daemon.health_monitor import HealthMonitor
@@ -33,8 +33,6 @@ class InspectionError(Exception):
     """A refused signing (shown to the person as is)."""
 
 
-def local_tz():
-    return datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone().tzinfo
 
 
 class InspectionRunner:
@@ -53,9 +51,13 @@ class InspectionRunner:
     async def run_now(self, kind: str, due_us: int | None, actor: str) -> dict[str, Any]:
         now = self.clock.now_us()
         segment_us = self.cfg.storage.segment_length_us
+        logins = await self.writer.run(lambda c: last_logins(c.db, inspections.OPERATOR_ROLES))
+        tz = local_tz(self.clock, self.cfg.site.timezone)
+        login = inspections.operators_login(logins, lambda us: local(us, tz).strftime("%Y-%m-%d %H:%M"))
         records = []
         for cam in self.cfg.cameras:
-            items = inspections.checklist(self.monitor.snapshot(cam.id, now), now, segment_us)
+            items = inspections.checklist({**self.monitor.snapshot(cam.id, now), "operators_login": login}, now,
+                                          segment_us)
             records.append({"camera": cam.id, "name": cam.name, "location": cam.location, "items": items,
                             "ok": not any(v["ok"] is False for v in items.values()),
                             "anomalies": inspections.anomalies(items)})
@@ -141,7 +143,7 @@ class InspectionRunner:
                                   {"runs": late})
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz()
+        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz(self.clock, self.cfg.site.timezone)
         last = await self.writer.run(lambda c: inspection_table.last_scheduled_due(c.db))
         due = inspections.next_due(self.clock.now_us() if last is None else last, cfg, site, tz)
         while not stopping.is_set():

@@ -1,6 +1,6 @@
 """The requests' clock (R5.6-R5.8): grants that expire unused, requests purged after 3 years,
-citizens' requests past their due date, flagged requests for the ethics office, and account
-lockouts that ran out. The decisions are in edged/rules/retrieval.py; this task owns the timing and
+citizens' requests past their due date, flagged requests for the ethics office, account
+lockouts that ran out, and legal holds past their review date (design/0076). The decisions are in edged/rules/retrieval.py; this task owns the timing and
 turns the results into alarms."""
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from edged.daemon.maintenance import backup_folders
 from edged.i18n import Msg, N_
 from storage import audit
 from storage import accounts, retrieval_store
-from storage.alarm_kinds import ACCOUNT_LOCKED, ETHICS as ETHICS_KIND, REQUEST_OVERDUE
+from edged.rules.holds import review_overdue
+from storage import holds as hold_store
+from storage.alarm_kinds import ACCOUNT_LOCKED, ETHICS as ETHICS_KIND, HOLD_REVIEW_DUE, REQUEST_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
-PREFIXES = (REQUEST_OVERDUE.key(""), ETHICS_KIND.key("request:"), ACCOUNT_LOCKED.key(""))  # the keys it keeps
+PREFIXES = (REQUEST_OVERDUE.key(""), ETHICS_KIND.key("request:"), ACCOUNT_LOCKED.key(""),
+            HOLD_REVIEW_DUE.key(""))  # the keys it keeps
 
 
 class PeopleWatch:
@@ -71,6 +74,7 @@ class PeopleWatch:
             out = people.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
             active = {a["key"] for a in c.active_alarms() if a["key"].startswith(PREFIXES)}
             locked = accounts.locked_accounts(c.db, now)
+            out["reviews_due"] = [h for h in hold_store.open_reviews(c.db) if review_overdue(h, now)]
             return out, active, locked
 
         out, active, locked = await self.writer.run(run)
@@ -96,6 +100,13 @@ class PeopleWatch:
             await self.alarms.raise_(ETHICS_KIND,
                                      Msg(ETHICS, id=req["id"], kind=req["kind"], category=req["category"],
                                          flag=req["flag"]), {"request": req["id"]}, about=f"request:{req['id']}")
+        for hold in out["reviews_due"]:
+            key = HOLD_REVIEW_DUE.key(str(hold["id"]))
+            want.add(key)
+            await self.alarms.raise_(HOLD_REVIEW_DUE,
+                                     Msg(N_("legal hold {id} is past its review date: an approver reviews it (edgectl "
+                                            "hold extend {id} --by ...) or releases it"), id=hold["id"]),
+                                     {"hold": hold["id"], "review_us": hold["review_us"]}, about=str(hold["id"]))
         want |= {ACCOUNT_LOCKED.key(name) for name in locked}
         for key in sorted(active - want):
             await self.alarms.clear(key)

@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
-from edged.i18n import Msg, N_
+from edged.i18n import Msg, N_, zone
 from storage import audit
 from storage.alarm_kinds import (DISK_FULL_HELD, HOLDS_CROWD_OUT, MAINTENANCE_DISK_SHORT, MIN_RETENTION_BREACH,
                                  RECORDING_STOPPED_DISK_FULL, RETENTION_CHANGED, RETENTION_FILE_ERRORS, RETENTION_GRACE)
@@ -129,14 +129,14 @@ class RetentionRunner:
         window = self.protecting()
         if not await self._window_allows(window):
             return None
-        cfg = self.cfg
-        why = self._why_untrusted()
+        cfg, why = self.cfg, self._why_untrusted()
+        retention = cfg.retention.resolved(self.clock.now_us(), zone(cfg.site.timezone))  # "3mo" as of today
 
         def job(c: Catalog) -> PassResult | None:
             if window is None and self.protecting() is not None:
                 return None  # a maintenance window began since: it destroys nothing (design/0043)
             trusted = not why and not self.distrust()  # checked again on the writer's thread
-            return run_pass(c.db, cfg.storage.data_dir, cfg.retention, list(cfg.cameras), shutil.disk_usage,
+            return run_pass(c.db, cfg.storage.data_dir, retention, list(cfg.cameras), shutil.disk_usage,
                             expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock,
                             age_trusted=trusted)
 
@@ -160,7 +160,7 @@ class RetentionRunner:
             log.info("evidence hold %d expired", hold_id)
         now = self.clock.now_us()
         raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now)))
-        policy = policy_for(cfg.retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
+        policy = policy_for(retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
         now_breached = breaches(raised, p.alarms, achieved, policy)
         self.breached = bool(now_breached)
         for cam in sorted(set(raised) | set(now_breached)):  # raised once; refreshed quietly; cleared once

@@ -156,7 +156,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     await while_extending(notifier, writer.start(), STARTUP_STEP_S)  # a schema upgrade can take minutes
     steps.mark("catalog")
     reader = CatalogReader(data_dir, lambda: sup.storage_lost)  # reads refuse while the data disk is gone
-    holds = HoldOps(writer, runner, reader)
+    holds = HoldOps(writer, runner, reader, alarms)
     inspections = InspectionOps(monitor, inspector, reader, clock)
     handlers = handlers_of(
         StatusOps(lambda: runner.cfg, writer, reader, clock),  # runner.cfg: SIGHUP's config

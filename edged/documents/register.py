@@ -12,7 +12,8 @@ from edged.i18n import N_, _, fmt_month
 
 ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register names them
     "picture": N_("Picture clear"), "audio": N_("Sound"), "recording": N_("Recording runs"),
-    "login": N_("Login works"), "clock": N_("Time correct"), "quality": N_("Quality floor"),
+    "login": N_("Operators' login"), "camera_login": N_("Camera login"), "clock": N_("Time correct"),
+    "quality": N_("Quality floor"),
 }
 RESULT = {True: N_("normal"), False: N_("ABNORMAL"), None: N_("n/a")}
 RUN_LABELS = {"scheduled": N_("scheduled"), "manual": N_("manual")}  # an inspection run's kind

@@ -4,8 +4,9 @@
           \\--(approval = true)--> pending --approve (another person)--> active
                                           \\--reject, or nobody decides in time--> ended
 
-Who may place each kind, whether an approver must agree, the longest an evidence hold lasts and
-who may extend it are [policy.holds] (edged/config/holds.py). A pending hold keeps its footage
+Who may place each kind, whether an approver must agree and which ones, the longest an evidence
+hold lasts, who may extend it and when a legal hold is reviewed are [policy.holds]
+(edged/config/holds.py); where a site is silent, the strictest reading (design/0076). A pending hold keeps its footage
 while it waits (evidence must not be overwritten before the director signs), but only for
 `pending_for`. No I/O and no clock: every function takes `now_us`; a hold is a dict as
 storage/holds.py's `hold_row` returns it.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy
+from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy, HoldRules
 from edged.i18n import _
 from storage.holds import ACTIVE, PENDING, REJECTED
 
@@ -36,10 +37,11 @@ def _days(us: int) -> str:
 
 
 def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expires_us: int | None, now_us: int,
-            default_us: int) -> dict[str, Any]:
-    """What a new hold is: {state, expires_us, wanted_expires_us}. `roles`: the placer's roles
-    (None for a signed MQTT command, which has no account: the role rule does not apply, the
-    others do). `expires_us`: the evidence hold's expiry asked for (None: `default_us` from now)."""
+            default_us: int, review_us: int | None = None) -> dict[str, Any]:
+    """What a new hold is: {state, expires_us, wanted_expires_us, review_us}. `roles`: the placer's
+    roles (None for a signed MQTT command, which has no account: the role rule does not apply, the
+    others do). `expires_us`: the evidence hold's expiry asked for (None: `default_us` from now).
+    `review_us`: a legal hold's review date, required where the site reviews legal holds."""
     if kind not in HOLD_KINDS:
         raise HoldRuleError(_("unknown hold kind {value!r}: evidence or legal").format(value=str(kind)[:20]))
     rules = policy.of(kind)
@@ -56,16 +58,42 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
             raise HoldRuleError(_("an evidence hold lasts at most {max} here ([policy.holds.evidence] max); ask for "
                                   "less, and an approver can extend it when it must be kept longer").format(
                 max=_days(rules.max_us)))
+    review = None
+    if kind == LEGAL and rules.review_us is not None:
+        review = _review_date(rules, review_us, now_us)
     if not rules.approval:
-        return {"state": ACTIVE, "expires_us": expires, "wanted_expires_us": None}
+        return {"state": ACTIVE, "expires_us": expires, "wanted_expires_us": None, "review_us": review}
     wait = now_us + rules.pending_for_us
     return {"state": PENDING, "expires_us": wait if expires is None else min(expires, wait),
-            "wanted_expires_us": expires}
+            "wanted_expires_us": expires, "review_us": review}
 
 
-def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int) -> dict[str, Any]:
+def _review_date(rules: HoldRules, review_us: int | None, now_us: int) -> int:
+    if review_us is None:
+        raise HoldRuleError(_("a legal hold names its review date (--review, e.g. 180d): it keeps footage until "
+                              "released, so someone must look at it again by then"))
+    review_us = int(review_us)
+    if review_us <= now_us:
+        raise HoldRuleError(_("a legal hold's review date must be in the future"))
+    if rules.review_us is not None and review_us - now_us > rules.review_us:
+        raise HoldRuleError(_("a legal hold is reviewed within {max} here ([policy.holds.legal] review); set an "
+                              "earlier date").format(max=_days(rules.review_us)))
+    return review_us
+
+
+def _listed(rules: HoldRules, who: str, kind: str) -> None:
+    """Where the site names who approves this kind, only they do (and extend or review it)."""
+    if rules.approvers is not None and person(who) not in rules.approvers:
+        raise HoldRuleError(_("this site has {approvers} approve {kind} holds ([policy.holds.{kind}] approvers), "
+                              "not {who}").format(
+            approvers=", ".join(sorted(rules.approvers)), kind=kind, who=person(who)))
+
+
+def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
+             policy: HoldPolicy | None = None) -> dict[str, Any]:
     """The changes when an approver approves or rejects a pending hold. The approver is never the
-    person who placed it (separation of duties, 000 §4(1)2, 004 §5)."""
+    person who placed it (separation of duties, 000 §4(1)2, 004 §5), and is one the site's
+    `approvers` names where it names them (the director, 000 §4(1)2; student affairs', 004 §5)."""
     if hold["ended_us"] is not None:
         raise HoldRuleError(_("hold {id} already ended ({ended_how})").format(
             id=hold['id'], ended_how=hold['ended_how']))
@@ -74,6 +102,8 @@ def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: s
     if person(approver) == person(hold["placed_by"]):
         raise HoldRuleError(_("{approver} placed hold {id}: another approver decides it").format(
             approver=person(approver), id=hold['id']))
+    if policy is not None:
+        _listed(policy.of(hold["kind"]), approver, hold["kind"])
     reason = str(reason or "").strip()
     if not approve and not reason:
         raise HoldRuleError(_("rejecting a hold needs a reason"))
@@ -94,7 +124,8 @@ def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
     most `max` from now; where holds need an approval, never by the person who placed it."""
     rules = policy.evidence
     if hold["kind"] != EVIDENCE:
-        raise HoldRuleError(_("only an evidence hold is extended; a legal hold has no expiry"))
+        raise HoldRuleError(_("only an evidence hold is extended; a legal hold has no expiry (review it: a new "
+                              "review date)"))
     if hold["ended_us"] is not None:
         raise HoldRuleError(_("hold {id} already ended ({ended_how}); place a new one").format(
             id=hold['id'], ended_how=hold['ended_how']))
@@ -106,6 +137,8 @@ def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
             who=who))
     if rules.approval and person(by) == person(hold["placed_by"]):
         raise HoldRuleError(_("{by} placed hold {id}: another person extends it").format(by=person(by), id=hold['id']))
+    if rules.extend_by & set(roles) <= {"approver"}:   # extending as an approver: one the site names
+        _listed(rules, by, EVIDENCE)
     expires_us = int(expires_us)
     if expires_us <= max(now_us, hold["expires_us"] or 0):
         raise HoldRuleError(_("an extension ends later than the hold does now"))
@@ -114,6 +147,35 @@ def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
                               "extend it again when that runs out").format(
             max=_days(rules.max_us)))
     return {"expires_us": expires_us, "extended_by": person(by), "extended_us": now_us}
+
+
+def reviewing(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Sequence[str], review_us: int,
+              now_us: int) -> dict[str, Any]:
+    """The changes when someone reviews an active legal hold: a new review date, within
+    [policy.holds.legal] review from now, by a role `extend_by` names (one of its approvers where
+    it names them), never by the person who placed it (two people keep footage for good)."""
+    rules = policy.legal
+    if hold["kind"] != LEGAL:
+        raise HoldRuleError(_("only a legal hold is reviewed; an evidence hold is extended (a new expiry)"))
+    if hold["ended_us"] is not None:
+        raise HoldRuleError(_("hold {id} already ended ({ended_how}); place a new one").format(
+            id=hold['id'], ended_how=hold['ended_how']))
+    if hold.get("state", ACTIVE) == PENDING:
+        raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
+    if not rules.extend_by or rules.extend_by.isdisjoint(roles):
+        who = " or ".join(sorted(rules.extend_by)) or _("nobody")
+        raise HoldRuleError(_("this site lets {who} review legal holds ([policy.holds.legal] extend_by)").format(
+            who=who))
+    if rules.approval and person(by) == person(hold["placed_by"]):
+        raise HoldRuleError(_("{by} placed hold {id}: another person reviews it").format(by=person(by), id=hold['id']))
+    if rules.extend_by & set(roles) <= {"approver"}:
+        _listed(rules, by, LEGAL)
+    return {"review_us": _review_date(rules, review_us, now_us), "extended_by": person(by), "extended_us": now_us}
+
+
+def review_overdue(hold: Mapping[str, Any], now_us: int) -> bool:
+    """A hold in force whose review date has passed (an alarm until it is reviewed or released)."""
+    return hold.get("ended_us") is None and hold.get("review_us") is not None and now_us >= hold["review_us"]
 
 
 def mqtt_bound(policy: HoldPolicy, now_us: int, default_us: int) -> int:

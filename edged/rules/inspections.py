@@ -16,12 +16,13 @@ from edged.config.health import InspectionConfig
 from edged.rules.health import clock_drift
 from storage.cameras import RECORDING
 
-ITEMS = ("picture", "audio", "recording", "login", "clock", "quality")
+ITEMS = ("picture", "audio", "recording", "login", "camera_login", "clock", "quality")
 ITEM_LABELS = {
     "picture": "picture present and clear",
     "audio": "sound",
     "recording": "recording runs",
-    "login": "camera login works",
+    "login": "operators' login (the last successful login of each role on the box)",
+    "camera_login": "camera login works",
     "clock": "time display correct",
     "quality": "quality floor (720p, 10 fps, colour)",
 }
@@ -83,9 +84,9 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     Each item is {"ok": True | False | None (not applicable), "detail": str}.
     """
     alarms: dict[str, str] = cam.get("alarms") or {}
-    stats = cam.get("stats") or {}
-    recording = cam.get("state") == RECORDING
-    items: dict[str, dict[str, Any]] = {}
+    stats, recording = cam.get("stats") or {}, cam.get("state") == RECORDING
+    # the operators' login, box-wide (權限登入), looked up by the runner; the camera's is camera_login
+    items: dict[str, dict[str, Any]] = {"login": cam.get("operators_login") or {"ok": None, "detail": "not looked up"}}
     if not cam.get("enabled", True):
         return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
 
@@ -116,11 +117,11 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
 
     error = cam.get("last_error") or ""
     if recording:
-        items["login"] = {"ok": True, "detail": "the camera accepts edged's login"}
+        items["camera_login"] = {"ok": True, "detail": "the camera accepts edged's login"}
     elif "401" in error or "403" in error or "nauthori" in error:
-        items["login"] = {"ok": False, "detail": "the camera refuses the login: " + error}
+        items["camera_login"] = {"ok": False, "detail": "the camera refuses the login: " + error}
     else:
-        items["login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
+        items["camera_login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
 
     skew, host_ok = stats.get("clock_skew_us"), cam.get("host_clock_ok", True)  # design/0059
     drift = clock_drift(skew, cam.get("clock_tolerance_us", CLOCK_TOLERANCE_US)) if recording and host_ok else None
@@ -135,6 +136,23 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     items["quality"] = {"ok": {"ok": True, "fail": False}.get(verdict),
                         "detail": "; ".join(reasons) or ("meets the floor" if verdict == "ok" else verdict)}
     return items
+
+
+# Who logs in to operate the system: the register's 權限登入 (001 form 1) is their login, not the camera's.
+OPERATOR_ROLES = ("custodian", "approver")
+
+
+def operators_login(last: dict[str, dict[str, Any] | None], fmt: Any = str) -> dict[str, Any]:
+    """The register's login item, the same for every camera of a run: the last successful login
+    of each operator role on the box (`last`: role -> {account, at_us} or None; `fmt` shows a time).
+    Normal once an operator has logged in with a personal account; abnormal when operator
+    accounts exist and none ever has (the login is unproven); n/a with no operator account."""
+    seen = {role: last.get(role) for role in OPERATOR_ROLES if role in last}
+    if not seen:
+        return {"ok": None, "detail": "no operator account on this box"}
+    detail = "; ".join(f"{role}: {v['account']} {fmt(v['at_us'])}" if v else f"{role}: never logged in"
+                       for role, v in seen.items())
+    return {"ok": any(seen.values()), "detail": detail}
 
 
 def anomalies(items: dict[str, dict[str, Any]]) -> str:

@@ -4,8 +4,9 @@
           |                                                 \\--grant expires--> lapsed
           \\--reject--> rejected
 
-"approve" is the last step of the request's approval chain (one to three sign-offs by
-different approvers, fixed at filing from the site's [policy], edged/config/policy.py); an
+"approve" is the last step of the request's approval chain (sign-offs by different approvers,
+fixed at filing from the site's [policy], edged/config/policy.py: the steps every request passes,
+the steps of the units that manage its cameras, the requester's own unit chief; design/0075); an
 approval before the last only records its step, and the request stays `filed`.
 
 No I/O and no clock: every function takes `now_us`. storage/retrieval_store.py keeps the rows and
@@ -31,8 +32,11 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     COPY,
     MODES,
     VIEW,
+    REQUESTER_UNIT,
     RequestPolicy,
+    Step,
     default_policy,
+    distinct_signers,
 )
 from edged.i18n import _
 from storage.retrieval_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
@@ -74,10 +78,44 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> 
         raise RequestRuleError(_("a {kind} request may only {modes} here, not {mode} (the site's [policy])").format(
             kind=kind, modes='/'.join(sorted(rules.modes)), mode=mode))
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
-    chain = [{"name": s.name, "approvers": None if s.approvers is None else sorted(s.approvers)}
-             for s in rules.chain if s.applies(cameras)]
+    chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
     return {"due_us": None if rules.due_us is None else now_us + rules.due_us, "chain": chain,
             "copy_to": rules.copy_to if mode == COPY else None, "receipt": bool(rules.receipt and mode == COPY)}
+
+
+def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[str], org: str
+                ) -> list[dict[str, Any]]:
+    """The chain a request on `cameras` by someone of unit `org` passes, as kept with it: each
+    step's name, its approvers (None: any approver) and, for a step limited to some cameras, the
+    request's cameras it signs for (the approver's rights need cover only those, R4.2).
+
+    A `unit = "requester"` step becomes the approvers of the requester's unit; it is left out when
+    they all sign another step of this chain anyway (the managing section's own request: its chief
+    signs once). Refused when no set of different people could sign every step."""
+    chain: list[dict[str, Any]] = []
+    for s in steps:
+        if not s.applies(cameras):
+            continue
+        approvers = s.approvers
+        if s.unit == REQUESTER_UNIT:
+            if org not in policy.units:
+                raise RequestRuleError(_("step {name} is signed by the chief of the requester's unit, and {org!r} is "
+                                         "not a unit of this site's [policy.units] ({units}); name the unit as "
+                                         "written there (--org)").format(
+                    name=s.name, org=org, units=", ".join(policy.units)))
+            approvers = policy.units[org]
+            if any(o is not s and o.approvers is not None and o.unit is None and o.applies(cameras)
+                   and approvers <= o.approvers for o in steps):
+                continue
+        step: dict[str, Any] = {"name": s.name, "approvers": None if approvers is None else sorted(approvers)}
+        if s.cameras is not None:
+            step["cameras"] = sorted(s.cameras & set(cameras))
+        chain.append(step)
+    if not distinct_signers([st["approvers"] for st in chain if st["approvers"] is not None]):
+        raise RequestRuleError(_("the chain of this request ({steps}) cannot be signed by a different approver at "
+                                 "each step: the site's [policy] lists too few").format(
+            steps=", ".join(st["name"] for st in chain)))
+    return chain
 
 
 # identity -----------------------------------------------------------------------------
@@ -215,8 +253,9 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     if step.get("approvers") is not None and approver not in step["approvers"]:
         raise RequestRuleError(_("{where} is signed by {approvers}, not {approver}").format(
             where=where, approvers=', '.join(step['approvers']), approver=approver))
-    if approver_scope is not None and not set(req["cameras"]) <= set(approver_scope):
-        outside = sorted(set(req["cameras"]) - set(approver_scope))
+    signs_for = set(step.get("cameras") or req["cameras"])   # a camera-scoped step: its own cameras only
+    if approver_scope is not None and not signs_for <= set(approver_scope):
+        outside = sorted(signs_for - set(approver_scope))
         raise RequestRuleError(_("{approver} has no rights on camera(s) {outside} of request {id}; an approver for "
                                  "those cameras decides").format(
             approver=approver, outside=', '.join(outside), id=req.get('id')))
