@@ -164,6 +164,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         RequestOps(cfg, writer, alarms, clock),
         AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
+    viewer.operations = handlers  # the web desk runs the same operations (design/0073); exports are added below
     liveness.control = control
 
     def outbox_full(full: bool) -> None:
