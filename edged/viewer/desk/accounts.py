@@ -61,7 +61,7 @@ class Pages:
         back = link(f"/desk/accounts/{name}", _("Back to the account"))
         body = (message("ok", what)
                 + '<section class="card once"><h2>' + esc(_("One-time password for {name}").format(name=name)) + "</h2>"
-                  f'<p class="secret" id="one-time">{esc(password)}</p><p>{esc(note)}</p></section><p>{back}</p>')
+                  f'<p class="secret" id="one-time" translate="no">{esc(password)}</p><p>{esc(note)}</p></section><p>{back}</p>')
         return self.desk.render(ctx, _("Account {name}").format(name=name), body)
 
     # the list and one account ---------------------------------------------------------------
