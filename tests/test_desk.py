@@ -32,12 +32,17 @@ categories = ["lost-property", "counter-dispute", "other"]
 [policy.internal]
 chain = [{ name = "課長" }]
 
+[policy.holds.evidence]
+placed_by = ["custodian"]
+approval = true
+extend_by = ["approver"]
+
 [policy.citizen]
 due = "6d"
 chain = [{ name = "課長" }, { name = "主任", approvers = ["dora"] }]
 """
 # English words a zh-TW page may show: data and names, not text (accounts, cameras, the zone, a command)
-DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "admin", "cam", "cam1", "CST", "English", "pw", "Initial", "Secret",
+DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "carl", "admin", "cam", "cam1", "CST", "English", "pw", "Initial", "Secret",
               "edgectl", "Ctrl"}  # names: the command, the key
 
 
@@ -314,3 +319,43 @@ def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
         for path in (("/desk/requests/new", "/desk/inbox") if name == "aldo" else ("/desk/audit", "/desk/inbox")):
             assert q.request.get(d.base + path).status == 403, f"{path} as {name}"
         q.context.close()
+
+
+def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(desk):
+    d = desk
+    admin = d.login("admin", password_for("admin"))
+    first_login(d, "carl", open_account(d, admin, "carl", "custodian"))
+    if "dora" not in {r["detail"]["account"] for r in d.audit("account.open")}:  # this test run alone
+        first_login(d, "dora", open_account(d, admin, "dora", "approver"))
+    admin.context.close()
+    wait_for(lambda: len(d.daemon.segments("cam1")) >= 2, 60, "footage of cam1")
+    carl = d.login("carl", password_for("carl"))
+    carl.goto(d.base + "/desk/holds/new")
+    shoot(d, carl, "hold-new-carl", "zh-TW")
+    carl.check("input[name=cameras][value=cam1]")
+    carl.fill("textarea[name=reason]", "民眾陳情，保全證據")
+    carl.fill("input[name=case_ref]", "115-陳-001")
+    carl.click("button[type=submit].primary")
+    carl.wait_for_selector(".notice-ok")
+    hid = int(re.search(r"/desk/holds/(\d+)", carl.url)[1])
+    assert carl.locator(".st-open").count() == 1, "pending: waits for an approver"
+    assert carl.locator("#decide").count() == 0, "the custodian does not approve their own"
+    shoot(d, carl, "hold-carl", "zh-TW")
+    dora = d.login("dora", password_for("dora"))
+    dora.goto(d.base + "/desk/inbox")
+    dora.click(f"a[href='/desk/holds/{hid}']")
+    dora.click("#decide button[value=approve]")
+    dora.wait_for_selector(".notice-ok")
+    assert dora.locator(".st-done").count() == 1, "in force"
+    shoot(d, dora, "hold-dora", "zh-TW")
+    dora.context.close()
+    carl.goto(d.base + f"/desk/holds/{hid}")
+    assert carl.locator("#extend").count() == 0, "extending is the approver's at this site"
+    carl.fill("#release textarea[name=reason]", "案件結束")
+    carl.click("#release button")
+    carl.wait_for_selector(".notice-ok")
+    assert [r["actor"] for r in d.audit("hold.add")] == ["carl"]
+    assert [r["actor"] for r in d.audit("hold.approve")] == ["dora"]
+    assert [(r["actor"], r["detail"]["reason"]) for r in d.audit("hold.release")] == [("carl", "案件結束")]
+    both_languages(d, {"holds": "/desk/holds?all=1", "hold": f"/desk/holds/{hid}"}, "carl", password_for("carl"))
+    carl.context.close()

@@ -40,7 +40,7 @@ class Desk:
 
     # routes ------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
-        from edged.viewer.desk import accounts, audit, requests
+        from edged.viewer.desk import accounts, audit, holds, requests
 
         r = app.router
         r.add_get("/desk", self.to_home)
@@ -53,6 +53,7 @@ class Desk:
         requests.add_routes(self, r)
         accounts.add_routes(self, r)
         audit.add_routes(self, r)
+        holds.add_routes(self, r)
 
     async def to_home(self, _request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(DESK)

@@ -113,6 +113,12 @@ class Pages:
                 + (self.rows(mine, ctx) if mine else empty(_("Nothing waits for your sign-off."))))
         if others:
             body += "<h2>" + esc(_("Waiting for others")) + "</h2>" + self.rows(others, ctx)
+        if ctx.may("hold.approve"):
+            from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
+
+            holds = [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
+            body += "<h2>" + esc(_("Holds waiting for your approval")) + "</h2>" + (
+                Holds(self.desk).rows(holds, ctx) if holds else empty(_("No hold waits for your approval.")))
         return self.desk.render(ctx, _("Waiting for you"), body)
 
     async def show(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
