@@ -121,6 +121,7 @@ def untranslated(page, data: tuple[str, ...] = ()) -> list[str]:
 
 def shoot(desk: Desk, page, name: str, lang: str, data: tuple[str, ...] = ()) -> None:
     page.screenshot(path=str(desk.shots / f"{name}.{lang}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} fits its width"
     if lang == "zh-TW":
         assert page.locator("html").get_attribute("lang") == "zh-Hant-TW"
         assert untranslated(page, data) == [], f"untranslated on {name}: {untranslated(page, data)}"
@@ -174,6 +175,11 @@ def first_login(desk: Desk, name: str, one_time: str) -> None:
 
 def test_a_citizen_request_from_the_counter_through_both_sign_offs_and_the_accounts_behind_it(desk):
     d = desk
+    for lang in ("zh-TW", "en"):
+        p = d.page(lang)
+        p.goto(d.base + "/")
+        shoot(d, p, "login", lang)
+        p.context.close()
     admin = d.login("admin", password_for("admin"))
     assert admin.url.endswith("/desk/")
     shoot(d, admin, "home-admin", "zh-TW")
@@ -195,6 +201,9 @@ def test_a_citizen_request_from_the_counter_through_both_sign_offs_and_the_accou
     assert "/desk/accounts" not in clerk.content() and "/desk/inbox" not in clerk.content()
     clerk.goto(d.base + "/desk/requests/new")
     shoot(d, clerk, "file-vera", "zh-TW")
+    clerk.set_viewport_size({"width": 768, "height": 1024})   # a tablet
+    shoot(d, clerk, "file-vera-tablet", "zh-TW")
+    clerk.set_viewport_size({"width": 1366, "height": 768})
     clerk.select_option("select[name=kind]", "citizen")
     clerk.select_option("select[name=category]", "lost-property")
     clerk.fill("textarea[name=reason]", "民眾於櫃檯遺失皮夾")
@@ -222,6 +231,8 @@ def test_a_citizen_request_from_the_counter_through_both_sign_offs_and_the_accou
         assert r.status in (403, 404) and (r.status == 404 or "refused" in r.text() or "拒" in r.text()), path
     r = clerk.request.post(d.base + "/desk/requests/new", form={"kind": "citizen"})
     assert r.status == 403, "a form without its CSRF token is refused"
+    r = clerk.request.get(d.base + "/desk/lang?to=zh-TW&back=/\\evil.example/", max_redirects=0)
+    assert r.headers["location"] == "/desk/", "the language switch leads only to this box's pages"
 
     # two sign-offs, each from the approver's inbox
     for name, step in (("sam", "課長"), ("dora", "主任")):

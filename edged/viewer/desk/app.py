@@ -171,7 +171,7 @@ class Desk:
         """The other language for this browser (a cookie), then back to the page it was on."""
         lang = normalise(request.query.get("to")) or "en"
         back = request.query.get("back", DESK)
-        if not back.startswith("/") or back.startswith("//"):  # only a page of this box
+        if not back.startswith("/") or back.startswith("//") or "\\" in back:  # only a page of this box
             back = DESK
         response = web.HTTPFound(back)
         response.set_cookie(LANG_COOKIE, lang, samesite="Strict", path="/", max_age=365 * 86400)
