@@ -353,6 +353,8 @@ def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(d
     assert carl.locator("#decide").count() == 0, "the custodian does not approve their own"
     shoot(d, carl, "hold-carl", "zh-TW")
     dora = d.login("dora", password_for("dora"))
+    assert dora.locator(".st-wait").count() == 1, "her home says something waits for her"
+    shoot(d, dora, "home-dora", "zh-TW")
     dora.goto(d.base + "/desk/inbox")
     dora.click(f"a[href='/desk/holds/{hid}']")
     dora.click("#decide button[value=approve]")
@@ -368,5 +370,6 @@ def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(d
     assert [r["actor"] for r in d.audit("hold.add")] == ["carl"]
     assert [r["actor"] for r in d.audit("hold.approve")] == ["dora"]
     assert [(r["actor"], r["detail"]["reason"]) for r in d.audit("hold.release")] == [("carl", "案件結束")]
-    both_languages(d, {"holds": "/desk/holds?all=1", "hold": f"/desk/holds/{hid}"}, "carl", password_for("carl"))
+    both_languages(d, {"home": "/desk/", "holds": "/desk/holds?all=1", "hold": f"/desk/holds/{hid}"}, "carl",
+                   password_for("carl"))
     carl.context.close()

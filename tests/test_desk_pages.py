@@ -9,11 +9,11 @@ import base64
 import hashlib
 import re
 
-from edged.control.server import Caller, perform
+from edged.control.server import Caller, for_sessions, perform
 from edged.documents import CSS
 from edged.i18n import speaking
 from edged.viewer.desk.accounts import one_time_password
-from edged.viewer.desk.page import Ctx, frame
+from edged.viewer.desk.page import Ctx, Person, frame
 from edged.viewer.desk.requests import PRINT_CSP, waiting_for
 
 NOW = 1_800_000_000_000_000
@@ -24,10 +24,12 @@ def caller(*roles: str, account: str = "ann", must_change: bool = False, cameras
 
 
 def ctx_of(c: Caller) -> Ctx:
-    return Ctx(caller=c, lang="en", site="Office <1>", tz=None, now_us=NOW, path="/desk/", csrf="tok")
+    """The desk's view of the same person (the web session's account, roles and cameras)."""
+    return Ctx(caller=Person(account=c.account or "", roles=c.roles, cameras=c.cameras, must_change=c.must_change), lang="en", site="Office <1>", tz=None, now_us=NOW, path="/desk/", csrf="tok")
 
 
 def test_perform_checks_the_role_and_the_one_time_password_before_the_handler():
+    """The control socket and the desk (through for_sessions) both run this."""
     ran = []
 
     async def handler(args, c):
@@ -82,3 +84,16 @@ def test_one_time_passwords_are_long_and_unambiguous():
     seen = {one_time_password() for _ in range(50)}
     assert len(seen) == 50
     assert all(re.fullmatch(r"[a-km-zA-HJ-NP-Z2-9]{5}(-[a-km-zA-HJ-NP-Z2-9]{5}){3}", p) for p in seen)
+
+
+def test_for_sessions_runs_the_operation_as_the_session_account():
+    seen = []
+
+    async def handler(args, c):
+        seen.append((str(c), c.roles, c.cameras, c.must_change))
+        return None
+    run = for_sessions({"request.list": handler})
+    session = {"account": "vera", "roles": ["viewer"], "cameras": ["cam1"], "expires_us": 1, "token": "t"}
+    assert asyncio.run(run("request.list", {}, session))["ok"]
+    assert seen == [("vera", ("viewer",), ("cam1",), False)], "the actor on the record is the person"
+    assert asyncio.run(run("request.list", {}, {**session, "must_change": True}))["code"] == "passwd"

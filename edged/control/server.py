@@ -219,6 +219,19 @@ class ControlServer:
         return await perform(self.handlers, op, args, caller)
 
 
+def for_sessions(handlers: dict[str, Handler]) -> Callable[[str, dict[str, Any], dict[str, Any]],
+                                                          Awaitable[dict[str, Any]]]:
+    """`run(op, args, session)`: an operation for a session the caller has resolved (the web
+    desk's, design/0073), through `perform`; the actor is the session's account."""
+    async def run(op: str, args: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+        caller = Caller(os_user=session["account"], account=session["account"], roles=tuple(session["roles"]),
+                        cameras=None if session.get("cameras") is None else tuple(session["cameras"]),
+                        token=session.get("token"), expires_us=session.get("expires_us"),
+                        must_change=bool(session.get("must_change")))
+        return await perform(handlers, op, args, caller)
+    return run
+
+
 async def perform(handlers: dict[str, Handler], op: str, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """Run one operation for a caller whose session is resolved: the one-time-password and role
     checks, then the handler; the answer as the socket sends it ({ok, result} or {ok, error,

@@ -23,7 +23,7 @@ from edged.control.inspections import InspectionOps
 from edged.control.maintenance import MaintenanceOps
 from edged.control.operation import CatalogReader, handlers_of
 from edged.control.retrieval import RequestOps
-from edged.control.server import ControlServer
+from edged.control.server import ControlServer, for_sessions
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
@@ -164,7 +164,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         RequestOps(cfg, writer, alarms, clock),
         AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
-    viewer.operations = handlers  # the web desk runs the same operations (design/0073); exports are added below
+    viewer.operate = for_sessions(handlers)  # the web desk runs the same operations (design/0073)
     liveness.control = control
 
     def outbox_full(full: bool) -> None:

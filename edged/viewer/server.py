@@ -65,9 +65,9 @@ def _error(status: int, message: str) -> web.Response:
 
 class Viewer:
     def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM,
-                 operations: dict[str, Any] | None = None):
+                 operate: Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]] | None = None):
         self.cfg = cfg
-        self.operations = operations if operations is not None else {}  # the control handlers (design/0073)
+        self.operate = operate  # the control operations for a session (design/0073); None: the desk refuses
         self.vcfg = cfg.viewer
         self.access = Access(writer, clock)
         self.clock = clock

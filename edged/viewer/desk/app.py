@@ -1,7 +1,8 @@
 """The desk's door (design/0073): every page goes through `Desk.page`, which resolves the web
 session, refuses a role the page's operation does not allow (403, the matrix's words), checks
 the CSRF token of a form, sets the language, and hands the page a Ctx. Operations run through
-`edged.control.server.perform`, the same function and handlers as the control socket.
+`Viewer.operate`, which the daemon builds with edged.control.server.for_sessions: the control
+socket's own `perform` and handlers (the viewer imports nothing of edged/control, design/0031).
 
 Also here: the login form (the viewer's throttle and password checks), logout, the language
 switch and the home page.
@@ -19,10 +20,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from edged import pools
-from edged.control.server import Caller, perform
 from edged.i18n import _, normalise, set_language, zone
 from edged.rules import roles
-from edged.viewer.desk.page import WAIT, Ctx, badge, button, esc, field_, frame, link, message, text_input
+from edged.viewer.desk.page import WAIT, Ctx, Person, badge, button, esc, field_, frame, link, message, text_input
 
 DESK = "/desk/"
 LANG_COOKIE = "edged_lang"
@@ -86,10 +86,9 @@ class Desk:
                 raise web.HTTPFound("/desk/login")
             self.viewer.last_seen[token] = self.viewer.clock.now_us()
             pools.CALLER.set(f"desk {session['account']}")  # the slow pools' cap is per person
-            caller = Caller(os_user=session["account"], account=session["account"], roles=tuple(session["roles"]),
+            caller = Person(account=session["account"], roles=tuple(session["roles"]),
                             cameras=None if session["cameras"] is None else tuple(session["cameras"]),
-                            token=token, expires_us=session.get("expires_us"),
-                            must_change=bool(session.get("must_change")))
+                            must_change=bool(session.get("must_change")), session={**session, "token": token})
             ctx = Ctx(caller=caller, lang=lang, site=self.cfg.site.name, tz=zone(self.cfg.site.timezone),
                       now_us=self.viewer.clock.now_us(), path=request.path, csrf=self.csrf_of(token))
             if caller.must_change and op not in roles.ONE_TIME_OPS:
@@ -119,7 +118,9 @@ class Desk:
 
     async def run(self, ctx: Ctx, op: str, args: dict[str, Any]) -> Any:
         """The control operation, as edgectl runs it, for this page's person; Refused on a refusal."""
-        answer = await perform(self.viewer.operations, op, args, ctx.caller)
+        if self.viewer.operate is None:
+            raise Refused(_("internal error; see the daemon's log"))
+        answer = await self.viewer.operate(op, args, {**ctx.caller.session, "must_change": ctx.caller.must_change})
         if not answer.get("ok"):
             raise Refused(answer.get("error") or _("refused"))
         return answer.get("result")
@@ -139,9 +140,11 @@ class Desk:
         return self.render(None, _("Log in"), body, status=status, lang=lang, path="/desk/login")
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        from edged.viewer.server import LoginRefused
+        from edged.viewer.server import LOGIN_BODY_MAX, LoginRefused
 
         set_language(self.lang_of(request))
+        if request.content_length is None or request.content_length > LOGIN_BODY_MAX:
+            return await self.login_page(request, _("type your account name and password"), status=413)
 
         async def read() -> dict[str, Any]:
             return await self.check_post(request, None)
@@ -157,7 +160,7 @@ class Desk:
         token = request.cookies.get(self.viewer_cookie(), "")
         session = await self.viewer.access.session(token)
         if session is not None:
-            await self.check_post(request, Ctx(caller=Caller(os_user=""), lang="en", site="", tz=None, now_us=0,
+            await self.check_post(request, Ctx(caller=Person(account="", roles=()), lang="en", site="", tz=None, now_us=0,
                                                path="", csrf=self.csrf_of(token)))
             for view in self.viewer.views.of_token(token):
                 await self.viewer.views.close(view, "logged out")  # i18n: a close reason, on the audit record
@@ -188,8 +191,12 @@ class Desk:
         welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.account)
         parts = [f'<p class="lead">{esc(welcome)}</p>']
         if ctx.may("request.approve"):
+            from edged.viewer.desk.holds import hold_waits_for
+
             rows = await self.run(ctx, "request.list", {"state": "filed"})
             mine = [r for r in rows if waiting_for(r, ctx)]
+            if ctx.may("hold.approve"):
+                mine += [h for h in await self.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
             parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
                 n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
                 + " " + link("/desk/inbox", _("Open the inbox"))))
@@ -197,6 +204,9 @@ class Desk:
             follow = _("Follow your requests") if not ctx.may("request.all") else _("All requests")
             parts.append(section(_("Requests"), link("/desk/requests/new", _("File a request"), "button") + " "
                                  + link("/desk/requests", follow)))
+        if ctx.may("hold.add"):
+            parts.append(section(_("Holds"), link("/desk/holds/new", _("Place a hold"), "button") + " "
+                                 + link("/desk/holds", _("Holds"))))
         if ctx.may("account.add"):
             parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
                                  + link("/desk/accounts", _("Accounts"))))

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Iterable, Sequence
 
-from edged.control.server import Caller
 from edged.i18n import N_, _, fmt_date, fmt_datetime, local
 from edged.rules import roles
 
@@ -31,10 +30,21 @@ LANG_NAMES = {"en": "English", "zh-TW": "中文"}
 
 
 @dataclass
+class Person:
+    """Who a page serves: the web session's account, roles and cameras (None: every camera)."""
+
+    account: str
+    roles: tuple[str, ...]
+    cameras: tuple[str, ...] | None = None
+    must_change: bool = False
+    session: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
 class Ctx:
     """One page's request: who asks (the session as a control Caller), in which language."""
 
-    caller: Caller
+    caller: Person
     lang: str
     site: str
     tz: tzinfo | None
@@ -46,7 +56,7 @@ class Ctx:
 
     @property
     def account(self) -> str:
-        return self.caller.account or ""
+        return self.caller.account
 
     def may(self, op: str) -> bool:
         return roles.allowed(self.caller.roles, op)
