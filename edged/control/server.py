@@ -192,7 +192,8 @@ class ControlServer:
         try:
             request = protocol.decode(line)
             op = request["op"]
-            handler = self.handlers[op]
+            if op not in self.handlers:
+                raise KeyError(op)
             args = request.get("args") or {}
             token = request.get("token")
             if not isinstance(args, dict) or not (token is None or isinstance(token, str)):
@@ -213,21 +214,45 @@ class ControlServer:
                 caller.cameras = None if session["cameras"] is None else tuple(session["cameras"])
                 caller.expires_us = session.get("expires_us")
                 caller.must_change = bool(session.get("must_change"))
-                if caller.must_change and op not in roles.ONE_TIME_OPS:
-                    return {"ok": False, "code": "passwd", "error": _(
-                        "{account} logged in with a one-time password (an admin set it): change it first "
-                        "with `edgectl account passwd`; nothing else runs until then").format(account=caller.account)}
-                if not roles.allowed(caller.roles, op):
-                    return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
             elif not (uid == 0 and op in roles.ROOT_READS):  # root may ask how the box is doing
                 return {"ok": False, "error": _(NOT_LOGGED_IN), "code": "auth"}
-        try:
-            result = await handler(args, caller)
-        except RequestError as exc:
-            return {"ok": False, "error": str(exc)}
-        except pools.Busy as exc:
-            return {"ok": False, "error": str(exc), "code": "busy"}
-        except Exception:  # noqa: BLE001 - one bad request must not take the daemon down
-            log.exception("control request %s failed", op)
-            return {"ok": False, "error": _("internal error; see the daemon's log")}
-        return {"ok": True, "result": result}
+        return await perform(self.handlers, op, args, caller)
+
+
+def for_sessions(handlers: dict[str, Handler]) -> Callable[[str, dict[str, Any], dict[str, Any]],
+                                                          Awaitable[dict[str, Any]]]:
+    """`run(op, args, session)`: an operation for a session the caller has resolved (the web
+    desk's, design/0073), through `perform`; the actor is the session's account."""
+    async def run(op: str, args: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+        caller = Caller(os_user=session["account"], account=session["account"], roles=tuple(session["roles"]),
+                        cameras=None if session.get("cameras") is None else tuple(session["cameras"]),
+                        token=session.get("token"), expires_us=session.get("expires_us"),
+                        must_change=bool(session.get("must_change")))
+        return await perform(handlers, op, args, caller)
+    return run
+
+
+async def perform(handlers: dict[str, Handler], op: str, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+    """Run one operation for a caller whose session is resolved: the one-time-password and role
+    checks, then the handler; the answer as the socket sends it ({ok, result} or {ok, error,
+    code}). The control socket and the web desk (design/0073) both come through here."""
+    handler = handlers.get(op)
+    if handler is None:
+        return {"ok": False, "error": _("{op} is not an operation any role may run").format(op=op), "code": "role"}
+    if op not in roles.PUBLIC and caller.account is not None:
+        if caller.must_change and op not in roles.ONE_TIME_OPS:
+            return {"ok": False, "code": "passwd", "error": _(
+                "{account} logged in with a one-time password (an admin set it): change it first "
+                "with `edgectl account passwd`; nothing else runs until then").format(account=caller.account)}
+        if not roles.allowed(caller.roles, op):
+            return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
+    try:
+        result = await handler(args, caller)
+    except RequestError as exc:
+        return {"ok": False, "error": str(exc)}
+    except pools.Busy as exc:
+        return {"ok": False, "error": str(exc), "code": "busy"}
+    except Exception:  # noqa: BLE001 - one bad request must not take the daemon down
+        log.exception("control request %s failed", op)
+        return {"ok": False, "error": _("internal error; see the daemon's log")}
+    return {"ok": True, "result": result}

@@ -24,7 +24,7 @@ from edged.control.flags import FlagOps
 from edged.control.maintenance import MaintenanceOps
 from edged.control.operation import CatalogReader, handlers_of
 from edged.control.retrieval import RequestOps
-from edged.control.server import ControlServer
+from edged.control.server import ControlServer, for_sessions
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
@@ -166,6 +166,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines),
         FlagOps(writer, reader, host_clock.recount, clock))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
+    viewer.operate = for_sessions(handlers)  # the web desk runs the same operations (design/0073)
     liveness.control = control
 
     def outbox_full(full: bool) -> None:

@@ -23,13 +23,14 @@ class ViewerService:
         self.clock = clock
         self.writer = writer
         self.viewer: Any = None   # the running edged.viewer.server.Viewer, if any
+        self.operate: Any = None  # op, args, session -> answer: the control operations (design/0073)
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.cfg.viewer.enabled:
             return
         from edged.viewer.server import Viewer
 
-        self.viewer = Viewer(self.cfg, self.writer, self.clock)
+        self.viewer = Viewer(self.cfg, self.writer, self.clock, operate=self.operate)
         try:
             await self.viewer.run(stopping)
         finally:

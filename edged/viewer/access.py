@@ -26,14 +26,15 @@ class Access:
         self.clock = clock
 
     async def login(self, name: str, password: str, *, client: str, record: bool = True,
-                    record_extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                    record_extra: dict[str, Any] | None = None, allow_one_time: bool = False) -> dict[str, Any]:
         """{token, account, roles, cameras, expires_us}; AuthError if refused. Failures carry the
-        client's address and never lock the account (the viewer limits tries per address)."""
+        client's address and never lock the account (the viewer limits tries per address). A
+        one-time password opens a session only for the desk's password page (`allow_one_time`)."""
         pools.CALLER.set("viewer")  # the viewer's own semaphore lets two run at once; the pool caps the same
         return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
                                           client=client, run_slow=pools.LOGINS.run,
                                           lock_account=False, record=record, record_extra=record_extra,
-                                          allow_one_time=False)
+                                          allow_one_time=allow_one_time)
 
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:

@@ -32,6 +32,7 @@ from edged.rules.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
+from edged.viewer.desk.app import DESK, Desk
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -52,13 +53,21 @@ ASSETS = ("viewer.js", "viewer.css")
 
 
 
+class LoginRefused(Exception):
+    def __init__(self, status: int, message: str, retry_after: int = 0):
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
 class Viewer:
-    def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM,
+                 operate: Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]] | None = None):
         self.cfg = cfg
+        self.operate = operate  # the control operations for a session (design/0073); None: the desk refuses
         self.vcfg = cfg.viewer
         self.access = Access(writer, clock)
         self.clock = clock
@@ -184,6 +193,7 @@ class Viewer:
         app.router.add_post("/api/playback", self.playback)
         app.router.add_post("/api/view/{id}/stop", self.stop_view)
         app.router.add_post("/api/view/{id}/camera", self.switch_camera)
+        Desk(self).add_routes(app)
         return app
 
     @web.middleware
@@ -194,21 +204,22 @@ class Viewer:
         try:
             if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address
                 response: web.StreamResponse = _error(421, _("this box answers only to its own address"))
-            elif request.method == "POST" and request.content_type != "application/json":
+            elif (request.method == "POST" and request.content_type != "application/json"
+                  and not request.path.startswith(DESK)):  # the desk's forms carry a CSRF token (design/0073)
                 response = _error(415, _("send JSON (Content-Type: application/json)"))  # a cross-site form cannot
             else:
                 try:
                     response = await handler(request)
                 except web.HTTPException as exc:
                     response = exc
-            response.headers.update(HEADERS)
+            for name, value in HEADERS.items():  # a printed form brings its own CSP (its style's hash)
+                response.headers.setdefault(name, value)
             return response
         finally:
             self.guard.request_ended(request.transport)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        session = await self.access.session(request.cookies.get(COOKIE))
-        raise web.HTTPFound("/live" if session else "/login")
+        raise web.HTTPFound(DESK)  # the desk's home, or its login page
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         """A page in the site's language (edged/viewer/texts.py)."""
@@ -242,6 +253,9 @@ class Viewer:
             self.last_seen.pop(token, None)
             raise web.HTTPUnauthorized(text='{"error": "not logged in, or the session ended: log in again"}',
                                        content_type="application/json")
+        if session.get("must_change"):  # a one-time password reaches only the desk's password page
+            raise web.HTTPForbidden(text=json.dumps({"error": _("change your one-time password first")}),
+                                    content_type="application/json")
         self.last_seen[token] = self.clock.now_us()
         return token, session
 
@@ -250,35 +264,52 @@ class Viewer:
         """Throttled per client address before anything is read or checked (design/0021)."""
         if request.content_length is None or request.content_length > LOGIN_BODY_MAX:
             return _error(413, "a login is an account name and a password; this request is too large")
+        try:
+            s = await self.authenticate(request, lambda: self._body(request))
+        except LoginRefused as exc:
+            response = _error(exc.status, exc.message)
+            if exc.retry_after:
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        response = web.json_response({"account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"]})
+        self.set_session_cookie(response, s)
+        return response
+
+    async def authenticate(self, request: web.Request, read: Callable[[], Awaitable[dict[str, Any]]], *,
+                           allow_one_time: bool = False) -> dict[str, Any]:
+        """The viewer's and the desk's login: the per-address throttle before the body is read
+        (`read()`), the cap on failure records, the password checks two at a time. The session,
+        or LoginRefused with the status and the words to show."""
         client = request.remote or "?"
         wait = self.throttle.try_login(client, time.monotonic())
         if wait is not None:
-            response = _error(429, f"too many login attempts from this address; try again in {wait:.0f} s")
-            response.headers["Retry-After"] = str(int(wait) + 1)
-            return response
-        body = await self._body(request)
+            raise LoginRefused(429, _("too many login attempts from this address; try again in {s} s").format(
+                s=f"{wait:.0f}"), int(wait) + 1)
+        body = await read()
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
-            return _error(400, _("type your account name and password"))
+            raise LoginRefused(400, _("type your account name and password"))
         written, left_out = self.throttle.record_failure(time.monotonic())
         try:
             async with self.checks:
                 s = await self.access.login(name, password, client=client, record=written,
-                                            record_extra={"left_out_before": left_out} if left_out else None)
+                                            record_extra={"left_out_before": left_out} if left_out else None,
+                                            allow_one_time=allow_one_time)
         except AuthError:
             log.warning("viewer: failed login from %s", client)
-            return _error(403, _(GENERIC_LOGIN_ERROR))
+            raise LoginRefused(403, _(GENERIC_LOGIN_ERROR)) from None
         except pools.Busy as exc:
             self.throttle.unused(written, left_out)
-            return _error(429, str(exc))
+            raise LoginRefused(429, str(exc)) from None
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, time.monotonic())
         self.last_seen[s["token"]] = self.clock.now_us()
-        response = web.json_response({"account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"]})
+        return s
+
+    def set_session_cookie(self, response: web.StreamResponse, s: dict[str, Any]) -> None:
         response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
                             secure=self.vcfg.tls_cert is not None,
                             max_age=max(1, (s["expires_us"] - self.clock.now_us()) // 1_000_000))
-        return response
 
     async def logout(self, request: web.Request) -> web.Response:
         token = request.cookies.get(COOKIE, "")

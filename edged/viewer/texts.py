@@ -19,7 +19,7 @@ TEXTS = (  # every text of login.html, live.html and playback.html (elements, ar
     N_("Cameras you may watch live"), N_("Stop watching"),
     N_("A grant allows one viewing, started by the custodian who accompanies the person watching (R5.4)."),
     N_("Grant"), N_("Look up"), N_("Camera"), N_("Watched by"), N_("Start the viewing (uses the grant)"),
-    N_("Pause"), N_("Position in the granted range"), N_("End the viewing"),
+    N_("Pause"), N_("Position in the granted range"), N_("End the viewing"), N_("Desk"),
 )
 SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("the box answered {status}"), N_("footage {time}"), N_("the view ended: {reason}"), N_("the view ended"),

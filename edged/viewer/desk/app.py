@@ -1,0 +1,237 @@
+"""The desk's door (design/0073): every page goes through `Desk.page`, which resolves the web
+session, refuses a role the page's operation does not allow (403, the matrix's words), checks
+the CSRF token of a form, sets the language, and hands the page a Ctx. Operations run through
+`Viewer.operate`, which the daemon builds with edged.control.server.for_sessions: the control
+socket's own `perform` and handlers (the viewer imports nothing of edged/control, design/0031).
+
+Also here: the login form (the viewer's throttle and password checks), logout, the language
+switch and the home page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from edged import pools
+from edged.i18n import _, normalise, set_language, zone
+from edged.rules import roles
+from edged.viewer.desk.page import WAIT, Ctx, Person, badge, button, esc, field_, frame, link, message, text_input
+
+DESK = "/desk/"
+LANG_COOKIE = "edged_lang"
+PageFn = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
+
+
+class Refused(Exception):
+    """An operation answered with a refusal: its words, shown on the page."""
+
+
+class Desk:
+    def __init__(self, viewer: Any):
+        self.viewer = viewer
+        self.key = secrets.token_bytes(32)   # the CSRF tokens' key: new at every start
+
+    # routes ------------------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        from edged.viewer.desk import accounts, audit, holds, requests
+
+        r = app.router
+        r.add_get("/desk", self.to_home)
+        r.add_get(DESK, self.page("whoami", self.home))
+        r.add_get("/desk/login", self.login_page)
+        r.add_post("/desk/login", self.login)
+        r.add_post("/desk/logout", self.logout)
+        r.add_get("/desk/lang", self.language)
+        r.add_get("/static/desk.css", self.stylesheet)
+        requests.add_routes(self, r)
+        accounts.add_routes(self, r)
+        audit.add_routes(self, r)
+        holds.add_routes(self, r)
+
+    async def to_home(self, _request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(DESK)
+
+    # what every page shares --------------------------------------------------------------
+    @property
+    def cfg(self) -> Any:
+        return self.viewer.cfg
+
+    def lang_of(self, request: web.Request) -> str:
+        return normalise(request.cookies.get(LANG_COOKIE)) or normalise(self.cfg.site.language) or "en"
+
+    def csrf_of(self, token: str) -> str:
+        return hmac.new(self.key, token.encode(), hashlib.sha256).hexdigest()[:40]
+
+    def render(self, ctx: Ctx | None, title: str, body: str, *, status: int = 200, lang: str | None = None,
+               path: str = DESK) -> web.Response:
+        text = frame(ctx, title, body, site=self.cfg.site.name, lang=ctx.lang if ctx else (lang or "en"),
+                     path=ctx.path if ctx else path)
+        return web.Response(text=text, status=status, content_type="text/html")
+
+    def page(self, op: str, fn: PageFn) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """A page that serves the operation `op`: shown only to the roles that may run it."""
+        async def handler(request: web.Request) -> web.StreamResponse:
+            lang = self.lang_of(request)
+            set_language(lang)
+            token = request.cookies.get(self.viewer_cookie(), "")
+            session = await self.viewer.access.session(token)
+            if session is None:
+                raise web.HTTPFound("/desk/login")
+            self.viewer.last_seen[token] = self.viewer.clock.now_us()
+            pools.CALLER.set(f"desk {session['account']}")  # the slow pools' cap is per person
+            caller = Person(account=session["account"], roles=tuple(session["roles"]),
+                            cameras=None if session["cameras"] is None else tuple(session["cameras"]),
+                            must_change=bool(session.get("must_change")), session={**session, "token": token})
+            ctx = Ctx(caller=caller, lang=lang, site=self.cfg.site.name, tz=zone(self.cfg.site.timezone),
+                      now_us=self.viewer.clock.now_us(), path=request.path, csrf=self.csrf_of(token))
+            if caller.must_change and op not in roles.ONE_TIME_OPS:
+                raise web.HTTPFound("/desk/password")
+            if not roles.allowed(caller.roles, op):
+                return self.render(ctx, _("Not for your role"), message(
+                    "error", roles.refusal(ctx.account, caller.roles, op)), status=403)
+            if request.method == "POST":
+                await self.check_post(request, ctx)
+            return await fn(request, ctx)
+        return handler
+
+    def viewer_cookie(self) -> str:
+        from edged.viewer.server import COOKIE
+        return COOKIE
+
+    async def check_post(self, request: web.Request, ctx: Ctx | None) -> dict[str, Any]:
+        """A form's fields, once its CSRF token and Origin are right (else 403)."""
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and urlsplit(origin).netloc.lower() not in self.viewer.hosts:
+            raise web.HTTPForbidden(text=_("this form was sent from another site"))
+        data = await request.post()
+        if ctx is not None and not hmac.compare_digest(str(data.get("csrf", "")), ctx.csrf):
+            raise web.HTTPForbidden(text=_("this form is out of date: reload the page and send it again"))
+        request["form"] = data
+        return dict(data)
+
+    async def run(self, ctx: Ctx, op: str, args: dict[str, Any]) -> Any:
+        """The control operation, as edgectl runs it, for this page's person; Refused on a refusal."""
+        if self.viewer.operate is None:
+            raise Refused(_("internal error; see the daemon's log"))
+        answer = await self.viewer.operate(op, args, {**ctx.caller.session, "must_change": ctx.caller.must_change})
+        if not answer.get("ok"):
+            raise Refused(answer.get("error") or _("refused"))
+        return answer.get("result")
+
+    # login, logout, language ---------------------------------------------------------------
+    async def login_page(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
+        lang = self.lang_of(request)
+        set_language(lang)
+        note = message("error", error) if error else ""
+        lead = _("Log in with your personal account. What you do here is recorded in the audit log.")
+        body = (f'<div class="login"><p class="lead">{esc(lead)}</p>'
+                f'{note}<form method="post" action="/desk/login" class="card">'
+                + field_(_("Account"), text_input("name", required=True, extra='autocomplete="username" autofocus'))
+                + field_(_("Password"), text_input("password", kind="password", required=True,
+                                                   extra='autocomplete="current-password"'))
+                + button(_("Log in")) + "</form></div>")
+        return self.render(None, _("Log in"), body, status=status, lang=lang, path="/desk/login")
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        from edged.viewer.server import LOGIN_BODY_MAX, LoginRefused
+
+        set_language(self.lang_of(request))
+        if request.content_length is None or request.content_length > LOGIN_BODY_MAX:
+            return await self.login_page(request, _("type your account name and password"), status=413)
+
+        async def read() -> dict[str, Any]:
+            return await self.check_post(request, None)
+        try:
+            s = await self.viewer.authenticate(request, read, allow_one_time=True)
+        except LoginRefused as exc:
+            return await self.login_page(request, exc.message, status=exc.status)
+        response = web.HTTPFound("/desk/password" if s.get("must_change") else DESK)
+        self.viewer.set_session_cookie(response, s)
+        return response
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        token = request.cookies.get(self.viewer_cookie(), "")
+        session = await self.viewer.access.session(token)
+        if session is not None:
+            await self.check_post(request, Ctx(caller=Person(account="", roles=()), lang="en", site="", tz=None, now_us=0,
+                                               path="", csrf=self.csrf_of(token)))
+            for view in self.viewer.views.of_token(token):
+                await self.viewer.views.close(view, "logged out")  # i18n: a close reason, on the audit record
+            self.viewer.last_seen.pop(token, None)
+            await self.viewer.access.logout(token)
+        response = web.HTTPFound("/desk/login")
+        response.del_cookie(self.viewer_cookie(), path="/")
+        return response
+
+    async def language(self, request: web.Request) -> web.StreamResponse:
+        """The other language for this browser (a cookie), then back to the page it was on."""
+        lang = normalise(request.query.get("to")) or "en"
+        back = request.query.get("back", DESK)
+        if not back.startswith("/") or back.startswith("//") or "\\" in back:  # only a page of this box
+            back = DESK
+        response = web.HTTPFound(back)
+        response.set_cookie(LANG_COOKIE, lang, samesite="Strict", path="/", max_age=365 * 86400)
+        return response
+
+    async def stylesheet(self, _request: web.Request) -> web.StreamResponse:
+        from edged.viewer.server import STATIC
+        return web.FileResponse(STATIC / "desk.css")
+
+    # home ----------------------------------------------------------------------------------
+    async def home(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        from edged.viewer.desk.requests import waiting_for
+
+        welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.account)
+        parts = [f'<p class="lead">{esc(welcome)}</p>']
+        if ctx.may("request.approve"):
+            from edged.viewer.desk.holds import hold_waits_for
+
+            rows = await self.run(ctx, "request.list", {"state": "filed"})
+            mine = [r for r in rows if waiting_for(r, ctx)]
+            if ctx.may("hold.approve"):
+                mine += [h for h in await self.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
+            parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
+                n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
+                + " " + link("/desk/inbox", _("Open the inbox"))))
+        if ctx.may("request.file"):
+            follow = _("Follow your requests") if not ctx.may("request.all") else _("All requests")
+            parts.append(section(_("Requests"), link("/desk/requests/new", _("File a request"), "button") + " "
+                                 + link("/desk/requests", follow)))
+        if ctx.may("hold.add"):
+            parts.append(section(_("Holds"), link("/desk/holds/new", _("Place a hold"), "button") + " "
+                                 + link("/desk/holds", _("Holds"))))
+        if ctx.may("account.add"):
+            parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
+                                 + link("/desk/accounts", _("Accounts"))))
+        return self.render(ctx, _("Home"), "".join(parts))
+
+
+def section(title: str, body: str) -> str:
+    return f'<section class="card"><h2>{esc(title)}</h2><p>{body}</p></section>'
+
+
+def form_of(request: web.Request) -> dict[str, Any]:
+    """The fields of the form `Desk.page` checked (lists for repeated names)."""
+    data = request.get("form")
+    if data is None:
+        return {}
+    out: dict[str, Any] = {}
+    for key in set(data.keys()):
+        values = data.getall(key)
+        out[key] = values if len(values) > 1 else values[0]
+    return out
+
+
+def many(fields: dict[str, Any], key: str) -> list[str]:
+    value = fields.get(key)
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+

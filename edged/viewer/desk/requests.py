@@ -1,0 +1,273 @@
+"""Retrieval requests at the desk (design/0073, R5): the clerk files one and follows it, an
+approver signs the step it waits for, anyone who may read it prints its application form.
+Each page runs one control operation (request.file, request.list, request.show,
+request.approve or request.reject); the rules are edged/rules/retrieval.py's, never here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from edged.documents import CSS, Doc
+from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
+from edged.i18n import N_, _, speaking
+from edged.rules import retrieval as rq
+from edged.viewer.desk.app import Desk, Refused, form_of, many
+from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_,
+                                    form, link, message, radios, select, table, text_input, textarea)
+
+# the printed form's one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
+PRINT_CSP = ("default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+             + "'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DONE_NOTES = {"filed": N_("The request is filed. The approvers see it in their inbox."),
+              "step": N_("Your sign-off is recorded."), "decided": N_("The request is decided.")}
+FLAG_LABELS = {"": N_("no flag"), "major": N_("major"), "abnormal": N_("abnormal")}
+
+
+def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
+    pages = Pages(desk)
+    r.add_get("/desk/requests", desk.page("request.list", pages.listing))
+    r.add_get("/desk/requests/new", desk.page("request.file", pages.new))
+    r.add_post("/desk/requests/new", desk.page("request.file", pages.file))
+    r.add_get("/desk/inbox", desk.page("request.approve", pages.inbox))
+    r.add_get(r"/desk/requests/{id:\d+}", desk.page("request.show", pages.show))
+    r.add_post(r"/desk/requests/{id:\d+}/decide", desk.page("request.approve", pages.decide))
+    r.add_get(r"/desk/requests/{id:\d+}/form", desk.page("request.show", pages.printable))
+
+
+def waiting_for(req: dict[str, Any], ctx: Ctx) -> bool:
+    """Whether the request waits for this person's sign-off: the rule `request.approve` applies
+    (edged.rules.retrieval.decide), run without writing anything."""
+    if req.get("state") != rq.FILED or not ctx.may("request.approve"):
+        return False
+    try:
+        rq.decide(req, approver=ctx.account, approve=True, reason="-", now_us=ctx.now_us, grant_ttl_us=1,
+                  approver_scope=ctx.caller.cameras)
+    except rq.RequestRuleError:
+        return False
+    return True
+
+
+def state_badge(req: dict[str, Any], ctx: Ctx) -> str:
+    """The request's state as a word and a colour: waiting for you, due, refused, done."""
+    state = req["state"]
+    if state == rq.FILED:
+        if waiting_for(req, ctx):
+            return badge(WAIT, _("waiting for you"))
+        if req.get("due_us") and ctx.now_us > req["due_us"]:
+            return badge(DUE, _("overdue since {time}").format(time=ctx.when(req["due_us"])))
+        nxt = rq.next_step(req)
+        return badge(OPEN, _("waiting for {step}").format(step=nxt[1]["name"]) if nxt else _(STATE_LABELS[state]))
+    kind = REFUSED if state == rq.REJECTED else DONE if state in (rq.APPROVED, rq.USED) else OPEN
+    return badge(kind, label(STATE_LABELS, state))
+
+
+def due_text(req: dict[str, Any], ctx: Ctx) -> str:
+    if not req.get("due_us"):
+        return esc("-")
+    if req["state"] == rq.FILED:
+        return badge(DUE, _("due {time}").format(time=ctx.when(req["due_us"])))
+    return esc(ctx.when(req["due_us"]))
+
+
+def empty(text: str) -> str:
+    return f'<p class="empty">{esc(text)}</p>'
+
+
+class Pages:
+    def __init__(self, desk: Desk):
+        self.desk = desk
+
+    def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
+        scope = ctx.caller.cameras
+        return [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
+
+    def rows(self, reqs: list[dict[str, Any]], ctx: Ctx) -> str:
+        return table([_("No."), _("Filed"), _("Kind"), _("Reason"), _("Cameras"), _("Time range"), _("Requester"),
+                      _("Due"), _("State")],
+                     [[link(f"/desk/requests/{r['id']}", str(r["id"])), esc(ctx.date(r["filed_us"])),
+                       esc(label(KIND_LABELS, r["kind"])), esc(label(CATEGORY_LABELS, r["category"])),
+                       esc(", ".join(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
+                       esc(r.get("requester_name")), due_text(r, ctx), state_badge(r, ctx)] for r in reqs])
+
+    # following ---------------------------------------------------------------------------
+    async def listing(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        state = request.query.get("state") or None
+        states = [("", _("every state"))] + [(s, _(t)) for s, t in STATE_LABELS.items()]
+        filt = ('<form method="get" action="/desk/requests" class="filters">'
+                + field_(_("State"), select("state", states, state or "")) + button(_("Show"), cls="quiet") + "</form>")
+        reqs = await self.desk.run(ctx, "request.list", {"state": state if state in STATE_LABELS else None})
+        title = _("All requests") if ctx.may("request.all") else _("Your requests")
+        body = filt + (self.rows(reqs, ctx) if reqs else empty(_("No requests.")))
+        return self.desk.render(ctx, title, body)
+
+    async def inbox(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        reqs = await self.desk.run(ctx, "request.list", {"state": rq.FILED})
+        mine = [r for r in reqs if waiting_for(r, ctx)]
+        mine.sort(key=lambda r: (r.get("due_us") or 1 << 62, r["id"]))  # the soonest due first
+        others = [r for r in reqs if r not in mine]
+        body = ('<p class="lead">' + esc(_("Requests whose next sign-off is yours, the soonest due first.")) + "</p>"
+                + (self.rows(mine, ctx) if mine else empty(_("Nothing waits for your sign-off."))))
+        if others:
+            body += "<h2>" + esc(_("Waiting for others")) + "</h2>" + self.rows(others, ctx)
+        if ctx.may("hold.approve"):
+            from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
+
+            holds = [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
+            body += "<h2>" + esc(_("Holds waiting for your approval")) + "</h2>" + (
+                Holds(self.desk).rows(holds, ctx) if holds else empty(_("No hold waits for your approval.")))
+        return self.desk.render(ctx, _("Waiting for you"), body)
+
+    async def show(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        try:
+            req = await self.desk.run(ctx, "request.show", {"id": int(request.match_info["id"])})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
+        done = request.query.get("done", "")
+        body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
+        body += self.details(req, ctx) + self.chain(req, ctx)
+        if waiting_for(req, ctx):
+            body += self.decision_form(req, ctx)
+        printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
+        how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
+        body += f'<p class="actions">{printed} <span class="hint">{esc(how)}</span></p>'
+        return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), body)
+
+    def details(self, r: dict[str, Any], ctx: Ctx) -> str:
+        g = r.get("grant")
+        grant = "-"
+        if g:
+            grant = _("grant {id} ({mode}), valid once until {time}").format(
+                id=g["id"], mode=label(MODE_LABELS, g["mode"]), time=ctx.when(g["expires_us"]))
+            grant += "; " + (_("used {time} by {by}").format(time=ctx.when(g["used_us"]), by=g["used_by"])
+                             if g.get("used_us") else _("not used yet"))
+        requester = " / ".join(x for x in (r.get("requester_name"), r.get("requester_org"), r.get("requester_contact"))
+                               if x)
+        return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(label(KIND_LABELS, r["kind"]))),
+                      (_("Reason"), esc(f"{label(CATEGORY_LABELS, r['category'])}: {r.get('reason') or ''}")),
+                      (_("Cameras"), esc(", ".join(r["cameras"]))),
+                      (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
+                      (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
+                      (_("Requester"), esc(requester)), (_("Official letter"), esc(r.get("letter_ref"))),
+                      (_("ID number (masked)"), esc(r.get("citizen_id_masked"))),
+                      (_("Filed"), esc(_("{time} by {by}").format(time=ctx.when(r["filed_us"]), by=r["filed_by"]))),
+                      (_("Answer due by"), due_text(r, ctx)), (_("Grant"), esc(grant))])
+
+    def chain(self, r: dict[str, Any], ctx: Ctx) -> str:
+        """Every sign-off of the chain: who signed and when, or who may still."""
+        chain = r.get("chain") or rq.ONE_STEP
+        steps = rq.steps_signed(r)
+        rows = []
+        for i, step in enumerate(chain):
+            done = next((s for s in steps if s["step"] == i), None)
+            if done is not None:
+                state = badge(DONE, _("approved")) if done["approve"] else badge(REFUSED, _("rejected"))
+                rows.append([esc(i + 1), esc(step["name"]), esc(done["by"]), esc(ctx.when(done["at_us"])), state,
+                             esc(done.get("reason"))])
+            else:
+                who = ", ".join(step["approvers"]) if step.get("approvers") else _("any approver")
+                waits = r["state"] == rq.FILED and i == len(steps)
+                state = (badge(WAIT, _("waiting for you")) if waits and waiting_for(r, ctx) else
+                         badge(OPEN, _("waiting for {who}").format(who=who)) if waits else esc("-"))
+                rows.append([esc(i + 1), esc(step["name"]), esc("-"), esc("-"), state, esc("")])
+        return ("<h2>" + esc(_("Sign-offs")) + "</h2>"
+                + table([_("Step"), _("Sign-off"), _("Name"), _("Time"), _("Decision"), _("Remarks")], rows))
+
+    def decision_form(self, r: dict[str, Any], ctx: Ctx, error: str = "", reason: str = "") -> str:
+        nxt = rq.next_step(r)
+        step = nxt[1]["name"] if nxt else ""
+        body = (field_(_("Reason"), textarea("reason", reason, required=True),
+                       _("Necessity and relevance checked: what you write is on the record."), wide=True)
+                + '<div class="buttons">' + button(_("Approve"), "decision", "approve")
+                + button(_("Reject"), "decision", "reject", "danger") + "</div>")
+        heading = _("Your sign-off: {step}").format(step=step)
+        return (f'<section class="card decide" id="decide"><h2>{esc(heading)}</h2>'
+                + (message("error", error) if error else "")
+                + form(ctx, f"/desk/requests/{r['id']}/decide", body) + "</section>")
+
+    async def decide(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        fields = form_of(request)
+        request_id = int(request.match_info["id"])
+        op = "request.reject" if fields.get("decision") == "reject" else "request.approve"
+        try:
+            req = await self.desk.run(ctx, op, {"id": request_id, "reason": str(fields.get("reason") or "")})
+        except Refused as exc:
+            req = await self.desk.run(ctx, "request.show", {"id": request_id})
+            body = self.details(req, ctx) + self.chain(req, ctx) + self.decision_form(
+                req, ctx, str(exc), str(fields.get("reason") or ""))
+            return self.desk.render(ctx, _("Request {id}").format(id=request_id), body, status=422)
+        raise web.HTTPSeeOther(f"/desk/requests/{req['id']}?done={'step' if req['state'] == rq.FILED else 'decided'}")
+
+    async def printable(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The application form and its approval record: the renderer edgectl's `request form` uses."""
+        try:
+            req = await self.desk.run(ctx, "request.show", {"id": int(request.match_info["id"])})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        names = {c.id: c.name for c in self.desk.cfg.cameras}
+        with speaking(doc.lang):
+            text = application_html(doc, req, names, ctx.now_us)
+        response = web.Response(text=text, content_type="text/html")
+        response.headers["Content-Security-Policy"] = PRINT_CSP
+        return response
+
+    # filing ------------------------------------------------------------------------------
+    def filing_form(self, ctx: Ctx, f: dict[str, Any], error: str = "") -> str:
+        policy = self.desk.cfg.policy
+        kinds = [(k, label(KIND_LABELS, k)) for k in policy.kinds]
+        cats = [(c, label(CATEGORY_LABELS, c)) for c in policy.categories]
+        hour = 3_600_000_000
+        start = ctx.input_time(ctx.now_us - 2 * hour) if "from" not in f else str(f["from"])
+        end = ctx.input_time(ctx.now_us - hour) if "to" not in f else str(f["to"])
+        body = (
+            '<fieldset class="group"><legend>' + esc(_("What is asked")) + "</legend>"
+            + field_(_("Kind of requester"), select("kind", kinds, str(f.get("kind") or ""), required=True))
+            + field_(_("Reason category"), select("category", cats, str(f.get("category") or ""), required=True))
+            + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True),
+                     _("Why the footage is needed"), wide=True)
+            + checks("cameras", self.cameras(ctx), many(f, "cameras"), _("Cameras"))
+            + field_(_("From"), text_input("from", start, kind="datetime-local", required=True))
+            + field_(_("To"), text_input("to", end, kind="datetime-local", required=True))
+            + radios("mode", [("view", _("view")), ("copy", _("copy"))], str(f.get("mode") or "view"),
+                     _("Footage wanted")) + "</fieldset>"
+            + '<fieldset class="group"><legend>' + esc(_("Who asks")) + "</legend>"
+            + field_(_("Requester"), text_input("requester", str(f.get("requester") or ""), required=True))
+            + field_(_("Unit or agency"), text_input("org", str(f.get("org") or "")))
+            + field_(_("Contact"), text_input("contact", str(f.get("contact") or "")))
+            + field_(_("Official letter"), text_input("letter", str(f.get("letter") or "")),
+                     _("official letter or case reference (agency, police)"))
+            + field_(_("ID number"), text_input("id_number", "", extra='autocomplete="off"'),
+                     _("a citizen's ID number: kept masked and hashed"))
+            + '<label class="check wide"><input type="checkbox" name="identity_checked" value="1"'
+            + (" checked" if f.get("identity_checked") else "") + "> " + esc(_("the ID document was checked")) + "</label>"
+            + field_(_("Flag"), select("flag", [(k, _(v)) for k, v in FLAG_LABELS.items()], str(f.get("flag") or "")),
+                     _("a major or abnormal request: the ethics office is alerted"))
+            + field_(_("Flag note"), text_input("flag_note", str(f.get("flag_note") or ""))) + "</fieldset>"
+            + '<div class="buttons">' + button(_("File the request")) + "</div>")
+        return (message("error", error) if error else "") + form(ctx, "/desk/requests/new", body, cls="wide-form")
+
+    async def new(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, {}))
+
+    async def file(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        f = form_of(request)
+        from_us, to_us = ctx.parse_time(str(f.get("from") or "")), ctx.parse_time(str(f.get("to") or ""))
+        if from_us is None or to_us is None:
+            return self.desk.render(ctx, _("File a request"), self.filing_form(
+                ctx, f, _("give the time range as a date and a time")), status=422)
+        args = {"kind": f.get("kind"), "category": f.get("category"), "reason": f.get("reason"),
+                "cameras": many(f, "cameras"), "from_us": from_us, "to_us": to_us,
+                "mode": "copy" if f.get("mode") == "copy" else "view", "requester_name": f.get("requester"),
+                "requester_org": f.get("org") or None, "requester_contact": f.get("contact") or None,
+                "letter_ref": f.get("letter") or None, "id_number": f.get("id_number") or None,
+                "identity_checked": bool(f.get("identity_checked")), "flag": f.get("flag") or None,
+                "flag_note": f.get("flag_note") or None}
+        try:
+            row = await self.desk.run(ctx, "request.file", args)
+        except Refused as exc:
+            return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, f, str(exc)), status=422)
+        raise web.HTTPSeeOther(f"/desk/requests/{row['id']}?done=filed")

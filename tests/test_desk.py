@@ -1,0 +1,375 @@
+"""The web desk (issue 30, design/0073): a real daemon recording a real RTSP camera, its viewer
+serving the desk, and headless Debian Chromium driving each person through their pages:
+the admin opens the accounts (one-time passwords shown once, changed at the first login), a
+clerk files a citizen's request (the ID check refused, then passed), two approvers sign it in
+turn from their inbox, the clerk prints the application form (PDF). Every page is screenshotted
+in zh-TW and English (tmp_path/shots); a zh-TW page with English words, a page a role should
+not see, or an action without its audit record fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from storage.clock import SYSTEM
+from tests.support.browser import CHROMIUM, launch
+from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.catalog import audit_rows
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.people import People, password_for
+
+S = 1_000_000
+SITE = "測試戶政事務所"
+POLICY = """
+[policy]
+kinds = ["internal", "citizen"]
+categories = ["lost-property", "counter-dispute", "other"]
+
+[policy.internal]
+chain = [{ name = "課長" }]
+
+[policy.holds.evidence]
+placed_by = ["custodian"]
+approval = true
+extend_by = ["approver"]
+
+[policy.citizen]
+due = "6d"
+chain = [{ name = "課長" }, { name = "主任", approvers = ["dora"] }]
+"""
+# English words a zh-TW page may show: data and names, not text (accounts, cameras, the zone, a command)
+DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "carl", "admin", "cam", "cam1", "CST", "English", "pw", "Initial", "Secret",
+              "edgectl", "Ctrl"}  # names: the command, the key
+
+
+class Desk:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.shots = tmp / "shots"
+        self.shots.mkdir()
+        clip = make_clip(tmp / "clips", width=320, height=240, fps=10, gop=10, seconds=10)
+        self.rtsp = RtspServer({"cam1": clip.spec()}).start()
+        data = tmp / "data"
+        self.port = free_port()
+        cfg = write_config(tmp / "edged.toml", data, [{"id": "cam1", "name": "櫃檯", "url": self.rtsp.url("cam1")}],
+                           tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"}})
+        text = cfg.read_text().replace('[site]\nid = "test"', f'[site]\nid = "test"\nname = "{SITE}"\n'
+                                       'language = "zh-TW"\ntimezone = "Asia/Taipei"', 1)
+        cfg.write_text(text + POLICY)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
+        self.pw = self.browser = None
+        try:
+            wait_for(lambda: "web viewer listening" in self.daemon.log, 60, "the web viewer")
+            self.people = People(cfg, tmp)   # root makes the first admin, as on a new box
+            self.pw, self.browser = launch()
+        except BaseException:
+            self.close()
+            raise
+
+    def page(self, lang: str = "zh-TW"):
+        context = self.browser.new_context(viewport={"width": 1366, "height": 768})
+        if lang != "zh-TW":
+            context.add_cookies([{"name": "edged_lang", "value": lang, "url": self.base}])
+        return context.new_page()
+
+    def login(self, name: str, password: str, lang: str = "zh-TW"):
+        page = self.page(lang)
+        page.goto(self.base + "/")
+        assert page.url.endswith("/desk/login")
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", password)
+        page.press("input[name=password]", "Enter")   # the keyboard is enough
+        page.wait_for_load_state()
+        return page
+
+    def audit(self, action: str) -> list[dict]:
+        return [{**r, "detail": json.loads(r["detail"])} for r in audit_rows(self.daemon, action)]
+
+    def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        if self.pw is not None:
+            self.pw.stop()
+        if self.daemon.proc is not None:
+            self.daemon.stop()
+        self.rtsp.close()
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the desk tests: scripts/bootstrap --test")
+    d = Desk(tmp_path_factory.mktemp("desk"))
+    yield d
+    d.close()
+
+
+def untranslated(page, data: tuple[str, ...] = ()) -> list[str]:
+    """English words on a zh-TW page that are not data (data is marked translate="no" or named)."""
+    text = page.evaluate("""() => { const b = document.body.cloneNode(true);
+        b.querySelectorAll('[translate=no]').forEach(e => e.remove()); document.documentElement.append(b);
+        const t = b.innerText; b.remove(); return t; }""")
+    for value in data:
+        text = text.replace(value, "")
+    return sorted({w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if w not in DATA_WORDS})
+
+
+def shoot(desk: Desk, page, name: str, lang: str, data: tuple[str, ...] = ()) -> None:
+    page.screenshot(path=str(desk.shots / f"{name}.{lang}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} fits its width"
+    if lang == "zh-TW":
+        assert page.locator("html").get_attribute("lang") == "zh-Hant-TW"
+        assert untranslated(page, data) == [], f"untranslated on {name}: {untranslated(page, data)}"
+    assert SITE in page.inner_text("header"), f"the site's name on {name}"
+
+
+def both_languages(desk: Desk, pages: dict[str, str], name: str, password: str) -> None:
+    """Each page screenshotted in zh-TW and English, as `name`."""
+    for lang in ("zh-TW", "en"):
+        p = desk.login(name, password, lang)
+        for shot, path in pages.items():
+            p.goto(desk.base + path)
+            assert p.url.endswith(path), f"{path} as {name}: went to {p.url}"
+            shoot(desk, p, f"{shot}-{name}", lang)
+        p.context.close()
+
+
+def open_account(desk: Desk, admin, name: str, *roles: str) -> str:
+    """The admin opens an account at the desk; the one-time password is on the answer page once."""
+    admin.goto(desk.base + "/desk/accounts/new")
+    admin.fill("input[name=name]", name)
+    for role in roles:
+        admin.check(f"input[name=roles][value={role}]")
+    admin.fill("textarea[name=reason]", "人事令 115-001")
+    admin.click("button[type=submit].primary")
+    admin.wait_for_selector("#one-time")
+    return admin.inner_text("#one-time")
+
+
+def first_login(desk: Desk, name: str, one_time: str) -> None:
+    """The holder logs in with the one-time password: only the password page opens until it is changed."""
+    p = desk.login(name, one_time)
+    assert p.url.endswith("/desk/password")
+    shoot(desk, p, f"first-login-{name}", "zh-TW")
+    p.goto(desk.base + "/desk/requests")
+    assert p.url.endswith("/desk/password"), "nothing else opens before the change"
+    assert p.request.get(desk.base + "/api/me").status == 403, "nor the viewer's live view"
+    p.goto(desk.base + "/desk/password")
+    p.fill("input[name=old]", one_time)
+    p.fill("input[name=new]", password_for(name))
+    p.fill("input[name=again]", password_for(name))
+    p.click("form.card button[type=submit]")
+    p.wait_for_selector(".notice-ok")
+    p.goto(desk.base + "/desk/")
+    assert p.url.endswith("/desk/login"), "a new password ends the account's sessions"
+    p.context.close()
+    p = desk.login(name, password_for(name))
+    assert p.url.endswith("/desk/")
+    p.context.close()
+
+
+def test_a_citizen_request_from_the_counter_through_both_sign_offs_and_the_accounts_behind_it(desk):
+    d = desk
+    for lang in ("zh-TW", "en"):
+        p = d.page(lang)
+        p.goto(d.base + "/")
+        shoot(d, p, "login", lang)
+        p.context.close()
+    admin = d.login("admin", password_for("admin"))
+    assert admin.url.endswith("/desk/")
+    shoot(d, admin, "home-admin", "zh-TW")
+    for name, role in (("vera", "viewer"), ("sam", "approver"), ("dora", "approver")):
+        one_time = open_account(d, admin, name, role)
+        shoot(d, admin, f"one-time-{name}", "zh-TW")
+        admin.goto(d.base + "/desk/accounts/new")
+        assert one_time not in admin.content(), "shown once"
+        first_login(d, name, one_time)
+    opened = {r["detail"]["account"]: r for r in d.audit("account.open") if r["detail"]["account"] != "admin"}
+    assert set(opened) == {"vera", "sam", "dora"} and all(r["actor"] == "admin" for r in opened.values())
+    changed = {r["detail"]["account"] for r in d.audit("account.password") if not r["detail"]["one_time"]}
+    assert changed == {"vera", "sam", "dora"}, "each holder changed their own"
+    assert {"vera", "sam", "dora", "admin"} <= {r["actor"] for r in d.audit("login")}
+
+    # the clerk files a citizen's request; the ID check is the daemon's, as for edgectl
+    wait_for(lambda: len(d.daemon.segments("cam1")) >= 2, 60, "footage of cam1")
+    clerk = d.login("vera", password_for("vera"))
+    assert "/desk/accounts" not in clerk.content() and "/desk/inbox" not in clerk.content()
+    clerk.goto(d.base + "/desk/requests/new")
+    shoot(d, clerk, "file-vera", "zh-TW")
+    clerk.set_viewport_size({"width": 768, "height": 1024})   # a tablet
+    shoot(d, clerk, "file-vera-tablet", "zh-TW")
+    clerk.set_viewport_size({"width": 1366, "height": 768})
+    clerk.select_option("select[name=kind]", "citizen")
+    clerk.select_option("select[name=category]", "lost-property")
+    clerk.fill("textarea[name=reason]", "民眾於櫃檯遺失皮夾")
+    clerk.check("input[name=cameras][value=cam1]")
+    clerk.fill("input[name=requester]", "王小明")
+    clerk.fill("input[name=contact]", "0912-345-678")
+    clerk.fill("input[name=id_number]", "12")
+    clerk.check("input[name=identity_checked]")
+    clerk.click("button[type=submit].primary")
+    clerk.wait_for_selector(".notice-error")
+    assert "身分證" in clerk.inner_text(".notice-error") or "ID" in clerk.inner_text(".notice-error")
+    assert d.audit("request.file") == [], "refused: nothing filed"
+    clerk.fill("input[name=id_number]", "A123456789")
+    clerk.click("button[type=submit].primary")
+    clerk.wait_for_selector(".notice-ok")
+    rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
+    shoot(d, clerk, "request-vera", "zh-TW")
+    filed = d.audit("request.file")
+    assert len(filed) == 1 and filed[0]["actor"] == "vera" and filed[0]["detail"]["request"] == rid
+    assert "A******789" in clerk.inner_text("main") and "A123456789" not in clerk.content()
+
+    # roles: what the clerk may not see is refused, in words
+    for path in ("/desk/inbox", "/desk/accounts", "/desk/accounts/new", "/desk/audit"):
+        r = clerk.request.get(d.base + path)
+        assert r.status in (403, 404) and (r.status == 404 or "refused" in r.text() or "拒" in r.text()), path
+    r = clerk.request.post(d.base + "/desk/requests/new", form={"kind": "citizen"})
+    assert r.status == 403, "a form without its CSRF token is refused"
+    r = clerk.request.get(d.base + "/desk/lang?to=zh-TW&back=/\\evil.example/", max_redirects=0)
+    assert r.headers["location"] == "/desk/", "the language switch leads only to this box's pages"
+
+    # two sign-offs, each from the approver's inbox
+    for name, step in (("sam", "課長"), ("dora", "主任")):
+        p = d.login(name, password_for(name))
+        p.goto(d.base + "/desk/inbox")
+        shoot(d, p, f"inbox-{name}", "zh-TW")
+        assert p.locator(".st-wait").count() >= 1, f"the request waits for {name}"
+        p.click(f"a[href='/desk/requests/{rid}']")
+        assert step in p.inner_text("#decide h2")
+        p.fill("#decide textarea[name=reason]", "必要性及關聯性已審核")
+        p.click("#decide button[value=approve]")
+        p.wait_for_selector(".notice-ok")
+        shoot(d, p, f"signed-{name}", "zh-TW")
+        assert p.locator("#decide").count() == 0, "signed: no second sign-off by the same person"
+        p.context.close()
+    assert [r["actor"] for r in d.audit("request.step")] == ["sam"]
+    approved = d.audit("request.approve")
+    assert [r["actor"] for r in approved] == ["dora"] and approved[0]["detail"]["approvers"] == ["sam", "dora"]
+
+    # the clerk follows it and prints the form, the renderer edgectl uses
+    clerk.goto(d.base + "/desk/requests")
+    assert clerk.locator(".st-done").count() == 1
+    shoot(d, clerk, "requests-vera", "zh-TW")
+    clerk.goto(d.base + f"/desk/requests/{rid}/form")
+    text = clerk.inner_text("body")
+    assert "民國" in text and "sam" in text and "dora" in text and "王小明" in text
+    assert "sha256-" in (clerk.request.get(d.base + f"/desk/requests/{rid}/form").headers["content-security-policy"])
+    clerk.pdf(path=str(d.shots / f"request-{rid}.pdf"), format="A4")
+    assert (d.shots / f"request-{rid}.pdf").read_bytes()[:4] == b"%PDF"
+
+    # the admin's own pages: no request filing (admin is not staff), the account's history
+    r = admin.request.get(d.base + "/desk/requests/new")
+    assert r.status == 403
+    admin.goto(d.base + "/desk/accounts/vera")
+    assert "人事令 115-001" in admin.inner_text("main")
+
+    # every page in both languages, as the person who uses it
+    both_languages(d, {"home": "/desk/", "file": "/desk/requests/new", "requests": "/desk/requests",
+                       "request": f"/desk/requests/{rid}", "password": "/desk/password"}, "vera", password_for("vera"))
+    both_languages(d, {"inbox": "/desk/inbox", "request": f"/desk/requests/{rid}"}, "sam", password_for("sam"))
+    both_languages(d, {"accounts": "/desk/accounts", "account": "/desk/accounts/vera",
+                       "open": "/desk/accounts/new"}, "admin", password_for("admin"))
+    assert SYSTEM.now_us() > 0
+
+
+def test_the_admin_resets_and_revokes_with_a_reason_on_the_record(desk):
+    d = desk
+    admin = d.login("admin", password_for("admin"))
+    admin.goto(d.base + "/desk/accounts/new")
+    one_time = open_account(d, admin, "olga", "viewer")
+    admin.goto(d.base + "/desk/accounts/olga")
+    admin.fill("form[action$='/reset'] textarea[name=reason]", "忘記密碼，本人臨櫃申請")
+    admin.click("form[action$='/reset'] button")
+    admin.wait_for_selector("#one-time")
+    reset = admin.inner_text("#one-time")
+    assert reset != one_time
+    p = d.login("olga", one_time)
+    assert p.url.endswith("/desk/login"), "the first one-time password no longer opens anything"
+    p.context.close()
+    first_login(d, "olga", reset)
+    admin.goto(d.base + "/desk/accounts/olga")
+    admin.fill("form[action$='/revoke'] textarea[name=reason]", "調職")
+    admin.click("form[action$='/revoke'] button")
+    admin.wait_for_selector(".notice-ok")
+    assert admin.locator(".st-refused").count() >= 1
+    assert [r["detail"]["reason"] for r in d.audit("account.revoke")] == ["調職"]
+    resets = [r for r in d.audit("account.password") if r["detail"]["account"] == "olga" and r["actor"] == "admin"]
+    assert resets and resets[0]["detail"]["reason"] == "忘記密碼，本人臨櫃申請"
+    p = d.login("olga", password_for("olga"))
+    assert p.url.endswith("/desk/login"), "revoked: no login"
+
+
+def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
+    d = desk
+    admin = d.login("admin", password_for("admin"))
+    first_login(d, "aldo", open_account(d, admin, "aldo", "auditor"))
+    admin.context.close()
+    p = d.login("aldo", password_for("aldo"))
+    assert "/desk/requests/new" not in p.content(), "the auditor files nothing"
+    p.goto(d.base + "/desk/audit?action=account.open&limit=50")
+    shoot(d, p, "audit-aldo", "zh-TW")
+    cells = p.eval_on_selector_all("td code:not(.detail)", "cs => cs.map(c => c.textContent)")
+    assert "account.open" in cells and not [c for c in cells if c.startswith("request.") or c == "login"]
+    p.fill("input[name=actor]", "nobody")
+    p.press("input[name=actor]", "Enter")
+    p.wait_for_load_state()
+    assert p.locator("td code").count() == 0
+    p.click("form[action='/desk/audit/verify'] button")
+    p.wait_for_selector(".st-done")
+    shoot(d, p, "audit-verify-aldo", "zh-TW")
+    p.context.close()
+    both_languages(d, {"audit": "/desk/audit"}, "aldo", password_for("aldo"))
+    for name in ("admin", "aldo"):
+        q = d.login(name, password_for(name))
+        for path in (("/desk/requests/new", "/desk/inbox") if name == "aldo" else ("/desk/audit", "/desk/inbox")):
+            assert q.request.get(d.base + path).status == 403, f"{path} as {name}"
+        q.context.close()
+
+
+def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(desk):
+    d = desk
+    admin = d.login("admin", password_for("admin"))
+    first_login(d, "carl", open_account(d, admin, "carl", "custodian"))
+    if "dora" not in {r["detail"]["account"] for r in d.audit("account.open")}:  # this test run alone
+        first_login(d, "dora", open_account(d, admin, "dora", "approver"))
+    admin.context.close()
+    wait_for(lambda: len(d.daemon.segments("cam1")) >= 2, 60, "footage of cam1")
+    carl = d.login("carl", password_for("carl"))
+    carl.goto(d.base + "/desk/holds/new")
+    shoot(d, carl, "hold-new-carl", "zh-TW")
+    carl.check("input[name=cameras][value=cam1]")
+    carl.fill("textarea[name=reason]", "民眾陳情，保全證據")
+    carl.fill("input[name=case_ref]", "115-陳-001")
+    carl.click("button[type=submit].primary")
+    carl.wait_for_selector(".notice-ok")
+    hid = int(re.search(r"/desk/holds/(\d+)", carl.url)[1])
+    assert carl.locator(".st-open").count() == 1, "pending: waits for an approver"
+    assert carl.locator("#decide").count() == 0, "the custodian does not approve their own"
+    shoot(d, carl, "hold-carl", "zh-TW")
+    dora = d.login("dora", password_for("dora"))
+    assert dora.locator(".st-wait").count() == 1, "her home says something waits for her"
+    shoot(d, dora, "home-dora", "zh-TW")
+    dora.goto(d.base + "/desk/inbox")
+    dora.click(f"a[href='/desk/holds/{hid}']")
+    dora.click("#decide button[value=approve]")
+    dora.wait_for_selector(".notice-ok")
+    assert dora.locator(".st-done").count() == 1, "in force"
+    shoot(d, dora, "hold-dora", "zh-TW")
+    dora.context.close()
+    carl.goto(d.base + f"/desk/holds/{hid}")
+    assert carl.locator("#extend").count() == 0, "extending is the approver's at this site"
+    carl.fill("#release textarea[name=reason]", "案件結束")
+    carl.click("#release button")
+    carl.wait_for_selector(".notice-ok")
+    assert [r["actor"] for r in d.audit("hold.add")] == ["carl"]
+    assert [r["actor"] for r in d.audit("hold.approve")] == ["dora"]
+    assert [(r["actor"], r["detail"]["reason"]) for r in d.audit("hold.release")] == [("carl", "案件結束")]
+    both_languages(d, {"home": "/desk/", "holds": "/desk/holds?all=1", "hold": f"/desk/holds/{hid}"}, "carl",
+                   password_for("carl"))
+    carl.context.close()
