@@ -739,8 +739,9 @@ def compare_durability(counts: list[int], seconds: float, rounds: int = 2) -> in
                     "the means). Target: ratio <= 1.05.", "",
                     table(["cameras", "threads", "CPU % per fsync interval", "CPU % after each fragment", "difference"],
                           by_thread), "",
-                    "By thread (bench/cpu_split.py, means of the runs): the durability pass runs only on the "
-                    "`durability` thread; the other groups' differences are the box's noise between runs."]))
+                    "By thread (bench/cpu_split.py, means of the runs): the syncs and their wake-ups run on the "
+                    "`durability` thread; the camera threads also carry the shorter fragments (a 2 s GOP is three "
+                    "instead of two); every group carries the box's noise between runs."]))
     return 0
 
 
