@@ -85,8 +85,10 @@ class Durability:
     def _run(self) -> None:
         name_os_thread("durability")
         while not self._stop.is_set():
-            if self._wake.wait(self.interval_s) and self._stop.wait(GATHER_S):
-                break
+            if self._wake.wait(self.interval_s):
+                time.sleep(GATHER_S)  # a plain sleep: no Condition made and notified per pass
+                if self._stop.is_set():
+                    break
             self._wake.clear()  # before the pass: a write during it wakes the next one
             self.sync_pass()
         self.sync_pass()

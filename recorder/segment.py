@@ -82,9 +82,10 @@ class HashingFile:
             self.end = pos
         if synced is not None:
             synced.written_ns = time.monotonic_ns()
-            synced.dirty = True
-            if synced.wake is not None:
-                synced.wake()  # a fragment (or its part) is written: the durability pass follows
+            if not synced.dirty:  # the first write since the last pass: wake it (the rest of the
+                synced.dirty = True  # fragment's buffers join that pass, design/0061)
+                if synced.wake is not None:
+                    synced.wake()
         return size
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:

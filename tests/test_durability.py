@@ -10,7 +10,7 @@ import time
 import pytest
 import av
 
-from recorder.durability import Durability
+from recorder.durability import Durability, Synced
 from recorder.segment import SYNC_HEADROOM_US, HashingFile, SegmentFile, muxer_fragment_us
 from storage.fmp4 import fragments, read_header
 from tests.support.cameras import make_clip
@@ -114,6 +114,27 @@ def test_a_write_is_synced_promptly_not_an_interval_later(tmp_path):
         durability.close()
         os.close(fd)
         os.close(dir_fd)
+
+
+def test_a_fragment_written_in_several_buffers_wakes_the_pass_once(tmp_path):
+    """The writer wakes the pass on its first write since the last pass only: the rest of the
+    fragment's buffers join that pass without waking it again (design/0061, the CPU amendment).
+    A write after the pass has cleared the file wakes the next one, so nothing written waits
+    for the interval."""
+    wakes = []
+    fd = os.open(tmp_path / "seg.mp4", os.O_WRONLY | os.O_CREAT)
+    try:
+        entry = Synced(fd, fd, wake=lambda: wakes.append(entry.dirty))
+        f = HashingFile(fd, entry)
+        for _ in range(4):  # one fragment, four buffers
+            f.write(b"x" * 4096)
+        assert wakes == [True] and entry.dirty
+        entry.dirty = False  # what a pass does before its fdatasync
+        f.write(b"y" * 4096)
+        assert wakes == [True, True] and entry.dirty
+        assert os.fstat(fd).st_size == 5 * 4096
+    finally:
+        os.close(fd)
 
 
 def test_without_following_writes_a_pass_waits_for_the_interval(tmp_path):
