@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from central.store import _SCHEMA, _SCHEMA_2, SCHEMA_VERSION, Batch, Store
 
@@ -30,6 +31,8 @@ _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schem
 _WRITE_LOCK = 0x65646766    # one write transaction at a time (see PgStore.writing)
 _FILLFACTOR = int(os.environ.get("EDGED_CENTRAL_PG_FILLFACTOR", "50"))  # retained, nodes (the benchmark varies it)
 _MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
+_MIN2 = re.compile(r"\bmin\(([^(),]+),([^(),]+)\)", re.I)
+_JSON_EQ = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)\s*=\s*\?")
 _JSON = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)")
 # a batch goes in by COPY into these (temporary, emptied at commit), then one INSERT .. SELECT
 # each; EDGED_CENTRAL_PG_INGEST=rows keeps the row-by-row path (the benchmark compares the two)
@@ -51,11 +54,26 @@ _FROM_STAGE = {
 
 def translate(sql: str) -> str:
     """SQLite's dialect, as the store and the verifier write it, in PostgreSQL's."""
-    out = sql.replace("%", "%%").replace("?", "%s")
+    # a JSON field compared with a value: as JSON (the value bound as jsonb, see json_params), so
+    # a number matches the number and not its text, as SQLite's json_extract; ->> (text) against a
+    # number had no operator, and every access with a grant failed its judging
+    out = _JSON_EQ.sub(r"(\1::jsonb -> '\2') = ?", sql)
+    out = out.replace("%", "%%").replace("?", "%s")
     out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
     out = _MAX2.sub(r"greatest(\1,\2)", out)
+    out = _MIN2.sub(r"least(\1,\2)", out)  # destruction_days' youngest: every destruction failed on PostgreSQL
     if re.match(r"\s*INSERT OR IGNORE INTO", out, re.I):
         out = re.sub(r"INSERT OR IGNORE INTO", "INSERT INTO", out, count=1, flags=re.I) + " ON CONFLICT DO NOTHING"
+    return out
+
+
+def json_params(sql: str, params: Sequence[Any]) -> list[Any]:
+    """The parameters of ``sql`` (SQLite's dialect), those compared with a JSON field as jsonb."""
+    out = list(params)
+    for m in _JSON_EQ.finditer(sql):
+        i = sql.count("?", 0, m.end()) - 1
+        if 0 <= i < len(out):
+            out[i] = Jsonb(out[i])
     return out
 
 
@@ -113,7 +131,7 @@ class _Conn:
         q = translate(sql)
         returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
         cur = self.pg.cursor()
-        cur.execute(q + (" RETURNING id" if returning else ""), list(params))
+        cur.execute(q + (" RETURNING id" if returning else ""), json_params(sql, params))
         self.total_changes += max(cur.rowcount, 0)
         rowid = None
         if returning:
@@ -142,7 +160,7 @@ class _Conn:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         with self.pg.cursor(row_factory=dict_row) as cur:
-            cur.execute(translate(sql), list(params))
+            cur.execute(translate(sql), json_params(sql, params))
             return iter(cur.fetchall())
 
     def close(self) -> None:

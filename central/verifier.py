@@ -271,8 +271,10 @@ class Verifier:
         day = day_of(m["destroyed_us"], self.tz)
         self.store.db.execute(
             "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO UPDATE SET segments = segments + 1,"
-            " bytes = bytes + excluded.bytes, youngest_days = min(youngest_days, excluded.youngest_days)",
+            " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
+            " segments = destruction_days.segments + 1,"
+            " bytes = destruction_days.bytes + excluded.bytes,"
+            " youngest_days = min(destruction_days.youngest_days, excluded.youngest_days)",
             [self.node, m["camera"], day, m["reason"], verdict, m.get("bytes") or 0,
              (m["destroyed_us"] - m["end_us"] - (m.get("shift_us") or 0)) / 86_400e6])
         if verdict != "ok":
@@ -286,7 +288,7 @@ class Verifier:
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(
             "INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_us, countersigned_us, inspector,"
-            " supervisor, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " supervisor, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, run) DO UPDATE SET"
             " signed_us = excluded.signed_us, countersigned_us = excluded.countersigned_us,"
             " inspector = excluded.inspector, supervisor = excluded.supervisor",
             [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
