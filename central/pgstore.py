@@ -7,7 +7,7 @@ Leases: an instance verifies a node only while it holds that node's PostgreSQL a
 (session level, on this instance's connection). A dead instance's connection goes, its locks
 with it, and the next verification pass of another instance takes the node over.
 
-Messages are partitioned by month of their seq; audit records not yet (issue 28, item 5).
+Messages and audit records are partitioned by month of their (message's) seq (issue 28, item 5).
 Blocking: call from a thread, never from the event loop.
 """
 
@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 from datetime import datetime, timezone
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -84,18 +84,25 @@ def translate_ddl(sql: str) -> str:
     out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
     if out.lstrip().startswith("CREATE TABLE IF NOT EXISTS messages ("):
         out += " PARTITION BY RANGE (seq)"  # monthly, by the node's microseconds (see _Conn._partitions)
+    elif out.lstrip().startswith("CREATE TABLE IF NOT EXISTS audit ("):
+        # monthly by the seq of the message that brought the record (bounded at ingest as every seq;
+        # its at_us is the node's word and unbounded): the key must hold the partition key, so a
+        # second record with a seq_local already stored is kept out by the verifier, which looks
+        # it up first under the node's lease and makes it an audit_fork (central/verifier.py)
+        out = out.replace("PRIMARY KEY (node, seq_local)", "PRIMARY KEY (node, seq_local, msg_seq)")
+        out += " PARTITION BY RANGE (msg_seq)"
     elif re.match(r"\s*CREATE TABLE IF NOT EXISTS (retained|nodes) \(", out):
         out += f" WITH (fillfactor = {_FILLFACTOR})"  # rewritten each batch: room on the page for HOT updates
     return out
 
 
-def month_bounds(seq: int) -> tuple[str, int, int]:
-    """The monthly partition of messages holding ``seq`` (the node's microseconds, UTC): its
-    name and [start, end) in microseconds."""
+def month_bounds(seq: int, table: str = "messages") -> tuple[str, int, int]:
+    """The monthly partition of ``table`` (messages, audit) holding ``seq`` (the node's
+    microseconds, UTC): its name and [start, end) in microseconds."""
     d = datetime.fromtimestamp(seq / 1e6, timezone.utc) if seq >= 0 else datetime(1970, 1, 1, tzinfo=timezone.utc)
     start = datetime(d.year, d.month, 1, tzinfo=timezone.utc)
     end = datetime(d.year + d.month // 12, d.month % 12 + 1, 1, tzinfo=timezone.utc)
-    return f"messages_{d.year:04d}_{d.month:02d}", int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
+    return f"{table}_{d.year:04d}_{d.month:02d}", int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
 
 
 def lock_key(node: str) -> int:
@@ -128,6 +135,8 @@ class _Conn:
         self.conn = self   # sqlite-utils' Database.conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
+        if sql.startswith("INSERT INTO audit ("):  # the verifier's, one record: msg_seq is the last value
+            self._partitions((params[-1],), "audit")
         q = translate(sql)
         returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
         cur = self.pg.cursor()
@@ -149,12 +158,12 @@ class _Conn:
             cur.executemany(translate(sql), rows)
             self.total_changes += max(cur.rowcount, 0)
 
-    def _partitions(self, seqs: Iterator[int]) -> None:
-        """Each month of messages its own partition, made when its first message comes (under
-        the write lock): an old month can be detached and archived whole."""
-        for name, start, end in {month_bounds(seq) for seq in seqs}:
+    def _partitions(self, seqs: Iterable[int], table: str = "messages") -> None:
+        """Each month of messages (and of audit records) its own partition, made when its first
+        row comes (under the write lock): an old month can be detached and archived whole."""
+        for name, start, end in {month_bounds(seq, table) for seq in seqs}:
             if name not in self.months:
-                self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages"
+                self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
                                 f" FOR VALUES FROM ({start}) TO ({end})")
                 self.months.add(name)
 

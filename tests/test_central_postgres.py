@@ -132,6 +132,23 @@ def test_messages_are_kept_in_monthly_partitions(pg_url):
     a.close()
 
 
+def test_audit_records_are_kept_in_monthly_partitions_and_a_fork_is_still_found(pg_url, key):
+    """Issue 28 item 5: audit records by month of the seq of the message that brought them; the
+    key (node, seq_local, msg_seq) no longer refuses a second record 2, the verifier does."""
+    jan, feb = 1_767_225_600_000_000, 1_769_904_000_000_000  # 2026-01-01, 2026-02-01 UTC
+    a = PgStore(pg_url)
+    first, fork = hostile.healthy_with_fork("edged/v1/s/n1", key, "s", "n1", jan + 60_000_000)
+    later, _ = hostile.healthy_with_fork("edged/v1/s/n2", key, "s", "n2", feb + 60_000_000)
+    a.ingest([(t, p) for t, p, _ in first + later], feb + 3_600_000_000)
+    hostile.Verifier(a, hostile.UTC, gap_grace_us=0).run_once(feb + 3_600_000_000)
+    assert central_pg_partitions(a, "audit") == {"audit_2026_01": 3, "audit_2026_02": 3}
+    a.ingest([(t, p) for t, p, _ in fork], feb + 3_700_000_000)  # record 2 again, another hash
+    hostile.Verifier(a, hostile.UTC, gap_grace_us=0).run_once(feb + 3_700_000_000)
+    assert central_pg_partitions(a, "audit") == {"audit_2026_01": 3, "audit_2026_02": 3}, "the fork is not stored"
+    assert [f["kind"] for f in a.findings(node="s/n1", severity="critical")] == ["audit_fork"]
+    a.close()
+
+
 def test_accesses_are_judged_on_postgres_as_on_sqlite(pg_url, tmp_path):
     """A grant id is a JSON number: PostgreSQL's ->> gives text, and judging an access failed on
     it (no text = integer operator) in the verifier and the report; the report's per-node judge

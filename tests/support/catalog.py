@@ -178,9 +178,9 @@ def central_messages_by_node(store) -> list[dict]:
     return list(store.db.query("SELECT node, count(*) AS n, sum(verified) AS verified FROM messages GROUP BY node"))
 
 
-def central_pg_partitions(store) -> dict[str, int]:
-    """{partition of messages: its rows} of a PostgreSQL central store."""
+def central_pg_partitions(store, table: str = "messages") -> dict[str, int]:
+    """{partition of messages (or audit): its rows} of a PostgreSQL central store."""
     parts = [r["name"] for r in store.db.query(
         "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-        " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'messages'")]
+        " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ?", [table])]
     return {p: store.db.execute(f"SELECT count(*) FROM {p}").fetchone()[0] for p in parts}
