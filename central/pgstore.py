@@ -135,8 +135,8 @@ class _Conn:
         self.conn = self   # sqlite-utils' Database.conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
-        if sql.startswith("INSERT INTO audit ("):  # the verifier's, one record: msg_seq is the last value
-            self._partitions((params[-1],), "audit")
+        if sql.startswith("INSERT INTO audit (") and sql.rstrip().endswith("?)"):
+            self._partitions((params[-1],), "audit")  # the verifier's, one record: msg_seq is the last value
         q = translate(sql)
         returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
         cur = self.pg.cursor()

@@ -165,8 +165,8 @@ def test_accesses_are_judged_on_postgres_as_on_sqlite(pg_url, tmp_path):
                 (8, "request.file", "carol", {"request": 9}), (9, "grant.use", "carol", {"grant": 9})]
         for seq, action, actor, detail in rows:
             db.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
-                       " VALUES (?, ?, ?, ?, ?, ?, 'p', 'h', 1)", ["s/n", seq, 1000 + seq, actor, action,
-                                                                json.dumps(detail)])
+                       " VALUES (?, ?, ?, ?, ?, ?, 'p', 'h', ?)", ["s/n", seq, 1000 + seq, actor, action,
+                                                                json.dumps(detail), 1000 + seq])
         return [{"seq": seq, "seq_local": seq, "at_us": 1000 + seq, "actor": actor, "action": action,
                  "detail": detail} for seq, action, actor, detail in rows if action in ("grant.use", "export.done")]
     answers = []
