@@ -28,7 +28,8 @@ from psycopg.types.json import Jsonb
 from central.store import _SCHEMA, _SCHEMA_2, SCHEMA_VERSION, Batch, Store
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
-_WRITE_LOCK = 0x65646766    # one write transaction at a time (see PgStore.writing)
+_WRITE_LOCK = 0x65646766    # one ingest transaction at a time (see PgStore.writing)
+_PARTITION_LOCK = 0x65646767  # one creator of a partition at a time
 _FILLFACTOR = int(os.environ.get("EDGED_CENTRAL_PG_FILLFACTOR", "50"))  # retained, nodes (the benchmark varies it)
 _MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
 _MIN2 = re.compile(r"\bmin\(([^(),]+),([^(),]+)\)", re.I)
@@ -163,6 +164,7 @@ class _Conn:
         row comes (under the write lock): an old month can be detached and archived whole."""
         for name, start, end in {month_bounds(seq, table) for seq in seqs}:
             if name not in self.months:
+                self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])  # one creator at a time
                 self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
                                 f" FOR VALUES FROM ({start}) TO ({end})")
                 self.months.add(name)
@@ -220,20 +222,31 @@ class PgStore(Store):
 
     @contextlib.contextmanager
     def writing(self, durable: bool = True) -> Iterator[Any]:
-        """One write transaction. Writers queue on one transaction-level advisory lock, as the
-        SQLite store's writers queue on a lock file: two instances upserting the same nodes rows
-        in different orders would otherwise deadlock and one batch would fail. Not ``durable``
-        (the verifier's: lost in a crash, it is done again): the commit does not wait for the WAL
-        to reach the disk (atomic all the same)."""
+        """One write transaction. Ingest transactions queue on one transaction-level advisory
+        lock, as the SQLite store's writers queue on a lock file: each upserts the rows of every
+        node in its batch. Not ``durable``: the verifier's, which does not queue (it writes only
+        the nodes it holds the lease of, in node order, as ingest locks its rows in node order:
+        no cycle) and whose commit does not wait for the WAL to reach the disk (atomic all the
+        same; lost in a crash, the pass is done again)."""
         with self.pg.transaction():
-            self.pg.execute("SELECT pg_advisory_xact_lock(%s)" if durable else
-                            "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)",
-                            [_WRITE_LOCK])
+            if durable:
+                self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
+            else:
+                self.pg.execute("SET LOCAL synchronous_commit = off")
             yield self.db
 
     def _write(self, b: Batch) -> int:
         """The batch by COPY (one round trip a table, no per-row statement): the measured
         difference is in bench/central_pg.py's output and design/0027's addendum."""
+        for attempt in range(3):
+            try:
+                return self._write_once(b)
+            except psycopg.errors.DeadlockDetected:
+                if attempt == 2:
+                    raise  # the store thread fails; the broker sends the batch again
+        return 0
+
+    def _write_once(self, b: Batch) -> int:
         if os.environ.get("EDGED_CENTRAL_PG_INGEST") == "rows":
             return super()._write(b)
         with self.writing() as conn:

@@ -48,7 +48,7 @@ class Verifier:
             "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
         # another instance may hold a node (a fleet on PostgreSQL, central/pgstore.py); one that
         # failed lately is tried again after RETRY_US, not every interval (the log)
-        mine = [n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now]
+        mine = sorted(n for n in todo if self.store.lease(n) and self.failed.get(n, 0) <= now)  # in node order
         done, i = 0, 0
         while i < len(mine):
             with self.store.writing(durable=False) as conn:
