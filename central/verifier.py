@@ -24,7 +24,7 @@ from central.store import Store, now_us
 log = logging.getLogger("edged.central")
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
-CHUNK_S = 0.5  # the longest one verification transaction runs (other writers queue behind it)
+CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
 def day_of(us: int, tz: ZoneInfo) -> str:
