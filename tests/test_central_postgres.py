@@ -20,7 +20,7 @@ from central.store import now_us
 from tests import test_central_hostile as hostile
 from tests import test_central_units as units
 from tests.support.broker import Broker
-from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_messages,
+from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages,
                                    central_messages_by_node, central_pg_leases,
                                    central_pg_partitions)
 from tests.support.daemon import wait_for
@@ -164,9 +164,7 @@ def test_accesses_are_judged_on_postgres_as_on_sqlite(pg_url, tmp_path):
                 (7, "request.approve", "carol", {"request": 9, "grant": 9}),
                 (8, "request.file", "carol", {"request": 9}), (9, "grant.use", "carol", {"grant": 9})]
         for seq, action, actor, detail in rows:
-            db.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
-                       " VALUES (?, ?, ?, ?, ?, ?, 'p', 'h', ?)", ["s/n", seq, 1000 + seq, actor, action,
-                                                                json.dumps(detail), 1000 + seq])
+            central_add_audit(db, "s/n", seq, 1000 + seq, actor, action, json.dumps(detail), 1000 + seq)
         return [{"seq": seq, "seq_local": seq, "at_us": 1000 + seq, "actor": actor, "action": action,
                  "detail": detail} for seq, action, actor, detail in rows if action in ("grant.use", "export.done")]
     answers = []

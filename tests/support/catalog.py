@@ -178,6 +178,13 @@ def central_messages_by_node(store) -> list[dict]:
     return list(store.db.query("SELECT node, count(*) AS n, sum(verified) AS verified FROM messages GROUP BY node"))
 
 
+def central_add_audit(conn, node: str, seq_local: int, at_us: int, actor: str, action: str, detail: str,
+                      msg_seq: int) -> None:
+    """One audit record straight into a central store's audit table (a judging test's fixture)."""
+    conn.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
+                 " VALUES (?, ?, ?, ?, ?, ?, 'p', 'h', ?)", [node, seq_local, at_us, actor, action, detail, msg_seq])
+
+
 def central_pg_partitions(store, table: str = "messages") -> dict[str, int]:
     """{partition of messages (or audit): its rows} of a PostgreSQL central store."""
     parts = [r["name"] for r in store.db.query(
