@@ -17,7 +17,8 @@ from edged.control.protocol import RequestError
 from edged.config import CameraConfig
 from edged.control.server import Caller
 from edged.daemon.supervisor import camera_row
-from storage import holds, inspections
+from storage import inspections
+from storage.retention import holds
 from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from storage.layout import CATALOG_FILE

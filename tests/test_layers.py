@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,45 @@ def test_lower_layers_import_nothing_from_above():
                     if top in FIRST_PARTY and top not in allowed:
                         wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not wrong, "imports that point up:\n" + "\n".join(wrong)
+
+
+# The rooms of storage/ (design/0068): what each must not import from the rest of storage/.
+STORAGE_ROOMS = {
+    "storage/retention": ("storage.export",),
+    "storage/export": ("storage.retention",),
+}
+
+
+def test_storage_rooms_keep_to_themselves():
+    wrong = []
+    for folder, forbidden in STORAGE_ROOMS.items():
+        for path in _modules(folder):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                for name in _imported(node):
+                    names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
+                                      else [])
+                    if any(n == f or n.startswith(f + ".") for n in names for f in forbidden):
+                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not wrong, "storage/ rooms importing each other (design/0068):\n" + "\n".join(wrong)
+
+
+def test_state_vocabularies_are_leaves():
+    """storage/states/ names the row states and imports nothing, so the rules can read them."""
+    wrong = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in _modules("storage/states")
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, (ast.Import, ast.ImportFrom)) and not (
+                 isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    assert not wrong, "imports in storage/states/:\n" + "\n".join(wrong)
+
+
+def test_the_rules_load_neither_sqlite_utils_nor_the_catalog():
+    """edged/rules/ is pure (design/0031): importing every rule module loads no database code."""
+    rules = [f"edged.rules.{p.stem}" for p in _modules("edged/rules") if p.stem != "__init__"]
+    code = (f"import sys\nfor m in {rules!r}: __import__(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlite3', 'sqlite_utils')"
+            " or m in ('storage.catalog', 'storage.audit')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
 
 
 def test_no_first_party_import_is_hidden_in_a_function():

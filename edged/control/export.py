@@ -31,12 +31,13 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
-from storage import audit, export, nodekey, retrieval_store
+from storage import audit, nodekey, retrieval_store
+from storage.export import evidence as export
 from storage.clock import SYSTEM, Clock
-from storage.export_worker import run_clips
+from storage.export.worker import run_clips
 from storage.catalog import CatalogWriter
 from storage.fsutil import private_dir
-from storage.retention_store import InUse
+from storage.retention.run import InUse
 
 log = logging.getLogger(__name__)
 

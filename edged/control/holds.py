@@ -20,9 +20,10 @@ from edged.daemon.retention_runner import RetentionRunner
 from edged.i18n import _
 from edged.rules import holds as rules
 from mqtt.commands import CommandRefused
-from storage import audit, holds
+from storage import audit
 from storage.catalog import CatalogWriter
-from storage.holds import HoldError, add_hold, hold_row, release_hold, update_hold
+from storage.retention import holds
+from storage.retention.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
 
 class HoldOps(Operations):

@@ -30,7 +30,7 @@ from storage import audit
 from storage import cameras as camera_table
 from storage import segments as segment_table
 from storage.alarm_kinds import CAMERA_MOVED, HOST_CLOCK_OFF
-from storage.cameras import RECORDING, STOPPED
+from storage.states.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 

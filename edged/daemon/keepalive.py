@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from edged.daemon.notify import Notifier
-from storage.cameras import RECORDING
+from storage.states.cameras import RECORDING
 from storage.catalog import CatalogWriter
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them

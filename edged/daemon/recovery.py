@@ -24,7 +24,7 @@ from edged.i18n import Msg, N_
 from recorder import diagnose
 from storage import audit
 from storage.alarm_kinds import FOOTAGE_MISSING
-from storage.cameras import OFFLINE
+from storage.states.cameras import OFFLINE
 from storage.catalog import WRITING, Catalog, CatalogWriter
 from storage.reconcile import Report, apply_outcomes, in_background, open_before, reconcile, salvage_rows
 

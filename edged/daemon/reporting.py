@@ -24,12 +24,12 @@ from mqtt.reporter import Reporter
 from storage import audit, chainhead
 from storage import cameras as camera_table
 from storage import node as node_table
-from storage.cameras import DEGRADED, RECORDING
+from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention_report import destructions_after, retention_report
+from storage.retention.report import destructions_after, retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
     from edged.daemon.retention_runner import RetentionRunner

@@ -1,6 +1,6 @@
 """Runs the retention engine on its schedule, and at once when the disk runs short.
 
-The planner decides (storage/retention.py); the store executes (storage/retention_store.py);
+The planner decides (storage/retention/plan.py); the store executes (storage/retention/run.py);
 this task owns the timing, the alarms that follow a pass, and on_full = stop.
 
 During a maintenance window (R1.7) nothing is destroyed: passes are skipped, and said so. If the
@@ -27,11 +27,11 @@ from storage.alarm_kinds import (DISK_FULL_HELD, HOLDS_CROWD_OUT, MAINTENANCE_DI
 from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.clock import SYSTEM, Clock
-from storage.holds import active_holds
-from storage.retention import DAY_US, breaches, forecast_retention_us, utc
-from storage.retention_grace import notice_until, policy_doc, record_policy
-from storage.retention_report import breached_cameras, held_bytes, oldest_ages, write_rates
-from storage.retention_store import (
+from storage.retention.holds import active_holds
+from storage.retention.plan import DAY_US, breaches, forecast_retention_us, utc
+from storage.retention.grace import notice_until, policy_doc, record_policy
+from storage.retention.report import breached_cameras, held_bytes, oldest_ages, write_rates
+from storage.retention.run import (
     PassResult,
     InUse,
     policy_for,

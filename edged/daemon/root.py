@@ -54,7 +54,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM
 from storage.fsutil import private_dir, tighten
 from storage.layout import CATALOG_FILE
-from storage.retention_store import finish_garbage
+from storage.retention.run import finish_garbage
 
 log = logging.getLogger(__name__)
 STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliation can be long)

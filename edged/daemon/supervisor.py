@@ -32,7 +32,7 @@ from edged.ports import Outlet
 from recorder import diagnose, events
 from storage import audit
 from storage.alarm_kinds import CAMERA_OFFLINE
-from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
+from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.full import is_disk_full

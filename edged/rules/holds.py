@@ -8,7 +8,7 @@ Who may place each kind, whether an approver must agree, the longest an evidence
 who may extend it are [policy.holds] (edged/config/holds.py). A pending hold keeps its footage
 while it waits (evidence must not be overwritten before the director signs), but only for
 `pending_for`. No I/O and no clock: every function takes `now_us`; a hold is a dict as
-storage/holds.py's `hold_row` returns it.
+storage/retention/holds.py's `hold_row` returns it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy
 from edged.i18n import _
-from storage.holds import ACTIVE, PENDING, REJECTED
+from storage.states.holds import ACTIVE, PENDING, REJECTED
 
 DAY_US = 86_400_000_000
 

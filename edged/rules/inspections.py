@@ -14,7 +14,7 @@ from typing import Any
 
 from edged.config.health import InspectionConfig
 from edged.rules.health import clock_drift
-from storage.cameras import RECORDING
+from storage.states.cameras import RECORDING
 
 ITEMS = ("picture", "audio", "recording", "login", "clock", "quality")
 ITEM_LABELS = {

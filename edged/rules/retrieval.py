@@ -35,7 +35,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     default_policy,
 )
 from edged.i18n import _
-from storage.retrieval_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
+from storage.states.requests import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.

@@ -142,7 +142,7 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
 
     `oldest_first` must hold, sorted by start time, every complete segment past its camera's
     max retention and enough of the oldest others to cover the reserve deficit (the caller
-    queries with an index; see storage/retention_store.py). Segments being written or read
+    queries with an index; see storage/retention/run.py). Segments being written or read
     must not be in it. `graces`: lowered max retentions still in their grace period; `holds`
     may include released ones still in theirs (rule 4). `age_trusted` False: the host clock is
     unsynchronised or just stepped (storage/trusted_time.py), so rule 1 destroys nothing

@@ -1,6 +1,6 @@
 """The retention engine's I/O shell: feed the planner from the catalog, carry out its plan
 so that a crash at any point leaves nothing half-done, and keep holds and records. Retention
-changes and their grace: storage/retention_grace.py; reports: storage/retention_report.py.
+changes and their grace: storage/retention/grace.py; reports: storage/retention/report.py.
 
 Blocking: runs on the catalog writer thread. The only code in edged that unlinks footage
 (docs/requirements.md, invariant 4; R1.6).
@@ -22,8 +22,8 @@ from storage import audit, events, restamps, segment_rows
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
-from storage.holds import active_holds, expire_holds, hold_from_row
-from storage.retention import (
+from storage.retention.holds import active_holds, expire_holds, hold_from_row
+from storage.retention.plan import (
     CAPACITY,
     Destroy,
     Disk,
@@ -34,7 +34,7 @@ from storage.retention import (
     Segment,
     plan,
 )
-from storage.retention_grace import active_graces
+from storage.retention.grace import active_graces
 
 log = logging.getLogger(__name__)
 

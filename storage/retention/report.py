@@ -15,10 +15,10 @@ import sqlite_utils
 
 from storage.catalog import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.clock import SYSTEM, Clock
-from storage.holds import active_holds
-from storage.retention import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
-from storage.retention_grace import active_graces
-from storage.retention_store import policy_for
+from storage.retention.holds import active_holds
+from storage.retention.plan import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
+from storage.retention.grace import active_graces
+from storage.retention.run import policy_for
 
 def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
                  limit: int) -> list[dict[str, Any]]:
