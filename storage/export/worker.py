@@ -18,7 +18,7 @@ from typing import Any
 
 from storage.export.evidence import ExportError, Progress, write_clips
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
 
 
 def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
