@@ -15,8 +15,8 @@ from typing import Any
 
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, sees
 from edged.control.protocol import RequestError
+from edged.control.needs import RetentionPart
 from edged.control.server import Caller
-from edged.daemon.retention_runner import RetentionRunner
 from edged.i18n import _
 from edged.rules import holds as rules
 from mqtt.commands import CommandRefused
@@ -27,7 +27,7 @@ from storage.retention.holds import HoldError, add_hold, hold_row, release_hold,
 
 
 class HoldOps(Operations):
-    def __init__(self, writer: CatalogWriter, runner: RetentionRunner, reader: CatalogReader):
+    def __init__(self, writer: CatalogWriter, runner: RetentionPart, reader: CatalogReader):
         self.writer = writer
         self.runner = runner  # its config in force (SIGHUP), its clock, and a space check after a release
         self.reader = reader

@@ -10,7 +10,7 @@ after a countersignature; the audit report after an audit is recorded.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any, Callable
 
 from edged.alarms import Alarms
@@ -22,13 +22,6 @@ from storage import inspections as inspection_table
 from storage.alarm_kinds import AUDIT_OVERDUE, REGISTER_OVERDUE
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
-
-
-def local_tz(clock: Clock = SYSTEM) -> tzinfo:
-    """The site's time zone: the host's, as people there read dates (design/0014)."""
-    tz = datetime.fromtimestamp(clock.now_us() / 1e6).astimezone().tzinfo
-    assert tz is not None
-    return tz
 
 
 def _day(us: int, tz: tzinfo) -> str:
@@ -47,7 +40,7 @@ class DeadlineWatch:
 
     async def check(self, now: int | None = None) -> dict[str, Any]:
         now = self.clock.now_us() if now is None else now
-        cfg, tz = self.cfg_of(), self.tz or local_tz(self.clock)
+        cfg, tz = self.cfg_of(), self.tz or deadlines.local_tz(self.clock.now_us())
         open_runs, last, first = await self.writer.run(lambda c: (
             inspection_table.not_countersigned(c.db), audit_report.last_done(c.db), audit_report.first_record_us(c.db)))
         late = deadlines.late_registers(open_runs, now, cfg.inspection.register_due_day, tz)

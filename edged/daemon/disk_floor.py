@@ -46,7 +46,7 @@ class DiskFloor:
         self.writer, self.alarms, self.clock = writer, alarms, clock
         self.hold = hold                    # the supervisor's hold_for_disk
         self.retention_now = retention_now  # a retention pass now
-        self.closing = closing              # the open segments' closes still to come (edged.daemon.gaps)
+        self.closing = closing              # the open segments' closes still to come (edged.daemon.recording.gaps)
         self.expect = expect                # the tamper watcher: what reconciliation itself renames
         self.usage = usage
         self.reason: str | None = None      # why recording is paused, while it is

@@ -6,35 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from edged.rules import inspections
+from edged.rules import deadlines, inspections
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
 from edged.i18n import Msg, N_, _
-from edged.ports import Outlet
+from edged.ports import InspectionError, Outlet
 from storage import audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds it
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds it
     from edged.daemon.health_monitor import HealthMonitor
 
 log = logging.getLogger(__name__)
 
 CHECK_S = 30.0   # the loop wakes at least this often (overdue check, clock steps)
-
-
-class InspectionError(Exception):
-    """A refused signing (shown to the person as is)."""
-
-
-def local_tz():
-    return datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone().tzinfo
 
 
 class InspectionRunner:
@@ -141,7 +132,7 @@ class InspectionRunner:
                                   {"runs": late})
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz()
+        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, deadlines.local_tz(self.clock.now_us())
         last = await self.writer.run(lambda c: inspection_table.last_scheduled_due(c.db))
         due = inspections.next_due(self.clock.now_us() if last is None else last, cfg, site, tz)
         while not stopping.is_set():

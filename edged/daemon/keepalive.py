@@ -17,10 +17,10 @@ from edged.daemon.notify import Notifier
 from storage.states.cameras import RECORDING
 from storage.catalog import CatalogWriter
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.reporting import Reporting
     from edged.daemon.retention_runner import RetentionRunner
-    from edged.daemon.supervisor import Supervisor
+    from edged.daemon.recording.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.i18n import Msg, N_, _
+from edged.ports import MaintenanceError
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
@@ -100,10 +101,6 @@ def same_disk(folder: Path, data_dir: Path) -> bool:
 
 
 log = logging.getLogger(__name__)
-
-
-class MaintenanceError(Exception):
-    """A window that cannot begin or end; the message says why (edgectl shows it as is)."""
 
 
 class Maintenance:

@@ -31,9 +31,9 @@ from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
 from storage.retention.report import destructions_after, retention_report
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
-    from edged.daemon.supervisor import Supervisor
+    from edged.daemon.recording.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 

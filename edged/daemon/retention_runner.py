@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 class SpaceCheck:
     """Called as segments open (the supervisor's `on_segment_opened`): below the reserve, retention
     runs a pass now rather than on schedule. Neither the supervisor nor the runner holds the other:
-    both are handed this (edged/daemon/root.py)."""
+    both are handed this (edged/app.py)."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg                 # replaced on SIGHUP, as the runner's is

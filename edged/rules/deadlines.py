@@ -22,6 +22,13 @@ def _us(d: datetime) -> int:
     return int(d.timestamp()) * 1_000_000 + d.microsecond
 
 
+def local_tz(at_us: int) -> tzinfo:
+    """The site's time zone at `at_us`: the host's, as people there read dates (design/0014)."""
+    tz = datetime.fromtimestamp(at_us / 1e6).astimezone().tzinfo
+    assert tz is not None
+    return tz
+
+
 def local_date(at_us: int, tz: tzinfo) -> date:
     return datetime.fromtimestamp(at_us / 1e6, tz).date()
 

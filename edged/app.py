@@ -1,6 +1,10 @@
-"""Start-up, run and shutdown of the daemon, in the order durability needs:
-catalog open, half-done destructions finished, disk identity checked, disk reconciled,
-then recording, retention, the tamper watcher and the control socket."""
+"""The composition root (design/0031, design/0068): start-up, run and shutdown of the daemon, in
+the order durability needs: catalog open, half-done destructions finished, disk identity checked,
+disk reconciled, then recording, retention, the tamper watcher and the control socket.
+
+It stands above the parts it builds (edged/daemon/, edged/control/, edged/viewer/, mqtt/) and
+is the only module that imports across them; no part imports it. `edged run` imports it late,
+once the recorder workers are started (edged/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from edged.control.server import ControlServer
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
-from edged.daemon.camera_states import CameraStates
+from edged.daemon.recording.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.host_clock import HostClock
 from edged.daemon.inspection_runner import InspectionRunner
@@ -36,14 +40,14 @@ from edged.daemon.keepalive import Keepalive, status_line
 from edged.daemon.maintenance import Maintenance
 from edged.daemon.notify import Notifier, while_extending
 from edged.daemon.people_watch import PeopleWatch
-from edged.daemon.prestart import Early, Steps, lock_data, raise_nofile
+from edged.daemon.recording.prestart import Early, Steps, lock_data, raise_nofile
 from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
-from edged.daemon.recovery import StartupRecovery
+from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
-from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
+from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
@@ -62,7 +66,7 @@ STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliatio
 
 async def run(cfg: Config, config_path: Path | None, init_data: bool = False, early: Early | None = None,
               steps: Steps | None = None) -> int:
-    """`early`: what `edged run` did before importing this module (edged.daemon.prestart): the data
+    """`early`: what `edged run` did before importing this module (edged.daemon.recording.prestart): the data
     folder's lock, and the workers it started, which the supervisor adopts."""
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.
