@@ -55,7 +55,7 @@ from storage import audit, datainit, nodekey
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM
+from storage.clock import SYSTEM, wait_or_stop
 from storage.fsutil import private_dir, tighten
 from storage.layout import CATALOG_FILE
 from storage.retention.run import finish_garbage
@@ -291,11 +291,8 @@ async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
         notifier.ready("WAITING: " + msg)
         while not datainit.initialised(data_dir):
             notifier.status("WAITING: " + msg)
-            try:
-                await asyncio.wait_for(stop.wait(), WAIT_DATA_S)
+            if await wait_or_stop(stop, WAIT_DATA_S):
                 return False
-            except TimeoutError:
-                pass
         log.warning("a catalog appeared in %s: starting", data_dir)
         return True
     finally:

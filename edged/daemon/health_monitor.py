@@ -33,7 +33,7 @@ from storage import segments as segment_table
 from storage.alarm_kinds import CAMERA_MOVED, HOST_CLOCK_OFF
 from storage.states.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +218,7 @@ class HealthMonitor:
     async def run(self, stopping: asyncio.Event) -> None:
         await self.load()
         while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), EVAL_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, EVAL_S, self.clock)
             now = self.clock.now_us()
             if time.monotonic() - self._last_gaps >= GAPS_EVERY_S:
                 self._last_gaps = time.monotonic()

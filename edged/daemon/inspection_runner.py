@@ -18,7 +18,7 @@ from storage import audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds it
     from edged.daemon.health_monitor import HealthMonitor
@@ -155,10 +155,7 @@ class InspectionRunner:
             await self.check_overdue(self.clock.now_us())
             await self.deadlines.check()
             wait = CHECK_S if due is None else min(CHECK_S, max(0.0, (due - self.clock.now_us()) / 1e6))
-            try:
-                await asyncio.wait_for(stopping.wait(), wait)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, wait, self.clock)
 
 
 def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from edged.daemon.notify import Notifier
 from storage.states.cameras import RECORDING
 from storage.catalog import CatalogWriter
+from storage.clock import wait_or_stop
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.reporting import Reporting
@@ -65,11 +66,8 @@ class Keepalive:
         stalled_before = ""
         while not stopping.is_set():
             start = time.monotonic()
-            try:
-                await asyncio.wait_for(stopping.wait(), interval)
+            if await wait_or_stop(stopping, interval):
                 break
-            except TimeoutError:
-                pass
             now = time.monotonic()
             lag = now - start - interval
             current = (self.sup.events, self.writer.writes)

@@ -31,7 +31,7 @@ from storage import maintenance as maintenance_table
 from storage import segments as segment_table
 from storage.alarm_kinds import EXPECTED_IN_MAINTENANCE, HASH_MISMATCH, MAINTENANCE_ENDING
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE
 from storage.maintenance import backup_catalog
@@ -245,7 +245,4 @@ class Maintenance:
         """The supervisor's task (under the task keeper): the bound of the open window."""
         while not stopping.is_set():
             wait = await self.check_bound()
-            try:
-                await asyncio.wait_for(stopping.wait(), wait)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, wait, self.clock)

@@ -26,7 +26,7 @@ from storage import cameras as camera_table
 from storage import node as node_table
 from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
 from storage.retention.report import destructions_after, retention_report
@@ -170,10 +170,7 @@ class Reporting:
             if self.reporter.status != status:
                 status = self.reporter.status
                 await self.writer.run(Catalog.set_node, {"mqtt_status": status})
-            try:
-                await asyncio.wait_for(stopping.wait(), POLL_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, POLL_S, self.clock)
 
     async def _forward_records(self) -> None:
         """Audit records (each carries the chain head after it) and destructions, in order."""

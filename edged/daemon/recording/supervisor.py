@@ -34,7 +34,7 @@ from storage import audit
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.full import is_disk_full
 
 log = logging.getLogger(__name__)
@@ -362,10 +362,7 @@ class Supervisor:
     async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
         while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), STATS_FLUSH_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(self.stopping, STATS_FLUSH_S, self.clock)
             await self._camera_alarms()
             stats = self.cameras.take_fresh_stats()
             if stats:
@@ -393,7 +390,4 @@ class Supervisor:
     async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():
             await self.writer.run(Catalog.set_node, {"heartbeat_us": self.clock.now_us()})
-            try:
-                await asyncio.wait_for(self.stopping.wait(), HEARTBEAT_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(self.stopping, HEARTBEAT_S, self.clock)

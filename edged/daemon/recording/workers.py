@@ -21,6 +21,7 @@ from edged.daemon.recording import isolation
 from edged.daemon.recording.prestart import Early, add_command, spawn_worker
 from recorder import events
 from recorder.camera import backoff_us
+from storage.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +158,7 @@ class Workers:
             await self.rehome(slot)
             attempt = 0 if time.monotonic() - started > WORKER_STABLE_S else attempt + 1
             delay = backoff_us(attempt, self._restart_cap_us(slot), self._rng) / 1e6
-            try:
-                await asyncio.wait_for(self.stopping.wait(), delay)
-            except TimeoutError:
-                pass
+            await wait_or_stop(self.stopping, delay)
 
     def _restart_cap_us(self, slot: WorkerSlot) -> int:
         """A worker carrying only cameras that crashed alone is restarted at most every
@@ -187,11 +185,8 @@ class Workers:
     async def watch_quarantine(self, _stopping: asyncio.Event) -> None:
         """Bring back to the shared workers each quarantined camera that behaved for an hour."""
         while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), RELEASE_CHECK_S)
+            if await wait_or_stop(self.stopping, RELEASE_CHECK_S):
                 return
-            except TimeoutError:
-                pass
             await self.release_due(time.monotonic_ns() // 1000)
 
     async def release_due(self, now_us: int) -> list[str]:
@@ -246,11 +241,8 @@ class Workers:
     async def _spare_later(self, slot: WorkerSlot) -> None:
         """Start a slot's spare worker once its cameras are recording (not during start-up,
         when the imports would compete with the workers that matter)."""
-        try:
-            await asyncio.wait_for(self.stopping.wait(), SPARE_AFTER_S)
+        if await wait_or_stop(self.stopping, SPARE_AFTER_S):
             return
-        except TimeoutError:
-            pass
         if slot.spare is None and slot.proc is not None and not slot.isolated:
             slot.spare = await spawn_worker()
             if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started
