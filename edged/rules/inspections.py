@@ -129,6 +129,7 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     elif drift:
         items["clock"] = {"ok": False, "detail": drift}
     else:
+        assert skew is not None  # drift is "" only for a measured skew
         items["clock"] = {"ok": True, "detail": f"camera clock within {abs(skew) / 1e6:.1f} s of the host"}
 
     verdict, reasons = cam.get("compliance") or "unknown", cam.get("reasons") or []

@@ -43,7 +43,7 @@ PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_
             "reason", "letter_ref")
 _ID = re.compile(r"[A-Za-z0-9]{6,20}")
 DEFAULT_POLICY = default_policy()
-ONE_STEP = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
+ONE_STEP: list[dict[str, Any]] = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
 
 
 class RequestRuleError(ValueError):

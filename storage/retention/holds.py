@@ -63,7 +63,8 @@ def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None,
     row = {"kind": kind, "cameras": None if cameras is None else json.dumps(sorted(set(cameras))),
            "from_us": from_us, "to_us": to_us, "reason": reason, "case_ref": case_ref, "placed_by": placed_by,
            "placed_us": now, "expires_us": expires_us, "state": state, "wanted_expires_us": wanted_expires_us}
-    hold_id = db["holds"].insert(row).last_pk
+    hold_id = db.table("holds").insert(row).last_pk
+    assert hold_id is not None
     return hold_row(db, hold_id)
 
 

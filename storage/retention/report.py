@@ -24,7 +24,8 @@ def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: 
                  limit: int) -> list[dict[str, Any]]:
     """The record of destroyed footage (`cameras` None: every camera), for footage recorded in
     [from, to) when both are given, by camera then time."""
-    sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
+    sql = "SELECT * FROM destructions WHERE 1 = 1"
+    params: list[Any] = []
     if cameras is not None:
         sql += f" AND camera IN ({','.join('?' * len(cameras))})"
         params += cameras

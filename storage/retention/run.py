@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 import sqlite_utils
 
@@ -147,7 +147,7 @@ class PassResult:
 
 
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
-             disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: set[str] = frozenset(),
+             disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: AbstractSet[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
              unlink: Callable[[Path], None] | None = None, age_trusted: bool = True) -> PassResult:
     """One retention pass at the clock's time: expire holds, plan, destroy, record. With
@@ -169,8 +169,9 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
         if not exhausted(segs, p, holds, cut, now):
             break
         limit *= 4  # a camera's oldest batch was used up (or held): look further
-    pass_id = db["retention_passes"].insert({"started_us": now, "free_before": usage.free,
-                                             "reserve": policy.reserve_bytes}).last_pk
+    pass_id = db.table("retention_passes").insert({"started_us": now, "free_before": usage.free,
+                                                   "reserve": policy.reserve_bytes}).last_pk
+    assert pass_id is not None
     errors: list[str] = []
     destroy(db, data_dir, p.destroy, pass_id, expect, unlink=unlink, errors=errors, clock=clock)
     destroyed = len(p.destroy)
