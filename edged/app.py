@@ -56,6 +56,7 @@ from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, wait_or_stop
+from storage.free_space import FreeSpace
 from storage.fsutil import private_dir, tighten
 from storage.layout import CATALOG_FILE
 from storage.retention.run import finish_garbage
@@ -124,7 +125,12 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
     host_clock = HostClock(writer, alarms, clock)  # design/0059: may the wall clock judge age, and blame cameras?
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
-    space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
+    free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
+    try:
+        await free.get()  # a first reading, for the status line at READY
+    except OSError:
+        pass  # the disk is gone: liveness says so once it runs
+    space = SpaceCheck(cfg, free)  # segments opening -> a retention pass now when the disk is short
     notifier = Notifier()
 
     def announce_ready() -> None:  # the supervisor calls it once recording has started, never after a stop
@@ -141,7 +147,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                              distrust=host_clock.why_age_unjudged)  # invariant 10: nothing by age on a stepped clock
     window_end.connect(runner.poke)
     floor = DiskFloor(lambda: runner.cfg, writer, alarms, sup.hold_for_disk, runner.poke,
-                      closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock)
+                      closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock,
+                      usage=free.usage_of)
     disk_full.connect(floor.on_write_error)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 from typing import TYPE_CHECKING
 
@@ -33,10 +32,10 @@ def status_line(sup: Supervisor, runner: RetentionRunner, reporter_status: str |
     states = sup.cameras.all()
     enabled = [c for c in sup.cfg.cameras if c.enabled]
     recording = sum(1 for c in enabled if states.get(c.id) == RECORDING)
-    free = shutil.disk_usage(sup.cfg.storage.data_dir).free
+    usage = runner.free.last()  # read by the keepalive's loop just before (never here, on the event loop)
     retention = "suspended" if runner.blocked else ("BREACHED" if runner.breached else "OK")
     broker = "not configured" if not reporter_status or reporter_status == "disabled" else reporter_status
-    parts = [f"{recording}/{len(enabled)} cameras recording", f"{free / 1e9:.1f} GB free", f"retention {retention}",
+    parts = [f"{recording}/{len(enabled)} cameras recording", f"{usage.free / 1e9:.1f} GB free" if usage is not None else "free space unknown", f"retention {retention}",
              f"broker {broker}"]
     if sup.paused:
         parts.insert(0, "RECORDING STOPPED (disk full)")
@@ -90,5 +89,9 @@ class Keepalive:
                 self.notifier.watchdog()
                 self.pings += 1
             reporter_status = getattr(self.reporter, "status", None)
+            try:
+                await self.runner.free.get()  # for the status line, read off the event loop
+            except OSError:
+                pass  # the disk is gone: the line says so from the supervisor's state
             self.notifier.status(("STALLED: " + stalled_before + "; ") * bool(stalled_before)
                                  + status_line(self.sup, self.runner, reporter_status))

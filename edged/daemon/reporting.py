@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -253,14 +252,14 @@ class Reporting:
     async def _state(self) -> dict[str, Any]:
         def build(c: Catalog) -> dict[str, Any]:
             rep = retention_report(c.db, self.cfg.retention, self.cfg.cameras, self.cfg.storage.data_dir,
-                                   clock=self.clock)
+                                   clock=self.clock, usage=self.runner.free.recent())
             alarms = [{"id": a["key"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
                        "since_us": a["raised_us"]} for a in c.active_alarms()]
             return {"rep": rep, "alarms": alarms}
 
         got = await self.writer.run(build)
         rep = got["rep"]
-        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        usage = await self.runner.free.get()
         achieved = [c["achieved_us"] for c in rep["cameras"] if c["achieved_us"] is not None]
         states = self.sup.cameras.all()
         enabled = [c.id for c in self.cfg.cameras if c.enabled]

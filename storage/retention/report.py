@@ -80,12 +80,13 @@ def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
 
 
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
-                     clock: Clock = SYSTEM) -> dict[str, Any]:
+                     clock: Clock = SYSTEM, usage: Any = None) -> dict[str, Any]:
     """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
     (edgectl retention, and the `state` the central office sees)."""
     now = clock.now_us()
     cameras = list(cameras)
-    usage = shutil.disk_usage(data_dir)
+    if usage is None:  # the daemon hands its FreeSpace's reading (design/0069); edgectl's one-shot reads here
+        usage = shutil.disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
     holds = active_holds(db, now)
     rates = write_rates(db, now)
