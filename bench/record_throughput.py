@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 from bench.cpu_split import GROUPS, Split
 from edged.config import load_config
-from edged.daemon.prestart import assign, worker_count
+from edged.daemon.recording.prestart import assign, worker_count
 from recorder.segment import FRAGMENTED_MP4
 from recorder.source import QUICK_PROBE
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe
