@@ -45,7 +45,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bench.record_throughput import command_line, table
+from bench.common import command_line, table
 from edged.config import DAY, CameraConfig, RetentionConfig
 from storage import layout, segment_rows
 from storage.catalog import SEGMENT_LOOKBACK_US, Catalog, migrations, open_db, open_readonly, segments_between

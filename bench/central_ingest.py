@@ -53,7 +53,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.record_throughput import cpu_ticks, memory, table
+from bench.common import cpu_ticks, memory, table
 from storage import audit, chainhead
 from storage.nodekey import NodeKey
 from tests.support.broker import Broker

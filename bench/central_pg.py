@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 
 from bench import central_ingest as ci
-from bench.record_throughput import cpu_ticks, table
+from bench.common import cpu_ticks, table
 
 
 def _pg_ticks(pg) -> int:

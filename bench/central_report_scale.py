@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.record_throughput import table
+from bench.common import table
 from central.pgstore import PgStore, month_bounds
 
 ROOT = Path(__file__).resolve().parent.parent

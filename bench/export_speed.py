@@ -28,15 +28,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.record_throughput import (
-    OUT,
-    bench_clip,
-    command_line,
-    environment,
-    log,
-    source_state,
-    table,
-)
+from bench.common import OUT, bench_clip, command_line, environment, log, source_state, table
 from storage import nodekey
 from storage.export import evidence as export
 from storage.catalog import open_readonly

@@ -34,7 +34,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from bench.record_throughput import OUT, command_line, environment, log, table
+from bench.common import OUT, command_line, environment, log, table
 from edged.config import load_config
 from edged.daemon.recording.prestart import worker_count
 from edged.daemon.recording.workers import WORKER_STABLE_S
