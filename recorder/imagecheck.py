@@ -5,6 +5,11 @@ on remuxing; it never waits. A pool thread decodes that one packet alone (a fres
 for the camera's codec and extradata), lets swscale shrink it (PyAV releases the GIL there), and measures the small picture
 with numpy. The result goes to the daemon as an `image` event; the daemon decides what is an
 alarm (thresholds, hysteresis). The pure functions here are shared with it. design/0012.
+
+How often: the pool measures what a check costs per camera (CPU of its thread) and what the
+rest of the worker costs, and sets the interval by recorder/sample_budget.py (design/0078).
+A motion camera detecting on its keyframes hands the detector's decoded picture instead of
+the packet, so its check decodes nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import av
 
-from recorder import picture_size
+from recorder import picture_size, sample_budget
 from recorder.events import Emit, Image, Oversize
 from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
@@ -43,6 +49,10 @@ REBLUR = 5
 # similarity(): box smoothing radius before the gradients, in thumbnail pixels. With 2, a
 # pan of 1 thumbnail pixel (1.5 % of the width) still scores ~0.8, one of 5 pixels 0.0-0.3.
 SIMILARITY_BLUR = 2
+# The interval is reviewed this often (over the CPU spent since the last review), and a
+# camera's cost per check is a running mean with this weight for the newest check.
+REVIEW_US = 30_000_000
+COST_WEIGHT = 0.2
 
 # Proposed defaults (the daemon owns the real ones in its config). Each crossing is a
 # condition; the daemon raises an alarm only when it holds for a while. Read them in this
@@ -213,6 +223,7 @@ class CameraSamples:
     busy: bool = False
     skipped: int = 0
     previous: np.ndarray | None = None
+    cost_us: float | None = None  # CPU one check of this camera costs (running mean, us)
     failed: bool = False  # a decode failed: said once in the log, then quietly counted
     oversize: bool = False  # this connection declared an absurd picture size: said once
     reformatter: av.video.reformatter.VideoReformatter = field(
@@ -239,6 +250,26 @@ class CameraSamples:
                 self.busy = False
                 self.skipped += 1
 
+    def offer_frame(self, frame: av.VideoFrame, at_us: int) -> None:
+        """A keyframe the motion detector has already decoded (recorder/motion_watch.py
+        KeyframeWatch): checked without a second decode. Never waits."""
+        with self.lock:
+            if self.busy:
+                self.skipped += 1
+                return
+            self.busy = True
+        try:
+            self.pool.queue.put_nowait((self, self.codec, self.extradata, frame, at_us))
+        except queue.Full:
+            with self.lock:
+                self.busy = False
+                self.skipped += 1
+
+    def missed(self) -> None:
+        """A due sample that never reached the pool (the detector's queue was full)."""
+        with self.lock:
+            self.skipped += 1
+
     def _done(self, ok: bool) -> int:
         """Free the camera for its next sample; the samples skipped since the last event."""
         with self.lock:
@@ -253,16 +284,59 @@ class CameraSamples:
 class ImageSampler:
     """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample."""
 
-    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16):
+    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, *,
+                 shortest_us: int = sample_budget.SHORTEST_US, longest_us: int = sample_budget.LONGEST_US,
+                 share: float = sample_budget.SHARE, review_us: int = REVIEW_US):
         self.emit = emit
         self.queue: queue.Queue[tuple | None] = queue.Queue(depth)
+        # The interval in force (camera threads read it at each sample), and what sets it.
+        self.interval_us = shortest_us
+        self.shortest_us, self.longest_us, self.share, self.review_us = shortest_us, longest_us, share, review_us
+        self.cameras: weakref.WeakSet[CameraSamples] = weakref.WeakSet()
+        self._cpu_lock = threading.Lock()
+        self._pool_cpu_us = 0.0  # CPU the checks spent (their threads' own)
+        self._window = self._now()
         self.threads = [threading.Thread(target=self._run, name=f"imagecheck-{i}", daemon=True)
                         for i in range(threads)]
         for t in self.threads:
             t.start()
 
     def camera(self, camera_id: str) -> CameraSamples:
-        return CameraSamples(camera_id, self)
+        cam = CameraSamples(camera_id, self)
+        self.cameras.add(cam)
+        return cam
+
+    def _now(self) -> tuple[int, float, float]:
+        """(monotonic us, the process's CPU us, the checks' CPU us) now."""
+        return time.monotonic_ns() // 1000, time.process_time() * 1e6, self._pool_cpu_us
+
+    def charge(self, cam: CameraSamples, cpu_us: float) -> None:
+        """A check of `cam` cost `cpu_us` of its thread's CPU; review the interval when due."""
+        cam.cost_us = cpu_us if cam.cost_us is None else cam.cost_us + COST_WEIGHT * (cpu_us - cam.cost_us)
+        with self._cpu_lock:
+            self._pool_cpu_us += cpu_us
+            now = self._now()
+            if now[0] - self._window[0] < self.review_us:
+                return
+            then, self._window = self._window, now
+        self.review(now, then)
+
+    def review(self, now: tuple[int, float, float], then: tuple[int, float, float]) -> int:
+        """Set the interval from the CPU measured between `then` and `now` (design/0078)."""
+        wall = max(1, now[0] - then[0])
+        other = max(0.0, (now[1] - then[1]) - (now[2] - then[2])) / wall
+        cams = list(self.cameras)
+        known = [c.cost_us for c in cams if c.cost_us is not None]
+        mean = sum(known) / len(known) if known else 0.0
+        costs = [mean if c.cost_us is None else c.cost_us for c in cams]
+        interval = sample_budget.sample_interval_us(costs, other, share=self.share, shortest_us=self.shortest_us,
+                                                    longest_us=self.longest_us)
+        if interval != self.interval_us:
+            log.info("image checks: every %g s (%d cameras, %.1f ms of CPU a check, the rest of the recorder "
+                     "%.1f %% of a core; at most %g %% of the recorder's CPU)", interval / 1e6, len(cams),
+                     mean / 1000, other * 100, self.share * 100)
+        self.interval_us = interval
+        return interval
 
     def close(self, timeout: float = 10) -> None:
         for _ in self.threads:
@@ -291,7 +365,8 @@ class ImageSampler:
                 cam._done(False)
                 continue
             cam.failed = False
-            self.emit(Image(**event, skipped=cam._done(True)))
+            self.charge(cam, event.pop("cpu_us"))
+            self.emit(Image(**event, skipped=cam._done(True), interval_us=self.interval_us))
 
 
 class PictureTooBig(ValueError):
@@ -322,10 +397,12 @@ def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.Vide
     return frames[0]
 
 
-def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, at_us: int) -> dict[str, Any]:
-    """Decode, shrink and measure one keyframe: the `Image` event's fields (all but `skipped`)."""
-    t0 = time.perf_counter()
-    frame = decode_keyframe(codec, extradata, data)
+def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes | av.VideoFrame,
+          at_us: int) -> dict[str, Any]:
+    """Decode (unless `data` is a picture decoded already), shrink and measure one keyframe: the
+    `Image` event's fields (all but `skipped`, `interval_us`), and `cpu_us`, this thread's CPU."""
+    t0, c0 = time.perf_counter(), time.thread_time_ns()
+    frame = data if isinstance(data, av.VideoFrame) else decode_keyframe(codec, extradata, data)
     small = cam.reformatter.reformat(frame, width=WIDTH, height=HEIGHT, format="yuv420p",
                                      interpolation="AREA", dst_color_range=av.video.reformatter.ColorRange.JPEG)
     grey = plane(small, 0).copy()  # kept as the next sample's `previous`
@@ -333,4 +410,5 @@ def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, 
     metrics["width"], metrics["height"] = frame.width, frame.height
     cam.previous = grey
     return {"camera": cam.camera, "at": at_us, "metrics": metrics,
-            "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2)}
+            "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "cpu_us": (time.thread_time_ns() - c0) / 1000}

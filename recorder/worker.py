@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from recorder import events
+from recorder import events, sample_budget
 from recorder.camera import CameraRecorder, Settings, StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
@@ -186,7 +186,9 @@ def main() -> int:
     # A pass after each fragment (design/0061); EDGED_DURABILITY=interval is the pass per fsync
     # interval alone of before, kept for bench/record_throughput.py's comparison only.
     durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
-    sampler = ImageSampler(emit) if settings.sample_us > 0 else None
+    # The site's sample interval is the shortest; the worker lengthens it to its CPU budget (design/0078).
+    sampler = ImageSampler(emit, shortest_us=settings.sample_us,
+                           longest_us=max(settings.sample_us, sample_budget.LONGEST_US)) if settings.sample_us > 0 else None
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 
