@@ -51,7 +51,7 @@ REBLUR = 5
 SIMILARITY_BLUR = 2
 # The interval is reviewed this often (over the CPU spent since the last review), and a
 # camera's cost per check is a running mean with this weight for the newest check.
-REVIEW_US = 30_000_000
+REVIEW_US = 15_000_000
 COST_WEIGHT = 0.2
 
 # Proposed defaults (the daemon owns the real ones in its config). Each crossing is a

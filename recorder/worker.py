@@ -187,7 +187,9 @@ def main() -> int:
     # interval alone of before, kept for bench/record_throughput.py's comparison only.
     durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
     # The site's sample interval is the shortest; the worker lengthens it to its CPU budget (design/0078).
-    sampler = ImageSampler(emit, shortest_us=settings.sample_us,
+    # EDGED_IMAGE_BUDGET=off keeps the site's interval fixed, as before: bench/imagecheck_budget.py's comparison only.
+    share = 1.0 if os.environ.get("EDGED_IMAGE_BUDGET") == "off" else sample_budget.SHARE
+    sampler = ImageSampler(emit, shortest_us=settings.sample_us, share=share,
                            longest_us=max(settings.sample_us, sample_budget.LONGEST_US)) if settings.sample_us > 0 else None
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
