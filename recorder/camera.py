@@ -65,6 +65,7 @@ class Settings:
     read_timeout_us: int
     reconnect_max_us: int
     sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
+    sample_max_us: int = 60_000_000  # ... or less often, to this, to the CPU budget (recorder/sample_budget.py)
     site: str = ""               # provenance written into each segment file (provenance())
     node: str = ""
 

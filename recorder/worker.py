@@ -190,7 +190,7 @@ def main() -> int:
     # EDGED_IMAGE_BUDGET=off keeps the site's interval fixed, as before: bench/imagecheck_budget.py's comparison only.
     share = 1.0 if os.environ.get("EDGED_IMAGE_BUDGET") == "off" else sample_budget.SHARE
     sampler = ImageSampler(emit, shortest_us=settings.sample_us, share=share,
-                           longest_us=max(settings.sample_us, sample_budget.LONGEST_US)) if settings.sample_us > 0 else None
+                           longest_us=settings.sample_max_us) if settings.sample_us > 0 else None
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 

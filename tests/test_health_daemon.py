@@ -40,7 +40,7 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
         cams.append({"id": "lobby", "url": steady.url("lobby")})
         # min_pixels 0: the faulty clips are 720p (0.92 MP); the megapixel floor is tests/test_health_floor.py's
         config = write_config(tmp_path / "edged.toml", data, cams, tables={"health": {
-            "sample_interval": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00",
+            "sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00",
             "min_pixels": 0}})
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:

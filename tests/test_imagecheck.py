@@ -325,7 +325,7 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
     sample_us = 3 * S  # GOP 2 s: samples land 2 or 4 s apart, 3 s on average
     settings = {"data_dir": str(tmp_path / "data"), "segment_us": 4 * S, "fragment_us": S, "fsync_us": 2 * S,
                 "connect_timeout_us": 5 * S, "read_timeout_us": 5 * S, "reconnect_max_us": 2 * S,
-                "sample_us": sample_us}
+                "sample_us": sample_us, "sample_max_us": sample_us}
     with RtspServer({"hd": healthy.spec(), "av": audio.spec()}) as server:
         w = Worker(settings, tmp_path / "worker.log")
         try:
