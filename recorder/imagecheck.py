@@ -19,13 +19,13 @@ import logging
 import queue
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import av
 
-from recorder import picture_size, sample_budget
+from recorder import picture_size
+from recorder.check_budget import CheckBudget
 from recorder.events import Emit, Image, Oversize
 from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
@@ -49,10 +49,6 @@ REBLUR = 5
 # similarity(): box smoothing radius before the gradients, in thumbnail pixels. With 2, a
 # pan of 1 thumbnail pixel (1.5 % of the width) still scores ~0.8, one of 5 pixels 0.0-0.3.
 SIMILARITY_BLUR = 2
-# The interval is reviewed this often (over the CPU spent since the last review), and a
-# camera's cost per check is a running mean with this weight for the newest check.
-REVIEW_US = 15_000_000
-COST_WEIGHT = 0.2
 
 # Proposed defaults (the daemon owns the real ones in its config). Each crossing is a
 # condition; the daemon raises an alarm only when it holds for a while. Read them in this
@@ -281,21 +277,15 @@ class CameraSamples:
             return skipped
 
 
-class ImageSampler:
-    """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample."""
+class ImageSampler(CheckBudget):
+    """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample. It
+    measures its checks and sets the interval in force (CheckBudget, design/0078)."""
 
-    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, *,
-                 shortest_us: int = sample_budget.SHORTEST_US, longest_us: int = sample_budget.LONGEST_US,
-                 share: float = sample_budget.SHARE, review_us: int = REVIEW_US):
+    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, **budget: Any):
+        """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py)."""
+        CheckBudget.__init__(self, **budget)
         self.emit = emit
         self.queue: queue.Queue[tuple | None] = queue.Queue(depth)
-        # The interval in force (camera threads read it at each sample), and what sets it.
-        self.interval_us = shortest_us
-        self.shortest_us, self.longest_us, self.share, self.review_us = shortest_us, longest_us, share, review_us
-        self.cameras: weakref.WeakSet[CameraSamples] = weakref.WeakSet()
-        self._cpu_lock = threading.Lock()
-        self._pool_cpu_us = 0.0  # CPU the checks spent (their threads' own)
-        self._window = self._now()
         self.threads = [threading.Thread(target=self._run, name=f"imagecheck-{i}", daemon=True)
                         for i in range(threads)]
         for t in self.threads:
@@ -305,38 +295,6 @@ class ImageSampler:
         cam = CameraSamples(camera_id, self)
         self.cameras.add(cam)
         return cam
-
-    def _now(self) -> tuple[int, float, float]:
-        """(monotonic us, the process's CPU us, the checks' CPU us) now."""
-        return time.monotonic_ns() // 1000, time.process_time() * 1e6, self._pool_cpu_us
-
-    def charge(self, cam: CameraSamples, cpu_us: float) -> None:
-        """A check of `cam` cost `cpu_us` of its thread's CPU; review the interval when due."""
-        cam.cost_us = cpu_us if cam.cost_us is None else cam.cost_us + COST_WEIGHT * (cpu_us - cam.cost_us)
-        with self._cpu_lock:
-            self._pool_cpu_us += cpu_us
-            now = self._now()
-            if now[0] - self._window[0] < self.review_us:
-                return
-            then, self._window = self._window, now
-        self.review(now, then)
-
-    def review(self, now: tuple[int, float, float], then: tuple[int, float, float]) -> int:
-        """Set the interval from the CPU measured between `then` and `now` (design/0078)."""
-        wall = max(1, now[0] - then[0])
-        other = max(0.0, (now[1] - then[1]) - (now[2] - then[2])) / wall
-        cams = list(self.cameras)
-        known = [c.cost_us for c in cams if c.cost_us is not None]
-        mean = sum(known) / len(known) if known else 0.0
-        costs = [mean if c.cost_us is None else c.cost_us for c in cams]
-        interval = sample_budget.sample_interval_us(costs, other, share=self.share, shortest_us=self.shortest_us,
-                                                    longest_us=self.longest_us)
-        if interval != self.interval_us:
-            log.info("image checks: every %g s (%d cameras, %.1f ms of CPU a check, the rest of the recorder "
-                     "%.1f %% of a core; at most %g %% of the recorder's CPU)", interval / 1e6, len(cams),
-                     mean / 1000, other * 100, self.share * 100)
-        self.interval_us = interval
-        return interval
 
     def close(self, timeout: float = 10) -> None:
         for _ in self.threads:
