@@ -65,6 +65,7 @@ class Settings:
     read_timeout_us: int
     reconnect_max_us: int
     sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
+    sample_max_us: int = 60_000_000  # ... or less often, to this, to the CPU budget (recorder/sample_budget.py)
     site: str = ""               # provenance written into each segment file (provenance())
     node: str = ""
 
@@ -328,13 +329,15 @@ class CameraRecorder:
                 clock = RunClock(wall - media, wall, mono)
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
+            sample = key and mono >= next_sample  # an image check is due (at a keyframe)
             if place is not None:
                 self._last_at = at
                 place(pkt, at, key)
             else:
                 self._video_out(pkt, at)
-                if key and self.motion is not None:
-                    self.motion.offer(pkt, at)
+                if key and self.motion is not None and self.motion.offer(pkt, at, samples if sample else None):
+                    sample = False  # the detector decodes it and hands the picture on (design/0078)
+                    next_sample = max(next_sample + samples.pool.interval_us, mono + samples.pool.interval_us // 2)
             stats.frames += 1  # counters; StatsWindow.key() only at a keyframe
             stats.bytes += size
             stats.last_wall = wall
@@ -342,8 +345,9 @@ class CameraRecorder:
                 stats.key(media)
                 self._last_key = wall
             self.last_frame_us = wall
-            if key and mono >= next_sample:
+            if sample:
                 samples.offer(pkt, at)
+                sample_us = samples.pool.interval_us  # the worker's, to its CPU budget (design/0078)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
             if mono - stats.since >= STATS_EVERY_US:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0

@@ -164,6 +164,7 @@ class Image(Event):
     thumb: str | None
     decode_ms: float
     skipped: int = 0
+    interval_us: int = 0  # the sample interval in force (recorder/sample_budget.py, design/0078); 0: not said
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,11 @@ on remuxing; it never waits. A pool thread decodes that one packet alone (a fres
 for the camera's codec and extradata), lets swscale shrink it (PyAV releases the GIL there), and measures the small picture
 with numpy. The result goes to the daemon as an `image` event; the daemon decides what is an
 alarm (thresholds, hysteresis). The pure functions here are shared with it. design/0012.
+
+How often: the pool measures what a check costs per camera (CPU of its thread) and what the
+rest of the worker costs, and sets the interval by recorder/sample_budget.py (design/0078).
+A motion camera detecting on its keyframes hands the detector's decoded picture instead of
+the packet, so its check decodes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import av
 
 from recorder import picture_size
+from recorder.check_budget import CheckBudget
 from recorder.events import Emit, Image, Oversize
 from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
@@ -213,6 +219,7 @@ class CameraSamples:
     busy: bool = False
     skipped: int = 0
     previous: np.ndarray | None = None
+    cost_us: float | None = None  # CPU one check of this camera costs (running mean, us)
     failed: bool = False  # a decode failed: said once in the log, then quietly counted
     oversize: bool = False  # this connection declared an absurd picture size: said once
     reformatter: av.video.reformatter.VideoReformatter = field(
@@ -239,6 +246,26 @@ class CameraSamples:
                 self.busy = False
                 self.skipped += 1
 
+    def offer_frame(self, frame: av.VideoFrame, at_us: int) -> None:
+        """A keyframe the motion detector has already decoded (recorder/motion_watch.py
+        KeyframeWatch): checked without a second decode. Never waits."""
+        with self.lock:
+            if self.busy:
+                self.skipped += 1
+                return
+            self.busy = True
+        try:
+            self.pool.queue.put_nowait((self, self.codec, self.extradata, frame, at_us))
+        except queue.Full:
+            with self.lock:
+                self.busy = False
+                self.skipped += 1
+
+    def missed(self) -> None:
+        """A due sample that never reached the pool (the detector's queue was full)."""
+        with self.lock:
+            self.skipped += 1
+
     def _done(self, ok: bool) -> int:
         """Free the camera for its next sample; the samples skipped since the last event."""
         with self.lock:
@@ -250,10 +277,13 @@ class CameraSamples:
             return skipped
 
 
-class ImageSampler:
-    """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample."""
+class ImageSampler(CheckBudget):
+    """A worker's pool: a few threads behind a bounded queue. A full queue skips a sample. It
+    measures its checks and sets the interval in force (CheckBudget, design/0078)."""
 
-    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16):
+    def __init__(self, emit: Emit, threads: int = 2, depth: int = 16, **budget: Any):
+        """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py)."""
+        CheckBudget.__init__(self, **budget)
         self.emit = emit
         self.queue: queue.Queue[tuple | None] = queue.Queue(depth)
         self.threads = [threading.Thread(target=self._run, name=f"imagecheck-{i}", daemon=True)
@@ -262,7 +292,9 @@ class ImageSampler:
             t.start()
 
     def camera(self, camera_id: str) -> CameraSamples:
-        return CameraSamples(camera_id, self)
+        cam = CameraSamples(camera_id, self)
+        self.cameras.add(cam)
+        return cam
 
     def close(self, timeout: float = 10) -> None:
         for _ in self.threads:
@@ -291,7 +323,8 @@ class ImageSampler:
                 cam._done(False)
                 continue
             cam.failed = False
-            self.emit(Image(**event, skipped=cam._done(True)))
+            self.charge(cam, event.pop("cpu_us"))
+            self.emit(Image(**event, skipped=cam._done(True), interval_us=self.interval_us))
 
 
 class PictureTooBig(ValueError):
@@ -322,10 +355,12 @@ def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.Vide
     return frames[0]
 
 
-def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, at_us: int) -> dict[str, Any]:
-    """Decode, shrink and measure one keyframe: the `Image` event's fields (all but `skipped`)."""
-    t0 = time.perf_counter()
-    frame = decode_keyframe(codec, extradata, data)
+def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes | av.VideoFrame,
+          at_us: int) -> dict[str, Any]:
+    """Decode (unless `data` is a picture decoded already), shrink and measure one keyframe: the
+    `Image` event's fields (all but `skipped`, `interval_us`), and `cpu_us`, this thread's CPU."""
+    t0, c0 = time.perf_counter(), time.thread_time_ns()
+    frame = data if isinstance(data, av.VideoFrame) else decode_keyframe(codec, extradata, data)
     small = cam.reformatter.reformat(frame, width=WIDTH, height=HEIGHT, format="yuv420p",
                                      interpolation="AREA", dst_color_range=av.video.reformatter.ColorRange.JPEG)
     grey = plane(small, 0).copy()  # kept as the next sample's `previous`
@@ -333,4 +368,5 @@ def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes, 
     metrics["width"], metrics["height"] = frame.width, frame.height
     cam.previous = grey
     return {"camera": cam.camera, "at": at_us, "metrics": metrics,
-            "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2)}
+            "thumb": encode_thumb(thumbnail(grey)), "decode_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "cpu_us": (time.thread_time_ns() - c0) / 1000}

@@ -21,6 +21,7 @@ from typing import Any
 import av
 
 from recorder.events import Detection, Emit, Motion
+from recorder.imagecheck import CameraSamples
 from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
 from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started
@@ -74,10 +75,14 @@ class MotionRecording:
             ctx = video.codec_context
             self.keyframes.new_run(ctx.name, ctx.extradata)
 
-    def offer(self, packet: av.Packet, at_us: int) -> None:
-        """A keyframe, for detection on the main stream (copied; never waits)."""
-        if self.keyframes is not None:
-            self.keyframes.offer(bytes(packet), at_us)
+    def offer(self, packet: av.Packet, at_us: int, check: CameraSamples | None = None) -> bool:
+        """A keyframe, for detection on the main stream (copied; never waits). With `check`
+        (an image check is due), the detector hands its decoded picture to the image checks:
+        True when it will, so the camera thread does not offer the packet there too."""
+        if self.keyframes is None:
+            return False
+        self.keyframes.offer(bytes(packet), at_us, check)
+        return check is not None
 
     def route(self, packet: av.Packet, at_us: int, video: bool) -> Route:
         key = video and packet.is_keyframe

@@ -233,7 +233,7 @@ class KeyframeWatch(MotionWatch):
 
     def __init__(self, camera: str, settings: MotionSettings, report: Report, *, clock: Clock = SYSTEM):
         super().__init__(camera, "", replace(settings, start_frames=1), report, clock=clock)
-        self._q: queue.Queue[tuple[str, bytes | None, bytes, int]] = queue.Queue(self.QUEUE)
+        self._q: queue.Queue[tuple[str, bytes | None, bytes, int, Any]] = queue.Queue(self.QUEUE)
         self._codec: tuple[str, bytes | None] = ("h264", None)
         self.skipped = 0
 
@@ -241,17 +241,20 @@ class KeyframeWatch(MotionWatch):
         """A (re)connection of the camera: its codec and extradata decode the next keyframes."""
         self._codec = (codec, extradata)
 
-    def offer(self, data: bytes, at_us: int) -> None:
+    def offer(self, data: bytes, at_us: int, check: Any = None) -> None:
+        """A keyframe; `check` (recorder/imagecheck.py CameraSamples) also gets its decoded picture."""
         try:
-            self._q.put_nowait((*self._codec, data, at_us))
+            self._q.put_nowait((*self._codec, data, at_us, check))
         except queue.Full:
             self.skipped += 1
+            if check is not None:
+                check.missed()
 
     def _run(self, detector: MotionDetector, events: MotionEvents) -> None:
         scaler = VideoReformatter()
         while not self._stop.is_set():
             try:
-                codec, extradata, data, at_us = self._q.get(timeout=0.5)
+                codec, extradata, data, at_us, check = self._q.get(timeout=0.5)
             except queue.Empty:
                 continue
             try:
@@ -261,8 +264,14 @@ class KeyframeWatch(MotionWatch):
                 if not self._lost:
                     self._lost = True
                     self._report(Lost(self.camera, self.last_error))
+                if check is not None:  # the image check says so in its own words (its Oversize)
+                    check.offer(data, at_us)
                 continue
             except Exception as exc:  # noqa: BLE001 - one undecodable keyframe is skipped
                 self.last_error = str(exc)
+                if check is not None:
+                    check.missed()
                 continue
+            if check is not None:  # the image check of this keyframe: no second decode (design/0078)
+                check.offer_frame(frame, at_us)
             self._analyse(detector, events, at_us / S, small_grey(scaler, frame))

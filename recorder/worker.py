@@ -19,7 +19,7 @@ import sys
 import threading
 from pathlib import Path
 
-from recorder import events
+from recorder import events, sample_budget
 from recorder.camera import CameraRecorder, Settings, StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
@@ -165,6 +165,16 @@ def _test_crash(camera: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def image_sampler(settings: Settings, emit: EventSink) -> ImageSampler | None:
+    """The image checks' pool, None when they are off. The site's sample interval is the shortest;
+    the pool lengthens it to its CPU budget (design/0078). EDGED_IMAGE_BUDGET=off keeps the site's
+    interval fixed, as before: bench/imagecheck_budget.py's comparison only."""
+    if settings.sample_us <= 0:
+        return None
+    share = 1.0 if os.environ.get("EDGED_IMAGE_BUDGET") == "off" else sample_budget.SHARE
+    return ImageSampler(emit, shortest_us=settings.sample_us, longest_us=settings.sample_max_us, share=share)
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the daemon, which stops us
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -186,7 +196,7 @@ def main() -> int:
     # A pass after each fragment (design/0061); EDGED_DURABILITY=interval is the pass per fsync
     # interval alone of before, kept for bench/record_throughput.py's comparison only.
     durability = Durability(settings.fsync_us, follow_writes=os.environ.get("EDGED_DURABILITY") != "interval")
-    sampler = ImageSampler(emit) if settings.sample_us > 0 else None
+    sampler = image_sampler(settings, emit)
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 

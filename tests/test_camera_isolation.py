@@ -89,7 +89,7 @@ def test_a_camera_declaring_16000x16000_is_not_decoded_and_alarmed_and_its_neigh
         data = tmp_path / "data"
         config = write_config(tmp_path / "edged.toml", data, [{"id": c, "url": server.url(c)} for c in ("a", "b", "big")],
                               recorder={"workers": 1}, tables={"health": {
-                                  "sample_interval": "2s", "raise_after": "2s", "clear_after": "4s", "min_pixels": 0}})
+                                  "sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "2s", "clear_after": "4s", "min_pixels": 0}})
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
             wait_for(lambda: alarms(d, lambda r: r["key"] == "picture_too_big:big", active=True), 90,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -183,3 +183,41 @@ def test_a_lost_detection_stream_records_continuously_until_it_is_back(tmp_path,
     assert lost["up"] is False and lost["error"]
     assert events.of("motion") == []  # no detection, no motion event: only footage
     assert closed and all(first_frame_is_key(tmp_path / c["path"]) for c in closed)
+
+
+def test_a_motion_camera_s_image_checks_reuse_the_detector_s_decode(tmp_path, scenes, monkeypatch):
+    """Keyframe detection decodes every keyframe; its image checks take that picture (design/0078):
+    the image-check pool decodes nothing, and the checks still come at their interval."""
+    from recorder import imagecheck, motion_watch
+    from recorder.imagecheck import ImageSampler
+
+    decodes = {"pool": 0, "detector": 0}
+    real = imagecheck.decode_keyframe
+
+    def counted(who):
+        def decode(*a):
+            decodes[who] += 1
+            return real(*a)
+        return decode
+
+    monkeypatch.setattr(imagecheck, "decode_keyframe", counted("pool"))
+    monkeypatch.setattr(motion_watch, "decode_keyframe", counted("detector"))
+    events = Events()
+    pool = ImageSampler(events, shortest_us=2 * S, review_us=3600 * S)
+    with RtspServer({"cam": scenes["walk"].spec()}) as server:
+        cam = motion_camera("door", server.url("cam"), None)
+        rec = CameraRecorder(cam, replace(settings(tmp_path), sample_us=2 * S), events, events, pool)
+        rec.start()
+        try:
+            wait_for(lambda: len(events.of("image")) >= 3, 60, "three image checks")
+        finally:
+            rec.stop.set()
+            rec.thread.join(30)
+            rec.motion.stop(20)
+            pool.close()
+    images = events.of("image", camera="door")
+    assert decodes["pool"] == 0, "the image checks decoded a keyframe the detector had decoded"
+    assert decodes["detector"] >= len(images) >= 3
+    assert all(e["metrics"]["width"] > 0 and e["interval_us"] == 2 * S for e in images)
+    gaps = [(b["at"] - a["at"]) / S for a, b in zip(images, images[1:])]
+    assert all(g >= 0.9 for g in gaps), gaps  # at the interval, not at every keyframe

@@ -200,12 +200,16 @@ def test_health_and_inspection_tables(tmp_path):
     assert cfg.inspection.schedule == "weekly" and cfg.inspection.window == (600, 720) and cfg.inspection.random_time
     off = load(tmp_path, MINIMAL + '[health]\nsample_interval = "0s"\nraise_after = "0ms"\n')
     assert off.health.sample_interval_us == 0 and off.health.raise_after_us == 0
+    assert cfg.health.sample_interval_max_us == 60_000_000  # the budget's longest (design/0078)
+    fixed = load(tmp_path, MINIMAL + '[health]\nsample_interval = "2s"\nsample_interval_max = "2s"\n')
+    assert fixed.health.sample_interval_max_us == fixed.health.sample_interval_us == 2_000_000
 
 
 @pytest.mark.parametrize("text, field, words", [
     ('[health]\ndaylight = "19:00-06:00"\n', "health.daylight", "ends before it starts"),
     ('[health]\ndark_luma = 300\n', "health.dark_luma", "out of range"),
     ('[health]\nsample_interval = "200ms"\n', "health.sample_interval", "at least 1s"),
+    ('[health]\nsample_interval_max = "0s"\n', "health.sample_interval_max", ""),
     ('[inspection]\nschedule = "monthly"\n', "inspection.schedule", "daily, weekly, biweekly, off"),
     ('[health]\nfrozen = 1\n', "health.frozen", "unknown key"),
 ])

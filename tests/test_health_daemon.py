@@ -40,7 +40,7 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
         cams.append({"id": "lobby", "url": steady.url("lobby")})
         # min_pixels 0: the faulty clips are 720p (0.92 MP); the megapixel floor is tests/test_health_floor.py's
         config = write_config(tmp_path / "edged.toml", data, cams, tables={"health": {
-            "sample_interval": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00",
+            "sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "4s", "clear_after": "4s", "daylight": "00:00-24:00",
             "min_pixels": 0}})
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
@@ -89,5 +89,11 @@ def test_faults_raise_and_clear_and_a_healthy_camera_stays_quiet(tmp_path, monke
             lobby = d.camera("lobby")
             assert lobby["state"] == "recording" and lobby["compliance"] == "ok"
             assert json.loads(lobby["image"])["change"] is not None
+            # The interval in force, as the worker says it (design/0078): fixed here, min = max = 2 s.
+            r = people.ctl("cameras", "--json")
+            assert r.returncode == 0, r.stderr
+            rows = {c["id"]: c for c in json.loads(r.stdout)}
+            assert rows["lobby"]["health"]["sample_interval_s"] == 2.0
+            assert "CHECK EVERY" in people.ctl("cameras").stdout
         finally:
             d.stop()

@@ -225,6 +225,67 @@ def test_a_picture_that_does_not_decode_is_a_skipped_sample(clip_dir, caplog):
     assert "cannot check a picture" in caplog.text
 
 
+def test_a_decoded_picture_is_checked_without_a_second_decode(clip_dir):
+    """A motion camera's detector hands its decoded keyframe (design/0078): the same metrics as
+    the packet's own decode, for a fraction of the CPU."""
+    events: list[dict] = []
+    pool = ic.ImageSampler(lambda e: events.append(to_dict(e)), threads=1, depth=2)
+    cam = pool.camera("cam")
+    codec, extradata, frames = keyframes(health_clip(clip_dir, "healthy"))
+    cam.codec, cam.extradata = codec, extradata
+    try:
+        cam.offer(av.Packet(frames[0]), 1)
+        wait_for(lambda: len(events) == 1, 10, "the packet's sample")
+        from_packet = cam.cost_us
+        cam.previous = None  # the same picture again: compare like with like
+        cam.offer_frame(ic.decode_keyframe(codec, extradata, frames[0]), 2)
+        wait_for(lambda: len(events) == 2, 10, "the decoded picture's sample")
+    finally:
+        pool.close()
+    assert events[0]["metrics"] == events[1]["metrics"]
+    one = ic.check(ic.CameraSamples("x", None), codec, extradata, frames[0], 0)["cpu_us"]
+    two = ic.check(ic.CameraSamples("x", None), codec, extradata, ic.decode_keyframe(codec, extradata, frames[0]),
+                   0)["cpu_us"]
+    assert two < one / 2, (one, two, from_packet)
+
+
+def test_the_pool_sets_the_interval_to_its_cpu_budget(clip_dir):
+    """The pool measures a check per camera and the rest of the process, and the interval in
+    force follows recorder/sample_budget.py; each event says it."""
+    events: list[dict] = []
+    pool = ic.ImageSampler(lambda e: events.append(to_dict(e)), threads=1, depth=4, shortest_us=1 * S,
+                           longest_us=60 * S, review_us=0)
+    codec, extradata, frames = keyframes(health_clip(clip_dir, "healthy"))
+    cams = [pool.camera(f"cam{k}") for k in range(3)]
+    for c in cams:
+        c.codec, c.extradata = codec, extradata
+    try:
+        assert pool.interval_us == 1 * S  # nothing measured yet: the shortest
+        for k, c in enumerate(cams):
+            c.offer(av.Packet(frames[0]), k)
+            wait_for(lambda: len(events) == k + 1, 10, "the sample")
+        # A rest of the recorder that spent nothing: any check is over budget, the longest
+        assert all(c.cost_us and c.cost_us > 0 for c in cams)
+        now = pool._now()
+        assert pool.review(now, (now[0] - S, now[1], now[2])) == 60 * S
+        # a rest of ten cores: far under budget, the shortest
+        assert pool.review(now, (now[0] - S, now[1] - 10 * S, now[2])) == 1 * S
+        # a rest the checks outweigh ninefold: sum(costs) * 0.9 / (0.1 * rest), rest = sum(costs) / 9 a second
+        round_us = sum(c.cost_us for c in cams)
+        assert pool.review(now, (now[0] - S, now[1] - round_us / 9, now[2])) == 60 * S  # 81 s, held at the longest
+        pool.longest_us = 600 * S
+        assert pool.review(now, (now[0] - S, now[1] - round_us / 9, now[2])) == 81 * S
+        # the checks' own CPU is not the rest: the same with the pool's CPU in both
+        assert pool.review(now, (now[0] - S, now[1] - round_us / 9 - 5 * S, now[2] - 5 * S)) == 81 * S
+        cams[0].offer(av.Packet(frames[1]), 9)
+        wait_for(lambda: len(events) == 4, 10, "the next sample")
+    finally:
+        pool.close()
+    # each event says the interval in force once its check was counted (review_us=0: at every check)
+    assert all(1 * S <= e["interval_us"] <= 600 * S for e in events)
+    assert events[-1]["interval_us"] == pool.interval_us
+
+
 # a real worker process ----------------------------------------------------------------------------
 class Worker:
     """`python -m recorder.worker` with the daemon's JSON-lines protocol; events collected."""
@@ -264,7 +325,7 @@ def test_worker_sends_image_events_at_the_sampling_rate_while_recording(tmp_path
     sample_us = 3 * S  # GOP 2 s: samples land 2 or 4 s apart, 3 s on average
     settings = {"data_dir": str(tmp_path / "data"), "segment_us": 4 * S, "fragment_us": S, "fsync_us": 2 * S,
                 "connect_timeout_us": 5 * S, "read_timeout_us": 5 * S, "reconnect_max_us": 2 * S,
-                "sample_us": sample_us}
+                "sample_us": sample_us, "sample_max_us": sample_us}
     with RtspServer({"hd": healthy.spec(), "av": audio.spec()}) as server:
         w = Worker(settings, tmp_path / "worker.log")
         try:

@@ -45,7 +45,7 @@ def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):
               "manager": "Chen", "contact": "ext. 215"},
              {"id": "gone", "url": f"rtsp://viewer:hunter2@127.0.0.1:{free_port()}/x", "location": "Back door"}],
             tables={"inspection": {"schedule": "daily", "window": next_minute_window(), "sign_within": "1s"},
-                    "health": {"sample_interval": "2s", "raise_after": "2s", "clear_after": "2s", "min_width": 320,
+                    "health": {"sample_interval": "2s", "sample_interval_max": "2s", "raise_after": "2s", "clear_after": "2s", "min_width": 320,
                                "min_height": 240}})
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:

@@ -26,6 +26,7 @@ from edged.config.values import (
 @dataclass(frozen=True, slots=True)
 class HealthConfig:
     sample_interval_us: int = 10 * SECOND   # one decoded keyframe per camera this often; 0: no image checks
+    sample_interval_max_us: int = 60 * SECOND  # ... or less often, to this, to keep them in their CPU budget (0078)
     raise_after_us: int = 30 * SECOND       # a condition must hold this long before its alarm is raised
     clear_after_us: int = 60 * SECOND       # and be gone this long before the alarm clears
     stale_after_us: int = 10 * SECOND       # no packet for this long while connected: the stream stalled
@@ -70,15 +71,16 @@ class InspectionConfig:
 
 
 _HEALTH_KEYS = (
-    "sample_interval", "raise_after", "clear_after", "stale_after", "dark_luma", "dark_fraction", "bright_fraction",
+    "sample_interval", "sample_interval_max", "raise_after", "clear_after", "stale_after", "dark_luma", "dark_fraction", "bright_fraction",
     "frozen_change", "blur_sharpness", "covered_contrast", "moved_similarity", "colour_min", "daylight",
     "min_width", "min_height", "min_pixels", "min_fps", "clock_tolerance", "audio_silent_level", "audio_silent_after",
 )  # fmt: skip
 # A camera may override any of them but the sampling rate, which its recorder worker is started with.
-_CAMERA_KEYS = tuple(k for k in _HEALTH_KEYS if k != "sample_interval")
-_CAMERA_HINTS = {"sample_interval": "the sampling rate is the site's ([health] sample_interval)"}
+_CAMERA_KEYS = tuple(k for k in _HEALTH_KEYS if k not in ("sample_interval", "sample_interval_max"))
+_CAMERA_HINTS = {"sample_interval": "the sampling rate is the site's ([health] sample_interval)",
+                 "sample_interval_max": "the sampling rate is the site's ([health] sample_interval_max)"}
 _DURATIONS: dict[str, tuple[int, int]] = {  # key -> (shortest but 0, longest); 0 means off or at once
-    "sample_interval": (1, HOUR), "raise_after": (1, HOUR), "clear_after": (1, HOUR),
+    "sample_interval": (1, HOUR), "sample_interval_max": (SECOND, HOUR), "raise_after": (1, HOUR), "clear_after": (1, HOUR),
     "stale_after": (SECOND, HOUR), "clock_tolerance": (1, HOUR), "audio_silent_after": (SECOND, DAY),
 }
 _ZERO_OK = ("sample_interval", "raise_after", "clear_after", "clock_tolerance")

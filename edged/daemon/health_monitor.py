@@ -117,7 +117,9 @@ class HealthMonitor:
         cam = self.cfg.camera(cam_id)
         hc = self.cfg.health
         image = self.images.get(cam_id)
-        fresh = image is not None and now - image["at"] <= 3 * max(hc.sample_interval_us, 1_000_000)
+        # Fresh for three intervals: the one in force, which the worker lengthens to its CPU budget (design/0078).
+        every = max(hc.sample_interval_us, image.get("interval_us") or 0, 1_000_000) if image is not None else 0
+        fresh = image is not None and now - image["at"] <= 3 * every
         big = self.oversize.get(cam_id)
         if big is not None and image is not None and image["at"] > big.at:
             big = None  # a picture was checked since
@@ -194,7 +196,16 @@ class HealthMonitor:
             "reconnects_1h": self.cameras.reconnects_within(cam, now, HOUR_US),
             "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
             "samples": self.samples.get(cam, 0), "conditions": present,
+            "sample_interval_s": self.sample_interval_s(cam),
         }
+
+    def sample_interval_s(self, cam: str) -> float | None:
+        """Seconds between the camera's image checks as its worker last said (design/0078); None: off."""
+        if not self.cfg.health.sample_interval_us:
+            return None
+        image = self.images.get(cam)
+        every = (image or {}).get("interval_us") or self.cfg.health.sample_interval_us
+        return round(every / 1e6, 1)
 
     def gap_today(self, cam: str, now: int) -> float:
         """Seconds without footage today: the recorded gaps, plus an outage still going on."""

@@ -72,7 +72,7 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
     return {"data_dir": str(s.data_dir), "segment_us": s.segment_length_us, "fragment_us": s.fragment_length_us,
             "fsync_us": s.fsync_interval_us, "connect_timeout_us": r.connect_timeout_us,
             "read_timeout_us": r.read_timeout_us, "reconnect_max_us": r.reconnect_max_us,
-            "sample_us": cfg.health.sample_interval_us, "site": cfg.site.id, "node": cfg.site.node,
+            "sample_us": cfg.health.sample_interval_us, "sample_max_us": cfg.health.sample_interval_max_us, "site": cfg.site.id, "node": cfg.site.node,
             "memory_mb": [r.worker_memory_mb, r.camera_memory_mb]}
 
 
