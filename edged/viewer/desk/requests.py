@@ -119,6 +119,12 @@ class Pages:
             holds = [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
             body += "<h2>" + esc(_("Holds waiting for your approval")) + "</h2>" + (
                 Holds(self.desk).rows(holds, ctx) if holds else empty(_("No hold waits for your approval.")))
+        if ctx.may("inspect.countersign"):
+            from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
+
+            runs = await waiting_runs(self.desk, ctx)
+            body += "<h2>" + esc(_("Inspections waiting for your countersignature")) + "</h2>" + (
+                Inspections(self.desk).rows(runs, ctx) if runs else empty(_("No inspection waits for your countersignature.")))
         return self.desk.render(ctx, _("Waiting for you"), body)
 
     async def show(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:

@@ -1,0 +1,83 @@
+"""The custodian's pages at the web desk (issue 30, design/0073), on the fixtures of
+tests/test_desk.py (a real daemon recording a real RTSP camera, headless Chromium): the
+custodian runs and signs an inspection, an approver finds it in the inbox and countersigns it,
+the month's register is printed (PDF) by the renderer edgectl uses. Every page is screenshotted
+in zh-TW and English; each action must be on the audit record under the person's account.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.daemon import wait_for
+from tests.support.people import password_for
+from tests.test_desk import both_languages, desk, first_login, open_account, shoot  # noqa: F401 (the fixture)
+
+@pytest.fixture(scope="module")
+def people(desk):  # noqa: F811
+    """carl the custodian and dora the approver, opened by the admin at the desk."""
+    admin = desk.login("admin", password_for("admin"))
+    for name, role in (("carl", "custodian"), ("dora", "approver")):
+        first_login(desk, name, open_account(desk, admin, name, role))
+    admin.context.close()
+    return desk
+
+
+def test_an_inspection_run_signed_by_the_custodian_countersigned_from_the_inbox_and_printed(people):
+    d = people
+    wait_for(lambda: len(d.daemon.segments("cam1")) >= 2, 60, "footage of cam1")
+    carl = d.login("carl", password_for("carl"))
+    carl.goto(d.base + "/desk/inspections")
+    shoot(d, carl, "inspections-empty-carl", "zh-TW")
+    carl.click("form[action='/desk/inspections/run'] button")
+    carl.wait_for_selector(".notice-ok")
+    run_id = int(re.search(r"/desk/inspections/(\d+)", carl.url)[1])
+    assert [r["actor"] for r in d.audit("inspection.run")] == ["carl"]
+    assert carl.locator("#countersign").count() == 0, "the custodian does not countersign"
+    shoot(d, carl, "inspection-carl", "zh-TW")
+    for note in carl.locator("#sign textarea").all():   # the handling of each anomaly, if any
+        note.fill("已通知廠商檢修")
+    carl.click("#sign button[type=submit]")
+    carl.wait_for_selector(".notice-ok")
+    assert carl.locator("#sign").count() == 0, "signed once"
+    signed = d.audit("inspection.sign")
+    assert [(r["actor"], r["detail"]["run"]) for r in signed] == [("carl", run_id)]
+    r = carl.request.post(d.base + f"/desk/inspections/{run_id}/countersign", form={"name": "carl"})
+    assert r.status == 403, "no CSRF token, and not the custodian's operation"
+
+    dora = d.login("dora", password_for("dora"))
+    assert dora.locator(".st-wait").count() == 1, "her home says something waits for her"
+    dora.goto(d.base + "/desk/inbox")
+    shoot(d, dora, "inbox-inspection-dora", "zh-TW")
+    dora.click(f"a[href='/desk/inspections/{run_id}']")
+    assert dora.locator("#sign").count() == 0, "the approver does not sign as the inspector"
+    dora.click("#countersign button[type=submit]")
+    dora.wait_for_selector(".notice-ok")
+    assert dora.locator(".st-done").count() >= 1 and dora.locator("#countersign").count() == 0
+    assert [(r["actor"], r["detail"]["run"]) for r in d.audit("inspection.countersign")] == [("dora", run_id)]
+    dora.goto(d.base + "/desk/inbox")
+    assert dora.locator(f"a[href='/desk/inspections/{run_id}']").count() == 0, "no longer waiting"
+
+    # the month's register, the renderer `edgectl inspect report` writes, printed to PDF
+    dora.goto(d.base + "/desk/inspections")
+    dora.click("a[href^='/desk/inspections/register']")
+    text = dora.inner_text("body")
+    assert "民國" in text and "carl" in text and "dora" in text and "櫃檯" in text
+    csp = dora.request.get(d.base + "/desk/inspections/register").headers["content-security-policy"]
+    assert "sha256-" in csp and "script" not in csp
+    dora.pdf(path=str(d.shots / "register.pdf"), format="A4")
+    assert (d.shots / "register.pdf").read_bytes()[:4] == b"%PDF"
+    dora.context.close()
+
+    # the clerk and the admin may not reach the inspections
+    admin = d.login("admin", password_for("admin"))
+    for path in ("/desk/inspections", f"/desk/inspections/{run_id}", "/desk/inspections/register"):
+        assert admin.request.get(d.base + path).status == 403, path
+    admin.context.close()
+    both_languages(d, {"inspections": "/desk/inspections", "inspection": f"/desk/inspections/{run_id}"}, "carl",
+                   password_for("carl"))
+    both_languages(d, {"inbox": "/desk/inbox", "inspection": f"/desk/inspections/{run_id}"}, "dora",
+                   password_for("dora"))
+    carl.context.close()
