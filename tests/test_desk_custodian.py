@@ -76,8 +76,21 @@ def test_an_inspection_run_signed_by_the_custodian_countersigned_from_the_inbox_
     for path in ("/desk/inspections", f"/desk/inspections/{run_id}", "/desk/inspections/register"):
         assert admin.request.get(d.base + path).status == 403, path
     admin.context.close()
-    both_languages(d, {"inspections": "/desk/inspections", "inspection": f"/desk/inspections/{run_id}"}, "carl",
+    both_languages(d, {"inspections": "/desk/inspections", "inspection": f"/desk/inspections/{run_id}",
+                       "cameras": "/desk/cameras"}, "carl",
                    password_for("carl"))
     both_languages(d, {"inbox": "/desk/inbox", "inspection": f"/desk/inspections/{run_id}"}, "dora",
                    password_for("dora"))
+    carl.context.close()
+
+
+def test_the_cameras_state_and_the_open_alarms_read_only(people):
+    d = people
+    wait_for(lambda: len(d.daemon.segments("cam1")) >= 1, 60, "footage of cam1")
+    carl = d.login("carl", password_for("carl"))
+    carl.click("a[href='/desk/cameras']")   # in the navigation
+    wait_for(lambda: carl.reload() or carl.locator("td .st-done").count() == 1, 30, "cam1 recording on the page")
+    assert "櫃檯 (cam1)" in carl.inner_text("main")
+    assert carl.locator("main form").count() == 0, "read-only"
+    shoot(d, carl, "cameras-carl", "zh-TW")
     carl.context.close()
