@@ -7,10 +7,16 @@ in zh-TW and English; each action must be on the audit record under the person's
 
 from __future__ import annotations
 
+import hashlib
 import re
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from storage import export
 from tests.support.daemon import wait_for
 from tests.support.people import password_for
 from tests.test_desk import both_languages, desk, first_login, open_account, shoot  # noqa: F401 (the fixture)
@@ -93,4 +99,63 @@ def test_the_cameras_state_and_the_open_alarms_read_only(people):
     assert "櫃檯 (cam1)" in carl.inner_text("main")
     assert carl.locator("main form").count() == 0, "read-only"
     shoot(d, carl, "cameras-carl", "zh-TW")
+    carl.context.close()
+
+
+def test_a_signed_export_made_at_the_desk_and_downloaded_once_by_its_custodian(people, tmp_path):
+    d = people
+    wait_for(lambda: len(d.daemon.segments("cam1")) >= 2, 60, "footage of cam1")
+    zone = ZoneInfo("Asia/Taipei")
+    now = datetime.now(zone)
+    carl = d.login("carl", password_for("carl"))
+    carl.goto(d.base + "/desk/requests/new")
+    carl.select_option("select[name=kind]", "internal")
+    carl.select_option("select[name=category]", "other")
+    carl.fill("textarea[name=reason]", "設備異常調查，需複製影像")
+    carl.check("input[name=cameras][value=cam1]")
+    carl.fill("input[name=from]", (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M"))
+    carl.fill("input[name=to]", (now + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"))
+    carl.check("input[name=mode][value=copy]")
+    carl.fill("input[name=requester]", "林小姐")
+    carl.fill("input[name=org]", "政風室")
+    carl.click("button[type=submit].primary")
+    carl.wait_for_selector(".notice-ok, .notice-error")
+    assert carl.locator(".notice-ok").count() == 1, carl.inner_text("main")
+    rid = int(re.search(r"/desk/requests/(\d+)", carl.url)[1])
+    assert carl.locator("#export").count() == 0, "not approved yet: no export offered"
+    dora = d.login("dora", password_for("dora"))
+    dora.goto(d.base + f"/desk/requests/{rid}")
+    dora.fill("#decide textarea[name=reason]", "同意複製")
+    dora.click("#decide button[value=approve]")
+    dora.wait_for_selector(".notice-ok")
+    assert dora.locator("#export").count() == 0, "the approver does not export"
+    assert dora.request.post(d.base + "/desk/exports/new", form={"grant": "1"}).status == 403
+    dora.context.close()
+
+    carl.goto(d.base + f"/desk/requests/{rid}")
+    shoot(d, carl, "export-offer-carl", "zh-TW")
+    carl.click("#export button[type=submit]")
+    carl.wait_for_selector("#download", timeout=120_000)
+    shoot(d, carl, "export-made-carl", "zh-TW", ("MB", "SHA-256", "ZIP"))  # units and formats
+    done = d.audit("export.done")
+    assert [r["actor"] for r in done] == ["carl"]
+    made = {"public_key": carl.inner_text("#public-key"), "manifest_sha256": carl.inner_text("#manifest-sha256")}
+    with carl.expect_download() as info:
+        carl.click("#download button[type=submit]")
+    path = tmp_path / "export.zip"
+    info.value.save_as(path)
+    with zipfile.ZipFile(path) as z:
+        names = {Path(n).name for n in z.namelist()}
+        assert {"manifest.json", "manifest.sig"} <= names and len({Path(n).parent for n in z.namelist()}) == 1
+        z.extractall(tmp_path / "unzipped")
+    folder = next((tmp_path / "unzipped").iterdir())
+    assert export.verify_export(folder, made["public_key"]) == [], "intact and signed by this recorder's key"
+    assert hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest() == made["manifest_sha256"]
+    reads = d.audit("export.read")
+    assert {r["actor"] for r in reads} == {"carl"} and {r["detail"]["file"] for r in reads} == set(names)
+    carl.click("#download button[type=submit]")   # a second time: refused, in words
+    carl.wait_for_selector(".notice-error")
+    assert len(d.audit("export.read")) == len(reads), "nothing more read"
+    carl.goto(d.base + f"/desk/requests/{rid}")
+    assert carl.locator("#export").count() == 0, "the grant is spent"
     carl.context.close()

@@ -137,6 +137,8 @@ class Pages:
         body += self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
+        from edged.viewer.desk.exports import export_card
+        body += export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
         body += f'<p class="actions">{printed} <span class="hint">{esc(how)}</span></p>'
