@@ -17,9 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storage import export
+from storage.clock import SYSTEM
 from tests.support.daemon import wait_for
 from tests.support.people import password_for
-from tests.test_desk import both_languages, desk, first_login, open_account, shoot  # noqa: F401 (the fixture)
+from tests.test_desk import SITE, both_languages, desk, first_login, open_account, shoot  # noqa: F401 (the fixture)
 
 @pytest.fixture(scope="module")
 def people(desk):  # noqa: F811
@@ -106,7 +107,7 @@ def test_a_signed_export_made_at_the_desk_and_downloaded_once_by_its_custodian(p
     d = people
     wait_for(lambda: len(d.daemon.segments("cam1")) >= 2, 60, "footage of cam1")
     zone = ZoneInfo("Asia/Taipei")
-    now = datetime.now(zone)
+    now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, zone)
     carl = d.login("carl", password_for("carl"))
     carl.goto(d.base + "/desk/requests/new")
     carl.select_option("select[name=kind]", "internal")
@@ -158,4 +159,28 @@ def test_a_signed_export_made_at_the_desk_and_downloaded_once_by_its_custodian(p
     assert len(d.audit("export.read")) == len(reads), "nothing more read"
     carl.goto(d.base + f"/desk/requests/{rid}")
     assert carl.locator("#export").count() == 0, "the grant is spent"
+    carl.context.close()
+
+
+def test_the_auditor_prints_the_periodic_report_from_the_desk(people):
+    d = people
+    admin = d.login("admin", password_for("admin"))
+    first_login(d, "aldo", open_account(d, admin, "aldo", "auditor"))
+    admin.context.close()
+    p = d.login("aldo", password_for("aldo"))
+    p.goto(d.base + "/desk/audit")
+    shoot(d, p, "audit-report-form-aldo", "zh-TW")
+    p.click("#report button[type=submit]")
+    p.wait_for_load_state()
+    assert "/desk/audit/report?" in p.url
+    text = p.inner_text("body")
+    assert SITE in text and "民國" in text and "aldo" in text, "the report names the accounts, in ROC dates"
+    csp = p.request.get(d.base + "/desk/audit/report").headers["content-security-policy"]
+    assert "sha256-" in csp and "script" not in csp
+    p.pdf(path=str(d.shots / "audit-report.pdf"), format="A4")
+    assert (d.shots / "audit-report.pdf").read_bytes()[:4] == b"%PDF"
+    assert "aldo" in {r["actor"] for r in d.audit("audit.report")}
+    p.context.close()
+    carl = d.login("carl", password_for("carl"))
+    assert carl.request.get(d.base + "/desk/audit/report").status == 403, "the auditor's alone"
     carl.context.close()
