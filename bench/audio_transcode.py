@@ -32,7 +32,7 @@ from pathlib import Path
 
 import av
 
-from bench.record_throughput import OUT, command_line, environment, fmt, log, table
+from bench.common import OUT, command_line, environment, fmt, log, table
 from recorder import audio
 
 FRAG = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000"}

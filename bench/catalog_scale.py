@@ -45,13 +45,13 @@ from typing import Any
 
 import sqlite_utils
 
-from bench.record_throughput import command_line, table
+from bench.common import command_line, table
 from edged.config import DAY, CameraConfig, RetentionConfig
 from storage import layout, segment_rows
 from storage.catalog import SEGMENT_LOOKBACK_US, Catalog, migrations, open_db, open_readonly, segments_between
 from storage.clock import FakeClock
 from storage.reconcile import TAIL_US, reconcile
-from storage.retention_store import FOOTAGE, candidates, policy_for, run_pass
+from storage.retention.run import FOOTAGE, candidates, policy_for, run_pass
 
 ROOT = Path(__file__).resolve().parent.parent
 S = 1_000_000

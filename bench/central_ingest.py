@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.central_ingest [--nodes 1000] [--cameras 16] [--sim-seconds 3600]
         [--compare-sim-seconds 600] [--skip-compare]          (from the repository root)
-    .venv/bin/python -m bench.central_ingest --postgres [--nodes 100] [--sim-seconds 300]
-        (one instance on a PostgreSQL 15 started here, fsync on: bench/out/central_ingest_postgres.txt)
+    .venv/bin/python -m bench.central_ingest --postgres [--pg-ingest copy,rows] [--pg-instances 1,3]
+        [--nodes 1000] [--sim-seconds 120] [--profile]
+        (on a PostgreSQL 15 started here, fsync on: bench/central_pg.py, bench/out/central_ingest_postgres.txt)
 
 The fleet: `--nodes` nodes in sites of 10, `--cameras` each, with the real payloads of
 edged/daemon/reporting.py and mqtt/reporter.py at the daemon's cadence per simulated second:
@@ -52,7 +53,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.record_throughput import cpu_ticks, memory, table
+from bench.common import cpu_ticks, memory, table
 from storage import audit, chainhead
 from storage.nodekey import NodeKey
 from tests.support.broker import Broker
@@ -358,7 +359,7 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         pids = [p.pid for p in procs]
         hz = os.sysconf("SC_CLK_TCK")
         cpu0 = {"central": sum(cpu_ticks(x) or 0 for x in pids), "broker": cpu_ticks(broker.proc.pid) or 0,
-                "box": _box_busy()}
+                "box": _box_busy(), "postgres": PG_TICKS() if PG_TICKS else 0}
         db = folder / "store" / "central.db"
         samples: list[tuple[float, int, float]] = []
         start = time.monotonic()
@@ -383,7 +384,8 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
         elapsed = (stored_ns - sent["started_ns"]) / 1e9  # from the first publish to the last store
         cpu = {"central": (sum(cpu_ticks(x) or 0 for x in pids) - cpu0["central"]) / hz,
                "broker": ((cpu_ticks(broker.proc.pid) or 0) - cpu0["broker"]) / hz,
-               "box": (_box_busy() - cpu0["box"]) / hz}
+               "box": (_box_busy() - cpu0["box"]) / hz,
+               "postgres": ((PG_TICKS() if PG_TICKS else 0) - cpu0["postgres"]) / hz}
         verify_start = time.monotonic()
         while stored_sum(db)[1] < final_sum and time.monotonic() - verify_start < args.timeout:
             time.sleep(0.2)
@@ -499,7 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true", help="cProfile the (first) instance of the main run")
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--postgres", action="store_true",
-                   help="only one instance storing into a PostgreSQL 15 started here ([storage] url)")
+                   help="into a PostgreSQL 15 started here ([storage] url): bench/central_pg.py")
+    p.add_argument("--pg-ingest", default="copy", help="--postgres: ingest paths compared in one run (copy,rows)")
+    p.add_argument("--pg-instances", default="1", help="--postgres: instance counts compared in one run (1,3)")
     args = p.parse_args(argv)
     if args.postgres:
         return postgres_main(args, argv)
@@ -557,31 +561,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-PG_URL: str | None = None
+PG_URL: str | None = None   # set by bench/central_pg.py: instances store into this PostgreSQL
+PG_TICKS = None              # and its CPU ticks so far (a function), counted beside the broker's
 
 
 def postgres_main(args, argv: list[str]) -> int:
-    """One instance on PostgreSQL (central/pgstore.py), `--sim-seconds` of fleet time."""
-    global PG_URL
-    from tests.support.postgres import Postgres
+    from bench.central_pg import main as pg_main
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="central-ingest-", dir=OUT))
-    pg = Postgres(fsync=True).start()
-    try:
-        PG_URL = pg.database()
-        log(f"# central_ingest on PostgreSQL 15: {args.nodes} nodes x {args.cameras} cameras")
-        log(f"command (from the repository root): .venv/bin/python -m bench.central_ingest {' '.join(argv)}")
-        log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} cores, load {load()} (PostgreSQL fsync on, synchronous_commit on)")
-        r = run_fleet(args, args.sim_seconds, 1, "postgres", work)
-        log(f"one instance, {args.sim_seconds} s of fleet time: {r['received']:,} of {r['sent']:,} messages "
-            f"in {r['elapsed']:.1f} s = {r['rate']:,.0f} msg/s; verification lag {r['verify_lag']:.1f} s; "
-            f"CPU s {_cpu(r)}; load {r['load']}")
-    finally:
-        pg.stop()
-        (OUT / "central_ingest_postgres.txt").write_text("\n".join(lines) + "\n")
-        shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return pg_main(args, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.record_throughput import OUT, code_of, command_line, environment, log, source_state, table
+from bench.common import OUT, code_of, command_line, environment, log, source_state, table
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 

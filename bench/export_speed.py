@@ -8,7 +8,7 @@ one run.
 One hour of footage (1080p, 20 fps, ~4 Mbit/s, 2 s GOP: the record_throughput clip looped)
 is written once into `bench/out/export/data` as 60 one-minute fragmented-MP4 segments by the
 recorder's own segment writer, with their catalog rows. Each repetition then, in alternating
-order, times the reference and the export of the hour by storage.export.write_export (hash
+order, times the reference and the export of the hour by storage.export.evidence.write_export (hash
 check of every segment, fragment copy into one MP4 hashed as written, manifest, signature,
 fsync), the code the daemon's export worker runs for `edgectl export`. Warm: the files are in
 the page cache (read once before the first timing); cold: they are evicted from it
@@ -28,16 +28,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.record_throughput import (
-    OUT,
-    bench_clip,
-    command_line,
-    environment,
-    log,
-    source_state,
-    table,
-)
-from storage import export, nodekey
+from bench.common import OUT, bench_clip, command_line, environment, log, source_state, table
+from storage import nodekey
+from storage.export import evidence as export
 from storage.catalog import open_readonly
 from tests.support.cameras import Clip, make_clip
 from tests.support.footage import clip_mp4, write_segments

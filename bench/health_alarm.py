@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.record_throughput import command_line, environment, table
+from bench.common import command_line, environment, table
 from tests.support.cameras import RtspServer
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.health_clips import health_clip

@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.record_throughput import (
-    OUT, bench_clip, cam_ids, code_of, command_line, environment, fmt, log, measure, source_state, table,
-)
+from bench.common import OUT, bench_clip, cam_ids, code_of, command_line, environment, fmt, log, measure, source_state, table
 from tests.support.cameras import RtspServer
 from tests.support.daemon import ROOT, wait_for
 

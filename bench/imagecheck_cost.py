@@ -17,7 +17,7 @@ from pathlib import Path
 
 import av
 
-from bench.record_throughput import command_line, table
+from bench.common import command_line, table
 from recorder import imagecheck as ic
 
 CLIP = Path(__file__).resolve().parent / "out" / "clips" / "testsrc2_1920x1080_20fps_g40_60s_4M_veryfast.h264"

@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.record_throughput import FPS, OUT, bench_clip, box_ticks, environment, log, table
+from bench.common import FPS, OUT, bench_clip, box_ticks, environment, log, table
 from bench.viewer_flood import CLK, ticks
 from tests.support.broker import Broker, make_pki
 from tests.support.cameras import RtspServer, free_port

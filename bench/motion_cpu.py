@@ -25,7 +25,7 @@ from collections.abc import Callable
 import av
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from bench.record_throughput import OUT, command_line, environment, fmt, log, table
+from bench.common import OUT, command_line, environment, fmt, log, table
 from recorder.motion import MotionDetector, MotionEvents, MotionSettings
 from tests.support.cameras import Clip
 from tests.support.scenes import WALKS, scene_clip

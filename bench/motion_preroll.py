@@ -28,7 +28,7 @@ import time
 
 import av
 
-from bench.record_throughput import OUT, command_line, environment, log, table
+from bench.common import OUT, command_line, environment, log, table
 from recorder.gate import RecordGate
 from recorder.motion import MotionSettings
 from recorder.motion_watch import Ended, MotionWatch, Started

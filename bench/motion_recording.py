@@ -33,7 +33,7 @@ from pathlib import Path
 
 import av
 
-from bench.record_throughput import OUT, command_line, environment, log, table
+from bench.common import OUT, command_line, environment, log, table
 from recorder.motion import MotionSettings, settings_json
 from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer

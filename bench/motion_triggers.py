@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.record_throughput import OUT, command_line, environment, log, table
+from bench.common import OUT, command_line, environment, log, table
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings
 from tests.support.scenes import SCENES, WALKS, grey_frames, scene_clip
 

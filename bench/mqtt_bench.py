@@ -33,7 +33,7 @@ from pathlib import Path
 
 import paho.mqtt
 
-from bench.record_throughput import command_line, table
+from bench.common import command_line, table
 from edged.config import MqttConfig
 from mqtt.reporter import Reporter
 from tests.support.broker import Broker

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from bench.crash_loss import TARGET_LOSS_S, now_us
-from bench.record_throughput import OUT, code_of, command_line, environment, log, source_state, table
+from bench.common import OUT, code_of, command_line, environment, log, source_state, table
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 

@@ -13,36 +13,27 @@ Recordings are deleted after each step; logs and catalogs stay in bench/out/.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import platform
-import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from bench.common import (CLIP_SECONDS, FPS, GOP, OUT, Window, bench_clip, cam_ids, code_of, command_line,
+                          environment, fmt, log, measure, over, source_state, table, tree)
 from bench.cpu_split import GROUPS, Split
 from edged.config import load_config
-from edged.daemon.prestart import assign, worker_count
+from edged.daemon.recording.prestart import assign, worker_count
 from recorder.segment import FRAGMENTED_MP4
 from recorder.source import QUICK_PROBE
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
-
-OUT = ROOT / "bench" / "out"
-FPS = 20
-GOP = 40
-CLIP_SECONDS = 60
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-MIB = 1024 * 1024
 
 # Targets from the issue.
 TARGET_CPU_RATIO = 0.8     # edged CPU per camera <= 0.8 x ffmpeg's
@@ -50,185 +41,34 @@ TARGET_RSS_PER_CAM = 6.0   # MB (MiB) of RSS per camera
 TARGET_LAG_S = 1.0         # lag growth below this over the window counts as "no lag growth"
 
 
-def log(msg: str) -> None:
-    print(msg, flush=True)
 
 
-def command_line(module: str) -> str:
-    exe = Path(sys.executable)
-    try:
-        exe = exe.relative_to(ROOT)  # type: ignore[assignment]
-    except ValueError:
-        pass
-    return f"{exe} -m {module} {shlex.join(sys.argv[1:])}".rstrip()  # from the repository root
 
 
-def source_state() -> str:
-    """The edged revision and a digest of the code it runs (edged/, recorder/, storage/ at HEAD
-    plus uncommitted changes to them): the repo is shared, and a run whose code changed under
-    it measured two different programs."""
-    def git(*a: str) -> bytes:
-        return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True).stdout
-    rev = git("rev-parse", "--short", "HEAD").decode().strip()
-    trees = git("rev-parse", "HEAD:edged", "HEAD:recorder", "HEAD:storage")
-    diff = git("diff", "HEAD", "--", "edged", "recorder", "storage")
-    return f"{rev} (code {hashlib.sha1(trees + diff).hexdigest()[:8]}{', uncommitted changes' if diff else ''})"
 
 
-def code_of(state: str) -> str:
-    return state.split("(code ")[-1][:8]
 
 
-def environment() -> str:
-    """One line a reader needs to judge the figures: box, load, versions, source state."""
-    try:
-        import av
-        pyav = f"PyAV {av.__version__} (FFmpeg {av.ffmpeg_version_info})"
-    except Exception:  # noqa: BLE001
-        pyav = "PyAV ?"
-    ff = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {platform.node()}, {os.cpu_count()} cores, "
-            f"load {load}; edged {source_state()}; {pyav}; {' '.join(ff.split()[:3])}")
 
 
 # /proc measurements -----------------------------------------------------------------------
-def children(pid: int) -> list[int]:
-    """Direct children of every thread of `pid` (a child belongs to the thread that forked it)."""
-    out: list[int] = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return out
-    for tid in tids:
-        try:
-            out += [int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return out
 
 
-def tree(pid: int) -> list[int]:
-    """`pid` and all its descendants that are alive now."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        if os.path.exists(f"/proc/{p}"):
-            pids.append(p)
-            todo += children(p)
-    return pids
 
 
-def cpu_ticks(pid: int, with_reaped_children: bool = False) -> int | None:
-    """utime+stime of a process (all its threads), plus cutime+cstime if asked (children it
-    reaped: a worker that died in the window keeps counting through its parent)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    f = text[text.rindex(")") + 2:].split()  # fields from 3 (state) on
-    ticks = int(f[11]) + int(f[12])  # utime, stime (fields 14, 15)
-    if with_reaped_children:
-        ticks += int(f[13]) + int(f[14])  # cutime, cstime
-    return ticks
 
 
-def ticks_of(pids: Iterable[int], root: int | None = None) -> dict[int, int]:
-    snap = {}
-    for p in pids:
-        t = cpu_ticks(p, with_reaped_children=(p == root))
-        if t is not None:
-            snap[p] = t
-    return snap
 
 
-def memory(pids: Iterable[int]) -> tuple[float, float]:
-    """Summed RSS and PSS in MiB, from smaps_rollup."""
-    rss = pss = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return rss / 1024, pss / 1024
 
 
-def box_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine, all cores."""
-    f = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = f[3] + f[4]  # idle + iowait
-    total = sum(f[:8])  # up to steal; guest time is already in user
-    return total - idle, total
 
 
-@dataclass
-class Window:
-    """CPU of a process group, of the camera server and of the box over `seconds` of wall time."""
-
-    cpu: float = 0.0          # % of one core
-    per_process: dict[int, float] = field(default_factory=dict)
-    per_rss: dict[int, float] = field(default_factory=dict)  # MiB
-    server_cpu: float = 0.0   # % of one core
-    box_busy: float = 0.0     # % of one core (2 cores = 200 %)
-    rss: float = 0.0          # MiB, summed, at the end
-    pss: float = 0.0
-    seconds: float = 0.0
 
 
-def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) -> Window:
-    """`pids_now()` gives the measured processes (re-read at the end, to catch restarts)."""
-    t0 = time.monotonic()
-    b0 = box_ticks()
-    s0 = cpu_ticks(server_pid) or 0
-    c0 = ticks_of(pids_now(), root)
-    time.sleep(seconds)
-    pids = pids_now()
-    c1 = ticks_of(pids, root)
-    s1 = cpu_ticks(server_pid) or 0
-    b1 = box_ticks()
-    wall = time.monotonic() - t0
-    rss, pss = memory(pids)
-    per_rss = {p: memory([p])[0] for p in pids}
-    per = {p: (t - c0.get(p, 0)) / CLK_TCK / wall * 100 for p, t in c1.items()}
-    n_cores = os.cpu_count() or 1
-    return Window(cpu=sum(per.values()), per_process=per, per_rss=per_rss, server_cpu=(s1 - s0) / CLK_TCK / wall * 100,
-                  box_busy=(b1[0] - b0[0]) / max(1, b1[1] - b0[1]) * 100 * n_cores, rss=rss, pss=pss,
-                  seconds=wall)
 
 
 # the clip and the cameras -------------------------------------------------------------------
-def bench_clip(out: Path) -> Path:
-    """The one 60 s 1080p clip every mount loops, encoded once and cached in bench/out."""
-    clip = out / "clips" / f"testsrc2_1920x1080_{FPS}fps_g{GOP}_{CLIP_SECONDS}s_4M_veryfast.h264"
-    if clip.exists():
-        return clip
-    clip.parent.mkdir(parents=True, exist_ok=True)
-    tmp = clip.with_name(clip.name + f".tmp-{os.getpid()}")
-    cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error", "-f", "lavfi",
-           "-i", f"testsrc2=size=1920x1080:rate={FPS},noise=alls=12:allf=t+u", "-t", str(CLIP_SECONDS),
-           "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast",
-           "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0",
-           "-b:v", "4M", "-maxrate", "4M", "-bufsize", "8M", "-bf", "0", "-f", "h264", str(tmp)]
-    log(f"encoding the bench clip (once): {shlex.join(cmd)}")
-    t0 = time.monotonic()
-    try:
-        subprocess.run(cmd, check=True)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, clip)
-    log(f"  done in {time.monotonic() - t0:.0f} s")
-    return clip
-
-
-def cam_ids(n: int) -> list[str]:
-    return [f"cam{k}" for k in range(1, n + 1)]
-
-
 # edged ------------------------------------------------------------------------------------------
 @dataclass
 class EdgedResult:
@@ -498,24 +338,10 @@ def run_floor(n: int, server: RtspServer, seconds: float, out: Path) -> FloorRes
 
 
 # report ---------------------------------------------------------------------------------------------
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table with aligned columns (readable as text, pastes into an issue)."""
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    def line(cells):
-        return "| " + " | ".join(str(c).rjust(w) for c, w in zip(cells, widths)) + " |"
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
-def over(a: Window | float | None, b: Window | float | None, attr: str = "cpu") -> float | None:
-    """a / b (of Windows: of their `attr`), None when either is missing or b is 0."""
-    if a is None or b is None:
-        return None
-    a, b = (getattr(x, attr) if isinstance(x, Window) else x for x in (a, b))
-    return a / b if b else None
 
 
-def fmt(x: float | None, spec: str = ".1f") -> str:
-    return "-" if x is None else format(x, spec)
 
 
 def split_report(results: list[tuple[EdgedResult, FfmpegResult | None]]) -> list[str]:
@@ -691,60 +517,6 @@ def inherent_block(results: list[tuple[EdgedResult, FfmpegResult | None]], floor
             "threads that ended inside the window and children the daemon reaped (the split misses them).", "", *said]
 
 
-SPLIT_SHOWN = ("camera threads", "durability", "imagecheck", "events", "daemon")
-
-
-def compare_durability(counts: list[int], seconds: float, rounds: int = 2) -> int:
-    """edged's CPU with the durability pass per fsync interval (before design/0061) and after each
-    fragment, back to back (alternating, `rounds` times each) on one RTSP server: the box is
-    shared, so the ratio of neighbouring runs says more than either figure."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    log(f"command: {command_line('bench.record_throughput')}")
-    log(f"environment: {environment()}")
-    clip = bench_clip(OUT)
-    server = RtspServer({c: f"clip:{clip}@{FPS}" for c in cam_ids(max(counts))})
-    server.start()
-    rows: list[list[str]] = []
-    by_thread: list[list[str]] = []
-    try:
-        for n in counts:
-            cpu: dict[str, list[float]] = {"interval": [], "fragment": []}
-            parts: dict[str, list[dict[str, float]]] = {"interval": [], "fragment": []}
-            for _ in range(rounds):
-                for mode in ("interval", "fragment"):
-                    os.environ["EDGED_DURABILITY"] = mode
-                    log(f"N={n} durability={mode}; load {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-                    e = run_edged(n, server, seconds, OUT)
-                    time.sleep(2)
-                    if e.win is not None:
-                        cpu[mode].append(e.win.cpu)
-                        parts[mode].append(e.split)
-                        log(f"  edged CPU {e.win.cpu:.1f} % of one core, durability thread "
-                            f"{e.split.get('durability', 0):.2f} %")
-            if cpu["interval"] and cpu["fragment"]:
-                before, after = statistics.mean(cpu["interval"]), statistics.mean(cpu["fragment"])
-                rows.append([str(n), " ".join(f"{x:.1f}" for x in cpu["interval"]),
-                             " ".join(f"{x:.1f}" for x in cpu["fragment"]), f"{after / before:.3f}"])
-                for group in SPLIT_SHOWN:
-                    i, f = (statistics.mean(p.get(group, 0.0) for p in parts[m]) for m in ("interval", "fragment"))
-                    by_thread.append([str(n), group, f"{i:.2f}", f"{f:.2f}", f"{f - i:+.2f}"])
-    finally:
-        server.stop()
-        server.close()
-    log("\n".join(["", "## Durability pass: per fsync interval (before) vs after each fragment", "",
-                    f"environment: {environment()}", "",
-                    table(["cameras", "CPU % per fsync interval", "CPU % after each fragment", "ratio after/before"],
-                          rows), "",
-                    "CPU = edged's process tree over the window, % of one core (each run's figure; ratio of "
-                    "the means). Target: ratio <= 1.05.", "",
-                    table(["cameras", "threads", "CPU % per fsync interval", "CPU % after each fragment", "difference"],
-                          by_thread), "",
-                    "By thread (bench/cpu_split.py, means of the runs): the syncs and their wake-ups run on the "
-                    "`durability` thread; the camera threads also carry the shorter fragments (a 2 s GOP is three "
-                    "instead of two); every group carries the box's noise between runs."]))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.record_throughput", description=__doc__.split("\n\n")[0])
     p.add_argument("--counts", default="1,8,32,64,96", help="camera counts, comma-separated (default %(default)s)")
@@ -758,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
     if args.durability == "compare":
+        from bench.durability_compare import compare_durability  # it runs this module's edged
         return compare_durability(counts, args.seconds)
     os.environ["EDGED_DURABILITY"] = args.durability  # the daemon's workers inherit it (recorder/worker.py)
     args.source_state = source_state()

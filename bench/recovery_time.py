@@ -34,10 +34,10 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from bench.record_throughput import OUT, command_line, environment, log, table
+from bench.common import OUT, command_line, environment, log, table
 from edged.config import load_config
-from edged.daemon.prestart import worker_count
-from edged.daemon.workers import WORKER_STABLE_S
+from edged.daemon.recording.prestart import worker_count
+from edged.daemon.recording.workers import WORKER_STABLE_S
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 

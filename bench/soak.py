@@ -28,21 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.record_throughput import (
-    CLK_TCK,
-    FPS,
-    OUT,
-    bench_clip,
-    cam_ids,
-    command_line,
-    cpu_ticks,
-    environment,
-    log,
-    memory,
-    source_state,
-    table,
-    tree,
-)
+from bench.common import CLK_TCK, FPS, OUT, bench_clip, cam_ids, command_line, cpu_ticks, environment, log, memory, source_state, table, tree
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer
 from tests.support.daemon import Daemon, wait_for, write_config

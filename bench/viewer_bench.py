@@ -34,16 +34,7 @@ import statistics
 import time
 from datetime import datetime, timezone
 
-from bench.record_throughput import (
-    OUT,
-    box_ticks,
-    command_line,
-    cpu_ticks,
-    environment,
-    log,
-    table,
-    tree,
-)
+from bench.common import OUT, box_ticks, command_line, cpu_ticks, environment, log, table, tree
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments

@@ -29,17 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.record_throughput import (
-    FPS,
-    OUT,
-    bench_clip,
-    box_ticks,
-    cpu_ticks,
-    environment,
-    log,
-    table,
-    tree,
-)
+from bench.common import FPS, OUT, bench_clip, box_ticks, cpu_ticks, environment, log, table, tree
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, free_port
 from tests.support.daemon import Daemon, wait_for, write_config

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import av
 
-from bench.record_throughput import OUT, command_line, environment, fmt, log, table
+from bench.common import OUT, command_line, environment, fmt, log, table
 from edged.viewer.transcode import BITS_PER_PIXEL, ToH264, out_size
 from tests.support.cameras import make_clip
 from tests.support.footage import clip_mp4

@@ -3,7 +3,7 @@
     edged-central run [--config F]          subscribe, store, verify; the dashboard
     edged-central status [--json]           the fleet: nodes up, cameras recording, alarms, findings
     edged-central findings [--site S] [--node N] [--severity critical] [--json]
-    edged-central report --site S --month 2026-11 --out DIR [--json]
+    edged-central report --site S --month 2026-11 --out DIR [--lang zh-TW|en] [--json]
     edged-central verify-log --node SITE/NODE FILE [--json]
     edged-central anchor --node SITE/NODE "edged-head v1 ..." [--json]
     edged-central keys [--out FILE] [--json]  the fleet's node keys, signed by the central key
@@ -25,6 +25,8 @@ from typing import Any
 
 from central import config as cfgmod
 from central import fleet, logcheck, report
+from central.i18n import LANGUAGES
+from central.i18n import normalise as normalise_language
 from central.store import Store, now_us
 from central.verifier import Verifier
 
@@ -89,6 +91,11 @@ def cmd_findings(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    language = cfg.language
+    if args.lang is not None:  # overrides [report] language for this report
+        language = normalise_language(args.lang)
+        if language is None:
+            raise UsageError(f"--lang {args.lang!r} is not a supported language; use one of {', '.join(LANGUAGES)}")
     store = _store(cfg)
     try:
         try:
@@ -97,7 +104,7 @@ def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     finally:
         store.close()
-    made = report.write(r, Path(args.out), cfg.tz, cfg.language)
+    made = report.write(r, Path(args.out), cfg.tz, language)
     s = r["summary"]
     _out(args, {"summary": s, "files": [str(p) for p in made]},
          f"site {args.site}, {args.month}: {s['camera_days_not_compliant']} of {s['camera_days']} camera-days not "
@@ -273,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--site", required=True)
     rep.add_argument("--month", required=True, metavar="YYYY-MM")
     rep.add_argument("--out", required=True, metavar="DIR")
+    rep.add_argument("--lang", metavar="LANG", help="the report's language, zh-TW or en (default: [report] language)")
     rep.add_argument("--json", action="store_true")
     v = sub.add_parser("verify-log", help="check a box's `edgectl audit export` against the heads it published")
     v.add_argument("--node", required=True, metavar="SITE/NODE")

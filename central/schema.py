@@ -65,8 +65,22 @@ def _ok(v: Any, depth: int) -> bool:
     if t is dict:
         if len(v) > MAX_ITEMS:
             return False
-        for k, x in v.items():
-            if len(k) > 256 or not _ok(x, depth + 1):
+        if depth >= MAX_DEPTH:
+            return not v  # its items would be nested too deep, scalars included (as _bounded says)
+        for k, x in v.items():  # the scalars inline (a camera state is a dozen of them): no call each
+            if len(k) > 256:
+                return False
+            tx = type(x)
+            if tx is str:
+                if len(x) > MAX_STR:
+                    return False
+            elif tx is int:
+                if not -MAX_INT <= x <= MAX_INT:
+                    return False
+            elif tx is float:
+                if x - x != 0.0:
+                    return False
+            elif x is not None and tx is not bool and not _ok(x, depth + 1):
                 return False
         return True
     if t is float:

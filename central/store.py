@@ -17,7 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -92,6 +92,17 @@ _SCHEMA_2 = [
 ]
 
 
+class Batch(NamedTuple):
+    """What one ingest transaction writes, sorted out of the messages (rows as the tables take them)."""
+    durable: list[tuple]    # messages: node, seq, kind, ts_us, received_us, payload
+    retained: list[tuple]   # retained: topic, node, what, received_us, payload (newest per topic)
+    births: list[tuple]     # births: node, ts_us, session, public_key, config_hash, received_us, payload
+    nodes: list[tuple]      # nodes: node, site, name, first_us, last_us, max_seq
+    statuses: list[tuple]   # status, status_us, node
+    rejects: list[tuple]    # node, site, topic, kind, why, payload
+    received_us: int
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 
@@ -140,8 +151,9 @@ class Store:
         return True
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction. Instances sharing the file (a shared subscription) queue on a
+    def writing(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``durable=False``: one whose loss in a crash is harmless, as the
+        verifier's: it is done again; PostgreSQL then commits without waiting for the disk). Instances sharing the file (a shared subscription) queue on a
         lock file first: SQLite's own busy handler sleeps up to 100 ms per retry, which halved
         the rate of two instances; a flock wakes the next writer the moment the lock is free."""
         if self._lock_fd is None:
@@ -221,30 +233,35 @@ class Store:
                                    body.get("config_hash"), received_us, text))
         if not seen and not rejects:
             return 0
+        for node, site, *_ in rejects:
+            seen.setdefault(node, (site, 0))
+        # in key order: two instances writing the same rows lock them in the same order (no deadlock)
+        nodes = sorted((node, site, node.split("/", 1)[1], received_us, received_us, top)
+                       for node, (site, top) in seen.items())
+        statuses = sorted((text or "gone", received_us, node)
+                          for (_t, node, what, _r, text) in retained.values() if what == "status")
+        return self._write(Batch(durable, sorted(retained.values()), births, nodes, statuses, rejects, received_us))
+
+    def _write(self, b: Batch) -> int:
+        """One batch in one transaction; returns the durable messages that were new."""
         with self.writing() as conn:
             before = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO messages (node, seq, kind, ts_us, received_us, payload)"
-                             " VALUES (?, ?, ?, ?, ?, ?)", durable)
+                             " VALUES (?, ?, ?, ?, ?, ?)", b.durable)
             new = conn.total_changes - before
             conn.executemany("INSERT INTO retained (topic, node, what, received_us, payload) VALUES (?, ?, ?, ?, ?)"
                              " ON CONFLICT(topic) DO UPDATE SET received_us = excluded.received_us,"
-                             " payload = excluded.payload", list(retained.values()))
+                             " payload = excluded.payload", b.retained)
             conn.executemany("INSERT OR IGNORE INTO births (node, ts_us, session, public_key, config_hash, received_us,"
-                             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", births)
-            for node, site, *_ in rejects:
-                seen.setdefault(node, (site, 0))
+                             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", b.births)
             conn.executemany(
                 "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(node) DO UPDATE SET last_us = excluded.last_us,"
-                " max_seq = max(nodes.max_seq, excluded.max_seq)",
-                [(node, site, node.split("/", 1)[1], received_us, received_us, top)
-                 for node, (site, top) in seen.items()])
-            for _topic, (_t, node, what, _r, text) in retained.items():
-                if what == "status":
-                    conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?",
-                                 [text or "gone", received_us, node])
-            for node, site, topic, kind, why, payload in rejects:
-                self._reject(conn, node, site, topic, kind, why, payload, received_us)
+                " max_seq = max(nodes.max_seq, excluded.max_seq)", b.nodes)
+            for status in b.statuses:
+                conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+            for node, site, topic, kind, why, payload in b.rejects:
+                self._reject(conn, node, site, topic, kind, why, payload, b.received_us)
         return new
 
     def _reject(self, conn: sqlite3.Connection, node: str, site: str, topic: str, kind: str, why: str,

@@ -4,7 +4,7 @@ Alarms are published over MQTT, and MQTT reporting raises an alarm when its outb
 an inspection is published over MQTT, and an MQTT command runs an inspection; the maintenance
 window downgrades alarms, and raises them. One side of each pair has to exist first. That side
 takes a port in its constructor, so what it depends on is declared there and typed; the
-composition root (edged/daemon/root.py) connects the port once the other side exists, before
+composition root (edged/app.py) connects the port once the other side exists, before
 anything runs. Until then a port does nothing: an `Outlet` drops what it is given (MQTT is off,
 or not started yet), a `Check` answers False.
 """
@@ -73,3 +73,17 @@ class Check:
 
     def __call__(self, key: str) -> bool:
         return self._by is not None and self._by(key)
+
+
+# Refusals: what a part raises to say no to a person. The control socket answers with the
+# message as is (edged/control/); they sit here, below both, so neither imports the other.
+class MaintenanceError(Exception):
+    """A window that cannot begin or end; the message says why (edgectl shows it as is)."""
+
+
+class ReferenceRefused(Exception):
+    """Why a reference picture could not be set (shown to the person as is)."""
+
+
+class InspectionError(Exception):
+    """A refused signing (shown to the person as is)."""

@@ -27,7 +27,7 @@ from mqtt.outbox import OutboxWriter
 from mqtt.retained import Retained
 from mqtt.settings import MqttConfig
 from mqtt.topics import Topics, check_level
-from storage.clock import SYSTEM, Clock
+from storage.clock import SYSTEM, Clock, wait_or_stop
 from storage.outbox import OUTBOX_FILE, Outbox, OutboxError
 
 log = logging.getLogger("edged.mqtt")
@@ -165,7 +165,7 @@ class Reporter:
                     attempt += 1
                 if not stopping.is_set():
                     delay = backoff_s(max(attempt - 1, 0), cap, self._rng)
-                    await _unless_stopped(stopping, asyncio.sleep(delay))
+                    await wait_or_stop(stopping, delay, self.clock)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 

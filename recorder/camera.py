@@ -41,7 +41,7 @@ from recorder.timeline import (
     next_boundary,
 )
 from storage import logs
-from storage.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
+from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM, Clock
 from storage.layout import segment_relpath
 

@@ -58,7 +58,7 @@ class EventSink:
     def _run(self) -> None:
         """Whatever is queued goes out in one write: at a segment boundary every camera's
         `Closed` and `Opened` reach the daemon together, which applies them in one catalog
-        transaction (edged/daemon/segment_rows.py)."""
+        transaction (edged/daemon/recording/segment_rows.py)."""
         name_os_thread("events")
         q = self._q
         while True:

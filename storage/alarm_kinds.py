@@ -97,7 +97,7 @@ PICTURE_TOO_BIG = _declare("picture_too_big", WARNING, N_("picture size absurd: 
 CAMERA_OFFLINE = _declare("camera_offline", CRITICAL, N_("camera offline"), CAMERA, maintenance=True)
 MOTION_DETECTION_LOST = _declare("motion_detection_lost", WARNING, N_("motion detection lost"), CAMERA)
 
-# Retention (storage/retention.py plans them; edged/daemon/retention_runner.py raises them).
+# Retention (storage/retention/plan.py plans them; edged/daemon/retention_runner.py raises them).
 MIN_RETENTION_BREACH = _declare("min_retention_breach", CRITICAL, N_("minimum retention not met"), CAMERA)
 RETENTION_GRACE = _declare("retention_grace", WARNING, N_("retention lowered: grace period"), CAMERA)
 RETENTION_CHANGED = _declare("retention_changed", WARNING, N_("retention settings changed"), HOST)

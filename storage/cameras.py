@@ -7,13 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# The states a camera's row can have, named only here (design/0033). The recorder reports
-# connecting, recording, offline and stopped (its thread ended: removed from the config, or
-# edged stopping); the health monitor adds degraded (recording, but the picture or stream
-# fails a check); disabled: switched off in the config.
-CONNECTING, RECORDING, DEGRADED, OFFLINE, DISABLED = "connecting", "recording", "degraded", "offline", "disabled"
-STOPPED = "stopped"
-CAMERA_STATES = (CONNECTING, RECORDING, DEGRADED, OFFLINE, STOPPED, DISABLED)
+# The states a camera's row can have: storage/states/cameras.py.
 _JSON = ("health", "image", "compliance_reasons")
 
 

@@ -5,10 +5,15 @@ the reporter, the viewer); one-shot commands use `SYSTEM`. This module is the on
 reads the host's wall clock, so a test can swap in `FakeClock` and move time by hand instead
 of waiting on it. Monotonic timers that only measure a duration (timeouts, perf figures) may
 call `time.monotonic()` where they are.
+
+A periodic task waits with `wait_or_stop(stopping, seconds, clock)`: the one way to sleep until
+the next round unless edged is stopping (design/0068). On a `FakeClock` the sleep moves the fake
+time instead of waiting, so a test drives the loop by hand.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Protocol
@@ -25,6 +30,10 @@ class Clock(Protocol):
         """Seconds on a clock that never steps (only differences mean anything)."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Let `seconds` pass on this clock (asyncio; never blocks the event loop)."""
+        ...
+
 
 class SystemClock:
     """The host's clocks."""
@@ -34,6 +43,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 SYSTEM = SystemClock()
@@ -70,6 +82,11 @@ class FakeClock:
         with self._lock:
             self._now_us += us
 
+    async def sleep(self, seconds: float) -> None:
+        """The time passes at once (both clocks move on by `seconds`); the other tasks get a turn."""
+        self.advance(s=max(0.0, seconds))
+        await asyncio.sleep(0)
+
 
 class SteppedClock:
     """The system's clocks with the wall clock moved by `offset_us` (a host clock step in a
@@ -84,3 +101,21 @@ class SteppedClock:
 
     def monotonic(self) -> float:
         return self.base.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await self.base.sleep(seconds)
+
+
+async def wait_or_stop(stopping: asyncio.Event, seconds: float, clock: Clock = SYSTEM) -> bool:
+    """Wait `seconds` on `clock`, or less if `stopping` is set first: True when it is set (the
+    caller stops), False when the time passed (the next round). Set already: True at once."""
+    if stopping.is_set():
+        return True
+    sleep = asyncio.ensure_future(clock.sleep(max(0.0, seconds)))
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait((sleep, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:  # cancelled ourselves, or one of the two done: the other one is not left behind
+        sleep.cancel()
+        stop.cancel()
+    return stopping.is_set()

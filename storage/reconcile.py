@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from storage import layout
-from storage.cameras import DISABLED
+from storage.states.cameras import DISABLED
 from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir, fsync_file, private_dir

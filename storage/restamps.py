@@ -163,7 +163,7 @@ def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict
             FROM restamps r JOIN segments s ON s.id = r.segment_id {where} ORDER BY s.id""", args))
 
 
-# Retention's age rule (storage/retention_store.candidates) judges a re-stamped segment by its
+# Retention's age rule (storage/retention/run.candidates) judges a re-stamped segment by its
 # corrected end, and a flagged one (shift NULL) never: this is the SQL condition for that.
 AGE_OK = ("NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND "
           "(r.shift_us IS NULL OR segments.end_us + r.shift_us >= ?))")

@@ -18,12 +18,9 @@ import sqlite_utils
 
 from storage import audit
 from storage.fsutil import write_new
+from storage.states.requests import APPROVED, FILED
 
 ID_KEY_FILE = "request-id.key"
-# The states a retrieval request's row can have, named only here (design/0033); the rules that
-# move a request between them are edged/rules/retrieval.py.
-FILED, APPROVED, REJECTED, USED, LAPSED = "filed", "approved", "rejected", "used", "lapsed"
-REQUEST_STATES = (FILED, APPROVED, REJECTED, USED, LAPSED)
 
 
 class GrantError(ValueError):

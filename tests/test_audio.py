@@ -25,8 +25,8 @@ from edged.config.health import HealthConfig, effective
 from edged.rules import health
 from recorder import audio
 from recorder.camera import Settings
-from storage.export_copy import copy_camera
-from storage.export_plan import plan_camera
+from storage.export.copy import copy_camera
+from storage.export.plan import plan_camera
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip, media_duration
 from tests.support.catalog import alarms
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
@@ -215,7 +215,7 @@ class _NoMeter:
 
 def assert_exported_whole(data_dir: Path, out: Path, events: list[dict], closed: list[dict]) -> None:
     """An evidence export copies the PCMA camera's segments' fragments as they are
-    (storage/export_copy.py): one clip, its AAC in step with the picture and audible."""
+    (storage/export/copy.py): one clip, its AAC in step with the picture and audible."""
     opened = {e["path"]: e["start_us"] for e in events if e["ev"] == "open"}
     rows = [{"camera": "pcma", "path": c["path"], "start_us": opened[c["path"]], "end_us": c["end_us"],
              "bytes": c["bytes"], "state": "complete",

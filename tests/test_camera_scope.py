@@ -16,8 +16,9 @@ from edged.control.operation import CatalogReader
 from edged.control.protocol import RequestError
 from edged.config import CameraConfig
 from edged.control.server import Caller
-from edged.daemon.supervisor import camera_row
-from storage import holds, inspections
+from edged.daemon.recording.supervisor import camera_row
+from storage import inspections
+from storage.retention import holds
 from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from storage.layout import CATALOG_FILE

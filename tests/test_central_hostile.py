@@ -323,6 +323,21 @@ def test_the_dashboard_and_the_report_speak_the_sites_language_with_roc_dates(tm
                                                                                                  "no data")
     assert (out / "camera_days.csv").read_text(encoding="utf-8").startswith("day,node,camera,retention,")
 
+    # --lang overrides [report] language for one report (an English copy for the central office's own staff)
+    en = tmp_path / "report-en"
+    assert main(["--config", str(cfg), "report", "--site", "s", "--month", month, "--out", str(en),
+                 "--lang", "en"]) == 0
+    page = (en / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "<h1>Compliance report: site s, " in page and "合規" not in page, page[:600]
+    assert main(["--config", str(cfg), "report", "--site", "s", "--month", month, "--out", str(tmp_path / "x"),
+                 "--lang", "fr"]) == 2, "an unsupported language is a usage error"
+    assert not (tmp_path / "x").exists()
+    cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\ntimezone = "Asia/Taipei"\n')  # English
+    zh = tmp_path / "report-zh"
+    assert main(["--config", str(cfg), "report", "--site", "s", "--month", month, "--out", str(zh),
+                 "--lang", "zh_TW"]) == 0
+    assert f"<h1>合規報告：s 場所，民國{y - 1911}年{m}月</h1>" in (zh / "report.html").read_text(encoding="utf-8")
+
 
 # through a real mosquitto -------------------------------------------------------------------------
 def publish(port: int, msgs: list[tuple[str, bytes, bool]], client_id: str) -> None:

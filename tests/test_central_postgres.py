@@ -20,7 +20,7 @@ from central.store import now_us
 from tests import test_central_hostile as hostile
 from tests import test_central_units as units
 from tests.support.broker import Broker
-from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_messages,
+from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages,
                                    central_messages_by_node, central_pg_leases,
                                    central_pg_partitions)
 from tests.support.daemon import wait_for
@@ -83,6 +83,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (hostile, "test_a_late_message_below_the_cursor_is_still_verified"),
     (hostile, "test_a_node_whose_pass_fails_is_a_finding_and_the_others_are_verified"),
     (hostile, "test_a_flood_of_bad_messages_is_bounded"),
+    (units, "test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened"),
 ])
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
     opened: list[PgStore] = []
@@ -129,6 +130,54 @@ def test_messages_are_kept_in_monthly_partitions(pg_url):
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         PgStore(pg_url, readonly=True).ingest(msgs[:1], feb + 40)
     a.close()
+
+
+def test_audit_records_are_kept_in_monthly_partitions_and_a_fork_is_still_found(pg_url, key):
+    """Issue 28 item 5: audit records by month of the seq of the message that brought them; the
+    key (node, seq_local, msg_seq) no longer refuses a second record 2, the verifier does."""
+    jan, feb = 1_767_225_600_000_000, 1_769_904_000_000_000  # 2026-01-01, 2026-02-01 UTC
+    a = PgStore(pg_url)
+    first, fork = hostile.healthy_with_fork("edged/v1/s/n1", key, "s", "n1", jan + 60_000_000)
+    later, _ = hostile.healthy_with_fork("edged/v1/s/n2", key, "s", "n2", feb + 60_000_000)
+    a.ingest([(t, p) for t, p, _ in first + later], feb + 3_600_000_000)
+    hostile.Verifier(a, hostile.UTC, gap_grace_us=0).run_once(feb + 3_600_000_000)
+    assert central_pg_partitions(a, "audit") == {"audit_2026_01": 3, "audit_2026_02": 3}
+    a.ingest([(t, p) for t, p, _ in fork], feb + 3_700_000_000)  # record 2 again, another hash
+    hostile.Verifier(a, hostile.UTC, gap_grace_us=0).run_once(feb + 3_700_000_000)
+    assert central_pg_partitions(a, "audit") == {"audit_2026_01": 3, "audit_2026_02": 3}, "the fork is not stored"
+    assert [f["kind"] for f in a.findings(node="s/n1", severity="critical")] == ["audit_fork"]
+    a.close()
+
+
+def test_accesses_are_judged_on_postgres_as_on_sqlite(pg_url, tmp_path):
+    """A grant id is a JSON number: PostgreSQL's ->> gives text, and judging an access failed on
+    it (no text = integer operator) in the verifier and the report; the report's per-node judge
+    (one query a node) answers as the verifier's (three queries an access)."""
+    from central.report import _judge_of
+    from central.store import Store
+    from central.verifier import judge_in_store
+
+    def records(db) -> list[dict]:
+        rows = [(1, "request.file", "carol", {"request": 7}), (2, "request.approve", "alice", {"request": 7, "grant": 7}),
+                (3, "grant.use", "carol", {"grant": 7}), (4, "grant.use", "carol", {"grant": 7}),
+                (5, "export.done", "carol", {"grant": "7"}), (6, "grant.use", "carol", {"grant": 8}),
+                (7, "request.approve", "carol", {"request": 9, "grant": 9}),
+                (8, "request.file", "carol", {"request": 9}), (9, "grant.use", "carol", {"grant": 9})]
+        for seq, action, actor, detail in rows:
+            central_add_audit(db, "s/n", seq, 1000 + seq, actor, action, json.dumps(detail), 1000 + seq)
+        return [{"seq": seq, "seq_local": seq, "at_us": 1000 + seq, "actor": actor, "action": action,
+                 "detail": detail} for seq, action, actor, detail in rows if action in ("grant.use", "export.done")]
+    answers = []
+    for store in (PgStore(pg_url), Store(tmp_path / "c.db")):
+        with store.writing() as conn:
+            recs = records(conn)
+        judge = _judge_of(store, "s/n")
+        answers.append([judge_in_store(store, "s/n", r) for r in recs])
+        assert answers[-1] == [judge(r) for r in recs]
+        store.close()
+    assert answers[0] == answers[1], "the same answers on both stores"
+    assert [ok for ok, _ in answers[0]] == [True, False, False, False, False], \
+        "used twice; grant \"7\" is not grant 7; no approval of 8; 9 approved by its filer"
 
 
 def test_a_node_is_verified_by_the_instance_holding_its_lease(pg_url):

@@ -267,7 +267,7 @@ async def test_export_staging_is_swept_on_a_timer_on_the_record(tmp_path, monkey
     import asyncio
 
     from edged.control import export as control_export
-    from storage import export
+    from storage.export import evidence as export
     from storage.catalog import CatalogWriter
 
     data = tmp_path / "data"

@@ -11,7 +11,7 @@ import pytest
 
 from edged.config import load_config
 from edged.config.motion import AVAILABLE_MODES, MODES, _mode
-from edged.daemon.prestart import add_command
+from edged.daemon.recording.prestart import add_command
 from recorder.motion import MotionSettings, Polygon, Rect, settings_of
 from tests.support.configs import MINIMAL, SECRET, error_for, write
 from tests.support.daemon import ROOT

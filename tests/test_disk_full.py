@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 from edged.config import default_config
-from edged.daemon.supervisor import Supervisor
+from edged.daemon.recording.supervisor import Supervisor
 from edged.ports import Outlet
 from edged.rules.disk import FLOOR_MAX, FLOOR_MIN, MIB, floor_bytes, short
 from recorder import events

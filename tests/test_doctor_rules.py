@@ -7,7 +7,7 @@ import pytest
 
 from edged.rules import doctor
 from edged.rules.estimate import estimate, parse_bitrate
-from storage.retention import DAY_US
+from storage.retention.plan import DAY_US
 
 GB = 1_000_000_000
 

@@ -12,7 +12,7 @@ import av
 
 from recorder.durability import Durability, Synced
 from recorder.segment import SYNC_HEADROOM_US, HashingFile, SegmentFile, muxer_fragment_us
-from storage.fmp4 import fragments, read_header
+from storage.export.fmp4 import fragments, read_header
 from tests.support.cameras import make_clip
 from tests.support.daemon import wait_for
 from tests.support.footage import clip_mp4

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edged.config import CameraConfig
-from edged.daemon import prespawn, prestart
+from edged.daemon.recording import prespawn, prestart
 from storage import datainit
 from tests.support.bad_cameras import BadCamera
 from storage.clock import SYSTEM
@@ -48,7 +48,7 @@ def assert_catalog_matches_disk(d: Daemon) -> None:
 
 
 def test_the_cheap_disk_check_agrees_with_the_identity_files(tmp_path):
-    """edged.daemon.prestart.disk_problem, on a data folder made as `edged init-data` makes it."""
+    """edged.daemon.recording.prestart.disk_problem, on a data folder made as `edged init-data` makes it."""
     data = tmp_path / "data"
     datainit.init_data(data, "os:test", "test")
     problem, dev = prestart.disk_problem(data)
@@ -64,7 +64,7 @@ def test_the_cheap_disk_check_agrees_with_the_identity_files(tmp_path):
 
 
 def test_the_worker_count_is_guessed_from_the_toml_before_it_is_validated(tmp_path):
-    """edged.daemon.prespawn.guess_workers: `recorder.workers`, else one per core, at most one per
+    """edged.daemon.recording.prespawn.guess_workers: `recorder.workers`, else one per core, at most one per
     enabled camera; none when the named data folder holds no catalog or the file is not TOML."""
     data = tmp_path / "data"
     cams = [{"id": f"c{i}", "url": "rtsp://127.0.0.1/x", "enabled": i != 1} for i in range(4)]

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from storage import export, nodekey
+from storage import nodekey
+from storage.export import evidence as export
 from storage.catalog import TAMPERED, open_readonly
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip

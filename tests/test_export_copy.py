@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import export, fmp4
+from storage.export import evidence as export
+from storage.export import fmp4
 from storage.catalog import open_readonly
 from storage.hashing import sha256_file
 from tests.support.cameras import ffprobe_errors

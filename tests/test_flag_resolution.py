@@ -23,7 +23,7 @@ from edged.daemon.retention_runner import RetentionRunner
 from storage import audit, trusted_time as tt
 from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
 from storage.clock import FakeClock
-from storage.export_plan import corrected_stamps
+from storage.export.plan import corrected_stamps
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.test_host_clock import S, SETTLE, TRUE, YEAR, record
 

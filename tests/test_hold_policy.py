@@ -12,7 +12,7 @@ from edged.config import ConfigError, parse_config
 from edged.config.holds import HoldPolicy, HoldRules
 from edged.rules import holds as rules
 from edged.rules.holds import HoldRuleError
-from storage import holds as store
+from storage.retention import holds as store
 from storage.catalog import Catalog, open_db
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People

@@ -28,7 +28,7 @@ ALARM_KINDS = "storage/alarm_kinds.py"  # the alarm titles: extracted with edged
 # Modules whose strings no person reads in a language of their own (design/0057), and why.
 NOT_COVERED = {
     "edged/daemon/keepalive.py": "systemd's STATUS= line and the watchdog's names: the journal's",
-    "edged/daemon/prestart.py": "start-up refusals before the config is read: the journal's",
+    "edged/daemon/recording/prestart.py": "start-up refusals before the config is read: the journal's",
     "edged/daemon/signals.py": "test hooks and the journal",
     "edged/viewer/media_worker.py": "a separate process; its errors go to the journal",
     "edged/rules/health.py": "a check's finding, stored in the catalog when made and shown later (English)",

@@ -1,11 +1,11 @@
-"""Which camera runs where after a recorder worker dies (edged/daemon/isolation.py, design/0063):
+"""Which camera runs where after a recorder worker dies (edged/daemon/recording/isolation.py, design/0063):
 the pure decision, table-tested."""
 
 from __future__ import annotations
 
 import pytest
 
-from edged.daemon.isolation import CLEAN_US, Held, Quarantine, after_crash, forget, released
+from edged.daemon.recording.isolation import CLEAN_US, Held, Quarantine, after_crash, forget, released
 
 M = 60 * 1_000_000
 
@@ -58,13 +58,13 @@ def test_cameras_removed_from_the_config_leave_the_quarantine():
     assert forget(q, {"b"}).placement() == {2: ["b"]}
 
 
-# the process side (edged/daemon/workers.py), without processes: with `stopping` set a slot's
+# the process side (edged/daemon/recording/workers.py), without processes: with `stopping` set a slot's
 # keeper ends at once, so the moves the decision makes are seen in the slots alone
 def test_the_workers_move_cameras_as_decided_and_bring_them_back_after_the_clean_hour():
     import asyncio
 
     from edged.config import CameraConfig
-    from edged.daemon.workers import Workers
+    from edged.daemon.recording.workers import Workers
 
     async def run() -> None:
         stopping = asyncio.Event()

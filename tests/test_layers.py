@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +56,45 @@ def test_lower_layers_import_nothing_from_above():
                     if top in FIRST_PARTY and top not in allowed:
                         wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not wrong, "imports that point up:\n" + "\n".join(wrong)
+
+
+# The rooms of storage/ (design/0068): what each must not import from the rest of storage/.
+STORAGE_ROOMS = {
+    "storage/retention": ("storage.export",),
+    "storage/export": ("storage.retention",),
+}
+
+
+def test_storage_rooms_keep_to_themselves():
+    wrong = []
+    for folder, forbidden in STORAGE_ROOMS.items():
+        for path in _modules(folder):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                for name in _imported(node):
+                    names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
+                                      else [])
+                    if any(n == f or n.startswith(f + ".") for n in names for f in forbidden):
+                        wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
+    assert not wrong, "storage/ rooms importing each other (design/0068):\n" + "\n".join(wrong)
+
+
+def test_state_vocabularies_are_leaves():
+    """storage/states/ names the row states and imports nothing, so the rules can read them."""
+    wrong = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in _modules("storage/states")
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, (ast.Import, ast.ImportFrom)) and not (
+                 isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    assert not wrong, "imports in storage/states/:\n" + "\n".join(wrong)
+
+
+def test_the_rules_load_neither_sqlite_utils_nor_the_catalog():
+    """edged/rules/ is pure (design/0031): importing every rule module loads no database code."""
+    rules = [f"edged.rules.{p.stem}" for p in _modules("edged/rules") if p.stem != "__init__"]
+    code = (f"import sys\nfor m in {rules!r}: __import__(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlite3', 'sqlite_utils')"
+            " or m in ('storage.catalog', 'storage.audit')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
 
 
 def test_no_first_party_import_is_hidden_in_a_function():
@@ -116,18 +157,17 @@ def test_the_wall_clock_is_read_only_in_the_clock_module():
 
 
 # Inside edged/ (design/0031): what a sub-package must not import from the rest of edged/. The
-# composition root (edged/daemon/root.py) builds everything and is the one exception.
+# composition root (edged/app.py, design/0068) stands above them all, so no folder is excepted.
 EDGED_FORBIDDEN = {
     "edged/rules": ("edged.alarms", "edged.people", "edged.daemon", "edged.control", "edged.cli", "edged.viewer"),
     "edged/config": ("edged.alarms", "edged.people", "edged.rules", "edged.daemon", "edged.control", "edged.cli",
                      "edged.viewer"),
     "edged/daemon": ("edged.control", "edged.cli"),
     "edged/viewer": ("edged.daemon", "edged.control", "edged.cli"),
-    "edged/control": ("edged.cli", "edged.viewer"),
+    "edged/control": ("edged.daemon", "edged.cli", "edged.viewer"),
     "edged/cli": ("edged.daemon", "edged.viewer", "edged.control"),
     "edged/documents": ("edged.daemon", "edged.viewer", "edged.control", "edged.cli", "edged.alarms", "edged.people"),
 }
-EDGED_ROOT = "edged/daemon/root.py"
 # `edged run` starts the daemon; edgectl's modules talk only through the client side of the socket.
 EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
                 **{f"edged/cli/{m}.py": ("edged.control.client", "edged.control.protocol") for m in (
@@ -138,7 +178,7 @@ EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
 def test_edged_sub_packages_point_down():
     wrong = []
     for folder, forbidden in EDGED_FORBIDDEN.items():
-        for path in _modules(folder, skip=(EDGED_ROOT,)):
+        for path in _modules(folder):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 for name in _imported(node):
                     names = [name]
@@ -149,6 +189,18 @@ def test_edged_sub_packages_point_down():
                             continue
                         wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not wrong, "edged/ imports against design/0031:\n" + "\n".join(wrong)
+
+
+def test_nothing_but_edged_run_imports_the_composition_root():
+    """edged/app.py builds the parts; none of them imports it (design/0068). `edged run` starts it."""
+    wrong = []
+    for path in _modules("edged", "recorder", "storage", "mqtt", skip=("edged/cli/main.py",)):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = _imported(node)
+            if isinstance(node, ast.ImportFrom) and node.module == "edged":
+                names = [f"edged.{a.name}" for a in node.names]
+            wrong += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names if n == "edged.app"]
+    assert not wrong, "the composition root imported by a part:\n" + "\n".join(wrong)
 
 
 # Size (issue 16): no module over 400 lines, no function over 60 lines unless a comment in it

@@ -8,7 +8,7 @@ from edged.config.health import HealthConfig
 from edged.rules.health import CameraView, conditions
 from recorder.camera import Settings
 from recorder.timeline import MEDIA_DRIFT_US, RunClock, media_drift_us
-from storage.cameras import RECORDING
+from storage.states.cameras import RECORDING
 from tests.support.cameras import RtspServer, ffprobe_errors
 from tests.support.daemon import wait_for
 from tests.support.recorders import recording

@@ -12,7 +12,7 @@ from edged.config import CameraConfig, RetentionConfig
 from storage import events
 from storage.catalog import Catalog, open_db
 from storage.clock import FakeClock
-from storage.retention_store import run_pass
+from storage.retention.run import run_pass
 from tests.support.catalog import add_segments, audit_rows, rows
 
 S = 1_000_000

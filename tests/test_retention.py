@@ -17,8 +17,8 @@ import pytest
 
 from storage.catalog import FOOTAGE_STATES, MISSING, TAMPERED, Catalog, open_db
 from storage.clock import SYSTEM
-from storage.retention import CAPACITY, Destroy, Segment
-from storage.retention_store import destroy, finish_garbage
+from storage.retention.plan import CAPACITY, Destroy, Segment
+from storage.retention.run import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import add_segments, alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
@@ -166,8 +166,8 @@ CRASHER = """
 import os, signal, sys
 from pathlib import Path
 from storage.catalog import open_db
-from storage.retention import Destroy, Segment, CAPACITY
-from storage import retention_store
+from storage.retention.plan import Destroy, Segment, CAPACITY
+from storage.retention import run as retention_run
 from tests.support.catalog import rows
 data = Path(sys.argv[1]); stage = sys.argv[2]
 db = open_db(data / "catalog.db")
@@ -180,8 +180,8 @@ def unlink(path):
         os.kill(os.getpid(), signal.SIGKILL)
     calls.append(path)
     real_unlink(path)
-retention_store.os.unlink = unlink
-retention_store.destroy(db, data, plan, pass_id=1)
+retention_run.os.unlink = unlink
+retention_run.destroy(db, data, plan, pass_id=1)
 """
 
 
@@ -273,7 +273,7 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
     from edged.config import default_config
     from edged.daemon.retention_runner import RetentionRunner
     from storage.catalog import CatalogWriter
-    from storage.holds import add_hold
+    from storage.retention.holds import add_hold
 
     cfg = default_config(tmp_path)
     total = shutil.disk_usage(tmp_path).total
@@ -307,11 +307,11 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
 
 
 def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
-    """Footage an export is reading (storage.retention_store.InUse) survives a pass that would
+    """Footage an export is reading (storage.retention.run.InUse) survives a pass that would
     destroy it past max retention; once the reader is done, the next pass destroys it."""
     from edged.config import CameraConfig, RetentionConfig
     from storage.clock import FakeClock
-    from storage.retention_store import InUse, run_pass
+    from storage.retention.run import InUse, run_pass
 
     day = 86_400_000_000
     db = open_db(tmp_path / "catalog.db")

@@ -15,10 +15,10 @@ from central import verify as central_verify
 from edged.config import RetentionConfig
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM, FakeClock
-from storage.holds import add_hold, release_hold
-from storage.retention_grace import policy_doc, record_policy
-from storage.retention_report import retention_report
-from storage.retention_store import (
+from storage.retention.holds import add_hold, release_hold
+from storage.retention.grace import policy_doc, record_policy
+from storage.retention.report import retention_report
+from storage.retention.run import (
     run_pass,
 )
 from tests.support.broker import Broker, Subscriber

@@ -8,7 +8,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.retention import (
+from storage.retention.plan import (
     CAPACITY,
     MAX_RETENTION,
     Disk,
@@ -221,7 +221,7 @@ def test_the_pass_looks_past_a_long_cameras_old_footage_for_surplus(tmp_path):
     from storage import audit
     from storage.catalog import Catalog, open_db
     from storage.clock import FakeClock
-    from storage.retention_store import FIRST_BATCH, run_pass
+    from storage.retention.run import FIRST_BATCH, run_pass
     from tests.support.catalog import add_segments, rows
 
     db = open_db(tmp_path / "catalog.db")

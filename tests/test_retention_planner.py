@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.retention import (
+from storage.retention.plan import (
     CAPACITY,
     MAX_RETENTION,
     Disk,
@@ -147,7 +147,7 @@ def test_planner_properties(segs, hs, pol, disk):
 
 
 def test_a_lowered_max_keeps_its_old_value_until_the_grace_ends():
-    from storage.retention import Grace
+    from storage.retention.plan import Grace
 
     segs = [seg(1, "a", 2), seg(2, "a", 400), seg(3, "b", 2)]
     grace = [Grace("a", 365 * D, NOW + D)]  # a: 365 d lowered to 1 d, grace for another day
@@ -173,7 +173,7 @@ def test_a_released_hold_keeps_its_footage_from_max_retention_for_the_grace_only
 
 
 def test_policy_changes_and_lowered_max():
-    from storage.retention import lowered_max, policy_changes
+    from storage.retention.plan import lowered_max, policy_changes
 
     old = {"min_us": 30 * D, "max_us": 365 * D, "reserve": {"percent": 5.0}, "on_full": "overwrite",
            "cameras": {"b": {"min_us": None, "max_us": 90 * D}}}

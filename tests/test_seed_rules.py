@@ -12,7 +12,7 @@ import pytest
 
 from edged.config import ConfigError, load_config, parse_config
 from edged.config.months import months_back_us
-from edged.daemon.deadlines import local_tz
+from edged.rules.deadlines import local_tz
 from edged.daemon.health_monitor import local_minute
 from edged.rules import holds, inspections
 from storage.clock import SYSTEM
@@ -184,7 +184,7 @@ def test_months_are_calendar_months_on_the_sites_calendar():
 
 def test_the_sites_zone_governs_schedules_not_the_hosts():
     cfg = site("001")          # daily inspection 08:00-12:00, Taipei
-    tz = local_tz(SYSTEM, cfg.site.timezone)
+    tz = local_tz(SYSTEM.now_us(), cfg.site.timezone)
     assert tz == ZoneInfo("Asia/Taipei")
     due = inspections.next_due(T0, cfg.inspection, cfg.site.id, tz)
     at = datetime.fromtimestamp(due / S, tz)

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from edged.daemon import task_keeper
-from edged.daemon.supervisor import AUX_STOP_S
+from edged.daemon.recording.supervisor import AUX_STOP_S
 from storage.catalog import FOOTAGE_STATES
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
@@ -164,8 +164,7 @@ def test_a_failing_recovery_after_a_worker_death_is_kept_not_fatal(monkeypatch):
     import errno
     import types
 
-    from edged.daemon import supervisor as sv
-
+    from edged.daemon.recording import supervisor as sv
     calls: list[str] = []
 
     async def recover(writer, data_dir, expect, cams, died_us, what, done):

@@ -8,7 +8,7 @@ import pytest
 
 from edged.rules.health import HOST_OFF_MIN_US, host_clock_off
 from storage import trusted_time as tt
-from storage.retention import CAPACITY, Disk, Hold, Limits, Policy, Segment, plan
+from storage.retention.plan import CAPACITY, Disk, Hold, Limits, Policy, Segment, plan
 
 S = tt.SECOND_US
 H = 3600 * S
@@ -223,7 +223,7 @@ def test_a_flagged_segment_is_never_destroyed_by_age_but_still_makes_room():
 
 def test_corrected_stamps_ride_along_and_central_judges_the_true_end():
     from central.verify import judge_destruction
-    from storage.export_plan import corrected_stamps
+    from storage.export.plan import corrected_stamps
 
     row = {"start_us": TRUE, "end_us": TRUE + 10 * S}
     assert corrected_stamps({**row, "restamped": 0, "shift_us": None}) == {}

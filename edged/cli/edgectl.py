@@ -25,9 +25,9 @@ from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import N_, _, person_language, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
-from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
+from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM
-from storage.export_plan import corrected_stamps
+from storage.export.plan import corrected_stamps
 
 SOCKET_ENV = "EDGECTL_SOCKET"
 DEFAULT_SOCKET = Path("/run/edged/control.sock")

@@ -14,7 +14,8 @@ from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
-from storage import export, nodekey
+from storage import nodekey
+from storage.export import evidence as export
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 

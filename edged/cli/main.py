@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edged import DEFAULT_CONFIG_PATH, __version__
 from edged.cli import argparse_texts
-from edged.daemon import prespawn
+from edged.daemon.recording import prespawn
 from edged.i18n import _, person_language, set_language
 from storage import logs
 
@@ -123,8 +123,7 @@ async def _run(config: Path | None, init_data: bool) -> int:
         steps.mark("workers spawned")
     try:
         from edged.config import ConfigError
-        from edged.daemon import prestart
-
+        from edged.daemon.recording import prestart
         try:
             cfg, path = resolve_config(config)
         except ConfigError as exc:
@@ -150,11 +149,11 @@ async def _run(config: Path | None, init_data: bool) -> int:
         steps.mark("cameras' first segments")
     else:
         steps.mark("lock")
-    from edged.daemon import root as daemon  # imported late: the workers start first
+    from edged import app  # imported late: the workers start first
 
     steps.mark("daemon imports")
     try:
-        return await daemon.run(cfg, path, init_data=init_data, early=early, steps=steps)
+        return await app.run(cfg, path, init_data=init_data, early=early, steps=steps)
     except prestart.AlreadyRunning as exc:  # when the daemon takes the lock itself (no catalog yet)
         log.error("%s", exc)
         return 1

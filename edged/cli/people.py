@@ -21,7 +21,7 @@ from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS,
 from edged.i18n import _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
-from storage.retrieval_store import APPROVED, FILED, REQUEST_STATES
+from storage.states.requests import APPROVED, FILED, REQUEST_STATES
 
 
 class _Secrets:

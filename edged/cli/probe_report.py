@@ -20,7 +20,7 @@ from edged.cli.display import field, table
 from edged.config.health import HealthConfig
 from edged.i18n import _
 from edged.rules.health import CameraView, compliance
-from storage.cameras import RECORDING
+from storage.states.cameras import RECORDING
 
 # Paths the common vendors serve their main stream on, tried in this order when a camera
 # answers no ONVIF (design/0077). The query strings are part of the path for Dahua.

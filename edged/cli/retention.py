@@ -17,7 +17,7 @@ from edged.control.client import call
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
 from edged.i18n import N_, _
 from storage.clock import SYSTEM
-from storage.retention import DAY_US
+from storage.retention.plan import DAY_US
 
 
 def _days(us: int | None) -> str:

@@ -13,8 +13,8 @@ from edged import pools
 from edged.config import Config
 from edged.config.summary import settings_report
 from edged.control.operation import CatalogReader, Operations, op, read_catalog
+from edged.control.needs import DeadlinesPart
 from edged.control.protocol import RequestError
-from edged.daemon.deadlines import DeadlineWatch
 from edged.i18n import _
 from storage import audit, audit_report
 from storage.catalog import CatalogWriter
@@ -25,7 +25,7 @@ PAGE = 5000  # audit records per reply
 
 class AuditOps(Operations):
     def __init__(self, writer: CatalogWriter, reader: CatalogReader, clock: Clock = SYSTEM,
-                 cfg_of: Callable[[], Config] | None = None, deadlines: DeadlineWatch | None = None):
+                 cfg_of: Callable[[], Config] | None = None, deadlines: DeadlinesPart | None = None):
         self.cfg_of = cfg_of        # the config in force, for the report's settings (R7.2)
         self.deadlines = deadlines  # told when an audit is recorded: audit_overdue clears
         self.writer = writer

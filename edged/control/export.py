@@ -31,12 +31,13 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
-from storage import audit, export, nodekey, retrieval_store
-from storage.clock import SYSTEM, Clock
-from storage.export_worker import run_clips
+from storage import audit, nodekey, retrieval_store
+from storage.export import evidence as export
+from storage.clock import wait_or_stop, Clock, SYSTEM
+from storage.export.worker import run_clips
 from storage.catalog import CatalogWriter
 from storage.fsutil import private_dir
-from storage.retention_store import InUse
+from storage.retention.run import InUse
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +191,7 @@ def staging_sweeper(writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM
     async def run(stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await sweep_staging(writer, data_dir, clock=clock)
-            try:
-                await asyncio.wait_for(stopping.wait(), STAGING_SWEEP_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, STAGING_SWEEP_S, clock)
     return run
 
 

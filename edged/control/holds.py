@@ -15,19 +15,20 @@ from typing import Any
 
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, sees
 from edged.control.protocol import RequestError
+from edged.control.needs import RetentionPart
 from edged.control.server import Caller
-from edged.daemon.retention_runner import RetentionRunner
 from edged.i18n import _
 from edged.rules import holds as rules
 from mqtt.commands import CommandRefused
-from storage import audit, holds
+from storage import audit
 from storage.alarm_kinds import HOLD_REVIEW_DUE
 from storage.catalog import CatalogWriter
-from storage.holds import HoldError, add_hold, hold_row, release_hold, update_hold
+from storage.retention import holds
+from storage.retention.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
 
 class HoldOps(Operations):
-    def __init__(self, writer: CatalogWriter, runner: RetentionRunner, reader: CatalogReader,
+    def __init__(self, writer: CatalogWriter, runner: RetentionPart, reader: CatalogReader,
                  alarms: Any = None):
         self.alarms = alarms  # edged.alarms.Alarms: a legal hold reviewed or released clears its review alarm
         self.writer = writer

@@ -8,10 +8,9 @@ from typing import Any
 from edged.rules import deadlines
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, scope_of
 from edged.control.protocol import RequestError
-from edged.daemon.deadlines import local_tz
-from edged.daemon.health_monitor import HealthMonitor, ReferenceRefused
-from edged.daemon.inspection_runner import InspectionError, InspectionRunner
+from edged.control.needs import InspectionPart, ReferencePart
 from edged.i18n import _
+from edged.ports import InspectionError, ReferenceRefused
 from storage import inspections as inspection_table
 from storage import node as node_table
 from storage.clock import SYSTEM, Clock
@@ -26,7 +25,7 @@ def within(scope: tuple[str, ...] | None, run: dict[str, Any]) -> dict[str, Any]
 
 
 class InspectionOps(Operations):
-    def __init__(self, monitor: HealthMonitor, runner: InspectionRunner, reader: CatalogReader, clock: Clock = SYSTEM):
+    def __init__(self, monitor: ReferencePart, runner: InspectionPart, reader: CatalogReader, clock: Clock = SYSTEM):
         self.monitor = monitor
         self.runner = runner
         self.reader = reader
@@ -68,7 +67,7 @@ class InspectionOps(Operations):
         end = integer(args.get("to_us"), "to_us", self.clock.now_us())
 
         due_day = self.runner.cfg.inspection.register_due_day
-        tz = self.runner.deadlines.tz or local_tz(self.clock, self.runner.cfg.site.timezone)
+        tz = self.runner.deadlines.tz or deadlines.local_tz(self.clock.now_us(), self.runner.cfg.site.timezone)
         # R3.2: the register of the month the listing starts in is due by this (None: not tracked)
         due = deadlines.register_due_us(deadlines.month_of(int(start or 0), tz), due_day, tz) if due_day else None
 

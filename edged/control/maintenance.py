@@ -7,20 +7,21 @@ from typing import Any
 
 from edged.control.operation import CatalogReader, Operations, limit_of, op
 from edged.control.protocol import RequestError
-from edged.daemon.maintenance import DEFAULT_VERIFY_US, Maintenance, MaintenanceError
+from edged.control.needs import MaintenancePart
+from edged.ports import MaintenanceError
 from storage import maintenance as maintenance_table
 
 
 class MaintenanceOps(Operations):
-    def __init__(self, maintenance: Maintenance, reader: CatalogReader):
+    def __init__(self, maintenance: MaintenancePart, reader: CatalogReader):
         self.maintenance = maintenance
         self.reader = reader
 
     @op("maintenance.begin")
     async def begin(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
-        verify_us = int(args.get("verify_us") or DEFAULT_VERIFY_US)
+        verify = {"verify_us": int(args["verify_us"])} if args.get("verify_us") else {}  # else the window's default
         try:
-            return await self.maintenance.begin(str(args.get("reason", "")), str(caller), verify_us,
+            return await self.maintenance.begin(str(args.get("reason", "")), str(caller), **verify,
                                                 attended_by=str(args.get("attended_by") or ""))
         except MaintenanceError as exc:
             raise RequestError(str(exc)) from None

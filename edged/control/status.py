@@ -30,8 +30,8 @@ from storage import segments as segment_table
 from storage.catalog import CatalogWriter, segments_between
 from storage.catalog import alarms as catalog_alarms
 from storage.clock import SYSTEM, Clock
-from storage.retention import DAY_US
-from storage.retention_report import destructions, retention_report
+from storage.retention.plan import DAY_US
+from storage.retention.report import destructions, retention_report
 
 
 class StatusOps(Operations):

@@ -1,7 +1,7 @@
 """The control socket while the daemon waits for its catalog (design/0023, 0025's addendum).
 
 An empty data folder at start-up is as likely an unmounted disk as a new installation, so
-the daemon waits for the catalog rather than make one (edged/daemon/root.py). It is running
+the daemon waits for the catalog rather than make one (edged/app.py). It is running
 then, and `edgectl status` says so: that it waits, for what, and what the operator can do.
 Nothing else can be answered without a catalog (no accounts, no footage): every other verb
 is refused with the same words. The answers reveal no more than the unit's STATUS line.

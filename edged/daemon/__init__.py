@@ -1,2 +1,3 @@
-"""The running daemon: the composition root (edged/daemon/root.py), the recorder supervisor, and the
-tasks beside recording (retention, health, inspections, people, reporting, liveness, keepalive)."""
+"""The running daemon (built and started by the composition root, edged/app.py): the recording
+control plane (recording/), and the tasks beside recording (retention, health, inspections,
+people, reporting, liveness, keepalive)."""

@@ -10,29 +10,18 @@ after a countersignature; the audit report after an audit is recorded.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.i18n import Msg, N_, zone
+from edged.i18n import Msg, N_
 from edged.rules import deadlines
 from storage import audit_report
 from storage import inspections as inspection_table
 from storage.alarm_kinds import AUDIT_OVERDUE, REGISTER_OVERDUE
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
-
-
-def local_tz(clock: Clock = SYSTEM, name: str | None = None) -> tzinfo:
-    """The site's time zone: `[site] timezone` where set (`name`), which governs every schedule,
-    window and due date (issue 31); else the host's, as people there read dates (design/0014)."""
-    site = zone(name)
-    if site is not None:
-        return site
-    tz = datetime.fromtimestamp(clock.now_us() / 1e6).astimezone().tzinfo
-    assert tz is not None
-    return tz
 
 
 def _day(us: int, tz: tzinfo) -> str:
@@ -52,7 +41,7 @@ class DeadlineWatch:
     async def check(self, now: int | None = None) -> dict[str, Any]:
         now = self.clock.now_us() if now is None else now
         cfg = self.cfg_of()
-        tz = self.tz or local_tz(self.clock, cfg.site.timezone)
+        tz = self.tz or deadlines.local_tz(self.clock.now_us(), cfg.site.timezone)
         open_runs, last, first = await self.writer.run(lambda c: (
             inspection_table.not_countersigned(c.db), audit_report.last_done(c.db), audit_report.first_record_us(c.db)))
         late = deadlines.late_registers(open_runs, now, cfg.inspection.register_due_day, tz)

@@ -26,7 +26,7 @@ from edged.rules.disk import floor_bytes, short
 from storage import audit
 from storage.alarm_kinds import DISK_FULL
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.full import is_disk_full
 from storage.reconcile import reconcile
 
@@ -46,7 +46,7 @@ class DiskFloor:
         self.writer, self.alarms, self.clock = writer, alarms, clock
         self.hold = hold                    # the supervisor's hold_for_disk
         self.retention_now = retention_now  # a retention pass now
-        self.closing = closing              # the open segments' closes still to come (edged.daemon.gaps)
+        self.closing = closing              # the open segments' closes still to come (edged.daemon.recording.gaps)
         self.expect = expect                # the tamper watcher: what reconciliation itself renames
         self.usage = usage
         self.reason: str | None = None      # why recording is paused, while it is
@@ -57,10 +57,7 @@ class DiskFloor:
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await self.check()
-            try:
-                await asyncio.wait_for(stopping.wait(), CHECK_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, CHECK_S, self.clock)
 
     async def check(self) -> None:
         cfg = self.cfg_of()

@@ -2,7 +2,7 @@
 clears the health alarms, and keeps each camera's health, compliance and state in the catalog.
 
 Fed by the supervisor (an image sample every `health.sample_interval`, state changes); reads
-each camera's state and stats from their one owner (edged/daemon/camera_states.py); evaluates
+each camera's state and stats from their one owner (edged/daemon/recording/camera_states.py); evaluates
 every EVAL_S. Reference pictures (`edgectl camera set-reference`)
 live in the catalog; the newest sample of each camera is kept here to take one from.
 """
@@ -22,17 +22,18 @@ import numpy as np
 from edged.rules import health
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.daemon.camera_states import CameraStates
+from edged.daemon.recording.camera_states import CameraStates
 from edged.i18n import Msg, N_, _, local, zone
+from edged.ports import ReferenceRefused
 from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
 from storage import audit
 from storage import cameras as camera_table
 from storage import segments as segment_table
 from storage.alarm_kinds import CAMERA_MOVED, HOST_CLOCK_OFF
-from storage.cameras import RECORDING, STOPPED
+from storage.states.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,6 @@ def thumb_of(ev: dict[str, Any]) -> np.ndarray | None:
         return decode_thumb(ev["thumb"]) if ev.get("thumb") else None
     except ValueError:  # a thumbnail of the wrong size: the sample still counts, `moved` is not judged
         return None
-
-
-class ReferenceRefused(Exception):
-    """Why a reference picture could not be set (shown to the person as is)."""
 
 
 class HealthMonitor:
@@ -222,10 +219,7 @@ class HealthMonitor:
     async def run(self, stopping: asyncio.Event) -> None:
         await self.load()
         while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), EVAL_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, EVAL_S, self.clock)
             now = self.clock.now_us()
             if time.monotonic() - self._last_gaps >= GAPS_EVERY_S:
                 self._last_gaps = time.monotonic()

@@ -19,7 +19,7 @@ from edged.i18n import Msg, N_
 from storage import audit, node, restamps, trusted_time as tt
 from storage.alarm_kinds import HOST_CLOCK_STEP, HOST_CLOCK_UNSYNCED, SEGMENTS_FLAGGED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,7 @@ class HostClock:
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await self.tick()
-            try:
-                await asyncio.wait_for(stopping.wait(), READ_EVERY_S)
-            except asyncio.TimeoutError:
-                pass
+            await wait_or_stop(stopping, READ_EVERY_S, self.clock)
 
     async def tick(self) -> tt.Step | None:
         """One reading: a step is an alarm, an audit record and the re-stamping of what this

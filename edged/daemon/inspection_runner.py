@@ -8,31 +8,25 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from edged.rules import inspections
+from edged.rules import deadlines, inspections
 from edged.alarms import Alarms
 from edged.config import Config
-from edged.daemon.deadlines import DeadlineWatch, local_tz
+from edged.daemon.deadlines import DeadlineWatch
 from edged.i18n import Msg, N_, _, local
-from edged.ports import Outlet
+from edged.ports import InspectionError, Outlet
 from storage import audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.sessions import last_logins
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds it
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds it
     from edged.daemon.health_monitor import HealthMonitor
 
 log = logging.getLogger(__name__)
 
 CHECK_S = 30.0   # the loop wakes at least this often (overdue check, clock steps)
-
-
-class InspectionError(Exception):
-    """A refused signing (shown to the person as is)."""
-
-
 
 
 class InspectionRunner:
@@ -52,7 +46,7 @@ class InspectionRunner:
         now = self.clock.now_us()
         segment_us = self.cfg.storage.segment_length_us
         logins = await self.writer.run(lambda c: last_logins(c.db, inspections.OPERATOR_ROLES))
-        tz = local_tz(self.clock, self.cfg.site.timezone)
+        tz = deadlines.local_tz(now, self.cfg.site.timezone)
         login = inspections.operators_login(logins, lambda us: local(us, tz).strftime("%Y-%m-%d %H:%M"))
         records = []
         for cam in self.cfg.cameras:
@@ -139,7 +133,7 @@ class InspectionRunner:
                                   {"runs": late})
 
     async def run(self, stopping: asyncio.Event) -> None:
-        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, local_tz(self.clock, self.cfg.site.timezone)
+        cfg, site, tz = self.cfg.inspection, self.cfg.site.id, deadlines.local_tz(self.clock.now_us(), self.cfg.site.timezone)
         last = await self.writer.run(lambda c: inspection_table.last_scheduled_due(c.db))
         due = inspections.next_due(self.clock.now_us() if last is None else last, cfg, site, tz)
         while not stopping.is_set():
@@ -162,10 +156,7 @@ class InspectionRunner:
             await self.check_overdue(self.clock.now_us())
             await self.deadlines.check()
             wait = CHECK_S if due is None else min(CHECK_S, max(0.0, (due - self.clock.now_us()) / 1e6))
-            try:
-                await asyncio.wait_for(stopping.wait(), wait)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, wait, self.clock)
 
 
 def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:

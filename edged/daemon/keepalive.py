@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import time
 from typing import TYPE_CHECKING
 
 from edged.daemon.notify import Notifier
-from storage.cameras import RECORDING
+from storage.states.cameras import RECORDING
 from storage.catalog import CatalogWriter
+from storage.clock import wait_or_stop
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.reporting import Reporting
     from edged.daemon.retention_runner import RetentionRunner
-    from edged.daemon.supervisor import Supervisor
+    from edged.daemon.recording.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ def status_line(sup: Supervisor, runner: RetentionRunner, reporter_status: str |
     states = sup.cameras.all()
     enabled = [c for c in sup.cfg.cameras if c.enabled]
     recording = sum(1 for c in enabled if states.get(c.id) == RECORDING)
-    free = shutil.disk_usage(sup.cfg.storage.data_dir).free
+    usage = runner.free.last()  # read by the keepalive's loop just before (never here, on the event loop)
     retention = "suspended" if runner.blocked else ("BREACHED" if runner.breached else "OK")
     broker = "not configured" if not reporter_status or reporter_status == "disabled" else reporter_status
-    parts = [f"{recording}/{len(enabled)} cameras recording", f"{free / 1e9:.1f} GB free", f"retention {retention}",
+    parts = [f"{recording}/{len(enabled)} cameras recording", f"{usage.free / 1e9:.1f} GB free" if usage is not None else "free space unknown", f"retention {retention}",
              f"broker {broker}"]
     if sup.paused:
         parts.insert(0, "RECORDING STOPPED (disk full)")
@@ -65,11 +65,8 @@ class Keepalive:
         stalled_before = ""
         while not stopping.is_set():
             start = time.monotonic()
-            try:
-                await asyncio.wait_for(stopping.wait(), interval)
+            if await wait_or_stop(stopping, interval):
                 break
-            except TimeoutError:
-                pass
             now = time.monotonic()
             lag = now - start - interval
             current = (self.sup.events, self.writer.writes)
@@ -92,5 +89,9 @@ class Keepalive:
                 self.notifier.watchdog()
                 self.pings += 1
             reporter_status = getattr(self.reporter, "status", None)
+            try:
+                await self.runner.free.get()  # for the status line, read off the event loop
+            except OSError:
+                pass  # the disk is gone: the line says so from the supervisor's state
             self.notifier.status(("STALLED: " + stalled_before + "; ") * bool(stalled_before)
                                  + status_line(self.sup, self.runner, reporter_status))

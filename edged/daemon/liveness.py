@@ -25,10 +25,10 @@ from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage.reconcile import Report, reconcile, recover_open
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.integrity import TamperGuard
     from edged.daemon.retention_runner import RetentionRunner
-    from edged.daemon.supervisor import Supervisor
+    from edged.daemon.recording.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 

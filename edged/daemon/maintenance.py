@@ -25,12 +25,13 @@ from typing import Any, Callable
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.i18n import Msg, N_, _
+from edged.ports import MaintenanceError
 from storage import audit
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
 from storage.alarm_kinds import EXPECTED_IN_MAINTENANCE, HASH_MISMATCH, MAINTENANCE_ENDING
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.hashing import sha256_file
 from storage.layout import CATALOG_FILE
 from storage.maintenance import backup_catalog
@@ -100,10 +101,6 @@ def same_disk(folder: Path, data_dir: Path) -> bool:
 
 
 log = logging.getLogger(__name__)
-
-
-class MaintenanceError(Exception):
-    """A window that cannot begin or end; the message says why (edgectl shows it as is)."""
 
 
 class Maintenance:
@@ -248,7 +245,4 @@ class Maintenance:
         """The supervisor's task (under the task keeper): the bound of the open window."""
         while not stopping.is_set():
             wait = await self.check_bound()
-            try:
-                await asyncio.wait_for(stopping.wait(), wait)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, wait, self.clock)

@@ -19,10 +19,10 @@ from edged.i18n import Msg, N_
 from storage import audit
 from storage import accounts, retrieval_store
 from edged.rules.holds import review_overdue
-from storage import holds as hold_store
+from storage.retention import holds as hold_store
 from storage.alarm_kinds import ACCOUNT_LOCKED, ETHICS as ETHICS_KIND, HOLD_REVIEW_DUE, REQUEST_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 PREFIXES = (REQUEST_OVERDUE.key(""), ETHICS_KIND.key("request:"), ACCOUNT_LOCKED.key(""),
@@ -41,10 +41,7 @@ class PeopleWatch:
         await self.writer.run(lambda c: accounts.store_policy(c.db, policy))  # for logins outside the socket (viewer)
         while not stopping.is_set():
             await self.sweep(self.clock.now_us())
-            try:
-                await asyncio.wait_for(stopping.wait(), self.cfg.accounts.sweep_interval_us / 1e6)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, self.cfg.accounts.sweep_interval_us / 1e6, self.clock)
 
     async def purge_backups(self, now: int) -> int:
         """The live catalog's purges repeated in the catalog backups (R5.7): a copy must not outlive

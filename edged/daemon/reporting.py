@@ -14,7 +14,6 @@ import hashlib
 import itertools
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -24,16 +23,16 @@ from mqtt.reporter import Reporter
 from storage import audit, chainhead
 from storage import cameras as camera_table
 from storage import node as node_table
-from storage.cameras import DEGRADED, RECORDING
+from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention_report import destructions_after, retention_report
+from storage.retention.report import destructions_after, retention_report
 
-if TYPE_CHECKING:  # types only: the composition root (edged/daemon/root.py) builds them
+if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
-    from edged.daemon.supervisor import Supervisor
+    from edged.daemon.recording.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +169,7 @@ class Reporting:
             if self.reporter.status != status:
                 status = self.reporter.status
                 await self.writer.run(Catalog.set_node, {"mqtt_status": status})
-            try:
-                await asyncio.wait_for(stopping.wait(), POLL_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(stopping, POLL_S, self.clock)
 
     async def _forward_records(self) -> None:
         """Audit records (each carries the chain head after it) and destructions, in order."""
@@ -256,14 +252,14 @@ class Reporting:
     async def _state(self) -> dict[str, Any]:
         def build(c: Catalog) -> dict[str, Any]:
             rep = retention_report(c.db, self.cfg.retention, self.cfg.cameras, self.cfg.storage.data_dir,
-                                   clock=self.clock)
+                                   clock=self.clock, usage=self.runner.free.recent())
             alarms = [{"id": a["key"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
                        "since_us": a["raised_us"]} for a in c.active_alarms()]
             return {"rep": rep, "alarms": alarms}
 
         got = await self.writer.run(build)
         rep = got["rep"]
-        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        usage = await self.runner.free.get()
         achieved = [c["achieved_us"] for c in rep["cameras"] if c["achieved_us"] is not None]
         states = self.sup.cameras.all()
         enabled = [c.id for c in self.cfg.cameras if c.enabled]

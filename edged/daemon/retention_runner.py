@@ -1,6 +1,6 @@
 """Runs the retention engine on its schedule, and at once when the disk runs short.
 
-The planner decides (storage/retention.py); the store executes (storage/retention_store.py);
+The planner decides (storage/retention/plan.py); the store executes (storage/retention/run.py);
 this task owns the timing, the alarms that follow a pass, and on_full = stop.
 
 During a maintenance window (R1.7) nothing is destroyed: passes are skipped, and said so. If the
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -27,11 +26,12 @@ from storage.alarm_kinds import (DISK_FULL_HELD, HOLDS_CROWD_OUT, MAINTENANCE_DI
 from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.clock import SYSTEM, Clock
-from storage.holds import active_holds
-from storage.retention import DAY_US, breaches, forecast_retention_us, utc
-from storage.retention_grace import notice_until, policy_doc, record_policy
-from storage.retention_report import breached_cameras, held_bytes, oldest_ages, write_rates
-from storage.retention_store import (
+from storage.free_space import FreeSpace
+from storage.retention.holds import active_holds
+from storage.retention.plan import DAY_US, breaches, forecast_retention_us, utc
+from storage.retention.grace import notice_until, policy_doc, record_policy
+from storage.retention.report import breached_cameras, held_bytes, oldest_ages, write_rates
+from storage.retention.run import (
     PassResult,
     InUse,
     policy_for,
@@ -44,14 +44,33 @@ log = logging.getLogger(__name__)
 class SpaceCheck:
     """Called as segments open (the supervisor's `on_segment_opened`): below the reserve, retention
     runs a pass now rather than on schedule. Neither the supervisor nor the runner holds the other:
-    both are handed this (edged/daemon/root.py)."""
+    both are handed this (edged/app.py)."""
 
-    def __init__(self, cfg: Config):
+    def __init__(self, cfg: Config, free: FreeSpace | None = None):
         self.cfg = cfg                 # replaced on SIGHUP, as the runner's is
+        self.free = FreeSpace(cfg.storage.data_dir) if free is None else free  # the one reader (design/0069)
         self.short = asyncio.Event()   # the runner waits on it between passes
+        self._reading: asyncio.Task[None] | None = None
 
     def __call__(self) -> None:
-        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+        """On the event loop: judged from a fresh reading, else from one read in a thread."""
+        usage = self.free.fresh()
+        if usage is not None:
+            return self._judge(usage)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from a thread: read here
+            return self._judge(self.free.read())
+        if self._reading is None or self._reading.done():
+            self._reading = loop.create_task(self._read_and_judge())
+
+    async def _read_and_judge(self) -> None:
+        try:
+            self._judge(await self.free.get())
+        except OSError:
+            pass  # the disk is gone: edged/daemon/liveness.py says so
+
+    def _judge(self, usage: Any) -> None:
         if usage.free < self.cfg.retention.reserve_for(usage.total):
             self.short.set()
 
@@ -73,6 +92,7 @@ class RetentionRunner:
         self.in_use = InUse()             # footage an export is reading: not destroyed under it
         self.breached = False             # a camera's minimum retention could not be kept
         self.space = SpaceCheck(cfg) if space is None else space
+        self.free = self.space.free       # the data disk's free space, one reader (design/0069)
         self._poke = self.space.short
         self.unlink: Callable[[Path], None] = os.unlink   # replaced by the fault-injection test hook
         self.protecting = protecting      # the open maintenance window, if any: nothing is destroyed in it
@@ -136,7 +156,7 @@ class RetentionRunner:
             if window is None and self.protecting() is not None:
                 return None  # a maintenance window began since: it destroys nothing (design/0043)
             trusted = not why and not self.distrust()  # checked again on the writer's thread
-            return run_pass(c.db, cfg.storage.data_dir, retention, list(cfg.cameras), shutil.disk_usage,
+            return run_pass(c.db, cfg.storage.data_dir, retention, list(cfg.cameras), self.free.usage_of,
                             expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock,
                             age_trusted=trusted)
 
@@ -160,7 +180,7 @@ class RetentionRunner:
             log.info("evidence hold %d expired", hold_id)
         now = self.clock.now_us()
         raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now)))
-        policy = policy_for(retention, cfg.cameras, shutil.disk_usage(cfg.storage.data_dir).total)
+        policy = policy_for(retention, cfg.cameras, (await self.free.get()).total)
         now_breached = breaches(raised, p.alarms, achieved, policy)
         self.breached = bool(now_breached)
         for cam in sorted(set(raised) | set(now_breached)):  # raised once; refreshed quietly; cleared once
@@ -194,7 +214,7 @@ class RetentionRunner:
 
     async def _window_allows(self, window: dict[str, Any] | None) -> bool:
         """Outside a window: yes. In one: only when free space is below half the reserve."""
-        free, reserve = self._space()
+        free, reserve = await self._space()
         short = window is not None and free < reserve
         if short or self._short_alarm:
             self._short_alarm = short
@@ -219,8 +239,8 @@ class RetentionRunner:
                      window["id"])
         return False
 
-    def _space(self) -> tuple[int, int]:
-        usage = shutil.disk_usage(self.cfg.storage.data_dir)
+    async def _space(self) -> tuple[int, int]:
+        usage = await self.free.get()
         return usage.free, policy_for(self.cfg.retention, self.cfg.cameras, usage.total).reserve_bytes
 
     async def _yielded(self, window_id: int, result: PassResult) -> None:
@@ -245,7 +265,7 @@ class RetentionRunner:
             now = self.clock.now_us()
             held = held_bytes(c.db, active_holds(c.db, now))
             rate = sum(write_rates(c.db, now).values())
-            usage = shutil.disk_usage(cfg.storage.data_dir)
+            usage = self.free.recent()  # on the writer's thread
             usable = usage.total - policy_for(cfg.retention, cfg.cameras, usage.total).reserve_bytes
             return held, rate, usable
 

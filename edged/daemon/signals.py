@@ -16,7 +16,7 @@ from typing import Any
 from edged.config import Config, ConfigError, load_config
 from edged.daemon.notify import Notifier
 from edged.daemon.retention_runner import RetentionRunner
-from edged.daemon.supervisor import Supervisor
+from edged.daemon.recording.supervisor import Supervisor
 from storage.catalog import CatalogWriter
 
 log = logging.getLogger(__name__)

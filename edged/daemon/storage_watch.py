@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from storage import layout, volume
+from storage.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,8 @@ class StorageWatch:
         if self.problem is not None:
             await self.on_lost(self.problem)
         while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), POLL_S)
+            if await wait_or_stop(stopping, POLL_S):
                 break
-            except TimeoutError:
-                pass
             probes = await self._probe()
             self.missed = self.missed + 1 if probes is None else 0
             if probes is None and self.missed < MISSES and self.problem is None:

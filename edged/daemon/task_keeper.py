@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from edged.i18n import Msg, N_
 from storage.alarm_kinds import TASK_FAILED
+from storage.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,7 @@ async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Any,
             log.exception("task %s failed (%s); recording goes on; restarting it in %.1f s", name,
                           type(exc).__name__, delay)
             await _raise(alarms, name, exc, failures)
-        try:
-            await asyncio.wait_for(stopping.wait(), delay)
-        except TimeoutError:
+        if not await wait_or_stop(stopping, delay):
             log.info("task %s restarted (failure %d in a row)", name, failures)
 
 

@@ -14,12 +14,24 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 Month = tuple[int, int]  # (year, month)
 
 
 def _us(d: datetime) -> int:
     return int(d.timestamp()) * 1_000_000 + d.microsecond
+
+
+def local_tz(at_us: int, name: str | None = None) -> tzinfo:
+    """The site's time zone: `[site] timezone` where set (`name`, an IANA name the config has
+    checked), which governs every schedule, window and due date; else the host's at `at_us`, as
+    people there read dates (design/0014)."""
+    if name:
+        return ZoneInfo(name)
+    tz = datetime.fromtimestamp(at_us / 1e6).astimezone().tzinfo
+    assert tz is not None
+    return tz
 
 
 def local_date(at_us: int, tz: tzinfo) -> date:

@@ -12,7 +12,7 @@ from typing import Any
 
 from edged.config.health import HealthConfig
 from storage import alarm_kinds as kinds
-from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
+from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
 # The kinds these rules judge, in order, -> severity (storage/alarm_kinds.py declares each, R3.4).
 KINDS: dict[str, str] = {k.name: k.severity for k in (

@@ -9,7 +9,7 @@ hold lasts, who may extend it and when a legal hold is reviewed are [policy.hold
 (edged/config/holds.py); where a site is silent, the strictest reading (design/0076). A pending hold keeps its footage
 while it waits (evidence must not be overwritten before the director signs), but only for
 `pending_for`. No I/O and no clock: every function takes `now_us`; a hold is a dict as
-storage/holds.py's `hold_row` returns it.
+storage/retention/holds.py's `hold_row` returns it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy, HoldRules
 from edged.i18n import _
-from storage.holds import ACTIVE, PENDING, REJECTED
+from storage.states.holds import ACTIVE, PENDING, REJECTED
 
 DAY_US = 86_400_000_000
 

@@ -15,7 +15,7 @@ from typing import Any
 from edged.config.health import InspectionConfig
 from edged.i18n import _
 from edged.rules.health import clock_drift
-from storage.cameras import RECORDING
+from storage.states.cameras import RECORDING
 
 ITEMS = ("picture", "audio", "recording", "login", "camera_login", "clock", "quality")
 ITEM_LABELS = {
@@ -130,7 +130,7 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
         items["clock"] = {"ok": None if recording else False, "detail": f"camera clock not {HOST_FAULT[host_ok]}"}
     elif drift:
         items["clock"] = {"ok": False, "detail": drift}
-    else:
+    elif skew is not None:  # always, when drift is "": only a measured skew is judged
         items["clock"] = {"ok": True, "detail": f"camera clock within {abs(skew) / 1e6:.1f} s of the host"}
 
     verdict, reasons = cam.get("compliance") or "unknown", cam.get("reasons") or []

@@ -39,7 +39,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     distinct_signers,
 )
 from edged.i18n import _
-from storage.retrieval_store import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
+from storage.states.requests import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.
@@ -47,7 +47,7 @@ PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_
             "reason", "letter_ref")
 _ID = re.compile(r"[A-Za-z0-9]{6,20}")
 DEFAULT_POLICY = default_policy()
-ONE_STEP = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
+ONE_STEP: list[dict[str, Any]] = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
 
 
 class RequestRuleError(ValueError):

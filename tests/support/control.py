@@ -18,7 +18,7 @@ from edged.control.status import StatusOps
 
 def control_operations(tmp_path):
     """Every operation the daemon's control socket serves, as the composition root registers them
-    (edged/daemon/root.py), built with nothing behind them."""
+    (edged/app.py), built with nothing behind them."""
     cfg = default_config(tmp_path)
     reader = CatalogReader(tmp_path)
     return handlers_of(

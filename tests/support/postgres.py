@@ -29,8 +29,9 @@ def available() -> str | None:
 
 
 class Postgres:
-    def __init__(self, *, fsync: bool = False) -> None:
+    def __init__(self, *, fsync: bool = False, options: str = "") -> None:
         self.fsync = fsync  # off for tests (nothing here survives them); on for a benchmark
+        self.options = options  # more server settings ("-c name=value ..."), e.g. a benchmark's pg_stat_statements
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="edged-pg-"))  # not under pytest's 0700 tmp: postgres reads it
         self.data, self.sock = self.root / "data", self.root / "sock"
@@ -50,7 +51,8 @@ class Postgres:
         self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "90", "-l",
                           str(self.root / "log"), "-o",
                           f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1"
-                          + ("" if self.fsync else " -c fsync=off"), "start")
+                          + ("" if self.fsync else " -c fsync=off") + (f" {self.options}" if self.options else ""),
+                          "start")
         return self
 
     def url(self, db: str = "postgres") -> str:

@@ -1,6 +1,6 @@
 """The retention engine's I/O shell: feed the planner from the catalog, carry out its plan
 so that a crash at any point leaves nothing half-done, and keep holds and records. Retention
-changes and their grace: storage/retention_grace.py; reports: storage/retention_report.py.
+changes and their grace: storage/retention/grace.py; reports: storage/retention/report.py.
 
 Blocking: runs on the catalog writer thread. The only code in edged that unlinks footage
 (docs/requirements.md, invariant 4; R1.6).
@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 import sqlite_utils
 
@@ -22,8 +22,8 @@ from storage import audit, events, restamps, segment_rows
 from storage.catalog import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
-from storage.holds import active_holds, expire_holds, hold_from_row
-from storage.retention import (
+from storage.retention.holds import active_holds, expire_holds, hold_from_row
+from storage.retention.plan import (
     CAPACITY,
     Destroy,
     Disk,
@@ -34,7 +34,7 @@ from storage.retention import (
     Segment,
     plan,
 )
-from storage.retention_grace import active_graces
+from storage.retention.grace import active_graces
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class PassResult:
 
 
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
-             disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: set[str] = frozenset(),
+             disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: AbstractSet[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
              unlink: Callable[[Path], None] | None = None, age_trusted: bool = True) -> PassResult:
     """One retention pass at the clock's time: expire holds, plan, destroy, record. With
@@ -169,8 +169,9 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
         if not exhausted(segs, p, holds, cut, now):
             break
         limit *= 4  # a camera's oldest batch was used up (or held): look further
-    pass_id = db["retention_passes"].insert({"started_us": now, "free_before": usage.free,
-                                             "reserve": policy.reserve_bytes}).last_pk
+    pass_id = db.table("retention_passes").insert({"started_us": now, "free_before": usage.free,
+                                                   "reserve": policy.reserve_bytes}).last_pk
+    assert pass_id is not None
     errors: list[str] = []
     destroy(db, data_dir, p.destroy, pass_id, expect, unlink=unlink, errors=errors, clock=clock)
     destroyed = len(p.destroy)

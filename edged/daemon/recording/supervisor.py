@@ -1,9 +1,9 @@
 """The daemon's control plane: owns the recorder workers and turns their events into catalog rows.
 
 Every task has one owner (a TaskGroup here); the worker processes are kept by
-edged.daemon.workers (a dead one is restarted and its cameras resume, what it left open is
-recovered by edged.daemon.recovery); their typed events (recorder/events.py) become segment
-rows, gap rows (edged.daemon.gaps) and camera states (edged.daemon.camera_states). Every
+edged.daemon.recording.workers (a dead one is restarted and its cameras resume, what it left open is
+recovered by edged.daemon.recording.recovery); their typed events (recorder/events.py) become segment
+rows, gap rows (edged.daemon.recording.gaps) and camera states (edged.daemon.recording.camera_states). Every
 other task runs under edged.daemon.task_keeper: its failure is an alarm and a restart, never
 the end of the group (and so of recording).
 """
@@ -17,24 +17,24 @@ from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import CameraConfig, Config
-from edged.daemon.camera_states import CameraStates
-from edged.daemon.gaps import Gaps
+from edged.daemon.recording.camera_states import CameraStates
+from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
-from edged.daemon.modes import MotionLog, hole_reason
-from edged.daemon.prestart import Early, assign, worker_count, worker_settings
-from edged.daemon.recovery import recover_dead_worker
-from edged.daemon.segment_rows import SegmentRows
+from edged.daemon.recording.modes import MotionLog, hole_reason
+from edged.daemon.recording.prestart import Early, assign, worker_count, worker_settings
+from edged.daemon.recording.recovery import recover_dead_worker
+from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.task_keeper import keep
-from edged.daemon.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
+from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
 from storage import audit
 from storage.alarm_kinds import CAMERA_OFFLINE
-from storage.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
+from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.full import is_disk_full
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Supervisor:
         self.events = 0            # progress counter for the watchdog
         self.segments = SegmentRows(writer, self.gaps, health, guard, on_segment_opened)  # rows a batch at a time
         self._tg: asyncio.TaskGroup | None = None
-        self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/modes.py)
+        self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/recording/modes.py)
 
     @property
     def video_dev(self) -> int | None:
@@ -351,7 +351,7 @@ class Supervisor:
         if self._mode(cam) == "motion" and ev.state in (RECORDING, OFFLINE, STOPPED) \
                 and gaps.newest.get(cam) not in gaps.unclosed:  # a stop too: the idle time up to it was the policy's
             up = self.motion.stream_up if ev.state == RECORDING else self.motion.stream_down
-            await up(cam, ev.at, gaps.last_end, gaps.reason)  # outage or no motion (edged/daemon/modes.py)
+            await up(cam, ev.at, gaps.last_end, gaps.reason)  # outage or no motion (edged/daemon/recording/modes.py)
         self.cameras.on_state(ev)
         if ev.state == OFFLINE and ev.error:
             self.gaps.on_error(cam, ev.error)
@@ -362,10 +362,7 @@ class Supervisor:
     async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
         while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), STATS_FLUSH_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(self.stopping, STATS_FLUSH_S, self.clock)
             await self._camera_alarms()
             stats = self.cameras.take_fresh_stats()
             if stats:
@@ -393,7 +390,4 @@ class Supervisor:
     async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():
             await self.writer.run(Catalog.set_node, {"heartbeat_us": self.clock.now_us()})
-            try:
-                await asyncio.wait_for(self.stopping.wait(), HEARTBEAT_S)
-            except TimeoutError:
-                pass
+            await wait_or_stop(self.stopping, HEARTBEAT_S, self.clock)

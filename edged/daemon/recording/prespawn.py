@@ -4,7 +4,7 @@ addendum of 2026-11-22; design/0029).
 A worker spends its first second or so starting Python and importing PyAV, then waits on its
 stdin for its settings (recorder/worker.py). `edged run --config FILE` starts as many such
 idle workers as the config's cameras will need, read off the TOML directly, before it imports
-edged.config and validates the file; edged/daemon/prestart.py then hands them their settings
+edged.config and validates the file; edged/daemon/recording/prestart.py then hands them their settings
 and cameras once the config and the disk checks pass. The guess is only a count: nothing is
 recorded by a worker until the validated config says so. A config that fails validation, a
 start that is not a plain restart or a count guessed too high ends the idle workers (end of

@@ -1,5 +1,5 @@
 """The recorder worker processes (design/0003): one per slot, started (or adopted from
-`edged run`, edged/daemon/prestart.py), read, and restarted with a backoff when one dies,
+`edged run`, edged/daemon/recording/prestart.py), read, and restarted with a backoff when one dies,
 each slot with a spare worker ready so a dead worker's cameras need not wait for Python's
 imports. Commands go down as JSON lines on stdin; typed events (recorder/events.py) come up
 on stdout and go to the supervisor.
@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edged.config import CameraConfig
-from edged.daemon import isolation
-from edged.daemon.prestart import Early, add_command, spawn_worker
+from edged.daemon.recording import isolation
+from edged.daemon.recording.prestart import Early, add_command, spawn_worker
 from recorder import events
 from recorder.camera import backoff_us
+from storage.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class WorkerSlot:
     has_cameras: asyncio.Event = field(default_factory=asyncio.Event)
     started: asyncio.Event = field(default_factory=asyncio.Event)  # the worker has its camera list
     spare: asyncio.subprocess.Process | None = None  # started and imported, waiting for its settings
-    adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.daemon.prestart)
+    adopt: asyncio.subprocess.Process | None = None  # started by `edged run` with its cameras (edged.daemon.recording.prestart)
     backlog: list[bytes] = field(default_factory=list)  # its events that `edged run` read before
     isolated: bool = False    # a quarantine worker (design/0063): no spare, ended when emptied
     retiring: bool = False    # told to stop because it was emptied: its end is no death
@@ -73,7 +74,7 @@ class Workers:
                  held: Callable[[], bool], on_events: Callable[[list[events.Event], int], Awaitable[None]],
                  on_exit: Callable[[int], None], on_death: Callable[[WorkerSlot], None], early: Early | None = None):
         self.slots = [WorkerSlot(i) for i in range(count)]
-        if early is not None and any(early.workers):  # recording already (edged.daemon.prestart), cameras dealt alike
+        if early is not None and any(early.workers):  # recording already (edged.daemon.recording.prestart), cameras dealt alike
             assert len(early.workers) == count
             for slot, proc, backlog in zip(self.slots, early.workers, early.backlog):
                 slot.adopt = slot.proc = proc
@@ -157,10 +158,7 @@ class Workers:
             await self.rehome(slot)
             attempt = 0 if time.monotonic() - started > WORKER_STABLE_S else attempt + 1
             delay = backoff_us(attempt, self._restart_cap_us(slot), self._rng) / 1e6
-            try:
-                await asyncio.wait_for(self.stopping.wait(), delay)
-            except TimeoutError:
-                pass
+            await wait_or_stop(self.stopping, delay)
 
     def _restart_cap_us(self, slot: WorkerSlot) -> int:
         """A worker carrying only cameras that crashed alone is restarted at most every
@@ -172,7 +170,7 @@ class Workers:
 
     async def rehome(self, dead: WorkerSlot) -> None:
         """The dead worker's cameras are suspects: each goes to a quarantine worker at once
-        (design/0063; edged/daemon/isolation.py decides which)."""
+        (design/0063; edged/daemon/recording/isolation.py decides which)."""
         crashed = set(dead.cameras)
         if not crashed or self._tg is None:
             return
@@ -187,11 +185,8 @@ class Workers:
     async def watch_quarantine(self, _stopping: asyncio.Event) -> None:
         """Bring back to the shared workers each quarantined camera that behaved for an hour."""
         while not self.stopping.is_set():
-            try:
-                await asyncio.wait_for(self.stopping.wait(), RELEASE_CHECK_S)
+            if await wait_or_stop(self.stopping, RELEASE_CHECK_S):
                 return
-            except TimeoutError:
-                pass
             await self.release_due(time.monotonic_ns() // 1000)
 
     async def release_due(self, now_us: int) -> list[str]:
@@ -246,11 +241,8 @@ class Workers:
     async def _spare_later(self, slot: WorkerSlot) -> None:
         """Start a slot's spare worker once its cameras are recording (not during start-up,
         when the imports would compete with the workers that matter)."""
-        try:
-            await asyncio.wait_for(self.stopping.wait(), SPARE_AFTER_S)
+        if await wait_or_stop(self.stopping, SPARE_AFTER_S):
             return
-        except TimeoutError:
-            pass
         if slot.spare is None and slot.proc is not None and not slot.isolated:
             slot.spare = await spawn_worker()
             if self.stopping.is_set() and slot.spare.stdin is not None:  # stopped while it started

@@ -6,7 +6,7 @@ a page cache full of dirty pages each fsync can take seconds, so it must not hol
 back. Recording starts first; this runs as a supervised task: the file work on its own
 thread, the catalog updates on the writer thread, then the tail of the disk is compared
 with the catalog, skipping what the new run has written. Each camera's first gap is
-measured once its old segment is recovered (edged/daemon/gaps.py: Gaps.expect_recovery).
+measured once its old segment is recovered (edged/daemon/recording/gaps.py: Gaps.expect_recovery).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from edged.alarms import Alarms
-from edged.daemon.gaps import Gaps
+from edged.daemon.recording.gaps import Gaps
 from edged.i18n import Msg, N_
 from recorder import diagnose
 from storage import audit
 from storage.alarm_kinds import FOOTAGE_MISSING
-from storage.cameras import OFFLINE
+from storage.states.cameras import OFFLINE
 from storage.catalog import WRITING, Catalog, CatalogWriter
 from storage.reconcile import Report, apply_outcomes, in_background, open_before, reconcile, salvage_rows
 

@@ -1,7 +1,7 @@
-"""The media part of an export (storage.export.write_clips), in a worker process.
+"""The media part of an export (storage.export.evidence.write_clips), in a worker process.
 
 The daemon must outlive any footage file, however malformed (design/0020), so the remux,
-where FFmpeg parses the segments, runs here: `python -m storage.export_worker` reads one JSON
+where FFmpeg parses the segments, runs here: `python -m storage.export.worker` reads one JSON
 request on stdin ({data_dir, tmp, cameras, from_us, to_us}), writes the clips into `tmp`,
 and prints JSON lines: {"progress": {...}} as it goes, then {"entries": [...]} or
 {"error": "..."}. The manifest is written and signed by the daemon, with a key this process
@@ -16,16 +16,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from storage.export import ExportError, Progress, write_clips
+from storage.export.evidence import ExportError, Progress, write_clips
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
 
 
 def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
               progress: Progress | None = None) -> list[dict[str, Any]]:
     """write_clips in a worker process (blocking: the daemon calls it from a thread)."""
     request = {"data_dir": str(data_dir), "tmp": str(tmp), "cameras": cameras, "from_us": from_us, "to_us": to_us}
-    proc = subprocess.Popen([sys.executable, "-m", "storage.export_worker"], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "storage.export.worker"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, cwd=ROOT)
     assert proc.stdin is not None and proc.stdout is not None
     try:

@@ -9,7 +9,7 @@ crashes alone is the culprit. Every quarantined camera that has not crashed for 
 hour) goes back to the shared workers; one that was only a suspect is not moved back sooner,
 because each move is a reconnect and so a short gap in its footage.
 
-Plain data in, plain data out; edged/daemon/workers.py does the processes.
+Plain data in, plain data out; edged/daemon/recording/workers.py does the processes.
 """
 
 from __future__ import annotations

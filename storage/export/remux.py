@@ -1,6 +1,6 @@
 """The remux path of an export: packets copied (never re-encoded) from the segments into one
 MP4 per camera with PyAV, a new part where the stream itself changed. Used when the segments
-do not allow the fragment copy (storage/export_copy.py)."""
+do not allow the fragment copy (storage/export/copy.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import av
 
-from storage.export_plan import (
+from storage.export.plan import (
     CameraPlan, ExportError, Meter, clip_entry, name_clips, open_verified, source_entry,
 )
 from storage.fsutil import PRIVATE_FILE

@@ -5,7 +5,7 @@ export's cryptography: 0.7 s on an idle box, 1.5-3 s on a loaded one) before any
 started. `edged run` now takes the data folder's lock, checks cheaply that the data folder
 and its video folder are the disk the catalog describes (the identity files, as the storage
 watch's first look does) and starts the workers with their cameras; then it imports the
-daemon, which adopts them (edged/daemon/supervisor.py). What the workers send waits in their pipes
+daemon, which adopts them (edged/daemon/recording/supervisor.py). What the workers send waits in their pipes
 until the daemon reads it, as their segments' catalog rows would wait on a busy writer.
 
 Only stdlib and light modules here: whatever this imports is paid before recording starts.
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.config import CameraConfig, Config
-from edged.daemon.prespawn import Spares, Steps, raise_nofile, spawn_worker
+from edged.daemon.recording.prespawn import Spares, Steps, raise_nofile, spawn_worker
 from recorder.motion import settings_json
 from storage import layout, volume
 from storage.clock import SYSTEM

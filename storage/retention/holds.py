@@ -3,11 +3,11 @@
 Blocking functions over a sqlite_utils.Database, run on the catalog writer thread. The site's
 rules for holds (who places them, whether an approver must agree, how long they last) are
 edged/rules/holds.py's; the control socket applies them and writes the audit record with the
-change (edged/control/holds.py). The retention shell reads `active_holds` (storage/retention_store.py).
+change (edged/control/holds.py). The retention shell reads `active_holds` (storage/retention/run.py).
 
 A hold is `active`, or `pending` while it waits for an approver (design/0041): a pending hold
 keeps its footage until it is decided or its `expires_us` (the end of its wait) passes, when it
-ends as `lapsed`. The states are named only here (design/0033).
+ends as `lapsed`. The states are named in storage/states/holds.py (design/0033).
 """
 
 from __future__ import annotations
@@ -19,13 +19,8 @@ import sqlite_utils
 
 from storage import audit
 from storage.catalog import FOOTAGE, SEGMENT_LOOKBACK_US
-from storage.retention import Hold
-
-PENDING, ACTIVE = "pending", "active"
-HOLD_STATES = (PENDING, ACTIVE)
-# How a hold ended: released by a person, expired (its time was up), rejected by an approver, or
-# lapsed (nobody approved it in time).
-RELEASED, EXPIRED, REJECTED, LAPSED = "released", "expired", "rejected", "lapsed"
+from storage.retention.plan import Hold
+from storage.states.holds import ACTIVE, EXPIRED, HOLD_STATES, LAPSED, PENDING, RELEASED
 
 
 class HoldError(Exception):
@@ -69,7 +64,8 @@ def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None,
            "from_us": from_us, "to_us": to_us, "reason": reason, "case_ref": case_ref, "placed_by": placed_by,
            "placed_us": now, "expires_us": expires_us, "state": state, "wanted_expires_us": wanted_expires_us,
            **({} if review_us is None else {"review_us": review_us})}
-    hold_id = db["holds"].insert(row).last_pk
+    hold_id = db.table("holds").insert(row).last_pk
+    assert hold_id is not None
     return hold_row(db, hold_id)
 
 

@@ -2,7 +2,7 @@
 
 - `motion` worker events become catalog rows (storage/events.py) and, when MQTT is on, messages
   on the durable `event` topic (start, then end with the peak score; `publish` is set by the
-  composition root, edged/daemon/root.py).
+  composition root, edged/app.py).
 - A hole in a `motion` camera's footage while its stream is up is `no motion`, not a gap: when
   such a camera's stream comes up, the outage before it (if any) is filed as the gap it is,
   and from then on the hole is the policy's (`not_recorded`, no gap alarm, no gap seconds).

@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Iterable
 
-from edged.daemon.modes import MOTION_ENDED, file_hole
+from edged.daemon.recording.modes import MOTION_ENDED, file_hole
 from recorder import events
 from storage.catalog import Catalog, CatalogWriter
 from storage.events import NO_MOTION
@@ -119,6 +119,6 @@ class Gaps:
 
     async def _hole(self, ev: events.Opened, prev: int | None, reason: str) -> None:
         """A hole before a new segment is a gap row (a run's segments abut exactly), or a
-        `not_recorded` row when the policy made it (edged/daemon/modes.py)."""
+        `not_recorded` row when the policy made it (edged/daemon/recording/modes.py)."""
         if prev is not None and ev.start_us > prev:
             await file_hole(self.writer, ev.camera, prev, ev.start_us, reason, ev.path)

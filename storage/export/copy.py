@@ -1,6 +1,6 @@
 """The fragment copy path of an export: the segments' movie fragments copied at the byte level
-into the clip, with only their sequence numbers and decode times rewritten (storage/fmp4.py).
-Same clip semantics as the remux (storage/export_remux.py): it starts at the keyframe at or
+into the clip, with only their sequence numbers and decode times rewritten (storage/export/fmp4.py).
+Same clip semantics as the remux (storage/export/remux.py): it starts at the keyframe at or
 before the requested start, ends at the requested end, clip time is wall time, a hole stays a
 hole, a new part where the stream's parameters change, a segment that overlaps the previous
 one (the host clock stepped back) is placed after it. The clip is a fragmented MP4.
@@ -25,11 +25,11 @@ from typing import Any
 
 import av
 
-from storage import fmp4
-from storage.export_plan import (
+from storage.export import fmp4
+from storage.export.plan import (
     CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
 )
-from storage.fmp4 import NotCopyable
+from storage.export.fmp4 import NotCopyable
 from storage.fsutil import PRIVATE_FILE
 
 AHEAD = 3                 # sources mapped and hashed ahead of the copy
@@ -250,7 +250,7 @@ def _place(clip: _Out, base_us: int, entry: dict[str, Any]) -> dict[int, int]:
         # right after, and say so; clip time no longer equals wall time from here.
         off = last + max(1, clip.last_vdur)
         entry["note"] = "overlaps the previous segment in wall time (host clock stepped back); placed after it"
-    placed_us = off * 1_000_000 // vtrack.timescale  # as the remux: storage/export_remux.py's _us
+    placed_us = off * 1_000_000 // vtrack.timescale  # as the remux: storage/export/remux.py's _us
     entry["clip_offset_s"] = round(placed_us / 1e6, 6)
     out = {vtrack.track_id: off}
     if clip.atrack is not None:

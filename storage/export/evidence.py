@@ -2,8 +2,8 @@
 that says where every byte came from, and the node's Ed25519 signature over the manifest.
 
 The clip is made from the segments, never re-encoded: their fragments copied at the byte level
-(storage/export_copy.py, design/0051), or remuxed where they do not allow it
-(storage/export_remux.py). It starts at the keyframe at or
+(storage/export/copy.py, design/0051), or remuxed where they do not allow it
+(storage/export/remux.py). It starts at the keyframe at or
 before the requested start (so it starts playable) and ends at the requested end. Clip time
 maps to wall time: second t of a clip is its `from_us` + t. A hole in the footage stays a hole
 in the clip's timestamps and is listed in the manifest with its reason; it is never closed up
@@ -29,12 +29,12 @@ from typing import Any, Callable
 
 from storage import nodekey
 from storage.clock import SYSTEM
-from storage.export_plan import (  # noqa: F401  (the export's public names, in one place)
+from storage.export.plan import (  # noqa: F401  (the export's public names, in one place)
     ExportError, Meter, Progress, gather, plan_camera, utc,
 )
-from storage.export_copy import copy_camera
-from storage.export_remux import remux_camera
-from storage.fmp4 import NotCopyable
+from storage.export.copy import copy_camera
+from storage.export.remux import remux_camera
+from storage.export.fmp4 import NotCopyable
 from storage.fsutil import PRIVATE_DIR, fsync_dir, private_dir, write_new
 from storage.hashing import sha256_file
 
@@ -50,9 +50,9 @@ WORKING_DIR = "working"           # working copies for a viewing, destroyed afte
 def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
                 progress: Progress | None = None, copy: bool = True) -> list[dict[str, Any]]:
     """Each camera's footage of the range as clips in `tmp`; the manifest's camera entries.
-    The segments' fragments are copied at the byte level (storage/export_copy.py) where they
-    allow it, else remuxed (storage/export_remux.py; always, with `copy` false). This is the
-    part that parses media (run by storage/export_worker.py in a worker process by the daemon,
+    The segments' fragments are copied at the byte level (storage/export/copy.py) where they
+    allow it, else remuxed (storage/export/remux.py; always, with `copy` false). This is the
+    part that parses media (run by storage/export/worker.py in a worker process by the daemon,
     design/0020)."""
     plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
     meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)

@@ -1,6 +1,6 @@
 """What an export takes (R5.5, R6): the plan (which segments, which holes: pure), the catalog
 rows it needs, each source checked against its recorded SHA-256, and progress in source bytes.
-Shared by the remux (storage/export_remux.py) and the fragment copy (storage/export_copy.py)."""
+Shared by the remux (storage/export/remux.py) and the fragment copy (storage/export/copy.py)."""
 
 from __future__ import annotations
 

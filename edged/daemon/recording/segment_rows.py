@@ -1,7 +1,7 @@
 """The catalog rows of the workers' segments, written a batch at a time (design/0052).
 
 A worker writes its events in batches (recorder/worker.py) and the supervisor hands each batch
-here: `Opened` and `Closed`/`Stranded` update the camera's timeline (edged.daemon.gaps) at
+here: `Opened` and `Closed`/`Stranded` update the camera's timeline (edged.daemon.recording.gaps) at
 once, and the rows they open, complete or strand are kept and written in one transaction when
 the batch ends. Segments are cut on wall-clock boundaries, so at a boundary every camera of a
 worker closes and opens together: one commit instead of two per camera.
@@ -13,14 +13,14 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
-from edged.daemon.gaps import Gaps
+from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from recorder import events
 from storage import logs
 from storage.catalog import Catalog, CatalogWriter
 
-log = logging.getLogger("edged.daemon.supervisor")
+log = logging.getLogger("edged.daemon.recording.supervisor")
 
 
 class SegmentRows:

@@ -15,16 +15,17 @@ import sqlite_utils
 
 from storage.catalog import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.clock import SYSTEM, Clock
-from storage.holds import active_holds
-from storage.retention import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
-from storage.retention_grace import active_graces
-from storage.retention_store import policy_for
+from storage.retention.holds import active_holds
+from storage.retention.plan import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
+from storage.retention.grace import active_graces
+from storage.retention.run import policy_for
 
 def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
                  limit: int) -> list[dict[str, Any]]:
     """The record of destroyed footage (`cameras` None: every camera), for footage recorded in
     [from, to) when both are given, by camera then time."""
-    sql, params = "SELECT * FROM destructions WHERE 1 = 1", []
+    sql = "SELECT * FROM destructions WHERE 1 = 1"
+    params: list[Any] = []
     if cameras is not None:
         sql += f" AND camera IN ({','.join('?' * len(cameras))})"
         params += cameras
@@ -79,12 +80,13 @@ def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
 
 
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
-                     clock: Clock = SYSTEM) -> dict[str, Any]:
+                     clock: Clock = SYSTEM, usage: Any = None) -> dict[str, Any]:
     """Per camera: oldest footage, achieved and forecast retention, limits, held bytes, verdict
     (edgectl retention, and the `state` the central office sees)."""
     now = clock.now_us()
     cameras = list(cameras)
-    usage = shutil.disk_usage(data_dir)
+    if usage is None:  # the daemon hands its FreeSpace's reading (design/0069); edgectl's one-shot reads here
+        usage = shutil.disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
     holds = active_holds(db, now)
     rates = write_rates(db, now)

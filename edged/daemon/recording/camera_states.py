@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 from recorder import events
-from storage.cameras import OFFLINE, RECORDING
+from storage.states.cameras import OFFLINE, RECORDING
 from storage.clock import SYSTEM, Clock
 
 RECONNECTS_KEPT = 1000

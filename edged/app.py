@@ -1,6 +1,10 @@
-"""Start-up, run and shutdown of the daemon, in the order durability needs:
-catalog open, half-done destructions finished, disk identity checked, disk reconciled,
-then recording, retention, the tamper watcher and the control socket."""
+"""The composition root (design/0031, design/0068): start-up, run and shutdown of the daemon, in
+the order durability needs: catalog open, half-done destructions finished, disk identity checked,
+disk reconciled, then recording, retention, the tamper watcher and the control socket.
+
+It stands above the parts it builds (edged/daemon/, edged/control/, edged/viewer/, mqtt/) and
+is the only module that imports across them; no part imports it. `edged run` imports it late,
+once the recorder workers are started (edged/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from edged.control.server import ControlServer, for_sessions
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
-from edged.daemon.camera_states import CameraStates
+from edged.daemon.recording.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.host_clock import HostClock
 from edged.daemon.inspection_runner import InspectionRunner
@@ -37,14 +41,14 @@ from edged.daemon.keepalive import Keepalive, status_line
 from edged.daemon.maintenance import Maintenance
 from edged.daemon.notify import Notifier, while_extending
 from edged.daemon.people_watch import PeopleWatch
-from edged.daemon.prestart import Early, Steps, lock_data, raise_nofile
+from edged.daemon.recording.prestart import Early, Steps, lock_data, raise_nofile
 from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
-from edged.daemon.recovery import StartupRecovery
+from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
-from edged.daemon.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
+from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
@@ -52,10 +56,11 @@ from storage import audit, datainit, nodekey
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM
+from storage.clock import SYSTEM, wait_or_stop
+from storage.free_space import FreeSpace
 from storage.fsutil import private_dir, tighten
 from storage.layout import CATALOG_FILE
-from storage.retention_store import finish_garbage
+from storage.retention.run import finish_garbage
 
 log = logging.getLogger(__name__)
 STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliation can be long)
@@ -63,7 +68,7 @@ STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliatio
 
 async def run(cfg: Config, config_path: Path | None, init_data: bool = False, early: Early | None = None,
               steps: Steps | None = None) -> int:
-    """`early`: what `edged run` did before importing this module (edged.daemon.prestart): the data
+    """`early`: what `edged run` did before importing this module (edged.daemon.recording.prestart): the data
     folder's lock, and the workers it started, which the supervisor adopts."""
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.
@@ -121,7 +126,12 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
     host_clock = HostClock(writer, alarms, clock)  # design/0059: may the wall clock judge age, and blame cameras?
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
-    space = SpaceCheck(cfg)  # segments opening -> a retention pass now when the disk is short
+    free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
+    try:
+        await free.get()  # a first reading, for the status line at READY
+    except OSError:
+        pass  # the disk is gone: liveness says so once it runs
+    space = SpaceCheck(cfg, free)  # segments opening -> a retention pass now when the disk is short
     notifier = Notifier()
 
     def announce_ready() -> None:  # the supervisor calls it once recording has started, never after a stop
@@ -138,7 +148,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                              distrust=host_clock.why_age_unjudged)  # invariant 10: nothing by age on a stepped clock
     window_end.connect(runner.poke)
     floor = DiskFloor(lambda: runner.cfg, writer, alarms, sup.hold_for_disk, runner.poke,
-                      closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock)
+                      closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock,
+                      usage=free.usage_of)
     disk_full.connect(floor.on_write_error)
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)
@@ -290,11 +301,8 @@ async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
         notifier.ready("WAITING: " + msg)
         while not datainit.initialised(data_dir):
             notifier.status("WAITING: " + msg)
-            try:
-                await asyncio.wait_for(stop.wait(), WAIT_DATA_S)
+            if await wait_or_stop(stop, WAIT_DATA_S):
                 return False
-            except TimeoutError:
-                pass
         log.warning("a catalog appeared in %s: starting", data_dir)
         return True
     finally:

@@ -1,4 +1,4 @@
-"""Fragmented MP4 at the byte level, for the export's fragment copy (storage/export_copy.py):
+"""Fragmented MP4 at the byte level, for the export's fragment copy (storage/export/copy.py):
 read a segment's header (its tracks and their sample descriptions) and its fragments (where
 each sample's bytes are, with its decode time, duration, flags and composition offset), and
 write new fragments that point at the same bytes. Nothing is decoded or re-encoded.

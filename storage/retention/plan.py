@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from storage.alarm_kinds import (DISK_FULL_HELD, MIN_RETENTION_BREACH, RECORDING_STOPPED_DISK_FULL, RETENTION_GRACE,
                                  AlarmKind)
@@ -142,7 +142,7 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
 
     `oldest_first` must hold, sorted by start time, every complete segment past its camera's
     max retention and enough of the oldest others to cover the reserve deficit (the caller
-    queries with an index; see storage/retention_store.py). Segments being written or read
+    queries with an index; see storage/retention/run.py). Segments being written or read
     must not be in it. `graces`: lowered max retentions still in their grace period; `holds`
     may include released ones still in theirs (rule 4). `age_trusted` False: the host clock is
     unsynchronised or just stepped (storage/trusted_time.py), so rule 1 destroys nothing
@@ -351,7 +351,7 @@ def verdict(forecast_us: int | None, min_us: int, breached: bool) -> str:
 
 
 # retention changes (design/0022) ------------------------------------------------------
-def policy_changes(old: dict, new: dict) -> list[dict]:
+def policy_changes(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     """What differs between two policy documents (retention_grace.policy_doc): one entry per
     setting, {"setting", "old", "new"}, site settings first, then per-camera overrides."""
     out = [{"setting": k, "old": old.get(k), "new": new.get(k)}
@@ -365,11 +365,11 @@ def policy_changes(old: dict, new: dict) -> list[dict]:
     return out
 
 
-def effective_max(doc: dict, camera: str) -> int:
-    return doc.get("cameras", {}).get(camera, {}).get("max_us") or doc["max_us"]
+def effective_max(doc: dict[str, Any], camera: str) -> int:
+    return int(doc.get("cameras", {}).get(camera, {}).get("max_us") or doc["max_us"])
 
 
-def lowered_max(old: dict, new: dict, cameras: Iterable[str]) -> dict[str, tuple[int, int]]:
+def lowered_max(old: dict[str, Any], new: dict[str, Any], cameras: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Cameras whose effective max retention went down: camera -> (old max, new max)."""
     out = {}
     for cam in sorted(set(cameras)):

@@ -1,0 +1,107 @@
+"""bench/central_ingest on PostgreSQL (central/pgstore.py): the simulated fleet through a real
+mosquitto into edged-central instances storing into a PostgreSQL 15 started here (fsync on,
+synchronous_commit on), ingest paths and instance counts compared in the same run:
+
+    .venv/bin/python -m bench.central_ingest --postgres --pg-ingest copy,rows --pg-instances 1,3 \\
+        [--nodes 1000] [--sim-seconds 120] [--profile]
+
+Each combination gets a fresh database. Figures per run: msg/s (all messages received /
+first publish to last durable message stored), CPU seconds of edged-central, mosquitto,
+PostgreSQL (postmaster, its backends, and those it reaped) and the whole box, the statements
+PostgreSQL spent its time on (pg_stat_statements), and with --profile where the first
+instance's store and network threads spend theirs (cProfile). Output: stdout and
+bench/out/central_ingest_postgres.txt.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench import central_ingest as ci
+from bench.common import cpu_ticks, table
+
+
+def _pg_ticks(pg) -> int:
+    """CPU ticks of the server: the postmaster (with what it reaped) and its live children."""
+    try:
+        pid = int((pg.data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    ticks = cpu_ticks(pid, with_reaped_children=True) or 0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                ticks += cpu_ticks(int(d.name)) or 0
+    return ticks
+
+
+def _statements(url: str, n: int = 8) -> list[list[str]]:
+    with psycopg.connect(url, autocommit=True) as c:
+        rows = c.execute("SELECT calls, total_exec_time, rows, query FROM pg_stat_statements"
+                         " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                         " ORDER BY total_exec_time DESC LIMIT %s", [n]).fetchall()
+    return [[f"{calls:,}", f"{ms / 1000:.2f}", f"{nrows:,}", " ".join(q.split())[:90]] for calls, ms, nrows, q in rows]
+
+
+def main(args, argv: list[str]) -> int:
+    from tests.support.postgres import Postgres
+
+    ci.OUT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="central-ingest-", dir=ci.OUT))
+    pg = Postgres(fsync=True, options="-c shared_preload_libraries=pg_stat_statements "
+                  "-c pg_stat_statements.track=top").start()
+    ci.PG_TICKS = lambda: _pg_ticks(pg)
+    results = []
+    try:
+        ci.log(f"# central_ingest on PostgreSQL 15: {args.nodes} nodes x {args.cameras} cameras, "
+               f"{args.sim_seconds} s of fleet time")
+        ci.log(f"command (from the repository root): .venv/bin/python -m bench.central_ingest {' '.join(argv)}")
+        ci.log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} cores (edged-central, mosquitto, "
+               f"PostgreSQL and the publisher all on them), load {ci.load()}; PostgreSQL fsync on, "
+               "synchronous_commit on")
+        for ingest in args.pg_ingest.split(","):
+            for n in (int(x) for x in args.pg_instances.split(",")):
+                ci.PG_URL = pg.database()
+                with psycopg.connect(ci.PG_URL, autocommit=True) as c:
+                    c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                    c.execute("SELECT pg_stat_statements_reset()")
+                os.environ["EDGED_CENTRAL_PG_INGEST"] = ingest
+                r = ci.run_fleet(args, args.sim_seconds, n, f"pg-{ingest}-{n}", work, profile=args.profile)
+                c = r["cpu"]
+                results.append([ingest, str(n), f"{r['rate']:,.0f}", f"{r['received']:,} / {r['sent']:,}",
+                                f"{c['central']:.1f} / {c['broker']:.1f} / {c['postgres']:.1f} / {c['box']:.1f}"
+                                f" in {r['elapsed']:.1f} s", f"{r['verify_lag']:.1f}", r["load"]])
+                ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; PostgreSQL's time by statement")
+                ci.log(table(["calls", "total s", "rows", "statement"], _statements(ci.PG_URL)))
+                if args.profile and r["profile"]:
+                    for name in ("store", "net"):
+                        path = Path(f"{r['profile']}.{name}")
+                        if path.exists():
+                            ci.log(f"\n### instance 1's {name} thread (cProfile, by own time)")
+                            ci.log("```\n" + ci.profile_top(path) + "```")
+        ci.log("\n## summary (same run, same box)")
+        ci.log(table(["ingest", "instances", "msg/s", "received / sent",
+                      "CPU s: edged-central / mosquitto / PostgreSQL / box", "verify lag (s)", "load"], results))
+        base = {(row[0], row[1]): float(row[2].replace(",", "")) for row in results}
+        for ingest in args.pg_ingest.split(","):
+            counts = sorted(int(k[1]) for k in base if k[0] == ingest)
+            if len(counts) > 1:
+                one = base[(ingest, str(counts[0]))]
+                for k in counts[1:]:
+                    ci.log(f"{ingest}: {k} instances / {counts[0]} = {base[(ingest, str(k))] / one:.2f}x")
+        ci.log(f"target: one instance >= 10,000 msg/s; three >= 2.5x one. Load at the end {ci.load()}")
+    finally:
+        pg.stop()
+        (ci.OUT / "central_ingest_postgres.txt").write_text("\n".join(ci.lines) + "\n")
+        shutil.rmtree(work, ignore_errors=True)
+    return 0

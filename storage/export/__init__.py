@@ -1,0 +1,15 @@
+"""Evidence export (R5.5, R6; design/0068): a copy grant's footage as signed clips.
+
+- evidence.py: the export folder: clips, manifest, the node's signature, and its checks.
+- plan.py: what an export takes (which segments, which holes: pure) and each source checked
+  against its recorded SHA-256.
+- copy.py: the fragment copy (movie fragments copied at the byte level, design/0051).
+- remux.py: the remux with PyAV, where the fragment copy does not apply.
+- fmp4.py: fragmented MP4 read and written at the byte level, for copy.py.
+- worker.py: the media part in a worker process (`python -m storage.export.worker`).
+
+Reads the catalog's segment rows and writes nothing to the catalog (the register of exports is
+storage/retrieval_store.py's). Must not import storage/retention/ (retention does not know about
+exports; the daemon keeps an export's footage from it), nor anything above storage/
+(tests/test_layers.py).
+"""
