@@ -14,7 +14,7 @@ from edged.i18n import N_, _
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, esc, table
 from storage.alarm_kinds import CRITICAL, INFO, WARNING
-from storage.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
+from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
 # the words edgectl shows for a camera's state (edged/cli/edgectl.py), with the desk's colour
 STATES = {RECORDING: (DONE, N_("recording")), CONNECTING: (WAIT, N_("connecting")),
