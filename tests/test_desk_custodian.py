@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage import export
+from storage.export import evidence as export
 from storage.clock import SYSTEM
 from tests.support.daemon import wait_for
 from tests.support.people import password_for
