@@ -30,6 +30,7 @@ kinds = ["internal", "citizen"]
 categories = ["lost-property", "counter-dispute", "other"]
 
 [policy.internal]
+modes = ["view", "copy"]
 chain = [{ name = "課長" }]
 
 [policy.holds.evidence]

@@ -97,3 +97,27 @@ def test_for_sessions_runs_the_operation_as_the_session_account():
     assert asyncio.run(run("request.list", {}, session))["ok"]
     assert seen == [("vera", ("viewer",), ("cam1",), False)], "the actor on the record is the person"
     assert asyncio.run(run("request.list", {}, {**session, "must_change": True}))["code"] == "passwd"
+
+
+def test_the_inspection_forms_ask_the_runners_rule_who_signs_and_who_countersigns():
+    from edged.viewer.desk.inspections import may_countersign, may_sign
+
+    run = {"id": 3, "signed_us": None, "inspector": None, "countersigned_us": None, "supervisor": None}
+    assert may_sign(run, ctx_of(caller("custodian", account="carl")))
+    assert not may_sign(run, ctx_of(caller("approver", account="dora"))), "signing is the custodian's"
+    assert not may_countersign(run, ctx_of(caller("approver", account="dora"))), "not signed yet"
+    signed = {**run, "signed_us": 1, "inspector": "carl"}
+    assert not may_sign(signed, ctx_of(caller("custodian", account="carl"))), "signed once"
+    assert may_countersign(signed, ctx_of(caller("approver", account="dora")))
+    assert not may_countersign(signed, ctx_of(caller("custodian", "approver", account="carl"))), "not the inspector"
+    done = {**signed, "countersigned_us": 2, "supervisor": "dora"}
+    assert not may_countersign(done, ctx_of(caller("approver", account="sam"))), "countersigned once"
+
+
+def test_the_cameras_page_keeps_to_the_accounts_cameras_and_the_boxs_own_alarms():
+    from edged.viewer.desk.cameras import in_scope
+
+    lobby = ctx_of(caller("custodian", cameras=("lobby",)))
+    assert in_scope("lobby", lobby) and not in_scope("evidence", lobby)
+    assert in_scope(None, lobby), "an alarm about the box itself (its disk, its clock)"
+    assert in_scope("evidence", ctx_of(caller("approver"))), "no scope: every camera"

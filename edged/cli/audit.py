@@ -18,10 +18,10 @@ from typing import Any
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
 from edged.cli import files
-from edged.cli.audit_settings import settings_lines, settings_sections
 from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, label_of, parse_when, table
 from edged.cli.documents import site_doc
 from edged.documents.audit import audit_report_html
+from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import N_, _, speaking
@@ -132,8 +132,8 @@ def _report(ctx, args) -> tuple[Any, str]:
     if args.out:  # the printable report, in the site's language (edged/documents/audit.py)
         doc, _names = site_doc(ctx, args.lang)
         with speaking(doc.lang):
-            extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r)]),
-                     *settings_sections(r)]
+            extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, fmt_time)]),
+                     *settings_sections(r, fmt_time)]
             page = audit_report_html(doc, r, SYSTEM.now_us(), extra=extra)
         files.write_new(args.out, page)
     text = report_text(r)
@@ -192,7 +192,7 @@ def _sections(r: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]
          _h("CAMERA", "REASON", "SEGMENTS", "SIZE", "OLDEST", "NEWEST"), gone),
         (_("Inspections"), _h("RUN", "KIND", "RAN", "CAMERAS", "ANOMALIES", "INSPECTOR", "SUPERVISOR"), insp),
         (_("Failed logins ({n})").format(n=r["failed_logins"]["total"]), _h("ACCOUNT", "WHEN", "VIA", "WHY"), fails),
-        *settings_sections(r),
+        *settings_sections(r, fmt_time),
     ]
 
 
@@ -225,7 +225,7 @@ def _chain_line(r: dict[str, Any]) -> str:
 def report_text(r: dict[str, Any]) -> str:
     parts = [_("Audit report, {start} to {end} (made {made})").format(
         start=fmt_time(r["from_us"]), end=fmt_time(r["to_us"]), made=fmt_time(r["made_us"])),
-             _chain_line(r), *settings_lines(r)]
+             _chain_line(r), *settings_lines(r, fmt_time)]
     for title, headers, rows in _sections(r):
         parts.append(f"\n{title}\n" + (table(headers, rows) if rows else "  " + _("none")))
     return "\n".join(parts)

@@ -180,6 +180,9 @@ class ExportOps(Operations):
         except FileNotFoundError:
             raise RequestError(_("export {id} is no longer staged (a day has passed, or the daemon restarted); "
                                  "a new request is needed").format(id=export_id)) from None
+        if offset == 0:  # each file taken from the box is on the record once per copy made (R7)
+            await self.writer.run(lambda c: audit.append(c.db, str(caller), "export.read", {
+                "export": export_id, "file": name, "bytes": size}))
         return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
 
 

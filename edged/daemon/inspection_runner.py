@@ -86,9 +86,9 @@ class InspectionRunner:
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
                 run = _existing_run(c.db, run_id)
-                if run["signed_us"] is not None:
-                    raise InspectionError(_("inspection {id} was already signed by {who}").format(
-                        id=run_id, who=run["inspector"]))
+                why = inspections.sign_refusal(run)
+                if why:
+                    raise InspectionError(why)
                 cams = {r["camera"] for r in run["records"]}
                 unknown = sorted(set(notes) - cams)
                 if unknown:
@@ -110,13 +110,9 @@ class InspectionRunner:
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
                 run = _existing_run(c.db, run_id)
-                if run["signed_us"] is None:
-                    raise InspectionError(_("inspection {id} is not signed by its inspector yet").format(id=run_id))
-                if run["countersigned_us"] is not None:
-                    raise InspectionError(_("inspection {id} was already countersigned by {who}").format(
-                        id=run_id, who=run["supervisor"]))
-                if run["inspector"] == signer:
-                    raise InspectionError(_("the supervisor who countersigns cannot be the inspector"))
+                why = inspections.countersign_refusal(run, signer)
+                if why:
+                    raise InspectionError(why)
                 inspection_table.countersign(c.db, run_id, signer, now)
                 audit.append(c.db, actor, "inspection.countersign", {"run": run_id, "name": name}, at_us=now)
                 return inspection_table.run_of(c.db, run_id)

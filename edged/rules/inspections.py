@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from edged.config.health import InspectionConfig
+from edged.i18n import _
 from edged.rules.health import clock_drift
 from storage.states.cameras import RECORDING
 
@@ -63,7 +64,7 @@ def next_due(after_us: int, cfg: InspectionConfig, site: str, tz: tzinfo) -> int
     after = datetime.fromtimestamp(after_us / 1e6, tz)
     start = _period_start(after.date(), cfg.schedule)
     step = timedelta(days={"daily": 1, "weekly": 7, "biweekly": 14}[cfg.schedule])
-    for _ in range(3):
+    for _attempt in range(3):
         due = due_in_period(start, cfg, site, tz)
         due_us = int(due.timestamp()) * 1_000_000
         if due_us > after_us:
@@ -157,3 +158,22 @@ def operators_login(last: dict[str, dict[str, Any] | None], fmt: Any = str) -> d
 
 def anomalies(items: dict[str, dict[str, Any]]) -> str:
     return "; ".join(f"{ITEM_LABELS[k]}: {v['detail']}" for k, v in items.items() if v["ok"] is False)
+
+
+def sign_refusal(run: dict[str, Any]) -> str | None:
+    """Why `inspect.sign` refuses this run (None: it may be signed). The runner applies it when
+    writing; the desk asks it, without writing, before it offers the form (design/0073)."""
+    if run["signed_us"] is not None:
+        return _("inspection {id} was already signed by {who}").format(id=run["id"], who=run["inspector"])
+    return None
+
+
+def countersign_refusal(run: dict[str, Any], signer: str) -> str | None:
+    """Why `inspect.countersign` refuses `signer` for this run (None: they may countersign, R3.2)."""
+    if run["signed_us"] is None:
+        return _("inspection {id} is not signed by its inspector yet").format(id=run["id"])
+    if run["countersigned_us"] is not None:
+        return _("inspection {id} was already countersigned by {who}").format(id=run["id"], who=run["supervisor"])
+    if run["inspector"] == signer:
+        return _("the supervisor who countersigns cannot be the inspector")
+    return None

@@ -5,4 +5,9 @@ app.py       the session, CSRF, language and role check every page goes through;
 page.py      the page frame and the small HTML builders (every value escaped, texts via gettext)
 requests.py  the clerk's and the approvers' pages: file, follow, decide, print
 accounts.py  the admin's pages and everyone's password change (the first login's too)
+holds.py     the custodian's holds and the approvers' decisions on them
+inspections.py  run, sign, countersign an inspection; the month's register printed
+cameras.py   the cameras' state and the open alarms (read-only, within the account's cameras)
+exports.py   the signed export from a copy grant, downloaded once as a ZIP
+audit.py     the auditor's log, the chain check and the printed audit report
 """

@@ -22,7 +22,8 @@ from aiohttp import web
 from edged import pools
 from edged.i18n import _, normalise, set_language, zone
 from edged.rules import roles
-from edged.viewer.desk.page import WAIT, Ctx, Person, badge, button, esc, field_, frame, link, message, text_input
+from edged.viewer.desk.page import (WAIT, Ctx, Person, badge, button, esc, field_, form, frame, link, message,
+                                    text_input)
 
 DESK = "/desk/"
 LANG_COOKIE = "edged_lang"
@@ -40,7 +41,7 @@ class Desk:
 
     # routes ------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
-        from edged.viewer.desk import accounts, audit, holds, requests
+        from edged.viewer.desk import accounts, audit, cameras, exports, holds, inspections, requests
 
         r = app.router
         r.add_get("/desk", self.to_home)
@@ -54,6 +55,9 @@ class Desk:
         accounts.add_routes(self, r)
         audit.add_routes(self, r)
         holds.add_routes(self, r)
+        inspections.add_routes(self, r)
+        cameras.add_routes(self, r)
+        exports.add_routes(self, r)
 
     async def to_home(self, _request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(DESK)
@@ -197,6 +201,8 @@ class Desk:
             mine = [r for r in rows if waiting_for(r, ctx)]
             if ctx.may("hold.approve"):
                 mine += [h for h in await self.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
+            from edged.viewer.desk.inspections import waiting_runs
+            mine += await waiting_runs(self, ctx)
             parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
                 n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
                 + " " + link("/desk/inbox", _("Open the inbox"))))
@@ -207,6 +213,9 @@ class Desk:
         if ctx.may("hold.add"):
             parts.append(section(_("Holds"), link("/desk/holds/new", _("Place a hold"), "button") + " "
                                  + link("/desk/holds", _("Holds"))))
+        if ctx.may("inspect.run"):
+            parts.append(section(_("Inspections"), form(ctx, "/desk/inspections/run", button(
+                _("Run an inspection now")), cls="inline") + " " + link("/desk/inspections", _("Inspections"))))
         if ctx.may("account.add"):
             parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
                                  + link("/desk/accounts", _("Accounts"))))

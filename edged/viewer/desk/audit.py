@@ -1,5 +1,6 @@
 """The auditor's pages at the desk (design/0073, R7): the audit log with filters (`audit.list`,
-as `edgectl audit list`) and the check of the chain (`audit.verify`). Reading the log is the
+as `edgectl audit list`), the check of the chain (`audit.verify`) and the periodic report
+printed (`audit.report`, the page `edgectl audit report --out` writes). Reading the log is the
 auditor's alone; checking the chain is anyone's, as on the control socket."""
 
 from __future__ import annotations
@@ -8,9 +9,16 @@ import json
 
 from aiohttp import web
 
-from edged.i18n import _
-from edged.viewer.desk.app import Desk
-from edged.viewer.desk.page import DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, select, table, text_input
+from edged.documents import Doc
+from edged.documents.audit import audit_report_html
+from edged.documents.audit_settings import settings_lines, settings_sections
+from edged.i18n import _, speaking
+from edged.viewer.desk.app import Desk, Refused
+from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, message, select,
+                                    table, text_input)
+from edged.viewer.desk.requests import PRINT_CSP
+
+QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
 
 LIMITS = ("50", "200", "1000")
 
@@ -19,6 +27,7 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     pages = Pages(desk)
     r.add_get("/desk/audit", desk.page("audit.list", pages.listing))
     r.add_post("/desk/audit/verify", desk.page("audit.verify", pages.verify))
+    r.add_get("/desk/audit/report", desk.page("audit.report", pages.report))
 
 
 def code(value: object, cls: str = "") -> str:
@@ -51,7 +60,36 @@ class Pages:
               code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")]
              for r in reversed(rows)], caption=_("{n} records, the newest first").format(n=len(rows)))
         body += form(ctx, "/desk/audit/verify", button(_("Check the chain"), cls="quiet"), cls="actions")
+        if ctx.may("audit.report"):
+            body += ('<section class="card" id="report"><h2>' + esc(_("Print the audit report")) + "</h2>"
+                     '<form method="get" action="/desk/audit/report" class="filters">'
+                     + field_(_("From"), text_input("from", ctx.input_time(ctx.now_us - QUARTER_US),
+                                                    kind="datetime-local", required=True))
+                     + field_(_("To"), text_input("to", ctx.input_time(ctx.now_us), kind="datetime-local",
+                                                  required=True))
+                     + button(_("Print the report")) + "</form></section>")
         return self.desk.render(ctx, _("Audit log"), body)
+
+    async def report(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The periodic report (R7.2) as `edgectl audit report --out` writes it; the browser prints it."""
+        q = request.query
+        start = ctx.parse_time(q.get("from", "")) if q.get("from") else ctx.now_us - QUARTER_US
+        end = ctx.parse_time(q.get("to", "")) if q.get("to") else ctx.now_us
+        if start is None or end is None:
+            return self.desk.render(ctx, _("Print the audit report"), message(
+                "error", _("give the time range as a date and a time")), status=422)
+        try:
+            r = await self.desk.run(ctx, "audit.report", {"from_us": start, "to_us": end})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Print the audit report"), message("error", str(exc)), status=422)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        with speaking(doc.lang):
+            extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, doc.datetime)]),
+                     *settings_sections(r, doc.datetime)]
+            text = audit_report_html(doc, r, ctx.now_us, extra=extra)
+        response = web.Response(text=text, content_type="text/html")
+        response.headers["Content-Security-Policy"] = PRINT_CSP
+        return response
 
     async def verify(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         result = await self.desk.run(ctx, "audit.verify", {})

@@ -119,6 +119,12 @@ class Pages:
             holds = [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
             body += "<h2>" + esc(_("Holds waiting for your approval")) + "</h2>" + (
                 Holds(self.desk).rows(holds, ctx) if holds else empty(_("No hold waits for your approval.")))
+        if ctx.may("inspect.countersign"):
+            from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
+
+            runs = await waiting_runs(self.desk, ctx)
+            body += "<h2>" + esc(_("Inspections waiting for your countersignature")) + "</h2>" + (
+                Inspections(self.desk).rows(runs, ctx) if runs else empty(_("No inspection waits for your countersignature.")))
         return self.desk.render(ctx, _("Waiting for you"), body)
 
     async def show(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
@@ -131,6 +137,8 @@ class Pages:
         body += self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
+        from edged.viewer.desk.exports import export_card
+        body += export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
         body += f'<p class="actions">{printed} <span class="hint">{esc(how)}</span></p>'

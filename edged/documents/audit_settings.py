@@ -1,18 +1,19 @@
 """The parts of the periodic audit report (R7.2) that say what was in force and what is due:
 the settings (retention per camera, the request policy, health thresholds, schedules, the hashes
 of the settings and the config file) and the deadlines (the register, the next audit). Tables
-as (title, headers, rows), shared by the text and HTML forms (edged/cli/audit.py)."""
+as (title, headers, rows), shared by the text and HTML forms (edged/cli/audit.py) and the desk's
+printed report (edged/viewer/desk/audit.py); `fmt` writes a moment as the caller's form does."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
-from edged.cli.display import fmt_time
 from edged.config import format_duration
 from edged.i18n import _
 
 Section = tuple[str, list[str], list[list[Any]]]
+Fmt = Callable[[int | None], str]
 
 
 def _dur(us: int | None) -> str:
@@ -25,7 +26,7 @@ def _reserve(r: dict[str, Any]) -> str:
     return _("{n} bytes").format(n=r.get("reserve_bytes"))
 
 
-def settings_lines(r: dict[str, Any]) -> list[str]:
+def settings_lines(r: dict[str, Any], fmt_time: Fmt) -> list[str]:
     s = r.get("settings")
     if not s:
         return []
@@ -39,7 +40,7 @@ def settings_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def settings_sections(r: dict[str, Any]) -> list[Section]:
+def settings_sections(r: dict[str, Any], fmt_time: Fmt) -> list[Section]:
     s = (r.get("settings") or {}).get("in_force")
     out: list[Section] = []
     if s:

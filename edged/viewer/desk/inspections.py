@@ -1,0 +1,192 @@
+"""Inspections at the desk (design/0073, R3): the custodian runs one and signs it with the
+handling of each anomaly, an approver countersigns it (the supervisor's sign-off, R3.2), and
+anyone who reads the registers prints the month's register, the renderer `edgectl inspect
+report` writes. Each page runs one control operation (inspect.list, inspect.show, inspect.run,
+inspect.sign, inspect.countersign); whether a form is offered is edged/rules/inspections.py's
+rule, asked without writing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from edged.documents import Doc
+from edged.documents.register import RUN_LABELS, item_label, register_html, result
+from edged.i18n import N_, _, fmt_month, local, speaking
+from edged.rules import inspections as rules
+from edged.viewer.desk.app import Desk, Refused, form_of
+from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form, link,
+                                    message, table, text_input, textarea)
+from edged.viewer.desk.requests import PRINT_CSP
+
+DONE_NOTES = {"ran": N_("The inspection ran. Read it, write what was done about each anomaly, and sign it."),
+              "signed": N_("Your signature is recorded. An approver countersigns it."),
+              "countersigned": N_("Your countersignature is recorded.")}
+
+
+def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
+    pages = Pages(desk)
+    r.add_get("/desk/inspections", desk.page("inspect.list", pages.listing))
+    r.add_post("/desk/inspections/run", desk.page("inspect.run", pages.run))
+    r.add_get("/desk/inspections/register", desk.page("inspect.list", pages.register))
+    r.add_get(r"/desk/inspections/{id:\d+}", desk.page("inspect.show", pages.show))
+    r.add_post(r"/desk/inspections/{id:\d+}/sign", desk.page("inspect.sign", pages.sign))
+    r.add_post(r"/desk/inspections/{id:\d+}/countersign", desk.page("inspect.countersign", pages.countersign))
+
+
+def may_sign(run: dict[str, Any], ctx: Ctx) -> bool:
+    return ctx.may("inspect.sign") and rules.sign_refusal(run) is None
+
+
+def may_countersign(run: dict[str, Any], ctx: Ctx) -> bool:
+    """The rule inspect.countersign applies, for the signature the form gives (the account's name)."""
+    return ctx.may("inspect.countersign") and rules.countersign_refusal(run, ctx.account) is None
+
+
+def run_state(run: dict[str, Any], ctx: Ctx) -> str:
+    if run["countersigned_us"]:
+        return badge(DONE, _("countersigned"))
+    if run["signed_us"]:
+        return badge(WAIT, _("waiting for you")) if may_countersign(run, ctx) else badge(OPEN, _("waiting for the countersignature"))
+    return badge(WAIT, _("waiting for your signature")) if may_sign(run, ctx) else badge(REFUSED, _("unsigned"))
+
+
+def month_of(text: str, ctx: Ctx) -> tuple[str, int, int]:
+    """A month written YYYY-MM (default: this month, in the site's zone) and its bounds in µs."""
+    try:
+        start = datetime.strptime(text.strip(), "%Y-%m")
+    except ValueError:
+        start = local(ctx.now_us, ctx.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+    def us(t: datetime) -> int:
+        return int((t.replace(tzinfo=ctx.tz) if ctx.tz else t.astimezone()).timestamp() * 1_000_000)
+    return start.strftime("%Y-%m"), us(start), us(end)
+
+
+def signature(name: str | None, at_us: int | None, ctx: Ctx) -> str:
+    return esc(_("{name} at {time}").format(name=name, time=ctx.when(at_us)) if at_us else "-")
+
+
+class Pages:
+    def __init__(self, desk: Desk):
+        self.desk = desk
+
+    def rows(self, runs: list[dict[str, Any]], ctx: Ctx) -> str:
+        return table([_("No."), _("Kind"), _("Ran"), _("Cameras"), _("Anomalies"), _("Inspector"), _("Supervisor"),
+                      _("State")],
+                     [[link(f"/desk/inspections/{r['id']}", str(r["id"])),
+                       esc(_(RUN_LABELS[r["kind"]]) if r["kind"] in RUN_LABELS else r["kind"]), esc(ctx.when(r["ran_us"])),
+                       esc(r["cameras"]), esc(r["anomalies"]), signature(r["inspector"], r["signed_us"], ctx),
+                       signature(r["supervisor"], r["countersigned_us"], ctx), run_state(r, ctx)] for r in runs])
+
+    async def listing(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        month, start, end = month_of(request.query.get("month", ""), ctx)
+        answer = await self.desk.run(ctx, "inspect.list", {"from_us": start, "to_us": end})
+        runs = list(reversed(answer["runs"]))
+        due = answer.get("register_due_us")
+        body = '<div class="actions">'
+        if ctx.may("inspect.run"):
+            body += form(ctx, "/desk/inspections/run", button(_("Run an inspection now")), cls="inline") + " "
+        body += (link(f"/desk/inspections/register?month={month}", _("Print the register"), "button") + "</div>"
+                 + '<form method="get" action="/desk/inspections" class="filters">'
+                 + field_(_("Month"), text_input("month", month, kind="month")) + button(_("Show"), cls="quiet")
+                 + "</form>")
+        if due:
+            body += '<p class="hint">' + esc(_("The register of {month} is due to the supervisor by {date}.").format(
+                month=fmt_month(int(month[:4]), int(month[5:]), ctx.lang), date=ctx.date(due - 1))) + "</p>"
+        body += self.rows(runs, ctx) if runs else '<p class="empty">' + esc(_("No inspections this month.")) + "</p>"
+        return self.desk.render(ctx, _("Inspections"), body)
+
+    async def run(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        try:
+            run = await self.desk.run(ctx, "inspect.run", {})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Inspections"), message("error", str(exc)), status=422)
+        raise web.HTTPSeeOther(f"/desk/inspections/{run['id']}?done=ran")
+
+    async def show(self, request: web.Request, ctx: Ctx, error: str = "") -> web.StreamResponse:
+        run_id = int(request.match_info["id"])
+        title = _("Inspection {id}").format(id=run_id)
+        try:
+            run = await self.desk.run(ctx, "inspect.show", {"run": run_id})
+        except Refused as exc:
+            return self.desk.render(ctx, title, message("error", str(exc)), status=404)
+        done = request.query.get("done", "")
+        body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
+        body += message("error", error) if error else ""
+        body += facts([(_("State"), run_state(run, ctx)),
+                       (_("Kind"), esc(_(RUN_LABELS[run["kind"]]) if run["kind"] in RUN_LABELS else run["kind"])),
+                       (_("Ran"), esc(ctx.when(run["ran_us"]))), (_("Inspector"), signature(
+                           run["inspector"], run["signed_us"], ctx)),
+                       (_("Supervisor"), signature(run["supervisor"], run["countersigned_us"], ctx))])
+        signing = may_sign(run, ctx)
+        names = {c.id: c.name for c in self.desk.cfg.cameras}
+        headers = [_("Camera"), *(item_label(i) for i in rules.ITEMS), _("What was found"), _("Handling")]
+        rows = []
+        for r in run["records"]:
+            cells = [badge(REFUSED if ok is False else DONE if ok else OPEN, result(ok))
+                     for ok in (r["items"].get(i, {}).get("ok") for i in rules.ITEMS)]
+            handling = (textarea(f"note-{r['camera']}", r["handling"] or "") if signing and not r["ok"]
+                        else esc(r["handling"]))
+            rows.append([esc(f"{names.get(r['camera'], r['camera'])} ({r['camera']})"), *cells,
+                         f'<span translate="no">{esc(r["anomalies"])}</span>', handling])
+        records = table(headers, rows)
+        if signing:
+            heading = _("Sign the inspection")
+            body += (f'<section class="card" id="sign"><h2>{esc(heading)}</h2>'
+                     + form(ctx, f"/desk/inspections/{run_id}/sign", records + field_(
+                         _("Your name"), text_input("name", ctx.account, required=True),
+                         _("write what was done about each anomaly above")) + button(_("Sign"))) + "</section>")
+        else:
+            body += records
+        if may_countersign(run, ctx):
+            heading = _("Countersign as the supervisor")
+            body += (f'<section class="card" id="countersign"><h2>{esc(heading)}</h2>'
+                     + form(ctx, f"/desk/inspections/{run_id}/countersign", field_(
+                         _("Your name"), text_input("name", ctx.account, required=True)) + button(_("Countersign")))
+                     + "</section>")
+        return self.desk.render(ctx, title, body)
+
+    async def _sign(self, request: web.Request, ctx: Ctx, op: str, args: dict[str, Any], done: str
+                    ) -> web.StreamResponse:
+        run_id = int(request.match_info["id"])
+        try:
+            await self.desk.run(ctx, op, {"run": run_id, **args})
+        except Refused as exc:
+            return await self.show(request, ctx, str(exc))
+        raise web.HTTPSeeOther(f"/desk/inspections/{run_id}?done={done}")
+
+    async def sign(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        f = form_of(request)
+        notes = {k[5:]: str(v).strip() for k, v in f.items() if k.startswith("note-") and str(v).strip()}
+        return await self._sign(request, ctx, "inspect.sign", {"name": str(f.get("name") or ""), "notes": notes},
+                                "signed")
+
+    async def countersign(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        f = form_of(request)
+        return await self._sign(request, ctx, "inspect.countersign", {"name": str(f.get("name") or "")},
+                                "countersigned")
+
+    async def register(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The month's register: the renderer `edgectl inspect report` writes, printed by the browser."""
+        month, start, end = month_of(request.query.get("month", ""), ctx)
+        answer = await self.desk.run(ctx, "inspect.list", {"from_us": start, "to_us": end})
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        names = {c.id: c.name for c in self.desk.cfg.cameras}
+        with speaking(doc.lang):
+            text = register_html(doc, int(month[:4]), int(month[5:]), answer["runs"], rules.ITEMS, names, ctx.now_us,
+                                 answer.get("register_due_us"))
+        response = web.Response(text=text, content_type="text/html")
+        response.headers["Content-Security-Policy"] = PRINT_CSP
+        return response
+
+
+async def waiting_runs(desk: Desk, ctx: Ctx) -> list[dict[str, Any]]:
+    """The inspections that wait for this approver's countersignature (the last 3 months)."""
+    if not ctx.may("inspect.countersign"):
+        return []
+    answer = await desk.run(ctx, "inspect.list", {"from_us": ctx.now_us - 92 * 86_400_000_000, "to_us": ctx.now_us + 1})
+    return [r for r in answer["runs"] if may_countersign(r, ctx)]
