@@ -40,6 +40,12 @@ def state_of(cam: dict[str, Any]) -> str:
     return badge(colour, _(label))
 
 
+def said(text: str | None) -> str:
+    """What the daemon wrote (a health condition's text is in English today): shown as written,
+    marked as not for translation, as a camera's own words are."""
+    return f'<span translate="no">{esc(text)}</span>' if text else esc("")
+
+
 def problem_of(cam: dict[str, Any]) -> str:
     """What is wrong, as the daemon wrote it (shown as written: the camera's own words)."""
     if cam["state"] in (OFFLINE, CONNECTING):
@@ -47,7 +53,7 @@ def problem_of(cam: dict[str, Any]) -> str:
     else:
         text = "; ".join(((cam.get("health") or {}).get("conditions") or {}).values())
     text = text or "; ".join(cam.get("compliance_reasons") or [])
-    return f'<span translate="no">{esc(text)}</span>' if text else esc("")
+    return said(text)
 
 
 def mode_of(cam: dict[str, Any]) -> str:
@@ -85,7 +91,7 @@ class Pages:
             body += table([_("Severity"), _("Alarm"), _("Camera"), _("Raised"), _("What happened")],
                           [[severity_of(a),
                             esc(title(a["kind"])), esc(a.get("camera")), esc(ctx.when(a["raised_us"])),
-                            esc(a.get("text") or a.get("message"))] for a in reversed(alarms)])
+                            said(a.get("text") or a.get("message"))] for a in reversed(alarms)])
         else:
             body += '<p class="empty">' + badge(DONE, _("No open alarm.")) + "</p>"
         return self.desk.render(ctx, _("Cameras and alarms"), body)
