@@ -7,9 +7,8 @@ import os
 import statistics
 import time
 
-from bench.common import FPS, OUT, bench_clip, cam_ids, command_line, environment, log, table
-from bench.record_throughput import run_edged
-from tests.support.cameras import RtspServer
+from bench.common import OUT, command_line, environment, log, table
+from bench.record_throughput import run_edged, serve_clip
 
 SPLIT_SHOWN = ("camera threads", "durability", "imagecheck", "events", "daemon")
 
@@ -21,9 +20,7 @@ def compare_durability(counts: list[int], seconds: float, rounds: int = 2) -> in
     OUT.mkdir(parents=True, exist_ok=True)
     log(f"command: {command_line('bench.record_throughput')}")
     log(f"environment: {environment()}")
-    clip = bench_clip(OUT)
-    server = RtspServer({c: f"clip:{clip}@{FPS}" for c in cam_ids(max(counts))})
-    server.start()
+    server = serve_clip(max(counts))
     rows: list[list[str]] = []
     by_thread: list[list[str]] = []
     try:

@@ -118,27 +118,36 @@ def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: s
     return {**decided, "state": ACTIVE, "expires_us": expires}
 
 
-def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Sequence[str], expires_us: int,
-              now_us: int) -> dict[str, Any]:
-    """The changes when someone extends an active evidence hold: by a role `extend_by` names, to at
-    most `max` from now; where holds need an approval, never by the person who placed it."""
-    rules = policy.evidence
-    if hold["kind"] != EVIDENCE:
-        raise HoldRuleError(_("only an evidence hold is extended; a legal hold has no expiry (review it: a new "
-                              "review date)"))
+def _may_change(rules: HoldRules, kind: str, hold: Mapping[str, Any], by: str, roles: Sequence[str], *,
+                other_kind: str, not_allowed: str, same_person: str) -> None:
+    """Who may extend an evidence hold or review a legal one: a hold of that kind, in force and
+    approved, by a role `extend_by` names (one of its approvers where it names them), and where the
+    kind needs an approval never by the person who placed it. The refusals' words are the caller's."""
+    if hold["kind"] != kind:
+        raise HoldRuleError(other_kind)
     if hold["ended_us"] is not None:
         raise HoldRuleError(_("hold {id} already ended ({ended_how}); place a new one").format(
             id=hold['id'], ended_how=hold['ended_how']))
     if hold.get("state", ACTIVE) == PENDING:
         raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
     if not rules.extend_by or rules.extend_by.isdisjoint(roles):
-        who = " or ".join(sorted(rules.extend_by)) or _("nobody")
-        raise HoldRuleError(_("this site lets {who} extend evidence holds ([policy.holds.evidence] extend_by)").format(
-            who=who))
+        raise HoldRuleError(not_allowed.format(who=" or ".join(sorted(rules.extend_by)) or _("nobody")))
     if rules.approval and person(by) == person(hold["placed_by"]):
-        raise HoldRuleError(_("{by} placed hold {id}: another person extends it").format(by=person(by), id=hold['id']))
-    if rules.extend_by & set(roles) <= {"approver"}:   # extending as an approver: one the site names
-        _listed(rules, by, EVIDENCE)
+        raise HoldRuleError(same_person.format(by=person(by), id=hold['id']))
+    if rules.extend_by & set(roles) <= {"approver"}:   # as an approver: one the site names
+        _listed(rules, by, kind)
+
+
+def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Sequence[str], expires_us: int,
+              now_us: int) -> dict[str, Any]:
+    """The changes when someone extends an active evidence hold: by a role `extend_by` names, to at
+    most `max` from now; where holds need an approval, never by the person who placed it."""
+    rules = policy.evidence
+    _may_change(rules, EVIDENCE, hold, by, roles,
+                other_kind=_("only an evidence hold is extended; a legal hold has no expiry (review it: a new "
+                             "review date)"),
+                not_allowed=_("this site lets {who} extend evidence holds ([policy.holds.evidence] extend_by)"),
+                same_person=_("{by} placed hold {id}: another person extends it"))
     expires_us = int(expires_us)
     if expires_us <= max(now_us, hold["expires_us"] or 0):
         raise HoldRuleError(_("an extension ends later than the hold does now"))
@@ -155,21 +164,10 @@ def reviewing(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Se
     [policy.holds.legal] review from now, by a role `extend_by` names (one of its approvers where
     it names them), never by the person who placed it (two people keep footage for good)."""
     rules = policy.legal
-    if hold["kind"] != LEGAL:
-        raise HoldRuleError(_("only a legal hold is reviewed; an evidence hold is extended (a new expiry)"))
-    if hold["ended_us"] is not None:
-        raise HoldRuleError(_("hold {id} already ended ({ended_how}); place a new one").format(
-            id=hold['id'], ended_how=hold['ended_how']))
-    if hold.get("state", ACTIVE) == PENDING:
-        raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
-    if not rules.extend_by or rules.extend_by.isdisjoint(roles):
-        who = " or ".join(sorted(rules.extend_by)) or _("nobody")
-        raise HoldRuleError(_("this site lets {who} review legal holds ([policy.holds.legal] extend_by)").format(
-            who=who))
-    if rules.approval and person(by) == person(hold["placed_by"]):
-        raise HoldRuleError(_("{by} placed hold {id}: another person reviews it").format(by=person(by), id=hold['id']))
-    if rules.extend_by & set(roles) <= {"approver"}:
-        _listed(rules, by, LEGAL)
+    _may_change(rules, LEGAL, hold, by, roles,
+                other_kind=_("only a legal hold is reviewed; an evidence hold is extended (a new expiry)"),
+                not_allowed=_("this site lets {who} review legal holds ([policy.holds.legal] extend_by)"),
+                same_person=_("{by} placed hold {id}: another person reviews it"))
     return {"review_us": _review_date(rules, review_us, now_us), "extended_by": person(by), "extended_us": now_us}
 
 
