@@ -14,13 +14,21 @@ With TLS the guard sits below the handshake: it counts the raw TCP connection at
 does the handshake itself (`loop.start_tls`, deadline `idle_s`), so connections that never send
 a ClientHello are capped like any other (issue 27: 1,000 of them took 1,000 descriptors when
 asyncio's own TLS server counted a connection only once its handshake was done).
+
+The guard also owns the listening socket (`listen`): the excess is reset by the accept itself,
+so it never becomes a transport. Behind asyncio's `create_server` a refused connection held its
+descriptor for three turns of the loop (accept, make the transport, `connection_made`, close)
+while each turn accepted another backlog's worth: a flood of 1,000 held 256 at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import ssl
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -41,10 +49,31 @@ class ConnectionGuard:
         self._warned: set[str] = set()
         self.handshakes: set[asyncio.Task[None]] = set()
 
-    def factory(self, inner: Callable[[], asyncio.Protocol],
-                tls: ssl.SSLContext | None = None) -> Callable[[], asyncio.Protocol]:
-        """Protocols for `loop.create_server` *without* its ssl=: with `tls` the guard does the handshake."""
-        return lambda: _Guarded(self, inner(), tls)
+    async def listen(self, inner: Callable[[], asyncio.Protocol], host: str, port: int, *,
+                     tls: ssl.SSLContext | None = None, backlog: int = 128) -> Listener:
+        """Serve `inner` protocols on host:port (OSError if it cannot listen). Each connection is
+        admitted or reset at accept; with `tls` the guard does the handshake."""
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        socks: list[socket.socket] = []
+        try:
+            for family, kind, proto, _, address in dict.fromkeys(infos):
+                sock = socket.socket(family, kind, proto)
+                socks.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                sock.listen(backlog)
+                sock.setblocking(False)
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        listener = Listener(self, socks, inner, tls, backlog)
+        for sock in socks:
+            listener.resume(sock)
+        return listener
 
     def cancel_handshakes(self) -> None:
         """Stopping: handshakes still under way end now."""
@@ -90,29 +119,87 @@ class ConnectionGuard:
             g.deadline = time.monotonic() + self.idle_s
 
 
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset and frees the descriptor at once
+
+
+class Listener:
+    """The guard's listening sockets: accepts, refuses the excess there and then, hands the rest
+    to asyncio as a transport (`loop.connect_accepted_socket`)."""
+
+    def __init__(self, guard: ConnectionGuard, socks: list[socket.socket], inner: Callable[[], asyncio.Protocol],
+                 tls: ssl.SSLContext | None, backlog: int):
+        self.guard, self.sockets, self.inner, self.tls, self.backlog = guard, socks, inner, tls, backlog
+        self.loop = asyncio.get_running_loop()
+        self.starting: set[asyncio.Task[Any]] = set()
+
+    def resume(self, sock: socket.socket) -> None:
+        if sock.fileno() >= 0:
+            self.loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def _accept(self, sock: socket.socket) -> None:
+        for _ in range(self.backlog):
+            try:
+                conn, peer = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of descriptors, or the connection died in the queue
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("%s: cannot accept (%s); trying again in 1 s", self.guard.name, exc.strerror)
+                    self.loop.remove_reader(sock.fileno())
+                    self.loop.call_later(1.0, self.resume, sock)
+                    return
+                continue
+            address = str(peer[0]) if peer else "?"
+            if not self.guard.admit(address):
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+                conn.close()
+                continue
+            conn.setblocking(False)
+            protocol = _Guarded(self.guard, self.inner(), self.tls, address)
+            protocol.key = conn
+            self.guard.opened(conn, address, protocol)  # counted from now: the rest of this batch sees it
+            task = self.loop.create_task(self._start(conn, protocol))
+            self.starting.add(task)
+            task.add_done_callback(self.starting.discard)
+
+    async def _start(self, conn: socket.socket, protocol: _Guarded) -> None:
+        try:
+            await self.loop.connect_accepted_socket(lambda: protocol, conn)
+        except BaseException:
+            if protocol.transport is None:  # never made: its place is free again
+                self.guard.closed(conn, protocol.address)
+                conn.close()
+            raise
+
+    def close(self) -> None:
+        """Stop accepting (connections already made go on, as with asyncio's Server.close)."""
+        for sock in self.sockets:
+            if sock.fileno() >= 0:
+                self.loop.remove_reader(sock.fileno())
+                sock.close()
+        for task in list(self.starting):
+            task.cancel()
+
+
 class _Guarded(asyncio.Protocol):
     """Passes everything to aiohttp's protocol, and closes the connection when its time is up."""
 
-    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol, tls: ssl.SSLContext | None = None):
+    def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol, tls: ssl.SSLContext | None, address: str):
         self.guard, self.inner, self.tls = guard, inner, tls
         self.transport: Any = None   # the transport aiohttp sees (the TLS one once the handshake is done)
         self.handed = tls is None    # aiohttp has the connection
         self.early: list[bytes | None] = []  # data (None: EOF) that came after the handshake, before the hand-over
-        self.address = ""
+        self.address = address  # admitted and counted at accept,
+        self.key: Any = None    # under its socket until the transport is made
         self.busy = 0
         self.opened = self.deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
-        peer = transport.get_extra_info("peername")
-        self.address = str(peer[0]) if peer else "?"
-        if not self.guard.admit(self.address):
-            transport.abort()
-            return
+        self.guard.rekey(self.key, transport)
         self.transport = transport
         self.opened = time.monotonic()
         self.deadline = self.opened + self.guard.idle_s
-        self.guard.opened(transport, self.address, self)
         self._arm(self.guard.idle_s)
         if self.tls is None:
             self.inner.connection_made(transport)

@@ -90,12 +90,10 @@ class Viewer:
                                keepalive_timeout=self.guard.idle_s)
         await runner.setup()
         ctx = self._tls()
-        loop = asyncio.get_running_loop()
         try:
             assert runner.server is not None
-            server = await loop.create_server(  # raw TCP: the guard counts it at accept, then does the handshake
-                self.guard.factory(runner.server, ctx), self.vcfg.host, self.vcfg.port, backlog=128,
-                reuse_address=True)
+            server = await self.guard.listen(  # raw TCP: the guard counts it at accept, then does the handshake
+                runner.server, self.vcfg.host, self.vcfg.port, tls=ctx)
         except OSError as exc:
             log.error("the web viewer cannot listen on %s:%d (%s); recording goes on without it. "
                       "Free the port or change viewer.listen, then restart edged",

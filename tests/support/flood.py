@@ -78,6 +78,10 @@ async def _login(port: int, body: bytes, result: FloodResult) -> None:
 async def _idle(port: int, kind: int, hold: asyncio.Event, result: FloodResult) -> None:
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+    except ConnectionResetError:  # refused by the viewer's accept before this side saw it open
+        result.idle_opened += 1
+        result.idle_reset += 1
+        return
     except (OSError, TimeoutError):
         result.count("idle-connect-failed")
         return
