@@ -307,11 +307,17 @@ def test_every_text_of_the_viewer_pages_is_listed_for_translation():
 def test_a_viewer_page_in_zh_tw():
     from edged.viewer.texts import page_html
 
-    page = page_html((ROOT / "edged/viewer/static/login.html").read_text(), "zh-TW")
+    source = (ROOT / "edged/viewer/static/login.html").read_text()
+    page = page_html(source, "zh-TW", "臺北市測試戶政事務所", "/login")
     assert '<html lang="zh-Hant-TW">' in page and "<title>edged 影像檢視：登入</title>" in page
-    assert ">登入</button>" in page and "密碼 <input" in page and "data-texts=" in page
-    english = page_html((ROOT / "edged/viewer/static/login.html").read_text(), "en")
-    assert english.replace(' data-texts="{}"', "") == (ROOT / "edged/viewer/static/login.html").read_text()
+    assert ">登入</button>" in page and '<span class="label">密碼</span><input' in page and "data-texts=" in page
+    # the desk's header: the site's name, and the switch to English back to this page
+    assert '<span class="site-name">臺北市測試戶政事務所</span>' in page
+    assert '<a class="lang" href="/desk/lang?to=en&amp;back=/login" lang="en">English</a>' in page
+    english = page_html(source, "en", "Site <A>", "/login")
+    assert '<span class="site-name">Site &lt;A&gt;</span>' in english
+    assert (english.replace(' data-texts="{}"', "").replace("Site &lt;A&gt;", "").split("<a class=\"lang\"")[0]
+            == source.replace(" data-site", "").split("<a class=\"lang\"")[0])
 
 
 def test_every_alarm_kind_has_a_title_for_people():

@@ -21,7 +21,7 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
-from edged.i18n import N_, _, set_language
+from edged.i18n import N_, _, normalise, set_language
 from edged.rules import retrieval
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
@@ -32,7 +32,7 @@ from edged.rules.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
-from edged.viewer.desk.app import DESK, Desk
+from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -222,7 +222,8 @@ class Viewer:
     async def page(self, request: web.Request) -> web.StreamResponse:
         """A page in the site's language (edged/viewer/texts.py)."""
         source = await asyncio.to_thread((STATIC / PAGES[request.path]).read_text, encoding="utf-8")
-        return web.Response(text=page_html(source, self.cfg.site.language), content_type="text/html")
+        lang = normalise(request.cookies.get(LANG_COOKIE)) or self.cfg.site.language
+        return web.Response(text=page_html(source, lang, self.cfg.site.name, request.path), content_type="text/html")
 
     async def asset(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

@@ -11,6 +11,7 @@ import json
 import re
 
 from edged.i18n import N_, in_language, normalise
+from edged.viewer.desk.page import LANG_NAMES
 
 TEXTS = (  # every text of login.html, live.html and playback.html (elements, aria-label)
     N_("edged viewer: log in"), N_("edged viewer: live"), N_("edged viewer: playback of a grant"),
@@ -20,6 +21,7 @@ TEXTS = (  # every text of login.html, live.html and playback.html (elements, ar
     N_("A grant allows one viewing, started by the custodian who accompanies the person watching (R5.4)."),
     N_("Grant"), N_("Look up"), N_("Camera"), N_("Watched by"), N_("Start the viewing (uses the grant)"),
     N_("Pause"), N_("Position in the granted range"), N_("End the viewing"), N_("Desk"),
+    N_("Skip to the page"), N_("CCTV desk"), N_("Pages"),
 )
 SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("the box answered {status}"), N_("footage {time}"), N_("the view ended: {reason}"), N_("the view ended"),
@@ -34,10 +36,12 @@ _NODE = re.compile(r">([^<]+)<")
 _LABEL = re.compile(r'(aria-label=")([^"]+)(")')
 
 
-def page_html(source: str, lang: str) -> str:
+def page_html(source: str, lang: str, site: str = "", path: str = "/") -> str:
     """A static page in `lang`: its texts translated, <html lang> set, the script's messages
-    in <body data-texts>."""
+    in <body data-texts>, the site's name in its header and the switch to the other language
+    (the desk's, back to `path`)."""
     lang = normalise(lang) or "en"
+    other = "en" if lang != "en" else "zh-TW"
 
     def swap(text: str) -> str:
         core = html.unescape(text.strip())
@@ -47,4 +51,9 @@ def page_html(source: str, lang: str) -> str:
     out = _LABEL.sub(lambda m: m[1] + swap(m[2]) + m[3], out)
     texts = {s: in_language(lang, s) for s in SCRIPT} if lang != "en" else {}
     out = out.replace('<html lang="en">', f'<html lang="{"zh-Hant-TW" if lang == "zh-TW" else "en"}">', 1)
+    out = out.replace("<span class=\"site-name\" data-site></span>",
+                      f"<span class=\"site-name\">{html.escape(site)}</span>", 1)
+    out = out.replace("<a class=\"lang\" data-lang-switch href=\"/desk/lang\"></a>",
+                      f"<a class=\"lang\" href=\"/desk/lang?to={other}&amp;back={html.escape(path)}\" "
+                      f"lang=\"{'zh-Hant-TW' if other != 'en' else 'en'}\">{html.escape(LANG_NAMES[other])}</a>", 1)
     return out.replace("<body ", f"<body data-texts=\"{html.escape(json.dumps(texts, ensure_ascii=False))}\" ", 1)
