@@ -332,3 +332,22 @@ def test_every_alarm_kind_has_a_title_for_people():
     with speaking("zh-TW"):
         from edged.alarm_titles import title
         assert title("camera_offline") == "監視器離線" and title("no_such_kind") == "no_such_kind"
+
+
+def test_the_desk_names_a_health_condition_in_the_persons_language():
+    """The daemon's words stay English (MQTT, the catalog); the desk puts the kind's title first."""
+    from edged.i18n import set_language
+    from edged.viewer.desk.cameras import problem_of
+
+    cam = {"state": "degraded", "health": {"conditions": {
+        "below_resolution": "resolution 1280x720 (0.92 MP) is below the floor 1.0 MP"}}}
+    set_language("zh-TW")
+    try:
+        shown = problem_of(cam)
+    finally:
+        set_language("en")
+    title = shown.split(":", 1)[0]
+    assert title and title.isascii() is False, shown
+    assert '<span translate="no">resolution 1280x720 (0.92 MP) is below the floor 1.0 MP</span>' in shown
+    assert problem_of({"state": "offline", "last_error": "401 Unauthorized"}) == \
+        '<span translate="no">401 Unauthorized</span>'

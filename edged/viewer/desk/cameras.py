@@ -47,13 +47,15 @@ def said(text: str | None) -> str:
 
 
 def problem_of(cam: dict[str, Any]) -> str:
-    """What is wrong, as the daemon wrote it (shown as written: the camera's own words)."""
+    """What is wrong: each health condition by its kind's title in the person's language, then
+    the daemon's words (English, as on MQTT and in the catalog: design/0067); a camera's own
+    error as it wrote it."""
     if cam["state"] in (OFFLINE, CONNECTING):
-        text = cam.get("last_error") or ""
-    else:
-        text = "; ".join(((cam.get("health") or {}).get("conditions") or {}).values())
-    text = text or "; ".join(cam.get("compliance_reasons") or [])
-    return said(text)
+        return said(cam.get("last_error") or "; ".join(cam.get("compliance_reasons") or []))
+    found = ((cam.get("health") or {}).get("conditions") or {})
+    if found:
+        return "<br>".join(f"{esc(title(kind))}: {said(text)}" for kind, text in found.items())
+    return said("; ".join(cam.get("compliance_reasons") or []))
 
 
 def mode_of(cam: dict[str, Any]) -> str:
