@@ -1,0 +1,139 @@
+"""The web desk at each seed site (issue 30): the shipped example of each site, a real daemon
+recording a real RTSP camera, and Chromium driving one request of the site's `[policy]` from the
+clerk's filing, through every sign-off from each approver's inbox, to the custodian's viewing
+(a view-only kind) or signed export (a copy) at the desk; every step on the audit record.
+The same chains through edgectl are tests/test_sites.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from edged.config import load_config
+from edged.i18n import zone
+from storage.clock import SYSTEM
+from tests.support.browser import CHROMIUM, launch
+from tests.support.cameras import free_port
+from tests.support.catalog import audit_rows, rows
+from tests.support.daemon import Daemon, wait_for
+from tests.support.people import People, password_for
+from tests.test_sites import CASES, camera, signers_for, site_config, unit_of  # noqa: F401 (camera: a fixture)
+
+FIELDS = {  # what the clerk writes for each kind of requester, as at a counter
+    "citizen": {"contact": "0912-000-000", "id_number": "A123456789"},
+    "agency": {"org": "某分局偵查隊", "letter": "北市警刑字第1150000017號"},
+}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the desk tests: scripts/bootstrap --test")
+    pw, chromium = launch()
+    yield chromium
+    chromium.close()
+    pw.stop()
+
+
+def login(browser, base: str, name: str):
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(base + "/desk/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password_for(name))
+    page.press("input[name=password]", "Enter")
+    page.wait_for_load_state()
+    assert page.url.endswith("/desk/"), f"{name} logged in: {page.url}"
+    return page
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, name, kind, use):  # noqa: F811
+    port = free_port()
+    config, data = site_config(name, tmp_path, camera, port)
+    cfg = load_config(config)
+    rules = cfg.policy.kinds[kind]
+    cameras = [c.id for c in cfg.cameras]
+    steps = [s for s in rules.chain if s.applies(cameras)]
+    base = f"http://127.0.0.1:{port}"
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("clerk", "viewer")
+        people.add("carol", "custodian")
+        org = unit_of(cfg.policy)
+        signers = signers_for(steps, cfg.policy, org)
+        for signer in signers:
+            people.add(signer, "approver")
+        wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+        wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
+
+        # the clerk files it
+        now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, zone(cfg.site.timezone))
+        clerk = login(browser, base, "clerk")
+        clerk.goto(base + "/desk/requests/new")
+        clerk.select_option("select[name=kind]", kind)
+        clerk.select_option("select[name=category]", cfg.policy.categories[0])
+        clerk.fill("textarea[name=reason]", "民眾反映櫃檯遺失皮夾，調閱以釐清")
+        for cam in cameras:
+            clerk.check(f"input[name=cameras][value='{cam}']")
+        clerk.fill("input[name=from]", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+        clerk.fill("input[name=to]", (now + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"))
+        if clerk.locator(f"input[name=mode][value={use}]").count():
+            clerk.check(f"input[name=mode][value={use}]")
+        clerk.fill("input[name=requester]", "林美")
+        for field, value in {**({"org": org} if kind == "internal" else {}), **FIELDS.get(kind, {})}.items():
+            clerk.fill(f"input[name={field}]", value)
+        if kind == "citizen":
+            clerk.check("input[name=identity_checked]")
+        clerk.click("button[type=submit].primary")
+        clerk.wait_for_selector(".notice-ok, .notice-error")
+        assert clerk.locator(".notice-ok").count() == 1, clerk.inner_text("main")
+        rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
+        clerk.context.close()
+
+        # every step signed from its approver's inbox, in order
+        for signer in signers:
+            p = login(browser, base, signer)
+            p.goto(base + "/desk/inbox")
+            assert p.locator(f"a[href='/desk/requests/{rid}']").count() >= 1, f"the request waits for {signer}"
+            p.click(f"a[href='/desk/requests/{rid}']")
+            p.fill("#decide textarea[name=reason]", "必要性及關聯性已審核")
+            p.click("#decide button[value=approve]")
+            p.wait_for_selector(".notice-ok")
+            assert p.locator("#decide").count() == 0, "signed: no second sign-off by the same person"
+            p.context.close()
+        request = rows(d, "requests")[0]
+        assert request["state"] == "approved", request
+
+        # the custodian uses the grant at the desk
+        carol = login(browser, base, "carol")
+        if use == "copy":
+            carol.goto(base + f"/desk/requests/{rid}")
+            if rules.receipt:
+                carol.fill("#export input[name=receipt]", "林美")
+            carol.click("#export button[type=submit]")
+            carol.wait_for_selector("#download", timeout=120_000)
+        else:
+            grant = rows(d, "grants")[0]
+            carol.goto(base + "/playback")
+            carol.fill("#grant", str(grant["id"]))
+            carol.click("#lookup button")
+            carol.wait_for_selector("#start", state="visible")
+            carol.click("#start")
+            wait_for(lambda: audit_rows(d, "playback.start") or carol.text_content("#message"), 60,
+                     "the viewing started")
+            assert audit_rows(d, "playback.start"), carol.text_content("#message")
+        carol.context.close()
+        wait_for(lambda: rows(d, "requests")[0]["state"] == "used", 30, "the grant used")
+    finally:
+        assert d.stop() == 0, d.log[-3000:]
+    actions = [(r["action"], r["actor"]) for r in audit_rows(d)
+               if r["action"].split(".")[0] in ("request", "grant", "export", "playback")]
+    assert actions[0] == ("request.file", "clerk")
+    assert [a for a in actions if a[0] in ("request.step", "request.approve")] == [
+        *[("request.step", s) for s in signers[:-1]], ("request.approve", signers[-1])]
+    assert ("grant.use", "carol") in actions
+    assert (("export.done" if use == "copy" else "playback.start"), "carol") in actions
