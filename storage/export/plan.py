@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from storage.catalog import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING, segments_between
 from storage.hashing import sha256_file
@@ -40,7 +40,7 @@ class CameraPlan:
 
 
 def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: int,
-                explain: list[dict[str, Any]] = ()) -> CameraPlan:
+                explain: Sequence[dict[str, Any]] = ()) -> CameraPlan:
     """The footage segments overlapping [from, to) and the holes between them.
 
     `rows` are the camera's catalog segment rows (any state); `explain` are records that say
@@ -168,7 +168,7 @@ def name_clips(out: Path, camera: str, clips: list[dict[str, Any]], sources: lis
 def source_path(data_dir: Path, row: dict[str, Any]) -> Path:
     """The segment's file, refused if the catalog points outside the data folder or has no hash."""
     rel = row["path"]
-    path = (data_dir / rel).resolve()
+    path: Path = (data_dir / rel).resolve()
     if data_dir.resolve() not in path.parents:
         raise ExportError(f"{rel}: the catalog points outside the data folder; export refused")
     if not row.get("sha256"):
