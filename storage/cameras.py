@@ -57,6 +57,7 @@ def references(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM camera_references"))
 
 
-def set_reference(db: sqlite_utils.Database, camera: str, thumb: bytes, width: int, height: int, set_by: str, set_us: int) -> None:
+def set_reference(db: sqlite_utils.Database, camera: str, thumb: bytes, width: int, height: int, set_by: str,
+                  set_us: int) -> None:
     db.execute("INSERT OR REPLACE INTO camera_references (camera, thumb, width, height, set_by, set_us)"
                " VALUES (?, ?, ?, ?, ?, ?)", [camera, thumb, width, height, set_by, set_us])

@@ -127,7 +127,8 @@ class Catalog:
                 old = before.get(cam["id"])
                 changed = old is None or not old["configured"] or any(
                     k in INVENTORY and old.get(k) != v for k, v in cam.items())
-                self.db.table("cameras").upsert({**cam, "configured": 1, **({"listed_us": now} if changed else {})}, pk="id")
+                self.db.table("cameras").upsert({**cam, "configured": 1, **({"listed_us": now} if changed else {})},
+                                                pk="id")
 
     def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int,
                          reconnects: int | None = None, last_packet_us: int | None = None,

@@ -29,20 +29,22 @@ def started(db: sqlite_utils.Database, camera: str, start_us: int, now_us: int) 
                                 [camera, start_us, now_us]).lastrowid)
 
 
-def ended(db: sqlite_utils.Database, camera: str, start_us: int, end_us: int, peak: float, thumb: bytes | None, now_us: int) -> int:
+def ended(db: sqlite_utils.Database, camera: str, start_us: int, end_us: int, peak: float, thumb: bytes | None,
+          now_us: int) -> int:
     """Complete the camera's open event that started at start_us (or add it whole, if its start
     was not seen: the daemon restarted in between); returns its id."""
     row = next(db.query("SELECT id FROM motion_events WHERE camera = ? AND start_us = ? AND end_us IS NULL"
                         " ORDER BY id DESC LIMIT 1", [camera, start_us]), None)
     if row is None:
         return cast(int, db.execute("INSERT INTO motion_events (camera, start_us, end_us, peak, thumb, created_us)"
-                                    " VALUES (?, ?, ?, ?, ?, ?)", [camera, start_us, end_us, peak, thumb, now_us]).lastrowid)
+                                    " VALUES (?, ?, ?, ?, ?, ?)",
+                                    [camera, start_us, end_us, peak, thumb, now_us]).lastrowid)
     db.execute("UPDATE motion_events SET end_us = ?, peak = ?, thumb = ? WHERE id = ?", [end_us, peak, thumb, row["id"]])
     return cast(int, row["id"])
 
 
-def listing(db: sqlite_utils.Database, cameras: list[str] | None, since_us: int | None, until_us: int | None, limit: int,
-            thumbs: bool = False) -> list[dict[str, Any]]:
+def listing(db: sqlite_utils.Database, cameras: list[str] | None, since_us: int | None, until_us: int | None,
+            limit: int, thumbs: bool = False) -> list[dict[str, Any]]:
     """Events by start time; `cameras` None: all. Thumbnails only when asked (bytes)."""
     cols = "id, camera, start_us, end_us, peak, created_us" + (", thumb" if thumbs else "")
     sql = f"SELECT {cols} FROM motion_events WHERE 1 = 1"
@@ -66,7 +68,8 @@ def add_not_recorded(db: sqlite_utils.Database, camera: str, from_us: int, to_us
                [camera, from_us, to_us, reason])
 
 
-def not_recorded_between(db: sqlite_utils.Database, start_us: int, end_us: int, cameras: list[str] | None = None) -> list[dict[str, Any]]:
+def not_recorded_between(db: sqlite_utils.Database, start_us: int, end_us: int,
+                         cameras: list[str] | None = None) -> list[dict[str, Any]]:
     sql = "SELECT * FROM not_recorded WHERE from_us < ? AND to_us >= ?"
     params: list[Any] = [end_us, start_us]
     if cameras is not None:

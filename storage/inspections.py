@@ -59,7 +59,8 @@ def unsigned_scheduled_due_before(db: sqlite_utils.Database, before_us: int) -> 
 
 
 def last_scheduled_due(db: sqlite_utils.Database) -> int | None:
-    return cast("int | None", next(db.query("SELECT max(due_us) AS d FROM inspection_runs WHERE kind = ?", [SCHEDULED]))["d"])
+    return cast("int | None",
+                next(db.query("SELECT max(due_us) AS d FROM inspection_runs WHERE kind = ?", [SCHEDULED]))["d"])
 
 
 def not_countersigned(db: sqlite_utils.Database) -> list[tuple[int, int]]:

@@ -69,7 +69,8 @@ def gap_count_since(db: sqlite_utils.Database, since_us: int) -> int:
     return cast(int, next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [since_us]))["n"])
 
 
-def gaps_between(db: sqlite_utils.Database, start_us: int, end_us: int, cameras: list[str] | None = None) -> list[dict[str, Any]]:
+def gaps_between(db: sqlite_utils.Database, start_us: int, end_us: int,
+                 cameras: list[str] | None = None) -> list[dict[str, Any]]:
     """Gaps overlapping [start, end), by camera then time; `cameras` None: every camera."""
     sql = "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?"
     params: list[Any] = [end_us, start_us]

@@ -7,9 +7,9 @@ encoder's encode is never called). A camera in another codec (H.265) is transcod
 once per watched camera, in its media worker (edged/viewer/transcode.py, design/0050).
 
 The camera is read by a media worker process (edged/viewer/media_worker.py, reading with
-edged/viewer/camera_read.py: a malformed stream must not take the daemon down), fed to the loop by a dedicated thread, as the recorder
-reads it (RTSP over TCP with its connect and read timeouts), without the recorder's probing. aiortc's MediaPlayer
-does the same read, but opens the camera and joins its thread on the event loop, drops the
+edged/viewer/camera_read.py: a malformed stream must not take the daemon down), fed to the
+loop by a dedicated thread, as the recorder reads it (RTSP over TCP with its connect and read
+timeouts), without the recorder's probing. aiortc's MediaPlayer does the same read, but opens the camera and joins its thread on the event loop, drops the
 first key frame (it has no timestamp), keeps an unbounded queue, and once stopped leaves
 MediaRelay waiting forever; design/0013 has the details.
 """
