@@ -20,7 +20,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -136,7 +136,7 @@ class Connection:
         self._fd: int | None = None
         self._misc: asyncio.TimerHandle | None = None
         self._subacks: dict[int, asyncio.Future[ReasonCode]] = {}
-        self._connack: asyncio.Future[tuple[ReasonCode, Properties] | str] = self._loop.create_future()
+        self._connack: asyncio.Future[tuple[ReasonCode, Properties | None] | str] = self._loop.create_future()
         self.lost: asyncio.Future[str] = self._loop.create_future()
         c = _Client(CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=protocol,
                     clean_session=None if protocol == V5 else True, reconnect_on_failure=False)
@@ -184,8 +184,8 @@ class Connection:
         self._fd = sock.fileno()
         c.on_disconnect = self._cb_disconnect
         c.on_socket_close = self._cb_socket_close
-        c.on_socket_register_write = lambda *_: self._loop.add_writer(self._fd, self._writable)
-        c.on_socket_unregister_write = lambda *_: self._loop.remove_writer(self._fd)
+        c.on_socket_register_write = self._want_write
+        c.on_socket_unregister_write = self._done_writing
         self._loop.add_reader(self._fd, self._readable)
         if c.want_write():
             self._loop.add_writer(self._fd, self._writable)
@@ -233,7 +233,7 @@ class Connection:
         if self.protocol == V5:
             # A fresh session each time, kept nowhere: the outbox, not the broker, holds what
             # must survive, and a command queued by the broker while we were away would be stale.
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho's is untyped
             props.SessionExpiryInterval = 0
             return c.connect(cfg.host, cfg.port, keepalive, clean_start=True, properties=props)
         return c.connect(cfg.host, cfg.port, keepalive)
@@ -246,7 +246,7 @@ class Connection:
             raise NotConnected(self.lost.result() if self.lost.done() else "not connected yet")
         props = None
         if correlation is not None and self.protocol == V5:
-            props = Properties(PacketTypes.PUBLISH)
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]  # paho's is untyped
             props.CorrelationData = correlation
         info = self._client.publish(topic, payload, qos=qos, retain=retain, properties=props)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -263,10 +263,12 @@ class Connection:
             rc, mid = self._client.subscribe(topic_filter, qos=1)
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise NotConnected(paho.error_string(rc))
+        assert mid is not None  # paho gives one with MQTT_ERR_SUCCESS
         done: asyncio.Future[ReasonCode] = self._loop.create_future()
         self._subacks[mid] = done
         try:
-            await asyncio.wait({done, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {done, self.lost}
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._subacks.pop(mid, None)
         if not done.done():
@@ -323,7 +325,7 @@ class Connection:
         if self._fd is not None and not self.lost.done():
             self._misc = self._loop.call_later(MISC_INTERVAL_S, self._tick)
 
-    def _cb_connect(self, _c: Any, _u: Any, _flags: Any, reason: ReasonCode, props: Properties) -> None:
+    def _cb_connect(self, _c: Any, _u: Any, _flags: Any, reason: ReasonCode, props: Properties | None) -> None:
         if not self._connack.done():
             self._connack.set_result((reason, props))
 
@@ -336,6 +338,12 @@ class Connection:
             self._resolve(f"the broker disconnected us: {name}")
         else:
             self._resolve("connection lost")
+
+    def _want_write(self, *_: Any) -> None:  # paho has bytes to send: write when the socket can take them
+        self._loop.add_writer(cast(int, self._fd), self._writable)
+
+    def _done_writing(self, *_: Any) -> None:
+        self._loop.remove_writer(cast(int, self._fd))
 
     def _cb_socket_close(self, _c: Any, _u: Any, _sock: Any) -> None:
         if self._fd is not None:

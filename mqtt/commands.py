@@ -37,7 +37,7 @@ from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.mqtt")
 
-Handler = Callable[[dict, str], Awaitable[dict]]
+Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]]]
 MAX_COMMAND_BYTES = 64 * 1024
 QUEUE_MAX = 64                 # commands waiting to run; more are dropped (and counted)
 HANDLER_TIMEOUT_S = 60.0       # a command still running then is answered as failed
@@ -80,7 +80,7 @@ class Checked:
     verb: str
     accepted: bool
     reason: str | None = None
-    args: dict | None = None
+    args: dict[str, Any] | None = None
     nonce: str | None = None
     expires_us: int | None = None
     correlation: Any = None  # the request's "correlation" field, echoed in the reply (MQTT 3.1.1)
@@ -148,8 +148,8 @@ class CommandDesk:
 
     def __init__(self, *, handlers: dict[str, Handler], key_b64: str | None, max_age_us: int, target: str,
                  use_nonce: Callable[[str, int, int], Awaitable[bool]],
-                 record: Callable[[dict], Awaitable[None]],
-                 reply: Callable[[str, dict, bytes | None], Awaitable[None]], clock: Clock = SYSTEM):
+                 record: Callable[[dict[str, Any]], Awaitable[None]],
+                 reply: Callable[[str, dict[str, Any], bytes | None], Awaitable[None]], clock: Clock = SYSTEM):
         self.clock = clock
         bad = [verb for verb in handlers if FORBIDDEN_VERB.search(verb)]
         if bad:

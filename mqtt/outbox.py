@@ -28,7 +28,7 @@ class _Put:
     ts_us: int | None
     body_json: str
     correlation: bytes | None
-    future: asyncio.Future
+    future: asyncio.Future[int]
 
 
 class OutboxWriter:

@@ -43,7 +43,7 @@ class Reporter:
     def __init__(self, cfg: MqttConfig, site_id: str, node: str, data_dir: Path, *,
                  commands: dict[str, Handler] | None = None,
                  on_outbox_full: Callable[[bool], None] | None = None,
-                 on_command_record: Callable[[dict], Awaitable[None] | None] | None = None,
+                 on_command_record: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
                  clock: Clock = SYSTEM):
         self.cfg = cfg
         self.clock = clock
@@ -65,7 +65,7 @@ class Reporter:
         self.retained = Retained(cfg, self.topics, clock, self._retained_extra)  # status, birth, states
         self._conn: Connection | None = None
         self._inflight: dict[int, int] = {}                     # paho mid -> outbox seq
-        self._waiters: dict[int, asyncio.Future] = {}           # mid -> future of a PUBACK we await
+        self._waiters: dict[int, asyncio.Future[Any]] = {}           # mid -> future of a PUBACK we await
         self._window = WINDOW
         self._room = asyncio.Event()
         self._new_message = asyncio.Event()
@@ -76,17 +76,17 @@ class Reporter:
         self._rng = random.Random()
 
     # what the daemon calls ----------------------------------------------------------------------
-    def set_birth(self, birth: dict) -> None:
+    def set_birth(self, birth: dict[str, Any]) -> None:
         """Version, config hash, session counter, retention policy, cameras, public key."""
         self.retained.set_birth(birth)
 
-    def set_state(self, state: dict) -> None:
+    def set_state(self, state: dict[str, Any]) -> None:
         self.retained.set(self.topics.state, state)
 
-    def set_camera_state(self, camera: str, state: dict) -> None:
+    def set_camera_state(self, camera: str, state: dict[str, Any]) -> None:
         self.retained.set(self.topics.camera_state(camera), state)
 
-    async def alarm(self, event: dict) -> int:
+    async def alarm(self, event: dict[str, Any]) -> int:
         """Durable, QoS 1; returns its seq. ``event["id"]`` is the stable alarm id,
         ``event["action"]`` "raise" or "clear". Raises OutboxFull if refused at the bound,
         OutboxError if the file cannot be written."""
@@ -94,16 +94,16 @@ class Reporter:
             raise ValueError('an alarm needs a string "id" and an "action" of "raise" or "clear"')
         return await self._send("alarm", self.topics.alarm, event)
 
-    async def audit(self, record: dict) -> int:
+    async def audit(self, record: dict[str, Any]) -> int:
         return await self._send("audit", self.topics.audit, record)
 
-    async def retention(self, record: dict) -> int:
+    async def retention(self, record: dict[str, Any]) -> int:
         return await self._send("retention", self.topics.retention, record)
 
-    async def inspection(self, record: dict) -> int:
+    async def inspection(self, record: dict[str, Any]) -> int:
         return await self._send("inspection", self.topics.inspection, record)
 
-    async def event(self, event: dict) -> int:
+    async def event(self, event: dict[str, Any]) -> int:
         """A motion event's start or end (``event["phase"]``), durable like the alarms."""
         return await self._send("event", self.topics.event, event)
 
@@ -136,7 +136,7 @@ class Reporter:
             self._set_status("stopped")
 
     # internals ----------------------------------------------------------------------------------
-    async def _send(self, kind: str, topic: str, body: dict, correlation: bytes | None = None) -> int:
+    async def _send(self, kind: str, topic: str, body: dict[str, Any], correlation: bytes | None = None) -> int:
         if not self.cfg.enabled:
             return 0
         seq = await self.outbox.put(kind, topic, body, correlation)
@@ -197,7 +197,7 @@ class Reporter:
         self._window = max(1, min(WINDOW, conn.receive_maximum))
         self._inflight.clear()
         self._refusal = None
-        tasks: list[asyncio.Task] = []
+        tasks: list[asyncio.Task[Any]] = []
         try:
             conn.publish(self.topics.status, b"online", qos=0, retain=True)
             self.retained.mark_all()
@@ -214,7 +214,8 @@ class Reporter:
                      asyncio.create_task(self.retained.publish(conn), name="mqtt-retained")]
             stop = asyncio.ensure_future(stopping.wait())
             try:
-                await asyncio.wait([conn.lost, stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+                waits: list[asyncio.Future[Any]] = [conn.lost, stop, *tasks]
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stop.cancel()
             await _stop_tasks(tasks)
@@ -266,7 +267,7 @@ class Reporter:
                 await asyncio.wait_for(self._room.wait(), deadline - loop.time())
             except TimeoutError:
                 break
-        done: asyncio.Future = loop.create_future()
+        done: asyncio.Future[Any] = loop.create_future()
         mid = None
         try:
             mid = conn.publish(self.topics.status, b"offline", qos=1, retain=True)
@@ -325,7 +326,7 @@ class Reporter:
     async def _use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:
         return await self.outbox.run(Outbox.use_nonce, nonce, expires_us, at_us)
 
-    async def _record_command(self, record: dict) -> None:
+    async def _record_command(self, record: dict[str, Any]) -> None:
         if self._on_command_record is not None:
             try:
                 result = self._on_command_record(dict(record))
@@ -340,17 +341,17 @@ class Reporter:
         except OutboxError as exc:
             log.error("command record not sent over MQTT: %s", exc)
 
-    async def _reply(self, verb: str, body: dict, correlation: bytes | None) -> None:
+    async def _reply(self, verb: str, body: dict[str, Any], correlation: bytes | None) -> None:
         try:
             await self._send("reply", self.topics.cmd_reply(verb), body, correlation)
         except OutboxError as exc:
             log.error("reply to command %s not sent: %s", verb, exc)
 
-    async def _cmd_rebirth(self, _args: dict, _actor: str) -> dict:
+    async def _cmd_rebirth(self, _args: dict[str, Any], _actor: str) -> dict[str, Any]:
         self.retained.mark_all()
         return {"republished": len(self.retained)}
 
-    async def _cmd_state(self, _args: dict, _actor: str) -> dict:
+    async def _cmd_state(self, _args: dict[str, Any], _actor: str) -> dict[str, Any]:
         self.retained.mark_states()
         return {}
 
@@ -371,7 +372,7 @@ async def _unless_stopped(stopping: asyncio.Event, coro: Coroutine[Any, Any, T])
     return True, task.result()
 
 
-async def _stop_tasks(tasks: list[asyncio.Task]) -> None:
+async def _stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancel and wait for our own tasks; log (never hide) any that failed."""
     for t in tasks:
         t.cancel()

@@ -31,7 +31,7 @@ class Retained:
     def __len__(self) -> int:
         return len(self._bodies)
 
-    def set_birth(self, birth: dict) -> None:
+    def set_birth(self, birth: dict[str, Any]) -> None:
         self.set(self.topics.birth, birth)
         if self.cfg.homeassistant:
             fresh = discovery_messages(self.topics, self.cfg.discovery_prefix, birth)
@@ -41,7 +41,7 @@ class Retained:
             for topic, body in fresh.items():
                 self.set(topic, body)
 
-    def set(self, topic: str, body: dict | None) -> None:
+    def set(self, topic: str, body: dict[str, Any] | None) -> None:
         if body is not None:
             if not isinstance(body, dict):
                 raise TypeError(f"retained MQTT payloads are dicts, not {type(body).__name__}")

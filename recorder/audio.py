@@ -28,14 +28,17 @@ import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 
 from recorder.lazy import lazy_import
 from storage import logs
 
-np = lazy_import("numpy")  # on the first decoded audio, not at the worker's start (design/0025)
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # on the first decoded audio, not at the worker's start (design/0025)
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ class AudioPath:
         self.meter = Meter()
         self._failures = 0
 
-    def feed(self, pkt: av.Packet) -> list[av.Packet]:
+    def feed(self, pkt: av.Packet[Any]) -> list[av.Packet[Any] | av.AudioFrame]:
         """AAC passes through; its frames are only metered (a frame that fails to decode is not
         metered and is still recorded)."""
         if self.template is None:
@@ -187,7 +190,7 @@ class Transcoder(AudioPath):
         self._shifts = [0]               # ... and the ticks added to media time from there on
         self._queued = 0                 # samples (output rate) out of the resampler so far
 
-    def feed(self, pkt: av.Packet) -> list[av.AudioFrame]:
+    def feed(self, pkt: av.Packet[Any]) -> list[av.Packet[Any] | av.AudioFrame]:  # frames: transcoded
         if self.template is None:
             return []
         try:
@@ -198,7 +201,7 @@ class Transcoder(AudioPath):
             if self._failures >= MAX_FAILURES:
                 self._give_up(f"the camera's {self.source} audio could not be decoded ({exc})")
             return []
-        out: list[av.AudioFrame] = []
+        out: list[av.Packet[Any] | av.AudioFrame] = []
         try:
             for frame in frames:
                 out += self._resample(frame)

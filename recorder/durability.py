@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from recorder.threadname import name_os_thread
 
@@ -33,7 +34,7 @@ class Synced:
 
     __slots__ = ("fd", "dir_fd", "dirty", "dir_synced", "released", "error", "syncs", "written_ns", "wake")
 
-    def __init__(self, fd: int, dir_fd: int, wake=None):
+    def __init__(self, fd: int, dir_fd: int, wake: Callable[[], None] | None = None):
         self.fd = fd
         self.wake = wake          # called by the writer after a write: wakes the pass (None: interval only)
         self.written_ns = 0       # monotonic time of the last write, for the lag the pass records

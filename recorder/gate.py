@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import cast
 
 from recorder.preroll import Buffered, PreRoll, PreRollBuffer
 
@@ -108,4 +109,4 @@ class RecordGate:
         self._resume_us = None
         self.recording = True
         return Route(list(pre.entries), opened=PreRoll(pre.entries, pre.start_us,
-                                                      self._covered_since <= since))
+                                                      cast(int, self._covered_since) <= since))  # set: entries

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import av
 
@@ -30,7 +30,10 @@ from recorder.events import Emit, Image, Oversize
 from recorder.lazy import lazy_import, loaded
 from recorder.threadname import name_os_thread
 
-np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
 log = logging.getLogger(__name__)
 
 
@@ -89,7 +92,7 @@ def _blocks(a: np.ndarray) -> np.ndarray:
     h, w = a.shape
     bh, bw = max(1, h // GRID_H), max(1, w // GRID_W)
     gh, gw = min(GRID_H, h), min(GRID_W, w)
-    return a[:gh * bh, :gw * bw].reshape(gh, bh, gw, bw).mean(axis=(1, 3))
+    return cast("np.ndarray", a[:gh * bh, :gw * bw].reshape(gh, bh, gw, bw).mean(axis=(1, 3)))
 
 
 def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
@@ -112,7 +115,7 @@ def _box(a: np.ndarray, r: int) -> np.ndarray:
     c = np.cumsum(np.pad(p, ((1, 0), (0, 0))), axis=0)
     p = (c[k:] - c[:-k]) / k
     c = np.cumsum(np.pad(p, ((0, 0), (1, 0))), axis=1)
-    return (c[:, k:] - c[:, :-k]) / k
+    return cast("np.ndarray", (c[:, k:] - c[:, :-k]) / k)
 
 
 def _gradients(a: np.ndarray) -> np.ndarray:
@@ -168,7 +171,7 @@ def thumbnail(grey: np.ndarray) -> np.ndarray:
     h, w = grey.shape
     fy, fx = h // THUMB_H, w // THUMB_W
     t = grey[:THUMB_H * fy, :THUMB_W * fx].reshape(THUMB_H, fy, THUMB_W, fx).mean(axis=(1, 3))
-    return np.clip(np.rint(t), 0, 255).astype(np.uint8)
+    return cast("np.ndarray", np.clip(np.rint(t), 0, 255).astype(np.uint8))
 
 
 def encode_thumb(thumb: np.ndarray) -> str:
@@ -200,7 +203,7 @@ def measure(grey: np.ndarray, u: np.ndarray, v: np.ndarray, previous: np.ndarray
 def plane(frame: av.VideoFrame, i: int) -> np.ndarray:
     """One plane of a frame as a 2-D array, without the line padding (no copy)."""
     p = frame.planes[i]
-    return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
+    return np.frombuffer(cast(memoryview, p), np.uint8).reshape(p.height, p.line_size)[:, :p.width]
 
 
 # the worker's sampler -----------------------------------------------------------------------------
@@ -232,7 +235,7 @@ class CameraSamples:
         self.codec, self.extradata = ctx.name, ctx.extradata
         self.oversize = False
 
-    def offer(self, packet: av.Packet, at_us: int) -> None:
+    def offer(self, packet: av.Packet[Any], at_us: int) -> None:
         """Called on the camera thread with a keyframe: copy it into the pool, never wait."""
         with self.lock:
             if self.busy or self.codec is None:
@@ -285,7 +288,7 @@ class ImageSampler(CheckBudget):
         """`budget`: CheckBudget's shortest_us, longest_us, share, review_us (recorder/check_budget.py)."""
         CheckBudget.__init__(self, **budget)
         self.emit = emit
-        self.queue: queue.Queue[tuple | None] = queue.Queue(depth)
+        self.queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(depth)
         self.threads = [threading.Thread(target=self._run, name=f"imagecheck-{i}", daemon=True)
                         for i in range(threads)]
         for t in self.threads:
@@ -349,10 +352,10 @@ def decode_keyframe(codec: str, extradata: bytes | None, data: bytes) -> av.Vide
         ctx.extradata = extradata
     ctx.options = {"max_pixels": str(picture_size.MAX_PIXELS)}
     ctx.thread_count = 1
-    frames = ctx.decode(av.Packet(data)) or ctx.decode(None)  # a decoder with delay needs the flush
-    if not frames:
+    frames = ctx.decode(av.Packet(data)) or ctx.decode(None)  # type: ignore[attr-defined]  # a video decoder's
+    if not frames:  # (a decoder with delay needs the flush)
         raise ValueError("the keyframe decoded to no picture")
-    return frames[0]
+    return cast(av.VideoFrame, frames[0])
 
 
 def check(cam: CameraSamples, codec: str, extradata: bytes | None, data: bytes | av.VideoFrame,

@@ -47,7 +47,7 @@ class _Lazy(ModuleType):
         return getattr(self, attr)
 
 
-_LAZY_READ = importlib.util._LazyModule.__getattribute__  # the stdlib's lazy module (3.11), read with ours
+_LAZY_READ = importlib.util._LazyModule.__getattribute__  # type: ignore[attr-defined]  # the stdlib's lazy module (3.11), read with ours
 
 
 class _Loader(importlib.util.LazyLoader):

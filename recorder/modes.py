@@ -75,7 +75,7 @@ class MotionRecording:
             ctx = video.codec_context
             self.keyframes.new_run(ctx.name, ctx.extradata)
 
-    def offer(self, packet: av.Packet, at_us: int, check: CameraSamples | None = None) -> bool:
+    def offer(self, packet: av.Packet[Any], at_us: int, check: CameraSamples | None = None) -> bool:
         """A keyframe, for detection on the main stream (copied; never waits). With `check`
         (an image check is due), the detector hands its decoded picture to the image checks:
         True when it will, so the camera thread does not offer the packet there too."""
@@ -84,7 +84,7 @@ class MotionRecording:
         self.keyframes.offer(bytes(packet), at_us, check)
         return check is not None
 
-    def route(self, packet: av.Packet, at_us: int, video: bool) -> Route:
+    def route(self, packet: av.Packet[Any], at_us: int, video: bool) -> Route:
         key = video and packet.is_keyframe
         return self.gate.route(Buffered(at_us, key, getattr(packet, "size", 0), video, (packet, at_us)))
 

@@ -31,11 +31,14 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable, Union, cast
 
 from recorder.lazy import lazy_import
 
-np = lazy_import("numpy")  # not at import: edged.config imports this module before the workers get their cameras
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # not at import: edged.config imports this module before the workers get their cameras
 
 # Rows of the analysed picture: 360p shrinks 4x, 720p 8x, 1080p 12x. A person 10 m from a
 # wide lens is still a blob of ~50 pixels here; a noise speck is gone.
@@ -119,14 +122,14 @@ def shrink(grey: np.ndarray, rows: int = ANALYSIS_HEIGHT) -> np.ndarray:
         return grey.astype(np.float32)
     h2, w2 = h // f, w // f
     a = grey[:h2 * f, :w2 * f].reshape(h2, f, w2, f)
-    return a.mean(axis=(1, 3), dtype=np.float32)
+    return cast("np.ndarray", a.mean(axis=(1, 3), dtype=np.float32))
 
 
 def blur(a: np.ndarray) -> np.ndarray:
     """3x3 binomial blur ([1 2 1] each way), edges repeated."""
     p = np.pad(a, 1, mode="edge")
     rows = p[:-2] + 2 * p[1:-1] + p[2:]
-    return (rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 16)
+    return cast("np.ndarray", (rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 16))
 
 
 def relight(ref: np.ndarray, cur: np.ndarray, valid: np.ndarray, threshold: float) -> np.ndarray:
@@ -208,11 +211,11 @@ class MotionSettings:
         return 4.0 + (100 - self.sensitivity) * 0.32
 
 
-def _region_json(r: Region) -> list:
+def _region_json(r: Region) -> list[Any]:
     return [r.x0, r.y0, r.x1, r.y1] if isinstance(r, Rect) else [list(p) for p in r.points]
 
 
-def _region_of(v: list) -> Region:
+def _region_of(v: list[Any]) -> Region:
     if len(v) == 4 and all(isinstance(x, (int, float)) for x in v):
         return Rect(*v)
     return Polygon(tuple((p[0], p[1]) for p in v))
@@ -264,7 +267,7 @@ class MotionDetector:
             self._restart(t, cur)
             self._valid = ~mask_array(s.masks, cur.shape[1], cur.shape[0])
             return FrameVerdict(t, 0.0, False)
-        valid = self._valid
+        valid = cast("np.ndarray", self._valid)  # set with the first picture's background, above
         thr = s.threshold
         bg = relight(self._bg, cur, valid, thr)
         prev = relight(self._earlier(t), cur, valid, thr)

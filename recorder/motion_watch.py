@@ -16,7 +16,7 @@ import queue
 import threading
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, Callable, Iterator, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Union, cast
 
 import av
 from av.video.reformatter import Interpolation, VideoReformatter
@@ -28,7 +28,10 @@ from recorder.imagecheck import PictureTooBig, decode_keyframe
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
 from storage.clock import SYSTEM, Clock
 
-np = lazy_import("numpy")  # on first use: the worker imports this before it has a motion camera
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # on first use: the worker imports this before it has a motion camera
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,8 @@ class MotionWatch:
         # after a network stall) keep their real spacing.
         self.anchor_us: int | None = None
         self.last_error: str | None = None
-        self._peak, self._peak_grey = 0.0, None  # the open event's most moving picture
+        self._peak = 0.0
+        self._peak_grey: np.ndarray | None = None  # the open event's most moving picture
         self._lost = False  # a Lost was reported and no picture has come since
 
     def start(self) -> MotionWatch:
@@ -110,7 +114,9 @@ class MotionWatch:
         return self._thread.is_alive()
 
     def _emit(self, tr: MotionStarted | MotionEnded) -> None:
-        us = lambda t: round(t * S)  # noqa: E731
+        def us(t: float) -> int:
+            return round(t * S)
+
         if isinstance(tr, MotionStarted):
             self._report(Started(self.camera, us(tr.start), us(tr.detected), tr.score))
         else:
@@ -202,7 +208,7 @@ class MotionWatch:
             if packet.is_keyframe:
                 size = picture_size.declared_size(stream.codec_context.name, extradata, bytes(packet))
             if picture_size.too_big(size):
-                raise PictureTooBig(size)
+                raise PictureTooBig(cast("tuple[int, int]", size))  # too big: declared
             yield from packet.decode()
 
 

@@ -13,6 +13,8 @@ under the worker's memory limit, is the last word then.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 MAX_SIDE = 8192                  # wider or taller than this is no camera
 MAX_PIXELS = 8192 * 4320         # 8K: more pixels than this is no camera either
 _SCAN = 1 << 16                  # an SPS comes before the slices: look no further into a packet
@@ -115,7 +117,7 @@ def _h265_size(sps: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _nals(data: bytes):
+def _nals(data: bytes) -> Iterator[bytes]:
     """The NAL units of Annex B bytes (start codes), up to _SCAN bytes in."""
     i = data.find(b"\x00\x00\x01", 0, _SCAN)
     while i != -1:

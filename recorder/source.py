@@ -32,7 +32,7 @@ TCP, UDP = "tcp", "udp"
 
 
 def connect_timeout_us(settings: Any, first: bool) -> int:
-    configured = settings.connect_timeout_us
+    configured: int = settings.connect_timeout_us
     if not first:
         return configured
     return max(configured, min(configured * FIRST_CONNECT_FACTOR, FIRST_CONNECT_MAX_US))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from recorder.events import Stats
 from recorder.timeline import MEDIA_JUMP_US
@@ -28,8 +29,8 @@ class StatsWindow:
         self.key_gaps = 0  # keyframe intervals that ended in this window, and their media us
         self.key_span = 0
         # Carried over: a GOP may be longer than a window.
-        self.last_key = before.last_key if before is not None else None
-        self.key_interval = before.key_interval if before is not None else None
+        self.last_key: int | None = before.last_key if before is not None else None
+        self.key_interval: float | None = before.key_interval if before is not None else None
 
     def key(self, media: int) -> None:
         """A keyframe at media time `media` (us): the keyframe interval's figures."""
@@ -38,7 +39,8 @@ class StatsWindow:
             self.key_span += media - self.last_key
         self.last_key = media
 
-    def report(self, camera, video, audio, counters, lateness_us, skew_us=None, audio_codec=None, **sound) -> Stats:
+    def report(self, camera: str, video: Any, audio: Any, counters: dict[str, Any], lateness_us: int | None,
+               skew_us: int | None = None, audio_codec: str | None = None, **sound: Any) -> Stats:
         """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
         earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
         declared but silent audio stream shows), `audio_codec` (the first declared, recorded or

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import av
@@ -20,7 +21,10 @@ import av
 from recorder.lazy import lazy_import
 from storage.clock import SYSTEM
 
-np = lazy_import("numpy")  # the recorder worker imports this module; numpy is needed only to draw
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")  # the recorder worker imports this module; numpy is needed only to draw
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,7 @@ def _glyph(ch: str) -> np.ndarray:
     return np.array([[c == "1" for c in row] for row in _GLYPHS.get(ch, _GLYPHS[" "])])
 
 
-def draw_text(img: np.ndarray, text: str, x: int, y: int, scale: int, color=(255, 255, 255)) -> None:
+def draw_text(img: np.ndarray, text: str, x: int, y: int, scale: int, color: tuple[int, int, int] = (255, 255, 255)) -> None:
     for i, ch in enumerate(text):
         bits = _glyph(ch)
         block = np.kron(bits, np.ones((scale, scale), dtype=bool))

@@ -5,8 +5,10 @@ be split by thread from outside: camera threads, durability, hasher, events, ima
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 
 _PR_SET_NAME = 15
+_prctl: Callable[..., int] | None
 try:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: names stay Python's own

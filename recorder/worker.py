@@ -18,9 +18,11 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from recorder import events, sample_budget
-from recorder.camera import CameraRecorder, Settings, StorageGate
+from recorder.camera import CameraRecorder, Settings
+from recorder.source import StorageGate
 from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
 from recorder.threadname import name_os_thread
@@ -200,7 +202,7 @@ def main() -> int:
     cameras: dict[str, CameraRecorder] = {}
     stopping = threading.Event()
 
-    def on_term(_sig, _frame):
+    def on_term(_sig: int, _frame: Any) -> None:
         stopping.set()
         for cam in cameras.values():
             cam.stop.set()
@@ -224,9 +226,9 @@ def main() -> int:
             cameras[cam.id] = cam
             cam.start()
         elif cmd == "remove":
-            cam = cameras.pop(msg["camera"], None)
-            if cam is not None:
-                threading.Thread(target=remove, args=(cam,), name="remove-" + cam.id, daemon=True).start()
+            gone = cameras.pop(msg["camera"], None)
+            if gone is not None:
+                threading.Thread(target=remove, args=(gone,), name="remove-" + gone.id, daemon=True).start()
         elif cmd == "storage":  # the video folder's disk is back, perhaps under a new device id
             gate.video_dev = msg["video_dev"]
         elif cmd == "stop":

@@ -96,7 +96,7 @@ def head(db: sqlite_utils.Database) -> dict[str, Any] | None:
     return next(db.query("SELECT seq, hash, at_us FROM audit ORDER BY seq DESC LIMIT 1"), None)
 
 
-def _check(rows: Iterable[tuple], prev: str, first_seq: int) -> tuple[int, str | None, str]:
+def _check(rows: Iterable[tuple[Any, ...]], prev: str, first_seq: int) -> tuple[int, str | None, str]:
     """(records checked, first problem or None, last hash) over (seq, at_us, actor, action,
     detail_json, prev_hash, hash) tuples in seq order."""
     n = 0
@@ -146,7 +146,8 @@ def verify(db: sqlite_utils.Database, expect: tuple[int, str] | None = None) -> 
 def records(db: sqlite_utils.Database, *, after_seq: int = 0, limit: int = 1000, from_us: int | None = None,
             to_us: int | None = None, action: str | None = None) -> list[dict[str, Any]]:
     """Records in seq order, detail parsed, with both hashes (for listing and export)."""
-    sql, params = "SELECT * FROM audit WHERE seq > ?", [after_seq]
+    sql = "SELECT * FROM audit WHERE seq > ?"
+    params: list[Any] = [after_seq]
     if from_us is not None:
         sql += " AND at_us >= ?"
         params.append(from_us)
@@ -163,7 +164,8 @@ def records(db: sqlite_utils.Database, *, after_seq: int = 0, limit: int = 1000,
 def newest(db: sqlite_utils.Database, *, limit: int, from_us: int | None = None,
             action: str | None = None) -> list[dict[str, Any]]:
     """The newest `limit` records (from `from_us`, of `action` and its sub-actions), oldest first."""
-    sql, params = "SELECT * FROM audit WHERE 1 = 1", []
+    sql = "SELECT * FROM audit WHERE 1 = 1"
+    params: list[Any] = []
     if from_us is not None:
         sql += " AND at_us >= ?"
         params.append(int(from_us))
@@ -186,7 +188,7 @@ def verify_lines(lines: Iterable[str]) -> tuple[int, str | None, dict[str, Any] 
     An export of the whole log starts at seq 1 after the genesis hash; a part of it starts
     after the prev_hash its first record names (check that against a published head).
     """
-    def rows() -> Iterator[tuple]:
+    def rows() -> Iterator[tuple[Any, ...]]:
         for i, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -205,7 +207,7 @@ def verify_lines(lines: Iterable[str]) -> tuple[int, str | None, dict[str, Any] 
         return 1, first[6], None
     start_prev = GENESIS if first[0] == 1 else first[5]
 
-    def chained() -> Iterator[tuple]:
+    def chained() -> Iterator[tuple[Any, ...]]:
         yield first
         for row in it:
             if row[0] is None:

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar, cast
 
 import sqlite_utils
 
@@ -22,8 +22,9 @@ from storage.clock import SYSTEM, Clock
 from storage.full import is_disk_full
 from storage import segment_rows
 from storage.migrations import migrations  # the schema (storage/migrations.py); re-exported here
-from storage.segment_rows import (  # noqa: F401 - re-exported: the states' one declaration
-    COMPLETE, FOOTAGE_STATES, MISSING, QUARANTINED, RECOVERED, SEGMENT_STATES, TAMPERED, WRITING)
+from storage.segment_rows import (  # re-exported ("as": for the type checker): the states' one declaration
+    COMPLETE as COMPLETE, FOOTAGE_STATES as FOOTAGE_STATES, MISSING as MISSING, QUARANTINED as QUARANTINED,
+    RECOVERED as RECOVERED, SEGMENT_STATES as SEGMENT_STATES, TAMPERED as TAMPERED, WRITING as WRITING)
 
 T = TypeVar("T")
 
@@ -126,7 +127,8 @@ class Catalog:
                 old = before.get(cam["id"])
                 changed = old is None or not old["configured"] or any(
                     k in INVENTORY and old.get(k) != v for k, v in cam.items())
-                self.db["cameras"].upsert({**cam, "configured": 1, **({"listed_us": now} if changed else {})}, pk="id")
+                self.db.table("cameras").upsert({**cam, "configured": 1, **({"listed_us": now} if changed else {})},
+                                                pk="id")
 
     def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int,
                          reconnects: int | None = None, last_packet_us: int | None = None,
@@ -146,9 +148,9 @@ class Catalog:
     def set_camera_stats(self, rows: list[dict[str, Any]]) -> None:
         with self.db.atomic():
             for row in rows:
-                self.db["cameras"].update(row["id"], {k: v for k, v in row.items() if k != "id"})
+                self.db.table("cameras").update(row["id"], {k: v for k, v in row.items() if k != "id"})
 
-    def in_one_transaction(self, calls: list[tuple[Callable[..., Any], tuple]]) -> None:
+    def in_one_transaction(self, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
         """Several writes, each `(Catalog.method, args)`, committed together: a recorder
         worker's batch of segment opens and closes costs one commit, not one each."""
         with self.db.atomic():
@@ -198,7 +200,7 @@ class Catalog:
                 [camera],
             )
         )
-        return row["e"]
+        return cast("int | None", row["e"])
 
     def last_end_before(self, camera: str, before_us: int) -> int | None:
         """The end of the camera's footage that started before `before_us` (the segment a new
@@ -206,7 +208,7 @@ class Catalog:
         row = next(self.db.query(
             "SELECT max(end_us) AS e FROM segments WHERE camera = ? AND start_us < ? AND " + FOOTAGE,
             [camera, before_us]))
-        return row["e"]
+        return cast("int | None", row["e"])
 
     def clock_history(self) -> tuple[int | None, int | None]:
         """(newest footage's end, last clean stop): a host clock earlier than either went back
@@ -219,8 +221,8 @@ class Catalog:
 
     def latest_start(self) -> int | None:
         # Per camera, so each max() is one index probe (a plain max() scans the whole index).
-        return next(self.db.query(
-            "SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s FROM cameras"))["s"]
+        return cast("int | None", next(self.db.query(
+            "SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s FROM cameras"))["s"])
 
     def add_gap(self, camera: str, from_us: int, to_us: int, reason: str) -> None:
         self.db.execute(

@@ -16,7 +16,7 @@ import stat
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from storage import audit, layout, nodekey, volume
 from storage.catalog import Catalog, open_db
@@ -99,7 +99,7 @@ def _as_user(owner: tuple[int, int], data_dir: Path, actor: str, how: str, reaso
             os.setgid(gid)
             os.setuid(uid)
             os.umask(0o027)
-            reply = {"ok": _init(data_dir, actor, how, reason)}
+            reply: dict[str, Any] = {"ok": _init(data_dir, actor, how, reason)}
         except AlreadyInitialised as exc:
             reply = {"refused": str(exc)}
         except BaseException as exc:  # said to the parent, which says it to the operator
@@ -119,7 +119,7 @@ def _as_user(owner: tuple[int, int], data_dir: Path, actor: str, how: str, reaso
     except ValueError:
         raise AlreadyInitialised(f"init-data as uid {uid} ended without an answer: nothing is known to be done") from None
     if "ok" in reply:
-        return reply["ok"]
+        return cast("dict[str, Any]", reply["ok"])
     if "refused" in reply:
         raise AlreadyInitialised(reply["refused"])
     raise AlreadyInitialised(f"init-data as the folder's owner (uid {uid}) failed: {reply['failed']}")

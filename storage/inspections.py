@@ -4,24 +4,27 @@ record per camera, signed by the inspector and countersigned by the supervisor (
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEDULED = "scheduled"  # a run's kind; the other is what `edgectl inspect run` says (a person's)
 
 
-def add_run(db: Any, *, kind: str, due_us: int | None, ran_us: int, ran_by: str,
+def add_run(db: sqlite_utils.Database, *, kind: str, due_us: int | None, ran_us: int, ran_by: str,
             records: list[dict[str, Any]]) -> int:
     """A run and its per-camera records (camera, items, ok, anomalies); returns the run's id."""
-    run_id = db["inspection_runs"].insert({
+    run_id = db.table("inspection_runs").insert({
         "kind": kind, "due_us": due_us, "ran_us": ran_us, "ran_by": ran_by, "cameras": len(records),
         "anomalies": sum(not r["ok"] for r in records)}).last_pk
     for r in records:
-        db["inspections"].insert({"run_id": run_id, "camera": r["camera"], "at_us": ran_us,
+        db.table("inspections").insert({"run_id": run_id, "camera": r["camera"], "at_us": ran_us,
                                   "items": json.dumps(r["items"]), "ok": int(r["ok"]), "anomalies": r["anomalies"]})
-    return run_id
+    return cast(int, run_id)
 
 
-def run_of(db: Any, run_id: int) -> dict[str, Any] | None:
+def run_of(db: sqlite_utils.Database, run_id: int) -> dict[str, Any] | None:
     """A run with its records (items parsed), or None."""
     run = next(db.query("SELECT * FROM inspection_runs WHERE id = ?", [run_id]), None)
     if run is None:
@@ -31,35 +34,36 @@ def run_of(db: Any, run_id: int) -> dict[str, Any] | None:
     return run
 
 
-def runs_between(db: Any, start_us: int, end_us: int) -> list[dict[str, Any]]:
+def runs_between(db: sqlite_utils.Database, start_us: int, end_us: int) -> list[dict[str, Any]]:
     ids = [r["id"] for r in db.query(
         "SELECT id FROM inspection_runs WHERE ran_us >= ? AND ran_us < ? ORDER BY ran_us", [start_us, end_us])]
     return [run for i in ids if (run := run_of(db, i)) is not None]
 
 
-def sign(db: Any, run_id: int, signer: str, at_us: int, handling: dict[str, str]) -> None:
+def sign(db: sqlite_utils.Database, run_id: int, signer: str, at_us: int, handling: dict[str, str]) -> None:
     """The inspector's signature, with what was done about each camera's anomalies."""
     for cam, text in handling.items():
         db.execute("UPDATE inspections SET handling = ? WHERE run_id = ? AND camera = ?", [text, run_id, cam])
     db.execute("UPDATE inspection_runs SET inspector = ?, signed_us = ? WHERE id = ?", [signer, at_us, run_id])
 
 
-def countersign(db: Any, run_id: int, signer: str, at_us: int) -> None:
+def countersign(db: sqlite_utils.Database, run_id: int, signer: str, at_us: int) -> None:
     db.execute("UPDATE inspection_runs SET supervisor = ?, countersigned_us = ? WHERE id = ?",
                [signer, at_us, run_id])
 
 
-def unsigned_scheduled_due_before(db: Any, before_us: int) -> list[int]:
+def unsigned_scheduled_due_before(db: sqlite_utils.Database, before_us: int) -> list[int]:
     return [r["id"] for r in db.query(
         "SELECT id FROM inspection_runs WHERE kind = ? AND signed_us IS NULL AND due_us < ? ORDER BY id",
         [SCHEDULED, before_us])]
 
 
-def last_scheduled_due(db: Any) -> int | None:
-    return next(db.query("SELECT max(due_us) AS d FROM inspection_runs WHERE kind = ?", [SCHEDULED]))["d"]
+def last_scheduled_due(db: sqlite_utils.Database) -> int | None:
+    return cast("int | None",
+                next(db.query("SELECT max(due_us) AS d FROM inspection_runs WHERE kind = ?", [SCHEDULED]))["d"])
 
 
-def not_countersigned(db: Any) -> list[tuple[int, int]]:
+def not_countersigned(db: sqlite_utils.Database) -> list[tuple[int, int]]:
     """(id, ran_us) of every run whose register entry is not complete: the supervisor has not
     countersigned it yet (R3.2: the month's register goes to the supervisor)."""
     return [(r["id"], r["ran_us"]) for r in db.query(

@@ -7,42 +7,45 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from storage.fsutil import PRIVATE_FILE, private_dir
 from storage.hashing import sha256_file
 
+if TYPE_CHECKING:
+    import sqlite_utils
 
-def open_window(db: Any) -> dict[str, Any] | None:
+
+def open_window(db: sqlite_utils.Database) -> dict[str, Any] | None:
     return next(db.query("SELECT * FROM maintenance WHERE ended_us IS NULL"), None)
 
 
-def window(db: Any, window_id: int) -> dict[str, Any]:
+def window(db: sqlite_utils.Database, window_id: int) -> dict[str, Any]:
     return next(db.query("SELECT * FROM maintenance WHERE id = ?", [window_id]))
 
 
-def recent(db: Any, limit: int) -> list[dict[str, Any]]:
+def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM maintenance ORDER BY id DESC LIMIT ?", [limit]))
 
 
-def begin(db: Any, *, reason: str, by: str, at_us: int, backup: dict[str, Any], verified: int,
+def begin(db: sqlite_utils.Database, *, reason: str, by: str, at_us: int, backup: dict[str, Any], verified: int,
           mismatches: list[str], attended_by: str | None, protected: dict[str, Any]) -> int:
     """Opens a window; returns its id. `backup`: backup_catalog's answer (and `same_disk`);
     `protected`: the footage on record (segments, bytes)."""
-    return db["maintenance"].insert({
+    return cast(int, db.table("maintenance").insert({
         "reason": reason, "began_by": by, "began_us": at_us, "backup": backup["path"], "verified": verified,
         "mismatches": json.dumps(mismatches), "attended_by": attended_by, "protected_segments": protected["segments"],
         "protected_bytes": protected["bytes"], "backup_sha256": backup["sha256"],
-        "backup_same_disk": int(backup["same_disk"])}).last_pk
+        "backup_same_disk": int(backup["same_disk"])}).last_pk)
 
 
-def note_yield(db: Any, window_id: int, segments: int, bytes_: int) -> None:
+def note_yield(db: sqlite_utils.Database, window_id: int, segments: int, bytes_: int) -> None:
     """Footage destroyed during the window because the disk ran short (recording came first)."""
     db.execute("UPDATE maintenance SET yielded_segments = yielded_segments + ?, yielded_bytes = yielded_bytes + ?"
                " WHERE id = ?", [segments, bytes_, window_id])
 
 
-def end(db: Any, window_id: int, *, by: str, at_us: int, note: str) -> None:
+def end(db: sqlite_utils.Database, window_id: int, *, by: str, at_us: int, note: str) -> None:
     db.execute("UPDATE maintenance SET ended_by = ?, ended_us = ?, end_note = ? WHERE id = ?",
                [by, at_us, note, window_id])
 

@@ -18,6 +18,10 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 _HEADER = struct.Struct(">I4s")
 
@@ -117,7 +121,7 @@ def scan_here(path: Path) -> MediaInfo:
 
     with av.open(str(path)) as c:
         video = c.streams.video[0]
-        tb = video.time_base
+        tb = cast("Fraction", video.time_base)  # a video stream has one
         frames = 0
         end = 0
         first = None

@@ -3,10 +3,13 @@ marks, the key fingerprint, the disk identity). Written by Catalog.set_node."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
-def values(db: Any, *keys: str) -> dict[str, str]:
+def values(db: sqlite_utils.Database, *keys: str) -> dict[str, str]:
     """Every key (none given) or just those keys that are set."""
     if not keys:
         return {r["key"]: r["value"] for r in db.query("SELECT key, value FROM node")}
@@ -14,5 +17,5 @@ def values(db: Any, *keys: str) -> dict[str, str]:
     return {r["key"]: r["value"] for r in db.query(f"SELECT key, value FROM node WHERE key IN ({marks})", list(keys))}
 
 
-def value(db: Any, key: str) -> str | None:
+def value(db: sqlite_utils.Database, key: str) -> str | None:
     return values(db, key).get(key)

@@ -30,7 +30,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from storage.clock import SYSTEM, Clock
 
@@ -176,7 +176,7 @@ class Outbox:
         return deleted
 
     def last_seq(self) -> int:
-        return self.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0]
+        return cast(int, self.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
 
     def stats(self) -> dict[str, Any]:
         return {"pending": self.count, "limit": self.limit, "full": self.full,

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from storage import layout
 from storage.states.cameras import DISABLED
@@ -160,12 +160,22 @@ def lower_priority() -> bool:
         return False
 
 
+def _settle(result: asyncio.Future[T], exc: BaseException | None, value: T | None) -> None:
+    """On the loop: hand in_background's outcome to its awaiting task (unless it gave up)."""
+    if result.done():
+        return
+    if exc is not None:
+        result.set_exception(exc)
+    else:
+        result.set_result(cast(T, value))
+
+
 async def in_background(fn: Callable[..., T], *args: Any) -> T:
     """Run blocking recovery work on a thread of its own at a lower CPU priority (nice +10,
     for this thread only), so hashing and scanning what a crash left behind does not slow
     the camera threads that have just started recording again (design/0025)."""
     loop = asyncio.get_running_loop()
-    result: asyncio.Future = loop.create_future()
+    result: asyncio.Future[T] = loop.create_future()
 
     def work() -> None:
         lower_priority()
@@ -173,9 +183,9 @@ async def in_background(fn: Callable[..., T], *args: Any) -> T:
             value = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
             # bound now: Python unbinds `exc` when the except block ends, before the loop runs this
-            loop.call_soon_threadsafe(lambda e=exc: result.done() or result.set_exception(e))
+            loop.call_soon_threadsafe(_settle, result, exc, None)
         else:
-            loop.call_soon_threadsafe(lambda: result.done() or result.set_result(value))
+            loop.call_soon_threadsafe(_settle, result, None, value)
 
     threading.Thread(target=work, name="recovery", daemon=True).start()
     return await result
@@ -223,9 +233,10 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                     quarantine(data_dir, relpath, expect)
                     report.quarantined.append(relpath)
                     continue
+                assert parsed is not None  # salvaged: parsed
                 camera, start_us = parsed
                 if camera not in cameras:
-                    catalog.db["cameras"].insert(
+                    catalog.db.table("cameras").insert(
                         {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
                     cameras.add(camera)
                 catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,

@@ -4,7 +4,7 @@ audit chain records each correction. The MP4 is never rewritten."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -17,7 +17,7 @@ ADOPTED = "coalesce(s.note, '') LIKE 'adopted:%'"
 
 def newest_id(db: sqlite_utils.Database) -> int:
     """The newest segment's id (ids are given in recording order): 0 for none."""
-    return next(db.query("SELECT coalesce(max(id), 0) AS n FROM segment_rows"))["n"]
+    return cast(int, next(db.query("SELECT coalesce(max(id), 0) AS n FROM segment_rows"))["n"])
 
 
 def before_step(db: sqlite_utils.Database, seen_id: int, before_us: int, after_us: int) -> int:
@@ -40,7 +40,7 @@ def shift(db: sqlite_utils.Database, after_id: int, through_id: int, shift_us: i
     keep theirs. Returns how many segments were re-stamped."""
     own = f"FROM segment_rows s WHERE s.id > ? AND s.id <= ? AND NOT {ADOPTED}"
     with db.atomic():
-        n = next(db.query(f"SELECT count(*) AS n {own}", [after_id, through_id]))["n"]
+        n: int = next(db.query(f"SELECT count(*) AS n {own}", [after_id, through_id]))["n"]
         if not n:
             return 0
         were_flagged = next(db.query(f"SELECT count(*) AS n {own} AND s.id IN (SELECT segment_id FROM restamps "
@@ -95,8 +95,8 @@ def flag(db: sqlite_utils.Database, ids: list[int], at_us: int, detail: dict[str
 
 def flagged_count(db: sqlite_utils.Database) -> int:
     """Flagged segments no person has resolved yet (the `segments_flagged` alarm's count)."""
-    return next(db.query("SELECT count(*) AS n FROM restamps r JOIN segment_rows s ON s.id = r.segment_id "
-                         "WHERE r.shift_us IS NULL AND r.resolved_us IS NULL"))["n"]
+    return cast(int, next(db.query("SELECT count(*) AS n FROM restamps r JOIN segment_rows s ON s.id = r.segment_id "
+                                   "WHERE r.shift_us IS NULL AND r.resolved_us IS NULL"))["n"])
 
 
 class ResolveError(ValueError):

@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import sqlite_utils
 
@@ -86,7 +86,7 @@ def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, cus
     if grant is None or grant["used_us"] is None or grant["mode"] != "copy":
         raise GrantError(f"grant {grant_id} is not a used copy grant")
     with db.atomic():
-        export_id = db["exports"].insert({
+        export_id = db.table("exports").insert({
             "grant_id": grant_id, "out_dir": out_dir, "cameras": json.dumps(grant["cameras"]),
             "from_us": grant["from_us"], "to_us": grant["to_us"], "custodian": custodian_name(custodian),
             "created_us": now_us, "bytes": bytes_, "manifest_sha256": manifest_sha256,
@@ -94,7 +94,7 @@ def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, cus
         audit.append(db, custodian, "export.done", {"export": export_id, "grant": grant_id, "out_dir": out_dir,
                                                     "bytes": bytes_, "manifest_sha256": manifest_sha256},
                      at_us=now_us)
-    return export_id
+    return cast(int, export_id)
 
 
 def scrub(db: sqlite_utils.Database) -> None:
@@ -114,7 +114,7 @@ def _encoded(row: dict[str, Any]) -> dict[str, Any]:
 
 def insert_request(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     """A new request's row (cameras, chain and steps as lists); returns its id."""
-    return db["requests"].insert(_encoded(row)).last_pk
+    return cast(int, db.table("requests").insert(_encoded(row)).last_pk)
 
 
 def update_request(db: sqlite_utils.Database, request_id: int, changes: dict[str, Any]) -> None:
@@ -128,7 +128,7 @@ def close_request(db: sqlite_utils.Database, request_id: int, state: str, closed
 
 
 def insert_grant(db: sqlite_utils.Database, grant: dict[str, Any]) -> int:
-    return db["grants"].insert(_encoded(grant)).last_pk
+    return cast(int, db.table("grants").insert(_encoded(grant)).last_pk)
 
 
 def mark_grant_used(db: sqlite_utils.Database, grant_id: int, *, used_us: int, used_by: str, watcher: str) -> bool:

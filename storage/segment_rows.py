@@ -11,9 +11,12 @@ finds its row by the (camera, start) index. The segment states are declared here
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from storage import layout
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # Segment states, the only place they are named (design/0033). Only `complete` and `recovered`
 # are footage (docs/requirements.md, invariant 3); `tampered`: something other than edged changed the file.
@@ -51,10 +54,10 @@ def stored_path(camera: str, start_us: int, path: str) -> str | None:
     return None if start_us >= 0 and layout.segment_relpath(camera, start_us) == path else path
 
 
-def camera_key(db: Any, camera: str) -> int:
+def camera_key(db: sqlite_utils.Database, camera: str) -> int:
     """The camera's number in segment_rows, made on first use."""
     db.execute("INSERT OR IGNORE INTO camera_keys (camera) VALUES (?)", [camera])
-    return next(db.query("SELECT num FROM camera_keys WHERE camera = ?", [camera]))["num"]
+    return cast(int, next(db.query("SELECT num FROM camera_keys WHERE camera = ?", [camera]))["num"])
 
 
 def by_path(path: str) -> tuple[str, list[Any]]:
@@ -71,7 +74,7 @@ def by_path(path: str) -> tuple[str, list[Any]]:
     return "path = ?", [path]
 
 
-def row_values(db: Any, row: dict[str, Any], keys: dict[str, int]) -> tuple:
+def row_values(db: sqlite_utils.Database, row: dict[str, Any], keys: dict[str, int]) -> tuple[Any, ...]:
     start = row["start_us"]
     cam = keys.get(row["camera"])
     if cam is None:
@@ -82,20 +85,20 @@ def row_values(db: Any, row: dict[str, Any], keys: dict[str, int]) -> tuple:
             stored_path(row["camera"], start, row["path"]))
 
 
-def insert(db: Any, rows: Iterable[dict[str, Any]]) -> None:
+def insert(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:
     """Rows with the view's columns (camera, end_us, path, sha256 hex, state name, ...)."""
     keys: dict[str, int] = {}
     db.conn.executemany(_INSERT, (row_values(db, r, keys) for r in rows))
 
 
-def open_row(db: Any, camera: str, start_us: int, path: str, now_us: int) -> None:
+def open_row(db: sqlite_utils.Database, camera: str, start_us: int, path: str, now_us: int) -> None:
     """A segment being written (nothing if its path is known already)."""
     db.execute("INSERT INTO segment_rows (cam, start_us, state, created_d, path) VALUES (?, ?, ?, ?, ?)"
                " ON CONFLICT DO NOTHING",
                [camera_key(db, camera), start_us, code(WRITING), now_us - start_us, stored_path(camera, start_us, path)])
 
 
-def update(db: Any, path: str, fields: dict[str, Any], only_if: str = "") -> int:
+def update(db: sqlite_utils.Database, path: str, fields: dict[str, Any], only_if: str = "") -> int:
     """Set the view's columns of the segment at `path` (`only_if`: more of the WHERE clause,
     on segment_rows); returns the rows changed."""
     sets, params = [], []
@@ -118,15 +121,15 @@ def update(db: Any, path: str, fields: dict[str, Any], only_if: str = "") -> int
     return cur.rowcount
 
 
-def set_state(db: Any, segment_id: int, state: str, note: str) -> None:
+def set_state(db: sqlite_utils.Database, segment_id: int, state: str, note: str) -> None:
     db.execute("UPDATE segment_rows SET state = ?, note = ? WHERE id = ?", [code(state), note, segment_id])
 
 
-def delete(db: Any, segment_id: int) -> None:
+def delete(db: sqlite_utils.Database, segment_id: int) -> None:
     db.execute("DELETE FROM segment_rows WHERE id = ?", [segment_id])
 
 
-def paths_since(db: Any, since_us: int, footage: bool = False) -> list[dict[str, Any]]:
+def paths_since(db: sqlite_utils.Database, since_us: int, footage: bool = False) -> list[dict[str, Any]]:
     """id, start_us and path of the segments of the configured cameras since `since_us` (only
     footage if `footage`), by index; the paths derived here, not by the view (reconcile reads
     two days of them at every start: the view's strftime costs ~6 us a row, this ~1 us)."""
@@ -149,7 +152,7 @@ def paths_since(db: Any, since_us: int, footage: bool = False) -> list[dict[str,
     return out
 
 
-def in_state(db: Any, state: str) -> list[dict[str, Any]]:
+def in_state(db: sqlite_utils.Database, state: str) -> list[dict[str, Any]]:
     """The rows in a state, by start; by index for `writing` (the rows a crash leaves)."""
     # the number inline, not a parameter: only then can SQLite use the partial index (state = 0)
     ids = [r["id"] for r in db.query(f"SELECT id FROM segment_rows WHERE state = {code(state)} ORDER BY start_us")]

@@ -19,7 +19,7 @@ _PATH_SQL = ("'video/' || k.camera || '/' || strftime('%Y-%m-%d/%Y%m%dT%H%M%S', 
 _M013_STATES = ("writing", "complete", "recovered", "missing", "quarantined", "tampered")  # code = position
 
 
-def _m013_sha(value: object) -> object:
+def _m013_sha(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
     """A hex SHA-256 as its 32 bytes; anything else (NULL, a test's placeholder) as it was."""
     if isinstance(value, str) and len(value) == 64 and value == value.lower():
         try:

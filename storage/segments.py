@@ -4,14 +4,17 @@ stored, and every write to them: storage/segment_rows.py."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from storage import segment_rows
 from storage.catalog import (COMPLETE, FOOTAGE, RECOVERED, SEGMENT_LOOKBACK_US, SEGMENT_STATES, TAMPERED,
                              WRITING)
 
+if TYPE_CHECKING:
+    import sqlite_utils
 
-def mark_tampered(db: Any, path: str, note: str) -> bool:
+
+def mark_tampered(db: sqlite_utils.Database, path: str, note: str) -> bool:
     """A cataloged segment's file was changed by something other than edged; False: not ours
     (or marked already)."""
     changed = segment_rows.update(db, path, {"state": TAMPERED, "note": note},
@@ -19,23 +22,23 @@ def mark_tampered(db: Any, path: str, note: str) -> bool:
     return bool(changed)
 
 
-def state_of(db: Any, path: str) -> str | None:
+def state_of(db: sqlite_utils.Database, path: str) -> str | None:
     where, key = segment_rows.by_path(path)
     row = next(db.query(f"SELECT state FROM segment_rows WHERE {where}", key), None)
     return None if row is None else SEGMENT_STATES[row["state"]]
 
 
-def footage_count(db: Any) -> int:
-    return next(db.query("SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"]
+def footage_count(db: sqlite_utils.Database) -> int:
+    return cast(int, next(db.query("SELECT count(*) AS n FROM segments WHERE " + FOOTAGE))["n"])
 
 
-def has_footage(db: Any) -> bool:
+def has_footage(db: sqlite_utils.Database) -> bool:
     """Any footage at all (one index probe a camera, not a count of every row)."""
-    return next(db.query(f"SELECT EXISTS (SELECT 1 FROM segments WHERE camera IN (SELECT camera FROM camera_keys)"
-                         f" AND {FOOTAGE}) AS x"))["x"] == 1
+    return bool(next(db.query(f"SELECT EXISTS (SELECT 1 FROM segments WHERE camera IN (SELECT camera FROM camera_keys)"
+                              f" AND {FOOTAGE}) AS x"))["x"] == 1)
 
 
-def newest_footage_path(db: Any) -> str | None:
+def newest_footage_path(db: sqlite_utils.Database) -> str | None:
     """The path of the newest footage: each camera's newest by index, then the newest of those."""
     footage = f"s.state IN ({segment_rows.code(COMPLETE)}, {segment_rows.code(RECOVERED)})"
     row = next(db.query(
@@ -44,7 +47,7 @@ def newest_footage_path(db: Any) -> str | None:
     return None if row is None else row["path"]
 
 
-def footage_hashes_since(db: Any, since_us: int) -> list[dict[str, Any]]:
+def footage_hashes_since(db: sqlite_utils.Database, since_us: int) -> list[dict[str, Any]]:
     """path, camera, sha256 of the footage that ended at or after `since_us` (maintenance's check),
     by index: no segment is longer than SEGMENT_LOOKBACK_US."""
     return list(db.query("SELECT path, camera, sha256 FROM segments WHERE camera IN (SELECT camera FROM camera_keys)"
@@ -52,7 +55,7 @@ def footage_hashes_since(db: Any, since_us: int) -> list[dict[str, Any]]:
                          [since_us - SEGMENT_LOOKBACK_US, since_us]))
 
 
-def summary(db: Any) -> dict[str, Any]:
+def summary(db: sqlite_utils.Database) -> dict[str, Any]:
     """Footage: count, bytes, oldest start, newest end; and how many segments are being written."""
     seg = next(db.query("SELECT count(*) AS n, sum(bytes) AS bytes, min(start_us) AS oldest,"
                         " max(end_us) AS newest FROM segments WHERE " + FOOTAGE))
@@ -62,11 +65,12 @@ def summary(db: Any) -> dict[str, Any]:
             "newest_us": seg["newest"], "open": open_n}
 
 
-def gap_count_since(db: Any, since_us: int) -> int:
-    return next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [since_us]))["n"]
+def gap_count_since(db: sqlite_utils.Database, since_us: int) -> int:
+    return cast(int, next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [since_us]))["n"])
 
 
-def gaps_between(db: Any, start_us: int, end_us: int, cameras: list[str] | None = None) -> list[dict[str, Any]]:
+def gaps_between(db: sqlite_utils.Database, start_us: int, end_us: int,
+                 cameras: list[str] | None = None) -> list[dict[str, Any]]:
     """Gaps overlapping [start, end), by camera then time; `cameras` None: every camera."""
     sql = "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?"
     params: list[Any] = [end_us, start_us]
@@ -76,7 +80,7 @@ def gaps_between(db: Any, start_us: int, end_us: int, cameras: list[str] | None 
     return list(db.query(sql + " ORDER BY camera, from_us", params))
 
 
-def gap_seconds_since(db: Any, since_us: int, until_us: int) -> dict[str, float]:
+def gap_seconds_since(db: sqlite_utils.Database, since_us: int, until_us: int) -> dict[str, float]:
     """Seconds of recorded gaps per camera inside [since, until) (the health monitor's day)."""
     rows = db.query("SELECT camera, sum(min(to_us, ?) - max(from_us, ?)) AS us FROM gaps"
                     " WHERE to_us > ? GROUP BY camera", [until_us, since_us, since_us])

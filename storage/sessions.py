@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 import sqlite_utils
+
+if TYPE_CHECKING:
+    from storage.catalog import CatalogWriter
 
 from storage import audit
 from storage.accounts import (AuthError, Policy, account_row, check_password, dummy_hash, is_account_name,
@@ -39,7 +42,7 @@ def stored_hash(db: sqlite_utils.Database, name: str) -> str:
     return dummy_hash() if row is None else row["pw_hash"]
 
 
-async def login_async(writer: Any, name: str, password: str, *, now_us: Callable[[], int], via: str,
+async def login_async(writer: CatalogWriter, name: str, password: str, *, now_us: Callable[[], int], via: str,
                       policy: Policy | None = None, run_slow: Callable[..., Awaitable[Any]] | None = None,
                       **kw: Any) -> dict[str, Any]:
     """`login` with the slow scrypt check on its own thread, not the catalog writer's: a burst

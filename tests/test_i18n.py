@@ -31,6 +31,8 @@ NOT_COVERED = {
     "edged/daemon/recording/prestart.py": "start-up refusals before the config is read: the journal's",
     "edged/daemon/signals.py": "test hooks and the journal",
     "edged/viewer/media_worker.py": "a separate process; its errors go to the journal",
+    "edged/viewer/frames.py": "the media worker's frames; a broken one ends the view, told to the journal",
+    "edged/viewer/media_client.py": "the daemon's side of the media worker; its errors go to the journal",
     "edged/rules/health.py": "a check's finding, stored in the catalog when made and shown later (English)",
     "edged/rules/inspections.py": "an inspection item's finding, stored in the run's record when made (English)",
 }

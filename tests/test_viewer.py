@@ -18,7 +18,7 @@ import pytest
 from edged.config import ConfigError
 from edged.config.viewer import ViewerConfig
 from edged.viewer import rules
-from edged.viewer.live import has_parameter_sets
+from edged.viewer.camera_read import has_parameter_sets
 from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of
 from storage import audit
 from storage.catalog import open_readonly

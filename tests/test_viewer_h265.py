@@ -15,7 +15,7 @@ import av
 import pytest
 
 from edged.config.viewer import ViewerConfig
-from edged.viewer.live import has_parameter_sets
+from edged.viewer.camera_read import has_parameter_sets
 from edged.viewer.playback import RangeReader, pieces_of
 from edged.viewer.transcode import ToH264, out_size
 from storage.clock import SYSTEM

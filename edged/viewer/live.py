@@ -6,10 +6,10 @@ decoded or re-encoded: aiortc's H.264 sender packetizes them as they are (measur
 encoder's encode is never called). A camera in another codec (H.265) is transcoded to H.264
 once per watched camera, in its media worker (edged/viewer/transcode.py, design/0050).
 
-The camera is read by a media worker process (edged/viewer/media_worker.py: a malformed
-stream must not take the daemon down), fed to the loop by a dedicated thread, as the recorder
-reads it (RTSP over TCP with its connect and read timeouts), without the recorder's probing. aiortc's MediaPlayer
-does the same read, but opens the camera and joins its thread on the event loop, drops the
+The camera is read by a media worker process (edged/viewer/media_worker.py, reading with
+edged/viewer/camera_read.py: a malformed stream must not take the daemon down), fed to the
+loop by a dedicated thread, as the recorder reads it (RTSP over TCP with its connect and read
+timeouts), without the recorder's probing. aiortc's MediaPlayer does the same read, but opens the camera and joins its thread on the event loop, drops the
 first key frame (it has no timestamp), keeps an unbounded queue, and once stopped leaves
 MediaRelay waiting forever; design/0013 has the details.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +27,10 @@ from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
-from edged.viewer.media_worker import Worker, WorkerGone, packet, read_frame, settings_doc
+from edged.viewer.frames import WorkerGone, read_frame
+from edged.viewer.media_client import Worker, packet, settings_doc
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
-from recorder.camera import Settings, Source, scrub
+from recorder.camera import Settings, scrub
 from storage import logs
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,6 @@ QUEUE_PACKETS = 120       # ~5 s at 25 fps: the relay drains it at once unless t
 
 class CameraUnavailable(Exception):
     """The camera could not be read; the message is for a person and holds no password."""
-
-
-def has_parameter_sets(data: bytes) -> bool:
-    """Does an Annex-B access unit carry its SPS (NAL type 7)? A decoder cannot start without it."""
-    i = 0
-    while True:
-        i = data.find(b"\x00\x00\x01", i)
-        if i < 0 or i + 3 >= len(data):
-            return False
-        if data[i + 3] & 0x1F == 7:
-            return True
-        i += 3
 
 
 class CameraTrack(MediaStreamTrack):
@@ -168,59 +156,6 @@ class CameraTrack(MediaStreamTrack):
             log.warning("live view of %s fell behind; skipping to the next key frame", self.camera_id)
             return
         self._queue.put_nowait(pkt)
-
-
-def packets_of(src: Source | _Opened, video: Any, quit_: threading.Event) -> Iterator[av.Packet]:
-    """The camera's video packets, ready to relay (in the media worker process): parameter sets
-    in front of key frames that lack them, the first key frame given a timestamp."""
-    extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
-    step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
-    held: av.Packet | None = None
-    for pkt in src.container.demux(video):
-        if quit_.is_set():
-            return
-        if pkt.size == 0:
-            continue
-        if pkt.is_keyframe and extradata and not has_parameter_sets(bytes(pkt)):
-            pkt = _with_prefix(pkt, extradata)  # cameras that send SPS/PPS only in the SDP
-        if pkt.pts is None:
-            if held is None and pkt.is_keyframe:
-                held = pkt  # a connection's first key frame (IDR) has no PTS/DTS
-            continue
-        if held is not None:
-            held.pts = held.dts = pkt.pts - step
-            held.time_base = pkt.time_base
-            yield held
-            held = None
-        yield pkt
-
-
-class _Opened:
-    """An RTSP camera opened for viewing (the recorder's Source opens the synthetic demo camera)."""
-
-    def __init__(self, container: av.container.InputContainer):
-        self.container = container
-
-    def close(self) -> None:
-        self.container.close()
-
-
-def open_camera(url: str, settings: Settings) -> Source | _Opened:
-    """Open the camera as the recorder does (RTSP over TCP, same timeouts), but without probing:
-    the SDP already names H.264 and its parameter sets, and FFmpeg's default probing of a live
-    stream costs about 1.4 s of the viewer's wait for nothing (design/0013)."""
-    if url.startswith("synthetic:"):
-        return Source(url, settings)
-    return _Opened(av.open(url, options={"rtsp_transport": "tcp", "timeout": str(settings.read_timeout_us),
-                                         "analyzeduration": "0", "probesize": "32"},
-                           timeout=(settings.connect_timeout_us / 1e6, settings.read_timeout_us / 1e6)))
-
-
-def _with_prefix(pkt: av.Packet, prefix: bytes) -> av.Packet:
-    out = av.Packet(prefix + bytes(pkt))
-    out.pts, out.dts, out.time_base = pkt.pts, pkt.dts, pkt.time_base
-    out.is_keyframe = True
-    return out
 
 
 @dataclass(eq=False)

@@ -5,7 +5,7 @@ H.264 packets are remuxed, never decoded: the MP4 samples are turned into Annex-
 bitstream filter h264_mp4toannexb, which also puts the SPS/PPS in front of every key frame)
 and handed to aiortc's H.264 sender as they are. Segments in another codec (H.265) are
 transcoded to H.264 in the media worker, key frame for key frame (edged/viewer/transcode.py,
-design/0050).
+design/0050). The reading itself is edged/viewer/range_read.py, in that worker's process.
 
 Where the range starts mid-GOP, playback starts at the first key frame inside the range:
 showing the frames before it would mean sending frames from outside the grant, and starting
@@ -20,41 +20,26 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
-import av.bitstream
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from edged.i18n import _
-from edged.viewer.media_worker import Worker, WorkerGone, packet
-from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
+from edged.viewer.frames import WorkerGone
+from edged.viewer.media_client import Worker, packet
+from edged.viewer.range_read import GAP_US, READ_AHEAD_US, NoFootage, Piece, RangeReader, Timed, clamp
+from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from storage.catalog import FOOTAGE_STATES
 
 log = logging.getLogger(__name__)
 
 RTP_CLOCK = Fraction(1, 90_000)
-READ_AHEAD_US = 1_000_000   # one thread hop reads about this much footage
 ANSWER_S = 20.0             # a media worker silent this long on a seek or read is killed
-GAP_US = 1_000_000          # a jump larger than this between packets is a recording gap: skip it at once
-
-
-class NoFootage(Exception):
-    """Nothing recorded in the asked range; the message is for a person."""
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """One segment file of the range: its absolute path and wall-clock span."""
-
-    path: Path
-    start_us: int
-    end_us: int
 
 
 def pieces_of(data_dir: Path, rows: list[dict[str, Any]], from_us: int, to_us: int) -> list[Piece]:
@@ -63,124 +48,6 @@ def pieces_of(data_dir: Path, rows: list[dict[str, Any]], from_us: int, to_us: i
            if r.get("state") in FOOTAGE_STATES and r["end_us"] is not None
            and r["start_us"] < to_us and r["end_us"] > from_us]
     return sorted(out, key=lambda p: p.start_us)
-
-
-def clamp(t_us: int, from_us: int, to_us: int) -> int:
-    """A seek target kept inside the range (the last microsecond before its end at most)."""
-    return max(from_us, min(int(t_us), to_us - 1))
-
-
-# (dts wall time, pts wall time, Annex-B packet)
-Timed = tuple[int, int, av.Packet]
-
-
-class RangeReader:
-    """Reads the range's packets in order with their wall times. Blocking: call from a thread."""
-
-    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
-        if not pieces:
-            raise NoFootage(_("nothing was recorded in this range"))
-        self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
-        self.max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
-        self._packets: Iterator[Timed] | None = None
-        self._pending: deque[Timed] = deque()
-        self._container: av.container.InputContainer | None = None
-        self.ended = False
-
-    def seek(self, t_us: int) -> int | None:
-        """Position at the key frame at or before t if it is inside the range, else at the first
-        key frame after it. Returns the wall time playback resumes at (None: nothing left)."""
-        t = clamp(t_us, self.from_us, self.to_us)
-        self.close()
-        self.ended = False
-        first = next((i for i, p in enumerate(self.pieces) if p.end_us > t), None)
-        if first is None:
-            self.ended = True
-            return None
-        self._packets = self._walk(first, t)
-        gop: list[Timed] | None = None
-        for timed in self._packets:
-            dts_wall, _pts_wall, pkt = timed
-            if pkt.is_keyframe:
-                gop = [timed] if dts_wall >= self.from_us else None
-            elif gop is not None:
-                gop.append(timed)
-            if dts_wall >= t and gop:
-                self._pending = deque(gop)
-                return gop[0][0]
-        self.ended = True
-        return None
-
-    def read(self, budget_us: int = READ_AHEAD_US) -> list[Timed]:
-        """The next packets, about `budget_us` of footage; [] once the range is over."""
-        out: list[Timed] = []
-        if self._packets is None:
-            return out
-        while self._pending:
-            out.append(self._pending.popleft())
-        for timed in self._packets:
-            out.append(timed)
-            if timed[0] - out[0][0] >= budget_us:
-                break
-        else:
-            self.ended = True
-        return out
-
-    def _walk(self, first: int, t_us: int) -> Iterator[Timed]:
-        """Packets from piece `first` (entered near t) onwards, stopping before to_us."""
-        for i in range(first, len(self.pieces)):
-            piece = self.pieces[i]
-            if piece.start_us >= self.to_us:
-                return
-            try:
-                container = av.open(str(piece.path))
-            except (OSError, av.FFmpegError) as exc:
-                log.warning("playback skips %s: %s", piece.path.name, exc)
-                continue
-            self._container = container
-            try:
-                video = next((s for s in container.streams if s.type == "video"), None)
-                if video is None or video.codec_context is None:
-                    log.warning("playback skips %s: no video FFmpeg can decode", piece.path.name)
-                    continue
-                tb = video.time_base
-                if i == first and t_us - piece.start_us > 2 * GAP_US:
-                    try:  # land near t; the scan in seek() finds the right key frame from there
-                        container.seek(int((t_us - piece.start_us - GAP_US) / 1e6 / tb), stream=video,
-                                       backward=True, any_frame=False)
-                    except av.FFmpegError:
-                        container.seek(0, stream=video)
-                for pkt in self._h264(container, video):
-                    dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
-                    if dts_wall >= self.to_us:
-                        return
-                    pts = pkt.pts if pkt.pts is not None else pkt.dts
-                    yield dts_wall, piece.start_us + int(pts * tb * 1_000_000), pkt
-            except (av.FFmpegError, ValueError) as exc:  # a segment cut short by a crash: play what is whole
-                log.warning("playback of %s stopped early: %s", piece.path.name, exc)
-            finally:
-                container.close()
-                self._container = None
-
-    def _h264(self, container: av.container.InputContainer, video: Any) -> Iterator[av.Packet]:
-        """A piece's picture as Annex-B H.264 with times in the stream's time base: H.264
-        remuxed, anything else (H.265) transcoded, its key frames kept where they were."""
-        if video.codec_context.name == "h264":
-            bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
-            for raw in container.demux(video):
-                if raw.dts is not None and raw.size:
-                    yield from bsf.filter(raw)
-            return
-        recode = ToH264(video, self.max_height)
-        for raw in container.demux(video):
-            if raw.size:
-                yield from recode.feed(raw)
-
-    def close(self) -> None:
-        if self._packets is not None:
-            self._packets.close()  # runs _walk's finally: the open file is closed
-        self._packets = None
-        self._pending.clear()
 
 
 class RemoteRangeReader:

@@ -21,7 +21,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 
@@ -67,7 +67,7 @@ class _Out:
         self.header = header
         self.f = open(path, "xb")
         self.hash = hashlib.sha256()
-        self.vtrack = header.track(b"vide")
+        self.vtrack = cast(fmp4.Track, header.track(b"vide"))  # one video track: copyable() checked
         self.atrack = header.track(b"soun")
         with av.open(io.BytesIO(header.ftyp + header.moov), format="mp4") as c:
             vc = c.streams.video[0].codec_context
@@ -95,7 +95,7 @@ class _Out:
         vtb = self.vtrack.timescale
         last = self.last[self.vtrack.track_id]
         duration_us = (last + self.last_vdur) * 1_000_000 // vtb if last is not None else 0
-        return clip_entry(self.path, self.hash.hexdigest(), self.origin_us, duration_us, self.frames,
+        return clip_entry(self.path, self.hash.hexdigest(), cast(int, self.origin_us), duration_us, self.frames,
                           self.video, self.audio)
 
     def discard(self) -> None:
@@ -120,7 +120,7 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
     sources: list[dict[str, Any]] = []
     parts: list[_Out] = []
     pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="export-hash")
-    ahead: deque[Future] = deque(pool.submit(verified_map, data_dir, r) for r in plan.sources[:AHEAD])
+    ahead: deque[Future[Any]] = deque(pool.submit(verified_map, data_dir, r) for r in plan.sources[:AHEAD])
     try:
         for i, row in enumerate(plan.sources):
             buf = ahead.popleft().result()
@@ -162,7 +162,7 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
 def _origin(buf: Any, header: fmp4.Header, base_us: int, from_us: int | None) -> int:
     """Wall time of the clip's first frame: the last keyframe at or before `from_us` in this
     segment, or its first keyframe (a part that starts later, or footage that begins late)."""
-    video = header.track(b"vide")
+    video = cast(fmp4.Track, header.track(b"vide"))  # one video track: copyable() checked
     first = best = None
     for runs in fmp4.fragments(buf, header):
         for run in runs:
@@ -243,7 +243,7 @@ def _in_range(run: fmp4.Run, base_us: int, timescale: int, origin_us: int, to_us
 def _place(clip: _Out, base_us: int, entry: dict[str, Any]) -> dict[int, int]:
     """Ticks to add to this segment's decode times: its wall offset from the clip's start."""
     vtrack = clip.vtrack
-    off = _ticks(base_us - clip.origin_us, vtrack.timescale)
+    off = _ticks(base_us - cast(int, clip.origin_us), vtrack.timescale)  # placed after the origin is set
     last = clip.last[vtrack.track_id]
     if last is not None and off <= last:
         # The host clock stepped back: the segment overlaps the one before in wall time. Put it

@@ -65,14 +65,14 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
         except NotCopyable:
             clips, sources = remux_camera(data_dir, tmp, plan, from_us, to_us, meter)
         first = min((c["from_us"] for c in clips), default=None)
-        last = max((c["to_us"] for c in clips), default=None)
+        last: int | None = max((c["to_us"] for c in clips), default=None)
         for g in plan.gaps:
             g["in_clip"] = next((c["file"] for c in clips if c["from_us"] <= g["from_us"] < c["to_us"]), None)
             if g["in_clip"] is not None:
                 clip = next(c for c in clips if c["file"] == g["in_clip"])
                 g["clip_offset_s"] = round((g["from_us"] - clip["from_us"]) / 1e6, 6)
         entries.append({"camera": cam["camera"], "name": cam.get("name"), "location": cam.get("location"),
-                        "actual": None if first is None else {"from_us": first, "to_us": last,
+                        "actual": None if first is None or last is None else {"from_us": first, "to_us": last,
                                                               "from_utc": utc(first), "to_utc": utc(last)},
                         "clips": clips, "sources": sources, "gaps": plan.gaps})
     meter.add(0, "", final=True)

@@ -80,7 +80,7 @@ class Header:
     end: int                # where the first fragment starts
 
     @property
-    def signature(self) -> tuple:
+    def signature(self) -> tuple[Any, ...]:
         """What must be equal for two segments' fragments to share one file."""
         return tuple((t.track_id, t.handler, t.timescale, t.description) for t in self.tracks)
 

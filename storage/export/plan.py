@@ -11,10 +11,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from storage.catalog import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING, segments_between
 from storage.hashing import sha256_file
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 GAP_TOLERANCE_US = 1_000          # a run's segments abut exactly; more than this is a hole
 IN_MEMORY_MAX = 128 << 20         # segments up to this size are read once: hashed and remuxed from memory
@@ -37,7 +40,7 @@ class CameraPlan:
 
 
 def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: int,
-                explain: list[dict[str, Any]] = ()) -> CameraPlan:
+                explain: Sequence[dict[str, Any]] = ()) -> CameraPlan:
     """The footage segments overlapping [from, to) and the holes between them.
 
     `rows` are the camera's catalog segment rows (any state); `explain` are records that say
@@ -73,7 +76,7 @@ def _gap(start: int, end: int, explain: list[dict[str, Any]]) -> dict[str, Any]:
             "reason": "; ".join(reasons) or "no footage recorded"}
 
 
-def gather(db: Any, cameras: list[str], from_us: int, to_us: int) -> list[dict[str, Any]]:
+def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: int) -> list[dict[str, Any]]:
     """What the export needs from the catalog, as plain data (any thread with a connection)."""
     out = []
     for cam in cameras:
@@ -165,7 +168,7 @@ def name_clips(out: Path, camera: str, clips: list[dict[str, Any]], sources: lis
 def source_path(data_dir: Path, row: dict[str, Any]) -> Path:
     """The segment's file, refused if the catalog points outside the data folder or has no hash."""
     rel = row["path"]
-    path = (data_dir / rel).resolve()
+    path: Path = (data_dir / rel).resolve()
     if data_dir.resolve() not in path.parents:
         raise ExportError(f"{rel}: the catalog points outside the data folder; export refused")
     if not row.get("sha256"):

@@ -9,7 +9,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 
@@ -23,10 +23,10 @@ from storage.hashing import sha256_file
 INPUT_OPTIONS = {"skip_frame": "all"}
 
 
-def _signature(v: Any, a: Any) -> tuple:
+def _signature(v: Any, a: Any) -> tuple[Any, ...]:
     """What must stay the same for segments to share one MP4 (one sample description)."""
     vc = v.codec_context
-    sig: tuple = (vc.name, vc.width, vc.height, bytes(vc.extradata or b""), v.time_base)
+    sig: tuple[Any, ...] = (vc.name, vc.width, vc.height, bytes(vc.extradata or b""), v.time_base)
     if a is not None:
         ac = a.codec_context
         sig += (ac.name, ac.sample_rate, ac.channels, bytes(ac.extradata or b""), a.time_base)
@@ -44,7 +44,7 @@ def _ticks(us: int, tb: Fraction) -> int:
 class _Clip:
     """One output MP4 while it is being written."""
 
-    def __init__(self, path: Path, v: Any, a: Any, sig: tuple):
+    def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...]):
         self.path = path
         self.sig = sig
         self.out = av.open(str(path), "w", format="mp4")
@@ -68,7 +68,7 @@ class _Clip:
             os.close(fd)
         duration_us = _us(self.last["v"] + self.last_vdur, self.vtb) if self.last["v"] is not None else 0
         os.chmod(self.path, PRIVATE_FILE)
-        return clip_entry(self.path, sha256_file(self.path), self.origin_us, duration_us, self.frames,
+        return clip_entry(self.path, sha256_file(self.path), cast(int, self.origin_us), duration_us, self.frames,
                           self.video, self.audio)
 
 
@@ -81,7 +81,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
     clip: _Clip | None = None
     pending: list[tuple[Any, str, int]] = []  # (packet, kind, wall) from the last keyframe before the start
 
-    def finish() -> None:
+    def finish(clip: _Clip) -> None:
         if clip.origin_us is not None:
             clips.append(clip.close())
         else:  # nothing in range was written to it
@@ -92,6 +92,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
     try:
         ahead = pool.submit(open_verified, data_dir, plan.sources[0]) if plan.sources else None
         for i, row in enumerate(plan.sources):
+            assert ahead is not None  # submitted for row i
             src = ahead.result()
             ahead = pool.submit(open_verified, data_dir, plan.sources[i + 1]) if i + 1 < len(plan.sources) else None
             meter.add(row["bytes"] or 0, plan.camera)
@@ -103,13 +104,13 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                 sig = _signature(v, a)
                 if clip is None or clip.sig != sig:
                     if clip is not None:
-                        finish()
+                        finish(clip)
                     clip = _Clip(out / f"{plan.camera}-part{len(clips) + 1}.mp4", v, a, sig)
                 entry = source_entry(row, clip.path.name)
                 _remux_segment(c, v, a, clip, row, from_us, to_us, pending, entry, meter, plan.camera)
                 sources.append(entry)
         if clip is not None:
-            finish()
+            finish(clip)
             clip = None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -120,7 +121,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
 
 
 def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], from_us: int, to_us: int,
-                   pending: list, entry: dict[str, Any], meter: Meter, camera: str) -> None:
+                   pending: list[tuple[Any, str, int]], entry: dict[str, Any], meter: Meter, camera: str) -> None:
     """Copy the packets of one segment that fall in the range into the clip.
 
     Over 60 lines: one loop over the packets whose state (offsets, the pending keyframe, what is

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from storage.export.evidence import ExportError, Progress, write_clips
+from storage.export.evidence import write_clips
+from storage.export.plan import ExportError, Progress
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
 
