@@ -61,7 +61,7 @@ class _Chunked:
                 return data
             self._buf, self._pos = data, n
             return data[:n]
-        end = pos + n
+        end = min(pos + n, len(buf))  # the rest of the chunk at most: paho asks again for what is missing
         self._pos = end
         return buf[pos:end]
 
