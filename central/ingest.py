@@ -26,7 +26,7 @@ from typing import Any
 from central import subscriber
 from central.config import CentralConfig
 from central.quota import Quotas
-from central.store import DURABLE, now_us, split_topic
+from central.store import DURABLE, now_us, route
 from central.verifier import Verifier
 
 log = logging.getLogger("edged.central")
@@ -91,7 +91,7 @@ class Ingest:
                 chunks = self._take(0.2)
                 if chunks:
                     now = now_us()
-                    msgs, refused = self._admit([(m[0], m[1]) for _g, batch in chunks for m in batch], now)
+                    msgs, refused = self._admit([m for _g, batch in chunks for m in batch], now)
                     self.stored += store.ingest(msgs, now, refused)
                     self.received += len(msgs)
                     acks: dict[int, list[int]] = {}
@@ -136,18 +136,21 @@ class Ingest:
             log.exception("a verification pass failed; retrying at the next interval")
             return 0
 
-    def _admit(self, msgs: list[tuple[str, bytes]], now: int
+    def _admit(self, msgs: list[tuple[str, bytes, int, int]], now: int
                ) -> tuple[list[tuple[str, bytes]], list[tuple[str, str, str, bytes]]]:
-        """The messages within their node's quota, and those refused (topic, kind, why, payload)."""
+        """The messages (topic, payload, ...) within their node's quota, and those refused (topic,
+        kind, why, payload)."""
         ok: list[tuple[str, bytes]] = []
         refused: list[tuple[str, str, str, bytes]] = []
-        for topic, payload in msgs:
-            where = split_topic(topic)
+        admit = self.quotas.admit
+        for m in msgs:
+            topic, payload = m[0], m[1]
+            where = route(topic)
             if where is None:
                 continue
             rest = where[2]
             retained = not (rest in DURABLE or rest.startswith("cmd/"))
-            why = self.quotas.admit(where[0], topic, len(payload), retained, now)
+            why = admit(where[0], topic, len(payload), retained, now)
             if why is None:
                 ok.append((topic, payload))
             else:

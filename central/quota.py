@@ -42,12 +42,13 @@ class Quotas:
         lim = self.limits
         n = self.nodes.get(node)
         if n is None:
-            n = self.nodes[node] = _Node(tokens=float(lim.burst), at_us=now_us)
-        n.tokens = min(float(lim.burst), n.tokens + max(0, now_us - n.at_us) / 1e6 * lim.messages_per_second)
-        n.at_us = now_us
-        day = now_us // DAY_US
-        if day != n.day:
-            n.day, n.bytes = day, 0
+            n = self.nodes[node] = _Node(tokens=float(lim.burst), at_us=now_us, day=now_us // DAY_US)
+        elif now_us != n.at_us:  # the messages of one batch share its clock: the refill is once a batch
+            n.tokens = min(float(lim.burst), n.tokens + max(0, now_us - n.at_us) / 1e6 * lim.messages_per_second)
+            n.at_us = now_us
+            day = now_us // DAY_US
+            if day != n.day:
+                n.day, n.bytes = day, 0
         if n.tokens < 1:
             return f"rate: more than {lim.messages_per_second:g} messages a second (burst {lim.burst})"
         if n.bytes + size > lim.bytes_per_day:

@@ -35,6 +35,11 @@ _DECODER = json.JSONDecoder(parse_constant=_json_constant)
 
 
 def parse(payload: bytes) -> Any:
+    return parse_text(payload)[0]
+
+
+def parse_text(payload: bytes) -> tuple[Any, str]:
+    """The body and the text of a JSON message (the store keeps the text: decoded once)."""
     if len(payload) > MAX_PAYLOAD:
         raise Malformed(f"{len(payload)} bytes, above the {MAX_PAYLOAD} a message may have")
     try:
@@ -50,7 +55,7 @@ def parse(payload: bytes) -> Any:
     if not _ok(body, 0):
         _bounded(body, "$", 0)  # the slow walk names where
         raise Malformed("out of bounds")
-    return body
+    return body, text
 
 
 def _ok(v: Any, depth: int) -> bool:
@@ -194,21 +199,62 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
 AUDIT_RECORD = ("seq_local", "at_us", "actor", "action", "prev_hash", "hash")
 
 
+# the same tests as exact types and bounds, for the fast pass over every message (_fields_ok): JSON
+# gives exact int, float, str, bool, dict and list, and bool is not int here as in INT
+_PLAIN: dict[Any, tuple[tuple[type, ...], int | None, int | None]] = {  # test: (types, least value, longest)
+    INT: ((int,), None, None), UINT: ((int,), 0, None), POS: ((int,), 1, None), NUM: ((int, float), None, None),
+    STR: ((str,), None, None), SHORT: ((str,), None, 256), DICT: ((dict,), None, None), BOOL: ((bool,), None, None),
+}
+_PLANS = {what: [(name, required, *_PLAIN.get(test, ((), None, None)), None if test in _PLAIN else test)
+                 for name, test, required in fields] for what, fields in FIELDS.items()}
+_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "reply"))
+
+
+def _fields_ok(what: str, body: dict[str, Any]) -> bool:
+    """Whether ``body`` passes the tests of FIELDS[what] and the durable kinds' seq and ts_us, fast:
+    the tests as data, no call a field. False sends the message through check's own loop, which
+    says why (or, never expected, passes it)."""
+    get = body.get
+    if what in _SEQ_KINDS:
+        seq, ts = get("seq"), get("ts_us")
+        if type(seq) is not int or seq < 1 or type(ts) is not int or ts < 0:
+            return False
+    for name, required, types, least, longest, test in _PLANS.get(what, ()):
+        v = get(name)
+        if v is None:
+            if required:
+                return False
+        elif test is not None:
+            if not test(v):
+                return False
+        elif type(v) not in types or (least is not None and v < least) or (longest is not None and len(v) > longest):
+            return False
+    return True
+
+
 def check(what: str, payload: bytes) -> Any:
     """The body of one message of kind ``what``, checked; raises Malformed. "status" is plain text."""
+    return check_text(what, payload)[0]
+
+
+def check_text(what: str, payload: bytes) -> tuple[Any, str]:
+    """check's body and the payload as text (UTF-8, as stored), decoded once."""
     if what == "status":
         if len(payload) > 64:
             raise Malformed(f"status of {len(payload)} bytes")
         try:
-            return payload.decode("ascii")
+            text = payload.decode("ascii")
         except UnicodeDecodeError:
             raise Malformed("status is not ASCII text") from None
+        return text, text
     if not payload and what in ("birth", "state", "camera"):
-        return None  # a cleared retained topic
-    body = parse(payload)
+        return None, ""  # a cleared retained topic
+    body, text = parse_text(payload)
     if not isinstance(body, dict):
         raise Malformed(f"{what}: a JSON object expected, got {type(body).__name__}")
-    if what in ("alarm", "audit", "retention", "inspection", "reply"):
+    if _fields_ok(what, body) and (what != "audit" or "seq_local" not in body or "prev_hash" not in body):
+        return body, text
+    if what in _SEQ_KINDS:
         if not POS(body.get("seq")):
             raise Malformed(f"{what}: seq must be a positive integer, got {_show(body.get('seq'))}")
         if not UINT(body.get("ts_us")):
@@ -225,7 +271,7 @@ def check(what: str, payload: bytes) -> Any:
         missing = [k for k in AUDIT_RECORD if body.get(k) is None]
         if missing:
             raise Malformed(f"audit: record {body['seq_local']} lacks {', '.join(missing)}")
-    return body
+    return body, text
 
 
 def _show(v: Any) -> str:

@@ -29,6 +29,7 @@ SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far pas
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
 REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted
 MAX_TOPIC = 512                   # characters of a topic
+_RETAINED = frozenset(("status", "birth", "state", "camera"))
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -115,6 +116,42 @@ def split_topic(topic: str) -> tuple[str, str, str] | None:
     return f"{parts[2]}/{parts[3]}", parts[2], parts[4]
 
 
+Route = tuple[str, str, str, str | None]  # node, site, rest, kind (a DURABLE kind, "reply", "status", "birth",
+#                                          "state", "camera", or None: not stored)
+_ROUTES: dict[str, Route | None] = {}
+ROUTES_MAX = 100_000  # topics remembered (a fleet's are a few per camera); past it the memory starts afresh
+ROUTE_TOPIC = 128     # characters of a topic remembered at most (a real one has about 50): the memory stays small
+
+
+def route(topic: str) -> Route | None:
+    """split_topic and the kind of message the rest names, remembered per topic: ingest asks it of
+    every message, and a fleet sends the same topics over and over."""
+    r = _ROUTES.get(topic, False)
+    if r is not False:
+        return r  # type: ignore[return-value]
+    where = split_topic(topic)
+    if where is not None:
+        rest = where[2]
+        if rest in DURABLE:
+            kind: str | None = rest
+        elif rest.startswith("cmd/") and rest.endswith("/reply"):
+            kind = "reply"
+        elif rest in ("status", "birth", "state"):
+            kind = rest
+        elif rest.startswith("camera/") and rest.endswith("/state"):
+            kind = "camera"
+        else:
+            kind = None
+        r = (*where, kind)
+    else:
+        r = None
+    if len(topic) <= ROUTE_TOPIC:
+        if len(_ROUTES) >= ROUTES_MAX:
+            _ROUTES.clear()
+        _ROUTES[topic] = r
+    return r
+
+
 class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = Path(path)
@@ -192,45 +229,40 @@ class Store:
             if where is not None:
                 rejects.append((where[0], where[1], topic, kind, why, payload))
         for topic, payload in batch:
-            where = split_topic(topic)
-            if where is None:
+            r = route(topic)
+            if r is None:
                 continue
-            node, site, rest = where
+            node, site, _rest, kind = r
             if len(topic) > MAX_TOPIC:
                 rejects.append((node, site, topic[:MAX_TOPIC], "malformed_message",
                                 f"a topic of {len(topic)} characters (at most {MAX_TOPIC})", payload))
                 continue
-            if rest in DURABLE or (rest.startswith("cmd/") and rest.endswith("/reply")):
-                kind = rest if rest in DURABLE else "reply"
-                try:
-                    body = schema.check(kind, payload)
-                except schema.Malformed as exc:
-                    rejects.append((node, site, topic, "malformed_message", str(exc), payload))
-                    continue
-                seq = body["seq"]
-                if seq > received_us + SEQ_AHEAD_US:
-                    rejects.append((node, site, topic, "seq_implausible",
-                                    f"seq {seq} is {(seq - received_us) / 1e6:.0f} s past the time it was received: "
-                                    "seqs are the node's microseconds, so it was forged or the node's clock is wrong",
-                                    payload))
-                    continue
-                durable.append((node, seq, kind, body.get("ts_us"), received_us, payload.decode("utf-8")))
-                s = seen.get(node)
-                seen[node] = (site, seq if s is None else max(s[1], seq))
-            elif rest == "status" or rest in ("birth", "state") or (rest.startswith("camera/") and rest.endswith("/state")):
-                what = "camera" if rest.startswith("camera/") else rest
-                try:
-                    body = schema.check(what, payload)
-                except schema.Malformed as exc:
-                    rejects.append((node, site, topic, "malformed_message", str(exc), payload))
-                    continue
-                text = payload.decode("utf-8")
-                retained[topic] = (topic, node, what, received_us, text)
+            if kind is None:
+                continue
+            try:
+                body, text = schema.check_text(kind, payload)
+            except schema.Malformed as exc:
+                rejects.append((node, site, topic, "malformed_message", str(exc), payload))
+                continue
+            if kind in _RETAINED:
+                retained[topic] = (topic, node, kind, received_us, text)
                 if node not in seen:
                     seen[node] = (site, 0)
-                if what == "birth" and body is not None:
+                if kind == "birth" and body is not None:
                     births.append((node, body.get("ts_us") or received_us, body.get("session"), body.get("public_key"),
                                    body.get("config_hash"), received_us, text))
+                continue
+            seq = body["seq"]
+            if seq > received_us + SEQ_AHEAD_US:
+                rejects.append((node, site, topic, "seq_implausible",
+                                f"seq {seq} is {(seq - received_us) / 1e6:.0f} s past the time it was received: "
+                                "seqs are the node's microseconds, so it was forged or the node's clock is wrong",
+                                payload))
+                continue
+            durable.append((node, seq, kind, body.get("ts_us"), received_us, text))
+            s = seen.get(node)
+            if s is None or s[1] < seq:
+                seen[node] = (site, seq)
         if not seen and not rejects:
             return 0
         for node, site, *_ in rejects:
