@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
@@ -38,6 +39,10 @@ FLUSH_S = 0.05   # the longest a message waits for its batch to fill
 Message = tuple[str, bytes, int, int]
 READ_CHUNK = 256 * 1024  # bytes read from the broker's socket at once
 LOOP_PACKETS = 4096      # packets read from one chunk before paho's loop takes its turn
+# The lean path reaches into paho's internals (_handle_publish, _in_packet, _create_socket,
+# _packet_queue): only on the version it was read against and tested with (the lock pins it);
+# any other paho goes its own way entirely.
+LEAN = paho.mqtt.__version__ == "2.2.0"
 _PUBACK = struct.Struct("!BBH").pack  # MQTT 5 PUBACK, success and no properties: the reason code omitted (3.4.2.1)
 
 
@@ -83,7 +88,7 @@ class _Client(mqtt.Client):
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
-        return sock if self._transport == "websockets" else _Chunked(sock)
+        return sock if self._transport == "websockets" or not LEAN else _Chunked(sock)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """paho reads one packet a turn of its loop (a `select` each); here on while the chunk
@@ -100,7 +105,7 @@ class _Client(mqtt.Client):
     def _handle_publish(self) -> MQTTErrorCode:
         header = self._in_packet["command"]
         qos = (header & 0x06) >> 1
-        if qos > 1 or self._protocol != mqtt.MQTTv5:
+        if qos > 1 or self._protocol != mqtt.MQTTv5 or not LEAN:
             return super()._handle_publish()
         packet = self._in_packet["packet"]
         try:
@@ -125,12 +130,17 @@ class _Client(mqtt.Client):
                 raise ValueError("properties past the packet")
         except (IndexError, ValueError):  # UnicodeDecodeError included: paho's way, as before
             return super()._handle_publish()
+        if not topic:  # a topic alias (never asked for: the properties would be needed): paho's way
+            return super()._handle_publish()
         self.on_publish_lean(topic, bytes(packet[pos:]), qos, mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def ack_many(self, mids: list[int]) -> None:
         """PUBACKs for ``mids`` (QoS 1, manual acknowledgement), queued as one write."""
-        if mids:
+        if not LEAN:
+            for mid in mids:
+                self.ack(mid, 1)
+        elif mids:
             self._packet_queue(mqtt.PUBACK, b"".join([_PUBACK(0x40, 2, m) for m in mids]), 0, 0)
 
 

@@ -187,3 +187,14 @@ def test_a_batch_of_acks_is_one_write():
     finally:
         a.close()
         b.close()
+
+
+def test_the_lean_path_is_on_for_the_pinned_paho_only():
+    """The lean path reads paho's internals: an upgraded paho turns it off (paho's own way for
+    everything) and this test says someone must read it again against the new version."""
+    import paho.mqtt
+
+    from central import subscriber
+
+    assert subscriber.LEAN == (paho.mqtt.__version__ == "2.2.0")
+    assert subscriber.LEAN, f"paho {paho.mqtt.__version__}: read central/subscriber.py's lean path against it"
