@@ -125,7 +125,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     guard = TamperGuard(data_dir, writer, alarms, clock)
     cameras = CameraStates(clock)  # each camera's recorder state, kept once (design/0040)
     monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
-    host_clock = HostClock(writer, alarms, clock)  # design/0059: may the wall clock judge age, and blame cameras?
+    # design/0059: may the wall clock judge age, and blame cameras? ([time] ntp: SIGHUP's config too)
+    host_clock = HostClock(writer, alarms, clock, ntp_expected=lambda: monitor.cfg.time.ntp)
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
     camera_clocks = CameraClocks(lambda: monitor.cfg, clock)  # SIGHUP's config too; each ONVIF camera's clock, at start and daily (design/0085)
     monitor.onvif_clock = camera_clocks.reading

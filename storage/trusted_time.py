@@ -75,9 +75,14 @@ def kernel_sync(ret: int, status: int, maxerror_us: int) -> Sync:
 UNSYNCED_GRACE_US = 15 * 60 * SECOND_US
 
 
-def unsynced_alarm(sync: Sync, since_start_us: int, grace_us: int = UNSYNCED_GRACE_US) -> bool | None:
+def unsynced_alarm(sync: Sync, since_start_us: int, grace_us: int = UNSYNCED_GRACE_US,
+                   expected: bool = True) -> bool | None:
     """`host_clock_unsynced`: True raise it, False clear it, None leave it as it is (the host
-    cannot tell, or the clock is unsynchronised but edged started less than `grace_us` ago)."""
+    cannot tell, or the clock is unsynchronised but edged started less than `grace_us` ago).
+    `expected` False (`[time] ntp = false`: the site runs without a time source on purpose):
+    never raised, cleared if it was; status says it in a line of its own."""
+    if not expected:
+        return False
     if sync.synced is None:
         return None
     if sync.synced:

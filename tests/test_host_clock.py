@@ -319,3 +319,35 @@ async def test_an_unsynchronised_host_clock_is_one_alarm_after_the_grace_and_cle
         assert host_clock_text({**shown, "synced": True}).startswith("synchronised (adjtimex) since")
     finally:
         await writer.close()
+
+
+async def test_a_site_without_ntp_on_purpose_has_no_unsynced_alarm_only_a_status_line(tmp_path):
+    """`[time] ntp = false` (design/0059): the unsynchronised clock is said in `edgectl status`,
+    never raised; an alarm raised before the setting (a reload) is cleared. Fails on the old
+    code, which raised it after the grace whatever the site said."""
+    data = default_config(tmp_path).storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    expected = [False]
+    try:
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE,
+                         sync=lambda: tt.Sync(False, "adjtimex", 16_000_000, True), unsynced_grace_us=600 * S,
+                         ntp_expected=lambda: expected[-1])
+        await host.start()
+        for _ in range(4):
+            clock.advance(s=400)
+            await host.tick()
+        db = open_db(data / "catalog.db")
+        assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced") == []
+        shown = json.loads(rows(db, "node", lambda r: r["key"] == "host_clock")[0]["value"])
+        from edged.cli.edgectl import host_clock_text
+        assert shown["ntp_expected"] is False and "[time] ntp = false" in host_clock_text(shown)
+        expected.append(True)                           # NTP expected again (a reload): raised
+        await host.tick()
+        assert len(alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True)) == 1
+        expected.append(False)                          # and off again: cleared at once
+        await host.tick()
+        assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True) == []
+    finally:
+        await writer.close()

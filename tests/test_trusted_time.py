@@ -266,4 +266,6 @@ G = tt.UNSYNCED_GRACE_US
 ])
 def test_an_unsynchronised_clock_is_an_alarm_after_the_grace_from_start(synced, since_start, verdict):
     assert tt.unsynced_alarm(tt.Sync(synced), since_start) is verdict
+    # [time] ntp = false: never raised, always cleared (design/0059)
+    assert tt.unsynced_alarm(tt.Sync(synced), since_start, expected=False) is False
     assert G == 15 * 60 * S

@@ -105,6 +105,9 @@ def host_clock_text(h: dict[str, Any]) -> str:
         return _("cannot tell whether the host clock is synchronised")
     if h["synced"]:
         return _("synchronised ({source}) since {since}").format(source=h["source"], since=fmt_time(h["since_us"]))
+    if h.get("ntp_expected") is False:  # [time] ntp = false: a site without a time source on purpose
+        return _("not synchronised (maximum error {maxerror:.1f} s): this site runs without a time source "
+                 "([time] ntp = false), so no alarm is raised for it").format(maxerror=(h["maxerror_us"] or 0) / 1e6)
     return _("NOT synchronised since {since} (maximum error {maxerror:.1f} s): turn on its time source "
              "(timedatectl set-ntp true)").format(since=fmt_time(h["since_us"]), maxerror=(h["maxerror_us"] or 0) / 1e6)
 
