@@ -88,6 +88,7 @@ class HostClock:
         self.flagged = 0                      # segments flagged for a person, as last alarmed
         self.base: tuple[dict[str, tt.Tail], int] = ({}, 0)   # the detector's place at start
         self.started_mono_us: int | None = None
+        self.floor: tt.Floor | None = None    # where this run's footage must begin, for every camera
         self.unsynced: bool | None = None     # host_clock_unsynced as last raised (True) or cleared (False)
         self.shown: bool | None | object = object()   # the sync state last written to the node table
 
@@ -123,6 +124,7 @@ class HostClock:
         await self._synced(sync, now)
         newest, stopped = await self.writer.run(Catalog.clock_history)
         self.first_id = self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
+        self.floor = tt.floor_of(self.first_id, newest, stopped)
         step = tt.behind_history(now, newest, stopped)
         if step is not None:
             self.state = tt.with_step(self.state, step)
@@ -192,7 +194,7 @@ class HostClock:
             open_ = next((k for k, r in enumerate(rows) if r.end_us is None), None)
             if open_ is not None:
                 rows = rows[:open_]
-            ids, new = tt.behind_segments(rows, tails)
+            ids, new = tt.behind_segments(rows, tails, floor=self.floor)
             if open_ is not None:
                 through = rows[-1].id if rows else after
             else:
