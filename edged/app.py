@@ -53,7 +53,7 @@ from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
-from storage import audit, datainit, nodekey
+from storage import audit, datainit, nodekey, restamps
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
@@ -226,8 +226,10 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
         else:  # recovery of what the last run left open goes on alongside recording (design/0025)
             started_us = early.started_us if early is not None else clock.now_us()  # the new run's files are after it
+            # the workers' rows wait in their pipes until the supervisor runs: none of this run's yet
+            before_id = await writer.run(lambda c: restamps.newest_id(c.db))
             recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
-                                       started_us)
+                                       started_us, before_id)
             extra["startup-recovery"] = recovery.run
         await host_clock.start()  # before the node row forgets the last clean stop
         steps.mark("host clock")

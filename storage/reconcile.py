@@ -181,19 +181,54 @@ async def in_background(fn: Callable[..., T], *args: Any) -> T:
     return await result
 
 
-def open_before(catalog: Catalog, before_us: int | None) -> list[dict[str, Any]]:
-    """Segments left `writing` by an earlier run (a run started at `before_us` owns the rest)."""
+def open_before(catalog: Catalog, before_us: int | None, before_id: int | None = None) -> list[dict[str, Any]]:
+    """Segments left `writing` by an earlier run: up to id `before_id` (the newest id before the
+    new run wrote any; ids are given in recording order), whatever their stamps; without it,
+    those stamped before `before_us` (a run started then owns the rest)."""
+    if before_id is not None:
+        return [r for r in catalog.segments_in(WRITING) if r["id"] <= before_id]
     return [r for r in catalog.segments_in(WRITING) if before_us is None or r["start_us"] < before_us]
 
 
+def held_open(data_dir: Path) -> set[str]:
+    """The footage files some process holds open now (/proc/*/fd, those this user may read):
+    the new run's workers hold the file they are writing. Paths relative to the data folder."""
+    video = str((data_dir / layout.VIDEO_DIR).resolve()) + os.sep
+    top = str(data_dir.resolve()) + os.sep
+    out: set[str] = set()
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        fds = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            continue
+        for fd in names:
+            try:
+                target = os.readlink(f"{fds}/{fd}")
+            except OSError:
+                continue
+            if target.startswith(video):
+                out.add(target[len(top):])
+    return out
+
+
 def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, before_us: int | None = None,
-              report: Report | None = None) -> Report:
+              report: Report | None = None, before_id: int | None = None) -> Report:
     """`before_us`: recording has already started again at this time; its files and rows are
-    its own (not orphans, not crash leftovers), so only what is older is reconciled."""
+    its own (not orphans, not crash leftovers), so only what is older is reconciled.
+
+    `before_id`: the newest segment id before the new run wrote any. With it, the new run's own
+    are told by what is known, not by stamps (design/0059: after the clock went back across a
+    restart, the last run's files and rows are stamped after this run's start): rows above the
+    id, and files not in the catalog that a process holds open (a worker writing them before
+    its `open` reached the catalog); a file stamped after the start that nobody holds is the
+    last run's and is adopted."""
     report = report or Report()
     expect = expect or _nothing_expected
     with catalog.db.atomic():
-        recover_open(catalog, data_dir, open_before(catalog, before_us), report, expect)
+        recover_open(catalog, data_dir, open_before(catalog, before_us, before_id), report, expect)
         latest = catalog.latest_start()
         if latest is not None:
             recover_open(catalog, data_dir, catalog.stranded_since(latest - TAIL_US), report, expect)
@@ -205,6 +240,7 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
     known = catalog.known_paths_since(since)
     cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
     present: set[str] = set()
+    held: set[str] | None = None   # read once, when the first file stamped after the start is met
     video = data_dir / layout.VIDEO_DIR
     for cam_dir in sorted(video.iterdir()) if video.is_dir() else []:
         for day in layout.day_dirs(data_dir, cam_dir.name):
@@ -217,7 +253,11 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                     continue
                 parsed = layout.parse_relpath(relpath)
                 if parsed and before_us is not None and parsed[1] >= before_us:
-                    continue  # the new run's own file, its `open` not yet in the catalog
+                    if before_id is None:
+                        continue  # the new run's own file, its `open` not yet in the catalog
+                    held = held_open(data_dir) if held is None else held
+                    if relpath in held:
+                        continue  # being written: the new run's own, its `open` not yet in the catalog
                 fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
                 if fields is None:
                     quarantine(data_dir, relpath, expect)
@@ -235,7 +275,9 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
 
     with catalog.db.atomic():
         for row in catalog.footage_since(since):
-            if row["path"] not in present and (before_us is None or row["start_us"] < before_us):
+            mine = row["id"] > before_id if before_id is not None else \
+                before_us is not None and row["start_us"] >= before_us
+            if row["path"] not in present and not mine:
                 catalog.set_state(row["id"], MISSING, "file gone at start-up")
                 report.missing.append(row["path"])
     return report

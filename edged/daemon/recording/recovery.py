@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 class StartupRecovery:
     def __init__(self, data_dir: Path, writer: CatalogWriter, alarms: Alarms, gaps: Gaps, cameras: Iterable[str],
-                 expect: Expect | None, started_us: int):
+                 expect: Expect | None, started_us: int, before_id: int | None = None):
         self.data_dir, self.writer, self.alarms, self.expect = data_dir, writer, alarms, expect
         self.started_us = started_us
+        self.before_id = before_id  # the newest segment id before this run wrote any (design/0059)
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         gaps.expect_recovery(cameras, self.done)
 
@@ -46,12 +47,12 @@ class StartupRecovery:
         expect = self.expect
         report = Report()
         try:
-            rows = await self.writer.run(open_before, self.started_us)
+            rows = await self.writer.run(open_before, self.started_us, self.before_id)
             outcomes = await in_background(salvage_rows, self.data_dir, rows, expect or (lambda _p, _k: None),
                                            self.writer.clock)
             await self.writer.run(apply_outcomes, outcomes, report)
             salvaged = time.monotonic() - t0
-            await self.writer.run(lambda c: reconcile(c, self.data_dir, expect, self.started_us, report))
+            await self.writer.run(lambda c: reconcile(c, self.data_dir, expect, self.started_us, report, self.before_id))
         finally:
             if not self.done.done():
                 self.done.set_result(None)
