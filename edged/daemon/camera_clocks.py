@@ -61,7 +61,7 @@ class CameraClocks:
                 body = await resp.read()
                 answered = self.clock.now_us()
                 if resp.status != 200:
-                    raise ValueError(f"HTTP {resp.status}")
+                    raise ValueError(f"HTTP {resp.status}")  # i18n: the journal's (logged only)
             when, ntp = cc.parse_answer(body)
         except asyncio.CancelledError:
             raise

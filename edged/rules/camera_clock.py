@@ -54,7 +54,7 @@ def parse_answer(body: bytes) -> tuple[datetime, bool | None]:
     try:
         root = ET.fromstring(body)
     except ET.ParseError as exc:
-        raise ValueError(f"not XML: {exc}") from None
+        raise ValueError(f"not XML: {exc}") from None  # i18n: the journal's
     found: dict[str, str] = {}
     kind = None
     for el in root.iter():
@@ -68,7 +68,7 @@ def parse_answer(body: bytes) -> tuple[datetime, bool | None]:
         when = datetime(int(found["Year"]), int(found["Month"]), int(found["Day"]), int(found["Hour"]),
                         int(found["Minute"]), int(found["Second"]), tzinfo=timezone.utc)
     except (KeyError, ValueError):
-        raise ValueError("no UTCDateTime in the answer") from None
+        raise ValueError("no UTCDateTime in the answer") from None  # i18n: the journal's
     return when, (kind.upper() == "NTP") if kind else None
 
 
