@@ -36,6 +36,9 @@ class Report:
     adopted: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # files stamped after the new run's start, unknown to the catalog and held by nobody: adopted
+    # by `adopt_later` once the new run's rows have reached the catalog (design/0059)
+    later: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return "recovered %d, adopted %d, quarantined %d, missing %d" % (
@@ -181,6 +184,45 @@ async def in_background(fn: Callable[..., T], *args: Any) -> T:
     return await result
 
 
+def _adopt(catalog: Catalog, data_dir: Path, relpath: str, parsed: tuple[str, int] | None, expect: Expect,
+           report: Report, cameras: set[str]) -> None:
+    """A file the catalog has not heard of: salvaged and catalogued (`recovered`, noted as
+    adopted), or quarantined when nothing playable is in it."""
+    fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
+    if fields is None:
+        quarantine(data_dir, relpath, expect)
+        report.quarantined.append(relpath)
+        return
+    camera, start_us = parsed
+    if camera not in cameras:
+        catalog.db["cameras"].insert(
+            {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
+        cameras.add(camera)
+    catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
+                         "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
+                         **fields})
+    report.adopted.append(relpath)
+
+
+def adopt_later(catalog: Catalog, data_dir: Path, paths: list[str], report: Report,
+                expect: Expect | None = None) -> Report:
+    """The files `reconcile` put off (`Report.later`), some time after recording started: those
+    the new run has catalogued meanwhile (their `open` was in a worker's pipe) or holds open
+    now are its own; the rest are the last run's, stamped after this run's start because the
+    clock went back across the restart, and are adopted (design/0059)."""
+    parsed = {p: layout.parse_relpath(p) for p in paths}
+    starts = [v[1] for v in parsed.values() if v]
+    known = catalog.known_paths_since(min(starts) - TAIL_US) if starts else set()
+    held = held_open(data_dir)
+    cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
+    with catalog.db.atomic():
+        for relpath in paths:
+            if relpath in known or relpath in held or not (data_dir / relpath).exists():
+                continue
+            _adopt(catalog, data_dir, relpath, parsed[relpath], expect or _nothing_expected, report, cameras)
+    return report
+
+
 def open_before(catalog: Catalog, before_us: int | None, before_id: int | None = None) -> list[dict[str, Any]]:
     """Segments left `writing` by an earlier run: up to id `before_id` (the newest id before the
     new run wrote any; ids are given in recording order), whatever their stamps; without it,
@@ -256,22 +298,10 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                     if before_id is None:
                         continue  # the new run's own file, its `open` not yet in the catalog
                     held = held_open(data_dir) if held is None else held
-                    if relpath in held:
-                        continue  # being written: the new run's own, its `open` not yet in the catalog
-                fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
-                if fields is None:
-                    quarantine(data_dir, relpath, expect)
-                    report.quarantined.append(relpath)
+                    if relpath not in held:  # held: being written, the new run's own
+                        report.later.append(relpath)  # the new run's, its `open` still in a pipe, or the last run's
                     continue
-                camera, start_us = parsed
-                if camera not in cameras:
-                    catalog.db["cameras"].insert(
-                        {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
-                    cameras.add(camera)
-                catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
-                                     "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
-                                     **fields})
-                report.adopted.append(relpath)
+                _adopt(catalog, data_dir, relpath, parsed, expect, report, cameras)
 
     with catalog.db.atomic():
         for row in catalog.footage_since(since):

@@ -26,11 +26,16 @@ from storage import audit
 from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.states.cameras import OFFLINE
 from storage.catalog import WRITING, Catalog, CatalogWriter
-from storage.reconcile import Report, apply_outcomes, in_background, open_before, reconcile, salvage_rows
+from storage.clock import wait_or_stop
+from storage.reconcile import Report, adopt_later, apply_outcomes, in_background, open_before, reconcile, salvage_rows
 
 Expect = Callable[[str, str], None]  # the tamper guard's "edged itself changes this file"
 
 log = logging.getLogger(__name__)
+# Files stamped after this run's start that nobody holds open are judged this long after the
+# start-up reconcile: the new run's `open` rows, held in the workers' pipes while the daemon
+# started (design/0029), have reached the catalog by then (design/0059).
+LATER_S = 10.0
 
 
 class StartupRecovery:
@@ -42,7 +47,7 @@ class StartupRecovery:
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
         gaps.expect_recovery(cameras, self.done)
 
-    async def run(self, _stopping: asyncio.Event) -> None:
+    async def run(self, stopping: asyncio.Event) -> None:
         t0 = time.monotonic()
         expect = self.expect
         report = Report()
@@ -58,6 +63,15 @@ class StartupRecovery:
                 self.done.set_result(None)
         log.info("catalog reconciled with the disk: %s (open segments %.2f s, tail %.2f s; recording went on)",
                  report.summary(), salvaged, time.monotonic() - t0 - salvaged)
+        if report.later:  # stamped after this run's start, held by nobody: judged once the new run's rows are in
+            if await wait_or_stop(stopping, LATER_S, self.writer.clock):
+                log.info("stopping: %d files stamped after this run's start are left to the next start's reconcile",
+                         len(report.later))
+                return
+            later = Report()
+            await self.writer.run(lambda c: adopt_later(c, self.data_dir, report.later, later, expect))
+            log.info("files stamped after this run's start (the clock went back across the restart?): %d put off, "
+                     "%s", len(report.later), later.summary())
         if report.missing:  # footage that vanished while edged was not watching
             await self.writer.run(lambda c: audit.append(c.db, "edged", "footage.missing", {"paths": report.missing}))
             await self.alarms.raise_(FOOTAGE_MISSING,
