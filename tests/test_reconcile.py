@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from storage import layout
+from storage import layout, restamps
 from storage.catalog import WRITING, Catalog, open_db
 from storage.clock import SYSTEM
 from storage.hashing import sha256_file
@@ -131,7 +131,7 @@ def test_after_a_step_back_across_a_restart_the_last_runs_leftovers_stamped_afte
     crashed = place(data, fmp4, "cam", started + 600 * S, keep=0.6)   # the last run's, left `writing`
     cat.open_segment("cam", started + 600 * S, crashed, started)
     orphan = place(data, fmp4, "cam", started + 700 * S)             # the last run's, never catalogued
-    before_id = next(cat.db.query("SELECT max(id) AS n FROM segments"))["n"]
+    before_id = restamps.newest_id(cat.db)
     mine = place(data, fmp4, "cam", started + 5 * S)                  # the new run's, being written
     cat.open_segment("cam", started + 5 * S, mine, started)
     writing = place(data, fmp4, "cam", started + 15 * S)              # the new run's, `open` not in yet
