@@ -45,6 +45,7 @@ from edged.daemon.recording.prestart import Early, Steps, lock_data, raise_nofil
 from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
+from edged.daemon.camera_clocks import CameraClocks
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
@@ -52,7 +53,7 @@ from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
-from storage import audit, datainit, nodekey
+from storage import audit, datainit, nodekey, restamps
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
@@ -124,8 +125,11 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     guard = TamperGuard(data_dir, writer, alarms, clock)
     cameras = CameraStates(clock)  # each camera's recorder state, kept once (design/0040)
     monitor = HealthMonitor(cfg, writer, alarms, cameras, clock)
-    host_clock = HostClock(writer, alarms, clock)  # design/0059: may the wall clock judge age, and blame cameras?
+    # design/0059: may the wall clock judge age, and blame cameras? ([time] ntp: SIGHUP's config too)
+    host_clock = HostClock(writer, alarms, clock, ntp_expected=lambda: monitor.cfg.time.ntp)
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
+    camera_clocks = CameraClocks(lambda: monitor.cfg, clock)  # SIGHUP's config too; each ONVIF camera's clock, at start and daily (design/0085)
+    monitor.onvif_clock = camera_clocks.reading
     free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
     try:
         await free.get()  # a first reading, for the status line at READY
@@ -222,8 +226,10 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             log.critical("%s; recording, retention and reconciliation wait for the right disk", sup.storage_lost)
         else:  # recovery of what the last run left open goes on alongside recording (design/0025)
             started_us = early.started_us if early is not None else clock.now_us()  # the new run's files are after it
+            # the workers' rows wait in their pipes until the supervisor runs: none of this run's yet
+            before_id = await writer.run(lambda c: restamps.newest_id(c.db))
             recovery = StartupRecovery(data_dir, writer, alarms, sup.gaps, [c.id for c in cfg.cameras], guard.expect,
-                                       started_us)
+                                       started_us, before_id)
             extra["startup-recovery"] = recovery.run
         await host_clock.start()  # before the node row forgets the last clean stop
         steps.mark("host clock")
@@ -246,7 +252,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
-                 "health": monitor.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "health": monitor.run, "camera-clocks": camera_clocks.run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,

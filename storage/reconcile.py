@@ -36,6 +36,9 @@ class Report:
     adopted: list[str] = field(default_factory=list)
     quarantined: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # files stamped after the new run's start, unknown to the catalog and held by nobody: adopted
+    # by `adopt_later` once the new run's rows have reached the catalog (design/0059)
+    later: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return "recovered %d, adopted %d, quarantined %d, missing %d" % (
@@ -191,19 +194,94 @@ async def in_background(fn: Callable[..., T], *args: Any) -> T:
     return await result
 
 
-def open_before(catalog: Catalog, before_us: int | None) -> list[dict[str, Any]]:
-    """Segments left `writing` by an earlier run (a run started at `before_us` owns the rest)."""
+def _adopt(catalog: Catalog, data_dir: Path, relpath: str, parsed: tuple[str, int] | None, expect: Expect,
+           report: Report, cameras: set[str]) -> None:
+    """A file the catalog has not heard of: salvaged and catalogued (`recovered`, noted as
+    adopted), or quarantined when nothing playable is in it."""
+    fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
+    if fields is None:
+        quarantine(data_dir, relpath, expect)
+        report.quarantined.append(relpath)
+        return
+    assert parsed is not None  # salvaged: parsed
+    camera, start_us = parsed
+    if camera not in cameras:
+        catalog.db.table("cameras").insert(
+            {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
+        cameras.add(camera)
+    catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
+                         "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
+                         **fields})
+    report.adopted.append(relpath)
+
+
+def adopt_later(catalog: Catalog, data_dir: Path, paths: list[str], report: Report,
+                expect: Expect | None = None) -> Report:
+    """The files `reconcile` put off (`Report.later`), some time after recording started: those
+    the new run has catalogued meanwhile (their `open` was in a worker's pipe) or holds open
+    now are its own; the rest are the last run's, stamped after this run's start because the
+    clock went back across the restart, and are adopted (design/0059)."""
+    parsed = {p: layout.parse_relpath(p) for p in paths}
+    starts = [v[1] for v in parsed.values() if v]
+    known = catalog.known_paths_since(min(starts) - TAIL_US) if starts else set()
+    held = held_open(data_dir)
+    cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
+    with catalog.db.atomic():
+        for relpath in paths:
+            if relpath in known or relpath in held or not (data_dir / relpath).exists():
+                continue
+            _adopt(catalog, data_dir, relpath, parsed[relpath], expect or _nothing_expected, report, cameras)
+    return report
+
+
+def open_before(catalog: Catalog, before_us: int | None, before_id: int | None = None) -> list[dict[str, Any]]:
+    """Segments left `writing` by an earlier run: up to id `before_id` (the newest id before the
+    new run wrote any; ids are given in recording order), whatever their stamps; without it,
+    those stamped before `before_us` (a run started then owns the rest)."""
+    if before_id is not None:
+        return [r for r in catalog.segments_in(WRITING) if r["id"] <= before_id]
     return [r for r in catalog.segments_in(WRITING) if before_us is None or r["start_us"] < before_us]
 
 
+def held_open(data_dir: Path) -> set[str]:
+    """The footage files some process holds open now (/proc/*/fd, those this user may read):
+    the new run's workers hold the file they are writing. Paths relative to the data folder."""
+    video = str((data_dir / layout.VIDEO_DIR).resolve()) + os.sep
+    top = str(data_dir.resolve()) + os.sep
+    out: set[str] = set()
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        fds = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            continue
+        for fd in names:
+            try:
+                target = os.readlink(f"{fds}/{fd}")
+            except OSError:
+                continue
+            if target.startswith(video):
+                out.add(target[len(top):])
+    return out
+
+
 def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, before_us: int | None = None,
-              report: Report | None = None) -> Report:
+              report: Report | None = None, before_id: int | None = None) -> Report:
     """`before_us`: recording has already started again at this time; its files and rows are
-    its own (not orphans, not crash leftovers), so only what is older is reconciled."""
+    its own (not orphans, not crash leftovers), so only what is older is reconciled.
+
+    `before_id`: the newest segment id before the new run wrote any. With it, the new run's own
+    are told by what is known, not by stamps (design/0059: after the clock went back across a
+    restart, the last run's files and rows are stamped after this run's start): rows above the
+    id, and files not in the catalog that a process holds open (a worker writing them before
+    its `open` reached the catalog); a file stamped after the start that nobody holds is the
+    last run's and is adopted."""
     report = report or Report()
     expect = expect or _nothing_expected
     with catalog.db.atomic():
-        recover_open(catalog, data_dir, open_before(catalog, before_us), report, expect)
+        recover_open(catalog, data_dir, open_before(catalog, before_us, before_id), report, expect)
         latest = catalog.latest_start()
         if latest is not None:
             recover_open(catalog, data_dir, catalog.stranded_since(latest - TAIL_US), report, expect)
@@ -215,6 +293,7 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
     known = catalog.known_paths_since(since)
     cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
     present: set[str] = set()
+    held: set[str] | None = None   # read once, when the first file stamped after the start is met
     video = data_dir / layout.VIDEO_DIR
     for cam_dir in sorted(video.iterdir()) if video.is_dir() else []:
         for day in layout.day_dirs(data_dir, cam_dir.name):
@@ -227,26 +306,19 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                     continue
                 parsed = layout.parse_relpath(relpath)
                 if parsed and before_us is not None and parsed[1] >= before_us:
-                    continue  # the new run's own file, its `open` not yet in the catalog
-                fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
-                if fields is None:
-                    quarantine(data_dir, relpath, expect)
-                    report.quarantined.append(relpath)
+                    if before_id is None:
+                        continue  # the new run's own file, its `open` not yet in the catalog
+                    held = held_open(data_dir) if held is None else held
+                    if relpath not in held:  # held: being written, the new run's own
+                        report.later.append(relpath)  # the new run's, its `open` still in a pipe, or the last run's
                     continue
-                assert parsed is not None  # salvaged: parsed
-                camera, start_us = parsed
-                if camera not in cameras:
-                    catalog.db.table("cameras").insert(
-                        {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
-                    cameras.add(camera)
-                catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
-                                     "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
-                                     **fields})
-                report.adopted.append(relpath)
+                _adopt(catalog, data_dir, relpath, parsed, expect, report, cameras)
 
     with catalog.db.atomic():
         for row in catalog.footage_since(since):
-            if row["path"] not in present and (before_us is None or row["start_us"] < before_us):
+            mine = row["id"] > before_id if before_id is not None else \
+                before_us is not None and row["start_us"] >= before_us
+            if row["path"] not in present and not mine:
                 catalog.set_state(row["id"], MISSING, "file gone at start-up")
                 report.missing.append(row["path"])
     return report

@@ -75,9 +75,14 @@ def kernel_sync(ret: int, status: int, maxerror_us: int) -> Sync:
 UNSYNCED_GRACE_US = 15 * 60 * SECOND_US
 
 
-def unsynced_alarm(sync: Sync, since_start_us: int, grace_us: int = UNSYNCED_GRACE_US) -> bool | None:
+def unsynced_alarm(sync: Sync, since_start_us: int, grace_us: int = UNSYNCED_GRACE_US,
+                   expected: bool = True) -> bool | None:
     """`host_clock_unsynced`: True raise it, False clear it, None leave it as it is (the host
-    cannot tell, or the clock is unsynchronised but edged started less than `grace_us` ago)."""
+    cannot tell, or the clock is unsynchronised but edged started less than `grace_us` ago).
+    `expected` False (`[time] ntp = false`: the site runs without a time source on purpose):
+    never raised, cleared if it was; status says it in a line of its own."""
+    if not expected:
+        return False
     if sync.synced is None:
         return None
     if sync.synced:
@@ -214,22 +219,43 @@ class Tail:
     end_us: int | None = None
 
 
-def behind_segments(rows: list[Placed], tails: dict[str, Tail],
-                    slack_us: int = ORDER_SLACK_US) -> tuple[list[int], dict[str, Tail]]:
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """Where this run's footage must begin: after everything earlier runs recorded (the newest end
+    on record at start, or the last clean stop, whichever is later), for every camera alike."""
+
+    after_id: int           # this run's segments have higher ids
+    at_us: int              # ... and begin no earlier than this
+
+
+def floor_of(first_id: int, newest_end_us: int | None, last_stop_us: int | None) -> Floor | None:
+    known = max((t for t in (newest_end_us, last_stop_us) if t is not None), default=None)
+    return None if known is None else Floor(first_id, known)
+
+
+def behind_segments(rows: list[Placed], tails: dict[str, Tail], slack_us: int = ORDER_SLACK_US,
+                    floor: Floor | None = None) -> tuple[list[int], dict[str, Tail]]:
     """Ids are given in recording order: a segment that begins before a segment of its camera
     with a lower id ended was stamped by a clock that was behind (it went back across a restart,
     or the earlier run's ran ahead). It cannot be re-stamped (monotonic time does not survive a
     restart): it is flagged for a person, and it places nothing after it, so the next segments of
     its run are judged against what is placed. A segment still being written counts as ending
     where it begins (its end is not known yet). `rows` in id order, above the tails'
-    `checked_id`. Returns the ids to flag and the new tails."""
+    `checked_id`. Returns the ids to flag and the new tails.
+
+    `floor`: a segment of this run (id above `floor.after_id`) that begins before everything
+    earlier runs recorded ended was stamped behind too, though its camera has nothing earlier to
+    compare with (a camera first on record, or whose footage ended long before the others'):
+    every camera's earlier runs ended before this run began (design/0059)."""
     tails = dict(tails)
     flags: list[int] = []
     for row in rows:
         tail = tails.get(row.camera, Tail())
         if row.id <= tail.checked_id:
             continue
-        behind = row.judged and not row.flagged and tail.end_us is not None and row.start_us < tail.end_us - slack_us
+        behind = row.judged and not row.flagged and (
+            (tail.end_us is not None and row.start_us < tail.end_us - slack_us)
+            or (floor is not None and row.id > floor.after_id and row.start_us < floor.at_us - slack_us))
         if behind:
             flags.append(row.id)
         end = tail.end_us

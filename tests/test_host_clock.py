@@ -27,15 +27,15 @@ TRUE = 1_790_000_000 * S
 SETTLE = 60 * S
 
 
-def record(writer: CatalogWriter, clock: FakeClock, data, n: int) -> None:
-    """n segments of 10 s of the camera `door`, stamped by the (fake) host clock, written as
+def record(writer: CatalogWriter, clock: FakeClock, data, n: int, camera: str = "door") -> None:
+    """n segments of 10 s of the camera `door` (or `camera`), stamped by the (fake) host clock, written as
     they would be: the clock advances while each is recorded."""
     async def one() -> None:
         start = clock.now_us()
-        path = segment_relpath("door", start)
+        path = segment_relpath(camera, start)
         (data / path).parent.mkdir(parents=True, exist_ok=True)
         (data / path).write_bytes(b"\0" * 1000)
-        await writer.run(lambda c: c.open_segment("door", start, path, start))
+        await writer.run(lambda c: c.open_segment(camera, start, path, start))
         clock.advance(s=10)
         await writer.run(lambda c: c.close_segment(path, {"end_us": start + 10 * S, "bytes": 1000}))
     return [one() for _ in range(n)]
@@ -267,6 +267,44 @@ async def test_a_restart_with_the_clock_a_third_of_a_second_behind_is_flagged_no
     assert json.loads(alarm["detail"])["segments"] == 1
 
 
+async def test_a_camera_first_on_record_in_a_run_stamped_behind_is_flagged_too(tmp_path):
+    """The new run's clock is 20 s behind the last run's end; the camera `gate` records for the
+    first time in this run, so it has nothing of its own to be compared with: its segments that
+    begin before the last run's footage ended are flagged all the same (design/0059, the run's
+    floor). The old detector compared each camera with its own footage only: none flagged."""
+    cfg = default_config(tmp_path)
+    data = cfg.storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        await writer.run(Catalog.sync_cameras, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1}
+                                                for c in ("door", "gate")])
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        for seg in record(writer, clock, data, 2):
+            await seg
+            await host.tick()
+    finally:
+        await writer.close()
+    clock = FakeClock(TRUE, monotonic=5.0)   # restarted at once, its clock 20 s behind the last end
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
+        await host.start()
+        for seg in record(writer, clock, data, 3, camera="gate"):
+            await seg
+            await host.tick()
+    finally:
+        await writer.close()
+    db = open_db(data / "catalog.db")
+    gate = [r["id"] for r in rows(db, "segments", lambda r: r["camera"] == "gate")]
+    assert flagged_ids(db) == gate[:2]     # 0-10 s and 10-20 s are before the floor; 20-30 s is not
+    (alarm,) = alarms(db, lambda r: r["kind"] == "segments_flagged", active=True)
+    assert json.loads(alarm["detail"])["segments"] == 2
+
+
 def test_the_sync_reader_reads_this_machines_kernel_without_crashing():
     """The ctypes struct is the kernel's (208 bytes on 64-bit Linux); whatever this box says (a
     container without NTP says unsynchronised, maxerror 16 s), the answer is well formed."""
@@ -317,5 +355,37 @@ async def test_an_unsynchronised_host_clock_is_one_alarm_after_the_grace_and_cle
         shown = json.loads(rows(db, "node", lambda r: r["key"] == "host_clock")[0]["value"])
         assert host_clock_text(shown).startswith("NOT synchronised since") and "16.0 s" in host_clock_text(shown)
         assert host_clock_text({**shown, "synced": True}).startswith("synchronised (adjtimex) since")
+    finally:
+        await writer.close()
+
+
+async def test_a_site_without_ntp_on_purpose_has_no_unsynced_alarm_only_a_status_line(tmp_path):
+    """`[time] ntp = false` (design/0059): the unsynchronised clock is said in `edgectl status`,
+    never raised; an alarm raised before the setting (a reload) is cleared. Fails on the old
+    code, which raised it after the grace whatever the site said."""
+    data = default_config(tmp_path).storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    expected = [False]
+    try:
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE,
+                         sync=lambda: tt.Sync(False, "adjtimex", 16_000_000, True), unsynced_grace_us=600 * S,
+                         ntp_expected=lambda: expected[-1])
+        await host.start()
+        for _ in range(4):
+            clock.advance(s=400)
+            await host.tick()
+        db = open_db(data / "catalog.db")
+        assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced") == []
+        shown = json.loads(rows(db, "node", lambda r: r["key"] == "host_clock")[0]["value"])
+        from edged.cli.edgectl import host_clock_text
+        assert shown["ntp_expected"] is False and "[time] ntp = false" in host_clock_text(shown)
+        expected.append(True)                           # NTP expected again (a reload): raised
+        await host.tick()
+        assert len(alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True)) == 1
+        expected.append(False)                          # and off again: cleared at once
+        await host.tick()
+        assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True) == []
     finally:
         await writer.close()

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from storage import layout
+from storage import layout, restamps
 from storage.catalog import WRITING, Catalog, open_db
 from storage.clock import SYSTEM
 from storage.hashing import sha256_file
-from storage.reconcile import TAIL_US, reconcile
+from storage.reconcile import TAIL_US, Report, adopt_later, reconcile
 from tests.support.catalog import rows
 
 S = 1_000_000
@@ -114,3 +114,35 @@ def test_a_file_the_media_parser_dies_on_is_kept_in_quarantine_and_the_daemon_li
     assert report.recovered == [fine] and by_path[fine]["state"] == "recovered"
     assert report.quarantined == [deadly] and by_path[deadly]["state"] == "quarantined"
     assert (data / "quarantine" / deadly).exists(), "the file is kept"
+
+
+def test_after_a_step_back_across_a_restart_the_last_runs_leftovers_stamped_after_the_start_are_recovered(
+        tmp_path, fmp4):
+    """design/0059: the clock went back an hour while edged was down, so the last run's open
+    segment and the file it never catalogued are stamped after this run's start. They are the
+    last run's (their ids are older than the run; nobody holds the file open) and are recovered
+    and adopted; the new run's own (a row above the id, a file a worker holds open before its
+    `open` reached the catalog, a file whose `open` reaches the catalog before the files put
+    off are judged) are left alone. The old reconciliation skipped both by stamp."""
+    data = tmp_path
+    cat = Catalog(open_db(data / layout.CATALOG_FILE))
+    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    started = SYSTEM.now_us() - 3600 * S             # this run's start, on a clock an hour behind
+    crashed = place(data, fmp4, "cam", started + 600 * S, keep=0.6)   # the last run's, left `writing`
+    cat.open_segment("cam", started + 600 * S, crashed, started)
+    orphan = place(data, fmp4, "cam", started + 700 * S)             # the last run's, never catalogued
+    before_id = restamps.newest_id(cat.db)
+    mine = place(data, fmp4, "cam", started + 5 * S)                  # the new run's, being written
+    cat.open_segment("cam", started + 5 * S, mine, started)
+    writing = place(data, fmp4, "cam", started + 15 * S)              # the new run's, `open` not in yet
+    piped = place(data, fmp4, "cam", started + 25 * S)   # the new run's, closed, its `open` in a worker's pipe
+    with open(data / writing, "ab"):                                  # a worker holds it open
+        report = reconcile(cat, data, before_us=started, before_id=before_id)
+        assert report.recovered == [crashed] and report.adopted == [] and sorted(report.later) == sorted([orphan, piped])
+        cat.open_segment("cam", started + 25 * S, piped, started)       # the pipe is read: its row arrives
+        later = adopt_later(cat, data, report.later, Report())
+    by_path = {r["path"]: r for r in rows(cat.db, "segments")}
+    assert by_path[crashed]["state"] == "recovered"
+    assert later.adopted == [orphan] and by_path[orphan]["state"] == "recovered"
+    assert by_path[mine]["state"] == WRITING and by_path[piped]["state"] == WRITING and writing not in by_path
+    assert report.missing == [] and report.quarantined == [] and later.quarantined == []

@@ -189,6 +189,20 @@ def test_a_segment_stamped_before_an_earlier_one_ended_is_flagged(rows, flagged)
     assert got == flagged
 
 
+def test_a_camera_first_on_record_is_judged_against_the_runs_floor():
+    """design/0059: this run's segments (ids above the floor's) begin after everything earlier
+    runs recorded, every camera alike; a camera with nothing of its own to compare with is
+    flagged when it begins before that (by more than the slack). Without a floor: not caught."""
+    floor = tt.floor_of(2, TRUE + 20 * S, TRUE + 19 * S)      # the last run ended at 20 s
+    assert floor == tt.Floor(2, TRUE + 20 * S) and tt.floor_of(2, None, None) is None
+    run = [placed(1, 0), placed(2, 10), placed(3, 0, camera="gate"), placed(4, 10, camera="gate"),
+           placed(5, 19.95, camera="gate"), placed(6, 0, camera="yard", judged=False)]
+    assert tt.behind_segments(run, {}, floor=floor)[0] == [3, 4]       # 19.95 s is jitter; adopted not judged
+    assert tt.behind_segments(run, {})[0] == []
+    # an earlier run's segment (id at or below the floor's) is not judged by it
+    assert tt.behind_segments([placed(1, 0, camera="gate")], {}, floor=tt.Floor(1, TRUE + 20 * S))[0] == []
+
+
 def test_the_slack_is_the_jitter_of_two_anchors_not_half_a_second():
     """Issue 26: overlaps under the old 0.5 s slack went unflagged (0.28 s and 0.33 s seen in CI
     after a restart 20 s back). The slack is now what two anchors of one clock differ by."""
@@ -266,4 +280,6 @@ G = tt.UNSYNCED_GRACE_US
 ])
 def test_an_unsynchronised_clock_is_an_alarm_after_the_grace_from_start(synced, since_start, verdict):
     assert tt.unsynced_alarm(tt.Sync(synced), since_start) is verdict
+    # [time] ntp = false: never raised, always cleared (design/0059)
+    assert tt.unsynced_alarm(tt.Sync(synced), since_start, expected=False) is False
     assert G == 15 * 60 * S

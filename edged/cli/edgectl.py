@@ -105,8 +105,18 @@ def host_clock_text(h: dict[str, Any]) -> str:
         return _("cannot tell whether the host clock is synchronised")
     if h["synced"]:
         return _("synchronised ({source}) since {since}").format(source=h["source"], since=fmt_time(h["since_us"]))
+    if h.get("ntp_expected") is False:  # [time] ntp = false: a site without a time source on purpose
+        return _("not synchronised (maximum error {maxerror:.1f} s): this site runs without a time source "
+                 "([time] ntp = false), so no alarm is raised for it").format(maxerror=(h["maxerror_us"] or 0) / 1e6)
     return _("NOT synchronised since {since} (maximum error {maxerror:.1f} s): turn on its time source "
              "(timedatectl set-ntp true)").format(since=fmt_time(h["since_us"]), maxerror=(h["maxerror_us"] or 0) / 1e6)
+
+
+def clock_text(clock: dict[str, Any] | None) -> str:
+    """The camera's clock against the host's and where that was read: "+40.0s (onvif)"."""
+    if not clock or clock.get("offset_us") is None:
+        return "-"
+    return f"{clock['offset_us'] / 1e6:+.1f}s ({clock['source']})"
 
 
 def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
@@ -132,13 +142,15 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
         elif mode == "motion":
             state = _("{state} (motion)").format(state=state)
         every = (r["health"] or {}).get("sample_interval_s")  # the image checks' interval in force (design/0078)
+        r["clock"] = (r["health"] or {}).get("clock")  # its clock's offset, from RTCP or ONVIF (design/0085)
         out.append([r["id"], r["name"], state,
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
-                    r["reconnects"], f"{every:g}s" if every else "-", r["compliance"] or "-", r["url"],
+                    r["reconnects"], f"{every:g}s" if every else "-", clock_text(r["clock"]), r["compliance"] or "-",
+                    r["url"],
                     problem or "; ".join(r["compliance_reasons"] or [])])
     text = table([_("ID"), _("NAME"), _("STATE"), _("SINCE"), _("FPS"), _("BITRATE"), _("RES"), _("LAST FRAME"),
-                  _("RECONNECTS"), _("CHECK EVERY"), _("FLOOR"), _("URL"), _("PROBLEM")], out)
+                  _("RECONNECTS"), _("CHECK EVERY"), _("CLOCK"), _("FLOOR"), _("URL"), _("PROBLEM")], out)
     if any(r["figures_stale"] and r["fps"] is not None for r in rows):
         text += "\n" + _("(figures in brackets are stale: the last ones before the camera stopped recording)")
     return rows, text if rows else _("no cameras configured")

@@ -29,6 +29,7 @@ from edged.config.values import (
     MS,
     SECOND,
     ConfigError,
+    _bool,
     _check_keys,
     _describe,
     _duration,
@@ -91,6 +92,19 @@ class ControlConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeConfig:
+    """[time] (design/0059): `ntp = false` says the site runs without a time source on purpose:
+    the host clock's unsynchronised state is then an info line in status, not an alarm."""
+
+    ntp: bool = True
+
+
+def _time(t: dict) -> TimeConfig:
+    _check_keys(t, "time", ("ntp",))
+    return TimeConfig(ntp=_bool(t.get("ntp", True), "time.ntp"))
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     site: SiteConfig
     storage: StorageConfig
@@ -107,6 +121,7 @@ class Config:
     inspection: InspectionConfig = InspectionConfig()
     audit: AuditConfig = AuditConfig()                      # [audit]: when the periodic audit is due (R7.2)
     maintenance: MaintenanceConfig = MaintenanceConfig()    # [maintenance]: where its catalog copy goes (R1.7)
+    time: TimeConfig = TimeConfig()                         # [time]: whether the site keeps its clock by NTP
     inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
 
     def camera(self, id: str) -> CameraConfig | None:
@@ -165,7 +180,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
                                "health", "inspection", "accounts", "viewer", "secrets", "policy", "audit",
-                               "maintenance"))
+                               "maintenance", "time"))
         data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
@@ -198,6 +213,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             inspection=_inspection(_table(data, "inspection", "inspection")),
             audit=_audit(_table(data, "audit", "audit")),
             maintenance=_maintenance(_table(data, "maintenance", "maintenance"), base_dir),
+            time=_time(_table(data, "time", "time")),
             inline_secrets=inline,
         )
     except ConfigError as e:

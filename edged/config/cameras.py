@@ -50,6 +50,7 @@ class CameraConfig:
     motion: MotionConfig = MotionConfig()
     health: HealthOverrides = ()   # [cameras.health]: its own [health] thresholds (Config.health_for)
     transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
+    onvif: str | bool | None = None  # where its clock is read (design/0085): "host:port"; false: not; None: URL host, port 80
 
     @property
     def redacted_url(self) -> str:
@@ -68,7 +69,7 @@ class CameraConfig:
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r}, transport={self.transport!r})"
+            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r})"
         )
 
 
@@ -77,7 +78,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport",
+        "transport", "onvif",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -113,6 +114,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 motion=_motion(t.get("motion"), f"{path}.motion"),
                 health=_camera_health(t.get("health"), path),
                 transport=_transport(t.get("transport", "auto"), f"{path}.transport"),
+                onvif=_onvif(t.get("onvif"), f"{path}.onvif"),
             )
         )
     return tuple(cameras)
@@ -134,6 +136,19 @@ def _transport(value: Any, field: str) -> str:
     if value not in TRANSPORTS:
         raise ConfigError(field, f'{_show(value)} is not an RTSP transport; use "auto" (TCP, then UDP if the '
                           'camera refuses TCP), "tcp" or "udp"')
+    return value
+
+
+def _onvif(value: Any, field: str) -> str | bool | None:
+    """`onvif`: "host:port" (or "host", port 80) where the camera answers ONVIF; false: do not ask
+    it; true or unset: the RTSP URL's host on port 80 (design/0085)."""
+    if value is None or isinstance(value, bool):
+        return None if value in (None, True) else False
+    value = _string(value, field).strip()
+    host, sep, port = value.rpartition(":")
+    if not value or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
+        raise ConfigError(field, f'{_show(value)} is not an ONVIF address; write "host:port" (e.g. "192.0.2.10:80"), '
+                          "true (the camera URL's host, port 80) or false (do not read its clock over ONVIF)")
     return value
 
 

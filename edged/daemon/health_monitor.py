@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edged.rules import health
+from edged.rules import camera_clock, health
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.daemon.recording.camera_states import CameraStates
@@ -77,6 +77,8 @@ class HealthMonitor:
         self.host_synced: Callable[[], bool | None] = lambda: None  # ... and the kernel's sync state
         self.host_clock_ok = True       # False: no camera is blamed for clock_drift
         self._host_off: int | None = None   # the cameras agree the host clock is this far off (us)
+        # each camera's clock read over ONVIF (edged/daemon/camera_clocks.py, design/0085)
+        self.onvif_clock: Callable[[str], camera_clock.Reading | None] = lambda _cam: None
 
     # inputs from the supervisor -------------------------------------------------------
     def on_state(self, cam: str) -> str:
@@ -125,15 +127,28 @@ class HealthMonitor:
             big = None  # a picture was checked since
         return health.CameraView(
             id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_required),
-            state=self.cameras.state(cam_id), stats=self.cameras.stats(cam_id),
+            state=self.cameras.state(cam_id), stats=self.stats(cam_id, now),
             image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None,
             oversize=(big.width, big.height) if big is not None else None,
             host_clock_ok=self.host_clock_ok)
 
+    def clock_of(self, cam: str, now: int) -> tuple[int | None, str]:
+        """The camera's clock skew and its source: RTCP sender reports, else ONVIF (design/0085)."""
+        s = self.cameras.stats(cam) or {}
+        return camera_clock.skew(s.get("clock_skew_us"), self.onvif_clock(cam), now)
+
+    def stats(self, cam: str, now: int) -> dict[str, Any] | None:
+        """The worker's stream statistics, with the clock skew from ONVIF where RTCP has none."""
+        s = self.cameras.stats(cam)
+        if s is None or s.get("clock_skew_us") is not None:
+            return s
+        skew, source = self.clock_of(cam, now)
+        return s if skew is None else {**s, "clock_skew_us": skew, "clock_source": source}
+
     async def evaluate(self, now: int | None = None) -> None:
         now = self.clock.now_us() if now is None else now
         minute = local_minute(now, zone(self.cfg.site.timezone))
-        await self._host_clock()
+        await self._host_clock(now)
         rows, raises = [], []  # the camera rows are written before the alarms: whoever sees an alarm
         # (edgectl, MQTT, the test) finds the camera already `degraded`, never still `recording`
         for cam in self.cfg.cameras:
@@ -167,12 +182,12 @@ class HealthMonitor:
         for call in raises:
             await call()
 
-    async def _host_clock(self) -> None:
+    async def _host_clock(self, now: int) -> None:
         """Is the host clock the one at fault? It stepped (its own alarm), or every recording
         camera is off it the same way (host_clock_off, one alarm, not clock_drift on each)."""
         tolerance = self.cfg.health.clock_tolerance_us
-        skews = [s["clock_skew_us"] for cam in self.cfg.cameras if self.cameras.state(cam.id) == RECORDING
-                 and (s := self.cameras.stats(cam.id)) and s.get("clock_skew_us") is not None]
+        skews = [skew for cam in self.cfg.cameras if self.cameras.state(cam.id) == RECORDING
+                 and (skew := self.clock_of(cam.id, now)[0]) is not None]
         off = health.host_clock_off(skews, tolerance, self.host_synced())
         self.host_clock_ok = off is None and not self.host_untrusted()
         if self.alarms is not None and (off is None) != (self._host_off is None):
@@ -190,7 +205,12 @@ class HealthMonitor:
         """What the catalog's camera row does not already hold (rates, resolution, keyframe
         interval, clock skew and last packet are its columns; alarms are in `alarms`)."""
         s = self.cameras.stats(cam) or {}
+        skew, source = self.clock_of(cam, now)
+        onvif = self.onvif_clock(cam)
         return {
+            "clock": {"offset_us": skew, "source": source,
+                      "at_us": onvif.at_us if source == "onvif" and onvif is not None else s.get("last_packet_us"),
+                      "ntp": onvif.ntp if onvif is not None else None} if source else None,
             "audio_arriving": bool(s.get("audio_packets", s.get("audio"))),
             "audio_level_db": s.get("audio_level_db"), "audio_error": s.get("audio_error"),
             "reconnects_1h": self.cameras.reconnects_within(cam, now, HOUR_US),
@@ -275,7 +295,7 @@ class HealthMonitor:
         active = {k for (c, k), t in self.tracks.items() if c == cam_id and t.active}
         return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_required),
                 "state": self.cameras.state(cam_id), "last_error": self.cameras.error(cam_id),
-                "stats": self.cameras.stats(cam_id), "image_fresh": view.image is not None,
+                "stats": self.stats(cam_id, now), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
                 "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.host_clock_ok}

@@ -13,6 +13,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
@@ -70,13 +71,15 @@ def _reader() -> ThreadPoolExecutor:
 
 class HostClock:
     def __init__(self, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM,
-                 settle_us: int = tt.SETTLE_US, sync=read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US):
+                 settle_us: int = tt.SETTLE_US, sync=read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US,
+                 ntp_expected: Callable[[], bool] = lambda: True):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
         self.settle_us = settle_us
         self.sync = sync
         self.unsynced_grace_us = unsynced_grace_us
+        self.ntp_expected = ntp_expected      # [time] ntp: false, the site runs without NTP on purpose
         self.state = tt.State()
         self.first_id = 0     # segments after this id were stamped by this process's clock readings
         self.seen_id = 0      # the newest segment at the last reading: opened before any step seen since
@@ -85,6 +88,7 @@ class HostClock:
         self.flagged = 0                      # segments flagged for a person, as last alarmed
         self.base: tuple[dict[str, tt.Tail], int] = ({}, 0)   # the detector's place at start
         self.started_mono_us: int | None = None
+        self.floor: tt.Floor | None = None    # where this run's footage must begin, for every camera
         self.unsynced: bool | None = None     # host_clock_unsynced as last raised (True) or cleared (False)
         self.shown: bool | None | object = object()   # the sync state last written to the node table
 
@@ -120,6 +124,7 @@ class HostClock:
         await self._synced(sync, now)
         newest, stopped = await self.writer.run(Catalog.clock_history)
         self.first_id = self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
+        self.floor = tt.floor_of(self.first_id, newest, stopped)
         step = tt.behind_history(now, newest, stopped)
         if step is not None:
             self.state = tt.with_step(self.state, step)
@@ -189,7 +194,7 @@ class HostClock:
             open_ = next((k for k, r in enumerate(rows) if r.end_us is None), None)
             if open_ is not None:
                 rows = rows[:open_]
-            ids, new = tt.behind_segments(rows, tails)
+            ids, new = tt.behind_segments(rows, tails, floor=self.floor)
             if open_ is not None:
                 through = rows[-1].id if rows else after
             else:
@@ -219,13 +224,14 @@ class HostClock:
         """`host_clock_unsynced` (storage/trusted_time.unsynced_alarm): raised when the kernel says
         its clock is not synchronised, after a grace from start; cleared once it is. The state
         goes to the node table for `edgectl status` when it changes."""
-        if sync.synced != self.shown:
-            self.shown = sync.synced
+        expected = self.ntp_expected()
+        if (sync.synced, expected) != self.shown:
+            self.shown = (sync.synced, expected)
             shown = json.dumps({"synced": sync.synced, "source": sync.source, "maxerror_us": sync.maxerror_us,
-                                "sta_unsync": sync.sta_unsync, "since_us": now.wall_us})
+                                "sta_unsync": sync.sta_unsync, "since_us": now.wall_us, "ntp_expected": expected})
             await self.writer.run(lambda c: c.set_node({SYNC_KEY: shown}))
         started = self.started_mono_us if self.started_mono_us is not None else now.mono_us
-        verdict = tt.unsynced_alarm(sync, now.mono_us - started, self.unsynced_grace_us)
+        verdict = tt.unsynced_alarm(sync, now.mono_us - started, self.unsynced_grace_us, expected)
         if verdict is None or verdict == self.unsynced:
             return
         self.unsynced = verdict

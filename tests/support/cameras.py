@@ -126,12 +126,13 @@ class RtspServer:
     """
 
     def __init__(self, mounts: dict[str, str], port: int | None = None, clock_offset_s: float = 0.0,
-                 clock_rate: float = 1.0):
+                 clock_rate: float = 1.0, sender_reports: bool = True):
         if not mounts:
             raise ValueError("at least one mount is needed")
         self.mounts = dict(mounts)
         self.clock_offset_s = clock_offset_s  # cameras whose clock is this far off (their RTCP sender reports)
         self.clock_rate = clock_rate          # live cameras whose media clock runs this many times as fast
+        self.sender_reports = sender_reports  # False: no RTCP at all (the stream says nothing of their clock)
         self.port = port
         self.proc: subprocess.Popen | None = None
         self._tmpdir = tempfile.TemporaryDirectory(prefix="edged-rtsp-")
@@ -144,6 +145,8 @@ class RtspServer:
             cmd += ["--clock-offset", repr(self.clock_offset_s)]
         if self.clock_rate != 1.0:
             cmd += ["--clock-rate", repr(self.clock_rate)]
+        if not self.sender_reports:
+            cmd += ["--no-sender-reports"]
         for name, spec in self.mounts.items():
             cmd += ["--mount", "%s=%s" % (name, spec)]
         return cmd

@@ -19,6 +19,7 @@ Mount SPEC kinds:
     livenokey:WxH@FPS       the same, with one keyframe at the start and none after
 
 --clock-rate RATE makes every live mount a camera whose media clock runs RATE times as fast.
+--no-sender-reports sends no RTCP (so no sender reports) from any mount.
 --clock-offset SECONDS makes every mount a camera whose clock is that far off: its RTCP
 sender reports carry this host's time plus the offset (as a camera with a wrong clock sends).
 
@@ -178,8 +179,26 @@ def _fast_clock(rate):
     return clock
 
 
-def _install_pts_probes(_factory, media, clock_offset_s=0.0, clock_rate=1.0):
+def _no_sender_reports(media):
+    """Drop every RTCP packet the RTP sessions send: a camera that sends no sender reports, so
+    the client cannot tell its wall clock from the stream (design/0085 reads it over ONVIF)."""
+    def pad_added(_rtpbin, pad):
+        if pad.get_name().startswith("send_rtcp_src"):
+            pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST,
+                          lambda *_: Gst.PadProbeReturn.DROP)
+
+    def added(_bin, _sub, element):
+        factory = element.get_factory()
+        if factory is not None and factory.get_name() == "rtpbin":
+            element.connect("pad-added", pad_added)
+
+    media.get_element().get_parent().connect("deep-element-added", added)
+
+
+def _install_pts_probes(_factory, media, clock_offset_s=0.0, clock_rate=1.0, no_sr=False):
     """media-configure runs once per built pipeline, before it starts to flow."""
+    if no_sr:
+        _no_sender_reports(media)
     if clock_offset_s:
         _sender_reports_from(media, _wrong_clock(clock_offset_s))
     elif clock_rate != 1.0:
@@ -211,6 +230,8 @@ def main(argv=None):
                         help="the cameras' clocks are this far ahead (negative: behind) of this host's")
     parser.add_argument("--clock-rate", type=float, default=1.0, metavar="RATE",
                         help="the cameras' media clocks run this many times as fast as this host's")
+    parser.add_argument("--no-sender-reports", action="store_true",
+                        help="send no RTCP at all (a camera whose stream says nothing of its wall clock)")
     parser.add_argument("--exit-with-stdin", action="store_true",
                         help="quit when stdin reaches EOF (the parent went away)")
     args = parser.parse_args(argv)
@@ -228,7 +249,8 @@ def main(argv=None):
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(True)
-        factory.connect("media-configure", _install_pts_probes, args.clock_offset, args.clock_rate)
+        factory.connect("media-configure", _install_pts_probes, args.clock_offset, args.clock_rate,
+                        args.no_sender_reports)
         mounts.add_factory("/" + name, factory)
 
     try:

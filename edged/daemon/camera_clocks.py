@@ -1,0 +1,79 @@
+"""Each ONVIF camera's clock, read at start and daily (design/0085): GetSystemDateAndTime, which
+needs no login. Off the recording path: a task of its own, each request with its own timeout,
+nothing awaited by recording; a camera that does not answer is said once in the log and
+judged by RTCP alone. The decisions are edged/rules/camera_clock.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+from edged.config import Config
+from edged.rules import camera_clock as cc
+from storage.clock import wait_or_stop, Clock, SYSTEM
+
+log = logging.getLogger(__name__)
+
+EVERY_S = 86_400.0
+TIMEOUT_S = 10.0
+AT_ONCE = 8  # requests in flight at a time
+
+
+class CameraClocks:
+    def __init__(self, cfg: Callable[[], Config], clock: Clock = SYSTEM, every_s: float = EVERY_S, timeout_s: float = TIMEOUT_S):
+        self.cfg = cfg
+        self.clock = clock
+        self.every_s = every_s
+        self.timeout_s = timeout_s
+        self.readings: dict[str, cc.Reading] = {}
+        self._said: dict[str, str] = {}   # the last failure logged per camera (said once, not daily)
+
+    def reading(self, cam: str) -> cc.Reading | None:
+        return self.readings.get(cam)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            await self.read_all()
+            await wait_or_stop(stopping, self.every_s, self.clock)
+
+    async def read_all(self) -> None:
+        import aiohttp  # here: a site without ONVIF cameras never pays for it at start
+
+        limit = asyncio.Semaphore(AT_ONCE)
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async def one(cam_id: str, host: str, port: int) -> None:
+                async with limit:
+                    await self._read(session, cam_id, host, port)
+
+            jobs = [one(cam.id, *where) for cam in self.cfg().cameras
+                    if cam.enabled and (where := cc.endpoint(cam.onvif, cam.url)) is not None]
+            await asyncio.gather(*jobs)
+
+    async def _read(self, session, cam: str, host: str, port: int) -> None:
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            sent = self.clock.now_us()
+            async with session.post(f"http://{shown}{cc.DEVICE_PATH}", data=cc.REQUEST.encode(),
+                                    headers={"Content-Type": "application/soap+xml; charset=utf-8"}) as resp:
+                body = await resp.read()
+                answered = self.clock.now_us()
+                if resp.status != 200:
+                    raise ValueError(f"HTTP {resp.status}")  # i18n: the journal's (logged only)
+            when, ntp = cc.parse_answer(body)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure: this camera's clock is judged by RTCP only
+            why = str(exc) or type(exc).__name__
+            if self._said.get(cam) != why:
+                self._said[cam] = why
+                log.info("camera %s: no ONVIF clock at %s (%s): its clock is judged by RTCP sender reports only",
+                         cam, shown, why[:200])
+            return
+        self._said.pop(cam, None)
+        reading = cc.Reading(cc.offset_us(when, sent, answered), answered, ntp)
+        self.readings[cam] = reading
+        log.info("camera %s: its clock is %+.1f s off the host's (ONVIF, %s)", cam, reading.offset_us / 1e6,
+                 "NTP" if ntp else "manual" if ntp is False else "source unknown")

@@ -1,0 +1,89 @@
+"""A camera's clock read over ONVIF (design/0085). Pure: no I/O.
+
+GetSystemDateAndTime needs no login (ONVIF Core, pre-auth), so edged asks every camera it
+records that speaks ONVIF, at start and daily, and judges `clock_drift` by it where the camera
+sends no RTCP sender reports (its RTP clock then says nothing of its wall clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+from xml.etree import ElementTree as ET
+
+SECOND_US = 1_000_000
+DEFAULT_PORT = 80
+# How long a reading stands for the camera's clock: read daily, so two days is one missed reading.
+FRESH_US = 2 * 86_400 * SECOND_US
+
+REQUEST = ('<?xml version="1.0" encoding="UTF-8"?>'
+           '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
+           '<s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body>'
+           '</s:Envelope>')
+DEVICE_PATH = "/onvif/device_service"  # ONVIF Core: the device service's well-known address
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One answer: the camera's clock minus the host's (us; + the camera is ahead), whether it
+    says it uses NTP, and when it was read (host UTC us)."""
+
+    offset_us: int
+    at_us: int
+    ntp: bool | None = None
+
+
+def endpoint(onvif: str | bool | None, url: str) -> tuple[str, int] | None:
+    """Where to ask: `onvif = "host:port"` as given, false: nowhere, unset or true: the RTSP
+    URL's host on port 80 (None for a URL without a host: a synthetic source, a file)."""
+    if onvif is False:
+        return None
+    if isinstance(onvif, str) and onvif:
+        host, _, port = onvif.rpartition(":")
+        if not host:
+            return onvif, DEFAULT_PORT
+        return host.strip("[]"), int(port)
+    url_host = urlsplit(url).hostname
+    return (url_host, DEFAULT_PORT) if url_host else None
+
+
+def parse_answer(body: bytes) -> tuple[datetime, bool | None]:
+    """The camera's UTC time (whole seconds) and its DateTimeType from a GetSystemDateAndTime
+    answer; ValueError when the answer does not hold them."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise ValueError(f"not XML: {exc}") from None  # i18n: the journal's
+    found: dict[str, str] = {}
+    kind = None
+    for el in root.iter():
+        name = el.tag.rsplit("}", 1)[-1]
+        if name == "UTCDateTime":
+            for sub in el.iter():
+                found[sub.tag.rsplit("}", 1)[-1]] = (sub.text or "").strip()
+        elif name == "DateTimeType":
+            kind = (el.text or "").strip()
+    try:
+        when = datetime(int(found["Year"]), int(found["Month"]), int(found["Day"]), int(found["Hour"]),
+                        int(found["Minute"]), int(found["Second"]), tzinfo=timezone.utc)
+    except (KeyError, ValueError):
+        raise ValueError("no UTCDateTime in the answer") from None  # i18n: the journal's
+    return when, (kind.upper() == "NTP") if kind else None
+
+
+def offset_us(camera_utc: datetime, sent_us: int, answered_us: int) -> int:
+    """The camera's clock minus the host's: its second ticked somewhere in [its value, +1 s),
+    so its middle, against the middle of the request's round trip."""
+    camera_us = int(camera_utc.timestamp()) * SECOND_US + SECOND_US // 2
+    return camera_us - (sent_us + answered_us) // 2
+
+
+def skew(rtcp_us: int | None, reading: Reading | None, now_us: int, fresh_us: int = FRESH_US) -> tuple[int | None, str]:
+    """The camera's clock skew as judged, and its source: RTCP sender reports when the stream has
+    them (measured all the time), else a fresh ONVIF reading, else none ("")."""
+    if rtcp_us is not None:
+        return rtcp_us, "rtcp"
+    if reading is not None and now_us - reading.at_us <= fresh_us:
+        return reading.offset_us, "onvif"
+    return None, ""
