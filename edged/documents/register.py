@@ -28,6 +28,10 @@ def result(ok: bool | None) -> str:
     return _(RESULT[ok])
 
 
+def repair_answer(value: int | None) -> str:
+    return _(REPAIR[value])
+
+
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
                   names: dict[str, str], printed_us: int, due_us: int | None = None,
                   register: dict[str, Any] | None = None) -> str:
@@ -63,7 +67,7 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
                 units.append(unit)
             chief = (f"{r['supervisor']} {doc.datetime(r['countersigned_us'])}" if r.get("countersigned_us")
                      else _("not countersigned")) if per_unit else boss
-            repair = "" if not ask_repair else f"<td>{esc(_(REPAIR[r.get('repair')]))}</td>"
+            repair = f"<td>{esc(repair_answer(r.get('repair')))}</td>" if ask_repair else ""
             rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(doc.time(run['ran_us']))}"
                         f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>"
                         + (f"<td>{esc(unit or '-')}</td>" if per_unit else "")

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from edged.documents import Doc
-from edged.documents.register import REPAIR, RUN_LABELS, item_label, register_html, result
+from edged.documents.register import RUN_LABELS, item_label, register_html, repair_answer, result
 from edged.i18n import N_, _, fmt_month, local, speaking
 from edged.rules import inspections as rules
 from edged.viewer.desk.app import Desk, Refused, form_of
@@ -147,7 +147,7 @@ class Pages:
             extra = []
             if ask_repair:  # the inspector's 是否報修, a box ticked when signing
                 extra.append(f'<input type="checkbox" name="repair-{esc(r["camera"])}" value="1">' if signing
-                             else esc(_(REPAIR[r.get("repair")])))
+                             else esc(repair_answer(r.get("repair"))))
             if units is not None:
                 extra.append(f"{esc(r.get('unit') or '-')}: " + signature(r.get("supervisor"), r.get("countersigned_us"), ctx))
             rows.append([esc(f"{names.get(r['camera'], r['camera'])} ({r['camera']})"), *cells,
