@@ -12,6 +12,7 @@ from datetime import datetime
 
 from edged.config import load_config
 from edged.rules import health
+from storage.clock import SYSTEM
 from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for
 from tests.support.people import People
@@ -69,7 +70,7 @@ def test_school_register_countersigned_per_unit(tmp_path, camera, monkeypatch): 
             "gate": "Kuo", "library-1": "Lee", "workshop-1": "Chao"}
         assert len([a for a in audit_rows(d) if a["action"] == "inspection.countersign"]) == 3
 
-        month = datetime.now().astimezone().strftime("%Y-%m")
+        month = datetime.fromtimestamp(SYSTEM.now_us() / 1e6).astimezone().strftime("%Y-%m")
         r = people.ctl("inspect", "report", "--month", month, "--out", str(tmp_path / "reg"), "--json")
         assert r.returncode == 0, r.stderr
         page = open(json.loads(r.stdout)["html"], encoding="utf-8").read()

@@ -74,6 +74,7 @@ def next_due(after_us: int, cfg: InspectionConfig, site: str, tz: tzinfo) -> int
     raise AssertionError("unreachable: a period always has a due time")
 
 
+BOX_WIDE = (("login", "operators_login"), ("host", "host"))  # item, and the key of `cam` the runner puts it in
 # The clock item when no skew is judged: not measured, or the host clock is the one at fault (design/0059).
 HOST_FAULT = {True: "measured", False: "judged: the host clock stepped or is off"}
 
@@ -81,16 +82,14 @@ HOST_FAULT = {True: "measured", False: "judged: the host clock stepped or is off
 def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, dict[str, Any]]:
     """The inspection items for one camera from what the health monitor knows of it.
 
-    `cam`: enabled, audio_required, state, last_error, stats (or None), image_fresh (bool),
-    alarms (active health alarm kinds -> message), last_segment_us, compliance, reasons.
+    `cam`: enabled, audio_required, state, last_error, stats (or None), image_fresh (bool), alarms
+    (active health alarm kinds -> message), last_segment_us, compliance, reasons, operators_login, host.
     Each item is {"ok": True | False | None (not applicable), "detail": str}.
     """
     alarms: dict[str, str] = cam.get("alarms") or {}
     stats, recording = cam.get("stats") or {}, cam.get("state") == RECORDING
-    # the operators' login, box-wide (權限登入), looked up by the runner; the camera's is camera_login
-    items: dict[str, dict[str, Any]] = {"login": cam.get("operators_login") or {"ok": None, "detail": "not looked up"}}
-    # the recorder host (監視主機, 004 annex 4), box-wide like the login: looked up by the runner
-    items["host"] = cam.get("host") or {"ok": None, "detail": "not looked up"}
+    # box-wide, looked up by the runner: the operators' login (權限登入; the camera's is camera_login), the host
+    items = {k: cam.get(key) or {"ok": None, "detail": "not looked up"} for k, key in BOX_WIDE}
     if not cam.get("enabled", True):
         return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
 
