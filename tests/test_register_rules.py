@@ -81,3 +81,69 @@ def test_the_register_prints_the_sites_title_columns_units_and_repairs(tmp_path)
         plain = register_html(Doc("en", TAIPEI, SITE_NAME), 2025, 11, [table.run_of(db, rid)],
                               rules.ITEMS[1:], {}, PRINTED)
     assert "CCTV inspection register" in plain and "Repair requested?" not in plain
+
+
+class _Desk:
+    """The desk's inspection page's needs: the config, one control answer, the page frame."""
+
+    def __init__(self, cfg, run):
+        self.cfg, self._run, self.calls = cfg, run, []
+
+    async def run(self, ctx, op, args):
+        self.calls.append((op, args))
+        return self._run
+
+    def render(self, ctx, title, body, status=200):
+        return body
+
+
+class _Request:
+    def __init__(self, form=None):
+        self.match_info, self.query = {"id": "1"}, {}
+        self._form = form
+
+    def get(self, key, default=None):
+        return self._form if key == "form" else default
+
+
+def test_the_desk_offers_each_chief_their_units_rows_and_the_inspector_the_repair_boxes(tmp_path):
+    import asyncio
+
+    from multidict import MultiDict
+
+    from edged.config import load_config
+    from edged.viewer.desk.inspections import Pages
+    from edged.viewer.desk.page import Ctx, Person
+    from tests.test_sites import SITES
+
+    cfg = load_config(SITES / "004-vocational-school.toml")
+    units = {c.id: c.unit for c in cfg.cameras}
+    lib = sorted(cfg.policy.units[units["library-1"]])[0]
+    db = open_db(tmp_path / "catalog.db")
+    rid = table.add_run(db, kind="manual", due_us=None, ran_us=1_000, ran_by="carol", records=[
+        {"camera": c, "unit": u, "items": OK, "ok": True, "anomalies": ""} for c, u in units.items()])
+
+    def page(account, role, form=None, signed=False):
+        if signed:
+            table.sign(db, rid, "Carol (carol)", 2_000, {}, set())
+        desk = _Desk(cfg, table.run_of(db, rid))
+        ctx = Ctx(caller=Person(account=account, roles=(role,)), lang="en", site="", tz=None, now_us=3_000,
+                  path="/desk/", csrf="tok")
+        pages = Pages(desk)
+        if form is None:
+            return asyncio.run(pages.show(_Request(), ctx)), desk.calls
+        try:
+            asyncio.run(pages.sign(_Request(MultiDict(form)), ctx))
+        except Exception as exc:  # the redirect after the operation
+            assert type(exc).__name__ == "HTTPSeeOther", exc
+        return "", desk.calls
+
+    body, _ = page("carol", "custodian")
+    assert 'name="repair-workshop-1"' in body and "Repair requested?" in body
+    _, calls = page("carol", "custodian", {"name": "Carol", "repair-workshop-1": "1"})
+    assert calls[-1] == ("inspect.sign", {"run": 1, "name": "Carol", "notes": {}, "repairs": ["workshop-1"]})
+    body, _ = page(lib, "approver", signed=True)
+    form = body[body.index('id="countersign"'):]
+    assert "Countersign for your unit" in form and units["library-1"] in form and units["workshop-1"] not in form
+    body, _ = page("someone", "approver")
+    assert 'id="countersign"' not in body, "an approver who is no unit's chief is not offered the form"
