@@ -20,7 +20,8 @@ def add_run(db: sqlite_utils.Database, *, kind: str, due_us: int | None, ran_us:
         "anomalies": sum(not r["ok"] for r in records)}).last_pk
     for r in records:
         db.table("inspections").insert({"run_id": run_id, "camera": r["camera"], "at_us": ran_us,
-                                  "items": json.dumps(r["items"]), "ok": int(r["ok"]), "anomalies": r["anomalies"]})
+                                  "items": json.dumps(r["items"]), "ok": int(r["ok"]), "anomalies": r["anomalies"],
+                                  "unit": r.get("unit") or None})
     return cast(int, run_id)
 
 
@@ -40,16 +41,37 @@ def runs_between(db: sqlite_utils.Database, start_us: int, end_us: int) -> list[
     return [run for i in ids if (run := run_of(db, i)) is not None]
 
 
-def sign(db: sqlite_utils.Database, run_id: int, signer: str, at_us: int, handling: dict[str, str]) -> None:
-    """The inspector's signature, with what was done about each camera's anomalies."""
+def sign(db: sqlite_utils.Database, run_id: int, signer: str, at_us: int, handling: dict[str, str],
+         repairs: set[str] | None = None) -> None:
+    """The inspector's signature, with what was done about each camera's anomalies and, where
+    the site asks (`repairs` not None), which cameras a repair was requested for."""
     for cam, text in handling.items():
         db.execute("UPDATE inspections SET handling = ? WHERE run_id = ? AND camera = ?", [text, run_id, cam])
+    if repairs is not None:
+        for r in db.query("SELECT camera FROM inspections WHERE run_id = ?", [run_id]):
+            db.execute("UPDATE inspections SET repair = ? WHERE run_id = ? AND camera = ?",
+                       [int(r["camera"] in repairs), run_id, r["camera"]])
     db.execute("UPDATE inspection_runs SET inspector = ?, signed_us = ? WHERE id = ?", [signer, at_us, run_id])
 
 
-def countersign(db: sqlite_utils.Database, run_id: int, signer: str, at_us: int) -> None:
-    db.execute("UPDATE inspection_runs SET supervisor = ?, countersigned_us = ? WHERE id = ?",
-               [signer, at_us, run_id])
+def countersign(db: sqlite_utils.Database, run_id: int, signer: str, at_us: int, units: list[str] | None = None) -> None:
+    """The supervisor's countersignature: of the whole run, or (`units`) of those units' rows
+    ("" the rows of no unit); the run is countersigned once its last row is, by all who signed."""
+    if units is None:
+        db.execute("UPDATE inspections SET supervisor = ?, countersigned_us = ? WHERE run_id = ? "
+                   "AND countersigned_us IS NULL", [signer, at_us, run_id])
+    else:
+        for unit in units:
+            db.execute("UPDATE inspections SET supervisor = ?, countersigned_us = ? WHERE run_id = ? "
+                       "AND coalesce(unit, '') = ? AND countersigned_us IS NULL", [signer, at_us, run_id, unit])
+    left = next(db.query("SELECT count(*) AS n FROM inspections WHERE run_id = ? AND countersigned_us IS NULL",
+                         [run_id]))["n"]
+    if not left:
+        names = [r["supervisor"] for r in db.query(
+            "SELECT supervisor, min(countersigned_us) AS t FROM inspections WHERE run_id = ? GROUP BY supervisor "
+            "ORDER BY t, supervisor", [run_id])]
+        db.execute("UPDATE inspection_runs SET supervisor = ?, countersigned_us = ? WHERE id = ?",
+                   ["; ".join(n for n in names if n) or signer, at_us, run_id])
 
 
 def unsigned_scheduled_due_before(db: sqlite_utils.Database, before_us: int) -> list[int]:

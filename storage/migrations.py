@@ -367,3 +367,13 @@ def m016_hold_review(db: sqlite_utils.Database) -> None:
     """A legal hold's review date (design/0076): an alarm when it passes, until an approver
     reviews the hold (a new date) or releases it."""
     db.execute("ALTER TABLE holds ADD COLUMN review_us INTEGER")  # legal: reviewed by then
+
+
+@migrations()
+def m017_register_units(db: sqlite_utils.Database) -> None:
+    """The register per site's annex (design/0082): each camera's row keeps its managing unit
+    when the inspection ran, the countersignature of that unit's chief, and the inspector's
+    "repair requested?" answer (004 annex 4's 是否申請修復; NULL: the site does not ask)."""
+    for col, kind in (("unit", "TEXT"), ("supervisor", "TEXT"), ("countersigned_us", "INTEGER"),
+                      ("repair", "INTEGER")):
+        db.execute(f"ALTER TABLE inspections ADD COLUMN {col} {kind}")

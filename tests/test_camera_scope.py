@@ -15,6 +15,7 @@ from edged.control.inspections import InspectionOps
 from edged.control.operation import CatalogReader
 from edged.control.protocol import RequestError
 from edged.config import CameraConfig
+from edged.config.health import InspectionConfig
 from edged.control.server import Caller
 from edged.daemon.recording.supervisor import camera_row
 from storage import inspections
@@ -63,8 +64,9 @@ def test_two_scoped_accounts_see_and_touch_only_their_cameras(tmp_path):
             reader = CatalogReader(tmp_path)
             hold_ops = HoldOps(writer, None, reader)
             monitor = Monitor()
-            runner = types.SimpleNamespace(cfg=types.SimpleNamespace(inspection=types.SimpleNamespace(
-                register_due_day=0), site=types.SimpleNamespace(timezone=None)), deadlines=types.SimpleNamespace(tz=None))
+            runner = types.SimpleNamespace(cfg=types.SimpleNamespace(inspection=InspectionConfig(
+                register_due_day=0), cameras=(), site=types.SimpleNamespace(timezone=None)),
+                deadlines=types.SimpleNamespace(tz=None))
             insp = InspectionOps(monitor, runner, reader, clock)
 
             assert [h["id"] for h in await hold_ops.hold_list({}, LOBBY)] == [lobby_hold]

@@ -165,8 +165,15 @@ def snap(**over):
     base = {"enabled": True, "audio_required": True, "state": "recording", "last_error": None,
             "stats": {**GOOD_STATS, "clock_skew_us": 300_000}, "image_fresh": True, "alarms": {},
             "last_segment_us": 990_000_000, "compliance": "ok", "reasons": [],
-            "operators_login": {"ok": True, "detail": "custodian: lin 2026-03-02 09:00"}}
+            "operators_login": {"ok": True, "detail": "custodian: lin 2026-03-02 09:00"},
+            "host": inspections.host_running({})}
     return {**base, **over}
+
+
+def test_host_item_is_the_recorder_hosts_faults():
+    assert inspections.host_running({})["ok"] is True
+    bad = inspections.host_running({"storage_lost": "data disk gone", "video_dark": "dark"})
+    assert bad["ok"] is False and "data disk gone" in bad["detail"] and "dark" not in bad["detail"]
 
 
 def test_checklist_of_a_healthy_camera():

@@ -21,7 +21,7 @@ from storage.clock import SYSTEM
 
 MARK = {True: "ok", False: "FAIL", None: "n/a"}  # the CSV's values (for scripts: never translated)
 SHOWN = {True: N_("ok"), False: N_("FAIL"), None: N_("n/a")}
-COLUMNS = {"picture": N_("PICTURE"), "audio": N_("AUDIO"), "recording": N_("RECORDING"), "login": N_("LOGIN"), "camera_login": N_("CAMERA LOGIN"),
+COLUMNS = {"host": N_("HOST"), "picture": N_("PICTURE"), "audio": N_("AUDIO"), "recording": N_("RECORDING"), "login": N_("LOGIN"), "camera_login": N_("CAMERA LOGIN"),
            "clock": N_("CLOCK"), "quality": N_("QUALITY")}
 
 
@@ -51,6 +51,17 @@ def show_run(run: dict[str, Any]) -> str:
         id=run["id"]), 15))
     lines.append(field(_("countersigned"), _("{name} at {time}").format(name=run["supervisor"], time=fmt_time(
         run["countersigned_us"])) if run["countersigned_us"] else _("not yet"), 15))
+    units: dict[str, list[dict[str, Any]]] = {}
+    for r in run["records"]:
+        if r.get("unit"):
+            units.setdefault(r["unit"], []).append(r)
+    for unit, recs in units.items():  # countersigned per managing unit (design/0082)
+        done = recs[0] if all(r.get("countersigned_us") for r in recs) else None
+        lines.append(field(unit, _("{name} at {time}").format(name=done["supervisor"], time=fmt_time(
+            done["countersigned_us"])) if done else _("not yet"), 15))
+    repairs = [r["camera"] for r in run["records"] if r.get("repair")]
+    if repairs:
+        lines.append(field(_("repair requested"), ", ".join(repairs), 15))
     return "\n".join(lines)
 
 
@@ -87,12 +98,14 @@ def cmd_inspect(ctx, args) -> tuple[Any, str]:
 
 
 def cmd_sign(ctx, args) -> tuple[Any, str]:
-    run = call(ctx.socket, "inspect.sign", {"run": args.run, "name": args.name, "notes": _notes(args.note)})
+    run = call(ctx.socket, "inspect.sign", {"run": args.run, "name": args.name, "notes": _notes(args.note),
+                                            **({"repairs": args.repair} if args.repair else {})})
     return run, show_run(run)
 
 
 def cmd_countersign(ctx, args) -> tuple[Any, str]:
-    run = call(ctx.socket, "inspect.countersign", {"run": args.run, "name": args.name})
+    run = call(ctx.socket, "inspect.countersign", {"run": args.run, "name": args.name,
+                                                   **({"unit": args.unit} if args.unit else {})})
     return run, show_run(run)
 
 
@@ -107,9 +120,10 @@ def _month(text: str | None) -> tuple[str, int, int]:
     return text, int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
 
 
-def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     reply = call(ctx.socket, "inspect.list", {"from_us": start_us, "to_us": end_us})
-    return reply["runs"], {**reply["site"], "register_due_us": reply.get("register_due_us")}
+    return reply["runs"], {**reply["site"], "register_due_us": reply.get("register_due_us"),
+                           "register": reply.get("register") or {}}
 
 
 def cmd_list(ctx, args) -> tuple[Any, str]:
@@ -137,18 +151,22 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
     with files.open_text(csv_path, newline="") as f, speaking("en"):  # for scripts: ISO dates
         w = csv.writer(f)
         w.writerow(["run", "kind", "due", "ran", "camera", *ITEMS, "anomalies", "handling", "inspector", "signed",
-                    "supervisor", "countersigned"])
+                    "supervisor", "countersigned", "unit", "unit_countersigned_by", "repair"])
         for run in runs:
             for r in run["records"]:
                 w.writerow([run["id"], run["kind"], fmt_time(run["due_us"]) if run["due_us"] else "",
                             fmt_time(run["ran_us"]), r["camera"], *(MARK[r["items"].get(i, {}).get("ok")] for i in ITEMS),
                             r["anomalies"], r["handling"] or "", run["inspector"] or "",
                             fmt_time(run["signed_us"]) if run["signed_us"] else "", run["supervisor"] or "",
-                            fmt_time(run["countersigned_us"]) if run["countersigned_us"] else ""])
+                            fmt_time(run["countersigned_us"]) if run["countersigned_us"] else "",
+                            r.get("unit") or "", r.get("supervisor") or "",
+                            {1: "yes", 0: "no"}.get(r.get("repair"), "")])
     doc, names = site_doc(ctx, args.lang)
     with speaking(doc.lang):
-        files.write_new(html_path, register_html(doc, int(month[:4]), int(month[5:]), runs, ITEMS, names,
-                                                 SYSTEM.now_us(), site.get("register_due_us")))
+        reg = site["register"]
+        files.write_new(html_path, register_html(doc, int(month[:4]), int(month[5:]), runs,
+                                                 tuple(reg.get("items") or ITEMS[1:]), names, SYSTEM.now_us(),
+                                                 site.get("register_due_us"), reg))
     summary = {"month": month, "runs": len(runs), "anomalies": sum(r["anomalies"] for r in runs),
                "unsigned": sum(r["signed_us"] is None for r in runs),
                "not_countersigned": sum(r["countersigned_us"] is None for r in runs),
@@ -183,10 +201,13 @@ def register(sub) -> None:
     s.add_argument("run", type=int)
     s.add_argument("--name", required=True)
     s.add_argument("--note", action="append", metavar="CAMERA=TEXT")
+    s.add_argument("--repair", action="append", metavar="CAMERA",
+                   help=_("a repair was requested for this camera (where the register asks)"))
     s.set_defaults(handler=cmd_sign)
     c = ins.add_parser("countersign", parents=[JSON], help=_("countersign an inspection (the supervisor)"))
     c.add_argument("run", type=int)
     c.add_argument("--name", required=True)
+    c.add_argument("--unit", help=_("countersign only this managing unit's cameras (default: all of yours)"))
     c.set_defaults(handler=cmd_countersign)
     ls = ins.add_parser("list", parents=[JSON], help=_("inspections of a month"))
     ls.add_argument("--month", metavar="YYYY-MM", help=_("default: this month"))

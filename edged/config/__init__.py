@@ -196,6 +196,10 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
         control = _control(_table(data, "control", "control"), storage.data_dir, base_dir)
         cameras = _cameras(cameras_raw, retention_raw, retention)
         accounts = _accounts(_table(data, "accounts", "accounts"))
+        policy = _policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us,
+                         retention.evidence_hold_us, retention.max_retention_us)
+        inspection = _inspection(_table(data, "inspection", "inspection"))
+        _check_units(cameras, policy, inspection)
         return Config(
             site=site,
             storage=storage,
@@ -207,10 +211,9 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site, base_dir),
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
-            policy=_policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us,
-                           retention.evidence_hold_us, retention.max_retention_us),
+            policy=policy,
             health=_health(_table(data, "health", "health")),
-            inspection=_inspection(_table(data, "inspection", "inspection")),
+            inspection=inspection,
             audit=_audit(_table(data, "audit", "audit")),
             maintenance=_maintenance(_table(data, "maintenance", "maintenance"), base_dir),
             time=_time(_table(data, "time", "time")),
@@ -220,6 +223,18 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
         if e.source is None:
             e.source = source
         raise
+
+
+def _check_units(cameras: tuple[CameraConfig, ...], policy: RequestPolicy, inspection: InspectionConfig) -> None:
+    """A camera's `unit` names a unit of [policy.units] (its chief countersigns the camera's
+    register rows); with [inspection] countersign = "unit", every camera names one (design/0082)."""
+    for i, cam in enumerate(cameras):
+        if cam.unit and cam.unit not in policy.units:
+            known = ", ".join(f'"{u}"' for u in policy.units) or "none: add [policy.units]"
+            raise ConfigError(f"cameras[{i}].unit", f'"{cam.unit}" is not a unit of [policy.units] ({known})')
+        if inspection.countersign == "unit" and not cam.unit:
+            raise ConfigError(f"cameras[{i}].unit", 'each camera names its managing unit when [inspection] '
+                              'countersign = "unit": its chief countersigns the camera\'s register rows')
 
 
 def default_config(data_dir: Path) -> Config:

@@ -44,6 +44,8 @@ class CameraConfig:
     recording_period: str = ""     # when it records, as the notice says it (e.g. "24 hours")
     machine_room: str = ""         # where its recorder stands (004 annex 3 §5(1))
     asset_number: str = ""         # the property register's number (004 annex 3 §5(3))
+    unit: str = ""                 # the managing unit, a key of [policy.units]: its chief countersigns
+                                   # this camera's register rows ([inspection] countersign = "unit")
     # Recording mode (R1.2) and motion detection (design/0037, 0038).
     mode: str = "continuous"       # continuous | motion | live
     detect_url: str | None = None  # the stream motion is detected on; None: the main stream
@@ -69,7 +71,7 @@ class CameraConfig:
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r})"
+            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r})"
         )
 
 
@@ -78,7 +80,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport", "onvif",
+        "transport", "onvif", "unit",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -109,6 +111,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 kind=_camera_kind(t.get("kind", "network"), f"{path}.kind"),
                 **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact",
                                                              "recording_period", "machine_room", "asset_number")},
+                unit=_string(t.get("unit", ""), f"{path}.unit").strip(),
                 mode=_mode(t.get("mode", "continuous"), f"{path}.mode"),
                 detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
                 motion=_motion(t.get("motion"), f"{path}.motion"),

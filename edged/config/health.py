@@ -53,6 +53,11 @@ class HealthConfig:
 
 
 Schedule = str  # daily | weekly | biweekly | off
+# What an inspection checks per camera (edged/rules/inspections.py checklist); "host" is the
+# recorder host running (004 annex 4: 監視主機是否正常運作), the same for every camera of a run.
+REGISTER_ITEMS = ("host", "picture", "audio", "recording", "login", "camera_login", "clock", "quality")
+DEFAULT_ITEMS = REGISTER_ITEMS[1:]
+COUNTERSIGNERS = ("supervisor", "unit")
 SCHEDULES = ("daily", "weekly", "biweekly", "off")
 PERIOD_US = {"daily": DAY, "weekly": 7 * DAY, "biweekly": 14 * DAY}
 
@@ -64,6 +69,17 @@ class InspectionConfig:
     random_time: bool = False               # a random (but fixed per period) time inside the window
     sign_within_us: int = DAY               # an unsigned scheduled inspection is overdue after this
     register_due_day: int = 5               # R3.2: a month's register is due by this day of the next; 0: not tracked
+    # The register as the site's annex prints it (design/0082): its title, its check columns in
+    # order, the inspector's "repair requested?" answer per camera, and who countersigns: one
+    # supervisor for the run, or each managing unit's chief for its own cameras ([cameras] unit).
+    register_title: str = ""                # "": edged's own ("CCTV inspection register")
+    items: tuple[str, ...] = ()             # the columns, of REGISTER_ITEMS; (): all checks but the host
+    ask_repair: bool = False                # the inspector answers 是否報修 (repair requested) per camera
+    countersign: str = "supervisor"         # supervisor | unit
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.items or DEFAULT_ITEMS
 
     @property
     def period_us(self) -> int:
@@ -166,7 +182,8 @@ def effective(site: HealthConfig, overrides: HealthOverrides) -> HealthConfig:
 
 
 def _inspection(t: dict) -> InspectionConfig:
-    _check_keys(t, "inspection", ("schedule", "window", "random_time", "sign_within", "register_due_day"))
+    _check_keys(t, "inspection", ("schedule", "window", "random_time", "sign_within", "register_due_day",
+                                  "register_title", "items", "ask_repair", "countersign"))
     d = InspectionConfig()
     schedule = _string(t.get("schedule", d.schedule), "inspection.schedule")
     if schedule not in SCHEDULES:
@@ -178,4 +195,27 @@ def _inspection(t: dict) -> InspectionConfig:
         sign_within_us=_duration(t, "sign_within", "inspection", d.sign_within_us, SECOND, 31 * DAY),
         # 29-31: the month's last day where the month is shorter (February)
         register_due_day=whole(t.get("register_due_day", d.register_due_day), "inspection.register_due_day", 0, 31),
+        register_title=_string(t.get("register_title", ""), "inspection.register_title").strip(),
+        items=_items(t.get("items", []), "inspection.items"),
+        ask_repair=_bool(t.get("ask_repair", False), "inspection.ask_repair"),
+        countersign=_choice(t.get("countersign", d.countersign), "inspection.countersign", COUNTERSIGNERS),
     )
+
+
+def _items(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(field, f"expected an array of check names, found {_describe(value)}")
+    out: list[str] = []
+    for i, v in enumerate(value):
+        item = _choice(v, f"{field}[{i}]", REGISTER_ITEMS)
+        if item in out:
+            raise ConfigError(f"{field}[{i}]", f"{_show(item)} is listed twice")
+        out.append(item)
+    return tuple(out)
+
+
+def _choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
+    text = _string(value, field)
+    if text not in choices:
+        raise ConfigError(field, f"{_show(text)} is not one of {', '.join(choices)}")
+    return text

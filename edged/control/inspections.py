@@ -24,6 +24,15 @@ def within(scope: tuple[str, ...] | None, run: dict[str, Any]) -> dict[str, Any]
     return {**run, "records": records, "cameras": len(records), "anomalies": sum(not r["ok"] for r in records)}
 
 
+def register_of(cfg: Any) -> dict[str, Any]:
+    """The register as the site prints it ([inspection], design/0082): title, columns, whether
+    the repair question is asked, and who countersigns (each unit's chief: with the units)."""
+    ins = cfg.inspection
+    return {"title": ins.register_title, "items": list(ins.columns), "ask_repair": ins.ask_repair,
+            "countersign": ins.countersign,
+            "units": {c.id: c.unit for c in cfg.cameras if c.unit} if ins.countersign == "unit" else {}}
+
+
 class InspectionOps(Operations):
     def __init__(self, monitor: ReferencePart, runner: InspectionPart, reader: CatalogReader, clock: Clock = SYSTEM):
         self.monitor = monitor
@@ -49,15 +58,22 @@ class InspectionOps(Operations):
         notes = args.get("notes") or {}
         if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
             raise RequestError(_("notes must map camera ids to text"))
+        repairs = args.get("repairs") or []
+        if not isinstance(repairs, list) or not all(isinstance(v, str) for v in repairs):
+            raise RequestError(_("repairs must list camera ids"))
         try:
-            return await self.runner.sign(int(args["run"]), str(args.get("name", "")), str(caller), notes)
+            return await self.runner.sign(int(args["run"]), str(args.get("name", "")), str(caller), notes,
+                                          repairs)
         except (InspectionError, KeyError, ValueError) as exc:
             raise RequestError(_("not signed: {why}").format(why=exc)) from None
 
     @op("inspect.countersign")
     async def countersign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         try:
-            return await self.runner.countersign(int(args["run"]), str(args.get("name", "")), str(caller))
+            unit = args.get("unit")
+            return await self.runner.countersign(int(args["run"]), str(args.get("name", "")), str(caller),
+                                                 None if unit in (None, "") else str(unit),
+                                                 account=getattr(caller, "account", None))
         except (InspectionError, KeyError, ValueError) as exc:
             raise RequestError(_("not countersigned: {why}").format(why=exc)) from None
 
@@ -74,8 +90,7 @@ class InspectionOps(Operations):
         def q(db) -> dict[str, Any]:
             site = node_table.values(db, "site", "site_name")
             runs = [within(scope_of(caller), r) for r in inspection_table.runs_between(db, int(start or 0), int(end or 0))]
-            return {"runs": runs, "site": site,
-                    "register_due_us": due}
+            return {"runs": runs, "site": site, "register_due_us": due, "register": register_of(self.runner.cfg)}
         return await self.reader.query(q)
 
     @op("inspect.show")

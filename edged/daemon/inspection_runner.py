@@ -45,14 +45,17 @@ class InspectionRunner:
     async def run_now(self, kind: str, due_us: int | None, actor: str) -> dict[str, Any]:
         now = self.clock.now_us()
         segment_us = self.cfg.storage.segment_length_us
-        logins = await self.writer.run(lambda c: last_logins(c.db, inspections.OPERATOR_ROLES))
+        logins, active = await self.writer.run(lambda c: (last_logins(c.db, inspections.OPERATOR_ROLES),
+                                                          {a["kind"]: a["message"] for a in c.active_alarms()}))
         tz = deadlines.local_tz(now, self.cfg.site.timezone)
         login = inspections.operators_login(logins, lambda us: local(us, tz).strftime("%Y-%m-%d %H:%M"))
+        host = inspections.host_running(active)
         records = []
         for cam in self.cfg.cameras:
-            items = inspections.checklist({**self.monitor.snapshot(cam.id, now), "operators_login": login}, now,
-                                          segment_us)
-            records.append({"camera": cam.id, "name": cam.name, "location": cam.location, "items": items,
+            items = inspections.checklist({**self.monitor.snapshot(cam.id, now), "operators_login": login,
+                                           "host": host}, now, segment_us)
+            records.append({"camera": cam.id, "name": cam.name, "location": cam.location, "unit": cam.unit,
+                            "items": items,
                             "ok": not any(v["ok"] is False for v in items.values()),
                             "anomalies": inspections.anomalies(items)})
 
@@ -80,7 +83,8 @@ class InspectionRunner:
             log.error("inspection not queued for the central office: %s", exc)
 
     # signatures -----------------------------------------------------------------------
-    async def sign(self, run_id: int, name: str, actor: str, notes: dict[str, str]) -> dict[str, Any]:
+    async def sign(self, run_id: int, name: str, actor: str, notes: dict[str, str],
+                   repairs: list[str] | None = None) -> dict[str, Any]:
         (name, signer), now = _signer(name, actor, "sign"), self.clock.now_us()
 
         def write(c: Catalog) -> dict[str, Any]:
@@ -90,12 +94,16 @@ class InspectionRunner:
                 if why:
                     raise InspectionError(why)
                 cams = {r["camera"] for r in run["records"]}
-                unknown = sorted(set(notes) - cams)
+                unknown = sorted((set(notes) | set(repairs or ())) - cams)
                 if unknown:
                     raise InspectionError(_("no camera {cameras} in inspection {id}").format(
                         cameras=", ".join(unknown), id=run_id))
-                inspection_table.sign(c.db, run_id, signer, now, notes)
-                audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes},
+                if repairs and not self.cfg.inspection.ask_repair:
+                    raise InspectionError(_("this site's register does not ask whether a repair was requested"))
+                asked = set(repairs or ()) if self.cfg.inspection.ask_repair else None
+                inspection_table.sign(c.db, run_id, signer, now, notes, asked)
+                audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes,
+                                                              **({"repairs": sorted(asked)} if asked else {})},
                              at_us=now)
                 return inspection_table.run_of(c.db, run_id)
 
@@ -104,17 +112,31 @@ class InspectionRunner:
         await self._publish({"event": "signed", **_summary(run)})
         return run
 
-    async def countersign(self, run_id: int, name: str, actor: str) -> dict[str, Any]:
+    async def countersign(self, run_id: int, name: str, actor: str, unit: str | None = None, *,
+                          account: str | None = None) -> dict[str, Any]:
+        """The supervisor's countersignature; where the site countersigns per unit ([inspection]
+        countersign = "unit"), of the rows of the units `account` (the caller's account, else
+        `actor`) is the chief of, or of `unit` only."""
+        account = account or actor
         (name, signer), now = _signer(name, actor, "countersign"), self.clock.now_us()
+        units = dict(self.cfg.policy.units) if self.cfg.inspection.countersign == "unit" else None
 
         def write(c: Catalog) -> dict[str, Any]:
             with c.db.atomic():
                 run = _existing_run(c.db, run_id)
-                why = inspections.countersign_refusal(run, signer)
+                why = inspections.countersign_refusal(run, signer, account, units)
                 if why:
                     raise InspectionError(why)
-                inspection_table.countersign(c.db, run_id, signer, now)
-                audit.append(c.db, actor, "inspection.countersign", {"run": run_id, "name": name}, at_us=now)
+                mine = inspections.units_to_countersign(run, account, units) if units is not None else None
+                if unit is not None and mine is not None:
+                    if unit not in mine:
+                        raise InspectionError(_("{account} does not countersign for {unit} in inspection {id} "
+                                                "(yours: {units})").format(account=account, unit=unit, id=run_id,
+                                                                          units=", ".join(mine)))
+                    mine = [unit]
+                inspection_table.countersign(c.db, run_id, signer, now, mine)
+                audit.append(c.db, actor, "inspection.countersign", {
+                    "run": run_id, "name": name, **({"units": mine} if mine is not None else {})}, at_us=now)
                 return inspection_table.run_of(c.db, run_id)
 
         run = await self.writer.run(write)
@@ -179,5 +201,7 @@ def _summary(run: dict[str, Any]) -> dict[str, Any]:
     return {"run": run["id"], "kind": run["kind"], "due_us": run["due_us"], "ran_us": run["ran_us"],
             "inspector": run["inspector"], "signed_us": run["signed_us"], "supervisor": run["supervisor"],
             "countersigned_us": run["countersigned_us"],
-            "cameras": {r["camera"]: {"ok": bool(r["ok"]), "anomalies": r["anomalies"], "handling": r["handling"]}
+            "cameras": {r["camera"]: {"ok": bool(r["ok"]), "anomalies": r["anomalies"], "handling": r["handling"],
+                                      "unit": r.get("unit"), "supervisor": r.get("supervisor"),
+                                      "countersigned_us": r.get("countersigned_us"), "repair": r.get("repair")}
                         for r in run["records"]}}

@@ -11,11 +11,12 @@ from edged.documents import Doc, esc, page, tag
 from edged.i18n import N_, _, fmt_month
 
 ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register names them
-    "picture": N_("Picture clear"), "audio": N_("Sound"), "recording": N_("Recording runs"),
+    "host": N_("Recorder host running"), "picture": N_("Picture clear"), "audio": N_("Sound"), "recording": N_("Recording runs"),
     "login": N_("Operators' login"), "camera_login": N_("Camera login"), "clock": N_("Time correct"),
     "quality": N_("Quality floor"),
 }
 RESULT = {True: N_("normal"), False: N_("ABNORMAL"), None: N_("n/a")}
+REPAIR = {1: N_("yes"), 0: N_("no"), None: N_("not answered")}  # the inspector's 是否報修 (design/0082)
 RUN_LABELS = {"scheduled": N_("scheduled"), "manual": N_("manual")}  # an inspection run's kind
 
 
@@ -27,21 +28,32 @@ def result(ok: bool | None) -> str:
     return _(RESULT[ok])
 
 
+def repair_answer(value: int | None) -> str:
+    return _(REPAIR[value])
+
+
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
-                  names: dict[str, str], printed_us: int, due_us: int | None = None) -> str:
+                  names: dict[str, str], printed_us: int, due_us: int | None = None,
+                  register: dict[str, Any] | None = None) -> str:
     """`names`: camera id -> name (the register shows the name a person knows, with the id);
-    `due_us`: when it is due to the supervisor ([inspection] register_due_day), None: not tracked."""
+    `due_us`: when it is due to the supervisor ([inspection] register_due_day), None: not tracked;
+    `register`: the site's register (inspect.list's `register`, design/0082): its title, the
+    repair question, and countersignatures per managing unit."""
+    reg = register or {}
+    per_unit, ask_repair = reg.get("countersign") == "unit", bool(reg.get("ask_repair"))
     due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
            _("Due to the supervisor by the 5th of the following month."))
     month_text = fmt_month(year, month, doc.lang)
-    title = _("CCTV inspection register")
+    title = reg.get("title") or _("CCTV inspection register")
     head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
             + esc(_("{n} inspections.").format(n=len(runs))) + " "
             + esc(due) + "</p>")
     header = "".join(f"<th>{esc(h)}</th>" for h in (
-        _("Date"), _("Time"), _("Camera"), *(item_label(i) for i in items), _("Abnormal?"), _("Handling"),
-        _("Inspector"), _("Supervisor")))
-    rows = []
+        _("Date"), _("Time"), _("Camera"), *([_("Managing unit")] if per_unit else []),
+        *(item_label(i) for i in items), _("Abnormal?"), _("Handling"),
+        *([_("Repair requested?")] if ask_repair else []), _("Inspector"),
+        _("Unit chief") if per_unit else _("Supervisor")))
+    rows, units = [], []
     for run in runs:
         signer = f"{run['inspector']} {doc.datetime(run['signed_us'])}" if run["signed_us"] else _("UNSIGNED")
         boss = (f"{run['supervisor']} {doc.datetime(run['countersigned_us'])}" if run["countersigned_us"]
@@ -50,14 +62,25 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
             oks = [r["items"][i]["ok"] if i in r["items"] else None for i in items]
             cells = "".join(f"<td class=\"{'fail' if ok is False else ''}\">{esc(result(ok))}</td>" for ok in oks)
             bad = _("yes") if any(ok is False for ok in oks) else _("no")
+            unit = r.get("unit") or ""
+            if per_unit and unit not in units:
+                units.append(unit)
+            chief = (f"{r['supervisor']} {doc.datetime(r['countersigned_us'])}" if r.get("countersigned_us")
+                     else _("not countersigned")) if per_unit else boss
+            repair = f"<td>{esc(repair_answer(r.get('repair')))}</td>" if ask_repair else ""
             rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(doc.time(run['ran_us']))}"
-                        f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>{cells}<td>{esc(bad)}</td>"
-                        f"<td>{esc(r['handling'] or r['anomalies'] or '')}</td><td>{esc(signer)}</td>"
-                        f"<td>{esc(boss)}</td></tr>")
+                        f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>"
+                        + (f"<td>{esc(unit or '-')}</td>" if per_unit else "")
+                        + f"{cells}<td>{esc(bad)}</td>"
+                        f"<td>{esc(r['handling'] or r['anomalies'] or '')}</td>{repair}<td>{esc(signer)}</td>"
+                        f"<td>{esc(chief)}</td></tr>")
     if not rows:
-        rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{len(items) + 7}"')))
-    sign = tag("table", "", tag("tr", "", tag("th", _("Reviewed by the supervisor")) + "<td></td>"
-                                + tag("th", _("Date")) + "<td></td>"), attrs='class="sign"')
+        width = len(items) + 7 + per_unit + ask_repair
+        rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{width}"')))
+    reviewers = [_("Reviewed by the chief of {unit}").format(unit=u) for u in units if u] if per_unit else []
+    sign = tag("table", "", "".join(
+        tag("tr", "", tag("th", who) + "<td></td>" + tag("th", _("Date")) + "<td></td>")
+        for who in reviewers or [_("Reviewed by the supervisor")]), attrs='class="sign"')
     body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>" + sign
     return page(doc, f"{title} {month_text}", body,
                 _("the inspection record (rules 000 annex 1, 001 annex 1, 004 annex 4)"), printed_us,

@@ -12,13 +12,14 @@ import hashlib
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from edged.config.health import InspectionConfig
+from edged.config.health import REGISTER_ITEMS, InspectionConfig
 from edged.i18n import _
 from edged.rules.health import clock_drift
 from storage.states.cameras import RECORDING
 
-ITEMS = ("picture", "audio", "recording", "login", "camera_login", "clock", "quality")
+ITEMS = REGISTER_ITEMS
 ITEM_LABELS = {
+    "host": "recorder host running",
     "picture": "picture present and clear",
     "audio": "sound",
     "recording": "recording runs",
@@ -73,6 +74,7 @@ def next_due(after_us: int, cfg: InspectionConfig, site: str, tz: tzinfo) -> int
     raise AssertionError("unreachable: a period always has a due time")
 
 
+BOX_WIDE = (("login", "operators_login"), ("host", "host"))  # item, and the key of `cam` the runner puts it in
 # The clock item when no skew is judged: not measured, or the host clock is the one at fault (design/0059).
 HOST_FAULT = {True: "measured", False: "judged: the host clock stepped or is off"}
 
@@ -80,14 +82,14 @@ HOST_FAULT = {True: "measured", False: "judged: the host clock stepped or is off
 def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, dict[str, Any]]:
     """The inspection items for one camera from what the health monitor knows of it.
 
-    `cam`: enabled, audio_required, state, last_error, stats (or None), image_fresh (bool),
-    alarms (active health alarm kinds -> message), last_segment_us, compliance, reasons.
+    `cam`: enabled, audio_required, state, last_error, stats (or None), image_fresh (bool), alarms
+    (active health alarm kinds -> message), last_segment_us, compliance, reasons, operators_login, host.
     Each item is {"ok": True | False | None (not applicable), "detail": str}.
     """
     alarms: dict[str, str] = cam.get("alarms") or {}
     stats, recording = cam.get("stats") or {}, cam.get("state") == RECORDING
-    # the operators' login, box-wide (權限登入), looked up by the runner; the camera's is camera_login
-    items: dict[str, dict[str, Any]] = {"login": cam.get("operators_login") or {"ok": None, "detail": "not looked up"}}
+    # box-wide, looked up by the runner: the operators' login (權限登入; the camera's is camera_login), the host
+    items = {k: cam.get(key) or {"ok": None, "detail": "not looked up"} for k, key in BOX_WIDE}
     if not cam.get("enabled", True):
         return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
 
@@ -156,6 +158,18 @@ def operators_login(last: dict[str, dict[str, Any] | None], fmt: Any = str) -> d
     return {"ok": any(seen.values()), "detail": detail}
 
 
+# Host-wide alarms that mean the recorder host does not run as it should (004 annex 4's 監視主機).
+HOST_FAULTS = ("storage_lost", "disk_full", "recording_stopped_disk_full", "disk_full_held", "footage_missing",
+               "retention_file_errors", "task_failed")
+
+
+def host_running(active: dict[str, str]) -> dict[str, Any]:
+    """The register's host item, the same for every camera of a run: normal while edged runs
+    this inspection with none of HOST_FAULTS active (`active`: kind -> message)."""
+    faults = [f"{k}: {active[k]}" for k in HOST_FAULTS if k in active]
+    return {"ok": not faults, "detail": "; ".join(faults) or "the recorder host runs and writes footage"}
+
+
 def anomalies(items: dict[str, dict[str, Any]]) -> str:
     return "; ".join(f"{ITEM_LABELS[k]}: {v['detail']}" for k, v in items.items() if v["ok"] is False)
 
@@ -168,12 +182,30 @@ def sign_refusal(run: dict[str, Any]) -> str | None:
     return None
 
 
-def countersign_refusal(run: dict[str, Any], signer: str) -> str | None:
-    """Why `inspect.countersign` refuses `signer` for this run (None: they may countersign, R3.2)."""
+def countersign_refusal(run: dict[str, Any], signer: str, account: str | None = None,
+                        units: dict[str, frozenset[str]] | None = None) -> str | None:
+    """Why `inspect.countersign` refuses `signer` for this run (None: they may countersign, R3.2).
+    With `units` ([policy.units], where the site countersigns per unit), `account` must be the
+    chief of a unit whose cameras in the run are not countersigned yet (design/0082)."""
     if run["signed_us"] is None:
         return _("inspection {id} is not signed by its inspector yet").format(id=run["id"])
     if run["countersigned_us"] is not None:
         return _("inspection {id} was already countersigned by {who}").format(id=run["id"], who=run["supervisor"])
-    if run["inspector"] == signer:
+    if run["inspector"] == signer or account is not None and run["inspector"] == account:
         return _("the supervisor who countersigns cannot be the inspector")
+    if units is not None and not units_to_countersign(run, account or signer, units):
+        waiting = sorted(pending_units(run))
+        return _("{account} is not the chief of a unit whose cameras wait for a countersignature in inspection {id} "
+                 "(waiting: {units})").format(account=account or signer, id=run["id"], units=", ".join(waiting) or "-")
     return None
+
+
+def pending_units(run: dict[str, Any]) -> set[str]:
+    """The managing units whose cameras in this run are not countersigned yet ("": no unit)."""
+    return {r.get("unit") or "" for r in run["records"] if r.get("countersigned_us") is None}
+
+
+def units_to_countersign(run: dict[str, Any], account: str, units: dict[str, frozenset[str]]) -> list[str]:
+    """The pending units `account` countersigns for: those whose chief it is; a row of no unit
+    (a camera without one, a run from before units) is any supervisor's."""
+    return sorted(u for u in pending_units(run) if u not in units or account in units[u])

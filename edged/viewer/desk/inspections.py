@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from edged.documents import Doc
-from edged.documents.register import RUN_LABELS, item_label, register_html, result
+from edged.documents.register import RUN_LABELS, item_label, register_html, repair_answer, result
 from edged.i18n import N_, _, fmt_month, local, speaking
 from edged.rules import inspections as rules
 from edged.viewer.desk.app import Desk, Refused, form_of
@@ -40,16 +40,25 @@ def may_sign(run: dict[str, Any], ctx: Ctx) -> bool:
     return ctx.may("inspect.sign") and rules.sign_refusal(run) is None
 
 
-def may_countersign(run: dict[str, Any], ctx: Ctx) -> bool:
+Units = dict[str, frozenset[str]] | None  # [policy.units] where each unit's chief countersigns its cameras
+
+
+def countersigners(desk: Desk) -> Units:
+    """Who countersigns at this site: each unit's chief ([inspection] countersign = "unit"), or None: any approver."""
+    return dict(desk.cfg.policy.units) if desk.cfg.inspection.countersign == "unit" else None
+
+
+def may_countersign(run: dict[str, Any], ctx: Ctx, units: Units = None) -> bool:
     """The rule inspect.countersign applies, for the signature the form gives (the account's name)."""
-    return ctx.may("inspect.countersign") and rules.countersign_refusal(run, ctx.account) is None
+    return ctx.may("inspect.countersign") and rules.countersign_refusal(run, ctx.account, ctx.account, units) is None
 
 
-def run_state(run: dict[str, Any], ctx: Ctx) -> str:
+def run_state(run: dict[str, Any], ctx: Ctx, units: Units = None) -> str:
     if run["countersigned_us"]:
         return badge(DONE, _("countersigned"))
     if run["signed_us"]:
-        return badge(WAIT, _("waiting for you")) if may_countersign(run, ctx) else badge(OPEN, _("waiting for the countersignature"))
+        return (badge(WAIT, _("waiting for you")) if may_countersign(run, ctx, units)
+                else badge(OPEN, _("waiting for the countersignature")))
     return badge(WAIT, _("waiting for your signature")) if may_sign(run, ctx) else badge(REFUSED, _("unsigned"))
 
 
@@ -75,12 +84,13 @@ class Pages:
         self.desk = desk
 
     def rows(self, runs: list[dict[str, Any]], ctx: Ctx) -> str:
+        units = countersigners(self.desk)
         return table([_("No."), _("Kind"), _("Ran"), _("Cameras"), _("Anomalies"), _("Inspector"), _("Supervisor"),
                       _("State")],
                      [[link(f"/desk/inspections/{r['id']}", str(r["id"])),
                        esc(_(RUN_LABELS[r["kind"]]) if r["kind"] in RUN_LABELS else r["kind"]), esc(ctx.when(r["ran_us"])),
                        esc(r["cameras"]), esc(r["anomalies"]), signature(r["inspector"], r["signed_us"], ctx),
-                       signature(r["supervisor"], r["countersigned_us"], ctx), run_state(r, ctx)] for r in runs])
+                       signature(r["supervisor"], r["countersigned_us"], ctx), run_state(r, ctx, units)] for r in runs])
 
     async def listing(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         month, start, end = month_of(request.query.get("month", ""), ctx)
@@ -117,22 +127,31 @@ class Pages:
         done = request.query.get("done", "")
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
         body += message("error", error) if error else ""
-        body += facts([(_("State"), run_state(run, ctx)),
+        units = countersigners(self.desk)
+        body += facts([(_("State"), run_state(run, ctx, units)),
                        (_("Kind"), esc(_(RUN_LABELS[run["kind"]]) if run["kind"] in RUN_LABELS else run["kind"])),
                        (_("Ran"), esc(ctx.when(run["ran_us"]))), (_("Inspector"), signature(
                            run["inspector"], run["signed_us"], ctx)),
                        (_("Supervisor"), signature(run["supervisor"], run["countersigned_us"], ctx))])
         signing = may_sign(run, ctx)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
-        headers = [_("Camera"), *(item_label(i) for i in rules.ITEMS), _("What was found"), _("Handling")]
+        items, ask_repair = self.desk.cfg.inspection.columns, self.desk.cfg.inspection.ask_repair
+        headers = [_("Camera"), *(item_label(i) for i in items), _("What was found"), _("Handling"),
+                   *([_("Repair requested?")] if ask_repair else []), *([_("Unit chief")] if units is not None else [])]
         rows = []
         for r in run["records"]:
             cells = [badge(REFUSED if ok is False else DONE if ok else OPEN, result(ok))
-                     for ok in (r["items"].get(i, {}).get("ok") for i in rules.ITEMS)]
+                     for ok in (r["items"].get(i, {}).get("ok") for i in items)]
             handling = (textarea(f"note-{r['camera']}", r["handling"] or "") if signing and not r["ok"]
                         else esc(r["handling"]))
+            extra = []
+            if ask_repair:  # the inspector's 是否報修, a box ticked when signing
+                extra.append(f'<input type="checkbox" name="repair-{esc(r["camera"])}" value="1">' if signing
+                             else esc(repair_answer(r.get("repair"))))
+            if units is not None:
+                extra.append(f"{esc(r.get('unit') or '-')}: " + signature(r.get("supervisor"), r.get("countersigned_us"), ctx))
             rows.append([esc(f"{names.get(r['camera'], r['camera'])} ({r['camera']})"), *cells,
-                         f'<span translate="no">{esc(r["anomalies"])}</span>', handling])
+                         f'<span translate="no">{esc(r["anomalies"])}</span>', handling, *extra])
         records = table(headers, rows)
         if signing:
             heading = _("Sign the inspection")
@@ -142,8 +161,10 @@ class Pages:
                          _("write what was done about each anomaly above")) + button(_("Sign"))) + "</section>")
         else:
             body += records
-        if may_countersign(run, ctx):
-            heading = _("Countersign as the supervisor")
+        if may_countersign(run, ctx, units):
+            heading = (_("Countersign for your unit's cameras: {units}").format(units=", ".join(
+                rules.units_to_countersign(run, ctx.account, units))) if units is not None
+                else _("Countersign as the supervisor"))
             body += (f'<section class="card" id="countersign"><h2>{esc(heading)}</h2>'
                      + form(ctx, f"/desk/inspections/{run_id}/countersign", field_(
                          _("Your name"), text_input("name", ctx.account, required=True)) + button(_("Countersign")))
@@ -162,8 +183,9 @@ class Pages:
     async def sign(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)
         notes = {k[5:]: str(v).strip() for k, v in f.items() if k.startswith("note-") and str(v).strip()}
-        return await self._sign(request, ctx, "inspect.sign", {"name": str(f.get("name") or ""), "notes": notes},
-                                "signed")
+        repairs = sorted(k[7:] for k, v in f.items() if k.startswith("repair-") and str(v) == "1")
+        return await self._sign(request, ctx, "inspect.sign", {"name": str(f.get("name") or ""), "notes": notes,
+                                                               **({"repairs": repairs} if repairs else {})}, "signed")
 
     async def countersign(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)
@@ -177,8 +199,10 @@ class Pages:
         doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
-            text = register_html(doc, int(month[:4]), int(month[5:]), answer["runs"], rules.ITEMS, names, ctx.now_us,
-                                 answer.get("register_due_us"))
+            reg = answer.get("register") or {}
+            text = register_html(doc, int(month[:4]), int(month[5:]), answer["runs"],
+                                 tuple(reg.get("items") or self.desk.cfg.inspection.columns), names, ctx.now_us,
+                                 answer.get("register_due_us"), reg)
         response = web.Response(text=text, content_type="text/html")
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response
@@ -189,4 +213,4 @@ async def waiting_runs(desk: Desk, ctx: Ctx) -> list[dict[str, Any]]:
     if not ctx.may("inspect.countersign"):
         return []
     answer = await desk.run(ctx, "inspect.list", {"from_us": ctx.now_us - 92 * 86_400_000_000, "to_us": ctx.now_us + 1})
-    return [r for r in answer["runs"] if may_countersign(r, ctx)]
+    return [r for r in answer["runs"] if may_countersign(r, ctx, countersigners(desk))]
