@@ -174,7 +174,7 @@ class Pages:
         """The month's register: the renderer `edgectl inspect report` writes, printed by the browser."""
         month, start, end = month_of(request.query.get("month", ""), ctx)
         answer = await self.desk.run(ctx, "inspect.list", {"from_us": start, "to_us": end})
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
             text = register_html(doc, int(month[:4]), int(month[5:]), answer["runs"], rules.ITEMS, names, ctx.now_us,
