@@ -137,6 +137,10 @@ def test_every_form_of_the_site_prints_its_annex(chromium, name):
         for other in set(KIND_LABELS) - set(cfg.policy.kinds):   # never a kind the site does not take
             with speaking("zh-TW"):
                 assert f"☐ {_(KIND_LABELS[other])}" not in text, other
+    if name == "001-land-office":  # 辦理情形 and 調閱紀錄 are printed under the boxes, as on the paper
+        for kind, last in (("citizen", "辦理情形"), ("internal", "調閱紀錄")):
+            html = rendered(cfg, kind)
+            assert html.index('class="boxes"') < html.index(f"<th>{last}</th>")
     whole = "\n".join(texts)
     for word in MUST[name]:
         assert word in whole, word
@@ -195,6 +199,8 @@ def parse(forms):
     ({"categories": {"damage": "損害"},
       "application": [{**FORM, "fields": [{"label": "主機", "value": "cameras", "choices": ["a"]}]}]},
      "forms.application[0].fields[0]", "one of them"),
+    ({"categories": {"damage": "損害"}, "application": [{**FORM, "fields": [{"label": "x", "below": "yes"}]}]},
+     "forms.application[0].fields[0].below", "expected true or false"),
     ({"categories": {"damage": "損害"}, "cite": {"poster": "x"}}, "forms.cite.poster", "unknown key"),
     ({"categories": {"damage": "損害"}, "application": [{**FORM, "title": " "}]}, "forms.application[0].title",
      "must not be empty"),

@@ -21,7 +21,8 @@ clause in its footer, never a file number of ours.
     fields = [{ label = "申請日期", value = "filed" },          # filled from the request
               { label = "調閱監視器主機", choices = ["所本部", "景美辦事處"] },  # ticked by hand
               { label = "受文機關", text = "臺北市建成地政事務所" },            # printed as written
-              { label = "須保存影像檔案事由" }]                                 # a blank, by hand
+              { label = "須保存影像檔案事由" },                                 # a blank, by hand
+              { label = "辦理情形", value = "record", below = true }]        # under the boxes
     boxes = [{ label = "申請課室", steps = ["申請課室"], lines = ["申請人：", "課長："] },
              { label = "申請人簽名" }]                    # no steps: signed on the paper
     notes = ["申請須知：..."]
@@ -36,13 +37,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from edged.config.values import ConfigError, _check_keys, _describe, _join, _string
+from edged.config.values import ConfigError, _bool, _check_keys, _describe, _join, _string
 
 DOCUMENTS = ("notice", "inventory", "register", "audit", "application")
 # what a field may be filled with from the request (edged/documents/retrieval.py prints each)
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
-_FIELD_KEYS = ("label", "value", "choices", "text")
+_FIELD_KEYS = ("label", "value", "choices", "text", "below")
 _BOX_KEYS = ("label", "steps", "lines", "choices")
 _FORM_KEYS = ("kinds", "title", "cite", "fields", "boxes", "notes")
 
@@ -56,6 +57,7 @@ class FormField:
     value: str | None = None
     choices: tuple[str, ...] = ()
     text: str = ""
+    below: bool = False   # printed below the signature boxes (001 annex 3: 辦理情形)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +219,8 @@ def _field(t: Any, path: str) -> FormField:
         raise ConfigError(path, "a field is filled from the request (value), ticked by hand (choices) or "
                                 "printed as written (text): one of them")
     return FormField(label=label, value=value, choices=_texts(t, "choices", path),
-                     text=_string(t["text"], _join(path, "text")) if "text" in t else "")
+                     text=_string(t["text"], _join(path, "text")) if "text" in t else "",
+                     below=_bool(t["below"], _join(path, "below")) if "below" in t else False)
 
 
 def _box(t: Any, path: str, steps: set[str] | None) -> SignBox:

@@ -132,8 +132,11 @@ def _box(doc: Doc, r: dict[str, Any], box: SignBox) -> str:
 
 def site_form(doc: Doc, r: dict[str, Any], form: ApplicationForm, names: dict[str, str]) -> str:
     """The site's own paper form, field by field in the annex's order, with its signature boxes."""
-    rows = "".join(f"<tr><th>{esc(f.label)}</th><td>{_value(doc, r, f, form, names)}</td></tr>"
-                   for f in form.fields)
+    def rows(below: bool) -> str:
+        out = "".join(f"<tr><th>{esc(f.label)}</th><td>{_value(doc, r, f, form, names)}</td></tr>"
+                      for f in form.fields if f.below == below)
+        return f'<table class="annex">{out}</table>' if out else ""
+
     boxes = ""
     if form.boxes:
         boxes = ('<table class="boxes"><tr>' + "".join(f"<th>{esc(b.label)}</th>" for b in form.boxes)
@@ -141,7 +144,7 @@ def site_form(doc: Doc, r: dict[str, Any], form: ApplicationForm, names: dict[st
     notes = "".join(f'<p class="notes">{esc(n)}</p>' for n in form.notes)
     number = _("Application number: {id}").format(id=r["id"])
     return (f"<h1>{esc(form.title)}</h1><p class=\"meta\">{esc(number)}</p>"
-            f'<table class="annex">{rows}</table>{boxes}{notes}')
+            f"{rows(False)}{boxes}{rows(True)}{notes}")
 
 
 def _approvals(doc: Doc, r: dict[str, Any]) -> str:
