@@ -71,9 +71,8 @@ def page(doc: Doc, title: str, body: str, replaces: str, printed_us: int, css_cl
     rule and clause ([forms] cite.<cite>, or `clause`), and when it was printed. Call it with
     the document's language current (i18n.set_language)."""
     rule = doc.forms.citation(cite, clause) if cite else ""
-    text = _("Replaces the paper form: {form}").format(form=replaces)
-    if rule:
-        text += " " + _("({rule})").format(rule=rule)
+    text = (_("Replaces the paper form: {form} ({rule})").format(form=replaces, rule=rule) if rule
+            else _("Replaces the paper form: {form}").format(form=replaces))
     footer = tag("footer", text, "<br>" + esc(_("Printed by edged on {time}").format(time=doc.datetime(printed_us))))
     return wrap(doc, title, body + footer, css_class)
 
