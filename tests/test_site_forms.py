@@ -170,6 +170,9 @@ def test_edgectl_gets_the_forms_from_the_daemon():
     again = forms_from_json(cfg.forms.to_json())
     assert again.applications == cfg.forms.applications and again.rule == cfg.forms.rule
     assert again.site_kinds == cfg.forms.site_kinds and forms_from_json(None) is NO_FORMS
+    # edged's own categories are the daemon's to word (zh_TW catalog); edgectl takes them as checked
+    assert forms_from_json(site("001-land-office").forms.to_json()).rule.startswith("臺北市建成地政事務所")
+    assert forms_from_json({"table": {"bogus": 1}, "kinds": ["internal"]}) is NO_FORMS
 
 
 # the [forms] table's checks (pure) --------------------------------------------------------------

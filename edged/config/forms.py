@@ -108,10 +108,15 @@ NO_FORMS = Forms()
 
 
 def forms_from_json(data: Any) -> Forms:
-    """The daemon's [forms] as edgectl receives it (the `cameras` answer), checked again."""
+    """The daemon's [forms] as edgectl receives it (the `cameras` answer), read again (the
+    daemon checked it against its policy); a daemon of another version: the generic form."""
     if not isinstance(data, dict):
         return NO_FORMS
-    return parse_forms(data.get("table") or {}, tuple(data.get("kinds") or ()), tuple(data.get("categories") or ()))
+    kinds, categories = tuple(data.get("kinds") or ()), tuple(data.get("categories") or ())
+    try:
+        return parse_forms(data.get("table") or {}, kinds, categories, builtin_categories=categories)
+    except ConfigError:
+        return NO_FORMS
 
 
 def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
