@@ -25,6 +25,20 @@ from tests.support.people import People
 
 BASE = "edged/v1/test/node1"
 SITE = 'id = "test"\nname = "景美辦事處"\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"'
+# the site's own rule and internal form (design/0081): edgectl prints it as the daemon has it
+FORMS = """
+[forms]
+rule = "臺北市文山區戶政事務所錄影監視系統管理作業規定"
+[[forms.application]]
+kinds = ["internal"]
+title = "調閱影音資料申請表（內部）"
+cite = "附件2"
+fields = [{ label = "申請日期", value = "filed" }, { label = "申請人", value = "requester" },
+          { label = "身分", value = "kind" }, { label = "調閱事由", value = "category" },
+          { label = "調閱監視器主機", choices = ["所本部", "景美辦事處"] },
+          { label = "調閱鏡頭位置", value = "cameras" }, { label = "須保存影像檔案事由" }]
+boxes = [{ label = "核准", steps = ["approver"] }, { label = "申請人簽名" }]
+"""
 
 
 @pytest.fixture
@@ -68,7 +82,7 @@ def test_a_site_named_in_chinese_records_reports_and_prints(tmp_path, clip):
         port = free_port()
         config.write_text(config.read_text().replace('id = "test"', SITE, 1)
                           + f'\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\n'
-                          + f'\n[viewer]\nenabled = true\nlisten = "127.0.0.1:{port}"\n')
+                          + f'\n[viewer]\nenabled = true\nlisten = "127.0.0.1:{port}"\n' + FORMS)
         d = Daemon(config, data, tmp_path / "edged.log").start()
         try:
             wait_for(lambda: len(d.segments("counter1")) >= 1 and len(d.segments("lobby")) >= 1, 60, "recording")
@@ -153,8 +167,9 @@ def forms_in_chinese(d: Daemon, people: People, tmp) -> None:
     r = people.ctl("request", "form", str(request), "--out", str(tmp / "request.html"))
     assert r.returncode == 0, r.stderr
     form = (tmp / "request.html").read_text(encoding="utf-8")
-    for word in ("錄影監視系統調閱影音資料申請表", "張大同", "櫃檯遺失皮夾", "櫃檯1 (counter1)", "☑ 內部同仁",
-                 "☑ 財物遺失", "事由具必要性", "adam", "民國", "本表取代紙本"):
+    for word in ("調閱影音資料申請表（內部）", "張大同", "櫃檯遺失皮夾", "櫃檯1 (counter1)", "☑ 內部同仁",
+                 "☑ 財物遺失", "事由具必要性", "adam", "民國", "☐ 所本部", "須保存影像檔案事由", "申請人簽名",
+                 "本表取代紙本", "臺北市文山區戶政事務所錄影監視系統管理作業規定 附件2"):
         assert word in form, word
     month = datetime.fromtimestamp(now / 1e6).astimezone().strftime("%Y-%m")
     ctl(d, "inspect", "report", "--month", month, "--out", str(tmp))

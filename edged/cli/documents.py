@@ -11,6 +11,7 @@ from typing import Any
 from edged.cli import files
 from edged.cli.display import table
 from edged.control.client import call
+from edged.config.forms import forms_from_json
 from edged.documents import Doc
 from edged.documents.notice import inventory_headers, inventory_html, inventory_rows, notice_html, notice_text
 from edged.documents.retrieval import application_html
@@ -19,10 +20,11 @@ from storage.clock import SYSTEM
 
 
 def doc_of(reply: dict[str, Any], lang: str | None) -> Doc:
-    """The document's language: `--lang`, else the site's; dates in the site's time zone."""
+    """The document's language: `--lang`, else the site's; dates in the site's time zone; the
+    site's rule and forms ([forms], design/0081) as the daemon has them."""
     chosen = normalise(lang) if lang else None
     return Doc(lang=chosen or normalise(reply.get("language")) or "en", tz=zone(reply.get("timezone")),
-               site_name=reply.get("site_name") or "")
+               site_name=reply.get("site_name") or "", forms=forms_from_json(reply.get("forms")))
 
 
 def write(path: str, text: str) -> str:

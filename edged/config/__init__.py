@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edged.config.cameras import CameraConfig, _cameras
+from edged.config.forms import NO_FORMS, Forms, parse_forms
 from edged.config.health import HealthConfig, InspectionConfig, _health, _inspection, effective
 from edged.config.mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config.people import AccountsConfig, _accounts
-from edged.config.policy import RequestPolicy, _policy, default_policy
+from edged.config.policy import CATEGORIES, RequestPolicy, _policy, default_policy
 from edged.config.retention import RetentionConfig, _retention
 from edged.config.upkeep import AuditConfig, MaintenanceConfig, _audit, _maintenance
 from edged.config.secrets import load_secrets, merge_secrets
@@ -122,6 +123,7 @@ class Config:
     audit: AuditConfig = AuditConfig()                      # [audit]: when the periodic audit is due (R7.2)
     maintenance: MaintenanceConfig = MaintenanceConfig()    # [maintenance]: where its catalog copy goes (R1.7)
     time: TimeConfig = TimeConfig()                         # [time]: whether the site keeps its clock by NTP
+    forms: Forms = NO_FORMS     # [forms]: the site's rule and its own application forms (design/0081)
     inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
 
     def camera(self, id: str) -> CameraConfig | None:
@@ -180,7 +182,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
                                "health", "inspection", "accounts", "viewer", "secrets", "policy", "audit",
-                               "maintenance", "time"))
+                               "maintenance", "time", "forms"))
         data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
@@ -200,6 +202,8 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
                          retention.evidence_hold_us, retention.max_retention_us)
         inspection = _inspection(_table(data, "inspection", "inspection"))
         _check_units(cameras, policy, inspection)
+        forms = parse_forms(_table(data, "forms", "forms"), tuple(policy.kinds), policy.categories,
+                            {k: [s.name for s in r.chain] for k, r in policy.kinds.items()}, CATEGORIES)
         return Config(
             site=site,
             storage=storage,
@@ -212,6 +216,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
             policy=policy,
+            forms=forms,
             health=_health(_table(data, "health", "health")),
             inspection=inspection,
             audit=_audit(_table(data, "audit", "audit")),

@@ -242,6 +242,6 @@ async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None
 
 def _readme(cfg: Config, header: dict[str, Any], grant: dict[str, Any], made_us: int) -> dict[str, str]:
     """The export's README.txt in the site's language (edged/documents/export_readme.py)."""
-    doc = Doc(cfg.site.language, zone(cfg.site.timezone), cfg.site.name)
+    doc = Doc(cfg.site.language, zone(cfg.site.timezone), cfg.site.name, cfg.forms)
     with speaking(doc.lang):
         return {"language": doc.lang, "text": readme_text(doc, header, grant["from_us"], grant["to_us"], made_us)}

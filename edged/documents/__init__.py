@@ -1,7 +1,8 @@
 """Printable documents in the site's language (design/0048): the public notice, the camera
 inventory, the monthly inspection register, the retrieval application and its approval record.
 Each is one self-contained HTML page laid out for A4, filled from the daemon's answers; each
-names in its footer the paper form of the site rules it replaces. Pure functions: data in,
+names in its footer the paper form it replaces and the site's own rule and clause ([forms],
+design/0081), never a file number of ours. Pure functions: data in,
 HTML out; the caller (edgectl) writes the file."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Iterable, Sequence
 
+from edged.config.forms import NO_FORMS, Forms
 from edged.i18n import _, fmt_date, fmt_datetime, local, normalise
 
 # A Traditional Chinese font first (Debian's fonts-noto-cjk gives "Noto Sans CJK TC"); the
@@ -26,6 +28,9 @@ th { background: #eee; white-space: nowrap; }
 .fail { font-weight: bold; }
 .box { display: inline-block; margin-right: 1.2em; }
 .sign td { height: 3.2em; }
+.annex th { width: 8em; white-space: normal; } .annex td { height: 1.8em; white-space: pre-line; }
+.boxes th { text-align: center; } .boxes td { height: 5em; } .boxes .line { display: block; margin-bottom: 1.4em; }
+.notes { font-size: 9.5pt; white-space: pre-line; }
 .meta { margin: .3em 0; }
 footer { margin-top: 2em; font-size: 9pt; color: #333; border-top: 1px solid #999; padding-top: .4em; }
 .register { font-size: 9.5pt; } .register th, .register td { padding: 3px 4px; }
@@ -40,6 +45,7 @@ class Doc:
     lang: str
     tz: tzinfo | None  # None: the box's local zone
     site_name: str
+    forms: Forms = NO_FORMS  # [forms]: the site's rule, its forms and its words (design/0081)
 
     def date(self, us: int | None, long: bool = False) -> str:
         return fmt_date(us, self.lang, self.tz, long)
@@ -59,14 +65,23 @@ def html_lang(lang: str) -> str:
     return "zh-Hant-TW" if normalise(lang) == "zh-TW" else "en"
 
 
-def page(doc: Doc, title: str, body: str, replaces: str, printed_us: int, css_class: str = "") -> str:
-    """The whole page: the body, then a footer naming the site form it replaces and when it was
-    printed. Call it with the document's language current (i18n.set_language)."""
-    footer = tag("footer", _("Replaces the paper form: {form}").format(form=replaces), "<br>" + esc(
-        _("Printed by edged on {time}").format(time=doc.datetime(printed_us))))
+def page(doc: Doc, title: str, body: str, replaces: str, printed_us: int, css_class: str = "",
+         cite: str = "", clause: str = "") -> str:
+    """The whole page: the body, then a footer naming the paper form it replaces, the site's
+    rule and clause ([forms] cite.<cite>, or `clause`), and when it was printed. Call it with
+    the document's language current (i18n.set_language)."""
+    rule = doc.forms.citation(cite, clause) if cite else ""
+    text = (_("Replaces the paper form: {form} ({rule})").format(form=replaces, rule=rule) if rule
+            else _("Replaces the paper form: {form}").format(form=replaces))
+    footer = tag("footer", text, "<br>" + esc(_("Printed by edged on {time}").format(time=doc.datetime(printed_us))))
+    return wrap(doc, title, body + footer, css_class)
+
+
+def wrap(doc: Doc, title: str, body: str, css_class: str = "") -> str:
+    """The HTML page around a body (which carries its own footer)."""
     return (f'<!doctype html><html lang="{html_lang(doc.lang)}"><head><meta charset="utf-8">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head>"
-            f'<body class="{css_class}">{body}{footer}</body></html>\n')
+            f'<body class="{css_class}">{body}</body></html>\n')
 
 
 def tag(name: str, text: str, raw: str = "", attrs: str = "") -> str:

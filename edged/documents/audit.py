@@ -115,6 +115,6 @@ def audit_report_html(doc: Doc, r: dict[str, Any], printed_us: int,
             + _chain(doc, r["audit_chain"])
             + "".join(_people_parts(doc, r) + _use_parts(doc, r) + _care_parts(doc, r))
             + "".join(_section(*part) for part in extra) + sign)
-    return page(doc, title, body, _("the audit form and usage register (rules 002 §17 and table 2, 001 annex 5)"),
-                printed_us, "register")
+    return page(doc, title, body, _("the audit form and usage register"),
+                printed_us, "register", cite="audit")
 

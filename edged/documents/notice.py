@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edged.documents import Doc, esc, page, table, tag
+from edged.documents import Doc, esc, page, table, tag, wrap
 from edged.i18n import N_, _, ngettext
 
 KIND_LABELS = {"network": N_("network camera"), "analogue": N_("analogue camera")}
@@ -39,9 +39,12 @@ def notice_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | Non
             + table([_("Location"), _("Camera"), _("Purpose"), _("Coverage"), _("Recording period"),
                      _("Retention"), _("Responsible")], cells)
             + tag("p", last, attrs='class="meta"'))
-    return page(doc, _("CCTV in operation"), body,
-                _("the posted notice of camera locations (rules 001 §7-8, 004 annex 3 §5(1))"),
-                printed_us, "poster")
+    # what the public reads: the site's rule that has the notice posted, and when; nothing of edged's
+    rule = doc.forms.citation("notice")
+    lines = [_("Posted under {rule}.").format(rule=rule)] if rule else []
+    lines.append(_("Posted on {date}.").format(date=doc.date(printed_us, long=True)))
+    footer = "<footer>" + "<br>".join(esc(line) for line in lines) + "</footer>"
+    return wrap(doc, _("CCTV in operation"), body + footer, "poster")
 
 
 def notice_text(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | None, table_fn) -> str:
@@ -83,5 +86,5 @@ def inventory_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | 
     meta = " ".join((doc.site_name, count, _("Camera list last changed on {date}.").format(date=changed)))
     body = (tag("h1", _("Camera inventory")) + tag("p", meta, attrs='class="meta"')
             + table(inventory_headers(), inventory_rows(rows)))
-    return page(doc, _("Camera inventory"), body, _("the camera inventory (rules 004 annex 3 §5(1), 001 §7)"),
-                printed_us)
+    return page(doc, _("Camera inventory"), body, _("the camera inventory"), printed_us,
+                cite="inventory")

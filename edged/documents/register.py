@@ -83,5 +83,4 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
         for who in reviewers or [_("Reviewed by the supervisor")]), attrs='class="sign"')
     body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>" + sign
     return page(doc, f"{title} {month_text}", body,
-                _("the inspection record (rules 000 annex 1, 001 annex 1, 004 annex 4)"), printed_us,
-                "register")
+                _("the inspection record"), printed_us, "register", cite="register")

@@ -1,11 +1,15 @@
 """The retrieval application form and its approval record (R5, docs/requirements.md), filled
 from a request as the daemon keeps it (`request.show`): the kind, the reason, the cameras, the
-time range, the requester, each approval step with its name and time, the grant and its use."""
+time range, the requester, each approval step with its name and time, the grant and its use.
+A site that writes its forms ([forms.application], design/0081) gets its own paper: the title,
+fields in the annex's order, signature boxes and categories in its words; the electronic record
+follows it. Other requests get edged's generic form, limited to the kinds the site takes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from edged.config.forms import ApplicationForm, FormField, SignBox
 from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.i18n import N_, _
 
@@ -23,6 +27,15 @@ def label(labels: dict[str, str], value: str | None) -> str:
     return _(labels[value]) if value in labels else (value or "-")
 
 
+def kind_label(doc: Doc, kind: str | None) -> str:
+    """A request kind in the site's words ([forms.kinds]), else edged's, never a bare id if known."""
+    return doc.forms.kinds.get(kind or "") or label(KIND_LABELS, kind)
+
+
+def category_label(doc: Doc, category: str | None) -> str:
+    return doc.forms.categories.get(category or "") or label(CATEGORY_LABELS, category)
+
+
 def _row(head: str, value: str, raw: bool = False) -> str:
     return f"<tr><th>{esc(head)}</th><td>{value if raw else esc(value)}</td></tr>"
 
@@ -34,12 +47,11 @@ def cameras_text(doc: Doc, cameras: list[str], names: dict[str, str]) -> str:
 
 def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
     cams = cameras_text(doc, r["cameras"], names)
-    kinds = "".join(checkbox(r["kind"] == k, label(KIND_LABELS, k)) for k in KIND_LABELS)
-    if r["kind"] not in KIND_LABELS:
-        kinds += checkbox(True, r["kind"])
-    cats = "".join(checkbox(r["category"] == c, label(CATEGORY_LABELS, c)) for c in CATEGORY_LABELS)
-    if r["category"] not in CATEGORY_LABELS:
-        cats += checkbox(True, r["category"])
+    offered = doc.forms.site_kinds or tuple(KIND_LABELS)   # only the kinds the site takes
+    kinds = "".join(checkbox(r["kind"] == k, kind_label(doc, k)) for k in offered)
+    if r["kind"] not in offered:
+        kinds += checkbox(True, kind_label(doc, r["kind"]))
+    cats = _categories(doc, r)
     modes = checkbox(r["mode"] == "view", _("view")) + checkbox(r["mode"] == "copy", _("copy"))
     requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or \
         (r.get("requester_account") or r["filed_by"])
@@ -60,6 +72,79 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         _row(_("Filed by"), r["filed_by"]),
     ]
     return tag("h2", _("Application")) + f"<table>{''.join(rows)}</table>"
+
+
+def _categories(doc: Doc, r: dict[str, Any]) -> str:
+    """The site's reason categories as boxes, the request's ticked (in the site's words)."""
+    offered = doc.forms.site_categories or tuple(CATEGORY_LABELS)
+    cats = "".join(checkbox(r["category"] == c, category_label(doc, c)) for c in offered)
+    if r["category"] and r["category"] not in offered:
+        cats += checkbox(True, category_label(doc, r["category"]))
+    return cats
+
+
+def _requester(r: dict[str, Any]) -> str:
+    return r.get("requester_name") or r.get("requester_account") or r["filed_by"]
+
+
+def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, names: dict[str, str]) -> str:
+    """A field of the site's form as HTML: from the request, boxes to tick, printed text, or blank."""
+    if f.text:
+        return esc(f.text)
+    if f.choices:
+        return "".join(checkbox(False, c) for c in f.choices)
+    g = r.get("grant") or {}
+    v = f.value
+    if v is None:
+        return ""
+    if v == "kind":
+        return "".join(checkbox(r["kind"] == k, kind_label(doc, k)) for k in form.kinds)
+    if v == "category":
+        return _categories(doc, r) + "<br>" + esc(r.get("reason") or "")
+    if v == "mode":
+        return checkbox(r["mode"] == "view", _("view")) + checkbox(r["mode"] == "copy", _("copy"))
+    if v == "time_range":
+        return esc(f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}")
+    if v == "record":
+        used = g.get("used_us")
+        return esc(_("{time}, custodian {who}").format(time=doc.datetime(used), who=g.get("used_by") or "-")
+                   if used else "")
+    text = {"filed": doc.date(r["filed_us"], long=True), "number": str(r["id"]), "requester": _requester(r),
+            "org": r.get("requester_org"), "contact": r.get("requester_contact"),
+            "id_number": r.get("citizen_id_masked"), "letter": r.get("letter_ref"), "reason": r.get("reason"),
+            "cameras": cameras_text(doc, r["cameras"], names),
+            "due": doc.date(r["due_us"], long=True) if r.get("due_us") else "",
+            "filed_by": r["filed_by"], "viewer": g.get("watcher")}.get(v)
+    return esc(text) if text else ""
+
+
+def _box(doc: Doc, r: dict[str, Any], box: SignBox) -> str:
+    """A signature box: its printed lines, its boxes to tick, and the sign-offs of its steps."""
+    chain = [s["name"] for s in r.get("chain") or []]
+    parts = [f'<span class="line">{esc(line)}</span>' for line in box.lines]
+    parts += [checkbox(False, c) for c in box.choices]
+    for s in r.get("steps") or []:
+        if 0 <= s["step"] < len(chain) and chain[s["step"]] in box.steps:
+            word = _("approved") if s["approve"] else _("rejected")
+            parts.append(f'<span class="line">{esc(s["by"])} {esc(doc.datetime(s["at_us"]))} {esc(word)}</span>')
+    return "".join(parts)
+
+
+def site_form(doc: Doc, r: dict[str, Any], form: ApplicationForm, names: dict[str, str]) -> str:
+    """The site's own paper form, field by field in the annex's order, with its signature boxes."""
+    def rows(below: bool) -> str:
+        out = "".join(f"<tr><th>{esc(f.label)}</th><td>{_value(doc, r, f, form, names)}</td></tr>"
+                      for f in form.fields if f.below == below)
+        return f'<table class="annex">{out}</table>' if out else ""
+
+    boxes = ""
+    if form.boxes:
+        boxes = ('<table class="boxes"><tr>' + "".join(f"<th>{esc(b.label)}</th>" for b in form.boxes)
+                 + "</tr><tr>" + "".join(f"<td>{_box(doc, r, b)}</td>" for b in form.boxes) + "</tr></table>")
+    notes = "".join(f'<p class="notes">{esc(n)}</p>' for n in form.notes)
+    number = _("Application number: {id}").format(id=r["id"])
+    return (f"<h1>{esc(form.title)}</h1><p class=\"meta\">{esc(number)}</p>"
+            f"{rows(False)}{boxes}{rows(True)}{notes}")
 
 
 def _approvals(doc: Doc, r: dict[str, Any]) -> str:
@@ -100,13 +185,17 @@ def _grant(doc: Doc, g: dict[str, Any] | None, names: dict[str, str]) -> str:
 
 
 def application_html(doc: Doc, request: dict[str, Any], camera_names: dict[str, str], printed_us: int) -> str:
-    """One request: the application as filed, each sign-off, the grant and how it was used."""
+    """One request: the application as filed (on the site's own form where it has one), each
+    sign-off, the grant and how it was used."""
+    form = doc.forms.form_for(request["kind"])
+    replaces = _("the application form and its approval record")
+    record = _approvals(doc, request) + _grant(doc, request.get("grant"), camera_names)
+    if form is not None:
+        body = site_form(doc, request, form, camera_names) + '<div class="record">' + record + "</div>"
+        return page(doc, f"{form.title} {request['id']}", body, replaces, printed_us, cite="application",
+                    clause=form.cite)
     title = _("Application to view or copy CCTV footage")
     note = _("The viewer may not copy or photograph the footage. One application allows one viewing.")
     body = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}</p>"
-            + _application(doc, request, camera_names) + _approvals(doc, request)
-            + _grant(doc, request.get("grant"), camera_names)
-            + f"<p class=\"meta\">{esc(note)}</p>")
-    return page(doc, f"{title} {request['id']}", body,
-                _("the application form and its approval record (rules 000 annexes 2-3, 001 annexes 3-4, "
-                  "004 annex 2)"), printed_us)
+            + _application(doc, request, camera_names) + record + f"<p class=\"meta\">{esc(note)}</p>")
+    return page(doc, f"{title} {request['id']}", body, replaces, printed_us, cite="application")

@@ -82,7 +82,7 @@ class Pages:
             r = await self.desk.run(ctx, "audit.report", {"from_us": start, "to_us": end})
         except Refused as exc:
             return self.desk.render(ctx, _("Print the audit report"), message("error", str(exc)), status=422)
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         with speaking(doc.lang):
             extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, doc.datetime)]),
                      *settings_sections(r, doc.datetime)]

@@ -196,7 +196,7 @@ class Pages:
         """The month's register: the renderer `edgectl inspect report` writes, printed by the browser."""
         month, start, end = month_of(request.query.get("month", ""), ctx)
         answer = await self.desk.run(ctx, "inspect.list", {"from_us": start, "to_us": end})
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
             reg = answer.get("register") or {}

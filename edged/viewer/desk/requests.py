@@ -81,6 +81,13 @@ class Pages:
     def __init__(self, desk: Desk):
         self.desk = desk
 
+    def kind(self, kind: str) -> str:
+        """A kind or a category in the site's words ([forms.kinds], [forms.categories]), else edged's."""
+        return self.desk.cfg.forms.kinds.get(kind) or label(KIND_LABELS, kind)
+
+    def category(self, category: str) -> str:
+        return self.desk.cfg.forms.categories.get(category) or label(CATEGORY_LABELS, category)
+
     def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
         scope = ctx.caller.cameras
         return [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
@@ -89,7 +96,7 @@ class Pages:
         return table([_("No."), _("Filed"), _("Kind"), _("Reason"), _("Cameras"), _("Time range"), _("Requester"),
                       _("Due"), _("State")],
                      [[link(f"/desk/requests/{r['id']}", str(r["id"])), esc(ctx.date(r["filed_us"])),
-                       esc(label(KIND_LABELS, r["kind"])), esc(label(CATEGORY_LABELS, r["category"])),
+                       esc(self.kind(r["kind"])), esc(self.category(r["category"])),
                        esc(", ".join(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
                        esc(r.get("requester_name")), due_text(r, ctx), state_badge(r, ctx)] for r in reqs])
 
@@ -154,8 +161,8 @@ class Pages:
                              if g.get("used_us") else _("not used yet"))
         requester = " / ".join(x for x in (r.get("requester_name"), r.get("requester_org"), r.get("requester_contact"))
                                if x)
-        return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(label(KIND_LABELS, r["kind"]))),
-                      (_("Reason"), esc(f"{label(CATEGORY_LABELS, r['category'])}: {r.get('reason') or ''}")),
+        return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(self.kind(r["kind"]))),
+                      (_("Reason"), esc(f"{self.category(r['category'])}: {r.get('reason') or ''}")),
                       (_("Cameras"), esc(", ".join(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
                       (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
@@ -215,7 +222,7 @@ class Pages:
             req = await self.desk.run(ctx, "request.show", {"id": int(request.match_info["id"])})
         except Refused as exc:
             return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
             text = application_html(doc, req, names, ctx.now_us)
@@ -226,8 +233,8 @@ class Pages:
     # filing ------------------------------------------------------------------------------
     def filing_form(self, ctx: Ctx, f: dict[str, Any], error: str = "") -> str:
         policy = self.desk.cfg.policy
-        kinds = [(k, label(KIND_LABELS, k)) for k in policy.kinds]
-        cats = [(c, label(CATEGORY_LABELS, c)) for c in policy.categories]
+        kinds = [(k, self.kind(k)) for k in policy.kinds]
+        cats = [(c, self.category(c)) for c in policy.categories]
         hour = 3_600_000_000
         start = ctx.input_time(ctx.now_us - 2 * hour) if "from" not in f else str(f["from"])
         end = ctx.input_time(ctx.now_us - hour) if "to" not in f else str(f["to"])
