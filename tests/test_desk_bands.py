@@ -71,3 +71,11 @@ def test_a_hole_longer_than_the_join_tolerance_splits_footage():
     b = day_bands("cam1", START, END, START + 120 * S, segments=[b_, a])   # any order in
     assert len(b["footage"]) == 2
     assert complement(b["footage"], START, START + 120 * S) == [(START + 60 * S, START + 60 * S + JOIN_US + 1)]
+
+
+def test_a_filed_gap_shorter_than_the_join_tolerance_still_splits_footage():
+    a = {"camera": "cam1", "start_us": START, "end_us": START + 60 * S}
+    b_ = {"camera": "cam1", "start_us": START + 60 * S + S, "end_us": START + 120 * S}
+    gap = {"camera": "cam1", "from_us": START + 60 * S + 200_000, "to_us": START + 61 * S, "reason": "restart"}
+    b = day_bands("cam1", START, END, START + 120 * S, segments=[a, b_], gaps=[gap])
+    assert len(b["footage"]) == 2 and len(b["gap"]) == 1

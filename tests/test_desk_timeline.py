@@ -9,6 +9,7 @@ account whose cameras do not include this one are refused. Screenshotted in zh-T
 
 from __future__ import annotations
 
+import signal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -23,9 +24,14 @@ def outage(desk):  # noqa: F811
     """carl the custodian, vera the clerk, olga an auditor of another camera only; then cam1's
     server stops until the camera is offline and starts again: a gap in the day."""
     d = desk
+    # a second camera (its server never answers) for an account whose scope is that camera only
+    d.daemon.config.write_text(d.daemon.config.read_text() + '\n[[cameras]]\nid = "cam2"\nname = "後門"\n'
+                               'url = "rtsp://127.0.0.1:9/none"\n')
+    d.daemon.signal(signal.SIGHUP)
+    wait_for(lambda: d.daemon.camera("cam2"), 30, "cam2 added")
     d.people.add("carl", "custodian")
     d.people.add("vera", "viewer")
-    d.people.add("olga", "auditor", cameras=["cam9"])
+    d.people.add("olga", "auditor", cameras=["cam2"])
     wait_for(lambda: len(d.daemon.segments("cam1")) >= 1, 60, "footage of cam1")
     d.rtsp.stop()
     wait_for(lambda: (d.daemon.camera("cam1") or {}).get("state") == "offline", 60, "cam1 offline")

@@ -42,16 +42,18 @@ def _clip(a: int, b: int, start: int, end: int) -> tuple[int, int] | None:
     return (a, b) if b > a else None
 
 
-def merged(kind: str, rows: Iterable[tuple[int, int, str, bool]], start: int, end: int) -> list[Span]:
+def merged(kind: str, rows: Iterable[tuple[int, int, str, bool]], start: int, end: int,
+           breaks: Sequence[tuple[int, int]] = ()) -> list[Span]:
     """(from, to, reason, open) rows in time order into spans; rows touching (within JOIN_US)
-    with the same reason are one span."""
+    with the same reason are one span, unless one of `breaks` (a filed gap) lies between them."""
     out: list[Span] = []
     for a, b, reason, is_open in rows:
         c = _clip(a, b, start, end)
         if c is None:
             continue
         last = out[-1] if out else None
-        if last is not None and last.reason == reason and c[0] - last.to_us <= JOIN_US:
+        if last is not None and last.reason == reason and c[0] - last.to_us <= JOIN_US and \
+                not any(a <= c[0] and b >= last.to_us for a, b in breaks):
             out[-1] = Span(kind, last.from_us, max(last.to_us, c[1]), reason, None, last.count + 1,
                            is_open or last.open)
         else:
@@ -91,12 +93,12 @@ def day_bands(camera: str, start: int, end: int, now_us: int, *, segments: Seque
     """The bands of `camera` on the day [start, end), as known at `now_us`."""
     shown_end = min(end, max(start, now_us))   # nothing is drawn after now
     mine = [r for r in segments if r.get("camera", camera) == camera]
-    footage = merged("footage", ((r["start_us"], *_end_of(r, now_us)) for r in sorted(mine, key=lambda r: r["start_us"])),
-                     start, shown_end)
     gap = [Span("gap", *c, str(g.get("reason") or "")) for g in gaps if g.get("camera", camera) == camera
            for c in [_clip(g["from_us"], g["to_us"], start, shown_end)] if c]
     policy = [Span("policy", *c, str(g.get("reason") or "")) for g in not_recorded
               if g.get("camera", camera) == camera for c in [_clip(g["from_us"], g["to_us"], start, shown_end)] if c]
+    footage = merged("footage", ((r["start_us"], *_end_of(r, now_us)) for r in sorted(mine, key=lambda r: r["start_us"])),
+                     start, shown_end, [(g.from_us, g.to_us) for g in (*gap, *policy)])
     destroyed = merged("destroyed", ((d["start_us"], d.get("end_us") or d["start_us"], str(d.get("reason") or ""),
                                       False) for d in sorted(destructions, key=lambda d: d["start_us"])
                                      if d.get("camera", camera) == camera), start, shown_end)

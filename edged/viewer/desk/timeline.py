@@ -147,13 +147,15 @@ class Pages:
             a, b = max(sel[0], start), min(sel[1], end)
             if b > a:
                 x, w = 1000 * (a - start) / width, max(2.0, 1000 * (b - a) / width)
-                rows.append(f'<div class="tl-row"><span class="tl-label">{esc(_("Range picked"))}</span>'
+                picked = esc(_("Range picked"))
+                rows.append(f'<div class="tl-row"><span class="tl-label">{picked}</span>'
                             f'<svg class="tl-band" viewBox="0 0 1000 20" preserveAspectRatio="none" aria-hidden="true">'
                             f'<rect class="tl-bg" x="0" y="0" width="1000" height="20"></rect>'
                             f'<rect class="b-range" x="{x:.2f}" y="0" width="{w:.2f}" height="20"></rect></svg></div>')
-        hint = _("Follow a span (click, or Tab and Enter) to pick its time range; then file a request or place a "
-                 "hold for it below.")
-        return f'<section class="card timeline" id="chart"><p class="hint">{esc(hint)}</p>{"".join(rows)}</section>'
+        keys = {"tab": '<kbd translate="no">Tab</kbd>', "enter": '<kbd translate="no">Enter</kbd>'}
+        hint = esc(_("Follow a span (click, or {tab} and {enter}) to pick its time range; then file a request or "
+                     "place a hold for it below.")).format(**keys)
+        return f'<section class="card timeline" id="chart"><p class="hint">{hint}</p>{"".join(rows)}</section>'
 
     def mark(self, ctx: Ctx, camera: str, day: date, s: Span, start: int, width: int) -> str:
         x = 1000 * (s.from_us - start) / width
@@ -185,11 +187,11 @@ class Pages:
     def range_card(self, ctx: Ctx, camera: str, day: date, sel: tuple[int, int]) -> str:
         buttons = ""
         if ctx.may("request.file"):
-            buttons += (f'<button type="submit" class="primary" formaction="/desk/requests/new">'
-                        f'{esc(_("File a request for this range"))}</button>')
+            buttons += ('<button type="submit" class="primary" formaction="/desk/requests/new">'
+                        + esc(_("File a request for this range")) + "</button>")
         if ctx.may("hold.add"):
-            buttons += (f'<button type="submit" class="primary" formaction="/desk/holds/new">'
-                        f'{esc(_("Place a hold for this range"))}</button>')
+            buttons += ('<button type="submit" class="primary" formaction="/desk/holds/new">'
+                        + esc(_("Place a hold for this range")) + "</button>")
         buttons += button(_("Show the range"), cls="quiet")
         return ('<section class="card" id="range"><h2>' + esc(_("Time range")) + "</h2>"
                 '<form method="get" action="/desk/timeline" class="filters">'
@@ -231,7 +233,8 @@ class Pages:
                     n=THUMBS_SHOWN)) + "</p>"
             out += table([_("Time range"), _("Thumbnail"), ""],
                          [[when(s) if not s.open else esc(_("from {time}, not ended").format(time=ctx.when(s.from_us))),
-                           (f'<img class="thumb" alt="{attr(_("motion at {time}").format(time=ctx.when(s.from_us)))}" '
+                           ('<img class="thumb" alt="' + attr(_("motion at {time}").format(time=ctx.when(s.from_us)))
+                            + '" '
                             f'src="data:image/jpeg;base64,{attr(thumbs[s.ref])}">'
                             if i < THUMBS_SHOWN and thumbs.get(s.ref) else esc("-")), pick(s)]
                           for i, s in enumerate(motion)])
