@@ -215,7 +215,7 @@ class Pages:
         holes = bands["gap"] + bands["policy"]
         out += "<h2>" + esc(_("Gaps and time not recorded")) + "</h2>"
         if holes:
-            out += table([_("Time range"), _("Length"), _("Kind"), _("Reason"), ""],
+            out += table([_("Time range"), _("Length"), _("Kind"), _("Reason"), _("Pick")],
                          [[when(s), esc(length_text(s.length_us)),
                            esc(_("gap") if s.kind == "gap" else _("not recorded by policy")), said(s.reason), pick(s)]
                           for s in sorted(holes, key=lambda s: s.from_us)])
@@ -231,7 +231,7 @@ class Pages:
             elif len(motion) > THUMBS_SHOWN:
                 out += '<p class="hint">' + esc(_("Thumbnails of the first {n} events; the others are marks.").format(
                     n=THUMBS_SHOWN)) + "</p>"
-            out += table([_("Time range"), _("Thumbnail"), ""],
+            out += table([_("Time range"), _("Thumbnail"), _("Pick")],
                          [[when(s) if not s.open else esc(_("from {time}, not ended").format(time=ctx.when(s.from_us))),
                            ('<img class="thumb" alt="' + attr(_("motion at {time}").format(time=ctx.when(s.from_us)))
                             + '" '
