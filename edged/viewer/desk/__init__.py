@@ -10,4 +10,5 @@ inspections.py  run, sign, countersign an inspection; the month's register print
 cameras.py   the cameras' state and the open alarms (read-only, within the account's cameras)
 exports.py   the signed export from a copy grant, downloaded once as a ZIP
 audit.py     the auditor's log, the chain check and the printed audit report
+timeline.py  a camera's day as bands (built by the pure bands.py); a range leads to the forms
 """

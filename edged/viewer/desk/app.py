@@ -41,7 +41,7 @@ class Desk:
 
     # routes ------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
-        from edged.viewer.desk import accounts, audit, cameras, exports, holds, inspections, requests
+        from edged.viewer.desk import accounts, audit, cameras, exports, holds, inspections, requests, timeline
 
         r = app.router
         r.add_get("/desk", self.to_home)
@@ -58,6 +58,7 @@ class Desk:
         inspections.add_routes(self, r)
         cameras.add_routes(self, r)
         exports.add_routes(self, r)
+        timeline.add_routes(self, r)
 
     async def to_home(self, _request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(DESK)

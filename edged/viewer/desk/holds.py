@@ -181,8 +181,9 @@ class Pages:
                 + "</fieldset>" + '<div class="buttons">' + button(_("Place the hold")) + "</div>")
         return (message("error", error) if error else "") + form(ctx, "/desk/holds/new", body, cls="wide-form")
 
-    async def new(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        return self.desk.render(ctx, _("Place a hold"), self.placing_form(ctx, {}))
+    async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        from edged.viewer.desk.timeline import prefill   # a range picked on the timeline
+        return self.desk.render(ctx, _("Place a hold"), self.placing_form(ctx, prefill(request)))
 
     async def place(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)

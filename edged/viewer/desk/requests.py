@@ -265,8 +265,9 @@ class Pages:
             + '<div class="buttons">' + button(_("File the request")) + "</div>")
         return (message("error", error) if error else "") + form(ctx, "/desk/requests/new", body, cls="wide-form")
 
-    async def new(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, {}))
+    async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        from edged.viewer.desk.timeline import prefill   # a range picked on the timeline
+        return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, prefill(request)))
 
     async def file(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)
