@@ -3,7 +3,7 @@
 Every message from a box is untrusted input: root on one box has its broker password. A pure
 module: `check(what, payload)` returns the parsed body, or raises `Malformed` saying why, for
 the kinds a node publishes (birth, status, state, camera state, alarm, audit, retention,
-inspection, command reply). Integers must fit SQLite's signed 64 bits and the checks' sums
+inspection, ethics, command reply). Integers must fit SQLite's signed 64 bits and the checks' sums
 (MAX_INT, 2^62: a sum of two stays representable); numbers must be finite; strings, lists,
 objects and nesting are bounded. Unknown extra fields are allowed (a newer edged), with the
 same bounds.
@@ -160,6 +160,10 @@ def _cameras(v: Any) -> bool:
             and all(isinstance(c, dict) and SHORT(c.get("id")) for c in v))
 
 
+def _ids(v: Any) -> bool:
+    return isinstance(v, list) and len(v) <= MAX_CAMERAS and all(SHORT(c) for c in v)
+
+
 def _retention(v: Any) -> bool:
     return isinstance(v, dict) and all(x is None or NUM(x) for x in (v.get("min_days"), v.get("max_days")))
 
@@ -188,6 +192,11 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
     "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
                    ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
                    ("supervisor", SHORT, False)],
+    # a major or abnormal request, for the ethics office (edged/rules/ethics.py)
+    "ethics": [("request", POS, True), ("flag", SHORT, True), ("kind", SHORT, False), ("category", SHORT, False),
+               ("cameras", _ids, False), ("from_us", UINT, False), ("to_us", UINT, False), ("mode", SHORT, False),
+               ("action", SHORT, False), ("actor", SHORT, False), ("audit_seq", POS, False), ("at_us", UINT, False),
+               ("report", SHORT, False)],
     "reply": [],
 }
 # an audit record proper (not a chain head or command record) needs all of these
@@ -208,7 +217,7 @@ def check(what: str, payload: bytes) -> Any:
     body = parse(payload)
     if not isinstance(body, dict):
         raise Malformed(f"{what}: a JSON object expected, got {type(body).__name__}")
-    if what in ("alarm", "audit", "retention", "inspection", "reply"):
+    if what in ("alarm", "audit", "retention", "inspection", "ethics", "reply"):
         if not POS(body.get("seq")):
             raise Malformed(f"{what}: seq must be a positive integer, got {_show(body.get('seq'))}")
         if not UINT(body.get("ts_us")):
