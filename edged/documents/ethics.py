@@ -46,10 +46,9 @@ def ethics_html(doc: Doc, r: dict[str, Any], camera_names: dict[str, str], print
         _row(_("State"), label(STATE_LABELS, r["state"])),
         _row(_("Grant and its use"), use),
     ]
-    sign = (f"<table class=\"sign\"><tr><th>{esc(_('Reported by (managing unit)'))}</th><td></td>"
-            f"<th>{esc(_('Date'))}</th><td></td></tr>"
-            f"<tr><th>{esc(_('Received by (ethics office)'))}</th><td></td>"
-            f"<th>{esc(_('Date'))}</th><td></td></tr></table>")
+    by, got, day = esc(_("Reported by (managing unit)")), esc(_("Received by (ethics office)")), esc(_("Date"))
+    sign = (f'<table class="sign"><tr><th>{by}</th><td></td><th>{day}</th><td></td></tr>'
+            f'<tr><th>{got}</th><td></td><th>{day}</th><td></td></tr></table>')
     lead = _("A request to view or copy footage was flagged as a major or abnormal case: the managing unit "
              "reports it to the ethics office at once. The central office received the same notice.")
     body = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}</p>"
