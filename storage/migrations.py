@@ -367,3 +367,13 @@ def m016_hold_review(db: sqlite_utils.Database) -> None:
     """A legal hold's review date (design/0076): an alarm when it passes, until an approver
     reviews the hold (a new date) or releases it."""
     db.execute("ALTER TABLE holds ADD COLUMN review_us INTEGER")  # legal: reviewed by then
+
+
+@migrations()
+def m017_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
+    """A vendor-attended maintenance window (002 §6(3)) and the footage a window that touches
+    storage copied before it opened (002 §15), design/0083: the vendor named, when and by whom
+    the superuser password was changed after it, and what the copy held (JSON)."""
+    for col, kind in (("vendor", "TEXT"), ("password_changed_us", "INTEGER"), ("password_changed_by", "TEXT"),
+                      ("footage_copy", "TEXT")):
+        db.execute(f"ALTER TABLE maintenance ADD COLUMN {col} {kind}")

@@ -12,16 +12,54 @@ from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, table
 from edged.i18n import _
 
 
+class _Progress:
+    """The footage copy's progress: a bar on a terminal; "copy: 40%" lines otherwise."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        pct = int(100 * float(info.get("fraction") or 0))
+        if self.tty:
+            fill = 30 * pct // 100
+            self.stream.write("\r" + _("copying footage [{bar}] {pct:3d}%  {done} of {total}  {files}/{of} files").format(
+                bar="#" * fill + "." * (30 - fill), pct=pct, done=fmt_bytes(info.get("done_bytes")),
+                total=fmt_bytes(info.get("total_bytes")), files=info.get("files"), of=info.get("of")) + "   ")
+            self.stream.flush()
+            self.shown = pct
+        elif pct // 10 > self.shown // 10 or (pct == 100 and self.shown != 100):
+            self.stream.write(f"copy: {pct}%\n")
+            self.stream.flush()
+            self.shown = pct
+
+    def done(self) -> None:
+        if self.tty and self.shown >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
 def cmd_maintenance(ctx, args) -> tuple[Any, str]:
     if args.m_cmd == "begin":
         try:
             verify_us = parse_duration(args.verify, "--verify")
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
+        if args.touches_storage:
+            print(_("copying the footage to [maintenance] backup_dir first (each copy's hash checked) ..."),
+                  file=sys.stderr, flush=True)
         print(_("taking a copy of the catalog and checking the hashes of the last {span} of footage ...").format(
             span=args.verify), file=sys.stderr, flush=True)
-        w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us,
-                                                   "attended_by": args.attended_by or ""}, timeout=3600)
+        bar = _Progress()
+        try:
+            w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us,
+                                                       "attended_by": args.attended_by or "",
+                                                       "vendor": args.vendor or "",
+                                                       "touches_storage": args.touches_storage},
+                     on_progress=bar, timeout=3600)
+        finally:
+            bar.done()
         bad = w["mismatches"]
         lines = [
             (_("maintenance window {id} open since {at} ({reason}), attended by {who}") if w["attended_by"] else
@@ -31,6 +69,15 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
                 n=w["protected_segments"], size=fmt_bytes(w["protected_bytes"])),
             _("catalog copy: {path} ({n} segments), sha256 {sha}").format(
                 path=w["backup"], n=w["backup_segments"], sha=w["backup_sha256"])]
+        if w.get("footage_copy"):
+            c = json.loads(w["footage_copy"])
+            lines.append(_("footage copied to {dir}: {copied} files ({size}) copied and checked, {already} already "
+                           "there; {missing} gone before they could be copied").format(
+                dir=c["dir"], copied=c["copied"], size=fmt_bytes(c["bytes"]), already=c["already"],
+                missing=c["missing"]))
+        if w.get("vendor"):
+            lines.append(_("a vendor attends ({vendor}): once the window closes, change the superuser password and "
+                           "record it with: edgectl maintenance password-changed --note ...").format(vendor=w["vendor"]))
         if w["backup_same_disk"]:
             lines.append(_("WARNING: the catalog copy is on the same disk as the footage; set [maintenance] backup_dir "
                            "to a folder on another disk"))
@@ -41,6 +88,10 @@ def cmd_maintenance(ctx, args) -> tuple[Any, str]:
                   _("Close the window with: edgectl maintenance end --note ...")]
         text = "\n".join(lines)
         return w, text
+    if args.m_cmd == "password-changed":
+        r = call(ctx.socket, "maintenance.password_changed", {"note": args.note})
+        return r, _("superuser password change recorded after window(s) {ids} ({vendors}), on the audit "
+                    "record").format(ids=", ".join(str(i) for i in r["windows"]), vendors=", ".join(r["vendors"]))
     if args.m_cmd == "end":
         w = call(ctx.socket, "maintenance.end", {"note": args.note or ""})
         return w, _("maintenance window {id} closed at {at} by {who}").format(
@@ -62,6 +113,14 @@ def register(sub) -> None:
     b.add_argument("--attended-by", metavar="NAME", help=_("the manager who attends (on the record; required unless "
                                                            "[maintenance] require_attendance = false)"))
     b.add_argument("--verify", default="10m", metavar="DURATION", help=_("how much recent footage to check (10m)"))
+    b.add_argument("--vendor", metavar="NAME", help=_("the vendor who works on the system: once the window closes, "
+                                                      "an alarm until the superuser password is changed"))
+    b.add_argument("--touches-storage", action="store_true",
+                   help=_("the work touches storage (disks, the recorder's storage settings): first copy the footage "
+                          "to [maintenance] backup_dir, or refuse"))
+    pc = ms.add_parser("password-changed", parents=[JSON], help=_("record that the superuser password was changed "
+                                                                  "after a vendor's maintenance"))
+    pc.add_argument("--note", required=True, help=_("which password, and who holds it now"))
     e = ms.add_parser("end", parents=[JSON], help=_("close the open window"))
     e.add_argument("--note", help=_("what was done"))
     s = ms.add_parser("list", parents=[JSON], help=_("maintenance windows on record"))
