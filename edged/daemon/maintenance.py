@@ -217,6 +217,7 @@ class Maintenance:
             raise MaintenanceError(_("[maintenance] backup_dir {path} is on the footage's own disk: a copy there is "
                                      "lost with it. Maintenance not begun").format(path=root))
         dest = root / footage_copy.COPY_DIR
+        started = self.clock.now_us()  # the footage on record now: what closes later is recorded in the window
         rows = await self.writer.run(lambda c: footage_copy.at_risk(c.db))
         loop = asyncio.get_running_loop()
 
@@ -242,7 +243,7 @@ class Maintenance:
                                                            "SHA-256"), path=path), {"path": path}, about=path)
         log.info("maintenance: footage copied to %s: %d files copied, %d already there, %d gone, %d changed",
                  dest, done["copied"], done["already"], len(done["missing"]), len(done["changed"]))
-        return {**done, "missing": len(done["missing"]), "changed": done["changed"][:20]}
+        return {**done, "missing": len(done["missing"]), "changed": done["changed"][:20], "at_us": started}
 
     async def _open(self, reason: str, actor: str, verify_us: int, attended_by: str, started: int,
                     vendor: str = "", copy: dict[str, Any] | None = None) -> dict[str, Any]:
