@@ -28,4 +28,4 @@ def notice(record: dict[str, Any]) -> dict[str, Any] | None:
             "cameras": d.get("cameras") or [], "from_us": d.get("from_us"), "to_us": d.get("to_us"),
             "mode": d.get("mode"), "action": record["action"], "actor": record.get("actor"),
             "audit_seq": record.get("seq"), "at_us": record.get("at_us"),
-            "report": f"edgectl request ethics-report {d['request']}"}
+            "report": f"edgectl request ethics-report {d['request']}"}  # i18n: a command, not words
