@@ -14,6 +14,7 @@ import pytest
 
 from central import schema, verify
 from edged.rules import ethics
+from storage.clock import SYSTEM
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import wait_for
@@ -104,7 +105,7 @@ def test_a_flagged_request_is_a_printable_report_and_a_finding_at_the_central_of
             wait_for(lambda: [f for f in central.findings("ethics", f"{SITE}/n1")
                               if f["detail"]["request"] == plain and f["detail"]["action"] == "request.approve"],
                      30, "the second ethics finding")
-            month = datetime.now(timezone.utc).strftime("%Y-%m")
+            month = datetime.fromtimestamp(SYSTEM.now_us() / S, timezone.utc).strftime("%Y-%m")
             report = central.json("report", "--site", SITE, "--month", month, "--out", str(tmp_path / "report"))
             assert report["summary"]["findings_critical"] >= 2
             html = [p for p in map(Path, report["files"]) if p.suffix == ".html"]

@@ -69,6 +69,8 @@ def test_a_vendor_window_alarms_until_the_superuser_password_is_changed(tmp_path
         w = rows(d, "maintenance")[-1]
         assert w["password_changed_by"].startswith("tech") and w["password_changed_us"] >= w["ended_us"]
         assert ctl(d, "maintenance", "password-changed", "--note", "again").returncode != 0  # nothing awaits
+        listing = ctl(d, "maintenance", "list")
+        assert "ACME Security (password changed" in listing.stdout, listing.stdout
     finally:
         assert d.stop() == 0, d.log
 
