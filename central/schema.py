@@ -3,7 +3,7 @@
 Every message from a box is untrusted input: root on one box has its broker password. A pure
 module: `check(what, payload)` returns the parsed body, or raises `Malformed` saying why, for
 the kinds a node publishes (birth, status, state, camera state, alarm, audit, retention,
-inspection, command reply). Integers must fit SQLite's signed 64 bits and the checks' sums
+inspection, ethics, command reply). Integers must fit SQLite's signed 64 bits and the checks' sums
 (MAX_INT, 2^62: a sum of two stays representable); numbers must be finite; strings, lists,
 objects and nesting are bounded. Unknown extra fields are allowed (a newer edged), with the
 same bounds.
@@ -165,6 +165,10 @@ def _cameras(v: Any) -> bool:
             and all(isinstance(c, dict) and SHORT(c.get("id")) for c in v))
 
 
+def _ids(v: Any) -> bool:
+    return isinstance(v, list) and len(v) <= MAX_CAMERAS and all(SHORT(c) for c in v)
+
+
 def _retention(v: Any) -> bool:
     return isinstance(v, dict) and all(x is None or NUM(x) for x in (v.get("min_days"), v.get("max_days")))
 
@@ -193,6 +197,11 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
     "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
                    ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
                    ("supervisor", SHORT, False)],
+    # a major or abnormal request, for the ethics office (edged/rules/ethics.py)
+    "ethics": [("request", POS, True), ("flag", SHORT, True), ("kind", SHORT, False), ("category", SHORT, False),
+               ("cameras", _ids, False), ("from_us", UINT, False), ("to_us", UINT, False), ("mode", SHORT, False),
+               ("action", SHORT, False), ("actor", SHORT, False), ("audit_seq", POS, False), ("at_us", UINT, False),
+               ("report", SHORT, False)],
     "reply": [],
 }
 # an audit record proper (not a chain head or command record) needs all of these
@@ -207,7 +216,7 @@ _PLAIN: dict[Any, tuple[tuple[type, ...], int | None, int | None]] = {  # test: 
 }
 _PLANS = {what: [(name, required, *_PLAIN.get(test, ((), None, None)), None if test in _PLAIN else test)
                  for name, test, required in fields] for what, fields in FIELDS.items()}
-_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "reply"))
+_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "ethics", "reply"))
 
 
 def _fields_ok(what: str, body: dict[str, Any]) -> bool:

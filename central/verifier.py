@@ -264,6 +264,10 @@ class Verifier:
             self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
                                   [at, self.node, m["id"]])
 
+    def _on_ethics(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        """A major or abnormal request (design/0083): its own finding, for the ethics office."""
+        self._finding(verify.ethics(seq, m))
+
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
         birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
         low, high = verify.limits(rules, m["camera"])

@@ -237,6 +237,21 @@ def check_head(head: dict[str, Any], *, site: str, name: str, key: str | None, r
     return True, out
 
 
+# the ethics office (design/0083) ------------------------------------------------------------
+def ethics(seq: int, m: dict[str, Any]) -> Finding:
+    """A request flagged major or abnormal on the node (002 §13, 003 §10): reported to the ethics
+    office at once; the node prints the report (`edgectl request ethics-report ID`)."""
+    rid = m["request"]
+    what = ", ".join(str(x) for x in (m.get("kind"), m.get("category")) if x)
+    cams = ", ".join(str(c) for c in m.get("cameras") or [])
+    return Finding("ethics", CRITICAL, f"request {rid}{f' ({what})' if what else ''} flagged {m['flag']} by "
+                   f"{account(m.get('actor'))}{f' on camera(s) {cams}' if cams else ''}: report it to the ethics "
+                   f"office; the node prints the report with `edgectl request ethics-report {rid}`",
+                   f"ethics:{rid}:{m.get('audit_seq') or seq}", m.get("at_us") or m.get("ts_us"),
+                   {k: m.get(k) for k in ("request", "flag", "kind", "category", "cameras", "from_us", "to_us",
+                                          "mode", "action", "actor", "audit_seq")} | {"msg_seq": seq})
+
+
 # accesses (R5) --------------------------------------------------------------------------------
 def account(actor: str | None) -> str:
     """"carol (os: root)" -> "carol": the account part of an actor."""

@@ -125,6 +125,8 @@ def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str,
         retrieval_store.update_request(db, req["id"], changes)
         detail = {**rq.stub({**req, **changes}), "reason": step["reason"], "step": step["step"],
                   "step_name": step["name"], "steps": len(req.get("chain") or rq.ONE_STEP)}
+        if flag is not None:  # flagged at this step: the ethics office's notice (edged/rules/ethics.py)
+            detail["flag_set"] = True
         if grant is not None:
             grant_id = retrieval_store.insert_grant(db, grant)
             detail.update(grant=grant_id, expires_us=grant["expires_us"], approvers=grant["approvers"])

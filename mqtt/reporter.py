@@ -1,7 +1,7 @@
 """The reporter: everything edged tells the central office over MQTT, and the commands it takes.
 
 The daemon talks only to `Reporter`. Durable messages (alarm, audit, retention, inspection,
-command replies) go through the outbox and out in seq order, deleted only on their PUBACK;
+ethics, command replies) go through the outbox and out in seq order, deleted only on their PUBACK;
 retained messages (status, birth, state, camera states, discovery) are kept in memory,
 newest only, and (re)published on every connect (mqtt/retained.py). No broker, a wrong one,
 bad credentials or a TLS failure is a `status` string, logged once per change; recording never
@@ -102,6 +102,10 @@ class Reporter:
 
     async def inspection(self, record: dict[str, Any]) -> int:
         return await self._send("inspection", self.topics.inspection, record)
+
+    async def ethics(self, notice: dict[str, Any]) -> int:
+        """A major or abnormal request for the ethics office (edged/rules/ethics.py), durable."""
+        return await self._send("ethics", self.topics.ethics, notice)
 
     async def event(self, event: dict[str, Any]) -> int:
         """A motion event's start or end (``event["phase"]``), durable like the alarms."""

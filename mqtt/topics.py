@@ -67,6 +67,11 @@ class Topics:
         return f"{self.base}/inspection"
 
     @property
+    def ethics(self) -> str:
+        """A major or abnormal request, for the ethics office (edged/rules/ethics.py)."""
+        return f"{self.base}/ethics"
+
+    @property
     def event(self) -> str:
         """Motion events (start, end) of cameras in motion mode."""
         return f"{self.base}/event"

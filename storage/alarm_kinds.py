@@ -117,6 +117,10 @@ HASH_MISMATCH = _declare("hash_mismatch", CRITICAL, N_("footage changed on disk"
 # Maintenance windows (R1.7, design/0043).
 MAINTENANCE_DISK_SHORT = _declare("maintenance_disk_short", CRITICAL, N_("disk short during maintenance"), HOST)
 MAINTENANCE_ENDING = _declare("maintenance_ending", WARNING, N_("maintenance window ends soon"), HOST)
+# a vendor attended a window (002 §6(3), design/0083): raised when it closes, until the superuser
+# password is recorded as changed (edgectl maintenance password-changed)
+VENDOR_PASSWORD_UNCHANGED = _declare("vendor_password_unchanged", WARNING,
+                                     N_("superuser password not changed after a vendor's maintenance"), HOST)
 
 # The host clock (design/0059).
 HOST_CLOCK_STEP = _declare("host_clock_step", WARNING, N_("host clock stepped"), HOST)

@@ -29,10 +29,13 @@ def recent(db: sqlite_utils.Database, limit: int) -> list[dict[str, Any]]:
 
 
 def begin(db: sqlite_utils.Database, *, reason: str, by: str, at_us: int, backup: dict[str, Any], verified: int,
-          mismatches: list[str], attended_by: str | None, protected: dict[str, Any]) -> int:
+          mismatches: list[str], attended_by: str | None, protected: dict[str, Any], vendor: str | None = None,
+          footage_copy: dict[str, Any] | None = None) -> int:
     """Opens a window; returns its id. `backup`: backup_catalog's answer (and `same_disk`);
-    `protected`: the footage on record (segments, bytes)."""
+    `protected`: the footage on record (segments, bytes); `vendor`: the vendor who attends;
+    `footage_copy`: storage/footage_copy.py's answer when the window touches storage."""
     return cast(int, db.table("maintenance").insert({
+        "vendor": vendor, "footage_copy": None if footage_copy is None else json.dumps(footage_copy),
         "reason": reason, "began_by": by, "began_us": at_us, "backup": backup["path"], "verified": verified,
         "mismatches": json.dumps(mismatches), "attended_by": attended_by, "protected_segments": protected["segments"],
         "protected_bytes": protected["bytes"], "backup_sha256": backup["sha256"],
@@ -48,6 +51,18 @@ def note_yield(db: sqlite_utils.Database, window_id: int, segments: int, bytes_:
 def end(db: sqlite_utils.Database, window_id: int, *, by: str, at_us: int, note: str) -> None:
     db.execute("UPDATE maintenance SET ended_by = ?, ended_us = ?, end_note = ? WHERE id = ?",
                [by, at_us, note, window_id])
+
+
+def password_pending(db: Any) -> list[dict[str, Any]]:
+    """Closed vendor-attended windows after which no superuser password change is on record."""
+    return list(db.query("SELECT * FROM maintenance WHERE vendor IS NOT NULL AND ended_us IS NOT NULL"
+                         " AND password_changed_us IS NULL ORDER BY id"))
+
+
+def password_changed(db: Any, window_ids: list[int], *, by: str, at_us: int) -> None:
+    for i in window_ids:
+        db.execute("UPDATE maintenance SET password_changed_us = ?, password_changed_by = ? WHERE id = ?",
+                   [at_us, by, i])
 
 
 def backup_catalog(source: Path, dest: Path) -> dict[str, Any]:

@@ -377,3 +377,13 @@ def m017_register_units(db: sqlite_utils.Database) -> None:
     for col, kind in (("unit", "TEXT"), ("supervisor", "TEXT"), ("countersigned_us", "INTEGER"),
                       ("repair", "INTEGER")):
         db.execute(f"ALTER TABLE inspections ADD COLUMN {col} {kind}")
+
+
+@migrations()
+def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
+    """A vendor-attended maintenance window (002 §6(3)) and the footage a window that touches
+    storage copied before it opened (002 §15), design/0083: the vendor named, when and by whom
+    the superuser password was changed after it, and what the copy held (JSON)."""
+    for col, kind in (("vendor", "TEXT"), ("password_changed_us", "INTEGER"), ("password_changed_by", "TEXT"),
+                      ("footage_copy", "TEXT")):
+        db.execute(f"ALTER TABLE maintenance ADD COLUMN {col} {kind}")

@@ -263,6 +263,12 @@ def test_a_citizen_request_from_the_counter_through_both_sign_offs_and_the_accou
     assert "sha256-" in (clerk.request.get(d.base + f"/desk/requests/{rid}/form").headers["content-security-policy"])
     clerk.pdf(path=str(d.shots / f"request-{rid}.pdf"), format="A4")
     assert (d.shots / f"request-{rid}.pdf").read_bytes()[:4] == b"%PDF"
+    # the report to the ethics office (design/0083): the renderer of `edgectl request ethics-report`
+    r = clerk.request.get(d.base + f"/desk/requests/{rid}/ethics-report")
+    assert r.status == 200 and "政風室" in r.text() and "sha256-" in r.headers["content-security-policy"]
+    clerk.goto(d.base + f"/desk/requests/{rid}")
+    flagged = bool(d.audit("request.file")[0]["detail"]["flag"])
+    assert clerk.locator(f"a[href='/desk/requests/{rid}/ethics-report']").count() == int(flagged)
 
     # the admin's own pages: no request filing (admin is not staff), the account's history
     r = admin.request.get(d.base + "/desk/requests/new")

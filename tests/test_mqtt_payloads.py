@@ -19,6 +19,7 @@ from storage.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.people import People
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "edged/v1/test/node1"
@@ -91,13 +92,14 @@ def test_the_payload_reference_matches_real_payloads(tmp_path):
                                                      and b.get("fps") is not None),
                 "camera/counter-2/state (unreachable)": lambda: on("camera/counter-2/state",
                                                                    lambda b: b.get("state") == "offline"),
-                "alarm": lambda: on("alarm", lambda b: b["action"] == "raise"),
+                "alarm": lambda: on("alarm", lambda b: b["action"] == "raise" and b.get("kind") == "camera_offline"),
                 "alarm (clear)": lambda: on("alarm", lambda b: b["action"] == "clear"),
                 "retention": lambda: on("retention"),
                 "audit": lambda: on("audit", lambda b: b.get("action") == "retention.pass"),
                 "audit (chain head)": lambda: on("audit", lambda b: b.get("kind") == "chain_head"),
                 "audit (a command)": lambda: on("audit", lambda b: b.get("kind") == "command"),
                 "cmd/state/reply": lambda: on("cmd/state/reply"),
+                "ethics": lambda: on("ethics"),
             }
             wait_for(lambda: on("camera/counter-2/state", lambda b: b.get("state") == "offline"), 60, "dead offline")
             wait_for(lambda: on("alarm", lambda b: b["action"] == "raise" and b.get("camera") == "counter-2"), 60,
@@ -107,6 +109,13 @@ def test_the_payload_reference_matches_real_payloads(tmp_path):
             command = sign_command(central, "state", {}, "nonce-0001", SYSTEM.now_us() + 60_000_000,
                                    "test/node1", correlation="req-42")
             sub.publish(f"{BASE}/cmd/state", json.dumps(command))
+            people = People(config, tmp_path)  # a flagged request: the ethics office's notice (design/0083)
+            people.add("carol", "custodian")
+            people.as_("carol")
+            r = people.ctl("request", "file", "--kind", "internal", "--category", "other", "--reason", "again",
+                           "--camera", "counter-1", "--from", "-1m", "--to", "now",
+                           "--requester", "Lin", "--org", "desk", "--flag", "abnormal")
+            assert r.returncode == 0, r.stderr
             for label in examples:
                 assert label in real, f"docs/ref/mqtt.md example {label!r}: the test does not know which payload it shows"
             sent = {label: wait_for(get, 90, f"a real {label} payload") for label, get in real.items()}

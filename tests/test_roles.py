@@ -28,6 +28,7 @@ EXPECTED = {
     "hold.release.legal": {P},
     "maintenance.begin": {C},
     "maintenance.end": {C},
+    "maintenance.password_changed": {C, AD},  # after a vendor's maintenance (design/0083)
     "camera.set_reference": {C},
     "inspect.run": {C},
     "inspect.sign": {C},

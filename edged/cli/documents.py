@@ -1,6 +1,7 @@
 """edgectl's printable documents (design/0048): the public notice and the camera inventory
 (`edgectl cameras --notice|--inventory [--html FILE]`), the monthly inspection register
-(`edgectl inspect report`) and a request's application form (`edgectl request form ID`).
+(`edgectl inspect report`), a request's application form (`edgectl request form ID`) and a
+flagged request's report to the ethics office (`edgectl request ethics-report ID`).
 A document is in the site's language (`[site] language`) unless `--lang` names another; the
 daemon's `cameras` answer carries the language, time zone and camera names."""
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from edged.cli import files
-from edged.cli.display import table
+from edged.cli.display import UsageError, table
 from edged.control.client import call
 from edged.config.forms import forms_from_json
 from edged.documents import Doc
 from edged.documents.notice import inventory_headers, inventory_html, inventory_rows, notice_html, notice_text
+from edged.documents.ethics import ethics_html
 from edged.documents.retrieval import application_html
 from edged.i18n import _, normalise, speaking, zone
 from storage.clock import SYSTEM
@@ -52,6 +54,19 @@ def request_form(ctx, args) -> tuple[Any, str]:
     with speaking(doc.lang):
         page = application_html(doc, request, names, SYSTEM.now_us())
     out = args.out or f"request-{request['id']}.html"
+    return {"request": request["id"], "html": out}, write(out, page)
+
+
+def ethics_report(ctx, args) -> tuple[Any, str]:
+    """`edgectl request ethics-report ID --out FILE`: a flagged request's report to the ethics office."""
+    request = call(ctx.socket, "request.show", {"id": args.id})
+    if not request.get("flag"):
+        raise UsageError(_("request {id} is not flagged major or abnormal: nothing to report to the ethics "
+                           "office").format(id=request["id"]))
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = ethics_html(doc, request, names, SYSTEM.now_us())
+    out = args.out or f"ethics-report-{request['id']}.html"
     return {"request": request["id"], "html": out}, write(out, page)
 
 

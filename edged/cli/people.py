@@ -235,6 +235,8 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
         return r, _decided_text(r, args.req_cmd) + note
     if args.req_cmd == "form":
         return ctl_documents.request_form(ctx, args)
+    if args.req_cmd == "ethics-report":
+        return ctl_documents.ethics_report(ctx, args)
     if args.req_cmd == "show":
         r = call(ctx.socket, "request.show", {"id": args.id})
         return r, _request_text(r)
@@ -347,6 +349,10 @@ def register(sub) -> None:
     s = rs.add_parser("form", parents=[JSON], help=_("the application form and its approval record, printable"))
     s.add_argument("id", type=int)
     s.add_argument("--out", metavar="FILE", help=_("where to write the page (default request-ID.html)"))
+    s = rs.add_parser("ethics-report", parents=[JSON], help=_("a flagged request's report to the ethics office, "
+                                                              "printable"))
+    s.add_argument("id", type=int)
+    s.add_argument("--out", metavar="FILE", help=_("where to write the page (default ethics-report-ID.html)"))
     ls = rs.add_parser("list", parents=[JSON], help=_("requests, newest first"))
     ls.add_argument("--state", choices=REQUEST_STATES)
     ls.add_argument("--kind", choices=KINDS)

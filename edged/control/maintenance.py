@@ -22,7 +22,10 @@ class MaintenanceOps(Operations):
         verify = {"verify_us": int(args["verify_us"])} if args.get("verify_us") else {}  # else the window's default
         try:
             return await self.maintenance.begin(str(args.get("reason", "")), str(caller), **verify,
-                                                attended_by=str(args.get("attended_by") or ""))
+                                                attended_by=str(args.get("attended_by") or ""),
+                                                vendor=str(args.get("vendor") or ""),
+                                                touches_storage=bool(args.get("touches_storage")),
+                                                progress=getattr(caller, "progress", None))
         except MaintenanceError as exc:
             raise RequestError(str(exc)) from None
 
@@ -30,6 +33,14 @@ class MaintenanceOps(Operations):
     async def end(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         try:
             return await self.maintenance.end(str(args.get("note", "")), str(caller))
+        except MaintenanceError as exc:
+            raise RequestError(str(exc)) from None
+
+    @op("maintenance.password_changed")
+    async def password_changed(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+        """After a vendor's maintenance (002 §6(3)): the superuser password was changed (design/0083)."""
+        try:
+            return await self.maintenance.password_changed(str(args.get("note", "")), str(caller))
         except MaintenanceError as exc:
             raise RequestError(str(exc)) from None
 

@@ -11,7 +11,7 @@ raise are edged/ports.py's, below both.
 from __future__ import annotations
 
 from datetime import tzinfo
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from edged.config import Config
 from storage.clock import Clock
@@ -60,5 +60,8 @@ class InspectionPart(Protocol):
 class MaintenancePart(Protocol):
     """Maintenance windows (edged/daemon/maintenance.py); `verify_us` left out: its default."""
 
-    async def begin(self, reason: str, actor: str, verify_us: int = ..., attended_by: str = "") -> dict[str, Any]: ...
+    async def begin(self, reason: str, actor: str, verify_us: int = ..., attended_by: str = "", vendor: str = "",
+                    touches_storage: bool = False,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]: ...
     async def end(self, note: str, actor: str, bound_us: int | None = None) -> dict[str, Any]: ...
+    async def password_changed(self, note: str, actor: str) -> dict[str, Any]: ...

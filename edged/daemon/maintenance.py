@@ -11,6 +11,12 @@ critical ones. The manager who attends is named (R8.2: 000 §3(3)1, 002 §6(3));
 record says what it protected. End closes it and lets retention run at once. Both ends are audited.
 A window ends by itself after [maintenance] max_window (8 h), on the record, with the warning
 `maintenance_ending` before: one left open would hold back all destruction for ever (issue 27).
+
+A window that touches storage (`touches_storage`) first copies the footage at risk into
+[maintenance] backup_dir (002 §15, storage/footage_copy.py), hashes checked, and is refused
+when the copy fails or the folder lacks room. A window a vendor attends (`vendor`, 002 §6(3))
+raises `vendor_password_unchanged` when it closes, until the superuser password is recorded
+as changed (`password_changed`). Design/0083.
 """
 
 from __future__ import annotations
@@ -26,14 +32,15 @@ from edged.alarms import Alarms
 from edged.config import Config
 from edged.i18n import Msg, N_, _
 from edged.ports import MaintenanceError
-from storage import audit
+from storage import audit, footage_copy
 from storage import maintenance as maintenance_table
 from storage import segments as segment_table
-from storage.alarm_kinds import EXPECTED_IN_MAINTENANCE, HASH_MISMATCH, MAINTENANCE_ENDING
+from storage.alarm_kinds import EXPECTED_IN_MAINTENANCE, HASH_MISMATCH, MAINTENANCE_ENDING, VENDOR_PASSWORD_UNCHANGED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.hashing import sha256_file
-from storage.layout import CATALOG_FILE
+from storage.fsutil import private_dir
+from storage.layout import CATALOG_FILE, VIDEO_DIR
 from storage.maintenance import backup_catalog
 
 BACKUP_DIR = "backups"
@@ -128,6 +135,39 @@ class Maintenance:
 
     async def load(self) -> None:
         self.window = await self.writer.run(lambda c: maintenance_table.open_window(c.db))
+        pending = await self.writer.run(lambda c: maintenance_table.password_pending(c.db))
+        if pending:
+            await self._vendor_alarm(pending)
+
+    async def _vendor_alarm(self, pending: list[dict[str, Any]]) -> None:
+        """002 §6(3): after a vendor's maintenance, the superuser password is changed."""
+        await self.alarms.raise_(VENDOR_PASSWORD_UNCHANGED, Msg(N_(
+            "a vendor ({vendors}) attended maintenance window(s) {ids}: change the system's superuser password, then "
+            "record it with `edgectl maintenance password-changed --note ...`"),
+            vendors=", ".join(sorted({w["vendor"] for w in pending})), ids=", ".join(str(w["id"]) for w in pending)),
+            {"windows": [w["id"] for w in pending]})
+
+    async def password_changed(self, note: str, actor: str) -> dict[str, Any]:
+        """The superuser password was changed after the vendor-attended windows that await it."""
+        if not note.strip():
+            raise MaintenanceError(_("say which password was changed and who holds it now (--note)"))
+
+        def record(c: Catalog) -> dict[str, Any] | None:
+            pending = maintenance_table.password_pending(c.db)
+            if not pending:
+                return None
+            ids, now = [w["id"] for w in pending], self.clock.now_us()
+            vendors = sorted({w["vendor"] for w in pending})
+            maintenance_table.password_changed(c.db, ids, by=actor, at_us=now)
+            audit.append(c.db, actor, "maintenance.password_changed", {"windows": ids, "vendors": vendors,
+                                                                       "note": note}, at_us=now)
+            return {"windows": ids, "vendors": vendors, "changed_us": now, "by": actor, "note": note}
+
+        out = await self.writer.run(record)
+        if out is None:
+            raise MaintenanceError(_("no closed vendor-attended maintenance window awaits a password change"))
+        await self.alarms.clear(VENDOR_PASSWORD_UNCHANGED.key())
+        return out
 
     def _where(self) -> tuple[Path, bool]:
         """The backup folder, and whether it is on the footage's disk (checked, not assumed)."""
@@ -138,13 +178,17 @@ class Maintenance:
         return folder, same_disk(folder if folder.exists() else self.data_dir, self.data_dir)
 
     async def begin(self, reason: str, actor: str, verify_us: int = DEFAULT_VERIFY_US,
-                    attended_by: str = "") -> dict[str, Any]:
+                    attended_by: str = "", vendor: str = "", touches_storage: bool = False,
+                    progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         if not reason.strip():
             raise MaintenanceError(_("maintenance needs a reason"))
         if not 0 < verify_us <= MAX_VERIFY_US:
             raise MaintenanceError(_("--verify checks at most {most} of recent footage (the window waits for it); "
                                      "maintenance not begun").format(most="24h"))
-        attended_by = attended_by.strip()
+        attended_by, vendor = attended_by.strip(), vendor.strip()
+        if vendor and not attended_by:
+            raise MaintenanceError(_("a vendor's maintenance is attended by the system's manager (--attended-by): "
+                                     "maintenance not begun"))
         if not attended_by and self.cfg.maintenance.require_attendance:
             raise MaintenanceError(_("name the manager who attends (--attended-by): the site's rules have the system's "
                                      "manager attend host maintenance ([maintenance] require_attendance)"))
@@ -154,11 +198,55 @@ class Maintenance:
             self._opening = {"id": None}
             try:
                 await self.writer.run(lambda c: None)  # a retention pass under way finishes before the window begins
-                return await self._open(reason, actor, verify_us, attended_by, self.clock.now_us())
+                copy = None
+                if touches_storage:  # 002 §15: the footage first, before anything else
+                    copy = await self._copy_footage(reason, actor, progress)
+                return await self._open(reason, actor, verify_us, attended_by, self.clock.now_us(), vendor, copy)
             finally:
                 self._opening = None
 
-    async def _open(self, reason: str, actor: str, verify_us: int, attended_by: str, started: int) -> dict[str, Any]:
+    async def _copy_footage(self, reason: str, actor: str,
+                            progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+        """Copy the footage at risk into [maintenance] backup_dir/footage, or refuse the window."""
+        root = self.cfg.maintenance.backup_dir
+        if root is None:
+            raise MaintenanceError(_("a window that touches storage first copies the footage to [maintenance] "
+                                     "backup_dir, on another disk: set it. Maintenance not begun"))
+        self._where()  # the folder exists (its disk is mounted)
+        if await asyncio.to_thread(same_disk, root, self.data_dir / VIDEO_DIR):
+            raise MaintenanceError(_("[maintenance] backup_dir {path} is on the footage's own disk: a copy there is "
+                                     "lost with it. Maintenance not begun").format(path=root))
+        dest = root / footage_copy.COPY_DIR
+        started = self.clock.now_us()  # the footage on record now: what closes later is recorded in the window
+        rows = await self.writer.run(lambda c: footage_copy.at_risk(c.db))
+        loop = asyncio.get_running_loop()
+
+        def report(info: dict[str, Any]) -> None:  # on the copying thread: hop to the loop
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, info)
+
+        def run() -> dict[str, Any]:
+            private_dir(dest)  # footage is personal data: the folder is edged's alone
+            room = footage_copy.check_room(rows, dest)
+            return {**footage_copy.copy_footage(self.data_dir, dest, rows, report), "needed_bytes": room["bytes"]}
+
+        try:
+            done = await asyncio.to_thread(run)
+        except (footage_copy.CopyError, OSError) as exc:
+            why = str(exc)
+            await self.writer.run(lambda c: audit.append(c.db, actor, "maintenance.copy_failed", {
+                "reason": reason, "dir": str(dest), "why": why}))
+            raise MaintenanceError(_("the footage was not copied ({why}): maintenance not begun").format(
+                why=why)) from None
+        for path in done["changed"]:
+            await self.alarms.raise_(HASH_MISMATCH, Msg(N_("footage {path} no longer matches its recorded "
+                                                           "SHA-256"), path=path), {"path": path}, about=path)
+        log.info("maintenance: footage copied to %s: %d files copied, %d already there, %d gone, %d changed",
+                 dest, done["copied"], done["already"], len(done["missing"]), len(done["changed"]))
+        return {**done, "missing": len(done["missing"]), "changed": done["changed"][:20], "at_us": started}
+
+    async def _open(self, reason: str, actor: str, verify_us: int, attended_by: str, started: int,
+                    vendor: str = "", copy: dict[str, Any] | None = None) -> dict[str, Any]:
         """The copy, the check and the record; the caller holds the lock and the protection."""
         folder, shared = await asyncio.to_thread(self._where)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
@@ -185,9 +273,10 @@ class Maintenance:
             bad = [m["path"] for m in mismatches]
             row_id = maintenance_table.begin(c.db, reason=reason, by=actor, at_us=started, backup=backup,
                                              verified=len(rows), mismatches=bad, attended_by=attended_by or None,
-                                             protected=protected)
+                                             protected=protected, vendor=vendor or None, footage_copy=copy)
             audit.append(c.db, actor, "maintenance.begin", {
                 "window": row_id, "reason": reason, "attended_by": attended_by or None, "backup": backup["path"],
+                **({"vendor": vendor} if vendor else {}), **({"footage_copy": copy} if copy is not None else {}),
                 "backup_sha256": backup["sha256"], "backup_same_disk": shared, "verified": len(rows),
                 "mismatches": bad, "protected": {"segments": protected["segments"], "bytes": protected["bytes"]}},
                 at_us=started)
@@ -216,6 +305,8 @@ class Maintenance:
             row = await self.writer.run(record)
             self.window = None
             await self.alarms.clear(MAINTENANCE_ENDING.key())
+            if row.get("vendor"):
+                await self._vendor_alarm(await self.writer.run(lambda c: maintenance_table.password_pending(c.db)))
             if self.after_end is not None:
                 self.after_end()
             return row

@@ -3,7 +3,7 @@
 Retained: birth at start, `state` every minute and when it changes, each camera's state when
 it changes and otherwise once a `[mqtt] camera_heartbeat` (a steady camera is one message a
 minute, not ten: camera states were 90 % of a node's traffic). Durable (outbox, QoS 1): alarms as they are raised and cleared (hooked
-into edged.alarms), and every audit record and destruction record, read from the catalog
+into edged.alarms), every audit record (and after one that flags a request, its `ethics` notice) and destruction record, read from the catalog
 after a persisted marker so none is skipped or sent twice across restarts.
 """
 
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from edged import __version__
 from edged.config import Config
+from edged.rules import ethics
 from mqtt.reporter import Reporter
 from storage import audit, chainhead
 from storage import cameras as camera_table
@@ -186,6 +187,9 @@ class Reporting:
                                            "action": a["action"], "detail": a["detail"],
                                            "prev_hash": a["prev_hash"], "hash": a["hash"], "chain_head": a["hash"],
                                            **self._signed_head(a["seq"], a["hash"])})
+                flagged = ethics.notice(a)  # after the record that flagged the request, once (design/0083)
+                if flagged is not None:
+                    await self.reporter.ethics(flagged)
             for g in gone:
                 fixed = {"shift_us": g["shift_us"]} if g.get("shift_us") else {}  # design/0059
                 await self.reporter.retention({**{k: g[k] for k in (

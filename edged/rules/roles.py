@@ -80,6 +80,9 @@ MATRIX: dict[str, frozenset[str]] = {
     # running the system: the custodian (R1.7, R3)
     "maintenance.begin": frozenset({CUSTODIAN}),
     "maintenance.end": frozenset({CUSTODIAN}),
+    # after a vendor's maintenance (002 §6(3), design/0083): the technician who changed the
+    # superuser password records it, or the admin who holds it (the 權限管理者)
+    "maintenance.password_changed": frozenset({CUSTODIAN, ADMIN}),
     "camera.set_reference": frozenset({CUSTODIAN}),
     "inspect.run": frozenset({CUSTODIAN}),
     "inspect.sign": frozenset({CUSTODIAN}),

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from edged.documents import CSS, Doc
+from edged.documents.ethics import ethics_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _, speaking
 from edged.rules import retrieval as rq
@@ -36,6 +37,7 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_get(r"/desk/requests/{id:\d+}", desk.page("request.show", pages.show))
     r.add_post(r"/desk/requests/{id:\d+}/decide", desk.page("request.approve", pages.decide))
     r.add_get(r"/desk/requests/{id:\d+}/form", desk.page("request.show", pages.printable))
+    r.add_get(r"/desk/requests/{id:\d+}/ethics-report", desk.page("request.show", pages.ethics_report))
 
 
 def waiting_for(req: dict[str, Any], ctx: Ctx) -> bool:
@@ -148,6 +150,9 @@ class Pages:
         body += export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
+        if req.get("flag"):  # design/0083: the report the managing unit hands to the ethics office
+            printed += " " + link(f"/desk/requests/{req['id']}/ethics-report", _("Print the report to the ethics "
+                                                                                  "office"), "button")
         body += f'<p class="actions">{printed} <span class="hint">{esc(how)}</span></p>'
         return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), body)
 
@@ -216,7 +221,11 @@ class Pages:
             return self.desk.render(ctx, _("Request {id}").format(id=request_id), body, status=422)
         raise web.HTTPSeeOther(f"/desk/requests/{req['id']}?done={'step' if req['state'] == rq.FILED else 'decided'}")
 
-    async def printable(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    async def ethics_report(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """A flagged request's report to the ethics office: `edgectl request ethics-report`'s page."""
+        return await self.printable(request, ctx, ethics_html)
+
+    async def printable(self, request: web.Request, ctx: Ctx, render: Any = application_html) -> web.StreamResponse:
         """The application form and its approval record: the renderer edgectl's `request form` uses."""
         try:
             req = await self.desk.run(ctx, "request.show", {"id": int(request.match_info["id"])})
@@ -225,7 +234,7 @@ class Pages:
         doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
-            text = application_html(doc, req, names, ctx.now_us)
+            text = render(doc, req, names, ctx.now_us)
         response = web.Response(text=text, content_type="text/html")
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response
