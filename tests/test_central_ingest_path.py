@@ -19,13 +19,13 @@ T0 = 1_795_000_000_000_000
 
 VALUES = [None, True, False, 0, 1, -1, 2**62, 1.5, -0.0, "", "x", "x" * 256, "x" * 257, {}, {"id": "a"},
           {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, {"min_days": 1, "max_days": None}, {"max_days": "x"},
-          [], [{"id": "a"}], [{"id": 1}], [1]]
+          [], [{"id": "a"}], [{"id": 1}], [1], ["a"], ["a" * 257]]
 BASE = {"seq": T0, "ts_us": T0}
 
 
 def _reference(what: str, body: dict) -> bool:
     """FIELDS' own tests, one call a field, as check's slow loop applies them."""
-    if what in ("alarm", "audit", "retention", "inspection", "reply"):
+    if what in ("alarm", "audit", "retention", "inspection", "ethics", "reply"):
         if not schema.POS(body.get("seq")) or not schema.UINT(body.get("ts_us")):
             return False
     for name, test, required in schema.FIELDS.get(what, []):
@@ -58,7 +58,7 @@ def test_the_fast_field_tests_agree_with_the_fields(what):
 
 
 def _valid(what: str, name: str):
-    for v in [1, "x", True, {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, [{"id": "a"}], {}]:
+    for v in [1, "x", True, {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, [{"id": "a"}], ["a"], {}]:
         test = dict((n, t) for n, t, _r in schema.FIELDS[what])[name]
         if test(v):
             return v
