@@ -50,6 +50,7 @@ class CameraConfig:
     motion: MotionConfig = MotionConfig()
     health: HealthOverrides = ()   # [cameras.health]: its own [health] thresholds (Config.health_for)
     transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
+    reader: str = "auto"           # RTSP's reader: auto (edged's, else FFmpeg's) | edged | ffmpeg (design/0079)
 
     @property
     def redacted_url(self) -> str:
@@ -68,7 +69,7 @@ class CameraConfig:
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r}, transport={self.transport!r})"
+            f"health={self.health!r}, transport={self.transport!r}, reader={self.reader!r})"
         )
 
 
@@ -77,7 +78,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport",
+        "transport", "reader",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -113,6 +114,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 motion=_motion(t.get("motion"), f"{path}.motion"),
                 health=_camera_health(t.get("health"), path),
                 transport=_transport(t.get("transport", "auto"), f"{path}.transport"),
+                reader=_reader(t.get("reader", "auto"), f"{path}.reader"),
             )
         )
     return tuple(cameras)
@@ -134,6 +136,17 @@ def _transport(value: Any, field: str) -> str:
     if value not in TRANSPORTS:
         raise ConfigError(field, f'{_show(value)} is not an RTSP transport; use "auto" (TCP, then UDP if the '
                           'camera refuses TCP), "tcp" or "udp"')
+    return value
+
+
+READERS = ("auto", "edged", "ffmpeg")
+
+
+def _reader(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if value not in READERS:
+        raise ConfigError(field, f'{_show(value)} is not an RTSP reader; use "auto" (edged\'s own reader, FFmpeg\'s '
+                          'when it cannot record the camera), "edged" or "ffmpeg"')
     return value
 
 
