@@ -171,7 +171,7 @@ class EdgedSource:
         ext = dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
         self._sr = (wall_us, ext)
 
-    def demux(self, *_streams: Any) -> Iterator[av.Packet]:
+    def demux(self, *_streams: Any) -> Iterator["av.Packet[Any]"]:
         stream, origin = self._stream, self._origin or 0
         pending, self._pending = self._pending, []
         for units in (pending, self._rest):
