@@ -83,6 +83,7 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     rt.OUT.mkdir(parents=True, exist_ok=True)
     server = rt.serve_clip(max(counts))
     rows: list[list[str]] = []
+    tops: list[str] = []  # the most frequent syscalls per step, per camera per second
     spy = _Strace()
     rt.measure = spy  # type: ignore[assignment]
     try:
@@ -103,6 +104,8 @@ def compare_readers(counts: list[int], seconds: float) -> int:
                              fmt(_per_cam(spy.counts, ("pwrite64",), n), ".1f"),
                              fmt(_per_cam(spy.counts, READ_CALLS, n), ".0f"), fmt(_per_cam(spy.counts, ("poll", "ppoll"), n), ".0f")])
                 log(table(HEADER, rows[-1:]))
+                top = sorted(spy.counts.items(), key=lambda kv: -kv[1])[:8]
+                tops.append(f"N={n} {rows[-1][1]}: " + ", ".join(f"{k} {v / n / STRACE_S:.0f}" for k, v in top))
                 spy.counts = {}
     finally:
         os.environ.pop("EDGED_TEST_READER", None)
@@ -119,6 +122,10 @@ def compare_readers(counts: list[int], seconds: float) -> int:
         "(write/pwrite64/writev/send*), pwrite64 (the segment files), reads (read/recv*), polls: per camera per "
         "second from `strace -c -f` on edged's workers (not the daemon) or on the ffmpeg processes, over "
         f"{STRACE_S:.0f} s after the window. load: 1/5/15-minute load average when the window began.")
+    log("")
+    log("most frequent syscalls, per camera per second:")
+    for line in tops:
+        log("- " + line)
     return 0
 
 

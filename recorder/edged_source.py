@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
+import struct
 import time
 from fractions import Fraction
 from typing import Any, Iterator
@@ -96,7 +98,12 @@ class EdgedSource:
             self._inter.feed(session.leftover[:rtp.READ_BYTES])
         sock = session.sock
         assert sock is not None
-        sock.settimeout(settings.read_timeout_us / 1e6)
+        # Blocking with the kernel's receive timeout: one recv per read, not a poll before each
+        # (Python's own timeout polls first). A timeout is EAGAIN, raised as TimeoutError in _units.
+        sock.settimeout(None)
+        secs, us = divmod(settings.read_timeout_us, 1_000_000)
+        for opt in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", secs, us))
         self._next_keepalive = time.monotonic() + session.keepalive_s
         self._deadline = time.monotonic() + connect_us / 1e6  # for the first keyframe
         self._first(video)
@@ -149,7 +156,10 @@ class EdgedSource:
                         yield from units
                 elif channel == rtcp_ch and self._sr is None:
                     self._sender_report(data)
-            n = recv_into(room(), rtp.READ_BYTES)
+            try:
+                n = recv_into(room(), rtp.READ_BYTES)
+            except BlockingIOError:  # SO_RCVTIMEO ran out
+                raise TimeoutError("nothing from the camera within the read timeout") from None
             if not n:
                 return
             filled(n)
