@@ -17,7 +17,8 @@ from recorder.camera import Settings
 from recorder.rtsp_session import Media, _bare, _challenge, parameter_sets, parse_sdp
 from tests.support.bad_cameras import BadCamera
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe_errors, make_clip, media_duration
-from tests.support.daemon import wait_for
+from edged.config import ConfigError, load_config
+from tests.support.daemon import wait_for, write_config
 from tests.support.recorders import recording
 
 S = 1_000_000
@@ -186,6 +187,22 @@ def test_digest_answer_is_rfc_2617s():
     ha2 = hashlib.md5(b"GET:/dir/index.html").hexdigest()
     want = hashlib.md5(f"{ha1}:dcd98b7102dd2f0e8b11d0f600bfb0c093:{ha2}".encode()).hexdigest()
     assert f'response="{want}"' in answer and "Circle" not in answer and "Circle" not in s.url
+
+
+@pytest.mark.parametrize("value,ok", [("auto", True), ("edged", True), ("ffmpeg", True), ("FFmpeg", False),
+                                      ("libav", False)])
+def test_reader_is_checked_at_load_with_its_field(tmp_path, value, ok, monkeypatch):
+    monkeypatch.delenv("EDGED_TEST_READER", raising=False)
+    path = write_config(tmp_path / "edged.toml", tmp_path / "data",
+                        [{"id": "a", "url": "rtsp://192.0.2.1/s"}, {"id": "b", "url": "rtsp://192.0.2.2/s",
+                                                                     "reader": value}])
+    if ok:
+        cams = load_config(path).cameras
+        assert (cams[0].reader, cams[1].reader) == ("auto", value)
+        return
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.field == "cameras[1].reader" and '"auto"' in err.value.message
 
 
 # real cameras -----------------------------------------------------------------------------
