@@ -161,6 +161,7 @@ class EdgedSource:
             except BlockingIOError:  # SO_RCVTIMEO ran out
                 raise TimeoutError("nothing from the camera within the read timeout") from None
             if not n:
+                yield from dep.flush()
                 return
             filled(n)
             if not dep.units and monotonic() > self._deadline:

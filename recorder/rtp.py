@@ -4,8 +4,9 @@ Pure: no socket here, only bytes. `Interleave` holds one reusable buffer that th
 with `recv_into` (up to READ_BYTES a call) and yields the `$`-framed packets in it as
 memoryviews, valid until the next fill. `Depacketizer` turns H.264 (RFC 6184: single NAL unit,
 STAP-A, FU-A) or H.265 (RFC 7798: single, AP, FU) RTP packets into whole access units in
-Annex B form: the NAL units of one RTP timestamp, ended by the marker bit or the next
-timestamp. `sender_report` reads an RTCP sender report (the camera's clock).
+Annex B form: the NAL units of one RTP timestamp, ended by the next timestamp (not by the marker
+bit: some servers mark every NAL unit), or within one timestamp where a slice starts another
+picture (a camera that stamps two pictures alike). `sender_report` reads an RTCP sender report (the camera's clock).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Depacketizer:
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
     __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
-                 "dropped", "units", "packets")
+                 "dropped", "units", "packets", "vcl", "_out")
 
     def __init__(self, codec: str):
         if codec not in ("h264", "hevc"):
@@ -125,6 +126,8 @@ class Depacketizer:
         self.au = bytearray()
         self.ts: int | None = None  # the timestamp of the access unit being built
         self.key = self.params = False
+        self.vcl = False  # the access unit being built holds a slice
+        self._out: list[AccessUnit] = []
         self.broken = False
         self.need_key = True  # nothing before the first keyframe
         self.fu = False  # inside a fragmented NAL unit
@@ -160,6 +163,7 @@ class Depacketizer:
             at += 4 + 4 * ((pkt[at + 2] << 8) | pkt[at + 3])
         end = size - pkt[size - 1] if b0 & 0x20 else size  # padding
         out: list[AccessUnit] = []
+        self._out = out
         expected = self.seq
         self.seq = (seq + 1) & 0xFFFF
         gap = expected is not None and seq != expected
@@ -177,29 +181,50 @@ class Depacketizer:
                 self._h265(pkt, at, end)
             else:
                 self._h264(pkt, at, end)
-        if b1 & 0x80:  # marker: the last packet of the access unit
-            self._finish(out)
+        return out
+
+    def flush(self) -> list[AccessUnit]:
+        """The access unit being built, at the end of the stream."""
+        out: list[AccessUnit] = []
+        self._finish(out)
         return out
 
     def _nal(self, data: memoryview | bytes) -> None:
+        skip = 2 if self.hevc else 1
+        self._kind(data[0], data[skip] if len(data) > skip else 0)
         au = self.au
         au += START
         au += data
-        self._kind(data[0], data[1] if len(data) > 1 else 0)
 
-    def _kind(self, b0: int, _b1: int) -> None:
+    def _kind(self, b0: int, first: int) -> None:
+        """Before a NAL unit is added: its kind, and whether its slice starts another picture
+        (`first`: the slice header's first byte; H.264 first_mb_in_slice 0, H.265
+        first_slice_segment_in_pic_flag 1) after a slice of this one: then this one ends here."""
         if self.hevc:
             kind = (b0 >> 1) & 0x3F
+            vcl = kind < 32
             if 16 <= kind <= 21:
+                self._picture(first)
                 self.key = True
+            elif vcl:
+                self._picture(first)
             elif kind in (32, 33, 34):
                 self.params = True
         else:
             kind = b0 & 0x1F
-            if kind == 5:
-                self.key = True
+            vcl = 1 <= kind <= 5
+            if vcl:
+                self._picture(first)
+                if kind == 5:
+                    self.key = True
             elif kind in (7, 8):
                 self.params = True
+        if vcl:
+            self.vcl = True
+
+    def _picture(self, first: int) -> None:
+        if self.vcl and first & 0x80:
+            self._finish(self._out)
 
     def _h264(self, pkt: memoryview | bytes, at: int, end: int) -> None:
         kind = pkt[at] & 0x1F
@@ -213,9 +238,9 @@ class Depacketizer:
                 return
             head = pkt[at + 1]
             if head & 0x80:
+                self._kind(head & 0x1F, pkt[at + 2] if end - at > 2 else 0)
                 self.au += START
                 self.au.append((pkt[at] & 0xE0) | (head & 0x1F))
-                self._kind(head & 0x1F, 0)
                 self.fu = True
             elif not self.fu:
                 self.broken = True
@@ -239,10 +264,10 @@ class Depacketizer:
             head = pkt[at + 2]
             if head & 0x80:
                 b0 = (pkt[at] & 0x81) | ((head & 0x3F) << 1)
+                self._kind(b0, pkt[at + 3] if end - at > 3 else 0)
                 self.au += START
                 self.au.append(b0)
                 self.au.append(pkt[at + 1])
-                self._kind(b0, 0)
                 self.fu = True
             elif not self.fu:
                 self.broken = True
@@ -277,7 +302,7 @@ class Depacketizer:
         elif self.broken:
             self.need_key = True
         self.au.clear()
-        self.key = self.params = self.broken = self.fu = False
+        self.key = self.params = self.broken = self.fu = self.vcl = False
 
 
 def sender_report(pkt: memoryview | bytes) -> tuple[int, int] | None:
