@@ -53,19 +53,39 @@ def strace_counts(pids: list[int], seconds: float) -> dict[str, int]:
     return counts
 
 
+def io_calls(pids: list[int]) -> dict[int, tuple[int, int]]:
+    """{pid: (read syscalls, write syscalls)} from /proc/PID/io (the whole process, all its
+    threads; no tracing, so no slowing down)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = dict(line.split(": ") for line in open(f"/proc/{pid}/io").read().splitlines())
+        except OSError:
+            continue
+        out[pid] = (int(fields["syscr"]), int(fields["syscw"]))
+    return out
+
+
 class _Strace:
-    """Wraps bench/record_throughput.py's `measure`: after its window, strace the same processes."""
+    """Wraps bench/record_throughput.py's `measure`: the read and write syscalls of the window
+    (/proc/PID/io), then strace on the same processes after it."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.io = (0.0, 0.0)  # read, write syscalls per second over the window, all measured processes
         self.load = ""
         self._measure: Callable[..., Any] = rt.measure
 
     def __call__(self, pids_now: Callable[[], list[int]], seconds: float, server_pid: int,
                  root: int | None = None) -> Any:
         self.load = "%.1f %.1f %.1f" % os.getloadavg()
+        before, t0 = io_calls([p for p in pids_now() if p != root]), time.monotonic()
         win = self._measure(pids_now, seconds, server_pid, root=root)
         pids = [p for p in pids_now() if p != root] or pids_now()  # edged: its workers (the daemon is not per camera)
+        after, wall = io_calls(pids), time.monotonic() - t0
+        both = [p for p in after if p in before]
+        self.io = (sum(after[p][0] - before[p][0] for p in both) / wall,
+                   sum(after[p][1] - before[p][1] for p in both) / wall)
         self.counts = strace_counts(pids, STRACE_S)
         return win
 
@@ -100,6 +120,7 @@ def compare_readers(counts: list[int], seconds: float) -> int:
                 rows.append([str(n), "edged, reader=" + label if label != "ffmpeg -c copy" else label, spy.load,
                              fmt(w and w.cpu), fmt(w and w.cpu / n, ".2f"), fmt(w and w.rss / n, ".1f"),
                              f"{res.lost_total} ({res.lost_worst[0]}: {res.lost_worst[1]})",
+                             fmt(spy.io[0] / n, ".1f"), fmt(spy.io[1] / n, ".1f"),
                              fmt(_per_cam(spy.counts, None, n), ".0f"), fmt(_per_cam(spy.counts, WRITE_CALLS, n), ".1f"),
                              fmt(_per_cam(spy.counts, ("pwrite64",), n), ".1f"),
                              fmt(_per_cam(spy.counts, READ_CALLS, n), ".0f"), fmt(_per_cam(spy.counts, ("poll", "ppoll"), n), ".0f")])
@@ -118,10 +139,14 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     log("")
     log(table(HEADER, rows))
     log("")
-    log("CPU: % of one core over the window (edged: daemon + workers). RSS/cam: summed RSS / N. syscalls, writes "
-        "(write/pwrite64/writev/send*), pwrite64 (the segment files), reads (read/recv*), polls: per camera per "
-        "second from `strace -c -f` on edged's workers (not the daemon) or on the ffmpeg processes, over "
-        f"{STRACE_S:.0f} s after the window. load: 1/5/15-minute load average when the window began.")
+    log("CPU: % of one core over the window (edged: daemon + workers). RSS/cam: summed RSS / N. reads/cam/s, "
+        "writes/cam/s: read- and write-family syscalls (read/recv*, write/pwrite/send*) per camera per second over "
+        "the window, from /proc/PID/io of edged's workers (not the daemon) or of the ffmpeg processes: exact, "
+        "nothing traced. strace: `strace -c -f` on the same processes over "
+        f"{STRACE_S:.0f} s after the window, all syscalls, then writes, pwrite64 (the segment files), reads, "
+        "polls, per camera per second; strace stops the tracee at every syscall, so where there are many "
+        "(libavformat's reader) it slows them and its counts are a lower bound. load: 1/5/15-minute load "
+        "average when the window began.")
     log("")
     log("most frequent syscalls, per camera per second:")
     for line in tops:
@@ -129,5 +154,5 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     return 0
 
 
-HEADER = ["N", "recorder", "load", "CPU %", "/cam", "RSS MB/cam", "lost (worst)", "syscalls/cam/s",
-          "writes/cam/s", "pwrite64/cam/s", "reads/cam/s", "polls/cam/s"]
+HEADER = ["N", "recorder", "load", "CPU %", "/cam", "RSS MB/cam", "lost (worst)", "reads/cam/s", "writes/cam/s",
+          "strace: syscalls/cam/s", "writes", "pwrite64", "reads", "polls"]
