@@ -48,7 +48,7 @@ def strace_counts(pids: list[int], seconds: float) -> dict[str, int]:
     for line in text.splitlines():
         cols = line.split()
         # % time, seconds, usecs/call, calls, [errors], syscall
-        if len(cols) >= 5 and re.fullmatch(r"[\d.]+", cols[0]) and cols[3].isdigit():
+        if len(cols) >= 5 and re.fullmatch(r"[\d.]+", cols[0]) and cols[3].isdigit() and cols[-1] != "total":
             counts[cols[-1]] = int(cols[3])
     return counts
 

@@ -117,13 +117,14 @@ class Depacketizer:
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
     __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
-                 "dropped", "units", "packets", "vcl", "_out")
+                 "dropped", "units", "packets", "vcl", "_out", "n")
 
     def __init__(self, codec: str):
         if codec not in ("h264", "hevc"):
             raise ValueError(codec)
         self.hevc = codec == "hevc"
-        self.au = bytearray()
+        self.au = bytearray(1 << 16)  # the access unit being built: au[:n]; grown, never shrunk (no
+        self.n = 0                    # mremap and fresh pages at every keyframe)
         self.ts: int | None = None  # the timestamp of the access unit being built
         self.key = self.params = False
         self.vcl = False  # the access unit being built holds a slice
@@ -192,9 +193,8 @@ class Depacketizer:
     def _nal(self, data: memoryview | bytes) -> None:
         skip = 2 if self.hevc else 1
         self._kind(data[0], data[skip] if len(data) > skip else 0)
-        au = self.au
-        au += START
-        au += data
+        self._put(START)
+        self._put(data)
 
     def _kind(self, b0: int, first: int) -> None:
         """Before a NAL unit is added: its kind, and whether its slice starts another picture
@@ -239,13 +239,13 @@ class Depacketizer:
             head = pkt[at + 1]
             if head & 0x80:
                 self._kind(head & 0x1F, pkt[at + 2] if end - at > 2 else 0)
-                self.au += START
-                self.au.append((pkt[at] & 0xE0) | (head & 0x1F))
+                self._put(START)
+                self._put(bytes(((pkt[at] & 0xE0) | (head & 0x1F),)))
                 self.fu = True
             elif not self.fu:
                 self.broken = True
                 return
-            self.au += pkt[at + 2:end]
+            self._put(pkt[at + 2:end])
             if head & 0x40:
                 self.fu = False
         else:
@@ -265,14 +265,13 @@ class Depacketizer:
             if head & 0x80:
                 b0 = (pkt[at] & 0x81) | ((head & 0x3F) << 1)
                 self._kind(b0, pkt[at + 3] if end - at > 3 else 0)
-                self.au += START
-                self.au.append(b0)
-                self.au.append(pkt[at + 1])
+                self._put(START)
+                self._put(bytes((b0, pkt[at + 1])))
                 self.fu = True
             elif not self.fu:
                 self.broken = True
                 return
-            self.au += pkt[at + 3:end]
+            self._put(pkt[at + 3:end])
             if head & 0x40:
                 self.fu = False
         else:
@@ -288,8 +287,17 @@ class Depacketizer:
             self._nal(pkt[at:at + size])
             at += size
 
+    def _put(self, data: memoryview | bytes) -> None:
+        n = self.n
+        end = n + len(data)
+        au = self.au
+        if end > len(au):
+            au.extend(bytes(max(end - len(au), len(au))))
+        au[n:end] = data
+        self.n = end
+
     def _finish(self, out: list[AccessUnit]) -> None:
-        if self.au:
+        if self.n:
             if self.broken or self.fu:
                 self.need_key = True
                 self.dropped += 1
@@ -298,10 +306,11 @@ class Depacketizer:
             else:
                 self.need_key = False
                 self.units += 1
-                out.append(AccessUnit(self.ts or 0, self.key, bytes(self.au), self.params))
+                with memoryview(self.au) as whole:
+                    out.append(AccessUnit(self.ts or 0, self.key, bytes(whole[:self.n]), self.params))
         elif self.broken:
             self.need_key = True
-        self.au.clear()
+        self.n = 0
         self.key = self.params = self.broken = self.fu = self.vcl = False
 
 
