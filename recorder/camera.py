@@ -195,13 +195,11 @@ class CameraRecorder:
             log.warning("camera %s: the edged reader cannot record it (%s): recording with FFmpeg's reader",
                         self.id, self.fallback, **logs.fields(camera=self.id))
             return None
-        except OSError as exc:
-            if self.reader_setting == EDGED or self.stop.is_set():
-                raise Disconnected("stream failed: " + scrub(str(exc)), diagnose.OTHER) from None
-            self.fallback = scrub(str(exc))
-            log.warning("camera %s: the edged reader failed (%s): recording with FFmpeg's reader", self.id,
-                        self.fallback, **logs.fields(camera=self.id))
-            return None
+        except TimeoutError:  # set up, then silent: the network's or the camera's fault, not the reader's
+            raise Disconnected(f"the stream stalled: nothing from the camera for "
+                               f"{self.settings.read_timeout_us / 1e6:.0f} s", diagnose.STALLED) from None
+        except OSError as exc:  # reset, closed: so would FFmpeg's reader be; no fallback for good on it
+            raise Disconnected("stream failed: " + scrub(str(exc)), diagnose.OTHER) from None
         self.reader = EDGED
         return source
 
