@@ -55,7 +55,8 @@ def strace_counts(pids: list[int], seconds: float) -> dict[str, int]:
 
 def io_calls(pids: list[int]) -> dict[int, tuple[int, int]]:
     """{pid: (read syscalls, write syscalls)} from /proc/PID/io (the whole process, all its
-    threads; no tracing, so no slowing down)."""
+    threads; no tracing, so no slowing down). Reads there are file reads: a socket's recvfrom
+    is not counted."""
     out = {}
     for pid in pids:
         try:
@@ -120,7 +121,7 @@ def compare_readers(counts: list[int], seconds: float) -> int:
                 rows.append([str(n), "edged, reader=" + label if label != "ffmpeg -c copy" else label, spy.load,
                              fmt(w and w.cpu), fmt(w and w.cpu / n, ".2f"), fmt(w and w.rss / n, ".1f"),
                              f"{res.lost_total} ({res.lost_worst[0]}: {res.lost_worst[1]})",
-                             fmt(spy.io[0] / n, ".1f"), fmt(spy.io[1] / n, ".1f"),
+                             fmt(spy.io[1] / n, ".1f"),
                              fmt(_per_cam(spy.counts, None, n), ".0f"), fmt(_per_cam(spy.counts, WRITE_CALLS, n), ".1f"),
                              fmt(_per_cam(spy.counts, ("pwrite64",), n), ".1f"),
                              fmt(_per_cam(spy.counts, READ_CALLS, n), ".0f"), fmt(_per_cam(spy.counts, ("poll", "ppoll"), n), ".0f")])
@@ -139,10 +140,10 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     log("")
     log(table(HEADER, rows))
     log("")
-    log("CPU: % of one core over the window (edged: daemon + workers). RSS/cam: summed RSS / N. reads/cam/s, "
-        "writes/cam/s: read- and write-family syscalls (read/recv*, write/pwrite/send*) per camera per second over "
-        "the window, from /proc/PID/io of edged's workers (not the daemon) or of the ffmpeg processes: exact, "
-        "nothing traced. strace: `strace -c -f` on the same processes over "
+    log("CPU: % of one core over the window (edged: daemon + workers). RSS/cam: summed RSS / N. writes/cam/s: "
+        "file write syscalls (write/pwrite) per camera per second over the window, from /proc/PID/io syscw of "
+        "edged's workers (not the daemon) or of the ffmpeg processes: exact, nothing traced (its syscr does not "
+        "count socket reads, so reads are strace's). strace: `strace -c -f` on the same processes over "
         f"{STRACE_S:.0f} s after the window, all syscalls, then writes, pwrite64 (the segment files), reads, "
         "polls, per camera per second; strace stops the tracee at every syscall, so where there are many "
         "(libavformat's reader) it slows them and its counts are a lower bound. load: 1/5/15-minute load "
@@ -154,5 +155,5 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     return 0
 
 
-HEADER = ["N", "recorder", "load", "CPU %", "/cam", "RSS MB/cam", "lost (worst)", "reads/cam/s", "writes/cam/s",
+HEADER = ["N", "recorder", "load", "CPU %", "/cam", "RSS MB/cam", "lost (worst)", "writes/cam/s",
           "strace: syscalls/cam/s", "writes", "pwrite64", "reads", "polls"]
