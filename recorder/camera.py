@@ -186,7 +186,7 @@ class CameraRecorder:
             return None
         connect_us = connect_timeout_us(self.settings, first)
         try:
-            source = EdgedSource(self.url, self.settings, connect_us, self.reader_setting == EDGED)
+            source = EdgedSource(self.url, self.settings, connect_us, self.reader_setting == EDGED, self.stop)
         except RtspFailure as fail:
             kind, words = explain_edged(fail, self.url, connect_us / 1e6)
             if self.reader_setting == EDGED or not falls_back(kind) or self.stop.is_set():

@@ -15,6 +15,7 @@ import io
 import logging
 import socket
 import struct
+import threading
 import time
 from fractions import Fraction
 from typing import Any, Iterator
@@ -62,10 +63,11 @@ class _Streams:
 class EdgedSource:
     """One connection. Raises RtspFailure when the camera cannot be recorded this way."""
 
-    def __init__(self, url: str, settings: Any, connect_us: int, forced: bool):
+    def __init__(self, url: str, settings: Any, connect_us: int, forced: bool, stop: threading.Event | None = None):
         self.container = self
         self.start_time_realtime: int | None = None  # us: the camera's clock at media time 0 (first SR)
-        self._session = Session(url, connect_us / 1e6)
+        self._session = Session(url, connect_us / 1e6, stop)
+        self._stop = stop
         self._template: Any = None
         self._pending: list[rtp.AccessUnit] = []
         self._sr: tuple[int, int] | None = None
@@ -164,7 +166,7 @@ class EdgedSource:
                 yield from dep.flush()
                 return
             filled(n)
-            if not dep.units and monotonic() > self._deadline:
+            if not dep.units and (monotonic() > self._deadline or (self._stop is not None and self._stop.is_set())):
                 raise RtspFailure("no keyframe within the connect timeout", kind=FALLBACK)
             if monotonic() >= self._next_keepalive:
                 self._next_keepalive = monotonic() + session.keepalive_s

@@ -15,12 +15,14 @@ import errno
 import hashlib
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 MAX_REDIRECTS = 3
 USER_AGENT = "edged"
+STOP_CHECK_S = 0.25  # how often a wait for an answer looks whether the camera was stopped
 KEEPALIVE_DEFAULT_S = 60  # RFC 2326's session timeout when the camera names none
 UNSPOKEN = "unspoken"  # RtspFailure.kind: a 401 whose scheme this reader does not speak (libavformat may)
 
@@ -107,12 +109,13 @@ def parameter_sets(m: Media) -> bytes:
 
 
 class Session:
-    def __init__(self, url: str, timeout_s: float):
+    def __init__(self, url: str, timeout_s: float, stop: threading.Event | None = None):
         parts = urlsplit(url)
         self._user = unquote(parts.username) if parts.username is not None else None
         self._password = unquote(parts.password) if parts.password is not None else ""
         self.url = _bare(url)  # never with credentials
         self.timeout_s = timeout_s
+        self._stop = stop  # set: the camera is being stopped, an answer is not waited for
         self.sock: socket.socket | None = None
         self.cseq = 0
         self.session_id = ""
@@ -243,7 +246,10 @@ class Session:
             if left <= 0 or len(got) > 65536:
                 raise RtspFailure("the camera did not finish answering", received=got[:64], complete=False,
                                   seconds=time.monotonic() - self._started)
-            sock.settimeout(left)
+            if self._stop is not None and self._stop.is_set():
+                raise RtspFailure("stopped while waiting for the camera", received=got[:64], complete=False,
+                                  seconds=time.monotonic() - self._started)
+            sock.settimeout(min(left, STOP_CHECK_S))
             try:
                 data = sock.recv(65536)
             except (TimeoutError, socket.timeout):
