@@ -22,6 +22,9 @@ from recorder import audio, diagnose
 from recorder.access_unit import access_units
 from recorder.diagnose import scrub
 from recorder.durability import Durability
+from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource, falls_back, is_rtsp
+from recorder.edged_source import explain as explain_edged
+from recorder.rtsp_session import RtspFailure
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
@@ -98,6 +101,11 @@ class CameraRecorder:
         # (461), and keeps what worked for the worker's life, so a reconnect asks once.
         self.transport_setting: str = camera.get("transport", "auto")
         self.transport: str = UDP if self.transport_setting == UDP else TCP
+        # The reader (design/0079): "auto" tries the edged reader and falls back to libavformat's
+        # for good, with why (`fallback`); `reader` is the one that read the last connection.
+        self.reader_setting: str = camera.get("reader", AUTO)
+        self.reader: str = FFMPEG
+        self.fallback: str | None = None
         self.settings = settings
         self.emit = emit
         self.on_closed = on_closed  # hands a closed segment to the hasher
@@ -139,9 +147,13 @@ class CameraRecorder:
         self.emit(State(self.id, state, error, kind, self.counters["reconnects"], self.last_frame_us or None,
                         self.clock.now_us()))
 
-    def _open(self, first: bool) -> Source:
+    def _open(self, first: bool) -> Source | EdgedSource:
+        edged = self._open_edged(first)
+        if edged is not None:
+            return edged
         start = time.monotonic()
         try:
+            self.reader = FFMPEG
             try:
                 return Source(self.url, self.settings, first, self.transport)
             except Exception as exc:  # noqa: BLE001
@@ -161,6 +173,35 @@ class CameraRecorder:
             kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe,
                                                 self.transport_setting if self.transport_setting != "auto" else None)
             raise Disconnected(scrub(words), kind) from None
+
+    def _open_edged(self, first: bool) -> EdgedSource | None:
+        """The edged reader (design/0079) when the camera's `reader` says so and it can record
+        the camera; None: libavformat opens it. "auto" falls back for good (this worker's life)
+        on any failure libavformat might get past, and says so."""
+        if self.reader_setting == FFMPEG or self.fallback is not None or not is_rtsp(self.url) \
+                or self.transport == UDP:
+            if self.reader_setting == EDGED and self.transport == UDP:
+                raise Disconnected('the edged reader reads RTSP over TCP only: set reader = "auto" or "ffmpeg" for '
+                                   'a camera on transport = "udp"', diagnose.UNSUPPORTED)
+            return None
+        connect_us = connect_timeout_us(self.settings, first)
+        try:
+            source = EdgedSource(self.url, self.settings, connect_us, self.reader_setting == EDGED, self.stop)
+        except RtspFailure as fail:
+            kind, words = explain_edged(fail, self.url, connect_us / 1e6)
+            if self.reader_setting == EDGED or not falls_back(kind) or self.stop.is_set():
+                raise Disconnected(scrub(words), kind) from None
+            self.fallback = scrub(str(fail))
+            log.warning("camera %s: the edged reader cannot record it (%s): recording with FFmpeg's reader",
+                        self.id, self.fallback, **logs.fields(camera=self.id))
+            return None
+        except TimeoutError:  # set up, then silent: the network's or the camera's fault, not the reader's
+            raise Disconnected(f"the stream stalled: nothing from the camera for "
+                               f"{self.settings.read_timeout_us / 1e6:.0f} s", diagnose.STALLED) from None
+        except OSError as exc:  # reset, closed: so would FFmpeg's reader be; no fallback for good on it
+            raise Disconnected("stream failed: " + scrub(str(exc)), diagnose.OTHER) from None
+        self.reader = EDGED
+        return source
 
     def _main(self) -> None:
         name_os_thread("cam-" + self.id)
@@ -209,7 +250,7 @@ class CameraRecorder:
         self._state(STOPPED)
 
     # one run --------------------------------------------------------------------------
-    def _record(self, source: Source) -> bool:
+    def _record(self, source: Source | EdgedSource) -> bool:
         """Remux one connection until it ends; True if any frame was recorded.
 
         Over 60 lines on purpose: this is the per-packet loop, and its state (timestamps, the
@@ -356,11 +397,15 @@ class CameraRecorder:
                 over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
                 drifted, was_over = over and was_over, over
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
-                                       skew, audio_codec, transport=self.transport,
+                                       skew, audio_codec, transport=self.transport, reader=self.reader_shown(),
                                        no_keyframe_s=self._keyframe_missing(wall),
                                        media_reanchor_s=self._recent_reanchor(mono), **sound.report()))
                 stats = StatsWindow(mono, stats)
         return got_frame
+
+    def reader_shown(self) -> str:
+        """`edged`, `ffmpeg`, or `ffmpeg (fallback: why)` (edgectl cameras' READER)."""
+        return f"{FFMPEG} (fallback: {self.fallback})" if self.reader == FFMPEG and self.fallback else self.reader
 
     def _media_reanchor(self, clock: RunClock, media: int, mono: int) -> bool:
         """The camera's media clock drifted from the host's past the bound: the segment ends

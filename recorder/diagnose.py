@@ -107,18 +107,29 @@ def refused_transport_words(transport: str | None) -> str:
             "check the camera's RTSP settings")
 
 
+def status_words(status: int, transport: str | None = "tcp") -> tuple[str, str] | None:
+    """(kind, words) for an RTSP answer that ends the open (either reader, design/0079)."""
+    if status == 401:
+        return AUTH, ("the camera refused the user name or password (401 Unauthorized): "
+                      "check the credentials in the config")
+    if status == 403:
+        return AUTH, "the camera refused access to this stream (403 Forbidden): check the user's rights on the camera"
+    if status == 404:
+        return NOT_FOUND, "the camera has no stream at this path (404 Not Found): check the URL's path"
+    if status == 461:
+        return TRANSPORT, refused_transport_words(transport)
+    return None
+
+
 def explain_open(exc: BaseException, url: str, elapsed_s: float, timeout_s: float,
                  probe: Probe | None, transport: str | None = "tcp") -> tuple[str, str]:
     """(kind, words) for a failed av.open. `probe` is given when the error was vague;
     `transport` is the one configured ("auto": both were refused)."""
     where = _where(url)
-    if isinstance(exc, av.error.HTTPUnauthorizedError):
-        return AUTH, ("the camera refused the user name or password (401 Unauthorized): "
-                      "check the credentials in the config")
-    if isinstance(exc, av.error.HTTPForbiddenError):
-        return AUTH, "the camera refused access to this stream (403 Forbidden): check the user's rights on the camera"
-    if isinstance(exc, av.error.HTTPNotFoundError):
-        return NOT_FOUND, "the camera has no stream at this path (404 Not Found): check the URL's path"
+    for cls, status in ((av.error.HTTPUnauthorizedError, 401), (av.error.HTTPForbiddenError, 403),
+                        (av.error.HTTPNotFoundError, 404)):
+        if isinstance(exc, cls):
+            return status_words(status, transport)  # type: ignore[return-value]
     code = getattr(exc, "errno", None)
     if code == errno.EPROTONOSUPPORT:
         return TRANSPORT, refused_transport_words(transport)

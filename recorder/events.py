@@ -148,6 +148,7 @@ class Stats(Event):
     audio_error: str | None = None
     audio_transcoded_from: str | None = None
     transport: str | None = None       # RTSP's media path that worked: "tcp" or "udp" (design/0060)
+    reader: str | None = None          # edged, ffmpeg, or "ffmpeg (fallback: why)" (design/0079)
     no_keyframe_s: float | None = None  # seconds without a keyframe, once segments are cut without one
     media_reanchors: int = 0            # runs re-anchored because the media clock drifted (design/0060)
     media_reanchor_s: float | None = None  # the drift at the last one, for 10 minutes after it

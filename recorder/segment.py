@@ -23,7 +23,10 @@ import av
 from recorder.durability import Durability, Synced
 from storage.fsutil import PRIVATE_FILE, private_dir
 
-AVIO_BUFFER = 1 << 17  # bytes per write from the muxer: a 1 s fragment at 4 Mbit/s is ~4 writes
+# Bytes per write from the muxer, which flushes at each fragment's end (`flush_packets`): a 1 s
+# fragment at 4 Mbit/s (~0.5 MB, a keyframe's more) is one write, not four at 128 KiB (issue 33
+# item 3: writes per fragment, not per buffer). Only the pages a fragment fills are touched.
+AVIO_BUFFER = 1 << 20
 # The MP4 muxer's options, plus `frag_duration` (the fragment length); bench/record_throughput.py's
 # PyAV floor muxes with the same.
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}

@@ -94,7 +94,8 @@ def test_every_mode_is_accepted_and_reaches_the_worker_command_with_its_settings
     assert settings_of(json.loads(json.dumps(cmd["motion"]["settings"]))) == cam.motion.settings
     for mode in ("live", "continuous"):
         cam = load_config(write(tmp_path, CAMERA + 'mode = "%s"\n' % mode)).cameras[0]
-        assert add_command(cam)["camera"] == {"id": "door", "url": cam.url, "mode": mode, "transport": "auto"}
+        assert add_command(cam)["camera"] == {"id": "door", "url": cam.url, "mode": mode, "transport": "auto",
+                                                 "reader": "auto"}
         assert _mode(mode, "f") == mode
 
 

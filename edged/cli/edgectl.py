@@ -146,11 +146,12 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
         out.append([r["id"], r["name"], state,
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
-                    r["reconnects"], f"{every:g}s" if every else "-", clock_text(r["clock"]), r["compliance"] or "-",
+                    r["reconnects"], f"{every:g}s" if every else "-", clock_text(r["clock"]),
+                    (r["health"] or {}).get("reader") or "-", r["compliance"] or "-",
                     r["url"],
                     problem or "; ".join(r["compliance_reasons"] or [])])
     text = table([_("ID"), _("NAME"), _("STATE"), _("SINCE"), _("FPS"), _("BITRATE"), _("RES"), _("LAST FRAME"),
-                  _("RECONNECTS"), _("CHECK EVERY"), _("CLOCK"), _("FLOOR"), _("URL"), _("PROBLEM")], out)
+                  _("RECONNECTS"), _("CHECK EVERY"), _("CLOCK"), _("READER"), _("FLOOR"), _("URL"), _("PROBLEM")], out)
     if any(r["figures_stale"] and r["fps"] is not None for r in rows):
         text += "\n" + _("(figures in brackets are stale: the last ones before the camera stopped recording)")
     return rows, text if rows else _("no cameras configured")

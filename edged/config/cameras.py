@@ -53,6 +53,7 @@ class CameraConfig:
     health: HealthOverrides = ()   # [cameras.health]: its own [health] thresholds (Config.health_for)
     transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
     onvif: str | bool | None = None  # where its clock is read (design/0085): "host:port"; false: not; None: URL host, port 80
+    reader: str = "auto"           # RTSP's reader: auto (edged's, else FFmpeg's) | edged | ffmpeg (design/0079)
 
     @property
     def redacted_url(self) -> str:
@@ -71,7 +72,7 @@ class CameraConfig:
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r})"
+            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r}, reader={self.reader!r})"
         )
 
 
@@ -80,7 +81,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport", "onvif", "unit",
+        "transport", "onvif", "unit", "reader",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -118,6 +119,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 health=_camera_health(t.get("health"), path),
                 transport=_transport(t.get("transport", "auto"), f"{path}.transport"),
                 onvif=_onvif(t.get("onvif"), f"{path}.onvif"),
+                reader=_reader(t.get("reader", "auto"), f"{path}.reader"),
             )
         )
     return tuple(cameras)
@@ -152,6 +154,17 @@ def _onvif(value: Any, field: str) -> str | bool | None:
     if not value or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
         raise ConfigError(field, f'{_show(value)} is not an ONVIF address; write "host:port" (e.g. "192.0.2.10:80"), '
                           "true (the camera URL's host, port 80) or false (do not read its clock over ONVIF)")
+    return value
+
+
+READERS = ("auto", "edged", "ffmpeg")
+
+
+def _reader(value: Any, field: str) -> str:
+    value = _string(value, field)
+    if value not in READERS:
+        raise ConfigError(field, f'{_show(value)} is not an RTSP reader; use "auto" (edged\'s own reader, FFmpeg\'s '
+                          'when it cannot record the camera), "edged" or "ffmpeg"')
     return value
 
 

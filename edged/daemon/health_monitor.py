@@ -217,6 +217,7 @@ class HealthMonitor:
             "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
             "samples": self.samples.get(cam, 0), "conditions": present,
             "sample_interval_s": self.sample_interval_s(cam),
+            "reader": s.get("reader"),  # the RTSP reader recording it (design/0079)
         }
 
     def sample_interval_s(self, cam: str) -> float | None:

@@ -38,6 +38,9 @@ def toml_value(v: Any) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+READER_ENV = "EDGED_TEST_READER"  # edged | ffmpeg: every camera's `reader` unless the test sets one
+
+
 def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], storage: dict[str, Any] | None = None,
                  recorder: dict[str, Any] | None = None, tables: dict[str, dict[str, Any]] | None = None) -> Path:
     """A config for the daemon; `tables` adds more, e.g. {"health": {"raise_after": "2s"}}."""
@@ -46,7 +49,9 @@ def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], stor
     for name, table in {"recorder": recorder, **(tables or {})}.items():
         if table:
             lines += ["", f"[{name}]"] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
+    forced = os.environ.get(READER_ENV)  # the whole suite with one RTSP reader (design/0079)
     for cam in cameras:
+        cam = {"reader": forced, **cam} if forced and "url" in cam else cam
         lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -3,6 +3,7 @@ daemon: what they emit and the segments they close, as dicts."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
@@ -22,10 +23,12 @@ class Recording:
 
 
 @contextmanager
-def recording(urls: dict[str, str], settings: Settings) -> Iterator[Recording]:
-    """One started camera thread per {id: url}; on leaving, every thread is stopped and joined."""
+def recording(urls: dict[str, str], settings: Settings, reader: str | None = None) -> Iterator[Recording]:
+    """One started camera thread per {id: url}; on leaving, every thread is stopped and joined.
+    `reader` (design/0079): the cameras' RTSP reader; None: EDGED_TEST_READER's, else "auto"."""
     run = Recording([])
-    run.recs = [CameraRecorder({"id": cam, "url": url}, settings, lambda e: run.events.append(to_dict(e)),
+    reader = reader or os.environ.get("EDGED_TEST_READER") or "auto"
+    run.recs = [CameraRecorder({"id": cam, "url": url, "reader": reader}, settings, lambda e: run.events.append(to_dict(e)),
                                lambda c: run.closed.append(asdict(c))) for cam, url in urls.items()]
     for rec in run.recs:
         rec.start()

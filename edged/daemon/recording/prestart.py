@@ -78,7 +78,8 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
 
 def add_command(cam: CameraConfig) -> dict[str, Any]:
     """The worker's `add`: the camera, its recording mode and (motion) its detection settings."""
-    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, "mode": cam.mode, "transport": cam.transport}
+    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, "mode": cam.mode, "transport": cam.transport,
+                              "reader": cam.reader}
     if cam.mode == "motion":
         camera["detect_url"] = cam.detect_url
         camera["motion"] = {"pre_roll_us": cam.motion.pre_roll_us, "settings": settings_json(cam.motion.settings)}

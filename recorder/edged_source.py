@@ -1,0 +1,243 @@
+"""The edged reader as a Source (design/0079): RTSP over TCP read by recorder/rtsp_session.py
+and recorder/rtp.py, each access unit handed to the muxer as one `av.Packet`.
+
+`EdgedSource.container` has the duck type recorder/camera.py reads from a PyAV container
+(`streams.video`, `streams.audio`, `demux()`, `start_time_realtime`, `close()`), so the camera's
+per-packet loop is the same for either reader. libavformat reads the network only for a
+camera on the other reader; here it reads once per connection, from memory, the parameter sets
+and first keyframe, so that the stream the muxer copies (its avcC/hvcC, picture size) is
+FFmpeg's own.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import struct
+import threading
+import time
+from fractions import Fraction
+from typing import Any, Iterator
+
+import av
+
+from recorder import diagnose, rtp
+from recorder.rtsp_session import UNSPOKEN, Media, RtspFailure, Session, parameter_sets
+
+log = logging.getLogger(__name__)
+
+EDGED, FFMPEG, AUTO = "edged", "ffmpeg", "auto"
+READERS = (AUTO, EDGED, FFMPEG)
+CODECS = {"H264": "h264", "H265": "hevc"}
+TIME_BASE = Fraction(1, 90000)
+DEFAULT_RATE = Fraction(25)
+FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
+# Failures "auto" does not hand to libavformat: it would meet the same answer (and wait as long).
+_FINAL = frozenset({diagnose.REFUSED, diagnose.UNREACHABLE, diagnose.NO_ANSWER, diagnose.SLOW, diagnose.NOT_RTSP,
+                    diagnose.NOT_FOUND, diagnose.AUTH, diagnose.ENDED_EARLY})
+
+
+class _Video:
+    """What recorder/camera.py, the image checks and the motion gate read of the video stream."""
+
+    __slots__ = ("stream", "index", "time_base", "average_rate", "guessed_rate", "codec_context", "type")
+
+    def __init__(self, stream: Any, rate: Fraction):
+        self.stream = stream
+        self.index = stream.index
+        self.time_base = TIME_BASE
+        self.average_rate = self.guessed_rate = rate
+        self.codec_context = stream.codec_context
+        self.type = "video"
+
+
+class _Streams:
+    __slots__ = ("video", "audio")
+
+    def __init__(self, video: _Video):
+        self.video = [video]
+        self.audio: list[Any] = []
+
+
+class EdgedSource:
+    """One connection. Raises RtspFailure when the camera cannot be recorded this way."""
+
+    def __init__(self, url: str, settings: Any, connect_us: int, forced: bool, stop: threading.Event | None = None):
+        self.container = self
+        self.start_time_realtime: int | None = None  # us: the camera's clock at media time 0 (first SR)
+        self._session = Session(url, connect_us / 1e6, stop)
+        self._stop = stop
+        self._template: Any = None
+        self._pending: list[rtp.AccessUnit] = []
+        self._sr: tuple[int, int] | None = None
+        self._origin: int | None = None
+        try:
+            self._setup(settings, connect_us, forced)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, settings: Any, connect_us: int, forced: bool) -> None:
+        session = self._session
+        base, media = session.describe()
+        video = next((m for m in media if m.kind == "video"), None)
+        if video is None:
+            raise RtspFailure("no video in the stream description", kind=diagnose.NO_VIDEO if forced else FALLBACK)
+        codec = CODECS.get(video.encoding)
+        if codec is None:
+            raise RtspFailure(f"video in {video.encoding or 'an unnamed format'}",
+                              kind=diagnose.UNSUPPORTED if forced else FALLBACK)
+        if any(m.kind == "audio" for m in media):
+            if not forced:
+                raise RtspFailure("the camera sends sound", kind=FALLBACK)
+            log.info("camera at %s: the edged reader records its video, not its sound", session.url)
+        session.setup_and_play(base, video)
+        self.codec = codec
+        self._dep = rtp.Depacketizer(codec)
+        self._inter = rtp.Interleave()
+        if session.leftover:
+            self._inter.feed(session.leftover[:rtp.READ_BYTES])
+        sock = session.sock
+        assert sock is not None
+        # Blocking with the kernel's receive timeout: one recv per read, not a poll before each
+        # (Python's own timeout polls first). A timeout is EAGAIN, raised as TimeoutError in _units.
+        sock.settimeout(None)
+        secs, us = divmod(settings.read_timeout_us, 1_000_000)
+        for opt in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", secs, us))
+        self._next_keepalive = time.monotonic() + session.keepalive_s
+        self._deadline = time.monotonic() + connect_us / 1e6  # for the first keyframe
+        self._first(video)
+
+    def _first(self, video: Media) -> None:
+        """Read to the first keyframe and the picture after it (the frame rate, when the SDP
+        names none), and make the stream the muxer copies."""
+        units = self._units()
+        for au in units:
+            self._pending.append(au)
+            if len(self._pending) >= 2 or time.monotonic() > self._deadline:
+                break
+        if not self._pending:
+            raise RtspFailure("the stream ended before its first keyframe", kind=diagnose.ENDED_EARLY)
+        key = self._pending[0]
+        self._origin = key.ts
+        if video.framerate:
+            rate = Fraction(video.framerate).limit_denominator(1001)
+        elif len(self._pending) > 1 and self._pending[1].ts > key.ts:
+            rate = Fraction(90000, self._pending[1].ts - key.ts)
+        else:
+            rate = DEFAULT_RATE
+        raw = parameter_sets(video) + key.data
+        try:
+            self._template = av.open(io.BytesIO(raw), format=self.codec, options={"fpsprobesize": "0"})
+            stream = self._template.streams.video[0]
+        except (av.error.FFmpegError, IndexError) as exc:
+            raise RtspFailure(f"FFmpeg cannot read the first keyframe: {exc}", kind=FALLBACK) from None
+        if not stream.codec_context.width:
+            raise RtspFailure("no picture size in the parameter sets", kind=FALLBACK)
+        stream.time_base = TIME_BASE
+        self._stream = stream
+        self.streams = _Streams(_Video(stream, rate))
+        self._rest = units
+
+    def _units(self) -> Iterator[rtp.AccessUnit]:
+        """The access units as they arrive; the first is a keyframe (the depacketiser waits)."""
+        sock = self._session.sock
+        assert sock is not None
+        inter, dep, session = self._inter, self._dep, self._session
+        rtp_ch, rtcp_ch = session.channels
+        recv_into, room, filled, nxt, push = sock.recv_into, inter.room, inter.filled, inter.next, dep.push
+        monotonic = time.monotonic
+        while True:
+            while (got := nxt()) is not None:
+                channel, data = got
+                if channel == rtp_ch:
+                    units = push(data)
+                    if units:
+                        yield from units
+                elif channel == rtcp_ch and self._sr is None:
+                    self._sender_report(data)
+            try:
+                n = recv_into(room(), rtp.READ_BYTES)
+            except BlockingIOError:  # SO_RCVTIMEO ran out
+                raise TimeoutError("nothing from the camera within the read timeout") from None
+            if not n:
+                yield from dep.flush()
+                return
+            filled(n)
+            if not dep.units and (monotonic() > self._deadline or (self._stop is not None and self._stop.is_set())):
+                raise RtspFailure("no keyframe within the connect timeout", kind=FALLBACK)
+            if monotonic() >= self._next_keepalive:
+                self._next_keepalive = monotonic() + session.keepalive_s
+                session.keepalive()
+
+    def _sender_report(self, data: memoryview) -> None:
+        """The first sender report: the camera's clock at media time 0, as FFmpeg's
+        `start_time_realtime` (recorder/camera.py's clock_skew_us)."""
+        sr = rtp.sender_report(data)
+        dep = self._dep
+        if sr is None or dep.last32 is None:
+            return
+        wall_us, ts32 = sr
+        delta = (ts32 - dep.last32) & 0xFFFFFFFF
+        ext = dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
+        self._sr = (wall_us, ext)
+
+    def demux(self, *_streams: Any) -> Iterator["av.Packet[Any]"]:
+        stream, origin = self._stream, self._origin or 0
+        pending, self._pending = self._pending, []
+        for units in (pending, self._rest):
+            for au in units:
+                if self.start_time_realtime is None and self._sr is not None:
+                    wall_us, ext = self._sr
+                    self.start_time_realtime = wall_us - (ext - origin) * 1_000_000 // 90000
+                pkt = av.Packet(au.data)
+                pkt.stream = stream
+                pkt.time_base = TIME_BASE
+                pkt.pts = pkt.dts = au.ts - origin
+                pkt.is_keyframe = au.key
+                yield pkt
+
+    @property
+    def dropped(self) -> int:
+        return self._dep.dropped if hasattr(self, "_dep") else 0
+
+    def close(self) -> None:
+        try:
+            self._session.close()
+        finally:
+            if self._template is not None:
+                self._template.close()
+                self._template = None
+
+
+def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
+    """(kind, words) of a failed edged open, in the words the camera states use (diagnose)."""
+    if fail.kind == diagnose.NO_VIDEO:
+        return diagnose.NO_VIDEO, "the camera offers no video stream"
+    if fail.kind == diagnose.UNSUPPORTED:
+        return diagnose.UNSUPPORTED, (f"the camera's video is in a format edged cannot record ({fail}): set the "
+                                      "camera to H.264 or H.265")
+    if fail.kind == diagnose.ENDED_EARLY:
+        return diagnose.ENDED_EARLY, "the camera set up the stream and ended it before sending a picture"
+    if fail.kind in (FALLBACK, UNSPOKEN):
+        return diagnose.OTHER, f'the edged reader cannot record this camera ({fail}): set reader = "auto" or "ffmpeg"'
+    if fail.status is not None:
+        words = diagnose.status_words(fail.status, "tcp")
+        if words is not None:
+            return words
+        return diagnose.OTHER, f"cannot open the stream: the camera answered {fail.status} ({fail})"
+    probe = diagnose.Probe(fail.errno, fail.received, fail.complete, fail.seconds)
+    exc: BaseException = OSError(fail.errno, str(fail)) if fail.errno else TimeoutError(str(fail))
+    return diagnose.explain_open(exc, url, fail.seconds, timeout_s, probe, "tcp")
+
+
+def falls_back(kind: str) -> bool:
+    """Whether "auto" tries libavformat after an edged open failed with this kind."""
+    return kind not in _FINAL
+
+
+def is_rtsp(url: str) -> bool:
+    return url.lower().startswith("rtsp://")
+

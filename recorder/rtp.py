@@ -1,0 +1,329 @@
+"""RTP over RTSP's TCP interleave, read in large reads and parsed in place (design/0079).
+
+Pure: no socket here, only bytes. `Interleave` holds one reusable buffer that the reader fills
+with `recv_into` (up to READ_BYTES a call) and yields the `$`-framed packets in it as
+memoryviews, valid until the next fill. `Depacketizer` turns H.264 (RFC 6184: single NAL unit,
+STAP-A, FU-A) or H.265 (RFC 7798: single, AP, FU) RTP packets into whole access units in
+Annex B form: the NAL units of one RTP timestamp, ended by the next timestamp (not by the marker
+bit: some servers mark every NAL unit), or within one timestamp where a slice starts another
+picture (a camera that stamps two pictures alike). `sender_report` reads an RTCP sender report (the camera's clock).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+READ_BYTES = 1 << 16          # one recv_into at most this much (issue 33: 64 KiB)
+BUFFER_BYTES = 1 << 18        # room for a partial packet (<= 65,539 bytes) plus a whole read
+START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser writes it
+NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
+_HEAD = struct.Struct("!BBHII")
+_SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
+
+
+class Interleave:
+    """`$`, channel, 16-bit length, packet: the frames of RTSP's TCP interleave. An RTSP
+    answer between them (a keepalive's) is skipped whole; any other byte is skipped to the
+    next `$` (counted in `skipped`)."""
+
+    __slots__ = ("buf", "view", "start", "end", "skipped", "answers")
+
+    def __init__(self, size: int = BUFFER_BYTES):
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self.start = self.end = 0
+        self.skipped = 0
+        self.answers = 0  # RTSP answers seen between the packets
+
+    def room(self) -> memoryview:
+        """Where the next read goes (compacts first: the partial packet moves to the front)."""
+        if self.start:
+            left = self.end - self.start
+            self.buf[:left] = self.buf[self.start:self.end]
+            self.start, self.end = 0, left
+        return self.view[self.end:self.end + READ_BYTES]
+
+    def filled(self, n: int) -> None:
+        self.end += n
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from elsewhere (what arrived with the PLAY answer, tests)."""
+        at = 0
+        while at < len(data):
+            room = self.room()
+            n = min(len(room), len(data) - at)
+            room[:n] = data[at:at + n]
+            self.filled(n)
+            at += n
+            if at < len(data):  # more than one read's worth: the caller drains between
+                raise ValueError("feed at most READ_BYTES at a time")
+
+    def next(self) -> tuple[int, memoryview] | None:
+        """The next whole packet (channel, payload), or None until more is read."""
+        buf, end = self.buf, self.end
+        while True:
+            at = self.start
+            if end - at < 4:
+                return None
+            if buf[at] == 0x24:  # '$'
+                size = (buf[at + 2] << 8) | buf[at + 3]
+                if end - at - 4 < size:
+                    return None
+                self.start = at + 4 + size
+                return buf[at + 1], self.view[at + 4:at + 4 + size]
+            if buf.startswith(b"RTSP/", at, end) or (end - at < 5 and b"RTSP/".startswith(bytes(buf[at:end]))):
+                head_end = buf.find(b"\r\n\r\n", at, end)
+                if head_end < 0:
+                    if end - at > 8192:  # no end of header in 8 KiB: not an answer after all
+                        self.start, self.skipped = at + 1, self.skipped + 1
+                        continue
+                    return None
+                length = _content_length(bytes(buf[at:head_end]))
+                if end - head_end - 4 < length:
+                    return None
+                self.start = head_end + 4 + length
+                self.answers += 1
+                continue
+            nxt = buf.find(b"$", at + 1, end)
+            nxt = end if nxt < 0 else nxt
+            self.skipped += nxt - at
+            self.start = nxt
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return max(0, int(value.strip()))
+            except ValueError:
+                return 0
+    return 0
+
+
+@dataclass(slots=True)
+class AccessUnit:
+    ts: int          # RTP timestamp, unwrapped to 64 bits
+    key: bool        # holds an IDR (H.264) or IRAP (H.265) picture
+    data: bytes      # Annex B
+    params: bool     # holds its parameter sets (SPS and PPS)
+
+
+class Depacketizer:
+    """RTP packets of one H.264 or H.265 stream in, access units out (`push` returns the ones
+    it completed). A gap in the sequence numbers drops the access unit it hit and those after
+    it up to the next keyframe (`dropped` counts them): nothing is handed on that cannot
+    decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
+
+    __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
+                 "dropped", "units", "packets", "vcl", "_out", "n")
+
+    def __init__(self, codec: str):
+        if codec not in ("h264", "hevc"):
+            raise ValueError(codec)
+        self.hevc = codec == "hevc"
+        self.au = bytearray(1 << 16)  # the access unit being built: au[:n]; grown, never shrunk (no
+        self.n = 0                    # mremap and fresh pages at every keyframe)
+        self.ts: int | None = None  # the timestamp of the access unit being built
+        self.key = self.params = False
+        self.vcl = False  # the access unit being built holds a slice
+        self._out: list[AccessUnit] = []
+        self.broken = False
+        self.need_key = True  # nothing before the first keyframe
+        self.fu = False  # inside a fragmented NAL unit
+        self.seq: int | None = None
+        self.last32: int | None = None
+        self.ext = 0
+        self.dropped = 0
+        self.units = 0
+        self.packets = 0
+
+    def unwrap(self, ts32: int) -> int:
+        last = self.last32
+        if last is None:
+            self.ext = ts32
+        else:
+            delta = (ts32 - last) & 0xFFFFFFFF
+            self.ext += delta - (1 << 32) if delta >= 1 << 31 else delta
+        self.last32 = ts32
+        return self.ext
+
+    def push(self, pkt: memoryview | bytes) -> list[AccessUnit]:
+        size = len(pkt)
+        if size < 12:
+            return []
+        b0, b1, seq, ts32, _ssrc = _HEAD.unpack_from(pkt, 0)
+        if b0 >> 6 != 2:
+            return []
+        self.packets += 1
+        at = 12 + 4 * (b0 & 0x0F)
+        if b0 & 0x10:  # header extension
+            if size < at + 4:
+                return []
+            at += 4 + 4 * ((pkt[at + 2] << 8) | pkt[at + 3])
+        end = size - pkt[size - 1] if b0 & 0x20 else size  # padding
+        out: list[AccessUnit] = []
+        self._out = out
+        expected = self.seq
+        self.seq = (seq + 1) & 0xFFFF
+        gap = expected is not None and seq != expected
+        if gap:
+            self.broken = True
+            self.fu = False
+        ts = self.unwrap(ts32)
+        if self.ts is not None and ts != self.ts:
+            self._finish(out)
+            if gap:  # the lost packet may have been this access unit's first as well
+                self.broken = True
+        self.ts = ts
+        if at < end:
+            if self.hevc:
+                self._h265(pkt, at, end)
+            else:
+                self._h264(pkt, at, end)
+        return out
+
+    def flush(self) -> list[AccessUnit]:
+        """The access unit being built, at the end of the stream."""
+        out: list[AccessUnit] = []
+        self._finish(out)
+        return out
+
+    def _nal(self, data: memoryview | bytes) -> None:
+        skip = 2 if self.hevc else 1
+        self._kind(data[0], data[skip] if len(data) > skip else 0)
+        self._put(START)
+        self._put(data)
+
+    def _kind(self, b0: int, first: int) -> None:
+        """Before a NAL unit is added: its kind, and whether its slice starts another picture
+        (`first`: the slice header's first byte; H.264 first_mb_in_slice 0, H.265
+        first_slice_segment_in_pic_flag 1) after a slice of this one: then this one ends here."""
+        if self.hevc:
+            kind = (b0 >> 1) & 0x3F
+            vcl = kind < 32
+            if 16 <= kind <= 21:
+                self._picture(first)
+                self.key = True
+            elif vcl:
+                self._picture(first)
+            elif kind in (32, 33, 34):
+                self.params = True
+        else:
+            kind = b0 & 0x1F
+            vcl = 1 <= kind <= 5
+            if vcl:
+                self._picture(first)
+                if kind == 5:
+                    self.key = True
+            elif kind in (7, 8):
+                self.params = True
+        if vcl:
+            self.vcl = True
+
+    def _picture(self, first: int) -> None:
+        if self.vcl and first & 0x80:
+            self._finish(self._out)
+
+    def _h264(self, pkt: memoryview | bytes, at: int, end: int) -> None:
+        kind = pkt[at] & 0x1F
+        if 1 <= kind <= 23:
+            self._nal(pkt[at:end])
+        elif kind == 24:  # STAP-A: 16-bit sizes and NAL units
+            self._aggregate(pkt, at + 1, end)
+        elif kind == 28:  # FU-A: indicator, header (S, E, R, type), a piece of the NAL unit
+            if end - at < 2:
+                self.broken = True
+                return
+            head = pkt[at + 1]
+            if head & 0x80:
+                self._kind(head & 0x1F, pkt[at + 2] if end - at > 2 else 0)
+                self._put(START)
+                self._put(bytes(((pkt[at] & 0xE0) | (head & 0x1F),)))
+                self.fu = True
+            elif not self.fu:
+                self.broken = True
+                return
+            self._put(pkt[at + 2:end])
+            if head & 0x40:
+                self.fu = False
+        else:
+            self.broken = True
+
+    def _h265(self, pkt: memoryview | bytes, at: int, end: int) -> None:
+        if end - at < 3:
+            self.broken = True
+            return
+        kind = (pkt[at] >> 1) & 0x3F
+        if kind < 48:
+            self._nal(pkt[at:end])
+        elif kind == 48:  # aggregation packet (no DONL: sprop-max-don-diff 0)
+            self._aggregate(pkt, at + 2, end)
+        elif kind == 49:  # fragmentation unit: 2-byte header, FU header (S, E, type)
+            head = pkt[at + 2]
+            if head & 0x80:
+                b0 = (pkt[at] & 0x81) | ((head & 0x3F) << 1)
+                self._kind(b0, pkt[at + 3] if end - at > 3 else 0)
+                self._put(START)
+                self._put(bytes((b0, pkt[at + 1])))
+                self.fu = True
+            elif not self.fu:
+                self.broken = True
+                return
+            self._put(pkt[at + 3:end])
+            if head & 0x40:
+                self.fu = False
+        else:
+            self.broken = True
+
+    def _aggregate(self, pkt: memoryview | bytes, at: int, end: int) -> None:
+        while at + 2 <= end:
+            size = (pkt[at] << 8) | pkt[at + 1]
+            at += 2
+            if size == 0 or at + size > end:
+                self.broken = True
+                return
+            self._nal(pkt[at:at + size])
+            at += size
+
+    def _put(self, data: memoryview | bytes) -> None:
+        n = self.n
+        end = n + len(data)
+        au = self.au
+        if end > len(au):
+            au.extend(bytes(max(end - len(au), len(au))))
+        au[n:end] = data
+        self.n = end
+
+    def _finish(self, out: list[AccessUnit]) -> None:
+        if self.n:
+            if self.broken or self.fu:
+                self.need_key = True
+                self.dropped += 1
+            elif self.need_key and not self.key:
+                self.dropped += 1
+            else:
+                self.need_key = False
+                self.units += 1
+                with memoryview(self.au) as whole:
+                    out.append(AccessUnit(self.ts or 0, self.key, bytes(whole[:self.n]), self.params))
+        elif self.broken:
+            self.need_key = True
+        self.n = 0
+        self.key = self.params = self.broken = self.fu = self.vcl = False
+
+
+def sender_report(pkt: memoryview | bytes) -> tuple[int, int] | None:
+    """(camera wall clock in us since 1970, RTP timestamp) of the first sender report in an
+    RTCP compound packet, or None."""
+    at, size = 0, len(pkt)
+    while at + 4 <= size:
+        if pkt[at] >> 6 != 2:
+            return None
+        length = 4 * (((pkt[at + 2] << 8) | pkt[at + 3]) + 1)
+        if pkt[at + 1] == 200 and at + 24 <= size:
+            _ssrc, sec, frac, rtp_ts = _SR.unpack_from(pkt, at + 4)
+            return (sec - NTP_UNIX_S) * 1_000_000 + (frac * 1_000_000 >> 32), rtp_ts
+        at += length
+    return None
