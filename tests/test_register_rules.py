@@ -36,6 +36,13 @@ def test_each_chief_countersigns_only_their_units_rows_and_the_run_with_the_last
     assert rules.countersign_refusal(run, "Carol (carol)", "carol", UNITS) == (
         "the supervisor who countersigns cannot be the inspector")
     assert rules.countersign_refusal(run, "Wang (wang)", "wang", None) is None, "one supervisor: any approver"
+    # the inspector under another typed name is still the inspector: judged by account
+    for typed in ("卡羅 (carol)", "carol", "Carol Chen (carol)"):
+        assert rules.countersign_refusal(run, typed, "carol", None) == (
+            "the supervisor who countersigns cannot be the inspector"), typed
+        assert rules.countersign_refusal(run, typed, None, None) == (
+            "the supervisor who countersigns cannot be the inspector"), typed
+    assert rules.countersign_refusal(run, "Carol (wang)", "wang", None) is None, "a name is not an account"
 
     table.countersign(db, rid, "Lee (lee)", 3_000, ["圖書館"])
     run = table.run_of(db, rid)

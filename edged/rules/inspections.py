@@ -182,6 +182,15 @@ def sign_refusal(run: dict[str, Any]) -> str | None:
     return None
 
 
+def account_of(signature: str) -> str:
+    """The account behind a signature: "name (account)" when the name typed was not the
+    account's, else the account alone. The check is by account: a second name typed by the same
+    account is the same person (R3.2)."""
+    if signature.endswith(")") and " (" in signature:
+        return signature[signature.rindex(" (") + 2:-1]
+    return signature
+
+
 def countersign_refusal(run: dict[str, Any], signer: str, account: str | None = None,
                         units: dict[str, frozenset[str]] | None = None) -> str | None:
     """Why `inspect.countersign` refuses `signer` for this run (None: they may countersign, R3.2).
@@ -191,7 +200,7 @@ def countersign_refusal(run: dict[str, Any], signer: str, account: str | None = 
         return _("inspection {id} is not signed by its inspector yet").format(id=run["id"])
     if run["countersigned_us"] is not None:
         return _("inspection {id} was already countersigned by {who}").format(id=run["id"], who=run["supervisor"])
-    if run["inspector"] == signer or account is not None and run["inspector"] == account:
+    if account_of(run["inspector"]) == (account or account_of(signer)):
         return _("the supervisor who countersigns cannot be the inspector")
     if units is not None and not units_to_countersign(run, account or signer, units):
         waiting = sorted(pending_units(run))
