@@ -202,6 +202,10 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
                ("cameras", _ids, False), ("from_us", UINT, False), ("to_us", UINT, False), ("mode", SHORT, False),
                ("action", SHORT, False), ("actor", SHORT, False), ("audit_seq", POS, False), ("at_us", UINT, False),
                ("report", SHORT, False)],
+    # a motion event's start or end (its seq is the node's, like every durable message's: stored
+    # and counted, or each one would read as a lost message)
+    "event": [("id", INT, False), ("camera", SHORT, True), ("phase", SHORT, True), ("start_us", UINT, False),
+              ("end_us", UINT, False), ("peak", NUM, False), ("score", NUM, False), ("at_us", UINT, False)],
     "reply": [],
 }
 # an audit record proper (not a chain head or command record) needs all of these
@@ -216,7 +220,7 @@ _PLAIN: dict[Any, tuple[tuple[type, ...], int | None, int | None]] = {  # test: 
 }
 _PLANS = {what: [(name, required, *_PLAIN.get(test, ((), None, None)), None if test in _PLAIN else test)
                  for name, test, required in fields] for what, fields in FIELDS.items()}
-_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "ethics", "reply"))
+_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "ethics", "event", "reply"))
 
 
 def _fields_ok(what: str, body: dict[str, Any]) -> bool:

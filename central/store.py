@@ -24,7 +24,7 @@ import sqlite_utils
 from central import schema
 
 SCHEMA_VERSION = 2
-DURABLE = ("alarm", "audit", "retention", "inspection", "ethics")
+DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
 REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted

@@ -272,6 +272,22 @@ def test_a_gap_whose_messages_come_late_says_so_and_is_no_longer_a_loss(tmp_path
     store.close()
 
 
+def test_a_motion_event_between_alarms_is_no_lost_message(tmp_path):
+    """A node's motion events take seqs from the same outbox as its alarms and audit records:
+    stored and verified, they leave no gap (they were dropped at ingest, and each read as lost)."""
+    store = Store(tmp_path / "c.db")
+    alarm = lambda seq: ("edged/v1/s/n1/alarm", payload(seq, {"id": f"a{seq}", "action": "raise"}))  # noqa: E731
+    event = ("edged/v1/s/n1/event", payload(101, {"id": 7, "camera": "cam", "phase": "start", "start_us": T0,
+                                                   "peak": 0.4, "score": 0.2, "at_us": T0}))
+    assert store.ingest([alarm(100), event, alarm(102)], T0) == 3
+    Verifier(store, UTC, gap_grace_us=0).run_once(T0 + 1)
+    assert store.findings() == []
+    bad = ("edged/v1/s/n1/event", payload(103, {"camera": {"x": 1}, "phase": "start"}))
+    store.ingest([bad], T0 + 2)
+    assert [f["kind"] for f in store.findings()] == ["malformed_message"]
+    store.close()
+
+
 def test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened(tmp_path):
     """Issue 28: the maximum was 30 days, then raised to 365. A segment destroyed at 31 days under
     the old rule is on time; one destroyed at 31 days after the raise is early. Judged by the
