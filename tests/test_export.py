@@ -466,7 +466,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
 def test_progress_is_a_bar_on_a_terminal_and_percent_lines_otherwise():
     import io
 
-    from edged.cli.export import _Progress
+    from edged.cli.display import Progress
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -474,7 +474,7 @@ def test_progress_is_a_bar_on_a_terminal_and_percent_lines_otherwise():
 
     plain, tty = io.StringIO(), Tty()
     for stream in (plain, tty):
-        bar = _Progress(stream)
+        bar = Progress("export", lambda bar, pct, info: f"exporting [{bar}] {pct:3d}%  {info['camera']}", stream)
         for i in range(0, 101, 4):
             bar({"fraction": i / 100, "done_bytes": i << 20, "total_bytes": 100 << 20, "camera": "cam1"})
         bar({"fraction": 1.0, "done_bytes": 100 << 20, "total_bytes": 100 << 20, "camera": "cam1"})

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Sequence, TextIO
 
 from edged.config import ConfigError, parse_duration
 from edged.i18n import _, language, roc_date_short
@@ -103,3 +105,29 @@ def parse_when(text: str, now_us: int) -> int:
     return int(dt.timestamp() * 1_000_000)
 
 
+class Progress:
+    """Long work's progress: a bar on a terminal (`line` gives its text from the bar, the
+    percentage and the daemon's progress message); plain "`word`: 40%" lines otherwise (logs,
+    pipes), one every 10 %."""
+
+    def __init__(self, word: str, line: Callable[[str, int, dict[str, Any]], str], stream: TextIO = sys.stderr):
+        self.word, self.line, self.stream = word, line, stream
+        self.tty = stream.isatty()
+        self.shown = -1
+
+    def __call__(self, info: dict[str, Any]) -> None:
+        pct = int(100 * float(info.get("fraction") or 0))
+        if self.tty:
+            fill = 30 * pct // 100
+            self.stream.write("\r" + self.line("#" * fill + "." * (30 - fill), pct, info) + "   ")
+            self.stream.flush()
+            self.shown = pct
+        elif pct // 10 > self.shown // 10 or (pct == 100 and self.shown != 100):
+            self.stream.write(f"{self.word}: {pct}%\n")
+            self.stream.flush()
+            self.shown = pct
+
+    def done(self) -> None:
+        if self.tty and self.shown >= 0:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -6,48 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
 from edged.cli import files
-from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time
+from edged.cli.display import JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
 from storage import nodekey
 from storage.export import evidence as export
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
-
-
-class _Progress:
-    """A bar on a terminal; plain "export: 40%" lines otherwise (logs, pipes)."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.shown = -1
-
-    def __call__(self, info: dict[str, Any]) -> None:
-        pct = int(100 * float(info.get("fraction") or 0))
-        if self.tty:
-            width = 30
-            fill = width * pct // 100
-            line = _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
-                bar="#" * fill + "." * (width - fill), pct=pct, done=fmt_bytes(info.get("done_bytes")),
-                total=fmt_bytes(info.get("total_bytes")), camera=info.get("camera") or "")
-            self.stream.write(f"\r{line}   ")
-            self.stream.flush()
-            self.shown = pct
-        elif pct // 10 > self.shown // 10 or (pct == 100 and self.shown != 100):
-            self.stream.write(f"export: {pct}%\n")
-            self.stream.flush()
-            self.shown = pct
-
-    def done(self) -> None:
-        if self.tty and self.shown >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _check_out(out: Path) -> None:
@@ -122,7 +91,9 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
 def cmd_export(ctx, args) -> tuple[Any, str]:
     out = Path(args.out).absolute()
     _check_out(out)
-    bar = _Progress()
+    bar = Progress("export", lambda bar, pct, info: _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
+        bar=bar, pct=pct, done=fmt_bytes(info.get("done_bytes")), total=fmt_bytes(info.get("total_bytes")),
+        camera=info.get("camera") or ""))
     req = {"grant": args.grant}
     if args.recipient:
         req["recipient"] = args.recipient

@@ -8,36 +8,8 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, table
+from edged.cli.display import JSON, Progress, UsageError, fmt_bytes, fmt_time, table
 from edged.i18n import _
-
-
-class _Progress:
-    """The footage copy's progress: a bar on a terminal; "copy: 40%" lines otherwise."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.shown = -1
-
-    def __call__(self, info: dict[str, Any]) -> None:
-        pct = int(100 * float(info.get("fraction") or 0))
-        if self.tty:
-            fill = 30 * pct // 100
-            self.stream.write("\r" + _("copying footage [{bar}] {pct:3d}%  {done} of {total}  {files}/{of} files").format(
-                bar="#" * fill + "." * (30 - fill), pct=pct, done=fmt_bytes(info.get("done_bytes")),
-                total=fmt_bytes(info.get("total_bytes")), files=info.get("files"), of=info.get("of")) + "   ")
-            self.stream.flush()
-            self.shown = pct
-        elif pct // 10 > self.shown // 10 or (pct == 100 and self.shown != 100):
-            self.stream.write(f"copy: {pct}%\n")
-            self.stream.flush()
-            self.shown = pct
-
-    def done(self) -> None:
-        if self.tty and self.shown >= 0:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def cmd_maintenance(ctx, args) -> tuple[Any, str]:
@@ -82,7 +54,10 @@ def _begin(ctx, args) -> tuple[Any, str]:
               file=sys.stderr, flush=True)
     print(_("taking a copy of the catalog and checking the hashes of the last {span} of footage ...").format(
         span=args.verify), file=sys.stderr, flush=True)
-    bar = _Progress()
+    bar = Progress("copy", lambda bar, pct, info: _(
+        "copying footage [{bar}] {pct:3d}%  {done} of {total}  {files}/{of} files").format(
+        bar=bar, pct=pct, done=fmt_bytes(info.get("done_bytes")), total=fmt_bytes(info.get("total_bytes")),
+        files=info.get("files"), of=info.get("of")))
     try:
         w = call(ctx.socket, "maintenance.begin", {"reason": args.reason, "verify_us": verify_us,
                                                    "attended_by": args.attended_by or "",
