@@ -13,7 +13,7 @@ from edged.i18n import N_, _
 from edged.rules import holds as rules
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
-                                    link, message, select, table, text_input, textarea)
+                                    link, message, prefill, select, table, text_input, textarea)
 
 KIND_LABELS = {"evidence": N_("evidence hold"), "legal": N_("legal hold")}
 ENDED_LABELS = {"released": N_("released"), "expired": N_("expired"), "rejected": N_("rejected"),
@@ -182,8 +182,7 @@ class Pages:
         return (message("error", error) if error else "") + form(ctx, "/desk/holds/new", body, cls="wide-form")
 
     async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        from edged.viewer.desk.timeline import prefill   # a range picked on the timeline
-        return self.desk.render(ctx, _("Place a hold"), self.placing_form(ctx, prefill(request)))
+        return self.desk.render(ctx, _("Place a hold"), self.placing_form(ctx, prefill(request.query)))
 
     async def place(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)

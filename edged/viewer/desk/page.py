@@ -196,3 +196,11 @@ def frame(ctx: Ctx | None, title: str, body: str, *, site: str, lang: str, path:
             f'<header class="top"><div class="site"><span class="site-name">{esc(site)}</span>'
             f'<span class="product">{esc(product)}</span></div>{who}{_lang_switch(lang, path)}</header>'
             f'{links}<main id="main"><h1>{esc(title)}</h1>{body}</main></body></html>')
+
+
+def prefill(query: Any) -> dict[str, Any]:
+    """A desk form's fields from a range picked on the timeline (camera, from, to in the query)."""
+    out: dict[str, Any] = {k: query[k] for k in ("from", "to") if query.get(k)}
+    if query.get("camera"):
+        out["cameras"] = query.getall("camera")
+    return out

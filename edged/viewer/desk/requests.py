@@ -18,7 +18,7 @@ from edged.i18n import N_, _, speaking
 from edged.rules import retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_,
-                                    form, link, message, radios, select, table, text_input, textarea)
+                                    form, link, message, prefill, radios, select, table, text_input, textarea)
 
 # the printed form's one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
 PRINT_CSP = ("default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -275,8 +275,7 @@ class Pages:
         return (message("error", error) if error else "") + form(ctx, "/desk/requests/new", body, cls="wide-form")
 
     async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        from edged.viewer.desk.timeline import prefill   # a range picked on the timeline
-        return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, prefill(request)))
+        return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, prefill(request.query)))
 
     async def file(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)

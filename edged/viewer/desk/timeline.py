@@ -249,13 +249,3 @@ class Pages:
                 [_("Time range"), _("Segments"), _("Reason")],
                 [[when(s), esc(s.count), said(s.reason)] for s in bands["destroyed"]])
         return out
-
-
-def prefill(request: web.Request) -> dict[str, Any]:
-    """A desk form's fields from the timeline's range (camera, from, to in the query)."""
-    q = request.query
-    out: dict[str, Any] = {k: q[k] for k in ("from", "to") if q.get(k)}
-    if q.get("camera"):
-        out["cameras"] = q.getall("camera")
-    return out
-
