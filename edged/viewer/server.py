@@ -121,7 +121,7 @@ class Viewer:
             cam, before = cfg.camera(view.camera), old.camera(view.camera)
             if cam is None or not cam.enabled:
                 await self.views.close(view, "camera disabled or removed")
-            elif before is None or cam.url != before.url:
+            elif before is None or cam.url != before.url or cam.audio_in_viewer != before.audio_in_viewer:
                 await self.views.close(view, "camera settings changed")
 
     def _tls(self) -> ssl.SSLContext | None:
@@ -358,7 +358,7 @@ class Viewer:
         cam = self.cfg.camera(camera)
         assert cam is not None
         try:
-            view, answer = await self.views.open_live(s, token, camera, cam.url, body)
+            view, answer = await self.views.open_live(s, token, camera, cam.url, body, audio=cam.audio_in_viewer)
         except (CameraUnavailable, OfferError) as exc:
             return _error(503 if isinstance(exc, CameraUnavailable) else 400, str(exc))
         return web.json_response({**answer, **self._view_info(view, s)})
