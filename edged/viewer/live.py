@@ -41,6 +41,17 @@ QUEUE_SOUND = 50          # audio frames (20-128 ms each): the oldest is dropped
 FRESH_SOUND = 5           # a first viewer hears from the newest few frames, not seconds-old sound
 
 
+def pcm_frame(rate: int, payload: bytes, samples_before: int) -> av.AudioFrame:
+    """16-bit mono PCM from a media worker as an audio frame for aiortc's Opus encoder."""
+    import numpy as np
+
+    frame = av.AudioFrame.from_ndarray(np.frombuffer(payload, dtype=np.int16).reshape(1, -1),
+                                       format="s16", layout="mono")
+    frame.sample_rate = rate
+    frame.pts, frame.time_base = samples_before, Fraction(1, rate)
+    return frame
+
+
 class SoundTrack(MediaStreamTrack):
     """The camera's sound as PCM audio frames (decoded in the media worker); aiortc encodes them
     to Opus for each viewer (design/0087). Fed by its CameraTrack's reader, ended with it."""
@@ -71,12 +82,7 @@ class SoundTrack(MediaStreamTrack):
 
     def frame(self, rate: int, payload: bytes) -> av.AudioFrame:
         """On the reader thread: 16-bit mono PCM as an audio frame, timed by its sample count."""
-        import numpy as np
-
-        frame = av.AudioFrame.from_ndarray(np.frombuffer(payload, dtype=np.int16).reshape(1, -1),
-                                           format="s16", layout="mono")
-        frame.sample_rate = rate
-        frame.pts, frame.time_base = self._samples, Fraction(1, rate)
+        frame = pcm_frame(rate, payload, self._samples)
         self._samples += frame.samples
         return frame
 

@@ -89,7 +89,7 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
 
 def _serve_range(req: dict[str, Any], inp: IO[bytes], out: IO[bytes]) -> None:
     reader = RangeReader([Piece(Path(p), s, e) for p, s, e in req["pieces"]], req["from_us"], req["to_us"],
-                         int(req.get("max_height") or DEFAULT_MAX_HEIGHT))
+                         int(req.get("max_height") or DEFAULT_MAX_HEIGHT), bool(req.get("audio")))
     try:
         while True:
             try:
@@ -97,12 +97,16 @@ def _serve_range(req: dict[str, Any], inp: IO[bytes], out: IO[bytes]) -> None:
             except WorkerGone:
                 return
             if "seek" in cmd:
-                write_frame(out, {"at": reader.seek(int(cmd["seek"])), "ended": reader.ended})
+                at = reader.seek(int(cmd["seek"]))
+                sound = reader.take_sound()
+                write_frame(out, {"at": at, "ended": reader.ended, "sound": [[w, r, len(b)] for w, r, b in sound]},
+                            b"".join(b for _w, _r, b in sound))
             elif "read" in cmd:
                 batch = reader.read(int(cmd["read"]))
-                payload = b"".join(bytes(p) for _d, _p, p in batch)
+                sound = reader.take_sound()
+                payload = b"".join(bytes(p) for _d, _p, p in batch) + b"".join(b for _w, _r, b in sound)
                 write_frame(out, {"packets": [[d, p, pkt.size, bool(pkt.is_keyframe)] for d, p, pkt in batch],
-                                  "ended": reader.ended}, payload)
+                                  "sound": [[w, r, len(b)] for w, r, b in sound], "ended": reader.ended}, payload)
             else:
                 return
     finally:

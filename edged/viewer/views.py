@@ -165,7 +165,10 @@ class Views:
         everything else is ready, so a page that cannot play does not spend the grant."""
         self._reserve()
         try:
-            pc, sdp, _heard = await answer_with(track, offer)
+            pc, sdp, heard = await answer_with(track, offer, track.sound)
+            if not heard and track.sound is not None:
+                track.sound.stop()
+                track.sound = None
             try:
                 grant = await use()
             except BaseException:
@@ -183,7 +186,7 @@ class Views:
         await self.access.audit(view.account, action, detail)
         log.info("playback %s of grant %s (%s) opened by %s for the requester of request %s", view.id, grant["id"],
                  camera, view.account, grant.get("request_id"), **logs.fields(camera))
-        return view, {"sdp": sdp, "type": "answer"}
+        return view, {"sdp": sdp, "type": "answer", "audio": heard}
 
     def _register(self, kind: str, camera: str, session: dict[str, Any], token: str, pc: RTCPeerConnection,
                   track: MediaStreamTrack, **extra: Any) -> View:

@@ -287,7 +287,10 @@ function wireControls() {
   seek.oninput = () => { dragging = true; };
   $("switch").onchange = async () => {  // another camera of the same grant, same footage time
     say("");
-    try { await api(`/api/view/${state.view}/camera`, { camera: $("switch").value }); } catch (err) { say(err.message); }
+    try {
+      const r = await api(`/api/view/${state.view}/camera`, { camera: $("switch").value });
+      state.sound = Boolean(r.audio);  // the grant's other camera may be heard or not (design/0087)
+    } catch (err) { say(err.message); }
   };
   seek.onchange = () => {
     dragging = false;
