@@ -54,7 +54,7 @@ class CameraConfig:
     transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
     onvif: str | bool | None = None  # where its clock is read (design/0085): "host:port"; false: not; None: URL host, port 80
     reader: str = "auto"           # RTSP's reader: auto (edged's, else FFmpeg's) | edged | ffmpeg (design/0079)
-    audio_in_viewer: bool = False  # its sound in live view (design/0087); off: privacy by default
+    audio_in_viewer: bool = False  # its sound in live view and playback (design/0087); off: privacy
 
     @property
     def redacted_url(self) -> str:
