@@ -180,7 +180,7 @@ class CameraTrack(MediaStreamTrack):
             while not self._quit.is_set():
                 h, payload = read_frame(worker.stdout)
                 if "pcm" in h:
-                    if sound is not None:
+                    if sound is not None and not len(payload) % 2 and int(h["pcm"]) > 0:
                         self._loop.call_soon_threadsafe(sound.put, sound.frame(int(h["pcm"]), payload))
                     continue
                 self._loop.call_soon_threadsafe(self._put, packet(payload, h["pts"], h["dts"], h["tb"], h["key"]))

@@ -162,6 +162,8 @@ class PlaybackSound(MediaStreamTrack):
         return frame
 
     def put(self, rate: int, pcm: bytes | None) -> None:
+        if pcm is not None and (len(pcm) % 2 or rate <= 0):
+            return  # not 16-bit PCM: a worker that a malformed file took over; no sound, no crash
         if pcm is None:
             frame = None
         else:
