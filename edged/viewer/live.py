@@ -240,6 +240,7 @@ class LiveFeeds:
         self.open_timeout_s = open_timeout_s
         self.max_height = max_height  # [viewer] transcode_max_height
         self._feeds: dict[str, _Feed] = {}
+        self._of: dict[int, _Feed] = {}  # id(viewer's proxy) -> its feed: a replaced feed is released right
         self._threads: list[threading.Thread] = []
 
     def reads(self) -> dict[str, int]:
@@ -251,6 +252,7 @@ class LiveFeeds:
         """A relayed copy of the camera's track, its picture size and, with `audio` and a camera
         that sends AAC or G.711, a relayed copy of its sound; CameraUnavailable if it does not open."""
         feed = self._feeds.get(camera_id)
+        # a feed read with the other audio_in_viewer (a reload under way) is left to its viewers
         if feed is None or feed.track.stopping or (feed.track.sound is not None) != audio:
             feed = _Feed(CameraTrack(camera_id, url, self.settings, self.max_height, audio))
             self._feeds[camera_id] = feed
@@ -271,13 +273,15 @@ class LiveFeeds:
             raise
         sound = feed.track.sound
         heard = feed.relay.subscribe(sound, buffered=True) if sound is not None and sound.rate else None
-        return feed.relay.subscribe(feed.track, buffered=True), size, heard
+        proxy = feed.relay.subscribe(feed.track, buffered=True)
+        self._of[id(proxy)] = feed
+        return proxy, size, heard
 
     def unsubscribe(self, camera_id: str, proxy: MediaStreamTrack, sound: MediaStreamTrack | None = None) -> None:
         proxy.stop()
         if sound is not None:
             sound.stop()
-        feed = self._feeds.get(camera_id)
+        feed = self._of.pop(id(proxy), None)
         if feed is not None and feed.viewers > 0:
             self._release(camera_id, feed)
 
