@@ -138,6 +138,38 @@ def test_a_camera_with_audio_in_viewer_is_heard_at_its_tone_level(site, camera, 
         page.context.close()
 
 
+def test_turning_the_switch_off_by_reload_ends_the_live_views_that_carry_sound(site):
+    """A site that turns a camera's sound off (SIGHUP) stops it being heard at once, as a camera
+    pointed elsewhere does; watched again, it comes without sound."""
+    import signal as sig
+
+    from tests.support.catalog import audit_rows
+
+    config = site.daemon.config
+    before = config.read_text()
+    stops = len(audit_rows(site.daemon, "live.stop"))
+    page = watch(site, "g711")
+    try:
+        wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > 0, 20, "g711's sound")
+        switched = before.replace('id = "g711"\n', 'id = "g711"\n', 1).replace(
+            'audio_in_viewer = true\n', 'audio_in_viewer = false\n', 1)
+        assert switched != before
+        config.write_text(switched)
+        site.daemon.signal(sig.SIGHUP)
+        stop = wait_for(lambda: audit_rows(site.daemon, "live.stop")[stops:], 15, "the view to end")[0]
+        detail = json.loads(stop["detail"])
+        assert (detail["camera"], detail["reason"]) == ("g711", "camera settings changed")
+        assert "camera g711: settings changed" not in site.daemon.log  # the recorder goes on: no gap
+        page.click("button[data-camera=g711]")
+        wait_for(lambda: page.evaluate("document.getElementById('video').currentTime") > 1.0, 30, "g711 again")
+        assert page.evaluate("document.getElementById('video').srcObject.getAudioTracks().length") == 0
+        assert "sound on" not in page.text_content("#overlay")
+    finally:
+        config.write_text(before)
+        site.daemon.signal(sig.SIGHUP)
+        page.context.close()
+
+
 def test_sound_is_off_by_default(site):
     page = watch(site, "quiet")
     try:
