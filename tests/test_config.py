@@ -317,6 +317,17 @@ def test_unknown_camera_key_names_the_camera_index(tmp_path):
     assert "unknown key" in err.message
 
 
+def test_audio_in_viewer_is_off_by_default_and_a_boolean(tmp_path):
+    text = MINIMAL + (
+        '[[cameras]]\nid = "a"\nurl = "synthetic:"\n'
+        '[[cameras]]\nid = "b"\nurl = "synthetic:"\naudio_in_viewer = true\n'
+    )
+    a, b = load_config(write(tmp_path, text)).cameras
+    assert (a.audio_in_viewer, b.audio_in_viewer) == (False, True)
+    err = error_for(tmp_path, MINIMAL + '[[cameras]]\nid = "a"\nurl = "synthetic:"\naudio_in_viewer = "yes"\n')
+    assert err.field == "cameras[0].audio_in_viewer"
+
+
 def test_unknown_site_key(tmp_path):
     err = error_for(tmp_path, MINIMAL + 'nmae = "x"\n')
     assert err.field == "site.nmae"

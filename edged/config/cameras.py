@@ -54,6 +54,7 @@ class CameraConfig:
     transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
     onvif: str | bool | None = None  # where its clock is read (design/0085): "host:port"; false: not; None: URL host, port 80
     reader: str = "auto"           # RTSP's reader: auto (edged's, else FFmpeg's) | edged | ffmpeg (design/0079)
+    audio_in_viewer: bool = False  # its sound in live view and playback (design/0087); off: privacy
 
     @property
     def redacted_url(self) -> str:
@@ -72,7 +73,8 @@ class CameraConfig:
             f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r}, reader={self.reader!r})"
+            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r}, reader={self.reader!r}, "
+            f"audio_in_viewer={self.audio_in_viewer!r})"
         )
 
 
@@ -81,7 +83,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport", "onvif", "unit", "reader",
+        "transport", "onvif", "unit", "reader", "audio_in_viewer",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -120,6 +122,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 transport=_transport(t.get("transport", "auto"), f"{path}.transport"),
                 onvif=_onvif(t.get("onvif"), f"{path}.onvif"),
                 reader=_reader(t.get("reader", "auto"), f"{path}.reader"),
+                audio_in_viewer=_bool(t.get("audio_in_viewer", False), f"{path}.audio_in_viewer"),
             )
         )
     return tuple(cameras)

@@ -9,7 +9,7 @@ transcoded (edged/viewer/transcode.py). Nothing here runs in the daemon (design/
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import av
@@ -29,16 +29,22 @@ def has_parameter_sets(data: bytes) -> bool:
         i += 3
 
 
-def packets_of(src: Source | _Opened, video: Any, quit_: threading.Event) -> Iterator[av.Packet]:
+def packets_of(src: Source | _Opened, video: Any, quit_: threading.Event, audio: Any = None,
+               on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[av.Packet]:
     """The camera's video packets, ready to relay (in the media worker process): parameter sets
-    in front of key frames that lack them, the first key frame given a timestamp."""
+    in front of key frames that lack them, the first key frame given a timestamp. With `audio`
+    (a stream), its packets go to `on_audio` as they come (design/0087)."""
     extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
     step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
     held: av.Packet | None = None
-    for pkt in src.container.demux(video):
+    for pkt in src.container.demux(*((video, audio) if audio is not None else (video,))):
         if quit_.is_set():
             return
         if pkt.size == 0:
+            continue
+        if audio is not None and pkt.stream is audio:
+            if on_audio is not None:
+                on_audio(pkt)
             continue
         if pkt.is_keyframe and extradata and not has_parameter_sets(bytes(pkt)):
             pkt = _with_prefix(pkt, extradata)  # cameras that send SPS/PPS only in the SDP
@@ -82,10 +88,41 @@ def _with_prefix(pkt: av.Packet, prefix: bytes) -> av.Packet:
     return out
 
 
-def transcoded(src: Any, video: Any, recode: Any, quit_: threading.Event) -> Iterator[Any]:
-    """The camera's picture as H.264 packets, transcoded (in the media worker process)."""
-    for raw in src.container.demux(video):
+def transcoded(src: Any, video: Any, recode: Any, quit_: threading.Event, audio: Any = None,
+               on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[Any]:
+    """The camera's picture as H.264 packets, transcoded (in the media worker process); with
+    `audio`, its packets go to `on_audio`."""
+    for raw in src.container.demux(*((video, audio) if audio is not None else (video,))):
         if quit_.is_set():
             return
-        if raw.size:
-            yield from recode.feed(raw)
+        if not raw.size:
+            continue
+        if audio is not None and raw.stream is audio:
+            if on_audio is not None:
+                on_audio(raw)
+            continue
+        yield from recode.feed(raw)
+
+
+AUDIO_CODECS = ("aac", "pcm_alaw", "pcm_mulaw")  # what cameras send (design/0087)
+
+
+class ToPcm:
+    """A camera's AAC or G.711 decoded to 16-bit mono PCM at its own rate (in the media worker
+    process): the daemon wraps it in audio frames that aiortc encodes to Opus."""
+
+    def __init__(self, audio: Any):
+        self.audio = audio
+        self.rate = int(audio.codec_context.sample_rate or 8000)
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=self.rate)
+
+    def feed(self, pkt: av.Packet) -> Iterator[bytes]:
+        for frame in self.audio.codec_context.decode(pkt):
+            for out in self._resampler.resample(frame):
+                yield out.to_ndarray().tobytes()
+
+
+def sound_of(container: Any) -> Any:
+    """The camera's audio stream the viewer can play (AAC or G.711), or None."""
+    return next((s for s in container.streams if s.type == "audio" and s.codec_context is not None
+                 and s.codec_context.name in AUDIO_CODECS), None)

@@ -6,9 +6,14 @@ worker that a malformed file took over can send the daemon bytes, never objects.
 - live: request {"op": "live", "camera", "url", "settings", "max_height"}; the worker answers
   {"opened": [w, h]} or {"error": msg}, then one frame per packet
   {"pts", "dts", "tb": [num, den], "key", "size"} until the stream ends or stdin closes.
+  With "audio": true in the request and a camera sending AAC or G.711, "opened" also says
+  {"audio": rate} (else null), and the camera's sound comes between the packets as frames
+  {"pcm": rate} whose payload is 16-bit mono PCM (design/0087).
 - range: request {"op": "range", "pieces": [[path, start_us, end_us], ...], "from_us",
   "to_us", "max_height"}; then commands {"seek": t} -> {"at": t or null}, {"read": budget_us} ->
-  {"packets": [[dts_wall, pts_wall, size, key], ...], "ended", "size"}.
+  {"packets": [[dts_wall, pts_wall, size, key], ...], "ended", "size"}. With "audio": true,
+  both answers also carry "sound": [[wall_us, rate, size], ...], 16-bit mono PCM inside the
+  range, its bytes after the packets' (design/0087).
 
 The daemon's side is edged/viewer/media_client.py, the worker process edged/viewer/media_worker.py.
 """

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import av
@@ -36,6 +37,60 @@ from storage import logs
 log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 120       # ~5 s at 25 fps: the relay drains it at once unless the loop is stalled
+QUEUE_SOUND = 50          # audio frames (20-128 ms each): the oldest is dropped when it is full
+FRESH_SOUND = 5           # a first viewer hears from the newest few frames, not seconds-old sound
+
+
+def pcm_frame(rate: int, payload: bytes, samples_before: int) -> av.AudioFrame:
+    """16-bit mono PCM from a media worker as an audio frame for aiortc's Opus encoder."""
+    import numpy as np
+
+    frame = av.AudioFrame.from_ndarray(np.frombuffer(payload, dtype=np.int16).reshape(1, -1),
+                                       format="s16", layout="mono")
+    frame.sample_rate = rate
+    frame.pts, frame.time_base = samples_before, Fraction(1, rate)
+    return frame
+
+
+class SoundTrack(MediaStreamTrack):
+    """The camera's sound as PCM audio frames (decoded in the media worker); aiortc encodes them
+    to Opus for each viewer (design/0087). Fed by its CameraTrack's reader, ended with it."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rate: int | None = None  # set when the worker opened the camera with its sound
+        self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(QUEUE_SOUND)
+        self._fresh = True
+        self._samples = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._fresh:
+            self._fresh = False
+            while self._queue.qsize() > FRESH_SOUND:
+                if self._queue.get_nowait() is None:
+                    self._queue.put_nowait(None)
+                    break
+        frame = await self._queue.get()
+        if frame is None:
+            super().stop()
+            raise MediaStreamError
+        return frame
+
+    def frame(self, rate: int, payload: bytes) -> av.AudioFrame:
+        """On the reader thread: 16-bit mono PCM as an audio frame, timed by its sample count."""
+        frame = pcm_frame(rate, payload, self._samples)
+        self._samples += frame.samples
+        return frame
+
+    def put(self, frame: av.AudioFrame | None) -> None:
+        """On the loop."""
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(frame)
 
 
 class CameraUnavailable(Exception):
@@ -47,9 +102,11 @@ class CameraTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, camera_id: str, url: str, settings: Settings, max_height: int = DEFAULT_MAX_HEIGHT):
+    def __init__(self, camera_id: str, url: str, settings: Settings, max_height: int = DEFAULT_MAX_HEIGHT,
+                 audio: bool = False):
         super().__init__()
         self.camera_id = camera_id
+        self.sound = SoundTrack() if audio else None  # [[cameras]] audio_in_viewer (design/0087)
         self._url = url
         self._settings = settings
         self._max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
@@ -102,7 +159,8 @@ class CameraTrack(MediaStreamTrack):
         stream there, so a malformed one can end this view but never the daemon."""
         try:
             worker = Worker({"op": "live", "camera": self.camera_id, "url": self._url,
-                             "settings": settings_doc(self._settings), "max_height": self._max_height})
+                             "settings": settings_doc(self._settings), "max_height": self._max_height,
+                             "audio": self.sound is not None})
         except OSError as exc:
             # i18n: made on the reader thread; the journal's
             self._deliver_open(CameraUnavailable(f"camera {self.camera_id}: no media worker ({exc})"))
@@ -115,9 +173,16 @@ class CameraTrack(MediaStreamTrack):
                 self._deliver_open(CameraUnavailable(str(header["error"])))
                 return
             width, height = header["opened"]
+            sound = self.sound if header.get("audio") else None
+            if sound is not None:
+                sound.rate = int(header["audio"])
             self._deliver_open((int(width), int(height)))
             while not self._quit.is_set():
                 h, payload = read_frame(worker.stdout)
+                if "pcm" in h:
+                    if sound is not None and not len(payload) % 2 and int(h["pcm"]) > 0:
+                        self._loop.call_soon_threadsafe(sound.put, sound.frame(int(h["pcm"]), payload))
+                    continue
                 self._loop.call_soon_threadsafe(self._put, packet(payload, h["pts"], h["dts"], h["tb"], h["key"]))
         except WorkerGone as exc:
             if not self._quit.is_set():
@@ -147,6 +212,8 @@ class CameraTrack(MediaStreamTrack):
             while self._queue.full():
                 self._queue.get_nowait()
             self._queue.put_nowait(None)
+            if self.sound is not None:
+                self.sound.put(None)
             return
         if self._skip_to_key and not pkt.is_keyframe:
             return
@@ -173,17 +240,21 @@ class LiveFeeds:
         self.open_timeout_s = open_timeout_s
         self.max_height = max_height  # [viewer] transcode_max_height
         self._feeds: dict[str, _Feed] = {}
+        self._of: dict[int, _Feed] = {}  # id(viewer's proxy) -> its feed: a replaced feed is released right
         self._threads: list[threading.Thread] = []
 
     def reads(self) -> dict[str, int]:
         """Camera -> viewers, for the status page and the tests (one read per camera)."""
         return {cam: f.viewers for cam, f in self._feeds.items()}
 
-    async def subscribe(self, camera_id: str, url: str) -> tuple[MediaStreamTrack, tuple[int, int]]:
-        """A relayed copy of the camera's track and its picture size; CameraUnavailable if it does not open."""
+    async def subscribe(self, camera_id: str, url: str, audio: bool = False) \
+            -> tuple[MediaStreamTrack, tuple[int, int], MediaStreamTrack | None]:
+        """A relayed copy of the camera's track, its picture size and, with `audio` and a camera
+        that sends AAC or G.711, a relayed copy of its sound; CameraUnavailable if it does not open."""
         feed = self._feeds.get(camera_id)
-        if feed is None or feed.track.stopping:
-            feed = _Feed(CameraTrack(camera_id, url, self.settings, self.max_height))
+        # a feed read with the other audio_in_viewer (a reload under way) is left to its viewers
+        if feed is None or feed.track.stopping or (feed.track.sound is not None) != audio:
+            feed = _Feed(CameraTrack(camera_id, url, self.settings, self.max_height, audio))
             self._feeds[camera_id] = feed
             self._threads = [t for t in self._threads if t.is_alive()] + [feed.track.thread]
             feed.track.start()
@@ -200,11 +271,17 @@ class LiveFeeds:
         except BaseException:
             self._release(camera_id, feed)
             raise
-        return feed.relay.subscribe(feed.track, buffered=True), size
+        sound = feed.track.sound
+        heard = feed.relay.subscribe(sound, buffered=True) if sound is not None and sound.rate else None
+        proxy = feed.relay.subscribe(feed.track, buffered=True)
+        self._of[id(proxy)] = feed
+        return proxy, size, heard
 
-    def unsubscribe(self, camera_id: str, proxy: MediaStreamTrack) -> None:
+    def unsubscribe(self, camera_id: str, proxy: MediaStreamTrack, sound: MediaStreamTrack | None = None) -> None:
         proxy.stop()
-        feed = self._feeds.get(camera_id)
+        if sound is not None:
+            sound.stop()
+        feed = self._of.pop(id(proxy), None)
         if feed is not None and feed.viewers > 0:
             self._release(camera_id, feed)
 

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import av
 
-from edged.viewer.camera_read import open_camera, packets_of, transcoded
+from edged.viewer.camera_read import ToPcm, open_camera, packets_of, sound_of, transcoded
 from edged.viewer.frames import WorkerGone, read_frame, write_frame
 from edged.viewer.range_read import Piece, RangeReader
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
@@ -64,8 +64,21 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
             return
         size = [video.codec_context.width, video.codec_context.height] if recode is None else \
             [recode.width, recode.height]
-        write_frame(out, {"opened": size})
-        for pkt in packets_of(src, video, quit_) if recode is None else transcoded(src, video, recode, quit_):
+        audio = sound_of(src.container) if req.get("audio") else None  # [[cameras]] audio_in_viewer
+        pcm = None if audio is None else ToPcm(audio)
+        write_frame(out, {"opened": size, "audio": None if pcm is None else pcm.rate})
+
+        def on_audio(pkt: av.Packet) -> None:  # PCM frames between the video's (design/0087)
+            assert pcm is not None
+            try:
+                for chunk in pcm.feed(pkt):
+                    write_frame(out, {"pcm": pcm.rate}, chunk)
+            except av.FFmpegError as exc:  # a bad audio packet costs its sound, not the picture
+                log.warning("camera %s: an audio packet did not decode: %s", req["camera"], exc)
+
+        kw = {"audio": audio, "on_audio": on_audio} if pcm is not None else {}
+        for pkt in packets_of(src, video, quit_, **kw) if recode is None else \
+                transcoded(src, video, recode, quit_, **kw):
             tb = pkt.time_base
             write_frame(out, {"pts": pkt.pts, "dts": pkt.dts, "tb": None if tb is None else [tb.numerator,
                                                                                             tb.denominator],
@@ -76,7 +89,7 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
 
 def _serve_range(req: dict[str, Any], inp: IO[bytes], out: IO[bytes]) -> None:
     reader = RangeReader([Piece(Path(p), s, e) for p, s, e in req["pieces"]], req["from_us"], req["to_us"],
-                         int(req.get("max_height") or DEFAULT_MAX_HEIGHT))
+                         int(req.get("max_height") or DEFAULT_MAX_HEIGHT), bool(req.get("audio")))
     try:
         while True:
             try:
@@ -84,12 +97,16 @@ def _serve_range(req: dict[str, Any], inp: IO[bytes], out: IO[bytes]) -> None:
             except WorkerGone:
                 return
             if "seek" in cmd:
-                write_frame(out, {"at": reader.seek(int(cmd["seek"])), "ended": reader.ended})
+                at = reader.seek(int(cmd["seek"]))
+                sound = reader.take_sound()
+                write_frame(out, {"at": at, "ended": reader.ended, "sound": [[w, r, len(b)] for w, r, b in sound]},
+                            b"".join(b for _w, _r, b in sound))
             elif "read" in cmd:
                 batch = reader.read(int(cmd["read"]))
-                payload = b"".join(bytes(p) for _d, _p, p in batch)
+                sound = reader.take_sound()
+                payload = b"".join(bytes(p) for _d, _p, p in batch) + b"".join(b for _w, _r, b in sound)
                 write_frame(out, {"packets": [[d, p, pkt.size, bool(pkt.is_keyframe)] for d, p, pkt in batch],
-                                  "ended": reader.ended}, payload)
+                                  "sound": [[w, r, len(b)] for w, r, b in sound], "ended": reader.ended}, payload)
             else:
                 return
     finally:

@@ -32,7 +32,8 @@ from aiortc.mediastreams import MediaStreamError
 from edged.i18n import _
 from edged.viewer.frames import WorkerGone
 from edged.viewer.media_client import Worker, packet
-from edged.viewer.range_read import GAP_US, READ_AHEAD_US, NoFootage, Piece, RangeReader, Timed, clamp
+from edged.viewer.live import QUEUE_SOUND, pcm_frame
+from edged.viewer.range_read import GAP_US, READ_AHEAD_US, NoFootage, Piece, RangeReader, Sound, Timed, clamp
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from storage.catalog import FOOTAGE_STATES
 
@@ -55,11 +56,14 @@ class RemoteRangeReader:
     a malformed segment can end this viewing but never the daemon. Blocking: call from a thread
     (RecordedTrack does); the worker starts at the first seek."""
 
-    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
+    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT,
+                 audio: bool = False):
         if not pieces:
             raise NoFootage(_("nothing was recorded in this range"))
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
         self.max_height = max_height
+        self.audio = audio  # the camera's audio_in_viewer (design/0087)
+        self._sound: list[Sound] = []
         self.ended = False
         self._worker: Worker | None = None
         self._lock = threading.Lock()
@@ -68,7 +72,7 @@ class RemoteRangeReader:
         with self._lock:
             if self._worker is None:
                 self._worker = Worker({"op": "range", "from_us": self.from_us, "to_us": self.to_us,
-                                       "max_height": self.max_height,
+                                       "max_height": self.max_height, "audio": self.audio,
                                        "pieces": [[str(p.path), p.start_us, p.end_us] for p in self.pieces]})
             # a worker that does not answer within ANSWER_S is killed: the read ends, the view with it,
             # and the thread is free again (design/0062)
@@ -97,6 +101,7 @@ class RemoteRangeReader:
         if got is None:
             return None
         self.ended = bool(got[0].get("ended"))
+        self._sound = _sound(got[0], got[1], 0)
         at = got[0].get("at")
         return None if at is None else int(at)
 
@@ -112,7 +117,12 @@ class RemoteRangeReader:
         for dts_wall, pts_wall, size, key in header["packets"]:
             out.append((int(dts_wall), int(pts_wall), packet(payload[pos:pos + size], None, None, None, key)))
             pos += size
+        self._sound.extend(_sound(header, payload, pos))
         self.ended = bool(header.get("ended"))
+        return out
+
+    def take_sound(self) -> list[Sound]:
+        out, self._sound = self._sound, []
         return out
 
     def close(self) -> None:
@@ -122,15 +132,60 @@ class RemoteRangeReader:
                 self._worker = None
 
 
+def _sound(header: dict[str, Any], payload: bytes, pos: int) -> list[Sound]:
+    """The PCM chunks of a worker's answer, after its packets at `pos` (design/0087)."""
+    out: list[Sound] = []
+    for wall, rate, size in header.get("sound") or []:
+        out.append((int(wall), int(rate), payload[pos:pos + size]))
+        pos += size
+    return out
+
+
+class PlaybackSound(MediaStreamTrack):
+    """The range's recorded sound, handed over by its RecordedTrack as the picture it goes with
+    is sent: paced, paused and sought with the picture (design/0087)."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(QUEUE_SOUND)
+        self._samples = 0
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self._queue.get()
+        if frame is None:
+            super().stop()
+            raise MediaStreamError
+        return frame
+
+    def put(self, rate: int, pcm: bytes | None) -> None:
+        if pcm is not None and (len(pcm) % 2 or rate <= 0):
+            return  # not 16-bit PCM: a worker that a malformed file took over; no sound, no crash
+        if pcm is None:
+            frame = None
+        else:
+            frame = pcm_frame(rate, pcm, self._samples)
+            self._samples += frame.samples
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(frame)
+
+
 class RecordedTrack(MediaStreamTrack):
     """The range as a paced aiortc track. pause(), play() and seek() come from the page's
     control channel; `state` and `position_us` are reported back to it."""
 
     kind = "video"
 
-    def __init__(self, reader: RangeReader | RemoteRangeReader, on_change: Callable[[], None] | None = None):
+    def __init__(self, reader: RangeReader | RemoteRangeReader, on_change: Callable[[], None] | None = None,
+                 sound: bool = False):
         super().__init__()
         self.reader = reader
+        self.sound = PlaybackSound() if sound else None  # the recorded sound, sent with the picture
+        self._heard: deque[Sound] = deque()
         self.from_us, self.to_us = reader.from_us, reader.to_us
         self.position_us = reader.from_us
         self.state = "playing"           # playing | paused | ended
@@ -174,9 +229,11 @@ class RecordedTrack(MediaStreamTrack):
             if self._seek_to is not None:
                 t, self._seek_to = self._seek_to, None
                 self._buf.clear()
+                self._heard.clear()
                 self._base = None
                 async with self._io:
                     await asyncio.to_thread(self.reader.seek, t)
+                    self._heard.extend(self.reader.take_sound())
                 continue
             if self._paused:
                 self._base = None
@@ -185,6 +242,7 @@ class RecordedTrack(MediaStreamTrack):
             if not self._buf:
                 async with self._io:
                     batch = await asyncio.to_thread(self.reader.read, READ_AHEAD_US)
+                    self._heard.extend(self.reader.take_sound())
                 if not batch and self._seek_to is None:
                     self._finish()
                     raise MediaStreamError
@@ -203,6 +261,10 @@ class RecordedTrack(MediaStreamTrack):
                     pass
             self._buf.popleft()
             self._last_wall = dts_wall
+            while self._heard and self._heard[0][0] <= dts_wall:  # the sound up to this picture
+                wall, rate, pcm = self._heard.popleft()
+                if self.sound is not None:
+                    self.sound.put(rate, pcm)
             self.position_us = pts_wall
             self.shown = [min(self.shown[0], pts_wall), max(self.shown[1], pts_wall)] if self.shown \
                 else [pts_wall, pts_wall]
@@ -211,6 +273,8 @@ class RecordedTrack(MediaStreamTrack):
             return pkt
 
     def _finish(self) -> None:
+        if self.sound is not None:
+            self.sound.put(0, None)
         self.state = "ended"
         self.position_us = self.to_us
         self._on_change()
@@ -227,6 +291,8 @@ class RecordedTrack(MediaStreamTrack):
         """End the track and close its file; a worker stuck in a read is killed first, so the
         close never waits on it (design/0062)."""
         self.stop()
+        if self.sound is not None:
+            self.sound.stop()
         self._changed.set()
         kill = getattr(self.reader, "kill", None)
         if kill is not None:

@@ -4,7 +4,9 @@ H.264 samples are remuxed to Annex-B (the bitstream filter h264_mp4toannexb, whi
 the SPS/PPS in front of every key frame), never decoded; segments in another codec (H.265) are
 transcoded to H.264 key frame for key frame (edged/viewer/transcode.py, design/0050). Reading
 starts at the first key frame inside the range: nothing outside the grant is read out
-(design/0013). The daemon's side is RemoteRangeReader in edged/viewer/playback.py.
+(design/0013). With `audio` (the camera's audio_in_viewer), the segments' AAC or G.711 is
+decoded to PCM on the way, and only what lies inside the range is kept (design/0087). The
+daemon's side is RemoteRangeReader in edged/viewer/playback.py.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import av
 import av.bitstream
 
 from edged.i18n import _
+from edged.viewer.camera_read import ToPcm, sound_of
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
 
 log = logging.getLogger(__name__)
@@ -48,12 +51,15 @@ def clamp(t_us: int, from_us: int, to_us: int) -> int:
 
 # (dts wall time, pts wall time, Annex-B packet)
 Timed = tuple[int, int, av.Packet]
+# (wall time, sample rate, 16-bit mono PCM): recorded sound inside the range (design/0087)
+Sound = tuple[int, int, bytes]
 
 
 class RangeReader:
     """Reads the range's packets in order with their wall times. Blocking: call from a thread."""
 
-    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT):
+    def __init__(self, pieces: list[Piece], from_us: int, to_us: int, max_height: int = DEFAULT_MAX_HEIGHT,
+                 audio: bool = False):
         if not pieces:
             raise NoFootage(_("nothing was recorded in this range"))
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
@@ -62,12 +68,15 @@ class RangeReader:
         self._pending: deque[Timed] = deque()
         self._container: av.container.InputContainer | None = None
         self.ended = False
+        self.audio = audio  # the camera's audio_in_viewer: its recorded sound is read too (design/0087)
+        self._sound: list[Sound] = []
 
     def seek(self, t_us: int) -> int | None:
         """Position at the key frame at or before t if it is inside the range, else at the first
         key frame after it. Returns the wall time playback resumes at (None: nothing left)."""
         t = clamp(t_us, self.from_us, self.to_us)
         self.close()
+        self._sound = []
         self.ended = False
         first = next((i for i, p in enumerate(self.pieces) if p.end_us > t), None)
         if first is None:
@@ -83,6 +92,7 @@ class RangeReader:
                 gop.append(timed)
             if dts_wall >= t and gop:
                 self._pending = deque(gop)
+                self._sound = [x for x in self._sound if x[0] >= gop[0][0]]
                 return gop[0][0]
         self.ended = True
         return None
@@ -100,6 +110,11 @@ class RangeReader:
                 break
         else:
             self.ended = True
+        return out
+
+    def take_sound(self) -> list[Sound]:
+        """The sound read since the last call (with the packets of a seek or a read)."""
+        out, self._sound = self._sound, []
         return out
 
     def _walk(self, first: int, t_us: int) -> Iterator[Timed]:
@@ -126,7 +141,9 @@ class RangeReader:
                                        backward=True, any_frame=False)
                     except av.FFmpegError:
                         container.seek(0, stream=video)
-                for pkt in self._h264(container, video):
+                sound = sound_of(container) if self.audio else None
+                pcm = None if sound is None else ToPcm(sound)
+                for pkt in self._h264(container, video, pcm, piece.start_us):
                     dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
                     if dts_wall >= self.to_us:
                         return
@@ -138,19 +155,39 @@ class RangeReader:
                 container.close()
                 self._container = None
 
-    def _h264(self, container: av.container.InputContainer, video: Any) -> Iterator[av.Packet]:
+    def _h264(self, container: av.container.InputContainer, video: Any, pcm: ToPcm | None = None,
+              start_us: int = 0) -> Iterator[av.Packet]:
         """A piece's picture as Annex-B H.264 with times in the stream's time base: H.264
-        remuxed, anything else (H.265) transcoded, its key frames kept where they were."""
+        remuxed, anything else (H.265) transcoded, its key frames kept where they were. With
+        `pcm`, its sound inside the range is decoded on the way (take_sound)."""
+        streams = (video,) if pcm is None else (video, pcm.audio)
         if video.codec_context.name == "h264":
             bsf = av.bitstream.BitStreamFilterContext("h264_mp4toannexb", video)
-            for raw in container.demux(video):
-                if raw.dts is not None and raw.size:
+            for raw in container.demux(*streams):
+                if pcm is not None and raw.stream is pcm.audio:
+                    self._hear(pcm, raw, start_us)
+                elif raw.dts is not None and raw.size:
                     yield from bsf.filter(raw)
             return
         recode = ToH264(video, self.max_height)
-        for raw in container.demux(video):
-            if raw.size:
+        for raw in container.demux(*streams):
+            if pcm is not None and raw.stream is pcm.audio:
+                self._hear(pcm, raw, start_us)
+            elif raw.size:
                 yield from recode.feed(raw)
+
+    def _hear(self, pcm: ToPcm, raw: av.Packet, start_us: int) -> None:
+        """Decode one audio packet; keep it only inside the range (nothing outside the grant)."""
+        if raw.pts is None or not raw.size or raw.time_base is None:
+            return
+        wall = start_us + int(raw.pts * raw.time_base * 1_000_000)
+        if not self.from_us <= wall < self.to_us:
+            return
+        try:
+            for chunk in pcm.feed(raw):
+                self._sound.append((wall, pcm.rate, chunk))
+        except av.FFmpegError as exc:  # a bad audio packet costs its sound, not the picture
+            log.warning("playback: an audio packet did not decode: %s", exc)
 
     def close(self) -> None:
         if self._packets is not None:

@@ -121,7 +121,7 @@ class Viewer:
             cam, before = cfg.camera(view.camera), old.camera(view.camera)
             if cam is None or not cam.enabled:
                 await self.views.close(view, "camera disabled or removed")
-            elif before is None or cam.url != before.url:
+            elif before is None or cam.url != before.url or cam.audio_in_viewer != before.audio_in_viewer:
                 await self.views.close(view, "camera settings changed")
 
     def _tls(self) -> ssl.SSLContext | None:
@@ -358,7 +358,7 @@ class Viewer:
         cam = self.cfg.camera(camera)
         assert cam is not None
         try:
-            view, answer = await self.views.open_live(s, token, camera, cam.url, body)
+            view, answer = await self.views.open_live(s, token, camera, cam.url, body, audio=cam.audio_in_viewer)
         except (CameraUnavailable, OfferError) as exc:
             return _error(503 if isinstance(exc, CameraUnavailable) else 400, str(exc))
         return web.json_response({**answer, **self._view_info(view, s)})
@@ -390,7 +390,8 @@ class Viewer:
         pieces = pieces_of(self.cfg.storage.data_dir, rows, grant["from_us"], grant["to_us"])
         pools.CALLER.set(f"account {s['account']}")  # this request's task: the media pool's cap is per account
         try:
-            reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"], self.vcfg.transcode_max_height)
+            reader = RemoteRangeReader(pieces, grant["from_us"], grant["to_us"], self.vcfg.transcode_max_height,
+                                       audio=self._hearable(camera))
             start_us = await pools.MEDIA.run(reader.seek, grant["from_us"])
             if start_us is None:
                 raise NoFootage(_("no key frame was recorded in this range"))
@@ -398,7 +399,8 @@ class Viewer:
             return _error(409, f"camera {camera}: {exc}; the grant was not used")
         except pools.Busy as exc:
             return _error(429, str(exc))
-        track = RecordedTrack(reader)
+        # a grant of several cameras: the sound track is there if any of them may be heard (design/0087)
+        track = RecordedTrack(reader, sound=any(self._hearable(c) for c in grant["cameras"]))
 
         async def use() -> dict[str, Any]:
             return await self.access.use_grant(grant["id"], s["account"], watcher)
@@ -410,7 +412,8 @@ class Viewer:
         except OfferError as exc:
             return _error(400, str(exc))
         return web.json_response({**answer, **self._view_info(view, s), "from_us": grant["from_us"],
-                                  "to_us": grant["to_us"], "start_us": start_us})
+                                  "to_us": grant["to_us"], "start_us": start_us,
+                                  "audio": answer["audio"] and self._hearable(camera)})
 
     async def stop_view(self, request: web.Request) -> web.Response:
         token, _s = await self._session(request)
@@ -435,11 +438,18 @@ class Viewer:
         rows = await self.access.footage(camera, g["from_us"], g["to_us"])
         try:
             reader = RemoteRangeReader(pieces_of(self.cfg.storage.data_dir, rows, g["from_us"], g["to_us"]),
-                                       g["from_us"], g["to_us"], self.vcfg.transcode_max_height)
+                                       g["from_us"], g["to_us"], self.vcfg.transcode_max_height,
+                                       audio=self._hearable(camera))
         except NoFootage as exc:
             return _error(409, f"camera {camera}: {exc}")
         await self.views.switch_camera(view, camera, reader)
-        return web.json_response({"ok": True, "camera": camera})
+        return web.json_response({"ok": True, "camera": camera,
+                                  "audio": view.track.sound is not None and self._hearable(camera)})
+
+    def _hearable(self, camera: str) -> bool:
+        """The camera's [[cameras]] audio_in_viewer (design/0087)."""
+        cam = self.cfg.camera(camera)
+        return cam is not None and cam.audio_in_viewer
 
     def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": self.clock.now_us(),

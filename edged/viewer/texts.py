@@ -30,6 +30,7 @@ SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("Cameras"), N_("From"), N_("To"), N_("Approved by"), N_("Requester"), N_("Expires"), N_("Used"),
     N_("{time} by {custodian}"), N_("not yet"), N_("starting the viewing..."), N_("Play"), N_("Pause"),
     N_("Grant"), N_("end of the granted range: the viewing is over (a new viewing needs a new request)"),
+    N_("sound on"),
 )
 _KNOWN = frozenset(TEXTS)
 _NODE = re.compile(r">([^<]+)<")

@@ -65,6 +65,7 @@ class View:
     ended_mono: float | None = None
     cameras: list[str] = field(default_factory=list)  # every camera shown, for the stop record
     told_mono: float | None = None  # when the page was told the view ends (closed at the next sweep)
+    sound: MediaStreamTrack | None = None  # the camera's sound, sent beside the picture (design/0087)
 
     def describe(self) -> dict[str, Any]:
         return {"view": self.id, "kind": self.kind, "camera": self.camera, "account": self.account,
@@ -85,8 +86,10 @@ def _h264_codecs() -> list[Any]:
     return [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == "video/h264"]
 
 
-async def answer_with(track: MediaStreamTrack, offer: dict[str, Any]) -> tuple[RTCPeerConnection, str]:
-    """A peer connection sending `track` as H.264, and the SDP answer to the page's offer."""
+async def answer_with(track: MediaStreamTrack, offer: dict[str, Any],
+                      sound: MediaStreamTrack | None = None) -> tuple[RTCPeerConnection, str, bool]:
+    """A peer connection sending `track` as H.264 (and `sound`, encoded to Opus by aiortc, when
+    the page offered to receive audio), the SDP answer to the page's offer, and whether sound is sent."""
     sdp, kind = offer.get("sdp"), offer.get("type")
     if not isinstance(sdp, str) or kind != "offer":
         raise OfferError(_("the page sent no WebRTC offer; reload the page"))
@@ -100,11 +103,14 @@ async def answer_with(track: MediaStreamTrack, offer: dict[str, Any]) -> tuple[R
             raise OfferError(_("the page asked for no video; reload the page"))
         video[0].setCodecPreferences(_h264_codecs())
         pc.addTrack(track)
+        heard = sound is not None and any(t.kind == "audio" for t in pc.getTransceivers())
+        if heard:
+            pc.addTrack(sound)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription.sdp
         if "H264/90000" not in answer:
             raise OfferError(_("no H.264 format in common with this browser; use a current Chromium or Firefox"))
-        return pc, answer
+        return pc, answer, heard
     except BaseException:
         await pc.close()
         raise
@@ -132,22 +138,25 @@ class Views:
         self._opening += 1
 
     async def open_live(self, session: dict[str, Any], token: str, camera: str, url: str,
-                        offer: dict[str, Any]) -> tuple[View, dict[str, Any]]:
+                        offer: dict[str, Any], audio: bool = False) -> tuple[View, dict[str, Any]]:
+        """`audio`: the camera's [[cameras]] audio_in_viewer; its sound is sent if it has some."""
         self._reserve()
         try:
-            proxy, (width, height) = await self.feeds.subscribe(camera, url)
+            proxy, (width, height), sound = await self.feeds.subscribe(camera, url, audio)
             try:
-                pc, sdp = await answer_with(proxy, offer)
+                pc, sdp, heard = await answer_with(proxy, offer, sound)
             except BaseException:
-                self.feeds.unsubscribe(camera, proxy)
+                self.feeds.unsubscribe(camera, proxy, sound)
                 raise
-            view = self._register("live", camera, session, token, pc, proxy)
+            view = self._register("live", camera, session, token, pc, proxy, sound=sound if heard else None)
+            if sound is not None and not heard:
+                sound.stop()
         finally:
             self._opening -= 1
         action, detail = rules.start_record(rules.LIVE, view.id, camera, viewer=view.account)
         await self.access.audit(view.account, action, detail)
         log.info("live view %s of %s opened by %s", view.id, camera, view.account, **logs.fields(camera))
-        return view, {"sdp": sdp, "type": "answer", "width": width, "height": height}
+        return view, {"sdp": sdp, "type": "answer", "width": width, "height": height, "audio": heard}
 
     async def open_playback(self, session: dict[str, Any], token: str, grant: dict[str, Any], camera: str,
                             track: RecordedTrack, offer: dict[str, Any], watcher: str,
@@ -156,7 +165,10 @@ class Views:
         everything else is ready, so a page that cannot play does not spend the grant."""
         self._reserve()
         try:
-            pc, sdp = await answer_with(track, offer)
+            pc, sdp, heard = await answer_with(track, offer, track.sound)
+            if not heard and track.sound is not None:
+                track.sound.stop()
+                track.sound = None
             try:
                 grant = await use()
             except BaseException:
@@ -174,7 +186,7 @@ class Views:
         await self.access.audit(view.account, action, detail)
         log.info("playback %s of grant %s (%s) opened by %s for the requester of request %s", view.id, grant["id"],
                  camera, view.account, grant.get("request_id"), **logs.fields(camera))
-        return view, {"sdp": sdp, "type": "answer"}
+        return view, {"sdp": sdp, "type": "answer", "audio": heard}
 
     def _register(self, kind: str, camera: str, session: dict[str, Any], token: str, pc: RTCPeerConnection,
                   track: MediaStreamTrack, **extra: Any) -> View:
@@ -247,7 +259,7 @@ class Views:
         if self.open.pop(view.id, None) is None:
             return
         if view.kind == "live":
-            self.feeds.unsubscribe(view.camera, view.track)
+            self.feeds.unsubscribe(view.camera, view.track, view.sound)
         else:
             await view.track.close()  # type: ignore[attr-defined]
         await view.pc.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
@@ -262,7 +263,8 @@ class Supervisor:
             if before is None or not before.enabled:
                 await self.workers.emptiest().add(cam, record=not self.held)
                 log.info("camera %s: added", cam_id)
-            elif before != cam:
+            elif replace(before, audio_in_viewer=cam.audio_in_viewer) != cam:  # the viewer's switch
+                # (design/0087) is not the recorder's: turning a camera's sound on or off leaves no gap
                 self.gaps.reason[cam_id] = hole_reason(before, cam, "camera settings changed")
                 await self.workers.slot_of(cam_id).add(cam, record=not self.held)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)

@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 // What the tests and the benchmark read: the open view and click-to-first-frame timing.
 const state = { view: null, pc: null, channel: null, clockOffsetMs: 0, overlay: "", footageUs: null,
-                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {} };
+                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {}, sound: false };
 const mark = (name) => { if (state.clickAt !== null) state.marks[name] = Math.round(performance.now() - state.clickAt); };
 window.edged = state;
 
@@ -50,6 +50,7 @@ function tickOverlay() {
   if (!o) return;
   if (!state.view) { o.textContent = ""; return; }
   let text = `${state.overlay}\n${boxTime()}`;
+  if (state.sound) text += "\n" + t("sound on");
   if (state.footageUs !== null) text += "\n" + t("footage {time}", { time: boxTime(state.footageUs) });
   o.textContent = text;
 }
@@ -89,6 +90,10 @@ async function connect(path, body) {
   const codecs = RTCRtpReceiver.getCapabilities("video").codecs;
   const isH264 = (c) => c.mimeType.toLowerCase() === "video/h264";
   if (tr.setCodecPreferences) tr.setCodecPreferences([...codecs.filter(isH264), ...codecs.filter((c) => !isH264(c))]);
+  // The camera's sound, when its audio_in_viewer switch is on and it sends some; otherwise the
+  // box answers this one inactive and nothing is heard (design/0087).
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const stream = new MediaStream();
   // The box tells the page why a view ends (session expired, time limit) on this channel;
   // playback's pause and seek go the other way.
   const channel = pc.createDataChannel("control");
@@ -98,8 +103,10 @@ async function connect(path, body) {
   });
   channel.addEventListener("close", () => { if (state.pc === pc) ended(t("the view ended")); });
   pc.ontrack = (e) => {
+    stream.addTrack(e.track);
+    if (e.track.kind === "audio") { video.muted = false; return; }
     mark("track");
-    video.srcObject = new MediaStream([e.track]);
+    video.srcObject = stream;
     watchFirstFrame(video);
     video.play().catch(() => {});
   };
@@ -120,6 +127,7 @@ async function connect(path, body) {
   mark("answer");
   await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   state.pc = pc; state.channel = channel; state.view = answer.view; state.overlay = answer.overlay;
+  state.sound = Boolean(answer.audio);
   state.clockOffsetMs = answer.now_us / 1000 - Date.now();
   state.ended = false;
   tickOverlay();
@@ -134,6 +142,7 @@ async function stopView(reason) {
   if (state.pc) state.pc.close();
   state.pc = null; state.channel = null; state.view = null;
   $("video").srcObject = null;
+  $("video").muted = true; state.sound = false;
   if (view) { try { await api(`/api/view/${view}/stop`, {}); } catch (_) { /* already closed */ } }
   if (reason) status(reason);
 }
@@ -278,7 +287,10 @@ function wireControls() {
   seek.oninput = () => { dragging = true; };
   $("switch").onchange = async () => {  // another camera of the same grant, same footage time
     say("");
-    try { await api(`/api/view/${state.view}/camera`, { camera: $("switch").value }); } catch (err) { say(err.message); }
+    try {
+      const r = await api(`/api/view/${state.view}/camera`, { camera: $("switch").value });
+      state.sound = Boolean(r.audio);  // the grant's other camera may be heard or not (design/0087)
+    } catch (err) { say(err.message); }
   };
   seek.onchange = () => {
     dragging = false;

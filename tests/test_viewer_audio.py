@@ -1,0 +1,245 @@
+"""Sound in live view (design/0087): a camera whose `audio_in_viewer` is on is heard in the
+browser, its G.711 or AAC tone decoded in the media worker and sent as Opus beside the H.264
+picture; a camera with the switch off (the default) sends no sound at all.
+
+A real daemon, real RTSP cameras (tests/support/rtsp_server.py: `clipsnd:` a G.711 sine at
+0.25 of full scale, `clipav:` a 440 Hz AAC sine at ffmpeg's default 1/8), headless Chromium.
+Supervised playback plays the recorded sound the same way, paced with its picture.
+The level is Chromium's own measure of what it received (getStats inbound-rtp audioLevel).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from tests.support.browser import CHROMIUM, launch, login_page
+from storage.clock import SYSTEM
+from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.footage import clip_mp4, write_segments
+
+S = 1_000_000
+
+
+def iso(us: int) -> str:
+    return datetime.fromtimestamp(us / S, timezone.utc).isoformat()
+
+
+STATS = """async () => {
+  const pc = window.edged.pc;
+  if (!pc) return null;
+  for (const r of (await pc.getStats()).values())
+    if (r.type === "inbound-rtp" && r.kind === "audio")
+      return {packets: r.packetsReceived || 0, level: r.audioLevel || 0, energy: r.totalAudioEnergy || 0,
+              codec: r.codecId ? (await pc.getStats()).get(r.codecId).mimeType : null};
+  return null;
+}"""
+
+
+class Site:
+    def __init__(self, tmp: Path):
+        from tests.support.people import People
+
+        clip = make_clip(tmp / "clips", fps=20, gop=20, seconds=10, audio=True)
+        self.rtsp = RtspServer({"g711": f"clipsnd:{clip.video},pcma:440@20", "aac": clip.spec(),
+                                "quiet": f"clipsnd:{clip.video},pcmu:440@20"}).start()
+        data = tmp / "data"
+        data.mkdir()
+        # recorded an hour ago with its AAC tone (as recorder/audio.py keeps a camera's sound)
+        self.t0 = (SYSTEM.now_us() - 3600 * S) // S * S
+        for cam in ("aac", "quiet"):
+            write_segments(data, cam, clip_mp4(clip), [(self.t0, 10)], segment_s=3)
+        self.port = free_port()
+        cfg = write_config(tmp / "edged.toml", data, [
+            {"id": "g711", "url": self.rtsp.url("g711"), "audio_in_viewer": True},
+            {"id": "aac", "url": self.rtsp.url("aac"), "audio_in_viewer": True},
+            {"id": "quiet", "url": self.rtsp.url("quiet")},  # audio_in_viewer off: the default
+        ], tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"}})
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
+        self.pw = self.browser = None
+        try:
+            wait_for(lambda: "web viewer listening" in self.daemon.log, 30, "the web viewer")
+            people = People(cfg, tmp)
+            people.add("vera", "viewer")
+            people.add("carl", "custodian")
+            people.add("adam", "approver")
+            r = people.as_("vera").ctl("request", "file", "--kind", "internal", "--category", "lost-property",
+                                       "--reason", "what was said at the counter", "--camera", "aac",
+                                       "--camera", "quiet", "--from", iso(self.t0 + 2 * S),
+                                       "--to", iso(self.t0 + 9 * S), "--requester", "Bob Citizen",
+                                       "--org", "Front desk", "--json")
+            assert r.returncode == 0, r.stderr
+            r = people.as_("adam").ctl("request", "approve", str(json.loads(r.stdout)["id"]), "--reason",
+                                       "necessary", "--json")
+            assert r.returncode == 0, r.stderr
+            self.grant = json.loads(r.stdout)["grant"]
+            self.pw, self.browser = launch()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        if self.pw is not None:
+            self.pw.stop()
+        if self.daemon.proc is not None:
+            self.daemon.stop()
+        self.rtsp.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the viewer tests: scripts/bootstrap --test")
+    s = Site(tmp_path_factory.mktemp("viewer_audio"))
+    yield s
+    s.close()
+
+
+def heard_at(page, tone: float, what: str) -> None:
+    """The page has one audio track whose level (Chromium's inbound-rtp audioLevel) is the tone's."""
+    assert page.evaluate("document.getElementById('video').srcObject.getAudioTracks().length") == 1
+    assert page.evaluate("document.getElementById('video').muted") is False
+    assert "sound on" in page.text_content("#overlay")
+    first = wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > 0 and s["energy"] > 0 and s,
+                     20, f"{what}'s sound to arrive")
+    assert first["codec"] == "audio/opus", first
+    # Chromium's level of the samples it received: the tone's, not silence, not clipped
+    levels = [wait_for(lambda: (s := page.evaluate(STATS)) and s["level"] > 0 and s["level"], 10,
+                       "a level") for _ in range(3)]
+    rms = tone / math.sqrt(2)  # a sine's RMS: what Chromium's audioLevel measured (0.18, 0.09)
+    assert all(abs(lv - rms) <= 0.2 * rms for lv in levels), (what, levels)
+    later = wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > first["packets"] + 50 and s, 10,
+                     f"{what}'s sound to go on")
+    assert later["energy"] > first["energy"]
+
+
+def watch(site: Site, camera: str):
+    page = login_page(site.browser, site.base, "vera")
+    page.click(f"button[data-camera={camera}]")
+    wait_for(lambda: page.evaluate("document.getElementById('video').currentTime") > 1.0, 30,
+             f"the live view of {camera} to play")
+    return page
+
+
+@pytest.mark.parametrize("camera, tone", [("g711", 0.25), ("aac", 0.125)])
+def test_a_camera_with_audio_in_viewer_is_heard_at_its_tone_level(site, camera, tone):
+    page = watch(site, camera)
+    try:
+        heard_at(page, tone, f"the live view of {camera}")
+    finally:
+        page.context.close()
+
+
+def test_turning_the_switch_off_by_reload_ends_the_live_views_that_carry_sound(site):
+    """A site that turns a camera's sound off (SIGHUP) stops it being heard at once, as a camera
+    pointed elsewhere does; watched again, it comes without sound."""
+    import signal as sig
+
+    from tests.support.catalog import audit_rows
+
+    config = site.daemon.config
+    before = config.read_text()
+    stops = len(audit_rows(site.daemon, "live.stop"))
+    page = watch(site, "g711")
+    try:
+        wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > 0, 20, "g711's sound")
+        switched = before.replace('id = "g711"\n', 'id = "g711"\n', 1).replace(
+            'audio_in_viewer = true\n', 'audio_in_viewer = false\n', 1)
+        assert switched != before
+        config.write_text(switched)
+        site.daemon.signal(sig.SIGHUP)
+        ended = wait_for(lambda: [d for r in audit_rows(site.daemon, "live.stop")[stops:]
+                                  if (d := json.loads(r["detail"]))["camera"] == "g711"], 15, "the view to end")
+        assert [d["reason"] for d in ended] == ["camera settings changed"]
+        assert "camera g711: settings changed" not in site.daemon.log  # the recorder goes on: no gap
+        page.click("button[data-camera=g711]")
+        wait_for(lambda: page.evaluate("document.getElementById('video').currentTime") > 1.0, 30, "g711 again")
+        assert page.evaluate("document.getElementById('video').srcObject.getAudioTracks().length") == 0
+        assert "sound on" not in page.text_content("#overlay")
+    finally:
+        config.write_text(before)
+        site.daemon.signal(sig.SIGHUP)
+        page.context.close()
+
+
+def test_sound_is_off_by_default(site):
+    page = watch(site, "quiet")
+    try:
+        assert page.evaluate("document.getElementById('video').srcObject.getAudioTracks().length") == 0
+        assert "sound on" not in page.text_content("#overlay")
+        assert page.evaluate("document.getElementById('video').muted") is True
+        stats = page.evaluate(STATS)
+        assert stats is None or stats["packets"] == 0, stats
+    finally:
+        page.context.close()
+
+
+def test_supervised_playback_plays_the_recorded_sound_of_a_camera_that_may_be_heard(site):
+    page = login_page(site.browser, site.base, "carl")
+    try:
+        page.goto(site.base + "/playback")
+        page.wait_for_selector("body[data-ready='1']")
+        page.fill("#grant", str(site.grant["id"]))
+        page.click("#lookup button")
+        page.wait_for_selector("#start", state="visible")
+        page.click("#start")
+        page.wait_for_selector("#controls", state="visible")
+        wait_for(lambda: page.evaluate("document.getElementById('video').currentTime") > 1.0, 30, "the playback")
+        heard_at(page, 0.125, "the playback of aac")  # the recorded AAC tone
+        # the grant's other camera may not be heard: the overlay stops saying so, no sound comes
+        page.select_option("#switch", "quiet")
+        wait_for(lambda: "sound on" not in page.text_content("#overlay"), 10, "the overlay to drop 'sound on'")
+        before = page.evaluate(STATS)["packets"]
+        t = page.evaluate("document.getElementById('video').currentTime")
+        wait_for(lambda: page.evaluate("document.getElementById('video').currentTime") > t + 1.5, 10,
+                 "quiet's footage to play")
+        assert page.evaluate(STATS)["packets"] - before < 10  # at most what was under way at the switch
+    finally:
+        page.context.close()
+
+
+def test_recorded_sound_is_read_only_inside_the_range(tmp_path):
+    """The range reader (in the media worker) keeps no sound from outside the grant, and the sound
+    it reads is the tone (16-bit mono at the recording's 16 kHz), about as long as the range."""
+    import numpy as np
+
+    from edged.viewer.playback import RangeReader, pieces_of
+
+    clip = make_clip(tmp_path / "clips", fps=20, gop=20, seconds=10, audio=True)
+    t0 = (SYSTEM.now_us() - 3600 * S) // S * S
+    rows = write_segments(tmp_path / "data", "aac", clip_mp4(clip), [(t0, 10)], segment_s=3)
+    lo, hi = t0 + 2_500_000, t0 + 7_500_000
+    reader = RangeReader(pieces_of(tmp_path / "data", rows, lo, hi), lo, hi, audio=True)
+    try:
+        start = reader.seek(lo)
+        assert start is not None and lo <= start
+        sound = reader.take_sound()
+        while batch := reader.read():
+            assert batch
+            sound += reader.take_sound()
+    finally:
+        reader.close()
+    assert sound and all(lo <= wall < hi for wall, _rate, _pcm in sound)
+    assert {rate for _w, rate, _p in sound} == {16000}
+    pcm = np.frombuffer(b"".join(p for _w, _r, p in sound), dtype=np.int16)
+    # from the first key frame inside the range to its end, less the tail the file stores after the
+    # range's last picture (MP4 interleaving: measured 0.47 s of 4.5 s here)
+    assert sound[0][0] == start
+    assert (hi - start) / S - 0.6 <= len(pcm) / 16000 <= (hi - start) / S
+    rms = math.sqrt(float(np.mean((pcm / 32768.0) ** 2)))
+    assert abs(rms - 0.125 / math.sqrt(2)) < 0.02, rms
+    silent = RangeReader(pieces_of(tmp_path / "data", rows, lo, hi), lo, hi)  # the switch off: no sound read
+    try:
+        silent.seek(lo)
+        silent.read()
+        assert silent.take_sound() == []
+    finally:
+        silent.close()
