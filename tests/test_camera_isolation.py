@@ -49,9 +49,10 @@ def test_a_camera_that_kills_its_worker_ends_alone_and_its_neighbours_record_on(
             wait_for(lambda: _complete(d, c), 90, f"a complete segment of {c}")
         shared = d.worker_of("a")
         assert d.worker_of("x") == shared == d.worker_of("b")
-        # x's stream now kills whichever worker takes it: re-add it (a settings change does)
+        # x's stream now kills whichever worker takes it: re-add it (a change of what the recorder
+        # is told does; a name alone no longer restarts a camera)
         doomed.write_text("x\n")
-        write_config(config, data, [*cams[:2], {**cams[2], "name": "changed"}], recorder={"workers": 1})
+        write_config(config, data, [*cams[:2], {**cams[2], "transport": "tcp"}], recorder={"workers": 1})
         d.signal(signal.SIGHUP)
         wait_for(lambda: "x crashed alone" in d.log, 90, "x to kill a worker of its own")
         crash = wait_for(lambda: [g for g in d.gaps("a") if g["reason"] == CRASH_GAP], 60, "a's crash gap")[0]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
 from edged.alarms import Alarms
@@ -23,7 +22,7 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from edged.daemon.recording.modes import MotionLog, hole_reason
-from edged.daemon.recording.prestart import Early, assign, worker_count, worker_settings
+from edged.daemon.recording.prestart import Early, add_command, assign, worker_count, worker_settings
 from edged.daemon.recording.recovery import recover_dead_worker
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.task_keeper import keep
@@ -263,11 +262,12 @@ class Supervisor:
             if before is None or not before.enabled:
                 await self.workers.emptiest().add(cam, record=not self.held)
                 log.info("camera %s: added", cam_id)
-            elif replace(before, audio_in_viewer=cam.audio_in_viewer) != cam:  # the viewer's switch
-                # (design/0087) is not the recorder's: turning a camera's sound on or off leaves no gap
+            elif add_command(before) != add_command(cam):  # what the recorder is told changed
                 self.gaps.reason[cam_id] = hole_reason(before, cam, "camera settings changed")
                 await self.workers.slot_of(cam_id).add(cam, record=not self.held)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)
+            elif before != cam and (slot := self.workers.slot_of(cam_id)) is not None:
+                slot.cameras[cam_id] = cam  # the viewer's sound switch, the inventory, the floor: no restart, no gap
 
     def _after_worker_death(self, slot: WorkerSlot) -> None:
         """Close what the dead worker left open, so its cameras' footage counts, off the
