@@ -134,6 +134,7 @@ class CameraRecorder:
         self.force_at = _NEVER
         self._last_key = 0  # wall time of the last keyframe (a stats report says when none came for long)
         self._last_at = 0  # wall time of the last video packet (audio in the pre-roll buffer takes it)
+        self._basis: int | None = None  # the host clock the run's stamps are on (RunClock.basis)
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -349,6 +350,7 @@ class CameraRecorder:
                     continue
                 warm_since = None
                 clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
+                self._basis = clock.basis
                 self._last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
@@ -365,9 +367,11 @@ class CameraRecorder:
                 self.counters["clock_steps"] += 1
                 self._close_segment(clock.wall(media), "host clock step")
                 clock, reanchor = clock.after_step(wall, mono), False
+                self._basis = clock.basis
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
                 clock = RunClock(wall - media, wall, mono)
+                self._basis = clock.basis
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
             sample = key and mono >= next_sample  # an image check is due (at a keyframe)
@@ -503,7 +507,7 @@ class CameraRecorder:
                          "audio": int(self._audio is not None)}
         self.boundary = next_boundary(wall, self.settings.segment_us)
         self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
-        self.emit(Opened(self.id, relpath, wall, self.clock.now_us()))
+        self.emit(Opened(self.id, relpath, wall, self.clock.now_us(), self._basis))
 
     def _close_segment(self, end_us: int | None, reason: str) -> None:
         """Close the file; the hasher reports it `Closed` (one event, with its sha256)."""

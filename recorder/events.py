@@ -44,6 +44,7 @@ class Opened(Event):
     path: str                 # relative to the data folder
     start_us: int
     at: int
+    basis_us: int | None = None  # the host clock its stamps are on (recorder/timeline.RunClock.basis)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,12 @@ class RunClock:
     def wall(self, media_us: int) -> int:
         return media_us + self.offset
 
+    @property
+    def basis(self) -> int:
+        """Which host clock the run's stamps are on: its wall time less monotonic time at the
+        anchor (storage/trusted_time.basis; a step changes it)."""
+        return self.wall_ref - self.mono_ref
+
     def stepped(self, wall_now: int, mono_now: int) -> bool:
         """The host clock moved against the monotonic clock since the anchor (NTP step)."""
         return abs((wall_now - self.wall_ref) - (mono_now - self.mono_ref)) > CLOCK_STEP_US

@@ -4,11 +4,12 @@ audit chain records each correction. The MP4 is never rewritten."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import sqlite_utils
 
-from storage import audit, trusted_time as tt
+from storage import audit, segment_rows, trusted_time as tt
 
 # A file the start-up recovery adopted was stamped by the last run's clock, but its id is given
 # when it is adopted: neither re-stamped with this run's steps nor judged by its id's order.
@@ -56,6 +57,37 @@ def shift(db: sqlite_utils.Database, after_id: int, through_id: int, shift_us: i
                                                        "segments": n, "shift_us": shift_us, **extra, **detail},
                      at_us=at_us)
     return n
+
+
+@dataclass(slots=True)
+class Steps:
+    """This run's host clock steps as the re-stamping gave them, for the rows that come after
+    it (`catch_up`). Read and written only in the catalog writer's thread, so a step's re-stamp
+    and a segment row's insert are in one order."""
+
+    current_us: int | None = None   # the clock's basis (trusted_time.basis) after the last step
+    steps: list[tuple[int, int]] = field(default_factory=list)  # (basis before a step, its shift)
+
+    def stepped(self, step: tt.Step) -> None:
+        self.steps.append((tt.basis(step.before_us, step.at_mono_us), tt.restamp_shift(step)))
+        self.current_us = tt.basis(step.after_us, step.at_mono_us)
+
+
+def catch_up(db: sqlite_utils.Database, book: Steps, path: str, basis_us: int | None, at_us: int) -> int:
+    """A segment row written after this run re-stamped for a step, though its worker stamped it
+    on the clock before the step (its `Opened` was on its way): it gets the shift it missed, with
+    its own audit record, as `shift` gives the others. Returns the shift given (0: none missed)."""
+    if basis_us is None or book.current_us is None or not book.steps:
+        return 0
+    missed = tt.missed_shift(basis_us, book.steps, book.current_us)
+    if missed is None:
+        return 0
+    where, args = segment_rows.by_path(path)
+    row = next(db.query(f"SELECT id FROM segment_rows WHERE {where}", args), None)
+    if row is None:
+        return 0
+    shift(db, row["id"] - 1, row["id"], missed, at_us, {"reason": "host_clock_step", "late": True})
+    return missed
 
 
 def placed(db: sqlite_utils.Database, after_id: int, limit: int, upto_id: int | None = None) -> list[tt.Placed]:

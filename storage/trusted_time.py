@@ -123,6 +123,27 @@ def step_between(prev: Reading, now: Reading, threshold_us: int = STEP_US) -> St
     return Step(size, now.wall_us - size, now.wall_us, now.mono_us)
 
 
+def basis(wall_us: int, mono_us: int) -> int:
+    """Which clock a stamp was made on: the wall clock's offset from monotonic time (constant
+    until the wall clock is stepped; a slew moves it by well under a second a day)."""
+    return wall_us - mono_us
+
+
+def missed_shift(basis_us: int, steps: list[tuple[int, int]], current_us: int) -> int | None:
+    """A segment stamped on the clock `basis_us` whose catalog row was written only after this
+    run re-stamped for its steps (a worker's batch still on its way when the watch saw the step):
+    the shift it missed, or None if it was stamped on the clock as it is now. `steps` are this
+    run's, in order, as (the clock's basis before the step, the shift given for it); `current_us`
+    is the basis after the last. The nearest basis decides: a stamp on the clock before step k
+    missed the shifts of steps k and after."""
+    nearest, shift, total = abs(basis_us - current_us), None, 0
+    for before, given in reversed(steps):
+        total += given
+        if abs(basis_us - before) < nearest:
+            nearest, shift = abs(basis_us - before), total
+    return shift
+
+
 def behind_history(now: Reading, newest_end_us: int | None, last_stop_us: int | None,
                    slack_us: int = HISTORY_SLACK_US) -> Step | None:
     """At start: a clock earlier than the newest footage's end or the last clean stop went back

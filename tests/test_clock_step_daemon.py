@@ -132,9 +132,10 @@ def test_a_daemon_stepped_two_years_forward_and_an_hour_back_destroys_nothing(tm
     assert alarms(db, lambda r: r["kind"] == "clock_drift") == []
     assert len(audit_rows(db, "host.clock_step")) == 2
 
-    # Every re-stamp is on the audit chain, and the catalog's corrections add up to it.
+    # Every re-stamp is on the audit chain, and the catalog's corrections add up to it: one per
+    # step, and one per segment whose row came after its step's (a worker's batch on its way).
     fixes = [json.loads(r["detail"]) for r in audit_rows(db, "segments.restamp")]
-    assert len(fixes) == 2
+    assert len([f for f in fixes if not f.get("late")]) == 2
     expected: dict[int, int] = {}
     for f in fixes:
         for i in range(f["first_id"], f["last_id"] + 1):

@@ -12,7 +12,10 @@ from edged.alarms import Alarms
 from edged.config import default_config
 from edged.daemon import host_clock
 from edged.daemon.host_clock import HostClock
+from edged.daemon.recording.gaps import Gaps
+from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.retention_runner import RetentionRunner
+from recorder import events
 from storage import audit, restamps, trusted_time as tt
 from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
 from storage.clock import FakeClock
@@ -389,3 +392,61 @@ async def test_a_site_without_ntp_on_purpose_has_no_unsynced_alarm_only_a_status
         assert alarms(db, lambda r: r["kind"] == "host_clock_unsynced", active=True) == []
     finally:
         await writer.close()
+
+
+async def test_a_segment_whose_row_comes_after_the_restamp_gets_the_shift_it_missed(tmp_path):
+    """A worker stamps a segment on the clock before a step, but its batch reaches the catalog
+    only after the watch re-stamped for the step (seen on a loaded box): the row gets the shift
+    when it is written, by the clock its worker says it stamped it on, on the audit chain; a
+    segment stamped on the new clock gets none, and nothing is flagged or overlaps."""
+    data = default_config(tmp_path).storage.data_dir
+    clock = FakeClock(TRUE, monotonic=100.0)
+    writer = CatalogWriter(data / "catalog.db", clock)
+    await writer.start()
+    try:
+        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
+        await host.start()
+        rows_ = SegmentRows(writer, Gaps(writer), None, None, None, host.book)
+
+        async def guarded(aw) -> bool:
+            await aw
+            return True
+
+        async def arrives(start: int, basis: int) -> None:
+            """The worker's batch: the segment's Opened, then its Closed 10 s later."""
+            path = segment_relpath("door", start)
+            (data / path).parent.mkdir(parents=True, exist_ok=True)
+            (data / path).write_bytes(b"\0" * 1000)
+            for ev in (events.Opened("door", path, start, clock.now_us(), basis),
+                       events.Closed("door", path, start + 10 * S, "boundary", "0" * 64, clock.now_us(), 1000)):
+                rows_.begin(0)
+                if isinstance(ev, events.Opened):
+                    await rows_.opened(ev, 0, None)
+                else:
+                    rows_.closed(ev, 0)
+                await rows_.commit(0, guarded)
+
+        for seg in record(writer, clock, data, 2):
+            await seg
+            assert await host.tick() is None
+        late_start, late_basis = clock.now_us(), tt.basis(clock.now_us(), round(clock.monotonic() * S))
+        clock.advance(s=10)
+        clock.step(-H)                                  # the step, while the segment's batch is on its way
+        assert (await host.tick()).size_us == -H        # re-stamps the two rows it can see
+        await arrives(late_start, late_basis)           # then the row: stamped on the clock before the step
+        now_start = clock.now_us()
+        await arrives(now_start, tt.basis(now_start, round(clock.monotonic() * S)))  # on the new clock
+        clock.advance(s=10)
+        await host.tick()
+    finally:
+        await writer.close()
+
+    db = open_db(data / "catalog.db")
+    M = tt.RESTAMP_MARGIN_US
+    fixes = [json.loads(r["detail"]) for r in audit_rows(db, "segments.restamp")]
+    assert [(f["first_id"], f["last_id"], f["shift_us"], f.get("late")) for f in fixes] == [
+        (1, 2, -H - M, None), (3, 3, -H - M, True)]
+    assert {r["segment_id"]: r["shift_us"] for r in rows(db, "restamps")} == {1: -H - M, 2: -H - M, 3: -H - M}
+    assert flagged_ids(db) == [] and corrected_overlaps(db) == []
+    assert audit.verify(db)[1] is None

@@ -37,6 +37,20 @@ def test_a_step_is_the_wall_clock_moving_against_the_monotonic_clock(prev, now, 
         assert step.direction == ("forward" if size > 0 else "back")
 
 
+@pytest.mark.parametrize("stamped_on, shift", [
+    (TRUE - 2 * YEAR - 100 * S, 2 * YEAR - H),     # before both steps: it missed both
+    (TRUE - 100 * S + 300_000, -H),                # between them (slewed 0.3 s since): the second
+    (TRUE - H - 100 * S - 200_000, None),          # on the clock as it is now
+])
+def test_a_row_written_after_its_steps_restamp_gets_the_shifts_its_clock_missed(stamped_on, shift):
+    two_years = tt.step_between(r(TRUE - 2 * YEAR, 100), r(TRUE + S, 101))   # the watch's readings
+    hour_back = tt.step_between(r(TRUE + 100 * S, 200), r(TRUE - H + 101 * S, 201))
+    steps = [(tt.basis(s.before_us, s.at_mono_us), s.size_us) for s in (two_years, hour_back)]
+    current = tt.basis(hour_back.after_us, hour_back.at_mono_us)
+    assert tt.missed_shift(stamped_on, steps, current) == shift
+    assert tt.missed_shift(current, [], current) is None
+
+
 @pytest.mark.parametrize("now, newest_end, last_stop, size", [
     (TRUE, TRUE - H, TRUE - 10 * S, None),              # later than both: an ordinary restart
     (TRUE, None, None, None),                           # a new site: nothing to compare

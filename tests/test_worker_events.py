@@ -25,7 +25,7 @@ T0 = 1_800_000_000 * S
 def test_every_event_survives_the_pipe_and_garbage_is_refused():
     samples = [
         events.State("a", "offline", "refused", "refused", 3, None, T0),
-        events.Opened("a", "video/a/x.mp4", T0, T0 + 1),
+        events.Opened("a", "video/a/x.mp4", T0, T0 + 1, T0 - 1_000 * S),
         events.Closed("a", "video/a/x.mp4", T0 + 60 * S, "boundary", "ab" * 32, T0 + 61 * S, 10, 1500, "h264",
                       1920, 1080, 0),
         events.Closing("a", "video/a/x.mp4", T0, "close failed").closed(None, T0),
@@ -39,7 +39,7 @@ def test_every_event_survives_the_pipe_and_garbage_is_refused():
         assert line.endswith("\n") and line.count("\n") == 1
         assert events.decode(line.encode()) == ev
     assert events.to_dict(samples[1]) == {"ev": "open", "camera": "a", "path": "video/a/x.mp4", "start_us": T0,
-                                          "at": T0 + 1}
+                                          "at": T0 + 1, "basis_us": T0 - 1_000 * S}
     for bad in (b"not json", b'{"ev": "ended", "camera": "a"}', b'{"ev": "open", "camera": "a"}', b"[]"):
         with pytest.raises(ValueError):
             events.decode(bad)

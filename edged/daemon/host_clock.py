@@ -82,7 +82,8 @@ class HostClock:
         self.ntp_expected = ntp_expected      # [time] ntp: false, the site runs without NTP on purpose
         self.state = tt.State()
         self.first_id = 0     # segments after this id were stamped by this process's clock readings
-        self.seen_id = 0      # the newest segment at the last reading: opened before any step seen since
+        self.seen_id = 0      # the newest segment before the last reading: opened before any step seen since
+        self.book = restamps.Steps()  # this run's steps, for segment rows that come after their re-stamp
         self.tails: dict[str, tt.Tail] = {}   # the order detector's place, per camera
         self.read_through = 0                 # every segment up to this id has been read by it
         self.flagged = 0                      # segments flagged for a person, as last alarmed
@@ -123,7 +124,11 @@ class HostClock:
         self.state, _ = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
         newest, stopped = await self.writer.run(Catalog.clock_history)
-        self.first_id = self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
+        def first(c: Catalog) -> int:
+            self.book.current_us = tt.basis(now.wall_us, now.mono_us)  # the writer's thread alone touches it
+            return restamps.newest_id(c.db)
+
+        self.first_id = self.seen_id = await self.writer.run(first)
         self.floor = tt.floor_of(self.first_id, newest, stopped)
         step = tt.behind_history(now, newest, stopped)
         if step is not None:
@@ -144,6 +149,9 @@ class HostClock:
         process recorded before it; the alarm clears once the clock has settled."""
         was_trusted = not self.untrusted()
         sync = await self._read_sync()
+        # Read before the clocks: every segment up to it was opened before this reading (one read
+        # after it may hold a segment stamped after a step the next reading sees).
+        seen = await self.writer.run(lambda c: restamps.newest_id(c.db))
         now = self._reading()
         self.state, step = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
@@ -154,7 +162,7 @@ class HostClock:
                 self.tails, self.read_through = self.base   # this run's stamps moved: read them again
             await self._report(await self.writer.run(lambda c: restamps.flagged_count(c.db)))
         await self.check_order()
-        self.seen_id = await self.writer.run(lambda c: restamps.newest_id(c.db))
+        self.seen_id = seen
         if not self.untrusted() and not was_trusted:
             log.info("the host clock has been stable for %.0f s: retention judges age again", self.settle_us / 1e6)
             await self.alarms.clear(HOST_CLOCK_STEP.key())
@@ -271,12 +279,15 @@ class HostClock:
         within a run the wall clock followed monotonic time until it stepped, so its true
         interval on the new clock is the old stamps plus the step, and a camera's segments stay
         in order, never overlapping. Segments opened since the last reading (up to a second)
-        went either side of the step: each goes with the clock its start is nearer to."""
+        went either side of the step: each goes with the clock its start is nearer to. A segment
+        whose row is written after this (its worker's batch was on its way) gets its shift then,
+        by the clock its worker says it stamped it on (storage/restamps.catch_up)."""
         at = self.clock.now_us()
         first, seen = self.first_id, self.seen_id
 
         def job(c: Catalog) -> int:
             through = restamps.before_step(c.db, seen, step.before_us, step.after_us)
+            self.book.stepped(step)  # a row written after this one, stamped before the step, is caught up
             return restamps.shift(c.db, first, through, tt.restamp_shift(step), at, {
                 "reason": "host_clock_step", "step_us": step.size_us, "before_us": step.before_us,
                 "after_us": step.after_us})

@@ -17,7 +17,7 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from recorder import events
-from storage import logs
+from storage import logs, restamps
 from storage.catalog import Catalog, CatalogWriter
 
 log = logging.getLogger("edged.daemon.recording.supervisor")
@@ -25,8 +25,9 @@ log = logging.getLogger("edged.daemon.recording.supervisor")
 
 class SegmentRows:
     def __init__(self, writer: CatalogWriter, gaps: Gaps, health: HealthMonitor | None, guard: TamperGuard | None,
-                 on_segment_opened: Callable[[], None] | None):
+                 on_segment_opened: Callable[[], None] | None, steps: restamps.Steps | None = None):
         self.writer = writer
+        self.steps = steps  # the host clock's steps this run (edged/daemon/host_clock.py), for late rows
         self.gaps = gaps
         self.health = health
         self.guard = guard
@@ -53,6 +54,8 @@ class SegmentRows:
     async def opened(self, ev: events.Opened, slot: int, tg: asyncio.TaskGroup | None) -> None:
         await self.gaps.opened(ev, slot, tg)
         self._rows[slot].append((Catalog.open_segment, (ev.camera, ev.start_us, ev.path, ev.at)))
+        if self.steps is not None:
+            self._rows[slot].append((_catch_up, (self.steps, ev.path, ev.basis_us, ev.at)))
         if self.health is not None:
             self.health.on_segment(ev.camera, ev.start_us)
         if self.guard is not None:
@@ -72,3 +75,8 @@ class SegmentRows:
             self._rows[slot].append((Catalog.close_segment, (ev.path, ev.catalog_fields())))
             if self.guard is not None:
                 self._after[slot].append(lambda path=ev.path: self.guard.closed(path))
+
+
+def _catch_up(c: Catalog, steps: restamps.Steps, path: str, basis_us: int | None, at_us: int) -> None:
+    """In the batch's transaction, after the row: the shift of a step it missed."""
+    restamps.catch_up(c.db, steps, path, basis_us, at_us)

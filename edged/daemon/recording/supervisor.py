@@ -30,7 +30,7 @@ from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
-from storage import audit
+from storage import audit, restamps
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
@@ -78,7 +78,7 @@ class Supervisor:
                  on_recording: Callable[[], None] | None = None, workers: int | None = None,
                  clock: Clock = SYSTEM, early: Early | None = None,
                  publish_event: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
-                 disk_full: Outlet[BaseException] | None = None):
+                 disk_full: Outlet[BaseException] | None = None, restamp_steps: restamps.Steps | None = None):
         self.clock = clock
         self.cfg = cfg
         self.writer = writer
@@ -100,7 +100,8 @@ class Supervisor:
                                on_death=self._after_worker_death, early=early)
         self.slots = self.workers.slots
         self.events = 0            # progress counter for the watchdog
-        self.segments = SegmentRows(writer, self.gaps, health, guard, on_segment_opened)  # rows a batch at a time
+        self.segments = SegmentRows(writer, self.gaps, health, guard, on_segment_opened,  # rows a batch at a time
+                                    restamp_steps)
         self._tg: asyncio.TaskGroup | None = None
         self.motion = MotionLog(writer, clock, publish_event)  # motion events; holes by policy (edged/daemon/recording/modes.py)
 
