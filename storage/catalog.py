@@ -253,15 +253,6 @@ class Catalog:
     def active_alarms(self) -> list[dict[str, Any]]:
         return alarms(self.db)
 
-    # node ---------------------------------------------------------------------------
-    def set_node(self, values: dict[str, Any]) -> None:
-        with self.db.atomic():
-            for k, v in values.items():
-                self.db.execute(
-                    "INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    [k, None if v is None else str(v)],
-                )
-
 
 class CatalogWriter:
     """Runs every catalog write on one dedicated thread, so the event loop never blocks."""

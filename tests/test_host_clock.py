@@ -16,7 +16,7 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.retention_runner import RetentionRunner
 from recorder import events
-from storage import audit, restamps, trusted_time as tt
+from storage import audit, node as node_table, restamps, trusted_time as tt
 from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
 from storage.clock import FakeClock
 from storage.layout import segment_relpath
@@ -132,7 +132,7 @@ async def test_a_step_back_across_a_restart_flags_the_new_runs_segments_until_nt
         for seg in record(writer, clock, data, 3):
             await seg
             await host.tick()
-        await writer.run(Catalog.set_node, {"stopped_us": clock.now_us()})
+        await writer.run(lambda c: node_table.set_values(c.db, {"stopped_us": clock.now_us()}))
     finally:
         await writer.close()
 

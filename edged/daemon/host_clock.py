@@ -237,7 +237,7 @@ class HostClock:
             self.shown = (sync.synced, expected)
             shown = json.dumps({"synced": sync.synced, "source": sync.source, "maxerror_us": sync.maxerror_us,
                                 "sta_unsync": sync.sta_unsync, "since_us": now.wall_us, "ntp_expected": expected})
-            await self.writer.run(lambda c: c.set_node({SYNC_KEY: shown}))
+            await self.writer.run(lambda c: node.set_values(c.db, {SYNC_KEY: shown}))
         started = self.started_mono_us if self.started_mono_us is not None else now.mono_us
         verdict = tt.unsynced_alarm(sync, now.mono_us - started, self.unsynced_grace_us, expected)
         if verdict is None or verdict == self.unsynced:

@@ -19,7 +19,7 @@ from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
 from edged.i18n import Msg, N_
-from storage import audit
+from storage import audit, node as node_table
 from storage.alarm_kinds import FOOTAGE_MISSING, STORAGE_LOST
 from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -73,7 +73,7 @@ class Liveness:
 
     async def _record(self, problem: str | None) -> None:
         state = {"state": "lost" if problem else "ok", "reason": problem, "since_us": self.clock.now_us()}
-        await self.writer.run(Catalog.set_node, {"storage": json.dumps(state)})
+        await self.writer.run(lambda c: node_table.set_values(c.db, {"storage": json.dumps(state)}))
 
     async def _lost(self, reason: str) -> None:
         async with self._lock:

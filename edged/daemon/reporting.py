@@ -169,7 +169,7 @@ class Reporting:
                     self._last_state, last_state = text, loop.time()
             if self.reporter.status != status:
                 status = self.reporter.status
-                await self.writer.run(Catalog.set_node, {"mqtt_status": status})
+                await self.writer.run(lambda c: node_table.set_values(c.db, {"mqtt_status": status}))
             await wait_or_stop(stopping, POLL_S, self.clock)
 
     async def _forward_records(self) -> None:
@@ -204,7 +204,7 @@ class Reporting:
                 marks["mqtt_audit_seq"] = audits[-1]["seq"]
             if gone:
                 marks["mqtt_destruction_id"] = gone[-1]["id"]
-            await self.writer.run(Catalog.set_node, marks)
+            await self.writer.run(lambda c: node_table.set_values(c.db, marks))
 
     async def _chain_head(self, now: float) -> None:
         """The audit chain's head on its own: the central office keeps it to prove the log later."""

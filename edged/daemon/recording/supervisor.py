@@ -30,7 +30,7 @@ from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
-from storage import audit, restamps
+from storage import audit, node as node_table, restamps
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
@@ -392,5 +392,5 @@ class Supervisor:
 
     async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():
-            await self.writer.run(Catalog.set_node, {"heartbeat_us": self.clock.now_us()})
+            await self.writer.run(lambda c: node_table.set_values(c.db, {"heartbeat_us": self.clock.now_us()}))
             await wait_or_stop(self.stopping, HEARTBEAT_S, self.clock)
