@@ -99,12 +99,6 @@ def segments_between(db: sqlite_utils.Database, start_us: int, end_us: int, came
     return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
 
 
-def alarms(db: sqlite_utils.Database, include_cleared: bool = False) -> list[dict[str, Any]]:
-    """Alarm rows by the time raised (the active ones unless `include_cleared`)."""
-    where = "" if include_cleared else " WHERE cleared_us IS NULL"
-    return list(db.query("SELECT * FROM alarms" + where + " ORDER BY raised_us"))
-
-
 class Catalog:
     """Plain synchronous operations; run them on the writer thread."""
 
@@ -230,28 +224,6 @@ class Catalog:
         self.db.execute(
             "INSERT INTO gaps (camera, from_us, to_us, reason) VALUES (?, ?, ?, ?)", [camera, from_us, to_us, reason]
         )
-
-    # alarms -------------------------------------------------------------------------
-    def raise_alarm(self, key: str, kind: str, severity: str, camera: str | None, message: str,
-                    detail: dict[str, Any] | None, now_us: int) -> bool:
-        """Raise (or refresh) the alarm with this stable key; True if it is new."""
-        detail_json = None if detail is None else json.dumps(detail, sort_keys=True)
-        cur = self.db.execute(
-            "UPDATE alarms SET severity = ?, message = ?, detail = ?, updated_us = ?"
-            " WHERE key = ? AND cleared_us IS NULL", [severity, message, detail_json, now_us, key])
-        if cur.rowcount:
-            return False
-        self.db.execute(
-            "INSERT INTO alarms (key, kind, severity, camera, message, detail, raised_us, updated_us)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [key, kind, severity, camera, message, detail_json, now_us, now_us])
-        return True
-
-    def clear_alarm(self, key: str, now_us: int) -> bool:
-        cur = self.db.execute("UPDATE alarms SET cleared_us = ? WHERE key = ? AND cleared_us IS NULL", [now_us, key])
-        return bool(cur.rowcount)
-
-    def active_alarms(self) -> list[dict[str, Any]]:
-        return alarms(self.db)
 
 
 class CatalogWriter:

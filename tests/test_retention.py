@@ -15,6 +15,7 @@ from datetime import datetime
 
 import pytest
 
+from storage import alarms as alarm_table
 from storage.catalog import FOOTAGE_STATES, MISSING, TAMPERED, Catalog, open_db
 from storage.clock import SYSTEM
 from storage.retention.plan import CAPACITY, Destroy, Segment
@@ -302,7 +303,7 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
         await writer.run(fill)
         runner = RetentionRunner(cfg, writer, Alarms(writer))
         await runner._holds_crowd_out()
-        rows = await writer.run(lambda c: c.active_alarms())
+        rows = await writer.run(lambda c: alarm_table.active(c.db))
         assert [a["kind"] for a in rows] == ["holds_crowd_out"]
         assert "below the minimum of 30 days" in rows[0]["message"]
     finally:

@@ -28,7 +28,7 @@ from storage import cameras as camera_table
 from storage import node as node_table
 from storage import segments as segment_table
 from storage.catalog import CatalogWriter, segments_between
-from storage.catalog import alarms as catalog_alarms
+from storage import alarms as alarm_table
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
@@ -161,5 +161,5 @@ class StatusOps(Operations):
 
     @op("alarms")
     async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        rows = await self._query(lambda db: catalog_alarms(db, bool(args.get("all"))))
+        rows = await self._query(lambda db: alarm_table.listing(db, bool(args.get("all"))))
         return [{**r, "text": alarm_text(r)} for r in rows]
