@@ -53,7 +53,7 @@ from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
-from storage import audit, datainit, nodekey, restamps
+from storage import audit, cameras as camera_table, datainit, nodekey, restamps
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
@@ -212,7 +212,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         reload_hooks.append(retention_and_birth)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
-        await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+        await writer.run(lambda c: camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], c.clock.now_us()))
         steps.mark("cameras")
         notifier.extend_timeout(STARTUP_STEP_S)
         finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))

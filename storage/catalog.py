@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar, cast
+from typing import Any, Callable, TypeVar, cast
 
 import sqlite_utils
 
@@ -32,11 +31,6 @@ T = TypeVar("T")
 STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk may come back
 # The SQL test for footage, on the `segments` view.
 FOOTAGE = "state IN ('complete', 'recovered')"
-# The columns of a camera's inventory entry (R3.5): a change to one is a change of the camera list.
-INVENTORY = ("name", "enabled", "location", "kind", "purpose", "coverage", "manager", "contact", "recording_period",
-             "machine_room", "asset_number")
-
-
 COMPACT_ROWS = "m013_compact_segments"  # the migration after which open_db compacts the file once
 
 
@@ -105,44 +99,6 @@ class Catalog:
     def __init__(self, db: sqlite_utils.Database, clock: Clock = SYSTEM):
         self.db = db
         self.clock = clock
-
-    # cameras ------------------------------------------------------------------------
-    def sync_cameras(self, cameras: Iterable[dict[str, Any]]) -> None:
-        """Make the camera rows match the config; rows of removed cameras stay (footage). A
-        camera added, removed, or whose inventory entry changed gets `listed_us` = now."""
-        cameras = list(cameras)
-        now = self.clock.now_us()
-        with self.db.atomic():
-            before = {r["id"]: r for r in self.db.query("SELECT * FROM cameras")}
-            self.db.execute("UPDATE cameras SET listed_us = ? WHERE configured = 1 AND id NOT IN (SELECT value FROM"
-                            " json_each(?))", [now, json.dumps([c["id"] for c in cameras])])
-            self.db.execute("UPDATE cameras SET configured = 0")
-            for cam in cameras:
-                old = before.get(cam["id"])
-                changed = old is None or not old["configured"] or any(
-                    k in INVENTORY and old.get(k) != v for k, v in cam.items())
-                self.db.table("cameras").upsert({**cam, "configured": 1, **({"listed_us": now} if changed else {})},
-                                                pk="id")
-
-    def set_camera_state(self, camera: str, state: str, error: str | None, at_us: int,
-                         reconnects: int | None = None, last_packet_us: int | None = None,
-                         kind: str | None = None) -> None:
-        """A state change. The error (its words and its kind) is kept while the camera is not
-        recording (a retry does not blank it); the reconnect count and the last frame's time
-        come with it (design/0024)."""
-        self.db.execute(
-            "UPDATE cameras SET state = ?, last_error = CASE WHEN ? = 'recording' THEN NULL"
-            " ELSE coalesce(?, last_error) END,"
-            " error_kind = CASE WHEN ? = 'recording' THEN NULL WHEN ? IS NOT NULL THEN ? ELSE error_kind END,"
-            " state_since_us = CASE WHEN state = ? THEN state_since_us ELSE ? END,"
-            " reconnects = coalesce(?, reconnects), last_packet_us = coalesce(?, last_packet_us) WHERE id = ?",
-            [state, state, error, state, error, kind, state, at_us, reconnects, last_packet_us, camera],
-        )
-
-    def set_camera_stats(self, rows: list[dict[str, Any]]) -> None:
-        with self.db.atomic():
-            for row in rows:
-                self.db.table("cameras").update(row["id"], {k: v for k, v in row.items() if k != "id"})
 
     def in_one_transaction(self, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
         """Several writes, each `(Catalog.method, args)`, committed together: a recorder

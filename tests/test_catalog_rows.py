@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import sqlite_utils
 
-from storage import layout, segment_rows, segments
+from storage import cameras as camera_table, layout, segment_rows, segments
 from storage.catalog import COMPLETE, SEGMENT_STATES, WRITING, Catalog, migrations, open_db
 from storage.hashing import sha256_file
 from storage.mp4 import scan_media
@@ -111,7 +111,8 @@ def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path, caplog):
     assert [r["path"] for r in got] == [layout.segment_relpath(f"cam{i % 3}", s) for i, s in enumerate(starts)]
     assert rows(db, "segment_rows", lambda r: r["path"] is not None) == []
     # reconcile's own derivation (storage/segment_rows.paths_since) agrees too
-    cat.sync_cameras([{"id": f"cam{i}", "name": "c", "url": "u", "enabled": 1} for i in range(3)])
+    camera_table.sync(cat.db, [{"id": f"cam{i}", "name": "c", "url": "u", "enabled": 1} for i in range(3)],
+                      cat.clock.now_us())
     assert sorted(cat.known_paths_since(0)) == sorted(r["path"] for r in got)
     db.conn.close()
 
@@ -119,7 +120,7 @@ def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path, caplog):
 def test_writes_through_the_view_columns_round_trip(tmp_path):
     db = open_db(tmp_path / layout.CATALOG_FILE)
     cat = Catalog(db)
-    cat.sync_cameras([{"id": "a", "name": "a", "url": "u", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "a", "name": "a", "url": "u", "enabled": 1}], cat.clock.now_us())
     rel = layout.segment_relpath("a", T)
     cat.open_segment("a", T, rel, T + 40)
     cat.open_segment("a", T, rel, T + 99)  # the same path again: nothing

@@ -20,8 +20,8 @@ from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.daemon.host_clock import HostClock
 from edged.daemon.retention_runner import RetentionRunner
-from storage import audit, trusted_time as tt
-from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
+from storage import audit, cameras as camera_table, trusted_time as tt
+from storage.catalog import CatalogWriter, open_db, segments_between
 from storage.clock import FakeClock
 from storage.export.plan import corrected_stamps
 from tests.support.catalog import alarms, audit_rows, rows
@@ -38,8 +38,8 @@ async def test_a_custodian_resolves_flags_with_a_reason_and_the_footage_stays(tm
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1},
-                                                {"id": "yard", "name": "yard", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(c.db, [{"id": cam, "name": cam, "url": "synthetic:", "enabled": 1}
+                                                            for cam in ("door", "yard")], c.clock.now_us()))
         for seg in record(writer, clock, data, 2):      # a true run
             await seg
         clock.step(-H_BACK)

@@ -16,8 +16,8 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.retention_runner import RetentionRunner
 from recorder import events
-from storage import audit, node as node_table, restamps, trusted_time as tt
-from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
+from storage import audit, cameras as camera_table, node as node_table, restamps, trusted_time as tt
+from storage.catalog import CatalogWriter, open_db, segments_between
 from storage.clock import FakeClock
 from storage.layout import segment_relpath
 from tests.support.catalog import alarms, audit_rows, rows
@@ -61,7 +61,8 @@ async def test_steps_forward_two_years_and_back_an_hour_destroy_nothing_and_rest
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         al = Alarms(writer, clock)
         host = HostClock(writer, al, clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
         await host.start()
@@ -126,7 +127,8 @@ async def test_a_step_back_across_a_restart_flags_the_new_runs_segments_until_nt
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:  # the last run: 3 segments on a true clock, then a clean stop
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
         await host.start()
         for seg in record(writer, clock, data, 3):
@@ -194,7 +196,8 @@ async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flag
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         for seg in record(writer, clock, data, 2):          # a true run (no watch: an edged before 0059)
             await seg
         clock.step(-2 * YEAR)
@@ -242,7 +245,8 @@ async def test_a_restart_with_the_clock_a_third_of_a_second_behind_is_flagged_no
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
         await host.start()
         for seg in record(writer, clock, data, 2):
@@ -281,8 +285,8 @@ async def test_a_camera_first_on_record_in_a_run_stamped_behind_is_flagged_too(t
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1}
-                                                for c in ("door", "gate")])
+        await writer.run(lambda c: camera_table.sync(c.db, [{"id": cam, "name": cam, "url": "synthetic:", "enabled": 1}
+                                                            for cam in ("door", "gate")], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
         await host.start()
         for seg in record(writer, clock, data, 2):
@@ -404,7 +408,8 @@ async def test_a_segment_whose_row_comes_after_the_restamp_gets_the_shift_it_mis
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
         await host.start()
         rows_ = SegmentRows(writer, Gaps(writer), None, None, None, host.book)

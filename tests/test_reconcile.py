@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from storage import layout, restamps
+from storage import cameras as camera_table, layout, restamps
 from storage.catalog import WRITING, Catalog, open_db
 from storage.clock import SYSTEM
 from storage.hashing import sha256_file
@@ -39,7 +39,7 @@ def place(data, src, camera, start_us, keep=1.0):
 def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4):
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     now = SYSTEM.now_us()
     t = now - 600 * S
 
@@ -83,7 +83,7 @@ def test_cataloged_files_early_in_the_first_tail_day_are_left_alone(tmp_path, fm
 
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     now = SYSTEM.now_us()
     first_day = time.strftime("%Y-%m-%d", time.gmtime((now - TAIL_US) / 1e6))
     early = (calendar.timegm(time.strptime(first_day, "%Y-%m-%d")) + 1) * S  # 00:00:01 of that day
@@ -100,7 +100,7 @@ def test_a_file_the_media_parser_dies_on_is_kept_in_quarantine_and_the_daemon_li
     test hook of storage/mp4.py) is a finding about the file, not the end of the caller."""
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     t = SYSTEM.now_us() - 600 * S
     fine = place(data, fmp4, "cam", t, keep=0.6)
     cat.open_segment("cam", t, fine, t)
@@ -126,7 +126,7 @@ def test_after_a_step_back_across_a_restart_the_last_runs_leftovers_stamped_afte
     off are judged) are left alone. The old reconciliation skipped both by stamp."""
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     started = SYSTEM.now_us() - 3600 * S             # this run's start, on a clock an hour behind
     crashed = place(data, fmp4, "cam", started + 600 * S, keep=0.6)   # the last run's, left `writing`
     cat.open_segment("cam", started + 600 * S, crashed, started)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from storage import alarms as alarm_table
+from storage import alarms as alarm_table, cameras as camera_table
 from storage.catalog import FOOTAGE_STATES, MISSING, TAMPERED, Catalog, open_db
 from storage.clock import SYSTEM
 from storage.retention.plan import CAPACITY, Destroy, Segment
@@ -193,7 +193,7 @@ retention_run.destroy(db, data, plan, pass_id=1)
 def test_sigkill_during_destruction_leaves_nothing_half_done(tmp_path, stage):
     data = tmp_path
     cat = Catalog(open_db(data / "catalog.db"))
-    cat.sync_cameras([{"id": "c", "name": "c", "url": "", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "c", "name": "c", "url": "", "enabled": 1}], cat.clock.now_us())
     paths = []
     for i in range(5):
         rel = f"video/c/2026-11-21/2026112{i}T000000.000000Z.mp4"
@@ -287,7 +287,8 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
         now = SYSTEM.now_us()
 
         def fill(c: Catalog) -> None:
-            c.sync_cameras([{"id": "demo", "name": "demo", "url": "synthetic:", "enabled": 1}])
+            camera_table.sync(c.db, [{"id": "demo", "name": "demo", "url": "synthetic:", "enabled": 1}],
+                              c.clock.now_us())
             # a day of footage written at a rate that fills the disk in ~40 days ...
             for i in range(24):
                 start = now - (24 - i) * 3600 * S
@@ -320,7 +321,7 @@ def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
     day = 86_400_000_000
     db = open_db(tmp_path / "catalog.db")
     cat = Catalog(db)
-    cat.sync_cameras([{"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1}], cat.clock.now_us())
     old = tmp_path / "video" / "old.mp4"
     old.parent.mkdir()
     old.write_bytes(b"x" * 1000)

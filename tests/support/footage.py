@@ -99,7 +99,8 @@ def _register(data_dir: Path, camera: str, rows: list[dict[str, Any]]) -> None:
     try:
         if not camera_table.exists(cat.db, camera):
             known = [{k: r[k] for k in ("id", "name", "url", "enabled")} for r in camera_table.configured(cat.db)]
-            cat.sync_cameras([*known, {"id": camera, "name": camera, "url": "test://" + camera, "enabled": 1}])
+            camera_table.sync(cat.db, [*known, {"id": camera, "name": camera, "url": "test://" + camera, "enabled": 1}],
+                              cat.clock.now_us())
         now = SYSTEM.now_us()
         with cat.db.atomic():
             for r in rows:

@@ -22,7 +22,7 @@ from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.i18n import Msg, N_
 from recorder import diagnose
-from storage import audit
+from storage import audit, cameras as camera_table
 from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.states.cameras import OFFLINE
 from storage.catalog import WRITING, Catalog, CatalogWriter
@@ -89,7 +89,8 @@ async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Exp
         def mark(c: Catalog) -> list[dict[str, Any]]:
             with c.db.atomic():
                 for cam in cams:
-                    c.set_camera_state(cam, OFFLINE, "recorder worker died", died_us, kind=diagnose.WORKER_DIED)
+                    camera_table.set_state(c.db, cam, OFFLINE, "recorder worker died", died_us,
+                                           kind=diagnose.WORKER_DIED)
             return [r for r in c.segments_in(WRITING) if r["camera"] in cams and r["start_us"] < died_us]
 
         rows = await writer.run(mark)
