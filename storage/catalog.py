@@ -176,11 +176,6 @@ class Catalog:
         return cast("int | None", next(self.db.query(
             "SELECT max((SELECT max(start_us) FROM segments WHERE camera = cameras.id)) AS s FROM cameras"))["s"])
 
-    def add_gap(self, camera: str, from_us: int, to_us: int, reason: str) -> None:
-        self.db.execute(
-            "INSERT INTO gaps (camera, from_us, to_us, reason) VALUES (?, ?, ?, ?)", [camera, from_us, to_us, reason]
-        )
-
 
 class CatalogWriter:
     """Runs every catalog write on one dedicated thread, so the event loop never blocks."""

@@ -63,25 +63,3 @@ def summary(db: sqlite_utils.Database) -> dict[str, Any]:
     open_n = next(db.query(f"SELECT count(*) AS n FROM segment_rows WHERE state = {segment_rows.code(WRITING)}"))["n"]
     return {"segments": seg["n"], "bytes": seg["bytes"] or 0, "oldest_us": seg["oldest"],
             "newest_us": seg["newest"], "open": open_n}
-
-
-def gap_count_since(db: sqlite_utils.Database, since_us: int) -> int:
-    return cast(int, next(db.query("SELECT count(*) AS n FROM gaps WHERE to_us >= ?", [since_us]))["n"])
-
-
-def gaps_between(db: sqlite_utils.Database, start_us: int, end_us: int,
-                 cameras: list[str] | None = None) -> list[dict[str, Any]]:
-    """Gaps overlapping [start, end), by camera then time; `cameras` None: every camera."""
-    sql = "SELECT * FROM gaps WHERE from_us < ? AND to_us >= ?"
-    params: list[Any] = [end_us, start_us]
-    if cameras is not None:
-        sql += f" AND camera IN ({','.join('?' * len(cameras))})"
-        params += cameras
-    return list(db.query(sql + " ORDER BY camera, from_us", params))
-
-
-def gap_seconds_since(db: sqlite_utils.Database, since_us: int, until_us: int) -> dict[str, float]:
-    """Seconds of recorded gaps per camera inside [since, until) (the health monitor's day)."""
-    rows = db.query("SELECT camera, sum(min(to_us, ?) - max(from_us, ?)) AS us FROM gaps"
-                    " WHERE to_us > ? GROUP BY camera", [until_us, since_us, since_us])
-    return {r["camera"]: r["us"] / 1e6 for r in rows}

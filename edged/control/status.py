@@ -22,7 +22,7 @@ from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
 from edged.i18n import _
-from storage import audit
+from storage import audit, gaps as gap_table
 from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
@@ -58,7 +58,7 @@ class StatusOps(Operations):
             node = node_table.values(db)
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
-            gaps = segment_table.gap_count_since(db, clock.now_us() - DAY_US)
+            gaps = gap_table.count_since(db, clock.now_us() - DAY_US)
             try:  # not the figures of whatever is under the mount point of a disk that is gone
                 disk = None if storage_lost() else shutil.disk_usage(data_dir)
             except OSError:
@@ -116,7 +116,7 @@ class StatusOps(Operations):
                 rows = segments_between(db, start, end, scope[0] if scope else None, limit)
             else:
                 rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit)][:limit]
-            return {"segments": rows, "gaps": segment_table.gaps_between(db, start, end, scope),
+            return {"segments": rows, "gaps": gap_table.between(db, start, end, scope),
                     "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)
         await self.writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
