@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar, cast
 
-from storage import layout
+from storage import layout, segment_rows, segments as segment_table
 from storage.states.cameras import DISABLED
-from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
+from storage.catalog import Catalog
+from storage.segment_rows import MISSING, QUARANTINED, RECOVERED, WRITING
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir, fsync_file, private_dir
 from storage.hashing import sha256_file
@@ -128,13 +129,15 @@ def apply_outcomes(catalog: Catalog, outcomes: list[Outcome], report: Report,
             relpath = o.row["path"]
             if o.absent:
                 if o.row["state"] != MISSING:
-                    catalog.set_state(o.row["id"], MISSING, absent)
+                    segment_rows.set_state(catalog.db, o.row["id"], MISSING, absent)
                     report.missing.append(relpath)
             elif o.fields is None:
-                catalog.set_state(o.row["id"], QUARANTINED, "no whole fragment; moved to " + str(o.moved))
+                segment_rows.set_state(catalog.db, o.row["id"], QUARANTINED,
+                                       "no whole fragment; moved to " + str(o.moved))
                 report.quarantined.append(relpath)
             else:
-                catalog.close_segment(relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
+                segment_rows.close(catalog.db, relpath, {**o.fields, "note": "recovered after a crash"},
+                                   state=RECOVERED)
                 report.recovered.append(relpath)
 
 
@@ -209,9 +212,9 @@ def _adopt(catalog: Catalog, data_dir: Path, relpath: str, parsed: tuple[str, in
         catalog.db.table("cameras").insert(
             {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
         cameras.add(camera)
-    catalog.add_segment({"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
-                         "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
-                         **fields})
+    segment_rows.insert(catalog.db, [{"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
+                                      "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
+                                      **fields}])
     report.adopted.append(relpath)
 
 
@@ -223,7 +226,7 @@ def adopt_later(catalog: Catalog, data_dir: Path, paths: list[str], report: Repo
     clock went back across the restart, and are adopted (design/0059)."""
     parsed = {p: layout.parse_relpath(p) for p in paths}
     starts = [v[1] for v in parsed.values() if v]
-    known = catalog.known_paths_since(min(starts) - TAIL_US) if starts else set()
+    known = segment_rows.known_paths_since(catalog.db, min(starts) - TAIL_US) if starts else set()
     held = held_open(data_dir)
     cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
     with catalog.db.atomic():
@@ -239,8 +242,8 @@ def open_before(catalog: Catalog, before_us: int | None, before_id: int | None =
     new run wrote any; ids are given in recording order), whatever their stamps; without it,
     those stamped before `before_us` (a run started then owns the rest)."""
     if before_id is not None:
-        return [r for r in catalog.segments_in(WRITING) if r["id"] <= before_id]
-    return [r for r in catalog.segments_in(WRITING) if before_us is None or r["start_us"] < before_us]
+        return [r for r in segment_rows.in_state(catalog.db, WRITING) if r["id"] <= before_id]
+    return [r for r in segment_rows.in_state(catalog.db, WRITING) if before_us is None or r["start_us"] < before_us]
 
 
 def held_open(data_dir: Path) -> set[str]:
@@ -282,15 +285,15 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
     expect = expect or _nothing_expected
     with catalog.db.atomic():
         recover_open(catalog, data_dir, open_before(catalog, before_us, before_id), report, expect)
-        latest = catalog.latest_start()
+        latest = segment_table.latest_start(catalog.db)
         if latest is not None:
-            recover_open(catalog, data_dir, catalog.stranded_since(latest - TAIL_US), report, expect)
+            recover_open(catalog, data_dir, segment_table.stranded_since(catalog.db, latest - TAIL_US), report, expect)
 
-    latest = catalog.latest_start() or catalog.clock.now_us()
+    latest = segment_table.latest_start(catalog.db) or catalog.clock.now_us()
     since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
     # Whole UTC days: every file in a scanned day folder is compared with the catalog.
     since = int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000
-    known = catalog.known_paths_since(since)
+    known = segment_rows.known_paths_since(catalog.db, since)
     cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
     present: set[str] = set()
     held: set[str] | None = None   # read once, when the first file stamped after the start is met
@@ -315,10 +318,10 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
                 _adopt(catalog, data_dir, relpath, parsed, expect, report, cameras)
 
     with catalog.db.atomic():
-        for row in catalog.footage_since(since):
+        for row in segment_rows.footage_since(catalog.db, since):
             mine = row["id"] > before_id if before_id is not None else \
                 before_us is not None and row["start_us"] >= before_us
             if row["path"] not in present and not mine:
-                catalog.set_state(row["id"], MISSING, "file gone at start-up")
+                segment_rows.set_state(catalog.db, row["id"], MISSING, "file gone at start-up")
                 report.missing.append(row["path"])
     return report

@@ -20,7 +20,8 @@ from edged.ports import Outlet
 from edged.rules.disk import FLOOR_MAX, FLOOR_MIN, MIB, floor_bytes, short
 from recorder import events
 from storage import cameras as camera_table
-from storage.catalog import COMPLETE, WRITING, CatalogWriter
+from storage.catalog import CatalogWriter
+from storage.segment_rows import COMPLETE, WRITING
 from storage.clock import FakeClock
 from storage.full import is_disk_full
 from tests.support.cameras import RtspServer, make_clip

@@ -16,8 +16,9 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.retention_runner import RetentionRunner
 from recorder import events
-from storage import audit, cameras as camera_table, node as node_table, restamps, trusted_time as tt
-from storage.catalog import CatalogWriter, open_db, segments_between
+from storage import audit, cameras as camera_table, node as node_table, restamps, segment_rows
+from storage import segments as segment_table, trusted_time as tt
+from storage.catalog import CatalogWriter, open_db
 from storage.clock import FakeClock
 from storage.layout import segment_relpath
 from tests.support.catalog import alarms, audit_rows, rows
@@ -38,9 +39,9 @@ def record(writer: CatalogWriter, clock: FakeClock, data, n: int, camera: str = 
         path = segment_relpath(camera, start)
         (data / path).parent.mkdir(parents=True, exist_ok=True)
         (data / path).write_bytes(b"\0" * 1000)
-        await writer.run(lambda c: c.open_segment(camera, start, path, start))
+        await writer.run(lambda c: segment_rows.open_row(c.db, camera, start, path, start))
         clock.advance(s=10)
-        await writer.run(lambda c: c.close_segment(path, {"end_us": start + 10 * S, "bytes": 1000}))
+        await writer.run(lambda c: segment_rows.close(c.db, path, {"end_us": start + 10 * S, "bytes": 1000}))
     return [one() for _ in range(n)]
 
 
@@ -225,7 +226,7 @@ async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flag
         await writer.close()
     db = open_db(data / "catalog.db")
     assert flagged_ids(db) == [3, 4, 5]
-    shown = segments_between(db, TRUE - 3 * YEAR, TRUE + D, "door")  # edgectl segments, exports
+    shown = segment_table.between(db, TRUE - 3 * YEAR, TRUE + D, "door")  # edgectl segments, exports
     assert [(r["id"], r["restamped"], r["shift_us"]) for r in shown] == [
         (3, 1, None), (4, 1, None), (5, 1, None), (1, 0, None), (2, 0, None)]
     assert [json.loads(f["detail"])["ids"] for f in audit_rows(db, "segments.flagged")] == [[3, 4], [5]]  # by batch

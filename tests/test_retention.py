@@ -15,8 +15,9 @@ from datetime import datetime
 
 import pytest
 
-from storage import alarms as alarm_table, cameras as camera_table
-from storage.catalog import FOOTAGE_STATES, MISSING, TAMPERED, Catalog, open_db
+from storage import alarms as alarm_table, cameras as camera_table, segment_rows
+from storage.catalog import Catalog, open_db
+from storage.segment_rows import FOOTAGE_STATES, MISSING, TAMPERED
 from storage.clock import SYSTEM
 from storage.retention.plan import CAPACITY, Destroy, Segment
 from storage.retention.run import destroy, finish_garbage
@@ -199,8 +200,8 @@ def test_sigkill_during_destruction_leaves_nothing_half_done(tmp_path, stage):
         rel = f"video/c/2026-11-21/2026112{i}T000000.000000Z.mp4"
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / rel).write_bytes(b"x" * 100)
-        cat.open_segment("c", i * S, rel, 0)
-        cat.close_segment(rel, {"end_us": i * S + S, "bytes": 100, "sha256": f"h{i}"})
+        segment_rows.open_row(cat.db, "c", i * S, rel, 0)
+        segment_rows.close(cat.db, rel, {"end_us": i * S + S, "bytes": 100, "sha256": f"h{i}"})
         paths.append(rel)
     cat.db.conn.close()
     r = subprocess.run([sys.executable, "-c", CRASHER, str(data), stage], cwd=ROOT)
@@ -293,11 +294,12 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
             for i in range(24):
                 start = now - (24 - i) * 3600 * S
                 path = f"video/demo/x/{i}.mp4"
-                c.open_segment("demo", start, path, start)
-                c.close_segment(path, {"end_us": start + 3600 * S, "bytes": total // 40 // 24})
+                segment_rows.open_row(c.db, "demo", start, path, start)
+                segment_rows.close(c.db, path, {"end_us": start + 3600 * S, "bytes": total // 40 // 24})
             # ... and a hold on an old case taking most of the disk
-            c.open_segment("demo", now - 90 * 86_400 * S, "video/demo/old/1.mp4", 0)
-            c.close_segment("video/demo/old/1.mp4", {"end_us": now - 89 * 86_400 * S, "bytes": total // 10 * 8})
+            segment_rows.open_row(c.db, "demo", now - 90 * 86_400 * S, "video/demo/old/1.mp4", 0)
+            segment_rows.close(c.db, "video/demo/old/1.mp4",
+                               {"end_us": now - 89 * 86_400 * S, "bytes": total // 10 * 8})
             add_hold(c.db, kind="legal", cameras=["demo"], from_us=now - 91 * 86_400 * S, to_us=now - 88 * 86_400 * S,
                      reason="court order", case_ref="L-1", placed_by="t", expires_us=None, now=now)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from central import verify as central_verify
 from edged.config import RetentionConfig
-from storage import cameras as camera_table
+from storage import cameras as camera_table, segment_rows
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM, FakeClock
 from storage.retention.holds import add_hold, release_hold
@@ -51,8 +51,8 @@ def catalog_with_old_footage(tmp_path, now):
         rel = f"video/c/x/{i}.mp4"
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x" * 100)
-        cat.open_segment("c", start, rel, start)
-        cat.close_segment(rel, {"end_us": start + 60 * S, "bytes": 100, "sha256": f"h{i}"})
+        segment_rows.open_row(cat.db, "c", start, rel, start)
+        segment_rows.close(cat.db, rel, {"end_us": start + 60 * S, "bytes": 100, "sha256": f"h{i}"})
         paths.append(rel)
     return cat.db, paths
 

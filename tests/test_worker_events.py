@@ -15,7 +15,8 @@ from edged.config import default_config
 from edged.daemon.recording.supervisor import Supervisor
 from recorder import events
 from storage import cameras as camera_table
-from storage.catalog import COMPLETE, WRITING, CatalogWriter
+from storage.catalog import CatalogWriter
+from storage.segment_rows import COMPLETE, WRITING
 from storage.clock import FakeClock
 from tests.support.catalog import rows
 

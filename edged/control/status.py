@@ -27,7 +27,7 @@ from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage import segments as segment_table
-from storage.catalog import CatalogWriter, segments_between
+from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
@@ -113,9 +113,9 @@ class StatusOps(Operations):
             if camera and not camera_table.exists(db, camera):
                 raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             if scope is None or len(scope) == 1:
-                rows = segments_between(db, start, end, scope[0] if scope else None, limit)
+                rows = segment_table.between(db, start, end, scope[0] if scope else None, limit)
             else:
-                rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit)][:limit]
+                rows = [r for cam in sorted(scope) for r in segment_table.between(db, start, end, cam, limit)][:limit]
             return {"segments": rows, "gaps": gap_table.between(db, start, end, scope),
                     "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)

@@ -22,10 +22,11 @@ from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.i18n import Msg, N_
 from recorder import diagnose
-from storage import audit, cameras as camera_table
+from storage import audit, cameras as camera_table, segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.states.cameras import OFFLINE
-from storage.catalog import WRITING, Catalog, CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
+from storage.segment_rows import WRITING
 from storage.clock import wait_or_stop
 from storage.reconcile import Report, adopt_later, apply_outcomes, in_background, open_before, reconcile, salvage_rows
 
@@ -91,7 +92,7 @@ async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Exp
                 for cam in cams:
                     camera_table.set_state(c.db, cam, OFFLINE, "recorder worker died", died_us,
                                            kind=diagnose.WORKER_DIED)
-            return [r for r in c.segments_in(WRITING) if r["camera"] in cams and r["start_us"] < died_us]
+            return [r for r in segment_rows.in_state(c.db, WRITING) if r["camera"] in cams and r["start_us"] < died_us]
 
         rows = await writer.run(mark)
         started = time.monotonic()

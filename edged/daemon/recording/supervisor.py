@@ -30,7 +30,7 @@ from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
-from storage import audit, cameras as camera_table, node as node_table, restamps
+from storage import audit, cameras as camera_table, node as node_table, restamps, segments as segment_table
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
@@ -187,7 +187,7 @@ class Supervisor:
 
     async def start_cameras(self) -> None:
         for cam_id in [c.id for c in self.cfg.cameras]:
-            last = await self.writer.run(Catalog.last_end, cam_id)
+            last = await self.writer.run(lambda c: segment_table.last_end(c.db, cam_id))
             if last is not None:
                 self.gaps.last_end[cam_id] = last
             self.gaps.reason[cam_id] = "edged was not recording"  # a gap is measured only after footage
