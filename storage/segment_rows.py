@@ -4,8 +4,9 @@ Rows live in `segment_rows`: camera and state as small integers (`camera_keys`, 
 SEGMENT_STATES), times as offsets from the start, SHA-256 as 32 bytes, and the path stored only
 when it is not `layout.segment_relpath(camera, start)` (nearly never). The view `segments` shows
 them with the old columns, for reads; writes and lookups by path go through here, so a path
-finds its row by the (camera, start) index. The segment states are declared here, once
-(storage/catalog.py re-exports them).
+finds its row by the (camera, start) index. The segment states are declared here, once, with
+the SQL test for footage on the view and the longest a segment can be. The reads of the view:
+storage/segments.py.
 """
 
 from __future__ import annotations
