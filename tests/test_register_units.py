@@ -81,6 +81,15 @@ def test_school_register_countersigned_per_unit(tmp_path, camera, monkeypatch): 
         assert "監視錄影系統保養紀錄簿" in page and "錄影監視系統檢查紀錄表" not in page
         for word in ("Lee", "Chao", "Kuo", "圖書館", "機械科", "學務處(學安室)", "encoder reset"):
             assert word in page, word
+        # one unit's pages alone (design/0089): the workshop's row and its chief, no other unit's
+        r = people.ctl("inspect", "report", "--month", month, "--unit", "機械科", "--out", str(tmp_path / "reg"),
+                       "--json")
+        assert r.returncode == 0, r.stderr
+        page = open(json.loads(r.stdout)["html"], encoding="utf-8").read()
+        assert "機械科" in page and "Chao" in page and "encoder reset" in page
+        assert not any(w in page for w in ("圖書館", "Lee", "學務處", "Kuo")), "only the workshop's pages"
+        r = people.ctl("inspect", "report", "--month", month, "--unit", "教務處", "--out", str(tmp_path / "reg"))
+        assert r.returncode == 2 and "圖書館" in r.stderr, r.stderr
     finally:
         assert d.stop() == 0, d.log
 

@@ -13,6 +13,8 @@ clause in its footer, never a file number of ours.
     lost-property = "財物遺失"
     [forms.kinds]                    # each request kind in the site's words
     internal = "本所同仁"
+    [forms.fees]                     # the kinds that pay for a copy, the fee on the receipt
+    citizen = 0                      # (0: a blank amount, written by hand; design/0089)
 
     [[forms.application]]            # one per paper form, for the request kinds it serves
     kinds = ["internal"]
@@ -39,7 +41,8 @@ from typing import Any, Mapping, Sequence
 
 from edged.config.values import ConfigError, _bool, _check_keys, _describe, _join, _string
 
-DOCUMENTS = ("notice", "inventory", "register", "audit", "application")
+DOCUMENTS = ("notice", "inventory", "register", "audit", "application",
+             "reply", "usage", "receipt")   # design/0089: the answer to a citizen, the usage register, the receipt
 # what a field may be filled with from the request (edged/documents/retrieval.py prints each)
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
@@ -91,6 +94,7 @@ class Forms:
     site_kinds: tuple[str, ...] = ()         # the kinds the site takes ([policy] kinds; empty: any)
     site_categories: tuple[str, ...] = ()    # its reason categories ([policy] categories)
     raw: Mapping[str, Any] = field(default_factory=dict)         # the table as written (sent to edgectl)
+    fees: Mapping[str, int] = field(default_factory=dict)        # kind -> the fee of a copy (0: written by hand)
 
     def form_for(self, kind: str) -> ApplicationForm | None:
         return next((f for f in self.applications if kind in f.kinds), None)
@@ -126,7 +130,7 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     the site's language itself)."""
     if not isinstance(t, dict):
         raise ConfigError("forms", f"expected a table ([forms] section), found {_describe(t)}")
-    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application"))
+    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", "fees"))
     rule = _string(t["rule"], "forms.rule").strip() if "rule" in t else ""
     cite = _names(t.get("cite", {}), "forms.cite", DOCUMENTS)
     labels = _names(t.get("categories", {}), "forms.categories", tuple(categories))
@@ -149,7 +153,23 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
                 raise ConfigError("forms.categories", f"the reason category {cat!r} has no words to print; "
                                                       f'add {cat} = "..." (as the site\'s form writes it)')
     return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels,
-                 site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t)
+                 site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t,
+                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)))
+
+
+def _fees(t: Any, path: str, kinds: tuple[str, ...]) -> dict[str, int]:
+    """[forms.fees] (design/0089): the kinds whose requester pays for a copy (002 第八點(三)), each
+    with its fee in the site's currency; 0 prints a blank amount to fill in by hand."""
+    if not isinstance(t, dict):
+        raise ConfigError(path, f"expected a table (a kind = its fee), found {_describe(t)}")
+    _check_keys(t, path, kinds)
+    out = {}
+    for kind, value in t.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(_join(path, kind), f"expected a fee, a whole number 0 or more (0: written by hand "
+                                                 f"on the receipt), found {_describe(value)}")
+        out[kind] = value
+    return out
 
 
 def _names(t: Any, path: str, known: tuple[str, ...]) -> dict[str, str]:
