@@ -2,17 +2,12 @@
 days with its due date on the site's calendar (001 第十七點), the usage register kept by the
 custodian (001 第十八點、附件5), the receipt's amount where the site charges (002 第八點(三)) and
 one managing unit's register pages alone (004 附件四). Rendered for the shipped Chinese example
-sites and checked word by word; then one real daemon of the land office (001) where a clerk
-files a citizen request, three approvers sign it, a custodian plays the grant, and edgectl and the
-desk (Chromium) print the answer and the usage register, which a custodian may print and the
-clerk may not. The per-unit register through edgectl is in tests/test_register_units.py."""
+sites and checked word by word. Through a real daemon: the answer and the usage register (a
+custodian may print it, the clerk may not) from edgectl and the desk in Chromium are checked in
+tests/test_desk_sites.py, on each site's own daemon; one unit's register through edgectl in
+tests/test_register_units.py."""
 
 from __future__ import annotations
-
-import asyncio
-import json
-import re
-from datetime import datetime
 
 import pytest
 
@@ -24,10 +19,8 @@ from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.usage import usage_html
 from edged.i18n import _, speaking
 from edged.rules import deadlines, roles
-from tests.support.catalog import audit_rows
 from tests.support.forms import PRINTED, REQUEST, RUNS, TAIPEI, us
-from tests.test_desk_sites import browser, login  # noqa: F401 (browser: a fixture)
-from tests.test_sites import SITES, _play, camera, signers_for, site_config  # noqa: F401 (camera: a fixture)
+from tests.test_sites import SITES
 
 DAY = 86_400_000_000
 NEVER = ("規定0", "seed", "edged", "附件5；")   # no file number of ours, nothing internal on a citizen's paper
@@ -148,89 +141,3 @@ def test_one_units_register_pages_alone():
     assert "機械科" not in page and "已通報廠商" not in page, "only the library's rows and review box"
     assert f"{cfg.inspection.register_title}：圖書館" in page
     assert "機械科" in whole and "圖書館" in whole
-
-
-# through edgectl and the desk, against a real daemon ---------------------------------------------------
-def test_the_land_offices_answer_and_usage_register_from_edgectl_and_the_desk(tmp_path, camera, browser):  # noqa: F811
-    from tests.support.cameras import free_port
-    from tests.support.daemon import Daemon, wait_for
-    from tests.support.people import People
-
-    port = free_port()
-    config, data = site_config("001-land-office", tmp_path, camera, port)
-    cfg = load_config(config)
-    cameras = [c.id for c in cfg.cameras]
-    steps = [s for s in cfg.policy.kinds["citizen"].chain if s.applies(cameras)]
-    base = f"http://127.0.0.1:{port}"
-    d = Daemon(config, data, tmp_path / "edged.log").start()
-    try:
-        people = People(config, tmp_path)
-        people.add("clerk", "viewer")
-        people.add("carol", "custodian")
-        signers = signers_for(steps, cfg.policy)
-        for signer in signers:
-            people.add(signer, "approver")
-        wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
-        frm = max(d.segments(c)[0]["start_us"] for c in cameras)
-        to = min(d.segments(c)[-1]["end_us"] for c in cameras)
-        iso = lambda t: datetime.fromtimestamp(t / 1e6, TAIPEI).isoformat()  # noqa: E731
-        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
-                "櫃檯遺失皮夾", "--from", iso(frm), "--to", iso(to), "--requester", "林美", "--id-number",
-                "A123456789", "--identity-checked", "--json"] + [x for c in cameras for x in ("--camera", c)]
-        r = people.as_("clerk").ctl(*args)
-        assert r.returncode == 0, r.stderr
-        req = json.loads(r.stdout)
-        rid = str(req["id"])
-        assert req["due_us"] == deadlines.answer_due_us(req["filed_us"], 6 * DAY, TAIPEI)
-        r = people.ctl("request", "reply", rid, "--out", str(tmp_path / "early.html"))
-        assert r.returncode == 2 and "尚未" in r.stderr, r.stderr   # undecided: nothing to answer yet
-        for signer in signers:
-            r = people.as_(signer).ctl("request", "approve", rid, "--reason", "必要性及關聯性已審核", "--json")
-            assert r.returncode == 0, r.stderr
-        grant = json.loads(r.stdout)["grant"]
-        wait_for(lambda: "web viewer listening" in d.log, 30, "the web viewer")
-        status, body = asyncio.run(_play(base, "carol", grant["id"]))
-        assert status == 200, body
-
-        # edgectl: the answer, and the usage register the custodian may print and the clerk may not
-        due_day = datetime.fromtimestamp((req["due_us"] - 1) / 1e6, TAIPEI).date()
-        roc_due = f"民國{due_day.year - 1911}年{due_day.month}月{due_day.day}日"
-        r = people.as_("carol").ctl("request", "reply", rid, "--out", str(tmp_path / "reply.html"))
-        assert r.returncode == 0, r.stderr
-        page = (tmp_path / "reply.html").read_text()
-        for word in ("錄影監視系統影音資料調閱申請答復", "林美", roc_due, "☑ 同意", "必要性及關聯性已審核", "第十七點(一)(二)"):
-            assert word in page, word
-        since = iso(frm - 3_600_000_000)
-        r = people.ctl("request", "usage", "--from", since, "--out", str(tmp_path / "usage.html"), "--json")
-        assert r.returncode == 0 and json.loads(r.stdout)["uses"] == 1, r.stderr
-        page = (tmp_path / "usage.html").read_text()
-        for word in ("錄影監視系統影音應用記錄簿", "林美", "櫃檯遺失皮夾", "carol", "第十八點、附件5"):
-            assert word in page, word
-        r = people.as_("clerk").ctl("request", "usage", "--from", since, "--out", str(tmp_path / "no.html"))
-        assert r.returncode != 0 and "usage.register" in r.stderr and not (tmp_path / "no.html").exists(), r.stderr
-
-        # the desk: the same pages, printed by the browser; the clerk is refused the register
-        start = datetime.fromtimestamp((frm - 3_600_000_000) / 1e6, TAIPEI).strftime("%Y-%m-%dT%H:%M")
-        carol = login(browser, base, "carol")
-        assert carol.locator("a[href='/desk/usage']").count() == 1, "the custodian's desk offers the register"
-        carol.goto(f"{base}/desk/requests/{rid}")
-        carol.click(f"a[href='/desk/requests/{rid}/reply']")
-        carol.wait_for_load_state()
-        text = carol.inner_text("body")
-        assert "錄影監視系統影音資料調閱申請答復" in text and roc_due in text and "☑ 同意" in text, text
-        assert carol.pdf(format="A4").startswith(b"%PDF")
-        carol.goto(f"{base}/desk/usage")
-        carol.fill("input[name=from]", start)
-        carol.click("#usage button[type=submit]")
-        carol.wait_for_load_state()
-        assert "錄影監視系統影音應用記錄簿" in carol.inner_text("body") and "林美" in carol.inner_text("body")
-        carol.context.close()
-        clerk = login(browser, base, "clerk")
-        assert clerk.locator("a[href='/desk/usage']").count() == 0
-        answer = clerk.goto(f"{base}/desk/usage/register?from={start}")
-        assert answer.status == 403 and re.search("usage.register", clerk.inner_text("main")), clerk.inner_text("main")
-        clerk.context.close()
-    finally:
-        assert d.stop() == 0, d.log[-3000:]
-    printed = [a for a in audit_rows(d) if a["action"] == "usage.register"]
-    assert [p["actor"] for p in printed] == ["carol", "carol"]

@@ -110,6 +110,8 @@ class Pages:
         q = request.query
         start = ctx.parse_time(q.get("from", "")) if q.get("from") else ctx.now_us - MONTH_US
         end = ctx.parse_time(q.get("to", "")) if q.get("to") else ctx.now_us
+        if end is not None and q.get("to"):
+            end += 60_000_000   # a time given to the minute includes that minute (a use a moment ago)
         if start is None or end is None:
             return self.desk.render(ctx, _("Usage register"), message(
                 "error", _("give the time range as a date and a time")), status=422)
