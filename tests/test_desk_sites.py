@@ -50,10 +50,12 @@ def login(browser, base: str, name: str):
     return page
 
 
-def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, rid: int, kind: str) -> None:
+def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, rid: int, kind: str,
+                                           use: str) -> None:
     """The usage register (001 附件5, design/0089): the custodian prints it from the desk and from
     edgectl, the clerk may do neither; for a citizen's request, the answer with its due date on
-    the site's calendar (001 第十七點: 6 days), from both."""
+    the site's calendar (001 第十七點: 6 days), from both; for a copy, the receipt, with a fee line
+    only where the site charges the kind (002 第八點(三))."""
     tz, tmp = zone(cfg.site.timezone), d.data_dir.parent
     request = rows(d, "requests")[0]
     start = datetime.fromtimestamp(request["filed_us"] / 1e6 - 3600, tz)
@@ -80,6 +82,11 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
         assert carol.pdf(format="A4").startswith(b"%PDF")
         r = people.ctl("request", "reply", str(rid), "--out", str(tmp / "reply.html"))
         assert r.returncode == 0 and roc in (tmp / "reply.html").read_text(), r.stderr
+    if use == "copy":
+        carol.goto(f"{base}/desk/requests/{rid}/receipt")
+        text = carol.inner_text("body")
+        assert "影音資料複製簽收單" in text and "林美" in text and "簽收人（簽章）" in text, text
+        assert ("費用" in text) == (kind in cfg.forms.fees), text
     carol.context.close()
     clerk = login(browser, base, "clerk")
     assert clerk.locator("a[href='/desk/usage']").count() == 0
@@ -171,7 +178,7 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
             assert audit_rows(d, "playback.start"), carol.text_content("#message")
         carol.context.close()
         wait_for(lambda: rows(d, "requests")[0]["state"] == "used", 30, "the grant used")
-        printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind)
+        printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind, use)
     finally:
         assert d.stop() == 0, d.log[-3000:]
     actions = [(r["action"], r["actor"]) for r in audit_rows(d)
