@@ -141,3 +141,23 @@ def test_one_units_register_pages_alone():
     assert "機械科" not in page and "已通報廠商" not in page, "only the library's rows and review box"
     assert f"{cfg.inspection.register_title}：圖書館" in page
     assert "機械科" in whole and "圖書館" in whole
+
+
+# the desk's overdue mark -----------------------------------------------------------------------------
+def test_an_undecided_request_past_its_due_date_is_marked_overdue_at_the_desk():
+    from edged.viewer.desk.page import Ctx, Person
+    from edged.viewer.desk.requests import due_text, state_badge
+
+    req = {**REQUEST, "state": "filed", "steps": [], "grant": None, "decided_by": None, "decided_us": None,
+           "due_us": us("2026-11-28 00:00")}
+
+    def ctx(account: str, role: str, now: str) -> Ctx:
+        return Ctx(caller=Person(account=account, roles=(role,)), lang="zh-TW", site="", tz=TAIPEI, now_us=us(now),
+                   path="/desk/requests")
+    with speaking("zh-TW"):
+        assert "逾期" not in state_badge(req, ctx("carol", "custodian", "2026-11-27 23:59"))
+        assert "115/11/27 23:59" in due_text(req, ctx("carol", "custodian", "2026-11-27 12:00"))
+        late = state_badge(req, ctx("carol", "custodian", "2026-11-28 00:01"))
+        assert "逾期" in late and "115/11/28 00:00" in late and "st-due" in late, late
+        mine = state_badge(req, ctx("chief", "approver", "2026-11-28 00:01"))   # the first step is the chief's
+        assert "待您簽核" in mine and "逾期" in mine, mine
