@@ -33,21 +33,31 @@ def list_sha256(paths: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+def _start(relpath: str) -> int | None:
+    try:
+        parsed = layout.parse_relpath(relpath)
+    except ValueError:  # named like a segment, but no such time
+        return None
+    return parsed[1] if parsed else None
+
+
 def detail(paths: list[str]) -> dict[str, Any]:
-    """The record's detail for these missing paths: bounded by INLINE and CAMERAS, not by len(paths)."""
+    """The record's detail for these missing paths: bounded by INLINE and CAMERAS, not by len(paths).
+
+    A camera's paths sort by time (video/<camera>/<day>/<start>Z.mp4), so its span is read from
+    its first and last path alone: a few seconds for the 300,000 paths of a lost disk."""
     ordered = sorted(paths)
     per: dict[str, dict[str, Any]] = {}
     for p in ordered:
-        try:
-            parsed = layout.parse_relpath(p)
-        except ValueError:  # named like a segment, but no such time
-            parsed = None
-        cam, start = parsed if parsed else ("", None)
-        c = per.setdefault(cam, {"camera": cam or None, "count": 0, "from_us": None, "to_us": None})
+        parts = p.split("/")
+        cam = parts[1] if len(parts) == 4 and parts[0] == layout.VIDEO_DIR else ""
+        c = per.get(cam)
+        if c is None:
+            c = per[cam] = {"camera": cam or None, "count": 0, "from_us": p, "to_us": p}
         c["count"] += 1
-        if start is not None:
-            c["from_us"] = start if c["from_us"] is None else min(c["from_us"], start)
-            c["to_us"] = start if c["to_us"] is None else max(c["to_us"], start)
+        c["to_us"] = p
+    for c in per.values():
+        c["from_us"], c["to_us"] = _start(c["from_us"]), _start(c["to_us"])
     cams = sorted(per.values(), key=lambda c: (-c["count"], c["camera"] or ""))
     out: dict[str, Any] = {
         "count": len(ordered), "first": ordered[0] if ordered else None, "last": ordered[-1] if ordered else None,
