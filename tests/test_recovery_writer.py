@@ -20,7 +20,8 @@ from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.recovery import StartupRecovery
 from storage import layout, missing, restamps, segment_rows
-from storage.catalog import MISSING, RECOVERED, Catalog, CatalogWriter, open_db
+from storage.catalog import MISSING, RECOVERED, Catalog, CatalogWriter, open_db, segments_between
+from storage.reconcile import GONE_NOTE
 from storage.clock import SYSTEM
 from tests.support.catalog import rows
 
@@ -97,6 +98,7 @@ def test_recording_rows_do_not_wait_behind_the_salvage_and_the_missing_record_is
     async def main():
         writer = TimedWriter(tmp_path / layout.CATALOG_FILE)
         await writer.start()
+        writer.held.clear()  # the catalog's opening is not the recovery's
         rec = StartupRecovery(tmp_path, writer, Alarms(writer), Gaps(writer), ["a", "b", "live"], None, started_us,
                               before_id)
         task = asyncio.create_task(rec.run(asyncio.Event()))
@@ -150,4 +152,8 @@ def test_recording_rows_do_not_wait_behind_the_salvage_and_the_missing_record_is
     assert detail["list_sha256"] == missing.list_sha256(gone)
     cams = {c["camera"]: c for c in detail["cameras"]}
     assert cams["a"]["count"] == cams["b"]["count"] == GONE // 2
+    # as `edgectl segments --state missing` lists them (the catalog's list the digest proves)
+    listed = segments_between(db, 0, started_us, limit=10 * GONE, state=MISSING)
+    assert len(listed) == GONE and missing.list_sha256(r["path"] for r in listed) == detail["list_sha256"]
+    assert {r["note"] for r in listed} == {GONE_NOTE}
     db.conn.close()
