@@ -267,7 +267,7 @@ def later_orphans(catalog: Catalog, data_dir: Path, paths: list[str]) -> list[Or
     parsed = {p: parse(p) for p in paths}
     starts = [v[1] for v in parsed.values() if v]
     known = catalog.known_paths_since(min(starts) - TAIL_US) if starts else set()
-    held = held_open(data_dir)
+    held = layout.held_open(data_dir)
     return [Orphan(p, parsed[p]) for p in paths
             if p not in known and p not in held and (data_dir / p).exists()]
 
@@ -292,30 +292,6 @@ def open_before(catalog: Catalog, before_us: int | None, before_id: int | None =
     if before_id is not None:
         return [r for r in catalog.segments_in(WRITING) if r["id"] <= before_id]
     return [r for r in catalog.segments_in(WRITING) if before_us is None or r["start_us"] < before_us]
-
-
-def held_open(data_dir: Path) -> set[str]:
-    """The footage files some process holds open now (/proc/*/fd, those this user may read):
-    the new run's workers hold the file they are writing. Paths relative to the data folder."""
-    video = str((data_dir / layout.VIDEO_DIR).resolve()) + os.sep
-    top = str(data_dir.resolve()) + os.sep
-    out: set[str] = set()
-    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not pid.isdigit():
-            continue
-        fds = f"/proc/{pid}/fd"
-        try:
-            names = os.listdir(fds)
-        except OSError:
-            continue
-        for fd in names:
-            try:
-                target = os.readlink(f"{fds}/{fd}")
-            except OSError:
-                continue
-            if target.startswith(video):
-                out.add(target[len(top):])
-    return out
 
 
 def open_rows(catalog: Catalog, before_us: int | None, before_id: int | None = None) -> list[dict[str, Any]]:
@@ -364,7 +340,7 @@ def walk(data_dir: Path, tail: Tail, known: set[str], report: Report, before_us:
                 if parsed and before_us is not None and parsed[1] >= before_us:
                     if before_id is None:
                         continue  # the new run's own file, its `open` not yet in the catalog
-                    held = held_open(data_dir) if held is None else held
+                    held = layout.held_open(data_dir) if held is None else held
                     if relpath not in held:  # held: being written, the new run's own
                         report.later.append(relpath)  # the new run's, its `open` still in a pipe, or the last run's
                     continue

@@ -15,6 +15,7 @@ from edged.i18n import speaking
 from edged.viewer.desk.audit import detail_cell
 from storage import audit, layout, missing
 from storage.catalog import open_db
+from tests.support.catalog import rows
 
 S = 1_000_000
 T0 = 1_795_000_000 * S
@@ -33,7 +34,7 @@ def test_a_listing_cuts_long_details_and_pages_back_while_the_chain_stays_whole(
                          at_us=T0 + i * S)
         audit.append(db, "edged", "footage.missing", {"paths": paths(BIG // 100)}, at_us=T0 + 400 * S)
         audit.append(db, "carl", "login", {"via": "desk"}, at_us=T0 + 401 * S)
-    size = next(db.query("SELECT length(detail) AS n FROM audit WHERE action = 'footage.missing'"))["n"]
+    size = len(rows(db, "audit", lambda r: r["action"] == "footage.missing")[0]["detail"])
     assert size > BIG * 0.9
 
     t = time.monotonic()
