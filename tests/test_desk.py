@@ -330,6 +330,17 @@ def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
     p.click("form[action='/desk/audit/verify'] button")
     p.wait_for_selector(".st-done")
     shoot(d, p, "audit-verify-aldo", "zh-TW")
+    # the log pages back (design/0091): 55 reports printed, 50 a page, then the next page back
+    for _i in range(55):
+        assert p.request.get(d.base + "/desk/audit/report").ok
+    p.goto(d.base + "/desk/audit?action=audit.report&limit=50")
+    first = [int(x) for x in p.eval_on_selector_all("tbody tr td:first-child", "cs => cs.map(c => c.textContent)")]
+    assert len(first) == 50
+    p.click(f"a[href*='before={min(first)}']")
+    p.wait_for_load_state()
+    assert "action=audit.report" in p.url
+    older = [int(x) for x in p.eval_on_selector_all("tbody tr td:first-child", "cs => cs.map(c => c.textContent)")]
+    assert len(older) == 5 and max(older) < min(first) and p.locator("a[href*='before=']").count() == 0
     p.context.close()
     both_languages(d, {"audit": "/desk/audit"}, "aldo", password_for("aldo"))
     for name in ("admin", "aldo"):
