@@ -103,6 +103,9 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
         return h, _("hold {id} released by {by}: {reason}").format(id=h["id"], by=h["ended_by"], reason=h["end_reason"])
     if args.hold_cmd in ("approve", "reject", "extend"):
         return _hold_decision(ctx, args, now)
+    if args.hold_cmd == "form":
+        from edged.cli.documents import hold_form
+        return hold_form(ctx, args)
     if args.hold_cmd == "show":
         h = call(ctx.socket, "hold.show", {"id": args.id})
         ended = "-" if not h["ended_us"] else _("{how} {time} by {by}: {reason}").format(
@@ -245,6 +248,9 @@ def register(sub) -> None:
     e.add_argument("--reason", required=True)
     s = hs.add_parser("show", parents=[JSON], help=_("one hold in full"))
     s.add_argument("id", type=int)
+    s = hs.add_parser("form", parents=[JSON], help=_("the request to preserve footage and its approval, printable"))
+    s.add_argument("id", type=int)
+    s.add_argument("--out", metavar="FILE", help=_("where to write the page (default hold-ID.html)"))
     ls = hs.add_parser("list", parents=[JSON], help=_("holds in force (--all: ended ones too)"))
     ls.add_argument("--all", action="store_true")
     p.set_defaults(handler=cmd_hold)
