@@ -98,7 +98,7 @@ def account_html(doc: Doc, a: dict[str, Any], action: str, camera_names: dict[st
         "at": esc(doc.date(e["at_us"], long=True)) if e["at_us"] else "",
         "name": esc(a["name"]), "full_name": esc(a.get("full_name")),
         "roles": esc("、".join(label(ROLE_LABELS, r) for r in a["roles"])),
-        "cameras": checkbox(cams is None, _("all cameras")) + checkbox(
+        "cameras": checkbox(cams is None, _("every camera's picture")) + checkbox(
             cams is not None, _("some cameras ({cameras})").format(
                 cameras=cameras_text(doc, cams, camera_names) if cams else "　　")),
         "reason": esc(e.get("reason")), "by": _signed(doc, e.get("by"), e["at_us"]),
