@@ -93,6 +93,6 @@ def seed_table(site: str, header: str) -> str:
     from tests.support.daemon import ROOT
 
     lines = (ROOT / "examples" / "sites" / f"{site}.toml").read_text().splitlines()
-    start = lines.index(header)
+    start = next(i for i, line in enumerate(lines) if line.split("#")[0].strip() == header)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
     return "\n".join(lines[start:end]) + "\n"

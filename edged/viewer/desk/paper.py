@@ -28,6 +28,11 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_get(r"/desk/maintenance/{id:\d+}/record", desk.page("maintenance.list", pages.maintenance))
 
 
+def data(text: str | None) -> str:
+    """What a person wrote or the record keeps (a name, a reason): shown as written, never translated."""
+    return f'<span translate="no">{esc(text)}</span>' if text else esc(text)
+
+
 def print_links(links: list[tuple[str, str]]) -> str:
     """The print buttons on a desk page, with the hint the application form's has."""
     how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
@@ -82,8 +87,8 @@ class Paper:
         """The maintenance windows on record, each with its printable record."""
         rows = await self.desk.run(ctx, "maintenance.list", {"limit": 200})
         body = table([_("No."), _("Began"), _("By"), _("Reason"), _("Ended"), _("Vendor"), _("Footage copied"), ""],
-                     [[esc(w["id"]), esc(ctx.when(w["began_us"])), esc(w["began_by"]), esc(w["reason"]),
-                       esc(ctx.when(w["ended_us"]) if w.get("ended_us") else _("still open")), esc(w.get("vendor")),
+                     [[esc(w["id"]), esc(ctx.when(w["began_us"])), data(w["began_by"]), data(w["reason"]),
+                       esc(ctx.when(w["ended_us"]) if w.get("ended_us") else _("still open")), data(w.get("vendor")),
                        esc(_("yes") if w.get("footage_copy") and json.loads(w["footage_copy"]) else _("no")),
                        link(f"/desk/maintenance/{w['id']}/record", _("Print the maintenance record"))]
                       for w in rows]) if rows else '<p class="empty">' + esc(_("No maintenance on record.")) + "</p>"
