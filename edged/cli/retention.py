@@ -69,6 +69,13 @@ def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
 
 
 def cmd_hold(ctx, args) -> tuple[Any, str]:
+    if args.hold_cmd == "form":  # the printable page (design/0088)
+        from edged.cli.documents import hold_form
+        return hold_form(ctx, args)
+    return _hold_verb(ctx, args)
+
+
+def _hold_verb(ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     if args.hold_cmd == "add":
         if not args.camera and not args.all_cameras:
@@ -103,9 +110,6 @@ def cmd_hold(ctx, args) -> tuple[Any, str]:
         return h, _("hold {id} released by {by}: {reason}").format(id=h["id"], by=h["ended_by"], reason=h["end_reason"])
     if args.hold_cmd in ("approve", "reject", "extend"):
         return _hold_decision(ctx, args, now)
-    if args.hold_cmd == "form":
-        from edged.cli.documents import hold_form
-        return hold_form(ctx, args)
     if args.hold_cmd == "show":
         h = call(ctx.socket, "hold.show", {"id": args.id})
         ended = "-" if not h["ended_us"] else _("{how} {time} by {by}: {reason}").format(
