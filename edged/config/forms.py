@@ -27,6 +27,11 @@ clause in its footer, never a file number of ours.
              { label = "申請人簽名" }]                    # no steps: signed on the paper
     notes = ["申請須知：..."]
 
+    [forms.account]                  # also [forms.hold], [forms.maintenance] (design/0088): the
+    title = "...權限使用者申請表"     # pages of what the daemon keeps; a field's or box's `value`
+    fields = [{ label = "申請種類", value = "action" }]       # from PAGE_VALUES, boxes without steps
+    boxes = [{ label = "管理單位", value = "by" }]
+
 A request whose kind has no form of its own prints edged's generic form, limited to the kinds
 and categories the site takes. A site without [forms] prints the generic form for every kind.
 Pure data and its checks; each error names the field (`forms.application[1].fields[3].value`).
