@@ -265,7 +265,7 @@ ACYCLIC = ("edged/viewer",)
 # links the holds, inspections and exports pages (issue 29, the next pass).
 PENDING_BACK_EDGES = {
     **{("edged.viewer.desk.app", f"edged.viewer.desk.{page}"): "issue 29" for page in (
-        "accounts", "audit", "cameras", "exports", "holds", "inspections", "requests", "timeline")},
+        "accounts", "audit", "cameras", "exports", "holds", "inspections", "paper", "requests", "timeline")},
     ("edged.viewer.desk.app", "edged.viewer.server"): "issue 29",
     **{("edged.viewer.desk.requests", f"edged.viewer.desk.{page}"): "issue 29" for page in (
         "exports", "holds", "inspections")},

@@ -41,7 +41,8 @@ class Desk:
 
     # routes ------------------------------------------------------------------------------
     def add_routes(self, app: web.Application) -> None:
-        from edged.viewer.desk import accounts, audit, cameras, exports, holds, inspections, requests, timeline
+        from edged.viewer.desk import accounts, audit, cameras, exports, holds, inspections, paper, requests, \
+            timeline
 
         r = app.router
         r.add_get("/desk", self.to_home)
@@ -59,6 +60,7 @@ class Desk:
         cameras.add_routes(self, r)
         exports.add_routes(self, r)
         timeline.add_routes(self, r)
+        paper.add_routes(self, r)
 
     async def to_home(self, _request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(DESK)
@@ -217,6 +219,8 @@ class Desk:
         if ctx.may("inspect.run"):
             parts.append(section(_("Inspections"), form(ctx, "/desk/inspections/run", button(
                 _("Run an inspection now")), cls="inline") + " " + link("/desk/inspections", _("Inspections"))))
+        if ctx.may("maintenance.list"):
+            parts.append(section(_("Maintenance"), link("/desk/maintenance", _("Maintenance windows"))))
         if ctx.may("account.add"):
             parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
                                  + link("/desk/accounts", _("Accounts"))))
