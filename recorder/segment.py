@@ -196,12 +196,14 @@ class SegmentFile:
 
     def write_video(self, pkt: VideoPacket) -> None:
         """The per-packet path (recorder/camera.py): no lookup, no type test."""
-        dts, pts = pkt.dts, pkt.pts
-        assert dts is not None and pts is not None  # the camera thread stamps both (timeline.fix_dts)
+        dts = pkt.dts
+        assert dts is not None  # the camera thread stamps every packet (timeline.fix_dts)
         origin = self._vorigin
         dts -= origin
         if dts < 0:
             return
+        pts = pkt.pts
+        assert pts is not None  # ... and its pts, never before its dts
         pkt.pts = pts - origin
         pkt.dts = dts
         pkt.stream = self._vdst
@@ -231,11 +233,13 @@ class SegmentFile:
         if isinstance(pkt, av.AudioFrame):
             self._encode(pkt, dst, origin)
             return
-        dts, pts = pkt.dts, pkt.pts
-        assert dts is not None and pts is not None  # the camera thread stamps both (timeline.fix_dts)
+        dts = pkt.dts
+        assert dts is not None  # the camera thread stamps every packet (timeline.fix_dts)
         dts -= origin
         if dts < 0:  # audio from before the keyframe that opened this segment
             return
+        pts = pkt.pts
+        assert pts is not None  # ... and its pts, never before its dts
         pkt.pts = pts - origin
         pkt.dts = dts
         pkt.stream = dst
