@@ -15,9 +15,8 @@ from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.i18n import _, speaking
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, link, message,
-                                    select, table, text_input)
-from edged.viewer.desk.requests import PRINT_CSP
+from edged.viewer.desk.page import (DONE, PRINT_CSP, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
+                                    message, select, table, text_input)
 
 QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
 

@@ -16,8 +16,7 @@ from edged.documents import Doc
 from edged.documents.pages import ACTIONS, account_html, hold_html, maintenance_html
 from edged.i18n import _, speaking
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import Ctx, esc, link, message, table
-from edged.viewer.desk.requests import PRINT_CSP
+from edged.viewer.desk.page import PRINT_CSP, Ctx, esc, link, message, table
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
