@@ -260,16 +260,6 @@ def test_the_size_checks_see_a_long_function(tmp_path):
 # Import cycles inside a package (issue 29): a module graph with every first-party import, the
 # ones inside functions too (a lazy import is how a cycle used to be dodged).
 ACYCLIC = ("edged/viewer",)
-# Imports that still point back, each made inside a function (remove an entry when it goes): the
-# desk's app registers its pages and reads the server's login constants, and the requests page
-# links the holds, inspections and exports pages (issue 29, the next pass).
-PENDING_BACK_EDGES = {
-    **{("edged.viewer.desk.app", f"edged.viewer.desk.{page}"): "issue 29" for page in (
-        "accounts", "audit", "cameras", "exports", "holds", "inspections", "requests", "timeline")},
-    ("edged.viewer.desk.app", "edged.viewer.server"): "issue 29",
-    **{("edged.viewer.desk.requests", f"edged.viewer.desk.{page}"): "issue 29" for page in (
-        "exports", "holds", "inspections")},
-}
 
 
 def _import_graph(folder: str) -> dict[str, set[str]]:
@@ -311,10 +301,6 @@ def test_no_import_cycle_in_the_viewer():
     """edged/viewer/'s modules import one another in one direction only (the media worker's
     process, its wire frames and the daemon's side of it in modules of their own)."""
     graph = {m: e for folder in ACYCLIC for m, e in _import_graph(folder).items()}
-    gone = [edge for edge in PENDING_BACK_EDGES if edge[1] not in graph.get(edge[0], ())]
-    assert not gone, f"no longer imported: take them off PENDING_BACK_EDGES: {gone}"
-    for mod, dep in PENDING_BACK_EDGES:
-        graph[mod].discard(dep)
     cycles = [" -> ".join(c) for c in _cycles(graph)]
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 

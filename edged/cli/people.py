@@ -116,6 +116,8 @@ def _pad(label: str, column: int) -> str:
 
 
 def cmd_account(ctx, args) -> tuple[Any, str]:
+    if args.acct_cmd == "form":
+        return ctl_documents.account_form(ctx, args)
     if args.acct_cmd == "add":
         password = _Secrets(args.password_stdin).get(_("initial password for {name}: ").format(name=args.name),
                                                      confirm=True)
@@ -320,6 +322,11 @@ def register(sub) -> None:
     a = acs.add_parser("list", parents=[JSON], help=_("every account with its roles and cameras"))
     a = acs.add_parser("show", parents=[JSON], help=_("one account and its history"))
     a.add_argument("name")
+    a = acs.add_parser("form", parents=[JSON], help=_("the account application with its sign-offs, printable"))
+    a.add_argument("name")
+    a.add_argument("--action", choices=ctl_documents.ACCOUNT_ACTIONS, default="opened",
+                   help=_("which application: the account opened (default), a password change or the revocation"))
+    a.add_argument("--out", metavar="FILE", help=_("where to write the page (default account-NAME-ACTION.html)"))
     p.set_defaults(handler=cmd_account)
 
     p = sub.add_parser("request", help=_("retrieval requests: file, approve or reject, list"))

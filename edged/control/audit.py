@@ -36,9 +36,11 @@ class AuditOps(Operations):
     @op("audit.list")
     async def listing(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
         limit = min(int(args.get("limit") or 200), PAGE)
-        since = args.get("from_us")
+        since, before = args.get("from_us"), args.get("before_seq")
+        # a detail is carried up to audit.LIST_DETAIL characters (design/0091): `audit.export` has it whole
         return await read_catalog(self.data_dir, lambda db: audit.newest(
-            db, limit=limit, from_us=None if since is None else int(since), action=args.get("action") or None))
+            db, limit=limit, from_us=None if since is None else int(since), action=args.get("action") or None,
+            before_seq=None if before is None else int(before), detail_chars=audit.LIST_DETAIL))
 
     @op("audit.export")
     async def export(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ auditor's alone; checking the chain is anyone's, as on the control socket. The u
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -16,9 +17,8 @@ from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.usage import usage_html
 from edged.i18n import _, speaking
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, message, select,
-                                    table, text_input)
-from edged.viewer.desk.requests import PRINT_CSP
+from edged.viewer.desk.page import (DONE, PRINT_CSP, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
+                                    message, select, table, text_input)
 
 QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
 MONTH_US = 31 * 86_400_000_000    # the usage register's: the last month
@@ -40,6 +40,15 @@ def code(value: object, cls: str = "") -> str:
     return f'<code translate="no" class="{cls}">{esc(value)}</code>'
 
 
+def detail_cell(r: dict) -> str:
+    """A record's detail; a long one (design/0091) as its start and its length, not whole."""
+    cut = r.get("detail_cut")
+    if cut:
+        return code(cut["start"] + "…", "detail") + " " + esc(
+            _("({n} characters; the export has the record whole)").format(n=cut["chars"]))
+    return code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")
+
+
 class Pages:
     def __init__(self, desk: Desk):
         self.desk = desk
@@ -49,8 +58,10 @@ class Pages:
         action, actor = q.get("action", "").strip(), q.get("actor", "").strip()
         since = ctx.parse_time(q.get("from", "")) if q.get("from") else None
         limit = q.get("limit") if q.get("limit") in LIMITS else LIMITS[1]
+        before = int(q["before"]) if q.get("before", "").isdigit() else None  # a page further back
         rows = await self.desk.run(ctx, "audit.list", {"action": action or None, "from_us": since,
-                                                       "limit": int(limit)})
+                                                       "limit": int(limit), "before_seq": before})
+        older = rows[0]["seq"] if len(rows) == int(limit) else None  # before the actor is narrowed here
         if actor:  # the operation filters by action and time; the actor is narrowed here, on the page
             rows = [r for r in rows if r["actor"] == actor or str(r["actor"]).startswith(actor + " (")]
         filters = ('<form method="get" action="/desk/audit" class="filters">'
@@ -62,8 +73,12 @@ class Pages:
         body = filters + table(
             [_("No."), _("Time"), _("Actor"), _("Action"), _("Details")],
             [[esc(r["seq"]), esc(ctx.when(r["at_us"])), code(r["actor"]), code(r["action"]),
-              code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")]
+              detail_cell(r)]
              for r in reversed(rows)], caption=_("{n} records, the newest first").format(n=len(rows)))
+        if older is not None:
+            keep = {k: v for k, v in q.items() if k != "before" and v}
+            body += '<p class="actions">' + link("/desk/audit?" + urlencode({**keep, "before": older}),
+                                                 _("Older records")) + "</p>"
         body += form(ctx, "/desk/audit/verify", button(_("Check the chain"), cls="quiet"), cls="actions")
         if ctx.may("audit.report"):
             body += ('<section class="card" id="report"><h2>' + esc(_("Print the audit report")) + "</h2>"

@@ -18,9 +18,8 @@ from edged.documents.register import RUN_LABELS, item_label, register_html, repa
 from edged.i18n import N_, _, fmt_month, local, speaking
 from edged.rules import inspections as rules
 from edged.viewer.desk.app import Desk, Refused, form_of
-from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form, link,
-                                    message, table, text_input, textarea)
-from edged.viewer.desk.requests import PRINT_CSP
+from edged.viewer.desk.page import (DONE, OPEN, PRINT_CSP, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form,
+                                    link, message, table, text_input, textarea)
 
 DONE_NOTES = {"ran": N_("The inspection ran. Read it, write what was done about each anomaly, and sign it."),
               "signed": N_("Your signature is recorded. An approver countersigns it."),

@@ -5,25 +5,23 @@ request.approve or request.reject); the rules are edged/rules/retrieval.py's, ne
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
 from aiohttp import web
 
-from edged.documents import CSS, Doc
+from edged.documents import Doc
 from edged.documents.ethics import ethics_html
 from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _, speaking
 from edged.rules import retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
-from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_,
-                                    form, link, message, prefill, radios, select, table, text_input, textarea)
+from edged.viewer.desk.exports import export_card
+from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
+from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
+from edged.viewer.desk.page import (DONE, DUE, OPEN, PRINT_CSP, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts,
+                                    field_, form, link, message, prefill, radios, select, table, text_input, textarea)
 
-# the printed form's one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
-PRINT_CSP = ("default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-             + "'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 DONE_NOTES = {"filed": N_("The request is filed. The approvers see it in their inbox."),
               "step": N_("Your sign-off is recorded."), "decided": N_("The request is decided.")}
 FLAG_LABELS = {"": N_("no flag"), "major": N_("major"), "abnormal": N_("abnormal")}
@@ -128,14 +126,10 @@ class Pages:
         if others:
             body += "<h2>" + esc(_("Waiting for others")) + "</h2>" + self.rows(others, ctx)
         if ctx.may("hold.approve"):
-            from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
-
             holds = [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
             body += "<h2>" + esc(_("Holds waiting for your approval")) + "</h2>" + (
                 Holds(self.desk).rows(holds, ctx) if holds else empty(_("No hold waits for your approval.")))
         if ctx.may("inspect.countersign"):
-            from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
-
             runs = await waiting_runs(self.desk, ctx)
             body += "<h2>" + esc(_("Inspections waiting for your countersignature")) + "</h2>" + (
                 Inspections(self.desk).rows(runs, ctx) if runs else empty(_("No inspection waits for your countersignature.")))
@@ -151,7 +145,6 @@ class Pages:
         body += self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
-        from edged.viewer.desk.exports import export_card
         body += export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
