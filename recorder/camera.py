@@ -2,6 +2,10 @@
 
 Connect, remux packets into segments, report, and on any failure reconnect with a capped,
 jittered backoff. Every blocking PyAV call (av.open included) happens on this thread.
+
+Over 400 lines on purpose: the record loop runs once per packet with its state in locals (a
+method or module split of it puts attribute lookups on the hot path, issue 33's budget), and
+the segment placement it calls shares that state.
 """
 
 from __future__ import annotations

@@ -203,18 +203,11 @@ def test_nothing_but_edged_run_imports_the_composition_root():
     assert not wrong, "the composition root imported by a part:\n" + "\n".join(wrong)
 
 
-# Size (issue 16): no module over 400 lines, no function over 60 lines unless a comment in it
-# or just above it says why ("over 60 lines on purpose: ...").
-MODULE_LINES, FUNCTION_LINES = 400, 60
+# Size (issues 16 and 29): a module about 400 lines, never above 600 (one over 400 says why in its
+# docstring: "over 400 lines on purpose: ..."); no function over 60 lines unless a comment in it or
+# just above it says why ("over 60 lines on purpose: ...").
+MODULE_LINES, MODULE_MAX, FUNCTION_LINES = 400, 600, 60
 SIZED = ("edged", "recorder", "storage", "mqtt")
-# Still over, each being split by the branch that owns the file (remove an entry when it lands).
-PENDING_MODULES: dict[str, str] = {
-    # grew past 400 with the per-camera transport, whole access units and forced cuts (design/0060);
-    # the split of the camera thread (connect, record loop, segment placement) is issue 29's
-    "recorder/camera.py": "issue 29",
-    # grew past 400 with the caps of design/0062; its TLS accept moves out with the guard (issue 29)
-    "edged/viewer/server.py": "issue 29",
-}
 PENDING_FUNCTIONS: dict[str, str] = {}
 
 
@@ -232,11 +225,13 @@ def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
     return found
 
 
-def test_no_module_over_400_lines():
-    over = {p.relative_to(ROOT).as_posix(): n for p in _modules(*SIZED)
-            if (n := len(p.read_text().splitlines())) > MODULE_LINES}
-    assert set(over) - set(PENDING_MODULES) == set(), over
-    assert set(PENDING_MODULES) - set(over) == set(), "split already: take it off PENDING_MODULES"
+def test_a_module_is_about_400_lines_and_never_above_600():
+    sizes = {p.relative_to(ROOT).as_posix(): (len(text.splitlines()), text)
+             for p in _modules(*SIZED) for text in [p.read_text()]}
+    assert {m: n for m, (n, _t) in sizes.items() if n > MODULE_MAX} == {}
+    silent = {m: n for m, (n, text) in sizes.items() if n > MODULE_LINES and "over 400 lines on purpose" not in
+              (ast.get_docstring(ast.parse(text)) or "").lower()}
+    assert silent == {}, silent
 
 
 def test_no_function_over_60_lines_without_saying_why():
