@@ -13,6 +13,8 @@ clause in its footer, never a file number of ours.
     lost-property = "財物遺失"
     [forms.kinds]                    # each request kind in the site's words
     internal = "本所同仁"
+    [forms.fees]                     # the kinds that pay for a copy, the fee on the receipt
+    citizen = 0                      # (0: a blank amount, written by hand; design/0089)
 
     [[forms.application]]            # one per paper form, for the request kinds it serves
     kinds = ["internal"]
@@ -47,7 +49,8 @@ from edged.config.values import ConfigError, _bool, _check_keys, _describe, _joi
 # the printed pages of issue 31 item 9 (design/0088): the account application, the evidence-
 # preservation request and the maintenance record, each an optional [forms.<page>] table
 PAGES = ("account", "hold", "maintenance")
-DOCUMENTS = ("notice", "inventory", "register", "audit", "application", *PAGES)
+DOCUMENTS = ("notice", "inventory", "register", "audit", "application", *PAGES,
+             "reply", "usage", "receipt")   # design/0089: the answer to a citizen, the usage register, the receipt
 # what a field may be filled with from the request (edged/documents/retrieval.py prints each)
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
@@ -124,6 +127,7 @@ class Forms:
     site_categories: tuple[str, ...] = ()    # its reason categories ([policy] categories)
     raw: Mapping[str, Any] = field(default_factory=dict)         # the table as written (sent to edgectl)
     pages: Mapping[str, PageForm] = field(default_factory=dict)  # [forms.account|hold|maintenance]
+    fees: Mapping[str, int] = field(default_factory=dict)        # kind -> the fee of a copy (0: written by hand)
 
     def page(self, name: str) -> PageForm:
         return self.pages.get(name) or PageForm()
@@ -162,7 +166,7 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     the site's language itself)."""
     if not isinstance(t, dict):
         raise ConfigError("forms", f"expected a table ([forms] section), found {_describe(t)}")
-    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES))
+    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees"))
     rule = _string(t["rule"], "forms.rule").strip() if "rule" in t else ""
     cite = _names(t.get("cite", {}), "forms.cite", DOCUMENTS)
     labels = _names(t.get("categories", {}), "forms.categories", tuple(categories))
@@ -186,7 +190,23 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
                                                       f'add {cat} = "..." (as the site\'s form writes it)')
     pages = {name: _page(t[name], f"forms.{name}", PAGE_VALUES[name]) for name in PAGES if name in t}
     return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels,
-                 site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t, pages=pages)
+                 site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t, pages=pages,
+                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)))
+
+
+def _fees(t: Any, path: str, kinds: tuple[str, ...]) -> dict[str, int]:
+    """[forms.fees] (design/0089): the kinds whose requester pays for a copy (002 第八點(三)), each
+    with its fee in the site's currency; 0 prints a blank amount to fill in by hand."""
+    if not isinstance(t, dict):
+        raise ConfigError(path, f"expected a table (a kind = its fee), found {_describe(t)}")
+    _check_keys(t, path, kinds)
+    out = {}
+    for kind, value in t.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(_join(path, kind), f"expected a fee, a whole number 0 or more (0: written by hand "
+                                                 f"on the receipt), found {_describe(value)}")
+        out[kind] = value
+    return out
 
 
 def _page(t: Any, path: str, values: tuple[str, ...]) -> PageForm:

@@ -31,6 +31,7 @@ NAV = (("/desk/", N_("Home"), "whoami"),
        ("/desk/timeline", N_("Timeline"), "segments"),
        ("/desk/accounts", N_("Accounts"), "account.list"),
        ("/desk/audit", N_("Audit log"), "audit.list"),
+       ("/desk/usage", N_("Usage register"), "usage.register"),
        ("/live", N_("Live view"), "live.view"),
        ("/playback", N_("Playback of a grant"), "playback.start"),
        ("/desk/password", N_("Change password"), "account.passwd"))

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from edged.documents import Doc
 from edged.documents.ethics import ethics_html
+from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _, speaking
 from edged.rules import retrieval as rq
@@ -36,6 +37,8 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_post(r"/desk/requests/{id:\d+}/decide", desk.page("request.approve", pages.decide))
     r.add_get(r"/desk/requests/{id:\d+}/form", desk.page("request.show", pages.printable))
     r.add_get(r"/desk/requests/{id:\d+}/ethics-report", desk.page("request.show", pages.ethics_report))
+    r.add_get(r"/desk/requests/{id:\d+}/reply", desk.page("request.show", pages.reply))
+    r.add_get(r"/desk/requests/{id:\d+}/receipt", desk.page("request.show", pages.receipt))
 
 
 def waiting_for(req: dict[str, Any], ctx: Ctx) -> bool:
@@ -55,9 +58,11 @@ def state_badge(req: dict[str, Any], ctx: Ctx) -> str:
     """The request's state as a word and a colour: waiting for you, due, refused, done."""
     state = req["state"]
     if state == rq.FILED:
+        late = bool(req.get("due_us")) and ctx.now_us > req["due_us"]
         if waiting_for(req, ctx):
-            return badge(WAIT, _("waiting for you"))
-        if req.get("due_us") and ctx.now_us > req["due_us"]:
+            return (badge(DUE, _("waiting for you, overdue since {time}").format(time=ctx.when(req["due_us"])))
+                    if late else badge(WAIT, _("waiting for you")))
+        if late:
             return badge(DUE, _("overdue since {time}").format(time=ctx.when(req["due_us"])))
         nxt = rq.next_step(req)
         return badge(OPEN, _("waiting for {step}").format(step=nxt[1]["name"]) if nxt else _(STATE_LABELS[state]))
@@ -69,8 +74,8 @@ def due_text(req: dict[str, Any], ctx: Ctx) -> str:
     if not req.get("due_us"):
         return esc("-")
     if req["state"] == rq.FILED:
-        return badge(DUE, _("due {time}").format(time=ctx.when(req["due_us"])))
-    return esc(ctx.when(req["due_us"]))
+        return badge(DUE, _("due {time}").format(time=ctx.when(req["due_us"] - 1)))
+    return esc(ctx.when(req["due_us"] - 1))
 
 
 def empty(text: str) -> str:
@@ -146,6 +151,11 @@ class Pages:
         if req.get("flag"):  # design/0083: the report the managing unit hands to the ethics office
             printed += " " + link(f"/desk/requests/{req['id']}/ethics-report", _("Print the report to the ethics "
                                                                                   "office"), "button")
+        if req["state"] != rq.FILED and (req["state"] == rq.REJECTED or req.get("grant")):  # design/0089
+            printed += " " + link(f"/desk/requests/{req['id']}/reply", _("Print the answer to the applicant"),
+                                  "button")
+        if req["mode"] == "copy" and req.get("grant"):
+            printed += " " + link(f"/desk/requests/{req['id']}/receipt", _("Print the receipt"), "button")
         body += f'<p class="actions">{printed} <span class="hint">{esc(how)}</span></p>'
         return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), body)
 
@@ -218,6 +228,14 @@ class Pages:
         """A flagged request's report to the ethics office: `edgectl request ethics-report`'s page."""
         return await self.printable(request, ctx, ethics_html)
 
+    async def reply(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The answer to the applicant (design/0089): `edgectl request reply`'s page."""
+        return await self.printable(request, ctx, reply_html)
+
+    async def receipt(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The receipt for a copy, with the fee where the site charges one: `edgectl request receipt`'s page."""
+        return await self.printable(request, ctx, receipt_html)
+
     async def printable(self, request: web.Request, ctx: Ctx, render: Any = application_html) -> web.StreamResponse:
         """The application form and its approval record: the renderer edgectl's `request form` uses."""
         try:
@@ -227,7 +245,11 @@ class Pages:
         doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
-            text = render(doc, req, names, ctx.now_us)
+            try:
+                text = render(doc, req, names, ctx.now_us)
+            except NotPrintable as exc:
+                return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), message("error", str(exc)),
+                                        status=422)
         response = web.Response(text=text, content_type="text/html")
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response
