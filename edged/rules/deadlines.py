@@ -106,9 +106,10 @@ DAY_US = 86_400_000_000
 
 
 def answer_due_us(filed_us: int, due_us: int, tz: tzinfo | None) -> int:
-    """When a request's answer is due (R5.6, design/0089): a due time in whole days counts days
-    on the site's calendar, through the end of the last one (filed on the 1st, "within 6 days"
-    is late from 00:00 on the 8th); a due time in hours, or no zone given, is filed + due."""
+    """When a request's answer is due (R5.6, design/0089): a due time the site wrote in days
+    counts days on its calendar (`tz`), through the end of the last one (filed on the 1st,
+    "within 6 days" is late from 00:00 on the 8th); one written in hours ("24h", the config
+    passes no zone) is exactly filed + due."""
     if tz is None or due_us % DAY_US:
         return filed_us + due_us
     return start_of_day_us(local_date(filed_us, tz) + timedelta(days=due_us // DAY_US + 1), tz)

@@ -82,7 +82,8 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
             kind=kind, modes='/'.join(sorted(rules.modes)), mode=mode))
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
-    due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us, tz)
+    due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us,
+                                                                    tz if rules.due_days else None)
     return {"due_us": due, "chain": chain,
             "copy_to": rules.copy_to if mode == COPY else None, "receipt": bool(rules.receipt and mode == COPY)}
 
