@@ -8,6 +8,7 @@ storage/ never imports a rule from edged/.
 from __future__ import annotations
 
 import json
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -91,11 +92,11 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
 
 # requests and grants ----------------------------------------------------------------
 def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
-                 policy: rq.RequestPolicy = rq.DEFAULT_POLICY) -> dict[str, Any]:
-    """File a request (R5.1, R5.2) under the site's policy (design/0036); raises
-    edged.rules.retrieval.RequestRuleError."""
+                 policy: rq.RequestPolicy = rq.DEFAULT_POLICY, tz: tzinfo | None = None) -> dict[str, Any]:
+    """File a request (R5.1, R5.2) under the site's policy (design/0036), its due date counted
+    on the site's calendar (`tz`, design/0089); raises edged.rules.retrieval.RequestRuleError."""
     row = rq.new_request(fields, filed_by=filed_by, now_us=now_us, id_key=key, policy=policy,
-                         known_cameras=camera_table.ids(db))
+                         known_cameras=camera_table.ids(db), tz=tz)
     with db.atomic():
         request_id = retrieval_store.insert_request(db, row)
         audit.append(db, filed_by, "request.file", {**rq.stub({**row, "id": request_id}), "due_us": row["due_us"],

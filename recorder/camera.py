@@ -2,6 +2,10 @@
 
 Connect, remux packets into segments, report, and on any failure reconnect with a capped,
 jittered backoff. Every blocking PyAV call (av.open included) happens on this thread.
+
+Over 400 lines on purpose: the record loop runs once per packet with its state in locals (a
+method or module split of it puts attribute lookups on the hot path, issue 33's budget), and
+the segment placement it calls shares that state.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypedDict, cast
 
 import av
 
@@ -28,7 +32,7 @@ from recorder.rtsp_session import RtspFailure
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
-from recorder.segment import SegmentFile
+from recorder.segment import SegmentFile, time_base
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, connect_timeout_us
@@ -48,6 +52,9 @@ from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM, Clock
 from storage.layout import segment_relpath
 
+if TYPE_CHECKING:
+    from recorder.segment import Sound, VideoPacket
+
 log = logging.getLogger(__name__)
 
 STATS_EVERY_US = 5_000_000
@@ -58,6 +65,16 @@ FORCED_CUT = "no keyframe"  # its close reason
 _CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift"})
 REANCHOR_SHOWN_US = 600_000_000  # a media re-anchor shows in the stats (and its alarm) this long
 _NEVER = 1 << 62  # next_sample when image checks are off
+
+
+class SegmentMeta(TypedDict):
+    """What a closed segment's row says of its pictures and sound (Closing's fields)."""
+    codec: str
+    width: int
+    height: int
+    audio: int
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
@@ -116,7 +133,7 @@ class CameraRecorder:
         self._rng = random.Random()
         self.seg: SegmentFile | None = None
         self.seg_end = self.boundary = 0
-        self._audio = None
+        self._audio: av.audio.stream.AudioStream | audio.AacSpec | None = None
         self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0, "media_reanchors": 0}
         self._reanchored: tuple[int, float] | None = None  # (monotonic us, drift s) of the last media re-anchor
         self.last_frame_us = 0    # wall time of the last video packet recorded (any run)
@@ -129,7 +146,7 @@ class CameraRecorder:
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
         self._vstep_us = 0
-        self._carried: list = []  # sound held past the closed segment's last picture, for the next one
+        self._carried: list[Sound] = []  # sound held past the closed segment's last picture, for the next one
         # A segment is cut at FORCED_CUT_LENGTHS segment lengths even without a keyframe (design/0060).
         self.force_at = _NEVER
         self._last_key = 0  # wall time of the last keyframe (a stats report says when none came for long)
@@ -268,7 +285,7 @@ class CameraRecorder:
         sound = audio.select(c.streams.audio, self.id)  # AAC as is, other audio to AAC (recorder/audio.py)
         self._audio = sound.template
         streams = [video] + sound.inputs
-        vtb = video.time_base
+        vtb = time_base(video)
         rate = video.average_rate or video.guessed_rate or 25
         vstep = max(1, round(1 / (rate * vtb)))
         vstep_us = int(vstep * vtb * 1_000_000)
@@ -277,11 +294,11 @@ class CameraRecorder:
         jump_ticks = MEDIA_JUMP_US * us_den // us_num
         last: dict[int, int | None] = {s.index: None for s in streams}
         clock: RunClock | None = None
-        warmup: list[tuple[av.Packet, int, int]] = []  # (packet, arrival wall, media us) before the anchor
+        warmup: list[tuple[VideoPacket | Sound, int, int]] = []  # (packet, arrival wall, media us) before the anchor
         warm_since: int | None = None
         reanchor = False
         drifted = was_over = False  # the media clock ran past MEDIA_DRIFT_US from monotonic time (per stats window)
-        held: av.Packet | None = None  # the first packet of a connection has no timestamp
+        held: VideoPacket | None = None  # the first packet of a connection has no timestamp
         got_frame = False
         stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
@@ -355,11 +372,11 @@ class CameraRecorder:
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
                 got_frame = self._recorded = True
-                for p, _a, m in warmup[:-1]:
+                for p, _a, m in warmup[:-1]:  # sound has no media time here (m < 0): the entry says which
                     if m < 0:
-                        self._audio_out(p)
+                        self._audio_out(cast("Sound", p))
                     else:
-                        self._video_out(p, clock.wall(m))
+                        self._video_out(cast("VideoPacket", p), clock.wall(m))
                 warmup.clear()
             elif clock.stepped(wall, mono):
                 reanchor = True
@@ -382,6 +399,7 @@ class CameraRecorder:
                 self._video_out(pkt, at)
                 if key and self.motion is not None and self.motion.offer(pkt, at, samples if sample else None):
                     sample = False  # the detector decodes it and hands the picture on (design/0078)
+                    assert samples is not None  # offer() is True only with `check`
                     next_sample = max(next_sample + samples.pool.interval_us, mono + samples.pool.interval_us // 2)
             stats.frames += 1  # counters; StatsWindow.key() only at a keyframe
             stats.bytes += size
@@ -391,6 +409,7 @@ class CameraRecorder:
                 self._last_key = wall
             self.last_frame_us = wall
             if sample:
+                assert samples is not None  # next_sample is _NEVER without them
                 samples.offer(pkt, at)
                 sample_us = samples.pool.interval_us  # the worker's, to its CPU budget (design/0078)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
@@ -433,7 +452,7 @@ class CameraRecorder:
         age = wall - self._last_key
         return round(age / 1e6, 1) if age >= FORCED_CUT_LENGTHS * self.settings.segment_us else None
 
-    def _video_out(self, pkt: av.Packet, wall: int) -> None:
+    def _video_out(self, pkt: VideoPacket, wall: int) -> None:
         """A video packet, as the camera's mode says: written, routed through the motion gate, or
         (live) not recorded."""
         self._last_at = wall
@@ -442,16 +461,18 @@ class CameraRecorder:
         elif self.mode != LIVE:
             self._place(pkt, wall, pkt.is_keyframe)
 
-    def _audio_out(self, pkt: av.Packet) -> None:
+    def _audio_out(self, pkt: Sound) -> None:
         if self.motion is not None:
             self._routed(pkt, self._last_at, False)
         elif self.seg is not None:
             self.seg.write(pkt, False)
 
-    def _routed(self, pkt: av.Packet, wall: int, video: bool) -> None:
+    def _routed(self, pkt: VideoPacket | Sound, wall: int, video: bool) -> None:
         """Motion mode: the gate keeps the packet in the pre-roll buffer, or hands back what to
         write (the pre-roll first, opening on its keyframe), or closes the run first."""
-        route = self.motion.route(pkt, wall, video)
+        motion = self.motion
+        assert motion is not None  # called in motion mode only
+        route = motion.route(pkt, wall, video)
         if route.close:
             self._close_segment(None, MOTION_ENDED)
         if route.opened is not None and not route.opened.complete:
@@ -464,7 +485,7 @@ class CameraRecorder:
             elif self.seg is not None:
                 self.seg.write(p, False)
 
-    def _place(self, pkt: av.Packet, wall: int, key: bool) -> None:
+    def _place(self, pkt: VideoPacket, wall: int, key: bool) -> None:
         """One video packet: close the segment at a boundary, open one at a keyframe, write."""
         seg = self.seg
         if key:
@@ -472,8 +493,7 @@ class CameraRecorder:
                 self._close_segment(wall, "boundary")
                 seg = None
             if seg is None:
-                self._open_segment(pkt, wall)
-                seg = self.seg
+                seg = self._open_segment(pkt, wall)
         elif seg is None:
             return  # nothing decodable before the first keyframe
         elif wall >= self.force_at:
@@ -483,31 +503,33 @@ class CameraRecorder:
             log.warning("camera %s: no keyframe for %.0f s: segment cut without one", self.id,
                         (wall - self._last_key) / 1e6, **logs.fields(camera=self.id))
             self._close_segment(wall, FORCED_CUT)
-            self._open_segment(pkt, wall)
-            seg = self.seg
+            seg = self._open_segment(pkt, wall)
         seg.write_video(pkt)
         self.seg_end = wall + self._vstep_us
 
-    def _open_segment(self, pkt: av.Packet, wall: int) -> None:
+    def _open_segment(self, pkt: VideoPacket, wall: int) -> SegmentFile:
         if self.gate is not None:
             self.gate.check()
         stream = pkt.stream
         relpath = segment_relpath(self.id, wall)
-        self.seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
-                               origin_us=int(pkt.dts * stream.time_base * 1_000_000),
-                               fragment_us=self.settings.fragment_us, metadata=provenance(self.settings, self.id, wall),
-                               durability=self.durability, frame_us=self._vstep_us)
+        assert pkt.dts is not None  # stamped by the record loop (timeline.fix_dts)
+        self.seg = seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
+                                     origin_us=int(pkt.dts * time_base(stream) * 1_000_000),
+                                     fragment_us=self.settings.fragment_us,
+                                     metadata=provenance(self.settings, self.id, wall),
+                                     durability=self.durability, frame_us=self._vstep_us)
         carried, self._carried = self._carried, []
         for item in carried:  # the sound the last segment held past its last picture
-            self.seg.write(item, False)
+            seg.write(item, False)
         self.seg_rel = relpath
         self.seg_end = wall
         ctx = stream.codec_context
-        self.seg_meta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
+        self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
                          "audio": int(self._audio is not None)}
         self.boundary = next_boundary(wall, self.settings.segment_us)
         self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
         self.emit(Opened(self.id, relpath, wall, self.clock.now_us(), self._basis))
+        return seg
 
     def _close_segment(self, end_us: int | None, reason: str) -> None:
         """Close the file; the hasher reports it `Closed` (one event, with its sha256)."""

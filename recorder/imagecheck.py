@@ -32,6 +32,8 @@ from recorder.threadname import name_os_thread
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from recorder.source import VideoIn
 else:
     np = lazy_import("numpy")  # imported with the first picture, not at the worker's start (design/0025)
 log = logging.getLogger(__name__)
@@ -229,7 +231,7 @@ class CameraSamples:
         default_factory=av.video.reformatter.VideoReformatter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def new_run(self, stream: av.video.stream.VideoStream) -> None:
+    def new_run(self, stream: VideoIn) -> None:
         """A (re)connection: the decoder is set up from this stream's codec and extradata."""
         ctx = stream.codec_context
         self.codec, self.extradata = ctx.name, ctx.extradata

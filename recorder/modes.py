@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 
@@ -27,6 +27,9 @@ from recorder.motion import settings_of
 from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started
 from recorder.preroll import Buffered, PreRollBuffer
 from storage.clock import SYSTEM, Clock
+
+if TYPE_CHECKING:
+    from recorder.source import VideoIn
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class MotionRecording:
         self.watch.stop(timeout)
 
     # the camera thread ------------------------------------------------------------------------
-    def new_run(self, video: av.video.stream.VideoStream) -> None:
+    def new_run(self, video: VideoIn) -> None:
         self.gate.reset()
         if self.keyframes is not None:
             ctx = video.codec_context
@@ -84,8 +87,9 @@ class MotionRecording:
         self.keyframes.offer(bytes(packet), at_us, check)
         return check is not None
 
-    def route(self, packet: av.Packet[Any], at_us: int, video: bool) -> Route:
-        key = video and packet.is_keyframe
+    def route(self, packet: av.Packet[Any] | av.AudioFrame, at_us: int, video: bool) -> Route:
+        """A picture, or sound as the segment takes it (an AAC packet, or frames to encode)."""
+        key = video and isinstance(packet, av.Packet) and packet.is_keyframe
         return self.gate.route(Buffered(at_us, key, getattr(packet, "size", 0), video, (packet, at_us)))
 
     # the detection thread ---------------------------------------------------------------------

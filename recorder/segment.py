@@ -17,11 +17,22 @@ import time
 from collections import deque
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
 
 import av
+from av.audio.stream import AudioStream
+from av.video.stream import VideoStream
 
 from recorder.durability import Durability, Synced
 from storage.fsutil import PRIVATE_FILE, private_dir
+
+if TYPE_CHECKING:
+    from recorder.audio import AacSpec
+
+# A camera's picture, and its sound as a segment takes it: an AAC packet remuxed as is, or
+# frames the segment's own encoder turns into AAC (recorder/audio.py's Transcoder).
+VideoPacket: TypeAlias = "av.Packet[VideoStream]"
+Sound: TypeAlias = "av.Packet[AudioStream] | av.AudioFrame"
 
 # Bytes per write from the muxer, which flushes at each fragment's end (`flush_packets`): a 1 s
 # fragment at 4 Mbit/s (~0.5 MB, a keyframe's more) is one write, not four at 128 KiB (issue 33
@@ -48,6 +59,19 @@ def muxer_fragment_us(fragment_us: int, frame_us: int) -> int:
 
 def _ticks(us: int, tb: Fraction) -> int:
     return round(Fraction(us, 1_000_000) / tb)
+
+
+class Timed(Protocol):
+    @property
+    def time_base(self) -> Fraction | None: ...
+
+
+def time_base(stream: Timed) -> Fraction:
+    """A stream's time base. PyAV's stubs say it may be None, which it is only for a stream
+    not yet opened: a demuxed stream, a muxer's and an AacSpec always have one."""
+    tb = stream.time_base
+    assert tb is not None, "a stream without a time base"
+    return tb
 
 
 class HashingFile:
@@ -111,7 +135,7 @@ class HashingFile:
 
 
 class SegmentFile:
-    def __init__(self, path: Path, video: av.stream.Stream, audio: av.stream.Stream | None,
+    def __init__(self, path: Path, video: VideoStream, audio: AudioStream | AacSpec | None,
                  origin_us: int, fragment_us: int, metadata: dict[str, str] | None = None,
                  durability: Durability | None = None, frame_us: int = 0):
         private_dir(path.parent)
@@ -137,30 +161,32 @@ class SegmentFile:
             raise
         self.frames = 0
 
-    def _open(self, video: av.stream.Stream, audio: av.stream.Stream | None, origin_us: int, fragment_us: int,
+    def _open(self, video: VideoStream, audio: AudioStream | AacSpec | None, origin_us: int, fragment_us: int,
               metadata: dict[str, str] | None) -> None:
         self._out = av.open(self._file, "w", format="mp4", buffer_size=AVIO_BUFFER,
                             options={**FRAGMENTED_MP4, "frag_duration": str(fragment_us)})
         for key, value in (metadata or {}).items():  # written in the moov, before the first fragment
             self._out.metadata[key] = value
-        # Keyed by "is video": the audio template may be a stream of another container (the
-        # AAC encoder's, recorder/audio.py), whose index says nothing here.
-        self._map: dict[bool, tuple[av.stream.Stream, int]] = {}
+        # The audio template may be a stream of another container (the AAC encoder's,
+        # recorder/audio.py), whose index says nothing here.
+        self._vdst = self._out.add_stream_from_template(video)
+        self._vorigin = _ticks(origin_us, time_base(video))
+        self._adst: AudioStream | None = None
+        self._aorigin = 0
         self._encodes = hasattr(audio, "add_to")
-        for is_video, src in ((True, video), (False, audio)):
-            if src is not None:
-                # a stream is remuxed; an AacSpec (recorder/audio.py) is encoded here, from frames
-                dst = src.add_to(self._out) if hasattr(src, "add_to") else self._out.add_stream_from_template(src)
-                self._map[is_video] = (dst, _ticks(origin_us, src.time_base))
-        self._vdst, self._vorigin = self._map[True]
+        if audio is not None:
+            # a stream is remuxed; an AacSpec (recorder/audio.py) is encoded here, from frames
+            self._adst = audio.add_to(self._out) if hasattr(audio, "add_to") else \
+                self._out.add_stream_from_template(audio)
+            self._aorigin = _ticks(origin_us, time_base(audio))
         # Sound waits for the pictures to pass it (design/0049): a camera interleaves its streams
         # loosely, and sound written as it comes ran past the segment's last picture, into the
         # next segment's time (a 3.0 s segment played 3.15 s).
-        self._audio_ratio = Fraction(audio.time_base) / Fraction(video.time_base) if audio is not None else None
-        self._held: deque[tuple[int, av.Packet | av.AudioFrame]] = deque()  # (video ticks after origin, sound)
+        self._audio_ratio = time_base(audio) / time_base(video) if audio is not None else None
+        self._held: deque[tuple[int, Sound]] = deque()  # (video ticks after origin, sound)
         self._vdts = -1  # the last picture written, in video ticks after the origin
-        self._vlast: av.Packet | None = None
-        self._frame_ticks = max(_ticks(self._frame_us, video.time_base), 1)  # a picture's length, if packets carry none
+        self._vlast: VideoPacket | None = None
+        self._frame_ticks = max(_ticks(self._frame_us, time_base(video)), 1)  # a picture's length, if packets carry none
 
     def _release(self) -> None:
         if self._synced is not None:
@@ -168,13 +194,17 @@ class SegmentFile:
         os.close(self._fd)
         os.close(self._dir_fd)
 
-    def write_video(self, pkt: av.Packet) -> None:
+    def write_video(self, pkt: VideoPacket) -> None:
         """The per-packet path (recorder/camera.py): no lookup, no type test."""
+        dts = pkt.dts
+        assert dts is not None  # the camera thread stamps every packet (timeline.fix_dts)
         origin = self._vorigin
-        dts = pkt.dts - origin
+        dts -= origin
         if dts < 0:
             return
-        pkt.pts = pkt.pts - origin
+        pts = pkt.pts
+        assert pts is not None  # ... and its pts, never before its dts
+        pkt.pts = pts - origin
         pkt.dts = dts
         pkt.stream = self._vdst
         self._out.mux(pkt)
@@ -184,41 +214,51 @@ class SegmentFile:
         while held and held[0][0] < dts:
             self._write_audio(held.popleft()[1])
 
-    def write(self, pkt: av.Packet | av.AudioFrame, is_video: bool) -> None:
-        if is_video:
-            self.write_video(pkt)
+    def write(self, pkt: VideoPacket | Sound, is_video: bool) -> None:
+        if is_video:  # which stream a packet is of is the caller's flag, not a type PyAV's stubs could tell
+            self.write_video(cast(VideoPacket, pkt))
             return
-        at = round(pkt.pts * self._audio_ratio) - self._vorigin
+        sound = cast(Sound, pkt)
+        pts, ratio = sound.pts, self._audio_ratio
+        assert pts is not None and ratio is not None  # stamped sound, and a segment with a sound track
+        at = round(pts * ratio) - self._vorigin
         if at < self._vdts and not self._held:
-            self._write_audio(pkt)
+            self._write_audio(sound)
         else:
-            self._held.append((at, pkt))
+            self._held.append((at, sound))
 
-    def _write_audio(self, pkt: av.Packet | av.AudioFrame) -> None:
-        dst, origin = self._map[False]
+    def _write_audio(self, pkt: Sound) -> None:
+        dst, origin = self._adst, self._aorigin
+        assert dst is not None  # sound is written only to a segment with a sound track
         if isinstance(pkt, av.AudioFrame):
             self._encode(pkt, dst, origin)
             return
-        dts = pkt.dts - origin
+        dts = pkt.dts
+        assert dts is not None  # the camera thread stamps every packet (timeline.fix_dts)
+        dts -= origin
         if dts < 0:  # audio from before the keyframe that opened this segment
             return
-        pkt.pts = pkt.pts - origin
+        pts = pkt.pts
+        assert pts is not None  # ... and its pts, never before its dts
+        pkt.pts = pts - origin
         pkt.dts = dts
         pkt.stream = dst
         self._out.mux(pkt)
 
-    def _encode(self, frame: av.AudioFrame | None, dst: av.stream.Stream, origin: int) -> None:
+    def _encode(self, frame: av.AudioFrame | None, dst: AudioStream, origin: int) -> None:
         """Transcoded sound: frames from before the segment's first picture are dropped, as
         remuxed audio is; so is the encoder's priming packet (it would sit before it too)."""
         if frame is not None:
-            if frame.pts < origin:
+            pts = frame.pts
+            assert pts is not None  # the Transcoder times every frame it hands on
+            if pts < origin:
                 return
-            frame.pts -= origin
+            frame.pts = pts - origin
         for pkt in dst.encode(frame):
             if pkt.dts is not None and pkt.dts >= 0:
                 self._out.mux(pkt)
 
-    def leftover_audio(self) -> list[av.Packet | av.AudioFrame]:
+    def leftover_audio(self) -> list[Sound]:
         """The sound held past the last picture when the segment closed: the next segment's."""
         return [item for _at, item in self._held]
 
@@ -239,8 +279,8 @@ class SegmentFile:
         try:
             if self._held:
                 self._flush_audio()
-            if self._encodes:
-                self._encode(None, *self._map[False])  # the sound up to the cut, its last frame padded
+            if self._encodes and self._adst is not None:
+                self._encode(None, self._adst, self._aorigin)  # the sound up to the cut, its last frame padded
             self._out.close()
             os.fsync(self._fd)
             os.fsync(self._dir_fd)

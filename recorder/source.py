@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
+from av.container import InputContainer
+from av.video.codeccontext import VideoCodecContext
 
 from recorder import diagnose
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
@@ -38,6 +41,22 @@ def connect_timeout_us(settings: Any, first: bool) -> int:
     return max(configured, min(configured * FIRST_CONNECT_FACTOR, FIRST_CONNECT_MAX_US))
 
 
+class VideoIn(Protocol):
+    """What the camera thread, the image checks and the motion gate read of a connection's video
+    stream: PyAV's VideoStream, or the edged reader's stand-in for it (recorder/edged_source.py)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def time_base(self) -> Fraction | None: ...
+    @property
+    def average_rate(self) -> Fraction | None: ...
+    @property
+    def guessed_rate(self) -> Fraction | None: ...
+    @property
+    def codec_context(self) -> VideoCodecContext: ...
+
+
 class Source:
     """An opened camera: an input container, plus the synthetic encoder when there is one."""
 
@@ -45,7 +64,7 @@ class Source:
         self._synthetic = None
         if url.startswith("synthetic:"):
             self._synthetic = SyntheticCamera(parse_synthetic_url(url))
-            self.container = av.open(self._synthetic.reader, format="mpegts",
+            self.container = av.open(self._synthetic.reader, "r", format="mpegts",
                                      options={"probesize": "65536", "analyzeduration": "500000"})
             return
         connect_us = connect_timeout_us(settings, first)
@@ -62,7 +81,8 @@ class Source:
                 self._synthetic.close()
 
 
-def _open_rtsp(url: str, settings: Any, connect_us: int, probe: dict[str, str], transport: str = TCP) -> Any:
+def _open_rtsp(url: str, settings: Any, connect_us: int, probe: dict[str, str],
+               transport: str = TCP) -> InputContainer:
     # FFmpeg's `timeout` is its socket timeout (the answers while connecting too); PyAV's read
     # timeout still ends a stalled run after read_timeout.
     socket_us = settings.read_timeout_us if connect_us == settings.connect_timeout_us else \
@@ -73,7 +93,7 @@ def _open_rtsp(url: str, settings: Any, connect_us: int, probe: dict[str, str], 
                    timeout=(connect_us / 1e6, settings.read_timeout_us / 1e6))
 
 
-def _rate_known(container: Any) -> bool:
+def _rate_known(container: InputContainer) -> bool:
     """The remux takes a frame's duration from the video's frame rate (recorder/camera.py)."""
     video = container.streams.video
     return not video or bool(video[0].average_rate)

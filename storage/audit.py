@@ -161,19 +161,43 @@ def records(db: sqlite_utils.Database, *, after_seq: int = 0, limit: int = 1000,
     return [{**r, "detail": json.loads(r["detail"])} for r in rows]
 
 
+LIST_DETAIL = 1000  # characters of a record's detail a listing carries (design/0091); export has it whole
+
+
 def newest(db: sqlite_utils.Database, *, limit: int, from_us: int | None = None,
-            action: str | None = None) -> list[dict[str, Any]]:
-    """The newest `limit` records (from `from_us`, of `action` and its sub-actions), oldest first."""
-    sql = "SELECT * FROM audit WHERE 1 = 1"
-    params: list[Any] = []
+           action: str | None = None, before_seq: int | None = None,
+           detail_chars: int | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` records (from `from_us`, of `action` and its sub-actions, before
+    `before_seq`: the next page back), oldest first.
+
+    With `detail_chars`, a detail longer than that is not parsed nor carried whole: `detail` is
+    None and `detail_cut` is {"chars": its length, "start": its first `detail_chars`
+    characters}, so a listing stays small whatever a record holds (a 14.6 MB record was seen)."""
+    cols = "seq, at_us, actor, action, prev_hash, hash"
+    if detail_chars is None:
+        sql = f"SELECT {cols}, detail, NULL AS chars FROM audit WHERE 1 = 1"
+        params: list[Any] = []
+    else:
+        sql = (f"SELECT {cols}, substr(detail, 1, ?) AS detail, length(detail) AS chars FROM audit WHERE 1 = 1")
+        params = [int(detail_chars)]
     if from_us is not None:
         sql += " AND at_us >= ?"
         params.append(int(from_us))
+    if before_seq is not None:
+        sql += " AND seq < ?"
+        params.append(int(before_seq))
     if action:
         sql += " AND (action = ? OR action LIKE ?)"
         params += [action, action + ".%"]
     rows = list(db.query(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit]))
-    return [{**r, "detail": json.loads(r["detail"])} for r in reversed(rows)]
+    out = []
+    for r in reversed(rows):
+        chars, text = r.pop("chars"), r.pop("detail")
+        if detail_chars is not None and chars > detail_chars:
+            out.append({**r, "detail": None, "detail_cut": {"chars": chars, "start": text}})
+        else:
+            out.append({**r, "detail": json.loads(text)})
+    return out
 
 
 def export_line(record: dict[str, Any]) -> str:

@@ -103,3 +103,18 @@ def build(db: sqlite_utils.Database, from_us: int, to_us: int, *, now_us: int) -
         "failed_logins": {"total": len(failures), "by_account": by_name, "list": failures},
         "audit_chain": {"records": n, "intact": problem is None, "problem": problem, "head": audit.head(db)},
     }
+
+
+def usage(db: sqlite_utils.Database, from_us: int, to_us: int) -> list[dict[str, Any]]:
+    """The usage register (001 第十八點、附件5 影音應用記錄簿; design/0089): every grant used in
+    [from, to), oldest first, with its request's requester and reason, what was done (viewed or
+    copied, by which custodian, watched or received by whom) and the copy's export number."""
+    out = _rows(db, "SELECT g.id AS grant_id, g.request_id, g.mode, g.cameras, g.from_us, g.to_us, g.used_us,"
+                    " g.used_by AS custodian, g.watcher, g.approver, r.kind, r.category, r.reason,"
+                    " r.requester_name, r.requester_org, r.filed_by,"
+                    " (SELECT min(e.id) FROM exports e WHERE e.grant_id = g.id) AS export_id"
+                    " FROM grants g JOIN requests r ON r.id = g.request_id"
+                    " WHERE g.used_us >= ? AND g.used_us < ? ORDER BY g.used_us, g.id", [from_us, to_us])
+    for row in out:
+        row["cameras"] = json.loads(row["cameras"])
+    return out

@@ -3,6 +3,7 @@ file the catalog lost can be adopted again."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,3 +39,27 @@ def day_dirs(data_dir: Path, camera: str) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def held_open(data_dir: Path) -> set[str]:
+    """The footage files some process holds open now (/proc/*/fd, those this user may read):
+    the new run's workers hold the file they are writing. Paths relative to the data folder."""
+    video = str((data_dir / VIDEO_DIR).resolve()) + os.sep
+    top = str(data_dir.resolve()) + os.sep
+    out: set[str] = set()
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        fds = f"/proc/{pid}/fd"
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            continue
+        for fd in names:
+            try:
+                target = os.readlink(f"{fds}/{fd}")
+            except OSError:
+                continue
+            if target.startswith(video):
+                out.add(target[len(top):])
+    return out

@@ -1,7 +1,11 @@
 """Make the catalog and the disk agree after a crash (docs/requirements.md, invariant 3).
 
-Blocking throughout: run on the catalog writer thread. Only the recent tail is scanned,
-so start-up stays fast however much footage there is.
+Blocking throughout. Only the recent tail is scanned, so start-up stays fast however much
+footage there is. The work is in steps of three kinds (design/0091): reads of the catalog,
+file work with no catalog access (salvage_rows, walk, salvage_orphans), and short writes
+(apply_outcomes, adopt, mark_missing). `reconcile` runs them in turn on one connection; the
+daemon's start-up recovery runs the file work and the reads off the catalog writer, so the
+writer is held only for the short writes and recording's rows never wait behind a salvage.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TAIL_US = 2 * 86_400 * 1_000_000  # look back two days from the newest segment
+GONE_NOTE = "file gone at start-up"  # the note of a footage row whose file was not there at start
 
 
 @dataclass
@@ -124,20 +129,19 @@ def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _n
 
 def apply_outcomes(catalog: Catalog, outcomes: list[Outcome], report: Report,
                    absent: str = "file never reached the disk") -> None:
-    with catalog.db.atomic():
+    db = catalog.db
+    with db.atomic():
         for o in outcomes:
             relpath = o.row["path"]
             if o.absent:
                 if o.row["state"] != MISSING:
-                    segment_rows.set_state(catalog.db, o.row["id"], MISSING, absent)
+                    segment_rows.set_state(db, o.row["id"], MISSING, absent)
                     report.missing.append(relpath)
             elif o.fields is None:
-                segment_rows.set_state(catalog.db, o.row["id"], QUARANTINED,
-                                       "no whole fragment; moved to " + str(o.moved))
+                segment_rows.set_state(db, o.row["id"], QUARANTINED, "no whole fragment; moved to " + str(o.moved))
                 report.quarantined.append(relpath)
             else:
-                segment_rows.close(catalog.db, relpath, {**o.fields, "note": "recovered after a crash"},
-                                   state=RECOVERED)
+                segment_rows.close(db, relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
                 report.recovered.append(relpath)
 
 
@@ -197,25 +201,78 @@ async def in_background(fn: Callable[..., T], *args: Any) -> T:
     return await result
 
 
-def _adopt(catalog: Catalog, data_dir: Path, relpath: str, parsed: tuple[str, int] | None, expect: Expect,
-           report: Report, cameras: set[str]) -> None:
-    """A file the catalog has not heard of: salvaged and catalogued (`recovered`, noted as
-    adopted), or quarantined when nothing playable is in it."""
-    fields = salvage(data_dir, relpath, parsed[1], expect, catalog.clock) if parsed else None
-    if fields is None:
-        quarantine(data_dir, relpath, expect)
-        report.quarantined.append(relpath)
-        return
-    assert parsed is not None  # salvaged: parsed
-    camera, start_us = parsed
-    if camera not in cameras:
-        catalog.db.table("cameras").insert(
-            {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
-        cameras.add(camera)
-    segment_rows.insert(catalog.db, [{"camera": camera, "start_us": start_us, "path": relpath, "state": RECOVERED,
-                                      "created_us": fields["closed_us"], "note": "adopted: file was not in the catalog",
-                                      **fields}])
-    report.adopted.append(relpath)
+@dataclass
+class Orphan:
+    """A file the catalog has not heard of; `fields` once salvaged (to be adopted), else `moved`
+    (quarantined, where to)."""
+
+    relpath: str
+    parsed: tuple[str, int] | None
+    fields: dict[str, Any] | None = None
+    moved: str | None = None
+
+
+def parse(relpath: str) -> tuple[str, int] | None:
+    """(camera, start) of a segment's path; None for a file that is not one (or names no real time)."""
+    try:
+        return layout.parse_relpath(relpath)
+    except ValueError:  # named like a segment, but no such time (a file planted by hand)
+        return None
+
+
+def salvage_orphans(data_dir: Path, orphans: list[Orphan], expect: Expect = _nothing_expected,
+                    clock: Clock = SYSTEM) -> list[Orphan]:
+    """The file work of adopting (cut, fsync, scan, hash, or quarantine): no catalog access, any
+    thread (design/0091). A file gone meanwhile is left out."""
+    out = []
+    for o in orphans:
+        if not (data_dir / o.relpath).exists():
+            continue
+        o.fields = salvage(data_dir, o.relpath, o.parsed[1], expect, clock) if o.parsed else None
+        if o.fields is None:
+            o.moved = quarantine(data_dir, o.relpath, expect)
+        out.append(o)
+    return out
+
+
+def is_known(catalog: Catalog, relpath: str) -> bool:
+    """Whether the catalog has a row for this path (one probe of an index)."""
+    where, params = segment_rows.by_path(relpath)
+    return next(catalog.db.query(f"SELECT 1 FROM segment_rows WHERE {where} LIMIT 1", params), None) is not None
+
+
+def adopt(catalog: Catalog, orphans: list[Orphan], report: Report) -> None:
+    """Salvaged orphans into the catalog (`recovered`, noted as adopted), in one short
+    transaction; one catalogued meanwhile (the new run's row arrived) is left to its row."""
+    cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
+    with catalog.db.atomic():
+        for o in orphans:
+            if o.fields is None:
+                report.quarantined.append(o.relpath)
+                continue
+            if is_known(catalog, o.relpath):
+                continue
+            assert o.parsed is not None  # salvaged: parsed
+            camera, start_us = o.parsed
+            if camera not in cameras:
+                catalog.db.table("cameras").insert(
+                    {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
+                cameras.add(camera)
+            segment_rows.insert(catalog.db, [{"camera": camera, "start_us": start_us, "path": o.relpath,
+                                              "state": RECOVERED, "created_us": o.fields["closed_us"],
+                                              "note": "adopted: file was not in the catalog", **o.fields}])
+            report.adopted.append(o.relpath)
+
+
+def later_orphans(catalog: Catalog, data_dir: Path, paths: list[str]) -> list[Orphan]:
+    """Of the files `reconcile` put off (`Report.later`), those neither catalogued by now nor
+    held open by a process (a read, then a look at /proc: no writes)."""
+    parsed = {p: parse(p) for p in paths}
+    starts = [v[1] for v in parsed.values() if v]
+    known = segment_rows.known_paths_since(catalog.db, min(starts) - TAIL_US) if starts else set()
+    held = layout.held_open(data_dir)
+    return [Orphan(p, parsed[p]) for p in paths
+            if p not in known and p not in held and (data_dir / p).exists()]
 
 
 def adopt_later(catalog: Catalog, data_dir: Path, paths: list[str], report: Report,
@@ -223,17 +280,11 @@ def adopt_later(catalog: Catalog, data_dir: Path, paths: list[str], report: Repo
     """The files `reconcile` put off (`Report.later`), some time after recording started: those
     the new run has catalogued meanwhile (their `open` was in a worker's pipe) or holds open
     now are its own; the rest are the last run's, stamped after this run's start because the
-    clock went back across the restart, and are adopted (design/0059)."""
-    parsed = {p: layout.parse_relpath(p) for p in paths}
-    starts = [v[1] for v in parsed.values() if v]
-    known = segment_rows.known_paths_since(catalog.db, min(starts) - TAIL_US) if starts else set()
-    held = held_open(data_dir)
-    cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
-    with catalog.db.atomic():
-        for relpath in paths:
-            if relpath in known or relpath in held or not (data_dir / relpath).exists():
-                continue
-            _adopt(catalog, data_dir, relpath, parsed[relpath], expect or _nothing_expected, report, cameras)
+    clock went back across the restart, and are adopted (design/0059). The steps in one call;
+    the daemon runs them apart, the file work off the writer (edged/daemon/recording/recovery.py)."""
+    orphans = salvage_orphans(data_dir, later_orphans(catalog, data_dir, paths), expect or _nothing_expected,
+                              catalog.clock)
+    adopt(catalog, orphans, report)
     return report
 
 
@@ -246,28 +297,79 @@ def open_before(catalog: Catalog, before_us: int | None, before_id: int | None =
     return [r for r in segment_rows.in_state(catalog.db, WRITING) if before_us is None or r["start_us"] < before_us]
 
 
-def held_open(data_dir: Path) -> set[str]:
-    """The footage files some process holds open now (/proc/*/fd, those this user may read):
-    the new run's workers hold the file they are writing. Paths relative to the data folder."""
-    video = str((data_dir / layout.VIDEO_DIR).resolve()) + os.sep
-    top = str(data_dir.resolve()) + os.sep
-    out: set[str] = set()
-    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not pid.isdigit():
-            continue
-        fds = f"/proc/{pid}/fd"
-        try:
-            names = os.listdir(fds)
-        except OSError:
-            continue
-        for fd in names:
-            try:
-                target = os.readlink(f"{fds}/{fd}")
-            except OSError:
+def open_rows(catalog: Catalog, before_us: int | None, before_id: int | None = None) -> list[dict[str, Any]]:
+    """The rows whose files recovery looks at first: those an earlier run left `writing`
+    (`open_before`), and those of the tail marked missing when their disk went away."""
+    rows = open_before(catalog, before_us, before_id)
+    latest = segment_table.latest_start(catalog.db)
+    if latest is not None:
+        rows += segment_table.stranded_since(catalog.db, latest - TAIL_US)
+    return rows
+
+
+@dataclass
+class Tail:
+    """The whole UTC days of the tail: every file in their folders is compared with the catalog."""
+
+    since_us: int
+    since_day: str
+
+
+def tail_of(catalog: Catalog) -> Tail:
+    latest = segment_table.latest_start(catalog.db) or catalog.clock.now_us()
+    since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
+    return Tail(int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000, since_day)
+
+
+def walk(data_dir: Path, tail: Tail, known: set[str], report: Report, before_us: int | None = None,
+         before_id: int | None = None) -> tuple[set[str], list[Orphan]]:
+    """The files in the tail's day folders (`present`), and those the catalog (`known`) has not
+    heard of that are the last run's (orphans); the new run's own are skipped, and those only
+    `adopt_later` can judge go to `report.later`. No catalog access: any thread."""
+    present: set[str] = set()
+    orphans: list[Orphan] = []
+    held: set[str] | None = None   # read once, when the first file stamped after the start is met
+    video = data_dir / layout.VIDEO_DIR
+    for cam_dir in sorted(video.iterdir()) if video.is_dir() else []:
+        for day in layout.day_dirs(data_dir, cam_dir.name):
+            if day.name < tail.since_day:
                 continue
-            if target.startswith(video):
-                out.add(target[len(top):])
+            for name in sorted(os.listdir(day)):
+                relpath = f"{layout.VIDEO_DIR}/{cam_dir.name}/{day.name}/{name}"
+                present.add(relpath)
+                if relpath in known:
+                    continue
+                parsed = parse(relpath)
+                if parsed and before_us is not None and parsed[1] >= before_us:
+                    if before_id is None:
+                        continue  # the new run's own file, its `open` not yet in the catalog
+                    held = layout.held_open(data_dir) if held is None else held
+                    if relpath not in held:  # held: being written, the new run's own
+                        report.later.append(relpath)  # the new run's, its `open` still in a pipe, or the last run's
+                    continue
+                orphans.append(Orphan(relpath, parsed))
+    return present, orphans
+
+
+def gone(catalog: Catalog, tail: Tail, present: set[str], before_us: int | None = None,
+         before_id: int | None = None) -> list[dict[str, Any]]:
+    """The footage rows of the tail (the last run's) whose file was not there (a read)."""
+    out = []
+    for row in segment_rows.footage_since(catalog.db, tail.since_us):
+        mine = row["id"] > before_id if before_id is not None else \
+            before_us is not None and row["start_us"] >= before_us
+        if row["path"] not in present and not mine:
+            out.append(row)
     return out
+
+
+def mark_missing(catalog: Catalog, rows: list[dict[str, Any]], report: Report, note: str = GONE_NOTE) -> None:
+    """These rows `missing`, in one short transaction; a row that stopped being footage meanwhile
+    (destroyed, or marked by another pass) is left as it is."""
+    with catalog.db.atomic():
+        for row in rows:
+            if segment_rows.set_state_of_footage(catalog.db, row["id"], MISSING, note):
+                report.missing.append(row["path"])
 
 
 def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, before_us: int | None = None,
@@ -280,48 +382,19 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
     restart, the last run's files and rows are stamped after this run's start): rows above the
     id, and files not in the catalog that a process holds open (a worker writing them before
     its `open` reached the catalog); a file stamped after the start that nobody holds is the
-    last run's and is adopted."""
+    last run's and is adopted.
+
+    The steps in one call, on one connection (blocking). At start-up the daemon runs the same
+    steps apart (edged/daemon/recording/recovery.py, design/0091): the reads on a read-only
+    connection and the file work on a thread of their own, only the short writes on the writer,
+    so recording's rows never wait behind a salvage."""
     report = report or Report()
     expect = expect or _nothing_expected
-    with catalog.db.atomic():
-        recover_open(catalog, data_dir, open_before(catalog, before_us, before_id), report, expect)
-        latest = segment_table.latest_start(catalog.db)
-        if latest is not None:
-            recover_open(catalog, data_dir, segment_table.stranded_since(catalog.db, latest - TAIL_US), report, expect)
-
-    latest = segment_table.latest_start(catalog.db) or catalog.clock.now_us()
-    since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
-    # Whole UTC days: every file in a scanned day folder is compared with the catalog.
-    since = int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000
-    known = segment_rows.known_paths_since(catalog.db, since)
-    cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
-    present: set[str] = set()
-    held: set[str] | None = None   # read once, when the first file stamped after the start is met
-    video = data_dir / layout.VIDEO_DIR
-    for cam_dir in sorted(video.iterdir()) if video.is_dir() else []:
-        for day in layout.day_dirs(data_dir, cam_dir.name):
-            if day.name < since_day:
-                continue
-            for name in sorted(os.listdir(day)):
-                relpath = f"{layout.VIDEO_DIR}/{cam_dir.name}/{day.name}/{name}"
-                present.add(relpath)
-                if relpath in known:
-                    continue
-                parsed = layout.parse_relpath(relpath)
-                if parsed and before_us is not None and parsed[1] >= before_us:
-                    if before_id is None:
-                        continue  # the new run's own file, its `open` not yet in the catalog
-                    held = held_open(data_dir) if held is None else held
-                    if relpath not in held:  # held: being written, the new run's own
-                        report.later.append(relpath)  # the new run's, its `open` still in a pipe, or the last run's
-                    continue
-                _adopt(catalog, data_dir, relpath, parsed, expect, report, cameras)
-
-    with catalog.db.atomic():
-        for row in segment_rows.footage_since(catalog.db, since):
-            mine = row["id"] > before_id if before_id is not None else \
-                before_us is not None and row["start_us"] >= before_us
-            if row["path"] not in present and not mine:
-                segment_rows.set_state(catalog.db, row["id"], MISSING, "file gone at start-up")
-                report.missing.append(row["path"])
+    apply_outcomes(catalog, salvage_rows(data_dir, open_rows(catalog, before_us, before_id), expect, catalog.clock),
+                   report)
+    tail = tail_of(catalog)
+    present, orphans = walk(data_dir, tail, segment_rows.known_paths_since(catalog.db, tail.since_us), report,
+                            before_us, before_id)
+    adopt(catalog, salvage_orphans(data_dir, orphans, expect, catalog.clock), report)
+    mark_missing(catalog, gone(catalog, tail, present, before_us, before_id), report)
     return report

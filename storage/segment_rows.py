@@ -143,6 +143,13 @@ def set_state(db: sqlite_utils.Database, segment_id: int, state: str, note: str)
     db.execute("UPDATE segment_rows SET state = ?, note = ? WHERE id = ?", [code(state), note, segment_id])
 
 
+def set_state_of_footage(db: sqlite_utils.Database, segment_id: int, state: str, note: str) -> bool:
+    """`set_state` if the row is still footage (`complete` or `recovered`); whether it was."""
+    cur = db.execute(f"UPDATE segment_rows SET state = ?, note = ? WHERE id = ? AND state IN ({code(COMPLETE)},"
+                     f" {code(RECOVERED)})", [code(state), note, segment_id])
+    return cur.rowcount > 0
+
+
 def delete(db: sqlite_utils.Database, segment_id: int) -> None:
     db.execute("DELETE FROM segment_rows WHERE id = ?", [segment_id])
 

@@ -67,8 +67,10 @@ def summary(db: sqlite_utils.Database) -> dict[str, Any]:
 
 
 def between(db: sqlite_utils.Database, start_us: int, end_us: int, camera: str | None = None,
-                     limit: int = 1000) -> list[dict[str, Any]]:
-    """Segments overlapping [start, end), by camera then time (edgectl segments, export)."""
+            limit: int = 1000, state: str | None = None) -> list[dict[str, Any]]:
+    """Segments overlapping [start, end), by camera then time (edgectl segments, export); only
+    those in `state` if given (`edgectl segments --state missing`: the full list a
+    `footage.missing` record counts, design/0091)."""
     # A host clock correction (design/0059) rides along: `restamped` 1 with `shift_us` (NULL:
     # flagged for a person, its time unknown; `resolved_*`: who resolved the flag, when, why).
     # The range is of the original stamps.
@@ -82,6 +84,9 @@ def between(db: sqlite_utils.Database, start_us: int, end_us: int, camera: str |
     if camera is not None:
         sql += " AND camera = ?"
         params.append(camera)
+    if state is not None:
+        sql += " AND state = ?"
+        params.append(state)
     return list(db.query(sql + " ORDER BY camera, start_us LIMIT ?", [*params, limit]))
 
 

@@ -36,7 +36,7 @@ def test_no_verb_or_control_operation_deletes_footage(tmp_path):
     people = [
         "account.add", "account.list", "account.passwd", "account.revoke", "account.show", "audit.export",
         "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
-        "request.list", "request.reject", "request.show", "whoami"]
+        "request.list", "request.reject", "request.show", "usage.register", "whoami"]
     exports = ["export.read", "export.run"]
     reads = ["alarms", "audit.verify", "cameras", "destructions", "events", "hold.list", "hold.show",
              "inspect.list", "inspect.show", "maintenance.list", "retention", "segments", "status"]

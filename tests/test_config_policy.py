@@ -64,6 +64,20 @@ def test_a_three_step_school_policy(tmp_path):
     assert pol.kinds["agency"] == default_policy().kinds["agency"], "a kind without a table keeps the defaults"
 
 
+def test_a_due_written_in_days_counts_the_sites_days_and_one_in_hours_is_exact(tmp_path):
+    from edged.rules.retrieval import filing
+    from tests.support.forms import TAIPEI, us
+    cfg = load_config(write(tmp_path, MINIMAL + '[accounts]\ncitizen_due = "144h"\n[policy.agency]\ndue = "2d"\n'
+                                      '[policy.internal]\ndue = "24h"\n'))
+    filed = us("2026-11-21 23:30")   # half an hour before midnight in Taipei
+
+    def due(kind: str) -> int:
+        return filing(cfg.policy, {"kind": kind, "category": "other", "mode": VIEW}, now_us=filed, tz=TAIPEI)["due_us"]
+    assert due("agency") == us("2026-11-24 00:00")                       # through the end of the 23rd
+    assert due("internal") == filed + DAY and due("citizen") == filed + 6 * DAY   # hours: exactly
+    assert load_config(write(tmp_path, MINIMAL)).policy.kinds["citizen"].due_days   # the default, 6 days
+
+
 def test_accounts_citizen_due_is_the_citizens_default_and_policy_overrides_it(tmp_path):
     cfg = load_config(write(tmp_path, MINIMAL + '[accounts]\ncitizen_due = "3d"\n'))
     assert cfg.policy.kinds["citizen"].due_us == 3 * DAY

@@ -20,6 +20,7 @@ from tests.support.browser import CHROMIUM, launch
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.forms import seed_table
 from tests.support.people import People, password_for
 
 S = 1_000_000
@@ -42,6 +43,10 @@ extend_by = ["approver"]
 due = "6d"
 chain = [{ name = "課長" }, { name = "主任", approvers = ["dora"] }]
 """
+# the seed sites' own pages (design/0088), as the shipped examples write them
+PAGES = "\n" + "\n".join((seed_table("001-land-office", "[forms.account]"),
+                            seed_table("000-household-registration-office", "[forms.hold]"),
+                            seed_table("002-police-station", "[forms.maintenance]")))
 # English words a zh-TW page may show: data and names, not text (accounts, cameras, the zone, a command)
 DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "carl", "admin", "cam", "cam1", "CST", "English", "pw", "Initial", "Secret",
               "edgectl", "Ctrl"}  # names: the command, the key
@@ -60,7 +65,7 @@ class Desk:
                            tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"}})
         text = cfg.read_text().replace('[site]\nid = "test"', f'[site]\nid = "test"\nname = "{SITE}"\n'
                                        'language = "zh-TW"\ntimezone = "Asia/Taipei"', 1)
-        cfg.write_text(text + POLICY)
+        cfg.write_text(text + POLICY + PAGES)
         self.base = f"http://127.0.0.1:{self.port}"
         self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
         self.pw = self.browser = None
@@ -311,6 +316,28 @@ def test_the_admin_resets_and_revokes_with_a_reason_on_the_record(desk):
     p = d.login("olga", password_for("olga"))
     assert p.url.endswith("/desk/login"), "revoked: no login"
 
+    # the account application of each event on record (001 annex 2, design/0088), from the account's page
+    links = admin.locator("a[href^='/desk/accounts/olga/form']")
+    assert links.count() == 3, "opened, password reset, revoked: one application each"
+    admin.click("a[href='/desk/accounts/olga/form?action=revoked']")
+    text = admin.inner_text("body")
+    assert text.startswith("臺北市建成地政事務所錄影監視系統權限使用者申請表")
+    assert admin.locator("table.annex th").all_inner_texts()[:3] == ["申請日期", "申請種類", "申請單位"]
+    assert admin.locator("table.boxes th").all_inner_texts() == ["申請單位", "管理單位", "秘書", "主任"]
+    kinds = admin.locator("table.annex tr:nth-child(2) td").inner_text()
+    assert kinds.replace(" ", "").replace("\n", "") == "☐開通☐變更密碼☑註銷"
+    assert "調職" in text and "olga" in text and "民國" in text and "第十一點、附件2" in text
+    assert admin.locator("table.boxes td").nth(1).inner_text().split()[-3] == "admin"   # who carried it out
+    admin.pdf(path=str(d.shots / "account-olga.pdf"), format="A4")
+    # and the same page from edgectl
+    out = d.tmp / "account-olga.html"
+    r = d.people.as_("admin").ctl("account", "form", "olga", "--action", "revoked", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    page = out.read_text()
+    assert "臺北市建成地政事務所錄影監視系統權限使用者申請表" in page and "☑ 註銷" in page and "調職" in page
+    assert d.people.ctl("account", "form", "olga", "--out", str(d.tmp / "o.html")).returncode == 0
+    assert "☑ 開通" in (d.tmp / "o.html").read_text() and "人事令 115-001" in (d.tmp / "o.html").read_text()
+
 
 def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
     d = desk
@@ -330,6 +357,17 @@ def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
     p.click("form[action='/desk/audit/verify'] button")
     p.wait_for_selector(".st-done")
     shoot(d, p, "audit-verify-aldo", "zh-TW")
+    # the log pages back (design/0091): 55 reports printed, 50 a page, then the next page back
+    for _i in range(55):
+        assert p.request.get(d.base + "/desk/audit/report").ok
+    p.goto(d.base + "/desk/audit?action=audit.report&limit=50")
+    first = [int(x) for x in p.eval_on_selector_all("tbody tr td:first-child", "cs => cs.map(c => c.textContent)")]
+    assert len(first) == 50
+    p.click(f"a[href*='before={min(first)}']")
+    p.wait_for_load_state()
+    assert "action=audit.report" in p.url
+    older = [int(x) for x in p.eval_on_selector_all("tbody tr td:first-child", "cs => cs.map(c => c.textContent)")]
+    assert len(older) == 5 and max(older) < min(first) and p.locator("a[href*='before=']").count() == 0
     p.context.close()
     both_languages(d, {"audit": "/desk/audit"}, "aldo", password_for("aldo"))
     for name in ("admin", "aldo"):
@@ -377,6 +415,35 @@ def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(d
     assert [r["actor"] for r in d.audit("hold.add")] == ["carl"]
     assert [r["actor"] for r in d.audit("hold.approve")] == ["dora"]
     assert [(r["actor"], r["detail"]["reason"]) for r in d.audit("hold.release")] == [("carl", "案件結束")]
+
+    # the preservation request and its approval (000 §4(1)2, design/0088), from the hold's page
+    carl.click(f"a[href='/desk/holds/{hid}/form']")
+    text = carl.inner_text("body")
+    assert text.startswith("臺北市文山區戶政事務所錄影監視系統影像保存申請及核可") and "第四點(一)2" in text
+    boxes = carl.locator("table.boxes td").all_inner_texts()
+    assert boxes[0].split()[1] == "carl" and boxes[1].split()[0] == "dora" and "核准" in boxes[1]
+    assert "民眾陳情，保全證據" in text and "115-陳-001" in text and "櫃檯 (cam1)" in text
+    assert "sha256-" in carl.request.get(d.base + f"/desk/holds/{hid}/form").headers["content-security-policy"]
+    carl.pdf(path=str(d.shots / f"hold-{hid}.pdf"), format="A4")
+    r = d.people.as_("carl").ctl("hold", "form", str(hid), "--out", str(d.tmp / "hold.html"))
+    assert r.returncode == 0, r.stderr
+    assert "須保存影像檔案事由" in (d.tmp / "hold.html").read_text()
+
+    # the maintenance record (002 §6(3), §15, design/0088): a vendor's window, printed from the desk
+    for args in (("begin", "--reason", "更換硬碟", "--attended-by", "權限管理者王", "--vendor", "某保全公司"),
+                 ("end", "--note", "硬碟已更換"), ("password-changed", "--note", "已變更，密封交權限管理者")):
+        r = d.people.ctl("maintenance", *args)
+        assert r.returncode == 0, r.stderr
+    carl.goto(d.base + "/desk/")
+    carl.click("a[href='/desk/maintenance']")
+    shoot(d, carl, "maintenance-carl", "zh-TW")
+    carl.click("a[href$='/record']")
+    text = carl.inner_text("body")
+    assert text.startswith("駐地安全監視錄影系統維護紀錄") and "第六點(三)、第十五點" in text
+    assert "硬碟已更換" in text and "某保全公司" in text and "已於" in text and "由 carl" in text
+    assert carl.locator("table.boxes td").nth(1).inner_text() == "權限管理者王"
+    r = d.people.ctl("maintenance", "record", "1", "--out", str(d.tmp / "m.html"))
+    assert r.returncode == 0 and "否：影像於原處保護" in (d.tmp / "m.html").read_text(), r.stderr
     both_languages(d, {"home": "/desk/", "holds": "/desk/holds?all=1", "hold": f"/desk/holds/{hid}"}, "carl",
                    password_for("carl"))
     carl.context.close()

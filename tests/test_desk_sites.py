@@ -6,6 +6,7 @@ The same chains through edgectl are tests/test_sites.py."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,6 +48,55 @@ def login(browser, base: str, name: str):
     page.wait_for_load_state()
     assert page.url.endswith("/desk/"), f"{name} logged in: {page.url}"
     return page
+
+
+def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, rid: int, kind: str,
+                                           use: str) -> None:
+    """The usage register (001 附件5, design/0089): the custodian prints it from the desk and from
+    edgectl, the clerk may do neither; for a citizen's request, the answer with its due date on
+    the site's calendar (001 第十七點: 6 days), from both; for a copy, the receipt, with a fee line
+    only where the site charges the kind (002 第八點(三))."""
+    tz, tmp = zone(cfg.site.timezone), d.data_dir.parent
+    request = rows(d, "requests")[0]
+    start = datetime.fromtimestamp(request["filed_us"] / 1e6 - 3600, tz)
+    carol = login(browser, base, "carol")
+    assert carol.locator("a[href='/desk/usage']").count() == 1, "the custodian's desk offers the usage register"
+    carol.goto(base + "/desk/usage")
+    carol.fill("#usage input[name=from]", start.strftime("%Y-%m-%dT%H:%M"))
+    carol.click("#usage button[type=submit]")
+    carol.wait_for_load_state()
+    text = carol.inner_text("body")
+    assert "錄影監視系統影音應用記錄簿" in text and "林美" in text and "民眾反映櫃檯遺失皮夾" in text, text
+    r = people.as_("carol").ctl("request", "usage", "--from", start.isoformat(), "--out", str(tmp / "u.html"),
+                                "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["uses"] == 1, r.stderr
+    if kind == "citizen":  # the answer to the applicant, once decided
+        due = datetime.fromtimestamp((request["due_us"] - 1) / 1e6, tz).date()
+        assert due == datetime.fromtimestamp(request["filed_us"] / 1e6, tz).date() + timedelta(days=6)
+        roc = f"民國{due.year - 1911}年{due.month}月{due.day}日"
+        carol.goto(f"{base}/desk/requests/{rid}")
+        carol.click(f"a[href='/desk/requests/{rid}/reply']")
+        carol.wait_for_load_state()
+        text = carol.inner_text("body")
+        assert "錄影監視系統影音資料調閱申請答復" in text and roc in text and "☑ 同意" in text, text
+        assert carol.pdf(format="A4").startswith(b"%PDF")
+        r = people.ctl("request", "reply", str(rid), "--out", str(tmp / "reply.html"))
+        assert r.returncode == 0 and roc in (tmp / "reply.html").read_text(), r.stderr
+    if use == "copy":
+        carol.goto(f"{base}/desk/requests/{rid}/receipt")
+        text = carol.inner_text("body")
+        assert "影音資料複製簽收單" in text and "林美" in text and "簽收人（簽章）" in text, text
+        assert ("費用" in text) == (kind in cfg.forms.fees), text
+    carol.context.close()
+    clerk = login(browser, base, "clerk")
+    assert clerk.locator("a[href='/desk/usage']").count() == 0
+    answer = clerk.goto(base + "/desk/usage/register")
+    assert answer.status == 403 and "usage.register" in clerk.inner_text("main")
+    clerk.context.close()
+    r = people.as_("clerk").ctl("request", "usage", "--from", start.isoformat(), "--out", str(tmp / "x.html"))
+    assert r.returncode != 0 and "usage.register" in r.stderr and not (tmp / "x.html").exists(), r.stderr
+    printed = [a["actor"].split(" ")[0] for a in audit_rows(d) if a["action"] == "usage.register"]
+    assert printed == ["carol", "carol"], printed   # who printed it is on the record; a refusal prints nothing
 
 
 @pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
@@ -128,6 +178,7 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
             assert audit_rows(d, "playback.start"), carol.text_content("#message")
         carol.context.close()
         wait_for(lambda: rows(d, "requests")[0]["state"] == "used", 30, "the grant used")
+        printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind, use)
     finally:
         assert d.stop() == 0, d.log[-3000:]
     actions = [(r["action"], r["actor"]) for r in audit_rows(d)

@@ -225,18 +225,11 @@ def test_nothing_but_edged_run_imports_the_composition_root():
     assert not wrong, "the composition root imported by a part:\n" + "\n".join(wrong)
 
 
-# Size (issue 16): no module over 400 lines, no function over 60 lines unless a comment in it
-# or just above it says why ("over 60 lines on purpose: ...").
-MODULE_LINES, FUNCTION_LINES = 400, 60
+# Size (issues 16 and 29): a module about 400 lines, never above 600 (one over 400 says why in its
+# docstring: "over 400 lines on purpose: ..."); no function over 60 lines unless a comment in it or
+# just above it says why ("over 60 lines on purpose: ...").
+MODULE_LINES, MODULE_MAX, FUNCTION_LINES = 400, 600, 60
 SIZED = ("edged", "recorder", "storage", "mqtt")
-# Still over, each being split by the branch that owns the file (remove an entry when it lands).
-PENDING_MODULES: dict[str, str] = {
-    # grew past 400 with the per-camera transport, whole access units and forced cuts (design/0060);
-    # the split of the camera thread (connect, record loop, segment placement) is issue 29's
-    "recorder/camera.py": "issue 29",
-    # grew past 400 with the caps of design/0062; its TLS accept moves out with the guard (issue 29)
-    "edged/viewer/server.py": "issue 29",
-}
 PENDING_FUNCTIONS: dict[str, str] = {}
 
 
@@ -254,11 +247,13 @@ def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
     return found
 
 
-def test_no_module_over_400_lines():
-    over = {p.relative_to(ROOT).as_posix(): n for p in _modules(*SIZED)
-            if (n := len(p.read_text().splitlines())) > MODULE_LINES}
-    assert set(over) - set(PENDING_MODULES) == set(), over
-    assert set(PENDING_MODULES) - set(over) == set(), "split already: take it off PENDING_MODULES"
+def test_a_module_is_about_400_lines_and_never_above_600():
+    sizes = {p.relative_to(ROOT).as_posix(): (len(text.splitlines()), text)
+             for p in _modules(*SIZED) for text in [p.read_text()]}
+    assert {m: n for m, (n, _t) in sizes.items() if n > MODULE_MAX} == {}
+    silent = {m: n for m, (n, text) in sizes.items() if n > MODULE_LINES and "over 400 lines on purpose" not in
+              (ast.get_docstring(ast.parse(text)) or "").lower()}
+    assert silent == {}, silent
 
 
 def test_no_function_over_60_lines_without_saying_why():
@@ -282,16 +277,6 @@ def test_the_size_checks_see_a_long_function(tmp_path):
 # Import cycles inside a package (issue 29): a module graph with every first-party import, the
 # ones inside functions too (a lazy import is how a cycle used to be dodged).
 ACYCLIC = ("edged/viewer",)
-# Imports that still point back, each made inside a function (remove an entry when it goes): the
-# desk's app registers its pages and reads the server's login constants, and the requests page
-# links the holds, inspections and exports pages (issue 29, the next pass).
-PENDING_BACK_EDGES = {
-    **{("edged.viewer.desk.app", f"edged.viewer.desk.{page}"): "issue 29" for page in (
-        "accounts", "audit", "cameras", "exports", "holds", "inspections", "requests", "timeline")},
-    ("edged.viewer.desk.app", "edged.viewer.server"): "issue 29",
-    **{("edged.viewer.desk.requests", f"edged.viewer.desk.{page}"): "issue 29" for page in (
-        "exports", "holds", "inspections")},
-}
 
 
 def _import_graph(folder: str) -> dict[str, set[str]]:
@@ -333,10 +318,6 @@ def test_no_import_cycle_in_the_viewer():
     """edged/viewer/'s modules import one another in one direction only (the media worker's
     process, its wire frames and the daemon's side of it in modules of their own)."""
     graph = {m: e for folder in ACYCLIC for m, e in _import_graph(folder).items()}
-    gone = [edge for edge in PENDING_BACK_EDGES if edge[1] not in graph.get(edge[0], ())]
-    assert not gone, f"no longer imported: take them off PENDING_BACK_EDGES: {gone}"
-    for mod, dep in PENDING_BACK_EDGES:
-        graph[mod].discard(dep)
     cycles = [" -> ".join(c) for c in _cycles(graph)]
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 

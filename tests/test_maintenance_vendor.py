@@ -8,6 +8,7 @@ on the footage's own disk (002 §15)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 import json
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
+from tests.support.forms import seed_table
 from tests.support.people import People
 
 KEY = "vendor_password_unchanged"
@@ -37,6 +39,7 @@ def camera(tmp_path):
 def test_a_vendor_window_alarms_until_the_superuser_password_is_changed(tmp_path, camera, monkeypatch):
     data = tmp_path / "data"
     config = write_config(tmp_path / "edged.toml", data, [{"id": "a", "url": camera}])
+    config.write_text(config.read_text() + "\n" + seed_table("002-police-station", "[forms.maintenance]"))
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path, monkeypatch)
@@ -71,6 +74,18 @@ def test_a_vendor_window_alarms_until_the_superuser_password_is_changed(tmp_path
         assert ctl(d, "maintenance", "password-changed", "--note", "again").returncode != 0  # nothing awaits
         listing = ctl(d, "maintenance", "list")
         assert "ACME Security (password changed" in listing.stdout, listing.stdout
+
+        # the maintenance record, on the site's own paper (002 §6(3), design/0088), from edgectl
+        out = tmp_path / "record.html"
+        r = ctl(d, "--lang", "zh-TW", "maintenance", "record", str(w["id"]), "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        page = out.read_text()
+        assert "駐地安全監視錄影系統維護紀錄" in page and "臺北市政府警察局" not in page  # no [forms] rule here
+        assert "第六點(三)、第十五點" in page and "firmware 2.1" in page and "ACME Security" in page
+        assert '<span class="line">Manager Wang</span>' in page and "已於 " in page and f"由 {w['password_changed_by']} 變更" in page
+        roc = datetime.fromtimestamp(w["began_us"] / 1e6).year - 1911
+        assert "否：影像於原處保護，未另備份" in page and f"{roc}/" in page  # ROC years on a zh-TW page
+        assert ctl(d, "maintenance", "record", "99", "--out", str(tmp_path / "none.html")).returncode != 0
     finally:
         assert d.stop() == 0, d.log
 
@@ -109,6 +124,9 @@ def test_a_window_that_touches_storage_copies_the_footage_first_or_is_refused(tm
                 == copy["copied"]
             assert all(p.exists() for p in (data / s["path"] for s in on_record))  # the copy deletes nothing
             assert ctl(d, "maintenance", "end", "--note", "disk replaced").returncode == 0
+            r = ctl(d, "maintenance", "record", str(w["id"]), "--out", str(tmp_path / "record.html"))
+            assert r.returncode == 0, r.stderr   # the record says the footage was copied first (002 §15)
+            assert f"yes: {copy['copied']} files" in (tmp_path / "record.html").read_text()
 
             # a second window copies only what is new
             r = ctl(d, "maintenance", "begin", "--reason", "again", "--attended-by", "Wang", "--touches-storage",

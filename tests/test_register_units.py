@@ -15,14 +15,17 @@ from edged.rules import health
 from storage.clock import SYSTEM
 from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for
+from tests.support.cameras import free_port
 from tests.support.people import People
+from tests.test_desk_sites import browser, login  # noqa: F401 - browser: the shared Chromium fixture
 from tests.test_sites import SITES, camera, site_config  # noqa: F401 - camera: the shared RTSP fixture
 
 SCHOOL = "004-vocational-school"
 
 
-def test_school_register_countersigned_per_unit(tmp_path, camera, monkeypatch):  # noqa: F811
-    config, data = site_config(SCHOOL, tmp_path, camera, None)
+def test_school_register_countersigned_per_unit(tmp_path, camera, browser, monkeypatch):  # noqa: F811
+    port = free_port()
+    config, data = site_config(SCHOOL, tmp_path, camera, port)
     cfg = load_config(config)
     units = {c.id: c.unit for c in cfg.cameras}
     assert cfg.inspection.countersign == "unit" and set(units.values()) == set(cfg.policy.units)
@@ -81,6 +84,24 @@ def test_school_register_countersigned_per_unit(tmp_path, camera, monkeypatch): 
         assert "監視錄影系統保養紀錄簿" in page and "錄影監視系統檢查紀錄表" not in page
         for word in ("Lee", "Chao", "Kuo", "圖書館", "機械科", "學務處(學安室)", "encoder reset"):
             assert word in page, word
+        # one unit's pages alone (design/0089): the workshop's row and its chief, no other unit's
+        r = people.ctl("inspect", "report", "--month", month, "--unit", "機械科", "--out", str(tmp_path / "reg"),
+                       "--json")
+        assert r.returncode == 0, r.stderr
+        page = open(json.loads(r.stdout)["html"], encoding="utf-8").read()
+        assert "機械科" in page and "Chao" in page and "encoder reset" in page
+        assert not any(w in page for w in ("圖書館", "Lee", "學務處", "Kuo")), "only the workshop's pages"
+        r = people.ctl("inspect", "report", "--month", month, "--unit", "教務處", "--out", str(tmp_path / "reg"))
+        assert r.returncode == 2 and "圖書館" in r.stderr, r.stderr
+        # and from the desk: the workshop's chief prints the workshop's pages from the inspections page
+        wait_for(lambda: "web viewer listening" in d.log, 30, "the web viewer")
+        chief = login(browser, f"http://127.0.0.1:{port}", shop)
+        chief.goto(f"http://127.0.0.1:{port}/desk/inspections?month={month}")
+        chief.click("a:has-text('機械科')")
+        chief.wait_for_load_state()
+        text = chief.inner_text("body")
+        assert "監視錄影系統保養紀錄簿：機械科" in text.replace(" ", "") and "Chao" in text and "Lee" not in text, text
+        chief.context.close()
     finally:
         assert d.stop() == 0, d.log
 

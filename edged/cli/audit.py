@@ -43,11 +43,23 @@ def cmd_audit(ctx, args) -> tuple[Any, str]:
             req["from_us"] = SYSTEM.now_us() - parse_duration(args.since, "--since")
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
+    if args.before is not None:
+        req["before_seq"] = args.before
     rows = call(ctx.socket, "audit.list", req)
     text = table([_("SEQ"), _("WHEN"), _("WHO"), _("WHAT"), _("DETAIL")], [
-        [r["seq"], fmt_time(r["at_us"]), r["actor"], r["action"],
-         json.dumps(r["detail"], ensure_ascii=False, sort_keys=True)] for r in rows])
+        [r["seq"], fmt_time(r["at_us"]), r["actor"], r["action"], shown_detail(r)] for r in rows])
+    if rows and len(rows) == args.limit:
+        text += "\n" + _("(the newest {n} shown; older ones: --before {seq})").format(n=len(rows), seq=rows[0]["seq"])
     return rows, text if rows else _("no audit records")
+
+
+def shown_detail(r: dict[str, Any]) -> str:
+    """A record's detail as listed: a long one (design/0091) as its start and its length."""
+    cut = r.get("detail_cut")
+    if cut:
+        return cut["start"] + "… " + _("({n} characters; `edgectl audit export` has the record whole)").format(
+            n=cut["chars"])
+    return json.dumps(r["detail"], ensure_ascii=False, sort_keys=True)
 
 
 def _verify(ctx, args) -> tuple[Any, str]:
@@ -246,6 +258,7 @@ def register(sub) -> None:
     ls.add_argument("--since", metavar="DURATION", help=_("only this far back, e.g. 7d"))
     ls.add_argument("--action", help=_("only this action or family, e.g. login or request"))
     ls.add_argument("--limit", type=int, default=200)
+    ls.add_argument("--before", type=int, metavar="SEQ", help=_("the records before this one (the next page back)"))
     v = a.add_parser("verify", parents=[JSON], help=_("check that no record was altered, removed, inserted or "
                                                       "reordered"))
     v.add_argument("--head", metavar="SEQ:HASH", help=_("a chain head published on MQTT: the log must still hold it"))

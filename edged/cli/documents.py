@@ -1,7 +1,11 @@
 """edgectl's printable documents (design/0048): the public notice and the camera inventory
 (`edgectl cameras --notice|--inventory [--html FILE]`), the monthly inspection register
-(`edgectl inspect report`), a request's application form (`edgectl request form ID`) and a
-flagged request's report to the ethics office (`edgectl request ethics-report ID`).
+(`edgectl inspect report`), a request's application form (`edgectl request form ID`), a
+flagged request's report to the ethics office (`edgectl request ethics-report ID`), the answer
+to the applicant and the receipt for a copy (`edgectl request reply|receipt ID`), the usage
+register (`edgectl request usage`, design/0089), and the pages of design/0088: an account's
+application (`edgectl account form NAME`), a hold as the request to preserve footage (`edgectl
+hold form ID`) and a maintenance record (`edgectl maintenance record ID`).
 A document is in the site's language (`[site] language`) unless `--lang` names another; the
 daemon's `cameras` answer carries the language, time zone and camera names."""
 
@@ -16,7 +20,10 @@ from edged.config.forms import forms_from_json
 from edged.documents import Doc
 from edged.documents.notice import inventory_headers, inventory_html, inventory_rows, notice_html, notice_text
 from edged.documents.ethics import ethics_html
+from edged.documents.reply import NotPrintable, receipt_html, reply_html
+from edged.documents.pages import ACTIONS, account_event, account_html, hold_html, maintenance_html
 from edged.documents.retrieval import application_html
+from edged.documents.usage import usage_html
 from edged.i18n import _, normalise, speaking, zone
 from storage.clock import SYSTEM
 
@@ -70,8 +77,78 @@ def ethics_report(ctx, args) -> tuple[Any, str]:
     return {"request": request["id"], "html": out}, write(out, page)
 
 
+def request_page(ctx, args, render, stem: str) -> tuple[Any, str]:
+    """`edgectl request reply|receipt ID --out FILE`: a page of one request (design/0089)."""
+    request = call(ctx.socket, "request.show", {"id": args.id})
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        try:
+            page = render(doc, request, names, SYSTEM.now_us())
+        except NotPrintable as exc:
+            raise UsageError(str(exc)) from None
+    out = args.out or f"{stem}-{request['id']}.html"
+    return {"request": request["id"], "html": out, "due_us": request.get("due_us")}, write(out, page)
+
+
+def request_reply(ctx, args) -> tuple[Any, str]:
+    return request_page(ctx, args, reply_html, "reply")
+
+
+def request_receipt(ctx, args) -> tuple[Any, str]:
+    return request_page(ctx, args, receipt_html, "receipt")
+
+
+def usage_register(ctx, args, start: int, end: int) -> tuple[Any, str]:
+    """`edgectl request usage --from T [--to T] --out FILE`: the usage register (001 附件5)."""
+    answer = call(ctx.socket, "usage.register", {"from_us": start, "to_us": end})
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = usage_html(doc, answer, names, SYSTEM.now_us())
+    out = args.out or "usage-register.html"
+    return {"uses": len(answer["uses"]), "html": out}, write(out, page)
+
+
 def site_doc(ctx, lang: str | None) -> tuple[Doc, dict[str, str]]:
     """The site's language, zone and name, and the cameras' names (every camera ever
     configured), for a document whose data comes from another verb."""
     reply = call(ctx.socket, "cameras", {"all": True})
     return doc_of(reply, lang), {c["id"]: c["name"] for c in reply["cameras"]}
+
+
+def account_form(ctx, args) -> tuple[Any, str]:
+    """`edgectl account form NAME [--action opened|password|revoked] --out FILE`: the account
+    application (001 annex 2) for that event of the account's history."""
+    a = call(ctx.socket, "account.show", {"name": args.name})
+    if account_event(a, args.action) is None:
+        raise UsageError(_("account {name} has no such event on record ({action}); its history: {events}").format(
+            name=a["name"], action=args.action, events=", ".join(e["action"] for e in a.get("events") or []) or "-"))
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = account_html(doc, a, args.action, names, SYSTEM.now_us())
+    out = args.out or f"account-{a['name']}-{args.action}.html"
+    return {"account": a["name"], "html": out}, write(out, page)
+
+
+def hold_form(ctx, args) -> tuple[Any, str]:
+    """`edgectl hold form ID --out FILE`: the request to preserve footage and its approval."""
+    h = call(ctx.socket, "hold.show", {"id": args.id})
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = hold_html(doc, h, names, SYSTEM.now_us())
+    out = args.out or f"hold-{h['id']}.html"
+    return {"hold": h["id"], "html": out}, write(out, page)
+
+
+def maintenance_record(ctx, args) -> tuple[Any, str]:
+    """`edgectl maintenance record ID --out FILE`: one window as the maintenance record."""
+    w = next((r for r in call(ctx.socket, "maintenance.list", {"limit": 1_000_000}) if r["id"] == args.id), None)
+    if w is None:
+        raise UsageError(_("no maintenance window {id} on record").format(id=args.id))
+    doc, _names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = maintenance_html(doc, w, SYSTEM.now_us())
+    out = args.out or f"maintenance-{w['id']}.html"
+    return {"window": w["id"], "html": out}, write(out, page)
+
+
+ACCOUNT_ACTIONS = tuple(ACTIONS)

@@ -28,6 +28,7 @@ from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, pa
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.clock import SYSTEM
 from storage.export.plan import corrected_stamps
+from storage.segment_rows import SEGMENT_STATES
 
 SOCKET_ENV = "EDGECTL_SOCKET"
 DEFAULT_SOCKET = Path("/run/edged/control.sock")
@@ -164,7 +165,7 @@ def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
     if end <= start:
         raise UsageError(_("--to must be after --from"))
     reply = call(ctx.socket, "segments", {"camera": args.camera, "from_us": start, "to_us": end,
-                                          "limit": args.limit})
+                                          "limit": args.limit, "state": args.state})
     rows, gaps, policy = reply["segments"], reply["gaps"], reply.get("not_recorded", [])
     out = [[r["camera"], fmt_time(r["start_us"]), f"{((r['end_us'] or r['start_us']) - r['start_us']) / 1e6:.1f}s",
             fmt_bytes(r["bytes"]), r["frames"], r["state"], (r["sha256"] or "")[:12], r["path"]] for r in rows]
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="from_", metavar="T", help=_("start (ISO 8601 local time, or -2h); default -1h"))
     p.add_argument("--to", metavar="T", help=_("end (ISO 8601 or -10m); default now"))
     p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--state", choices=SEGMENT_STATES,
+                   help=_("only segments in this state, e.g. missing (files gone: the list a footage.missing audit "
+                          "record counts)"))
     p.set_defaults(handler=cmd_segments)
     ctl_events.register(sub)
     ctl_retention.register(sub)

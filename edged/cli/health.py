@@ -145,9 +145,18 @@ def cmd_show(ctx, args) -> tuple[Any, str]:
 def cmd_report(ctx, args) -> tuple[Any, str]:
     month, start, end = _month(args.month)
     runs, site = runs_in(ctx, start, end)
+    unit = args.unit
+    if unit is not None:  # one managing unit's pages alone (004 附件四; design/0089)
+        known = sorted(set((site["register"].get("units") or {}).values()))
+        if unit not in known:
+            raise UsageError(_("no managing unit {unit!r} on this site's register; its units: {units}").format(
+                unit=unit, units=", ".join(known) or _("none (one supervisor countersigns)")))
+        runs = [{**run, "records": [r for r in run["records"] if r.get("unit") == unit]} for run in runs]
+        runs = [run for run in runs if run["records"]]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    csv_path, html_path = out / f"inspections-{month}.csv", out / f"inspections-{month}.html"
+    stem = f"inspections-{month}" + (f"-{unit.replace('/', '_')}" if unit else "")
+    csv_path, html_path = out / f"{stem}.csv", out / f"{stem}.html"
     with files.open_text(csv_path, newline="") as f, speaking("en"):  # for scripts: ISO dates
         w = csv.writer(f)
         w.writerow(["run", "kind", "due", "ran", "camera", *ITEMS, "anomalies", "handling", "inspector", "signed",
@@ -166,7 +175,7 @@ def cmd_report(ctx, args) -> tuple[Any, str]:
         reg = site["register"]
         files.write_new(html_path, register_html(doc, int(month[:4]), int(month[5:]), runs,
                                                  tuple(reg.get("items") or ITEMS[1:]), names, SYSTEM.now_us(),
-                                                 site.get("register_due_us"), reg))
+                                                 site.get("register_due_us"), reg, unit))
     summary = {"month": month, "runs": len(runs), "anomalies": sum(r["anomalies"] for r in runs),
                "unsigned": sum(r["signed_us"] is None for r in runs),
                "not_countersigned": sum(r["countersigned_us"] is None for r in runs),
@@ -219,4 +228,5 @@ def register(sub) -> None:
                                                          "supervisor)"))
     rp.add_argument("--month", metavar="YYYY-MM", help=_("default: this month"))
     rp.add_argument("--out", default=".", metavar="DIR", help=_("where to write the two files (default: here)"))
+    rp.add_argument("--unit", help=_("one managing unit's pages alone (where each unit's chief countersigns)"))
     rp.set_defaults(handler=cmd_report)

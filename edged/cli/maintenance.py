@@ -15,6 +15,9 @@ from edged.i18n import _
 def cmd_maintenance(ctx, args) -> tuple[Any, str]:
     if args.m_cmd == "begin":
         return _begin(ctx, args)
+    if args.m_cmd == "record":
+        from edged.cli.documents import maintenance_record
+        return maintenance_record(ctx, args)
     if args.m_cmd == "password-changed":
         r = call(ctx.socket, "maintenance.password_changed", {"note": args.note})
         return r, _("superuser password change recorded after window(s) {ids} ({vendors}), on the audit "
@@ -114,6 +117,9 @@ def register(sub) -> None:
     pc.add_argument("--note", required=True, help=_("which password, and who holds it now"))
     e = ms.add_parser("end", parents=[JSON], help=_("close the open window"))
     e.add_argument("--note", help=_("what was done"))
+    r = ms.add_parser("record", parents=[JSON], help=_("one window as the maintenance record, printable"))
+    r.add_argument("id", type=int)
+    r.add_argument("--out", metavar="FILE", help=_("where to write the page (default maintenance-ID.html)"))
     s = ms.add_parser("list", parents=[JSON], help=_("maintenance windows on record"))
     s.add_argument("--limit", type=int, default=50)
     p.set_defaults(handler=cmd_maintenance)

@@ -18,7 +18,7 @@ from edged.control.client import call, save_session, saved_session, session_file
 from edged.control.protocol import RequestError
 from edged.cli.display import JSON, UsageError, fmt_time, label_of, parse_when, table, width
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
-from edged.i18n import _
+from edged.i18n import N_, _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
 from storage.states.requests import APPROVED, FILED, REQUEST_STATES
@@ -116,6 +116,8 @@ def _pad(label: str, column: int) -> str:
 
 
 def cmd_account(ctx, args) -> tuple[Any, str]:
+    if args.acct_cmd == "form":
+        return ctl_documents.account_form(ctx, args)
     if args.acct_cmd == "add":
         password = _Secrets(args.password_stdin).get(_("initial password for {name}: ").format(name=args.name),
                                                      confirm=True)
@@ -237,6 +239,14 @@ def cmd_request(ctx, args) -> tuple[Any, str]:
         return ctl_documents.request_form(ctx, args)
     if args.req_cmd == "ethics-report":
         return ctl_documents.ethics_report(ctx, args)
+    if args.req_cmd == "reply":
+        return ctl_documents.request_reply(ctx, args)
+    if args.req_cmd == "receipt":
+        return ctl_documents.request_receipt(ctx, args)
+    if args.req_cmd == "usage":
+        now = SYSTEM.now_us()
+        return ctl_documents.usage_register(ctx, args, parse_when(args.from_, now),
+                                            parse_when(args.to, now) if args.to else now)
     if args.req_cmd == "show":
         r = call(ctx.socket, "request.show", {"id": args.id})
         return r, _request_text(r)
@@ -312,6 +322,11 @@ def register(sub) -> None:
     a = acs.add_parser("list", parents=[JSON], help=_("every account with its roles and cameras"))
     a = acs.add_parser("show", parents=[JSON], help=_("one account and its history"))
     a.add_argument("name")
+    a = acs.add_parser("form", parents=[JSON], help=_("the account application with its sign-offs, printable"))
+    a.add_argument("name")
+    a.add_argument("--action", choices=ctl_documents.ACCOUNT_ACTIONS, default="opened",
+                   help=_("which application: the account opened (default), a password change or the revocation"))
+    a.add_argument("--out", metavar="FILE", help=_("where to write the page (default account-NAME-ACTION.html)"))
     p.set_defaults(handler=cmd_account)
 
     p = sub.add_parser("request", help=_("retrieval requests: file, approve or reject, list"))
@@ -353,6 +368,17 @@ def register(sub) -> None:
                                                               "printable"))
     s.add_argument("id", type=int)
     s.add_argument("--out", metavar="FILE", help=_("where to write the page (default ethics-report-ID.html)"))
+    for verb, what in (("reply", N_("the answer to the applicant once decided, printable")),
+                       ("receipt", N_("the receipt the recipient signs for a copy (with the fee where charged)"))):
+        s = rs.add_parser(verb, parents=[JSON], help=_(what))
+        s.add_argument("id", type=int)
+        s.add_argument("--out", metavar="FILE", help=_("where to write the page (default {verb}-ID.html)").format(
+            verb=verb))
+    s = rs.add_parser("usage", parents=[JSON], help=_("the usage register of a period, printable (custodian, approver, "
+                                                      "auditor)"))
+    s.add_argument("--from", dest="from_", required=True, metavar="T")
+    s.add_argument("--to", metavar="T", help=_("default: now"))
+    s.add_argument("--out", metavar="FILE", help=_("where to write the page (default usage-register.html)"))
     ls = rs.add_parser("list", parents=[JSON], help=_("requests, newest first"))
     ls.add_argument("--state", choices=REQUEST_STATES)
     ls.add_argument("--kind", choices=KINDS)

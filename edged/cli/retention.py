@@ -69,6 +69,13 @@ def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
 
 
 def cmd_hold(ctx, args) -> tuple[Any, str]:
+    if args.hold_cmd == "form":  # the printable page (design/0088)
+        from edged.cli.documents import hold_form
+        return hold_form(ctx, args)
+    return _hold_verb(ctx, args)
+
+
+def _hold_verb(ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     if args.hold_cmd == "add":
         if not args.camera and not args.all_cameras:
@@ -245,6 +252,9 @@ def register(sub) -> None:
     e.add_argument("--reason", required=True)
     s = hs.add_parser("show", parents=[JSON], help=_("one hold in full"))
     s.add_argument("id", type=int)
+    s = hs.add_parser("form", parents=[JSON], help=_("the request to preserve footage and its approval, printable"))
+    s.add_argument("id", type=int)
+    s.add_argument("--out", metavar="FILE", help=_("where to write the page (default hold-ID.html)"))
     ls = hs.add_parser("list", parents=[JSON], help=_("holds in force (--all: ended ones too)"))
     ls.add_argument("--all", action="store_true")
     p.set_defaults(handler=cmd_hold)

@@ -199,7 +199,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
         cameras = _cameras(cameras_raw, retention_raw, retention)
         accounts = _accounts(_table(data, "accounts", "accounts"))
         policy = _policy(_table(data, "policy", "policy"), [c.id for c in cameras], accounts.citizen_due_us,
-                         retention.evidence_hold_us, retention.max_retention_us)
+                         retention.evidence_hold_us, retention.max_retention_us, accounts.citizen_due_days)
         inspection = _inspection(_table(data, "inspection", "inspection"))
         _check_units(cameras, policy, inspection)
         forms = parse_forms(_table(data, "forms", "forms"), tuple(policy.kinds), policy.categories,

@@ -13,6 +13,8 @@ clause in its footer, never a file number of ours.
     lost-property = "財物遺失"
     [forms.kinds]                    # each request kind in the site's words
     internal = "本所同仁"
+    [forms.fees]                     # the kinds that pay for a copy, the fee on the receipt
+    citizen = 0                      # (0: a blank amount, written by hand; design/0089)
 
     [[forms.application]]            # one per paper form, for the request kinds it serves
     kinds = ["internal"]
@@ -27,6 +29,11 @@ clause in its footer, never a file number of ours.
              { label = "申請人簽名" }]                    # no steps: signed on the paper
     notes = ["申請須知：..."]
 
+    [forms.account]                  # also [forms.hold], [forms.maintenance] (design/0088): the
+    title = "...權限使用者申請表"     # pages of what the daemon keeps; a field's or box's `value`
+    fields = [{ label = "申請種類", value = "action" }]       # from PAGE_VALUES, boxes without steps
+    boxes = [{ label = "管理單位", value = "by" }]
+
 A request whose kind has no form of its own prints edged's generic form, limited to the kinds
 and categories the site takes. A site without [forms] prints the generic form for every kind.
 Pure data and its checks; each error names the field (`forms.application[1].fields[3].value`).
@@ -39,12 +46,26 @@ from typing import Any, Mapping, Sequence
 
 from edged.config.values import ConfigError, _bool, _check_keys, _describe, _join, _string
 
-DOCUMENTS = ("notice", "inventory", "register", "audit", "application")
+# the printed pages of issue 31 item 9 (design/0088): the account application, the evidence-
+# preservation request and the maintenance record, each an optional [forms.<page>] table
+PAGES = ("account", "hold", "maintenance")
+DOCUMENTS = ("notice", "inventory", "register", "audit", "application", *PAGES,
+             "reply", "usage", "receipt")   # design/0089: the answer to a citizen, the usage register, the receipt
 # what a field may be filled with from the request (edged/documents/retrieval.py prints each)
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
 _FIELD_KEYS = ("label", "value", "choices", "text", "below")
 _BOX_KEYS = ("label", "steps", "lines", "choices")
+_PAGE_BOX_KEYS = ("label", "value", "lines", "choices")   # a page's box: no chain steps
+_PAGE_KEYS = ("title", "cite", "fields", "boxes", "notes")
+# what each page's field or box may be filled with, from what the daemon keeps (edged/documents/pages.py)
+PAGE_VALUES = {
+    "account": ("action", "at", "name", "full_name", "roles", "cameras", "reason", "by", "opened"),
+    "hold": ("placed", "placed_by", "kind", "cameras", "time_range", "reason", "case", "approver", "expires",
+             "review", "state", "footage", "extended"),
+    "maintenance": ("began", "ended", "began_by", "attended_by", "ended_by", "vendor", "reason", "note", "storage",
+                    "catalog", "password", "protected", "destroyed"),
+}
 _FORM_KEYS = ("kinds", "title", "cite", "fields", "boxes", "notes")
 
 
@@ -69,12 +90,26 @@ class SignBox:
     steps: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
+    value: str | None = None  # a page's box: who the daemon has on record for it (PAGE_VALUES)
 
 
 @dataclass(frozen=True, slots=True)
 class ApplicationForm:
     kinds: tuple[str, ...]
     title: str
+    cite: str = ""
+    fields: tuple[FormField, ...] = ()
+    boxes: tuple[SignBox, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageForm:
+    """A page of [forms.<page>] (design/0088): the paper's title and clause, its fields in order
+    (a `value` from PAGE_VALUES, `choices`, `text` or a blank), its signature boxes, its notes.
+    Empty fields or boxes: edged's own for that page."""
+
+    title: str = ""
     cite: str = ""
     fields: tuple[FormField, ...] = ()
     boxes: tuple[SignBox, ...] = ()
@@ -91,6 +126,11 @@ class Forms:
     site_kinds: tuple[str, ...] = ()         # the kinds the site takes ([policy] kinds; empty: any)
     site_categories: tuple[str, ...] = ()    # its reason categories ([policy] categories)
     raw: Mapping[str, Any] = field(default_factory=dict)         # the table as written (sent to edgectl)
+    pages: Mapping[str, PageForm] = field(default_factory=dict)  # [forms.account|hold|maintenance]
+    fees: Mapping[str, int] = field(default_factory=dict)        # kind -> the fee of a copy (0: written by hand)
+
+    def page(self, name: str) -> PageForm:
+        return self.pages.get(name) or PageForm()
 
     def form_for(self, kind: str) -> ApplicationForm | None:
         return next((f for f in self.applications if kind in f.kinds), None)
@@ -126,7 +166,7 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     the site's language itself)."""
     if not isinstance(t, dict):
         raise ConfigError("forms", f"expected a table ([forms] section), found {_describe(t)}")
-    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application"))
+    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees"))
     rule = _string(t["rule"], "forms.rule").strip() if "rule" in t else ""
     cite = _names(t.get("cite", {}), "forms.cite", DOCUMENTS)
     labels = _names(t.get("categories", {}), "forms.categories", tuple(categories))
@@ -148,8 +188,39 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
             if cat not in labels and cat not in builtin_categories:
                 raise ConfigError("forms.categories", f"the reason category {cat!r} has no words to print; "
                                                       f'add {cat} = "..." (as the site\'s form writes it)')
+    pages = {name: _page(t[name], f"forms.{name}", PAGE_VALUES[name]) for name in PAGES if name in t}
     return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels,
-                 site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t)
+                 site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t, pages=pages,
+                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)))
+
+
+def _fees(t: Any, path: str, kinds: tuple[str, ...]) -> dict[str, int]:
+    """[forms.fees] (design/0089): the kinds whose requester pays for a copy (002 第八點(三)), each
+    with its fee in the site's currency; 0 prints a blank amount to fill in by hand."""
+    if not isinstance(t, dict):
+        raise ConfigError(path, f"expected a table (a kind = its fee), found {_describe(t)}")
+    _check_keys(t, path, kinds)
+    out = {}
+    for kind, value in t.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(_join(path, kind), f"expected a fee, a whole number 0 or more (0: written by hand "
+                                                 f"on the receipt), found {_describe(value)}")
+        out[kind] = value
+    return out
+
+
+def _page(t: Any, path: str, values: tuple[str, ...]) -> PageForm:
+    """[forms.account], [forms.hold] or [forms.maintenance]: every key optional."""
+    if not isinstance(t, dict):
+        raise ConfigError(path, f"expected a table ([{path}] section), found {_describe(t)}")
+    _check_keys(t, path, _PAGE_KEYS)
+    for key in ("fields", "boxes"):
+        if not isinstance(t.get(key, []), list):
+            raise ConfigError(_join(path, key), f"expected an array of tables, found {_describe(t[key])}")
+    fields = tuple(_field(f, f"{path}.fields[{i}]", values) for i, f in enumerate(t.get("fields", [])))
+    boxes = tuple(_box(b, f"{path}.boxes[{i}]", set(), values) for i, b in enumerate(t.get("boxes", [])))
+    text = {k: _string(t[k], _join(path, k)).strip() if k in t else "" for k in ("title", "cite")}
+    return PageForm(title=text["title"], cite=text["cite"], fields=fields, boxes=boxes, notes=_texts(t, "notes", path))
 
 
 def _names(t: Any, path: str, known: tuple[str, ...]) -> dict[str, str]:
@@ -206,7 +277,7 @@ def _form(t: Any, path: str, kinds: Sequence[str], chains: Mapping[str, Sequence
                            notes=_texts(t, "notes", path))
 
 
-def _field(t: Any, path: str) -> FormField:
+def _field(t: Any, path: str, values: tuple[str, ...] = VALUES) -> FormField:
     if not isinstance(t, dict):
         raise ConfigError(path, f'expected a table, e.g. {{ label = "申請日期", value = "filed" }}, found {_describe(t)}')
     _check_keys(t, path, _FIELD_KEYS)
@@ -216,9 +287,10 @@ def _field(t: Any, path: str) -> FormField:
     if not label:
         raise ConfigError(_join(path, "label"), "must not be empty")
     value = _string(t["value"], _join(path, "value")) if "value" in t else None
-    if value is not None and value not in VALUES:
-        raise ConfigError(_join(path, "value"), f"{value!r} is not something a request holds; values are "
-                                                + ", ".join(VALUES))
+    if value is not None and value not in values:
+        what = "a request holds" if values is VALUES else "the daemon keeps for this page"
+        raise ConfigError(_join(path, "value"), f"{value!r} is not something {what}; values are "
+                                                + ", ".join(values))
     ways = sum(1 for k in ("value", "choices", "text") if k in t)
     if ways > 1:
         raise ConfigError(path, "a field is filled from the request (value), ticked by hand (choices) or "
@@ -228,10 +300,10 @@ def _field(t: Any, path: str) -> FormField:
                      below=_bool(t["below"], _join(path, "below")) if "below" in t else False)
 
 
-def _box(t: Any, path: str, steps: set[str] | None) -> SignBox:
+def _box(t: Any, path: str, steps: set[str] | None, values: tuple[str, ...] = ()) -> SignBox:
     if not isinstance(t, dict):
         raise ConfigError(path, f'expected a table, e.g. {{ label = "主任", steps = ["主任"] }}, found {_describe(t)}')
-    _check_keys(t, path, _BOX_KEYS)
+    _check_keys(t, path, _PAGE_BOX_KEYS if values else _BOX_KEYS)
     if "label" not in t:
         raise ConfigError(_join(path, "label"), "missing required key (the box's heading on the paper)")
     label = _string(t["label"], _join(path, "label")).strip()
@@ -240,4 +312,9 @@ def _box(t: Any, path: str, steps: set[str] | None) -> SignBox:
         if steps is not None and name not in steps:
             raise ConfigError(_join(path, "steps"), f"no step {name!r} in the approval chain of this form's kinds "
                                                     f"(its steps: {', '.join(sorted(steps)) or 'none'})")
-    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=_texts(t, "choices", path))
+    value = _string(t["value"], _join(path, "value")) if "value" in t else None
+    if value is not None and value not in values:
+        raise ConfigError(_join(path, "value"), f"{value!r} is not someone the daemon keeps for this page; values "
+                                                "are " + ", ".join(values))
+    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=_texts(t, "choices", path),
+                   value=value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edged.config.values import DAY, HOUR, MINUTE, SECOND, ConfigError, _bool, _check_keys, _describe, _duration
+from edged.config.values import (DAY, HOUR, MINUTE, SECOND, ConfigError, _bool, _check_keys, _describe, _duration,
+                                 _in_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,7 @@ class AccountsConfig:
     min_password: int = 10                 # characters
     grant_ttl_us: int = 3 * DAY            # an approved request's grant expires unused after this
     citizen_due_us: int = 6 * DAY          # R5.6: a citizen's request is answered within 6 days
+    citizen_due_days: bool = True          # written in days: counted on the site's calendar
     keep_requests_years: int = 3           # R5.7: then the request's personal data is purged
     sweep_interval_us: int = 60 * SECOND   # overdue checks, lapsed grants, purges
     request_lapse_us: int = 90 * DAY       # a request left undecided this long lapses (closes, R5.7)
@@ -52,6 +54,7 @@ def _accounts(t: dict) -> AccountsConfig:
         min_password=_int(t, "min_password", 10, 8, 256),
         grant_ttl_us=_duration(t, "grant_ttl", "accounts", 3 * DAY, MINUTE, 90 * DAY),
         citizen_due_us=_duration(t, "citizen_due", "accounts", 6 * DAY, HOUR, 6 * DAY),
+        citizen_due_days=_in_days(t, "citizen_due") if "citizen_due" in t else True,
         keep_requests_years=_int(t, "keep_requests_years", 3, 3, 30),
         sweep_interval_us=_duration(t, "sweep_interval", "accounts", 60 * SECOND, SECOND, HOUR),
         request_lapse_us=_duration(t, "request_lapse", "accounts", 90 * DAY, DAY, 365 * DAY),

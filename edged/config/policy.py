@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from edged.config.holds import HoldPolicy, _holds
-from edged.config.values import DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _join, _string
+from edged.config.values import (DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _in_days, _join,
+                                 _string)
 
 KINDS = ("internal", "citizen", "agency", "police-urgent", "quick-look")
 CATEGORIES = ("lost-property", "counter-dispute", "personal-safety", "major-incident", "other")
@@ -92,6 +93,8 @@ class KindRules:
     copy_to: str = "anyone"          # "requester": only the requester receives a copy
     receipt: bool = False            # the recipient signs a receipt, recorded with the export
     due_us: int | None = None        # the answer is due this long after filing (None: no due time)
+    due_days: bool = True            # written in days ("6d"): through the end of the last day on the
+                                     # site's calendar; in hours ("24h"): exactly (rules/deadlines.py)
     chain: tuple[Step, ...] = (Step("approver"),)
 
 
@@ -104,12 +107,13 @@ class RequestPolicy:
     titles: Mapping[str, frozenset[str]] = field(default_factory=dict)  # [policy.titles]: title -> accounts
 
 
-def default_policy(citizen_due_us: int = 6 * DAY_US) -> RequestPolicy:
+def default_policy(citizen_due_us: int = 6 * DAY_US, citizen_due_days: bool = True) -> RequestPolicy:
     """edged's rules before site policies: every kind, one approver, copies for agencies and
     the police only (R5.5), a citizen answered within 6 days (R5.6)."""
     return RequestPolicy(
         kinds={k: KindRules(modes=frozenset({VIEW, COPY}) if k in COPY_KINDS else frozenset({VIEW}),
-                            due_us=citizen_due_us if k == "citizen" else None) for k in KINDS},
+                            due_us=citizen_due_us if k == "citizen" else None,
+                            due_days=citizen_due_days or k != "citizen") for k in KINDS},
         categories=CATEGORIES)
 
 
@@ -224,8 +228,8 @@ _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = 
 
 
 def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY,
-            max_retention_us: int | None = None) -> RequestPolicy:
-    base = default_policy(citizen_due_us)
+            max_retention_us: int | None = None, citizen_due_days: bool = True) -> RequestPolicy:
+    base = default_policy(citizen_due_us, citizen_due_days)
     _check_keys(t, "policy", ("kinds", "categories", "holds", "units", "titles", *KINDS), _HINTS)
     titles = _accounts_table(t.get("titles", {}), "policy.titles")
     units = {u: expand(chiefs, titles) for u, chiefs in _accounts_table(t.get("units", {}), "policy.units").items()}
@@ -285,8 +289,9 @@ def _kind(t: Any, path: str, kind: str, default: KindRules,
     receipt = _bool(t["receipt"], _join(path, "receipt")) if "receipt" in t else default.receipt
     high = 6 * DAY if kind == "citizen" else 90 * DAY  # R5.6: a citizen is answered within 6 days at most
     due = _duration(t, "due", path, default.due_us or 0, HOUR, high) if "due" in t else default.due_us
+    due_days = _in_days(t, "due") if "due" in t else default.due_days
     chain = _chain(t["chain"], _join(path, "chain"), titles or {}) if "chain" in t else default.chain
-    return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, chain=chain)
+    return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, due_days=due_days, chain=chain)
 
 
 def _chain(value: Any, path: str, titles: Mapping[str, frozenset[str]]) -> tuple[Step, ...]:

@@ -270,6 +270,13 @@ def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -
     return us
 
 
+def _in_days(t: dict, key: str) -> bool:
+    """Is the duration at `key` written in days ("6d")? A due time in days counts days on the
+    site's calendar (edged/rules/deadlines.answer_due_us); one in hours ("24h") is exact."""
+    value = t.get(key)
+    return isinstance(value, str) and re.fullmatch(r"\s*\d+\s*d\s*", value) is not None
+
+
 def _path(value: Any, field: str, base_dir: Path | None) -> Path:
     value = _string(value, field)
     if not value.strip():

@@ -16,7 +16,7 @@ from edged.config import Config, format_duration
 from edged.control.operation import Operations, op, read_catalog, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
-from edged.rules import retrieval as rq
+from edged.rules import deadlines, retrieval as rq
 from edged.i18n import Msg, _
 from edged.coalesce import Coalescer
 from edged.rules.throttle import Limits, LoginThrottle
@@ -33,6 +33,7 @@ class RequestOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None, clock: Clock = SYSTEM):
         self.accounts = cfg.accounts  # grants' lifetime
         self.policy = cfg.policy      # the site's rules for requests (design/0036)
+        self.zone = cfg.site.timezone  # its calendar, on which a due time in days is counted (design/0089)
         self.data_dir: Path = cfg.storage.data_dir
         self.writer = writer
         self.alarms = alarms
@@ -50,9 +51,10 @@ class RequestOps(Operations):
         if wait is not None:
             raise RequestError(_("{account} filed too many requests in a short time; try again in {s} s").format(
                 account=filer, s=int(wait) + 1))
+        now = self.clock.now_us()
         row = await write_refusing(self.writer, lambda db: people.file_request(
-            db, fields, filed_by=filer, now_us=self.clock.now_us(),
-            key=retrieval_store.id_key(self.data_dir), policy=self.policy), _("request not filed"))
+            db, fields, filed_by=filer, now_us=now, key=retrieval_store.id_key(self.data_dir), policy=self.policy,
+            tz=deadlines.local_tz(now, self.zone)), _("request not filed"))
         # one ethics alarm per filer a minute: the others flagged meanwhile are on the record and in
         # `request list`, and the office already has the alarm to look there
         if row.get("flag") and self.flagged.note(filer, time.monotonic()):

@@ -29,6 +29,7 @@ from storage import node as node_table
 from storage import segments as segment_table
 from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
+from storage.segment_rows import SEGMENT_STATES
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
@@ -105,7 +106,10 @@ class StatusOps(Operations):
         start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
         if start is None or end is None or end <= start:
             raise RequestError(_("segments needs from_us < to_us"))
-        camera = args.get("camera")
+        camera, state = args.get("camera"), args.get("state") or None
+        if state is not None and state not in SEGMENT_STATES:
+            raise RequestError(_("no segment state {state!r}; one of: {states}").format(
+                state=state, states=", ".join(SEGMENT_STATES)))
         limit = limit_of(args, 1000)
         scope = scoped(caller, camera)
 
@@ -113,9 +117,9 @@ class StatusOps(Operations):
             if camera and not camera_table.exists(db, camera):
                 raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             if scope is None or len(scope) == 1:
-                rows = segment_table.between(db, start, end, scope[0] if scope else None, limit)
+                rows = segment_table.between(db, start, end, scope[0] if scope else None, limit, state)
             else:
-                rows = [r for cam in sorted(scope) for r in segment_table.between(db, start, end, cam, limit)][:limit]
+                rows = [r for cam in sorted(scope) for r in segment_table.between(db, start, end, cam, limit, state)][:limit]
             return {"segments": rows, "gaps": gap_table.between(db, start, end, scope),
                     "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)

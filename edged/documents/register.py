@@ -34,17 +34,23 @@ def repair_answer(value: int | None) -> str:
 
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
                   names: dict[str, str], printed_us: int, due_us: int | None = None,
-                  register: dict[str, Any] | None = None) -> str:
+                  register: dict[str, Any] | None = None, unit: str | None = None) -> str:
     """`names`: camera id -> name (the register shows the name a person knows, with the id);
     `due_us`: when it is due to the supervisor ([inspection] register_due_day), None: not tracked;
     `register`: the site's register (inspect.list's `register`, design/0082): its title, the
-    repair question, and countersignatures per managing unit."""
+    repair question, and countersignatures per managing unit; `unit`: that managing unit's pages
+    alone, its cameras' rows and its chief's review box (004 附件四, one book per unit; design/0089)."""
     reg = register or {}
+    if unit is not None:
+        runs = [{**run, "records": [r for r in run["records"] if r.get("unit") == unit]} for run in runs]
+        runs = [run for run in runs if run["records"]]
     per_unit, ask_repair = reg.get("countersign") == "unit", bool(reg.get("ask_repair"))
     due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
            _("Due to the supervisor by the 5th of the following month."))
     month_text = fmt_month(year, month, doc.lang)
     title = reg.get("title") or _("CCTV inspection register")
+    if unit is not None:
+        title = _("{title}: {unit}").format(title=title, unit=unit)
     head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
             + esc(_("{n} inspections.").format(n=len(runs))) + " "
             + esc(due) + "</p>")
@@ -62,21 +68,23 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
             oks = [r["items"][i]["ok"] if i in r["items"] else None for i in items]
             cells = "".join(f"<td class=\"{'fail' if ok is False else ''}\">{esc(result(ok))}</td>" for ok in oks)
             bad = _("yes") if any(ok is False for ok in oks) else _("no")
-            unit = r.get("unit") or ""
-            if per_unit and unit not in units:
-                units.append(unit)
+            its_unit = r.get("unit") or ""
+            if per_unit and its_unit not in units:
+                units.append(its_unit)
             chief = (f"{r['supervisor']} {doc.datetime(r['countersigned_us'])}" if r.get("countersigned_us")
                      else _("not countersigned")) if per_unit else boss
             repair = f"<td>{esc(repair_answer(r.get('repair')))}</td>" if ask_repair else ""
             rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(doc.time(run['ran_us']))}"
                         f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>"
-                        + (f"<td>{esc(unit or '-')}</td>" if per_unit else "")
+                        + (f"<td>{esc(its_unit or '-')}</td>" if per_unit else "")
                         + f"{cells}<td>{esc(bad)}</td>"
                         f"<td>{esc(r['handling'] or r['anomalies'] or '')}</td>{repair}<td>{esc(signer)}</td>"
                         f"<td>{esc(chief)}</td></tr>")
     if not rows:
         width = len(items) + 7 + per_unit + ask_repair
         rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{width}"')))
+    if unit is not None and per_unit:
+        units = [unit]   # a unit with no inspection this month still has its chief's box
     reviewers = [_("Reviewed by the chief of {unit}").format(unit=u) for u in units if u] if per_unit else []
     sign = tag("table", "", "".join(
         tag("tr", "", tag("th", who) + "<td></td>" + tag("th", _("Date")) + "<td></td>")

@@ -68,7 +68,7 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         _row(_("Cameras"), cams),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
         _row(_("Footage wanted"), modes, raw=True),
-        _row(_("Answer due by"), doc.date(r["due_us"], long=True) if r.get("due_us") else "-"),
+        _row(_("Answer due by"), doc.date(r["due_us"] - 1, long=True) if r.get("due_us") else "-"),
         _row(_("Filed by"), r["filed_by"]),
     ]
     return tag("h2", _("Application")) + f"<table>{''.join(rows)}</table>"
@@ -113,7 +113,7 @@ def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, nam
             "org": r.get("requester_org"), "contact": r.get("requester_contact"),
             "id_number": r.get("citizen_id_masked"), "letter": r.get("letter_ref"), "reason": r.get("reason"),
             "cameras": cameras_text(doc, r["cameras"], names),
-            "due": doc.date(r["due_us"], long=True) if r.get("due_us") else "",
+            "due": doc.date(r["due_us"] - 1, long=True) if r.get("due_us") else "",
             "filed_by": r["filed_by"], "viewer": g.get("watcher")}.get(v)
     return esc(text) if text else ""
 

@@ -100,3 +100,17 @@ def audit_due_us(since_us: int, every_months: int, tz: tzinfo) -> int | None:
     if not every_months:
         return None
     return start_of_day_us(add_months(local_date(since_us, tz), every_months) + timedelta(days=1), tz)
+
+
+DAY_US = 86_400_000_000
+
+
+def answer_due_us(filed_us: int, due_us: int, tz: tzinfo | None) -> int:
+    """When a request's answer is due (R5.6, design/0089): a due time the site wrote in days
+    counts days on its calendar (`tz`), through the end of the last one (filed on the 1st,
+    "within 6 days" is late from 00:00 on the 8th); one written in hours ("24h", the config
+    passes no zone) is exactly filed + due."""
+    if tz is None or due_us % DAY_US:
+        return filed_us + due_us
+    return start_of_day_us(local_date(filed_us, tz) + timedelta(days=due_us // DAY_US + 1), tz)
+

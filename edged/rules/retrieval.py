@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, Sequence
 
+from edged.rules import deadlines
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES,
     COPY_KINDS,
@@ -55,9 +56,11 @@ class RequestRuleError(ValueError):
 
 
 # filing ---------------------------------------------------------------------------------
-def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> dict[str, Any]:
+def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz: tzinfo | None = None
+           ) -> dict[str, Any]:
     """The policy's part of filing a request: kind, category and mode allowed; what is kept
-    with the request (due time, the chain that applies to its cameras, copy rules)."""
+    with the request (due time, the chain that applies to its cameras, copy rules). `tz`: the
+    site's zone, on whose calendar a due time in days is counted (design/0089)."""
     kind = str(fields.get("kind") or "")
     if kind not in policy.kinds:
         if kind in KINDS:
@@ -79,7 +82,9 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int) -> 
             kind=kind, modes='/'.join(sorted(rules.modes)), mode=mode))
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
-    return {"due_us": None if rules.due_us is None else now_us + rules.due_us, "chain": chain,
+    due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us,
+                                                                    tz if rules.due_days else None)
+    return {"due_us": due, "chain": chain,
             "copy_to": rules.copy_to if mode == COPY else None, "receipt": bool(rules.receipt and mode == COPY)}
 
 
@@ -141,11 +146,12 @@ def id_hmac(id_number: str, key: bytes) -> str:
 # Over 60 lines on purpose: the filing rules of R5.1-R5.2 checked one after the other, in the
 # order a person fixes them (the first refusal is the one shown).
 def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: bytes,
-                policy: RequestPolicy = DEFAULT_POLICY, known_cameras: Sequence[str] | None = None) -> dict[str, Any]:
+                policy: RequestPolicy = DEFAULT_POLICY, known_cameras: Sequence[str] | None = None,
+                tz: tzinfo | None = None) -> dict[str, Any]:
     """Check a request as filed and return its row (state `filed`). The site's policy says
     which kinds, categories and modes it takes, and what is kept with the request: its due
     time, its approval chain and its copy rules (design/0036)."""
-    kept = filing(policy, fields, now_us=now_us)
+    kept = filing(policy, fields, now_us=now_us, tz=tz)
     kind, category = str(fields["kind"]), str(fields["category"])
     mode = str(fields.get("mode") or "view")
     reason = str(fields.get("reason") or "").strip()

@@ -1,10 +1,18 @@
 """What every answer of the viewer carries, and which Host a request may name: the page loads
 nothing from elsewhere and is never framed or cached; a request naming another host is
-refused (DNS rebinding: a page of another site served on our address)."""
+refused (DNS rebinding: a page of another site served on our address).
+
+Also the names the viewer's server and the desk share (the login cookie, the login's size cap
+and refusal, the static folder), here so that the desk imports nothing of the server."""
 
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
+
+STATIC = Path(__file__).with_name("static")
+COOKIE = "edged_viewer"
+LOGIN_BODY_MAX = 4096     # a name of at most 32 characters and a password
 
 HEADERS = {
     # No inline script or style, nothing from elsewhere, never framed, never cached.
@@ -16,6 +24,12 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+
+
+class LoginRefused(Exception):
+    def __init__(self, status: int, message: str, retry_after: int = 0):
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
 
 
 def allowed_hosts(host: str, port: int, names: tuple[str, ...]) -> frozenset[str]:

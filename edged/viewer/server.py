@@ -3,6 +3,9 @@ housekeeping that ends views on time. Run by the daemon's supervisor as the task
 
 Nothing here serves footage as a file: the only way a picture leaves the box is a WebRTC
 stream to a logged-in page (R5.4 "watch without a copy").
+
+Over 400 lines on purpose: the routes and the caps each view is held to (design/0062) are read
+together; the pages, media and login live in their own modules already.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import logging
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -26,37 +28,28 @@ from edged.rules import retrieval
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.guard import ConnectionGuard
-from edged.viewer.http import HEADERS, allowed_hosts
+from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts
 from edged.viewer.texts import page_html
 from edged.rules.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
+from edged.viewer.desk.routes import PAGES as DESK_PAGES
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 logging.getLogger("aioice").setLevel(logging.WARNING)  # every ICE check at INFO would flood the journal
 
-STATIC = Path(__file__).with_name("static")
-COOKIE = "edged_viewer"
 SWEEP_S = 0.5            # how often open views are checked against their deadlines
 SESSION_CHECK_S = 2.0    # how often their sessions are re-read (logout, revocation, expiry)
 BODY_MAX = 64 * 1024     # an SDP offer is a few KB; nothing the pages send is larger
-LOGIN_BODY_MAX = 4096     # a name of at most 32 characters and a password
 BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
 GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/playback": "playback.html"}
 ASSETS = ("viewer.js", "viewer.css")
-
-
-
-class LoginRefused(Exception):
-    def __init__(self, status: int, message: str, retry_after: int = 0):
-        super().__init__(message)
-        self.status, self.message, self.retry_after = status, message, retry_after
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -191,7 +184,7 @@ class Viewer:
         app.router.add_post("/api/playback", self.playback)
         app.router.add_post("/api/view/{id}/stop", self.stop_view)
         app.router.add_post("/api/view/{id}/camera", self.switch_camera)
-        Desk(self).add_routes(app)
+        Desk(self).add_routes(app, DESK_PAGES)
         return app
 
     @web.middleware

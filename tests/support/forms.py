@@ -85,3 +85,14 @@ AUDIT = {
                                 "why": "wrong password"}]},
     "audit_chain": {"records": 812, "intact": True, "problem": None, "head": {"seq": 812, "hash": "ab12" * 16}},
 }
+
+
+def seed_table(site: str, header: str) -> str:
+    """One table of a shipped example site as written, e.g. seed_table("001-land-office",
+    "[forms.account]"): for a test daemon's config to carry a seed site's page (design/0088)."""
+    from tests.support.daemon import ROOT
+
+    lines = (ROOT / "examples" / "sites" / f"{site}.toml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split("#")[0].strip() == header)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"

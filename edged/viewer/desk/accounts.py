@@ -14,6 +14,7 @@ from aiohttp import web
 from edged.i18n import N_, _
 from edged.rules import roles
 from edged.viewer.desk.app import Desk, Refused, form_of, many
+from edged.viewer.desk.paper import print_links
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
@@ -21,6 +22,10 @@ ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing 
 EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked")}
 # the reason storage/accounts.py writes for a holder's own change, shown in the reader's language
 STORED_REASONS = {"changed by the account holder": N_("changed by the account holder")}
+# the account application (design/0088) for each event on record: 001 annex 2's 開通 變更密碼 註銷
+PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_("Print the password change "
+                                                                                 "application"),
+                "revoked": N_("Print the application to revoke it")}
 DONE_NOTES = {"revoked": N_("The account is revoked; its sessions ended.")}
 
 
@@ -95,6 +100,8 @@ class Pages:
             [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else e["action"]),
               esc(e["by"]), esc(_(STORED_REASONS[e["reason"]]) if e.get("reason") in STORED_REASONS else e.get("reason"))]
              for e in a.get("events") or []])
+        body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))
+                             for action in PRINT_LABELS if any(e["action"] == action for e in a.get("events") or [])])
         if not a.get("revoked_us"):
             if ctx.may("account.passwd.other") and roles.ADMIN not in a["roles"] and name != ctx.account:
                 body += self.reason_form(ctx, f"/desk/accounts/{name}/reset", _("Reset the password"),

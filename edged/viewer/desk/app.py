@@ -4,8 +4,10 @@ the CSRF token of a form, sets the language, and hands the page a Ctx. Operation
 `Viewer.operate`, which the daemon builds with edged.control.server.for_sessions: the control
 socket's own `perform` and handlers (the viewer imports nothing of edged/control, design/0031).
 
-Also here: the login form (the viewer's throttle and password checks), logout, the language
-switch and the home page.
+Also here: the login form (the viewer's throttle and password checks), logout and the language
+switch. The pages come in by a table (routes.py's PAGES, which the viewer's server hands to
+`add_routes`): each page module imports this door, and the door imports no page and nothing of
+the server (design/0068).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,12 +24,13 @@ from aiohttp import web
 from edged import pools
 from edged.i18n import _, normalise, set_language, zone
 from edged.rules import roles
-from edged.viewer.desk.page import (WAIT, Ctx, Person, badge, button, esc, field_, form, frame, link, message,
-                                    text_input)
+from edged.viewer.desk.page import Ctx, Person, button, esc, field_, frame, message, text_input
+from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused
 
 DESK = "/desk/"
 LANG_COOKIE = "edged_lang"
 PageFn = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
+AddRoutes = Callable[["Desk", web.UrlDispatcher], None]  # a page module's add_routes
 
 
 class Refused(Exception):
@@ -40,25 +43,17 @@ class Desk:
         self.key = secrets.token_bytes(32)   # the CSRF tokens' key: new at every start
 
     # routes ------------------------------------------------------------------------------
-    def add_routes(self, app: web.Application) -> None:
-        from edged.viewer.desk import accounts, audit, cameras, exports, holds, inspections, requests, timeline
-
+    def add_routes(self, app: web.Application, pages: Iterable[AddRoutes]) -> None:
+        """The door's own routes, then each page's (edged/viewer/desk/routes.py)."""
         r = app.router
         r.add_get("/desk", self.to_home)
-        r.add_get(DESK, self.page("whoami", self.home))
         r.add_get("/desk/login", self.login_page)
         r.add_post("/desk/login", self.login)
         r.add_post("/desk/logout", self.logout)
         r.add_get("/desk/lang", self.language)
         r.add_get("/static/desk.css", self.stylesheet)
-        requests.add_routes(self, r)
-        accounts.add_routes(self, r)
-        audit.add_routes(self, r)
-        holds.add_routes(self, r)
-        inspections.add_routes(self, r)
-        cameras.add_routes(self, r)
-        exports.add_routes(self, r)
-        timeline.add_routes(self, r)
+        for add in pages:
+            add(self, r)
 
     async def to_home(self, _request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(DESK)
@@ -107,7 +102,6 @@ class Desk:
         return handler
 
     def viewer_cookie(self) -> str:
-        from edged.viewer.server import COOKIE
         return COOKIE
 
     async def check_post(self, request: web.Request, ctx: Ctx | None) -> dict[str, Any]:
@@ -145,8 +139,6 @@ class Desk:
         return self.render(None, _("Log in"), body, status=status, lang=lang, path="/desk/login")
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        from edged.viewer.server import LOGIN_BODY_MAX, LoginRefused
-
         set_language(self.lang_of(request))
         if request.content_length is None or request.content_length > LOGIN_BODY_MAX:
             return await self.login_page(request, _("type your account name and password"), status=413)
@@ -186,45 +178,7 @@ class Desk:
         return response
 
     async def stylesheet(self, _request: web.Request) -> web.StreamResponse:
-        from edged.viewer.server import STATIC
         return web.FileResponse(STATIC / "desk.css")
-
-    # home ----------------------------------------------------------------------------------
-    async def home(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        from edged.viewer.desk.requests import waiting_for
-
-        welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.account)
-        parts = [f'<p class="lead">{esc(welcome)}</p>']
-        if ctx.may("request.approve"):
-            from edged.viewer.desk.holds import hold_waits_for
-
-            rows = await self.run(ctx, "request.list", {"state": "filed"})
-            mine = [r for r in rows if waiting_for(r, ctx)]
-            if ctx.may("hold.approve"):
-                mine += [h for h in await self.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
-            from edged.viewer.desk.inspections import waiting_runs
-            mine += await waiting_runs(self, ctx)
-            parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
-                n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
-                + " " + link("/desk/inbox", _("Open the inbox"))))
-        if ctx.may("request.file"):
-            follow = _("Follow your requests") if not ctx.may("request.all") else _("All requests")
-            parts.append(section(_("Requests"), link("/desk/requests/new", _("File a request"), "button") + " "
-                                 + link("/desk/requests", follow)))
-        if ctx.may("hold.add"):
-            parts.append(section(_("Holds"), link("/desk/holds/new", _("Place a hold"), "button") + " "
-                                 + link("/desk/holds", _("Holds"))))
-        if ctx.may("inspect.run"):
-            parts.append(section(_("Inspections"), form(ctx, "/desk/inspections/run", button(
-                _("Run an inspection now")), cls="inline") + " " + link("/desk/inspections", _("Inspections"))))
-        if ctx.may("account.add"):
-            parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
-                                 + link("/desk/accounts", _("Accounts"))))
-        return self.render(ctx, _("Home"), "".join(parts))
-
-
-def section(title: str, body: str) -> str:
-    return f'<section class="card"><h2>{esc(title)}</h2><p>{body}</p></section>'
 
 
 def form_of(request: web.Request) -> dict[str, Any]:

@@ -1,24 +1,27 @@
 """The auditor's pages at the desk (design/0073, R7): the audit log with filters (`audit.list`,
 as `edgectl audit list`), the check of the chain (`audit.verify`) and the periodic report
 printed (`audit.report`, the page `edgectl audit report --out` writes). Reading the log is the
-auditor's alone; checking the chain is anyone's, as on the control socket."""
+auditor's alone; checking the chain is anyone's, as on the control socket. The usage register
+(`usage.register`, design/0089) is the custodian's as well as the approver's and the auditor's."""
 
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
+from edged.documents.usage import usage_html
 from edged.i18n import _, speaking
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, message, select,
-                                    table, text_input)
-from edged.viewer.desk.requests import PRINT_CSP
+from edged.viewer.desk.page import (DONE, PRINT_CSP, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
+                                    message, select, table, text_input)
 
 QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
+MONTH_US = 31 * 86_400_000_000    # the usage register's: the last month
 
 LIMITS = ("50", "200", "1000")
 
@@ -28,11 +31,22 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_get("/desk/audit", desk.page("audit.list", pages.listing))
     r.add_post("/desk/audit/verify", desk.page("audit.verify", pages.verify))
     r.add_get("/desk/audit/report", desk.page("audit.report", pages.report))
+    r.add_get("/desk/usage", desk.page("usage.register", pages.usage_form))
+    r.add_get("/desk/usage/register", desk.page("usage.register", pages.usage))
 
 
 def code(value: object, cls: str = "") -> str:
     """A record's own words (actor, action, detail): shown as written, never translated."""
     return f'<code translate="no" class="{cls}">{esc(value)}</code>'
+
+
+def detail_cell(r: dict) -> str:
+    """A record's detail; a long one (design/0091) as its start and its length, not whole."""
+    cut = r.get("detail_cut")
+    if cut:
+        return code(cut["start"] + "…", "detail") + " " + esc(
+            _("({n} characters; the export has the record whole)").format(n=cut["chars"]))
+    return code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")
 
 
 class Pages:
@@ -44,8 +58,10 @@ class Pages:
         action, actor = q.get("action", "").strip(), q.get("actor", "").strip()
         since = ctx.parse_time(q.get("from", "")) if q.get("from") else None
         limit = q.get("limit") if q.get("limit") in LIMITS else LIMITS[1]
+        before = int(q["before"]) if q.get("before", "").isdigit() else None  # a page further back
         rows = await self.desk.run(ctx, "audit.list", {"action": action or None, "from_us": since,
-                                                       "limit": int(limit)})
+                                                       "limit": int(limit), "before_seq": before})
+        older = rows[0]["seq"] if len(rows) == int(limit) else None  # before the actor is narrowed here
         if actor:  # the operation filters by action and time; the actor is narrowed here, on the page
             rows = [r for r in rows if r["actor"] == actor or str(r["actor"]).startswith(actor + " (")]
         filters = ('<form method="get" action="/desk/audit" class="filters">'
@@ -57,8 +73,12 @@ class Pages:
         body = filters + table(
             [_("No."), _("Time"), _("Actor"), _("Action"), _("Details")],
             [[esc(r["seq"]), esc(ctx.when(r["at_us"])), code(r["actor"]), code(r["action"]),
-              code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")]
+              detail_cell(r)]
              for r in reversed(rows)], caption=_("{n} records, the newest first").format(n=len(rows)))
+        if older is not None:
+            keep = {k: v for k, v in q.items() if k != "before" and v}
+            body += '<p class="actions">' + link("/desk/audit?" + urlencode({**keep, "before": older}),
+                                                 _("Older records")) + "</p>"
         body += form(ctx, "/desk/audit/verify", button(_("Check the chain"), cls="quiet"), cls="actions")
         if ctx.may("audit.report"):
             body += ('<section class="card" id="report"><h2>' + esc(_("Print the audit report")) + "</h2>"
@@ -87,6 +107,36 @@ class Pages:
             extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, doc.datetime)]),
                      *settings_sections(r, doc.datetime)]
             text = audit_report_html(doc, r, ctx.now_us, extra=extra)
+        response = web.Response(text=text, content_type="text/html")
+        response.headers["Content-Security-Policy"] = PRINT_CSP
+        return response
+
+    async def usage_form(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The usage register's period (001 附件5, design/0089): the custodian who keeps it prints it."""
+        body = ('<section class="card" id="usage"><form method="get" action="/desk/usage/register" class="filters">'
+                + field_(_("From"), text_input("from", ctx.input_time(ctx.now_us - MONTH_US), kind="datetime-local",
+                                               required=True))
+                + field_(_("To"), text_input("to", ctx.input_time(ctx.now_us), kind="datetime-local", required=True))
+                + button(_("Print the usage register")) + "</form></section>")
+        return self.desk.render(ctx, _("Usage register"), body)
+
+    async def usage(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The usage register as `edgectl request usage --out` writes it; the browser prints it."""
+        q = request.query
+        start = ctx.parse_time(q.get("from", "")) if q.get("from") else ctx.now_us - MONTH_US
+        end = ctx.parse_time(q.get("to", "")) if q.get("to") else ctx.now_us
+        if end is not None and q.get("to"):
+            end += 60_000_000   # a time given to the minute includes that minute (a use a moment ago)
+        if start is None or end is None:
+            return self.desk.render(ctx, _("Usage register"), message(
+                "error", _("give the time range as a date and a time")), status=422)
+        try:
+            answer = await self.desk.run(ctx, "usage.register", {"from_us": start, "to_us": end})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Usage register"), message("error", str(exc)), status=422)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
+        with speaking(doc.lang):
+            text = usage_html(doc, answer, {c.id: c.name for c in self.desk.cfg.cameras}, ctx.now_us)
         response = web.Response(text=text, content_type="text/html")
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response

@@ -12,6 +12,7 @@ from aiohttp import web
 from edged.i18n import N_, _
 from edged.rules import holds as rules
 from edged.viewer.desk.app import Desk, Refused, form_of, many
+from edged.viewer.desk.paper import print_links
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, prefill, select, table, text_input, textarea)
 
@@ -104,6 +105,7 @@ class Pages:
                        (_("Ended"), esc(_("{time} by {by}: {reason}").format(
                            time=ctx.when(ended), by=h.get("ended_by"), reason=h.get("end_reason") or "")
                            if ended else "-"))])
+        body += print_links([(f"/desk/holds/{hold_id}/form", _("Print the preservation request and its approval"))])
         if not ended:
             if hold_waits_for(h, ctx):
                 body += self.card(ctx, hold_id, "decide", _("Your decision"), field_(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -17,9 +18,8 @@ from edged.documents.register import RUN_LABELS, item_label, register_html, repa
 from edged.i18n import N_, _, fmt_month, local, speaking
 from edged.rules import inspections as rules
 from edged.viewer.desk.app import Desk, Refused, form_of
-from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form, link,
-                                    message, table, text_input, textarea)
-from edged.viewer.desk.requests import PRINT_CSP
+from edged.viewer.desk.page import (DONE, OPEN, PRINT_CSP, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form,
+                                    link, message, table, text_input, textarea)
 
 DONE_NOTES = {"ran": N_("The inspection ran. Read it, write what was done about each anomaly, and sign it."),
               "signed": N_("Your signature is recorded. An approver countersigns it."),
@@ -100,7 +100,11 @@ class Pages:
         body = '<div class="actions">'
         if ctx.may("inspect.run"):
             body += form(ctx, "/desk/inspections/run", button(_("Run an inspection now")), cls="inline") + " "
-        body += (link(f"/desk/inspections/register?month={month}", _("Print the register"), "button") + "</div>"
+        body += link(f"/desk/inspections/register?month={month}", _("Print the register"), "button")
+        for unit in sorted(set((answer.get("register") or {}).get("units", {}).values())):  # design/0089
+            body += " " + link(f"/desk/inspections/register?month={month}&unit={quote(unit)}",
+                               _("Print the pages of {unit}").format(unit=unit), "quiet")
+        body += ("</div>"
                  + '<form method="get" action="/desk/inspections" class="filters">'
                  + field_(_("Month"), text_input("month", month, kind="month")) + button(_("Show"), cls="quiet")
                  + "</form>")
@@ -200,9 +204,13 @@ class Pages:
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
             reg = answer.get("register") or {}
+            unit = request.query.get("unit") or None   # one managing unit's pages alone (design/0089)
+            if unit is not None and unit not in set((reg.get("units") or {}).values()):
+                return self.desk.render(ctx, _("Inspections"), message("error", _(
+                    "no managing unit {unit!r} on this site's register").format(unit=unit)), status=404)
             text = register_html(doc, int(month[:4]), int(month[5:]), answer["runs"],
                                  tuple(reg.get("items") or self.desk.cfg.inspection.columns), names, ctx.now_us,
-                                 answer.get("register_due_us"), reg)
+                                 answer.get("register_due_us"), reg, unit)
         response = web.Response(text=text, content_type="text/html")
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response

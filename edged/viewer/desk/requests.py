@@ -5,24 +5,23 @@ request.approve or request.reject); the rules are edged/rules/retrieval.py's, ne
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from typing import Any
 
 from aiohttp import web
 
-from edged.documents import CSS, Doc
+from edged.documents import Doc
 from edged.documents.ethics import ethics_html
+from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _, speaking
 from edged.rules import retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
-from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_,
-                                    form, link, message, prefill, radios, select, table, text_input, textarea)
+from edged.viewer.desk.exports import export_card
+from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
+from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
+from edged.viewer.desk.page import (DONE, DUE, OPEN, PRINT_CSP, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts,
+                                    field_, form, link, message, prefill, radios, select, table, text_input, textarea)
 
-# the printed form's one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
-PRINT_CSP = ("default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-             + "'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 DONE_NOTES = {"filed": N_("The request is filed. The approvers see it in their inbox."),
               "step": N_("Your sign-off is recorded."), "decided": N_("The request is decided.")}
 FLAG_LABELS = {"": N_("no flag"), "major": N_("major"), "abnormal": N_("abnormal")}
@@ -38,6 +37,8 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_post(r"/desk/requests/{id:\d+}/decide", desk.page("request.approve", pages.decide))
     r.add_get(r"/desk/requests/{id:\d+}/form", desk.page("request.show", pages.printable))
     r.add_get(r"/desk/requests/{id:\d+}/ethics-report", desk.page("request.show", pages.ethics_report))
+    r.add_get(r"/desk/requests/{id:\d+}/reply", desk.page("request.show", pages.reply))
+    r.add_get(r"/desk/requests/{id:\d+}/receipt", desk.page("request.show", pages.receipt))
 
 
 def waiting_for(req: dict[str, Any], ctx: Ctx) -> bool:
@@ -57,9 +58,11 @@ def state_badge(req: dict[str, Any], ctx: Ctx) -> str:
     """The request's state as a word and a colour: waiting for you, due, refused, done."""
     state = req["state"]
     if state == rq.FILED:
+        late = bool(req.get("due_us")) and ctx.now_us > req["due_us"]
         if waiting_for(req, ctx):
-            return badge(WAIT, _("waiting for you"))
-        if req.get("due_us") and ctx.now_us > req["due_us"]:
+            return (badge(DUE, _("waiting for you, overdue since {time}").format(time=ctx.when(req["due_us"])))
+                    if late else badge(WAIT, _("waiting for you")))
+        if late:
             return badge(DUE, _("overdue since {time}").format(time=ctx.when(req["due_us"])))
         nxt = rq.next_step(req)
         return badge(OPEN, _("waiting for {step}").format(step=nxt[1]["name"]) if nxt else _(STATE_LABELS[state]))
@@ -71,8 +74,8 @@ def due_text(req: dict[str, Any], ctx: Ctx) -> str:
     if not req.get("due_us"):
         return esc("-")
     if req["state"] == rq.FILED:
-        return badge(DUE, _("due {time}").format(time=ctx.when(req["due_us"])))
-    return esc(ctx.when(req["due_us"]))
+        return badge(DUE, _("due {time}").format(time=ctx.when(req["due_us"] - 1)))
+    return esc(ctx.when(req["due_us"] - 1))
 
 
 def empty(text: str) -> str:
@@ -123,14 +126,10 @@ class Pages:
         if others:
             body += "<h2>" + esc(_("Waiting for others")) + "</h2>" + self.rows(others, ctx)
         if ctx.may("hold.approve"):
-            from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
-
             holds = [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
             body += "<h2>" + esc(_("Holds waiting for your approval")) + "</h2>" + (
                 Holds(self.desk).rows(holds, ctx) if holds else empty(_("No hold waits for your approval.")))
         if ctx.may("inspect.countersign"):
-            from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
-
             runs = await waiting_runs(self.desk, ctx)
             body += "<h2>" + esc(_("Inspections waiting for your countersignature")) + "</h2>" + (
                 Inspections(self.desk).rows(runs, ctx) if runs else empty(_("No inspection waits for your countersignature.")))
@@ -146,13 +145,17 @@ class Pages:
         body += self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
-        from edged.viewer.desk.exports import export_card
         body += export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
         if req.get("flag"):  # design/0083: the report the managing unit hands to the ethics office
             printed += " " + link(f"/desk/requests/{req['id']}/ethics-report", _("Print the report to the ethics "
                                                                                   "office"), "button")
+        if req["state"] != rq.FILED and (req["state"] == rq.REJECTED or req.get("grant")):  # design/0089
+            printed += " " + link(f"/desk/requests/{req['id']}/reply", _("Print the answer to the applicant"),
+                                  "button")
+        if req["mode"] == "copy" and req.get("grant"):
+            printed += " " + link(f"/desk/requests/{req['id']}/receipt", _("Print the receipt"), "button")
         body += f'<p class="actions">{printed} <span class="hint">{esc(how)}</span></p>'
         return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), body)
 
@@ -225,6 +228,14 @@ class Pages:
         """A flagged request's report to the ethics office: `edgectl request ethics-report`'s page."""
         return await self.printable(request, ctx, ethics_html)
 
+    async def reply(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The answer to the applicant (design/0089): `edgectl request reply`'s page."""
+        return await self.printable(request, ctx, reply_html)
+
+    async def receipt(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The receipt for a copy, with the fee where the site charges one: `edgectl request receipt`'s page."""
+        return await self.printable(request, ctx, receipt_html)
+
     async def printable(self, request: web.Request, ctx: Ctx, render: Any = application_html) -> web.StreamResponse:
         """The application form and its approval record: the renderer edgectl's `request form` uses."""
         try:
@@ -234,7 +245,11 @@ class Pages:
         doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
         names = {c.id: c.name for c in self.desk.cfg.cameras}
         with speaking(doc.lang):
-            text = render(doc, req, names, ctx.now_us)
+            try:
+                text = render(doc, req, names, ctx.now_us)
+            except NotPrintable as exc:
+                return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), message("error", str(exc)),
+                                        status=422)
         response = web.Response(text=text, content_type="text/html")
         response.headers["Content-Security-Policy"] = PRINT_CSP
         return response

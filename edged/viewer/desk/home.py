@@ -1,0 +1,56 @@
+"""The desk's home page (design/0073): what waits for this person's sign-off (requests, holds,
+inspections), and a way into each page their roles open. It gathers from the page modules;
+none of them imports it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edged.i18n import _
+from edged.viewer.desk.app import DESK, Desk
+from edged.viewer.desk.holds import hold_waits_for
+from edged.viewer.desk.inspections import waiting_runs
+from edged.viewer.desk.page import WAIT, Ctx, badge, button, esc, form, link
+from edged.viewer.desk.requests import waiting_for
+
+
+def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
+    r.add_get(DESK, desk.page("whoami", Pages(desk).home))
+
+
+class Pages:
+    def __init__(self, desk: Desk):
+        self.desk = desk
+
+    async def home(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.account)
+        parts = [f'<p class="lead">{esc(welcome)}</p>']
+        if ctx.may("request.approve"):
+            rows = await self.desk.run(ctx, "request.list", {"state": "filed"})
+            mine = [r for r in rows if waiting_for(r, ctx)]
+            if ctx.may("hold.approve"):
+                mine += [h for h in await self.desk.run(ctx, "hold.list", {}) if hold_waits_for(h, ctx)]
+            mine += await waiting_runs(self.desk, ctx)
+            parts.append(section(_("Waiting for you"), (badge(WAIT, _("{n} waiting for your sign-off").format(
+                n=len(mine))) if mine else esc(_("Nothing waits for your sign-off.")))
+                + " " + link("/desk/inbox", _("Open the inbox"))))
+        if ctx.may("request.file"):
+            follow = _("Follow your requests") if not ctx.may("request.all") else _("All requests")
+            parts.append(section(_("Requests"), link("/desk/requests/new", _("File a request"), "button") + " "
+                                 + link("/desk/requests", follow)))
+        if ctx.may("hold.add"):
+            parts.append(section(_("Holds"), link("/desk/holds/new", _("Place a hold"), "button") + " "
+                                 + link("/desk/holds", _("Holds"))))
+        if ctx.may("inspect.run"):
+            parts.append(section(_("Inspections"), form(ctx, "/desk/inspections/run", button(
+                _("Run an inspection now")), cls="inline") + " " + link("/desk/inspections", _("Inspections"))))
+        if ctx.may("maintenance.list"):
+            parts.append(section(_("Maintenance"), link("/desk/maintenance", _("Maintenance windows"))))
+        if ctx.may("account.add"):
+            parts.append(section(_("Accounts"), link("/desk/accounts/new", _("Open an account"), "button") + " "
+                                 + link("/desk/accounts", _("Accounts"))))
+        return self.desk.render(ctx, _("Home"), "".join(parts))
+
+
+def section(title: str, body: str) -> str:
+    return f'<section class="card"><h2>{esc(title)}</h2><p>{body}</p></section>'

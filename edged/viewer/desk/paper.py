@@ -1,0 +1,94 @@
+"""The pages of design/0088 printed from the desk: an account's application (from the account's
+page), a hold as the request to preserve footage and its approval (from the hold's page), and
+a maintenance window's record (from the maintenance windows' list). Each is the renderer
+edgectl writes (edged/documents/pages.py), in the reader's language with the site's [forms],
+printed by the browser; each runs the control operation that shows its data, for the roles
+that may run it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from aiohttp import web
+
+from edged.documents import Doc
+from edged.documents.pages import ACTIONS, account_html, hold_html, maintenance_html
+from edged.i18n import _, speaking
+from edged.viewer.desk.app import Desk, Refused
+from edged.viewer.desk.page import PRINT_CSP, Ctx, esc, link, message, table
+
+
+def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
+    pages = Paper(desk)
+    r.add_get(r"/desk/accounts/{name}/form", desk.page("account.show", pages.account))
+    r.add_get(r"/desk/holds/{id:\d+}/form", desk.page("hold.show", pages.hold))
+    r.add_get("/desk/maintenance", desk.page("maintenance.list", pages.windows))
+    r.add_get(r"/desk/maintenance/{id:\d+}/record", desk.page("maintenance.list", pages.maintenance))
+
+
+def data(text: str | None) -> str:
+    """What a person wrote or the record keeps (a name, a reason): shown as written, never translated."""
+    return f'<span translate="no">{esc(text)}</span>' if text else esc(text)
+
+
+def print_links(links: list[tuple[str, str]]) -> str:
+    """The print buttons on a desk page, with the hint the application form's has."""
+    how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
+    return ('<p class="actions">' + " ".join(link(href, text, "button") for href, text in links)
+            + f' <span class="hint">{esc(how)}</span></p>')
+
+
+class Paper:
+    def __init__(self, desk: Desk):
+        self.desk = desk
+
+    def printed(self, ctx: Ctx, render: Callable[[Doc], str]) -> web.Response:
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
+        with speaking(doc.lang):
+            text = render(doc)
+        response = web.Response(text=text, content_type="text/html")
+        response.headers["Content-Security-Policy"] = PRINT_CSP
+        return response
+
+    def names(self) -> dict[str, str]:
+        return {c.id: c.name for c in self.desk.cfg.cameras}
+
+    async def account(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        action = request.query.get("action", "opened")
+        try:
+            a = await self.desk.run(ctx, "account.show", {"name": request.match_info["name"]})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Account"), message("error", str(exc)), status=404)
+        if action not in ACTIONS:
+            return self.desk.render(ctx, _("Account"), message("error", _("no such application")), status=404)
+        return self.printed(ctx, lambda doc: account_html(doc, a, action, self.names(), ctx.now_us))
+
+    async def hold(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        try:
+            h = await self.desk.run(ctx, "hold.show", {"id": int(request.match_info["id"])})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Hold"), message("error", str(exc)), status=404)
+        return self.printed(ctx, lambda doc: hold_html(doc, h, self.names(), ctx.now_us))
+
+    async def window(self, ctx: Ctx, window_id: int) -> dict[str, Any] | None:
+        rows = await self.desk.run(ctx, "maintenance.list", {"limit": 1_000_000})
+        return next((w for w in rows if w["id"] == window_id), None)
+
+    async def maintenance(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        w = await self.window(ctx, int(request.match_info["id"]))
+        if w is None:
+            return self.desk.render(ctx, _("Maintenance"), message("error", _("no such maintenance window")),
+                                    status=404)
+        return self.printed(ctx, lambda doc: maintenance_html(doc, w, ctx.now_us))
+
+    async def windows(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The maintenance windows on record, each with its printable record."""
+        rows = await self.desk.run(ctx, "maintenance.list", {"limit": 200})
+        body = table([_("No."), _("Began"), _("By"), _("Reason"), _("Ended"), _("Vendor"), _("Footage copied"), ""],
+                     [[esc(w["id"]), esc(ctx.when(w["began_us"])), data(w["began_by"]), data(w["reason"]),
+                       esc(ctx.when(w["ended_us"]) if w.get("ended_us") else _("still open")), data(w.get("vendor")),
+                       esc(_("yes") if w.get("footage_copy") and json.loads(w["footage_copy"]) else _("no")),
+                       link(f"/desk/maintenance/{w['id']}/record", _("Print the maintenance record"))]
+                      for w in rows]) if rows else '<p class="empty">' + esc(_("No maintenance on record.")) + "</p>"
+        return self.desk.render(ctx, _("Maintenance"), body)
