@@ -31,12 +31,15 @@ import threading
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Iterator
 
 import av
 
 from bench.common import OUT, command_line, environment, log, table
 from bench.record_throughput import serve_clip
-from recorder import rtp
+from recorder import camera, rtp
+from recorder.camera import CameraRecorder, Settings
+from recorder.edged_source import EdgedSource, _Streams, _Video
 from recorder.rtsp_session import Session, parameter_sets
 from recorder.segment import SegmentFile
 
@@ -82,14 +85,18 @@ def _frames(data: bytes, read: int):
 
 def run_steps(data: bytes, channel: int, params: bytes, step: int, out: Path) -> tuple[float, int, int]:
     """CPU seconds of this thread for steps 1..`step`; (cpu, RTP packets, access units)."""
-    dep = rtp.Depacketizer("h264")
+    try:  # as recorder/edged_source.py makes it: each access unit copied once, into its av.Packet
+        dep = rtp.Depacketizer("h264", av.Packet if step >= 3 else bytes)
+        made = step >= 3
+    except TypeError:  # a reader before the Depacketizer's `make` (for comparing revisions)
+        dep, made = rtp.Depacketizer("h264"), False
     packets = units = 0
     seg = None
     seg_ts = 0
     # the stream the muxer copies, made before the clock starts (once per connection, not per packet)
     probe = rtp.Depacketizer("h264")
     first = next(au for ch, payload in _frames(data, rtp.READ_BYTES) if ch == channel for au in probe.push(payload))
-    template = av.open(io.BytesIO(params + first.data), format="h264", options={"fpsprobesize": "0"})
+    template = av.open(io.BytesIO(params + bytes(first.data)), format="h264", options={"fpsprobesize": "0"})
     stream = template.streams.video[0]
     stream.time_base = TB
     origin = first.ts
@@ -104,7 +111,7 @@ def run_steps(data: bytes, channel: int, params: bytes, step: int, out: Path) ->
             units += 1
             if step < 3:
                 continue
-            pkt = av.Packet(au.data)
+            pkt = au.data if made else av.Packet(au.data)
             pkt.stream = stream
             pkt.time_base = TB
             pkt.pts = pkt.dts = au.ts - origin
@@ -125,6 +132,58 @@ def run_steps(data: bytes, channel: int, params: bytes, step: int, out: Path) ->
         seg.close()
     template.close()
     return cpu, packets, units
+
+
+class _Replay(EdgedSource):
+    """The captured stream as the edged reader's Source (steps 1-3 in its demux), for the camera loop."""
+
+    def __init__(self, data: bytes, channel: int, stream: Any, make: Any) -> None:  # no session: nothing read
+        self.container, self.start_time_realtime, self._template = self, None, None
+        self.streams = _Streams(_Video(stream, Fraction(20)))
+        self._data, self._channel, self._vstream, self._make = data, channel, stream, make
+        self.cpu = 0.0
+
+    def demux(self, *_streams: Any) -> Iterator[Any]:
+        dep = rtp.Depacketizer("h264", self._make) if self._make else rtp.Depacketizer("h264")
+        stream, origin = self._vstream, None
+        t0 = time.thread_time()
+        for ch, payload in _frames(self._data, rtp.READ_BYTES):
+            if ch != self._channel:
+                continue
+            for au in dep.push(payload):
+                origin = au.ts if origin is None else origin
+                pkt = au.data if self._make else av.Packet(au.data)
+                pkt.stream = stream
+                pkt.time_base = TB
+                pkt.pts = pkt.dts = au.ts - origin
+                pkt.is_keyframe = au.key
+                yield pkt
+        self.cpu = time.thread_time() - t0
+
+    def close(self) -> None:
+        pass
+
+
+def camera_loop(data: bytes, channel: int, params: bytes, out: Path) -> float:
+    """CPU seconds of this thread for steps 1-4 inside recorder/camera.py's per-packet loop."""
+    probe = rtp.Depacketizer("h264")
+    first = next(au for ch, payload in _frames(data, rtp.READ_BYTES) if ch == channel for au in probe.push(payload))
+    template = av.open(io.BytesIO(params + bytes(first.data)), format="h264", options={"fpsprobesize": "0"})
+    stream = template.streams.video[0]
+    stream.time_base = TB
+    try:
+        make = av.Packet if "make" in rtp.Depacketizer.__slots__ else None
+        settings = Settings(data_dir=out, segment_us=60_000_000, fragment_us=1_000_000, fsync_us=2_000_000,
+                            connect_timeout_us=5_000_000, read_timeout_us=5_000_000, reconnect_max_us=1_000_000,
+                            sample_us=0)
+        rec = CameraRecorder({"id": "replay", "url": "rtsp://replay"}, settings, lambda e: None, lambda c: None)
+        src = _Replay(data, channel, stream, make)
+        camera.WARMUP_US = 0  # the replay runs faster than real time: no warm-up to wait for
+        rec._record(src)
+        rec._close_segment(None, "replay end")
+        return src.cpu
+    finally:
+        template.close()
 
 
 def recv_cost(per_read: int, total: int = 64 << 20) -> float:
@@ -183,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                          f"{(best - prev) / max(units, 1) * 1e6:.1f}" if step >= 3 else "-",
                          f"{best / took * 100:.3f}", f"{(best - prev) / took * 100:.3f}"])
             prev = best
+    with tempfile.TemporaryDirectory(prefix="edged-replay-", dir=OUT) as tmp:
+        best = min(camera_loop(data, channel, params, Path(tmp)) for _ in range(args.reps))
+    rows.append(["+ camera loop (recorder/camera.py)", f"{best / packets * 1e6:.2f}", f"{(best - prev) / packets * 1e6:.2f}",
+                 f"{(best - prev) / max(units, 1) * 1e6:.1f}", f"{best / took * 100:.3f}",
+                 f"{(best - prev) / took * 100:.3f}"])
     log(f"RTP packets {packets} ({packets / took:.0f}/s), access units {units} ({units / took:.1f}/s), "
         f"{len(data) / packets:.0f} bytes per packet")
     log("")
