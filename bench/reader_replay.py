@@ -85,11 +85,7 @@ def _frames(data: bytes, read: int):
 
 def run_steps(data: bytes, channel: int, params: bytes, step: int, out: Path) -> tuple[float, int, int]:
     """CPU seconds of this thread for steps 1..`step`; (cpu, RTP packets, access units)."""
-    try:  # as recorder/edged_source.py makes it: each access unit copied once, into its av.Packet
-        dep = rtp.Depacketizer("h264", av.Packet if step >= 3 else bytes)
-        made = step >= 3
-    except TypeError:  # a reader before the Depacketizer's `make` (for comparing revisions)
-        dep, made = rtp.Depacketizer("h264"), False
+    dep = rtp.Depacketizer("h264")
     packets = units = 0
     seg = None
     seg_ts = 0
@@ -111,7 +107,7 @@ def run_steps(data: bytes, channel: int, params: bytes, step: int, out: Path) ->
             units += 1
             if step < 3:
                 continue
-            pkt = au.data if made else av.Packet(au.data)
+            pkt = av.Packet(au.data)
             pkt.stream = stream
             pkt.time_base = TB
             pkt.pts = pkt.dts = au.ts - origin
@@ -137,14 +133,14 @@ def run_steps(data: bytes, channel: int, params: bytes, step: int, out: Path) ->
 class _Replay(EdgedSource):
     """The captured stream as the edged reader's Source (steps 1-3 in its demux), for the camera loop."""
 
-    def __init__(self, data: bytes, channel: int, stream: Any, make: Any) -> None:  # no session: nothing read
+    def __init__(self, data: bytes, channel: int, stream: Any) -> None:  # no session: nothing read
         self.container, self.start_time_realtime, self._template = self, None, None
         self.streams = _Streams(_Video(stream, Fraction(20)))
-        self._data, self._channel, self._vstream, self._make = data, channel, stream, make
+        self._data, self._channel, self._vstream = data, channel, stream
         self.cpu = 0.0
 
     def demux(self, *_streams: Any) -> Iterator[Any]:
-        dep = rtp.Depacketizer("h264", self._make) if self._make else rtp.Depacketizer("h264")
+        dep = rtp.Depacketizer("h264")
         stream, origin = self._vstream, None
         t0 = time.thread_time()
         for ch, payload in _frames(self._data, rtp.READ_BYTES):
@@ -152,7 +148,7 @@ class _Replay(EdgedSource):
                 continue
             for au in dep.push(payload):
                 origin = au.ts if origin is None else origin
-                pkt = au.data if self._make else av.Packet(au.data)
+                pkt = av.Packet(au.data)
                 pkt.stream = stream
                 pkt.time_base = TB
                 pkt.pts = pkt.dts = au.ts - origin
@@ -172,12 +168,11 @@ def camera_loop(data: bytes, channel: int, params: bytes, out: Path) -> float:
     stream = template.streams.video[0]
     stream.time_base = TB
     try:
-        make = av.Packet if "make" in rtp.Depacketizer.__slots__ else None
         settings = Settings(data_dir=out, segment_us=60_000_000, fragment_us=1_000_000, fsync_us=2_000_000,
                             connect_timeout_us=5_000_000, read_timeout_us=5_000_000, reconnect_max_us=1_000_000,
                             sample_us=0)
         rec = CameraRecorder({"id": "replay", "url": "rtsp://replay"}, settings, lambda e: None, lambda c: None)
-        src = _Replay(data, channel, stream, make)
+        src = _Replay(data, channel, stream)
         camera.WARMUP_US = 0  # the replay runs faster than real time: no warm-up to wait for
         rec._record(src)
         rec._close_segment(None, "replay end")

@@ -539,12 +539,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="the cameras' RTSP reader (design/0079; default: the config's, auto), or compare: edged with "
                         "each reader and ffmpeg -c copy side by side, with strace -c figures (bench/reader_compare.py), "
                         "or profile: edged's reader profiled by step (py-spy) against ffmpeg (bench/reader_profile.py)")
+    p.add_argument("--no-libavformat", action="store_true",
+                   help="--reader compare: edged with its own reader and ffmpeg -c copy only (not edged on libavformat)")
     p.add_argument("--rounds", type=int, default=1, help="--reader profile: rounds per count (default %(default)s)")
     args = p.parse_args(argv)
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
     if args.reader == "compare":
         from bench.reader_compare import compare_readers  # it runs this module's edged and ffmpeg
-        return compare_readers(counts, args.seconds)
+        return compare_readers(counts, args.seconds, libavformat=not args.no_libavformat)
     if args.reader == "profile":
         from bench.reader_profile import profile_reader
         return profile_reader(counts, args.seconds, args.rounds)

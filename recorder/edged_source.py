@@ -94,7 +94,7 @@ class EdgedSource:
             log.info("camera at %s: the edged reader records its video, not its sound", session.url)
         session.setup_and_play(base, video)
         self.codec = codec
-        self._dep = rtp.Depacketizer(codec, av.Packet)  # each access unit copied once, into its packet
+        self._dep = rtp.Depacketizer(codec)
         self._inter = rtp.Interleave()
         if session.leftover:
             self._inter.feed(session.leftover[:rtp.READ_BYTES])
@@ -128,7 +128,7 @@ class EdgedSource:
             rate = Fraction(90000, self._pending[1].ts - key.ts)
         else:
             rate = DEFAULT_RATE
-        raw = parameter_sets(video) + bytes(key.data)
+        raw = parameter_sets(video) + key.data
         try:
             self._template = av.open(io.BytesIO(raw), format=self.codec, options={"fpsprobesize": "0"})
             stream = self._template.streams.video[0]
@@ -192,7 +192,7 @@ class EdgedSource:
                 if self.start_time_realtime is None and self._sr is not None:
                     wall_us, ext = self._sr
                     self.start_time_realtime = wall_us - (ext - origin) * 1_000_000 // 90000
-                pkt = au.data  # an av.Packet (the Depacketizer's `make`)
+                pkt = av.Packet(au.data)  # refers to the bytes, no copy: the access unit's one copy is its bytes
                 pkt.stream = stream
                 pkt.time_base = TIME_BASE
                 pkt.pts = pkt.dts = au.ts - origin

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any, Callable
 
 READ_BYTES = 1 << 16          # one recv_into at most this much (issue 33: 64 KiB)
 BUFFER_BYTES = 1 << 18        # room for a partial packet (<= 65,539 bytes) plus a whole read
@@ -107,7 +106,7 @@ def _content_length(head: bytes) -> int:
 class AccessUnit:
     ts: int          # RTP timestamp, unwrapped to 64 bits
     key: bool        # holds an IDR (H.264) or IRAP (H.265) picture
-    data: Any        # Annex B: bytes, or what the Depacketizer's `make` made of it (an av.Packet)
+    data: bytes      # Annex B
     params: bool     # holds its parameter sets (SPS and PPS)
 
 
@@ -118,13 +117,12 @@ class Depacketizer:
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
     __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
-                 "dropped", "units", "packets", "vcl", "_out", "n", "make")
+                 "dropped", "units", "packets", "vcl", "_out", "n")
 
-    def __init__(self, codec: str, make: Callable[[memoryview], Any] = bytes):
+    def __init__(self, codec: str):
         if codec not in ("h264", "hevc"):
             raise ValueError(codec)
         self.hevc = codec == "hevc"
-        self.make = make  # an access unit's data from a view of it (copied: the view is reused)
         self.au = bytearray(1 << 16)  # the access unit being built: au[:n]; grown, never shrunk (no
         self.n = 0                    # mremap and fresh pages at every keyframe)
         self.ts: int | None = None  # the timestamp of the access unit being built
@@ -324,7 +322,7 @@ class Depacketizer:
                 self.need_key = False
                 self.units += 1
                 with memoryview(self.au) as whole:
-                    out.append(AccessUnit(self.ts or 0, self.key, self.make(whole[:self.n]), self.params))
+                    out.append(AccessUnit(self.ts or 0, self.key, bytes(whole[:self.n]), self.params))
         elif self.broken:
             self.need_key = True
         self.n = 0
