@@ -317,7 +317,10 @@ class CameraRecorder:
         vindex = video.index
         place = self._place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
         # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
-        for pkt in access_units(c.demux(streams), vindex, video.codec_context.name):
+        packets = c.demux(streams)
+        if not isinstance(source, EdgedSource):  # the edged reader hands whole access units (design/0079)
+            packets = access_units(packets, vindex, video.codec_context.name)
+        for pkt in packets:
             if stopped():
                 break
             size = pkt.size
