@@ -98,7 +98,7 @@ def _per_cam(counts: dict[str, int], names: tuple[str, ...] | None, n: int) -> f
     return total / n / STRACE_S
 
 
-def compare_readers(counts: list[int], seconds: float) -> int:
+def compare_readers(counts: list[int], seconds: float, libavformat: bool = True) -> int:
     log(f"command: {rt.command_line('bench.record_throughput')}")
     log(f"environment: {rt.environment()}")
     rt.OUT.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     rt.measure = spy  # type: ignore[assignment]
     try:
         for n in counts:
-            for label in ("edged", "ffmpeg", "ffmpeg -c copy"):
+            for label in ("edged", "ffmpeg", "ffmpeg -c copy") if libavformat else ("edged", "ffmpeg -c copy"):
                 log(f"N={n} {label}")
                 if label == "ffmpeg -c copy":
                     res: Any = rt.run_ffmpeg(n, server, seconds, rt.OUT)
@@ -121,6 +121,7 @@ def compare_readers(counts: list[int], seconds: float) -> int:
                 rows.append([str(n), "edged, reader=" + label if label != "ffmpeg -c copy" else label, spy.load,
                              fmt(w and w.cpu), fmt(w and w.cpu / n, ".2f"), fmt(w and w.rss / n, ".1f"),
                              f"{res.lost_total} ({res.lost_worst[0]}: {res.lost_worst[1]})",
+                             fmt(getattr(res, "lag_growth", None), ".2f"),
                              fmt(spy.io[1] / n, ".1f"),
                              fmt(_per_cam(spy.counts, None, n), ".0f"), fmt(_per_cam(spy.counts, WRITE_CALLS, n), ".1f"),
                              fmt(_per_cam(spy.counts, ("pwrite64",), n), ".1f"),
@@ -155,5 +156,5 @@ def compare_readers(counts: list[int], seconds: float) -> int:
     return 0
 
 
-HEADER = ["N", "recorder", "load", "CPU %", "/cam", "RSS MB/cam", "lost (worst)", "writes/cam/s",
+HEADER = ["N", "recorder", "load", "CPU %", "/cam", "RSS MB/cam", "lost (worst)", "lag growth s", "writes/cam/s",
           "strace: syscalls/cam/s", "writes", "pwrite64", "reads", "polls"]

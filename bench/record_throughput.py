@@ -535,14 +535,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--durability", choices=("fragment", "interval", "compare"), default="fragment",
                    help="the workers' durability pass: after each fragment (default, design/0061), per fsync "
                         "interval (before), or compare: edged only, both back to back per count, and the CPU ratio")
-    p.add_argument("--reader", choices=("edged", "ffmpeg", "compare"),
+    p.add_argument("--reader", choices=("edged", "ffmpeg", "compare", "profile"),
                    help="the cameras' RTSP reader (design/0079; default: the config's, auto), or compare: edged with "
-                        "each reader and ffmpeg -c copy side by side, with strace -c figures (bench/reader_compare.py)")
+                        "each reader and ffmpeg -c copy side by side, with strace -c figures (bench/reader_compare.py), "
+                        "or profile: edged's reader profiled by step (py-spy) against ffmpeg (bench/reader_profile.py)")
+    p.add_argument("--no-libavformat", action="store_true",
+                   help="--reader compare: edged with its own reader and ffmpeg -c copy only (not edged on libavformat)")
+    p.add_argument("--rounds", type=int, default=1, help="--reader profile: rounds per count (default %(default)s)")
     args = p.parse_args(argv)
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
     if args.reader == "compare":
         from bench.reader_compare import compare_readers  # it runs this module's edged and ffmpeg
-        return compare_readers(counts, args.seconds)
+        return compare_readers(counts, args.seconds, libavformat=not args.no_libavformat)
+    if args.reader == "profile":
+        from bench.reader_profile import profile_reader
+        return profile_reader(counts, args.seconds, args.rounds)
     if args.reader:
         os.environ["EDGED_TEST_READER"] = args.reader  # tests/support/daemon.py write_config
     if args.durability == "compare":

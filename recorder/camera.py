@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, TypedDict, cast
 
 import av
@@ -317,7 +318,10 @@ class CameraRecorder:
         vindex = video.index
         place = self._place if self.motion is None and self.mode != LIVE else None  # continuous: straight in
         # Each picture in one packet: a keyframe sent as several slices arrives as several (design/0060).
-        for pkt in access_units(c.demux(streams), vindex, video.codec_context.name):
+        packets: Iterator[Any] = c.demux(streams)  # as access_units() gives them: video and audio packets alike
+        if not isinstance(source, EdgedSource):  # the edged reader hands whole access units (design/0079)
+            packets = access_units(packets, vindex, video.codec_context.name)
+        for pkt in packets:
             if stopped():
                 break
             size = pkt.size

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import socket
 import struct
 import threading
@@ -32,6 +33,7 @@ READERS = (AUTO, EDGED, FFMPEG)
 CODECS = {"H264": "h264", "H265": "hevc"}
 TIME_BASE = Fraction(1, 90000)
 DEFAULT_RATE = Fraction(25)
+LOWAT_WAIT_US = 200_000  # EDGED_READ_LOWAT's longest wait for a read (measuring only)
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
 # Failures "auto" does not hand to libavformat: it would meet the same answer (and wait as long).
 _FINAL = frozenset({diagnose.REFUSED, diagnose.UNREACHABLE, diagnose.NO_ANSWER, diagnose.SLOW, diagnose.NOT_RTSP,
@@ -103,8 +105,17 @@ class EdgedSource:
         # Blocking with the kernel's receive timeout: one recv per read, not a poll before each
         # (Python's own timeout polls first). A timeout is EAGAIN, raised as TimeoutError in _units.
         sock.settimeout(None)
-        secs, us = divmod(settings.read_timeout_us, 1_000_000)
-        for opt in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+        self._read_timeout_s = settings.read_timeout_us / 1e6
+        # Measuring only (bench/reader_profile.py, design/0079 "The floor"): EDGED_READ_LOWAT=BYTES
+        # wakes the reader once that much has arrived or LOWAT_WAIT_US has passed, not at each
+        # burst the camera sends. Not a setting.
+        self._lowat = int(os.environ.get("EDGED_READ_LOWAT", "0") or 0)
+        wait_us = settings.read_timeout_us
+        if self._lowat > 0:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, self._lowat)
+            wait_us = min(wait_us, LOWAT_WAIT_US)
+        for opt, us_ in ((socket.SO_RCVTIMEO, wait_us), (socket.SO_SNDTIMEO, settings.read_timeout_us)):
+            secs, us = divmod(us_, 1_000_000)
             sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", secs, us))
         self._next_keepalive = time.monotonic() + session.keepalive_s
         self._deadline = time.monotonic() + connect_us / 1e6  # for the first keyframe
@@ -149,6 +160,7 @@ class EdgedSource:
         rtp_ch, rtcp_ch = session.channels
         recv_into, room, filled, nxt, push = sock.recv_into, inter.room, inter.filled, inter.next, dep.push
         monotonic = time.monotonic
+        lowat, heard = self._lowat > 0, monotonic()
         while True:
             while (got := nxt()) is not None:
                 channel, data = got
@@ -161,11 +173,16 @@ class EdgedSource:
             try:
                 n = recv_into(room(), rtp.READ_BYTES)
             except BlockingIOError:  # SO_RCVTIMEO ran out
-                raise TimeoutError("nothing from the camera within the read timeout") from None
+                if not lowat or monotonic() - heard >= self._read_timeout_s:
+                    raise TimeoutError("nothing from the camera within the read timeout") from None
+                n = -1  # a low-water wait that ran out with nothing: wait again
             if not n:
                 yield from dep.flush()
                 return
-            filled(n)
+            if n > 0:
+                filled(n)
+                if lowat:
+                    heard = monotonic()
             if not dep.units and (monotonic() > self._deadline or (self._stop is not None and self._stop.is_set())):
                 raise RtspFailure("no keyframe within the connect timeout", kind=FALLBACK)
             if monotonic() >= self._next_keepalive:
@@ -192,7 +209,7 @@ class EdgedSource:
                 if self.start_time_realtime is None and self._sr is not None:
                     wall_us, ext = self._sr
                     self.start_time_realtime = wall_us - (ext - origin) * 1_000_000 // 90000
-                pkt = av.Packet(au.data)
+                pkt = av.Packet(au.data)  # refers to the bytes, no copy: the access unit's one copy is its bytes
                 pkt.stream = stream
                 pkt.time_base = TIME_BASE
                 pkt.pts = pkt.dts = au.ts - origin

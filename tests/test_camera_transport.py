@@ -52,7 +52,8 @@ def test_transport_is_checked_at_load_with_its_field(tmp_path, value, ok):
 @pytest.mark.skipif(CVLC is None, reason="VLC (vlc-bin) is not installed: scripts/bootstrap --test")
 def test_a_udp_only_server_is_recorded_with_auto_and_refused_with_tcp(tmp_path):
     with VlcServer() as vlc, BadCamera("not_found") as missing:
-        cams = [{"id": "auto", "url": vlc.url}, {"id": "tcp", "url": vlc.url, "transport": "tcp"},
+        # Recording over UDP is libavformat's (design/0079): "auto" even when the suite forces a reader.
+        cams = [{"id": "auto", "url": vlc.url, "reader": "auto"}, {"id": "tcp", "url": vlc.url, "transport": "tcp"},
                 {"id": "missing", "url": missing.url}]
         config = write_config(tmp_path / "edged.toml", tmp_path / "data", cams, storage={"segment_length": "2s"},
                               recorder={"connect_timeout": "3s", "read_timeout": "3s", "reconnect_max": "2s"})
@@ -89,7 +90,8 @@ def test_auto_keeps_the_transport_that_worked_across_reconnects(tmp_path, caplog
     settings = Settings(data_dir=tmp_path / "data", segment_us=2 * S, fragment_us=S, fsync_us=2 * S,
                         connect_timeout_us=3 * S, read_timeout_us=3 * S, reconnect_max_us=S, sample_us=0)
     caplog.set_level("INFO", logger="recorder.camera")
-    with VlcServer(seconds=4) as vlc, recording({"vlc": vlc.url}, settings) as run:
+    # Recording over UDP is libavformat's (design/0079): "auto" even when the suite forces a reader.
+    with VlcServer(seconds=4) as vlc, recording({"vlc": vlc.url}, settings, reader="auto") as run:
         wait_for(lambda: [e for e in run.events if e["ev"] == "state" and e["state"] == "recording"][2:], 60,
                  "recording in three runs")
         rec = run.recs[0]

@@ -100,3 +100,21 @@ def test_auto_falls_back_to_ffmpeg_on_a_udp_only_server_and_says_so(tmp_path):
     assert reader.startswith("ffmpeg (fallback: "), reader
     # libavformat's reading of VLC's stamps as before (tests/test_camera_transport.py): ffprobe only
     assert ffprobe_errors(settings.data_dir / run.closed_of("vlc")[1]["path"]) == ""
+
+
+def test_a_low_water_read_records_whole_pictures(tmp_path, clips, monkeypatch):
+    # EDGED_READ_LOWAT (measuring only, design/0079 "Measured"): woken at 64 KiB or 200 ms. The
+    # 320x240 clip sends ~60 KB a second, so every read ends at the bound with what has come (or
+    # with nothing, between bursts: no stall until read_timeout).
+    monkeypatch.setenv("EDGED_READ_LOWAT", "65536")
+    h264, _ = clips
+    settings = _settings(tmp_path)
+    with RtspServer({"avc": f"clip:{h264.video}@20"}) as server, \
+            recording({"avc": server.url("avc")}, settings, reader="edged") as run:
+        wait_for(lambda: len(run.closed_of("avc")) >= 4, 90, "four segments")
+    assert [e for e in run.events if e["ev"] == "state" and e["state"] == "offline"] == []
+    for seg in run.closed_of("avc")[1:4]:
+        path = settings.data_dir / seg["path"]
+        _decodes(path)
+        assert count_video_packets(path) == seg["frames"]
+        assert count_video_packets(path) / media_duration(path) == pytest.approx(20, abs=0.5)
