@@ -15,9 +15,9 @@ from typing import Any
 
 from edged.i18n import N_, Msg, render
 from edged.ports import Check, Outlet
-from storage import alarm_kinds, logs
+from storage import alarm_kinds, alarms as alarm_table, logs
 from storage.alarm_kinds import AlarmKind
-from storage.catalog import Catalog, CatalogWriter
+from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.alarm")
@@ -41,8 +41,9 @@ class Alarms:
         key = k.key(_subject(k, camera, about))
         severity = "maintenance" if self.downgrade(k.name) else k.severity  # an expected fault during a window
         kept = detail if not isinstance(message, Msg) else {**(detail or {}), "text": message.stored()}
-        new = await self.writer.run(Catalog.raise_alarm, key, k.name, severity, camera, str(message), kept,
-                                    self.clock.now_us())
+        now = self.clock.now_us()
+        new = await self.writer.run(lambda c: alarm_table.raise_alarm(c.db, key, k.name, severity, camera, str(message),
+                                                                      kept, now))
         if new:
             (log.error if severity == "critical" else log.warning)(
                 "ALARM %s (%s): %s", key, severity, message, **logs.fields(camera=camera, alarm=key, kind=k.name))
@@ -52,7 +53,8 @@ class Alarms:
 
     async def clear(self, key: str) -> None:
         """Clear the alarm of that key (`KIND.key(subject)`, or a key read back from the catalog)."""
-        if await self.writer.run(Catalog.clear_alarm, key, self.clock.now_us()):
+        now = self.clock.now_us()
+        if await self.writer.run(lambda c: alarm_table.clear_alarm(c.db, key, now)):
             log.info("alarm cleared: %s", key, **logs.fields(alarm=key))
             await self.publish({"id": key, "action": "clear", "at_us": self.clock.now_us()})
 

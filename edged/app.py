@@ -53,7 +53,7 @@ from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
-from storage import audit, datainit, nodekey, restamps
+from storage import audit, cameras as camera_table, datainit, nodekey, restamps
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
@@ -212,7 +212,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         reload_hooks.append(retention_and_birth)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
-        await writer.run(Catalog.sync_cameras, [camera_row(c) for c in cfg.cameras])
+        await writer.run(lambda c: camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], c.clock.now_us()))
         steps.mark("cameras")
         notifier.extend_timeout(STARTUP_STEP_S)
         finished = await writer.run(lambda c: finish_garbage(c.db, data_dir))
@@ -233,11 +233,11 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             extra["startup-recovery"] = recovery.run
         await host_clock.start()  # before the node row forgets the last clean stop
         steps.mark("host clock")
-        await writer.run(Catalog.set_node, {
+        await writer.run(lambda c: node_table.set_values(c.db, {
             "pid": os.getpid(), "started_us": clock.now_us(), "heartbeat_us": clock.now_us(), "version": __version__,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "config": cfg.source, "data_dir": str(data_dir), "control_socket": str(cfg.control.socket),
-            "stopped_us": None})
+            "stopped_us": None}))
         steps.mark("node row")
         await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
         session = await writer.run(_next_session)
@@ -267,7 +267,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             notifier.trigger()  # a fatal internal state: let systemd restart us at once
             raise
         stranded = await writer.run(_close_leftovers, data_dir)
-        await writer.run(Catalog.set_node, {"stopped_us": clock.now_us()})
+        await writer.run(lambda c: node_table.set_values(c.db, {"stopped_us": clock.now_us()}))
         if stranded.missing:
             log.error("stopped; %d open segments were not on the data disk's path (%s): marked missing until "
                       "the disk is back", len(stranded.missing), sup.storage_lost or "their files are gone")
@@ -327,7 +327,7 @@ async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:
         await writer.run(lambda c: audit.append(c.db, "edged", "node_key.restored", {
             "fingerprint": key.fingerprint, "from": str(nodekey.backup_path(data_dir).relative_to(data_dir))}))
     if recorded is None:  # a catalog from before fingerprints were recorded
-        await writer.run(Catalog.set_node, {"key_fingerprint": key.fingerprint})
+        await writer.run(lambda c: node_table.set_values(c.db, {"key_fingerprint": key.fingerprint}))
     return key
 
 
@@ -335,7 +335,7 @@ def _next_session(c: Catalog) -> int:
     """A counter of daemon starts, for the birth message: the central side sees restarts."""
     last = node_table.value(c.db, "session")
     session = int(last) + 1 if last else 1
-    c.set_node({"session": session})
+    node_table.set_values(c.db, {"session": session})
     return session
 
 

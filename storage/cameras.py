@@ -1,10 +1,12 @@
 """The `cameras` table (one row per camera ever configured; rows are never deleted, footage
-refers to them) and `camera_references` (the reference picture a camera is compared with).
-Camera state changes and stats are Catalog methods (the recorder's hot path)."""
+refers to them) and `camera_references` (the reference picture a camera is compared with):
+the rows made to match the config, the recorder's state changes and stats (its hot path, on
+the catalog writer), the health monitor's verdicts, and the reads."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,6 +14,48 @@ if TYPE_CHECKING:
 
 # The states a camera's row can have: storage/states/cameras.py.
 _JSON = ("health", "image", "compliance_reasons")
+# The columns of a camera's inventory entry (R3.5): a change to one is a change of the camera list.
+INVENTORY = ("name", "enabled", "location", "kind", "purpose", "coverage", "manager", "contact", "recording_period",
+             "machine_room", "asset_number")
+
+
+def sync(db: sqlite_utils.Database, cameras: Iterable[dict[str, Any]], now_us: int) -> None:
+    """Make the camera rows match the config; rows of removed cameras stay (footage). A
+    camera added, removed, or whose inventory entry changed gets `listed_us` = now."""
+    cameras = list(cameras)
+    with db.atomic():
+        before = {r["id"]: r for r in db.query("SELECT * FROM cameras")}
+        db.execute("UPDATE cameras SET listed_us = ? WHERE configured = 1 AND id NOT IN (SELECT value FROM"
+                   " json_each(?))", [now_us, json.dumps([c["id"] for c in cameras])])
+        db.execute("UPDATE cameras SET configured = 0")
+        for cam in cameras:
+            old = before.get(cam["id"])
+            changed = old is None or not old["configured"] or any(
+                k in INVENTORY and old.get(k) != v for k, v in cam.items())
+            db.table("cameras").upsert({**cam, "configured": 1, **({"listed_us": now_us} if changed else {})},
+                                       pk="id")
+
+
+def set_state(db: sqlite_utils.Database, camera: str, state: str, error: str | None, at_us: int,
+              reconnects: int | None = None, last_packet_us: int | None = None, kind: str | None = None) -> None:
+    """A state change. The error (its words and its kind) is kept while the camera is not
+    recording (a retry does not blank it); the reconnect count and the last frame's time
+    come with it (design/0024)."""
+    db.execute(
+        "UPDATE cameras SET state = ?, last_error = CASE WHEN ? = 'recording' THEN NULL"
+        " ELSE coalesce(?, last_error) END,"
+        " error_kind = CASE WHEN ? = 'recording' THEN NULL WHEN ? IS NOT NULL THEN ? ELSE error_kind END,"
+        " state_since_us = CASE WHEN state = ? THEN state_since_us ELSE ? END,"
+        " reconnects = coalesce(?, reconnects), last_packet_us = coalesce(?, last_packet_us) WHERE id = ?",
+        [state, state, error, state, error, kind, state, at_us, reconnects, last_packet_us, camera],
+    )
+
+
+def set_stats(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> None:
+    """The recorder's stats, a row a camera (`id` and the columns to set)."""
+    with db.atomic():
+        for row in rows:
+            db.table("cameras").update(row["id"], {k: v for k, v in row.items() if k != "id"})
 
 
 def ids(db: sqlite_utils.Database) -> list[str]:

@@ -18,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
-from storage import audit, layout, nodekey, volume
-from storage.catalog import Catalog, open_db
+from storage import audit, layout, node as node_table, nodekey, volume
+from storage.catalog import open_db
 
 
 class AlreadyInitialised(Exception):
@@ -144,7 +144,7 @@ def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
     copy = nodekey.backup(data_dir)
     db = open_db(data_dir / layout.CATALOG_FILE)
     try:
-        Catalog(db).set_node({"disk_id": disk_id, "video_identity": 1, "key_fingerprint": key.fingerprint})
+        node_table.set_values(db, {"disk_id": disk_id, "video_identity": 1, "key_fingerprint": key.fingerprint})
         detail = {"how": how, "reason": reason, "data_dir": str(data_dir), "disk_id": disk_id,
                   "key_fingerprint": key.fingerprint, "key_backup": str(copy.relative_to(data_dir)),
                   "footage_files_found": found,

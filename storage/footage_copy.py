@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.catalog import FOOTAGE
+from storage.segment_rows import FOOTAGE
 from storage.hashing import sha256_file
 
 COPY_DIR = "footage"

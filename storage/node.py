@@ -1,9 +1,10 @@
 """The `node` table: this box's facts as key/value text (site, version, heartbeat, the MQTT
-marks, the key fingerprint, the disk identity). Written by Catalog.set_node."""
+marks, the key fingerprint, the disk identity): read by any, written by `set_values` on the
+catalog writer."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -19,3 +20,11 @@ def values(db: sqlite_utils.Database, *keys: str) -> dict[str, str]:
 
 def value(db: sqlite_utils.Database, key: str) -> str | None:
     return values(db, key).get(key)
+
+
+def set_values(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
+    """Set these keys (a value as its text; None stored as NULL), in one transaction."""
+    with db.atomic():
+        for k, v in values.items():
+            db.execute("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       [k, None if v is None else str(v)])

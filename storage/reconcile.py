@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar, cast
 
-from storage import layout, segment_rows
+from storage import layout, segment_rows, segments as segment_table
 from storage.states.cameras import DISABLED
-from storage.catalog import MISSING, QUARANTINED, RECOVERED, WRITING, Catalog
+from storage.catalog import Catalog
+from storage.segment_rows import MISSING, QUARANTINED, RECOVERED, WRITING
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir, fsync_file, private_dir
 from storage.hashing import sha256_file
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TAIL_US = 2 * 86_400 * 1_000_000  # look back two days from the newest segment
+GONE_NOTE = "file gone at start-up"  # the note of a footage row whose file was not there at start
 
 
 @dataclass
@@ -127,18 +129,19 @@ def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _n
 
 def apply_outcomes(catalog: Catalog, outcomes: list[Outcome], report: Report,
                    absent: str = "file never reached the disk") -> None:
-    with catalog.db.atomic():
+    db = catalog.db
+    with db.atomic():
         for o in outcomes:
             relpath = o.row["path"]
             if o.absent:
                 if o.row["state"] != MISSING:
-                    catalog.set_state(o.row["id"], MISSING, absent)
+                    segment_rows.set_state(db, o.row["id"], MISSING, absent)
                     report.missing.append(relpath)
             elif o.fields is None:
-                catalog.set_state(o.row["id"], QUARANTINED, "no whole fragment; moved to " + str(o.moved))
+                segment_rows.set_state(db, o.row["id"], QUARANTINED, "no whole fragment; moved to " + str(o.moved))
                 report.quarantined.append(relpath)
             else:
-                catalog.close_segment(relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
+                segment_rows.close(db, relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
                 report.recovered.append(relpath)
 
 
@@ -255,9 +258,9 @@ def adopt(catalog: Catalog, orphans: list[Orphan], report: Report) -> None:
                 catalog.db.table("cameras").insert(
                     {"id": camera, "name": camera, "url": "", "enabled": 0, "configured": 0, "state": DISABLED})
                 cameras.add(camera)
-            catalog.add_segment({"camera": camera, "start_us": start_us, "path": o.relpath, "state": RECOVERED,
-                                 "created_us": o.fields["closed_us"], "note": "adopted: file was not in the catalog",
-                                 **o.fields})
+            segment_rows.insert(catalog.db, [{"camera": camera, "start_us": start_us, "path": o.relpath,
+                                              "state": RECOVERED, "created_us": o.fields["closed_us"],
+                                              "note": "adopted: file was not in the catalog", **o.fields}])
             report.adopted.append(o.relpath)
 
 
@@ -266,7 +269,7 @@ def later_orphans(catalog: Catalog, data_dir: Path, paths: list[str]) -> list[Or
     held open by a process (a read, then a look at /proc: no writes)."""
     parsed = {p: parse(p) for p in paths}
     starts = [v[1] for v in parsed.values() if v]
-    known = catalog.known_paths_since(min(starts) - TAIL_US) if starts else set()
+    known = segment_rows.known_paths_since(catalog.db, min(starts) - TAIL_US) if starts else set()
     held = layout.held_open(data_dir)
     return [Orphan(p, parsed[p]) for p in paths
             if p not in known and p not in held and (data_dir / p).exists()]
@@ -290,17 +293,17 @@ def open_before(catalog: Catalog, before_us: int | None, before_id: int | None =
     new run wrote any; ids are given in recording order), whatever their stamps; without it,
     those stamped before `before_us` (a run started then owns the rest)."""
     if before_id is not None:
-        return [r for r in catalog.segments_in(WRITING) if r["id"] <= before_id]
-    return [r for r in catalog.segments_in(WRITING) if before_us is None or r["start_us"] < before_us]
+        return [r for r in segment_rows.in_state(catalog.db, WRITING) if r["id"] <= before_id]
+    return [r for r in segment_rows.in_state(catalog.db, WRITING) if before_us is None or r["start_us"] < before_us]
 
 
 def open_rows(catalog: Catalog, before_us: int | None, before_id: int | None = None) -> list[dict[str, Any]]:
     """The rows whose files recovery looks at first: those an earlier run left `writing`
     (`open_before`), and those of the tail marked missing when their disk went away."""
     rows = open_before(catalog, before_us, before_id)
-    latest = catalog.latest_start()
+    latest = segment_table.latest_start(catalog.db)
     if latest is not None:
-        rows += catalog.stranded_since(latest - TAIL_US)
+        rows += segment_table.stranded_since(catalog.db, latest - TAIL_US)
     return rows
 
 
@@ -313,7 +316,7 @@ class Tail:
 
 
 def tail_of(catalog: Catalog) -> Tail:
-    latest = catalog.latest_start() or catalog.clock.now_us()
+    latest = segment_table.latest_start(catalog.db) or catalog.clock.now_us()
     since_day = time.strftime("%Y-%m-%d", time.gmtime((latest - TAIL_US) / 1e6))
     return Tail(int(calendar.timegm(time.strptime(since_day, "%Y-%m-%d"))) * 1_000_000, since_day)
 
@@ -352,15 +355,12 @@ def gone(catalog: Catalog, tail: Tail, present: set[str], before_us: int | None 
          before_id: int | None = None) -> list[dict[str, Any]]:
     """The footage rows of the tail (the last run's) whose file was not there (a read)."""
     out = []
-    for row in catalog.footage_since(tail.since_us):
+    for row in segment_rows.footage_since(catalog.db, tail.since_us):
         mine = row["id"] > before_id if before_id is not None else \
             before_us is not None and row["start_us"] >= before_us
         if row["path"] not in present and not mine:
             out.append(row)
     return out
-
-
-GONE_NOTE = "file gone at start-up"
 
 
 def mark_missing(catalog: Catalog, rows: list[dict[str, Any]], report: Report, note: str = GONE_NOTE) -> None:
@@ -393,7 +393,8 @@ def reconcile(catalog: Catalog, data_dir: Path, expect: Expect | None = None, be
     apply_outcomes(catalog, salvage_rows(data_dir, open_rows(catalog, before_us, before_id), expect, catalog.clock),
                    report)
     tail = tail_of(catalog)
-    present, orphans = walk(data_dir, tail, catalog.known_paths_since(tail.since_us), report, before_us, before_id)
+    present, orphans = walk(data_dir, tail, segment_rows.known_paths_since(catalog.db, tail.since_us), report,
+                            before_us, before_id)
     adopt(catalog, salvage_orphans(data_dir, orphans, expect, catalog.clock), report)
     mark_missing(catalog, gone(catalog, tail, present, before_us, before_id), report)
     return report

@@ -4,8 +4,9 @@ Rows live in `segment_rows`: camera and state as small integers (`camera_keys`, 
 SEGMENT_STATES), times as offsets from the start, SHA-256 as 32 bytes, and the path stored only
 when it is not `layout.segment_relpath(camera, start)` (nearly never). The view `segments` shows
 them with the old columns, for reads; writes and lookups by path go through here, so a path
-finds its row by the (camera, start) index. The segment states are declared here, once
-(storage/catalog.py re-exports them).
+finds its row by the (camera, start) index. The segment states are declared here, once, with
+the SQL test for footage on the view and the longest a segment can be. The reads of the view:
+storage/segments.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "rec
 TAMPERED = "tampered"
 SEGMENT_STATES = (WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED, TAMPERED)
 FOOTAGE_STATES = (COMPLETE, RECOVERED)
+# The SQL test for footage, on the `segments` view.
+FOOTAGE = "state IN ('complete', 'recovered')"
+STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk may come back
+# No segment is longer than this (segment_length <= 1 h, cut at the next keyframe): the lower
+# bound keeps a time-range query an index range scan at a year of footage.
+SEGMENT_LOOKBACK_US = 86_400_000_000
 
 _COLUMNS = ("id", "cam", "start_us", "dur_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256",
             "state", "created_d", "closed_d", "note", "path")
@@ -121,6 +128,17 @@ def update(db: sqlite_utils.Database, path: str, fields: dict[str, Any], only_if
     return cur.rowcount
 
 
+def close(db: sqlite_utils.Database, path: str, fields: dict[str, Any], state: str = COMPLETE) -> None:
+    """A segment closed (its end, size, hash...): `complete`, or the state given (`recovered`)."""
+    update(db, path, {**fields, "state": state})
+
+
+def strand(db: sqlite_utils.Database, path: str, error: str) -> None:
+    """A segment whose file is not at its path (its disk went away): `missing`, never
+    `writing` or `complete`; recovered if the disk comes back (storage/reconcile.py)."""
+    update(db, path, {"state": MISSING, "note": STORAGE_LOST_NOTE + error}, f" AND state = {code(WRITING)}")
+
+
 def set_state(db: sqlite_utils.Database, segment_id: int, state: str, note: str) -> None:
     db.execute("UPDATE segment_rows SET state = ?, note = ? WHERE id = ?", [code(state), note, segment_id])
 
@@ -157,6 +175,16 @@ def paths_since(db: sqlite_utils.Database, since_us: int, footage: bool = False)
             path = f"{prefix}{hh:02d}{rest // 60:02d}{rest % 60:02d}.{us:06d}Z.mp4"
         out.append({"id": seg_id, "start_us": start, "path": path})
     return out
+
+
+def known_paths_since(db: sqlite_utils.Database, since_us: int) -> set[str]:
+    """The paths of the configured cameras' segments since `since_us`, any state (by index)."""
+    return {r["path"] for r in paths_since(db, since_us)}
+
+
+def footage_since(db: sqlite_utils.Database, since_us: int) -> list[dict[str, Any]]:
+    """id, path, start_us of the footage since `since_us` (by index)."""
+    return paths_since(db, since_us, footage=True)
 
 
 def in_state(db: sqlite_utils.Database, state: str) -> list[dict[str, Any]]:

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from edged import people as people_rules
-from storage import audit
+from storage import audit, cameras as camera_table
 from storage import accounts, sessions
-from storage.catalog import Catalog, open_db
+from storage.catalog import open_db
+from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
@@ -33,7 +34,8 @@ POLICY = accounts.Policy(session_ttl_us=15 * MIN, lockout_after=3, lockout_for_u
 @pytest.fixture
 def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
-    Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("a", "b")])
+    camera_table.sync(db, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("a", "b")],
+                      SYSTEM.now_us())
     people_rules.init_admin(db, "boss", "the-admin-password", os_user="root", now_us=T0)
     return db
 

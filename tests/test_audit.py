@@ -17,9 +17,10 @@ from edged.cli.audit import report_text
 from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.i18n import speaking
-from storage import audit, audit_report
+from storage import audit, audit_report, cameras as camera_table
 from storage import accounts, retrieval_store, sessions
-from storage.catalog import Catalog, open_db
+from storage.catalog import open_db
+from storage.clock import SYSTEM
 from tests.support.catalog import delete_audit, insert_audit, one, rows, set_audit, set_node, shift_audit, swap_audit
 from tests.support.daemon import ROOT
 
@@ -173,7 +174,7 @@ def test_the_fast_body_is_the_canonical_json(actor, action, detail, seq, at_us):
 # --- the report ---------------------------------------------------------------------------------
 def test_audit_report_covers_r7_2(tmp_path):
     db = open_db(tmp_path / "catalog.db")
-    Catalog(db).sync_cameras([{"id": "door", "name": "Door", "url": "synthetic:", "enabled": 1}])
+    camera_table.sync(db, [{"id": "door", "name": "Door", "url": "synthetic:", "enabled": 1}], SYSTEM.now_us())
     people_rules.add_account(db, "boss", "long-password-1", ["approver"], None, by="admin", reason="app 1", now_us=T0)
     people_rules.add_account(db, "carol", "long-password-2", ["custodian"], ["door"], by="admin", reason="app 2",
                              now_us=T0)

@@ -18,7 +18,7 @@ from edged.config import CameraConfig
 from edged.config.health import InspectionConfig
 from edged.control.server import Caller
 from edged.daemon.recording.supervisor import camera_row
-from storage import inspections
+from storage import cameras as camera_table, inspections
 from storage.retention import holds
 from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
@@ -47,7 +47,8 @@ def test_two_scoped_accounts_see_and_touch_only_their_cameras(tmp_path):
         await writer.start()
 
         def fill(c) -> tuple[int, int]:
-            c.sync_cameras([camera_row(CameraConfig(id=cam, name=cam, url=f"rtsp://127.0.0.1/{cam}")) for cam in ("lobby", "evidence")])
+            camera_table.sync(c.db, [camera_row(CameraConfig(id=cam, name=cam, url=f"rtsp://127.0.0.1/{cam}")) for cam in ("lobby", "evidence")],
+                              c.clock.now_us())
             common = dict(kind="evidence", from_us=now - 10**9, to_us=now, reason="r", case_ref="c", placed_by="x",
                           expires_us=now + 10**12, now=now)
             lobby = holds.add_hold(c.db, cameras=["lobby"], **common)["id"]

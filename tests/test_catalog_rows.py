@@ -11,8 +11,9 @@ import subprocess
 import pytest
 import sqlite_utils
 
-from storage import layout, segment_rows, segments
-from storage.catalog import COMPLETE, SEGMENT_STATES, WRITING, Catalog, migrations, open_db
+from storage import cameras as camera_table, layout, segment_rows, segments
+from storage.catalog import Catalog, migrations, open_db
+from storage.segment_rows import COMPLETE, SEGMENT_STATES, WRITING
 from storage.hashing import sha256_file
 from storage.mp4 import scan_media
 from storage.reconcile import reconcile
@@ -106,35 +107,36 @@ def test_derived_paths_are_the_recorders_to_the_microsecond(tmp_path, caplog):
     starts = [0, 1, 999_999, 1_000_000, T, T + 1, 86_400 * S - 1, 4_102_444_800 * S - 1] + [
         rng.randrange(0, 4_102_444_800 * S) for _ in range(2000)]  # 1970 to 2100
     for i, start in enumerate(starts):
-        cat.open_segment(f"cam{i % 3}", start, layout.segment_relpath(f"cam{i % 3}", start), start + 10)
+        segment_rows.open_row(cat.db, f"cam{i % 3}", start, layout.segment_relpath(f"cam{i % 3}", start), start + 10)
     got = rows(db, "segments", order="id")
     assert [r["path"] for r in got] == [layout.segment_relpath(f"cam{i % 3}", s) for i, s in enumerate(starts)]
     assert rows(db, "segment_rows", lambda r: r["path"] is not None) == []
     # reconcile's own derivation (storage/segment_rows.paths_since) agrees too
-    cat.sync_cameras([{"id": f"cam{i}", "name": "c", "url": "u", "enabled": 1} for i in range(3)])
-    assert sorted(cat.known_paths_since(0)) == sorted(r["path"] for r in got)
+    camera_table.sync(cat.db, [{"id": f"cam{i}", "name": "c", "url": "u", "enabled": 1} for i in range(3)],
+                      cat.clock.now_us())
+    assert sorted(segment_rows.known_paths_since(cat.db, 0)) == sorted(r["path"] for r in got)
     db.conn.close()
 
 
 def test_writes_through_the_view_columns_round_trip(tmp_path):
     db = open_db(tmp_path / layout.CATALOG_FILE)
     cat = Catalog(db)
-    cat.sync_cameras([{"id": "a", "name": "a", "url": "u", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "a", "name": "a", "url": "u", "enabled": 1}], cat.clock.now_us())
     rel = layout.segment_relpath("a", T)
-    cat.open_segment("a", T, rel, T + 40)
-    cat.open_segment("a", T, rel, T + 99)  # the same path again: nothing
+    segment_rows.open_row(cat.db, "a", T, rel, T + 40)
+    segment_rows.open_row(cat.db, "a", T, rel, T + 99)  # the same path again: nothing
     sha = "ab" * 32
-    cat.close_segment(rel, {"end_us": T + 60 * S, "bytes": 7, "frames": 3, "codec": "hevc", "width": 2, "height": 1,
-                            "audio": 1, "sha256": sha, "closed_us": T + 61 * S})
+    segment_rows.close(cat.db, rel, {"end_us": T + 60 * S, "bytes": 7, "frames": 3, "codec": "hevc", "width": 2,
+                                     "height": 1, "audio": 1, "sha256": sha, "closed_us": T + 61 * S})
     (row,) = rows(db, "segments")
     assert row == {"id": 1, "camera": "a", "start_us": T, "end_us": T + 60 * S, "path": rel, "bytes": 7, "frames": 3,
                    "codec": "hevc", "width": 2, "height": 1, "audio": 1, "sha256": sha, "state": COMPLETE,
                    "created_us": T + 40, "closed_us": T + 61 * S, "note": None}
     assert segments.mark_tampered(db, rel, "x") and not segments.mark_tampered(db, rel, "x")
-    cat.strand_segment(rel, "gone")  # only a row being written is stranded
+    segment_rows.strand(cat.db, rel, "gone")  # only a row being written is stranded
     assert segments.state_of(db, rel) == "tampered" and segments.state_of(db, "video/none.mp4") is None
     add_segments(db, [{"camera": "b", "start_us": 3, "path": "elsewhere/b.mp4", "state": WRITING, "created_us": 3}])
-    assert [r["path"] for r in cat.segments_in(WRITING)] == ["elsewhere/b.mp4"]
+    assert [r["path"] for r in segment_rows.in_state(cat.db, WRITING)] == ["elsewhere/b.mp4"]
     looks_derived = layout.segment_relpath("a", T + 5)  # a stored path that is another start's derived one
     add_segments(db, [{"camera": "a", "start_us": 9, "path": looks_derived, "state": COMPLETE, "created_us": 9}])
     assert segments.mark_tampered(db, looks_derived, "y") and segments.state_of(db, looks_derived) == "tampered"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from storage.catalog import COMPLETE
+from storage.segment_rows import COMPLETE
 from storage.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip

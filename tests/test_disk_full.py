@@ -19,7 +19,9 @@ from edged.daemon.recording.supervisor import Supervisor
 from edged.ports import Outlet
 from edged.rules.disk import FLOOR_MAX, FLOOR_MIN, MIB, floor_bytes, short
 from recorder import events
-from storage.catalog import COMPLETE, WRITING, CatalogWriter
+from storage import cameras as camera_table
+from storage.catalog import CatalogWriter
+from storage.segment_rows import COMPLETE, WRITING
 from storage.clock import FakeClock
 from storage.full import is_disk_full
 from tests.support.cameras import RtspServer, make_clip
@@ -54,7 +56,8 @@ async def test_a_catalog_write_failing_for_a_full_disk_is_handed_on_not_raised(t
         cfg = default_config(mnt)
         writer = CatalogWriter(mnt / "catalog.db")
         await writer.start()
-        await writer.run(lambda c: c.sync_cameras([{"id": "a", "name": "a", "url": "synthetic:", "enabled": 1}]))
+        await writer.run(lambda c: camera_table.sync(
+        c.db, [{"id": "a", "name": "a", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         seen: list[BaseException] = []
         port: Outlet[BaseException] = Outlet("test")
 

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from storage import nodekey
 from storage.export import evidence as export
-from storage.catalog import TAMPERED, open_readonly
+from storage.catalog import open_readonly
+from storage.segment_rows import TAMPERED
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip
 from tests.support.catalog import alarms, audit_rows, one, rows

@@ -20,8 +20,9 @@ from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.daemon.host_clock import HostClock
 from edged.daemon.retention_runner import RetentionRunner
-from storage import audit, trusted_time as tt
-from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
+from storage import audit, cameras as camera_table, trusted_time as tt
+from storage import segments as segment_table
+from storage.catalog import CatalogWriter, open_db
 from storage.clock import FakeClock
 from storage.export.plan import corrected_stamps
 from tests.support.catalog import alarms, audit_rows, rows
@@ -38,8 +39,8 @@ async def test_a_custodian_resolves_flags_with_a_reason_and_the_footage_stays(tm
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1},
-                                                {"id": "yard", "name": "yard", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(c.db, [{"id": cam, "name": cam, "url": "synthetic:", "enabled": 1}
+                                                            for cam in ("door", "yard")], c.clock.now_us()))
         for seg in record(writer, clock, data, 2):      # a true run
             await seg
         clock.step(-H_BACK)
@@ -96,7 +97,7 @@ async def test_a_custodian_resolves_flags_with_a_reason_and_the_footage_stays(tm
     assert rec == {"segments": 1, "first_id": 3, "ids": [3], "cameras": ["door"], "reason": why}
     assert [r["actor"] for r in audit_rows(db, "segments.flag_resolved")] == ["ann", "ann"]
     assert audit.verify(db)[1] is None
-    shown = {r["id"]: corrected_stamps(r) for r in segments_between(db, TRUE - 2 * YEAR, TRUE + YEAR, "door")}
+    shown = {r["id"]: corrected_stamps(r) for r in segment_table.between(db, TRUE - 2 * YEAR, TRUE + YEAR, "door")}
     assert shown[1] == {} and shown[3]["flagged"] and shown[3]["resolved"]["by"] == "ann"
     assert shown[3]["resolved"]["reason"] == why and shown[4]["resolved"]["reason"] == "the same run"
     flags = {r["segment_id"]: r for r in rows(db, "restamps")}

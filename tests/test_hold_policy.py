@@ -12,8 +12,10 @@ from edged.config import ConfigError, parse_config
 from edged.config.holds import HoldPolicy, HoldRules
 from edged.rules import holds as rules
 from edged.rules.holds import HoldRuleError
+from storage import cameras as camera_table
+from storage.clock import SYSTEM
 from storage.retention import holds as store
-from storage.catalog import Catalog, open_db
+from storage.catalog import open_db
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -194,7 +196,7 @@ def test_a_bad_hold_policy_names_its_field(holds, retention, field, why):
 
 def test_a_pending_hold_keeps_footage_until_it_lapses(tmp_path):
     db = open_db(tmp_path / "catalog.db")
-    Catalog(db).sync_cameras([{"id": "a", "name": "a", "url": "", "enabled": 1}])
+    camera_table.sync(db, [{"id": "a", "name": "a", "url": "", "enabled": 1}], SYSTEM.now_us())
     placed = rules.placing(SCHOOL, kind="evidence", roles=["custodian"], expires_us=NOW + 20 * D, now_us=NOW,
                            default_us=30 * D)
     row = store.add_hold(db, kind="evidence", cameras=["a"], from_us=NOW - D, to_us=NOW, reason="fight",

@@ -16,8 +16,9 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.retention_runner import RetentionRunner
 from recorder import events
-from storage import audit, restamps, trusted_time as tt
-from storage.catalog import Catalog, CatalogWriter, open_db, segments_between
+from storage import audit, cameras as camera_table, node as node_table, restamps, segment_rows
+from storage import segments as segment_table, trusted_time as tt
+from storage.catalog import CatalogWriter, open_db
 from storage.clock import FakeClock
 from storage.layout import segment_relpath
 from tests.support.catalog import alarms, audit_rows, rows
@@ -38,9 +39,9 @@ def record(writer: CatalogWriter, clock: FakeClock, data, n: int, camera: str = 
         path = segment_relpath(camera, start)
         (data / path).parent.mkdir(parents=True, exist_ok=True)
         (data / path).write_bytes(b"\0" * 1000)
-        await writer.run(lambda c: c.open_segment(camera, start, path, start))
+        await writer.run(lambda c: segment_rows.open_row(c.db, camera, start, path, start))
         clock.advance(s=10)
-        await writer.run(lambda c: c.close_segment(path, {"end_us": start + 10 * S, "bytes": 1000}))
+        await writer.run(lambda c: segment_rows.close(c.db, path, {"end_us": start + 10 * S, "bytes": 1000}))
     return [one() for _ in range(n)]
 
 
@@ -61,7 +62,8 @@ async def test_steps_forward_two_years_and_back_an_hour_destroy_nothing_and_rest
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         al = Alarms(writer, clock)
         host = HostClock(writer, al, clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
         await host.start()
@@ -126,13 +128,14 @@ async def test_a_step_back_across_a_restart_flags_the_new_runs_segments_until_nt
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:  # the last run: 3 segments on a true clock, then a clean stop
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
         await host.start()
         for seg in record(writer, clock, data, 3):
             await seg
             await host.tick()
-        await writer.run(Catalog.set_node, {"stopped_us": clock.now_us()})
+        await writer.run(lambda c: node_table.set_values(c.db, {"stopped_us": clock.now_us()}))
     finally:
         await writer.close()
 
@@ -194,7 +197,8 @@ async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flag
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         for seg in record(writer, clock, data, 2):          # a true run (no watch: an edged before 0059)
             await seg
         clock.step(-2 * YEAR)
@@ -222,7 +226,7 @@ async def test_at_start_footage_a_past_run_stamped_behind_the_one_before_is_flag
         await writer.close()
     db = open_db(data / "catalog.db")
     assert flagged_ids(db) == [3, 4, 5]
-    shown = segments_between(db, TRUE - 3 * YEAR, TRUE + D, "door")  # edgectl segments, exports
+    shown = segment_table.between(db, TRUE - 3 * YEAR, TRUE + D, "door")  # edgectl segments, exports
     assert [(r["id"], r["restamped"], r["shift_us"]) for r in shown] == [
         (3, 1, None), (4, 1, None), (5, 1, None), (1, 0, None), (2, 0, None)]
     assert [json.loads(f["detail"])["ids"] for f in audit_rows(db, "segments.flagged")] == [[3, 4], [5]]  # by batch
@@ -242,7 +246,8 @@ async def test_a_restart_with_the_clock_a_third_of_a_second_behind_is_flagged_no
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
         await host.start()
         for seg in record(writer, clock, data, 2):
@@ -281,8 +286,8 @@ async def test_a_camera_first_on_record_in_a_run_stamped_behind_is_flagged_too(t
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1}
-                                                for c in ("door", "gate")])
+        await writer.run(lambda c: camera_table.sync(c.db, [{"id": cam, "name": cam, "url": "synthetic:", "enabled": 1}
+                                                            for cam in ("door", "gate")], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(True))
         await host.start()
         for seg in record(writer, clock, data, 2):
@@ -404,7 +409,8 @@ async def test_a_segment_whose_row_comes_after_the_restamp_gets_the_shift_it_mis
     writer = CatalogWriter(data / "catalog.db", clock)
     await writer.start()
     try:
-        await writer.run(Catalog.sync_cameras, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}])
+        await writer.run(lambda c: camera_table.sync(
+            c.db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
         host = HostClock(writer, Alarms(writer, clock), clock, settle_us=SETTLE, sync=lambda: tt.Sync(False))
         await host.start()
         rows_ = SegmentRows(writer, Gaps(writer), None, None, None, host.book)

@@ -55,7 +55,7 @@ NOT_TEXT = {"add_argument", "add_parser", "startswith", "endswith", "get", "repl
             "rstrip", "lstrip", "partition", "rsplit", "encode", "decode", "strftime", "strptime", "fields", "Path",
             "getattr", "hasattr", "isinstance", "submit", "spawn", "keep", "create_task", "run", "Thread",
             "ContextVar", "setattr", "op", "json", "dumps", "loads", "mark", "init_data", "close", "close_all",
-            "hole_reason", "set_camera_state", "_not_recording"}
+            "hole_reason", "set_camera_state", "set_state", "_not_recording"}
 STORED = {"reason", "blocked"}  # self.gaps.reason[cam] = "...": a state's reason kept as data (design/0057)
 # A lone word is shown text when it is said (print, an error), a table's column title, or the
 # other branch of a conditional whose one branch is marked.

@@ -22,7 +22,7 @@ from edged.rules import retrieval as rq
 from edged.viewer.rules import overlay_text
 from storage.catalog import CatalogWriter
 from storage.alarm_kinds import CAMERA_OFFLINE
-from storage.catalog import alarms as catalog_alarms
+from storage import alarms as alarm_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +70,7 @@ def test_an_alarm_is_stored_and_published_in_english_and_shown_in_the_readers_la
             with speaking("zh-TW"):  # the language current when it is raised changes nothing stored
                 await alarms.raise_(CAMERA_OFFLINE, Msg(N_("camera {camera} is not recording: {why}"),
                                                         camera="counter1", why="no answer"), camera="counter1")
-            return await writer.run(lambda c: catalog_alarms(c.db))
+            return await writer.run(lambda c: alarm_table.listing(c.db))
         finally:
             await writer.close()
 

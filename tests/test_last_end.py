@@ -1,12 +1,13 @@
-"""The end of a camera's footage before a moment (storage/catalog.py Catalog.last_end_before):
+"""The end of a camera's footage before a moment (storage/segments.py last_end_before):
 the segment a new one follows and the host clock's history at start (design/0059) ask it. Found
 by the timeline's benchmark (bench/desk, design/0084): a max(end_us) over every earlier row took
 8-19 s on a year of 60 s segments, on the writer thread; now it is read by index. Same answers."""
 
 from __future__ import annotations
 
-from storage import layout
-from storage.catalog import COMPLETE, SEGMENT_LOOKBACK_US, Catalog, open_db
+from storage import layout, segments as segment_table
+from storage.catalog import open_db
+from storage.segment_rows import COMPLETE, SEGMENT_LOOKBACK_US
 from tests.support.catalog import add_segments
 
 S = 1_000_000
@@ -34,10 +35,9 @@ def test_last_end_before_answers_as_the_scan_did(tmp_path):
              seg("a", T + 29 * 60 * S + S, 10 * S),                       # a short one inside the last
              seg("b", T + 5 * S, 7 * S)]
     add_segments(db, rows)
-    cat = Catalog(db)
     for cam in ("a", "b", "c"):
-        assert cat.last_end(cam) == brute(rows, cam, None), cam
+        assert segment_table.last_end(db, cam) == brute(rows, cam, None), cam
         for before in (T - 4 * SEGMENT_LOOKBACK_US, T - SEGMENT_LOOKBACK_US, T, T + 1, T + 60 * S, T + 29 * 60 * S + 2 * S,
                        T + 41 * 60 * S, T + 10**12):
-            assert cat.last_end_before(cam, before) == brute(rows, cam, before), (cam, before)
-    assert cat.clock_history()[0] == max(brute(rows, "a", None), brute(rows, "b", None))
+            assert segment_table.last_end_before(db, cam, before) == brute(rows, cam, before), (cam, before)
+    assert segment_table.clock_history(db)[0] == max(brute(rows, "a", None), brute(rows, "b", None))

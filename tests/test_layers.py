@@ -78,6 +78,28 @@ def test_storage_rooms_keep_to_themselves():
     assert not wrong, "storage/ rooms importing each other (design/0068):\n" + "\n".join(wrong)
 
 
+# The modules of storage/ that may import storage/catalog.py: they open the catalog or are handed
+# its writer. Every table module is plain functions over the connection (design/0068).
+CATALOG_USERS = ("storage/catalog.py", "storage/datainit.py", "storage/reconcile.py", "storage/sessions.py")
+
+
+def test_table_modules_do_not_import_the_catalog():
+    """storage/'s table modules take the connection (`db`) and import nothing of catalog.py:
+    `Catalog` is the connection, the writer and its transactions, no table's code."""
+    wrong = []
+    for path in _modules("storage"):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in CATALOG_USERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for name in _imported(node):
+                names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
+                                  else [])
+                if "storage.catalog" in names:
+                    wrong.append(f"{rel}:{node.lineno} imports {name}")
+    assert not wrong, "storage/ modules importing the catalog (take the connection instead):\n" + "\n".join(wrong)
+
+
 def test_state_vocabularies_are_leaves():
     """storage/states/ names the row states and imports nothing, so the rules can read them."""
     wrong = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in _modules("storage/states")

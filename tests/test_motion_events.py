@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from edged.config import CameraConfig, RetentionConfig
-from storage import events
-from storage.catalog import Catalog, open_db
-from storage.clock import FakeClock
+from storage import cameras as camera_table, events
+from storage.catalog import open_db
+from storage.clock import FakeClock, SYSTEM
 from storage.retention.run import run_pass
 from tests.support.catalog import add_segments, audit_rows, rows
 
@@ -22,8 +22,8 @@ DAY = 86_400 * S
 @pytest.fixture
 def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
-    Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1, "mode": "motion"}
-                              for c in ("gate", "yard")])
+    camera_table.sync(db, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1, "mode": "motion"}
+                           for c in ("gate", "yard")], SYSTEM.now_us())
     return db
 
 

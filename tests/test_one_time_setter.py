@@ -14,6 +14,7 @@ from edged.control.accounts import AccountOps
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.control.sessions import SessionOps
+from storage import alarms as alarm_table
 from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from storage.layout import CATALOG_FILE
@@ -27,7 +28,7 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
     clock = FakeClock()
 
     async def open_alarms(writer) -> dict[str, dict]:
-        return {a["key"]: a for a in await writer.run(lambda c: c.active_alarms())}
+        return {a["key"]: a for a in await writer.run(lambda c: alarm_table.active(c.db))}
 
     async def scenario():
         writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from storage import layout, restamps
-from storage.catalog import WRITING, Catalog, open_db
+from storage import cameras as camera_table, layout, restamps, segment_rows
+from storage.catalog import Catalog, open_db
+from storage.segment_rows import WRITING
 from storage.clock import SYSTEM
 from storage.hashing import sha256_file
 from storage.reconcile import TAIL_US, Report, adopt_later, reconcile
@@ -39,19 +40,19 @@ def place(data, src, camera, start_us, keep=1.0):
 def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4):
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     now = SYSTEM.now_us()
     t = now - 600 * S
 
     crashed = place(data, fmp4, "cam", t, keep=0.6)             # left `writing` by a crash
-    cat.open_segment("cam", t, crashed, t)
+    segment_rows.open_row(cat.db, "cam", t, crashed, t)
     empty = place(data, fmp4, "cam", t + 10 * S, keep=0.01)     # `writing`, nothing whole in it
-    cat.open_segment("cam", t + 10 * S, empty, t)
+    segment_rows.open_row(cat.db, "cam", t + 10 * S, empty, t)
     never = layout.segment_relpath("cam", t + 20 * S)           # `writing`, file never created
-    cat.open_segment("cam", t + 20 * S, never, t)
+    segment_rows.open_row(cat.db, "cam", t + 20 * S, never, t)
     gone = place(data, fmp4, "cam", t + 30 * S)                 # complete, then deleted behind our back
-    cat.open_segment("cam", t + 30 * S, gone, t)
-    cat.close_segment(gone, {"end_us": t + 35 * S, "sha256": "x"})
+    segment_rows.open_row(cat.db, "cam", t + 30 * S, gone, t)
+    segment_rows.close(cat.db, gone, {"end_us": t + 35 * S, "sha256": "x"})
     os.unlink(data / gone)
     orphan = place(data, fmp4, "cam", t + 40 * S)               # on disk, unknown to the catalog
     stray = (data / orphan).parent / "notes.txt"
@@ -83,14 +84,14 @@ def test_cataloged_files_early_in_the_first_tail_day_are_left_alone(tmp_path, fm
 
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     now = SYSTEM.now_us()
     first_day = time.strftime("%Y-%m-%d", time.gmtime((now - TAIL_US) / 1e6))
     early = (calendar.timegm(time.strptime(first_day, "%Y-%m-%d")) + 1) * S  # 00:00:01 of that day
     for start in (early, now - 60 * S):
         rel = place(data, fmp4, "cam", start)
-        cat.open_segment("cam", start, rel, start)
-        cat.close_segment(rel, {"end_us": start + 5 * S, "sha256": sha256_file(data / rel)})
+        segment_rows.open_row(cat.db, "cam", start, rel, start)
+        segment_rows.close(cat.db, rel, {"end_us": start + 5 * S, "sha256": sha256_file(data / rel)})
     report = reconcile(cat, data)
     assert (report.adopted, report.quarantined, report.missing) == ([], [], [])
 
@@ -100,12 +101,12 @@ def test_a_file_the_media_parser_dies_on_is_kept_in_quarantine_and_the_daemon_li
     test hook of storage/mp4.py) is a finding about the file, not the end of the caller."""
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     t = SYSTEM.now_us() - 600 * S
     fine = place(data, fmp4, "cam", t, keep=0.6)
-    cat.open_segment("cam", t, fine, t)
+    segment_rows.open_row(cat.db, "cam", t, fine, t)
     deadly = place(data, fmp4, "cam", t + 10 * S, keep=0.6)
-    cat.open_segment("cam", t + 10 * S, deadly, t)
+    segment_rows.open_row(cat.db, "cam", t + 10 * S, deadly, t)
     monkeypatch.setenv("EDGED_TEST_CRASH_SCAN", os.path.basename(deadly))
 
     report = reconcile(cat, data)
@@ -126,20 +127,20 @@ def test_after_a_step_back_across_a_restart_the_last_runs_leftovers_stamped_afte
     off are judged) are left alone. The old reconciliation skipped both by stamp."""
     data = tmp_path
     cat = Catalog(open_db(data / layout.CATALOG_FILE))
-    cat.sync_cameras([{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
     started = SYSTEM.now_us() - 3600 * S             # this run's start, on a clock an hour behind
     crashed = place(data, fmp4, "cam", started + 600 * S, keep=0.6)   # the last run's, left `writing`
-    cat.open_segment("cam", started + 600 * S, crashed, started)
+    segment_rows.open_row(cat.db, "cam", started + 600 * S, crashed, started)
     orphan = place(data, fmp4, "cam", started + 700 * S)             # the last run's, never catalogued
     before_id = restamps.newest_id(cat.db)
     mine = place(data, fmp4, "cam", started + 5 * S)                  # the new run's, being written
-    cat.open_segment("cam", started + 5 * S, mine, started)
+    segment_rows.open_row(cat.db, "cam", started + 5 * S, mine, started)
     writing = place(data, fmp4, "cam", started + 15 * S)              # the new run's, `open` not in yet
     piped = place(data, fmp4, "cam", started + 25 * S)   # the new run's, closed, its `open` in a worker's pipe
     with open(data / writing, "ab"):                                  # a worker holds it open
         report = reconcile(cat, data, before_us=started, before_id=before_id)
         assert report.recovered == [crashed] and report.adopted == [] and sorted(report.later) == sorted([orphan, piped])
-        cat.open_segment("cam", started + 25 * S, piped, started)       # the pipe is read: its row arrives
+        segment_rows.open_row(cat.db, "cam", started + 25 * S, piped, started)       # the pipe is read: its row arrives
         later = adopt_later(cat, data, report.later, Report())
     by_path = {r["path"]: r for r in rows(cat.db, "segments")}
     assert by_path[crashed]["state"] == "recovered"

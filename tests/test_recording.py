@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.catalog import COMPLETE, RECOVERED, WRITING
+from storage.segment_rows import COMPLETE, RECOVERED, WRITING
 from storage.clock import SYSTEM
 from storage.hashing import sha256_file
 from tests.support.cameras import (

@@ -19,8 +19,10 @@ import pytest
 from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.recovery import StartupRecovery
-from storage import layout, missing, restamps, segment_rows
-from storage.catalog import MISSING, RECOVERED, Catalog, CatalogWriter, open_db, segments_between
+from storage import cameras as camera_table, layout, missing, restamps, segment_rows
+from storage import segments as segment_table
+from storage.catalog import Catalog, CatalogWriter, open_db
+from storage.segment_rows import MISSING, RECOVERED
 from storage.reconcile import GONE_NOTE
 from storage.clock import SYSTEM
 from tests.support.catalog import rows
@@ -73,12 +75,13 @@ def last_run(data, fmp4):
     """A catalog and a data folder as a crash on a large site leaves them; (started_us, before_id)."""
     db = open_db(data / layout.CATALOG_FILE)
     cat = Catalog(db)
-    cat.sync_cameras([{"id": c, "name": c, "url": "rtsp://h/x", "enabled": 1} for c in ("a", "b", "live")])
+    camera_table.sync(cat.db, [{"id": c, "name": c, "url": "rtsp://h/x", "enabled": 1} for c in ("a", "b", "live")],
+                      cat.clock.now_us())
     now = SYSTEM.now_us()
     t = now - 7200 * S
     for i in range(OPEN):
         rel = place(data, fmp4, "a", t + i * 10 * S, keep=0.6)
-        cat.open_segment("a", t + i * 10 * S, rel, t)
+        segment_rows.open_row(cat.db, "a", t + i * 10 * S, rel, t)
     for i in range(ORPHANS):
         place(data, fmp4, "b", t + i * 10 * S)
     gone = [{"camera": cam, "start_us": t - (i + 1) * 2 * S, "end_us": t - (i + 1) * 2 * S + S,
@@ -111,8 +114,8 @@ def test_recording_rows_do_not_wait_behind_the_salvage_and_the_missing_record_is
             start = started_us + k * S
             rel = layout.segment_relpath("live", start)
             t = time.monotonic()
-            await writer.run(Catalog.open_segment, "live", start, rel, start)
-            await writer.run(Catalog.close_segment, rel, {"end_us": start + S, "sha256": "1" * 64})
+            await writer.run(lambda c: segment_rows.open_row(c.db, "live", start, rel, start))
+            await writer.run(lambda c: segment_rows.close(c.db, rel, {"end_us": start + S, "sha256": "1" * 64}))
             waits.append(time.monotonic() - t)
             k += 1
             await asyncio.sleep(0.01)
@@ -156,7 +159,7 @@ def test_recording_rows_do_not_wait_behind_the_salvage_and_the_missing_record_is
     cams = {c["camera"]: c for c in detail["cameras"]}
     assert cams["a"]["count"] == cams["b"]["count"] == GONE // 2
     # as `edgectl segments --state missing` lists them (the catalog's list the digest proves)
-    listed = segments_between(db, 0, started_us, limit=10 * GONE, state=MISSING)
+    listed = segment_table.between(db, 0, started_us, limit=10 * GONE, state=MISSING)
     assert len(listed) == GONE and missing.list_sha256(r["path"] for r in listed) == detail["list_sha256"]
     assert {r["note"] for r in listed} == {GONE_NOTE}
     db.conn.close()

@@ -12,10 +12,11 @@ import pytest
 
 from edged.config.policy import KindRules, RequestPolicy, Step
 from edged.rules.retrieval import RequestRuleError
-from storage import audit
+from storage import audit, cameras as camera_table
 from edged import people
 from storage import retrieval_store
-from storage.catalog import Catalog, open_db
+from storage.catalog import open_db
+from storage.clock import SYSTEM
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
@@ -37,7 +38,8 @@ def internal(**over):
 @pytest.fixture
 def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
-    Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("lib-1", "hall")])
+    camera_table.sync(db, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("lib-1", "hall")],
+                      SYSTEM.now_us())
     for name, roles, cams in (("desk", ["viewer"], None), ("ling", ["approver"], ["hall"]),
                               ("mei", ["approver"], ["lib-1"]), ("lee", ["approver"], None),
                               ("hsu", ["approver"], None), ("wu", ["approver", "custodian"], None),

@@ -11,9 +11,10 @@ import pytest
 from edged import people as people_rules
 from edged.rules import retrieval as rq
 from edged.rules.retrieval import RequestRuleError
-from storage import audit
+from storage import audit, cameras as camera_table
 from storage import retrieval_store
-from storage.catalog import Catalog, open_db
+from storage.catalog import open_db
+from storage.clock import SYSTEM
 from tests.support.catalog import audit_rows
 
 S = 1_000_000
@@ -162,7 +163,8 @@ def test_purged_request_keeps_what_it_was_not_who_asked():
 @pytest.fixture
 def db(tmp_path):
     db = open_db(tmp_path / "catalog.db")
-    Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("counter-1", "door")])
+    camera_table.sync(db, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in ("counter-1", "door")],
+                      SYSTEM.now_us())
     for name, role in (("desk", "viewer"), ("boss", "approver"), ("carol", "custodian")):
         people_rules.add_account(db, name, "a-long-password-1", [role], None, by="admin", reason="test",
                                  now_us=T0 - DAY,

@@ -15,7 +15,9 @@ from datetime import datetime
 
 import pytest
 
-from storage.catalog import FOOTAGE_STATES, MISSING, TAMPERED, Catalog, open_db
+from storage import alarms as alarm_table, cameras as camera_table, segment_rows
+from storage.catalog import Catalog, open_db
+from storage.segment_rows import FOOTAGE_STATES, MISSING, TAMPERED
 from storage.clock import SYSTEM
 from storage.retention.plan import CAPACITY, Destroy, Segment
 from storage.retention.run import destroy, finish_garbage
@@ -192,14 +194,14 @@ retention_run.destroy(db, data, plan, pass_id=1)
 def test_sigkill_during_destruction_leaves_nothing_half_done(tmp_path, stage):
     data = tmp_path
     cat = Catalog(open_db(data / "catalog.db"))
-    cat.sync_cameras([{"id": "c", "name": "c", "url": "", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "c", "name": "c", "url": "", "enabled": 1}], cat.clock.now_us())
     paths = []
     for i in range(5):
         rel = f"video/c/2026-11-21/2026112{i}T000000.000000Z.mp4"
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / rel).write_bytes(b"x" * 100)
-        cat.open_segment("c", i * S, rel, 0)
-        cat.close_segment(rel, {"end_us": i * S + S, "bytes": 100, "sha256": f"h{i}"})
+        segment_rows.open_row(cat.db, "c", i * S, rel, 0)
+        segment_rows.close(cat.db, rel, {"end_us": i * S + S, "bytes": 100, "sha256": f"h{i}"})
         paths.append(rel)
     cat.db.conn.close()
     r = subprocess.run([sys.executable, "-c", CRASHER, str(data), stage], cwd=ROOT)
@@ -286,23 +288,25 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
         now = SYSTEM.now_us()
 
         def fill(c: Catalog) -> None:
-            c.sync_cameras([{"id": "demo", "name": "demo", "url": "synthetic:", "enabled": 1}])
+            camera_table.sync(c.db, [{"id": "demo", "name": "demo", "url": "synthetic:", "enabled": 1}],
+                              c.clock.now_us())
             # a day of footage written at a rate that fills the disk in ~40 days ...
             for i in range(24):
                 start = now - (24 - i) * 3600 * S
                 path = f"video/demo/x/{i}.mp4"
-                c.open_segment("demo", start, path, start)
-                c.close_segment(path, {"end_us": start + 3600 * S, "bytes": total // 40 // 24})
+                segment_rows.open_row(c.db, "demo", start, path, start)
+                segment_rows.close(c.db, path, {"end_us": start + 3600 * S, "bytes": total // 40 // 24})
             # ... and a hold on an old case taking most of the disk
-            c.open_segment("demo", now - 90 * 86_400 * S, "video/demo/old/1.mp4", 0)
-            c.close_segment("video/demo/old/1.mp4", {"end_us": now - 89 * 86_400 * S, "bytes": total // 10 * 8})
+            segment_rows.open_row(c.db, "demo", now - 90 * 86_400 * S, "video/demo/old/1.mp4", 0)
+            segment_rows.close(c.db, "video/demo/old/1.mp4",
+                               {"end_us": now - 89 * 86_400 * S, "bytes": total // 10 * 8})
             add_hold(c.db, kind="legal", cameras=["demo"], from_us=now - 91 * 86_400 * S, to_us=now - 88 * 86_400 * S,
                      reason="court order", case_ref="L-1", placed_by="t", expires_us=None, now=now)
 
         await writer.run(fill)
         runner = RetentionRunner(cfg, writer, Alarms(writer))
         await runner._holds_crowd_out()
-        rows = await writer.run(lambda c: c.active_alarms())
+        rows = await writer.run(lambda c: alarm_table.active(c.db))
         assert [a["kind"] for a in rows] == ["holds_crowd_out"]
         assert "below the minimum of 30 days" in rows[0]["message"]
     finally:
@@ -319,7 +323,7 @@ def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
     day = 86_400_000_000
     db = open_db(tmp_path / "catalog.db")
     cat = Catalog(db)
-    cat.sync_cameras([{"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1}], cat.clock.now_us())
     old = tmp_path / "video" / "old.mp4"
     old.parent.mkdir()
     old.write_bytes(b"x" * 1000)

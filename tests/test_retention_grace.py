@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from central import verify as central_verify
 from edged.config import RetentionConfig
+from storage import cameras as camera_table, segment_rows
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM, FakeClock
 from storage.retention.holds import add_hold, release_hold
@@ -44,14 +45,14 @@ class Cam:
 
 def catalog_with_old_footage(tmp_path, now):
     cat = Catalog(open_db(tmp_path / "catalog.db"))
-    cat.sync_cameras([{"id": "c", "name": "c", "url": "", "enabled": 1}])
+    camera_table.sync(cat.db, [{"id": "c", "name": "c", "url": "", "enabled": 1}], cat.clock.now_us())
     paths = []
     for i, start in enumerate([now - 2 * D, now - 2 * D + 60 * S, now - 10 * 60 * S]):
         rel = f"video/c/x/{i}.mp4"
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x" * 100)
-        cat.open_segment("c", start, rel, start)
-        cat.close_segment(rel, {"end_us": start + 60 * S, "bytes": 100, "sha256": f"h{i}"})
+        segment_rows.open_row(cat.db, "c", start, rel, start)
+        segment_rows.close(cat.db, rel, {"end_us": start + 60 * S, "bytes": 100, "sha256": f"h{i}"})
         paths.append(rel)
     return cat.db, paths
 

@@ -218,15 +218,15 @@ def test_the_pass_looks_past_a_long_cameras_old_footage_for_surplus(tmp_path):
     from collections import namedtuple
 
     from edged.config import CameraConfig, RetentionConfig
-    from storage import audit
-    from storage.catalog import Catalog, open_db
-    from storage.clock import FakeClock
+    from storage import audit, cameras as camera_table
+    from storage.catalog import open_db
+    from storage.clock import SYSTEM, FakeClock
     from storage.retention.run import FIRST_BATCH, run_pass
     from tests.support.catalog import add_segments, rows
 
     db = open_db(tmp_path / "catalog.db")
     hours = {"vault": 200 * 24, "door": 125 * 24}  # door: 95 days past its 30-day minimum
-    Catalog(db).sync_cameras([{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in hours])
+    camera_table.sync(db, [{"id": c, "name": c, "url": "synthetic:", "enabled": 1} for c in hours], SYSTEM.now_us())
     for cam, n in hours.items():
         add_segments(db, (
             {"camera": cam, "start_us": NOW - (i + 1) * H, "end_us": NOW - i * H, "path": f"{cam}/{i}.mp4",

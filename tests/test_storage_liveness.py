@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.catalog import COMPLETE, FOOTAGE_STATES, MISSING, WRITING
+from storage.segment_rows import COMPLETE, FOOTAGE_STATES, MISSING, WRITING
 from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, one, rows

@@ -15,7 +15,7 @@ import pytest
 
 from edged.daemon import task_keeper
 from edged.daemon.recording.supervisor import AUX_STOP_S
-from storage.catalog import FOOTAGE_STATES
+from storage.segment_rows import FOOTAGE_STATES
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms as alarm_rows, rows

@@ -14,7 +14,9 @@ import pytest
 from edged.config import default_config
 from edged.daemon.recording.supervisor import Supervisor
 from recorder import events
-from storage.catalog import COMPLETE, WRITING, CatalogWriter
+from storage import cameras as camera_table
+from storage.catalog import CatalogWriter
+from storage.segment_rows import COMPLETE, WRITING
 from storage.clock import FakeClock
 from tests.support.catalog import rows
 
@@ -53,7 +55,8 @@ async def test_a_close_reported_after_the_next_open_gives_the_gap_it_would_have_
     cfg = default_config(tmp_path)
     writer = CatalogWriter(tmp_path / "catalog.db")
     await writer.start()
-    await writer.run(lambda c: c.sync_cameras([{"id": "a", "name": "a", "url": "synthetic:", "enabled": 1}]))
+    await writer.run(lambda c: camera_table.sync(
+        c.db, [{"id": "a", "name": "a", "url": "synthetic:", "enabled": 1}], c.clock.now_us()))
     sup = Supervisor(cfg, writer, clock=FakeClock(T0))
     paths = [f"video/a/{i}.mp4" for i in range(6)]
     try:

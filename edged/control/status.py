@@ -22,14 +22,14 @@ from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
 from edged.i18n import _
-from storage import audit
+from storage import audit, gaps as gap_table
 from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage import segments as segment_table
-from storage.catalog import CatalogWriter, segments_between
+from storage.catalog import CatalogWriter
+from storage import alarms as alarm_table
 from storage.segment_rows import SEGMENT_STATES
-from storage.catalog import alarms as catalog_alarms
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
@@ -59,7 +59,7 @@ class StatusOps(Operations):
             node = node_table.values(db)
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
-            gaps = segment_table.gap_count_since(db, clock.now_us() - DAY_US)
+            gaps = gap_table.count_since(db, clock.now_us() - DAY_US)
             try:  # not the figures of whatever is under the mount point of a disk that is gone
                 disk = None if storage_lost() else shutil.disk_usage(data_dir)
             except OSError:
@@ -117,10 +117,10 @@ class StatusOps(Operations):
             if camera and not camera_table.exists(db, camera):
                 raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             if scope is None or len(scope) == 1:
-                rows = segments_between(db, start, end, scope[0] if scope else None, limit, state)
+                rows = segment_table.between(db, start, end, scope[0] if scope else None, limit, state)
             else:
-                rows = [r for cam in sorted(scope) for r in segments_between(db, start, end, cam, limit, state)][:limit]
-            return {"segments": rows, "gaps": segment_table.gaps_between(db, start, end, scope),
+                rows = [r for cam in sorted(scope) for r in segment_table.between(db, start, end, cam, limit, state)][:limit]
+            return {"segments": rows, "gaps": gap_table.between(db, start, end, scope),
                     "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)
         await self.writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
@@ -165,5 +165,5 @@ class StatusOps(Operations):
 
     @op("alarms")
     async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
-        rows = await self._query(lambda db: catalog_alarms(db, bool(args.get("all"))))
+        rows = await self._query(lambda db: alarm_table.listing(db, bool(args.get("all"))))
         return [{**r, "text": alarm_text(r)} for r in rows]

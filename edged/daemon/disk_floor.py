@@ -23,7 +23,7 @@ from edged.alarms import Alarms
 from edged.config import Config
 from edged.i18n import Msg, N_
 from edged.rules.disk import floor_bytes, short
-from storage import audit
+from storage import audit, node as node_table
 from storage.alarm_kinds import DISK_FULL
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import wait_or_stop, Clock, SYSTEM
@@ -128,7 +128,7 @@ class DiskFloor:
 
     async def _record(self, state: dict[str, Any] | None, action: str, details: dict[str, Any]) -> None:
         def write(c: Catalog) -> None:
-            c.set_node({"disk_full": json.dumps(state) if state else None})
+            node_table.set_values(c.db, {"disk_full": json.dumps(state) if state else None})
             audit.append(c.db, "edged", action, details)
 
         await self.writer.run(write)

@@ -27,9 +27,8 @@ from edged.i18n import Msg, N_, _, local, zone
 from edged.ports import ReferenceRefused
 from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
-from storage import audit
+from storage import audit, gaps as gap_table
 from storage import cameras as camera_table
-from storage import segments as segment_table
 from storage.alarm_kinds import CAMERA_MOVED, HOST_CLOCK_OFF
 from storage.states.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
@@ -238,7 +237,7 @@ class HealthMonitor:
         midnight = int(local(now, zone(self.cfg.site.timezone)).replace(hour=0, minute=0, second=0,
                                                                         microsecond=0).timestamp() * 1e6)
 
-        self.gap_today_s = await self.writer.run(lambda c: segment_table.gap_seconds_since(c.db, midnight, now))
+        self.gap_today_s = await self.writer.run(lambda c: gap_table.seconds_since(c.db, midnight, now))
         self.midnight_us = midnight
 
     async def load(self) -> None:

@@ -17,7 +17,7 @@ from typing import Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
-from storage import audit, node, restamps, trusted_time as tt
+from storage import audit, node, restamps, segments as segment_table, trusted_time as tt
 from storage.alarm_kinds import HOST_CLOCK_STEP, HOST_CLOCK_UNSYNCED, SEGMENTS_FLAGGED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import wait_or_stop, Clock, SYSTEM
@@ -123,7 +123,7 @@ class HostClock:
         self.started_mono_us = now.mono_us
         self.state, _ = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
-        newest, stopped = await self.writer.run(Catalog.clock_history)
+        newest, stopped = await self.writer.run(lambda c: segment_table.clock_history(c.db))
         def first(c: Catalog) -> int:
             self.book.current_us = tt.basis(now.wall_us, now.mono_us)  # the writer's thread alone touches it
             return restamps.newest_id(c.db)
@@ -237,7 +237,7 @@ class HostClock:
             self.shown = (sync.synced, expected)
             shown = json.dumps({"synced": sync.synced, "source": sync.source, "maxerror_us": sync.maxerror_us,
                                 "sta_unsync": sync.sta_unsync, "since_us": now.wall_us, "ntp_expected": expected})
-            await self.writer.run(lambda c: c.set_node({SYNC_KEY: shown}))
+            await self.writer.run(lambda c: node.set_values(c.db, {SYNC_KEY: shown}))
         started = self.started_mono_us if self.started_mono_us is not None else now.mono_us
         verdict = tt.unsynced_alarm(sync, now.mono_us - started, self.unsynced_grace_us, expected)
         if verdict is None or verdict == self.unsynced:

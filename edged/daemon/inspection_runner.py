@@ -14,7 +14,7 @@ from edged.config import Config
 from edged.daemon.deadlines import DeadlineWatch
 from edged.i18n import Msg, N_, _, local
 from edged.ports import InspectionError, Outlet
-from storage import audit
+from storage import alarms as alarm_table, audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
@@ -46,7 +46,7 @@ class InspectionRunner:
         now = self.clock.now_us()
         segment_us = self.cfg.storage.segment_length_us
         logins, active = await self.writer.run(lambda c: (last_logins(c.db, inspections.OPERATOR_ROLES),
-                                                          {a["kind"]: a["message"] for a in c.active_alarms()}))
+                                                          {a["kind"]: a["message"] for a in alarm_table.active(c.db)}))
         tz = deadlines.local_tz(now, self.cfg.site.timezone)
         login = inspections.operators_login(logins, lambda us: local(us, tz).strftime("%Y-%m-%d %H:%M"))
         host = inspections.host_running(active)

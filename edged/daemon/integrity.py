@@ -126,12 +126,12 @@ def prepare_identity(catalog: Catalog, data_dir: Path) -> str | None:
         disk_id = on_data or str(uuid.uuid4())
         if on_data is None:
             volume.write_identity(data_dir, disk_id)
-        catalog.set_node({"disk_id": disk_id})
+        node_table.set_values(catalog.db, {"disk_id": disk_id})
     video = data_dir / layout.VIDEO_DIR
     if not node.get("video_identity") and on_data == disk_id and volume.read_identity(video) is None:
         newest = segment_table.newest_footage_path(catalog.db)
         if newest is None or (data_dir / newest).exists():
             video.mkdir(exist_ok=True)
             volume.write_identity(video, disk_id)
-            catalog.set_node({"video_identity": 1})
+            node_table.set_values(catalog.db, {"video_identity": 1})
     return disk_id

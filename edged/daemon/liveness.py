@@ -19,9 +19,10 @@ from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
 from edged.i18n import Msg, N_
-from storage import audit
+from storage import audit, node as node_table, segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING, STORAGE_LOST
-from storage.catalog import STORAGE_LOST_NOTE, WRITING, Catalog, CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
+from storage.segment_rows import STORAGE_LOST_NOTE, WRITING
 from storage.clock import SYSTEM, Clock
 from storage.reconcile import Report, reconcile, recover_open
 
@@ -38,7 +39,7 @@ def close_leftovers(catalog: Catalog, data_dir: Path) -> Report:
     is at its path, else marked missing, to be recovered when its disk is back; never left
     `writing`, never called closed."""
     report = Report()
-    recover_open(catalog, data_dir, catalog.segments_in(WRITING), report,
+    recover_open(catalog, data_dir, segment_rows.in_state(catalog.db, WRITING), report,
                  absent=STORAGE_LOST_NOTE + "file not at its path when edged stopped")  # i18n: stored as data
     return report
 
@@ -73,7 +74,7 @@ class Liveness:
 
     async def _record(self, problem: str | None) -> None:
         state = {"state": "lost" if problem else "ok", "reason": problem, "since_us": self.clock.now_us()}
-        await self.writer.run(Catalog.set_node, {"storage": json.dumps(state)})
+        await self.writer.run(lambda c: node_table.set_values(c.db, {"storage": json.dumps(state)}))
 
     async def _lost(self, reason: str) -> None:
         async with self._lock:

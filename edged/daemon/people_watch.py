@@ -16,7 +16,7 @@ from edged.config import Config
 from edged.people import policy_of
 from edged.daemon.maintenance import backup_folders
 from edged.i18n import Msg, N_
-from storage import audit
+from storage import alarms as alarm_table, audit
 from storage import accounts, retrieval_store
 from edged.rules.holds import review_overdue
 from storage.retention import holds as hold_store
@@ -69,7 +69,7 @@ class PeopleWatch:
 
         def run(c: Catalog) -> tuple[dict[str, Any], set[str], list[str]]:
             out = people.sweep(c.db, now, keep, self.cfg.accounts.request_lapse_us)
-            active = {a["key"] for a in c.active_alarms() if a["key"].startswith(PREFIXES)}
+            active = {a["key"] for a in alarm_table.active(c.db) if a["key"].startswith(PREFIXES)}
             locked = accounts.locked_accounts(c.db, now)
             out["reviews_due"] = [h for h in hold_store.open_reviews(c.db) if review_overdue(h, now)]
             return out, active, locked

@@ -21,7 +21,7 @@ from edged import __version__
 from edged.config import Config
 from edged.rules import ethics
 from mqtt.reporter import Reporter
-from storage import audit, chainhead
+from storage import alarms as alarm_table, audit, chainhead
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage.states.cameras import DEGRADED, RECORDING
@@ -169,7 +169,7 @@ class Reporting:
                     self._last_state, last_state = text, loop.time()
             if self.reporter.status != status:
                 status = self.reporter.status
-                await self.writer.run(Catalog.set_node, {"mqtt_status": status})
+                await self.writer.run(lambda c: node_table.set_values(c.db, {"mqtt_status": status}))
             await wait_or_stop(stopping, POLL_S, self.clock)
 
     async def _forward_records(self) -> None:
@@ -204,7 +204,7 @@ class Reporting:
                 marks["mqtt_audit_seq"] = audits[-1]["seq"]
             if gone:
                 marks["mqtt_destruction_id"] = gone[-1]["id"]
-            await self.writer.run(Catalog.set_node, marks)
+            await self.writer.run(lambda c: node_table.set_values(c.db, marks))
 
     async def _chain_head(self, now: float) -> None:
         """The audit chain's head on its own: the central office keeps it to prove the log later."""
@@ -232,7 +232,7 @@ class Reporting:
 
     async def _camera_states(self) -> None:
         rows = await self.writer.run(lambda c: camera_table.configured(c.db))
-        alarms = await self.writer.run(lambda c: [(a["camera"], a["kind"]) for a in c.active_alarms()])
+        alarms = await self.writer.run(lambda c: [(a["camera"], a["kind"]) for a in alarm_table.active(c.db)])
         now = self.clock.now_us()
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
@@ -258,7 +258,7 @@ class Reporting:
             rep = retention_report(c.db, self.cfg.retention, self.cfg.cameras, self.cfg.storage.data_dir,
                                    clock=self.clock, usage=self.runner.free.recent())
             alarms = [{"id": a["key"], "kind": a["kind"], "severity": a["severity"], "camera": a["camera"],
-                       "since_us": a["raised_us"]} for a in c.active_alarms()]
+                       "since_us": a["raised_us"]} for a in alarm_table.active(c.db)]
             return {"rep": rep, "alarms": alarms}
 
         got = await self.writer.run(build)

@@ -12,7 +12,8 @@ from typing import Any
 
 from edged import people, pools
 from storage import accounts, audit, retrieval_store, sessions
-from storage.catalog import CatalogWriter, segments_between
+from storage import segments as segment_table
+from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 AuthError = accounts.AuthError
@@ -61,7 +62,7 @@ class Access:
 
     async def footage(self, camera: str, from_us: int, to_us: int) -> list[dict[str, Any]]:
         """The camera's segment rows overlapping the range (paths relative to the data folder)."""
-        return await self.writer.run(lambda c: segments_between(c.db, from_us, to_us, camera, limit=100_000))
+        return await self.writer.run(lambda c: segment_table.between(c.db, from_us, to_us, camera, limit=100_000))
 
     async def audit(self, actor: str, action: str, detail: dict[str, Any]) -> None:
         await self.writer.run(lambda c: audit.append(c.db, actor, action, detail))

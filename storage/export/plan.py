@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from storage.catalog import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING, segments_between
+from storage import segments as segment_table
+from storage.segment_rows import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING
 from storage.hashing import sha256_file
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
         row = next(db.query("SELECT id, name, location FROM cameras WHERE id = ?", [cam]), None)
         if row is None:
             raise ExportError(f"no camera {cam!r} in the catalog")
-        segs = segments_between(db, from_us, to_us, cam, limit=1_000_000)
+        segs = segment_table.between(db, from_us, to_us, cam, limit=1_000_000)
         explain = [{"from_us": g["from_us"], "to_us": g["to_us"], "reason": g["reason"]} for g in db.query(
             "SELECT * FROM gaps WHERE camera = ? AND from_us < ? AND to_us > ?", [cam, to_us, from_us])]
         explain += [{"from_us": d["start_us"], "to_us": d["end_us"] or d["start_us"],

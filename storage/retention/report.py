@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage.catalog import FOOTAGE, SEGMENT_LOOKBACK_US
+from storage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
 from storage.retention.plan import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict

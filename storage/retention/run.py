@@ -19,7 +19,7 @@ from typing import AbstractSet, Any, Callable, Iterable
 import sqlite_utils
 
 from storage import audit, events, restamps, segment_rows
-from storage.catalog import FOOTAGE
+from storage.segment_rows import FOOTAGE
 from storage.clock import SYSTEM, Clock
 from storage.fsutil import fsync_dir
 from storage.retention.holds import active_holds, expire_holds, hold_from_row

@@ -14,7 +14,7 @@ from typing import Any
 import av
 
 from recorder.segment import SegmentFile
-from storage import datainit
+from storage import datainit, segment_rows
 from storage import cameras as camera_table
 from storage.catalog import Catalog, open_db
 from storage.clock import SYSTEM
@@ -99,10 +99,11 @@ def _register(data_dir: Path, camera: str, rows: list[dict[str, Any]]) -> None:
     try:
         if not camera_table.exists(cat.db, camera):
             known = [{k: r[k] for k in ("id", "name", "url", "enabled")} for r in camera_table.configured(cat.db)]
-            cat.sync_cameras([*known, {"id": camera, "name": camera, "url": "test://" + camera, "enabled": 1}])
+            camera_table.sync(cat.db, [*known, {"id": camera, "name": camera, "url": "test://" + camera, "enabled": 1}],
+                              cat.clock.now_us())
         now = SYSTEM.now_us()
         with cat.db.atomic():
             for r in rows:
-                cat.add_segment({**r, "created_us": now, "closed_us": now})
+                segment_rows.insert(cat.db, [{**r, "created_us": now, "closed_us": now}])
     finally:
         cat.db.conn.close()

@@ -16,7 +16,8 @@ from typing import Iterable
 
 from edged.daemon.recording.modes import MOTION_ENDED, file_hole
 from recorder import events
-from storage.catalog import Catalog, CatalogWriter
+from storage import segments as segment_table
+from storage.catalog import CatalogWriter
 from storage.events import NO_MOTION
 
 NO_FOOTAGE = "no footage"  # i18n: a gap's reason, stored as data
@@ -103,7 +104,8 @@ class Gaps:
 
     async def _after_recovery(self, ev: events.Opened, reason: str, waited: asyncio.Future) -> None:
         await waited
-        await self._hole(ev, await self.writer.run(Catalog.last_end_before, ev.camera, ev.start_us), reason)
+        before = await self.writer.run(lambda c: segment_table.last_end_before(c.db, ev.camera, ev.start_us))
+        await self._hole(ev, before, reason)
 
     async def _after_close(self, ev: events.Opened, prior: Unclosed, before: str | None) -> None:
         """The camera's previous segment is still being hashed: its `Closed` says where it

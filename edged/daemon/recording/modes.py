@@ -18,9 +18,9 @@ from typing import Any, Awaitable, Callable
 from edged.config import CameraConfig
 from edged.i18n import Msg, N_
 from recorder import events
-from storage import events as event_table
+from storage import events as event_table, gaps as gap_table
 from storage.alarm_kinds import MOTION_DETECTION_LOST
-from storage.catalog import Catalog, CatalogWriter
+from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 from storage import logs
 from storage.events import LIVE_MODE, NO_MOTION, NOT_RECORDED_REASONS
@@ -36,7 +36,7 @@ async def file_hole(writer: CatalogWriter, cam: str, from_us: int, to_us: int, r
     if reason in NOT_RECORDED_REASONS:
         await writer.run(lambda c: event_table.add_not_recorded(c.db, cam, from_us, to_us, reason))
         return
-    await writer.run(Catalog.add_gap, cam, from_us, to_us, reason)
+    await writer.run(lambda c: gap_table.add(c.db, cam, from_us, to_us, reason))
     log.info("camera %s: gap of %.1f s (%s)", cam, (to_us - from_us) / 1e6, reason,
              **logs.fields(camera=cam, segment=path))
 
@@ -88,7 +88,7 @@ class MotionLog:
         prev = last_end.get(cam)
         if prev is not None and at_us > prev:
             reason = gap_reason.get(cam, "no footage")
-            await self.writer.run(Catalog.add_gap, cam, prev, at_us, reason)
+            await self.writer.run(lambda c: gap_table.add(c.db, cam, prev, at_us, reason))
             log.info("camera %s: gap of %.1f s (%s)", cam, (at_us - prev) / 1e6, reason)
         last_end[cam] = at_us
         gap_reason[cam] = NO_MOTION

@@ -25,10 +25,11 @@ from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.i18n import Msg, N_
 from recorder import diagnose
-from storage import audit, missing
+from storage import audit, cameras as camera_table, missing, segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.states.cameras import OFFLINE
-from storage.catalog import WRITING, Catalog, CatalogWriter, open_readonly
+from storage.catalog import Catalog, CatalogWriter, open_readonly
+from storage.segment_rows import WRITING
 from storage.clock import wait_or_stop
 from storage.reconcile import (Orphan, Report, Tail, adopt, apply_outcomes, gone, in_background, later_orphans,
                                mark_missing, open_rows, salvage_orphans, salvage_rows, tail_of, walk)
@@ -121,7 +122,7 @@ def _survey(writer: CatalogWriter, data_dir: Path, expect: Expect, report: Repor
     try:
         catalog = Catalog(db, writer.clock)
         tail = tail_of(catalog)
-        known = catalog.known_paths_since(tail.since_us)
+        known = segment_rows.known_paths_since(catalog.db, tail.since_us)
     finally:
         db.conn.close()
     present, orphans = walk(data_dir, tail, known, report, before_us, before_id)
@@ -159,8 +160,9 @@ async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Exp
         def mark(c: Catalog) -> list[dict[str, Any]]:
             with c.db.atomic():
                 for cam in cams:
-                    c.set_camera_state(cam, OFFLINE, "recorder worker died", died_us, kind=diagnose.WORKER_DIED)
-            return [r for r in c.segments_in(WRITING) if r["camera"] in cams and r["start_us"] < died_us]
+                    camera_table.set_state(c.db, cam, OFFLINE, "recorder worker died", died_us,
+                                           kind=diagnose.WORKER_DIED)
+            return [r for r in segment_rows.in_state(c.db, WRITING) if r["camera"] in cams and r["start_us"] < died_us]
 
         rows = await writer.run(mark)
         started = time.monotonic()

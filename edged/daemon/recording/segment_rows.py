@@ -17,7 +17,7 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from recorder import events
-from storage import logs, restamps
+from storage import logs, restamps, segment_rows
 from storage.catalog import Catalog, CatalogWriter
 
 log = logging.getLogger("edged.daemon.recording.supervisor")
@@ -53,9 +53,9 @@ class SegmentRows:
 
     async def opened(self, ev: events.Opened, slot: int, tg: asyncio.TaskGroup | None) -> None:
         await self.gaps.opened(ev, slot, tg)
-        self._rows[slot].append((Catalog.open_segment, (ev.camera, ev.start_us, ev.path, ev.at)))
+        self._rows[slot].append((segment_rows.open_row, (ev.camera, ev.start_us, ev.path, ev.at)))
         if self.steps is not None:
-            self._rows[slot].append((_catch_up, (self.steps, ev.path, ev.basis_us, ev.at)))
+            self._rows[slot].append((restamps.catch_up, (self.steps, ev.path, ev.basis_us, ev.at)))  # after the row
         if self.health is not None:
             self.health.on_segment(ev.camera, ev.start_us)
         if self.guard is not None:
@@ -68,15 +68,10 @@ class SegmentRows:
         hash, `stranded`, or left `writing` for the next reconciliation when there is no hash."""
         self.gaps.closed(ev)
         if isinstance(ev, events.Stranded):  # closed on a disk that is no longer at the data folder's path
-            self._rows[slot].append((Catalog.strand_segment, (ev.path, ev.error)))
+            self._rows[slot].append((segment_rows.strand, (ev.path, ev.error)))
             log.error("camera %s: segment %s is not at its path (%s); it is recovered when the disk is back",
                       ev.camera, ev.path, ev.error, **logs.fields(camera=ev.camera, segment=ev.path))
         elif ev.complete:
-            self._rows[slot].append((Catalog.close_segment, (ev.path, ev.catalog_fields())))
+            self._rows[slot].append((segment_rows.close, (ev.path, ev.catalog_fields())))
             if self.guard is not None:
                 self._after[slot].append(lambda path=ev.path: self.guard.closed(path))
-
-
-def _catch_up(c: Catalog, steps: restamps.Steps, path: str, basis_us: int | None, at_us: int) -> None:
-    """In the batch's transaction, after the row: the shift of a step it missed."""
-    restamps.catch_up(c.db, steps, path, basis_us, at_us)

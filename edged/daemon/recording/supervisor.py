@@ -30,7 +30,7 @@ from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
-from storage import audit, restamps
+from storage import audit, cameras as camera_table, node as node_table, restamps, segments as segment_table
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
@@ -177,8 +177,9 @@ class Supervisor:
         if reason is not None:
             for cam in enabled:
                 self.cameras.mark_offline(cam)
-                await self.writer.run(Catalog.set_camera_state, cam, OFFLINE, why, self.clock.now_us(), None, None,
-                                      diagnose.STORAGE)
+                now = self.clock.now_us()
+                await self.writer.run(lambda c: camera_table.set_state(c.db, cam, OFFLINE, why, now, None, None,
+                                                                       diagnose.STORAGE))
 
     async def _apply_hold(self, was: bool) -> None:
         if self.held != was:
@@ -186,7 +187,7 @@ class Supervisor:
 
     async def start_cameras(self) -> None:
         for cam_id in [c.id for c in self.cfg.cameras]:
-            last = await self.writer.run(Catalog.last_end, cam_id)
+            last = await self.writer.run(lambda c: segment_table.last_end(c.db, cam_id))
             if last is not None:
                 self.gaps.last_end[cam_id] = last
             self.gaps.reason[cam_id] = "edged was not recording"  # a gap is measured only after footage
@@ -243,7 +244,7 @@ class Supervisor:
         self.cfg = cfg
 
         def sync(c: Catalog) -> None:
-            c.sync_cameras([camera_row(cam) for cam in cfg.cameras])
+            camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], c.clock.now_us())
             audit.append(c.db, "edged", "config.reload", {
                 "source": cfg.source, "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
                 "changed": sorted(i for i in set(old) & set(new) if old[i] != new[i])})
@@ -359,8 +360,8 @@ class Supervisor:
         if ev.state == OFFLINE and ev.error:
             self.gaps.on_error(cam, ev.error)
         public = ev.state if self.health is None else self.health.on_state(cam)
-        await self.writer.run(Catalog.set_camera_state, cam, public, ev.error, ev.at, ev.reconnects,
-                              ev.last_frame_us, ev.kind)
+        await self.writer.run(lambda c: camera_table.set_state(c.db, cam, public, ev.error, ev.at, ev.reconnects,
+                                                               ev.last_frame_us, ev.kind))
 
     async def _flush_stats(self, _stopping: asyncio.Event) -> None:
         keys = ("fps", "bitrate", "codec", "width", "height", "audio", "last_packet_us", "lateness_us", "reconnects")
@@ -372,7 +373,7 @@ class Supervisor:
                 rows = [{"id": cam, **{k: ev[k] for k in keys}, "ts_fixes": ev["ts_fixes"] + ev["ts_jumps"],
                          "keyframe_interval": ev["keyframe_interval"], "clock_skew_us": ev["clock_skew_us"],
                          "updated_us": self.clock.now_us()} for cam, ev in stats.items()]
-                await self.writer.run(Catalog.set_camera_stats, rows)
+                await self.writer.run(lambda c: camera_table.set_stats(c.db, rows))
 
     async def _camera_alarms(self) -> None:
         """R1.1: a camera that stopped recording is an alarm (after a short grace for reconnects)."""
@@ -392,5 +393,5 @@ class Supervisor:
 
     async def _heartbeat(self, _stopping: asyncio.Event) -> None:
         while not self.stopping.is_set():
-            await self.writer.run(Catalog.set_node, {"heartbeat_us": self.clock.now_us()})
+            await self.writer.run(lambda c: node_table.set_values(c.db, {"heartbeat_us": self.clock.now_us()}))
             await wait_or_stop(self.stopping, HEARTBEAT_S, self.clock)
