@@ -14,7 +14,8 @@ from edged.documents import CSS
 from edged.i18n import speaking
 from edged.viewer.desk.accounts import one_time_password
 from edged.viewer.desk.page import Ctx, Person, frame
-from edged.viewer.desk.requests import PRINT_CSP, waiting_for
+from edged.viewer.desk.page import PRINT_CSP
+from edged.viewer.desk.requests import waiting_for
 
 NOW = 1_800_000_000_000_000
 

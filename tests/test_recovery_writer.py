@@ -9,12 +9,8 @@ Real SQLite (the daemon's CatalogWriter), real files made by ffmpeg, the real St
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 import time
 
-import pytest
 
 from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
@@ -26,6 +22,7 @@ from storage.segment_rows import MISSING, RECOVERED
 from storage.reconcile import GONE_NOTE
 from storage.clock import SYSTEM
 from tests.support.catalog import rows
+from tests.test_reconcile import fmp4, place  # noqa: F401 (the module's fixture)
 
 S = 1_000_000
 OPEN, ORPHANS, GONE = 4, 16, 3000   # left `writing`; on disk but not catalogued; catalogued but gone
@@ -35,23 +32,6 @@ OPEN, ORPHANS, GONE = 4, 16, 3000   # left `writing`; on disk but not catalogued
 HOLD_BOUND_S = 1.0
 
 
-@pytest.fixture(scope="module")
-def fmp4(tmp_path_factory):
-    path = tmp_path_factory.mktemp("src") / "seg.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=20", "-t", "4", "-c:v", "libx264",
-         "-g", "20", "-bf", "0", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "1000000",
-         str(path)], check=True)
-    return path
-
-
-def place(data, src, camera, start_us, keep=1.0):
-    rel = layout.segment_relpath(camera, start_us)
-    dest = data / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(src, dest)
-    os.truncate(dest, int(os.path.getsize(src) * keep))
-    return rel
 
 
 class TimedWriter(CatalogWriter):

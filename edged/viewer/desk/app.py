@@ -22,9 +22,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from edged import pools
-from edged.i18n import _, normalise, set_language, zone
+from edged.documents import Doc
+from edged.i18n import _, normalise, set_language, speaking, zone
 from edged.rules import roles
-from edged.viewer.desk.page import Ctx, Person, button, esc, field_, frame, message, text_input
+from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
 from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused
 
 DESK = "/desk/"
@@ -74,6 +75,19 @@ class Desk:
         text = frame(ctx, title, body, site=self.cfg.site.name, lang=ctx.lang if ctx else (lang or "en"),
                      path=ctx.path if ctx else path)
         return web.Response(text=text, status=status, content_type="text/html")
+
+    def printed(self, ctx: Ctx, render: Callable[[Doc], str]) -> web.Response:
+        """A printed document (edged/documents/) in the person's language, on the site's paper:
+        the renderer edgectl writes, under the print pages' CSP."""
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.cfg.site.name, forms=self.cfg.forms)
+        with speaking(doc.lang):
+            text = render(doc)
+        response = web.Response(text=text, content_type="text/html")
+        response.headers["Content-Security-Policy"] = PRINT_CSP
+        return response
+
+    def camera_names(self) -> dict[str, str]:
+        return {c.id: c.name for c in self.cfg.cameras}
 
     def page(self, op: str, fn: PageFn) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         """A page that serves the operation `op`: shown only to the roles that may run it."""

@@ -15,9 +15,9 @@ from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.usage import usage_html
-from edged.i18n import _, speaking
+from edged.i18n import _
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import (DONE, PRINT_CSP, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
+from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
                                     message, select, table, text_input)
 
 QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
@@ -102,14 +102,12 @@ class Pages:
             r = await self.desk.run(ctx, "audit.report", {"from_us": start, "to_us": end})
         except Refused as exc:
             return self.desk.render(ctx, _("Print the audit report"), message("error", str(exc)), status=422)
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
-        with speaking(doc.lang):
+
+        def render(doc: Doc) -> str:
             extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, doc.datetime)]),
                      *settings_sections(r, doc.datetime)]
-            text = audit_report_html(doc, r, ctx.now_us, extra=extra)
-        response = web.Response(text=text, content_type="text/html")
-        response.headers["Content-Security-Policy"] = PRINT_CSP
-        return response
+            return audit_report_html(doc, r, ctx.now_us, extra=extra)
+        return self.desk.printed(ctx, render)
 
     async def usage_form(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The usage register's period (001 附件5, design/0089): the custodian who keeps it prints it."""
@@ -134,12 +132,7 @@ class Pages:
             answer = await self.desk.run(ctx, "usage.register", {"from_us": start, "to_us": end})
         except Refused as exc:
             return self.desk.render(ctx, _("Usage register"), message("error", str(exc)), status=422)
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
-        with speaking(doc.lang):
-            text = usage_html(doc, answer, {c.id: c.name for c in self.desk.cfg.cameras}, ctx.now_us)
-        response = web.Response(text=text, content_type="text/html")
-        response.headers["Content-Security-Policy"] = PRINT_CSP
-        return response
+        return self.desk.printed(ctx, lambda doc: usage_html(doc, answer, self.desk.camera_names(), ctx.now_us))
 
     async def verify(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         result = await self.desk.run(ctx, "audit.verify", {})

@@ -13,12 +13,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from edged.documents import Doc
 from edged.documents.register import RUN_LABELS, item_label, register_html, repair_answer, result
-from edged.i18n import N_, _, fmt_month, local, speaking
+from edged.i18n import N_, _, fmt_month, local
 from edged.rules import inspections as rules
 from edged.viewer.desk.app import Desk, Refused, form_of
-from edged.viewer.desk.page import (DONE, OPEN, PRINT_CSP, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form,
+from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form,
                                     link, message, table, text_input, textarea)
 
 DONE_NOTES = {"ran": N_("The inspection ran. Read it, write what was done about each anomaly, and sign it."),
@@ -200,20 +199,15 @@ class Pages:
         """The month's register: the renderer `edgectl inspect report` writes, printed by the browser."""
         month, start, end = month_of(request.query.get("month", ""), ctx)
         answer = await self.desk.run(ctx, "inspect.list", {"from_us": start, "to_us": end})
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
-        names = {c.id: c.name for c in self.desk.cfg.cameras}
-        with speaking(doc.lang):
-            reg = answer.get("register") or {}
-            unit = request.query.get("unit") or None   # one managing unit's pages alone (design/0089)
-            if unit is not None and unit not in set((reg.get("units") or {}).values()):
-                return self.desk.render(ctx, _("Inspections"), message("error", _(
-                    "no managing unit {unit!r} on this site's register").format(unit=unit)), status=404)
-            text = register_html(doc, int(month[:4]), int(month[5:]), answer["runs"],
-                                 tuple(reg.get("items") or self.desk.cfg.inspection.columns), names, ctx.now_us,
-                                 answer.get("register_due_us"), reg, unit)
-        response = web.Response(text=text, content_type="text/html")
-        response.headers["Content-Security-Policy"] = PRINT_CSP
-        return response
+        reg = answer.get("register") or {}
+        unit = request.query.get("unit") or None   # one managing unit's pages alone (design/0089)
+        if unit is not None and unit not in set((reg.get("units") or {}).values()):
+            return self.desk.render(ctx, _("Inspections"), message("error", _(
+                "no managing unit {unit!r} on this site's register").format(unit=unit)), status=404)
+        return self.desk.printed(ctx, lambda doc: register_html(
+            doc, int(month[:4]), int(month[5:]), answer["runs"],
+            tuple(reg.get("items") or self.desk.cfg.inspection.columns), self.desk.camera_names(), ctx.now_us,
+            answer.get("register_due_us"), reg, unit))
 
 
 async def waiting_runs(desk: Desk, ctx: Ctx) -> list[dict[str, Any]]:

@@ -8,15 +8,14 @@ that may run it."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
-from edged.documents import Doc
 from edged.documents.pages import ACTIONS, account_html, hold_html, maintenance_html
-from edged.i18n import _, speaking
+from edged.i18n import _
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import PRINT_CSP, Ctx, esc, link, message, table
+from edged.viewer.desk.page import Ctx, esc, link, message, table
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
@@ -43,17 +42,6 @@ class Paper:
     def __init__(self, desk: Desk):
         self.desk = desk
 
-    def printed(self, ctx: Ctx, render: Callable[[Doc], str]) -> web.Response:
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
-        with speaking(doc.lang):
-            text = render(doc)
-        response = web.Response(text=text, content_type="text/html")
-        response.headers["Content-Security-Policy"] = PRINT_CSP
-        return response
-
-    def names(self) -> dict[str, str]:
-        return {c.id: c.name for c in self.desk.cfg.cameras}
-
     async def account(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         action = request.query.get("action", "opened")
         try:
@@ -62,14 +50,14 @@ class Paper:
             return self.desk.render(ctx, _("Account"), message("error", str(exc)), status=404)
         if action not in ACTIONS:
             return self.desk.render(ctx, _("Account"), message("error", _("no such application")), status=404)
-        return self.printed(ctx, lambda doc: account_html(doc, a, action, self.names(), ctx.now_us))
+        return self.desk.printed(ctx, lambda doc: account_html(doc, a, action, self.desk.camera_names(), ctx.now_us))
 
     async def hold(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         try:
             h = await self.desk.run(ctx, "hold.show", {"id": int(request.match_info["id"])})
         except Refused as exc:
             return self.desk.render(ctx, _("Hold"), message("error", str(exc)), status=404)
-        return self.printed(ctx, lambda doc: hold_html(doc, h, self.names(), ctx.now_us))
+        return self.desk.printed(ctx, lambda doc: hold_html(doc, h, self.desk.camera_names(), ctx.now_us))
 
     async def window(self, ctx: Ctx, window_id: int) -> dict[str, Any] | None:
         rows = await self.desk.run(ctx, "maintenance.list", {"limit": 1_000_000})
@@ -80,7 +68,7 @@ class Paper:
         if w is None:
             return self.desk.render(ctx, _("Maintenance"), message("error", _("no such maintenance window")),
                                     status=404)
-        return self.printed(ctx, lambda doc: maintenance_html(doc, w, ctx.now_us))
+        return self.desk.printed(ctx, lambda doc: maintenance_html(doc, w, ctx.now_us))
 
     async def windows(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The maintenance windows on record, each with its printable record."""

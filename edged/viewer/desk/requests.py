@@ -9,17 +9,16 @@ from typing import Any
 
 from aiohttp import web
 
-from edged.documents import Doc
 from edged.documents.ethics import ethics_html
 from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
-from edged.i18n import N_, _, speaking
+from edged.i18n import N_, _
 from edged.rules import retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
-from edged.viewer.desk.page import (DONE, DUE, OPEN, PRINT_CSP, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts,
+from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts,
                                     field_, form, link, message, prefill, radios, select, table, text_input, textarea)
 
 DONE_NOTES = {"filed": N_("The request is filed. The approvers see it in their inbox."),
@@ -242,17 +241,11 @@ class Pages:
             req = await self.desk.run(ctx, "request.show", {"id": int(request.match_info["id"])})
         except Refused as exc:
             return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.desk.cfg.site.name, forms=self.desk.cfg.forms)
-        names = {c.id: c.name for c in self.desk.cfg.cameras}
-        with speaking(doc.lang):
-            try:
-                text = render(doc, req, names, ctx.now_us)
-            except NotPrintable as exc:
-                return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), message("error", str(exc)),
-                                        status=422)
-        response = web.Response(text=text, content_type="text/html")
-        response.headers["Content-Security-Policy"] = PRINT_CSP
-        return response
+        try:
+            return self.desk.printed(ctx, lambda doc: render(doc, req, self.desk.camera_names(), ctx.now_us))
+        except NotPrintable as exc:
+            return self.desk.render(ctx, _("Request {id}").format(id=req["id"]), message("error", str(exc)),
+                                    status=422)
 
     # filing ------------------------------------------------------------------------------
     def filing_form(self, ctx: Ctx, f: dict[str, Any], error: str = "") -> str:
