@@ -11,7 +11,7 @@ daemon's `cameras` answer carries the language, time zone and camera names."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from edged.cli import files
 from edged.cli.display import UsageError, table
@@ -41,6 +41,16 @@ def write(path: str, text: str) -> str:
     return _("wrote {path}").format(path=path)
 
 
+def paper(ctx, args, default_out: str, render: Callable[[Doc, dict[str, str]], str]) -> tuple[str, str]:
+    """Render a printed document in the site's language (with the cameras' names) and write it
+    to `--out` or `default_out`: (the path, "wrote PATH")."""
+    doc, names = site_doc(ctx, args.lang)
+    with speaking(doc.lang):
+        page = render(doc, names)
+    out = args.out or default_out
+    return out, write(out, page)
+
+
 def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args) -> str:
     """`edgectl cameras --notice` or `--inventory`: as text, or as a printable page (--html)."""
     doc = doc_of(reply, args.lang)
@@ -57,11 +67,9 @@ def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args) ->
 def request_form(ctx, args) -> tuple[Any, str]:
     """`edgectl request form ID --out FILE`: the application and its approval record."""
     request = call(ctx.socket, "request.show", {"id": args.id})
-    doc, names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        page = application_html(doc, request, names, SYSTEM.now_us())
-    out = args.out or f"request-{request['id']}.html"
-    return {"request": request["id"], "html": out}, write(out, page)
+    out, said = paper(ctx, args, f"request-{request['id']}.html",
+                      lambda doc, names: application_html(doc, request, names, SYSTEM.now_us()))
+    return {"request": request["id"], "html": out}, said
 
 
 def ethics_report(ctx, args) -> tuple[Any, str]:
@@ -70,24 +78,20 @@ def ethics_report(ctx, args) -> tuple[Any, str]:
     if not request.get("flag"):
         raise UsageError(_("request {id} is not flagged major or abnormal: nothing to report to the ethics "
                            "office").format(id=request["id"]))
-    doc, names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        page = ethics_html(doc, request, names, SYSTEM.now_us())
-    out = args.out or f"ethics-report-{request['id']}.html"
-    return {"request": request["id"], "html": out}, write(out, page)
+    out, said = paper(ctx, args, f"ethics-report-{request['id']}.html",
+                      lambda doc, names: ethics_html(doc, request, names, SYSTEM.now_us()))
+    return {"request": request["id"], "html": out}, said
 
 
 def request_page(ctx, args, render, stem: str) -> tuple[Any, str]:
     """`edgectl request reply|receipt ID --out FILE`: a page of one request (design/0089)."""
     request = call(ctx.socket, "request.show", {"id": args.id})
-    doc, names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        try:
-            page = render(doc, request, names, SYSTEM.now_us())
-        except NotPrintable as exc:
-            raise UsageError(str(exc)) from None
-    out = args.out or f"{stem}-{request['id']}.html"
-    return {"request": request["id"], "html": out, "due_us": request.get("due_us")}, write(out, page)
+    try:
+        out, said = paper(ctx, args, f"{stem}-{request['id']}.html",
+                          lambda doc, names: render(doc, request, names, SYSTEM.now_us()))
+    except NotPrintable as exc:
+        raise UsageError(str(exc)) from None
+    return {"request": request["id"], "html": out, "due_us": request.get("due_us")}, said
 
 
 def request_reply(ctx, args) -> tuple[Any, str]:
@@ -101,11 +105,9 @@ def request_receipt(ctx, args) -> tuple[Any, str]:
 def usage_register(ctx, args, start: int, end: int) -> tuple[Any, str]:
     """`edgectl request usage --from T [--to T] --out FILE`: the usage register (001 附件5)."""
     answer = call(ctx.socket, "usage.register", {"from_us": start, "to_us": end})
-    doc, names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        page = usage_html(doc, answer, names, SYSTEM.now_us())
-    out = args.out or "usage-register.html"
-    return {"uses": len(answer["uses"]), "html": out}, write(out, page)
+    out, said = paper(ctx, args, "usage-register.html", lambda doc, names: usage_html(doc, answer, names,
+                                                                                     SYSTEM.now_us()))
+    return {"uses": len(answer["uses"]), "html": out}, said
 
 
 def site_doc(ctx, lang: str | None) -> tuple[Doc, dict[str, str]]:
@@ -122,21 +124,16 @@ def account_form(ctx, args) -> tuple[Any, str]:
     if account_event(a, args.action) is None:
         raise UsageError(_("account {name} has no such event on record ({action}); its history: {events}").format(
             name=a["name"], action=args.action, events=", ".join(e["action"] for e in a.get("events") or []) or "-"))
-    doc, names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        page = account_html(doc, a, args.action, names, SYSTEM.now_us())
-    out = args.out or f"account-{a['name']}-{args.action}.html"
-    return {"account": a["name"], "html": out}, write(out, page)
+    out, said = paper(ctx, args, f"account-{a['name']}-{args.action}.html",
+                      lambda doc, names: account_html(doc, a, args.action, names, SYSTEM.now_us()))
+    return {"account": a["name"], "html": out}, said
 
 
 def hold_form(ctx, args) -> tuple[Any, str]:
     """`edgectl hold form ID --out FILE`: the request to preserve footage and its approval."""
     h = call(ctx.socket, "hold.show", {"id": args.id})
-    doc, names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        page = hold_html(doc, h, names, SYSTEM.now_us())
-    out = args.out or f"hold-{h['id']}.html"
-    return {"hold": h["id"], "html": out}, write(out, page)
+    out, said = paper(ctx, args, f"hold-{h['id']}.html", lambda doc, names: hold_html(doc, h, names, SYSTEM.now_us()))
+    return {"hold": h["id"], "html": out}, said
 
 
 def maintenance_record(ctx, args) -> tuple[Any, str]:
@@ -144,11 +141,9 @@ def maintenance_record(ctx, args) -> tuple[Any, str]:
     w = next((r for r in call(ctx.socket, "maintenance.list", {"limit": 1_000_000}) if r["id"] == args.id), None)
     if w is None:
         raise UsageError(_("no maintenance window {id} on record").format(id=args.id))
-    doc, _names = site_doc(ctx, args.lang)
-    with speaking(doc.lang):
-        page = maintenance_html(doc, w, SYSTEM.now_us())
-    out = args.out or f"maintenance-{w['id']}.html"
-    return {"window": w["id"], "html": out}, write(out, page)
+    out, said = paper(ctx, args, f"maintenance-{w['id']}.html", lambda doc, _names: maintenance_html(doc, w,
+                                                                                                     SYSTEM.now_us()))
+    return {"window": w["id"], "html": out}, said
 
 
 ACCOUNT_ACTIONS = tuple(ACTIONS)
