@@ -16,9 +16,9 @@ from edged.documents.notice import inventory_html, notice_html
 from edged.documents.register import register_html
 from edged.documents.retrieval import application_html
 from edged.i18n import speaking
-from tests.support import browser
 from tests.support.documents_check import CJK, cjk_without_font
 from tests.support.forms import AUDIT, CAMERAS, LIST_CHANGED, PRINTED, REQUEST, RUNS, SITE_NAME, TAIPEI
+from tests.support.browser import chromium  # noqa: F401 (the module's browser)
 
 ITEMS = ("picture", "audio", "recording", "login", "clock", "quality")
 NAMES = {c["id"]: c["name"] for c in CAMERAS}
@@ -40,14 +40,6 @@ def documents(lang: str) -> dict[str, str]:
                 "audit": audit_report_html(doc, AUDIT, PRINTED)}
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    pw, b = browser.launch()
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 @pytest.mark.parametrize("name", ["notice", "inventory", "register", "application", "audit"])

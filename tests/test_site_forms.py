@@ -16,6 +16,7 @@ from edged.documents.retrieval import KIND_LABELS, application_html
 from edged.i18n import _, speaking
 from tests.support.daemon import ROOT
 from tests.support.forms import CAMERAS, LIST_CHANGED, PRINTED, REQUEST, TAIPEI, us
+from tests.support.browser import chromium  # noqa: F401 (the module's browser)
 
 SITES = ROOT / "examples" / "sites"
 
@@ -86,16 +87,6 @@ def rendered(cfg, kind: str) -> str:
         return application_html(doc, request_for(cfg, kind), {c.id: c.name for c in cfg.cameras}, PRINTED)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from tests.support import browser
-
-    pw, b = browser.launch()
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def printed(chromium, html: str) -> tuple[str, list[str], list[str]]:

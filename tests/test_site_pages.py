@@ -20,6 +20,7 @@ from edged.documents.pages import account_html, hold_html, maintenance_html
 from edged.i18n import speaking
 from tests.support.daemon import ROOT
 from tests.support.forms import PRINTED, TAIPEI, us
+from tests.support.browser import chromium  # noqa: F401 (the module's browser)
 
 SITES = ROOT / "examples" / "sites"
 NEVER = ("規定0", "rules 0", "annex", "取代紙本：規定")
@@ -81,16 +82,6 @@ def render(cfg, what: str, lang: str = "zh-TW", **kw) -> str:
         return maintenance_html(doc, {**WINDOW, **kw}, PRINTED)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from tests.support import browser
-
-    pw, b = browser.launch()
-    try:
-        yield b
-    finally:
-        b.close()
-        pw.stop()
 
 
 def printed(chromium, html: str) -> tuple[str, list[str], list[str], list[str]]:

@@ -6,7 +6,10 @@ downloaded: scripts/bootstrap installs Debian's chromium.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from tests.support.people import password_for
 
@@ -24,6 +27,17 @@ def launch() -> tuple[Any, Any]:
     except BaseException:
         pw.stop()
         raise
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One browser for a module's printed pages (import this fixture into the module)."""
+    pw, b = launch()
+    try:
+        yield b
+    finally:
+        b.close()
+        pw.stop()
 
 
 def login_page(browser: Any, base: str, name: str) -> Any:
