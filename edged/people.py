@@ -98,7 +98,7 @@ def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: l
     if event is None:
         return _("{name} has no {action} on record to sign").format(name=a["name"], action=action)
     if box not in boxes:
-        return _("{box!r} is not a box to sign on the account application; boxes: {boxes}").format(
+        return _("“{box}” is not a box to sign on the account application; boxes: {boxes}").format(
             box=box, boxes=", ".join(boxes) or _("(none)"))
     signed = accounts.application_signatures(a["events"], action)
     if box in signed:

@@ -58,8 +58,8 @@ def sign_forms(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
         mine = [b for b in boxes if sign_refusal(a, action, b, ctx.account, boxes) is None]
         if mine:
             hidden = f'<input type="hidden" name="action" value="{attr(action)}">'
-            out += (f'<section class="card"><h2>{esc(_("Sign the application to {action}").format(action=_(ACTIONS[action])))}'
-                    "</h2>" + form(ctx, f"/desk/accounts/{a['name']}/sign", hidden + " ".join(
+            title = _("Sign the application to {action}").format(action=_(ACTIONS[action]))
+            out += (f'<section class="card"><h2>{esc(title)}</h2>' + form(ctx, f"/desk/accounts/{a['name']}/sign", hidden + " ".join(
                         button(_("Sign: {box}").format(box=b), name="box", value=b) for b in mine)) + "</section>")
     return out
 
