@@ -90,6 +90,42 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
                        pw_hash=pw_hash)
 
 
+def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: list[str]) -> str | None:
+    """Why `signer` (an account) may not sign `box` of the application for the account's last
+    `action` event (design/0088), or None. Pure: the boxes are the page's without a daemon value;
+    the holder and the admin who carried the change out sign nothing, and each box is one person's."""
+    event = next((e for e in reversed(a.get("events") or []) if e["action"] == action), None)
+    if event is None:
+        return _("{name} has no {action} on record to sign").format(name=a["name"], action=action)
+    if box not in boxes:
+        return _("“{box}” is not a box to sign on the account application; boxes: {boxes}").format(
+            box=box, boxes=", ".join(boxes) or _("(none)"))
+    signed = accounts.application_signatures(a["events"], action)
+    if box in signed:
+        return _("{box} is already signed by {by}").format(box=box, by=signed[box]["by"])
+    if signer == a["name"]:
+        return _("{signer} may not sign their own account's application").format(signer=signer)
+    if signer == accounts.actor_account(event["by"]):
+        return _("{signer} carried out this change and may not also approve it (separation of duties)").format(
+            signer=signer)
+    if any(accounts.actor_account(s["by"]) == signer for s in signed.values()):
+        return _("{signer} has already signed this application; each box is another person's").format(signer=signer)
+    return None
+
+
+def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, signer: str, by: str,
+                     boxes: list[str], now_us: int) -> dict[str, Any]:
+    """One sign-off of an account's application (design/0088) by `signer`, on the record and
+    the audit chain; raises AccountError when sign_refusal says why not."""
+    a = accounts.account(db, name)
+    if a is None:
+        raise AccountError(_("no account {name}").format(name=name))
+    problem = sign_refusal(a, action, box, signer, boxes)
+    if problem:
+        raise AccountError(problem)
+    return accounts.sign_application(db, name, action, box, by=by, now_us=now_us)
+
+
 # requests and grants ----------------------------------------------------------------
 def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by: str, now_us: int, key: bytes,
                  policy: rq.RequestPolicy = rq.DEFAULT_POLICY, tz: tzinfo | None = None) -> dict[str, Any]:

@@ -239,6 +239,33 @@ def revoke_account(db: sqlite_utils.Database, name: str, *, by: str, reason: str
     return account(db, name)  # type: ignore[return-value]
 
 
+SIGNED = "signed:"   # an event row "signed:<action>", its reason the box: a sign-off of an application (design/0088)
+
+
+def actor_account(by: str) -> str:
+    """The account in an actor as the audit chain writes it ("alice", "alice (os: root)")."""
+    return by.split(" (os: ", 1)[0]
+
+
+def application_signatures(events: list[dict[str, Any]], action: str) -> dict[str, dict[str, Any]]:
+    """The sign-offs of the account's last `action` event's application: box -> {by, at_us}.
+    A sign-off is an event row after that event (an earlier application's stay with it). Pure."""
+    last = max((e["at_us"] for e in events if e["action"] == action), default=None)
+    if last is None:
+        return {}
+    return {e["reason"]: {"by": e["by"], "at_us": e["at_us"]} for e in events
+            if e["action"] == SIGNED + action and e["at_us"] >= last}
+
+
+def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, by: str,
+                     now_us: int) -> dict[str, Any]:
+    """Record one sign-off (the caller checked the box and who may sign), with its audit record."""
+    with db.atomic():
+        _event(db, name, SIGNED + action, by, box, now_us)
+        audit.append(db, by, "account.sign", {"account": name, "action": action, "box": box}, at_us=now_us)
+    return account(db, name)  # type: ignore[return-value]
+
+
 def is_account_name(name: str) -> bool:
     return bool(_NAME.fullmatch(name))
 

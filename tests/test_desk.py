@@ -339,6 +339,45 @@ def test_the_admin_resets_and_revokes_with_a_reason_on_the_record(desk):
     assert "☑ 開通" in (d.tmp / "o.html").read_text() and "人事令 115-001" in (d.tmp / "o.html").read_text()
 
 
+def test_approvers_sign_the_account_application_electronically(desk):
+    """account.sign (design/0088): an approver signs a box of 001's 權限使用者申請表 with edgectl or
+    at the desk; refused for the holder's own application, the admin who carried the change out,
+    a box signed already, a box the form has not or the daemon fills; the page prints each signer."""
+    d, p = desk, desk.people
+    for name, roles in (("ines", ("admin", "approver")), ("pia", ("approver",)), ("lin", ("approver",)),
+                        ("huang", ("approver",))):
+        p.add(name, *roles)
+    r = p.as_("pia").ctl("account", "sign", "pia", "--box", "秘書")
+    assert r.returncode != 0 and "pia" in r.stderr, "the holder signs nothing of their own application"
+    assert p.as_("lin").ctl("account", "sign", "pia", "--box", "秘書").returncode == 0
+    r = p.as_("huang").ctl("account", "sign", "pia", "--box", "秘書")
+    assert r.returncode != 0 and "lin" in r.stderr, "a box is signed once"
+    for box in ("管理單位", "課長"):   # filled by the daemon (who carried it out); not on the form
+        r = p.ctl("account", "sign", "pia", "--box", box)
+        assert r.returncode != 0 and "秘書" in r.stderr, r.stderr   # names the boxes there are
+    r = p.as_("ines").ctl("account", "passwd", "pia", "--reason", "忘記密碼", "--password-stdin",
+                         input="Reset-by-ines-2026\n")
+    assert r.returncode == 0, r.stderr
+    r = p.ctl("account", "sign", "pia", "--action", "password", "--box", "秘書")
+    assert r.returncode != 0 and "ines" in r.stderr, "the admin who carried the change out does not approve it"
+    assert [(x["actor"].split()[0], x["detail"]["box"]) for x in d.audit("account.sign")] == [("lin", "秘書")]
+
+    # at the desk: huang's buttons are the boxes still blank, on each application on record
+    q = d.login("huang", password_for("huang"))
+    q.goto(d.base + "/desk/accounts/pia")
+    opened = q.locator("form[action$='/sign']").filter(has=q.locator("input[value=opened]"))
+    assert opened.locator("button").all_inner_texts() == ["簽核：申請單位", "簽核：主任"]
+    opened.locator("button[value=主任]").click()
+    q.wait_for_selector(".notice-ok")
+    q.goto(d.base + "/desk/accounts/pia/form?action=opened")
+    boxes = q.locator("table.boxes td").all_inner_texts()
+    assert boxes[2].split()[0] == "lin" and boxes[3].split()[0] == "huang" and "115/" in boxes[3]
+    q.context.close()
+    out = d.tmp / "account-pia.html"
+    assert p.as_("admin").ctl("account", "form", "pia", "--out", str(out)).returncode == 0
+    assert [x["actor"].split()[0] for x in d.audit("account.sign")] == ["lin", "huang"] and "huang" in out.read_text()
+
+
 def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
     d = desk
     admin = d.login("admin", password_for("admin"))

@@ -18,7 +18,8 @@ EXPECTED = {
     "account.passwd.other": {AD},
     "account.revoke": {AD},
     "account.list": {AD, A},
-    "account.show": {AD, A},
+    "account.show": {AD, A, P},            # the approver reads the application it signs (design/0088)
+    "account.sign": {P},
     "hold.add": {C, P},
     "hold.approve": {P},
     "hold.reject": {P},

@@ -18,6 +18,7 @@ from edged.config import ConfigError, load_config, parse_config
 from edged.documents import Doc
 from edged.documents.pages import account_html, hold_html, maintenance_html
 from edged.i18n import speaking
+from edged.people import sign_refusal
 from tests.support.daemon import ROOT
 from tests.support.forms import PRINTED, TAIPEI, us
 from tests.support.browser import chromium  # noqa: F401 (the module's browser)
@@ -218,3 +219,45 @@ def test_the_daemon_hands_edgectl_its_pages():
     again = forms_from_json(cfg.forms.to_json())
     assert again.page("account") == cfg.forms.page("account") and again.page("account").boxes[1].value == "by"
     assert again.page("maintenance").title == ""   # not written: edged's own
+
+
+SIGNED = {**ACCOUNT, "events": [
+    *ACCOUNT["events"][:1],
+    {"action": "signed:opened", "at_us": us("2026-01-06 10:00"), "by": "lin", "reason": "秘書"},
+    *ACCOUNT["events"][1:],
+    {"action": "signed:revoked", "at_us": us("2026-11-21 09:30"), "by": "huang (os: root)", "reason": "主任"}]}
+
+
+def boxes_of(html: str) -> list[str]:
+    """What each signature box holds, its lines and tags stripped (the page as HTML, no browser)."""
+    row = re.search(r'<table class="boxes">.*?</tr><tr>(.*?)</tr></table>', html).group(1)
+    return [re.sub(r"<[^>]+>", " ", td).split() for td in re.findall(r"<td>(.*?)</td>", row)]
+
+
+def test_a_signed_box_prints_the_signer_and_time_and_the_others_stay_blank():
+    """account.sign (design/0088): each signed box of 001's application holds who signed and
+    when; a box signed on another application (the opening's 秘書) stays off the revocation's."""
+    cfg = site("001-land-office")
+    doc = Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms)
+    with speaking("zh-TW"):
+        opened = boxes_of(account_html(doc, SIGNED, "opened", {}, PRINTED))
+        revoked = account_html(doc, SIGNED, "revoked", {}, PRINTED)
+    assert opened[2] == ["lin", "115/01/06", "10:00"] and opened[3] == []      # 秘書 signed, 主任 blank
+    assert opened[1][-3:] == ["admin", "115/01/05", "09:00"]                   # 管理單位: who carried it out
+    assert boxes_of(revoked)[2] == [] and boxes_of(revoked)[3] == ["huang", "(os:", "root)", "115/11/21", "09:30"]
+
+
+def test_who_may_sign_which_box():
+    """The refusals of account.sign, pure (edged/people.py sign_refusal): the boxes that name no
+    daemon value, once each, never by the holder nor the admin who carried the change out, and
+    one box per person."""
+    boxes = ["申請單位", "秘書", "主任"]
+    assert sign_refusal(SIGNED, "opened", "主任", "huang", boxes) is None
+    assert "管理單位" in sign_refusal(SIGNED, "opened", "管理單位", "huang", boxes)   # names a value: not a box to sign
+    assert "lin" in sign_refusal(SIGNED, "opened", "秘書", "huang", boxes)           # already signed, by lin
+    assert "wang" in sign_refusal(SIGNED, "opened", "主任", "wang", boxes)           # the holder
+    assert "admin" in sign_refusal(SIGNED, "opened", "主任", "admin", boxes)         # carried it out
+    assert "lin" in sign_refusal(SIGNED, "opened", "主任", "lin", boxes)             # signed 秘書 already
+    assert sign_refusal(SIGNED, "revoked", "秘書", "lin", boxes) is None             # another application
+    assert sign_refusal(SIGNED, "revoked", "秘書", "huang", boxes) is not None      # huang (os: root) signed 主任
+    assert "password" in sign_refusal({**SIGNED, "events": SIGNED["events"][:2]}, "password", "秘書", "huang", boxes)

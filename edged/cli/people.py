@@ -141,6 +141,11 @@ def cmd_account(ctx, args) -> tuple[Any, str]:
     if args.acct_cmd == "revoke":
         a = call(ctx.socket, "account.revoke", {"name": args.name, "reason": args.reason})
         return a, _("account {name} revoked; the row stays on record and its sessions ended").format(name=a["name"])
+    if args.acct_cmd == "sign":  # an approver's sign-off of one box of the application (design/0088)
+        call(ctx.socket, "account.sign", {"name": args.name, "action": args.action, "box": args.box})
+        return {"account": args.name, "action": args.action, "box": args.box}, _(
+            "signed {box} on the application of {name} ({action})").format(box=args.box, name=args.name,
+                                                                           action=args.action)
     if args.acct_cmd == "show":
         a = call(ctx.socket, "account.show", {"name": args.name})
         return a, _account_lines(a)
@@ -327,6 +332,11 @@ def register(sub) -> None:
     a.add_argument("--action", choices=ctl_documents.ACCOUNT_ACTIONS, default="opened",
                    help=_("which application: the account opened (default), a password change or the revocation"))
     a.add_argument("--out", metavar="FILE", help=_("where to write the page (default account-NAME-ACTION.html)"))
+    a = acs.add_parser("sign", parents=[JSON], help=_("sign one box of an account's application (approver)"))
+    a.add_argument("name")
+    a.add_argument("--action", choices=ctl_documents.ACCOUNT_ACTIONS, default="opened",
+                   help=_("which application: the account opened (default), a password change or the revocation"))
+    a.add_argument("--box", required=True, help=_("the box's label as the form prints it, e.g. 秘書"))
     p.set_defaults(handler=cmd_account)
 
     p = sub.add_parser("request", help=_("retrieval requests: file, approve or reject, list"))

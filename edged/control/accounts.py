@@ -23,7 +23,8 @@ from edged.control.operation import Operations, op, read_catalog, text, write_re
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules.roles import ADMIN
-from edged.i18n import Msg, N_, _
+from edged.documents.pages import account_boxes
+from edged.i18n import Msg, N_, _, speaking
 from storage import accounts, sessions
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import CatalogWriter
@@ -38,6 +39,7 @@ class AccountOps(Operations):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
+        self.forms, self.language = cfg.forms, cfg.site.language
 
     @op("account.add")
     async def add(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -120,6 +122,16 @@ class AccountOps(Operations):
             await self.alarms.clear(PASSWORD_RESET.key(row["name"]))
             await self.alarms.clear(ACCOUNT_OPENED.key(row["name"]))
         return row
+
+    @op("account.sign")
+    async def sign(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """An approver signs one box of an account's application (design/0088): the boxes are the
+        site's [forms.account] (edged's own in the site's language) that name no daemon value."""
+        with speaking(self.language):
+            boxes = account_boxes(self.forms.page("account"))
+        return await write_refusing(self.writer, lambda db: people.sign_application(
+            db, text(args, "name"), text(args, "action"), text(args, "box"), signer=caller.account or "",
+            by=str(caller), boxes=boxes, now_us=self.clock.now_us()), _("not signed"))
 
     @op("account.list")
     async def listing(self, args: dict[str, Any], _caller: Caller) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.documents.audit import ROLE_LABELS
 from edged.documents.retrieval import cameras_text, label
 from edged.i18n import N_, _
+from storage.accounts import SIGNED, application_signatures
 
 ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
            "revoked": N_("revoke the account")}  # 001 annex 2's 申請種類: 開通 變更密碼 註銷
@@ -42,16 +43,19 @@ def _field_html(f: FormField, values: dict[str, str]) -> str:
     return values.get(f.value or "", "")
 
 
-def _box_html(box: SignBox, values: dict[str, str]) -> str:
+def _box_html(box: SignBox, values: dict[str, str], signed: dict[str, str]) -> str:
     parts = [f'<span class="line">{esc(line)}</span>' for line in box.lines]
     parts += [checkbox(False, c) for c in box.choices]
     if box.value and values.get(box.value):
         parts.append(f'<span class="line">{values[box.value]}</span>')
+    elif not box.value and signed.get(box.label):  # signed electronically (design/0088)
+        parts.append(f'<span class="line signed">{signed[box.label]}</span>')
     return "".join(parts)
 
 
 def _sheet(doc: Doc, form: PageForm, default: Callable[[], PageForm], values: dict[str, str], number: str,
-           record: str, replaces: str, cite: str, printed_us: int, title: str) -> str:
+           record: str, replaces: str, cite: str, printed_us: int, title: str,
+           signed: dict[str, str] | None = None) -> str:
     """The page: the site's paper ([forms.<page>]) or edged's, then the electronic record."""
     mine = default()
     fields, boxes = form.fields or mine.fields, form.boxes or mine.boxes
@@ -60,7 +64,7 @@ def _sheet(doc: Doc, form: PageForm, default: Callable[[], PageForm], values: di
     signs = ""
     if boxes:
         signs = ('<table class="boxes"><tr>' + "".join(f"<th>{esc(b.label)}</th>" for b in boxes)
-                 + "</tr><tr>" + "".join(f"<td>{_box_html(b, values)}</td>" for b in boxes) + "</tr></table>")
+                 + "</tr><tr>" + "".join(f"<td>{_box_html(b, values, signed or {})}</td>" for b in boxes) + "</tr></table>")
     notes = "".join(f'<p class="notes">{esc(n)}</p>' for n in form.notes)
     body = (f'<h1>{esc(title)}</h1><p class="meta">{esc(doc.site_name)}　{esc(number)}</p>'
             f'<table class="annex">{rows}</table>{signs}{notes}<div class="record">{record}</div>')
@@ -79,6 +83,12 @@ def _account_default() -> PageForm:
         _f(_("Date carried out"), "at"), _f(_("Roles granted"), "roles"), _f(_("Cameras"), "cameras")),
         boxes=(_b(_("Applying unit"), lines=(_("Applicant:"), _("Chief:"))),
                _b(_("Approved by")), _b(_("Carried out on the system by"), "by")))
+
+
+def account_boxes(form: PageForm) -> list[str]:
+    """The boxes an approver signs at the desk or with `edgectl account sign` (design/0088): the
+    site's, else edged's (in the language spoken), that name no value the daemon fills."""
+    return [b.label for b in (form.boxes or _account_default().boxes) if not b.value]
 
 
 def account_event(a: dict[str, Any], action: str) -> dict[str, Any] | None:
@@ -104,12 +114,27 @@ def account_html(doc: Doc, a: dict[str, Any], action: str, camera_names: dict[st
         "reason": esc(e.get("reason")), "by": _signed(doc, e.get("by"), e["at_us"]),
         "opened": _signed(doc, a.get("opened_by"), a.get("opened_us")),
     }
-    history = [[doc.datetime(x["at_us"]), label(ACTIONS, x["action"]), x["by"], x.get("reason") or ""]
-               for x in a.get("events") or []]
+    signed = {box: _signed(doc, s["by"], s["at_us"])
+              for box, s in application_signatures(a.get("events") or [], action).items()}
+    history = [[doc.datetime(x["at_us"]), _event_what(x), x["by"], _event_reason(x)] for x in a.get("events") or []]
     record = (tag("h2", _("The account's record")) + table([_("Time"), _("What"), _("By"), _("Reason")], history))
     return _sheet(doc, doc.forms.page("account"), _account_default, values,
                   _("Account: {name}").format(name=a["name"]), record,
-                  _("the account application"), "account", printed_us, _("Application for a user account"))
+                  _("the account application"), "account", printed_us, _("Application for a user account"),
+                  signed)
+
+
+def _event_what(e: dict[str, Any]) -> str:
+    """An event of the account's record: an action, or a sign-off of one's application."""
+    if e["action"].startswith(SIGNED):
+        return _("signed the application to {action}").format(action=label(ACTIONS, e["action"][len(SIGNED):]))
+    return label(ACTIONS, e["action"])
+
+
+def _event_reason(e: dict[str, Any]) -> str:
+    if e["action"].startswith(SIGNED):  # a sign-off's reason is its box
+        return _("box: {box}").format(box=e["reason"])
+    return e.get("reason") or ""
 
 
 # the evidence-preservation request and its approval (000 §4(1)2, 004 annex 2 影像保存) ----------

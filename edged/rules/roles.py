@@ -66,7 +66,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.passwd.other": frozenset({ADMIN}),
     "account.revoke": frozenset({ADMIN}),
     "account.list": frozenset({ADMIN, AUDITOR}),
-    "account.show": frozenset({ADMIN, AUDITOR}),
+    "account.show": frozenset({ADMIN, AUDITOR, APPROVER}),  # the approver reads the application it signs
+    # an approver signs a box of an account's application (design/0088): neither its holder nor
+    # the admin who carried the change out (edged/people.py sign_refusal)
+    "account.sign": frozenset({APPROVER}),
     # holds (R6): a custodian preserves evidence; only an approver releases a legal hold. Who
     # may place, approve and extend which kind is the site's [policy.holds] (edged/rules/holds.py),
     # within these roles; an approver approves a hold that waits for one (R8.3).

@@ -14,7 +14,7 @@ from aiohttp import web
 from edged.i18n import N_, _
 from edged.rules import roles
 from edged.viewer.desk.app import Desk, Refused, form_of, many
-from edged.viewer.desk.paper import print_links
+from edged.viewer.desk.paper import print_links, sign_forms
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
@@ -26,7 +26,8 @@ STORED_REASONS = {"changed by the account holder": N_("changed by the account ho
 PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_("Print the password change "
                                                                                  "application"),
                 "revoked": N_("Print the application to revoke it")}
-DONE_NOTES = {"revoked": N_("The account is revoked; its sessions ended.")}
+DONE_NOTES = {"revoked": N_("The account is revoked; its sessions ended."),
+              "signed": N_("Signed; the printed application shows your name in the box.")}
 
 
 def one_time_password() -> str:
@@ -97,11 +98,14 @@ class Pages:
                        (_("Password changed"), esc(ctx.when(a.get("pw_changed_us"))))])
         body += "<h2>" + esc(_("History")) + "</h2>" + table(
             [_("Time"), _("What"), _("By"), _("Reason")],
-            [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else e["action"]),
+            [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else
+                                             _("signed ({action})").format(action=_(EVENT_LABELS.get(
+                                                 e["action"].removeprefix("signed:"), e["action"])))),
               esc(e["by"]), esc(_(STORED_REASONS[e["reason"]]) if e.get("reason") in STORED_REASONS else e.get("reason"))]
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))
                              for action in PRINT_LABELS if any(e["action"] == action for e in a.get("events") or [])])
+        body += sign_forms(self.desk, ctx, a)
         if not a.get("revoked_us"):
             if ctx.may("account.passwd.other") and roles.ADMIN not in a["roles"] and name != ctx.account:
                 body += self.reason_form(ctx, f"/desk/accounts/{name}/reset", _("Reset the password"),

@@ -12,15 +12,17 @@ from typing import Any
 
 from aiohttp import web
 
-from edged.documents.pages import ACTIONS, account_html, hold_html, maintenance_html
-from edged.i18n import _
-from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import Ctx, esc, link, message, table
+from edged.documents.pages import ACTIONS, account_boxes, account_event, account_html, hold_html, maintenance_html
+from edged.i18n import _, speaking
+from edged.people import sign_refusal
+from edged.viewer.desk.app import Desk, Refused, form_of
+from edged.viewer.desk.page import Ctx, attr, button, esc, form, link, message, table
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     pages = Paper(desk)
     r.add_get(r"/desk/accounts/{name}/form", desk.page("account.show", pages.account))
+    r.add_post(r"/desk/accounts/{name}/sign", desk.page("account.sign", pages.sign))
     r.add_get(r"/desk/holds/{id:\d+}/form", desk.page("hold.show", pages.hold))
     r.add_get("/desk/maintenance", desk.page("maintenance.list", pages.windows))
     r.add_get(r"/desk/maintenance/{id:\d+}/record", desk.page("maintenance.list", pages.maintenance))
@@ -38,6 +40,30 @@ def print_links(links: list[tuple[str, str]]) -> str:
             + f' <span class="hint">{esc(how)}</span></p>')
 
 
+def signable(desk: Desk) -> list[str]:
+    """The account application's boxes an approver signs, as the daemon names them (the site's language)."""
+    with speaking(desk.cfg.site.language):
+        return account_boxes(desk.cfg.forms.page("account"))
+
+
+def sign_forms(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
+    """A button per box this person may sign on each application on record (design/0088): for
+    an approver who is neither the account's holder nor the admin who carried the change out."""
+    if not ctx.may("account.sign") or not ctx.account:
+        return ""
+    boxes, out = signable(desk), ""
+    for action in ACTIONS:
+        if account_event(a, action) is None:
+            continue
+        mine = [b for b in boxes if sign_refusal(a, action, b, ctx.account, boxes) is None]
+        if mine:
+            hidden = f'<input type="hidden" name="action" value="{attr(action)}">'
+            title = _("Sign the application to {action}").format(action=_(ACTIONS[action]))
+            out += (f'<section class="card"><h2>{esc(title)}</h2>' + form(ctx, f"/desk/accounts/{a['name']}/sign", hidden + " ".join(
+                        button(_("Sign: {box}").format(box=b), name="box", value=b) for b in mine)) + "</section>")
+    return out
+
+
 class Paper:
     def __init__(self, desk: Desk):
         self.desk = desk
@@ -51,6 +77,17 @@ class Paper:
         if action not in ACTIONS:
             return self.desk.render(ctx, _("Account"), message("error", _("no such application")), status=404)
         return self.desk.printed(ctx, lambda doc: account_html(doc, a, action, self.desk.camera_names(), ctx.now_us))
+
+    async def sign(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """One sign-off of an account's application; back to the account's page."""
+        name, f = request.match_info["name"], form_of(request)
+        try:
+            await self.desk.run(ctx, "account.sign", {"name": name, "action": str(f.get("action") or ""),
+                                                      "box": str(f.get("box") or "")})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)),
+                                    status=409)
+        raise web.HTTPSeeOther(f"/desk/accounts/{name}?done=signed")
 
     async def hold(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         try:
