@@ -39,7 +39,8 @@ MARKERS = {
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
 }
-SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood"}
+SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
+        "test_recovery_writer"}
 # support modules that make OS accounts (useradd, groupadd, groupdel): one process at a time
 OS_ACCOUNTS = {"osuser", "vlc_server"}
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
@@ -78,7 +79,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tiers = tiers_of(path)
         for tier in tiers:
             item.add_marker(tier)
-        if not tiers and not any(next(item.iter_markers(name), None) for name in TIERS.values()):
+        if not tiers and path.stem not in SOLO and not any(next(item.iter_markers(name), None)
+                                                           for name in TIERS.values()):
             item.add_marker("pure")
         if path.stem in SOLO:
             item.add_marker("solo")

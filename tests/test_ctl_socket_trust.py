@@ -29,10 +29,11 @@ c, _ = s.accept()
 c.settimeout(10)
 got = b""
 try:
-    while chunk := c.recv(65536):
+    while not got.endswith(b"\\n") and (chunk := c.recv(65536)):   # the request is one line
         got += chunk
 except OSError:
     pass
+c.close()
 print(repr(got), flush=True)
 """
 
