@@ -46,8 +46,8 @@ def timed(keys: list[bytes], options: dict[str, str] | None) -> list[str]:
             ctx.options = options
         frame = (ctx.decode(av.Packet(k)) or ctx.decode(None))[0]
         t1 = time.perf_counter()
-        small = cam.reformatter.reformat(frame, width=ic.WIDTH, height=ic.HEIGHT, format="yuv420p",
-                                         interpolation="AREA", dst_color_range=av.video.reformatter.ColorRange.JPEG)
+        small = ic.scaler().reformat(frame, width=ic.WIDTH, height=ic.HEIGHT, format="yuv420p", interpolation="AREA",
+                                     dst_color_range=av.video.reformatter.ColorRange.JPEG, threads=1)
         grey = ic.plane(small, 0).copy()
         t2 = time.perf_counter()
         ic.measure(grey, ic.plane(small, 1), ic.plane(small, 2), cam.previous)

@@ -117,7 +117,8 @@ def max_lateness(d: Daemon) -> tuple[float | None, int]:
 def edged_config(n: int, server: RtspServer, base: Path) -> Path:
     """The config edged records the N cameras with (the floor reads its workers and lengths)."""
     config = write_config(base / "edged.toml", base / "data",
-                          [{"id": c, "url": server.url(c)} for c in cam_ids(n)], storage={"segment_length": "60s"})
+                          [{"id": c, "url": server.url(c)} for c in cam_ids(n)], storage={"segment_length": "60s"},
+                          recorder={"workers": int(os.environ["BENCH_WORKERS"])} if os.environ.get("BENCH_WORKERS") else None)
     config.write_text(config.read_text().replace('id = "test"', 'id = "bench"', 1))
     return config
 

@@ -139,12 +139,18 @@ class EdgedSource:
             rate = Fraction(90000, self._pending[1].ts - key.ts)
         else:
             rate = DEFAULT_RATE
-        raw = parameter_sets(video) + key.data
+        raw = io.BytesIO(parameter_sets(video) + key.data)
         try:
-            self._template = av.open(io.BytesIO(raw), format=self.codec, options={"fpsprobesize": "0"})
+            self._template = av.open(raw, format=self.codec, options={"fpsprobesize": "0"})
             stream = self._template.streams.video[0]
+            # Only the stream is kept: the keyframe FFmpeg read it from is dropped, its queued copy
+            # and our buffer (two copies of a keyframe, ~0.6 MB a 1080p camera for its connection).
+            for _ in self._template.demux(stream):
+                pass
         except (av.error.FFmpegError, IndexError) as exc:
             raise RtspFailure(f"FFmpeg cannot read the first keyframe: {exc}", kind=FALLBACK) from None
+        raw.seek(0)
+        raw.truncate()
         if not stream.codec_context.width:
             raise RtspFailure("no picture size in the parameter sets", kind=FALLBACK)
         stream.time_base = TIME_BASE

@@ -213,8 +213,8 @@ class MotionWatch:
 
 
 def small_grey(scaler: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:
-    return scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray",
-                           interpolation=Interpolation.AREA).to_ndarray()
+    return scaler.reformat(frame, ANALYSED[0], ANALYSED[1], "gray", interpolation=Interpolation.AREA,
+                           threads=1).to_ndarray()  # (PyAV's default starts a thread per core per scaler)
 
 
 def jpeg(grey: np.ndarray) -> bytes:

@@ -34,10 +34,11 @@ if TYPE_CHECKING:
 VideoPacket: TypeAlias = "av.Packet[VideoStream]"
 Sound: TypeAlias = "av.Packet[AudioStream] | av.AudioFrame"
 
-# Bytes per write from the muxer, which flushes at each fragment's end (`flush_packets`): a 1 s
-# fragment at 4 Mbit/s (~0.5 MB, a keyframe's more) is one write, not four at 128 KiB (issue 33
-# item 3: writes per fragment, not per buffer). Only the pages a fragment fills are touched.
-AVIO_BUFFER = 1 << 20
+# The muxer's I/O buffer. It flushes at each fragment's end (`flush_packets`), in buffers of this
+# size, which HashingFile gathers into one write per fragment (issue 33 item 3: writes per
+# fragment, not per buffer). It was 1 MiB, so that a fragment fit one buffer: 1 MiB a camera.
+AVIO_BUFFER = 1 << 16
+IOV_MAX = 1024  # buffers per pwritev (Linux's limit)
 # The MP4 muxer's options, plus `frag_duration` (the fragment length); bench/record_throughput.py's
 # PyAV floor muxes with the same.
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
@@ -79,43 +80,71 @@ class HashingFile:
     it goes. The fragmented MP4 muxer only appends (empty moov first, fragments, then the mfra;
     box sizes it patches are patched inside its buffer before the write), but should a write
     ever land on bytes already hashed, or leave a hole, `sha256()` says None and the hasher
-    reads the file back instead (tests/test_segment_hash.py)."""
+    reads the file back instead (tests/test_segment_hash.py).
 
-    __slots__ = ("fd", "pos", "end", "_h", "rewrote", "synced")
+    `gather`: the muxer's buffers are kept until `flush()` and written with one `pwritev`, so
+    its I/O buffer can be small (AVIO_BUFFER) and a fragment is still one write (the segment
+    writer flushes after each packet it muxes: a fragment is written inside one `mux`)."""
 
-    def __init__(self, fd: int, synced: Synced | None):
+    __slots__ = ("fd", "pos", "end", "_h", "rewrote", "synced", "gather", "_pending", "_pending_at")
+
+    def __init__(self, fd: int, synced: Synced | None, gather: bool = False):
         self.fd = fd
         self.pos = 0
         self.end = 0
         self._h = hashlib.sha256()
         self.rewrote = False
         self.synced = synced  # marked dirty for the durability thread; its failure surfaces here
+        self.gather = gather
+        self._pending: list[bytes] = []
+        self._pending_at = 0
 
     def write(self, data: bytes) -> int:
+        size = len(data)
+        if self.gather:
+            if not self._pending:
+                self._pending_at = self.pos
+            self._pending.append(data)
+        else:
+            self._put([data], self.pos, size)
+        self.pos += size
+        return size
+
+    def flush(self) -> None:
+        """Write what `gather` kept (nothing to do without it)."""
+        if self._pending:
+            pieces, self._pending = self._pending, []
+            self._put(pieces, self._pending_at, sum(map(len, pieces)))
+
+    def _put(self, pieces: list[bytes], pos: int, size: int) -> None:
         synced = self.synced
         if synced is not None and synced.error is not None:
             raise synced.error
-        pos, size = self.pos, len(data)
-        view = memoryview(data)
+        views = [memoryview(p) for p in pieces]
         done = 0
         while done < size:  # FFmpeg ignores a short count: write it all or raise
-            done += os.pwrite(self.fd, view[done:], pos + done)
+            n = os.pwritev(self.fd, views[:IOV_MAX], pos + done)
+            done += n
+            while views and n >= len(views[0]):
+                n -= len(views.pop(0))
+            if n:
+                views[0] = views[0][n:]
         if pos == self.end:
-            self._h.update(data)
+            for p in pieces:
+                self._h.update(p)
         else:
             self.rewrote = True
-        self.pos = pos = pos + size
-        if pos > self.end:
-            self.end = pos
+        if pos + size > self.end:
+            self.end = pos + size
         if synced is not None:
             synced.written_ns = time.monotonic_ns()
             if not synced.dirty:  # the first write since the last pass: wake it (the rest of the
                 synced.dirty = True  # fragment's buffers join that pass, design/0061)
                 if synced.wake is not None:
                     synced.wake()
-        return size
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self.flush()
         if whence == os.SEEK_CUR:
             offset += self.pos
         elif whence == os.SEEK_END:
@@ -148,7 +177,7 @@ class SegmentFile:
         self._dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         # Without a durability thread (tests, tools) the file is made durable at close only.
         self._synced = durability.register(self._fd, self._dir_fd) if durability is not None else None
-        self._file = HashingFile(self._fd, self._synced)
+        self._file = HashingFile(self._fd, self._synced, gather=True)
         self.sha256: str | None = None  # after close: the digest of the bytes written, None if unknown
         self._frame_us = frame_us
         if self._synced is not None and self._synced.wake is not None:  # a pass follows each fragment
@@ -213,6 +242,7 @@ class SegmentFile:
         held = self._held
         while held and held[0][0] < dts:
             self._write_audio(held.popleft()[1])
+        self._file.flush()
 
     def write(self, pkt: VideoPacket | Sound, is_video: bool) -> None:
         if is_video:  # which stream a packet is of is the caller's flag, not a type PyAV's stubs could tell
@@ -224,6 +254,7 @@ class SegmentFile:
         at = round(pts * ratio) - self._vorigin
         if at < self._vdts and not self._held:
             self._write_audio(sound)
+            self._file.flush()
         else:
             self._held.append((at, sound))
 
@@ -282,6 +313,7 @@ class SegmentFile:
             if self._encodes and self._adst is not None:
                 self._encode(None, self._adst, self._aorigin)  # the sound up to the cut, its last frame padded
             self._out.close()
+            self._file.flush()
             os.fsync(self._fd)
             os.fsync(self._dir_fd)
             size = os.fstat(self._fd).st_size

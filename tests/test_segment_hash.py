@@ -9,7 +9,7 @@ from dataclasses import asdict
 import av
 
 from recorder.camera import CameraRecorder, Settings
-from recorder.durability import Durability
+from recorder.durability import Durability, Synced
 from recorder.events import Closing, to_dict
 from recorder.segment import HashingFile, SegmentFile
 from recorder.worker import Hasher
@@ -41,6 +41,34 @@ def test_the_hash_taken_as_written_is_the_hash_of_the_file_on_disk(tmp_path):
         seg = _write_segment(clip, out)
         assert seg.sha256 is not None  # the fMP4 muxer only appends: nothing had to be read back
         assert seg.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def test_gathered_buffers_reach_the_disk_together_at_the_flush_in_order_and_hashed(tmp_path):
+    """The segment writer's mode (issue 33 item 3): the muxer's 64 KiB buffers are one write per
+    fragment. Nothing is on disk before the flush; after it, every byte in order, the durability
+    pass woken once; a seek writes what was gathered before it moves."""
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    wakes = []
+    try:
+        entry = Synced(fd, fd, wake=lambda: wakes.append(1))
+        f = HashingFile(fd, entry, gather=True)
+        pieces = [bytes([i % 256]) * (65536 if i % 2 else 1000) for i in range(1, 2000)]  # more than IOV_MAX
+        for p in pieces:
+            assert f.write(p) == len(p)
+        assert os.fstat(fd).st_size == 0 and not wakes and f.tell() == sum(map(len, pieces))
+        f.flush()
+        data = b"".join(pieces)
+        assert path.read_bytes() == data and wakes == [1]
+        assert f.sha256(len(data)) == hashlib.sha256(data).hexdigest()
+        f.write(b"tail")
+        f.seek(4)  # the muxer patching a size: what was gathered is written first, then it moves
+        assert path.read_bytes() == data + b"tail"
+        f.write(b"SIZE")
+        f.flush()
+        assert path.read_bytes()[:8] == data[:4] + b"SIZE" and f.sha256(len(data) + 4) is None
+    finally:
+        os.close(fd)
 
 
 def test_a_write_over_bytes_already_hashed_leaves_the_hash_to_a_read_back(tmp_path):

@@ -65,11 +65,21 @@ def raise_nofile() -> None:
             log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
 
 
+WORKER_MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(256 << 10)}  # unless set already
+
+
 async def spawn_worker() -> asyncio.subprocess.Process:
-    """A recorder worker: it imports, then waits for its settings on stdin (recorder/worker.py)."""
+    """A recorder worker: it imports, then waits for its settings on stdin (recorder/worker.py).
+
+    Its C library keeps two malloc arenas, not one per thread that allocates (up to eight a
+    core), and gives back at once every block of 256 KiB or more (keyframes, the muxer's
+    fragment): a worker's camera threads each left ~3 MB in an arena of their own, and a freed
+    fragment raised glibc's threshold so that the next ones stayed in the arenas. Neither cost
+    CPU that could be measured (design/0079 "Memory")."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "recorder.worker",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20,
+        env={**WORKER_MALLOC, **os.environ})
 
 
 def guess_workers(config: Path) -> int:
