@@ -109,6 +109,18 @@ class EdgedResult:
                 and self.not_complete == 0 and g is not None and g < TARGET_LAG_S)
 
 
+@dataclass
+class RunSettings:
+    """What `--settle` and `--workers` set for every edged run of this process (the compare and
+    profile modes run edged through run_edged too)."""
+
+    settle_s: float = 0.0  # after every camera records, before the window
+    workers: int = 0  # recorder.workers; 0: edged's default (one a core)
+
+
+RUN = RunSettings()
+
+
 def max_lateness(d: Daemon) -> tuple[float | None, int]:
     rows = d.query("SELECT lateness_us FROM cameras WHERE configured = 1 AND lateness_us IS NOT NULL")
     return (max(r["lateness_us"] for r in rows) / 1e6 if rows else None), len(rows)
@@ -118,7 +130,7 @@ def edged_config(n: int, server: RtspServer, base: Path) -> Path:
     """The config edged records the N cameras with (the floor reads its workers and lengths)."""
     config = write_config(base / "edged.toml", base / "data",
                           [{"id": c, "url": server.url(c)} for c in cam_ids(n)], storage={"segment_length": "60s"},
-                          recorder={"workers": int(os.environ["BENCH_WORKERS"])} if os.environ.get("BENCH_WORKERS") else None)
+                          recorder={"workers": RUN.workers} if RUN.workers else None)
     config.write_text(config.read_text().replace('id = "test"', 'id = "bench"', 1))
     return config
 
@@ -150,7 +162,8 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
             log(f"  edged: exited with {d.proc.returncode} during warm-up; not measured")
         else:
             log(f"  edged: {res.recording}/{n} cameras recording after {time.monotonic() - t0:.0f} s; "
-                f"measuring {seconds:.0f} s")
+                + (f"settling {RUN.settle_s:.0f} s, then " if RUN.settle_s else "") + f"measuring {seconds:.0f} s")
+            time.sleep(RUN.settle_s)  # a set time by design: the image checks' budget reviews every 15 s
             res.lag_start = max_lateness(d)[0]
             root = d.proc.pid
             split = Split(tree(root), root)
@@ -543,7 +556,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-libavformat", action="store_true",
                    help="--reader compare: edged with its own reader and ffmpeg -c copy only (not edged on libavformat)")
     p.add_argument("--rounds", type=int, default=1, help="--reader profile: rounds per count (default %(default)s)")
+    p.add_argument("--settle", type=float, default=0.0,
+                   help="seconds edged records before its window, once every camera records (the image checks' "
+                        "budget first reviews their interval 15 s in, design/0078; default %(default)s)")
+    p.add_argument("--workers", type=int, default=0, help="edged's recorder.workers (default: one a core)")
     args = p.parse_args(argv)
+    RUN.settle_s, RUN.workers = args.settle, args.workers
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
     if args.reader == "compare":
         from bench.reader_compare import compare_readers  # it runs this module's edged and ffmpeg

@@ -147,6 +147,7 @@ class CameraRecorder:
                                       connect_timeout_us=settings.connect_timeout_us,
                                       read_timeout_us=settings.read_timeout_us) if self.mode == MOTION else None
         self._vstep_us = 0
+        self._arrival_us = 0
         self._carried: list[Sound] = []  # sound held past the closed segment's last picture, for the next one
         # A segment is cut at FORCED_CUT_LENGTHS segment lengths even without a keyframe (design/0060).
         self.force_at = _NEVER
@@ -308,6 +309,7 @@ class CameraRecorder:
         if self.motion is not None:
             self.motion.new_run(video)
         self._vstep_us = vstep_us
+        self._arrival_us = source.arrival_us if isinstance(source, EdgedSource) else 0  # its low-water wait
         # A thread's first run samples one interval in: at a restart every camera's keyframe at once
         # would be decoded while the others are still connecting (design/0056).
         next_sample = mono_us() + (sample_us if self.counters["reconnects"] == 0 else 0) \
@@ -521,7 +523,8 @@ class CameraRecorder:
                                      origin_us=int(pkt.dts * time_base(stream) * 1_000_000),
                                      fragment_us=self.settings.fragment_us,
                                      metadata=provenance(self.settings, self.id, wall),
-                                     durability=self.durability, frame_us=self._vstep_us)
+                                     durability=self.durability, frame_us=self._vstep_us,
+                                     arrival_us=self._arrival_us)
         carried, self._carried = self._carried, []
         for item in carried:  # the sound the last segment held past its last picture
             seg.write(item, False)

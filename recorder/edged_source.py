@@ -33,7 +33,14 @@ READERS = (AUTO, EDGED, FFMPEG)
 CODECS = {"H264": "h264", "H265": "hevc"}
 TIME_BASE = Fraction(1, 90000)
 DEFAULT_RATE = Fraction(25)
-LOWAT_WAIT_US = 200_000  # EDGED_READ_LOWAT's longest wait for a read (measuring only)
+# A read wakes the camera's thread once READ_LOWAT bytes have arrived or READ_WAIT_US has passed,
+# not at each burst the camera sends (a picture's packets): 5-8 wakes a second at 4 Mbit/s, not 20,
+# and the camera threads' CPU 0.36 % of a core a camera, not 0.51 (design/0079 "Fewer wakes"). The
+# wait delays a fragment's last picture by as much, which the muxer's cut allows for (segment.py
+# muxer_fragment_us: the power-cut bound of design/0061 holds). EDGED_READ_LOWAT=0 in a worker's
+# environment wakes at each burst, for bench/record_throughput.py's before/after only.
+READ_LOWAT = int(os.environ.get("EDGED_READ_LOWAT", str(rtp.READ_BYTES)) or 0)
+READ_WAIT_US = 125_000
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
 # Failures "auto" does not hand to libavformat: it would meet the same answer (and wait as long).
 _FINAL = frozenset({diagnose.REFUSED, diagnose.UNREACHABLE, diagnose.NO_ANSWER, diagnose.SLOW, diagnose.NOT_RTSP,
@@ -106,14 +113,12 @@ class EdgedSource:
         # (Python's own timeout polls first). A timeout is EAGAIN, raised as TimeoutError in _units.
         sock.settimeout(None)
         self._read_timeout_s = settings.read_timeout_us / 1e6
-        # Measuring only (bench/reader_profile.py, design/0079 "The floor"): EDGED_READ_LOWAT=BYTES
-        # wakes the reader once that much has arrived or LOWAT_WAIT_US has passed, not at each
-        # burst the camera sends. Not a setting.
-        self._lowat = int(os.environ.get("EDGED_READ_LOWAT", "0") or 0)
+        self._lowat = READ_LOWAT
         wait_us = settings.read_timeout_us
         if self._lowat > 0:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, self._lowat)
-            wait_us = min(wait_us, LOWAT_WAIT_US)
+            wait_us = min(wait_us, READ_WAIT_US)
+        self.arrival_us = wait_us if self._lowat > 0 else 0  # how late a picture may be read (segment.py)
         for opt, us_ in ((socket.SO_RCVTIMEO, wait_us), (socket.SO_SNDTIMEO, settings.read_timeout_us)):
             secs, us = divmod(us_, 1_000_000)
             sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", secs, us))

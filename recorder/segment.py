@@ -49,13 +49,15 @@ FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flu
 SYNC_HEADROOM_US = 150_000
 
 
-def muxer_fragment_us(fragment_us: int, frame_us: int) -> int:
+def muxer_fragment_us(fragment_us: int, frame_us: int, arrival_us: int = 0) -> int:
     """The muxer's `frag_duration` for a configured `fragment_length`, a durability pass
     following each fragment. The muxer ends a fragment at the first picture whose decode time
     is `frag_duration` or more past the fragment's first, so a fragment covers less than
     `frag_duration` + one picture: this keeps that within `fragment_length - SYNC_HEADROOM_US`.
-    Never below half the length (a short `fragment_length` keeps fragments of some pictures)."""
-    return max(fragment_us - SYNC_HEADROOM_US - frame_us + 1, fragment_us // 2)
+    Never below half the length (a short `fragment_length` keeps fragments of some pictures).
+    `arrival_us`: how long the reader may hold a picture that has arrived before the muxer sees
+    it (the edged reader's low-water wait, recorder/edged_source.py READ_WAIT_US)."""
+    return max(fragment_us - SYNC_HEADROOM_US - arrival_us - frame_us + 1, fragment_us // 2)
 
 
 def _ticks(us: int, tb: Fraction) -> int:
@@ -166,7 +168,7 @@ class HashingFile:
 class SegmentFile:
     def __init__(self, path: Path, video: VideoStream, audio: AudioStream | AacSpec | None,
                  origin_us: int, fragment_us: int, metadata: dict[str, str] | None = None,
-                 durability: Durability | None = None, frame_us: int = 0):
+                 durability: Durability | None = None, frame_us: int = 0, arrival_us: int = 0):
         private_dir(path.parent)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
@@ -181,7 +183,7 @@ class SegmentFile:
         self.sha256: str | None = None  # after close: the digest of the bytes written, None if unknown
         self._frame_us = frame_us
         if self._synced is not None and self._synced.wake is not None:  # a pass follows each fragment
-            fragment_us = muxer_fragment_us(fragment_us, frame_us)
+            fragment_us = muxer_fragment_us(fragment_us, frame_us, arrival_us)
         self.muxer_fragment_us = fragment_us
         try:
             self._open(video, audio, origin_us, fragment_us, metadata)

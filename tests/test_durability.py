@@ -11,6 +11,7 @@ import pytest
 import av
 
 from recorder.durability import Durability, Synced
+from recorder.edged_source import READ_WAIT_US
 from recorder.segment import SYNC_HEADROOM_US, HashingFile, SegmentFile, muxer_fragment_us
 from storage.export.fmp4 import fragments, read_header
 from tests.support.cameras import make_clip
@@ -183,17 +184,19 @@ def test_each_fragment_of_a_segment_written_in_real_time_is_synced_as_it_lands(t
         durability.close()
 
 
+@pytest.mark.parametrize("arrival_us", [0, READ_WAIT_US])
 @pytest.mark.parametrize("frame_us", [40_000, 50_000, 66_667, 100_000, 200_000])
-def test_a_fragment_and_its_sync_fit_in_fragment_length(frame_us):
+def test_a_fragment_and_its_sync_fit_in_fragment_length(frame_us, arrival_us):
     """design/0061: the muxer ends a fragment at the first picture `frag_duration` or more past
     its first, so a fragment covers the smallest whole number of pictures reaching
     `frag_duration`; that, plus the headroom for its arrival, gather and fdatasync, is within
-    the default `fragment_length` whatever the frame rate (25, 20, 15, 10, 5 fps)."""
-    frag = muxer_fragment_us(S, frame_us)
+    the default `fragment_length` whatever the frame rate (25, 20, 15, 10, 5 fps), and with
+    the edged reader's low-water wait before the muxer sees a picture (design/0079)."""
+    frag = muxer_fragment_us(S, frame_us, arrival_us)
     covered = -(-frag // frame_us) * frame_us
-    assert covered + SYNC_HEADROOM_US <= S
+    assert covered + arrival_us + SYNC_HEADROOM_US <= S
     assert covered >= S // 2  # not needlessly short: at most one picture under the bound
-    assert covered + frame_us + SYNC_HEADROOM_US > S
+    assert covered + frame_us + arrival_us + SYNC_HEADROOM_US > S
 
 
 def test_a_short_fragment_length_keeps_fragments_of_half_its_length():

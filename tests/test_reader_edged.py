@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from edged.config import ConfigError, load_config
+from recorder import edged_source
 from recorder.camera import Settings
 from tests.support.bad_cameras import BadCamera
 from tests.support.cameras import RtspServer, count_video_packets, ffprobe_errors, make_clip, media_duration
@@ -102,11 +103,11 @@ def test_auto_falls_back_to_ffmpeg_on_a_udp_only_server_and_says_so(tmp_path):
     assert ffprobe_errors(settings.data_dir / run.closed_of("vlc")[1]["path"]) == ""
 
 
-def test_a_low_water_read_records_whole_pictures(tmp_path, clips, monkeypatch):
-    # EDGED_READ_LOWAT (measuring only, design/0079 "Measured"): woken at 64 KiB or 200 ms. The
-    # 320x240 clip sends ~60 KB a second, so every read ends at the bound with what has come (or
-    # with nothing, between bursts: no stall until read_timeout).
-    monkeypatch.setenv("EDGED_READ_LOWAT", "65536")
+def test_a_low_water_read_records_whole_pictures(tmp_path, clips):
+    # The reader is woken at 64 KiB or 125 ms (design/0079 "Fewer wakes"). The 320x240 clip sends
+    # ~60 KB a second, so every read ends at the bound with what has come (or with nothing,
+    # between bursts: no stall until read_timeout).
+    assert (edged_source.READ_LOWAT, edged_source.READ_WAIT_US) == (65536, 125_000)
     h264, _ = clips
     settings = _settings(tmp_path)
     with RtspServer({"avc": f"clip:{h264.video}@20"}) as server, \
