@@ -34,8 +34,8 @@ CODECS = {"H264": "h264", "H265": "hevc"}
 TIME_BASE = Fraction(1, 90000)
 DEFAULT_RATE = Fraction(25)
 # A read wakes the camera's thread once READ_LOWAT bytes have arrived or READ_WAIT_US has passed,
-# not at each burst the camera sends (a picture's packets): 5-8 wakes a second at 4 Mbit/s, not 20,
-# and the camera threads' CPU 0.36 % of a core a camera, not 0.51 (design/0079 "Fewer wakes"). The
+# not at each burst the camera sends (a picture's packets): ~8 wakes a second at 4 Mbit/s, not 20,
+# and the camera threads' CPU 0.43-0.45 % of a core a camera, not 0.53 (design/0079 "Fewer wakes"). The
 # wait delays a fragment's last picture by as much, which the muxer's cut allows for (segment.py
 # muxer_fragment_us: the power-cut bound of design/0061 holds). EDGED_READ_LOWAT=0 in a worker's
 # environment wakes at each burst, for bench/record_throughput.py's before/after only.
