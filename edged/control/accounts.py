@@ -24,7 +24,7 @@ from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules.roles import ADMIN
 from edged.documents.pages import account_boxes
-from edged.i18n import Msg, N_, _, speaking
+from edged.i18n import Msg, N_, _
 from storage import accounts, sessions
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import CatalogWriter
@@ -127,8 +127,7 @@ class AccountOps(Operations):
     async def sign(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         """An approver signs one box of an account's application (design/0088): the boxes are the
         site's [forms.account] (edged's own in the site's language) that name no daemon value."""
-        with speaking(self.language):
-            boxes = account_boxes(self.forms.page("account"))
+        boxes = account_boxes(self.forms, self.language)
         return await write_refusing(self.writer, lambda db: people.sign_application(
             db, text(args, "name"), text(args, "action"), text(args, "box"), signer=caller.account or "",
             by=str(caller), boxes=boxes, now_us=self.clock.now_us()), _("not signed"))

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from edged.config.forms import FormField, PageForm, SignBox
+from edged.config.forms import FormField, Forms, PageForm, SignBox
 from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.documents.audit import ROLE_LABELS
 from edged.documents.retrieval import cameras_text, label
-from edged.i18n import N_, _
+from edged.i18n import N_, _, speaking
 from storage.accounts import SIGNED, application_signatures
 
 ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
@@ -85,10 +85,11 @@ def _account_default() -> PageForm:
                _b(_("Approved by")), _b(_("Carried out on the system by"), "by")))
 
 
-def account_boxes(form: PageForm) -> list[str]:
+def account_boxes(forms: Forms, language: str) -> list[str]:
     """The boxes an approver signs at the desk or with `edgectl account sign` (design/0088): the
-    site's, else edged's (in the language spoken), that name no value the daemon fills."""
-    return [b.label for b in (form.boxes or _account_default().boxes) if not b.value]
+    site's [forms.account], else edged's in the site's language, that name no value the daemon fills."""
+    with speaking(language):
+        return [b.label for b in (forms.page("account").boxes or _account_default().boxes) if not b.value]
 
 
 def account_event(a: dict[str, Any], action: str) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from edged.i18n import N_, _
 from edged.rules import roles
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import print_links, sign_forms
+from storage.accounts import SIGNED
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
@@ -100,7 +101,7 @@ class Pages:
             [_("Time"), _("What"), _("By"), _("Reason")],
             [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else
                                              _("signed ({action})").format(action=_(EVENT_LABELS.get(
-                                                 e["action"].removeprefix("signed:"), e["action"])))),
+                                                 e["action"].removeprefix(SIGNED), e["action"])))),
               esc(e["by"]), esc(_(STORED_REASONS[e["reason"]]) if e.get("reason") in STORED_REASONS else e.get("reason"))]
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from edged.documents.pages import ACTIONS, account_boxes, account_event, account_html, hold_html, maintenance_html
-from edged.i18n import _, speaking
+from edged.i18n import _
 from edged.people import sign_refusal
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import Ctx, attr, button, esc, form, link, message, table
@@ -40,18 +40,12 @@ def print_links(links: list[tuple[str, str]]) -> str:
             + f' <span class="hint">{esc(how)}</span></p>')
 
 
-def signable(desk: Desk) -> list[str]:
-    """The account application's boxes an approver signs, as the daemon names them (the site's language)."""
-    with speaking(desk.cfg.site.language):
-        return account_boxes(desk.cfg.forms.page("account"))
-
-
 def sign_forms(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
     """A button per box this person may sign on each application on record (design/0088): for
     an approver who is neither the account's holder nor the admin who carried the change out."""
     if not ctx.may("account.sign") or not ctx.account:
         return ""
-    boxes, out = signable(desk), ""
+    boxes, out = account_boxes(desk.cfg.forms, desk.cfg.site.language), ""
     for action in ACTIONS:
         if account_event(a, action) is None:
             continue
