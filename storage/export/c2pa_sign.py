@@ -1,0 +1,76 @@
+"""A C2PA manifest embedded in each exported clip, with the C2PA SDK (c2pa-python; design/0098).
+
+The clip stays what the export made (fragmented MP4 by fragment copy, or a plain MP4 by remux);
+the SDK writes a copy with its manifest box after `ftyp` and hashes every other box (BMFF hash
+v3: all but `ftyp`, its own box, `mfra`, `free` and `skip`), so one changed byte of a sample is
+caught. Signed through `sign`, a callable that never exposes the node key (in the daemon it is a
+round trip to the daemon over the export worker's pipe). Verified after signing by the SDK
+itself against the chain's last certificate (the office's CA) as its only trust anchor, so a
+clip leaves only with a manifest a reader with that CA accepts.
+
+Runs where media is handled (storage/export/worker.py); blocking.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import c2pa
+
+from storage.export.c2pa_claim import MEDIA_TYPE, definition
+from storage.fsutil import PRIVATE_FILE
+from storage.hashing import sha256_file
+
+ALGORITHMS = {"ed25519": c2pa.C2paSigningAlg.ED25519, "es256": c2pa.C2paSigningAlg.ES256,
+              "es384": c2pa.C2paSigningAlg.ES384, "ps256": c2pa.C2paSigningAlg.PS256}
+
+
+class NotSigned(Exception):
+    """The C2PA manifest could not be made; the message says why (the export goes on without it)."""
+
+
+def settings(trust_anchor: str | None) -> dict[str, Any]:
+    """The SDK's settings for signing: no thumbnail (footage is not copied into the manifest), no
+    network, and the check after signing against the office's CA alone."""
+    return {"builder": {"thumbnail": {"enabled": False}},
+            "trust": {"trust_anchors": trust_anchor} if trust_anchor else {},
+            "verify": {"verify_after_sign": trust_anchor is not None, "verify_trust": trust_anchor is not None,
+                       "ocsp_fetch": False, "remote_manifest_fetch": False}}
+
+
+def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str,
+              sign: Callable[[bytes], bytes]) -> dict[str, Any]:
+    """Embed the manifest `definition` in the clip at `path` (replaced whole: a signed copy is
+    written beside it, fsynced and renamed over it). `chain`: PEM texts, the node's certificate
+    first, the office's CA last. Returns the clip's new {sha256, bytes}; NotSigned says why not."""
+    tmp = path.with_name(f".{path.name}.c2pa")
+    tmp.unlink(missing_ok=True)
+    try:
+        with c2pa.Signer.from_callback(lambda data: sign(bytes(data)), ALGORITHMS[alg], "".join(chain), None) as signer, \
+                c2pa.Context.from_dict(settings(chain[-1] if len(chain) > 1 else None)) as ctx, \
+                c2pa.Builder(definition, context=ctx) as builder, open(path, "rb") as src, open(tmp, "w+b") as dst:
+            builder.sign(signer, MEDIA_TYPE, src, dst)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.chmod(tmp, PRIVATE_FILE)
+        os.replace(tmp, path)
+    except (c2pa.C2paError, KeyError, OSError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise NotSigned(f"the C2PA SDK refused: {exc}") from None
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def sign_entries(entries: list[dict[str, Any]], folder: Path, plan: dict[str, Any],
+                 sign: Callable[[bytes], bytes]) -> None:
+    """Sign every clip of the export's camera entries in place; each clip's entry gets its new
+    SHA-256 and size and `c2pa` {made, why}. A clip the SDK refuses stays as it was."""
+    for cam in entries:
+        for clip in cam["clips"]:
+            try:
+                clip.update(sign_clip(folder / clip["file"], definition(plan["context"], cam, clip), plan["chain"],
+                                      plan["alg"], sign))
+                clip["c2pa"] = {"made": True}
+            except NotSigned as exc:
+                clip["c2pa"] = {"made": False, "why": str(exc)}
