@@ -8,7 +8,8 @@ round trip to the daemon over the export worker's pipe). Verified after signing 
 itself against the chain's last certificate (the office's CA) as its only trust anchor, so a
 clip leaves only with a manifest a reader with that CA accepts.
 
-Runs where media is handled (storage/export/worker.py); blocking.
+Runs where media is handled (storage/export/worker.py); blocking. The SDK's library is loaded
+at the first clip signed, not when the daemon imports the export (it never signs there).
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-import c2pa
-
 from storage.export.c2pa_claim import MEDIA_TYPE, definition
 from storage.fsutil import PRIVATE_FILE
 from storage.hashing import sha256_file
 
-ALGORITHMS = {"ed25519": c2pa.C2paSigningAlg.ED25519, "es256": c2pa.C2paSigningAlg.ES256,
-              "es384": c2pa.C2paSigningAlg.ES384, "ps256": c2pa.C2paSigningAlg.PS256}
+ALGORITHMS = ("ed25519", "es256", "es384", "ps256")  # c2pa_profile.algorithm's answers, the SDK's names upper-cased
 
 
 class NotSigned(Exception):
@@ -45,10 +43,15 @@ def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str
     """Embed the manifest `definition` in the clip at `path` (replaced whole: a signed copy is
     written beside it, fsynced and renamed over it). `chain`: PEM texts, the node's certificate
     first, the office's CA last. Returns the clip's new {sha256, bytes}; NotSigned says why not."""
+    import c2pa  # the SDK's native library: loaded here, in the export worker only
+
+    if alg not in ALGORITHMS:
+        raise NotSigned(f"the C2PA SDK does not sign with {alg}")
     tmp = path.with_name(f".{path.name}.c2pa")
     tmp.unlink(missing_ok=True)
     try:
-        with c2pa.Signer.from_callback(lambda data: sign(bytes(data)), ALGORITHMS[alg], "".join(chain), None) as signer, \
+        algorithm = getattr(c2pa.C2paSigningAlg, alg.upper())
+        with c2pa.Signer.from_callback(lambda data: sign(bytes(data)), algorithm, "".join(chain), None) as signer, \
                 c2pa.Context.from_dict(settings(chain[-1] if len(chain) > 1 else None)) as ctx, \
                 c2pa.Builder(definition, context=ctx) as builder, open(path, "rb") as src, open(tmp, "w+b") as dst:
             builder.sign(signer, MEDIA_TYPE, src, dst)
@@ -56,7 +59,7 @@ def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str
             os.fsync(dst.fileno())
         os.chmod(tmp, PRIVATE_FILE)
         os.replace(tmp, path)
-    except (c2pa.C2paError, KeyError, OSError, ValueError) as exc:
+    except (c2pa.C2paError, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
         raise NotSigned(f"the C2PA SDK refused: {exc}") from None
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}

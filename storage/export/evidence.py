@@ -32,7 +32,7 @@ from storage.clock import SYSTEM
 from storage.export.plan import (  # noqa: F401  (the export's public names, in one place)
     ExportError, Meter, Progress, gather, plan_camera, utc,
 )
-from storage.export import c2pa_claim
+from storage.export import c2pa_claim, c2pa_sign
 from storage.export.copy import copy_camera
 from storage.export.remux import remux_camera
 from storage.export.fmp4 import NotCopyable
@@ -81,8 +81,6 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
                         "clips": clips, "sources": sources, "gaps": plan.gaps})
     meter.add(0, "", final=True)
     if c2pa is not None and sign is not None:
-        from storage.export import c2pa_sign  # the C2PA SDK's library loads only where clips are signed
-
         c2pa_sign.sign_entries(entries, tmp, c2pa, sign)
     return entries
 
