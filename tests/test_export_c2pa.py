@@ -235,6 +235,21 @@ def test_the_cameras_sei_passes_through_byte_for_byte(genuine, tmp_path, footage
 
 
 def test_through_the_export_worker_process_the_claim_is_signed_by_the_daemon(tmp_path, footage, office, key):
-    manifest = make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), clips_writer=run_clips)
+    seen: list[dict] = []
+    manifest = make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), clips_writer=run_clips,
+                    progress=seen.append)
     assert manifest["c2pa"]["made"] and export.verify_export(tmp_path / "x", key.public_b64) == []
     assert read(tmp_path / "x" / "cam1.mp4", office.pem).state == "Trusted"
+    fractions = [p["fraction"] for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and all(p["done_bytes"] <= p["total_bytes"]
+                                                                          for p in seen)
+
+
+def test_progress_goes_on_while_the_clips_are_signed(tmp_path, footage, office, key, monkeypatch):
+    monkeypatch.setattr("storage.export.plan.PROGRESS_EVERY_S", 0.0)  # every step reported
+    seen: list[dict] = []
+    make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), progress=seen.append)
+    fractions = [p["fraction"] for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    signing = [f for f in fractions if 0.7 < f < 1.0]  # the third pass: the C2PA SDK writing the signed clip
+    assert len(signing) > 5, fractions

@@ -59,7 +59,8 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
     design/0020). With `c2pa` (c2pa_claim.plan's) and `sign`, each clip then carries a C2PA
     manifest (storage/export/c2pa_sign.py, design/0098)."""
     plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
-    meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
+    signing = c2pa is not None and sign is not None
+    meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress, passes=3 if signing else 2)
     entries = []
     for cam, plan in zip(cameras, plans):
         try:
@@ -79,9 +80,9 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
                         "actual": None if first is None or last is None else {"from_us": first, "to_us": last,
                                                               "from_utc": utc(first), "to_utc": utc(last)},
                         "clips": clips, "sources": sources, "gaps": plan.gaps})
-    meter.add(0, "", final=True)
     if c2pa is not None and sign is not None:
-        c2pa_sign.sign_entries(entries, tmp, c2pa, sign)
+        c2pa_sign.sign_entries(entries, tmp, c2pa, sign, meter)
+    meter.add(0, "", final=True)
     return entries
 
 

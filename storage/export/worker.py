@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,9 @@ def _ask_daemon(data: bytes) -> bytes:
 def main() -> None:
     req = json.loads(sys.stdin.buffer.readline())
     out = sys.stdout
+    # The C2PA SDK's scratch copy of a large clip: on the data disk, in the export's 0700 folder
+    # (unnamed: O_TMPFILE, gone when closed or when the worker dies), never in a shared /tmp.
+    os.environ["TMPDIR"] = req["tmp"]
 
     def progress(info: dict[str, Any]) -> None:
         out.write(json.dumps({"progress": info}) + "\n")
