@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from storage import nodekey
 from storage.catalog import open_readonly
-from storage.export import c2pa_claim, c2pa_profile, fmp4
+from storage.export import c2pa_claim, c2pa_profile, c2pa_sign, fmp4
 from storage.export import evidence as export
 from storage.export.worker import run_clips
 from tests.support.c2pa_ca import NOW, make_ca, read
@@ -183,6 +183,20 @@ def test_without_a_certificate_the_export_is_made_and_says_why_there_is_no_c2pa(
     manifest = make(footage, tmp_path / "y", key, office.chain(office.issue(key.public, extensions=False)))
     assert not manifest["c2pa"]["made"] and "emailProtection" in manifest["c2pa"]["why"]
     assert export.verify_export(tmp_path / "y", key.public_b64) == []
+
+
+def test_a_clip_the_reader_would_not_trust_is_left_unsigned(tmp_path, footage, office, key):
+    make(footage, tmp_path / "x", key, None)
+    clip = tmp_path / "x" / "cam1.mp4"
+    before = clip.read_bytes()
+    intruder = make_ca("Test office")
+    chain = [intruder.chain(intruder.issue(key.public))[0], office.pem]  # a node certificate the office never issued
+    definition = c2pa_claim.definition(HEADER, {"camera": "cam1", "sources": [], "gaps": []},
+                                       {"file": clip.name, "from_us": T0, "to_us": T0 + S, "duration_s": 1.0})
+    with pytest.raises(c2pa_sign.NotSigned, match="does not trust.*signingCredential.untrusted"):
+        c2pa_sign.sign_clip(clip, definition, chain, "ed25519", key.sign)
+    assert clip.read_bytes() == before and sorted(p.name for p in clip.parent.iterdir()) == [
+        "cam1.mp4", "manifest.json", "manifest.sig", "node-public-key.pem"]
 
 
 # --- the certificate profile (pure) ------------------------------------------------------------------

@@ -103,7 +103,7 @@ def plan(chain: list[str] | None, signing_key: Any, context: dict[str, Any],
         certs = c2pa_profile.load_chain(chain)
     except ValueError as exc:
         return None, {"made": False, "why": f"the node's certificate chain is unreadable ({exc})"}
-    why = c2pa_profile.problems(certs, signing_key, at)
+    why = c2pa_profile.problems(certs, signing_key, at) + ([] if len(certs) > 1 else ["the chain lacks the office's CA"])
     if why:
         return None, {"made": False, "why": "the node's certificate cannot sign C2PA manifests: " + "; ".join(why)}
     anchor = certs[-1]

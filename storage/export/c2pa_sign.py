@@ -4,9 +4,9 @@ The clip stays what the export made (fragmented MP4 by fragment copy, or a plain
 the SDK writes a copy with its manifest box after `ftyp` and hashes every other box (BMFF hash
 v3: all but `ftyp`, its own box, `mfra`, `free` and `skip`), so one changed byte of a sample is
 caught. Signed through `sign`, a callable that never exposes the node key (in the daemon it is a
-round trip to the daemon over the export worker's pipe). Verified after signing by the SDK
-itself against the chain's last certificate (the office's CA) as its only trust anchor, so a
-clip leaves only with a manifest a reader with that CA accepts.
+round trip to the daemon over the export worker's pipe). Read back after signing with the SDK's
+reader, the chain's last certificate (the office's CA) its only trust anchor: a clip leaves
+only with a manifest that reader trusts, or without one (and the export says why).
 
 Runs where media is handled (storage/export/worker.py); blocking. The SDK's library is loaded
 at the first clip signed, not when the daemon imports the export (it never signs there).
@@ -24,6 +24,7 @@ from storage.fsutil import PRIVATE_FILE
 from storage.hashing import sha256_file
 
 BACKING_STORE_MB = 32
+TRUSTED = "Trusted"  # the reader's validation_state for a manifest whose signer chains to a trust anchor
 ALGORITHMS = ("ed25519", "es256", "es384", "ps256")  # c2pa_profile.algorithm's answers, the SDK's names upper-cased
 
 
@@ -31,7 +32,7 @@ class NotSigned(Exception):
     """The C2PA manifest could not be made; the message says why (the export goes on without it)."""
 
 
-def settings(trust_anchor: str | None) -> dict[str, Any]:
+def settings(trust_anchor: str) -> dict[str, Any]:
     """The SDK's settings for signing: no thumbnail (footage is not copied into the manifest), no
     network, the check after signing against the office's CA alone, and a clip over
     BACKING_STORE_MB kept in an unnamed temporary file, not in memory (measured: a 192 MB clip took
@@ -39,9 +40,20 @@ def settings(trust_anchor: str | None) -> dict[str, Any]:
     the export's own folder, so that file is on the data disk and the daemon's alone."""
     return {"builder": {"thumbnail": {"enabled": False}},
             "core": {"backing_store_memory_threshold_in_mb": BACKING_STORE_MB},
-            "trust": {"trust_anchors": trust_anchor} if trust_anchor else {},
-            "verify": {"verify_after_sign": trust_anchor is not None, "verify_trust": trust_anchor is not None,
-                       "ocsp_fetch": False, "remote_manifest_fetch": False}}
+            "trust": {"trust_anchors": trust_anchor},
+            "verify": {"verify_after_sign": False, "verify_trust": True, "ocsp_fetch": False,
+                       "remote_manifest_fetch": False}}
+
+
+def _checked(c2pa: Any, path: Path, ctx: Any) -> None:
+    """The signed copy as a reader with the office's CA sees it: trusted, no failure; else NotSigned.
+    (The SDK's own check after signing does not hold an untrusted chain against the signer.)"""
+    with open(path, "rb") as f, c2pa.Reader(MEDIA_TYPE, f, context=ctx) as reader:
+        state, results = reader.get_validation_state(), reader.get_validation_results() or {}
+    failures = [f["code"] for f in (results.get("activeManifest") or {}).get("failure", [])]
+    if state != TRUSTED or failures:
+        raise NotSigned(f"the C2PA reader does not trust the signed clip against the office's CA ({state}: "
+                        f"{', '.join(failures) or 'no failure code'})")
 
 
 class _Metered:
@@ -84,13 +96,17 @@ def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str
     try:
         algorithm = getattr(c2pa.C2paSigningAlg, alg.upper())
         with c2pa.Signer.from_callback(lambda data: sign(bytes(data)), algorithm, "".join(chain), None) as signer, \
-                c2pa.Context.from_dict(settings(chain[-1] if len(chain) > 1 else None)) as ctx, \
+                c2pa.Context.from_dict(settings(chain[-1])) as ctx, \
                 c2pa.Builder(definition, context=ctx) as builder, open(path, "rb") as src, open(tmp, "w+b") as dst:
             builder.sign(signer, MEDIA_TYPE, _Metered(src, tick), _Metered(dst, tick))
             dst.flush()
             os.fsync(dst.fileno())
+            _checked(c2pa, tmp, ctx)
         os.chmod(tmp, PRIVATE_FILE)
         os.replace(tmp, path)
+    except NotSigned:
+        tmp.unlink(missing_ok=True)
+        raise
     except (c2pa.C2paError, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
         raise NotSigned(f"the C2PA SDK refused: {exc}") from None
