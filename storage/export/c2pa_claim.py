@@ -113,9 +113,9 @@ def plan(chain: list[str] | None, signing_key: Any, context: dict[str, Any],
 
 
 def guarded(sign: Callable[[bytes], bytes], limit: int) -> Callable[[bytes], bytes]:
-    """`sign`, for C2PA claims only and at most `limit` times (one per clip at most): what the media
-    worker may ask of the node key, so a worker taken over by a malformed file gets no signature
-    it could put to another use."""
+    """`sign`, for C2PA claims only and at most `limit` times (the export's source segments: every
+    clip has one at least): what the media worker may ask of the node key, so a worker taken
+    over by a malformed file gets no signature it could put to another use."""
     count = 0
 
     def claim_signature(data: bytes) -> bytes:

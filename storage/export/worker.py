@@ -7,7 +7,8 @@ request line on stdin ({data_dir, tmp, cameras, from_us, to_us, c2pa}), writes t
 {"error": "..."}. The manifest is written and signed by the daemon, with a key this process
 never sees. For a clip's C2PA manifest (design/0098) the worker asks the daemon to sign the
 claim: {"sign": base64} out, one {"signature": base64} or {"refused": why} line back on stdin;
-the daemon signs C2PA claims only, one per clip at most (storage/export/c2pa_claim.guarded).
+the daemon signs C2PA claims only, no more than the export has source segments
+(storage/export/c2pa_claim.guarded).
 """
 
 from __future__ import annotations
