@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from storage import nodekey
+from storage.export import c2pa_claim
 from storage.export import evidence as export
 from storage.catalog import open_readonly
 from storage.segment_rows import TAMPERED
@@ -401,6 +402,9 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         assert manifest["request"]["id"] == request_id and manifest["grant"]["id"] == grant
         assert manifest["recipient"] == "Sgt. Lin" and manifest["site"]["id"] == "test"
         assert manifest["cameras"][0]["gaps"] == [], manifest["cameras"][0]["gaps"]
+        # not enrolled with the office: the export is made, and says why its clips carry no C2PA (design/0098)
+        assert manifest["c2pa"] == result["c2pa"] == {"made": False, "why": c2pa_claim.NOT_ENROLLED}
+        assert manifest["grant"]["approvers"] == ["alice"]
         readme = (out / "README.txt").read_text(encoding="utf-8")  # for people, in the site's language (en)
         assert readme == manifest["readme"]["text"] and manifest["readme"]["language"] == "en"
         assert f"Request {request_id}, grant {grant}; copied by carol for Sgt. Lin" in readme

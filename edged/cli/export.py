@@ -126,6 +126,12 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
             reason=g["reason"]))
     lines.append("  " + _("signed by the node key {fingerprint} (public key {key})").format(
         fingerprint=result["key_fingerprint"], key=result["public_key"]))
+    c2pa = result.get("c2pa") or {}
+    if c2pa.get("made"):
+        lines.append("  " + _("each clip carries a C2PA manifest signed by {signer}: anyone checks it with the C2PA "
+                              "SDK against the office's CA").format(signer=c2pa.get("signer")))
+    else:
+        lines.append("  " + _("no C2PA manifest in the clips: {why}").format(why=c2pa.get("why")))
     return result, "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edged import __version__
 from edged import people
@@ -48,10 +48,13 @@ READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
 
 class ExportOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey, in_use: InUse | None = None,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, node_chain: Callable[[], list[str] | None] | None = None):
         self.cfg = cfg
         self.writer = writer
         self.key = key
+        # The node's certificate chain (PEM: its certificate, the office's CA), None until it is
+        # enrolled: with it each clip carries a C2PA manifest (design/0098). Blocking: read on a thread.
+        self.node_chain = node_chain
         self.in_use = InUse() if in_use is None else in_use  # segments being read: retention waits for them
         self.clock = clock
 
@@ -119,16 +122,18 @@ class ExportOps(Operations):
             "request": {"id": grant["request_id"], "requester": grant.get("requester"),
                         "approver": grant.get("approver")},
             "grant": {k: grant.get(k) for k in ("id", "mode", "cameras", "from_us", "to_us", "expires_us",
-                                                "used_us")},
+                                                "used_us", "approvers")},
             "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
             "receipt_signed_by": receipt_by,
         }
         header["readme"] = _readme(cfg, header, grant, started)
         try:
             private_dir(out.parent)
+            chain = None if self.node_chain is None else await asyncio.to_thread(self.node_chain)
             manifest = await asyncio.to_thread(
                 export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
-                from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips)
+                from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips,
+                chain=chain)
             body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
         except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
             why = str(exc) or type(exc).__name__
@@ -141,7 +146,7 @@ class ExportOps(Operations):
         size = sum(c["bytes"] for c in clips)
         detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
                   "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
-                  "receipt_signed_by": receipt_by, "key": key.fingerprint}
+                  "receipt_signed_by": receipt_by, "key": key.fingerprint, "c2pa": manifest["c2pa"]["made"]}
         export_id = await self.writer.run(lambda c: retrieval_store.record_export(
             c.db, grant_id, out_dir=str(out), custodian=actor, now_us=self.clock.now_us(), bytes_=size,
             manifest_sha256=digest, detail=detail))
@@ -152,7 +157,7 @@ class ExportOps(Operations):
                 "manifest_sha256": digest,
                 "bytes": size, "clips": detail["clips"],
                 "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
-                "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+                "public_key": key.public_b64, "key_fingerprint": key.fingerprint, "c2pa": manifest["c2pa"]}
 
     @op("export.read")
     async def read(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:

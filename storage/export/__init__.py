@@ -7,6 +7,9 @@
 - remux.py: the remux with PyAV, where the fragment copy does not apply.
 - fmp4.py: fragmented MP4 read and written at the byte level, for copy.py.
 - worker.py: the media part in a worker process (`python -m storage.export.worker`).
+- c2pa_profile.py: what a node certificate must carry to sign C2PA manifests (pure, for the CA too).
+- c2pa_claim.py: what a clip's C2PA manifest says, and whether an export gets one (pure).
+- c2pa_sign.py: the C2PA manifest embedded in each clip with the C2PA SDK (in the worker).
 
 Reads the catalog's segment rows and writes nothing to the catalog (the register of exports is
 storage/retrieval_store.py's). Must not import storage/retention/ (retention does not know about

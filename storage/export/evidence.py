@@ -25,13 +25,14 @@ import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from storage import nodekey
 from storage.clock import SYSTEM
 from storage.export.plan import (  # noqa: F401  (the export's public names, in one place)
     ExportError, Meter, Progress, gather, plan_camera, utc,
 )
+from storage.export import c2pa_claim, c2pa_sign
 from storage.export.copy import copy_camera
 from storage.export.remux import remux_camera
 from storage.export.fmp4 import NotCopyable
@@ -43,19 +44,23 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"        # raw 64-byte Ed25519 signature over manifest.json
 PUBLIC_KEY = "node-public-key.pem"  # the node's public key (check it against the published one)
 README = "README.txt"  # for people, in the site's language: the manifest's `readme` text, so it is signed
+Signer = Callable[[bytes], bytes]
 EXPORTS_DIR = "exports"           # staging for edgectl export, under the data folder
 WORKING_DIR = "working"           # working copies for a viewing, destroyed after it (R5.5)
 
 
 def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
-                progress: Progress | None = None, copy: bool = True) -> list[dict[str, Any]]:
+                progress: Progress | None = None, copy: bool = True, *, c2pa: dict[str, Any] | None = None,
+                sign: Signer | None = None) -> list[dict[str, Any]]:
     """Each camera's footage of the range as clips in `tmp`; the manifest's camera entries.
     The segments' fragments are copied at the byte level (storage/export/copy.py) where they
     allow it, else remuxed (storage/export/remux.py; always, with `copy` false). This is the
     part that parses media (run by storage/export/worker.py in a worker process by the daemon,
-    design/0020)."""
+    design/0020). With `c2pa` (c2pa_claim.plan's) and `sign`, each clip then carries a C2PA
+    manifest (storage/export/c2pa_sign.py, design/0098)."""
     plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
-    meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
+    signing = c2pa is not None and sign is not None
+    meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress, passes=3 if signing else 2)
     entries = []
     for cam, plan in zip(cameras, plans):
         try:
@@ -75,24 +80,38 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
                         "actual": None if first is None or last is None else {"from_us": first, "to_us": last,
                                                               "from_utc": utc(first), "to_utc": utc(last)},
                         "clips": clips, "sources": sources, "gaps": plan.gaps})
+    if c2pa is not None and sign is not None:
+        c2pa_sign.sign_entries(entries, tmp, c2pa, sign, meter)
     meter.add(0, "", final=True)
     return entries
 
 
-ClipsWriter = Callable[[Path, Path, list[dict[str, Any]], int, int, "Progress | None"], list[dict[str, Any]]]
+class ClipsWriter(Protocol):
+    """write_clips, or the same run elsewhere (storage/export/worker.py's run_clips)."""
+
+    def __call__(self, data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
+                 progress: Progress | None = None, *, c2pa: dict[str, Any] | None = None,
+                 sign: Signer | None = None) -> list[dict[str, Any]]: ...
+
+
+C2PA_CONTEXT = ("site", "node", "software", "grant", "request", "custodian")  # the header's parts a clip's C2PA names
 
 
 def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header: dict[str, Any],
                  cameras: list[dict[str, Any]], from_us: int, to_us: int,
                  progress: Progress | None = None, now_us: int | None = None,
-                 clips_writer: ClipsWriter | None = None) -> dict[str, Any]:
+                 clips_writer: ClipsWriter | None = None, chain: list[str] | None = None) -> dict[str, Any]:
     """Write clips, manifest, signature and public key into `out_dir` (made here; must not exist).
 
     `cameras` is what `gather` returns; `header` holds who and why (site, node, request,
     grant, custodian, recipient), copied into the manifest as is. Built in a hidden sibling
     folder and renamed at the end, so `out_dir` either holds a whole export or nothing.
     `clips_writer`: write_clips, or the same run elsewhere (the daemon's worker process); the
-    manifest is signed here, so the key never goes where media is parsed. Returns the manifest.
+    manifest is signed here, so the key never goes where media is parsed. `chain`: the node's
+    certificate chain (PEM texts: its certificate, then the office's CA); with it each clip also
+    carries a C2PA manifest signed by the node key, through a signer that signs C2PA claims only
+    (design/0098). Without it, or with one C2PA cannot use, the export is made all the same and its
+    manifest's `c2pa` says why there is none. Returns the manifest.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if to_us <= from_us:
@@ -107,8 +126,13 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     private_dir(tmp.parent)
     tmp.mkdir(mode=PRIVATE_DIR)
     os.chmod(tmp, PRIVATE_DIR)
+    began = SYSTEM.now_us() if now_us is None else now_us
+    context = {**{k: header[k] for k in C2PA_CONTEXT if k in header}, "created_us": began,
+               "node_key_fingerprint": key.fingerprint}
+    c2pa, c2pa_status = c2pa_claim.plan(chain, key.public, context, datetime.fromtimestamp(began / 1e6, timezone.utc))
+    sign = None if c2pa is None else c2pa_claim.guarded(key.sign, sum(len(p.sources) for p in plans))
     try:
-        entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us, progress)
+        entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us, progress, c2pa=c2pa, sign=sign)
         created = SYSTEM.now_us() if now_us is None else now_us
         manifest = {
             "format": FORMAT, **header,
@@ -116,6 +140,7 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
             "cameras": entries,
             "created_us": created, "created_utc": utc(created),
             "node_public_key": key.public_b64, "node_key_fingerprint": key.fingerprint,
+            "c2pa": c2pa_claim.outcome(c2pa_status, entries),
             "time_note": "second t of a clip is its from_us + t (UTC microseconds); gaps are holes in "
                          "the clip's timestamps, listed here with their reason",
         }

@@ -99,20 +99,24 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
 # --- progress ------------------------------------------------------------------------------
 @dataclass
 class Meter:
-    """Progress over all cameras in source bytes (each byte is hashed, then remuxed)."""
+    """Progress over all cameras in source bytes: each byte is hashed, then remuxed, and, where the
+    clips get a C2PA manifest, read and written once more by the C2PA SDK (`passes` 3)."""
 
     total: int
     report: Progress | None
     done: float = 0.0
     _last: float = field(default=0.0)
+    passes: int = 2
 
     def add(self, n: float, camera: str, final: bool = False) -> None:
         self.done += n
         now = time.monotonic()
         if self.report is not None and (final or now - self._last >= PROGRESS_EVERY_S):
             self._last = now
-            self.report({"stage": "export", "camera": camera, "done_bytes": int(self.done / 2),
-                         "total_bytes": self.total, "fraction": round(min(1.0, self.done / max(1, 2 * self.total)), 4)})
+            whole = self.passes * self.total
+            fraction = 1.0 if final else round(min(1.0, self.done / max(1, whole)), 4)
+            self.report({"stage": "export", "camera": camera, "done_bytes": min(self.total, int(self.done / self.passes)),
+                         "total_bytes": self.total, "fraction": fraction})
 
 
 def utc(us: int) -> str:

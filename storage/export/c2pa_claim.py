@@ -1,0 +1,138 @@
+"""What an exported clip's C2PA manifest says (design/0098): pure, plain data in and out.
+
+Beside the standard actions (captured by a camera, then repackaged: a remux, never a re-encode),
+five assertions of edged's own, which any C2PA reader shows as they are:
+- `edged.camera`: the camera's id, name and location;
+- `edged.time`: the clip's range in UTC, on the segment times as the catalog holds them (corrected
+  where the host clock was found wrong, design/0059), and the holes in it;
+- `edged.sources`: each source segment with the SHA-256 recorded when it was written;
+- `edged.grant`: the grant (range, cameras, approvers in the order they signed, the custodian);
+- `edged.box`: the site and node that recorded and exported it.
+Requester and recipient stay in edged's manifest only: the clip carries no more personal data
+than the evidence needs (design/0019).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+from cryptography.hazmat.primitives import hashes
+
+from storage.export import c2pa_profile
+from storage.export.plan import utc
+
+MEDIA_TYPE = "video/mp4"
+DIGITAL_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
+CAMERA, TIME, SOURCES, GRANT, BOX = "edged.camera", "edged.time", "edged.sources", "edged.grant", "edged.box"
+LABELS = (CAMERA, TIME, SOURCES, GRANT, BOX)
+COSE_TO_SIGN = b"\x84\x6aSignature1"  # CBOR [ "Signature1", ...]: what a C2PA claim signature covers
+CLOCK_NOTE = ("UTC from the recording's segment times as catalogued by the node; where its clock was found "
+              "wrong they are the corrected times (design/0059)")
+
+
+def is_claim_to_sign(data: bytes) -> bool:
+    """Whether `data` is a COSE Sig_structure (what C2PA asks a signer to sign), so the node key
+    signs nothing else through this path: never an edged manifest or a chain head."""
+    return bytes(data[:len(COSE_TO_SIGN)]) == COSE_TO_SIGN
+
+
+def _range(from_us: int, to_us: int) -> dict[str, Any]:
+    return {"from_utc": utc(from_us), "to_utc": utc(to_us), "from_us": from_us, "to_us": to_us}
+
+
+def _source(s: dict[str, Any]) -> dict[str, Any]:
+    out = {"segment": s["path"], "sha256": s["sha256"], "bytes": s["bytes"], "clip_offset_s": s["clip_offset_s"],
+           **_range(s["start_us"], s["end_us"] if s["end_us"] is not None else s["start_us"])}
+    for k in ("corrected_start_us", "corrected_end_us", "flagged", "note"):
+        if k in s:
+            out[k] = s[k]
+    return out
+
+
+def definition(context: dict[str, Any], camera: dict[str, Any], clip: dict[str, Any]) -> dict[str, Any]:
+    """The manifest definition (c2pa Builder JSON) for one clip of one camera's entry of the
+    export; `context` holds the export's header (site, node, software, grant, request, custodian),
+    its creation time and the node key's fingerprint."""
+    software = context.get("software") or {"name": "edged", "version": "unknown"}
+    grant = context.get("grant") or {}
+    request = context.get("request") or {}
+    approvers = grant.get("approvers") or ([request["approver"]] if request.get("approver") else [])
+    gaps = [{**_range(g["from_us"], g["to_us"]), "reason": g["reason"], "clip_offset_s": g.get("clip_offset_s")}
+            for g in camera.get("gaps", []) if g.get("in_clip") == clip["file"]]
+    sources = [_source(s) for s in camera.get("sources", []) if s.get("clip") == clip["file"]]
+    made = context.get("created_us")
+    actions = [{"action": "c2pa.created", "digitalSourceType": DIGITAL_CAPTURE, "when": utc(clip["from_us"]),
+                "description": f"recorded by camera {camera['camera']}"},
+               {"action": "c2pa.repackaged", "description": "exported by copying the recorded samples into this "
+                "MP4 (no re-encoding)", **({"when": utc(made)} if made is not None else {})}]
+    site = context.get("site") or {}
+    return {
+        "claim_generator_info": [{"name": str(software.get("name")), "version": str(software.get("version"))}],
+        "title": clip["file"], "format": MEDIA_TYPE,
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": actions}},
+            {"label": CAMERA, "data": {"id": camera["camera"], "name": camera.get("name"),
+                                       "location": camera.get("location")}},
+            {"label": TIME, "data": {**_range(clip["from_us"], clip["to_us"]), "duration_s": clip["duration_s"],
+                                     "clock": CLOCK_NOTE, "gaps": gaps}},
+            {"label": SOURCES, "data": {"alg": "sha256", "segments": sources}},
+            {"label": GRANT, "data": {"id": grant.get("id"), "mode": grant.get("mode"),
+                                      "cameras": grant.get("cameras"),
+                                      **(_range(grant["from_us"], grant["to_us"]) if "from_us" in grant else {}),
+                                      "approvers": approvers, "request": request.get("id"),
+                                      "custodian": context.get("custodian")}},
+            {"label": BOX, "data": {"site": {"id": site.get("id"), "name": site.get("name")},
+                                    "node": context.get("node"), "software": software,
+                                    "node_key_fingerprint": context.get("node_key_fingerprint")}},
+        ],
+    }
+
+
+# --- whether an export gets C2PA manifests, and the signer it may use --------------------------------
+NOT_ENROLLED = "the node has no certificate from the office yet (it is not enrolled)"
+
+
+def plan(chain: list[str] | None, signing_key: Any, context: dict[str, Any],
+         at: dt.datetime) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(what the media worker needs to sign the clips, or None; the export's `c2pa` status for its
+    manifest). No chain or an unfit one: no C2PA manifest, and the status says why; never an error."""
+    if not chain:
+        return None, {"made": False, "why": NOT_ENROLLED}
+    try:
+        certs = c2pa_profile.load_chain(chain)
+    except ValueError as exc:
+        return None, {"made": False, "why": f"the node's certificate chain is unreadable ({exc})"}
+    why = c2pa_profile.problems(certs, signing_key, at) + ([] if len(certs) > 1 else ["the chain lacks the office's CA"])
+    if why:
+        return None, {"made": False, "why": "the node's certificate cannot sign C2PA manifests: " + "; ".join(why)}
+    anchor = certs[-1]
+    status = {"made": True, "signer": certs[0].subject.rfc4514_string(), "issuer": anchor.subject.rfc4514_string(),
+              "trust_anchor_sha256": anchor.fingerprint(hashes.SHA256()).hex(), "assertions": list(LABELS)}
+    return {"chain": list(chain), "alg": c2pa_profile.algorithm(certs[0].public_key()), "context": context}, status
+
+
+def guarded(sign: Callable[[bytes], bytes], limit: int) -> Callable[[bytes], bytes]:
+    """`sign`, for C2PA claims only and at most `limit` times (the export's source segments: every
+    clip has one at least): what the media worker may ask of the node key, so a worker taken
+    over by a malformed file gets no signature it could put to another use."""
+    count = 0
+
+    def claim_signature(data: bytes) -> bytes:
+        nonlocal count
+        if not is_claim_to_sign(data):
+            raise PermissionError("refused to sign: not a C2PA claim")
+        count += 1
+        if count > limit:
+            raise PermissionError(f"refused to sign: more C2PA claims than the export's {limit} clip(s) at most")
+        return sign(data)
+    return claim_signature
+
+
+def outcome(status: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The export's status once the clips are signed: not made if any clip's manifest was not."""
+    failed = [c for cam in entries for c in cam["clips"] if not (c.get("c2pa") or {}).get("made")]
+    if not status.get("made") or not failed:
+        return status
+    why = "; ".join(f"{c['file']}: {(c.get('c2pa') or {}).get('why', 'not signed')}" for c in failed)
+    return {"made": False, "why": why}
