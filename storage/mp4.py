@@ -25,6 +25,17 @@ if TYPE_CHECKING:
 
 _HEADER = struct.Struct(">I4s")
 
+# The camera's sound as it sent it (design/0094): each codec a segment stores byte for byte, and
+# the FFmpeg muxer that writes it. The mp4 muxer holds AAC (`mp4a`) and L16 (`ipcm`, ISO/IEC
+# 23003-5) but refuses G.711; the mov muxer writes G.711 in QuickTime's `alaw`/`ulaw` sample
+# entries: the same fragmented boxes, branded `qt  `. Other sound is transcoded to AAC (design/0049).
+SOUND_AS_SENT = {"aac": "mp4", "pcm_s16be": "mp4", "pcm_alaw": "mov", "pcm_mulaw": "mov"}
+
+
+def muxer_for(audio_codec: str | None) -> str:
+    """The FFmpeg muxer of a segment (or an export's clip) whose sound is `audio_codec`."""
+    return SOUND_AS_SENT.get(audio_codec or "", "mp4")
+
 
 @dataclass(frozen=True, slots=True)
 class Whole:

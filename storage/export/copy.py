@@ -31,6 +31,7 @@ from storage.export.plan import (
 )
 from storage.export.fmp4 import NotCopyable
 from storage.fsutil import PRIVATE_FILE
+from storage.mp4 import SOUND_AS_SENT
 
 AHEAD = 3                 # sources mapped and hashed ahead of the copy
 HASH_CHUNK = 1 << 20
@@ -104,12 +105,13 @@ class _Out:
 
 
 def copyable(header: fmp4.Header) -> None:
-    """One H.264/H.265 video track and at most one AAC audio track, as the recorder writes."""
+    """One H.264/H.265 video track and at most one audio track of the sound the recorder keeps
+    (AAC, G.711, L16: storage/mp4.py SOUND_AS_SENT), as the recorder writes."""
     kinds = sorted((t.handler, t.codec) for t in header.tracks)
     video = [k for k in kinds if k[0] == b"vide"]
     audio = [k for k in kinds if k[0] == b"soun"]
     if len(video) != 1 or video[0][1] not in ("h264", "hevc") or len(audio) > 1 or \
-            (audio and audio[0][1] != "aac") or len(kinds) != len(video) + len(audio):
+            (audio and audio[0][1] not in SOUND_AS_SENT) or len(kinds) != len(video) + len(audio):
         raise NotCopyable(f"tracks {kinds}")
 
 

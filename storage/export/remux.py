@@ -1,6 +1,6 @@
-"""The remux path of an export: packets copied (never re-encoded) from the segments into one
-MP4 per camera with PyAV, a new part where the stream itself changed. Used when the segments
-do not allow the fragment copy (storage/export/copy.py)."""
+"""The remux path of an export: packets copied (never re-encoded, the camera's sound included:
+design/0094) from the segments into one MP4 per camera with PyAV, a new part where the stream
+itself changed. Used when the segments do not allow the fragment copy (storage/export/copy.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from storage.export.plan import (
 )
 from storage.fsutil import PRIVATE_FILE
 from storage.hashing import sha256_file
+from storage.mp4 import SOUND_AS_SENT, muxer_for
 
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
 INPUT_OPTIONS = {"skip_frame": "all"}
@@ -47,7 +48,8 @@ class _Clip:
     def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...]):
         self.path = path
         self.sig = sig
-        self.out = av.open(str(path), "w", format="mp4")
+        # the sound as the segments hold it (design/0094): G.711 only the mov muxer writes
+        self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None))
         self.ov = self.out.add_stream_from_template(v)
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
         self.vtb, self.atb = v.time_base, (a.time_base if a is not None else None)
@@ -100,7 +102,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                 if not c.streams.video:
                     raise ExportError(f"{row['path']}: no video stream; export refused")
                 v = c.streams.video[0]
-                a = next((s for s in c.streams.audio if s.codec_context.name == "aac"), None)
+                a = next((s for s in c.streams.audio if s.codec_context.name in SOUND_AS_SENT), None)
                 sig = _signature(v, a)
                 if clip is None or clip.sig != sig:
                     if clip is not None:
