@@ -32,6 +32,12 @@ _HEADER = struct.Struct(">I4s")
 SOUND_AS_SENT = {"aac": "mp4", "pcm_s16be": "mp4", "pcm_alaw": "mov", "pcm_mulaw": "mov"}
 
 
+# PCM sound (G.711, L16) in a plain (unfragmented) MP4 or mov is a table of samples one tick
+# long each: a hole in the camera's sound closes up, and what follows it plays early. In
+# fragments each packet keeps its own duration, so a file that holds PCM is written fragmented.
+PCM_SOUND = frozenset({"pcm_s16be", "pcm_alaw", "pcm_mulaw"})
+
+
 def muxer_for(audio_codec: str | None) -> str:
     """The FFmpeg muxer of a segment (or an export's clip) whose sound is `audio_codec`."""
     return SOUND_AS_SENT.get(audio_codec or "", "mp4")

@@ -18,10 +18,11 @@ from storage.export.plan import (
 )
 from storage.fsutil import PRIVATE_FILE
 from storage.hashing import sha256_file
-from storage.mp4 import SOUND_AS_SENT, muxer_for
+from storage.mp4 import PCM_SOUND, SOUND_AS_SENT, muxer_for
 
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
 INPUT_OPTIONS = {"skip_frame": "all"}
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
 def _signature(v: Any, a: Any) -> tuple[Any, ...]:
@@ -48,8 +49,10 @@ class _Clip:
     def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...]):
         self.path = path
         self.sig = sig
-        # the sound as the segments hold it (design/0094): G.711 only the mov muxer writes
-        self.out = av.open(str(path), "w", format=muxer_for(a.codec_context.name if a is not None else None))
+        # the sound as the segments hold it (design/0094): G.711 only the mov muxer writes, and
+        # PCM keeps its times (a hole stays a hole) only in fragments
+        sound = a.codec_context.name if a is not None else None
+        self.out = av.open(str(path), "w", format=muxer_for(sound), options=FRAGMENTED if sound in PCM_SOUND else {})
         self.ov = self.out.add_stream_from_template(v)
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
         self.vtb, self.atb = v.time_base, (a.time_base if a is not None else None)
