@@ -129,9 +129,9 @@ def test_g711_and_l16_pass_through_untouched_and_are_decoded_only_for_the_meter(
 
 def test_the_muxer_that_holds_each_sound_as_sent():
     """FFmpeg's mp4 muxer refuses G.711 ("'mp4' format does not support 'pcm_alaw' codec"); its
-    mov muxer writes QuickTime's alaw/ulaw entries. Other sound is AAC by then (design/0049)."""
+    mov muxer writes QuickTime's alaw/ulaw/twos entries. Other sound is AAC by then (design/0049)."""
     assert [muxer_for(c) for c in ("aac", "pcm_s16be", "pcm_alaw", "pcm_mulaw", None, "adpcm_g726")] == [
-        "mp4", "mp4", "mov", "mov", "mp4", "mp4"]
+        "mp4", "mov", "mov", "mov", "mp4", "mp4"]
     with pytest.raises(ValueError, match="does not support"):
         av.open(io.BytesIO(), "w", format="mp4").add_stream("pcm_alaw", rate=8000)
 
@@ -211,7 +211,7 @@ def test_audio_silence_config_in_health_and_per_camera(tmp_path):
 # --- real cameras ----------------------------------------------------------------------------
 
 NOISE_DB = 20 * np.log10(0.25 / np.sqrt(3))  # white noise uniform in +-0.25: -16.8 dBFS RMS
-LAWS = {"pcma": ("pcm_alaw", "alaw"), "pcmu": ("pcm_mulaw", "ulaw"), "l16": ("pcm_s16be", "ipcm")}
+LAWS = {"pcma": ("pcm_alaw", "alaw"), "pcmu": ("pcm_mulaw", "ulaw"), "l16": ("pcm_s16be", "twos")}
 
 
 class AudioTap:

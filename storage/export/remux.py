@@ -49,7 +49,7 @@ class _Clip:
     def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...]):
         self.path = path
         self.sig = sig
-        # the sound as the segments hold it (design/0094): G.711 only the mov muxer writes, and
+        # the sound as the segments hold it (design/0094): G.711 and L16 the mov muxer writes, and
         # PCM keeps its times (a hole stays a hole) only in fragments
         sound = a.codec_context.name if a is not None else None
         self.out = av.open(str(path), "w", format=muxer_for(sound), options=FRAGMENTED if sound in PCM_SOUND else {})
