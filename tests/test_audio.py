@@ -307,8 +307,9 @@ def assert_exported_as_sent(data_dir: Path, out: Path, events: list[dict], close
                             sent: list[bytes]) -> None:
     """An evidence export of the PCMA camera keeps its sound as sent, by either path: the
     fragment copy (storage/export/copy.py) and the remux (storage/export/remux.py) each give
-    one clip that decodes, its G.711 the camera's bytes (a hole between two segments excepted:
-    a run of its payloads from each segment), in step with the picture."""
+    one clip that decodes, its G.711 one run of the camera's payloads across the segments'
+    cuts (a segment's first packet, which its muxer starts at its first picture, inside the
+    last segment's last one, is placed after it, not dropped), in step with the picture."""
     opened = {e["path"]: e["start_us"] for e in events if e["ev"] == "open"}
     rows = [{"camera": "pcma", "path": c["path"], "start_us": opened[c["path"]], "end_us": c["end_us"],
              "bytes": c["bytes"], "state": "complete",

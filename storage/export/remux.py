@@ -62,6 +62,7 @@ class _Clip:
         self.origin_us: int | None = None   # wall time of clip second 0 (the first keyframe)
         self.last = {"v": None, "a": None}   # last muxed dts per kind, in the input time base
         self.last_vdur = 0
+        self.sound_end: int | None = None  # where the last sound packet written ends (clip ticks)
         self.frames = 0
 
     def close(self) -> dict[str, Any]:
@@ -158,6 +159,13 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
         if offsets is None:
             offsets = place()
         dts = pkt.dts + offsets[kind]
+        end = clip.sound_end
+        if kind == "a" and end is not None and dts < end and end - dts < (pkt.duration or 0):
+            # started at its segment's first picture, inside the last segment's last packet:
+            # right after it, as storage/export/copy.py's _butt (design/0094)
+            pkt.duration -= end - dts
+            pkt.pts = pkt.dts = end - offsets[kind]  # the offset is added below
+            dts = end
         if clip.last[kind] is not None and dts <= clip.last[kind]:
             return  # audio overlapping the previous segment's (after a clock step): drop, never reorder
         pkt.pts = (pkt.pts if pkt.pts is not None else pkt.dts) + offsets[kind]
@@ -165,6 +173,8 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
         if dts < 0:
             return
         clip.last[kind] = dts
+        if kind == "a":
+            clip.sound_end = dts + (pkt.duration or 0)
         if kind == "v":
             clip.last_vdur = pkt.duration or clip.last_vdur
             clip.frames += 1
