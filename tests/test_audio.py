@@ -284,6 +284,8 @@ def test_g711_and_l16_cameras_are_recorded_as_sent_byte_for_byte_in_step_and_exp
         for seg in [c for c in closed if c["camera"] == law][:2]:
             path = settings.data_dir / seg["path"]
             assert seg["audio"] == 1 and ffprobe_errors(path) == ""
+            # hashed as written: the mov muxer, as the mp4 one, only appends (recorder/segment.py HashingFile)
+            assert seg["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
             streams = {s["codec_type"]: s for s in ffprobe(path)["streams"]}
             assert (streams["audio"]["codec_name"], streams["audio"]["codec_tag_string"]) == (codec, entry)
             assert streams["audio"]["sample_rate"] == "8000"
