@@ -54,6 +54,13 @@ def mean_volume(path: Path) -> float:
     return float(m.group(1))
 
 
+def decodes(path: Path) -> str:
+    """`ffmpeg -v error -xerror` decoding the whole file: what it says (empty: it decodes cleanly)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stderr or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
+
+
 # --- the pieces ------------------------------------------------------------------------------
 
 def test_meter_reports_rms_dbfs_over_its_window():
@@ -283,11 +290,13 @@ def test_g711_and_l16_cameras_are_recorded_as_sent_byte_for_byte_in_step_and_exp
         assert stats[-1]["audio_level_db"] == pytest.approx(NOISE_DB, abs=1.0)  # the meter decoded it
         for seg in [c for c in closed if c["camera"] == law][:2]:
             path = settings.data_dir / seg["path"]
-            assert seg["audio"] == 1 and ffprobe_errors(path) == ""
+            assert seg["audio"] == 1 and ffprobe_errors(path) == "" and decodes(path) == ""
             # hashed as written: the mov muxer, as the mp4 one, only appends (recorder/segment.py HashingFile)
             assert seg["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-            streams = {s["codec_type"]: s for s in ffprobe(path)["streams"]}
+            probe = ffprobe(path)
+            streams = {s["codec_type"]: s for s in probe["streams"]}
             assert (streams["audio"]["codec_name"], streams["audio"]["codec_tag_string"]) == (codec, entry)
+            assert probe["format"]["tags"]["comment"].startswith("edged {")  # its provenance, in the mov muxer's file too
             assert streams["audio"]["sample_rate"] == "8000"
             assert_run_of(sha256s(audio_packets(path)), sha256s(taps[law].payloads))  # byte for byte
             assert mean_volume(path) == pytest.approx(NOISE_DB, abs=1.0)
@@ -324,7 +333,7 @@ def assert_exported_as_sent(data_dir: Path, out: Path, events: list[dict], close
         assert len(clips) == 1 and clips[0]["audio"]["codec"] == "pcm_alaw", (how, clips)
         clip = next((out / how).glob("*.mp4"))
         streams = {s["codec_type"]: s for s in ffprobe(clip)["streams"]}
-        assert streams["audio"]["codec_name"] == "pcm_alaw" and ffprobe_errors(clip) == "", how
+        assert streams["audio"]["codec_name"] == "pcm_alaw" and ffprobe_errors(clip) == "" and decodes(clip) == "", how
         assert abs(float(streams["audio"]["duration"]) - float(streams["video"]["duration"])) < 0.1, how
         assert_run_of(sha256s(audio_packets(clip)), sha256s(sent))
 
