@@ -1,4 +1,5 @@
-"""CPU of recording a camera's G.711 audio as AAC (issue 18 item 4, design/0049), per camera.
+"""CPU of recording a camera's sound, per camera: G.711 as AAC (issue 18 item 4, design/0049),
+the path sound no sample entry holds still takes, and G.711 as sent (issue 38, design/0094).
 
     .venv/bin/python -m bench.audio_transcode [--seconds 600] [--rounds 3]
 
@@ -15,7 +16,8 @@ process's user+system time over the clip's length, in % of one core per camera, 
   transcode by the `ffmpeg` command line (`-c:a aac -b:a 32k`, fragmented MP4 to /dev/null),
   whose CPU is read from the child's rusage; its start-up is measured on a 1 s input and
   taken off. Also the cost edged now adds to a camera that sends AAC (16 kHz mono, 32 kbit/s):
-  decoding it for the level meter; the AAC is still remuxed, never re-encoded.
+  decoding it for the level meter; the AAC is still remuxed, never re-encoded. And what a G.711
+  camera costs now that its sound is stored as sent (design/0094): the same meter's decode.
 """
 
 from __future__ import annotations
@@ -85,8 +87,7 @@ def edged_path(path: Path, stage: str) -> float:
         for p in pkts:
             ctx.decode(p)
         return time.process_time() - t0
-    path_ = audio.select([stream], "bench")
-    assert isinstance(path_, audio.Transcoder)
+    path_ = audio.Transcoder("bench", stream)  # G.711 is stored as sent now; other sound takes this path
     out = av.open(io.BytesIO(), "w", format="mp4", options=FRAG)
     dst = path_.template.add_to(out)
     for p in pkts:
@@ -100,10 +101,11 @@ def edged_path(path: Path, stage: str) -> float:
     return time.process_time() - t0
 
 
-def aac_meter(path: Path) -> float:
-    """An AAC camera: every packet decoded for the level meter, and passed on untouched."""
-    c, pkts = packets(path, None)
+def meter_only(path: Path, samples: int | None = None) -> float:
+    """Sound stored as sent (AAC, G.711): every packet decoded for the level meter, and passed on untouched."""
+    c, pkts = packets(path, samples)
     path_ = audio.select(c.streams.audio, "bench")
+    assert type(path_) is audio.AudioPath
     t0 = time.process_time()
     for p in pkts:
         path_.feed(p)
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         ("edged", "edged: + AAC encode and mux (the segment writer's share)", lambda: edged_path(pcma, "encode")),
         ("ffmpeg", "ffmpeg CLI: the same transcode, start-up taken off (reference)",
          lambda: max(0.0, ffmpeg_cpu(pcma) - startup)),
-        ("aac", "AAC camera: decode for the meter (16 kHz mono), remuxed as ever", lambda: aac_meter(aac)),
+        ("aac", "AAC camera: decode for the meter (16 kHz mono), remuxed as ever", lambda: meter_only(aac)),
+        ("g711", "G.711 camera as sent (design/0094): decode for the meter, remuxed", lambda: meter_only(pcma, 160)),
     ]
     figures, rows = {}, []
     for key, label, run in cases:
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print("- of which the AAC encoder: %.3f %%; decode + resample + meter: %.3f %%"
           % (figures["edged"] - figures["resample"], figures["resample"]))
     print("- the level meter on an AAC camera: %.3f %% of a core" % figures["aac"])
+    print("- a G.711 camera stored as sent (its meter): %.3f %% of a core" % figures["g711"])
     print("- ffmpeg start-up taken off its figure: %.3f CPU s" % startup)
     print()
     print("command: %s" % command_line("bench.audio_transcode"))

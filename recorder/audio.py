@@ -1,23 +1,27 @@
-"""A camera's sound as the recorder keeps it: AAC in every segment, whatever the camera sends.
+"""A camera's sound as the recorder keeps it: as the camera sent it, byte for byte, where the
+segment file can hold it (design/0094); else transcoded to AAC (design/0049).
 
-- **AAC** is remuxed as it comes (never re-encoded).
-- **G.711 (PCMA/PCMU) and any other audio FFmpeg decodes** is transcoded to AAC: decoded and
-  resampled here (float, the source's rate when AAC has it, at most stereo) on the camera's
-  thread, encoded by the segment file that records it (recorder/segment.py, one AAC encoder
-  per segment, flushed at its close: design/0049).
+- **AAC, G.711 (PCMA/PCMU) and L16** are stored as they come: the camera's packets are
+  remuxed, never re-encoded (storage/mp4.py `SOUND_AS_SENT` says which muxer holds each).
+  They are decoded here only to measure their level.
+- **Any other audio FFmpeg decodes** (G.726, G.722, ...: no sample entry that players read) is
+  transcoded to AAC: decoded and resampled here (float, the source's rate when AAC has it, at
+  most stereo) on the camera's thread, encoded by the segment file that records it
+  (recorder/segment.py, one AAC encoder per segment, flushed at its close: design/0049).
 - **Audio that cannot be recorded** (a codec FFmpeg does not know, a decoder that fails) is
   said once per camera and reason in the log, and in every stats report (`audio_error`), so the
   health monitor can show why a camera records no sound; the video is recorded as ever.
 
-Timestamps: a frame's time is the time of its first sample on the camera's media clock (the
-input packet's, at the output rate), so the sound keeps its place against the picture as
-passed-through AAC does. The resampler runs on a continuous sample count; where the camera's
-audio skips ahead (lost packets, a stretch the camera does not send), the count is mapped
-across the hole: later frames carry the camera's later times, and nothing is invented.
+Timestamps of transcoded sound: a frame's time is the time of its first sample on the camera's
+media clock (the input packet's, at the output rate), so the sound keeps its place against the
+picture as sound stored as sent does. The resampler runs on a continuous sample count; where
+the camera's audio skips ahead (lost packets, a stretch the camera does not send), the count is
+mapped across the hole: later frames carry the camera's later times, and nothing is invented.
 
-Level: every decoded frame (AAC passed through included: decoding 16 kHz AAC costs ~0.02 % of
-a core) feeds a Meter, the RMS level in dBFS over the stats window (`audio_level_db`), on which
-the health monitor's `audio_silent` alarm stands (edged/rules/health.py).
+Level: every decoded frame (sound stored as sent included: decoding G.711 or 16 kHz AAC costs
+a few hundredths of a percent of a core) feeds a Meter, the RMS level in dBFS over the stats
+window (`audio_level_db`), on which the health monitor's `audio_silent` alarm stands
+(edged/rules/health.py). The decoded samples go nowhere else.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import av
 
 from recorder.lazy import lazy_import
 from storage import logs
+from storage.mp4 import SOUND_AS_SENT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -110,9 +115,9 @@ def as_float(x: np.ndarray) -> np.ndarray:
 
 class AudioPath:
     """What becomes of one connection's audio. `inputs`: the camera streams to demux;
-    `template`: the segment's audio track, a stream to copy (AAC) or an AacSpec to encode
-    (None: no audio is recorded); `feed(pkt)`: what to hand the segment for one camera packet,
-    the AAC packet itself, or frames for the segment's encoder (Transcoder)."""
+    `template`: the segment's audio track, a stream to copy (sound stored as sent) or an
+    AacSpec to encode (None: no audio is recorded); `feed(pkt)`: what to hand the segment for
+    one camera packet, the packet itself, or frames for the segment's encoder (Transcoder)."""
 
     def __init__(self, camera: str, stream: Any = None, error: str | None = None):
         self.camera = camera
@@ -125,8 +130,8 @@ class AudioPath:
         self._failures = 0
 
     def feed(self, pkt: av.Packet[Any]) -> list[av.Packet[Any] | av.AudioFrame]:
-        """AAC passes through; its frames are only metered (a frame that fails to decode is not
-        metered and is still recorded)."""
+        """The camera's packet passes through as it came; its samples are decoded only for the
+        meter (a packet that fails to decode is not metered and is still recorded)."""
         if self.template is None:
             return []
         try:
@@ -240,14 +245,18 @@ class Transcoder(AudioPath):
 
 
 def select(streams: Any, camera: str) -> AudioPath:
-    """The audio path of a new connection: the camera's first AAC stream as is, else its first
-    audio stream transcoded, else none (with why, when the camera sends audio we cannot use)."""
+    """The audio path of a new connection: the camera's first stream that a segment stores as
+    sent (AAC, G.711, L16), else its first audio stream transcoded, else none (with why, when
+    the camera sends audio we cannot use)."""
     streams = list(streams)
     if not streams:
         return AudioPath(camera)
-    aac = next((s for s in streams if s.codec_context is not None and s.codec_context.name == "aac"), None)
-    if aac is not None:
-        return AudioPath(camera, aac)
+    kept = next((s for s in streams if s.codec_context is not None and s.codec_context.name in SOUND_AS_SENT), None)
+    if kept is not None:
+        if kept.codec_context.name != "aac":
+            _tell(logging.INFO, camera, f"{kept.codec_context.name} audio at {kept.codec_context.sample_rate} Hz "
+                                        "is recorded as the camera sends it")
+        return AudioPath(camera, kept)
     usable = next((s for s in streams if s.codec_context is not None), None)
     if usable is None:
         path = AudioPath(camera, error="the camera sends audio in a format FFmpeg does not know")
@@ -261,5 +270,5 @@ def select(streams: Any, camera: str) -> AudioPath:
         _tell(logging.WARNING, camera, f"audio not recorded: {path.error}; recording video only")
         return path
     _tell(logging.INFO, camera, f"{name} audio at {usable.codec_context.sample_rate} Hz is recorded as AAC "
-                                f"{path.rate} Hz {path.layout} (transcoded)")
+                                f"{path.rate} Hz {path.layout} (transcoded: no sample entry holds it as sent)")
     return path

@@ -284,7 +284,7 @@ class CameraRecorder:
             raise Disconnected("the camera's video is in a format edged cannot record (a codec its stream "
                                "description names that FFmpeg does not know): set the camera to H.264 or H.265",
                                diagnose.UNSUPPORTED)
-        sound = audio.select(c.streams.audio, self.id)  # AAC as is, other audio to AAC (recorder/audio.py)
+        sound = audio.select(c.streams.audio, self.id)  # as sent (AAC, G.711, L16), else AAC (recorder/audio.py)
         self._audio = sound.template
         streams = [video] + sound.inputs
         vtb = time_base(video)

@@ -25,12 +25,14 @@ from av.video.stream import VideoStream
 
 from recorder.durability import Durability, Synced
 from storage.fsutil import PRIVATE_FILE, private_dir
+from storage.mp4 import muxer_for
 
 if TYPE_CHECKING:
     from recorder.audio import AacSpec
 
-# A camera's picture, and its sound as a segment takes it: an AAC packet remuxed as is, or
-# frames the segment's own encoder turns into AAC (recorder/audio.py's Transcoder).
+# A camera's picture, and its sound as a segment takes it: the camera's packet remuxed as it came
+# (AAC, G.711, L16: design/0094), or frames the segment's own encoder turns into AAC
+# (recorder/audio.py's Transcoder, for other sound).
 VideoPacket: TypeAlias = "av.Packet[VideoStream]"
 Sound: TypeAlias = "av.Packet[AudioStream] | av.AudioFrame"
 
@@ -39,7 +41,8 @@ Sound: TypeAlias = "av.Packet[AudioStream] | av.AudioFrame"
 # fragment, not per buffer). It was 1 MiB, so that a fragment fit one buffer: 1 MiB a camera.
 AVIO_BUFFER = 1 << 16
 IOV_MAX = 1024  # buffers per pwritev (Linux's limit)
-# The MP4 muxer's options, plus `frag_duration` (the fragment length); bench/record_throughput.py's
+# The MP4 muxer's options (the mov muxer's too, for G.711 and L16 sound: storage/mp4.py
+# `muxer_for`), plus `frag_duration` (the fragment length); bench/record_throughput.py's
 # PyAV floor muxes with the same.
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 # Where a durability pass follows each fragment (design/0061), the muxer cuts fragments this much
@@ -194,7 +197,9 @@ class SegmentFile:
 
     def _open(self, video: VideoStream, audio: AudioStream | AacSpec | None, origin_us: int, fragment_us: int,
               metadata: dict[str, str] | None) -> None:
-        self._out = av.open(self._file, "w", format="mp4", buffer_size=AVIO_BUFFER,
+        # G.711 and L16 are stored as sent in QuickTime's sample entries, which the mov muxer writes
+        sound = audio.codec_context.name if isinstance(audio, AudioStream) else None
+        self._out = av.open(self._file, "w", format=muxer_for(sound), buffer_size=AVIO_BUFFER,
                             options={**FRAGMENTED_MP4, "frag_duration": str(fragment_us)})
         for key, value in (metadata or {}).items():  # written in the moov, before the first fragment
             self._out.metadata[key] = value

@@ -25,6 +25,24 @@ if TYPE_CHECKING:
 
 _HEADER = struct.Struct(">I4s")
 
+# The camera's sound as it sent it (design/0094): each codec a segment stores byte for byte, and
+# the FFmpeg muxer that writes it. The mp4 muxer holds AAC (`mp4a`) but refuses G.711, and writes
+# L16 only as ISO's `ipcm`, which GStreamer 1.22 does not read; the mov muxer writes QuickTime's
+# `alaw`, `ulaw` and `twos` sample entries, which ffprobe 5.1, VLC 3.0 and GStreamer read: the
+# same fragmented boxes, branded `qt  `. Other sound is transcoded to AAC (design/0049).
+SOUND_AS_SENT = {"aac": "mp4", "pcm_s16be": "mov", "pcm_alaw": "mov", "pcm_mulaw": "mov"}
+
+
+# PCM sound (G.711, L16) in a plain (unfragmented) MP4 or mov is a table of samples one tick
+# long each: a hole in the camera's sound closes up, and what follows it plays early. In
+# fragments each packet keeps its own duration, so a file that holds PCM is written fragmented.
+PCM_SOUND = frozenset({"pcm_s16be", "pcm_alaw", "pcm_mulaw"})
+
+
+def muxer_for(audio_codec: str | None) -> str:
+    """The FFmpeg muxer of a segment (or an export's clip) whose sound is `audio_codec`."""
+    return SOUND_AS_SENT.get(audio_codec or "", "mp4")
+
 
 @dataclass(frozen=True, slots=True)
 class Whole:

@@ -1,18 +1,21 @@
-"""Sound (issue 18 item 4, design/0049): G.711 from real RTSP cameras recorded as AAC that
-ffprobe reads and that is audible, AAC kept as it comes, the level meter, and the
-`audio_silent` alarm of a duty-desk camera whose microphone is silent, against a real daemon.
+"""Sound (issue 18 item 4, design/0049; issue 38 item 6, design/0094): G.711 and L16 from real
+RTSP cameras stored as the camera sent them (byte for byte, in sample entries ffprobe reads),
+AAC kept as it comes, other sound transcoded to AAC, the level meter, and the `audio_silent`
+alarm of a duty-desk camera whose microphone is silent, against a real daemon.
 
 The cameras are gst-rtsp-server mounts (tests/support/rtsp_server.py `clipsnd:`): an H.264
-clip plus an 8 kHz G.711 sine tone peaking at -12 dBFS (RMS -15 dBFS), or G.711 digital
-silence (-72 dBFS after decoding).
+clip plus 8 kHz G.711 or L16, a sine tone peaking at -12 dBFS (RMS -15 dBFS), white noise
+peaking there (RMS -16.8 dBFS), or G.711 digital silence (-72 dBFS after decoding).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import subprocess
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,6 +30,8 @@ from recorder import audio
 from recorder.camera import Settings
 from storage.export.copy import copy_camera
 from storage.export.plan import plan_camera
+from storage.export.remux import remux_camera
+from storage.mp4 import muxer_for
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip, media_duration
 from tests.support.catalog import alarms
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
@@ -49,6 +54,13 @@ def mean_volume(path: Path) -> float:
     return float(m.group(1))
 
 
+def decodes(path: Path) -> str:
+    """`ffmpeg -v error -xerror` decoding the whole file: what it says (empty: it decodes cleanly)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stderr or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
+
+
 # --- the pieces ------------------------------------------------------------------------------
 
 def test_meter_reports_rms_dbfs_over_its_window():
@@ -68,13 +80,14 @@ def test_aac_rates():
         8000, 16000, 44100, 48000, 48000, 11025]
 
 
-@pytest.mark.parametrize("codec", ["pcm_alaw", "pcm_mulaw"])
-def test_g711_is_resampled_on_the_camera_timeline_across_a_hole_and_encodes_to_aac(tmp_path, codec):
-    """Packets dropped for a second (a camera's lost audio) leave a one-second step in the frame
+def test_sound_no_sample_entry_holds_is_resampled_on_the_camera_timeline_across_a_hole_to_aac(tmp_path):
+    """G.726 (what some cameras send; no MP4 or QuickTime sample entry holds it) is transcoded.
+    Packets dropped for a second (a camera's lost audio) leave a one-second step in the frame
     times, not a shift of everything after it; the AAC track decodes to the tone's level."""
+    codec = "g726"  # FFmpeg's name of its decoder
     src = tmp_path / "in.mka"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:r=8000:d=4",
-                    "-c:a", codec, str(src)], check=True)
+                    "-c:a", codec, "-b:a", "32k", str(src)], check=True)
     inp = av.open(str(src))
     path = audio.select(inp.streams.audio, "cam")
     assert isinstance(path, audio.Transcoder) and path.template == audio.AacSpec(8000, "mono", 32_000)
@@ -102,6 +115,32 @@ def test_g711_is_resampled_on_the_camera_timeline_across_a_hole_and_encodes_to_a
     assert path.report()["audio_transcoded_from"] == codec
     assert ffprobe(out_path)["streams"][0]["codec_name"] == "aac"
     assert mean_volume(out_path) == pytest.approx(-21.1, abs=1.0)
+
+
+@pytest.mark.parametrize("codec", ["pcm_alaw", "pcm_mulaw", "pcm_s16be"])
+def test_g711_and_l16_pass_through_untouched_and_are_decoded_only_for_the_meter(tmp_path, codec):
+    src = tmp_path / "in.mka"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:r=8000:d=2",
+                    "-c:a", codec, str(src)], check=True)
+    inp = av.open(str(src))
+    path = audio.select(inp.streams.audio, "cam")
+    assert type(path) is audio.AudioPath and path.template is inp.streams.audio[0]
+    for pkt in inp.demux(path.inputs):
+        if pkt.size:
+            data = bytes(pkt)
+            assert path.feed(pkt) == [pkt] and bytes(pkt) == data
+    # the meter decodes G.711 for its measure (lavfi's sine: 1/8 of full scale)
+    assert path.report() == {"audio_level_db": pytest.approx(-21.1, abs=0.3), "audio_error": None,
+                             "audio_transcoded_from": None}
+
+
+def test_the_muxer_that_holds_each_sound_as_sent():
+    """FFmpeg's mp4 muxer refuses G.711 ("'mp4' format does not support 'pcm_alaw' codec"); its
+    mov muxer writes QuickTime's alaw/ulaw/twos entries. Other sound is AAC by then (design/0049)."""
+    assert [muxer_for(c) for c in ("aac", "pcm_s16be", "pcm_alaw", "pcm_mulaw", None, "adpcm_g726")] == [
+        "mp4", "mov", "mov", "mov", "mp4", "mp4"]
+    with pytest.raises(ValueError, match="does not support"):
+        av.open(io.BytesIO(), "w", format="mp4").add_stream("pcm_alaw", rate=8000)
 
 
 def test_aac_passes_through_untouched_and_is_metered(tmp_path):
@@ -178,36 +217,96 @@ def test_audio_silence_config_in_health_and_per_camera(tmp_path):
 
 # --- real cameras ----------------------------------------------------------------------------
 
-def test_g711_cameras_are_recorded_as_aac_that_is_audible_and_in_step_with_the_video(tmp_path):
+NOISE_DB = 20 * np.log10(0.25 / np.sqrt(3))  # white noise uniform in +-0.25: -16.8 dBFS RMS
+LAWS = {"pcma": ("pcm_alaw", "alaw"), "pcmu": ("pcm_mulaw", "ulaw"), "l16": ("pcm_s16be", "twos")}
+
+
+class AudioTap:
+    """A client of our own on the camera's mount, beside the recorder: each audio payload as it
+    came off the wire, in order. A gst-rtsp-server mount is shared, so both clients get the same
+    RTP packets; libavformat's depacketizer hands a G.711 or L16 payload on as it is."""
+
+    def __init__(self, url: str):
+        self.payloads: list[bytes] = []
+        self._stop = threading.Event()
+        self._c = av.open(url, options={"rtsp_transport": "tcp"}, timeout=10)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for pkt in self._c.demux(self._c.streams.audio[0]):
+            if self._stop.is_set():
+                break
+            if pkt.size:
+                self.payloads.append(bytes(pkt))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._c.close()
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    """The audio packets a file holds, as PyAV demuxes them."""
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def sha256s(payloads: list[bytes]) -> list[str]:
+    return [hashlib.sha256(p).hexdigest() for p in payloads]
+
+
+def assert_run_of(held: list[str], sent: list[str]) -> None:
+    """`held` (SHA-256 of each payload) is a run of `sent` as it is: no payload altered, lost,
+    added or moved (white noise: no two payloads alike)."""
+    assert held and held[0] in sent, "the file's first sound payload is not one the camera sent"
+    at = sent.index(held[0])
+    assert held == sent[at:at + len(held)]
+
+
+def test_g711_and_l16_cameras_are_recorded_as_sent_byte_for_byte_in_step_and_exported_so(tmp_path):
     clip = make_clip(tmp_path / "clips", fps=20, gop=20, seconds=10)
-    mounts = {law: f"clipsnd:{clip.video},{tone(law)}@20" for law in ("pcma", "pcmu")}
-    settings = Settings(data_dir=tmp_path / "data", segment_us=4 * S, fragment_us=S, fsync_us=2 * S,
+    mounts = {law: f"clipsnd:{clip.video},{law}:noise@20" for law in LAWS}
+    settings = Settings(data_dir=tmp_path / "data", segment_us=2 * S, fragment_us=S, fsync_us=2 * S,
                         connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=2 * S, sample_us=0)
-    # Sound is recorded by libavformat's reader (design/0079): "auto" even when the suite forces one.
-    with RtspServer(mounts) as server, recording({law: server.url(law) for law in mounts}, settings,
-                                                 reader="auto") as run:
-        wait_for(lambda: all(len(run.closed_of(law)) >= 2 for law in mounts), 60, "two whole segments of each camera")
-        wait_for(lambda: all([e for e in run.events if e["ev"] == "stats" and e["camera"] == law
-                              and e["audio_level_db"] is not None] for law in mounts), 30, "stats with a level")
+    with RtspServer(mounts) as server:
+        taps = {law: AudioTap(server.url(law)) for law in mounts}
+        try:
+            wait_for(lambda: all(len(t.payloads) >= 10 for t in taps.values()), 30, "the taps to hear each camera")
+            # Sound is recorded by libavformat's reader (design/0079): "auto" even when the suite forces one.
+            with recording({law: server.url(law) for law in mounts}, settings, reader="auto") as run:
+                wait_for(lambda: all(len(run.closed_of(law)) >= 2 for law in mounts), 60,
+                         "two whole segments of each camera")
+                wait_for(lambda: all([e for e in run.events if e["ev"] == "stats" and e["camera"] == law
+                                      and e["audio_level_db"] is not None] for law in mounts), 30, "stats with a level")
+        finally:
+            for tap in taps.values():
+                tap.close()
     events, closed = run.events, run.closed
-    for law, codec in (("pcma", "pcm_alaw"), ("pcmu", "pcm_mulaw")):
+    for law, (codec, entry) in LAWS.items():
         stats = [e for e in events if e["ev"] == "stats" and e["camera"] == law and e["audio_level_db"] is not None]
         assert stats[-1]["audio"] == 1 and stats[-1]["audio_codec"] == codec
-        assert stats[-1]["audio_transcoded_from"] == codec and stats[-1]["audio_error"] is None
-        assert stats[-1]["audio_level_db"] == pytest.approx(-15.0, abs=1.5)
+        assert stats[-1]["audio_transcoded_from"] is None and stats[-1]["audio_error"] is None
+        assert stats[-1]["audio_level_db"] == pytest.approx(NOISE_DB, abs=1.0)  # the meter decoded it
         for seg in [c for c in closed if c["camera"] == law][:2]:
             path = settings.data_dir / seg["path"]
-            assert seg["audio"] == 1 and ffprobe_errors(path) == ""
-            streams = {s["codec_type"]: s for s in ffprobe(path)["streams"]}
-            assert streams["audio"]["codec_name"] == "aac" and streams["audio"]["sample_rate"] == "8000"
-            assert mean_volume(path) == pytest.approx(-15.0, abs=1.5)  # audible: the tone, not silence
-            # in step: the sound covers the picture's span (at most an AAC frame and a video frame off)
+            assert seg["audio"] == 1 and ffprobe_errors(path) == "" and decodes(path) == ""
+            # hashed as written: the mov muxer, as the mp4 one, only appends (recorder/segment.py HashingFile)
+            assert seg["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+            probe = ffprobe(path)
+            streams = {s["codec_type"]: s for s in probe["streams"]}
+            assert (streams["audio"]["codec_name"], streams["audio"]["codec_tag_string"]) == (codec, entry)
+            assert probe["format"]["tags"]["comment"].startswith("edged {")  # its provenance, in the mov muxer's file too
+            assert streams["audio"]["sample_rate"] == "8000"
+            assert_run_of(sha256s(audio_packets(path)), sha256s(taps[law].payloads))  # byte for byte
+            assert mean_volume(path) == pytest.approx(NOISE_DB, abs=1.0)
+            # in step: the sound covers the picture's span (at most a packet and a video frame off)
             span_v, span_a = float(streams["video"]["duration"]), float(streams["audio"]["duration"])
-            assert abs(span_a - span_v) < 0.2, (span_a, span_v)
+            assert abs(span_a - span_v) < 0.1, (span_a, span_v)
             start_gap = float(streams["audio"]["start_time"]) - float(streams["video"]["start_time"])
-            assert abs(start_gap) < 0.2, start_gap
+            assert abs(start_gap) < 0.1, start_gap
             assert media_duration(path) == pytest.approx(seg["frames"] / 20, abs=0.25)
-    assert_exported_whole(settings.data_dir, tmp_path / "export", events, closed)
+    assert_exported_as_sent(settings.data_dir, tmp_path / "export", events, closed, taps["pcma"].payloads)
 
 
 class _NoMeter:
@@ -215,23 +314,28 @@ class _NoMeter:
         pass
 
 
-def assert_exported_whole(data_dir: Path, out: Path, events: list[dict], closed: list[dict]) -> None:
-    """An evidence export copies the PCMA camera's segments' fragments as they are
-    (storage/export/copy.py): one clip, its AAC in step with the picture and audible."""
+def assert_exported_as_sent(data_dir: Path, out: Path, events: list[dict], closed: list[dict],
+                            sent: list[bytes]) -> None:
+    """An evidence export of the PCMA camera keeps its sound as sent, by either path: the
+    fragment copy (storage/export/copy.py) and the remux (storage/export/remux.py) each give
+    one clip that decodes, its G.711 one run of the camera's payloads across the segments'
+    cuts (a segment's first packet, which its muxer starts at its first picture, inside the
+    last segment's last one, is placed after it, not dropped), in step with the picture."""
     opened = {e["path"]: e["start_us"] for e in events if e["ev"] == "open"}
     rows = [{"camera": "pcma", "path": c["path"], "start_us": opened[c["path"]], "end_us": c["end_us"],
              "bytes": c["bytes"], "state": "complete",
              "sha256": hashlib.sha256((data_dir / c["path"]).read_bytes()).hexdigest()}
             for c in closed if c["camera"] == "pcma" and c["bytes"]]
-    out.mkdir()
-    plan = plan_camera("pcma", rows, rows[0]["start_us"], rows[-1]["end_us"])
-    clips, _sources = copy_camera(data_dir, out, plan, rows[0]["start_us"], rows[-1]["end_us"], _NoMeter())
-    assert len(clips) == 1
-    clip = next(out.glob("*.mp4"))
-    streams = {s["codec_type"]: s for s in ffprobe(clip)["streams"]}
-    assert streams["audio"]["codec_name"] == "aac" and ffprobe_errors(clip) == ""
-    assert abs(float(streams["audio"]["duration"]) - float(streams["video"]["duration"])) < 0.2
-    assert mean_volume(clip) == pytest.approx(-15.0, abs=1.5)
+    for how, export in (("copy", copy_camera), ("remux", remux_camera)):
+        (out / how).mkdir(parents=True)
+        plan = plan_camera("pcma", rows, rows[0]["start_us"], rows[-1]["end_us"])
+        clips, _sources = export(data_dir, out / how, plan, rows[0]["start_us"], rows[-1]["end_us"], _NoMeter())
+        assert len(clips) == 1 and clips[0]["audio"]["codec"] == "pcm_alaw", (how, clips)
+        clip = next((out / how).glob("*.mp4"))
+        streams = {s["codec_type"]: s for s in ffprobe(clip)["streams"]}
+        assert streams["audio"]["codec_name"] == "pcm_alaw" and ffprobe_errors(clip) == "" and decodes(clip) == "", how
+        assert abs(float(streams["audio"]["duration"]) - float(streams["video"]["duration"])) < 0.1, how
+        assert_run_of(sha256s(audio_packets(clip)), sha256s(sent))
 
 
 def test_a_silent_duty_desk_camera_raises_audio_silent_and_clears_when_sound_returns(tmp_path):
@@ -259,7 +363,7 @@ def test_a_silent_duty_desk_camera_raises_audio_silent_and_clears_when_sound_ret
             health_of_door = json.loads(d.camera("door")["health"])
             assert health_of_door["audio_level_db"] == pytest.approx(-15.0, abs=1.5)
             assert health_of_door["audio_error"] is None
-            assert "pcm_alaw audio at 8000 Hz is recorded as AAC 8000 Hz mono" in d.log
+            assert "pcm_alaw audio at 8000 Hz is recorded as the camera sends it" in d.log  # not transcoded
             # the microphone is repaired: sound again, and the alarm clears after the hysteresis
             desk_server.mounts["desk"] = f"clipsnd:{clip.video},{tone('pcma')}@20"
             desk_server.restart()

@@ -138,3 +138,18 @@ def test_a_changed_source_fails_the_copy_before_its_bytes_are_used(tmp_path, sou
         export.write_clips(data, out, cams, T0, T0 + 12 * S)
     assert cams[0]["segments"][1]["path"] in str(err.value)
     assert list(out.iterdir()) == []  # no part of a clip is left behind
+
+
+@pytest.mark.parametrize("end, new, durations, placed, first_duration", [
+    (None, [100, 260], [160, 160], [100, 260], 160),    # the clip's first sound: as it is
+    (100, [100, 260], [160, 160], [100, 260], 160),     # starts where the last ended: as it is
+    (2000, [1840, 2160], [320, 160], [2000, 2160], 160),  # inside the last by less than itself: after it
+    (2000, [1000, 1160], [160, 160], [1000, 1160], 160),  # a whole packet or more (clock stepped back): left to drop
+])
+def test_a_segments_first_sound_is_placed_after_the_last_not_dropped(end, new, durations, placed, first_duration):
+    """design/0094: the muxer starts a segment's first sound packet at its first picture."""
+    from storage.export.copy import _butt
+
+    run = fmp4.Run(2, 0, durations=list(durations))
+    _butt(run, 0, new, end)
+    assert (new, run.durations[0], run.durations[1]) == (placed, first_duration, durations[1])

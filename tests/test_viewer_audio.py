@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.support.browser import CHROMIUM, launch, login_page
@@ -206,16 +208,30 @@ def test_supervised_playback_plays_the_recorded_sound_of_a_camera_that_may_be_he
         page.context.close()
 
 
-def test_recorded_sound_is_read_only_inside_the_range(tmp_path):
+def g711_source(clip) -> Path:
+    """The clip's picture with its tone as a G.711 (A-law) camera sends it, 8 kHz."""
+    out = clip.video.with_suffix(".alaw.mkv")
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-framerate", str(clip.fps), "-i", str(clip.video),
+                    "-i", str(clip.audio), "-c:v", "copy", "-c:a", "pcm_alaw", "-ar", "8000", "-shortest", str(out)],
+                   check=True, timeout=120)
+    return out
+
+
+@pytest.mark.parametrize("codec, rate", [("aac", 16000), ("pcm_alaw", 8000)])
+def test_recorded_sound_is_read_only_inside_the_range(tmp_path, codec, rate):
     """The range reader (in the media worker) keeps no sound from outside the grant, and the sound
-    it reads is the tone (16-bit mono at the recording's 16 kHz), about as long as the range."""
+    it reads is the tone (16-bit mono at the recording's rate), about as long as the range: from
+    AAC, and from G.711 as the segments keep it (design/0094: QuickTime's `alaw` entry)."""
     import numpy as np
 
     from edged.viewer.playback import RangeReader, pieces_of
 
     clip = make_clip(tmp_path / "clips", fps=20, gop=20, seconds=10, audio=True)
     t0 = (SYSTEM.now_us() - 3600 * S) // S * S
-    rows = write_segments(tmp_path / "data", "aac", clip_mp4(clip), [(t0, 10)], segment_s=3)
+    source = clip_mp4(clip) if codec == "aac" else g711_source(clip)
+    rows = write_segments(tmp_path / "data", "cam", source, [(t0, 10)], segment_s=3)
+    with av.open(str(tmp_path / "data" / rows[0]["path"])) as c:
+        assert c.streams.audio[0].codec_context.name == codec  # as the segment writer kept it
     lo, hi = t0 + 2_500_000, t0 + 7_500_000
     reader = RangeReader(pieces_of(tmp_path / "data", rows, lo, hi), lo, hi, audio=True)
     try:
@@ -228,12 +244,12 @@ def test_recorded_sound_is_read_only_inside_the_range(tmp_path):
     finally:
         reader.close()
     assert sound and all(lo <= wall < hi for wall, _rate, _pcm in sound)
-    assert {rate for _w, rate, _p in sound} == {16000}
+    assert {r for _w, r, _p in sound} == {rate}
     pcm = np.frombuffer(b"".join(p for _w, _r, p in sound), dtype=np.int16)
     # from the first key frame inside the range to its end, less the tail the file stores after the
     # range's last picture (MP4 interleaving: measured 0.47 s of 4.5 s here)
     assert sound[0][0] == start
-    assert (hi - start) / S - 0.6 <= len(pcm) / 16000 <= (hi - start) / S
+    assert (hi - start) / S - 0.6 <= len(pcm) / rate <= (hi - start) / S
     rms = math.sqrt(float(np.mean((pcm / 32768.0) ** 2)))
     assert abs(rms - 0.125 / math.sqrt(2)) < 0.02, rms
     silent = RangeReader(pieces_of(tmp_path / "data", rows, lo, hi), lo, hi)  # the switch off: no sound read

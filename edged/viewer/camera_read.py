@@ -104,11 +104,11 @@ def transcoded(src: Any, video: Any, recode: Any, quit_: threading.Event, audio:
         yield from recode.feed(raw)
 
 
-AUDIO_CODECS = ("aac", "pcm_alaw", "pcm_mulaw")  # what cameras send (design/0087)
+AUDIO_CODECS = ("aac", "pcm_alaw", "pcm_mulaw", "pcm_s16be")  # what cameras send and segments keep (design/0087, 0094)
 
 
 class ToPcm:
-    """A camera's AAC or G.711 decoded to 16-bit mono PCM at its own rate (in the media worker
+    """A camera's (or a segment's) AAC, G.711 or L16 decoded to 16-bit mono PCM at its own rate (in the media worker
     process): the daemon wraps it in audio frames that aiortc encodes to Opus."""
 
     def __init__(self, audio: Any):
@@ -123,6 +123,6 @@ class ToPcm:
 
 
 def sound_of(container: Any) -> Any:
-    """The camera's audio stream the viewer can play (AAC or G.711), or None."""
+    """The camera's (or segment's) audio stream the viewer can play (AAC, G.711, L16), or None."""
     return next((s for s in container.streams if s.type == "audio" and s.codec_context is not None
                  and s.codec_context.name in AUDIO_CODECS), None)

@@ -6,7 +6,7 @@ worker that a malformed file took over can send the daemon bytes, never objects.
 - live: request {"op": "live", "camera", "url", "settings", "max_height"}; the worker answers
   {"opened": [w, h]} or {"error": msg}, then one frame per packet
   {"pts", "dts", "tb": [num, den], "key", "size"} until the stream ends or stdin closes.
-  With "audio": true in the request and a camera sending AAC or G.711, "opened" also says
+  With "audio": true in the request and a camera sending AAC, G.711 or L16, "opened" also says
   {"audio": rate} (else null), and the camera's sound comes between the packets as frames
   {"pcm": rate} whose payload is 16-bit mono PCM (design/0087).
 - range: request {"op": "range", "pieces": [[path, start_us, end_us], ...], "from_us",

@@ -250,7 +250,7 @@ class LiveFeeds:
     async def subscribe(self, camera_id: str, url: str, audio: bool = False) \
             -> tuple[MediaStreamTrack, tuple[int, int], MediaStreamTrack | None]:
         """A relayed copy of the camera's track, its picture size and, with `audio` and a camera
-        that sends AAC or G.711, a relayed copy of its sound; CameraUnavailable if it does not open."""
+        that sends AAC, G.711 or L16, a relayed copy of its sound; CameraUnavailable if it does not open."""
         feed = self._feeds.get(camera_id)
         # a feed read with the other audio_in_viewer (a reload under way) is left to its viewers
         if feed is None or feed.track.stopping or (feed.track.sound is not None) != audio:

@@ -4,8 +4,9 @@ H.264 samples are remuxed to Annex-B (the bitstream filter h264_mp4toannexb, whi
 the SPS/PPS in front of every key frame), never decoded; segments in another codec (H.265) are
 transcoded to H.264 key frame for key frame (edged/viewer/transcode.py, design/0050). Reading
 starts at the first key frame inside the range: nothing outside the grant is read out
-(design/0013). With `audio` (the camera's audio_in_viewer), the segments' AAC or G.711 is
-decoded to PCM on the way, and only what lies inside the range is kept (design/0087). The
+(design/0013). With `audio` (the camera's audio_in_viewer), the segments' AAC, G.711 or L16
+(stored as the camera sent it, design/0094) is decoded to PCM on the way, a copy for the
+browser, and only what lies inside the range is kept (design/0087). The
 daemon's side is RemoteRangeReader in edged/viewer/playback.py.
 """
 

@@ -31,6 +31,7 @@ from storage.export.plan import (
 )
 from storage.export.fmp4 import NotCopyable
 from storage.fsutil import PRIVATE_FILE
+from storage.mp4 import SOUND_AS_SENT
 
 AHEAD = 3                 # sources mapped and hashed ahead of the copy
 HASH_CHUNK = 1 << 20
@@ -78,6 +79,7 @@ class _Out:
         self.origin_us: int | None = None
         self.last: dict[int, int | None] = {t.track_id: None for t in header.tracks}  # last decode time written
         self.last_vdur = 0
+        self.sound_end: int | None = None  # where the last sound sample written ends, in clip ticks
         self.frames = 0
         self.sequence = 0
         self.write(header.ftyp)
@@ -104,12 +106,13 @@ class _Out:
 
 
 def copyable(header: fmp4.Header) -> None:
-    """One H.264/H.265 video track and at most one AAC audio track, as the recorder writes."""
+    """One H.264/H.265 video track and at most one audio track of the sound the recorder keeps
+    (AAC, G.711, L16: storage/mp4.py SOUND_AS_SENT), as the recorder writes."""
     kinds = sorted((t.handler, t.codec) for t in header.tracks)
     video = [k for k in kinds if k[0] == b"vide"]
     audio = [k for k in kinds if k[0] == b"soun"]
     if len(video) != 1 or video[0][1] not in ("h264", "hevc") or len(audio) > 1 or \
-            (audio and audio[0][1] != "aac") or len(kinds) != len(video) + len(audio):
+            (audio and audio[0][1] not in SOUND_AS_SENT) or len(kinds) != len(video) + len(audio):
         raise NotCopyable(f"tracks {kinds}")
 
 
@@ -202,6 +205,8 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             for d in run.durations[first:last - 1]:
                 dts.append(dts[-1] + d)
             new = [d + offsets[run.track_id] for d in dts]
+            if run.track_id != vid:
+                _butt(run, first, new, clip.sound_end)
             previous = clip.last[run.track_id]
             skip = sum(1 for d in new if d < 0 or (previous is not None and d <= previous))
             if any(d < 0 or (previous is not None and d <= previous) for d in new[skip:]):
@@ -211,6 +216,8 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
                 continue  # audio overlapping the previous segment's (after a clock step): dropped, never reordered
             pieces.append(fmp4.Piece(run, first, last, new[skip]))
             clip.last[run.track_id] = new[-1]
+            if run.track_id != vid:
+                clip.sound_end = new[-1] + run.durations[last - 1]
             if run.track_id == vid:
                 clip.last_vdur = run.durations[last - 1] or clip.last_vdur
                 clip.frames += last - first
@@ -222,6 +229,21 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             with memoryview(buf) as view:
                 for at, size in spans:
                     clip.write(view[at:at + size])
+
+
+def _butt(run: fmp4.Run, first: int, new: list[int], end: int | None) -> None:
+    """A segment's first sound sample that starts inside the last one written by less than its
+    own length is placed right after it, and made that much shorter, so the samples after it
+    keep their times: the muxer starts a segment's sound at its first picture, one packet early
+    where the last segment's last packet ran past the cut (design/0094). Nothing is dropped or
+    reordered; an overlap of a whole sample or more (the host clock stepped back) is left to the
+    caller, which drops it as before."""
+    if end is None or new[0] >= end:
+        return
+    shift = end - new[0]
+    if shift < run.durations[first]:
+        run.durations[first] -= shift
+        new[0] = end
 
 
 def _in_range(run: fmp4.Run, base_us: int, timescale: int, origin_us: int, to_us: int) -> tuple[int, int]:

@@ -23,7 +23,9 @@ TFHD_BASE_OFFSET, TFHD_DESC, TFHD_DURATION, TFHD_SIZE, TFHD_FLAGS = 0x1, 0x2, 0x
 TFHD_BASE_IS_MOOF = 0x020000
 TRUN_OFFSET, TRUN_FIRST_FLAGS = 0x1, 0x4
 TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTO = 0x100, 0x200, 0x400, 0x800
-CODECS = {b"avc1": "h264", b"avc3": "h264", b"hvc1": "hevc", b"hev1": "hevc", b"mp4a": "aac"}
+CODECS = {b"avc1": "h264", b"avc3": "h264", b"hvc1": "hevc", b"hev1": "hevc", b"mp4a": "aac",
+          # the camera's sound as it sent it (design/0094): G.711 and L16 in QuickTime's entries
+          b"alaw": "pcm_alaw", b"ulaw": "pcm_mulaw", b"twos": "pcm_s16be"}
 
 
 class NotCopyable(Exception):

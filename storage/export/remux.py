@@ -1,6 +1,6 @@
-"""The remux path of an export: packets copied (never re-encoded) from the segments into one
-MP4 per camera with PyAV, a new part where the stream itself changed. Used when the segments
-do not allow the fragment copy (storage/export/copy.py)."""
+"""The remux path of an export: packets copied (never re-encoded, the camera's sound included:
+design/0094) from the segments into one MP4 per camera with PyAV, a new part where the stream
+itself changed. Used when the segments do not allow the fragment copy (storage/export/copy.py)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from storage.export.plan import (
 )
 from storage.fsutil import PRIVATE_FILE
 from storage.hashing import sha256_file
+from storage.mp4 import PCM_SOUND, SOUND_AS_SENT, muxer_for
 
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.
 INPUT_OPTIONS = {"skip_frame": "all"}
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
 def _signature(v: Any, a: Any) -> tuple[Any, ...]:
@@ -47,7 +49,10 @@ class _Clip:
     def __init__(self, path: Path, v: Any, a: Any, sig: tuple[Any, ...]):
         self.path = path
         self.sig = sig
-        self.out = av.open(str(path), "w", format="mp4")
+        # the sound as the segments hold it (design/0094): G.711 and L16 the mov muxer writes, and
+        # PCM keeps its times (a hole stays a hole) only in fragments
+        sound = a.codec_context.name if a is not None else None
+        self.out = av.open(str(path), "w", format=muxer_for(sound), options=FRAGMENTED if sound in PCM_SOUND else {})
         self.ov = self.out.add_stream_from_template(v)
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
         self.vtb, self.atb = v.time_base, (a.time_base if a is not None else None)
@@ -57,6 +62,7 @@ class _Clip:
         self.origin_us: int | None = None   # wall time of clip second 0 (the first keyframe)
         self.last = {"v": None, "a": None}   # last muxed dts per kind, in the input time base
         self.last_vdur = 0
+        self.sound_end: int | None = None  # where the last sound packet written ends (clip ticks)
         self.frames = 0
 
     def close(self) -> dict[str, Any]:
@@ -100,7 +106,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                 if not c.streams.video:
                     raise ExportError(f"{row['path']}: no video stream; export refused")
                 v = c.streams.video[0]
-                a = next((s for s in c.streams.audio if s.codec_context.name == "aac"), None)
+                a = next((s for s in c.streams.audio if s.codec_context.name in SOUND_AS_SENT), None)
                 sig = _signature(v, a)
                 if clip is None or clip.sig != sig:
                     if clip is not None:
@@ -153,6 +159,13 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
         if offsets is None:
             offsets = place()
         dts = pkt.dts + offsets[kind]
+        end = clip.sound_end
+        if kind == "a" and end is not None and dts < end and end - dts < (pkt.duration or 0):
+            # started at its segment's first picture, inside the last segment's last packet:
+            # right after it, as storage/export/copy.py's _butt (design/0094)
+            pkt.duration -= end - dts
+            pkt.pts = pkt.dts = end - offsets[kind]  # the offset is added below
+            dts = end
         if clip.last[kind] is not None and dts <= clip.last[kind]:
             return  # audio overlapping the previous segment's (after a clock step): drop, never reorder
         pkt.pts = (pkt.pts if pkt.pts is not None else pkt.dts) + offsets[kind]
@@ -160,6 +173,8 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
         if dts < 0:
             return
         clip.last[kind] = dts
+        if kind == "a":
+            clip.sound_end = dts + (pkt.duration or 0)
         if kind == "v":
             clip.last_vdur = pkt.duration or clip.last_vdur
             clip.frames += 1

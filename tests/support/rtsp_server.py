@@ -12,8 +12,9 @@ Mount SPEC kinds:
     clip:VIDEO@FPS          loop a pre-encoded Annex-B H.264 file (cheap: no encoding)
     clip265:VIDEO@FPS       the same for an Annex-B H.265 file
     clipav:VIDEO,AUDIO@FPS  the same plus a looped AAC/ADTS file as a second stream
-    clipsnd:VIDEO,LAW:HZ@FPS  an H.264 clip plus G.711 audio at 8 kHz mono (LAW: pcma or
-                            pcmu), a HZ sine tone peaking at -12 dBFS, or digital silence with HZ 0
+    clipsnd:VIDEO,LAW:HZ@FPS  an H.264 clip plus G.711 or L16 audio at 8 kHz mono (LAW: pcma,
+                            pcmu or l16), a HZ sine tone peaking at -12 dBFS, digital silence
+                            with HZ 0, or white noise (peaks at -12 dBFS) with HZ "noise"
     live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
     livewrap:WxH@FPS        the same, with RTP timestamp and sequence number wrapping a few seconds in
     livenokey:WxH@FPS       the same, with one keyframe at the start and none after
@@ -73,18 +74,28 @@ def _clip_video(path, fps, codec="h264"):
     )
 
 
+# The sound a clipsnd mount sends: (encoder, RTP payloader, payload type, raw sample format).
+_LAWS = {"pcma": ("! alawenc ", "rtppcmapay", 8, "S16LE"), "pcmu": ("! mulawenc ", "rtppcmupay", 0, "S16LE"),
+         "l16": ("", "rtpL16pay", 98, "S16BE")}
+
+
 def _g711_audio(body, spec):
-    """A sine tone (or silence) from audiotestsrc, not live: timed by its sample count, as the
-    looped clips are by their framerate, so both streams run at the same pace."""
+    """A sine tone (or silence, or white noise) from audiotestsrc, not live: timed by its sample
+    count, as the looped clips are by their framerate, so both streams run at the same pace.
+    G.711 (PCMA, PCMU) or L16 (16-bit PCM, RFC 3551), 8 kHz mono."""
     law, _, hz = body.partition(":")
-    if law not in ("pcma", "pcmu") or not hz.isdigit():
-        raise ValueError("%r: expected LAW:HZ with LAW pcma or pcmu, e.g. pcma:440 (0: silence)" % spec)
-    wave = "wave=sine freq=%d volume=0.25" % int(hz) if int(hz) else "wave=silence"
-    encoder = "alawenc" if law == "pcma" else "mulawenc"
+    if law not in _LAWS or not (hz.isdigit() or hz == "noise"):
+        raise ValueError("%r: expected LAW:HZ with LAW pcma, pcmu or l16, e.g. pcma:440 (0: silence, "
+                         "noise: white noise)" % spec)
+    if hz == "noise":
+        wave = "wave=white-noise volume=0.25"
+    else:
+        wave = "wave=sine freq=%d volume=0.25" % int(hz) if int(hz) else "wave=silence"
+    encoder, payloader, pt, raw = _LAWS[law]
     return (
         "audiotestsrc is-live=false %s samplesperbuffer=160 "
-        "! audio/x-raw,rate=8000,channels=1 ! %s ! rtp%spay pt=%d name=pay1"
-        % (wave, encoder, law, 8 if law == "pcma" else 0)
+        "! audio/x-raw,format=%s,rate=8000,channels=1 %s! %s pt=%d name=pay1"
+        % (wave, raw, encoder, payloader, pt)
     )
 
 
