@@ -31,7 +31,7 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
-from storage import audit, nodekey, retrieval_store
+from storage import audit, nodecert, nodekey, retrieval_store
 from storage.export import evidence as export
 from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.export.worker import run_clips
@@ -126,9 +126,11 @@ class ExportOps(Operations):
         header["readme"] = _readme(cfg, header, grant, started)
         try:
             private_dir(out.parent)
+            chain = await asyncio.to_thread(nodecert.chain_pem, data_dir)  # None until enrolled (design/0097)
             manifest = await asyncio.to_thread(
                 export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
-                from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips)
+                from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips,
+                chain=chain)
             body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
         except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
             why = str(exc) or type(exc).__name__
@@ -152,7 +154,8 @@ class ExportOps(Operations):
                 "manifest_sha256": digest,
                 "bytes": size, "clips": detail["clips"],
                 "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
-                "public_key": key.public_b64, "key_fingerprint": key.fingerprint}
+                "public_key": key.public_b64, "key_fingerprint": key.fingerprint,
+                "ca": chain[-1] if chain else None}
 
     @op("export.read")
     async def read(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ in the clip's timestamps and is listed in the manifest with its reason; it is ne
 silently. Each source segment's SHA-256 is checked against the catalog before it is used: a
 file that changed since it was recorded fails the export, named.
 
-A third party needs only the folder and the node's public key (published in the MQTT birth):
-the signature covers manifest.json byte for byte, and the manifest holds each clip's SHA-256.
+A third party needs only the folder and the office's CA certificate (design/0097): the manifest
+carries the node's certificate chain, the signature covers manifest.json byte for byte, and the
+manifest holds each clip's SHA-256.
 
 Blocking throughout (file I/O, hashing, PyAV): the daemon calls it from a thread.
 """
@@ -85,14 +86,17 @@ ClipsWriter = Callable[[Path, Path, list[dict[str, Any]], int, int, "Progress | 
 def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header: dict[str, Any],
                  cameras: list[dict[str, Any]], from_us: int, to_us: int,
                  progress: Progress | None = None, now_us: int | None = None,
-                 clips_writer: ClipsWriter | None = None) -> dict[str, Any]:
+                 clips_writer: ClipsWriter | None = None, chain: list[str] | None = None) -> dict[str, Any]:
     """Write clips, manifest, signature and public key into `out_dir` (made here; must not exist).
 
     `cameras` is what `gather` returns; `header` holds who and why (site, node, request,
     grant, custodian, recipient), copied into the manifest as is. Built in a hidden sibling
     folder and renamed at the end, so `out_dir` either holds a whole export or nothing.
     `clips_writer`: write_clips, or the same run elsewhere (the daemon's worker process); the
-    manifest is signed here, so the key never goes where media is parsed. Returns the manifest.
+    manifest is signed here, so the key never goes where media is parsed. `chain`: the node's
+    certificate chain (PEM: its certificate, the office's CA; storage/nodecert.py), copied into the
+    manifest as `node_certificates` so a verifier that trusts the CA knows the node (design/0097).
+    Returns the manifest.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if to_us <= from_us:
@@ -116,6 +120,7 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
             "cameras": entries,
             "created_us": created, "created_utc": utc(created),
             "node_public_key": key.public_b64, "node_key_fingerprint": key.fingerprint,
+            **({"node_certificates": list(chain)} if chain else {}),
             "time_note": "second t of a clip is its from_us + t (UTC microseconds); gaps are holes in "
                          "the clip's timestamps, listed here with their reason",
         }
@@ -181,6 +186,8 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
         clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
     except (ValueError, KeyError, TypeError):
         return problems + [f"{MANIFEST}: not a readable edged manifest"]
+    if not clips:
+        problems.append(f"{MANIFEST}: lists no clip: an export without footage is not an export")
     if key is not None and manifest.get("node_public_key") not in (None, _b64(key)):
         problems.append(f"{MANIFEST}: names a different node key than the one that signed it")
     expected = {MANIFEST, SIGNATURE, PUBLIC_KEY}
