@@ -182,3 +182,45 @@ def write_crl(data_dir: Path, now_us: int) -> Path:
     path = folder(data_dir) / CRL_FILE
     replace_durably(path, crl(data_dir, now_us), 0o644)
     return path
+
+
+# what the verifier asks ---------------------------------------------------------------------------------
+def birth_findings(enrolled: set[str] | None, birth: dict[str, Any]) -> list[Any]:
+    """Pure: a birth whose key is not one the office enrolled for its node is a critical finding
+    (a broker password is not an enrolment; issue 40). `enrolled` None: the node was never
+    enrolled, nothing to compare with."""
+    from central import verify
+
+    key = birth.get("public_key")
+    if enrolled is None or not isinstance(key, str) or key in enrolled:
+        return []
+    ts = birth.get("ts_us")
+    return [verify.Finding("key_not_enrolled", verify.CRITICAL,
+                           "a birth announced a key the office never enrolled for this node (or revoked): another "
+                           "box speaks with this node's broker login; its exports and heads are not the node's",
+                           f"key_not_enrolled:{key}", ts if isinstance(ts, int) else None,
+                           {"public_key": key, "enrolled": sorted(enrolled)})]
+
+
+class Enrolled:
+    """node -> its enrolled keys (None: never enrolled), from the register, read again when it
+    changes. Blocking (stat, read): the verifier's thread."""
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / KEY_DIR / REGISTER
+        self.seen: tuple[int, int] | None = None
+        self.nodes: set[str] = set()
+        self.keys: dict[str, set[str]] = {}
+
+    def __call__(self, node: str) -> set[str] | None:
+        try:
+            st = self.path.stat()
+            now = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            now = None
+        if now != self.seen:
+            entries = enrolments(read_register(self.path.parent.parent)) if now else []
+            self.nodes = {e["node"] for e in entries}
+            self.keys = enrolled_keys(entries)
+            self.seen = now
+        return self.keys.get(node, set()) if node in self.nodes else None
