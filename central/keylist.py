@@ -2,7 +2,7 @@
 (design/0065, amended by design/0097): `edged-central keys` and the dashboard's /keys.json.
 
 Each node's keys in the order they were accepted, each with when it was accepted (`first_us`)
-and, once revoked, when (`last_us` then; else the list's own time) and `revoked_us`. A key only
+and, once revoked, when (`last_us` and `revoked_us`; both null while the key is in force). A key only
 announced in a birth is never on it (issue 40): a broker password is not an enrolment.
 The central key lives in the data folder (central-key/, made on first use, 0600).
 """
@@ -23,17 +23,17 @@ def central_key(data_dir: Path) -> nodekey.NodeKey:
     return ca.central_key(data_dir)
 
 
-def node_keys(entries: list[dict[str, Any]], now_us: int) -> list[dict[str, Any]]:
+def node_keys(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pure: [{site, node, keys: [{public_key, fingerprint, serial, first_us, last_us, revoked_us}]}]
     from the register's enrolments (central/ca.py `enrolments`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for e in sorted(entries, key=lambda r: (r["node"], r["accepted_us"])):
         out.setdefault(e["node"], []).append({
             "public_key": e["public_key"], "fingerprint": e["fingerprint"], "serial": e["serial"],
-            "first_us": e["accepted_us"], "last_us": e["revoked_us"] if e["revoked_us"] is not None else now_us,
+            "first_us": e["accepted_us"], "last_us": e["revoked_us"],
             "revoked_us": e["revoked_us"]})
     return [{"site": n.split("/", 1)[0], "node": n.split("/", 1)[1], "keys": ks} for n, ks in sorted(out.items())]
 
 
 def signed(data_dir: Path, key: nodekey.NodeKey, now_us: int) -> dict[str, Any]:
-    return fleetkeys.sign(key, node_keys(ca.enrolments(ca.read_register(data_dir)), now_us), now_us)
+    return fleetkeys.sign(key, node_keys(ca.enrolments(ca.read_register(data_dir))), now_us)

@@ -248,7 +248,7 @@ def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(m
 
 
 def test_edgectl_verify_exit_status_and_json(made, tmp_path):
-    """Without --key/--keys only integrity is checked: exit 3, "origin": "unchecked" (issue 28)."""
+    """Without a root only integrity is checked: exit 3, "origin": "unchecked" (issues 28 and 40)."""
     base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.cli.edgectl"]
     half = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
     assert half.returncode == 3 and half.stdout.startswith("INTACT, ORIGIN NOT CHECKED"), half.stdout + half.stderr
@@ -277,17 +277,21 @@ def test_edgectl_verify_keys_checks_the_export_against_the_central_key_list(made
     other_central = nodekey.NodeKey(Ed25519PrivateKey.generate())
     pinned = subprocess.run([*base, str(made), "--keys", str(keys), "--central-key", other_central.fingerprint],
                             capture_output=True, text=True, cwd=ROOT)
-    assert pinned.returncode == 2 and "not by the central office's key" in pinned.stderr, pinned.stderr
+    assert pinned.returncode == 1 and "not by the central office's key" in pinned.stdout, pinned.stdout
     doc = json.loads(keys.read_text())
     doc["nodes"][0]["keys"][0]["public_key"] = nodekey.NodeKey(Ed25519PrivateKey.generate()).public_b64
     altered = tmp_path / "altered.json"
     altered.write_text(json.dumps(doc))
-    r = subprocess.run([*base, str(made), "--keys", str(altered)], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "altered after it was signed" in r.stderr, r.stderr
+    r = subprocess.run([*base, str(made), "--keys", str(altered), "--central-key", central.fingerprint],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1 and "altered after it was signed" in r.stdout, r.stdout
+    # without a root (design/0097) a key list proves nothing: intact, origin not checked
+    r = subprocess.run([*base, str(made), "--keys", str(keys)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 3 and r.stdout.startswith("INTACT, ORIGIN NOT CHECKED"), r.stdout
     forged_key = nodekey.NodeKey(Ed25519PrivateKey.generate())
     do_export(tmp_path / "data", tmp_path / "forged", forged_key, ["cam1"], T0 + 2 * S, T0 + 10 * S)
-    f = subprocess.run([*base, str(tmp_path / "forged"), "--keys", str(keys)], capture_output=True, text=True,
-                       cwd=ROOT)
+    f = subprocess.run([*base, str(tmp_path / "forged"), "--keys", str(keys), "--central-key", central.fingerprint],
+                       capture_output=True, text=True, cwd=ROOT)
     assert f.returncode == 1 and "not that node's" in f.stdout, f.stdout + f.stderr
     assert subprocess.run([*base, str(tmp_path / "forged")], capture_output=True, cwd=ROOT).returncode == 3
 
