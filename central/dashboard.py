@@ -201,7 +201,7 @@ class Dashboard:
 
         cert = await asyncio.to_thread(ca.existing_ca, self.cfg.data_dir)
         if cert is None:
-            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)
+            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
         from storage import nodecert
 
         return web.Response(body=nodecert.pem([cert]), content_type="application/x-pem-file", headers=HEADERS)
@@ -214,7 +214,7 @@ class Dashboard:
             return None if ca.existing_ca(self.cfg.data_dir) is None else ca.crl(self.cfg.data_dir, now_us())
         body = await asyncio.to_thread(make)
         if body is None:
-            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)
+            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
         return web.Response(body=body, content_type="application/x-pem-file", headers=HEADERS)
 
     async def no_icon(self, _r: web.Request) -> web.Response:
