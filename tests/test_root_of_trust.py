@@ -19,9 +19,14 @@ from central.store import Store
 from central.verifier import Verifier
 from central.verify import CRITICAL
 from edged.cli import edgectl
+from edged.config import default_config
+from edged.control.enrol import EnrolOps
+from edged.control.protocol import RequestError
 from storage import fleetkeys, fsutil, nodecert, nodekey
+from storage.catalog import CatalogWriter, open_db
 from storage.export import evidence as export
 from storage.hashing import sha256_file
+from tests.support.catalog import audit_rows
 
 S = 1_000_000
 T0 = 1_800_000_000_000_000  # 2027-01-15 08:00 UTC
@@ -251,3 +256,43 @@ def test_key_and_certificate_files_are_fsynced_before_the_rename_and_the_folder_
     assert "fsync-file" in calls and calls[calls.index("rename") - 1] == "fsync-file" and calls[-1] == "fsync-dir"
     assert (tmp_path / nodekey.PUBLIC_PEM).read_bytes() == key.public_pem()
     assert base64.b64decode(key.public_b64) == key.public_raw
+
+
+# --- the box's side, through its control operations --------------------------------------------------------
+async def test_the_box_enrols_through_its_control_operations_on_the_record(tmp_path):
+    cfg = default_config(tmp_path / "box")
+    data = Path(cfg.storage.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    key = nodekey.load_or_create(data)
+    writer = CatalogWriter(data / "catalog.db")
+    await writer.start()
+    try:
+        ops = EnrolOps(cfg, writer, key)
+        req = await ops.request({}, "adm")
+        assert req["fingerprint"] == key.fingerprint and req["enrolled"] is None
+        ident = nodecert.read_request(req["request"].encode())[0]
+        assert (ident.site, ident.node) == (cfg.site.id, cfg.site.node)
+        office = tmp_path / "office"
+        other = nodekey.NodeKey(Ed25519PrivateKey.generate())
+        _, wrong = ca.accept(office, nodecert.make_request(other, cfg.site.id, cfg.site.node), "alice", T0)
+        with pytest.raises(RequestError, match="not installed: .*issued for another box"):
+            await ops.install({"bundle": wrong.decode()}, "adm")
+        _, bundle = ca.accept(office, req["request"].encode(), "alice", T0)
+        got = await ops.install({"bundle": bundle.decode()}, "adm")
+        assert got["enrolled"]["ca_fingerprint"] == keylist.central_key(office).fingerprint
+        assert nodecert.chain_pem(data) is not None
+        assert [r["action"] for r in audit_rows(open_db(data / "catalog.db"))
+                if r["action"].startswith("node.")] == ["node.enrol_request", "node.enrolled"]
+    finally:
+        await writer.close()
+
+
+def test_verify_takes_the_ca_the_box_pinned_by_default(office, tmp_path, capsys, monkeypatch):
+    import edged
+
+    conf = tmp_path / "edged.toml"
+    conf.write_text(f'[site]\nid = "{SITE}"\nnode = "{NODE}"\n[storage]\ndata_dir = "{office["box"]}"\n')
+    monkeypatch.setattr(edged, "DEFAULT_CONFIG_PATH", conf)
+    out = make_export(tmp_path / "x", office["key"], nodecert.chain_pem(office["box"]))
+    code, j = verify(capsys, str(out))
+    assert code == 0 and j["origin"] == "checked" and j["root"] == "pinned", j
