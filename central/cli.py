@@ -203,7 +203,7 @@ def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     from central import nodes
 
     try:
-        data, text = nodes.run(cfg.data_dir, args, now_us())
+        data, text = nodes.run(cfg.data_dir, args, now_us(), cfg.broker)
     except nodes.CAError as exc:
         raise UsageError(str(exc)) from None
     _out(args, data, text)

@@ -2,9 +2,10 @@
 
     edged-central nodes list [--json]                       every certificate issued, revoked or not
     edged-central nodes accept --file REQ --by NAME [--fingerprint SHA256:...] --out BUNDLE
-    edged-central nodes revoke SITE/NODE|SERIAL --by NAME --reason TEXT
+    edged-central nodes revoke SITE/NODE|SERIAL --by NAME --reason TEXT [--publish]
     edged-central nodes ca [--name NAME] [--out FILE]       the CA certificate (made at first use)
-    edged-central nodes crl [--out FILE]                    the signed revocation list
+    edged-central nodes crl [--out FILE] [--publish]        the signed revocation list (--publish: retained on
+                                                            the broker; the only verb here that needs it)
 
 A box's request comes as a file the technician carries (`edgectl enrol --out`); the bundle
 goes back the same way (`edgectl enrol --install`).
@@ -46,7 +47,7 @@ def _public(e: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in e.items() if k != "cert"}
 
 
-def run(data_dir: Path, args: argparse.Namespace, now_us: int) -> tuple[Any, str]:
+def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = None) -> tuple[Any, str]:
     if args.action == "list":
         entries = ca.enrolments(ca.read_register(data_dir))
         lines = [f"{'NODE':<28} {'SERIAL':<18} {'KEY':<40} {'ACCEPTED':<34} REVOKED"]
@@ -62,9 +63,13 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int) -> tuple[Any, str
                                 f"{entry['serial']}; give {args.out} to the box: edgectl enrol --install {args.out}")
     if args.action == "revoke":
         done = ca.revoke(data_dir, args.what, args.by, args.reason, now_us)
-        return [_public(e) for e in done], "\n".join(
-            f"revoked {e['node']} serial {e['serial']} ({e['fingerprint']}); publish the new revocation list "
-            "(edged-central nodes crl, the dashboard's /crl.pem)" for e in done)
+        text = "\n".join(f"revoked {e['node']} serial {e['serial']} ({e['fingerprint']})" for e in done)
+        if args.publish:
+            ca.publish_crl(broker, ca.crl(data_dir, now_us))
+            text += f"\nthe new revocation list is retained on the broker ({ca.CRL_TOPIC}) and at /crl.pem"
+        else:
+            text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
+        return [_public(e) for e in done], text
     if args.action == "ca":
         key, cert = ca.ca_cert(data_dir, now_us, args.name)
         pem = nodecert.pem([cert])
@@ -78,7 +83,12 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int) -> tuple[Any, str
         pem = ca.crl(data_dir, now_us)
         if args.out:
             _write(args.out, pem)
-        return {"out": args.out}, (f"revocation list written to {args.out}" if args.out else pem.decode().rstrip())
+        if args.publish:
+            ca.publish_crl(broker, pem)
+        said = [f"revocation list written to {args.out}"] if args.out else ([] if args.publish else [pem.decode().rstrip()])
+        if args.publish:
+            said.append(f"revocation list retained on the broker ({ca.CRL_TOPIC})")
+        return {"out": args.out, "published": ca.CRL_TOPIC if args.publish else None}, "\n".join(said)
     raise CAError(f"unknown action {args.action}")
 
 
@@ -97,11 +107,13 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     rv.add_argument("what", metavar="SITE/NODE|SERIAL")
     rv.add_argument("--by", required=True, metavar="NAME")
     rv.add_argument("--reason", required=True)
+    rv.add_argument("--publish", action="store_true", help=f"retain the new revocation list on the broker ({ca.CRL_TOPIC})")
     c = acts.add_parser("ca", help="the office's CA certificate (made at first use), for boxes and verifiers")
     c.add_argument("--name", help="the office's name in a new CA certificate")
     c.add_argument("--out", metavar="FILE")
     cr = acts.add_parser("crl", help="the office's signed revocation list, for `edgectl verify --crl`")
     cr.add_argument("--out", metavar="FILE")
+    cr.add_argument("--publish", action="store_true", help=f"retain it on the broker ({ca.CRL_TOPIC})")
     for x in (ls, ac, rv, c, cr):
         x.add_argument("--json", action="store_true")
     return [ls, ac, rv, c, cr]

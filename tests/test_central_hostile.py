@@ -31,7 +31,7 @@ from central.store import Store, now_us
 from central.verifier import Verifier
 from storage import audit, chainhead, fleetkeys, nodecert
 from storage.nodekey import NodeKey
-from tests.support.broker import Broker, make_pki
+from tests.support.broker import Broker, Subscriber, make_pki
 from tests.support.catalog import central_put_alarm, central_put_retained
 from tests.support.daemon import wait_for
 from tests.test_central import Central
@@ -428,6 +428,18 @@ def test_a_hostile_node_beside_healthy_ones_through_mosquitto(tmp_path):
         wait_for(lambda: central.findings("key_not_enrolled", "zz/victim"), 60, "the intruder's key a finding")
         assert central.findings("key_not_enrolled", "zz/victim")[0]["severity"] == "critical"
         assert not central.findings("key_not_enrolled", "zz/calm"), "a node never enrolled is compared with nothing"
+        # the victim's box is revoked; the signed list is retained on the broker for whoever checks exports
+        rv = central.cli("nodes", "revoke", "zz/victim", "--by", "bob", "--reason", "box stolen", "--publish")
+        assert rv.returncode == 0 and "retained on the broker" in rv.stdout, rv.stdout + rv.stderr
+        crls = Subscriber(broker, "edged-office/v1/crl").start()
+        try:
+            wait_for(lambda: crls.last("edged-office/v1/crl"), 10, "the retained revocation list")
+            got = crls.last("edged-office/v1/crl")
+            crl = nodecert.load_crl(got.payload, nodecert.load_pem_chain(ca_pem.encode())[0])
+            serial = nodecert.load_pem_chain(bundle.read_bytes())[0].serial_number
+            assert got.retain and crl.get_revoked_certificate_by_serial_number(serial) is not None
+        finally:
+            crls.stop()
         # a restart with the poison still retained on the broker: it comes again on connect
         before = rejected(central)
         central.stop()
