@@ -59,8 +59,13 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
     if args.action == "accept":
         entry, bundle = ca.accept(data_dir, _read(args.file), args.by, now_us, args.fingerprint)
         _write(args.out, bundle)
+        others = [e["serial"] for e in ca.enrolments(ca.read_register(data_dir))
+                  if e["node"] == entry["node"] and e["revoked_us"] is None and e["serial"] != entry["serial"]]
+        note = (f"\nnote: {entry['node']} still has {len(others)} other certificate(s) in force ({', '.join(others)}): "
+                "revoke them if the old box or key is gone (edged-central nodes revoke SERIAL)") if others else ""
         return _public(entry), (f"accepted {entry['node']} (key {entry['fingerprint']}), certificate serial "
-                                f"{entry['serial']}; give {args.out} to the box: edgectl enrol --install {args.out}")
+                                f"{entry['serial']}; give {args.out} to the box: edgectl enrol --install {args.out}"
+                                + note)
     if args.action == "revoke":
         done = ca.revoke(data_dir, args.what, args.by, args.reason, now_us)
         text = "\n".join(f"revoked {e['node']} serial {e['serial']} ({e['fingerprint']})" for e in done)
