@@ -296,3 +296,38 @@ def test_verify_takes_the_ca_the_box_pinned_by_default(office, tmp_path, capsys,
     out = make_export(tmp_path / "x", office["key"], nodecert.chain_pem(office["box"]))
     code, j = verify(capsys, str(out))
     assert code == 0 and j["origin"] == "checked" and j["root"] == "pinned", j
+
+
+def test_edged_central_nodes_at_the_command_line(tmp_path, capsys):
+    from central import cli
+
+    conf = tmp_path / "central.toml"
+    conf.write_text(f'[storage]\ndata_dir = "{tmp_path / "office"}"\n')
+    key = nodekey.NodeKey(Ed25519PrivateKey.generate())
+    req = tmp_path / "req.pem"
+    req.write_bytes(nodecert.make_request(key, SITE, NODE))
+
+    def run(*args: str):
+        code = cli.main(["--config", str(conf), *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, _ = run("nodes", "ca", "--name", "Test Office", "--out", str(tmp_path / "ca.pem"))
+    assert code == 0 and "Test Office" in out and (tmp_path / "ca.pem").stat().st_size > 0
+    code, _, err = run("nodes", "accept", "--file", str(req), "--by", "alice", "--fingerprint", "SHA256:00",
+                       "--out", str(tmp_path / "b.pem"))
+    assert code == 2 and "as the box printed" in err and not (tmp_path / "b.pem").exists()
+    code, out, _ = run("nodes", "accept", "--file", str(req), "--by", "alice", "--fingerprint", key.fingerprint,
+                       "--out", str(tmp_path / "b.pem"))
+    assert code == 0 and f"accepted {SITE}/{NODE}" in out
+    code, out, _ = run("nodes", "list", "--json")
+    (entry,) = json.loads(out)
+    assert entry["accepted_by"] == "alice" and entry["revoked_us"] is None and "cert" not in entry
+    code, _, err = run("nodes", "revoke", "zz/none", "--by", "bob", "--reason", "test")
+    assert code == 2 and "no certificate in force" in err
+    code, out, _ = run("nodes", "revoke", entry["serial"], "--by", "bob", "--reason", "box stolen")
+    assert code == 0 and "revoked" in out and "--publish" in out
+    code, out, _ = run("nodes", "crl", "--out", str(tmp_path / "crl.pem"))
+    ca_cert = nodecert.load_pem_chain((tmp_path / "ca.pem").read_bytes())[0]
+    crl = nodecert.load_crl((tmp_path / "crl.pem").read_bytes(), ca_cert)
+    assert crl.get_revoked_certificate_by_serial_number(int(entry["serial"], 16)) is not None
