@@ -126,7 +126,20 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
             reason=g["reason"]))
     lines.append("  " + _("signed by the node key {fingerprint} (public key {key})").format(
         fingerprint=result["key_fingerprint"], key=result["public_key"]))
+    lines.append("  " + _origin_line(out, result.get("ca")))
     return result, "\n".join(lines)
+
+
+def _origin_line(out: Path, ca_pem: str | None) -> str:
+    """What the copy's certificate says against the CA the box pinned (design/0097)."""
+    if not ca_pem:
+        return _("this box is not enrolled with the office's CA: the export carries no certificate (edgectl enrol)")
+    try:
+        got = origin.by_certificate(json.loads((out / export.MANIFEST).read_bytes()),
+                                    nodecert.load_pem_chain(ca_pem.encode())[0], None)
+    except (OSError, ValueError, nodecert.CertError) as exc:
+        return _("the export's certificate could not be read: {why}").format(why=exc)
+    return got.why
 
 
 def cmd_verify(ctx, args) -> tuple[Any, str]:
