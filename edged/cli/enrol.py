@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.control.client import call
+from edged.cli import files
 from edged.cli.display import JSON, UsageError
 from edged.i18n import _
 
@@ -28,13 +29,7 @@ def cmd_enrol(ctx, args) -> tuple[Any, str]:
                           ca=got["ca_fingerprint"])
     got = call(ctx.socket, "node.enrol", {})
     if args.out:
-        out = Path(args.out)
-        if out.exists():
-            raise UsageError(_("{path} exists; name a new file").format(path=out))
-        try:
-            out.write_text(got["request"], encoding="ascii")
-        except OSError as exc:
-            raise UsageError(_("cannot write {path}: {why}").format(path=out, why=exc.strerror)) from None
+        files.write_new(args.out, got["request"])  # never over an existing file or through a link
     lines = [_("enrolment request for {site}/{node}, node key {fingerprint}").format(
         site=got["site"], node=got["node"], fingerprint=got["fingerprint"])]
     if got.get("enrolled"):
