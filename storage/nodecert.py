@@ -20,6 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -186,6 +187,18 @@ def node_chain(data_dir: Path) -> tuple[Ed25519PrivateKey, list[x509.Certificate
     if cert.public_key() != key.public_key():
         return None
     return key, [cert, ca]
+
+
+def enrolment(data_dir: Path) -> dict[str, Any] | None:
+    """This box's enrolment as installed, for people (status, doctor): None until enrolled."""
+    got = node_chain(data_dir)
+    if got is None:
+        return None
+    cert, ca = got[1]
+    site, node = _names_in(cert)
+    return {"node": f"{site}/{node}", "serial": f"{cert.serial_number:x}",
+            "not_after_us": int(cert.not_valid_after_utc.timestamp() * 1e6), "ca": ca.subject.rfc4514_string(),
+            "ca_fingerprint": nodekey.fingerprint(_ed25519_raw(ca.public_key(), "the CA's key"))}
 
 
 def chain_pem(data_dir: Path) -> list[str] | None:

@@ -22,17 +22,6 @@ from storage.catalog import CatalogWriter
 MAX_BUNDLE = 64 * 1024
 
 
-def _state(data_dir: Path) -> dict[str, Any] | None:
-    """This box's certificate as installed (None: not enrolled)."""
-    got = nodecert.node_chain(data_dir)
-    if got is None:
-        return None
-    cert, ca = got[1]
-    return {"serial": f"{cert.serial_number:x}", "subject": cert.subject.rfc4514_string(),
-            "not_after_us": int(cert.not_valid_after_utc.timestamp() * 1e6),
-            "ca": ca.subject.rfc4514_string(), "ca_fingerprint": nodekey.fingerprint(nodekey.public_raw(ca.public_key()))}  # type: ignore[arg-type]
-
-
 class EnrolOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey):
         self.cfg, self.writer, self.key = cfg, writer, key
@@ -48,7 +37,7 @@ class EnrolOps(Operations):
             pem = await asyncio.to_thread(nodecert.make_request, self.key, site, node)
         except nodecert.CertError as exc:
             raise RequestError(_("no enrolment request can be made: {why}").format(why=exc)) from None
-        state = await asyncio.to_thread(_state, self.data_dir)
+        state = await asyncio.to_thread(nodecert.enrolment, self.data_dir)
         detail = {"site": site, "node": node, "fingerprint": self.key.fingerprint}
         await self.writer.run(lambda c: audit.append(c.db, str(caller), "node.enrol_request", detail))
         return {**detail, "request": pem.decode(), "enrolled": state}
@@ -63,7 +52,7 @@ class EnrolOps(Operations):
             ident = await asyncio.to_thread(nodecert.install, self.data_dir, bundle.encode(), self.key, site, node)
         except nodecert.CertError as exc:
             raise RequestError(_("the certificate was not installed: {why}").format(why=exc)) from None
-        state = await asyncio.to_thread(_state, self.data_dir)
+        state = await asyncio.to_thread(nodecert.enrolment, self.data_dir)
         detail = {"site": ident.site, "node": ident.node, "serial": f"{ident.serial:x}",
                   "fingerprint": ident.fingerprint, "ca_fingerprint": (state or {}).get("ca_fingerprint")}
         await self.writer.run(lambda c: audit.append(c.db, str(caller), "node.enrolled", detail))
