@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from storage import nodekey
+from central import ca as office_ca
+from storage import nodecert, nodekey
+from storage.clock import SYSTEM
 from storage.export import evidence as export
 from storage.catalog import open_readonly
 from storage.segment_rows import TAMPERED
@@ -352,6 +354,18 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         people = People(config, tmp_path)
         people.add("carol", "custodian")
         people.add("alice", "approver")
+        people.add("adm", "admin")
+
+        # enrolled with the office's CA by its admin, the request and the bundle carried by hand (design/0097)
+        people.as_("adm")
+        r = people.ctl("enrol", "--out", str(tmp_path / "req.pem"), "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["enrolled"] is None, r.stderr
+        _, bundle = office_ca.accept(tmp_path / "office", (tmp_path / "req.pem").read_bytes(), "office clerk",
+                                     SYSTEM.now_us())
+        (tmp_path / "bundle.pem").write_bytes(bundle)
+        r = people.ctl("enrol", "--install", str(tmp_path / "bundle.pem"))
+        assert r.returncode == 0 and "enrolled: this box is test/node1" in r.stdout, r.stdout + r.stderr
+        (tmp_path / "office-ca.pem").write_bytes(nodecert.pem([office_ca.existing_ca(tmp_path / "office")]))
 
         # the node key was made at first start; its public half is in the birth
         birth = wait_for(lambda: (m := sub.last(f"{base}/birth")) is not None and m.json(), 30, "the birth")
@@ -411,6 +425,9 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
 
         v = people.ctl("verify", str(out), "--key", published)
         assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr
+        v = people.ctl("verify", str(out), "--ca", str(tmp_path / "office-ca.pem"), "--json")
+        assert v.returncode == 0 and json.loads(v.stdout)["node"]["node"] == "node1", v.stdout + v.stderr
+        assert len(manifest["node_certificates"]) == 2  # the node's certificate, then the office's CA
 
         # on the record: the grant's use and the export with the manifest's hash
         done = audit_rows(d, "export.done")
