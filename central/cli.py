@@ -7,6 +7,7 @@
     edged-central verify-log --node SITE/NODE FILE [--json]
     edged-central anchor --node SITE/NODE "edged-head v1 ..." [--json]
     edged-central keys [--out FILE] [--json]  the fleet's node keys, signed by the central key
+    edged-central nodes list|accept|revoke|ca|crl   the office's CA: enrolments (design/0097)
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
 
 Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
@@ -180,14 +181,10 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
-    """The signed key list (design/0065): to a file, or to stdout."""
+    """The signed key list (design/0065): to a file, or to stdout; enrolled nodes only (design/0097)."""
     from central import keylist
 
-    store = _store(cfg)
-    try:
-        doc = keylist.signed(store, keylist.central_key(cfg.data_dir), now_us())
-    finally:
-        store.close()
+    doc = keylist.signed(cfg.data_dir, keylist.central_key(cfg.data_dir), now_us())
     text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -198,6 +195,18 @@ def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
              f"{doc['central_fingerprint']} (publish this fingerprint where sites can read it)")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    """The office's CA (design/0097): list, accept, revoke, ca, crl."""
+    from central import nodes
+
+    try:
+        data, text = nodes.run(cfg.data_dir, args, now_us(), cfg.broker)
+    except nodes.CAError as exc:
+        raise UsageError(str(exc)) from None
+    _out(args, data, text)
     return 0
 
 
@@ -296,14 +305,17 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--out", metavar="FILE", help="write the signed list here (default: standard output)")
     k.add_argument("--json", action="store_true")
     hp = sub.add_parser("hash-password", help="read a password and print its hash for [dashboard.accounts.NAME]")
-    for x in (s, f, rep, v, a, k, hp):
+    from central import nodes
+
+    nd = nodes.register(sub)
+    for x in (s, f, rep, v, a, k, hp, *nd):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
     return p
 
 
 VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
          "verify-log": cmd_verify_log, "anchor": cmd_anchor,
-         "keys": cmd_keys, "hash-password": cmd_hash_password}
+         "keys": cmd_keys, "nodes": cmd_nodes, "hash-password": cmd_hash_password}
 
 
 def main(argv: list[str] | None = None) -> int:

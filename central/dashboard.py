@@ -31,7 +31,9 @@ HEADERS = {
 }
 REFRESH_S = 10
 COOKIE = "edged_central_session"
-OPEN_PATHS = ("/login", "/logout", "/central.css", "/favicon.ico", "/keys.json")
+# what a verifier needs is public: the office's CA certificate and its revocation list (design/0097);
+# the key list names every site and node, so it needs an account
+OPEN_PATHS = ("/login", "/logout", "/central.css", "/favicon.ico", "/ca.pem", "/crl.pem")
 log = logging.getLogger("edged.central")
 ROLE = web.RequestKey("role", str)
 USER = web.RequestKey("user", str)
@@ -106,6 +108,8 @@ class Dashboard:
         self.app.router.add_get("/api/status", self.api_status)
         self.app.router.add_get("/favicon.ico", self.no_icon)
         self.app.router.add_get("/keys.json", self.keys)
+        self.app.router.add_get("/ca.pem", self.ca_pem)
+        self.app.router.add_get("/crl.pem", self.crl_pem)
         self._runner: web.AppRunner | None = None
 
     @web.middleware
@@ -119,8 +123,8 @@ class Dashboard:
 
     @web.middleware
     async def _login_check(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """With accounts configured, every page but the login, the style sheet and the public key
-        list needs a session; the findings need the auditor role (central/login.py)."""
+        """With accounts configured, every page but the login, the style sheet, the CA certificate
+        and the revocation list needs a session; the findings need the auditor role (central/login.py)."""
         request[ROLE] = "auditor"
         if not self.accounts or request.path in OPEN_PATHS:
             return await handler(request)
@@ -186,15 +190,32 @@ class Dashboard:
         from central import keylist
 
         def make() -> dict[str, Any]:
-            key = keylist.central_key(self.cfg.data_dir)
-            store = self.cfg.open_store(readonly=True)
-            try:
-                return keylist.signed(store, key, now_us())
-            finally:
-                store.close()
+            return keylist.signed(self.cfg.data_dir, keylist.central_key(self.cfg.data_dir), now_us())
         doc = await asyncio.to_thread(make)
         return web.json_response(doc, headers=HEADERS, dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=1,
                                                                                 sort_keys=True))
+
+    async def ca_pem(self, _r: web.Request) -> web.Response:
+        """The office's CA certificate, the root a verifier trusts (design/0097); 404 until made."""
+        from central import ca
+
+        cert = await asyncio.to_thread(ca.existing_ca, self.cfg.data_dir)
+        if cert is None:
+            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
+        from storage import nodecert
+
+        return web.Response(body=nodecert.pem([cert]), content_type="application/x-pem-file", headers=HEADERS)
+
+    async def crl_pem(self, _r: web.Request) -> web.Response:
+        """The office's signed revocation list, made afresh (design/0097)."""
+        from central import ca
+
+        def make() -> bytes | None:
+            return None if ca.existing_ca(self.cfg.data_dir) is None else ca.crl(self.cfg.data_dir, now_us())
+        body = await asyncio.to_thread(make)
+        if body is None:
+            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
+        return web.Response(body=body, content_type="application/x-pem-file", headers=HEADERS)
 
     async def no_icon(self, _r: web.Request) -> web.Response:
         return web.Response(status=204, headers=HEADERS)

@@ -118,7 +118,9 @@ class Ingest:
             self.error = exc
             self.stopping.set()
             return
-        verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us)
+        from central.ca import Enrolled
+
+        verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir))
         every = self.cfg.verify_interval_us / 1e6
         try:
             while not self.stored_all.wait(every):

@@ -15,10 +15,10 @@ import json
 import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import verify
+from central import ca, verify
 from central.store import Store, now_us
 
 log = logging.getLogger("edged.central")
@@ -32,8 +32,10 @@ def day_of(us: int, tz: ZoneInfo) -> str:
 
 
 class Verifier:
-    def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int):
+    def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
+                 enrolled: Callable[[str], set[str] | None] | None = None):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
+        self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
 
     def run_once(self, now: int | None = None) -> int:
@@ -145,10 +147,13 @@ class Verifier:
         for b in new:
             try:
                 birth = json.loads(b["payload"])
-                for f in verify.birth_changes(prev, birth) + verify.birth_rules(birth):
+                allowed = self.enrolled(self.node)
+                for f in verify.birth_changes(prev, birth) + verify.birth_rules(birth) + ca.birth_findings(allowed,
+                                                                                                         birth):
                     self._finding(f)
                 prev = birth
-                self.key = birth.get("public_key") or self.key
+                if allowed is None or birth.get("public_key") in allowed:  # never a key the office did not enrol
+                    self.key = birth.get("public_key") or self.key
                 self.session = birth.get("session", self.session)
             except Exception as exc:  # noqa: BLE001 - schema-checked at ingest; a finding if it still fails
                 self._finding(verify.Finding("malformed_message", verify.WARNING,

@@ -22,6 +22,7 @@ from edged.config import Config
 from edged.control.accounts import AccountOps
 from edged.control.audit import AuditOps
 from edged.control.export import ExportOps, staging_sweeper, sweep_staging
+from edged.control.enrol import EnrolOps
 from edged.control.holds import HoldOps
 from edged.control.inspections import InspectionOps
 from edged.control.flags import FlagOps
@@ -211,6 +212,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         reload_hooks.append(retention_and_birth)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
+        handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
         await writer.run(lambda c: camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], c.clock.now_us()))
         steps.mark("cameras")

@@ -11,8 +11,10 @@
 - Rooms: retention/ and export/ (they import nothing of each other); states/ (the row states,
   leaves that import nothing).
 - Files and time: layout.py, mp4.py, hashing.py, fsutil.py, volume.py, free_space.py, tamper.py,
-  reconcile.py (the catalog and the disk agreed after a crash), clock.py, trusted_time.py.
-- Keys, reports and the rest: nodekey.py, chainhead.py, fleetkeys.py, audit_report.py, datainit.py
+  reconcile.py (the catalog and the disk agreed after a crash; its audit record: recovery_record.py),
+  clock.py, trusted_time.py.
+- Keys, reports and the rest: nodekey.py, nodecert.py (the node's certificate from the office's CA,
+  design/0097), chainhead.py, fleetkeys.py, audit_report.py, datainit.py
   (a new data folder), logs.py, full.py, rocdate.py.
 
 Must not import: anything above storage/ (edged/, recorder/, mqtt/); a table module imports

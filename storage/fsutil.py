@@ -67,3 +67,15 @@ def write_new(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_durably(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Write `data` to a hidden sibling, fsync it, rename it over `path`, fsync the folder: after a
+    power cut `path` holds the old bytes or the new ones, never an empty file (issue 40)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    write_new(tmp, data, mode)
+    os.chmod(tmp, mode)  # the umask may have narrowed it
+    os.replace(tmp, path)
+    fsync_dir(path.parent)

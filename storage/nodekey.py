@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.fsutil import PRIVATE_FILE, fsync_dir, write_new
+from storage.fsutil import PRIVATE_FILE, fsync_dir, replace_durably, write_new
 
 KEY_FILE = "node-ed25519.key"  # PKCS#8 PEM, unencrypted, mode 0600, in the data folder
 PUBLIC_PEM = "node-ed25519.pub.pem"  # a copy of the public half, for people and tools
@@ -56,6 +56,11 @@ class NodeKey:
 
     def sign(self, data: bytes) -> bytes:
         return self._private.sign(data)
+
+    def private_key(self) -> Ed25519PrivateKey:
+        """The private half, for what signs with it beyond `sign` (a certificate request, a C2PA
+        manifest: storage/nodecert.py). Never log or send it."""
+        return self._private
 
 
 def public_raw(key: Ed25519PublicKey) -> bytes:
@@ -138,10 +143,9 @@ def _load(path: Path) -> NodeKey:
 
 
 def _write_public(folder: Path, key: NodeKey) -> None:
-    tmp = folder / f".{PUBLIC_PEM}.tmp"
-    tmp.write_bytes(key.public_pem())
-    os.chmod(tmp, PRIVATE_FILE)  # public, but the data folder is the daemon's alone (design/0017)
-    os.replace(tmp, folder / PUBLIC_PEM)
+    # public, but the data folder is the daemon's alone (design/0017); fsynced before and after
+    # the rename: a power cut left this file empty once (issue 40)
+    replace_durably(folder / PUBLIC_PEM, key.public_pem(), PRIVATE_FILE)
 
 
 BACKUP_DIR = "backups"  # beside the catalog copies that maintenance takes (edged/daemon/maintenance.py)

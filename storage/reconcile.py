@@ -6,6 +6,9 @@ file work with no catalog access (salvage_rows, walk, salvage_orphans), and shor
 (apply_outcomes, adopt, mark_missing). `reconcile` runs them in turn on one connection; the
 daemon's start-up recovery runs the file work and the reads off the catalog writer, so the
 writer is held only for the short writes and recording's rows never wait behind a salvage.
+The short writes put each recovery on the audit chain in their own transaction (issue 40:
+storage/recovery_record.py). over 400 lines on purpose: the steps of one recovery, each
+callable apart, read best side by side.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar, cast
 
-from storage import layout, segment_rows, segments as segment_table
+from storage import audit, layout, segment_rows, segments as segment_table
+from storage.recovery_record import OPEN_WHY, ORPHAN_WHY, RECOVERY, item as _item, recovery_detail
 from storage.states.cameras import DISABLED
 from storage.catalog import Catalog
 from storage.segment_rows import MISSING, QUARANTINED, RECOVERED, WRITING
@@ -110,6 +114,7 @@ class Outcome:
     fields: dict[str, Any] | None = None   # recovered: the catalog fields
     moved: str | None = None               # quarantined: where to
     absent: bool = False                   # the file is not at its path
+    size: int = 0                          # its bytes before it was cut back or moved (the record's "how much")
 
 
 def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _nothing_expected,
@@ -122,8 +127,10 @@ def salvage_rows(data_dir: Path, rows: list[dict[str, Any]], expect: Expect = _n
         if not (data_dir / relpath).exists():
             out.append(Outcome(row, absent=True))
             continue
+        size = (data_dir / relpath).stat().st_size
         fields = salvage(data_dir, relpath, row["start_us"], expect, clock)
-        out.append(Outcome(row, fields) if fields is not None else Outcome(row, moved=quarantine(data_dir, relpath, expect)))
+        out.append(Outcome(row, fields, size=size) if fields is not None else
+                   Outcome(row, moved=quarantine(data_dir, relpath, expect), size=size))
     return out
 
 
@@ -143,6 +150,9 @@ def apply_outcomes(catalog: Catalog, outcomes: list[Outcome], report: Report,
             else:
                 segment_rows.close(db, relpath, {**o.fields, "note": "recovered after a crash"}, state=RECOVERED)
                 report.recovered.append(relpath)
+        done = [_item(o.row["path"], o.size, o.fields, o.moved) for o in outcomes if not o.absent]
+        if done:  # in the same transaction as the rows: the recovery is on the record or did not happen
+            audit.append(db, "edged", RECOVERY, recovery_detail(OPEN_WHY, done))
 
 
 def recover_open(catalog: Catalog, data_dir: Path, rows: list[dict[str, Any]], report: Report,
@@ -210,6 +220,7 @@ class Orphan:
     parsed: tuple[str, int] | None
     fields: dict[str, Any] | None = None
     moved: str | None = None
+    size: int = 0  # its bytes before it was cut back or moved
 
 
 def parse(relpath: str) -> tuple[str, int] | None:
@@ -228,6 +239,7 @@ def salvage_orphans(data_dir: Path, orphans: list[Orphan], expect: Expect = _not
     for o in orphans:
         if not (data_dir / o.relpath).exists():
             continue
+        o.size = (data_dir / o.relpath).stat().st_size
         o.fields = salvage(data_dir, o.relpath, o.parsed[1], expect, clock) if o.parsed else None
         if o.fields is None:
             o.moved = quarantine(data_dir, o.relpath, expect)
@@ -246,9 +258,11 @@ def adopt(catalog: Catalog, orphans: list[Orphan], report: Report) -> None:
     transaction; one catalogued meanwhile (the new run's row arrived) is left to its row."""
     cameras = {r["id"] for r in catalog.db.query("SELECT id FROM cameras")}
     with catalog.db.atomic():
+        done = []
         for o in orphans:
             if o.fields is None:
                 report.quarantined.append(o.relpath)
+                done.append(_item(o.relpath, o.size, None, o.moved))
                 continue
             if is_known(catalog, o.relpath):
                 continue
@@ -262,6 +276,9 @@ def adopt(catalog: Catalog, orphans: list[Orphan], report: Report) -> None:
                                               "state": RECOVERED, "created_us": o.fields["closed_us"],
                                               "note": "adopted: file was not in the catalog", **o.fields}])
             report.adopted.append(o.relpath)
+            done.append(_item(o.relpath, o.size, o.fields, None, adopted=True))
+        if done:
+            audit.append(catalog.db, "edged", RECOVERY, recovery_detail(ORPHAN_WHY, done))
 
 
 def later_orphans(catalog: Catalog, data_dir: Path, paths: list[str]) -> list[Orphan]:

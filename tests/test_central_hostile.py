@@ -29,9 +29,9 @@ from central.quota import Limits, Quotas
 from central.report import _cell
 from central.store import Store, now_us
 from central.verifier import Verifier
-from storage import audit, chainhead, fleetkeys
+from storage import audit, chainhead, fleetkeys, nodecert
 from storage.nodekey import NodeKey
-from tests.support.broker import Broker, make_pki
+from tests.support.broker import Broker, Subscriber, make_pki
 from tests.support.catalog import central_put_alarm, central_put_retained
 from tests.support.daemon import wait_for
 from tests.test_central import Central
@@ -160,17 +160,20 @@ def test_csv_cells_are_never_formulas(value, cell):
     assert _cell(value) == cell
 
 
-def test_the_key_list_keeps_every_change_of_a_nodes_key():
+def test_the_key_list_keeps_every_enrolment_of_a_node_and_its_revocation():
+    """Built from the office's register (design/0097), not from births: each accepted key with
+    when it was accepted, and when revoked."""
     a, b = (NodeKey(Ed25519PrivateKey.generate()) for _ in range(2))
-    rows = [{"node": "s/n", "public_key": a.public_b64, "received_us": 1},
-            {"node": "s/n", "public_key": b.public_b64, "received_us": 5},
-            {"node": "s/n", "public_key": a.public_b64, "received_us": 3},
-            {"node": "s/n", "public_key": "not base64!", "received_us": 4},
-            {"node": "s/m", "public_key": b.public_b64, "received_us": 2}]
-    got = node_keys(rows)
+    entries = [{"node": "s/n", "public_key": a.public_b64, "fingerprint": a.fingerprint, "serial": "1",
+                "accepted_us": 1, "revoked_us": 3},
+               {"node": "s/n", "public_key": b.public_b64, "fingerprint": b.fingerprint, "serial": "2",
+                "accepted_us": 5, "revoked_us": None},
+               {"node": "s/m", "public_key": b.public_b64, "fingerprint": b.fingerprint, "serial": "3",
+                "accepted_us": 2, "revoked_us": None}]
+    got = node_keys(entries)
     assert [(x["site"], x["node"]) for x in got] == [("s", "m"), ("s", "n")]
-    assert [(k["fingerprint"], k["first_us"], k["last_us"]) for k in got[1]["keys"]] == [
-        (a.fingerprint, 1, 3), (b.fingerprint, 5, 5)]
+    assert [(k["fingerprint"], k["first_us"], k["last_us"], k["revoked_us"]) for k in got[1]["keys"]] == [
+        (a.fingerprint, 1, 3, 3), (b.fingerprint, 5, None, None)]
     central = NodeKey(Ed25519PrivateKey.generate())
     doc = fleetkeys.sign(central, got, 9)
     assert fleetkeys.check(json.dumps(doc), central.fingerprint)["nodes"] == got
@@ -375,6 +378,11 @@ def test_a_hostile_node_beside_healthy_ones_through_mosquitto(tmp_path):
     central.config.write_text(central.config.read_text() + "[quota]\nmessages_per_second = 5\nburst = 30\n")
     t0 = now_us() - 60_000_000
     keys = {n: NodeKey(Ed25519PrivateKey.generate()) for n in ("victim", "calm")}
+    # the victim is enrolled as its technician would (design/0097): its request carried to the office
+    req, bundle = tmp_path / "victim-req.pem", tmp_path / "victim-bundle.pem"
+    req.write_bytes(nodecert.make_request(keys["victim"], "zz", "victim"))
+    acc = central.cli("nodes", "accept", "--file", str(req), "--by", "alice", "--out", str(bundle), "--json")
+    assert acc.returncode == 0 and json.loads(acc.stdout)["node"] == "zz/victim", acc.stderr
     try:
         central.start()
         victim, fork = healthy_with_fork("edged/v1/zz/victim", keys["victim"], "zz", "victim", t0)
@@ -405,9 +413,33 @@ def test_a_hostile_node_beside_healthy_ones_through_mosquitto(tmp_path):
         pinned = json.loads(k.stdout)["central_fingerprint"]
         doc = fleetkeys.check(out.read_bytes(), pinned)
         assert [x["fingerprint"] for x in fleetkeys.keys_of(doc, "zz", "victim")] == [keys["victim"].fingerprint]
+        assert fleetkeys.keys_of(doc, "zz", "calm") == [], "a key only announced in a birth is never on the list"
         assert fleetkeys.keys_of(doc, "aa", "evil") == [], "a birth that failed its schema names no key"
         status, served = get(f"http://127.0.0.1:{central.port}/keys.json")
         assert status == 200 and fleetkeys.check(served, pinned)["nodes"] == doc["nodes"]
+        status, ca_pem = get(f"http://127.0.0.1:{central.port}/ca.pem")
+        assert status == 200 and nodecert.check_chain(nodecert.load_pem_chain(bundle.read_bytes())[:1],
+                                                      nodecert.load_pem_chain(ca_pem.encode())[0], None, None)
+        # someone with the victim's broker login announces a key of their own: critical, and not the node's
+        intruder = NodeKey(Ed25519PrivateKey.generate())
+        publish(broker.port, [("edged/v1/zz/victim/birth", json.dumps(
+            {"ts_us": t0 + 1000, "version": "0.2", "session": 2, "config_hash": "h", "public_key": intruder.public_b64,
+             "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}).encode(), True)], "intruder")
+        wait_for(lambda: central.findings("key_not_enrolled", "zz/victim"), 60, "the intruder's key a finding")
+        assert central.findings("key_not_enrolled", "zz/victim")[0]["severity"] == "critical"
+        assert not central.findings("key_not_enrolled", "zz/calm"), "a node never enrolled is compared with nothing"
+        # the victim's box is revoked; the signed list is retained on the broker for whoever checks exports
+        rv = central.cli("nodes", "revoke", "zz/victim", "--by", "bob", "--reason", "box stolen", "--publish")
+        assert rv.returncode == 0 and "retained on the broker" in rv.stdout, rv.stdout + rv.stderr
+        crls = Subscriber(broker, "edged-office/v1/crl").start()
+        try:
+            wait_for(lambda: crls.last("edged-office/v1/crl"), 10, "the retained revocation list")
+            got = crls.last("edged-office/v1/crl")
+            crl = nodecert.load_crl(got.payload, nodecert.load_pem_chain(ca_pem.encode())[0])
+            serial = nodecert.load_pem_chain(bundle.read_bytes())[0].serial_number
+            assert got.retain and crl.get_revoked_certificate_by_serial_number(serial) is not None
+        finally:
+            crls.stop()
         # a restart with the poison still retained on the broker: it comes again on connect
         before = rejected(central)
         central.stop()
@@ -425,7 +457,7 @@ def test_a_hostile_node_beside_healthy_ones_through_mosquitto(tmp_path):
 class TlsCentral(Central):
     def _up(self) -> bool:
         try:
-            return https(self.port, self.ctx, "GET", "/keys.json")[0] == 200
+            return https(self.port, self.ctx, "GET", "/login")[0] == 200
         except OSError:
             return False
 
@@ -464,6 +496,13 @@ def test_the_dashboard_logs_in_over_tls_with_roles(tmp_path):
         status, headers, _ = https(central.port, central.ctx, "GET", "/")
         assert status == 303 and headers["Location"] == "/login"
         assert https(central.port, central.ctx, "GET", "/api/status")[0] == 401
+        # the key list names every site and node: accounts only; what a verifier needs is open (design/0097)
+        assert https(central.port, central.ctx, "GET", "/keys.json")[0] == 303
+        assert central.cli("nodes", "ca", "--name", "Test Office").returncode == 0
+        status, _, pem = https(central.port, central.ctx, "GET", "/ca.pem")
+        assert status == 200 and "BEGIN CERTIFICATE" in pem
+        status, _, pem = https(central.port, central.ctx, "GET", "/crl.pem")
+        assert status == 200 and "BEGIN X509 CRL" in pem
         status, _, page = https(central.port, central.ctx, "POST", "/login", "user=lin&password=wrong")
         assert status == 401 and "Wrong account or password" in page
         assert https(central.port, central.ctx, "POST", "/login", "user=nobody&password=x")[0] == 401

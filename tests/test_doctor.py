@@ -56,6 +56,7 @@ def test_doctor_on_a_recording_box(site):
     # no broker in this config: said, with what to set
     assert checks["broker"]["status"] == "warn" and "[mqtt]" in checks["broker"]["fix"]
     assert checks["audit"]["status"] == "warn" and checks["audit"]["fix"] == "edgectl audit report"
+    assert checks["enrolment"]["status"] == "warn" and "edgectl enrol" in checks["enrolment"]["fix"]  # design/0097
     # the test's data folder is on the root filesystem: a real site's would not be
     assert checks["disk"]["status"] == "fail" and "root filesystem" in checks["disk"]["detail"]
     assert code == 2

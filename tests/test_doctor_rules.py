@@ -26,7 +26,8 @@ def healthy() -> dict:
         "secrets": {"path": "/etc/edged/secrets.toml", "exists": True, "mode": 0o100600, "uid": 0, "inline": []},
         "mqtt": {"enabled": True, "tls": True},
         "status": {"data_dir": "/srv/edged", "storage": {"state": "ok"}, "broker": "connected", "audit_seq": 120,
-                   "audit_published_seq": 120},
+                   "audit_published_seq": 120,
+                   "enrolment": {"node": "s1/node1", "serial": "4831d7c2", "ca_fingerprint": "SHA256:b5fa"}},
         "disk": {"on_root": False, "mount": "/srv/edged", "source": "/dev/sdb1", "identity": "4f1c2a9e-..."},
         "cameras": [{"id": "gate", "configured": True, "enabled": True, "state": "recording", "compliance": "ok"}],
         "alarms": [],
@@ -38,7 +39,7 @@ def test_a_healthy_box_passes_every_check():
     checks = doctor.judge(healthy())
     assert [c.status for c in checks] == ["pass"] * len(checks), checks
     assert {c.id for c in checks} == {"clock", "unit", "secrets", "disk", "space", "camera:gate", "broker", "audit",
-                                      "inspections"}
+                                      "inspections", "enrolment"}
     assert doctor.exit_status(checks) == 0 and doctor.as_json(checks)["status"] == "pass"
 
 
@@ -53,6 +54,7 @@ def _set(facts: dict, path: str, value) -> dict:
 
 @pytest.mark.parametrize("path, value, check, status, fix", [
     ("sync.synced", False, "clock", "fail", "timedatectl set-ntp true"),
+    ("status.enrolment", None, "enrolment", "warn", "edgectl enrol --out req.pem"),
     ("sync.synced", None, "clock", "warn", "timedatectl status"),
     ("unit.active", "failed", "unit", "fail", "systemctl restart edged"),
     ("unit.restarts", 3, "unit", "warn", "journalctl -u edged"),

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from storage import nodekey
+from central import ca as office_ca
+from storage import nodecert, nodekey
+from storage.clock import SYSTEM
 from storage.export import c2pa_claim
 from storage.export import evidence as export
 from storage.catalog import open_readonly
@@ -249,7 +251,7 @@ def test_a_third_party_checks_the_signature_with_openssl_and_the_published_key(m
 
 
 def test_edgectl_verify_exit_status_and_json(made, tmp_path):
-    """Without --key/--keys only integrity is checked: exit 3, "origin": "unchecked" (issue 28)."""
+    """Without a root only integrity is checked: exit 3, "origin": "unchecked" (issues 28 and 40)."""
     base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.cli.edgectl"]
     half = subprocess.run([*base, "verify", str(made)], capture_output=True, text=True, cwd=ROOT)
     assert half.returncode == 3 and half.stdout.startswith("INTACT, ORIGIN NOT CHECKED"), half.stdout + half.stderr
@@ -278,17 +280,21 @@ def test_edgectl_verify_keys_checks_the_export_against_the_central_key_list(made
     other_central = nodekey.NodeKey(Ed25519PrivateKey.generate())
     pinned = subprocess.run([*base, str(made), "--keys", str(keys), "--central-key", other_central.fingerprint],
                             capture_output=True, text=True, cwd=ROOT)
-    assert pinned.returncode == 2 and "not by the central office's key" in pinned.stderr, pinned.stderr
+    assert pinned.returncode == 1 and "not by the central office's key" in pinned.stdout, pinned.stdout
     doc = json.loads(keys.read_text())
     doc["nodes"][0]["keys"][0]["public_key"] = nodekey.NodeKey(Ed25519PrivateKey.generate()).public_b64
     altered = tmp_path / "altered.json"
     altered.write_text(json.dumps(doc))
-    r = subprocess.run([*base, str(made), "--keys", str(altered)], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "altered after it was signed" in r.stderr, r.stderr
+    r = subprocess.run([*base, str(made), "--keys", str(altered), "--central-key", central.fingerprint],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1 and "altered after it was signed" in r.stdout, r.stdout
+    # without a root (design/0097) a key list proves nothing: intact, origin not checked
+    r = subprocess.run([*base, str(made), "--keys", str(keys)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 3 and r.stdout.startswith("INTACT, ORIGIN NOT CHECKED"), r.stdout
     forged_key = nodekey.NodeKey(Ed25519PrivateKey.generate())
     do_export(tmp_path / "data", tmp_path / "forged", forged_key, ["cam1"], T0 + 2 * S, T0 + 10 * S)
-    f = subprocess.run([*base, str(tmp_path / "forged"), "--keys", str(keys)], capture_output=True, text=True,
-                       cwd=ROOT)
+    f = subprocess.run([*base, str(tmp_path / "forged"), "--keys", str(keys), "--central-key", central.fingerprint],
+                       capture_output=True, text=True, cwd=ROOT)
     assert f.returncode == 1 and "not that node's" in f.stdout, f.stdout + f.stderr
     assert subprocess.run([*base, str(tmp_path / "forged")], capture_output=True, cwd=ROOT).returncode == 3
 
@@ -349,6 +355,18 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         people = People(config, tmp_path)
         people.add("carol", "custodian")
         people.add("alice", "approver")
+        people.add("adm", "admin")
+
+        # enrolled with the office's CA by its admin, the request and the bundle carried by hand (design/0097)
+        people.as_("adm")
+        r = people.ctl("enrol", "--out", str(tmp_path / "req.pem"), "--json")
+        assert r.returncode == 0 and json.loads(r.stdout)["enrolled"] is None, r.stderr
+        _, bundle = office_ca.accept(tmp_path / "office", (tmp_path / "req.pem").read_bytes(), "office clerk",
+                                     SYSTEM.now_us())
+        (tmp_path / "bundle.pem").write_bytes(bundle)
+        r = people.ctl("enrol", "--install", str(tmp_path / "bundle.pem"))
+        assert r.returncode == 0 and "enrolled: this box is test/node1" in r.stdout, r.stdout + r.stderr
+        (tmp_path / "office-ca.pem").write_bytes(nodecert.pem([office_ca.existing_ca(tmp_path / "office")]))
 
         # the node key was made at first start; its public half is in the birth
         birth = wait_for(lambda: (m := sub.last(f"{base}/birth")) is not None and m.json(), 30, "the birth")
@@ -411,6 +429,9 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
 
         v = people.ctl("verify", str(out), "--key", published)
         assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr
+        v = people.ctl("verify", str(out), "--ca", str(tmp_path / "office-ca.pem"), "--json")
+        assert v.returncode == 0 and json.loads(v.stdout)["node"]["node"] == "node1", v.stdout + v.stderr
+        assert len(manifest["node_certificates"]) == 2  # the node's certificate, then the office's CA
 
         # on the record: the grant's use and the export with the manifest's hash
         done = audit_rows(d, "export.done")

@@ -194,7 +194,7 @@ EDGED_FORBIDDEN = {
 EDGED_EXCEPT = {"edged/cli/main.py": ("edged.daemon",),
                 **{f"edged/cli/{m}.py": ("edged.control.client", "edged.control.protocol") for m in (
                     "edgectl", "audit", "documents", "events", "export", "flags", "health", "maintenance", "people",
-                    "retention", "probe", "discover", "doctor")}}
+                    "retention", "probe", "discover", "doctor", "enrol")}}
 
 
 def test_edged_sub_packages_point_down():

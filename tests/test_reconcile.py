@@ -1,5 +1,6 @@
 """Start-up reconciliation on a real catalog and real files (docs/requirements.md, invariant 3)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -7,13 +8,14 @@ import time
 
 import pytest
 
-from storage import cameras as camera_table, layout, restamps, segment_rows
+from storage import audit, cameras as camera_table, layout, restamps, segment_rows
 from storage.catalog import Catalog, open_db
 from storage.segment_rows import WRITING
 from storage.clock import SYSTEM
 from storage.hashing import sha256_file
 from storage.reconcile import TAIL_US, Report, adopt_later, reconcile
-from tests.support.catalog import rows
+from storage.recovery_record import RECOVERY
+from tests.support.catalog import audit_rows, rows
 
 S = 1_000_000
 
@@ -73,9 +75,42 @@ def test_reconcile_recovers_adopts_quarantines_and_marks_missing(tmp_path, fmp4)
     assert (data / "quarantine" / stray.relative_to(data)).exists() and not stray.exists()
     assert old not in by_path and (data / old).exists(), "history beyond the tail is not scanned"
     assert not rows(cat.db, "segments", lambda r: r["state"] == WRITING)
+    # Each step that cut back, quarantined or adopted is on the audit chain: what, how much, why (issue 40).
+    recs = [json.loads(r["detail"]) for r in audit_rows(cat.db, RECOVERY)]
+    assert [r["by_how"] for r in recs] == [{"truncated": 1, "quarantined": 1}, {"adopted": 1, "quarantined": 1}]
+    cut = next(i for i in recs[0]["items"] if i["path"] == crashed)
+    assert cut["cut_bytes"] > 0 and cut["bytes"] == (data / crashed).stat().st_size
+    assert recs[0]["cut_bytes"] == cut["cut_bytes"] and "power cut" in recs[0]["why"]
+    assert next(i for i in recs[0]["items"] if i["path"] == empty)["to"] == f"quarantine/{empty}"
+    assert audit.verify(cat.db) == (2, None), "the chain stays intact"
     # A second pass finds nothing more to do.
     again = reconcile(cat, data)
     assert (again.recovered, again.adopted, again.quarantined) == ([], [], [])
+    assert len(audit_rows(cat.db, RECOVERY)) == 2, "and records nothing"
+
+
+def test_a_cut_during_recovery_leaves_it_on_the_record_or_not_done(tmp_path, fmp4, monkeypatch):
+    """The record is written in the transaction that changes the rows: a crash between them
+    (simulated: the record's write fails, as a process killed there would never commit) leaves the
+    segment `writing`, to be recovered and recorded by the next start. LazyFS is not in this suite;
+    the catalog's transactions are SQLite's own (fsync at commit)."""
+    data = tmp_path
+    cat = Catalog(open_db(data / layout.CATALOG_FILE))
+    camera_table.sync(cat.db, [{"id": "cam", "name": "cam", "url": "rtsp://h/x", "enabled": 1}], cat.clock.now_us())
+    t = SYSTEM.now_us() - 600 * S
+    crashed = place(data, fmp4, "cam", t, keep=0.6)
+    segment_rows.open_row(cat.db, "cam", t, crashed, t)
+
+    def cut(*_a, **_k):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(audit, "append", cut)
+    with pytest.raises(KeyboardInterrupt):
+        reconcile(cat, data)
+    assert rows(cat.db, "segments")[0]["state"] == WRITING and not audit_rows(cat.db, RECOVERY)
+    monkeypatch.undo()
+    report = reconcile(cat, data)
+    assert report.recovered == [crashed] and len(audit_rows(cat.db, RECOVERY)) == 1
 
 
 def test_cataloged_files_early_in_the_first_tail_day_are_left_alone(tmp_path, fmp4):

@@ -37,6 +37,8 @@ EXPECTED = {
     "live.view": {V, C, P},                # R4.5: head of office, those authorised, maintenance staff
     "playback.start": {C},                 # recorded footage only through a grant a custodian uses
     "export.run": {C},
+    "node.enrol": {AD},
+    "node.install_cert": {AD},
     "export.read": {C},
     "request.file": {V, C, P},
     "request.list": {V, C, P, A},

@@ -19,6 +19,7 @@ from typing import Any
 
 from edged.cli import argparse_texts
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
+from edged.cli import enrol as ctl_enrol
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
@@ -256,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)
+    ctl_enrol.register(sub)
     ctl_doctor.register(sub)
     args = parser.parse_args(argv)
     args.lang = chosen.lang

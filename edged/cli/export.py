@@ -13,8 +13,8 @@ from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
-from storage import nodekey
-from storage.export import evidence as export
+from storage import nodecert, nodekey
+from storage.export import evidence as export, origin
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 
@@ -132,76 +132,126 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
                               "SDK against the office's CA").format(signer=c2pa.get("signer")))
     else:
         lines.append("  " + _("no C2PA manifest in the clips: {why}").format(why=c2pa.get("why")))
+    lines.append("  " + _origin_line(out, result.get("ca")))
     return result, "\n".join(lines)
 
 
+def _origin_line(out: Path, ca_pem: str | None) -> str:
+    """What the copy's certificate says against the CA the box pinned (design/0097)."""
+    if not ca_pem:
+        return _("this box is not enrolled with the office's CA: the export carries no certificate (edgectl enrol)")
+    try:
+        got = origin.by_certificate(json.loads((out / export.MANIFEST).read_bytes()),
+                                    nodecert.load_pem_chain(ca_pem.encode())[0], None)
+    except (OSError, ValueError, nodecert.CertError) as exc:
+        return _("the export's certificate could not be read: {why}").format(why=exc)
+    return got.why
+
+
 def cmd_verify(ctx, args) -> tuple[Any, str]:
-    """Exit 0: intact and from the node (checked against --key or the central office's --keys);
-    1: not intact or not from that node; 3: intact, origin not checked (only the shipped key)."""
-    key = args.key
-    if key and Path(key).is_file():
-        key = Path(key).read_text()
+    """Exit 0: intact and from the node, through the root this verifier trusts (the office's CA:
+    --ca, else the one pinned at enrolment; or --key); 1: not intact, or its origin refused; 3:
+    intact, origin not checked (no root, or nothing the root vouches for). design/0097."""
     folder = Path(args.dir)
-    listed = None
-    if args.keys:
-        key, listed = _key_from_list(folder, args.keys, args.central_key, args.json)
+    root, root_from = _root(args.ca)
+    crl = _crl(args.crl, root)
+    try:
+        manifest = json.loads((folder / export.MANIFEST).read_bytes())
+        if not isinstance(manifest, dict):
+            manifest = {}
+    except (OSError, ValueError):
+        manifest = {}
+    if args.key:
+        key = Path(args.key).read_text() if Path(args.key).is_file() else args.key
+        got = origin.Origin(origin.CHECKED, _("against the key you gave"), None)
+    elif root is not None and manifest.get("node_certificates"):
+        got = origin.by_certificate(manifest, root, crl)
+    elif args.keys and (root is not None or args.central_key):
+        pin = origin.root_fingerprint(root) if root is not None else args.central_key
+        got = origin.by_key_list(manifest, _read(args.keys), pin, crl)
+    elif args.keys:
+        got = origin.Origin(origin.UNCHECKED, _("a key list proves nothing without the office's CA (--ca) to check "
+                                                "its signature"))
+    elif root is not None:
+        got = origin.Origin(origin.UNCHECKED, _("the export carries no node certificate (made before its node was "
+                                                "enrolled): pass --keys, the office's signed key list"))
+    else:
+        got = origin.Origin(origin.UNCHECKED, _("no root to check it against: pass --ca, the office's CA certificate"))
+    if not args.key:
+        key = got.key
     try:
         problems = export.verify_export(folder, key)
     except nodekey.NodeKeyError as exc:
         raise UsageError(str(exc)) from None
-    signer = None
-    try:
-        signer = nodekey.fingerprint(nodekey.public_raw(nodekey.load_public((folder / export.PUBLIC_KEY).read_bytes())))
-    except (OSError, nodekey.NodeKeyError):
-        pass
-    origin = "unchecked" if not key else "checked"
-    data = {"ok": not problems, "dir": str(args.dir), "problems": problems, "key_checked": bool(key),
-            "origin": origin, "signed_by": signer, **({"key_list": listed} if listed else {})}
+    signer = _signer(folder)
+    data = {"ok": not problems and got.status != origin.REFUSED, "dir": str(args.dir), "problems": problems,
+            "key_checked": got.status == origin.CHECKED, "origin": got.status, "origin_why": got.why,
+            "root": root_from, "signed_by": signer, **({"node": got.who} if got.who else {})}
     if problems:
         text = "\n".join(f"FAILED: {p}" for p in problems)
-    elif not key:
-        text = _("INTACT, ORIGIN NOT CHECKED: {dir} is intact and signed by {signer}, the key shipped in the folder; "
-                 "pass --keys (the central office's signed key list) or --key to prove which node made it").format(
-                     dir=args.dir, signer=signer)
+    elif got.status == origin.REFUSED:
+        text = "FAILED: " + _("{dir} is intact, but its origin is refused: {why}").format(dir=args.dir, why=got.why)
+    elif got.status == origin.UNCHECKED:
+        text = _("INTACT, ORIGIN NOT CHECKED: {dir} is intact and signed by {signer}; {why}").format(
+            dir=args.dir, signer=signer, why=got.why)
     else:
         text = "OK: " + _("{dir} is intact and its manifest is signed by {signer}").format(dir=args.dir, signer=signer)
-        if listed:
-            text += "\n" + _("the key is {site}/{node}'s in the central office's key list signed by {central}").format(
-                site=listed["site"], node=listed["node"], central=listed["central_fingerprint"])
-    if problems or not key:  # a script must not take a failed or half check for a pass
+        text += "\n" + got.why
+    if problems or got.status != origin.CHECKED:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
-        raise SystemExit(1 if problems else 3)
+        raise SystemExit(1 if problems or got.status == origin.REFUSED else 3)
     return data, text
 
 
-def _key_from_list(folder: Path, path: str, central_key: str | None, as_json: bool) -> tuple[str, dict[str, Any]]:
-    """The node's key as the central office's signed list names it, for the node the manifest claims."""
-    from storage import fleetkeys
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(_("cannot read {path}: {why}").format(path=path, why=exc.strerror)) from None
+
+
+def _signer(folder: Path) -> str | None:
+    try:
+        return nodekey.fingerprint(nodekey.public_raw(nodekey.load_public((folder / export.PUBLIC_KEY).read_bytes())))
+    except (OSError, nodekey.NodeKeyError):
+        return None
+
+
+def pinned_ca() -> Any:
+    """The office's CA this box pinned at its enrolment, where this person may read it (root, or
+    the daemon's user): the data folder of the default config. None otherwise."""
+    from edged import DEFAULT_CONFIG_PATH
 
     try:
-        doc = fleetkeys.check(Path(path).read_bytes(), central_key)
-    except OSError as exc:
-        raise UsageError(_("cannot read the key list {path}: {why}").format(path=path, why=exc.strerror)) from None
-    except fleetkeys.KeyListError as exc:
-        raise UsageError(_("the key list {path} cannot be trusted: {why}").format(path=path, why=exc)) from None
+        from edged.config import load_config
+
+        return nodecert.pinned_ca(load_config(DEFAULT_CONFIG_PATH).storage.data_dir)
+    except Exception:  # noqa: BLE001 - no config, no permission, no pin: no default root, said so (exit 3)
+        return None
+
+
+def _root(path: str | None) -> tuple[Any, str | None]:
+    if path:
+        try:
+            certs = nodecert.load_pem_chain(_read(path))
+        except nodecert.CertError as exc:
+            raise UsageError(_("--ca {path}: {why}").format(path=path, why=exc)) from None
+        if len(certs) != 1:
+            raise UsageError(_("--ca {path}: give the office's CA certificate alone").format(path=path))
+        return certs[0], path
+    ca = pinned_ca()
+    return (ca, "pinned") if ca is not None else (None, None)
+
+
+def _crl(path: str | None, root: Any) -> Any:
+    if not path:
+        return None
+    if root is None:
+        raise UsageError(_("--crl needs the CA that signed it: pass --ca"))
     try:
-        manifest = json.loads((folder / export.MANIFEST).read_bytes())
-        site, node = str(manifest["site"]["id"]), str(manifest["node"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UsageError(_("{dir}: no readable manifest naming its site and node").format(dir=folder)) from None
-    keys = fleetkeys.keys_of(doc, site, node)
-    shipped = manifest.get("node_public_key")
-    match = next((k for k in keys if k["public_key"] == shipped), None)
-    if match is None:
-        why = _("the export claims {site}/{node}, but its key {fp} is not that node's in the central office's key "
-                "list ({n} key(s) listed for it)").format(site=site, node=node,
-                                                          fp=manifest.get("node_key_fingerprint"), n=len(keys))
-        print(json.dumps({"ok": False, "dir": str(folder), "origin": "refused", "problems": [why]}, indent=2)
-              if as_json else "FAILED: " + why)
-        raise SystemExit(1)
-    return match["public_key"], {"site": site, "node": node, "fingerprint": match["fingerprint"],
-                                 "first_us": match["first_us"], "last_us": match["last_us"],
-                                 "central_fingerprint": doc["central_fingerprint"]}
+        return nodecert.load_crl(_read(path), root)
+    except nodecert.CertError as exc:
+        raise UsageError(_("--crl {path}: {why}").format(path=path, why=exc)) from None
 
 
 def register(sub) -> None:
@@ -218,8 +268,13 @@ def register(sub) -> None:
                                                         "daemon needed)"))
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--key", help=_("the node's public key (base64, as in the MQTT birth, or a PEM file)"))
-    p.add_argument("--keys", metavar="FILE", help=_("the central office's signed key list (`edged-central keys`): "
-                                                    "the export's key must be its node's"))
+    p.add_argument("--ca", metavar="FILE", help=_("the office's CA certificate (`edged-central nodes ca`): the root "
+                                                  "the export's node certificate must come from (default: the CA "
+                                                  "this box pinned at its enrolment)"))
+    p.add_argument("--crl", metavar="FILE", help=_("the office's revocation list (`edged-central nodes crl`): a revoked "
+                                                   "node's export is refused"))
+    p.add_argument("--keys", metavar="FILE", help=_("the central office's signed key list (`edged-central keys`), for "
+                                                    "an export made before its node was enrolled"))
     p.add_argument("--central-key", metavar="KEY", help=_("the central office's key or its fingerprint (SHA256:...), "
-                                                          "to pin the signer of --keys"))
+                                                          "to pin the signer of --keys where no --ca is at hand"))
     p.set_defaults(handler=cmd_verify, standalone=True)  # reads no catalog: ctx may be None

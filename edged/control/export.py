@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edged import __version__
 from edged import people
@@ -31,7 +31,7 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
-from storage import audit, nodekey, retrieval_store
+from storage import audit, nodecert, nodekey, retrieval_store
 from storage.export import evidence as export
 from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.export.worker import run_clips
@@ -48,13 +48,10 @@ READ_CHUNK = 4 << 20  # bytes per export.read reply (base64 in one JSON line)
 
 class ExportOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey, in_use: InUse | None = None,
-                 clock: Clock = SYSTEM, node_chain: Callable[[], list[str] | None] | None = None):
+                 clock: Clock = SYSTEM):
         self.cfg = cfg
         self.writer = writer
         self.key = key
-        # The node's certificate chain (PEM: its certificate, the office's CA), None until it is
-        # enrolled: with it each clip carries a C2PA manifest (design/0098). Blocking: read on a thread.
-        self.node_chain = node_chain
         self.in_use = InUse() if in_use is None else in_use  # segments being read: retention waits for them
         self.clock = clock
 
@@ -129,7 +126,7 @@ class ExportOps(Operations):
         header["readme"] = _readme(cfg, header, grant, started)
         try:
             private_dir(out.parent)
-            chain = None if self.node_chain is None else await asyncio.to_thread(self.node_chain)
+            chain = await asyncio.to_thread(nodecert.chain_pem, data_dir)  # None until enrolled (design/0097)
             manifest = await asyncio.to_thread(
                 export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
                 from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips,
@@ -157,7 +154,8 @@ class ExportOps(Operations):
                 "manifest_sha256": digest,
                 "bytes": size, "clips": detail["clips"],
                 "gaps": [{"camera": cam["camera"], **g} for cam in manifest["cameras"] for g in cam["gaps"]],
-                "public_key": key.public_b64, "key_fingerprint": key.fingerprint, "c2pa": manifest["c2pa"]}
+                "public_key": key.public_b64, "key_fingerprint": key.fingerprint, "c2pa": manifest["c2pa"],
+                "ca": chain[-1] if chain else None}
 
     @op("export.read")
     async def read(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
 from edged.i18n import _
-from storage import audit, gaps as gap_table
+from storage import audit, gaps as gap_table, nodecert
 from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
@@ -33,6 +33,13 @@ from storage.segment_rows import SEGMENT_STATES
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
+
+
+def _enrolment(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        return nodecert.enrolment(data_dir)
+    except (OSError, nodecert.CertError):  # a broken pin is doctor's warning, not a failed status
+        return None
 
 
 class StatusOps(Operations):
@@ -79,7 +86,9 @@ class StatusOps(Operations):
                 "audit_published_seq": int(node["mqtt_audit_seq"]) if node.get("mqtt_audit_seq") else None,
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None},
                 "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None,
-                "host_clock": json.loads(node["host_clock"]) if node.get("host_clock") else None}
+                "host_clock": json.loads(node["host_clock"]) if node.get("host_clock") else None,
+                # edgectl doctor: the box's certificate from the office's CA (design/0097), None until enrolled
+                "enrolment": _enrolment(data_dir)}
         if await self.reader.readable():
             try:
                 return await read_catalog(data_dir, q)

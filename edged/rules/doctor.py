@@ -40,7 +40,20 @@ def judge(f: dict[str, Any]) -> list[Check]:
     out += [_disk(status, f.get("disk")), _space(f.get("estimate"))]
     out += _cameras(f.get("cameras") or [])
     out += [_broker(status, f.get("mqtt") or {}), _audit(status, f.get("mqtt") or {}), _due(f.get("alarms") or [])]
+    out.append(_enrolment(status))
     return out
+
+
+def _enrolment(status: dict[str, Any]) -> Check:
+    """The box's certificate from the office's CA (design/0097): without it, no court can tell
+    which node made an export."""
+    e = status.get("enrolment")
+    if not e:
+        return Check("enrolment", WARN, _("not enrolled with the central office's CA: exports carry no certificate"),
+                     "edgectl enrol --out req.pem; at the office: edged-central nodes accept; then edgectl enrol "
+                     "--install bundle.pem")
+    return Check("enrolment", PASS, _("enrolled as {node} (certificate {serial}) under the CA {ca}").format(
+        node=e.get("node"), serial=str(e.get("serial"))[:16], ca=e.get("ca_fingerprint")))
 
 
 def _clock(sync: dict[str, Any] | None) -> Check:

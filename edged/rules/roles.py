@@ -100,6 +100,10 @@ MATRIX: dict[str, frozenset[str]] = {
     "live.view": frozenset({VIEWER, CUSTODIAN, APPROVER}),
     "playback.start": frozenset({CUSTODIAN}),
     "export.run": frozenset({CUSTODIAN}),
+    # the box's enrolment with the office's CA (design/0097): the box's identity is a setting,
+    # the admin's (R4.4); the office accepts it on its own record
+    "node.enrol": frozenset({ADMIN}),
+    "node.install_cert": frozenset({ADMIN}),
     "export.read": frozenset({CUSTODIAN}),         # the export's own files, by the custodian who made it
     # retrieval requests (R5): staff file; an approver who did not file decides; a viewer
     # sees only the requests they filed; custodians, approvers and the auditor see all

@@ -10,8 +10,9 @@ in the clip's timestamps and is listed in the manifest with its reason; it is ne
 silently. Each source segment's SHA-256 is checked against the catalog before it is used: a
 file that changed since it was recorded fails the export, named.
 
-A third party needs only the folder and the node's public key (published in the MQTT birth):
-the signature covers manifest.json byte for byte, and the manifest holds each clip's SHA-256.
+A third party needs only the folder and the office's CA certificate (design/0097): the manifest
+carries the node's certificate chain, the signature covers manifest.json byte for byte, and the
+manifest holds each clip's SHA-256.
 
 Blocking throughout (file I/O, hashing, PyAV): the daemon calls it from a thread.
 """
@@ -97,6 +98,16 @@ class ClipsWriter(Protocol):
 C2PA_CONTEXT = ("site", "node", "software", "grant", "request", "custodian")  # the header's parts a clip's C2PA names
 
 
+def _c2pa_plan(chain: list[str] | None, key: nodekey.NodeKey, header: dict[str, Any], began_us: int,
+               claims: int) -> tuple[dict[str, Any] | None, dict[str, Any], Signer | None]:
+    """What the clips' C2PA manifests say and who signs them (c2pa_claim.plan; None without a
+    usable chain), its status for the manifest, and a signer of at most `claims` C2PA claims."""
+    context = {**{k: header[k] for k in C2PA_CONTEXT if k in header}, "created_us": began_us,
+               "node_key_fingerprint": key.fingerprint}
+    c2pa, status = c2pa_claim.plan(chain, key.public, context, datetime.fromtimestamp(began_us / 1e6, timezone.utc))
+    return c2pa, status, None if c2pa is None else c2pa_claim.guarded(key.sign, claims)
+
+
 def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header: dict[str, Any],
                  cameras: list[dict[str, Any]], from_us: int, to_us: int,
                  progress: Progress | None = None, now_us: int | None = None,
@@ -108,10 +119,11 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     folder and renamed at the end, so `out_dir` either holds a whole export or nothing.
     `clips_writer`: write_clips, or the same run elsewhere (the daemon's worker process); the
     manifest is signed here, so the key never goes where media is parsed. `chain`: the node's
-    certificate chain (PEM texts: its certificate, then the office's CA); with it each clip also
-    carries a C2PA manifest signed by the node key, through a signer that signs C2PA claims only
-    (design/0098). Without it, or with one C2PA cannot use, the export is made all the same and its
-    manifest's `c2pa` says why there is none. Returns the manifest.
+    certificate chain (PEM texts: its certificate, then the office's CA; storage/nodecert.py), copied
+    into the manifest as `node_certificates` so a verifier that trusts the CA knows the node
+    (design/0097); with it each clip also carries a C2PA manifest signed by the node key, through a
+    signer that signs C2PA claims only (design/0098). Without it, or with one C2PA cannot use, the
+    export is made all the same and its manifest's `c2pa` says why there is none. Returns the manifest.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if to_us <= from_us:
@@ -126,11 +138,8 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     private_dir(tmp.parent)
     tmp.mkdir(mode=PRIVATE_DIR)
     os.chmod(tmp, PRIVATE_DIR)
-    began = SYSTEM.now_us() if now_us is None else now_us
-    context = {**{k: header[k] for k in C2PA_CONTEXT if k in header}, "created_us": began,
-               "node_key_fingerprint": key.fingerprint}
-    c2pa, c2pa_status = c2pa_claim.plan(chain, key.public, context, datetime.fromtimestamp(began / 1e6, timezone.utc))
-    sign = None if c2pa is None else c2pa_claim.guarded(key.sign, sum(len(p.sources) for p in plans))
+    c2pa, c2pa_status, sign = _c2pa_plan(chain, key, header, SYSTEM.now_us() if now_us is None else now_us,
+                                         sum(len(p.sources) for p in plans))
     try:
         entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us, progress, c2pa=c2pa, sign=sign)
         created = SYSTEM.now_us() if now_us is None else now_us
@@ -141,6 +150,7 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
             "created_us": created, "created_utc": utc(created),
             "node_public_key": key.public_b64, "node_key_fingerprint": key.fingerprint,
             "c2pa": c2pa_claim.outcome(c2pa_status, entries),
+            **({"node_certificates": list(chain)} if chain else {}),
             "time_note": "second t of a clip is its from_us + t (UTC microseconds); gaps are holes in "
                          "the clip's timestamps, listed here with their reason",
         }
@@ -206,6 +216,8 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
         clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
     except (ValueError, KeyError, TypeError):
         return problems + [f"{MANIFEST}: not a readable edged manifest"]
+    if not clips:
+        problems.append(f"{MANIFEST}: lists no clip: an export without footage is not an export")
     if key is not None and manifest.get("node_public_key") not in (None, _b64(key)):
         problems.append(f"{MANIFEST}: names a different node key than the one that signed it")
     expected = {MANIFEST, SIGNATURE, PUBLIC_KEY}
