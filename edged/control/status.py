@@ -5,7 +5,8 @@ edgectl opens no catalog (design/0017): the data folder is the daemon's alone, s
 is a request here, under the role matrix (edged/rules/roles.py), and the caller's camera scope
 limits what footage metadata they see. Each query runs on its own read-only connection in a
 thread (WAL: it never waits for the writer, never blocks the event loop). Listing footage
-(segments) is on the audit chain; status-like reads are not.
+(segments, events) is on the audit chain, a record a minute per person and day (edged/control/reads.py);
+status-like reads are not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from edged.alarms import alarm_text
 from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
+from edged.control.reads import ReadLedger
 from edged.i18n import _
 from storage import audit, gaps as gap_table
 from storage import events as event_table
@@ -37,9 +39,10 @@ from storage.retention.report import destructions, retention_report
 
 class StatusOps(Operations):
     def __init__(self, cfg_of: Callable[[], Config], writer: CatalogWriter, reader: CatalogReader,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, reads: ReadLedger | None = None):
         self.cfg_of = cfg_of  # the config in force (a SIGHUP may have replaced it)
         self.writer = writer
+        self.reads = reads or ReadLedger(writer)   # footage reads on the record, a minute per key (issue 45)
         self.reader = reader
         self.data_dir: Path = reader.data_dir
         self.clock = clock
@@ -123,8 +126,8 @@ class StatusOps(Operations):
             return {"segments": rows, "gaps": gap_table.between(db, start, end, scope),
                     "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)
-        await self.writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
-            "cameras": scope, "from_us": start, "to_us": end, "segments": len(data["segments"])}))
+        await self.reads.record(caller, "footage.list", {"cameras": scope, "from_us": start, "to_us": end,
+                                                         "segments": len(data["segments"])}, scope, start, end)
         return data
 
     @op("events")
@@ -144,8 +147,8 @@ class StatusOps(Operations):
                     r["thumb"] = base64.b64encode(r["thumb"]).decode()
             return rows
         rows = await self._query(q)
-        await self.writer.run(lambda c: audit.append(c.db, str(caller), "events.list", {
-            "cameras": scope, "since_us": since, "until_us": until, "events": len(rows)}))
+        await self.reads.record(caller, "events.list", {"cameras": scope, "since_us": since, "until_us": until,
+                                                         "events": len(rows)}, scope, since, until)
         return {"events": rows}
 
     @op("retention")

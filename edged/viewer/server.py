@@ -28,7 +28,7 @@ from edged.rules import retrieval
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.guard import ConnectionGuard
-from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts
+from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
 from edged.rules.throttle import LoginThrottle
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
@@ -36,6 +36,7 @@ from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, p
 from edged.viewer.views import OfferError, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
+from storage import audit
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -192,6 +193,7 @@ class Viewer:
                        ) -> web.StreamResponse:
         self.guard.request_started(request.transport)
         set_language(self.cfg.site.language)  # what the pages say, in the site's language (this request's task)
+        audit.DOOR.set(door_of(request.remote, request.cookies.get(COOKIE)))  # this request's records say so
         try:
             if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address
                 response: web.StreamResponse = _error(421, _("this box answers only to its own address"))

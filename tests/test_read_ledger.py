@@ -1,0 +1,125 @@
+"""Listing footage is on the record without filling the disk (issue 45 item 1, design/0062): a
+flood of listings by one person writes one record a minute per session, action and day, plus a
+count, and a refused listing writes nothing. The real ops over a real catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+
+from edged.config import parse_config
+from edged.control.protocol import RequestError
+from edged.control.operation import CatalogReader
+from edged.control.reads import ReadLedger, day_span
+from edged.control.server import Caller
+from edged.control.status import StatusOps
+from edged.daemon.recording.supervisor import camera_row
+from storage import audit
+from storage import cameras as camera_table
+from storage.catalog import CatalogWriter
+from storage.clock import FakeClock
+from storage.layout import CATALOG_FILE
+from storage.retention.plan import DAY_US
+
+HOUR = 3600 * 1_000_000
+
+
+def test_a_day_span_is_the_key_grain():
+    assert day_span(0, DAY_US) == (0, 0)            # a whole day, its end exclusive
+    assert day_span(DAY_US - 1, DAY_US + 1) == (0, 1)
+    assert day_span(None, None) == (None, None)
+
+
+class Mono:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_a_listing_flood_is_bounded_and_refusals_write_nothing(tmp_path):
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
+                        "cameras": [{"id": "gate", "url": "rtsp://127.0.0.1:9/x"},
+                                    {"id": "hall", "url": "rtsp://127.0.0.1:9/y"}]})
+    clock, mono = FakeClock(), Mono()
+
+    async def scenario() -> None:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)
+        await writer.start()
+        try:
+            reads = ReadLedger(writer, monotonic=mono)
+            ops = StatusOps(lambda: cfg, writer, CatalogReader(tmp_path), clock, reads)
+            await writer.run(lambda c: camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras],
+                                                         clock.now_us()))
+            carl = [Caller(os_user="www", account="carl", roles=("custodian",), cameras=("gate",), token=f"t{i}")
+                    for i in range(8)]   # eight tabs: eight desk sessions
+            day = {"from_us": clock.now_us() - HOUR, "to_us": clock.now_us()}
+
+            async def head_seq() -> int:
+                return (await writer.run(lambda c: audit.head(c.db)) or {}).get("seq", 0)
+
+            async def size() -> int:
+                await writer.run(lambda c: c.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
+                return os.path.getsize(tmp_path / CATALOG_FILE)
+
+            async def flood_a_minute() -> None:   # 8 tabs reloading the timeline: segments and events
+                for i in range(1200):
+                    mono.t += 0.05
+                    tab = carl[i % 8]
+                    await ops.segments({**day, "camera": "gate"}, tab)
+                    await ops.events({"since_us": day["from_us"], "until_us": day["to_us"], "camera": "gate"}, tab)
+                mono.t += 1
+
+            await flood_a_minute()   # the first minute also makes the audit table's first pages
+            assert await reads.flush() == 16   # its counts, written once the minute is over
+            size0, seq0 = await size(), await head_seq()
+            await flood_a_minute()
+            assert await reads.flush() == 16   # each tab's two listings: one count each
+            written = await head_seq() - seq0
+            assert written == 32, written      # 16 in full, 16 counts: not 2,400
+            rows = await writer.run(lambda c: list(c.db.query(
+                "SELECT action, detail FROM audit WHERE seq > ? ORDER BY seq", [seq0])))
+            counted = sum(json.loads(r["detail"])["repeated"] for r in rows if r["action"].endswith(".repeated"))
+            assert counted + 16 == 2400        # every read is on the record, in full or counted
+            grown = await size() - size0
+            assert grown < 100_000, grown      # < 100 kB a minute per person (issue 45)
+
+            # refused reads write nothing: out of scope, and bad arguments
+            seq1 = await head_seq()
+            with pytest.raises(RequestError):
+                await ops.segments({**day, "camera": "hall"}, carl[0])
+            with pytest.raises(RequestError):
+                await ops.segments({"from_us": 5, "to_us": 1}, carl[0])
+            assert await head_seq() == seq1
+        finally:
+            await writer.close()
+    asyncio.run(scenario())
+
+
+def test_a_record_says_which_door_it_came_by(tmp_path):
+    """The desk sets the door for a request; the writer's thread carries it to the record; a
+    socket action has none (issue 45 item 6)."""
+    from edged.viewer.http import door_of
+
+    door = door_of("192.0.2.7", "secret-token")
+    assert door["via"] == "desk" and door["address"] == "192.0.2.7" and "secret-token" not in json.dumps(door)
+
+    async def scenario() -> list[dict]:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, FakeClock())
+        await writer.start()
+        try:
+            async def desk_request() -> None:   # a request's own task, as aiohttp runs it
+                audit.DOOR.set(door)
+                await writer.run(lambda c: audit.append(c.db, "carl", "hold.add", {"camera": "gate"}))
+            await asyncio.create_task(desk_request())
+            await writer.run(lambda c: audit.append(c.db, "carl", "hold.add", {"camera": "gate"}))   # edgectl
+            return await writer.run(lambda c: [json.loads(r["detail"]) for r in c.db.query(
+                "SELECT detail FROM audit WHERE action = 'hold.add' ORDER BY seq")])
+        finally:
+            await writer.close()
+    by_desk, by_socket = asyncio.run(scenario())
+    assert by_desk == {"camera": "gate", **door} and by_socket == {"camera": "gate"}
