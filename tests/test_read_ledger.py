@@ -123,3 +123,24 @@ def test_a_record_says_which_door_it_came_by(tmp_path):
             await writer.close()
     by_desk, by_socket = asyncio.run(scenario())
     assert by_desk == {"camera": "gate", **door} and by_socket == {"camera": "gate"}
+
+
+def test_a_clean_stop_writes_the_open_counts(tmp_path):
+    mono = Mono()
+
+    async def scenario() -> list[str]:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, FakeClock())
+        await writer.start()
+        try:
+            reads, carl = ReadLedger(writer, monotonic=mono), Caller(os_user="carl", account="carl", token="t")
+            for _ in range(3):
+                await reads.record(carl, "footage.list", {"cameras": None}, None, 0, DAY_US)
+            stopping = asyncio.Event()
+            stopping.set()
+            await reads.run(stopping)
+            return await writer.run(lambda c: [r["action"] + ":" + r["detail"] for r in c.db.query(
+                "SELECT action, detail FROM audit WHERE action LIKE 'footage.list%' ORDER BY seq")])
+        finally:
+            await writer.close()
+    written = asyncio.run(scenario())
+    assert len(written) == 2 and written[1].startswith("footage.list.repeated:") and '"repeated": 2' in written[1]

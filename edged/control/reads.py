@@ -77,12 +77,12 @@ class ReadLedger:
             del self.details[key]   # a minute with nothing counted: nothing more to write
         return written
 
-    async def run(self) -> None:
-        """Write the counts of every minute that is over, a few times a minute, for ever."""
-        try:
-            while True:
-                await asyncio.sleep(self.coalescer.window_s / 4)
-                await self.flush()
-        except asyncio.CancelledError:   # a clean stop: the minute's counts go on the record first
-            await asyncio.shield(self.flush(final=True))
-            raise
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Write the counts of every minute that is over, a few times a minute; at a clean stop,
+        every count still open."""
+        while not stopping.is_set():
+            try:
+                await asyncio.wait_for(stopping.wait(), self.coalescer.window_s / 4)
+            except TimeoutError:
+                pass
+            await self.flush(final=stopping.is_set())
