@@ -84,5 +84,5 @@ class ReadLedger:
             try:
                 await asyncio.wait_for(stopping.wait(), self.coalescer.window_s / 4)
             except TimeoutError:
-                pass
-            await self.flush(final=stopping.is_set())
+                await self.flush()
+        await self.flush(final=True)
