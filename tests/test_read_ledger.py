@@ -143,4 +143,4 @@ def test_a_clean_stop_writes_the_open_counts(tmp_path):
         finally:
             await writer.close()
     written = asyncio.run(scenario())
-    assert len(written) == 2 and written[1].startswith("footage.list.repeated:") and '"repeated": 2' in written[1]
+    assert len(written) == 2 and written[1].startswith("footage.list.repeated:") and '"repeated":2' in written[1]
