@@ -23,6 +23,8 @@ from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
 from edged.control.reads import ReadLedger
+from edged.control.server import Caller
+from edged.rules import roles
 from edged.i18n import _
 from storage import audit, gaps as gap_table
 from storage import events as event_table
@@ -31,10 +33,17 @@ from storage import node as node_table
 from storage import segments as segment_table
 from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
+from storage.alarm_kinds import KINDS
 from storage.segment_rows import SEGMENT_STATES
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
+
+
+def kind_scope(kind: str) -> str:
+    """What an alarm of `kind` is about; a kind no longer declared (an old row) counts as the host's."""
+    declared = KINDS.get(kind)
+    return declared.scope if declared is not None else "host"
 
 
 class StatusOps(Operations):
@@ -167,6 +176,11 @@ class StatusOps(Operations):
         return await self._query(lambda db: destructions(db, scope, start, end, limit))
 
     @op("alarms")
-    async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+    async def alarms(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+        """The alarms the caller may read (issue 45): camera alarms of their cameras, an account's
+        or a request's alarms only to the roles that act on them; the rest are not there for them."""
         rows = await self._query(lambda db: alarm_table.listing(db, bool(args.get("all"))))
+        if isinstance(caller, Caller) and caller.account is not None:
+            rows = [r for r in rows if roles.sees_alarm(caller.roles, caller.cameras, kind_scope(r["kind"]),
+                                                        r.get("camera"))]
         return [{**r, "text": alarm_text(r)} for r in rows]

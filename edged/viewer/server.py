@@ -25,6 +25,7 @@ from edged.coalesce import Coalescer
 from edged.config import Config
 from edged.i18n import N_, _, normalise, set_language
 from edged.rules import retrieval
+from edged.rules.roles import in_scope
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.guard import ConnectionGuard
@@ -333,7 +334,7 @@ class Viewer:
             return _error(403, refused)
         grant_id = _int(request.match_info["id"])
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
-        if grant is None:
+        if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # as if none (issue 45)
             return _error(404, _("no grant {id}").format(id=request.match_info['id']))
         return web.json_response({k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
