@@ -187,3 +187,18 @@ def sees_alarm(roles: Iterable[str], scope: Sequence[str] | None, kind_scope: st
     if kind_scope in ("camera", "file"):
         return scope is None or (camera is not None and camera in scope)
     return True
+
+
+def one_time_door(setters: Sequence[dict[str, str]], *, os_user: str | None = None, address: str | None = None,
+                  session: str | None = None) -> str | None:
+    """The door through which a one-time password may not be used first, if this is one (issue 45;
+    R4.4): the OS account (root too), the desk's client address or the desk session that set it.
+    None: the login may go on."""
+    for s in setters:
+        if os_user is not None and s.get("set_by_os") == os_user:
+            return _("the OS account {user}").format(user=os_user)
+        if address and s.get("set_by_address") == address:
+            return _("the address {address}").format(address=address)
+        if session and s.get("set_by_session") == session:
+            return _("the same desk session")
+    return None

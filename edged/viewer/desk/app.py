@@ -26,7 +26,7 @@ from edged.documents import Doc
 from edged.i18n import _, normalise, set_language, speaking, zone
 from edged.rules import roles
 from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
-from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused
+from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused, door_of
 
 DESK = "/desk/"
 LANG_COOKIE = "edged_lang"
@@ -163,6 +163,15 @@ class Desk:
             s = await self.viewer.authenticate(request, read, allow_one_time=True)
         except LoginRefused as exc:
             return await self.login_page(request, exc.message, status=exc.status)
+        if s.get("must_change"):   # a one-time password: never first used from the door that set it (issue 45)
+            setters = await self.viewer.access.one_time_setters(s["account"])
+            door = door_of(request.remote, request.cookies.get(self.viewer_cookie()))
+            where = roles.one_time_door(setters, address=door["address"], session=door.get("session"))
+            if where:
+                await self.viewer.access.logout(s["token"])
+                return await self.login_page(request, _(
+                    "login refused: this one-time password was set from {where}; its holder logs in from their "
+                    "own computer and changes it").format(where=where), status=403)
         response = web.HTTPFound("/desk/password" if s.get("must_change") else DESK)
         self.viewer.set_session_cookie(response, s)
         return response
