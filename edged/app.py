@@ -159,7 +159,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)
     excused.connect(maintenance.excuses)
-    viewer = ViewerService(cfg, writer, clock)
+    viewer = ViewerService(cfg, writer, clock, alarms=alarms)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks)

@@ -66,10 +66,10 @@ class Desk:
         data = tmp / "data"
         self.port = free_port()
         cfg = write_config(tmp / "edged.toml", data, [{"id": "cam1", "name": "櫃檯", "url": self.rtsp.url("cam1")}],
-                           tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}",
-                                             "hostnames": [AWAY]}})
+                           tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"}})
         text = cfg.read_text().replace('[site]\nid = "test"', f'[site]\nid = "test"\nname = "{SITE}"\n'
                                        'language = "zh-TW"\ntimezone = "Asia/Taipei"', 1)
+        text = text.replace("[viewer]\n", f'[viewer]\nhostnames = ["{AWAY}"]\n', 1)
         cfg.write_text(text + POLICY + PAGES)
         self.base = f"http://127.0.0.1:{self.port}"
         # the account holders' computer: another address, as a one-time password asks (issue 45)

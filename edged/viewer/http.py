@@ -23,7 +23,9 @@ HEADERS = {
                                "form-action 'self'",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on every POST,
+    # so a form from a sandboxed or foreign page could not be told from ours (issue 45)
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 

@@ -23,7 +23,8 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
-from edged.i18n import N_, _, normalise, set_language
+from edged.alarms import Alarms
+from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import retrieval
 from edged.rules.roles import in_scope
 from edged.viewer import rules
@@ -31,7 +32,8 @@ from edged.viewer.access import Access, AuthError, GrantError
 from edged.guard import ConnectionGuard
 from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
-from edged.rules.throttle import LoginThrottle
+from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
+from storage.alarm_kinds import PASSWORD_GUESSED
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
@@ -60,7 +62,8 @@ def _error(status: int, message: str) -> web.Response:
 
 class Viewer:
     def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM,
-                 operate: Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]] | None = None):
+                 operate: Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+                 alarms: Alarms | None = None):
         self.cfg = cfg
         self.operate = operate  # the control operations for a session (design/0073); None: the desk refuses
         self.vcfg = cfg.viewer
@@ -73,6 +76,9 @@ class Viewer:
         self.url = ""
         self.guard = ConnectionGuard()
         self.throttle = LoginThrottle()
+        self.account_throttle = LoginThrottle(ACCOUNT_LIMITS)   # per account, across addresses (issue 45)
+        self.refused_in_a_row: dict[str, int] = {}              # account -> tries refused by its bucket
+        self.alarms = alarms
         self.refusals = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
         self.checks = asyncio.Semaphore(SCRYPT_AT_ONCE)
         self.hosts = allowed_hosts(self.vcfg.host, self.vcfg.port, self.vcfg.hostnames)
@@ -284,6 +290,7 @@ class Viewer:
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             raise LoginRefused(400, _("type your account name and password"))
+        await self._account_bucket(name[:64].lower())
         written, left_out = self.throttle.record_failure(time.monotonic())
         try:
             async with self.checks:
@@ -298,8 +305,26 @@ class Viewer:
             raise LoginRefused(429, str(exc)) from None
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, time.monotonic())
+        self.account_throttle.succeeded(name[:64].lower(), time.monotonic())
+        self.refused_in_a_row.pop(name[:64].lower(), None)
         self.last_seen[s["token"]] = self.clock.now_us()
         return s
+
+    async def _account_bucket(self, account: str) -> None:
+        """One account's tries, from every address together (issue 45): slowed past its bucket, an
+        alarm once ALARM_AFTER tries were refused in a row; never a lock of the account."""
+        wait = self.account_throttle.try_login(account, time.monotonic())
+        if wait is None:
+            return
+        n = self.refused_in_a_row[account] = self.refused_in_a_row.get(account, 0) + 1
+        if len(self.refused_in_a_row) > 10_000:   # remembered accounts are bounded like the buckets
+            self.refused_in_a_row.pop(next(iter(self.refused_in_a_row)))
+        if n == ALARM_AFTER and self.alarms is not None:
+            await self.alarms.raise_(PASSWORD_GUESSED, Msg(N_(
+                "{n} logins for {name} were refused from the web for coming too fast: someone may be guessing "
+                "its password"), n=n, name=account), {"account": account}, about=account)
+        raise LoginRefused(429, _("too many login attempts for this account; try again in {s} s").format(
+            s=f"{wait:.0f}"), int(wait) + 1)
 
     def set_session_cookie(self, response: web.StreamResponse, s: dict[str, Any]) -> None:
         response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
