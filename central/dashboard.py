@@ -156,7 +156,7 @@ class Dashboard:
         origin = request.headers.get("Origin")
         if origin and (origin == "null" or not host_allowed(urlsplit(origin).netloc, self.cfg.dashboard_listen or "",
                                                             self.cfg.allowed_hosts)):
-            return web.Response(status=403, text="this form was sent from another site\n", headers=HEADERS)
+            return web.Response(status=403, text=self.sp._("This form was sent from another site.") + "\n", headers=HEADERS)
         began = now_us()
         if not self.sessions.begin(address, began):   # the place is taken before the check (issue 45)
             return await self.login_page(request, self.sp._("Too many failed logins from this address: wait five minutes."))
