@@ -1,6 +1,7 @@
-"""Listing footage is on the record without filling the disk (issue 45 item 1, design/0062): a
-flood of listings by one person writes one record a minute per session, action and day, plus a
-count, and a refused listing writes nothing. The real ops over a real catalog."""
+"""The doors a person reaches (issue 45), with the real ops over a real catalog: listing footage is
+on the record without filling the disk (a flood of listings by one person writes one record a
+minute per session, action and day, plus a count; a refused listing writes nothing); a record
+says which door it came by; one account's logins are slowed from every address together."""
 
 from __future__ import annotations
 
@@ -144,3 +145,35 @@ def test_a_clean_stop_writes_the_open_counts(tmp_path):
             await writer.close()
     written = asyncio.run(scenario())
     assert len(written) == 2 and written[1].startswith("footage.list.repeated:") and '"repeated":2' in written[1]
+
+
+def test_one_accounts_logins_are_slowed_from_every_address_and_alarmed(tmp_path):
+    """The desk's per-account bucket (issue 45 item 5): past its burst an account's tries are
+    refused whatever the address, the alarm rises once, and a right password gives a try back."""
+    from edged.alarms import Alarms
+    from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER
+    from edged.viewer.http import LoginRefused
+    from edged.viewer.server import Viewer
+    from storage import alarms as alarm_table
+
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)}})
+
+    async def scenario() -> tuple[list[int], list[dict]]:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, FakeClock())
+        await writer.start()
+        try:
+            viewer = Viewer(cfg, writer, FakeClock(), alarms=Alarms(writer, FakeClock()))
+            statuses = []
+            for _ in range(ACCOUNT_LIMITS.burst + ALARM_AFTER + 5):
+                try:
+                    await viewer._account_bucket("carol")
+                    statuses.append(200)
+                except LoginRefused as exc:
+                    statuses.append(exc.status)
+            await viewer._account_bucket("dora")   # another account is not slowed by carol's
+            return statuses, await writer.run(lambda c: alarm_table.active(c.db))
+        finally:
+            await writer.close()
+    statuses, active = asyncio.run(scenario())
+    assert statuses.count(200) == ACCOUNT_LIMITS.burst and set(statuses[ACCOUNT_LIMITS.burst:]) == {429}
+    assert [a["key"] for a in active] == ["password_guessed:carol"]
