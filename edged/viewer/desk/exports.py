@@ -18,8 +18,8 @@ from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import (Ctx, button, esc, facts, field_, form, link, message, table,
                                     text_input)
 
-CHECK_IT = N_("Once downloaded, unpack the ZIP and check it where it arrived, with the line below (or the C2PA "
-               "reader, docs/guide/export.md): its manifest SHA-256 must be the one above.")
+CHECK_IT = N_("Once downloaded, unpack the ZIP and check it where it arrived with the line below: its manifest "
+               "SHA-256 must be the one above.")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the files' own times are in manifest.json; the ZIP's stay fixed
 NOTE_ONCE = N_("The download is offered once: keep the file where the copy is handed over. The box keeps its "
                "staging copy for a day, then destroys it on the record.")
