@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import pytest
 
@@ -24,6 +23,7 @@ from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from storage.layout import CATALOG_FILE
 from storage.retention.plan import DAY_US
+from tests.support.catalog import pragma, rows as catalog_rows
 
 HOUR = 3600 * 1_000_000
 
@@ -63,9 +63,8 @@ def test_a_listing_flood_is_bounded_and_refusals_write_nothing(tmp_path):
             async def head_seq() -> int:
                 return (await writer.run(lambda c: audit.head(c.db)) or {}).get("seq", 0)
 
-            async def size() -> int:
-                await writer.run(lambda c: c.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
-                return os.path.getsize(tmp_path / CATALOG_FILE)
+            async def size() -> int:   # the catalog's pages as its writer sees them (the WAL's included)
+                return await writer.run(lambda c: pragma(c.db.conn, "page_count") * pragma(c.db.conn, "page_size"))
 
             async def flood_a_minute() -> None:   # 8 tabs reloading the timeline: segments and events
                 for i in range(1200):
@@ -82,8 +81,7 @@ def test_a_listing_flood_is_bounded_and_refusals_write_nothing(tmp_path):
             assert await reads.flush() == 16   # each tab's two listings: one count each
             written = await head_seq() - seq0
             assert written == 32, written      # 16 in full, 16 counts: not 2,400
-            rows = await writer.run(lambda c: list(c.db.query(
-                "SELECT action, detail FROM audit WHERE seq > ? ORDER BY seq", [seq0])))
+            rows = await writer.run(lambda c: catalog_rows(c.db, "audit", lambda r: r["seq"] > seq0, order="seq"))
             counted = sum(json.loads(r["detail"])["repeated"] for r in rows if r["action"].endswith(".repeated"))
             assert counted + 16 == 2400        # every read is on the record, in full or counted
             grown = await size() - size0
@@ -118,8 +116,8 @@ def test_a_record_says_which_door_it_came_by(tmp_path):
                 await writer.run(lambda c: audit.append(c.db, "carl", "hold.add", {"camera": "gate"}))
             await asyncio.create_task(desk_request())
             await writer.run(lambda c: audit.append(c.db, "carl", "hold.add", {"camera": "gate"}))   # edgectl
-            return await writer.run(lambda c: [json.loads(r["detail"]) for r in c.db.query(
-                "SELECT detail FROM audit WHERE action = 'hold.add' ORDER BY seq")])
+            return await writer.run(lambda c: [json.loads(r["detail"]) for r in catalog_rows(
+                c.db, "audit", lambda r: r["action"] == "hold.add", order="seq")])
         finally:
             await writer.close()
     by_desk, by_socket = asyncio.run(scenario())
@@ -139,8 +137,8 @@ def test_a_clean_stop_writes_the_open_counts(tmp_path):
             stopping = asyncio.Event()
             stopping.set()
             await reads.run(stopping)
-            return await writer.run(lambda c: [r["action"] + ":" + r["detail"] for r in c.db.query(
-                "SELECT action, detail FROM audit WHERE action LIKE 'footage.list%' ORDER BY seq")])
+            return await writer.run(lambda c: [r["action"] + ":" + r["detail"] for r in catalog_rows(
+                c.db, "audit", lambda r: r["action"].startswith("footage.list"), order="seq")])
         finally:
             await writer.close()
     written = asyncio.run(scenario())
