@@ -5,13 +5,16 @@ only; it reads the store through a read-only connection in a thread, never on th
 from __future__ import annotations
 
 import asyncio
+import hmac
 import html
 import ipaddress
 import json
 import logging
+import secrets
 import ssl
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -26,11 +29,12 @@ HEADERS = {
                                "base-uri 'none'; form-action 'self'",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",   # no-referrer makes a browser send `Origin: null` on our own forms
     "X-Frame-Options": "DENY",
 }
 REFRESH_S = 10
 COOKIE = "edged_central_session"
+LOGIN_CSRF = "edged_central_login_csrf"
 # what a verifier needs is public: the office's CA certificate and its revocation list (design/0097);
 # the key list names every site and node, so it needs an account
 OPEN_PATHS = ("/login", "/logout", "/central.css", "/favicon.ico", "/ca.pem", "/crl.pem")
@@ -136,27 +140,44 @@ class Dashboard:
         request[ROLE], request[USER] = s.role, s.user
         return await handler(request)
 
-    async def login_page(self, _r: web.Request, problem: str = "") -> web.Response:
+    async def login_page(self, request: web.Request, problem: str = "") -> web.Response:
         _ = self.sp._
+        token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
         body = [el("h1", _("edged fleet: log in")), el("p", problem, ' class="critical"') if problem else "",
-                "<form method=\"post\" action=\"/login\"><p><label>" + e(_("account")) + " <input name=\"user\" "
+                "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"csrf\" value=\"" + e(token)
+                + "\"><p><label>" + e(_("account")) + " <input name=\"user\" "
                 "autocomplete=\"username\" required></label></p><p><label>" + e(_("password")) + " <input "
                 "name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p><p>"
                 + el("button", _("log in"), ' type="submit"') + "</p></form>"]
-        return _page(self.sp, _("log in"), body, status=401 if problem else 200, refresh=False)
+        page = _page(self.sp, _("log in"), body, status=401 if problem else 200, refresh=False)
+        # the login form's CSRF token (issue 45): a page elsewhere cannot log this browser in
+        page.set_cookie(LOGIN_CSRF, token, httponly=True, secure=self.cfg.tls_cert_file is not None,
+                        samesite="Strict", path="/")
+        return page
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         address = request.remote or "?"
-        if not self.sessions.may_try(address, now_us()):
+        origin = request.headers.get("Origin")
+        if origin and (origin == "null" or not host_allowed(urlsplit(origin).netloc, self.cfg.dashboard_listen or "",
+                                                            self.cfg.allowed_hosts)):
+            return web.Response(status=403, text=self.sp._("This form was sent from another site.") + "\n", headers=HEADERS)
+        began = now_us()
+        if not self.sessions.begin(address, began):   # the place is taken before the check (issue 45)
             return await self.login_page(request, self.sp._("Too many failed logins from this address: wait five minutes."))
-        form = await request.post()
-        user, password = str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
-        role, stored = self.accounts.get(user, ("", login.hash_password("x", b"0" * 16)))  # same work if unknown
-        ok = await asyncio.to_thread(login.check_password, password, stored)
+        try:
+            form = await request.post()
+            want = request.cookies.get(LOGIN_CSRF, "")
+            if not want or not hmac.compare_digest(str(form.get("csrf", "")), want):
+                return await self.login_page(request, self.sp._("This form is out of date: log in again."))
+            user, password = str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
+            role, stored = self.accounts.get(user, ("", login.hash_password("x", b"0" * 16)))  # same work if unknown
+            ok = await asyncio.to_thread(login.check_password, password, stored)
+        finally:
+            self.sessions.end()
         if not ok or not role:
-            self.sessions.failed(address, now_us())
             log.warning("dashboard: failed login for %r from %s", user, address)
             return await self.login_page(request, self.sp._("Wrong account or password."))
+        self.sessions.succeeded(address, began)
         log.info("dashboard: %s (%s) logged in from %s", user, role, address)
         token = self.sessions.open(user, role, now_us())
         resp = web.Response(status=303, headers={**HEADERS, "Location": "/"})

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 ROLES = ("auditor", "technician")
 SESSION_US = 8 * 3600 * 1_000_000
+ABSOLUTE_US = 12 * 3600 * 1_000_000   # a session ends this long after its login, however busy (issue 45)
 FAIL_WINDOW_US = 300 * 1_000_000
 MAX_FAILS = 10            # failed logins from one address in FAIL_WINDOW_US before it must wait
+MAX_IN_FLIGHT = 4         # password checks under way at once, every address together
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms and 16 MiB per check
 
 
@@ -55,23 +57,30 @@ class Session:
     user: str
     role: str
     seen_us: int
+    opened_us: int = 0
 
 
 class Sessions:
+    """Sessions and the login throttle. A try takes its place before the password is checked
+    (`begin`), counted as a failure until it turns out right (`succeeded`), so 200 tries at once
+    from one address are 10 checks, not 187 (issue 45); at most MAX_IN_FLIGHT checks run at once."""
+
     def __init__(self) -> None:
         self.by_token: dict[str, Session] = {}
         self.fails: dict[str, list[int]] = {}
+        self.in_flight = 0
 
     def open(self, user: str, role: str, now_us: int) -> str:
+        self.sweep(now_us)
         token = secrets.token_urlsafe(32)
-        self.by_token[token] = Session(user, role, now_us)
+        self.by_token[token] = Session(user, role, now_us, now_us)
         return token
 
     def get(self, token: str | None, now_us: int) -> Session | None:
         s = self.by_token.get(token or "")
         if s is None:
             return None
-        if now_us - s.seen_us > SESSION_US:
+        if now_us - s.seen_us > SESSION_US or now_us - s.opened_us > ABSOLUTE_US:
             del self.by_token[token or ""]
             return None
         s.seen_us = now_us
@@ -80,10 +89,39 @@ class Sessions:
     def close(self, token: str | None) -> None:
         self.by_token.pop(token or "", None)
 
+    def sweep(self, now_us: int) -> None:
+        """Forget the sessions that ended and the addresses with no failure left in the window."""
+        for token in [t for t, s in self.by_token.items()
+                      if now_us - s.seen_us > SESSION_US or now_us - s.opened_us > ABSOLUTE_US]:
+            del self.by_token[token]
+        for address in [a for a, ts in self.fails.items() if not ts or now_us - ts[-1] >= FAIL_WINDOW_US]:
+            del self.fails[address]
+
     def may_try(self, address: str, now_us: int) -> bool:
         recent = [t for t in self.fails.get(address, []) if now_us - t < FAIL_WINDOW_US]
         self.fails[address] = recent
         return len(recent) < MAX_FAILS
+
+    def begin(self, address: str, now_us: int) -> bool:
+        """Take a place for one password check: False when the address has used its tries or too
+        many checks are under way. A place taken counts as a failure until `succeeded`; `end`
+        gives the check's slot back either way."""
+        if len(self.fails) > 10_000:
+            self.sweep(now_us)
+        if self.in_flight >= MAX_IN_FLIGHT or not self.may_try(address, now_us):
+            return False
+        self.fails.setdefault(address, []).append(now_us)
+        self.in_flight += 1
+        return True
+
+    def end(self) -> None:
+        self.in_flight = max(0, self.in_flight - 1)
+
+    def succeeded(self, address: str, began_us: int) -> None:
+        """The try begun at `began_us` was right: it is not a failure."""
+        ts = self.fails.get(address, [])
+        if began_us in ts:
+            ts.remove(began_us)
 
     def failed(self, address: str, now_us: int) -> None:
         self.fails.setdefault(address, []).append(now_us)

@@ -31,6 +31,7 @@ from edged.control.operation import CatalogReader, handlers_of
 from edged.control.retrieval import RequestOps
 from edged.control.server import ControlServer, for_sessions
 from edged.control.sessions import SessionOps, session_lookup
+from edged.control.reads import ReadLedger
 from edged.control.status import StatusOps
 from edged.control.waiting import WaitingControl
 from edged.daemon.recording.camera_states import CameraStates
@@ -159,7 +160,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     liveness = Liveness(data_dir, writer, alarms, sup, runner, guard, clock)
     inspector = InspectionRunner(cfg, writer, monitor, alarms, clock, publish=inspection_out)
     excused.connect(maintenance.excuses)
-    viewer = ViewerService(cfg, writer, clock)
+    viewer = ViewerService(cfg, writer, clock, alarms=alarms)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks)
@@ -174,8 +175,9 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     reader = CatalogReader(data_dir, lambda: sup.storage_lost)  # reads refuse while the data disk is gone
     holds = HoldOps(writer, runner, reader, alarms)
     inspections = InspectionOps(monitor, inspector, reader, clock)
+    reads = ReadLedger(writer)   # footage listings on the record, coalesced a minute per person (issue 45)
     handlers = handlers_of(
-        StatusOps(lambda: runner.cfg, writer, reader, clock),  # runner.cfg: SIGHUP's config
+        StatusOps(lambda: runner.cfg, writer, reader, clock, reads),  # runner.cfg: SIGHUP's config
         holds, MaintenanceOps(maintenance, reader), inspections,
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
         RequestOps(cfg, writer, alarms, clock),
@@ -258,7 +260,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,
-                 "staging-sweep": staging_sweeper(writer, data_dir, clock)}
+                 "staging-sweep": staging_sweeper(writer, data_dir, clock), "read-ledger": reads.run}
         if hooked is not None:
             tasks = {name: hooked(name, fn) for name, fn in tasks.items()}
         try:

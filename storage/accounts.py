@@ -145,18 +145,18 @@ def account_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
 ONE_TIME_ALARMS = (ACCOUNT_OPENED, PASSWORD_RESET)  # open until the holder's own change (design/0064)
 
 
-def one_time_setters(db: sqlite_utils.Database, name: str) -> set[str]:
-    """The OS users who set the account's password while it is still one-time (from the open
-    `account_opened`/`password_reset` alarms that name them): none of them may be the first to use it."""
+def one_time_setters(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+    """Where the account's password was set from while it is still one-time (the open
+    `account_opened`/`password_reset` alarms' details: `set_by_os`, and for the desk
+    `set_by_address`, `set_by_session`): none of them may be the first to use it (issue 45)."""
     row = _account(db, name)
     if row is None or not row.get("must_change"):
-        return set()
-    found = set()
+        return []
+    found = []
     for kind in ONE_TIME_ALARMS:
         for r in db.query("SELECT detail FROM alarms WHERE key = ? AND cleared_us IS NULL", [kind.key(name)]):
-            who = json.loads(r["detail"] or "{}").get("set_by_os")
-            if who:
-                found.add(who)
+            detail = json.loads(r["detail"] or "{}")
+            found.append({k: detail[k] for k in ("set_by_os", "set_by_address", "set_by_session") if detail.get(k)})
     return found
 
 

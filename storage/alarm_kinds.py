@@ -136,6 +136,7 @@ AUDIT_OVERDUE = _declare("audit_overdue", WARNING, N_("periodic audit overdue"),
 # People: accounts and retrieval requests (R5, design/0064).
 ACCOUNT_LOCKED = _declare("account_locked", WARNING, N_("account locked"), ACCOUNT)
 ACCOUNT_OPENED = _declare("account_opened", WARNING, N_("account opened, password not yet changed"), ACCOUNT)
+PASSWORD_GUESSED = _declare("password_guessed", WARNING, N_("password guessed at from the web"), ACCOUNT)
 PASSWORD_RESET = _declare("password_reset", WARNING, N_("password reset by an admin"), ACCOUNT)
 REQUEST_OVERDUE = _declare("request_overdue", WARNING, N_("request not answered in time"), REQUEST)
 ETHICS = _declare("ethics", CRITICAL, N_("report to the ethics office"), REQUEST)

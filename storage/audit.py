@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextvars import ContextVar
 from typing import Any, Iterable, Iterator
 
 import sqlite_utils
@@ -76,10 +77,18 @@ def bounded(value: Any) -> Any:
     return value
 
 
+# The door an action came in by (issue 45): the web desk sets {"via": "desk", "address": ...,
+# "session": ...} for the whole of one request, and every record that request appends says so; an
+# edgectl action (the control socket) has none and reads as the bare account, as before. A
+# context variable: the catalog writer runs each write in its caller's context.
+DOOR: ContextVar[dict[str, Any] | None] = ContextVar("audit_door", default=None)
+
+
 def append(db: sqlite_utils.Database, actor: str, action: str, detail: dict[str, Any] | None = None,
            at_us: int | None = None) -> dict[str, Any]:
     at_us = SYSTEM.now_us() if at_us is None else at_us
-    actor, detail = bounded(actor), bounded(detail or {})
+    door = DOOR.get()
+    actor, detail = bounded(actor), bounded({**door, **(detail or {})} if door else (detail or {}))
     with db.atomic():
         last = next(db.query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"), None)
         seq = 1 if last is None else last["seq"] + 1

@@ -46,3 +46,65 @@ def test_clock_drift_rises_from_onvif_alone_where_the_stream_has_no_sender_repor
             assert alarms(d, lambda r: r["camera"] == "yard" and r["kind"] == "clock_drift") == []
         finally:
             d.stop()
+
+
+def test_a_camera_answer_is_input_capped_and_never_followed(tmp_path):
+    """A device never steers the daemon (issue 45 item 4): the ONVIF clock answer is read to 64 KiB
+    (a 1 MB answer is refused, not held), a redirect is not followed (the host it names is never
+    asked), and a good answer is still read. Real HTTP servers on loopback."""
+    import asyncio
+
+    from aiohttp import web
+
+    from edged.config import parse_config
+    from edged.daemon.camera_clocks import CameraClocks
+    from tests.support.onvif_camera import FakeOnvifCamera
+
+    async def scenario() -> tuple[dict, list[str]]:
+        asked: list[str] = []
+
+        async def huge(_r: web.Request) -> web.Response:   # a good answer, padded to 1 MB with a comment
+            return web.Response(body=good_answer.replace(b"</", b"<!--" + b"x" * 1_000_000 + b"--></", 1),
+                                content_type="application/soap+xml")
+
+        async def elsewhere(_r: web.Request) -> web.Response:
+            raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{ports['target']}/onvif/device_service")
+
+        async def target(r: web.Request) -> web.Response:
+            asked.append(r.path)
+            return web.Response(text="no")
+
+        ports: dict[str, int] = {}
+        runners = []
+        for name, handler in (("huge", huge), ("redirect", elsewhere), ("target", target)):
+            app = web.Application()
+            app.router.add_route("*", "/onvif/device_service", handler)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            ports[name] = site._server.sockets[0].getsockname()[1]
+            runners.append(runner)
+        try:
+            with FakeOnvifCamera([], clock_offset_s=0.0) as good:
+                import aiohttp
+
+                from edged.rules import camera_clock as cc
+                async with aiohttp.ClientSession() as http:
+                    async with http.post(f"http://127.0.0.1:{good.port}{cc.DEVICE_PATH}", data=cc.REQUEST.encode(),
+                                         headers={"Content-Type": "application/soap+xml"}) as r:
+                        good_answer = await r.read()
+                assert cc.parse_answer(good_answer.replace(b"</", b"<!--" + b"x" * 1000 + b"--></", 1))
+                cfg = parse_config({"site": {"id": "s"}, "storage": {"data_dir": str(tmp_path)}, "cameras": [
+                    {"id": "huge", "url": "rtsp://127.0.0.1:9/a", "onvif": f"127.0.0.1:{ports['huge']}"},
+                    {"id": "redirect", "url": "rtsp://127.0.0.1:9/b", "onvif": f"127.0.0.1:{ports['redirect']}"},
+                    {"id": "good", "url": "rtsp://127.0.0.1:9/c", "onvif": f"127.0.0.1:{good.port}"}]})
+                clocks = CameraClocks(lambda: cfg, timeout_s=10)
+                await clocks.read_all()
+                return {cam: clocks.reading(cam) for cam in ("huge", "redirect", "good")}, asked
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+    readings, asked = asyncio.run(scenario())
+    assert readings["huge"] is None and readings["redirect"] is None and asked == [], "neither held nor followed"
+    assert readings["good"] is not None and abs(readings["good"].offset_us) < 5_000_000

@@ -117,3 +117,34 @@ def test_report_parts_never_carry_a_password():
     assert probe_report.verdict(ok, HealthConfig(), False, 600) == ("ok", [])
     assert probe_report.verdict({**ok, "clock": {"offset_s": -40.0}}, HealthConfig(), False, 600)[0] == "fail"
     assert probe_report.verdict(ok, HealthConfig(), True, 600)[0] == "fail"  # no audio from an audio_required camera
+
+
+def test_the_password_goes_only_to_the_host_probed_and_never_as_basic_in_the_clear():
+    """issue 45 item 4: a camera's GetStreamUri naming another host gets no password; a server that
+    asks for Basic over plain RTSP gets none unless --allow-basic (a real socket answering 401)."""
+    import socket
+    import threading
+
+    from edged.cli.probe import credential_refusal, offered_auth
+
+    assert "another host" in credential_refusal("10.0.0.5", "rtsp://203.0.113.9/live", "admin", False, [])
+    assert credential_refusal("10.0.0.5", "rtsp://10.0.0.5/live", None, False, ["Basic"]) is None
+    assert "Basic" in credential_refusal("10.0.0.5", "rtsp://10.0.0.5/live", "admin", False, ["Basic"])
+    assert credential_refusal("10.0.0.5", "rtsp://10.0.0.5/live", "admin", True, ["Basic"]) is None
+    assert credential_refusal("10.0.0.5", "rtsp://10.0.0.5/live", "admin", False, ["Basic", "Digest"]) is None
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    heard: list[bytes] = []
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            heard.append(conn.recv(4096))
+            conn.sendall(b'RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Basic realm="cam"\r\n\r\n')
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    assert offered_auth(f"rtsp://127.0.0.1:{port}/live") == ["Basic"]
+    t.join(10)
+    server.close()
+    assert heard and b"Authorization" not in heard[0], "the question is asked without the password"

@@ -92,3 +92,68 @@ def test_two_scoped_accounts_see_and_touch_only_their_cameras(tmp_path):
             await writer.close()
 
     assert asyncio.run(scenario()) == ["evidence"]
+
+
+def test_reads_keep_to_the_scope_as_if_the_rest_were_not_there(tmp_path):
+    """Requests, grants and alarms (issue 45 item 3): a custodian of one camera reads neither
+    another camera's requests (the requester's name, contact and reason) nor its alarms, and the
+    answer for one is the answer for a request that does not exist; an account's and a request's
+    alarms go only to the roles that act on them."""
+    from edged.alarms import Alarms
+    from edged.config import parse_config
+    from edged.control.retrieval import RequestOps
+    from edged.control.status import StatusOps
+    from edged.rules import roles
+    from storage import alarm_kinds, retrieval_store
+
+    clock = FakeClock()
+    now = clock.now_us()
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
+                        "cameras": [{"id": "lobby", "url": "rtsp://127.0.0.1:9/a"},
+                                    {"id": "evidence", "url": "rtsp://127.0.0.1:9/b"}]})
+    clerk = Caller(os_user="cl", account="clerk", roles=("viewer",), cameras=("lobby",))
+    auditor = Caller(os_user="au", account="audrey", roles=("auditor",))
+
+    async def scenario() -> None:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)
+        await writer.start()
+        try:
+            def fill(c) -> dict[str, int]:
+                camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], now)
+                ids = {}
+                for cam in ("lobby", "evidence"):
+                    ids[cam] = retrieval_store.insert_request(c.db, {
+                        "kind": "citizen", "state": "filed", "category": "dispute", "reason": f"seen at {cam}",
+                        "cameras": [cam], "from_us": now - 10**9, "to_us": now, "mode": "view",
+                        "requester_name": "Wang", "requester_contact": "0912", "filed_by": "someone",
+                        "filed_us": now})
+                return ids
+            ids = await writer.run(fill)
+            ops = RequestOps(cfg, writer, None, clock)
+            assert [r["id"] for r in await ops.listing({}, LOBBY)] == [ids["lobby"]]
+            assert (await ops.show({"id": ids["lobby"]}, LOBBY))["reason"] == "seen at lobby"
+            with pytest.raises(RequestError) as outside:
+                await ops.show({"id": ids["evidence"]}, LOBBY)
+            with pytest.raises(RequestError) as nowhere:
+                await ops.show({"id": 999}, LOBBY)
+            assert str(outside.value) == str(nowhere.value).replace("999", str(ids["evidence"]))
+            assert len(await ops.listing({}, ROOT)) == 2
+
+            alarms = Alarms(writer, clock)
+            await alarms.raise_(alarm_kinds.VIDEO_DARK, "dark", camera="lobby")
+            await alarms.raise_(alarm_kinds.VIDEO_DARK, "dark", camera="evidence")
+            await alarms.raise_(alarm_kinds.ACCOUNT_OPENED, "opened", about="carol")
+            status = StatusOps(lambda: cfg, writer, CatalogReader(tmp_path), clock)
+            seen = {(a["kind"], a.get("camera")) for a in await status.alarms({}, clerk)}
+            assert seen == {("video_dark", "lobby")}, seen
+            seen = {(a["kind"], a.get("camera")) for a in await status.alarms({}, auditor)}
+            assert ("account_opened", None) in seen and len(seen) == 3
+            assert len(await status.alarms({}, ROOT)) == 3
+        finally:
+            await writer.close()
+    asyncio.run(scenario())
+    # the rule, pure: who reads which alarm
+    assert not roles.sees_alarm(["custodian"], None, "account", None)
+    assert roles.sees_alarm(["auditor"], ("lobby",), "request", None)
+    assert not roles.sees_alarm(["viewer"], ("lobby",), "file", None)
+    assert roles.sees_alarm(["viewer"], ("lobby",), "host", None)

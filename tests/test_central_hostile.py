@@ -9,7 +9,9 @@ poison still retained on the broker), the fork is found, each hostile message is
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import http.client
+import re
 import json
 import ssl
 import urllib.parse
@@ -476,6 +478,22 @@ def https(port: int, ctx, method: str, path: str, body: str | None = None, cooki
         conn.close()
 
 
+def login_post(central, form: dict[str, str], origin: str | None = None) -> tuple[int, dict, str]:
+    """A login as a browser sends it: the login page's CSRF cookie and field first (issue 45)."""
+    _, headers, page = https(central.port, central.ctx, "GET", "/login")
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    conn = http.client.HTTPSConnection("127.0.0.1", central.port, context=central.ctx, timeout=60)
+    try:
+        extra = {"Origin": origin} if origin else {}
+        conn.request("POST", "/login", body=urllib.parse.urlencode({**form, "csrf": token}),
+                     headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, **extra})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        conn.close()
+
+
 def test_the_dashboard_logs_in_over_tls_with_roles(tmp_path):
     pki = make_pki(tmp_path / "pki")
     broker = Broker(tmp_path / "broker").start()
@@ -503,13 +521,15 @@ def test_the_dashboard_logs_in_over_tls_with_roles(tmp_path):
         assert status == 200 and "BEGIN CERTIFICATE" in pem
         status, _, pem = https(central.port, central.ctx, "GET", "/crl.pem")
         assert status == 200 and "BEGIN X509 CRL" in pem
-        status, _, page = https(central.port, central.ctx, "POST", "/login", "user=lin&password=wrong")
+        status, _, page = https(central.port, central.ctx, "POST", "/login", "user=lin&password=" + audit_pw)
+        assert status == 401 and "out of date" in page, "no CSRF token: no login (issue 45)"
+        assert login_post(central, {"user": "lin", "password": audit_pw}, origin="null")[0] == 403
+        status, _, page = login_post(central, {"user": "lin", "password": "wrong"})
         assert status == 401 and "Wrong account or password" in page
-        assert https(central.port, central.ctx, "POST", "/login", "user=nobody&password=x")[0] == 401
+        assert login_post(central, {"user": "nobody", "password": "x"})[0] == 401
 
         def session(user: str, pw: str) -> str:
-            status, headers, _ = https(central.port, central.ctx, "POST", "/login",
-                                       urllib.parse.urlencode({"user": user, "password": pw}))
+            status, headers, _ = login_post(central, {"user": user, "password": pw})
             assert status == 303, status
             cookie = headers["Set-Cookie"]
             assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie
@@ -524,6 +544,14 @@ def test_the_dashboard_logs_in_over_tls_with_roles(tmp_path):
         assert https(central.port, central.ctx, "POST", "/logout", cookie=tech)[0] == 303
         assert https(central.port, central.ctx, "GET", "/site/aa", cookie=tech)[0] == 303, "logged out"
         assert https(central.port, central.ctx, "GET", "/", cookie="edged_central_session=forged")[0] == 303
+
+        # 200 wrong passwords at once from one address: each takes its place before the check, so
+        # at most the limit are checked (it was 187 of a limit of 10, issue 45)
+        with concurrent.futures.ThreadPoolExecutor(50) as pool:
+            pages = list(pool.map(lambda _i: login_post(central, {"user": "lin", "password": "guess"})[2], range(200)))
+        checked = sum("Wrong account or password" in p for p in pages)
+        assert 1 <= checked <= login.MAX_FAILS - 2, checked   # two wrong ones above already count
+        assert sum("Too many failed logins" in p for p in pages) == 200 - checked
     finally:
         central.stop()
         broker.stop()

@@ -22,6 +22,7 @@ from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.forms import seed_table
 from tests.support.people import People, password_for
+from tests.support.relay import Relay
 
 S = 1_000_000
 SITE = "測試戶政事務所"
@@ -52,6 +53,9 @@ DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "carl", "admin", "cam", "ca
               "edgectl", "Ctrl"}  # names: the command, the key
 
 
+AWAY = "127.0.0.3"   # the account holders' own computer
+
+
 class Desk:
     def __init__(self, tmp: Path):
         self.tmp = tmp
@@ -65,8 +69,12 @@ class Desk:
                            tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"}})
         text = cfg.read_text().replace('[site]\nid = "test"', f'[site]\nid = "test"\nname = "{SITE}"\n'
                                        'language = "zh-TW"\ntimezone = "Asia/Taipei"', 1)
+        text = text.replace("[viewer]\n", f'[viewer]\nhostnames = ["{AWAY}"]\n', 1)
         cfg.write_text(text + POLICY + PAGES)
         self.base = f"http://127.0.0.1:{self.port}"
+        # the account holders' computer: another address, as a one-time password asks (issue 45)
+        self.relay = Relay(AWAY, self.port, ("127.0.0.1", self.port)).start()
+        self.away = f"http://{AWAY}:{self.port}"
         self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
         self.pw = self.browser = None
         try:
@@ -83,9 +91,9 @@ class Desk:
             context.add_cookies([{"name": "edged_lang", "value": lang, "url": self.base}])
         return context.new_page()
 
-    def login(self, name: str, password: str, lang: str = "zh-TW"):
+    def login(self, name: str, password: str, lang: str = "zh-TW", base: str | None = None):
         page = self.page(lang)
-        page.goto(self.base + "/")
+        page.goto((base or self.base) + "/")
         assert page.url.endswith("/desk/login")
         page.fill("input[name=name]", name)
         page.fill("input[name=password]", password)
@@ -104,6 +112,7 @@ class Desk:
         if self.daemon.proc is not None:
             self.daemon.stop()
         self.rtsp.close()
+        self.relay.close()
 
 
 @pytest.fixture(scope="module")
@@ -158,20 +167,24 @@ def open_account(desk: Desk, admin, name: str, *roles: str) -> str:
 
 
 def first_login(desk: Desk, name: str, one_time: str) -> None:
-    """The holder logs in with the one-time password: only the password page opens until it is changed."""
-    p = desk.login(name, one_time)
+    """The holder logs in with the one-time password from their own computer (never the admin's:
+    issue 45): only the password page opens until it is changed."""
+    refused = desk.login(name, one_time)
+    assert refused.url.endswith("/desk/login") and "127.0.0.1" in refused.inner_text("main"), "not from the admin's"
+    refused.context.close()
+    p = desk.login(name, one_time, base=desk.away)
     assert p.url.endswith("/desk/password")
     shoot(desk, p, f"first-login-{name}", "zh-TW")
-    p.goto(desk.base + "/desk/requests")
+    p.goto(desk.away + "/desk/requests")
     assert p.url.endswith("/desk/password"), "nothing else opens before the change"
-    assert p.request.get(desk.base + "/api/me").status == 403, "nor the viewer's live view"
-    p.goto(desk.base + "/desk/password")
+    assert p.request.get(desk.away + "/api/me").status == 403, "nor the viewer's live view"
+    p.goto(desk.away + "/desk/password")
     p.fill("input[name=old]", one_time)
     p.fill("input[name=new]", password_for(name))
     p.fill("input[name=again]", password_for(name))
     p.click("form.card button[type=submit]")
     p.wait_for_selector(".notice-ok")
-    p.goto(desk.base + "/desk/")
+    p.goto(desk.away + "/desk/")
     assert p.url.endswith("/desk/login"), "a new password ends the account's sessions"
     p.context.close()
     p = desk.login(name, password_for(name))

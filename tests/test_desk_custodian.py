@@ -144,6 +144,7 @@ def test_a_signed_export_made_at_the_desk_and_downloaded_once_by_its_custodian(p
     done = d.audit("export.done")
     assert [r["actor"] for r in done] == ["carl"]
     made = {"public_key": carl.inner_text("#public-key"), "manifest_sha256": carl.inner_text("#manifest-sha256")}
+    assert carl.inner_text("#verify-line").startswith("edgectl verify export-"), "the page says how to check it"
     with carl.expect_download() as info:
         carl.click("#download button[type=submit]")
     path = tmp_path / "export.zip"

@@ -52,6 +52,8 @@ def test_a_custodian_sees_footage_and_a_gap_with_its_reason_and_files_for_a_rang
     assert gap["reason"] in holes, (gap["reason"], holes)
     listed = [r for r in d.audit("footage.list") if r["actor"] == "carl"]
     assert listed and listed[-1]["detail"]["cameras"] == ["cam1"], "the listing is on the record"
+    door = listed[-1]["detail"]   # the desk's door on the record (issue 45 item 6), never the token
+    assert door["via"] == "desk" and door["address"] == "127.0.0.1" and len(door["session"]) == 12, door
     shoot(d, carl, "timeline-carl", "zh-TW")
 
     # the gap's range, picked with the keyboard: Tab to its span, Enter

@@ -14,6 +14,9 @@ from edged.control.accounts import AccountOps
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.control.sessions import SessionOps
+from edged.rules import roles
+from edged.viewer.http import door_of
+from storage import accounts, audit
 from storage import alarms as alarm_table
 from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
@@ -65,6 +68,19 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
                              Caller(os_user="root", uid=0, account="admin1", roles=("admin",)))
             assert (await ses.login({"name": "carol", "password": "Reset-By-Admin-3"},
                                     Caller(os_user="root", uid=0)))["must_change"]
+
+            # at the desk: the request's door (address, session) is where it was set from
+            entered = audit.DOOR.set(door_of("192.0.2.10", "admins-desk-token"))
+            try:
+                await acc.passwd({"name": "carol", "password": "Reset-By-Admin-4", "reason": "at the desk"},
+                                 Caller(os_user="admin1", account="admin1", roles=("admin",), token="x"))
+            finally:
+                audit.DOOR.reset(entered)
+            setters = await writer.run(lambda c: accounts.one_time_setters(c.db, "carol"))
+            admins = door_of("192.0.2.10", "admins-desk-token")
+            assert roles.one_time_door(setters, address="192.0.2.10") == "the address 192.0.2.10"
+            assert roles.one_time_door(setters, session=admins["session"]) == "the same desk session"
+            assert roles.one_time_door(setters, address="192.0.2.44", session="another") is None
         finally:
             await writer.close()
 

@@ -18,6 +18,7 @@ import asyncio
 import getpass
 import logging
 import os
+import socket
 import sys
 import time
 from datetime import datetime, timezone
@@ -126,6 +127,43 @@ def credentialed(url: str, user: str | None, password: str | None) -> str:
     return urlunsplit((parts.scheme, f"{auth}@{parts.netloc}", parts.path, parts.query, parts.fragment))
 
 
+def offered_auth(url: str, timeout_s: float = OPEN_TIMEOUT_S) -> list[str]:
+    """The schemes an RTSP server asks for on a DESCRIBE without credentials (its WWW-Authenticate
+    headers: "Basic", "Digest"); [] when it asks for none or does not answer."""
+    parts = urlsplit(probe_report.bare_url(url))
+    got = b""
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 554), timeout=timeout_s) as sock:
+            sock.sendall(b"DESCRIBE " + probe_report.bare_url(url).encode() +
+                         b" RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\nUser-Agent: edged\r\n\r\n")
+            while b"\r\n\r\n" not in got and len(got) < 16_384:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                got += data
+    except OSError:
+        return []
+    head = got.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    return [line.split(":", 1)[1].strip().split(" ", 1)[0].capitalize() for line in head[1:]
+            if line.lower().startswith("www-authenticate:")]
+
+
+def credential_refusal(probed: str, url: str, user: str | None, allow_basic: bool, offered: list[str]) -> str | None:
+    """Why the password must not go with this URL (issue 45), or None: only to the host probed, and
+    never as Basic over plain RTSP (readable by anyone on the wire) unless --allow-basic."""
+    if not user:
+        return None
+    named = urlsplit(url).hostname or ""
+    if named.lower() != probed.lower():
+        return _("the camera names another host for its stream ({url}); the password is not sent there. If that "
+                 "address is right, probe it itself: edgectl camera probe {url} --user {user}").format(
+            url=probe_report.bare_url(url), user=user)
+    if urlsplit(url).scheme == "rtsp" and "Basic" in offered and "Digest" not in offered and not allow_basic:
+        return _("the camera asks for its password in Basic over plain RTSP, which anyone on the network can read; "
+                 "not sent. Turn on Digest in the camera's settings, or give --allow-basic to send it anyway")
+    return None
+
+
 def _open(url: str, transport: str):
     import av
 
@@ -192,10 +230,13 @@ def read_stream(url: str, transport: str = "auto", seconds: float = READ_S) -> d
 
 
 def try_paths(host: str, rtsp_port: int, user: str | None, password: str | None,
-              given: str | None) -> tuple[str | None, list[dict[str, str]]]:
+              given: str | None, allow_basic: bool = False) -> tuple[str | None, list[dict[str, str]]]:
     """Without ONVIF: the URL given, else the vendors' paths; the first that opens, and what each answered."""
     urls = [given] if given else [f"rtsp://{host}:{rtsp_port}{path}" for _v, path in probe_report.VENDOR_PATHS]
     tried = []
+    refused = credential_refusal(host, urls[0], user, allow_basic, offered_auth(urls[0]) if user else [])
+    if refused:
+        return None, [{"url": probe_report.bare_url(urls[0]), "answer": refused}]
     for url in urls:
         started = time.monotonic()
         try:
@@ -275,8 +316,12 @@ def probe(args: Any, password: str | None) -> dict[str, Any]:
             raise UsageError(_("no profile {name!r} on this camera").format(name=args.profile))
         result["chosen"], url = chosen, chosen["uri"]
     else:
-        url, result["tried"] = try_paths(hostname, args.rtsp_port, args.user, password, given_url)
-    if url:
+        url, result["tried"] = try_paths(hostname, args.rtsp_port, args.user, password, given_url, args.allow_basic)
+    refused = credential_refusal(hostname or "", url, args.user, args.allow_basic,
+                                 offered_auth(url) if args.user else []) if url else None
+    if refused:
+        result["stream_error"] = refused
+    elif url:
         try:
             result["stream"] = read_stream(credentialed(url, args.user, password), args.transport)
         except Exception as exc:  # noqa: BLE001 - said as the recorder would say it
@@ -309,6 +354,8 @@ def register(cs) -> None:
     p.add_argument("--rtsp-port", type=int, default=554, help=_("its RTSP port, for the vendor paths (554)"))
     p.add_argument("--user", help=_("the camera's user; the password is asked, never shown or kept"))
     p.add_argument("--password-stdin", action="store_true", help=_("read the password from stdin (scripts)"))
+    p.add_argument("--allow-basic", action="store_true", help=_("send the password even where the camera asks for "
+                                                                "it in Basic over plain RTSP (readable on the wire)"))
     p.add_argument("--profile", help=_("the ONVIF profile to read (token or name; default: the largest picture)"))
     p.add_argument("--transport", choices=("auto", "tcp", "udp"), default="auto")
     p.add_argument("--id", help=_("the camera id for the [[cameras]] block"))

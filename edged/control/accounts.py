@@ -25,10 +25,21 @@ from edged.control.server import Caller
 from edged.rules.roles import ADMIN
 from edged.documents.pages import account_boxes
 from edged.i18n import Msg, N_, _
-from storage import accounts, sessions
+from storage import accounts, audit, sessions
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
+
+
+def set_by(caller: Caller) -> dict[str, str]:
+    """Where a one-time password is set from (issue 45): the OS account, and at the desk (the
+    request's audit door) the client's address and the session's digest."""
+    door = audit.DOOR.get() or {}
+    found = {"set_by_os": caller.os_user}
+    if door.get("via") == "desk":
+        found.update({k: str(door[d]) for k, d in (("set_by_address", "address"), ("set_by_session", "session"))
+                      if door.get(d)})
+    return found
 
 
 class AccountOps(Operations):
@@ -58,7 +69,7 @@ class AccountOps(Operations):
             await self.alarms.raise_(ACCOUNT_OPENED,
                                      Msg(N_("{admin} (admin) opened the account {name}; its holder has not yet "
                                             "changed the password"), admin=caller.account, name=name),
-                                     {"account": name, "by": caller.account, "set_by_os": caller.os_user}, about=name)
+                                     {"account": name, "by": caller.account, **set_by(caller)}, about=name)
         return row
 
     @op("account.passwd")
@@ -96,7 +107,7 @@ class AccountOps(Operations):
                 await self.alarms.raise_(PASSWORD_RESET,
                                          Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
                                              admin=caller.account, name=name, reason=text(args, "reason")),
-                                         {"account": name, "by": caller.account, "set_by_os": caller.os_user},
+                                         {"account": name, "by": caller.account, **set_by(caller)},
                                          about=name)
         return row
 

@@ -13,7 +13,7 @@ from typing import Any
 from edged import people
 from edged.alarms import ETHICS, Alarms
 from edged.config import Config, format_duration
-from edged.control.operation import Operations, op, read_catalog, text, write_refusing
+from edged.control.operation import Operations, op, read_catalog, sees, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules import deadlines, retrieval as rq
@@ -72,9 +72,10 @@ class RequestOps(Operations):
     async def show(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         request_id = int(args.get("id") or 0)
         row = await read_catalog(self.data_dir, lambda db: retrieval_store.request_row(db, request_id))
-        if row is None or (not caller.may("request.all") and row["filed_by"] != caller.account):
-            raise RequestError((_("no request {id}") if row is None else _("no request {id} that you filed")).format(
-                id=request_id))
+        if row is None or not sees(caller, row.get("cameras")):   # out of scope: as if there were none (issue 45)
+            raise RequestError(_("no request {id}").format(id=request_id))
+        if not caller.may("request.all") and row["filed_by"] != caller.account:
+            raise RequestError(_("no request {id} that you filed").format(id=request_id))
         return row
 
     @op("request.list")
@@ -87,9 +88,10 @@ class RequestOps(Operations):
                 id_hmac = rq.id_hmac(str(args["citizen_id"]), key)
             except rq.RequestRuleError as exc:
                 raise RequestError(str(exc)) from None
-        return await read_catalog(self.data_dir, lambda db: retrieval_store.list_requests(
+        rows = await read_catalog(self.data_dir, lambda db: retrieval_store.list_requests(
             db, state=args.get("state"), kind=args.get("kind"), filed_by=filed_by, id_hmac=id_hmac,
             limit=int(args.get("limit") or 500)))
+        return [r for r in rows if sees(caller, r.get("cameras"))]   # the caller's cameras only (issue 45)
 
     @op("request.approve")
     async def approve(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

@@ -5,7 +5,8 @@ edgectl opens no catalog (design/0017): the data folder is the daemon's alone, s
 is a request here, under the role matrix (edged/rules/roles.py), and the caller's camera scope
 limits what footage metadata they see. Each query runs on its own read-only connection in a
 thread (WAL: it never waits for the writer, never blocks the event loop). Listing footage
-(segments) is on the audit chain; status-like reads are not.
+(segments, events) is on the audit chain, a record a minute per person and day (edged/control/reads.py);
+status-like reads are not.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from edged.alarms import alarm_text
 from edged.config import Config
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, read_catalog, scoped
 from edged.control.protocol import RequestError
+from edged.control.reads import ReadLedger
+from edged.control.server import Caller
+from edged.rules import roles
 from edged.i18n import _
 from storage import audit, gaps as gap_table, nodecert
 from storage import events as event_table
@@ -29,6 +33,7 @@ from storage import node as node_table
 from storage import segments as segment_table
 from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
+from storage.alarm_kinds import KINDS
 from storage.segment_rows import SEGMENT_STATES
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
@@ -42,11 +47,18 @@ def _enrolment(data_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def kind_scope(kind: str) -> str:
+    """What an alarm of `kind` is about; a kind no longer declared (an old row) counts as the host's."""
+    declared = KINDS.get(kind)
+    return declared.scope if declared is not None else "host"
+
+
 class StatusOps(Operations):
     def __init__(self, cfg_of: Callable[[], Config], writer: CatalogWriter, reader: CatalogReader,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, reads: ReadLedger | None = None):
         self.cfg_of = cfg_of  # the config in force (a SIGHUP may have replaced it)
         self.writer = writer
+        self.reads = reads or ReadLedger(writer)   # footage reads on the record, a minute per key (issue 45)
         self.reader = reader
         self.data_dir: Path = reader.data_dir
         self.clock = clock
@@ -132,8 +144,8 @@ class StatusOps(Operations):
             return {"segments": rows, "gaps": gap_table.between(db, start, end, scope),
                     "not_recorded": event_table.not_recorded_between(db, start, end, scope)}
         data = await self._query(q)
-        await self.writer.run(lambda c: audit.append(c.db, str(caller), "footage.list", {
-            "cameras": scope, "from_us": start, "to_us": end, "segments": len(data["segments"])}))
+        await self.reads.record(caller, "footage.list", {"cameras": scope, "from_us": start, "to_us": end,
+                                                         "segments": len(data["segments"])}, scope, start, end)
         return data
 
     @op("events")
@@ -153,8 +165,8 @@ class StatusOps(Operations):
                     r["thumb"] = base64.b64encode(r["thumb"]).decode()
             return rows
         rows = await self._query(q)
-        await self.writer.run(lambda c: audit.append(c.db, str(caller), "events.list", {
-            "cameras": scope, "since_us": since, "until_us": until, "events": len(rows)}))
+        await self.reads.record(caller, "events.list", {"cameras": scope, "since_us": since, "until_us": until,
+                                                         "events": len(rows)}, scope, since, until)
         return {"events": rows}
 
     @op("retention")
@@ -173,6 +185,11 @@ class StatusOps(Operations):
         return await self._query(lambda db: destructions(db, scope, start, end, limit))
 
     @op("alarms")
-    async def alarms(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+    async def alarms(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+        """The alarms the caller may read (issue 45): camera alarms of their cameras, an account's
+        or a request's alarms only to the roles that act on them; the rest are not there for them."""
         rows = await self._query(lambda db: alarm_table.listing(db, bool(args.get("all"))))
+        if isinstance(caller, Caller) and caller.account is not None:
+            rows = [r for r in rows if roles.sees_alarm(caller.roles, caller.cameras, kind_scope(r["kind"]),
+                                                        r.get("camera"))]
         return [{**r, "text": alarm_text(r)} for r in rows]

@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 EVERY_S = 86_400.0
 TIMEOUT_S = 10.0
 AT_ONCE = 8  # requests in flight at a time
+ANSWER_MAX = 64 * 1024  # GetSystemDateAndTime's answer is under 2 KB; a camera never decides our memory
+
+
+async def read_capped(stream, cap: int) -> bytes:
+    """A device's whole answer, or ValueError once it passes `cap` bytes (issue 45)."""
+    body = bytearray()
+    while chunk := await stream.read(16 * 1024):
+        body += chunk
+        if len(body) > cap:
+            raise ValueError(f"an answer over {cap} bytes")  # i18n: the journal's (logged only)
+    return bytes(body)
 
 
 class CameraClocks:
@@ -56,13 +67,14 @@ class CameraClocks:
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
             sent = self.clock.now_us()
-            async with session.post(f"http://{shown}{cc.DEVICE_PATH}", data=cc.REQUEST.encode(),
+            # a camera is input (issue 45): no redirect followed, its answer read to a cap, parsed off the loop
+            async with session.post(f"http://{shown}{cc.DEVICE_PATH}", data=cc.REQUEST.encode(), allow_redirects=False,
                                     headers={"Content-Type": "application/soap+xml; charset=utf-8"}) as resp:
-                body = await resp.read()
-                answered = self.clock.now_us()
                 if resp.status != 200:
                     raise ValueError(f"HTTP {resp.status}")  # i18n: the journal's (logged only)
-            when, ntp = cc.parse_answer(body)
+                body = await read_capped(resp.content, ANSWER_MAX)
+                answered = self.clock.now_us()
+            when, ntp = await asyncio.to_thread(cc.parse_answer, body)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure: this camera's clock is judged by RTCP only

@@ -174,3 +174,35 @@ def out_of_scope(scope: Sequence[str] | None, cameras: Sequence[str] | None) -> 
     if cameras is None:
         return [_("every camera")]
     return sorted(set(cameras) - set(scope or ()))
+
+
+# Who acts on an alarm that is about a person or a request (issue 45 item 3): an account's alarms
+# (opened, locked, a password guessed at) go to those who read accounts; an ethics alarm about a
+# request (R5.8, R7.3) to the ethics office and the approvers. Camera alarms follow the camera
+# scope (R4.2); the box's own (host, task, hold) go to everyone who may list alarms.
+ALARM_READERS = {"account": frozenset({ADMIN, AUDITOR, APPROVER}), "request": frozenset({APPROVER, AUDITOR})}
+
+
+def sees_alarm(roles: Iterable[str], scope: Sequence[str] | None, kind_scope: str, camera: str | None) -> bool:
+    """Whether an account with `roles` and camera `scope` may read an alarm of a kind whose scope
+    is `kind_scope` (storage/alarm_kinds.py) about `camera`."""
+    if kind_scope in ALARM_READERS:
+        return bool(ALARM_READERS[kind_scope] & set(roles))
+    if kind_scope in ("camera", "file"):
+        return scope is None or (camera is not None and camera in scope)
+    return True
+
+
+def one_time_door(setters: Sequence[dict[str, str]], *, os_user: str | None = None, address: str | None = None,
+                  session: str | None = None) -> str | None:
+    """The door through which a one-time password may not be used first, if this is one (issue 45;
+    R4.4): the OS account (root too), the desk's client address or the desk session that set it.
+    None: the login may go on."""
+    for s in setters:
+        if os_user is not None and s.get("set_by_os") == os_user:
+            return _("the OS account {user}").format(user=os_user)
+        if address and s.get("set_by_address") == address:
+            return _("the address {address}").format(address=address)
+        if session and s.get("set_by_session") == session:
+            return _("the same desk session")
+    return None

@@ -6,6 +6,11 @@ out of tokens is told to wait and nothing is stored or checked. The limit is on 
 never on the account, so a flood from one machine cannot lock a custodian out from another
 (the account-wide lock of edgectl's logins does not apply to the viewer).
 
+Per account besides (issue 45), a bucket of its own across every address (`ACCOUNT_LIMITS`): an
+attacker with many addresses still tries one account's password only so fast, and the owner is
+slowed, never locked out of the web for good; past `alarm_after` tries refused in a row the
+account's `password_guessed` alarm rises (the edge raises it).
+
 Globally, at most `records_per_min` failed logins are written per minute (catalog and MQTT
 outbox: the footage disk); the rest are counted and written as one summary record, so a flood
 from many addresses still cannot fill the disk.
@@ -22,6 +27,10 @@ class Limits:
     refill_s: float = 60.0      # then one more per this long
     records_per_min: int = 30   # failed logins written one by one per minute, all addresses together
     max_addresses: int = 10_000  # addresses remembered (the fullest buckets are forgotten first)
+
+
+ACCOUNT_LIMITS = Limits(burst=10, refill_s=30.0)
+ALARM_AFTER = 20   # tries refused for one account before its alarm
 
 
 @dataclass(slots=True)

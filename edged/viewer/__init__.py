@@ -18,8 +18,9 @@ class ViewerService:
     """The supervisor's "viewer" task (restarted by edged.daemon.task_keeper when it fails) and the
     door through which a SIGHUP reload reaches the running viewer."""
 
-    def __init__(self, cfg: Any, writer: Any, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Any, writer: Any, clock: Clock = SYSTEM, alarms: Any = None):
         self.cfg = cfg
+        self.alarms = alarms      # edged.alarms.Alarms: a password guessed at from the web (issue 45)
         self.clock = clock
         self.writer = writer
         self.viewer: Any = None   # the running edged.viewer.server.Viewer, if any
@@ -30,7 +31,7 @@ class ViewerService:
             return
         from edged.viewer.server import Viewer
 
-        self.viewer = Viewer(self.cfg, self.writer, self.clock, operate=self.operate)
+        self.viewer = Viewer(self.cfg, self.writer, self.clock, operate=self.operate, alarms=self.alarms)
         try:
             await self.viewer.run(stopping)
         finally:

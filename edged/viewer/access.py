@@ -37,6 +37,10 @@ class Access:
                                           lock_account=False, record=record, record_extra=record_extra,
                                           allow_one_time=allow_one_time)
 
+    async def one_time_setters(self, name: str) -> list[dict[str, Any]]:
+        """Where the account's one-time password was set from (storage.accounts.one_time_setters)."""
+        return await self.writer.run(lambda c: accounts.one_time_setters(c.db, name))
+
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:
             return None

@@ -7,8 +7,10 @@ and refusal, the static folder), here so that the desk imports nothing of the se
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 STATIC = Path(__file__).with_name("static")
 COOKIE = "edged_viewer"
@@ -21,7 +23,9 @@ HEADERS = {
                                "form-action 'self'",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on every POST,
+    # so a form from a sandboxed or foreign page could not be told from ours (issue 45)
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
@@ -40,3 +44,13 @@ def allowed_hosts(host: str, port: int, names: tuple[str, ...]) -> frozenset[str
     if ipaddress.ip_address(host).is_loopback:
         bases.add("localhost")
     return frozenset({b for b in bases} | {f"{b}:{port}" for b in bases})
+
+
+def door_of(address: str | None, token: str | None) -> dict[str, Any]:
+    """What the audit records of one web request say of its door (issue 45): the desk, the
+    client's address and the session, named by the first 12 hex digits of its token's SHA-256
+    (the token itself is a password and never goes on the record)."""
+    door: dict[str, Any] = {"via": "desk", "address": address or ""}
+    if token:
+        door["session"] = hashlib.sha256(token.encode()).hexdigest()[:12]
+    return door

@@ -23,19 +23,23 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
-from edged.i18n import N_, _, normalise, set_language
+from edged.alarms import Alarms
+from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import retrieval
+from edged.rules.roles import in_scope
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError
 from edged.guard import ConnectionGuard
-from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts
+from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
-from edged.rules.throttle import LoginThrottle
+from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
+from storage.alarm_kinds import PASSWORD_GUESSED
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
+from storage import audit
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
 
@@ -58,7 +62,8 @@ def _error(status: int, message: str) -> web.Response:
 
 class Viewer:
     def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM,
-                 operate: Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]] | None = None):
+                 operate: Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+                 alarms: Alarms | None = None):
         self.cfg = cfg
         self.operate = operate  # the control operations for a session (design/0073); None: the desk refuses
         self.vcfg = cfg.viewer
@@ -71,6 +76,9 @@ class Viewer:
         self.url = ""
         self.guard = ConnectionGuard()
         self.throttle = LoginThrottle()
+        self.account_throttle = LoginThrottle(ACCOUNT_LIMITS)   # per account, across addresses (issue 45)
+        self.refused_in_a_row: dict[str, int] = {}              # account -> tries refused by its bucket
+        self.alarms = alarms
         self.refusals = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
         self.checks = asyncio.Semaphore(SCRYPT_AT_ONCE)
         self.hosts = allowed_hosts(self.vcfg.host, self.vcfg.port, self.vcfg.hostnames)
@@ -192,6 +200,7 @@ class Viewer:
                        ) -> web.StreamResponse:
         self.guard.request_started(request.transport)
         set_language(self.cfg.site.language)  # what the pages say, in the site's language (this request's task)
+        audit.DOOR.set(door_of(request.remote, request.cookies.get(COOKIE)))  # this request's records say so
         try:
             if request.host.lower() not in self.hosts:  # DNS rebinding: a page of another site on our address
                 response: web.StreamResponse = _error(421, _("this box answers only to its own address"))
@@ -281,6 +290,7 @@ class Viewer:
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             raise LoginRefused(400, _("type your account name and password"))
+        await self._account_bucket(name[:64].lower())
         written, left_out = self.throttle.record_failure(time.monotonic())
         try:
             async with self.checks:
@@ -295,8 +305,26 @@ class Viewer:
             raise LoginRefused(429, str(exc)) from None
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, time.monotonic())
+        self.account_throttle.succeeded(name[:64].lower(), time.monotonic())
+        self.refused_in_a_row.pop(name[:64].lower(), None)
         self.last_seen[s["token"]] = self.clock.now_us()
         return s
+
+    async def _account_bucket(self, account: str) -> None:
+        """One account's tries, from every address together (issue 45): slowed past its bucket, an
+        alarm once ALARM_AFTER tries were refused in a row; never a lock of the account."""
+        wait = self.account_throttle.try_login(account, time.monotonic())
+        if wait is None:
+            return
+        n = self.refused_in_a_row[account] = self.refused_in_a_row.get(account, 0) + 1
+        if len(self.refused_in_a_row) > 10_000:   # remembered accounts are bounded like the buckets
+            self.refused_in_a_row.pop(next(iter(self.refused_in_a_row)))
+        if n == ALARM_AFTER and self.alarms is not None:
+            await self.alarms.raise_(PASSWORD_GUESSED, Msg(N_(
+                "{n} logins for {name} were refused from the web for coming too fast: someone may be guessing "
+                "its password"), n=n, name=account), {"account": account}, about=account)
+        raise LoginRefused(429, _("too many login attempts for this account; try again in {s} s").format(
+            s=f"{wait:.0f}"), int(wait) + 1)
 
     def set_session_cookie(self, response: web.StreamResponse, s: dict[str, Any]) -> None:
         response.set_cookie(COOKIE, s["token"], httponly=True, samesite="Strict", path="/",
@@ -331,7 +359,7 @@ class Viewer:
             return _error(403, refused)
         grant_id = _int(request.match_info["id"])
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
-        if grant is None:
+        if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # as if none (issue 45)
             return _error(404, _("no grant {id}").format(id=request.match_info['id']))
         return web.json_response({k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",

@@ -13,6 +13,7 @@ the server (design/0068).
 from __future__ import annotations
 
 import hashlib
+import re
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,10 +27,13 @@ from edged.documents import Doc
 from edged.i18n import _, normalise, set_language, speaking, zone
 from edged.rules import roles
 from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
-from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused
+from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused, door_of
 
 DESK = "/desk/"
 LANG_COOKIE = "edged_lang"
+LOGIN_CSRF = "edged_login_csrf"
+# Where the language switch may send a browser back to: a page of the desk, in plain characters
+SAFE_BACK = re.compile(r"/desk(/[A-Za-z0-9_\-./]*)?(\?[A-Za-z0-9_\-.=&%]*)?")
 PageFn = Callable[[web.Request, Ctx], Awaitable[web.StreamResponse]]
 AddRoutes = Callable[["Desk", web.UrlDispatcher], None]  # a page module's add_routes
 
@@ -121,10 +125,11 @@ class Desk:
     async def check_post(self, request: web.Request, ctx: Ctx | None) -> dict[str, Any]:
         """A form's fields, once its CSRF token and Origin are right (else 403)."""
         origin = request.headers.get("Origin")
-        if origin and origin != "null" and urlsplit(origin).netloc.lower() not in self.viewer.hosts:
-            raise web.HTTPForbidden(text=_("this form was sent from another site"))
+        if origin and (origin == "null" or urlsplit(origin).netloc.lower() not in self.viewer.hosts):
+            raise web.HTTPForbidden(text=_("this form was sent from another site"))   # null: a sandboxed page
         data = await request.post()
-        if ctx is not None and not hmac.compare_digest(str(data.get("csrf", "")), ctx.csrf):
+        want = ctx.csrf if ctx is not None else request.cookies.get(LOGIN_CSRF, "")   # the login form's own
+        if not want or not hmac.compare_digest(str(data.get("csrf", "")), want):
             raise web.HTTPForbidden(text=_("this form is out of date: reload the page and send it again"))
         request["form"] = data
         return dict(data)
@@ -144,13 +149,18 @@ class Desk:
         set_language(lang)
         note = message("error", error) if error else ""
         lead = _("Log in with your personal account. What you do here is recorded in the audit log.")
+        token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
         body = (f'<div class="login"><p class="lead">{esc(lead)}</p>'
                 f'{note}<form method="post" action="/desk/login" class="card">'
                 + field_(_("Account"), text_input("name", required=True, extra='autocomplete="username" autofocus'))
                 + field_(_("Password"), text_input("password", kind="password", required=True,
                                                    extra='autocomplete="current-password"'))
+                + f'<input type="hidden" name="csrf" value="{esc(token)}">'
                 + button(_("Log in")) + "</form></div>")
-        return self.render(None, _("Log in"), body, status=status, lang=lang, path="/desk/login")
+        response = self.render(None, _("Log in"), body, status=status, lang=lang, path="/desk/login")
+        # the login form's CSRF token (issue 45): a page elsewhere cannot log this browser in as someone else
+        response.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="Strict", path="/desk")
+        return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         set_language(self.lang_of(request))
@@ -163,6 +173,15 @@ class Desk:
             s = await self.viewer.authenticate(request, read, allow_one_time=True)
         except LoginRefused as exc:
             return await self.login_page(request, exc.message, status=exc.status)
+        if s.get("must_change"):   # a one-time password: never first used from the door that set it (issue 45)
+            setters = await self.viewer.access.one_time_setters(s["account"])
+            door = door_of(request.remote, request.cookies.get(self.viewer_cookie()))
+            where = roles.one_time_door(setters, address=door["address"], session=door.get("session"))
+            if where:
+                await self.viewer.access.logout(s["token"])
+                return await self.login_page(request, _(
+                    "login refused: this one-time password was set from {where}; its holder logs in from their "
+                    "own computer and changes it").format(where=where), status=403)
         response = web.HTTPFound("/desk/password" if s.get("must_change") else DESK)
         self.viewer.set_session_cookie(response, s)
         return response
@@ -185,7 +204,7 @@ class Desk:
         """The other language for this browser (a cookie), then back to the page it was on."""
         lang = normalise(request.query.get("to")) or "en"
         back = request.query.get("back", DESK)
-        if not back.startswith("/") or back.startswith("//") or "\\" in back:  # only a page of this box
+        if not SAFE_BACK.fullmatch(back):   # only a page of the desk (a tab or a newline could make //elsewhere)
             back = DESK
         response = web.HTTPFound(back)
         response.set_cookie(LANG_COOKIE, lang, samesite="Strict", path="/", max_age=365 * 86400)

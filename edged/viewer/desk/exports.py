@@ -18,6 +18,8 @@ from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import (Ctx, button, esc, facts, field_, form, link, message, table,
                                     text_input)
 
+CHECK_IT = N_("Once downloaded, unpack the ZIP and check it where it arrived with the line below: its manifest "
+               "SHA-256 must be the one above.")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the files' own times are in manifest.json; the ZIP's stay fixed
 NOTE_ONCE = N_("The download is offered once: keep the file where the copy is handed over. The box keeps its "
                "staging copy for a day, then destroys it on the record.")
@@ -83,7 +85,8 @@ class Pages:
     def __init__(self, desk: Desk):
         self.desk = desk
         self.made: dict[int, tuple[str, dict[str, Any]]] = {}  # export id -> (custodian, export.run's answer)
-        self.taken: set[int] = set()                            # downloaded, or being downloaded
+        self.taken: set[int] = set()                            # downloaded whole (issue 45)
+        self.downloading: set[int] = set()                      # being downloaded
 
     async def make(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)
@@ -108,8 +111,10 @@ class Pages:
                                           f'<code translate="no" id="public-key" class="detail">{esc(result["public_key"])}</code>')])
         body += table([_("File"), _("Bytes")], [[f'<code translate="no">{esc(x["name"])}</code>', esc(x["bytes"])]
                                                 for x in result["files"]])
+        check = f"edgectl verify export-{int(result['export'])}"
         body += (f'<section class="card" id="download"><p>{esc(_(NOTE_ONCE))}</p>'
                  + form(ctx, f"/desk/exports/{result['export']}/download", button(_("Download the export (ZIP)")))
+                 + f'<p class="hint">{esc(_(CHECK_IT))}</p><pre translate="no" id="verify-line">{esc(check)}</pre>'
                  + "</section>")
         return self.desk.render(ctx, _("Signed export"), body)
 
@@ -119,16 +124,21 @@ class Pages:
         if made is None or made[0] != ctx.account:
             return self.desk.render(ctx, _("Signed export"), message("error", _(
                 "export {id} is not one you made here").format(id=export_id)), status=404)
-        if export_id in self.taken:
+        if export_id in self.taken or export_id in self.downloading:
             return self.desk.render(ctx, _("Signed export"), message("error", _(
                 "export {id} was downloaded already; a further copy needs a new request").format(id=export_id)),
                 status=409)
-        self.taken.add(export_id)
-        files = made[1]["files"]
+        self.downloading.add(export_id)   # taken only once the whole ZIP went out (issue 45)
+        try:
+            return await self._send_zip(request, ctx, export_id, made[1]["files"])
+        finally:
+            self.downloading.discard(export_id)
+
+    async def _send_zip(self, request: web.Request, ctx: Ctx, export_id: int,
+                        files: list[dict[str, Any]]) -> web.StreamResponse:
         try:
             first = await self.desk.run(ctx, "export.read", {"export": export_id, "file": files[0]["name"], "offset": 0})
         except Refused as exc:
-            self.taken.discard(export_id)
             return self.desk.render(ctx, _("Signed export"), message("error", str(exc)), status=410)
         response = web.StreamResponse(headers={
             "Content-Type": "application/zip",
@@ -156,8 +166,10 @@ class Pages:
                             piece = await self.desk.run(ctx, "export.read", {
                                 "export": export_id, "file": f["name"], "offset": offset})
             await response.write(sink.take())
-        except Refused:
-            self.taken.discard(export_id)  # the file is broken off; the person may try again while it is staged
-            raise
-        await response.write_eof()
+            await response.write_eof()
+        except (Refused, ConnectionError):
+            # broken off (by the box, or the browser went away): not taken, the person may try
+            # again while it is staged; what did arrive is on the record as export.read
+            return response
+        self.taken.add(export_id)
         return response
