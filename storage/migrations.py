@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, people_schema, segment_schema
+from storage import audit, identity, people_schema, segment_schema
 
 migrations = Migrations("edged.catalog")
 
@@ -387,3 +387,10 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
     for col, kind in (("vendor", "TEXT"), ("password_changed_us", "INTEGER"), ("password_changed_by", "TEXT"),
                       ("footage_copy", "TEXT")):
         db.execute(f"ALTER TABLE maintenance ADD COLUMN {col} {kind}")
+
+
+@migrations()
+def m019_ids_never_reused(db: sqlite_utils.Database) -> None:
+    """Segment and motion-event ids are never given twice (invariant 11; design/0096): the tables
+    rebuilt with AUTOINCREMENT, every id kept, storage/identity.py."""
+    identity.m019(db)
