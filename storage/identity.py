@@ -39,7 +39,7 @@ NAMED_ELSEWHERE: dict[str, tuple[str, ...]] = {
 
 def highest_named(db: sqlite_utils.Database, table: str) -> int:
     """The highest id of `table` the catalog names anywhere, its own rows included (0: none)."""
-    found = [next(db.query(f"SELECT coalesce(max(id), 0) AS n FROM {table}"))["n"]]
+    found: list[int] = [int(next(db.query(f"SELECT coalesce(max(id), 0) AS n FROM {table}"))["n"])]
     for sql in NAMED_ELSEWHERE[table]:
         value = next(db.conn.execute(sql))[0]
         if isinstance(value, (int, float)):

@@ -199,3 +199,27 @@ def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict
 # corrected end, and a flagged one (shift NULL) never: this is the SQL condition for that.
 AGE_OK = ("NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND "
           "(r.shift_us IS NULL OR segments.end_us + r.shift_us >= ?))")
+
+
+# A segment's true stamps (design/0096): as recorded when no correction names it; moved by its shift;
+# a flagged one by the time a person gave it when resolving (`resolved_shift_us`), else unknown.
+TRUE_SHIFT = "coalesce(r.shift_us, r.resolved_shift_us)"
+
+
+def true_span(db: sqlite_utils.Database, camera: str | None = None) -> tuple[int | None, int | None]:
+    """The oldest start and the newest end of footage (of `camera`, None: every camera) on the true
+    clock, for `edgectl status` and `edgectl retention`: by the index for the segments no
+    correction names, and over `restamps` (small) for the rest. A flagged segment whose time is
+    unknown counts for neither."""
+    cam, args = ("camera = ? AND ", [camera]) if camera else ("", [])
+    plain = f"{cam}state IN ('complete', 'recovered') AND NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = " \
+            "segments.id)"
+    first = next(db.query(f"SELECT start_us FROM segments WHERE {plain} ORDER BY start_us LIMIT 1", args), None)
+    last = next(db.query(f"SELECT end_us FROM segments WHERE {plain} ORDER BY start_us DESC LIMIT 1", args), None)
+    moved = next(db.query(
+        f"SELECT min(s.start_us + {TRUE_SHIFT}) AS a, max(s.end_us + {TRUE_SHIFT}) AS b FROM restamps r "
+        f"JOIN segments s ON s.id = r.segment_id WHERE {cam.replace('camera', 's.camera')}"
+        f"s.state IN ('complete', 'recovered') AND {TRUE_SHIFT} IS NOT NULL", args))
+    starts: list[int] = [v for v in (first["start_us"] if first else None, moved["a"]) if v is not None]
+    ends: list[int] = [v for v in (last["end_us"] if last else None, moved["b"]) if v is not None]
+    return (min(starts) if starts else None), (max(ends) if ends else None)
