@@ -9,10 +9,15 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import sqlite_utils
 from hypothesis import given, settings, strategies as st
 
-from storage import audit, layout, segment_rows
+from storage.retention.plan import MAX_RETENTION, Destroy, Segment
+
+from storage import audit, cameras as camera_table, layout, segment_rows
 from storage.catalog import migrations, open_db
+from storage.retention.run import destroy
+from tests.support.catalog import delete_all, index_names, insert_row, integrity, rows, schema_sql
 
 M019 = "m019_ids_never_reused"
 S = 1_000_000
@@ -21,22 +26,19 @@ S = 1_000_000
 def _record(db, cam: str, start_us: int) -> int:
     path = layout.segment_relpath(cam, start_us)
     segment_rows.open_row(db, cam, start_us, path, start_us)
-    return next(db.query("SELECT max(id) AS n FROM segment_rows"))["n"]
+    return max(r["id"] for r in rows(db, "segment_rows"))
 
 
-def _destroy(db, segment_id: int) -> None:
-    """What retention does (storage/retention/run.destroy): the record, then the row goes."""
-    row = next(db.query("SELECT * FROM segments WHERE id = ?", [segment_id]))
-    db.execute("INSERT INTO destructions (segment_id, camera, start_us, end_us, path, reason, destroyed_us, pass_id)"
-               " VALUES (?, ?, ?, ?, ?, 'max_retention', 0, 1)",
-               [row["id"], row["camera"], row["start_us"], row["end_us"], row["path"]])
-    segment_rows.delete(db, segment_id)
+def _destroy(db, folder: Path, ids: list[int]) -> None:
+    """Retention's own destruction (storage/retention/run.destroy): the record, then the row goes."""
+    segs = [Segment(r["id"], r["camera"], r["start_us"], r["start_us"], 0) for r in rows(db, "segments")
+            if r["id"] in ids]
+    destroy(db, folder, [Destroy(s, MAX_RETENTION) for s in segs], pass_id=1)
 
 
 def _catalog(folder: Path):
     db = open_db(folder / layout.CATALOG_FILE)
-    db.execute("INSERT INTO cameras (id, name, url, enabled) VALUES ('a', 'a', 'synthetic:', 1), "
-               "('b', 'b', 'synthetic:', 1)")
+    camera_table.sync(db, [{"id": c, "name": c, "url": "", "enabled": 1} for c in "ab"], 0)
     return db
 
 
@@ -55,7 +57,7 @@ def test_no_segment_id_is_ever_given_to_two_segments(sequence):
         given_to: dict[int, tuple[str, int]] = {}
         clock = 0
         for verb, arg in sequence:
-            live = [r["id"] for r in db.query("SELECT id FROM segment_rows ORDER BY id")]
+            live = sorted(r["id"] for r in rows(db, "segment_rows"))
             if verb == "record":
                 clock += 60 * S
                 new = _record(db, arg, clock)
@@ -64,9 +66,8 @@ def test_no_segment_id_is_ever_given_to_two_segments(sequence):
             elif live:
                 chosen = {"oldest": live[:1], "newest": live[-1:], "all": live,
                           "kth": [live[int(arg or 0) % len(live)]]}[verb]
-                for i in chosen:
-                    _destroy(db, i)
-        named = {r["segment_id"] for r in db.query("SELECT segment_id FROM destructions")}
+                _destroy(db, Path(tmp), chosen)
+        named = {r["segment_id"] for r in rows(db, "destructions")}
         assert named <= set(given_to)
         db.conn.close()
 
@@ -76,36 +77,33 @@ def test_the_migration_keeps_every_id_and_never_reuses_a_destroyed_newest_one(tm
     and id 7 named only by an audit record of a re-stamp. After the migration every row keeps its
     id, the view reads as before, and the next segment is 8, never 4."""
     conn = sqlite3.connect(str(tmp_path / layout.CATALOG_FILE), isolation_level=None)
-    import sqlite_utils
     db = sqlite_utils.Database(conn)
     migrations.apply(db, stop_before=M019)
-    db.execute("INSERT INTO cameras (id, name, url, enabled) VALUES ('a', 'a', 'synthetic:', 1)")
+    camera_table.sync(db, [{"id": "a", "name": "a", "url": "", "enabled": 1}], 0)
     for k in range(1, 6):
         _record(db, "a", k * 60 * S)
-    _destroy(db, 5)
-    _destroy(db, 4)
+    _destroy(db, tmp_path, [5])
+    _destroy(db, tmp_path, [4])
     audit.append(db, "edged", "segments.restamp", {"first_id": 6, "last_id": 7, "segments": 2, "shift_us": 1})
-    before = list(db.query("SELECT * FROM segments ORDER BY id"))
+    before = rows(db, "segments", order="id")
     assert [r["id"] for r in before] == [1, 2, 3]
     # without the migration the next id would be 4: the reuse this migration ends
-    assert next(db.query("SELECT max(id) + 1 AS n FROM segment_rows"))["n"] == 4
+    assert "AUTOINCREMENT" not in (schema_sql(db, "segment_rows") or "")
     conn.close()
 
     db = open_db(tmp_path / layout.CATALOG_FILE)
     assert M019 in [m.name for m in migrations.applied(db)]
-    assert list(db.query("SELECT * FROM segments ORDER BY id")) == before
-    assert "AUTOINCREMENT" in next(db.query("SELECT sql FROM sqlite_master WHERE name = 'segment_rows'"))["sql"]
-    indexes = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND "
-                                           "tbl_name = 'segment_rows'")}
-    assert {"segment_rows_key", "segment_rows_writing", "segment_rows_path"} <= indexes
+    assert rows(db, "segments", order="id") == before
+    assert "AUTOINCREMENT" in (schema_sql(db, "segment_rows") or "")
+    assert {"segment_rows_key", "segment_rows_writing", "segment_rows_path"} <= index_names(db, "segment_rows")
     assert _record(db, "a", 100 * 60 * S) == 8
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert integrity(db) == "ok"
 
 
 def test_motion_event_ids_are_not_reused_either(tmp_path):
     db = _catalog(tmp_path)
-    db.execute("INSERT INTO motion_events (camera, start_us, created_us) VALUES ('a', 1, 1)")
-    first = next(db.query("SELECT max(id) AS n FROM motion_events"))["n"]
-    db.execute("DELETE FROM motion_events")
-    db.execute("INSERT INTO motion_events (camera, start_us, created_us) VALUES ('a', 2, 2)")
-    assert next(db.query("SELECT max(id) AS n FROM motion_events"))["n"] == first + 1
+    insert_row(db, "motion_events", {"camera": "a", "start_us": 1, "created_us": 1})
+    first = max(r["id"] for r in rows(db, "motion_events"))
+    delete_all(db, "motion_events")
+    insert_row(db, "motion_events", {"camera": "a", "start_us": 2, "created_us": 2})
+    assert max(r["id"] for r in rows(db, "motion_events")) == first + 1

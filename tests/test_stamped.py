@@ -14,6 +14,7 @@ from storage import audit, audit_report, cameras as camera_table, corrections, r
 from storage.catalog import open_db
 from storage.clock import FakeClock
 from storage.retention.report import retention_report
+from tests.support.catalog import audit_rows, insert_row, node_value, rows, set_node, table_columns
 
 S = 1_000_000
 D = 86_400 * S
@@ -27,7 +28,7 @@ FIRST = ("cameras", "requests", "grants", "exports", "inspection_runs", "inspect
 
 
 def _columns(db, table: str) -> list[dict]:
-    return list(db.query(f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('{table}')"))
+    return table_columns(db, table)
 
 
 def _time_columns(db) -> dict[str, set[str]]:
@@ -73,11 +74,10 @@ def _fill(db) -> None:
                 values[name] = 1.0
             else:
                 values[name] = "[]"
-        db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                   list(values.values()))
+        insert_row(db, table, values)
     for key in stamped.NODE_KEYS:
-        db.execute("INSERT INTO node (key, value) VALUES (?, ?)", [key, str(WRONG + S)])
-    db.execute("INSERT INTO node (key, value) VALUES ('host_clock', ?)", [f'{{"synced": true, "since_us": {WRONG}}}'])
+        set_node(db, key, str(WRONG + S))
+    set_node(db, "host_clock", f'{{"synced": true, "since_us": {WRONG}}}')
 
 
 def test_after_a_restamp_no_record_is_left_on_the_old_clock(tmp_path):
@@ -90,16 +90,16 @@ def test_after_a_restamp_no_record_is_left_on_the_old_clock(tmp_path):
     left = []
     for s in stamped.HOST:
         for col in (*s.own, *s.derived):
-            for r in db.query(f"SELECT {col} AS v FROM {s.table} WHERE {col} IS NOT NULL"):
-                if r["v"] < TRUE_NOW - D:
+            for r in rows(db, s.table):
+                if r[col] is not None and r[col] < TRUE_NOW - D:
                     left.append(f"{s.table}.{col}")
     for key in stamped.NODE_KEYS:
-        if int(next(db.query("SELECT value FROM node WHERE key = ?", [key]))["value"]) < TRUE_NOW - D:
+        if int(node_value(db, key) or 0) < TRUE_NOW - D:
             left.append(f"node.{key}")
-    assert '"since_us": %d' % (WRONG + SHIFT) in next(db.query("SELECT value FROM node WHERE key = 'host_clock'"))["value"]
+    assert '"since_us": %d' % (WRONG + SHIFT) in (node_value(db, "host_clock") or "")
     assert left == []
     # the chain is never rewritten: its stamps are read through the correction (audit_overdue's base)
-    assert next(db.query("SELECT at_us FROM audit ORDER BY seq LIMIT 1"))["at_us"] == WRONG
+    assert audit_rows(db)[0]["at_us"] == WRONG
     assert audit_report.first_record_us(db) == TRUE_NOW
     assert audit.verify(db)[1] is None
     # a stamp outside the window (the true clock's, before the box went wrong) stays
