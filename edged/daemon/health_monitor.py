@@ -132,7 +132,13 @@ class HealthMonitor:
             state=self.cameras.state(cam_id), stats=self.stats(cam_id, now),
             image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None,
             oversize=(big.width, big.height) if big is not None else None,
-            host_clock_ok=self.host_clock_ok and self.blamable.get(cam_id, False))
+            host_clock_ok=self.clock_blamable(cam_id))
+
+    def clock_blamable(self, cam: str) -> bool:
+        """May the camera's clock be judged against the host's (design/0096)? Not while the host clock
+        is untrusted or off, nor when the other cameras agree with it against the host; a camera
+        with no skew is left to `clock_drift` (not judged)."""
+        return self.host_clock_ok and self.blamable.get(cam, True)
 
     def clock_of(self, cam: str, now: int) -> tuple[int | None, str]:
         """The camera's clock skew and its source: RTCP sender reports, else ONVIF (design/0085)."""
@@ -305,5 +311,5 @@ class HealthMonitor:
                 "stats": self.stats(cam_id, now), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
-                "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.host_clock_ok}
+                "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.clock_blamable(cam_id)}
 
