@@ -38,14 +38,22 @@ RESTAMP_MARGIN_US = 100_000
 START_SLACK_US = 60 * SECOND_US
 
 
+# What the new clock may have stamped between a step and its re-stamp (the watch reads once a
+# second; the catalog writer may be a few seconds behind).
+NEW_CLOCK_LAG_US = 10 * SECOND_US
+
+
 def stamped_window(from_us: int | None, step: Step) -> tuple[int, int] | None:
     """The values stamped on the clock before `step` (design/0096): from `from_us` (the watch's
-    start, or the step before) to the step, on that clock. After a step back the new clock reads
-    those values again: the window stops before the new clock's first value, so nothing stamped
-    after the step moves (what was stamped in the last |step| before it keeps its stamp)."""
+    start, or the step before) to the step, on that clock. When the new clock's first values
+    fall inside that window (a step back smaller than the window), the window stops before them,
+    so nothing stamped after the step moves (what was stamped in the last |step| before it keeps
+    its stamp); a step back past the whole window moves all of it."""
     if from_us is None:
         return None
-    to = min(step.before_us, step.after_us - 1)
+    to = step.before_us
+    if from_us - NEW_CLOCK_LAG_US <= step.after_us <= to:
+        to = step.after_us - 1
     return (from_us, to) if to >= from_us else None
 
 
