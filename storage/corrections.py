@@ -15,6 +15,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import audit, stamped
+from storage.segment_rows import SEGMENT_LOOKBACK_US
 
 
 def create_table(db: sqlite_utils.Database) -> None:
@@ -24,7 +25,8 @@ def create_table(db: sqlite_utils.Database) -> None:
         from_us INTEGER NOT NULL,         -- the window of stamps made on the clock found wrong ...
         to_us INTEGER NOT NULL,           -- ... inclusive, on that clock
         shift_us INTEGER NOT NULL,        -- what they add to reach the true time
-        at_us INTEGER NOT NULL            -- when (on the corrected clock)
+        at_us INTEGER NOT NULL,           -- when (on the corrected clock)
+        audit_seq INTEGER NOT NULL        -- its records.restamp record: the chain's records before it are on the old clock
     )""")
 
 
@@ -49,10 +51,10 @@ def move(db: sqlite_utils.Database, from_us: int, to_us: int, shift_us: int, at_
         moved_node = _move_node(db, from_us, to_us, shift_us)
         if moved_node:
             moved["node"] = moved_node
-        db.execute("INSERT INTO clock_corrections (from_us, to_us, shift_us, at_us) VALUES (?, ?, ?, ?)",
-                   [from_us, to_us, shift_us, at_us])
-        audit.append(db, "edged", "records.restamp", {"from_us": from_us, "to_us": to_us, "shift_us": shift_us,
-                                                      "rows": moved, **(detail or {})}, at_us=at_us)
+        rec = audit.append(db, "edged", "records.restamp", {"from_us": from_us, "to_us": to_us, "shift_us": shift_us,
+                                                            "rows": moved, **(detail or {})}, at_us=at_us)
+        db.execute("INSERT INTO clock_corrections (from_us, to_us, shift_us, at_us, audit_seq) VALUES (?, ?, ?, ?, ?)",
+                   [from_us, to_us, shift_us, at_us, rec["seq"]])
     return moved
 
 
@@ -74,12 +76,25 @@ def _move_node(db: sqlite_utils.Database, from_us: int, to_us: int, shift_us: in
     return n
 
 
-def true_us(db: sqlite_utils.Database, us: int | None) -> int | None:
-    """A stamp that is never rewritten (the audit chain's) on the true clock: moved by the newest
-    correction whose window holds it, then by any later one whose window holds the result."""
+def true_us(db: sqlite_utils.Database, seq: int, us: int | None) -> int | None:
+    """The audit record `seq`'s stamp (never rewritten) on the true clock: moved by each
+    correction made after it (its record comes later in the chain) whose window holds it, in
+    order. A record made after a correction is on the corrected clock, whatever its value."""
     if us is None:
         return None
-    for r in db.query("SELECT from_us, to_us, shift_us FROM clock_corrections ORDER BY id"):
+    for r in db.query("SELECT from_us, to_us, shift_us FROM clock_corrections WHERE audit_seq > ? ORDER BY id",
+                      [seq]):
         if r["from_us"] <= us <= r["to_us"]:
             us += r["shift_us"]
     return us
+
+
+def segment_shift(db: sqlite_utils.Database, camera: str, end_us: int) -> int:
+    """The re-stamp of the camera's segment that ended at `end_us` as stamped (0: none): a gap
+    filed after a correction, from the end of a segment recorded before the step, starts where
+    that segment truly ended (storage/gaps.add)."""
+    row = next(db.query(
+        "SELECT r.shift_us FROM segments s JOIN restamps r ON r.segment_id = s.id WHERE s.camera = ? AND "
+        "s.start_us > ? AND s.start_us <= ? AND s.end_us = ? AND r.shift_us IS NOT NULL",
+        [camera, end_us - SEGMENT_LOOKBACK_US, end_us, end_us]), None)
+    return 0 if row is None else int(row["shift_us"])

@@ -80,6 +80,12 @@ class Recorder:
         end = self.run.wall(self.mono())
         await self._batch(events.Closed(self.camera, self.path, end, reason, "0" * 64, self.clock.now_us(), 1000))
 
+    async def reconnect(self) -> None:
+        """A new run after an outage: a fresh anchor on the host clock as it is now."""
+        wall, mono = self.clock.now_us(), self.mono()
+        self.run = RunClock(wall - mono, wall, mono)
+        await self.open()
+
     async def second(self) -> None:
         """A second of packets: cut at a host clock step, or at the 30 s boundary."""
         wall, mono = self.clock.now_us(), self.mono()
@@ -179,9 +185,13 @@ async def test_after_a_two_year_step_nothing_recorded_is_destroyed_and_no_record
         await writer.run(lambda c: add_hold(c.db, kind="evidence", cameras=None, from_us=at - 60 * S, to_us=at,
                                             reason="case", case_ref="c-1", placed_by="custodian",
                                             expires_us=at + 30 * D, now=at))
-        await writer.run(lambda c: gap_table.add(c.db, "door", at - 20 * S, at - 10 * S, "disconnect"))
+        await writer.run(lambda c: gap_table.add(c.db, "door", at - 20 * S, at - 10 * S, "the stream stalled"))
         await al.set(True, CAMERA_OFFLINE, "camera door: offline", camera="door")
+        await cam.close("disconnect")           # the camera drops its session ...
         clock.step(2 * YEAR)                    # NTP corrects the clock
+        await host.tick()
+        clock.advance(s=5)
+        await cam.reconnect()                   # ... and is back 5 s later: a gap filed after the correction
         for _ in range(11 * 60):                # and edged keeps running past the settling time
             clock.advance(s=1)
             await cam.second()
@@ -199,6 +209,8 @@ async def test_after_a_two_year_step_nothing_recorded_is_destroyed_and_no_record
     old = TRUE - D                              # anything before this is on the old clock
     assert [h for h in rows(db, "holds") if h["placed_us"] < old or h["expires_us"] < TRUE + 29 * D] == []
     assert [g for g in rows(db, "gaps") if g["from_us"] < old] == []
+    (outage,) = [g for g in rows(db, "gaps") if g["reason"] == "disconnect"]
+    assert 5 * S <= outage["to_us"] - outage["from_us"] <= 7 * S   # not two years
     assert [a for a in rows(db, "alarms") if a["raised_us"] < old] == []
     assert restamps.true_span(db)[0] >= old
     assert audit_report.first_record_us(db) is None or audit_report.first_record_us(db) >= old

@@ -103,7 +103,10 @@ def test_after_a_restamp_no_record_is_left_on_the_old_clock(tmp_path):
     assert audit_report.first_record_us(db) == TRUE_NOW
     assert audit.verify(db)[1] is None
     # a stamp outside the window (the true clock's, before the box went wrong) stays
-    assert corrections.true_us(db, TRUE_NOW - 5 * D) == TRUE_NOW - 5 * D
+    assert corrections.true_us(db, 1, TRUE_NOW - 5 * D) == TRUE_NOW - 5 * D
+    # a record made after the correction is on the true clock, whatever its value
+    later = audit.append(db, "edged", "x", {}, at_us=WRONG + 10 * S)
+    assert corrections.true_us(db, later["seq"], WRONG + 10 * S) == WRONG + 10 * S
 
 
 class Cam:
