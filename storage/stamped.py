@@ -42,7 +42,7 @@ HOST: tuple[Stamped, ...] = (
     Stamped("grants", ("created_us", "used_us"), ("expires_us",), "created_us"),
     Stamped("exports", ("created_us",)),
     Stamped("retention_grace", ("at_us",), ("grace_until_us",), "at_us"),
-    Stamped("restamps", ("resolved_us",)),
+    Stamped("restamps", ("at_us", "resolved_us")),
 )
 
 # Keys of the `node` table holding a host-clock stamp (as text), and JSON values with one inside.
@@ -62,8 +62,7 @@ NOT_HOST: dict[str, dict[str, str]] = {
     "grants": {"from_us": _PERSON, "to_us": _PERSON},
     "exports": {"from_us": _PERSON, "to_us": _PERSON},
     "retention_grace": {"old_max_us": "a length", "new_max_us": "a length"},
-    "restamps": {"shift_us": "a difference", "at_us": "stamped as the correction is made, on the corrected clock",
-                 "resolved_shift_us": "a difference"},
+    "restamps": {"shift_us": "a difference", "resolved_shift_us": "a difference"},
     "inspection_runs": {"due_us": "the schedule's slot (a unique key), from the site's calendar"},
     "clock_corrections": {"from_us": "the window on the clock found wrong", "to_us": "the window on the clock found "
                           "wrong", "shift_us": "a difference", "at_us": "on the corrected clock"},

@@ -10,9 +10,16 @@ import json
 from collections import namedtuple
 from dataclasses import replace
 
+import pytest
+
+from edged.cli import flags as ctl_flags
 from edged.config import RetentionConfig
+from edged.control.flags import FlagOps
+from edged.control.operation import CatalogReader
+from edged.control.protocol import RequestError
+from edged.control.server import Caller
 from storage import cameras as camera_table, restamps, segment_rows
-from storage.catalog import open_db
+from storage.catalog import CatalogWriter, open_db
 from storage.clock import FakeClock
 from storage.layout import segment_relpath
 from storage.retention.plan import Disk, Hold, Limits, Policy, Segment, plan
@@ -23,6 +30,7 @@ S = 1_000_000
 D = 86_400 * S
 T0 = 1_790_000_000 * S
 Usage = namedtuple("Usage", "total used free")
+CUSTODIAN = Caller(os_user="ann", account="ann", roles=("custodian",))
 
 
 def roomy(_path):
@@ -84,3 +92,29 @@ def test_flagged_footage_goes_at_the_maximum_by_its_bound_or_by_the_time_a_perso
     assert rec["true_start_us"] == T0 + 380 * D and rec["resolved_shift_us"] == T0 + 380 * D - (T0 - 365 * D)
     assert gone(T0 + 405 * D) == [first, behind, nxt]   # 25 days old by the time given
     assert gone(T0 + 411 * D) == [first, behind, nxt, lone]
+
+
+async def test_the_custodian_gives_one_flagged_segments_true_start_through_the_control_operation(tmp_path):
+    """`edgectl flags resolve ID --reason R --true-start T` (the control operation `flags.resolve`):
+    a time for one segment at a time; it is kept next to the flag and on the chain."""
+    writer = CatalogWriter(tmp_path / "catalog.db", FakeClock(T0))
+    await writer.start()
+    try:
+        def setup(c) -> list[int]:
+            camera_table.sync(c.db, [{"id": "door", "name": "door", "url": "", "enabled": 1}], T0)
+            ids = [_segment(c.db, tmp_path, "door", T0 - 365 * D + k * 60 * S) for k in range(2)]
+            restamps.flag(c.db, ids, T0, {"reason": "stamped_before_earlier_footage"})
+            return ids
+
+        ids = await writer.run(setup)
+        ops = FlagOps(writer, CatalogReader(tmp_path), clock=FakeClock(T0 + D))
+        with pytest.raises(RequestError, match="one segment at a time"):
+            await ops.resolve({"ids": ids, "reason": "seen", "true_start_us": T0}, CUSTODIAN)
+        got = await ops.resolve({"ids": ids[:1], "reason": "the picture's clock", "true_start_us": T0 - D}, CUSTODIAN)
+        assert got["resolved"][0]["resolved_shift_us"] == 364 * D and got["unresolved"] == 0  # no recount wired
+        listed = (await ops.listing({"all": True}, CUSTODIAN))["flags"]
+        assert "it began at" in ctl_flags.resolution(listed[0])
+        assert "it began at" not in ctl_flags.resolution({**listed[1], "resolved_us": T0, "resolved_by": "x",
+                                                          "resolved_reason": "y"})
+    finally:
+        await writer.close()
