@@ -33,20 +33,25 @@ from recorder.rtsp_session import RtspFailure
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
+from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, time_base
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
 from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, connect_timeout_us
 from recorder.timeline import (
+    CLOCK_STEP_US,
+    JUMP,
+    JUMP_AHEAD_US,
+    JUMP_BACK_US,
     MEDIA_DRIFT_US,
-    MEDIA_JUMP_US,
     WARMUP_US,
     RunClock,
+    after_last,
     anchor_offset,
-    fix_dts,
     is_cut,
     media_drift_us,
     next_boundary,
+    retime,
 )
 from storage import logs
 from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
@@ -74,6 +79,7 @@ class SegmentMeta(TypedDict):
     width: int
     height: int
     audio: int
+    retimed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +160,8 @@ class CameraRecorder:
         self._last_key = 0  # wall time of the last keyframe (a stats report says when none came for long)
         self._last_at = 0  # wall time of the last video packet (audio in the pre-roll buffer takes it)
         self._basis: int | None = None  # the host clock the run's stamps are on (RunClock.basis)
+        self._ended: tuple[int, int | None] | None = None  # (end, basis) of the last segment closed
+        self._fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -293,8 +301,15 @@ class CameraRecorder:
         vstep_us = int(vstep * vtb * 1_000_000)
         # Integer time-base arithmetic on the per-packet path: Fraction math costs microseconds.
         us_num, us_den = vtb.numerator * 1_000_000, vtb.denominator
-        jump_ticks = MEDIA_JUMP_US * us_den // us_num
         last: dict[int, int | None] = {s.index: None for s in streams}
+        # Per stream: how far its stamps are moved since its camera's clock jumped (design/0093), and
+        # the furthest ahead a stamp may go with no look at the monotonic clock (JUMP_AHEAD_US).
+        shifts: dict[int, int] = {s.index: 0 for s in streams}
+        ahead = {s.index: int(JUMP_AHEAD_US / 1_000_000 / time_base(s)) for s in streams}
+        anchors: list[tuple[int, int]] = []  # (arrival wall, presentation media us) of the warm-up's pictures
+        cut_at_key = False  # the camera's clock jumped: the next keyframe starts a segment
+        stale_rt: int | None = None  # the camera-clock reading from before a jump: no skew on it
+        mono = mono_us()  # the last video packet's monotonic time
         clock: RunClock | None = None
         warmup: list[tuple[VideoPacket | Sound, int, int]] = []  # (packet, arrival wall, media us) before the anchor
         warm_since: int | None = None
@@ -331,25 +346,44 @@ class CameraRecorder:
                 continue
             idx = pkt.stream.index
             is_video = idx == vindex
-            dts, prev = pkt.dts, last[idx]
+            dts, pts, prev = pkt.dts, pkt.pts, last[idx]
             if dts is None:
-                if is_video and pkt.pts is None and prev is None and held is None:
+                if is_video and pts is None and prev is None and held is None:
                     held = pkt
                     continue
-                dts = pkt.pts
-            if dts is not None and (prev is None or dts > prev):
-                problem = None  # the usual case, without fix_dts's call
-            else:
-                dts, problem = fix_dts(dts, prev, vstep if is_video else (pkt.duration or 1))
-            if problem:
-                self.counters["ts_fixes"] += 1
-            elif is_video and prev is not None and dts - prev > jump_ticks:
-                self.counters["ts_jumps"] += 1
-                self._close_segment(None, "timestamp jump")
-                clock = None
+                dts = pts
+            shift = shifts[idx]
+            if shift:  # the camera's clock jumped earlier in this run: its stamps move alike
+                dts = None if dts is None else dts + shift
+                pts = None if pts is None else pts + shift
+            if dts is not None and (prev is None or prev < dts <= prev + ahead[idx]):
+                problem = None  # the usual case, without retime's call
+            else:  # design/0093: no stamp, one stamp for several pictures, or the camera's clock jumped
+                tb = time_base(pkt.stream)
+                elapsed = int((mono_us() - mono) / 1_000_000 / tb)
+                fixed, problem = retime(dts, prev, vstep if is_video else (pkt.duration or 1), elapsed,
+                                        ahead[idx], int(JUMP_BACK_US / 1_000_000 / tb))
+                if problem == JUMP:
+                    assert dts is not None  # a jump is between two stamps
+                    moved = fixed - dts
+                    shifts[idx] = shift + moved
+                    pts = None if pts is None else pts + moved
+                    self.counters["ts_jumps"] += 1
+                    if is_video:
+                        log.warning("camera %s: its clock jumped %+.1f s: every frame kept, a segment starts at "
+                                    "the next keyframe", self.id, -moved * tb, **logs.fields(camera=self.id))
+                        cut_at_key = clock is not None
+                        stale_rt = c.start_time_realtime
+                elif problem:
+                    self.counters["ts_fixes"] += 1
+                dts = fixed
             pkt.dts = dts
-            if pkt.pts is None or pkt.pts < dts:
-                pkt.pts = dts
+            if pts is None or pts < dts:
+                if pts is not None and problem is None:
+                    self.counters["ts_fixes"] += 1  # a picture before its own decode time (a reader's
+                pkt.pts = dts                       # first pictures): re-timed, and counted
+            elif shift or problem:
+                pkt.pts = pts
             last[idx] = dts
             if not is_video:
                 stats.audio += 1
@@ -369,10 +403,19 @@ class CameraRecorder:
             if clock is None:
                 warm_since = mono if warm_since is None else warm_since
                 warmup.append((pkt, wall, media))
+                # The anchor is on the pictures' presentation times: a decode time runs ahead of
+                # them by the reorder depth (design/0093).
+                anchors.append((wall, pkt.pts * us_num // us_den))
                 if mono - warm_since < WARMUP_US:
                     continue
                 warm_since = None
-                clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
+                clock = RunClock(anchor_offset(anchors), wall, mono)
+                anchors.clear()
+                ended = self._ended
+                if ended is not None:  # a reconnect: not before the last run's end (design/0093)
+                    same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
+                    first = min(m for _p, _a, m in warmup if m >= 0)
+                    clock.offset = after_last(clock.offset, first, ended[0], same)
                 self._basis = clock.basis
                 self._last_key = wall
                 self._state(RECORDING)
@@ -393,10 +436,13 @@ class CameraRecorder:
                 self._basis = clock.basis
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
-                clock = RunClock(wall - media, wall, mono)
+                clock = RunClock(wall - pkt.pts * us_num // us_den, wall, mono)  # on the picture's own time
                 self._basis = clock.basis
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
+            if cut_at_key and key:  # the camera's clock jumped: its frames since are in the last segment
+                cut_at_key = False
+                self._close_segment(at, "timestamp jump")
             sample = key and mono >= next_sample  # an image check is due (at a keyframe)
             if place is not None:
                 self._last_at = at
@@ -421,7 +467,9 @@ class CameraRecorder:
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
             if mono - stats.since >= STATS_EVERY_US:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
-                skew = rt + media - wall if rt else None
+                # ... on its own stamps (before any shift of a jump), and none on a reading from
+                # before the camera's clock jumped (design/0093)
+                skew = rt + (pkt.pts - shifts[vindex]) * us_num // us_den - wall if rt and rt != stale_rt else None
                 # Two windows in a row: a network stall that delays one burst is not a drift.
                 over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
                 drifted, was_over = over and was_over, over
@@ -531,8 +579,12 @@ class CameraRecorder:
         self.seg_rel = relpath
         self.seg_end = wall
         ctx = stream.codec_context
-        self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
-                         "audio": int(self._audio is not None)}
+        # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
+        # a camera whose resolution was changed says so in its next keyframe (design/0093).
+        size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
+        self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": size[0], "height": size[1],
+                                      "audio": int(self._audio is not None), "retimed": 0}
+        self._fixes_at_open = self.counters["ts_fixes"]
         self.boundary = next_boundary(wall, self.settings.segment_us)
         self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
         self.emit(Opened(self.id, relpath, wall, self.clock.now_us(), self._basis))
@@ -544,6 +596,8 @@ class CameraRecorder:
         if seg is None:
             return
         end = self.seg_end if end_us is None else end_us
+        self._ended = (end, self._basis)
+        self.seg_meta["retimed"] = self.counters["ts_fixes"] - self._fixes_at_open
         try:
             size = seg.close()
             self._carried = seg.leftover_audio() if reason in _CARRIES_SOUND else []

@@ -387,3 +387,10 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
     for col, kind in (("vendor", "TEXT"), ("password_changed_us", "INTEGER"), ("password_changed_by", "TEXT"),
                       ("footage_copy", "TEXT")):
         db.execute(f"ALTER TABLE maintenance ADD COLUMN {col} {kind}")
+
+
+@migrations()
+def m019_segment_retimed(db: sqlite_utils.Database) -> None:
+    """Each segment row counts the pictures the recorder re-timed (design/0093):
+    storage/segment_schema.py m019."""
+    segment_schema.m019(db)
