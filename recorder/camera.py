@@ -162,6 +162,7 @@ class CameraRecorder:
         self._basis: int | None = None  # the host clock the run's stamps are on (RunClock.basis)
         self._ended: tuple[int, int | None] | None = None  # (end, basis) of the last segment closed
         self._fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
+        self._fixes_from: int | None = None  # ... or before the warm-up it opens with was re-timed
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -310,6 +311,7 @@ class CameraRecorder:
         cut_at_key = False  # the camera's clock jumped: the next keyframe starts a segment
         stale_rt: int | None = None  # the camera-clock reading from before a jump: no skew on it
         mono = mono_us()  # the last video packet's monotonic time
+        warm_fixes: int | None = None  # counters["ts_fixes"] before the warm-up's first re-timing
         clock: RunClock | None = None
         warmup: list[tuple[VideoPacket | Sound, int, int]] = []  # (packet, arrival wall, media us) before the anchor
         warm_since: int | None = None
@@ -375,6 +377,8 @@ class CameraRecorder:
                         cut_at_key = clock is not None
                         stale_rt = c.start_time_realtime
                 elif problem:
+                    if clock is None and warm_fixes is None:
+                        warm_fixes = self.counters["ts_fixes"]
                     self.counters["ts_fixes"] += 1
                 dts = fixed
             pkt.dts = dts
@@ -411,6 +415,7 @@ class CameraRecorder:
                 warm_since = None
                 clock = RunClock(anchor_offset(anchors), wall, mono)
                 anchors.clear()
+                self._fixes_from, warm_fixes = warm_fixes, None
                 ended = self._ended
                 if ended is not None:  # a reconnect: not before the last run's end (design/0093)
                     same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
@@ -584,7 +589,8 @@ class CameraRecorder:
         size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
         self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": size[0], "height": size[1],
                                       "audio": int(self._audio is not None), "retimed": 0}
-        self._fixes_at_open = self.counters["ts_fixes"]
+        self._fixes_at_open = self.counters["ts_fixes"] if self._fixes_from is None else self._fixes_from
+        self._fixes_from = None
         self.boundary = next_boundary(wall, self.settings.segment_us)
         self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
         self.emit(Opened(self.id, relpath, wall, self.clock.now_us(), self._basis))

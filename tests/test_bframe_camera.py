@@ -10,7 +10,6 @@ import hashlib
 import json
 import subprocess
 import threading
-from typing import Any
 
 import av
 import pytest
