@@ -385,7 +385,7 @@ class CameraRecorder:
             if pts is None or pts < dts:
                 if pts is not None and problem is None:
                     self.counters["ts_fixes"] += 1  # a picture before its own decode time (a reader's
-                pkt.pts = dts                       # first pictures): re-timed, and counted
+                pkt.pts = pts = dts                 # first pictures): re-timed, and counted
             elif shift or problem:
                 pkt.pts = pts
             last[idx] = dts
@@ -409,7 +409,7 @@ class CameraRecorder:
                 warmup.append((pkt, wall, media))
                 # The anchor is on the pictures' presentation times: a decode time runs ahead of
                 # them by the reorder depth (design/0093).
-                anchors.append((wall, pkt.pts * us_num // us_den))
+                anchors.append((wall, pts * us_num // us_den))
                 if mono - warm_since < WARMUP_US:
                     continue
                 warm_since = None
@@ -441,7 +441,7 @@ class CameraRecorder:
                 self._basis = clock.basis
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
-                clock = RunClock(wall - pkt.pts * us_num // us_den, wall, mono)  # on the picture's own time
+                clock = RunClock(wall - pts * us_num // us_den, wall, mono)  # on the picture's own time
                 self._basis = clock.basis
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
@@ -474,7 +474,8 @@ class CameraRecorder:
                 rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
                 # ... on its own stamps (before any shift of a jump), and none on a reading from
                 # before the camera's clock jumped (design/0093)
-                skew = rt + (pkt.pts - shifts[vindex]) * us_num // us_den - wall if rt and rt != stale_rt else None
+                # (`pts`, not pkt.pts: the segment writer made the packet's times its own)
+                skew = rt + (pts - shifts[vindex]) * us_num // us_den - wall if rt and rt != stale_rt else None
                 # Two windows in a row: a network stall that delays one burst is not a drift.
                 over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
                 drifted, was_over = over and was_over, over
