@@ -10,13 +10,11 @@ the segment placement it calls shares that state.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, TypedDict, cast
@@ -34,10 +32,10 @@ from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
 from recorder.picture_size import declared_size
-from recorder.segment import SegmentFile, time_base
+from recorder.segment import SegmentFile, provenance, time_base
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
-from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, connect_timeout_us
+from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us, connect_timeout_us
 from recorder.timeline import (
     CLOCK_STEP_US,
     JUMP,
@@ -93,25 +91,8 @@ class Settings:
     reconnect_max_us: int
     sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
     sample_max_us: int = 60_000_000  # ... or less often, to this, to the CPU budget (recorder/sample_budget.py)
-    site: str = ""               # provenance written into each segment file (provenance())
+    site: str = ""               # provenance written into each segment file (segment.provenance)
     node: str = ""
-
-
-def backoff_us(attempt: int, cap_us: int, rng: random.Random) -> int:
-    """0.25 s doubling to the cap, with +-20 % jitter so cameras don't retry in lockstep."""
-    base = min(cap_us, 250_000 * (2 ** min(attempt, 16)))
-    return int(base * rng.uniform(0.8, 1.2))
-
-
-def provenance(settings: Settings, camera: str, start_us: int) -> dict[str, str]:
-    """MP4 metadata naming the file's origin, so a copied segment still says where and when it
-    was recorded (two cameras on one stream no longer give byte-identical files). Standard
-    keys (title, comment, creation_time), which players and ffprobe show; playback unchanged."""
-    start = datetime.fromtimestamp(start_us / 1e6, timezone.utc)
-    iso = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start_us % 1_000_000:06d}Z"
-    who = {"site": settings.site, "node": settings.node, "camera": camera, "start_us": start_us}
-    return {"title": f"{settings.site}/{settings.node}/{camera} {iso}",
-            "comment": "edged " + json.dumps(who, sort_keys=True, ensure_ascii=False), "creation_time": iso}
 
 
 class CameraRecorder:
@@ -163,6 +144,7 @@ class CameraRecorder:
         self._ended: tuple[int, int | None] | None = None  # (end, basis) of the last segment closed
         self._fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
         self._fixes_from: int | None = None  # ... or before the warm-up it opens with was re-timed
+        self._size: tuple[int, int] | None = None  # the picture size of the last segment opened (its SPS)
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -372,8 +354,8 @@ class CameraRecorder:
                     pts = None if pts is None else pts + moved
                     self.counters["ts_jumps"] += 1
                     if is_video:
-                        log.warning("camera %s: its clock jumped %+.1f s: every frame kept, a segment starts at "
-                                    "the next keyframe", self.id, -moved * tb, **logs.fields(camera=self.id))
+                        log.warning("camera %s: its clock jumped %+.1f s: every frame kept, cut at the next keyframe",
+                                    self.id, -moved * tb, **logs.fields(camera=self.id))
                         cut_at_key = clock is not None
                         stale_rt = c.start_time_realtime
                 elif problem:
@@ -407,8 +389,7 @@ class CameraRecorder:
             if clock is None:
                 warm_since = mono if warm_since is None else warm_since
                 warmup.append((pkt, wall, media))
-                # The anchor is on the pictures' presentation times: a decode time runs ahead of
-                # them by the reorder depth (design/0093).
+                # Anchored on presentation times: decode times lead by the reorder depth (design/0093)
                 anchors.append((wall, pts * us_num // us_den))
                 if mono - warm_since < WARMUP_US:
                     continue
@@ -471,10 +452,8 @@ class CameraRecorder:
                 sample_us = samples.pool.interval_us  # the worker's, to its CPU budget (design/0078)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
             if mono - stats.since >= STATS_EVERY_US:
-                rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
-                # ... on its own stamps (before any shift of a jump), and none on a reading from
-                # before the camera's clock jumped (design/0093)
-                # (`pts`, not pkt.pts: the segment writer made the packet's times its own)
+                rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0, on its own
+                # stamps (not shifted; `pts`: the segment writer rebased pkt's), none from before a jump (0093)
                 skew = rt + (pts - shifts[vindex]) * us_num // us_den - wall if rt and rt != stale_rt else None
                 # Two windows in a row: a network stall that delays one burst is not a drift.
                 over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
@@ -482,7 +461,8 @@ class CameraRecorder:
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
                                        skew, audio_codec, transport=self.transport, reader=self.reader_shown(),
                                        no_keyframe_s=self._keyframe_missing(wall),
-                                       media_reanchor_s=self._recent_reanchor(mono), **sound.report()))
+                                       media_reanchor_s=self._recent_reanchor(mono), size=self._size,
+                                       **sound.report()))
                 stats = StatsWindow(mono, stats)
         return got_frame
 
@@ -576,7 +556,7 @@ class CameraRecorder:
         self.seg = seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
                                      origin_us=int(pkt.dts * time_base(stream) * 1_000_000),
                                      fragment_us=self.settings.fragment_us,
-                                     metadata=provenance(self.settings, self.id, wall),
+                                     metadata=provenance(self.settings.site, self.settings.node, self.id, wall),
                                      durability=self.durability, frame_us=self._vstep_us,
                                      arrival_us=self._arrival_us)
         carried, self._carried = self._carried, []
@@ -587,7 +567,7 @@ class CameraRecorder:
         ctx = stream.codec_context
         # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
         # a camera whose resolution was changed says so in its next keyframe (design/0093).
-        size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
+        size = self._size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
         self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": size[0], "height": size[1],
                                       "audio": int(self._audio is not None), "retimed": 0}
         self._fixes_at_open = self.counters["ts_fixes"] if self._fixes_from is None else self._fixes_from
