@@ -66,9 +66,10 @@ FORCED_CUT_LENGTHS = 2  # a segment without a keyframe is cut after this many se
 FORCED_CUT = "no keyframe"  # its close reason
 # Cuts within one run of the camera's media clock: the sound held past the closed segment's last
 # picture belongs to the next segment (recorder/segment.py). After any other close it is dropped.
-_CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift"})
+_CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift", "timestamp jump"})
 REANCHOR_SHOWN_US = 600_000_000  # a media re-anchor shows in the stats (and its alarm) this long
 _NEVER = 1 << 62  # next_sample when image checks are off
+HELD_MAX = 16  # a connection's first pictures held for a decode time (libavformat gives B-frame streams none at first)
 
 
 class SegmentMeta(TypedDict):
@@ -285,8 +286,7 @@ class CameraRecorder:
         # Integer time-base arithmetic on the per-packet path: Fraction math costs microseconds.
         us_num, us_den = vtb.numerator * 1_000_000, vtb.denominator
         last: dict[int, int | None] = {s.index: None for s in streams}
-        # Per stream: how far its stamps are moved since its camera's clock jumped (design/0093), and
-        # the furthest ahead a stamp may go with no look at the monotonic clock (JUMP_AHEAD_US).
+        # Per stream: its stamps' shift since its camera's clock jumped, how far ahead one may go unchecked (0093)
         shifts: dict[int, int] = {s.index: 0 for s in streams}
         ahead = {s.index: int(JUMP_AHEAD_US / 1_000_000 / time_base(s)) for s in streams}
         anchors: list[tuple[int, int]] = []  # (arrival wall, presentation media us) of the warm-up's pictures
@@ -295,11 +295,11 @@ class CameraRecorder:
         mono = mono_us()  # the last video packet's monotonic time
         warm_fixes: int | None = None  # counters["ts_fixes"] before the warm-up's first re-timing
         clock: RunClock | None = None
-        warmup: list[tuple[VideoPacket | Sound, int, int]] = []  # (packet, arrival wall, media us) before the anchor
+        warmup: list[tuple[VideoPacket | Sound, int, int | None]] = []  # (packet, arrival, media us) before the anchor
         warm_since: int | None = None
         reanchor = False
         drifted = was_over = False  # the media clock ran past MEDIA_DRIFT_US from monotonic time (per stats window)
-        held: VideoPacket | None = None  # the first packet of a connection has no timestamp
+        held: list[VideoPacket] = []  # a connection's first pictures without a decode time (libavformat's)
         got_frame = False
         stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
@@ -332,8 +332,8 @@ class CameraRecorder:
             is_video = idx == vindex
             dts, pts, prev = pkt.dts, pkt.pts, last[idx]
             if dts is None:
-                if is_video and pts is None and prev is None and held is None:
-                    held = pkt
+                if is_video and prev is None and len(held) < HELD_MAX:
+                    held.append(pkt)
                     continue
                 dts = pts
             shift = shifts[idx]
@@ -375,17 +375,20 @@ class CameraRecorder:
                 stats.audio += 1
                 for out in sound.feed(pkt):
                     if clock is None and warmup:
-                        warmup.append((out, 0, -1))
+                        warmup.append((out, 0, None))
                     else:
                         self._audio_out(out)
                 continue
 
             media = dts * us_num // us_den
             wall, mono = now_us(), monotonic_ns() // 1000
-            if held is not None:
-                held.dts = held.pts = dts - vstep
-                warmup.append((held, wall - vstep_us, media - vstep_us))
-                held = None
+            if held:  # a frame apart before the first decode time; its pictures not before the first pts
+                first = min([p.pts for p in held if p.pts is not None] + [pts]) - vstep
+                for k, h in zip(range(len(held), 0, -1), held):
+                    h.dts = dts - k * vstep
+                    h.pts = h.pts if h.pts is not None and h.pts >= h.dts else max(first, h.dts)
+                    warmup.append((h, wall - k * vstep_us, media - k * vstep_us))
+                held.clear()
             if clock is None:
                 warm_since = mono if warm_since is None else warm_since
                 warmup.append((pkt, wall, media))
@@ -400,15 +403,15 @@ class CameraRecorder:
                 ended = self._ended
                 if ended is not None:  # a reconnect: not before the last run's end (design/0093)
                     same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
-                    first = min(m for _p, _a, m in warmup if m >= 0)
+                    first = min(m for _p, _a, m in warmup if m is not None)
                     clock.offset = after_last(clock.offset, first, ended[0], same)
                 self._basis = clock.basis
                 self._last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
                 got_frame = self._recorded = True
-                for p, _a, m in warmup[:-1]:  # sound has no media time here (m < 0): the entry says which
-                    if m < 0:
+                for p, _a, m in warmup[:-1]:  # sound has no media time here (None): the entry says which
+                    if m is None:
                         self._audio_out(cast("Sound", p))
                     else:
                         self._video_out(cast("VideoPacket", p), clock.wall(m))

@@ -22,9 +22,12 @@ import av
 import pytest
 
 import recorder.camera as camera_module
+from recorder import rtp
 from recorder.camera import CameraRecorder, Settings
+from recorder.timeline import DecodeTimes
 from storage.clock import FakeClock
 from storage.layout import parse_relpath
+from tests.support import rtp_captures
 
 pytestmark = pytest.mark.pure
 
@@ -62,22 +65,24 @@ class _Source:
         self.streams = types.SimpleNamespace(video=[_Video(stream)], audio=[])
         self.start_time_realtime = None
         self._stream, self._stamps, self._clock = stream, stamps, clock
+        self.pictures: list[tuple[bytes, bool, int | None, int | None]] | None = None  # instead of the clip's
 
     def demux(self, *_streams: Any) -> Iterator[Any]:
-        for pkt, ts in zip(self._c.demux(self._stream), self._stamps):
-            if not pkt.size:
-                continue
+        pictures = self.pictures if self.pictures is not None else (
+            (bytes(p), p.is_keyframe, ts, ts) for p, ts in zip(self._c.demux(self._stream), self._stamps) if p.size)
+        for data, key, pts, dts in pictures:
             self._clock.advance(FRAME * S // 90000)
-            copy = av.Packet(bytes(pkt))
-            copy.stream, copy.time_base, copy.is_keyframe = self._stream, TB, pkt.is_keyframe
-            copy.pts = copy.dts = ts
+            copy = av.Packet(data)
+            copy.stream, copy.time_base, copy.is_keyframe = self._stream, TB, key
+            copy.pts, copy.dts = pts, dts
             yield copy
 
     def close(self) -> None:
         self._c.close()
 
 
-def _record(tmp_path: Path, clip: Path, runs: list[list[int]], monkeypatch) -> list[dict[str, Any]]:
+def _record(tmp_path: Path, clip: Path, runs: list[list[int]], monkeypatch,
+            pictures: list[tuple[bytes, bool, int | None, int | None]] | None = None) -> list[dict[str, Any]]:
     clock = FakeClock(1_800_000_000 * S)
     monkeypatch.setattr(camera_module, "mono_us", lambda: round(clock.monotonic() * S))
     monkeypatch.setattr(camera_module, "time", types.SimpleNamespace(
@@ -89,6 +94,7 @@ def _record(tmp_path: Path, clip: Path, runs: list[list[int]], monkeypatch) -> l
                          lambda _e: None, lambda c: closed.append(dataclasses.asdict(c)), clock=clock)
     for stamps in runs:
         source = _Source(clip, stamps, clock)
+        source.pictures = pictures
         try:
             rec._record(source)
         finally:
@@ -156,3 +162,27 @@ def _start(path: str) -> int:
     parsed = parse_relpath(path)
     assert parsed is not None
     return parsed[1]
+
+
+def test_libavformats_first_b_frame_pictures_keep_their_times(tmp_path, clip, monkeypatch):
+    """libavformat gives a B-frame stream's first picture no time and its next two no decode time
+    (tests/test_reader_differential.py): held until one comes, they are put a frame apart before
+    it, and no picture is moved (with them stamped at their pts, every B picture after was)."""
+    dep = rtp.Depacketizer("h264")
+    units = [u for p in rtp_captures.read(rtp_captures.HERE / "bframes_h264.rtp") for u in dep.push(p)] + dep.flush()
+    times = DecodeTimes(2, FRAME)
+    pictures = []
+    for i, u in enumerate(units):
+        pts = u.ts - units[0].ts
+        dts = times.dts(pts)
+        pictures.append((u.data, u.key, None if i == 0 else pts, None if i < 3 else dts))
+    closed = _record(tmp_path, clip, [[]], monkeypatch, pictures)
+    assert sum(s["frames"] for s in closed) == len(units) == 40
+    assert sum(s["retimed"] for s in closed) == 0
+    true = [u.ts - units[0].ts for u in units]
+    at = 0
+    for seg in closed:  # every picture at the camera's own time, in each file's own time line
+        mine = true[at:at + len(seg["pts"])]
+        assert [p - seg["pts"][0] for p in seg["pts"]] == [t - mine[0] for t in mine]
+        at += len(seg["pts"])
+    assert at == 40
