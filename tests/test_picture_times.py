@@ -10,6 +10,7 @@ from recorder.timeline import (
     MISSING,
     RECONNECT_OVERLAP_US,
     DecodeTimes,
+    RtpTimes,
     after_last,
     observed_depth,
     retime,
@@ -123,3 +124,38 @@ def test_no_bitstream_restriction_is_unknown_and_baseline_is_none():
     assert picture_size.reorder_depth("h264", h264_sps(1280, 720, profile=77)) is None  # Main, no VUI: unsaid
     assert picture_size.reorder_depth("h264", b"") is None
     assert picture_size.reorder_depth("mjpeg", b"\x00\x00\x00\x01\x67") is None
+
+
+def test_the_edged_reader_follows_every_sender_report_and_forgets_them_at_a_jump():
+    """design/0093: the camera's clock at media time 0 follows the newest RTCP sender report (the
+    first of VLC's said 60 s off); after a jump of the RTP clock it waits for a report from after."""
+    import io
+
+    import av
+
+    from recorder.edged_source import EdgedSource
+
+    dep = rtp.Depacketizer("h264")
+    units = [u for p in rtp_captures.read(rtp_captures.HERE / "plain_h264.rtp") for u in dep.push(p)]
+    t0 = units[0].ts
+    units = units[:10] + [rtp.AccessUnit(u.ts + 3600 * 90000, u.key, u.data, u.params) for u in units[10:20]]
+    src = EdgedSource.__new__(EdgedSource)
+    template = av.open(io.BytesIO(units[0].data), format="h264")
+    src._stream, src._origin, src._times = template.streams.video[0], t0, RtpTimes(t0, 0, F)
+    src._pending, src.start_time_realtime, src._sr = [], None, None
+    wall0 = 1_800_000_000 * S
+    reports = {2: (wall0 + 60 * S, t0), 5: (wall0, t0 + 5 * F)}  # before picture i: (camera wall, RTP time)
+
+    def arriving():
+        for i, u in enumerate(units):
+            if i in reports:
+                src._sr = reports[i]
+            yield u
+
+    src._rest = arriving()
+    seen = [src.start_time_realtime for _pkt in src.demux()]
+    template.close()
+    assert seen[:2] == [None, None]                            # no report yet
+    assert seen[2:5] == [wall0 + 60 * S] * 3                   # the first report: 60 s off
+    assert seen[5:10] == [wall0 - 5 * F * S // 90000] * 5      # the newest: media time 0 at wall0 - 0.25 s
+    assert seen[10:] == [None] * 10                            # the clock jumped: nothing known until a report
