@@ -132,7 +132,7 @@ class EdgedSource:
 
     def _first(self, video: Media) -> None:
         """Read to the first keyframe and the picture after it (the frame rate, when the SDP
-        names none), and make the stream the muxer copies."""
+        names none; more with B pictures, design/0093), and make the stream the muxer copies."""
         units = self._units()
         pending = self._pending
         for au in units:
@@ -143,19 +143,16 @@ class EdgedSource:
             raise RtspFailure("the stream ended before its first keyframe", kind=diagnose.ENDED_EARLY)
         key = pending[0]
         depth = picture_size.reorder_depth(self.codec, parameter_sets(video), key.data)
-        if depth is None:  # the SPS does not say: the first pictures show it (design/0093)
+        if depth is None or (depth and not video.framerate):
+            # The SPS does not say its depth, or B pictures and no frame rate in the SDP: the
+            # first pictures show them (design/0093; the second picture is not the next one then)
             for au in units:
                 pending.append(au)
                 if len(pending) >= OBSERVE_UNITS or time.monotonic() > self._deadline:
                     break
         self.depth = depth = reorder_of(self.codec, parameter_sets(video), pending)
         self._origin = key.ts
-        if video.framerate:
-            rate = Fraction(video.framerate).limit_denominator(1001)
-        elif len(self._pending) > 1 and self._pending[1].ts > key.ts:
-            rate = Fraction(90000, self._pending[1].ts - key.ts)
-        else:
-            rate = DEFAULT_RATE
+        rate = Fraction(video.framerate).limit_denominator(1001) if video.framerate else frame_rate(pending)
         raw = io.BytesIO(parameter_sets(video) + key.data)
         try:
             self._template = av.open(raw, format=self.codec, options={"fpsprobesize": "0"})
@@ -265,6 +262,14 @@ class EdgedSource:
             if self._template is not None:
                 self._template.close()
                 self._template = None
+
+
+def frame_rate(units: list[rtp.AccessUnit]) -> Fraction:
+    """The frame rate the first pictures show: one over the least step between their times (in
+    presentation order: with B pictures the second picture received is not the next one)."""
+    times = sorted({au.ts for au in units})
+    step = min((b - a for a, b in zip(times, times[1:])), default=0)
+    return Fraction(90000, step) if step > 0 else DEFAULT_RATE
 
 
 def reorder_of(codec: str, params: bytes, units: list[rtp.AccessUnit]) -> int:

@@ -1,9 +1,11 @@
 """Picture times (design/0093): decode times from the reorder depth, re-timing of missing, alike and
 jumping stamps, the reorder depth an SPS declares, a reconnect after the last run. Pure tables."""
 
+from fractions import Fraction
+
 import pytest
 
-from recorder import picture_size, rtp
+from recorder import edged_source, picture_size, rtp
 from recorder.timeline import (
     ALIKE,
     JUMP,
@@ -159,3 +161,12 @@ def test_the_edged_reader_follows_every_sender_report_and_forgets_them_at_a_jump
     assert seen[2:5] == [wall0 + 60 * S] * 3                   # the first report: 60 s off
     assert seen[5:10] == [wall0 - 5 * F * S // 90000] * 5      # the newest: media time 0 at wall0 - 0.25 s
     assert seen[10:] == [None] * 10                            # the clock jumped: nothing known until a report
+
+
+@pytest.mark.parametrize(("pts", "fps"), [(PLAIN[:2], 20), (BF2[:2], Fraction(20, 3)), (BF2, 20), (PYRAMID, 20),
+                                          ([0], 25)])
+def test_the_frame_rate_from_the_first_pictures_in_presentation_order(pts, fps):
+    """Without a frame rate in the SDP: with B pictures the second picture received is three
+    frames on (6.7 fps from two pictures), so the reader reads more of them (edged_source._first)."""
+    units = [rtp.AccessUnit(t, False, b"", False) for t in pts]
+    assert edged_source.frame_rate(units) == fps
