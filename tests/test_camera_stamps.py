@@ -186,3 +186,21 @@ def test_libavformats_first_b_frame_pictures_keep_their_times(tmp_path, clip, mo
         assert [p - seg["pts"][0] for p in seg["pts"]] == [t - mine[0] for t in mine]
         at += len(seg["pts"])
     assert at == 40
+
+
+def test_each_segment_records_the_picture_size_of_its_own_sps(tmp_path, clip, monkeypatch):
+    """A technician changes the camera's resolution mid-stream: the segments after say the new
+    size (their keyframe's SPS), not the stream's first (design/0093)."""
+    big = tmp_path / "big.h264"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=20", "-t", "4",
+                    "-c:v", "libx264", "-bf", "0", "-g", str(GOP), "-pix_fmt", "yuv420p", "-f", "h264", str(big)],
+                   check=True, timeout=120)
+    pictures = []
+    for path in (clip, big):
+        with av.open(str(path), format="h264") as c:
+            pictures += [(bytes(p), bool(p.is_keyframe)) for p in c.demux(c.streams.video[0]) if p.size][:GOP * 2]
+    stamped = [(data, key, i * FRAME, i * FRAME) for i, (data, key) in enumerate(pictures)]
+    closed = _record(tmp_path, clip, [[]], monkeypatch, stamped)
+    assert sum(s["frames"] for s in closed) == GOP * 4
+    sizes = [(s["width"], s["height"]) for s in closed]
+    assert sizes[0] == (160, 120) and sizes[-1] == (320, 240), sizes
