@@ -404,3 +404,10 @@ def m020_records_follow_true_time(db: sqlite_utils.Database) -> None:
     (storage/corrections.py), and the time a person gives a flagged segment when resolving it."""
     corrections.create_table(db)
     db.execute("ALTER TABLE restamps ADD COLUMN resolved_shift_us INTEGER")  # true = original + this; NULL: none given
+
+
+@migrations()
+def m021_segment_retimed(db: sqlite_utils.Database) -> None:
+    """Each segment row counts the pictures the recorder re-timed (design/0093):
+    storage/segment_schema.py m021."""
+    segment_schema.m021(db)
