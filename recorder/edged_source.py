@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import av
 
 from recorder import diagnose, rtp
-from recorder.rtsp_session import UNSPOKEN, Media, RtspFailure, Session, parameter_sets
+from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,6 @@ DEFAULT_RATE = Fraction(25)
 READ_LOWAT = int(os.environ.get("EDGED_READ_LOWAT", str(rtp.READ_BYTES)) or 0)
 READ_WAIT_US = 125_000
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
-# Failures "auto" does not hand to libavformat: it would meet the same answer (and wait as long).
-_FINAL = frozenset({diagnose.REFUSED, diagnose.UNREACHABLE, diagnose.NO_ANSWER, diagnose.SLOW, diagnose.NOT_RTSP,
-                    diagnose.NOT_FOUND, diagnose.AUTH, diagnose.ENDED_EARLY})
 
 
 class _Video:
@@ -104,7 +101,7 @@ class EdgedSource:
         session.setup_and_play(base, video)
         self.codec = codec
         self._dep = rtp.Depacketizer(codec)
-        self._inter = rtp.Interleave()
+        self._inter = rtp.Interleave(on_message=session.heard)  # keep-alive answers, server requests (design/0092)
         if session.leftover:
             self._inter.feed(session.leftover[:rtp.READ_BYTES])
         sock = session.sock
@@ -249,7 +246,7 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
                                       "camera to H.264 or H.265")
     if fail.kind == diagnose.ENDED_EARLY:
         return diagnose.ENDED_EARLY, "the camera set up the stream and ended it before sending a picture"
-    if fail.kind in (FALLBACK, UNSPOKEN):
+    if fail.kind in (FALLBACK, UNSPOKEN, GARBLED):
         return diagnose.OTHER, f'the edged reader cannot record this camera ({fail}): set reader = "auto" or "ffmpeg"'
     if fail.status is not None:
         words = diagnose.status_words(fail.status, "tcp")
@@ -259,11 +256,6 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
     probe = diagnose.Probe(fail.errno, fail.received, fail.complete, fail.seconds)
     exc: BaseException = OSError(fail.errno, str(fail)) if fail.errno else TimeoutError(str(fail))
     return diagnose.explain_open(exc, url, fail.seconds, timeout_s, probe, "tcp")
-
-
-def falls_back(kind: str) -> bool:
-    """Whether "auto" tries libavformat after an edged open failed with this kind."""
-    return kind not in _FINAL
 
 
 def is_rtsp(url: str) -> bool:
