@@ -17,15 +17,12 @@ from recorder import diagnose
 from recorder.diagnose import scrub
 from recorder.edged_source import EDGED, FFMPEG, EdgedSource, is_rtsp
 from recorder.edged_source import explain as explain_edged
-from recorder.reader_choice import LOST, N_, ReaderChoice, reason
+from recorder.reader_choice import LOST, UDP_ONLY, ReaderChoice, reason
 from recorder.rtsp_session import UNSPOKEN, RtspFailure
 from recorder.source import TCP, UDP, Disconnected, Source, connect_timeout_us
 from storage import logs
 
 log = logging.getLogger("recorder.camera")
-
-UDP_ONLY = N_("it sends RTP over UDP only, which FFmpeg's reader records")
-
 
 class Camera(Protocol):
     """What an opening reads and sets of recorder/camera.py's CameraRecorder."""

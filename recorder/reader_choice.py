@@ -31,7 +31,8 @@ ANSWERS = N_("its RTSP answers are not as the edged reader expects")
 REFUSED = N_("it refused a request of the edged reader")
 SILENT = N_("it did not answer the edged reader in time")
 LOST = N_("the edged reader could not keep its session")
-REASONS = (SOUND, CODEC, KEYFRAME, AUTH, ANSWERS, REFUSED, SILENT, LOST)
+UDP_ONLY = N_("it sends RTP over UDP only, which FFmpeg's reader records")
+REASONS = (SOUND, CODEC, KEYFRAME, AUTH, ANSWERS, REFUSED, SILENT, LOST, UDP_ONLY)
 # No TCP connection at all (recorder/diagnose.py's kinds): nothing for another reader to read.
 _NO_CONNECTION = frozenset({"refused", "unreachable"})
 # The edged reader's own words for what it will not record (recorder/edged_source.py) -> reason.

@@ -113,7 +113,8 @@ class Depacketizer:
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
     __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
-                 "dropped", "units", "packets", "vcl", "_out", "n", "ssrc", "retired", "ssrc_changes", "foreign")
+                 "dropped", "units", "packets", "vcl", "_out", "n", "ssrc", "retired", "ssrc_changes", "foreign",
+                 "_switched")
 
     def __init__(self, codec: str):
         if codec not in ("h264", "hevc"):
@@ -137,6 +138,7 @@ class Depacketizer:
         self.ssrc: int | None = None  # the source followed; a new one is followed from its first keyframe
         self.retired: set[int] = set()  # sources left behind: their late packets are dropped (`foreign`)
         self.ssrc_changes = self.foreign = 0
+        self._switched = False  # the next packet is a new source's: the access unit being built ends first
 
     def unwrap(self, ts32: int) -> int:
         last = self.last32
@@ -183,6 +185,10 @@ class Depacketizer:
         end = size - pkt[size - 1] if b0 & 0x20 else size  # padding
         out: list[AccessUnit] = []
         self._out = out
+        if self._switched:
+            self._switched = False
+            self._finish(out)
+            self.need_key = True
         gap = expected is not None and seq != expected
         if gap:
             self.broken = True
@@ -202,8 +208,8 @@ class Depacketizer:
 
     def _source(self, ssrc: int) -> bool:
         """A packet of another SSRC: the first source is followed; a new one replaces it (a
-        camera that restarted its encoder: the picture being built is dropped, the new source
-        starts at its keyframe, its sequence numbers are not a gap); a packet of a source left
+        camera that restarted its encoder: the picture being built ends there, whole or dropped,
+        the new source starts at its keyframe, its sequence numbers are not a gap); a packet of a source left
         behind (an old session's, as some cameras send) is dropped. False: drop the packet."""
         if self.ssrc is None:
             self.ssrc = ssrc
@@ -216,7 +222,7 @@ class Depacketizer:
         self.retired.add(self.ssrc)
         self.ssrc = ssrc
         self.ssrc_changes += 1
-        self.broken = True
+        self._switched = True
         self.seq = None
         return True
 

@@ -154,9 +154,8 @@ class Session:
     def heard(self, data: bytes) -> None:
         """An RTSP message among the packets (recorder/rtp.py Interleave): a request from the
         server is answered; a keep-alive's answer is read. A refused keep-alive never ends the
-        session: a 401 is answered again with the new challenge, another refusal moves to the
-        next method (GET_PARAMETER, SET_PARAMETER, OPTIONS); an answer with another CSeq is
-        nobody's and is dropped."""
+        session: a 401 is answered again with the new challenge, another refusal moves to
+        OPTIONS, each at once; an answer with another CSeq is nobody's and is dropped."""
         kind, _, msg = next_message(data)
         if msg is None:
             return
@@ -179,6 +178,10 @@ class Session:
             return
         if self.keepalive_method == method and method in KEEPALIVE_NEXT:
             self.keepalive_method = KEEPALIVE_NEXT[method]
+            try:
+                self.keepalive()  # at once, the other way
+            except RtspFailure:
+                pass
 
     def _reply(self, msg: Message) -> None:
         self.counts["server_requests"] += 1

@@ -17,8 +17,9 @@ MESSAGE_MAX = 65536  # an RTSP message head (and SDP) larger than this is not on
 # A request line from the server ("OPTIONS * RTSP/1.0", "SET_PARAMETER rtsp://... RTSP/1.0").
 _REQUEST = re.compile(rb"([A-Z][A-Z_]{2,20}) (\S+) RTSP/\d\.\d\r\n")
 _PARTIAL_REQUEST = re.compile(rb"[A-Z][A-Z_]{0,20}( \S*( R?T?S?P?/?[\d.]*\r?)?)?")
-# What each keep-alive falls back to when the camera refuses it (design/0092: keep-alive).
-KEEPALIVE_NEXT = {"GET_PARAMETER": "SET_PARAMETER", "SET_PARAMETER": "OPTIONS"}
+# What a keep-alive the camera refuses is replaced by (design/0092): OPTIONS, which every server
+# answers (RFC 2326 requires it; retina and go2rtc keep alive with it).
+KEEPALIVE_NEXT = {"GET_PARAMETER": "OPTIONS", "SET_PARAMETER": "OPTIONS"}
 
 
 @dataclass(slots=True)
