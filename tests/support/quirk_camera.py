@@ -174,7 +174,7 @@ class _Conn:
         elif method == "SETUP":
             if "rooted_control" in q and not url.endswith(":%d/stream/trackID=0" % self.cam.port):
                 return self.answer(cseq, "404 Not Found")
-            if "trackID=0" not in url:
+            if "trackID=0" not in url or not url.startswith(f"rtsp://127.0.0.1:{self.cam.port}/stream"):
                 return self.answer(cseq, "404 Not Found")
             self.answer(cseq, headers=f"Transport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc={self.stream.ssrc:08X}\r\n"
                                       f"Session: 5EC7E7;timeout={self.cam.timeout}\r\n")
