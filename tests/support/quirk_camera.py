@@ -22,13 +22,20 @@ rate. Each quirk is a name in `quirks`:
   no_sprop        an SDP without sprop-parameter-sets (SPS/PPS only in band)
   sei             an SEI NAL unit (with emulation prevention bytes) before every keyframe
   hates_edged     the session is dropped 1 s after PLAY when the client calls itself "edged"
+  ffmpeg          the RTP is FFmpeg's own (its rtp muxer, `-re`, over UDP here, relayed over the
+                  interleave), with its SDP: FFmpeg's RTSP muxer only publishes (and its `listen` mode
+                  only takes a publisher), so this is how FFmpeg serves a reader here
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import select
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,7 +48,8 @@ USER, PASSWORD = "admin", "s3cret"
 class QuirkCamera:
     def __init__(self, clip: Path, quirks: set[str] | frozenset[str] = frozenset(), fps: int = 20):
         self.quirks = set(quirks)
-        self.aus = rtp_clip.load(Path(clip), sei="sei" in self.quirks)
+        self.clip = Path(clip)
+        self.aus = rtp_clip.load(self.clip, sei="sei" in self.quirks)
         self.fps = fps
         self.timeout = next((int(q[8:]) for q in self.quirks if q.startswith("timeout=")), 65 if "live555" in quirks
                             else 60)
@@ -55,6 +63,9 @@ class QuirkCamera:
         self.dropped = 0  # sessions dropped for want of a keep-alive
         self._nonce = 0
         self._conns: list[socket.socket] = []
+        self.listeners: list[_Conn] = []  # playing sessions of the "ffmpeg" camera
+        self._ffmpeg: subprocess.Popen | None = None
+        self.ffmpeg_sdp = ""
 
     @property
     def url(self) -> str:
@@ -62,6 +73,8 @@ class QuirkCamera:
         return f"rtsp://{auth}127.0.0.1:{self.port}/{'cam' if 'redirect' in self.quirks else 'stream'}"
 
     def __enter__(self) -> "QuirkCamera":
+        if "ffmpeg" in self.quirks:
+            self._start_ffmpeg(self.clip)
         self._sock.listen(16)
         self._sock.settimeout(0.2)
         threading.Thread(target=self._accept, daemon=True, name="quirk-accept").start()
@@ -69,6 +82,10 @@ class QuirkCamera:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
+        if self._ffmpeg is not None:
+            self._ffmpeg.terminate()
+            self._ffmpeg.wait(10)
+            shutil.rmtree(self._folder, ignore_errors=True)
         for c in self._conns:
             try:
                 c.shutdown(socket.SHUT_RDWR)
@@ -90,6 +107,56 @@ class QuirkCamera:
 
     def nonce(self) -> str:
         return f"n{self._nonce:04d}"
+
+    # the "ffmpeg" camera: FFmpeg's rtp muxer, relayed --------------------------------------
+    def _start_ffmpeg(self, clip: Path) -> None:
+        rtp_sock, rtcp_sock = _udp_pair()
+        port = rtp_sock.getsockname()[1]
+        folder = tempfile.mkdtemp(prefix="edged-ffrtp-")
+        sdp, looped = Path(folder) / "cam.sdp", Path(folder) / "clip.mkv"
+        # A raw H.264 file cannot be looped (FFmpeg: "Seek to start failed"): in Matroska first.
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-fflags", "+genpts", "-framerate", str(self.fps), "-i",
+                        str(clip), "-c", "copy", str(looped)], check=True, timeout=60)
+        self._ffmpeg = subprocess.Popen(
+            ["ffmpeg", "-nostdin", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(looped), "-c", "copy", "-f", "rtp", "-sdp_file", str(sdp), f"rtp://127.0.0.1:{port}?rtcpport={port + 1}&pkt_size=1400"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not (sdp.exists() and "a=fmtp" in sdp.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = sdp.read_text()
+        self._folder = folder  # the looped clip, read for as long as FFmpeg runs
+        lines = [ln for ln in text.splitlines() if ln and not ln.startswith("c=")]
+        at = next(i for i, ln in enumerate(lines) if ln.startswith("m=video"))
+        lines[at] = "m=video 0 RTP/AVP 96"
+        self.ffmpeg_sdp = "\r\n".join(lines[:at] + ["a=control:*"] + lines[at:] + ["a=control:trackID=0"]) + "\r\n"
+        threading.Thread(target=self._relay, args=(rtp_sock, rtcp_sock), daemon=True, name="quirk-relay").start()
+
+    def _relay(self, rtp_sock: socket.socket, rtcp_sock: socket.socket) -> None:
+        channels = {rtp_sock.fileno(): 0, rtcp_sock.fileno(): 1}
+        with rtp_sock, rtcp_sock:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([rtp_sock, rtcp_sock], [], [], 0.2)
+                for sock in ready:
+                    packet = rtp_clip.framed(channels[sock.fileno()], sock.recv(65536))
+                    for conn in list(self.listeners):
+                        if not conn.playing.is_set() or not conn.send(packet):
+                            self.listeners.remove(conn)
+
+
+def _udp_pair() -> tuple[socket.socket, socket.socket]:
+    """Two UDP sockets on adjacent ports (RTP, RTCP), as FFmpeg's rtp muxer sends to."""
+    for _try in range(50):
+        rtp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp_sock.bind(("127.0.0.1", 0))
+        rtp_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        rtcp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            rtcp_sock.bind(("127.0.0.1", rtp_sock.getsockname()[1] + 1))
+            return rtp_sock, rtcp_sock
+        except OSError:
+            rtp_sock.close()
+            rtcp_sock.close()
+    raise RuntimeError("no two adjacent UDP ports free")
 
 
 class _Conn:
@@ -215,6 +282,8 @@ class _Conn:
         return "" if "base_none" in q else f"Content-Base: {self.base}/\r\n"
 
     def sdp(self) -> str:
+        if "ffmpeg" in self.q:
+            return self.cam.ffmpeg_sdp
         sps, pps = self.cam.aus[0][0], self.cam.aus[0][1]
         sprop = "" if "no_sprop" in self.q else ";sprop-parameter-sets=%s,%s" % (
             base64.b64encode(sps).decode(), base64.b64encode(pps).decode())
@@ -237,6 +306,9 @@ class _Conn:
             f"rtptime={s.ts0 + (123456 if 'wrong_rtpinfo' in q else 0)}\r\n"
         self.answer(cseq, headers=f"Session: 5EC7E7;timeout={self.cam.timeout}\r\nRange: npt=0.000-\r\n{info}", alive=True)
         self.playing.set()
+        if "ffmpeg" in q:
+            self.cam.listeners.append(self)
+            return
         threading.Thread(target=self.pace, args=(1 if packets else 0,), daemon=True, name="quirk-send").start()
 
     def picture(self, n: int) -> list[bytes]:
