@@ -175,8 +175,9 @@ def parse_head(head: bytes) -> Message | None:
 
 
 def reply_to_server(msg: Message, session_id: str) -> bytes:
-    """Our answer to a request the server sent (FFmpeg's rule: 200 to OPTIONS and
-    GET_PARAMETER, SET_PARAMETER too here; 501 to anything else)."""
+    """Our answer to a request the server sent: 200 to OPTIONS (as FFmpeg's
+    ff_rtsp_read_reply), and here to GET_PARAMETER and SET_PARAMETER too (a server's ping);
+    501 to anything else. With its CSeq, which FFmpeg's 501 leaves out."""
     ok = msg.method in ("OPTIONS", "GET_PARAMETER", "SET_PARAMETER")
     lines = ["RTSP/1.0 200 OK" if ok else "RTSP/1.0 501 Not Implemented"]
     if msg.cseq is not None:

@@ -6,9 +6,10 @@ pieces; RTCP sender reports (+ SDES, as live555 sends them)."""
 from __future__ import annotations
 
 import struct
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from storage.clock import SYSTEM
 
 MTU = 1400
 NTP_UNIX_S = 2_208_988_800
@@ -105,7 +106,7 @@ class RtpStream:
 
     def sender_report(self, ts: int) -> bytes:
         """RTCP SR + SDES (CNAME), 44 bytes: what live555 sends."""
-        now = time.time() + NTP_UNIX_S
+        now = SYSTEM.now_us() / 1e6 + NTP_UNIX_S
         sec = int(now)
         frac = int((now - sec) * (1 << 32))
         sr = struct.pack("!BBHIIIIII", 0x80, 200, 6, self.ssrc, sec, frac, ts & 0xFFFFFFFF, self.sent, self.octets)
