@@ -246,7 +246,10 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
                                       "camera to H.264 or H.265")
     if fail.kind == diagnose.ENDED_EARLY:
         return diagnose.ENDED_EARLY, "the camera set up the stream and ended it before sending a picture"
-    if fail.kind in (FALLBACK, UNSPOKEN, GARBLED):
+    if fail.kind == GARBLED:  # it answered in RTSP before: not a wrong port or device (design/0092)
+        return diagnose.OTHER, ("the camera speaks RTSP but sent something else where an answer was due: "
+                                'set reader = "auto" or "ffmpeg" for this camera')
+    if fail.kind in (FALLBACK, UNSPOKEN):
         return diagnose.OTHER, f'the edged reader cannot record this camera ({fail}): set reader = "auto" or "ffmpeg"'
     if fail.status is not None:
         words = diagnose.status_words(fail.status, "tcp")

@@ -69,9 +69,10 @@ def _edged(cam: Camera, first: bool) -> tuple[EdgedSource | None, str | None]:
         source = EdgedSource(cam.url, cam.settings, connect_us, forced, cam.stop)
     except RtspFailure as fail:
         kind, words = explain_edged(fail, cam.url, connect_us / 1e6)
-        if not cam.choice.hand_on(kind) or cam.stop.is_set():
+        silent = fail.timed_out and not fail.received  # the camera took the connection and said nothing
+        if not cam.choice.hand_on(kind, silent) or cam.stop.is_set():
             raise Disconnected(scrub(words), kind) from None
-        timed_out = fail.errno == errno.ETIMEDOUT or "did not finish" in str(fail)
+        timed_out = fail.timed_out or fail.errno == errno.ETIMEDOUT
         why = UDP_ONLY if kind == diagnose.TRANSPORT else \
             reason(str(fail), fail.status, fail.kind or kind, fail.kind == UNSPOKEN, timed_out)
         log.info("camera %s: the edged reader failed (%s): trying FFmpeg's reader", cam.id, scrub(str(fail)),

@@ -3,8 +3,9 @@ reader (libavformat) records it when it does (design/0079, amended by design/009
 
 "auto" opens with the edged reader. Any failure of the edged reader to start a session, or to
 keep one (a run that ends within KEEP_US of its start), tries libavformat next: at once after a
-failed start, at the next connection after a lost run. Only a camera no TCP connection reaches
-at all (refused, unreachable) is not handed on: libavformat would meet the same network. When
+failed start, at the next connection after a lost run. Only a camera that gave the edged reader
+nothing to read is not handed on: no TCP connection (refused, unreachable), or a connection taken
+and not a byte sent back within the connect timeout; libavformat would meet the same silence. When
 libavformat then records the camera, it keeps it for the worker's life (design/0079), and
 `edgectl cameras` says why in one of REASONS, fixed words a technician can act on, translated
 where people read them (scripts/i18n reads this file: the N_() below).
@@ -69,9 +70,10 @@ class ReaderChoice:
             return False
         return self.setting == EDGED or (self.fallback is None and not self.lost)
 
-    def hand_on(self, diagnosed_kind: str) -> bool:
-        """After the edged reader failed to start: whether libavformat tries the camera now."""
-        return self.setting == AUTO and diagnosed_kind not in _NO_CONNECTION
+    def hand_on(self, diagnosed_kind: str, silent: bool = False) -> bool:
+        """After the edged reader failed to start: whether libavformat tries the camera now
+        (`silent`: the camera sent not a byte back)."""
+        return self.setting == AUTO and diagnosed_kind not in _NO_CONNECTION and not silent
 
     def run_ended(self, edged: bool, lasted_us: int) -> None:
         """A run ended (not by a stop): an edged one that did not last hands the next

@@ -51,8 +51,10 @@ class RtspFailure(Exception):
     the reader itself knows it (no_video, unsupported)."""
 
     def __init__(self, message: str, *, status: int | None = None, err: int | None = None,
-                 received: bytes = b"", complete: bool = True, kind: str | None = None, seconds: float = 0.0):
+                 received: bytes = b"", complete: bool = True, kind: str | None = None, seconds: float = 0.0,
+                 timed_out: bool = False):
         super().__init__(message)
+        self.timed_out = timed_out  # the connect timeout ran out waiting for an answer
         self.status = status
         self.errno = err
         self.received = received
@@ -300,7 +302,7 @@ class Session:
             complete = b"\r\n\r\n" in buf
             if left <= 0:
                 raise RtspFailure("the camera did not finish answering", received=bytes(buf[:64]), complete=complete,
-                                  seconds=time.monotonic() - self._started)
+                                  seconds=time.monotonic() - self._started, timed_out=True)
             if self._stop is not None and self._stop.is_set():
                 raise RtspFailure("stopped while waiting for the camera", received=bytes(buf[:64]), complete=False,
                                   seconds=time.monotonic() - self._started)

@@ -195,6 +195,7 @@ def test_auto_hands_any_failure_but_no_connection_to_libavformat_and_keeps_what_
     assert auto.edged_first(True) and not auto.edged_first(False)
     assert all(auto.hand_on(k) for k in ("not_rtsp", "no_answer", "slow", "auth", "not_found", "other", "stalled"))
     assert not auto.hand_on("refused") and not auto.hand_on("unreachable")
+    assert not auto.hand_on("no_answer", silent=True)  # not a byte back: libavformat would wait as long
     auto.run_ended(True, KEEP_US - 1)  # an edged run that did not last: libavformat next
     assert not auto.edged_first(True)
     auto.ffmpeg_failed()  # libavformat failed too: the camera's fault
@@ -218,3 +219,15 @@ def test_edgectl_names_the_fallback_in_the_readers_language():
     assert reader_text(f"ffmpeg (fallback: {LOST})") == f"ffmpeg (fallback: {LOST})"
     with speaking("zh_TW"):
         assert reader_text(f"ffmpeg (fallback: {LOST})") == "ffmpeg（改用原因：edged 讀取器無法維持與攝影機的連線工作階段）"
+
+
+def test_not_rtsp_means_wrong_port_only_when_nothing_spoke_rtsp():
+    from recorder.edged_source import explain
+    from recorder.rtsp_session import GARBLED, RtspFailure
+
+    url = "rtsp://admin:pw@192.0.2.7:554/s"
+    never = RtspFailure("the answer is not RTSP", received=b"SSH-2.0-OpenSSH", complete=False)
+    assert explain(never, url, 5)[0] == "not_rtsp" and "wrong port or wrong device" in explain(never, url, 5)[1]
+    spoke = RtspFailure("the answer is not RTSP", received=b"\x00\x01", complete=False, kind=GARBLED)
+    kind, words = explain(spoke, url, 5)
+    assert kind == "other" and "wrong port" not in words and "speaks RTSP" in words and "pw" not in words
