@@ -111,6 +111,7 @@ def test_every_quirk_is_recorded_whole_by_the_edged_reader(tmp_path, clip, reade
                   for name, cam in cams.items()}
     assert "GET_PARAMETER" in keepalives["kalive"] and "OPTIONS" in keepalives["kalive"], keepalives["kalive"]
     assert keepalives["kacseq"].count("GET_PARAMETER") >= 2, keepalives["kacseq"]
+    assert cams["digest"].refused_playing >= 1  # a stale nonce met mid-session, answered again, session kept
     assert cams["relative"].replies >= 1  # the server's OPTIONS was answered
     for seg in run.closed_of("schemeless")[1:3]:  # the SEI as the camera sent it, emulation prevention and all
         assert SEI in (settings.data_dir / seg["path"]).read_bytes()

@@ -61,6 +61,7 @@ class QuirkCamera:
         self.replies = 0  # answers to the server's own requests
         self.sessions = 0
         self.dropped = 0  # sessions dropped for want of a keep-alive
+        self.refused_playing = 0  # 401s answered while a session played
         self._nonce = 0
         self._conns: list[socket.socket] = []
         self.listeners: list[_Conn] = []  # playing sessions of the "ffmpeg" camera
@@ -225,6 +226,8 @@ class _Conn:
             stale = ', stale=true' if "stale" in q and "authorization" in head else ""
             challenge = (f'Digest realm="quirk", nonce="{self.cam.nonce()}"{stale}' if "digest" in q
                          else 'Basic realm="quirk"')
+            if self.playing.is_set():
+                self.cam.refused_playing += 1  # a 401 mid-session (a stale nonce met by a keep-alive)
             return self.answer(cseq, "401 Unauthorized", f"WWW-Authenticate: {challenge}\r\n")
         if "frames_first" in q and method != "OPTIONS":
             self.send(self.rtcp())
