@@ -3,7 +3,8 @@ reader (libavformat) records it when it does (design/0079, amended by design/009
 
 "auto" opens with the edged reader. Any failure of the edged reader to start a session, or to
 keep one (a run that ends within KEEP_US of its start), tries libavformat next: at once after a
-failed start, at the next connection after a lost run. Only a camera that gave the edged reader
+failed start, at the next connection after a lost run (kept only while libavformat keeps its
+own sessions longer). Only a camera that gave the edged reader
 nothing to read is not handed on: no TCP connection (refused, unreachable), or a connection taken
 and not a byte sent back within the connect timeout; libavformat would meet the same silence. When
 libavformat then records the camera, it keeps it for the worker's life (design/0079), and
@@ -77,8 +78,13 @@ class ReaderChoice:
 
     def run_ended(self, edged: bool, lasted_us: int) -> None:
         """A run ended (not by a stop): an edged one that did not last hands the next
-        connection to libavformat."""
-        self.lost = edged and self.setting == AUTO and lasted_us < KEEP_US
+        connection to libavformat; a libavformat run taken for a lost session that did not
+        last either gives the camera back to the edged reader (the camera drops sessions,
+        whoever reads: a reboot, not a reader's fault)."""
+        short = lasted_us < KEEP_US
+        self.lost = edged and self.setting == AUTO and short
+        if not edged and short and self.fallback == LOST:
+            self.fallback = None
 
     def ffmpeg_opened(self, why: str | None) -> None:
         """libavformat opened the camera: after an edged failure (`why`), for good."""

@@ -277,7 +277,6 @@ class Session:
             kind, size, msg = next_message(buf)
             if kind == FRAME:
                 aside.append(bytes(buf[:size]))
-                self.counts["aside"] += 1
                 del buf[:size]
                 continue
             if msg is not None:
@@ -325,6 +324,7 @@ class Session:
         aside, newest kept when they are more than the reader takes at once (the oldest are
         dropped: the packets kept run on into what follows, a gap only before them)."""
         room = ASIDE_BYTES - len(rest)
+        self.counts["aside"] = len(aside)  # the leftover carries the earlier answers' frames to the next
         kept: list[bytes] = []
         for frame in reversed(aside):
             if len(frame) > room:

@@ -204,7 +204,16 @@ def test_auto_hands_any_failure_but_no_connection_to_libavformat_and_keeps_what_
     assert auto.edged_first(True)
     auto.run_ended(True, 5)
     auto.ffmpeg_opened(LOST)
+    assert auto.fallback == LOST and not auto.edged_first(True)
+    auto.run_ended(False, 5)  # libavformat lost it as fast: the camera's doing, the edged reader again
+    assert auto.fallback is None and auto.edged_first(True)
+    auto.run_ended(True, 5)
+    auto.ffmpeg_opened(LOST)
+    auto.run_ended(False, KEEP_US + 1)
     assert auto.fallback == LOST and not auto.edged_first(True)  # for the worker's life
+    auto.ffmpeg_opened(SOUND)  # a failed start: kept at once
+    auto.run_ended(False, 5)
+    assert auto.fallback == SOUND
     forced = ReaderChoice("edged")
     forced.run_ended(True, 5)
     assert forced.edged_first(True) and not forced.hand_on("not_rtsp")
