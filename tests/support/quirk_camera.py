@@ -1,6 +1,6 @@
 """A scriptable RTSP camera on 127.0.0.1 that does what real cameras' servers do (design/0092):
 plain sockets, a thread per connection, an H.264 clip's RTP over TCP interleaved at its frame
-rate. Each quirk is a name in `quirks`:
+rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in `quirks`:
 
   live555         an RTCP SR+SDES on channel 1 (`$\\x01\\x00,`, 44 bytes) before PLAY's 200 OK,
                   `Session: ...;timeout=65`, GET_PARAMETER and SET_PARAMETER in Public
@@ -49,7 +49,8 @@ class QuirkCamera:
     def __init__(self, clip: Path, quirks: set[str] | frozenset[str] = frozenset(), fps: int = 20):
         self.quirks = set(quirks)
         self.clip = Path(clip)
-        self.aus = rtp_clip.load(self.clip, sei="sei" in self.quirks)
+        self.hevc = self.clip.suffix in (".h265", ".hevc")  # tests/support/cameras.py make_clip's names
+        self.aus = rtp_clip.load(self.clip, sei="sei" in self.quirks, hevc=self.hevc)
         self.fps = fps
         self.timeout = next((int(q[8:]) for q in self.quirks if q.startswith("timeout=")), 65 if "live555" in quirks
                             else 60)
@@ -287,13 +288,17 @@ class _Conn:
     def sdp(self) -> str:
         if "ffmpeg" in self.q:
             return self.cam.ffmpeg_sdp
-        sps, pps = self.cam.aus[0][0], self.cam.aus[0][1]
-        sprop = "" if "no_sprop" in self.q else ";sprop-parameter-sets=%s,%s" % (
-            base64.b64encode(sps).decode(), base64.b64encode(pps).decode())
+        b64 = [base64.b64encode(n).decode() for n in self.cam.aus[0][:3]]
+        if self.cam.hevc:
+            sprop = "" if "no_sprop" in self.q else ";sprop-vps=%s;sprop-sps=%s;sprop-pps=%s" % tuple(b64)
+            codec, fmtp = "H265", "profile-id=1"
+        else:
+            sprop = "" if "no_sprop" in self.q else ";sprop-parameter-sets=%s,%s" % tuple(b64[:2])
+            codec, fmtp = "H264", "packetization-mode=1;profile-level-id=42C01E"
         control = "/stream/trackID=0" if "rooted_control" in self.q else "trackID=0"
         return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=quirk\r\nt=0 0\r\na=tool:LIVE555 Streaming Media v2020.01.01\r\n"
-                "a=control:*\r\nm=video 0 RTP/AVP 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 H264/90000\r\n"
-                f"a=fmtp:96 packetization-mode=1;profile-level-id=42C01E{sprop}\r\na=control:{control}\r\n")
+                f"a=control:*\r\nm=video 0 RTP/AVP 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 {codec}/90000\r\n"
+                f"a=fmtp:96 {fmtp}{sprop}\r\na=control:{control}\r\n")
 
     # the stream --------------------------------------------------------------------------
     def play(self, cseq: str) -> None:
@@ -318,20 +323,23 @@ class _Conn:
         """The framed packets of the n-th access unit, with this quirk's faults in them."""
         q, s, aus = self.q, self.stream, self.cam.aus
         au = aus[n % len(aus)]
-        gop = next((i for i, a in enumerate(aus[1:], 1) if any(x[0] & 0x1F == 5 for x in a)), len(aus))
+        hevc = self.cam.hevc
+        gop = next((i for i, a in enumerate(aus[1:], 1) if any(rtp_clip.is_key(x, hevc) for x in a)), len(aus))
         if "ssrc_change" in q and n == 2 * gop:
             s.ssrc, s.seq = 0x0BADCAFE, 51000
         ts = s.ts0 + n * 90000 // self.cam.fps
-        loads = rtp_clip.payloads(au)
+        loads = rtp_clip.payloads(au, hevc=hevc)
+        heads = [rtp_clip.fragment(p, hevc) for p in loads]
         broken = n == gop + gop // 2 and len(loads) > 3
         if broken and "fu_cut" in q:
-            fu = [i for i, p in enumerate(loads) if p[0] & 0x1F == 28 and not p[1] & 0xC0]
+            fu = [i for i, h in enumerate(heads) if h is not None and not h & 0xC0]
             if fu:
                 del loads[fu[0]]
         if broken and "fu_noend" in q:
-            ends = [i for i, p in enumerate(loads) if p[0] & 0x1F == 28 and p[1] & 0x40]
+            ends = [i for i, h in enumerate(heads) if h is not None and h & 0x40]
             if ends:
-                loads[ends[-1]] = loads[ends[-1]][:1] + bytes([loads[ends[-1]][1] & ~0x40 & 0xFF]) + loads[ends[-1]][2:]
+                at, end = ends[-1], 2 if hevc else 1  # the FU header's place
+                loads[at] = loads[at][:end] + bytes([loads[at][end] & ~0x40 & 0xFF]) + loads[at][end + 1:]
         return [rtp_clip.framed(0, s.packet(p, ts, i == len(loads) - 1)) for i, p in enumerate(loads)]
 
     def pace(self, n: int) -> None:

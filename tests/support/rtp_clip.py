@@ -1,7 +1,8 @@
-"""An Annex B H.264 clip as a camera's RTP packets (RFC 6184), for tests/support/quirk_camera.py:
-access units at the clip's frame rate, SPS and PPS before each keyframe (as `h264parse
-config-interval=-1` does), small NAL units alone, SPS+PPS in a STAP-A, large ones in FU-A
-pieces; RTCP sender reports (+ SDES, as live555 sends them)."""
+"""An Annex B H.264 or H.265 clip as a camera's RTP packets (RFC 6184, RFC 7798), for
+tests/support/quirk_camera.py: access units at the clip's frame rate, the parameter sets before
+each keyframe (as `h264parse config-interval=-1` does), small NAL units alone, the parameter sets
+in a STAP-A or AP, large ones in FU-A or FU pieces; RTCP sender reports (+ SDES, as live555
+sends them)."""
 
 from __future__ import annotations
 
@@ -34,55 +35,70 @@ def nal_units(data: bytes) -> list[bytes]:
     return out
 
 
-def access_units(data: bytes, sei: bool = False) -> list[list[bytes]]:
-    """The clip's access units, each its NAL units; SPS/PPS put before every IDR; `sei`: an SEI
-    before every IDR too."""
+def kind(nal: bytes, hevc: bool) -> int:
+    return (nal[0] >> 1) & 0x3F if hevc else nal[0] & 0x1F
+
+
+def is_key(nal: bytes, hevc: bool) -> bool:
+    return 16 <= kind(nal, hevc) <= 21 if hevc else kind(nal, hevc) == 5
+
+
+def access_units(data: bytes, sei: bool = False, hevc: bool = False) -> list[list[bytes]]:
+    """The clip's access units, each its NAL units; the parameter sets (SPS/PPS, H.265: VPS too)
+    put before every keyframe; `sei` (H.264): an SEI before every keyframe too."""
+    params_kinds, aud = ((32, 33, 34), 35) if hevc else ((7, 8), 9)
     aus: list[list[bytes]] = []
     cur: list[bytes] = []
     vcl = False
-    sps = pps = b""
+    params: dict[int, bytes] = {}
     for nal in nal_units(data):
-        kind = nal[0] & 0x1F
-        if kind == 7:
-            sps = nal
-        elif kind == 8:
-            pps = nal
-        is_vcl = 1 <= kind <= 5
-        if vcl and (not is_vcl or nal[1] & 0x80):
+        k = kind(nal, hevc)
+        if k in params_kinds:
+            params[k] = nal
+        is_vcl = k < 32 if hevc else 1 <= k <= 5
+        first = nal[2] & 0x80 if hevc else nal[1] & 0x80
+        if vcl and (not is_vcl or first):
             aus.append(cur)
             cur, vcl = [], False
-        if kind in (7, 8, 9):
-            continue  # put back before each IDR below; AUDs dropped
+        if k in params_kinds or k == aud:
+            continue  # put back before each keyframe below; AUDs dropped
         cur.append(nal)
         vcl = vcl or is_vcl
     if cur and vcl:
         aus.append(cur)
-    out = []
-    for au in aus:
-        if any(n[0] & 0x1F == 5 for n in au):
-            au = [sps, pps] + ([SEI] if sei else []) + au
-        out.append(au)
-    return out
+    sets = [params[k] for k in params_kinds]
+    return [sets + ([SEI] if sei and not hevc else []) + au if any(is_key(n, hevc) for n in au) else au for au in aus]
 
 
-def payloads(au: list[bytes], stap: bool = True, mtu: int = MTU) -> list[bytes]:
-    """One access unit's RTP payloads: SPS+PPS in a STAP-A (`stap`), small NAL units alone,
-    large ones in FU-A pieces."""
+def payloads(au: list[bytes], stap: bool = True, mtu: int = MTU, hevc: bool = False) -> list[bytes]:
+    """One access unit's RTP payloads: the parameter sets in one aggregation packet (STAP-A,
+    H.265 AP; `stap`), small NAL units alone, large ones in fragments (FU-A, H.265 FU)."""
     out = []
     nals = list(au)
-    if stap and len(nals) >= 2 and nals[0][0] & 0x1F == 7 and nals[1][0] & 0x1F == 8:
-        out.append(b"\x18" + b"".join(struct.pack("!H", len(n)) + n for n in nals[:2]))
-        nals = nals[2:]
+    sets = 3 if hevc else 2
+    if stap and len(nals) >= sets and all(kind(n, hevc) in (32, 33, 34, 7, 8) for n in nals[:sets]):
+        out.append((b"\x60\x01" if hevc else b"\x18") + b"".join(struct.pack("!H", len(n)) + n for n in nals[:sets]))
+        nals = nals[sets:]
     for nal in nals:
         if len(nal) <= mtu:
             out.append(nal)
             continue
-        head, body = nal[0], nal[1:]
+        head, body = (nal[:2], nal[2:]) if hevc else (nal[:1], nal[1:])
         pieces = [body[i:i + mtu] for i in range(0, len(body), mtu)]
         for i, piece in enumerate(pieces):
-            fu = (head & 0x1F) | (0x80 if i == 0 else 0) | (0x40 if i == len(pieces) - 1 else 0)
-            out.append(bytes([(head & 0xE0) | 28, fu]) + piece)
+            edge = (0x80 if i == 0 else 0) | (0x40 if i == len(pieces) - 1 else 0)
+            if hevc:
+                out.append(bytes([(head[0] & 0x81) | (49 << 1), head[1], edge | kind(nal, True)]) + piece)
+            else:
+                out.append(bytes([(head[0] & 0xE0) | 28, edge | kind(nal, False)]) + piece)
     return out
+
+
+def fragment(payload: bytes, hevc: bool) -> int | None:
+    """The FU header of a fragment (S, E bits and type), or None for another packet."""
+    if hevc:
+        return payload[2] if kind(payload, True) == 49 else None
+    return payload[1] if payload[0] & 0x1F == 28 else None
 
 
 @dataclass
@@ -118,5 +134,5 @@ def framed(channel: int, packet: bytes) -> bytes:
     return b"$" + bytes([channel]) + struct.pack("!H", len(packet)) + packet
 
 
-def load(path: Path, sei: bool = False) -> list[list[bytes]]:
-    return access_units(path.read_bytes(), sei)
+def load(path: Path, sei: bool = False, hevc: bool = False) -> list[list[bytes]]:
+    return access_units(path.read_bytes(), sei, hevc)
