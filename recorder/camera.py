@@ -25,9 +25,9 @@ from recorder import audio, diagnose
 from recorder.access_unit import access_units
 from recorder.diagnose import scrub
 from recorder.durability import Durability
-from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource, falls_back, is_rtsp
-from recorder.edged_source import explain as explain_edged
-from recorder.rtsp_session import RtspFailure
+from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource
+from recorder.opening import open_camera
+from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
@@ -35,7 +35,7 @@ from recorder.picture_size import declared_size
 from recorder.segment import SegmentFile, provenance, time_base
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
-from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us, connect_timeout_us
+from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (
     CLOCK_STEP_US,
     JUMP,
@@ -107,11 +107,10 @@ class CameraRecorder:
         # (461), and keeps what worked for the worker's life, so a reconnect asks once.
         self.transport_setting: str = camera.get("transport", "auto")
         self.transport: str = UDP if self.transport_setting == UDP else TCP
-        # The reader (design/0079): "auto" tries the edged reader and falls back to libavformat's
-        # for good, with why (`fallback`); `reader` is the one that read the last connection.
-        self.reader_setting: str = camera.get("reader", AUTO)
+        # The reader (design/0079, 0092): "auto" tries the edged reader and falls back to libavformat's
+        # for good, with why (`choice.fallback`); `reader` is the one that read the last connection.
+        self.choice = ReaderChoice(camera.get("reader", AUTO))
         self.reader: str = FFMPEG
-        self.fallback: str | None = None
         self.settings = settings
         self.emit = emit
         self.on_closed = on_closed  # hands a closed segment to the hasher
@@ -160,60 +159,7 @@ class CameraRecorder:
                         self.clock.now_us()))
 
     def _open(self, first: bool) -> Source | EdgedSource:
-        edged = self._open_edged(first)
-        if edged is not None:
-            return edged
-        start = time.monotonic()
-        try:
-            self.reader = FFMPEG
-            try:
-                return Source(self.url, self.settings, first, self.transport)
-            except Exception as exc:  # noqa: BLE001
-                if self.transport_setting != "auto" or not diagnose.refuses_transport(exc) or self.stop.is_set():
-                    raise
-                other = UDP if self.transport == TCP else TCP
-                source = Source(self.url, self.settings, first, other)
-                log.info("camera %s: it refuses RTSP over %s; recording over %s", self.id, self.transport.upper(),
-                         other.upper(), **logs.fields(camera=self.id))
-                self.transport = other
-                return source
-        except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
-            timeout_s = connect_timeout_us(self.settings, first) / 1e6
-            probe = None
-            if diagnose.vague(exc) and not self.url.startswith("synthetic:") and not self.stop.is_set():
-                probe = diagnose.probe_rtsp(self.url, timeout_s, self.stop)
-            kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe,
-                                                self.transport_setting if self.transport_setting != "auto" else None)
-            raise Disconnected(scrub(words), kind) from None
-
-    def _open_edged(self, first: bool) -> EdgedSource | None:
-        """The edged reader (design/0079) when the camera's `reader` says so and it can record
-        the camera; None: libavformat opens it. "auto" falls back for good (this worker's life)
-        on any failure libavformat might get past, and says so."""
-        if self.reader_setting == FFMPEG or self.fallback is not None or not is_rtsp(self.url) \
-                or self.transport == UDP:
-            if self.reader_setting == EDGED and self.transport == UDP:
-                raise Disconnected('the edged reader reads RTSP over TCP only: set reader = "auto" or "ffmpeg" for '
-                                   'a camera on transport = "udp"', diagnose.UNSUPPORTED)
-            return None
-        connect_us = connect_timeout_us(self.settings, first)
-        try:
-            source = EdgedSource(self.url, self.settings, connect_us, self.reader_setting == EDGED, self.stop)
-        except RtspFailure as fail:
-            kind, words = explain_edged(fail, self.url, connect_us / 1e6)
-            if self.reader_setting == EDGED or not falls_back(kind) or self.stop.is_set():
-                raise Disconnected(scrub(words), kind) from None
-            self.fallback = scrub(str(fail))
-            log.warning("camera %s: the edged reader cannot record it (%s): recording with FFmpeg's reader",
-                        self.id, self.fallback, **logs.fields(camera=self.id))
-            return None
-        except TimeoutError:  # set up, then silent: the network's or the camera's fault, not the reader's
-            raise Disconnected(f"the stream stalled: nothing from the camera for "
-                               f"{self.settings.read_timeout_us / 1e6:.0f} s", diagnose.STALLED) from None
-        except OSError as exc:  # reset, closed: so would FFmpeg's reader be; no fallback for good on it
-            raise Disconnected("stream failed: " + scrub(str(exc)), diagnose.OTHER) from None
-        self.reader = EDGED
-        return source
+        return open_camera(self, first)  # the reader and transport "auto" chooses (recorder/opening.py)
 
     def _main(self) -> None:
         name_os_thread("cam-" + self.id)
@@ -227,6 +173,7 @@ class CameraRecorder:
             except Disconnected as exc:
                 kind, error = exc.kind, str(exc)
             else:
+                opened = time.monotonic()
                 try:
                     self._record(source)
                     kind, error = (diagnose.ENDED, "the camera ended the stream") if self._recorded else \
@@ -244,6 +191,8 @@ class CameraRecorder:
                         source.close()
                     except Exception as exc:  # noqa: BLE001
                         log.debug("close of %s failed: %s", self.id, scrub(str(exc)))
+                if not self.stop.is_set():  # an edged run that did not last: libavformat next (design/0092)
+                    self.choice.run_ended(self.reader == EDGED, int((time.monotonic() - opened) * 1e6))
             if self.stop.is_set():
                 break
             self.counters["reconnects"] += 1
@@ -471,7 +420,8 @@ class CameraRecorder:
 
     def reader_shown(self) -> str:
         """`edged`, `ffmpeg`, or `ffmpeg (fallback: why)` (edgectl cameras' READER)."""
-        return f"{FFMPEG} (fallback: {self.fallback})" if self.reader == FFMPEG and self.fallback else self.reader
+        fallback = self.choice.fallback
+        return f"{FFMPEG} (fallback: {fallback})" if self.reader == FFMPEG and fallback else self.reader
 
     def _media_reanchor(self, clock: RunClock, media: int, mono: int) -> bool:
         """The camera's media clock drifted from the host's past the bound: the segment ends

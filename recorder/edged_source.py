@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import av
 
 from recorder import diagnose, picture_size, rtp
-from recorder.rtsp_session import UNSPOKEN, Media, RtspFailure, Session, parameter_sets
+from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
 from recorder.timeline import RtpTimes, observed_depth
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,6 @@ OBSERVE_UNITS = 12
 READ_LOWAT = int(os.environ.get("EDGED_READ_LOWAT", str(rtp.READ_BYTES)) or 0)
 READ_WAIT_US = 125_000
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
-# Failures "auto" does not hand to libavformat: it would meet the same answer (and wait as long).
-_FINAL = frozenset({diagnose.REFUSED, diagnose.UNREACHABLE, diagnose.NO_ANSWER, diagnose.SLOW, diagnose.NOT_RTSP,
-                    diagnose.NOT_FOUND, diagnose.AUTH, diagnose.ENDED_EARLY})
 
 
 class _Video:
@@ -108,7 +105,7 @@ class EdgedSource:
         session.setup_and_play(base, video)
         self.codec = codec
         self._dep = rtp.Depacketizer(codec)
-        self._inter = rtp.Interleave()
+        self._inter = rtp.Interleave(on_message=session.heard)  # keep-alive answers, server requests (design/0092)
         if session.leftover:
             self._inter.feed(session.leftover[:rtp.READ_BYTES])
         sock = session.sock
@@ -288,6 +285,9 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
                                       "camera to H.264 or H.265")
     if fail.kind == diagnose.ENDED_EARLY:
         return diagnose.ENDED_EARLY, "the camera set up the stream and ended it before sending a picture"
+    if fail.kind == GARBLED:  # it answered in RTSP before: not a wrong port or device (design/0092)
+        return diagnose.OTHER, ("the camera speaks RTSP but sent something else where an answer was due: "
+                                'set reader = "auto" or "ffmpeg" for this camera')
     if fail.kind in (FALLBACK, UNSPOKEN):
         return diagnose.OTHER, f'the edged reader cannot record this camera ({fail}): set reader = "auto" or "ffmpeg"'
     if fail.status is not None:
@@ -298,11 +298,6 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
     probe = diagnose.Probe(fail.errno, fail.received, fail.complete, fail.seconds)
     exc: BaseException = OSError(fail.errno, str(fail)) if fail.errno else TimeoutError(str(fail))
     return diagnose.explain_open(exc, url, fail.seconds, timeout_s, probe, "tcp")
-
-
-def falls_back(kind: str) -> bool:
-    """Whether "auto" tries libavformat after an edged open failed with this kind."""
-    return kind not in _FINAL
 
 
 def is_rtsp(url: str) -> bool:
