@@ -10,13 +10,11 @@ the segment placement it calls shares that state.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Callable, TypedDict, cast
@@ -27,26 +25,31 @@ from recorder import audio, diagnose
 from recorder.access_unit import access_units
 from recorder.diagnose import scrub
 from recorder.durability import Durability
-from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource, falls_back, is_rtsp
-from recorder.edged_source import explain as explain_edged
-from recorder.rtsp_session import RtspFailure
+from recorder.edged_source import AUTO, EDGED, FFMPEG, EdgedSource
+from recorder.opening import open_camera
+from recorder.reader_choice import ReaderChoice
 from recorder.events import Closing, Emit, Opened, State
 from recorder.imagecheck import ImageSampler
 from recorder.modes import LIVE, MOTION, MOTION_ENDED, MotionRecording
-from recorder.segment import SegmentFile, time_base
+from recorder.picture_size import declared_size
+from recorder.segment import SegmentFile, provenance, time_base
 from recorder.stats import StatsWindow, mono_us
 from recorder.threadname import name_os_thread
-from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, connect_timeout_us
+from recorder.source import TCP, UDP, Disconnected, Source, StorageGate, backoff_us
 from recorder.timeline import (
+    CLOCK_STEP_US,
+    JUMP,
+    JUMP_AHEAD_US,
+    JUMP_BACK_US,
     MEDIA_DRIFT_US,
-    MEDIA_JUMP_US,
     WARMUP_US,
     RunClock,
+    after_last,
     anchor_offset,
-    fix_dts,
     is_cut,
     media_drift_us,
     next_boundary,
+    retime,
 )
 from storage import logs
 from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
@@ -63,9 +66,10 @@ FORCED_CUT_LENGTHS = 2  # a segment without a keyframe is cut after this many se
 FORCED_CUT = "no keyframe"  # its close reason
 # Cuts within one run of the camera's media clock: the sound held past the closed segment's last
 # picture belongs to the next segment (recorder/segment.py). After any other close it is dropped.
-_CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift"})
+_CARRIES_SOUND = frozenset({"boundary", FORCED_CUT, "host clock step", "media clock drift", "timestamp jump"})
 REANCHOR_SHOWN_US = 600_000_000  # a media re-anchor shows in the stats (and its alarm) this long
 _NEVER = 1 << 62  # next_sample when image checks are off
+HELD_MAX = 16  # a connection's first pictures held for a decode time (libavformat gives B-frame streams none at first)
 
 
 class SegmentMeta(TypedDict):
@@ -74,6 +78,7 @@ class SegmentMeta(TypedDict):
     width: int
     height: int
     audio: int
+    retimed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,25 +92,8 @@ class Settings:
     reconnect_max_us: int
     sample_us: int = 10_000_000  # one keyframe per camera this often to the image checks; 0 = off
     sample_max_us: int = 60_000_000  # ... or less often, to this, to the CPU budget (recorder/sample_budget.py)
-    site: str = ""               # provenance written into each segment file (provenance())
+    site: str = ""               # provenance written into each segment file (segment.provenance)
     node: str = ""
-
-
-def backoff_us(attempt: int, cap_us: int, rng: random.Random) -> int:
-    """0.25 s doubling to the cap, with +-20 % jitter so cameras don't retry in lockstep."""
-    base = min(cap_us, 250_000 * (2 ** min(attempt, 16)))
-    return int(base * rng.uniform(0.8, 1.2))
-
-
-def provenance(settings: Settings, camera: str, start_us: int) -> dict[str, str]:
-    """MP4 metadata naming the file's origin, so a copied segment still says where and when it
-    was recorded (two cameras on one stream no longer give byte-identical files). Standard
-    keys (title, comment, creation_time), which players and ffprobe show; playback unchanged."""
-    start = datetime.fromtimestamp(start_us / 1e6, timezone.utc)
-    iso = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start_us % 1_000_000:06d}Z"
-    who = {"site": settings.site, "node": settings.node, "camera": camera, "start_us": start_us}
-    return {"title": f"{settings.site}/{settings.node}/{camera} {iso}",
-            "comment": "edged " + json.dumps(who, sort_keys=True, ensure_ascii=False), "creation_time": iso}
 
 
 class CameraRecorder:
@@ -119,11 +107,10 @@ class CameraRecorder:
         # (461), and keeps what worked for the worker's life, so a reconnect asks once.
         self.transport_setting: str = camera.get("transport", "auto")
         self.transport: str = UDP if self.transport_setting == UDP else TCP
-        # The reader (design/0079): "auto" tries the edged reader and falls back to libavformat's
-        # for good, with why (`fallback`); `reader` is the one that read the last connection.
-        self.reader_setting: str = camera.get("reader", AUTO)
+        # The reader (design/0079, 0092): "auto" tries the edged reader and falls back to libavformat's
+        # for good, with why (`choice.fallback`); `reader` is the one that read the last connection.
+        self.choice = ReaderChoice(camera.get("reader", AUTO))
         self.reader: str = FFMPEG
-        self.fallback: str | None = None
         self.settings = settings
         self.emit = emit
         self.on_closed = on_closed  # hands a closed segment to the hasher
@@ -154,6 +141,10 @@ class CameraRecorder:
         self._last_key = 0  # wall time of the last keyframe (a stats report says when none came for long)
         self._last_at = 0  # wall time of the last video packet (audio in the pre-roll buffer takes it)
         self._basis: int | None = None  # the host clock the run's stamps are on (RunClock.basis)
+        self._ended: tuple[int, int | None] | None = None  # (end, basis) of the last segment closed
+        self._fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
+        self._fixes_from: int | None = None  # ... or before the warm-up it opens with was re-timed
+        self._size: tuple[int, int] | None = None  # the picture size of the last segment opened (its SPS)
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -168,60 +159,7 @@ class CameraRecorder:
                         self.clock.now_us()))
 
     def _open(self, first: bool) -> Source | EdgedSource:
-        edged = self._open_edged(first)
-        if edged is not None:
-            return edged
-        start = time.monotonic()
-        try:
-            self.reader = FFMPEG
-            try:
-                return Source(self.url, self.settings, first, self.transport)
-            except Exception as exc:  # noqa: BLE001
-                if self.transport_setting != "auto" or not diagnose.refuses_transport(exc) or self.stop.is_set():
-                    raise
-                other = UDP if self.transport == TCP else TCP
-                source = Source(self.url, self.settings, first, other)
-                log.info("camera %s: it refuses RTSP over %s; recording over %s", self.id, self.transport.upper(),
-                         other.upper(), **logs.fields(camera=self.id))
-                self.transport = other
-                return source
-        except Exception as exc:  # noqa: BLE001 - any open failure means: camera unreachable
-            timeout_s = connect_timeout_us(self.settings, first) / 1e6
-            probe = None
-            if diagnose.vague(exc) and not self.url.startswith("synthetic:") and not self.stop.is_set():
-                probe = diagnose.probe_rtsp(self.url, timeout_s, self.stop)
-            kind, words = diagnose.explain_open(exc, self.url, time.monotonic() - start, timeout_s, probe,
-                                                self.transport_setting if self.transport_setting != "auto" else None)
-            raise Disconnected(scrub(words), kind) from None
-
-    def _open_edged(self, first: bool) -> EdgedSource | None:
-        """The edged reader (design/0079) when the camera's `reader` says so and it can record
-        the camera; None: libavformat opens it. "auto" falls back for good (this worker's life)
-        on any failure libavformat might get past, and says so."""
-        if self.reader_setting == FFMPEG or self.fallback is not None or not is_rtsp(self.url) \
-                or self.transport == UDP:
-            if self.reader_setting == EDGED and self.transport == UDP:
-                raise Disconnected('the edged reader reads RTSP over TCP only: set reader = "auto" or "ffmpeg" for '
-                                   'a camera on transport = "udp"', diagnose.UNSUPPORTED)
-            return None
-        connect_us = connect_timeout_us(self.settings, first)
-        try:
-            source = EdgedSource(self.url, self.settings, connect_us, self.reader_setting == EDGED, self.stop)
-        except RtspFailure as fail:
-            kind, words = explain_edged(fail, self.url, connect_us / 1e6)
-            if self.reader_setting == EDGED or not falls_back(kind) or self.stop.is_set():
-                raise Disconnected(scrub(words), kind) from None
-            self.fallback = scrub(str(fail))
-            log.warning("camera %s: the edged reader cannot record it (%s): recording with FFmpeg's reader",
-                        self.id, self.fallback, **logs.fields(camera=self.id))
-            return None
-        except TimeoutError:  # set up, then silent: the network's or the camera's fault, not the reader's
-            raise Disconnected(f"the stream stalled: nothing from the camera for "
-                               f"{self.settings.read_timeout_us / 1e6:.0f} s", diagnose.STALLED) from None
-        except OSError as exc:  # reset, closed: so would FFmpeg's reader be; no fallback for good on it
-            raise Disconnected("stream failed: " + scrub(str(exc)), diagnose.OTHER) from None
-        self.reader = EDGED
-        return source
+        return open_camera(self, first)  # the reader and transport "auto" chooses (recorder/opening.py)
 
     def _main(self) -> None:
         name_os_thread("cam-" + self.id)
@@ -235,6 +173,7 @@ class CameraRecorder:
             except Disconnected as exc:
                 kind, error = exc.kind, str(exc)
             else:
+                opened = time.monotonic()
                 try:
                     self._record(source)
                     kind, error = (diagnose.ENDED, "the camera ended the stream") if self._recorded else \
@@ -252,6 +191,8 @@ class CameraRecorder:
                         source.close()
                     except Exception as exc:  # noqa: BLE001
                         log.debug("close of %s failed: %s", self.id, scrub(str(exc)))
+                if not self.stop.is_set():  # an edged run that did not last: libavformat next (design/0092)
+                    self.choice.run_ended(self.reader == EDGED, int((time.monotonic() - opened) * 1e6))
             if self.stop.is_set():
                 break
             self.counters["reconnects"] += 1
@@ -293,14 +234,21 @@ class CameraRecorder:
         vstep_us = int(vstep * vtb * 1_000_000)
         # Integer time-base arithmetic on the per-packet path: Fraction math costs microseconds.
         us_num, us_den = vtb.numerator * 1_000_000, vtb.denominator
-        jump_ticks = MEDIA_JUMP_US * us_den // us_num
         last: dict[int, int | None] = {s.index: None for s in streams}
+        # Per stream: its stamps' shift since its camera's clock jumped, how far ahead one may go unchecked (0093)
+        shifts: dict[int, int] = {s.index: 0 for s in streams}
+        ahead = {s.index: int(JUMP_AHEAD_US / 1_000_000 / time_base(s)) for s in streams}
+        anchors: list[tuple[int, int]] = []  # (arrival wall, presentation media us) of the warm-up's pictures
+        cut_at_key = False  # the camera's clock jumped: the next keyframe starts a segment
+        stale_rt: int | None = None  # the camera-clock reading from before a jump: no skew on it
+        mono = mono_us()  # the last video packet's monotonic time
+        warm_fixes: int | None = None  # counters["ts_fixes"] before the warm-up's first re-timing
         clock: RunClock | None = None
-        warmup: list[tuple[VideoPacket | Sound, int, int]] = []  # (packet, arrival wall, media us) before the anchor
+        warmup: list[tuple[VideoPacket | Sound, int, int | None]] = []  # (packet, arrival, media us) before the anchor
         warm_since: int | None = None
         reanchor = False
         drifted = was_over = False  # the media clock ran past MEDIA_DRIFT_US from monotonic time (per stats window)
-        held: VideoPacket | None = None  # the first packet of a connection has no timestamp
+        held: list[VideoPacket] = []  # a connection's first pictures without a decode time (libavformat's)
         got_frame = False
         stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
@@ -331,55 +279,88 @@ class CameraRecorder:
                 continue
             idx = pkt.stream.index
             is_video = idx == vindex
-            dts, prev = pkt.dts, last[idx]
+            dts, pts, prev = pkt.dts, pkt.pts, last[idx]
             if dts is None:
-                if is_video and pkt.pts is None and prev is None and held is None:
-                    held = pkt
+                if is_video and prev is None and len(held) < HELD_MAX:
+                    held.append(pkt)
                     continue
-                dts = pkt.pts
-            if dts is not None and (prev is None or dts > prev):
-                problem = None  # the usual case, without fix_dts's call
-            else:
-                dts, problem = fix_dts(dts, prev, vstep if is_video else (pkt.duration or 1))
-            if problem:
-                self.counters["ts_fixes"] += 1
-            elif is_video and prev is not None and dts - prev > jump_ticks:
-                self.counters["ts_jumps"] += 1
-                self._close_segment(None, "timestamp jump")
-                clock = None
+                dts = pts
+            shift = shifts[idx]
+            if shift:  # the camera's clock jumped earlier in this run: its stamps move alike
+                dts = None if dts is None else dts + shift
+                pts = None if pts is None else pts + shift
+            if dts is not None and (prev is None or prev < dts <= prev + ahead[idx]):
+                problem = None  # the usual case, without retime's call
+            else:  # design/0093: no stamp, one stamp for several pictures, or the camera's clock jumped
+                tb = time_base(pkt.stream)
+                elapsed = int((mono_us() - mono) / 1_000_000 / tb)
+                fixed, problem = retime(dts, prev, vstep if is_video else (pkt.duration or 1), elapsed,
+                                        ahead[idx], int(JUMP_BACK_US / 1_000_000 / tb))
+                if problem == JUMP:
+                    assert dts is not None  # a jump is between two stamps
+                    moved = fixed - dts
+                    shifts[idx] = shift + moved
+                    pts = None if pts is None else pts + moved
+                    self.counters["ts_jumps"] += 1
+                    if is_video:
+                        log.warning("camera %s: its clock jumped %+.1f s: every frame kept, cut at the next keyframe",
+                                    self.id, -moved * tb, **logs.fields(camera=self.id))
+                        cut_at_key = clock is not None
+                        stale_rt = c.start_time_realtime
+                elif problem:
+                    if clock is None and warm_fixes is None:
+                        warm_fixes = self.counters["ts_fixes"]
+                    self.counters["ts_fixes"] += 1
+                dts = fixed
             pkt.dts = dts
-            if pkt.pts is None or pkt.pts < dts:
-                pkt.pts = dts
+            if pts is None or pts < dts:
+                if pts is not None and problem is None:
+                    self.counters["ts_fixes"] += 1  # a picture before its own decode time (a reader's
+                pkt.pts = pts = dts                 # first pictures): re-timed, and counted
+            elif shift or problem:
+                pkt.pts = pts
             last[idx] = dts
             if not is_video:
                 stats.audio += 1
                 for out in sound.feed(pkt):
                     if clock is None and warmup:
-                        warmup.append((out, 0, -1))
+                        warmup.append((out, 0, None))
                     else:
                         self._audio_out(out)
                 continue
 
             media = dts * us_num // us_den
             wall, mono = now_us(), monotonic_ns() // 1000
-            if held is not None:
-                held.dts = held.pts = dts - vstep
-                warmup.append((held, wall - vstep_us, media - vstep_us))
-                held = None
+            if held:  # a frame apart before the first decode time; its pictures not before the first pts
+                first = min([p.pts for p in held if p.pts is not None] + [pts]) - vstep
+                for k, h in zip(range(len(held), 0, -1), held):
+                    h.dts = dts - k * vstep
+                    h.pts = h.pts if h.pts is not None and h.pts >= h.dts else max(first, h.dts)
+                    warmup.append((h, wall - k * vstep_us, media - k * vstep_us))
+                held.clear()
             if clock is None:
                 warm_since = mono if warm_since is None else warm_since
                 warmup.append((pkt, wall, media))
+                # Anchored on presentation times: decode times lead by the reorder depth (design/0093)
+                anchors.append((wall, pts * us_num // us_den))
                 if mono - warm_since < WARMUP_US:
                     continue
                 warm_since = None
-                clock = RunClock(anchor_offset([(a, m) for _p, a, m in warmup if m >= 0]), wall, mono)
+                clock = RunClock(anchor_offset(anchors), wall, mono)
+                anchors.clear()
+                self._fixes_from, warm_fixes = warm_fixes, None
+                ended = self._ended
+                if ended is not None:  # a reconnect: not before the last run's end (design/0093)
+                    same = ended[1] is not None and abs(clock.basis - ended[1]) <= CLOCK_STEP_US
+                    first = min(m for _p, _a, m in warmup if m is not None)
+                    clock.offset = after_last(clock.offset, first, ended[0], same)
                 self._basis = clock.basis
                 self._last_key = wall
                 self._state(RECORDING)
                 stats = StatsWindow(mono)  # the first window starts here: the warm-up's frames are not counted
                 got_frame = self._recorded = True
-                for p, _a, m in warmup[:-1]:  # sound has no media time here (m < 0): the entry says which
-                    if m < 0:
+                for p, _a, m in warmup[:-1]:  # sound has no media time here (None): the entry says which
+                    if m is None:
                         self._audio_out(cast("Sound", p))
                     else:
                         self._video_out(cast("VideoPacket", p), clock.wall(m))
@@ -393,10 +374,13 @@ class CameraRecorder:
                 self._basis = clock.basis
             if drifted and pkt.is_keyframe:
                 drifted = self._media_reanchor(clock, media, mono)
-                clock = RunClock(wall - media, wall, mono)
+                clock = RunClock(wall - pts * us_num // us_den, wall, mono)  # on the picture's own time
                 self._basis = clock.basis
             at = media + clock.offset  # clock.wall(media)
             key = pkt.is_keyframe
+            if cut_at_key and key:  # the camera's clock jumped: its frames since are in the last segment
+                cut_at_key = False
+                self._close_segment(at, "timestamp jump")
             sample = key and mono >= next_sample  # an image check is due (at a keyframe)
             if place is not None:
                 self._last_at = at
@@ -420,21 +404,24 @@ class CameraRecorder:
                 sample_us = samples.pool.interval_us  # the worker's, to its CPU budget (design/0078)
                 next_sample = max(next_sample + sample_us, mono + sample_us // 2)  # keeps the mean rate
             if mono - stats.since >= STATS_EVERY_US:
-                rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0
-                skew = rt + media - wall if rt else None
+                rt = c.start_time_realtime  # the camera's clock (RTCP sender report) at media time 0, on its own
+                # stamps (not shifted; `pts`: the segment writer rebased pkt's), none from before a jump (0093)
+                skew = rt + (pts - shifts[vindex]) * us_num // us_den - wall if rt and rt != stale_rt else None
                 # Two windows in a row: a network stall that delays one burst is not a drift.
                 over = abs(media_drift_us(clock, media, mono)) > MEDIA_DRIFT_US
                 drifted, was_over = over and was_over, over
                 self.emit(stats.report(self.id, video, self._audio, self.counters, clock.lateness(media, wall),
                                        skew, audio_codec, transport=self.transport, reader=self.reader_shown(),
                                        no_keyframe_s=self._keyframe_missing(wall),
-                                       media_reanchor_s=self._recent_reanchor(mono), **sound.report()))
+                                       media_reanchor_s=self._recent_reanchor(mono), size=self._size,
+                                       **sound.report()))
                 stats = StatsWindow(mono, stats)
         return got_frame
 
     def reader_shown(self) -> str:
         """`edged`, `ffmpeg`, or `ffmpeg (fallback: why)` (edgectl cameras' READER)."""
-        return f"{FFMPEG} (fallback: {self.fallback})" if self.reader == FFMPEG and self.fallback else self.reader
+        fallback = self.choice.fallback
+        return f"{FFMPEG} (fallback: {fallback})" if self.reader == FFMPEG and fallback else self.reader
 
     def _media_reanchor(self, clock: RunClock, media: int, mono: int) -> bool:
         """The camera's media clock drifted from the host's past the bound: the segment ends
@@ -522,7 +509,7 @@ class CameraRecorder:
         self.seg = seg = SegmentFile(self.settings.data_dir / relpath, stream, self._audio,
                                      origin_us=int(pkt.dts * time_base(stream) * 1_000_000),
                                      fragment_us=self.settings.fragment_us,
-                                     metadata=provenance(self.settings, self.id, wall),
+                                     metadata=provenance(self.settings.site, self.settings.node, self.id, wall),
                                      durability=self.durability, frame_us=self._vstep_us,
                                      arrival_us=self._arrival_us)
         carried, self._carried = self._carried, []
@@ -531,8 +518,13 @@ class CameraRecorder:
         self.seg_rel = relpath
         self.seg_end = wall
         ctx = stream.codec_context
-        self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": ctx.width, "height": ctx.height,
-                         "audio": int(self._audio is not None)}
+        # The picture size of this segment's own SPS (its keyframe's, in band), the stream's otherwise:
+        # a camera whose resolution was changed says so in its next keyframe (design/0093).
+        size = self._size = declared_size(ctx.name, bytes(pkt)) or (ctx.width, ctx.height)
+        self.seg_meta: SegmentMeta = {"codec": ctx.name, "width": size[0], "height": size[1],
+                                      "audio": int(self._audio is not None), "retimed": 0}
+        self._fixes_at_open = self.counters["ts_fixes"] if self._fixes_from is None else self._fixes_from
+        self._fixes_from = None
         self.boundary = next_boundary(wall, self.settings.segment_us)
         self.force_at = wall + FORCED_CUT_LENGTHS * self.settings.segment_us
         self.emit(Opened(self.id, relpath, wall, self.clock.now_us(), self._basis))
@@ -544,6 +536,8 @@ class CameraRecorder:
         if seg is None:
             return
         end = self.seg_end if end_us is None else end_us
+        self._ended = (end, self._basis)
+        self.seg_meta["retimed"] = self.counters["ts_fixes"] - self._fixes_at_open
         try:
             size = seg.close()
             self._carried = seg.leftover_audio() if reason in _CARRIES_SOUND else []

@@ -23,8 +23,9 @@ from typing import Any, Iterator
 
 import av
 
-from recorder import diagnose, rtp
-from recorder.rtsp_session import UNSPOKEN, Media, RtspFailure, Session, parameter_sets
+from recorder import diagnose, picture_size, rtp
+from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
+from recorder.timeline import RtpTimes, observed_depth
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ READERS = (AUTO, EDGED, FFMPEG)
 CODECS = {"H264": "h264", "H265": "hevc"}
 TIME_BASE = Fraction(1, 90000)
 DEFAULT_RATE = Fraction(25)
+# A stream whose SPS does not say its reorder depth: its first pictures show it (design/0093).
+OBSERVE_UNITS = 12
 # A read wakes the camera's thread once READ_LOWAT bytes have arrived or READ_WAIT_US has passed,
 # not at each burst the camera sends (a picture's packets): ~8 wakes a second at 4 Mbit/s, not 20,
 # and the camera threads' CPU 0.43-0.45 % of a core a camera, not 0.53 (design/0079 "Fewer wakes"). The
@@ -42,9 +45,6 @@ DEFAULT_RATE = Fraction(25)
 READ_LOWAT = int(os.environ.get("EDGED_READ_LOWAT", str(rtp.READ_BYTES)) or 0)
 READ_WAIT_US = 125_000
 FALLBACK = "fallback"  # RtspFailure.kind: the edged reader will not record this camera; libavformat may
-# Failures "auto" does not hand to libavformat: it would meet the same answer (and wait as long).
-_FINAL = frozenset({diagnose.REFUSED, diagnose.UNREACHABLE, diagnose.NO_ANSWER, diagnose.SLOW, diagnose.NOT_RTSP,
-                    diagnose.NOT_FOUND, diagnose.AUTH, diagnose.ENDED_EARLY})
 
 
 class _Video:
@@ -79,8 +79,9 @@ class EdgedSource:
         self._stop = stop
         self._template: Any = None
         self._pending: list[rtp.AccessUnit] = []
-        self._sr: tuple[int, int] | None = None
+        self._sr: tuple[int, int] | None = None  # the newest sender report: (camera wall us, RTP time)
         self._origin: int | None = None
+        self.depth: int | None = None  # the stream's reorder depth (pictures), once known
         try:
             self._setup(settings, connect_us, forced)
         except BaseException:
@@ -104,7 +105,7 @@ class EdgedSource:
         session.setup_and_play(base, video)
         self.codec = codec
         self._dep = rtp.Depacketizer(codec)
-        self._inter = rtp.Interleave()
+        self._inter = rtp.Interleave(on_message=session.heard)  # keep-alive answers, server requests (design/0092)
         if session.leftover:
             self._inter.feed(session.leftover[:rtp.READ_BYTES])
         sock = session.sock
@@ -128,22 +129,27 @@ class EdgedSource:
 
     def _first(self, video: Media) -> None:
         """Read to the first keyframe and the picture after it (the frame rate, when the SDP
-        names none), and make the stream the muxer copies."""
+        names none; more with B pictures, design/0093), and make the stream the muxer copies."""
         units = self._units()
+        pending = self._pending
         for au in units:
-            self._pending.append(au)
-            if len(self._pending) >= 2 or time.monotonic() > self._deadline:
+            pending.append(au)
+            if len(pending) >= 2 or time.monotonic() > self._deadline:
                 break
-        if not self._pending:
+        if not pending:
             raise RtspFailure("the stream ended before its first keyframe", kind=diagnose.ENDED_EARLY)
-        key = self._pending[0]
+        key = pending[0]
+        depth = picture_size.reorder_depth(self.codec, parameter_sets(video), key.data)
+        if depth is None or (depth and not video.framerate):
+            # The SPS does not say its depth, or B pictures and no frame rate in the SDP: the
+            # first pictures show them (design/0093; the second picture is not the next one then)
+            for au in units:
+                pending.append(au)
+                if len(pending) >= OBSERVE_UNITS or time.monotonic() > self._deadline:
+                    break
+        self.depth = depth = reorder_of(self.codec, parameter_sets(video), pending)
         self._origin = key.ts
-        if video.framerate:
-            rate = Fraction(video.framerate).limit_denominator(1001)
-        elif len(self._pending) > 1 and self._pending[1].ts > key.ts:
-            rate = Fraction(90000, self._pending[1].ts - key.ts)
-        else:
-            rate = DEFAULT_RATE
+        rate = Fraction(video.framerate).limit_denominator(1001) if video.framerate else frame_rate(pending)
         raw = io.BytesIO(parameter_sets(video) + key.data)
         try:
             self._template = av.open(raw, format=self.codec, options={"fpsprobesize": "0"})
@@ -159,6 +165,7 @@ class EdgedSource:
         if not stream.codec_context.width:
             raise RtspFailure("no picture size in the parameter sets", kind=FALLBACK)
         stream.time_base = TIME_BASE
+        self._times = RtpTimes(key.ts, depth, round(90000 / rate))
         self._stream = stream
         self.streams = _Streams(_Video(stream, rate))
         self._rest = units
@@ -179,7 +186,7 @@ class EdgedSource:
                     units = push(data)
                     if units:
                         yield from units
-                elif channel == rtcp_ch and self._sr is None:
+                elif channel == rtcp_ch:
                     self._sender_report(data)
             try:
                 n = recv_into(room(), rtp.READ_BYTES)
@@ -201,8 +208,10 @@ class EdgedSource:
                 session.keepalive()
 
     def _sender_report(self, data: memoryview) -> None:
-        """The first sender report: the camera's clock at media time 0, as FFmpeg's
-        `start_time_realtime` (recorder/camera.py's clock_skew_us)."""
+        """Every sender report: the camera's clock at media time 0 (`start_time_realtime`, as
+        FFmpeg's from its first report; recorder/camera.py's clock_skew_us) follows the newest,
+        so a camera that corrects its clock, or whose first report was wrong, is judged by what
+        it says now (design/0093)."""
         sr = rtp.sender_report(data)
         dep = self._dep
         if sr is None or dep.last32 is None:
@@ -213,17 +222,29 @@ class EdgedSource:
         self._sr = (wall_us, ext)
 
     def demux(self, *_streams: Any) -> Iterator["av.Packet[Any]"]:
-        stream, origin = self._stream, self._origin or 0
+        """Each access unit: pts its RTP time, dts from the stream's reorder depth (design/0093);
+        nothing here moves a picture. A jump of the camera's clock starts the reorder buffer
+        again, and the clock reading waits for a report from after it."""
+        stream, origin, times = self._stream, self._origin or 0, self._times
+        stamp = times.stamp
         pending, self._pending = self._pending, []
+        sr_used = None
+        jumps = 0
         for units in (pending, self._rest):
             for au in units:
-                if self.start_time_realtime is None and self._sr is not None:
-                    wall_us, ext = self._sr
-                    self.start_time_realtime = wall_us - (ext - origin) * 1_000_000 // 90000
+                pts, dts = stamp(au.ts)
+                if times.jumps != jumps:
+                    jumps = times.jumps
+                    self.start_time_realtime, self._sr = None, None
+                sr = self._sr
+                if sr is not sr_used and sr is not None:
+                    sr_used = sr
+                    self.start_time_realtime = sr[0] - (sr[1] - origin) * 1_000_000 // 90000
                 pkt = av.Packet(au.data)  # refers to the bytes, no copy: the access unit's one copy is its bytes
                 pkt.stream = stream
                 pkt.time_base = TIME_BASE
-                pkt.pts = pkt.dts = au.ts - origin
+                pkt.pts = pts
+                pkt.dts = dts
                 pkt.is_keyframe = au.key
                 yield pkt
 
@@ -240,6 +261,21 @@ class EdgedSource:
                 self._template = None
 
 
+def frame_rate(units: list[rtp.AccessUnit]) -> Fraction:
+    """The frame rate the first pictures show: one over the least step between their times (in
+    presentation order: with B pictures the second picture received is not the next one)."""
+    times = sorted({au.ts for au in units})
+    step = min((b - a for a, b in zip(times, times[1:])), default=0)
+    return Fraction(90000, step) if step > 0 else DEFAULT_RATE
+
+
+def reorder_of(codec: str, params: bytes, units: list[rtp.AccessUnit]) -> int:
+    """The stream's reorder depth (design/0093): as its SPS declares it (the SDP's parameter sets,
+    the first keyframe's in band), or the least its first pictures need when it does not say."""
+    depth = picture_size.reorder_depth(codec, params, units[0].data if units else None)
+    return observed_depth([au.ts for au in units]) if depth is None else depth
+
+
 def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
     """(kind, words) of a failed edged open, in the words the camera states use (diagnose)."""
     if fail.kind == diagnose.NO_VIDEO:
@@ -249,6 +285,9 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
                                       "camera to H.264 or H.265")
     if fail.kind == diagnose.ENDED_EARLY:
         return diagnose.ENDED_EARLY, "the camera set up the stream and ended it before sending a picture"
+    if fail.kind == GARBLED:  # it answered in RTSP before: not a wrong port or device (design/0092)
+        return diagnose.OTHER, ("the camera speaks RTSP but sent something else where an answer was due: "
+                                'set reader = "auto" or "ffmpeg" for this camera')
     if fail.kind in (FALLBACK, UNSPOKEN):
         return diagnose.OTHER, f'the edged reader cannot record this camera ({fail}): set reader = "auto" or "ffmpeg"'
     if fail.status is not None:
@@ -259,11 +298,6 @@ def explain(fail: RtspFailure, url: str, timeout_s: float) -> tuple[str, str]:
     probe = diagnose.Probe(fail.errno, fail.received, fail.complete, fail.seconds)
     exc: BaseException = OSError(fail.errno, str(fail)) if fail.errno else TimeoutError(str(fail))
     return diagnose.explain_open(exc, url, fail.seconds, timeout_s, probe, "tcp")
-
-
-def falls_back(kind: str) -> bool:
-    """Whether "auto" tries libavformat after an edged open failed with this kind."""
-    return kind not in _FINAL
 
 
 def is_rtsp(url: str) -> bool:

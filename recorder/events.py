@@ -68,6 +68,7 @@ class Closed(Event):
     width: int | None = None
     height: int | None = None
     audio: int | None = None
+    retimed: int | None = None  # pictures the recorder re-timed (design/0093)
 
     @property
     def complete(self) -> bool:
@@ -77,7 +78,7 @@ class Closed(Event):
         """What the catalog's segment row takes at close (storage/catalog.py: close_segment)."""
         return {"end_us": self.end_us, "bytes": self.bytes, "frames": self.frames, "codec": self.codec,
                 "width": self.width, "height": self.height, "audio": self.audio, "sha256": self.sha256,
-                "closed_us": self.closed_us}
+                "closed_us": self.closed_us, "retimed": self.retimed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +100,11 @@ class Closing:
     height: int | None = None
     audio: int | None = None
     sha256: str | None = None
+    retimed: int | None = None
 
     def closed(self, sha256: str | None, closed_us: int) -> Closed:
         return Closed(self.camera, self.path, self.end_us, self.reason, sha256, closed_us, self.bytes, self.frames,
-                      self.codec, self.width, self.height, self.audio)
+                      self.codec, self.width, self.height, self.audio, self.retimed)
 
     def stranded(self, error: str) -> Stranded:
         return Stranded(self.camera, self.path, self.end_us, self.reason, error)

@@ -48,8 +48,9 @@ class _Bits:
         return (k + 1) // 2 if k & 1 else -(k // 2)
 
 
-def _h264_size(sps: bytes) -> tuple[int, int]:
-    """Width and height (cropped) from an H.264 SPS NAL unit, header byte included."""
+def _h264_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
+    """Width and height (cropped) from an H.264 SPS NAL unit, header byte included, and with
+    `whole` its reorder depth (`reorder_depth`)."""
     b = _Bits(sps[1:])
     profile = b.u(8)
     b.u(16)  # constraint flags, level
@@ -76,7 +77,8 @@ def _h264_size(sps: bytes) -> tuple[int, int]:
         b.u(1), b.se(), b.se()
         for _ in range(b.ue()):
             b.se()
-    b.ue(), b.u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
+    refs = b.ue()
+    b.u(1)  # gaps_in_frame_num_allowed
     mbs_w, map_h = b.ue() + 1, b.ue() + 1
     frame_mbs_only = b.u(1)
     if not frame_mbs_only:
@@ -89,11 +91,53 @@ def _h264_size(sps: bytes) -> tuple[int, int]:
         cy = (1 if chroma in (0, 2, 3) else 2) * (2 - frame_mbs_only)
         width -= (left + right) * cx
         height -= (top + bottom) * cy
-    return width, height
+    if not whole:
+        return width, height, None
+    # Baseline (and constrained baseline, constraint_set1) has no B slices; otherwise the VUI's
+    # bitstream restriction says, and without it the stream does not (None), as FFmpeg's
+    # h264_ps.c reads it. No reference frame: nothing to reorder either.
+    depth = 0 if profile == 66 or refs == 0 else _h264_vui_reorder(b)
+    return width, height, depth
 
 
-def _h265_size(sps: bytes) -> tuple[int, int]:
-    """Width and height (cropped to the conformance window) from an H.265 SPS NAL unit."""
+def _h264_vui_reorder(b: _Bits) -> int | None:
+    """max_num_reorder_frames from the VUI's bitstream restriction (H.264 E.1.1), or None."""
+    if not b.u(1):  # vui_parameters_present
+        return None
+    if b.u(1) and b.u(8) == 255:  # aspect_ratio_info, aspect_ratio_idc Extended_SAR
+        b.u(32)
+    if b.u(1):  # overscan_info_present
+        b.u(1)
+    if b.u(1):  # video_signal_type_present
+        b.u(4)
+        if b.u(1):  # colour_description_present
+            b.u(24)
+    if b.u(1):  # chroma_loc_info_present
+        b.ue(), b.ue()
+    if b.u(1):  # timing_info_present
+        b.u(65)
+    hrd = 0
+    for _ in range(2):  # nal_hrd, vcl_hrd
+        if b.u(1):
+            hrd += 1
+            count = b.ue() + 1
+            b.u(8)  # bit_rate_scale, cpb_size_scale
+            for _ in range(count):
+                b.ue(), b.ue(), b.u(1)
+            b.u(20)  # four 5-bit lengths
+    if hrd:
+        b.u(1)  # low_delay_hrd
+    b.u(1)  # pic_struct_present
+    if not b.u(1):  # bitstream_restriction
+        return None
+    b.u(1)
+    b.ue(), b.ue(), b.ue(), b.ue()  # bytes/pic, bits/mb, mv lengths
+    return b.ue()  # max_num_reorder_frames (max_dec_frame_buffering follows)
+
+
+def _h265_sps(sps: bytes, whole: bool = False) -> tuple[int, int, int | None]:
+    """Width and height (cropped to the conformance window) from an H.265 SPS NAL unit, and with
+    `whole` sps_max_num_reorder_pics of its highest sub-layer (always present in H.265)."""
     b = _Bits(sps[2:])
     b.u(4)
     sub_layers = b.u(3)
@@ -114,7 +158,15 @@ def _h265_size(sps: bytes) -> tuple[int, int]:
         left, right, top, bottom = b.ue(), b.ue(), b.ue(), b.ue()
         width -= (left + right) * (2 if chroma in (1, 2) else 1)
         height -= (top + bottom) * (2 if chroma == 1 else 1)
-    return width, height
+    if not whole:
+        return width, height, None
+    b.ue(), b.ue(), b.ue()  # bit depths, log2_max_pic_order_cnt_lsb
+    depth = 0
+    for _ in range(sub_layers + 1 if b.u(1) else 1):  # sub_layer_ordering_info_present
+        b.ue()  # sps_max_dec_pic_buffering
+        depth = b.ue()  # sps_max_num_reorder_pics: the last is the highest sub-layer's
+        b.ue()
+    return width, height, depth
 
 
 def _nals(data: bytes) -> Iterator[bytes]:
@@ -163,8 +215,27 @@ def declared_size(codec: str | None, *data: bytes | None) -> tuple[int, int] | N
     is none or it cannot be read (another codec, a packet in length-prefixed form)."""
     if codec not in ("h264", "hevc"):
         return None
-    parse = _h264_size if codec == "h264" else _h265_size
     best: tuple[int, int] | None = None
+    for w, h, _depth in _read(codec, data, False):
+        if best is None or w * h > best[0] * best[1]:
+            best = (w, h)
+    return best
+
+
+def reorder_depth(codec: str | None, *data: bytes | None) -> int | None:
+    """How many pictures a decoder may hold back before it outputs one (the decode delay a
+    stream's B pictures need), as the first readable SPS in `data` declares it: H.264 VUI
+    max_num_reorder_frames (0 for Baseline), H.265 sps_max_num_reorder_pics. None: no SPS, or
+    an H.264 SPS without a bitstream restriction (the caller learns it from the stream)."""
+    if codec not in ("h264", "hevc"):
+        return None
+    for _w, _h, depth in _read(codec, data, True):
+        return depth
+    return None
+
+
+def _read(codec: str, data: tuple[bytes | None, ...], whole: bool) -> Iterator[tuple[int, int, int | None]]:
+    parse = _h264_sps if codec == "h264" else _h265_sps
     for chunk in data:
         if not chunk:
             continue
@@ -174,12 +245,9 @@ def declared_size(codec: str | None, *data: bytes | None) -> tuple[int, int] | N
             continue
         for sps in units:
             try:
-                w, h = parse(sps)
+                yield parse(sps, whole)
             except (IndexError, ValueError):
                 continue
-            if best is None or w * h > best[0] * best[1]:
-                best = (w, h)
-    return best
 
 
 def too_big(size: tuple[int, int] | None) -> bool:

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Callable
+
+from recorder.rtsp_text import ANSWER, NEED, REQUEST, next_message
 
 READ_BYTES = 1 << 16          # one recv_into at most this much (issue 33: 64 KiB)
 BUFFER_BYTES = 1 << 18        # room for a partial packet (<= 65,539 bytes) plus a whole read
+MESSAGE_BYTES = 8192          # an RTSP message among the packets is at most this long (keep-alive answers)
 START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser writes it
 NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
 _HEAD = struct.Struct("!BBHII")
@@ -24,12 +28,13 @@ _SR = struct.Struct("!IIII")   # ssrc, ntp seconds, ntp fraction, rtp timestamp
 
 class Interleave:
     """`$`, channel, 16-bit length, packet: the frames of RTSP's TCP interleave. An RTSP
-    answer between them (a keepalive's) is skipped whole; any other byte is skipped to the
-    next `$` (counted in `skipped`)."""
+    answer or request between them (a keepalive's answer) is skipped whole and handed to
+    `on_message`; any other byte is skipped to the next `$` (counted in `skipped`)."""
 
-    __slots__ = ("buf", "view", "start", "end", "skipped", "answers")
+    __slots__ = ("buf", "view", "start", "end", "skipped", "answers", "on_message")
 
-    def __init__(self, size: int = BUFFER_BYTES):
+    def __init__(self, size: int = BUFFER_BYTES, on_message: Callable[[bytes], None] | None = None):
+        self.on_message = on_message  # an RTSP message between the packets, whole (rtsp_session.Session.heard)
         self.buf = bytearray(size)
         self.view = memoryview(self.buf)
         self.start = self.end = 0
@@ -72,34 +77,25 @@ class Interleave:
                     return None
                 self.start = at + 4 + size
                 return buf[at + 1], self.view[at + 4:at + 4 + size]
-            if buf.startswith(b"RTSP/", at, end) or (end - at < 5 and b"RTSP/".startswith(bytes(buf[at:end]))):
-                head_end = buf.find(b"\r\n\r\n", at, end)
-                if head_end < 0:
-                    if end - at > 8192:  # no end of header in 8 KiB: not an answer after all
-                        self.start, self.skipped = at + 1, self.skipped + 1
-                        continue
-                    return None
-                length = _content_length(bytes(buf[at:head_end]))
-                if end - head_end - 4 < length:
-                    return None
-                self.start = head_end + 4 + length
+            # Not a frame: an RTSP message (a keep-alive's answer, a request from the server) is
+            # handed to `on_message` whole and skipped; anything else is skipped to the next `$`.
+            chunk = bytes(buf[at:min(end, at + MESSAGE_BYTES)])
+            kind, size, _msg = next_message(chunk)
+            if kind in (ANSWER, REQUEST):
+                self.start = at + size
                 self.answers += 1
+                if self.on_message is not None:
+                    self.on_message(chunk[:size])
+                continue
+            if kind == NEED:
+                if len(chunk) < MESSAGE_BYTES:
+                    return None
+                self.start, self.skipped = at + 1, self.skipped + 1  # no end of header in 8 KiB: not a message
                 continue
             nxt = buf.find(b"$", at + 1, end)
             nxt = end if nxt < 0 else nxt
             self.skipped += nxt - at
             self.start = nxt
-
-
-def _content_length(head: bytes) -> int:
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            try:
-                return max(0, int(value.strip()))
-            except ValueError:
-                return 0
-    return 0
 
 
 @dataclass(slots=True)
@@ -117,7 +113,8 @@ class Depacketizer:
     decode. Packet kinds the reader does not know (STAP-B, MTAP, FU-B, PACI) count as a gap."""
 
     __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
-                 "dropped", "units", "packets", "vcl", "_out", "n")
+                 "dropped", "units", "packets", "vcl", "_out", "n", "ssrc", "retired", "ssrc_changes", "foreign",
+                 "_switched")
 
     def __init__(self, codec: str):
         if codec not in ("h264", "hevc"):
@@ -138,6 +135,10 @@ class Depacketizer:
         self.dropped = 0
         self.units = 0
         self.packets = 0
+        self.ssrc: int | None = None  # the source followed; a new one is followed from its first keyframe
+        self.retired: set[int] = set()  # sources left behind: their late packets are dropped (`foreign`)
+        self.ssrc_changes = self.foreign = 0
+        self._switched = False  # the next packet is a new source's: the access unit being built ends first
 
     def unwrap(self, ts32: int) -> int:
         last = self.last32
@@ -153,8 +154,10 @@ class Depacketizer:
         size = len(pkt)
         if size < 12:
             return ()
-        b0, b1, seq, ts32, _ssrc = _HEAD.unpack_from(pkt, 0)
+        b0, b1, seq, ts32, ssrc = _HEAD.unpack_from(pkt, 0)
         if b0 >> 6 != 2:
+            return ()
+        if ssrc != self.ssrc and not self._source(ssrc):
             return ()
         self.packets += 1
         expected = self.seq
@@ -182,6 +185,10 @@ class Depacketizer:
         end = size - pkt[size - 1] if b0 & 0x20 else size  # padding
         out: list[AccessUnit] = []
         self._out = out
+        if self._switched:
+            self._switched = False
+            self._finish(out)
+            self.need_key = True
         gap = expected is not None and seq != expected
         if gap:
             self.broken = True
@@ -198,6 +205,26 @@ class Depacketizer:
             else:
                 self._h264(pkt, at, end)
         return out
+
+    def _source(self, ssrc: int) -> bool:
+        """A packet of another SSRC: the first source is followed; a new one replaces it (a
+        camera that restarted its encoder: the picture being built ends there, whole or dropped,
+        the new source starts at its keyframe, its sequence numbers are not a gap); a packet of a source left
+        behind (an old session's, as some cameras send) is dropped. False: drop the packet."""
+        if self.ssrc is None:
+            self.ssrc = ssrc
+            return True
+        if ssrc in self.retired:
+            self.foreign += 1
+            return False
+        if len(self.retired) >= 8:
+            self.retired.clear()
+        self.retired.add(self.ssrc)
+        self.ssrc = ssrc
+        self.ssrc_changes += 1
+        self._switched = True
+        self.seq = None
+        return True
 
     def flush(self) -> list[AccessUnit]:
         """The access unit being built, at the end of the stream."""
@@ -243,6 +270,9 @@ class Depacketizer:
 
     def _h264(self, pkt: memoryview | bytes, at: int, end: int) -> None:
         kind = pkt[at] & 0x1F
+        if self.fu and (kind != 28 or end - at < 2 or pkt[at + 1] & 0x80):
+            self.broken = True  # a fragmented NAL unit whose end never came: cut short
+            self.fu = False
         if 1 <= kind <= 23:
             self._nal(pkt[at:end])
         elif kind == 24:  # STAP-A: 16-bit sizes and NAL units
@@ -271,6 +301,9 @@ class Depacketizer:
             self.broken = True
             return
         kind = (pkt[at] >> 1) & 0x3F
+        if self.fu and (kind != 49 or pkt[at + 2] & 0x80):
+            self.broken = True  # a fragmented NAL unit whose end never came: cut short
+            self.fu = False
         if kind < 48:
             self._nal(pkt[at:end])
         elif kind == 48:  # aggregation packet (no DONL: sprop-max-don-diff 0)

@@ -12,9 +12,11 @@ is not read back to be hashed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections import deque
+from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, cast
@@ -65,6 +67,17 @@ def muxer_fragment_us(fragment_us: int, frame_us: int, arrival_us: int = 0) -> i
 
 def _ticks(us: int, tb: Fraction) -> int:
     return round(Fraction(us, 1_000_000) / tb)
+
+
+def provenance(site: str, node: str, camera: str, start_us: int) -> dict[str, str]:
+    """MP4 metadata naming the file's origin, so a copied segment still says where and when it
+    was recorded (two cameras on one stream no longer give byte-identical files). Standard
+    keys (title, comment, creation_time), which players and ffprobe show; playback unchanged."""
+    start = datetime.fromtimestamp(start_us / 1e6, timezone.utc)
+    iso = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start_us % 1_000_000:06d}Z"
+    who = {"site": site, "node": node, "camera": camera, "start_us": start_us}
+    return {"title": f"{site}/{node}/{camera} {iso}",
+            "comment": "edged " + json.dumps(who, sort_keys=True, ensure_ascii=False), "creation_time": iso}
 
 
 class Timed(Protocol):

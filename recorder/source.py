@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,3 +129,9 @@ class StorageGate:
         if dev != self.video_dev:
             raise Disconnected("not recording: the video folder is no longer on the disk edged started with",
                                diagnose.STORAGE)
+
+
+def backoff_us(attempt: int, cap_us: int, rng: random.Random) -> int:
+    """0.25 s doubling to the cap, with +-20 % jitter so cameras don't retry in lockstep."""
+    base = min(cap_us, 250_000 * (2 ** min(attempt, 16)))
+    return int(base * rng.uniform(0.8, 1.2))

@@ -40,17 +40,20 @@ class StatsWindow:
         self.last_key = media
 
     def report(self, camera: str, video: Any, audio: Any, counters: dict[str, Any], lateness_us: int | None,
-               skew_us: int | None = None, audio_codec: str | None = None, **sound: Any) -> Stats:
+               skew_us: int | None = None, audio_codec: str | None = None, size: tuple[int, int] | None = None,
+               **sound: Any) -> Stats:
         """Beside the window's rates: `keyframe_interval` (mean s between keyframes, kept from an
         earlier window while a GOP is longer than one), `audio_packets` (that arrived, so a
         declared but silent audio stream shows), `audio_codec` (the first declared, recorded or
         not) and `clock_skew_us`: the camera's own clock (RTCP sender reports) minus the host's
-        at arrival, network delay included; None if the camera sends no sender reports."""
+        at arrival, network delay included; None if the camera sends no sender reports. `size`:
+        the picture size the open segment's own SPS declares (design/0093), else the stream's."""
         secs = max(1e-6, (mono_us() - self.since) / 1e6)
         ctx = video.codec_context
+        width, height = size or (ctx.width, ctx.height)
         if self.key_gaps:
             self.key_interval = round(self.key_span / self.key_gaps / 1e6, 3)
         return Stats(camera=camera, fps=round(self.frames / secs, 2), bitrate=int(self.bytes * 8 / secs),
-                     codec=ctx.name, width=ctx.width, height=ctx.height, audio=int(audio is not None),
+                     codec=ctx.name, width=width, height=height, audio=int(audio is not None),
                      last_packet_us=self.last_wall, lateness_us=lateness_us, keyframe_interval=self.key_interval,
                      clock_skew_us=skew_us, audio_packets=self.audio, audio_codec=audio_codec, **counters, **sound)

@@ -7,6 +7,7 @@ clock) ends the segment and re-anchors, it never bends timestamps.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 # RTP timestamps jitter by ~11 us after RTCP sync (measured on GStreamer's RTSP server): a keyframe at
@@ -93,15 +94,139 @@ def media_drift_us(clock: RunClock, media_us: int, mono_now: int) -> int:
     return (clock.wall(media_us) - clock.wall_ref) - (mono_now - clock.mono_ref)
 
 
-def fix_dts(dts: int | None, last: int | None, step: int) -> tuple[int, str | None]:
-    """A usable decode timestamp and what was wrong with the one given.
+# A stamp further back than this is the camera's clock jumping back, not a bad stamp; media time
+# that ran ahead of monotonic time by more than this between two packets is its clock jumping
+# ahead (a stall or a loss shows in monotonic time too). design/0093.
+JUMP_BACK_US = 1_000_000
+JUMP_AHEAD_US = 1_000_000
+MISSING, ALIKE, JUMP = "missing", "alike", "jump"
+# A reconnect's first segment that begins this little before the last run's end, on the same host
+# clock, is the camera's media clock (it ran ahead by up to MEDIA_DRIFT_US before a re-anchor),
+# not the host's: the new run starts at the last end (`after_last`). design/0093.
+RECONNECT_OVERLAP_US = 3_000_000
 
-    `step` is one frame in the stream's time base. Returns (dts, problem) where problem is
-    None, "missing" (no timestamp: one frame after the last) or "backwards" (not after the
-    last: nudged to one tick after it). Jumps are the caller's business.
+
+def retime(dts: int | None, last: int | None, step: int, elapsed: int, ahead: int, back: int) -> tuple[int, str | None]:
+    """A decode time for a packet whose own is missing, not after the last, or leaps, and what
+    was wrong (design/0093). All in the stream's ticks: `step` one frame, `elapsed` the monotonic
+    time since the last packet, `ahead`/`back` the jump bounds.
+
+    - MISSING: no stamp: one frame after the last.
+    - ALIKE: the same stamp as the last, or a little before it (a camera that stamps pictures
+      alike): spread one frame after the last, so every file decodes and plays at the rate.
+    - JUMP: the camera's clock jumped, back or ahead: the stream goes on one frame (or the time
+      that passed) after the last; every frame is kept, the caller shifts what follows alike.
     """
     if dts is None:
-        return (0 if last is None else last + step), "missing"
-    if last is not None and dts <= last:
-        return last + 1, "backwards"
+        return (0 if last is None else last + step), MISSING
+    if last is None:
+        return dts, None
+    if dts <= last:
+        if last - dts > back:
+            return last + max(step, elapsed), JUMP
+        return last + step, ALIKE
+    if dts - last > elapsed + ahead:
+        return last + max(step, elapsed), JUMP
     return dts, None
+
+
+def after_last(offset: int, first_media: int, last_end: int | None, same_clock: bool) -> int:
+    """A new run's offset (wall = media + offset), moved so that it begins no earlier than the
+    last run's end when the two overlap by less than RECONNECT_OVERLAP_US on one host clock: a
+    reconnect is not a host clock that went back (design/0093). A larger overlap, or another host
+    clock, is left for the host-clock watch to judge."""
+    if last_end is None or not same_clock:
+        return offset
+    overlap = last_end - (first_media + offset)
+    return offset + overlap if 0 < overlap <= RECONNECT_OVERLAP_US else offset
+
+
+# Decode times (design/0093) ------------------------------------------------------------------
+# RTP carries presentation times only, in decode order: at each B picture the timestamp goes back.
+# The decode time is derived as libavformat derives it (demux.c, the pts buffer of
+# compute_pkt_fields): with a reorder depth of D pictures, a picture's decode time is the least of
+# the D + 1 greatest presentation times seen so far, so it never passes the picture's own and never
+# goes back. The first D pictures, which libavformat leaves without one, are put one frame apart
+# before the first presentation time. Depth None (the stream did not say): learnt from the first
+# pictures (`observed_depth`), or grown when a picture comes earlier than the depth allows.
+MAX_REORDER = 16  # H.264's and H.265's largest decoded picture buffer
+
+
+def observed_depth(pts: list[int]) -> int:
+    """The least reorder depth these presentation times (in decode order) need: the most
+    pictures decoded before one that are presented after it."""
+    depth = 0
+    for i, t in enumerate(pts):
+        depth = max(depth, sum(1 for u in pts[:i] if u > t))
+    return min(depth, MAX_REORDER)
+
+
+class DecodeTimes:
+    """Decode times for presentation times in decode order; `step` is one frame (ticks)."""
+
+    __slots__ = ("depth", "step", "_buf", "_seen", "_first", "_last")
+
+    def __init__(self, depth: int, step: int):
+        self.depth = min(max(depth, 0), MAX_REORDER)
+        self.step = max(step, 1)
+        self._buf: list[int] = []   # the last depth + 1 presentation times not yet passed, ascending
+        self._seen = 0              # pictures since the start (or the last reset)
+        self._first = 0
+        self._last: int | None = None
+
+    def reset(self) -> None:
+        """After a jump of the camera's clock: the presentation times before it say nothing."""
+        self._buf.clear()
+        self._seen = 0
+        self._last = None
+
+    def dts(self, pts: int) -> int:
+        depth, buf, last = self.depth, self._buf, self._last
+        if len(buf) > depth and pts < buf[0] and depth < MAX_REORDER:
+            # Earlier than the depth allows (a stream that did not say, or said too little): one
+            # picture deeper from here. This picture's own decode time still comes out after it,
+            # which the record loop re-times and counts.
+            depth = self.depth = depth + 1
+        elif len(buf) > depth:
+            del buf[0]  # libavformat's pts_buffer[0] = pts: the least gives way
+        bisect.insort(buf, pts)
+        seen = self._seen
+        self._seen = seen + 1
+        if seen == 0:
+            self._first = pts
+        if seen < depth:
+            dts = min(self._first - (depth - seen) * self.step, pts)
+        else:
+            dts = buf[0]
+        if last is not None and dts <= last:
+            dts = last + 1  # never back, never twice (the muxer's rule)
+        self._last = dts
+        return dts
+
+
+# The camera's RTP clock jumped (forward this far, or back further than any reordering reaches):
+# the reorder buffer starts again. In 90 kHz ticks.
+RTP_JUMP_TICKS, RTP_BACK_TICKS = MEDIA_JUMP_US * 9 // 100, 90_000
+
+
+class RtpTimes:
+    """pts and dts of a stream's access units from their RTP times (design/0093): pts the RTP
+    time (after `origin`), dts from the reorder depth (`DecodeTimes`). `jumps` counts the
+    camera's clock jumps seen, at which the reorder buffer starts again."""
+
+    __slots__ = ("origin", "decode", "last", "jumps")
+
+    def __init__(self, origin: int, depth: int, step: int):
+        self.origin = origin
+        self.decode = DecodeTimes(depth, step)
+        self.last: int | None = None
+        self.jumps = 0
+
+    def stamp(self, ts: int) -> tuple[int, int]:
+        pts = ts - self.origin
+        last = self.last
+        if last is not None and (pts - last > RTP_JUMP_TICKS or last - pts > RTP_BACK_TICKS):
+            self.decode.reset()
+            self.jumps += 1
+        self.last = pts
+        return pts, self.decode.dts(pts)

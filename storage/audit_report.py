@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage import audit
+from storage import audit, corrections
 
 
 def _has(db: sqlite_utils.Database, table: str) -> bool:
@@ -28,15 +28,16 @@ DONE = "audit.done"  # the audit record that says a periodic audit was done, and
 
 def last_done(db: sqlite_utils.Database) -> dict[str, Any] | None:
     """The newest periodic audit on record (at_us, actor, detail), or None."""
-    row = next(db.query("SELECT at_us, actor, detail FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1", [DONE]),
-               None)
-    return None if row is None else {**row, "detail": json.loads(row["detail"]) if row["detail"] else {}}
+    row = next(db.query("SELECT seq, at_us, actor, detail FROM audit WHERE action = ? ORDER BY seq DESC LIMIT 1",
+                        [DONE]), None)
+    return None if row is None else {**row, "at_us": corrections.true_us(db, row["seq"], row["at_us"]),
+                                     "detail": json.loads(row["detail"]) if row["detail"] else {}}
 
 
 def first_record_us(db: sqlite_utils.Database) -> int | None:
     """When the audit chain began (the installation): the first audit is due from then."""
-    row = next(db.query("SELECT at_us FROM audit ORDER BY seq LIMIT 1"), None)
-    return None if row is None else row["at_us"]
+    row = next(db.query("SELECT seq, at_us FROM audit ORDER BY seq LIMIT 1"), None)
+    return None if row is None else corrections.true_us(db, row["seq"], row["at_us"])  # stamped on a wrong clock: design/0096
 
 
 def build(db: sqlite_utils.Database, from_us: int, to_us: int, *, now_us: int) -> dict[str, Any]:

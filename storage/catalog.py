@@ -30,6 +30,7 @@ from storage.migrations import migrations  # the schema (storage/migrations.py);
 T = TypeVar("T")
 
 COMPACT_ROWS = "m013_compact_segments"  # the migration after which open_db compacts the file once
+IDS_NEVER_REUSED = "m019_ids_never_reused"  # the migration that copies every segment row once
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
@@ -41,8 +42,12 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
     db.execute("PRAGMA secure_delete=ON")  # purged personal data (R5.7) is zeroed, not left in free space
-    compacting = any(m.name == COMPACT_ROWS for m in migrations.pending(db)) and db["segments"].exists()
+    pending = {m.name for m in migrations.pending(db)}
+    compacting = COMPACT_ROWS in pending and db["segments"].exists()
     log = logging.getLogger(__name__)
+    if IDS_NEVER_REUSED in pending and db["segment_rows"].exists():  # a copy of every row: say why it is slow
+        log.warning("catalog: rebuilding the segment rows so that no id is ever given twice (design/0096); a large "
+                    "catalog takes minutes (a million rows: about 4 s)")
     if compacting:  # the first start after the upgrade is minutes long on a big site: say why
         log.warning("catalog: upgrading the segment rows to their compact form (design/0054); a large "
                     "catalog takes minutes (a year of 64 cameras: about 5)")

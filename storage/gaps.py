@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from storage import corrections
+
 if TYPE_CHECKING:
     import sqlite_utils
 
 
 def add(db: sqlite_utils.Database, camera: str, from_us: int, to_us: int, reason: str) -> None:
-    """A gap of the camera's footage from `from_us` to `to_us`, and why."""
+    """A gap of the camera's footage from `from_us` to `to_us`, and why. From the end of a segment
+    re-stamped after a host clock step, it starts where that segment truly ended (design/0096)."""
+    from_us += corrections.segment_shift(db, camera, from_us)
+    if to_us <= from_us:
+        return  # the hole was the step itself
     db.execute("INSERT INTO gaps (camera, from_us, to_us, reason) VALUES (?, ?, ?, ?)", [camera, from_us, to_us, reason])
 
 

@@ -3,6 +3,8 @@ order they are defined here by `storage.catalog.open_db`).
 
 Add a migration at the end, named `mNNN_what`, never edit one that has shipped: a catalog
 records which it has applied. `migrations` is the one object; `storage.catalog` re-exports it.
+Over 400 lines on purpose: the schema's history in its order, read as one; a long step's body
+lives in a module of its own (segment_schema, identity, corrections).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, people_schema, segment_schema
+from storage import audit, corrections, identity, people_schema, segment_schema
 
 migrations = Migrations("edged.catalog")
 
@@ -387,3 +389,25 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
     for col, kind in (("vendor", "TEXT"), ("password_changed_us", "INTEGER"), ("password_changed_by", "TEXT"),
                       ("footage_copy", "TEXT")):
         db.execute(f"ALTER TABLE maintenance ADD COLUMN {col} {kind}")
+
+
+@migrations()
+def m019_ids_never_reused(db: sqlite_utils.Database) -> None:
+    """Segment and motion-event ids are never given twice (invariant 11; design/0096): the tables
+    rebuilt with AUTOINCREMENT, every id kept, storage/identity.py."""
+    identity.m019(db)
+
+
+@migrations()
+def m020_records_follow_true_time(db: sqlite_utils.Database) -> None:
+    """Every record follows the true time (design/0096): the corrections of host-clock stamps
+    (storage/corrections.py), and the time a person gives a flagged segment when resolving it."""
+    corrections.create_table(db)
+    db.execute("ALTER TABLE restamps ADD COLUMN resolved_shift_us INTEGER")  # true = original + this; NULL: none given
+
+
+@migrations()
+def m021_segment_retimed(db: sqlite_utils.Database) -> None:
+    """Each segment row counts the pictures the recorder re-timed (design/0093):
+    storage/segment_schema.py m021."""
+    segment_schema.m021(db)

@@ -152,21 +152,26 @@ def flags(db: sqlite_utils.Database, cameras: list[str] | None = None, resolved:
         args += cameras
     return list(db.query(
         f"""SELECT s.id, s.camera, s.start_us, s.end_us, s.path, r.at_us AS flagged_us, r.resolved_us,
-                   r.resolved_by, r.resolved_reason
+                   r.resolved_by, r.resolved_reason, r.resolved_shift_us
             FROM restamps r JOIN segments s ON s.id = r.segment_id WHERE {' AND '.join(where)}
             ORDER BY s.id LIMIT ?""", [*args, limit]))
 
 
 def resolve(db: sqlite_utils.Database, ids: list[int] | None, by: str, reason: str, at_us: int,
-            cameras: list[str] | None = None) -> list[dict[str, Any]]:
+            cameras: list[str] | None = None, true_start_us: int | None = None) -> list[dict[str, Any]]:
     """A person resolves flagged segments (`ids`, or every unresolved one of `cameras`, None:
     all): who, when and why are kept next to the flag, which stays, and one audit record names
-    them. The segments, their stamps and their files are not touched, and retention still never
-    destroys them by age. Refused (ResolveError) without a reason, or when an id is not a
-    flagged, unresolved segment of the cameras given. Returns the rows resolved."""
+    them. The segments, their stamps and their files are not touched. `true_start_us`: the time
+    the person found the one segment named began (its picture's time display, the camera's own
+    recording); retention then judges its age by it (design/0096); without it, by the bound on
+    its end (`end_bounds`). Refused (ResolveError) without a reason, with a time for more than
+    one segment, or when an id is not a flagged, unresolved segment of the cameras given.
+    Returns the rows resolved."""
     reason = reason.strip()
     if not reason:
         raise ResolveError([])
+    if true_start_us is not None and (ids is None or len(set(ids)) != 1):
+        raise ResolveError(sorted(set(ids or [])) or [0])
     with db.atomic():
         open_ = {r["id"]: r for r in flags(db, cameras, limit=1_000_000_000)}
         if ids is None:
@@ -178,12 +183,15 @@ def resolve(db: sqlite_utils.Database, ids: list[int] | None, by: str, reason: s
             chosen = sorted(set(ids))
         if not chosen:
             return []
-        db.conn.executemany("UPDATE restamps SET resolved_us = ?, resolved_by = ?, resolved_reason = ? "
-                            "WHERE segment_id = ?", [(at_us, by, reason, i) for i in chosen])
+        placed = None if true_start_us is None else true_start_us - open_[chosen[0]]["start_us"]
+        db.conn.executemany("UPDATE restamps SET resolved_us = ?, resolved_by = ?, resolved_reason = ?, "
+                            "resolved_shift_us = ? WHERE segment_id = ?", [(at_us, by, reason, placed, i) for i in chosen])
+        timed = {} if placed is None else {"true_start_us": true_start_us, "resolved_shift_us": placed}
         audit.append(db, by, "segments.flag_resolved", {
             "segments": len(chosen), "first_id": chosen[0], "ids": chosen[:200],
-            "cameras": sorted({open_[i]["camera"] for i in chosen}), "reason": reason}, at_us=at_us)
-    return [{**open_[i], "resolved_us": at_us, "resolved_by": by, "resolved_reason": reason} for i in chosen]
+            "cameras": sorted({open_[i]["camera"] for i in chosen}), "reason": reason, **timed}, at_us=at_us)
+    return [{**open_[i], "resolved_us": at_us, "resolved_by": by, "resolved_reason": reason,
+             "resolved_shift_us": placed} for i in chosen]
 
 
 def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict[str, Any]]:
@@ -197,5 +205,53 @@ def corrected(db: sqlite_utils.Database, camera: str | None = None) -> list[dict
 
 # Retention's age rule (storage/retention/run.candidates) judges a re-stamped segment by its
 # corrected end, and a flagged one (shift NULL) never: this is the SQL condition for that.
+# A flagged segment a person resolved with its time (`resolved_shift_us`, design/0096) is judged by it.
 AGE_OK = ("NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND "
-          "(r.shift_us IS NULL OR segments.end_us + r.shift_us >= ?))")
+          "(coalesce(r.shift_us, r.resolved_shift_us) IS NULL OR "
+          "segments.end_us + coalesce(r.shift_us, r.resolved_shift_us) >= ?))")
+# The shift that places a segment on the true clock (0: none), and whether its time is unknown.
+SHIFT_SQL = ("coalesce((SELECT coalesce(r.shift_us, r.resolved_shift_us) FROM restamps r "
+             "WHERE r.segment_id = segments.id), 0)")
+UNKNOWN_SQL = ("EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND r.shift_us IS NULL "
+               "AND r.resolved_shift_us IS NULL)")
+
+
+def end_bounds(db: sqlite_utils.Database, camera: str) -> dict[int, int | None]:
+    """The camera's flagged segments whose time is unknown, each with a bound on its true end
+    (design/0096): ids are given in recording order, so it ended before its camera's next segment
+    on a trusted clock began (the next by id that is neither flagged nor adopted: its stamps as
+    corrected). None: no such segment yet. By the primary key from each flagged id: a short walk."""
+    return {r["id"]: r["bound"] for r in db.query(
+        f"""SELECT f.segment_id AS id, (
+                SELECT s2.start_us + coalesce(r2.shift_us, 0) FROM segment_rows s2
+                LEFT JOIN restamps r2 ON r2.segment_id = s2.id
+                WHERE s2.id > f.segment_id AND s2.cam = s.cam AND (r2.segment_id IS NULL OR r2.shift_us IS NOT NULL)
+                  AND NOT {ADOPTED.replace('s.note', 's2.note')}
+                ORDER BY s2.id LIMIT 1) AS bound
+            FROM restamps f JOIN segment_rows s ON s.id = f.segment_id
+            WHERE f.shift_us IS NULL AND f.resolved_shift_us IS NULL
+              AND s.cam = (SELECT num FROM camera_keys WHERE camera = ?)""", [camera])}
+
+
+# A segment's true stamps (design/0096): as recorded when no correction names it; moved by its shift;
+# a flagged one by the time a person gave it when resolving (`resolved_shift_us`), else unknown.
+TRUE_SHIFT = "coalesce(r.shift_us, r.resolved_shift_us)"
+
+
+def true_span(db: sqlite_utils.Database, camera: str | None = None) -> tuple[int | None, int | None]:
+    """The oldest start and the newest end of footage (of `camera`, None: every camera) on the true
+    clock, for `edgectl status` and `edgectl retention`: by the index for the segments no
+    correction names, and over `restamps` (small) for the rest. A flagged segment whose time is
+    unknown counts for neither."""
+    cam, args = ("camera = ? AND ", [camera]) if camera else ("", [])
+    plain = f"{cam}state IN ('complete', 'recovered') AND NOT EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = " \
+            "segments.id)"
+    first = next(db.query(f"SELECT start_us FROM segments WHERE {plain} ORDER BY start_us LIMIT 1", args), None)
+    last = next(db.query(f"SELECT end_us FROM segments WHERE {plain} ORDER BY start_us DESC LIMIT 1", args), None)
+    moved = next(db.query(
+        f"SELECT min(s.start_us + {TRUE_SHIFT}) AS a, max(s.end_us + {TRUE_SHIFT}) AS b FROM restamps r "
+        f"JOIN segments s ON s.id = r.segment_id WHERE {cam.replace('camera', 's.camera')}"
+        f"s.state IN ('complete', 'recovered') AND {TRUE_SHIFT} IS NOT NULL", args))
+    starts: list[int] = [v for v in (first["start_us"] if first else None, moved["a"]) if v is not None]
+    ends: list[int] = [v for v in (last["end_us"] if last else None, moved["b"]) if v is not None]
+    return (min(starts) if starts else None), (max(ends) if ends else None)

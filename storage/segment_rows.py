@@ -34,9 +34,9 @@ STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk m
 SEGMENT_LOOKBACK_US = 86_400_000_000
 
 _COLUMNS = ("id", "cam", "start_us", "dur_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256",
-            "state", "created_d", "closed_d", "note", "path")
+            "state", "created_d", "closed_d", "note", "path", "retimed")
 _INSERT = f"INSERT INTO segment_rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-_PLAIN = ("bytes", "frames", "codec", "width", "height", "audio", "note")  # stored as given
+_PLAIN = ("bytes", "frames", "codec", "width", "height", "audio", "note", "retimed")  # stored as given
 _FROM_START = {"end_us": "dur_us", "created_us": "created_d", "closed_us": "closed_d"}  # stored minus start_us
 
 
@@ -89,7 +89,7 @@ def row_values(db: sqlite_utils.Database, row: dict[str, Any], keys: dict[str, i
     diff = {v: None if row.get(k) is None else row[k] - start for k, v in _FROM_START.items()}
     return (row.get("id"), cam, start, diff["dur_us"], *(row.get(k) for k in _PLAIN[:6]), sha_value(row.get("sha256")),
             code(row["state"]), diff["created_d"], diff["closed_d"], row.get("note"),
-            stored_path(row["camera"], start, row["path"]))
+            stored_path(row["camera"], start, row["path"]), row.get("retimed"))
 
 
 def insert(db: sqlite_utils.Database, rows: Iterable[dict[str, Any]]) -> None:

@@ -72,11 +72,12 @@ def between(db: sqlite_utils.Database, start_us: int, end_us: int, camera: str |
     those in `state` if given (`edgectl segments --state missing`: the full list a
     `footage.missing` record counts, design/0091)."""
     # A host clock correction (design/0059) rides along: `restamped` 1 with `shift_us` (NULL:
-    # flagged for a person, its time unknown; `resolved_*`: who resolved the flag, when, why).
+    # flagged for a person, its time unknown; `resolved_*`: who resolved the flag, when, why, and
+    # the time they gave it, design/0096).
     # The range is of the original stamps.
     sql = ("SELECT segments.*, r.segment_id IS NOT NULL AS restamped, r.shift_us AS shift_us,"
-           " r.resolved_us AS resolved_us, r.resolved_by AS resolved_by, r.resolved_reason AS resolved_reason"
-           " FROM segments"
+           " r.resolved_us AS resolved_us, r.resolved_by AS resolved_by, r.resolved_reason AS resolved_reason,"
+           " r.resolved_shift_us AS resolved_shift_us FROM segments"
            " LEFT JOIN restamps r ON r.segment_id = segments.id"
            " WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
            " AND coalesce(end_us, start_us) >= ?")

@@ -14,8 +14,12 @@ import json
 from dataclasses import dataclass, replace
 
 SECOND_US = 1_000_000
-# The wall clock moved by more than this against the monotonic clock between two readings: a
-# step. NTP slews smaller errors (at most 500 ppm), which never reach this between readings.
+# The wall clock moved by more than this against the monotonic clock since the last step counted
+# (or the first reading): a step. Small steps are summed (design/0096): eight steps of 0.4 s are
+# host steps once their sum passes this, at the same moment the recorder's run clock cuts for
+# them (recorder/timeline.RunClock.stepped sums since its anchor the same way). Slewing moves the
+# wall and the monotonic clock together (CLOCK_MONOTONIC follows adjtime and NTP's slew), so
+# only steps move one against the other, and the sum needs no forgetting.
 STEP_US = SECOND_US
 # After a step, or after the clock becomes synchronised, this long without a step before the
 # clock judges age again: NTP often steps twice (a rough first answer, then a better one).
@@ -27,6 +31,30 @@ HISTORY_SLACK_US = 5 * SECOND_US
 # toward a gap, never toward an overlap (the recorder moves its run by the step it measured,
 # recorder/timeline.RunClock.after_step; the watch measured the same step a moment apart).
 RESTAMP_MARGIN_US = 100_000
+
+
+# What edged stamped just before the host clock watch's first reading (the start's records, the
+# installation's first audit record) is on the clock of that reading too.
+START_SLACK_US = 60 * SECOND_US
+
+
+# What the new clock may have stamped between a step and its re-stamp (the watch reads once a
+# second; the catalog writer may be a few seconds behind).
+NEW_CLOCK_LAG_US = 10 * SECOND_US
+
+
+def stamped_window(from_us: int | None, step: Step) -> tuple[int, int] | None:
+    """The values stamped on the clock before `step` (design/0096): from `from_us` (the watch's
+    start, or the step before) to the step, on that clock. When the new clock's first values
+    fall inside that window (a step back smaller than the window), the window stops before them,
+    so nothing stamped after the step moves (what was stamped in the last |step| before it keeps
+    its stamp); a step back past the whole window moves all of it."""
+    if from_us is None:
+        return None
+    to = step.before_us
+    if from_us - NEW_CLOCK_LAG_US <= step.after_us <= to:
+        to = step.after_us - 1
+    return (from_us, to) if to >= from_us else None
 
 
 def restamp_shift(step: Step) -> int:
@@ -113,6 +141,7 @@ class State:
     stable_since_mono_us: int | None = None   # monotonic time since which it is synced and unstepped
     last_step: Step | None = None
     synced: bool | None = None
+    anchor: Reading | None = None   # steps are summed since this reading: the last step counted, or the first
 
 
 def step_between(prev: Reading, now: Reading, threshold_us: int = STEP_US) -> Step | None:
@@ -121,6 +150,13 @@ def step_between(prev: Reading, now: Reading, threshold_us: int = STEP_US) -> St
     if abs(size) <= threshold_us:
         return None
     return Step(size, now.wall_us - size, now.wall_us, now.mono_us)
+
+
+def summed_step(anchor: Reading | None, now: Reading, threshold_us: int = STEP_US) -> Step | None:
+    """The steps since `anchor` summed (design/0096): one host step once their sum passes the
+    threshold, whatever the size of each; None below it. `before_us` is the wall time on the
+    anchor's clock, so the re-stamp moves what was stamped on it by the whole sum."""
+    return None if anchor is None else step_between(anchor, now, threshold_us)
 
 
 def basis(wall_us: int, mono_us: int) -> int:
@@ -162,14 +198,15 @@ def observe(state: State, now: Reading, sync: Sync, settle_us: int = SETTLE_US) 
     second, smaller one). A clock that has never been synchronised (a site without NTP) runs
     free: it is trusted as long as it does not step, or nothing would ever be destroyed by age
     there; the sync state is reported (`Sync`) so that a person can be told."""
-    step = step_between(state.last, now) if state.last is not None else None
+    step = summed_step(state.anchor, now)
     stable = state.stable_since_mono_us
     if state.last is None:  # the first reading: trusted at once (a step at start: behind_history)
         stable = now.mono_us - settle_us
     elif step is not None or (state.synced is False and sync.synced is True):
         stable = now.mono_us
+    anchor = now if state.anchor is None or step is not None else state.anchor
     new = replace(state, last=now, stable_since_mono_us=stable, synced=sync.synced,
-                  last_step=step or state.last_step)
+                  last_step=step or state.last_step, anchor=anchor)
     return new, step
 
 

@@ -24,6 +24,7 @@ import pytest
 TIERS = {
     "daemon": "daemon", "control": "daemon", "flood": "daemon",
     "cameras": "rtsp", "bad_cameras": "rtsp", "recorders": "rtsp", "rtsp_server": "rtsp",
+    "quirk_camera": "rtsp",
     "broker": "broker",
     "browser": "browser",
     "container": "boot",
@@ -31,7 +32,7 @@ TIERS = {
 }
 MARKERS = {
     "daemon": "starts a real edged daemon",
-    "rtsp": "starts a real RTSP server (gst-rtsp-server or VLC)",
+    "rtsp": "starts a real RTSP server (gst-rtsp-server or VLC) or the scriptable quirk camera",
     "broker": "starts a real mosquitto",
     "browser": "drives a real Chromium",
     "boot": "boots a Debian container under a real systemd",

@@ -160,3 +160,16 @@ def test_site_clock_tolerance_and_min_pixels(tmp_path):
     assert cfg.health.clock_tolerance_us == 0 and cfg.health.min_pixels == 2_000_000
     err = error_for(tmp_path, MINIMAL + '[health]\nclock_tolerance = "2h"\n')
     assert err.field == "health.clock_tolerance" and "out of range" in err.message
+
+
+@pytest.mark.parametrize(("size", "cfg", "words"), [
+    ((1280, 720), HealthConfig(min_pixels=0), None),                            # at least 1280x720: met
+    ((1920, 1080), HealthConfig(), None),
+    ((1280, 720), HealthConfig(), "meets the floor 1280x720 but is below the floor of 1 megapixel"),
+    ((1279, 720), HealthConfig(min_pixels=0), "is below the floor 1280x720"),
+    ((640, 480), HealthConfig(), "is below the floor 1280x720 and 1 megapixel"),
+])
+def test_each_floor_is_at_least_and_the_words_name_the_one_missed(size, cfg, words):
+    """design/0093: "1280x720 is below the floor 1280x720" read as a broken comparison."""
+    got = present(view(width=size[0], height=size[1]), cfg).get("below_resolution")
+    assert got == words if words is None else words in got

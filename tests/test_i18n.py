@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "edged/locale/zh_TW/LC_MESSAGES/edged.po"
 MO = PO.with_suffix(".mo")
 ALARM_KINDS = "storage/alarm_kinds.py"  # the alarm titles: extracted with edged/ (design/0067)
+READER_REASONS = "recorder/reader_choice.py"  # why "auto" records with FFmpeg's reader (design/0092)
 # Modules whose strings no person reads in a language of their own (design/0057), and why.
 NOT_COVERED = {
     "edged/daemon/keepalive.py": "systemd's STATUS= line and the watchdog's names: the journal's",
@@ -90,8 +91,9 @@ def extracted(domain: str = "edged") -> set[str]:
                                                                   keywords=keywords):
         ids.add(message[0] if isinstance(message, tuple) else message)
     if domain == "edged":
-        for _line, message, _comments, _ctx in extract_from_file("python", ROOT / ALARM_KINDS, keywords=keywords):
-            ids.add(message)  # the alarm titles (design/0067)
+        for registry in (ALARM_KINDS, READER_REASONS):  # the alarm titles (design/0067), the fallbacks' whys
+            for _line, message, _comments, _ctx in extract_from_file("python", ROOT / registry, keywords=keywords):
+                ids.add(message)
     return ids
 
 

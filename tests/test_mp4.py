@@ -54,15 +54,12 @@ def test_provenance_metadata_names_the_origin_and_leaves_playback_alone(fmp4, tm
     """Two cameras on one stream give files that differ only in what names their origin."""
     import av
 
-    from recorder.camera import Settings, provenance
-    from recorder.segment import SegmentFile
+    from recorder.segment import SegmentFile, provenance
     from tests.support.cameras import ffprobe, ffprobe_errors, packet_pts
 
-    settings = Settings(tmp_path, 60_000_000, 1_000_000, 2_000_000, 5_000_000, 5_000_000, 2_000_000,
-                        site="tw-hr-001", node="node1")
     out = {}
-    for name, meta in (("plain", None), ("cam1", provenance(settings, "cam1", 1_795_222_400_000_000)),
-                       ("cam2", provenance(settings, "cam2", 1_795_222_400_000_000))):
+    for name, meta in (("plain", None), ("cam1", provenance("tw-hr-001", "node1", "cam1", 1_795_222_400_000_000)),
+                       ("cam2", provenance("tw-hr-001", "node1", "cam2", 1_795_222_400_000_000))):
         with av.open(str(fmp4)) as src:
             v = src.streams.video[0]
             seg = SegmentFile(tmp_path / f"{name}.mp4", v, None, origin_us=0, fragment_us=1_000_000, metadata=meta)

@@ -7,7 +7,6 @@ from recorder.timeline import (
     CUT_TOLERANCE_US,
     RunClock,
     anchor_offset,
-    fix_dts,
     is_cut,
     next_boundary,
 )
@@ -61,14 +60,6 @@ def test_after_a_host_clock_step_the_run_moves_by_exactly_the_step():
     assert moved.wall(65 * S) - end == -3600 * S
     assert not moved.stepped(1_065 * S - 3600 * S + 10 * S, 120 * S)
     assert moved.offset - clock.offset == -3600 * S
-
-
-def test_timestamp_repair():
-    assert fix_dts(None, None, 4500) == (0, "missing")
-    assert fix_dts(None, 9000, 4500) == (13500, "missing")
-    assert fix_dts(9000, 9000, 4500) == (9001, "backwards")
-    assert fix_dts(100, 9000, 4500) == (9001, "backwards")
-    assert fix_dts(13500, 9000, 4500) == (13500, None)
 
 
 def test_backoff_is_capped_and_jittered():

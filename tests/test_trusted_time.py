@@ -37,6 +37,43 @@ def test_a_step_is_the_wall_clock_moving_against_the_monotonic_clock(prev, now, 
         assert step.direction == ("forward" if size > 0 else "back")
 
 
+@pytest.mark.parametrize("steps, counted", [
+    ([400_000] * 8 + [-300_000], [(3, 1_200_000), (6, 1_200_000)]),   # issue 39: summed, as the run clock cuts
+    ([900_000, 900_000], [(2, 1_800_000)]),                            # two below the threshold, one step
+    ([600_000, -600_000, 600_000], []),                                # back and forth: no step
+    ([-700_000, -700_000], [(2, -1_400_000)]),
+    ([2 * S], [(1, 2 * S)]),
+])
+def test_small_steps_are_summed_until_they_pass_the_threshold(steps, counted):
+    """design/0096: one reading a second, a step before every 15th; the watch counts a step when
+    the sum since its anchor (the first reading, then the last step counted) passes a second."""
+    state, got, wall, mono = tt.State(), [], TRUE, 100.0
+    state, _ = tt.observe(state, r(wall, mono), tt.Sync(True))
+    for k, size in enumerate(steps, 1):
+        for _ in range(15):
+            wall, mono = wall + S, mono + 1
+            state, step = tt.observe(state, r(wall, mono), tt.Sync(True))
+            assert step is None
+        wall += size
+        state, step = tt.observe(state, r(wall, mono), tt.Sync(True))
+        if step is not None:
+            got.append((k, step.size_us))
+            assert step.before_us == wall - step.size_us and step.after_us == wall
+    assert got == counted
+
+
+@pytest.mark.parametrize("size, window", [
+    (2 * YEAR, (TRUE - 60 * S, TRUE + 100 * S)),              # forward: everything up to the step
+    (-H, (TRUE - 60 * S, TRUE + 100 * S)),                    # back past the window: all of it
+    (-100 * S, (TRUE - 60 * S, TRUE - 1)),                    # back inside it: not what the new clock reads again
+    (-165 * S, None),                                         # back to its start: nothing is sure
+    (-2 * YEAR, (TRUE - 60 * S, TRUE + 100 * S)),             # a box two years ahead corrected: all of it
+])
+def test_the_window_of_stamps_made_on_the_old_clock(size, window):
+    step = tt.Step(size, TRUE + 100 * S, TRUE + 100 * S + size, 0)
+    assert tt.stamped_window(TRUE - 60 * S, step) == window
+
+
 @pytest.mark.parametrize("stamped_on, shift", [
     (TRUE - 2 * YEAR - 100 * S, 2 * YEAR - H),     # before both steps: it missed both
     (TRUE - 100 * S + 300_000, -H),                # between them (slewed 0.3 s since): the second

@@ -121,6 +121,18 @@ def clock_text(clock: dict[str, Any] | None) -> str:
     return f"{clock['offset_us'] / 1e6:+.1f}s ({clock['source']})"
 
 
+def reader_text(reader: str | None) -> str:
+    """The READER column: `edged`, `ffmpeg`, or `ffmpeg (fallback: why)` with why in the reader's
+    language (one of recorder/reader_choice.py's REASONS, design/0092)."""
+    if not reader:
+        return "-"
+    name, sep, why = reader.partition(" (fallback: ")
+    if not sep:
+        return reader
+    why = why.removesuffix(")")
+    return _("{reader} (fallback: {why})").format(reader=name, why=_(why))
+
+
 def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     reply = call(ctx.socket, "cameras", {"all": args.all})
@@ -149,7 +161,7 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
                     fmt_age(r["state_since_us"], now), fps if live or fps == "-" else f"({fps})",
                     rate if live or rate == "-" else f"({rate})", res, fmt_age(r["last_packet_us"], now),
                     r["reconnects"], f"{every:g}s" if every else "-", clock_text(r["clock"]),
-                    (r["health"] or {}).get("reader") or "-", r["compliance"] or "-",
+                    reader_text((r["health"] or {}).get("reader")), r["compliance"] or "-",
                     r["url"],
                     problem or "; ".join(r["compliance_reasons"] or [])])
     text = table([_("ID"), _("NAME"), _("STATE"), _("SINCE"), _("FPS"), _("BITRATE"), _("RES"), _("LAST FRAME"),

@@ -6,14 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, fmt_time, table
+from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
 from edged.i18n import _
+from storage.clock import SYSTEM
 
 
 def resolution(r: dict[str, Any]) -> str:
     """A flagged segment's state as a person reads it."""
     if r.get("resolved_us") is None:
         return _("flagged: stamped by a clock that was behind, time unknown")
+    if r.get("resolved_shift_us") is not None:
+        return _("flagged, resolved by {who} at {at}: {why}; it began at {start}").format(
+            who=r["resolved_by"], at=fmt_time(r["resolved_us"]), why=r["resolved_reason"],
+            start=fmt_time(r["start_us"] + r["resolved_shift_us"]))
     return _("flagged, resolved by {who} at {at}: {why}").format(
         who=r["resolved_by"], at=fmt_time(r["resolved_us"]), why=r["resolved_reason"])
 
@@ -24,8 +29,11 @@ def cmd_flags(ctx, args) -> tuple[Any, str]:
             raise UsageError(_("name the segment ids (edgectl flags list shows them), or --all"))
         if args.ids and args.all:
             raise UsageError(_("segment ids or --all, not both"))
+        if args.true_start and len(set(args.ids or [])) != 1:
+            raise UsageError(_("--true-start names when one segment began: give exactly one segment id"))
+        true_start = parse_when(args.true_start, SYSTEM.now_us()) if args.true_start else None
         reply = call(ctx.socket, "flags.resolve", {"ids": args.ids or None, "all": args.all, "camera": args.camera,
-                                                   "reason": args.reason})
+                                                   "reason": args.reason, "true_start_us": true_start})
         done = reply["resolved"]
         text = _("{n} flagged segments resolved (on the audit log); {left} still unresolved").format(
             n=len(done), left=reply["unresolved"]) if done else _("no flagged segment was left to resolve")
@@ -46,9 +54,12 @@ def register(sub) -> None:
     ls.add_argument("--camera", help=_("only this camera"))
     ls.add_argument("--limit", type=int, default=1000)
     r = fs.add_parser("resolve", parents=[JSON], help=_("record what a person found (the footage is not touched; "
-                                                         "retention still never destroys it by age)"))
+                                                         "retention judges its age by the time given, else by its "
+                                                         "camera's next segment)"))
     r.add_argument("ids", nargs="*", type=int, metavar="ID", help=_("segment ids"))
     r.add_argument("--all", action="store_true", help=_("every unresolved flagged segment (of --camera)"))
     r.add_argument("--camera", help=_("only this camera"))
     r.add_argument("--reason", required=True, help=_("what was checked and found (on the audit log)"))
+    r.add_argument("--true-start", metavar="T", help=_("when the one segment named truly began (ISO 8601 local "
+                                                        "time, from its picture's time display): on the record"))
     p.set_defaults(handler=cmd_flags)

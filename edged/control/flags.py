@@ -2,15 +2,16 @@
 true time is unknown. A custodian looks at them and resolves the flag with a written reason; the
 flag stays, shown as resolved (who, when, why), the audit chain records it, and the
 `segments_flagged` alarm clears when none is left unresolved. Nothing here touches footage: no
-file, no stamp, no row is changed or removed, and retention still never destroys such a segment
-by age.
+file, no stamp, no row is changed or removed. A person who found when one segment began gives its
+time with the resolution, on the record, and retention judges its age by it; without one, by the
+bound its camera's next segment on a trusted clock gives (design/0096).
 """
 
 from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
-from edged.control.operation import CatalogReader, Operations, limit_of, op, scoped, text
+from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, scoped, text
 from edged.control.protocol import RequestError
 from edged.i18n import _
 from storage import restamps
@@ -41,7 +42,7 @@ class FlagOps(Operations):
     @op("flags.resolve")
     async def resolve(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
         """Resolve the flags of `ids` (or, with `all`, every unresolved one of the caller's
-        cameras, or of `camera`) with a `reason`."""
+        cameras, or of `camera`) with a `reason`; `true_start_us`: when the one segment named began."""
         reason = text(args, "reason")
         if not reason:
             raise RequestError(_("not resolved: give a reason (what was checked, what the segments show); it goes on "
@@ -53,10 +54,14 @@ class FlagOps(Operations):
             ids = None if ids is None else [int(i) for i in ids]
         except (TypeError, ValueError):
             raise RequestError(_("ids must be segment ids (integers)")) from None
+        true_start = integer(args.get("true_start_us"), "true_start_us")
+        if true_start is not None and (ids is None or len(set(ids)) != 1):
+            raise RequestError(_("not resolved: a segment's true start is given for one segment at a time"))
         scope = scoped(caller, args.get("camera"))
         at = self.clock.now_us()
         try:
-            done = await self.writer.run(lambda c: restamps.resolve(c.db, ids, str(caller), reason, at, scope))
+            done = await self.writer.run(lambda c: restamps.resolve(c.db, ids, str(caller), reason, at, scope,
+                                                                    true_start))
         except restamps.ResolveError as exc:
             raise RequestError(_("not resolved: not a flagged, unresolved segment of your cameras: {ids}").format(
                 ids=", ".join(map(str, exc.bad)))) from None

@@ -26,7 +26,7 @@ from edged.control.reads import ReadLedger
 from edged.control.server import Caller
 from edged.rules import roles
 from edged.i18n import _
-from storage import audit, gaps as gap_table, nodecert
+from storage import audit, gaps as gap_table, nodecert, restamps
 from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
@@ -78,6 +78,7 @@ class StatusOps(Operations):
             node = node_table.values(db)
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
+            seg["oldest_us"], seg["newest_us"] = restamps.true_span(db)  # on the true clock (design/0096)
             gaps = gap_table.count_since(db, clock.now_us() - DAY_US)
             try:  # not the figures of whatever is under the mount point of a disk that is gone
                 disk = None if storage_lost() else shutil.disk_usage(data_dir)

@@ -75,6 +75,9 @@ class HealthMonitor:
         self.host_untrusted: Callable[[], bool] = lambda: False  # the host clock watch's (design/0059) ...
         self.host_synced: Callable[[], bool | None] = lambda: None  # ... and the kernel's sync state
         self.host_clock_ok = True       # False: no camera is blamed for clock_drift
+        self.blamable: dict[str, bool] = {}  # camera -> its clock may be blamed (camera_clock.blamable)
+        # a source outside the box agrees with the host clock (None: none is known; design/0096)
+        self.host_corroborated: Callable[[], bool | None] = lambda: None
         self._host_off: int | None = None   # the cameras agree the host clock is this far off (us)
         # each camera's clock read over ONVIF (edged/daemon/camera_clocks.py, design/0085)
         self.onvif_clock: Callable[[str], camera_clock.Reading | None] = lambda _cam: None
@@ -129,7 +132,13 @@ class HealthMonitor:
             state=self.cameras.state(cam_id), stats=self.stats(cam_id, now),
             image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None,
             oversize=(big.width, big.height) if big is not None else None,
-            host_clock_ok=self.host_clock_ok)
+            host_clock_ok=self.clock_blamable(cam_id))
+
+    def clock_blamable(self, cam: str) -> bool:
+        """May the camera's clock be judged against the host's (design/0096)? Not while the host clock
+        is untrusted or off, nor when the other cameras agree with it against the host; a camera
+        with no skew is left to `clock_drift` (not judged)."""
+        return self.host_clock_ok and self.blamable.get(cam, True)
 
     def clock_of(self, cam: str, now: int) -> tuple[int | None, str]:
         """The camera's clock skew and its source: RTCP sender reports, else ONVIF (design/0085)."""
@@ -185,10 +194,14 @@ class HealthMonitor:
         """Is the host clock the one at fault? It stepped (its own alarm), or every recording
         camera is off it the same way (host_clock_off, one alarm, not clock_drift on each)."""
         tolerance = self.cfg.health.clock_tolerance_us
-        skews = [skew for cam in self.cfg.cameras if self.cameras.state(cam.id) == RECORDING
-                 and (skew := self.clock_of(cam.id, now)[0]) is not None]
+        by_cam = {cam.id: skew for cam in self.cfg.cameras if self.cameras.state(cam.id) == RECORDING
+                  and (skew := self.clock_of(cam.id, now)[0]) is not None}
+        skews = list(by_cam.values())
         off = health.host_clock_off(skews, tolerance, self.host_synced())
         self.host_clock_ok = off is None and not self.host_untrusted()
+        self.blamable = camera_clock.blamable(
+            by_cam, {c: self.cfg.health_for(c).clock_tolerance_us for c in by_cam}, self.host_clock_ok,
+            self.host_corroborated())
         if self.alarms is not None and (off is None) != (self._host_off is None):
             behind = N_("the host clock is {seconds:.1f} s behind all {n} cameras' clocks: the host clock is probably "
                         "wrong (check its time source, NTP); no camera is blamed for clock drift meanwhile")
@@ -298,5 +311,5 @@ class HealthMonitor:
                 "stats": self.stats(cam_id, now), "image_fresh": view.image is not None,
                 "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
-                "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.host_clock_ok}
+                "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.clock_blamable(cam_id)}
 

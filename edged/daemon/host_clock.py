@@ -17,7 +17,7 @@ from typing import Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
-from storage import audit, node, restamps, segments as segment_table, trusted_time as tt
+from storage import audit, corrections, node, restamps, segments as segment_table, trusted_time as tt
 from storage.alarm_kinds import HOST_CLOCK_STEP, HOST_CLOCK_UNSYNCED, SEGMENTS_FLAGGED
 from storage.catalog import Catalog, CatalogWriter
 from storage.clock import wait_or_stop, Clock, SYSTEM
@@ -89,6 +89,7 @@ class HostClock:
         self.flagged = 0                      # segments flagged for a person, as last alarmed
         self.base: tuple[dict[str, tt.Tail], int] = ({}, 0)   # the detector's place at start
         self.started_mono_us: int | None = None
+        self.window_from_us: int | None = None   # what this process stamped since then is on the current clock
         self.floor: tt.Floor | None = None    # where this run's footage must begin, for every camera
         self.unsynced: bool | None = None     # host_clock_unsynced as last raised (True) or cleared (False)
         self.shown: bool | None | object = object()   # the sync state last written to the node table
@@ -103,8 +104,7 @@ class HostClock:
         """"" when the clock may judge footage's age; otherwise why not (retention logs it). Reads
         the clocks now too: a step since the last reading (up to a second ago) counts at once."""
         now = self._reading()
-        last = self.state.last
-        step = tt.step_between(last, now) if last is not None else None
+        step = tt.summed_step(self.state.anchor, now)
         if step is not None:
             return "the host clock was stepped %s just now" % tt.describe(step)
         return tt.why_untrusted(self.state, now.mono_us, self.settle_us)
@@ -121,6 +121,7 @@ class HostClock:
         sync = await self._read_sync()
         now = self._reading()
         self.started_mono_us = now.mono_us
+        self.window_from_us = now.wall_us - tt.START_SLACK_US
         self.state, _ = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
         newest, stopped = await self.writer.run(lambda c: segment_table.clock_history(c.db))
@@ -156,8 +157,8 @@ class HostClock:
         self.state, step = tt.observe(self.state, now, sync, self.settle_us)
         await self._synced(sync, now)
         if step is not None:
+            await self._restamp(step)  # first: the step's own alarm and record are on the new clock
             await self._stepped(step)
-            await self._restamp(step)
             if self.caught_up():
                 self.tails, self.read_through = self.base   # this run's stamps moved: read them again
             await self._report(await self.writer.run(lambda c: restamps.flagged_count(c.db)))
@@ -210,8 +211,8 @@ class HostClock:
             return ids, new, through
 
         ids, new, through = await self.writer.run(read)
-        last, now = self.state.last, self._reading()
-        if last is not None and tt.step_between(last, now) is not None:
+        now = self._reading()
+        if tt.summed_step(self.state.anchor, now) is not None:
             return 0  # a step since the last reading: the next tick re-stamps first, then reads again
         if (new, through) == (tails, after):
             return 0
@@ -285,12 +286,18 @@ class HostClock:
         at = self.clock.now_us()
         first, seen = self.first_id, self.seen_id
 
+        window = tt.stamped_window(self.window_from_us, step)
+        self.window_from_us = step.after_us  # what is stamped from now on is on the new clock
+
         def job(c: Catalog) -> int:
             through = restamps.before_step(c.db, seen, step.before_us, step.after_us)
             self.book.stepped(step)  # a row written after this one, stamped before the step, is caught up
-            return restamps.shift(c.db, first, through, tt.restamp_shift(step), at, {
-                "reason": "host_clock_step", "step_us": step.size_us, "before_us": step.before_us,
-                "after_us": step.after_us})
+            detail = {"reason": "host_clock_step", "step_us": step.size_us, "before_us": step.before_us,
+                      "after_us": step.after_us}
+            n = restamps.shift(c.db, first, through, tt.restamp_shift(step), at, detail)
+            if window is not None:  # the gaps, events, alarms ... stamped on the old clock (design/0096)
+                corrections.move(c.db, *window, tt.restamp_shift(step), at, detail)
+            return n
 
         n = await self.writer.run(job)
         if n:

@@ -87,3 +87,28 @@ def skew(rtcp_us: int | None, reading: Reading | None, now_us: int, fresh_us: in
     if reading is not None and now_us - reading.at_us <= fresh_us:
         return reading.offset_us, "onvif"
     return None, ""
+
+
+def blamable(skews: dict[str, int], tolerances: dict[str, int], host_trusted: bool,
+             host_corroborated: bool | None = None) -> dict[str, bool]:
+    """Which cameras' clocks may be blamed for `clock_drift` (design/0096), by camera: only a camera
+    that disagrees with the other cameras and with a corroborated host clock.
+
+    `skews`: each recording camera's clock minus the host's (us); `tolerances`: each camera's own.
+    The host is corroborated when a source outside the box agrees with it (`host_corroborated`
+    True: the office's signed time, an authenticated time source), or when more of the other
+    cameras agree with the host than with this camera. Cameras that agree with each other against
+    the host blame nobody: the host is the one off (small NTP steps it did not count, a wrong
+    time server). A lone camera is blamed only against a host corroborated from outside. While
+    the host clock is untrusted (just stepped, settling) no camera is blamed."""
+    out: dict[str, bool] = {}
+    for cam, skew in skews.items():
+        tol = tolerances.get(cam, 0)
+        if not host_trusted or not tol or abs(skew) <= tol:
+            out[cam] = False
+            continue
+        others = [s for c, s in skews.items() if c != cam]
+        with_it = sum(1 for s in others if abs(s - skew) <= tol)
+        with_host = sum(1 for c, s in skews.items() if c != cam and abs(s) <= tolerances.get(c, tol))
+        out[cam] = bool(host_corroborated) or with_host > with_it
+    return out

@@ -97,10 +97,19 @@ def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present:
     """The conditions the packet statistics show: resolution, frame rate, audio, the camera's clock."""
     known.update(("below_resolution", "below_fps"))
     w, h = s.get("width") or 0, s.get("height") or 0
-    if w < cfg.min_width or h < cfg.min_height or w * h < cfg.min_pixels:
-        floor = f"{cfg.min_width}x{cfg.min_height}"
-        floor += f", {cfg.min_pixels / 1e6:g} megapixel" if cfg.min_pixels else ""
-        present["below_resolution"] = f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor {floor}"
+    # Each floor "at least" (design/0093), and the words name the one not met: a 720p camera meets
+    # the 1280x720 floor and misses the megapixel floor of stored images (1280x720 is 0.92 MP,
+    # design/0044), which the words said as "1280x720 is below the floor 1280x720, 1 megapixel".
+    small = w < cfg.min_width or h < cfg.min_height
+    few = w * h < cfg.min_pixels
+    if small:
+        present["below_resolution"] = (f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor "
+                                       f"{cfg.min_width}x{cfg.min_height}"
+                                       + (f" and {cfg.min_pixels / 1e6:g} megapixel" if few else ""))
+    elif few:
+        present["below_resolution"] = (f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) meets the floor "
+                                       f"{cfg.min_width}x{cfg.min_height} but is below the floor of "
+                                       f"{cfg.min_pixels / 1e6:g} megapixel a stored picture ([health] min_pixels)")
     fps = s.get("fps") or 0.0
     if fps < cfg.min_fps:
         present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"

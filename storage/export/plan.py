@@ -143,15 +143,18 @@ def source_entry(row: dict[str, Any], clip: str) -> dict[str, Any]:
 def corrected_stamps(row: dict[str, Any]) -> dict[str, Any]:
     """A segment the host clock watch corrected (design/0059): its stamps as corrected next to the
     originals, or `flagged` (stamped by a clock that was behind; its time is unknown), with who
-    resolved the flag, when and why once a person has (`resolved`)."""
+    resolved the flag, when and why once a person has (`resolved`, with the true start they gave)."""
     if not row.get("restamped"):
         return {}
     shift = row.get("shift_us")
     if shift is None:
         if row.get("resolved_us") is None:
             return {"flagged": True}
-        return {"flagged": True, "resolved": {"by": row["resolved_by"], "at_us": row["resolved_us"],
-                                              "reason": row["resolved_reason"]}}
+        resolved = {"by": row["resolved_by"], "at_us": row["resolved_us"], "reason": row["resolved_reason"]}
+        given = row.get("resolved_shift_us")
+        if given is not None:  # the time a person found it began (design/0096)
+            resolved["true_start_us"] = row["start_us"] + given
+        return {"flagged": True, "resolved": resolved}
     end = row["end_us"]
     return {"corrected_start_us": row["start_us"] + shift, "corrected_end_us": None if end is None else end + shift}
 

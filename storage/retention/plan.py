@@ -17,12 +17,14 @@ Rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6):
    The disk-full rule 2 is not delayed: recording comes first.
 5. Nothing is destroyed by age on a clock that cannot be trusted (design/0059): rule 1 waits
    until the host clock is stable; rule 2 still runs (recording comes first). A segment
-   flagged as stamped by a clock that was behind (`Segment.age_known` False) never goes by age.
+   flagged as stamped by a clock that was behind (`Segment.age_known` False) goes by age only by
+   the bound on its end (`Segment.end_bound_us`, design/0096): it is surely past the maximum once
+   the bound is, and a hold anywhere between its stamps and the bound keeps it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
@@ -44,6 +46,9 @@ class Segment:
     end_us: int
     bytes: int
     age_known: bool = True           # False: flagged for a person (design/0059), its stamps may be behind
+    # A flagged segment's true end is no later than this (the start of its camera's next segment on a
+    # trusted clock, design/0096): it goes by age once this bound is past the maximum. None: no bound.
+    end_bound_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +177,7 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
         return max(ends) if ends else None  # type: ignore[type-var]
 
     for seg in oldest_first if age_trusted else ():
-        if seg.age_known and seg.end_us < now_us - policy.limits(seg.camera).max_us and not held(seg):
+        if past_max(seg, policy, now_us) and not held(seg if seg.age_known else bounded(seg)):
             until = grace_end(seg)
             if until is not None:
                 n, last = waiting.get(seg.camera, (0, 0))
@@ -203,6 +208,17 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
             f"disk below its reserve by {result.short_bytes} bytes and nothing more may be destroyed "
             "(footage held or within retention)"))
     return result
+
+
+def past_max(seg: Segment, policy: Policy, now_us: int) -> bool:
+    """Rule 1's age test: by the segment's end, or for a flagged one by the bound on its end."""
+    end = seg.end_us if seg.age_known else seg.end_bound_us
+    return end is not None and end < now_us - policy.limits(seg.camera).max_us
+
+
+def bounded(seg: Segment) -> Segment:
+    """A flagged segment as wide as its true interval may be: from its stamps (behind) to its bound."""
+    return replace(seg, end_us=max(seg.end_us, seg.end_bound_us or seg.end_us))
 
 
 def surplus(seg: Segment, policy: Policy, now_us: int) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
+from storage import restamps
 from storage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
@@ -74,9 +75,13 @@ def breached_cameras(db: sqlite_utils.Database) -> set[str]:
 
 
 def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
-    """Per camera, the age of its oldest footage: the retention it achieves (one index probe each)."""
-    return {r["id"]: None if r["s"] is None else now - r["s"] for r in db.query(
-        f"SELECT id, (SELECT min(start_us) FROM segments WHERE camera = cameras.id AND {FOOTAGE}) AS s FROM cameras")}
+    """Per camera, the age of its oldest footage on the true clock (design/0096): the retention it
+    achieves (two index probes each, and the corrections)."""
+    out: dict[str, int | None] = {}
+    for r in list(db.query("SELECT id FROM cameras")):
+        oldest = restamps.true_span(db, r["id"])[0]
+        out[r["id"]] = None if oldest is None else now - oldest
+    return out
 
 
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,
@@ -103,7 +108,7 @@ def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterabl
     modes = {c.id: getattr(c, "mode", "continuous") for c in cameras}
     for cam in cam_ids:
         limits = policy.limits(cam)
-        oldest = next(db.query(f"SELECT min(start_us) AS s FROM segments WHERE camera = ? AND {FOOTAGE}", [cam]))["s"]
+        oldest = restamps.true_span(db, cam)[0]  # on the true clock (design/0096)
         mine = [replace(h, cameras=frozenset({cam})) for h in holds if h.cameras is None or cam in h.cameras]
         forecast = forecasts.get(cam)
         mode = modes.get(cam, "continuous")

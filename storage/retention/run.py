@@ -8,6 +8,7 @@ Blocking: runs on the catalog writer thread. The only code in edged that unlinks
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -84,8 +85,8 @@ class InUse:
 
 
 def _segments(rows: Iterable[dict[str, Any]]) -> list[Segment]:
-    return [Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"] or 0, not r.get("flagged"))
-            for r in rows]
+    return [Segment(r["id"], r["camera"], r["start_us"], r["end_us"], r["bytes"] or 0, not r.get("flagged"),
+                    r.get("end_bound_us")) for r in rows]
 
 
 def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str], now: int, limit: int,
@@ -99,9 +100,9 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     short, which may hold more.
     """
     # Stamps as corrected after a host clock step (storage/restamps.py; design/0059): a re-stamped
-    # segment is judged by its true interval; one flagged for a person (shift NULL) is never old.
-    shift = "coalesce((SELECT r.shift_us FROM restamps r WHERE r.segment_id = segments.id), 0)"
-    flagged = "EXISTS (SELECT 1 FROM restamps r WHERE r.segment_id = segments.id AND r.shift_us IS NULL)"
+    # segment is judged by its true interval; one flagged for a person (shift NULL) by the time a
+    # person gave it, else only by the bound on its end (design/0096).
+    shift, flagged = restamps.SHIFT_SQL, restamps.UNKNOWN_SQL
     cols = f"id, camera, start_us + {shift} AS start_us, end_us + {shift} AS end_us, bytes, path, {flagged} AS flagged"
     cameras = list(cameras)
     share = max(PER_CAMERA_FLOOR, limit // max(1, len(cameras)))
@@ -112,11 +113,16 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
         for r in db.query(f"SELECT {cols} FROM segments WHERE camera = ? AND start_us < ? AND end_us < ? AND "
                           + FOOTAGE + " AND " + restamps.AGE_OK, [cam, cutoff, cutoff, cutoff]):
             rows[r["id"]] = r
+        bounds = restamps.end_bounds(db, cam)
+        due = [i for i, bound in bounds.items() if bound is not None and bound < cutoff]
+        for r in db.query(f"SELECT {cols} FROM segments WHERE id IN (SELECT value FROM json_each(?)) AND {FOOTAGE}",
+                          [json.dumps(due)]) if due else ():
+            rows[r["id"]] = {**r, "end_bound_us": bounds[r["id"]]}
         oldest = [] if not limit else list(db.query(
             f"SELECT {cols} FROM segments WHERE camera = ? AND {FOOTAGE} ORDER BY segments.start_us LIMIT ?",
             [cam, share]))
         for r in oldest:
-            rows[r["id"]] = r
+            rows.setdefault(r["id"], r)  # a flagged one keeps its bound
         if len(oldest) == share:
             cut.add(cam)
     keep = sorted((r for r in rows.values() if r["path"] not in busy), key=lambda r: (r["start_us"], r["id"]))

@@ -28,6 +28,7 @@ TABLES = frozenset({
     "retention_passes", "segments", "sessions",
     "segment_rows", "camera_keys",  # how `segments` is stored (storage/segment_rows.py)
     "restamps",  # corrections after a host clock step (storage/restamps.py)
+    "clock_corrections", "retention_grace", "account_events",  # design/0096's checks
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
 })
 
@@ -191,3 +192,38 @@ def central_pg_partitions(store, table: str = "messages") -> dict[str, int]:
         "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
         " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ?", [table])]
     return {p: store.db.execute(f"SELECT count(*) FROM {p}").fetchone()[0] for p in parts}
+
+
+# The schema itself (design/0096: every time column on storage/stamped.py's lists; ids never reused).
+def table_columns(db: Any, table: str) -> list[Row]:
+    """name, type, notnull, pk of each column of `table`."""
+    return [dict(r) for r in db.query("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", [table])]
+
+
+def schema_sql(db: Any, name: str) -> str | None:
+    row = next(db.query("SELECT sql FROM sqlite_master WHERE name = ?", [name]), None)
+    return None if row is None else row["sql"]
+
+
+def index_names(db: Any, table: str) -> set[str]:
+    return {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                                        [table])}
+
+
+def insert_row(db: Any, table: str, values: Row) -> None:
+    """One row as given (a test's made-up row in any table)."""
+    if table not in TABLES | {"node"}:
+        raise ValueError(f"no table {table!r} in the catalog")
+    db.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+               list(values.values()))
+
+
+def delete_all(db: Any, table: str) -> None:
+    """Every row of `table` gone, as retention takes a motion event with its footage."""
+    if table not in TABLES:
+        raise ValueError(f"no table {table!r} in the catalog")
+    db.execute(f"DELETE FROM {table}")
+
+
+def integrity(db: Any) -> str:
+    return str(db.execute("PRAGMA integrity_check").fetchone()[0])

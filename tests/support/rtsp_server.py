@@ -18,6 +18,8 @@ Mount SPEC kinds:
     live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
     livewrap:WxH@FPS        the same, with RTP timestamp and sequence number wrapping a few seconds in
     livenokey:WxH@FPS       the same, with one keyframe at the start and none after
+    livebf:WxH@FPS          a live ball by x264 with B pictures (bframes=2, b-pyramid): the RTP
+                            timestamps go back at each B picture, as such a camera's do
 
 --clock-rate RATE makes every live mount a camera whose media clock runs RATE times as fast.
 --no-sender-reports sends no RTCP (so no sender reports) from any mount.
@@ -131,6 +133,17 @@ def build_launch(spec):
         if not comma or not audio:
             raise ValueError("%r: expected clipav:VIDEO,AUDIO@FPS" % spec)
         return "( %s %s )" % (_clip_video(video, fps), _clip_audio(audio))
+    if kind == "livebf":
+        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)
+        if not m or int(m.group(3)) <= 0:
+            raise ValueError("%r: expected livebf:WIDTHxHEIGHT@FPS" % spec)
+        width, height, fps = (int(g) for g in m.groups())
+        return (  # not tune=zerolatency, which turns B pictures off
+            "( videotestsrc is-live=true pattern=ball "
+            "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+            "! x264enc speed-preset=superfast bframes=2 b-pyramid=true key-int-max=%d ! video/x-h264,profile=high "
+            "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, fps)
+        )
     if kind in ("live", "livewrap", "livenokey"):
         m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)
         if not m or int(m.group(3)) <= 0:
@@ -147,7 +160,7 @@ def build_launch(spec):
             "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
             "! rtph264pay pt=96 config-interval=-1 name=pay0%s )" % (width, height, fps, gop, wrap)
         )
-    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live, livewrap, livenokey)" % (spec, kind))
+    raise ValueError("%r: unknown kind %r (clip, clip265, clipav, clipsnd, live, livewrap, livenokey, livebf)" % (spec, kind))
 
 
 def _pts_from_dts(_pad, info):

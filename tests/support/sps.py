@@ -30,11 +30,11 @@ class _Writer:
         return bytes(out)
 
 
-def h264_sps(width: int, height: int) -> bytes:
-    """An Annex B SPS (start code included), baseline profile, level 5.1, that declares
-    `width` x `height` (multiples of 16)."""
+def h264_sps(width: int, height: int, profile: int = 66) -> bytes:
+    """An Annex B SPS (start code included), baseline profile (or Main, 77: the same fields),
+    level 5.1, that declares `width` x `height` (multiples of 16), without VUI."""
     w = _Writer()
-    w.u(8, 66), w.u(8, 0), w.u(8, 51)  # profile, constraints, level
+    w.u(8, profile), w.u(8, 0), w.u(8, 51)  # profile, constraints, level
     w.ue(0)                              # seq_parameter_set_id
     w.ue(0)                              # log2_max_frame_num - 4
     w.ue(2)                              # pic_order_cnt_type

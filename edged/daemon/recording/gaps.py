@@ -22,6 +22,10 @@ from storage.events import NO_MOTION
 
 NO_FOOTAGE = "no footage"  # i18n: a gap's reason, stored as data
 STOPPED = "camera stopped"  # a recorder's end reason when it was told to stop  # i18n: data
+# The recorder's end reason when the host clock stepped (recorder/camera.py): its run goes on, so
+# the hole before the next segment is the step itself, no footage missing (design/0096); the
+# host clock watch re-stamps what came before it.
+CLOCK_STEP = "host clock step"  # i18n: data
 
 
 def end_reason(reason: str, before: str | None) -> str:
@@ -105,7 +109,7 @@ class Gaps:
     async def _after_recovery(self, ev: events.Opened, reason: str, waited: asyncio.Future) -> None:
         await waited
         before = await self.writer.run(lambda c: segment_table.last_end_before(c.db, ev.camera, ev.start_us))
-        await self._hole(ev, before, reason)
+        await self._hole(ev, before, NO_FOOTAGE if reason == CLOCK_STEP else reason)  # a worker died since the cut
 
     async def _after_close(self, ev: events.Opened, prior: Unclosed, before: str | None) -> None:
         """The camera's previous segment is still being hashed: its `Closed` says where it
@@ -122,5 +126,7 @@ class Gaps:
     async def _hole(self, ev: events.Opened, prev: int | None, reason: str) -> None:
         """A hole before a new segment is a gap row (a run's segments abut exactly), or a
         `not_recorded` row when the policy made it (edged/daemon/recording/modes.py)."""
+        if reason == CLOCK_STEP:
+            return
         if prev is not None and ev.start_us > prev:
             await file_hole(self.writer, ev.camera, prev, ev.start_us, reason, ev.path)

@@ -1,0 +1,63 @@
+"""RTSP peers that are not ours, recorded with reader "auto" (issue 38 item 8, design/0092): VLC's
+server (RTP over UDP only: libavformat records it) and FFmpeg's RTP (its rtp muxer's packets and
+SDP, served by the quirk camera: FFmpeg has no RTSP server for a reader), each gap-free, each
+segment under `ffmpeg -xerror`. gst-rtsp-server's: tests/test_reader_edged.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from recorder.camera import Settings
+from recorder.reader_choice import UDP_ONLY
+from tests.support.cameras import count_video_packets, make_clip, media_duration
+from tests.support.daemon import wait_for
+from tests.support.quirk_camera import QuirkCamera
+from tests.support.recorders import recording
+from tests.support.vlc_server import CVLC, VlcServer
+from tests.test_rtsp_quirks import decode_errors
+
+S = 1_000_000
+
+
+def _settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", segment_us=2 * S, fragment_us=S, fsync_us=2 * S,
+                    connect_timeout_us=5 * S, read_timeout_us=5 * S, reconnect_max_us=2 * S, sample_us=0)
+
+
+def _readers(run, cam: str) -> set:
+    return {e.get("reader") for e in run.events if e["ev"] == "stats" and e["camera"] == cam}
+
+
+def test_ffmpegs_rtp_is_recorded_gap_free_by_the_edged_reader(tmp_path, tmp_path_factory):
+    clip = make_clip(tmp_path_factory.mktemp("clips"), width=320, height=240, fps=20, gop=20, seconds=6)
+    settings = _settings(tmp_path)
+    with QuirkCamera(clip.video, {"ffmpeg"}) as cam, recording({"ff": cam.url}, settings, reader="auto") as run:
+        wait_for(lambda: len(run.closed_of("ff")) >= 5 and _readers(run, "ff"), 60, "five segments")
+    assert [e for e in run.events if e["ev"] == "state" and e["state"] == "offline"] == []
+    assert _readers(run, "ff") == {"edged"} and cam.sessions == 1
+    for seg in run.closed_of("ff")[1:5]:
+        path = settings.data_dir / seg["path"]
+        assert decode_errors(path) == "", seg["path"]
+        assert seg["frames"] == pytest.approx(40, abs=2) and count_video_packets(path) == seg["frames"]
+        assert count_video_packets(path) / media_duration(path) == pytest.approx(20, abs=0.5)
+
+
+@pytest.mark.skipif(CVLC is None, reason="VLC (vlc-bin) is not installed: scripts/bootstrap --test")
+def test_vlc_is_recorded_gap_free_with_auto(tmp_path):
+    settings = _settings(tmp_path)
+    with VlcServer(seconds=30) as vlc, recording({"vlc": vlc.url}, settings, reader="auto") as run:
+        wait_for(lambda: len(run.closed_of("vlc")) >= 6 and _readers(run, "vlc"), 60, "six segments of VLC's camera")
+    assert [e for e in run.events if e["ev"] == "state" and e["state"] == "offline"] == []
+    assert _readers(run, "vlc") == {f"ffmpeg (fallback: {UDP_ONLY})"}
+    errors = {}
+    segs = run.closed_of("vlc")
+    # Gap-free: every picture of the 20 fps stream between the first segment's end and the sixth's
+    # is in a file (a segment may hold one GOP or two: where VLC's stamps put the cut is item 5's).
+    span_s = (segs[5]["end_us"] - segs[0]["end_us"]) / 1e6
+    assert sum(seg["frames"] for seg in segs[1:6]) == pytest.approx(20 * span_s, rel=0.05), segs[:6]
+    for seg in segs[1:6]:
+        path = settings.data_dir / seg["path"]
+        assert count_video_packets(path) == seg["frames"], seg
+        if err := decode_errors(path):
+            errors[seg["path"]] = err
+    assert errors == {}, errors   # VLC stamps pictures alike: the recorder spreads them (design/0093)
