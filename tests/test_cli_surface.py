@@ -34,7 +34,8 @@ def test_no_verb_or_control_operation_deletes_footage(tmp_path):
     ops = ["hold.add", "hold.approve", "hold.extend", "hold.reject", "hold.release", "maintenance.begin", "maintenance.end",
            "maintenance.password_changed", "ping"]  # a person's record after a vendor's visit (design/0083)
     people = [
-        "account.add", "account.list", "account.passwd", "account.revoke", "account.show", "account.sign",
+        "account.acknowledge", "account.add", "account.list", "account.passwd", "account.revoke", "account.show",
+        "account.sign",
         "audit.export",
         "audit.list", "audit.report", "init-admin", "login", "logout", "request.approve", "request.file",
         "request.list", "request.reject", "request.show", "usage.register", "whoami"]

@@ -81,6 +81,18 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
             assert roles.one_time_door(setters, address="192.0.2.10") == "the address 192.0.2.10"
             assert roles.one_time_door(setters, session=admins["session"]) == "the same desk session"
             assert roles.one_time_door(setters, address="192.0.2.44", session="another") is None
+
+            # the alarm stays until the holder's change or a second admin's word, never the setter's (issue 45)
+            with pytest.raises(RequestError, match="admin1 set carol's password; another admin"):
+                await acc.acknowledge({"name": "carol", "reason": "checked"}, ADMIN)
+            assert "password_reset:carol" in await open_alarms(writer)
+            second = Caller(os_user="erin", uid=1005, account="admin2", roles=("admin",))
+            with pytest.raises(RequestError, match="give the reason"):
+                await acc.acknowledge({"name": "carol"}, second)
+            assert (await acc.acknowledge({"name": "carol", "reason": "application 115-7 checked"}, second))["cleared"]
+            assert "password_reset:carol" not in await open_alarms(writer)
+            with pytest.raises(RequestError, match="no account opened or password reset"):
+                await acc.acknowledge({"name": "carol", "reason": "again"}, second)
         finally:
             await writer.close()
 

@@ -156,10 +156,10 @@ def cmd_verify(ctx, args) -> tuple[Any, str]:
     root, root_from = _root(args.ca)
     crl = _crl(args.crl, root)
     try:
-        manifest = json.loads((folder / export.MANIFEST).read_bytes())
+        manifest = json.loads(export.read_export_file(folder, export.MANIFEST))   # never a FIFO or a link
         if not isinstance(manifest, dict):
             manifest = {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         manifest = {}
     if args.key:
         key = Path(args.key).read_text() if Path(args.key).is_file() else args.key
@@ -212,7 +212,8 @@ def _read(path: str) -> bytes:
 
 def _signer(folder: Path) -> str | None:
     try:
-        return nodekey.fingerprint(nodekey.public_raw(nodekey.load_public((folder / export.PUBLIC_KEY).read_bytes())))
+        return nodekey.fingerprint(nodekey.public_raw(nodekey.load_public(
+            export.read_export_file(folder, export.PUBLIC_KEY))))
     except (OSError, nodekey.NodeKeyError):
         return None
 

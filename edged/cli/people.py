@@ -138,6 +138,9 @@ def cmd_account(ctx, args) -> tuple[Any, str]:
             save_session(ctx.socket, None)  # a new password ends the account's sessions
         return a, (_("password of {name} changed; its sessions ended: log in again") if a["name"] == me else
                    _("password of {name} changed; its sessions ended")).format(name=a["name"])
+    if args.acct_cmd == "acknowledge":
+        a = call(ctx.socket, "account.acknowledge", {"name": args.name, "reason": args.reason})
+        return a, _("{name}: the opening or reset is acknowledged; its alarm is cleared").format(name=a["name"])
     if args.acct_cmd == "revoke":
         a = call(ctx.socket, "account.revoke", {"name": args.name, "reason": args.reason})
         return a, _("account {name} revoked; the row stays on record and its sessions ended").format(name=a["name"])
@@ -322,6 +325,10 @@ def register(sub) -> None:
     a.add_argument("--reason")
     a.add_argument("--password-stdin", action="store_true", help=_("current then new password, one per line"))
     a = acs.add_parser("revoke", parents=[JSON], help=_("revoke an account on transfer or departure (admin)"))
+    a.add_argument("name")
+    a.add_argument("--reason", required=True)
+    a = acs.add_parser("acknowledge", parents=[JSON], help=_(
+        "as a second admin, vouch for an account another admin opened or reset (clears its alarm)"))
     a.add_argument("name")
     a.add_argument("--reason", required=True)
     a = acs.add_parser("list", parents=[JSON], help=_("every account with its roles and cameras"))

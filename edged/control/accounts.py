@@ -26,6 +26,7 @@ from edged.rules.roles import ADMIN
 from edged.documents.pages import account_boxes
 from edged.i18n import Msg, N_, _
 from storage import accounts, audit, sessions
+from storage import alarms as alarm_table
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -133,6 +134,31 @@ class AccountOps(Operations):
             await self.alarms.clear(PASSWORD_RESET.key(row["name"]))
             await self.alarms.clear(ACCOUNT_OPENED.key(row["name"]))
         return row
+
+    @op("account.acknowledge")
+    async def acknowledge(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """A second admin vouches for an account opened or reset by another (issue 45, R4.4): its
+        `account_opened` / `password_reset` alarm is cleared on the record. Never by the admin who
+        set the password: the alarm stays until the holder's own change or another admin's word."""
+        name, reason = text(args, "name"), text(args, "reason")
+        if not reason:
+            raise RequestError(_("not acknowledged: give the reason (--reason), e.g. the application you checked"))
+        keys = {k.key(name) for k in accounts.ONE_TIME_ALARMS}
+        open_ = await self.writer.run(lambda c: [a for a in alarm_table.active(c.db) if a["key"] in keys])
+        if not open_:
+            raise RequestError(_("not acknowledged: {name} has no account opened or password reset waiting for "
+                                 "it").format(name=name))
+        setters = {json.loads(a["detail"] or "{}").get("by") for a in open_}
+        if caller.account in setters:
+            raise RequestError(_("not acknowledged: {admin} set {name}'s password; another admin acknowledges "
+                                 "it (separation of duties)").format(admin=caller.account, name=name))
+        for a in open_:
+            if self.alarms is not None:
+                await self.alarms.clear(a["key"])
+        await self.writer.run(lambda c: audit.append(c.db, str(caller), "account.acknowledge", {
+            "account": name, "reason": reason, "alarms": sorted(a["key"] for a in open_),
+            "set_by": sorted(str(x) for x in setters)}))
+        return {"name": name, "cleared": sorted(a["key"] for a in open_)}
 
     @op("account.sign")
     async def sign(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

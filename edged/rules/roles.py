@@ -65,6 +65,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.passwd": _ANY,                       # own password; another's needs the sub-right
     "account.passwd.other": frozenset({ADMIN}),
     "account.revoke": frozenset({ADMIN}),
+    "account.acknowledge": frozenset({ADMIN}),   # a second admin vouches for an account another opened
     "account.list": frozenset({ADMIN, AUDITOR}),
     "account.show": frozenset({ADMIN, AUDITOR, APPROVER}),  # the approver reads the application it signs
     # an approver signs a box of an account's application (design/0088): neither its holder nor

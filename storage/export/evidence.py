@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -171,6 +172,53 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
 
 
 # --- checking an export ----------------------------------------------------------------------------
+# What an export's own files may weigh when verified (issue 45): a hostile folder must not hang or
+# exhaust the verifier (a FIFO as manifest.json, a link to /dev/zero, a 10 GB "manifest").
+FILE_CAPS = {MANIFEST: 64 << 20, SIGNATURE: 1024, PUBLIC_KEY: 16 << 10, README: 4 << 20}
+
+
+class NotARegularFile(OSError):
+    """An export file that is a link, a FIFO, a device or a folder, or over its size cap."""
+
+
+def read_export_file(folder: Path, name: str) -> bytes:
+    """One of the export's own small files, read only if it is a regular file within its cap
+    (never following a link, never waiting on a FIFO). FileNotFoundError if absent."""
+    fd = os.open(Path(folder) / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(f"{name}: not a regular file")
+        if st.st_size > FILE_CAPS.get(name, 1 << 20):
+            raise NotARegularFile(f"{name}: {st.st_size} bytes, more than an export's {name} ever holds")
+        return f.read(FILE_CAPS.get(name, 1 << 20) + 1)
+
+
+def _clip_entries(manifest: Any) -> list[dict[str, Any]] | None:
+    """The manifest's clip entries if every field has its type, else None (never an exception)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("cameras"), list):
+        return None
+    clips = []
+    for cam in manifest["cameras"]:
+        if not isinstance(cam, dict) or not isinstance(cam.get("clips"), list):
+            return None
+        for c in cam["clips"]:
+            if not (isinstance(c, dict) and isinstance(c.get("file"), str) and isinstance(c.get("sha256"), str)
+                    and isinstance(c.get("bytes"), int) and not isinstance(c.get("bytes"), bool)):
+                return None
+            clips.append(c)
+    return clips
+
+
+def _regular(path: Path) -> os.stat_result | None:
+    """The file's own stat if it is a regular file (not followed through a link), else None."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
 def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[str]:
     """Every problem with an export folder, each naming the file; empty means it is intact.
 
@@ -183,20 +231,26 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
     if not folder.is_dir():
         return [f"{folder}: not a folder"]
     try:
-        body = (folder / MANIFEST).read_bytes()
+        body = read_export_file(folder, MANIFEST)
     except FileNotFoundError:
         return [f"{MANIFEST}: missing; this is not a whole export"]
+    except OSError as exc:
+        return [str(exc) if isinstance(exc, NotARegularFile) else f"{MANIFEST}: {exc.strerror}"]
+    sig: bytes | None = None
     try:
-        sig = (folder / SIGNATURE).read_bytes()
+        sig = read_export_file(folder, SIGNATURE)
     except FileNotFoundError:
-        sig = None
         problems.append(f"{SIGNATURE}: missing, so the manifest cannot be trusted")
+    except OSError as exc:
+        problems.append(str(exc) if isinstance(exc, NotARegularFile) else f"{SIGNATURE}: {exc.strerror}")
     shipped = None
     try:
-        shipped = nodekey.load_public((folder / PUBLIC_KEY).read_bytes())
+        shipped = nodekey.load_public(read_export_file(folder, PUBLIC_KEY))
     except FileNotFoundError:
         if public_key is None:
             problems.append(f"{PUBLIC_KEY}: missing; give the node's public key to check the signature")
+    except OSError as exc:
+        problems.append(str(exc) if isinstance(exc, NotARegularFile) else f"{PUBLIC_KEY}: {exc.strerror}")
     except nodekey.NodeKeyError as exc:
         problems.append(f"{PUBLIC_KEY}: {exc}")
     key = shipped
@@ -213,9 +267,11 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
                         "after the export was signed")
     try:
         manifest = json.loads(body)
-        clips = [c for cam in manifest["cameras"] for c in cam["clips"]]
-    except (ValueError, KeyError, TypeError):
-        return problems + [f"{MANIFEST}: not a readable edged manifest"]
+    except (ValueError, RecursionError):
+        manifest = None
+    clips = _clip_entries(manifest)
+    if clips is None or not isinstance(manifest, dict):
+        return problems + [f"{MANIFEST}: not a readable edged manifest (a field missing or of the wrong type)"]
     if not clips:
         problems.append(f"{MANIFEST}: lists no clip: an export without footage is not an export")
     if key is not None and manifest.get("node_public_key") not in (None, _b64(key)):
@@ -225,20 +281,20 @@ def verify_export(folder: Path, public_key: str | bytes | None = None) -> list[s
     if readme is not None and readme.get("text"):
         expected.add(README)
         try:
-            if (folder / README).read_text(encoding="utf-8") != readme["text"]:
+            if read_export_file(folder, README).decode("utf-8") != readme["text"]:
                 problems.append(f"{README}: differs from the text in {MANIFEST}: it was changed")
-        except (FileNotFoundError, UnicodeDecodeError):
-            problems.append(f"{README}: missing or not UTF-8 text")
+        except (OSError, UnicodeDecodeError):
+            problems.append(f"{README}: missing, not a regular file, or not UTF-8 text")
     for clip in clips:
         name = str(clip.get("file", ""))
         expected.add(name)
         path = folder / name
         if "/" in name or name.startswith(".") or not name:
             problems.append(f"{MANIFEST}: names a clip file outside the folder ({name!r})")
-        elif not path.is_file():
-            problems.append(f"{name}: missing")
-        elif path.stat().st_size != clip.get("bytes"):
-            problems.append(f"{name}: {path.stat().st_size} bytes, the manifest says {clip.get('bytes')}: "
+        elif (st := _regular(path)) is None:
+            problems.append(f"{name}: missing, or not a regular file")
+        elif st.st_size != clip["bytes"]:
+            problems.append(f"{name}: {st.st_size} bytes, the manifest says {clip['bytes']}: "
                             "the clip was changed")
         elif sha256_file(path) != clip.get("sha256"):
             problems.append(f"{name}: its SHA-256 does not match the manifest: the clip was changed")
