@@ -14,7 +14,6 @@ import fcntl
 import hashlib
 import json
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +21,7 @@ from typing import Any, NamedTuple
 import sqlite_utils
 
 from central import schema
+from storage.clock import SYSTEM, Clock
 
 SCHEMA_VERSION = 2
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event")
@@ -104,8 +104,9 @@ class Batch(NamedTuple):
     received_us: int
 
 
-def now_us() -> int:
-    return time.time_ns() // 1000
+def now_us(clock: Clock = SYSTEM) -> int:
+    """The office's wall clock (storage/clock.py reads it; a test hands in a FakeClock)."""
+    return clock.now_us()
 
 
 def split_topic(topic: str) -> tuple[str, str, str] | None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edged.cli import argparse_texts
+from edged.cli.ctx import DEFAULT_SOCKET, SOCKET_ENV, Ctx, find_socket  # noqa: F401 - edgectl's names
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
 from edged.cli import people as ctl_people, retention as ctl_retention
@@ -30,18 +29,7 @@ from storage.clock import SYSTEM
 from storage.export.plan import corrected_stamps
 from storage.segment_rows import SEGMENT_STATES
 
-SOCKET_ENV = "EDGECTL_SOCKET"
-DEFAULT_SOCKET = Path("/run/edged/control.sock")
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)
-
-
-def find_socket(given: Path | None) -> Path:
-    """Absolute, since a saved session is keyed by the socket's path."""
-    if given is None and os.environ.get(SOCKET_ENV):
-        given = Path(os.environ[SOCKET_ENV])
-    if given is None:
-        given = DEFAULT_SOCKET
-    return Path(os.path.abspath(given))
 
 
 # commands ---------------------------------------------------------------------------
@@ -51,12 +39,6 @@ STATE_LABELS = {RECORDING: N_("recording"), CONNECTING: N_("connecting"), DEGRAD
 
 def state_label(state: str) -> str:
     return _(STATE_LABELS[state]) if state in STATE_LABELS else state
-
-@dataclass
-class Ctx:
-    """What every command gets: the daemon's control socket."""
-
-    socket: Path
 
 
 def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from edged.cli import probe_report
+from edged.cli.ctx import Ctx, find_socket
 from edged.cli.display import JSON, UsageError
 from edged.i18n import _
 from storage.clock import SYSTEM
@@ -285,8 +286,6 @@ def probe(args: Any, password: str | None) -> dict[str, Any]:
 
 
 def cmd_probe(ctx: Any, args: Any) -> tuple[Any, str]:
-    from edged.cli.edgectl import find_socket, Ctx  # noqa: F401 - the socket, for an admin's whoami
-
     may_probe(Ctx(find_socket(args.socket)) if os.geteuid() != 0 else None)
     health, source = site_health(args.config)
     password = ask_password(args)

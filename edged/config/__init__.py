@@ -212,7 +212,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             control=control,
             cameras=cameras,
             source=source,
-            mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site, base_dir),
+            mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site.id, site.node, base_dir),
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
             policy=policy,

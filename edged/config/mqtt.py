@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edged.config.secrets import credential_path
 from edged.config.values import (
@@ -28,9 +28,6 @@ from edged.config.values import (
 )
 from mqtt.settings import MqttConfig, MqttTlsConfig
 
-if TYPE_CHECKING:
-    from edged.config import SiteConfig
-
 
 _MQTT_KEYS = (
     "enabled", "host", "port", "username", "password", "tls", "client_id", "keepalive",
@@ -51,7 +48,7 @@ _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]+")
 
 # Over 60 lines on purpose: one check per key of the table, in the order docs/ref/mqtt.md documents
 # them; split up, the keys would be checked in several places.
-def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
+def _mqtt(t: dict, site_id: str, node: str, base_dir: Path | None) -> MqttConfig:
     """[mqtt]: files are checked only when enabled, so a switched-off section never stops edged."""
     _check_keys(t, "mqtt", _MQTT_KEYS, _MQTT_HINTS)
     enabled = _bool(t.get("enabled", False), "mqtt.enabled")
@@ -82,7 +79,7 @@ def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
             raise ConfigError("mqtt.password", "expected a string in quotes (the value is not shown)")
         if username is None:
             raise ConfigError("mqtt.password", "set username too: MQTT sends a password only with a user name")
-    client_id = t.get("client_id", f"edged-{site.id}-{site.node}")
+    client_id = t.get("client_id", f"edged-{site_id}-{node}")
     client_id = _string(client_id, "mqtt.client_id")
     if not _CLIENT_ID.fullmatch(client_id):
         raise ConfigError(
