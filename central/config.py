@@ -13,11 +13,10 @@ from typing import Any
 
 from central.i18n import LANGUAGES, normalise as normalise_language
 from central.quota import Limits
+from storage import duration
 
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, None: 1_000_000}
 _GROUP = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -78,12 +77,11 @@ class CentralConfig:
 
 
 def parse_duration(value: Any, where: str) -> int:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value * 1_000_000)
-    m = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not m:
-        raise ConfigError(where, f"{value!r} is not a duration (e.g. 500ms, 2s, 5m, 1h, 1d)")
-    return int(float(m.group(1)) * _UNIT_US[m.group(2)])
+    """A duration in edged's grammar (storage/duration.py: "2s", "5m", "1h30m"; a bare number is refused)."""
+    try:
+        return duration.parse(value)
+    except duration.DurationError as exc:
+        raise ConfigError(where, str(exc)) from None
 
 
 def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:

@@ -284,7 +284,7 @@ def _timezone(value: object) -> str | None:
 def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
     _check_keys(t, "storage", ("data_dir", "segment_length", "fragment_length", "fsync_interval"))
     data_dir = _path(t.get("data_dir", str(DEFAULT_DATA_DIR)), "storage.data_dir", base_dir)
-    segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, HOUR)
+    segment = _duration(t, "segment_length", "storage", 60 * SECOND, MIN_SEGMENT_US, MAX_SEGMENT_US)
     fragment = _duration(t, "fragment_length", "storage", SECOND, 100 * MS, 10 * SECOND)
     fsync = _duration(t, "fsync_interval", "storage", 2 * SECOND, 100 * MS, MINUTE)
     if fragment >= segment:

@@ -12,22 +12,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from edged import DEFAULT_CONFIG_PATH
+from storage import duration
+from storage.duration import DAY, HOUR, MINUTE, MS, SECOND, US  # noqa: F401 - the config's units
 
 DEFAULT_PATH = DEFAULT_CONFIG_PATH
 DEFAULT_DATA_DIR = Path("/var/lib/edged")
 
-US = 1
-MS = 1_000
-SECOND = 1_000_000
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-
 KB, MB, GB, TB = 1000, 1000**2, 1000**3, 1000**4
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
 
-_UNITS = {"us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY}
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|s|m|h|d)")
 _SIZE_UNITS = {
     "B": 1, "KB": KB, "kB": KB, "MB": MB, "GB": GB, "TB": TB,
     "KiB": KIB, "MiB": MIB, "GiB": GIB, "TiB": TIB,
@@ -59,68 +52,17 @@ class ConfigError(Exception):
 
 # --- durations and URLs ---------------------------------------------------------------
 def parse_duration(text: str, field: str) -> int:
-    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds.
-
-    Bare numbers are refused: "60" could mean seconds or milliseconds, and a wrong guess
-    here silently changes how much footage a crash can lose.
-    """
-    if not isinstance(text, str):
-        raise ConfigError(
-            field,
-            f"expected a duration string with a unit, found {_describe(text)}; "
-            'write it quoted with a unit, e.g. "60s"',
-        )
-    s = text.strip()
-    if not s:
-        raise ConfigError(field, 'is empty; write a duration such as "60s" or "500ms"')
-    if s.startswith("-"):
-        raise ConfigError(field, f"{_show(text)} is negative; durations must be greater than zero")
-    total = Fraction(0)
-    pos = 0
-    last_size = None
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None:
-            raise ConfigError(
-                field,
-                f"{_show(text)} is not a duration; write a number with a unit, "
-                'e.g. "60s", "500ms", "5m", "1h30m" (units: us, ms, s, m, h, d)',
-            )
-        size = _UNITS[m.group(2)]
-        if last_size is not None and size >= last_size:
-            raise ConfigError(
-                field, f"{_show(text)}: write units from largest to smallest, each once (e.g. \"1h30m\")"
-            )
-        last_size = size
-        total += Fraction(m.group(1)) * size
-        pos = m.end()
-    if total == 0:
-        raise ConfigError(field, f"{_show(text)} is zero; durations must be greater than zero")
-    if total.denominator != 1:
-        raise ConfigError(field, f"{_show(text)} is finer than a microsecond")
-    return int(total)
+    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds: the grammar of storage/duration.py,
+    shared with edged-central and edgectl. Bare numbers are refused (it says why)."""
+    try:
+        return duration.parse(text, _show, _describe)
+    except duration.DurationError as exc:
+        raise ConfigError(field, str(exc)) from None
 
 
 def format_duration(us: int) -> str:
     """Show microseconds the way a person would write them in the config ("1h30m", "1.5s")."""
-    if us < 0:
-        return "-" + format_duration(-us)
-    if us == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
-        n, us = divmod(us, size)
-        if n:
-            parts.append(f"{n}{unit}")
-    if us >= SECOND:
-        whole, frac = divmod(us, SECOND)
-        parts.append(f"{whole}.{frac:06d}".rstrip("0").rstrip(".") + "s")
-    elif us >= MS:
-        whole, frac = divmod(us, MS)
-        parts.append(f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "ms")
-    elif us:
-        parts.append(f"{us}us")
-    return "".join(parts)
+    return duration.format(us)
 
 
 def parse_size(text: str, field: str) -> int:
