@@ -206,6 +206,28 @@ def main(argv: list[str] | None = None) -> int:
     chosen, argv = early.parse_known_args(argv)
     set_language(person_language(chosen.lang))
     argparse_texts.speak()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.lang = chosen.lang
+    if (args.command == "cameras" and args.html and not (args.notice or args.inventory)):
+        parser.error(_("--html goes with --notice or --inventory"))
+
+    try:
+        ctx = None if getattr(args, "standalone", False) else Ctx(find_socket(args.socket))
+        data, text = args.handler(ctx, args)
+    except DaemonDown as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except (UsageError, RequestError) as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+    return getattr(args, "exit_status", 0)  # doctor: 1 warnings, 2 failures
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every verb: a module of edged/cli/ adds its own (`register(sub)`); docs/ref/edgectl.md's
+    list of verbs is made from this parser (`python -m edged.docs`)."""
     parser = argparse.ArgumentParser(prog="edgectl", description=_("Maintenance CLI for the edged recorder."))
     parser.add_argument("--lang", metavar="LANG", help=_("the language of messages and documents: en or zh-TW "
                                                          "(default: messages in LANG/LC_ALL, documents in the "
@@ -239,22 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl_people.register(sub)
     ctl_export.register(sub)
     ctl_doctor.register(sub)
-    args = parser.parse_args(argv)
-    args.lang = chosen.lang
-    if (args.command == "cameras" and args.html and not (args.notice or args.inventory)):
-        parser.error(_("--html goes with --notice or --inventory"))
-
-    try:
-        ctx = None if getattr(args, "standalone", False) else Ctx(find_socket(args.socket))
-        data, text = args.handler(ctx, args)
-    except DaemonDown as exc:
-        print(f"edgectl: {exc}", file=sys.stderr)
-        return EX_UNAVAILABLE
-    except (UsageError, RequestError) as exc:
-        print(f"edgectl: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
-    return getattr(args, "exit_status", 0)  # doctor: 1 warnings, 2 failures
+    return parser
 
 
 if __name__ == "__main__":

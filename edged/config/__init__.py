@@ -48,6 +48,7 @@ from edged.config.values import (
 )
 from edged.config.viewer import ViewerConfig, _viewer
 from edged.i18n import LANGUAGES, normalise, zone
+from storage.segment_rows import MAX_SEGMENT_US
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",
@@ -284,7 +285,7 @@ def _timezone(value: object) -> str | None:
 def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
     _check_keys(t, "storage", ("data_dir", "segment_length", "fragment_length", "fsync_interval"))
     data_dir = _path(t.get("data_dir", str(DEFAULT_DATA_DIR)), "storage.data_dir", base_dir)
-    segment = _duration(t, "segment_length", "storage", 60 * SECOND, MIN_SEGMENT_US, MAX_SEGMENT_US)
+    segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, MAX_SEGMENT_US)
     fragment = _duration(t, "fragment_length", "storage", SECOND, 100 * MS, 10 * SECOND)
     fsync = _duration(t, "fsync_interval", "storage", 2 * SECOND, 100 * MS, MINUTE)
     if fragment >= segment:
