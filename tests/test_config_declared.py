@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from edged.config import ConfigError, parse_config
 from edged.config.cameras import CameraConfig
 from edged.config.declare import declared, known
+from edged.daemon.recording.prestart import add_command
 from edged.docs import cameras_block
+from recorder.camera import Settings
+from recorder.worker import own_settings
 
 SITE = {"site": {"id": "s"}, "storage": {"data_dir": "/srv/edged"}}
 SECRET = "hunter2-secret"
@@ -56,3 +60,13 @@ def test_a_bad_key_is_named_by_its_path(table, field, says):
     with pytest.raises(ConfigError, match=says) as err:
         cameras(table)
     assert err.value.field == field
+
+
+def test_a_camera_key_declared_for_the_worker_reaches_it_and_a_setting_of_its_own_overrides():
+    cam = cameras({"id": "a", "url": "synthetic:", "transport": "tcp"})[0]
+    assert add_command(cam)["camera"] == {"id": "a", "url": "synthetic:", "mode": "continuous", "transport": "tcp",
+                                          "reader": "auto"}
+    base = Settings(data_dir=Path("/d"), segment_us=60_000_000, fragment_us=1_000_000, fsync_us=2_000_000,
+                    connect_timeout_us=1, read_timeout_us=1, reconnect_max_us=1)
+    assert own_settings(base, {"id": "a", "transport": "tcp"}) is base
+    assert own_settings(base, {"id": "a", "segment_us": 300_000_000}).segment_us == 300_000_000

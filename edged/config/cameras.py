@@ -92,21 +92,24 @@ class CameraConfig:
                     doc="its managing unit, a key of [policy.units]: that unit's chief countersigns the camera's "
                         'register rows when [inspection] countersign = "unit" (design/0082)')
     # Recording mode (R1.2) and motion detection (design/0037, 0038).
-    mode: str = key("continuous", read=_mode, doc="R1.2: continuous | motion | live (docs/guide/modes.md)")
-    detect_url: str | None = key(None, show=lambda u: u and redact_url(u), commented=True, example='"/Streaming/Channels/102"',
+    mode: str = key("continuous", read=_mode, worker="mode",
+                    doc="R1.2: continuous | motion | live (docs/guide/modes.md)")
+    detect_url: str | None = key(None, show=lambda u: u and redact_url(u), commented=True,
+                                 example='"/Streaming/Channels/102"',
                                  doc="the sub-stream for motion detection: a URL, or a path on `url`; "
                                      "default: the main stream")
     motion: MotionConfig = key(MotionConfig(), read=_motion,
                                doc="[cameras.motion]: pre_roll, post_roll, sensitivity, min_area, masks")
     health: HealthOverrides = key((), doc="[cameras.health]: its own [health] thresholds (Config.health_for)")
     transport: str = key("auto", read=lambda v, f: _choice(v, f, TRANSPORTS, "an RTSP transport", _TRANSPORT_TIP),
+                         worker="transport",
                          doc='RTSP media path: "auto" (TCP; UDP if the camera refuses TCP, kept while edged runs), '
                              '"tcp" or "udp"; a refused one shows in `edgectl cameras` (design/0060)')
     onvif: str | bool | None = key(None, read=_onvif, commented=True, example='"192.0.2.21:80"',
                                    doc="where its clock is read over ONVIF (no login; at start and daily, "
                                        "design/0085); unset or true: the URL's host, port 80; false: not asked. "
                                        "Judges clock_drift where the stream has no RTCP sender reports")
-    reader: str = key("auto", read=lambda v, f: _choice(v, f, READERS, "an RTSP reader", _READER_TIP),
+    reader: str = key("auto", read=lambda v, f: _choice(v, f, READERS, "an RTSP reader", _READER_TIP), worker="reader",
                       doc='RTSP reader (design/0079): "auto" (edged\'s own over TCP, H.264/H.265, video only; '
                           "FFmpeg's for anything else, with why in `edgectl cameras` READER and the log), "
                           '"edged" or "ffmpeg"')

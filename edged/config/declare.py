@@ -36,13 +36,16 @@ class Key:
     show: Callable[[Any], Any] | None = None         # what a repr shows (a URL without its password)
     aliases: tuple[str, ...] = ()                    # older names still read (by the section's parser)
     commented: bool = False                          # shown commented out in the pages (optional)
+    worker: str | None = None                        # its name in the recorder worker's `add` (a camera's)
 
 
 def key(default: Any = MISSING, *, doc: str, read: Callable[[Any, str], Any] | None = None,
         toml: str | None = None, example: str | None = None, show: Callable[[Any], Any] | None = None,
-        aliases: tuple[str, ...] = (), commented: bool = False) -> Any:
-    """A dataclass field declaring one config key (no default: the key is required)."""
-    meta = {"key": Key(doc, read, toml, example, show, aliases, commented)}
+        aliases: tuple[str, ...] = (), commented: bool = False, worker: str | None = None) -> Any:
+    """A dataclass field declaring one config key (no default: the key is required). `worker`: the
+    recorder worker is told its value under that name when the camera is added (unset: not told),
+    and a name of recorder.camera.Settings there overrides the worker's setting for this camera."""
+    meta = {"key": Key(doc, read, toml, example, show, aliases, commented, worker)}
     return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
 
 
@@ -91,6 +94,11 @@ def read(cls: type, t: dict[str, Any], path: str, hints: dict[str, str] | None =
     if derived:
         raise TypeError(f"not keys of {cls.__name__}: {sorted(derived)}")  # i18n: a programming error
     return cls(**values)
+
+
+def worker_fields(obj: Any) -> dict[str, Any]:
+    """What the recorder worker is told of a camera: each key declared with `worker`, when set."""
+    return {d.key.worker: v for d in declared(type(obj)) if d.key.worker and (v := getattr(obj, d.name)) is not None}
 
 
 def repr_of(obj: Any) -> str:
