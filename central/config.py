@@ -13,6 +13,7 @@ from typing import Any
 
 from central.i18n import LANGUAGES, normalise as normalise_language
 from central.quota import Limits
+from central.store import Store
 from storage import duration
 
 EX_CONFIG = 78
@@ -66,7 +67,7 @@ class CentralConfig:
     def db_path(self) -> Path:
         return self.data_dir / "central.db"
 
-    def open_store(self, *, readonly: bool = False):  # noqa: ANN201 - central.store.Store
+    def open_store(self, *, readonly: bool = False) -> Store:
         from central.pgstore import open_store
 
         return open_store(self.storage_url, self.db_path, readonly=readonly)
@@ -84,7 +85,7 @@ def parse_duration(value: Any, where: str) -> int:
         raise ConfigError(where, str(exc)) from None
 
 
-def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:
+def _table(data: dict[str, Any], name: str, keys: tuple[str, ...]) -> dict[str, Any]:
     t = data.get(name, {})
     if not isinstance(t, dict):
         raise ConfigError(name, "expected a table")
@@ -94,7 +95,7 @@ def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:
     return t
 
 
-def _str(t: dict, key: str, where: str, default: str | None) -> str | None:
+def _str(t: dict[str, Any], key: str, where: str, default: str | None) -> str | None:
     v = t.get(key, default)
     if v is not None and (not isinstance(v, str) or not v.strip()):
         raise ConfigError(where, "expected a non-empty string")
@@ -213,7 +214,7 @@ def _accounts(t: Any) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-def _number(t: dict, key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
+def _number(t: dict[str, Any], key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
     v = t.get(key, default)
     if (not isinstance(v, (int, float)) or isinstance(v, bool) or (whole and not isinstance(v, int))
             or not low <= v <= high):
