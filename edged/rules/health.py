@@ -14,11 +14,8 @@ from edged.config.health import HealthConfig
 from storage import alarm_kinds as kinds
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
-# The kinds these rules judge, in order, -> severity (storage/alarm_kinds.py declares each, R3.4).
-KINDS: dict[str, str] = {k.name: k.severity for k in (
-    kinds.VIDEO_DARK, kinds.VIDEO_OVEREXPOSED, kinds.VIDEO_FROZEN, kinds.VIDEO_BLURRED, kinds.CAMERA_MOVED,
-    kinds.VIDEO_MONOCHROME, kinds.BELOW_RESOLUTION, kinds.BELOW_FPS, kinds.AUDIO_MISSING, kinds.CLOCK_DRIFT,
-    kinds.AUDIO_SILENT, kinds.KEYFRAMES_MISSING, kinds.MEDIA_CLOCK_DRIFT, kinds.PICTURE_TOO_BIG)}
+# The kinds these rules judge, in order, -> severity: the PICTURE group of storage/alarm_kinds.py (R3.4).
+KINDS: dict[str, str] = {k.name: k.severity for k in kinds.in_group(kinds.PICTURE)}
 FLOOR_KINDS = tuple(k.name for k in (  # R2
     kinds.BELOW_RESOLUTION, kinds.BELOW_FPS, kinds.AUDIO_MISSING, kinds.VIDEO_MONOCHROME, kinds.CLOCK_DRIFT))
 
