@@ -35,11 +35,11 @@ CAMERA_KINDS = ("network", "analogue")
 
 
 def _choice(value: Any, field: str, choices: tuple[str, ...], what: str, tip: str = "") -> str:
-    value = _string(value, field)
-    if value not in choices:
-        raise ConfigError(field, f"{_show(value)} is not {what}; "
+    text = _string(value, field)
+    if text not in choices:
+        raise ConfigError(field, f"{_show(text)} is not {what}; "
                           + (tip or "use " + " or ".join(f'"{c}"' for c in choices)))
-    return value
+    return text
 
 
 def _onvif(value: Any, field: str) -> str | bool | None:
@@ -47,12 +47,12 @@ def _onvif(value: Any, field: str) -> str | bool | None:
     it; true or unset: the RTSP URL's host on port 80 (design/0085)."""
     if value is None or isinstance(value, bool):
         return None if value in (None, True) else False
-    value = _string(value, field).strip()
-    host, sep, port = value.rpartition(":")
-    if not value or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
-        raise ConfigError(field, f'{_show(value)} is not an ONVIF address; write "host:port" (e.g. "192.0.2.10:80"), '
+    text = _string(value, field).strip()
+    host, sep, port = text.rpartition(":")
+    if not text or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
+        raise ConfigError(field, f'{_show(text)} is not an ONVIF address; write "host:port" (e.g. "192.0.2.10:80"), '
                           "true (the camera URL's host, port 80) or false (do not read its clock over ONVIF)")
-    return value
+    return text
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -155,7 +155,7 @@ def _cameras(items: list[Any], site_raw: dict[str, Any], site: RetentionConfig) 
     return tuple(cameras)
 
 
-def _audio_required(t: dict, path: str) -> bool:
+def _audio_required(t: dict[str, Any], path: str) -> bool:
     """`audio_required` (the name the rules use); `audio_expected` is its older spelling."""
     if "audio_required" in t and "audio_expected" in t:
         raise ConfigError(f"{path}.audio_expected", "set only audio_required (audio_expected is its old name)")
@@ -164,7 +164,7 @@ def _audio_required(t: dict, path: str) -> bool:
 
 
 def _check_camera_retention(
-    path: str, cam_id: str, low: int | None, high: int | None, site_raw: dict, site: RetentionConfig
+    path: str, cam_id: str, low: int | None, high: int | None, site_raw: dict[str, Any], site: RetentionConfig
 ) -> None:
     """The camera's effective (override-or-site) min and max must satisfy min <= max."""
     if low is None and high is None:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from edged import DEFAULT_CONFIG_PATH
 from storage import duration
-from storage.duration import DAY, HOUR, MINUTE, MS, SECOND, US  # noqa: F401 - the config's units
+from storage.duration import DAY as DAY, HOUR as HOUR, MINUTE as MINUTE, MS as MS, SECOND as SECOND, US as US
 
 DEFAULT_PATH = DEFAULT_CONFIG_PATH
 DEFAULT_DATA_DIR = Path("/var/lib/edged")
@@ -145,7 +145,7 @@ def redact_url(url: str) -> str:
 
 
 def _check_keys(
-    t: dict, path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
+    t: dict[str, Any], path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
 ) -> None:
     for key in t:
         if key not in known:
@@ -157,14 +157,14 @@ def _check_keys(
             raise ConfigError(_join(path, key), f"unknown key (known: {', '.join(known)}){tip}")
 
 
-def _table(data: dict, key: str, path: str) -> dict:
+def _table(data: dict[str, Any], key: str, path: str) -> dict[str, Any]:
     t = data.get(key, {})
     if not isinstance(t, dict):
         raise ConfigError(path, f"expected a table ([{key}] section), found {_describe(t)}")
     return t
 
 
-def _required(t: dict, key: str, path: str) -> Any:
+def _required(t: dict[str, Any], key: str, path: str) -> Any:
     if key not in t:
         raise ConfigError(_join(path, key), "missing required key")
     return t[key]
@@ -183,24 +183,24 @@ def _bool(value: Any, field: str) -> bool:
 
 
 def _id(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if not value.isascii():  # a Chinese name written as the id: say where it belongs
-        raise ConfigError(field, f"{_show(value)} is not a valid id: ids are ASCII (a-z, 0-9, \"_\", \"-\"), "
+    text = _string(value, field)
+    if not text.isascii():  # a Chinese name written as the id: say where it belongs
+        raise ConfigError(field, f"{_show(text)} is not a valid id: ids are ASCII (a-z, 0-9, \"_\", \"-\"), "
                           "they name folders and MQTT topics; write the Chinese as the name "
                           "(e.g. id = \"counter1\", name = \"櫃檯1\")")
-    if not _ID.fullmatch(value):
-        raise ConfigError(field, f"{_show(value)} is not a valid id; {_ID_RULE}")
-    return value
+    if not _ID.fullmatch(text):
+        raise ConfigError(field, f"{_show(text)} is not a valid id; {_ID_RULE}")
+    return text
 
 
 def _name(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if not value.strip():
+    text = _string(value, field)
+    if not text.strip():
         raise ConfigError(field, "must not be empty")
-    return value
+    return text
 
 
-def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -> int:
+def _duration(t: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
     field = _join(path, key)
     us = parse_duration(t[key], field) if key in t else default
     if not low <= us <= high:
@@ -212,7 +212,7 @@ def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -
     return us
 
 
-def _in_days(t: dict, key: str) -> bool:
+def _in_days(t: dict[str, Any], key: str) -> bool:
     """Is the duration at `key` written in days ("6d")? A due time in days counts days on the
     site's calendar (edged/rules/deadlines.answer_due_us); one in hours ("24h") is exact."""
     value = t.get(key)
@@ -238,16 +238,16 @@ def _path(value: Any, field: str, base_dir: Path | None) -> Path:
 
 
 def _url(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if not value:
+    text = _string(value, field)
+    if not text:
         raise ConfigError(field, "must not be empty")
-    if any(c <= " " or c == "\x7f" for c in value):
+    if any(c <= " " or c == "\x7f" for c in text):
         raise ConfigError(field, "contains spaces or control characters; percent-encode them (e.g. %20)")
-    if value.startswith("synthetic:"):
-        _synthetic(value[len("synthetic:") :], field)
-        return value
+    if text.startswith("synthetic:"):
+        _synthetic(text[len("synthetic:") :], field)
+        return text
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(text)
         host = parts.hostname
         _ = parts.port  # raises ValueError on a bad port
     except ValueError:
@@ -263,7 +263,7 @@ def _url(value: Any, field: str) -> str:
         )
     if not host:
         raise ConfigError(field, "has no host; write rtsp://[user:password@]host[:port]/path")
-    return value
+    return text
 
 
 _SYNTHETIC_EXAMPLE = 'e.g. "synthetic:?width=1280&height=720&fps=20"'
