@@ -28,6 +28,7 @@ from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECO
 from storage.clock import SYSTEM
 from storage.export.plan import corrected_stamps
 from storage.segment_rows import SEGMENT_STATES
+from argparse import Namespace
 
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)
 
@@ -41,7 +42,7 @@ def state_label(state: str) -> str:
     return _(STATE_LABELS[state]) if state in STATE_LABELS else state
 
 
-def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
+def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     data = call(ctx.socket, "status", {})
     now = SYSTEM.now_us()
     if data.get("state") == "waiting":  # up, but no catalog yet (edged/control/waiting.py)
@@ -102,7 +103,7 @@ def clock_text(clock: dict[str, Any] | None) -> str:
     return f"{clock['offset_us'] / 1e6:+.1f}s ({clock['source']})"
 
 
-def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
+def cmd_cameras(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     reply = call(ctx.socket, "cameras", {"all": args.all})
     rows = reply["cameras"]
@@ -140,7 +141,7 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     return rows, text if rows else _("no cameras configured")
 
 
-def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
+def cmd_segments(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
     end = parse_when(args.to, now) if args.to else now

@@ -11,10 +11,12 @@ from typing import Any
 
 from edged.control.client import call
 from edged.cli import files
-from edged.cli.display import JSON, Progress, UsageError, fmt_bytes, fmt_time
+from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
 from storage import nodekey
 from storage.export import evidence as export
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 
@@ -88,7 +90,7 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
         os.close(dir_fd)
 
 
-def cmd_export(ctx, args) -> tuple[Any, str]:
+def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     out = Path(args.out).absolute()
     _check_out(out)
     bar = Progress("export", lambda bar, pct, info: _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
@@ -129,7 +131,7 @@ def cmd_export(ctx, args) -> tuple[Any, str]:
     return result, "\n".join(lines)
 
 
-def cmd_verify(ctx, args) -> tuple[Any, str]:
+def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """Exit 0: intact and from the node (checked against --key or the central office's --keys);
     1: not intact or not from that node; 3: intact, origin not checked (only the shipped key)."""
     key = args.key
@@ -198,7 +200,7 @@ def _key_from_list(folder: Path, path: str, central_key: str | None, as_json: bo
                                  "central_fingerprint": doc["central_fingerprint"]}
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("export", parents=[JSON], help=_("copy footage under an approved copy grant: one MP4 per "
                                                         "camera, a manifest and the node's signature"))
     p.add_argument("--grant", type=int, required=True, help=_("the grant number (from the approved request)"))

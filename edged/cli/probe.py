@@ -22,14 +22,17 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from edged.cli import probe_report
 from edged.cli.ctx import Ctx, find_socket
-from edged.cli.display import JSON, UsageError
+from edged.cli.display import Verbs, JSON, UsageError
 from edged.i18n import _
 from storage.clock import SYSTEM
+
+if TYPE_CHECKING:  # the config is read only when asked for (edged/cli/probe.py's start stays quick)
+    from edged.config.health import HealthConfig
 
 log = logging.getLogger("edgectl.probe")
 READ_S = 5.0
@@ -127,7 +130,7 @@ def credentialed(url: str, user: str | None, password: str | None) -> str:
     return urlunsplit((parts.scheme, f"{auth}@{parts.netloc}", parts.path, parts.query, parts.fragment))
 
 
-def _open(url: str, transport: str):
+def _open(url: str, transport: str) -> Any:
     import av
 
     media = {"rtsp_transport": transport}
@@ -237,7 +240,7 @@ def ask_password(args: Any) -> str | None:
     return getpass.getpass(_("password for {user} on the camera (not shown, not kept): ").format(user=args.user))
 
 
-def site_health(path: Path | None):
+def site_health(path: Path | None) -> tuple[HealthConfig, str]:
     """The site's quality floor: [health] of the config given (else /etc/edged/edged.toml when
     there is one), else the built-in strictest defaults. (HealthConfig, where it came from)."""
     from edged import DEFAULT_CONFIG_PATH
@@ -300,7 +303,7 @@ def cmd_probe(ctx: Any, args: Any) -> tuple[Any, str]:
     return result, probe_report.render(result, health)
 
 
-def register(cs) -> None:
+def register(cs: Verbs) -> None:
     p = cs.add_parser("probe", parents=[JSON], help=_("ask a camera what it is (ONVIF), read 5 s of its stream, and "
                                                       "print a ready [[cameras]] block"))
     p.add_argument("host", help=_("the camera's address, or an rtsp:// URL for a camera without ONVIF"))

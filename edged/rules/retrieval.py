@@ -26,10 +26,10 @@ from typing import Any, Mapping, Sequence
 
 from edged.rules import deadlines
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
-    CATEGORIES,
-    COPY_KINDS,
-    DAY_US,
-    KINDS,
+    CATEGORIES as CATEGORIES,
+    COPY_KINDS as COPY_KINDS,
+    DAY_US as DAY_US,
+    KINDS as KINDS,
     COPY,
     MODES,
     VIEW,
