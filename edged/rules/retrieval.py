@@ -34,13 +34,13 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     MODES,
     VIEW,
     REQUESTER_UNIT,
-    RequestPolicy,
+    RequestPolicy as RequestPolicy,
     Step,
     default_policy,
     distinct_signers,
 )
 from edged.i18n import _
-from storage.states.requests import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
+from storage.states.requests import APPROVED, FILED, LAPSED as LAPSED, REJECTED, USED as USED  # rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.
