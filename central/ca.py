@@ -234,8 +234,9 @@ def publish_crl(broker: Any, crl_pem: bytes, timeout_s: float = 30.0) -> None:
     """The CRL as a retained message (QoS 1) on CRL_TOPIC, with the office's broker login
     (central/config.py BrokerConfig); raises CAError when the broker does not take it."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{broker.client_id}-crl", protocol=mqtt.MQTTv5)
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{broker.client_id}-crl", protocol=mqtt.MQTTv5)
     if broker.username:
         c.username_pw_set(broker.username, broker.password)
     if broker.tls_ca_file is not None:

@@ -94,9 +94,10 @@ def cmd_findings(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     language = cfg.language
     if args.lang is not None:  # overrides [report] language for this report
-        language = normalise_language(args.lang)
-        if language is None:
+        chosen = normalise_language(args.lang)
+        if chosen is None:
             raise UsageError(f"--lang {args.lang!r} is not a supported language; use one of {', '.join(LANGUAGES)}")
+        language = chosen
     store = _store(cfg)
     try:
         try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+from storage import alarm_kinds as kinds
 
 DAY_US = 86_400_000_000
 
@@ -71,7 +72,7 @@ def camera_day(*, node: str, camera: str, day: Day, known_from_us: int, now_us: 
     destruction_days rows, ``accesses`` that camera and day's, ``alarms`` the camera's (or
     wider: both are filtered here again)."""
     gone = {v: sum(d["segments"] for d in destructions if d["verdict"] == v) for v in ("ok", "early", "min_breached")}
-    breach_alarm = any(a.get("kind") == "min_retention_breach" and a.get("camera") == camera and
+    breach_alarm = any(a.get("kind") == kinds.MIN_RETENTION_BREACH.name and a.get("camera") == camera and
                        overlap_us(a["raised_us"], a.get("cleared_us") or now_us, day.start_us, day.end_us)
                        for a in alarms)
     if day.end_us <= known_from_us or day.start_us > now_us:

@@ -13,11 +13,11 @@ from typing import Any
 
 from central.i18n import LANGUAGES, normalise as normalise_language
 from central.quota import Limits
+from central.store import Store
+from storage import duration
 
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_US = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, None: 1_000_000}
 _GROUP = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -67,7 +67,7 @@ class CentralConfig:
     def db_path(self) -> Path:
         return self.data_dir / "central.db"
 
-    def open_store(self, *, readonly: bool = False):  # noqa: ANN201 - central.store.Store
+    def open_store(self, *, readonly: bool = False) -> Store:
         from central.pgstore import open_store
 
         return open_store(self.storage_url, self.db_path, readonly=readonly)
@@ -78,15 +78,14 @@ class CentralConfig:
 
 
 def parse_duration(value: Any, where: str) -> int:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value * 1_000_000)
-    m = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not m:
-        raise ConfigError(where, f"{value!r} is not a duration (e.g. 500ms, 2s, 5m, 1h, 1d)")
-    return int(float(m.group(1)) * _UNIT_US[m.group(2)])
+    """A duration in edged's grammar (storage/duration.py: "2s", "5m", "1h30m"; a bare number is refused)."""
+    try:
+        return duration.parse(value)
+    except duration.DurationError as exc:
+        raise ConfigError(where, str(exc)) from None
 
 
-def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:
+def _table(data: dict[str, Any], name: str, keys: tuple[str, ...]) -> dict[str, Any]:
     t = data.get(name, {})
     if not isinstance(t, dict):
         raise ConfigError(name, "expected a table")
@@ -96,7 +95,7 @@ def _table(data: dict, name: str, keys: tuple[str, ...]) -> dict:
     return t
 
 
-def _str(t: dict, key: str, where: str, default: str | None) -> str | None:
+def _str(t: dict[str, Any], key: str, where: str, default: str | None) -> str | None:
     v = t.get(key, default)
     if v is not None and (not isinstance(v, str) or not v.strip()):
         raise ConfigError(where, "expected a non-empty string")
@@ -215,7 +214,7 @@ def _accounts(t: Any) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-def _number(t: dict, key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
+def _number(t: dict[str, Any], key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
     v = t.get(key, default)
     if (not isinstance(v, (int, float)) or isinstance(v, bool) or (whole and not isinstance(v, int))
             or not low <= v <= high):

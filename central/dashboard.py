@@ -13,7 +13,7 @@ import logging
 import secrets
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -22,6 +22,9 @@ from central import fleet, login
 from central.config import CentralConfig
 from central.i18n import N_, Speaker
 from central.store import Store, now_us
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).with_name("static")
 HEADERS = {
@@ -117,7 +120,7 @@ class Dashboard:
         self._runner: web.AppRunner | None = None
 
     @web.middleware
-    async def _host_check(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _host_check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Answer only to our own names: a page of another site's DNS name pointing here (DNS
         rebinding) must not read the fleet."""
         if not host_allowed(request.headers.get("Host", ""), self.cfg.dashboard_listen or "", self.cfg.allowed_hosts):
@@ -126,7 +129,7 @@ class Dashboard:
         return await handler(request)
 
     @web.middleware
-    async def _login_check(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _login_check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """With accounts configured, every page but the login, the style sheet, the CA certificate
         and the revocation list needs a session; the findings need the auditor role (central/login.py)."""
         request[ROLE] = "auditor"
@@ -191,8 +194,8 @@ class Dashboard:
         resp.del_cookie(COOKIE, path="/")
         return resp
 
-    async def _read(self, fn: Any) -> Any:
-        def work() -> Any:
+    async def _read(self, fn: Callable[[Store], T]) -> T:
+        def work() -> T:
             store = self.cfg.open_store(readonly=True)
             try:
                 return fn(store)
@@ -269,7 +272,7 @@ class Dashboard:
         site = request.match_info["site"]
         sp, _ = self.sp, self.sp._
 
-        def gather(s: Store) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict]]:
+        def gather(s: Store) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]]]:
             o = fleet.overview(s, now_us(), self.cfg.silent_after_us, site)
             cams = {n["node"]: s.retained_of(n["node"])["cameras"] for n in o["nodes"]}
             return o, s.findings(site=site, limit=50), cams

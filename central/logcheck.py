@@ -72,7 +72,7 @@ def check(store: Store, node: str, lines: Iterable[str]) -> dict[str, Any]:
 
 def _seq_of_problem(lines: list[str], n: int) -> int:
     """verify_lines stopped at its n-th record: the seq it expected there, or the line's if lower."""
-    seqs = []
+    seqs: list[int | None] = []
     for line in lines:
         if line.strip():
             try:

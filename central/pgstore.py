@@ -206,7 +206,7 @@ class PgStore(Store):
             self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
             self.pg.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             row = self.pg.execute("SELECT max(version) FROM schema_version").fetchone()
-            version = row[0] or 0
+            version = (row[0] if row else None) or 0
             if version < SCHEMA_VERSION:
                 for sql in (_SCHEMA if version < 1 else []) + _SCHEMA_2:
                     self.pg.execute(translate_ddl(sql))
@@ -214,8 +214,9 @@ class PgStore(Store):
                 self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
 
     @property
-    def pg(self) -> psycopg.Connection:
-        return self.db.pg  # type: ignore[attr-defined]
+    def pg(self) -> psycopg.Connection[tuple[Any, ...]]:
+        conn: psycopg.Connection[tuple[Any, ...]] = self.db.pg  # type: ignore[attr-defined]
+        return conn
 
     def close(self) -> None:
         self.db.close()  # the advisory locks go with the session
@@ -276,7 +277,8 @@ class PgStore(Store):
         """True while this instance holds the node (its advisory lock, taken now if free)."""
         if node in self.held:
             return True
-        got = self.pg.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(node)]).fetchone()[0]
+        row = self.pg.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(node)]).fetchone()
+        got = row is not None and row[0]
         if got:
             self.held.add(node)
         return bool(got)

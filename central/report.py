@@ -277,11 +277,11 @@ def _row_ok(name: str, x: dict[str, Any]) -> bool:
     if name == "camera_days":
         return compliance.day_ok(x)
     if name == "accesses":
-        return x["ok"]
+        return bool(x["ok"])
     if name == "inspections":
-        return x["on_time"]
+        return bool(x["on_time"])
     if name == "findings":
-        return x["severity"] == "info"
+        return bool(x["severity"] == "info")
     return x.get("cleared_us") is not None
 
 

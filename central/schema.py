@@ -64,9 +64,9 @@ def _ok(v: Any, depth: int) -> bool:
         return False
     t = type(v)
     if t is str:
-        return len(v) <= MAX_STR
+        return bool(len(v) <= MAX_STR)
     if t is int:
-        return -MAX_INT <= v <= MAX_INT
+        return bool(-MAX_INT <= v <= MAX_INT)
     if t is dict:
         if len(v) > MAX_ITEMS:
             return False
@@ -89,7 +89,7 @@ def _ok(v: Any, depth: int) -> bool:
                 return False
         return True
     if t is float:
-        return v - v == 0.0  # inf - inf and nan - nan are nan
+        return bool(v - v == 0.0)  # inf - inf and nan - nan are nan
     if t is list:
         return len(v) <= MAX_ITEMS and all(_ok(x, depth + 1) for x in v)
     return True  # bool, None

@@ -14,14 +14,14 @@ import fcntl
 import hashlib
 import json
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import sqlite_utils
 
 from central import schema
+from storage.clock import SYSTEM, Clock
 
 SCHEMA_VERSION = 2
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event")
@@ -95,17 +95,18 @@ _SCHEMA_2 = [
 
 class Batch(NamedTuple):
     """What one ingest transaction writes, sorted out of the messages (rows as the tables take them)."""
-    durable: list[tuple]    # messages: node, seq, kind, ts_us, received_us, payload
-    retained: list[tuple]   # retained: topic, node, what, received_us, payload (newest per topic)
-    births: list[tuple]     # births: node, ts_us, session, public_key, config_hash, received_us, payload
-    nodes: list[tuple]      # nodes: node, site, name, first_us, last_us, max_seq
-    statuses: list[tuple]   # status, status_us, node
-    rejects: list[tuple]    # node, site, topic, kind, why, payload
+    durable: list[tuple[Any, ...]]    # messages: node, seq, kind, ts_us, received_us, payload
+    retained: list[tuple[Any, ...]]   # retained: topic, node, what, received_us, payload (newest per topic)
+    births: list[tuple[Any, ...]]     # births: node, ts_us, session, public_key, config_hash, received_us, payload
+    nodes: list[tuple[Any, ...]]      # nodes: node, site, name, first_us, last_us, max_seq
+    statuses: list[tuple[Any, ...]]   # status, status_us, node
+    rejects: list[tuple[Any, ...]]    # node, site, topic, kind, why, payload
     received_us: int
 
 
-def now_us() -> int:
-    return time.time_ns() // 1000
+def now_us(clock: Clock = SYSTEM) -> int:
+    """The office's wall clock (storage/clock.py reads it; a test hands in a FakeClock)."""
+    return clock.now_us()
 
 
 def split_topic(topic: str) -> tuple[str, str, str] | None:
@@ -155,7 +156,7 @@ def route(topic: str) -> Route | None:
 class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = Path(path)
-        self._lock_fd = None
+        self._lock_fd: IO[str] | None = None
         if readonly:
             if not self.path.exists():
                 raise FileNotFoundError(f"no central store at {self.path}: run `edged-central run` first")
@@ -195,7 +196,8 @@ class Store:
         the rate of two instances; a flock wakes the next writer the moment the lock is free."""
         if self._lock_fd is None:
             self._lock_fd = open(self.path.with_name(self.path.name + ".lock"), "a")
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        lock = self._lock_fd
+        fcntl.flock(lock, fcntl.LOCK_EX)
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -206,7 +208,7 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     # ingest ---------------------------------------------------------------------------------
     def ingest(self, batch: Iterable[tuple[str, bytes]], received_us: int,
@@ -219,11 +221,12 @@ class Store:
         `rejected` and is a finding of its node; ``refused`` are (topic, kind, why, payload)
         the caller turned away (a quota) and are recorded the same way.
         """
-        durable: list[tuple] = []
-        retained: dict[str, tuple] = {}
-        births: list[tuple] = []
+        durable: list[tuple[Any, ...]] = []
+        retained: dict[str, tuple[Any, ...]] = {}
+        births: list[tuple[Any, ...]] = []
         rejects: list[tuple[str, str, str, str, str, bytes]] = []  # node, site, topic, kind, why, payload
         seen: dict[str, tuple[str, int]] = {}   # node -> (site, highest seq in the batch)
+        kind: str | None
         for topic, kind, why, payload in refused:
             where = split_topic(topic)
             if where is not None:
@@ -349,7 +352,7 @@ class Store:
 
     def findings(self, *, site: str | None = None, node: str | None = None, severity: str | None = None,
                  since_us: int | None = None, until_us: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM findings WHERE 1 = 1", []
+        sql, params = "SELECT * FROM findings WHERE 1 = 1", list[str | int]()
         for col, val in (("site", site), ("node", node), ("severity", severity)):
             if val:
                 sql += f" AND {col} = ?"
@@ -385,7 +388,7 @@ class Store:
         return list(self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
 
     def unverified(self) -> int:
-        return self.db.execute("SELECT count(*) FROM messages WHERE verified = 0").fetchone()[0]
+        return int(self.db.execute("SELECT count(*) FROM messages WHERE verified = 0").fetchone()[0])
 
     def heads(self, node: str) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM heads WHERE node = ? AND valid = 1 ORDER BY seq_local, at_us",

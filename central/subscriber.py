@@ -28,7 +28,7 @@ from typing import Any
 
 import paho.mqtt
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -61,7 +61,7 @@ class _Chunked:
     def recv(self, n: int) -> bytes:
         buf, pos = self._buf, self._pos
         if pos >= len(buf):
-            data = self._sock.recv(max(n, READ_CHUNK))  # BlockingIOError, EOF (b"") and errors as before
+            data: bytes = self._sock.recv(max(n, READ_CHUNK))  # BlockingIOError, EOF (b"") and errors as before
             if len(data) <= n:
                 return data
             self._buf, self._pos = data, n
@@ -171,7 +171,7 @@ class Subscriber:
         self._hand_over = threading.Lock()    # batches leave in order
         self._thread: threading.Thread | None = None
         self._flusher: threading.Thread | None = None
-        c = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5,
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5,
                         manual_ack=True)
         if settings.username:
             c.username_pw_set(settings.username, settings.password)
@@ -184,7 +184,7 @@ class Subscriber:
         self.client = c
 
     def start(self, wrap: Callable[[Callable[[], None], str], Callable[[], None]] = lambda f, _n: f) -> None:
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.s.session_expiry_s  # the broker keeps what comes while we are down
         props.ReceiveMaximum = self.s.receive_maximum          # acks wait for the store: keep many in flight
         self.client.connect_async(self.s.host, self.s.port, keepalive=self.s.keepalive_s, clean_start=False,
@@ -237,7 +237,7 @@ class Subscriber:
             log.warning("broker %s:%d: %s; reconnecting", self.s.host, self.s.port, reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self._on_publish(msg.topic, msg.payload, msg.qos, msg.mid)
+        self._on_publish(msg.topic, bytes(msg.payload), msg.qos, msg.mid)
 
     def _on_publish(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ storage/chainhead.py's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from storage import audit, chainhead
 
@@ -83,7 +83,8 @@ def birth_changes(prev: dict[str, Any] | None, new: dict[str, Any]) -> list[Find
         out.append(Finding("config_changed", INFO, f"config changed ({str(prev.get('config_hash'))[:12]} -> "
                            f"{str(new.get('config_hash'))[:12]})", f"config_changed:{ts}", ts,
                            {"before": prev.get("config_hash"), "after": new.get("config_hash")}))
-    cams = lambda b: {c.get("id") for c in b.get("cameras") or [] if isinstance(c, dict)}  # noqa: E731
+    cams: Callable[[dict[str, Any]], set[str]] = lambda b: {  # noqa: E731
+        str(c.get("id")) for c in b.get("cameras") or [] if isinstance(c, dict)}
     added, removed = sorted(cams(new) - cams(prev)), sorted(cams(prev) - cams(new))
     if added or removed:
         out.append(Finding("cameras_changed", INFO, "cameras " + "; ".join(
@@ -107,7 +108,7 @@ def retention_rules(birth: dict[str, Any] | None) -> dict[str, Any]:
     (edged/daemon/reporting.py). Anything not a number is None (unknown)."""
     r = (birth or {}).get("retention")
     r = r if isinstance(r, dict) else {}
-    cams = r.get("cameras") if isinstance(r.get("cameras"), dict) else {}
+    cams: dict[str, Any] = r["cameras"] if isinstance(r.get("cameras"), dict) else {}
     return {"min_days": _days(r.get("min_days")), "max_days": _days(r.get("max_days")),
             "cameras": {str(c): (_days(v.get("min_days")), _days(v.get("max_days")))
                         for c, v in cams.items() if isinstance(v, dict)},
@@ -142,16 +143,16 @@ def retention_lowered(prev: dict[str, Any], new: dict[str, Any]) -> list[Finding
     node keeps a lowered maximum's old value for its grace, so there is time to ask; the
     destructions that follow are judged against it (critical when early)."""
     a, b = retention_rules(prev), retention_rules(new)
-    ids = {c.get("id") for x in (prev, new) for c in (x.get("cameras") if isinstance(x.get("cameras"), list) else [])
-           if isinstance(c, dict) and isinstance(c.get("id"), str)} | set(a["cameras"]) | set(b["cameras"])
+    ids: set[str] = {c["id"] for x in (prev, new) for c in (x["cameras"] if isinstance(x.get("cameras"), list) else [])
+                     if isinstance(c, dict) and isinstance(c.get("id"), str)} | set(a["cameras"]) | set(b["cameras"])
     changes: list[dict[str, Any]] = []
     for cam in [None, *sorted(ids)]:
         old, now = limits(a, cam), limits(b, cam)
         if cam is not None and (old, now) == (limits(a, None), limits(b, None)):
             continue  # follows the site's: said once for the site
-        for i, name in enumerate(("min_days", "max_days")):
-            if old[i] is not None and now[i] is not None and now[i] < old[i]:
-                changes.append({"camera": cam, "setting": name, "old": old[i], "new": now[i]})
+        for name, was, is_ in (("min_days", old[0], now[0]), ("max_days", old[1], now[1])):
+            if was is not None and is_ is not None and is_ < was:
+                changes.append({"camera": cam, "setting": name, "old": was, "new": is_})
     if not changes:
         return []
     ts = new.get("ts_us")

@@ -66,7 +66,7 @@ def translations(lang: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang.replace("-", "_")])
 
 
-def set_language(lang: str | None) -> contextvars.Token:
+def set_language(lang: str | None) -> contextvars.Token[str]:
     """Speak `lang` from now on in this context (a supported tag, or None for the default)."""
     return _current.set(normalise(lang) or DEFAULT)
 

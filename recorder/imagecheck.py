@@ -55,37 +55,23 @@ REBLUR = 5
 # pan of 1 thumbnail pixel (1.5 % of the width) still scores ~0.8, one of 5 pixels 0.0-0.3.
 SIMILARITY_BLUR = 2
 
-# Proposed defaults (the daemon owns the real ones in its config). Each crossing is a
-# condition; the daemon raises an alarm only when it holds for a while. Read them in this
-# order: a dark, overexposed or covered picture also looks frozen, grey and edgeless, so
-# those three should stand alone and the later checks wait for a usable picture.
-# Figures in brackets: measured on the test clips (tests/support/health_clips.py).
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    # dark: too dark or black (lens covered, IR failed at night, picture lost) when more
-    # than this fraction of pixels is below 16/255 [black 1.0, healthy 0.0] ...
-    "dark_fraction": 0.90,
-    # ... or the mean luma is below this: very dark but not black [black 0, healthy 128].
-    "dark_luma": 25.0,
-    # overexposed: more than this fraction of pixels at 250/255 or above (a light into the
-    # lens, a failed iris); a bright sky in part of the view stays under it [white 1.0].
-    "bright_fraction": 0.50,
-    # covered: a picture without structure (a hand, a bag, paint, a fogged dome) has a luma
-    # standard deviation below this, whatever its brightness [black 0.02, healthy 65].
-    "covered_contrast": 6.0,
-    # frozen: fewer than this fraction of blocks changed since the previous sample [frozen
-    # picture with a running burnt-in clock 0.005-0.007, healthy 0.15]. Require it for
-    # several samples: a still scene with little sensor noise can look frozen too.
-    "frozen_change": 0.03,
-    # blurred: sharpness() below this [healthy 0.75, the blurred clip 0.27-0.32; a real
-    # photo: crisp 0.71, sigma 4 px blur at 720p 0.49, sigma 8 px 0.31; mandelbrot 0.49].
-    "blurred_sharpness": 0.40,
-    # monochrome: mean chroma saturation below this [grey 0.0, black with noise 1.5, healthy
-    # 128, a real photo of a green circuit board 31]. Only meaningful in daylight hours.
-    "mono_colour": 2.0,
-    # moved: similarity() with the reference thumbnail below this [same scene 0.99, at
-    # dusk with noise 0.99, a pan of 5 % of the width ~0.45, a different scene 0.16-0.20].
-    "moved_similarity": 0.45,
-}
+# The thresholds are the daemon's, in one table: edged/config/health.py HealthConfig (the [health]
+# keys, per camera [cameras.health]); edged/rules/health.py applies them. What each measure here
+# reads on the test clips (tests/support/health_clips.py), for choosing them:
+# - dark: share of pixels below 16/255 [black 1.0, healthy 0.0]; mean luma [black 0, healthy 128].
+# - overexposed: share of pixels at 250/255 or above [white 1.0]; a bright sky in part of the view
+#   stays under half.
+# - covered: luma standard deviation [black 0.02, healthy 65], whatever the brightness.
+# - frozen: share of blocks changed since the previous sample [a frozen picture with a running
+#   burnt-in clock 0.005-0.007, healthy 0.15]; a still scene with little sensor noise looks frozen too.
+# - blurred: sharpness() [healthy 0.75, the blurred clip 0.27-0.32; a real photo: crisp 0.71, sigma
+#   4 px blur at 720p 0.49, sigma 8 px 0.31; mandelbrot 0.49].
+# - monochrome: mean chroma saturation [grey 0.0, black with noise 1.5, healthy 128, a green
+#   circuit board 31]; only meaningful in daylight hours.
+# - moved: similarity() with the reference [same scene 0.99, at dusk with noise 0.99, a pan of 5 %
+#   of the width ~0.45, a different scene 0.16-0.20].
+# Read them in this order: a dark, overexposed or covered picture also looks frozen, grey and
+# edgeless, so those three stand alone and the later checks wait for a usable picture.
 
 
 # pure measures ----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ reads them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -219,7 +220,8 @@ def main() -> int:
         if cmd == "add" and not stopping.is_set():
             _test_crash(msg["camera"]["id"])
             memory.fit(len(cameras | {msg["camera"]["id"]: None}))
-            cam = CameraRecorder(msg["camera"], settings, emit, hasher.submit, sampler, gate, durability=durability)
+            cam = CameraRecorder(msg["camera"], own_settings(settings, msg["camera"]), emit, hasher.submit, sampler, gate,
+                                 durability=durability)
             old = cameras.pop(cam.id, None)
             if old is not None:
                 remove(old)
@@ -235,6 +237,13 @@ def main() -> int:
             break
     _shutdown(list(cameras.values()), durability, hasher, sampler, emit)
     return 0
+
+
+def own_settings(settings: Settings, camera: dict[str, Any]) -> Settings:
+    """A camera's settings: the worker's, with those its `add` names for itself (a per-camera config
+    key declared with `worker=` a Settings field, edged/config/cameras.py)."""
+    own = {f.name: camera[f.name] for f in dataclasses.fields(Settings) if f.name in camera}
+    return dataclasses.replace(settings, **own) if own else settings
 
 
 def _shutdown(cameras: list[CameraRecorder], durability: Durability, hasher: Hasher, sampler: ImageSampler | None,

@@ -29,9 +29,13 @@ FOOTAGE_STATES = (COMPLETE, RECOVERED)
 # The SQL test for footage, on the `segments` view.
 FOOTAGE = "state IN ('complete', 'recovered')"
 STORAGE_LOST_NOTE = "storage lost: "  # the note of a `missing` row whose disk may come back
-# No segment is longer than this (segment_length <= 1 h, cut at the next keyframe): the lower
-# bound keeps a time-range query an index range scan at a year of footage.
-SEGMENT_LOOKBACK_US = 86_400_000_000
+# The longest segment_length a config may set ([storage] and a camera's own: edged/config reads
+# it here), and the catalog's look-back, tied to it (issue 41): a segment is cut at the first
+# keyframe past its length (or forced, design/0060), so none is longer than the look-back, whose
+# lower bound keeps a time-range query an index range scan at a year of footage. Raise the cap
+# and the look-back follows.
+MAX_SEGMENT_US = 3_600_000_000
+SEGMENT_LOOKBACK_US = 24 * MAX_SEGMENT_US
 
 _COLUMNS = ("id", "cam", "start_us", "dur_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256",
             "state", "created_d", "closed_d", "note", "path", "retimed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import re
 from pathlib import Path
 
@@ -135,3 +136,136 @@ def test_raising_takes_the_severity_from_the_registry_and_maintenance_downgrades
     assert [(e["id"], e["action"], e.get("severity")) for e in published] == [
         ("task_failed:x", "raise", "critical"), ("camera_offline:door", "raise", "maintenance"),
         ("task_failed:x", "clear", None)]
+
+
+# Kinds named by their constants (issue 41): a kind written as a string literal is a copy of the
+# registry that nothing checks ("lens_dirt" for "lens_dirty" passed 99 tests once: the rule made a
+# condition no alarm would ever rise for). The code names kinds by constant; a literal that is a
+# kind is allowed only where it is not an alarm kind at all (a wire word that happens to match);
+# anywhere, code or tests, a literal one or two letters off a declared kind is a misspelling.
+CODE = ("edged", "recorder", "storage", "mqtt", "central")
+NOT_A_KIND = {  # (module, literal): why the literal is not the alarm kind
+    ("edged/cli/edgectl.py", "disk_full"): "the status answer's disk_full field (the disk's state)",
+    ("edged/control/status.py", "disk_full"): "the node table's disk_full column",
+    ("edged/daemon/disk_floor.py", "disk_full"): "the node table's disk_full column",
+    ("edged/daemon/host_clock.py", "host_clock_step"): "a restamp's reason",
+    ("storage/restamps.py", "host_clock_step"): "a restamp's reason",
+    ("mqtt/reporter.py", "ethics"): "the MQTT message type",
+    ("central/schema.py", "ethics"): "the MQTT message type",
+    ("central/store.py", "ethics"): "the MQTT message type",
+    ("central/verify.py", "ethics"): "a finding's kind (central/verify.py), not an alarm's",
+}
+NOT_MISSPELT = {  # words a letter or two off a kind that are words of their own
+    "host_clock_ok": "a camera view's flag (edged/rules/health.py CameraView.host_clock_ok)",
+    "min_retention_breached": "central's verdict on a destruction (central/verifier.py)",
+}
+KIND_SHAPE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # one-word kinds (tamper, ethics) are too near ordinary words
+
+
+@functools.cache
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def _literals(tree: ast.AST):
+    """(line, text) of each string literal but docstrings."""
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            yield node.lineno, node.value
+
+
+def kinds_written_as_literals(rel: str, tree: ast.AST, declared=KINDS) -> list[str]:
+    return [f"{rel}:{line}: {text!r}" for line, text in _literals(tree)
+            if text in declared and (rel, text) not in NOT_A_KIND]
+
+
+def misspelt_kinds(rel: str, tree: ast.AST, declared=KINDS) -> list[str]:
+    found = []
+    for line, text in _literals(tree):
+        if text in declared or text in NOT_MISSPELT or not KIND_SHAPE.fullmatch(text):
+            continue
+        near = [k for k in declared if abs(len(k) - len(text)) <= 2 and _distance(text, k) <= 2]
+        found += [f"{rel}:{line}: {text!r} (declared: {near[0]!r})"] if near else []
+    return found
+
+
+def _is_kind_read(node: ast.AST) -> bool:
+    """x.kind, x["kind"], x.get("kind")"""
+    return ((isinstance(node, ast.Attribute) and node.attr == "kind")
+            or (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value == "kind")
+            or (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == "kind"))
+
+
+def undeclared_kinds_given(rel: str, tree: ast.AST, declared=KINDS) -> list[str]:
+    """Literals in a kind's place (compared with a row's kind, `kind=`, a "kind" entry) that are not
+    declared but a letter or two off one that is, one-word kinds too ("tamper"). Other words are other
+    vocabularies' kinds (a request's, a hold's, a finding's)."""
+    found = []
+    for node in ast.walk(tree):
+        given: list[ast.AST] = []
+        if isinstance(node, ast.Compare) and any(_is_kind_read(n) for n in [node.left, *node.comparators]):
+            for n in [node.left, *node.comparators]:
+                given += n.elts if isinstance(n, (ast.Tuple, ast.List, ast.Set)) else [n]
+        elif isinstance(node, ast.keyword) and node.arg == "kind":
+            given = [node.value]
+        elif isinstance(node, ast.Dict):
+            given = [v for k, v in zip(node.keys, node.values)
+                     if isinstance(k, ast.Constant) and k.value == "kind"]
+        found += [f"{rel}:{n.lineno}: {n.value!r}" for n in given
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value not in declared
+                  and any(_distance(n.value, k) <= 2 for k in declared if abs(len(k) - len(n.value)) <= 2)]
+    return found
+
+
+@functools.cache
+def _tree(path: Path) -> ast.AST:
+    return ast.parse(path.read_text(), str(path))
+
+
+def _sources(*folders: str):
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path != REGISTRY:
+                yield path.relative_to(ROOT).as_posix(), _tree(path)
+
+
+def test_code_names_every_kind_by_its_constant():
+    found = [hit for rel, tree in _sources(*CODE) for hit in kinds_written_as_literals(rel, tree)]
+    assert not found, ("alarm kinds written as string literals: name them by their constant "
+                       "(storage/alarm_kinds.py, `kinds.NAME.name`):\n" + "\n".join(found))
+
+
+def test_no_literal_is_a_misspelt_kind():
+    found = [hit for rel, tree in _sources(*CODE, "tests") for hit in misspelt_kinds(rel, tree)]
+    assert not found, "string literals a letter or two off a declared alarm kind:\n" + "\n".join(found)
+
+
+def test_tests_compare_rows_only_with_declared_kinds():
+    found = [hit for rel, tree in _sources(*CODE, "tests") if rel != "tests/test_alarm_kinds.py"
+             for hit in undeclared_kinds_given(rel, tree)]
+    assert not found, "kinds a letter or two off a declared alarm kind:\n" + "\n".join(found)
+
+
+def test_the_kind_checks_would_catch_lens_dirt():
+    declared = {**KINDS, "lens_dirty": KINDS["video_dark"]}
+    rule = ast.parse('present["lens_dirt"] = "the lens is dirty"\nknown.add("lens_dirty")\n')
+    assert misspelt_kinds("edged/rules/health.py", rule, declared) == [
+        "edged/rules/health.py:1: 'lens_dirt' (declared: 'lens_dirty')"]
+    assert kinds_written_as_literals("edged/rules/health.py", rule, declared) == ["edged/rules/health.py:2: 'lens_dirty'"]
+    test = ast.parse('assert rows[0]["kind"] == "lens_dirt"\nassert a.kind in ("video_dark", "lens_dirt")\n'
+                     'Alarm(kind="lens_dirt")\nassert r.get("kind") == "tampr" and r["kind"] != "evidence"\n')
+    assert undeclared_kinds_given("tests/test_x.py", test, declared) == [
+        "tests/test_x.py:1: 'lens_dirt'", "tests/test_x.py:2: 'lens_dirt'", "tests/test_x.py:3: 'lens_dirt'",
+        "tests/test_x.py:4: 'tampr'"]
+    assert not misspelt_kinds("x.py", ast.parse('"""video_darkish docstring"""\nx = "host_clock_ok"\n'))

@@ -28,6 +28,7 @@ from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
+from storage import alarm_kinds as kinds
 
 S = 1_000_000
 
@@ -117,7 +118,7 @@ def test_a_disk_filled_by_something_else_pauses_recording_with_an_alarm_and_resu
             ballast = mnt / "ballast"  # beside the data folder: not footage, nothing retention may touch
             with open(ballast, "wb") as f:
                 f.write(b"\0" * room)
-            alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "disk_full", active=True), 10,
+            alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.DISK_FULL.name, active=True), 10,
                              "the disk_full alarm within seconds")[0]
             assert alarm["severity"] == "critical" and "below the" in alarm["message"], alarm
             wait_for(lambda: all(d.camera(c)["state"] == "offline" for c in "ab"), 10, "recording paused")
@@ -129,7 +130,7 @@ def test_a_disk_filled_by_something_else_pauses_recording_with_an_alarm_and_resu
             assert audit_rows(d, "storage.full")
 
             ballast.unlink()
-            wait_for(lambda: not alarms(d, lambda r: r["kind"] == "disk_full", active=True), 10, "the alarm cleared")
+            wait_for(lambda: not alarms(d, lambda r: r["kind"] == kinds.DISK_FULL.name, active=True), 10, "the alarm cleared")
             wait_for(lambda: rows(d, "segments", lambda r: r["created_us"] > alarm["raised_us"]
                                   and r["camera"] == "a" and r["state"] == COMPLETE), 30, "recording resumed")
             assert audit_rows(d, "storage.full_cleared")

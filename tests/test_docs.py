@@ -7,6 +7,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from edged import docs
+
 ROOT = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
@@ -106,3 +110,18 @@ def test_the_on_disk_reference_states_the_loss_bound_of_a_kill_and_of_a_power_cu
 
 if __name__ == "__main__":  # the table's lines, to paste into design/README.md after adding a record
     print("\n".join(index_lines()))
+
+
+def test_the_generated_reference_pages_are_current():
+    """docs/ref/edgectl.md's verbs and the [[cameras]] blocks of docs/ref/config.md and
+    systemd/edged.example.toml are made from the code (edged/docs.py, design/0099)."""
+    stale = docs.stale(ROOT)
+    assert not stale, f"generated parts out of date in {', '.join(stale)}: run `{docs.COMMAND}` and commit"
+
+
+def test_the_generator_replaces_only_between_its_markers():
+    begin = "<!-- " + docs.BEGIN.format(source="x") + " -->"
+    page = f"hand\n{begin}\nold\n<!-- {docs.END} -->\nhand too\n"
+    assert docs.render(page, [("x", "new\n")], markdown=True) == f"hand\n{begin}\nnew\n<!-- {docs.END} -->\nhand too\n"
+    with pytest.raises(ValueError, match="no marker"):
+        docs.render("hand\n", [("x", "new\n")], markdown=True)

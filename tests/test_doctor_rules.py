@@ -8,6 +8,7 @@ import pytest
 from edged.rules import doctor
 from edged.rules.estimate import estimate, parse_bitrate
 from storage.retention.plan import DAY_US
+from storage import alarm_kinds as kinds
 
 GB = 1_000_000_000
 
@@ -72,7 +73,7 @@ def _set(facts: dict, path: str, value) -> dict:
     ("mqtt.tls", False, "broker", "warn", "[mqtt.tls]"),
     ("mqtt.enabled", False, "broker", "warn", "[mqtt]"),
     ("status.audit_published_seq", 10, "audit", "warn", "edgectl status"),
-    ("alarms", [{"kind": "inspection_overdue", "text": "the daily inspection is overdue"}], "inspections", "warn",
+    ("alarms", [{"kind": kinds.INSPECTION_OVERDUE.name, "text": "the daily inspection is overdue"}], "inspections", "warn",
      "edgectl inspect"),
 ])
 def test_each_failure_alone_is_named_with_its_fix(path, value, check, status, fix):

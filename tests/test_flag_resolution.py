@@ -27,6 +27,7 @@ from storage.clock import FakeClock
 from storage.export.plan import corrected_stamps
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.test_host_clock import S, SETTLE, TRUE, YEAR, record
+from storage import alarm_kinds as kinds
 
 CUSTODIAN = Caller(os_user="ann", account="ann", roles=("custodian",))
 YARD_ONLY = Caller(os_user="bob", account="bob", roles=("custodian",), cameras=("yard",))
@@ -69,7 +70,7 @@ async def test_a_custodian_resolves_flags_with_a_reason_and_the_footage_stays(tm
         why = "watched both: the door's clock display reads a year earlier; the box's RTC battery is flat"
         got = await ops.resolve({"ids": [3], "reason": why}, CUSTODIAN)
         assert [r["id"] for r in got["resolved"]] == [3] and got["unresolved"] == 1 and host.flagged == 1
-        (alarm,) = alarms(open_db(data / "catalog.db"), lambda r: r["kind"] == "segments_flagged", active=True)
+        (alarm,) = alarms(open_db(data / "catalog.db"), lambda r: r["kind"] == kinds.SEGMENTS_FLAGGED.name, active=True)
         assert json.loads(alarm["detail"])["segments"] == 1    # its count follows
         with pytest.raises(RequestError, match="3"):
             await ops.resolve({"ids": [3], "reason": "again"}, CUSTODIAN)        # resolved once
@@ -92,7 +93,7 @@ async def test_a_custodian_resolves_flags_with_a_reason_and_the_footage_stays(tm
         await writer.close()
 
     db = open_db(data / "catalog.db")
-    assert alarms(db, lambda r: r["kind"] == "segments_flagged", active=True) == []
+    assert alarms(db, lambda r: r["kind"] == kinds.SEGMENTS_FLAGGED.name, active=True) == []
     (rec,) = [json.loads(r["detail"]) for r in audit_rows(db, "segments.flag_resolved")][:1]
     assert rec == {"segments": 1, "first_id": 3, "ids": [3], "cameras": ["door"], "reason": why}
     assert [r["actor"] for r in audit_rows(db, "segments.flag_resolved")] == ["ann", "ann"]

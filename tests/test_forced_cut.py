@@ -9,6 +9,7 @@ from storage.states.cameras import RECORDING
 from tests.support.cameras import RtspServer, count_video_packets
 from tests.support.daemon import wait_for
 from tests.support.recorders import recording
+from storage import alarm_kinds as kinds
 
 S = 1_000_000
 
@@ -32,6 +33,6 @@ def test_a_segment_without_a_keyframe_is_cut_after_two_lengths_and_the_stats_say
     # The health rule names it, with what to set on the camera.
     view = CameraView("nokey", True, False, RECORDING, stats[-1], None, None)
     present, known = conditions(view, HealthConfig(), 12 * 60)
-    assert "keyframes_missing" in known and "keyframe (I-frame, GOP) interval" in present["keyframes_missing"]
+    assert kinds.KEYFRAMES_MISSING.name in known and "keyframe (I-frame, GOP) interval" in present[kinds.KEYFRAMES_MISSING.name]
     view = CameraView("nokey", True, False, RECORDING, {**stats[-1], "no_keyframe_s": None}, None, None)
-    assert "keyframes_missing" not in conditions(view, HealthConfig(), 12 * 60)[0]
+    assert kinds.KEYFRAMES_MISSING.name not in conditions(view, HealthConfig(), 12 * 60)[0]

@@ -12,6 +12,7 @@ from edged.config.health import HealthConfig, InspectionConfig
 from edged.config.values import ConfigError
 from edged.config import load_config
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
+from storage import alarm_kinds as kinds
 
 CFG = HealthConfig()
 CAMERA = camera_toml(id='"c"', url='"synthetic:"')
@@ -41,13 +42,13 @@ def test_a_healthy_camera_has_no_condition_and_meets_the_floor():
 
 
 @pytest.mark.parametrize("change, kind", [
-    ({"luma": 3.0, "contrast": 1.0, "sharpness": 0.0, "colour": 0.0}, "video_dark"),
-    ({"change": 0.0}, "video_frozen"),
-    ({"luma": 40.0, "dark": 0.95}, "video_dark"),
-    ({"sharpness": 0.3}, "video_blurred"),
-    ({"contrast": 2.0, "sharpness": 0.0, "change": 0.0, "colour": 0.0}, "video_blurred"),
-    ({"bright": 0.9, "contrast": 1.0, "sharpness": 0.0, "change": 0.0, "colour": 0.0}, "video_overexposed"),
-    ({"colour": 0.5}, "video_monochrome"),
+    ({"luma": 3.0, "contrast": 1.0, "sharpness": 0.0, "colour": 0.0}, kinds.VIDEO_DARK.name),
+    ({"change": 0.0}, kinds.VIDEO_FROZEN.name),
+    ({"luma": 40.0, "dark": 0.95}, kinds.VIDEO_DARK.name),
+    ({"sharpness": 0.3}, kinds.VIDEO_BLURRED.name),
+    ({"contrast": 2.0, "sharpness": 0.0, "change": 0.0, "colour": 0.0}, kinds.VIDEO_BLURRED.name),
+    ({"bright": 0.9, "contrast": 1.0, "sharpness": 0.0, "change": 0.0, "colour": 0.0}, kinds.VIDEO_OVEREXPOSED.name),
+    ({"colour": 0.5}, kinds.VIDEO_MONOCHROME.name),
 ])
 def test_each_bad_picture_is_named(change, kind):
     assert present(view(image={**GOOD_IMAGE, **change})) == {kind}
@@ -55,31 +56,31 @@ def test_each_bad_picture_is_named(change, kind):
 
 def test_a_black_picture_is_dark_only_not_also_covered_frozen_or_monochrome():
     assert present(view(image={**GOOD_IMAGE, "luma": 0.0, "dark": 1.0, "contrast": 0.0, "sharpness": 0.0,
-                               "colour": 0.0, "change": 0.0})) == {"video_dark"}
+                               "colour": 0.0, "change": 0.0})) == {kinds.VIDEO_DARK.name}
 
 
 def test_colour_is_only_expected_in_daylight():
     grey = view(image={**GOOD_IMAGE, "colour": 0.0})
-    assert present(grey, NOON) == {"video_monochrome"}
+    assert present(grey, NOON) == {kinds.VIDEO_MONOCHROME.name}
     assert present(grey, NIGHT) == set()
-    assert "video_monochrome" not in health.conditions(grey, CFG, NIGHT)[1], "not judged at night"
+    assert kinds.VIDEO_MONOCHROME.name not in health.conditions(grey, CFG, NIGHT)[1], "not judged at night"
 
 
 def test_quality_floor_reasons():
     v = view(stats={"fps": 5.0, "width": 640, "height": 480, "audio": 0}, audio_required=True)
-    assert present(v) == {"below_resolution", "below_fps", "audio_missing"}
+    assert present(v) == {kinds.BELOW_RESOLUTION.name, kinds.BELOW_FPS.name, kinds.AUDIO_MISSING.name}
     verdict, reasons = health.compliance(v, CFG, NOON)
     assert verdict == "fail" and len(reasons) == 3 and "640x480" in reasons[0]
     assert health.compliance(view(stats=None), CFG, NOON)[0] == "unknown"
 
 
 def test_a_declared_audio_stream_without_packets_is_missing_audio():
-    assert present(view(stats={**GOOD_STATS, "audio_packets": 0}, audio_required=True)) == {"audio_missing"}
+    assert present(view(stats={**GOOD_STATS, "audio_packets": 0}, audio_required=True)) == {kinds.AUDIO_MISSING.name}
 
 
 def test_moved_needs_a_reference():
-    assert present(view(similarity=0.1)) == {"camera_moved"}
-    assert "camera_moved" not in health.conditions(view(), CFG, NOON)[1]
+    assert present(view(similarity=0.1)) == {kinds.CAMERA_MOVED.name}
+    assert kinds.CAMERA_MOVED.name not in health.conditions(view(), CFG, NOON)[1]
 
 
 def test_nothing_is_judged_while_the_camera_is_not_recording():
@@ -172,7 +173,7 @@ def snap(**over):
 
 def test_host_item_is_the_recorder_hosts_faults():
     assert inspections.host_running({})["ok"] is True
-    bad = inspections.host_running({"storage_lost": "data disk gone", "video_dark": "dark"})
+    bad = inspections.host_running({kinds.STORAGE_LOST.name: "data disk gone", kinds.VIDEO_DARK.name: "dark"})
     assert bad["ok"] is False and "data disk gone" in bad["detail"] and "dark" not in bad["detail"]
 
 
@@ -184,7 +185,7 @@ def test_checklist_of_a_healthy_camera():
 
 
 def test_checklist_names_what_is_wrong():
-    items = inspections.checklist(snap(alarms={"video_frozen": "picture frozen"}, compliance="fail",
+    items = inspections.checklist(snap(alarms={kinds.VIDEO_FROZEN.name: "picture frozen"}, compliance="fail",
                                        reasons=["resolution 640x480 is below the floor"],
                                        stats={**GOOD_STATS, "audio_packets": 0, "audio": 0}), 1_000_000_000, 60_000_000)
     assert {k for k, v in items.items() if v["ok"] is False} == {"picture", "audio", "quality"}

@@ -12,15 +12,16 @@ from tests.support.catalog import alarms, audit_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.health_clips import health_clip
 from tests.support.people import People
+from storage import alarm_kinds as kinds
 
 # camera -> (clip while faulty, the alarms it must raise and no other, clip once repaired)
 FAULTS = {
-    "black": ("black", ["video_dark"], "healthy"),
-    "frozen": ("frozen", ["video_frozen"], "healthy"),
-    "mono": ("mono", ["video_monochrome"], "healthy"),
-    "blurred": ("blurred", ["video_blurred"], "healthy"),
-    "small": ("lowres", ["below_fps", "below_resolution"], "healthy"),   # 640x480 at 5 fps
-    "deskmic": ("healthy", ["audio_missing"], "audio"),
+    "black": ("black", [kinds.VIDEO_DARK.name], "healthy"),
+    "frozen": ("frozen", [kinds.VIDEO_FROZEN.name], "healthy"),
+    "mono": ("mono", [kinds.VIDEO_MONOCHROME.name], "healthy"),
+    "blurred": ("blurred", [kinds.VIDEO_BLURRED.name], "healthy"),
+    "small": ("lowres", [kinds.BELOW_FPS.name, kinds.BELOW_RESOLUTION.name], "healthy"),   # 640x480 at 5 fps
+    "deskmic": ("healthy", [kinds.AUDIO_MISSING.name], "audio"),
 }
 HEALTHY_SAMPLES = 40  # the healthy camera is watched this many samples (80 s, 13 loops of its clip)
 

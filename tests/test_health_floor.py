@@ -10,6 +10,7 @@ from edged.config import load_config
 from edged.config.health import HealthConfig, effective
 from edged.rules import health, inspections
 from tests.support.configs import MINIMAL, error_for, write
+from storage import alarm_kinds as kinds
 
 S = 1_000_000
 NOON = 12 * 60
@@ -30,17 +31,17 @@ def test_720p_is_below_one_megapixel_and_fails_the_floor():
     """002 §5: the camera at least 720p AND stored images of at least one million pixels:
     1280x720 is 0.92 MP, so it passes the 720p check and still fails the floor."""
     found = present(view(width=1280, height=720))
-    assert "below_resolution" in found and "0.92 MP" in found["below_resolution"]
-    assert "1 megapixel" in found["below_resolution"]
+    assert kinds.BELOW_RESOLUTION.name in found and "0.92 MP" in found[kinds.BELOW_RESOLUTION.name]
+    assert "1 megapixel" in found[kinds.BELOW_RESOLUTION.name]
     verdict, reasons = health.compliance(view(width=1280, height=720), HealthConfig(), NOON)
     assert verdict == "fail" and "1280x720" in reasons[0]
-    assert "below_resolution" not in present(view(width=1280, height=800))   # 1.02 MP
-    assert "below_resolution" not in present(view())                         # 1080p
-    assert "below_resolution" not in present(view(width=1280, height=720), HealthConfig(min_pixels=0))
+    assert kinds.BELOW_RESOLUTION.name not in present(view(width=1280, height=800))   # 1.02 MP
+    assert kinds.BELOW_RESOLUTION.name not in present(view())                         # 1080p
+    assert kinds.BELOW_RESOLUTION.name not in present(view(width=1280, height=720), HealthConfig(min_pixels=0))
 
 
 def test_the_old_floor_still_applies_without_the_megapixel_floor():
-    assert "below_resolution" in present(view(width=2000, height=600), HealthConfig(min_pixels=0))
+    assert kinds.BELOW_RESOLUTION.name in present(view(width=2000, height=600), HealthConfig(min_pixels=0))
 
 
 # --- the camera's clock ---------------------------------------------------------------------
@@ -63,15 +64,15 @@ def test_clock_drift_against_its_tolerance(skew, tolerance, want):
 
 def test_a_drifting_clock_is_a_condition_and_fails_the_floor():
     found, known = health.conditions(view(clock_skew_us=30 * S), HealthConfig(), NOON)
-    assert "clock_drift" in known and "30.0 s ahead of the host" in found["clock_drift"]
-    assert health.KINDS["clock_drift"] == "warning"
+    assert kinds.CLOCK_DRIFT.name in known and "30.0 s ahead of the host" in found[kinds.CLOCK_DRIFT.name]
+    assert health.KINDS[kinds.CLOCK_DRIFT.name] == "warning"
     verdict, reasons = health.compliance(view(clock_skew_us=30 * S), HealthConfig(), NOON)
     assert verdict == "fail" and any("clock" in r for r in reasons)
     # Not measured: neither present nor absent, so an active alarm is neither raised nor cleared.
     found, known = health.conditions(view(clock_skew_us=None), HealthConfig(), NOON)
-    assert "clock_drift" not in known and "clock_drift" not in found
+    assert kinds.CLOCK_DRIFT.name not in known and kinds.CLOCK_DRIFT.name not in found
     found, known = health.conditions(view(clock_skew_us=S), HealthConfig(), NOON)
-    assert "clock_drift" in known and "clock_drift" not in found
+    assert kinds.CLOCK_DRIFT.name in known and kinds.CLOCK_DRIFT.name not in found
 
 
 def test_clock_drift_alarm_has_hysteresis():
@@ -80,7 +81,7 @@ def test_clock_drift_alarm_has_hysteresis():
 
     def at(t, skew):
         found, known = health.conditions(view(clock_skew_us=skew), cfg, NOON)
-        return health.step(track, ("clock_drift" in found) if "clock_drift" in known else None, t * S,
+        return health.step(track, (kinds.CLOCK_DRIFT.name in found) if kinds.CLOCK_DRIFT.name in known else None, t * S,
                            cfg.raise_after_us, cfg.clear_after_us)
 
     for t, skew, active in [(0, 10 * S, False), (20, 10 * S, False), (30, 10 * S, True), (40, None, True),
@@ -132,8 +133,8 @@ def test_a_camera_overrides_the_site_thresholds(tmp_path):
     assert cfg.health_for("gone") == cfg.health
     # An analogue camera at 720x480 passes its own floor and fails the site's.
     analogue = view(width=720, height=480, clock_skew_us=5 * S)
-    assert "below_resolution" not in present(analogue, own) and "clock_drift" not in present(analogue, own)
-    assert {"below_resolution", "clock_drift"} <= set(present(analogue, site))
+    assert kinds.BELOW_RESOLUTION.name not in present(analogue, own) and kinds.CLOCK_DRIFT.name not in present(analogue, own)
+    assert {kinds.BELOW_RESOLUTION.name, kinds.CLOCK_DRIFT.name} <= set(present(analogue, site))
     assert effective(site, ()) is site
 
 

@@ -1,7 +1,7 @@
 """Image checks: the metrics on real decoded keyframes of the health clips, the bounded pool,
 and a real recorder worker sampling real RTSP cameras while it records.
 
-The metrics are read against DEFAULT_THRESHOLDS the way the daemon is meant to (crossed()):
+The metrics are read against the daemon's thresholds (HealthConfig) the way the daemon does (crossed()):
 each faulty clip must cross its threshold and the healthy one none.
 """
 
@@ -20,11 +20,13 @@ import pytest
 
 from recorder import imagecheck as ic
 from recorder.events import to_dict
-from recorder.imagecheck import DEFAULT_THRESHOLDS as T
+from edged.config.health import HealthConfig
 from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer
 from tests.support.daemon import ROOT, wait_for
 from tests.support.health_clips import health_clip
+
+T = HealthConfig()  # the daemon's thresholds, the one table (edged/config/health.py)
 
 S = 1_000_000
 
@@ -51,23 +53,23 @@ def samples(clip_dir, kind: str) -> list[dict]:
 
 
 def crossed(m: dict, similarity: float | None = None) -> set[str]:
-    """Which conditions a sample's metrics meet, with the precedence DEFAULT_THRESHOLDS asks for."""
+    """Which conditions a sample's metrics meet, with the precedence recorder/imagecheck.py asks for."""
     out = set()
-    if m["dark"] > T["dark_fraction"] or m["luma"] < T["dark_luma"]:
+    if m["dark"] > T.dark_fraction or m["luma"] < T.dark_luma:
         out.add("dark")
-    if m["bright"] > T["bright_fraction"]:
+    if m["bright"] > T.bright_fraction:
         out.add("bright")
-    if m["contrast"] < T["covered_contrast"]:
+    if m["contrast"] < T.covered_contrast:
         out.add("covered")
     if out:
         return out  # no usable picture: the other checks would only echo it
-    if m["change"] is not None and m["change"] < T["frozen_change"]:
+    if m["change"] is not None and m["change"] < T.frozen_change:
         out.add("frozen")
-    if m["sharpness"] < T["blurred_sharpness"]:
+    if m["sharpness"] < T.blur_sharpness:
         out.add("blurred")
-    if m["colour"] < T["mono_colour"]:
+    if m["colour"] < T.colour_min:
         out.add("mono")
-    if similarity is not None and similarity < T["moved_similarity"]:
+    if similarity is not None and similarity < T.moved_similarity:
         out.add("moved")
     return out
 
@@ -105,7 +107,7 @@ def test_a_running_burnt_in_clock_does_not_defeat_frozen(clip_dir):
         # The clock did change the picture (the test could fail) ...
         assert change > 0, "the burnt-in clock should change a block or two"
         # ... but only a small corner of it.
-        assert change < T["frozen_change"]
+        assert change < T.frozen_change
 
 
 def test_low_resolution_stream_is_a_quality_floor_matter_not_an_image_fault(clip_dir):
@@ -121,9 +123,9 @@ def test_a_different_scene_scores_low_and_the_same_scene_high(clip_dir):
     other = [ic.similarity(reference, thumb(e)) for e in samples(clip_dir, "scene")]
     same = [ic.similarity(reference, thumb(e)) for e in samples(clip_dir, "healthy")[1:]]
     dusk = [ic.similarity(reference, thumb(e)) for e in samples(clip_dir, "dim")]
-    assert max(other) < T["moved_similarity"] - 0.2, other
-    assert min(same) > T["moved_similarity"] + 0.3, same
-    assert min(dusk) > T["moved_similarity"] + 0.3, dusk  # darker, flatter, noisier: still the scene
+    assert max(other) < T.moved_similarity - 0.2, other
+    assert min(same) > T.moved_similarity + 0.3, same
+    assert min(dusk) > T.moved_similarity + 0.3, dusk  # darker, flatter, noisier: still the scene
     for e in samples(clip_dir, "scene"):
         assert crossed(e["metrics"], ic.similarity(reference, thumb(e))) == {"moved"}, e["metrics"]
 
@@ -136,7 +138,7 @@ def test_similarity_ignores_light_and_noise_but_not_a_turn(clip_dir):
         lit = np.clip(g * gain + offset + rng.normal(0, noise, g.shape), 0, 255)
         assert ic.similarity(g, lit) > 0.8, (gain, offset, noise)
     assert ic.similarity(g, np.roll(g, 1, axis=1)) > 0.6  # a shake of one thumbnail pixel
-    assert ic.similarity(g, np.roll(g, 8, axis=1)) < T["moved_similarity"]  # turned by 1/8 of the view
+    assert ic.similarity(g, np.roll(g, 8, axis=1)) < T.moved_similarity  # turned by 1/8 of the view
 
 
 # the pure functions on made-up pictures ---------------------------------------------------------

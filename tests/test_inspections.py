@@ -15,6 +15,7 @@ from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms, audit_rows, rows as table_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
+from storage import alarm_kinds as kinds
 
 
 def next_minute_window() -> str:
@@ -32,7 +33,7 @@ def scheduled(run: dict) -> bool:
 
 
 def overdue(alarm: dict) -> bool:
-    return alarm["key"] == "inspection_overdue"
+    return alarm["key"] == kinds.INSPECTION_OVERDUE.name
 
 
 def test_scheduled_inspection_register_and_signatures(tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from tests.support.catalog import alarms, audit_rows
 from tests.support.configs import MINIMAL, write
+from storage import alarm_kinds as kinds
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 H = 3600 * 1_000_000
@@ -56,33 +57,33 @@ async def test_a_late_register_and_an_overdue_audit_raise_and_clear(tmp_path):
 
         clock.advance(at(2026, 11, 5, 23, 59) - clock.now_us())  # the last minute of the 5th: not late yet
         state = await runner.deadlines.check()
-        assert state["registers_late"] == [] and not await active(writer, "register_overdue")
+        assert state["registers_late"] == [] and not await active(writer, kinds.REGISTER_OVERDUE.name)
         clock.advance(at(2026, 11, 6) - clock.now_us())          # the 6th, 00:00: October's register is late
         state = await runner.deadlines.check()
         assert state["registers_late"] == [{"month": "2026-10", "due_us": at(2026, 11, 6), "runs": [run["id"]]}]
-        late = (await active(writer, "register_overdue"))[0]
+        late = (await active(writer, kinds.REGISTER_OVERDUE.name))[0]
         assert late["severity"] == "warning" and "2026-10 was due by 2026-11-05" in late["message"]
 
         await runner.sign(run["id"], "Chen", "tech", {})
-        assert await active(writer, "register_overdue"), "signed is not enough: the supervisor countersigns"
+        assert await active(writer, kinds.REGISTER_OVERDUE.name), "signed is not enough: the supervisor countersigns"
         await runner.countersign(run["id"], "Lin", "boss")        # done: the alarm clears at once
-        assert not await active(writer, "register_overdue")
+        assert not await active(writer, kinds.REGISTER_OVERDUE.name)
 
         # The audit: due six months after installation (20 October), by the end of 20 April.
         clock.advance(at(2027, 4, 20, 23) - clock.now_us())
         state = await runner.deadlines.check()
-        assert state["audit_due_us"] == at(2027, 4, 21) and not await active(writer, "audit_overdue")
+        assert state["audit_due_us"] == at(2027, 4, 21) and not await active(writer, kinds.AUDIT_OVERDUE.name)
         clock.advance(2 * H)
         await runner.deadlines.check()
-        overdue = (await active(writer, "audit_overdue"))[0]
+        overdue = (await active(writer, kinds.AUDIT_OVERDUE.name))[0]
         assert "due by 2027-04-20" in overdue["message"] and "none is on record" in overdue["message"]
 
         ops = AuditOps(writer, CatalogReader(data, lambda: None), clock, cfg_of=lambda: cfg,
                        deadlines=runner.deadlines)
         await ops.report({"from_us": at(2026, 10, 1)}, "eth")   # read (a surprise check, 003 §13), not recorded
-        assert await active(writer, "audit_overdue"), "only a recorded audit moves the due date"
+        assert await active(writer, kinds.AUDIT_OVERDUE.name), "only a recorded audit moves the due date"
         report = await ops.report({"from_us": at(2026, 10, 1), "done": {"name": "Auditor Wang", "note": "ok"}}, "eth")
-        assert not await active(writer, "audit_overdue")
+        assert not await active(writer, kinds.AUDIT_OVERDUE.name)
         done = await writer.run(lambda c: audit_rows(c.db, "audit.done"))
         assert len(done) == 1 and done[0]["actor"] == "eth" and "Auditor Wang" in done[0]["detail"]
         assert report["settings"]["sha256"] in done[0]["detail"]

@@ -13,6 +13,7 @@ from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.people import People
+from storage import alarm_kinds as kinds
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_pat
         assert window["attended_by"] == "Manager Wang" and window["backup_same_disk"] == 1  # the default folder
         assert 0 < window["protected_segments"] <= len(rows(d, "segments", lambda r: r["state"] == COMPLETE))
         assert [m["path"] for m in window["mismatches"]] == [victim["path"]]
-        assert alarms(d, lambda r: r["kind"] == "hash_mismatch")[0]["severity"] == "critical"
+        assert alarms(d, lambda r: r["kind"] == kinds.HASH_MISMATCH.name)[0]["severity"] == "critical"
         copy = sqlite3.connect(f"file:{window['backup']}?mode=ro", uri=True)
         copied = {r["path"]: r["sha256"] for r in rows(copy, "segments", lambda r: r["state"] == COMPLETE)}
         copy.close()

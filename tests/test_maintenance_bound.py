@@ -18,6 +18,7 @@ from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from storage.layout import CATALOG_FILE
 from tests.support.catalog import alarms, audit_rows, rows
+from storage import alarm_kinds as kinds
 
 H = 3600 * 1_000_000
 M = 60 * 1_000_000
@@ -56,7 +57,7 @@ def test_a_forgotten_window_warns_then_ends_on_the_record(tmp_path):
             clock.advance(2 * H - 29 * M)  # within the last half hour
             await m.check_bound()
             with sqlite3.connect(data / CATALOG_FILE) as db:
-                warned = alarms(db, lambda r: r["kind"] == "maintenance_ending", active=True)
+                warned = alarms(db, lambda r: r["kind"] == kinds.MAINTENANCE_ENDING.name, active=True)
             assert len(warned) == 1 and "ends by itself" in warned[0]["message"] and m.window is not None
             clock.advance(29 * M)
             await m.check_bound()
@@ -69,6 +70,6 @@ def test_a_forgotten_window_warns_then_ends_on_the_record(tmp_path):
         db.row_factory = sqlite3.Row
         end = audit_rows(db, "maintenance.end")
         assert [(r["actor"], json.loads(r["detail"])["ended_by_bound"]) for r in end] == [("edged", True)]
-        assert alarms(db, lambda r: r["kind"] == "maintenance_ending", active=True) == []
+        assert alarms(db, lambda r: r["kind"] == kinds.MAINTENANCE_ENDING.name, active=True) == []
         [row] = rows(db, "maintenance")
         assert row["ended_by"] == "edged" and "max_window" in row["end_note"]

@@ -21,6 +21,7 @@ from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.people import People
+from storage import alarm_kinds as kinds
 
 S = 1_000_000
 MB = 1_000_000
@@ -78,7 +79,7 @@ def test_a_window_destroys_nothing_until_recording_needs_room_and_destruction_re
                 assert hashlib.sha256(f.read()).hexdigest() == w["backup_sha256"]
 
             # The disk fills: nothing is destroyed, a critical alarm says why, recording goes on.
-            short = wait_for(lambda: alarms(d, lambda x: x["key"] == "maintenance_disk_short", active=True), 90,
+            short = wait_for(lambda: alarms(d, lambda x: x["key"] == kinds.MAINTENANCE_DISK_SHORT.name, active=True), 90,
                              "the disk below its reserve during the window")[0]
             assert short["severity"] == "critical" and "nothing is destroyed until it ends" in short["message"]
             assert "retention paused: maintenance window" in d.log
@@ -103,7 +104,7 @@ def test_a_window_destroys_nothing_until_recording_needs_room_and_destruction_re
             assert r.returncode == 0, r.stderr
             ended = len(rows(d, "destructions"))
             wait_for(lambda: len(rows(d, "destructions")) > ended, 30, "destruction resuming after the window")
-            wait_for(lambda: not alarms(d, lambda x: x["key"] == "maintenance_disk_short", active=True), 30,
+            wait_for(lambda: not alarms(d, lambda x: x["key"] == kinds.MAINTENANCE_DISK_SHORT.name, active=True), 30,
                      "maintenance_disk_short to clear")
             listing = ctl(d, "maintenance", "list")
             assert listing.returncode == 0 and "Manager Wang" in listing.stdout

@@ -21,8 +21,9 @@ from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.forms import seed_table
 from tests.support.people import People
+from storage import alarm_kinds as kinds
 
-KEY = "vendor_password_unchanged"
+KEY = kinds.VENDOR_PASSWORD_UNCHANGED.name
 
 
 def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:

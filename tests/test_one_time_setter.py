@@ -21,6 +21,7 @@ from storage import alarms as alarm_table
 from storage.catalog import CatalogWriter
 from storage.clock import FakeClock
 from storage.layout import CATALOG_FILE
+from storage import alarm_kinds as kinds
 
 ADMIN = Caller(os_user="alice", uid=1001, account="admin1", roles=("admin",))
 FIRST = "Opened-By-Admin-1"
@@ -42,7 +43,7 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
             await acc.add({"name": "carol", "password": FIRST, "roles": ["custodian"], "reason": "new guard",
                            "full_name": "Carol"}, ADMIN)
             opened = (await open_alarms(writer))["account_opened:carol"]
-            assert opened["kind"] == "account_opened" and "admin1" in opened["message"]
+            assert opened["kind"] == kinds.ACCOUNT_OPENED.name and "admin1" in opened["message"]
 
             with pytest.raises(RequestError, match="one-time password was set from the OS account alice"):
                 await ses.login({"name": "carol", "password": FIRST}, Caller(os_user="alice", uid=1001))

@@ -17,6 +17,7 @@ from recorder import picture_size as ps
 from recorder.events import Image, Oversize
 from tests.support.daemon import wait_for
 from tests.support.sps import h264_sps, with_sps
+from storage import alarm_kinds as kinds
 
 
 def _encode(tmp_path, codec: str, size: str, fmt: str) -> bytes:
@@ -87,11 +88,11 @@ def test_the_alarm_stands_until_a_picture_is_checked():
     hc = HealthConfig()
     base = dict(id="c", enabled=True, audio_required=False, state="recording", stats=None, similarity=None)
     present, known = health.conditions(health.CameraView(**base, image=None, oversize=(16000, 16000)), hc, 720)
-    assert "picture_too_big" in known and "16000x16000" in present["picture_too_big"]
+    assert kinds.PICTURE_TOO_BIG.name in known and "16000x16000" in present[kinds.PICTURE_TOO_BIG.name]
     present, known = health.conditions(health.CameraView(**base, image=None), hc, 720)
-    assert "picture_too_big" not in known  # no evidence either way: the alarm neither rises nor clears
+    assert kinds.PICTURE_TOO_BIG.name not in known  # no evidence either way: the alarm neither rises nor clears
     image = {"luma": 110.0, "dark": 0.0, "bright": 0.01, "contrast": 50.0, "sharpness": 0.75, "colour": 40.0,
              "change": 0.15}
     present, known = health.conditions(health.CameraView(**base, image=image), hc, 720)
-    assert "picture_too_big" in known and "picture_too_big" not in present  # a checked picture clears it
-    assert "picture_too_big" in health.KINDS
+    assert kinds.PICTURE_TOO_BIG.name in known and kinds.PICTURE_TOO_BIG.name not in present  # a checked picture clears it
+    assert kinds.PICTURE_TOO_BIG.name in health.KINDS

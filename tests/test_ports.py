@@ -3,6 +3,7 @@
 import pytest
 
 from edged.ports import Check, Outlet, PortError
+from storage import alarm_kinds as kinds
 
 
 async def test_an_outlet_drops_until_connected_then_hands_on_and_refuses_a_second_connection():
@@ -24,8 +25,8 @@ async def test_an_outlet_drops_until_connected_then_hands_on_and_refuses_a_secon
 
 def test_a_check_says_no_until_connected():
     check = Check("alarm downgrade")
-    assert check("camera_offline") is False
-    check.connect(lambda kind: kind == "camera_offline")
-    assert check("camera_offline") is True and check("disk_full_held") is False
+    assert check(kinds.CAMERA_OFFLINE.name) is False
+    check.connect(lambda kind: kind == kinds.CAMERA_OFFLINE.name)
+    assert check(kinds.CAMERA_OFFLINE.name) is True and check(kinds.DISK_FULL_HELD.name) is False
     with pytest.raises(PortError):
         check.connect(lambda _kind: True)

@@ -26,6 +26,7 @@ from tests.support.catalog import add_segments, alarms, audit_rows, node_value, 
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.people import People
+from storage import alarm_kinds as kinds
 
 S = 1_000_000
 MB = 1_000_000
@@ -93,7 +94,7 @@ def test_small_disk_overwrites_oldest_keeps_holds_and_records_everything(tmp_pat
         watcher.start()
         # Many overwrites: several times the disk's size goes through it.
         wait_for(lambda: len(rows(d, "destructions")) >= 40, 120, "forty destructions")
-        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "min_retention_breach",
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.MIN_RETENTION_BREACH.name,
                                                 active=True), 20, "the min-retention alarm")[0]
         seg_max = max(r["bytes"] for r in rows(d, "segments", lambda r: r["bytes"] is not None))
         recent = max(r["end_us"] for r in rows(d, "segments", lambda r: r["camera"] == "b" and r["end_us"]))
@@ -241,12 +242,12 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         victim = d.segments("a")[0]  # the oldest left: the hold covers it
         os.unlink(data / victim["path"])
         gone = time.monotonic()
-        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "tamper"), 10, "the tamper alarm")[0]
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.TAMPER.name), 10, "the tamper alarm")[0]
         assert time.monotonic() - gone < 5
         assert alarm["severity"] == "critical" and victim["path"] in alarm["message"]
         wait_for(lambda: rows(d, "segments", lambda r: r["path"] == victim["path"] and r["state"] == TAMPERED),
                  5, "the segment marked")
-        assert "tamper" not in [a["kind"] for a in alarms(d, lambda r: not r["key"].startswith("tamper:"))]
+        assert kinds.TAMPER.name not in [a["kind"] for a in alarms(d, lambda r: not r["key"].startswith("tamper:"))]
     finally:
         assert d.stop() == 0, d.log
     # The disk is swapped: the video folder and its identity are gone, the catalog remains:
@@ -257,7 +258,7 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
     os.unlink(data / "edged-identity")
     d.start()
     try:
-        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == "storage_lost", active=True), 20,
+        alarm = wait_for(lambda: alarms(d, lambda r: r["kind"] == kinds.STORAGE_LOST.name, active=True), 20,
                          "the storage alarm")[0]
         assert "unmounted or missing" in alarm["message"]
         beat = lambda: int(node_value(d, "heartbeat_us"))  # noqa: E731
@@ -307,7 +308,7 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
         runner = RetentionRunner(cfg, writer, Alarms(writer))
         await runner._holds_crowd_out()
         rows = await writer.run(lambda c: alarm_table.active(c.db))
-        assert [a["kind"] for a in rows] == ["holds_crowd_out"]
+        assert [a["kind"] for a in rows] == [kinds.HOLDS_CROWD_OUT.name]
         assert "below the minimum of 30 days" in rows[0]["message"]
     finally:
         await writer.close()

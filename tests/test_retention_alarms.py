@@ -19,6 +19,7 @@ import pytest
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms as alarm_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from storage import alarm_kinds as kinds
 
 CAMS = ["a", "b", "c", "d"]
 
@@ -67,11 +68,11 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:  # look at the alarms after every pass
                 last = wait_for(lambda: pass_id() > last and pass_id(), 30, "the next retention pass")
-                breach = alarm_rows(d, lambda r: r["kind"] == "min_retention_breach")
+                breach = alarm_rows(d, lambda r: r["kind"] == kinds.MIN_RETENTION_BREACH.name)
                 per_key = {k: [r for r in breach if r["key"] == k] for k in {r["key"] for r in breach}}
                 assert all(len(rs) == 1 and rs[0]["cleared_us"] is None for rs in per_key.values()), per_key
             passes = pass_id() - first_pass
-            breach = sorted(alarm_rows(d, lambda r: r["kind"] == "min_retention_breach"), key=lambda r: r["camera"])
+            breach = sorted(alarm_rows(d, lambda r: r["kind"] == kinds.MIN_RETENTION_BREACH.name), key=lambda r: r["camera"])
             assert [r["camera"] for r in breach] == CAMS, breach
             assert all(r["cleared_us"] is None for r in breach), "no clear while the breach lasts"
             assert passes >= seconds / 3, f"only {passes} retention passes in {seconds:.0f} s"
@@ -79,7 +80,7 @@ def test_min_retention_alarm_is_raised_once_per_camera_under_sustained_pressure(
             report = ctl_json(d, "retention")
             assert {c["camera"]: c["verdict"] for c in report["cameras"]} == {c: "BREACHED" for c in CAMS}
             alarms = ctl_json(d, "alarms")
-            assert sorted(a["camera"] for a in alarms if a["kind"] == "min_retention_breach") == CAMS
+            assert sorted(a["camera"] for a in alarms if a["kind"] == kinds.MIN_RETENTION_BREACH.name) == CAMS
         finally:
             assert d.stop() == 0, d.log
 
@@ -125,7 +126,7 @@ def test_a_long_minimum_camera_is_kept_while_short_minimum_cameras_give_up_surpl
             assert {r["reason"] for r in destroyed} == {"capacity"}
             young = [r for r in destroyed if r["destroyed_us"] - r["end_us"] < short_min_s * 1_000_000]
             assert young == [], "only footage past its own camera's minimum was taken"
-            assert alarm_rows(d, lambda r: r["kind"] in ("min_retention_breach", "disk_full_held")) == []
+            assert alarm_rows(d, lambda r: r["kind"] in (kinds.MIN_RETENTION_BREACH.name, kinds.DISK_FULL_HELD.name)) == []
             report = ctl_json(d, "retention")
             assert {c["camera"]: c["verdict"] for c in report["cameras"]}["vault"] != "BREACHED"
         finally:

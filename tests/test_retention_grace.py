@@ -27,6 +27,7 @@ from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments
+from storage import alarm_kinds as kinds
 
 S = 1_000_000
 H = 3600 * S
@@ -73,7 +74,7 @@ def test_lowered_max_destroys_nothing_before_the_grace_ends(tmp_path):
     assert {"setting": "max_us", "old": 365 * D, "new": H} in rec["changes"] and rec["grace_until_us"] == now + D
     for t in (now, now + H, now + 23 * H, now + D - 1):
         r = run_pass(db, tmp_path, after, cams, roomy, clock=FakeClock(t))
-        assert r.destroyed == 0 and [a.kind for a in r.plan.alarms] == ["retention_grace"], t
+        assert r.destroyed == 0 and [a.kind for a in r.plan.alarms] == [kinds.RETENTION_GRACE.name], t
     assert all((tmp_path / p).exists() for p in paths)
     rep = retention_report(db, after, cams, tmp_path, clock=FakeClock(now + H))  # what edgectl retention shows
     assert rep["grace_us"] == D and rep["cameras"][0]["grace_until_us"] == now + D
@@ -123,7 +124,7 @@ def test_retention_change_by_reload_and_by_restart(tmp_path):
             assert rec["actor"] == "edged" and detail["old"]["max_us"] == 365 * D and detail["new"]["max_us"] == H
             assert detail["lowered"] == {"cam": {"old_max_us": 365 * D, "new_max_us": H}}
             assert detail["source"]["config"].endswith("edged.toml") and len(detail["source"]["sha256"]) == 64
-            alarm = wait_for(lambda: alarms(d, lambda r: r["key"] == "retention_changed"), 10,
+            alarm = wait_for(lambda: alarms(d, lambda r: r["key"] == kinds.RETENTION_CHANGED.name), 10,
                              "the alarm")[0]
             assert "max_us 365d -> 1h" in alarm["message"] and "after the grace period" in alarm["message"]
             birth = wait_for(lambda: [b for b in births() if b["retention"]["max_days"] < 1], 20, "a new birth")[-1]

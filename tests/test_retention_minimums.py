@@ -21,6 +21,7 @@ from storage.retention.plan import (
     plan,
     surplus,
 )
+from storage import alarm_kinds as kinds
 
 D = 86_400 * 1_000_000
 H = 3_600_000_000
@@ -73,7 +74,7 @@ def test_on_full_stop_does_not_stop_while_another_camera_has_surplus():
     p = plan(segs, [], pol, Disk(free_bytes=-10 * GB, total_bytes=1000 * GB), NOW)
     assert by_camera(p) == {"door": 15} and p.stop_recording and p.blocked_by == ["door", "vault"]
     (alarm,) = p.alarms
-    assert alarm.kind == "recording_stopped_disk_full" and "door, vault" in alarm.message
+    assert alarm.kind == kinds.RECORDING_STOPPED_DISK_FULL.name and "door, vault" in alarm.message
 
 
 def test_a_breach_is_shared_in_proportion_to_each_minimum():
@@ -85,7 +86,7 @@ def test_a_breach_is_shared_in_proportion_to_each_minimum():
     p = plan(segs, [], pol, Disk(free_bytes=0, total_bytes=1000 * GB), NOW)
     assert by_camera(p) == {"vault": 30, "door": 10}, "each keeps 2/3 of its minimum: 60 and 20 days"
     alarms = {a.camera: a for a in p.alarms}
-    assert set(alarms) == {"vault", "door"} and all(a.kind == "min_retention_breach" for a in alarms.values())
+    assert set(alarms) == {"vault", "door"} and all(a.kind == kinds.MIN_RETENTION_BREACH.name for a in alarms.values())
     assert (alarms["vault"].achieved_us, alarms["vault"].min_us) == (60 * D, 90 * D)
     assert (alarms["door"].achieved_us, alarms["door"].min_us) == (20 * D, 30 * D)
     assert "60.00 days" in alarms["vault"].message and "30.00 days short" in alarms["vault"].message
@@ -200,7 +201,7 @@ def test_minimums_under_pressure(segs, hs, pol, disk):
         lowest_taken = min(kept_fraction(s, pol, NOW) for s in taken_young)
         assert all(kept_fraction(s, pol, NOW) <= lowest_taken for s in kept_young)
     # 6. Each breached camera has one alarm saying by how much.
-    breach = {a.camera: a for a in p.alarms if a.kind == "min_retention_breach"}
+    breach = {a.camera: a for a in p.alarms if a.kind == kinds.MIN_RETENTION_BREACH.name}
     assert set(breach) == {s.camera for s in taken_young}
     for cam, a in breach.items():
         youngest = max(s.end_us for s in taken_young if s.camera == cam)

@@ -17,6 +17,7 @@ from storage.retention.plan import (
     plan,
     verdict,
 )
+from storage import alarm_kinds as kinds
 
 D = 86_400 * 1_000_000
 NOW = 1000 * D
@@ -61,7 +62,7 @@ def test_min_retention_breach_is_critical_and_carries_the_achieved_retention():
     p = plan(segs, [], policy(min_d=30), Disk(free_bytes=8 * GB, total_bytes=100 * GB), NOW)
     assert ids(p) == [1, 2]
     (alarm,) = p.alarms
-    assert alarm.kind == "min_retention_breach" and alarm.severity == "critical" and alarm.camera == "a"
+    assert alarm.kind == kinds.MIN_RETENTION_BREACH.name and alarm.severity == "critical" and alarm.camera == "a"
     assert alarm.achieved_us == 10 * D  # the youngest destroyed footage ended 10 days ago
     assert "10.00 days" in alarm.message
 
@@ -70,7 +71,7 @@ def test_on_full_stop_stops_instead_of_breaching():
     segs = [seg(1, "a", 50), seg(2, "a", 20), seg(3, "a", 10)]
     p = plan(segs, [], policy(min_d=30, on_full="stop"), Disk(free_bytes=7 * GB, total_bytes=100 * GB), NOW)
     assert ids(p) == [1] and p.stop_recording
-    assert [a.kind for a in p.alarms] == ["recording_stopped_disk_full"]
+    assert [a.kind for a in p.alarms] == [kinds.RECORDING_STOPPED_DISK_FULL.name]
 
 
 def test_holds_protect_footage_past_max_and_under_pressure_until_they_expire():
@@ -88,7 +89,7 @@ def test_everything_held_is_an_alarm_not_a_destruction():
     hold = Hold(1, None, 0, NOW, None)
     p = plan(segs, [hold], policy(), Disk(free_bytes=1 * GB, total_bytes=100 * GB), NOW)
     assert p.destroy == [] and p.short_bytes == 9 * GB
-    assert [a.kind for a in p.alarms] == ["disk_full_held"]
+    assert [a.kind for a in p.alarms] == [kinds.DISK_FULL_HELD.name]
 
 
 def test_forecast_and_verdict():
@@ -140,7 +141,7 @@ def test_planner_properties(segs, hs, pol, disk):
         assert all(s.end_us <= NOW - pol.limits(s.camera).min_us for s in capacity), \
             "on_full=stop never destroys footage younger than the minimum"
     young = [s for s in capacity if s.end_us > NOW - pol.limits(s.camera).min_us]
-    assert bool(young) == any(a.kind == "min_retention_breach" for a in p.alarms), "a breach is always an alarm"
+    assert bool(young) == any(a.kind == kinds.MIN_RETENTION_BREACH.name for a in p.alarms), "a breach is always an alarm"
 
 
 # --- grace (design/0022) -------------------------------------------------------------------
@@ -154,18 +155,18 @@ def test_a_lowered_max_keeps_its_old_value_until_the_grace_ends():
     low = policy(min_d=0, max_d=1)
     p = plan(segs, [], low, Disk(900 * GB, 1000 * GB), NOW, grace)
     assert ids(p) == [2, 3], "past the old max too: no grace; camera b was not lowered"
-    alarm = next(a for a in p.alarms if a.kind == "retention_grace")
+    alarm = next(a for a in p.alarms if a.kind == kinds.RETENTION_GRACE.name)
     assert (alarm.camera, alarm.severity, alarm.until_us) == ("a", "warning", NOW + D)
     assert "1 segments of a" in alarm.message and "destroyed from" in alarm.message
     later = plan(segs, [], low, Disk(900 * GB, 1000 * GB), NOW + D, grace)  # the grace is over
-    assert 1 in ids(later) and not [a for a in later.alarms if a.kind == "retention_grace"]
+    assert 1 in ids(later) and not [a for a in later.alarms if a.kind == kinds.RETENTION_GRACE.name]
 
 
 def test_a_released_hold_keeps_its_footage_from_max_retention_for_the_grace_only():
     segs = [seg(1, "a", 400), seg(2, "a", 380)]
     released = Hold(7, None, NOW - 390 * D, NOW - 379 * D, None, grace_until_us=NOW + D)
     p = plan(segs, [released], policy(), Disk(900 * GB, 1000 * GB), NOW)
-    assert ids(p) == [1] and [a.kind for a in p.alarms] == ["retention_grace"]
+    assert ids(p) == [1] and [a.kind for a in p.alarms] == [kinds.RETENTION_GRACE.name]
     assert ids(plan(segs, [released], policy(), Disk(900 * GB, 1000 * GB), NOW + D)) == [1, 2]
     # a full disk does not wait: recording comes first
     full = plan(segs, [released], policy(reserve=10 * GB), Disk(5 * GB, 1000 * GB), NOW)
@@ -184,7 +185,7 @@ def test_policy_changes_and_lowered_max():
         {"setting": "cameras.b.max_us", "old": 90 * D, "new": 120 * D}]
     assert lowered_max(old, new, ["a", "b"]) == {"a": (365 * D, D)}, "b went up"
 def _breach(cam, days):
-    return Alarm("min_retention_breach", "critical", cam, "destroyed young", int(days * D))
+    return Alarm(kinds.MIN_RETENTION_BREACH.name, "critical", cam, "destroyed young", int(days * D))
 
 
 def test_a_breach_is_a_state_raised_once_and_cleared_with_margin():

@@ -20,6 +20,7 @@ from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from storage import alarm_kinds as kinds
 
 
 def _mount(*args: str) -> None:
@@ -85,7 +86,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
         before = {r["path"] for r in rows(d, "segments")}
 
         _umount(video)  # the disk goes away: the root filesystem's empty folder is left at its path
-        alarm = wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm within seconds")[0]
+        alarm = wait_for(lambda: active(d, kinds.STORAGE_LOST.name), 8, "the storage alarm within seconds")[0]
         assert alarm["severity"] == "critical" and "video folder" in alarm["message"], alarm
         wait_for(lambda: all(d.camera(c)["state"] == "offline" for c in "ab"), 10, "the cameras stopped")
         assert {d.camera(c)["error_kind"] for c in "ab"} == {"storage"}, "why, for scripts too"
@@ -103,7 +104,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
         retention = len(rows(d, "retention_passes"))
 
         _mount("--bind", str(disk), str(video))  # the same disk back
-        wait_for(lambda: not active(d, "storage_lost"), 10, "the alarm cleared")
+        wait_for(lambda: not active(d, kinds.STORAGE_LOST.name), 10, "the alarm cleared")
         wait_for(lambda: rows(d, "segments", lambda r: r["created_us"] > alarm["raised_us"]
                               and r["state"] == COMPLETE), 30, "recording resumed")
         for r in stranded:
@@ -114,13 +115,13 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
 
         # A different (empty) disk under the mount point is not the disk: nothing is written to it.
         _umount(video)
-        wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm again")
+        wait_for(lambda: active(d, kinds.STORAGE_LOST.name), 8, "the storage alarm again")
         _mount("-t", "tmpfs", "-o", "size=50m", "tmpfs", str(video))
         beat = heartbeat(d)
         wait_for(lambda: heartbeat(d) > beat + 4_000_000, 20, "four seconds of the daemon's heartbeats")
         status = ctl(d, "status")
         assert "RECORDING STOPPED" in status.stdout, status.stdout
-        assert active(d, "storage_lost")
+        assert active(d, kinds.STORAGE_LOST.name)
         assert files_under(video) == [], "nothing written onto another disk"
     finally:
         rc = d.stop()
@@ -135,7 +136,7 @@ def test_video_folder_unmounted_and_remounted_while_recording(tmp_path, disk, ca
     restarted = SYSTEM.now_us()
     d2 = Daemon(config, data, tmp_path / "edged2.log").start()
     try:
-        wait_for(lambda: not active(d2, "storage_lost") and rows(
+        wait_for(lambda: not active(d2, kinds.STORAGE_LOST.name) and rows(
             d2, "segments", lambda r: r["created_us"] > restarted and r["state"] == COMPLETE and r["camera"] == "a"),
             40, "recording after a restart")
     finally:
@@ -158,7 +159,7 @@ def test_whole_data_folder_unmounted_then_restarted_never_makes_a_new_catalog_or
         assert len(init) == 1 and json.loads(init[0]["detail"])["how"] == "edged run --init-data"
 
         _umount(data)
-        alarm = wait_for(lambda: active(d, "storage_lost"), 8, "the storage alarm within seconds")[0]
+        alarm = wait_for(lambda: active(d, kinds.STORAGE_LOST.name), 8, "the storage alarm within seconds")[0]
         assert "data folder" in alarm["message"], alarm
         wait_for(lambda: d.camera("a")["state"] == "offline", 10, "the camera stopped")
         wait_for(lambda: not rows(d, "segments", lambda r: r["state"] == WRITING), 15, "no segment left writing")

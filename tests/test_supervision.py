@@ -20,6 +20,7 @@ from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms as alarm_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
+from storage import alarm_kinds as kinds
 
 BASE = "edged/v1/test/node1"
 
@@ -108,12 +109,12 @@ def test_faults_in_viewer_mqtt_health_and_retention_are_alarms_and_restarts(tmp_
             return alarm_rows(d, lambda r: r["kind"] == kind)
 
         for task in ("viewer", "reporting", "health"):
-            wait_for(lambda: any(a["key"] == f"task_failed:{task}" for a in alarms("task_failed")), 20,
+            wait_for(lambda: any(a["key"] == f"task_failed:{task}" for a in alarms(kinds.TASK_FAILED.name)), 20,
                      f"the task_failed alarm of {task}")
-        failed = wait_for(lambda: alarms("retention_file_errors"), 30, "the retention_file_errors alarm")[0]
+        failed = wait_for(lambda: alarms(kinds.RETENTION_FILE_ERRORS.name), 30, "the retention_file_errors alarm")[0]
         assert "EMFILE" in failed["message"] or "Too many open files" in failed["message"]
         # the skipped files stay on the books and go at a later pass; the alarm clears
-        wait_for(lambda: alarms("retention_file_errors")[0]["cleared_us"], 30, "the file-error alarm cleared")
+        wait_for(lambda: alarms(kinds.RETENTION_FILE_ERRORS.name)[0]["cleared_us"], 30, "the file-error alarm cleared")
         wait_for(lambda: not rows(d, "garbage"), 10, "the skipped files removed later")
         assert len(rows(d, "destructions")) > destroyed_before
         on_disk = {str(p.relative_to(data)) for p in (data / "video").rglob("*.mp4")}
@@ -125,11 +126,11 @@ def test_faults_in_viewer_mqtt_health_and_retention_are_alarms_and_restarts(tmp_
                              for m in list(sub.messages)) > online_before, 30, "MQTT online again")
         wait_for(lambda: all(f"task {t} restarted" in d.log for t in ("viewer", "reporting", "health")), 20,
                  "the three tasks restarted")
-        raised = {a["key"]: a for a in alarms("task_failed")}
+        raised = {a["key"]: a for a in alarms(kinds.TASK_FAILED.name)}
         assert set(raised) == {"task_failed:viewer", "task_failed:reporting", "task_failed:health"}
         assert all(a["severity"] == "critical" for a in raised.values())
         mqtt_alarms = [m.json() for m in list(sub.messages) if m.topic == f"{BASE}/alarm"]
-        assert {"task_failed:health", "retention_file_errors"} <= {a.get("id") for a in mqtt_alarms}
+        assert {"task_failed:health", kinds.RETENTION_FILE_ERRORS.name} <= {a.get("id") for a in mqtt_alarms}
 
         # recording never stopped: one unbroken run, still growing
         n = len(unbroken(d, "cam"))

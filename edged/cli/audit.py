@@ -18,7 +18,7 @@ from typing import Any
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
 from edged.cli import files
-from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, label_of, parse_when, table
+from edged.cli.display import Verbs, JSON, UsageError, fmt_bytes, fmt_time, label_of, parse_when, table
 from edged.cli.documents import site_doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
@@ -28,9 +28,11 @@ from edged.i18n import N_, _, speaking
 from storage import audit
 from storage.catalog import open_readonly
 from storage.clock import SYSTEM
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 
-def cmd_audit(ctx, args) -> tuple[Any, str]:
+def cmd_audit(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.a_cmd == "verify":
         return _verify(ctx, args)
     if args.a_cmd == "export":
@@ -57,12 +59,12 @@ def shown_detail(r: dict[str, Any]) -> str:
     """A record's detail as listed: a long one (design/0091) as its start and its length."""
     cut = r.get("detail_cut")
     if cut:
-        return cut["start"] + "… " + _("({n} characters; `edgectl audit export` has the record whole)").format(
+        return str(cut["start"]) + "… " + _("({n} characters; `edgectl audit export` has the record whole)").format(
             n=cut["chars"])
     return json.dumps(r["detail"], ensure_ascii=False, sort_keys=True)
 
 
-def _verify(ctx, args) -> tuple[Any, str]:
+def _verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.file:
         with open(args.file, encoding="utf-8") as f:
             n, problem, head = audit.verify_lines(f)
@@ -106,7 +108,7 @@ def _intact(line: str, n: int, head: dict[str, Any] | None) -> str:
     return line.format(n=n) + (_(", head {seq} {hash}").format(seq=head["seq"], hash=head["hash"]) if head else "")
 
 
-def _export(ctx, args) -> tuple[Any, str]:
+def _export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.out == "-":
         out = sys.stdout
     else:  # the log names people: the file is the auditor's alone, and never written through a link
@@ -132,7 +134,7 @@ def _export(ctx, args) -> tuple[Any, str]:
             seq=head["seq"], hash=head["hash"]) if head else "")
 
 
-def _report(ctx, args) -> tuple[Any, str]:
+def _report(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     start, end = parse_when(args.from_, now), parse_when(args.to, now) if args.to else now
     req: dict[str, Any] = {"from_us": start, "to_us": end}
@@ -246,12 +248,13 @@ def report_text(r: dict[str, Any]) -> str:
 class _OfflineFile(argparse.Action):
     """`audit verify --file F` and `--catalog F` need no daemon: edgectl runs them standalone (ctx is None)."""
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Namespace, values: Any,
+                 option_string: str | None = None) -> None:
         setattr(namespace, self.dest, values)
         namespace.standalone = True
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("audit", help=_("the audit log (an append-only hash chain): list, verify, export, report"))
     a = p.add_subparsers(dest="a_cmd", required=True)
     ls = a.add_parser("list", parents=[JSON], help=_("recent audit records (auditor)"))

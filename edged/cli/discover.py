@@ -14,7 +14,7 @@ import threading
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from edged.cli.display import JSON, UsageError, table
+from edged.cli.display import Verbs, JSON, UsageError, table
 from edged.i18n import _
 
 NVT = ("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
@@ -57,11 +57,12 @@ def ipv4_only(cls: type) -> type:
     handed to the IPv4 thread, which dies on it ("Address family for hostname not supported")
     and answers nothing more. ONVIF cameras on a site LAN answer on IPv4."""
 
-    class V4(cls):  # type: ignore[misc, valid-type]
+    class V4(cls):  # type: ignore[misc]
         def _startThreads(self) -> None:
             super()._startThreads()
-            if self._networkingThread_v6 is not None:
-                for t in (self._networkingThread_v6, self._addrsMonitorThread_v6):
+            me: Any = self  # wsdiscovery's own attributes, untyped
+            if me._networkingThread_v6 is not None:
+                for t in (me._networkingThread_v6, me._addrsMonitorThread_v6):
                     t.schedule_stop()
                     t.join()
                 self._networkingThread_v6 = self._addrsMonitorThread_v6 = None
@@ -133,7 +134,7 @@ def cmd_discover(ctx: Any, args: Any) -> tuple[Any, str]:
     return rows, text
 
 
-def register(cs) -> None:
+def register(cs: Verbs) -> None:
     p = cs.add_parser("discover", parents=[JSON], help=_("find the ONVIF cameras on the LAN (WS-Discovery; sends a "
                                                          "multicast probe, only when asked)"))
     p.add_argument("--interface", metavar="NAME", help=_("only this network interface (e.g. eth1, the cameras' LAN)"))

@@ -8,10 +8,15 @@ import sys
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Sequence, TextIO
+from typing import Any, Sequence, TextIO, TypeAlias
 
+from edged.cli.ctx import Ctx as Ctx  # what every verb gets, for the verb modules
 from edged.config import ConfigError, parse_duration
-from edged.i18n import _, language, roc_date_short
+from edged.i18n import _, language
+from storage.rocdate import roc_date_short
+
+# what a module's register(sub) adds its verbs to: edgectl's sub-commands
+Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 # The parent of every verb whose answer a script may read: `edgectl VERB --json` prints the
@@ -49,7 +54,7 @@ def fmt_age(us: int | None, now: int) -> str:
     return _("{n}d ago").format(n=s // 86400)
 
 
-def fmt_bytes(n: int | None) -> str:
+def fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -73,7 +78,7 @@ def field(label: str, text: str, column: int = 11) -> str:
     return head + " " * max(1, column - width(head)) + text
 
 
-def table(headers: Sequence[str], rows: list[Sequence[Any]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
     widths = [max(width(r[i]) for r in cells) for i in range(len(headers))]
     return "\n".join("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip() for r in cells)

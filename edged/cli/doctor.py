@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from edged.cli.display import JSON, table
+from edged.cli.display import Verbs, JSON, table
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import _
@@ -156,7 +156,7 @@ def cmd_doctor(ctx: Any, args: Any) -> tuple[Any, str]:
     return doctor.as_json(checks), table([_("RESULT"), _("CHECK"), _("WHAT"), _("TO FIX")], rows) + "\n" + summary
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("doctor", parents=[JSON], help=_("check the box before leaving the site: clock, disk, unit, "
                                                         "secrets, cameras, broker, audit, inspections"))
     p.add_argument("--config", type=Path, help=_("the config (default /etc/edged/edged.toml), for the secrets file "

@@ -26,6 +26,8 @@ from edged.documents.retrieval import application_html
 from edged.documents.usage import usage_html
 from edged.i18n import _, normalise, speaking, zone
 from storage.clock import SYSTEM
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 
 def doc_of(reply: dict[str, Any], lang: str | None) -> Doc:
@@ -41,7 +43,7 @@ def write(path: str, text: str) -> str:
     return _("wrote {path}").format(path=path)
 
 
-def paper(ctx, args, default_out: str, render: Callable[[Doc, dict[str, str]], str]) -> tuple[str, str]:
+def paper(ctx: Ctx, args: Namespace, default_out: str, render: Callable[[Doc, dict[str, str]], str]) -> tuple[str, str]:
     """Render a printed document in the site's language (with the cameras' names) and write it
     to `--out` or `default_out`: (the path, "wrote PATH")."""
     doc, names = site_doc(ctx, args.lang)
@@ -51,7 +53,7 @@ def paper(ctx, args, default_out: str, render: Callable[[Doc, dict[str, str]], s
     return out, write(out, page)
 
 
-def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args) -> str:
+def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args: Namespace) -> str:
     """`edgectl cameras --notice` or `--inventory`: as text, or as a printable page (--html)."""
     doc = doc_of(reply, args.lang)
     changed, now = reply.get("list_changed_us"), SYSTEM.now_us()
@@ -64,7 +66,7 @@ def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args) ->
         return table([h.upper() for h in inventory_headers()], inventory_rows(rows))
 
 
-def request_form(ctx, args) -> tuple[Any, str]:
+def request_form(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl request form ID --out FILE`: the application and its approval record."""
     request = call(ctx.socket, "request.show", {"id": args.id})
     out, said = paper(ctx, args, f"request-{request['id']}.html",
@@ -72,7 +74,7 @@ def request_form(ctx, args) -> tuple[Any, str]:
     return {"request": request["id"], "html": out}, said
 
 
-def ethics_report(ctx, args) -> tuple[Any, str]:
+def ethics_report(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl request ethics-report ID --out FILE`: a flagged request's report to the ethics office."""
     request = call(ctx.socket, "request.show", {"id": args.id})
     if not request.get("flag"):
@@ -83,7 +85,7 @@ def ethics_report(ctx, args) -> tuple[Any, str]:
     return {"request": request["id"], "html": out}, said
 
 
-def request_page(ctx, args, render, stem: str) -> tuple[Any, str]:
+def request_page(ctx: Ctx, args: Namespace, render: Callable[..., str], stem: str) -> tuple[Any, str]:
     """`edgectl request reply|receipt ID --out FILE`: a page of one request (design/0089)."""
     request = call(ctx.socket, "request.show", {"id": args.id})
     try:
@@ -94,15 +96,15 @@ def request_page(ctx, args, render, stem: str) -> tuple[Any, str]:
     return {"request": request["id"], "html": out, "due_us": request.get("due_us")}, said
 
 
-def request_reply(ctx, args) -> tuple[Any, str]:
+def request_reply(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     return request_page(ctx, args, reply_html, "reply")
 
 
-def request_receipt(ctx, args) -> tuple[Any, str]:
+def request_receipt(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     return request_page(ctx, args, receipt_html, "receipt")
 
 
-def usage_register(ctx, args, start: int, end: int) -> tuple[Any, str]:
+def usage_register(ctx: Ctx, args: Namespace, start: int, end: int) -> tuple[Any, str]:
     """`edgectl request usage --from T [--to T] --out FILE`: the usage register (001 附件5)."""
     answer = call(ctx.socket, "usage.register", {"from_us": start, "to_us": end})
     out, said = paper(ctx, args, "usage-register.html", lambda doc, names: usage_html(doc, answer, names,
@@ -110,14 +112,14 @@ def usage_register(ctx, args, start: int, end: int) -> tuple[Any, str]:
     return {"uses": len(answer["uses"]), "html": out}, said
 
 
-def site_doc(ctx, lang: str | None) -> tuple[Doc, dict[str, str]]:
+def site_doc(ctx: Ctx, lang: str | None) -> tuple[Doc, dict[str, str]]:
     """The site's language, zone and name, and the cameras' names (every camera ever
     configured), for a document whose data comes from another verb."""
     reply = call(ctx.socket, "cameras", {"all": True})
     return doc_of(reply, lang), {c["id"]: c["name"] for c in reply["cameras"]}
 
 
-def account_form(ctx, args) -> tuple[Any, str]:
+def account_form(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl account form NAME [--action opened|password|revoked] --out FILE`: the account
     application (001 annex 2) for that event of the account's history."""
     a = call(ctx.socket, "account.show", {"name": args.name})
@@ -129,14 +131,14 @@ def account_form(ctx, args) -> tuple[Any, str]:
     return {"account": a["name"], "html": out}, said
 
 
-def hold_form(ctx, args) -> tuple[Any, str]:
+def hold_form(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl hold form ID --out FILE`: the request to preserve footage and its approval."""
     h = call(ctx.socket, "hold.show", {"id": args.id})
     out, said = paper(ctx, args, f"hold-{h['id']}.html", lambda doc, names: hold_html(doc, h, names, SYSTEM.now_us()))
     return {"hold": h["id"], "html": out}, said
 
 
-def maintenance_record(ctx, args) -> tuple[Any, str]:
+def maintenance_record(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`edgectl maintenance record ID --out FILE`: one window as the maintenance record."""
     w = next((r for r in call(ctx.socket, "maintenance.list", {"limit": 1_000_000}) if r["id"] == args.id), None)
     if w is None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edged.cli import argparse_texts
+from edged.cli.ctx import DEFAULT_SOCKET, SOCKET_ENV, Ctx, find_socket  # noqa: F401 - edgectl's names
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
 from edged.cli import enrol as ctl_enrol
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
@@ -30,19 +29,9 @@ from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECO
 from storage.clock import SYSTEM
 from storage.export.plan import corrected_stamps
 from storage.segment_rows import SEGMENT_STATES
+from argparse import Namespace
 
-SOCKET_ENV = "EDGECTL_SOCKET"
-DEFAULT_SOCKET = Path("/run/edged/control.sock")
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)
-
-
-def find_socket(given: Path | None) -> Path:
-    """Absolute, since a saved session is keyed by the socket's path."""
-    if given is None and os.environ.get(SOCKET_ENV):
-        given = Path(os.environ[SOCKET_ENV])
-    if given is None:
-        given = DEFAULT_SOCKET
-    return Path(os.path.abspath(given))
 
 
 # commands ---------------------------------------------------------------------------
@@ -53,14 +42,8 @@ STATE_LABELS = {RECORDING: N_("recording"), CONNECTING: N_("connecting"), DEGRAD
 def state_label(state: str) -> str:
     return _(STATE_LABELS[state]) if state in STATE_LABELS else state
 
-@dataclass
-class Ctx:
-    """What every command gets: the daemon's control socket."""
 
-    socket: Path
-
-
-def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
+def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     data = call(ctx.socket, "status", {})
     now = SYSTEM.now_us()
     if data.get("state") == "waiting":  # up, but no catalog yet (edged/control/waiting.py)
@@ -133,7 +116,7 @@ def reader_text(reader: str | None) -> str:
     return _("{reader} (fallback: {why})").format(reader=name, why=_(why))
 
 
-def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
+def cmd_cameras(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     reply = call(ctx.socket, "cameras", {"all": args.all})
     rows = reply["cameras"]
@@ -171,7 +154,7 @@ def cmd_cameras(ctx: Ctx, args) -> tuple[Any, str]:
     return rows, text if rows else _("no cameras configured")
 
 
-def cmd_segments(ctx: Ctx, args) -> tuple[Any, str]:
+def cmd_segments(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     start = parse_when(args.from_, now) if args.from_ else now - 3_600_000_000
     end = parse_when(args.to, now) if args.to else now
@@ -237,6 +220,28 @@ def main(argv: list[str] | None = None) -> int:
     chosen, argv = early.parse_known_args(argv)
     set_language(person_language(chosen.lang))
     argparse_texts.speak()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.lang = chosen.lang
+    if (args.command == "cameras" and args.html and not (args.notice or args.inventory)):
+        parser.error(_("--html goes with --notice or --inventory"))
+
+    try:
+        ctx = None if getattr(args, "standalone", False) else Ctx(find_socket(args.socket))
+        data, text = args.handler(ctx, args)
+    except DaemonDown as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    except (UsageError, RequestError) as exc:
+        print(f"edgectl: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
+    return getattr(args, "exit_status", 0)  # doctor: 1 warnings, 2 failures
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every verb: a module of edged/cli/ adds its own (`register(sub)`); docs/ref/edgectl.md's
+    list of verbs is made from this parser (`python -m edged.docs`)."""
     parser = argparse.ArgumentParser(prog="edgectl", description=_("Maintenance CLI for the edged recorder."))
     parser.add_argument("--lang", metavar="LANG", help=_("the language of messages and documents: en or zh-TW "
                                                          "(default: messages in LANG/LC_ALL, documents in the "
@@ -271,22 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl_export.register(sub)
     ctl_enrol.register(sub)
     ctl_doctor.register(sub)
-    args = parser.parse_args(argv)
-    args.lang = chosen.lang
-    if (args.command == "cameras" and args.html and not (args.notice or args.inventory)):
-        parser.error(_("--html goes with --notice or --inventory"))
-
-    try:
-        ctx = None if getattr(args, "standalone", False) else Ctx(find_socket(args.socket))
-        data, text = args.handler(ctx, args)
-    except DaemonDown as exc:
-        print(f"edgectl: {exc}", file=sys.stderr)
-        return EX_UNAVAILABLE
-    except (UsageError, RequestError) as exc:
-        print(f"edgectl: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
-    return getattr(args, "exit_status", 0)  # doctor: 1 warnings, 2 failures
+    return parser
 
 
 if __name__ == "__main__":

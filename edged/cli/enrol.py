@@ -12,11 +12,14 @@ from typing import Any
 
 from edged.control.client import call
 from edged.cli import files
-from edged.cli.display import JSON, UsageError
+from argparse import Namespace
+
+from edged.cli.ctx import Ctx
+from edged.cli.display import JSON, UsageError, Verbs
 from edged.i18n import _
 
 
-def cmd_enrol(ctx, args) -> tuple[Any, str]:
+def cmd_enrol(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.install:
         try:
             bundle = Path(args.install).read_text(encoding="ascii")
@@ -43,7 +46,7 @@ def cmd_enrol(ctx, args) -> tuple[Any, str]:
     return got, "\n".join(lines)
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("enrol", parents=[JSON], help=_("enrol this box with the central office's CA: write its "
                                                        "request, or install the certificate the office issued"))
     g = p.add_mutually_exclusive_group()

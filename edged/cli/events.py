@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from edged.cli import files
-from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
+from edged.cli.display import Verbs, JSON, UsageError, fmt_time, parse_when, table
 from edged.control.client import call
 from edged.i18n import _
 from storage.clock import SYSTEM
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 
-def cmd_events(ctx, args) -> tuple[Any, str]:
+def cmd_events(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     since = parse_when(args.since, now) if args.since else now - 86_400_000_000
     until = parse_when(args.until, now) if args.until else None
@@ -47,7 +49,7 @@ def cmd_events(ctx, args) -> tuple[Any, str]:
     return rows, text
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("events", parents=[JSON], help=_("motion events of cameras in motion mode"))
     p.add_argument("--camera", help=_("only this camera"))
     p.add_argument("--since", metavar="T", help=_("from (ISO 8601 local time, or -2h); default -24h"))

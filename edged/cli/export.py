@@ -11,10 +11,12 @@ from typing import Any
 
 from edged.control.client import call
 from edged.cli import files
-from edged.cli.display import JSON, Progress, UsageError, fmt_bytes, fmt_time
+from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
 from storage import nodecert, nodekey
 from storage.export import evidence as export, origin
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 EXPORT_TIMEOUT_S = 120  # between two lines from the daemon; progress arrives several times a second
 
@@ -88,7 +90,7 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
         os.close(dir_fd)
 
 
-def cmd_export(ctx, args) -> tuple[Any, str]:
+def cmd_export(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     out = Path(args.out).absolute()
     _check_out(out)
     bar = Progress("export", lambda bar, pct, info: _("exporting [{bar}] {pct:3d}%  {done} of {total}  {camera}").format(
@@ -148,7 +150,7 @@ def _origin_line(out: Path, ca_pem: str | None) -> str:
     return got.why
 
 
-def cmd_verify(ctx, args) -> tuple[Any, str]:
+def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """Exit 0: intact and from the node, through the root this verifier trusts (the office's CA:
     --ca, else the one pinned at enrolment; or --key); 1: not intact, or its origin refused; 3:
     intact, origin not checked (no root, or nothing the root vouches for). design/0097."""
@@ -255,7 +257,7 @@ def _crl(path: str | None, root: Any) -> Any:
         raise UsageError(_("--crl {path}: {why}").format(path=path, why=exc)) from None
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("export", parents=[JSON], help=_("copy footage under an approved copy grant: one MP4 per "
                                                         "camera, a manifest and the node's signature"))
     p.add_argument("--grant", type=int, required=True, help=_("the grant number (from the approved request)"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TextIO
 
 from edged.cli.display import UsageError
 from edged.i18n import _
@@ -37,6 +38,6 @@ def write_new(path: str | Path, data: str | bytes) -> None:
         f.write(raw)
 
 
-def open_text(path: str | Path, newline: str | None = None):
+def open_text(path: str | Path, newline: str | None = None) -> TextIO:
     """A new file as a text stream (csv, the audit log), closed by the caller."""
     return open(open_new(path), "w", encoding="utf-8", newline=newline)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, fmt_time, parse_when, table
+from edged.cli.display import Verbs, JSON, UsageError, fmt_time, parse_when, table
 from edged.i18n import _
 from storage.clock import SYSTEM
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 
 def resolution(r: dict[str, Any]) -> str:
@@ -23,7 +25,7 @@ def resolution(r: dict[str, Any]) -> str:
         who=r["resolved_by"], at=fmt_time(r["resolved_us"]), why=r["resolved_reason"])
 
 
-def cmd_flags(ctx, args) -> tuple[Any, str]:
+def cmd_flags(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.f_cmd == "resolve":
         if not args.ids and not args.all:
             raise UsageError(_("name the segment ids (edgectl flags list shows them), or --all"))
@@ -46,7 +48,7 @@ def cmd_flags(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else (_("no flagged segments") if args.all else _("no unresolved flagged segments"))
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("flags", help=_("segments stamped by a host clock that was behind: list them, resolve a flag"))
     fs = p.add_subparsers(dest="f_cmd", required=True)
     ls = fs.add_parser("list", parents=[JSON], help=_("flagged segments no person has resolved yet"))

@@ -12,12 +12,14 @@ from typing import Any
 
 from edged.control.client import call
 from edged.cli import discover, files, probe
-from edged.cli.display import JSON, UsageError, field, fmt_time, label_of, table
+from edged.cli.display import Verbs, JSON, UsageError, field, fmt_time, label_of, table
 from edged.cli.documents import site_doc
 from edged.documents.register import RUN_LABELS, register_html
 from edged.i18n import N_, _, speaking
 from edged.rules.inspections import ITEMS
 from storage.clock import SYSTEM
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 MARK = {True: "ok", False: "FAIL", None: "n/a"}  # the CSV's values (for scripts: never translated)
 SHOWN = {True: N_("ok"), False: N_("FAIL"), None: N_("n/a")}
@@ -30,7 +32,7 @@ def shown(ok: bool | None) -> str:
 
 
 # camera -----------------------------------------------------------------------------------
-def cmd_set_reference(ctx, args) -> tuple[Any, str]:
+def cmd_set_reference(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     r = call(ctx.socket, "camera.set_reference", {"camera": args.camera})
     return r, _("reference picture of camera {camera} set from the sample of {time}; a camera turned away from "
                "this view now raises camera_moved").format(camera=r["camera"], time=fmt_time(r["sample_us"]))
@@ -75,7 +77,7 @@ def _notes(pairs: list[str] | None) -> dict[str, str]:
     return notes
 
 
-def cmd_inspect(ctx, args) -> tuple[Any, str]:
+def cmd_inspect(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """Run an inspection now, show the checklist, take handling notes and the signature."""
     notes = _notes(args.note)
     run = call(ctx.socket, "inspect.run", {}, timeout=120)
@@ -97,13 +99,13 @@ def cmd_inspect(ctx, args) -> tuple[Any, str]:
     return run, show_run(run)
 
 
-def cmd_sign(ctx, args) -> tuple[Any, str]:
+def cmd_sign(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     run = call(ctx.socket, "inspect.sign", {"run": args.run, "name": args.name, "notes": _notes(args.note),
                                             **({"repairs": args.repair} if args.repair else {})})
     return run, show_run(run)
 
 
-def cmd_countersign(ctx, args) -> tuple[Any, str]:
+def cmd_countersign(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     run = call(ctx.socket, "inspect.countersign", {"run": args.run, "name": args.name,
                                                    **({"unit": args.unit} if args.unit else {})})
     return run, show_run(run)
@@ -120,13 +122,13 @@ def _month(text: str | None) -> tuple[str, int, int]:
     return text, int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
 
 
-def runs_in(ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def runs_in(ctx: Ctx, start_us: int, end_us: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     reply = call(ctx.socket, "inspect.list", {"from_us": start_us, "to_us": end_us})
     return reply["runs"], {**reply["site"], "register_due_us": reply.get("register_due_us"),
                            "register": reply.get("register") or {}}
 
 
-def cmd_list(ctx, args) -> tuple[Any, str]:
+def cmd_list(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     month, start, end = _month(args.month)
     runs, site = runs_in(ctx, start, end)
     rows = [[r["id"], label_of(RUN_LABELS, r["kind"]), fmt_time(r["ran_us"]), r["cameras"], r["anomalies"],
@@ -137,12 +139,12 @@ def cmd_list(ctx, args) -> tuple[Any, str]:
     return runs, text + ("\n" + _due(site) if _due(site) else "")
 
 
-def cmd_show(ctx, args) -> tuple[Any, str]:
+def cmd_show(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     run = call(ctx.socket, "inspect.show", {"run": args.run})
     return run, show_run(run)
 
 
-def cmd_report(ctx, args) -> tuple[Any, str]:
+def cmd_report(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     month, start, end = _month(args.month)
     runs, site = runs_in(ctx, start, end)
     unit = args.unit
@@ -191,7 +193,7 @@ def _due(site: dict[str, Any]) -> str:
     return "" if due is None else _("Due to the supervisor by {date} (R3.2).").format(date=fmt_time(due - 1)[:10])
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("camera", help=_("camera settings kept by edged (the reference picture); probe a new camera"))
     cs = p.add_subparsers(dest="camera_command", required=True)
     r = cs.add_parser("set-reference", parents=[JSON], help=_("take the camera's current picture as its reference (for "

@@ -13,6 +13,7 @@ import grp
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edged import DEFAULT_CONFIG_PATH, __version__
 from edged.cli import argparse_texts
@@ -20,12 +21,15 @@ from edged.daemon.recording import prespawn
 from edged.i18n import _, person_language, set_language
 from storage import logs
 
+if TYPE_CHECKING:  # `edged run` starts its recorder workers before the config's imports (design/0029)
+    from edged.config import Config
+
 EX_CONFIG = 78  # sysexits.h: systemd's RestartPreventExitStatus stops a restart loop on it
 log = logging.getLogger("edged")
 DEFAULT_LOCAL_DATA = Path("data")
 
 
-def resolve_config(path: Path | None):
+def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
     """--config, else /etc/edged/edged.toml, else the embedded default into ./data: (Config, path)."""
     from edged.config import default_config, load_config
 

@@ -8,11 +8,13 @@ from typing import Any
 
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call
-from edged.cli.display import JSON, Progress, UsageError, fmt_bytes, fmt_time, table
+from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time, table
 from edged.i18n import _
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 
-def cmd_maintenance(ctx, args) -> tuple[Any, str]:
+def cmd_maintenance(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.m_cmd == "begin":
         return _begin(ctx, args)
     if args.m_cmd == "record":
@@ -45,7 +47,7 @@ def _vendor(r: dict[str, Any]) -> str:
     return _("{vendor} (PASSWORD NOT CHANGED)").format(vendor=r["vendor"])
 
 
-def _begin(ctx, args) -> tuple[Any, str]:
+def _begin(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """`maintenance begin`: the footage copied first when the work touches storage, the catalog
     copied, recent hashes checked, the window open."""
     try:
@@ -99,7 +101,7 @@ def _begin(ctx, args) -> tuple[Any, str]:
     return w, text
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("maintenance", help=_("maintenance windows: protect the footage first, keep it on the record"))
     ms = p.add_subparsers(dest="m_cmd", required=True)
     b = ms.add_parser("begin", parents=[JSON], help=_("copy the catalog, check recent footage hashes, open the window"))

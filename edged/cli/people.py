@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import getpass
 import sys
+from argparse import Namespace
 from typing import Any
 
 from edged.cli import audit as ctl_audit, documents as ctl_documents
 from edged.config import ConfigError, parse_duration
 from edged.control.client import call, save_session, saved_session, session_file
 from edged.control.protocol import RequestError
-from edged.cli.display import JSON, UsageError, fmt_time, label_of, parse_when, table, width
+from edged.cli.display import Ctx, Verbs, JSON, UsageError, fmt_time, label_of, parse_when, table, width
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import N_, _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
@@ -49,7 +50,7 @@ def _scope(cameras: list[str] | None) -> str:
 
 
 # sessions ---------------------------------------------------------------------------
-def cmd_init_admin(ctx, args) -> tuple[Any, str]:
+def cmd_init_admin(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     password = _Secrets(args.password_stdin).get(_("password for the new admin {name}: ").format(name=args.name),
                                                  confirm=True)
     row = call(ctx.socket, "init-admin", {"name": args.name, "password": password})
@@ -57,7 +58,7 @@ def cmd_init_admin(ctx, args) -> tuple[Any, str]:
                   "with `edgectl account add`").format(name=row["name"])
 
 
-def cmd_login(ctx, args) -> tuple[Any, str]:
+def cmd_login(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     name = args.name or getpass.getuser()
     password = _Secrets(args.password_stdin).get(_("password for {name}: ").format(name=name))
     s = call(ctx.socket, "login", {"name": name, "password": password})
@@ -71,7 +72,7 @@ def cmd_login(ctx, args) -> tuple[Any, str]:
         account=s["account"], roles=", ".join(s["roles"]), cameras=_scope(s["cameras"]), time=fmt_time(s["expires_us"]))
 
 
-def cmd_logout(ctx, args) -> tuple[Any, str]:
+def cmd_logout(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     saved = saved_session(ctx.socket)
     if saved is None:
         return {"ended": False}, _("not logged in")
@@ -83,7 +84,7 @@ def cmd_logout(ctx, args) -> tuple[Any, str]:
     return r, _("logged out ({account})").format(account=saved.get("account"))
 
 
-def cmd_whoami(ctx, args) -> tuple[Any, str]:
+def cmd_whoami(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     r = call(ctx.socket, "whoami", {})
     return {**r, "session_file": str(session_file())}, _(
         "{account} ({roles}; {cameras}), OS user {os_user}, session until {time}").format(
@@ -115,7 +116,7 @@ def _pad(label: str, column: int) -> str:
     return label + " " * max(1, column - width(label))
 
 
-def cmd_account(ctx, args) -> tuple[Any, str]:
+def cmd_account(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.acct_cmd == "form":
         return ctl_documents.account_form(ctx, args)
     if args.acct_cmd == "add":
@@ -219,7 +220,7 @@ def _chain_text(r: dict[str, Any]) -> str:
     return ("\n" + " " * 12).join(lines)
 
 
-def cmd_request(ctx, args) -> tuple[Any, str]:
+def cmd_request(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     if args.req_cmd == "file":
         id_number = args.id_number
@@ -295,7 +296,7 @@ def _decided_text(r: dict[str, Any], verb: str) -> str:
 
 
 # Over 60 lines on purpose: the argparse declarations of every people verb, read as one list.
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("init-admin", parents=[JSON], help=_("create the first admin account (root, on the box, only "
                                                             "while none exists)"))
     p.add_argument("--name", required=True)

@@ -23,13 +23,17 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from edged.cli import probe_report
-from edged.cli.display import JSON, UsageError
+from edged.cli.ctx import Ctx, find_socket
+from edged.cli.display import Verbs, JSON, UsageError
 from edged.i18n import _
 from storage.clock import SYSTEM
+
+if TYPE_CHECKING:  # the config is read only when asked for (edged/cli/probe.py's start stays quick)
+    from edged.config.health import HealthConfig
 
 log = logging.getLogger("edgectl.probe")
 READ_S = 5.0
@@ -164,7 +168,7 @@ def credential_refusal(probed: str, url: str, user: str | None, allow_basic: boo
     return None
 
 
-def _open(url: str, transport: str):
+def _open(url: str, transport: str) -> Any:
     import av
 
     media = {"rtsp_transport": transport}
@@ -277,7 +281,7 @@ def ask_password(args: Any) -> str | None:
     return getpass.getpass(_("password for {user} on the camera (not shown, not kept): ").format(user=args.user))
 
 
-def site_health(path: Path | None):
+def site_health(path: Path | None) -> tuple[HealthConfig, str]:
     """The site's quality floor: [health] of the config given (else /etc/edged/edged.toml when
     there is one), else the built-in strictest defaults. (HealthConfig, where it came from)."""
     from edged import DEFAULT_CONFIG_PATH
@@ -330,8 +334,6 @@ def probe(args: Any, password: str | None) -> dict[str, Any]:
 
 
 def cmd_probe(ctx: Any, args: Any) -> tuple[Any, str]:
-    from edged.cli.edgectl import find_socket, Ctx  # noqa: F401 - the socket, for an admin's whoami
-
     may_probe(Ctx(find_socket(args.socket)) if os.geteuid() != 0 else None)
     health, source = site_health(args.config)
     password = ask_password(args)
@@ -346,7 +348,7 @@ def cmd_probe(ctx: Any, args: Any) -> tuple[Any, str]:
     return result, probe_report.render(result, health)
 
 
-def register(cs) -> None:
+def register(cs: Verbs) -> None:
     p = cs.add_parser("probe", parents=[JSON], help=_("ask a camera what it is (ONVIF), read 5 s of its stream, and "
                                                       "print a ready [[cameras]] block"))
     p.add_argument("host", help=_("the camera's address, or an rtsp:// URL for a camera without ONVIF"))

@@ -14,10 +14,12 @@ from edged.config import ConfigError, parse_duration
 from edged.config.values import parse_size
 from edged.rules import estimate as estimates
 from edged.control.client import call
-from edged.cli.display import JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
+from edged.cli.display import Verbs, JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
 from edged.i18n import N_, _
 from storage.clock import SYSTEM
 from storage.retention.plan import DAY_US
+from argparse import Namespace
+from edged.cli.ctx import Ctx
 
 
 def _days(us: int | None) -> str:
@@ -46,7 +48,7 @@ def _hold_line(h: dict[str, Any], now: int) -> list[Any]:
             h["segments"], fmt_bytes(h["bytes"])]
 
 
-def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
+def _hold_decision(ctx: Ctx, args: Namespace, now: int) -> tuple[Any, str]:
     """hold approve / reject / extend ([policy.holds], design/0041)."""
     if args.hold_cmd in ("approve", "reject"):
         h = call(ctx.socket, f"hold.{args.hold_cmd}", {"id": args.id, "reason": args.reason or ""})
@@ -68,14 +70,14 @@ def _hold_decision(ctx, args, now: int) -> tuple[Any, str]:
                                                                        time=fmt_time(h["expires_us"]))
 
 
-def cmd_hold(ctx, args) -> tuple[Any, str]:
+def cmd_hold(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     if args.hold_cmd == "form":  # the printable page (design/0088)
         from edged.cli.documents import hold_form
         return hold_form(ctx, args)
     return _hold_verb(ctx, args)
 
 
-def _hold_verb(ctx, args) -> tuple[Any, str]:
+def _hold_verb(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     now = SYSTEM.now_us()
     if args.hold_cmd == "add":
         if not args.camera and not args.all_cameras:
@@ -137,7 +139,7 @@ def _hold_verb(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else _("no holds") if args.all else _("no holds in force (--all shows ended ones)")
 
 
-def cmd_estimate(rep: dict[str, Any], args) -> tuple[Any, str]:
+def cmd_estimate(rep: dict[str, Any], args: Namespace) -> tuple[Any, str]:
     """`retention --estimate` (design/0077): days kept per camera at the last day's bitrates (or
     --bitrate), which minimum would be breached, and the disk that would keep them all."""
     bitrates = {}
@@ -174,7 +176,7 @@ def cmd_estimate(rep: dict[str, Any], args) -> tuple[Any, str]:
     return est, "\n".join(lines)
 
 
-def cmd_retention(ctx, args) -> tuple[Any, str]:
+def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     rep = call(ctx.socket, "retention", {})
     if args.estimate:
         return cmd_estimate(rep, args)
@@ -194,7 +196,7 @@ def cmd_retention(ctx, args) -> tuple[Any, str]:
     return rep, head + "\n" + table(headers, rows) + "".join("\n" + g for g in graces)
 
 
-def cmd_destructions(ctx, args) -> tuple[Any, str]:
+def cmd_destructions(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """The record of destroyed footage, by camera and day (for auditors)."""
     try:
         day = datetime.fromisoformat(args.day).astimezone() if args.day else None
@@ -210,7 +212,7 @@ def cmd_destructions(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else _("no destructions recorded for that selection")
 
 
-def cmd_alarms(ctx, args) -> tuple[Any, str]:
+def cmd_alarms(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     rows = call(ctx.socket, "alarms", {"all": args.all})
     text = table([_("SEVERITY"), _("KIND"), _("WHAT"), _("CAMERA"), _("RAISED"), _("CLEARED"), _("MESSAGE")], [
         [r["severity"].upper(), r["kind"], alarm_title(r["kind"]), r["camera"] or "-", fmt_time(r["raised_us"]),
@@ -218,7 +220,7 @@ def cmd_alarms(ctx, args) -> tuple[Any, str]:
     return rows, text if rows else _("no alarms") if args.all else _("no active alarms (--all shows cleared ones)")
 
 
-def register(sub) -> None:
+def register(sub: Verbs) -> None:
     p = sub.add_parser("hold", help=_("evidence and legal holds: footage they cover is never destroyed"))
     hs = p.add_subparsers(dest="hold_cmd", required=True)
     a = hs.add_parser("add", parents=[JSON], help=_("place a hold (evidence: expires, default 30 days; --legal: no "

@@ -7,6 +7,8 @@ never echoes a camera password (invariant 8).
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import tomllib
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ from edged.config.values import (
 )
 from edged.config.viewer import ViewerConfig, _viewer
 from edged.i18n import LANGUAGES, normalise, zone
+from storage.segment_rows import MAX_SEGMENT_US
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",
@@ -100,7 +103,7 @@ class TimeConfig:
     ntp: bool = True
 
 
-def _time(t: dict) -> TimeConfig:
+def _time(t: dict[str, Any]) -> TimeConfig:
     _check_keys(t, "time", ("ntp",))
     return TimeConfig(ntp=_bool(t.get("ntp", True), "time.ntp"))
 
@@ -173,7 +176,7 @@ def load_config(path: Path) -> Config:
     return parse_config(data, source, base_dir=path.absolute().parent)
 
 
-def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = None) -> Config:
+def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:
     """Validate an already-parsed TOML document.
 
     ``base_dir`` is where a relative ``storage.data_dir`` or ``control.socket`` is resolved
@@ -212,7 +215,7 @@ def parse_config(data: dict, source: str = "<config>", base_dir: Path | None = N
             control=control,
             cameras=cameras,
             source=source,
-            mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site, base_dir),
+            mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site.id, site.node, base_dir),
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
             policy=policy,
@@ -253,7 +256,7 @@ def default_config(data_dir: Path) -> Config:
     return parse_config(data, "<built-in default>", base_dir=Path.cwd())
 
 
-def _site(t: dict) -> SiteConfig:
+def _site(t: dict[str, Any]) -> SiteConfig:
     _check_keys(t, "site", ("id", "name", "node", "language", "timezone"))
     site_id = _id(_required(t, "id", "site"), "site.id")
     name = _name(t.get("name", site_id), "site.name")
@@ -281,10 +284,10 @@ def _timezone(value: object) -> str | None:
     return value
 
 
-def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
+def _storage(t: dict[str, Any], base_dir: Path | None) -> StorageConfig:
     _check_keys(t, "storage", ("data_dir", "segment_length", "fragment_length", "fsync_interval"))
     data_dir = _path(t.get("data_dir", str(DEFAULT_DATA_DIR)), "storage.data_dir", base_dir)
-    segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, HOUR)
+    segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, MAX_SEGMENT_US)
     fragment = _duration(t, "fragment_length", "storage", SECOND, 100 * MS, 10 * SECOND)
     fsync = _duration(t, "fsync_interval", "storage", 2 * SECOND, 100 * MS, MINUTE)
     if fragment >= segment:
@@ -296,7 +299,7 @@ def _storage(t: dict, base_dir: Path | None) -> StorageConfig:
     return StorageConfig(data_dir, segment, fragment, fsync)
 
 
-def _recorder(t: dict) -> RecorderConfig:
+def _recorder(t: dict[str, Any]) -> RecorderConfig:
     _check_keys(t, "recorder", ("workers", "connect_timeout", "read_timeout", "reconnect_max", "worker_memory_mb",
                                 "camera_memory_mb"))
     workers = t.get("workers", 0)
@@ -316,7 +319,7 @@ def _recorder(t: dict) -> RecorderConfig:
     )
 
 
-def _megabytes(t: dict, key: str, default: int, low: int) -> int:
+def _megabytes(t: dict[str, Any], key: str, default: int, low: int) -> int:
     """A recorder worker's memory share in MB: 0 (no limit) or at least `low` (less cannot run)."""
     value = t.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool):
@@ -326,7 +329,7 @@ def _megabytes(t: dict, key: str, default: int, low: int) -> int:
     return value
 
 
-def _control(t: dict, data_dir: Path, base_dir: Path | None) -> ControlConfig:
+def _control(t: dict[str, Any], data_dir: Path, base_dir: Path | None) -> ControlConfig:
     _check_keys(t, "control", ("socket", "group"))
     group = None
     if "group" in t:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edged.config.declare import key, known, read, repr_of
 from edged.config.health import HealthOverrides, _camera_health
 from edged.config.motion import MotionConfig, _detect_url, _mode, _motion
 from edged.config.retention import _RETENTION_HINTS, RetentionConfig, _check_floor, _retention_duration
@@ -25,36 +26,98 @@ from edged.config.values import (
 )
 
 
+TRANSPORTS = ("auto", "tcp", "udp")
+_TRANSPORT_TIP = 'use "auto" (TCP, then UDP if the camera refuses TCP), "tcp" or "udp"'
+READERS = ("auto", "edged", "ffmpeg")
+_READER_TIP = ('use "auto" (edged\'s own reader, FFmpeg\'s when it cannot record the camera), "edged" or '
+               '"ffmpeg"')
+CAMERA_KINDS = ("network", "analogue")
+
+
+def _choice(value: Any, field: str, choices: tuple[str, ...], what: str, tip: str = "") -> str:
+    text = _string(value, field)
+    if text not in choices:
+        raise ConfigError(field, f"{_show(text)} is not {what}; "
+                          + (tip or "use " + " or ".join(f'"{c}"' for c in choices)))
+    return text
+
+
+def _onvif(value: Any, field: str) -> str | bool | None:
+    """`onvif`: "host:port" (or "host", port 80) where the camera answers ONVIF; false: do not ask
+    it; true or unset: the RTSP URL's host on port 80 (design/0085)."""
+    if value is None or isinstance(value, bool):
+        return None if value in (None, True) else False
+    text = _string(value, field).strip()
+    host, sep, port = text.rpartition(":")
+    if not text or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
+        raise ConfigError(field, f'{_show(text)} is not an ONVIF address; write "host:port" (e.g. "192.0.2.10:80"), '
+                          "true (the camera URL's host, port 80) or false (do not read its clock over ONVIF)")
+    return text
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class CameraConfig:
-    id: str
-    name: str
-    url: str
-    enabled: bool = True
-    audio_required: bool = False   # R1.8, R2.4: duty-desk cameras (old key and catalog column: audio_expected)
-    location: str = ""
-    min_retention_us: int | None = None  # None: the site's retention.min_retention
-    max_retention_us: int | None = None  # None: the site's retention.max_retention
+    """One [[cameras]] table. Each key is declared once, here (edged/config/declare.py): its
+    reader, its repr, the example config's and docs/ref/config.md's lines come from it."""
+
+    id: str = key(doc="lower-case ASCII id: used in paths, MQTT topics and edgectl", example='"counter-1"')
+    name: str = key(doc="any script (\"大門口\"); default: the id", example='"Counter 1"')
+    url: str = key(doc="rtsp://, or synthetic: (the built-in test pattern); a password in it is never shown "
+                   "(keep it in the secrets file)", example='"rtsp://viewer:secret@192.0.2.10:554/stream1"',
+                   show=redact_url)
+    enabled: bool = key(True, read=_bool, doc="false: not recorded, not judged")
+    audio_required: bool = key(False, aliases=("audio_expected",),
+                               doc="true at the duty desk: no audio, or silence, is an alarm (R1.8; old name "
+                                   "audio_expected)")
+    location: str = key("", read=_string, doc="where it is", example='"Ground floor, counters"')
+    min_retention_us: int | None = key(None, toml="min_retention", commented=True, example='"90d"',
+                                       doc="its own minimum over [retention] min_retention (a duration or months)")
+    max_retention_us: int | None = key(None, toml="max_retention", commented=True, example='"180d"',
+                                       doc="its own maximum over [retention] max_retention")
     # The inventory (R3.5): what the public notice and the register show.
-    kind: str = "network"          # network | analogue
-    purpose: str = ""
-    coverage: str = ""
-    manager: str = ""
-    contact: str = ""
-    recording_period: str = ""     # when it records, as the notice says it (e.g. "24 hours")
-    machine_room: str = ""         # where its recorder stands (004 annex 3 §5(1))
-    asset_number: str = ""         # the property register's number (004 annex 3 §5(3))
-    unit: str = ""                 # the managing unit, a key of [policy.units]: its chief countersigns
-                                   # this camera's register rows ([inspection] countersign = "unit")
+    kind: str = key("network", read=lambda v, f: _choice(v, f, CAMERA_KINDS, "a camera kind"),
+                    doc="the inventory (R3.5): network | analogue")
+    purpose: str = key("", read=_string, doc="why it is there, as the public notice says it",
+                       example='"counter service disputes"')
+    coverage: str = key("", read=_string, doc="what it sees", example='"counters 1-3 and the queue"')
+    manager: str = key("", read=_string, doc="who manages it", example='"Chen, general affairs"')
+    contact: str = key("", read=_string, doc="how to reach them", example='"ext. 215"')
+    recording_period: str = key("", read=_string, doc="when it records, as the notice says it",
+                                example='"24 hours"')
+    machine_room: str = key("", read=_string, doc="where its recorder stands (004 annex 3 §5(1))",
+                            example='"B1 server room"')
+    asset_number: str = key("", read=_string, doc="the property register's number (004 annex 3 §5(3))",
+                            example='"3140101-03-000123"')
+    unit: str = key("", read=lambda v, f: _string(v, f).strip(), example='"總務處"',
+                    doc="its managing unit, a key of [policy.units]: that unit's chief countersigns the camera's "
+                        'register rows when [inspection] countersign = "unit" (design/0082)')
     # Recording mode (R1.2) and motion detection (design/0037, 0038).
-    mode: str = "continuous"       # continuous | motion | live
-    detect_url: str | None = None  # the stream motion is detected on; None: the main stream
-    motion: MotionConfig = MotionConfig()
-    health: HealthOverrides = ()   # [cameras.health]: its own [health] thresholds (Config.health_for)
-    transport: str = "auto"        # RTSP's media path: auto (TCP, then UDP if refused) | tcp | udp (design/0060)
-    onvif: str | bool | None = None  # where its clock is read (design/0085): "host:port"; false: not; None: URL host, port 80
-    reader: str = "auto"           # RTSP's reader: auto (edged's, else FFmpeg's) | edged | ffmpeg (design/0079)
-    audio_in_viewer: bool = False  # its sound in live view and playback (design/0087); off: privacy
+    mode: str = key("continuous", read=_mode, worker="mode",
+                    doc="R1.2: continuous | motion | live (docs/guide/modes.md)")
+    detect_url: str | None = key(None, show=lambda u: u and redact_url(u), commented=True,
+                                 example='"/Streaming/Channels/102"',
+                                 doc="the sub-stream for motion detection: a URL, or a path on `url`; "
+                                     "default: the main stream")
+    motion: MotionConfig = key(MotionConfig(), read=_motion,
+                               doc="[cameras.motion]: pre_roll, post_roll, sensitivity, min_area, masks")
+    health: HealthOverrides = key((), doc="[cameras.health]: its own [health] thresholds (Config.health_for)")
+    transport: str = key("auto", read=lambda v, f: _choice(v, f, TRANSPORTS, "an RTSP transport", _TRANSPORT_TIP),
+                         worker="transport",
+                         doc='RTSP media path: "auto" (TCP; UDP if the camera refuses TCP, kept while edged runs), '
+                             '"tcp" or "udp"; a refused one shows in `edgectl cameras` (design/0060)')
+    onvif: str | bool | None = key(None, read=_onvif, commented=True, example='"192.0.2.21:80"',
+                                   doc="where its clock is read over ONVIF (no login; at start and daily, "
+                                       "design/0085); unset or true: the URL's host, port 80; false: not asked. "
+                                       "Judges clock_drift where the stream has no RTCP sender reports")
+    reader: str = key("auto", read=lambda v, f: _choice(v, f, READERS, "an RTSP reader", _READER_TIP), worker="reader",
+                      doc='RTSP reader (design/0079, 0092): "auto" (edged\'s own over TCP, H.264/H.265, video '
+                          "only; FFmpeg's after any failure of edged's to start or keep a session, with why in "
+                          '`edgectl cameras` READER and the log), "edged" or "ffmpeg"; picture times either way: '
+                          "docs/ref/reader.md")
+    audio_in_viewer: bool = key(False, read=_bool,
+                                doc="true: its sound (AAC, G.711 or L16, stored as sent: design/0094) is heard in "
+                                    'live view and supervised playback, the overlay says "sound on"; off by default '
+                                    "for privacy (design/0087)")
 
     @property
     def redacted_url(self) -> str:
@@ -65,33 +128,18 @@ class CameraConfig:
         return None if self.detect_url is None else redact_url(self.detect_url)
 
     def __repr__(self) -> str:
-        # The default repr would print the password into any log line that shows a camera.
-        return (
-            f"CameraConfig(id={self.id!r}, name={self.name!r}, url={self.redacted_url!r}, "
-            f"enabled={self.enabled!r}, audio_required={self.audio_required!r}, "
-            f"location={self.location!r}, min_retention_us={self.min_retention_us!r}, "
-            f"max_retention_us={self.max_retention_us!r}, kind={self.kind!r}, purpose={self.purpose!r}, "
-            f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
-            f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
-            f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r}, reader={self.reader!r}, "
-            f"audio_in_viewer={self.audio_in_viewer!r})"
-        )
+        # Every key, from its declaration; the URLs without their passwords (invariant 8).
+        return repr_of(self)
 
 
-def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[CameraConfig, ...]:
-    known = (
-        "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
-        "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
-        "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport", "onvif", "unit", "reader", "audio_in_viewer",
-    )  # fmt: skip
+def _cameras(items: list[Any], site_raw: dict[str, Any], site: RetentionConfig) -> tuple[CameraConfig, ...]:
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
     for i, t in enumerate(items):
         path = f"cameras[{i}]"
         if not isinstance(t, dict):
             raise ConfigError(path, f"expected a table ([[cameras]] section), found {_describe(t)}")
-        _check_keys(t, path, known, _RETENTION_HINTS)
+        _check_keys(t, path, known(CameraConfig), _RETENTION_HINTS)
         cam_id = _id(_required(t, "id", path), f"{path}.id")
         if cam_id in seen:
             raise ConfigError(f"{path}.id", f'duplicate camera id "{cam_id}" (also cameras[{seen[cam_id]}])')
@@ -101,34 +149,15 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         _check_floor(high, f"{path}.max_retention", site.allow_short_for_tests)
         _check_camera_retention(path, cam_id, low, high, site_raw, site)
         url = _url(_required(t, "url", path), f"{path}.url")
-        cameras.append(
-            CameraConfig(
-                id=cam_id,
-                name=_name(t.get("name", cam_id), f"{path}.name"),
-                url=url,
-                enabled=_bool(t.get("enabled", True), f"{path}.enabled"),
-                audio_required=_audio_required(t, path),
-                location=_string(t.get("location", ""), f"{path}.location"),
-                min_retention_us=low,
-                max_retention_us=high,
-                kind=_camera_kind(t.get("kind", "network"), f"{path}.kind"),
-                **{k: _string(t.get(k, ""), f"{path}.{k}") for k in ("purpose", "coverage", "manager", "contact",
-                                                             "recording_period", "machine_room", "asset_number")},
-                unit=_string(t.get("unit", ""), f"{path}.unit").strip(),
-                mode=_mode(t.get("mode", "continuous"), f"{path}.mode"),
-                detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
-                motion=_motion(t.get("motion"), f"{path}.motion"),
-                health=_camera_health(t.get("health"), path),
-                transport=_transport(t.get("transport", "auto"), f"{path}.transport"),
-                onvif=_onvif(t.get("onvif"), f"{path}.onvif"),
-                reader=_reader(t.get("reader", "auto"), f"{path}.reader"),
-                audio_in_viewer=_bool(t.get("audio_in_viewer", False), f"{path}.audio_in_viewer"),
-            )
-        )
+        cameras.append(read(
+            CameraConfig, t, path, _RETENTION_HINTS, id=cam_id, name=_name(t.get("name", cam_id), f"{path}.name"),
+            url=url, audio_required=_audio_required(t, path), min_retention_us=low, max_retention_us=high,
+            detect_url=_detect_url(t["detect_url"], url, f"{path}.detect_url") if "detect_url" in t else None,
+            health=_camera_health(t.get("health"), path)))
     return tuple(cameras)
 
 
-def _audio_required(t: dict, path: str) -> bool:
+def _audio_required(t: dict[str, Any], path: str) -> bool:
     """`audio_required` (the name the rules use); `audio_expected` is its older spelling."""
     if "audio_required" in t and "audio_expected" in t:
         raise ConfigError(f"{path}.audio_expected", "set only audio_required (audio_expected is its old name)")
@@ -136,50 +165,8 @@ def _audio_required(t: dict, path: str) -> bool:
     return _bool(t.get(key, False), f"{path}.{key}")
 
 
-TRANSPORTS = ("auto", "tcp", "udp")
-
-
-def _transport(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if value not in TRANSPORTS:
-        raise ConfigError(field, f'{_show(value)} is not an RTSP transport; use "auto" (TCP, then UDP if the '
-                          'camera refuses TCP), "tcp" or "udp"')
-    return value
-
-
-def _onvif(value: Any, field: str) -> str | bool | None:
-    """`onvif`: "host:port" (or "host", port 80) where the camera answers ONVIF; false: do not ask
-    it; true or unset: the RTSP URL's host on port 80 (design/0085)."""
-    if value is None or isinstance(value, bool):
-        return None if value in (None, True) else False
-    value = _string(value, field).strip()
-    host, sep, port = value.rpartition(":")
-    if not value or (sep and (not host or not port.isdigit() or not 0 < int(port) < 65536)):
-        raise ConfigError(field, f'{_show(value)} is not an ONVIF address; write "host:port" (e.g. "192.0.2.10:80"), '
-                          "true (the camera URL's host, port 80) or false (do not read its clock over ONVIF)")
-    return value
-
-
-READERS = ("auto", "edged", "ffmpeg")
-
-
-def _reader(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if value not in READERS:
-        raise ConfigError(field, f'{_show(value)} is not an RTSP reader; use "auto" (edged\'s own reader, FFmpeg\'s '
-                          'when it cannot record the camera), "edged" or "ffmpeg"')
-    return value
-
-
-def _camera_kind(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if value not in ("network", "analogue"):
-        raise ConfigError(field, f'{_show(value)} is not a camera kind; use "network" or "analogue"')
-    return value
-
-
 def _check_camera_retention(
-    path: str, cam_id: str, low: int | None, high: int | None, site_raw: dict, site: RetentionConfig
+    path: str, cam_id: str, low: int | None, high: int | None, site_raw: dict[str, Any], site: RetentionConfig
 ) -> None:
     """The camera's effective (override-or-site) min and max must satisfy min <= max."""
     if low is None and high is None:

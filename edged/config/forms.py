@@ -237,7 +237,7 @@ def _names(t: Any, path: str, known: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _texts(t: dict, key: str, path: str) -> tuple[str, ...]:
+def _texts(t: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
     if key not in t:
         return ()
     value = t[key]

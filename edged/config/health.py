@@ -138,7 +138,7 @@ def _zero(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"\s*0+(\.0*)?\s*(us|ms|s|m|h|d)\s*", value) is not None
 
 
-def _health_values(t: dict, where: str, keys: tuple[str, ...],
+def _health_values(t: dict[str, Any], where: str, keys: tuple[str, ...],
                    hints: dict[str, str] | None = None) -> dict[str, Any]:
     """The HealthConfig fields of the keys present in `t` (a [health] or [cameras.health] table),
     each checked; a bad one is named with its table (`cameras[2].health.dark_luma`)."""
@@ -150,16 +150,16 @@ def _health_values(t: dict, where: str, keys: tuple[str, ...],
         values[f"{key}_us"] = 0 if key in _ZERO_OK and _zero(t[key]) else _duration(t, key, where, 0, low, high)
     if 0 < values.get("sample_interval_us", 0) < SECOND:
         raise ConfigError(f"{where}.sample_interval", "must be at least 1s (or 0s to switch image checks off)")
-    for key, (low, high) in _RANGES.items():
+    for key, (floor, ceiling) in _RANGES.items():
         if key in t:
-            value = _number(t[key], f"{where}.{key}", low, high)
+            value = _number(t[key], f"{where}.{key}", floor, ceiling)
             values[key] = int(value) if key in _INTEGERS else float(value)
     if "daylight" in t:
         values["daylight"] = _window(t["daylight"], f"{where}.daylight")
     return values
 
 
-def _health(t: dict) -> HealthConfig:
+def _health(t: dict[str, Any]) -> HealthConfig:
     return HealthConfig(**_health_values(t, "health", _HEALTH_KEYS))
 
 
@@ -181,7 +181,7 @@ def effective(site: HealthConfig, overrides: HealthOverrides) -> HealthConfig:
     return replace(site, **dict(overrides)) if overrides else site
 
 
-def _inspection(t: dict) -> InspectionConfig:
+def _inspection(t: dict[str, Any]) -> InspectionConfig:
     _check_keys(t, "inspection", ("schedule", "window", "random_time", "sign_within", "register_due_day",
                                   "register_title", "items", "ask_repair", "countersign"))
     d = InspectionConfig()

@@ -30,7 +30,7 @@ Pure data; the rules that apply it are edged/rules/holds.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from edged.config.values import DAY, HOUR, ConfigError, _bool, _check_keys, _describe, _duration, _join, _string
 
@@ -124,7 +124,7 @@ def _rules(t: object, path: str, default: HoldRules, kind: str, titles: Mapping[
                      extend_by=extend_by, approvers=approvers, review_us=review)
 
 
-def _approvers(t: dict, path: str, titles: Mapping[str, frozenset[str]]) -> frozenset[str]:
+def _approvers(t: dict[str, Any], path: str, titles: Mapping[str, frozenset[str]]) -> frozenset[str]:
     """Accounts, and titles of [policy.titles] as the accounts they name."""
     where = _join(path, "approvers")
     value = t["approvers"]
@@ -137,7 +137,7 @@ def _approvers(t: dict, path: str, titles: Mapping[str, frozenset[str]]) -> froz
     return frozenset(out)
 
 
-def _roles(t: dict, key: str, path: str) -> frozenset[str]:
+def _roles(t: dict[str, Any], key: str, path: str) -> frozenset[str]:
     where = _join(path, key)
     value = t[key]
     if not isinstance(value, list):

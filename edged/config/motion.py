@@ -15,6 +15,8 @@ the detector's own; every error names the field.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
@@ -97,7 +99,7 @@ def _motion(t: object, path: str) -> MotionConfig:
     _check_keys(t, path, ("pre_roll", "post_roll", "sensitivity", "min_area", "masks"))
     pre = _duration(t, "pre_roll", path, DEFAULT_PRE_ROLL, SECOND, 30 * SECOND)
     post = _duration(t, "post_roll", path, DEFAULT_POST_ROLL, SECOND, 600 * SECOND)
-    kw: dict = {"post_roll": post / SECOND}
+    kw: dict[str, Any] = {"post_roll": post / SECOND}
     if "sensitivity" in t:
         s = t["sensitivity"]
         if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 100:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from edged.config.secrets import credential_path
 from edged.config.values import (
@@ -26,10 +26,7 @@ from edged.config.values import (
     _string,
     format_duration,
 )
-from mqtt.settings import MqttConfig, MqttTlsConfig
-
-if TYPE_CHECKING:
-    from edged.config import SiteConfig
+from mqtt.settings import MqttConfig as MqttConfig, MqttTlsConfig as MqttTlsConfig  # edged.config.MqttConfig
 
 
 _MQTT_KEYS = (
@@ -51,7 +48,7 @@ _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]+")
 
 # Over 60 lines on purpose: one check per key of the table, in the order docs/ref/mqtt.md documents
 # them; split up, the keys would be checked in several places.
-def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
+def _mqtt(t: dict[str, Any], site_id: str, node: str, base_dir: Path | None) -> MqttConfig:
     """[mqtt]: files are checked only when enabled, so a switched-off section never stops edged."""
     _check_keys(t, "mqtt", _MQTT_KEYS, _MQTT_HINTS)
     enabled = _bool(t.get("enabled", False), "mqtt.enabled")
@@ -82,7 +79,7 @@ def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
             raise ConfigError("mqtt.password", "expected a string in quotes (the value is not shown)")
         if username is None:
             raise ConfigError("mqtt.password", "set username too: MQTT sends a password only with a user name")
-    client_id = t.get("client_id", f"edged-{site.id}-{site.node}")
+    client_id = t.get("client_id", f"edged-{site_id}-{node}")
     client_id = _string(client_id, "mqtt.client_id")
     if not _CLIENT_ID.fullmatch(client_id):
         raise ConfigError(
@@ -126,19 +123,19 @@ def _mqtt(t: dict, site: SiteConfig, base_dir: Path | None) -> MqttConfig:
 
 
 def _mqtt_host(value: Any, field: str) -> str:
-    value = _string(value, field).strip()
-    if not value:
+    text = _string(value, field).strip()
+    if not text:
         raise ConfigError(field, "must not be empty")
-    if "://" in value or "@" in value or any(c <= " " or c in "/?#" for c in value):
+    if "://" in text or "@" in text or any(c <= " " or c in "/?#" for c in text):
         raise ConfigError(
-            field, f'{_show(value)} is not a host name; write only the name or address (e.g. "broker.example.org")'
+            field, f'{_show(text)} is not a host name; write only the name or address (e.g. "broker.example.org")'
         )
-    if re.fullmatch(r"[^:]+:[0-9]+", value):
-        raise ConfigError(field, f'{_show(value)}: put the port in mqtt.port, not in the host')
-    return value
+    if re.fullmatch(r"[^:]+:[0-9]+", text):
+        raise ConfigError(field, f'{_show(text)}: put the port in mqtt.port, not in the host')
+    return text
 
 
-def _mqtt_tls(t: dict, enabled: bool, base_dir: Path | None) -> MqttTlsConfig:
+def _mqtt_tls(t: dict[str, Any], enabled: bool, base_dir: Path | None) -> MqttTlsConfig:
     _check_keys(t, "mqtt.tls", ("ca_file", "cert_file", "key_file", "insecure"))
     files: dict[str, Path | None] = {}
     for key in ("ca_file", "cert_file", "key_file"):
@@ -156,19 +153,19 @@ def _mqtt_tls(t: dict, enabled: bool, base_dir: Path | None) -> MqttTlsConfig:
 
 def _ed25519_key(value: Any, field: str) -> str:
     """The central office's Ed25519 public key: the raw 32 bytes, base64 (44 characters)."""
-    value = _string(value, field).strip()
-    if value.startswith("-----BEGIN"):
+    text = _string(value, field).strip()
+    if text.startswith("-----BEGIN"):
         raise ConfigError(
             field,
             "is PEM; paste the raw 32-byte key in base64 instead "
             "(openssl pkey -pubin -in key.pem -outform DER | tail -c 32 | base64)",
         )
     try:
-        raw = base64.b64decode(value, validate=True)
+        raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ConfigError(field, "is not base64; paste the Ed25519 public key (32 bytes, base64)") from None
     if len(raw) != 32:
         raise ConfigError(
             field, f"decodes to {len(raw)} bytes; an Ed25519 public key is 32 bytes (44 characters of base64)"
         )
-    return value
+    return text

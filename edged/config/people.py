@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from edged.config.values import (DAY, HOUR, MINUTE, SECOND, ConfigError, _bool, _check_keys, _describe, _duration,
@@ -35,7 +37,7 @@ _HINTS = {
 }
 
 
-def _int(t: dict, key: str, default: int, low: int, high: int) -> int:
+def _int(t: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
     value = t.get(key, default)
     field = f"accounts.{key}"
     if not isinstance(value, int) or isinstance(value, bool):
@@ -45,7 +47,7 @@ def _int(t: dict, key: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _accounts(t: dict) -> AccountsConfig:
+def _accounts(t: dict[str, Any]) -> AccountsConfig:
     _check_keys(t, "accounts", _KEYS, _HINTS)
     return AccountsConfig(
         session_ttl_us=_duration(t, "session_ttl", "accounts", 15 * MINUTE, 10 * SECOND, 12 * HOUR),

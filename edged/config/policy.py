@@ -227,7 +227,7 @@ _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = 
           "copy": 'did you mean "modes"? (e.g. modes = ["view", "copy"])'}
 
 
-def _policy(t: dict, cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY,
+def _policy(t: dict[str, Any], cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY,
             max_retention_us: int | None = None, citizen_due_days: bool = True) -> RequestPolicy:
     base = default_policy(citizen_due_us, citizen_due_days)
     _check_keys(t, "policy", ("kinds", "categories", "holds", "units", "titles", *KINDS), _HINTS)
@@ -314,7 +314,7 @@ def _chain(value: Any, path: str, titles: Mapping[str, frozenset[str]]) -> tuple
     return tuple(steps)
 
 
-def _strings(t: dict, key: str, path: str) -> list[str]:
+def _strings(t: dict[str, Any], key: str, path: str) -> list[str]:
     field = _join(path, key)
     value = t[key]
     if not isinstance(value, list):

@@ -91,7 +91,7 @@ _RETENTION_HINTS = {
 }
 
 
-def _retention(t: dict) -> RetentionConfig:
+def _retention(t: dict[str, Any]) -> RetentionConfig:
     known = ("min_retention", "max_retention", "reserve", "on_full", "interval", "evidence_hold", "grace",
              "allow_short_for_tests")
     _check_keys(t, "retention", known, _RETENTION_HINTS)
@@ -130,7 +130,7 @@ def _retention(t: dict) -> RetentionConfig:
         max_retention_us=high,
         reserve_bytes=reserve_bytes,
         reserve_percent=reserve_percent,
-        on_full=on_full,  # type: ignore[arg-type]  # checked against ON_FULL_CHOICES
+        on_full=on_full,  # checked against ON_FULL_CHOICES
         interval_us=_duration(t, "interval", "retention", 60 * SECOND, SECOND, HOUR),
         evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
         grace_us=_grace(t, short),
@@ -154,7 +154,7 @@ def _check_floor(us: int | None, field: str, short: bool) -> None:
                                  "only a test setup may go lower, with retention.allow_short_for_tests = true")
 
 
-def _grace(t: dict, short: bool) -> int:
+def _grace(t: dict[str, Any], short: bool) -> int:
     if "grace" not in t:
         return 24 * HOUR
     us = parse_duration(t["grace"], "retention.grace")
@@ -165,7 +165,7 @@ def _grace(t: dict, short: bool) -> int:
     return us
 
 
-def _retention_duration(t: dict, key: str, path: str, months: bool = False) -> int | None:
+def _retention_duration(t: dict[str, Any], key: str, path: str, months: bool = False) -> int | None:
     """A retention-length duration (1s to 3650d), or None when the key is absent. `months`: calendar
     months ("3mo") are taken too, 31 days each here (RetentionConfig.resolved applies them)."""
     if key not in t:

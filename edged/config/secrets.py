@@ -27,7 +27,7 @@ def credential_path(path: Path) -> Path:
     return path
 
 
-def load_secrets(t: dict, base_dir: Path | None) -> dict[str, Any]:
+def load_secrets(t: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
     """[secrets] file = "secrets.toml": its tables, checked; {} when no file is named."""
     _check_keys(t, "secrets", ("file",))
     if "file" not in t:
@@ -62,7 +62,7 @@ def load_secrets(t: dict, base_dir: Path | None) -> dict[str, Any]:
     return {"cameras": cameras, "mqtt": mqtt}
 
 
-def merge_secrets(data: dict, secrets: dict[str, Any]) -> tuple[dict, tuple[str, ...]]:
+def merge_secrets(data: dict[str, Any], secrets: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The config with the secrets put in place, and the fields that hold a secret in the config
     itself (check-config points at them)."""
     data = dict(data)

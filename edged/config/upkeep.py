@@ -30,13 +30,13 @@ def whole(value: Any, field: str, low: int, high: int) -> int:
     return value
 
 
-def _audit(t: dict) -> AuditConfig:
+def _audit(t: dict[str, Any]) -> AuditConfig:
     _check_keys(t, "audit", ("every_months",))
     months = whole(t.get("every_months", AuditConfig().every_months), "audit.every_months", 0, 24)
     return AuditConfig(every_months=months)
 
 
-def _maintenance(t: dict, base_dir: Path | None) -> MaintenanceConfig:
+def _maintenance(t: dict[str, Any], base_dir: Path | None) -> MaintenanceConfig:
     _check_keys(t, "maintenance", ("backup_dir", "require_attendance", "max_window"),
                 {"keep_backups": "it is [accounts] keep_backups"})
     folder = _path(t["backup_dir"], "maintenance.backup_dir", base_dir) if "backup_dir" in t else None

@@ -12,22 +12,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from edged import DEFAULT_CONFIG_PATH
+from storage import duration
+from storage.duration import DAY as DAY, HOUR as HOUR, MINUTE as MINUTE, MS as MS, SECOND as SECOND, US as US
 
 DEFAULT_PATH = DEFAULT_CONFIG_PATH
 DEFAULT_DATA_DIR = Path("/var/lib/edged")
 
-US = 1
-MS = 1_000
-SECOND = 1_000_000
-MINUTE = 60 * SECOND
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-
 KB, MB, GB, TB = 1000, 1000**2, 1000**3, 1000**4
 KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
 
-_UNITS = {"us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY}
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|s|m|h|d)")
 _SIZE_UNITS = {
     "B": 1, "KB": KB, "kB": KB, "MB": MB, "GB": GB, "TB": TB,
     "KiB": KIB, "MiB": MIB, "GiB": GIB, "TiB": TIB,
@@ -59,68 +52,17 @@ class ConfigError(Exception):
 
 # --- durations and URLs ---------------------------------------------------------------
 def parse_duration(text: str, field: str) -> int:
-    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds.
-
-    Bare numbers are refused: "60" could mean seconds or milliseconds, and a wrong guess
-    here silently changes how much footage a crash can lose.
-    """
-    if not isinstance(text, str):
-        raise ConfigError(
-            field,
-            f"expected a duration string with a unit, found {_describe(text)}; "
-            'write it quoted with a unit, e.g. "60s"',
-        )
-    s = text.strip()
-    if not s:
-        raise ConfigError(field, 'is empty; write a duration such as "60s" or "500ms"')
-    if s.startswith("-"):
-        raise ConfigError(field, f"{_show(text)} is negative; durations must be greater than zero")
-    total = Fraction(0)
-    pos = 0
-    last_size = None
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if m is None:
-            raise ConfigError(
-                field,
-                f"{_show(text)} is not a duration; write a number with a unit, "
-                'e.g. "60s", "500ms", "5m", "1h30m" (units: us, ms, s, m, h, d)',
-            )
-        size = _UNITS[m.group(2)]
-        if last_size is not None and size >= last_size:
-            raise ConfigError(
-                field, f"{_show(text)}: write units from largest to smallest, each once (e.g. \"1h30m\")"
-            )
-        last_size = size
-        total += Fraction(m.group(1)) * size
-        pos = m.end()
-    if total == 0:
-        raise ConfigError(field, f"{_show(text)} is zero; durations must be greater than zero")
-    if total.denominator != 1:
-        raise ConfigError(field, f"{_show(text)} is finer than a microsecond")
-    return int(total)
+    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds: the grammar of storage/duration.py,
+    shared with edged-central and edgectl. Bare numbers are refused (it says why)."""
+    try:
+        return duration.parse(text, _show, _describe)
+    except duration.DurationError as exc:
+        raise ConfigError(field, str(exc)) from None
 
 
 def format_duration(us: int) -> str:
     """Show microseconds the way a person would write them in the config ("1h30m", "1.5s")."""
-    if us < 0:
-        return "-" + format_duration(-us)
-    if us == 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE)):
-        n, us = divmod(us, size)
-        if n:
-            parts.append(f"{n}{unit}")
-    if us >= SECOND:
-        whole, frac = divmod(us, SECOND)
-        parts.append(f"{whole}.{frac:06d}".rstrip("0").rstrip(".") + "s")
-    elif us >= MS:
-        whole, frac = divmod(us, MS)
-        parts.append(f"{whole}.{frac:03d}".rstrip("0").rstrip(".") + "ms")
-    elif us:
-        parts.append(f"{us}us")
-    return "".join(parts)
+    return duration.format(us)
 
 
 def parse_size(text: str, field: str) -> int:
@@ -203,7 +145,7 @@ def redact_url(url: str) -> str:
 
 
 def _check_keys(
-    t: dict, path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
+    t: dict[str, Any], path: str, known: tuple[str, ...], hints: dict[str, str] | None = None
 ) -> None:
     for key in t:
         if key not in known:
@@ -215,14 +157,14 @@ def _check_keys(
             raise ConfigError(_join(path, key), f"unknown key (known: {', '.join(known)}){tip}")
 
 
-def _table(data: dict, key: str, path: str) -> dict:
+def _table(data: dict[str, Any], key: str, path: str) -> dict[str, Any]:
     t = data.get(key, {})
     if not isinstance(t, dict):
         raise ConfigError(path, f"expected a table ([{key}] section), found {_describe(t)}")
     return t
 
 
-def _required(t: dict, key: str, path: str) -> Any:
+def _required(t: dict[str, Any], key: str, path: str) -> Any:
     if key not in t:
         raise ConfigError(_join(path, key), "missing required key")
     return t[key]
@@ -241,24 +183,24 @@ def _bool(value: Any, field: str) -> bool:
 
 
 def _id(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if not value.isascii():  # a Chinese name written as the id: say where it belongs
-        raise ConfigError(field, f"{_show(value)} is not a valid id: ids are ASCII (a-z, 0-9, \"_\", \"-\"), "
+    text = _string(value, field)
+    if not text.isascii():  # a Chinese name written as the id: say where it belongs
+        raise ConfigError(field, f"{_show(text)} is not a valid id: ids are ASCII (a-z, 0-9, \"_\", \"-\"), "
                           "they name folders and MQTT topics; write the Chinese as the name "
                           "(e.g. id = \"counter1\", name = \"櫃檯1\")")
-    if not _ID.fullmatch(value):
-        raise ConfigError(field, f"{_show(value)} is not a valid id; {_ID_RULE}")
-    return value
+    if not _ID.fullmatch(text):
+        raise ConfigError(field, f"{_show(text)} is not a valid id; {_ID_RULE}")
+    return text
 
 
 def _name(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if not value.strip():
+    text = _string(value, field)
+    if not text.strip():
         raise ConfigError(field, "must not be empty")
-    return value
+    return text
 
 
-def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -> int:
+def _duration(t: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
     field = _join(path, key)
     us = parse_duration(t[key], field) if key in t else default
     if not low <= us <= high:
@@ -270,7 +212,7 @@ def _duration(t: dict, key: str, path: str, default: int, low: int, high: int) -
     return us
 
 
-def _in_days(t: dict, key: str) -> bool:
+def _in_days(t: dict[str, Any], key: str) -> bool:
     """Is the duration at `key` written in days ("6d")? A due time in days counts days on the
     site's calendar (edged/rules/deadlines.answer_due_us); one in hours ("24h") is exact."""
     value = t.get(key)
@@ -296,16 +238,16 @@ def _path(value: Any, field: str, base_dir: Path | None) -> Path:
 
 
 def _url(value: Any, field: str) -> str:
-    value = _string(value, field)
-    if not value:
+    text = _string(value, field)
+    if not text:
         raise ConfigError(field, "must not be empty")
-    if any(c <= " " or c == "\x7f" for c in value):
+    if any(c <= " " or c == "\x7f" for c in text):
         raise ConfigError(field, "contains spaces or control characters; percent-encode them (e.g. %20)")
-    if value.startswith("synthetic:"):
-        _synthetic(value[len("synthetic:") :], field)
-        return value
+    if text.startswith("synthetic:"):
+        _synthetic(text[len("synthetic:") :], field)
+        return text
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(text)
         host = parts.hostname
         _ = parts.port  # raises ValueError on a bad port
     except ValueError:
@@ -321,7 +263,7 @@ def _url(value: Any, field: str) -> str:
         )
     if not host:
         raise ConfigError(field, "has no host; write rtsp://[user:password@]host[:port]/path")
-    return value
+    return text
 
 
 _SYNTHETIC_EXAMPLE = 'e.g. "synthetic:?width=1280&height=720&fps=20"'

@@ -56,7 +56,7 @@ _HINTS = {
 }
 
 
-def _viewer(t: dict, base_dir: Path | None) -> ViewerConfig:
+def _viewer(t: dict[str, Any], base_dir: Path | None) -> ViewerConfig:
     """[viewer]: TLS files are checked only when enabled, so a switched-off section never stops edged."""
     _check_keys(t, "viewer", _KEYS, _HINTS)
     enabled = _bool(t.get("enabled", False), "viewer.enabled")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import sqlite_utils
+
 from edged import pools
 from edged.config import Config
 from edged.config.summary import settings_report
@@ -16,8 +18,9 @@ from edged.control.operation import CatalogReader, Operations, op, read_catalog,
 from edged.control.needs import DeadlinesPart
 from edged.control.protocol import RequestError
 from edged.i18n import _
+from edged.rules.roles import Actor
 from storage import audit, audit_report
-from storage.catalog import CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
 from storage.clock import SYSTEM, Clock
 
 PAGE = 5000  # audit records per reply
@@ -34,7 +37,7 @@ class AuditOps(Operations):
         self.clock = clock
 
     @op("audit.list")
-    async def listing(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+    async def listing(self, args: dict[str, Any], _caller: Actor) -> list[dict[str, Any]]:
         limit = min(int(args.get("limit") or 200), PAGE)
         since, before = args.get("from_us"), args.get("before_seq")
         # a detail is carried up to audit.LIST_DETAIL characters (design/0091): `audit.export` has it whole
@@ -43,7 +46,7 @@ class AuditOps(Operations):
             before_seq=None if before is None else int(before), detail_chars=audit.LIST_DETAIL))
 
     @op("audit.export")
-    async def export(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def export(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         after = int(args.get("after_seq") or 0)
         rows = await read_catalog(self.data_dir, lambda db: audit.records(db, after_seq=after, limit=PAGE))
         if after == 0:  # one record per export, at its start: who took the log out
@@ -51,7 +54,7 @@ class AuditOps(Operations):
         return {"records": rows, "more": len(rows) == PAGE}
 
     @op("audit.report")
-    async def report(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def report(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """The periodic report; with `done` ({name, note}) it also records that the audit was done
         and by whom (`audit.done` on the chain, with the hash of the settings it saw)."""
         start, end = int(args.get("from_us") or 0), int(args.get("to_us") or self.clock.now_us())
@@ -67,7 +70,7 @@ class AuditOps(Operations):
         sha = (report.get("settings") or {}).get("sha256")
         now = self.clock.now_us()
 
-        def record(c) -> None:
+        def record(c: Catalog) -> None:
             audit.append(c.db, str(caller), "audit.report", {"from_us": start, "to_us": end}, at_us=now)
             if done is not None:
                 audit.append(c.db, str(caller), audit_report.DONE, {
@@ -82,7 +85,7 @@ class AuditOps(Operations):
         return report
 
     @op("usage.register")
-    async def usage(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def usage(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """The usage register (影音應用記錄簿, design/0089) for [from, to): the custodian who keeps it,
         the approver and the auditor read it; who printed it is on the record."""
         start, end = int(args.get("from_us") or 0), int(args.get("to_us") or self.clock.now_us())
@@ -95,7 +98,7 @@ class AuditOps(Operations):
         return {"from_us": start, "to_us": end, "uses": uses}
 
     @op("audit.verify")
-    async def verify(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def verify(self, args: dict[str, Any], _caller: Actor) -> dict[str, Any]:
         expect = args.get("head")
         if expect is not None:
             try:
@@ -103,7 +106,7 @@ class AuditOps(Operations):
             except (TypeError, ValueError, IndexError):
                 raise RequestError(_('head is [seq, "hash"]')) from None
 
-        def q(db) -> dict[str, Any]:
+        def q(db: sqlite_utils.Database) -> dict[str, Any]:
             n, problem = audit.verify(db, expect)
             return {"records": n, "ok": problem is None, "problem": problem, "head": audit.head(db)}
         return await self.reader.query(q, pools.VERIFY)

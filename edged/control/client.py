@@ -50,7 +50,7 @@ def _connect(s: socket.socket, path: Path, timeout: float) -> None:
 def listener_uid(s: socket.socket) -> int:
     """The user running the process at the other end of a connected Unix socket (SO_PEERCRED)."""
     _pid, uid, _gid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    return uid
+    return int(uid)
 
 
 def session_file() -> Path:

@@ -31,8 +31,10 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
+from edged.rules.roles import Actor
 from storage import audit, nodecert, nodekey, retrieval_store
 from storage.export import evidence as export
+from storage.export.plan import ExportError, gather, plan_camera
 from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.export.worker import run_clips
 from storage.catalog import CatalogWriter
@@ -56,7 +58,7 @@ class ExportOps(Operations):
         self.clock = clock
 
     @op("export.run")
-    async def run(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def run(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         try:
             grant_id = int(args["grant"])
         except (KeyError, TypeError, ValueError):
@@ -68,7 +70,7 @@ class ExportOps(Operations):
         try:
             grant, cameras = await self.writer.run(
                 lambda c: self._take(c, grant_id, actor, recipient, started, receipt_by))
-        except (retrieval_store.GrantError, export.ExportError) as exc:
+        except (retrieval_store.GrantError, ExportError) as exc:
             raise RequestError(_("export refused: {why}").format(why=exc)) from None
         reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
@@ -82,24 +84,24 @@ class ExportOps(Operations):
         covers, in one go; the footage is marked in use before any retention pass can run."""
         grant = retrieval_store.peek_grant(c.db, grant_id)
         if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
-            cams = export.gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
-            if not any(export.plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
+            cams = gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
+            if not any(plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
                        for x in cams):  # refuse before spending the grant on nothing
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": "no footage in range"})
-                raise export.ExportError(_("there is no footage for grant {id} ({cameras} in its range); the grant "
+                raise ExportError(_("there is no footage for grant {id} ({cameras} in its range); the grant "
                                            "was not used").format(id=grant_id, cameras=", ".join(grant["cameras"])))
             req = retrieval_store.request_row(c.db, grant["request_id"]) or {}
             why = rq.copy_refusal(req, recipient=recipient, receipt_by=receipt_by)  # the site's [policy]
             if why is not None:
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": why})
-                raise export.ExportError(_("{why}; the grant was not used").format(why=why))
+                raise ExportError(_("{why}; the grant was not used").format(why=why))
         watcher = recipient or (grant or {}).get("requester") or ""
         used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started)
-        footage = export.gather(c.db, used["cameras"], used["from_us"], used["to_us"])
+        footage = gather(c.db, used["cameras"], used["from_us"], used["to_us"])
         self.in_use.add(r["path"] for x in footage for r in x["segments"])
         return used, footage
 
-    async def _export(self, grant_id: int, grant: dict[str, Any], cameras: list[dict[str, Any]], caller: Any,
+    async def _export(self, grant_id: int, grant: dict[str, Any], cameras: list[dict[str, Any]], caller: Actor,
                       started: int, receipt_by: str | None) -> dict[str, Any]:
         """Write, sign and record the export of a used grant (hashing and remuxing on a thread,
         progress lines to the client); a failure is recorded against the grant."""
@@ -158,7 +160,7 @@ class ExportOps(Operations):
                 "ca": chain[-1] if chain else None}
 
     @op("export.read")
-    async def read(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def read(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """A piece of a finished export's file, for the custodian who made it (while it is staged)."""
         try:
             export_id, name, offset = int(args["export"]), str(args["file"]), int(args.get("offset", 0))
@@ -238,7 +240,7 @@ async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None
         try:
             await discard_working_copy(writer, data_dir, folder, "edged", kind)
             count += 1
-        except (export.ExportError, OSError) as exc:
+        except (ExportError, OSError) as exc:
             log.error("could not destroy %s: %s", folder, exc)
     return count
 

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 from edged.control.operation import CatalogReader, Operations, integer, limit_of, op, scoped, text
 from edged.control.protocol import RequestError
 from edged.i18n import _
+from edged.rules.roles import Actor
 from storage import restamps
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
@@ -32,7 +33,7 @@ class FlagOps(Operations):
         self.clock = clock
 
     @op("flags.list")
-    async def listing(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def listing(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """The flagged segments of the caller's cameras: unresolved ones, or every one (`all`)."""
         scope = scoped(caller, args.get("camera"))
         every, limit = bool(args.get("all")), limit_of(args, 1000)
@@ -40,7 +41,7 @@ class FlagOps(Operations):
         return {"flags": rows}
 
     @op("flags.resolve")
-    async def resolve(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def resolve(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """Resolve the flags of `ids` (or, with `all`, every unresolved one of the caller's
         cameras, or of `camera`) with a `reason`; `true_start_us`: when the one segment named began."""
         reason = text(args, "reason")

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlite_utils
+
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, sees
 from edged.control.protocol import RequestError
 from edged.control.needs import RetentionPart
 from edged.control.server import Caller
 from edged.i18n import _
 from edged.rules import holds as rules
+from edged.rules.roles import Actor
 from mqtt.commands import CommandRefused
 from storage import audit
 from storage.alarm_kinds import HOLD_REVIEW_DUE
-from storage.catalog import CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
 from storage.retention import holds
 from storage.retention.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
@@ -36,7 +39,7 @@ class HoldOps(Operations):
         self.reader = reader
 
     @op("hold.add")
-    async def hold_add(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def hold_add(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """Place a hold by the site's [policy.holds] (design/0041): who may, for how long, and
         whether it waits for an approver (then it is `pending` and keeps its footage meanwhile)."""
         runner = self.runner
@@ -49,7 +52,7 @@ class HoldOps(Operations):
                                    roles=caller.roles if isinstance(caller, Caller) else None, now_us=now,
                                    default_us=runner.cfg.retention.evidence_hold_us, review_us=args.get("review_us"))
 
-            def place(c):
+            def place(c: Catalog) -> dict[str, Any]:
                 row = add_hold(c.db, kind=kind, cameras=cameras, from_us=int(args["from_us"]),
                                to_us=int(args["to_us"]), reason=str(args.get("reason", "")),
                                case_ref=str(args.get("case_ref", "")), placed_by=str(caller), now=now, **placed)
@@ -64,14 +67,14 @@ class HoldOps(Operations):
         return row
 
     @op("hold.approve")
-    async def hold_approve(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def hold_approve(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         return await self._decide(args, caller, approve=True)
 
     @op("hold.reject")
-    async def hold_reject(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def hold_reject(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         return await self._decide(args, caller, approve=False)
 
-    async def _decide(self, args: dict[str, Any], caller: Any, *, approve: bool) -> dict[str, Any]:
+    async def _decide(self, args: dict[str, Any], caller: Actor, *, approve: bool) -> dict[str, Any]:
         what = _("hold not approved") if approve else _("hold not rejected")
         hold_id = integer(args.get("id"), "id")
         try:
@@ -81,7 +84,7 @@ class HoldOps(Operations):
             changes = rules.deciding(current, approver=str(caller), approve=approve,
                                      reason=str(args.get("reason", "")), now_us=now, policy=self.runner.cfg.policy.holds)
 
-            def decide(c):
+            def decide(c: Catalog) -> dict[str, Any]:
                 row = update_hold(c.db, current["id"], changes)
                 audit.append(c.db, str(caller), "hold.approve" if approve else "hold.reject", {
                     "id": row["id"], "kind": row["kind"], "placed_by": row["placed_by"],
@@ -96,7 +99,7 @@ class HoldOps(Operations):
         return row
 
     @op("hold.extend")
-    async def hold_extend(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def hold_extend(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """Extend an evidence hold (by an approver, by default), at most [policy.holds.evidence] max from
         now; on a legal hold, review it: a new review date (`review_us`, or `expires_us` as the date)."""
         hold_id = integer(args.get("id"), "id")
@@ -114,7 +117,7 @@ class HoldOps(Operations):
                                           roles=roles, expires_us=int(args["expires_us"]))
                 action, before, after = "hold.extend", "from_expires_us", "expires_us"
 
-            def extend(c):
+            def extend(c: Catalog) -> dict[str, Any]:
                 row = update_hold(c.db, current["id"], changes)
                 audit.append(c.db, str(caller), action, {
                     "id": row["id"], before: current[after], after: row[after], "reason": str(args.get("reason", ""))})
@@ -128,7 +131,7 @@ class HoldOps(Operations):
             raise RequestError(_("hold not extended: {why}").format(why=exc)) from None
 
     @op("hold.release")
-    async def hold_release(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def hold_release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         try:
             hold_id = int(args["id"])
             current = await self.writer.run(lambda c: hold_row(c.db, hold_id))
@@ -142,7 +145,7 @@ class HoldOps(Operations):
         check_scope(caller, current["cameras"], _("hold not released"))
         approver = getattr(caller, "account", None) if current["kind"] == "legal" else None
         try:
-            def release(c):
+            def release(c: Catalog) -> dict[str, Any]:
                 row = release_hold(c.db, hold_id, actor=str(caller), reason=str(args.get("reason", "")),
                                    approver=approver, now=self.runner.clock.now_us())
                 audit.append(c.db, row["ended_by"], "hold.release", {
@@ -158,16 +161,16 @@ class HoldOps(Operations):
         return row
 
     @op("hold.list")
-    async def hold_list(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+    async def hold_list(self, args: dict[str, Any], caller: Actor) -> list[dict[str, Any]]:
         """The holds on the caller's cameras only (R4.2; issue 27)."""
         rows = await self.reader.query(lambda db: holds.holds(db, bool(args.get("all"))))
         return [r for r in rows if sees(caller, r["cameras"])]
 
     @op("hold.show")
-    async def hold_show(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def hold_show(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         hold_id = integer(args.get("id"), "id")
 
-        def q(db) -> dict[str, Any]:
+        def q(db: sqlite_utils.Database) -> dict[str, Any]:
             try:
                 return hold_row(db, int(hold_id or 0))
             except HoldError as exc:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlite_utils
+
 from edged.rules import deadlines
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, scope_of
 from edged.control.protocol import RequestError
 from edged.control.needs import InspectionPart, ReferencePart
 from edged.i18n import _
 from edged.ports import InspectionError, ReferenceRefused
+from edged.rules.roles import Actor
 from storage import inspections as inspection_table
 from storage import node as node_table
 from storage.clock import SYSTEM, Clock
@@ -41,7 +44,7 @@ class InspectionOps(Operations):
         self.clock = clock
 
     @op("camera.set_reference")
-    async def set_reference(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def set_reference(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         camera = str(args.get("camera", ""))
         check_scope(caller, [camera], _("reference not set"))  # a lobby custodian cannot re-baseline the evidence room
         try:
@@ -50,11 +53,11 @@ class InspectionOps(Operations):
             raise RequestError(str(exc)) from None
 
     @op("inspect.run")
-    async def run(self, _args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def run(self, _args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         return await self.runner.run_now("manual", None, str(caller))
 
     @op("inspect.sign")
-    async def sign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def sign(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         notes = args.get("notes") or {}
         if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
             raise RequestError(_("notes must map camera ids to text"))
@@ -68,7 +71,7 @@ class InspectionOps(Operations):
             raise RequestError(_("not signed: {why}").format(why=exc)) from None
 
     @op("inspect.countersign")
-    async def countersign(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def countersign(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         try:
             unit = args.get("unit")
             return await self.runner.countersign(int(args["run"]), str(args.get("name", "")), str(caller),
@@ -78,7 +81,7 @@ class InspectionOps(Operations):
             raise RequestError(_("not countersigned: {why}").format(why=exc)) from None
 
     @op("inspect.list")
-    async def listing(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def listing(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         start = integer(args.get("from_us"), "from_us", 0)
         end = integer(args.get("to_us"), "to_us", self.clock.now_us())
 
@@ -87,14 +90,14 @@ class InspectionOps(Operations):
         # R3.2: the register of the month the listing starts in is due by this (None: not tracked)
         due = deadlines.register_due_us(deadlines.month_of(int(start or 0), tz), due_day, tz) if due_day else None
 
-        def q(db) -> dict[str, Any]:
+        def q(db: sqlite_utils.Database) -> dict[str, Any]:
             site = node_table.values(db, "site", "site_name")
             runs = [within(scope_of(caller), r) for r in inspection_table.runs_between(db, int(start or 0), int(end or 0))]
             return {"runs": runs, "site": site, "register_due_us": due, "register": register_of(self.runner.cfg)}
         return await self.reader.query(q)
 
     @op("inspect.show")
-    async def show(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def show(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         run_id = integer(args.get("run"), "run")
         run = await self.reader.query(lambda db: inspection_table.run_of(db, int(run_id or 0)))
         if run is None:

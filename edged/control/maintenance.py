@@ -9,6 +9,7 @@ from edged.control.operation import CatalogReader, Operations, limit_of, op
 from edged.control.protocol import RequestError
 from edged.control.needs import MaintenancePart
 from edged.ports import MaintenanceError
+from edged.rules.roles import Actor
 from storage import maintenance as maintenance_table
 
 
@@ -18,7 +19,7 @@ class MaintenanceOps(Operations):
         self.reader = reader
 
     @op("maintenance.begin")
-    async def begin(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def begin(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         verify = {"verify_us": int(args["verify_us"])} if args.get("verify_us") else {}  # else the window's default
         try:
             return await self.maintenance.begin(str(args.get("reason", "")), str(caller), **verify,
@@ -30,14 +31,14 @@ class MaintenanceOps(Operations):
             raise RequestError(str(exc)) from None
 
     @op("maintenance.end")
-    async def end(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def end(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         try:
             return await self.maintenance.end(str(args.get("note", "")), str(caller))
         except MaintenanceError as exc:
             raise RequestError(str(exc)) from None
 
     @op("maintenance.password_changed")
-    async def password_changed(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def password_changed(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """After a vendor's maintenance (002 §6(3)): the superuser password was changed (design/0083)."""
         try:
             return await self.maintenance.password_changed(str(args.get("note", "")), str(caller))
@@ -45,6 +46,6 @@ class MaintenanceOps(Operations):
             raise RequestError(str(exc)) from None
 
     @op("maintenance.list")
-    async def listing(self, args: dict[str, Any], _caller: Any) -> list[dict[str, Any]]:
+    async def listing(self, args: dict[str, Any], _caller: Actor) -> list[dict[str, Any]]:
         limit = limit_of(args, 50)
         return await self.reader.query(lambda db: maintenance_table.recent(db, limit))

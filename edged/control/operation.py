@@ -21,6 +21,7 @@ from edged.control.protocol import RequestError
 from edged.control.server import Caller, Handler
 from edged.rules import retrieval, roles
 from edged.i18n import _
+from edged.rules.roles import Actor
 from storage import accounts, retrieval_store
 from storage.catalog import CatalogWriter, open_readonly
 from storage.layout import CATALOG_FILE
@@ -67,11 +68,11 @@ def handlers_of(*groups: Operations) -> dict[str, Handler]:
     return table
 
 
-async def read_catalog(data_dir: Path, fn: Callable[[Any], Any], pool: pools.Pool = pools.REPORTS) -> Any:
+async def read_catalog(data_dir: Path, fn: Callable[[Any], T], pool: pools.Pool = pools.REPORTS) -> T:
     """`fn(db)` on a read-only catalog connection of its own, on a thread of `pool`: readers never
     wait for the writer, the event loop never waits for SQLite, and a flood of reports waits
     behind itself, capped per caller (design/0062)."""
-    def run() -> Any:
+    def run() -> T:
         db = open_readonly(data_dir / CATALOG_FILE)
         try:
             return fn(db)
@@ -110,7 +111,7 @@ class CatalogReader:
                               "and resumes by itself when the disk is back; `edgectl status` shows the "
                               "state").format(why=why))
 
-    async def query(self, fn: Callable[[Any], Any], pool: pools.Pool = pools.REPORTS) -> Any:
+    async def query(self, fn: Callable[[Any], T], pool: pools.Pool = pools.REPORTS) -> T:
         if not await self.readable():
             raise self.unreadable()
         try:
@@ -119,7 +120,7 @@ class CatalogReader:
             raise self.unreadable() from None
 
 
-def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
+def check_scope(caller: Actor, cameras: list[str] | None, what: str) -> None:
     """A person acts only on the cameras of their account (R4.2); signed commands are not scoped."""
     if isinstance(caller, Caller) and caller.account is not None:
         outside = roles.out_of_scope(caller.cameras, cameras)
@@ -128,17 +129,17 @@ def check_scope(caller: Any, cameras: list[str] | None, what: str) -> None:
                 what=what, account=caller.account, cameras=", ".join(outside)))
 
 
-def sees(caller: Any, cameras: list[str] | None) -> bool:
+def sees(caller: Actor, cameras: list[str] | None) -> bool:
     """Whether a read may show something about these cameras (None: every camera) to the caller."""
     return not (isinstance(caller, Caller) and caller.account is not None) or roles.in_scope(caller.cameras, cameras)
 
 
-def scope_of(caller: Any) -> tuple[str, ...] | None:
+def scope_of(caller: Actor) -> tuple[str, ...] | None:
     """The cameras a scoped account's reads are cut down to (None: every camera)."""
     return caller.cameras if isinstance(caller, Caller) and caller.account is not None else None
 
 
-def scoped(caller: Any, camera: str | None) -> list[str] | None:
+def scoped(caller: Actor, camera: str | None) -> list[str] | None:
     """The cameras a read may cover: the one asked for (checked against the account's scope), or
     the account's scope (None: every camera)."""
     if camera is not None:

@@ -23,6 +23,7 @@ from edged.rules.throttle import Limits, LoginThrottle
 from storage import alarm_kinds, retrieval_store
 from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock
+from storage.states.requests import FILED
 
 
 # requests one account may file: 10 at once, then one a minute
@@ -116,7 +117,7 @@ class RequestOps(Operations):
             now_us=self.clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
             flag_note=text(args, "flag_note") or None), _("request not "
                                                           "approved") if approve else _("request not rejected"))
-        if self.alarms is not None and row["state"] != rq.FILED:  # decided: no longer overdue
+        if self.alarms is not None and row["state"] != FILED:  # decided: no longer overdue
             await self.alarms.clear(alarm_kinds.REQUEST_OVERDUE.key(str(request_id)))
         await self._ethics(row)
         if clamped:

@@ -36,7 +36,7 @@ from edged.guard import ConnectionGuard
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any], Any], Awaitable[Any]]
+Handler = Callable[[dict[str, Any], roles.Actor], Awaitable[Any]]
 # token -> the session ({account, roles, cameras, expires_us, ...}) or None
 SessionLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 MAX_REQUEST = 1 << 16
@@ -191,6 +191,8 @@ class ControlServer:
     async def _answer(self, line: bytes, uid: int, user: str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         try:
             request = protocol.decode(line)
+            if not isinstance(request, dict):
+                raise TypeError
             op = request["op"]
             if op not in self.handlers:
                 raise KeyError(op)

@@ -43,7 +43,7 @@ class SessionOps(Operations):
         self.alarms = alarms
         self.clock = clock
         self.throttle = LoginThrottle(LOGIN_LIMITS)
-        self._tasks: set[asyncio.Future] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._summary: asyncio.TimerHandle | None = None
 
     @op("login")

@@ -16,7 +16,9 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, TypeVar
+
+import sqlite_utils
 
 from edged.alarms import alarm_text
 from edged.config import Config
@@ -26,6 +28,7 @@ from edged.control.reads import ReadLedger
 from edged.control.server import Caller
 from edged.rules import roles
 from edged.i18n import _
+from edged.rules.roles import Actor
 from storage import audit, gaps as gap_table, nodecert, restamps
 from storage import events as event_table
 from storage import cameras as camera_table
@@ -38,6 +41,8 @@ from storage.segment_rows import SEGMENT_STATES
 from storage.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
+
+T = TypeVar("T")
 
 
 def _enrolment(data_dir: Path) -> dict[str, Any] | None:
@@ -63,18 +68,18 @@ class StatusOps(Operations):
         self.data_dir: Path = reader.data_dir
         self.clock = clock
 
-    def _query(self, fn: Callable[[Any], Any]) -> Any:
+    def _query(self, fn: Callable[[Any], T]) -> Awaitable[T]:
         return self.reader.query(fn)
 
     @op("ping")
-    async def ping(self, _args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def ping(self, _args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         return {"pong": True, "user": getattr(caller, "os_user", str(caller))}
 
     @op("status")
-    async def status(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def status(self, _args: dict[str, Any], _caller: Actor) -> dict[str, Any]:
         data_dir, clock, storage_lost = self.data_dir, self.clock, self.reader.storage_lost
 
-        def q(db) -> dict[str, Any]:
+        def q(db: sqlite_utils.Database) -> dict[str, Any]:
             node = node_table.values(db)
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
@@ -110,7 +115,7 @@ class StatusOps(Operations):
         return await self.writer.run(lambda c: q(c.db))  # the data disk is gone from its path: the writer still has it
 
     @op("cameras")
-    async def cameras(self, args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def cameras(self, args: dict[str, Any], _caller: Actor) -> dict[str, Any]:
         cfg = self.cfg_of()
         every = await self._query(lambda db: camera_table.listing(db, True))
         rows = every if args.get("all") else [r for r in every if r["configured"]]
@@ -124,7 +129,7 @@ class StatusOps(Operations):
                 "list_changed_us": max((r["listed_us"] for r in every if r.get("listed_us")), default=None)}
 
     @op("segments")
-    async def segments(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def segments(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
         if start is None or end is None or end <= start:
             raise RequestError(_("segments needs from_us < to_us"))
@@ -135,7 +140,7 @@ class StatusOps(Operations):
         limit = limit_of(args, 1000)
         scope = scoped(caller, camera)
 
-        def q(db) -> dict[str, Any]:
+        def q(db: sqlite_utils.Database) -> dict[str, Any]:
             if camera and not camera_table.exists(db, camera):
                 raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             if scope is None or len(scope) == 1:
@@ -150,14 +155,14 @@ class StatusOps(Operations):
         return data
 
     @op("events")
-    async def events(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def events(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """Motion events (design/0038), oldest first; thumbnails (base64 JPEG) only if asked."""
         since, until = integer(args.get("since_us"), "since_us"), integer(args.get("until_us"), "until_us")
         camera, thumbs = args.get("camera"), bool(args.get("thumbs"))
         limit = limit_of(args, 1000)
         scope = scoped(caller, camera)
 
-        def q(db) -> list[dict[str, Any]]:
+        def q(db: sqlite_utils.Database) -> list[dict[str, Any]]:
             if camera and not camera_table.exists(db, camera):
                 raise RequestError(_("no camera {camera!r}; `edgectl cameras` lists them").format(camera=camera))
             rows = event_table.listing(db, scope, since, until, limit, thumbs)
@@ -171,7 +176,7 @@ class StatusOps(Operations):
         return {"events": rows}
 
     @op("retention")
-    async def retention(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def retention(self, _args: dict[str, Any], _caller: Actor) -> dict[str, Any]:
         cfg = self.cfg_of()
         report = await self._query(lambda db: retention_report(db, cfg.retention, cfg.cameras, self.data_dir,
                                                                clock=self.clock))
@@ -179,14 +184,14 @@ class StatusOps(Operations):
         return {**report, "site_min_us": cfg.retention.min_retention_us, "site_max_us": cfg.retention.max_retention_us}
 
     @op("destructions")
-    async def destructions(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+    async def destructions(self, args: dict[str, Any], caller: Actor) -> list[dict[str, Any]]:
         scope = scoped(caller, args.get("camera"))
         start, end = integer(args.get("from_us"), "from_us"), integer(args.get("to_us"), "to_us")
         limit = limit_of(args, 10_000)
         return await self._query(lambda db: destructions(db, scope, start, end, limit))
 
     @op("alarms")
-    async def alarms(self, args: dict[str, Any], caller: Any) -> list[dict[str, Any]]:
+    async def alarms(self, args: dict[str, Any], caller: Actor) -> list[dict[str, Any]]:
         """The alarms the caller may read (issue 45): camera alarms of their cameras, an account's
         or a request's alarms only to the roles that act on them; the rest are not there for them."""
         rows = await self._query(lambda db: alarm_table.listing(db, bool(args.get("all"))))

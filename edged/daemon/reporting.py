@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from edged import __version__
 from edged.config import Config
 from edged.rules import ethics
+from edged.rules.roles import Actor
 from mqtt.reporter import Reporter
 from storage import alarms as alarm_table, audit, chainhead
 from storage import cameras as camera_table
@@ -279,10 +280,11 @@ class Reporting:
         }
 
 
-def signed_report(handler: Any, cfg: Config, key: NodeKey, clock: Clock = SYSTEM) -> Any:
+def signed_report(handler: Callable[[dict[str, Any], Actor], Awaitable[dict[str, Any]]], cfg: Config, key: NodeKey,
+                  clock: Clock = SYSTEM) -> Callable[[dict[str, Any], Actor], Awaitable[dict[str, Any]]]:
     """The audit report's control handler, with its chain head signed by the node key, so a site
     without a broker can anchor the head on paper (design/0026)."""
-    async def report(args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def report(args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         r = await handler(args, caller)
         head = r["audit_chain"].get("head")
         if head is not None:

@@ -4,7 +4,7 @@ with its dates. What the ethics office or the police audit (002 §17) files."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from edged.documents import Doc, page, table, tag
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label
@@ -14,7 +14,7 @@ ROLE_LABELS = {"viewer": N_("viewer"), "custodian": N_("custodian"), "approver":
                "auditor": N_("auditor"), "admin": N_("administrator")}
 
 
-def _size(n: int | None) -> str:
+def _size(n: float | None) -> str:
     if n is None:
         return "-"
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -104,7 +104,7 @@ def _care_parts(doc: Doc, r: dict[str, Any]) -> list[str]:
 
 
 def audit_report_html(doc: Doc, r: dict[str, Any], printed_us: int,
-                      extra: list[tuple[str, list[str], list[list[Any]]]] = ()) -> str:
+                      extra: Sequence[tuple[str, list[str], list[list[Any]]]] = ()) -> str:
     """The report; `extra`: more (title, headers, rows) parts, already in the document's language."""
     title = _("CCTV audit report")
     period = _("Period: {start} to {end}.").format(start=doc.date(r["from_us"], long=True),

@@ -5,7 +5,7 @@ cameras with their effective retention (`min_days`, `max_days`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from edged.documents import Doc, esc, page, table, tag, wrap
 from edged.i18n import N_, _, ngettext
@@ -47,7 +47,8 @@ def notice_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | Non
     return wrap(doc, _("CCTV in operation"), body + footer, "poster")
 
 
-def notice_text(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | None, table_fn) -> str:
+def notice_text(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | None,
+                table_fn: Callable[..., str]) -> str:
     """The notice as terminal text (edgectl cameras --notice)."""
     lead = ngettext("This site is monitored by {n} camera.", "This site is monitored by {n} cameras.",
                     len(rows)).format(n=len(rows))

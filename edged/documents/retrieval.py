@@ -84,7 +84,7 @@ def _categories(doc: Doc, r: dict[str, Any]) -> str:
 
 
 def _requester(r: dict[str, Any]) -> str:
-    return r.get("requester_name") or r.get("requester_account") or r["filed_by"]
+    return str(r.get("requester_name") or r.get("requester_account") or r["filed_by"])
 
 
 def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, names: dict[str, str]) -> str:

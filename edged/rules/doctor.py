@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edged.i18n import _
+from storage import alarm_kinds as kinds
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 EXIT = {PASS: 0, WARN: 1, FAIL: 2}
@@ -181,7 +182,8 @@ def _audit(status: dict[str, Any], mqtt: dict[str, Any]) -> Check:
 
 
 def _due(alarms: list[dict[str, Any]]) -> Check:
-    due = [a for a in alarms if a.get("kind") in ("inspection_overdue", "register_overdue") and not a.get("cleared_us")]
+    overdue = (kinds.INSPECTION_OVERDUE.name, kinds.REGISTER_OVERDUE.name)
+    due = [a for a in alarms if a.get("kind") in overdue and not a.get("cleared_us")]
     if due:
         return Check("inspections", WARN, "; ".join(a.get("text") or a.get("message") or a["kind"] for a in due),
                      "edgectl inspect; edgectl inspect report")

@@ -14,12 +14,10 @@ from edged.config.health import HealthConfig
 from storage import alarm_kinds as kinds
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
-# The kinds these rules judge, in order, -> severity (storage/alarm_kinds.py declares each, R3.4).
-KINDS: dict[str, str] = {k.name: k.severity for k in (
-    kinds.VIDEO_DARK, kinds.VIDEO_OVEREXPOSED, kinds.VIDEO_FROZEN, kinds.VIDEO_BLURRED, kinds.CAMERA_MOVED,
-    kinds.VIDEO_MONOCHROME, kinds.BELOW_RESOLUTION, kinds.BELOW_FPS, kinds.AUDIO_MISSING, kinds.CLOCK_DRIFT,
-    kinds.AUDIO_SILENT, kinds.KEYFRAMES_MISSING, kinds.MEDIA_CLOCK_DRIFT, kinds.PICTURE_TOO_BIG)}
-FLOOR_KINDS = ("below_resolution", "below_fps", "audio_missing", "video_monochrome", "clock_drift")  # R2
+# The kinds these rules judge, in order, -> severity: the PICTURE group of storage/alarm_kinds.py (R3.4).
+KINDS: dict[str, str] = {k.name: k.severity for k in kinds.in_group(kinds.PICTURE)}
+FLOOR_KINDS = tuple(k.name for k in (  # R2
+    kinds.BELOW_RESOLUTION, kinds.BELOW_FPS, kinds.AUDIO_MISSING, kinds.VIDEO_MONOCHROME, kinds.CLOCK_DRIFT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,40 +52,43 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
     if view.stats:
         _stream(view.stats, view.audio_required, cfg, present, known, view.host_clock_ok)
     if view.oversize is not None or view.image:  # a sample after the refusal clears it
-        known.add("picture_too_big")
+        known.add(kinds.PICTURE_TOO_BIG.name)
     if view.oversize is not None:
         w, h = view.oversize
-        present["picture_too_big"] = f"its stream declares a {w}x{h} picture, larger than any camera's: not decoded, " \
-                                     "so its picture is not checked"
+        present[kinds.PICTURE_TOO_BIG.name] = (f"its stream declares a {w}x{h} picture, larger than any camera's: "
+                                               "not decoded, so its picture is not checked")
     m = view.image
     if m:
-        known.update(("video_dark", "video_overexposed", "video_blurred"))
+        known.update((kinds.VIDEO_DARK.name, kinds.VIDEO_OVEREXPOSED.name, kinds.VIDEO_BLURRED.name))
         # A dark, white or covered picture also looks frozen, grey and edgeless: those stand
         # alone, and the later checks wait for a usable picture.
         dark = m["luma"] < cfg.dark_luma or m.get("dark", 0.0) > cfg.dark_fraction
         bright = m["bright"] > cfg.bright_fraction
         covered = not dark and not bright and m["contrast"] < cfg.covered_contrast
         if dark:
-            present["video_dark"] = f"picture too dark or black (mean brightness {m['luma']:.0f}/255)"
+            present[kinds.VIDEO_DARK.name] = f"picture too dark or black (mean brightness {m['luma']:.0f}/255)"
         if bright:
-            present["video_overexposed"] = f"picture overexposed ({m['bright']:.0%} of it white)"
+            present[kinds.VIDEO_OVEREXPOSED.name] = f"picture overexposed ({m['bright']:.0%} of it white)"
         if covered:
-            present["video_blurred"] = f"picture covered or featureless (contrast {m['contrast']:.1f})"
+            present[kinds.VIDEO_BLURRED.name] = f"picture covered or featureless (contrast {m['contrast']:.1f})"
         if not (dark or bright or covered):
             if m["sharpness"] < cfg.blur_sharpness:
-                present["video_blurred"] = f"picture blurred (focus {m['sharpness']:.2f} < {cfg.blur_sharpness:g})"
+                present[kinds.VIDEO_BLURRED.name] = (f"picture blurred (focus {m['sharpness']:.2f} < "
+                                                     f"{cfg.blur_sharpness:g})")
             if m.get("change") is not None:
-                known.add("video_frozen")
+                known.add(kinds.VIDEO_FROZEN.name)
                 if m["change"] < cfg.frozen_change:
-                    present["video_frozen"] = f"picture frozen ({m['change']:.1%} of it changed between samples)"
+                    present[kinds.VIDEO_FROZEN.name] = (f"picture frozen ({m['change']:.1%} of it changed "
+                                                        "between samples)")
             if in_window(local_minute, cfg.daylight):
-                known.add("video_monochrome")
+                known.add(kinds.VIDEO_MONOCHROME.name)
                 if m["colour"] < cfg.colour_min:
-                    present["video_monochrome"] = f"no colour in daylight hours (saturation {m['colour']:.1f})"
+                    present[kinds.VIDEO_MONOCHROME.name] = f"no colour in daylight hours (saturation {m['colour']:.1f})"
     if view.similarity is not None:
-        known.add("camera_moved")
+        known.add(kinds.CAMERA_MOVED.name)
         if view.similarity < cfg.moved_similarity:
-            present["camera_moved"] = (f"picture differs from the reference (similarity {view.similarity:.2f}):"
+            present[kinds.CAMERA_MOVED.name] = (f"picture differs from the reference (similarity "
+                                                f"{view.similarity:.2f}):"
                                        " moved, turned or replaced")
     return present, known
 
@@ -95,7 +96,7 @@ def conditions(view: CameraView, cfg: HealthConfig, local_minute: int) -> tuple[
 def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present: dict[str, str],
             known: set[str], host_clock_ok: bool = True) -> None:
     """The conditions the packet statistics show: resolution, frame rate, audio, the camera's clock."""
-    known.update(("below_resolution", "below_fps"))
+    known.update((kinds.BELOW_RESOLUTION.name, kinds.BELOW_FPS.name))
     w, h = s.get("width") or 0, s.get("height") or 0
     # Each floor "at least" (design/0093), and the words name the one not met: a 720p camera meets
     # the 1280x720 floor and misses the megapixel floor of stored images (1280x720 is 0.92 MP,
@@ -103,27 +104,27 @@ def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present:
     small = w < cfg.min_width or h < cfg.min_height
     few = w * h < cfg.min_pixels
     if small:
-        present["below_resolution"] = (f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor "
+        present[kinds.BELOW_RESOLUTION.name] = (f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) is below the floor "
                                        f"{cfg.min_width}x{cfg.min_height}"
                                        + (f" and {cfg.min_pixels / 1e6:g} megapixel" if few else ""))
     elif few:
-        present["below_resolution"] = (f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) meets the floor "
+        present[kinds.BELOW_RESOLUTION.name] = (f"resolution {w}x{h} ({w * h / 1e6:.2f} MP) meets the floor "
                                        f"{cfg.min_width}x{cfg.min_height} but is below the floor of "
                                        f"{cfg.min_pixels / 1e6:g} megapixel a stored picture ([health] min_pixels)")
     fps = s.get("fps") or 0.0
     if fps < cfg.min_fps:
-        present["below_fps"] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
+        present[kinds.BELOW_FPS.name] = f"{fps:.1f} frames per second is below the floor of {cfg.min_fps:g}"
     if audio_required:
         _audio(s, cfg, present, known)
-    known.add("keyframes_missing")
+    known.add(kinds.KEYFRAMES_MISSING.name)
     if s.get("no_keyframe_s"):
-        present["keyframes_missing"] = (
+        present[kinds.KEYFRAMES_MISSING.name] = (
             f"no keyframe from the camera for {s['no_keyframe_s']:.0f} s: its segments are cut without one, "
             "and each new segment cannot be played until the next keyframe: set the camera's keyframe "
             "(I-frame, GOP) interval to 1-2 s")
-    known.add("media_clock_drift")
+    known.add(kinds.MEDIA_CLOCK_DRIFT.name)
     if s.get("media_reanchor_s"):
-        present["media_clock_drift"] = (
+        present[kinds.MEDIA_CLOCK_DRIFT.name] = (
             f"the camera's video clock ran {abs(s['media_reanchor_s']):.1f} s "
             f"{'fast' if s['media_reanchor_s'] > 0 else 'slow'} against this recorder's: its recording was "
             "re-anchored to the recorder's clock (a segment ended early); check the camera's time and frame "
@@ -132,30 +133,30 @@ def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present:
     # host_clock_off), not a clock_drift on every camera: no camera is blamed meanwhile.
     drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us) if host_clock_ok else ""
     if drift is not None:
-        known.add("clock_drift")
+        known.add(kinds.CLOCK_DRIFT.name)
         if drift:
-            present["clock_drift"] = drift
+            present[kinds.CLOCK_DRIFT.name] = drift
 
 
 def _audio(s: dict[str, Any], cfg: HealthConfig, present: dict[str, str], known: set[str]) -> None:
     """R1.8 for an audio_required camera: sound arrives, is recorded (recorder/audio.py says why
     not in `audio_error`), and is not silent (`audio_level_db`, RMS over the stats window)."""
-    known.add("audio_missing")
+    known.add(kinds.AUDIO_MISSING.name)
     if s.get("audio_error"):
-        present["audio_missing"] = f"no audio recorded from a camera marked audio_required: {s['audio_error']}"
+        present[kinds.AUDIO_MISSING.name] = f"no audio recorded from a camera marked audio_required: {s['audio_error']}"
     elif not s.get("audio_packets", s.get("audio")):
-        present["audio_missing"] = "no audio arrives from a camera marked audio_required"
+        present[kinds.AUDIO_MISSING.name] = "no audio arrives from a camera marked audio_required"
     elif s.get("audio_level_db") is not None:
-        known.add("audio_silent")
+        known.add(kinds.AUDIO_SILENT.name)
         if s["audio_level_db"] < cfg.audio_silent_level:
-            present["audio_silent"] = (f"audio silent: its level {s['audio_level_db']:.0f} dBFS is below "
+            present[kinds.AUDIO_SILENT.name] = (f"audio silent: its level {s['audio_level_db']:.0f} dBFS is below "
                                        f"{cfg.audio_silent_level:.0f} dBFS (a muted or dead microphone?)")
 
 
 def delays(kind: str, cfg: HealthConfig) -> tuple[int, int]:
     """(raise after, clear after) for one kind: silence has its own, longer wait (a quiet room
     is not a fault; a microphone that stays silent is)."""
-    if kind == "audio_silent":
+    if kind == kinds.AUDIO_SILENT.name:
         return cfg.audio_silent_after_us, cfg.clear_after_us
     return cfg.raise_after_us, cfg.clear_after_us
 

@@ -15,6 +15,7 @@ from typing import Any
 from edged.config.health import REGISTER_ITEMS, InspectionConfig
 from edged.i18n import _
 from edged.rules.health import clock_drift
+from storage import alarm_kinds as kinds
 from storage.states.cameras import RECORDING
 
 ITEMS = REGISTER_ITEMS
@@ -93,8 +94,8 @@ def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, di
     if not cam.get("enabled", True):
         return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
 
-    picture_faults = [alarms[k] for k in ("video_dark", "video_frozen", "video_blurred", "camera_moved",
-                                          "video_overexposed") if k in alarms]
+    picture_faults = [alarms[k.name] for k in (kinds.VIDEO_DARK, kinds.VIDEO_FROZEN, kinds.VIDEO_BLURRED,
+                                               kinds.CAMERA_MOVED, kinds.VIDEO_OVEREXPOSED) if k.name in alarms]
     if not recording:
         items["picture"] = {"ok": False, "detail": "no picture: camera not recording"}
     elif picture_faults:
@@ -159,8 +160,9 @@ def operators_login(last: dict[str, dict[str, Any] | None], fmt: Any = str) -> d
 
 
 # Host-wide alarms that mean the recorder host does not run as it should (004 annex 4's 監視主機).
-HOST_FAULTS = ("storage_lost", "disk_full", "recording_stopped_disk_full", "disk_full_held", "footage_missing",
-               "retention_file_errors", "task_failed")
+HOST_FAULTS = tuple(k.name for k in (kinds.STORAGE_LOST, kinds.DISK_FULL, kinds.RECORDING_STOPPED_DISK_FULL,
+                                     kinds.DISK_FULL_HELD, kinds.FOOTAGE_MISSING, kinds.RETENTION_FILE_ERRORS,
+                                     kinds.TASK_FAILED))
 
 
 def host_running(active: dict[str, str]) -> dict[str, Any]:

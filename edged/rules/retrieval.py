@@ -26,21 +26,21 @@ from typing import Any, Mapping, Sequence
 
 from edged.rules import deadlines
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
-    CATEGORIES,
-    COPY_KINDS,
-    DAY_US,
-    KINDS,
+    CATEGORIES as CATEGORIES,
+    COPY_KINDS as COPY_KINDS,
+    DAY_US as DAY_US,
+    KINDS as KINDS,
     COPY,
     MODES,
     VIEW,
     REQUESTER_UNIT,
-    RequestPolicy,
+    RequestPolicy as RequestPolicy,
     Step,
     default_policy,
     distinct_signers,
 )
 from edged.i18n import _
-from storage.states.requests import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
+from storage.states.requests import APPROVED, FILED, LAPSED as LAPSED, REJECTED, USED as USED  # rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.

@@ -10,7 +10,7 @@ There is no right to delete or format footage, because no such operation exists 
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence, Union
 
 from edged.i18n import _
 
@@ -207,3 +207,20 @@ def one_time_door(setters: Sequence[dict[str, str]], *, os_user: str | None = No
         if session and s.get("set_by_session") == session:
             return _("the same desk session")
     return None
+
+
+class Asker(Protocol):
+    """A person running a control operation, as the operations read them (edged/control/server.py's
+    Caller on the socket, the desk's session): their account (None: an OS user before login),
+    roles and camera scope (None: every camera). str() is the actor on the audit record."""
+
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+    @property
+    def cameras(self) -> tuple[str, ...] | None: ...
+
+
+# Who an operation runs for: a person, or a signed MQTT command's actor ("mqtt:key:<fingerprint>").
+Actor = Union[Asker, str]

@@ -36,6 +36,7 @@ from storage.retention.plan import (
     plan,
 )
 from storage.retention.grace import active_graces
+from storage import alarm_kinds as kinds
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def pass_breaches(p: Plan) -> dict[str, Any]:
     camera the retention kept and its minimum; with on_full = stop, the cameras it protected."""
     out: dict[str, Any] = {}
     breached = {a.camera: {"achieved_us": a.achieved_us, "min_us": a.min_us}
-                for a in p.alarms if a.kind == "min_retention_breach" and a.camera}
+                for a in p.alarms if a.kind == kinds.MIN_RETENTION_BREACH.name and a.camera}
     if breached:
         out["breached"] = breached
     if p.stop_recording:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.config import CameraConfig, Config
+from edged.config.declare import worker_fields
 from edged.daemon.recording.prespawn import Spares, Steps, raise_nofile, spawn_worker
 from recorder.motion import settings_json
 from storage import layout, volume
@@ -78,8 +79,7 @@ def worker_settings(cfg: Config) -> dict[str, Any]:
 
 def add_command(cam: CameraConfig) -> dict[str, Any]:
     """The worker's `add`: the camera, its recording mode and (motion) its detection settings."""
-    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, "mode": cam.mode, "transport": cam.transport,
-                              "reader": cam.reader}
+    camera: dict[str, Any] = {"id": cam.id, "url": cam.url, **worker_fields(cam)}  # its keys declared for it
     if cam.mode == "motion":
         camera["detect_url"] = cam.detect_url
         camera["motion"] = {"pre_roll_us": cam.motion.pre_roll_us, "settings": settings_json(cam.motion.settings)}

@@ -1,0 +1,147 @@
+"""Config keys declared once (issue 41, design/0099): a section is a frozen dataclass whose fields
+say, in their metadata, the TOML key, how it is read, what it means and an example. The parser,
+the repr, the example config and docs/ref/config.md all come from that one declaration, so a new
+key is one field: `python -m edged.docs` rewrites the pages (tests/test_docs.py fails while they
+are stale).
+
+    reader: str = key("auto", read=_reader, doc='RTSP reader: "auto", "edged" or "ffmpeg"')
+
+`read(value, field)` gets the raw TOML value and the field's path (`cameras[2].reader`) and raises
+ConfigError(field, ...) saying what is wrong and how to write it: the path in every error is
+what it was before (tests/test_config.py). A key whose value depends on other keys (a name that
+defaults to the id, a URL checked against another) is declared with `read=None` and read by its
+section's parser, which passes it in (`derived`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+import unicodedata
+from dataclasses import MISSING, dataclass, field
+from typing import Any, Callable
+
+from edged.config.values import ConfigError, _check_keys, _join, _required
+
+COLUMN = 30   # where a key's comment starts in the example and the reference, as the pages write it
+WIDTH = 110   # the longest line of a generated block
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    doc: str                                         # one sentence or two: what it means, its values
+    read: Callable[[Any, str], Any] | None = None    # (TOML value, field path) -> value; None: derived
+    toml: str | None = None                          # the TOML name where it differs from the field's
+    example: str | None = None                       # TOML text shown in the pages; None: the default
+    show: Callable[[Any], Any] | None = None         # what a repr shows (a URL without its password)
+    aliases: tuple[str, ...] = ()                    # older names still read (by the section's parser)
+    commented: bool = False                          # shown commented out in the pages (optional)
+    worker: str | None = None                        # its name in the recorder worker's `add` (a camera's)
+
+
+def key(default: Any = MISSING, *, doc: str, read: Callable[[Any, str], Any] | None = None,
+        toml: str | None = None, example: str | None = None, show: Callable[[Any], Any] | None = None,
+        aliases: tuple[str, ...] = (), commented: bool = False, worker: str | None = None) -> Any:
+    """A dataclass field declaring one config key (no default: the key is required). `worker`: the
+    recorder worker is told its value under that name when the camera is added (unset: not told),
+    and a name of recorder.camera.Settings there overrides the worker's setting for this camera."""
+    meta = {"key": Key(doc, read, toml, example, show, aliases, commented, worker)}
+    return field(metadata=meta) if default is MISSING else field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    name: str         # the dataclass field
+    toml: str         # the TOML key
+    key: Key
+    default: Any      # MISSING: required
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING
+
+
+def declared(cls: type) -> tuple[Declared, ...]:
+    """The keys of a section, in declaration order."""
+    found = []
+    for f in dataclasses.fields(cls):
+        k = f.metadata.get("key")
+        if k is not None:
+            found.append(Declared(f.name, k.toml or f.name, k, f.default))
+    return tuple(found)
+
+
+def known(cls: type, *extra: str) -> tuple[str, ...]:
+    """Every TOML key the section accepts (its keys, their older names, `extra` tables)."""
+    return tuple(n for d in declared(cls) for n in (d.toml, *d.key.aliases)) + extra
+
+
+def read(cls: type, t: dict[str, Any], path: str, hints: dict[str, str] | None = None,
+         extra: tuple[str, ...] = (), **derived: Any) -> Any:
+    """Build a section from its TOML table: unknown keys refused (with a hint, as before), each
+    declared key read by its `read` (or its default when absent), the derived ones passed in."""
+    _check_keys(t, path, known(cls, *extra), hints or {})
+    values: dict[str, Any] = {}
+    for d in declared(cls):
+        if d.key.read is None:
+            if d.name in derived:
+                values[d.name] = derived.pop(d.name)
+            continue
+        if d.toml in t:
+            values[d.name] = d.key.read(t[d.toml], _join(path, d.toml))
+        elif d.required:
+            _required(t, d.toml, path)  # raises, naming the key
+    if derived:
+        raise TypeError(f"not keys of {cls.__name__}: {sorted(derived)}")  # i18n: a programming error
+    return cls(**values)
+
+
+def worker_fields(obj: Any) -> dict[str, Any]:
+    """What the recorder worker is told of a camera: each key declared with `worker`, when set."""
+    return {d.key.worker: v for d in declared(type(obj)) if d.key.worker and (v := getattr(obj, d.name)) is not None}
+
+
+def repr_of(obj: Any) -> str:
+    """Every declared key (and other field) with its value, a URL's password never shown."""
+    parts = []
+    for f in dataclasses.fields(obj):
+        k = f.metadata.get("key")
+        value = getattr(obj, f.name)
+        parts.append(f"{f.name}={(k.show(value) if k is not None and k.show else value)!r}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+def toml_value(value: Any) -> str:
+    """A default as TOML text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> str:
+    """The section as annotated TOML: `key = example   # doc`, the optional ones commented out.
+    `overrides`: TOML text for some keys (the example config's own values)."""
+    lines = [header]
+    for d in declared(cls):
+        if d.toml in skip:
+            continue
+        text = (overrides or {}).get(d.toml) or d.key.example
+        if text is None:
+            if d.required or d.default is None:
+                continue  # a required key has an example; an unset optional one says so in its doc
+            text = toml_value(d.default)
+        assignment = f"{'# ' if d.key.commented else ''}{d.toml} = {text}"
+        wide = sum(unicodedata.east_asian_width(c) in "WF" for c in assignment)  # a CJK character is two columns
+        pad = max(COLUMN, len(assignment) + wide + 1)
+        doc = textwrap.wrap(d.key.doc, WIDTH - COLUMN - 2, initial_indent=" " * (pad - COLUMN)) or [""]
+        lines.append(f"{assignment:<{pad - wide}}# {doc[0].lstrip()}".rstrip())
+        lines += [f"{'':<{COLUMN}}# {more}" for more in doc[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def check(condition: bool, field_path: str, message: str) -> None:
+    """Raise ConfigError(field_path, message) unless `condition`."""
+    if not condition:
+        raise ConfigError(field_path, message)

@@ -1,0 +1,73 @@
+"""Config keys declared once (edged/config/declare.py, design/0099): the [[cameras]] keys' reader,
+repr, example block and reference lines come from one declaration each."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from edged.config import ConfigError, parse_config
+from edged.config.cameras import CameraConfig
+from edged.config.declare import declared, known
+from edged.daemon.recording.prestart import add_command
+from edged.docs import cameras_block
+from recorder.camera import Settings
+from recorder.worker import own_settings
+
+SITE = {"site": {"id": "s"}, "storage": {"data_dir": "/srv/edged"}}
+SECRET = "hunter2-secret"
+
+
+def cameras(*tables: dict) -> tuple[CameraConfig, ...]:
+    return parse_config({**SITE, "cameras": list(tables)}).cameras
+
+
+def test_every_camera_field_is_a_declared_key():
+    assert [f.name for f in dataclasses.fields(CameraConfig)] == [d.name for d in declared(CameraConfig)]
+    assert "min_retention" in known(CameraConfig) and "audio_expected" in known(CameraConfig)
+
+
+def test_the_repr_shows_every_key_and_no_password():
+    cam = cameras({"id": "a", "url": f"rtsp://u:{SECRET}@192.0.2.1/s", "detect_url": "/sub", "machine_room": "B1",
+                   "asset_number": "A-1", "recording_period": "24h"})[0]
+    shown = repr(cam)
+    assert SECRET not in shown and "rtsp://u:***@192.0.2.1/s" in shown and "rtsp://u:***@192.0.2.1/sub" in shown
+    for d in declared(CameraConfig):
+        assert f"{d.name}=" in shown, d.name  # machine_room, asset_number, recording_period were missing once
+
+
+def test_the_example_block_is_a_camera_the_parser_takes():
+    table = tomllib.loads(cameras_block(example=True))["cameras"][0]
+    cam = cameras(table)[0]
+    assert (cam.id, cam.name, cam.enabled, cam.machine_room) == ("entrance", "大門口", False, "一樓機房")
+    every = tomllib.loads(cameras_block(example=False).removeprefix("```toml\n").removesuffix("```\n"))["cameras"][0]
+    commented = {d.toml for d in declared(CameraConfig) if d.key.commented}
+    assert set(every) | commented == {d.toml for d in declared(CameraConfig) if d.toml not in ("motion", "health")}
+    assert commented >= {"min_retention", "max_retention", "detect_url", "onvif"} and not commented & set(every)
+
+
+@pytest.mark.parametrize("table, field, says", [
+    ({"id": "a", "url": "synthetic:", "reader": "vlc"}, "cameras[0].reader", "is not an RTSP reader"),
+    ({"id": "a", "url": "synthetic:", "transport": "quic"}, "cameras[0].transport", "is not an RTSP transport"),
+    ({"id": "a", "url": "synthetic:", "kind": "ip"}, "cameras[0].kind", 'use "network" or "analogue"'),
+    ({"id": "a", "url": "synthetic:", "purpose": 3}, "cameras[0].purpose", "expected a string"),
+    ({"id": "a", "url": "synthetic:", "onvif": "x:99999"}, "cameras[0].onvif", "is not an ONVIF address"),
+    ({"id": "a", "url": "synthetic:", "readr": "auto"}, "cameras[0].readr", 'did you mean "reader"?'),
+])
+def test_a_bad_key_is_named_by_its_path(table, field, says):
+    with pytest.raises(ConfigError, match=says) as err:
+        cameras(table)
+    assert err.value.field == field
+
+
+def test_a_camera_key_declared_for_the_worker_reaches_it_and_a_setting_of_its_own_overrides():
+    cam = cameras({"id": "a", "url": "synthetic:", "transport": "tcp"})[0]
+    assert add_command(cam)["camera"] == {"id": "a", "url": "synthetic:", "mode": "continuous", "transport": "tcp",
+                                          "reader": "auto"}
+    base = Settings(data_dir=Path("/d"), segment_us=60_000_000, fragment_us=1_000_000, fsync_us=2_000_000,
+                    connect_timeout_us=1, read_timeout_us=1, reconnect_max_us=1)
+    assert own_settings(base, {"id": "a", "transport": "tcp"}) is base
+    assert own_settings(base, {"id": "a", "segment_us": 300_000_000}).segment_us == 300_000_000
