@@ -33,7 +33,7 @@ def read_chrony() -> tuple[co.Reading | None, str]:
     """chrony's NTS state (`chronyc -c`), blocking: run in a thread. Absent on most boxes."""
     exe = shutil.which("chronyc")
     if exe is None:
-        return None, "chrony is not installed (no authenticated time source on this box)"
+        return None, "chrony is not installed (no authenticated time source on this box)"  # i18n: the journal's
     out = []
     for what in ("tracking", "sources", "authdata"):
         try:
@@ -63,7 +63,7 @@ class TimeGate:
         self.chrony = chrony
         self.office_at: tuple[int, int] | None = None   # (the office's signed time, our monotonic us then)
         self.nts: tuple[co.Reading, int] | None = None  # chrony's reading and our monotonic us then
-        self.nts_why = "not read yet"
+        self.nts_why = "not read yet"  # i18n: the journal's
         self.judged: co.Judged | None = None
         self.loaded = False
         self.confirmed = False
