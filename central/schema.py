@@ -195,9 +195,9 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
                   ("end_us", UINT, True), ("destroyed_us", UINT, True), ("bytes", UINT, False),
                   ("free_before", INT, False), ("reserve", INT, False), ("shift_us", INT, False),
                   ("segment_id", POS, False)],
-    # footage recorded since the last one, per camera (design/0095): when the office first heard of it
-    "footage": [("camera", SHORT, True), ("first_id", POS, True), ("last_id", POS, True), ("from_us", UINT, False),
-                ("to_us", UINT, False), ("segments", UINT, False)],
+    # footage recorded since the last one, a range of segment ids (design/0095): when the office first heard of it
+    "footage": [("first_id", POS, True), ("last_id", POS, True), ("from_us", UINT, False),
+                ("to_us", UINT, False), ("segments", UINT, False), ("cameras", UINT, False)],
     "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
                    ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
                    ("supervisor", SHORT, False)],

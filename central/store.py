@@ -95,8 +95,8 @@ _SCHEMA_2 = [
 # own clock (the receipt of the `footage` message that named it): ages are judged by it
 _SCHEMA_3 = [
     """CREATE TABLE IF NOT EXISTS footage_heard (
-        node TEXT NOT NULL, camera TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
-        heard_us INTEGER NOT NULL, PRIMARY KEY (node, camera, first_id)) WITHOUT ROWID""",
+        node TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+        heard_us INTEGER NOT NULL, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
 ]
 
 

@@ -272,26 +272,26 @@ class Verifier:
 
     def _on_footage(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """Footage the node recorded: the office's clock says when it first heard of it (design/0095)."""
-        self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, camera, first_id, last_id, heard_us)"
-                              " VALUES (?, ?, ?, ?, ?)", [self.node, m["camera"], m["first_id"], m["last_id"],
-                                                          self.received_us])
+        self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us)"
+                              " VALUES (?, ?, ?, ?)", [self.node, m["first_id"], m["last_id"], self.received_us])
 
-    def _heard(self, camera: str, segment_id: Any) -> tuple[int | None, int | None]:
-        """(when the office first heard of the segment, the lowest segment id the node named for the camera)."""
+    def _heard(self, segment_id: Any) -> tuple[int | None, int | None]:
+        """(when the office first heard of the segment, the lowest segment id the node named). The
+        node's ranges follow each other: the one starting last at or below the id is the only one
+        that can hold it (one index probe, however many the node sent)."""
         db = self.store.db
-        first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ? AND camera = ?",
-                           [self.node, camera]).fetchone()[0]
+        first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ?", [self.node]).fetchone()[0]
         if not isinstance(segment_id, int):
             return None, first
-        heard = db.execute("SELECT min(heard_us) FROM footage_heard WHERE node = ? AND camera = ? AND first_id <= ?"
-                           " AND last_id >= ?", [self.node, camera, segment_id, segment_id]).fetchone()[0]
-        return heard, first
+        row = db.execute("SELECT heard_us, last_id FROM footage_heard WHERE node = ? AND first_id <= ?"
+                         " ORDER BY first_id DESC LIMIT 1", [self.node, segment_id]).fetchone()
+        return (row[0] if row is not None and row[1] >= segment_id else None), first
 
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
         birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
         low, high = verify.limits(rules, m["camera"])
         verdict, why = verify.judge_destruction(m, min_days=low, max_days=high)
-        heard, first = self._heard(m["camera"], m.get("segment_id"))
+        heard, first = self._heard(m.get("segment_id"))
         office = verify.judge_by_office(m, heard_us=heard, reported_us=self.received_us, max_days=high,
                                         announced_from=first)
         if office is not None and office[0] != "ok" and verdict == "ok":

@@ -314,7 +314,7 @@ def judge_by_office(d: dict[str, Any], *, heard_us: int | None, reported_us: int
     stamps say: from when the office first heard of the segment (`heard_us`: its receipt of the
     footage message naming it) to when it heard of its destruction (`reported_us`). None: nothing
     to say (not a destruction by age, no maximum, or footage older than the node's first footage
-    message, `announced_from` being the lowest segment id it named for the camera). ("early", why)
+    message, `announced_from` being the lowest segment id it named). ("early", why)
     when younger than the maximum; a segment the node never named though it names its footage is
     early too (its age cannot be known)."""
     if d.get("reason") != "max_retention" or max_days is None:

@@ -73,7 +73,7 @@ class Topics:
 
     @property
     def footage(self) -> str:
-        """The footage recorded since the last one, per camera (segment ids): when the office first
+        """The footage recorded since the last one (a range of segment ids): when the office first
         heard of it, on its own clock (design/0095)."""
         return f"{self.base}/footage"
 

@@ -48,8 +48,8 @@ def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_o
              "retention": {"min_days": 30, "max_days": 365}}
     # the node recorded segments 10..23 on a true clock; the office hears of them now (T0)
     store.ingest([_msg("birth", birth),
-                  _msg("footage", {"seq": T0 - 5 * S, "ts_us": T0 - 5 * S, "camera": "cam", "first_id": 10,
-                                   "last_id": 23, "from_us": T0 - 60 * S, "to_us": T0, "segments": 14})],
+                  _msg("footage", {"seq": T0 - 5 * S, "ts_us": T0 - 5 * S, "first_id": 10, "last_id": 23,
+                                   "from_us": T0 - 60 * S, "to_us": T0, "segments": 14, "cameras": 1})],
                  clock())
     # a minute later by the office's clock the node, restarted two years ahead, reports segment 12
     # destroyed as past its maximum: by its own stamps 730 days old
@@ -77,7 +77,7 @@ def test_a_lawful_destruction_is_ok_by_the_offices_clock(tmp_path):
     birth = {"ts_us": T0 - DAY, "session": 1, "config_hash": "a", "cameras": [{"id": "cam"}],
              "retention": {"min_days": 30, "max_days": 30}}
     store.ingest([_msg("birth", birth),
-                  _msg("footage", {"seq": T0, "ts_us": T0, "camera": "cam", "first_id": 1, "last_id": 3})], clock())
+                  _msg("footage", {"seq": T0, "ts_us": T0, "first_id": 1, "last_id": 3})], clock())
     clock.now = T0 + 31 * DAY
     store.ingest([_gone(T0 + 31 * DAY, 2, T0, T0 + 31 * DAY)], clock())
     Verifier(store, UTC, gap_grace_us=0).run_once()

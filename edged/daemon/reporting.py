@@ -65,7 +65,7 @@ def camera_state_due(sent: dict[str, Any] | None, new: dict[str, Any], sent_at_u
     return False
 
 
-FOOTAGE_EVERY_S = 60.0
+FOOTAGE_EVERY_S = 600.0  # the office hears of footage within 10 min; ages are days
 
 
 def config_hash(cfg: Config) -> str:
@@ -189,7 +189,7 @@ class Reporting:
             return audits, gone, marks
 
         audits, gone, _marks = await self.writer.run(fetch)
-        await self._footage()  # before the destructions: the office hears of footage before it goes
+        await self._footage(force=bool(gone))  # the office hears of footage before it goes
         try:
             for a in audits:
                 await self.reporter.audit({"seq_local": a["seq"], "at_us": a["at_us"], "actor": a["actor"],
@@ -215,12 +215,12 @@ class Reporting:
                 marks["mqtt_destruction_id"] = gone[-1]["id"]
             await self.writer.run(lambda c: node_table.set_values(c.db, marks))
 
-    async def _footage(self) -> None:
-        """Each camera's footage recorded since the last message (segment ids), at most once a
-        minute: the office keeps when it first heard of each segment and judges every age on its
+    async def _footage(self, force: bool = False) -> None:
+        """The footage recorded since the last message (a range of segment ids), at most every
+        FOOTAGE_EVERY_S: the office keeps when it first heard of each segment and judges every age on its
         own clock (design/0095)."""
         now = asyncio.get_running_loop().time()
-        if now - self._footage_sent < FOOTAGE_EVERY_S:
+        if now - self._footage_sent < FOOTAGE_EVERY_S and not force:
             return
         self._footage_sent = now
         got = await self.writer.run(lambda c: footage_since(c.db))

@@ -50,17 +50,19 @@ FOOTAGE_KEY = "mqtt_footage_id"  # the node key: the newest segment id the offic
 
 
 def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Per camera, the segments the office has not been told of (design/0095): first and last id,
-    first start and last end, how many. The first time (an upgrade), nothing: the footage already
-    on record is older than the office's hearing of it, and is judged by its stamps."""
+    """The segments the office has not been told of (design/0095), as one range of ids (ids are
+    the node's, whatever the camera): first and last id, first start and last end, how many, how
+    many cameras. The first time (an upgrade), nothing: the footage already on record is older
+    than the office's hearing of it, and is judged by its stamps."""
     mark = node.value(db, FOOTAGE_KEY)
     if mark is None:
         newest = db.execute("SELECT coalesce(max(id), 0) FROM segments").fetchone()[0]
         node.set_values(db, {FOOTAGE_KEY: newest})
         return []
-    return [dict(r) for r in db.query(
-        "SELECT camera, min(id) AS first_id, max(id) AS last_id, min(start_us) AS from_us, max(end_us) AS to_us,"
-        " count(*) AS segments FROM segments WHERE id > ? GROUP BY camera ORDER BY camera", [int(mark)])]
+    got = [dict(r) for r in db.query(
+        "SELECT min(id) AS first_id, max(id) AS last_id, min(start_us) AS from_us, max(end_us) AS to_us,"
+        " count(*) AS segments, count(DISTINCT camera) AS cameras FROM segments WHERE id > ?", [int(mark)])]
+    return [r for r in got if r["segments"]]
 
 
 def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:
