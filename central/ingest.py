@@ -187,7 +187,7 @@ class TimeCast:
     thread and store connection; a failure is logged, never the end of the service."""
 
     def __init__(self, key: Callable[[], Any], publish: Callable[[str, bytes], bool], clock: Callable[[], int]):
-        self._key_of, self._key = key, None
+        self._key_of, self._key = key, None  # type: Callable[[], Any], Any
         self.publish, self.clock = publish, clock
         self.sent_at = float("-inf")
         self.sent = 0

@@ -216,3 +216,48 @@ def test_the_offices_signed_time_is_read_only_when_signed_for_this_node():
     listener.hear("time", msg)
     listener.hear("time", msg)    # within the second: not checked again
     assert heard == [TRUE]
+
+
+def test_the_catalog_names_new_footage_once_and_a_pass_judges_age_at_the_budget(tmp_path):
+    """storage/retention/report.footage_since over a real catalog: nothing the first time (what is
+    on record predates the office's hearing), then each new range once; run_pass with the budget
+    destroys nothing a clock's jump made due, and with the host's time what is due."""
+    import shutil
+
+    from edged.config import CameraConfig, RetentionConfig
+    from storage import cameras as camera_table
+    from storage.catalog import Catalog, open_db
+    from storage.clock import FakeClock
+    from storage.retention.report import footage_since
+    from storage.retention.run import run_pass
+    from tests.support.catalog import add_segments, rows
+
+    db = open_db(tmp_path / "catalog.db")
+    cat = Catalog(db)
+    camera_table.sync(cat.db, [{"id": "c1", "name": "c1", "url": "synthetic:", "enabled": 1}], TRUE)
+
+    def seg(n: int, end: int) -> dict:
+        (tmp_path / "video").mkdir(exist_ok=True)
+        (tmp_path / "video" / f"{n}.mp4").write_bytes(b"x" * 100)
+        return {"camera": "c1", "start_us": end - MIN, "end_us": end, "path": f"video/{n}.mp4", "bytes": 100,
+                "state": "complete", "created_us": end - MIN}
+
+    add_segments(db, [seg(1, TRUE - 400 * D)])
+    assert footage_since(db) == []                       # the upgrade: already on record, not announced
+    add_segments(db, [seg(2, TRUE - MIN), seg(3, TRUE)])
+    (got,) = footage_since(db)
+    assert (got["first_id"], got["last_id"], got["segments"], got["cameras"]) == (2, 3, 2, 1)
+    from storage import node
+    node.set_values(db, {"mqtt_footage_id": got["last_id"]})
+    assert footage_since(db) == []
+
+    retention = RetentionConfig(max_retention_us=365 * D, min_retention_us=30 * D)
+    cams = [CameraConfig(id="c1", name="c1", url="synthetic:")]
+    ahead = FakeClock(TRUE + 2 * YEAR)
+    # two years ahead, judged at the budget (the true time): only the segment 400 days old goes
+    p = run_pass(db, tmp_path, retention, cams, shutil.disk_usage, clock=ahead, age_now_us=TRUE)
+    assert [d.segment.id for d in p.plan.destroy] == [1]
+    # the same clock, believed: everything
+    p = run_pass(db, tmp_path, retention, cams, shutil.disk_usage, clock=ahead)
+    assert sorted(d.segment.id for d in p.plan.destroy) == [2, 3]
+    assert len(rows(db, "destructions")) == 3

@@ -20,7 +20,7 @@ class TimeOps(Operations):
 
     @op("time.status")
     async def status(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
-        return self.gate.status()
+        return dict(self.gate.status())
 
     @op("time.confirm")
     async def confirm(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
