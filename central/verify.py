@@ -168,11 +168,18 @@ def retention_lowered(prev: dict[str, Any], new: dict[str, Any]) -> list[Finding
 def birth_rules(birth: dict[str, Any]) -> list[Finding]:
     """What one birth says by itself, the first one included: a node running with the test
     setting `allow_short_for_tests` (critical: it lets the node destroy footage an hour old with
-    a second's grace, below every floor of R1.3-R1.5; no real site runs with it)."""
-    if not retention_rules(birth)["short"]:
-        return []
+    a second's grace, below every floor of R1.3-R1.5; no real site runs with it); a node with
+    nothing to corroborate its clock with (design/0095: `time_sources` is [])."""
     ts = birth.get("ts_us")
-    return [Finding("test_retention_allowed", CRITICAL, "the node runs with [retention] allow_short_for_tests = "
+    out = []
+    if birth.get("time_sources") == []:
+        out.append(Finding("time_sources_none", WARNING, "the node has nothing to corroborate its clock with (no "
+                           "command_key for the office's signed time, no NTS, fewer than two cameras with clocks): "
+                           "its destructions by age follow its own clock, within a budget",
+                           f"time_sources_none:{birth.get('config_hash')}", ts if isinstance(ts, int) else None))
+    if not retention_rules(birth)["short"]:
+        return out
+    return out + [Finding("test_retention_allowed", CRITICAL, "the node runs with [retention] allow_short_for_tests = "
                     "true: a test setting that lets it keep footage under a day with almost no grace; remove it",
                     f"test_retention_allowed:{birth.get('config_hash')}", ts if isinstance(ts, int) else None)]
 

@@ -251,6 +251,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
         session = await writer.run(_next_session)
         steps.mark("session")
+        await time_gate.start()  # chrony's NTS, read once: the birth names what corroborates the clock
         await reporting.start(session)
         await maintenance.load()
         # no viewing's working copy outlives a restart

@@ -101,3 +101,10 @@ def test_judge_by_office(heard, reported, max_days, first, verdict):
     assert (got[0] if got else None) == verdict
     assert verify.judge_by_office({**d, "reason": "capacity"}, heard_us=T0, reported_us=T0, max_days=365,
                                   announced_from=1) is None
+
+
+def test_a_node_with_no_time_source_is_reported():
+    birth = {"ts_us": T0, "config_hash": "a", "time_sources": []}
+    assert [f.kind for f in verify.birth_rules(birth)] == ["time_sources_none"]
+    assert verify.birth_rules({**birth, "time_sources": ["office"]}) == []
+    assert verify.birth_rules({"ts_us": T0}) == [], "an older edged says nothing of it"

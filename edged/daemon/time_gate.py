@@ -103,15 +103,22 @@ class TimeGate:
                 "sources": self.sources(), "nts": self.nts_why or "ok",
                 "judged_us": None if self.judged is None else self.judged.at_us}
 
+    async def start(self) -> None:
+        """A first reading of chrony before the birth is published (it names the site's sources)."""
+        await self._read_chrony()
+
     async def run(self, stopping: asyncio.Event) -> None:
         """chrony's state, once a minute, on a thread (it runs a program)."""
         while not stopping.is_set():
-            reading, why = await asyncio.to_thread(self.chrony)
-            self.nts = None if reading is None else (reading, self._mono())
-            if why != self.nts_why:
-                log.info("authenticated time source: %s", why or f"{reading.name if reading else ''} (NTS)")
-            self.nts_why = why
             await wait_or_stop(stopping, CHRONY_EVERY_S, self.clock)
+            await self._read_chrony()
+
+    async def _read_chrony(self) -> None:
+        reading, why = await asyncio.to_thread(self.chrony)
+        self.nts = None if reading is None else (reading, self._mono())
+        if why != self.nts_why:
+            log.info("authenticated time source: %s", why or f"{reading.name if reading else ''} (NTS)")
+        self.nts_why = why
 
     async def before_pass(self) -> tuple[bool, int | None, int]:
         """(age may be judged at all, the time it is judged at (None: the clock's), the time to
