@@ -108,3 +108,14 @@ def test_a_node_with_no_time_source_is_reported():
     assert [f.kind for f in verify.birth_rules(birth)] == ["time_sources_none"]
     assert verify.birth_rules({**birth, "time_sources": ["office"]}) == []
     assert verify.birth_rules({"ts_us": T0}) == [], "an older edged says nothing of it"
+
+
+def test_a_store_of_schema_2_gains_the_footage_table(tmp_path):
+    store = Store(tmp_path / "c.db")
+    store.db.execute("DROP TABLE footage_heard")
+    store.db.execute("PRAGMA user_version=2")
+    store.close()
+    store = Store(tmp_path / "c.db")
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert store.db.execute("SELECT count(*) FROM footage_heard").fetchone()[0] == 0
+    store.close()
