@@ -14,6 +14,7 @@ import pytest
 from central import verify
 from central.store import Store
 from central.verifier import Verifier
+from tests.support.catalog import central_as_schema_2, central_destruction_days, central_schema
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -66,7 +67,7 @@ def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_o
     assert f["severity"] == "critical" and "office's clock" in f["message"], f
     assert f["detail"]["heard_us"] == T0 and f["detail"]["reported_us"] == T0 + 60 * S
     assert f["found_us"] == T0 + 60 * S, "found on the office's injected clock"
-    verdicts = {r["verdict"]: r["segments"] for r in store.db.query("SELECT * FROM destruction_days")}
+    verdicts = central_destruction_days(store)
     assert verdicts == {"early": 2, "ok": 1}, verdicts
     store.close()
 
@@ -112,10 +113,8 @@ def test_a_node_with_no_time_source_is_reported():
 
 def test_a_store_of_schema_2_gains_the_footage_table(tmp_path):
     store = Store(tmp_path / "c.db")
-    store.db.execute("DROP TABLE footage_heard")
-    store.db.execute("PRAGMA user_version=2")
+    central_as_schema_2(store)
     store.close()
     store = Store(tmp_path / "c.db")
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
-    assert store.db.execute("SELECT count(*) FROM footage_heard").fetchone()[0] == 0
+    assert central_schema(store) == (3, 0)
     store.close()
