@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mqtt import office_time
 from storage import corroboration as co
-from storage.retention.plan import CAPACITY, MAX_RETENTION, Disk, Limits, Policy, Segment, plan
+from storage.retention.budget import plan_at as plan
+from storage.retention.plan import CAPACITY, MAX_RETENTION, Disk, Limits, Policy, Segment
 
 pytestmark = pytest.mark.pure
 

@@ -137,7 +137,7 @@ class Plan:
 # Over 60 lines on purpose: one pass's rules in their order (max retention and its graces, then
 # capacity, then the alarms that say what could not be done), read as one decision.
 def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int,
-         graces: Iterable[Grace] = (), age_trusted: bool = True, age_now_us: int | None = None) -> Plan:
+         graces: Iterable[Grace] = (), age_trusted: bool = True) -> Plan:
     """Decide one retention pass.
 
     `oldest_first` must hold, sorted by start time, every complete segment past its camera's
@@ -146,13 +146,8 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
     must not be in it. `graces`: lowered max retentions still in their grace period; `holds`
     may include released ones still in theirs (rule 4). `age_trusted` False: the host clock is
     unsynchronised or just stepped (storage/trusted_time.py), so rule 1 destroys nothing
-    (invariant 10); rule 2 still makes room, oldest stamps first (design/0059). `age_now_us`:
-    the time rule 1, hold expiry and graces judge age at when the host clock is not
-    corroborated (storage/corroboration.py, design/0095: the budget), never later than `now_us`;
-    rule 2 keeps `now_us`.
+    (invariant 10); rule 2 still makes room, oldest stamps first (design/0059).
     """
-    if age_now_us is not None and age_now_us < now_us:
-        return _budgeted(oldest_first, holds, policy, disk, now_us, graces, age_trusted, age_now_us)
     holds = list(holds)
     # On an untrusted clock no hold has expired: a step forward must not free what a hold keeps.
     active = [h for h in holds if h.active(now_us) or (not age_trusted and h.grace_until_us is None)]
@@ -208,20 +203,6 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
             f"disk below its reserve by {result.short_bytes} bytes and nothing more may be destroyed "
             "(footage held or within retention)"))
     return result
-
-
-def _budgeted(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy, disk: Disk, now_us: int,
-              graces: Iterable[Grace], age_trusted: bool, age_now_us: int) -> Plan:
-    """Rule 1 at the budget's time (design/0095), then rule 2 at the host's: what the first
-    chose stands, the capacity rule runs on the segments it left."""
-    holds = list(holds)
-    room = Disk(policy.reserve_bytes + disk.total_bytes, disk.total_bytes)  # rule 1 alone: no shortage here
-    aged = plan(oldest_first, holds, policy, room, age_now_us, graces, age_trusted)
-    taken = {d.segment.id for d in aged.destroy}
-    rest = plan([s for s in oldest_first if s.id not in taken], holds, policy,
-                Disk(disk.free_bytes + aged.freed_bytes, disk.total_bytes), now_us, graces, age_trusted=False)
-    return Plan(aged.destroy + rest.destroy, aged.alarms + rest.alarms, rest.stop_recording, rest.short_bytes,
-                rest.blocked_by)
 
 
 def surplus(seg: Segment, policy: Policy, now_us: int) -> bool:

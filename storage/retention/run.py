@@ -32,8 +32,8 @@ from storage.retention.plan import (
     Plan,
     Policy,
     Segment,
-    plan,
 )
+from storage.retention.budget import plan_at
 from storage.retention.grace import active_graces
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
     limit = FIRST_BATCH if usage.free < policy.reserve_bytes else 0  # capacity needs the oldest, nothing else
     while True:
         segs, cut = candidates(db, policy, cam_ids, now, limit, set(busy))
-        p = plan(segs, holds, policy, disk, now, graces, age_trusted, age_now_us)
+        p = plan_at(segs, holds, policy, disk, now, graces, age_trusted, age_now_us)
         if not exhausted(segs, p, holds, cut, now):
             break
         limit *= 4  # a camera's oldest batch was used up (or held): look further
