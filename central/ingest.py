@@ -20,14 +20,16 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from central import subscriber
+from central import keylist, subscriber
 from central.config import CentralConfig
 from central.quota import Quotas
-from central.store import DURABLE, now_us, route
+from central.store import DURABLE, route
 from central.verifier import Verifier
+from mqtt import office_time
 
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/subscriber.py BATCH messages at most) waiting for the store
@@ -90,7 +92,7 @@ class Ingest:
             while not self.stopping.is_set() or not self.queue.empty():
                 chunks = self._take(0.2)
                 if chunks:
-                    now = now_us()
+                    now = store.now_us()  # the office's own clock (design/0095)
                     msgs, refused = self._admit([m for _g, batch in chunks for m in batch], now)
                     self.stored += store.ingest(msgs, now, refused)
                     self.received += len(msgs)
@@ -122,9 +124,11 @@ class Ingest:
 
         verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir))
         every = self.cfg.verify_interval_us / 1e6
+        cast = TimeCast(lambda: keylist.central_key(self.cfg.data_dir), self.mqtt.publish, store.now_us)
         try:
             while not self.stored_all.wait(every):
                 self.verified += self._verify(verifier)
+                cast.maybe(store)
             self.verified += self._verify(verifier)
         finally:
             store.close()
@@ -177,6 +181,36 @@ class Ingest:
             chunks.append(c)
             n += len(c[1])
         return chunks
+
+
+class TimeCast:
+    """The office's signed time to each node it knows, every office_time.EVERY_S (design/0095): the
+    boxes corroborate their clocks with it before destroying footage by age. On the verifier's
+    thread and store connection; a failure is logged, never the end of the service."""
+
+    def __init__(self, key: Callable[[], Any], publish: Callable[[str, bytes], bool], clock: Callable[[], int]):
+        self._key_of, self._key = key, None  # type: Callable[[], Any], Any
+        self.publish, self.clock = publish, clock
+        self.sent_at = float("-inf")
+        self.sent = 0
+
+    def maybe(self, store: Any) -> int:
+        now = time.monotonic()
+        if now - self.sent_at < office_time.EVERY_S:
+            return 0
+        self.sent_at = now
+        try:
+            if self._key is None:
+                self._key = self._key_of()
+            n = 0
+            for row in store.nodes():
+                msg = office_time.time_message(self._key.sign, row["node"], self.clock())
+                n += bool(self.publish(f"edged/v1/{row['node']}/cmd/{office_time.VERB}", msg))
+            self.sent += n
+            return n
+        except Exception:  # noqa: BLE001 - the next minute tries again
+            log.exception("the office's signed time could not be sent")
+            return 0
 
 
 def _profiled(fn: Callable[..., Any], name: str) -> Callable[..., Any]:

@@ -18,14 +18,14 @@ import hashlib
 import os
 import re
 from datetime import datetime, timezone
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from central.store import _SCHEMA, _SCHEMA_2, SCHEMA_VERSION, Batch, Store
+from central.store import SCHEMA_VERSION, Batch, Store, now_us, schema_steps
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
 _WRITE_LOCK = 0x65646766    # one ingest transaction at a time (see PgStore.writing)
@@ -181,8 +181,9 @@ class _Conn:
 class PgStore(Store):
     """Store on PostgreSQL: ``url`` is a libpq URL (postgresql://user:password@host:port/db)."""
 
-    def __init__(self, url: str, *, readonly: bool = False):
+    def __init__(self, url: str, *, readonly: bool = False, clock: Callable[[], int] = now_us):
         self.path = None  # type: ignore[assignment]
+        self.now_us = clock
         self._lock_fd = None
         self.url = url
         try:
@@ -208,7 +209,7 @@ class PgStore(Store):
             row = self.pg.execute("SELECT max(version) FROM schema_version").fetchone()
             version = (row[0] if row else None) or 0
             if version < SCHEMA_VERSION:
-                for sql in (_SCHEMA if version < 1 else []) + _SCHEMA_2:
+                for sql in schema_steps(version):
                     self.pg.execute(translate_ddl(sql))
                 self.pg.execute("DELETE FROM schema_version")
                 self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
@@ -284,9 +285,9 @@ class PgStore(Store):
         return bool(got)
 
 
-def open_store(url: str | None, db_path: Any, *, readonly: bool = False) -> Store:
+def open_store(url: str | None, db_path: Any, *, readonly: bool = False, clock: Callable[[], int] = now_us) -> Store:
     """The configured store: PostgreSQL when [storage] url is set, else the embedded SQLite file."""
-    return PgStore(url, readonly=readonly) if url else Store(db_path, readonly=readonly)
+    return PgStore(url, readonly=readonly, clock=clock) if url else Store(db_path, readonly=readonly, clock=clock)
 
 
 def _redact(url: str) -> str:

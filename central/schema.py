@@ -193,7 +193,11 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
               ("signed_head", _signed_head, False)],
     "retention": [("camera", SHORT, True), ("reason", SHORT, True), ("start_us", UINT, True),
                   ("end_us", UINT, True), ("destroyed_us", UINT, True), ("bytes", UINT, False),
-                  ("free_before", INT, False), ("reserve", INT, False), ("shift_us", INT, False)],
+                  ("free_before", INT, False), ("reserve", INT, False), ("shift_us", INT, False),
+                  ("segment_id", POS, False)],
+    # footage recorded since the last one, a range of segment ids (design/0095): when the office first heard of it
+    "footage": [("first_id", POS, True), ("last_id", POS, True), ("from_us", UINT, False),
+                ("to_us", UINT, False), ("segments", UINT, False), ("cameras", UINT, False)],
     "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
                    ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
                    ("supervisor", SHORT, False)],
@@ -220,7 +224,7 @@ _PLAIN: dict[Any, tuple[tuple[type, ...], int | None, int | None]] = {  # test: 
 }
 _PLANS = {what: [(name, required, *_PLAIN.get(test, ((), None, None)), None if test in _PLAIN else test)
                  for name, test, required in fields] for what, fields in FIELDS.items()}
-_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "ethics", "event", "reply"))
+_SEQ_KINDS = frozenset(("alarm", "audit", "retention", "inspection", "ethics", "event", "footage", "reply"))
 
 
 def _fields_ok(what: str, body: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -23,8 +23,8 @@ import sqlite_utils
 from central import schema
 from storage.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 2
-DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event")
+SCHEMA_VERSION = 3
+DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
 REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted
@@ -91,6 +91,18 @@ _SCHEMA_2 = [
         why TEXT NOT NULL, size INTEGER NOT NULL, payload TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS rejected_node ON rejected(node, received_us)",
 ]
+# version 3 (issue 39, design/0095): when the office first heard of each piece of footage, on its
+# own clock (the receipt of the `footage` message that named it): ages are judged by it
+_SCHEMA_3 = [
+    """CREATE TABLE IF NOT EXISTS footage_heard (
+        node TEXT NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+        heard_us INTEGER NOT NULL, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
+]
+
+
+def schema_steps(version: int) -> list[str]:
+    """The statements that bring a store at `version` to SCHEMA_VERSION."""
+    return (_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
 
 
 class Batch(NamedTuple):
@@ -154,8 +166,9 @@ def route(topic: str) -> Route | None:
 
 
 class Store:
-    def __init__(self, path: Path, *, readonly: bool = False):
+    def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us):
         self.path = Path(path)
+        self.now_us = clock  # the office's wall clock, injected: every age it judges is on it (design/0095)
         self._lock_fd: IO[str] | None = None
         if readonly:
             if not self.path.exists():
@@ -172,9 +185,7 @@ class Store:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
                 with self.db.atomic():
-                    for sql in _SCHEMA if version < 1 else []:
-                        self.db.execute(sql)
-                    for sql in _SCHEMA_2:
+                    for sql in schema_steps(version):
                         self.db.execute(sql)
                     self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

@@ -206,6 +206,12 @@ class Subscriber:
             self._flusher.join(5)
         self.status = "stopped"
 
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """QoS 0, not retained (the office's signed time, design/0095): dropped while disconnected."""
+        if not self.connected.is_set():
+            return False
+        return self.client.publish(topic, payload, qos=0).rc == mqtt.MQTT_ERR_SUCCESS
+
     def ack(self, generation: int, mids: list[int]) -> None:
         if generation != self.generation:
             return

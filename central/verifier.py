@@ -19,7 +19,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from central import ca, verify
-from central.store import Store, now_us
+from central.store import Store
 
 log = logging.getLogger("edged.central")
 PAGE = 20_000  # messages of one node per pass
@@ -37,6 +37,7 @@ class Verifier:
         self.store, self.tz, self.grace = store, tz, gap_grace_us
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
+        self.received_us = 0  # the office's receipt of the message being verified
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -45,7 +46,7 @@ class Verifier:
         Nodes are verified many to a transaction (each in its own savepoint, so a failing node
         is undone alone), a transaction at most CHUNK_S long: a commit per node was most of a
         fleet's verification time (issue 28; design/0027's addendum)."""
-        now = now_us() if now is None else now
+        now = self.store.now_us() if now is None else now
         todo = [r["node"] for r in self.store.db.query(
             "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
         # another instance may hold a node (a fleet on PostgreSQL, central/pgstore.py); one that
@@ -101,6 +102,7 @@ class Verifier:
                 f = verify.gap(cursor, seq)
                 if f is not None:
                     self._finding(f)
+            self.received_us = received_us  # the office's clock at its receipt (design/0095)
             self._message(seq, kind, payload, policy)
             if seq < cursor:
                 late.append(seq)
@@ -194,7 +196,7 @@ class Verifier:
         self.store.db.execute(
             "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, now_us(), f.about_us, f.message,
+            [f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us, f.message,
              json.dumps(f.detail, sort_keys=True, ensure_ascii=False)])
         if f.severity == verify.CRITICAL:
             log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
@@ -273,10 +275,32 @@ class Verifier:
         """A major or abnormal request (design/0083): its own finding, for the ethics office."""
         self._finding(verify.ethics(seq, m))
 
+    def _on_footage(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        """Footage the node recorded: the office's clock says when it first heard of it (design/0095)."""
+        self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us)"
+                              " VALUES (?, ?, ?, ?)", [self.node, m["first_id"], m["last_id"], self.received_us])
+
+    def _heard(self, segment_id: Any) -> tuple[int | None, int | None]:
+        """(when the office first heard of the segment, the lowest segment id the node named). The
+        node's ranges follow each other: the one starting last at or below the id is the only one
+        that can hold it (one index probe, however many the node sent)."""
+        db = self.store.db
+        first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ?", [self.node]).fetchone()[0]
+        if not isinstance(segment_id, int):
+            return None, first
+        row = db.execute("SELECT heard_us, last_id FROM footage_heard WHERE node = ? AND first_id <= ?"
+                         " ORDER BY first_id DESC LIMIT 1", [self.node, segment_id]).fetchone()
+        return (row[0] if row is not None and row[1] >= segment_id else None), first
+
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
         birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
         low, high = verify.limits(rules, m["camera"])
         verdict, why = verify.judge_destruction(m, min_days=low, max_days=high)
+        heard, first = self._heard(m.get("segment_id"))
+        office = verify.judge_by_office(m, heard_us=heard, reported_us=self.received_us, max_days=high,
+                                        announced_from=first)
+        if office is not None and office[0] != "ok" and verdict == "ok":
+            verdict, why = office  # the office's clock decides, whatever the node's stamps say
         day = day_of(m["destroyed_us"], self.tz)
         self.store.db.execute(
             "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
@@ -292,7 +316,8 @@ class Verifier:
                                          f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
                                          m["destroyed_us"], {"camera": m["camera"], "day": day, "msg_seq": seq,
                                                              "rules_of_birth_us": birth_ts, "min_days": low,
-                                                             "max_days": high}))
+                                                             "max_days": high, "heard_us": heard,
+                                                             "reported_us": self.received_us}))
 
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(

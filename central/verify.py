@@ -169,11 +169,18 @@ def retention_lowered(prev: dict[str, Any], new: dict[str, Any]) -> list[Finding
 def birth_rules(birth: dict[str, Any]) -> list[Finding]:
     """What one birth says by itself, the first one included: a node running with the test
     setting `allow_short_for_tests` (critical: it lets the node destroy footage an hour old with
-    a second's grace, below every floor of R1.3-R1.5; no real site runs with it)."""
-    if not retention_rules(birth)["short"]:
-        return []
+    a second's grace, below every floor of R1.3-R1.5; no real site runs with it); a node with
+    nothing to corroborate its clock with (design/0095: `time_sources` is [])."""
     ts = birth.get("ts_us")
-    return [Finding("test_retention_allowed", CRITICAL, "the node runs with [retention] allow_short_for_tests = "
+    out = []
+    if birth.get("time_sources") == []:
+        out.append(Finding("time_sources_none", WARNING, "the node has nothing to corroborate its clock with (no "
+                           "command_key for the office's signed time, no NTS, fewer than two cameras with clocks): "
+                           "its destructions by age follow its own clock, within a budget",
+                           f"time_sources_none:{birth.get('config_hash')}", ts if isinstance(ts, int) else None))
+    if not retention_rules(birth)["short"]:
+        return out
+    return out + [Finding("test_retention_allowed", CRITICAL, "the node runs with [retention] allow_short_for_tests = "
                     "true: a test setting that lets it keep footage under a day with almost no grace; remove it",
                     f"test_retention_allowed:{birth.get('config_hash')}", ts if isinstance(ts, int) else None)]
 
@@ -301,3 +308,33 @@ def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: fl
             return "min_breached", f"destroyed for capacity at {age_days:.1f} days, below the minimum {min_days:g}"
         return "ok", "under recorded disk pressure"
     return "early", f"destroyed for an unknown reason {d.get('reason')!r}"
+
+
+# ages on the office's own clock (design/0095) ---------------------------------------------------
+# A footage message may wait in the node's outbox (a broker down): it is then heard late, and
+# the office's age reads short by the wait. This much is forgiven before it is a finding.
+HEARD_SLACK_US = 86_400_000_000
+
+
+def judge_by_office(d: dict[str, Any], *, heard_us: int | None, reported_us: int, max_days: float | None,
+                    announced_from: int | None) -> tuple[str, str] | None:
+    """One destruction for age (`max_retention`) judged on the office's clock, whatever the node's
+    stamps say: from when the office first heard of the segment (`heard_us`: its receipt of the
+    footage message naming it) to when it heard of its destruction (`reported_us`). None: nothing
+    to say (not a destruction by age, no maximum, or footage older than the node's first footage
+    message, `announced_from` being the lowest segment id it named). ("early", why)
+    when younger than the maximum; a segment the node never named though it names its footage is
+    early too (its age cannot be known)."""
+    if d.get("reason") != "max_retention" or max_days is None:
+        return None
+    sid = d.get("segment_id")
+    if heard_us is None:
+        if announced_from is None or not isinstance(sid, int) or sid < announced_from:
+            return None
+        return "early", (f"destroyed as past its maximum, but segment {sid} was never announced to the office: "
+                         "its age cannot be known")
+    age = reported_us - heard_us
+    if age + HEARD_SLACK_US < max_days * 86_400e6:
+        return "early", (f"destroyed as past its maximum ({max_days:g} days), but the office first heard of it "
+                         f"{age / 86_400e6:.1f} days before the destruction was reported (by the office's clock)")
+    return "ok", "past its maximum by the office's clock"

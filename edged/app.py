@@ -33,6 +33,7 @@ from edged.control.server import ControlServer, for_sessions
 from edged.control.sessions import SessionOps, session_lookup
 from edged.control.reads import ReadLedger
 from edged.control.status import StatusOps
+from edged.control.time import TimeOps
 from edged.control.waiting import WaitingControl
 from edged.daemon.recording.camera_states import CameraStates
 from edged.daemon.health_monitor import HealthMonitor
@@ -48,6 +49,7 @@ from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.camera_clocks import CameraClocks
+from edged.daemon.time_gate import TimeGate, camera_readings
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.signals import install_signals, install_test_hooks
@@ -132,6 +134,11 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
     camera_clocks = CameraClocks(lambda: monitor.cfg, clock)  # SIGHUP's config too; each ONVIF camera's clock, at start and daily (design/0085)
     monitor.onvif_clock = camera_clocks.reading
+    # design/0095: a source outside the box corroborates the host clock before anything goes by age
+    time_gate = TimeGate(writer, alarms, clock, tolerance_us=lambda: monitor.cfg.time.corroborate_tolerance_us,
+                         cameras=camera_readings(monitor),
+                         office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
+                         clock_cameras=lambda: sum(c.enabled and c.url.startswith("rtsp") for c in monitor.cfg.cameras))
     free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
     try:
         await free.get()  # a first reading, for the status line at READY
@@ -151,7 +158,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     maintenance = Maintenance(cfg, writer, alarms, clock, after_end=window_end)
     runner = RetentionRunner(cfg, writer, alarms, expect=guard.expect, on_full_stop=sup.hold_recording, clock=clock,
                              space=space, protecting=maintenance.protecting,  # R1.7: no destruction in a window
-                             distrust=host_clock.why_age_unjudged)  # invariant 10: nothing by age on a stepped clock
+                             distrust=host_clock.why_age_unjudged,  # invariant 10: nothing by age on a stepped clock
+                             gate=time_gate)  # ... nor on one nothing outside the box corroborates (design/0095)
     window_end.connect(runner.poke)
     floor = DiskFloor(lambda: runner.cfg, writer, alarms, sup.hold_for_disk, runner.poke,
                       closing=lambda: [u.done for u in sup.gaps.unclosed.values()], expect=guard.expect, clock=clock,
@@ -182,7 +190,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         SessionOps(cfg, writer, alarms, clock), AccountOps(cfg, writer, alarms, clock),
         RequestOps(cfg, writer, alarms, clock),
         AuditOps(writer, reader, clock, cfg_of=lambda: runner.cfg, deadlines=inspector.deadlines),
-        FlagOps(writer, reader, host_clock.recount, clock))
+        FlagOps(writer, reader, host_clock.recount, clock), TimeOps(time_gate))
     control = ControlServer(cfg.control.socket, handlers, session_lookup(writer, clock), group=cfg.control.group)
     viewer.operate = for_sessions(handlers)  # the web desk runs the same operations (design/0073)
     liveness.control = control
@@ -201,7 +209,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             return 1
         reporting = Reporting(cfg, writer, sup, runner,
                               commands={"hold": holds.mqtt_command, "inspect": inspections.run},
-                              on_outbox_full=outbox_full, node_key=node_key, clock=clock)
+                              on_outbox_full=outbox_full, node_key=node_key, clock=clock,
+                              on_office_time=time_gate.office, time_sources=time_gate.sources)
         if cfg.mqtt.enabled:
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)
@@ -246,6 +255,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
         session = await writer.run(_next_session)
         steps.mark("session")
+        await time_gate.start()  # chrony's NTS, read once: the birth names what corroborates the clock
         await reporting.start(session)
         await maintenance.load()
         # no viewing's working copy outlives a restart
@@ -256,7 +266,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
-                 "health": monitor.run, "camera-clocks": camera_clocks.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
+from mqtt import office_time
 from mqtt.commands import CommandDesk, Handler
 from mqtt.outbox import OutboxWriter
 from mqtt.retained import Retained
@@ -44,7 +45,7 @@ class Reporter:
                  commands: dict[str, Handler] | None = None,
                  on_outbox_full: Callable[[bool], None] | None = None,
                  on_command_record: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None):
         self.cfg = cfg
         self.clock = clock
         self.topics = Topics(site_id, node)
@@ -62,6 +63,9 @@ class Reporter:
                                 target=f"{site_id}/{node}", use_nonce=self._use_nonce,
                                 record=self._record_command, reply=self._reply, clock=clock)
         self._on_command_record = on_command_record
+        # the office's signed time (design/0095), off every signed message on cmd/
+        self._office_time = None if on_office_time is None else office_time.Listener(
+            self.desk.key, self.desk.target, on_office_time)
         self.retained = Retained(cfg, self.topics, clock, self._retained_extra)  # status, birth, states
         self._conn: Connection | None = None
         self._inflight: dict[int, int] = {}                     # paho mid -> outbox seq
@@ -99,6 +103,10 @@ class Reporter:
 
     async def retention(self, record: dict[str, Any]) -> int:
         return await self._send("retention", self.topics.retention, record)
+
+    async def footage(self, record: dict[str, Any]) -> int:
+        """Footage recorded (first_id, last_id, from_us, to_us, segments, cameras), durable (design/0095)."""
+        return await self._send("footage", self.topics.footage, record)
 
     async def inspection(self, record: dict[str, Any]) -> int:
         return await self._send("inspection", self.topics.inspection, record)
@@ -324,7 +332,11 @@ class Reporter:
     # commands -----------------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
         verb = self.topics.verb_of(topic)
-        if verb is not None:
+        if verb is None:
+            return
+        if self._office_time is not None:
+            self._office_time.hear(verb, payload)
+        if verb != office_time.VERB:  # a time message is a clock reading, not a command: never run or recorded
             self.desk.incoming(verb, payload, correlation)
 
     async def _use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:

@@ -72,6 +72,12 @@ class Topics:
         return f"{self.base}/ethics"
 
     @property
+    def footage(self) -> str:
+        """The footage recorded since the last one (a range of segment ids): when the office first
+        heard of it, on its own clock (design/0095)."""
+        return f"{self.base}/footage"
+
+    @property
     def event(self) -> str:
         """Motion events (start, end) of cameras in motion mode."""
         return f"{self.base}/event"

@@ -145,6 +145,7 @@ HOST_CLOCK_STEP = _declare("host_clock_step", WARNING, N_("host clock stepped"),
 HOST_CLOCK_OFF = _declare("host_clock_off", WARNING, N_("host clock off the cameras'"), HOST, CLOCK)
 SEGMENTS_FLAGGED = _declare("segments_flagged", WARNING, N_("footage stamped by a clock that was behind"), HOST, CLOCK)
 HOST_CLOCK_UNSYNCED = _declare("host_clock_unsynced", WARNING, N_("host clock not synchronised"), HOST, CLOCK)
+HOST_CLOCK_UNCORROBORATED = _declare("host_clock_uncorroborated", WARNING, N_("host clock not corroborated"), HOST, CLOCK)
 
 # Inspections, registers and audits.
 INSPECTION_OVERDUE = _declare("inspection_overdue", WARNING, N_("inspection overdue"), HOST, DEADLINES)

@@ -25,7 +25,7 @@ BASE = {"seq": T0, "ts_us": T0}
 
 def _reference(what: str, body: dict) -> bool:
     """FIELDS' own tests, one call a field, as check's slow loop applies them."""
-    if what in ("alarm", "audit", "retention", "inspection", "ethics", "event", "reply"):
+    if what in ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage", "reply"):
         if not schema.POS(body.get("seq")) or not schema.UINT(body.get("ts_us")):
             return False
     for name, test, required in schema.FIELDS.get(what, []):

@@ -39,7 +39,7 @@ def durable(sub: Subscriber) -> list[dict]:
     """Non-retained messages (alarm, audit, retention, ...) in arrival order, first copy of each seq."""
     seen, out = set(), []
     for m in list(sub.messages):
-        if m.topic.rsplit("/", 1)[-1] not in ("alarm", "audit", "retention", "inspection", "reply"):
+        if m.topic.rsplit("/", 1)[-1] not in ("alarm", "audit", "retention", "inspection", "reply", "footage"):
             continue  # status, birth and states are retained (live copies arrive without the flag)
         body = m.json()
         if "seq" in body and body["seq"] not in seen:

@@ -33,6 +33,7 @@ def healthy() -> dict:
         "cameras": [{"id": "gate", "configured": True, "enabled": True, "state": "recording", "compliance": "ok"}],
         "alarms": [],
         "estimate": estimate(report({"gate": 250_000})),  # 2 Mbit/s: 44 days on 950 GB
+        "time": {"state": "corroborated", "source": "office", "why": "", "sources": ["office"]},  # design/0095
     }
 
 
@@ -40,7 +41,7 @@ def test_a_healthy_box_passes_every_check():
     checks = doctor.judge(healthy())
     assert [c.status for c in checks] == ["pass"] * len(checks), checks
     assert {c.id for c in checks} == {"clock", "unit", "secrets", "disk", "space", "camera:gate", "broker", "audit",
-                                      "inspections", "enrolment"}
+                                      "inspections", "enrolment", "time"}
     assert doctor.exit_status(checks) == 0 and doctor.as_json(checks)["status"] == "pass"
 
 
@@ -75,6 +76,10 @@ def _set(facts: dict, path: str, value) -> dict:
     ("status.audit_published_seq", 10, "audit", "warn", "edgectl status"),
     ("alarms", [{"kind": kinds.INSPECTION_OVERDUE.name, "text": "the daily inspection is overdue"}], "inspections", "warn",
      "edgectl inspect"),
+    # design/0095: a site with nothing to corroborate its clock says so; a source that disagrees fails
+    ("time", {"state": "unheard", "why": "no source", "source": "", "sources": []}, "time", "warn", "command_key"),
+    ("time", {"state": "disagrees", "why": "2.0 years ahead", "source": "office", "sources": ["office"]}, "time",
+     "fail", "chronyc tracking"),
 ])
 def test_each_failure_alone_is_named_with_its_fix(path, value, check, status, fix):
     checks = doctor.judge(_set(healthy(), path, value))

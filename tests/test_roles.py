@@ -69,6 +69,8 @@ EXPECTED = {
     # flag with a reason; the auditor reads who did and why, and touches nothing
     "flags.list": {C, P, A},
     "flags.resolve": {C},
+    "time.status": EVERYONE,               # what corroborates the host clock (design/0095)
+    "time.confirm": {P},                   # the supervisor confirms the host clock, on the record
 }
 
 

@@ -139,6 +139,7 @@ def gather(ctx: Any, config: Path | None) -> dict[str, Any]:
         facts["cameras"] = call(ctx.socket, "cameras", {})["cameras"]
         facts["alarms"] = call(ctx.socket, "alarms", {})
         facts["estimate"] = estimate.estimate(call(ctx.socket, "retention", {}))
+        facts["time"] = call(ctx.socket, "time.status", {})  # design/0095
     except (DaemonDown, RequestError) as exc:
         facts.setdefault("status", None)
         facts["daemon_error"] = str(exc)

@@ -176,7 +176,29 @@ def cmd_estimate(rep: dict[str, Any], args: Namespace) -> tuple[Any, str]:
     return est, "\n".join(lines)
 
 
+def cmd_confirm_time(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    """`retention confirm-time` (design/0095): an approver says the host clock is right."""
+    if not args.reason:
+        raise UsageError(_("confirm-time needs --reason (how the host clock was checked, against what)"))
+    reply = call(ctx.socket, "time.confirm", {"reason": args.reason})
+    return reply, _("host clock confirmed at {time} (on the audit log): the next retention pass judges footage's age "
+                    "at the host's time").format(time=fmt_time(reply["confirmed"]["host_us"]))
+
+
+def _clock_line(t: dict[str, Any]) -> str:
+    if t["state"] == "corroborated":
+        return _("host clock: corroborated by {source}").format(source=t["source"])
+    if not t["sources"]:
+        return _("host clock: NOT corroborated, and this site has no source to corroborate it with (no signed time "
+                 "from the central office, no NTS, fewer than two cameras with clocks): {why}").format(why=t["why"])
+    return _("host clock: NOT corroborated: {why}").format(why=t["why"])
+
+
 def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    if args.action == "confirm-time":
+        return cmd_confirm_time(ctx, args)
+    if args.reason:
+        raise UsageError(_("--reason goes with confirm-time"))
     rep = call(ctx.socket, "retention", {})
     if args.estimate:
         return cmd_estimate(rep, args)
@@ -193,7 +215,9 @@ def cmd_retention(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
                                              time=fmt_time(c["grace_until_us"]))
               for c in rep["cameras"] if c.get("grace_until_us")]
     headers = [_("CAMERA"), _("OLDEST"), _("ACHIEVED"), _("FORECAST"), _("MIN"), _("MAX"), _("HELD"), _("VERDICT")]
-    return rep, head + "\n" + table(headers, rows) + "".join("\n" + g for g in graces)
+    clock = call(ctx.socket, "time.status", {})
+    rep = {**rep, "time": clock}
+    return rep, head + "\n" + _clock_line(clock) + "\n" + table(headers, rows) + "".join("\n" + g for g in graces)
 
 
 def cmd_destructions(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
@@ -261,14 +285,7 @@ def register(sub: Verbs) -> None:
     ls.add_argument("--all", action="store_true")
     p.set_defaults(handler=cmd_hold)
 
-    p = sub.add_parser("retention", parents=[JSON], help=_("oldest footage, achieved and forecast retention, verdict "
-                                                           "per camera"))
-    p.add_argument("--estimate", action="store_true", help=_("days each camera would keep at the last day's "
-                                                             "bitrates, and the disk needed for the minimums"))
-    p.add_argument("--bitrate", action="append", metavar="CAMERA=RATE",
-                   help=_("with --estimate: a camera's bitrate, e.g. gate=4M (a camera not recording yet)"))
-    p.add_argument("--disk", metavar="SIZE", help=_("with --estimate: another disk's size, e.g. 8TB"))
-    p.set_defaults(handler=cmd_retention)
+    _retention_parser(sub)
 
     p = sub.add_parser("destructions", parents=[JSON], help=_("the record of destroyed footage (per camera and day)"))
     p.add_argument("--camera")
@@ -279,3 +296,17 @@ def register(sub: Verbs) -> None:
     p = sub.add_parser("alarms", parents=[JSON], help=_("active alarms (--all: cleared ones too)"))
     p.add_argument("--all", action="store_true")
     p.set_defaults(handler=cmd_alarms)
+
+
+def _retention_parser(sub: Verbs) -> None:
+    p = sub.add_parser("retention", parents=[JSON], help=_("oldest footage, achieved and forecast retention, verdict "
+                                                           "per camera; confirm-time: an approver confirms the host "
+                                                           "clock (on the audit log)"))
+    p.add_argument("action", nargs="?", choices=["confirm-time"])
+    p.add_argument("--reason", help=_("with confirm-time: how the host clock was checked"))
+    p.add_argument("--estimate", action="store_true", help=_("days each camera would keep at the last day's "
+                                                             "bitrates, and the disk needed for the minimums"))
+    p.add_argument("--bitrate", action="append", metavar="CAMERA=RATE",
+                   help=_("with --estimate: a camera's bitrate, e.g. gate=4M (a camera not recording yet)"))
+    p.add_argument("--disk", metavar="SIZE", help=_("with --estimate: another disk's size, e.g. 8TB"))
+    p.set_defaults(handler=cmd_retention)

@@ -101,11 +101,16 @@ class TimeConfig:
     the host clock's unsynchronised state is then an info line in status, not an alarm."""
 
     ntp: bool = True
+    # design/0095: a source outside the box (the office's signed time, NTS, the cameras) agrees
+    # with the host clock within this, or nothing is destroyed by age
+    corroborate_tolerance_us: int = 2 * MINUTE
 
 
 def _time(t: dict[str, Any]) -> TimeConfig:
-    _check_keys(t, "time", ("ntp",))
-    return TimeConfig(ntp=_bool(t.get("ntp", True), "time.ntp"))
+    _check_keys(t, "time", ("ntp", "corroborate_tolerance"))
+    return TimeConfig(ntp=_bool(t.get("ntp", True), "time.ntp"),
+                      corroborate_tolerance_us=_duration(t, "corroborate_tolerance", "time", 2 * MINUTE, SECOND,
+                                                         60 * MINUTE))
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,8 @@ class CameraClocks:
                          cam, shown, why[:200])
             return
         self._said.pop(cam, None)
-        reading = cc.Reading(cc.offset_us(when, sent, answered), answered, ntp)
+        reading = cc.Reading(cc.offset_us(when, sent, answered), answered, ntp,
+                             round(self.clock.monotonic() * 1_000_000))
         self.readings[cam] = reading
         log.info("camera %s: its clock is %+.1f s off the host's (ONVIF, %s)", cam, reading.offset_us / 1e6,
                  "NTP" if ntp else "manual" if ntp is False else "source unknown")

@@ -30,7 +30,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.clock import wait_or_stop, Clock, SYSTEM
 from storage.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention.report import destructions_after, retention_report
+from storage.retention.report import FOOTAGE_KEY, destructions_after, footage_since, retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
@@ -66,6 +66,9 @@ def camera_state_due(sent: dict[str, Any] | None, new: dict[str, Any], sent_at_u
     return False
 
 
+FOOTAGE_EVERY_S = 600.0  # the office hears of footage within 10 min; ages are days
+
+
 def config_hash(cfg: Config) -> str:
     source = Path(cfg.source)
     data = source.read_bytes() if source.is_file() else repr(cfg).encode()
@@ -76,7 +79,8 @@ class Reporting:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, runner: RetentionRunner,
                  commands: dict[str, Callable[[dict[str, Any], Any], Awaitable[Any]]],
                  on_outbox_full: Callable[[bool], None] | None = None, node_key: NodeKey | None = None,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, on_office_time: Callable[[int], None] | None = None,
+                 time_sources: Callable[[], list[str]] = lambda: []):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -84,9 +88,11 @@ class Reporting:
         self.runner = runner
         self.reporter = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, cfg.storage.data_dir, commands=commands,
                                  on_outbox_full=on_outbox_full, on_command_record=self._record_command,
-                                 clock=clock)
+                                 clock=clock, on_office_time=on_office_time)
+        self.time_sources = time_sources  # what can corroborate the host clock (design/0095): in the birth
         self._last_state: str | None = None
         self._camera_sent: dict[str, tuple[dict[str, Any], int]] = {}  # camera -> (state sent, when: wall us)
+        self._footage_sent = float("-inf")  # loop time of the last footage message
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
         self._head_every = cfg.mqtt.chain_head_us / 1e6
@@ -121,7 +127,9 @@ class Reporting:
             "public_key": None if self.node_key is None else self.node_key.public_b64,
             "key_fingerprint": None if self.node_key is None else self.node_key.fingerprint,
             "inspection": {"schedule": cfg.inspection.schedule, "period_us": cfg.inspection.period_us,
-                           "sign_within_us": cfg.inspection.sign_within_us}})
+                           "sign_within_us": cfg.inspection.sign_within_us},
+            # design/0095: [] says this site has nothing to corroborate its clock with
+            "time_sources": self.time_sources()})
 
     # hooks --------------------------------------------------------------------------
     async def alarm(self, event: dict[str, Any]) -> None:
@@ -182,6 +190,7 @@ class Reporting:
             return audits, gone, marks
 
         audits, gone, _marks = await self.writer.run(fetch)
+        await self._footage(force=bool(gone))  # the office hears of footage before it goes
         try:
             for a in audits:
                 await self.reporter.audit({"seq_local": a["seq"], "at_us": a["at_us"], "actor": a["actor"],
@@ -195,7 +204,7 @@ class Reporting:
                 fixed = {"shift_us": g["shift_us"]} if g.get("shift_us") else {}  # design/0059
                 await self.reporter.retention({**{k: g[k] for k in (
                     "camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id",
-                    "free_before", "reserve")}, **fixed})
+                    "free_before", "reserve", "segment_id")}, **fixed})
         except OutboxError as exc:
             log.error("records not queued for the central office yet: %s", exc)
             return
@@ -206,6 +215,25 @@ class Reporting:
             if gone:
                 marks["mqtt_destruction_id"] = gone[-1]["id"]
             await self.writer.run(lambda c: node_table.set_values(c.db, marks))
+
+    async def _footage(self, force: bool = False) -> None:
+        """The footage recorded since the last message (a range of segment ids), at most every
+        FOOTAGE_EVERY_S: the office keeps when it first heard of each segment and judges every age on its
+        own clock (design/0095)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._footage_sent < FOOTAGE_EVERY_S and not force:
+            return
+        self._footage_sent = now
+        got = await self.writer.run(lambda c: footage_since(c.db))
+        try:
+            for row in got:
+                await self.reporter.footage(row)
+        except OutboxError as exc:
+            log.error("footage not announced to the central office yet: %s", exc)
+            return
+        if got:
+            top = max(r["last_id"] for r in got)
+            await self.writer.run(lambda c: node_table.set_values(c.db, {FOOTAGE_KEY: top}))
 
     async def _chain_head(self, now: float) -> None:
         """The audit chain's head on its own: the central office keeps it to prove the log later."""

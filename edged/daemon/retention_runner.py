@@ -81,7 +81,7 @@ class RetentionRunner:
                  on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM,
                  space: SpaceCheck | None = None,
                  protecting: Callable[[], dict[str, Any] | None] = lambda: None,
-                 distrust: Callable[[], str] = lambda: ""):
+                 distrust: Callable[[], str] = lambda: "", gate: Any = None):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -100,6 +100,7 @@ class RetentionRunner:
         self._short_alarm = False             # maintenance_disk_short is raised
         self.distrust = distrust              # why the host clock may not judge age now ("" : it may; design/0059)
         self._distrust_logged = ""
+        self.gate = gate  # edged/daemon/time_gate.TimeGate: is the host clock corroborated? (design/0095)
 
     def poke(self) -> None:
         """Run a pass now (a maintenance window ended: destruction resumes)."""
@@ -151,26 +152,26 @@ class RetentionRunner:
             return None
         cfg, why = self.cfg, self._why_untrusted()
         retention = cfg.retention.resolved(self.clock.now_us(), zone(cfg.site.timezone))  # "3mo" as of today
+        corroborated, age_now, judged = await self._corroborated()
+        judging = [False]
 
         def job(c: Catalog) -> PassResult | None:
             if window is None and self.protecting() is not None:
                 return None  # a maintenance window began since: it destroys nothing (design/0043)
-            trusted = not why and not self.distrust()  # checked again on the writer's thread
+            trusted = corroborated and not why and not self.distrust()  # checked again on the writer's thread
+            judging[0] = trusted
             return run_pass(c.db, cfg.storage.data_dir, retention, list(cfg.cameras), self.free.usage_of,
                             expect=self.expect, busy=self.in_use.snapshot(), unlink=self.unlink, clock=self.clock,
-                            age_trusted=trusted)
+                            age_trusted=trusted, age_now_us=age_now)
 
         result = await self.writer.run(job)
         if result is None:
             return None
+        await self._judged(judging[0], judged)
         p = result.plan
         if window is not None and window["id"] is not None and result.destroyed:
             await self._yielded(window["id"], result)
-        if result.destroyed:
-            reasons = sorted({d.reason for d in p.destroy})
-            log.info("retention pass %d destroyed %d segments (%.1f MB; %s); free %.1f -> %.1f MB",
-                     result.pass_id, result.destroyed, result.bytes / 1e6, ", ".join(reasons),
-                     result.free_before / 1e6, result.free_after / 1e6)
+        _log_pass(result)
         await self.alarms.set(
             bool(result.errors), RETENTION_FILE_ERRORS,
             Msg(N_("retention could not remove {n} file(s) ({first}); they are tried again at every pass"),
@@ -203,6 +204,14 @@ class RetentionRunner:
         if self.on_full_stop is not None:
             await self.on_full_stop(p.stop_recording)
         return result
+
+    async def _corroborated(self) -> tuple[bool, int | None, int]:
+        """design/0095: (age may be judged, at what time (None: the clock's), what to keep as judged)."""
+        return (True, None, 0) if self.gate is None else await self.gate.before_pass()
+
+    async def _judged(self, judging: bool, judged: int) -> None:
+        if self.gate is not None and judging:  # the budget's base: the time this pass judged at
+            await self.gate.after_pass(judged)
 
     def _why_untrusted(self) -> str:
         """Why the host clock may not judge age now ("" : it may), said in the log once per reason."""
@@ -277,6 +286,14 @@ class RetentionRunner:
             Msg(N_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
                    "minimum of {min:g} days"), held=held / 1e9, days=forecast / DAY_US,
                 min=cfg.retention.min_retention_us / DAY_US) if short else "")
+
+
+def _log_pass(result: PassResult) -> None:
+    if result.destroyed:
+        reasons = sorted({d.reason for d in result.plan.destroy})
+        log.info("retention pass %d destroyed %d segments (%.1f MB; %s); free %.1f -> %.1f MB",
+                 result.pass_id, result.destroyed, result.bytes / 1e6, ", ".join(reasons),
+                 result.free_before / 1e6, result.free_after / 1e6)
 
 
 def _show(value: Any) -> str:

@@ -32,6 +32,7 @@ class Reading:
     offset_us: int
     at_us: int
     ntp: bool | None = None
+    mono_us: int | None = None  # the host's monotonic clock at `at_us`: projects it past a host step (design/0095)
 
 
 def endpoint(onvif: str | bool | None, url: str) -> tuple[str, int] | None:

@@ -38,7 +38,7 @@ def judge(f: dict[str, Any]) -> list[Check]:
         out.append(Check("daemon", FAIL, _("edged is not answering: {why}").format(why=f.get("daemon_error") or "?"),
                          "systemctl start edged; journalctl -u edged -n 50"))
         return out
-    out += [_disk(status, f.get("disk")), _space(f.get("estimate"))]
+    out += [_disk(status, f.get("disk")), _space(f.get("estimate")), _corroboration(f.get("time"))]
     out += _cameras(f.get("cameras") or [])
     out += [_broker(status, f.get("mqtt") or {}), _audit(status, f.get("mqtt") or {}), _due(f.get("alarms") or [])]
     out.append(_enrolment(status))
@@ -64,6 +64,24 @@ def _clock(sync: dict[str, Any] | None) -> Check:
         return Check("clock", PASS, _("host clock synchronised ({source})").format(source=sync.get("source")))
     return Check("clock", FAIL, _("host clock NOT synchronised: footage times cannot be trusted"),
                  "timedatectl set-ntp true  (or configure chrony), then: timedatectl timesync-status")
+
+
+def _corroboration(t: dict[str, Any] | None) -> Check:
+    """design/0095: what corroborates the host clock before footage is destroyed by age."""
+    if not t:
+        return Check("time", WARN, _("cannot tell what corroborates the host clock (an older edged)"), "edgectl status")
+    if t.get("state") == "corroborated":
+        return Check("time", PASS, _("host clock corroborated by {source}").format(source=t.get("source")))
+    if not t.get("sources"):
+        return Check("time", WARN, _("this site has no source to corroborate the host clock with (no signed time from "
+                                     "the central office, no NTS, fewer than two cameras with clocks): footage goes by "
+                                     "age only as fast as time is measured on the box"),
+                     "set [mqtt] command_key and connect the office, or chrony with NTS (docs/guide/retention.md)")
+    if t.get("state") == "disagrees":
+        return Check("time", FAIL, _("the host clock is NOT corroborated: {why}").format(why=t.get("why")),
+                     "timedatectl; chronyc tracking")
+    return Check("time", WARN, _("the host clock is not corroborated now: {why}").format(why=t.get("why")),
+                 "edgectl alarms; check the broker and the cameras")
 
 
 def _unit(unit: dict[str, Any] | None) -> Check:

@@ -29,7 +29,8 @@ ONE_TIME_OPS = frozenset({"account.passwd", "whoami", "logout"})
 # an emergency): it can read the disk anyway, and listing footage is still on the record (as
 # "root"). Not accounts, requests or the audit log's content: those are about people.
 ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verify", "segments", "events", "destructions",
-                        "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show", "flags.list"})
+                        "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show", "flags.list",
+                        "time.status"})
 
 _ANY = frozenset(ROLES)
 _STAFF = frozenset({VIEWER, CUSTODIAN, APPROVER})
@@ -95,6 +96,10 @@ MATRIX: dict[str, frozenset[str]] = {
     # system and answers its alarms, resolves a flag with a reason; the auditor reads who did and
     # why (a check on the custodian, never a party to it). No footage is touched.
     "flags.resolve": frozenset({CUSTODIAN}),
+    # the host clock (design/0095): an approver (the supervisor) confirms it is right when nothing
+    # outside the box can, on the record; who reads retention reads what corroborates the clock
+    "time.confirm": frozenset({APPROVER}),
+    "time.status": _ANY,
     # footage: live view for the head of office (approver), those they authorise (viewer) and
     # maintenance staff (custodian), R4.5; never the auditor (no footage) nor the admin (R4.4).
     # Recorded footage only through a grant, used by a custodian (R5.4, R5.5).

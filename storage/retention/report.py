@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage import restamps
+from storage import node, restamps
 from storage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
@@ -44,6 +44,25 @@ def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> 
                          " retention_passes p ON p.id = d.pass_id LEFT JOIN restamps r ON r.segment_id = d.segment_id"
                          " WHERE d.id > ? ORDER BY d.id LIMIT ?",
                          [after_id, limit]))
+
+
+FOOTAGE_KEY = "mqtt_footage_id"  # the node key: the newest segment id the office has been told of
+
+
+def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The segments the office has not been told of (design/0095), as one range of ids (ids are
+    the node's, whatever the camera): first and last id, first start and last end, how many, how
+    many cameras. The first time (an upgrade), nothing: the footage already on record is older
+    than the office's hearing of it, and is judged by its stamps."""
+    mark = node.value(db, FOOTAGE_KEY)
+    if mark is None:
+        newest = db.execute("SELECT coalesce(max(id), 0) FROM segments").fetchone()[0]
+        node.set_values(db, {FOOTAGE_KEY: newest})
+        return []
+    got = [dict(r) for r in db.query(
+        "SELECT min(id) AS first_id, max(id) AS last_id, min(start_us) AS from_us, max(end_us) AS to_us,"
+        " count(*) AS segments, count(DISTINCT camera) AS cameras FROM segments WHERE id > ?", [int(mark)])]
+    return [r for r in got if r["segments"]]
 
 
 def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:

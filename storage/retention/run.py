@@ -33,8 +33,8 @@ from storage.retention.plan import (
     Plan,
     Policy,
     Segment,
-    plan,
 )
+from storage.retention.budget import plan_at
 from storage.retention.grace import active_graces
 from storage import alarm_kinds as kinds
 
@@ -156,23 +156,26 @@ class PassResult:
 def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras: list[Any],
              disk_usage: Callable[[Path], Any], *, clock: Clock = SYSTEM, busy: AbstractSet[str] = frozenset(),
              expect: Callable[[str, str], None] | None = None,
-             unlink: Callable[[Path], None] | None = None, age_trusted: bool = True) -> PassResult:
+             unlink: Callable[[Path], None] | None = None, age_trusted: bool = True,
+             age_now_us: int | None = None) -> PassResult:
     """One retention pass at the clock's time: expire holds, plan, destroy, record. With
     `age_trusted` False (the host clock just stepped: design/0059) nothing goes by age and no
-    hold expires: only the disk's reserve is kept."""
+    hold expires: only the disk's reserve is kept. `age_now_us` (an uncorroborated host clock,
+    design/0095): age and hold expiry are judged at that time, never later than the clock's."""
     now = clock.now_us()
-    expired = expire_holds(db, now) if age_trusted else []
+    judged = now if age_now_us is None else min(now, age_now_us)
+    expired = expire_holds(db, judged) if age_trusted else []
     usage = disk_usage(data_dir)
     policy = policy_for(retention, cameras, usage.total)
     disk = Disk(usage.free, usage.total)
-    holds = active_holds(db, now if age_trusted else 0) + released_in_grace(db, now, retention.grace_us)
-    graces = active_graces(db, now)
+    holds = active_holds(db, judged if age_trusted else 0) + released_in_grace(db, judged, retention.grace_us)
+    graces = active_graces(db, judged)
     # Every camera with footage has a row in `cameras` (foreign key; rows are never deleted).
     cam_ids = sorted({c.id for c in cameras} | {r["id"] for r in db.query("SELECT id FROM cameras")})
     limit = FIRST_BATCH if usage.free < policy.reserve_bytes else 0  # capacity needs the oldest, nothing else
     while True:
         segs, cut = candidates(db, policy, cam_ids, now, limit, set(busy))
-        p = plan(segs, holds, policy, disk, now, graces, age_trusted)
+        p = plan_at(segs, holds, policy, disk, now, graces, age_trusted, age_now_us)
         if not exhausted(segs, p, holds, cut, now):
             break
         limit *= 4  # a camera's oldest batch was used up (or held): look further

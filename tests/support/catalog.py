@@ -227,3 +227,23 @@ def delete_all(db: Any, table: str) -> None:
 
 def integrity(db: Any) -> str:
     return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def central_destruction_days(store) -> dict[str, int]:
+    """verdict -> segments over every destruction_days row of an edged-central store."""
+    out: dict[str, int] = {}
+    for r in store.db.query("SELECT verdict, segments FROM destruction_days"):
+        out[r["verdict"]] = out.get(r["verdict"], 0) + r["segments"]
+    return out
+
+
+def central_as_schema_2(store) -> None:
+    """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095)."""
+    store.db.execute("DROP TABLE footage_heard")
+    store.db.execute("PRAGMA user_version=2")
+
+
+def central_schema(store) -> tuple[int, int]:
+    """(the SQLite store's schema version, rows in footage_heard)."""
+    return (store.db.execute("PRAGMA user_version").fetchone()[0],
+            store.db.execute("SELECT count(*) FROM footage_heard").fetchone()[0])

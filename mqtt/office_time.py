@@ -1,0 +1,77 @@
+"""The central office's signed time (design/0095): what a box checks its clock against.
+
+The office publishes ``cmd/time`` to each node it knows, every minute: ``{"cmd": "time", "to":
+"<site>/<node>", "at_us": int, "nonce": str, "sig": base64}``, signed with the same Ed25519
+key as every command (mqtt/commands.py `canonical`), not retained. Every signed command may
+also carry ``issued_us`` (the office's time when it signed it). Neither is an action: a time
+message is not run as a command nor put on the audit chain.
+
+The signature and the address are all that is checked: not the expiry, which is judged on the
+host clock, the very clock in question. A replayed time message is old: the box keeps the
+latest office time it has heard (projected on its monotonic clock), so a replay can only say
+"earlier", which never lets footage go sooner.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import time
+from typing import Any, Callable
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mqtt.commands import MAX_COMMAND_BYTES, canonical
+
+VERB = "time"
+EVERY_S = 60.0   # how often edged-central sends it to each node
+
+
+def signed_time(payload: bytes, key: Ed25519PublicKey | None, target: str) -> int | None:
+    """The office's time a signed message carries (`at_us` of a time message, else a command's
+    `issued_us`), or None: no key, not signed by it, not addressed to `target`, or no time."""
+    if key is None or len(payload) > MAX_COMMAND_BYTES:
+        return None
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("to") != target or not isinstance(doc.get("sig"), str):
+        return None
+    at = doc.get("at_us") if doc.get("cmd") == VERB else doc.get("issued_us")
+    if not isinstance(at, int) or isinstance(at, bool) or at <= 0:
+        return None
+    try:
+        key.verify(base64.b64decode(doc["sig"], validate=True), canonical(doc))
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
+        return None
+    return at
+
+
+def time_message(sign: Any, to: str, at_us: int) -> bytes:
+    """What edged-central publishes on ``edged/v1/<site>/<node>/cmd/time``; `sign` is the
+    office key's sign(bytes) -> bytes."""
+    doc: dict[str, Any] = {"cmd": VERB, "to": to, "at_us": at_us, "nonce": secrets.token_hex(8)}
+    doc["sig"] = base64.b64encode(sign(canonical(doc))).decode()
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+class Listener:
+    """Hears the office's time in every signed message on ``cmd/`` (on the connection's callback:
+    cheap; a flood of time messages is checked once a second at most)."""
+
+    def __init__(self, key: Ed25519PublicKey | None, target: str, on_time: Callable[[int], None]):
+        self.key, self.target, self.on_time = key, target, on_time
+        self._last = float("-inf")
+
+    def hear(self, verb: str, payload: bytes) -> None:
+        if verb == VERB:
+            if time.monotonic() - self._last < 1.0:
+                return
+            self._last = time.monotonic()
+        at = signed_time(payload, self.key, self.target)
+        if at is not None:
+            self.on_time(at)
