@@ -49,6 +49,7 @@ from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.camera_clocks import CameraClocks
+from storage.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
@@ -139,6 +140,9 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                          cameras=camera_readings(monitor),
                          office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
                          clock_cameras=lambda: sum(c.enabled and c.url.startswith("rtsp") for c in monitor.cfg.cameras))
+    # a camera is blamed for its clock against a host vouched for from outside the box (the office's
+    # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
+    monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA
     free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
     try:
         await free.get()  # a first reading, for the status line at READY
