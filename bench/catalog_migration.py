@@ -28,9 +28,9 @@ import sqlite_utils
 from bench.catalog_scale import (DAY, END_GAP_US, add_cameras, camera_ids, environment, evict, fill, log, segment_us,
                                  shape_args, size_str)
 from bench.common import command_line, table
-from storage import layout
+from storage.disk import layout
 from storage.catalog import migrations, open_db, open_readonly
-from storage.segment_schema import _PATH_SQL
+from storage.footage.segment_schema import _PATH_SQL
 
 M013 = "m013_compact_segments"
 SAMPLE = 10_000  # rows compared column by column after the upgrade

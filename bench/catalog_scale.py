@@ -9,7 +9,7 @@ cached under --out; migrations added since are applied to a cached one, as the d
 No footage files exist: the data folder holds only the catalog. Rows are `complete` 4 Mbit/s
 segments (~30 MB per 60 s, +-20 %), in time order as the daemon writes them, paths derived
 from camera and start, 32-byte hashes, stored as `segment_rows.insert` stores them
-(storage/segment_rows.py); the rows are generated inside SQLite, a day per transaction.
+(storage/footage/segment_rows.py); the rows are generated inside SQLite, a day per transaction.
 
 Measured against the issue's targets, each `--runs` times (median and max):
 1. a retention pass (`run_pass`) that destroys the oldest segment of every camera (max
@@ -48,12 +48,13 @@ import sqlite_utils
 
 from bench.common import command_line, table
 from edged.config import DAY, CameraConfig, RetentionConfig
-from storage import layout, segment_rows
-from storage import segments as segment_table
+from storage.disk import layout
+from storage.footage import segment_rows
+from storage.footage import segments as segment_table
 from storage.catalog import Catalog, migrations, open_db, open_readonly
-from storage.clock import FakeClock
-from storage.segment_rows import SEGMENT_LOOKBACK_US
-from storage.reconcile import TAIL_US, reconcile
+from storage.time.clock import FakeClock
+from storage.footage.segment_rows import SEGMENT_LOOKBACK_US
+from storage.footage.reconcile import TAIL_US, reconcile
 from storage.retention.run import FOOTAGE, candidates, policy_for, run_pass
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ TARGET_STARTUP_S = 5.0
 
 RANGE_SQL = ("SELECT * FROM segments WHERE camera IN (SELECT id FROM cameras) AND start_us < ? AND start_us > ?"
              " AND coalesce(end_us, start_us) >= ? AND camera = ? ORDER BY camera, start_us LIMIT ?")
-# the query of storage.segments.between (edgectl segments --camera), for EXPLAIN
+# the query of storage.footage.segments.between (edgectl segments --camera), for EXPLAIN
 EDGECTL_LIMIT = 1000
 
 Usage = namedtuple("Usage", "total used free")

@@ -54,8 +54,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import cpu_ticks, memory, table
-from storage import audit, chainhead
-from storage.nodekey import NodeKey
+from storage import audit
+from storage.keys import chainhead
+from storage.keys.nodekey import NodeKey
 from tests.support.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@
 A data folder is initialised as on a new box (`edged init-data`), then its catalog is given a
 year of 60 s segments of 64 cameras (33.6 million rows by default) by the SQL of
 bench/catalog_scale.py (rows generated inside SQLite, a day per transaction, in the stored
-form of storage/segment_rows.py, on the real schema and migrations). The daemon then runs on
+form of storage/footage/segment_rows.py, on the real schema and migrations). The daemon then runs on
 that folder with `--record` of those cameras recording the bench clip (1080p, 20 fps, 4 Mbit/s)
 from one RTSP server, its viewer serving the desk. Accounts are opened with edgectl (custodian,
 approver, auditor, admin). Each desk page is loaded `--reps` times in turn by one HTTP client

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from bench.common import OUT, bench_clip, command_line, environment, log, source_state, table
-from storage import nodekey
+from storage.keys import nodekey
 from storage.export import evidence as export
 from storage.catalog import open_readonly
 from tests.support.cameras import Clip, make_clip

@@ -33,7 +33,7 @@ from recorder.gate import RecordGate
 from recorder.motion import MotionSettings
 from recorder.motion_watch import Ended, MotionWatch, Started
 from recorder.preroll import Buffered, PreRollBuffer
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer
 from tests.support.scenes import SECONDS, WALKS, scene_clip
 

@@ -35,7 +35,7 @@ import av
 
 from bench.common import OUT, command_line, environment, log, table
 from recorder.motion import MotionSettings, settings_json
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer
 from tests.support.scenes import SECONDS, WALKS, scene_clip
 

@@ -22,8 +22,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from storage import nodecert, nodekey
-from storage.fsutil import fsync_dir, replace_durably
+from storage.keys import nodecert, nodekey
+from storage.disk.fsutil import fsync_dir, replace_durably
 
 KEY_DIR = "central-key"
 CA_CERT = "ca.pem"

@@ -142,7 +142,7 @@ def cmd_verify_log(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """A signed head copied from a printed audit report (a site without a broker)."""
-    from storage import chainhead
+    from storage.keys import chainhead
 
     try:
         site, name, head = chainhead.from_line(args.line)

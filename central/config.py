@@ -14,7 +14,7 @@ from typing import Any
 from central.i18n import LANGUAGES, normalise as normalise_language
 from central.quota import Limits
 from central.store import Store
-from storage import duration
+from storage.time import duration
 
 EX_CONFIG = 78
 DEFAULT_TOPIC = "edged/v1/+/+/#"
@@ -78,7 +78,7 @@ class CentralConfig:
 
 
 def parse_duration(value: Any, where: str) -> int:
-    """A duration in edged's grammar (storage/duration.py: "2s", "5m", "1h30m"; a bare number is refused)."""
+    """A duration in edged's grammar (storage/time/duration.py: "2s", "5m", "1h30m"; a bare number is refused)."""
     try:
         return duration.parse(value)
     except duration.DurationError as exc:

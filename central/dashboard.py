@@ -226,7 +226,7 @@ class Dashboard:
         cert = await asyncio.to_thread(ca.existing_ca, self.cfg.data_dir)
         if cert is None:
             return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
-        from storage import nodecert
+        from storage.keys import nodecert
 
         return web.Response(body=nodecert.pem([cert]), content_type="application/x-pem-file", headers=HEADERS)
 

@@ -1,7 +1,7 @@
 """What the central office's readers read in the sites' language (design/0028): the dashboard's
 pages and `edged-central report`'s HTML. A gettext domain of its own, `central`, under
 central/locale/ (central/ imports nothing from edged/), managed like edged's with Babel
-(`scripts/i18n`); dates in zh-TW in the ROC calendar (storage/rocdate.py, the edge's own
+(`scripts/i18n`); dates in zh-TW in the ROC calendar (storage/time/rocdate.py, the edge's own
 helpers). JSON, CSV and MQTT keep English keys and UTC microseconds for scripts.
 
 A `Speaker` is made once per page or report from `[report] language` and `timezone`; `sp._()`
@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from storage.rocdate import roc_date, roc_date_short, roc_month
+from storage.time.rocdate import roc_date, roc_date_short, roc_month
 
 DOMAIN = "central"
 LOCALE_DIR = Path(__file__).parent / "locale"

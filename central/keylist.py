@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from central import ca
-from storage import fleetkeys, nodekey
+from storage.keys import fleetkeys, nodekey
 
 KEY_DIR = ca.KEY_DIR
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from central import ca
 from central.ca import CAError
-from storage import nodecert, nodekey
+from storage.keys import nodecert, nodekey
 
 __all__ = ["CAError", "register", "run"]
 

@@ -21,7 +21,7 @@ from typing import IO, Any, NamedTuple
 import sqlite_utils
 
 from central import schema
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 SCHEMA_VERSION = 3
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
@@ -117,7 +117,7 @@ class Batch(NamedTuple):
 
 
 def now_us(clock: Clock = SYSTEM) -> int:
-    """The office's wall clock (storage/clock.py reads it; a test hands in a FakeClock)."""
+    """The office's wall clock (storage/time/clock.py reads it; a test hands in a FakeClock)."""
     return clock.now_us()
 
 

@@ -4,7 +4,7 @@ the trust model they implement is design/0026.
 
 The audit hash is storage/audit.py's own function (``record_hash``), reused rather than copied,
 so the central office can never drift from what the box computes; the head signature is
-storage/chainhead.py's.
+storage/keys/chainhead.py's.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from storage import audit, chainhead
+from storage import audit
+from storage.keys import chainhead
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 # access records and whether each needs a grant: a viewing (playback) and a copy (export) do

@@ -18,7 +18,7 @@ from edged.ports import Check, Outlet
 from storage import alarm_kinds, alarms as alarm_table, logs
 from storage.alarm_kinds import AlarmKind
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.alarm")
 # Raised both when a request is filed and by the daily sweep.

@@ -58,14 +58,17 @@ from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
-from storage import audit, cameras as camera_table, datainit, nodekey, restamps
+from storage import audit, cameras as camera_table
+from storage.disk import datainit
+from storage.footage import restamps
+from storage.keys import nodekey
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, wait_or_stop
-from storage.free_space import FreeSpace
-from storage.fsutil import private_dir, tighten
-from storage.layout import CATALOG_FILE
+from storage.time.clock import SYSTEM, wait_or_stop
+from storage.disk.free_space import FreeSpace
+from storage.disk.fsutil import private_dir, tighten
+from storage.disk.layout import CATALOG_FILE
 from storage.retention.run import finish_garbage
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage.rocdate import roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
+from storage.time.rocdate import roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
 
 DOMAIN = "edged"
 LOCALE_DIR = Path(__file__).parent / "locale"

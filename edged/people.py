@@ -20,9 +20,9 @@ from edged.rules import retrieval as rq
 from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
-from storage import accounts, retrieval_store
-from storage.accounts import AccountError
-from storage.retrieval_store import GrantError
+from storage.people import accounts, retrieval_store
+from storage.people.accounts import AccountError
+from storage.people.retrieval_store import GrantError
 
 
 # accounts ---------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 log = logging.getLogger("edged.mqtt")
 

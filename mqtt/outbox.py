@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 from storage.outbox import Message, Outbox, OutboxError, encode_body
 
 T = TypeVar("T")

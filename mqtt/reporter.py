@@ -28,7 +28,7 @@ from mqtt.outbox import OutboxWriter
 from mqtt.retained import Retained
 from mqtt.settings import MqttConfig
 from mqtt.topics import Topics, check_level
-from storage.clock import SYSTEM, Clock, wait_or_stop
+from storage.time.clock import SYSTEM, Clock, wait_or_stop
 from storage.outbox import OUTBOX_FILE, Outbox, OutboxError
 
 log = logging.getLogger("edged.mqtt")

@@ -14,7 +14,7 @@ from mqtt.client import Connection, NotConnected
 from mqtt.discovery import discovery_messages
 from mqtt.settings import MqttConfig
 from mqtt.topics import Topics
-from storage.clock import Clock
+from storage.time.clock import Clock
 
 
 class Retained:

@@ -53,8 +53,8 @@ from recorder.timeline import (
 )
 from storage import logs
 from storage.states.cameras import CONNECTING, OFFLINE, RECORDING, STOPPED
-from storage.clock import SYSTEM, Clock
-from storage.layout import segment_relpath
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.layout import segment_relpath
 
 if TYPE_CHECKING:
     from recorder.segment import Sound, VideoPacket

@@ -75,7 +75,7 @@ class Durability:
 
     def register(self, fd: int, dir_fd: int) -> Synced:
         # The file opened again read-only, not dup()ed: closing a writable descriptor is an
-        # IN_CLOSE_WRITE, which the tamper watcher (storage/tamper.py) would see as a change to
+        # IN_CLOSE_WRITE, which the tamper watcher (storage/footage/tamper.py) would see as a change to
         # a segment closed a pass earlier. fdatasync syncs the file, whichever descriptor names it.
         entry = Synced(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), os.dup(dir_fd),
                        self._wake.set if self.follow_writes else None)

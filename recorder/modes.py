@@ -26,7 +26,7 @@ from recorder.gate import RecordGate, Route
 from recorder.motion import settings_of
 from recorder.motion_watch import Back, Ended, KeyframeWatch, Lost, MotionWatch, Started
 from recorder.preroll import Buffered, PreRollBuffer
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
     from recorder.source import VideoIn

@@ -26,7 +26,7 @@ from recorder.diagnose import scrub
 from recorder.lazy import lazy_import
 from recorder.imagecheck import PictureTooBig, decode_keyframe
 from recorder.motion import MotionDetector, MotionEnded, MotionEvents, MotionSettings, MotionStarted
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
     import numpy as np

@@ -26,7 +26,7 @@ from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 
 from recorder.durability import Durability, Synced
-from storage.fsutil import PRIVATE_FILE, private_dir
+from storage.disk.fsutil import PRIVATE_FILE, private_dir
 from storage.mp4 import muxer_for
 
 if TYPE_CHECKING:

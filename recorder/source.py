@@ -14,7 +14,7 @@ from av.video.codeccontext import VideoCodecContext
 
 from recorder import diagnose
 from recorder.synthetic import SyntheticCamera, parse_synthetic_url
-from storage.layout import VIDEO_DIR
+from storage.disk.layout import VIDEO_DIR
 
 
 # FFmpeg's stream probe reads on until every stream's codec parameters are known, and then,

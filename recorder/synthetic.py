@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import av
 
 from recorder.lazy import lazy_import
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 
 if TYPE_CHECKING:
     import numpy as np

@@ -28,8 +28,8 @@ from recorder.durability import Durability
 from recorder.imagecheck import ImageSampler
 from recorder.threadname import name_os_thread
 from storage import logs
-from storage.clock import SYSTEM, Clock
-from storage.hashing import NotThere, same_file, sha256_same_file
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.hashing import NotThere, same_file, sha256_same_file
 
 log = logging.getLogger("recorder.worker")
 

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 
 GENESIS = "0" * 64
 

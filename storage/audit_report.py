@@ -12,7 +12,8 @@ from typing import Any
 
 import sqlite_utils
 
-from storage import audit, corrections
+from storage import audit
+from storage.time import corrections
 
 
 def _has(db: sqlite_utils.Database, table: str) -> bool:

@@ -23,8 +23,8 @@ from typing import Any, Callable, TypeVar
 
 import sqlite_utils
 
-from storage.clock import SYSTEM, Clock
-from storage.full import is_disk_full
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.full import is_disk_full
 from storage.migrations import migrations  # the schema (storage/migrations.py); re-exported here
 
 T = TypeVar("T")

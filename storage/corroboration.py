@@ -2,7 +2,7 @@
 
 A synchronised kernel is not proof: its NTP server may be wrong, and a clock set two years
 ahead at boot (a wrong BIOS date, a spoofed NTP answer) is read at start and trusted at once
-by the step watch (storage/trusted_time.py). Before anything is destroyed by age, the host's
+by the step watch (storage/time/trusted_time.py). Before anything is destroyed by age, the host's
 reading is checked against sources outside the box (invariant 10):
 
 - the central office's signed time (a periodic signed `time` message, and the `issued_us` of

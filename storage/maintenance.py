@@ -9,8 +9,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from storage.fsutil import PRIVATE_FILE, private_dir
-from storage.hashing import sha256_file
+from storage.disk.fsutil import PRIVATE_FILE, private_dir
+from storage.disk.hashing import sha256_file
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -33,7 +33,7 @@ def begin(db: sqlite_utils.Database, *, reason: str, by: str, at_us: int, backup
           footage_copy: dict[str, Any] | None = None) -> int:
     """Opens a window; returns its id. `backup`: backup_catalog's answer (and `same_disk`);
     `protected`: the footage on record (segments, bytes); `vendor`: the vendor who attends;
-    `footage_copy`: storage/footage_copy.py's answer when the window touches storage."""
+    `footage_copy`: storage/footage/footage_copy.py's answer when the window touches storage."""
     return cast(int, db.table("maintenance").insert({
         "vendor": vendor, "footage_copy": None if footage_copy is None else json.dumps(footage_copy),
         "reason": reason, "began_by": by, "began_us": at_us, "backup": backup["path"], "verified": verified,

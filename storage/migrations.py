@@ -12,7 +12,10 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, corrections, identity, people_schema, segment_schema
+from storage import audit
+from storage.footage import identity, segment_schema
+from storage.people import people_schema
+from storage.time import corrections
 
 migrations = Migrations("edged.catalog")
 
@@ -299,7 +302,7 @@ def m010_maintenance_protection(db: sqlite_utils.Database) -> None:
 @migrations()
 def m011_motion_events(db: sqlite_utils.Database) -> None:
     """Recording modes (design/0038): motion events, why a camera has no footage for a while
-    by policy (no motion, live mode: not gaps), and each camera's mode. storage/events.py."""
+    by policy (no motion, live mode: not gaps), and each camera's mode. storage/footage/events.py."""
     db.executescript(
         """
         CREATE TABLE motion_events (
@@ -317,7 +320,7 @@ def m011_motion_events(db: sqlite_utils.Database) -> None:
             camera TEXT NOT NULL REFERENCES cameras(id),
             from_us INTEGER NOT NULL,
             to_us INTEGER NOT NULL,
-            reason TEXT NOT NULL             -- storage/events.py NO_MOTION, LIVE_MODE
+            reason TEXT NOT NULL             -- storage/footage/events.py NO_MOTION, LIVE_MODE
         );
         CREATE INDEX not_recorded_camera_from ON not_recorded(camera, from_us);
         ALTER TABLE cameras ADD COLUMN mode TEXT NOT NULL DEFAULT 'continuous';
@@ -338,7 +341,7 @@ def m012_camera_inventory(db: sqlite_utils.Database) -> None:
 @migrations()
 def m013_compact_segments(db: sqlite_utils.Database) -> None:
     """The segment rows in a third of the bytes behind a `segments` view (design/0054):
-    storage/segment_schema.py, frozen with this migration. One transaction."""
+    storage/footage/segment_schema.py, frozen with this migration. One transaction."""
     segment_schema.m013(db)
 
 
@@ -394,14 +397,14 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
 @migrations()
 def m019_ids_never_reused(db: sqlite_utils.Database) -> None:
     """Segment and motion-event ids are never given twice (invariant 11; design/0096): the tables
-    rebuilt with AUTOINCREMENT, every id kept, storage/identity.py."""
+    rebuilt with AUTOINCREMENT, every id kept, storage/footage/identity.py."""
     identity.m019(db)
 
 
 @migrations()
 def m020_records_follow_true_time(db: sqlite_utils.Database) -> None:
     """Every record follows the true time (design/0096): the corrections of host-clock stamps
-    (storage/corrections.py), and the time a person gives a flagged segment when resolving it."""
+    (storage/time/corrections.py), and the time a person gives a flagged segment when resolving it."""
     corrections.create_table(db)
     db.execute("ALTER TABLE restamps ADD COLUMN resolved_shift_us INTEGER")  # true = original + this; NULL: none given
 
@@ -409,5 +412,5 @@ def m020_records_follow_true_time(db: sqlite_utils.Database) -> None:
 @migrations()
 def m021_segment_retimed(db: sqlite_utils.Database) -> None:
     """Each segment row counts the pictures the recorder re-timed (design/0093):
-    storage/segment_schema.py m021."""
+    storage/footage/segment_schema.py m021."""
     segment_schema.m021(db)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 OUTBOX_FILE = "outbox.db"
 ESSENTIAL = frozenset({"alarm", "audit"})  # kinds that may use the reserve past the bound

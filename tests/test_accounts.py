@@ -17,9 +17,9 @@ import pytest
 
 from edged import people as people_rules
 from storage import audit, cameras as camera_table
-from storage import accounts, sessions
+from storage.people import accounts, sessions
 from storage.catalog import open_db
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config

@@ -149,7 +149,7 @@ NOT_A_KIND = {  # (module, literal): why the literal is not the alarm kind
     ("edged/control/status.py", "disk_full"): "the node table's disk_full column",
     ("edged/daemon/disk_floor.py", "disk_full"): "the node table's disk_full column",
     ("edged/daemon/host_clock.py", "host_clock_step"): "a restamp's reason",
-    ("storage/restamps.py", "host_clock_step"): "a restamp's reason",
+    ("storage/footage/restamps.py", "host_clock_step"): "a restamp's reason",
     ("mqtt/reporter.py", "ethics"): "the MQTT message type",
     ("central/schema.py", "ethics"): "the MQTT message type",
     ("central/store.py", "ethics"): "the MQTT message type",

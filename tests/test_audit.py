@@ -18,9 +18,9 @@ from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.i18n import speaking
 from storage import audit, audit_report, cameras as camera_table
-from storage import accounts, retrieval_store, sessions
+from storage.people import accounts, retrieval_store, sessions
 from storage.catalog import open_db
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.catalog import delete_audit, insert_audit, one, rows, set_audit, set_node, shift_audit, swap_audit
 from tests.support.daemon import ROOT
 

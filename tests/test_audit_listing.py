@@ -13,7 +13,9 @@ import time
 from edged.cli.audit import shown_detail
 from edged.i18n import speaking
 from edged.viewer.desk.audit import detail_cell
-from storage import audit, layout, missing
+from storage import audit
+from storage.disk import layout
+from storage.footage import missing
 from storage.catalog import open_db
 from tests.support.catalog import rows
 

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from storage.segment_rows import COMPLETE, FOOTAGE_STATES, WRITING
+from storage.footage.segment_rows import COMPLETE, FOOTAGE_STATES, WRITING
 from tests.support.catalog import audit_rows, rows
 from tests.support.container import Container
 from tests.support.daemon import wait_for

@@ -21,8 +21,8 @@ from edged.daemon.recording.supervisor import camera_row
 from storage import cameras as camera_table, inspections
 from storage.retention import holds
 from storage.catalog import CatalogWriter
-from storage.clock import FakeClock
-from storage.layout import CATALOG_FILE
+from storage.time.clock import FakeClock
+from storage.disk.layout import CATALOG_FILE
 
 LOBBY = Caller(os_user="ann", account="lobby-custodian", roles=("custodian",), cameras=("lobby",))
 EVIDENCE = Caller(os_user="bob", account="evidence-custodian", roles=("custodian",), cameras=("evidence",))
@@ -104,7 +104,8 @@ def test_reads_keep_to_the_scope_as_if_the_rest_were_not_there(tmp_path):
     from edged.control.retrieval import RequestOps
     from edged.control.status import StatusOps
     from edged.rules import roles
-    from storage import alarm_kinds, retrieval_store
+    from storage import alarm_kinds
+    from storage.people import retrieval_store
 
     clock = FakeClock()
     now = clock.now_us()

@@ -25,8 +25,8 @@ import recorder.camera as camera_module
 from recorder import rtp
 from recorder.camera import CameraRecorder, Settings
 from recorder.timeline import DecodeTimes
-from storage.clock import FakeClock
-from storage.layout import parse_relpath
+from storage.time.clock import FakeClock
+from storage.disk.layout import parse_relpath
 from tests.support import rtp_captures
 
 pytestmark = pytest.mark.pure

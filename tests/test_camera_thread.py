@@ -10,7 +10,7 @@ import pytest
 
 from recorder.camera import CameraRecorder, Settings
 from recorder.events import to_dict
-from storage.clock import SteppedClock
+from storage.time.clock import SteppedClock
 from tests.support.cameras import RtspServer, ffprobe_errors, make_clip
 from tests.support.daemon import wait_for
 

@@ -1,4 +1,4 @@
-"""The compact segment rows (design/0054; storage/segment_rows.py, migration m013): a catalog made
+"""The compact segment rows (design/0054; storage/footage/segment_rows.py, migration m013): a catalog made
 by the old schema migrates in place with nothing lost, and the derived paths are the files'."""
 
 import logging
@@ -11,13 +11,15 @@ import subprocess
 import pytest
 import sqlite_utils
 
-from storage import cameras as camera_table, layout, segment_rows, segments
+from storage import cameras as camera_table
+from storage.disk import layout
+from storage.footage import segment_rows, segments
 from storage.catalog import Catalog, migrations, open_db
-from storage.segment_rows import COMPLETE, SEGMENT_STATES, WRITING
-from storage.hashing import sha256_file
+from storage.footage.segment_rows import COMPLETE, SEGMENT_STATES, WRITING
+from storage.disk.hashing import sha256_file
 from storage.mp4 import scan_media
-from storage.reconcile import reconcile
-from storage.segment_schema import _M013_STATES
+from storage.footage.reconcile import reconcile
+from storage.footage.segment_schema import _M013_STATES
 from tests.support.catalog import add_segments, pragma, rows
 
 S = 1_000_000

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from storage import audit
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import audit_rows, delete_messages, rows, set_audit

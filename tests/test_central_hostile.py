@@ -31,8 +31,9 @@ from central.quota import Limits, Quotas
 from central.report import _cell
 from central.store import Store, now_us
 from central.verifier import Verifier
-from storage import audit, chainhead, fleetkeys, nodecert
-from storage.nodekey import NodeKey
+from storage import audit
+from storage.keys import chainhead, fleetkeys, nodecert
+from storage.keys.nodekey import NodeKey
 from tests.support.broker import Broker, Subscriber, make_pki
 from tests.support.catalog import central_put_alarm, central_put_retained
 from tests.support.daemon import wait_for

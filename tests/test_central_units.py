@@ -17,8 +17,9 @@ from central import compliance, config, verify
 from central.logcheck import check as check_log
 from central.store import Store
 from central.verifier import Verifier
-from storage import audit, chainhead
-from storage.nodekey import NodeKey
+from storage import audit
+from storage.keys import chainhead
+from storage.keys.nodekey import NodeKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.support.catalog import central_verdicts
 from tests.support.daemon import ROOT

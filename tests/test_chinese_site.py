@@ -13,7 +13,7 @@ import pytest
 
 from edged.cli.display import width
 from edged.i18n import roc_date, roc_date_short
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config

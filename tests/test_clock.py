@@ -1,11 +1,11 @@
-"""storage/clock.py: Clock.sleep and wait_or_stop, the one way a periodic task waits (design/0068)."""
+"""storage/time/clock.py: Clock.sleep and wait_or_stop, the one way a periodic task waits (design/0068)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from storage.clock import SECOND_US, SYSTEM, FakeClock, SteppedClock, wait_or_stop
+from storage.time.clock import SECOND_US, SYSTEM, FakeClock, SteppedClock, wait_or_stop
 
 
 async def test_a_fake_clock_sleeps_by_moving_on():

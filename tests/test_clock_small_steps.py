@@ -25,11 +25,13 @@ from edged.daemon.retention_runner import RetentionRunner
 from edged.rules import camera_clock
 from recorder import events
 from recorder.timeline import RunClock
-from storage import audit_report, cameras as camera_table, gaps as gap_table, restamps, trusted_time as tt
+from storage import audit_report, cameras as camera_table
+from storage.footage import gaps as gap_table, restamps
+from storage.time import trusted_time as tt
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.catalog import CatalogWriter, open_db
-from storage.clock import FakeClock
-from storage.layout import segment_relpath
+from storage.time.clock import FakeClock
+from storage.disk.layout import segment_relpath
 from storage.retention.holds import add_hold
 from tests.support.catalog import alarms, audit_rows, rows
 

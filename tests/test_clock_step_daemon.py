@@ -18,7 +18,7 @@ import pytest
 
 from storage import audit
 from storage.catalog import open_db
-from storage.trusted_time import ORDER_SLACK_US
+from storage.time.trusted_time import ORDER_SLACK_US
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config

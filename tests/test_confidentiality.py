@@ -22,9 +22,9 @@ from edged.cli.export import new_file, open_out
 from edged.rules import retrieval as rq
 from edged.viewer import rules
 from storage import audit
-from storage import retrieval_store
+from storage.people import retrieval_store
 from storage.catalog import open_db
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -307,7 +307,7 @@ def test_a_socket_group_that_does_not_exist_stops_the_daemon_with_78(tmp_path):
 
 
 def test_an_older_install_is_closed_at_start_without_a_walk_of_the_footage(tmp_path):
-    from storage.fsutil import tighten
+    from storage.disk.fsutil import tighten
 
     data = tmp_path / "data"
     (data / "video" / "cam" / "2026-01-01").mkdir(parents=True)

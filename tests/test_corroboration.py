@@ -228,7 +228,7 @@ def test_the_catalog_names_new_footage_once_and_a_pass_judges_age_at_the_budget(
     from edged.config import CameraConfig, RetentionConfig
     from storage import cameras as camera_table
     from storage.catalog import Catalog, open_db
-    from storage.clock import FakeClock
+    from storage.time.clock import FakeClock
     from storage.retention.report import footage_since
     from storage.retention.run import run_pass
     from tests.support.catalog import add_segments, rows

@@ -75,7 +75,7 @@ def test_the_offices_signed_time_through_the_broker_corroborates_the_clock_or_st
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     from mqtt import office_time
-    from storage.clock import SYSTEM
+    from storage.time.clock import SYSTEM
     from tests.support.broker import Broker, Subscriber
 
     office = Ed25519PrivateKey.generate()

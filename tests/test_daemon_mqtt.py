@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from storage.segment_rows import COMPLETE
-from storage.clock import SYSTEM
+from storage.footage.segment_rows import COMPLETE
+from storage.time.clock import SYSTEM
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, rows

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import datainit, layout, nodekey
+from storage.disk import datainit, layout
+from storage.keys import nodekey
 
 NOBODY = 65534
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import audit_rows

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storage.export import evidence as export
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.daemon import wait_for
 from tests.support.people import password_for
 from tests.test_desk import SITE, both_languages, desk, first_login, open_account, shoot  # noqa: F401 (the fixture)

@@ -15,7 +15,7 @@ import pytest
 
 from edged.config import load_config
 from edged.i18n import zone
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch
 from tests.support.cameras import free_port
 from tests.support.catalog import audit_rows, rows

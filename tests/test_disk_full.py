@@ -21,9 +21,9 @@ from edged.rules.disk import FLOOR_MAX, FLOOR_MIN, MIB, floor_bytes, short
 from recorder import events
 from storage import cameras as camera_table
 from storage.catalog import CatalogWriter
-from storage.segment_rows import COMPLETE, WRITING
-from storage.clock import FakeClock
-from storage.full import is_disk_full
+from storage.footage.segment_rows import COMPLETE, WRITING
+from storage.time.clock import FakeClock
+from storage.disk.full import is_disk_full
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config
@@ -127,7 +127,7 @@ def test_a_disk_filled_by_something_else_pauses_recording_with_an_alarm_and_resu
             assert status.returncode == 0, status.stderr
             assert "RECORDING PAUSED" in status.stdout and "full" in status.stdout, status.stdout
             assert d.proc.poll() is None, "the daemon keeps running"
-            assert audit_rows(d, "storage.full")
+            assert audit_rows(d, "storage.disk.full")
 
             ballast.unlink()
             wait_for(lambda: not alarms(d, lambda r: r["kind"] == kinds.DISK_FULL.name, active=True), 10, "the alarm cleared")

@@ -20,8 +20,8 @@ from edged.daemon.recording.supervisor import camera_row
 from storage import audit
 from storage import cameras as camera_table
 from storage.catalog import CatalogWriter
-from storage.clock import FakeClock
-from storage.layout import CATALOG_FILE
+from storage.time.clock import FakeClock
+from storage.disk.layout import CATALOG_FILE
 from storage.retention.plan import DAY_US
 from tests.support.catalog import pragma, rows as catalog_rows
 

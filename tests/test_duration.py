@@ -1,4 +1,4 @@
-"""One duration grammar (storage/duration.py, issue 41): edged's config, edgectl's options and
+"""One duration grammar (storage/time/duration.py, issue 41): edged's config, edgectl's options and
 edged-central's config read a duration the same way, and refuse the same things."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from central.config import ConfigError as CentralConfigError
 from central.config import parse_duration as central_duration
 from edged.config import ConfigError, parse_duration
-from storage import duration
+from storage.time import duration
 
 S = 1_000_000
 

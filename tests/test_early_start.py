@@ -14,9 +14,9 @@ import pytest
 
 from edged.config import CameraConfig
 from edged.daemon.recording import prespawn, prestart
-from storage import datainit
+from storage.disk import datainit
 from tests.support.bad_cameras import BadCamera
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config

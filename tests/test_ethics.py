@@ -14,7 +14,7 @@ import pytest
 
 from central import schema, verify
 from edged.rules import ethics
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.daemon import wait_for

@@ -19,11 +19,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central import ca as office_ca
-from storage import nodecert, nodekey
-from storage.clock import SYSTEM
+from storage.keys import nodecert, nodekey
+from storage.time.clock import SYSTEM
 from storage.export import evidence as export
 from storage.catalog import open_readonly
-from storage.segment_rows import TAMPERED
+from storage.footage.segment_rows import TAMPERED
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip
 from tests.support.catalog import alarms, audit_rows, one, rows
@@ -265,7 +265,7 @@ def test_edgectl_verify_exit_status_and_json(made, tmp_path):
 def test_edgectl_verify_keys_checks_the_export_against_the_central_key_list(made, key, tmp_path):
     """A folder signed by a fresh key claiming test/node1 fails against the central office's
     signed key list; the genuine one passes; an altered list or another central key is refused."""
-    from storage import fleetkeys
+    from storage.keys import fleetkeys
 
     base = [os.fspath(Path(ROOT / ".venv/bin/python")), "-m", "edged.cli.edgectl", "verify"]
     central = nodekey.NodeKey(Ed25519PrivateKey.generate())

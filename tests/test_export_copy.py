@@ -15,7 +15,7 @@ import pytest
 from storage.export import evidence as export
 from storage.export import fmp4
 from storage.catalog import open_readonly
-from storage.hashing import sha256_file
+from storage.disk.hashing import sha256_file
 from tests.support.cameras import ffprobe_errors
 from tests.support.footage import write_segments
 from tests.test_export import sources  # noqa: F401  (the fixture: two short clips, the second larger)

@@ -18,10 +18,11 @@ from edged.control.flags import FlagOps
 from edged.control.operation import CatalogReader
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
-from storage import cameras as camera_table, restamps, segment_rows
+from storage import cameras as camera_table
+from storage.footage import restamps, segment_rows
 from storage.catalog import CatalogWriter, open_db
-from storage.clock import FakeClock
-from storage.layout import segment_relpath
+from storage.time.clock import FakeClock
+from storage.disk.layout import segment_relpath
 from storage.retention.plan import Disk, Hold, Limits, Policy, Segment, plan
 from storage.retention.run import run_pass
 from tests.support.catalog import audit_rows, rows

@@ -20,10 +20,11 @@ from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.daemon.host_clock import HostClock
 from edged.daemon.retention_runner import RetentionRunner
-from storage import audit, cameras as camera_table, trusted_time as tt
-from storage import segments as segment_table
+from storage import audit, cameras as camera_table
+from storage.time import trusted_time as tt
+from storage.footage import segments as segment_table
 from storage.catalog import CatalogWriter, open_db
-from storage.clock import FakeClock
+from storage.time.clock import FakeClock
 from storage.export.plan import corrected_stamps
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.test_host_clock import S, SETTLE, TRUE, YEAR, record

@@ -1,4 +1,4 @@
-"""storage/free_space.py: the data disk's free space has one reader, off the event loop (design/0069)."""
+"""storage/disk/free_space.py: the data disk's free space has one reader, off the event loop (design/0069)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 from edged.config import default_config
 from edged.daemon.retention_runner import SpaceCheck
-from storage.clock import FakeClock
-from storage.free_space import FreeSpace
+from storage.time.clock import FakeClock
+from storage.disk.free_space import FreeSpace
 
 
 def counting(free: int, total: int = 100):

@@ -13,7 +13,7 @@ from edged.config.holds import HoldPolicy, HoldRules
 from edged.rules import holds as rules
 from edged.rules.holds import HoldRuleError
 from storage import cameras as camera_table
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.retention import holds as store
 from storage.catalog import open_db
 from tests.support.daemon import Daemon, wait_for, write_config

@@ -16,11 +16,13 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.segment_rows import SegmentRows
 from edged.daemon.retention_runner import RetentionRunner
 from recorder import events
-from storage import audit, cameras as camera_table, node as node_table, restamps, segment_rows
-from storage import segments as segment_table, trusted_time as tt
+from storage import audit, cameras as camera_table, node as node_table
+from storage.footage import restamps, segment_rows
+from storage.footage import segments as segment_table
+from storage.time import trusted_time as tt
 from storage.catalog import CatalogWriter, open_db
-from storage.clock import FakeClock
-from storage.layout import segment_relpath
+from storage.time.clock import FakeClock
+from storage.disk.layout import segment_relpath
 from tests.support.catalog import alarms, audit_rows, rows
 
 S = 1_000_000

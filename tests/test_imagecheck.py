@@ -21,7 +21,7 @@ import pytest
 from recorder import imagecheck as ic
 from recorder.events import to_dict
 from edged.config.health import HealthConfig
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer
 from tests.support.daemon import ROOT, wait_for
 from tests.support.health_clips import health_clip

@@ -248,7 +248,7 @@ def test_one_stuck_view_does_not_hold_up_the_sweep():
     """Two views whose session ended: the first's close never returns, the second is still closed."""
     from edged.viewer import rules as view_rules
     from edged.viewer.views import View, Views
-    from storage.clock import SYSTEM
+    from storage.time.clock import SYSTEM
 
     class Access:
         clock = SYSTEM

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.inspections import SCHEDULED
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms, audit_rows, rows as table_rows

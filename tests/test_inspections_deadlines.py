@@ -22,7 +22,7 @@ from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.inspection_runner import InspectionRunner
 from storage import audit
 from storage.catalog import CatalogWriter
-from storage.clock import FakeClock
+from storage.time.clock import FakeClock
 from tests.support.catalog import alarms, audit_rows
 from tests.support.configs import MINIMAL, write
 from storage import alarm_kinds as kinds

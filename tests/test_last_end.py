@@ -1,13 +1,14 @@
-"""The end of a camera's footage before a moment (storage/segments.py last_end_before):
+"""The end of a camera's footage before a moment (storage/footage/segments.py last_end_before):
 the segment a new one follows and the host clock's history at start (design/0059) ask it. Found
 by the timeline's benchmark (bench/desk, design/0084): a max(end_us) over every earlier row took
 8-19 s on a year of 60 s segments, on the writer thread; now it is read by index. Same answers."""
 
 from __future__ import annotations
 
-from storage import layout, segments as segment_table
+from storage.disk import layout
+from storage.footage import segments as segment_table
 from storage.catalog import open_db
-from storage.segment_rows import COMPLETE, SEGMENT_LOOKBACK_US
+from storage.footage.segment_rows import COMPLETE, SEGMENT_LOOKBACK_US
 from tests.support.catalog import add_segments
 
 S = 1_000_000

@@ -6,7 +6,7 @@
 - SQL lives in storage/ (and the tests' one helper, tests/support/catalog.py). central/ is a
   separate program with its own store (central/store.py) and is not held to this; bench/
   measures queries and is not either.
-- The wall clock is read only in storage/clock.py, in every package (central/ too: issue 41).
+- The wall clock is read only in storage/time/clock.py, in every package (central/ too: issue 41).
 - No import cycle inside any package (issue 41: every package is scanned, not only edged/viewer/).
 """
 
@@ -82,7 +82,7 @@ def test_storage_rooms_keep_to_themselves():
 
 # The modules of storage/ that may import storage/catalog.py: they open the catalog or are handed
 # its writer. Every table module is plain functions over the connection (design/0068).
-CATALOG_USERS = ("storage/catalog.py", "storage/datainit.py", "storage/reconcile.py", "storage/sessions.py")
+CATALOG_USERS = ("storage/catalog.py", "storage/disk/datainit.py", "storage/footage/reconcile.py", "storage/people/sessions.py")
 
 
 def test_table_modules_do_not_import_the_catalog():
@@ -162,7 +162,7 @@ def test_the_sql_check_sees_sql():
 
 
 def test_the_wall_clock_is_read_only_in_the_clock_module():
-    clock = ROOT / "storage" / "clock.py"
+    clock = ROOT / "storage" / "time" / "clock.py"
     reads = []
     for path in _modules(*PACKAGES, "tests"):
         if path == clock:
@@ -177,7 +177,7 @@ def test_the_wall_clock_is_read_only_in_the_clock_module():
             if isinstance(node, ast.ImportFrom) and node.module == "time" and any(
                     a.name in ("time", "time_ns") for a in node.names):
                 reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: from time import time")
-    assert not reads, "the wall clock read outside storage/clock.py (take a Clock):\n" + "\n".join(reads)
+    assert not reads, "the wall clock read outside storage/time/clock.py (take a Clock):\n" + "\n".join(reads)
 
 
 # Inside edged/ (design/0031): what a sub-package must not import from the rest of edged/. The

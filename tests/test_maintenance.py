@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from storage.segment_rows import COMPLETE
+from storage.footage.segment_rows import COMPLETE
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config

@@ -15,8 +15,8 @@ from edged.alarms import Alarms
 from edged.config.upkeep import MaintenanceConfig
 from edged.daemon import maintenance as mt
 from storage.catalog import CatalogWriter
-from storage.clock import FakeClock
-from storage.layout import CATALOG_FILE
+from storage.time.clock import FakeClock
+from storage.disk.layout import CATALOG_FILE
 from tests.support.catalog import alarms, audit_rows, rows
 from storage import alarm_kinds as kinds
 

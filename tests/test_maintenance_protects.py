@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 
 from edged.config.health import HealthConfig
 from edged.rules.health import CameraView, conditions

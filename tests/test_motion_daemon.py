@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from storage.segment_rows import FOOTAGE_STATES
+from storage.footage.segment_rows import FOOTAGE_STATES
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port
 from tests.support.catalog import alarms, audit_rows, rows

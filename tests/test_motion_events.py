@@ -1,4 +1,4 @@
-"""Motion events and holes by policy in a real SQLite catalog (storage/events.py), and their
+"""Motion events and holes by policy in a real SQLite catalog (storage/footage/events.py), and their
 destruction with the footage that shows them by a real retention pass."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import shutil
 import pytest
 
 from edged.config import CameraConfig, RetentionConfig
-from storage import cameras as camera_table, events
+from storage import cameras as camera_table
+from storage.footage import events
 from storage.catalog import open_db
-from storage.clock import FakeClock, SYSTEM
+from storage.time.clock import FakeClock, SYSTEM
 from storage.retention.run import run_pass
 from tests.support.catalog import add_segments, audit_rows, rows
 

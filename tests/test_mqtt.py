@@ -25,7 +25,7 @@ from edged.config import MqttConfig, MqttTlsConfig, parse_config
 from mqtt.commands import sign_command
 from mqtt.reporter import Reporter
 from mqtt.topics import Topics
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.outbox import OutboxFull
 from tests.support.broker import Broker, Subscriber, free_port, make_pki, until
 

@@ -20,7 +20,7 @@ from mqtt.commands import CommandDesk, canonical, check_command, sign_command
 from mqtt.discovery import discovery_messages
 from mqtt.outbox import OutboxWriter
 from mqtt.topics import Topics
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.outbox import Outbox, OutboxError, OutboxFull, frame
 from tests.support.catalog import rows
 

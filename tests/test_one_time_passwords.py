@@ -11,8 +11,8 @@ import pytest
 
 from edged import people
 from edged.rules import roles
-from storage import accounts, sessions
-from storage.accounts import AuthError
+from storage.people import accounts, sessions
+from storage.people.accounts import AuthError
 from storage.catalog import open_db
 from tests.support.catalog import alarms, audit_rows
 from tests.support.daemon import Daemon, write_config

@@ -16,11 +16,12 @@ from edged.control.server import Caller
 from edged.control.sessions import SessionOps
 from edged.rules import roles
 from edged.viewer.http import door_of
-from storage import accounts, audit
+from storage import audit
+from storage.people import accounts
 from storage import alarms as alarm_table
 from storage.catalog import CatalogWriter
-from storage.clock import FakeClock
-from storage.layout import CATALOG_FILE
+from storage.time.clock import FakeClock
+from storage.disk.layout import CATALOG_FILE
 from storage import alarm_kinds as kinds
 
 ADMIN = Caller(os_user="alice", uid=1001, account="admin1", roles=("admin",))

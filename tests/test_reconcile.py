@@ -8,13 +8,15 @@ import time
 
 import pytest
 
-from storage import audit, cameras as camera_table, layout, restamps, segment_rows
+from storage import audit, cameras as camera_table
+from storage.disk import layout
+from storage.footage import restamps, segment_rows
 from storage.catalog import Catalog, open_db
-from storage.segment_rows import WRITING
-from storage.clock import SYSTEM
-from storage.hashing import sha256_file
-from storage.reconcile import TAIL_US, Report, adopt_later, reconcile
-from storage.recovery_record import RECOVERY
+from storage.footage.segment_rows import WRITING
+from storage.time.clock import SYSTEM
+from storage.disk.hashing import sha256_file
+from storage.footage.reconcile import TAIL_US, Report, adopt_later, reconcile
+from storage.footage.recovery_record import RECOVERY
 from tests.support.catalog import audit_rows, rows
 
 S = 1_000_000

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from storage.segment_rows import COMPLETE, RECOVERED, WRITING
-from storage.clock import SYSTEM
-from storage.hashing import sha256_file
+from storage.footage.segment_rows import COMPLETE, RECOVERED, WRITING
+from storage.time.clock import SYSTEM
+from storage.disk.hashing import sha256_file
 from tests.support.cameras import (
     RtspServer,
     ffprobe,

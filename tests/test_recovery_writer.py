@@ -15,12 +15,14 @@ import time
 from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.daemon.recording.recovery import StartupRecovery
-from storage import cameras as camera_table, layout, missing, restamps, segment_rows
-from storage import segments as segment_table
+from storage import cameras as camera_table
+from storage.disk import layout
+from storage.footage import missing, restamps, segment_rows
+from storage.footage import segments as segment_table
 from storage.catalog import Catalog, CatalogWriter, open_db
-from storage.segment_rows import MISSING, RECOVERED
-from storage.reconcile import GONE_NOTE
-from storage.clock import SYSTEM
+from storage.footage.segment_rows import MISSING, RECOVERED
+from storage.footage.reconcile import GONE_NOTE
+from storage.time.clock import SYSTEM
 from tests.support.catalog import rows
 from tests.test_reconcile import fmp4, place  # noqa: F401 (the module's fixture)
 

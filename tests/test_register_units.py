@@ -12,7 +12,7 @@ from datetime import datetime
 
 from edged.config import load_config
 from edged.rules import health
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for
 from tests.support.cameras import free_port

@@ -14,9 +14,9 @@ from edged.config.policy import KindRules, RequestPolicy, Step
 from edged.rules.retrieval import RequestRuleError
 from storage import audit, cameras as camera_table
 from edged import people
-from storage import retrieval_store
+from storage.people import retrieval_store
 from storage.catalog import open_db
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 

@@ -12,9 +12,9 @@ from edged import people as people_rules
 from edged.rules import retrieval as rq
 from edged.rules.retrieval import RequestRuleError
 from storage import audit, cameras as camera_table
-from storage import retrieval_store
+from storage.people import retrieval_store
 from storage.catalog import open_db
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.catalog import audit_rows
 
 S = 1_000_000

@@ -15,10 +15,11 @@ from datetime import datetime
 
 import pytest
 
-from storage import alarms as alarm_table, cameras as camera_table, segment_rows
+from storage import alarms as alarm_table, cameras as camera_table
+from storage.footage import segment_rows
 from storage.catalog import Catalog, open_db
-from storage.segment_rows import FOOTAGE_STATES, MISSING, TAMPERED
-from storage.clock import SYSTEM
+from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, TAMPERED
+from storage.time.clock import SYSTEM
 from storage.retention.plan import CAPACITY, Destroy, Segment
 from storage.retention.run import destroy, finish_garbage
 from tests.support.cameras import RtspServer, make_clip
@@ -318,7 +319,7 @@ def test_a_pass_leaves_footage_being_exported_alone(tmp_path):
     """Footage an export is reading (storage.retention.run.InUse) survives a pass that would
     destroy it past max retention; once the reader is done, the next pass destroys it."""
     from edged.config import CameraConfig, RetentionConfig
-    from storage.clock import FakeClock
+    from storage.time.clock import FakeClock
     from storage.retention.run import InUse, run_pass
 
     day = 86_400_000_000

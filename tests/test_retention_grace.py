@@ -13,9 +13,10 @@ from dataclasses import replace
 
 from central import verify as central_verify
 from edged.config import RetentionConfig
-from storage import cameras as camera_table, segment_rows
+from storage import cameras as camera_table
+from storage.footage import segment_rows
 from storage.catalog import Catalog, open_db
-from storage.clock import SYSTEM, FakeClock
+from storage.time.clock import SYSTEM, FakeClock
 from storage.retention.holds import add_hold, release_hold
 from storage.retention.grace import policy_doc, record_policy
 from storage.retention.report import retention_report

@@ -221,7 +221,7 @@ def test_the_pass_looks_past_a_long_cameras_old_footage_for_surplus(tmp_path):
     from edged.config import CameraConfig, RetentionConfig
     from storage import audit, cameras as camera_table
     from storage.catalog import open_db
-    from storage.clock import SYSTEM, FakeClock
+    from storage.time.clock import SYSTEM, FakeClock
     from storage.retention.run import FIRST_BATCH, run_pass
     from tests.support.catalog import add_segments, rows
 

@@ -22,10 +22,11 @@ from edged.cli import edgectl
 from edged.config import default_config
 from edged.control.enrol import EnrolOps
 from edged.control.protocol import RequestError
-from storage import fleetkeys, fsutil, nodecert, nodekey
+from storage.disk import fsutil
+from storage.keys import fleetkeys, nodecert, nodekey
 from storage.catalog import CatalogWriter, open_db
 from storage.export import evidence as export
-from storage.hashing import sha256_file
+from storage.disk.hashing import sha256_file
 from tests.support.catalog import audit_rows
 
 S = 1_000_000

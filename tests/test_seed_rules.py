@@ -15,7 +15,7 @@ from edged.config.months import months_back_us
 from edged.rules.deadlines import local_tz
 from edged.daemon.health_monitor import local_minute
 from edged.rules import holds, inspections
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from edged.config.policy import KindRules, RequestPolicy, Step, distinct_signers, problems
 from edged.rules import retrieval as rq
 from edged.rules.retrieval import RequestRuleError
@@ -197,7 +197,7 @@ def test_the_registers_login_item_is_the_operators_login_not_the_cameras(tmp_pat
     from edged import people
     from storage import audit
     from storage.catalog import open_db
-    from storage.sessions import last_logins
+    from storage.people.sessions import last_logins
 
     db = open_db(tmp_path / "catalog.db")
     assert inspections.operators_login(last_logins(db, inspections.OPERATOR_ROLES))["ok"] is None  # nobody yet

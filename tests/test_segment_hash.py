@@ -13,7 +13,7 @@ from recorder.durability import Durability, Synced
 from recorder.events import Closing, to_dict
 from recorder.segment import HashingFile, SegmentFile
 from recorder.worker import Hasher
-from storage.hashing import sha256_file
+from storage.disk.hashing import sha256_file
 from tests.support.cameras import RtspServer, ffprobe, make_clip
 from tests.support.daemon import wait_for
 from tests.support.footage import clip_mp4

@@ -14,7 +14,9 @@ from hypothesis import given, settings, strategies as st
 
 from storage.retention.plan import MAX_RETENTION, Destroy, Segment
 
-from storage import audit, cameras as camera_table, layout, segment_rows
+from storage import audit, cameras as camera_table
+from storage.disk import layout
+from storage.footage import segment_rows
 from storage.catalog import migrations, open_db
 from storage.retention.run import destroy
 from tests.support.catalog import delete_all, index_names, insert_row, integrity, rows, schema_sql

@@ -1,5 +1,5 @@
 """Every record follows the true time (design/0096): one list of what the catalog stamps on the host
-clock (storage/stamped.py), which fails here when a table has a time column on neither list; after
+clock (storage/time/stamped.py), which fails here when a table has a time column on neither list; after
 a box that booted two years behind is corrected, no record of the catalog is left on the old
 clock (gaps, events, alarms, holds, requests, the installation's first audit record...), and
 `edgectl retention` and `edgectl status` read the corrected times, not 730 days achieved."""
@@ -10,9 +10,11 @@ from collections import namedtuple
 from pathlib import Path
 
 from edged.config import RetentionConfig
-from storage import audit, audit_report, cameras as camera_table, corrections, restamps, segment_rows, stamped
+from storage import audit, audit_report, cameras as camera_table
+from storage.footage import restamps, segment_rows
+from storage.time import corrections, stamped
 from storage.catalog import open_db
-from storage.clock import FakeClock
+from storage.time.clock import FakeClock
 from storage.retention.report import retention_report
 from tests.support.catalog import audit_rows, insert_row, node_value, rows, set_node, table_columns
 
@@ -46,7 +48,7 @@ def test_every_time_column_is_on_one_list_or_the_other(tmp_path):
         named = host.get(table, set()) | set(stamped.NOT_HOST.get(table, {}))
         if cols - named:
             missing[table] = sorted(cols - named)
-    assert missing == {}, f"add these to storage/stamped.py HOST or NOT_HOST: {missing}"
+    assert missing == {}, f"add these to storage/time/stamped.py HOST or NOT_HOST: {missing}"
     for s in stamped.HOST:  # and the list names only columns that exist
         cols = {c["name"] for c in _columns(db, s.table)}
         assert set(s.own) | set(s.derived) | ({s.by} if s.by else set()) <= cols, s

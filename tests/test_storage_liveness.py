@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.segment_rows import COMPLETE, FOOTAGE_STATES, MISSING, WRITING
-from storage.clock import SYSTEM
+from storage.footage.segment_rows import COMPLETE, FOOTAGE_STATES, MISSING, WRITING
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, one, rows
 from tests.support.daemon import ROOT, Daemon, wait_for, write_config

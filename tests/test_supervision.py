@@ -15,7 +15,7 @@ import pytest
 
 from edged.daemon import task_keeper
 from edged.daemon.recording.supervisor import AUX_STOP_S
-from storage.segment_rows import FOOTAGE_STATES
+from storage.footage.segment_rows import FOOTAGE_STATES
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import alarms as alarm_rows, rows
@@ -217,7 +217,7 @@ def test_recovery_priority_is_lowered_or_the_refusal_is_logged(monkeypatch, capl
     import threading
     from pathlib import Path
 
-    from storage import reconcile
+    from storage.footage import reconcile
 
     def niceness() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
@@ -227,7 +227,7 @@ def test_recovery_priority_is_lowered_or_the_refusal_is_logged(monkeypatch, capl
     def refused(*_a):
         raise PermissionError(errno.EPERM, "Operation not permitted")
     monkeypatch.setattr(os, "setpriority", refused)
-    with caplog.at_level("WARNING", logger="storage.reconcile"):
+    with caplog.at_level("WARNING", logger="storage.footage.reconcile"):
         assert asyncio.run(reconcile.in_background(lambda: "done")) == "done"
     assert "normal CPU priority: setpriority(nice +10) was refused (Operation not permitted)" in caplog.text
 

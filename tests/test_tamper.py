@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from storage import layout, tamper
-from storage.clock import FakeClock
-from storage.fsutil import fsync_file
-from storage.hashing import sha256_file
-from storage.tamper import DELETED, MODIFIED, MOVED, Tamper, TamperWatcher
+from storage.disk import layout
+from storage.footage import tamper
+from storage.time.clock import FakeClock
+from storage.disk.fsutil import fsync_file
+from storage.disk.hashing import sha256_file
+from storage.footage.tamper import DELETED, MODIFIED, MOVED, Tamper, TamperWatcher
 
 S = 1_000_000
 T0 = 1_795_220_555_123_456  # 2026-11-21T00:22:35.123456Z

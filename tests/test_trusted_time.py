@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from edged.rules.health import HOST_OFF_MIN_US, host_clock_off
-from storage import trusted_time as tt
+from storage.time import trusted_time as tt
 from storage.retention.plan import CAPACITY, Disk, Hold, Limits, Policy, Segment, plan
 
 S = tt.SECOND_US

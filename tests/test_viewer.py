@@ -22,7 +22,7 @@ from edged.viewer.camera_read import has_parameter_sets
 from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of
 from storage import audit
 from storage.catalog import open_readonly
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch, login_page
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import audit_rows, rows

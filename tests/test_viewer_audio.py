@@ -20,7 +20,7 @@ import av
 import pytest
 
 from tests.support.browser import CHROMIUM, launch, login_page
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.footage import clip_mp4, write_segments

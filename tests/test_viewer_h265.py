@@ -18,7 +18,7 @@ from edged.config.viewer import ViewerConfig
 from edged.viewer.camera_read import has_parameter_sets
 from edged.viewer.playback import RangeReader, pieces_of
 from edged.viewer.transcode import ToH264, out_size
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch, login_page
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.configs import MINIMAL, error_for, write

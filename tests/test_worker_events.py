@@ -16,8 +16,8 @@ from edged.daemon.recording.supervisor import Supervisor
 from recorder import events
 from storage import cameras as camera_table
 from storage.catalog import CatalogWriter
-from storage.segment_rows import COMPLETE, WRITING
-from storage.clock import FakeClock
+from storage.footage.segment_rows import COMPLETE, WRITING
+from storage.time.clock import FakeClock
 from tests.support.catalog import rows
 
 S = 1_000_000

@@ -27,7 +27,7 @@ from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS,
 from edged.i18n import N_, _, speaking
 from storage import audit
 from storage.catalog import open_readonly
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx
 

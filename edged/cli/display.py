@@ -13,7 +13,7 @@ from typing import Any, Sequence, TextIO, TypeAlias
 from edged.cli.ctx import Ctx as Ctx  # what every verb gets, for the verb modules
 from edged.config import ConfigError, parse_duration
 from edged.i18n import _, language
-from storage.rocdate import roc_date_short
+from storage.time.rocdate import roc_date_short
 
 # what a module's register(sub) adds its verbs to: edgectl's sub-commands
 Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

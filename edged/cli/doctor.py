@@ -111,7 +111,7 @@ def _mount_of(folder: Path) -> tuple[str | None, str | None]:
 
 
 def _disk(data_dir: str | None) -> dict[str, Any] | None:
-    from storage import volume
+    from storage.disk import volume
 
     if not data_dir:
         return None

@@ -25,7 +25,7 @@ from edged.documents.pages import ACTIONS, account_event, account_html, hold_htm
 from edged.documents.retrieval import application_html
 from edged.documents.usage import usage_html
 from edged.i18n import _, normalise, speaking, zone
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx
 

@@ -26,9 +26,9 @@ from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import N_, _, person_language, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.export.plan import corrected_stamps
-from storage.segment_rows import SEGMENT_STATES
+from storage.footage.segment_rows import SEGMENT_STATES
 from argparse import Namespace
 
 EX_UNAVAILABLE = 69  # sysexits.h: the daemon is not running (a script tells it from a refusal, 2)

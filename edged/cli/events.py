@@ -13,7 +13,7 @@ from edged.cli import files
 from edged.cli.display import Verbs, JSON, UsageError, fmt_time, parse_when, table
 from edged.control.client import call
 from edged.i18n import _
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx
 

@@ -13,7 +13,7 @@ from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
-from storage import nodecert, nodekey
+from storage.keys import nodecert, nodekey
 from storage.export import evidence as export, origin
 from argparse import Namespace
 from edged.cli.ctx import Ctx

@@ -8,7 +8,7 @@ from typing import Any
 from edged.control.client import call
 from edged.cli.display import Verbs, JSON, UsageError, fmt_time, parse_when, table
 from edged.i18n import _
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx
 

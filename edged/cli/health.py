@@ -17,7 +17,7 @@ from edged.cli.documents import site_doc
 from edged.documents.register import RUN_LABELS, register_html
 from edged.i18n import N_, _, speaking
 from edged.rules.inspections import ITEMS
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx
 

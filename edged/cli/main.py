@@ -168,7 +168,7 @@ async def _run(config: Path | None, init_data: bool) -> int:
 
 def init_data(args: argparse.Namespace) -> int:
     from edged.config import ConfigError
-    from storage import datainit
+    from storage.disk import datainit
 
     try:
         cfg, _path = resolve_config(args.config)

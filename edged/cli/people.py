@@ -21,7 +21,7 @@ from edged.cli.display import Ctx, Verbs, JSON, UsageError, fmt_time, label_of, 
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import N_, _
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.states.requests import APPROVED, FILED, REQUEST_STATES
 
 

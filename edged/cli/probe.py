@@ -30,7 +30,7 @@ from edged.cli import probe_report
 from edged.cli.ctx import Ctx, find_socket
 from edged.cli.display import Verbs, JSON, UsageError
 from edged.i18n import _
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 
 if TYPE_CHECKING:  # the config is read only when asked for (edged/cli/probe.py's start stays quick)
     from edged.config.health import HealthConfig

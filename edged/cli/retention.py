@@ -16,7 +16,7 @@ from edged.rules import estimate as estimates
 from edged.control.client import call
 from edged.cli.display import Verbs, JSON, UsageError, fmt_bytes, fmt_time, parse_when, table, width
 from edged.i18n import N_, _
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 from storage.retention.plan import DAY_US
 from argparse import Namespace
 from edged.cli.ctx import Ctx

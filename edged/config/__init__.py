@@ -50,7 +50,7 @@ from edged.config.values import (
 )
 from edged.config.viewer import ViewerConfig, _viewer
 from edged.i18n import LANGUAGES, normalise, zone
-from storage.segment_rows import MAX_SEGMENT_US
+from storage.footage.segment_rows import MAX_SEGMENT_US
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",

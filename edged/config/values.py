@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from edged import DEFAULT_CONFIG_PATH
-from storage import duration
-from storage.duration import DAY as DAY, HOUR as HOUR, MINUTE as MINUTE, MS as MS, SECOND as SECOND, US as US
+from storage.time import duration
+from storage.time.duration import DAY as DAY, HOUR as HOUR, MINUTE as MINUTE, MS as MS, SECOND as SECOND, US as US
 
 DEFAULT_PATH = DEFAULT_CONFIG_PATH
 DEFAULT_DATA_DIR = Path("/var/lib/edged")
@@ -52,7 +52,7 @@ class ConfigError(Exception):
 
 # --- durations and URLs ---------------------------------------------------------------
 def parse_duration(text: str, field: str) -> int:
-    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds: the grammar of storage/duration.py,
+    """Parse "60s", "500ms", "1h30m", "1.5s" into microseconds: the grammar of storage/time/duration.py,
     shared with edged-central and edgectl. Bare numbers are refused (it says why)."""
     try:
         return duration.parse(text, _show, _describe)

@@ -25,11 +25,12 @@ from edged.control.server import Caller
 from edged.rules.roles import ADMIN
 from edged.documents.pages import account_boxes
 from edged.i18n import Msg, N_, _
-from storage import accounts, audit, sessions
+from storage import audit
+from storage.people import accounts, sessions
 from storage import alarms as alarm_table
 from storage.alarm_kinds import ACCOUNT_LOCKED, ACCOUNT_OPENED, PASSWORD_RESET
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 
 def set_by(caller: Caller) -> dict[str, str]:

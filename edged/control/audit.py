@@ -21,7 +21,7 @@ from edged.i18n import _
 from edged.rules.roles import Actor
 from storage import audit, audit_report
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 PAGE = 5000  # audit records per reply
 

@@ -16,7 +16,8 @@ from edged.config import Config
 from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
 from edged.i18n import _
-from storage import audit, nodecert, nodekey
+from storage import audit
+from storage.keys import nodecert, nodekey
 from storage.catalog import CatalogWriter
 
 MAX_BUNDLE = 64 * 1024

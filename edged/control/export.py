@@ -32,13 +32,15 @@ from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
 from edged.rules.roles import Actor
-from storage import audit, nodecert, nodekey, retrieval_store
+from storage import audit
+from storage.keys import nodecert, nodekey
+from storage.people import retrieval_store
 from storage.export import evidence as export
 from storage.export.plan import ExportError, gather, plan_camera
-from storage.clock import wait_or_stop, Clock, SYSTEM
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.export.worker import run_clips
 from storage.catalog import CatalogWriter
-from storage.fsutil import private_dir
+from storage.disk.fsutil import private_dir
 from storage.retention.run import InUse
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from edged.control.operation import CatalogReader, Operations, integer, limit_of
 from edged.control.protocol import RequestError
 from edged.i18n import _
 from edged.rules.roles import Actor
-from storage import restamps
+from storage.footage import restamps
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 
 async def _nothing() -> int:

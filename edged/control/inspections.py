@@ -16,7 +16,7 @@ from edged.ports import InspectionError, ReferenceRefused
 from edged.rules.roles import Actor
 from storage import inspections as inspection_table
 from storage import node as node_table
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 
 def within(scope: tuple[str, ...] | None, run: dict[str, Any]) -> dict[str, Any]:

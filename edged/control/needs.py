@@ -14,7 +14,7 @@ from datetime import tzinfo
 from typing import Any, Callable, Protocol
 
 from edged.config import Config
-from storage.clock import Clock
+from storage.time.clock import Clock
 
 
 class RetentionPart(Protocol):

@@ -22,9 +22,9 @@ from edged.control.server import Caller, Handler
 from edged.rules import retrieval, roles
 from edged.i18n import _
 from edged.rules.roles import Actor
-from storage import accounts, retrieval_store
+from storage.people import accounts, retrieval_store
 from storage.catalog import CatalogWriter, open_readonly
-from storage.layout import CATALOG_FILE
+from storage.disk.layout import CATALOG_FILE
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")

@@ -20,9 +20,10 @@ from edged.rules import deadlines, retrieval as rq
 from edged.i18n import Msg, _
 from edged.coalesce import Coalescer
 from edged.rules.throttle import Limits, LoginThrottle
-from storage import alarm_kinds, retrieval_store
+from storage import alarm_kinds
+from storage.people import retrieval_store
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 from storage.states.requests import FILED
 
 

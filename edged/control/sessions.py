@@ -20,10 +20,11 @@ from edged.control.server import Caller, SessionLookup
 from edged.i18n import Msg, N_, _
 from edged.rules import roles
 from edged.rules.throttle import Limits, LoginThrottle
-from storage import accounts, audit, sessions
+from storage import audit
+from storage.people import accounts, sessions
 from storage.alarm_kinds import ACCOUNT_LOCKED
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 
 # edgectl's logins per OS account: 10 at once, then one every 6 s; 30 failures recorded a minute

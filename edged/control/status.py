@@ -29,16 +29,18 @@ from edged.control.server import Caller
 from edged.rules import roles
 from edged.i18n import _
 from edged.rules.roles import Actor
-from storage import audit, gaps as gap_table, nodecert, restamps
-from storage import events as event_table
+from storage import audit
+from storage.footage import gaps as gap_table, restamps
+from storage.keys import nodecert
+from storage.footage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
-from storage import segments as segment_table
+from storage.footage import segments as segment_table
 from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
 from storage.alarm_kinds import KINDS
-from storage.segment_rows import SEGMENT_STATES
-from storage.clock import SYSTEM, Clock
+from storage.footage.segment_rows import SEGMENT_STATES
+from storage.time.clock import SYSTEM, Clock
 from storage.retention.plan import DAY_US
 from storage.retention.report import destructions, retention_report
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 from edged.config import Config
 from edged.rules import camera_clock as cc
-from storage.clock import wait_or_stop, Clock, SYSTEM
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from storage import audit_report
 from storage import inspections as inspection_table
 from storage.alarm_kinds import AUDIT_OVERDUE, REGISTER_OVERDUE
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 
 def _day(us: int, tz: tzinfo) -> str:

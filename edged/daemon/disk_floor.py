@@ -26,9 +26,9 @@ from edged.rules.disk import floor_bytes, short
 from storage import audit, node as node_table
 from storage.alarm_kinds import DISK_FULL
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
-from storage.full import is_disk_full
-from storage.reconcile import reconcile
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from storage.disk.full import is_disk_full
+from storage.footage.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class DiskFloor:
             await self._resume(usage.free)
 
     async def on_write_error(self, exc: BaseException) -> None:
-        """The supervisor's catalog write failed for a full disk (storage.full.is_disk_full)."""
+        """The supervisor's catalog write failed for a full disk (storage.disk.full.is_disk_full)."""
         self.write_failed = True
         log.critical("a catalog write failed: %s", exc)
         if self.reason is None:
@@ -102,7 +102,7 @@ class DiskFloor:
                                      Msg(N_("recording paused: {why}; retention is making room"), why=self.reason),
                                      {"free_bytes": free, "floor_bytes": floor})
             await self._record({"state": "full", "reason": self.reason, "since_us": self.clock.now_us()},
-                               "storage.full", {"reason": self.reason, "free_bytes": free})
+                               "storage.disk.full", {"reason": self.reason, "free_bytes": free})
             self._alarm_owed = False
         except Exception as exc:  # noqa: BLE001 - no room even for the alarm: raised at the next look
             if not is_disk_full(exc):

@@ -27,12 +27,13 @@ from edged.i18n import Msg, N_, _, local, zone
 from edged.ports import ReferenceRefused
 from recorder import events
 from recorder.imagecheck import decode_thumb, similarity
-from storage import audit, gaps as gap_table
+from storage import audit
+from storage.footage import gaps as gap_table
 from storage import cameras as camera_table
 from storage.alarm_kinds import CAMERA_MOVED, HOST_CLOCK_OFF
 from storage.states.cameras import RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Watches the host's wall clock (design/0059): a step is one `host_clock_step` alarm and an
 audit record; while the clock is untrusted, retention destroys nothing by age and no camera is
-blamed for `clock_drift`. The decisions are storage/trusted_time.py's; this reads the clocks and
+blamed for `clock_drift`. The decisions are storage/time/trusted_time.py's; this reads the clocks and
 the kernel's sync state once a second and says what it found.
 """
 
@@ -17,10 +17,12 @@ from typing import Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
-from storage import audit, corrections, node, restamps, segments as segment_table, trusted_time as tt
+from storage import audit, node
+from storage.footage import restamps, segments as segment_table
+from storage.time import corrections, trusted_time as tt
 from storage.alarm_kinds import HOST_CLOCK_STEP, HOST_CLOCK_UNSYNCED, SEGMENTS_FLAGGED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 

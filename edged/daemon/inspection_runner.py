@@ -18,8 +18,8 @@ from storage import alarms as alarm_table, audit
 from storage import inspections as inspection_table
 from storage.alarm_kinds import INSPECTION_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
-from storage.sessions import last_logins
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from storage.people.sessions import last_logins
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds it
     from edged.daemon.health_monitor import HealthMonitor

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
-from storage import audit, layout, volume
+from storage import audit
+from storage.disk import layout, volume
 from storage import node as node_table
-from storage import segments as segment_table
+from storage.footage import segments as segment_table
 from storage.alarm_kinds import TAMPER
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import SYSTEM, Clock
-from storage.tamper import Tamper, TamperWatcher
+from storage.time.clock import SYSTEM, Clock
+from storage.footage.tamper import Tamper, TamperWatcher
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from edged.daemon.notify import Notifier
 from storage.states.cameras import RECORDING
 from storage.catalog import CatalogWriter
-from storage.clock import wait_or_stop
+from storage.time.clock import wait_or_stop
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.reporting import Reporting

@@ -19,12 +19,13 @@ from edged.alarms import Alarms
 from edged.daemon.integrity import prepare_identity
 from edged.daemon.storage_watch import StorageWatch
 from edged.i18n import Msg, N_
-from storage import audit, node as node_table, segment_rows
+from storage import audit, node as node_table
+from storage.footage import segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING, STORAGE_LOST
 from storage.catalog import Catalog, CatalogWriter
-from storage.segment_rows import STORAGE_LOST_NOTE, WRITING
-from storage.clock import SYSTEM, Clock
-from storage.reconcile import Report, reconcile, recover_open
+from storage.footage.segment_rows import STORAGE_LOST_NOTE, WRITING
+from storage.time.clock import SYSTEM, Clock
+from storage.footage.reconcile import Report, reconcile, recover_open
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.integrity import TamperGuard

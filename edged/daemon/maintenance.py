@@ -13,7 +13,7 @@ A window ends by itself after [maintenance] max_window (8 h), on the record, wit
 `maintenance_ending` before: one left open would hold back all destruction for ever (issue 27).
 
 A window that touches storage (`touches_storage`) first copies the footage at risk into
-[maintenance] backup_dir (002 §15, storage/footage_copy.py), hashes checked, and is refused
+[maintenance] backup_dir (002 §15, storage/footage/footage_copy.py), hashes checked, and is refused
 when the copy fails or the folder lacks room. A window a vendor attends (`vendor`, 002 §6(3))
 raises `vendor_password_unchanged` when it closes, until the superuser password is recorded
 as changed (`password_changed`). Design/0083.
@@ -32,15 +32,16 @@ from edged.alarms import Alarms
 from edged.config import Config
 from edged.i18n import Msg, N_, _
 from edged.ports import MaintenanceError
-from storage import audit, footage_copy
+from storage import audit
+from storage.footage import footage_copy
 from storage import maintenance as maintenance_table
-from storage import segments as segment_table
+from storage.footage import segments as segment_table
 from storage.alarm_kinds import EXPECTED_IN_MAINTENANCE, HASH_MISMATCH, MAINTENANCE_ENDING, VENDOR_PASSWORD_UNCHANGED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
-from storage.hashing import sha256_file
-from storage.fsutil import private_dir
-from storage.layout import CATALOG_FILE, VIDEO_DIR
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from storage.disk.hashing import sha256_file
+from storage.disk.fsutil import private_dir
+from storage.disk.layout import CATALOG_FILE, VIDEO_DIR
 from storage.maintenance import backup_catalog
 
 BACKUP_DIR = "backups"

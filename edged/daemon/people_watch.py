@@ -17,12 +17,12 @@ from edged.people import policy_of
 from edged.daemon.maintenance import backup_folders
 from edged.i18n import Msg, N_
 from storage import alarms as alarm_table, audit
-from storage import accounts, retrieval_store
+from storage.people import accounts, retrieval_store
 from edged.rules.holds import review_overdue
 from storage.retention import holds as hold_store
 from storage.alarm_kinds import ACCOUNT_LOCKED, ETHICS as ETHICS_KIND, HOLD_REVIEW_DUE, REQUEST_OVERDUE
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
 
 log = logging.getLogger(__name__)
 PREFIXES = (REQUEST_OVERDUE.key(""), ETHICS_KIND.key("request:"), ACCOUNT_LOCKED.key(""),

@@ -22,13 +22,14 @@ from edged.config import Config
 from edged.rules import ethics
 from edged.rules.roles import Actor
 from mqtt.reporter import Reporter
-from storage import alarms as alarm_table, audit, chainhead
+from storage import alarms as alarm_table, audit
+from storage.keys import chainhead
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage.states.cameras import DEGRADED, RECORDING
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
-from storage.nodekey import NodeKey
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from storage.keys.nodekey import NodeKey
 from storage.outbox import OutboxError
 from storage.retention.report import FOOTAGE_KEY, destructions_after, footage_since, retention_report
 
@@ -96,7 +97,7 @@ class Reporting:
         self._head_seq: int | None = None  # the last chain head sent, and when (loop time)
         self._head_sent = float("-inf")
         self._head_every = cfg.mqtt.chain_head_us / 1e6
-        self.node_key = node_key  # signs the chain heads (storage/chainhead.py); None: heads go unsigned
+        self.node_key = node_key  # signs the chain heads (storage/keys/chainhead.py); None: heads go unsigned
         self.session = 0
 
     @property

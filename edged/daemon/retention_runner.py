@@ -25,8 +25,8 @@ from storage.alarm_kinds import (DISK_FULL_HELD, HOLDS_CROWD_OUT, MAINTENANCE_DI
                                  RECORDING_STOPPED_DISK_FULL, RETENTION_CHANGED, RETENTION_FILE_ERRORS, RETENTION_GRACE)
 from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
-from storage.clock import SYSTEM, Clock
-from storage.free_space import FreeSpace
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.free_space import FreeSpace
 from storage.retention.holds import active_holds
 from storage.retention.plan import DAY_US, breaches, forecast_retention_us, utc
 from storage.retention.grace import notice_until, policy_doc, record_policy

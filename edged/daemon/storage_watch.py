@@ -2,7 +2,7 @@
 edged started on? Looked at every second; a change stops recording within seconds and
 raises a critical alarm, and the right disk coming back resumes it.
 
-The decision is storage.volume.check (identity file, mount point); this task owns the
+The decision is storage.disk.volume.check (identity file, mount point); this task owns the
 timing, the probes off the event loop (a hung disk must not hang the daemon) and the
 callbacks the daemon wires to recording, retention and alarms.
 
@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from storage import layout, volume
-from storage.clock import wait_or_stop
+from storage.disk import layout, volume
+from storage.time.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 

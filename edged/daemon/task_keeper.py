@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from edged.i18n import Msg, N_
 from storage.alarm_kinds import TASK_FAILED
-from storage.clock import wait_or_stop
+from storage.time.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from edged.i18n import Msg, N_
 from storage import audit, corroboration as co, node
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock, wait_or_stop
+from storage.time.clock import SYSTEM, Clock, wait_or_stop
 
 log = logging.getLogger(__name__)
 

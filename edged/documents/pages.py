@@ -17,7 +17,7 @@ from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.documents.audit import ROLE_LABELS
 from edged.documents.retrieval import cameras_text, label
 from edged.i18n import N_, _, speaking
-from storage.accounts import SIGNED, application_signatures
+from storage.people.accounts import SIGNED, application_signatures
 
 ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
            "revoked": N_("revoke the account")}  # 001 annex 2's 申請種類: 開通 變更密碼 註銷

@@ -9,7 +9,7 @@ fixed at filing from the site's [policy], edged/config/policy.py: the steps ever
 the steps of the units that manage its cameras, the requester's own unit chief; design/0075); an
 approval before the last only records its step, and the request stays `filed`.
 
-No I/O and no clock: every function takes `now_us`. storage/retrieval_store.py keeps the rows and
+No I/O and no clock: every function takes `now_us`. storage/people/retrieval_store.py keeps the rows and
 names their states; edged/people.py applies these rules to them.
 Personal data is kept to the minimum (R7.4): a citizen's ID number only masked plus a keyed
 hash (to find the same person's earlier requests), and the requester's personal fields are

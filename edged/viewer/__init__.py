@@ -9,7 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 

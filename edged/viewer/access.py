@@ -1,5 +1,5 @@
-"""The viewer's door to accounts, grants, footage rows and the audit log: storage.sessions and
-storage.retrieval_store, edged.people (a grant's use) and the catalog, each call run on the catalog writer's thread
+"""The viewer's door to accounts, grants, footage rows and the audit log: storage.people.sessions and
+storage.people.retrieval_store, edged.people (a grant's use) and the catalog, each call run on the catalog writer's thread
 (never on the event loop).
 
 The viewer has no accounts of its own: it logs people in with the same personal accounts
@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from edged import people, pools
-from storage import accounts, audit, retrieval_store, sessions
-from storage import segments as segment_table
+from storage import audit
+from storage.people import accounts, retrieval_store, sessions
+from storage.footage import segments as segment_table
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 AuthError = accounts.AuthError
 GrantError = retrieval_store.GrantError
@@ -38,7 +39,7 @@ class Access:
                                           allow_one_time=allow_one_time)
 
     async def one_time_setters(self, name: str) -> list[dict[str, Any]]:
-        """Where the account's one-time password was set from (storage.accounts.one_time_setters)."""
+        """Where the account's one-time password was set from (storage.people.accounts.one_time_setters)."""
         return await self.writer.run(lambda c: accounts.one_time_setters(c.db, name))
 
     async def session(self, token: str | None) -> dict[str, Any] | None:

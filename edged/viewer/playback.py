@@ -35,7 +35,7 @@ from edged.viewer.media_client import Worker, packet
 from edged.viewer.live import QUEUE_SOUND, pcm_frame
 from edged.viewer.range_read import GAP_US, READ_AHEAD_US, NoFootage, Piece, RangeReader, Sound, Timed, clamp
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
-from storage.segment_rows import FOOTAGE_STATES
+from storage.footage.segment_rows import FOOTAGE_STATES
 
 log = logging.getLogger(__name__)
 

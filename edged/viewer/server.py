@@ -41,7 +41,7 @@ from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
 from storage import audit
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 log = logging.getLogger(__name__)
 logging.getLogger("aioice").setLevel(logging.WARNING)  # every ICE check at INFO would flood the journal

@@ -13,7 +13,7 @@
 - c2pa_sign.py: the C2PA manifest embedded in each clip with the C2PA SDK (in the worker).
 
 Reads the catalog's segment rows and writes nothing to the catalog (the register of exports is
-storage/retrieval_store.py's). Must not import storage/retention/ (retention does not know about
+storage/people/retrieval_store.py's). Must not import storage/retention/ (retention does not know about
 exports; the daemon keeps an export's footage from it), nor anything above storage/
 (tests/test_layers.py).
 """

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 from storage.export.c2pa_claim import MEDIA_TYPE, definition
 from storage.export.plan import Meter
-from storage.fsutil import PRIVATE_FILE
-from storage.hashing import sha256_file
+from storage.disk.fsutil import PRIVATE_FILE
+from storage.disk.hashing import sha256_file
 
 BACKING_STORE_MB = 32
 TRUSTED = "Trusted"  # the reader's validation_state for a manifest whose signer chains to a trust anchor

@@ -30,7 +30,7 @@ from storage.export.plan import (
     CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
 )
 from storage.export.fmp4 import NotCopyable
-from storage.fsutil import PRIVATE_FILE
+from storage.disk.fsutil import PRIVATE_FILE
 from storage.mp4 import SOUND_AS_SENT
 
 AHEAD = 3                 # sources mapped and hashed ahead of the copy

@@ -29,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from storage import nodekey
-from storage.clock import SYSTEM
+from storage.keys import nodekey
+from storage.time.clock import SYSTEM
 from storage.export.plan import (  # noqa: F401  (the export's public names, in one place)
     ExportError, Meter, Progress, gather, plan_camera, utc,
 )
@@ -38,8 +38,8 @@ from storage.export import c2pa_claim, c2pa_sign
 from storage.export.copy import copy_camera
 from storage.export.remux import remux_camera
 from storage.export.fmp4 import NotCopyable
-from storage.fsutil import PRIVATE_DIR, fsync_dir, private_dir, write_new
-from storage.hashing import sha256_file
+from storage.disk.fsutil import PRIVATE_DIR, fsync_dir, private_dir, write_new
+from storage.disk.hashing import sha256_file
 
 FORMAT = "edged-export/1"
 MANIFEST = "manifest.json"
@@ -120,7 +120,7 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     folder and renamed at the end, so `out_dir` either holds a whole export or nothing.
     `clips_writer`: write_clips, or the same run elsewhere (the daemon's worker process); the
     manifest is signed here, so the key never goes where media is parsed. `chain`: the node's
-    certificate chain (PEM texts: its certificate, then the office's CA; storage/nodecert.py), copied
+    certificate chain (PEM texts: its certificate, then the office's CA; storage/keys/nodecert.py), copied
     into the manifest as `node_certificates` so a verifier that trusts the CA knows the node
     (design/0097); with it each clip also carries a C2PA manifest signed by the node key, through a
     signer that signs C2PA claims only (design/0098). Without it, or with one C2PA cannot use, the

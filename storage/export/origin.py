@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography import x509
 
-from storage import fleetkeys, nodecert, nodekey
+from storage.keys import fleetkeys, nodecert, nodekey
 
 CHECKED, UNCHECKED, REFUSED = "checked", "unchecked", "refused"
 

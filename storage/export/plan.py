@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from storage import segments as segment_table
-from storage.segment_rows import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING
-from storage.hashing import sha256_file
+from storage.footage import segments as segment_table
+from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING
+from storage.disk.hashing import sha256_file
 
 if TYPE_CHECKING:
     import sqlite_utils

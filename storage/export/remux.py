@@ -16,8 +16,8 @@ import av
 from storage.export.plan import (
     CameraPlan, ExportError, Meter, clip_entry, name_clips, open_verified, source_entry,
 )
-from storage.fsutil import PRIVATE_FILE
-from storage.hashing import sha256_file
+from storage.disk.fsutil import PRIVATE_FILE
+from storage.disk.hashing import sha256_file
 from storage.mp4 import PCM_SOUND, SOUND_AS_SENT, muxer_for
 
 # find_stream_info would decode frames to learn what the MP4 header already says; a remux needs none.

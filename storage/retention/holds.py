@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import audit
-from storage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
+from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.retention.plan import Hold
 from storage.states.holds import ACTIVE, EXPIRED, HOLD_STATES, LAPSED, PENDING, RELEASED
 

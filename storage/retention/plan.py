@@ -150,7 +150,7 @@ def plan(oldest_first: Sequence[Segment], holds: Iterable[Hold], policy: Policy,
     queries with an index; see storage/retention/run.py). Segments being written or read
     must not be in it. `graces`: lowered max retentions still in their grace period; `holds`
     may include released ones still in theirs (rule 4). `age_trusted` False: the host clock is
-    unsynchronised or just stepped (storage/trusted_time.py), so rule 1 destroys nothing
+    unsynchronised or just stepped (storage/time/trusted_time.py), so rule 1 destroys nothing
     (invariant 10); rule 2 still makes room, oldest stamps first (design/0059).
     """
     holds = list(holds)

@@ -13,9 +13,10 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage import node, restamps
-from storage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
-from storage.clock import SYSTEM, Clock
+from storage import node
+from storage.footage import restamps
+from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
+from storage.time.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
 from storage.retention.plan import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
 from storage.retention.grace import active_graces

@@ -19,10 +19,11 @@ from typing import AbstractSet, Any, Callable, Iterable
 
 import sqlite_utils
 
-from storage import audit, events, restamps, segment_rows
-from storage.segment_rows import FOOTAGE
-from storage.clock import SYSTEM, Clock
-from storage.fsutil import fsync_dir
+from storage import audit
+from storage.footage import events, restamps, segment_rows
+from storage.footage.segment_rows import FOOTAGE
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.fsutil import fsync_dir
 from storage.retention.holds import active_holds, expire_holds, hold_from_row
 from storage.retention.plan import (
     CAPACITY,
@@ -100,7 +101,7 @@ def candidates(db: sqlite_utils.Database, policy: Policy, cameras: Iterable[str]
     past max retention only. Returns (segments, cut): the cameras whose oldest batch was cut
     short, which may hold more.
     """
-    # Stamps as corrected after a host clock step (storage/restamps.py; design/0059): a re-stamped
+    # Stamps as corrected after a host clock step (storage/footage/restamps.py; design/0059): a re-stamped
     # segment is judged by its true interval; one flagged for a person (shift NULL) by the time a
     # person gave it, else only by the bound on its end (design/0096).
     shift, flagged = restamps.SHIFT_SQL, restamps.UNKNOWN_SQL

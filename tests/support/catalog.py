@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from storage import segment_rows
+from storage.footage import segment_rows
 
 Row = dict[str, Any]
 TABLES = frozenset({
@@ -26,8 +26,8 @@ TABLES = frozenset({
     "grants", "holds", "inspection_runs", "inspections", "login_failures", "maintenance", "motion_events", "node",
     "not_recorded", "requests",
     "retention_passes", "segments", "sessions",
-    "segment_rows", "camera_keys",  # how `segments` is stored (storage/segment_rows.py)
-    "restamps",  # corrections after a host clock step (storage/restamps.py)
+    "segment_rows", "camera_keys",  # how `segments` is stored (storage/footage/segment_rows.py)
+    "restamps",  # corrections after a host clock step (storage/footage/restamps.py)
     "clock_corrections", "retention_grace", "account_events",  # design/0096's checks
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
 })
@@ -85,7 +85,7 @@ def alarms(src: Any, where: Callable[[Row], bool] | None = None, *, active: bool
 
 def add_segments(db: Any, segments: Any) -> None:
     """Insert segment rows given with the `segments` view's columns (camera, end_us, path, sha256
-    hex, state name...): the view is read-only; storage/segment_rows.py stores them."""
+    hex, state name...): the view is read-only; storage/footage/segment_rows.py stores them."""
     segment_rows.insert(db, segments)
 
 
@@ -194,7 +194,7 @@ def central_pg_partitions(store, table: str = "messages") -> dict[str, int]:
     return {p: store.db.execute(f"SELECT count(*) FROM {p}").fetchone()[0] for p in parts}
 
 
-# The schema itself (design/0096: every time column on storage/stamped.py's lists; ids never reused).
+# The schema itself (design/0096: every time column on storage/time/stamped.py's lists; ids never reused).
 def table_columns(db: Any, table: str) -> list[Row]:
     """name, type, notnull, pk of each column of `table`."""
     return [dict(r) for r in db.query("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", [table])]

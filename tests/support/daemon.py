@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from storage.segment_rows import FOOTAGE_STATES
+from storage.footage.segment_rows import FOOTAGE_STATES
 from tests.support.catalog import one, rows
 
 T = TypeVar("T")

@@ -14,12 +14,13 @@ from typing import Any
 import av
 
 from recorder.segment import SegmentFile
-from storage import datainit, segment_rows
+from storage.disk import datainit
+from storage.footage import segment_rows
 from storage import cameras as camera_table
 from storage.catalog import Catalog, open_db
-from storage.clock import SYSTEM
-from storage.hashing import sha256_file
-from storage.layout import CATALOG_FILE, segment_relpath
+from storage.time.clock import SYSTEM
+from storage.disk.hashing import sha256_file
+from storage.disk.layout import CATALOG_FILE, segment_relpath
 from tests.support.cameras import Clip
 
 S = 1_000_000

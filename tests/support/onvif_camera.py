@@ -19,7 +19,7 @@ from xml.etree import ElementTree as ET
 
 from aiohttp import web
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

@@ -10,7 +10,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.clock import SYSTEM
+from storage.time.clock import SYSTEM
 
 MTU = 1400
 NTP_UNIX_S = 2_208_988_800

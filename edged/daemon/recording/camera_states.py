@@ -13,7 +13,7 @@ from typing import Any
 
 from recorder import events
 from storage.states.cameras import OFFLINE, RECORDING
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 RECONNECTS_KEPT = 1000
 

@@ -16,9 +16,9 @@ from typing import Iterable
 
 from edged.daemon.recording.modes import MOTION_ENDED, file_hole
 from recorder import events
-from storage import segments as segment_table
+from storage.footage import segments as segment_table
 from storage.catalog import CatalogWriter
-from storage.events import NO_MOTION
+from storage.footage.events import NO_MOTION
 
 NO_FOOTAGE = "no footage"  # i18n: a gap's reason, stored as data
 STOPPED = "camera stopped"  # a recorder's end reason when it was told to stop  # i18n: data

@@ -1,6 +1,6 @@
 """What the daemon does with the recording modes (design/0038), beside the supervisor.
 
-- `motion` worker events become catalog rows (storage/events.py) and, when MQTT is on, messages
+- `motion` worker events become catalog rows (storage/footage/events.py) and, when MQTT is on, messages
   on the durable `event` topic (start, then end with the peak score; `publish` is set by the
   composition root, edged/app.py).
 - A hole in a `motion` camera's footage while its stream is up is `no motion`, not a gap: when
@@ -18,12 +18,12 @@ from typing import Any, Awaitable, Callable
 from edged.config import CameraConfig
 from edged.i18n import Msg, N_
 from recorder import events
-from storage import events as event_table, gaps as gap_table
+from storage.footage import events as event_table, gaps as gap_table
 from storage.alarm_kinds import MOTION_DETECTION_LOST
 from storage.catalog import CatalogWriter
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 from storage import logs
-from storage.events import LIVE_MODE, NO_MOTION, NOT_RECORDED_REASONS
+from storage.footage.events import LIVE_MODE, NO_MOTION, NOT_RECORDED_REASONS
 
 log = logging.getLogger(__name__)
 

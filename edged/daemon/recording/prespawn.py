@@ -24,7 +24,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from storage.layout import CATALOG_FILE
+from storage.disk.layout import CATALOG_FILE
 
 log = logging.getLogger("edged.daemon")
 DISMISS_S = 10.0  # an idle worker exits on end of input once imported; past this it is killed

@@ -32,9 +32,9 @@ from edged.config import CameraConfig, Config
 from edged.config.declare import worker_fields
 from edged.daemon.recording.prespawn import Spares, Steps, raise_nofile, spawn_worker
 from recorder.motion import settings_json
-from storage import layout, volume
-from storage.clock import SYSTEM
-from storage.fsutil import PRIVATE_FILE
+from storage.disk import layout, volume
+from storage.time.clock import SYSTEM
+from storage.disk.fsutil import PRIVATE_FILE
 
 log = logging.getLogger("edged.daemon")
 LOCK_FILE = "edged.lock"

@@ -25,13 +25,14 @@ from edged.alarms import Alarms
 from edged.daemon.recording.gaps import Gaps
 from edged.i18n import Msg, N_
 from recorder import diagnose
-from storage import audit, cameras as camera_table, missing, segment_rows
+from storage import audit, cameras as camera_table
+from storage.footage import missing, segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.states.cameras import OFFLINE
 from storage.catalog import Catalog, CatalogWriter, open_readonly
-from storage.segment_rows import WRITING
-from storage.clock import wait_or_stop
-from storage.reconcile import (Orphan, Report, Tail, adopt, apply_outcomes, gone, in_background, later_orphans,
+from storage.footage.segment_rows import WRITING
+from storage.time.clock import wait_or_stop
+from storage.footage.reconcile import (Orphan, Report, Tail, adopt, apply_outcomes, gone, in_background, later_orphans,
                                mark_missing, open_rows, salvage_orphans, salvage_rows, tail_of, walk)
 
 Expect = Callable[[str, str], None]  # the tamper guard's "edged itself changes this file"
@@ -140,7 +141,7 @@ def _gone(writer: CatalogWriter, tail: Tail, present: set[str], before_us: int |
 
 async def reconcile_alongside(writer: CatalogWriter, data_dir: Path, expect: Expect | None, report: Report,
                               before_us: int | None = None, before_id: int | None = None) -> Report:
-    """storage/reconcile.py's `reconcile` after its open rows, its steps apart (design/0091): the
+    """storage/footage/reconcile.py's `reconcile` after its open rows, its steps apart (design/0091): the
     reads on read-only connections and the file work (walking the tail, salvaging orphans) on a
     recovery thread; the writer only for the adoptions and the missing marks, CHUNK rows a job."""
     tail, present, orphans = await in_background(_survey, writer, data_dir, expect or _none, report, before_us,

@@ -17,7 +17,8 @@ from edged.daemon.recording.gaps import Gaps
 from edged.daemon.health_monitor import HealthMonitor
 from edged.daemon.integrity import TamperGuard
 from recorder import events
-from storage import logs, restamps, segment_rows
+from storage import logs
+from storage.footage import restamps, segment_rows
 from storage.catalog import Catalog, CatalogWriter
 
 log = logging.getLogger("edged.daemon.recording.supervisor")

@@ -30,12 +30,13 @@ from edged.daemon.recording.workers import STOP_TIMEOUT_S, Workers, WorkerSlot
 from edged.i18n import Msg, N_
 from edged.ports import Outlet
 from recorder import diagnose, events
-from storage import audit, cameras as camera_table, node as node_table, restamps, segments as segment_table
+from storage import audit, cameras as camera_table, node as node_table
+from storage.footage import restamps, segments as segment_table
 from storage.alarm_kinds import CAMERA_OFFLINE
 from storage.states.cameras import CONNECTING, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.catalog import Catalog, CatalogWriter
-from storage.clock import wait_or_stop, Clock, SYSTEM
-from storage.full import is_disk_full
+from storage.time.clock import wait_or_stop, Clock, SYSTEM
+from storage.disk.full import is_disk_full
 
 log = logging.getLogger(__name__)
 

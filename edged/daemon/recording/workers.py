@@ -21,7 +21,7 @@ from edged.daemon.recording import isolation
 from edged.daemon.recording.prestart import Early, add_command, spawn_worker
 from recorder import events
 from recorder.camera import backoff_us
-from storage.clock import wait_or_stop
+from storage.time.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from edged.i18n import N_, _
 from edged.rules import roles
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import print_links, sign_forms
-from storage.accounts import SIGNED
+from storage.people.accounts import SIGNED
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing read two ways (l/1, O/0)
 EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked")}
-# the reason storage/accounts.py writes for a holder's own change, shown in the reader's language
+# the reason storage/people/accounts.py writes for a holder's own change, shown in the reader's language
 STORED_REASONS = {"changed by the account holder": N_("changed by the account holder")}
 # the account application (design/0088) for each event on record: 001 annex 2's 開通 變更密碼 註銷
 PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_("Print the password change "

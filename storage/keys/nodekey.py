@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from storage.fsutil import PRIVATE_FILE, fsync_dir, replace_durably, write_new
+from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, replace_durably, write_new
 
 KEY_FILE = "node-ed25519.key"  # PKCS#8 PEM, unencrypted, mode 0600, in the data folder
 PUBLIC_PEM = "node-ed25519.pub.pem"  # a copy of the public half, for people and tools
@@ -59,7 +59,7 @@ class NodeKey:
 
     def private_key(self) -> Ed25519PrivateKey:
         """The private half, for what signs with it beyond `sign` (a certificate request, a C2PA
-        manifest: storage/nodecert.py). Never log or send it."""
+        manifest: storage/keys/nodecert.py). Never log or send it."""
         return self._private
 
 

@@ -4,7 +4,7 @@ a later change of the rows' shape is a new migration, never an edit here.
 `segment_rows` holds each segment in about a third of the old bytes: camera and state as small
 integers, the path only when it is not the one derived from camera and start, SHA-256 as 32
 bytes, times as offsets from the start. The view `segments` shows the old columns, so reads are
-unchanged; writes go through storage/segment_rows.py.
+unchanged; writes go through storage/footage/segment_rows.py.
 """
 
 from __future__ import annotations

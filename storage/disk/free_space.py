@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.clock import SYSTEM, Clock
+from storage.time.clock import SYSTEM, Clock
 
 MAX_AGE_S = 1.0  # a reading younger than this is answered from memory
 

@@ -18,7 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
-from storage import audit, layout, node as node_table, nodekey, volume
+from storage import audit, node as node_table
+from storage.disk import layout, volume
+from storage.keys import nodekey
 from storage.catalog import open_db
 
 

@@ -15,7 +15,7 @@ import binascii
 import json
 from typing import Any
 
-from storage import nodekey
+from storage.keys import nodekey
 
 FORMAT = "edged-fleet-keys v1"
 

@@ -1,14 +1,15 @@
 """Reads of the `segments` view (and the tamper mark): a time range (edgectl segments, export,
 the viewer), where a camera's footage ends (gaps, the host clock's history), the start-up tail
 (reconcile), reports, the maintenance hash check. How segment rows are stored, and every
-write to them: storage/segment_rows.py."""
+write to them: storage/footage/segment_rows.py."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from storage import node, segment_rows
-from storage.segment_rows import (COMPLETE, FOOTAGE, MISSING, RECOVERED, SEGMENT_LOOKBACK_US, SEGMENT_STATES,
+from storage import node
+from storage.footage import segment_rows
+from storage.footage.segment_rows import (COMPLETE, FOOTAGE, MISSING, RECOVERED, SEGMENT_LOOKBACK_US, SEGMENT_STATES,
                                   STORAGE_LOST_NOTE, TAMPERED, WRITING)
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Any, Callable, cast
 import sqlite_utils
 
 from storage import audit
-from storage.fsutil import write_new
+from storage.disk.fsutil import write_new
 from storage.states.requests import APPROVED, FILED
 
 ID_KEY_FILE = "request-id.key"

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.fsutil import PRIVATE_FILE, fsync_dir, write_new
+from storage.disk.fsutil import PRIVATE_FILE, fsync_dir, write_new
 
 IDENTITY_FILE = "edged-identity"  # in the data folder and in its video folder (design/0023)
 MOUNTINFO = Path("/proc/self/mountinfo")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from storage.catalog import CatalogWriter
 
 from storage import audit
-from storage.accounts import (AuthError, Policy, account_row, check_password, dummy_hash, is_account_name,
+from storage.people.accounts import (AuthError, Policy, account_row, check_password, dummy_hash, is_account_name,
                               load_policy, token_hash)
 
 INVALID_NAME = "(not an account name)"  # what is stored for a name that breaks the rule: never the name itself

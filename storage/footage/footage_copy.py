@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.segment_rows import FOOTAGE
-from storage.hashing import sha256_file
+from storage.footage.segment_rows import FOOTAGE
+from storage.disk.hashing import sha256_file
 
 COPY_DIR = "footage"
 CHUNK = 1 << 20

@@ -6,7 +6,7 @@ when it is not `layout.segment_relpath(camera, start)` (nearly never). The view 
 them with the old columns, for reads; writes and lookups by path go through here, so a path
 finds its row by the (camera, start) index. The segment states are declared here, once, with
 the SQL test for footage on the view and the longest a segment can be. The reads of the view:
-storage/segments.py.
+storage/footage/segments.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from storage import layout
+from storage.disk import layout
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -139,7 +139,7 @@ def close(db: sqlite_utils.Database, path: str, fields: dict[str, Any], state: s
 
 def strand(db: sqlite_utils.Database, path: str, error: str) -> None:
     """A segment whose file is not at its path (its disk went away): `missing`, never
-    `writing` or `complete`; recovered if the disk comes back (storage/reconcile.py)."""
+    `writing` or `complete`; recovered if the disk comes back (storage/footage/reconcile.py)."""
     update(db, path, {"state": MISSING, "note": STORAGE_LOST_NOTE + error}, f" AND state = {code(WRITING)}")
 
 

@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from storage import layout
+from storage.disk import layout
 
 ACTION = "footage.missing"
 INLINE = 20         # up to this many paths, the record lists them all (as it always did)

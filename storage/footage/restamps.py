@@ -9,7 +9,9 @@ from typing import Any, cast
 
 import sqlite_utils
 
-from storage import audit, segment_rows, trusted_time as tt
+from storage import audit
+from storage.footage import segment_rows
+from storage.time import trusted_time as tt
 
 # A file the start-up recovery adopted was stamped by the last run's clock, but its id is given
 # when it is adopted: neither re-stamped with this run's steps nor judged by its id's order.

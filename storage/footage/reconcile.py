@@ -7,7 +7,7 @@ file work with no catalog access (salvage_rows, walk, salvage_orphans), and shor
 daemon's start-up recovery runs the file work and the reads off the catalog writer, so the
 writer is held only for the short writes and recording's rows never wait behind a salvage.
 The short writes put each recovery on the audit chain in their own transaction (issue 40:
-storage/recovery_record.py). over 400 lines on purpose: the steps of one recovery, each
+storage/footage/recovery_record.py). over 400 lines on purpose: the steps of one recovery, each
 callable apart, read best side by side.
 """
 
@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar, cast
 
-from storage import audit, layout, segment_rows, segments as segment_table
-from storage.recovery_record import OPEN_WHY, ORPHAN_WHY, RECOVERY, item as _item, recovery_detail
+from storage import audit
+from storage.disk import layout
+from storage.footage import segment_rows, segments as segment_table
+from storage.footage.recovery_record import OPEN_WHY, ORPHAN_WHY, RECOVERY, item as _item, recovery_detail
 from storage.states.cameras import DISABLED
 from storage.catalog import Catalog
-from storage.segment_rows import MISSING, QUARANTINED, RECOVERED, WRITING
-from storage.clock import SYSTEM, Clock
-from storage.fsutil import fsync_dir, fsync_file, private_dir
-from storage.hashing import sha256_file
+from storage.footage.segment_rows import MISSING, QUARANTINED, RECOVERED, WRITING
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.fsutil import fsync_dir, fsync_file, private_dir
+from storage.disk.hashing import sha256_file
 from storage.mp4 import cut_to_whole, scan_media, whole_prefix
 
 log = logging.getLogger(__name__)

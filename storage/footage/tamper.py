@@ -37,9 +37,9 @@ from watchdog.events import (
 )
 from watchdog.observers.inotify import InotifyObserver
 
-from storage import layout
-from storage.clock import SYSTEM, Clock
-from storage.fsutil import private_dir
+from storage.disk import layout
+from storage.time.clock import SYSTEM, Clock
+from storage.disk.fsutil import private_dir
 
 log = logging.getLogger(__name__)
 

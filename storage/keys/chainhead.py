@@ -1,5 +1,5 @@
 """Signed audit chain heads (design/0026): "at time T, this node's audit log ended at record
-SEQ with hash H", signed with the node's Ed25519 key (storage/nodekey.py).
+SEQ with hash H", signed with the node's Ed25519 key (storage/keys/nodekey.py).
 
 The central office keeps every head it receives; a box whose log was rewritten later cannot
 produce a log that extends them (storage/audit.py). The signature binds the head to the
@@ -18,7 +18,7 @@ import binascii
 import json
 from typing import Any
 
-from storage import nodekey
+from storage.keys import nodekey
 
 VERSION = 1
 LINE_TAG = "edged-head"

@@ -2,13 +2,13 @@
 added on the catalog writer by the recording control plane (edged/daemon/recording/gaps.py and
 modes.py) and read by status and the health monitor (an export plan reads them itself,
 storage/export/plan.py). A hole by policy (no motion, live mode) is no gap but a `not_recorded`
-row of storage/events.py."""
+row of storage/footage/events.py."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from storage import corrections
+from storage.time import corrections
 
 if TYPE_CHECKING:
     import sqlite_utils

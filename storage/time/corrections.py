@@ -1,5 +1,5 @@
 """Every record follows the true time (design/0096): when a host clock step is corrected, what the
-catalog stamped on the wrong clock moves with the footage. The columns are storage/stamped.py's;
+catalog stamped on the wrong clock moves with the footage. The columns are storage/time/stamped.py's;
 the window and the shift are the host clock watch's (edged/daemon/host_clock.py): every value
 stamped on the old clock since the watch last knew it right lies in [from_us, to_us] of that
 clock, and moves by the same shift as the segments (storage/restamps.shift). Each correction is
@@ -14,8 +14,9 @@ from typing import Any
 
 import sqlite_utils
 
-from storage import audit, stamped
-from storage.segment_rows import SEGMENT_LOOKBACK_US
+from storage import audit
+from storage.time import stamped
+from storage.footage.segment_rows import SEGMENT_LOOKBACK_US
 
 
 def create_table(db: sqlite_utils.Database) -> None:

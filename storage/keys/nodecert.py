@@ -6,7 +6,7 @@ certificate; the box pins the office's CA certificate it got with it. Exports ca
 (node certificate, CA certificate) and `edgectl verify` trusts only the CA: the one pinned here,
 or one given with `--ca` (a police lab).
 
-The node's key stays the Ed25519 key of storage/nodekey.py (C2PA and X.509 both take Ed25519).
+The node's key stays the Ed25519 key of storage/keys/nodekey.py (C2PA and X.509 both take Ed25519).
 Names: subject CN "<site>/<node>", OU the site; the SAN URI "edged:<site>/<node>" is what a
 verifier reads. Here because the box (install, exports, verify) and the office (issue,
 revoke) both use it; storage/ is the layer both may import.
@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from storage import nodekey
-from storage.fsutil import PRIVATE_FILE, replace_durably
+from storage.keys import nodekey
+from storage.disk.fsutil import PRIVATE_FILE, replace_durably
 
 CERT_FILE = "node-cert.pem"   # the node's certificate, in the data folder (public, but the folder is edged's)
 CA_FILE = "office-ca.pem"     # the office's CA certificate, pinned at enrolment

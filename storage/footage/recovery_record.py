@@ -1,5 +1,5 @@
 """The audit record of a start-up recovery that cut back, quarantined or adopted footage
-(issue 40, design/0097): what, how much, why. Written by storage/reconcile.py in the same
+(issue 40, design/0097): what, how much, why. Written by storage/footage/reconcile.py in the same
 transaction as the catalog rows it changes, so a recovery is on the chain or did not happen.
 Bounded like `footage.missing` (design/0091): counts and bytes by how, then the first INLINE
 files (the rest are the catalog's rows, each with its note).
