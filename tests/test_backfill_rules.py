@@ -1,0 +1,81 @@
+"""The planning of a backfill from the camera's recording (design/0106): pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from edged.rules import backfill as bf
+
+pytestmark = pytest.mark.pure
+S = 1_000_000
+
+
+def _gap(cam: str, a: int, b: int, state: str | None = None) -> dict:
+    return {"camera": cam, "from_us": a * S, "to_us": b * S, "backfill": state}
+
+
+@pytest.mark.parametrize("gaps, edge, now, expected", [
+    ([], {"c1"}, 100, None),
+    ([_gap("c1", 10, 20)], {"c1"}, 100, 0),
+    ([_gap("c1", 10, 20)], {"c2"}, 100, None),                          # no edge recording
+    ([_gap("c1", 10, 20)], {"c1"}, 22, None),                           # ended too recently
+    ([_gap("c1", 10, 20, bf.DONE), _gap("c1", 30, 40)], {"c1"}, 100, 1),
+    ([_gap("c1", 10, 20, bf.GIVEN_UP), _gap("c1", 30, 40, bf.PENDING)], {"c1"}, 100, 1),
+    ([_gap("c2", 30, 40), _gap("c1", 10, 20)], {"c1", "c2"}, 100, 1),     # the oldest first
+    ([{"camera": "c1", "from_us": 10 * S, "to_us": 10 * S + 1000, "backfill": None}], {"c1"}, 100, None),  # too short
+])
+def test_next_gap(gaps, edge, now, expected):
+    got = bf.next_gap(gaps, edge, now * S)
+    assert got is (None if expected is None else gaps[expected])
+
+
+@pytest.mark.parametrize("progress, segments, expected", [
+    (None, [], 10),
+    (15, [], 15),
+    (None, [(10, 14)], 14),          # a crash left a segment behind the progress
+    (16, [(10, 14)], 16),
+    (12, [(10, 14), (14, 18)], 18),
+])
+def test_resume_point(progress, segments, expected):
+    got = bf.resume_point(10 * S, None if progress is None else progress * S, [(a * S, b * S) for a, b in segments])
+    assert got == expected * S
+
+
+@pytest.mark.parametrize("start, rec, expected", [
+    (10, (0, 100), bf.Fetch(10 * S, 20 * S)),
+    (15, (0, 100), bf.Fetch(15 * S, 20 * S)),            # resumed
+    (10, (12, 100), bf.Fetch(12 * S, 20 * S)),           # the start was overwritten: the rest
+    (10, (20, 100), bf.GiveUp(bf.OVERWRITTEN)),
+    (10, (0, 16), bf.Fetch(10 * S, 16 * S)),             # it stopped recording at 16
+    (10, (0, 10), bf.GiveUp(bf.NOT_RECORDED)),
+    (20, (0, 100), bf.Done()),
+])
+def test_plan_asks_only_for_the_gap(start, rec, expected):
+    assert bf.plan(10 * S, 20 * S, start * S, rec[0] * S, rec[1] * S) == expected
+
+
+@pytest.mark.parametrize("asked, start, fetched, expected", [
+    ((10, 20), 10, 20, bf.Done()),
+    ((10, 20), 10, 19.9, bf.Done()),                       # within MIN_US
+    ((10, 20), 10, 15, bf.GiveUp(bf.NOT_RECORDED)),
+    ((12, 20), 10, 20, bf.GiveUp(bf.OVERWRITTEN)),
+])
+def test_after_fetch(asked, start, fetched, expected):
+    assert bf.after_fetch(20 * S, int(fetched * S), bf.Fetch(asked[0] * S, asked[1] * S), start * S) == expected
+
+
+@pytest.mark.parametrize("t, kept", [(9.99, False), (10, True), (15, True), (19.99, True), (20, False)])
+def test_keep_never_past_the_gap(t, kept):
+    assert bf.keep(int(t * S), 10 * S, 20 * S) is kept
+
+
+@pytest.mark.parametrize("start, t, key, expected", [
+    (None, 5, False, True), (0, 30, True, False), (0, 60, False, False), (0, 60, True, True)])
+def test_cut(start, t, key, expected):
+    assert bf.cut(None if start is None else start * S, t * S, key) is expected
+
+
+@pytest.mark.parametrize("sent, elapsed, cap, wait", [(0, 0, 1000, 0), (2000, 1, 1000, 1), (500, 1, 1000, 0),
+                                                      (10**9, 0, 0, 0)])
+def test_pace(sent, elapsed, cap, wait):
+    assert bf.pace_s(sent, elapsed, cap) == wait
