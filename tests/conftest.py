@@ -23,7 +23,7 @@ import pytest
 # support module -> the tier of what it starts
 TIERS = {
     "daemon": "daemon", "control": "daemon", "flood": "daemon",
-    "cameras": "rtsp", "bad_cameras": "rtsp", "recorders": "rtsp", "rtsp_server": "rtsp",
+    "cameras": "rtsp", "bad_cameras": "rtsp", "recorders": "rtsp", "rtsp_server": "rtsp", "profile_g": "rtsp",
     "broker": "broker",
     "browser": "browser",
     "container": "boot",

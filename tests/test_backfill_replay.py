@@ -1,0 +1,81 @@
+"""The replay of a camera's own recording (design/0106) against GStreamer's ONVIF replay server
+(tests/support/profile_g_server.py): frames timed from the 0xABAC extension, stored as segments
+that decode, and a start the camera no longer holds refused."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from edged.rules import backfill as rules
+from recorder.replay import BackfillFile, Replay
+from recorder.rtsp_session import RtspFailure
+from storage.clock import SYSTEM
+from tests.support.cameras import packet_pts
+from tests.support.profile_g import ProfileGServer
+
+FPS = 10
+FRAME_US = 1_000_000 // FPS
+
+
+@pytest.fixture(scope="module")
+def replay_server():
+    start = SYSTEM.now_us() // 1_000_000 - 600.0  # the camera has recorded for ten minutes, from a whole second
+    with ProfileGServer(start, fps=FPS) as srv:
+        yield srv
+
+
+def decode_errors(path) -> str:
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stderr or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
+
+
+def test_replay_frames_carry_the_recordings_times_and_store_as_segments_that_decode(replay_server, tmp_path):
+    start_us = int((replay_server.start_s + 120.05) * 1e6)  # not on a frame: the camera starts at its keyframe there
+    end_us = start_us + 4_000_000
+    replay = Replay(replay_server.url("replay"), start_us, end_us, pace=rules.pace_s)
+    began = time.monotonic()
+    replay.open()
+    try:
+        frames = list(replay.frames())
+    finally:
+        replay.close()
+    took = time.monotonic() - began
+    assert frames and frames[0].key
+    times = [f.t_us for f in frames]
+    assert abs(times[0] - start_us) <= FRAME_US, (times[0], start_us)
+    assert times[-1] < end_us and end_us - times[-1] <= 2 * FRAME_US
+    assert all(abs(b - a - FRAME_US) <= 1000 for a, b in zip(times[1:], times[2:])), times[:5]
+    assert replay.untimed == 0
+    # the recording's frame n was taken at START + n / FPS: each frame carries that time
+    grid = [(t - replay_server.start_s * 1e6) / FRAME_US for t in times[1:]]
+    assert all(abs(g - round(g)) * FRAME_US <= 1000 for g in grid), grid[:5]
+    assert took < 4.0, f"Rate-Control: no should replay faster than real time ({took:.1f} s for 4 s)"
+
+    assert replay.media is not None
+    cuts = [i for i, f in enumerate(frames) if f.key and i and f.t_us - frames[0].t_us >= 2_000_000][:1]
+    pieces = [frames[:cuts[0]], frames[cuts[0]:]] if cuts else [frames]
+    for n, piece in enumerate(pieces):
+        out = BackfillFile(tmp_path / f"s{n}.mp4", replay.media, replay.codec, piece[0], 1_000_000, FRAME_US, {})
+        for f in piece:
+            out.write(f)
+        fields = out.close()
+        path = tmp_path / f"s{n}.mp4"
+        assert decode_errors(path) == ""
+        assert fields["frames"] == len(piece) and fields["sha256"]
+        pts = packet_pts(path)
+        assert len(pts) == len(piece)
+        assert all(abs(p * 1e6 - (f.t_us - piece[0].t_us)) <= 1000 for p, f in zip(pts, piece))
+
+
+def test_a_start_the_camera_overwrote_is_refused(replay_server):
+    start_us = int((replay_server.start_s - 30) * 1e6)
+    replay = Replay(replay_server.url("replay"), start_us, start_us + 2_000_000, stop=threading.Event())
+    with pytest.raises(RtspFailure) as failed:
+        replay.open()
+    replay.close()
+    assert failed.value.status == 457
