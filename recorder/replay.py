@@ -56,6 +56,7 @@ def onvif_time_us(pkt: memoryview | bytes) -> int | None:
     if profile != ONVIF_EXT or words < 2:
         return None
     sec, frac = struct.unpack_from("!II", pkt, at + 4)
+    sec, frac = int(sec), int(frac)
     if sec == 0xFFFFFFFF and frac == 0xFFFFFFFF:
         return None
     return (sec - rtp.NTP_UNIX_S) * 1_000_000 + (frac * 1_000_000 >> 32)
@@ -230,7 +231,7 @@ class BackfillFile:
     def __init__(self, path: Path, media: Media, codec: str, first: Frame, fragment_us: int, frame_us: int,
                  metadata: dict[str, str]):
         raw = io.BytesIO(parameter_sets(media) + first.data)
-        self._template: Any = av.open(raw, format=codec, options={"fpsprobesize": "0"})
+        self._template: Any = av.open(raw, "r", format=codec, options={"fpsprobesize": "0"})
         stream = self._template.streams.video[0]
         for _ in self._template.demux(stream):
             pass

@@ -387,3 +387,15 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
     for col, kind in (("vendor", "TEXT"), ("password_changed_us", "INTEGER"), ("password_changed_by", "TEXT"),
                       ("footage_copy", "TEXT")):
         db.execute(f"ALTER TABLE maintenance ADD COLUMN {col} {kind}")
+
+
+@migrations()
+def m019_backfill(db: sqlite_utils.Database) -> None:
+    """Backfill from the camera's own recording (design/0106): a segment's `source` (NULL:
+    recorded live by edged; 'backfilled': fetched from the camera's recording after a gap), on
+    the view too; a gap's backfill state ('pending', 'done', 'given up'), the time fetched up to
+    (where an interrupted backfill resumes) and, when given up, why."""
+    db.execute("ALTER TABLE segment_rows ADD COLUMN source TEXT")
+    for col, kind in (("backfill", "TEXT"), ("backfill_to_us", "INTEGER"), ("backfill_note", "TEXT")):
+        db.execute(f"ALTER TABLE gaps ADD COLUMN {col} {kind}")
+    segment_schema.m019_view(db)

@@ -13,7 +13,7 @@ read, one of the REASONS below, stored as data and translated when shown).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from edged.i18n import N_
 
@@ -48,7 +48,8 @@ class Done:
     pass
 
 
-def next_gap(gaps: Iterable[Mapping], edge_cameras: set[str], now_us: int, settle_us: int = SETTLE_US) -> Mapping | None:
+def next_gap(gaps: Iterable[Mapping[str, Any]], edge_cameras: set[str], now_us: int,
+             settle_us: int = SETTLE_US) -> Mapping[str, Any] | None:
     """The gap to backfill next, one at a time: the oldest of a camera with an edge recording
     that is not done or given up, long enough, and ended `settle_us` ago."""
     fit = [g for g in gaps if g["camera"] in edge_cameras and g.get("backfill") in (None, PENDING)
