@@ -47,6 +47,7 @@ from edged.daemon.recording.prestart import Early, Steps, lock_data, raise_nofil
 from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
+from edged.daemon.backfill import Backfill
 from edged.daemon.camera_clocks import CameraClocks
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
@@ -132,6 +133,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
     camera_clocks = CameraClocks(lambda: monitor.cfg, clock)  # SIGHUP's config too; each ONVIF camera's clock, at start and daily (design/0085)
     monitor.onvif_clock = camera_clocks.reading
+    backfill = Backfill(lambda: monitor.cfg, writer, data_dir, guard, clock)  # gaps from the cameras' own recordings (design/0106)
     free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
     try:
         await free.get()  # a first reading, for the status line at READY
@@ -256,7 +258,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
-                 "health": monitor.run, "camera-clocks": camera_clocks.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "health": monitor.run, "camera-clocks": camera_clocks.run, "backfill": backfill.run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,

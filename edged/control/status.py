@@ -26,7 +26,7 @@ from edged.control.reads import ReadLedger
 from edged.control.server import Caller
 from edged.rules import roles
 from edged.i18n import _
-from storage import audit, gaps as gap_table, nodecert
+from storage import audit, backfill as backfill_table, gaps as gap_table, nodecert
 from storage import events as event_table
 from storage import cameras as camera_table
 from storage import node as node_table
@@ -79,6 +79,7 @@ class StatusOps(Operations):
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
             gaps = gap_table.count_since(db, clock.now_us() - DAY_US)
+            backfill = backfill_table.in_progress(db)  # design/0106: what is being backfilled, what was given up
             try:  # not the figures of whatever is under the mount point of a disk that is gone
                 disk = None if storage_lost() else shutil.disk_usage(data_dir)
             except OSError:
@@ -92,6 +93,7 @@ class StatusOps(Operations):
                 "disk_free": disk.free if disk else None, "cameras": states,
                 "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
                 "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
+                "backfill": backfill,
                 "broker": node.get("mqtt_status"),
                 # edgectl doctor (design/0077): the audit chain's head, and how far the broker has taken it
                 "audit_seq": (audit.head(db) or {}).get("seq"),
