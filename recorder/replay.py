@@ -62,8 +62,11 @@ def onvif_time_us(pkt: memoryview | bytes) -> int | None:
     return (sec - rtp.NTP_UNIX_S) * 1_000_000 + (frac * 1_000_000 >> 32)
 
 
-def clock_time(us: int) -> str:
-    """RFC 2326's clock time (UTC, to the millisecond) for `Range: clock=`."""
+def clock_time(us: int, up: bool = False) -> str:
+    """RFC 2326's clock time (UTC, to the millisecond) for `Range: clock=`; `up`: rounded up (a
+    start: the camera's first frame is then not before it, where it would not be kept)."""
+    if up:
+        us = -(-us // 1000) * 1000
     t = datetime.fromtimestamp(us // 1_000_000, timezone.utc)
     return f"{t:%Y%m%dT%H%M%S}.{us % 1_000_000 // 1000:03d}Z"
 
@@ -125,7 +128,7 @@ class Replay:
             key, _, value = item.strip().partition("=")
             if key.lower() == "timeout" and value.strip().isdigit():
                 s.keepalive_s = max(5, int(value) // 2)
-        headers = {"Require": "onvif-replay", "Range": f"clock={clock_time(self.start_us)}-{clock_time(self.end_us)}"}
+        headers = {"Require": "onvif-replay", "Range": f"clock={clock_time(self.start_us, up=True)}-{clock_time(self.end_us)}"}
         if not self.rate_control:
             headers["Rate-Control"] = "no"  # as fast as the camera can send (ONVIF Streaming §6.4)
         status, _, _ = s.request("PLAY", base, headers)
