@@ -20,6 +20,7 @@ Blocking: run on a thread of its own (edged/daemon/backfill.py), never on the ev
 from __future__ import annotations
 
 import io
+import json
 import socket
 import struct
 import threading
@@ -225,6 +226,16 @@ class Replay:
 
     def close(self) -> None:
         self.session.close()
+
+
+def provenance(site: str, node: str, camera: str, start_us: int) -> dict[str, str]:
+    """The MP4 metadata of a backfilled segment: as a live one's (recorder/camera.py), and that it
+    came from the camera's own recording."""
+    start = datetime.fromtimestamp(start_us / 1e6, timezone.utc)
+    iso = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start_us % 1_000_000:06d}Z"
+    who = {"site": site, "node": node, "camera": camera, "start_us": start_us, "source": "backfilled"}
+    return {"title": f"{site}/{node}/{camera} {iso}", "creation_time": iso,
+            "comment": "edged " + json.dumps(who, sort_keys=True, ensure_ascii=False)}
 
 
 class BackfillFile:

@@ -28,7 +28,7 @@ from edged.daemon.integrity import TamperGuard
 from edged.i18n import Msg
 from edged.rules import backfill as rules
 from edged.rules import camera_clock as cc
-from recorder.replay import BackfillFile, Frame, Replay
+from recorder.replay import BackfillFile, Frame, Replay, provenance
 from recorder.rtsp_session import RtspFailure
 from storage import backfill as store
 from storage import layout, logs
@@ -157,6 +157,7 @@ class Backfill:
         def catalog(fn: Callable[[Any], Any]) -> Any:
             return asyncio.run_coroutine_threadsafe(self.writer.run(fn), loop).result()
 
+        cfg = self.cfg()
         replay = Replay(url, asked.start_us, asked.end_us, stop=stop, cap_bytes_s=self.cap_bytes_s, pace=rules.pace_s)
         out: BackfillFile | None = None
         rel = ""
@@ -187,7 +188,7 @@ class Backfill:
                     if self.guard is not None:
                         loop.call_soon_threadsafe(self.guard.opened, rel)
                     out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, FRAGMENT_US, frame_us,
-                                       {"comment": "edged backfilled from the camera's own recording"})
+                                       provenance(cfg.site.id, cfg.site.node, cam, frame.t_us))
                 out.write(frame)
                 if self.current is not None:
                     self.current["fetched_to_us"] = frame.t_us
