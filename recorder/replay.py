@@ -60,7 +60,7 @@ def onvif_time_us(pkt: memoryview | bytes) -> int | None:
     sec, frac = int(sec), int(frac)
     if sec == 0xFFFFFFFF and frac == 0xFFFFFFFF:
         return None
-    return (sec - rtp.NTP_UNIX_S) * 1_000_000 + (frac * 1_000_000 >> 32)
+    return (sec - rtp.NTP_UNIX_S) * 1_000_000 + ((frac * 1_000_000 + (1 << 31)) >> 32)  # to the nearest us
 
 
 def clock_time(us: int, up: bool = False) -> str:

@@ -63,8 +63,8 @@ def close_segment(db: sqlite_utils.Database, gap_id: int, camera: str, path: str
                                            "frames": fields.get("frames"), "gap": gap_id}, at_us=now_us)
 
 
-def in_progress(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """The gaps being backfilled, and the ones given up in the last day (for `edgectl status`)."""
+def in_progress(db: sqlite_utils.Database, since_us: int) -> list[dict[str, Any]]:
+    """The gaps being backfilled, and the ones given up that ended since `since_us` (for `edgectl status`)."""
     return list(db.query("SELECT id, camera, from_us, to_us, backfill, backfill_to_us, backfill_note FROM gaps"
-                         " WHERE backfill = 'pending' OR (backfill = 'given up' AND to_us >= "
-                         "(SELECT coalesce(max(to_us), 0) FROM gaps) - 86400000000) ORDER BY from_us"))
+                         " WHERE backfill = 'pending' OR (backfill = 'given up' AND to_us >= ?) ORDER BY from_us",
+                         [since_us]))

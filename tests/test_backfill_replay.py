@@ -79,3 +79,65 @@ def test_a_start_the_camera_overwrote_is_refused(replay_server):
         replay.open()
     replay.close()
     assert failed.value.status == 457
+
+
+def test_an_interrupted_backfill_resumes_where_it_stopped(replay_server, tmp_path):
+    """The backfill task in-process (a real catalog, the fake ONVIF device, GStreamer's replay):
+    stopped after its first segment, the gap row keeps the progress; the next run fetches the
+    rest from there, so the segments abut and none is fetched twice."""
+    import asyncio
+
+    from edged.config import parse_config
+    from edged.daemon.backfill import Backfill
+    from storage import backfill as store, gaps
+    from storage import cameras as camera_table
+    from storage.catalog import CatalogWriter
+    from tests.support.profile_g import profile_g_camera
+
+    onvif = profile_g_camera(replay_server, "rtsp://127.0.0.1:9/live")
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = parse_config({"site": {"id": "t"}, "storage": {"data_dir": str(data)}, "cameras": [
+        {"id": "gate", "url": f"rtsp://{onvif.user}:{onvif.password}@127.0.0.1:9/live",
+         "onvif": f"127.0.0.1:{onvif.port}", "edge_recording": True}]})
+    gap_from = int((replay_server.start_s + 200.02) * 1e6)
+    gap_to = gap_from + 6_030_000
+
+    async def scenario() -> tuple[dict, dict, list, list]:
+        writer = CatalogWriter(data / "catalog.db")
+        await writer.start()
+        try:
+            await writer.run(lambda c: camera_table.sync(c.db, [{"id": "gate", "name": "gate", "url": "u",
+                                                               "enabled": 1}], 0))
+            await writer.run(lambda c: gaps.add(c.db, "gate", gap_from, gap_to, "no footage"))
+            bf = Backfill(lambda: cfg, writer, data, settle_us=0, segment_us=1_000_000)
+            loop = asyncio.get_running_loop()
+            first = asyncio.Event()
+            bf.on_segment = lambda: loop.call_soon_threadsafe(first.set)  # edged stops after one segment
+            assert await bf.once(first)
+            (row,) = await writer.run(lambda c: list(c.db.query("SELECT * FROM gaps")))
+            half = await writer.run(lambda c: list(c.db.query("SELECT * FROM segments ORDER BY start_us")))
+            bf.on_segment = None
+            assert await bf.once(asyncio.Event())
+            (done,) = await writer.run(lambda c: list(c.db.query("SELECT * FROM gaps")))
+            whole = await writer.run(lambda c: list(c.db.query("SELECT * FROM segments ORDER BY start_us")))
+            assert await writer.run(lambda c: store.open_gaps(c.db, ["gate"])) == []
+            return row, done, half, whole
+        finally:
+            await writer.close()
+
+    try:
+        row, done, half, whole = asyncio.run(scenario())
+    finally:
+        onvif.stop()
+    # stopped: the segment being written when the stop came is closed whole, and the progress is its end
+    assert row["backfill"] == "pending" and 1 <= len(half) < len(whole), (row, half)
+    assert row["backfill_to_us"] == half[-1]["end_us"]
+    assert done["backfill"] == "done", done
+    assert whole[:len(half)] == half  # what the first run stored is kept as it was
+    assert len(whole) >= 5 and all(s["source"] == "backfilled" and s["state"] == "complete" for s in whole)
+    for a, b in zip(whole, whole[1:]):  # abutting, none fetched twice
+        assert b["start_us"] >= a["end_us"] and b["start_us"] - a["end_us"] <= FRAME_US, (a, b)
+    assert whole[0]["start_us"] - gap_from <= FRAME_US and gap_to - whole[-1]["end_us"] <= FRAME_US
+    for s in whole:
+        assert decode_errors(data / s["path"]) == ""

@@ -79,7 +79,7 @@ class StatusOps(Operations):
             states = camera_table.state_counts(db)
             seg = segment_table.summary(db)
             gaps = gap_table.count_since(db, clock.now_us() - DAY_US)
-            backfill = backfill_table.in_progress(db)  # design/0106: what is being backfilled, what was given up
+            backfill = backfill_table.in_progress(db, clock.now_us() - DAY_US)  # design/0106: what is being backfilled, what was given up
             try:  # not the figures of whatever is under the mount point of a disk that is gone
                 disk = None if storage_lost() else shutil.disk_usage(data_dir)
             except OSError:

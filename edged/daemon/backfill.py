@@ -64,9 +64,10 @@ def _with_credentials(uri: str, user: str | None, password: str | None) -> str:
 class Backfill:
     def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path,
                  guard: TamperGuard | None = None, clock: Clock = SYSTEM, poll_s: float = POLL_S,
-                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int = CAP_BYTES_S):
+                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int = CAP_BYTES_S, segment_us: int = rules.SEGMENT_US):
         self.cfg, self.writer, self.data_dir, self.guard, self.clock = cfg, writer, data_dir, guard, clock
-        self.poll_s, self.settle_us, self.cap_bytes_s = poll_s, settle_us, cap_bytes_s
+        self.poll_s, self.settle_us, self.cap_bytes_s, self.segment_us = poll_s, settle_us, cap_bytes_s, segment_us
+        self.on_segment: Callable[[], None] | None = None  # after each backfilled segment is stored (tests)
         self.current: dict[str, Any] | None = None  # the gap being fetched (camera, from, to, fetched to)
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -174,11 +175,13 @@ class Backfill:
             frame_us = round(1_000_000 / replay.media.framerate) if replay.media.framerate else FRAME_US
             frame: Frame
             for frame in replay.frames():
+                if stop.is_set():  # edged is stopping: what is written is closed, the rest waits for the next start
+                    break
                 if not rules.keep(frame.t_us, asked.start_us, gap["to_us"]):
                     continue
                 if out is None and not frame.key:
                     continue  # a segment starts at a keyframe
-                if out is None or rules.cut(out.start_us, frame.t_us, frame.key):
+                if out is None or rules.cut(out.start_us, frame.t_us, frame.key, self.segment_us):
                     if out is not None:
                         fetched_to = self._close(catalog, loop, gap, cam, rel, out)
                         out = None
@@ -208,4 +211,6 @@ class Backfill:
             loop.call_soon_threadsafe(self.guard.closed, rel)
         now = self.clock.now_us()
         catalog(lambda c: store.close_segment(c.db, gap["id"], cam, rel, out.start_us, fields, now))
+        if self.on_segment is not None:
+            self.on_segment()
         return int(fields["end_us"])
