@@ -179,22 +179,11 @@ class Replay:
                     self.ended = "end"                                 # not waited past (the camera may send no BYE)
                     yield from self._timed(dep.flush(), times, anchor)
                     return
-            if self.stop.is_set():
-                self.ended = "stopped"
+            n = self._read(sock, inter, started, heard)
+            if n is None:
                 return
-            wait = self._pace(self.read_bytes, time.monotonic() - started, self.cap_bytes_s) if self._pace else 0.0
-            if wait > 0 and self.stop.wait(min(wait, 1.0)):
-                self.ended = "stopped"
-                return
-            try:
-                n = sock.recv_into(inter.room(), rtp.READ_BYTES)
-            except (TimeoutError, socket.timeout):
-                if time.monotonic() - heard > IDLE_S:
-                    self.ended = "idle"
-                    return
+            if n < 0:
                 continue
-            except OSError:
-                n = 0
             if not n:
                 self.ended = "closed"
                 yield from self._timed(dep.flush(), times, anchor)
@@ -205,6 +194,26 @@ class Replay:
             if heard - keepalive >= s.keepalive_s:
                 keepalive = heard
                 s.keepalive()
+
+    def _read(self, sock: socket.socket, inter: rtp.Interleave, started: float, heard: float) -> int | None:
+        """One read, paced to the cap: bytes read (0: closed), -1: nothing yet, None: the end
+        (stopped, or nothing for IDLE_S)."""
+        if self.stop.is_set():
+            self.ended = "stopped"
+            return None
+        wait = self._pace(self.read_bytes, time.monotonic() - started, self.cap_bytes_s) if self._pace else 0.0
+        if wait > 0 and self.stop.wait(min(wait, 1.0)):
+            self.ended = "stopped"
+            return None
+        try:
+            return sock.recv_into(inter.room(), rtp.READ_BYTES)
+        except (TimeoutError, socket.timeout):
+            if time.monotonic() - heard > IDLE_S:
+                self.ended = "idle"
+                return None
+            return -1
+        except OSError:
+            return 0
 
     def _timed(self, units: list[rtp.AccessUnit], times: dict[int, int], anchor: tuple[int, int] | None
                ) -> Iterator[Frame]:

@@ -391,10 +391,8 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m019_backfill(db: sqlite_utils.Database) -> None:
-    """Backfill from the camera's own recording (design/0106): a segment's `source` (NULL:
-    recorded live by edged; 'backfilled': fetched from the camera's recording after a gap), on
-    the view too; a gap's backfill state ('pending', 'done', 'given up'), the time fetched up to
-    (where an interrupted backfill resumes) and, when given up, why."""
+    """Backfill (design/0106): a segment's `source` (NULL: recorded live; 'backfilled': from the
+    camera's own recording), on the view too; a gap's backfill state, time fetched up to, and why not."""
     db.execute("ALTER TABLE segment_rows ADD COLUMN source TEXT")
     for col, kind in (("backfill", "TEXT"), ("backfill_to_us", "INTEGER"), ("backfill_note", "TEXT")):
         db.execute(f"ALTER TABLE gaps ADD COLUMN {col} {kind}")

@@ -92,6 +92,7 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(replay_server, tmp_pat
     from storage import backfill as store, gaps
     from storage import cameras as camera_table
     from storage.catalog import CatalogWriter
+    from tests.support.catalog import rows
     from tests.support.profile_g import profile_g_camera
 
     onvif = profile_g_camera(replay_server, "rtsp://127.0.0.1:9/live")
@@ -115,12 +116,12 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(replay_server, tmp_pat
             first = asyncio.Event()
             bf.on_segment = lambda: loop.call_soon_threadsafe(first.set)  # edged stops after one segment
             assert await bf.once(first)
-            (row,) = await writer.run(lambda c: list(c.db.query("SELECT * FROM gaps")))
-            half = await writer.run(lambda c: list(c.db.query("SELECT * FROM segments ORDER BY start_us")))
+            (row,) = await writer.run(lambda c: rows(c.db, "gaps"))
+            half = await writer.run(lambda c: rows(c.db, "segments", order="start_us"))
             bf.on_segment = None
             assert await bf.once(asyncio.Event())
-            (done,) = await writer.run(lambda c: list(c.db.query("SELECT * FROM gaps")))
-            whole = await writer.run(lambda c: list(c.db.query("SELECT * FROM segments ORDER BY start_us")))
+            (done,) = await writer.run(lambda c: rows(c.db, "gaps"))
+            whole = await writer.run(lambda c: rows(c.db, "segments", order="start_us"))
             assert await writer.run(lambda c: store.open_gaps(c.db, ["gate"])) == []
             return row, done, half, whole
         finally:
