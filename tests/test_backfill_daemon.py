@@ -14,7 +14,7 @@ import time
 
 from storage.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip, packet_pts
-from tests.support.catalog import audit_rows
+from tests.support.catalog import alarms, audit_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.profile_g import ProfileGServer, profile_g_camera
 
@@ -86,6 +86,7 @@ def test_a_gap_is_backfilled_from_the_cameras_recording_and_a_refusal_is_said(tm
                     assert abs(times[0] - max(s["start_us"], gap["from_us"])) <= FRAME_US
                 recorded = audit_rows(d, "segment.backfilled")
                 assert sorted(json.loads(r["detail"])["segment"] for r in recorded) == sorted(s["path"] for s in back)
+                assert alarms(d, lambda r: r["kind"] == "tamper") == []  # the tamper watcher knew the files as ours
                 text = subprocess.run([*d.ctl, "status"], capture_output=True, text=True, timeout=30)
                 assert text.returncode == 0, text.stderr
                 assert "yard" in text.stdout and "not backfilled" in text.stdout, text.stdout

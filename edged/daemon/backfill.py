@@ -45,6 +45,10 @@ REFUSED_STATUS = {401, 403, 404, 405, 451, 453, 454, 455, 459, 461, 551}
 OVERWRITTEN_STATUS = 457      # Invalid Range: the camera no longer holds that time
 
 
+async def _call(fn: Callable[[str], None], arg: str) -> None:
+    fn(arg)
+
+
 def _credentials(url: str) -> tuple[str | None, str | None]:
     parts = urlsplit(url)
     return (unquote(parts.username) if parts.username is not None else None,
@@ -188,8 +192,8 @@ class Backfill:
                     rel = layout.segment_relpath(cam, frame.t_us)
                     now = self.clock.now_us()
                     catalog(lambda c, r=rel, t=frame.t_us, n=now: store.open_segment(c.db, cam, t, r, n))
-                    if self.guard is not None:
-                        loop.call_soon_threadsafe(self.guard.opened, rel)
+                    if self.guard is not None:  # told before the file exists: the tamper watcher knows it is ours
+                        asyncio.run_coroutine_threadsafe(_call(self.guard.opened, rel), loop).result()
                     out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, FRAGMENT_US, frame_us,
                                        provenance(cfg.site.id, cfg.site.node, cam, frame.t_us))
                 out.write(frame)
