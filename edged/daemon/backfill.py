@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -138,6 +139,7 @@ class Backfill:
         self.current = {"camera": cam.id, "from_us": gap["from_us"], "to_us": gap["to_us"], "fetched_to_us": start}
         stop = threading.Event()
         relay = asyncio.create_task(self._relay(stopping, stop))
+        began = time.monotonic()
         try:
             fetched_to, failure = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(), gap, cam.id,
                                                           _with_credentials(uri, user, password), decision, stop)
@@ -146,6 +148,9 @@ class Backfill:
             self.current = None
         if stopping.is_set():
             return  # resumed at the next start, from the progress on the gap's row
+        took = time.monotonic() - began
+        log.info("camera %s: %.1f s of its recording fetched in %.1f s (%.1f times real time)", cam.id,
+                 (fetched_to - start) / 1e6, took, (fetched_to - start) / 1e6 / max(took, 1e-3), **logs.fields(camera=cam.id))
         if failure is not None:
             await self._end(gap, failure[0], failure[1])
             return
