@@ -4,6 +4,7 @@ that decode, and a start the camera no longer holds refused."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -142,3 +143,44 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(replay_server, tmp_pat
     assert whole[0]["start_us"] - gap_from <= FRAME_US and gap_to - whole[-1]["end_us"] <= FRAME_US
     for s in whole:
         assert decode_errors(data / s["path"]) == ""
+
+
+def test_a_camera_that_overwrote_the_time_gives_up_with_that_reason(replay_server, tmp_path):
+    """Recording Search says the card holds the gap's time, but the replay answers 457 Invalid
+    Range (the camera overwrote it meanwhile): the gap is given up, and says so; nothing stored."""
+    import asyncio
+
+    from edged.config import parse_config
+    from edged.daemon.backfill import Backfill
+    from storage import cameras as camera_table, gaps
+    from storage.catalog import CatalogWriter
+    from tests.support.catalog import rows
+    from tests.support.profile_g import profile_g_camera
+
+    onvif = profile_g_camera(replay_server, "rtsp://127.0.0.1:9/live", recording_from=replay_server.start_s - 900)
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = parse_config({"site": {"id": "t"}, "storage": {"data_dir": str(data)}, "cameras": [
+        {"id": "gate", "url": f"rtsp://{onvif.user}:{onvif.password}@127.0.0.1:9/live",
+         "onvif": f"127.0.0.1:{onvif.port}", "edge_recording": True}]})
+    gap_from = int((replay_server.start_s - 100) * 1e6)
+
+    async def scenario() -> tuple[dict, list]:
+        writer = CatalogWriter(data / "catalog.db")
+        await writer.start()
+        try:
+            await writer.run(lambda c: camera_table.sync(c.db, [{"id": "gate", "name": "gate", "url": "u",
+                                                               "enabled": 1}], 0))
+            await writer.run(lambda c: gaps.add(c.db, "gate", gap_from, gap_from + 5_000_000, "no footage"))
+            assert await Backfill(lambda: cfg, writer, data, settle_us=0).once(asyncio.Event())
+            (row,) = await writer.run(lambda c: rows(c.db, "gaps"))
+            return row, await writer.run(lambda c: rows(c.db, "segments"))
+        finally:
+            await writer.close()
+
+    try:
+        row, segs = asyncio.run(scenario())
+    finally:
+        onvif.stop()
+    assert row["backfill"] == "given up" and segs == []
+    assert json.loads(row["backfill_note"])["text"] == rules.OVERWRITTEN

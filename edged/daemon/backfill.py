@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Coroutine, Mapping, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from edged import edge_recording
@@ -37,6 +37,7 @@ from storage.catalog import CatalogWriter
 from storage.clock import SYSTEM, Clock, wait_or_stop
 
 log = logging.getLogger("edged.daemon.backfill")
+T = TypeVar("T")
 POLL_S = float(os.environ.get("EDGED_BACKFILL_POLL_S", "30"))  # how often the gaps are looked at (tests: less)
 ONVIF_TIMEOUT_S = 15.0
 CAP_BYTES_S = 2_000_000       # the bandwidth cap: 16 Mbit/s, a few times a camera's main stream
@@ -44,6 +45,12 @@ FRAGMENT_US = 1_000_000
 FRAME_US = 40_000             # a frame's length when the replay names no frame rate
 REFUSED_STATUS = {401, 403, 404, 405, 451, 453, 454, 455, 459, 461, 551}
 OVERWRITTEN_STATUS = 457      # Invalid Range: the camera no longer holds that time
+
+
+async def _off_loop(work: Coroutine[Any, Any, T]) -> T:
+    """An ONVIF call on a thread with a loop of its own: zeep parses its WSDL files synchronously
+    (design/0085), which must not stall the daemon's loop."""
+    return await asyncio.to_thread(asyncio.run, asyncio.wait_for(work, ONVIF_TIMEOUT_S))
 
 
 async def _call(fn: Callable[[str], None], arg: str) -> None:
@@ -117,7 +124,7 @@ class Backfill:
             return
         user, password = _credentials(cam.url)
         try:
-            rec = await asyncio.wait_for(edge_recording.find(*where, user, password), ONVIF_TIMEOUT_S)
+            rec = await _off_loop(edge_recording.find(*where, user, password))
         except edge_recording.NoEdgeRecording:
             await self._end(gap, rules.GiveUp(rules.NO_RECORDING))
             return
@@ -132,7 +139,7 @@ class Backfill:
             return
         await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.PENDING))
         try:
-            uri = await asyncio.wait_for(edge_recording.replay_uri(*where, user, password, rec.token), ONVIF_TIMEOUT_S)
+            uri = await _off_loop(edge_recording.replay_uri(*where, user, password, rec.token))
         except Exception as exc:  # noqa: BLE001 - a fault: the camera refuses replay
             await self._end(gap, rules.GiveUp(rules.REFUSED), str(exc) or type(exc).__name__)
             return
