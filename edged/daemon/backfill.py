@@ -148,13 +148,13 @@ class Backfill:
         relay = asyncio.create_task(self._relay(stopping, stop))
         began = time.monotonic()
         try:
-            fetched_to, failure = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(), gap, cam.id,
+            fetched_to, failure, broke = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(), gap, cam.id,
                                                           _with_credentials(uri, user, password), decision, stop)
         finally:
             relay.cancel()
             self.current = None
-        if stopping.is_set():
-            return  # resumed at the next start, from the progress on the gap's row
+        if stopping.is_set() or (broke and failure is None):
+            return  # resumed at the next start (or round), from the progress on the gap's row
         took = time.monotonic() - began
         log.info("camera %s: %.1f s of its recording fetched in %.1f s (%.1f times real time)", cam.id,
                  (fetched_to - start) / 1e6, took, (fetched_to - start) / 1e6 / max(took, 1e-3), **logs.fields(camera=cam.id))
@@ -169,8 +169,9 @@ class Backfill:
         stop.set()
 
     def _fetch(self, loop: asyncio.AbstractEventLoop, gap: Mapping[str, Any], cam: str, url: str,
-               asked: rules.Fetch, stop: threading.Event) -> tuple[int, tuple[rules.GiveUp, str] | None]:
-        """On a thread: replay `asked`, store the frames inside the gap; (fetched up to, failure)."""
+               asked: rules.Fetch, stop: threading.Event) -> tuple[int, tuple[rules.GiveUp, str] | None, bool]:
+        """On a thread: replay `asked`, store the frames inside the gap; (fetched up to, failure,
+        whether the replay broke off: then the gap stays pending, resumed at the next round)."""
         def catalog(fn: Callable[[Any], Any]) -> Any:
             return asyncio.run_coroutine_threadsafe(self.writer.run(fn), loop).result()
 
@@ -178,15 +179,16 @@ class Backfill:
         replay = Replay(url, asked.start_us, asked.end_us, stop=stop, cap_bytes_s=self.cap_bytes_s, pace=rules.pace_s)
         out: BackfillFile | None = None
         rel = ""
+        broke: str | None = None
         fetched_to = asked.start_us
         try:
             try:
                 replay.open()
             except RtspFailure as exc:
                 if exc.status == OVERWRITTEN_STATUS:
-                    return fetched_to, (rules.GiveUp(rules.OVERWRITTEN), "")
+                    return fetched_to, (rules.GiveUp(rules.OVERWRITTEN), ""), False
                 return fetched_to, (rules.GiveUp(rules.REFUSED if exc.status in REFUSED_STATUS else rules.UNREACHABLE),
-                                    str(exc))
+                                    str(exc)), False
             assert replay.media is not None
             frame_us = round(1_000_000 / replay.media.framerate) if replay.media.framerate else FRAME_US
             frame: Frame
@@ -213,11 +215,14 @@ class Backfill:
                     self.current["fetched_to_us"] = frame.t_us
         except (RtspFailure, OSError) as exc:
             log.warning("camera %s: the replay of its recording broke off: %s", cam, exc, **logs.fields(camera=cam))
+            broke = str(exc) or type(exc).__name__
         finally:
             if out is not None:
                 fetched_to = self._close(catalog, loop, gap, cam, rel, out)
             replay.close()
-        return fetched_to, None
+        if broke is not None:  # not a hole in the camera's recording: tried again, from the progress
+            return fetched_to, None if fetched_to > asked.start_us else (rules.GiveUp(rules.UNREACHABLE), broke), True
+        return fetched_to, None, False
 
     def _close(self, catalog: Callable[[Callable[[Any], Any]], Any], loop: asyncio.AbstractEventLoop,
                gap: Mapping[str, Any], cam: str, rel: str, out: BackfillFile) -> int:
