@@ -79,3 +79,40 @@ def test_cut(start, t, key, expected):
                                                       (10**9, 0, 0, 0)])
 def test_pace(sent, elapsed, cap, wait):
     assert bf.pace_s(sent, elapsed, cap) == wait
+
+
+def _rtp(ext: bytes | None, csrc: int = 0) -> bytes:
+    head = bytes([0x80 | (0x10 if ext is not None else 0) | csrc, 96, 0, 1]) + b"\x00" * 8 + b"\x00\x00\x00\x01" * csrc
+    if ext is None:
+        return head + b"\x65payload"
+    return head + ext + b"\x65payload"
+
+
+def _onvif(sec: int, frac: int, profile: int = 0xABAC) -> bytes:
+    import struct
+    return struct.pack("!HHIIBBH", profile, 3, sec, frac, 0xA0, 0, 0)
+
+
+@pytest.mark.parametrize("pkt, expected", [
+    (_rtp(None), None),
+    (_rtp(_onvif(2_208_988_800 + 1_800_000_000, 1 << 31)), 1_800_000_000_500_000),
+    (_rtp(_onvif(2_208_988_800 + 1_800_000_000, 1 << 31), csrc=2), 1_800_000_000_500_000),  # after CSRCs
+    (_rtp(_onvif(2_208_988_800 + 1, 4294)), 1_000_001),                                     # 0.99977 us: to the nearest us
+    (_rtp(_onvif(0xFFFFFFFF, 0xFFFFFFFF)), None),                                           # "time unknown"
+    (_rtp(_onvif(2_208_988_800, 0, profile=0xBEDE)), None),                                 # another extension
+    (_rtp(_onvif(2_208_988_800, 0))[:20], None),                                            # cut short
+])
+def test_the_onvif_extensions_time(pkt, expected):
+    from recorder.replay import onvif_time_us
+    assert onvif_time_us(pkt) == expected
+
+
+@pytest.mark.parametrize("us, up, text", [
+    (1_767_225_600_000_000, False, "20260101T000000.000Z"),
+    (1_767_225_600_020_400, False, "20260101T000000.020Z"),
+    (1_767_225_600_020_400, True, "20260101T000000.021Z"),   # a start: the camera's first frame not before it
+    (1_767_225_600_999_500, True, "20260101T000001.000Z"),
+])
+def test_the_clock_range_times(us, up, text):
+    from recorder.replay import clock_time
+    assert clock_time(us, up) == text
