@@ -116,3 +116,22 @@ def test_the_onvif_extensions_time(pkt, expected):
 def test_the_clock_range_times(us, up, text):
     from recorder.replay import clock_time
     assert clock_time(us, up) == text
+
+
+def test_status_says_what_is_being_backfilled_and_why_not_in_the_readers_language():
+    import json
+
+    from edged.cli.edgectl import backfill_text
+    from edged.i18n import Msg, speaking
+
+    pending = {"camera": "gate", "from_us": 10 * S, "to_us": 70 * S, "backfill": bf.PENDING, "backfill_to_us": 40 * S,
+               "backfill_note": None}
+    assert "camera gate:" in backfill_text(pending) and "being fetched from the camera's own recording" in \
+        backfill_text(pending)
+    msg = Msg(bf.REFUSED, why="ter:NotAuthorized")
+    given_up = {**pending, "backfill": bf.GIVEN_UP, "backfill_note": json.dumps({"text": str(msg), **msg.stored()})}
+    assert backfill_text(given_up).endswith("not backfilled: the camera refused to replay its recording: "
+                                            "ter:NotAuthorized")
+    with speaking("zh-TW"):
+        assert "攝影機拒絕回放其錄影：ter:NotAuthorized" in backfill_text(given_up)
+        assert "正自攝影機本身的錄影回補" in backfill_text(pending)
