@@ -48,6 +48,7 @@ from edged.daemon.recording.prestart import Early, Steps, lock_data, raise_nofil
 from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
+from edged.daemon.backfill import Backfill
 from edged.daemon.camera_clocks import CameraClocks
 from storage.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
@@ -146,6 +147,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     # a camera is blamed for its clock against a host vouched for from outside the box (the office's
     # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
     monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA
+    backfill = Backfill(lambda: monitor.cfg, writer, data_dir, guard, clock)  # gaps from the cameras' own recordings (design/0106)
     free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
     try:
         await free.get()  # a first reading, for the status line at READY
@@ -273,7 +275,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
-                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "backfill": backfill.run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,

@@ -414,3 +414,13 @@ def m021_segment_retimed(db: sqlite_utils.Database) -> None:
     """Each segment row counts the pictures the recorder re-timed (design/0093):
     storage/footage/segment_schema.py m021."""
     segment_schema.m021(db)
+
+
+@migrations()
+def m022_backfill(db: sqlite_utils.Database) -> None:
+    """Backfill (design/0106): a segment's `source` (NULL: recorded live; 'backfilled': from the
+    camera's own recording), on the view too; a gap's backfill state, time fetched up to, and why not."""
+    db.execute("ALTER TABLE segment_rows ADD COLUMN source TEXT")
+    for col, kind in (("backfill", "TEXT"), ("backfill_to_us", "INTEGER"), ("backfill_note", "TEXT")):
+        db.execute(f"ALTER TABLE gaps ADD COLUMN {col} {kind}")
+    segment_schema.m022_view(db)

@@ -24,7 +24,7 @@ import pytest
 TIERS = {
     "daemon": "daemon", "control": "daemon", "flood": "daemon",
     "cameras": "rtsp", "bad_cameras": "rtsp", "recorders": "rtsp", "rtsp_server": "rtsp",
-    "quirk_camera": "rtsp",
+    "quirk_camera": "rtsp", "profile_g": "rtsp",
     "broker": "broker",
     "browser": "browser",
     "container": "boot",

@@ -62,6 +62,8 @@ def test_probe_over_onvif_prints_the_block_the_offset_and_the_floor(onvif, rtsp,
     assert "url =" not in r["block"] and "fv2040-0001 = \"rtsp://admin:PASSWORD@127.0.0.1:" in r["block"]
     # the login went with the token made on the camera's clock (pre-auth time first)
     assert ("GetSystemDateAndTime", None) in onvif.calls and ("GetProfiles", "admin") in onvif.calls
+    assert r["edge_recording"]["found"] is False and "edge_recording" not in r["block"]  # no Profile G services
+    onvif.recording_from = 1_767_225_600.0  # now a Profile G camera: it records to its own card (design/0106)
     text = edgectl("127.0.0.1", "--port", str(onvif.port), "--user", "admin", "--password-stdin",
                    "--profile", "subStream", "--id", "gate", password=PASSWORD + "\n")
     assert text.returncode == 0, text.stderr
@@ -69,6 +71,7 @@ def test_probe_over_onvif_prints_the_block_the_offset_and_the_floor(onvif, rtsp,
     assert "ahead of this box" in text.stdout and "set by hand (not NTP)" in text.stdout
     assert "[[cameras]]" in text.stdout and 'id = "gate"' in text.stdout and "secrets file" in text.stdout
     assert "resolution 320x240" in text.stdout and "1 megapixel" in text.stdout  # the built-in floor
+    assert "edge recording: yes:" in " ".join(text.stdout.split()) and "edge_recording = true" in text.stdout
 
 
 def test_a_wrong_password_is_said_and_not_shown(onvif):

@@ -23,7 +23,7 @@ from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
-from edged.i18n import N_, _, person_language, set_language
+from edged.i18n import N_, _, person_language, render, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.time.clock import SYSTEM
@@ -74,6 +74,7 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             n=data["segments"], size=fmt_bytes(data["footage_bytes"]), oldest=fmt_time(data["oldest_us"]),
             newest=fmt_time(data["newest_us"]), open=data["open_segments"])),
         field(_("gaps"), _("{n} in the last 24 h").format(n=data["gaps_24h"])),
+        *[field(_("backfill"), backfill_text(g)) for g in data.get("backfill") or []],
         field(_("broker"), data["broker"] or _("not configured")),
         *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
@@ -82,6 +83,20 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             _("unknown: the data disk is gone ({dir})").format(dir=data["data_dir"])),
     ]
     return data, "\n".join(lines)
+
+
+def backfill_text(g: dict[str, Any]) -> str:
+    """A gap being fetched from the camera's own recording, or given up and why (design/0106)."""
+    span = f"{fmt_time(g['from_us'])} - {fmt_time(g['to_us'])}"
+    if g["backfill"] == "pending":
+        return _("camera {camera}: {span} being fetched from the camera's own recording (up to {to})").format(
+            camera=g["camera"], span=span, to=fmt_time(g["backfill_to_us"]) if g["backfill_to_us"] else "-")
+    try:
+        note = json.loads(g["backfill_note"] or "{}")
+    except ValueError:
+        note = {"text": g["backfill_note"]}
+    return _("camera {camera}: {span} not backfilled: {why}").format(
+        camera=g["camera"], span=span, why=render(note.get("text") or "", note))
 
 
 def host_clock_text(h: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from edged import edge_recording
 from edged.cli import probe_report
 from edged.cli.ctx import Ctx, find_socket
 from edged.cli.display import Verbs, JSON, UsageError
@@ -111,6 +112,18 @@ async def onvif_facts(host: str, port: int, user: str | None, password: str | No
                 "clock": clock, "profiles": profiles}
     finally:
         await cam.close()
+
+
+async def edge_facts(host: str, port: int, user: str | None, password: str | None) -> dict[str, Any]:
+    """Whether the camera has a recording of its own (Profile G Recording Search, design/0106):
+    {"found": True, "from_us", "until_us"} or {"found": False, "why"}."""
+    try:
+        rec = await edge_recording.find(host, port, user, password)
+    except edge_recording.NoEdgeRecording as exc:
+        return {"found": False, "why": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a camera that answers Recording Search wrongly has none we can use
+        return {"found": False, "why": onvif_error_words(exc)}
+    return {"found": True, "from_us": rec.from_us, "until_us": rec.until_us}
 
 
 def onvif_error_words(exc: BaseException) -> str:
@@ -311,6 +324,13 @@ def probe(args: Any, password: str | None) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - no ONVIF: the RTSP paths are tried instead
             result["onvif_error"] = onvif_error_words(exc) if not isinstance(exc, TimeoutError) else \
                 _("no answer within {s:.0f} s").format(s=ONVIF_TIMEOUT_S)
+        if result["device"] is not None:
+            try:
+                result["edge_recording"] = asyncio.run(asyncio.wait_for(
+                    edge_facts(host, args.port, args.user, password), ONVIF_TIMEOUT_S))
+            except TimeoutError:
+                result["edge_recording"] = {"found": False, "why": _("no answer within {s:.0f} s").format(
+                    s=ONVIF_TIMEOUT_S)}
     url = None
     if result.get("onvif_error") and "NotAuthorized" in result["onvif_error"]:
         return result  # it is an ONVIF camera: the login is what to fix, not the path

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from edged.cli.display import field, table
+from edged.cli.display import field, fmt_time, table
 from edged.config.health import HealthConfig
 from edged.i18n import _
 from edged.rules.health import CameraView, compliance
@@ -121,6 +121,8 @@ def camera_block(result: dict[str, Any], cam_id: str, user: str | None, has_pass
     if s.get("transport"):
         lines.append(f"transport = {_toml(s['transport'])}")
     lines.append(f"audio_required = {_toml(audio_required)}")
+    if (result.get("edge_recording") or {}).get("found"):
+        lines.append("edge_recording = true  # " + _("gaps are backfilled from the camera's own recording"))
     if dev.get("serial"):
         lines.append(f"asset_number = {_toml('')}  # " + _("serial {serial}").format(serial=dev["serial"]))
     return "\n".join(lines)
@@ -149,6 +151,11 @@ def render(result: dict[str, Any], health: HealthConfig) -> str:
                 field(_("serial"), dev.get("serial") or "-", 12),
                 field(_("MAC"), dev.get("mac") or "-", 12),
                 field(_("clock"), _offset_words(result.get("clock"), health.clock_tolerance_us), 12)]
+        edge = result.get("edge_recording")
+        if edge is not None:  # Profile G (design/0106): gaps can be backfilled from it
+            out.append(field(_("edge recording"), _("yes: {start} to {end}").format(
+                start=fmt_time(edge["from_us"]), end=fmt_time(edge["until_us"])) if edge["found"] else
+                _("no ({why})").format(why=edge["why"]), 12))
     elif result.get("onvif_error"):
         out.append(field(_("ONVIF"), _("no answer ({why}): tried RTSP directly").format(why=result["onvif_error"]), 12))
     if result.get("profiles"):

@@ -118,6 +118,9 @@ class CameraConfig:
                                 doc="true: its sound (AAC, G.711 or L16, stored as sent: design/0094) is heard in "
                                     'live view and supervised playback, the overlay says "sound on"; off by default '
                                     "for privacy (design/0087)")
+    edge_recording: bool = key(False, read=_bool,
+                               doc="true: it records to its own card (ONVIF Profile G): a gap in edged's recording "
+                                   "is backfilled from it (design/0106); `edgectl camera probe` says whether it has one")
 
     @property
     def redacted_url(self) -> str:

@@ -33,6 +33,7 @@ from storage import audit
 from storage.footage import gaps as gap_table, restamps
 from storage.keys import nodecert
 from storage.footage import events as event_table
+from storage.footage import backfill as backfill_table
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage.footage import segments as segment_table
@@ -87,6 +88,7 @@ class StatusOps(Operations):
             seg = segment_table.summary(db)
             seg["oldest_us"], seg["newest_us"] = restamps.true_span(db)  # on the true clock (design/0096)
             gaps = gap_table.count_since(db, clock.now_us() - DAY_US)
+            backfill = backfill_table.in_progress(db, clock.now_us() - DAY_US)  # design/0106: what is being backfilled, what was given up
             try:  # not the figures of whatever is under the mount point of a disk that is gone
                 disk = None if storage_lost() else shutil.disk_usage(data_dir)
             except OSError:
@@ -100,6 +102,7 @@ class StatusOps(Operations):
                 "disk_free": disk.free if disk else None, "cameras": states,
                 "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
                 "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
+                "backfill": backfill,
                 "broker": node.get("mqtt_status"),
                 # edgectl doctor (design/0077): the audit chain's head, and how far the broker has taken it
                 "audit_seq": (audit.head(db) or {}).get("seq"),

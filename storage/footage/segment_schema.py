@@ -103,3 +103,18 @@ def m021(db: sqlite_utils.Database) -> None:
             FROM segment_rows s JOIN camera_keys k ON k.num = s.cam""",
     ):
         db.execute(sql)
+
+
+def m022_view(db: sqlite_utils.Database) -> None:
+    """The `segments` view with m021's `retimed` and each segment's `source` (migration m022,
+    design/0106): 'live' (recorded by edged) or 'backfilled' (fetched from the camera's own recording)."""
+    state_name = "CASE s.state " + " ".join(f"WHEN {i} THEN '{n}'" for i, n in enumerate(_M013_STATES)) + " END"
+    db.execute("DROP VIEW segments")
+    db.execute(f"""CREATE VIEW segments AS SELECT s.id AS id, k.camera AS camera, s.start_us AS start_us,
+                s.start_us + s.dur_us AS end_us, coalesce(s.path, {_PATH_SQL}) AS path, s.bytes AS bytes,
+                s.frames AS frames, s.codec AS codec, s.width AS width, s.height AS height, s.audio AS audio,
+                CASE WHEN typeof(s.sha256) = 'blob' THEN lower(hex(s.sha256)) ELSE s.sha256 END AS sha256,
+                {state_name} AS state, s.start_us + s.created_d AS created_us,
+                s.start_us + s.closed_d AS closed_us, s.note AS note, s.retimed AS retimed,
+                coalesce(s.source, 'live') AS source
+            FROM segment_rows s JOIN camera_keys k ON k.num = s.cam""")

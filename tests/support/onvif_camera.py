@@ -2,6 +2,9 @@
 media services' SOAP calls `edgectl camera probe` makes (design/0077), with its clock set off
 the host's, WS-Security UsernameToken digests checked against that clock as a real camera
 does, and stream URIs that point at a real test RTSP server (tests/support/cameras.py).
+With `recording_from` set it is a Profile G camera too (design/0106): Recording Search
+(FindRecordings, GetRecordingSearchResults, GetRecordingSummary, GetRecordingInformation) and
+Replay (GetReplayUri, pointing at tests/support/profile_g_server.py), minimal but as the WSDLs say.
 
 It runs its own event loop on a thread, so a test may drive edgectl as a child process or in
 its own process alike.
@@ -26,7 +29,10 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 NS = ('xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
       'xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema" '
-      'xmlns:ter="http://www.onvif.org/ver10/error"')
+      'xmlns:ter="http://www.onvif.org/ver10/error" xmlns:tse="http://www.onvif.org/ver10/search/wsdl" '
+      'xmlns:trp="http://www.onvif.org/ver10/replay/wsdl"')
+SEARCH_NS, REPLAY_NS = "http://www.onvif.org/ver10/search/wsdl", "http://www.onvif.org/ver10/replay/wsdl"
+RECORDING = "rec-1"  # the one recording's token
 PRE_AUTH = {"GetSystemDateAndTime", "GetCapabilities", "GetServices"}  # ONVIF Core §5.9.4: no login needed
 TOKEN_AGE_S = 30  # a token whose Created is further off the camera's clock is refused (replay window)
 
@@ -61,6 +67,9 @@ class FakeOnvifCamera:
     serial: str = "FV2040-0001"
     mac: str = "00:11:22:aa:bb:cc"
     port: int = 0
+    recording_from: float | None = None  # Profile G: the edge recording's start (Unix s); None: no recording
+    replay_uri: str = ""                 # what GetReplayUri answers (tests/support/profile_g_server.py's /replay)
+    refuse_replay: bool = False          # GetReplayUri answers a fault (a camera that refuses replay)
     calls: list[tuple[str, str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -89,6 +98,8 @@ class FakeOnvifCamera:
         app = web.Application()
         app.router.add_post("/onvif/device_service", self._handle)
         app.router.add_post("/onvif/media_service", self._handle)
+        app.router.add_post("/onvif/search_service", self._handle)
+        app.router.add_post("/onvif/replay_service", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -151,7 +162,9 @@ class FakeOnvifCamera:
         if op not in PRE_AUTH and not user:
             return self._fault("env:Sender", "ter:NotAuthorized", "Sender not Authorized", status=400)
         answer = getattr(self, "_op_" + op, None)
-        if answer is None:
+        if op in ("GetReplayUri",) and self.refuse_replay:
+            return self._fault("env:Receiver", "ter:ActionNotSupported", "replay is switched off on this camera")
+        if answer is None or (self.recording_from is None and op in _PROFILE_G):
             return self._fault("env:Receiver", "ter:ActionNotSupported", f"{op} is not supported")
         return self._ok(answer(op_el))
 
@@ -211,10 +224,12 @@ class FakeOnvifCamera:
         def service(ns: str, path: str) -> str:
             return (f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{self._base()}{path}</tds:XAddr>"
                     "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>")
+        profile_g = "" if self.recording_from is None else \
+            service(SEARCH_NS, "/onvif/search_service") + service(REPLAY_NS, "/onvif/replay_service")
         return ("<tds:GetServicesResponse>"
                 + service("http://www.onvif.org/ver10/device/wsdl", "/onvif/device_service")
                 + service("http://www.onvif.org/ver10/media/wsdl", "/onvif/media_service")
-                + "</tds:GetServicesResponse>")
+                + profile_g + "</tds:GetServicesResponse>")
 
     def _op_GetDeviceInformation(self, _el) -> str:
         return (f"<tds:GetDeviceInformationResponse><tds:Manufacturer>{self.manufacturer}</tds:Manufacturer>"
@@ -260,3 +275,45 @@ class FakeOnvifCamera:
                 f"<tt:Uri>{profile.uri}</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
                 "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>"
                 "</trt:MediaUri></trt:GetStreamUriResponse>")
+
+    # Profile G: Recording Search and Replay ------------------------------------------------
+    def _span(self) -> tuple[str, str]:
+        assert self.recording_from is not None
+        start = datetime.fromtimestamp(self.recording_from, timezone.utc)
+        return start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), self.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def _information(self) -> str:
+        start, until = self._span()
+        return (f"<tt:RecordingToken>{RECORDING}</tt:RecordingToken><tt:Source><tt:SourceId>{self.serial}</tt:SourceId>"
+                f"<tt:Name>{self.model}</tt:Name><tt:Location>SD card</tt:Location><tt:Description>edge recording"
+                "</tt:Description><tt:Address>local</tt:Address></tt:Source>"
+                f"<tt:EarliestRecording>{start}</tt:EarliestRecording><tt:LatestRecording>{until}</tt:LatestRecording>"
+                "<tt:Content>continuous</tt:Content><tt:Track><tt:TrackToken>video-1</tt:TrackToken>"
+                f"<tt:TrackType>Video</tt:TrackType><tt:Description>video</tt:Description><tt:DataFrom>{start}"
+                f"</tt:DataFrom><tt:DataTo>{until}</tt:DataTo></tt:Track><tt:RecordingStatus>Recording"
+                "</tt:RecordingStatus>")
+
+    def _op_GetRecordingSummary(self, _el) -> str:
+        start, until = self._span()
+        return (f"<tse:GetRecordingSummaryResponse><tse:Summary><tt:DataFrom>{start}</tt:DataFrom>"
+                f"<tt:DataUntil>{until}</tt:DataUntil><tt:NumberRecordings>1</tt:NumberRecordings></tse:Summary>"
+                "</tse:GetRecordingSummaryResponse>")
+
+    def _op_FindRecordings(self, _el) -> str:
+        return "<tse:FindRecordingsResponse><tse:SearchToken>search-1</tse:SearchToken></tse:FindRecordingsResponse>"
+
+    def _op_GetRecordingSearchResults(self, _el) -> str:
+        return ("<tse:GetRecordingSearchResultsResponse><tse:ResultList><tt:SearchState>Completed</tt:SearchState>"
+                f"<tt:RecordingInformation>{self._information()}</tt:RecordingInformation></tse:ResultList>"
+                "</tse:GetRecordingSearchResultsResponse>")
+
+    def _op_GetRecordingInformation(self, _el) -> str:
+        return (f"<tse:GetRecordingInformationResponse><tse:RecordingInformation>{self._information()}"
+                "</tse:RecordingInformation></tse:GetRecordingInformationResponse>")
+
+    def _op_GetReplayUri(self, _el) -> str:
+        return f"<trp:GetReplayUriResponse><trp:Uri>{self.replay_uri}</trp:Uri></trp:GetReplayUriResponse>"
+
+
+_PROFILE_G = {"GetRecordingSummary", "FindRecordings", "GetRecordingSearchResults", "GetRecordingInformation",
+              "GetReplayUri"}

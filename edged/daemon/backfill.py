@@ -1,0 +1,238 @@
+"""Backfill from the camera's own recording (design/0106): after a gap of a camera whose config
+says `edge_recording = true`, fetch the gap's time from the camera's recording (ONVIF Profile G)
+and store it as segments of that camera marked `backfilled`.
+
+Off the recording path: one task of its own, one camera and one gap at a time, the replay read
+on a thread of its own (recorder/replay.py) paced to CAP_BYTES_S, the catalog written through
+the one writer like any other part. Never on footage edged has: only the gap's interval is
+asked for, and only frames inside it are kept (edged/rules/backfill.py). The gap row records
+the time fetched up to, so a backfill interrupted (a stop, a crash, the camera gone) resumes
+there; one that cannot be done ends `given up` with a reason a technician can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Coroutine, Mapping, TypeVar
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from edged import edge_recording
+from edged.config import Config
+from edged.config.cameras import CameraConfig
+from edged.daemon.integrity import TamperGuard
+from edged.i18n import Msg
+from edged.rules import backfill as rules
+from edged.rules import camera_clock as cc
+from recorder.replay import BackfillFile, Frame, Replay, provenance
+from recorder.rtsp_session import RtspFailure
+from storage.footage import backfill as store
+from storage import logs
+from storage.disk import layout
+from storage.catalog import CatalogWriter
+from storage.time.clock import SYSTEM, Clock, wait_or_stop
+
+log = logging.getLogger("edged.daemon.backfill")
+T = TypeVar("T")
+POLL_S = float(os.environ.get("EDGED_BACKFILL_POLL_S", "30"))  # how often the gaps are looked at (tests: less)
+ONVIF_TIMEOUT_S = 15.0
+CAP_BYTES_S = 2_000_000       # the bandwidth cap: 16 Mbit/s, a few times a camera's main stream
+FRAGMENT_US = 1_000_000
+FRAME_US = 40_000             # a frame's length when the replay names no frame rate
+REFUSED_STATUS = {401, 403, 404, 405, 451, 453, 454, 455, 459, 461, 551}
+OVERWRITTEN_STATUS = 457      # Invalid Range: the camera no longer holds that time
+
+
+async def _off_loop(work: Coroutine[Any, Any, T]) -> T:
+    """An ONVIF call on a thread with a loop of its own: zeep parses its WSDL files synchronously
+    (design/0085), which must not stall the daemon's loop."""
+    return await asyncio.to_thread(asyncio.run, asyncio.wait_for(work, ONVIF_TIMEOUT_S))
+
+
+async def _call(fn: Callable[[str], None], arg: str) -> None:
+    fn(arg)
+
+
+def _credentials(url: str) -> tuple[str | None, str | None]:
+    parts = urlsplit(url)
+    return (unquote(parts.username) if parts.username is not None else None,
+            unquote(parts.password) if parts.password is not None else None)
+
+
+def _with_credentials(uri: str, user: str | None, password: str | None) -> str:
+    """The replay URI (cameras answer it without credentials) with the camera's login."""
+    if not user:
+        return uri
+    parts = urlsplit(uri)
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{auth}@{host}", parts.path, parts.query, parts.fragment))
+
+
+class Backfill:
+    def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path,
+                 guard: TamperGuard | None = None, clock: Clock = SYSTEM, poll_s: float = POLL_S,
+                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int = CAP_BYTES_S, segment_us: int = rules.SEGMENT_US):
+        self.cfg, self.writer, self.data_dir, self.guard, self.clock = cfg, writer, data_dir, guard, clock
+        self.poll_s, self.settle_us, self.cap_bytes_s, self.segment_us = poll_s, settle_us, cap_bytes_s, segment_us
+        self.on_segment: Callable[[], None] | None = None  # after each backfilled segment is stored (tests)
+        self.current: dict[str, Any] | None = None  # the gap being fetched (camera, from, to, fetched to)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                await self.once(stopping)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a backfill never ends the daemon; tried again next round
+                log.error("backfill: %s", exc, exc_info=True)
+            if await wait_or_stop(stopping, self.poll_s, self.clock):
+                return
+
+    async def once(self, stopping: asyncio.Event) -> bool:
+        """Backfill the next gap, if there is one; whether there was."""
+        edge = {c.id: c for c in self.cfg().cameras if c.enabled and c.edge_recording}
+        if not edge:
+            return False
+        gaps = await self.writer.run(lambda c: store.open_gaps(c.db, list(edge)))
+        gap = rules.next_gap(gaps, set(edge), self.clock.now_us(), self.settle_us)
+        if gap is None:
+            return False
+        await self.gap(dict(gap), edge[gap["camera"]], stopping)
+        return True
+
+    async def _end(self, gap: Mapping[str, Any], outcome: rules.Done | rules.GiveUp, why: str = "") -> None:
+        cam = gap["camera"]
+        if isinstance(outcome, rules.Done):
+            await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.DONE))
+            log.info("camera %s: gap %d backfilled from the camera's recording", cam, gap["id"], **logs.fields(camera=cam))
+            return
+        reason = Msg(outcome.reason, why=why[:300])  # English in the log; the template for edgectl's reader
+        note = json.dumps({"text": str(reason), **reason.stored()}, ensure_ascii=False)
+        await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.GIVEN_UP, note))
+        log.warning("camera %s: the backfill of gap %d was given up: %s", cam, gap["id"], reason,
+                    **logs.fields(camera=cam))
+
+    async def gap(self, gap: dict[str, Any], cam: CameraConfig, stopping: asyncio.Event) -> None:
+        where = cc.endpoint(cam.onvif, cam.url)
+        if where is None:
+            await self._end(gap, rules.GiveUp(rules.NO_RECORDING))
+            return
+        user, password = _credentials(cam.url)
+        try:
+            rec = await _off_loop(edge_recording.find(*where, user, password))
+        except edge_recording.NoEdgeRecording:
+            await self._end(gap, rules.GiveUp(rules.NO_RECORDING))
+            return
+        except Exception as exc:  # noqa: BLE001 - no answer, a refused login: said as it is
+            await self._end(gap, rules.GiveUp(rules.UNREACHABLE), str(exc) or type(exc).__name__)
+            return
+        done = await self.writer.run(lambda c: store.backfilled_in(c.db, gap["camera"], gap["from_us"], gap["to_us"]))
+        start = rules.resume_point(gap["from_us"], gap.get("backfill_to_us"), done)
+        decision = rules.plan(gap["from_us"], gap["to_us"], start, rec.from_us, rec.until_us)
+        if not isinstance(decision, rules.Fetch):
+            await self._end(gap, decision)
+            return
+        await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.PENDING))
+        try:
+            uri = await _off_loop(edge_recording.replay_uri(*where, user, password, rec.token))
+        except Exception as exc:  # noqa: BLE001 - a fault: the camera refuses replay
+            await self._end(gap, rules.GiveUp(rules.REFUSED), str(exc) or type(exc).__name__)
+            return
+        self.current = {"camera": cam.id, "from_us": gap["from_us"], "to_us": gap["to_us"], "fetched_to_us": start}
+        stop = threading.Event()
+        relay = asyncio.create_task(self._relay(stopping, stop))
+        began = time.monotonic()
+        try:
+            fetched_to, failure, broke = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(), gap, cam.id,
+                                                          _with_credentials(uri, user, password), decision, stop)
+        finally:
+            relay.cancel()
+            self.current = None
+        if stopping.is_set() or (broke and failure is None):
+            return  # resumed at the next start (or round), from the progress on the gap's row
+        took = time.monotonic() - began
+        log.info("camera %s: %.1f s of its recording fetched in %.1f s (%.1f times real time)", cam.id,
+                 (fetched_to - start) / 1e6, took, (fetched_to - start) / 1e6 / max(took, 1e-3), **logs.fields(camera=cam.id))
+        if failure is not None:
+            await self._end(gap, failure[0], failure[1])
+            return
+        await self._end(gap, rules.after_fetch(gap["to_us"], fetched_to, decision, start))
+
+    @staticmethod
+    async def _relay(stopping: asyncio.Event, stop: threading.Event) -> None:
+        await stopping.wait()
+        stop.set()
+
+    def _fetch(self, loop: asyncio.AbstractEventLoop, gap: Mapping[str, Any], cam: str, url: str,
+               asked: rules.Fetch, stop: threading.Event) -> tuple[int, tuple[rules.GiveUp, str] | None, bool]:
+        """On a thread: replay `asked`, store the frames inside the gap; (fetched up to, failure,
+        whether the replay broke off: then the gap stays pending, resumed at the next round)."""
+        def catalog(fn: Callable[[Any], Any]) -> Any:
+            return asyncio.run_coroutine_threadsafe(self.writer.run(fn), loop).result()
+
+        cfg = self.cfg()
+        replay = Replay(url, asked.start_us, asked.end_us, stop=stop, cap_bytes_s=self.cap_bytes_s, pace=rules.pace_s)
+        out: BackfillFile | None = None
+        rel = ""
+        broke: str | None = None
+        fetched_to = asked.start_us
+        try:
+            try:
+                replay.open()
+            except RtspFailure as exc:
+                if exc.status == OVERWRITTEN_STATUS:
+                    return fetched_to, (rules.GiveUp(rules.OVERWRITTEN), ""), False
+                return fetched_to, (rules.GiveUp(rules.REFUSED if exc.status in REFUSED_STATUS else rules.UNREACHABLE),
+                                    str(exc)), False
+            assert replay.media is not None
+            frame_us = round(1_000_000 / replay.media.framerate) if replay.media.framerate else FRAME_US
+            frame: Frame
+            for frame in replay.frames():
+                if stop.is_set():  # edged is stopping: what is written is closed, the rest waits for the next start
+                    break
+                if not rules.keep(frame.t_us, asked.start_us, gap["to_us"]):
+                    continue
+                if out is None and not frame.key:
+                    continue  # a segment starts at a keyframe
+                if out is None or rules.cut(out.start_us, frame.t_us, frame.key, self.segment_us):
+                    if out is not None:
+                        fetched_to = self._close(catalog, loop, gap, cam, rel, out)
+                        out = None
+                    rel = layout.segment_relpath(cam, frame.t_us)
+                    now = self.clock.now_us()
+                    catalog(lambda c, r=rel, t=frame.t_us, n=now: store.open_segment(c.db, cam, t, r, n))
+                    if self.guard is not None:  # told before the file exists: the tamper watcher knows it is ours
+                        asyncio.run_coroutine_threadsafe(_call(self.guard.opened, rel), loop).result()
+                    out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, FRAGMENT_US, frame_us,
+                                       provenance(cfg.site.id, cfg.site.node, cam, frame.t_us))
+                out.write(frame)
+                if self.current is not None:
+                    self.current["fetched_to_us"] = frame.t_us
+        except (RtspFailure, OSError) as exc:
+            log.warning("camera %s: the replay of its recording broke off: %s", cam, exc, **logs.fields(camera=cam))
+            broke = str(exc) or type(exc).__name__
+        finally:
+            if out is not None:
+                fetched_to = self._close(catalog, loop, gap, cam, rel, out)
+            replay.close()
+        if broke is not None:  # not a hole in the camera's recording: tried again, from the progress
+            return fetched_to, None if fetched_to > asked.start_us else (rules.GiveUp(rules.UNREACHABLE), broke), True
+        return fetched_to, None, False
+
+    def _close(self, catalog: Callable[[Callable[[Any], Any]], Any], loop: asyncio.AbstractEventLoop,
+               gap: Mapping[str, Any], cam: str, rel: str, out: BackfillFile) -> int:
+        fields = out.close()
+        fields["end_us"] = min(fields["end_us"], gap["to_us"])  # its last frame's length never reaches past the gap
+        if self.guard is not None:
+            loop.call_soon_threadsafe(self.guard.closed, rel)
+        now = self.clock.now_us()
+        catalog(lambda c: store.close_segment(c.db, gap["id"], cam, rel, out.start_us, fields, now))
+        if self.on_segment is not None:
+            self.on_segment()
+        return int(fields["end_us"])
