@@ -359,6 +359,8 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
             wait_connected(cfg)
         stream = generate(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt", args.nodes, args.cameras, sim, t0)
         t0 = stream["t0"]
+        if STREAMING is not None:
+            STREAMING()
         pub = subprocess.Popen([sys.executable, "-m", "bench.central_ingest", "--publisher", str(broker.port),
                                 str(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt")], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True)
@@ -571,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
 
 PG_URL: str | None = None   # set by bench/central_pg.py: instances store into this PostgreSQL
 PG_TICKS = None              # and its CPU ticks so far (a function), counted beside the broker's
+STREAMING = None             # called as the publisher starts (bench/central_pg.py's lock-wait sampler)
 
 
 def postgres_main(args, argv: list[str]) -> int:
