@@ -388,7 +388,9 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
             if time.monotonic() - start > args.timeout:
                 raise RuntimeError(f"{label}: not all stored after {args.timeout} s ({s} of {final_sum})")
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"{label}: edged-central exited")
+                dead = next(c for p, c in zip(procs, cfgs) if p.poll() is not None)
+                raise RuntimeError(f"{label}: edged-central exited; its log ends:\n"
+                                   + dead.with_suffix(".log").read_text(errors="replace")[-3000:])
         elapsed = (stored_ns - sent["started_ns"]) / 1e9  # from the first publish to the last store
         cpu = {"central": (sum(cpu_ticks(x) or 0 for x in pids) - cpu0["central"]) / hz,
                "broker": ((cpu_ticks(broker.proc.pid) or 0) - cpu0["broker"]) / hz,

@@ -47,7 +47,14 @@ def status(store: Any) -> dict[str, Any]:
     if pg is None:
         out["instances"] = []
         return out
-    live, rows, now = leases.read(pg)
+    import psycopg
+
+    try:
+        live, rows, now = leases.read(pg)
+    except psycopg.errors.UndefinedTable:  # a store no instance of this version has run on yet
+        pg.rollback()
+        out["instances"] = []
+        return out
     out["instances"] = fleet(rows, live, now)
     return out
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import time
@@ -29,6 +30,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from central import quota
 from central.leases import owner
 from central.store import _SCHEMA, _SCHEMA_2, SCHEMA_VERSION, Batch, Store
 
@@ -58,6 +60,11 @@ _FROM_STAGE = {
 # the instances sharing the store (central/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
+# each node's durable messages a minute, counted by every instance into one row (central/quota.py)
+_QUOTA_USE = "CREATE TABLE IF NOT EXISTS quota_use (node text, minute bigint, messages bigint, PRIMARY KEY (node, minute))"
+_COUNT = ("INSERT INTO quota_use AS q (node, minute, messages) SELECT n, %s, m FROM unnest(%s::text[], %s::bigint[])"
+          " AS u(n, m) ORDER BY n ON CONFLICT (node, minute) DO UPDATE SET messages = q.messages + excluded.messages"
+          " RETURNING node, messages")
 
 
 def translate(sql: str) -> str:
@@ -206,6 +213,8 @@ class PgStore(Store):
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
         self.retries = 0     # ingest transactions done again after a deadlock
         self.known: set[str] = set()  # nodes whose row this connection saw made
+        self.budgets: dict[str, tuple[int, str, int]] = {}  # node -> (a minute's budget, why, read at)
+        self._swept = 0
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
         else:
@@ -225,6 +234,7 @@ class PgStore(Store):
                 self.pg.execute("DELETE FROM schema_version")
                 self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
             self.pg.execute(_INSTANCES)
+            self.pg.execute(_QUOTA_USE)
 
     @property
     def pg(self) -> psycopg.Connection:
@@ -305,7 +315,45 @@ class PgStore(Store):
                     self._stage(cur, name, rows, _FROM_STAGE[name])
             for status in sorted(b.statuses, key=lambda s: s[2]):
                 conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+            self._count(cur, conn, b)
         return 0
+
+    def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch) -> None:
+        """Each node's fresh durable messages counted into this minute's row, shared by every
+        instance, against what its birth allows (quota.birth_budget): over is a finding, once a
+        node and day (the per-process quota of central/quota.py still drops a flood)."""
+        counts = quota.fresh_counts(b.durable, b.received_us)
+        if not counts:
+            return
+        minute = b.received_us // quota.MINUTE_US
+        nodes = sorted(counts)
+        used = dict(cur.execute(_COUNT, [minute, nodes, [counts[n] for n in nodes]]).fetchall())
+        over = {n: k for n, k in used.items() if k > quota.FLOOR}
+        for node, k in sorted(over.items()):
+            budget, why = self._budget(cur, node, b.received_us)
+            if k > budget:
+                day = b.received_us // quota.DAY_US
+                conn.execute(
+                    "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
+                    " VALUES (?, ?, ?, 'quota_exceeded', 'warning', ?, ?, ?, ?)",
+                    [f"{node}:quota_exceeded:birth:{day}", node, node.split("/", 1)[0], b.received_us, b.received_us,
+                     f"{k} durable messages in one minute (all instances together), over the {budget} its birth allows "
+                     f"({why}): check the node for a loop or a flood", json.dumps({"count": k, "budget": budget})])
+        if b.received_us - self._swept > 10 * quota.MINUTE_US:  # a day of counts is kept
+            cur.execute("DELETE FROM quota_use WHERE minute < %s", [minute - 1440])
+            self._swept = b.received_us
+
+    def _budget(self, cur: psycopg.Cursor, node: str, now: int) -> tuple[int, str]:
+        """The node's budget by its newest birth, read again every 10 minutes."""
+        known = self.budgets.get(node)
+        if known is None or now - known[2] > 10 * quota.MINUTE_US:
+            row = cur.execute("SELECT payload FROM births WHERE node = %s ORDER BY ts_us DESC LIMIT 1", [node]).fetchone()
+            try:
+                birth = json.loads(row[0]) if row else None
+            except ValueError:
+                birth = None
+            known = self.budgets[node] = (*quota.birth_budget(birth), now)
+        return known[0], known[1]
 
     def lease(self, node: str) -> bool:
         """True while this instance holds the node (its advisory lock, taken now if free). Under
