@@ -57,6 +57,7 @@ class Sampler:
     def __init__(self, url: str):
         self.url, self.wait_s, self.samples = url, 0.0, 0
         self.by_event: dict[str, float] = {}  # wait_event (advisory, transactionid, tuple, ...): session-seconds
+        self.by_query: dict[str, float] = {}  # the waiting statement: session-seconds
         self.counting = False  # from the first publish on (not the instances' start: their schema lock)
         self.split: dict[str, int] = {}
         self._stop = threading.Event()
@@ -73,12 +74,14 @@ class Sampler:
     def _run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as c:
             while not self._stop.wait(self.SAMPLE_S):
-                waiting = c.execute("SELECT wait_event, count(*) FROM pg_stat_activity WHERE application_name LIKE"
-                                    " 'edged-central %%' AND wait_event_type = 'Lock' GROUP BY 1").fetchall()
+                waiting = c.execute("SELECT wait_event, left(regexp_replace(query, '\\s+', ' ', 'g'), 70), count(*)"
+                                    " FROM pg_stat_activity WHERE application_name LIKE 'edged-central %%'"
+                                    " AND wait_event_type = 'Lock' GROUP BY 1, 2").fetchall()
                 if self.counting:
-                    for event, k in waiting:
+                    for event, query, k in waiting:
                         self.wait_s += k * self.SAMPLE_S
                         self.by_event[event] = self.by_event.get(event, 0.0) + k * self.SAMPLE_S
+                        self.by_query[query] = self.by_query.get(query, 0.0) + k * self.SAMPLE_S
                 self.samples += 1
                 if self.samples % 10 == 0:
                     split = dict(c.execute("SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a"
@@ -136,6 +139,9 @@ def main(args, argv: list[str]) -> int:
                               " / ".join(str(v) for _k, v in sorted(sampler.split.items())) or "-"])
                 ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; PostgreSQL's time by statement")
                 ci.log(table(["calls", "total s", "rows", "statement"], _statements(ci.PG_URL)))
+                ci.log("\nthe statements that waited on a lock (sampled session-seconds):")
+                ci.log(table(["waited s", "statement"], [[f"{v:.2f}", q] for q, v in sorted(
+                    sampler.by_query.items(), key=lambda x: -x[1])[:6]]))
                 if args.profile and r["profile"]:
                     for name in ("store", "net"):
                         path = Path(f"{r['profile']}.{name}")

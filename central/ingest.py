@@ -95,9 +95,13 @@ class Ingest:
     # the store thread -------------------------------------------------------------------------
     def _store_loop(self) -> None:
         store = self.stores["store"] = self.cfg.open_store()
+        if self.members is not None:  # instances sharing a PostgreSQL store: their shared rows once a second
+            store.coalesce_s = 1.0  # type: ignore[attr-defined]
         try:
             while not self.stopping.is_set() or not self.queue.empty():
                 chunks = self._take(0.2)
+                if not chunks:
+                    store.settle()
                 if chunks:
                     now = now_us()
                     msgs, refused = self._admit([m for _g, batch, _t in chunks for m in batch], now)

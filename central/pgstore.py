@@ -177,6 +177,8 @@ class _Conn:
         """Each month of messages (and of audit records) its own partition, made when its first
         row comes (under a lock of its own): an old month can be detached and archived whole."""
         for name, start, end in {month_bounds(seq, table) for seq in seqs}:
+            if name not in self.months and self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone()[0]:
+                self.months.add(name)  # made by another instance: no lock to wait for till its commit
             if name not in self.months:
                 self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])  # one creator at a time
                 self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
@@ -208,6 +210,7 @@ class PgStore(Store):
                                   "server runs") from None
         self.db = _Conn(pg)  # type: ignore[assignment]
         self.held: set[str] = set()
+        self.readonly = readonly
         self.me: str | None = None   # under `edged-central run`: this instance, and
         self.members: Callable[[], Sequence[str]] = lambda: ()  # the live ones (central/leases.py)
         self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
@@ -215,6 +218,12 @@ class PgStore(Store):
         self.known: set[str] = set()  # nodes whose row this connection saw made
         self.budgets: dict[str, tuple[int, str, int]] = {}  # node -> (a minute's budget, why, read at)
         self._swept = 0
+        # the shared rows of the batches since they were last written (``settle``), newest wins;
+        # `edged-central run` writes them every ``coalesce_s`` (design/0104), a direct caller at once
+        self.coalesce_s = 0.0
+        self._held = Batch([], [], [], [], [], [], 0)
+        self._counts: dict[str, int] = {}
+        self._settled = 0.0
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
         else:
@@ -241,6 +250,11 @@ class PgStore(Store):
         return self.db.pg  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        if not self.pg.closed:
+            try:
+                self.settle()
+            except psycopg.Error:  # figures the node's next batch sets again
+                pass
         self.db.close()  # the advisory locks go with the session
 
     @contextlib.contextmanager
@@ -264,15 +278,52 @@ class PgStore(Store):
         every instance updates (retained states, the nodes' newest figures and status) follow in
         one that holds them for no disk write. The broker's messages are acknowledged after the
         first; a crash between the two loses only figures the next batch of the node sets again."""
+        if self.readonly:  # as PostgreSQL refuses a read-only session's writes (status, reports, the dashboard)
+            raise psycopg.errors.ReadOnlySqlTransaction("the store was opened read-only")
         started = time.monotonic()
         try:
             if os.environ.get("EDGED_CENTRAL_PG_INGEST") == "rows":
                 return self._again(lambda: super(PgStore, self)._write(b))
             new = self._again(lambda: self._durable(b))
-            self._again(lambda: self._shared(b))
+            self._hold(b)
+            if time.monotonic() - self._settled >= self.coalesce_s:
+                self._settle()
             return new
         finally:
             self.write_s += time.monotonic() - started
+
+    def _hold(self, b: Batch) -> None:
+        """A batch's shared rows into those not written yet: a topic's newest state, a node's
+        newest figures (its greatest seq), status and this minute's count of fresh messages."""
+        h = self._held
+        if h.received_us and b.received_us // quota.MINUTE_US != h.received_us // quota.MINUTE_US:
+            self._settle()  # a minute's count goes into that minute's row
+            h = self._held
+        retained = {r[0]: r for r in h.retained}
+        retained.update((r[0], r) for r in b.retained)
+        nodes = {r[0]: r for r in h.nodes}
+        for r in b.nodes:
+            o = nodes.get(r[0])
+            nodes[r[0]] = r if o is None else (*r[:3], min(o[3], r[3]), max(o[4], r[4]), max(o[5], r[5]))
+        statuses = {st[2]: st for st in h.statuses}
+        statuses.update((st[2], st) for st in b.statuses)
+        for node, k in quota.fresh_counts(b.durable, b.received_us).items():
+            self._counts[node] = self._counts.get(node, 0) + k
+        self._held = Batch([], sorted(retained.values()), [], sorted(nodes.values()), sorted(statuses.values(),
+                           key=lambda st: st[2]), [], b.received_us)
+
+    def _settle(self) -> None:
+        """Write the shared rows held (``_hold``) in one short transaction."""
+        h, counts = self._held, self._counts
+        if h.retained or h.nodes or h.statuses or counts:
+            self._again(lambda: self._shared(h, counts))
+        self._held, self._counts = Batch([], [], [], [], [], [], 0), {}
+        self._settled = time.monotonic()
+
+    def settle(self) -> None:
+        """The shared rows held, written now (the store thread when idle, and at close)."""
+        if self._held.received_us:
+            self._settle()
 
     def _again(self, fn: Callable[[], int]) -> int:
         for attempt in range(3):
@@ -308,21 +359,20 @@ class PgStore(Store):
         self.known.update(r[0] for r in fresh)
         return new
 
-    def _shared(self, b: Batch) -> int:
+    def _shared(self, b: Batch, counts: dict[str, int]) -> int:
         with self.writing(durable=False) as conn, self.pg.cursor() as cur:
             for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
                 if rows:
                     self._stage(cur, name, rows, _FROM_STAGE[name])
             for status in sorted(b.statuses, key=lambda s: s[2]):
                 conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
-            self._count(cur, conn, b)
+            self._count(cur, conn, b, counts)
         return 0
 
-    def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch) -> None:
+    def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch, counts: dict[str, int]) -> None:
         """Each node's fresh durable messages counted into this minute's row, shared by every
         instance, against what its birth allows (quota.birth_budget): over is a finding, once a
         node and day (the per-process quota of central/quota.py still drops a flood)."""
-        counts = quota.fresh_counts(b.durable, b.received_us)
         if not counts:
             return
         minute = b.received_us // quota.MINUTE_US
