@@ -120,7 +120,9 @@ class Reporting:
             "public_key": None if self.node_key is None else self.node_key.public_b64,
             "key_fingerprint": None if self.node_key is None else self.node_key.fingerprint,
             "inspection": {"schedule": cfg.inspection.schedule, "period_us": cfg.inspection.period_us,
-                           "sign_within_us": cfg.inspection.sign_within_us}})
+                           "sign_within_us": cfg.inspection.sign_within_us},
+            # what the office may expect of this box's rate (central/quota.py birth_budget, issue 43)
+            "cadence": {"segment_s": cfg.storage.segment_length_us / 1e6}})
 
     # hooks --------------------------------------------------------------------------
     async def alarm(self, event: dict[str, Any]) -> None:
