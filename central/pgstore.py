@@ -60,6 +60,15 @@ _FROM_STAGE = {
 # the instances sharing the store (central/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
+# under run (PgStore.coalesce_s): the shared rows no other transaction holds, written; those taken
+_SKIP_RETAINED = ("WITH free AS (SELECT r.topic FROM retained r JOIN stage_retained s USING (topic) ORDER BY r.topic"
+                  " FOR UPDATE OF r SKIP LOCKED), up AS (UPDATE retained r SET received_us = s.received_us,"
+                  " payload = s.payload FROM stage_retained s WHERE r.topic = s.topic"
+                  " AND r.topic IN (SELECT topic FROM free) AND s.received_us >= r.received_us) SELECT topic FROM free")
+_SKIP_NODES = ("WITH free AS (SELECT n.node FROM nodes n JOIN stage_nodes s USING (node) ORDER BY n.node"
+               " FOR UPDATE OF n SKIP LOCKED), up AS (UPDATE nodes n SET last_us = greatest(n.last_us, s.last_us),"
+               " max_seq = greatest(n.max_seq, s.max_seq) FROM stage_nodes s WHERE n.node = s.node"
+               " AND n.node IN (SELECT node FROM free)) SELECT node FROM free")
 # each node's durable messages a minute, counted by every instance into one row (central/quota.py)
 _QUOTA_USE = "CREATE TABLE IF NOT EXISTS quota_use (node text, minute bigint, messages bigint, PRIMARY KEY (node, minute))"
 _COUNT = ("INSERT INTO quota_use AS q (node, minute, messages) SELECT n, %s, m FROM unnest(%s::text[], %s::bigint[])"
@@ -224,6 +233,7 @@ class PgStore(Store):
         self._held = Batch([], [], [], [], [], [], 0)
         self._counts: dict[str, int] = {}
         self._settled = 0.0
+        self._left: Batch | None = None
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
         else:
@@ -315,9 +325,12 @@ class PgStore(Store):
     def _settle(self) -> None:
         """Write the shared rows held (``_hold``) in one short transaction."""
         h, counts = self._held, self._counts
+        self._left = None
         if h.retained or h.nodes or h.statuses or counts:
             self._again(lambda: self._shared(h, counts))
         self._held, self._counts = Batch([], [], [], [], [], [], 0), {}
+        if self._left is not None:  # held by another transaction: tried again with the next second's
+            self._held, self._left = self._left, None
         self._settled = time.monotonic()
 
     def settle(self) -> None:
@@ -361,13 +374,39 @@ class PgStore(Store):
 
     def _shared(self, b: Batch, counts: dict[str, int]) -> int:
         with self.writing(durable=False) as conn, self.pg.cursor() as cur:
-            for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
-                if rows:
-                    self._stage(cur, name, rows, _FROM_STAGE[name])
+            if self.coalesce_s:  # under run: rows another transaction holds wait for the next second
+                b = self._unlocked(cur, b)
+            else:
+                for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
+                    if rows:
+                        self._stage(cur, name, rows, _FROM_STAGE[name])
             for status in sorted(b.statuses, key=lambda s: s[2]):
                 conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
             self._count(cur, conn, b, counts)
         return 0
+
+    def _unlocked(self, cur: psycopg.Cursor, b: Batch) -> Batch:
+        """The shared rows no other transaction holds now (`SKIP LOCKED`: a verifier's pass or
+        another instance's second), written; those it holds are kept for the next ``settle``
+        (a newer state held since replaces them). Returns what was written of ``b``'s statuses.
+        A topic's state is never put back to an older one (received_us)."""
+        topics: set[str] = set()
+        if b.retained:
+            self._stage(cur, "retained", b.retained, _SKIP_RETAINED)
+            topics = {r[0] for r in cur.fetchall()}
+            cur.execute("INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained s"
+                        " WHERE NOT EXISTS (SELECT 1 FROM retained r WHERE r.topic = s.topic) ORDER BY topic"
+                        " ON CONFLICT (topic) DO NOTHING RETURNING topic")
+            topics |= {r[0] for r in cur.fetchall()}
+        done: set[str] = set()
+        if b.nodes:
+            self._stage(cur, "nodes", b.nodes, _SKIP_NODES)
+            done = {r[0] for r in cur.fetchall()}
+        left = Batch([], [r for r in b.retained if r[0] not in topics], [], [r for r in b.nodes if r[0] not in done],
+                     [st for st in b.statuses if st[2] not in done], [], b.received_us)
+        if left.retained or left.nodes:
+            self._left = left
+        return b._replace(statuses=[st for st in b.statuses if st[2] in done])
 
     def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch, counts: dict[str, int]) -> None:
         """Each node's fresh durable messages counted into this minute's row, shared by every

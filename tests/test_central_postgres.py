@@ -397,3 +397,23 @@ def test_a_flood_over_what_the_birth_allows_is_counted_across_instances(pg_url):
     assert "4 cameras" in found[0]["message"]
     a.close()
     b.close()
+
+
+def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_second(pg_url):
+    """Issue 43 item 1: the rows every instance rewrites (a node's figures, retained states) are
+    written once a second under `run`, skipping those another transaction holds (a verifier's
+    pass): nobody waits, and the skipped ones are written at the next settle."""
+    a = PgStore(pg_url)
+    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1000, {"id": "a", "action": "raise"})) for i in (1, 2)], 2000)
+    a.coalesce_s = 1.0
+    other = psycopg.connect(pg_url)
+    other.execute("SELECT * FROM nodes WHERE node = 's/n1' FOR UPDATE")  # held, as a verifier's pass holds it
+    a._settled = 0.0
+    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})) for i in (1, 2)], 3000)
+    seqs = lambda: {n["node"]: n["max_seq"] for n in a.nodes()}  # noqa: E731
+    assert seqs() == {"s/n1": 1000, "s/n2": 1005}, "n1's row is held: kept for later, n2's written"
+    other.rollback()
+    a.settle()
+    assert seqs() == {"s/n1": 1005, "s/n2": 1005}
+    other.close()
+    a.close()
