@@ -364,7 +364,8 @@ class PgStore(Store):
                 new = self._stage(cur, "messages", b.durable, _FROM_STAGE["messages"])
             if fresh:  # a node's first row (its figures follow in _shared): no row another instance updates
                 self._stage(cur, "nodes", fresh, "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq)"
-                            " SELECT * FROM stage_nodes ORDER BY node ON CONFLICT DO NOTHING")
+                            " SELECT * FROM stage_nodes s WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = s.node)"
+                            " ORDER BY node ON CONFLICT DO NOTHING")  # a row that exists: not even waited for
             conn.executemany("INSERT OR IGNORE INTO births (node, ts_us, session, public_key, config_hash, received_us,"
                              " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", sorted(b.births))
             for node, site, topic, kind, why, payload in b.rejects:
@@ -373,23 +374,31 @@ class PgStore(Store):
         return new
 
     def _shared(self, b: Batch, counts: dict[str, int]) -> int:
+        if self.coalesce_s:  # under run: a row another transaction holds waits for the next second
+            self._left = None
+            with self.writing(durable=False), self.pg.cursor() as cur:  # the retained states first, apart,
+                self._unlocked(cur, b._replace(nodes=[], statuses=[]))
+            with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # so the nodes' rows, which
+                done = self._unlocked(cur, b._replace(retained=[]))  # verifiers update, are held a moment
+                for status in b.statuses:
+                    if status[2] in done:
+                        conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+                self._count(cur, conn, b, counts)
+            return 0
         with self.writing(durable=False) as conn, self.pg.cursor() as cur:
-            if self.coalesce_s:  # under run: rows another transaction holds wait for the next second
-                b = self._unlocked(cur, b)
-            else:
-                for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
-                    if rows:
-                        self._stage(cur, name, rows, _FROM_STAGE[name])
-            for status in sorted(b.statuses, key=lambda s: s[2]):
+            for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
+                if rows:
+                    self._stage(cur, name, rows, _FROM_STAGE[name])
+            for status in b.statuses:
                 conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
             self._count(cur, conn, b, counts)
         return 0
 
-    def _unlocked(self, cur: psycopg.Cursor, b: Batch) -> Batch:
-        """The shared rows no other transaction holds now (`SKIP LOCKED`: a verifier's pass or
-        another instance's second), written; those it holds are kept for the next ``settle``
-        (a newer state held since replaces them). Returns what was written of ``b``'s statuses.
-        A topic's state is never put back to an older one (received_us)."""
+    def _unlocked(self, cur: psycopg.Cursor, b: Batch) -> set[str]:
+        """The shared rows of ``b`` no other transaction holds now (`SKIP LOCKED`: a verifier's
+        pass, another instance's second), written; those it holds are kept for the next
+        ``settle`` (a newer value held since replaces them). Returns the nodes written. A
+        topic's state is never put back to an older one (received_us)."""
         topics: set[str] = set()
         if b.retained:
             self._stage(cur, "retained", b.retained, _SKIP_RETAINED)
@@ -405,8 +414,10 @@ class PgStore(Store):
         left = Batch([], [r for r in b.retained if r[0] not in topics], [], [r for r in b.nodes if r[0] not in done],
                      [st for st in b.statuses if st[2] not in done], [], b.received_us)
         if left.retained or left.nodes:
-            self._left = left
-        return b._replace(statuses=[st for st in b.statuses if st[2] in done])
+            kept = self._left or Batch([], [], [], [], [], [], b.received_us)
+            self._left = kept._replace(retained=kept.retained + left.retained, nodes=kept.nodes + left.nodes,
+                                       statuses=kept.statuses + left.statuses)
+        return done
 
     def _count(self, cur: psycopg.Cursor, conn: Any, b: Batch, counts: dict[str, int]) -> None:
         """Each node's fresh durable messages counted into this minute's row, shared by every
