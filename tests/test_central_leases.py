@@ -46,3 +46,38 @@ def test_the_instances_as_status_shows_them():
         {"id": "a", "host": "h", "pid": 7, "live": True, "heartbeat_age_s": 1.0, "up_s": 8.0, "leases": 5,
          "ingest_lag_s": 0.2},
         {"id": "b", "host": "h", "pid": 8, "live": False, "heartbeat_age_s": 8.0, "up_s": 1.0}]
+
+
+def test_metrics_listen_in_the_config(tmp_path):
+    from central import config
+
+    p = tmp_path / "c.toml"
+    p.write_text('[metrics]\nlisten = "127.0.0.1:9464"\n')
+    assert config.load(p).metrics_listen == "127.0.0.1:9464"
+    p.write_text('[metrics]\nlisten = ""\n')
+    assert config.load(p).metrics_listen is None
+    p.write_text('[metrics]\nlisten = 9464\n')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(p)
+    assert e.value.where == "metrics.listen" and "HOST:PORT" in str(e.value)
+
+
+@pytest.mark.parametrize("birth, budget", [
+    (None, 2 * 10 + 20),                                                    # no birth: heads and audit only
+    ({"cameras": [{"id": "a"}, {"id": "b", "enabled": False}]}, 2 * (1 * 2 + 10) + 20),  # a disabled camera: none
+    ({"cameras": [{"id": f"c{i}"} for i in range(16)]}, 2 * (16 * 2 + 10) + 20),
+    ({"cameras": [{"id": "a"}], "cadence": {"segment_s": 2}}, 2 * (1 * 31 + 10) + 20),  # short segments
+    ({"cameras": [{"id": "a"}], "cadence": {"segment_s": "x"}}, 2 * (1 * 2 + 10) + 20),  # not a number: 60 s
+])
+def test_what_a_birth_allows(birth, budget):
+    from central import quota
+
+    assert quota.birth_budget(birth)[0] == budget
+
+
+def test_an_outbox_draining_is_not_counted():
+    from central import quota
+
+    rows = [("s/a", 1, "alarm", 1_000, 0, ""), ("s/a", 2, "alarm", 1_000 + quota.DRAIN_US, 0, ""),
+            ("s/b", 3, "alarm", 2_000_000_000, 0, "")]
+    assert quota.fresh_counts(rows, 1_000 + quota.DRAIN_US) == {"s/a": 1, "s/b": 1}

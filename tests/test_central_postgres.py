@@ -22,7 +22,7 @@ from tests import test_central_hostile as hostile
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
 from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages,
-                                   central_messages_by_node, central_pg_leases,
+                                   central_messages_by_node, central_pg_hold_node, central_pg_leases,
                                    central_pg_partitions)
 from tests.support.daemon import wait_for
 from tests.support.postgres import Postgres, available
@@ -407,7 +407,7 @@ def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_secon
     a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1000, {"id": "a", "action": "raise"})) for i in (1, 2)], 2000)
     a.coalesce_s = 1.0
     other = psycopg.connect(pg_url)
-    other.execute("SELECT * FROM nodes WHERE node = 's/n1' FOR UPDATE")  # held, as a verifier's pass holds it
+    central_pg_hold_node(other, "s/n1")  # held, as a verifier's pass holds it
     a._settled = 0.0
     a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})) for i in (1, 2)], 3000)
     seqs = lambda: {n["node"]: n["max_seq"] for n in a.nodes()}  # noqa: E731
