@@ -106,9 +106,10 @@ class Membership:
         """One heartbeat: this instance's row, its figures, and the live instances read back."""
         from psycopg.types.json import Jsonb
 
+        me = f"edged-central {os.getpid()}"  # this process's sessions (the store's, the verifier's, this one)
         waiting = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s AND wait_event_type = 'Lock'",
-            [f"edged-central {os.getpid()}%"]).fetchone()[0]
+            "SELECT count(*) FROM pg_stat_activity WHERE (application_name = %s OR application_name LIKE %s)"
+            " AND wait_event_type = 'Lock'", [me, me + " %"]).fetchone()[0]
         if waiting:
             self.lock_wait_s += HEARTBEAT_S
         figures = {**self.figures(), "lock_wait_s": self.lock_wait_s}
