@@ -53,7 +53,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.common import cpu_ticks, memory, table
+from bench.common import Lines, cpu_ticks, memory, table
 from storage import audit
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
@@ -227,13 +227,14 @@ def publisher_main(args: list[str]) -> int:
     """The publisher process: streams a generated file to the broker (sendfile: next to no CPU)."""
     port, path = int(args[0]), Path(args[1])
     meta = json.loads(path.with_suffix(".json").read_text())
-    sock = socket.create_connection(("127.0.0.1", port))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)  # the CONNACK too: no wait for ever
     cid = b"bench-fleet"
     var = b"\x00\x04MQTT\x04\x02\x00\x00"  # 3.1.1, clean session, keepalive off
     body = var + len(cid).to_bytes(2, "big") + cid
     sock.sendall(b"\x10" + varint(len(body)) + body)
     if sock.recv(4)[:1] != b"\x20":
         raise SystemExit("no CONNACK")
+    sock.settimeout(None)
     acks = [0]
 
     def reader() -> None:  # PUBACKs (4 bytes each): count, so we know the broker took everything
@@ -277,15 +278,20 @@ def on_message(c, u, m):
 c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bare", protocol=MQTTProtocolVersion.MQTTv5)
 p = Properties(PacketTypes.CONNECT); p.ReceiveMaximum = 65535
 c.on_connect = lambda c, *a: c.subscribe("edged/v1/+/+/#", qos=1)
-c.on_subscribe = lambda *a: print("subscribed", flush=True)
+out = threading.Lock()
+def say(text):  # one write a line, under a lock: with PYTHONUNBUFFERED=1 print() writes the text and
+    with out:   # its newline apart, and paho's thread's line came split by the main thread's
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+c.on_subscribe = lambda *a: say("subscribed")
 c.on_message = on_message
 c.connect("127.0.0.1", port, 30, properties=p)
 c.loop_start()
 end = time.monotonic() + float(sys.argv[3])
 while not done.is_set() and time.monotonic() < end:
-    print(got[0], last[0], flush=True)
+    say(f"{got[0]} {last[0]}")
     done.wait(0.5)
-print(got[0], last[0], flush=True)
+say(f"{got[0]} {last[0]}")
 """
 
 
@@ -354,6 +360,8 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
             wait_connected(cfg)
         stream = generate(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt", args.nodes, args.cameras, sim, t0)
         t0 = stream["t0"]
+        if STREAMING is not None:
+            STREAMING()
         pub = subprocess.Popen([sys.executable, "-m", "bench.central_ingest", "--publisher", str(broker.port),
                                 str(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt")], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True)
@@ -381,7 +389,9 @@ def run_fleet(args, sim: int, instances: int, label: str, work: Path, *, profile
             if time.monotonic() - start > args.timeout:
                 raise RuntimeError(f"{label}: not all stored after {args.timeout} s ({s} of {final_sum})")
             if any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"{label}: edged-central exited")
+                dead = next(c for p, c in zip(procs, cfgs) if p.poll() is not None)
+                raise RuntimeError(f"{label}: edged-central exited; its log ends:\n"
+                                   + dead.with_suffix(".log").read_text(errors="replace")[-3000:])
         elapsed = (stored_ns - sent["started_ns"]) / 1e9  # from the first publish to the last store
         cpu = {"central": (sum(cpu_ticks(x) or 0 for x in pids) - cpu0["central"]) / hz,
                "broker": ((cpu_ticks(broker.proc.pid) or 0) - cpu0["broker"]) / hz,
@@ -419,13 +429,14 @@ def run_bare(args, sim: int, work: Path) -> dict:
     folder.mkdir(parents=True)
     broker = Broker(folder / "broker", extra=["max_queued_messages 0", "max_inflight_messages 0"]).start()
     load_before = load()
+    sub = None
     try:
         # count first: the publisher's run tells how many messages there are
         t0 = time.time_ns() // 1000
         sub = subprocess.Popen([sys.executable, "-c", BARE, str(broker.port), str(10**12), str(args.timeout)],
                                stdout=subprocess.PIPE, text=True)
-        while sub.stdout.readline().strip() != "subscribed":
-            pass
+        out = Lines(sub.stdout, "the bare subscriber")  # a deadline and EOF on every wait (issue 43)
+        out.wait_for("subscribed", time.monotonic() + 60)
         generate(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt", args.nodes, args.cameras, sim, t0)
         pub = subprocess.run([sys.executable, "-m", "bench.central_ingest", "--publisher", str(broker.port),
                               str(work / f"fleet-{args.nodes}x{args.cameras}-{sim}s.mqtt")], cwd=ROOT,
@@ -433,16 +444,17 @@ def run_bare(args, sim: int, work: Path) -> dict:
         sent = json.loads(pub.stdout)
         got, last_ns, same_since = 0, 0, time.monotonic()
         while time.monotonic() - same_since < 3:  # until its count stops growing
-            line = sub.stdout.readline().split()
-            if len(line) != 2:
+            line = out.next(time.monotonic() + 10).split()  # it prints every 0.5 s
+            if len(line) != 2 or not all(x.isdigit() for x in line):
                 continue
             n, at = map(int, line)
             if n != got:
                 got, last_ns, same_since = n, at, time.monotonic()
-        sub.kill()
         return {"received": got, "sent": sent["sent"], "elapsed": (last_ns - sent["started_ns"]) / 1e9,
                 "rate": got / ((last_ns - sent["started_ns"]) / 1e9), "load": f"{load_before} -> {load()}"}
     finally:
+        if sub is not None:
+            sub.kill()
         broker.stop()
 
 
@@ -564,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
 
 PG_URL: str | None = None   # set by bench/central_pg.py: instances store into this PostgreSQL
 PG_TICKS = None              # and its CPU ticks so far (a function), counted beside the broker's
+STREAMING = None             # called as the publisher starts (bench/central_pg.py's lock-wait sampler)
 
 
 def postgres_main(args, argv: list[str]) -> int:

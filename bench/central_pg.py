@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,52 @@ def _pg_ticks(pg) -> int:
     return ticks
 
 
+class Sampler:
+    """Through the run, every SAMPLE_S: how many of the instances' sessions wait on a lock
+    (pg_stat_activity's wait_event_type 'Lock': row, transaction or advisory locks), summed into
+    session-seconds of waiting, and the leases each instance holds (its advisory locks, the
+    split as last seen before the instances stop; issue 43)."""
+
+    SAMPLE_S = 0.05
+
+    def __init__(self, url: str):
+        self.url, self.wait_s, self.samples = url, 0.0, 0
+        self.by_event: dict[str, float] = {}  # wait_event (advisory, transactionid, tuple, ...): session-seconds
+        self.by_query: dict[str, float] = {}  # the waiting statement: session-seconds
+        self.counting = False  # from the first publish on (not the instances' start: their schema lock)
+        self.split: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "Sampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as c:
+            while not self._stop.wait(self.SAMPLE_S):
+                waiting = c.execute("SELECT wait_event, left(regexp_replace(query, '\\s+', ' ', 'g'), 70), count(*)"
+                                    " FROM pg_stat_activity WHERE application_name LIKE 'edged-central %%'"
+                                    " AND wait_event_type = 'Lock' GROUP BY 1, 2").fetchall()
+                if self.counting:
+                    for event, query, k in waiting:
+                        self.wait_s += k * self.SAMPLE_S
+                        self.by_event[event] = self.by_event.get(event, 0.0) + k * self.SAMPLE_S
+                        self.by_query[query] = self.by_query.get(query, 0.0) + k * self.SAMPLE_S
+                self.samples += 1
+                if self.samples % 10 == 0:
+                    split = dict(c.execute("SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a"
+                                           " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND"
+                                           " l.objsubid = 1 AND a.application_name LIKE 'edged-central %%'"
+                                           " GROUP BY 1").fetchall())
+                    if split:
+                        self.split = split
+
+
 def _statements(url: str, n: int = 8) -> list[list[str]]:
     with psycopg.connect(url, autocommit=True) as c:
         rows = c.execute("SELECT calls, total_exec_time, rows, query FROM pg_stat_statements"
@@ -62,6 +109,7 @@ def main(args, argv: list[str]) -> int:
                   "-c pg_stat_statements.track=top").start()
     ci.PG_TICKS = lambda: _pg_ticks(pg)
     results = []
+    fleet: list[list[str]] = []
     try:
         ci.log(f"# central_ingest on PostgreSQL 15: {args.nodes} nodes x {args.cameras} cameras, "
                f"{args.sim_seconds} s of fleet time")
@@ -76,13 +124,24 @@ def main(args, argv: list[str]) -> int:
                     c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                     c.execute("SELECT pg_stat_statements_reset()")
                 os.environ["EDGED_CENTRAL_PG_INGEST"] = ingest
-                r = ci.run_fleet(args, args.sim_seconds, n, f"pg-{ingest}-{n}", work, profile=args.profile)
+                with Sampler(ci.PG_URL) as sampler:
+                    ci.STREAMING = lambda: setattr(sampler, "counting", True)
+                    r = ci.run_fleet(args, args.sim_seconds, n, f"pg-{ingest}-{n}", work, profile=args.profile)
                 c = r["cpu"]
+                wall = r["elapsed"] + r["verify_lag"]  # sampled through ingest and the verification after it
                 results.append([ingest, str(n), f"{r['rate']:,.0f}", f"{r['received']:,} / {r['sent']:,}",
                                 f"{c['central']:.1f} / {c['broker']:.1f} / {c['postgres']:.1f} / {c['box']:.1f}"
                                 f" in {r['elapsed']:.1f} s", f"{r['verify_lag']:.1f}", r["load"]])
+                fleet.append([ingest, str(n), f"{1000 * c['central'] / max(r['received'], 1):.3f}",
+                              f"{1000 * (c['central'] + c['postgres']) / max(r['received'], 1):.3f}",
+                              f"{sampler.wait_s:.2f} s = {100 * sampler.wait_s / wall:.1f} % ("
+                              + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(sampler.by_event.items())) + ")",
+                              " / ".join(str(v) for _k, v in sorted(sampler.split.items())) or "-"])
                 ci.log(f"\n## {ingest}, {n} instance(s): {results[-1][2]} msg/s; PostgreSQL's time by statement")
                 ci.log(table(["calls", "total s", "rows", "statement"], _statements(ci.PG_URL)))
+                ci.log("\nthe statements that waited on a lock (sampled session-seconds):")
+                ci.log(table(["waited s", "statement"], [[f"{v:.2f}", q] for q, v in sorted(
+                    sampler.by_query.items(), key=lambda x: -x[1])[:6]]))
                 if args.profile and r["profile"]:
                     for name in ("store", "net"):
                         path = Path(f"{r['profile']}.{name}")
@@ -99,7 +158,12 @@ def main(args, argv: list[str]) -> int:
                 one = base[(ingest, str(counts[0]))]
                 for k in counts[1:]:
                     ci.log(f"{ingest}: {k} instances / {counts[0]} = {base[(ingest, str(k))] / one:.2f}x")
-        ci.log(f"target: one instance >= 10,000 msg/s; three >= 2.5x one. Load at the end {ci.load()}")
+        ci.log("\n## instances sharing the work (issue 43): CPU per thousand messages received, lock waits, leases")
+        ci.log(table(["ingest", "instances", "edged-central CPU s / 1000 msg", "+ PostgreSQL CPU s / 1000 msg",
+                      "sessions waiting on a lock (sampled every 50 ms), / wall time of ingest + verification",
+                      "leases per instance (advisory locks held, last seen)"], fleet))
+        ci.log(f"target: one instance >= 10,000 msg/s; three >= 2.5x one; CPU per message of three <= 1.2x one; "
+               f"lock waits < 10 % of wall time; leases within 20 % of even. Load at the end {ci.load()}")
     finally:
         pg.stop()
         (ci.OUT / "central_ingest_postgres.txt").write_text("\n".join(ci.lines) + "\n")

@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import queue
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import IO, Iterable
 
 from tests.support.daemon import ROOT
 
@@ -225,3 +227,34 @@ def bench_clip(out: Path) -> Path:
 
 def cam_ids(n: int) -> list[str]:
     return [f"cam{k}" for k in range(1, n + 1)]
+
+
+class Lines:
+    """A child's output read line by line with a deadline on every wait (bench/central_ingest's
+    bare subscriber): a reader thread queues each line, ``next`` waits at most until ``deadline``
+    (time.monotonic) and raises if the child closed its output (EOF) or the deadline passed, so a
+    benchmark never waits for ever on a child that died or printed something else."""
+
+    def __init__(self, stream: IO[str], what: str):
+        self.what, self._q = what, queue.Queue()  # type: queue.Queue[str | None]
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._q.put(line)
+        self._q.put(None)  # EOF
+
+    def next(self, deadline: float) -> str:
+        try:
+            line = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"{self.what}: no line before the deadline") from None
+        if line is None:
+            self._q.put(None)  # EOF stays EOF for the next call
+            raise EOFError(f"{self.what}: its output ended (it exited)")
+        return line
+
+    def wait_for(self, word: str, deadline: float) -> None:
+        """Until a line holding ``word`` (a line may hold another thread's output beside it)."""
+        while word not in self.next(deadline):
+            pass

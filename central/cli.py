@@ -59,14 +59,24 @@ def _store(cfg: cfgmod.CentralConfig) -> Store:
 
 # verbs ------------------------------------------------------------------------------------------
 def cmd_status(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    from central import ops
+
     store = _store(cfg)
     try:
         o = fleet.overview(store, now_us(), cfg.silent_after_us, args.site)
+        o["office"] = ops.status(store)  # the operator's view: instances, their leases, lags, write waits
     finally:
         store.close()
-    t = o["total"]
+    t, office = o["total"], o["office"]
     lines = [f"nodes up {t['up']}/{t['nodes']}, cameras recording {t['recording']}/{t['cameras']}, "
-             f"open alarms {t['open_alarms']}, critical findings {t['critical']}", ""]
+             f"open alarms {t['open_alarms']}, critical findings {t['critical']}",
+             f"unverified messages {office['unverified']} (oldest {office['verify_lag_s']:g} s)"]
+    for i in office["instances"]:
+        lines.append(f"instance {i['id']} ({i['host']} pid {i['pid']}): {'live' if i['live'] else 'GONE'}, "
+                     f"{i.get('leases', 0)} leases, ingest lag {i.get('ingest_lag_s', 0):g} s, writes "
+                     f"{i.get('write_s', 0):g} s, lock waits {i.get('lock_wait_s', 0):g} s, "
+                     f"heartbeat {i['heartbeat_age_s']:g} s ago")
+    lines.append("")
     lines.append(f"{'NODE':<28} {'STATE':<10} {'CAMERAS':<9} {'ALARMS':<7} {'FINDINGS':<24} {'HEAD':<8} LAST HEARD")
     for n in o["nodes"]:
         f = n["findings"]

@@ -62,6 +62,7 @@ class CentralConfig:
     tls_key_file: Path | None = None
     accounts: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # (name, role, scrypt hash)
     storage_url: str | None = field(default=None, repr=False)  # postgresql://...: a fleet's shared store
+    metrics_listen: str | None = None        # HOST:PORT of the Prometheus metrics (central/ops.py)
 
     @property
     def db_path(self) -> Path:
@@ -112,8 +113,8 @@ def load(path: Path | None) -> CentralConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
     for k in data:
-        if k not in ("broker", "storage", "verify", "dashboard", "report", "quota"):
-            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report, quota")
+        if k not in ("broker", "storage", "verify", "dashboard", "report", "quota", "metrics"):
+            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report, quota, metrics")
     b = _table(data, "broker", ("host", "port", "username", "password", "client_id", "topic", "shared_group",
                                 "tls_ca_file", "session_expiry"))
     port = b.get("port", 1883)
@@ -165,6 +166,11 @@ def load(path: Path | None) -> CentralConfig:
     if listen and not _loopback(listen.rsplit(":", 1)[0]) and (cert is None or not accounts):
         raise ConfigError("dashboard.listen", f"{listen!r} is reachable from the network: set tls_cert_file, "
                           "tls_key_file and at least one [dashboard.accounts.NAME] (or listen on 127.0.0.1)")
+    m = _table(data, "metrics", ("listen",))
+    metrics = m.get("listen", "")
+    if metrics not in ("", None) and (not isinstance(metrics, str) or not re.fullmatch(r"[^:\s]+:\d{1,5}", metrics)):
+        raise ConfigError("metrics.listen", f"{metrics!r}: expected HOST:PORT (e.g. \"127.0.0.1:9464\"), or \"\" "
+                          "for no metrics")
     r = _table(data, "report", ("timezone", "language"))
     tz = _str(r, "timezone", "report.timezone", "Asia/Taipei") or "Asia/Taipei"
     try:
@@ -183,7 +189,7 @@ def load(path: Path | None) -> CentralConfig:
         dashboard_listen=listen or None, timezone=tz, language=lang, batch=batch, quota=quota,
         allowed_hosts=tuple(h.strip().lower() for h in hosts),
         tls_cert_file=None if cert is None else base / cert, tls_key_file=None if key is None else base / key,
-        accounts=accounts, storage_url=url)
+        accounts=accounts, storage_url=url, metrics_listen=metrics or None)
 
 
 def _loopback(host: str) -> bool:

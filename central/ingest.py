@@ -39,7 +39,7 @@ class Ingest:
     def __init__(self, cfg: CentralConfig):
         self.cfg = cfg
         b = cfg.broker
-        self.queue: queue.Queue[tuple[int, list[tuple[str, bytes, int, int]]]] = queue.Queue(QUEUE_MAX)
+        self.queue: queue.Queue[tuple[int, list[tuple[str, bytes, int, int]], float]] = queue.Queue(QUEUE_MAX)
         self.stopping = threading.Event()
         self.stored = 0       # durable messages newly stored
         self.received = 0     # messages of any kind taken from the broker
@@ -54,6 +54,9 @@ class Ingest:
         self.quotas = Quotas(cfg.quota)
         self.refused = 0      # messages over a quota, dropped
         self._reported: set[tuple[str, str, int]] = set()
+        self.lag_s = 0.0      # the last batch: from its arrival to its commit (the operator's view)
+        self.stores: dict[str, Any] = {}  # "store", "verify": each thread's store, for the figures
+        self.members: Any = None  # central/leases.py's Membership, on PostgreSQL
 
     @property
     def status(self) -> str:
@@ -62,12 +65,15 @@ class Ingest:
     def _on_batch(self, generation: int, batch: list[tuple[str, bytes, int, int]]) -> None:
         while not self.stopping.is_set():
             try:
-                self.queue.put((generation, batch), timeout=0.5)
+                self.queue.put((generation, batch, time.monotonic()), timeout=0.5)
                 return
             except queue.Full:
                 continue
 
     def start(self) -> None:
+        from central import ops
+
+        self.members = ops.membership(self)
         self.mqtt.start(_profiled)
         self._thread = threading.Thread(target=_profiled(self._store_loop, "store"), name="central-store",
                                         daemon=True)
@@ -84,20 +90,27 @@ class Ingest:
         if self._verifying is not None:
             self._verifying.join(60)
         self.mqtt.stop()
+        if self.members is not None:
+            self.members.stop()
 
     # the store thread -------------------------------------------------------------------------
     def _store_loop(self) -> None:
-        store = self.cfg.open_store()
+        store = self.stores["store"] = self.cfg.open_store()
+        if self.members is not None:  # instances sharing a PostgreSQL store: their shared rows once a second
+            store.coalesce_s = 1.0  # type: ignore[attr-defined]
         try:
             while not self.stopping.is_set() or not self.queue.empty():
                 chunks = self._take(0.2)
+                if not chunks:
+                    store.settle()
                 if chunks:
                     now = store.now_us()  # the office's own clock (design/0095)
-                    msgs, refused = self._admit([m for _g, batch in chunks for m in batch], now)
+                    msgs, refused = self._admit([m for _g, batch, _t in chunks for m in batch], now)
                     self.stored += store.ingest(msgs, now, refused)
                     self.received += len(msgs)
+                    self.lag_s = time.monotonic() - min(c[2] for c in chunks)
                     acks: dict[int, list[int]] = {}
-                    for gen, batch in chunks:
+                    for gen, batch, _t in chunks:
                         acks.setdefault(gen, []).extend(m[3] for m in batch if m[2])
                     for gen, mids in acks.items():
                         self.mqtt.ack(gen, mids)
@@ -114,7 +127,9 @@ class Ingest:
         hold up ingest; the two queue on the store's write lock. A last pass after the store
         thread drained its queue at stop."""
         try:
-            store = self.cfg.open_store()
+            store = self.stores["verify"] = self.cfg.open_store()
+            if self.members is not None:  # this instance's share of the nodes (central/leases.py)
+                store.me, store.members = self.members.me, self.members.members  # type: ignore[attr-defined]
         except BaseException as exc:  # noqa: BLE001 - as a failing store thread: the service stops
             log.exception("the verifier could not open the store")
             self.error = exc
@@ -137,6 +152,7 @@ class Ingest:
     def _verify(verifier: Verifier) -> int:
         """A pass: a failure is logged (and a finding, central/verifier.py), never the end of the service."""
         try:
+            verifier.store.rebalance()
             return verifier.run_once()
         except Exception:  # noqa: BLE001 - verification resumes at the next interval
             log.exception("a verification pass failed; retrying at the next interval")
@@ -167,7 +183,7 @@ class Ingest:
                     refused.append((topic, "quota_exceeded", why, payload[:256]))
         return ok, refused
 
-    def _take(self, wait_s: float) -> list[tuple[int, list[tuple[str, bytes, int, int]]]]:
+    def _take(self, wait_s: float) -> list[tuple[int, list[tuple[str, bytes, int, int]], float]]:
         try:
             first = self.queue.get(timeout=wait_s) if wait_s > 0 else self.queue.get_nowait()
         except queue.Empty:

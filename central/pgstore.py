@@ -5,7 +5,10 @@ SQL the store, the verifier and the reports write runs here too, translated at t
 
 Leases: an instance verifies a node only while it holds that node's PostgreSQL advisory lock
 (session level, on this instance's connection). A dead instance's connection goes, its locks
-with it, and the next verification pass of another instance takes the node over.
+with it, and the next verification pass of another instance takes the node over. Under
+`edged-central run` each instance holds only its share (central/leases.py: rendezvous hashing
+over the live instances, design/0104); ingest takes no lock across instances (its durable
+transaction only inserts; the rows every instance updates are written apart, see ``_write``).
 
 Messages and audit records are partitioned by month of their (message's) seq (issue 28, item 5).
 Blocking: call from a thread, never from the event loop.
@@ -17,6 +20,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -25,10 +29,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from central.leases import owner
+from central.pgshared import SharedRows
 from central.store import SCHEMA_VERSION, Batch, Store, now_us, schema_steps
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
-_WRITE_LOCK = 0x65646766    # one ingest transaction at a time (see PgStore.writing)
 _PARTITION_LOCK = 0x65646767  # one creator of a partition at a time
 _FILLFACTOR = int(os.environ.get("EDGED_CENTRAL_PG_FILLFACTOR", "50"))  # retained, nodes (the benchmark varies it)
 _MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
@@ -44,13 +49,18 @@ _STAGE = {
 }
 _FROM_STAGE = {
     "messages": "INSERT INTO messages (node, seq, kind, ts_us, received_us, payload)"
-                " SELECT * FROM stage_messages ON CONFLICT DO NOTHING",
+                " SELECT * FROM stage_messages ORDER BY node, seq ON CONFLICT DO NOTHING",
     "retained": "INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained"
-                " ON CONFLICT (topic) DO UPDATE SET received_us = excluded.received_us, payload = excluded.payload",
+                " ORDER BY topic ON CONFLICT (topic) DO UPDATE SET received_us = excluded.received_us, payload = excluded.payload",
     "nodes": "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq) SELECT * FROM stage_nodes"
-             " ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
+             " ORDER BY node ON CONFLICT (node) DO UPDATE SET last_us = excluded.last_us,"
              " max_seq = greatest(nodes.max_seq, excluded.max_seq)",
 }
+# the instances sharing the store (central/leases.py): a heartbeat each, and their figures
+_INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
+              " started_us bigint, heartbeat_us bigint, figures jsonb)")
+# the quota counts' table (central/pgshared.py)
+_QUOTA_USE = "CREATE TABLE IF NOT EXISTS quota_use (node text, minute bigint, messages bigint, PRIMARY KEY (node, minute))"
 
 
 def translate(sql: str) -> str:
@@ -161,8 +171,10 @@ class _Conn:
 
     def _partitions(self, seqs: Iterable[int], table: str = "messages") -> None:
         """Each month of messages (and of audit records) its own partition, made when its first
-        row comes (under the write lock): an old month can be detached and archived whole."""
+        row comes (under a lock of its own): an old month can be detached and archived whole."""
         for name, start, end in {month_bounds(seq, table) for seq in seqs}:
+            if name not in self.months and (self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone() or [None])[0]:
+                self.months.add(name)  # made by another instance: no lock to wait for till its commit
             if name not in self.months:
                 self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])  # one creator at a time
                 self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
@@ -178,7 +190,7 @@ class _Conn:
         self.pg.close()
 
 
-class PgStore(Store):
+class PgStore(SharedRows, Store):
     """Store on PostgreSQL: ``url`` is a libpq URL (postgresql://user:password@host:port/db)."""
 
     def __init__(self, url: str, *, readonly: bool = False, clock: Callable[[], int] = now_us):
@@ -195,6 +207,13 @@ class PgStore(Store):
                                   "server runs") from None
         self.db = _Conn(pg)  # type: ignore[assignment]
         self.held: set[str] = set()
+        self.readonly = readonly
+        self.me: str | None = None   # under `edged-central run`: this instance, and
+        self.members: Callable[[], Sequence[str]] = lambda: ()  # the live ones (central/leases.py)
+        self.write_s = 0.0   # time in ingest transactions (the operator's view: write waits)
+        self.retries = 0     # ingest transactions done again after a deadlock
+        self.known: set[str] = set()  # nodes whose row this connection saw made
+        SharedRows.__init__(self)  # the rows every instance rewrites (central/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
         else:
@@ -213,6 +232,8 @@ class PgStore(Store):
                     self.pg.execute(translate_ddl(sql))
                 self.pg.execute("DELETE FROM schema_version")
                 self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
+            self.pg.execute(_INSTANCES)
+            self.pg.execute(_QUOTA_USE)
 
     @property
     def pg(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -220,62 +241,113 @@ class PgStore(Store):
         return conn
 
     def close(self) -> None:
+        if not self.pg.closed:
+            try:
+                self.settle()
+            except psycopg.Error:  # figures the node's next batch sets again
+                pass
         self.db.close()  # the advisory locks go with the session
 
     @contextlib.contextmanager
     def writing(self, durable: bool = True) -> Iterator[Any]:
-        """One write transaction. Ingest transactions queue on one transaction-level advisory
-        lock, as the SQLite store's writers queue on a lock file: each upserts the rows of every
-        node in its batch. Not ``durable``: the verifier's, which does not queue (it writes only
-        the nodes it holds the lease of, in node order, as ingest locks its rows in node order:
-        no cycle) and whose commit does not wait for the WAL to reach the disk (atomic all the
-        same; lost in a crash, the pass is done again)."""
+        """One write transaction; no lock across instances (issue 43: one advisory lock for every
+        ingest transaction of every instance was most of three instances' time). Rows are taken
+        in key order (node, topic), as the verifier takes its nodes', so no two transactions wait
+        on each other in a cycle; if one does, PostgreSQL ends it and ``_write`` does it again.
+        Not ``durable``: a commit that does not wait for the WAL to reach the disk (atomic all the
+        same; lost in a crash, it is done again: the verifier's pass, the nodes' newest figures)."""
         with self.pg.transaction():
-            if durable:
-                self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_WRITE_LOCK])
-            else:
+            if not durable:
                 self.pg.execute("SET LOCAL synchronous_commit = off")
             yield self.db
 
     def _write(self, b: Batch) -> int:
         """The batch by COPY (one round trip a table, no per-row statement): the measured
-        difference is in bench/central_pg.py's output and design/0027's addendum."""
+        difference is in bench/central_pg.py's output and design/0027's addendum. Two
+        transactions (design/0104): the durable one only inserts (messages, births, turned-away
+        messages, a new node's row), so instances never wait on each other's commits; the rows
+        every instance updates (retained states, the nodes' newest figures and status) follow in
+        one that holds them for no disk write. The broker's messages are acknowledged after the
+        first; a crash between the two loses only figures the next batch of the node sets again."""
+        if self.readonly:  # as PostgreSQL refuses a read-only session's writes (status, reports, the dashboard)
+            raise psycopg.errors.ReadOnlySqlTransaction("the store was opened read-only")
+        started = time.monotonic()
+        try:
+            if os.environ.get("EDGED_CENTRAL_PG_INGEST") == "rows":
+                return self._again(lambda: super(PgStore, self)._write(b))
+            new = self._again(lambda: self._durable(b))
+            self._hold(b)
+            if time.monotonic() - self._settled >= self.coalesce_s:
+                self._settle()
+            return new
+        finally:
+            self.write_s += time.monotonic() - started
+
+    def _again(self, fn: Callable[[], int]) -> int:
         for attempt in range(3):
             try:
-                return self._write_once(b)
+                return fn()
             except psycopg.errors.DeadlockDetected:
+                self.retries += 1
                 if attempt == 2:
                     raise  # the store thread fails; the broker sends the batch again
         return 0
 
-    def _write_once(self, b: Batch) -> int:
-        if os.environ.get("EDGED_CENTRAL_PG_INGEST") == "rows":
-            return super()._write(b)
-        with self.writing() as conn:
-            pg = self.pg
-            new = 0
+    def _stage(self, cur: psycopg.Cursor, name: str, rows: Sequence[Sequence[Any]], sql: str) -> int:
+        with cur.copy(f"COPY stage_{name} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(sql)
+        return max(cur.rowcount, 0)
+
+    def _durable(self, b: Batch) -> int:
+        new = 0
+        fresh = [r for r in b.nodes if r[0] not in self.known]
+        with self.writing() as conn, self.pg.cursor() as cur:
             if b.durable:
                 conn._partitions(r[1] for r in b.durable)
-            with pg.cursor() as cur:
-                for name, rows in (("messages", b.durable), ("retained", b.retained), ("nodes", b.nodes)):
-                    if not rows:
-                        continue
-                    with cur.copy(f"COPY stage_{name} FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                    cur.execute(_FROM_STAGE[name])
-                    if name == "messages":
-                        new = max(cur.rowcount, 0)
+                new = self._stage(cur, "messages", b.durable, _FROM_STAGE["messages"])
+            if fresh:  # a node's first row (its figures follow in _shared): no row another instance updates
+                self._stage(cur, "nodes", fresh, "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq)"
+                            " SELECT * FROM stage_nodes s WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = s.node)"
+                            " ORDER BY node ON CONFLICT DO NOTHING")  # a row that exists: not even waited for
             conn.executemany("INSERT OR IGNORE INTO births (node, ts_us, session, public_key, config_hash, received_us,"
-                             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", b.births)
-            for status in b.statuses:
-                conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+                             " payload) VALUES (?, ?, ?, ?, ?, ?, ?)", sorted(b.births))
             for node, site, topic, kind, why, payload in b.rejects:
                 self._reject(conn, node, site, topic, kind, why, payload, b.received_us)
+        self.known.update(r[0] for r in fresh)
         return new
 
+    def _shared(self, b: Batch, counts: dict[str, int]) -> int:
+        if self.coalesce_s:  # under run: a row another transaction holds waits for the next second
+            self._left = None
+            with self.writing(durable=False), self.pg.cursor() as cur:  # the retained states first, apart,
+                self._unlocked(cur, b._replace(nodes=[], statuses=[]))
+            with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # so the nodes' rows, which
+                done = self._unlocked(cur, b._replace(retained=[]))  # verifiers update, are held a moment
+                for status in b.statuses:
+                    if status[2] in done:
+                        conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+                self._count(cur, conn, b, counts)
+            return 0
+        with self.writing(durable=False) as conn, self.pg.cursor() as cur:
+            for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
+                if rows:
+                    self._stage(cur, name, rows, _FROM_STAGE[name])
+            for status in b.statuses:
+                conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+            self._count(cur, conn, b, counts)
+        return 0
+
     def lease(self, node: str) -> bool:
-        """True while this instance holds the node (its advisory lock, taken now if free)."""
+        """True while this instance holds the node (its advisory lock, taken now if free). Under
+        `edged-central run` (``me`` set), only a node of this instance's share: one of another's
+        is let go of (between two nodes' passes, never in one)."""
+        if self.me is not None and owner(node, self.members()) != self.me:
+            if node in self.held:
+                self.pg.execute("SELECT pg_advisory_unlock(%s)", [lock_key(node)])
+                self.held.discard(node)
+            return False
         if node in self.held:
             return True
         row = self.pg.execute("SELECT pg_try_advisory_lock(%s)", [lock_key(node)]).fetchone()
@@ -283,6 +355,26 @@ class PgStore(Store):
         if got:
             self.held.add(node)
         return bool(got)
+
+    def rebalance(self) -> None:
+        """Take the leases of this instance's share of every known node, and let go of the rest,
+        two round trips whatever the count (before a verification pass: a share holds its
+        nodes' locks also while they have nothing new, so the split shows and stays put)."""
+        if self.me is None:
+            return
+        members = self.members()
+        nodes = [r[0] for r in self.pg.execute("SELECT node FROM nodes").fetchall()]
+        mine = {n for n in nodes if owner(n, members) == self.me}
+        gone = sorted(self.held - mine)
+        if gone:
+            self.pg.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [[lock_key(n) for n in gone]])
+            self.held -= set(gone)
+        want = sorted(mine - self.held)
+        if want:
+            keys = {lock_key(n): n for n in want}
+            got = self.pg.execute("SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
+                                  [list(keys)]).fetchall()
+            self.held |= {keys[k] for (k,) in got}
 
 
 def open_store(url: str | None, db_path: Any, *, readonly: bool = False, clock: Callable[[], int] = now_us) -> Store:

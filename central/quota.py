@@ -10,6 +10,7 @@ refused: the caller keeps it as a rejected message and a `quota_exceeded` findin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 DAY_US = 86_400_000_000
 
@@ -60,3 +61,34 @@ class Quotas:
         n.tokens -= 1
         n.bytes += size
         return None
+
+
+# what a node's birth allows, counted in the store across instances (issue 43, item 3, part) -------
+DRAIN_US = 600_000_000   # a durable message this much older than its receipt is an outbox draining
+HEADROOM = 2             # times the birth's own rate
+FLOOR = 20               # messages a minute any node may send (a node with no camera: heads, audit)
+MINUTE_US = 60_000_000
+
+
+def birth_budget(birth: dict[str, Any] | None) -> tuple[int, str]:
+    """(durable messages a minute, why) a node may send by what its birth says it is: each
+    enabled camera's destructions (one a segment, `cadence.segment_s`, 60 s when not said) and
+    one alarm, a chain head and a request's burst of audit records, HEADROOM times, plus FLOOR."""
+    b = birth if isinstance(birth, dict) else {}
+    cams = [c for c in b.get("cameras") or [] if isinstance(c, dict) and c.get("enabled") is not False]
+    cadence = b.get("cadence")
+    cad: dict[str, Any] = cadence if isinstance(cadence, dict) else {}
+    seg = cad.get("segment_s")
+    seg = min(3600.0, max(2.0, float(seg))) if isinstance(seg, (int, float)) and not isinstance(seg, bool) else 60.0
+    per_minute = len(cams) * (60 / seg + 1) + 10
+    return int(HEADROOM * per_minute) + FLOOR, f"{len(cams)} cameras, segments of {seg:g} s"
+
+
+def fresh_counts(durable: list[tuple[Any, ...]], received_us: int) -> dict[str, int]:
+    """Durable rows (node, seq, kind, ts_us, ...) of one batch a node sent lately (not its outbox
+    draining after an outage: that comes as fast as the link allows and is lawful), per node."""
+    out: dict[str, int] = {}
+    for row in durable:
+        if received_us - row[3] < DRAIN_US:
+            out[row[0]] = out.get(row[0], 0) + 1
+    return out

@@ -199,6 +199,12 @@ class Store:
         on its lock); central/pgstore.py holds a lease per node."""
         return True
 
+    def rebalance(self) -> None:
+        """Take this instance's share of the nodes' leases: nothing to share on SQLite."""
+
+    def settle(self) -> None:
+        """Write the rows held back from the batches (central/pgstore.py): none on SQLite."""
+
     @contextlib.contextmanager
     def writing(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction (``durable=False``: one whose loss in a crash is harmless, as the

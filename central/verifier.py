@@ -58,6 +58,8 @@ class Verifier:
                 started = time.monotonic()
                 while i < len(mine) and (time.monotonic() - started < CHUNK_S):
                     node, i = mine[i], i + 1
+                    if not self.store.lease(node):
+                        continue  # its share moved to another instance since the pass began (issue 43)
                     conn.execute("SAVEPOINT node")
                     try:
                         done += self._pass(node, now)

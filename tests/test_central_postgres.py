@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import psycopg
 import pytest
@@ -20,9 +21,9 @@ from central.store import now_us
 from tests import test_central_hostile as hostile
 from tests import test_central_office_clock as office_clock
 from tests import test_central_units as units
-from tests.support.broker import Broker
+from tests.support.broker import Broker, free_port
 from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages,
-                                   central_messages_by_node, central_pg_leases,
+                                   central_messages_by_node, central_pg_hold_node, central_pg_leases,
                                    central_pg_partitions)
 from tests.support.daemon import wait_for
 from tests.support.postgres import Postgres, available
@@ -201,9 +202,9 @@ def test_a_node_is_verified_by_the_instance_holding_its_lease(pg_url):
 
 # two instances, one killed ------------------------------------------------------------------------
 class Instance:
-    def __init__(self, tmp_path, name: str, broker: Broker, url: str):
+    def __init__(self, tmp_path, name: str, broker: Broker, url: str, more: str = ""):
         self.config = tmp_path / f"{name}.toml"
-        self.config.write_text(
+        self.config.write_text(more + 
             f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "central-{name}"\n'
             f'shared_group = "central"\n[storage]\ndata_dir = "{name}-data"\nurl = "{url}"\n'
             f'[verify]\ninterval = "300ms"\ngap_grace = "2s"\n[dashboard]\nlisten = ""\n[report]\ntimezone = "UTC"\n'
@@ -309,3 +310,112 @@ def _try_store(url: str) -> PgStore | None:
 
 def _stored(store: PgStore) -> int:
     return central_messages(store)
+
+
+# three instances share the nodes (issue 43 item 1), one killed for good ---------------------------------
+def test_three_instances_share_the_nodes_and_a_killed_ones_share_moves_within_30_s(tmp_path, pg_url):
+    """Each live instance holds the leases of its rendezvous share of the nodes (central/leases.py);
+    a kill -9 of one moves its share to the two others within 30 s, the others' nodes stay put.
+    status --json shows each instance's leases; the metrics of one are scraped."""
+    from central import leases as lease_rules
+
+    broker = Broker(tmp_path / "broker").start()
+    metrics = free_port()
+    names = ("a", "b", "c")
+    inst = {n: Instance(tmp_path, n, broker, pg_url, f'[metrics]\nlisten = "127.0.0.1:{metrics}"\n' if n == "a" else "")
+            for n in names}
+    nodes = [f"s{i % 4}/n{i}" for i in range(30)]
+    t0 = now_us() - 60_000_000
+
+    def expected(alive: tuple[str, ...]) -> dict[int, set[int]]:
+        ids = tuple(f"central-{n}" for n in alive)
+        return {inst[n].proc.pid: {lock_key(x) for x in nodes if lease_rules.owner(x, ids) == f"central-{n}"}
+                for n in alive}
+
+    try:
+        for i in inst.values():
+            i.start()
+        wait_for(lambda: all(b"subscribed to $share/central/" in i.log_path.read_bytes() for i in inst.values()), 60,
+                 "the three instances subscribed")
+        hostile.publish(broker.port, [(f"edged/v1/{n}/alarm", hostile.durable(t0 + k, {"id": f"a{k}", "action": "raise"}),
+                                       False) for k in (1, 2) for n in nodes], "fleet")
+        want = expected(names)
+        assert all(len(v) >= 5 for v in want.values()), "each instance has a share (13/11/6 of 30 for these names)"
+        try:
+            wait_for(lambda: leases(pg_url) == want, 60, "each instance holds its share")
+        except AssertionError:
+            raise AssertionError(f"held {leases(pg_url)}, want {want}") from None
+        status = json.loads(subprocess.run([sys.executable, "-m", "central.cli", "--config", str(inst["a"].config),
+                                            "status", "--json"], capture_output=True, text=True, cwd=ROOT,
+                                           timeout=120).stdout)
+        assert {i["id"]: (i["live"], i["pid"]) for i in status["office"]["instances"]} == {
+            f"central-{n}": (True, inst[n].proc.pid) for n in names}
+        wait_for(lambda: b"edged_central_leases " in urllib.request.urlopen(
+            f"http://127.0.0.1:{metrics}/metrics", timeout=10).read(), 30, "the metrics say the leases")
+
+        inst["c"].stop(signal.SIGKILL)  # for good: never started again
+        killed = time.monotonic()
+        after = expected(("a", "b"))
+        wait_for(lambda: leases(pg_url) == after, 30, "c's share taken by a and b within 30 s")
+        moved_in = time.monotonic() - killed
+        assert all(want[inst[n].proc.pid] <= after[inst[n].proc.pid] for n in ("a", "b")), "the others' nodes stay put"
+        status = json.loads(subprocess.run([sys.executable, "-m", "central.cli", "--config", str(inst["a"].config),
+                                            "status", "--json"], capture_output=True, text=True, cwd=ROOT,
+                                           timeout=120).stdout)
+        gone = {i["id"]: i["live"] for i in status["office"]["instances"]}
+        assert gone == {"central-a": True, "central-b": True, "central-c": False}, gone
+        assert sum(i.get("leases", 0) for i in status["office"]["instances"] if i["live"]) <= len(nodes)
+        print(f"c's share moved in {moved_in:.1f} s")
+    finally:
+        for i in inst.values():
+            i.stop()
+        broker.stop()
+
+
+def test_a_flood_over_what_the_birth_allows_is_counted_across_instances(pg_url):
+    """Issue 43 item 3 (part): each instance counts a node's fresh durable messages into the
+    store's row for the minute, so two instances' halves of a flood add up to a finding that
+    neither half alone would raise; an outbox draining old messages is not counted."""
+    from central import quota
+
+    birth = {"ts_us": 1, "cameras": [{"id": f"c{i}", "enabled": True} for i in range(4)],
+             "cadence": {"segment_s": 60}}
+    budget = quota.birth_budget(birth)[0]
+    assert budget == 2 * (4 * 2 + 10) + 20
+    now = 1_800_000_000_000_000  # the top of a minute
+    a, b = PgStore(pg_url), PgStore(pg_url)
+    a.ingest([("edged/v1/s/n/birth", json.dumps(birth).encode())], now)
+
+    def alarms(lo: int, hi: int, age_us: int) -> list[tuple[str, bytes]]:
+        return [("edged/v1/s/n/alarm", json.dumps({"seq": now - 10**9 + i, "ts_us": now - age_us, "id": f"a{i}",
+                                                   "action": "raise"}).encode()) for i in range(lo, hi)]
+    half = budget // 2 + 5
+    assert a.ingest(alarms(0, 500, quota.DRAIN_US + 1), now + 1) == 500, "an outbox draining: not counted"
+    assert a.ingest(alarms(500, 500 + half, 0), now + 2) == half
+    assert [f for f in a.findings() if f["kind"] == "quota_exceeded"] == [], "half the flood: under the budget"
+    assert b.ingest(alarms(1000, 1000 + half, 0), now + 3) == half
+    found = [f for f in b.findings() if f["kind"] == "quota_exceeded"]
+    assert len(found) == 1 and found[0]["severity"] == "warning" and f"over the {budget}" in found[0]["message"]
+    assert "4 cameras" in found[0]["message"]
+    a.close()
+    b.close()
+
+
+def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_second(pg_url):
+    """Issue 43 item 1: the rows every instance rewrites (a node's figures, retained states) are
+    written once a second under `run`, skipping those another transaction holds (a verifier's
+    pass): nobody waits, and the skipped ones are written at the next settle."""
+    a = PgStore(pg_url)
+    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1000, {"id": "a", "action": "raise"})) for i in (1, 2)], 2000)
+    a.coalesce_s = 1.0
+    other = psycopg.connect(pg_url)
+    central_pg_hold_node(other, "s/n1")  # held, as a verifier's pass holds it
+    a._settled = 0.0
+    a.ingest([(f"edged/v1/s/n{i}/alarm", hostile.durable(1005, {"id": "b", "action": "raise"})) for i in (1, 2)], 3000)
+    seqs = lambda: {n["node"]: n["max_seq"] for n in a.nodes()}  # noqa: E731
+    assert seqs() == {"s/n1": 1000, "s/n2": 1005}, "n1's row is held: kept for later, n2's written"
+    other.rollback()
+    a.settle()
+    assert seqs() == {"s/n1": 1005, "s/n2": 1005}
+    other.close()
+    a.close()

@@ -130,7 +130,9 @@ class Reporting:
             "inspection": {"schedule": cfg.inspection.schedule, "period_us": cfg.inspection.period_us,
                            "sign_within_us": cfg.inspection.sign_within_us},
             # design/0095: [] says this site has nothing to corroborate its clock with
-            "time_sources": self.time_sources()})
+            "time_sources": self.time_sources(),
+            # what the office may expect of this box's rate (central/quota.py birth_budget, issue 43)
+            "cadence": {"segment_s": cfg.storage.segment_length_us / 1e6}})
 
     # hooks --------------------------------------------------------------------------
     async def alarm(self, event: dict[str, Any]) -> None:

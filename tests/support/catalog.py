@@ -171,6 +171,12 @@ def central_pg_leases(conn) -> list[tuple[str, int]]:
                         " AND l.granted AND l.objsubid = 1").fetchall()
 
 
+def central_pg_hold_node(conn, node: str) -> None:
+    """Hold a node's row in an open transaction of ``conn`` (a psycopg connection), as a
+    verifier's pass holds the rows of the nodes it verified till its commit."""
+    conn.execute("SELECT * FROM nodes WHERE node = %s FOR UPDATE", [node])
+
+
 def central_messages(store) -> int:
     return store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
 
