@@ -1,10 +1,8 @@
 """edgectl verbs for people: the first admin, logging in and out, accounts, retrieval requests.
-
-Everything goes through the daemon's control socket with the person's session token, which
-`edgectl login` keeps in a private file (edged/control/client.py: session_file). Passwords are read
-with getpass, or one per line from stdin with --password-stdin (scripts and tests); they never
-go on the command line. The audit verbs are in edged/cli/audit.py.
-"""
+Everything goes through the daemon's control socket with the person's session token, which `edgectl
+login` keeps in a private file (edged/control/client.py: session_file). Passwords are read with
+getpass, or one per line from stdin with --password-stdin; never on the command line. The audit
+verbs are in edged/cli/audit.py."""
 
 from __future__ import annotations
 
@@ -139,12 +137,11 @@ def cmd_account(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             save_session(ctx.socket, None)  # a new password ends the account's sessions
         return a, (_("password of {name} changed; its sessions ended: log in again") if a["name"] == me else
                    _("password of {name} changed; its sessions ended")).format(name=a["name"])
-    if args.acct_cmd == "acknowledge":
-        a = call(ctx.socket, "account.acknowledge", {"name": args.name, "reason": args.reason})
-        return a, _("{name}: the opening or reset is acknowledged; its alarm is cleared").format(name=a["name"])
-    if args.acct_cmd == "revoke":
-        a = call(ctx.socket, "account.revoke", {"name": args.name, "reason": args.reason})
-        return a, _("account {name} revoked; the row stays on record and its sessions ended").format(name=a["name"])
+    if args.acct_cmd in ("revoke", "acknowledge"):
+        a = call(ctx.socket, f"account.{args.acct_cmd}", {"name": args.name, "reason": args.reason})
+        return a, (_("account {name} revoked; the row stays on record and its sessions ended") if args.acct_cmd ==
+                   "revoke" else _("{name}: the opening or reset is acknowledged; its alarm is cleared")).format(
+            name=a["name"])
     if args.acct_cmd == "sign":  # an approver's sign-off of one box of the application (design/0088)
         call(ctx.socket, "account.sign", {"name": args.name, "action": args.action, "box": args.box})
         return {"account": args.name, "action": args.action, "box": args.box}, _(
@@ -325,13 +322,11 @@ def register(sub: Verbs) -> None:
     a.add_argument("name", nargs="?")
     a.add_argument("--reason")
     a.add_argument("--password-stdin", action="store_true", help=_("current then new password, one per line"))
-    a = acs.add_parser("revoke", parents=[JSON], help=_("revoke an account on transfer or departure (admin)"))
-    a.add_argument("name")
-    a.add_argument("--reason", required=True)
-    a = acs.add_parser("acknowledge", parents=[JSON], help=_(
-        "as a second admin, vouch for an account another admin opened or reset (clears its alarm)"))
-    a.add_argument("name")
-    a.add_argument("--reason", required=True)
+    for verb, says in (("revoke", _("revoke an account on transfer or departure (admin)")), ("acknowledge", _(
+            "as a second admin, vouch for an account another admin opened or reset (clears its alarm)"))):
+        a = acs.add_parser(verb, parents=[JSON], help=says)
+        a.add_argument("name")
+        a.add_argument("--reason", required=True)
     a = acs.add_parser("list", parents=[JSON], help=_("every account with its roles and cameras"))
     a = acs.add_parser("show", parents=[JSON], help=_("one account and its history"))
     a.add_argument("name")
