@@ -139,9 +139,9 @@ def cmd_account(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
                    _("password of {name} changed; its sessions ended")).format(name=a["name"])
     if args.acct_cmd in ("revoke", "acknowledge"):
         a = call(ctx.socket, f"account.{args.acct_cmd}", {"name": args.name, "reason": args.reason})
-        return a, (_("account {name} revoked; the row stays on record and its sessions ended") if args.acct_cmd ==
-                   "revoke" else _("{name}: the opening or reset is acknowledged; its alarm is cleared")).format(
-            name=a["name"])
+        said = {"revoke": _("account {name} revoked; the row stays on record and its sessions ended"),
+                "acknowledge": _("{name}: the opening or reset is acknowledged; its alarm is cleared")}
+        return a, said[args.acct_cmd].format(name=a["name"])
     if args.acct_cmd == "sign":  # an approver's sign-off of one box of the application (design/0088)
         call(ctx.socket, "account.sign", {"name": args.name, "action": args.action, "box": args.box})
         return {"account": args.name, "action": args.action, "box": args.box}, _(
@@ -299,7 +299,6 @@ def register(sub: Verbs) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--password-stdin", action="store_true", help=_("read the password from stdin (one line)"))
     p.set_defaults(handler=cmd_init_admin)
-
     p = sub.add_parser("login", parents=[JSON], help=_("log in with your personal account; the session is short-lived"))
     p.add_argument("name", nargs="?", help=_("account name (default: your OS user name)"))
     p.add_argument("--password-stdin", action="store_true", help=_("read the password from stdin (one line)"))
@@ -308,7 +307,6 @@ def register(sub: Verbs) -> None:
     p.set_defaults(handler=cmd_logout)
     p = sub.add_parser("whoami", parents=[JSON], help=_("the account, roles and camera scope of your session"))
     p.set_defaults(handler=cmd_whoami)
-
     p = sub.add_parser("account", help=_("personal accounts: opened, password changed, revoked; never deleted"))
     acs = p.add_subparsers(dest="acct_cmd", required=True)
     a = acs.add_parser("add", parents=[JSON], help=_("open an account (admin)"))
