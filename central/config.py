@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field
@@ -134,11 +135,16 @@ def load(path: Path | None) -> CentralConfig:
         topic=_str(b, "topic", "broker.topic", DEFAULT_TOPIC) or DEFAULT_TOPIC, shared_group=group,
         tls_ca_file=None if ca is None else base / ca,
         session_expiry_s=parse_duration(b.get("session_expiry", "7d"), "broker.session_expiry") // 1_000_000)
+    if not _loopback(broker.host) and broker.tls_ca_file is None:   # issue 45: never in the clear off the box
+        raise ConfigError("broker.tls_ca_file", f"the broker {broker.host} is not on this machine: talk to it over "
+                          "TLS (tls_ca_file = the broker's CA, port 8883)")
     s = _table(data, "storage", ("data_dir", "batch", "url"))
     url = _str(s, "url", "storage.url", None)
     if url is not None and not re.match(r"postgres(ql)?://", url):
         raise ConfigError("storage.url", "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
                           "(leave it out for the embedded SQLite store)")
+    if url is not None and (why := _pg_tls_refusal(url)):
+        raise ConfigError("storage.url", why)
     data_dir = base / (_str(s, "data_dir", "storage.data_dir", "edged-central-data") or "")
     batch = s.get("batch", 5000)
     if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 100_000:
@@ -190,6 +196,19 @@ def load(path: Path | None) -> CentralConfig:
         allowed_hosts=tuple(h.strip().lower() for h in hosts),
         tls_cert_file=None if cert is None else base / cert, tls_key_file=None if key is None else base / key,
         accounts=accounts, storage_url=url, metrics_listen=metrics or None)
+
+
+def _pg_tls_refusal(url: str) -> str | None:
+    """Why a PostgreSQL URL off this machine is refused (issue 45): it must ask for
+    sslmode=verify-full (the server's certificate checked, its name too); None if it may be used."""
+    parts = urlsplit(url)
+    hosts = parse_qs(parts.query).get("host", []) + ([parts.hostname] if parts.hostname else [])
+    if not hosts or all(h.startswith("/") or _loopback(h) for h in hosts):
+        return None   # a Unix socket or this machine
+    if parse_qs(parts.query).get("sslmode") == ["verify-full"]:
+        return None
+    return ("the database is not on this machine: add ?sslmode=verify-full (and sslrootcert=... if its CA "
+            "is not the system's) so that the office's store is reached over TLS with the server checked")
 
 
 def _loopback(host: str) -> bool:

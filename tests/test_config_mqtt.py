@@ -147,3 +147,28 @@ def test_mqtt_password_never_in_error(tmp_path, body):
     err = error_for(tmp_path, mqtt_toml(body))
     for secret in (SECRET, "123456789"):
         assert secret not in str(err) and secret not in repr(err)
+
+
+def test_a_broker_off_this_box_needs_tls(tmp_path):
+    """issue 45 item 7: the broker password and every message never cross the network in the clear."""
+    err = error_for(tmp_path, mqtt_toml('enabled = true\nhost = "mqtt.central.example.org"\n'))
+    assert err.field == "mqtt.tls" and "not on this box" in str(err)
+    for host in ("127.0.0.1", "localhost", "::1"):
+        assert load_config(write(tmp_path, mqtt_toml(f'enabled = true\nhost = "{host}"\n'))).mqtt.host == host
+    assert not load_config(write(tmp_path, mqtt_toml('host = "b"\n'))).mqtt.enabled   # off: not checked
+
+
+def test_the_office_reaches_a_broker_and_a_database_off_its_machine_over_tls_only(tmp_path):
+    from central import config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[broker]\nhost = "mqtt.office.example"\n')
+    with pytest.raises(config.ConfigError, match="broker.tls_ca_file.*not on this machine"):
+        config.load(path)
+    path.write_text('[storage]\nurl = "postgresql://office:pw@db.office.example:5432/central"\n')
+    with pytest.raises(config.ConfigError, match="storage.url.*sslmode=verify-full"):
+        config.load(path)
+    for url in ("postgresql://office:pw@db.office.example:5432/central?sslmode=verify-full",
+                "postgresql://office@127.0.0.1:5432/central", "postgresql://office@/central?host=/run/postgresql"):
+        path.write_text(f'[storage]\nurl = "{url}"\n')
+        assert config.load(path).storage_url == url

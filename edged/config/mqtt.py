@@ -63,6 +63,12 @@ def _mqtt(t: dict[str, Any], site_id: str, node: str, base_dir: Path | None) -> 
         if not isinstance(t["tls"], dict):
             raise ConfigError("mqtt.tls", f"expected a table ([mqtt.tls] section), found {_describe(t['tls'])}")
         tls = _mqtt_tls(t["tls"], enabled, base_dir)
+    if enabled and tls is None and not _loopback(host):
+        # issue 45: a broker off this box without TLS hands the broker password and every message
+        # (alarms, audit records) to anyone on the path
+        raise ConfigError("mqtt.tls", f"the broker {_show(host)} is not on this box: talk to it over TLS "
+                          '([mqtt.tls] ca_file = "/etc/edged/broker-ca.pem", port 8883), or run a broker '
+                          "on this box (127.0.0.1) that bridges to it over TLS")
     port = t.get("port", 8883 if tls else 1883)
     if not isinstance(port, int) or isinstance(port, bool):
         raise ConfigError("mqtt.port", f"expected an integer, found {_describe(port)}")
@@ -120,6 +126,11 @@ def _mqtt(t: dict[str, Any], site_id: str, node: str, base_dir: Path | None) -> 
         chain_head_us=_duration(t, "chain_head", "mqtt", MINUTE, SECOND, HOUR),
         camera_heartbeat_us=_duration(t, "camera_heartbeat", "mqtt", MINUTE, SECOND, HOUR),
     )
+
+
+def _loopback(host: str) -> bool:
+    h = host.strip("[]").lower()
+    return h in ("localhost", "::1") or h.startswith("127.")
 
 
 def _mqtt_host(value: Any, field: str) -> str:
