@@ -85,11 +85,23 @@ def test_004_each_buildings_managing_unit_signs_for_its_own_cameras():
     both = request(pol, cameras=["library-1", "workshop-1"], org="Class 2A")
     assert [s["name"] for s in both["chain"]] == ["業管單位：圖書館", "業管單位：機械科", "學務處(學安室)", "學務主任"]
     # the department signs for its workshop camera only: its rights need not cover the library's
-    scopes = {"mech": ["workshop-1"], "librarian": ["library-1"]}
-    with pytest.raises(RequestRuleError, match="no rights on camera.s. library-1"):
-        rq.decide(both, approver="mech", approve=True, reason="x", now_us=T0, grant_ttl_us=DAY,
-                  approver_scope=scopes["mech"])
-    walk(both, ["librarian", "mech", "safety", "hsu"], scopes)
+    scopes = {"chao": ["workshop-1"], "lee": ["library-1"]}
+    with pytest.raises(RequestRuleError, match="signed by lee, not chao"):
+        rq.decide(both, approver="chao", approve=True, reason="x", now_us=T0, grant_ttl_us=DAY,
+                  approver_scope=scopes["chao"])
+    walk(both, ["lee", "chao", "kuo", "hsu"], scopes)
+
+
+@pytest.mark.parametrize("number, kind, names", [
+    ("000", "police-urgent", ["主任或其授權人"]), ("002", "internal", ["分局長"]), ("002", "citizen", ["分局長"]),
+    ("004", "internal", ["業管單位：圖書館", "業管單位：機械科", "學務處(學安室)", "學務主任"]),
+    ("004", "agency", ["學務處(學安室)", "學務主任"])])
+def test_the_steps_the_rules_give_a_person_name_their_approvers(number, kind, names):
+    """Issue 42 item 1 (design/0102): a step the site's rule gives to one person (the director or
+    his delegate, the precinct chief, a managing unit, student affairs) names who signs it, so no
+    other approver's inbox offers it and nobody signs a box that is not theirs."""
+    steps = {s.name: s for s in site(number).policy.kinds[kind].chain}
+    assert {n: bool(steps[n].approvers) for n in names} == {n: True for n in names}
 
 
 def test_chains_of_any_length_and_scoped_steps_on_top():

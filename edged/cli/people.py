@@ -3,8 +3,7 @@
 Everything goes through the daemon's control socket with the person's session token, which
 `edgectl login` keeps in a private file (edged/control/client.py: session_file). Passwords are read
 with getpass, or one per line from stdin with --password-stdin (scripts and tests); they never
-go on the command line. The audit verbs are in edged/cli/audit.py.
-"""
+go on the command line. The audit verbs are in edged/cli/audit.py."""
 
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from edged.control.protocol import RequestError
 from edged.cli.display import JSON, UsageError, fmt_time, label_of, parse_when, table, width
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import N_, _
+from edged.rules import chains
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.clock import SYSTEM
 from storage.states.requests import APPROVED, FILED, REQUEST_STATES
@@ -213,7 +213,8 @@ def _chain_text(r: dict[str, Any]) -> str:
             who = ", ".join(step["approvers"]) if step.get("approvers") else _("any approver")
             lines.append(f"{i + 1}. {step['name']}: " + (_("waiting for {who}").format(who=who)
                                                          if r["state"] == "filed" else "-"))
-    return ("\n" + " " * 12).join(lines)
+    why = chains.stuck(r)  # design/0102: a request nobody can finish says so, and who can close it
+    return ("\n" + " " * 12).join(lines + ([chains.stuck_text(why)] if why else []))
 
 
 def cmd_request(ctx, args) -> tuple[Any, str]:

@@ -24,7 +24,7 @@ import re
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, Sequence
 
-from edged.rules import deadlines
+from edged.rules import chains, deadlines
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES,
     COPY_KINDS,
@@ -240,7 +240,8 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     decides it and issues the grant, which names every signer; a rejection at any step decides it.
     Refused (R5.3 and separation of duties): whoever filed or asked for the request; anyone
     who signed an earlier step of it; anyone the step does not list; an approver whose cameras
-    do not cover the request's (R4.2)."""
+    do not cover the request's (R4.2); an approval that would leave a later step with nobody
+    able to sign it (edged/rules/chains.py, design/0102)."""
     if req["state"] != FILED:
         raise RequestRuleError(_("request {id} is already {state}").format(id=req.get('id'), state=req['state']))
     if req.get("purged_us"):
@@ -265,6 +266,11 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
         raise RequestRuleError(_("{approver} has no rights on camera(s) {outside} of request {id}; an approver for "
                                  "those cameras decides").format(
             approver=approver, outside=', '.join(outside), id=req.get('id')))
+    blocked = chains.dead_end(req, index, approver) if approve else []
+    if blocked:  # design/0102: a box signed now must not leave a later one with nobody to sign it
+        raise RequestRuleError(_("{approver} signs {later} of request {id}; signing {where} too would leave {later} "
+                                 "with nobody to sign it: another approver signs {where}").format(
+            approver=approver, later=", ".join(blocked), id=req.get("id"), where=where))
     reason = reason.strip()
     if not reason:
         raise RequestRuleError(_("a decision gives its reason (--reason): necessity and relevance were checked"))

@@ -13,7 +13,7 @@ from edged.documents.ethics import ethics_html
 from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _
-from edged.rules import retrieval as rq
+from edged.rules import chains, retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
@@ -141,7 +141,8 @@ class Pages:
             return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
         done = request.query.get("done", "")
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
-        body += self.details(req, ctx) + self.chain(req, ctx)
+        why = chains.stuck(req)   # design/0102: why nobody can finish it, and who can close it
+        body += (message("error", chains.stuck_text(why)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
         body += export_card(req, ctx)
