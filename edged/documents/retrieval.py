@@ -12,15 +12,15 @@ from typing import Any
 from edged.config.forms import ApplicationForm, FormField, SignBox
 from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.i18n import N_, _
+from edged.rules.words import KIND_WORDS, MODE_WORDS
 
-KIND_LABELS = {"internal": N_("internal staff"), "citizen": N_("citizen"), "agency": N_("public agency"),
-               "police-urgent": N_("police, urgent"), "quick-look": N_("quick look")}
+KIND_LABELS = KIND_WORDS  # edged/rules/words.py: the same words in refusals
 CATEGORY_LABELS = {"lost-property": N_("lost property"), "counter-dispute": N_("counter dispute"),
                    "personal-safety": N_("personal safety"), "major-incident": N_("other major incident"),
                    "other": N_("other")}
 STATE_LABELS = {"filed": N_("filed, awaiting approval"), "approved": N_("approved"), "rejected": N_("rejected"),
                 "used": N_("approved and used"), "lapsed": N_("lapsed unused")}
-MODE_LABELS = {"view": N_("view"), "copy": N_("copy")}
+MODE_LABELS = MODE_WORDS
 
 
 def label(labels: dict[str, str], value: str | None) -> str:

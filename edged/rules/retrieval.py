@@ -39,7 +39,8 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     default_policy,
     distinct_signers,
 )
-from edged.i18n import _
+from edged.i18n import _, hinted
+from edged.rules.words import KIND_WORDS, MODE_WORDS, either, listed, word
 from storage.states.requests import APPROVED, FILED, LAPSED, REJECTED, USED  # noqa: F401 - rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
@@ -64,9 +65,8 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     kind = str(fields.get("kind") or "")
     if kind not in policy.kinds:
         if kind in KINDS:
-            raise RequestRuleError(_("this site does not take {kind} requests; it takes {kinds} ([policy] "
-                                     "kinds)").format(
-                kind=kind, kinds=', '.join(policy.kinds)))
+            raise hinted(RequestRuleError(_("This office does not take requests from {kind}; it takes {kinds}.").format(
+                kind=word(KIND_WORDS, kind), kinds=listed(KIND_WORDS, policy.kinds))), "[policy] kinds")
         raise RequestRuleError(_("unknown request kind {kind!r}; kinds are {kinds}").format(
             kind=kind, kinds=', '.join(policy.kinds)))
     rules = policy.kinds[kind]
@@ -78,8 +78,10 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     if mode not in MODES:
         raise RequestRuleError(_("mode is view or copy, not {mode!r}").format(mode=mode))
     if mode not in rules.modes:
-        raise RequestRuleError(_("a {kind} request may only {modes} here, not {mode} (the site's [policy])").format(
-            kind=kind, modes='/'.join(sorted(rules.modes)), mode=mode))
+        raise hinted(RequestRuleError(_("A request from {kind} may only {modes} the footage here, not {mode} it "
+                                        "(the office's rules).").format(
+            kind=word(KIND_WORDS, kind), modes=either(MODE_WORDS, sorted(rules.modes, reverse=True)),
+            mode=word(MODE_WORDS, mode))), f"[policy.{kind}] modes")
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
     due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us,
@@ -104,10 +106,9 @@ def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[
         approvers = s.approvers
         if s.unit == REQUESTER_UNIT:
             if org not in policy.units:
-                raise RequestRuleError(_("step {name} is signed by the chief of the requester's unit, and {org!r} is "
-                                         "not a unit of this site's [policy.units] ({units}); name the unit as "
-                                         "written there (--org)").format(
-                    name=s.name, org=org, units=", ".join(policy.units)))
+                raise hinted(RequestRuleError(_("{name} is signed by the chief of the requester's unit, and "
+                                                "「{org}」 is not a unit of this office: choose one of {units}.").format(
+                    name=s.name, org=org, units=_(", ").join(policy.units))), "--org; [policy.units]")
             approvers = policy.units[org]
             if any(o is not s and o.approvers is not None and o.unit is None and o.applies(cameras)
                    and approvers <= o.approvers for o in steps):
@@ -117,9 +118,9 @@ def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[
             step["cameras"] = sorted(s.cameras & set(cameras))
         chain.append(step)
     if not distinct_signers([st["approvers"] for st in chain if st["approvers"] is not None]):
-        raise RequestRuleError(_("the chain of this request ({steps}) cannot be signed by a different approver at "
-                                 "each step: the site's [policy] lists too few").format(
-            steps=", ".join(st["name"] for st in chain)))
+        raise hinted(RequestRuleError(_("The sign-offs of this request ({steps}) cannot each be signed by a "
+                                        "different person: the office's rules name too few approvers.").format(
+            steps=_(", ").join(st["name"] for st in chain))), "[policy] chain")
     return chain
 
 
@@ -193,15 +194,16 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
             raise RequestRuleError(_("a citizen's request needs their ID number (--id-number); only a masked form and "
                                      "a keyed hash are kept"))
         if not fields.get("identity_checked"):
-            raise RequestRuleError(_("check the citizen's identity document first (--identity-checked): a citizen may "
-                                     "only see footage of themselves (R5.1)"))
+            raise hinted(RequestRuleError(_("Check the citizen's identity document first: a citizen may only see "
+                                            "footage of themselves.")), "--identity-checked (R5.1)")
         row["citizen_id_masked"] = mask_id(fields["id_number"])
         row["citizen_id_hmac"] = id_hmac(fields["id_number"], id_key)
         row["identity_checked"] = 1
     elif kind in ("agency", "police-urgent") and not row["letter_ref"]:
-        raise RequestRuleError(_("an {kind} request names the official letter or case (--letter)").format(kind=kind))
+        raise hinted(RequestRuleError(_("A request from {kind} gives its official letter or case number.").format(
+            kind=word(KIND_WORDS, kind))), "--letter")
     elif kind == "internal" and not row["requester_org"]:
-        raise RequestRuleError(_("an internal request names the requester's unit (--org)"))
+        raise hinted(RequestRuleError(_("An internal request names the requester's unit.")), "--org")
     flag = fields.get("flag") or ("major" if category == "major-incident" else None)
     if flag is not None:
         row["flag"] = check_flag(flag)
@@ -273,7 +275,7 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
             approver=approver, later=", ".join(blocked), id=req.get("id"), where=where))
     reason = reason.strip()
     if not reason:
-        raise RequestRuleError(_("a decision gives its reason (--reason): necessity and relevance were checked"))
+        raise hinted(RequestRuleError(_("A decision gives its reason: necessity and relevance were checked.")), "--reason")
     steps = [*steps_signed(req), {"step": index, "name": step["name"], "by": approver, "at_us": now_us,
                                   "approve": bool(approve), "reason": reason}]
     changes: dict[str, Any] = {"steps": steps}
