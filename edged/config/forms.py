@@ -55,8 +55,8 @@ DOCUMENTS = ("notice", "inventory", "register", "audit", "application", *PAGES,
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
 _FIELD_KEYS = ("label", "value", "choices", "text", "below")
-_BOX_KEYS = ("label", "steps", "lines", "choices")
-_PAGE_BOX_KEYS = ("label", "value", "lines", "choices")   # a page's box: no chain steps
+_BOX_KEYS = ("label", "steps", "lines", "choices", "ticked")
+_PAGE_BOX_KEYS = ("label", "value", "lines", "choices", "ticked")   # a page's box: no chain steps
 _PAGE_KEYS = ("title", "cite", "fields", "boxes", "notes")
 # what each page's field or box may be filled with, from what the daemon keeps (edged/documents/pages.py)
 PAGE_VALUES = {
@@ -91,6 +91,7 @@ class SignBox:
     lines: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     value: str | None = None  # a page's box: who the daemon has on record for it (PAGE_VALUES)
+    ticked: tuple[str, ...] = ()  # the choices a request always ticks (004 附件二: □影像調閱 on a viewing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,5 +317,9 @@ def _box(t: Any, path: str, steps: set[str] | None, values: tuple[str, ...] = ()
     if value is not None and value not in values:
         raise ConfigError(_join(path, "value"), f"{value!r} is not someone the daemon keeps for this page; values "
                                                 "are " + ", ".join(values))
-    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=_texts(t, "choices", path),
-                   value=value)
+    choices = _texts(t, "choices", path)
+    ticked = _texts(t, "ticked", path)
+    if set(ticked) - set(choices):
+        raise ConfigError(_join(path, "ticked"), f"ticks only the box's own choices ({', '.join(choices) or 'none'})")
+    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=choices, value=value,
+                   ticked=ticked)

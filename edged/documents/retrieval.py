@@ -122,7 +122,7 @@ def _box(doc: Doc, r: dict[str, Any], box: SignBox) -> str:
     """A signature box: its printed lines, its boxes to tick, and the sign-offs of its steps."""
     chain = [s["name"] for s in r.get("chain") or []]
     parts = [f'<span class="line">{esc(line)}</span>' for line in box.lines]
-    parts += [checkbox(False, c) for c in box.choices]
+    parts += [checkbox(c in box.ticked, c) for c in box.choices]
     for s in r.get("steps") or []:
         if 0 <= s["step"] < len(chain) and chain[s["step"]] in box.steps:
             word = _("approved") if s["approve"] else _("rejected")
