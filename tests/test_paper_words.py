@@ -12,7 +12,7 @@ from edged.documents.ethics import ethics_html
 from edged.documents.register import register_html
 from edged.documents.usage import usage_html
 from edged.i18n import speaking
-from tests.support.forms import PRINTED, REQUEST, RUNS, TAIPEI
+from tests.support.forms import CAMERAS, LIST_CHANGED, PRINTED, REQUEST, RUNS, TAIPEI
 from tests.test_site_forms import rendered, request_for, site
 
 
@@ -60,3 +60,19 @@ def test_the_inspection_time_is_a_range():
         page = register_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), 2026, 11, RUNS,
                              ("picture", "audio"), {}, PRINTED)
     assert "09:12 至 09:40" in text_of(page), text_of(page)
+
+
+def test_the_notice_says_the_retention_in_the_rules_own_unit():
+    """001 第十二點: 3個月 and 1年內, not the 93 and 372 days edged keeps them as; a camera with its
+    own retention still says its days."""
+    from edged.documents.notice import inventory_rows, notice_html
+    cfg = site("001-land-office")
+    doc = Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms)
+    rows = [{**CAMERAS[0], "min_days": 93, "max_days": 372, "site_retention": True},
+            {**CAMERAS[1], "min_days": 30, "max_days": 60, "site_retention": False}]
+    with speaking("zh-TW"):
+        text = text_of(notice_html(doc, rows, LIST_CHANGED, PRINTED))
+        inventory = inventory_rows(rows, doc)
+    assert "至少保存3個月，至遲於1年內銷毀" in text and "372" not in text and "93 日" not in text, text
+    assert "60" in text   # the other camera's own retention, in days
+    assert inventory[0][8] == "至少保存3個月，至遲於1年內銷毀" and inventory[1][8] == "30-60"

@@ -129,6 +129,7 @@ class Forms:
     raw: Mapping[str, Any] = field(default_factory=dict)         # the table as written (sent to edgectl)
     pages: Mapping[str, PageForm] = field(default_factory=dict)  # [forms.account|hold|maintenance]
     fees: Mapping[str, int] = field(default_factory=dict)        # kind -> the fee of a copy (0: written by hand)
+    retention: str = ""   # the notice's retention in the rule's own words (「保存3個月以上，1年內銷毀」; issue 42)
 
     def page(self, name: str) -> PageForm:
         return self.pages.get(name) or PageForm()
@@ -167,8 +168,9 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     the site's language itself)."""
     if not isinstance(t, dict):
         raise ConfigError("forms", f"expected a table ([forms] section), found {_describe(t)}")
-    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees"))
+    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees", "retention"))
     rule = _string(t["rule"], "forms.rule").strip() if "rule" in t else ""
+    retention = _string(t["retention"], "forms.retention").strip() if "retention" in t else ""
     cite = _names(t.get("cite", {}), "forms.cite", DOCUMENTS)
     labels = _names(t.get("categories", {}), "forms.categories", tuple(categories))
     kind_labels = _names(t.get("kinds", {}), "forms.kinds", tuple(kinds))
@@ -192,7 +194,7 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     pages = {name: _page(t[name], f"forms.{name}", PAGE_VALUES[name]) for name in PAGES if name in t}
     return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels,
                  site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t, pages=pages,
-                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)))
+                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)), retention=retention)
 
 
 def _fees(t: Any, path: str, kinds: tuple[str, ...]) -> dict[str, int]:
