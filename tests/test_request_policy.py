@@ -242,7 +242,7 @@ def test_a_grant_needs_every_applicable_step_signed_by_a_different_approver(chai
     applicable = [s for s in chain if s.applies(cams)]
     if not distinct_signers([s.approvers for s in applicable if s.approvers is not None]):
         # steps of several cameras' units that only the same people could sign: refused at filing
-        with pytest.raises(RequestRuleError, match="cannot be signed by a different approver"):
+        with pytest.raises(RequestRuleError, match="cannot each be signed by a different person"):
             filed(pol, fields(cameras=sorted(cams)))
         return
     req = filed(pol, fields(cameras=sorted(cams)))

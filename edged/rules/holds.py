@@ -72,23 +72,23 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
 
 def _review_date(rules: HoldRules, review_us: int | None, now_us: int) -> int:
     if review_us is None:
-        raise HoldRuleError(_("a legal hold names its review date (--review, e.g. 180d): it keeps footage until "
-                              "released, so someone must look at it again by then"))
+        raise hinted(HoldRuleError(_("A legal hold names its review date: it keeps footage until released, so "
+                                     "someone must look at it again by then.")), "--review, e.g. 180d")
     review_us = int(review_us)
     if review_us <= now_us:
         raise HoldRuleError(_("a legal hold's review date must be in the future"))
     if rules.review_us is not None and review_us - now_us > rules.review_us:
-        raise HoldRuleError(_("a legal hold is reviewed within {max} here ([policy.holds.legal] review); set an "
-                              "earlier date").format(max=_days(rules.review_us)))
+        raise hinted(HoldRuleError(_("A legal hold is reviewed within {max} here: set an earlier date.").format(
+            max=_days(rules.review_us))), "[policy.holds.legal] review")
     return review_us
 
 
 def _listed(rules: HoldRules, who: str, kind: str) -> None:
     """Where the site names who approves this kind, only they do (and extend or review it)."""
     if rules.approvers is not None and person(who) not in rules.approvers:
-        raise HoldRuleError(_("this site has {approvers} approve {kind} holds ([policy.holds.{kind}] approvers), "
-                              "not {who}").format(
-            approvers=", ".join(sorted(rules.approvers)), kind=kind, who=person(who)))
+        raise hinted(HoldRuleError(_("Here {approvers} approve this kind of hold ({kind}), not {who}.").format(
+            approvers=_(", ").join(sorted(rules.approvers)), kind=word(HOLD_WORDS, kind), who=person(who))),
+            f"[policy.holds.{kind}] approvers")
 
 
 def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,

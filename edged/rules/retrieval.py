@@ -157,10 +157,10 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     mode = str(fields.get("mode") or "view")
     reason = str(fields.get("reason") or "").strip()
     if not reason:
-        raise RequestRuleError(_("a request names its reason (--reason): the approver checks it is necessary"))
+        raise hinted(RequestRuleError(_("A request names its reason: the approver checks it is necessary.")), "--reason")
     cameras = fields.get("cameras")
     if not cameras or not isinstance(cameras, (list, tuple)):
-        raise RequestRuleError(_("a request names its cameras (--camera, repeatable)"))
+        raise hinted(RequestRuleError(_("A request names its cameras.")), "--camera, repeatable")
     cameras = sorted({str(c) for c in cameras})
     if known_cameras is not None:
         unknown = sorted(set(cameras) - set(known_cameras))
@@ -169,14 +169,14 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     try:
         from_us, to_us = int(fields["from_us"]), int(fields["to_us"])
     except (KeyError, TypeError, ValueError):
-        raise RequestRuleError(_("a request names its time range (--from, --to)")) from None
+        raise hinted(RequestRuleError(_("A request names its time range.")), "--from, --to") from None
     if to_us <= from_us:
         raise RequestRuleError(_("the time range's end must be after its start"))
     if from_us > now_us:
         raise RequestRuleError(_("the time range starts in the future: there is no footage yet"))
     name = str(fields.get("requester_name") or "").strip()
     if not name:
-        raise RequestRuleError(_("a request names its requester (--requester)"))
+        raise hinted(RequestRuleError(_("A request names its requester.")), "--requester")
     row: dict[str, Any] = {
         "kind": kind, "state": FILED, "category": category, "reason": reason, "cameras": cameras,
         "from_us": from_us, "to_us": to_us, "mode": mode, "requester_name": name,
@@ -191,8 +191,8 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     }
     if kind == "citizen":
         if not fields.get("id_number"):
-            raise RequestRuleError(_("a citizen's request needs their ID number (--id-number); only a masked form and "
-                                     "a keyed hash are kept"))
+            raise hinted(RequestRuleError(_("A citizen's request needs their ID number: only a masked form and a "
+                                            "keyed hash are kept.")), "--id-number")
         if not fields.get("identity_checked"):
             raise hinted(RequestRuleError(_("Check the citizen's identity document first: a citizen may only see "
                                             "footage of themselves.")), "--identity-checked (R5.1)")
