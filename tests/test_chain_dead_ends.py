@@ -82,3 +82,17 @@ def test_a_stuck_request_says_which_step_why_and_who_can_close_it(chain, signed,
 def test_a_decided_request_is_never_stuck():
     r = req([("主任", ["huang"])], filed_by="huang", state="approved")
     assert chains.stuck(r) is None
+
+
+def test_edgectl_request_show_and_the_desk_say_why_and_who():
+    """`edgectl request show` prints the stuck request's reason under its approvals, in words."""
+    from edged.cli.people import _chain_text
+    from edged.i18n import speaking
+
+    r = req(CITIZEN_000, ("huang",))
+    r["steps"][0]["approve"], r["steps"][0]["reason"] = True, "ok"
+    with speaking("zh-TW"):
+        text = _chain_text(r)
+        said = chains.stuck_text(chains.stuck(r))
+    assert "「主任」已無人能核章" in text and "lin 可於「秘書」退件" in text, text
+    assert said in text
