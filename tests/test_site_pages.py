@@ -129,7 +129,7 @@ def test_each_seed_page_prints_the_papers_fields_boxes_and_the_sites_clause(chro
         assert field(text, "申請事由") == "人事令 115-001" and field(text, "開通/變更密碼/註銷") == "民國115年1月5日"
         assert field(text, "授權範圍") == "系統管理人" and field(text, "申請日期") == ""   # not kept: by hand
         names = {c.id: c.name for c in cfg.cameras}
-        assert ticks(field(text, "畫面")) == ["☐全畫面", f"☑個別畫面（{names.get('counter-1', 'counter-1')} (counter-1)）"]
+        assert ticks(field(text, "畫面")) == ["☐全畫面", f"☑個別畫面（{names.get('counter-1', 'counter-1')}）"]
         assert field(text, "申請單位").startswith("臺北市建成地政事務所")
         assert boxes[0].split() == ["申請人：", "主管："] and boxes[1].split() == ["管理人：", "主管：", "admin",
                                                                                "115/01/05", "09:00"]
@@ -148,7 +148,7 @@ def test_each_seed_page_prints_the_papers_fields_boxes_and_the_sites_clause(chro
             assert field(text, "姓名") == "" and field(text, "學號或身分證字號") == ""
         else:
             names = {c.id: c.name for c in cfg.cameras}
-            assert field(text, "調閱鏡頭位置") == f"{names['counter-1']} (counter-1)、{names['lobby']} (lobby)"
+            assert field(text, "調閱鏡頭位置") == f"{names['counter-1']}、{names['lobby']}"
             assert field(text, "案號") == "115-陳-001"
     else:
         assert field(text, "廠商") == "某保全公司" and field(text, "維護情形") == "硬碟已更換"

@@ -41,8 +41,9 @@ def _row(head: str, value: str, raw: bool = False) -> str:
 
 
 def cameras_text(doc: Doc, cameras: list[str], names: dict[str, str]) -> str:
-    """櫃檯1 (counter1)、大門 (door): each camera's name, with its id."""
-    return ("、" if doc.lang == "zh-TW" else ", ").join(f"{names.get(c, c)} ({c})" for c in cameras)
+    """櫃檯1、大門: each camera by its name, as the office knows it (issue 42 item 2); the id only
+    for a camera that has no name (any more)."""
+    return ("、" if doc.lang == "zh-TW" else ", ").join(names.get(c) or c for c in cameras)
 
 
 def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:

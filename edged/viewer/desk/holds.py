@@ -168,7 +168,7 @@ class Pages:
     # placing one -----------------------------------------------------------------------------
     def placing_form(self, ctx: Ctx, f: dict[str, Any], error: str = "") -> str:
         scope = ctx.caller.cameras
-        cams = [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
+        cams = [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
         hour = 3_600_000_000
         policy = self.desk.cfg.policy.holds   # issue 42 item 4: only the kinds this person may place
         kinds = [(k, _(v)) for k, v in KIND_LABELS.items() if not policy.of(k).placed_by.isdisjoint(ctx.caller.roles)]

@@ -94,7 +94,7 @@ class Pages:
 
     def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
         scope = ctx.caller.cameras
-        return [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
+        return [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
 
     def rows(self, reqs: list[dict[str, Any]], ctx: Ctx) -> str:
         return table([_("No."), _("Filed"), _("Kind"), _("Reason"), _("Cameras"), _("Time range"), _("Requester"),
