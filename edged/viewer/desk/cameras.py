@@ -45,7 +45,8 @@ def said(text: str | None) -> str:
     a technician's detail, folded under the person's words (issue 42, design/0103)."""
     if not text:
         return esc("")
-    return (f'<details class="tech"><summary>{esc(_("technical detail"))}</summary>'
+    summary = esc(_("technical detail"))
+    return (f'<details class="tech"><summary>{summary}</summary>'
             f'<span translate="no">{esc(text)}</span></details>')
 
 
