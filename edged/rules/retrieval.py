@@ -160,7 +160,7 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         raise hinted(RequestRuleError(_("A request names its reason: the approver checks it is necessary.")), "--reason")
     cameras = fields.get("cameras")
     if not cameras or not isinstance(cameras, (list, tuple)):
-        raise hinted(RequestRuleError(_("A request names its cameras.")), "--camera, repeatable")
+        raise hinted(RequestRuleError(_("A request names its cameras.")), "--camera")
     cameras = sorted({str(c) for c in cameras})
     if known_cameras is not None:
         unknown = sorted(set(cameras) - set(known_cameras))
