@@ -17,7 +17,7 @@ import gettext
 import os
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.time.rocdate import roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
@@ -87,6 +87,21 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Marks a message for extraction where it is defined; `_()` translates it where it is shown."""
     return message
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def hinted(exc: E, hint: str | None) -> E:
+    """`exc`, a refusal in a person's words, carrying the technician's form of it (the option, the
+    config key or the operation behind it; design/0103): edgectl prints both, the desk the words."""
+    if hint:
+        exc.hint = hint  # type: ignore[attr-defined]
+    return exc
+
+
+def hint_of(exc: BaseException) -> str | None:
+    return getattr(exc, "hint", None)
 
 
 class Msg(str):

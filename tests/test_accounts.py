@@ -329,11 +329,13 @@ async def test_control_socket_checks_sessions_and_roles_and_streams_progress(tmp
         assert seen[-1].account == "carol" and seen[-1].roles == ("custodian",) and seen[-1].cameras == ("a",)
         assert seen[-1].uid == 0 and seen[-1].os_user == "root"
         for token, words in ((None, "not logged in"), ("forged", "not logged in"),
-                             ("tok-v", "needs the custodian role; vic has viewer")):
-            with pytest.raises(RequestError, match=words):
+                             ("tok-v", "this is for the custodian; your role is clerk")):
+            with pytest.raises(RequestError, match=words) as refused:
                 await asyncio.to_thread(call, tmp_path / "c.sock", "maintenance.begin", {}, token)
-        with pytest.raises(RequestError, match="not an operation any role may run"):
+        assert getattr(refused.value, "hint", "") == "refused: maintenance.begin needs the custodian role; vic has viewer"
+        with pytest.raises(RequestError, match="nobody may do this here") as refused:
             await asyncio.to_thread(call, tmp_path / "c.sock", "not.in.matrix", {}, "tok-c")
+        assert "not an operation any role may run" in refused.value.hint
         r = await asyncio.to_thread(call, tmp_path / "c.sock", "ping", {})
         assert r == {"actor": "root"} and seen[-1].account is None, "ping needs no session"
     finally:

@@ -167,9 +167,9 @@ def forms_in_chinese(d: Daemon, people: People, tmp) -> None:
     r = people.ctl("request", "form", str(request), "--out", str(tmp / "request.html"))
     assert r.returncode == 0, r.stderr
     form = (tmp / "request.html").read_text(encoding="utf-8")
-    for word in ("調閱影音資料申請表（內部）", "張大同", "櫃檯遺失皮夾", "櫃檯1 (counter1)", "☑ 內部同仁",
+    for word in ("調閱影音資料申請表（內部）", "張大同", "櫃檯遺失皮夾", "櫃檯1", "☑ 內部同仁",
                  "☑ 財物遺失", "事由具必要性", "adam", "民國", "☐ 所本部", "須保存影像檔案事由", "申請人簽名",
-                 "本表取代紙本", "臺北市文山區戶政事務所錄影監視系統管理作業規定 附件2"):
+                 "表單：", "臺北市文山區戶政事務所錄影監視系統管理作業規定 附件2"):
         assert word in form, word
     month = datetime.fromtimestamp(now / 1e6).astimezone().strftime("%Y-%m")
     ctl(d, "inspect", "report", "--month", month, "--out", str(tmp))

@@ -38,7 +38,8 @@ def test_perform_checks_the_role_and_the_one_time_password_before_the_handler():
         return {"done": True}
     table = {"request.approve": handler, "account.passwd": handler}
     answer = asyncio.run(perform(table, "request.approve", {"id": 1}, caller("viewer")))
-    assert not answer["ok"] and answer["code"] == "role" and "needs the approver role" in answer["error"]
+    assert not answer["ok"] and answer["code"] == "role" and "needs the approver role" in answer["hint"]
+    assert "request.approve" not in answer["error"] and "clerk" in answer["error"]   # words (design/0103)
     answer = asyncio.run(perform(table, "request.approve", {"id": 1}, caller("approver", must_change=True)))
     assert not answer["ok"] and answer["code"] == "passwd"
     assert asyncio.run(perform(table, "account.passwd", {}, caller("viewer", must_change=True)))["ok"]

@@ -91,7 +91,8 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
     clerk = login(browser, base, "clerk")
     assert clerk.locator("a[href='/desk/usage']").count() == 0
     answer = clerk.goto(base + "/desk/usage/register")
-    assert answer.status == 403 and "usage.register" in clerk.inner_text("main")
+    refused = clerk.inner_text("main")   # design/0103: the person's words, no operation key
+    assert answer.status == 403 and "系統管理人" in refused and "usage.register" not in refused, refused
     clerk.context.close()
     r = people.as_("clerk").ctl("request", "usage", "--from", start.isoformat(), "--out", str(tmp / "x.html"))
     assert r.returncode != 0 and "usage.register" in r.stderr and not (tmp / "x.html").exists(), r.stderr

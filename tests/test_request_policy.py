@@ -149,12 +149,12 @@ def test_an_approver_decides_only_on_cameras_in_their_scope():
 
 
 def test_kinds_and_categories_a_site_does_not_take():
-    with pytest.raises(RequestRuleError, match="does not take citizen requests"):
+    with pytest.raises(RequestRuleError, match="does not take requests from citizen"):
         filing(SCHOOL, fields(kind="citizen"), now_us=T0)
     with pytest.raises(RequestRuleError, match="unknown reason category 'counter-dispute'"):
         filing(SCHOOL, fields(category="counter-dispute"), now_us=T0)
     assert filing(SCHOOL, fields(category="campus-safety"), now_us=T0)["due_us"] is None
-    with pytest.raises(RequestRuleError, match="may only view here, not copy"):
+    with pytest.raises(RequestRuleError, match="may only view the footage here, not copy it"):
         filing(SCHOOL, fields(kind="agency", mode=COPY), now_us=T0)
 
 
@@ -242,7 +242,7 @@ def test_a_grant_needs_every_applicable_step_signed_by_a_different_approver(chai
     applicable = [s for s in chain if s.applies(cams)]
     if not distinct_signers([s.approvers for s in applicable if s.approvers is not None]):
         # steps of several cameras' units that only the same people could sign: refused at filing
-        with pytest.raises(RequestRuleError, match="cannot be signed by a different approver"):
+        with pytest.raises(RequestRuleError, match="cannot each be signed by a different person"):
             filed(pol, fields(cameras=sorted(cams)))
         return
     req = filed(pol, fields(cameras=sorted(cams)))

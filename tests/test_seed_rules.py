@@ -64,7 +64,7 @@ def test_000_internal_is_the_four_boxes_of_annex_2_with_the_applying_sections_ow
     assert request(pol, org="資訊課")["chain"][0]["approvers"] == ["wu"]
     # the managing section's own request: its chief signs once, as the managing section
     assert [s["name"] for s in request(pol, org="行政課")["chain"]] == ["管理課室", "秘書", "主任"]
-    with pytest.raises(RequestRuleError, match="not a unit of this site's .policy.units. .戶籍課, 資訊課, 行政課"):
+    with pytest.raises(RequestRuleError, match="not a unit of this office: choose one of 戶籍課, 資訊課, 行政課"):
         request(pol, org="Counter section")
 
 
@@ -85,11 +85,23 @@ def test_004_each_buildings_managing_unit_signs_for_its_own_cameras():
     both = request(pol, cameras=["library-1", "workshop-1"], org="Class 2A")
     assert [s["name"] for s in both["chain"]] == ["業管單位：圖書館", "業管單位：機械科", "學務處(學安室)", "學務主任"]
     # the department signs for its workshop camera only: its rights need not cover the library's
-    scopes = {"mech": ["workshop-1"], "librarian": ["library-1"]}
-    with pytest.raises(RequestRuleError, match="no rights on camera.s. library-1"):
-        rq.decide(both, approver="mech", approve=True, reason="x", now_us=T0, grant_ttl_us=DAY,
-                  approver_scope=scopes["mech"])
-    walk(both, ["librarian", "mech", "safety", "hsu"], scopes)
+    scopes = {"chao": ["workshop-1"], "lee": ["library-1"]}
+    with pytest.raises(RequestRuleError, match="signed by lee, not chao"):
+        rq.decide(both, approver="chao", approve=True, reason="x", now_us=T0, grant_ttl_us=DAY,
+                  approver_scope=scopes["chao"])
+    walk(both, ["lee", "chao", "kuo", "hsu"], scopes)
+
+
+@pytest.mark.parametrize("number, kind, names", [
+    ("000", "police-urgent", ["主任或其授權人"]), ("002", "internal", ["分局長"]), ("002", "citizen", ["分局長"]),
+    ("004", "internal", ["業管單位：圖書館", "業管單位：機械科", "學務處(學安室)", "學務主任"]),
+    ("004", "agency", ["學務處(學安室)", "學務主任"])])
+def test_the_steps_the_rules_give_a_person_name_their_approvers(number, kind, names):
+    """Issue 42 item 1 (design/0102): a step the site's rule gives to one person (the director or
+    his delegate, the precinct chief, a managing unit, student affairs) names who signs it, so no
+    other approver's inbox offers it and nobody signs a box that is not theirs."""
+    steps = {s.name: s for s in site(number).policy.kinds[kind].chain}
+    assert {n: bool(steps[n].approvers) for n in names} == {n: True for n in names}
 
 
 def test_chains_of_any_length_and_scoped_steps_on_top():
@@ -140,7 +152,7 @@ def test_an_evidence_hold_waits_for_a_second_person_at_every_seed_site(name, app
     with pytest.raises(holds.HoldRuleError, match="carol placed hold 1"):
         holds.deciding(pending, approver="carol", approve=True, reason="", now_us=T0, policy=cfg.policy.holds)
     if approvers:
-        with pytest.raises(holds.HoldRuleError, match="approve evidence holds"):
+        with pytest.raises(holds.HoldRuleError, match="approve this kind of hold .evidence hold."):
             holds.deciding(pending, approver="somebody", approve=True, reason="", now_us=T0, policy=cfg.policy.holds)
     who = sorted(approvers)[0] if approvers else "somebody"
     assert holds.deciding(pending, approver=who, approve=True, reason="", now_us=T0,

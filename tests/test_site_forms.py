@@ -121,7 +121,7 @@ def test_every_form_of_the_site_prints_its_annex(chromium, name):
         else:
             assert fields == [] and boxes == []      # edged's generic form, in the site's words
         # the footer names the site's rule and never our file numbers, nor a raw id
-        footer = text[text.rindex("取代紙本"):]
+        footer = text[text.rindex("表單："):]
         assert cfg.forms.rule in footer, footer
         for word in NEVER:
             assert word not in text, (kind, word)
@@ -213,7 +213,7 @@ def test_a_site_without_forms_prints_the_generic_form_of_its_own_kinds():
         page = application_html(doc, {**REQUEST, "kind": "internal", "category": "damage"}, {}, PRINTED)
     assert "☑ internal staff" in page and "☐ public agency" in page and "citizen" not in page
     assert "☑ damage" in page   # no words given: the id, the only name it has
-    assert "rules 0" not in page and "Replaces the paper form: the application form" in page
+    assert "rules 0" not in page and "Form: the application form" in page
     good = parse({"rule": "規定", "categories": {"damage": "損害"}, "application": [FORM]})
     assert good.forms.form_for("internal").boxes[0].steps == ("director",) and good.forms.form_for("agency") is None
     assert parse_forms({}, ("internal",), ()).citation("register") == ""

@@ -24,7 +24,7 @@ from tests.support.forms import PRINTED, TAIPEI, us
 from tests.support.browser import chromium  # noqa: F401 (the module's browser)
 
 SITES = ROOT / "examples" / "sites"
-NEVER = ("規定0", "rules 0", "annex", "取代紙本：規定")
+NEVER = ("規定0", "rules 0", "annex", "表單：規定", "取代紙本", "edged")
 
 ACCOUNT = {"name": "wang", "full_name": "王小明", "roles": ["custodian"], "cameras": ["counter-1"],
            "opened_us": us("2026-01-05 09:00"), "opened_by": "admin", "revoked_us": us("2026-11-20 17:00"),
@@ -119,7 +119,7 @@ def test_each_seed_page_prints_the_papers_fields_boxes_and_the_sites_clause(chro
     text, fields, heads, boxes = printed(chromium, render(cfg, what))
     assert text.splitlines()[0].strip() == title
     assert fields == want_fields and heads == want_boxes
-    footer = text[text.rindex("本表取代紙本"):]
+    footer = text[text.rindex("表單："):]
     assert f"{cfg.forms.rule} {clause}" in footer, footer
     for word in NEVER:
         assert word not in text, word
@@ -129,7 +129,7 @@ def test_each_seed_page_prints_the_papers_fields_boxes_and_the_sites_clause(chro
         assert field(text, "申請事由") == "人事令 115-001" and field(text, "開通/變更密碼/註銷") == "民國115年1月5日"
         assert field(text, "授權範圍") == "系統管理人" and field(text, "申請日期") == ""   # not kept: by hand
         names = {c.id: c.name for c in cfg.cameras}
-        assert ticks(field(text, "畫面")) == ["☐全畫面", f"☑個別畫面（{names.get('counter-1', 'counter-1')} (counter-1)）"]
+        assert ticks(field(text, "畫面")) == ["☐全畫面", f"☑個別畫面（{names.get('counter-1', 'counter-1')}）"]
         assert field(text, "申請單位").startswith("臺北市建成地政事務所")
         assert boxes[0].split() == ["申請人：", "主管："] and boxes[1].split() == ["管理人：", "主管：", "admin",
                                                                                "115/01/05", "09:00"]
@@ -148,7 +148,7 @@ def test_each_seed_page_prints_the_papers_fields_boxes_and_the_sites_clause(chro
             assert field(text, "姓名") == "" and field(text, "學號或身分證字號") == ""
         else:
             names = {c.id: c.name for c in cfg.cameras}
-            assert field(text, "調閱鏡頭位置") == f"{names['counter-1']} (counter-1)、{names['lobby']} (lobby)"
+            assert field(text, "調閱鏡頭位置") == f"{names['counter-1']}、{names['lobby']}"
             assert field(text, "案號") == "115-陳-001"
     else:
         assert field(text, "廠商") == "某保全公司" and field(text, "維護情形") == "硬碟已更換"
@@ -175,7 +175,7 @@ def test_a_site_without_its_own_page_prints_edgeds_in_its_language(chromium):
                                                                                 "主管核閱"]
     assert field(text, "影響資料儲存：既有錄影檔案備份") == "否：影像於原處保護，未另備份"
     assert field(text, "最高權限密碼變更") == "不適用：無廠商到場"
-    assert "大湖鄉公所內部監視系統管理作業要點" in text[text.rindex("本表取代紙本"):]
+    assert "大湖鄉公所內部監視系統管理作業要點" in text[text.rindex("表單："):]
     # 001 writes only its clause for the hold: edged's fields under the site's clause
     cfg = site("001-land-office")
     text, fields, heads, boxes = printed(chromium, render(cfg, "hold", state="pending", decided_by=None,
@@ -184,13 +184,13 @@ def test_a_site_without_its_own_page_prints_edgeds_in_its_language(chromium):
     assert text.splitlines()[0].strip() == "影像保存申請及核可"
     assert heads == ["申請保存人", "核准人"] and boxes[1] == ""   # waits for an approver: blank
     assert field(text, "保存期限") == "115/12/21 15:00"
-    assert f"{cfg.forms.rule} 第十二點" in text[text.rindex("本表取代紙本"):]
+    assert f"{cfg.forms.rule} 第十二點" in text[text.rindex("表單："):]
     # English, with no [forms] at all
     bare = parse_config({"site": {"id": "s"}, "storage": {"data_dir": "/tmp/x"},
                          "cameras": [{"id": "counter-1", "url": "synthetic:"}]}, base_dir=ROOT)
     page = render(bare, "account", lang="en")
     assert "Application for a user account" in page and "☑ open the account" in page
-    assert "Replaces the paper form: the account application" in page and "rules 0" not in page
+    assert "Form: the account application" in page and "rules 0" not in page
 
 
 BASE = {"site": {"id": "s"}, "storage": {"data_dir": "/tmp/x"}, "cameras": [{"id": "a", "url": "synthetic:"}]}

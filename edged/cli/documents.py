@@ -57,13 +57,15 @@ def cameras_document(reply: dict[str, Any], rows: list[dict[str, Any]], args: Na
     """`edgectl cameras --notice` or `--inventory`: as text, or as a printable page (--html)."""
     doc = doc_of(reply, args.lang)
     changed, now = reply.get("list_changed_us"), SYSTEM.now_us()
+    site = (reply.get("min_days"), reply.get("max_days"))   # a camera on the site's retention: the rule's words
+    rows = [{**r, "site_retention": (r.get("min_days"), r.get("max_days")) == site} for r in rows]
     with speaking(doc.lang):
         if args.html:
             page = (notice_html if args.notice else inventory_html)(doc, rows, changed, now)
             return write(args.html, page)
         if args.notice:
             return notice_text(doc, rows, changed, table)
-        return table([h.upper() for h in inventory_headers()], inventory_rows(rows))
+        return table([h.upper() for h in inventory_headers()], inventory_rows(rows, doc))
 
 
 def request_form(ctx: Ctx, args: Namespace) -> tuple[Any, str]:

@@ -23,7 +23,7 @@ from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as
 from edged.cli import people as ctl_people, retention as ctl_retention
 from edged.control.client import call
 from edged.control.protocol import DaemonDown, RequestError
-from edged.i18n import N_, _, person_language, render, set_language
+from edged.i18n import N_, _, hint_of, person_language, render, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 from storage.time.clock import SYSTEM
@@ -248,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgectl: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     except (UsageError, RequestError) as exc:
-        print(f"edgectl: {exc}", file=sys.stderr)
+        hint = f"\nedgectl: ({hint_of(exc)})" if hint_of(exc) else ""  # i18n: design/0103, a technician's hint
+        print(f"edgectl: {exc}{hint}", file=sys.stderr)
         return 2
     print(json.dumps(data, indent=2) if getattr(args, "json", False) else text)
     return getattr(args, "exit_status", 0)  # doctor: 1 warnings, 2 failures

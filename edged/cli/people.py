@@ -18,6 +18,7 @@ from edged.control.protocol import RequestError
 from edged.cli.display import Ctx, Verbs, JSON, UsageError, fmt_time, label_of, parse_when, table, width
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import N_, _
+from edged.rules import chains
 from edged.rules.retrieval import CATEGORIES, FLAGS, KINDS
 from storage.time.clock import SYSTEM
 from storage.states.requests import APPROVED, FILED, REQUEST_STATES
@@ -214,7 +215,8 @@ def _chain_text(r: dict[str, Any]) -> str:
             who = ", ".join(step["approvers"]) if step.get("approvers") else _("any approver")
             lines.append(f"{i + 1}. {step['name']}: " + (_("waiting for {who}").format(who=who)
                                                          if r["state"] == "filed" else "-"))
-    return ("\n" + " " * 12).join(lines)
+    why = chains.stuck(r)  # design/0102: a request nobody can finish says so, and who can close it
+    return ("\n" + " " * 12).join(lines + ([chains.stuck_text(why)] if why else []))
 
 
 def cmd_request(ctx: Ctx, args: Namespace) -> tuple[Any, str]:

@@ -55,8 +55,8 @@ DOCUMENTS = ("notice", "inventory", "register", "audit", "application", *PAGES,
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
 _FIELD_KEYS = ("label", "value", "choices", "text", "below")
-_BOX_KEYS = ("label", "steps", "lines", "choices")
-_PAGE_BOX_KEYS = ("label", "value", "lines", "choices")   # a page's box: no chain steps
+_BOX_KEYS = ("label", "steps", "lines", "choices", "ticked")
+_PAGE_BOX_KEYS = ("label", "value", "lines", "choices", "ticked")   # a page's box: no chain steps
 _PAGE_KEYS = ("title", "cite", "fields", "boxes", "notes")
 # what each page's field or box may be filled with, from what the daemon keeps (edged/documents/pages.py)
 PAGE_VALUES = {
@@ -91,6 +91,7 @@ class SignBox:
     lines: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     value: str | None = None  # a page's box: who the daemon has on record for it (PAGE_VALUES)
+    ticked: tuple[str, ...] = ()  # the choices a request always ticks (004 附件二: □影像調閱 on a viewing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class Forms:
     raw: Mapping[str, Any] = field(default_factory=dict)         # the table as written (sent to edgectl)
     pages: Mapping[str, PageForm] = field(default_factory=dict)  # [forms.account|hold|maintenance]
     fees: Mapping[str, int] = field(default_factory=dict)        # kind -> the fee of a copy (0: written by hand)
+    retention: str = ""   # the notice's retention in the rule's own words (「保存3個月以上，1年內銷毀」; issue 42)
 
     def page(self, name: str) -> PageForm:
         return self.pages.get(name) or PageForm()
@@ -166,8 +168,9 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     the site's language itself)."""
     if not isinstance(t, dict):
         raise ConfigError("forms", f"expected a table ([forms] section), found {_describe(t)}")
-    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees"))
+    _check_keys(t, "forms", ("rule", "cite", "categories", "kinds", "application", *PAGES, "fees", "retention"))
     rule = _string(t["rule"], "forms.rule").strip() if "rule" in t else ""
+    retention = _string(t["retention"], "forms.retention").strip() if "retention" in t else ""
     cite = _names(t.get("cite", {}), "forms.cite", DOCUMENTS)
     labels = _names(t.get("categories", {}), "forms.categories", tuple(categories))
     kind_labels = _names(t.get("kinds", {}), "forms.kinds", tuple(kinds))
@@ -191,7 +194,7 @@ def parse_forms(t: Any, kinds: Sequence[str], categories: Sequence[str],
     pages = {name: _page(t[name], f"forms.{name}", PAGE_VALUES[name]) for name in PAGES if name in t}
     return Forms(rule=rule, cite=cite, applications=forms, categories=labels, kinds=kind_labels,
                  site_kinds=tuple(kinds), site_categories=tuple(categories), raw=t, pages=pages,
-                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)))
+                 fees=_fees(t.get("fees", {}), "forms.fees", tuple(kinds)), retention=retention)
 
 
 def _fees(t: Any, path: str, kinds: tuple[str, ...]) -> dict[str, int]:
@@ -316,5 +319,9 @@ def _box(t: Any, path: str, steps: set[str] | None, values: tuple[str, ...] = ()
     if value is not None and value not in values:
         raise ConfigError(_join(path, "value"), f"{value!r} is not someone the daemon keeps for this page; values "
                                                 "are " + ", ".join(values))
-    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=_texts(t, "choices", path),
-                   value=value)
+    choices = _texts(t, "choices", path)
+    ticked = _texts(t, "ticked", path)
+    if set(ticked) - set(choices):
+        raise ConfigError(_join(path, "ticked"), f"ticks only the box's own choices ({', '.join(choices) or 'none'})")
+    return SignBox(label=label, steps=names, lines=_texts(t, "lines", path), choices=choices, value=value,
+                   ticked=ticked)

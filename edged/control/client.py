@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edged.control.protocol import DaemonDown, RequestError
-from edged.i18n import _, language
+from edged.i18n import _, hinted, language
 from edged.rules import roles
 
 SESSION_ENV = "EDGECTL_SESSION"
@@ -134,5 +134,5 @@ def call(path: Path, op: str, args: dict[str, Any], token: str | None = None,
                     continue
                 break
     if not reply.get("ok"):
-        raise RequestError(reply.get("error") or _("refused"))
+        raise hinted(RequestError(reply.get("error") or _("refused")), reply.get("hint"))
     return reply["result"]

@@ -19,7 +19,7 @@ from edged.control.operation import CatalogReader, Operations, check_scope, inte
 from edged.control.protocol import RequestError
 from edged.control.needs import RetentionPart
 from edged.control.server import Caller
-from edged.i18n import _
+from edged.i18n import _, hint_of, hinted
 from edged.rules import holds as rules
 from edged.rules.roles import Actor
 from mqtt.commands import CommandRefused
@@ -63,7 +63,7 @@ class HoldOps(Operations):
 
             row = await self.writer.run(place)
         except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
-            raise RequestError(_("hold not placed: {why}").format(why=exc)) from None
+            raise hinted(RequestError(_("hold not placed: {why}").format(why=exc)), hint_of(exc)) from None
         return row
 
     @op("hold.approve")
@@ -93,7 +93,7 @@ class HoldOps(Operations):
 
             row = await self.writer.run(decide)
         except (HoldError, rules.HoldRuleError, ValueError) as exc:
-            raise RequestError(_("{refused}: {why}").format(refused=what, why=exc)) from None
+            raise hinted(RequestError(_("{refused}: {why}").format(refused=what, why=exc)), hint_of(exc)) from None
         if not approve:
             self.runner.check_space()
         return row
@@ -128,7 +128,7 @@ class HoldOps(Operations):
                 await self.alarms.clear(HOLD_REVIEW_DUE.key(str(row["id"])))
             return row
         except (HoldError, rules.HoldRuleError, KeyError, ValueError, TypeError) as exc:
-            raise RequestError(_("hold not extended: {why}").format(why=exc)) from None
+            raise hinted(RequestError(_("hold not extended: {why}").format(why=exc)), hint_of(exc)) from None
 
     @op("hold.release")
     async def hold_release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -20,7 +21,7 @@ from edged import pools
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, Handler
 from edged.rules import retrieval, roles
-from edged.i18n import _
+from edged.i18n import N_, _, hint_of, hinted
 from edged.rules.roles import Actor
 from storage.people import accounts, retrieval_store
 from storage.catalog import CatalogWriter, open_readonly
@@ -172,4 +173,19 @@ async def write_refusing(writer: CatalogWriter, fn: Callable[[Any], T], refused:
     try:
         return await writer.run(lambda c: fn(c.db))
     except (accounts.AccountError, retrieval_store.GrantError, retrieval.RequestRuleError) as exc:
-        raise RequestError(_("{refused}: {why}").format(refused=refused, why=exc)) from None
+        raise hinted(RequestError(_("{refused}: {why}").format(refused=refused, why=stored_words(str(exc)))),
+                     hint_of(exc)) from None
+
+
+# storage/ speaks English (it has no catalog): the refusals of its own a person can meet, in words
+STORED = {"a password must not contain the account name": N_("a password must not contain the account name"),
+          "the new password is the old one": N_("the new password is the old one"),
+          "the password was changed meanwhile; try again": N_("the password was changed meanwhile; try again")}
+_AT_LEAST = re.compile(r"a password has at least (\d+) characters")  # i18n: storage's English, matched
+
+
+def stored_words(text: str) -> str:
+    if text in STORED:
+        return _(STORED[text])
+    m = _AT_LEAST.fullmatch(text)
+    return _("a password has at least {n} characters").format(n=m[1]) if m else text

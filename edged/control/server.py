@@ -30,7 +30,7 @@ from edged import pools
 from edged.config.values import ConfigError
 from edged.control import protocol
 from edged.control.protocol import RequestError
-from edged.i18n import N_, _, set_language
+from edged.i18n import N_, _, hint_of, set_language
 from edged.rules import roles
 from edged.guard import ConnectionGuard
 
@@ -246,12 +246,14 @@ async def perform(handlers: dict[str, Handler], op: str, args: dict[str, Any], c
             return {"ok": False, "code": "passwd", "error": _(
                 "{account} logged in with a one-time password (an admin set it): change it first "
                 "with `edgectl account passwd`; nothing else runs until then").format(account=caller.account)}
-        if not roles.allowed(caller.roles, op):
-            return {"ok": False, "error": roles.refusal(caller.account, caller.roles, op), "code": "role"}
+        if not roles.allowed(caller.roles, op):  # design/0103: the person's words, the technician's hint
+            return {"ok": False, "error": roles.refused_words(caller.roles, op), "code": "role",
+                    "hint": roles.refusal(caller.account, caller.roles, op)}
     try:
         result = await handler(args, caller)
     except RequestError as exc:
-        return {"ok": False, "error": str(exc)}
+        hint = hint_of(exc)
+        return {"ok": False, "error": str(exc), **({"hint": hint} if hint else {})}
     except pools.Busy as exc:
         return {"ok": False, "error": str(exc), "code": "busy"}
     except Exception:  # noqa: BLE001 - one bad request must not take the daemon down

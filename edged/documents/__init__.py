@@ -67,13 +67,13 @@ def html_lang(lang: str) -> str:
 
 def page(doc: Doc, title: str, body: str, replaces: str, printed_us: int, css_class: str = "",
          cite: str = "", clause: str = "") -> str:
-    """The whole page: the body, then a footer naming the paper form it replaces, the site's
+    """The whole page: the body, then a footer naming the office's form it is, the site's
     rule and clause ([forms] cite.<cite>, or `clause`), and when it was printed. Call it with
     the document's language current (i18n.set_language)."""
     rule = doc.forms.citation(cite, clause) if cite else ""
-    text = (_("Replaces the paper form: {form} ({rule})").format(form=replaces, rule=rule) if rule
-            else _("Replaces the paper form: {form}").format(form=replaces))
-    footer = tag("footer", text, "<br>" + esc(_("Printed by edged on {time}").format(time=doc.datetime(printed_us))))
+    text = (_("Form: {form} ({rule})").format(form=replaces, rule=rule) if rule
+            else _("Form: {form}").format(form=replaces))   # the office's paper: no product name (issue 42)
+    footer = tag("footer", text, "<br>" + esc(_("Printed on {time}").format(time=doc.datetime(printed_us))))
     return wrap(doc, title, body + footer, css_class)
 
 

@@ -8,10 +8,10 @@ from typing import Any, Sequence
 
 from edged.documents import Doc, page, table, tag
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label
-from edged.i18n import N_, _
+from edged.i18n import _
+from edged.rules.words import ROLE_WORDS
 
-ROLE_LABELS = {"viewer": N_("viewer"), "custodian": N_("custodian"), "approver": N_("approver"),
-               "auditor": N_("auditor"), "admin": N_("administrator")}
+ROLE_LABELS = ROLE_WORDS  # edged/rules/words.py: one set of role words on every page and form
 
 
 def _size(n: float | None) -> str:

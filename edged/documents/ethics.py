@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from edged.documents import Doc, esc, page, tag
-from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, _approvals, \
-    cameras_text, label
+from edged.documents.retrieval import MODE_LABELS, STATE_LABELS, _approvals, cameras_text, category_label, \
+    kind_label, label
 from edged.i18n import N_, _
 
 FLAG_LABELS = {"major": N_("major"), "abnormal": N_("abnormal")}
@@ -35,8 +35,8 @@ def ethics_html(doc: Doc, r: dict[str, Any], camera_names: dict[str, str], print
         _row(_("Flag"), label(FLAG_LABELS, r.get("flag")) if r.get("flag") else _("no flag")),
         _row(_("Why it is flagged"), r.get("flag_note") or "-"),
         _row(_("Application date"), doc.datetime(r["filed_us"])),
-        _row(_("Kind of requester"), label(KIND_LABELS, r["kind"])),
-        _row(_("Reason"), f"{label(CATEGORY_LABELS, r['category'])}: {r.get('reason') or ''}"),
+        _row(_("Kind of requester"), kind_label(doc, r["kind"])),   # the site's words (issue 42): never an id
+        _row(_("Reason"), f"{category_label(doc, r['category'])}: {r.get('reason') or ''}"),
         _row(_("Requester"), requester),
         _row(_("Official letter"), r.get("letter_ref") or "-"),
         _row(_("Cameras"), cameras_text(doc, r["cameras"], camera_names)),

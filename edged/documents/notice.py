@@ -17,9 +17,14 @@ def kind_label(kind: str) -> str:
     return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
-def retention_text(r: dict[str, Any]) -> str:
+def retention_text(r: dict[str, Any], doc: Doc | None = None) -> str:
+    """How long a camera's footage is kept: in the rule's own words ([forms] retention, its unit
+    as the rule writes it: 「1年內」, not 372 days) for a camera that keeps the site's retention
+    (`site_retention`), else in days."""
     if r.get("mode") == "live":  # watched, not recorded by policy (design/0038)
         return _("watched live, not recorded")
+    if doc is not None and doc.forms.retention and r.get("site_retention"):
+        return doc.forms.retention
     return _("at least {min} days, destroyed within {max} days").format(min=r["min_days"], max=r["max_days"])
 
 
@@ -30,7 +35,7 @@ def notice_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | Non
                     len(rows)).format(n=len(rows))
     keep = _("Footage is kept as stated for each camera, then destroyed, unless it is held as evidence.")
     cells = [[r["location"] or "-", r["name"], r["purpose"] or "-", r["coverage"] or "-",
-              r.get("recording_period") or "-", retention_text(r),
+              r.get("recording_period") or "-", retention_text(r, doc),
               " ".join(x for x in (r["manager"], r["contact"]) if x) or "-"] for r in rows]
     changed = doc.date(list_changed_us, long=True) if list_changed_us else _("not recorded")
     last = _("Camera list last changed on {date}.").format(date=changed)
@@ -61,16 +66,19 @@ def notice_text(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | Non
                       [[r["location"] or "-", r["name"], r["purpose"] or "-", r["coverage"] or "-",
                         r.get("recording_period") or "-",
                         _("not recorded") if r.get("mode") == "live"
+                        else doc.forms.retention if doc.forms.retention and r.get("site_retention")
                         else _("{min}-{max} d").format(min=r["min_days"], max=r["max_days"]),
                         r["manager"] or "-", r["contact"] or "-"] for r in rows]),
              "", last]
     return "\n".join(lines)
 
 
-def inventory_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+def inventory_rows(rows: list[dict[str, Any]], doc: Doc | None = None) -> list[list[Any]]:
+    words = doc.forms.retention if doc is not None else ""   # the rule's own words, as on the notice
     return [[r["id"], r["name"], kind_label(r["kind"]), r["location"] or "-", r.get("machine_room") or "-",
              r["purpose"] or "-", r.get("recording_period") or "-", r["coverage"] or "-",
-             f"{r['min_days']}-{r['max_days']}", r["manager"] or "-", r["contact"] or "-",
+             words if words and r.get("site_retention") else f"{r['min_days']}-{r['max_days']}",
+             r["manager"] or "-", r["contact"] or "-",
              r.get("asset_number") or "-"] for r in rows]
 
 
@@ -86,6 +94,6 @@ def inventory_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | 
     count = ngettext("{n} camera.", "{n} cameras.", len(rows)).format(n=len(rows))
     meta = " ".join((doc.site_name, count, _("Camera list last changed on {date}.").format(date=changed)))
     body = (tag("h1", _("Camera inventory")) + tag("p", meta, attrs='class="meta"')
-            + table(inventory_headers(), inventory_rows(rows)))
+            + table(inventory_headers(), inventory_rows(rows, doc)))
     return page(doc, _("Camera inventory"), body, _("the camera inventory"), printed_us,
                 cite="inventory")

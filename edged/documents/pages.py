@@ -45,7 +45,7 @@ def _field_html(f: FormField, values: dict[str, str]) -> str:
 
 def _box_html(box: SignBox, values: dict[str, str], signed: dict[str, str]) -> str:
     parts = [f'<span class="line">{esc(line)}</span>' for line in box.lines]
-    parts += [checkbox(False, c) for c in box.choices]
+    parts += [checkbox(c in box.ticked, c) for c in box.choices]
     if box.value and values.get(box.value):
         parts.append(f'<span class="line">{values[box.value]}</span>')
     elif not box.value and signed.get(box.label):  # signed electronically (design/0088)

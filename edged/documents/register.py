@@ -32,6 +32,13 @@ def repair_answer(value: int | None) -> str:
     return _(REPAIR[value])
 
 
+def _span(doc: Doc, run: dict[str, Any]) -> str:
+    """001 附件1's 檢查時間 時分至時分: from the run to the inspector's signature (the same day)."""
+    done = run["signed_us"] if run["signed_us"] and doc.date(run["signed_us"]) == doc.date(run["ran_us"]) else None
+    return doc.time(run["ran_us"]) if done is None else _("{start} to {end}").format(
+        start=doc.time(run["ran_us"]), end=doc.time(done))
+
+
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
                   names: dict[str, str], printed_us: int, due_us: int | None = None,
                   register: dict[str, Any] | None = None, unit: str | None = None) -> str:
@@ -74,7 +81,7 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
             chief = (f"{r['supervisor']} {doc.datetime(r['countersigned_us'])}" if r.get("countersigned_us")
                      else _("not countersigned")) if per_unit else boss
             repair = f"<td>{esc(repair_answer(r.get('repair')))}</td>" if ask_repair else ""
-            rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(doc.time(run['ran_us']))}"
+            rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(_span(doc, run))}"
                         f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>"
                         + (f"<td>{esc(its_unit or '-')}</td>" if per_unit else "")
                         + f"{cells}<td>{esc(bad)}</td>"

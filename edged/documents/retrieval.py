@@ -12,15 +12,15 @@ from typing import Any
 from edged.config.forms import ApplicationForm, FormField, SignBox
 from edged.documents import Doc, checkbox, esc, page, table, tag
 from edged.i18n import N_, _
+from edged.rules.words import KIND_WORDS, MODE_WORDS
 
-KIND_LABELS = {"internal": N_("internal staff"), "citizen": N_("citizen"), "agency": N_("public agency"),
-               "police-urgent": N_("police, urgent"), "quick-look": N_("quick look")}
+KIND_LABELS = KIND_WORDS  # edged/rules/words.py: the same words in refusals
 CATEGORY_LABELS = {"lost-property": N_("lost property"), "counter-dispute": N_("counter dispute"),
                    "personal-safety": N_("personal safety"), "major-incident": N_("other major incident"),
                    "other": N_("other")}
 STATE_LABELS = {"filed": N_("filed, awaiting approval"), "approved": N_("approved"), "rejected": N_("rejected"),
                 "used": N_("approved and used"), "lapsed": N_("lapsed unused")}
-MODE_LABELS = {"view": N_("view"), "copy": N_("copy")}
+MODE_LABELS = MODE_WORDS
 
 
 def label(labels: dict[str, str], value: str | None) -> str:
@@ -41,8 +41,9 @@ def _row(head: str, value: str, raw: bool = False) -> str:
 
 
 def cameras_text(doc: Doc, cameras: list[str], names: dict[str, str]) -> str:
-    """櫃檯1 (counter1)、大門 (door): each camera's name, with its id."""
-    return ("、" if doc.lang == "zh-TW" else ", ").join(f"{names.get(c, c)} ({c})" for c in cameras)
+    """櫃檯1、大門: each camera by its name, as the office knows it (issue 42 item 2); the id only
+    for a camera that has no name (any more)."""
+    return ("、" if doc.lang == "zh-TW" else ", ").join(names.get(c) or c for c in cameras)
 
 
 def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
@@ -122,7 +123,7 @@ def _box(doc: Doc, r: dict[str, Any], box: SignBox) -> str:
     """A signature box: its printed lines, its boxes to tick, and the sign-offs of its steps."""
     chain = [s["name"] for s in r.get("chain") or []]
     parts = [f'<span class="line">{esc(line)}</span>' for line in box.lines]
-    parts += [checkbox(False, c) for c in box.choices]
+    parts += [checkbox(c in box.ticked, c) for c in box.choices]
     for s in r.get("steps") or []:
         if 0 <= s["step"] < len(chain) and chain[s["step"]] in box.steps:
             word = _("approved") if s["approve"] else _("rejected")

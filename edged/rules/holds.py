@@ -17,7 +17,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy, HoldRules
-from edged.i18n import _
+from edged.i18n import _, hinted
+from edged.rules.roles import ROLES
+from edged.rules.words import HOLD_WORDS, ROLE_WORDS, either, word
 from storage.states.holds import ACTIVE, PENDING, REJECTED
 
 DAY_US = 86_400_000_000
@@ -33,7 +35,7 @@ def person(actor: str) -> str:
 
 
 def _days(us: int) -> str:
-    return f"{us / DAY_US:g} days"
+    return _("{n} days").format(n=f"{us / DAY_US:g}")
 
 
 def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expires_us: int | None, now_us: int,
@@ -46,18 +48,18 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
         raise HoldRuleError(_("unknown hold kind {value!r}: evidence or legal").format(value=str(kind)[:20]))
     rules = policy.of(kind)
     if roles is not None and rules.placed_by.isdisjoint(roles):
-        raise HoldRuleError(_("this site lets only {placed_by} place {kind} holds ([policy.holds.{kind}] "
-                              "placed_by)").format(
-            placed_by=' or '.join(sorted(rules.placed_by)), kind=kind))
+        raise hinted(HoldRuleError(_("Here only the {placed_by} may place this kind of hold: {kind}.").format(
+            placed_by=either(ROLE_WORDS, [r for r in ROLES if r in rules.placed_by]), kind=word(HOLD_WORDS, kind))),
+            f"[policy.holds.{kind}] placed_by = {sorted(rules.placed_by)}")
     expires = None
     if kind == EVIDENCE:
         expires = now_us + default_us if expires_us is None else int(expires_us)
         if expires <= now_us:
             raise HoldRuleError(_("an evidence hold needs an expiry in the future"))
         if rules.max_us is not None and expires - now_us > rules.max_us:
-            raise HoldRuleError(_("an evidence hold lasts at most {max} here ([policy.holds.evidence] max); ask for "
-                                  "less, and an approver can extend it when it must be kept longer").format(
-                max=_days(rules.max_us)))
+            raise hinted(HoldRuleError(_("An evidence hold lasts at most {max} here: ask for less; an approver can "
+                                         "extend it when it must be kept longer.").format(max=_days(rules.max_us))),
+                         "[policy.holds.evidence] max")
     review = None
     if kind == LEGAL and rules.review_us is not None:
         review = _review_date(rules, review_us, now_us)
@@ -70,23 +72,23 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
 
 def _review_date(rules: HoldRules, review_us: int | None, now_us: int) -> int:
     if review_us is None:
-        raise HoldRuleError(_("a legal hold names its review date (--review, e.g. 180d): it keeps footage until "
-                              "released, so someone must look at it again by then"))
+        raise hinted(HoldRuleError(_("A legal hold names its review date: it keeps footage until released, so "
+                                     "someone must look at it again by then.")), "--review, e.g. 180d")
     review_us = int(review_us)
     if review_us <= now_us:
         raise HoldRuleError(_("a legal hold's review date must be in the future"))
     if rules.review_us is not None and review_us - now_us > rules.review_us:
-        raise HoldRuleError(_("a legal hold is reviewed within {max} here ([policy.holds.legal] review); set an "
-                              "earlier date").format(max=_days(rules.review_us)))
+        raise hinted(HoldRuleError(_("A legal hold is reviewed within {max} here: set an earlier date.").format(
+            max=_days(rules.review_us))), "[policy.holds.legal] review")
     return review_us
 
 
 def _listed(rules: HoldRules, who: str, kind: str) -> None:
     """Where the site names who approves this kind, only they do (and extend or review it)."""
     if rules.approvers is not None and person(who) not in rules.approvers:
-        raise HoldRuleError(_("this site has {approvers} approve {kind} holds ([policy.holds.{kind}] approvers), "
-                              "not {who}").format(
-            approvers=", ".join(sorted(rules.approvers)), kind=kind, who=person(who)))
+        raise hinted(HoldRuleError(_("Here {approvers} approve this kind of hold ({kind}), not {who}.").format(
+            approvers=_(", ").join(sorted(rules.approvers)), kind=word(HOLD_WORDS, kind), who=person(who))),
+            f"[policy.holds.{kind}] approvers")
 
 
 def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,

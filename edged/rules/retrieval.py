@@ -24,7 +24,7 @@ import re
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, Sequence
 
-from edged.rules import deadlines
+from edged.rules import chains, deadlines
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES as CATEGORIES,
     COPY_KINDS as COPY_KINDS,
@@ -39,7 +39,8 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     default_policy,
     distinct_signers,
 )
-from edged.i18n import _
+from edged.i18n import _, hinted
+from edged.rules.words import KIND_WORDS, MODE_WORDS, either, listed, word
 from storage.states.requests import APPROVED, FILED, LAPSED as LAPSED, REJECTED, USED as USED  # rq.USED, rq.LAPSED
 
 FLAGS = ("major", "abnormal")
@@ -64,9 +65,8 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     kind = str(fields.get("kind") or "")
     if kind not in policy.kinds:
         if kind in KINDS:
-            raise RequestRuleError(_("this site does not take {kind} requests; it takes {kinds} ([policy] "
-                                     "kinds)").format(
-                kind=kind, kinds=', '.join(policy.kinds)))
+            raise hinted(RequestRuleError(_("This office does not take requests from {kind}; it takes {kinds}.").format(
+                kind=word(KIND_WORDS, kind), kinds=listed(KIND_WORDS, policy.kinds))), "[policy] kinds")
         raise RequestRuleError(_("unknown request kind {kind!r}; kinds are {kinds}").format(
             kind=kind, kinds=', '.join(policy.kinds)))
     rules = policy.kinds[kind]
@@ -78,8 +78,10 @@ def filing(policy: RequestPolicy, fields: Mapping[str, Any], *, now_us: int, tz:
     if mode not in MODES:
         raise RequestRuleError(_("mode is view or copy, not {mode!r}").format(mode=mode))
     if mode not in rules.modes:
-        raise RequestRuleError(_("a {kind} request may only {modes} here, not {mode} (the site's [policy])").format(
-            kind=kind, modes='/'.join(sorted(rules.modes)), mode=mode))
+        raise hinted(RequestRuleError(_("A request from {kind} may only {modes} the footage here, not {mode} it "
+                                        "(the office's rules).").format(
+            kind=word(KIND_WORDS, kind), modes=either(MODE_WORDS, sorted(rules.modes, reverse=True)),
+            mode=word(MODE_WORDS, mode))), f"[policy.{kind}] modes")
     cameras = sorted({str(c) for c in fields.get("cameras") or ()})
     chain = filed_chain(policy, rules.chain, cameras, str(fields.get("requester_org") or "").strip())
     due = None if rules.due_us is None else deadlines.answer_due_us(now_us, rules.due_us,
@@ -104,10 +106,9 @@ def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[
         approvers = s.approvers
         if s.unit == REQUESTER_UNIT:
             if org not in policy.units:
-                raise RequestRuleError(_("step {name} is signed by the chief of the requester's unit, and {org!r} is "
-                                         "not a unit of this site's [policy.units] ({units}); name the unit as "
-                                         "written there (--org)").format(
-                    name=s.name, org=org, units=", ".join(policy.units)))
+                raise hinted(RequestRuleError(_("{name} is signed by the chief of the requester's unit, and "
+                                                "「{org}」 is not a unit of this office: choose one of {units}.").format(
+                    name=s.name, org=org, units=_(", ").join(policy.units))), "--org; [policy.units]")
             approvers = policy.units[org]
             if any(o is not s and o.approvers is not None and o.unit is None and o.applies(cameras)
                    and approvers <= o.approvers for o in steps):
@@ -117,9 +118,9 @@ def filed_chain(policy: RequestPolicy, steps: Sequence[Step], cameras: Sequence[
             step["cameras"] = sorted(s.cameras & set(cameras))
         chain.append(step)
     if not distinct_signers([st["approvers"] for st in chain if st["approvers"] is not None]):
-        raise RequestRuleError(_("the chain of this request ({steps}) cannot be signed by a different approver at "
-                                 "each step: the site's [policy] lists too few").format(
-            steps=", ".join(st["name"] for st in chain)))
+        raise hinted(RequestRuleError(_("The sign-offs of this request ({steps}) cannot each be signed by a "
+                                        "different person: the office's rules name too few approvers.").format(
+            steps=_(", ").join(st["name"] for st in chain))), "[policy] chain")
     return chain
 
 
@@ -156,10 +157,10 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     mode = str(fields.get("mode") or "view")
     reason = str(fields.get("reason") or "").strip()
     if not reason:
-        raise RequestRuleError(_("a request names its reason (--reason): the approver checks it is necessary"))
+        raise hinted(RequestRuleError(_("A request names its reason: the approver checks it is necessary.")), "--reason")
     cameras = fields.get("cameras")
     if not cameras or not isinstance(cameras, (list, tuple)):
-        raise RequestRuleError(_("a request names its cameras (--camera, repeatable)"))
+        raise hinted(RequestRuleError(_("A request names its cameras.")), "--camera")
     cameras = sorted({str(c) for c in cameras})
     if known_cameras is not None:
         unknown = sorted(set(cameras) - set(known_cameras))
@@ -168,14 +169,14 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     try:
         from_us, to_us = int(fields["from_us"]), int(fields["to_us"])
     except (KeyError, TypeError, ValueError):
-        raise RequestRuleError(_("a request names its time range (--from, --to)")) from None
+        raise hinted(RequestRuleError(_("A request names its time range.")), "--from, --to") from None
     if to_us <= from_us:
         raise RequestRuleError(_("the time range's end must be after its start"))
     if from_us > now_us:
         raise RequestRuleError(_("the time range starts in the future: there is no footage yet"))
     name = str(fields.get("requester_name") or "").strip()
     if not name:
-        raise RequestRuleError(_("a request names its requester (--requester)"))
+        raise hinted(RequestRuleError(_("A request names its requester.")), "--requester")
     row: dict[str, Any] = {
         "kind": kind, "state": FILED, "category": category, "reason": reason, "cameras": cameras,
         "from_us": from_us, "to_us": to_us, "mode": mode, "requester_name": name,
@@ -190,18 +191,19 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
     }
     if kind == "citizen":
         if not fields.get("id_number"):
-            raise RequestRuleError(_("a citizen's request needs their ID number (--id-number); only a masked form and "
-                                     "a keyed hash are kept"))
+            raise hinted(RequestRuleError(_("A citizen's request needs their ID number: only a masked form and a "
+                                            "keyed hash are kept.")), "--id-number")
         if not fields.get("identity_checked"):
-            raise RequestRuleError(_("check the citizen's identity document first (--identity-checked): a citizen may "
-                                     "only see footage of themselves (R5.1)"))
+            raise hinted(RequestRuleError(_("Check the citizen's identity document first: a citizen may only see "
+                                            "footage of themselves.")), "--identity-checked (R5.1)")
         row["citizen_id_masked"] = mask_id(fields["id_number"])
         row["citizen_id_hmac"] = id_hmac(fields["id_number"], id_key)
         row["identity_checked"] = 1
     elif kind in ("agency", "police-urgent") and not row["letter_ref"]:
-        raise RequestRuleError(_("an {kind} request names the official letter or case (--letter)").format(kind=kind))
+        raise hinted(RequestRuleError(_("A request from {kind} gives its official letter or case number.").format(
+            kind=word(KIND_WORDS, kind))), "--letter")
     elif kind == "internal" and not row["requester_org"]:
-        raise RequestRuleError(_("an internal request names the requester's unit (--org)"))
+        raise hinted(RequestRuleError(_("An internal request names the requester's unit.")), "--org")
     flag = fields.get("flag") or ("major" if category == "major-incident" else None)
     if flag is not None:
         row["flag"] = check_flag(flag)
@@ -240,7 +242,8 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     decides it and issues the grant, which names every signer; a rejection at any step decides it.
     Refused (R5.3 and separation of duties): whoever filed or asked for the request; anyone
     who signed an earlier step of it; anyone the step does not list; an approver whose cameras
-    do not cover the request's (R4.2)."""
+    do not cover the request's (R4.2); an approval that would leave a later step with nobody
+    able to sign it (edged/rules/chains.py, design/0102)."""
     if req["state"] != FILED:
         raise RequestRuleError(_("request {id} is already {state}").format(id=req.get('id'), state=req['state']))
     if req.get("purged_us"):
@@ -265,9 +268,14 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
         raise RequestRuleError(_("{approver} has no rights on camera(s) {outside} of request {id}; an approver for "
                                  "those cameras decides").format(
             approver=approver, outside=', '.join(outside), id=req.get('id')))
+    blocked = chains.dead_end(req, index, approver) if approve else []
+    if blocked:  # design/0102: a box signed now must not leave a later one with nobody to sign it
+        raise RequestRuleError(_("{approver} signs {later} of request {id}; signing {where} too would leave {later} "
+                                 "with nobody to sign it: another approver signs {where}").format(
+            approver=approver, later=", ".join(blocked), id=req.get("id"), where=where))
     reason = reason.strip()
     if not reason:
-        raise RequestRuleError(_("a decision gives its reason (--reason): necessity and relevance were checked"))
+        raise hinted(RequestRuleError(_("A decision gives its reason: necessity and relevance were checked.")), "--reason")
     steps = [*steps_signed(req), {"step": index, "name": step["name"], "by": approver, "at_us": now_us,
                                   "approve": bool(approve), "reason": reason}]
     changes: dict[str, Any] = {"steps": steps}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Iterable, Protocol, Sequence, Union
 
 from edged.i18n import _
+from edged.rules.words import ROLE_WORDS, either, listed
 
 VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN = "viewer", "custodian", "approver", "auditor", "admin"
 ROLES = (VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN)
@@ -145,6 +146,17 @@ def refusal(account: str, roles: Sequence[str], op: str) -> str:
     have = ", ".join(roles) or _("no role")
     return _("refused: {op} needs the {items} role; {account} has {have}").format(
         op=op, items=' or '.join(r for r in ROLES if r in needed), account=account, have=have)
+
+
+def refused_words(roles_: Sequence[str], op: str) -> str:
+    """`refusal` in a person's words (design/0103): who may do it, what the person is; no operation
+    key and no account id (the person knows who they are). `refusal` is its technician's hint."""
+    needed = MATRIX.get(op)
+    if needed is None:
+        return _("Refused: nobody may do this here.")
+    return _("Refused: this is for the {roles}; your role is {have}.").format(
+        roles=either(ROLE_WORDS, [r for r in ROLES if r in needed]),
+        have=listed(ROLE_WORDS, roles_) if roles_ else _("no role"))
 
 
 def check_roles(roles: Iterable[str]) -> list[str]:

@@ -146,7 +146,7 @@ class Pages:
         role_opts = [(r, _(label)) for r, label in (
             (roles.VIEWER, N_("clerk (viewer)")), (roles.CUSTODIAN, N_("custodian")), (roles.APPROVER, N_("approver")),
             (roles.AUDITOR, N_("auditor")), (roles.ADMIN, N_("admin")))]
-        cams = [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras]
+        cams = [(c.id, c.name or c.id) for c in self.desk.cfg.cameras]
         body = (field_(_("Account"), text_input("name", str(f.get("name") or ""), required=True,
                                                 extra='autocomplete="off"'), _("letters, digits, . _ -"))
                 + field_(_("Full name"), text_input("full_name", str(f.get("full_name") or "")))

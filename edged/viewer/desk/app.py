@@ -113,7 +113,7 @@ class Desk:
                 raise web.HTTPFound("/desk/password")
             if not roles.allowed(caller.roles, op):
                 return self.render(ctx, _("Not for your role"), message(
-                    "error", roles.refusal(ctx.account, caller.roles, op)), status=403)
+                    "error", roles.refused_words(caller.roles, op)), status=403)
             if request.method == "POST":
                 await self.check_post(request, ctx)
             return await fn(request, ctx)

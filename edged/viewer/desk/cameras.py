@@ -41,9 +41,13 @@ def state_of(cam: dict[str, Any]) -> str:
 
 
 def said(text: str | None) -> str:
-    """What the daemon wrote (a health condition's text is in English today): shown as written,
-    marked as not for translation, as a camera's own words are."""
-    return f'<span translate="no">{esc(text)}</span>' if text else esc("")
+    """What the daemon or the camera wrote (English, as on MQTT and in the catalog: design/0067):
+    a technician's detail, folded under the person's words (issue 42, design/0103)."""
+    if not text:
+        return esc("")
+    summary = esc(_("technical detail"))
+    return (f'<details class="tech"><summary>{summary}</summary>'
+            f'<span translate="no">{esc(text)}</span></details>')
 
 
 def problem_of(cam: dict[str, Any]) -> str:
@@ -51,11 +55,13 @@ def problem_of(cam: dict[str, Any]) -> str:
     the daemon's words (English, as on MQTT and in the catalog: design/0067); a camera's own
     error as it wrote it."""
     if cam["state"] in (OFFLINE, CONNECTING):
-        return said(cam.get("last_error") or "; ".join(cam.get("compliance_reasons") or []))
+        return esc(_("Not connected: check the camera, its power and its network cable.")) + said(
+            cam.get("last_error") or "; ".join(cam.get("compliance_reasons") or []))
     found = ((cam.get("health") or {}).get("conditions") or {})
     if found:
         return "<br>".join(f"{esc(title(kind))}: {said(text)}" for kind, text in found.items())
-    return said("; ".join(cam.get("compliance_reasons") or []))
+    reasons = cam.get("compliance_reasons") or []
+    return (esc(_("Below the site's quality floor.")) + said("; ".join(reasons))) if reasons else esc("")
 
 
 def mode_of(cam: dict[str, Any]) -> str:
@@ -79,8 +85,9 @@ class Pages:
         rows = []
         for c in cams:
             live = c["state"] in (RECORDING, DEGRADED)
-            figures = (f"{c['width']}x{c['height']}" if c.get("width") else "-") + (
-                f", {c['fps']:.1f} fps" if live and c.get("fps") is not None else "")
+            figures = (f"{c['width']}×{c['height']}" if c.get("width") else "-") + (
+                ", " + _("{fps} frames a second").format(fps=f"{c['fps']:.1f}") if live and c.get("fps") is not None
+                else "")
             rows.append([esc(f"{c['name']} ({c['id']})"), state_of(c), esc(ctx.when(c.get("state_since_us"))),
                          esc(mode_of(c)),
                          f'<span translate="no">{esc(figures)}</span>', esc(ctx.when(c.get("last_packet_us"))),

@@ -168,11 +168,12 @@ class Pages:
     # placing one -----------------------------------------------------------------------------
     def placing_form(self, ctx: Ctx, f: dict[str, Any], error: str = "") -> str:
         scope = ctx.caller.cameras
-        cams = [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
+        cams = [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
         hour = 3_600_000_000
+        policy = self.desk.cfg.policy.holds   # issue 42 item 4: only the kinds this person may place
+        kinds = [(k, _(v)) for k, v in KIND_LABELS.items() if not policy.of(k).placed_by.isdisjoint(ctx.caller.roles)]
         body = ('<fieldset class="group"><legend>' + esc(_("What to keep")) + "</legend>"
-                + field_(_("Kind"), select("kind", [(k, _(v)) for k, v in KIND_LABELS.items()],
-                                           str(f.get("kind") or "evidence")))
+                + field_(_("Kind"), select("kind", kinds, str(f.get("kind") or "evidence")))
                 + checks("cameras", cams, many(f, "cameras"), _("Cameras"))
                 + field_(_("From"), text_input("from", str(f.get("from") or ctx.input_time(ctx.now_us - 2 * hour)),
                                                kind="datetime-local", required=True))
@@ -180,8 +181,21 @@ class Pages:
                                              kind="datetime-local", required=True))
                 + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True), wide=True)
                 + field_(_("Case reference"), text_input("case_ref", str(f.get("case_ref") or "")))
-                + "</fieldset>" + '<div class="buttons">' + button(_("Place the hold")) + "</div>")
+                + self.expiry(ctx, f) + "</fieldset>" + '<div class="buttons">' + button(_("Place the hold")) + "</div>")
         return (message("error", error) if error else "") + form(ctx, "/desk/holds/new", body, cls="wide-form")
+
+    def expiry(self, ctx: Ctx, f: dict[str, Any]) -> str:
+        """An evidence hold's end, within the site's bounds ([policy.holds.evidence] max; 004: at
+        most 30 days), offered as the default the site sets; a legal hold has none."""
+        cfg = self.desk.cfg
+        longest = cfg.policy.holds.evidence.max_us
+        default = cfg.retention.evidence_hold_us if longest is None else min(longest, cfg.retention.evidence_hold_us)
+        bounds = f'max="{ctx.input_time(ctx.now_us + longest)}"' if longest else ""
+        hint = (_("an evidence hold: at most {days} days from now; a legal hold keeps footage until released").format(
+            days=f"{longest / 86_400_000_000:g}") if longest else _("an evidence hold only; a legal hold keeps footage "
+                                                                   "until released"))
+        return field_(_("Keep until"), text_input("until", str(f.get("until") or ctx.input_time(ctx.now_us + default)),
+                                                  kind="datetime-local", extra=bounds), hint)
 
     async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         return self.desk.render(ctx, _("Place a hold"), self.placing_form(ctx, prefill(request.query)))
@@ -194,6 +208,9 @@ class Pages:
                 ctx, f, _("give the time range as a date and a time")), status=422)
         args = {"kind": f.get("kind") or "evidence", "cameras": many(f, "cameras") or None, "from_us": from_us,
                 "to_us": to_us, "reason": str(f.get("reason") or ""), "case_ref": str(f.get("case_ref") or "")}
+        until = ctx.parse_time(str(f.get("until") or ""))
+        if until is not None and args["kind"] == "evidence":
+            args["expires_us"] = until
         try:
             row = await self.desk.run(ctx, "hold.add", args)
         except Refused as exc:

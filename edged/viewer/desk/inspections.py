@@ -153,7 +153,7 @@ class Pages:
                              else esc(repair_answer(r.get("repair"))))
             if units is not None:
                 extra.append(f"{esc(r.get('unit') or '-')}: " + signature(r.get("supervisor"), r.get("countersigned_us"), ctx))
-            rows.append([esc(f"{names.get(r['camera'], r['camera'])} ({r['camera']})"), *cells,
+            rows.append([esc(names.get(r["camera"]) or r["camera"]), *cells,
                          f'<span translate="no">{esc(r["anomalies"])}</span>', handling, *extra])
         records = table(headers, rows)
         if signing:

@@ -13,13 +13,13 @@ from typing import Any, Iterable, Sequence
 from edged.documents import CSS
 from edged.i18n import N_, _, fmt_date, fmt_datetime, local
 from edged.rules import roles
+from edged.rules.words import ROLE_WORDS
 
 # the printed forms' one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
 PRINT_CSP = ("default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
              + "'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
-ROLE_LABELS = {roles.VIEWER: N_("clerk (viewer)"), roles.CUSTODIAN: N_("custodian"),
-               roles.APPROVER: N_("approver"), roles.AUDITOR: N_("auditor"), roles.ADMIN: N_("admin")}
+ROLE_LABELS = ROLE_WORDS  # the office's words for the roles (edged/rules/words.py; the admin: 帳號管理員)
 # (path, label, the operation the page serves): shown to the roles that may run it
 NAV = (("/desk/", N_("Home"), "whoami"),
        ("/desk/inbox", N_("Waiting for you"), "request.approve"),

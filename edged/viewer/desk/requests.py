@@ -13,7 +13,7 @@ from edged.documents.ethics import ethics_html
 from edged.documents.reply import NotPrintable, receipt_html, reply_html
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS, application_html, label
 from edged.i18n import N_, _
-from edged.rules import retrieval as rq
+from edged.rules import chains, retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
@@ -94,7 +94,7 @@ class Pages:
 
     def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
         scope = ctx.caller.cameras
-        return [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
+        return [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
 
     def rows(self, reqs: list[dict[str, Any]], ctx: Ctx) -> str:
         return table([_("No."), _("Filed"), _("Kind"), _("Reason"), _("Cameras"), _("Time range"), _("Requester"),
@@ -141,12 +141,13 @@ class Pages:
             return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
         done = request.query.get("done", "")
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
-        body += self.details(req, ctx) + self.chain(req, ctx)
+        why = chains.stuck(req)   # design/0102: why nobody can finish it, and who can close it
+        body += (message("error", chains.stuck_text(why)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
         body += export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
-        how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
+        how = _("Opens the printed form; print it on A4 with the browser (Ctrl+P).")
         if req.get("flag"):  # design/0083: the report the managing unit hands to the ethics office
             printed += " " + link(f"/desk/requests/{req['id']}/ethics-report", _("Print the report to the ethics "
                                                                                   "office"), "button")
@@ -264,11 +265,10 @@ class Pages:
             + checks("cameras", self.cameras(ctx), many(f, "cameras"), _("Cameras"))
             + field_(_("From"), text_input("from", start, kind="datetime-local", required=True))
             + field_(_("To"), text_input("to", end, kind="datetime-local", required=True))
-            + radios("mode", [("view", _("view")), ("copy", _("copy"))], str(f.get("mode") or "view"),
-                     _("Footage wanted")) + "</fieldset>"
+            + self.modes(f) + "</fieldset>"
             + '<fieldset class="group"><legend>' + esc(_("Who asks")) + "</legend>"
             + field_(_("Requester"), text_input("requester", str(f.get("requester") or ""), required=True))
-            + field_(_("Unit or agency"), text_input("org", str(f.get("org") or "")))
+            + self.unit(f)
             + field_(_("Contact"), text_input("contact", str(f.get("contact") or "")))
             + field_(_("Official letter"), text_input("letter", str(f.get("letter") or "")),
                      _("official letter or case reference (agency, police)"))
@@ -281,6 +281,31 @@ class Pages:
             + field_(_("Flag note"), text_input("flag_note", str(f.get("flag_note") or ""))) + "</fieldset>"
             + '<div class="buttons">' + button(_("File the request")) + "</div>")
         return (message("error", error) if error else "") + form(ctx, "/desk/requests/new", body, cls="wide-form")
+
+    def modes(self, f: dict[str, Any]) -> str:
+        """Copy is offered only where a kind of this site may copy, and the kinds that may only view
+        are named beside it (issue 42 item 4): nobody sends a request the rules refuse."""
+        kinds = self.desk.cfg.policy.kinds
+        copying = [k for k, rules in kinds.items() if rq.COPY in rules.modes]
+        if not copying:
+            return radios("mode", [("view", _("view"))], "view", _("Footage wanted"))
+        body = radios("mode", [("view", _("view")), ("copy", _("copy"))], str(f.get("mode") or "view"),
+                      _("Footage wanted"))
+        viewing = [self.kind(k) for k in kinds if k not in copying]
+        note = _("Only viewing for: {kinds}").format(kinds=_(", ").join(viewing)) if viewing else ""
+        return body + (f'<p class="hint">{esc(note)}</p>' if note else "")
+
+    def unit(self, f: dict[str, Any]) -> str:
+        """The requester's unit as one of the site's units (a list to choose from; an agency's name
+        is typed), so it matches the rules' spelling (issue 42 item 4)."""
+        units = list(self.desk.cfg.policy.units)
+        if not units:
+            return field_(_("Unit or agency"), text_input("org", str(f.get("org") or "")))
+        options = "".join(f'<option value="{esc(u)}"></option>' for u in units)
+        return field_(_("Unit or agency"), text_input("org", str(f.get("org") or ""), extra='list="f-units"')
+                      + f'<datalist id="f-units">{options}</datalist>',
+                      _("staff: choose their unit from the list ({units}); an agency: its name").format(
+                          units=_(", ").join(units)))
 
     async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         return self.desk.render(ctx, _("File a request"), self.filing_form(ctx, prefill(request.query)))

@@ -63,7 +63,7 @@ class Pages:
 
     def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
         scope = ctx.caller.cameras
-        return [(c.id, f"{c.name} ({c.id})") for c in self.desk.cfg.cameras if scope is None or c.id in scope]
+        return [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
 
     def href(self, camera: str, day: date, sel: tuple[int, int] | None = None, ctx: Ctx | None = None) -> str:
         q = {"camera": camera, "day": day.isoformat()}

@@ -1,0 +1,110 @@
+"""Every desk page and printed form in the site's words (issue 42 item 3, design/0103): each seed
+site's example, in zh-TW, its pages fetched by the people who use them (no browser: the text is
+what matters here) and read for English left on them: an untranslated id, an operation or config
+key, a command-line flag, an English word that is not a proper name. The catalog test
+(tests/test_i18n.py) checks strings; this one checks what the pages put together from them."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+import requests
+
+from edged.config import load_config
+from storage.time.clock import SYSTEM
+from tests.support.cameras import free_port
+from tests.support.daemon import Daemon, wait_for
+from tests.support.people import People, password_for
+from tests.test_sites import CASES, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
+
+S = 1_000_000
+# what may stand in Latin letters on an office's page: names a site or a person gives, and the
+# abbreviations the office itself writes
+PROPER = {"English", "ID", "PDF", "A4", "Ctrl", "RTSP", "ONVIF", "SHA-256", "SHA", "UTC", "MQTT", "IP", "OK", "URL", "CSV",
+          "JSON", "NTP", "HTTPS", "TLS", "CA", "C2PA", "MP4", "Lin", "Mei", "ZZ-2026-17", "Precinct"}
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]*[A-Za-z0-9\]]|[A-Za-z]{2,}")
+# a technician's detail (the daemon's or the camera's English, folded under the person's words) is
+# not the page's text
+DROP = re.compile(r"<(script|style)\b.*?</\1>|<details class=\"tech\">.*?</details>|<[^>]+>", re.S)
+# design/0103's own debt, said out loud: the words still left on the pages (items of issue 42 not
+# done on this branch: names for ids, item 2). The test fails on anything else, and on these if
+# they are gone (so the list only shrinks).
+# The auditor's audit log and report still show action keys and raw JSON details (issue 42 item 3's
+# "the audit log readable by an ethics officer" is not done on this branch): checked apart, so the
+# test fails once they are in words and this list must go.
+NOT_YET = {"/desk/audit", "/desk/audit/report"}
+
+
+def english(page: str, allowed: set[str]) -> list[str]:
+    """The Latin-letter words of a page's visible text that are not proper names."""
+    text = html.unescape(DROP.sub(" ", page))
+    return sorted({w for w in WORD.findall(text) if w not in PROPER and w not in allowed})
+
+
+def session(base: str, name: str) -> requests.Session:
+    s = requests.Session()
+    s.cookies.set("edged_lang", "zh-TW")
+    r = s.post(base + "/desk/login", data={"name": name, "password": password_for(name)}, timeout=30)
+    assert r.ok and r.url.endswith("/desk/"), (name, r.url, r.text[-2000:])
+    return s
+
+
+# the three sites walked as their people would (issue 42); 001 and 003 print the same pages
+SITES = [c for c in CASES if c[0][:3] in ("000", "002", "004")]
+
+
+@pytest.mark.parametrize("name, kind, use", SITES, ids=[c[0][:3] for c in SITES])
+def test_every_desk_page_and_form_in_the_sites_words(tmp_path, camera, name, kind, use):  # noqa: F811
+    port = free_port()
+    config, data = site_config(name, tmp_path, camera, port)
+    cfg = load_config(config)
+    cameras = [c.id for c in cfg.cameras]
+    steps = [s for s in cfg.policy.kinds[kind].chain if s.applies(cameras)]
+    base = f"http://127.0.0.1:{port}"
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path)
+        people.add("clerk", "viewer")
+        people.add("carol", "custodian")
+        people.add("audrey", "auditor")
+        signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
+        for signer in signers:
+            people.add(signer, "approver")
+        wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+        now = SYSTEM.now_us()
+        assert people.login("clerk").returncode == 0
+        args = filing_args(kind, use, cfg.policy.categories[0], cameras, now - 600 * S, now - 60 * S,
+                           unit_of(cfg.policy))
+        args[args.index("--reason") + 1] = "民眾反映櫃檯遺失皮夾"
+        args = ["值勤臺" if a == "Counter section" else a for a in args]   # the test's own words, in Chinese
+        r = people.ctl(*args)
+        assert r.returncode == 0, r.stderr
+        rid = int(re.search(r'"id": (\d+)', r.stdout)[1])
+        allowed = {cfg.site.id, "clerk", "carol", "audrey", people.admin, *signers, *cameras,
+                   *(c.name for c in cfg.cameras), *cfg.policy.units}
+        pages = {
+            people.admin: ["/desk/", "/desk/accounts", "/desk/accounts/new"],
+            "clerk": ["/desk/", "/desk/requests", "/desk/requests/new", f"/desk/requests/{rid}",
+                      f"/desk/requests/{rid}/form", "/desk/holds/new"],
+            "carol": ["/desk/", "/desk/holds", "/desk/holds/new", "/desk/cameras", "/desk/inspections",
+                      "/desk/usage", "/desk/maintenance", "/desk/inspections/register"],
+            signers[0]: ["/desk/", "/desk/inbox", f"/desk/requests/{rid}", "/desk/holds/new"],
+            "audrey": ["/desk/", "/desk/audit", "/desk/audit/report"],
+        }
+        found: dict[str, list[str]] = {}
+        for who, paths in pages.items():
+            s = session(base, who)
+            for path in paths:
+                page = s.get(base + path, timeout=60)
+                assert page.status_code in (200, 403), (who, path, page.status_code)   # 403: a refusal, in words too
+                words = english(page.text, allowed)
+                if path in NOT_YET:
+                    assert words, f"{path} is in words now: take it off NOT_YET"
+                elif words:
+                    found[f"{who} {path}"] = words
+        assert found == {}, json.dumps(found, ensure_ascii=False, indent=0)
+    finally:
+        assert d.stop() == 0, d.log[-3000:]

@@ -1,0 +1,78 @@
+"""The office's paper in the office's words (issue 42 item 7, design/0103): pure renders of the
+seed sites' printed forms, read as text. No product name on the office's paper; 003's report to
+the ethics office in the site's words (no category id); 004's 附件二 ticks □影像調閱 on a viewing;
+001's 附件5 signs in two columns (管理人員, 主管); 附件1's time is a range (時分至時分)."""
+
+from __future__ import annotations
+
+import re
+
+from edged.documents import Doc
+from edged.documents.ethics import ethics_html
+from edged.documents.register import register_html
+from edged.documents.usage import usage_html
+from edged.i18n import speaking
+from tests.support.forms import CAMERAS, LIST_CHANGED, PRINTED, REQUEST, RUNS, TAIPEI
+from tests.test_site_forms import rendered, request_for, site
+
+
+def text_of(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<(style|script)\b.*?</\1>|<[^>]+>", " ", page, flags=re.S))
+
+
+def test_no_product_name_and_no_paper_replaced_on_a_form():
+    text = text_of(rendered(site("000-household-registration-office"), "citizen"))
+    assert "edged" not in text and "取代紙本" not in text, text
+    assert "表單：" in text and "列印時間：" in text
+
+
+def test_the_ethics_report_says_the_reason_in_the_sites_words():
+    cfg = site("003-township-office")
+    req = {**request_for(cfg, "agency"), "category": "security-incident", "flag": "major", "flag_note": "危安"}
+    with speaking("zh-TW"):
+        text = text_of(ethics_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), req, {}, PRINTED))
+    assert "調查機關危安事件" in text and "security-incident" not in text, text
+    assert "司法、警察或其他公務機關" in text   # [forms.kinds], not edged's "public agency"
+
+
+def test_a_viewing_ticks_the_viewing_box_of_004s_annex_2():
+    text = text_of(rendered(site("004-vocational-school"), "internal"))
+    assert "☑ 影像調閱" in text and "☐ 影像保存" in text, text
+
+
+def test_the_usage_register_signs_in_two_columns():
+    cfg = site("001-land-office")
+    use = {"used_us": REQUEST["grant"]["used_us"], "requester_name": "張大同", "requester_org": None,
+           "filed_by": "clerk", "category": "lost-property", "reason": "遺失皮夾", "cameras": ["counter1"],
+           "from_us": REQUEST["from_us"], "to_us": REQUEST["to_us"], "mode": "view", "watcher": "張大同",
+           "custodian": "carol", "request_id": 12, "grant_id": 5, "export_id": None}
+    with speaking("zh-TW"):
+        page = usage_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms),
+                          {"from_us": REQUEST["from_us"] - 86_400_000_000, "to_us": PRINTED, "uses": [use]}, {},
+                          PRINTED)
+    assert re.search(r'<th colspan="2">簽章</th></tr><tr><th>管理人員</th><th>主管</th>', page), page
+    assert page.count("<td></td><td></td></tr>") == 1   # both left to sign by hand
+
+
+def test_the_inspection_time_is_a_range():
+    cfg = site("001-land-office")
+    with speaking("zh-TW"):
+        page = register_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), 2026, 11, RUNS,
+                             ("picture", "audio"), {}, PRINTED)
+    assert "09:12 至 09:40" in text_of(page), text_of(page)
+
+
+def test_the_notice_says_the_retention_in_the_rules_own_unit():
+    """001 第十二點: 3個月 and 1年內, not the 93 and 372 days edged keeps them as; a camera with its
+    own retention still says its days."""
+    from edged.documents.notice import inventory_rows, notice_html
+    cfg = site("001-land-office")
+    doc = Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms)
+    rows = [{**CAMERAS[0], "min_days": 93, "max_days": 372, "site_retention": True},
+            {**CAMERAS[1], "min_days": 30, "max_days": 60, "site_retention": False}]
+    with speaking("zh-TW"):
+        text = text_of(notice_html(doc, rows, LIST_CHANGED, PRINTED))
+        inventory = inventory_rows(rows, doc)
+    assert "至少保存3個月，至遲於1年內銷毀" in text and "372" not in text and "93 日" not in text, text
+    assert "60" in text   # the other camera's own retention, in days
+    assert inventory[0][8] == "至少保存3個月，至遲於1年內銷毀" and inventory[1][8] == "30-60"
