@@ -50,6 +50,7 @@ from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.camera_clocks import CameraClocks
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
+from edged.daemon.standby import Standby
 from edged.daemon.signals import install_signals, install_test_hooks
 from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.i18n import Msg, N_
@@ -206,7 +207,13 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)
             event_out.connect(reporting.event)
+        extra: dict = {}
         keepalive = Keepalive(notifier, sup, writer, runner, reporting)
+        if cfg.standby.enabled:  # a standby: it hears the other boxes on the reporter's connection (design/0107)
+            standby = Standby(cfg, writer, sup, clock)
+            reporting.reporter.watch, reporting.reporter.on_watched = standby.watch, standby.heard
+            reload_hooks.insert(0, standby.reload)
+            extra["standby"] = standby.run
 
         async def retention_and_birth(new: Config) -> None:
             await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
@@ -223,7 +230,6 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         if finished:
             log.info("finished %d destructions a crash had interrupted", finished)
         steps.mark("garbage")
-        extra: dict = {}
         lost = await liveness.first_look()
         steps.mark("disk identity")
         if lost:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils import Migrations
 
-from storage import audit, corrections, identity, people_schema, segment_schema
+from storage import audit, corrections, identity, people_schema, segment_schema, standins
 
 migrations = Migrations("edged.catalog")
 
@@ -411,3 +411,10 @@ def m021_segment_retimed(db: sqlite_utils.Database) -> None:
     """Each segment row counts the pictures the recorder re-timed (design/0093):
     storage/segment_schema.py m021."""
     segment_schema.m021(db)
+
+
+@migrations()
+def m022_standby(db: sqlite_utils.Database) -> None:
+    """A standby's footage (design/0107): each camera row names the box whose camera it is
+    (NULL: this box's own), and `standins` keeps when this box stood in for which box, and why."""
+    standins.m022(db)

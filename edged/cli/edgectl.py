@@ -93,12 +93,29 @@ def cmd_status(ctx: Ctx, args) -> tuple[Any, str]:
         field(_("gaps"), _("{n} in the last 24 h").format(n=data["gaps_24h"])),
         field(_("broker"), data["broker"] or _("not configured")),
         *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
+        *([field(_("standby"), standby_text(data["standby"]))] if data.get("standby") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
             free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
             if data["disk_total"] is not None else
             _("unknown: the data disk is gone ({dir})").format(dir=data["data_dir"])),
     ]
     return data, "\n".join(lines)
+
+
+STANDBY_WHY = {"offline": N_("it is offline"), "silent": N_("nothing heard from it"),
+               "never heard": N_("never heard from it"), "waiting": N_("it is back: waiting for it to record")}
+
+
+def standby_text(s: dict[str, Any]) -> str:
+    """A standby's boxes and those it records for now (design/0107)."""
+    standing = s.get("standing") or {}
+    if not standing:
+        return _("watching {boxes}: all there, standing in for none").format(boxes=", ".join(s.get("for") or []))
+    def why(key: Any) -> str:
+        return _(STANDBY_WHY[key]) if key in STANDBY_WHY else str(key)
+
+    return "; ".join(_("STANDING IN for {box} since {since} ({why})").format(
+        box=box, since=fmt_time(v.get("since_us")), why=why(v.get("why"))) for box, v in sorted(standing.items()))
 
 
 def host_clock_text(h: dict[str, Any]) -> str:

@@ -55,6 +55,7 @@ class CameraConfig:
     onvif: str | bool | None = None  # where its clock is read (design/0085): "host:port"; false: not; None: URL host, port 80
     reader: str = "auto"           # RTSP's reader: auto (edged's, else FFmpeg's) | edged | ffmpeg (design/0079)
     audio_in_viewer: bool = False  # its sound in live view and playback (design/0087); off: privacy
+    box: str | None = None         # a standby's: the box whose camera it is, recorded only while that box is gone (design/0107)
 
     @property
     def redacted_url(self) -> str:
@@ -74,7 +75,7 @@ class CameraConfig:
             f"coverage={self.coverage!r}, manager={self.manager!r}, contact={self.contact!r}, "
             f"mode={self.mode!r}, detect_url={self.redacted_detect_url!r}, motion={self.motion!r}, "
             f"health={self.health!r}, transport={self.transport!r}, onvif={self.onvif!r}, unit={self.unit!r}, reader={self.reader!r}, "
-            f"audio_in_viewer={self.audio_in_viewer!r})"
+            f"audio_in_viewer={self.audio_in_viewer!r}, box={self.box!r})"
         )
 
 
@@ -83,7 +84,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
         "id", "name", "url", "enabled", "audio_required", "audio_expected", "location",
         "min_retention", "max_retention", "kind", "purpose", "coverage", "manager", "contact",
         "mode", "detect_url", "motion", "health", "recording_period", "machine_room", "asset_number",
-        "transport", "onvif", "unit", "reader", "audio_in_viewer",
+        "transport", "onvif", "unit", "reader", "audio_in_viewer", "box",
     )  # fmt: skip
     cameras: list[CameraConfig] = []
     seen: dict[str, int] = {}
@@ -123,6 +124,7 @@ def _cameras(items: list, site_raw: dict, site: RetentionConfig) -> tuple[Camera
                 onvif=_onvif(t.get("onvif"), f"{path}.onvif"),
                 reader=_reader(t.get("reader", "auto"), f"{path}.reader"),
                 audio_in_viewer=_bool(t.get("audio_in_viewer", False), f"{path}.audio_in_viewer"),
+                box=_id(t["box"], f"{path}.box") if "box" in t else None,
             )
         )
     return tuple(cameras)

@@ -237,7 +237,8 @@ class Reporting:
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
             body = {
-                "name": r["name"], "state": r["state"], "mode": r.get("mode") or "continuous",
+                "name": r["name"], "state": r["state"], "since_us": r.get("state_since_us"),
+                "mode": r.get("mode") or "continuous",
                 # A live camera is watched, never recorded (policy); a motion camera records when it moves.
                 "recording": r["state"] in ("recording", "degraded") and r.get("mode") != "live",
                 "not_recorded_by_policy": r.get("mode") == "live",
