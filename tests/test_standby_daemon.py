@@ -68,7 +68,7 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path):
             ended = wait_for(lambda: rows(spare, "standins")[0]["ended_us"], HOLD_S + 25, "the standby to stop")
             print(f"standby stopped {(ended - back['start_us']) / 1e6:.1f} s after the primary's first segment "
                   f"(hold {HOLD_S} s)")
-            assert ended - back["start_us"] < (HOLD_S + 10) * 1e6
+            assert ended - back["start_us"] < (HOLD_S + 4) * 1e6  # the hold, a tick, a segment's first frame
             wait_for(lambda: spare.camera("door")["state"] == "disabled", 10, "the standby's door at rest")
             done = [s for s in spare.segments("door") if s["state"] == COMPLETE]
             assert done and all(decodes(spare.data_dir / s["path"]) == "" for s in done)

@@ -20,7 +20,8 @@ def rec(since=None, seen=T - S, recording=True) -> CameraSeen:
     return CameraSeen(recording, since, seen)
 
 
-ONLINE_LONG = BoxSeen("online", T - 100 * S, T - S, {"a": rec(T - 90 * S), "b": rec(T - 90 * S)})
+LEFT = T - 200 * S  # when it was seen going, in most rows
+ONLINE_LONG = BoxSeen("online", T - 100 * S, T - S, {"a": rec(T - 90 * S), "b": rec(T - 90 * S)}, LEFT)
 
 CASES = [
     # (what it heard of node1, standing before, now, expected {box: why})
@@ -35,7 +36,7 @@ CASES = [
      BoxSeen("online", T - 200 * S, T - HEARTBEAT_US - SILENCE, ONLINE_LONG.cameras), set(), T, {"node1": "silent"}),
     ("back and recording for hold: standby stops", ONLINE_LONG, {"node1"}, T, {}),
     ("back, recording under hold: waits",
-     BoxSeen("online", T - 100 * S, T - S, {"a": rec(T - 20 * S), "b": rec(T - 20 * S)}), {"node1"}, T,
+     BoxSeen("online", T - 100 * S, T - S, {"a": rec(T - 20 * S), "b": rec(T - 20 * S)}, LEFT), {"node1"}, T,
      {"node1": "waiting"}),
     ("back for long, one camera not recording: waits",
      BoxSeen("online", T - 100 * S, T - S, {"a": rec(T - 90 * S), "b": rec(T - 90 * S, recording=False)}),
@@ -45,11 +46,16 @@ CASES = [
     ("back, camera word retained from before it went: waits",
      BoxSeen("online", T - 40 * S, T - S, {"a": rec(T - 900 * S, seen=T - 50 * S), "b": rec(T - 900 * S)}),
      {"node1"}, T, {"node1": "waiting"}),
-    ("its clock far behind: counted from when it came online",
-     BoxSeen("online", T - 20 * S, T - S, {"a": rec(T - 900 * S), "b": rec(T - 900 * S)}), {"node1"}, T,
+    ("a since from before it went (its last run's word, or a clock far behind): from when it came online",
+     BoxSeen("online", T - 20 * S, T - S, {"a": rec(T - 900 * S), "b": rec(T - 900 * S)}, LEFT), {"node1"}, T,
      {"node1": "waiting"}),
     ("its clock ahead: counted from its word (longer overlap)",
-     BoxSeen("online", T - 100 * S, T - S, {"a": rec(T + 5 * S), "b": rec(T - 90 * S)}), {"node1"}, T,
+     BoxSeen("online", T - 100 * S, T - S, {"a": rec(T + 5 * S), "b": rec(T - 90 * S)}, LEFT), {"node1"}, T,
+     {"node1": "waiting"}),
+    ("it recorded before its MQTT link was up: counted from its since",
+     BoxSeen("online", T - 10 * S, T - S, {"a": rec(T - 31 * S), "b": rec(T - 30 * S)}, T - 60 * S), {"node1"}, T, {}),
+    ("when it went is not known (the standby began while it was away): from when it came online",
+     BoxSeen("online", T - 20 * S, T - S, {"a": rec(T - 90 * S), "b": rec(T - 90 * S)}), {"node1"}, T,
      {"node1": "waiting"}),
     ("no since given: from when it came online", BoxSeen("online", T - HOLD, T - S, {"a": rec(), "b": rec()}),
      {"node1"}, T, {}),

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from edged.config import Config
 from edged.config.standby import standing_in
-from edged.rules.standby import BoxSeen, CameraSeen, stand_in_for
+from edged.rules.standby import HEARTBEAT_US, BoxSeen, CameraSeen, stand_in_for
 from mqtt.topics import ROOT
 from storage import audit, node as node_table, standins
 from storage.catalog import CatalogWriter
@@ -61,10 +62,17 @@ class Standby:
             return
         now = self.clock.now_us()
         old = self.seen.get(box, BoxSeen())
+        if old.status == "online" and old.heard_us is not None and \
+                now - old.heard_us >= HEARTBEAT_US + self.cfg.standby.silence_us:
+            # back from a silence its connection outlived: it came back now, it went when last heard
+            old = replace(old, online_us=now, left_us=old.heard_us)
         if rest == ["status"]:
             status = payload.decode(errors="replace").strip()
             online = old.online_us if old.status == "online" else (now if status == "online" else None)
-            self.seen[box] = BoxSeen(status, online, now, old.cameras)
+            left = now if status == "offline" and old.status != "offline" else old.left_us
+            if status == "online" and old.status != "online" and left is None:
+                left = old.heard_us  # back from silence: it went when it was last heard
+            self.seen[box] = BoxSeen(status, online, now, old.cameras, left_us=left)
         elif rest == ["state"] or (len(rest) == 3 and rest[0] == "camera" and rest[2] == "state"):
             cams = dict(old.cameras)
             if rest[0] == "camera":
@@ -75,7 +83,7 @@ class Standby:
                 since = body.get("since_us") if isinstance(body, dict) else None
                 cams[rest[1]] = CameraSeen(bool(isinstance(body, dict) and body.get("recording")),
                                            since if isinstance(since, int) else None, now)
-            self.seen[box] = BoxSeen(old.status, old.online_us, now, cams)
+            self.seen[box] = BoxSeen(old.status, old.online_us, now, cams, left_us=old.left_us)
 
     # the task ----------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:

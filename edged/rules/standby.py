@@ -30,6 +30,7 @@ class BoxSeen:
     online_us: int | None = None       # when the standby saw it come online (its clock)
     heard_us: int | None = None        # anything of it last received
     cameras: Mapping[str, CameraSeen] = field(default_factory=dict)
+    left_us: int | None = None         # when it was last seen going ("offline"; standby clock)
 
 
 def gone_why(seen: BoxSeen, now_us: int, watching_us: int, silence_us: int) -> str | None:
@@ -43,17 +44,21 @@ def gone_why(seen: BoxSeen, now_us: int, watching_us: int, silence_us: int) -> s
 
 
 def back_since(seen: BoxSeen, cameras: frozenset[str]) -> int | None:
-    """Since when the box has been online and recording every one of `cameras` (standby clock
-    at the earliest: a box's clock ahead only lengthens the overlap), or None if it is not."""
+    """Since when the box has been recording every one of `cameras` again, or None if it is not.
+    Each camera's `since_us` (the box's clock: it records before its MQTT link is up) counts when
+    it is after the box was seen going; one from before (a word left from the last run) or none
+    counts from when the box came online (the standby's clock). A box clock ahead only
+    lengthens the overlap."""
     if seen.status != "online" or seen.online_us is None:
         return None
-    since = seen.online_us
+    since = seen.online_us if not cameras else None
     for cam in cameras:
         c = seen.cameras.get(cam)
         if c is None or not c.recording or c.seen_us < seen.online_us:  # a retained word from before it went
             return None
-        if c.since_us is not None:
-            since = max(since, c.since_us)
+        fresh = c.since_us is not None and seen.left_us is not None and c.since_us >= seen.left_us
+        at = c.since_us if fresh and c.since_us is not None else seen.online_us
+        since = at if since is None else max(since, at)
     return since
 
 
