@@ -209,17 +209,18 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             event_out.connect(reporting.event)
         extra: dict = {}
         keepalive = Keepalive(notifier, sup, writer, runner, reporting)
-        if cfg.standby.enabled:  # a standby: it hears the other boxes on the reporter's connection (design/0107)
-            standby = Standby(cfg, writer, sup, clock)
-            reporting.reporter.watch, reporting.reporter.on_watched = standby.watch, standby.heard
-            reload_hooks.insert(0, standby.reload)
-            extra["standby"] = standby.run
 
         async def retention_and_birth(new: Config) -> None:
             await runner.apply_policy(new, await asyncio.to_thread(config_source, new))
             reporting.refresh(new)
 
         reload_hooks.append(retention_and_birth)
+        if cfg.standby.enabled:  # a standby: it hears the other boxes on the reporter's connection (design/0107)
+            standby = Standby(cfg, writer, sup, clock, followers=(runner, space, monitor, inspector, maintenance),
+                              on_config=reporting.refresh)
+            reporting.reporter.watch, reporting.reporter.on_watched = standby.watch, standby.heard
+            reload_hooks.append(standby.reload)  # last: after a SIGHUP, its boxes' cameras again
+            extra["standby"] = standby.run
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)

@@ -54,6 +54,7 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path):
             takeover = time.monotonic() - killed
             print(f"\ntakeover: kill -9 to the standby's first segment {takeover:.2f} s")
             assert spare.camera("door")["box"] == "primary"
+            wait_for(lambda: spare.camera("door")["state"] == "recording", 10, "the standby's door shown recording")
             spell = rows(spare, "standins")
             assert [(s["box"], s["recorded_by"], s["why"], s["ended_us"]) for s in spell] == [
                 ("primary", "spare", "offline", None)]

@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from edged.config import Config
 from edged.config.standby import standing_in
@@ -35,8 +35,11 @@ AT_REST = "its box recorded it: the standby was not standing in"  # i18n: a gap'
 
 
 class Standby:
-    def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, clock: Clock = SYSTEM,
+                 followers: tuple = (), on_config: Callable[[Config], None] | None = None):
         self.cfg = cfg
+        self.followers = followers  # the parts a SIGHUP hands the config to (health, retention, ...)
+        self.on_config = on_config  # the birth: the office sees which cameras it records
         self.writer = writer
         self.sup = sup
         self.clock = clock
@@ -102,7 +105,7 @@ class Standby:
         changed = want != self.standing
         self.standing = want
         if started or ended:
-            await self.sup.reload(standing_in(self.cfg, frozenset(want)), action="standby")
+            await self._apply(frozenset(want))
             me = self.cfg.site.node
             cams = sb.cameras_of()
 
@@ -139,4 +142,12 @@ class Standby:
         are recorded again with the new settings."""
         self.cfg = cfg
         if self.standing:
-            await self.sup.reload(standing_in(cfg, frozenset(self.standing)), action="standby")
+            await self._apply(frozenset(self.standing))
+
+    async def _apply(self, boxes: frozenset[str]) -> None:
+        shaped = standing_in(self.cfg, boxes)
+        await self.sup.reload(shaped, action="standby")
+        for follower in self.followers:  # a camera's public state and alarms follow its config
+            follower.cfg = shaped
+        if self.on_config is not None:
+            self.on_config(shaped)
