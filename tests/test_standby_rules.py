@@ -117,3 +117,36 @@ def test_config_rests_until_standing(tmp_path):
 def test_config_errors(tmp_path, text, where, words):
     err = error_for(tmp_path, text)
     assert where in str(err) and words in str(err)
+
+
+class Clock:
+    def __init__(self, now_us: int):
+        self.now = now_us
+
+    def now_us(self) -> int:
+        return self.now
+
+
+def test_what_the_standby_hears_becomes_what_it_has_seen(tmp_path):
+    from edged.daemon.standby import Standby
+
+    cfg = load_config(write(tmp_path, CONFIG))
+    clock = Clock(T)
+    sb = Standby(cfg, None, None, clock)  # type: ignore[arg-type]  # heard() touches neither writer nor supervisor
+    assert sb.watch == ("edged/v1/s1/node1/status", "edged/v1/s1/node1/state", "edged/v1/s1/node1/camera/+/state")
+    sb.heard("edged/v1/s1/node1/status", b"online")
+    sb.heard("edged/v1/s1/node1/camera/door/state", b'{"recording": true, "since_us": 5}')
+    sb.heard("edged/v1/s1/other/status", b"offline")   # not a box it stands in for
+    sb.heard("edged/v1/s2/node1/status", b"offline")   # another site
+    assert sb.seen["node1"].status == "online" and sb.seen["node1"].online_us == T
+    assert sb.seen["node1"].cameras["door"] == CameraSeen(True, 5, T)
+    clock.now = T + S
+    sb.heard("edged/v1/s1/node1/status", b"offline")
+    assert sb.seen["node1"].left_us == T + S and sb.seen["node1"].online_us is None
+    clock.now = T + 5 * S
+    sb.heard("edged/v1/s1/node1/status", b"online")
+    assert sb.seen["node1"].online_us == T + 5 * S and sb.seen["node1"].left_us == T + S
+    # silent past its heartbeat while its connection stayed up: back now, gone since last heard
+    clock.now = T + 5 * S + HEARTBEAT_US + SILENCE
+    sb.heard("edged/v1/s1/node1/state", b"{}")
+    assert sb.seen["node1"].online_us == clock.now and sb.seen["node1"].left_us == T + 5 * S

@@ -71,7 +71,7 @@ class Standby:
             old = replace(old, online_us=now, left_us=old.heard_us)
         if rest == ["status"]:
             status = payload.decode(errors="replace").strip()
-            online = old.online_us if old.status == "online" else (now if status == "online" else None)
+            online = (old.online_us if old.status == "online" else now) if status == "online" else None
             left = now if status == "offline" and old.status != "offline" else old.left_us
             if status == "online" and old.status != "online" and left is None:
                 left = old.heard_us  # back from silence: it went when it was last heard
