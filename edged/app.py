@@ -54,6 +54,7 @@ from storage.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
+from edged.daemon.standby import Standby
 from edged.daemon.signals import install_signals, install_test_hooks
 from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.i18n import Msg, N_
@@ -224,6 +225,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)
             event_out.connect(reporting.event)
+        extra: dict = {}
         keepalive = Keepalive(notifier, sup, writer, runner, reporting)
 
         async def retention_and_birth(new: Config) -> None:
@@ -231,6 +233,12 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             reporting.refresh(new)
 
         reload_hooks.append(retention_and_birth)
+        if cfg.standby.enabled:  # a standby: it hears the other boxes on the reporter's connection (design/0107)
+            standby = Standby(cfg, writer, sup, clock, followers=(runner, space, monitor, inspector, maintenance),
+                              on_config=reporting.refresh)
+            reporting.reporter.watch, reporting.reporter.on_watched = standby.watch, standby.heard
+            reload_hooks.append(standby.reload)  # last: after a SIGHUP, its boxes' cameras again
+            extra["standby"] = standby.run
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
@@ -241,7 +249,6 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
         if finished:
             log.info("finished %d destructions a crash had interrupted", finished)
         steps.mark("garbage")
-        extra: dict = {}
         lost = await liveness.first_look()
         steps.mark("disk identity")
         if lost:

@@ -78,6 +78,9 @@ class Reporter:
         self._refusal: str | None = None
         self._v5 = True
         self._rng = random.Random()
+        # Other boxes' topics a standby watches (edged/daemon/standby.py): filters, and who is told.
+        self.watch: tuple[str, ...] = ()
+        self.on_watched: Callable[[str, bytes], None] | None = None
 
     # what the daemon calls ----------------------------------------------------------------------
     def set_birth(self, birth: dict[str, Any]) -> None:
@@ -217,6 +220,10 @@ class Reporter:
             if granted.is_failure:
                 log.error("MQTT: the broker refused the subscription to %s (%s): no commands will arrive; "
                           "check the broker's ACL", self.topics.cmd_filter, granted.getName())
+            for topic_filter in self.watch:
+                if (await conn.subscribe(topic_filter)).is_failure:
+                    log.error("MQTT: the broker refused the subscription to %s: this standby cannot see that box; "
+                              "check the broker's ACL", topic_filter)
             # "connected" once commands can arrive, so a command sent after it is not lost
             self._set_status("connected")
             log.info("MQTT connected with protocol %s (%d messages in flight at most)",
@@ -338,6 +345,8 @@ class Reporter:
             self._office_time.hear(verb, payload)
         if verb != office_time.VERB:  # a time message is a clock reading, not a command: never run or recorded
             self.desk.incoming(verb, payload, correlation)
+        elif self.on_watched is not None:
+            self.on_watched(topic, payload)
 
     async def _use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:
         return await self.outbox.run(Outbox.use_nonce, nonce, expires_us, at_us)

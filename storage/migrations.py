@@ -16,6 +16,7 @@ from storage import audit
 from storage.footage import identity, segment_schema
 from storage.people import people_schema
 from storage.time import corrections
+from storage.footage import standins
 
 migrations = Migrations("edged.catalog")
 
@@ -424,3 +425,10 @@ def m022_backfill(db: sqlite_utils.Database) -> None:
     for col, kind in (("backfill", "TEXT"), ("backfill_to_us", "INTEGER"), ("backfill_note", "TEXT")):
         db.execute(f"ALTER TABLE gaps ADD COLUMN {col} {kind}")
     segment_schema.m022_view(db)
+
+
+@migrations()
+def m023_standby(db: sqlite_utils.Database) -> None:
+    """A standby's footage (design/0107): each camera row names the box whose camera it is
+    (NULL: this box's own), and `standins` keeps when this box stood in for which box, and why."""
+    standins.m023(db)

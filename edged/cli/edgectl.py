@@ -77,6 +77,7 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         *[field(_("backfill"), backfill_text(g)) for g in data.get("backfill") or []],
         field(_("broker"), data["broker"] or _("not configured")),
         *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
+        *([field(_("standby"), standby_text(data["standby"]))] if data.get("standby") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
             free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
             if data["disk_total"] is not None else
@@ -97,6 +98,22 @@ def backfill_text(g: dict[str, Any]) -> str:
         note = {"text": g["backfill_note"]}
     return _("camera {camera}: {span} not backfilled: {why}").format(
         camera=g["camera"], span=span, why=render(note.get("text") or "", note))
+
+
+STANDBY_WHY = {"offline": N_("it is offline"), "silent": N_("nothing heard from it"),
+               "never heard": N_("never heard from it"), "waiting": N_("it is back: waiting for it to record")}
+
+
+def standby_text(s: dict[str, Any]) -> str:
+    """A standby's boxes and those it records for now (design/0107)."""
+    standing = s.get("standing") or {}
+    if not standing:
+        return _("watching {boxes}: all there, standing in for none").format(boxes=", ".join(s.get("for") or []))
+    def why(key: Any) -> str:
+        return _(STANDBY_WHY[key]) if key in STANDBY_WHY else str(key)
+
+    return "; ".join(_("STANDING IN for {box} since {since} ({why})").format(
+        box=box, since=fmt_time(v.get("since_us")), why=why(v.get("why"))) for box, v in sorted(standing.items()))
 
 
 def host_clock_text(h: dict[str, Any]) -> str:

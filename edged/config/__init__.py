@@ -21,6 +21,7 @@ from edged.config.mqtt import MqttConfig, MqttTlsConfig, _mqtt
 from edged.config.people import AccountsConfig, _accounts
 from edged.config.policy import CATEGORIES, RequestPolicy, _policy, default_policy
 from edged.config.retention import RetentionConfig, _retention
+from edged.config.standby import StandbyConfig, _standby, at_rest, check_boxes
 from edged.config.upkeep import AuditConfig, MaintenanceConfig, _audit, _maintenance
 from edged.config.secrets import load_secrets, merge_secrets
 from edged.config.values import (
@@ -131,6 +132,7 @@ class Config:
     audit: AuditConfig = AuditConfig()                      # [audit]: when the periodic audit is due (R7.2)
     maintenance: MaintenanceConfig = MaintenanceConfig()    # [maintenance]: where its catalog copy goes (R1.7)
     time: TimeConfig = TimeConfig()                         # [time]: whether the site keeps its clock by NTP
+    standby: StandbyConfig = StandbyConfig()  # [standby]: the boxes it stands in for (design/0107)
     forms: Forms = NO_FORMS     # [forms]: the site's rule and its own application forms (design/0081)
     inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
 
@@ -190,7 +192,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
                                "health", "inspection", "accounts", "viewer", "secrets", "policy", "audit",
-                               "maintenance", "time", "forms"))
+                               "maintenance", "time", "forms", "standby"))
         data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
@@ -210,6 +212,10 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
                          retention.evidence_hold_us, retention.max_retention_us, accounts.citizen_due_days)
         inspection = _inspection(_table(data, "inspection", "inspection"))
         _check_units(cameras, policy, inspection)
+        mqtt = _mqtt(_table(data, "mqtt", "mqtt"), site.id, site.node, base_dir)
+        standby = _standby(_table(data, "standby", "standby"), site.node)
+        check_boxes(standby, cameras, mqtt.enabled)
+        standby, cameras = at_rest(standby, cameras)
         forms = parse_forms(_table(data, "forms", "forms"), tuple(policy.kinds), policy.categories,
                             {k: [s.name for s in r.chain] for k, r in policy.kinds.items()}, CATEGORIES)
         return Config(
@@ -220,7 +226,8 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
             control=control,
             cameras=cameras,
             source=source,
-            mqtt=_mqtt(_table(data, "mqtt", "mqtt"), site.id, site.node, base_dir),
+            mqtt=mqtt,
+            standby=standby,
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
             policy=policy,

@@ -121,6 +121,9 @@ class CameraConfig:
     edge_recording: bool = key(False, read=_bool,
                                doc="true: it records to its own card (ONVIF Profile G): a gap in edged's recording "
                                    "is backfilled from it (design/0106); `edgectl camera probe` says whether it has one")
+    box: str | None = key(None, read=lambda v, f: _id(v, f), commented=True, example='"node1"',
+                          doc="a standby's camera: the box whose camera it is, recorded here only while that box "
+                              "is gone ([standby] for; design/0107)")
 
     @property
     def redacted_url(self) -> str:

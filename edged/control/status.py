@@ -110,6 +110,8 @@ class StatusOps(Operations):
                 "storage": json.loads(node["storage"]) if node.get("storage") else {"state": "ok", "reason": None},
                 "disk_full": json.loads(node["disk_full"]) if node.get("disk_full") else None,
                 "host_clock": json.loads(node["host_clock"]) if node.get("host_clock") else None,
+                # a standby's boxes, and those it stands in for now (design/0107)
+                "standby": json.loads(node["standby"]) if node.get("standby") else None,
                 # edgectl doctor: the box's certificate from the office's CA (design/0097), None until enrolled
                 "enrolment": _enrolment(data_dir)}
         if await self.reader.readable():

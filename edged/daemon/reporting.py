@@ -123,8 +123,9 @@ class Reporting:
                           "cameras": {c.id: {"min_days": (c.min_retention_us or r.min_retention_us) / 86_400e6,
                                              "max_days": (c.max_retention_us or r.max_retention_us) / 86_400e6}
                                       for c in cfg.cameras if c.min_retention_us or c.max_retention_us}},
-            "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location, "mode": c.mode}
-                        for c in cfg.cameras],
+            # box: a standby's, whose camera it is (enabled while it stands in for that box, design/0107)
+            "cameras": [{"id": c.id, "name": c.name, "enabled": c.enabled, "location": c.location, "mode": c.mode,
+                         "box": c.box} for c in cfg.cameras],
             "public_key": None if self.node_key is None else self.node_key.public_b64,
             "key_fingerprint": None if self.node_key is None else self.node_key.fingerprint,
             "inspection": {"schedule": cfg.inspection.schedule, "period_us": cfg.inspection.period_us,
@@ -269,7 +270,8 @@ class Reporting:
         for r in rows:
             health = sorted(kind for cam, kind in alarms if cam == r["id"])
             body = {
-                "name": r["name"], "state": r["state"], "mode": r.get("mode") or "continuous",
+                "name": r["name"], "state": r["state"], "since_us": r.get("state_since_us"),
+                "mode": r.get("mode") or "continuous",
                 # A live camera is watched, never recorded (policy); a motion camera records when it moves.
                 "recording": r["state"] in ("recording", "degraded") and r.get("mode") != "live",
                 "not_recorded_by_policy": r.get("mode") == "live",

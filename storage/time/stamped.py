@@ -23,6 +23,7 @@ class Stamped:
 
 HOST: tuple[Stamped, ...] = (
     Stamped("gaps", ("from_us", "to_us", "backfill_to_us")),  # how far a backfill came: inside the gap
+    Stamped("standins", ("started_us", "ended_us")),  # a standby's spells (storage/footage/standins.py)
     Stamped("not_recorded", ("from_us", "to_us")),
     Stamped("motion_events", ("start_us", "end_us", "created_us")),
     Stamped("alarms", ("raised_us", "updated_us", "cleared_us")),

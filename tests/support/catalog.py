@@ -30,6 +30,7 @@ TABLES = frozenset({
     "restamps",  # corrections after a host clock step (storage/footage/restamps.py)
     "clock_corrections", "retention_grace", "account_events",  # design/0096's checks
     "messages", "nonces",  # storage/outbox.py's file, and the central office's store
+    "standins",  # a standby's spells (storage/footage/standins.py)
 })
 
 

@@ -65,7 +65,8 @@ def camera_row(cam: CameraConfig) -> dict[str, Any]:
     row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled), "mode": cam.mode,
            "audio_expected": int(cam.audio_required), "location": cam.location, "kind": cam.kind,
            "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact,
-           "recording_period": cam.recording_period, "machine_room": cam.machine_room, "asset_number": cam.asset_number}
+           "recording_period": cam.recording_period, "machine_room": cam.machine_room, "asset_number": cam.asset_number,
+           "box": cam.box}  # a standby's: whose camera it is (design/0107)
     if not cam.enabled:
         row["state"] = DISABLED
     return row
@@ -236,8 +237,9 @@ class Supervisor:
     def kill_workers(self) -> None:
         self.workers.kill()
 
-    async def reload(self, cfg: Config) -> None:
-        """Apply a new camera list without touching cameras that did not change."""
+    async def reload(self, cfg: Config, action: str = "config.reload") -> None:
+        """Apply a new camera list without touching cameras that did not change (`action`: the
+        audit record's, "standby" when a standby takes up or gives back a box's cameras)."""
         old = {c.id: c for c in self.cfg.cameras}
         new = {c.id: c for c in cfg.cameras}
         if cfg.storage != self.cfg.storage or cfg.recorder != self.cfg.recorder:
@@ -246,7 +248,7 @@ class Supervisor:
 
         def sync(c: Catalog) -> None:
             camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], c.clock.now_us())
-            audit.append(c.db, "edged", "config.reload", {
+            audit.append(c.db, "edged", action, {
                 "source": cfg.source, "added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new)),
                 "changed": sorted(i for i in set(old) & set(new) if old[i] != new[i])})
 

@@ -1,0 +1,75 @@
+"""[standby] (design/0107): the boxes of the site this box stands in for.
+
+    [standby]
+    for = ["node1"]        # the boxes it watches over MQTT
+    silence = "10s"        # gone: "offline" (the broker's last will), or no word from it this long
+    hold = "30s"           # back: online and recording this long, then the standby stops
+
+The cameras it records for them are its own [[cameras]] with `box = "node1"`: the same id and
+settings as on that box; they are recorded only while that box is gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from edged.config.cameras import CameraConfig
+from edged.config.values import SECOND, ConfigError, _check_keys, _describe, _duration, _id
+
+if TYPE_CHECKING:
+    from edged.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class StandbyConfig:
+    boxes: tuple[str, ...] = ()     # `for`: none, this box stands in for no one
+    silence_us: int = 10 * SECOND
+    hold_us: int = 30 * SECOND
+    cameras: tuple[CameraConfig, ...] = ()  # the [[cameras]] with a `box`, as configured
+
+    def cameras_of(self) -> dict[str, frozenset[str]]:
+        return {b: frozenset(c.id for c in self.cameras if c.box == b and c.enabled) for b in self.boxes}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.boxes)
+
+
+def _standby(t: dict[str, Any], node: str) -> StandbyConfig:
+    _check_keys(t, "standby", ("for", "silence", "hold"))
+    raw = t.get("for", [])
+    if not isinstance(raw, list):
+        raise ConfigError("standby.for", f'expected a list of box (node) ids, e.g. ["node1"], found {_describe(raw)}')
+    boxes = tuple(_id(b, f"standby.for[{i}]") for i, b in enumerate(raw))
+    if node in boxes:
+        raise ConfigError("standby.for", f'"{node}" is this box (site.node): a box cannot stand in for itself')
+    return StandbyConfig(boxes=boxes,
+                         silence_us=_duration(t, "silence", "standby", 10 * SECOND, SECOND, 600 * SECOND),
+                         hold_us=_duration(t, "hold", "standby", 30 * SECOND, 0, 3600 * SECOND))
+
+
+def check_boxes(standby: StandbyConfig, cameras: tuple[CameraConfig, ...], mqtt_enabled: bool) -> None:
+    """Every camera's `box` is one [standby] stands in for; a standby watches over MQTT."""
+    for i, cam in enumerate(cameras):
+        if cam.box is not None and cam.box not in standby.boxes:
+            known = ", ".join(f'"{b}"' for b in standby.boxes) or 'none: add [standby] for = ["' + cam.box + '"]'
+            raise ConfigError(f"cameras[{i}].box", f'"{cam.box}" is not a box [standby] stands in for ({known})')
+    if standby.enabled and not mqtt_enabled:
+        raise ConfigError("standby.for", "a standby watches the other boxes over MQTT: enable [mqtt] too")
+
+
+def at_rest(standby: StandbyConfig, cameras: tuple[CameraConfig, ...]) -> tuple[StandbyConfig, tuple[CameraConfig, ...]]:
+    """As loaded, a standby stands in for no one: its boxes' cameras are kept aside in
+    [standby] and listed disabled (no recording, no offline alarm) until a box is gone."""
+    kept = replace(standby, cameras=tuple(c for c in cameras if c.box is not None))
+    return kept, tuple(replace(c, enabled=False) if c.box is not None else c for c in cameras)
+
+
+def standing_in(cfg: Config, boxes: frozenset[str]) -> Config:
+    """`cfg` with the cameras of `boxes` recorded (as configured) and the other boxes' at rest."""
+    mine = {c.id: c for c in cfg.standby.cameras}
+    return replace(cfg, cameras=tuple(
+        (mine[c.id] if c.box in boxes else replace(c, enabled=False)) if c.box is not None and c.id in mine else c
+        for c in cfg.cameras))

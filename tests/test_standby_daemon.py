@@ -1,0 +1,80 @@
+"""A standby box over a real mosquitto (issue 44 item 2, design/0107): kill -9 of the primary,
+the standby records its camera within 10 s (the takeover is measured and printed); the primary
+restarted, the standby stops once the primary has recorded again for `hold`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from storage.footage.segment_rows import COMPLETE
+from tests.support.broker import Broker
+from tests.support.cameras import RtspServer, make_clip
+from tests.support.catalog import audit_rows, node_value, rows
+from tests.support.daemon import Daemon, wait_for, write_config
+
+HOLD_S = 8  # [standby] hold, short for the test (the rule's own tests hold 30 s)
+
+
+def daemon(tmp_path, name: str, port: int, cams: list[dict], extra: str = "") -> Daemon:
+    data = tmp_path / name / "data"
+    config = write_config(tmp_path / name / "edged.toml", data, cams, storage={"segment_length": "2s"})
+    text = config.read_text().replace('id = "test"\n', f'id = "test"\nnode = "{name}"\n', 1)
+    config.write_text(text + f'\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nkeepalive = "5s"\n'
+                      f'reconnect_max = "1s"\n{extra}')
+    return Daemon(config, data, tmp_path / name / "edged.log")
+
+
+def decodes(path) -> str:
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    return out.stderr or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
+
+
+def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path):
+    (tmp_path / "primary").mkdir(), (tmp_path / "spare").mkdir()
+    clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
+    broker = Broker(tmp_path / "broker").start()
+    with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras:
+        door = {"id": "door", "url": cameras.url("door")}
+        primary = daemon(tmp_path, "primary", broker.port, [door])
+        spare = daemon(tmp_path, "spare", broker.port, [{**door, "box": "primary"}],
+                       f'\n[standby]\nfor = ["primary"]\nhold = "{HOLD_S}s"\n')
+        primary.start(), spare.start()
+        try:
+            wait_for(lambda: primary.segments("door"), 30, "the primary recording")
+            wait_for(lambda: json.loads(node_value(spare, "standby") or "{}").get("for") == ["primary"], 30,
+                     "the standby watching")
+            assert not spare.segments("door"), "the standby recorded the camera of a box that is there"
+            primary.kill_all()
+            killed = time.monotonic()
+            wait_for(lambda: spare.segments("door"), 10, "the standby's first segment of the killed box's camera",
+                     interval=0.05)
+            takeover = time.monotonic() - killed
+            print(f"\ntakeover: kill -9 to the standby's first segment {takeover:.2f} s")
+            assert spare.camera("door")["box"] == "primary"
+            wait_for(lambda: spare.camera("door")["state"] == "recording", 10, "the standby's door shown recording")
+            spell = rows(spare, "standins")
+            assert [(s["box"], s["recorded_by"], s["why"], s["ended_us"]) for s in spell] == [
+                ("primary", "spare", "offline", None)]
+            assert [a["action"] for a in audit_rows(spare) if a["action"].startswith("standby.")] == ["standby.start"]
+            status = subprocess.run([*spare.ctl, "status"], capture_output=True, text=True, timeout=30)
+            assert "STANDING IN for primary" in status.stdout, status.stdout + status.stderr
+
+            primary.init_data = False
+            primary.start()
+            back = wait_for(lambda: [s for s in primary.segments("door") if s["start_us"] > spell[0]["started_us"]],
+                            40, "the primary recording again")[0]
+            ended = wait_for(lambda: rows(spare, "standins")[0]["ended_us"], HOLD_S + 25, "the standby to stop")
+            print(f"standby stopped {(ended - back['start_us']) / 1e6:.1f} s after the primary's first segment "
+                  f"(hold {HOLD_S} s)")
+            assert ended - back["start_us"] < (HOLD_S + 4) * 1e6  # the hold, a tick, a segment's first frame
+            wait_for(lambda: spare.camera("door")["state"] == "disabled", 10, "the standby's door at rest")
+            done = [s for s in spare.segments("door") if s["state"] == COMPLETE]
+            assert done and all(decodes(spare.data_dir / s["path"]) == "" for s in done)
+        finally:
+            for d in (primary, spare):
+                if d.proc is not None and d.proc.poll() is None:
+                    d.stop()
+            broker.stop()
