@@ -411,3 +411,10 @@ def m021_segment_retimed(db: sqlite_utils.Database) -> None:
     """Each segment row counts the pictures the recorder re-timed (design/0093):
     storage/segment_schema.py m021."""
     segment_schema.m021(db)
+
+
+@migrations()
+def m022_live_permission(db: sqlite_utils.Database) -> None:
+    """Live view is a permission an admin gives per person (design/0108; 001 §15, 002 §7): an
+    account watches live only with `live` set, whatever its roles. Existing accounts start without."""
+    db.execute("ALTER TABLE accounts ADD COLUMN live INTEGER NOT NULL DEFAULT 0")

@@ -38,8 +38,8 @@ S = 1_000_000
 CAMS = ["lobby", "desk", "yard"]
 
 
-def session(roles, cameras=None, account="vera", expires_us=10_000 * S):
-    return {"account": account, "roles": list(roles), "cameras": cameras, "expires_us": expires_us}
+def session(roles, cameras=None, account="vera", expires_us=10_000 * S, live=True):
+    return {"account": account, "roles": list(roles), "cameras": cameras, "expires_us": expires_us, "live": live}
 
 
 def test_live_view_needs_a_live_role_and_the_camera_in_scope():
@@ -56,6 +56,16 @@ def test_live_view_needs_a_live_role_and_the_camera_in_scope():
     assert rules.live_cameras(scoped, CAMS) == ["desk"]
     assert rules.live_cameras(session(["viewer"]), CAMS) == CAMS
     assert rules.live_cameras(session(["auditor"]), CAMS) == []
+
+
+def test_live_view_is_a_permission_given_per_person():
+    """Filing requests does not bring live view (001 §15, 002 §7; design/0108): a viewer, custodian
+    or approver the admin has not given it is refused every camera, in words that say who gives it."""
+    for role in ("viewer", "custodian", "approver"):
+        why = rules.live_refusal(session([role], live=False), "lobby", CAMS)
+        assert why is not None and "given per person by an admin" in why and "vera" in why
+        assert rules.live_cameras(session([role], live=False), CAMS) == []
+    assert "no camera gate" in rules.live_refusal(session(["viewer"], live=False), "gate", CAMS)
 
 
 def test_playback_is_started_by_a_custodian_for_the_grant_cameras_only():

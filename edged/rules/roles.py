@@ -65,6 +65,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.passwd": _ANY,                       # own password; another's needs the sub-right
     "account.passwd.other": frozenset({ADMIN}),
     "account.revoke": frozenset({ADMIN}),
+    # live view is a permission of its own, given per person by an admin (001 §15, 002 §7;
+    # design/0108): "live.view" below is the roles that may hold it, the account's `live` the grant
+    "account.live": frozenset({ADMIN}),
     "account.list": frozenset({ADMIN, AUDITOR}),
     "account.show": frozenset({ADMIN, AUDITOR, APPROVER}),  # the approver reads the application it signs
     # an approver signs a box of an account's application (design/0088): neither its holder nor
