@@ -602,3 +602,77 @@ def test_the_audit_chain_holds_every_view_record(site):
         assert sorted(r["detail"]["view"] for r in starts) == sorted(r["detail"]["view"] for r in stops)
         assert all(r["detail"]["duration_us"] > 0 and r["detail"]["camera"] for r in stops)
     assert SECRET not in site.daemon.log  # the camera password is never logged (invariant 8)
+
+
+def _tiles(page) -> list[str]:
+    return page.eval_on_selector_all(".tile[data-camera]", "ts => ts.map(t => t.dataset.camera)")
+
+
+def _tile_time(page, cam: str) -> float:
+    return page.evaluate(f"document.querySelector('.tile[data-camera={cam}] video').currentTime")
+
+
+def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site):
+    """The live grid (issue 42 item 6, design/0108): a tile per camera of the person's, each with
+    the camera's name and state and its own live view; 1/4/9/16 and paging by keyboard."""
+    page = site.login("vera")
+    page.goto(site.base + "/grid")
+    page.wait_for_selector("body[data-ready='1']")
+    assert _tiles(page) == ["cam1", "cam2"]
+    assert page.get_attribute("#grid", "data-layout") == "4"
+    assert page.eval_on_selector_all(".tile.empty", "ts => ts.length") == 2  # the layout keeps its places
+    assert page.eval_on_selector_all(".tile .tile-name", "ns => ns.map(n => n.textContent)") == ["Lobby", "Desk"]
+    states = page.eval_on_selector_all(".tile .state", "ns => ns.map(n => n.textContent)")
+    assert len(states) == 2 and all(s in ("recording", "connecting", "DEGRADED") for s in states), states
+    for cam in ("cam1", "cam2"):  # each tile plays: its video's time advances by a full second
+        wait_for(lambda: _tile_time(page, cam) > 0.5, 30, f"the {cam} tile to start playing")
+        t = _tile_time(page, cam)
+        wait_for(lambda: _tile_time(page, cam) > t + 1, 10, f"the {cam} tile to keep playing")
+    wait_for(lambda: "viewer vera" in (page.text_content(".tile[data-camera=cam1] .overlay") or ""), 5, "the overlay")
+    page.keyboard.press("1")  # one tile, then the next camera with PageDown
+    wait_for(lambda: _tiles(page) == ["cam1"], 10, "the one-tile layout")
+    page.keyboard.press("PageDown")
+    wait_for(lambda: _tiles(page) == ["cam2"], 10, "the next camera")
+    page.keyboard.press("2")
+    wait_for(lambda: _tiles(page) == ["cam1", "cam2"], 10, "the four-tile layout")
+    page.focus(".tile[data-camera=cam2]")
+    page.keyboard.press("Enter")  # a tile alone, and back
+    wait_for(lambda: _tiles(page) == ["cam2"], 10, "the tile alone")
+    page.keyboard.press("Escape")
+    wait_for(lambda: _tiles(page) == ["cam1", "cam2"], 10, "back to the grid")
+    wait_for(lambda: _tile_time(page, "cam2") > 0.5, 30, "the cam2 tile to play again")
+    page.context.close()
+    # every view the layouts opened was closed, each with its record
+    wait_for(lambda: len(site.audit("live.stop", "vera")) == len(site.audit("live.start", "vera")), 30,
+             "the grid's views to end")
+
+
+def test_live_view_is_a_permission_the_admin_gives_per_person(site):
+    """Filing requests does not bring live view (001 §15, 002 §7): a clerk the admin has not
+    given it is refused with words saying who gives it; `edgectl account set --live` gives it."""
+    site.people.add("fred", "viewer", live=False)
+    fred = site.login("fred")
+    fred.context.add_cookies([{"name": "edged_lang", "value": "zh-TW", "url": site.base}])
+    status, error = fred.evaluate("""async () => {
+        const r = await fetch('/api/live/cam1', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                 body: JSON.stringify({sdp: 'v=0', type: 'offer'})});
+        return [r.status, (await r.json()).error];
+    }""")
+    assert status == 403 and "given per person by an admin" in error and "fred" in error, error
+    fred.goto(site.base + "/grid")  # the page in the person's language, the refusal in the site's
+    fred.wait_for_selector("body[data-ready='1']")
+    assert fred.get_attribute("#layouts", "aria-label") == "畫面分割"
+    assert "given per person by an admin" in (fred.text_content("#message") or "") and _tiles(fred) == []
+    assert site.audit("live.refused", "fred")[0]["detail"]["camera"] == "cam1"
+    r = site.people.as_("admin").ctl("account", "set", "fred", "--live", "--reason", "the head's memo 12", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["live"] is True, r.stderr
+    assert site.audit("account.live")[-1]["detail"] == {"account": "fred", "live": True,
+                                                       "reason": "the head's memo 12"}
+    r = site.people.ctl("account", "set", "aldo", "--live", "--reason", "x")
+    assert r.returncode != 0 and "never watch" in r.stderr  # the auditor never watches footage
+    fred.goto(site.base + "/grid")
+    fred.wait_for_selector("body[data-ready='1']")
+    assert _tiles(fred) == ["cam1", "cam2"]
+    fred.context.close()
+    wait_for(lambda: len(site.audit("live.stop", "fred")) == len(site.audit("live.start", "fred")), 30,
+             "fred's views to end")
