@@ -50,6 +50,7 @@ EXPECTED = {
     "audit.list": {A},
     "audit.export": {A},
     "audit.report": {A},
+    "audit.due": {A},
     "usage.register": {C, P, A},   # 001 附件5: kept by the custodian (design/0089)
     # reading (design/0009): how the box is doing for everyone; footage metadata and the
     # registers for those who handle footage or audit its use, never the viewer nor the admin

@@ -676,3 +676,34 @@ def test_live_view_is_a_permission_the_admin_gives_per_person(site):
     fred.context.close()
     wait_for(lambda: len(site.audit("live.stop", "fred")) == len(site.audit("live.start", "fred")), 30,
              "fred's views to end")
+
+
+def test_each_home_page_leads_with_the_persons_day(site):
+    """Issue 42 item 5: the custodian's home lists the grants waiting for a viewing, whose button
+    opens the playback on that grant (no number typed); the auditor's leads with the audit due."""
+    r = site.people.as_("vera").ctl("request", "file", "--kind", "internal", "--category", "lost-property",
+                                    "--reason", "a lost umbrella", "--camera", "cam2",
+                                    "--from", iso(site.grant_from), "--to", iso(site.grant_to),
+                                    "--requester", "Ann Citizen", "--org", "Front desk", "--json")
+    assert r.returncode == 0, r.stderr
+    request = json.loads(r.stdout)["id"]
+    r = site.people.as_("adam").ctl("request", "approve", str(request), "--reason", "necessary", "--json")
+    assert r.returncode == 0, r.stderr
+    grant = json.loads(r.stdout)["grant"]["id"]
+    carl = site.login("carl")
+    carl.goto(site.base + "/desk/")
+    row = carl.locator("#grants-waiting tr", has_text=f"Request {request}")
+    assert "Ann Citizen" in row.text_content() and "viewing" in row.text_content()
+    row.get_by_role("link", name="Start the accompanied viewing").click()
+    carl.wait_for_url(f"**/playback?grant={grant}")
+    carl.wait_for_selector("#start", state="visible")  # looked up at once: the grant's facts and its watcher
+    assert carl.input_value("#watcher") == "Ann Citizen" and carl.input_value("#grant") == str(grant)
+    carl.goto(site.base + f"/desk/requests/{request}")  # the same button on the request's page
+    assert carl.locator("#viewing a").get_attribute("href") == f"/playback?grant={grant}"
+    carl.context.close()
+    aldo = site.login("aldo")
+    aldo.goto(site.base + "/desk/")
+    due = aldo.text_content("#audit-due")
+    assert "due by" in due and "no periodic audit recorded yet" in due, due
+    assert aldo.locator("#audit-due a[href='/desk/audit/report']").count() == 1
+    aldo.context.close()

@@ -120,6 +120,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "audit.list": frozenset({AUDITOR}),
     "audit.export": frozenset({AUDITOR}),
     "audit.report": frozenset({AUDITOR}),
+    "audit.due": frozenset({AUDITOR}),  # when the next periodic audit is due: the auditor's home page
     # the usage register (001 第十八點、附件5, design/0089): kept by the custodian who handles the
     # footage, read by the approver and the ethics office; not the clerk (viewer) nor the admin
     "usage.register": _RECORDS,
