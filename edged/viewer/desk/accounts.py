@@ -95,7 +95,8 @@ class Pages:
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
         error = error or request.query.get("live_error", "")
         body += message("error", error) if error else ""
-        body += facts([(_("Live view"), live_fact(a)), (_("State"), account_state(a, ctx)), (_("Name"), esc(a.get("full_name"))),
+        body += facts([(_("State"), account_state(a, ctx)), (_("Name"), esc(a.get("full_name"))),
+                       (_("Live view"), live_fact(a)),
                        (_("Roles"), esc(role_names(a["roles"]))),
                        (_("Cameras"), esc(", ".join(a["cameras"]) if a["cameras"] else _("all"))),
                        (_("Opened"), esc(_("{time} by {by}").format(time=ctx.when(a["opened_us"]), by=a["opened_by"]))),

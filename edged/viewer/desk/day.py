@@ -57,7 +57,8 @@ async def custodian_day(desk: Desk, ctx: Ctx) -> str:
                       esc(ctx.when(g["expires_us"])), action])
     title = _("Grants waiting for you")
     if not lines:
-        return f'<section class="card"><h2>{esc(title)}</h2><p>{badge(DONE, _("No grant waits for a viewing or an export."))}</p></section>'
+        none = badge(DONE, _("No grant waits for a viewing or an export."))
+        return f'<section class="card"><h2>{esc(title)}</h2><p>{none}</p></section>'
     return (f'<section class="card" id="grants-waiting"><h2>{esc(title)}</h2>'
             + table([_("Request"), _("Requester"), _("Cameras"), _("For"), _("Valid until"), _("Action")], lines)
             + "</section>")
