@@ -37,7 +37,8 @@ def viewing_card(req: dict[str, Any], ctx: Ctx) -> str:
         return ""
     hint = _("Opens the viewing of grant {id} with the requester's name; the grant is used when you start it.").format(
         id=req["grant"]["id"])
-    return (f'<section class="card" id="viewing"><h2>{esc(_("Accompanied viewing"))}</h2>'
+    title = _("Accompanied viewing")
+    return (f'<section class="card" id="viewing"><h2>{esc(title)}</h2>'
             f'<p>{viewing_link(req)} <span class="hint">{esc(hint)}</span></p></section>')
 
 
@@ -80,5 +81,6 @@ async def auditor_day(desk: Desk, ctx: Ctx) -> str:
             if last else _("no periodic audit recorded yet"))
     links = " ".join([link("/desk/audit/report", _("Make the audit report"), "button"),
                       link("/desk/audit", _("Audit log")), link("/desk/usage", _("Usage register"))])
-    return (f'<section class="card" id="audit-due"><h2>{esc(_("Your audits"))}</h2>'
+    title = _("Your audits")
+    return (f'<section class="card" id="audit-due"><h2>{esc(title)}</h2>'
             f'<p>{due} {esc(done)}</p><p>{links}</p></section>')
