@@ -10,7 +10,7 @@ window.edgedGrid = grid;
 
 function stateBadge(cam) {
   const b = document.createElement("span");
-  b.className = `state st-${cam.state_colour || "open"}`;
+  b.classList.add("state", `st-${cam.state_colour || "open"}`);
   b.textContent = cam.state_word || cam.state || "";
   return b;
 }
@@ -25,7 +25,7 @@ function makeTile(cam) {
   stage.className = "tile-stage";
   const video = document.createElement("video");
   Object.assign(video, { autoplay: true, muted: true, playsInline: true, disablePictureInPicture: true });
-  video.setAttribute("controlslist", "nodownload nofullscreen noremoteplayback noplaybackrate");
+  video.setAttribute("controlslist", ["nodownload", "nofullscreen", "noremoteplayback", "noplaybackrate"].join(" "));
   const overlay = document.createElement("div");
   overlay.className = "overlay";
   stage.append(video, overlay);
@@ -112,11 +112,11 @@ function show() {
   for (const tile of grid.tiles) box.append(tile.el);
   for (let i = cams.length; i < grid.layout && grid.cams.length > 1; i += 1) {  // empty places keep the layout
     const empty = document.createElement("div");
-    empty.className = "tile empty";
+    empty.classList.add("tile", "empty");
     empty.setAttribute("aria-hidden", "true");
     box.append(empty);
   }
-  for (const b of document.querySelectorAll("#layouts button")) {
+  for (const b of document.querySelectorAll("#layouts > button")) {
     b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === grid.layout));
   }
   $("prev").disabled = grid.page === 0;
@@ -159,7 +159,7 @@ async function gridPage() {
   grid.cams = me.live;
   if (!me.live.length) { say(me.live_refusal || t("Your account may not watch any camera live.")); return; }
   grid.layout = me.live.length === 1 ? 1 : 4;
-  for (const b of document.querySelectorAll("#layouts button")) {
+  for (const b of document.querySelectorAll("#layouts > button")) {
     b.addEventListener("click", () => choose(Number(b.dataset.layout)));
   }
   $("prev").addEventListener("click", () => { grid.page -= 1; show(); });
