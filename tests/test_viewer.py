@@ -629,6 +629,7 @@ def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site)
         t = _tile_time(page, cam)
         wait_for(lambda: _tile_time(page, cam) > t + 1, 10, f"the {cam} tile to keep playing")
     wait_for(lambda: "viewer vera" in (page.text_content(".tile[data-camera=cam1] .overlay") or ""), 5, "the overlay")
+    page.screenshot(path=str(site.tmp / "grid.png"))  # looked at by whoever changes the page
     page.keyboard.press("1")  # one tile, then the next camera with PageDown
     wait_for(lambda: _tiles(page) == ["cam1"], 10, "the one-tile layout")
     page.keyboard.press("PageDown")
@@ -703,6 +704,7 @@ def test_each_home_page_leads_with_the_persons_day(site):
     carl.context.close()
     aldo = site.login("aldo")
     aldo.goto(site.base + "/desk/")
+    aldo.screenshot(path=str(site.tmp / "home-auditor.png"))
     due = aldo.text_content("#audit-due")
     assert "due by" in due and "no periodic audit recorded yet" in due, due
     assert aldo.locator("#audit-due a[href='/desk/audit/report']").count() == 1
