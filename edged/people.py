@@ -17,7 +17,7 @@ import sqlite_utils
 from edged.config import Config
 from edged.i18n import _
 from edged.rules import retrieval as rq
-from edged.rules.roles import ADMIN, CUSTODIAN, check_roles, in_scope
+from edged.rules.roles import ADMIN, CUSTODIAN, allowed, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
 from storage.people import accounts, retrieval_store
@@ -39,7 +39,7 @@ def active_admins(db: sqlite_utils.Database) -> list[str]:
 
 def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list[str], cameras: list[str] | None,
                 *, by: str, reason: str, now_us: int, full_name: str = "", min_password: int | None = None,
-                pw_hash: str | None = None, one_time: bool = False) -> dict[str, Any]:
+                pw_hash: str | None = None, one_time: bool = False, live: bool = False) -> dict[str, Any]:
     """Open an account (R4.1): one per person, roles checked (R4.4), scope checked (R4.2).
 
     `pw_hash`: hash_password(password), made ahead off the catalog writer thread. `one_time`: the
@@ -55,6 +55,8 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
         roles = check_roles(roles)
     except ValueError as exc:
         raise AccountError(str(exc)) from None
+    if live and live_role_refusal(roles):
+        raise AccountError(live_role_refusal(roles))
     if cameras is not None:
         cameras = sorted(set(cameras))
         unknown = sorted(set(cameras) - set(camera_table.ids(db)))
@@ -71,9 +73,35 @@ def add_account(db: sqlite_utils.Database, name: str, password: str, roles: list
     pw_hash = pw_hash or accounts.hash_password(password)
     with db.atomic():
         accounts.insert_account(db, name, full_name=full_name, roles=roles, cameras=cameras, pw_hash=pw_hash,
-                                by=by, reason=reason, now_us=now_us, must_change=one_time)
+                                by=by, reason=reason, now_us=now_us, must_change=one_time, live=live)
         audit.append(db, by, "account.open", {"account": name, "roles": roles, "cameras": cameras,
-                                              "reason": reason, "one_time": one_time}, at_us=now_us)
+                                              "reason": reason, "one_time": one_time, "live": live}, at_us=now_us)
+    return accounts.account(db, name)  # type: ignore[return-value]
+
+
+def live_role_refusal(roles: list[str]) -> str | None:
+    """Live view is given only to an account whose roles may watch (R4.5, R4.4: never the auditor nor
+    the admin); None when they may (design/0108)."""
+    if allowed(roles, "live.view"):
+        return None
+    return _("live view is given only to a person who handles or oversees the cameras (a viewer, custodian or "
+             "approver); this account's roles never watch footage")
+
+
+def set_live(db: sqlite_utils.Database, name: str, live: bool, *, by: str, reason: str,
+             now_us: int) -> dict[str, Any]:
+    """Give or take an account's live view (design/0108; 001 §15, 002 §7): the admin records the
+    head's authorisation as the reason. AccountError says why not."""
+    row = accounts.account(db, name)
+    if row is None or row["revoked_us"] is not None:
+        raise AccountError(_("there is no open account {name}").format(name=name))
+    if not reason.strip():
+        raise AccountError(_("giving or taking live view needs a reason: who authorised it"))
+    if live and live_role_refusal(row["roles"]):
+        raise AccountError(live_role_refusal(row["roles"]))
+    with db.atomic():
+        if accounts.set_live(db, name, live, by=by, reason=reason, now_us=now_us):
+            audit.append(db, by, "account.live", {"account": name, "live": live, "reason": reason}, at_us=now_us)
     return accounts.account(db, name)  # type: ignore[return-value]
 
 

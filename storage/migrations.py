@@ -432,3 +432,10 @@ def m023_standby(db: sqlite_utils.Database) -> None:
     """A standby's footage (design/0107): each camera row names the box whose camera it is
     (NULL: this box's own), and `standins` keeps when this box stood in for which box, and why."""
     standins.m023(db)
+
+
+@migrations()
+def m024_live_permission(db: sqlite_utils.Database) -> None:
+    """Live view is a permission an admin gives per person (design/0108; 001 §15, 002 §7): an
+    account watches live only with `live` set, whatever its roles. Existing accounts start without."""
+    db.execute("ALTER TABLE accounts ADD COLUMN live INTEGER NOT NULL DEFAULT 0")

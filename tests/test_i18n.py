@@ -292,11 +292,11 @@ def test_every_text_of_the_viewer_pages_is_listed_for_translation():
 
     static = ROOT / "edged/viewer/static"
     unlisted = []
-    for page in ("login.html", "live.html", "playback.html"):
+    for page in ("login.html", "live.html", "grid.html", "playback.html"):
         source = (static / page).read_text()
         texts = [m.strip() for m in re.findall(r">([^<]+)<", source)] + re.findall(r'aria-label="([^"]+)"', source)
-        unlisted += [(page, t) for t in texts if t and t != "edged" and t not in TEXTS]
-    script = (static / "viewer.js").read_text()
+        unlisted += [(page, t) for t in texts if t and t != "edged" and not t.isdigit() and t not in TEXTS]
+    script = (static / "viewer.js").read_text() + (static / "grid.js").read_text()
     code = "\n".join(line.split("//")[0] if not line.lstrip().startswith("//") else "" for line in script.splitlines())
     marked = re.findall(r'\bt\("([^"]+)"', code)
     unlisted += [("viewer.js t()", m) for m in marked if m not in SCRIPT]

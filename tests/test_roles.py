@@ -35,6 +35,7 @@ EXPECTED = {
     "inspect.sign": {C},
     "inspect.countersign": {P},
     "live.view": {V, C, P},                # R4.5: head of office, those authorised, maintenance staff
+    "account.live": {AD},                  # live view given per person (design/0108)
     "playback.start": {C},                 # recorded footage only through a grant a custodian uses
     "export.run": {C},
     "node.enrol": {AD},
@@ -49,6 +50,7 @@ EXPECTED = {
     "audit.list": {A},
     "audit.export": {A},
     "audit.report": {A},
+    "audit.due": {A},
     "usage.register": {C, P, A},   # 001 附件5: kept by the custodian (design/0089)
     # reading (design/0009): how the box is doing for everyone; footage metadata and the
     # registers for those who handle footage or audit its use, never the viewer nor the admin

@@ -38,8 +38,8 @@ S = 1_000_000
 CAMS = ["lobby", "desk", "yard"]
 
 
-def session(roles, cameras=None, account="vera", expires_us=10_000 * S):
-    return {"account": account, "roles": list(roles), "cameras": cameras, "expires_us": expires_us}
+def session(roles, cameras=None, account="vera", expires_us=10_000 * S, live=True):
+    return {"account": account, "roles": list(roles), "cameras": cameras, "expires_us": expires_us, "live": live}
 
 
 def test_live_view_needs_a_live_role_and_the_camera_in_scope():
@@ -56,6 +56,16 @@ def test_live_view_needs_a_live_role_and_the_camera_in_scope():
     assert rules.live_cameras(scoped, CAMS) == ["desk"]
     assert rules.live_cameras(session(["viewer"]), CAMS) == CAMS
     assert rules.live_cameras(session(["auditor"]), CAMS) == []
+
+
+def test_live_view_is_a_permission_given_per_person():
+    """Filing requests does not bring live view (001 §15, 002 §7; design/0108): a viewer, custodian
+    or approver the admin has not given it is refused every camera, in words that say who gives it."""
+    for role in ("viewer", "custodian", "approver"):
+        why = rules.live_refusal(session([role], live=False), "lobby", CAMS)
+        assert why is not None and "given per person by an admin" in why and "vera" in why
+        assert rules.live_cameras(session([role], live=False), CAMS) == []
+    assert "no camera gate" in rules.live_refusal(session(["viewer"], live=False), "gate", CAMS)
 
 
 def test_playback_is_started_by_a_custodian_for_the_grant_cameras_only():
@@ -592,3 +602,110 @@ def test_the_audit_chain_holds_every_view_record(site):
         assert sorted(r["detail"]["view"] for r in starts) == sorted(r["detail"]["view"] for r in stops)
         assert all(r["detail"]["duration_us"] > 0 and r["detail"]["camera"] for r in stops)
     assert SECRET not in site.daemon.log  # the camera password is never logged (invariant 8)
+
+
+def _tiles(page) -> list[str]:
+    return page.eval_on_selector_all(".tile[data-camera]", "ts => ts.map(t => t.dataset.camera)")
+
+
+def _tile_time(page, cam: str) -> float:
+    return page.evaluate(f"document.querySelector('.tile[data-camera={cam}] video').currentTime")
+
+
+def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site):
+    """The live grid (issue 42 item 6, design/0108): a tile per camera of the person's, each with
+    the camera's name and state and its own live view; 1/4/9/16 and paging by keyboard."""
+    page = site.login("vera")
+    page.goto(site.base + "/grid")
+    page.wait_for_selector("body[data-ready='1']")
+    assert _tiles(page) == ["cam1", "cam2"]
+    assert page.get_attribute("#grid", "data-layout") == "4"
+    assert page.eval_on_selector_all(".tile.empty", "ts => ts.length") == 2  # the layout keeps its places
+    assert page.eval_on_selector_all(".tile .tile-name", "ns => ns.map(n => n.textContent)") == ["Lobby", "Desk"]
+    states = page.eval_on_selector_all(".tile .state", "ns => ns.map(n => n.textContent)")
+    assert len(states) == 2 and all(s in ("recording", "connecting", "DEGRADED") for s in states), states
+    for cam in ("cam1", "cam2"):  # each tile plays: its video's time advances by a full second
+        wait_for(lambda: _tile_time(page, cam) > 0.5, 30, f"the {cam} tile to start playing")
+        t = _tile_time(page, cam)
+        wait_for(lambda: _tile_time(page, cam) > t + 1, 10, f"the {cam} tile to keep playing")
+    wait_for(lambda: "viewer vera" in (page.text_content(".tile[data-camera=cam1] .overlay") or ""), 5, "the overlay")
+    page.screenshot(path=str(site.tmp / "grid.png"))  # looked at by whoever changes the page
+    page.keyboard.press("1")  # one tile, then the next camera with PageDown
+    wait_for(lambda: _tiles(page) == ["cam1"], 10, "the one-tile layout")
+    page.keyboard.press("PageDown")
+    wait_for(lambda: _tiles(page) == ["cam2"], 10, "the next camera")
+    page.keyboard.press("2")
+    wait_for(lambda: _tiles(page) == ["cam1", "cam2"], 10, "the four-tile layout")
+    page.focus(".tile[data-camera=cam2]")
+    page.keyboard.press("Enter")  # a tile alone, and back
+    wait_for(lambda: _tiles(page) == ["cam2"], 10, "the tile alone")
+    page.keyboard.press("Escape")
+    wait_for(lambda: _tiles(page) == ["cam1", "cam2"], 10, "back to the grid")
+    wait_for(lambda: _tile_time(page, "cam2") > 0.5, 30, "the cam2 tile to play again")
+    page.context.close()
+    # every view the layouts opened was closed, each with its record
+    wait_for(lambda: len(site.audit("live.stop", "vera")) == len(site.audit("live.start", "vera")), 30,
+             "the grid's views to end")
+
+
+def test_live_view_is_a_permission_the_admin_gives_per_person(site):
+    """Filing requests does not bring live view (001 §15, 002 §7): a clerk the admin has not
+    given it is refused with words saying who gives it; `edgectl account set --live` gives it."""
+    site.people.add("fred", "viewer", live=False)
+    fred = site.login("fred")
+    fred.context.add_cookies([{"name": "edged_lang", "value": "zh-TW", "url": site.base}])
+    status, error = fred.evaluate("""async () => {
+        const r = await fetch('/api/live/cam1', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                 body: JSON.stringify({sdp: 'v=0', type: 'offer'})});
+        return [r.status, (await r.json()).error];
+    }""")
+    assert status == 403 and "given per person by an admin" in error and "fred" in error, error
+    fred.goto(site.base + "/grid")  # the page in the person's language, the refusal in the site's
+    fred.wait_for_selector("body[data-ready='1']")
+    assert fred.get_attribute("#layouts", "aria-label") == "畫面分割"
+    assert "given per person by an admin" in (fred.text_content("#message") or "") and _tiles(fred) == []
+    assert site.audit("live.refused", "fred")[0]["detail"]["camera"] == "cam1"
+    r = site.people.as_("admin").ctl("account", "set", "fred", "--live", "--reason", "the head's memo 12", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["live"] is True, r.stderr
+    assert site.audit("account.live")[-1]["detail"] == {"account": "fred", "live": True,
+                                                       "reason": "the head's memo 12"}
+    r = site.people.ctl("account", "set", "aldo", "--live", "--reason", "x")
+    assert r.returncode != 0 and "never watch" in r.stderr  # the auditor never watches footage
+    fred.goto(site.base + "/grid")
+    fred.wait_for_selector("body[data-ready='1']")
+    assert _tiles(fred) == ["cam1", "cam2"]
+    fred.context.close()
+    wait_for(lambda: len(site.audit("live.stop", "fred")) == len(site.audit("live.start", "fred")), 30,
+             "fred's views to end")
+
+
+def test_each_home_page_leads_with_the_persons_day(site):
+    """Issue 42 item 5: the custodian's home lists the grants waiting for a viewing, whose button
+    opens the playback on that grant (no number typed); the auditor's leads with the audit due."""
+    r = site.people.as_("vera").ctl("request", "file", "--kind", "internal", "--category", "lost-property",
+                                    "--reason", "a lost umbrella", "--camera", "cam2",
+                                    "--from", iso(site.grant_from), "--to", iso(site.grant_to),
+                                    "--requester", "Ann Citizen", "--org", "Front desk", "--json")
+    assert r.returncode == 0, r.stderr
+    request = json.loads(r.stdout)["id"]
+    r = site.people.as_("adam").ctl("request", "approve", str(request), "--reason", "necessary", "--json")
+    assert r.returncode == 0, r.stderr
+    grant = json.loads(r.stdout)["grant"]["id"]
+    carl = site.login("carl")
+    carl.goto(site.base + "/desk/")
+    row = carl.locator("#grants-waiting tr", has_text=f"Request {request}")
+    assert "Ann Citizen" in row.text_content() and "viewing" in row.text_content()
+    row.get_by_role("link", name="Start the accompanied viewing").click()
+    carl.wait_for_url(f"**/playback?grant={grant}")
+    carl.wait_for_selector("#start", state="visible")  # looked up at once: the grant's facts and its watcher
+    assert carl.input_value("#watcher") == "Ann Citizen" and carl.input_value("#grant") == str(grant)
+    carl.goto(site.base + f"/desk/requests/{request}")  # the same button on the request's page
+    assert carl.locator("#viewing a").get_attribute("href") == f"/playback?grant={grant}"
+    carl.context.close()
+    aldo = site.login("aldo")
+    aldo.goto(site.base + "/desk/")
+    aldo.screenshot(path=str(site.tmp / "home-auditor.png"))
+    due = aldo.text_content("#audit-due")
+    assert "due by" in due and "no periodic audit recorded yet" in due, due
+    assert aldo.locator("#audit-due a[href='/desk/audit/report']").count() == 1
+    aldo.context.close()

@@ -2,10 +2,12 @@
 Everything goes through the daemon's control socket with the person's session token, which `edgectl
 login` keeps in a private file (edged/control/client.py: session_file). Passwords are read with
 getpass, or one per line from stdin with --password-stdin; never on the command line. The audit
-verbs are in edged/cli/audit.py."""
+verbs are in edged/cli/audit.py. Over 400 lines on purpose: the account and request verbs' parsers
+are read next to their handlers."""
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import sys
 from argparse import Namespace
@@ -98,7 +100,7 @@ def _account_lines(a: dict[str, Any]) -> str:
              if a["locked_until_us"] and a["locked_until_us"] > SYSTEM.now_us() else _("active"))
     lines = [_pad(k, 13) + str(v) for k, v in (
         (_("account"), a["name"]), (_("name"), a["full_name"] or "-"), (_("roles"), ", ".join(a["roles"])),
-        (_("cameras"), _scope(a["cameras"])),
+        (_("cameras"), _scope(a["cameras"])), (_("live view"), _("yes") if a.get("live") else _("no")),
         (_("opened"), _("{time} by {by}").format(time=fmt_time(a["opened_us"]), by=a["opened_by"])),
         (_("password"), _("set {time}").format(time=fmt_time(a["pw_changed_us"])) + (
             " " + _("(one-time: changed at the next login)") if a.get("must_change") else "")),
@@ -123,8 +125,12 @@ def cmd_account(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
                                                      confirm=True)
         a = call(ctx.socket, "account.add", {"name": args.name, "password": password, "roles": args.role or [],
                                              "cameras": args.camera or None, "full_name": args.full_name or "",
-                                             "reason": args.reason})
+                                             "reason": args.reason, "live": args.live})
         return a, _("account opened:") + "\n" + _account_lines(a)
+    if args.acct_cmd == "set":  # live view, given per person (design/0108)
+        a = call(ctx.socket, "account.live", {"name": args.name, "live": args.live, "reason": args.reason})
+        return a, _("account {name}: live view {state}").format(
+            name=a["name"], state=_("given") if a["live"] else _("withdrawn"))
     if args.acct_cmd == "passwd":
         secrets = _Secrets(args.password_stdin)
         me = (saved_session(ctx.socket) or {}).get("account")
@@ -316,8 +322,14 @@ def register(sub: Verbs) -> None:
     a.add_argument("--role", action="append", help=_("viewer, custodian, approver, auditor or admin (repeatable)"))
     a.add_argument("--camera", action="append", help=_("limit the account to these cameras (default: all)"))
     a.add_argument("--full-name")
+    a.add_argument("--live", action="store_true", help=_("the person may watch live (the head authorised it)"))
     a.add_argument("--reason", required=True, help=_("the approved application"))
     a.add_argument("--password-stdin", action="store_true")
+    a = acs.add_parser("set", parents=[JSON], help=_("give or take an account's live view (admin)"))
+    a.add_argument("name")
+    a.add_argument("--live", action=argparse.BooleanOptionalAction, required=True,
+                   help=_("--live gives live view, --no-live takes it"))
+    a.add_argument("--reason", required=True, help=_("who authorised it"))
     a = acs.add_parser("passwd", parents=[JSON], help=_("change your password (or, as admin, another account's)"))
     a.add_argument("name", nargs="?")
     a.add_argument("--reason")

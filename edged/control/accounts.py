@@ -65,7 +65,8 @@ class AccountOps(Operations):
         row = await write_refusing(self.writer, lambda db: people.add_account(
             db, text(args, "name"), password, roles, cameras, by=str(caller),
             reason=text(args, "reason"), now_us=self.clock.now_us(), full_name=text(args, "full_name"),
-            min_password=self.policy.min_password, pw_hash=pw_hash, one_time=self.one_time), _("account not opened"))
+            min_password=self.policy.min_password, pw_hash=pw_hash, one_time=self.one_time,
+            live=bool(args.get("live"))), _("account not opened"))
         if self.alarms is not None:  # until the holder has changed the password the admin chose (design/0064)
             name = text(args, "name")
             await self.alarms.raise_(ACCOUNT_OPENED,
@@ -73,6 +74,13 @@ class AccountOps(Operations):
                                             "changed the password"), admin=caller.account, name=name),
                                      {"account": name, "by": caller.account, **set_by(caller)}, about=name)
         return row
+
+    @op("account.live")
+    async def live(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """Give or take a person's live view (design/0108), with the authorisation as the reason."""
+        return await write_refusing(self.writer, lambda db: people.set_live(
+            db, text(args, "name"), bool(args.get("live")), by=str(caller), reason=text(args, "reason"),
+            now_us=self.clock.now_us()), _("live view not changed"))
 
     @op("account.passwd")
     async def passwd(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

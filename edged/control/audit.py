@@ -19,6 +19,7 @@ from edged.control.needs import DeadlinesPart
 from edged.control.protocol import RequestError
 from edged.i18n import _
 from edged.rules.roles import Actor
+from edged.rules import deadlines
 from storage import audit, audit_report
 from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import SYSTEM, Clock
@@ -52,6 +53,21 @@ class AuditOps(Operations):
         if after == 0:  # one record per export, at its start: who took the log out
             await self.writer.run(lambda c: audit.append(c.db, str(caller), "audit.export", {}))
         return {"records": rows, "more": len(rows) == PAGE}
+
+    @op("audit.due")
+    async def due(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+        """When the next periodic audit is due (R7.2; 002 §17 half-yearly) and the last one done:
+        the auditor's home page leads with it (design/0108). Reads only; nothing on the chain."""
+        last, first = await read_catalog(self.data_dir, lambda db: (audit_report.last_done(db),
+                                                                    audit_report.first_record_us(db)))
+        now = self.clock.now_us()
+        every = self.cfg_of().audit.every_months if self.cfg_of is not None else 0
+        zone = self.cfg_of().site.timezone if self.cfg_of is not None else None
+        due = deadlines.audit_due_us(last["at_us"] if last else (first or now), every,
+                                     deadlines.local_tz(now, zone)) if every else None
+        return {"every_months": every, "due_us": due, "now_us": now,
+                "last": None if last is None else {"at_us": last["at_us"], "by": last["detail"].get("name"),
+                                                   "account": last["actor"]}}
 
     @op("audit.report")
     async def report(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:

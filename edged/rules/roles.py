@@ -68,6 +68,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "account.passwd.other": frozenset({ADMIN}),
     "account.revoke": frozenset({ADMIN}),
     "account.acknowledge": frozenset({ADMIN}),   # a second admin vouches for an account another opened
+    # live view is a permission of its own, given per person by an admin (001 §15, 002 §7;
+    # design/0108): "live.view" below is the roles that may hold it, the account's `live` the grant
+    "account.live": frozenset({ADMIN}),
     "account.list": frozenset({ADMIN, AUDITOR}),
     "account.show": frozenset({ADMIN, AUDITOR, APPROVER}),  # the approver reads the application it signs
     # an approver signs a box of an account's application (design/0088): neither its holder nor
@@ -124,6 +127,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "audit.list": frozenset({AUDITOR}),
     "audit.export": frozenset({AUDITOR}),
     "audit.report": frozenset({AUDITOR}),
+    "audit.due": frozenset({AUDITOR}),  # when the next periodic audit is due: the auditor's home page
     # the usage register (001 第十八點、附件5, design/0089): kept by the custodian who handles the
     # footage, read by the approver and the ethics office; not the clerk (viewer) nor the admin
     "usage.register": _RECORDS,

@@ -23,6 +23,9 @@ def live_refusal(session: dict[str, Any], camera: str, cameras: Sequence[str]) -
         return _("there is no camera {camera} on this box").format(camera=camera)
     if not allowed(session["roles"], "live.view"):
         return refusal(session["account"], session["roles"], "live.view")
+    if not session.get("live"):
+        return _("refused: live view is given per person by an admin on the head's authorisation, and "
+                 "{account} has not been given it; ask the account administrator").format(account=session["account"])
     if not in_scope(session["cameras"], [camera]):
         return _("refused: {account} has no rights on camera {camera}").format(
             account=session['account'], camera=camera)
@@ -66,11 +69,15 @@ def view_deadline(started_us: int, session_expires_us: int, limits: ViewLimits) 
     return min(session_expires_us, started_us + limits.max_view_us)
 
 
-def end_reason(now_us: int, started_us: int, session: dict[str, Any] | None, limits: ViewLimits) -> str | None:
+def end_reason(now_us: int, started_us: int, session: dict[str, Any] | None, limits: ViewLimits,
+               kind: str = "") -> str | None:
     """Why an open view must end now, or None while it may go on. `session` is the view's
-    session as last read (None: logged out, revoked or gone)."""
+    session as last read (None: logged out, revoked or gone); a live view ends when the
+    account's live view is taken (design/0108)."""
     if session is None:
         return N_("session ended")  # a reason on the audit record; the page is told it translated
+    if kind == LIVE and not session.get("live", True):
+        return N_("live view was taken from this account")
     if now_us >= session["expires_us"]:
         return N_("session expired")
     if now_us >= started_us + limits.max_view_us:

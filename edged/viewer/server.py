@@ -39,6 +39,7 @@ from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, p
 from edged.viewer.views import OfferError, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
+from edged.viewer.desk.cameras import tile_state
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
@@ -52,8 +53,8 @@ BODY_MAX = 64 * 1024     # an SDP offer is a few KB; nothing the pages send is l
 BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
 GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
-PAGES = {"/login": "login.html", "/live": "live.html", "/playback": "playback.html"}
-ASSETS = ("viewer.js", "viewer.css")
+PAGES = {"/login": "login.html", "/live": "live.html", "/grid": "grid.html", "/playback": "playback.html"}
+ASSETS = ("viewer.js", "viewer.css", "grid.js")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -346,11 +347,21 @@ class Viewer:
         _token, s = await self._session(request)
         cams = [c.id for c in self.cfg.cameras if c.enabled]
         names = {c.id: c.name for c in self.cfg.cameras}
+        live = rules.live_cameras(s, cams)
+        states = await self._camera_states(s) if live else {}
         return web.json_response({
             "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
-            "live": [{"id": c, "name": names[c]} for c in rules.live_cameras(s, cams)],
+            "live": [{"id": c, "name": names[c], **tile_state(states.get(c))} for c in live],
+            "live_refusal": None if live or not cams else rules.live_refusal(s, cams[0], cams),
             "playback": rules.playback_refusal(s) is None,
             "max_view_us": self.limits.max_view_us})
+
+    async def _camera_states(self, s: dict[str, Any]) -> dict[str, str]:
+        """Each camera's state as `edgectl cameras` shows it, for the live grid's tiles (design/0108)."""
+        if self.operate is None:
+            return {}
+        answer = await self.operate("cameras", {}, s)
+        return {c["id"]: c["state"] for c in (answer.get("result") or {}).get("cameras", [])} if answer.get("ok") else {}
 
     async def grant(self, request: web.Request) -> web.Response:
         _token, s = await self._session(request)

@@ -13,7 +13,7 @@ import re
 from edged.i18n import N_, in_language, normalise
 from edged.viewer.desk.page import LANG_NAMES
 
-TEXTS = (  # every text of login.html, live.html and playback.html (elements, aria-label)
+TEXTS = (  # every text of login.html, live.html, grid.html and playback.html (elements, aria-label)
     N_("edged viewer: log in"), N_("edged viewer: live"), N_("edged viewer: playback of a grant"),
     N_("edged viewer"), N_("Log in with your personal account. Every view is recorded in the audit log."),
     N_("Account"), N_("Password"), N_("Log in"), N_("Live"), N_("Playback of a grant"), N_("Log out"),
@@ -22,6 +22,9 @@ TEXTS = (  # every text of login.html, live.html and playback.html (elements, ar
     N_("Grant"), N_("Look up"), N_("Camera"), N_("Watched by"), N_("Start the viewing (uses the grant)"),
     N_("Pause"), N_("Position in the granted range"), N_("End the viewing"), N_("Desk"),
     N_("Skip to the page"), N_("CCTV desk"), N_("Pages"),
+    N_("edged viewer: live grid"), N_("Layout"), N_("Previous cameras"), N_("Next cameras"),
+    N_("Keys: 1, 2, 3, 4 choose 1, 4, 9 or 16 tiles; PageUp and PageDown show other cameras; Enter on a tile shows "
+       "it alone, Escape goes back."),
 )
 SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("the box answered {status}"), N_("footage {time}"), N_("the view ended: {reason}"), N_("the view ended"),
@@ -30,7 +33,7 @@ SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("Cameras"), N_("From"), N_("To"), N_("Approved by"), N_("Requester"), N_("Expires"), N_("Used"),
     N_("{time} by {custodian}"), N_("not yet"), N_("starting the viewing..."), N_("Play"), N_("Pause"),
     N_("Grant"), N_("end of the granted range: the viewing is over (a new viewing needs a new request)"),
-    N_("sound on"),
+    N_("sound on"), N_("cameras {first} to {last} of {all}"),
 )
 _KNOWN = frozenset(TEXTS)
 _NODE = re.compile(r">([^<]+)<")

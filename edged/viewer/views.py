@@ -295,7 +295,7 @@ class Views:
                 view.session = view.session if fresh is None and expired else fresh  # expired, not ended
                 if view.session is not None:
                     view.deadline_us = rules.view_deadline(view.started_us, view.session["expires_us"], self.limits)
-            reason = rules.end_reason(now, view.started_us, view.session, self.limits)
+            reason = rules.end_reason(now, view.started_us, view.session, self.limits, view.kind)
             ended = view.ended_mono is not None and (view.failed or mono - view.ended_mono >= ENDED_GRACE_S)
             if reason is None and ended:
                 reason = N_("end of the granted range")

@@ -114,7 +114,7 @@ def public_account(row: dict[str, Any]) -> dict[str, Any]:
             "opened_us": row["opened_us"], "opened_by": row["opened_by"], "pw_changed_us": row["pw_changed_us"],
             "revoked_us": row["revoked_us"], "revoked_by": row["revoked_by"],
             "locked_until_us": row["locked_until_us"], "failed": row["failed"],
-            "must_change": bool(row.get("must_change"))}
+            "must_change": bool(row.get("must_change")), "live": bool(row.get("live"))}
 
 
 def account(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
@@ -167,14 +167,25 @@ def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: s
 
 def insert_account(db: sqlite_utils.Database, name: str, *, full_name: str, roles: list[str],
                    cameras: list[str] | None, pw_hash: str, by: str, reason: str, now_us: int,
-                   must_change: bool = False) -> None:
+                   must_change: bool = False, live: bool = False) -> None:
     """The row of a new account and its `opened` event (the caller checked everything).
-    `must_change`: the password is one-time, changed at the first login (design/0042)."""
+    `must_change`: the password is one-time, changed at the first login (design/0042); `live`: the
+    account may watch live (design/0108)."""
     db.execute("INSERT INTO accounts (name, full_name, roles, cameras, pw_hash, pw_changed_us, opened_us,"
-               " opened_by, must_change) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               " opened_by, must_change, live) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                [name, full_name, json.dumps(roles), None if cameras is None else json.dumps(cameras), pw_hash,
-                now_us, now_us, by, int(must_change)])
+                now_us, now_us, by, int(must_change), int(live)])
     _event(db, name, "opened", by, reason, now_us)
+
+
+def set_live(db: sqlite_utils.Database, name: str, live: bool, *, by: str, reason: str, now_us: int) -> bool:
+    """Give or take an account's live view (design/0108), with its event row; False if unchanged."""
+    row = _account(db, name)
+    if row is None or bool(row.get("live")) == live:
+        return False
+    db.execute("UPDATE accounts SET live = ? WHERE name = ?", [int(live), name])
+    _event(db, name, "live.granted" if live else "live.withdrawn", by, reason, now_us)
+    return True
 
 
 def locked_accounts(db: sqlite_utils.Database, now_us: int) -> list[str]:

@@ -124,7 +124,8 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
         audit.append(db, name, "login", {"via": via, "expires_us": expires}, at_us=now_us)
     return {"token": token, "account": name, "roles": json.loads(row["roles"]),
             "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "expires_us": expires,
-            "must_change": bool(row["must_change"])}
+            "must_change": bool(row["must_change"]),
+            "live": bool(row["live"])}
 
 
 def count_failure(db: sqlite_utils.Database, row: dict[str, Any], *, now_us: int, policy: Policy,
@@ -162,14 +163,16 @@ def session_of(db: sqlite_utils.Database, token: str | None, *, now_us: int) -> 
     if not token:
         return None
     row = next(db.query(
-        "SELECT s.account, s.via, s.created_us, s.expires_us, a.roles, a.cameras, a.must_change FROM sessions s"
+        "SELECT s.account, s.via, s.created_us, s.expires_us, a.roles, a.cameras, a.must_change, a.live"
+        " FROM sessions s"
         " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ? AND s.ended_us IS NULL"
         " AND s.expires_us > ? AND a.revoked_us IS NULL", [token_hash(token), now_us]), None)
     if row is None:
         return None
     return {"account": row["account"], "roles": json.loads(row["roles"]),
             "cameras": None if row["cameras"] is None else json.loads(row["cameras"]), "via": row["via"],
-            "created_us": row["created_us"], "expires_us": row["expires_us"], "must_change": bool(row["must_change"])}
+            "created_us": row["created_us"], "expires_us": row["expires_us"], "must_change": bool(row["must_change"]),
+            "live": bool(row["live"])}
 
 
 def logout(db: sqlite_utils.Database, token: str, *, now_us: int) -> bool:

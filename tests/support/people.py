@@ -59,10 +59,12 @@ class People:
             self.current = name
         return r
 
-    def add(self, name: str, *roles: str, cameras: list[str] | None = None, first_change: bool = True) -> str:
+    def add(self, name: str, *roles: str, cameras: list[str] | None = None, first_change: bool = True,
+            live: bool | None = None) -> str:
         """Open an account (logged in as the admin); then the admin's session is left open. The admin's
         password is one-time: with `first_change` the holder logs in once (in a session file of its
-        own) and sets password_for(name); without, it stays first_password_for(name)."""
+        own) and sets password_for(name); without, it stays first_password_for(name). `live`: the
+        person may watch live (design/0108); by default every account whose roles may is given it."""
         if self.current != self.admin:
             r = self.login(self.admin)
             assert r.returncode == 0, r.stderr
@@ -71,6 +73,8 @@ class People:
             args += ["--role", role]
         for cam in cameras or []:
             args += ["--camera", cam]
+        if live or (live is None and set(roles) & {"viewer", "custodian", "approver"}):
+            args.append("--live")
         first = first_password_for(name)
         r = self.ctl(*args, input=f"{first}\n")
         if r.returncode != 0 and "not logged in" in r.stderr:  # a short session_ttl ran out meanwhile

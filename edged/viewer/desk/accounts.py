@@ -15,12 +15,13 @@ from edged.i18n import N_, _
 from edged.rules import roles
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import print_links, sign_forms
+from edged.viewer.desk.live_grant import EVENT_LABELS as LIVE_EVENTS, live_check, live_fact, live_form
 from storage.people.accounts import SIGNED
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
                                     link, message, role_names, table, text_input, textarea)
 
 ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # nothing read two ways (l/1, O/0)
-EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked")}
+EVENT_LABELS = {"opened": N_("opened"), "password": N_("password set"), "revoked": N_("revoked"), **LIVE_EVENTS}
 # the reason storage/people/accounts.py writes for a holder's own change, shown in the reader's language
 STORED_REASONS = {"changed by the account holder": N_("changed by the account holder")}
 # the account application (design/0088) for each event on record: 001 annex 2's 開通 變更密碼 註銷
@@ -28,7 +29,8 @@ PRINT_LABELS = {"opened": N_("Print the application to open it"), "password": N_
                                                                                  "application"),
                 "revoked": N_("Print the application to revoke it")}
 DONE_NOTES = {"revoked": N_("The account is revoked; its sessions ended."),
-              "signed": N_("Signed; the printed application shows your name in the box.")}
+              "signed": N_("Signed; the printed application shows your name in the box."),
+              "live": N_("Live view changed.")}
 
 
 def one_time_password() -> str:
@@ -91,8 +93,10 @@ class Pages:
             return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)), status=404)
         done = request.query.get("done", "")
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
+        error = error or request.query.get("live_error", "")
         body += message("error", error) if error else ""
         body += facts([(_("State"), account_state(a, ctx)), (_("Name"), esc(a.get("full_name"))),
+                       (_("Live view"), live_fact(a)),
                        (_("Roles"), esc(role_names(a["roles"]))),
                        (_("Cameras"), esc(", ".join(a["cameras"]) if a["cameras"] else _("all"))),
                        (_("Opened"), esc(_("{time} by {by}").format(time=ctx.when(a["opened_us"]), by=a["opened_by"]))),
@@ -106,7 +110,7 @@ class Pages:
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))
                              for action in PRINT_LABELS if any(e["action"] == action for e in a.get("events") or [])])
-        body += sign_forms(self.desk, ctx, a)
+        body += sign_forms(self.desk, ctx, a) + live_form(ctx, a)
         if not a.get("revoked_us"):
             if ctx.may("account.passwd.other") and roles.ADMIN not in a["roles"] and name != ctx.account:
                 body += self.reason_form(ctx, f"/desk/accounts/{name}/reset", _("Reset the password"),
@@ -152,6 +156,7 @@ class Pages:
                 + field_(_("Full name"), text_input("full_name", str(f.get("full_name") or "")))
                 + checks("roles", role_opts, many(f, "roles"), _("Roles"))
                 + checks("cameras", cams, many(f, "cameras"), _("Cameras (none ticked: every camera)"))
+                + live_check(f)
                 + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True),
                          _("the approved application"), wide=True)
                 + '<div class="buttons">' + button(_("Open the account")) + "</div>")
@@ -165,7 +170,7 @@ class Pages:
         password = one_time_password()
         args = {"name": str(f.get("name") or "").strip(), "full_name": f.get("full_name") or "",
                 "roles": many(f, "roles"), "cameras": many(f, "cameras") or None, "reason": f.get("reason") or "",
-                "password": password}
+                "password": password, "live": bool(f.get("live"))}
         try:
             await self.desk.run(ctx, "account.add", args)
         except Refused as exc:

@@ -64,6 +64,14 @@ def problem_of(cam: dict[str, Any]) -> str:
     return (esc(_("Below the site's quality floor.")) + said("; ".join(reasons))) if reasons else esc("")
 
 
+def tile_state(state: str | None) -> dict[str, str]:
+    """A camera's state for a tile of the live grid (design/0108): its key, the word, the colour."""
+    if state is None:
+        return {"state": "", "state_word": "", "state_colour": OPEN}
+    colour, label = STATES.get(state, (OPEN, state))
+    return {"state": state, "state_word": _(label), "state_colour": colour}
+
+
 def mode_of(cam: dict[str, Any]) -> str:
     mode = cam.get("mode") or CONTINUOUS
     return _(MODES[mode]) if mode in MODES else mode

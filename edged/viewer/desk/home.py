@@ -8,6 +8,7 @@ from aiohttp import web
 
 from edged.i18n import _
 from edged.viewer.desk.app import DESK, Desk
+from edged.viewer.desk.day import auditor_day, custodian_day
 from edged.viewer.desk.holds import hold_waits_for
 from edged.viewer.desk.inspections import waiting_runs
 from edged.viewer.desk.page import WAIT, Ctx, badge, button, esc, form, link
@@ -25,6 +26,10 @@ class Pages:
     async def home(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.account)
         parts = [f'<p class="lead">{esc(welcome)}</p>']
+        if ctx.may("audit.due"):  # each person's day first (design/0108)
+            parts.append(await auditor_day(self.desk, ctx))
+        if ctx.may("playback.start") or ctx.may("export.run"):
+            parts.append(await custodian_day(self.desk, ctx))
         if ctx.may("request.approve"):
             rows = await self.desk.run(ctx, "request.list", {"state": "filed"})
             mine = [r for r in rows if waiting_for(r, ctx)]

@@ -32,7 +32,7 @@ NAV = (("/desk/", N_("Home"), "whoami"),
        ("/desk/accounts", N_("Accounts"), "account.list"),
        ("/desk/audit", N_("Audit log"), "audit.list"),
        ("/desk/usage", N_("Usage register"), "usage.register"),
-       ("/live", N_("Live view"), "live.view"),
+       ("/grid", N_("Live view"), "live.view"),
        ("/playback", N_("Playback of a grant"), "playback.start"),
        ("/desk/password", N_("Change password"), "account.passwd"))
 # the four states a person must tell apart at a glance (a word and a colour, never colour alone)

@@ -15,6 +15,7 @@ from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS,
 from edged.i18n import N_, _
 from edged.rules import chains, retrieval as rq
 from edged.viewer.desk.app import Desk, Refused, form_of, many
+from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
@@ -145,7 +146,7 @@ class Pages:
         body += (message("error", chains.stuck_text(why)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
-        body += export_card(req, ctx)
+        body += viewing_card(req, ctx) + export_card(req, ctx)
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the printed form; print it on A4 with the browser (Ctrl+P).")
         if req.get("flag"):  # design/0083: the report the managing unit hands to the ethics office

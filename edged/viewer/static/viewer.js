@@ -273,6 +273,8 @@ async function playbackPage() {
     }
   });
   await whoAmI();
+  const asked = new URLSearchParams(location.search).get("grant");  // one click from the request's page
+  if (asked) { $("grant").value = asked; $("lookup").requestSubmit(); }
 }
 
 function send(msg) {
