@@ -5,7 +5,8 @@ ethics, command replies) go through the outbox and out in seq order, deleted onl
 retained messages (status, birth, state, camera states, discovery) are kept in memory,
 newest only, and (re)published on every connect (mqtt/retained.py). No broker, a wrong one,
 bad credentials or a TLS failure is a `status` string, logged once per change; recording never
-depends on it.
+depends on it. Over 400 lines on purpose: every message kind the box sends, and the few it reads
+(commands, the office's time, a standby's boxes), in one place.
 """
 
 from __future__ import annotations

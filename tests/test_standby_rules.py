@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from edged.config.standby import standing_in
+from edged.daemon.standby import standing_in
 from edged.rules.standby import HEARTBEAT_US, BoxSeen, CameraSeen, stand_in_for
 from tests.support.configs import error_for, write
 from edged.config import load_config

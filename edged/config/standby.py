@@ -13,14 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
-
 from edged.config.cameras import CameraConfig
 from edged.config.values import SECOND, ConfigError, _check_keys, _describe, _duration, _id
-
-if TYPE_CHECKING:
-    from edged.config import Config
-
 
 @dataclass(frozen=True, slots=True)
 class StandbyConfig:
@@ -65,11 +59,3 @@ def at_rest(standby: StandbyConfig, cameras: tuple[CameraConfig, ...]) -> tuple[
     [standby] and listed disabled (no recording, no offline alarm) until a box is gone."""
     kept = replace(standby, cameras=tuple(c for c in cameras if c.box is not None))
     return kept, tuple(replace(c, enabled=False) if c.box is not None else c for c in cameras)
-
-
-def standing_in(cfg: Config, boxes: frozenset[str]) -> Config:
-    """`cfg` with the cameras of `boxes` recorded (as configured) and the other boxes' at rest."""
-    mine = {c.id: c for c in cfg.standby.cameras}
-    return replace(cfg, cameras=tuple(
-        (mine[c.id] if c.box in boxes else replace(c, enabled=False)) if c.box is not None and c.id in mine else c
-        for c in cfg.cameras))

@@ -18,7 +18,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from edged.config import Config
-from edged.config.standby import standing_in
 from edged.rules.standby import HEARTBEAT_US, BoxSeen, CameraSeen, stand_in_for
 from mqtt.topics import ROOT
 from storage import audit, node as node_table
@@ -152,3 +151,11 @@ class Standby:
             follower.cfg = shaped
         if self.on_config is not None:
             self.on_config(shaped)
+
+
+def standing_in(cfg: Config, boxes: frozenset[str]) -> Config:
+    """`cfg` with the cameras of `boxes` recorded (as configured) and the other boxes' at rest."""
+    mine = {c.id: c for c in cfg.standby.cameras}
+    return replace(cfg, cameras=tuple(
+        (mine[c.id] if c.box in boxes else replace(c, enabled=False)) if c.box is not None and c.id in mine else c
+        for c in cfg.cameras))
