@@ -340,14 +340,14 @@ class Reporter:
     # commands -----------------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes, correlation: bytes | None) -> None:
         verb = self.topics.verb_of(topic)
-        if verb is None:
+        if verb is None:   # not a command of ours: another box's topic a standby watches, if any
+            if self.on_watched is not None:
+                self.on_watched(topic, payload)
             return
         if self._office_time is not None:
             self._office_time.hear(verb, payload)
         if verb != office_time.VERB:  # a time message is a clock reading, not a command: never run or recorded
             self.desk.incoming(verb, payload, correlation)
-        elif self.on_watched is not None:
-            self.on_watched(topic, payload)
 
     async def _use_nonce(self, nonce: str, expires_us: int, at_us: int) -> bool:
         return await self.outbox.run(Outbox.use_nonce, nonce, expires_us, at_us)

@@ -62,7 +62,7 @@ def test_lock_keys_are_64_bit_and_distinct_per_node():
 
 def test_storage_url_in_the_config(tmp_path):
     p = tmp_path / "c.toml"
-    p.write_text('[storage]\nurl = "postgresql://central:secret@db.example:5432/central"\n')
+    p.write_text('[storage]\nurl = "postgresql://central:secret@db.example:5432/central?sslmode=verify-full"\n')
     cfg = config.load(p)
     assert cfg.storage_url.startswith("postgresql://") and "secret" not in repr(cfg)
     p.write_text('[storage]\nurl = "mysql://x"\n')

@@ -47,7 +47,11 @@ def english(page: str, allowed: set[str]) -> list[str]:
 def session(base: str, name: str) -> requests.Session:
     s = requests.Session()
     s.cookies.set("edged_lang", "zh-TW")
-    r = s.post(base + "/desk/login", data={"name": name, "password": password_for(name)}, timeout=30)
+    page = s.get(base + "/desk/login", timeout=30).text   # the login form's CSRF token (issue 45)
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token, page[-2000:]
+    r = s.post(base + "/desk/login", data={"name": name, "password": password_for(name), "csrf": token.group(1)},
+               timeout=30)
     assert r.ok and r.url.endswith("/desk/"), (name, r.url, r.text[-2000:])
     return s
 

@@ -508,7 +508,7 @@ async def test_home_assistant_discovery(broker, data, cleanup):
 
 def test_mqtt_section_through_the_config_loader(tmp_path):
     cfg = parse_config({"site": {"id": SITE, "node": NODE},
-                        "mqtt": {"enabled": True, "host": "broker.example.org", "username": "node1",
+                        "mqtt": {"enabled": True, "host": "broker.example.org", "tls": {}, "username": "node1",
                                  "password": "pw", "homeassistant": True}})
     r = Reporter(cfg.mqtt, cfg.site.id, cfg.site.node, tmp_path)
     assert r.cfg.client_id == f"edged-{SITE}-{NODE}" and r.status == "not started"

@@ -99,7 +99,7 @@ def test_a_rejection_at_the_second_step_closes_the_request(db):
 
 
 def test_a_site_that_does_not_take_a_kind_refuses_it_at_filing(db):
-    with pytest.raises(RequestRuleError, match="does not take citizen requests"):
+    with pytest.raises(RequestRuleError, match="does not take requests from citizen"):
         people.file_request(db, internal(kind="citizen", id_number="A123456789", identity_checked=True),
                         filed_by="desk", now_us=T0, key=KEY, policy=SCHOOL)
     assert records(db) == []

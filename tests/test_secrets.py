@@ -22,6 +22,8 @@ enabled = true
 host = "broker.example"
 username = "node1"
 
+[mqtt.tls]
+
 [secrets]
 file = "secrets.toml"
 
@@ -60,8 +62,8 @@ def test_the_daemon_reads_the_copy_systemd_hands_it(tmp_path, monkeypatch):
     (creds / "node1.key").write_text("KEY")
     (tmp_path / "viewer.pem").write_text("CERT")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    cfg = load_config(write(tmp_path, BASE.replace("[secrets]", '[mqtt.tls]\ncert_file = "viewer.pem"\n'
-                                                   'key_file = "/etc/edged/node1.key"\n\n[secrets]')
+    cfg = load_config(write(tmp_path, BASE.replace("[mqtt.tls]\n", '[mqtt.tls]\ncert_file = "viewer.pem"\n'
+                                                   'key_file = "/etc/edged/node1.key"\n')
                             + '\n[viewer]\nenabled = true\ntls_cert = "viewer.pem"\n'
                               'tls_key = "/etc/edged/viewer.key"\n'))
     assert cfg.mqtt.tls.key_file == creds / "node1.key"
