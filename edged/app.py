@@ -50,7 +50,7 @@ from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.backfill import Backfill
 from edged.daemon.camera_clocks import CameraClocks
-from storage.corroboration import CAMERA
+from storage.time.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mqtt import office_time
-from storage import corroboration as co
+from storage.time import corroboration as co
 from storage.retention.budget import plan_at as plan
 from storage.retention.plan import CAPACITY, MAX_RETENTION, Disk, Limits, Policy, Segment
 

@@ -1,6 +1,6 @@
 """Corroborated time for retention (design/0095): the host clock authorises destruction by age
 only when a source the box does not control agrees with it. The decisions are
-storage/corroboration.py's; this gathers the readings (the office's signed time from the MQTT
+storage/time/corroboration.py's; this gathers the readings (the office's signed time from the MQTT
 reporter, the cameras' clocks from the health monitor, chrony's NTS state read off the event
 loop), keeps the budget's last judged time in the node table, says why in one host alarm, and
 records an approver's confirmation on the audit chain.
@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
-from storage import audit, corroboration as co, node
+from storage import audit, node
+from storage.time import corroboration as co
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop

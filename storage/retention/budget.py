@@ -2,7 +2,7 @@
 
 `plan_at` is the planner (storage/retention/plan.py) with the gate as a parameter: rule 1 (max
 retention), hold expiry and graces judge age at `age_now_us`, the budget's time
-(storage/corroboration.budget_now), never later than the host's; rule 2 (overwrite for space)
+(storage/time/corroboration.budget_now), never later than the host's; rule 2 (overwrite for space)
 keeps the host's time, so recording never stops (R1.4).
 """
 

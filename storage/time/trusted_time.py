@@ -232,18 +232,21 @@ def why_untrusted(state: State, mono_us: int, settle_us: int = SETTLE_US) -> str
     return f"the host clock became synchronised; settling for another {left:.0f} s"
 
 
-def describe(step: Step) -> str:
-    """A step's size as a person reads it: '2 years 3 days forward', '1 h 0 min back'."""
-    s = abs(step.size_us) / SECOND_US
+def span_words(us: int) -> str:
+    """A span of time as a person reads it: '2.0 years', '3.0 days', '1.0 h', '90.0 s'."""
+    s = abs(us) / SECOND_US
     if s >= 365 * 86400:
-        text = f"{s / (365.25 * 86400):.1f} years"
-    elif s >= 86400:
-        text = f"{s / 86400:.1f} days"
-    elif s >= 3600:
-        text = f"{s / 3600:.1f} h"
-    else:
-        text = f"{s:.1f} s"
-    return f"{text} {step.direction}"
+        return f"{s / (365.25 * 86400):.1f} years"
+    if s >= 86400:
+        return f"{s / 86400:.1f} days"
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s:.1f} s"
+
+
+def describe(step: Step) -> str:
+    """A step's size as a person reads it: '2.0 years forward', '1.0 h back'."""
+    return f"{span_words(step.size_us)} {step.direction}"
 
 
 # Segments stamped by a clock that was behind (design/0059) ------------------------------------

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SECOND_US = 1_000_000
+from storage.time.trusted_time import SECOND_US, span_words
+
 DAY_US = 86_400 * SECOND_US
 TOLERANCE_US = 120 * SECOND_US   # [time] corroborate_tolerance: a source within this agrees
 OFFICE, NTS, CAMERA = "office", "nts", "camera"
@@ -62,18 +63,7 @@ class Verdict:
 
 def describe(offset_us: int) -> str:
     """'2.0 years ahead', '40.0 days ahead', '3.2 s behind': the host against the source."""
-    s = abs(offset_us) / SECOND_US
-    if s >= 365 * 86_400:
-        text = f"{s / (365.25 * 86_400):.1f} years"
-    elif s >= 86_400:
-        text = f"{s / 86_400:.1f} days"
-    elif s >= 3_600:
-        text = f"{s / 3_600:.1f} h"
-    elif s >= 60:
-        text = f"{s / 60:.1f} min"
-    else:
-        text = f"{s:.1f} s"
-    return f"{text} {'behind' if offset_us > 0 else 'ahead'}"
+    return f"{span_words(offset_us)} {'behind' if offset_us > 0 else 'ahead'}"
 
 
 def _fresh(readings: list[Reading], kind: str) -> list[Reading]:
