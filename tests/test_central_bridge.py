@@ -1,0 +1,97 @@
+"""A regional broker bridged to the office's (issue 43 item 5, docs/ref/central.md "A fleet"): a
+real edged node publishes to a regional mosquitto whose persistent bridge (QoS 1, cleansession
+false, its queue saved on every change) carries everything to the office's mosquitto, where
+edged-central listens. The regional broker is killed (SIGKILL) mid-run and started again: the
+office ends with every message the node sent, in one unbroken run of seqs, verified to the last
+one, and no gap finding."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+from tests.support.broker import Broker
+from tests.support.cameras import RtspServer
+from tests.support.daemon import wait_for
+from tests.support.people import People
+from tests.test_central import SITE, Central, _outbox, clip, node, status_nodes  # noqa: F401  (clip: a fixture)
+
+
+def regional_broker(folder: Path, office: Broker) -> Broker:
+    """The region's broker as docs/ref/central.md lays it out: persistent, its bridge queue saved
+    on every change (so a SIGKILL loses nothing it acknowledged), the edged topics bridged out
+    at QoS 1 under a session the office keeps."""
+    return Broker(folder, persistence=True, extra=[
+        "autosave_on_changes true", "autosave_interval 1",
+        "connection office", f"address 127.0.0.1:{office.port}", "topic edged/# out 1",
+        "cleansession false", "clientid regional-test", "bridge_protocol_version mqttv311",
+        "restart_timeout 1", "keepalive_interval 5"])
+
+
+def _kill(broker: Broker) -> None:
+    assert broker.proc is not None
+    os.kill(broker.proc.pid, signal.SIGKILL)
+    broker.proc.wait(10)
+    broker.proc = None
+
+
+def _central_seqs(central: Central, name: str) -> list[int]:
+    db = central.config.parent / "central-data" / "central.db"
+    try:
+        with sqlite3.connect(db, timeout=5) as c:
+            return [r[0] for r in c.execute("SELECT seq FROM messages WHERE node = ? ORDER BY seq", [name])]
+    except sqlite3.Error:
+        return []
+
+
+def _central_audit(central: Central, name: str) -> int:
+    db = central.config.parent / "central-data" / "central.db"
+    try:
+        with sqlite3.connect(db, timeout=5) as c:
+            return c.execute("SELECT coalesce(max(seq_local), 0) FROM audit WHERE node = ?", [name]).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
+    # persistence at the office too: its session for edged-central outlives the office's restart
+    office = Broker(tmp_path / "office", persistence=True).start()
+    regional = regional_broker(tmp_path / "regional", office).start()
+    central = Central(tmp_path, office).start()
+    name = f"{SITE}/n1"
+    with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
+        n1 = node(tmp_path, "n1", cameras.url("cam"), regional).start()
+        try:
+            wait_for(lambda: status_nodes(central).get(name, {}).get("recording") == 1, 60,
+                     "the node up and recording at the office, through the bridge")
+            before = wait_for(lambda: _central_seqs(central, name), 30, "durable messages at the office")
+            # the office's link down: the region acknowledges the node's messages and queues them for the bridge
+            office.stop()
+            people = People(n1.config, tmp_path / "n1")
+            for who, role in (("carol", "custodian"), ("alice", "approver")):
+                people.add(who, role)  # audit records: durable messages
+            said = n1.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]
+            outbox = n1.data_dir / "outbox.db"
+            wait_for(lambda: not _outbox(outbox), 40, "the node's outbox taken by the region")
+            _kill(regional)  # with the messages only in its queue
+            regional.start()
+            office.start()
+            wait_for(lambda: _central_audit(central, name) >= said, 60,
+                     "the audit records queued in the region at the office")
+        finally:
+            n1.stop()
+            regional.stop()
+    wait_for(lambda: (n := status_nodes(central).get(name)) and n["verified_seq"] == n["max_seq"], 30,
+             "the office's verification up to the last seq")
+    try:
+        seqs = _central_seqs(central, name)
+        assert seqs[0] <= before[0]
+        missing = sorted(set(range(seqs[0], seqs[-1] + 1)) - set(seqs))
+        assert not missing, f"lost on the way through the region: {missing}"
+        assert not central.findings("seq_gap", name) and not central.findings("malformed_message")
+        assert "Traceback" not in central.log_path.read_text()
+    finally:
+        central.stop()
+        office.stop()
