@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from storage.time.clock import SYSTEM, Clock
-from storage.outbox import Message, Outbox, OutboxError, encode_body
+from storage.outbox import HISTORY_US, Message, Outbox, OutboxError, encode_body
 
 T = TypeVar("T")
 log = logging.getLogger("edged.mqtt")
@@ -38,8 +38,9 @@ class OutboxWriter:
     and drain at thousands of messages a second."""
 
     def __init__(self, path: Path, limit: int, on_full: Callable[[bool], None] | None = None,
-                 clock: Clock = SYSTEM):
+                 clock: Clock = SYSTEM, history_us: int = HISTORY_US):
         self.path = path
+        self.history_us = history_us
         self.clock = clock
         self.limit = limit
         self.on_full = on_full
@@ -53,7 +54,7 @@ class OutboxWriter:
     def _open(self) -> Outbox:
         if self._box is None:
             try:
-                self._box = Outbox(self.path, self.limit, self.clock)
+                self._box = Outbox(self.path, self.limit, self.clock, self.history_us)
             except (sqlite3.Error, OSError) as exc:
                 raise OutboxError(f"cannot open the MQTT outbox {self.path}: {exc}") from exc
         return self._box

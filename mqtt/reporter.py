@@ -24,7 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mqtt.client import V5, V311, ConnectError, Connection, NotConnected, backoff_s
 from mqtt import office_time
-from mqtt.commands import CommandDesk, Handler
+from mqtt.commands import CommandDesk, CommandRefused, Handler
 from mqtt.outbox import OutboxWriter
 from mqtt.retained import Retained
 from mqtt.settings import MqttConfig
@@ -53,8 +53,9 @@ class Reporter:
         self.status = "disabled" if not cfg.enabled else "not started"
         self.protocol: str | None = None  # "5" or "3.1.1" while connected
         self.outbox = OutboxWriter(Path(data_dir) / OUTBOX_FILE, cfg.outbox_max, on_full=on_outbox_full,
-                                   clock=clock)
-        handlers: dict[str, Handler] = {"rebirth": self._cmd_rebirth, "state": self._cmd_state}
+                                   clock=clock, history_us=cfg.outbox_history_us)
+        handlers: dict[str, Handler] = {"rebirth": self._cmd_rebirth, "state": self._cmd_state,
+                                        "resend": self._cmd_resend}
         for verb in commands or {}:
             if verb in handlers:
                 raise ValueError(f"command {verb!r} is built in")
@@ -74,6 +75,7 @@ class Reporter:
         self._window = WINDOW
         self._room = asyncio.Event()
         self._new_message = asyncio.Event()
+        self._rewind: int | None = None  # a resend put older seqs back in line: the drain starts below them
         self._acked: list[int] = []
         self._acks_ready = asyncio.Event()
         self._refusal: str | None = None
@@ -256,6 +258,8 @@ class Reporter:
         try:
             while True:
                 self._new_message.clear()
+                if self._rewind is not None:
+                    last, self._rewind = min(last, self._rewind - 1), None
                 batch = await self.outbox.pending(last, FETCH)
                 if not batch:
                     await self._new_message.wait()
@@ -376,6 +380,23 @@ class Reporter:
     async def _cmd_rebirth(self, _args: dict[str, Any], _actor: str) -> dict[str, Any]:
         self.retained.mark_all()
         return {"republished": len(self.retained)}
+
+    async def _cmd_resend(self, args: dict[str, Any], _actor: str) -> dict[str, Any]:
+        """The office never got seqs `from`..`to` (issue 43): they go out again from the outbox's
+        history, byte for byte; the reply names the ranges this box no longer has."""
+        first, last = args.get("from"), args.get("to")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (first, last)):
+            raise CommandRefused('resend needs "from" and "to": positive whole seqs')
+        assert isinstance(first, int) and isinstance(last, int)
+        try:
+            requeued, missing = await self.outbox.run(Outbox.resend, first, last)
+        except ValueError as exc:
+            raise CommandRefused(str(exc)) from None
+        if requeued:
+            self._rewind = first if self._rewind is None else min(self._rewind, first)
+            self._new_message.set()
+        return {"from": first, "to": last, "requeued": requeued, "missing": missing,
+                "history_days": round(self.cfg.outbox_history_us / 86_400_000_000, 2)}
 
     async def _cmd_state(self, _args: dict[str, Any], _actor: str) -> dict[str, Any]:
         self.retained.mark_states()

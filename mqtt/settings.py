@@ -34,6 +34,7 @@ class MqttConfig:
     keepalive_us: int = 30 * _SECOND
     reconnect_max_us: int = 60 * _SECOND
     outbox_max: int = 100_000
+    outbox_history_us: int = 14 * 24 * 3600 * _SECOND  # acknowledged messages kept for the office's cmd/resend
     command_key: str | None = None  # base64 Ed25519 public key; set: commands must be signed
     command_max_age_us: int = 5 * _MINUTE
     homeassistant: bool = False

@@ -20,6 +20,13 @@ the reserve they are refused too. A refusal is never silent: the caller gets `Ou
 and the count of refused messages per kind is kept in the file and published in `state`.
 The flag clears once the backlog is down to 90 % of the bound.
 
+History (issue 43): an acknowledged message moves to the `sent` table, where it stays
+``history_us`` (`[mqtt] outbox_history`, 14 days) after its PUBACK, so the central office can
+ask for it again (the signed `cmd/resend`, mqtt/reporter.py) when it never reached the office:
+a broker acknowledged it and then died, or an office instance that took it was killed. A
+resend copies the rows back into `messages` byte for byte (the same seq and payload), and says
+which seqs of the range it no longer has. The history counts against nothing: its bound is its age.
+
 This module is the file and its SQL (design/0033); mqtt/outbox.py runs it on its own thread.
 """
 
@@ -36,7 +43,10 @@ from storage.time.clock import SYSTEM, Clock
 
 OUTBOX_FILE = "outbox.db"
 ESSENTIAL = frozenset({"alarm", "audit"})  # kinds that may use the reserve past the bound
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+HISTORY_US = 14 * 86_400_000_000   # acknowledged messages kept for a resend ([mqtt] outbox_history)
+PRUNE_EVERY_US = 60_000_000      # the history is pruned on an ack at most this often
+RESEND_MAX = 100_000             # seqs one resend may cover
 
 
 class OutboxError(Exception):
@@ -84,8 +94,10 @@ def encode_body(body: dict[str, Any]) -> tuple[int | None, str]:
 class Outbox:
     """Plain synchronous operations on outbox.db; only the outbox thread calls them."""
 
-    def __init__(self, path: Path, limit: int, clock: Clock = SYSTEM):
+    def __init__(self, path: Path, limit: int, clock: Clock = SYSTEM, history_us: int = HISTORY_US):
         self.clock = clock
+        self.history_us = history_us
+        self._pruned_us = 0
         self.limit = limit
         self.hard_limit = limit + max(100, limit // 10)
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -102,6 +114,11 @@ class Outbox:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= _SCHEMA_VERSION:
             return
+        if version == 1:
+            with self._tx():
+                self._history_table()
+                self.conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            return
         with self._tx():  # one statement at a time: executescript() would commit early
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             self.conn.execute("""
@@ -115,7 +132,16 @@ class Outbox:
                 )""")
             self.conn.execute("CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_us INTEGER NOT NULL)")
             self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('last_seq', ?)", [self.clock.now_us()])
+            self._history_table()
             self.conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+
+    def _history_table(self) -> None:
+        self.conn.execute("""
+            CREATE TABLE IF NOT EXISTS sent (
+                seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
+                acked_us INTEGER NOT NULL       -- its PUBACK; kept history_us after it
+            )""")
+        self.conn.execute("CREATE INDEX IF NOT EXISTS sent_acked ON sent(acked_us)")
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -162,18 +188,50 @@ class Outbox:
         return [Message(*row) for row in cur]
 
     def ack(self, seqs: Iterable[int]) -> int:
-        """Delete acknowledged messages, many in one transaction."""
+        """Move acknowledged messages into the history, many in one transaction (a command's
+        reply too: it has a seq the office counts, so it may be asked for again)."""
         seqs = list(seqs)
         deleted = 0
+        now = self.clock.now_us()
         with self._tx():
             for i in range(0, len(seqs), 500):
                 chunk = seqs[i:i + 500]
                 marks = ",".join("?" * len(chunk))
+                self.conn.execute(f"INSERT OR REPLACE INTO sent (seq, kind, topic, payload, acked_us)"
+                                  f" SELECT seq, kind, topic, payload, ? FROM messages WHERE seq IN ({marks})",
+                                  [now, *chunk])
                 deleted += self.conn.execute(f"DELETE FROM messages WHERE seq IN ({marks})", chunk).rowcount
+            if now - self._pruned_us >= PRUNE_EVERY_US:
+                self._pruned_us = now
+                self.conn.execute("DELETE FROM sent WHERE acked_us < ?", [now - self.history_us])
         self.count -= deleted
         if self.full and self.count * 10 <= self.limit * 9:
             self.full = False
         return deleted
+
+    def resend(self, first: int, last: int) -> tuple[int, list[list[int]]]:
+        """Put the history's messages first..last back in line to be sent again (the same seq and
+        bytes); returns how many, and the ranges [a, b] of seqs below the counter it no longer has
+        (older than the history, or never written: a refused put takes no seq)."""
+        if last < first or last - first >= RESEND_MAX:
+            raise ValueError(f"a resend covers 1 to {RESEND_MAX} seqs, not {first}..{last}")
+        now = self.clock.now_us()
+        with self._tx():
+            cur = self.conn.execute("INSERT OR IGNORE INTO messages (seq, kind, topic, payload, correlation, queued_us)"
+                                    " SELECT seq, kind, topic, payload, NULL, ? FROM sent WHERE seq BETWEEN ? AND ?",
+                                    [now, first, last])
+            requeued = cur.rowcount
+            have = [r[0] for r in self.conn.execute(
+                "SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq", [first, last])]
+        self.count += requeued
+        top = min(last, self.last_seq())
+        missing: list[list[int]] = []
+        expect = first
+        for seq in [*have, top + 1]:
+            if seq > expect and expect <= top:
+                missing.append([expect, min(seq - 1, top)])
+            expect = max(expect, seq + 1)
+        return requeued, missing
 
     def last_seq(self) -> int:
         return cast(int, self.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])

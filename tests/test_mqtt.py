@@ -436,6 +436,36 @@ async def test_builtin_rebirth_and_state_signed_only(broker, data, cleanup):
         assert len(sub.on(T.birth)) == 2
 
 
+async def test_a_signed_resend_sends_the_history_again_byte_for_byte(broker, data, cleanup):
+    """issue 43 item 2: messages the broker acknowledged go out again, the same bytes under the same
+    seqs, when the office asks; the reply says what the box no longer has (here: seqs it never gave)."""
+    key = Ed25519PrivateKey.generate()
+    pub = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    sub = started(cleanup, Subscriber(broker))
+    r = Reporter(config(broker.port, command_key=pub), SITE, NODE, data)
+    now = SYSTEM.now_us()
+    async with running(r):
+        await until(lambda: r.status == "connected", 10, "connected")
+        seqs = [await r.alarm({"id": f"a{i}", "action": "raise"}) for i in range(4)]
+        await until(lambda: len(sub.on(T.alarm)) == 4, 10, "four alarms at the office")
+        await until(lambda: not r._inflight, 10, "their PUBACKs")
+        first = {m.json()["seq"]: m.payload for m in sub.on(T.alarm)}
+        doc = sign_command(key, "resend", {"from": seqs[0] - 2, "to": seqs[2]}, "nonce-rs-0001",
+                           now + 60_000_000, f"{SITE}/{NODE}")
+        sub.publish(T.cmd("resend"), json.dumps(doc))
+        await until(lambda: sub.on(T.cmd_reply("resend")) and len(sub.on(T.alarm)) == 7, 10, "the three again")
+        again = sub.on(T.alarm)[4:]
+        assert [(m.json()["seq"], m.payload) for m in again] == [(s, first[s]) for s in seqs[:3]]
+        reply = sub.last(T.cmd_reply("resend")).json()
+        assert reply["ok"] and reply["result"]["requeued"] == 3, reply
+        assert reply["result"]["missing"] == [[seqs[0] - 2, seqs[0] - 1]]  # before the box's first seq
+        assert reply["result"]["history_days"] == 14
+        bad = sign_command(key, "resend", {"from": "x", "to": 3}, "nonce-rs-0002", now + 60_000_000, f"{SITE}/{NODE}")
+        sub.publish(T.cmd("resend"), json.dumps(bad))
+        await until(lambda: len(sub.on(T.cmd_reply("resend"))) == 2, 10, "the refusal")
+        assert "positive whole seqs" in sub.last(T.cmd_reply("resend")).json()["error"]
+
+
 # --- protocol fallback and Home Assistant ---------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from mqtt.commands import CommandDesk, canonical, check_command, sign_command
 from mqtt.discovery import discovery_messages
 from mqtt.outbox import OutboxWriter
 from mqtt.topics import Topics
-from storage.time.clock import SYSTEM
+from storage.time.clock import SYSTEM, FakeClock
 from storage.outbox import Outbox, OutboxError, OutboxFull, frame
 from tests.support.catalog import rows
 
@@ -239,6 +239,44 @@ def test_nonces_are_remembered_until_they_expire(tmp_path):
     assert not box.use_nonce("n1", NOW + 10, NOW + 9)  # a restart does not forget it
     assert box.use_nonce("n2", NOW + 100, NOW + 11)    # n1 expired and was pruned
     assert len(rows(box.conn, "nonces")) == 1
+
+
+def test_acknowledged_messages_stay_for_a_resend_then_age_out(tmp_path):
+    """issue 43: an acknowledged message moves to the history; a resend puts it back in line byte
+    for byte and names what the box no longer has; the history is pruned by its age only."""
+    clock = FakeClock(NOW)
+    box = Outbox(tmp_path / "outbox.db", 1000, clock, history_us=10 * MINUTE)
+    seqs = put(box, n=5)
+    sent = {m.seq: m.payload for m in box.pending(0, 10)}
+    assert box.ack(seqs) == 5 and box.pending(0, 10) == [] and box.count == 0
+    assert box.resend(seqs[1], seqs[3]) == (3, [])
+    again = box.pending(0, 10)
+    assert [(m.seq, m.payload) for m in again] == [(s, sent[s]) for s in seqs[1:4]] and box.count == 3
+    assert box.resend(seqs[1], seqs[3]) == (0, [])  # already in line: not twice
+    # below the first seq (never written here) and above the counter (not yet given): only the former is missing
+    assert box.resend(seqs[0] - 3, seqs[4] + 7) == (2, [[seqs[0] - 3, seqs[0] - 1]])
+    box.ack([m.seq for m in box.pending(0, 10)])
+    clock.advance(11 * MINUTE)
+    put(box)
+    box.ack([m.seq for m in box.pending(0, 10)])  # the ack that prunes: the first five are older than 10 min
+    assert box.resend(seqs[0], seqs[4]) == (0, [[seqs[0], seqs[4]]])
+    box.close()
+    box = Outbox(tmp_path / "outbox.db", 1000, clock, history_us=10 * MINUTE)  # the history survives a restart
+    assert box.resend(seqs[4] + 1, seqs[4] + 1) == (1, [])
+    with pytest.raises(ValueError, match="1 to"):
+        box.resend(seqs[0], seqs[0] - 1)
+
+
+def test_an_outbox_of_the_first_schema_gains_its_history(tmp_path):
+    path = tmp_path / "outbox.db"
+    box = Outbox(path, 1000)
+    [seq] = put(box)
+    box.conn.execute("DROP TABLE sent")
+    box.conn.execute("PRAGMA user_version = 1")
+    box.close()
+    box = Outbox(path, 1000)  # as a box updated from the last release opens it
+    assert [m.seq for m in box.pending(0, 10)] == [seq] and box.ack([seq]) == 1
+    assert box.resend(seq, seq) == (1, [])
 
 
 def test_frame():
