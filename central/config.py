@@ -134,7 +134,10 @@ def load(path: Path | None) -> CentralConfig:
         client_id=_str(b, "client_id", "broker.client_id", "edged-central") or "edged-central",
         topic=_str(b, "topic", "broker.topic", DEFAULT_TOPIC) or DEFAULT_TOPIC, shared_group=group,
         tls_ca_file=None if ca is None else base / ca,
-        session_expiry_s=parse_duration(b.get("session_expiry", "7d"), "broker.session_expiry") // 1_000_000)
+        # one of a group: a dead member's session (and the share the broker keeps queueing to it) goes soon,
+        # and the resends (issue 43) bring back what was queued there; alone: the broker keeps a week for us
+        session_expiry_s=parse_duration(b.get("session_expiry", "7d" if group is None else "1m"),
+                                        "broker.session_expiry") // 1_000_000)
     if not _loopback(broker.host) and broker.tls_ca_file is None:   # issue 45: never in the clear off the box
         raise ConfigError("broker.tls_ca_file", f"the broker {broker.host} is not on this machine: talk to it over "
                           "TLS (tls_ca_file = the broker's CA, port 8883)")

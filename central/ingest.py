@@ -16,6 +16,7 @@ commit does not starve the flow (mosquitto otherwise keeps 20 in flight).
 from __future__ import annotations
 
 import cProfile
+import json
 import logging
 import os
 import queue
@@ -29,7 +30,7 @@ from central.config import CentralConfig
 from central.quota import Quotas
 from central.store import DURABLE, route
 from central.verifier import Verifier
-from mqtt import office_time
+from mqtt import commands, office_time
 
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/subscriber.py BATCH messages at most) waiting for the store
@@ -137,9 +138,13 @@ class Ingest:
             return
         from central.ca import Enrolled
 
-        verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir))
+        key = _Key(lambda: keylist.central_key(self.cfg.data_dir))
+        verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir),
+                            ask=lambda node, first, last, nonce: self.mqtt.publish(
+                                f"edged/v1/{node}/cmd/resend", resend_command(key(), node, first, last, nonce,
+                                                                             store.now_us()), qos=1))
         every = self.cfg.verify_interval_us / 1e6
-        cast = TimeCast(lambda: keylist.central_key(self.cfg.data_dir), self.mqtt.publish, store.now_us)
+        cast = TimeCast(key, self.mqtt.publish, store.now_us)
         try:
             while not self.stored_all.wait(every):
                 self.verified += self._verify(verifier)
@@ -197,6 +202,28 @@ class Ingest:
             chunks.append(c)
             n += len(c[1])
         return chunks
+
+
+RESEND_VALID_US = 4 * 60_000_000  # a resend's expiry: within a node's command_max_age (5 min by default)
+
+
+class _Key:
+    """The office's key, read at its first use (blocking: on the verifier's thread)."""
+
+    def __init__(self, load: Callable[[], Any]):
+        self.load, self.key = load, None  # type: Callable[[], Any], Any
+
+    def __call__(self) -> Any:
+        if self.key is None:
+            self.key = self.load()
+        return self.key
+
+
+def resend_command(key: Any, node: str, first: int, last: int, nonce: str, now_us: int) -> bytes:
+    """The signed `cmd/resend` (mqtt/commands.py's form; `key` has the office key's sign): send
+    seqs first..last again (issue 43 item 2)."""
+    doc = commands.sign_command(key, "resend", {"from": first, "to": last}, nonce, now_us + RESEND_VALID_US, node)
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 class TimeCast:

@@ -23,7 +23,7 @@ import sqlite_utils
 from central import schema
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -99,10 +99,18 @@ _SCHEMA_3 = [
         heard_us INTEGER NOT NULL, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
 ]
 
+# version 4 (issue 43 item 2): the resends the office asked a node for, one per gap
+_SCHEMA_4 = [
+    """CREATE TABLE IF NOT EXISTS resends (
+        node TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, asked_us INTEGER NOT NULL,
+        nonce TEXT NOT NULL, tries INTEGER NOT NULL, PRIMARY KEY (node, first_seq)) WITHOUT ROWID""",
+]
+
 
 def schema_steps(version: int) -> list[str]:
     """The statements that bring a store at `version` to SCHEMA_VERSION."""
-    return (_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
+    return ((_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
+            + (_SCHEMA_4 if version < 4 else []))
 
 
 class Batch(NamedTuple):

@@ -206,11 +206,12 @@ class Subscriber:
             self._flusher.join(5)
         self.status = "stopped"
 
-    def publish(self, topic: str, payload: bytes) -> bool:
-        """QoS 0, not retained (the office's signed time, design/0095): dropped while disconnected."""
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> bool:
+        """Not retained (the office's signed time, design/0095, at QoS 0; a resend at 1): refused
+        while disconnected."""
         if not self.connected.is_set():
             return False
-        return self.client.publish(topic, payload, qos=0).rc == mqtt.MQTT_ERR_SUCCESS
+        return self.client.publish(topic, payload, qos=qos).rc == mqtt.MQTT_ERR_SUCCESS
 
     def ack(self, generation: int, mids: list[int]) -> None:
         if generation != self.generation:

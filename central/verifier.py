@@ -24,6 +24,7 @@ from central.store import Store
 log = logging.getLogger("edged.central")
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
+RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
@@ -31,10 +32,14 @@ def day_of(us: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(us / 1e6, tz).strftime("%Y-%m-%d")
 
 
+Ask = Callable[[str, int, int, str], bool]  # (node, first seq, last seq, nonce): the signed cmd/resend sent
+
+
 class Verifier:
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
-                 enrolled: Callable[[str], set[str] | None] | None = None):
+                 enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
+        self.ask = ask  # None: no resend is asked (a gap is a finding once gap_grace has passed)
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
@@ -101,7 +106,10 @@ class Verifier:
             if cursor and seq > cursor + 1:
                 if now - received_us < self.grace:
                     break  # a later message is here; the missing ones may still be on their way
-                f = verify.gap(cursor, seq)
+                said = self._resend(cursor + 1, seq - 1, now)
+                if said is None:
+                    break  # asked for again: the node's answer, or the messages themselves, are on their way
+                f = verify.gap(cursor, seq, said)
                 if f is not None:
                     self._finding(f)
             self.received_us = received_us  # the office's clock at its receipt (design/0095)
@@ -178,6 +186,47 @@ class Verifier:
             except (ValueError, TypeError, AttributeError):
                 continue  # a birth that cannot be read has been a finding of its own (_births)
         return {"births": births}
+
+    def _resend(self, first: int, last: int, now: int) -> str | None:
+        """A gap older than gap_grace (issue 43 item 2): ask the node for it again (a signed
+        `cmd/resend`), up to RESEND_TRIES times a gap_grace apart (a broker may deal the resent
+        messages to a dead member of the group until its session expires); None while waiting,
+        else what came of it, for the finding."""
+        if self.ask is None:
+            return ""
+        db = self.store.db
+        row = next(db.query("SELECT asked_us, nonce, tries FROM resends WHERE node = ? AND first_seq = ?",
+                            [self.node, first]), None)
+        answer = None if row is None else self._answer(row["nonce"])
+        if answer is not None:
+            said = verify.resend_answered(answer, first, last)
+            if said is not None:
+                return said  # refused, or the node no longer has them: asking again would not help
+        if row is not None and now - row["asked_us"] < self.grace:
+            return None
+        if row is not None and row["tries"] >= RESEND_TRIES:
+            return (f"; the node was asked {row['tries']} times to send them again and "
+                    + ("did not answer" if answer is None else "did, but they did not arrive"))
+        nonce = f"resend-{first}-{now}"
+        if not self.ask(self.node, first, last, nonce):
+            return "; the office could not ask the node to send them again (no broker connection)"
+        db.execute("INSERT INTO resends (node, first_seq, last_seq, asked_us, nonce, tries) VALUES (?, ?, ?, ?, ?, 1)"
+                   " ON CONFLICT (node, first_seq) DO UPDATE SET asked_us = excluded.asked_us,"
+                   " nonce = excluded.nonce, tries = resends.tries + 1", [self.node, first, last, now, nonce])
+        return None
+
+    def _answer(self, nonce: str) -> dict[str, Any] | None:
+        """The node's reply to the resend with this nonce, if it came (replies are few: read them all)."""
+        for (payload,) in self.store.db.execute(
+                "SELECT payload FROM messages WHERE node = ? AND kind = 'reply' ORDER BY seq DESC LIMIT 200",
+                [self.node]).fetchall():
+            try:
+                body = json.loads(payload)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and body.get("cmd") == "resend" and body.get("nonce") == nonce:
+                return body
+        return None
 
     def _late(self, seqs: list[int]) -> None:
         """Messages once reported lost came after all (a broker held them for a member that was

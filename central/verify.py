@@ -31,16 +31,34 @@ class Finding:
 
 
 # sequence numbers -----------------------------------------------------------------------------
-def gap(after: int, got: int) -> Finding | None:
-    """The per-node seq jumped from ``after`` to ``got``: messages after+1 .. got-1 are lost."""
+def gap(after: int, got: int, resend: str = "") -> Finding | None:
+    """The per-node seq jumped from ``after`` to ``got``: messages after+1 .. got-1 are lost;
+    ``resend``: what came of asking the node for them again (central/verifier.py), if asked."""
     if after <= 0 or got <= after + 1:
         return None
     first, last = after + 1, got - 1
     n = last - first + 1
     why = (" (a jump this large means the node's outbox was started afresh: a lost or replaced disk)"
-           if n > 10_000_000 else "; ask the node for a rebirth and check its outbox")
+           if n > 10_000_000 else resend or "; ask the node for a rebirth and check its outbox")
     return Finding("seq_gap", WARNING, f"messages {first} to {last} were never received ({n} lost){why}",
                    f"seq_gap:{first}", detail={"first": first, "last": last, "count": n})
+
+
+def resend_answered(reply: dict[str, Any], first: int, last: int) -> str | None:
+    """The node's answer to the office's resend of first..last: None when it put them back in line
+    (wait for them), else the words for the gap's finding (it refused, or no longer has them)."""
+    if not reply.get("ok"):
+        return f"; the node refused to send them again: {str(reply.get('error'))[:200]}"
+    result = reply.get("result")
+    result = result if isinstance(result, dict) else {}
+    missing = [r for r in result.get("missing") or [] if isinstance(r, list) and len(r) == 2
+               and all(isinstance(v, int) for v in r)]
+    gone = sum(min(b, last) - max(a, first) + 1 for a, b in missing if b >= first and a <= last)
+    if gone >= last - first + 1:
+        days = result.get("history_days")
+        kept = f" (it keeps {days} days)" if isinstance(days, (int, float)) else ""
+        return f"; the node no longer has them{kept}"
+    return None
 
 
 def late(first: int, last: int, count: int, arrived: int) -> Finding:

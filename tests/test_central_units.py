@@ -153,6 +153,21 @@ def test_seq_gap_names_the_range():
     assert verify.gap(10, 11) is None and verify.gap(0, 500) is None
     f = verify.gap(10, 14)
     assert f.detail == {"first": 11, "last": 13, "count": 3} and "messages 11 to 13" in f.message
+    assert verify.gap(10, 14, "; the node no longer has them").message.endswith("(3 lost); the node no longer has them")
+
+
+@pytest.mark.parametrize("reply, says", [
+    ({"ok": True, "result": {"requeued": 3, "missing": []}}, None),
+    ({"ok": True, "result": {"requeued": 1, "missing": [[11, 12]]}}, None),           # some are coming: wait
+    ({"ok": True, "result": {"requeued": 0, "missing": [[5, 11], [12, 20]], "history_days": 14}},
+     "; the node no longer has them (it keeps 14 days)"),
+    ({"ok": True, "result": {"missing": [[11, 13]]}}, "; the node no longer has them"),
+    ({"ok": True, "result": {"missing": [["x", 13], [11]]}}, None),                   # nonsense read as nothing
+    ({"ok": True, "result": "x"}, None),
+    ({"ok": False, "error": "unknown command"}, "; the node refused to send them again: unknown command"),
+])
+def test_what_a_resend_answer_means(reply, says):
+    assert verify.resend_answered(reply, 11, 13) == says
 
 
 # accesses and destructions --------------------------------------------------------------------
@@ -246,6 +261,47 @@ def test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature(t
     assert gap["detail"] == {"first": 103, "last": 105, "count": 3}
     # the node signed two heads for record 2: no log can match both, and verify-log says where
     assert check_log(store, "s/n1", lines)["first_bad"]["seq"] == 2
+    store.close()
+
+
+def test_a_gap_is_asked_for_again_before_it_is_a_finding(tmp_path):
+    """Issue 43 item 2: a gap older than gap_grace is first asked for again (a signed cmd/resend);
+    verification waits for it. What the node sends again closes the gap with no finding; a node
+    that no longer has the messages, refuses, or never answers makes it a finding that says so."""
+    store = Store(tmp_path / "c.db")
+    G = 1_000_000
+    asked: list[tuple] = []
+    v = Verifier(store, UTC, gap_grace_us=G, ask=lambda *a: asked.append(a) or True)
+    alarm = lambda node, seq: (f"edged/v1/s/{node}/alarm", payload(seq, {"id": f"a{seq}", "action": "raise"}))  # noqa: E731
+
+    def reply(node: str, seq: int, nonce: str, **result) -> tuple:
+        ok = result.pop("ok", True)
+        body = {"cmd": "resend", "ok": ok, "nonce": nonce, **({"result": result} if ok else {"error": "no"})}
+        return (f"edged/v1/s/{node}/cmd/resend/reply", payload(seq, body))
+
+    for node in ("n1", "n2", "n3", "n4"):
+        store.ingest([alarm(node, s) for s in (100, 101, 105)], T0)
+    v.run_once(T0 + G)  # grace passed: each node asked once, nothing found
+    assert sorted((a[0], a[1], a[2]) for a in asked) == [(f"s/{n}", 102, 104) for n in ("n1", "n2", "n3", "n4")]
+    assert store.findings() == []
+    nonce = {a[0]: a[3] for a in asked}
+    # n1 sends them again; n2 no longer has them; n3 refuses; n4 says nothing
+    store.ingest([reply("n1", 106, nonce["s/n1"], requeued=3, missing=[]), *(alarm("n1", s) for s in (102, 103, 104)),
+                  reply("n2", 106, nonce["s/n2"], requeued=0, missing=[[102, 104]], history_days=14),
+                  reply("n3", 106, nonce["s/n3"], ok=False)], T0 + G + 5)
+    v.run_once(T0 + G + 10)
+    found = {f["node"]: f for f in store.findings()}
+    assert set(found) == {"s/n2", "s/n3"}, found
+    assert "the node no longer has them (it keeps 14 days)" in found["s/n2"]["message"]
+    assert "refused to send them again" in found["s/n3"]["message"]
+    for k in range(2, 6):  # n4 asked again a grace apart, five times in all, then a finding
+        v.run_once(T0 + k * G + 1)
+    assert [a[0] for a in asked].count("s/n4") == 5 and "s/n4" not in {f["node"] for f in store.findings()}
+    v.run_once(T0 + 6 * G + 2)
+    (f4,) = [f for f in store.findings() if f["node"] == "s/n4"]
+    assert f4["kind"] == "seq_gap" and "asked 5 times to send them again and did not answer" in f4["message"]
+    assert {n["node"]: n["verified_seq"] for n in store.nodes()} == {
+        "s/n1": 106, "s/n2": 106, "s/n3": 106, "s/n4": 105}
     store.close()
 
 

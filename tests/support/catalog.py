@@ -245,8 +245,9 @@ def central_destruction_days(store) -> dict[str, int]:
 
 
 def central_as_schema_2(store) -> None:
-    """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095)."""
+    """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and resends)."""
     store.db.execute("DROP TABLE footage_heard")
+    store.db.execute("DROP TABLE resends")
     store.db.execute("PRAGMA user_version=2")
 
 
