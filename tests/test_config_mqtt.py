@@ -52,7 +52,7 @@ ca_file = "pki/ca.pem"
 cert_file = "pki/node.pem"
 key_file = "{tmp_path / 'pki' / 'node.key'}"
 insecure = true
-"""), allow_config_secrets=True)  # the password in the config itself: tests/test_secrets.py
+""")), allow_config_secrets=True)  # the password in the config itself: tests/test_secrets.py
     m = cfg.mqtt
     assert m == MqttConfig(
         enabled=True, host="mqtt.central.example.org", port=8883, username="node1", password=SECRET,
