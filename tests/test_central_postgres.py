@@ -87,6 +87,12 @@ def test_storage_url_in_the_secrets_file_and_never_in_the_config(tmp_path):
         config.load(p)
     with pytest.raises(config.ConfigError, match="also in the secrets file"):
         config.load(p, allow_config_secrets=True)
+    from central import cli
+
+    p.write_text(f'[storage]\nurl = "{url}"\n')
+    assert cli.main(["--config", str(p), "status"]) == config.EX_CONFIG, "refused before anything opens"
+    assert cli.parser().parse_args(["--allow-config-secrets", "status"]).allow_config_secrets
+    assert cli.parser().parse_args(["status", "--allow-config-secrets"]).allow_sub
     p.write_text('[secrets]\nfile = "missing.toml"\n')
     with pytest.raises(config.ConfigError, match="missing.toml does not exist"):
         config.load(p)
