@@ -138,3 +138,14 @@ def test_a_password_in_the_config_is_refused_unless_allowed(tmp_path):
     with pytest.raises(ConfigError, match=r'\[secrets\] file = "secrets.toml"') as e:
         load_config(path)
     assert str(tmp_path / "secrets.toml") in str(e.value)
+
+
+def test_edged_run_refuses_a_password_in_its_config_before_recording(tmp_path):
+    """`edged run` stops at once with exit 78 (systemd does not restart it) and says why in the log."""
+    path = write(tmp_path, '[site]\nid = "s1"\n[storage]\ndata_dir = "data"\n[[cameras]]\nid = "door"\n'
+                 'url = "rtsp://u:Run-Inline-Pw@192.0.2.10/"\n')
+    r = subprocess.run([sys.executable, "-m", "edged.cli", "run", "--config", str(path)], capture_output=True,
+                       text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 78, r.stderr[-2000:]
+    assert "cameras[0].url: holds a password in the config itself" in r.stderr and "--allow-config-secrets" in r.stderr
+    assert "Run-Inline-Pw" not in r.stdout + r.stderr and not (tmp_path / "data").exists()
