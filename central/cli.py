@@ -283,6 +283,8 @@ async def _serve(cfg: cfgmod.CentralConfig) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edged-central", description="The central office's fleet verifier for edged.")
     p.add_argument("--config", type=Path, help="TOML config (default: the embedded one, a broker on 127.0.0.1:1883)")
+    p.add_argument("--allow-config-secrets", action="store_true",
+                   help="accept a password written in the config itself (else refused: put it in [secrets] file)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="subscribe to every node, store every message once, verify")
     r.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
@@ -321,6 +323,8 @@ def parser() -> argparse.ArgumentParser:
     nd = nodes.register(sub)
     for x in (s, f, rep, v, a, k, hp, *nd):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
+    for x in (r, s, f, rep, v, a, k, hp, *nd):
+        x.add_argument("--allow-config-secrets", action="store_true", dest="allow_sub", help=argparse.SUPPRESS)
     return p
 
 
@@ -333,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     path = getattr(args, "config_sub", None) or args.config
     try:
-        cfg = cfgmod.load(path)
+        cfg = cfgmod.load(path, allow_config_secrets=args.allow_config_secrets or getattr(args, "allow_sub", False))
     except cfgmod.ConfigError as exc:
         print(f"edged-central: bad config: {exc}", file=sys.stderr)
         return cfgmod.EX_CONFIG

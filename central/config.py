@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from central import config_secrets
 from central.i18n import LANGUAGES, normalise as normalise_language
 from central.quota import Limits
 from central.store import Store
@@ -104,7 +105,9 @@ def _str(t: dict[str, Any], key: str, where: str, default: str | None) -> str | 
     return v
 
 
-def load(path: Path | None) -> CentralConfig:
+def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralConfig:
+    """The config at `path` (None: the embedded default), its secrets file merged in; a password
+    in the config itself is refused unless `allow_config_secrets` (central/config_secrets.py)."""
     if path is None:
         return CentralConfig()
     try:
@@ -114,8 +117,13 @@ def load(path: Path | None) -> CentralConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
     for k in data:
-        if k not in ("broker", "storage", "verify", "dashboard", "report", "quota", "metrics"):
-            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report, quota, metrics")
+        if k not in ("broker", "storage", "verify", "dashboard", "report", "quota", "metrics", "secrets"):
+            raise ConfigError(k, "unknown table; known: broker, storage, verify, dashboard, report, quota, metrics, "
+                              "secrets")
+    try:
+        data = config_secrets.merge(data, Path(path).resolve().parent, allow_inline=allow_config_secrets)
+    except config_secrets.SecretsError as exc:
+        raise ConfigError(exc.where, exc.problem) from None
     b = _table(data, "broker", ("host", "port", "username", "password", "client_id", "topic", "shared_group",
                                 "tls_ca_file", "session_expiry"))
     port = b.get("port", 1883)

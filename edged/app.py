@@ -78,14 +78,15 @@ STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliatio
 
 
 async def run(cfg: Config, config_path: Path | None, init_data: bool = False, early: Early | None = None,
-              steps: Steps | None = None) -> int:
+              steps: Steps | None = None, allow_secrets: bool = False) -> int:
     """`early`: what `edged run` did before importing this module (edged.daemon.recording.prestart): the data
-    folder's lock, and the workers it started, which the supervisor adopts."""
+    folder's lock, and the workers it started, which the supervisor adopts. `allow_secrets`:
+    --allow-config-secrets, for a SIGHUP's reload too."""
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.
     os.umask(0o077)
     try:
-        return await _run(cfg, config_path, init_data, early, steps or Steps())
+        return await _run(cfg, config_path, init_data, early, steps or Steps(), allow_secrets)
     finally:
         if early is not None:  # the lock is let go only once no worker it covers writes
             await _end_workers(early.workers)
@@ -95,7 +96,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False, ea
 # The composition root, over 60 lines on purpose: one straight sequence (build every part with what
 # it needs, then start them in the durability order of the module's docstring); split into
 # functions, that order would be spread over several places.
-async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps) -> int:
+async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps,
+               allow_secrets: bool = False) -> int:
     data_dir = cfg.storage.data_dir
     pending: list[int] = []  # a stop before the daemon's own handlers (no prestart: a first start)
     if early is None:
@@ -181,7 +183,8 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     viewer = ViewerService(cfg, writer, clock, alarms=alarms)
     # First: a SIGTERM during start-up is a clean stop.
     reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
-    install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks)
+    install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks,
+                    allow_secrets)
     if early is not None:
         early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
     for sig in pending:  # a SIGTERM while the data folder was made: a clean stop now

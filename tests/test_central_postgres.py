@@ -60,11 +60,42 @@ def test_lock_keys_are_64_bit_and_distinct_per_node():
     assert lock_key("a/b") == lock_key("a/b")
 
 
-def test_storage_url_in_the_config(tmp_path):
+def test_storage_url_in_the_secrets_file_and_never_in_the_config(tmp_path):
+    """The database URL with its password, and the broker password, go in the secrets file; in the
+    config itself they are refused (the error names the secrets file, never the password) unless
+    edged-central runs with --allow-config-secrets (issue 45)."""
+    url = "postgresql://central:Db-Secret-7@db.example:5432/central?sslmode=verify-full"
     p = tmp_path / "c.toml"
-    p.write_text('[storage]\nurl = "postgresql://central:secret@db.example:5432/central?sslmode=verify-full"\n')
+    p.write_text(f'[broker]\nusername = "office"\npassword = "Mq-Secret-8"\n[storage]\nurl = "{url}"\n')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(p)
+    text = str(e.value)
+    assert e.value.where == "broker.password" and "broker.password and storage.url" in text, text
+    assert "central-secrets.toml" in text and "--allow-config-secrets" in text, text
+    assert "Db-Secret-7" not in text and "Mq-Secret-8" not in text
+    assert config.load(p, allow_config_secrets=True).broker.password == "Mq-Secret-8"
+    p.write_text('[storage]\nurl = "postgresql://central@db.example/central?sslmode=verify-full&password=x9"\n')
+    with pytest.raises(config.ConfigError, match="storage.url hold"):
+        config.load(p)
+    # as a site does it
+    (tmp_path / "central-secrets.toml").write_text(f'[broker]\npassword = "Mq-Secret-8"\n[storage]\nurl = "{url}"\n')
+    p.write_text('[secrets]\nfile = "central-secrets.toml"\n[broker]\nusername = "office"\n')
     cfg = config.load(p)
-    assert cfg.storage_url.startswith("postgresql://") and "secret" not in repr(cfg)
+    assert cfg.storage_url == url and cfg.broker.password == "Mq-Secret-8" and "Secret" not in repr(cfg)
+    p.write_text('[secrets]\nfile = "central-secrets.toml"\n[broker]\nusername = "office"\npassword = "other"\n')
+    with pytest.raises(config.ConfigError, match="broker.password: hold|broker.password hold"):
+        config.load(p)
+    with pytest.raises(config.ConfigError, match="also in the secrets file"):
+        config.load(p, allow_config_secrets=True)
+    from central import cli
+
+    p.write_text(f'[storage]\nurl = "{url}"\n')
+    assert cli.main(["--config", str(p), "status"]) == config.EX_CONFIG, "refused before anything opens"
+    assert cli.parser().parse_args(["--allow-config-secrets", "status"]).allow_config_secrets
+    assert cli.parser().parse_args(["status", "--allow-config-secrets"]).allow_sub
+    p.write_text('[secrets]\nfile = "missing.toml"\n')
+    with pytest.raises(config.ConfigError, match="missing.toml does not exist"):
+        config.load(p)
     p.write_text('[storage]\nurl = "mysql://x"\n')
     with pytest.raises(config.ConfigError) as e:
         config.load(p)

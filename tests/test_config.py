@@ -38,7 +38,7 @@ from tests.support.configs import (
 
 def test_full_config(tmp_path):
     path = write(tmp_path, FULL)
-    cfg = load_config(path)
+    cfg = load_config(path, allow_config_secrets=True)  # its camera URL holds a password: test_secrets.py
 
     assert isinstance(cfg, Config)
     assert cfg.source == str(path)
@@ -90,7 +90,7 @@ def test_full_config(tmp_path):
 
 
 def test_config_is_frozen_and_repr_hides_password(tmp_path):
-    cfg = load_config(write(tmp_path, FULL))
+    cfg = load_config(write(tmp_path, FULL), allow_config_secrets=True)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.site.id = "other"  # type: ignore[misc]
     assert SECRET not in repr(cfg)
@@ -409,7 +409,7 @@ def test_duplicate_camera_id(tmp_path):
     ],
 )
 def test_good_urls(tmp_path, url):
-    cfg = load_config(write(tmp_path, camera_toml(id='"c"', url=f'"{url}"')))
+    cfg = load_config(write(tmp_path, camera_toml(id='"c"', url=f'"{url}"')), allow_config_secrets=True)
     assert cfg.cameras[0].url == url
 
 

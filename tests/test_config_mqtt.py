@@ -52,7 +52,7 @@ ca_file = "pki/ca.pem"
 cert_file = "pki/node.pem"
 key_file = "{tmp_path / 'pki' / 'node.key'}"
 insecure = true
-""")))
+""")), allow_config_secrets=True)  # the password in the config itself: tests/test_secrets.py
     m = cfg.mqtt
     assert m == MqttConfig(
         enabled=True, host="mqtt.central.example.org", port=8883, username="node1", password=SECRET,
@@ -167,8 +167,8 @@ def test_the_office_reaches_a_broker_and_a_database_off_its_machine_over_tls_onl
         config.load(path)
     path.write_text('[storage]\nurl = "postgresql://office:pw@db.office.example:5432/central"\n')
     with pytest.raises(config.ConfigError, match="storage.url.*sslmode=verify-full"):
-        config.load(path)
+        config.load(path, allow_config_secrets=True)  # the password in it: tests/test_central_postgres.py
     for url in ("postgresql://office:pw@db.office.example:5432/central?sslmode=verify-full",
                 "postgresql://office@127.0.0.1:5432/central", "postgresql://office@/central?host=/run/postgresql"):
         path.write_text(f'[storage]\nurl = "{url}"\n')
-        assert config.load(path).storage_url == url
+        assert config.load(path, allow_config_secrets=True).storage_url == url

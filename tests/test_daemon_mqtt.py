@@ -148,7 +148,9 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
     with RtspServer({"cam": f"clip:{clip.video}@20"}) as cameras:
         d = daemon_with_mqtt(tmp_path, [{"id": "cam", "url": cameras.url("cam")}], broker.port)
         base = d.config.read_text()
-        d.config.write_text(base + f'username = "node1"\npassword = "Hunter2-not-it"\ncommand_key = "{pub}"\n')
+        secrets = tmp_path / "secrets.toml"  # the broker password where a site keeps it (issue 45)
+        secrets.write_text('[cameras]\n[mqtt]\npassword = "Hunter2-not-it"\n')
+        d.config.write_text(base + f'username = "node1"\ncommand_key = "{pub}"\n[secrets]\nfile = "secrets.toml"\n')
         d.start()
         try:
             wait_for(lambda: "refused" in (node_value(d, "mqtt_status") or ""), 30, "a refused-credentials status")
@@ -159,7 +161,8 @@ def test_signed_hold_command_and_wrong_broker_credentials(tmp_path, clip):
             d.stop()
             # MQTT holds follow the site's [policy.holds] (issue 17 item 2): at most `max` long, and
             # pending until an approver at the box approves it
-            d.config.write_text(base + f'username = "node1"\npassword = "right"\ncommand_key = "{pub}"\n'
+            secrets.write_text('[cameras]\n[mqtt]\npassword = "right"\n')
+            d.config.write_text(base + f'username = "node1"\ncommand_key = "{pub}"\n[secrets]\nfile = "secrets.toml"\n'
                                 '[retention]\nevidence_hold = "20d"\n'
                                 '[policy.holds.evidence]\napproval = true\nmax = "25d"\n')
             d.start()

@@ -81,7 +81,10 @@ def test_edgectl_one_time_passwords_admin_resets_and_lockout(tmp_path):
         people = People(config, tmp_path)
         people.add("carol", "custodian", first_change=False)
         people.add("hugo", "admin", first_change=False)
+        # the admin (as root) set it: root is refused, as any OS account the password was set from (issue 45)
         r = people.login("carol", first_password_for("carol"))
+        assert r.returncode == 2 and "was set from the OS account root" in r.stderr, r.stderr
+        r = people.first_login("carol", first_password_for("carol"))
         assert r.returncode == 0 and "one-time password" in r.stdout, r.stderr
         r = people.ctl("status")
         assert r.returncode == 2 and "change it first with `edgectl account passwd`" in r.stderr, r.stderr
@@ -104,10 +107,10 @@ def test_edgectl_one_time_passwords_admin_resets_and_lockout(tmp_path):
         r = people.ctl("account", "passwd", "admin", "--reason", "x", "--password-stdin", input="x\nadmin-pw-new-1\n")
         assert r.returncode == 2 and "current password is wrong" in r.stderr, r.stderr
         # a one-time admin cannot reset anyone before changing their own
-        assert people.login("hugo", first_password_for("hugo")).returncode == 0
+        assert people.first_login("hugo", first_password_for("hugo")).returncode == 0
         r = people.ctl("account", "passwd", "carol", "--reason", "x", "--password-stdin", input="hugo-sets-this-1\n")
         assert r.returncode == 2 and "may change only their own" in r.stderr, r.stderr
-        people.login("carol", "reset-by-the-admin-1")
+        assert people.first_login("carol", "reset-by-the-admin-1").returncode == 0
         r = people.ctl("account", "passwd", "--password-stdin", input="reset-by-the-admin-1\nher-second-pw-2x\n")
         assert r.returncode == 0, r.stderr
         assert not alarms(d, lambda a: a["key"] == "password_reset:carol", active=True)

@@ -65,11 +65,13 @@ def test_the_admins_os_account_cannot_be_first_and_the_opening_is_alarmed(tmp_pa
                 await ses.login({"name": "carol", "password": "Reset-By-Admin-2"}, Caller(os_user="dave", uid=1003))
             assert (await ses.login({"name": "carol", "password": "Reset-By-Admin-2"},
                                     Caller(os_user="alice", uid=1001)))["must_change"]
-            # root is not refused: it can read and change the catalog anyway (and sudo is everyone's root)
+            # root included (issue 45): an admin working as root is not the holder either
             await acc.passwd({"name": "carol", "password": "Reset-By-Admin-3", "reason": "again"},
                              Caller(os_user="root", uid=0, account="admin1", roles=("admin",)))
+            with pytest.raises(RequestError, match="set from the OS account root"):
+                await ses.login({"name": "carol", "password": "Reset-By-Admin-3"}, Caller(os_user="root", uid=0))
             assert (await ses.login({"name": "carol", "password": "Reset-By-Admin-3"},
-                                    Caller(os_user="root", uid=0)))["must_change"]
+                                    Caller(os_user="carol", uid=1002)))["must_change"]
 
             # at the desk: the request's door (address, session) is where it was set from
             entered = audit.DOOR.set(door_of("192.0.2.10", "admins-desk-token"))

@@ -228,7 +228,7 @@ def pinned_ca() -> Any:
     try:
         from edged.config import load_config
 
-        return nodecert.pinned_ca(load_config(DEFAULT_CONFIG_PATH).storage.data_dir)
+        return nodecert.pinned_ca(load_config(DEFAULT_CONFIG_PATH, allow_config_secrets=True).storage.data_dir)
     except Exception:  # noqa: BLE001 - no config, no permission, no pin: no default root, said so (exit 3)
         return None
 

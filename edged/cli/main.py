@@ -29,14 +29,15 @@ log = logging.getLogger("edged")
 DEFAULT_LOCAL_DATA = Path("data")
 
 
-def resolve_config(path: Path | None) -> tuple[Config, Path | None]:
-    """--config, else /etc/edged/edged.toml, else the embedded default into ./data: (Config, path)."""
+def resolve_config(path: Path | None, allow_secrets: bool = False) -> tuple[Config, Path | None]:
+    """--config, else /etc/edged/edged.toml, else the embedded default into ./data: (Config, path).
+    `allow_secrets`: --allow-config-secrets (a password in the config itself is let through)."""
     from edged.config import default_config, load_config
 
     if path is not None:
-        return load_config(path), path
+        return load_config(path, allow_config_secrets=allow_secrets), path
     if DEFAULT_CONFIG_PATH.exists():
-        return load_config(DEFAULT_CONFIG_PATH), DEFAULT_CONFIG_PATH
+        return load_config(DEFAULT_CONFIG_PATH, allow_config_secrets=allow_secrets), DEFAULT_CONFIG_PATH
     return default_config(DEFAULT_LOCAL_DATA.resolve()), None
 
 
@@ -81,26 +82,30 @@ def main(argv: list[str] | None = None) -> int:
     ini.add_argument("--reason", default="", help=_("why (e.g. new installation, disk replaced), for the record"))
     chk = sub.add_parser("check-config", help=_("validate a config file and exit (status 78 if bad)"))
     chk.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG_PATH)
+    for p in (run_p, ini, chk):
+        p.add_argument("--allow-config-secrets", action="store_true",
+                       help=_("accept a password written in the config itself (else refused: it belongs in the "
+                              "secrets file, [secrets] file, root's alone)"))
     args = parser.parse_args(argv)
 
     if args.command == "run":
         set_language(None)  # the daemon: requests set the asker's language, documents the site's (design/0057)
     if args.command == "check-config":
-        return check_config(args.config)
+        return check_config(args.config, args.allow_config_secrets)
     if args.command == "init-data":
         return init_data(args)
     logs.setup(args.verbose)
     try:
-        return asyncio.run(_run(args.config, args.init_data))
+        return asyncio.run(_run(args.config, args.init_data, args.allow_config_secrets))
     except KeyboardInterrupt:
         return 130
 
 
-def check_config(path: Path) -> int:
+def check_config(path: Path, allow_secrets: bool = False) -> int:
     from edged.config import ConfigError, load_config
 
     try:
-        cfg = load_config(path)
+        cfg = load_config(path, allow_config_secrets=allow_secrets)
     except ConfigError as exc:
         print(_("edged: bad config: {why}").format(why=exc), file=sys.stderr)
         return EX_CONFIG
@@ -118,7 +123,7 @@ def check_config(path: Path) -> int:
     return 0
 
 
-async def _run(config: Path | None, init_data: bool) -> int:
+async def _run(config: Path | None, init_data: bool, allow_secrets: bool = False) -> int:
     """The workers first, then the config, then the daemon's imports (design/0029 and 0025's
     addendum): a restart's gap is not spent importing what recording does not need."""
     steps = prespawn.Steps()
@@ -129,7 +134,7 @@ async def _run(config: Path | None, init_data: bool) -> int:
         from edged.config import ConfigError
         from edged.daemon.recording import prestart
         try:
-            cfg, path = resolve_config(config)
+            cfg, path = resolve_config(config, allow_secrets)
         except ConfigError as exc:
             log.error("bad config: %s", exc)
             return EX_CONFIG
@@ -157,7 +162,7 @@ async def _run(config: Path | None, init_data: bool) -> int:
 
     steps.mark("daemon imports")
     try:
-        return await app.run(cfg, path, init_data=init_data, early=early, steps=steps)
+        return await app.run(cfg, path, init_data=init_data, early=early, steps=steps, allow_secrets=allow_secrets)
     except prestart.AlreadyRunning as exc:  # when the daemon takes the lock itself (no catalog yet)
         log.error("%s", exc)
         return 1
@@ -171,7 +176,7 @@ def init_data(args: argparse.Namespace) -> int:
     from storage.disk import datainit
 
     try:
-        cfg, _path = resolve_config(args.config)
+        cfg, _path = resolve_config(args.config, args.allow_config_secrets)
     except ConfigError as exc:
         print(_("edged: bad config: {why}").format(why=exc), file=sys.stderr)
         return EX_CONFIG

@@ -305,7 +305,7 @@ def site_health(path: Path | None) -> tuple[HealthConfig, str]:
     if path is None:
         return HealthConfig(), _("built-in defaults (no config)")
     try:
-        return load_config(path).health, str(path)
+        return load_config(path, allow_config_secrets=True).health, str(path)
     except ConfigError as exc:
         raise UsageError(_("cannot read the site's quality floor from {path}: {why}").format(path=path, why=exc)) \
             from None

@@ -23,7 +23,7 @@ from edged.config.policy import CATEGORIES, RequestPolicy, _policy, default_poli
 from edged.config.retention import RetentionConfig, _retention
 from edged.config.standby import StandbyConfig, _standby, at_rest, check_boxes
 from edged.config.upkeep import AuditConfig, MaintenanceConfig, _audit, _maintenance
-from edged.config.secrets import load_secrets, merge_secrets
+from edged.config.secrets import load_secrets, merge_secrets, refuse_inline
 from edged.config.values import (
     DAY,
     DEFAULT_DATA_DIR,
@@ -151,8 +151,9 @@ class Config:
 # --- loading ----------------------------------------------------------------------------
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate the config file at ``path``."""
+def load_config(path: Path, *, allow_config_secrets: bool = False) -> Config:
+    """Read and validate the config file at ``path``. A password written in it (not in the secrets
+    file) is refused unless ``allow_config_secrets`` (`--allow-config-secrets`; issue 45)."""
     path = Path(path)
     source = str(path)
     try:
@@ -180,7 +181,14 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         # tomllib's messages name the line and column and never quote the offending text.
         raise ConfigError("", f"invalid TOML: {e}", source) from None
-    return parse_config(data, source, base_dir=path.absolute().parent)
+    cfg = parse_config(data, source, base_dir=path.absolute().parent)
+    if not allow_config_secrets:
+        try:
+            refuse_inline(cfg.inline_secrets, data, path.absolute().parent)
+        except ConfigError as e:
+            e.source = source
+            raise
+    return cfg
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:

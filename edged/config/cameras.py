@@ -62,8 +62,9 @@ class CameraConfig:
 
     id: str = key(doc="lower-case ASCII id: used in paths, MQTT topics and edgectl", example='"counter-1"')
     name: str = key(doc="any script (\"大門口\"); default: the id", example='"Counter 1"')
-    url: str = key(doc="rtsp://, or synthetic: (the built-in test pattern); a password in it is never shown "
-                   "(keep it in the secrets file)", example='"rtsp://viewer:secret@192.0.2.10:554/stream1"',
+    url: str = key(doc="rtsp://, or synthetic: (the built-in test pattern); a URL with a password goes in the "
+                   "secrets file instead ([cameras] <id> = the URL; refused here, issue 45), never shown",
+                   example='"rtsp://192.0.2.10:554/stream1"',
                    show=redact_url)
     enabled: bool = key(True, read=_bool, doc="false: not recorded, not judged")
     audio_required: bool = key(False, aliases=("audio_expected",),

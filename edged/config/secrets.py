@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edged.config.values import ConfigError, _check_keys, _describe, _path, _show, redact_url
+from edged.i18n import _
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 
@@ -97,3 +98,37 @@ def merge_secrets(data: dict[str, Any], secrets: dict[str, Any]) -> tuple[dict[s
     elif password is not None:
         raise ConfigError("secrets.mqtt.password", "the config has no [mqtt] table to use it")
     return data, tuple(inline)
+
+
+ALLOW_FLAG = "--allow-config-secrets"
+
+
+def refuse_inline(inline: tuple[str, ...], data: dict[str, Any], base_dir: Path | None) -> None:
+    """A password written in the config itself (`inline`, from merge_secrets) is refused (issue 45):
+    the config is the group's to read, the secrets file root's alone. The error names the fields,
+    the secrets file and where in it each goes, never the value; `edged run --allow-config-secrets`
+    (and check-config's) lets it through, with a warning. In the person's language (check-config)."""
+    if not inline:
+        return
+    named = data.get("secrets", {}).get("file") if isinstance(data.get("secrets"), dict) else None
+    cams = [data["cameras"][int(f[8:f.index("]")])].get("id", "?") for f in inline if f.endswith("].url")]
+    where = []
+    if cams:
+        where.append(_('[cameras] {id} = "rtsp://USER:PASSWORD@..." (the whole URL)').format(id=cams[0]))
+    if any(f.endswith("].detect_url") for f in inline):
+        where.append(_('detect_url as a path on the camera\'s URL ("/Streaming/Channels/102"), which uses its login'))
+    if "mqtt.password" in inline:
+        where.append(_('[mqtt] password = "..."'))
+    goes = "; ".join(where)
+    also = _(" (and {fields})").format(fields=", ".join(inline[1:])) if len(inline) > 1 else ""
+    if named is not None:
+        raise ConfigError(inline[0], _("holds a password in the config itself{also}, which every edgectl user may "
+                                       "read: move it to the secrets file {file} (root's alone), as {goes}, and take "
+                                       "it out of the config; or start edged with {flag}").format(
+            also=also, file=_path(named, "secrets.file", base_dir), goes=goes, flag=ALLOW_FLAG))
+    beside = str(base_dir / "secrets.toml") if base_dir is not None else "/etc/edged/secrets.toml"
+    raise ConfigError(inline[0], _("holds a password in the config itself{also}, which every edgectl user may read: "
+                                   "put it in a secrets file, {file} (root's alone, 0600), as {goes}; name that file "
+                                   "in the config ([secrets] file = \"secrets.toml\") and take the password out of "
+                                   "the config; or start edged with {flag}").format(
+        also=also, file=beside, goes=goes, flag=ALLOW_FLAG))

@@ -59,13 +59,14 @@ class SessionOps(Operations):
         if wait is not None:
             raise RequestError(_("too many login attempts from OS account {user}; try again in {s} s").format(
                 user=caller.os_user, s=int(wait) + 1))
-        # root is left out: it can read and change the catalog itself (DESIGN: root is trusted, and
-        # the office's signed chain heads catch what it rewrites), so refusing it protects nothing
-        setters = await self.writer.run(lambda c: accounts.one_time_setters(c.db, name)) if caller.uid != 0 else []
+        # root included (issue 45): an admin working as root (sudo) is not its holder either; root
+        # could still rewrite the catalog, but that is on the office's signed chain heads, not a login
+        setters = await self.writer.run(lambda c: accounts.one_time_setters(c.db, name))
         if roles.one_time_door(setters, os_user=caller.os_user):
-            raise RequestError(_("login refused: {name}'s one-time password was set from the OS account {user}; its "
-                                 "holder logs in from their own OS account and changes it").format(
-                name=name, user=caller.os_user))
+            raise RequestError(_("login refused: {name}'s one-time password was set from the OS account {user} (root "
+                                 "too is refused); its holder logs in from their own OS account or at the desk and "
+                                 "changes it, or another admin acknowledges the account (edgectl account "
+                                 "acknowledge)").format(name=name, user=caller.os_user))
         written, left_out = self.throttle.record_failure(time.monotonic())
         if not written and left_out == 1:
             self._summary_later()

@@ -86,7 +86,7 @@ def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionR
 
 
 def install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
-                     config_path: Path | None, hooks: list) -> None:
+                     config_path: Path | None, hooks: list, allow_secrets: bool = False) -> None:
     loop = asyncio.get_running_loop()
 
     def stop(signame: str) -> None:
@@ -106,7 +106,7 @@ def install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
             log.warning("SIGHUP: running on the embedded default config, nothing to reload")
             return
         try:
-            cfg = load_config(config_path)
+            cfg = load_config(config_path, allow_config_secrets=allow_secrets)
         except ConfigError as exc:
             log.error("SIGHUP: config not reloaded, still running the previous one: %s", exc)
             return

@@ -43,16 +43,30 @@ READER_ENV = "EDGED_TEST_READER"  # edged | ffmpeg: every camera's `reader` unle
 
 def write_config(path: Path, data_dir: Path, cameras: list[dict[str, Any]], storage: dict[str, Any] | None = None,
                  recorder: dict[str, Any] | None = None, tables: dict[str, dict[str, Any]] | None = None) -> Path:
-    """A config for the daemon; `tables` adds more, e.g. {"health": {"raise_after": "2s"}}."""
+    """A config for the daemon; `tables` adds more, e.g. {"health": {"raise_after": "2s"}}. A camera
+    URL with a password goes where a site keeps it (issue 45: edged refuses it in the config): a
+    secrets file beside the config, `<name>.secrets.toml`, unless `tables` names one itself."""
+    from edged.config.values import redact_url
+
+    tables = dict(tables or {})
+    hidden = {c["id"]: c["url"] for c in cameras if isinstance(c.get("url"), str) and redact_url(c["url"]) != c["url"]}
+    if hidden and "secrets" not in tables:
+        secrets = path.with_name(path.stem + ".secrets.toml")
+        secrets.write_text("[cameras]\n" + "".join(f"{toml_value(k)} = {toml_value(v)}\n" for k, v in hidden.items()))
+        os.chmod(secrets, 0o600)
+        tables["secrets"] = {"file": secrets.name}
+    else:
+        hidden = {}
     lines = ["[site]", 'id = "test"', "", "[storage]", f"data_dir = {toml_value(str(data_dir))}"]
     lines += [f"{k} = {toml_value(v)}" for k, v in {"segment_length": "3s", **(storage or {})}.items()]
-    for name, table in {"recorder": recorder, **(tables or {})}.items():
+    for name, table in {"recorder": recorder, **tables}.items():
         if table:
             lines += ["", f"[{name}]"] + [f"{k} = {toml_value(v)}" for k, v in table.items()]
     forced = os.environ.get(READER_ENV)  # the whole suite with one RTSP reader (design/0079)
     for cam in cameras:
         cam = {"reader": forced, **cam} if forced and "url" in cam else cam
-        lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()]
+        lines += ["", "[[cameras]]"] + [f"{k} = {toml_value(v)}" for k, v in cam.items()
+                                        if not (k == "url" and cam["id"] in hidden)]
     path.write_text("\n".join(lines) + "\n")
     return path
 

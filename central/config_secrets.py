@@ -1,0 +1,117 @@
+"""edged-central's secrets file (issue 45, design/0018 as the box does it): the broker password and
+the database URL with its password live in a file of their own, readable by edged-central's user
+alone, that the config names (`[secrets] file`); a password written in the config itself is
+refused unless edged-central is started with `--allow-config-secrets`. No error shows a password.
+
+    [secrets]
+    file = "central-secrets.toml"      # beside the config
+
+    # central-secrets.toml (0600)
+    [broker]
+    password = "..."
+    [storage]
+    url = "postgresql://central:PASSWORD@db.example.org:5432/central?sslmode=verify-full"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ALLOW_FLAG = "--allow-config-secrets"
+
+
+class SecretsError(Exception):
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"{where}: {problem}")
+        self.where, self.problem = where, problem
+
+
+def _file(t: Any, base: Path) -> Path | None:
+    if not isinstance(t, dict):
+        raise SecretsError("secrets", "expected a table")
+    for k in t:
+        if k != "file":
+            raise SecretsError(f"secrets.{k}", "unknown key; known: file")
+    name = t.get("file")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise SecretsError("secrets.file", "expected a file name in quotes")
+    path = base / name
+    folder = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd's LoadCredential=, as edged reads it
+    if folder and (Path(folder) / path.name).is_file():
+        return Path(folder) / path.name
+    return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SecretsError("secrets.file", f"{path} does not exist") from None
+    except PermissionError:
+        raise SecretsError("secrets.file", f"{path} cannot be read: run edged-central as the user it belongs to") \
+            from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretsError("secrets.file", f"{path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    except tomllib.TOMLDecodeError as exc:  # names the line and column, never the text
+        raise SecretsError("secrets.file", f"{path} is not valid TOML: {exc}") from None
+    for k, keys in data.items():
+        if k not in ("broker", "storage"):
+            raise SecretsError(f"secrets.{k}", "unknown table; known: broker (password), storage (url)")
+        if not isinstance(keys, dict):
+            raise SecretsError(f"secrets.{k}", "expected a table")
+        known = "password" if k == "broker" else "url"
+        for key, value in keys.items():
+            if key != known:
+                raise SecretsError(f"secrets.{k}.{key}", f"unknown key; known: {known}")
+            if not isinstance(value, str) or not value:
+                raise SecretsError(f"secrets.{k}.{key}", "expected a string in quotes (the value is not shown)")
+    return data
+
+
+def holds_password(url: str) -> bool:
+    """A libpq URL with a password in it: user:PASSWORD@ or ?password=."""
+    try:
+        parts = urlsplit(url)
+        return parts.password is not None or "password" in parse_qs(parts.query)
+    except ValueError:
+        return True  # not parseable: err on the side of a secret
+
+
+def merge(data: dict[str, Any], base: Path, *, allow_inline: bool) -> dict[str, Any]:
+    """The config with its secrets put in place; a password in the config itself refused (unless
+    `allow_inline`), the error naming the secrets file and where in it the value goes."""
+    path = _file(data.get("secrets", {}), base)
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items() if k != "secrets"}
+    inline = []
+    if isinstance(data.get("broker"), dict) and "password" in data["broker"]:
+        inline.append("broker.password")
+    url = data.get("storage", {}).get("url") if isinstance(data.get("storage"), dict) else None
+    if isinstance(url, str) and holds_password(url):
+        inline.append("storage.url")
+    if inline and not allow_inline:
+        where = (f"the secrets file {path}" if path is not None else
+                 f'a secrets file (readable by edged-central\'s user alone, 0600), e.g. {base / "central-secrets.toml"}, '
+                 'named in the config with [secrets] file = "central-secrets.toml"')
+        raise SecretsError(inline[0], f"{' and '.join(inline)} hold a password in the config itself; move "
+                           f"{'it' if len(inline) == 1 else 'them'} to {where}: [broker] password = \"...\" and/or "
+                           "[storage] url = \"postgresql://USER:PASSWORD@...\" there (the value is not shown), or start "
+                           f"edged-central with {ALLOW_FLAG}")
+    if path is None:
+        return data
+    secrets = _read(path)
+    for table, key in (("broker", "password"), ("storage", "url")):
+        if key not in secrets.get(table, {}):
+            continue
+        t = data.setdefault(table, {})
+        if not isinstance(t, dict):
+            continue  # the config's own check says so
+        if key in t:
+            raise SecretsError(f"{table}.{key}", "is also in the secrets file: keep it in one place (the secrets file)")
+        t[key] = secrets[table][key]
+    return data
