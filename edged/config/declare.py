@@ -19,7 +19,7 @@ import dataclasses
 import textwrap
 import unicodedata
 from dataclasses import MISSING, dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, cast
 
 from edged.config.values import ConfigError, _check_keys, _describe, _join, _required, format_duration, parse_duration
 
@@ -98,7 +98,7 @@ def read(cls: type[T], t: dict[str, Any], path: str, hints: dict[str, str] | Non
             values[d.name] = d.key.read(t[d.toml], _join(path, d.toml))
         elif d.required:
             _required(t, d.toml, path)  # raises, naming the key
-    plain = {f.name for f in dataclasses.fields(cls) if "key" not in f.metadata}
+    plain = {f.name for f in dataclasses.fields(cast(Any, cls)) if "key" not in f.metadata}
     for name in [n for n in derived if n in plain]:  # a field of no TOML key (`citizen_due_days`)
         values[name] = derived.pop(name)
     if derived:

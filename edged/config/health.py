@@ -203,7 +203,7 @@ def _camera_health(value: Any, path: str) -> HealthOverrides:
         raise ConfigError(where, f"expected a table ([cameras.health] section), found {_describe(value)}")
     keys = tuple(d for d in declared(HealthConfig) if d.toml not in _SITE_ONLY)
     _check_keys(value, where, tuple(d.toml for d in keys), _CAMERA_HINTS)
-    return tuple(sorted((d.name, d.key.read(value[d.toml], f"{where}.{d.toml}"))  # type: ignore[misc]
+    return tuple(sorted((d.name, d.key.read(value[d.toml], f"{where}.{d.toml}"))
                         for d in keys if d.toml in value))
 
 
