@@ -201,10 +201,10 @@ def _camera_health(value: Any, path: str) -> HealthOverrides:
     where = f"{path}.health"
     if not isinstance(value, dict):
         raise ConfigError(where, f"expected a table ([cameras.health] section), found {_describe(value)}")
-    keys = tuple(d for d in declared(HealthConfig) if d.toml not in _SITE_ONLY)
+    keys = tuple(d for d in declared(HealthConfig) if d.toml not in _SITE_ONLY and d.key.read)
     _check_keys(value, where, tuple(d.toml for d in keys), _CAMERA_HINTS)
-    return tuple(sorted((d.name, d.key.read(value[d.toml], f"{where}.{d.toml}"))
-                        for d in keys if d.toml in value))
+    return tuple(sorted((d.name, read_key(value[d.toml], f"{where}.{d.toml}"))
+                        for d in keys if d.toml in value and (read_key := d.key.read) is not None))
 
 
 def effective(site: HealthConfig, overrides: HealthOverrides) -> HealthConfig:
