@@ -90,11 +90,11 @@ def read(cls: type[T], t: dict[str, Any], path: str, hints: dict[str, str] | Non
     _check_keys(t, path, known(cls, *extra), hints or {})
     values: dict[str, Any] = {}
     for d in declared(cls):
-        if d.key.read is None:
-            if d.name in derived:
-                values[d.name] = derived.pop(d.name)
+        if d.name in derived:  # read by the section's parser (it depends on other keys, or they on it)
+            values[d.name] = derived.pop(d.name)
+        elif d.key.read is None:
             continue
-        if d.toml in t:
+        elif d.toml in t:
             values[d.name] = d.key.read(t[d.toml], _join(path, d.toml))
         elif d.required:
             _required(t, d.toml, path)  # raises, naming the key
