@@ -148,7 +148,7 @@ def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip:
         wide = sum(unicodedata.east_asian_width(c) in "WF" for c in assignment)  # a CJK character is two columns
         pad = max(COLUMN, len(assignment) + wide + 1)
         doc = textwrap.wrap(d.key.doc, WIDTH - COLUMN - 2, initial_indent=" " * (pad - COLUMN)) or [""]
-        lines.append(f"{assignment:<{pad - wide}}# {doc[0].lstrip()}".rstrip())
+        lines.append(f"{assignment:<{pad - wide}}# {doc[0].lstrip()}" if d.key.doc else assignment)
         lines += [f"{'':<{COLUMN}}# {more}" for more in doc[1:]]
     return "\n".join(lines) + "\n"
 

@@ -33,7 +33,7 @@ def _number(low: float, high: float, integer: bool = False) -> Callable[[Any, st
 
 
 def _threshold(default: float, low: float, high: float, doc: str, integer: bool = False) -> Any:
-    return key(default, read=_number(low, high, integer), doc=doc, example=f"{default:g}")
+    return key(default, read=_number(low, high, integer), doc=doc, example=str(int(default)) if integer else f"{default:g}")
 
 
 def _span(default: int, low: int, high: int, doc: str, zero_ok: bool = True) -> Any:

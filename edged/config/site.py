@@ -70,7 +70,7 @@ def _site(t: dict[str, Any]) -> SiteConfig:
 class StorageConfig:
     data_dir: Path = key(doc="footage and catalog (the footage disk is mounted here); relative paths are "
                              "relative to this file", example=f'"{DEFAULT_DATA_DIR}"')
-    segment_length_us: int = duration(60 * SECOND, 2 * SECOND, MAX_SEGMENT_US, toml="segment_length",
+    segment_length_us: int = duration(60 * SECOND, 2 * SECOND, MAX_SEGMENT_US, toml="segment_length", example='"60s"',
                                       doc="segments start on wall-clock multiples (:00); at most 1h")
     fragment_length_us: int = duration(SECOND, 100 * MS, 10 * SECOND, toml="fragment_length",
                                        doc="kill -9: at most about this much is lost (the kernel keeps what was "
