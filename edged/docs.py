@@ -22,6 +22,7 @@ from edged.cli.edgectl import build_parser
 from edged.config.cameras import CameraConfig
 from edged.config.declare import block
 from edged.config.health import HealthConfig, InspectionConfig
+from edged.config.motion import MotionKeys
 from edged.config.people import AccountsConfig
 from edged.config.retention import RetentionConfig
 from edged.config.site import ControlConfig, RecorderConfig, SiteConfig, StorageConfig, TimeConfig
@@ -112,6 +113,7 @@ def pages() -> dict[str, list[tuple[str, str]]]:
                 (SiteConfig, "[site]"), (StorageConfig, "[storage]"), (RecorderConfig, "[recorder]"),
                 (RetentionConfig, "[retention]"), (ControlConfig, "[control]"))),
             ("edged/config/cameras.py", cameras_block(example=False)),
+            ("edged/config/motion.py", sections((MotionKeys, "[cameras.motion]"))),
             ("edged/config/standby.py", sections((StandbyConfig, "[standby]"))),
             ("edged/config/site.py [time]", sections((TimeConfig, "[time]"))),
             ("edged/config/health.py and upkeep.py", sections(
