@@ -23,6 +23,7 @@ from edged.config.cameras import CameraConfig
 from edged.config.declare import block
 from edged.config.health import HealthConfig, InspectionConfig
 from edged.config.motion import MotionKeys
+from edged.config.mqtt import MqttKeys, MqttTlsKeys
 from edged.config.people import AccountsConfig
 from edged.config.retention import RetentionConfig
 from edged.config.site import ControlConfig, RecorderConfig, SiteConfig, StorageConfig, TimeConfig
@@ -52,6 +53,9 @@ EXAMPLE: dict[type, tuple[dict[str, str], tuple[str, ...] | None]] = {
     HealthConfig: ({}, ("sample_interval", "raise_after", "clear_after", "daylight")),
     InspectionConfig: ({}, ("schedule", "window", "random_time")),
     AccountsConfig: ({}, ("session_ttl", "lockout_after", "lockout_for", "grant_ttl")),
+    MqttKeys: ({"host": '"mqtt.central.example"', "username": '"site-001-node1"', "password": '"change-me"'},
+               ("enabled", "host", "port", "username", "password", "command_key")),
+    MqttTlsKeys: ({"ca_file": '"/etc/edged/central-ca.pem"'}, ("ca_file",)),
 }
 VIEWER_GUIDE = {"enabled": "true", "listen": '"192.168.1.10:8443"'}
 
@@ -120,6 +124,8 @@ def pages() -> dict[str, list[tuple[str, str]]]:
                 (HealthConfig, "[health]"), (InspectionConfig, "[inspection]"), (AuditConfig, "[audit]"),
                 (MaintenanceConfig, "[maintenance]"))),
         ],
+        "docs/ref/mqtt.md": [("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"),
+                                                                overrides={"enabled": "true"}))],
         "docs/guide/accounts.md": [("edged/config/people.py", sections((AccountsConfig, "[accounts]")))],
         "docs/guide/viewer.md": [("edged/config/viewer.py", sections((ViewerConfig, "[viewer]"),
                                                                       overrides=VIEWER_GUIDE))],
@@ -132,6 +138,7 @@ def pages() -> dict[str, list[tuple[str, str]]]:
             ("edged/config/health.py", sections((HealthConfig, "[health]"), (InspectionConfig, "[inspection]"),
                                                 example=True)),
             ("edged/config/people.py", sections((AccountsConfig, "[accounts]"), example=True)),
+            ("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"), example=True)),
         ],
     }
 

@@ -88,9 +88,10 @@ def test_every_generated_block_is_a_config_the_parser_takes():
                 if "motion" in source:  # a camera's sub-table
                     data = {"cameras": [{"id": "a", "url": "synthetic:", "mode": "motion", **data["cameras"]}]}
                 data.setdefault("site", {"id": "s", "node": "node9"})
-                data.setdefault("mqtt", {"enabled": True, "host": "127.0.0.1"})  # a standby reports over MQTT
                 data.setdefault("storage", {"data_dir": "/srv/edged"})
                 data.get("viewer", {}).update(enabled=False)
+                data.get("mqtt", {}).update(enabled=False)   # their files are checked only when enabled
+                data.setdefault("mqtt", {"enabled": True, "host": "127.0.0.1"})  # a standby reports over MQTT
                 parse_config(data, base_dir=Path("/etc/edged"))  # raises on a key or value it does not take
 
 
