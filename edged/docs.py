@@ -53,8 +53,8 @@ EXAMPLE: dict[type, tuple[dict[str, str], tuple[str, ...] | None]] = {
     HealthConfig: ({}, ("sample_interval", "raise_after", "clear_after", "daylight")),
     InspectionConfig: ({}, ("schedule", "window", "random_time")),
     AccountsConfig: ({}, ("session_ttl", "lockout_after", "lockout_for", "grant_ttl")),
-    MqttKeys: ({"host": '"mqtt.central.example"', "username": '"site-001-node1"', "password": '"change-me"'},
-               ("enabled", "host", "port", "username", "password", "command_key")),
+    MqttKeys: ({"host": '"mqtt.central.example"', "username": '"site-001-node1"'},
+               ("enabled", "host", "port", "username", "command_key")),
     MqttTlsKeys: ({"ca_file": '"/etc/edged/central-ca.pem"'}, ("ca_file",)),
 }
 VIEWER_GUIDE = {"enabled": "true", "listen": '"192.168.1.10:8443"'}

@@ -67,8 +67,9 @@ class MqttKeys:
                     "(required when enabled)")
     port: int = key(1883, example="8883", doc="default 1883, or 8883 when [mqtt.tls] is present")
     username: str | None = key(None, read=_name, example='"node1"', doc="the broker account")
-    password: str | None = key(None, example='"..."', doc="never logged, never shown in errors (keep it in the "
-                                                          "secrets file)")
+    password: str | None = key(None, example='"..."', commented=True,
+                               doc="in the secrets file ([secrets] file), not here: a password in this file is "
+                                   "refused (issue 45); never logged, never shown in errors")
     tls: MqttTlsConfig | None = key(None, doc="[mqtt.tls]: present = TLS on")
     client_id: str = key("", example='"edged-tw-hr-001-node1"', doc="the default: edged-<site>-<node>")
     keepalive_us: int = key(30 * SECOND, read=_keepalive, example='"30s"', doc="whole seconds, 5s to 1h")
