@@ -2,8 +2,9 @@
 
 - docs/ref/edgectl.md's list of every verb, from edgectl's parser (edged/cli/edgectl.py
   build_parser: each verb's usage line and its help);
-- docs/ref/config.md's and systemd/edged.example.toml's [[cameras]] block, from the keys
-  declared in edged/config/cameras.py (edged/config/declare.py).
+- the key blocks of docs/ref/config.md, systemd/edged.example.toml and the guides (each section
+  of the config, [site] to [[cameras]]), from the keys declared in edged/config/
+  (edged/config/declare.py): the example config keeps its own values and shows fewer keys.
 
     python -m edged.docs            # rewrite the generated parts
     python -m edged.docs --check    # exit 1 naming each stale page (tests/test_docs.py runs it)
@@ -20,6 +21,15 @@ from pathlib import Path
 from edged.cli.edgectl import build_parser
 from edged.config.cameras import CameraConfig
 from edged.config.declare import block
+from edged.config.health import HealthConfig, InspectionConfig
+from edged.config.motion import MotionKeys
+from edged.config.mqtt import MqttKeys, MqttTlsKeys
+from edged.config.people import AccountsConfig
+from edged.config.retention import RetentionConfig
+from edged.config.site import ControlConfig, RecorderConfig, SiteConfig, StorageConfig, TimeConfig
+from edged.config.standby import StandbyConfig
+from edged.config.upkeep import AuditConfig, MaintenanceConfig
+from edged.config.viewer import ViewerConfig
 from edged.i18n import speaking
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +43,21 @@ EXAMPLE_CAMERA = {
     "unit": '""',
 }
 SUB_TABLES = ("motion", "health")  # documented beside the block: they are tables of their own
+# The example config's other sections: its own values, and the keys it shows (None: all).
+EXAMPLE: dict[type, tuple[dict[str, str], tuple[str, ...] | None]] = {
+    SiteConfig: ({"id": '"site-001"', "name": '"範例辦事處"', "language": '"zh-TW"'}, None),
+    StorageConfig: ({}, None),
+    RetentionConfig: ({}, ("min_retention", "max_retention", "reserve", "on_full", "evidence_hold")),
+    ControlConfig: ({}, None),
+    RecorderConfig: ({}, ("workers", "worker_memory_mb", "camera_memory_mb")),
+    HealthConfig: ({}, ("sample_interval", "raise_after", "clear_after", "daylight")),
+    InspectionConfig: ({}, ("schedule", "window", "random_time")),
+    AccountsConfig: ({}, ("session_ttl", "lockout_after", "lockout_for", "grant_ttl")),
+    MqttKeys: ({"host": '"mqtt.central.example"', "username": '"site-001-node1"'},
+               ("enabled", "host", "port", "username", "command_key")),
+    MqttTlsKeys: ({"ca_file": '"/etc/edged/central-ca.pem"'}, ("ca_file",)),
+}
+VIEWER_GUIDE = {"enabled": "true", "listen": '"192.168.1.10:8443"'}
 
 
 def _verbs(parser: argparse.ArgumentParser, prefix: str = "") -> list[tuple[str, str, str]]:
@@ -69,6 +94,16 @@ def cameras_block(example: bool) -> str:
     return "```toml\n" + block(CameraConfig, "[[cameras]]", skip=SUB_TABLES) + "```\n"
 
 
+def sections(*found: tuple[type, str], example: bool = False, overrides: dict[str, str] | None = None) -> str:
+    """The key blocks of some sections, fenced as TOML for a page (bare for the example config)."""
+    blocks = []
+    for cls, header in found:
+        own, only = EXAMPLE.get(cls, ({}, None)) if example else (overrides or {}, None)
+        blocks.append(block(cls, header, own, only=only))
+    text = "\n".join(blocks)
+    return text if example else "```toml\n" + text + "```\n"
+
+
 def _comment(text: str, markdown: bool) -> str:
     return f"<!-- {text} -->" if markdown else f"# --- {text} ---"
 
@@ -77,8 +112,34 @@ def _comment(text: str, markdown: bool) -> str:
 def pages() -> dict[str, list[tuple[str, str]]]:
     return {
         "docs/ref/edgectl.md": [("edged/cli/ (edgectl's parser)", edgectl_verbs())],
-        "docs/ref/config.md": [("edged/config/cameras.py", cameras_block(example=False))],
-        "systemd/edged.example.toml": [("edged/config/cameras.py", cameras_block(example=True))],
+        "docs/ref/config.md": [
+            ("edged/config/site.py and retention.py", sections(
+                (SiteConfig, "[site]"), (StorageConfig, "[storage]"), (RecorderConfig, "[recorder]"),
+                (RetentionConfig, "[retention]"), (ControlConfig, "[control]"))),
+            ("edged/config/cameras.py", cameras_block(example=False)),
+            ("edged/config/motion.py", sections((MotionKeys, "[cameras.motion]"))),
+            ("edged/config/standby.py", sections((StandbyConfig, "[standby]"))),
+            ("edged/config/site.py [time]", sections((TimeConfig, "[time]"))),
+            ("edged/config/health.py and upkeep.py", sections(
+                (HealthConfig, "[health]"), (InspectionConfig, "[inspection]"), (AuditConfig, "[audit]"),
+                (MaintenanceConfig, "[maintenance]"))),
+        ],
+        "docs/ref/mqtt.md": [("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"),
+                                                                overrides={"enabled": "true"}))],
+        "docs/guide/accounts.md": [("edged/config/people.py", sections((AccountsConfig, "[accounts]")))],
+        "docs/guide/viewer.md": [("edged/config/viewer.py", sections((ViewerConfig, "[viewer]"),
+                                                                      overrides=VIEWER_GUIDE))],
+        "systemd/edged.example.toml": [
+            ("edged/config/site.py and retention.py", sections(
+                (SiteConfig, "[site]"), (StorageConfig, "[storage]"), (RetentionConfig, "[retention]"),
+                (ControlConfig, "[control]"), example=True)),
+            ("edged/config/site.py [recorder]", sections((RecorderConfig, "[recorder]"), example=True)),
+            ("edged/config/cameras.py", cameras_block(example=True)),
+            ("edged/config/health.py", sections((HealthConfig, "[health]"), (InspectionConfig, "[inspection]"),
+                                                example=True)),
+            ("edged/config/people.py", sections((AccountsConfig, "[accounts]"), example=True)),
+            ("edged/config/mqtt.py", sections((MqttKeys, "[mqtt]"), (MqttTlsKeys, "[mqtt.tls]"), example=True)),
+        ],
     }
 
 

@@ -4,6 +4,7 @@ repr, example block and reference lines come from one declaration each."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from edged.config import ConfigError, parse_config
 from edged.config.cameras import CameraConfig
 from edged.config.declare import declared, known
 from edged.daemon.recording.prestart import add_command
+from edged import docs
 from edged.docs import cameras_block
 from recorder.camera import Settings
 from recorder.worker import own_settings
@@ -71,3 +73,46 @@ def test_a_camera_key_declared_for_the_worker_reaches_it_and_a_setting_of_its_ow
                     connect_timeout_us=1, read_timeout_us=1, reconnect_max_us=1)
     assert own_settings(base, {"id": "a", "transport": "tcp"}) is base
     assert own_settings(base, {"id": "a", "segment_us": 300_000_000}).segment_us == 300_000_000
+
+
+def test_every_generated_block_is_a_config_the_parser_takes():
+    """The example config and each reference page's key blocks (edged/docs.py) are configs edged reads."""
+    example = tomllib.loads((Path(__file__).parent.parent / "systemd" / "edged.example.toml").read_text())
+    example.pop("secrets")
+    cfg = parse_config(example, base_dir=Path("/etc/edged"))
+    assert (cfg.site.language, cfg.inspection.schedule, cfg.storage.segment_length_us) == ("zh-TW", "daily", 60_000_000)
+    for page, parts in docs.pages().items():
+        for source, body in parts:
+            if source.startswith("edged/config/") and page.endswith(".md") and "cameras" not in source:
+                data = tomllib.loads(body.removeprefix("```toml\n").removesuffix("```\n"))
+                if "motion" in source:  # a camera's sub-table
+                    data = {"cameras": [{"id": "a", "url": "synthetic:", "mode": "motion", **data["cameras"]}]}
+                data.setdefault("site", {"id": "s", "node": "node9"})
+                data.setdefault("storage", {"data_dir": "/srv/edged"})
+                data.get("viewer", {}).update(enabled=False)
+                data.get("mqtt", {}).update(enabled=False)   # their files are checked only when enabled
+                data.setdefault("mqtt", {"enabled": True, "host": "127.0.0.1"})  # a standby reports over MQTT
+                parse_config(data, base_dir=Path("/etc/edged"))  # raises on a key or value it does not take
+
+
+@pytest.mark.parametrize("section, table, field, says", [
+    ("site", {"id": "s", "language": "fr"}, "site.language", "is not a supported language"),
+    ("storage", {"data_dir": "/d", "segment_length": "2h"}, "storage.segment_length", "out of range"),
+    ("recorder", {"workers": 65}, "recorder.workers", "65 is out of range (0 to 64; 0 means one per CPU core)"),
+    ("recorder", {"camera_memory_mb": 1}, "recorder.camera_memory_mb", "1 MB is out of range"),
+    ("time", {"ntp": "yes"}, "time.ntp", "expected true or false"),
+    ("accounts", {"lockout_after": "5"}, "accounts.lockout_after", "expected an integer"),
+    ("audit", {"every_months": 25}, "audit.every_months", "25 is out of range (0 to 24)"),
+    ("maintenance", {"max_window": 8}, "maintenance.max_window", 'expected a duration such as "8h"'),
+    ("standby", {"for": "node2"}, "standby.for", "expected a list of box (node) ids"),
+    ("health", {"dark_luma": 300}, "health.dark_luma", "300 is out of range (0 to 255)"),
+    ("inspection", {"countersign": "boss"}, "inspection.countersign", "is not one of supervisor, unit"),
+    ("retention", {"on_full": "drop"}, "retention.on_full", "is not a choice"),
+    ("viewer", {"max_viewers": 0}, "viewer.max_viewers", "0 is out of range (1 to 256)"),
+    ("viewer", {"listne": "127.0.0.1:1"}, "viewer.listne", 'did you mean "listen"?'),
+])
+def test_a_declared_section_names_a_bad_key_by_its_path(section, table, field, says):
+    data = {**SITE, section: table} if section not in SITE else {**SITE, section: {**SITE[section], **table}}
+    with pytest.raises(ConfigError, match=re.escape(says)) as err:
+        parse_config(data)
+    assert err.value.field == field

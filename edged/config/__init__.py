@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,25 +23,24 @@ from edged.config.retention import RetentionConfig, _retention
 from edged.config.standby import StandbyConfig, _standby, at_rest, check_boxes
 from edged.config.upkeep import AuditConfig, MaintenanceConfig, _audit, _maintenance
 from edged.config.secrets import load_secrets, merge_secrets, refuse_inline
+from edged.config.site import (
+    ControlConfig,
+    RecorderConfig,
+    SiteConfig,
+    StorageConfig,
+    TimeConfig,
+    _control,
+    _recorder,
+    _site,
+    _storage,
+    _time,
+)
 from edged.config.values import (
     DAY,
-    DEFAULT_DATA_DIR,
     DEFAULT_PATH,
-    HOUR,
-    MINUTE,
-    MS,
-    SECOND,
     ConfigError,
-    _bool,
     _check_keys,
     _describe,
-    _duration,
-    _id,
-    _name,
-    _path,
-    _required,
-    _show,
-    _string,
     _table,
     format_duration,
     parse_duration,
@@ -50,8 +48,6 @@ from edged.config.values import (
     redact_url,
 )
 from edged.config.viewer import ViewerConfig, _viewer
-from edged.i18n import LANGUAGES, normalise, zone
-from storage.footage.segment_rows import MAX_SEGMENT_US
 
 __all__ = [  # the public face: the rest of edged imports these from edged.config
     "DAY", "DEFAULT_PATH", "CameraConfig", "Config", "ConfigError", "ControlConfig", "MqttConfig",
@@ -61,57 +57,6 @@ __all__ = [  # the public face: the rest of edged imports these from edged.confi
 
 # --- the config -------------------------------------------------------------------------
 
-
-
-@dataclass(frozen=True, slots=True)
-class SiteConfig:
-    id: str
-    name: str
-    node: str = "node1"
-    language: str = "en"       # what people read: en | zh-TW (edged/i18n.py, design/0047)
-    timezone: str | None = None  # IANA name for documents' dates; None: the box's local zone
-
-
-@dataclass(frozen=True, slots=True)
-class StorageConfig:
-    data_dir: Path
-    segment_length_us: int = 60 * SECOND
-    fragment_length_us: int = 1 * SECOND
-    fsync_interval_us: int = 2 * SECOND
-
-
-@dataclass(frozen=True, slots=True)
-class RecorderConfig:
-    workers: int = 0  # 0: one per core
-    connect_timeout_us: int = 5 * SECOND
-    read_timeout_us: int = 5 * SECOND
-    reconnect_max_us: int = 2 * SECOND
-    worker_memory_mb: int = 1024   # each worker's address-space limit (RLIMIT_AS): this much ...
-    camera_memory_mb: int = 256    # ... and this much per camera it carries (design/0063); 0 and 0: none
-
-
-@dataclass(frozen=True, slots=True)
-class ControlConfig:
-    socket: Path  # the daemon's Unix control socket
-    group: str | None = None  # who may use edgectl (0660, this group); it grants nothing on disk
-
-
-@dataclass(frozen=True, slots=True)
-class TimeConfig:
-    """[time] (design/0059): `ntp = false` says the site runs without a time source on purpose:
-    the host clock's unsynchronised state is then an info line in status, not an alarm."""
-
-    ntp: bool = True
-    # design/0095: a source outside the box (the office's signed time, NTS, the cameras) agrees
-    # with the host clock within this, or nothing is destroyed by age
-    corroborate_tolerance_us: int = 2 * MINUTE
-
-
-def _time(t: dict[str, Any]) -> TimeConfig:
-    _check_keys(t, "time", ("ntp", "corroborate_tolerance"))
-    return TimeConfig(ntp=_bool(t.get("ntp", True), "time.ntp"),
-                      corroborate_tolerance_us=_duration(t, "corroborate_tolerance", "time", 2 * MINUTE, SECOND,
-                                                         60 * MINUTE))
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,94 +219,3 @@ def default_config(data_dir: Path) -> Config:
         "cameras": [{"id": "demo", "name": "Demo test pattern", "url": "synthetic:?width=1280&height=800"}],
     }
     return parse_config(data, "<built-in default>", base_dir=Path.cwd())
-
-
-def _site(t: dict[str, Any]) -> SiteConfig:
-    _check_keys(t, "site", ("id", "name", "node", "language", "timezone"))
-    site_id = _id(_required(t, "id", "site"), "site.id")
-    name = _name(t.get("name", site_id), "site.name")
-    node = _id(t.get("node", "node1"), "site.node")
-    return SiteConfig(id=site_id, name=name, node=node, language=_language(t.get("language", "en")),
-                      timezone=_timezone(t.get("timezone")))
-
-
-def _language(value: object) -> str:
-    value = _string(value, "site.language")
-    if normalise(value) is None:
-        raise ConfigError("site.language", f"{_show(value)} is not a supported language; use one of "
-                          + ", ".join(f'"{x}"' for x in LANGUAGES))
-    return normalise(value) or "en"
-
-
-def _timezone(value: object) -> str | None:
-    if value is None:
-        return None
-    value = _string(value, "site.timezone")
-    try:
-        zone(value)
-    except ValueError as exc:
-        raise ConfigError("site.timezone", str(exc)) from None
-    return value
-
-
-def _storage(t: dict[str, Any], base_dir: Path | None) -> StorageConfig:
-    _check_keys(t, "storage", ("data_dir", "segment_length", "fragment_length", "fsync_interval"))
-    data_dir = _path(t.get("data_dir", str(DEFAULT_DATA_DIR)), "storage.data_dir", base_dir)
-    segment = _duration(t, "segment_length", "storage", 60 * SECOND, 2 * SECOND, MAX_SEGMENT_US)
-    fragment = _duration(t, "fragment_length", "storage", SECOND, 100 * MS, 10 * SECOND)
-    fsync = _duration(t, "fsync_interval", "storage", 2 * SECOND, 100 * MS, MINUTE)
-    if fragment >= segment:
-        raise ConfigError(
-            "storage.fragment_length",
-            f"{format_duration(fragment)} must be shorter than segment_length "
-            f"({format_duration(segment)})",
-        )
-    return StorageConfig(data_dir, segment, fragment, fsync)
-
-
-def _recorder(t: dict[str, Any]) -> RecorderConfig:
-    _check_keys(t, "recorder", ("workers", "connect_timeout", "read_timeout", "reconnect_max", "worker_memory_mb",
-                                "camera_memory_mb"))
-    workers = t.get("workers", 0)
-    if not isinstance(workers, int) or isinstance(workers, bool):
-        raise ConfigError("recorder.workers", f"expected an integer, found {_describe(workers)}")
-    if not 0 <= workers <= 64:
-        raise ConfigError(
-            "recorder.workers", f"{workers} is out of range (0 to 64; 0 means one per CPU core)"
-        )
-    return RecorderConfig(
-        workers=workers,
-        connect_timeout_us=_duration(t, "connect_timeout", "recorder", 5 * SECOND, 100 * MS, 5 * MINUTE),
-        read_timeout_us=_duration(t, "read_timeout", "recorder", 5 * SECOND, 100 * MS, 5 * MINUTE),
-        reconnect_max_us=_duration(t, "reconnect_max", "recorder", 2 * SECOND, 100 * MS, HOUR),
-        worker_memory_mb=_megabytes(t, "worker_memory_mb", 1024, 256),
-        camera_memory_mb=_megabytes(t, "camera_memory_mb", 256, 64),
-    )
-
-
-def _megabytes(t: dict[str, Any], key: str, default: int, low: int) -> int:
-    """A recorder worker's memory share in MB: 0 (no limit) or at least `low` (less cannot run)."""
-    value = t.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"recorder.{key}", f"expected an integer (MB), found {_describe(value)}")
-    if value != 0 and not low <= value <= 1 << 20:
-        raise ConfigError(f"recorder.{key}", f"{value} MB is out of range (0 for no limit, else {low} to {1 << 20})")
-    return value
-
-
-def _control(t: dict[str, Any], data_dir: Path, base_dir: Path | None) -> ControlConfig:
-    _check_keys(t, "control", ("socket", "group"))
-    group = None
-    if "group" in t:
-        group = _name(t["group"], "control.group")  # that it exists is checked where it is used (the box)
-    if "socket" not in t:
-        return ControlConfig(socket=data_dir / "control.sock", group=group)
-    sock = _path(t["socket"], "control.socket", base_dir)
-    size = len(os.fsencode(str(sock)))
-    if size > 107:
-        raise ConfigError(
-            "control.socket",
-            f"{_show(str(sock))} is {size} bytes long; Unix socket paths are limited to 107 "
-            "bytes, choose a shorter path",
-        )
-    return ControlConfig(socket=sock, group=group)

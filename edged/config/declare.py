@@ -19,10 +19,11 @@ import dataclasses
 import textwrap
 import unicodedata
 from dataclasses import MISSING, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, cast
 
-from edged.config.values import ConfigError, _check_keys, _join, _required
+from edged.config.values import ConfigError, _check_keys, _describe, _join, _required, format_duration, parse_duration
 
+T = TypeVar("T")
 COLUMN = 30   # where a key's comment starts in the example and the reference, as the pages write it
 WIDTH = 110   # the longest line of a generated block
 
@@ -67,7 +68,7 @@ def declared(cls: type) -> tuple[Declared, ...]:
     for f in dataclasses.fields(cls):
         k = f.metadata.get("key")
         if k is not None:
-            found.append(Declared(f.name, k.toml or f.name, k, f.default))
+            found.append(Declared(f.name, k.toml or f.name.removesuffix("_us"), k, f.default))  # `grace_us`: grace
     return tuple(found)
 
 
@@ -76,21 +77,30 @@ def known(cls: type, *extra: str) -> tuple[str, ...]:
     return tuple(n for d in declared(cls) for n in (d.toml, *d.key.aliases)) + extra
 
 
-def read(cls: type, t: dict[str, Any], path: str, hints: dict[str, str] | None = None,
-         extra: tuple[str, ...] = (), **derived: Any) -> Any:
+def check_keys(cls: type, t: dict[str, Any], path: str, hints: dict[str, str] | None = None,
+               extra: tuple[str, ...] = ()) -> None:
+    """Refuse a key the section does not declare (first, before a derived key is read)."""
+    _check_keys(t, path, known(cls, *extra), hints or {})
+
+
+def read(cls: type[T], t: dict[str, Any], path: str, hints: dict[str, str] | None = None,
+         extra: tuple[str, ...] = (), **derived: Any) -> T:
     """Build a section from its TOML table: unknown keys refused (with a hint, as before), each
     declared key read by its `read` (or its default when absent), the derived ones passed in."""
     _check_keys(t, path, known(cls, *extra), hints or {})
     values: dict[str, Any] = {}
     for d in declared(cls):
-        if d.key.read is None:
-            if d.name in derived:
-                values[d.name] = derived.pop(d.name)
+        if d.name in derived:  # read by the section's parser (it depends on other keys, or they on it)
+            values[d.name] = derived.pop(d.name)
+        elif d.key.read is None:
             continue
-        if d.toml in t:
+        elif d.toml in t:
             values[d.name] = d.key.read(t[d.toml], _join(path, d.toml))
         elif d.required:
             _required(t, d.toml, path)  # raises, naming the key
+    plain = {f.name for f in dataclasses.fields(cast(Any, cls)) if "key" not in f.metadata}
+    for name in [n for n in derived if n in plain]:  # a field of no TOML key (`citizen_due_days`)
+        values[name] = derived.pop(name)
     if derived:
         raise TypeError(f"not keys of {cls.__name__}: {sorted(derived)}")  # i18n: a programming error
     return cls(**values)
@@ -120,12 +130,14 @@ def toml_value(value: Any) -> str:
     return str(value)
 
 
-def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip: tuple[str, ...] = ()) -> str:
+def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip: tuple[str, ...] = (),
+          only: tuple[str, ...] | None = None) -> str:
     """The section as annotated TOML: `key = example   # doc`, the optional ones commented out.
-    `overrides`: TOML text for some keys (the example config's own values)."""
+    `overrides`: TOML text for some keys (the example config's own values); `only`: the keys
+    shown, in the declaration's order (the example config shows a few)."""
     lines = [header]
     for d in declared(cls):
-        if d.toml in skip:
+        if d.toml in skip or (only is not None and d.toml not in only):
             continue
         text = (overrides or {}).get(d.toml) or d.key.example
         if text is None:
@@ -136,7 +148,7 @@ def block(cls: type, header: str, overrides: dict[str, str] | None = None, skip:
         wide = sum(unicodedata.east_asian_width(c) in "WF" for c in assignment)  # a CJK character is two columns
         pad = max(COLUMN, len(assignment) + wide + 1)
         doc = textwrap.wrap(d.key.doc, WIDTH - COLUMN - 2, initial_indent=" " * (pad - COLUMN)) or [""]
-        lines.append(f"{assignment:<{pad - wide}}# {doc[0].lstrip()}".rstrip())
+        lines.append(f"{assignment:<{pad - wide}}# {doc[0].lstrip()}" if d.key.doc else assignment)
         lines += [f"{'':<{COLUMN}}# {more}" for more in doc[1:]]
     return "\n".join(lines) + "\n"
 
@@ -145,3 +157,34 @@ def check(condition: bool, field_path: str, message: str) -> None:
     """Raise ConfigError(field_path, message) unless `condition`."""
     if not condition:
         raise ConfigError(field_path, message)
+
+
+# --- the common kinds of key -----------------------------------------------------------------
+
+
+def in_range(low: int, high: int) -> Callable[[Any, str], int]:
+    """Reads a duration ("30s") between `low` and `high` microseconds."""
+    def read_duration(value: Any, field_path: str) -> int:
+        us = parse_duration(value, field_path)
+        check(low <= us <= high, field_path, f"{format_duration(us)} is out of range "
+              f"(allowed {format_duration(low)} to {format_duration(high)})")
+        return us
+    return read_duration
+
+
+def duration(default: Any, low: int, high: int, *, doc: str, **kw: Any) -> Any:
+    """A duration key (microseconds; TOML "30s"), shown in the pages as its default is written."""
+    if kw.get("example") is None and isinstance(default, int):
+        kw["example"] = f'"{format_duration(default)}"'
+    kw.setdefault("read", in_range(low, high))
+    return key(default, doc=doc, **kw)
+
+
+def whole(low: int, high: int, expected: str = "an integer", note: str = "") -> Callable[[Any, str], int]:
+    """Reads an integer from `low` to `high`; `expected` and `note` word its errors as before."""
+    def read_whole(value: Any, field_path: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(field_path, f"expected {expected}, found {_describe(value)}")
+        check(low <= value <= high, field_path, f"{value} is out of range ({low} to {high}{note})")
+        return value
+    return read_whole

@@ -20,9 +20,8 @@ from typing import Any
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from edged.config.values import (
-    SECOND, ConfigError, _check_keys, _describe, _duration, _join, _show, _string, _url,
-)
+from edged.config.declare import duration, key, read
+from edged.config.values import SECOND, ConfigError, _describe, _show, _string, _url
 from recorder.motion import MotionSettings, Polygon, Rect, Region
 
 MODES = ("continuous", "motion", "live")
@@ -90,31 +89,45 @@ def _masks(value: object, field: str) -> tuple[Region, ...]:
     return tuple(out)
 
 
+def _sensitivity(s: Any, field: str) -> int:
+    if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 100:
+        raise ConfigError(field, f"expected a whole number from 1 (least) to 100 (most), found {_describe(s)}")
+    return s
+
+
+def _min_area(a: Any, field: str) -> float:
+    if not _number(a) or not 0 < a < 1:
+        raise ConfigError(field, "expected the share of the picture that must move, "
+                          f"above 0 and below 1 (0.003 is 0.3 %), found {_describe(a)}")
+    return float(a)
+
+
+@dataclass(frozen=True, slots=True)
+class MotionKeys:
+    """A camera's [cameras.motion] table as written, each key declared once (edged/config/declare.py);
+    it becomes a MotionConfig, whose settings are the detector's (recorder.motion.MotionSettings)."""
+
+    pre_roll_us: int = duration(DEFAULT_PRE_ROLL, SECOND, 30 * SECOND, doc="kept before the motion starts")
+    post_roll_us: int = duration(DEFAULT_POST_ROLL, SECOND, 600 * SECOND, doc="and after it ends")
+    sensitivity: int = key(MotionSettings.sensitivity, read=_sensitivity,
+                           doc="1 (least) to 100 (most): how faint a change counts")
+    min_area: float = key(MotionSettings.min_area, read=_min_area,
+                          doc="the share of the picture that must move (0.003 is 0.3 %)")
+    masks: tuple[Region, ...] = key((), read=_masks, example="[[0, 0, 0.62, 0.1], [[0.7, 0], [1, 0], [1, 0.4]]]",
+                                    doc="ignored regions: rectangles [x0, y0, x1, y1] and polygons [[x, y], ...], "
+                                        "fractions of the picture (0-1)")
+
+
 def _motion(t: object, path: str) -> MotionConfig:
     """The camera's [cameras.motion] table (defaults for what it leaves out)."""
     if t is None:
         return MotionConfig()
     if not isinstance(t, dict):
         raise ConfigError(path, f"expected a table ([cameras.motion] section), found {_describe(t)}")
-    _check_keys(t, path, ("pre_roll", "post_roll", "sensitivity", "min_area", "masks"))
-    pre = _duration(t, "pre_roll", path, DEFAULT_PRE_ROLL, SECOND, 30 * SECOND)
-    post = _duration(t, "post_roll", path, DEFAULT_POST_ROLL, SECOND, 600 * SECOND)
-    kw: dict[str, Any] = {"post_roll": post / SECOND}
-    if "sensitivity" in t:
-        s = t["sensitivity"]
-        if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 100:
-            raise ConfigError(_join(path, "sensitivity"),
-                              f"expected a whole number from 1 (least) to 100 (most), found {_describe(s)}")
-        kw["sensitivity"] = s
-    if "min_area" in t:
-        a = t["min_area"]
-        if not _number(a) or not 0 < a < 1:
-            raise ConfigError(_join(path, "min_area"), "expected the share of the picture that must move, "
-                              f"above 0 and below 1 (0.003 is 0.3 %), found {_describe(a)}")
-        kw["min_area"] = float(a)
-    if "masks" in t:
-        kw["masks"] = _masks(t["masks"], _join(path, "masks"))
+    k = read(MotionKeys, t, path)
+    kw: dict[str, Any] = {"post_roll": k.post_roll_us / SECOND}
+    kw.update({name: getattr(k, name) for name in ("sensitivity", "min_area", "masks") if name in t})
     try:
-        return MotionConfig(pre_roll_us=pre, settings=MotionSettings(**kw))
+        return MotionConfig(pre_roll_us=k.pre_roll_us, settings=MotionSettings(**kw))
     except ValueError as e:  # the detector's own rules, should one be stricter than the checks above
         raise ConfigError(path, str(e)) from None

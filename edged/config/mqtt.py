@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edged.config.declare import check_keys, duration, in_range, key, read, whole
 from edged.config.secrets import credential_path
 from edged.config.values import (
     DAY,
@@ -17,9 +20,7 @@ from edged.config.values import (
     SECOND,
     ConfigError,
     _bool,
-    _check_keys,
     _describe,
-    _duration,
     _name,
     _path,
     _show,
@@ -29,11 +30,6 @@ from edged.config.values import (
 from mqtt.settings import MqttConfig as MqttConfig, MqttTlsConfig as MqttTlsConfig  # edged.config.MqttConfig
 
 
-_MQTT_KEYS = (
-    "enabled", "host", "port", "username", "password", "tls", "client_id", "keepalive",
-    "reconnect_max", "outbox_max", "command_key", "command_max_age", "homeassistant",
-    "discovery_prefix", "chain_head", "camera_heartbeat",
-)  # fmt: skip
 _MQTT_HINTS = {
     "user": 'did you mean "username"?',
     "broker": 'did you mean "host"? (the broker\'s host name; the port goes in "port")',
@@ -46,11 +42,58 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]+")
 
 
-# Over 60 lines on purpose: one check per key of the table, in the order docs/ref/mqtt.md documents
-# them; split up, the keys would be checked in several places.
+def _keepalive(value: Any, field: str) -> int:
+    keepalive = in_range(5 * SECOND, HOUR)(value, field)
+    if keepalive % SECOND:
+        raise ConfigError(field, f"{format_duration(keepalive)}: use whole seconds (MQTT counts in seconds)")
+    return keepalive
+
+
+def _prefix(value: Any, field: str) -> str:
+    prefix = _string(value, field)
+    if not all(_TOPIC_LEVEL.fullmatch(level) for level in prefix.split("/")):
+        raise ConfigError(field, f'{_show(prefix)} is not a topic prefix; use topic levels of A-Z, a-z, 0-9, "_", "-" '
+                                 'joined by "/", without wildcards (e.g. "homeassistant")')
+    return prefix
+
+
+@dataclass(frozen=True, slots=True)
+class MqttKeys:
+    """The [mqtt] table as written, each key declared once (edged/config/declare.py); it becomes the
+    mqtt layer's MqttConfig (mqtt/settings.py). Files are checked only when enabled."""
+
+    enabled: bool = key(False, read=_bool, doc="report to the central office (off by default)")
+    host: str = key("", example='"mqtt.central.example.org"', doc="the broker's host name or IP address "
+                    "(required when enabled)")
+    port: int = key(1883, example="8883", doc="default 1883, or 8883 when [mqtt.tls] is present")
+    username: str | None = key(None, read=_name, example='"node1"', doc="the broker account")
+    password: str | None = key(None, example='"..."', commented=True,
+                               doc="in the secrets file ([secrets] file), not here: a password in this file is "
+                                   "refused (issue 45); never logged, never shown in errors")
+    tls: MqttTlsConfig | None = key(None, doc="[mqtt.tls]: present = TLS on")
+    client_id: str = key("", example='"edged-tw-hr-001-node1"', doc="the default: edged-<site>-<node>")
+    keepalive_us: int = key(30 * SECOND, read=_keepalive, example='"30s"', doc="whole seconds, 5s to 1h")
+    reconnect_max_us: int = duration(60 * SECOND, 100 * MS, HOUR, doc="reconnect backoff: 1 s doubling to this, "
+                                                                      "jittered")
+    outbox_max: int = key(100_000, read=whole(10, 100_000_000, "an integer (messages)", " messages"),
+                          doc="messages waiting for the broker (docs/ref/mqtt.md)")
+    command_key: str | None = key(None, read=lambda v, f: _ed25519_key(v, f), commented=True,
+                                  example='"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="',
+                                  doc="the central office's Ed25519 public key (raw 32 bytes, base64); set: "
+                                      "commands must be signed")
+    command_max_age_us: int = duration(5 * MINUTE, SECOND, DAY, doc="a signed command may expire at most this "
+                                                                    "far ahead")
+    homeassistant: bool = key(False, read=_bool, doc="Home Assistant MQTT discovery")
+    discovery_prefix: str = key("homeassistant", read=_prefix, doc="its topic prefix")
+    chain_head_us: int = duration(MINUTE, SECOND, HOUR, doc="the signed audit chain head at most this often when "
+                                                            "it moved (design/0026)")
+    camera_heartbeat_us: int = duration(MINUTE, SECOND, HOUR, doc="a steady camera's state this often; a change "
+                                                                  "of state, error or health at once")
+
+
 def _mqtt(t: dict[str, Any], site_id: str, node: str, base_dir: Path | None) -> MqttConfig:
     """[mqtt]: files are checked only when enabled, so a switched-off section never stops edged."""
-    _check_keys(t, "mqtt", _MQTT_KEYS, _MQTT_HINTS)
+    check_keys(MqttKeys, t, "mqtt", _MQTT_HINTS)
     enabled = _bool(t.get("enabled", False), "mqtt.enabled")
     if "host" in t:
         host = _mqtt_host(t["host"], "mqtt.host")
@@ -69,14 +112,8 @@ def _mqtt(t: dict[str, Any], site_id: str, node: str, base_dir: Path | None) -> 
         raise ConfigError("mqtt.tls", f"the broker {_show(host)} is not on this box: talk to it over TLS "
                           '([mqtt.tls] ca_file = "/etc/edged/broker-ca.pem", port 8883), or run a broker '
                           "on this box (127.0.0.1) that bridges to it over TLS")
-    port = t.get("port", 8883 if tls else 1883)
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise ConfigError("mqtt.port", f"expected an integer, found {_describe(port)}")
-    if not 1 <= port <= 65535:
-        raise ConfigError("mqtt.port", f"{port} is out of range (1 to 65535)")
-    username = None
-    if "username" in t:
-        username = _name(t["username"], "mqtt.username")
+    port = whole(1, 65535)(t.get("port", 8883 if tls else 1883), "mqtt.port")
+    username = _name(t["username"], "mqtt.username") if "username" in t else None
     password = None
     if "password" in t:
         # Never echoed, not even its type's value: a password pasted as a number is still one.
@@ -85,47 +122,15 @@ def _mqtt(t: dict[str, Any], site_id: str, node: str, base_dir: Path | None) -> 
             raise ConfigError("mqtt.password", "expected a string in quotes (the value is not shown)")
         if username is None:
             raise ConfigError("mqtt.password", "set username too: MQTT sends a password only with a user name")
-    client_id = t.get("client_id", f"edged-{site_id}-{node}")
-    client_id = _string(client_id, "mqtt.client_id")
+    client_id = _string(t.get("client_id", f"edged-{site_id}-{node}"), "mqtt.client_id")
     if not _CLIENT_ID.fullmatch(client_id):
         raise ConfigError(
             "mqtt.client_id",
             f'{_show(client_id)} is not a valid client id; use 1-128 characters from A-Z, a-z, 0-9, ".", "_", ":", "-"',
         )
-    keepalive = _duration(t, "keepalive", "mqtt", 30 * SECOND, 5 * SECOND, HOUR)
-    if keepalive % SECOND:
-        raise ConfigError("mqtt.keepalive", f"{format_duration(keepalive)}: use whole seconds (MQTT counts in seconds)")
-    outbox_max = t.get("outbox_max", 100_000)
-    if not isinstance(outbox_max, int) or isinstance(outbox_max, bool):
-        raise ConfigError("mqtt.outbox_max", f"expected an integer (messages), found {_describe(outbox_max)}")
-    if not 10 <= outbox_max <= 100_000_000:
-        raise ConfigError("mqtt.outbox_max", f"{outbox_max} is out of range (10 to 100000000 messages)")
-    key = _ed25519_key(t["command_key"], "mqtt.command_key") if "command_key" in t else None
-    prefix = _string(t.get("discovery_prefix", "homeassistant"), "mqtt.discovery_prefix")
-    if not all(_TOPIC_LEVEL.fullmatch(level) for level in prefix.split("/")):
-        raise ConfigError(
-            "mqtt.discovery_prefix",
-            f'{_show(prefix)} is not a topic prefix; use topic levels of A-Z, a-z, 0-9, "_", "-" '
-            'joined by "/", without wildcards (e.g. "homeassistant")',
-        )
-    return MqttConfig(
-        enabled=enabled,
-        host=host,
-        port=port,
-        username=username,
-        password=password,
-        tls=tls,
-        client_id=client_id,
-        keepalive_us=keepalive,
-        reconnect_max_us=_duration(t, "reconnect_max", "mqtt", 60 * SECOND, 100 * MS, HOUR),
-        outbox_max=outbox_max,
-        command_key=key,
-        command_max_age_us=_duration(t, "command_max_age", "mqtt", 5 * MINUTE, SECOND, DAY),
-        homeassistant=_bool(t.get("homeassistant", False), "mqtt.homeassistant"),
-        discovery_prefix=prefix,
-        chain_head_us=_duration(t, "chain_head", "mqtt", MINUTE, SECOND, HOUR),
-        camera_heartbeat_us=_duration(t, "camera_heartbeat", "mqtt", MINUTE, SECOND, HOUR),
-    )
+    k = read(MqttKeys, t, "mqtt", _MQTT_HINTS, enabled=enabled, host=host, port=port, username=username,
+             password=password, tls=tls, client_id=client_id)
+    return MqttConfig(**{f.name: getattr(k, f.name) for f in dataclasses.fields(MqttKeys)})
 
 
 def _loopback(host: str) -> bool:
@@ -146,20 +151,35 @@ def _mqtt_host(value: Any, field: str) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class MqttTlsKeys:
+    """[mqtt.tls]: present = TLS on (it may be empty: the system's CAs); required for a broker off this
+    box (not 127.x or localhost). Becomes mqtt/settings.py's MqttTlsConfig."""
+
+    ca_file: Path | None = key(None, example='"/etc/edged/mqtt-ca.pem"', doc="the broker's CA (PEM); default: the "
+                                                                            "system's CAs")
+    cert_file: Path | None = key(None, example='"/etc/edged/node1.pem"', doc="optional client certificate (and "
+                                                                            "key_file)")
+    key_file: Path | None = key(None, example='"/etc/edged/node1.key"', doc="its key (PEM)")
+    insecure: bool = key(False, read=_bool, doc="true: skip the host name check (the chain is still verified)")
+
+
 def _mqtt_tls(t: dict[str, Any], enabled: bool, base_dir: Path | None) -> MqttTlsConfig:
-    _check_keys(t, "mqtt.tls", ("ca_file", "cert_file", "key_file", "insecure"))
+    check_keys(MqttTlsKeys, t, "mqtt.tls")
     files: dict[str, Path | None] = {}
-    for key in ("ca_file", "cert_file", "key_file"):
-        files[key] = None
-        if key in t:
-            path = credential_path(_path(t[key], f"mqtt.tls.{key}", base_dir))  # the key: root's, handed over
+    for name in ("ca_file", "cert_file", "key_file"):
+        files[name] = None
+        if name in t:
+            path = credential_path(_path(t[name], f"mqtt.tls.{name}", base_dir))  # the key: root's, handed over
             if enabled and not path.is_file():
                 what = "is not a file" if path.exists() else "does not exist"
-                raise ConfigError(f"mqtt.tls.{key}", f"{_show(str(path))} {what}")
-            files[key] = path
+                raise ConfigError(f"mqtt.tls.{name}", f"{_show(str(path))} {what}")
+            files[name] = path
     if files["key_file"] is not None and files["cert_file"] is None:
         raise ConfigError("mqtt.tls.key_file", "set cert_file too: a client key is used with its certificate")
-    return MqttTlsConfig(insecure=_bool(t.get("insecure", False), "mqtt.tls.insecure"), **files)
+    k = read(MqttTlsKeys, t, "mqtt.tls", ca_file=files["ca_file"], cert_file=files["cert_file"],
+             key_file=files["key_file"])
+    return MqttTlsConfig(ca_file=k.ca_file, cert_file=k.cert_file, key_file=k.key_file, insecure=k.insecure)
 
 
 def _ed25519_key(value: Any, field: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
+from edged.config.declare import check_keys, duration, key, read
 from edged.config.values import (
     _PERCENT,
     DAY,
@@ -16,9 +17,7 @@ from edged.config.values import (
     SECOND,
     ConfigError,
     _bool,
-    _check_keys,
     _describe,
-    _duration,
     _join,
     _parse_size,
     _show,
@@ -31,6 +30,15 @@ OnFull = Literal["overwrite", "stop"]
 ON_FULL_CHOICES: tuple[OnFull, ...] = ("overwrite", "stop")
 
 
+def _on_full(on_full: Any, field: str) -> OnFull:
+    if not isinstance(on_full, str):
+        raise ConfigError(field, f'expected "overwrite" or "stop", found {_describe(on_full)}')
+    if on_full not in ON_FULL_CHOICES:
+        raise ConfigError(field, f'{_show(on_full)} is not a choice; use "overwrite" (keep recording, destroy the '
+                                 'oldest footage) or "stop" (stop recording)')
+    return on_full
+
+
 @dataclass(frozen=True, slots=True)
 class RetentionConfig:
     """Site-wide retention rules (docs/requirements.md "Retention rules", R1.3-R1.6, R6.2).
@@ -39,15 +47,25 @@ class RetentionConfig:
     filesystem (``reserve_percent``); exactly one is set. Use :meth:`reserve_for`.
     """
 
-    min_retention_us: int = 30 * DAY
-    max_retention_us: int = 365 * DAY
-    reserve_bytes: int | None = None
+    min_retention_us: int = key(30 * DAY, toml="min_retention", example='"30d"',
+                                doc="keep footage at least this long (alarm if the disk cannot)")
+    max_retention_us: int = key(365 * DAY, toml="max_retention", example='"365d"',
+                                doc="destroy footage older than this, unless held; both also in calendar months, "
+                                    'as a rule writes them: "1mo", "3mo", "12mo" (one calendar month back from now on '
+                                    "the site's calendar, the day clamped: 31 March less a month is 28/29 February); "
+                                    "reports and comparisons count a month as 31 days")
+    reserve_bytes: int | None = key(None, toml="reserve", example='"5%"',
+                                    doc='free space to keep: a share of the disk or a size ("10GB", "64GiB")')
     reserve_percent: float | None = 5.0
-    on_full: OnFull = "overwrite"
-    interval_us: int = 60 * SECOND
-    evidence_hold_us: int = 30 * DAY
-    grace_us: int = 24 * HOUR         # footage a lowered max or a released hold makes due waits this long
-    allow_short_for_tests: bool = False  # max_retention and grace below their production floors
+    on_full: OnFull = key("overwrite", read=_on_full,
+                          doc='when min_retention cannot be met: "overwrite" oldest or "stop" recording')
+    interval_us: int = duration(60 * SECOND, SECOND, HOUR, doc="how often a retention pass runs (1s to 1h)")
+    evidence_hold_us: int = key(30 * DAY, toml="evidence_hold", example='"30d"',
+                                doc="default expiry of an evidence hold (and the longest an MQTT hold may ask)")
+    grace_us: int = key(24 * HOUR, toml="grace", example='"24h"',
+                        doc="footage a lowered max or a released hold makes due waits this long (1h to 30d)")
+    allow_short_for_tests: bool = key(False, read=_bool, commented=True, example="true",
+                                      doc="test set-ups only: max_retention below 1 day, grace below 1 hour")
     # written in calendar months ("3mo"): the _us values above are then 31 days a month, and a
     # retention pass works with `resolved(now, tz)`, the months on the site's calendar
     min_retention_months: int | None = None
@@ -92,9 +110,7 @@ _RETENTION_HINTS = {
 
 
 def _retention(t: dict[str, Any]) -> RetentionConfig:
-    known = ("min_retention", "max_retention", "reserve", "on_full", "interval", "evidence_hold", "grace",
-             "allow_short_for_tests")
-    _check_keys(t, "retention", known, _RETENTION_HINTS)
+    check_keys(RetentionConfig, t, "retention", _RETENTION_HINTS)
     short = _bool(t.get("allow_short_for_tests", False), "retention.allow_short_for_tests")
     # Durations are never zero, so "or" only picks the default for a missing key.
     low = _retention_duration(t, "min_retention", "retention", months=True) or 30 * DAY
@@ -114,30 +130,13 @@ def _retention(t: dict[str, Any]) -> RetentionConfig:
             f"({format_duration(high)}, the default); raise max_retention too",
         )
     reserve_bytes, reserve_percent = _reserve(t.get("reserve", "5%"), "retention.reserve")
-    on_full = t.get("on_full", "overwrite")
-    if not isinstance(on_full, str):
-        raise ConfigError(
-            "retention.on_full", f'expected "overwrite" or "stop", found {_describe(on_full)}'
-        )
-    if on_full not in ON_FULL_CHOICES:
-        raise ConfigError(
-            "retention.on_full",
-            f'{_show(on_full)} is not a choice; use "overwrite" (keep recording, destroy the '
-            'oldest footage) or "stop" (stop recording)',
-        )
-    return RetentionConfig(
-        min_retention_us=low,
-        max_retention_us=high,
-        reserve_bytes=reserve_bytes,
-        reserve_percent=reserve_percent,
-        on_full=on_full,  # checked against ON_FULL_CHOICES
-        interval_us=_duration(t, "interval", "retention", 60 * SECOND, SECOND, HOUR),
-        evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
-        grace_us=_grace(t, short),
-        allow_short_for_tests=short,
-        min_retention_months=months_in(t.get("min_retention")),
-        max_retention_months=months_in(t.get("max_retention")),
-    )
+    return read(RetentionConfig, t, "retention", _RETENTION_HINTS,
+                min_retention_us=low, max_retention_us=high, reserve_bytes=reserve_bytes,
+                reserve_percent=reserve_percent,
+                evidence_hold_us=_retention_duration(t, "evidence_hold", "retention") or 30 * DAY,
+                grace_us=_grace(t, short),
+                min_retention_months=months_in(t.get("min_retention")),
+                max_retention_months=months_in(t.get("max_retention")))
 
 
 # A production box never destroys footage younger than a day by its max_retention, and gives

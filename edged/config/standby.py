@@ -14,13 +14,25 @@ from typing import Any
 
 from dataclasses import dataclass, replace
 from edged.config.cameras import CameraConfig
-from edged.config.values import SECOND, ConfigError, _check_keys, _describe, _duration, _id
+from edged.config.declare import duration, key, read
+from edged.config.values import SECOND, ConfigError, _describe, _id
+
+def _boxes(raw: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(field, f'expected a list of box (node) ids, e.g. ["node1"], found {_describe(raw)}')
+    return tuple(_id(b, f"{field}[{i}]") for i, b in enumerate(raw))
+
 
 @dataclass(frozen=True, slots=True)
 class StandbyConfig:
-    boxes: tuple[str, ...] = ()     # `for`: none, this box stands in for no one
-    silence_us: int = 10 * SECOND
-    hold_us: int = 30 * SECOND
+    boxes: tuple[str, ...] = key((), toml="for", read=_boxes, example='["node1"]',
+                                 doc="the boxes it watches over MQTT (their status, state and camera states); "
+                                     "none: this box stands in for no one")
+    silence_us: int = duration(10 * SECOND, SECOND, 600 * SECOND, toml="silence",
+                               doc='gone: "offline" (the broker\'s last will), or nothing heard past the box\'s '
+                                   "minute heartbeat plus this (1 s to 10 min)")
+    hold_us: int = duration(30 * SECOND, 0, 3600 * SECOND, toml="hold",
+                            doc="back: online and recording every camera for this long, then it stops")
     cameras: tuple[CameraConfig, ...] = ()  # the [[cameras]] with a `box`, as configured
 
     def cameras_of(self) -> dict[str, frozenset[str]]:
@@ -32,16 +44,10 @@ class StandbyConfig:
 
 
 def _standby(t: dict[str, Any], node: str) -> StandbyConfig:
-    _check_keys(t, "standby", ("for", "silence", "hold"))
-    raw = t.get("for", [])
-    if not isinstance(raw, list):
-        raise ConfigError("standby.for", f'expected a list of box (node) ids, e.g. ["node1"], found {_describe(raw)}')
-    boxes = tuple(_id(b, f"standby.for[{i}]") for i, b in enumerate(raw))
-    if node in boxes:
+    standby = read(StandbyConfig, t, "standby")
+    if node in standby.boxes:
         raise ConfigError("standby.for", f'"{node}" is this box (site.node): a box cannot stand in for itself')
-    return StandbyConfig(boxes=boxes,
-                         silence_us=_duration(t, "silence", "standby", 10 * SECOND, SECOND, 600 * SECOND),
-                         hold_us=_duration(t, "hold", "standby", 30 * SECOND, 0, 3600 * SECOND))
+    return standby
 
 
 def check_boxes(standby: StandbyConfig, cameras: tuple[CameraConfig, ...], mqtt_enabled: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edged.config.declare import check_keys, duration, key, read, whole
 from edged.config.secrets import credential_path
 from edged.config.values import (
     HOUR,
@@ -21,32 +22,47 @@ from edged.config.values import (
     SECOND,
     ConfigError,
     _bool,
-    _check_keys,
     _describe,
-    _duration,
     _path,
     _show,
     _string,
 )
 
 
+def _max_height(value: Any, field: str) -> int:
+    """Lines of a transcoded picture: 144 (a thumbnail) to 2160 (4K, no scaling at all)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(field, f"expected a number of lines, e.g. 720, found {_describe(value)}")
+    if not 144 <= value <= 2160:
+        raise ConfigError(field, f"{value} is out of range (144 to 2160 lines)")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class ViewerConfig:
-    enabled: bool = False
-    host: str = "127.0.0.1"
+    enabled: bool = key(False, read=_bool, doc="the local web viewer (live view, granted playback); off by default")
+    host: str = key("127.0.0.1", toml="listen", example='"127.0.0.1:8443"',
+                    doc="address:port, the box's LAN address (never a wildcard or a public one, R4.5); any but "
+                        "loopback needs tls_cert and tls_key")
     port: int = 8443
-    tls_cert: Path | None = None    # PEM; with tls_key, the viewer speaks HTTPS (passwords cross the LAN)
-    tls_key: Path | None = None
-    max_viewers: int = 8            # open views on the box at once (each costs CPU and a camera session)
-    max_view_us: int = HOUR         # one view ends after this; open it again to go on
-    idle_timeout_us: int = 10 * MINUTE  # a viewer login with no view open and no click is logged out
-    open_timeout_us: int = 10 * SECOND  # a camera that does not answer within this is reported down
-    hostnames: tuple[str, ...] = ()  # names the box answers to besides its address (the Host check)
-    transcode_max_height: int = 720  # a camera not in H.264 (H.265) is transcoded, at most this tall (design/0050)
+    tls_cert: Path | None = key(None, commented=True, example='"/etc/edged/viewer.pem"',
+                                doc="PEM; with tls_key, the viewer speaks HTTPS (passwords cross the LAN)")
+    tls_key: Path | None = key(None, commented=True, example='"/etc/edged/viewer.key"', doc="its private key (PEM)")
+    max_viewers: int = key(8, read=whole(1, 256), doc="open views on the box at once (each costs CPU and a camera "
+                                                      "session)")
+    max_view_us: int = duration(HOUR, 10 * SECOND, 12 * HOUR, toml="max_view",
+                                doc="one view ends after this; open it again to go on")
+    idle_timeout_us: int = duration(10 * MINUTE, 10 * SECOND, 12 * HOUR,
+                                    doc="a viewer login with no view open and no click is logged out")
+    open_timeout_us: int = duration(10 * SECOND, SECOND, MINUTE,
+                                    doc="a camera that does not answer within this is reported down")
+    hostnames: tuple[str, ...] = key((), read=lambda v, f: _hostnames(v, f), example='["cctv.office.lan"]',
+                                     doc="names the box answers to besides its address (the Host check)")
+    transcode_max_height: int = key(720, read=lambda v, f: _max_height(v, f),
+                                    doc="a camera not in H.264 (H.265) is transcoded, at most this tall "
+                                        "(design/0050; 144 to 2160)")
 
 
-_KEYS = ("enabled", "listen", "tls_cert", "tls_key", "max_viewers", "max_view", "idle_timeout", "open_timeout",
-         "hostnames", "transcode_max_height")
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 _HINTS = {
     "address": 'did you mean "listen"? (host:port, e.g. "192.168.1.10:8443")',
@@ -58,17 +74,17 @@ _HINTS = {
 
 def _viewer(t: dict[str, Any], base_dir: Path | None) -> ViewerConfig:
     """[viewer]: TLS files are checked only when enabled, so a switched-off section never stops edged."""
-    _check_keys(t, "viewer", _KEYS, _HINTS)
+    check_keys(ViewerConfig, t, "viewer", _HINTS)
     enabled = _bool(t.get("enabled", False), "viewer.enabled")
     host, port = _listen(t.get("listen", "127.0.0.1:8443"), "viewer.listen")
     files: dict[str, Path | None] = {"tls_cert": None, "tls_key": None}
-    for key in files:
-        if key in t:
-            path = credential_path(_path(t[key], f"viewer.{key}", base_dir))  # the key: root's, handed over
+    for name in files:
+        if name in t:
+            path = credential_path(_path(t[name], f"viewer.{name}", base_dir))  # the key: root's, handed over
             if enabled and not path.is_file():
                 what = "is not a file" if path.exists() else "does not exist"
-                raise ConfigError(f"viewer.{key}", f"{_show(str(path))} {what}")
-            files[key] = path
+                raise ConfigError(f"viewer.{name}", f"{_show(str(path))} {what}")
+            files[name] = path
     if (files["tls_cert"] is None) != (files["tls_key"] is None):
         missing = "tls_key" if files["tls_key"] is None else "tls_cert"
         raise ConfigError(f"viewer.{missing}", "set tls_cert and tls_key together (HTTPS needs both)")
@@ -76,32 +92,8 @@ def _viewer(t: dict[str, Any], base_dir: Path | None) -> ViewerConfig:
         raise ConfigError("viewer.tls_cert", f"the viewer listens on {host}, a LAN address: set tls_cert and tls_key "
                                              "(HTTPS), or passwords and session cookies cross the network in clear; "
                                              "plain HTTP is allowed on 127.0.0.1 only")
-    max_viewers = t.get("max_viewers", 8)
-    if not isinstance(max_viewers, int) or isinstance(max_viewers, bool):
-        raise ConfigError("viewer.max_viewers", f"expected an integer, found {_describe(max_viewers)}")
-    if not 1 <= max_viewers <= 256:
-        raise ConfigError("viewer.max_viewers", f"{max_viewers} is out of range (1 to 256)")
-    return ViewerConfig(
-        enabled=enabled,
-        host=host,
-        port=port,
-        max_viewers=max_viewers,
-        max_view_us=_duration(t, "max_view", "viewer", HOUR, 10 * SECOND, 12 * HOUR),
-        idle_timeout_us=_duration(t, "idle_timeout", "viewer", 10 * MINUTE, 10 * SECOND, 12 * HOUR),
-        open_timeout_us=_duration(t, "open_timeout", "viewer", 10 * SECOND, SECOND, MINUTE),
-        hostnames=_hostnames(t.get("hostnames", []), "viewer.hostnames"),
-        transcode_max_height=_max_height(t.get("transcode_max_height", 720), "viewer.transcode_max_height"),
-        **files,
-    )
-
-
-def _max_height(value: Any, field: str) -> int:
-    """Lines of a transcoded picture: 144 (a thumbnail) to 2160 (4K, no scaling at all)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(field, f"expected a number of lines, e.g. 720, found {_describe(value)}")
-    if not 144 <= value <= 2160:
-        raise ConfigError(field, f"{value} is out of range (144 to 2160 lines)")
-    return value
+    return read(ViewerConfig, t, "viewer", _HINTS, enabled=enabled, host=host, port=port,
+                tls_cert=files["tls_cert"], tls_key=files["tls_key"])
 
 
 def _listen(value: Any, field: str) -> tuple[str, int]:

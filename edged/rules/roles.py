@@ -33,6 +33,12 @@ ROOT_READS = frozenset({"status", "cameras", "alarms", "retention", "audit.verif
                         "hold.list", "hold.show", "maintenance.list", "inspect.list", "inspect.show", "flags.list",
                         "time.status"})
 
+# The operations that change no record (reports, lists, the registers, one's own session and
+# password): the only ones the ethics office (the auditor) may run, R7 (tests/test_roles.py holds
+# every op of MATRIX to it).
+READS = ROOT_READS | ONE_TIME_OPS | frozenset({"account.list", "account.show", "request.list", "request.show", "request.all",
+                                "audit.list", "audit.export", "audit.report", "audit.due", "usage.register"})
+
 _ANY = frozenset(ROLES)
 _STAFF = frozenset({VIEWER, CUSTODIAN, APPROVER})
 # Who may read footage metadata (segments, gaps, destructions, holds) and the registers: those who
