@@ -25,6 +25,7 @@ def test_mqtt_defaults(tmp_path):
     assert m == MqttConfig(client_id="edged-s1-node1")
     assert (m.enabled, m.host, m.port, m.username, m.password, m.tls) == (False, "", 1883, None, None, None)
     assert (m.keepalive_us, m.reconnect_max_us, m.outbox_max) == (30_000_000, 60_000_000, 100_000)
+    assert m.outbox_history_us == 14 * 86_400_000_000  # issue 43: kept for the office's cmd/resend
     assert (m.command_key, m.command_max_age_us) == (None, 300_000_000)
     assert (m.homeassistant, m.discovery_prefix) == (False, "homeassistant")
 
@@ -42,6 +43,7 @@ client_id = "edged-s1-node1-b"
 keepalive = "45s"
 reconnect_max = "2m"
 outbox_max = 500000
+outbox_history = "30d"
 command_key = "{ED25519_PUB}"
 command_max_age = "10m"
 homeassistant = true
@@ -59,6 +61,7 @@ insecure = true
         tls=MqttTlsConfig(ca_file=tmp_path / "pki/ca.pem", cert_file=tmp_path / "pki/node.pem",
                           key_file=tmp_path / "pki/node.key", insecure=True),
         client_id="edged-s1-node1-b", keepalive_us=45_000_000, reconnect_max_us=120_000_000, outbox_max=500_000,
+        outbox_history_us=30 * 86_400_000_000,
         command_key=ED25519_PUB, command_max_age_us=600_000_000, homeassistant=True, discovery_prefix="ha/edge",
     )
     assert SECRET not in repr(cfg) and SECRET not in repr(m)

@@ -77,6 +77,8 @@ class MqttKeys:
                                                                       "jittered")
     outbox_max: int = key(100_000, read=whole(10, 100_000_000, "an integer (messages)", " messages"),
                           doc="messages waiting for the broker (docs/ref/mqtt.md)")
+    outbox_history_us: int = duration(14 * DAY, HOUR, 366 * DAY, doc="what the broker acknowledged is kept this "
+                                      "long, for the office's cmd/resend of what it never got")
     command_key: str | None = key(None, read=lambda v, f: _ed25519_key(v, f), commented=True,
                                   example='"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="',
                                   doc="the central office's Ed25519 public key (raw 32 bytes, base64); set: "
