@@ -463,8 +463,9 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
 
     from central import ca
     from tests.support.cameras import RtspServer
+    from mqtt.commands import sign_command
+    from tests.support.broker import Subscriber
     from tests.support.daemon import Daemon, write_config
-    from tests.support.people import People
 
     key = ca.central_key(tmp_path / "a-data")
     for name in ("b", "c"):
@@ -494,10 +495,16 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
                      "the box's first messages verified")
             inst["c"].stop(signal.SIGKILL)  # for good
             killed = time.monotonic()
-            people = People(config, folder)
-            for who, role in (("carol", "custodian"), ("alice", "approver")):
-                people.add(who, role)  # audit records: a third of them dealt to c's dead session
-            said = box.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]
+            before = box.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]
+            office = Subscriber(broker, "edged/v1/test/n1/cmd/state/reply").start()
+            try:
+                for k in range(6):  # each: an audit record and a reply, durable; a third dealt to c's dead session
+                    office.publish("edged/v1/test/n1/cmd/state", json.dumps(sign_command(
+                        key, "state", {}, f"nonce-state-{k:04d}", now_us() + 60_000_000, "test/n1")))
+                said = wait_for(lambda: (s := box.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]) >= before + 6
+                                and s, 30, "the six commands recorded")
+            finally:
+                office.stop()
             made = time.monotonic() - killed
 
             def whole() -> bool:
@@ -514,7 +521,7 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
             replies = [json.loads(r[0]) for r in store.db.execute(
                 "SELECT payload FROM messages WHERE node = 'test/n1' AND kind = 'reply'").fetchall()]
             assert any(r.get("cmd") == "resend" and r["ok"] and r["result"]["requeued"] for r in replies), replies
-            print(f"audit records made {made:.1f} s after the kill; gaps asked for again: {asked[0]} (at most "
+            print(f"six commands recorded {made:.1f} s after the kill; gaps asked for again: {asked[0]} (at most "
                   f"{asked[1]} asks each); nothing lost, no finding, {time.monotonic() - killed:.1f} s after the kill")
             store.close()
         finally:
