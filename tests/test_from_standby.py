@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sqlite3
 
 import pytest
@@ -20,7 +19,7 @@ from storage.catalog import CatalogWriter
 from storage.disk.hashing import sha256_file
 from storage.footage.spans import holes
 from storage.time.clock import SYSTEM
-from tests.support.cameras import make_clip
+from tests.support.cameras import free_port, make_clip
 from tests.support.catalog import audit_rows, rows
 from tests.support.enrol import Office
 from tests.support.footage import clip_mp4, write_segments
@@ -28,12 +27,6 @@ from tests.support.footage import clip_mp4, write_segments
 pytestmark = pytest.mark.daemon
 S = 1_000_000
 SITE = "site1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def config(data, node: str, cams: list[dict], **sections) -> object:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import ssl
@@ -30,6 +31,7 @@ from cryptography import x509
 from edged.config import Config
 from edged.rules import from_standby as rules
 from edged.rules.backfill import pace_s
+from storage import node as node_table
 from storage.catalog import CatalogWriter
 from storage.disk import layout
 from storage.disk.fsutil import fsync_dir, private_dir
@@ -41,6 +43,7 @@ log = logging.getLogger("edged.daemon.peers")
 POLL_S = float(os.environ.get("EDGED_PEER_POLL_S", "10"))  # how often a box looks for gaps to ask (tests: less)
 TIMEOUT_S = 30.0
 CHUNK = 256 * 1024
+STATUS_KEY = "from_standby"  # the node row's value: the gap being fetched from the standby, if any
 INCOMING = "incoming"  # in the data folder, outside video/: a segment arriving, until its hash is checked
 
 
@@ -228,6 +231,8 @@ class FromStandby:
                         "segments": len(want), "fetched": 0}
         fetched = 0
         try:
+            if want:
+                await self._publish()
             for seg in want:
                 if stopping.is_set():
                     return fetched  # the gap stays unasked: the rest at the next start
@@ -236,11 +241,18 @@ class FromStandby:
                     self.current["fetched"] = fetched
         finally:
             self.current = None
+            if want:
+                await self._publish()
         overlapping = sum(1 for o in offered if o["start_us"] < gap["to_us"] and o["end_us"] > gap["from_us"])
         await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.state_after(fetched, overlapping)))
         if fetched:
             log.warning("camera %s: %d segments of gap %d fetched from the standby %s", cam, fetched, gap["id"], who.node)
         return fetched
+
+    async def _publish(self) -> None:
+        """What `edgectl status` shows while a gap is fetched from the standby (the node row)."""
+        value = None if self.current is None else json.dumps(self.current)
+        await self.writer.run(lambda c: node_table.set_values(c.db, {STATUS_KEY: value}))
 
     def _standby(self, http: ClientSession) -> nodecert.Identity:
         """Who the standby is: every connection's certificate must name the same enrolled box."""

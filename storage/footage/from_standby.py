@@ -88,8 +88,9 @@ def set_state(db: sqlite_utils.Database, gap_id: int, state: str) -> None:
 
 
 def in_progress(db: sqlite_utils.Database, since_us: int) -> list[dict[str, Any]]:
-    """Gaps ended since `since_us` and what the standby gave back of them (edgectl status)."""
+    """Gaps ended since `since_us` that were asked of the standby, and how many segments it gave back
+    (edgectl status)."""
     return [dict(r) for r in db.query(
         "SELECT g.id, g.camera, g.from_us, g.to_us, g.standby, (SELECT count(*) FROM segments s WHERE s.camera = g.camera"
         " AND s.source = ? AND s.start_us < g.to_us AND s.end_us > g.from_us) AS segments FROM gaps g"
-        " WHERE g.to_us >= ? ORDER BY g.from_us", [SOURCE, since_us])]
+        " WHERE g.to_us >= ? AND g.standby IS NOT NULL ORDER BY g.from_us", [SOURCE, since_us])]
