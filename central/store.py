@@ -23,7 +23,7 @@ import sqlite_utils
 from central import schema
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -99,10 +99,20 @@ _SCHEMA_3 = [
         heard_us INTEGER NOT NULL, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
 ]
 
+# version 4 (issue 44, design/0115): the time each node's footage of a camera covers, by kind, from
+# its `footage` messages: a camera's time is counted once, whichever boxes hold it (central/coverage.py)
+_SCHEMA_4 = [
+    """CREATE TABLE IF NOT EXISTS coverage (
+        node TEXT NOT NULL, camera TEXT NOT NULL, from_us INTEGER NOT NULL, to_us INTEGER NOT NULL,
+        kind TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS coverage_camera ON coverage(camera, from_us)",
+]
+
 
 def schema_steps(version: int) -> list[str]:
     """The statements that bring a store at `version` to SCHEMA_VERSION."""
-    return (_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
+    return ((_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
+            + (_SCHEMA_4 if version < 4 else []))
 
 
 class Batch(NamedTuple):
