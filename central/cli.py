@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from central import config as cfgmod
-from central import fleet, logcheck, report
+from central import coverage, fleet, logcheck, report
 from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
 from central.store import Store, now_us
@@ -105,8 +105,6 @@ def cmd_findings(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 def cmd_coverage(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """A camera's time covered over the last hours, counted once across every box of the site
     (its own, a standby's, what was fetched back), by kind, and its holes (design/0115)."""
-    from central import coverage
-
     to_us = now_us()
     from_us = to_us - int(args.hours * 3600e6)
     store = _store(cfg)

@@ -16,6 +16,7 @@ from storage.footage import from_standby
 from storage.footage.segment_rows import COMPLETE
 from storage.footage.spans import holes
 from tests.support.broker import Broker
+from tests.support.central import Central
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
@@ -45,10 +46,12 @@ def decodes(path) -> str:
 
 def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGED_PEER_POLL_S", "1")
+    monkeypatch.setenv("EDGED_FOOTAGE_EVERY_S", "1")  # the office hears of footage at once, not in 10 min
     (tmp_path / "primary").mkdir(), (tmp_path / "spare").mkdir()
     clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
     broker = Broker(tmp_path / "broker").start()
     office, serve = Office(), free_port()
+    central = Central(tmp_path, broker).start()
     with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras:
         door = {"id": "door", "url": cameras.url("door")}
         primary = daemon(tmp_path, "primary", broker.port, [door],
@@ -107,8 +110,23 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
                   f"(the takeover: {(first - gap['from_us']) / 1e6:.2f} s)")
             # what is left is what neither box recorded: from the kill to the standby's first segment
             assert all(h[0] >= gap["from_us"] - 1_000_000 and h[1] <= first + 1_000_000 for h in left), left
+
+            # the office counts the camera's time once, whichever box holds it: one record, whole but
+            # for the same takeover, the minutes both hold not counted twice
+            def office():
+                c = central.json("coverage", "--site", "test", "--camera", "door", "--hours", "1")
+                inside = [h for h in c["holes"] if began < h[0] < end]  # before: the office never heard (design/0095)
+                return c if set(c["by_node"]) == {"test/primary", "test/spare"} and c["by_kind"].get("standby") \
+                    and len(inside) <= 1 and all(h[1] <= end for h in inside) else None
+            seen = wait_for(office, 30, "the office's coverage of both boxes")
+            inside = [h for h in seen["holes"] if began < h[0] < end]
+            print(f"office: {seen['covered_us'] / 1e6:.1f} s covered once, by kind {seen['by_kind']}, held twice "
+                  f"{seen['held_twice_us'] / 1e6:.1f} s, holes {inside}")
+            assert seen["held_twice_us"] > 0 and seen["covered_us"] < sum(seen["by_node"].values())
+            assert all(h[0] >= gap["from_us"] - 1_000_000 and h[1] <= first + 1_000_000 for h in inside), inside
         finally:
             for d in (primary, spare):
                 if d.proc is not None and d.proc.poll() is None:
                     d.stop()
+            central.stop()
             broker.stop()

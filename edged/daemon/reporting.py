@@ -32,7 +32,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention.report import FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, retention_report
+from storage.retention.report import FIRST_KEY, FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
@@ -239,7 +239,7 @@ class Reporting:
             return
         if got:
             top = max(r["last_id"] for r in got)
-            await self.writer.run(lambda c: node_table.set_values(c.db, {FOOTAGE_KEY: top, **(
+            await self.writer.run(lambda c: node_table.set_values(c.db, {FOOTAGE_KEY: top, FIRST_KEY: got[-1]["first_id"], **(
                 {SPANS_KEY: spans_to[-1]} if spans_to else {})}))
 
     async def _chain_head(self, now: float) -> None:

@@ -50,6 +50,7 @@ def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> 
 
 FOOTAGE_KEY = "mqtt_footage_id"  # the node key: the newest segment id the office has been told of
 SPANS_KEY = "mqtt_spans_id"      # and the newest whose time covered it has been told (none before it open)
+FIRST_KEY = "mqtt_footage_first"  # the first id of the last range told (told again with late spans)
 
 
 def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -60,16 +61,22 @@ def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     mark = node.value(db, FOOTAGE_KEY)
     if mark is None:
         newest = db.execute("SELECT coalesce(max(id), 0) FROM segments").fetchone()[0]
-        node.set_values(db, {FOOTAGE_KEY: newest})
+        node.set_values(db, {FOOTAGE_KEY: newest, SPANS_KEY: newest})
         return []
     got = [dict(r) for r in db.query(
         "SELECT min(id) AS first_id, max(id) AS last_id, min(start_us) AS from_us, max(end_us) AS to_us,"
         " count(*) AS segments, count(DISTINCT camera) AS cameras FROM segments WHERE id > ?", [int(mark)])]
     got = [r for r in got if r["segments"]]
-    if got:  # the time covered goes with it, up to the first segment still being written (design/0115)
-        after = int(node.value(db, SPANS_KEY) or mark)
-        writing = db.execute("SELECT min(id) FROM segments WHERE id > ? AND state = 'writing'", [after]).fetchone()[0]
-        upto = got[-1]["last_id"] if writing is None else min(got[-1]["last_id"], writing - 1)
+    # the time covered goes with it, up to the first segment still being written (design/0115);
+    # what was being written then goes when it is closed: with the next range, or, when there is
+    # none (a standby at rest), with the last range again (the office keeps when it first heard of it)
+    after = int(node.value(db, SPANS_KEY) or mark)
+    last = got[-1]["last_id"] if got else int(mark)
+    writing = db.execute("SELECT min(id) FROM segments WHERE id > ? AND state = 'writing'", [after]).fetchone()[0]
+    upto = last if writing is None else min(last, writing - 1)
+    if not got and upto > after and node.value(db, FIRST_KEY) is not None:
+        got = [{"first_id": int(node.value(db, FIRST_KEY) or 0), "last_id": int(mark)}]
+    if got and upto > after:
         got[-1] = {**got[-1], "spans": footage_spans(db, after, upto), SPANS_KEY: upto}
     return got
 
