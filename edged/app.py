@@ -150,7 +150,6 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
     monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA
     backfill = Backfill(lambda: monitor.cfg, writer, data_dir, guard, clock)  # gaps from the cameras' own recordings (design/0106)
-    from_standby = FromStandby(lambda: monitor.cfg, writer, data_dir, guard, clock)  # and from the site's standby (design/0115)
     free = FreeSpace(data_dir, clock)  # the data disk's free space: its one reader (design/0069)
     try:
         await free.get()  # a first reading, for the status line at READY
@@ -286,7 +285,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
-                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "backfill": backfill.run, "from-standby": from_standby.run, "inspections": inspector.run, "viewer": viewer.run,
+                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "backfill": backfill.run, "from-standby": FromStandby(lambda: monitor.cfg, writer, data_dir, guard, clock).run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,
