@@ -3,7 +3,8 @@
 - docs/ref/edgectl.md's list of every verb, from edgectl's parser (edged/cli/edgectl.py
   build_parser: each verb's usage line and its help);
 - docs/ref/config.md's and systemd/edged.example.toml's [[cameras]] block, from the keys
-  declared in edged/config/cameras.py (edged/config/declare.py).
+  declared in edged/config/cameras.py (edged/config/declare.py), and config.md's [backfill]
+  block from edged/config/backfill.py.
 
     python -m edged.docs            # rewrite the generated parts
     python -m edged.docs --check    # exit 1 naming each stale page (tests/test_docs.py runs it)
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 from edged.cli.edgectl import build_parser
+from edged.config.backfill import BackfillConfig
 from edged.config.cameras import CameraConfig
 from edged.config.declare import block
 from edged.i18n import speaking
@@ -77,7 +79,8 @@ def _comment(text: str, markdown: bool) -> str:
 def pages() -> dict[str, list[tuple[str, str]]]:
     return {
         "docs/ref/edgectl.md": [("edged/cli/ (edgectl's parser)", edgectl_verbs())],
-        "docs/ref/config.md": [("edged/config/cameras.py", cameras_block(example=False))],
+        "docs/ref/config.md": [("edged/config/cameras.py", cameras_block(example=False)),
+                               ("edged/config/backfill.py", "```toml\n" + block(BackfillConfig, "[backfill]") + "```\n")],
         "systemd/edged.example.toml": [("edged/config/cameras.py", cameras_block(example=True))],
     }
 
