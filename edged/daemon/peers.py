@@ -55,7 +55,7 @@ def _files(data_dir: Path) -> tuple[Path, Path, Path]:
     folder = Path(data_dir)
     cert, ca, key = folder / nodecert.CERT_FILE, folder / nodecert.CA_FILE, folder / nodekey.KEY_FILE
     if nodecert.node_chain(folder) is None:
-        raise NotEnrolled("this box is not enrolled (no certificate from the office): run `edgectl enrol` "
+        raise NotEnrolled("this box is not enrolled (no certificate from the office): run `edgectl enrol` "  # i18n: the journal's and another box's (machine to machine)
                           "(docs/guide/failover.md)")
     return cert, ca, key
 
@@ -90,7 +90,7 @@ def peer_identity(der: bytes | None, data_dir: Path, now_us: int) -> nodecert.Id
     the office's CA this box pinned."""
     ca = nodecert.pinned_ca(data_dir)
     if not der or ca is None:
-        raise nodecert.CertError("no certificate from the other side")
+        raise nodecert.CertError("no certificate from the other side")  # i18n: the journal's and another box's (machine to machine)
     return nodecert.check_chain([x509.load_der_x509_certificate(der)], ca, None, now_us)
 
 
@@ -130,9 +130,9 @@ class StandbyServer:
             tls = request.transport.get_extra_info("ssl_object") if request.transport else None
             who = peer_identity(tls.getpeercert(binary_form=True) if tls else None, self.data_dir, self.clock.now_us())
         except nodecert.CertError as exc:
-            raise web.HTTPForbidden(text=f"not an enrolled box of this site: {exc}") from None
+            raise web.HTTPForbidden(text=f"not an enrolled box of this site: {exc}") from None  # i18n: the journal's and another box's (machine to machine)
         if not rules.may_ask(who.site, who.node, cfg.site.id, cfg.standby.boxes):
-            raise web.HTTPForbidden(text=f"{who.name} is not a box this standby stands in for")
+            raise web.HTTPForbidden(text=f"{who.name} is not a box this standby stands in for")  # i18n: the journal's and another box's (machine to machine)
         return who.node, rules.cameras_for(who.node, ((c.id, c.box) for c in cfg.standby.cameras))
 
     async def _segments(self, request: web.Request) -> web.Response:
@@ -141,9 +141,9 @@ class StandbyServer:
         try:
             from_us, to_us = int(request.query["from_us"]), int(request.query["to_us"])
         except (KeyError, ValueError):
-            raise web.HTTPBadRequest(text="from_us and to_us: microseconds since the epoch") from None
+            raise web.HTTPBadRequest(text="from_us and to_us: microseconds since the epoch") from None  # i18n: the journal's and another box's (machine to machine)
         if camera not in cameras:
-            raise web.HTTPForbidden(text=f"camera {camera!r} is not one this standby records for {box}")
+            raise web.HTTPForbidden(text=f"camera {camera!r} is not one this standby records for {box}")  # i18n: the journal's and another box's (machine to machine)
         rows = await self.writer.run(lambda c: store.served(c.db, camera, from_us, to_us))
         return web.json_response({"node": self.cfg().site.node, "segments": rows})
 
@@ -152,7 +152,7 @@ class StandbyServer:
         camera, path = request.query.get("camera", ""), request.query.get("path", "")
         row = await self.writer.run(lambda c: store.is_served(c.db, camera, path)) if camera in cameras else None
         if row is None:
-            raise web.HTTPNotFound(text="no such segment of a camera this standby records for you")
+            raise web.HTTPNotFound(text="no such segment of a camera this standby records for you")  # i18n: the journal's and another box's (machine to machine)
         self.served += 1
         return web.FileResponse(self.data_dir / row["path"], chunk_size=CHUNK)
 
@@ -215,7 +215,7 @@ class FromStandby:
                                                                 "to_us": str(gap["to_us"])}) as r:
                 who = self._standby(http)  # the standby, as the office named it
                 if r.status != 200:
-                    raise ClientError(f"the standby answered {r.status}: {(await r.text())[:200]}")
+                    raise ClientError(f"the standby answered {r.status}: {(await r.text())[:200]}")  # i18n: the journal's and another box's (machine to machine)
                 got = await r.json()
         except (ClientError, OSError, asyncio.TimeoutError, nodecert.CertError) as exc:
             log.warning("camera %s: the standby (%s) was not asked for gap %d: %s; asked again later", cam,
@@ -259,7 +259,7 @@ class FromStandby:
         seen = getattr(http.connector, "certs", [])
         names = {peer_identity(der, self.data_dir, self.clock.now_us()) for der in seen}
         if len({(i.site, i.node) for i in names}) != 1:
-            raise nodecert.CertError("no certificate from the standby" if not names else "the standby's certificate changed")
+            raise nodecert.CertError("no certificate from the standby" if not names else "the standby's certificate changed")  # i18n: the journal's and another box's (machine to machine)
         return next(iter(names))
 
     async def _one(self, http: ClientSession, base: str, gap: dict[str, Any], seg: dict[str, Any], standby: str,

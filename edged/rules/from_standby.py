@@ -48,7 +48,7 @@ def to_fetch(gap_from_us: int, gap_to_us: int, offered: Sequence[Mapping[str, An
 def arrived_ok(offered: Mapping[str, Any], sha256: str, size: int) -> str | None:
     """None when what arrived is what the standby offered; else why not (kept out of the catalog)."""
     if size != offered.get("bytes"):
-        return f"{size} bytes arrived, the standby's catalog says {offered.get('bytes')}"
+        return f"{size} bytes arrived, the standby's catalog says {offered.get('bytes')}"  # i18n: the journal's and another box's (machine to machine)
     if sha256 != offered.get("sha256"):
         return f"its SHA-256 {sha256[:16]}... is not the standby's {str(offered.get('sha256'))[:16]}..."
     return None
