@@ -288,6 +288,10 @@ class FromStandby:
             log.error("camera %s: %s from the standby was not stored: %s", cam, seg["path"], why)
             return False
         dest = self.data_dir / rel
+        if await asyncio.to_thread(dest.exists):  # never over a file of the box's own (a row a crash left)
+            part.unlink(missing_ok=True)
+            log.error("camera %s: %s from the standby was not stored: a file is at %s already", cam, seg["path"], rel)
+            return False
         now = self.clock.now_us()
         await self.writer.run(lambda c: store.open_segment(c.db, cam, start, rel, now))
         if self.guard is not None:  # told before the file appears: the tamper watcher knows it is ours
