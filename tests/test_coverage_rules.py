@@ -149,3 +149,14 @@ def test_a_node_reports_the_time_its_footage_covers_once_closed(tmp_path):
     from_standby.open_segment(db, "door", 4 * S, "video/door/4.mp4", 0)  # fetched back from the standby
     segment_rows.close(db, "video/door/4.mp4", {"end_us": 6 * S, "bytes": 1})
     assert told(footage_since(db)) == {"door": [[4 * S, 6 * S, "standby"]]}
+
+
+def test_edgectl_status_says_what_is_fetched_from_the_standby():
+    from edged.cli.edgectl import from_standby_text
+
+    span = {"camera": "door", "from_us": 1_795_000_000 * S, "to_us": 1_795_000_060 * S}
+    lines = from_standby_text({"from_standby_now": {**span, "standby": "spare", "fetched": 3, "segments": 30},
+                               "from_standby": [{**span, "segments": 30}, {**span, "segments": 0}]})
+    assert "being fetched from the standby spare (3 of 30 segments)" in lines[0]
+    assert "filled from the standby (30 segments)" in lines[1] and "the standby had nothing of it" in lines[2]
+    assert from_standby_text({}) == []
