@@ -246,7 +246,9 @@ class FromStandby:
         overlapping = sum(1 for o in offered if o["start_us"] < gap["to_us"] and o["end_us"] > gap["from_us"])
         await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.state_after(fetched, overlapping)))
         if fetched:
-            log.warning("camera %s: %d segments of gap %d fetched from the standby %s", cam, fetched, gap["id"], who.node)
+            log.info("camera %s: %d segments of gap %d fetched from the standby %s (so far %.0f s of footage in %.1f s, "
+                     "%.1f times real time)", cam, fetched, gap["id"], who.node, self.fetched_us / 1e6, self.took_s,
+                     self.fetched_us / 1e6 / max(self.took_s, 1e-3))
         return fetched
 
     async def _publish(self) -> None:
