@@ -27,7 +27,7 @@ from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_a
                                    central_pg_partitions)
 from tests.support.daemon import wait_for
 from tests.support.postgres import Postgres, available
-from tests.test_central import ROOT
+from tests.support.daemon import ROOT
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
