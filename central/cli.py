@@ -9,6 +9,7 @@
     edged-central keys [--out FILE] [--json]  the fleet's node keys, signed by the central key
     edged-central nodes list|accept|revoke|ca|crl   the office's CA: enrolments (design/0097)
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
+    edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
 
 Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from central import config as cfgmod
-from central import fleet, logcheck, report
+from central import coverage, fleet, logcheck, report
 from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
 from central.store import Store, now_us
@@ -99,6 +100,25 @@ def cmd_findings(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
                      f"{f['message']}" for f in reversed(rows))
     _out(args, rows, text or "no findings")
     return 1 if any(f["severity"] == "critical" for f in rows) and args.fail_on_critical else 0
+
+
+def cmd_coverage(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    """A camera's time covered over the last hours, counted once across every box of the site
+    (its own, a standby's, what was fetched back), by kind, and its holes (design/0115)."""
+    to_us = now_us()
+    from_us = to_us - int(args.hours * 3600e6)
+    store = _store(cfg)
+    try:
+        s = coverage.summary(coverage.rows(store.db, args.site, args.camera, from_us, to_us), from_us, to_us)
+    finally:
+        store.close()
+    kinds = ", ".join(f"{k} {v / 1e6:.0f} s" for k, v in s["by_kind"].items()) or "none"
+    text = (f"camera {args.camera} of site {args.site}, {_when(from_us, cfg.tz)} to {_when(to_us, cfg.tz)}: "
+            f"{s['covered_us'] / 1e6:.0f} s covered once ({kinds}); held twice {s['held_twice_us'] / 1e6:.0f} s; "
+            f"{len(s['holes'])} holes over 1 s" + "".join(f"\n  hole {_when(a, cfg.tz)} - {_when(b, cfg.tz)}"
+                                                       for a, b in s["holes"]))
+    _out(args, {"site": args.site, "camera": args.camera, **s}, text)
+    return 0
 
 
 def cmd_report(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
@@ -317,11 +337,16 @@ def parser() -> argparse.ArgumentParser:
                        "by the central office's key, for `edgectl verify --keys`")
     k.add_argument("--out", metavar="FILE", help="write the signed list here (default: standard output)")
     k.add_argument("--json", action="store_true")
+    cv = sub.add_parser("coverage", help="a camera's time covered, counted once across the site's boxes, by kind")
+    cv.add_argument("--site", required=True)
+    cv.add_argument("--camera", required=True)
+    cv.add_argument("--hours", type=float, default=24.0, help="the last this many hours (default 24)")
+    cv.add_argument("--json", action="store_true")
     hp = sub.add_parser("hash-password", help="read a password and print its hash for [dashboard.accounts.NAME]")
     from central import nodes
 
     nd = nodes.register(sub)
-    for x in (s, f, rep, v, a, k, hp, *nd):
+    for x in (s, f, rep, v, a, k, cv, hp, *nd):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
     for x in (r, s, f, rep, v, a, k, hp, *nd):
         x.add_argument("--allow-config-secrets", action="store_true", dest="allow_sub", help=argparse.SUPPRESS)
@@ -330,7 +355,7 @@ def parser() -> argparse.ArgumentParser:
 
 VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
          "verify-log": cmd_verify_log, "anchor": cmd_anchor,
-         "keys": cmd_keys, "nodes": cmd_nodes, "hash-password": cmd_hash_password}
+         "keys": cmd_keys, "nodes": cmd_nodes, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -197,7 +197,8 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
                   ("segment_id", POS, False)],
     # footage recorded since the last one, a range of segment ids (design/0095): when the office first heard of it
     "footage": [("first_id", POS, True), ("last_id", POS, True), ("from_us", UINT, False),
-                ("to_us", UINT, False), ("segments", UINT, False), ("cameras", UINT, False)],
+                ("to_us", UINT, False), ("segments", UINT, False), ("cameras", UINT, False),
+                ("spans", DICT, False)],  # camera -> [[from_us, to_us, kind], ...] (design/0115)
     "inspection": [("run", INT, True), ("kind", SHORT, False), ("due_us", UINT, False), ("ran_us", UINT, False),
                    ("signed_us", UINT, False), ("countersigned_us", UINT, False), ("inspector", SHORT, False),
                    ("supervisor", SHORT, False)],

@@ -99,11 +99,17 @@ _SCHEMA_3 = [
         heard_us INTEGER NOT NULL, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
 ]
 
-# version 4 (issue 43 item 2): the resends the office asked a node for, one per gap
+# version 4 (issue 43 item 2): the resends the office asked a node for, one per gap; (issue 44,
+# design/0115) the time each node's footage of a camera covers, by kind, from its `footage`
+# messages: a camera's time is counted once, whichever boxes hold it (central/coverage.py)
 _SCHEMA_4 = [
     """CREATE TABLE IF NOT EXISTS resends (
         node TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, asked_us INTEGER NOT NULL,
         nonce TEXT NOT NULL, tries INTEGER NOT NULL, PRIMARY KEY (node, first_seq)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS coverage (
+        node TEXT NOT NULL, camera TEXT NOT NULL, from_us INTEGER NOT NULL, to_us INTEGER NOT NULL,
+        kind TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS coverage_camera ON coverage(camera, from_us)",
 ]
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import ca, verify
+from central import ca, coverage, verify
 from central.store import Store
 
 log = logging.getLogger("edged.central")
@@ -330,6 +330,9 @@ class Verifier:
         """Footage the node recorded: the office's clock says when it first heard of it (design/0095)."""
         self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us)"
                               " VALUES (?, ?, ?, ?)", [self.node, m["first_id"], m["last_id"], self.received_us])
+        for camera, row in coverage.spans_of(m.get("spans")):  # the time it covers, counted once (design/0115)
+            self.store.db.execute("INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES (?, ?, ?, ?, ?)",
+                                  [self.node, camera, *row])
 
     def _heard(self, segment_id: Any) -> tuple[int | None, int | None]:
         """(when the office first heard of the segment, the lowest segment id the node named). The

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from edged.cli.edgectl import build_parser
+from edged.config.backfill import BackfillConfig
 from edged.config.cameras import CameraConfig
 from edged.config.declare import block
 from edged.config.health import HealthConfig, InspectionConfig
@@ -119,6 +120,7 @@ def pages() -> dict[str, list[tuple[str, str]]]:
             ("edged/config/cameras.py", cameras_block(example=False)),
             ("edged/config/motion.py", sections((MotionKeys, "[cameras.motion]"))),
             ("edged/config/standby.py", sections((StandbyConfig, "[standby]"))),
+            ("edged/config/backfill.py", sections((BackfillConfig, "[backfill]"))),
             ("edged/config/site.py [time]", sections((TimeConfig, "[time]"))),
             ("edged/config/health.py and upkeep.py", sections(
                 (HealthConfig, "[health]"), (InspectionConfig, "[inspection]"), (AuditConfig, "[audit]"),

@@ -111,7 +111,8 @@ class Reporter:
         return await self._send("retention", self.topics.retention, record)
 
     async def footage(self, record: dict[str, Any]) -> int:
-        """Footage recorded (first_id, last_id, from_us, to_us, segments, cameras), durable (design/0095)."""
+        """Footage recorded (first_id, last_id, from_us, to_us, segments, cameras), durable (design/0095),
+        with the time it covers per camera and kind (spans, design/0115)."""
         return await self._send("footage", self.topics.footage, record)
 
     async def inspection(self, record: dict[str, Any]) -> int:

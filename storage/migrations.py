@@ -17,6 +17,7 @@ from storage.footage import identity, segment_schema
 from storage.people import people_schema
 from storage.time import corrections
 from storage.footage import standins
+from storage.footage import from_standby as peer_store
 
 migrations = Migrations("edged.catalog")
 
@@ -439,3 +440,10 @@ def m024_live_permission(db: sqlite_utils.Database) -> None:
     """Live view is a permission an admin gives per person (design/0108; 001 §15, 002 §7): an
     account watches live only with `live` set, whatever its roles. Existing accounts start without."""
     db.execute("ALTER TABLE accounts ADD COLUMN live INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m025_standby_backfill(db: sqlite_utils.Database) -> None:
+    """A box fetches a gap back from its standby (design/0115): each gap says whether it was
+    asked of the standby (`standby`: NULL not yet, 'done', 'none'), and how much came back."""
+    peer_store.m025(db)

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,9 +18,10 @@ import pytest
 from storage import audit
 from storage.time.clock import SYSTEM
 from tests.support.broker import Broker
+from tests.support.central import Central
 from tests.support.cameras import RtspServer, free_port, make_clip
 from tests.support.catalog import audit_rows, delete_messages, rows, set_audit
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.people import People
 
 S = 1_000_000
@@ -33,56 +31,6 @@ SITE = "test"
 @pytest.fixture
 def clip(tmp_path):
     return make_clip(tmp_path, fps=20, gop=20, seconds=10)
-
-
-class Central:
-    """`edged-central run` as a subprocess, and its CLI."""
-
-    def __init__(self, tmp_path: Path, broker: Broker):
-        self.port = free_port()
-        self.config = tmp_path / "central.toml"
-        self.config.write_text(f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\nclient_id = "central-test"\n'
-                               f'[storage]\ndata_dir = "central-data"\n'
-                               f'[verify]\ninterval = "300ms"\ngap_grace = "2s"\nsilent_after = "1m"\n'
-                               f'[dashboard]\nlisten = "127.0.0.1:{self.port}"\n[report]\ntimezone = "UTC"\n')
-        self.log_path = tmp_path / "central.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Central":
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "central.cli", "run", "--config", str(self.config)],
-                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self._up(), 30, "the central dashboard")
-        return self
-
-    def _up(self) -> bool:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/status", timeout=2).read()
-            return True
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-        self._log.close()
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "central.cli", "--config", str(self.config), *args],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
-
-    def json(self, *args: str):
-        r = self.cli(*args, "--json")
-        assert r.returncode in (0, 1), r.stderr
-        return json.loads(r.stdout)
-
-    def findings(self, kind: str, node: str | None = None) -> list[dict]:
-        try:
-            rows = self.json("findings", *(["--node", node] if node else []))
-        except (AssertionError, json.JSONDecodeError):
-            return []
-        return [f for f in rows if f["kind"] == kind]
 
 
 def node(tmp_path: Path, name: str, camera_url: str, broker: Broker, viewer_port: int | None = None) -> Daemon:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.support.broker import Broker
 from tests.support.cameras import RtspServer
+from tests.support.catalog import audit_top, central_audit_top, central_seqs
 from tests.support.daemon import wait_for
 from tests.support.people import People
 from tests.test_central import SITE, Central, _outbox, clip, node, status_nodes  # noqa: F401  (clip: a fixture)
@@ -38,19 +39,17 @@ def _kill(broker: Broker) -> None:
 
 
 def _central_seqs(central: Central, name: str) -> list[int]:
-    db = central.config.parent / "central-data" / "central.db"
     try:
-        with sqlite3.connect(db, timeout=5) as c:
-            return [r[0] for r in c.execute("SELECT seq FROM messages WHERE node = ? ORDER BY seq", [name])]
+        with sqlite3.connect(central.config.parent / "central-data" / "central.db", timeout=5) as c:
+            return central_seqs(c, name)
     except sqlite3.Error:
         return []
 
 
 def _central_audit(central: Central, name: str) -> int:
-    db = central.config.parent / "central-data" / "central.db"
     try:
-        with sqlite3.connect(db, timeout=5) as c:
-            return c.execute("SELECT coalesce(max(seq_local), 0) FROM audit WHERE node = ?", [name]).fetchone()[0]
+        with sqlite3.connect(central.config.parent / "central-data" / "central.db", timeout=5) as c:
+            return central_audit_top(c, name)
     except sqlite3.Error:
         return 0
 
@@ -72,7 +71,7 @@ def test_a_regional_broker_killed_mid_run_loses_nothing(tmp_path, clip):
             people = People(n1.config, tmp_path / "n1")
             for who, role in (("carol", "custodian"), ("alice", "approver")):
                 people.add(who, role)  # audit records: durable messages
-            said = n1.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]
+            said = audit_top(n1)
             outbox = n1.data_dir / "outbox.db"
             wait_for(lambda: not _outbox(outbox), 40, "the node's outbox taken by the region")
             _kill(regional)  # with the messages only in its queue

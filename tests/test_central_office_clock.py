@@ -14,7 +14,7 @@ import pytest
 from central import verify
 from central.store import Store
 from central.verifier import Verifier
-from tests.support.catalog import central_as_schema_2, central_destruction_days, central_schema
+from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -116,6 +116,6 @@ def test_a_store_of_schema_2_gains_the_footage_table(tmp_path):
     central_as_schema_2(store)
     store.close()
     store = Store(tmp_path / "c.db")
-    assert central_schema(store) == (4, 0)  # and the resends' table (issue 43)
-    assert store.db.execute("SELECT count(*) FROM resends").fetchone()[0] == 0
+    assert central_schema(store) == (4, 0)  # and schema 4's resends (issue 43) and coverage (design/0115)
+    assert central_resends(store.db) == (0, None)
     store.close()

@@ -27,7 +27,8 @@ from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_a
                                    central_pg_partitions)
 from tests.support.daemon import wait_for
 from tests.support.postgres import Postgres, available
-from tests.test_central import ROOT, clip  # noqa: F401  (clip: a fixture)
+from tests.support.daemon import ROOT
+from tests.test_central import clip  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
@@ -464,6 +465,7 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
     from central import ca
     from tests.support.cameras import RtspServer
     from mqtt.commands import sign_command
+    from tests.support.catalog import audit_top, central_audit_top, central_replies, central_resends, central_seqs
     from tests.support.broker import Subscriber
     from tests.support.daemon import Daemon, write_config
 
@@ -495,31 +497,28 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
                      "the box's first messages verified")
             inst["c"].stop(signal.SIGKILL)  # for good
             killed = time.monotonic()
-            before = box.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]
+            before = audit_top(box)
             office = Subscriber(broker, "edged/v1/test/n1/cmd/state/reply").start()
             try:
                 for k in range(6):  # each: an audit record and a reply, durable; a third dealt to c's dead session
                     office.publish("edged/v1/test/n1/cmd/state", json.dumps(sign_command(
                         key, "state", {}, f"nonce-state-{k:04d}", now_us() + 60_000_000, "test/n1")))
-                said = wait_for(lambda: (s := box.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]) >= before + 6
-                                and s, 30, "the six commands recorded")
+                said = wait_for(lambda: (s := audit_top(box)) >= before + 6 and s, 30, "the six commands recorded")
             finally:
                 office.stop()
             made = time.monotonic() - killed
 
             def whole() -> bool:
-                seqs = [r[0] for r in store.db.execute(
-                    "SELECT seq FROM messages WHERE node = 'test/n1' ORDER BY seq").fetchall()]
-                got = store.db.execute("SELECT max(seq_local) FROM audit WHERE node = 'test/n1'").fetchone()[0]
+                seqs = central_seqs(store.db, "test/n1")
+                got = central_audit_top(store.db, "test/n1")
                 n = next(n for n in store.nodes() if n["node"] == "test/n1")
                 return bool(seqs) and (got or 0) >= said and seqs == list(range(seqs[0], seqs[-1] + 1)) \
                     and n["verified_seq"] == seqs[-1]
             wait_for(whole, 90, "every seq of the box stored and verified")
-            asked = store.db.execute("SELECT count(*), max(tries) FROM resends WHERE node = 'test/n1'").fetchone()
+            asked = central_resends(store.db, "test/n1")
             assert asked[0] >= 1, "nothing went to the killed instance's session: the test proved nothing"
             assert [f for f in store.findings() if f["kind"] in ("seq_gap", "seq_late")] == []
-            replies = [json.loads(r[0]) for r in store.db.execute(
-                "SELECT payload FROM messages WHERE node = 'test/n1' AND kind = 'reply'").fetchall()]
+            replies = central_replies(store.db, "test/n1")
             assert any(r.get("cmd") == "resend" and r["ok"] and r["result"]["requeued"] for r in replies), replies
             print(f"six commands recorded {made:.1f} s after the kill; gaps asked for again: {asked[0]} (at most "
                   f"{asked[1]} asks each); nothing lost, no finding, {time.monotonic() - killed:.1f} s after the kill")

@@ -79,3 +79,15 @@ def test_a_filed_gap_shorter_than_the_join_tolerance_still_splits_footage():
     gap = {"camera": "cam1", "from_us": START + 60 * S + 200_000, "to_us": START + 61 * S, "reason": "restart"}
     b = day_bands("cam1", START, END, START + 120 * S, segments=[a, b_], gaps=[gap])
     assert len(b["footage"]) == 2 and len(b["gap"]) == 1
+
+
+def test_backfilled_time_is_its_own_band_beside_the_gap_it_fills():
+    """Footage fetched after a gap (design/0106, 0115) is its own kind, by where it came from; the
+    gap stays on its band, and the time is accounted for."""
+    segs = [seg(0, 1), {**seg(1, 1.5), "source": "standby"}, {**seg(1.5, 2), "source": "backfilled"}, seg(2, 3)]
+    gaps = [{"camera": "cam1", "from_us": START + 1 * H, "to_us": START + 2 * H, "reason": "edged was not running"}]
+    b = day_bands("cam1", START, END, START + 3 * H, segments=segs, gaps=gaps)
+    assert [(s.from_us - START, s.to_us - START) for s in b["footage"]] == [(0, 1 * H), (2 * H, 3 * H)]
+    assert [(s.from_us - START, s.to_us - START, s.reason) for s in b["backfilled"]] == [
+        (1 * H, int(1.5 * H), "standby"), (int(1.5 * H), 2 * H, "backfilled")]
+    assert len(b["gap"]) == 1 and b["unknown"] == []

@@ -1,6 +1,8 @@
 """A standby box over a real mosquitto (issue 44 item 2, design/0107): kill -9 of the primary,
 the standby records its camera within 10 s (the takeover is measured and printed); the primary
-restarted, the standby stops once the primary has recorded again for `hold`."""
+restarted, the standby stops once the primary has recorded again for `hold`, and the primary
+fetches its gap back from the standby over mutual TLS with the certificates an office issued
+both (design/0115): its catalog is then whole but for the takeover itself."""
 
 from __future__ import annotations
 
@@ -8,22 +10,32 @@ import json
 import subprocess
 import time
 
+from storage.disk import datainit
+from storage.disk.hashing import sha256_file
+from storage.footage import from_standby
 from storage.footage.segment_rows import COMPLETE
+from storage.footage.spans import holes
 from tests.support.broker import Broker
+from tests.support.central import Central
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
+from tests.support.enrol import Office
+from tests.support.cameras import free_port
 
 HOLD_S = 8  # [standby] hold, short for the test (the rule's own tests hold 30 s)
 
 
-def daemon(tmp_path, name: str, port: int, cams: list[dict], extra: str = "") -> Daemon:
+def daemon(tmp_path, name: str, port: int, cams: list[dict], extra: str = "", office: Office | None = None) -> Daemon:
     data = tmp_path / name / "data"
+    if office is not None:  # made and enrolled before its first start, as a site installs a box
+        datainit.init_data(data, "test", "tests/test_standby_daemon.py")
+        office.enrol(data, "test", name)
     config = write_config(tmp_path / name / "edged.toml", data, cams, storage={"segment_length": "2s"})
     text = config.read_text().replace('id = "test"\n', f'id = "test"\nnode = "{name}"\n', 1)
     config.write_text(text + f'\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\nkeepalive = "5s"\n'
                       f'reconnect_max = "1s"\n{extra}')
-    return Daemon(config, data, tmp_path / name / "edged.log")
+    return Daemon(config, data, tmp_path / name / "edged.log", init_data=office is None)
 
 
 def decodes(path) -> str:
@@ -32,18 +44,25 @@ def decodes(path) -> str:
     return out.stderr or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
 
 
-def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path):
+def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGED_PEER_POLL_S", "1")
+    monkeypatch.setenv("EDGED_FOOTAGE_EVERY_S", "1")  # the office hears of footage at once, not in 10 min
     (tmp_path / "primary").mkdir(), (tmp_path / "spare").mkdir()
     clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
     broker = Broker(tmp_path / "broker").start()
+    office, serve = Office(), free_port()
+    central = Central(tmp_path, broker).start()
     with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras:
         door = {"id": "door", "url": cameras.url("door")}
-        primary = daemon(tmp_path, "primary", broker.port, [door])
+        primary = daemon(tmp_path, "primary", broker.port, [door],
+                         f'\n[backfill]\nstandby = "127.0.0.1:{serve}"\n', office)
         spare = daemon(tmp_path, "spare", broker.port, [{**door, "box": "primary"}],
-                       f'\n[standby]\nfor = ["primary"]\nhold = "{HOLD_S}s"\n')
+                       f'\n[standby]\nfor = ["primary"]\nhold = "{HOLD_S}s"\n\n[backfill]\nlisten = "127.0.0.1:{serve}"\n',
+                       office)
         primary.start(), spare.start()
+        began = None
         try:
-            wait_for(lambda: primary.segments("door"), 30, "the primary recording")
+            began = wait_for(lambda: primary.segments("door"), 30, "the primary recording")[0]["start_us"]
             wait_for(lambda: json.loads(node_value(spare, "standby") or "{}").get("for") == ["primary"], 30,
                      "the standby watching")
             assert not spare.segments("door"), "the standby recorded the camera of a box that is there"
@@ -73,8 +92,41 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path):
             wait_for(lambda: spare.camera("door")["state"] == "disabled", 10, "the standby's door at rest")
             done = [s for s in spare.segments("door") if s["state"] == COMPLETE]
             assert done and all(decodes(spare.data_dir / s["path"]) == "" for s in done)
+
+            # the primary fetches its gap back from the standby, hash-checked, beside its own footage
+            (gap,) = [g for g in primary.gaps("door") if g["from_us"] < spell[0]["started_us"] < g["to_us"]]
+            wait_for(lambda: primary.gaps("door")[0]["standby"] == from_standby.DONE, 30,
+                     "the primary's gap fetched from the standby")
+            got = [s for s in primary.segments("door") if s["source"] == "standby"]
+            theirs = {s["sha256"]: s for s in done}
+            assert got and all(s["sha256"] in theirs and sha256_file(primary.data_dir / s["path"]) == s["sha256"]
+                               for s in got)
+            assert all(decodes(primary.data_dir / s["path"]) == "" for s in got)
+            assert len(audit_rows(primary, from_standby.ACTION)) == len(got)
+            end = min(s["end_us"] for s in primary.segments("door") if s["start_us"] > gap["to_us"])
+            left = holes(began, end, [(s["start_us"], s["end_us"]) for s in primary.segments("door")], 1_000_000)
+            first = min(s["start_us"] for s in done)
+            print(f"primary after backfill from the standby: holes over 1 s {[(h[1] - h[0]) / 1e6 for h in left]} s "
+                  f"(the takeover: {(first - gap['from_us']) / 1e6:.2f} s)")
+            # what is left is what neither box recorded: from the kill to the standby's first segment
+            assert all(h[0] >= gap["from_us"] - 1_000_000 and h[1] <= first + 1_000_000 for h in left), left
+
+            # the office counts the camera's time once, whichever box holds it: one record, whole but
+            # for the same takeover, the minutes both hold not counted twice
+            def office():
+                c = central.json("coverage", "--site", "test", "--camera", "door", "--hours", "1")
+                inside = [h for h in c["holes"] if began < h[0] < end]  # before: the office never heard (design/0095)
+                return c if set(c["by_node"]) == {"test/primary", "test/spare"} and c["by_kind"].get("standby") \
+                    and len(inside) <= 1 and all(h[1] <= end for h in inside) else None
+            seen = wait_for(office, 30, "the office's coverage of both boxes")
+            inside = [h for h in seen["holes"] if began < h[0] < end]
+            print(f"office: {seen['covered_us'] / 1e6:.1f} s covered once, by kind {seen['by_kind']}, held twice "
+                  f"{seen['held_twice_us'] / 1e6:.1f} s, holes {inside}")
+            assert seen["held_twice_us"] > 0 and seen["covered_us"] < sum(seen["by_node"].values())
+            assert all(h[0] >= gap["from_us"] - 1_000_000 and h[1] <= first + 1_000_000 for h in inside), inside
         finally:
             for d in (primary, spare):
                 if d.proc is not None and d.proc.poll() is None:
                     d.stop()
+            central.stop()
             broker.stop()

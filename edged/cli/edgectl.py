@@ -75,6 +75,7 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
             newest=fmt_time(data["newest_us"]), open=data["open_segments"])),
         field(_("gaps"), _("{n} in the last 24 h").format(n=data["gaps_24h"])),
         *[field(_("backfill"), backfill_text(g)) for g in data.get("backfill") or []],
+        *[field(_("backfill"), text) for text in from_standby_text(data)],
         field(_("broker"), data["broker"] or _("not configured")),
         *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
         *([field(_("standby"), standby_text(data["standby"]))] if data.get("standby") else []),
@@ -98,6 +99,22 @@ def backfill_text(g: dict[str, Any]) -> str:
         note = {"text": g["backfill_note"]}
     return _("camera {camera}: {span} not backfilled: {why}").format(
         camera=g["camera"], span=span, why=render(note.get("text") or "", note))
+
+
+def from_standby_text(data: dict[str, Any]) -> list[str]:
+    """The gap being fetched back from the standby, and those fetched in the last day (design/0115)."""
+    out = []
+    now = data.get("from_standby_now")
+    if now:
+        out.append(_("camera {camera}: {span} being fetched from the standby {standby} ({n} of {total} segments)").format(
+            camera=now["camera"], span=f"{fmt_time(now['from_us'])} - {fmt_time(now['to_us'])}",
+            standby=now["standby"], n=now["fetched"], total=now["segments"]))
+    for g in data.get("from_standby") or []:
+        span = f"{fmt_time(g['from_us'])} - {fmt_time(g['to_us'])}"
+        out.append(_("camera {camera}: {span} filled from the standby ({n} segments)").format(
+            camera=g["camera"], span=span, n=g["segments"]) if g["segments"] else
+            _("camera {camera}: {span} the standby had nothing of it").format(camera=g["camera"], span=span))
+    return out
 
 
 STANDBY_WHY = {"offline": N_("it is offline"), "silent": N_("nothing heard from it"),

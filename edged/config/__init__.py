@@ -21,6 +21,8 @@ from edged.config.people import AccountsConfig, _accounts
 from edged.config.policy import CATEGORIES, RequestPolicy, _policy, default_policy
 from edged.config.retention import RetentionConfig, _retention
 from edged.config.standby import StandbyConfig, _standby, at_rest, check_boxes
+from edged.config import backfill as backfill_section
+from edged.config.backfill import BackfillConfig
 from edged.config.upkeep import AuditConfig, MaintenanceConfig, _audit, _maintenance
 from edged.config.secrets import load_secrets, merge_secrets, refuse_inline
 from edged.config.site import (
@@ -78,6 +80,7 @@ class Config:
     maintenance: MaintenanceConfig = MaintenanceConfig()    # [maintenance]: where its catalog copy goes (R1.7)
     time: TimeConfig = TimeConfig()                         # [time]: whether the site keeps its clock by NTP
     standby: StandbyConfig = StandbyConfig()  # [standby]: the boxes it stands in for (design/0107)
+    backfill: BackfillConfig = BackfillConfig()  # [backfill]: its cap, the standby it asks, where it serves (design/0115)
     forms: Forms = NO_FORMS     # [forms]: the site's rule and its own application forms (design/0081)
     inline_secrets: tuple[str, ...] = ()  # fields holding a password in the config file itself
 
@@ -145,7 +148,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
     try:
         _check_keys(data, "", ("site", "storage", "recorder", "retention", "control", "cameras", "mqtt",
                                "health", "inspection", "accounts", "viewer", "secrets", "policy", "audit",
-                               "maintenance", "time", "forms", "standby"))
+                               "maintenance", "time", "forms", "standby", "backfill"))
         data, inline = merge_secrets(data, load_secrets(_table(data, "secrets", "secrets"), base_dir))
         cameras_raw = data.get("cameras", [])
         if not isinstance(cameras_raw, list):
@@ -180,7 +183,7 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
             cameras=cameras,
             source=source,
             mqtt=mqtt,
-            standby=standby,
+            standby=standby, backfill=backfill_section.parse(_table(data, "backfill", "backfill")),
             viewer=_viewer(_table(data, "viewer", "viewer"), base_dir),
             accounts=accounts,
             policy=policy,

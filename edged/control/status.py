@@ -34,6 +34,7 @@ from storage.footage import gaps as gap_table, restamps
 from storage.keys import nodecert
 from storage.footage import events as event_table
 from storage.footage import backfill as backfill_table
+from storage.footage import from_standby as from_standby_table
 from storage import cameras as camera_table
 from storage import node as node_table
 from storage.footage import segments as segment_table
@@ -103,6 +104,9 @@ class StatusOps(Operations):
                 "segments": seg["segments"], "footage_bytes": seg["bytes"], "oldest_us": seg["oldest_us"],
                 "newest_us": seg["newest_us"], "open_segments": seg["open"], "gaps_24h": gaps,
                 "backfill": backfill,
+                # design/0115: the gaps fetched back from the standby, and the one being fetched
+                "from_standby": from_standby_table.in_progress(db, clock.now_us() - DAY_US),
+                "from_standby_now": json.loads(node["from_standby"]) if node.get("from_standby") else None,
                 "broker": node.get("mqtt_status"),
                 # edgectl doctor (design/0077): the audit chain's head, and how far the broker has taken it
                 "audit_seq": (audit.head(db) or {}).get("seq"),

@@ -3,7 +3,7 @@ says `edge_recording = true`, fetch the gap's time from the camera's recording (
 and store it as segments of that camera marked `backfilled`.
 
 Off the recording path: one task of its own, one camera and one gap at a time, the replay read
-on a thread of its own (recorder/replay.py) paced to CAP_BYTES_S, the catalog written through
+on a thread of its own (recorder/replay.py) paced to [backfill] cap_mbit (design/0115), the catalog written through
 the one writer like any other part. Never on footage edged has: only the gap's interval is
 asked for, and only frames inside it are kept (edged/rules/backfill.py). The gap row records
 the time fetched up to, so a backfill interrupted (a stop, a crash, the camera gone) resumes
@@ -41,7 +41,6 @@ log = logging.getLogger("edged.daemon.backfill")
 T = TypeVar("T")
 POLL_S = float(os.environ.get("EDGED_BACKFILL_POLL_S", "30"))  # how often the gaps are looked at (tests: less)
 ONVIF_TIMEOUT_S = 15.0
-CAP_BYTES_S = 2_000_000       # the bandwidth cap: 16 Mbit/s, a few times a camera's main stream
 FRAGMENT_US = 1_000_000
 FRAME_US = 40_000             # a frame's length when the replay names no frame rate
 REFUSED_STATUS = {401, 403, 404, 405, 451, 453, 454, 455, 459, 461, 551}
@@ -77,9 +76,10 @@ def _with_credentials(uri: str, user: str | None, password: str | None) -> str:
 class Backfill:
     def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path,
                  guard: TamperGuard | None = None, clock: Clock = SYSTEM, poll_s: float = POLL_S,
-                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int = CAP_BYTES_S, segment_us: int = rules.SEGMENT_US):
+                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int | None = None, segment_us: int = rules.SEGMENT_US):
         self.cfg, self.writer, self.data_dir, self.guard, self.clock = cfg, writer, data_dir, guard, clock
         self.poll_s, self.settle_us, self.cap_bytes_s, self.segment_us = poll_s, settle_us, cap_bytes_s, segment_us
+        # cap_bytes_s None: the config's [backfill] cap_mbit, as reloaded
         self.on_segment: Callable[[], None] | None = None  # after each backfilled segment is stored (tests)
         self.current: dict[str, Any] | None = None  # the gap being fetched (camera, from, to, fetched to)
 
@@ -177,7 +177,8 @@ class Backfill:
             return asyncio.run_coroutine_threadsafe(self.writer.run(fn), loop).result()
 
         cfg = self.cfg()
-        replay = Replay(url, asked.start_us, asked.end_us, stop=stop, cap_bytes_s=self.cap_bytes_s, pace=rules.pace_s)
+        cap = self.cap_bytes_s if self.cap_bytes_s is not None else cfg.backfill.cap_bytes_s
+        replay = Replay(url, asked.start_us, asked.end_us, stop=stop, cap_bytes_s=cap, pace=rules.pace_s)
         out: BackfillFile | None = None
         rel = ""
         broke: str | None = None

@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -31,7 +32,7 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.keys.nodekey import NodeKey
 from storage.outbox import OutboxError
-from storage.retention.report import FOOTAGE_KEY, destructions_after, footage_since, retention_report
+from storage.retention.report import FIRST_KEY, FOOTAGE_KEY, SPANS_KEY, destructions_after, footage_since, retention_report
 
 if TYPE_CHECKING:  # types only: the composition root (edged/app.py) builds them
     from edged.daemon.retention_runner import RetentionRunner
@@ -67,7 +68,7 @@ def camera_state_due(sent: dict[str, Any] | None, new: dict[str, Any], sent_at_u
     return False
 
 
-FOOTAGE_EVERY_S = 600.0  # the office hears of footage within 10 min; ages are days
+FOOTAGE_EVERY_S = float(os.environ.get("EDGED_FOOTAGE_EVERY_S", "600"))  # the office hears of footage within 10 min (tests: less)
 
 
 def config_hash(cfg: Config) -> str:
@@ -229,6 +230,7 @@ class Reporting:
             return
         self._footage_sent = now
         got = await self.writer.run(lambda c: footage_since(c.db))
+        spans_to = [r.pop(SPANS_KEY) for r in got if SPANS_KEY in r]  # a node key, not the message's
         try:
             for row in got:
                 await self.reporter.footage(row)
@@ -237,7 +239,8 @@ class Reporting:
             return
         if got:
             top = max(r["last_id"] for r in got)
-            await self.writer.run(lambda c: node_table.set_values(c.db, {FOOTAGE_KEY: top}))
+            await self.writer.run(lambda c: node_table.set_values(c.db, {FOOTAGE_KEY: top, FIRST_KEY: got[-1]["first_id"], **(
+                {SPANS_KEY: spans_to[-1]} if spans_to else {})}))
 
     async def _chain_head(self, now: float) -> None:
         """The audit chain's head on its own: the central office keeps it to prove the log later."""

@@ -36,6 +36,11 @@ CA_FILE = "office-ca.pem"     # the office's CA certificate, pinned at enrolment
 URI_SCHEME = "edged:"
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning (RFC 9336), as C2PA asks
 NODE_DAYS = 3650
+# What a node certificate is good for: signing (C2PA asks for emailProtection, design/0098), and the
+# TLS between the boxes of a site (design/0115: a standby serves a box its gap; OpenSSL refuses a
+# certificate whose extendedKeyUsage lacks serverAuth or clientAuth for TLS)
+NODE_USES = (ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING, ExtendedKeyUsageOID.SERVER_AUTH,
+             ExtendedKeyUsageOID.CLIENT_AUTH)
 CA_DAYS = 7300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
@@ -237,8 +242,7 @@ def issue(ca_key: Ed25519PrivateKey, ca: x509.Certificate, request: bytes, seria
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING]),
-                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage(list(NODE_USES)), critical=False)
             .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(_uri(ident.site, ident.node))]),
                            critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), critical=False)

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from storage import node
 from storage.footage import restamps
+from storage.footage.spans import union
 from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.time.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
@@ -48,6 +49,8 @@ def destructions_after(db: sqlite_utils.Database, after_id: int, limit: int) -> 
 
 
 FOOTAGE_KEY = "mqtt_footage_id"  # the node key: the newest segment id the office has been told of
+SPANS_KEY = "mqtt_spans_id"      # and the newest whose time covered it has been told (none before it open)
+FIRST_KEY = "mqtt_footage_first"  # the first id of the last range told (told again with late spans)
 
 
 def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -58,12 +61,51 @@ def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     mark = node.value(db, FOOTAGE_KEY)
     if mark is None:
         newest = db.execute("SELECT coalesce(max(id), 0) FROM segments").fetchone()[0]
-        node.set_values(db, {FOOTAGE_KEY: newest})
+        node.set_values(db, {FOOTAGE_KEY: newest, SPANS_KEY: newest})
         return []
     got = [dict(r) for r in db.query(
         "SELECT min(id) AS first_id, max(id) AS last_id, min(start_us) AS from_us, max(end_us) AS to_us,"
         " count(*) AS segments, count(DISTINCT camera) AS cameras FROM segments WHERE id > ?", [int(mark)])]
-    return [r for r in got if r["segments"]]
+    got = [r for r in got if r["segments"]]
+    # the time covered goes with it, up to the first segment still being written (design/0115);
+    # what was being written then goes when it is closed: with the next range, or, when there is
+    # none (a standby at rest), with the last range again (the office keeps when it first heard of it)
+    after = int(node.value(db, SPANS_KEY) or mark)
+    last = got[-1]["last_id"] if got else int(mark)
+    writing = db.execute("SELECT min(id) FROM segments WHERE id > ? AND state = 'writing'", [after]).fetchone()[0]
+    upto = last if writing is None else min(last, writing - 1)
+    if not got and upto > after and node.value(db, FIRST_KEY) is not None:
+        got = [{"first_id": int(node.value(db, FIRST_KEY) or 0), "last_id": int(mark)}]
+    if got and upto > after:
+        got[-1] = {**got[-1], "spans": footage_spans(db, after, upto), SPANS_KEY: upto}
+    return got
+
+
+SPAN_KINDS = {"live": "live", "backfilled": "backfilled", "standby": "standby"}  # a segment's source -> its kind
+STOOD_IN = "stood_in"  # a standby's own recording of another box's camera (design/0107)
+MAX_SPANS = 400        # per message: the time covered is merged, so a day is a handful
+
+
+def footage_spans(db: sqlite_utils.Database, after_id: int, last_id: int) -> dict[str, list[list[Any]]]:
+    """Per camera, the time the segments (after_id, last_id] cover, merged, each with its kind:
+    `live`, `backfilled` (the camera's own recording), `standby` (fetched back from the standby)
+    or `stood_in` (this box, a standby, recorded another box's camera): the office counts a
+    camera's time once, whichever boxes hold it (design/0115)."""
+    boxed = {r["id"] for r in db.query("SELECT id FROM cameras WHERE box IS NOT NULL")}
+    raw: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in db.query("SELECT camera, source, start_us, end_us FROM segments WHERE id > ? AND id <= ? AND "
+                      + FOOTAGE + " AND end_us IS NOT NULL", [after_id, last_id]):
+        kind = STOOD_IN if r["camera"] in boxed and r["source"] == "live" else SPAN_KINDS.get(r["source"], r["source"])
+        raw.setdefault((r["camera"], kind), []).append((r["start_us"], r["end_us"]))
+    out: dict[str, list[list[Any]]] = {}
+    count = 0
+    for (camera, kind), found in sorted(raw.items()):
+        for a, b in union(found):
+            if count >= MAX_SPANS:
+                return out  # not told: a message covers minutes of footage, a handful of spans a camera
+            out.setdefault(camera, []).append([a, b, kind])
+            count += 1
+    return out
 
 
 def write_rates(db: sqlite_utils.Database, now: int, window_us: int = 86_400_000_000) -> dict[str, float]:

@@ -14,6 +14,8 @@ named functions at the end.
 
 from __future__ import annotations
 
+import json
+
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -186,6 +188,34 @@ def central_messages_by_node(store) -> list[dict]:
     return list(store.db.query("SELECT node, count(*) AS n, sum(verified) AS verified FROM messages GROUP BY node"))
 
 
+def central_seqs(db, node: str) -> list[int]:
+    """The seqs of a node's durable messages in a central store (a Store's db, or a sqlite3 connection)."""
+    return [r[0] for r in db.execute("SELECT seq FROM messages WHERE node = ? ORDER BY seq", [node]).fetchall()]
+
+
+def central_audit_top(db, node: str) -> int:
+    """The highest audit seq_local of a node a central store holds (0: none)."""
+    return db.execute("SELECT coalesce(max(seq_local), 0) FROM audit WHERE node = ?", [node]).fetchone()[0]
+
+
+def central_resends(db, node: str | None = None) -> tuple[int, int | None]:
+    """(the gaps the office asked a node for again, the most asks of one), issue 43."""
+    if node is None:
+        return db.execute("SELECT count(*), max(tries) FROM resends").fetchone()
+    return db.execute("SELECT count(*), max(tries) FROM resends WHERE node = ?", [node]).fetchone()
+
+
+def central_replies(db, node: str) -> list[dict]:
+    """The command replies of a node a central store holds, parsed."""
+    return [json.loads(r[0]) for r in db.execute(
+        "SELECT payload FROM messages WHERE node = ? AND kind = 'reply'", [node]).fetchall()]
+
+
+def audit_top(d) -> int:
+    """The highest seq of a daemon's audit table."""
+    return d.query("SELECT max(seq) AS seq FROM audit")[0]["seq"]
+
+
 def central_add_audit(conn, node: str, seq_local: int, at_us: int, actor: str, action: str, detail: str,
                       msg_seq: int) -> None:
     """One audit record straight into a central store's audit table (a judging test's fixture)."""
@@ -245,9 +275,10 @@ def central_destruction_days(store) -> dict[str, int]:
 
 
 def central_as_schema_2(store) -> None:
-    """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and resends)."""
-    store.db.execute("DROP TABLE footage_heard")
-    store.db.execute("DROP TABLE resends")
+    """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
+    schema 4's resends and coverage)."""
+    for table in ("footage_heard", "resends", "coverage"):
+        store.db.execute(f"DROP TABLE {table}")
     store.db.execute("PRAGMA user_version=2")
 
 

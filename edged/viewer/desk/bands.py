@@ -4,6 +4,9 @@ page passes the moment it is now, and what is after it is simply not drawn.
 
 Bands, each a list of spans in time order, clipped to the day:
   footage   recorded footage, contiguous segments merged into one span
+  backfilled footage fetched after a gap, from the camera's own recording (`backfilled`,
+            design/0106) or from the standby (`standby`, design/0115): its own kind, the
+            source as the span's reason; the gap it fills stays on its band
   gap       a hole the daemon filed, with its reason (an outage, a restart, a full disk, ...)
   policy    time not recorded by the camera's mode (no motion, live view only): not a gap
   unknown   time before now that nothing above accounts for (no camera yet, the box was off)
@@ -19,7 +22,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Iterable, Sequence
 
 JOIN_US = 2_000_000   # segments closer than this are one span (a segment ends a frame before the next)
-BANDS = ("footage", "gap", "policy", "unknown", "motion", "hold", "destroyed")
+BANDS = ("footage", "backfilled", "gap", "policy", "unknown", "motion", "hold", "destroyed")
 
 
 @dataclass(frozen=True)
@@ -92,17 +95,22 @@ def day_bands(camera: str, start: int, end: int, now_us: int, *, segments: Seque
               destructions: Sequence[dict[str, Any]] = ()) -> dict[str, list[Span]]:
     """The bands of `camera` on the day [start, end), as known at `now_us`."""
     shown_end = min(end, max(start, now_us))   # nothing is drawn after now
-    mine = [r for r in segments if r.get("camera", camera) == camera]
+    mine = [r for r in segments if r.get("camera", camera) == camera and r.get("source", "live") == "live"]
+    fetched = sorted((r for r in segments if r.get("camera", camera) == camera and r.get("source", "live") != "live"),
+                     key=lambda r: r["start_us"])
     gap = [Span("gap", *c, str(g.get("reason") or "")) for g in gaps if g.get("camera", camera) == camera
            for c in [_clip(g["from_us"], g["to_us"], start, shown_end)] if c]
     policy = [Span("policy", *c, str(g.get("reason") or "")) for g in not_recorded
               if g.get("camera", camera) == camera for c in [_clip(g["from_us"], g["to_us"], start, shown_end)] if c]
     footage = merged("footage", ((r["start_us"], *_end_of(r, now_us)) for r in sorted(mine, key=lambda r: r["start_us"])),
                      start, shown_end, [(g.from_us, g.to_us) for g in (*gap, *policy)])
+    backfilled = merged("backfilled", ((r["start_us"], _end_of(r, now_us)[0], str(r.get("source")), _end_of(r, now_us)[2])
+                                       for r in fetched), start, shown_end)
     destroyed = merged("destroyed", ((d["start_us"], d.get("end_us") or d["start_us"], str(d.get("reason") or ""),
                                       False) for d in sorted(destructions, key=lambda d: d["start_us"])
                                      if d.get("camera", camera) == camera), start, shown_end)
-    unknown = [Span("unknown", a, b) for a, b in complement([*footage, *gap, *policy, *destroyed], start, shown_end)]
+    unknown = [Span("unknown", a, b) for a, b in complement([*footage, *backfilled, *gap, *policy, *destroyed], start,
+                                                            shown_end)]
     motion = []
     for e in sorted(events, key=lambda e: e["start_us"]):
         if e.get("camera", camera) != camera:
@@ -115,7 +123,7 @@ def day_bands(camera: str, start: int, end: int, now_us: int, *, segments: Seque
     held = [Span("hold", *c, str(h.get("kind") or ""), h.get("id"))
             for h in sorted(holds, key=lambda h: (h["from_us"], h.get("id") or 0))
             if _covers(h, camera) and not h.get("ended_us") for c in [_clip(h["from_us"], h["to_us"], start, end)] if c]
-    return {"footage": footage, "gap": gap, "policy": policy, "unknown": unknown, "motion": motion, "hold": held,
+    return {"footage": footage, "backfilled": backfilled, "gap": gap, "policy": policy, "unknown": unknown, "motion": motion, "hold": held,
             "destroyed": destroyed}
 
 

@@ -27,7 +27,7 @@ from edged.viewer.desk.holds import kind_label
 from edged.viewer.desk.page import (Ctx, attr, button, esc, field_, link, message, select, table, text_input)
 from edged.viewer.http import HEADERS
 
-ROWS = (("footage", N_("Footage")), ("gap", N_("Gaps")), ("policy", N_("Not recorded by policy")),
+ROWS = (("footage", N_("Footage")), ("backfilled", N_("Backfilled")), ("gap", N_("Gaps")), ("policy", N_("Not recorded by policy")),
         ("unknown", N_("No record")), ("motion", N_("Motion")), ("hold", N_("Holds")),
         ("destroyed", N_("Destroyed")))
 THUMBS_SHOWN = 48            # thumbnails drawn on one page; the other events are marks
@@ -136,7 +136,7 @@ class Pages:
                 f'<div class="tl-hours tl-h{hours}">{axis}</div></div>']
         for kind, label in ROWS:
             spans = bands.get(kind, [])
-            if kind in ("unknown", "destroyed", "hold") and not spans:
+            if kind in ("unknown", "destroyed", "hold", "backfilled") and not spans:
                 continue
             marks = "".join(self.mark(ctx, camera, day, s, start, width) for s in spans)
             rows.append(f'<div class="tl-row"><span class="tl-label">{esc(_(label))}</span>'
@@ -170,6 +170,9 @@ class Pages:
         if s.kind == "footage":
             return _("footage {when} ({n} segments)").format(when=when, n=s.count) + (
                 " " + _("(being written)") if s.open else "")
+        if s.kind == "backfilled":
+            return (_("backfilled {when} from the camera's own recording ({n} segments)") if s.reason == "backfilled"
+                    else _("backfilled {when} from the standby ({n} segments)")).format(when=when, n=s.count)
         if s.kind == "gap":
             return _("gap {when}: {reason}").format(when=when, reason=s.reason)
         if s.kind == "policy":

@@ -1,0 +1,52 @@
+"""A camera's time covered, counted once (issue 44, design/0115).
+
+A site with a standby may hold the same minutes twice: the box recorded a camera, the standby
+recorded it while the box was gone, and the box fetched that back. Each node's `footage`
+messages say the time its new footage covers, per camera and kind (live, backfilled from the
+camera's recording, fetched back from the standby, stood in: a standby's recording of another
+box's camera); the office keeps them (table `coverage`) and counts a camera's time as the union
+over every node of the site, never the sum: the stretches nobody holds are the camera's holes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from storage.footage.spans import by_kind, holes, union
+
+KINDS = ("live", "backfilled", "standby", "stood_in")
+
+
+def spans_of(raw: Any) -> Iterator[tuple[str, tuple[int, int, str]]]:
+    """(camera, (from_us, to_us, kind)) of a footage message's `spans`, what is malformed left out."""
+    if not isinstance(raw, dict):
+        return
+    for camera, rows in raw.items():
+        if not isinstance(camera, str) or not isinstance(rows, list):
+            continue
+        for row in rows:
+            if (isinstance(row, list) and len(row) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                 for v in row[:2])
+                    and row[0] < row[1] and row[2] in KINDS):
+                yield camera, (row[0], row[1], row[2])
+
+
+def rows(db: Any, site: str, camera: str, from_us: int, to_us: int) -> list[tuple[str, int, int, str]]:
+    """(node, from, to, kind) of every node of the site holding the camera over [from, to)."""
+    return [(r[0], r[1], r[2], r[3]) for r in db.execute(
+        "SELECT node, from_us, to_us, kind FROM coverage WHERE camera = ? AND node LIKE ? AND from_us < ? AND to_us > ?",
+        [camera, site.replace("%", "") + "/%", to_us, from_us]).fetchall()]
+
+
+def summary(found: list[tuple[str, int, int, str]], from_us: int, to_us: int, hole_us: int = 1_000_000) -> dict[str, Any]:
+    """The camera's time over [from, to): covered once (the union), by kind (each instant counted
+    for one kind), what each node holds, what is held twice, and the holes longer than `hole_us`."""
+    clipped = [(n, max(a, from_us), min(b, to_us), k) for n, a, b, k in found if min(b, to_us) > max(a, from_us)]
+    merged = union((a, b) for _n, a, b, _k in clipped)
+    covered = sum(b - a for a, b in merged)
+    per_node = {n: sum(b - a for a, b in union((a, b) for m, a, b, _k in clipped if m == n))
+                for n in sorted({n for n, *_ in clipped})}
+    return {"from_us": from_us, "to_us": to_us, "covered_us": covered,
+            "by_kind": by_kind((a, b, k) for _n, a, b, k in clipped), "by_node": per_node,
+            "held_twice_us": sum(per_node.values()) - covered,
+            "holes": [list(h) for h in holes(from_us, to_us, merged, hole_us)]}
