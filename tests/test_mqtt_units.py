@@ -22,7 +22,7 @@ from mqtt.outbox import OutboxWriter
 from mqtt.topics import Topics
 from storage.time.clock import SYSTEM, FakeClock
 from storage.outbox import Outbox, OutboxError, OutboxFull, frame
-from tests.support.catalog import rows
+from tests.support.catalog import outbox_as_schema_1, rows
 
 T = Topics("town-hall", "node1")
 NOW = 1_800_000_000_000_000
@@ -271,8 +271,7 @@ def test_an_outbox_of_the_first_schema_gains_its_history(tmp_path):
     path = tmp_path / "outbox.db"
     box = Outbox(path, 1000)
     [seq] = put(box)
-    box.conn.execute("DROP TABLE sent")
-    box.conn.execute("PRAGMA user_version = 1")
+    outbox_as_schema_1(box.conn)
     box.close()
     box = Outbox(path, 1000)  # as a box updated from the last release opens it
     assert [m.seq for m in box.pending(0, 10)] == [seq] and box.ack([seq]) == 1

@@ -188,6 +188,12 @@ def central_messages_by_node(store) -> list[dict]:
     return list(store.db.query("SELECT node, count(*) AS n, sum(verified) AS verified FROM messages GROUP BY node"))
 
 
+def outbox_as_schema_1(conn) -> None:
+    """A box's outbox.db as the first schema left it (before the history of issue 43)."""
+    conn.execute("DROP TABLE sent")
+    conn.execute("PRAGMA user_version = 1")
+
+
 def central_seqs(db, node: str) -> list[int]:
     """The seqs of a node's durable messages in a central store (a Store's db, or a sqlite3 connection)."""
     return [r[0] for r in db.execute("SELECT seq FROM messages WHERE node = ? ORDER BY seq", [node]).fetchall()]
