@@ -55,7 +55,8 @@ from edged.daemon.time_gate import TimeGate, camera_readings
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.standby import Standby
-from edged.daemon.signals import install_signals, install_test_hooks
+from edged.daemon.signals import ReloadHook, install_signals, install_test_hooks
+from edged.daemon.task_keeper import TaskFn
 from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
@@ -97,7 +98,7 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False, ea
 # functions, that order would be spread over several places.
 async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps) -> int:
     data_dir = cfg.storage.data_dir
-    pending: list[int] = []  # a stop before the daemon's own handlers (no prestart: a first start)
+    pending: list[signal.Signals] = []  # a stop before the daemon's own handlers (no prestart: a first start)
     if early is None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, pending.append, sig)
@@ -180,7 +181,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     excused.connect(maintenance.excuses)
     viewer = ViewerService(cfg, writer, clock, alarms=alarms)
     # First: a SIGTERM during start-up is a clean stop.
-    reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
+    reload_hooks: list[ReloadHook] = [viewer.reload]  # run in order after the supervisor's reload; more added below
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks)
     if early is not None:
         early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
@@ -225,7 +226,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)
             event_out.connect(reporting.event)
-        extra: dict = {}
+        extra: dict[str, TaskFn] = {}
         keepalive = Keepalive(notifier, sup, writer, runner, reporting)
 
         async def retention_and_birth(new: Config) -> None:
@@ -369,7 +370,7 @@ def _next_session(c: Catalog) -> int:
     return session
 
 
-async def _end_workers(procs: list) -> None:
+async def _end_workers(procs: list[asyncio.subprocess.Process | None]) -> None:
     """Workers started early that the daemon did not take over (it stopped during start-up, or
     failed): end of input makes them close their segments (recovered at the next start)."""
     left = [p for p in procs if p is not None and p.returncode is None]

@@ -206,7 +206,7 @@ class Backfill:
                         out = None
                     rel = layout.segment_relpath(cam, frame.t_us)
                     now = self.clock.now_us()
-                    catalog(lambda c, r=rel, t=frame.t_us, n=now: store.open_segment(c.db, cam, t, r, n))
+                    catalog(lambda c: store.open_segment(c.db, cam, frame.t_us, rel, now))  # done before it returns
                     if self.guard is not None:  # told before the file exists: the tamper watcher knows it is ours
                         asyncio.run_coroutine_threadsafe(_call(self.guard.opened, rel), loop).result()
                     out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, FRAGMENT_US, frame_us,

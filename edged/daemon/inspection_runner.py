@@ -66,7 +66,7 @@ class InspectionRunner:
                 audit.append(c.db, actor, "inspection.run", {
                     "run": run_id, "kind": kind, "due_us": due_us, "cameras": len(records),
                     "anomalies": {r["camera"]: r["anomalies"] for r in records if not r["ok"]}}, at_us=now)
-            return inspection_table.run_of(c.db, run_id)
+            return _existing_run(c.db, run_id)
 
         run = await self.writer.run(write)
         faults = [r for r in records if not r["ok"]]
@@ -105,7 +105,7 @@ class InspectionRunner:
                 audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes,
                                                               **({"repairs": sorted(asked)} if asked else {})},
                              at_us=now)
-                return inspection_table.run_of(c.db, run_id)
+                return _existing_run(c.db, run_id)
 
         run = await self.writer.run(write)
         await self.check_overdue(now)
@@ -137,7 +137,7 @@ class InspectionRunner:
                 inspection_table.countersign(c.db, run_id, signer, now, mine)
                 audit.append(c.db, actor, "inspection.countersign", {
                     "run": run_id, "name": name, **({"units": mine} if mine is not None else {})}, at_us=now)
-                return inspection_table.run_of(c.db, run_id)
+                return _existing_run(c.db, run_id)
 
         run = await self.writer.run(write)
         await self.deadlines.check(now)  # the month's register may be complete now

@@ -189,7 +189,7 @@ class RetentionRunner:
             await self.alarms.set(b is not None, MIN_RETENTION_BREACH, b.message if b else "",
                                   {"achieved_us": b.achieved_us} if b else None, camera=cam)
         cams = {c.id for c in cfg.cameras} | set(now_breached)
-        graced = {a.camera: a for a in p.alarms if a.kind == RETENTION_GRACE.name}
+        graced = {a.camera: a for a in p.alarms if a.kind == RETENTION_GRACE.name and a.camera is not None}
         for cam in sorted(cams | set(graced)):
             g = graced.get(cam)
             await self.alarms.set(g is not None, RETENTION_GRACE, g.message if g else "",
@@ -284,7 +284,7 @@ class RetentionRunner:
         await self.alarms.set(
             short, HOLDS_CROWD_OUT,
             Msg(N_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
-                   "minimum of {min:g} days"), held=held / 1e9, days=forecast / DAY_US,
+                   "minimum of {min:g} days"), held=held / 1e9, days=(forecast or 0) / DAY_US,
                 min=cfg.retention.min_retention_us / DAY_US) if short else "")
 
 

@@ -29,7 +29,7 @@ STABLE_S = 30.0     # a task that ran this long since its last failure is well a
 
 def backoff_s(failures: int, rng: random.Random) -> float:
     """Seconds to wait before the next start after `failures` failures in a row (jittered)."""
-    base = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, min(failures - 1, 16)))
+    base: float = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, min(failures - 1, 16)))
     return base * rng.uniform(0.8, 1.2)
 
 

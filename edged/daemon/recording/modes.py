@@ -65,8 +65,10 @@ class MotionLog:
                     "at_us": ev.at}
         else:
             thumb = base64.b64decode(ev.thumb) if ev.thumb else None
+            end_us = ev.end_us
+            assert end_us is not None, "an end carries its end (recorder/modes.py)"
             event_id = await self.writer.run(lambda c: event_table.ended(
-                c.db, cam, ev.start_us, ev.end_us, ev.peak, thumb, now))
+                c.db, cam, ev.start_us, end_us, ev.peak, thumb, now))
             body = {"id": event_id, "camera": cam, "phase": "end", "start_us": ev.start_us, "end_us": ev.end_us,
                     "peak": ev.peak, "at_us": ev.at}
         if self.publish is not None:
