@@ -43,7 +43,7 @@ class ReadLedger:
                  window_s: float = WINDOW_S):
         self.writer = writer
         self.monotonic = monotonic
-        self.coalescer = Coalescer(window_s)
+        self.coalescer: Coalescer[Hashable] = Coalescer(window_s)
         # key -> (actor, action, detail, door): a count is written under the door of its first read
         self.details: dict[Hashable, tuple[str, str, dict[str, Any], dict[str, Any] | None]] = {}
 

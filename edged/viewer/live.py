@@ -31,7 +31,8 @@ from aiortc.mediastreams import MediaStreamError
 from edged.viewer.frames import WorkerGone, read_frame
 from edged.viewer.media_client import Worker, packet, settings_doc
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
-from recorder.camera import Settings, scrub
+from recorder.camera import Settings
+from recorder.diagnose import scrub
 from storage import logs
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class CameraTrack(MediaStreamTrack):
     """The camera's H.264 packets as an aiortc track (read once, fanned out by MediaRelay)."""
 
     kind = "video"
+    _loop: asyncio.AbstractEventLoop  # also pyee's emitter's (Optional there): the loop the track was made on
 
     def __init__(self, camera_id: str, url: str, settings: Settings, max_height: int = DEFAULT_MAX_HEIGHT,
                  audio: bool = False):
@@ -111,7 +113,7 @@ class CameraTrack(MediaStreamTrack):
         self._settings = settings
         self._max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(QUEUE_PACKETS)
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(QUEUE_PACKETS)
         self._quit = threading.Event()
         self._skip_to_key = False
         self._fresh = True  # the first recv starts at the newest key frame, not at stale packets
@@ -126,7 +128,7 @@ class CameraTrack(MediaStreamTrack):
     def stopping(self) -> bool:
         return self._quit.is_set() or self.readyState != "live"
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._fresh:
@@ -205,7 +207,7 @@ class CameraTrack(MediaStreamTrack):
                 self.opened.set_result(result)
         self._loop.call_soon_threadsafe(settle)
 
-    def _put(self, pkt: av.Packet | None) -> None:
+    def _put(self, pkt: av.Packet[Any] | None) -> None:
         """On the loop. A full queue drops packets up to the next key frame: H.264 after a gap
         decodes to garbage until a key frame, so there is no point sending the rest."""
         if pkt is None:

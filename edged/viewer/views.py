@@ -22,6 +22,7 @@ from typing import Any
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCDataChannel,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -58,7 +59,7 @@ class View:
     track: MediaStreamTrack
     watcher: str | None = None
     grant: dict[str, Any] | None = None
-    channel: Any = None            # the page's data channel: told why a view ends; playback controls
+    channel: RTCDataChannel | None = None  # the page's data channel: told why a view ends; playback controls
     opened_mono: float = field(default_factory=time.monotonic)
     connected: bool = False
     failed: bool = False
@@ -104,7 +105,7 @@ async def answer_with(track: MediaStreamTrack, offer: dict[str, Any],
         video[0].setCodecPreferences(_h264_codecs())
         pc.addTrack(track)
         heard = sound is not None and any(t.kind == "audio" for t in pc.getTransceivers())
-        if heard:
+        if heard and sound is not None:
             pc.addTrack(sound)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription.sdp
@@ -125,7 +126,7 @@ class Views:
         self.open: dict[str, View] = {}
         self._opening = 0
         self.closing: set[str] = set()          # views whose close runs in a task of its own
-        self._closers: set[asyncio.Task] = set()
+        self._closers: set[asyncio.Task[None]] = set()
 
     def of_token(self, token: str) -> list[View]:
         return [v for v in self.open.values() if v.token == token]
@@ -205,11 +206,11 @@ class Views:
                 view.failed = True
 
         @pc.on("datachannel")
-        def channel(ch: Any) -> None:
+        def channel(ch: RTCDataChannel) -> None:
             view.channel = ch
 
             @ch.on("message")
-            def message(text: Any) -> None:
+            def message(text: str | bytes) -> None:
                 if kind == "playback":
                     self._control(view, text)
 
@@ -283,7 +284,11 @@ class Views:
         self.closing.add(view.id)
         task = asyncio.ensure_future(self.close(view, reason))
         self._closers.add(task)
-        task.add_done_callback(lambda t: (self._closers.discard(t), self.closing.discard(view.id)))
+
+        def closed(t: asyncio.Task[None]) -> None:
+            self._closers.discard(t)
+            self.closing.discard(view.id)
+        task.add_done_callback(closed)
 
     async def sweep(self, sessions: dict[str, dict[str, Any] | None] | None) -> None:
         """End the views whose time is up; `sessions` (token -> session or None) when re-checked."""

@@ -269,9 +269,7 @@ class Supervisor:
                 log.info("camera %s: added", cam_id)
             elif add_command(before) != add_command(cam):  # what the recorder is told changed
                 self.gaps.reason[cam_id] = hole_reason(before, cam, "camera settings changed")
-                slot = self.workers.slot_of(cam_id)
-                assert slot is not None, f"camera {cam_id} was enabled, so a worker has it"
-                await slot.add(cam, record=not self.held)  # the worker replaces it
+                await self.workers.slot_having(cam_id).add(cam, record=not self.held)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)
             elif before != cam and (slot := self.workers.slot_of(cam_id)) is not None:
                 slot.cameras[cam_id] = cam  # the viewer's sound switch, the inventory, the floor: no restart, no gap

@@ -96,6 +96,12 @@ class Workers:
     def slot_of(self, cam_id: str) -> WorkerSlot | None:
         return next((s for s in self.slots if cam_id in s.cameras), None)
 
+    def slot_having(self, cam_id: str) -> WorkerSlot:
+        """The worker of a camera that was enabled: it has one."""
+        slot = self.slot_of(cam_id)
+        assert slot is not None, f"camera {cam_id} was enabled, so a worker has it"
+        return slot
+
     def emptiest(self) -> WorkerSlot:
         """The shared worker with the fewest cameras (a new or returning camera goes there)."""
         return min(self.slots[:self.shared], key=lambda s: (len(s.cameras), s.index))
