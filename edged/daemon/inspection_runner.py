@@ -8,6 +8,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import sqlite_utils
+
 from edged.rules import deadlines, inspections
 from edged.alarms import Alarms
 from edged.config import Config
@@ -190,7 +192,7 @@ def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:
     return name, name if name == actor else f"{name} ({actor})"
 
 
-def _existing_run(db: Any, run_id: int) -> dict[str, Any]:
+def _existing_run(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     run = inspection_table.run_of(db, run_id)
     if run is None:
         raise InspectionError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))

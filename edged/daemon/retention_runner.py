@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
@@ -37,6 +37,9 @@ from storage.retention.run import (
     policy_for,
     run_pass,
 )
+
+if TYPE_CHECKING:
+    from edged.daemon.time_gate import TimeGate
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ class RetentionRunner:
                  on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM,
                  space: SpaceCheck | None = None,
                  protecting: Callable[[], dict[str, Any] | None] = lambda: None,
-                 distrust: Callable[[], str] = lambda: "", gate: Any = None):
+                 distrust: Callable[[], str] = lambda: "", gate: TimeGate | None = None):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 from edged.config import Config, ConfigError, load_config
 from edged.daemon.notify import Notifier
@@ -54,7 +54,7 @@ def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionR
         log.warning("test hook: blocking the catalog writer")
         loop.run_in_executor(writer._pool, wedge.wait)
 
-    def unlink(path: Any) -> None:
+    def unlink(path: Path) -> None:
         if emfile[0] > 0:
             emfile[0] -= 1
             raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), str(path))

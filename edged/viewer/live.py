@@ -21,7 +21,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc import MediaStreamTrack
@@ -34,6 +34,9 @@ from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
 from recorder.camera import Settings
 from recorder.diagnose import scrub
 from storage import logs
+
+if TYPE_CHECKING:
+    from edged.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +200,7 @@ class CameraTrack(MediaStreamTrack):
             worker.close()
             self._loop.call_soon_threadsafe(self._put, None)
 
-    def _deliver_open(self, result: Any) -> None:
+    def _deliver_open(self, result: tuple[int, int] | BaseException) -> None:
         def settle() -> None:
             if self.opened.done():
                 return
@@ -304,7 +307,7 @@ class LiveFeeds:
             await asyncio.to_thread(thread.join, self.settings.read_timeout_us / 1e6 + 1)
 
 
-def settings_for(cfg: Any) -> Settings:
+def settings_for(cfg: Config) -> Settings:
     """The recorder's camera settings (timeouts), for the viewer's own reads."""
     s, r = cfg.storage, cfg.recorder
     return Settings(data_dir=s.data_dir, segment_us=s.segment_length_us, fragment_us=s.fragment_length_us,

@@ -37,7 +37,7 @@ from storage.alarm_kinds import PASSWORD_GUESSED
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.range_read import NoFootage
-from edged.viewer.views import OfferError, Views
+from edged.viewer.views import OfferError, View, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
 from edged.viewer.desk.cameras import tile_state
@@ -486,7 +486,7 @@ class Viewer:
         cam = self.cfg.camera(camera)
         return cam is not None and cam.audio_in_viewer
 
-    def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
+    def _view_info(self, view: View, s: dict[str, Any]) -> dict[str, Any]:
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": self.clock.now_us(),
                 "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
 

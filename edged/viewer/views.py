@@ -73,6 +73,12 @@ class View:
                 "watcher": self.watcher, "started_us": self.started_us, "deadline_us": self.deadline_us,
                 "connected": self.connected}
 
+    @property
+    def recorded(self) -> RecordedTrack:
+        """A playback's track (a live view's is the camera's, relayed)."""
+        assert isinstance(self.track, RecordedTrack), f"view {self.id} is not a playback"
+        return self.track
+
 
 def without_mdns_candidates(sdp: str) -> str:
     """Browsers hide their addresses behind mDNS names (xxxx.local); aiortc would spend a second
@@ -217,9 +223,9 @@ class Views:
         return view
 
     # playback controls ---------------------------------------------------------------
-    def _control(self, view: View, text: Any) -> None:
+    def _control(self, view: View, text: str | bytes) -> None:
         """pause / play / seek from the page; a seek outside the range is clamped into it."""
-        track: RecordedTrack = view.track  # type: ignore[assignment]
+        track = view.recorded
         try:
             msg = json.loads(text)
             op = msg.get("op")
@@ -235,7 +241,7 @@ class Views:
             log.warning("playback %s: ignored a malformed control message", view.id)
 
     def _report(self, view: View) -> None:
-        track: RecordedTrack = view.track  # type: ignore[assignment]
+        track = view.recorded
         if track.state == "ended" and view.ended_mono is None:
             view.ended_mono = time.monotonic()
         ch = view.channel
@@ -246,7 +252,7 @@ class Views:
 
     async def switch_camera(self, view: View, camera: str, reader: RemoteRangeReader) -> None:
         """A grant of several cameras is one viewing (R5.4): the page moves between them."""
-        track: RecordedTrack = view.track  # type: ignore[assignment]
+        track = view.recorded
         await track.switch(reader)
         view.camera = camera
         if camera not in view.cameras:
@@ -262,11 +268,11 @@ class Views:
         if view.kind == "live":
             self.feeds.unsubscribe(view.camera, view.track, view.sound)
         else:
-            await view.track.close()  # type: ignore[attr-defined]
+            await view.recorded.close()
         await view.pc.close()
         played = None
         if view.kind == "playback":
-            shown = view.track.shown  # type: ignore[attr-defined]
+            shown = view.recorded.shown
             played = (shown[0], shown[1]) if shown else None
         action, detail = rules.stop_record(view.kind, view.id, view.cameras[0], started_us=view.started_us,
                                            now_us=self.access.clock.now_us(), reason=reason, played=played)
@@ -309,7 +315,7 @@ class Views:
             if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
                 reason = N_("the browser never connected")
             tell = reason not in (None, "connection lost", "end of the granted range") and view.told_mono is None
-            if tell and self._tell_end(view, reason):  # type: ignore[arg-type]
+            if tell and reason is not None and self._tell_end(view, reason):
                 continue  # the page shows why; the view is closed at the next sweep
             if reason is not None:
                 self._close_apart(view, reason)

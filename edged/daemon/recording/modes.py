@@ -15,6 +15,7 @@ import base64
 import logging
 from typing import Any, Awaitable, Callable
 
+from edged.alarms import Alarms
 from edged.config import CameraConfig
 from edged.i18n import Msg, N_
 from recorder import events
@@ -74,7 +75,7 @@ class MotionLog:
         if self.publish is not None:
             await self.publish(body)
 
-    async def on_detection(self, ev: events.Detection, alarms: Any) -> None:
+    async def on_detection(self, ev: events.Detection, alarms: Alarms | None) -> None:
         """The worker lost (or got back) a camera's detection stream; it records continuously meanwhile."""
         if alarms is not None:
             await alarms.set(not ev.up, MOTION_DETECTION_LOST,
