@@ -136,7 +136,7 @@ class RangeReader:
                     log.warning("playback skips %s: no video FFmpeg can decode", piece.path.name)
                     continue
                 tb = video.time_base
-                assert tb is not None, "a stream of an opened file has its time base"
+                assert tb is not None  # a stream of an opened file has its time base
                 if i == first and t_us - piece.start_us > 2 * GAP_US:
                     try:  # land near t; the scan in seek() finds the right key frame from there
                         container.seek(int((t_us - piece.start_us - GAP_US) / 1e6 / tb), stream=video,
@@ -146,7 +146,7 @@ class RangeReader:
                 sound = sound_of(container) if self.audio else None
                 pcm = None if sound is None else ToPcm(sound)
                 for pkt in self._h264(container, video, pcm, piece.start_us):
-                    assert pkt.dts is not None, "_h264 yields stamped packets"
+                    assert pkt.dts is not None  # _h264 yields stamped packets
                     dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
                     if dts_wall >= self.to_us:
                         return

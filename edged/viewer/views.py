@@ -76,7 +76,7 @@ class View:
     @property
     def recorded(self) -> RecordedTrack:
         """A playback's track (a live view's is the camera's, relayed)."""
-        assert isinstance(self.track, RecordedTrack), f"view {self.id} is not a playback"
+        assert isinstance(self.track, RecordedTrack)  # a playback's, never a live view's
         return self.track
 
 
