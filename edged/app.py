@@ -56,7 +56,8 @@ from edged.daemon.time_gate import TimeGate, camera_readings
 from edged.daemon.reporting import Reporting, signed_report
 from edged.daemon.retention_runner import RetentionRunner, SpaceCheck
 from edged.daemon.standby import Standby
-from edged.daemon.signals import install_signals, install_test_hooks
+from edged.daemon.signals import ReloadHook, install_signals, install_test_hooks
+from edged.daemon.task_keeper import TaskFn
 from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera_row
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
@@ -67,7 +68,7 @@ from storage.footage import restamps
 from storage.keys import nodekey
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
-from storage.catalog import Catalog, CatalogWriter
+from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, wait_or_stop
 from storage.disk.free_space import FreeSpace
 from storage.disk.fsutil import private_dir, tighten
@@ -100,7 +101,7 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False, ea
 async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps,
                allow_secrets: bool = False) -> int:
     data_dir = cfg.storage.data_dir
-    pending: list[int] = []  # a stop before the daemon's own handlers (no prestart: a first start)
+    pending: list[signal.Signals] = []  # a stop before the daemon's own handlers (no prestart: a first start)
     if early is None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, pending.append, sig)
@@ -183,7 +184,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     excused.connect(maintenance.excuses)
     viewer = ViewerService(cfg, writer, clock, alarms=alarms)
     # First: a SIGTERM during start-up is a clean stop.
-    reload_hooks: list = [viewer.reload]  # run in order after the supervisor's reload; more added below
+    reload_hooks: list[ReloadHook] = [viewer.reload]  # run in order after the supervisor's reload; more added below
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks,
                     allow_secrets)
     if early is not None:
@@ -229,7 +230,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             alarm_out.connect(reporting.alarm)
             inspection_out.connect(reporting.reporter.inspection)
             event_out.connect(reporting.event)
-        extra: dict = {}
+        extra: dict[str, TaskFn] = {}
         keepalive = Keepalive(notifier, sup, writer, runner, reporting)
 
         async def retention_and_birth(new: Config) -> None:
@@ -275,7 +276,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             "stopped_us": None}))
         steps.mark("node row")
         await runner.apply_policy(cfg, await asyncio.to_thread(config_source, cfg))  # changed while down
-        session = await writer.run(_next_session)
+        session = await writer.run(lambda c: node_table.next_session(c.db))
         steps.mark("session")
         await time_gate.start()  # chrony's NTS, read once: the birth names what corroborates the clock
         await reporting.start(session)
@@ -367,15 +368,7 @@ async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:
     return key
 
 
-def _next_session(c: Catalog) -> int:
-    """A counter of daemon starts, for the birth message: the central side sees restarts."""
-    last = node_table.value(c.db, "session")
-    session = int(last) + 1 if last else 1
-    node_table.set_values(c.db, {"session": session})
-    return session
-
-
-async def _end_workers(procs: list) -> None:
+async def _end_workers(procs: list[asyncio.subprocess.Process | None]) -> None:
     """Workers started early that the daemon did not take over (it stopped during start-up, or
     failed): end of input makes them close their segments (recovered at the next start)."""
     left = [p for p in procs if p is not None and p.returncode is None]

@@ -10,18 +10,19 @@ in footage. The chain still says that each refusal happened: in full, or in a su
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Generic, Hashable, TypeVar
 
 WINDOW_S = 60.0
+K = TypeVar("K", bound=Hashable)   # who is coalesced: a session's (account, token, action), a filer, ...
 
 
 @dataclass(slots=True)
-class Coalescer:
+class Coalescer(Generic[K]):
     window_s: float = WINDOW_S
-    started: dict[Hashable, float] = field(default_factory=dict)  # key -> its minute's start
-    counted: dict[Hashable, int] = field(default_factory=dict)    # key -> refusals not written this minute
+    started: dict[K, float] = field(default_factory=dict)  # key -> its minute's start
+    counted: dict[K, int] = field(default_factory=dict)    # key -> refusals not written this minute
 
-    def note(self, key: Hashable, now: float) -> bool:
+    def note(self, key: K, now: float) -> bool:
         """One more refusal by `key`: True to write it in full, False when it is only counted."""
         start = self.started.get(key)
         if start is None or now - start >= self.window_s:
@@ -31,7 +32,7 @@ class Coalescer:
         self.counted[key] = self.counted.get(key, 0) + 1
         return False
 
-    def due(self, now: float) -> list[tuple[Hashable, int]]:
+    def due(self, now: float) -> list[tuple[K, int]]:
         """(key, refusals counted) whose minute is over, each once; their keys are forgotten."""
         out = []
         for key, start in list(self.started.items()):

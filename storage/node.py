@@ -28,3 +28,11 @@ def set_values(db: sqlite_utils.Database, values: dict[str, Any]) -> None:
         for k, v in values.items():
             db.execute("INSERT INTO node (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        [k, None if v is None else str(v)])
+
+
+def next_session(db: sqlite_utils.Database) -> int:
+    """A counter of daemon starts, for the birth message: the central side sees restarts."""
+    last = value(db, "session")
+    session = int(last) + 1 if last else 1
+    set_values(db, {"session": session})
+    return session

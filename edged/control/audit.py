@@ -55,7 +55,7 @@ class AuditOps(Operations):
         return {"records": rows, "more": len(rows) == PAGE}
 
     @op("audit.due")
-    async def due(self, _args: dict[str, Any], _caller: Any) -> dict[str, Any]:
+    async def due(self, _args: dict[str, Any], _caller: Actor) -> dict[str, Any]:
         """When the next periodic audit is due (R7.2; 002 §17 half-yearly) and the last one done:
         the auditor's home page leads with it (design/0108). Reads only; nothing on the chain."""
         last, first = await read_catalog(self.data_dir, lambda db: (audit_report.last_done(db),

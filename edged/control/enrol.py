@@ -16,6 +16,7 @@ from edged.config import Config
 from edged.control.operation import Operations, op
 from edged.control.protocol import RequestError
 from edged.i18n import _
+from edged.rules.roles import Actor
 from storage import audit
 from storage.keys import nodecert, nodekey
 from storage.catalog import CatalogWriter
@@ -32,7 +33,7 @@ class EnrolOps(Operations):
         return Path(self.cfg.storage.data_dir)
 
     @op("node.enrol")
-    async def request(self, _args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def request(self, _args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         site, node = self.cfg.site.id, self.cfg.site.node
         try:
             pem = await asyncio.to_thread(nodecert.make_request, self.key, site, node)
@@ -44,7 +45,7 @@ class EnrolOps(Operations):
         return {**detail, "request": pem.decode(), "enrolled": state}
 
     @op("node.install_cert")
-    async def install(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def install(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         bundle = str(args.get("bundle") or "")
         if not bundle or len(bundle) > MAX_BUNDLE:
             raise RequestError(_("give the file the office wrote (edged-central nodes accept --out)"))

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from edged import __version__
 from edged import people
@@ -39,7 +39,7 @@ from storage.export import evidence as export
 from storage.export.plan import ExportError, gather, plan_camera
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 from storage.export.worker import run_clips
-from storage.catalog import CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
 from storage.disk.fsutil import private_dir
 from storage.retention.run import InUse
 
@@ -80,7 +80,7 @@ class ExportOps(Operations):
         finally:
             self.in_use.remove(reading)
 
-    def _take(self, c: Any, grant_id: int, actor: str, recipient: str, started: int,
+    def _take(self, c: Catalog, grant_id: int, actor: str, recipient: str, started: int,
               receipt_by: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """On the writer thread: use the grant (or record why not), and read the footage it
         covers, in one go; the footage is marked in use before any retention pass can run."""
@@ -193,7 +193,8 @@ class ExportOps(Operations):
         return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
 
 
-def staging_sweeper(writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM) -> Any:
+def staging_sweeper(writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM
+                    ) -> Callable[[asyncio.Event], Awaitable[None]]:
     """The supervisor's task: staging copies go a day after they were made, on the record."""
     async def run(stopping: asyncio.Event) -> None:
         while not stopping.is_set():

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edged.alarms import Alarms
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, sees
 from edged.control.protocol import RequestError
 from edged.control.needs import RetentionPart
@@ -32,7 +33,7 @@ from storage.retention.holds import HoldError, add_hold, hold_row, release_hold,
 
 class HoldOps(Operations):
     def __init__(self, writer: CatalogWriter, runner: RetentionPart, reader: CatalogReader,
-                 alarms: Any = None):
+                 alarms: Alarms | None = None):
         self.alarms = alarms  # edged.alarms.Alarms: a legal hold reviewed or released clears its review alarm
         self.writer = writer
         self.runner = runner  # its config in force (SIGHUP), its clock, and a space check after a release
@@ -179,7 +180,7 @@ class HoldOps(Operations):
         check_scope(caller, row["cameras"], _("hold not shown"))
         return row
 
-    async def mqtt_command(self, args: dict[str, Any], actor: Any) -> dict[str, Any]:
+    async def mqtt_command(self, args: dict[str, Any], actor: str) -> dict[str, Any]:
         """The `hold` MQTT command (design/0020): an evidence hold only, expiring within
         retention.evidence_hold. A legal hold keeps footage forever and only an approver at the box
         can end it, so a key or a broker account is never enough to place one."""

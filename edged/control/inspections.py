@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edged.config import Config
 from edged.rules import deadlines
 from edged.control.operation import CatalogReader, Operations, check_scope, integer, op, scope_of
 from edged.control.protocol import RequestError
@@ -27,7 +28,7 @@ def within(scope: tuple[str, ...] | None, run: dict[str, Any]) -> dict[str, Any]
     return {**run, "records": records, "cameras": len(records), "anomalies": sum(not r["ok"] for r in records)}
 
 
-def register_of(cfg: Any) -> dict[str, Any]:
+def register_of(cfg: Config) -> dict[str, Any]:
     """The register as the site prints it ([inspection], design/0082): title, columns, whether
     the repair question is asked, and who countersigns (each unit's chief: with the units)."""
     ins = cfg.inspection

@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, Hashable
 
 from edged.coalesce import WINDOW_S, Coalescer
+from edged.rules.roles import Actor
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.retention.plan import DAY_US
@@ -28,7 +29,7 @@ def day_span(from_us: int | None, to_us: int | None) -> tuple[int | None, int | 
             None if to_us is None else max(from_us or 0, to_us - 1) // DAY_US)
 
 
-def read_key(caller: Any, action: str, cameras: list[str] | None, from_us: int | None,
+def read_key(caller: Actor, action: str, cameras: list[str] | None, from_us: int | None,
              to_us: int | None) -> Hashable:
     token = getattr(caller, "token", None)
     return (str(caller), token, action, tuple(cameras) if cameras is not None else None,
@@ -42,11 +43,11 @@ class ReadLedger:
                  window_s: float = WINDOW_S):
         self.writer = writer
         self.monotonic = monotonic
-        self.coalescer = Coalescer(window_s)
+        self.coalescer: Coalescer[Hashable] = Coalescer(window_s)
         # key -> (actor, action, detail, door): a count is written under the door of its first read
         self.details: dict[Hashable, tuple[str, str, dict[str, Any], dict[str, Any] | None]] = {}
 
-    async def record(self, caller: Any, action: str, detail: dict[str, Any], cameras: list[str] | None,
+    async def record(self, caller: Actor, action: str, detail: dict[str, Any], cameras: list[str] | None,
                      from_us: int | None, to_us: int | None) -> bool:
         """Put one read on the record: True when written in full, False when only counted."""
         key = read_key(caller, action, cameras, from_us, to_us)

@@ -41,7 +41,7 @@ class RequestOps(Operations):
         self.alarms = alarms
         self.clock = clock
         self.filing = LoginThrottle(FILING_LIMITS)   # the viewer's bucket, per account
-        self.flagged = Coalescer()
+        self.flagged: Coalescer[str] = Coalescer()
 
     @op("request.file")
     async def file(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from edged.control.needs import TimePart
 from edged.control.operation import Operations, op, text
 from edged.control.protocol import RequestError
 from edged.i18n import _
+from edged.rules.roles import Actor
 
 
 class TimeOps(Operations):
-    def __init__(self, gate: Any):
+    def __init__(self, gate: TimePart):
         self.gate = gate   # edged/daemon/time_gate.TimeGate
 
     @op("time.status")
-    async def status(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def status(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         return dict(self.gate.status())
 
     @op("time.confirm")
-    async def confirm(self, args: dict[str, Any], caller: Any) -> dict[str, Any]:
+    async def confirm(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         reason = text(args, "reason")
         if not reason:
             raise RequestError(_("not confirmed: give a reason (how the host clock was checked, against what); it "

@@ -34,7 +34,7 @@ from recorder.rtsp_session import RtspFailure
 from storage.footage import backfill as store
 from storage import logs
 from storage.disk import layout
-from storage.catalog import CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
 
 log = logging.getLogger("edged.daemon.backfill")
@@ -173,7 +173,7 @@ class Backfill:
                asked: rules.Fetch, stop: threading.Event) -> tuple[int, tuple[rules.GiveUp, str] | None, bool]:
         """On a thread: replay `asked`, store the frames inside the gap; (fetched up to, failure,
         whether the replay broke off: then the gap stays pending, resumed at the next round)."""
-        def catalog(fn: Callable[[Any], Any]) -> Any:
+        def catalog(fn: Callable[[Catalog], T]) -> T:
             return asyncio.run_coroutine_threadsafe(self.writer.run(fn), loop).result()
 
         cfg = self.cfg()
@@ -207,7 +207,7 @@ class Backfill:
                         out = None
                     rel = layout.segment_relpath(cam, frame.t_us)
                     now = self.clock.now_us()
-                    catalog(lambda c, r=rel, t=frame.t_us, n=now: store.open_segment(c.db, cam, t, r, n))
+                    catalog(lambda c: store.open_segment(c.db, cam, frame.t_us, rel, now))  # done before it returns
                     if self.guard is not None:  # told before the file exists: the tamper watcher knows it is ours
                         asyncio.run_coroutine_threadsafe(_call(self.guard.opened, rel), loop).result()
                     out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, FRAGMENT_US, frame_us,
@@ -226,7 +226,7 @@ class Backfill:
             return fetched_to, None if fetched_to > asked.start_us else (rules.GiveUp(rules.UNREACHABLE), broke), True
         return fetched_to, None, False
 
-    def _close(self, catalog: Callable[[Callable[[Any], Any]], Any], loop: asyncio.AbstractEventLoop,
+    def _close(self, catalog: Callable[[Callable[[Catalog], object]], object], loop: asyncio.AbstractEventLoop,
                gap: Mapping[str, Any], cam: str, rel: str, out: BackfillFile) -> int:
         fields = out.close()
         fields["end_us"] = min(fields["end_us"], gap["to_us"])  # its last frame's length never reaches past the gap

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from edged.config import Config
 from edged.rules import camera_clock as cc
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ AT_ONCE = 8  # requests in flight at a time
 ANSWER_MAX = 64 * 1024  # GetSystemDateAndTime's answer is under 2 KB; a camera never decides our memory
 
 
-async def read_capped(stream, cap: int) -> bytes:
+async def read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes:
     """A device's whole answer, or ValueError once it passes `cap` bytes (issue 45)."""
     body = bytearray()
     while chunk := await stream.read(16 * 1024):
@@ -63,7 +66,7 @@ class CameraClocks:
                     if cam.enabled and (where := cc.endpoint(cam.onvif, cam.url)) is not None]
             await asyncio.gather(*jobs)
 
-    async def _read(self, session, cam: str, host: str, port: int) -> None:
+    async def _read(self, session: aiohttp.ClientSession, cam: str, host: str, port: int) -> None:
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
             sent = self.clock.now_us()

@@ -23,6 +23,7 @@ from edged.alarms import Alarms
 from edged.config import Config
 from edged.i18n import Msg, N_
 from edged.rules.disk import floor_bytes, short
+from recorder import events
 from storage import audit, node as node_table
 from storage.alarm_kinds import DISK_FULL
 from storage.catalog import Catalog, CatalogWriter
@@ -40,7 +41,7 @@ SETTLE_S = 10.0        # at most this long for the paused cameras' last closes b
 class DiskFloor:
     def __init__(self, cfg_of: Callable[[], Config], writer: CatalogWriter, alarms: Alarms,
                  hold: Callable[[str | None], Awaitable[None]], retention_now: Callable[[], None],
-                 closing: Callable[[], list[asyncio.Future]], expect: Callable[[str, str], None] | None = None,
+                 closing: Callable[[], list[asyncio.Future[events.Closed | events.Stranded | None]]], expect: Callable[[str, str], None] | None = None,
                  clock: Clock = SYSTEM, usage: Callable[[Path], Any] = shutil.disk_usage):
         self.cfg_of = cfg_of                # SIGHUP's config (the reserve may change)
         self.writer, self.alarms, self.clock = writer, alarms, clock

@@ -131,7 +131,8 @@ class HealthMonitor:
         return health.CameraView(
             id=cam_id, enabled=bool(cam and cam.enabled), audio_required=bool(cam and cam.audio_required),
             state=self.cameras.state(cam_id), stats=self.stats(cam_id, now),
-            image=image["metrics"] if fresh else None, similarity=image["similarity"] if fresh else None,
+            image=image["metrics"] if fresh and image is not None else None,
+            similarity=image["similarity"] if fresh and image is not None else None,
             oversize=(big.width, big.height) if big is not None else None,
             host_clock_ok=self.clock_blamable(cam_id))
 
@@ -180,7 +181,7 @@ class HealthMonitor:
                                               what=present[kind]), camera=cam.id))  # refresh the figures
             verdict, reasons = health.compliance(view, hc, minute)
             state = self._public(cam.id)
-            row = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
+            row: dict[str, Any] = {"id": cam.id, "state": state, "compliance": verdict, "compliance_reasons": json.dumps(reasons),
                    "image": json.dumps(view.image) if view.image else None,
                    "health": json.dumps(self.health_of(cam.id, now, present, view))}
             if self._written.get(cam.id) != row:  # most evaluations change nothing: no write

@@ -73,7 +73,7 @@ def _reader() -> ThreadPoolExecutor:
 
 class HostClock:
     def __init__(self, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM,
-                 settle_us: int = tt.SETTLE_US, sync=read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US,
+                 settle_us: int = tt.SETTLE_US, sync: Callable[[], tt.Sync] = read_sync, unsynced_grace_us: int = tt.UNSYNCED_GRACE_US,
                  ntp_expected: Callable[[], bool] = lambda: True):
         self.writer = writer
         self.alarms = alarms

@@ -8,6 +8,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import sqlite_utils
+
 from edged.rules import deadlines, inspections
 from edged.alarms import Alarms
 from edged.config import Config
@@ -66,7 +68,7 @@ class InspectionRunner:
                 audit.append(c.db, actor, "inspection.run", {
                     "run": run_id, "kind": kind, "due_us": due_us, "cameras": len(records),
                     "anomalies": {r["camera"]: r["anomalies"] for r in records if not r["ok"]}}, at_us=now)
-            return inspection_table.run_of(c.db, run_id)
+            return _existing_run(c.db, run_id)
 
         run = await self.writer.run(write)
         faults = [r for r in records if not r["ok"]]
@@ -105,7 +107,7 @@ class InspectionRunner:
                 audit.append(c.db, actor, "inspection.sign", {"run": run_id, "name": name, "handling": notes,
                                                               **({"repairs": sorted(asked)} if asked else {})},
                              at_us=now)
-                return inspection_table.run_of(c.db, run_id)
+                return _existing_run(c.db, run_id)
 
         run = await self.writer.run(write)
         await self.check_overdue(now)
@@ -137,7 +139,7 @@ class InspectionRunner:
                 inspection_table.countersign(c.db, run_id, signer, now, mine)
                 audit.append(c.db, actor, "inspection.countersign", {
                     "run": run_id, "name": name, **({"units": mine} if mine is not None else {})}, at_us=now)
-                return inspection_table.run_of(c.db, run_id)
+                return _existing_run(c.db, run_id)
 
         run = await self.writer.run(write)
         await self.deadlines.check(now)  # the month's register may be complete now
@@ -190,7 +192,7 @@ def _signer(name: str, actor: str, verb: str) -> tuple[str, str]:
     return name, name if name == actor else f"{name} ({actor})"
 
 
-def _existing_run(db: Any, run_id: int) -> dict[str, Any]:
+def _existing_run(db: sqlite_utils.Database, run_id: int) -> dict[str, Any]:
     run = inspection_table.run_of(db, run_id)
     if run is None:
         raise InspectionError(_("no inspection {run}; `edgectl inspect list` shows them").format(run=run_id))

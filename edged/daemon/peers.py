@@ -23,6 +23,7 @@ import os
 import ssl
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
@@ -264,7 +265,7 @@ class FromStandby:
             raise nodecert.CertError("no certificate from the standby" if not names else "the standby's certificate changed")  # i18n: the journal's and another box's (machine to machine)
         return next(iter(names))
 
-    async def _one(self, http: ClientSession, base: str, gap: dict[str, Any], seg: dict[str, Any], standby: str,
+    async def _one(self, http: ClientSession, base: str, gap: Mapping[str, Any], seg: Mapping[str, Any], standby: str,
                    cap: int) -> bool:
         cam, start = gap["camera"], int(seg["start_us"])
         rel = layout.segment_relpath(cam, start)
@@ -323,7 +324,7 @@ class _Seen(TCPConnector):
         super().__init__(*args, **kwargs)
         self.certs: list[bytes] = []
 
-    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:  # type: ignore[override]
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
         proto = await super()._create_connection(req, traces, timeout)
         tls = proto.transport.get_extra_info("ssl_object") if proto.transport is not None else None
         if tls is not None:

@@ -188,7 +188,7 @@ class Reporting:
 
     async def _forward_records(self) -> None:
         """Audit records (each carries the chain head after it) and destructions, in order."""
-        def fetch(c: Catalog) -> tuple[list, list, dict]:
+        def fetch(c: Catalog) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
             marks = {k: int(v) for k, v in node_table.values(c.db, "mqtt_audit_seq", "mqtt_destruction_id").items()}
             audits = audit.records(c.db, after_seq=marks.get("mqtt_audit_seq", 0), limit=BATCH)
             gone = destructions_after(c.db, marks.get("mqtt_destruction_id", 0), BATCH)

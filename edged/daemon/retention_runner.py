@@ -15,7 +15,7 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from edged.alarms import Alarms
 from edged.config import Config, format_duration
@@ -37,6 +37,9 @@ from storage.retention.run import (
     policy_for,
     run_pass,
 )
+
+if TYPE_CHECKING:
+    from edged.daemon.time_gate import TimeGate
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ class RetentionRunner:
                  on_full_stop: Callable[[bool], Awaitable[None]] | None = None, clock: Clock = SYSTEM,
                  space: SpaceCheck | None = None,
                  protecting: Callable[[], dict[str, Any] | None] = lambda: None,
-                 distrust: Callable[[], str] = lambda: "", gate: Any = None):
+                 distrust: Callable[[], str] = lambda: "", gate: TimeGate | None = None):
         self.cfg = cfg
         self.clock = clock
         self.writer = writer
@@ -189,7 +192,7 @@ class RetentionRunner:
             await self.alarms.set(b is not None, MIN_RETENTION_BREACH, b.message if b else "",
                                   {"achieved_us": b.achieved_us} if b else None, camera=cam)
         cams = {c.id for c in cfg.cameras} | set(now_breached)
-        graced = {a.camera: a for a in p.alarms if a.kind == RETENTION_GRACE.name}
+        graced = {a.camera: a for a in p.alarms if a.kind == RETENTION_GRACE.name and a.camera is not None}
         for cam in sorted(cams | set(graced)):
             g = graced.get(cam)
             await self.alarms.set(g is not None, RETENTION_GRACE, g.message if g else "",
@@ -284,7 +287,7 @@ class RetentionRunner:
         await self.alarms.set(
             short, HOLDS_CROWD_OUT,
             Msg(N_("held footage ({held:.1f} GB) leaves room for only {days:.2f} days of live footage, below the "
-                   "minimum of {min:g} days"), held=held / 1e9, days=forecast / DAY_US,
+                   "minimum of {min:g} days"), held=held / 1e9, days=(forecast or 0) / DAY_US,
                 min=cfg.retention.min_retention_us / DAY_US) if short else "")
 
 

@@ -11,19 +11,27 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Awaitable, Callable, Protocol
 
 from edged.config import Config, ConfigError, load_config
 from edged.daemon.notify import Notifier
 from edged.daemon.retention_runner import RetentionRunner
 from edged.daemon.recording.supervisor import Supervisor
+from edged.daemon.task_keeper import TaskFn
 from storage.catalog import CatalogWriter
 
 log = logging.getLogger(__name__)
 STOP_DUMP_S = 20.0  # a stop still running after this long dumps every thread's stack to the log
+ReloadHook = Callable[[Config], Awaitable[None]]  # a step of a SIGHUP's reload, after the supervisor's
 
 
-async def _reload(sup: Supervisor, hooks: list, cfg: Config) -> None:
+class Follower(Protocol):
+    """A part that takes a reloaded config at once: its `cfg` is replaced (retention, health, ...)."""
+
+    cfg: Config
+
+
+async def _reload(sup: Supervisor, hooks: list[ReloadHook], cfg: Config) -> None:
     """The cameras first, then the viewer's list, the retention record and the birth: one
     failing step is logged and does not keep the others from running."""
     for step in [sup.reload, *hooks]:
@@ -33,7 +41,7 @@ async def _reload(sup: Supervisor, hooks: list, cfg: Config) -> None:
             log.exception("reload step %s failed", getattr(step, "__qualname__", step))
 
 
-def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionRunner) -> Any:
+def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionRunner) -> Callable[[str, TaskFn], TaskFn]:
     """EDGED_TEST_HOOKS=1 only: SIGUSR2 wedges the catalog writer, to test the watchdog; SIGUSR1
     injects the faults named in <data_dir>/test-faults, one a line: a task's name (it raises
     at once) or "retention-emfile N" (the next N unlinks of a retention pass fail with EMFILE)."""
@@ -46,7 +54,7 @@ def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionR
         log.warning("test hook: blocking the catalog writer")
         loop.run_in_executor(writer._pool, wedge.wait)
 
-    def unlink(path: Any) -> None:
+    def unlink(path: Path) -> None:
         if emfile[0] > 0:
             emfile[0] -= 1
             raise OSError(errno.EMFILE, os.strerror(errno.EMFILE), str(path))
@@ -61,7 +69,7 @@ def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionR
                 trips.setdefault(words[0], asyncio.Event()).set()
             log.warning("test hook: fault %s injected", line.strip())
 
-    def hooked(name: str, fn: Any) -> Any:
+    def hooked(name: str, fn: TaskFn) -> TaskFn:
         async def run(stopping: asyncio.Event) -> None:
             trip = trips.setdefault(name, asyncio.Event())
             trip.clear()
@@ -85,8 +93,8 @@ def install_test_hooks(writer: CatalogWriter, data_dir: Path, runner: RetentionR
     return hooked
 
 
-def install_signals(sup: Supervisor, followers: tuple, notifier: Notifier,
-                     config_path: Path | None, hooks: list, allow_secrets: bool = False) -> None:
+def install_signals(sup: Supervisor, followers: tuple[Follower, ...], notifier: Notifier,
+                     config_path: Path | None, hooks: list[ReloadHook], allow_secrets: bool = False) -> None:
     loop = asyncio.get_running_loop()
 
     def stop(signame: str) -> None:

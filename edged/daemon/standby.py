@@ -22,11 +22,12 @@ from edged.rules.standby import HEARTBEAT_US, BoxSeen, CameraSeen, stand_in_for
 from mqtt.topics import ROOT
 from storage import audit, node as node_table
 from storage.footage import standins
-from storage.catalog import CatalogWriter
+from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import Clock, SYSTEM, wait_or_stop
 
 if TYPE_CHECKING:
     from edged.daemon.recording.supervisor import Supervisor
+    from edged.daemon.signals import Follower
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ AT_REST = "its box recorded it: the standby was not standing in"  # i18n: a gap'
 
 class Standby:
     def __init__(self, cfg: Config, writer: CatalogWriter, sup: Supervisor, clock: Clock = SYSTEM,
-                 followers: tuple = (), on_config: Callable[[Config], None] | None = None):
+                 followers: tuple[Follower, ...] = (), on_config: Callable[[Config], None] | None = None):
         self.cfg = cfg
         self.followers = followers  # the parts a SIGHUP hands the config to (health, retention, ...)
         self.on_config = on_config  # the birth: the office sees which cameras it records
@@ -109,7 +110,7 @@ class Standby:
             me = self.cfg.site.node
             cams = sb.cameras_of()
 
-            def record(c) -> None:
+            def record(c: Catalog) -> None:
                 for box in sorted(started):
                     standins.start(c.db, box, me, sorted(cams[box]), want[box], now)
                     audit.append(c.db, "edged", "standby.start", {"box": box, "why": want[box],

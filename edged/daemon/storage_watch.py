@@ -38,7 +38,7 @@ class StorageWatch:
         self.on_lost, self.on_back = on_lost, on_back
         self.start: dict[str, volume.Probe] = {}   # the probes of the right disk (refreshed on a remount)
         self.problem: str | None = None
-        self._probing: asyncio.Future | None = None
+        self._probing: asyncio.Future[dict[str, volume.Probe]] | None = None
         self.missed = 0   # unanswered probes in a row
         # one thread, the probe's alone (a hung probe keeps it; the next look waits on the same probe)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="edged-storage-probe")

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+
+from edged.alarms import Alarms
 from edged.i18n import Msg, N_
 from storage.alarm_kinds import TASK_FAILED
 from storage.time.clock import wait_or_stop
@@ -29,11 +30,11 @@ STABLE_S = 30.0     # a task that ran this long since its last failure is well a
 
 def backoff_s(failures: int, rng: random.Random) -> float:
     """Seconds to wait before the next start after `failures` failures in a row (jittered)."""
-    base = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, min(failures - 1, 16)))
+    base: float = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** max(0, min(failures - 1, 16)))
     return base * rng.uniform(0.8, 1.2)
 
 
-async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Any,
+async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Alarms | None,
                rng: random.Random | None = None, *, even_if_stopped: bool = False) -> None:
     """Run `fn(stopping)` until it returns or edged stops, restarting it after each failure.
     `even_if_stopped`: started once even when edged stops before it could start (work that
@@ -65,7 +66,7 @@ async def keep(name: str, fn: TaskFn, stopping: asyncio.Event, alarms: Any,
             log.info("task %s restarted (failure %d in a row)", name, failures)
 
 
-async def _raise(alarms: Any, name: str, exc: BaseException, failures: int) -> None:
+async def _raise(alarms: Alarms | None, name: str, exc: BaseException, failures: int) -> None:
     if alarms is None:
         return
     message = Msg(N_("edged's {task} task failed ({error}: {why}); recording goes on, the task is restarted"),
@@ -77,7 +78,7 @@ async def _raise(alarms: Any, name: str, exc: BaseException, failures: int) -> N
         log.exception("could not raise the alarm for task %s", name)
 
 
-async def _clear(alarms: Any, name: str) -> None:
+async def _clear(alarms: Alarms | None, name: str) -> None:
     if alarms is None:
         return
     try:

@@ -13,7 +13,7 @@ import json
 import logging
 import shutil
 import subprocess
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
@@ -22,6 +22,9 @@ from storage.time import corroboration as co
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
+
+if TYPE_CHECKING:
+    from edged.daemon.health_monitor import HealthMonitor
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +183,7 @@ class TimeGate:
                                  {"state": v.state, "source": v.source, "offset_us": v.offset_us, "judged_us": age})
 
 
-def camera_readings(monitor: Any) -> Callable[[int, int], list[co.Reading]]:
+def camera_readings(monitor: HealthMonitor) -> Callable[[int, int], list[co.Reading]]:
     """Each recording camera's clock as the health monitor has it (design/0085): RTCP sender
     reports (current), else ONVIF projected to now on the monotonic clock."""
     from storage.states.cameras import RECORDING
@@ -197,7 +200,7 @@ def camera_readings(monitor: Any) -> Callable[[int, int], list[co.Reading]]:
             elif source == "onvif":
                 r = monitor.onvif_clock(cam.id)
                 off = None if r is None else co.camera_offset(r.offset_us, r.at_us, r.mono_us, wall, mono)
-                if off is not None:
+                if off is not None and r is not None:
                     out.append(co.Reading(co.CAMERA, cam.id, off, mono - (r.mono_us or mono)))
         return out
 

@@ -30,7 +30,7 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
     COPY_KINDS as COPY_KINDS,
     DAY_US as DAY_US,
     KINDS as KINDS,
-    COPY,
+    COPY as COPY,
     MODES,
     VIEW,
     REQUESTER_UNIT,
@@ -41,7 +41,8 @@ from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US
 )
 from edged.i18n import _, hinted
 from edged.rules.words import KIND_WORDS, MODE_WORDS, either, listed, word
-from storage.states.requests import APPROVED, FILED, LAPSED as LAPSED, REJECTED, USED as USED  # rq.USED, rq.LAPSED
+from storage.states.requests import (  # the desk reads them here: retrieval.FILED, rq.USED, rq.LAPSED
+    APPROVED as APPROVED, FILED as FILED, LAPSED as LAPSED, REJECTED as REJECTED, USED as USED)
 
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.

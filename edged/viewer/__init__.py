@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from storage.time.clock import SYSTEM, Clock
+
+if TYPE_CHECKING:  # types only: aiohttp and aiortc load with the server, when [viewer] is enabled
+    from edged.alarms import Alarms
+    from edged.config import Config
+    from edged.viewer.server import Viewer
+    from storage.catalog import CatalogWriter
+
+# op, args, session -> answer: the control operations for a session (design/0073)
+Operate = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +27,13 @@ class ViewerService:
     """The supervisor's "viewer" task (restarted by edged.daemon.task_keeper when it fails) and the
     door through which a SIGHUP reload reaches the running viewer."""
 
-    def __init__(self, cfg: Any, writer: Any, clock: Clock = SYSTEM, alarms: Any = None):
+    def __init__(self, cfg: Config, writer: CatalogWriter, clock: Clock = SYSTEM, alarms: Alarms | None = None):
         self.cfg = cfg
         self.alarms = alarms      # edged.alarms.Alarms: a password guessed at from the web (issue 45)
         self.clock = clock
         self.writer = writer
-        self.viewer: Any = None   # the running edged.viewer.server.Viewer, if any
-        self.operate: Any = None  # op, args, session -> answer: the control operations (design/0073)
+        self.viewer: Viewer | None = None   # the running edged.viewer.server.Viewer, if any
+        self.operate: Operate | None = None  # op, args, session -> answer: the control operations (design/0073)
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.cfg.viewer.enabled:
@@ -37,7 +46,7 @@ class ViewerService:
         finally:
             self.viewer = None
 
-    async def reload(self, cfg: Any) -> None:
+    async def reload(self, cfg: Config) -> None:
         """The camera list follows the config: views of a camera disabled or removed end now."""
         if cfg.viewer != self.cfg.viewer:
             log.warning("viewer settings change only on restart; the viewer's camera list was reloaded")

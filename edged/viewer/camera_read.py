@@ -14,7 +14,8 @@ from typing import Any
 
 import av
 
-from recorder.camera import Settings, Source
+from recorder.camera import Settings
+from recorder.source import Source
 
 
 def has_parameter_sets(data: bytes) -> bool:
@@ -30,13 +31,13 @@ def has_parameter_sets(data: bytes) -> bool:
 
 
 def packets_of(src: Source | _Opened, video: Any, quit_: threading.Event, audio: Any = None,
-               on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[av.Packet]:
+               on_audio: Callable[[av.Packet[Any]], None] | None = None) -> Iterator[av.Packet[Any]]:
     """The camera's video packets, ready to relay (in the media worker process): parameter sets
     in front of key frames that lack them, the first key frame given a timestamp. With `audio`
     (a stream), its packets go to `on_audio` as they come (design/0087)."""
     extradata = video.codec_context.extradata or b""  # RTSP: the SDP's SPS/PPS, Annex-B
     step = int(1 / (video.guessed_rate or 25) / video.time_base) if video.time_base else 3600
-    held: av.Packet | None = None
+    held: av.Packet[Any] | None = None
     for pkt in src.container.demux(*((video, audio) if audio is not None else (video,))):
         if quit_.is_set():
             return
@@ -81,7 +82,7 @@ def open_camera(url: str, settings: Settings) -> Source | _Opened:
                            timeout=(settings.connect_timeout_us / 1e6, settings.read_timeout_us / 1e6)))
 
 
-def _with_prefix(pkt: av.Packet, prefix: bytes) -> av.Packet:
+def _with_prefix(pkt: av.Packet[Any], prefix: bytes) -> av.Packet[Any]:
     out = av.Packet(prefix + bytes(pkt))
     out.pts, out.dts, out.time_base = pkt.pts, pkt.dts, pkt.time_base
     out.is_keyframe = True
@@ -89,7 +90,7 @@ def _with_prefix(pkt: av.Packet, prefix: bytes) -> av.Packet:
 
 
 def transcoded(src: Any, video: Any, recode: Any, quit_: threading.Event, audio: Any = None,
-               on_audio: Callable[[av.Packet], None] | None = None) -> Iterator[Any]:
+               on_audio: Callable[[av.Packet[Any]], None] | None = None) -> Iterator[Any]:
     """The camera's picture as H.264 packets, transcoded (in the media worker process); with
     `audio`, its packets go to `on_audio`."""
     for raw in src.container.demux(*((video, audio) if audio is not None else (video,))):
@@ -116,7 +117,7 @@ class ToPcm:
         self.rate = int(audio.codec_context.sample_rate or 8000)
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=self.rate)
 
-    def feed(self, pkt: av.Packet) -> Iterator[bytes]:
+    def feed(self, pkt: av.Packet[Any]) -> Iterator[bytes]:
         for frame in self.audio.codec_context.decode(pkt):
             for out in self._resampler.resample(frame):
                 yield out.to_ndarray().tobytes()

@@ -21,7 +21,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc import MediaStreamTrack
@@ -31,8 +31,12 @@ from aiortc.mediastreams import MediaStreamError
 from edged.viewer.frames import WorkerGone, read_frame
 from edged.viewer.media_client import Worker, packet, settings_doc
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT
-from recorder.camera import Settings, scrub
+from recorder.camera import Settings
+from recorder.diagnose import scrub
 from storage import logs
+
+if TYPE_CHECKING:
+    from edged.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class CameraTrack(MediaStreamTrack):
     """The camera's H.264 packets as an aiortc track (read once, fanned out by MediaRelay)."""
 
     kind = "video"
+    _loop: asyncio.AbstractEventLoop  # also pyee's emitter's (Optional there): the loop the track was made on
 
     def __init__(self, camera_id: str, url: str, settings: Settings, max_height: int = DEFAULT_MAX_HEIGHT,
                  audio: bool = False):
@@ -111,7 +116,7 @@ class CameraTrack(MediaStreamTrack):
         self._settings = settings
         self._max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(QUEUE_PACKETS)
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue(QUEUE_PACKETS)
         self._quit = threading.Event()
         self._skip_to_key = False
         self._fresh = True  # the first recv starts at the newest key frame, not at stale packets
@@ -126,7 +131,7 @@ class CameraTrack(MediaStreamTrack):
     def stopping(self) -> bool:
         return self._quit.is_set() or self.readyState != "live"
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._fresh:
@@ -195,7 +200,7 @@ class CameraTrack(MediaStreamTrack):
             worker.close()
             self._loop.call_soon_threadsafe(self._put, None)
 
-    def _deliver_open(self, result: Any) -> None:
+    def _deliver_open(self, result: tuple[int, int] | BaseException) -> None:
         def settle() -> None:
             if self.opened.done():
                 return
@@ -205,7 +210,7 @@ class CameraTrack(MediaStreamTrack):
                 self.opened.set_result(result)
         self._loop.call_soon_threadsafe(settle)
 
-    def _put(self, pkt: av.Packet | None) -> None:
+    def _put(self, pkt: av.Packet[Any] | None) -> None:
         """On the loop. A full queue drops packets up to the next key frame: H.264 after a gap
         decodes to garbage until a key frame, so there is no point sending the rest."""
         if pkt is None:
@@ -302,7 +307,7 @@ class LiveFeeds:
             await asyncio.to_thread(thread.join, self.settings.read_timeout_us / 1e6 + 1)
 
 
-def settings_for(cfg: Any) -> Settings:
+def settings_for(cfg: Config) -> Settings:
     """The recorder's camera settings (timeouts), for the viewer's own reads."""
     s, r = cfg.storage, cfg.recorder
     return Settings(data_dir=s.data_dir, segment_us=s.segment_length_us, fragment_us=s.fragment_length_us,

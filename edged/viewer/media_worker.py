@@ -31,7 +31,8 @@ from edged.viewer.camera_read import ToPcm, open_camera, packets_of, sound_of, t
 from edged.viewer.frames import WorkerGone, read_frame, write_frame
 from edged.viewer.range_read import Piece, RangeReader
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
-from recorder.camera import Settings, scrub
+from recorder.camera import Settings
+from recorder.diagnose import scrub
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
         write_frame(out, {"error": f"camera {req['camera']} did not answer: {scrub(str(exc))}"})
         return
     try:
-        video = next((s for s in src.container.streams if s.type == "video"), None)
+        video = next((s for s in src.container.streams.video), None)
         try:
             if video is None or video.codec_context is None:
                 raise ValueError("no video" if video is None else "video in a format FFmpeg does not know")
@@ -68,7 +69,7 @@ def _serve_live(req: dict[str, Any], out: IO[bytes]) -> None:
         pcm = None if audio is None else ToPcm(audio)
         write_frame(out, {"opened": size, "audio": None if pcm is None else pcm.rate})
 
-        def on_audio(pkt: av.Packet) -> None:  # PCM frames between the video's (design/0087)
+        def on_audio(pkt: av.Packet[Any]) -> None:  # PCM frames between the video's (design/0087)
             assert pcm is not None
             try:
                 for chunk in pcm.feed(pkt):

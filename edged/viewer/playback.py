@@ -221,7 +221,7 @@ class RecordedTrack(MediaStreamTrack):
             self._on_change()
 
     # the sender's side -------------------------------------------------------------------
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         while True:
             if self.readyState != "live" or self.state == "ended":
                 raise MediaStreamError

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ def clamp(t_us: int, from_us: int, to_us: int) -> int:
 
 
 # (dts wall time, pts wall time, Annex-B packet)
-Timed = tuple[int, int, av.Packet]
+Timed = tuple[int, int, "av.Packet[Any]"]
 # (wall time, sample rate, 16-bit mono PCM): recorded sound inside the range (design/0087)
 Sound = tuple[int, int, bytes]
 
@@ -65,7 +65,7 @@ class RangeReader:
             raise NoFootage(_("nothing was recorded in this range"))
         self.pieces, self.from_us, self.to_us = pieces, from_us, to_us
         self.max_height = max_height  # a transcoded (non-H.264) picture is scaled to this
-        self._packets: Iterator[Timed] | None = None
+        self._packets: Generator[Timed, None, None] | None = None
         self._pending: deque[Timed] = deque()
         self._container: av.container.InputContainer | None = None
         self.ended = False
@@ -118,7 +118,7 @@ class RangeReader:
         out, self._sound = self._sound, []
         return out
 
-    def _walk(self, first: int, t_us: int) -> Iterator[Timed]:
+    def _walk(self, first: int, t_us: int) -> Generator[Timed, None, None]:
         """Packets from piece `first` (entered near t) onwards, stopping before to_us."""
         for i in range(first, len(self.pieces)):
             piece = self.pieces[i]
@@ -136,6 +136,7 @@ class RangeReader:
                     log.warning("playback skips %s: no video FFmpeg can decode", piece.path.name)
                     continue
                 tb = video.time_base
+                assert tb is not None  # a stream of an opened file has its time base
                 if i == first and t_us - piece.start_us > 2 * GAP_US:
                     try:  # land near t; the scan in seek() finds the right key frame from there
                         container.seek(int((t_us - piece.start_us - GAP_US) / 1e6 / tb), stream=video,
@@ -145,6 +146,7 @@ class RangeReader:
                 sound = sound_of(container) if self.audio else None
                 pcm = None if sound is None else ToPcm(sound)
                 for pkt in self._h264(container, video, pcm, piece.start_us):
+                    assert pkt.dts is not None  # _h264 yields stamped packets
                     dts_wall = piece.start_us + int(pkt.dts * tb * 1_000_000)
                     if dts_wall >= self.to_us:
                         return
@@ -157,7 +159,7 @@ class RangeReader:
                 self._container = None
 
     def _h264(self, container: av.container.InputContainer, video: Any, pcm: ToPcm | None = None,
-              start_us: int = 0) -> Iterator[av.Packet]:
+              start_us: int = 0) -> Iterator[av.Packet[Any]]:
         """A piece's picture as Annex-B H.264 with times in the stream's time base: H.264
         remuxed, anything else (H.265) transcoded, its key frames kept where they were. With
         `pcm`, its sound inside the range is decoded on the way (take_sound)."""
@@ -177,7 +179,7 @@ class RangeReader:
             elif raw.size:
                 yield from recode.feed(raw)
 
-    def _hear(self, pcm: ToPcm, raw: av.Packet, start_us: int) -> None:
+    def _hear(self, pcm: ToPcm, raw: av.Packet[Any], start_us: int) -> None:
         """Decode one audio packet; keep it only inside the range (nothing outside the grant)."""
         if raw.pts is None or not raw.size or raw.time_base is None:
             return

@@ -35,8 +35,9 @@ from edged.viewer.texts import page_html
 from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
 from storage.alarm_kinds import PASSWORD_GUESSED
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
-from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
-from edged.viewer.views import OfferError, Views
+from edged.viewer.playback import RecordedTrack, RemoteRangeReader, pieces_of
+from edged.viewer.range_read import NoFootage
+from edged.viewer.views import OfferError, View, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
 from edged.viewer.desk.cameras import tile_state
@@ -80,7 +81,7 @@ class Viewer:
         self.account_throttle = LoginThrottle(ACCOUNT_LIMITS)   # per account, across addresses (issue 45)
         self.refused_in_a_row: dict[str, int] = {}              # account -> tries refused by its bucket
         self.alarms = alarms
-        self.refusals = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
+        self.refusals: Coalescer[tuple[str, str, str]] = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
         self.checks = asyncio.Semaphore(SCRYPT_AT_ONCE)
         self.hosts = allowed_hosts(self.vcfg.host, self.vcfg.port, self.vcfg.hostnames)
 
@@ -184,7 +185,7 @@ class Viewer:
         for path in PAGES:
             app.router.add_get(path, self.page)
         app.router.add_get("/static/{name}", self.asset)
-        app.router.add_get("/favicon.ico", lambda _r: web.Response(status=204))
+        app.router.add_get("/favicon.ico", _no_content)
         app.router.add_post("/api/login", self.login)
         app.router.add_post("/api/logout", self.logout)
         app.router.add_get("/api/me", self.me)
@@ -458,12 +459,14 @@ class Viewer:
     async def switch_camera(self, request: web.Request) -> web.Response:
         token, _s = await self._session(request)
         view = self.views.open.get(request.match_info["id"])
-        if view is None or view.token != token or view.kind != "playback" or view.grant is None:
+        if view is None or view.token != token or view.kind != "playback" or view.grant is None \
+                or not isinstance(view.track, RecordedTrack):
             return _error(404, _("no such open playback"))
         if view.track.state == "ended":
             return _error(409, _("the viewing is over"))
         camera = (await self._body(request)).get("camera")
-        refused = rules.grant_camera_refusal(view.grant, camera if isinstance(camera, str) else "")
+        camera = camera if isinstance(camera, str) else ""   # refused: no camera is in a grant by that name
+        refused = rules.grant_camera_refusal(view.grant, camera)
         if refused:
             return _error(403, refused)
         g = view.grant
@@ -483,7 +486,7 @@ class Viewer:
         cam = self.cfg.camera(camera)
         return cam is not None and cam.audio_in_viewer
 
-    def _view_info(self, view: Any, s: dict[str, Any]) -> dict[str, Any]:
+    def _view_info(self, view: View, s: dict[str, Any]) -> dict[str, Any]:
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": self.clock.now_us(),
                 "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
 
@@ -493,3 +496,8 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+async def _no_content(_request: web.Request) -> web.Response:
+    """The favicon: none (a handler is a coroutine; aiohttp only wraps a plain function, with a warning)."""
+    return web.Response(status=204)

@@ -33,7 +33,7 @@ DEFAULT_MAX_HEIGHT = 720
 BITS_PER_PIXEL = 0.08    # per frame: 1280x720 at 20 fps is ~1.5 Mbit/s, enough for a viewing
 
 
-def out_size(width: int, height: int, max_height: int) -> tuple[int, int]:
+def out_size(width: float, height: float, max_height: int) -> tuple[int, int]:
     """The picture size sent: at most `max_height` lines, the aspect kept, even sides (4:2:0)."""
     if height > max_height:
         width, height = width * max_height / height, max_height
@@ -66,13 +66,13 @@ class ToH264:
         self._last: int | None = None
         self._started = False  # the first frame sent is a key frame, whatever the source says
 
-    def feed(self, pkt: av.Packet) -> list[av.Packet]:
-        out: list[av.Packet] = []
+    def feed(self, pkt: av.Packet[Any]) -> list[av.Packet[Any]]:
+        out: list[av.Packet[Any]] = []
         for frame in self.decoder.decode(pkt):
             out += self._encode(frame)
         return out
 
-    def _encode(self, frame: av.VideoFrame) -> list[av.Packet]:
+    def _encode(self, frame: av.VideoFrame) -> list[av.Packet[Any]]:
         pts = frame.pts
         if pts is None:  # a connection's first key frame comes without a time stamp
             pts = None if self._last is None else self._last + self.step

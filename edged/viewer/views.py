@@ -22,6 +22,7 @@ from typing import Any
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
+    RTCDataChannel,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -58,7 +59,7 @@ class View:
     track: MediaStreamTrack
     watcher: str | None = None
     grant: dict[str, Any] | None = None
-    channel: Any = None            # the page's data channel: told why a view ends; playback controls
+    channel: RTCDataChannel | None = None  # the page's data channel: told why a view ends; playback controls
     opened_mono: float = field(default_factory=time.monotonic)
     connected: bool = False
     failed: bool = False
@@ -71,6 +72,12 @@ class View:
         return {"view": self.id, "kind": self.kind, "camera": self.camera, "account": self.account,
                 "watcher": self.watcher, "started_us": self.started_us, "deadline_us": self.deadline_us,
                 "connected": self.connected}
+
+    @property
+    def recorded(self) -> RecordedTrack:
+        """A playback's track (a live view's is the camera's, relayed)."""
+        assert isinstance(self.track, RecordedTrack)  # a playback's, never a live view's
+        return self.track
 
 
 def without_mdns_candidates(sdp: str) -> str:
@@ -104,7 +111,7 @@ async def answer_with(track: MediaStreamTrack, offer: dict[str, Any],
         video[0].setCodecPreferences(_h264_codecs())
         pc.addTrack(track)
         heard = sound is not None and any(t.kind == "audio" for t in pc.getTransceivers())
-        if heard:
+        if heard and sound is not None:
             pc.addTrack(sound)
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription.sdp
@@ -125,7 +132,7 @@ class Views:
         self.open: dict[str, View] = {}
         self._opening = 0
         self.closing: set[str] = set()          # views whose close runs in a task of its own
-        self._closers: set[asyncio.Task] = set()
+        self._closers: set[asyncio.Task[None]] = set()
 
     def of_token(self, token: str) -> list[View]:
         return [v for v in self.open.values() if v.token == token]
@@ -205,20 +212,20 @@ class Views:
                 view.failed = True
 
         @pc.on("datachannel")
-        def channel(ch: Any) -> None:
+        def channel(ch: RTCDataChannel) -> None:
             view.channel = ch
 
             @ch.on("message")
-            def message(text: Any) -> None:
+            def message(text: str | bytes) -> None:
                 if kind == "playback":
                     self._control(view, text)
 
         return view
 
     # playback controls ---------------------------------------------------------------
-    def _control(self, view: View, text: Any) -> None:
+    def _control(self, view: View, text: str | bytes) -> None:
         """pause / play / seek from the page; a seek outside the range is clamped into it."""
-        track: RecordedTrack = view.track  # type: ignore[assignment]
+        track = view.recorded
         try:
             msg = json.loads(text)
             op = msg.get("op")
@@ -234,7 +241,7 @@ class Views:
             log.warning("playback %s: ignored a malformed control message", view.id)
 
     def _report(self, view: View) -> None:
-        track: RecordedTrack = view.track  # type: ignore[assignment]
+        track = view.recorded
         if track.state == "ended" and view.ended_mono is None:
             view.ended_mono = time.monotonic()
         ch = view.channel
@@ -245,7 +252,7 @@ class Views:
 
     async def switch_camera(self, view: View, camera: str, reader: RemoteRangeReader) -> None:
         """A grant of several cameras is one viewing (R5.4): the page moves between them."""
-        track: RecordedTrack = view.track  # type: ignore[assignment]
+        track = view.recorded
         await track.switch(reader)
         view.camera = camera
         if camera not in view.cameras:
@@ -261,11 +268,11 @@ class Views:
         if view.kind == "live":
             self.feeds.unsubscribe(view.camera, view.track, view.sound)
         else:
-            await view.track.close()  # type: ignore[attr-defined]
+            await view.recorded.close()
         await view.pc.close()
         played = None
         if view.kind == "playback":
-            shown = view.track.shown  # type: ignore[attr-defined]
+            shown = view.recorded.shown
             played = (shown[0], shown[1]) if shown else None
         action, detail = rules.stop_record(view.kind, view.id, view.cameras[0], started_us=view.started_us,
                                            now_us=self.access.clock.now_us(), reason=reason, played=played)
@@ -283,7 +290,11 @@ class Views:
         self.closing.add(view.id)
         task = asyncio.ensure_future(self.close(view, reason))
         self._closers.add(task)
-        task.add_done_callback(lambda t: (self._closers.discard(t), self.closing.discard(view.id)))
+
+        def closed(t: asyncio.Task[None]) -> None:
+            self._closers.discard(t)
+            self.closing.discard(view.id)
+        task.add_done_callback(closed)
 
     async def sweep(self, sessions: dict[str, dict[str, Any] | None] | None) -> None:
         """End the views whose time is up; `sessions` (token -> session or None) when re-checked."""
@@ -304,7 +315,7 @@ class Views:
             if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
                 reason = N_("the browser never connected")
             tell = reason not in (None, "connection lost", "end of the granted range") and view.told_mono is None
-            if tell and self._tell_end(view, reason):  # type: ignore[arg-type]
+            if tell and reason is not None and self._tell_end(view, reason):
                 continue  # the page shows why; the view is closed at the next sweep
             if reason is not None:
                 self._close_apart(view, reason)

@@ -29,7 +29,7 @@ def policy_doc(retention: Any, cameras: Iterable[Any]) -> dict[str, Any]:
 
 
 def record_policy(db: sqlite_utils.Database, doc: dict[str, Any], *, grace_us: int, now: int, actor: str,
-                  source: str) -> dict[str, Any] | None:
+                  source: dict[str, Any]) -> dict[str, Any] | None:
     """Compare the policy in force with the one last recorded; on a change write the audit
     record (old and new values), start the grace period of every lowered max, and remember
     the new policy. Returns the change ({changes, lowered, grace_until_us}) or None. The first

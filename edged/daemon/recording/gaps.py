@@ -42,7 +42,7 @@ class Unclosed:
 
     camera: str
     slot: int                     # the worker that has it open
-    done: asyncio.Future          # the Closed or Stranded event; None if its worker ended first
+    done: asyncio.Future[events.Closed | events.Stranded | None]  # the Closed or Stranded event; None if its worker ended first
     after: str | None = None      # an error the camera reported after closing it
 
 
@@ -51,11 +51,11 @@ class Gaps:
         self.writer = writer
         self.last_end: dict[str, int] = {}
         self.reason: dict[str, str] = {}                 # camera -> why it has no footage now
-        self.recovering: dict[str, asyncio.Future] = {}  # camera -> its open segments' recovery
+        self.recovering: dict[str, asyncio.Future[None]] = {}  # camera -> its open segments' recovery
         self.unclosed: dict[str, Unclosed] = {}          # path -> a segment not yet reported closed
         self.newest: dict[str, str] = {}                 # camera -> the path of its newest opened segment
 
-    def expect_recovery(self, cams: Iterable[str], done: asyncio.Future) -> None:
+    def expect_recovery(self, cams: Iterable[str], done: asyncio.Future[None]) -> None:
         """Segments of these cameras are being recovered until `done`: a gap before their
         next segment is measured from what the recovery finds."""
         for cam in cams:
@@ -106,7 +106,7 @@ class Gaps:
                 if self.newest.get(u.camera) == path:
                     del self.newest[u.camera]
 
-    async def _after_recovery(self, ev: events.Opened, reason: str, waited: asyncio.Future) -> None:
+    async def _after_recovery(self, ev: events.Opened, reason: str, waited: asyncio.Future[None]) -> None:
         await waited
         before = await self.writer.run(lambda c: segment_table.last_end_before(c.db, ev.camera, ev.start_us))
         await self._hole(ev, before, NO_FOOTAGE if reason == CLOCK_STEP else reason)  # a worker died since the cut

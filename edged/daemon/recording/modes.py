@@ -15,6 +15,7 @@ import base64
 import logging
 from typing import Any, Awaitable, Callable
 
+from edged.alarms import Alarms
 from edged.config import CameraConfig
 from edged.i18n import Msg, N_
 from recorder import events
@@ -65,14 +66,16 @@ class MotionLog:
                     "at_us": ev.at}
         else:
             thumb = base64.b64decode(ev.thumb) if ev.thumb else None
+            end_us = ev.end_us
+            assert end_us is not None, "an end carries its end (recorder/modes.py)"
             event_id = await self.writer.run(lambda c: event_table.ended(
-                c.db, cam, ev.start_us, ev.end_us, ev.peak, thumb, now))
+                c.db, cam, ev.start_us, end_us, ev.peak, thumb, now))
             body = {"id": event_id, "camera": cam, "phase": "end", "start_us": ev.start_us, "end_us": ev.end_us,
                     "peak": ev.peak, "at_us": ev.at}
         if self.publish is not None:
             await self.publish(body)
 
-    async def on_detection(self, ev: events.Detection, alarms: Any) -> None:
+    async def on_detection(self, ev: events.Detection, alarms: Alarms | None) -> None:
         """The worker lost (or got back) a camera's detection stream; it records continuously meanwhile."""
         if alarms is not None:
             await alarms.set(not ev.up, MOTION_DETECTION_LOST,

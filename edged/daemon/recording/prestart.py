@@ -26,7 +26,7 @@ import signal
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from edged.config import CameraConfig, Config
 from edged.config.declare import worker_fields
@@ -62,7 +62,7 @@ def worker_count(cfg: Config) -> int:
     return cfg.recorder.workers or os.cpu_count() or 1
 
 
-def assign(cameras: list[CameraConfig], n: int) -> list[list[CameraConfig]]:
+def assign(cameras: Sequence[CameraConfig], n: int) -> list[list[CameraConfig]]:
     """The enabled cameras dealt to `n` workers in turn (the supervisor deals them the same way)."""
     enabled = [c for c in cameras if c.enabled]
     return [enabled[i::n] for i in range(n)]

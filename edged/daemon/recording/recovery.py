@@ -53,7 +53,7 @@ class StartupRecovery:
         self.data_dir, self.writer, self.alarms, self.expect = data_dir, writer, alarms, expect
         self.started_us = started_us
         self.before_id = before_id  # the newest segment id before this run wrote any (design/0059)
-        self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         gaps.expect_recovery(cameras, self.done)
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -153,7 +153,7 @@ async def reconcile_alongside(writer: CatalogWriter, data_dir: Path, expect: Exp
 
 
 async def recover_dead_worker(writer: CatalogWriter, data_dir: Path, expect: Expect | None, cams: set[str],
-                              died_us: int, what: str, done: asyncio.Future) -> None:
+                              died_us: int, what: str, done: asyncio.Future[None]) -> None:
     """Close what a dead worker left open, so its cameras' footage counts: the cameras are
     offline on the record, and their `writing` segments are cut back, fsynced and hashed on a
     thread of their own, off the restart's path; `done` is set when the catalog has it all."""

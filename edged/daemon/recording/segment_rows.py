@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 from edged.daemon.recording.gaps import Gaps
@@ -34,7 +35,7 @@ class SegmentRows:
         self.guard = guard
         self.on_segment_opened = on_segment_opened
         # per worker slot: the rows of its current batch, then what waits for them
-        self._rows: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}
+        self._rows: dict[int, list[tuple[Callable[..., Any], tuple[object, ...]]]] = {}
         self._after: dict[int, list[Callable[[], None]]] = {}
 
     def begin(self, slot: int) -> None:
@@ -75,4 +76,4 @@ class SegmentRows:
         elif ev.complete:
             self._rows[slot].append((segment_rows.close, (ev.path, ev.catalog_fields())))
             if self.guard is not None:
-                self._after[slot].append(lambda path=ev.path: self.guard.closed(path))
+                self._after[slot].append(partial(self.guard.closed, ev.path))

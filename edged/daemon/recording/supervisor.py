@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Coroutine
 
 from edged.alarms import Alarms
 from edged.config import CameraConfig, Config
@@ -48,7 +48,7 @@ OFFLINE_ALARM_S = 10.0        # a camera down for longer than this raises camera
 AUX_STOP_S = 10.0             # after the workers, the other tasks get this long to end, then are cancelled
 
 
-async def _end_within(tasks: list[asyncio.Task], timeout: float) -> None:
+async def _end_within(tasks: list[asyncio.Task[None]], timeout: float) -> None:
     """A stop is bounded: a task that has not ended `timeout` s after the stop is logged with
     where it waits, and cancelled (its keeper's job was to end on `stopping`)."""
     _done, pending = await asyncio.wait(tasks, timeout=timeout)
@@ -94,7 +94,7 @@ class Supervisor:
         self.storage_lost: str | None = None  # why the data disk is not the one edged started on
         self.disk_full: str | None = None     # why recording is paused for a full disk (design/0058)
         self._on_disk_full = disk_full        # a catalog write failed for a full disk -> edged/daemon/disk_floor.py
-        self._jobs: asyncio.Queue = asyncio.Queue(100)
+        self._jobs: asyncio.Queue[tuple[str, Coroutine[Any, Any, None]]] = asyncio.Queue(100)
         self.stopping = asyncio.Event()
         self.gaps = Gaps(writer)
         self.workers = Workers(workers or worker_count(cfg), self.stopping, settings=lambda: worker_settings(self.cfg),
@@ -116,7 +116,7 @@ class Supervisor:
     def video_dev(self, dev: int | None) -> None:
         self.workers.video_dev = dev
 
-    def submit(self, coro: Any, name: str) -> None:
+    def submit(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Hand work from a signal handler to a task this supervisor owns."""
         try:
             self._jobs.put_nowait((name, coro))
@@ -269,7 +269,7 @@ class Supervisor:
                 log.info("camera %s: added", cam_id)
             elif add_command(before) != add_command(cam):  # what the recorder is told changed
                 self.gaps.reason[cam_id] = hole_reason(before, cam, "camera settings changed")
-                await self.workers.slot_of(cam_id).add(cam, record=not self.held)  # the worker replaces it
+                await self.workers.slot_having(cam_id).add(cam, record=not self.held)  # the worker replaces it
                 log.info("camera %s: settings changed, restarted", cam_id)
             elif before != cam and (slot := self.workers.slot_of(cam_id)) is not None:
                 slot.cameras[cam_id] = cam  # the viewer's sound switch, the inventory, the floor: no restart, no gap
@@ -285,7 +285,7 @@ class Supervisor:
         for cam in cams:
             self.gaps.reason[cam] = "recorder worker died"
             self.cameras.mark_offline(cam)
-        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.gaps.expect_recovery(cams, done)
         assert self._tg is not None
         expect = self.guard.expect if self.guard is not None else None

@@ -20,7 +20,7 @@ from edged.config import CameraConfig
 from edged.daemon.recording import isolation
 from edged.daemon.recording.prestart import Early, add_command, spawn_worker
 from recorder import events
-from recorder.camera import backoff_us
+from recorder.source import backoff_us
 from storage.time.clock import wait_or_stop
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,17 @@ class Workers:
         self.shared = count        # slots[:shared] carry the cameras; the rest are quarantine workers
         self.quarantine = isolation.Quarantine()
         self.group_slot: dict[int, WorkerSlot] = {}
-        self.keepers: list[asyncio.Task] = []  # the quarantine slots' keepers (the shared ones are the caller's)
+        self.keepers: list[asyncio.Task[None]] = []  # the quarantine slots' keepers (the shared ones are the caller's)
         self._tg: asyncio.TaskGroup | None = None
 
     def slot_of(self, cam_id: str) -> WorkerSlot | None:
         return next((s for s in self.slots if cam_id in s.cameras), None)
+
+    def slot_having(self, cam_id: str) -> WorkerSlot:
+        """The worker of a camera that was enabled: it has one."""
+        slot = self.slot_of(cam_id)
+        assert slot is not None, f"camera {cam_id} was enabled, so a worker has it"
+        return slot
 
     def emptiest(self) -> WorkerSlot:
         """The shared worker with the fewest cameras (a new or returning camera goes there)."""
@@ -116,7 +122,7 @@ class Workers:
                 if proc is not None and proc.returncode is None:
                     proc.kill()
 
-    async def stop(self, keepers: list[asyncio.Task]) -> None:
+    async def stop(self, keepers: list[asyncio.Task[None]]) -> None:
         """Tell every worker to stop (they close their segments), kill any still running after
         STOP_TIMEOUT_S, and end the spares."""
         await self.send_all({"cmd": "stop"})
@@ -206,8 +212,8 @@ class Workers:
         wanted: dict[str, WorkerSlot] = {}
         for group, cams in q.placement().items():
             slot = self.group_slot.get(group) or self._quarantine_slot(group, spare_from)
-            for cam in cams:
-                wanted[cam] = slot
+            for cam_id in cams:
+                wanted[cam_id] = slot
         for group in [g for g in self.group_slot if g not in q.placement()]:
             del self.group_slot[group]  # its slot is free for the next group
         for cam_id, cam in known.items():

@@ -168,7 +168,7 @@ class Pages:
     async def open(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         f = form_of(request)
         password = one_time_password()
-        args = {"name": str(f.get("name") or "").strip(), "full_name": f.get("full_name") or "",
+        args: dict[str, Any] = {"name": str(f.get("name") or "").strip(), "full_name": f.get("full_name") or "",
                 "roles": many(f, "roles"), "cameras": many(f, "cameras") or None, "reason": f.get("reason") or "",
                 "password": password, "live": bool(f.get("live"))}
         try:

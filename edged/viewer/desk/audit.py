@@ -7,6 +7,7 @@ auditor's alone; checking the chain is anyone's, as on the control socket. The u
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -40,7 +41,7 @@ def code(value: object, cls: str = "") -> str:
     return f'<code translate="no" class="{cls}">{esc(value)}</code>'
 
 
-def detail_cell(r: dict) -> str:
+def detail_cell(r: dict[str, Any]) -> str:
     """A record's detail; a long one (design/0091) as its start and its length, not whole."""
     cut = r.get("detail_cut")
     if cut:
@@ -57,7 +58,7 @@ class Pages:
         q = request.query
         action, actor = q.get("action", "").strip(), q.get("actor", "").strip()
         since = ctx.parse_time(q.get("from", "")) if q.get("from") else None
-        limit = q.get("limit") if q.get("limit") in LIMITS else LIMITS[1]
+        limit = q.get("limit", "") if q.get("limit") in LIMITS else LIMITS[1]
         before = int(q["before"]) if q.get("before", "").isdigit() else None  # a page further back
         rows = await self.desk.run(ctx, "audit.list", {"action": action or None, "from_us": since,
                                                        "limit": int(limit), "before_seq": before})

@@ -76,6 +76,9 @@ class _Sink:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:  # zipfile closes only a file it opened itself; this makes the sink one it can write
+        pass
+
     def take(self) -> bytes:
         out, self.parts = b"".join(self.parts), []
         return out
@@ -146,7 +149,7 @@ class Pages:
         await response.prepare(request)
         sink = _Sink()
         try:
-            with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as z:  # type: ignore[arg-type]
+            with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
                 for i, f in enumerate(files):
                     piece = first if i == 0 else await self.desk.run(
                         ctx, "export.read", {"export": export_id, "file": f["name"], "offset": 0})
