@@ -26,6 +26,7 @@ from edged import pools
 from edged.documents import Doc
 from edged.i18n import _, normalise, set_language, speaking, zone
 from edged.rules import roles
+from edged.rules.persons import names_of
 from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
 from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused, door_of
 
@@ -83,7 +84,7 @@ class Desk:
     def printed(self, ctx: Ctx, render: Callable[[Doc], str]) -> web.Response:
         """A printed document (edged/documents/) in the person's language, on the site's paper:
         the renderer edgectl writes, under the print pages' CSP."""
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.cfg.site.name, forms=self.cfg.forms)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.cfg.site.name, forms=self.cfg.forms, names=ctx.names)
         with speaking(doc.lang):
             text = render(doc)
         response = web.Response(text=text, content_type="text/html")
@@ -116,6 +117,8 @@ class Desk:
                     "error", roles.refused_words(caller.roles, op)), status=403)
             if request.method == "POST":
                 await self.check_post(request, ctx)
+            ctx.names = names_of(await self.viewer.access.full_names(), self.cfg.policy.titles,
+                                 self.cfg.policy.units)   # people by their names (design/0112)
             return await fn(request, ctx)
         return handler
 

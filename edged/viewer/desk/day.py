@@ -77,7 +77,7 @@ async def auditor_day(desk: Desk, ctx: Ctx) -> str:
     else:
         due = badge(WAIT, _("next due by {date}").format(date=ctx.date(d["due_us"] - 1)))
     last = d.get("last")
-    done = (_("last done {date} by {name}").format(date=ctx.date(last["at_us"]), name=last.get("by") or last["account"])
+    done = (_("last done {date} by {name}").format(date=ctx.date(last["at_us"]), name=last.get("by") or ctx.who(last["account"]))
             if last else _("no periodic audit recorded yet"))
     links = " ".join([link("/desk/audit/report", _("Make the audit report"), "button"),
                       link("/desk/audit", _("Audit log")), link("/desk/usage", _("Usage register"))])
