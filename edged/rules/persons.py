@@ -63,10 +63,19 @@ def person(names: Names, who: str | None) -> str:
         return "-"
     account = account_in(names, who)
     if account is None:
-        return _(SYSTEM_WORDS) if who == SYSTEM else who
+        return _(SYSTEM_WORDS) if who == SYSTEM else _box_user(who) or who
     n = names[account]
     name = n.full_name or account
     return _("{title} {name}").format(title="、".join(n.titles), name=name) if n.titles else name
+
+
+def _box_user(who: str) -> str | None:
+    """An OS user of the box on the record: "os:root (uid 0)", "root (init-admin)"."""
+    if who.startswith("os:"):
+        return _("the box's user {user}").format(user=who[3:].split(" (", 1)[0])
+    if who.endswith(" (init-admin)"):
+        return _("the box's user {user}, opening the first admin").format(user=who[:-len(" (init-admin)")])
+    return None
 
 
 def people(names: Names, who: Iterable[str]) -> str:

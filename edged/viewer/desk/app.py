@@ -110,6 +110,8 @@ class Desk:
                             must_change=bool(session.get("must_change")), session={**session, "token": token})
             ctx = Ctx(caller=caller, lang=lang, site=self.cfg.site.name, tz=zone(self.cfg.site.timezone),
                       now_us=self.viewer.clock.now_us(), path=request.path, csrf=self.csrf_of(token))
+            ctx.names = names_of(await self.viewer.access.full_names(), self.cfg.policy.titles,
+                                 self.cfg.policy.units)   # people by their names (design/0112)
             if caller.must_change and op not in roles.ONE_TIME_OPS:
                 raise web.HTTPFound("/desk/password")
             if not roles.allowed(caller.roles, op):
@@ -117,8 +119,6 @@ class Desk:
                     "error", roles.refused_words(caller.roles, op)), status=403)
             if request.method == "POST":
                 await self.check_post(request, ctx)
-            ctx.names = names_of(await self.viewer.access.full_names(), self.cfg.policy.titles,
-                                 self.cfg.policy.units)   # people by their names (design/0112)
             return await fn(request, ctx)
         return handler
 

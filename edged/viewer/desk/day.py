@@ -53,7 +53,7 @@ async def custodian_day(desk: Desk, ctx: Ctx) -> str:
                   link(f"/desk/requests/{r['id']}#export", _("Make the export"), "button") if g["mode"] == "copy"
                   else esc(_("another custodian (you signed it)")))
         lines.append([link(f"/desk/requests/{r['id']}", _("Request {id}").format(id=r["id"])),
-                      esc(r.get("requester_name") or "-"), esc(", ".join(r["cameras"])),
+                      esc(r.get("requester_name") or "-"), esc("、".join(desk.camera_names().get(c) or c for c in r["cameras"])),
                       badge(WAIT, _("viewing") if g["mode"] == "view" else _("export")),
                       esc(ctx.when(g["expires_us"])), action])
     title = _("Grants waiting for you")

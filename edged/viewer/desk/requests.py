@@ -93,6 +93,11 @@ class Pages:
     def category(self, category: str) -> str:
         return self.desk.cfg.forms.categories.get(category) or label(CATEGORY_LABELS, category)
 
+    def camera_list(self, ids: list[str]) -> str:
+        """Cameras by their names (issue 42 item 2), as the printed forms name them."""
+        names = self.desk.camera_names()
+        return "、".join(names.get(c) or c for c in ids)
+
     def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
         scope = ctx.caller.cameras
         return [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
@@ -102,7 +107,7 @@ class Pages:
                       _("Due"), _("State")],
                      [[link(f"/desk/requests/{r['id']}", str(r["id"])), esc(ctx.date(r["filed_us"])),
                        esc(self.kind(r["kind"])), esc(self.category(r["category"])),
-                       esc(", ".join(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
+                       esc(self.camera_list(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
                        esc(r.get("requester_name")), due_text(r, ctx), state_badge(r, ctx)] for r in reqs])
 
     # following ---------------------------------------------------------------------------
@@ -172,7 +177,7 @@ class Pages:
                                if x)
         return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(self.kind(r["kind"]))),
                       (_("Reason"), esc(f"{self.category(r['category'])}: {r.get('reason') or ''}")),
-                      (_("Cameras"), esc(", ".join(r["cameras"]))),
+                      (_("Cameras"), esc(self.camera_list(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
                       (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
                       (_("Requester"), esc(requester)), (_("Official letter"), esc(r.get("letter_ref"))),
