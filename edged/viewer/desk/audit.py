@@ -15,6 +15,7 @@ from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.usage import usage_html
+from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, label
 from edged.i18n import _
 from edged.rules import audit_words as said
@@ -73,12 +74,14 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
         return ctx.who(v)
     if key == "approvers" and isinstance(v, list):
         return ctx.whom(str(x) for x in v)
+    if key == "anomalies" and isinstance(v, dict):   # camera -> the health texts (English, design/0067)
+        return "、".join(cams.get(str(c), str(c)) for c in v)
     if key in ("cameras", "camera"):
         return "、".join(cams.get(str(c), str(c)) for c in (v if isinstance(v, list) else [v]))
     if key == "roles" and isinstance(v, list):
         return listed(ROLE_WORDS, [str(x) for x in v])
     if key == "kind" and isinstance(v, str):
-        return word({**KIND_WORDS, **HOLD_WORDS}, v)
+        return word({**KIND_WORDS, **HOLD_WORDS, **RUN_LABELS}, v)
     if key == "mode" and isinstance(v, str):
         return word(MODE_WORDS, v)
     if key == "category" and isinstance(v, str):
