@@ -81,7 +81,7 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
     if key == "roles" and isinstance(v, list):
         return listed(ROLE_WORDS, [str(x) for x in v])
     if key == "kind" and isinstance(v, str):
-        return word({**KIND_WORDS, **HOLD_WORDS, **RUN_LABELS}, v)
+        return cats.get(v) or word({**KIND_WORDS, **HOLD_WORDS, **RUN_LABELS}, v)
     if key == "mode" and isinstance(v, str):
         return word(MODE_WORDS, v)
     if key == "category" and isinstance(v, str):
@@ -125,7 +125,8 @@ class Pages:
                    + field_(_("From"), text_input("from", q.get("from", ""), kind="datetime-local"))
                    + field_(_("Records"), select("limit", [(n, n) for n in LIMITS], limit))
                    + button(_("Show"), cls="quiet") + "</form>")
-        cams, cats = self.desk.camera_names(), dict(self.desk.cfg.forms.categories)
+        forms = self.desk.cfg.forms   # the site's own words for its kinds and reason categories
+        cams, cats = self.desk.camera_names(), {**forms.kinds, **forms.categories}
         body = filters + table(   # the ethics officer's reading: words first, the record one click away
             [_("No."), _("Time"), _("Who"), _("What"), _("Details")],
             [[esc(r["seq"]), esc(ctx.when(r["at_us"])), esc(ctx.who(r["actor"])), esc(said.action_words(r["action"])),
