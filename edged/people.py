@@ -106,7 +106,7 @@ def set_live(db: sqlite_utils.Database, name: str, live: bool, *, by: str, reaso
 
 
 def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: str, now_us: int,
-               min_password: int | None = None, pw_hash: str | None = None) -> dict[str, Any]:
+               min_password: int | None = None, pw_hash: str | None = None, full_name: str = "") -> dict[str, Any]:
     """The first admin, made by root on the box itself; refused while an admin exists."""
     admins = active_admins(db)
     if admins:
@@ -115,7 +115,7 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
     return add_account(db, name, password, [ADMIN], None, by=f"{os_user} (init-admin)",
                        reason="first admin, created on the box by root", now_us=now_us,  # i18n: on the audit record
                        min_password=min_password,
-                       pw_hash=pw_hash)
+                       pw_hash=pw_hash, full_name=full_name)
 
 
 def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: list[str]) -> str | None:

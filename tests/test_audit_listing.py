@@ -12,7 +12,8 @@ import time
 
 from edged.cli.audit import shown_detail
 from edged.i18n import speaking
-from edged.viewer.desk.audit import detail_cell
+from edged.viewer.desk.audit import detail_cell, raw_record
+from edged.viewer.desk.page import Ctx, Person
 from storage import audit
 from storage.disk import layout
 from storage.footage import missing
@@ -58,10 +59,15 @@ def test_a_listing_cuts_long_details_and_pages_back_while_the_chain_stays_whole(
     assert listed[-2]["hash"] == whole[-2]["hash"]
 
     # shown by the desk and edgectl as its start and its length
+    ctx = Ctx(caller=Person(account="", roles=()), lang="en", site="x", tz=None, now_us=0, path="/desk/audit")
     with speaking("en"):
-        cell, line = detail_cell(big), shown_detail(big)
+        cell, line = raw_record(big), shown_detail(big)
+        fields = detail_cell(short, ctx, {}, {})
     assert f"{size}" in cell and len(cell) < audit.LIST_DETAIL * 2 and f"{size}" in line and len(line) < 1200
-    assert detail_cell(short) == '<code translate="no" class="detail">{&quot;via&quot;: &quot;desk&quot;}</code>'
+    # the desk's fields in words (design/0112), the record as written behind a click
+    assert "<dt>Through</dt><dd>the desk</dd>" in fields
+    assert '<details class="tech">' in fields and (
+        '<code translate="no" class="detail">{&quot;via&quot;: &quot;desk&quot;}</code></details>' in fields)
 
     # the next page back, from the oldest seq shown
     page = audit.newest(db, limit=50, detail_chars=audit.LIST_DETAIL)

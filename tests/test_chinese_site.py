@@ -119,7 +119,7 @@ def test_a_site_named_in_chinese_records_reports_and_prints(tmp_path, clip):
             wait_for(lambda: "web viewer listening" in d.log, 30, "the web viewer")
             people = People(config, tmp_path)
             for name, role in (("vera", "viewer"), ("adam", "approver"), ("aldo", "auditor")):
-                people.add(name, role)
+                people.add(name, role, full_name="王核章" if name == "adam" else None)
             viewer_in_chinese(f"http://127.0.0.1:{port}")
             forms_in_chinese(d, people, tmp_path)
         finally:
@@ -168,9 +168,10 @@ def forms_in_chinese(d: Daemon, people: People, tmp) -> None:
     assert r.returncode == 0, r.stderr
     form = (tmp / "request.html").read_text(encoding="utf-8")
     for word in ("調閱影音資料申請表（內部）", "張大同", "櫃檯遺失皮夾", "櫃檯1", "☑ 內部同仁",
-                 "☑ 財物遺失", "事由具必要性", "adam", "民國", "☐ 所本部", "須保存影像檔案事由", "申請人簽名",
+                 "☑ 財物遺失", "事由具必要性", "王核章", "民國", "☐ 所本部", "須保存影像檔案事由", "申請人簽名",
                  "表單：", "臺北市文山區戶政事務所錄影監視系統管理作業規定 附件2"):
         assert word in form, word
+    assert "adam" not in form, "edgectl's printed form names the approver, not the login (design/0112)"
     month = datetime.fromtimestamp(now / 1e6).astimezone().strftime("%Y-%m")
     ctl(d, "inspect", "report", "--month", month, "--out", str(tmp))
     register = (tmp / f"inspections-{month}.html").read_text(encoding="utf-8")

@@ -50,7 +50,7 @@ PAGES = "\n" + "\n".join((seed_table("001-land-office", "[forms.account]"),
                             seed_table("002-police-station", "[forms.maintenance]")))
 # English words a zh-TW page may show: data and names, not text (accounts, cameras, the zone, a command)
 DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "carl", "admin", "cam", "cam1", "CST", "English", "pw", "Initial", "Secret",
-              "edgectl", "Ctrl"}  # names: the command, the key
+              "edgectl", "Ctrl", "root"}  # names: the command, the key, the box's OS user
 
 
 AWAY = "127.0.0.3"   # the account holders' own computer
@@ -402,6 +402,9 @@ def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):
     shoot(d, p, "audit-aldo", "zh-TW")
     cells = p.eval_on_selector_all("td code:not(.detail)", "cs => cs.map(c => c.textContent)")
     assert "account.open" in cells and not [c for c in cells if c.startswith("request.") or c == "login"]
+    rows = p.inner_text("tbody")   # in words (design/0112): the action's phrase, the account by name
+    assert "開設帳號" in rows and "account.open" not in rows, rows   # the record itself is behind a click
+    assert p.locator("tbody details.tech summary").count() == p.locator("tbody tr").count()
     p.fill("input[name=actor]", "nobody")
     p.press("input[name=actor]", "Enter")
     p.wait_for_load_state()

@@ -352,7 +352,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
-        people.add("carol", "custodian")
+        people.add("carol", "custodian", full_name="Carol Chen")
         people.add("alice", "approver")
         people.add("adm", "admin")
 
@@ -425,7 +425,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         assert manifest["grant"]["approvers"] == ["alice"]
         readme = (out / "README.txt").read_text(encoding="utf-8")  # for people, in the site's language (en)
         assert readme == manifest["readme"]["text"] and manifest["readme"]["language"] == "en"
-        assert f"Request {request_id}, grant {grant}; copied by carol for Sgt. Lin" in readme
+        assert f"Request {request_id}, grant {grant}; copied by Carol Chen for Sgt. Lin" in readme  # by name (0112)
 
         v = people.ctl("verify", str(out), "--key", published)
         assert v.returncode == 0 and v.stdout.startswith("OK: "), v.stdout + v.stderr

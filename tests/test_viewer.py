@@ -665,12 +665,16 @@ def test_live_view_is_a_permission_the_admin_gives_per_person(site):
     assert fred.get_attribute("#layouts", "aria-label") == "畫面分割"
     assert "given per person by an admin" in (fred.text_content("#message") or "") and _tiles(fred) == []
     assert site.audit("live.refused", "fred")[0]["detail"]["camera"] == "cam1"
+    fred.goto(site.base + "/desk/")  # the desk's menu offers no live view to one not given it
+    assert fred.locator("nav.menu a[href='/grid']").count() == 0 and fred.locator("nav.menu a").count() > 1
     r = site.people.as_("admin").ctl("account", "set", "fred", "--live", "--reason", "the head's memo 12", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["live"] is True, r.stderr
     assert site.audit("account.live")[-1]["detail"] == {"account": "fred", "live": True,
                                                        "reason": "the head's memo 12"}
     r = site.people.ctl("account", "set", "aldo", "--live", "--reason", "x")
     assert r.returncode != 0 and "never watch" in r.stderr  # the auditor never watches footage
+    fred.goto(site.base + "/desk/")
+    assert fred.locator("nav.menu a[href='/grid']").count() == 1, "once given, the menu offers live view"
     fred.goto(site.base + "/grid")
     fred.wait_for_selector("body[data-ready='1']")
     assert _tiles(fred) == ["cam1", "cam2"]

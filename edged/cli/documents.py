@@ -11,6 +11,7 @@ daemon's `cameras` answer carries the language, time zone and camera names."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from edged.cli import files
@@ -25,6 +26,7 @@ from edged.documents.pages import ACTIONS, account_event, account_html, hold_htm
 from edged.documents.retrieval import application_html
 from edged.documents.usage import usage_html
 from edged.i18n import _, normalise, speaking, zone
+from edged.rules.persons import names_of
 from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx
@@ -115,10 +117,14 @@ def usage_register(ctx: Ctx, args: Namespace, start: int, end: int) -> tuple[Any
 
 
 def site_doc(ctx: Ctx, lang: str | None) -> tuple[Doc, dict[str, str]]:
-    """The site's language, zone and name, and the cameras' names (every camera ever
-    configured), for a document whose data comes from another verb."""
-    reply = call(ctx.socket, "cameras", {"all": True})
-    return doc_of(reply, lang), {c["id"]: c["name"] for c in reply["cameras"]}
+    """The site's language, zone and name, the people by their names and titles (design/0112),
+    and the cameras' names (every camera ever configured), for a document whose data comes from
+    another verb."""
+    reply = call(ctx.socket, "cameras", {"all": True, "people": True})
+    doc, people = doc_of(reply, lang), reply.get("people") or {}
+    with speaking(doc.lang):   # a unit chief's title in the document's language
+        names = names_of(people.get("accounts") or [], people.get("titles") or {}, people.get("units") or {})
+    return replace(doc, names=names), {c["id"]: c["name"] for c in reply["cameras"]}
 
 
 def account_form(ctx: Ctx, args: Namespace) -> tuple[Any, str]:

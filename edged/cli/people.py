@@ -54,7 +54,8 @@ def _scope(cameras: list[str] | None) -> str:
 def cmd_init_admin(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     password = _Secrets(args.password_stdin).get(_("password for the new admin {name}: ").format(name=args.name),
                                                  confirm=True)
-    row = call(ctx.socket, "init-admin", {"name": args.name, "password": password})
+    row = call(ctx.socket, "init-admin", {"name": args.name, "password": password,
+                                          "full_name": args.full_name or ""})
     return row, _("admin account {name} opened. Log in with `edgectl login {name}` and open the other accounts "
                   "with `edgectl account add`").format(name=row["name"])
 
@@ -305,6 +306,7 @@ def register(sub: Verbs) -> None:
     p = sub.add_parser("init-admin", parents=[JSON], help=_("create the first admin account (root, on the box, only "
                                                             "while none exists)"))
     p.add_argument("--name", required=True)
+    p.add_argument("--full-name", help=_("the admin's full name, as the desk shows them"))
     p.add_argument("--password-stdin", action="store_true", help=_("read the password from stdin (one line)"))
     p.set_defaults(handler=cmd_init_admin)
     p = sub.add_parser("login", parents=[JSON], help=_("log in with your personal account; the session is short-lived"))

@@ -31,10 +31,11 @@ from edged.documents import Doc
 from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
+from edged.rules.persons import names_of
 from edged.rules.roles import Actor
 from storage import audit
 from storage.keys import nodecert, nodekey
-from storage.people import retrieval_store
+from storage.people import accounts, retrieval_store
 from storage.export import evidence as export
 from storage.export.plan import ExportError, gather, plan_camera
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
@@ -127,7 +128,8 @@ class ExportOps(Operations):
             "custodian": getattr(caller, "account", None) or actor, "recipient": grant.get("watcher"),
             "receipt_signed_by": receipt_by,
         }
-        header["readme"] = _readme(cfg, header, grant, started)
+        named = await self.writer.run(lambda c: accounts.accounts(c.db))   # the README names people (design/0112)
+        header["readme"] = _readme(cfg, header, grant, started, named)
         try:
             private_dir(out.parent)
             chain = await asyncio.to_thread(nodecert.chain_pem, data_dir)  # None until enrolled (design/0097)
@@ -248,8 +250,11 @@ async def sweep_staging(writer: CatalogWriter, data_dir: Path, keep: Path | None
     return count
 
 
-def _readme(cfg: Config, header: dict[str, Any], grant: dict[str, Any], made_us: int) -> dict[str, str]:
+def _readme(cfg: Config, header: dict[str, Any], grant: dict[str, Any], made_us: int,
+            named: list[dict[str, Any]] | None = None) -> dict[str, str]:
     """The export's README.txt in the site's language (edged/documents/export_readme.py)."""
-    doc = Doc(cfg.site.language, zone(cfg.site.timezone), cfg.site.name, cfg.forms)
+    with speaking(cfg.site.language):
+        names = names_of(named or [], cfg.policy.titles, cfg.policy.units)
+    doc = Doc(cfg.site.language, zone(cfg.site.timezone), cfg.site.name, cfg.forms, names)
     with speaking(doc.lang):
         return {"language": doc.lang, "text": readme_text(doc, header, grant["from_us"], grant["to_us"], made_us)}

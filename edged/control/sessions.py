@@ -118,7 +118,8 @@ class SessionOps(Operations):
         pw_hash = await pools.LOGINS.run(accounts.hash_password, password)  # scrypt: not on the writer thread
         return await write_refusing(self.writer, lambda db: people.init_admin(
             db, name, password, os_user=caller.os_user, now_us=self.clock.now_us(),
-            min_password=self.policy.min_password, pw_hash=pw_hash), _("no admin created"))
+            min_password=self.policy.min_password, pw_hash=pw_hash, full_name=text(args, "full_name")),
+            _("no admin created"))
 
     @op("logout")
     async def logout(self, _args: dict[str, Any], caller: Caller) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from storage import node as node_table
 from storage.footage import segments as segment_table
 from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
+from storage.people import accounts as account_table
 from storage.alarm_kinds import KINDS
 from storage.footage.segment_rows import SEGMENT_STATES
 from storage.time.clock import SYSTEM, Clock
@@ -135,9 +136,15 @@ class StatusOps(Operations):
             cam = cfg.camera(r["id"])
             r["min_days"] = (cam.min_retention_us if cam and cam.min_retention_us else site_min) // DAY_US
             r["max_days"] = (cam.max_retention_us if cam and cam.max_retention_us else site_max) // DAY_US
-        return {"cameras": rows, "site_name": cfg.site.name, "language": cfg.site.language,
-                "timezone": cfg.site.timezone, "forms": cfg.forms.to_json(), "min_days": site_min // DAY_US, "max_days": site_max // DAY_US,
-                "list_changed_us": max((r["listed_us"] for r in every if r.get("listed_us")), default=None)}
+        out = {"cameras": rows, "site_name": cfg.site.name, "language": cfg.site.language,
+               "timezone": cfg.site.timezone, "forms": cfg.forms.to_json(), "min_days": site_min // DAY_US, "max_days": site_max // DAY_US,
+               "list_changed_us": max((r["listed_us"] for r in every if r.get("listed_us")), default=None)}
+        if args.get("people"):   # a printed form's people by their names and titles (design/0112)
+            named = await self._query(lambda db: [{"name": a["name"], "full_name": a["full_name"]}
+                                                  for a in account_table.accounts(db)])
+            out["people"] = {"accounts": named, "titles": {t: sorted(a) for t, a in cfg.policy.titles.items()},
+                             "units": {u: sorted(a) for u, a in cfg.policy.units.items()}}
+        return out
 
     @op("segments")
     async def segments(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:

@@ -8,12 +8,13 @@ HTML out; the caller (edgectl) writes the file."""
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Any, Iterable, Sequence
 
 from edged.config.forms import NO_FORMS, Forms
 from edged.i18n import _, fmt_date, fmt_datetime, local, normalise
+from edged.rules.persons import Names, people, person
 
 # A Traditional Chinese font first (Debian's fonts-noto-cjk gives "Noto Sans CJK TC"); the
 # browser that prints the page falls back to any sans-serif font it has.
@@ -46,6 +47,14 @@ class Doc:
     tz: tzinfo | None  # None: the box's local zone
     site_name: str
     forms: Forms = NO_FORMS  # [forms]: the site's rule, its forms and its words (design/0081)
+    names: Names = field(default_factory=dict)  # the people by their names and titles (design/0112)
+
+    def who(self, account: str | None) -> str:
+        """A person on the paper: title and full name (edged/rules/persons.py), never a login name."""
+        return person(self.names, account)
+
+    def whom(self, accounts: Iterable[str]) -> str:
+        return people(self.names, accounts)
 
     def date(self, us: int | None, long: bool = False) -> str:
         return fmt_date(us, self.lang, self.tz, long)

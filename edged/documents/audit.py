@@ -45,11 +45,11 @@ def _people_parts(doc: Doc, r: dict[str, Any]) -> list[str]:
     accounts = [[a["name"], a["full_name"] or "-", ", ".join(label(ROLE_LABELS, x) for x in a["roles"]),
                  _cams(a["cameras"]), doc.date(a["opened_us"]),
                  _("revoked {date}").format(date=doc.date(a["revoked_us"])) if a["revoked_us"] else _("active"),
-                 "; ".join(f"{e['action']} {doc.datetime(e['at_us'])} {e['by']}: {e['reason']}" for e in a["events"])]
+                 "; ".join(f"{e['action']} {doc.datetime(e['at_us'])} {doc.who(e['by'])}: {e['reason']}" for e in a["events"])]
                 for a in r["accounts"]]
     requests = [[q["id"], label(KIND_LABELS, q["kind"]), label(CATEGORY_LABELS, q["category"]), _cams(q["cameras"]),
-                 _("view") if q["mode"] == "view" else _("copy"), q["requester_name"] or "-", q["filed_by"],
-                 doc.datetime(q["filed_us"]), q["decided_by"] or "-",
+                 _("view") if q["mode"] == "view" else _("copy"), q["requester_name"] or "-", doc.who(q["filed_by"]),
+                 doc.datetime(q["filed_us"]), doc.who(q["decided_by"]),
                  label(STATE_LABELS, q["state"]) + (" " + _("LATE") if q["late"] else ""), q["flag"] or "-"]
                 for q in r["requests"]]
     return [
@@ -65,15 +65,15 @@ def _people_parts(doc: Doc, r: dict[str, Any]) -> list[str]:
 def _use_parts(doc: Doc, r: dict[str, Any]) -> list[str]:
     views = [[v["grant_id"], v["request_id"], _cams(v["cameras"]),
               f"{doc.datetime(v['from_us'])} ～ {doc.datetime(v['to_us'])}", doc.datetime(v["used_us"]),
-              v["custodian"], v["approver"], v["watcher"] or "-"] for v in r["viewings"]]
-    views += [["-", "-", "-", x["action"], doc.datetime(x["at_us"]), x["actor"], "-", "-"]
+              doc.who(v["custodian"]), doc.who(v["approver"]), v["watcher"] or "-"] for v in r["viewings"]]
+    views += [["-", "-", "-", x["action"], doc.datetime(x["at_us"]), doc.who(x["actor"]), "-", "-"]
               for x in r["live_and_playback"]]
     exports = [[e["id"], e["grant_id"], e["request_id"], _cams(e["cameras"]), doc.datetime(e["created_us"]),
-                e["custodian"], e["approver"], _size(e["bytes"]), (e["manifest_sha256"] or "")[:16]]
+                doc.who(e["custodian"]), doc.who(e["approver"]), _size(e["bytes"]), (e["manifest_sha256"] or "")[:16]]
                for e in r["exports"]]
     holds = [[h["id"], h["kind"], _cams(h["cameras"]), h["case_ref"],
-              f"{doc.datetime(h['placed_us'])} {h['placed_by']}",
-              f"{h['ended_how']} {doc.datetime(h['ended_us'])} {h['ended_by']}" if h["ended_us"] else _("in force")]
+              f"{doc.datetime(h['placed_us'])} {doc.who(h['placed_by'])}",
+              f"{h['ended_how']} {doc.datetime(h['ended_us'])} {doc.who(h['ended_by'])}" if h["ended_us"] else _("in force")]
              for h in r["holds"]]
     return [
         _section(_("Viewings (grants used, live view and playback)"),
@@ -90,7 +90,8 @@ def _care_parts(doc: Doc, r: dict[str, Any]) -> list[str]:
     gone = [[x["camera"], x["reason"], x["segments"], _size(x["bytes"]), doc.datetime(x["oldest_us"]),
              doc.datetime(x["newest_us"])] for x in d["by_camera"]]
     runs = [[i["id"], i["kind"], doc.datetime(i["ran_us"]), i["cameras"], i["anomalies"],
-             i["inspector"] or _("UNSIGNED"), i["supervisor"] or _("not countersigned")] for i in r["inspections"]]
+             doc.who(i["inspector"]) if i["inspector"] else _("UNSIGNED"),
+             doc.who(i["supervisor"]) if i["supervisor"] else _("not countersigned")] for i in r["inspections"]]
     fails = [[f["name"], doc.datetime(f["at_us"]), f["via"], f["why"]] for f in r["failed_logins"]["list"]]
     summary = _("{segments} segments, {size}, in {passes} retention passes.").format(
         segments=d["segments"], size=_size(d["bytes"]), passes=d["passes"])

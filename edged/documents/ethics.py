@@ -23,11 +23,11 @@ def ethics_html(doc: Doc, r: dict[str, Any], camera_names: dict[str, str], print
     """One flagged request, as the ethics office reads it; a request not flagged is refused by
     the caller (edgectl), not here: the page says "no flag" then."""
     title = _("Report to the ethics office: a major or abnormal request")
-    requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or r["filed_by"]
+    requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or doc.who(r["filed_by"])
     g = r.get("grant")
     use = _("no grant") if not g else (
         _("grant {id} used on {at} by {by}, watched or received by {watcher}").format(
-            id=g["id"], at=doc.datetime(g["used_us"]), by=g.get("used_by") or "-", watcher=g.get("watcher") or "-")
+            id=g["id"], at=doc.datetime(g["used_us"]), by=doc.who(g.get("used_by")), watcher=g.get("watcher") or "-")
         if g.get("used_us") else _("grant {id}, not used yet (valid until {at})").format(
             id=g["id"], at=doc.datetime(g["expires_us"])))
     rows = [
@@ -42,7 +42,7 @@ def ethics_html(doc: Doc, r: dict[str, Any], camera_names: dict[str, str], print
         _row(_("Cameras"), cameras_text(doc, r["cameras"], camera_names)),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
         _row(_("Footage wanted"), label(MODE_LABELS, r["mode"])),
-        _row(_("Filed by"), r["filed_by"]),
+        _row(_("Filed by"), doc.who(r["filed_by"])),
         _row(_("State"), label(STATE_LABELS, r["state"])),
         _row(_("Grant and its use"), use),
     ]

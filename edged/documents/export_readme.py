@@ -18,7 +18,7 @@ def readme_text(doc: Doc, header: dict[str, Any], from_us: int, to_us: int, made
         _("Evidence export from the CCTV recorder of {site}").format(site=site),
         "",
         _("Request {request}, grant {grant}; copied by {custodian} for {recipient} on {date}.").format(
-            request=request.get("id", "-"), grant=grant.get("id", "-"), custodian=header.get("custodian") or "-",
+            request=request.get("id", "-"), grant=grant.get("id", "-"), custodian=doc.who(header.get("custodian")),
             recipient=header.get("recipient") or "-", date=doc.datetime(made_us)),
         _("Footage from {start} to {end}; cameras: {cameras}.").format(
             start=doc.datetime(from_us), end=doc.datetime(to_us), cameras=", ".join(grant.get("cameras") or [])),

@@ -72,7 +72,7 @@ def _sheet(doc: Doc, form: PageForm, default: Callable[[], PageForm], values: di
 
 
 def _signed(doc: Doc, who: str | None, at_us: int | None) -> str:
-    return esc(f"{who} {doc.datetime(at_us)}") if who else ""
+    return esc(f"{doc.who(who)} {doc.datetime(at_us)}") if who else ""
 
 
 # the account application (001 annex 2) ------------------------------------------------------
@@ -117,7 +117,7 @@ def account_html(doc: Doc, a: dict[str, Any], action: str, camera_names: dict[st
     }
     signed = {box: _signed(doc, s["by"], s["at_us"])
               for box, s in application_signatures(a.get("events") or [], action).items()}
-    history = [[doc.datetime(x["at_us"]), _event_what(x), x["by"], _event_reason(x)] for x in a.get("events") or []]
+    history = [[doc.datetime(x["at_us"]), _event_what(x), doc.who(x["by"]), _event_reason(x)] for x in a.get("events") or []]
     record = (tag("h2", _("The account's record")) + table([_("Time"), _("What"), _("By"), _("Reason")], history))
     return _sheet(doc, doc.forms.page("account"), _account_default, values,
                   _("Account: {name}").format(name=a["name"]), record,
@@ -170,13 +170,13 @@ def hold_html(doc: Doc, h: dict[str, Any], camera_names: dict[str, str], printed
         "footage": esc(_("{n} segments").format(n=h.get("segments", 0))),
         "extended": _signed(doc, h.get("extended_by"), h.get("extended_us")),
     }
-    rows = [[_("Placed"), h["placed_by"], doc.datetime(h["placed_us"]), ""]]
+    rows = [[_("Placed"), doc.who(h["placed_by"]), doc.datetime(h["placed_us"]), ""]]
     if decided:
-        rows.append([word, decided, doc.datetime(h.get("decided_us")), h.get("decision_reason") or ""])
+        rows.append([word, doc.who(decided), doc.datetime(h.get("decided_us")), h.get("decision_reason") or ""])
     if h.get("extended_by"):
-        rows.append([_("Extended"), h["extended_by"], doc.datetime(h.get("extended_us")), ""])
+        rows.append([_("Extended"), doc.who(h["extended_by"]), doc.datetime(h.get("extended_us")), ""])
     if h.get("ended_us"):
-        rows.append([label(HOLD_STATES, h.get("ended_how")), h.get("ended_by") or "edged", doc.datetime(h["ended_us"]),
+        rows.append([label(HOLD_STATES, h.get("ended_how")), doc.who(h.get("ended_by") or "edged"), doc.datetime(h["ended_us"]),
                      h.get("end_reason") or ""])
     state = _("State: {state}").format(state=label(HOLD_STATES, hold_state(h)))
     record = (tag("h2", _("The hold's record")) + table([_("What"), _("By"), _("Time"), _("Remarks")], rows)
@@ -214,14 +214,14 @@ def maintenance_html(doc: Doc, w: dict[str, Any], printed_us: int) -> str:
         password = _("not asked: no vendor attended")
     elif w.get("password_changed_us"):
         password = _("changed on {time} by {who}").format(time=doc.datetime(w["password_changed_us"]),
-                                                          who=w.get("password_changed_by") or "-")
+                                                          who=doc.who(w.get("password_changed_by")))
     else:
         password = _("NOT CHANGED yet: an alarm stands until it is")
     values = {
         "began": esc(doc.datetime(w["began_us"])),
         "ended": esc(doc.datetime(w["ended_us"]) if w.get("ended_us") else _("still open")),
         "began_by": _signed(doc, w["began_by"], w["began_us"]),
-        "attended_by": esc(w.get("attended_by")) if w.get("attended_by") else "",
+        "attended_by": esc(doc.who(w.get("attended_by"))) if w.get("attended_by") else "",
         "ended_by": _signed(doc, w.get("ended_by"), w.get("ended_us")),
         "vendor": esc(w.get("vendor") or _("none")), "reason": esc(w.get("reason")), "note": esc(w.get("end_note")),
         "storage": esc(storage), "password": esc(password),

@@ -68,8 +68,8 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
         _("Unit chief") if per_unit else _("Supervisor")))
     rows, units = [], []
     for run in runs:
-        signer = f"{run['inspector']} {doc.datetime(run['signed_us'])}" if run["signed_us"] else _("UNSIGNED")
-        boss = (f"{run['supervisor']} {doc.datetime(run['countersigned_us'])}" if run["countersigned_us"]
+        signer = f"{doc.who(run['inspector'])} {doc.datetime(run['signed_us'])}" if run["signed_us"] else _("UNSIGNED")
+        boss = (f"{doc.who(run['supervisor'])} {doc.datetime(run['countersigned_us'])}" if run["countersigned_us"]
                 else _("not countersigned"))
         for r in run["records"]:
             oks = [r["items"][i]["ok"] if i in r["items"] else None for i in items]
@@ -78,7 +78,7 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
             its_unit = r.get("unit") or ""
             if per_unit and its_unit not in units:
                 units.append(its_unit)
-            chief = (f"{r['supervisor']} {doc.datetime(r['countersigned_us'])}" if r.get("countersigned_us")
+            chief = (f"{doc.who(r['supervisor'])} {doc.datetime(r['countersigned_us'])}" if r.get("countersigned_us")
                      else _("not countersigned")) if per_unit else boss
             repair = f"<td>{esc(repair_answer(r.get('repair')))}</td>" if ask_repair else ""
             rows.append(f"<tr><td>{esc(doc.date(run['ran_us']))}</td><td>{esc(_span(doc, run))}"

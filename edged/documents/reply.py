@@ -105,7 +105,7 @@ def receipt_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us:
         _row(_("Cameras"), cameras_text(doc, g["cameras"], names)),
         _row(_("Time range"), f"{doc.datetime(g['from_us'])} ～ {doc.datetime(g['to_us'])}"),
         _row(_("Copied on"), doc.datetime(g["used_us"]) if g.get("used_us") else ""),
-        _row(_("Custodian"), g.get("used_by") or ""),
+        _row(_("Custodian"), doc.who(g["used_by"]) if g.get("used_by") else ""),
     ]
     fee = doc.forms.fees.get(r["kind"])
     if fee is not None:  # 002 第八點(三): the applicant bears the costs

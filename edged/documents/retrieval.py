@@ -54,8 +54,7 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         kinds += checkbox(True, kind_label(doc, r["kind"]))
     cats = _categories(doc, r)
     modes = checkbox(r["mode"] == "view", _("view")) + checkbox(r["mode"] == "copy", _("copy"))
-    requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or \
-        (r.get("requester_account") or r["filed_by"])
+    requester = " ".join(x for x in (r.get("requester_name"), r.get("requester_org")) if x) or _requester(doc, r)
     rows = [
         _row(_("Application date"), doc.date(r["filed_us"], long=True)),
         _row(_("Application number"), str(r["id"])),
@@ -70,7 +69,7 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
         _row(_("Footage wanted"), modes, raw=True),
         _row(_("Answer due by"), doc.date(r["due_us"] - 1, long=True) if r.get("due_us") else "-"),
-        _row(_("Filed by"), r["filed_by"]),
+        _row(_("Filed by"), doc.who(r["filed_by"])),
     ]
     return tag("h2", _("Application")) + f"<table>{''.join(rows)}</table>"
 
@@ -84,8 +83,8 @@ def _categories(doc: Doc, r: dict[str, Any]) -> str:
     return cats
 
 
-def _requester(r: dict[str, Any]) -> str:
-    return str(r.get("requester_name") or r.get("requester_account") or r["filed_by"])
+def _requester(doc: Doc, r: dict[str, Any]) -> str:
+    return str(r.get("requester_name") or doc.who(r.get("requester_account") or r["filed_by"]))
 
 
 def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, names: dict[str, str]) -> str:
@@ -108,14 +107,14 @@ def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, nam
         return esc(f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}")
     if v == "record":
         used = g.get("used_us")
-        return esc(_("{time}, custodian {who}").format(time=doc.datetime(used), who=g.get("used_by") or "-")
+        return esc(_("{time}, custodian {who}").format(time=doc.datetime(used), who=doc.who(g.get("used_by")))
                    if used else "")
-    text = {"filed": doc.date(r["filed_us"], long=True), "number": str(r["id"]), "requester": _requester(r),
+    text = {"filed": doc.date(r["filed_us"], long=True), "number": str(r["id"]), "requester": _requester(doc, r),
             "org": r.get("requester_org"), "contact": r.get("requester_contact"),
             "id_number": r.get("citizen_id_masked"), "letter": r.get("letter_ref"), "reason": r.get("reason"),
             "cameras": cameras_text(doc, r["cameras"], names),
             "due": doc.date(r["due_us"] - 1, long=True) if r.get("due_us") else "",
-            "filed_by": r["filed_by"], "viewer": g.get("watcher")}.get(v)
+            "filed_by": doc.who(r["filed_by"]), "viewer": g.get("watcher")}.get(v)
     return esc(text) if text else ""
 
 
@@ -127,7 +126,7 @@ def _box(doc: Doc, r: dict[str, Any], box: SignBox) -> str:
     for s in r.get("steps") or []:
         if 0 <= s["step"] < len(chain) and chain[s["step"]] in box.steps:
             word = _("approved") if s["approve"] else _("rejected")
-            parts.append(f'<span class="line">{esc(s["by"])} {esc(doc.datetime(s["at_us"]))} {esc(word)}</span>')
+            parts.append(f'<span class="line">{esc(doc.who(s["by"]))} {esc(doc.datetime(s["at_us"]))} {esc(word)}</span>')
     return "".join(parts)
 
 
@@ -160,7 +159,7 @@ def _approvals(doc: Doc, r: dict[str, Any]) -> str:
         if done is None:
             lines.append([i + 1, step["name"], "", "", _("awaiting"), ""])
         else:
-            lines.append([i + 1, step["name"], done["by"], doc.datetime(done["at_us"]),
+            lines.append([i + 1, step["name"], doc.who(done["by"]), doc.datetime(done["at_us"]),
                           _("approved") if done["approve"] else _("rejected"), done.get("reason") or ""])
     state = _("State: {state}").format(state=label(STATE_LABELS, r["state"]))
     return (tag("h2", _("Approval record"))
@@ -176,10 +175,10 @@ def _grant(doc: Doc, g: dict[str, Any] | None, names: dict[str, str]) -> str:
         _row(_("Allowed"), _("view") if g["mode"] == "view" else _("copy")),
         _row(_("Cameras"), cameras_text(doc, g["cameras"], names)),
         _row(_("Time range"), f"{doc.datetime(g['from_us'])} ～ {doc.datetime(g['to_us'])}"),
-        _row(_("Approved by"), ", ".join(g.get("approvers") or [g["approver"]])),
+        _row(_("Approved by"), doc.whom(g.get("approvers") or [g["approver"]])),
         _row(_("Valid once, until"), doc.datetime(g["expires_us"])),
         _row(_("Used on"), doc.datetime(g["used_us"]) if g.get("used_us") else _("not used")),
-        _row(_("Custodian"), g.get("used_by") or "-"),
+        _row(_("Custodian"), doc.who(g.get("used_by"))),
         _row(_("Watched or received by"), g.get("watcher") or "-"),
     ]
     return tag("h2", _("Grant and its use")) + f"<table>{''.join(rows)}</table>"

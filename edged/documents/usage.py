@@ -22,7 +22,7 @@ def _use(doc: Doc, u: dict[str, Any], names: dict[str, str]) -> str:
     else:
         text = _("Viewed {cameras}, {span}, by {who}").format(cameras=cams, span=span, who=u.get("watcher") or "-")
     return text + "; " + _("custodian {who}; request {request}, grant {grant}").format(
-        who=u["custodian"], request=u["request_id"], grant=u["grant_id"])
+        who=doc.who(u["custodian"]), request=u["request_id"], grant=u["grant_id"])
 
 
 def usage_html(doc: Doc, answer: dict[str, Any], names: dict[str, str], printed_us: int) -> str:
@@ -37,7 +37,7 @@ def usage_html(doc: Doc, answer: dict[str, Any], names: dict[str, str], printed_
               + "".join(f"<th>{esc(h)}</th>" for h in (_("Handling staff"), _("Supervising officer"))))
     rows = []
     for u in answer["uses"]:
-        who = " ".join(x for x in (u.get("requester_name"), u.get("requester_org")) if x) or u.get("filed_by")
+        who = " ".join(x for x in (u.get("requester_name"), u.get("requester_org")) if x) or doc.who(u.get("filed_by"))
         case = category_label(doc, u.get("category")) + ("：" if doc.lang == "zh-TW" else ": ") + (u.get("reason") or "")
         rows.append(f"<tr><td>{esc(doc.date(u['used_us']))}</td><td>{esc(doc.time(u['used_us']))}</td>"
                     f"<td>{esc(who)}</td><td>{esc(case)}</td><td>{esc(_use(doc, u, names))}</td><td></td><td></td></tr>")

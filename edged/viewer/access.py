@@ -65,6 +65,11 @@ class Access:
         return await self.writer.run(lambda c: people.use_grant(
             c.db, grant_id, custodian=custodian, watcher=watcher, mode="view", now_us=self.clock.now_us()))
 
+    async def full_names(self) -> list[dict[str, Any]]:
+        """Every account's name and full name, for showing people by their names (design/0112)."""
+        return await self.writer.run(lambda c: [{"name": a["name"], "full_name": a["full_name"]}
+                                                for a in accounts.accounts(c.db)])
+
     async def footage(self, camera: str, from_us: int, to_us: int) -> list[dict[str, Any]]:
         """The camera's segment rows overlapping the range (paths relative to the data folder)."""
         return await self.writer.run(lambda c: segment_table.between(c.db, from_us, to_us, camera, limit=100_000))

@@ -41,7 +41,7 @@ def first_password_for(name: str) -> str:
 
 class People:
     def __init__(self, config: Path, tmp_path: Path, monkeypatch: Any = None, *, admin: str = ADMIN,
-                 timeout: float = 60):
+                 timeout: float = 60, admin_full_name: str = ""):
         self.config = config
         self.socket = load_config(config).control.socket
         self.session = tmp_path / "edgectl-session.json"
@@ -52,7 +52,8 @@ class People:
         self.admin = admin
         self.current: str | None = None
         wait_for(lambda: "not logged in" in self.ctl("whoami").stderr, 30, "the control socket")
-        r = self.ctl("init-admin", "--name", admin, "--password-stdin", input=password_for(admin) + "\n")
+        named = ["--full-name", admin_full_name] if admin_full_name else []
+        r = self.ctl("init-admin", "--name", admin, *named, "--password-stdin", input=password_for(admin) + "\n")
         assert r.returncode == 0, r.stderr
 
     def ctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
@@ -67,11 +68,12 @@ class People:
         return r
 
     def add(self, name: str, *roles: str, cameras: list[str] | None = None, first_change: bool = True,
-            live: bool | None = None) -> str:
+            live: bool | None = None, full_name: str | None = None) -> str:
         """Open an account (logged in as the admin); then the admin's session is left open. The admin's
         password is one-time: with `first_change` the holder logs in once (in a session file of its
         own) and sets password_for(name); without, it stays first_password_for(name). `live`: the
-        person may watch live (design/0108); by default every account whose roles may is given it."""
+        person may watch live (design/0108); by default every account whose roles may is given it.
+        `full_name`: the person's name, as the desk and the printed forms show them (design/0112)."""
         if self.current != self.admin:
             r = self.login(self.admin)
             assert r.returncode == 0, r.stderr
@@ -80,6 +82,8 @@ class People:
             args += ["--role", role]
         for cam in cameras or []:
             args += ["--camera", cam]
+        if full_name:
+            args += ["--full-name", full_name]
         if live or (live is None and set(roles) & {"viewer", "custodian", "approver"}):
             args.append("--live")
         first = first_password_for(name)

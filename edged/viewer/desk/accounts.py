@@ -99,14 +99,14 @@ class Pages:
                        (_("Live view"), live_fact(a)),
                        (_("Roles"), esc(role_names(a["roles"]))),
                        (_("Cameras"), esc(", ".join(a["cameras"]) if a["cameras"] else _("all"))),
-                       (_("Opened"), esc(_("{time} by {by}").format(time=ctx.when(a["opened_us"]), by=a["opened_by"]))),
+                       (_("Opened"), esc(_("{time} by {by}").format(time=ctx.when(a["opened_us"]), by=ctx.who(a["opened_by"])))),
                        (_("Password changed"), esc(ctx.when(a.get("pw_changed_us"))))])
         body += "<h2>" + esc(_("History")) + "</h2>" + table(
             [_("Time"), _("What"), _("By"), _("Reason")],
             [[esc(ctx.when(e["at_us"])), esc(_(EVENT_LABELS[e["action"]]) if e["action"] in EVENT_LABELS else
                                              _("signed ({action})").format(action=_(EVENT_LABELS.get(
                                                  e["action"].removeprefix(SIGNED), e["action"])))),
-              esc(e["by"]), esc(_(STORED_REASONS[e["reason"]]) if e.get("reason") in STORED_REASONS else e.get("reason"))]
+              esc(ctx.who(e["by"])), esc(_(STORED_REASONS[e["reason"]]) if e.get("reason") in STORED_REASONS else e.get("reason"))]
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))
                              for action in PRINT_LABELS if any(e["action"] == action for e in a.get("events") or [])])

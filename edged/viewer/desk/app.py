@@ -26,6 +26,7 @@ from edged import pools
 from edged.documents import Doc
 from edged.i18n import _, normalise, set_language, speaking, zone
 from edged.rules import roles
+from edged.rules.persons import names_of
 from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
 from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused, door_of
 
@@ -83,7 +84,7 @@ class Desk:
     def printed(self, ctx: Ctx, render: Callable[[Doc], str]) -> web.Response:
         """A printed document (edged/documents/) in the person's language, on the site's paper:
         the renderer edgectl writes, under the print pages' CSP."""
-        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.cfg.site.name, forms=self.cfg.forms)
+        doc = Doc(lang=ctx.lang, tz=ctx.tz, site_name=self.cfg.site.name, forms=self.cfg.forms, names=ctx.names)
         with speaking(doc.lang):
             text = render(doc)
         response = web.Response(text=text, content_type="text/html")
@@ -109,6 +110,8 @@ class Desk:
                             must_change=bool(session.get("must_change")), session={**session, "token": token})
             ctx = Ctx(caller=caller, lang=lang, site=self.cfg.site.name, tz=zone(self.cfg.site.timezone),
                       now_us=self.viewer.clock.now_us(), path=request.path, csrf=self.csrf_of(token))
+            ctx.names = names_of(await self.viewer.access.full_names(), self.cfg.policy.titles,
+                                 self.cfg.policy.units)   # people by their names (design/0112)
             if caller.must_change and op not in roles.ONE_TIME_OPS:
                 raise web.HTTPFound("/desk/password")
             if not roles.allowed(caller.roles, op):

@@ -16,7 +16,11 @@ from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.usage import usage_html
+from edged.documents.register import RUN_LABELS
+from edged.documents.retrieval import CATEGORY_LABELS, label
 from edged.i18n import _
+from edged.rules import audit_words as said
+from edged.rules.words import HOLD_WORDS, KIND_WORDS, MODE_WORDS, ROLE_WORDS, listed, word
 from edged.viewer.desk.app import Desk, Refused
 from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
                                     message, select, table, text_input)
@@ -41,13 +45,64 @@ def code(value: object, cls: str = "") -> str:
     return f'<code translate="no" class="{cls}">{esc(value)}</code>'
 
 
-def detail_cell(r: dict[str, Any]) -> str:
-    """A record's detail; a long one (design/0091) as its start and its length, not whole."""
+def raw_record(r: dict[str, Any]) -> str:
+    """The record as the chain keeps it (actor, action key, JSON detail), one click away; a long
+    one (design/0091) as its start and its length, not whole."""
     cut = r.get("detail_cut")
     if cut:
-        return code(cut["start"] + "…", "detail") + " " + esc(
+        detail = code(cut["start"] + "…", "detail") + " " + esc(
             _("({n} characters; the export has the record whole)").format(n=cut["chars"]))
-    return code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")
+    else:
+        detail = code(json.dumps(r["detail"], ensure_ascii=False, sort_keys=True), "detail")
+    summary = _("The record as written")
+    return (f'<details class="tech"><summary>{esc(summary)}</summary>'
+            f'{code(r["actor"])} {code(r["action"])} {detail}</details>')
+
+
+PEOPLE = ("account", "actor", "approver", "custodian", "by", "placed_by", "set_by", "recorded_by", "attended_by")
+
+
+def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, str]) -> str:
+    """A detail's value in words: people by name, cameras by name, times in the site's zone,
+    ids of kinds, modes and roles in the office's words; anything else as written."""
+    if isinstance(v, bool):
+        return _(said.YES) if v else _(said.NO)
+    if key == "duration_us" and isinstance(v, int):
+        return _("{s} s").format(s=round(v / 1e6))
+    if key.endswith("_us") and isinstance(v, int):
+        return ctx.when(v)
+    if key in PEOPLE and isinstance(v, str):
+        return ctx.who(v)
+    if key == "approvers" and isinstance(v, list):
+        return ctx.whom(str(x) for x in v)
+    if key == "anomalies" and isinstance(v, dict):   # camera -> the health texts (English, design/0067)
+        return "、".join(cams.get(str(c), str(c)) for c in v)
+    if key in ("cameras", "camera"):
+        return "、".join(cams.get(str(c), str(c)) for c in (v if isinstance(v, list) else [v]))
+    if key == "roles" and isinstance(v, list):
+        return listed(ROLE_WORDS, [str(x) for x in v])
+    if key == "kind" and isinstance(v, str):
+        return cats.get(v) or word({**KIND_WORDS, **HOLD_WORDS, **RUN_LABELS}, v)
+    if key == "mode" and isinstance(v, str):
+        return word(MODE_WORDS, v)
+    if key == "category" and isinstance(v, str):
+        return cats.get(v) or label(CATEGORY_LABELS, v)
+    if key == "via" and isinstance(v, str):   # "edgectl (os: root)": the OS user is in the record
+        return word(said.VIA_WORDS, v.split(" (", 1)[0])
+    if key in ("reason", "why") and isinstance(v, str):
+        return said.stored(v)
+    if isinstance(v, list):
+        return "、".join(str(x) for x in v)
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v)
+
+
+def detail_cell(r: dict[str, Any], ctx: Ctx, cams: dict[str, str], cats: dict[str, str]) -> str:
+    """The record's details as labelled fields in words, then the raw record behind a click."""
+    shown, more = said.fields(r.get("detail"))
+    pairs = [(k, esc(value(key, r["detail"][key], ctx, cams, cats))) for k, key in shown]
+    hint = _("{n} more in the record").format(n=more)
+    note = f'<p class="hint">{esc(hint)}</p>' if more else ""
+    return (facts(pairs) if pairs else "") + note + raw_record(r)
 
 
 class Pages:
@@ -71,10 +126,12 @@ class Pages:
                    + field_(_("From"), text_input("from", q.get("from", ""), kind="datetime-local"))
                    + field_(_("Records"), select("limit", [(n, n) for n in LIMITS], limit))
                    + button(_("Show"), cls="quiet") + "</form>")
-        body = filters + table(
-            [_("No."), _("Time"), _("Actor"), _("Action"), _("Details")],
-            [[esc(r["seq"]), esc(ctx.when(r["at_us"])), code(r["actor"]), code(r["action"]),
-              detail_cell(r)]
+        forms = self.desk.cfg.forms   # the site's own words for its kinds and reason categories
+        cams, cats = self.desk.camera_names(), {**forms.kinds, **forms.categories}
+        body = filters + table(   # the ethics officer's reading: words first, the record one click away
+            [_("No."), _("Time"), _("Who"), _("What"), _("Details")],
+            [[esc(r["seq"]), esc(ctx.when(r["at_us"])), esc(ctx.who(r["actor"])), esc(said.action_words(r["action"])),
+              detail_cell(r, ctx, cams, cats)]
              for r in reversed(rows)], caption=_("{n} records, the newest first").format(n=len(rows)))
         if older is not None:
             keep = {k: v for k, v in q.items() if k != "before" and v}

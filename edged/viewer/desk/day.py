@@ -53,7 +53,7 @@ async def custodian_day(desk: Desk, ctx: Ctx) -> str:
                   link(f"/desk/requests/{r['id']}#export", _("Make the export"), "button") if g["mode"] == "copy"
                   else esc(_("another custodian (you signed it)")))
         lines.append([link(f"/desk/requests/{r['id']}", _("Request {id}").format(id=r["id"])),
-                      esc(r.get("requester_name") or "-"), esc(", ".join(r["cameras"])),
+                      esc(r.get("requester_name") or "-"), esc("、".join(desk.camera_names().get(c) or c for c in r["cameras"])),
                       badge(WAIT, _("viewing") if g["mode"] == "view" else _("export")),
                       esc(ctx.when(g["expires_us"])), action])
     title = _("Grants waiting for you")
@@ -77,7 +77,7 @@ async def auditor_day(desk: Desk, ctx: Ctx) -> str:
     else:
         due = badge(WAIT, _("next due by {date}").format(date=ctx.date(d["due_us"] - 1)))
     last = d.get("last")
-    done = (_("last done {date} by {name}").format(date=ctx.date(last["at_us"]), name=last.get("by") or last["account"])
+    done = (_("last done {date} by {name}").format(date=ctx.date(last["at_us"]), name=last.get("by") or ctx.who(last["account"]))
             if last else _("no periodic audit recorded yet"))
     links = " ".join([link("/desk/audit/report", _("Make the audit report"), "button"),
                       link("/desk/audit", _("Audit log")), link("/desk/usage", _("Usage register"))])

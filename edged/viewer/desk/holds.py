@@ -59,8 +59,9 @@ def kind_label(kind: str) -> str:
     return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
-def cameras_of(h: dict[str, Any]) -> str:
-    return ", ".join(h["cameras"]) if h.get("cameras") else _("every camera")
+def cameras_of(h: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """The hold's cameras by their names (issue 42 item 2)."""
+    return "、".join((names or {}).get(c) or c for c in h["cameras"]) if h.get("cameras") else _("every camera")
 
 
 class Pages:
@@ -69,9 +70,9 @@ class Pages:
 
     def rows(self, holds: list[dict[str, Any]], ctx: Ctx) -> str:
         return table([_("No."), _("Kind"), _("Cameras"), _("Time range"), _("Reason"), _("Placed"), _("State")],
-                     [[link(f"/desk/holds/{h['id']}", str(h["id"])), esc(kind_label(h["kind"])), esc(cameras_of(h)),
+                     [[link(f"/desk/holds/{h['id']}", str(h["id"])), esc(kind_label(h["kind"])), esc(cameras_of(h, self.desk.camera_names())),
                        esc(f"{ctx.when(h['from_us'])} ～ {ctx.when(h['to_us'])}"), esc(h.get("reason")),
-                       esc(_("{time} by {by}").format(time=ctx.date(h["placed_us"]), by=h["placed_by"])),
+                       esc(_("{time} by {by}").format(time=ctx.date(h["placed_us"]), by=ctx.who(h["placed_by"]))),
                        hold_state(h, ctx)] for h in holds])
 
     async def listing(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
@@ -96,14 +97,14 @@ class Pages:
         body += message("error", error) if error else ""
         ended = h.get("ended_us")
         body += facts([(_("State"), hold_state(h, ctx)), (_("Kind"), esc(kind_label(h["kind"]))),
-                       (_("Cameras"), esc(cameras_of(h))),
+                       (_("Cameras"), esc(cameras_of(h, self.desk.camera_names()))),
                        (_("Time range"), esc(f"{ctx.when(h['from_us'])} ～ {ctx.when(h['to_us'])}")),
                        (_("Reason"), esc(h.get("reason"))), (_("Case reference"), esc(h.get("case_ref"))),
-                       (_("Placed"), esc(_("{time} by {by}").format(time=ctx.when(h["placed_us"]), by=h["placed_by"]))),
-                       (_("Approved by"), esc(h.get("decided_by") or h.get("approved_by"))),
+                       (_("Placed"), esc(_("{time} by {by}").format(time=ctx.when(h["placed_us"]), by=ctx.who(h["placed_by"])))),
+                       (_("Approved by"), esc(ctx.who(h.get("decided_by") or h.get("approved_by")))),
                        (_("Footage kept"), esc(_("{n} segments").format(n=h.get("segments", 0)))),
                        (_("Ended"), esc(_("{time} by {by}: {reason}").format(
-                           time=ctx.when(ended), by=h.get("ended_by"), reason=h.get("end_reason") or "")
+                           time=ctx.when(ended), by=ctx.who(h.get("ended_by") or "edged"), reason=h.get("end_reason") or "")
                            if ended else "-"))])
         body += print_links([(f"/desk/holds/{hold_id}/form", _("Print the preservation request and its approval"))])
         if not ended:

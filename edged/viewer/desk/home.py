@@ -24,7 +24,7 @@ class Pages:
         self.desk = desk
 
     async def home(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.account)
+        welcome = _("Welcome, {account}. Here is what the desk offers you.").format(account=ctx.who(ctx.account))
         parts = [f'<p class="lead">{esc(welcome)}</p>']
         if ctx.may("audit.due"):  # each person's day first (design/0108)
             parts.append(await auditor_day(self.desk, ctx))

@@ -75,7 +75,7 @@ def month_of(text: str, ctx: Ctx) -> tuple[str, int, int]:
 
 
 def signature(name: str | None, at_us: int | None, ctx: Ctx) -> str:
-    return esc(_("{name} at {time}").format(name=name, time=ctx.when(at_us)) if at_us else "-")
+    return esc(_("{name} at {time}").format(name=ctx.who(name), time=ctx.when(at_us)) if at_us else "-")
 
 
 class Pages:
@@ -160,7 +160,7 @@ class Pages:
             heading = _("Sign the inspection")
             body += (f'<section class="card" id="sign"><h2>{esc(heading)}</h2>'
                      + form(ctx, f"/desk/inspections/{run_id}/sign", records + field_(
-                         _("Your name"), text_input("name", ctx.account, required=True),
+                         _("Your name"), text_input("name", ctx.own_name(), required=True),
                          _("write what was done about each anomaly above")) + button(_("Sign"))) + "</section>")
         else:
             body += records
@@ -170,7 +170,7 @@ class Pages:
                 else _("Countersign as the supervisor"))
             body += (f'<section class="card" id="countersign"><h2>{esc(heading)}</h2>'
                      + form(ctx, f"/desk/inspections/{run_id}/countersign", field_(
-                         _("Your name"), text_input("name", ctx.account, required=True)) + button(_("Countersign")))
+                         _("Your name"), text_input("name", ctx.own_name(), required=True)) + button(_("Countersign")))
                      + "</section>")
         return self.desk.render(ctx, title, body)
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 from edged.documents import CSS
 from edged.i18n import N_, _, fmt_date, fmt_datetime, local
 from edged.rules import roles
+from edged.rules.persons import Names, people, person
 from edged.rules.words import ROLE_WORDS
 
 # the printed forms' one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
@@ -35,6 +36,7 @@ NAV = (("/desk/", N_("Home"), "whoami"),
        ("/grid", N_("Live view"), "live.view"),
        ("/playback", N_("Playback of a grant"), "playback.start"),
        ("/desk/password", N_("Change password"), "account.passwd"))
+LIVE_OP = "live.view"
 # the four states a person must tell apart at a glance (a word and a colour, never colour alone)
 WAIT, DUE, REFUSED, DONE, OPEN = "wait", "due", "refused", "done", "open"
 LANG_NAMES = {"en": "English", "zh-TW": "中文"}
@@ -64,6 +66,7 @@ class Ctx:
     csrf: str = ""
     title: str = ""
     notes: list[str] = field(default_factory=list)
+    names: Names = field(default_factory=dict)   # the people by their names and titles (design/0112)
 
     @property
     def account(self) -> str:
@@ -71,6 +74,23 @@ class Ctx:
 
     def may(self, op: str) -> bool:
         return roles.allowed(self.caller.roles, op)
+
+    def offers(self, op: str) -> bool:
+        """Whether the menu offers a page: the role may run it, and live view only to a person the
+        admin gave it (design/0108; the session carries the account's `live`)."""
+        return self.may(op) and (op != LIVE_OP or bool(self.caller.session.get("live")))
+
+    def who(self, account: str | None) -> str:
+        """A person on the page: title and full name (edged/rules/persons.py), never a login name."""
+        return person(self.names, account)
+
+    def whom(self, accounts: Iterable[str]) -> str:
+        return people(self.names, accounts)
+
+    def own_name(self) -> str:
+        """This person's full name as a signature field offers it (the account where none is kept)."""
+        named = self.names.get(self.account)
+        return named.full_name if named and named.full_name else self.account
 
     def date(self, us: int | None, long: bool = False) -> str:
         return fmt_date(us, self.lang, self.tz, long)
@@ -189,12 +209,12 @@ def frame(ctx: Ctx | None, title: str, body: str, *, site: str, lang: str, path:
     who = ""
     if ctx is not None and nav and not ctx.caller.must_change:
         items = "".join("<li>" + link(href, _(label), "current" if href == path else "") + "</li>"
-                        for href, label, key in NAV if ctx.may(key))
+                        for href, label, key in NAV if ctx.offers(key))
         pages = _("Pages")
         links = f'<nav class="menu" aria-label="{attr(pages)}"><ul>{items}</ul></nav>'
     if ctx is not None:
         logout = form(ctx, "/desk/logout", button(_("Log out"), cls="quiet"), cls="inline")
-        who = (f'<div class="who"><span class="account">{esc(ctx.account)}</span> '
+        who = (f'<div class="who"><span class="account">{esc(ctx.who(ctx.account))}</span> '
                f'<span class="roles">{esc(role_names(ctx.caller.roles))}</span>{logout}</div>')
     skip, product = _("Skip to the page"), _("CCTV desk")
     return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'

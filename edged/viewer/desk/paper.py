@@ -105,7 +105,7 @@ class Paper:
         """The maintenance windows on record, each with its printable record."""
         rows = await self.desk.run(ctx, "maintenance.list", {"limit": 200})
         body = table([_("No."), _("Began"), _("By"), _("Reason"), _("Ended"), _("Vendor"), _("Footage copied"), ""],
-                     [[esc(w["id"]), esc(ctx.when(w["began_us"])), data(w["began_by"]), data(w["reason"]),
+                     [[esc(w["id"]), esc(ctx.when(w["began_us"])), data(ctx.who(w["began_by"])), data(w["reason"]),
                        esc(ctx.when(w["ended_us"]) if w.get("ended_us") else _("still open")), data(w.get("vendor")),
                        esc(_("yes") if w.get("footage_copy") and json.loads(w["footage_copy"]) else _("no")),
                        link(f"/desk/maintenance/{w['id']}/record", _("Print the maintenance record"))]

@@ -93,6 +93,11 @@ class Pages:
     def category(self, category: str) -> str:
         return self.desk.cfg.forms.categories.get(category) or label(CATEGORY_LABELS, category)
 
+    def camera_list(self, ids: list[str]) -> str:
+        """Cameras by their names (issue 42 item 2), as the printed forms name them."""
+        names = self.desk.camera_names()
+        return "、".join(names.get(c) or c for c in ids)
+
     def cameras(self, ctx: Ctx) -> list[tuple[str, str]]:
         scope = ctx.caller.cameras
         return [(c.id, c.name or c.id) for c in self.desk.cfg.cameras if scope is None or c.id in scope]
@@ -102,7 +107,7 @@ class Pages:
                       _("Due"), _("State")],
                      [[link(f"/desk/requests/{r['id']}", str(r["id"])), esc(ctx.date(r["filed_us"])),
                        esc(self.kind(r["kind"])), esc(self.category(r["category"])),
-                       esc(", ".join(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
+                       esc(self.camera_list(r["cameras"])), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}"),
                        esc(r.get("requester_name")), due_text(r, ctx), state_badge(r, ctx)] for r in reqs])
 
     # following ---------------------------------------------------------------------------
@@ -143,7 +148,7 @@ class Pages:
         done = request.query.get("done", "")
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
         why = chains.stuck(req)   # design/0102: why nobody can finish it, and who can close it
-        body += (message("error", chains.stuck_text(why)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
+        body += (message("error", chains.stuck_text(why, ctx.who)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
         body += viewing_card(req, ctx) + export_card(req, ctx)
@@ -166,18 +171,18 @@ class Pages:
         if g:
             grant = _("grant {id} ({mode}), valid once until {time}").format(
                 id=g["id"], mode=label(MODE_LABELS, g["mode"]), time=ctx.when(g["expires_us"]))
-            grant += "; " + (_("used {time} by {by}").format(time=ctx.when(g["used_us"]), by=g["used_by"])
+            grant += "; " + (_("used {time} by {by}").format(time=ctx.when(g["used_us"]), by=ctx.who(g["used_by"]))
                              if g.get("used_us") else _("not used yet"))
         requester = " / ".join(x for x in (r.get("requester_name"), r.get("requester_org"), r.get("requester_contact"))
                                if x)
         return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(self.kind(r["kind"]))),
                       (_("Reason"), esc(f"{self.category(r['category'])}: {r.get('reason') or ''}")),
-                      (_("Cameras"), esc(", ".join(r["cameras"]))),
+                      (_("Cameras"), esc(self.camera_list(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
                       (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
                       (_("Requester"), esc(requester)), (_("Official letter"), esc(r.get("letter_ref"))),
                       (_("ID number (masked)"), esc(r.get("citizen_id_masked"))),
-                      (_("Filed"), esc(_("{time} by {by}").format(time=ctx.when(r["filed_us"]), by=r["filed_by"]))),
+                      (_("Filed"), esc(_("{time} by {by}").format(time=ctx.when(r["filed_us"]), by=ctx.who(r["filed_by"])))),
                       (_("Answer due by"), due_text(r, ctx)), (_("Grant"), esc(grant))])
 
     def chain(self, r: dict[str, Any], ctx: Ctx) -> str:
@@ -189,10 +194,10 @@ class Pages:
             done = next((s for s in steps if s["step"] == i), None)
             if done is not None:
                 state = badge(DONE, _("approved")) if done["approve"] else badge(REFUSED, _("rejected"))
-                rows.append([esc(i + 1), esc(step["name"]), esc(done["by"]), esc(ctx.when(done["at_us"])), state,
+                rows.append([esc(i + 1), esc(step["name"]), esc(ctx.who(done["by"])), esc(ctx.when(done["at_us"])), state,
                              esc(done.get("reason"))])
             else:
-                who = ", ".join(step["approvers"]) if step.get("approvers") else _("any approver")
+                who = ctx.whom(step["approvers"]) if step.get("approvers") else _("any approver")
                 waits = r["state"] == rq.FILED and i == len(steps)
                 state = (badge(WAIT, _("waiting for you")) if waits and waiting_for(r, ctx) else
                          badge(OPEN, _("waiting for {who}").format(who=who)) if waits else esc("-"))

@@ -272,7 +272,8 @@ async function playbackPage() {
       say(err.message);
     }
   });
-  await whoAmI();
+  const me = await whoAmI();
+  $("live-link").hidden = !me.live.length;  // live view only for those given it (design/0108)
   const asked = new URLSearchParams(location.search).get("grant");  // one click from the request's page
   if (asked) { $("grant").value = asked; $("lookup").requestSubmit(); }
 }
