@@ -439,3 +439,10 @@ def m024_live_permission(db: sqlite_utils.Database) -> None:
     """Live view is a permission an admin gives per person (design/0108; 001 §15, 002 §7): an
     account watches live only with `live` set, whatever its roles. Existing accounts start without."""
     db.execute("ALTER TABLE accounts ADD COLUMN live INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m025_session_end_reason(db: sqlite_utils.Database) -> None:
+    """Why a session ended (design/0113): the desk tells a person whose session ended while they
+    filled in a form why it did (logged out, idle, the password changed, locked, revoked)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN end_reason TEXT")

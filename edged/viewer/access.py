@@ -54,8 +54,12 @@ class Access:
             return {tok: sessions.session_of(c.db, tok, now_us=t) for tok in tokens}
         return await self.writer.run(check)
 
-    async def logout(self, token: str) -> None:
-        await self.writer.run(lambda c: sessions.logout(c.db, token, now_us=self.clock.now_us()))
+    async def logout(self, token: str, why: str = sessions.LOGGED_OUT) -> None:
+        await self.writer.run(lambda c: sessions.logout(c.db, token, now_us=self.clock.now_us(), why=why))
+
+    async def session_end(self, token: str) -> str | None:
+        """Why the token's session is over (storage.people.sessions.end_of), None while it is live."""
+        return await self.writer.run(lambda c: sessions.end_of(c.db, token, now_us=self.clock.now_us()))
 
     async def peek_grant(self, grant_id: int) -> dict[str, Any] | None:
         return await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, grant_id))

@@ -34,6 +34,7 @@ from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefu
 from edged.viewer.texts import page_html
 from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
 from storage.alarm_kinds import PASSWORD_GUESSED
+from storage.people.sessions import IDLE
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.views import OfferError, Views
@@ -54,7 +55,7 @@ BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
 GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/grid": "grid.html", "/playback": "playback.html"}
-ASSETS = ("viewer.js", "viewer.css", "grid.js")
+ASSETS = ("viewer.js", "viewer.css", "grid.js", "desk.js")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -173,7 +174,7 @@ class Viewer:
             elif token in self.last_seen and rules.idle(self.last_seen[token], len(self.views.of_token(token)),
                                                         now, self.limits):
                 self.last_seen.pop(token, None)
-                await self.access.logout(token)
+                await self.access.logout(token, IDLE)
                 log.info("viewer login of %s ended after %.0f min idle", session["account"],
                          self.limits.idle_timeout_us / 60e6)
 

@@ -21,6 +21,10 @@ from storage import audit
 from storage.people.accounts import (AuthError, Policy, account_row, check_password, dummy_hash, is_account_name,
                               load_policy, token_hash)
 
+# why a session ended (sessions.end_reason; end_of): the desk says it in words (design/0113)
+LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN = (
+    "logout", "idle", "password", "locked", "revoked", "expired", "unknown")
+ENDS = (LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN)
 INVALID_NAME = "(not an account name)"  # what is stored for a name that breaks the rule: never the name itself
 
 
@@ -140,7 +144,8 @@ def count_failure(db: sqlite_utils.Database, row: dict[str, Any], *, now_us: int
     until = now_us + policy.lockout_for_us
     db.execute("UPDATE accounts SET failed = 0, locked_until_us = ? WHERE name = ?", [until, name])
     if end_sessions:
-        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+        db.execute("UPDATE sessions SET ended_us = ?, end_reason = ? WHERE account = ? AND ended_us IS NULL",
+                   [now_us, LOCKED, name])
     audit.append(db, "edged", "account.locked", {"account": name, "failed": failed_count, "until_us": until},
                  at_us=now_us)
     return until
@@ -175,16 +180,32 @@ def session_of(db: sqlite_utils.Database, token: str | None, *, now_us: int) -> 
             "live": bool(row["live"])}
 
 
-def logout(db: sqlite_utils.Database, token: str, *, now_us: int) -> bool:
-    """End a session; True if it was live."""
+def logout(db: sqlite_utils.Database, token: str, *, now_us: int, why: str = LOGGED_OUT) -> bool:
+    """End a session (`why`: LOGGED_OUT, or IDLE when the viewer ends it); True if it was live."""
     with db.atomic():
         row = next(db.query("SELECT account FROM sessions WHERE token_hash = ? AND ended_us IS NULL",
                             [token_hash(token)]), None)
         if row is None:
             return False
-        db.execute("UPDATE sessions SET ended_us = ? WHERE token_hash = ?", [now_us, token_hash(token)])
-        audit.append(db, row["account"], "logout", {}, at_us=now_us)
+        db.execute("UPDATE sessions SET ended_us = ?, end_reason = ? WHERE token_hash = ?",
+                   [now_us, why, token_hash(token)])
+        audit.append(db, row["account"], "logout", {} if why == LOGGED_OUT else {"why": why}, at_us=now_us)
     return True
+
+
+def end_of(db: sqlite_utils.Database, token: str, *, now_us: int) -> str | None:
+    """Why the session a token opened is over (design/0113): one of ENDS, UNKNOWN for a token this
+    box never issued (or another box's), None while it is live."""
+    row = next(db.query(
+        "SELECT s.ended_us, s.end_reason, s.expires_us, a.revoked_us FROM sessions s"
+        " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ?", [token_hash(token)]), None)
+    if row is None:
+        return UNKNOWN
+    if row["revoked_us"] is not None:
+        return REVOKED
+    if row["ended_us"] is not None:
+        return row["end_reason"] or LOGGED_OUT
+    return EXPIRED if row["expires_us"] <= now_us else None
 
 
 
