@@ -2,8 +2,9 @@
 
 - docs/ref/edgectl.md's list of every verb, from edgectl's parser (edged/cli/edgectl.py
   build_parser: each verb's usage line and its help);
-- docs/ref/config.md's and systemd/edged.example.toml's [[cameras]] block, from the keys
-  declared in edged/config/cameras.py (edged/config/declare.py).
+- docs/ref/config.md's and systemd/edged.example.toml's [[cameras]] and [accounts] blocks (and
+  docs/guide/accounts.md's), from the keys declared in edged/config/cameras.py and
+  edged/config/people.py (edged/config/declare.py).
 
     python -m edged.docs            # rewrite the generated parts
     python -m edged.docs --check    # exit 1 naming each stale page (tests/test_docs.py runs it)
@@ -20,6 +21,7 @@ from pathlib import Path
 from edged.cli.edgectl import build_parser
 from edged.config.cameras import CameraConfig
 from edged.config.declare import block
+from edged.config.people import AccountsConfig
 from edged.i18n import speaking
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +71,11 @@ def cameras_block(example: bool) -> str:
     return "```toml\n" + block(CameraConfig, "[[cameras]]", skip=SUB_TABLES) + "```\n"
 
 
+def accounts_block(example: bool) -> str:
+    text = block(AccountsConfig, "[accounts]")
+    return text if example else "```toml\n" + text + "```\n"
+
+
 def _comment(text: str, markdown: bool) -> str:
     return f"<!-- {text} -->" if markdown else f"# --- {text} ---"
 
@@ -77,8 +84,11 @@ def _comment(text: str, markdown: bool) -> str:
 def pages() -> dict[str, list[tuple[str, str]]]:
     return {
         "docs/ref/edgectl.md": [("edged/cli/ (edgectl's parser)", edgectl_verbs())],
-        "docs/ref/config.md": [("edged/config/cameras.py", cameras_block(example=False))],
-        "systemd/edged.example.toml": [("edged/config/cameras.py", cameras_block(example=True))],
+        "docs/ref/config.md": [("edged/config/cameras.py", cameras_block(example=False)),
+                               ("edged/config/people.py", accounts_block(example=False))],
+        "systemd/edged.example.toml": [("edged/config/cameras.py", cameras_block(example=True)),
+                                       ("edged/config/people.py", accounts_block(example=True))],
+        "docs/guide/accounts.md": [("edged/config/people.py", accounts_block(example=False))],
     }
 
 
