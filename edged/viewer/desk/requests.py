@@ -172,6 +172,7 @@ class Pages:
                                if x)
         return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(self.kind(r["kind"]))),
                       (_("Reason"), esc(f"{self.category(r['category'])}: {r.get('reason') or ''}")),
+                      *([(_("Use of the footage"), esc(r["purpose"]))] if r.get("purpose") else []),
                       (_("Cameras"), esc(", ".join(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
                       (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
@@ -263,6 +264,9 @@ class Pages:
             + field_(_("Reason category"), select("category", cats, str(f.get("category") or ""), required=True))
             + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True),
                      _("Why the footage is needed"), wide=True)
+            + (field_(_("Use of the footage"), textarea("purpose", str(f.get("purpose") or ""), required=True),
+                      _("What the footage is for, as the site's rule asks"), wide=True)
+               if self.desk.cfg.policy.asks_purpose else "")
             + checks("cameras", self.cameras(ctx), many(f, "cameras"), _("Cameras"))
             + field_(_("From"), date_input(ctx, "from", start, required=True))
             + field_(_("To"), date_input(ctx, "to", end, required=True))
@@ -323,7 +327,7 @@ class Pages:
                 "requester_org": f.get("org") or None, "requester_contact": f.get("contact") or None,
                 "letter_ref": f.get("letter") or None, "id_number": f.get("id_number") or None,
                 "identity_checked": bool(f.get("identity_checked")), "flag": f.get("flag") or None,
-                "flag_note": f.get("flag_note") or None}
+                "flag_note": f.get("flag_note") or None, "purpose": f.get("purpose") or None}
         try:
             row = await self.desk.run(ctx, "request.file", args)
         except Refused as exc:
