@@ -117,12 +117,12 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
-        people.add("clerk", "viewer")
-        people.add("carol", "custodian")
         org = unit_of(cfg.policy)
         signers = signers_for(steps, cfg.policy, org)
-        for signer in signers:
+        for signer in signers:   # first: at 001 they sign the others' account applications (design/0113)
             people.add(signer, "approver")
+        people.add("clerk", "viewer")
+        people.add("carol", "custodian")
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
 
