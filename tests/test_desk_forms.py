@@ -134,7 +134,7 @@ def test_why_a_session_ended_is_kept(tmp_path):
     assert sessions.end_of(db, locked, now_us=T0 + 7 * S) == sessions.LOCKED
     accounts.revoke_account(db, "vic", by="boss", reason="left", now_us=T0 + 8 * S)
     assert sessions.end_of(db, idle, now_us=T0 + 9 * S) == sessions.REVOKED
-    assert set(kept.WHY) == set(sessions.ENDS), "every reason has its words"
+    assert set(kept.WHY) == {*sessions.ENDS, kept.NO_SESSION}, "every reason has its words"
 
 
 @pytest.mark.parametrize("method, path_qs, referer, back", [
@@ -161,3 +161,5 @@ def test_the_login_page_says_why_and_comes_back_with_it():
     with speaking("zh-TW"):
         assert "閒置" in kept.login_note(sessions.IDLE) or "閒置" in kept.kept_note(sessions.IDLE)
         assert kept.login_note("made-up") == "" and kept.kept_note(None) == ""
+        assert kept.login_note(kept.NO_SESSION) == "", "a browser with no session may never have had one"
+        assert "登出" in kept.kept_note(kept.NO_SESSION)

@@ -102,8 +102,8 @@ class Desk:
             token = request.cookies.get(self.viewer_cookie(), "")
             session = await self.viewer.access.session(token)
             if session is None:   # to the login, then back here: a half-typed form is kept (design/0113)
-                why = await self.viewer.access.session_end(token) if token else None
                 back = kept.back_of(request.method, request.path_qs, request.headers.get("Referer"))
+                why = await self.viewer.access.session_end(token) if token else kept.NO_SESSION if back else None
                 raise web.HTTPFound(kept.login_url(None if back == DESK else back, why))
             self.viewer.last_seen[token] = self.viewer.clock.now_us()
             pools.CALLER.set(f"desk {session['account']}")  # the slow pools' cap is per person

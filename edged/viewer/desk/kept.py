@@ -18,6 +18,7 @@ from storage.people import sessions
 # Where a login may send the browser back to: a page of the desk (as the language switch's SAFE_BACK)
 BACK = re.compile(r"/desk(/[A-Za-z0-9_\-./]*)?(\?[A-Za-z0-9_\-.=&%+]*)?")
 NOT_BACK = ("/desk/login", "/desk/logout", "/desk/lang")
+NO_SESSION = "none"   # the browser brought no session at all (logged out in another tab: its cookie went too)
 WHY = {
     sessions.LOGGED_OUT: N_("you logged out (here or in another tab of this browser)"),
     sessions.IDLE: N_("nothing was done at the desk for a while, so it ended by itself"),
@@ -26,6 +27,7 @@ WHY = {
     sessions.REVOKED: N_("the account was revoked"),
     sessions.EXPIRED: N_("a login lasts a set time at this site, and it was up"),
     sessions.UNKNOWN: N_("the desk no longer knew it (the box may have restarted)"),
+    NO_SESSION: N_("this browser was logged out (here or in another tab)"),
 }
 
 
@@ -72,8 +74,9 @@ def after_login(back: str | None, why: str | None) -> str | None:
 
 
 def login_note(why: str | None) -> str:
-    """The login page's line after a session ended."""
-    words = why_words(why or "")
+    """The login page's line after a session ended (none for a browser that brought no session: it
+    may never have had one)."""
+    words = why_words(why or "") if why != NO_SESSION else ""
     if not words:
         return ""
     return _("Your session had ended: {why}. Log in again; a form you were filling in is kept in this "
