@@ -473,7 +473,7 @@ def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(d
     shoot(d, carl, "hold-kept-carl", "zh-TW")
     carl.click("button[type=submit].primary")
     carl.wait_for_selector(".notice-ok")
-    assert "115-陳-001" not in carl.evaluate("JSON.stringify(sessionStorage)"), "sent: forgotten"
+    carl.wait_for_function("!JSON.stringify(sessionStorage).includes('115-陳-001')", timeout=10_000)  # sent: forgotten
     hid = int(re.search(r"/desk/holds/(\d+)", carl.url)[1])
     assert carl.locator(".st-open").count() == 1, "pending: waits for an approver"
     assert carl.locator("#decide").count() == 0, "the custodian does not approve their own"

@@ -103,8 +103,9 @@ class Desk:
             session = await self.viewer.access.session(token)
             if session is None:   # to the login, then back here: a half-typed form is kept (design/0113)
                 back = kept.back_of(request.method, request.path_qs, request.headers.get("Referer"))
+                back = None if back == DESK else back
                 why = await self.viewer.access.session_end(token) if token else kept.NO_SESSION if back else None
-                raise web.HTTPFound(kept.login_url(None if back == DESK else back, why))
+                raise web.HTTPFound(kept.login_url(back, why))
             self.viewer.last_seen[token] = self.viewer.clock.now_us()
             pools.CALLER.set(f"desk {session['account']}")  # the slow pools' cap is per person
             caller = Person(account=session["account"], roles=tuple(session["roles"]),
