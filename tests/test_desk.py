@@ -448,6 +448,7 @@ def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(d
     assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", until), until
     carl.click("input[name=until] + button.picker-open")
     assert "民國" in carl.inner_text(".picker-head"), "ROC years in the picker"
+    shoot(d, carl, "hold-picker-carl", "zh-TW")
     carl.click(".picker-days button >> nth=9")
     assert re.fullmatch(r"1\d\d/\d\d/10 \d\d:\d\d", carl.input_value("input[name=until]")), "written as typed"
     carl.fill("input[name=until]", until)

@@ -244,7 +244,7 @@ def frame(ctx: Ctx | None, title: str, body: str, *, site: str, lang: str, path:
 def picker_words(lang: str) -> str:
     """The date picker's words (static/desk.js), as JSON in the page: the desk has no inline script."""
     with speaking(lang):
-        return json.dumps({"open": _("Choose a date"), "prev": _("Previous"), "next": _("Next"),
+        return json.dumps({"open": _("Calendar"), "prev": _("Previous"), "next": _("Next"),
                            "today": _("Today"), "close": _("Close"), "time": _("Time")}, ensure_ascii=False)
 
 

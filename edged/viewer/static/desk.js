@@ -129,7 +129,8 @@
     if (focusable) focusable.focus();
   }
   for (const input of document.querySelectorAll("input[data-calendar]")) {
-    const opener = button("📅", words.open, () => (open && open.button === opener ? close() : show(input, opener)), "picker-open");
+    const opener = button(words.open || "Calendar", "", () => (open && open.button === opener ? close() : show(input, opener)),
+                          "picker-open");
     opener.setAttribute("aria-expanded", "false");
     opener.setAttribute("aria-controls", input.id);
     input.after(opener);
