@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from storage.time.rocdate import roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
+from storage.time.rocdate import GREGORIAN, ROC, roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
 
 DOMAIN = "edged"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -176,6 +176,12 @@ def fmt_datetime(us: int | None, lang: str, tz: tzinfo | None) -> str:
     if normalise(lang) == "zh-TW":
         return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')}"
     return f"{fmt_date(us, lang, tz)} {t.strftime('%H:%M')} {t.strftime('%Z')}".rstrip()
+
+
+def calendar(lang: str) -> str:
+    """The calendar dates are typed and shown in (storage/time/rocdate.py): the ROC's in zh-TW, as
+    the site's forms write them; else the Gregorian."""
+    return ROC if normalise(lang) == "zh-TW" else GREGORIAN
 
 
 def fmt_month(year: int, month: int, lang: str) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping
 
 import sqlite_utils
 
 from edged.config import Config
+from edged.documents.pages import account_boxes
 from edged.i18n import _
 from edged.rules import retrieval as rq
 from edged.rules.roles import ADMIN, CUSTODIAN, allowed, check_roles, in_scope
@@ -31,6 +32,15 @@ def policy_of(cfg: Config) -> accounts.Policy:
     a = cfg.accounts
     return accounts.Policy(session_ttl_us=a.session_ttl_us, lockout_after=a.lockout_after,
                            lockout_for_us=a.lockout_for_us, min_password=a.min_password)
+
+
+def unsigned_gate(cfg: Config) -> Callable[[dict[str, Any]], list[str]] | None:
+    """What a login asks of an account where the site holds accounts back until their application
+    is signed (`[accounts] signed_to_log_in`, design/0113): its unsigned boxes; None elsewhere."""
+    if not cfg.accounts.signed_to_log_in:
+        return None
+    boxes = account_boxes(cfg.forms, cfg.site.language)
+    return lambda a: unsigned_boxes(a, boxes)
 
 
 def active_admins(db: sqlite_utils.Database) -> list[str]:
@@ -139,6 +149,29 @@ def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: l
     if any(accounts.actor_account(s["by"]) == signer for s in signed.values()):
         return _("{signer} has already signed this application; each box is another person's").format(signer=signer)
     return None
+
+
+def unsigned_boxes(a: dict[str, Any], boxes: list[str]) -> list[str]:
+    """The boxes of an account's application to open it that nobody has signed yet, which keep it
+    from logging in where `[accounts] signed_to_log_in` (001 十一, design/0113). Pure. Not held
+    back: the first admin (`init-admin`, root's act on the box) and the signers themselves (the
+    approvers), else the site's first approvers could never log in to sign anyone's."""
+    event = next((e for e in reversed(a.get("events") or []) if e["action"] == "opened"), None)
+    if event is None or "(init-admin)" in str(event["by"]) or allowed(a.get("roles") or [], "account.sign"):
+        return []
+    signed = accounts.application_signatures(a["events"], "opened")
+    return [b for b in boxes if b not in signed]
+
+
+def not_signed_words(name: str, pending: list[str], titles: Mapping[str, Iterable[str]]) -> str:
+    """Why an account cannot log in yet: which boxes of its application wait, and for whom (the
+    accounts of the box's title in [policy.titles], else any approver)."""
+    def whom(box: str) -> str:
+        holders = sorted(titles.get(box, ()))
+        return _(", ").join(holders) if holders else _("an approver")
+    boxes = _(", ").join(_("{box} (signed by {whom})").format(box=b, whom=whom(b)) for b in pending)
+    return _("{name} cannot log in yet: the application for this account waits for its signatures: {boxes}. They "
+             "sign it on the account's page at the desk.").format(name=name, boxes=boxes)
 
 
 def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, signer: str, by: str,

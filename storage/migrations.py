@@ -447,3 +447,17 @@ def m025_standby_backfill(db: sqlite_utils.Database) -> None:
     """A box fetches a gap back from its standby (design/0115): each gap says whether it was
     asked of the standby (`standby`: NULL not yet, 'done', 'none'), and how much came back."""
     peer_store.m025(db)
+
+
+@migrations()
+def m026_session_end_reason(db: sqlite_utils.Database) -> None:
+    """Why a session ended (design/0113): the desk tells a person whose session ended while they
+    filled in a form why it did (logged out, idle, the password changed, locked, revoked)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN end_reason TEXT")
+
+
+@migrations()
+def m027_request_purpose(db: sqlite_utils.Database) -> None:
+    """What a request's footage is for (用途, design/0113): 002 §8(1)(2) asks for the reason and the use;
+    purged with the request's other personal data."""
+    db.execute("ALTER TABLE requests ADD COLUMN purpose TEXT")

@@ -446,8 +446,38 @@ def test_a_hold_placed_by_the_custodian_waits_for_an_approver_then_is_released(d
     carl.check("input[name=cameras][value=cam1]")
     carl.fill("textarea[name=reason]", "民眾陳情，保全證據")
     carl.fill("input[name=case_ref]", "115-陳-001")
+    # the date fields in the site's calendar, with a picker of the desk's own (design/0113)
+    until = carl.input_value("input[name=until]")
+    assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", until), until
+    carl.click("input[name=until] + button.picker-open")
+    assert "民國" in carl.inner_text(".picker-head"), "ROC years in the picker"
+    shoot(d, carl, "hold-picker-carl", "zh-TW")
+    carl.click(".picker-days button >> nth=9")
+    assert re.fullmatch(r"1\d\d/\d\d/10 \d\d:\d\d", carl.input_value("input[name=until]")), "written as typed"
+    carl.fill("input[name=until]", until)
+    # the session ends (here: logged out in another tab) while the form is half-typed (design/0113)
+    jar = carl.context.cookies()
+    other = carl.context.new_page()
+    other.goto(d.base + "/desk/")
+    other.click("form[action='/desk/logout'] button")
+    other.close()
+    carl.context.add_cookies(jar)   # the ended session's cookie, as a browser elsewhere would still send it
+    carl.click("button[type=submit].primary")
+    carl.wait_for_url(re.compile(r"/desk/login\?"))
+    assert "您已登出" in carl.inner_text("main"), "the login page says why the session ended"
+    kept = carl.evaluate("JSON.stringify(sessionStorage)")
+    assert "115-陳-001" in kept and password_for("carl") not in kept and "csrf" not in kept
+    carl.fill("input[name=name]", "carl")
+    carl.fill("input[name=password]", password_for("carl"))
+    carl.press("input[name=password]", "Enter")
+    carl.wait_for_selector("#kept-note", state="visible")
+    assert carl.url.split("?")[0].endswith("/desk/holds/new"), "back at the form"
+    assert carl.input_value("textarea[name=reason]") == "民眾陳情，保全證據" and carl.is_checked(
+        "input[name=cameras][value=cam1]") and carl.input_value("input[name=until]") == until
+    shoot(d, carl, "hold-kept-carl", "zh-TW")
     carl.click("button[type=submit].primary")
     carl.wait_for_selector(".notice-ok")
+    carl.wait_for_function("!JSON.stringify(sessionStorage).includes('115-陳-001')", timeout=10_000)  # sent: forgotten
     hid = int(re.search(r"/desk/holds/(\d+)", carl.url)[1])
     assert carl.locator(".st-open").count() == 1, "pending: waits for an approver"
     assert carl.locator("#decide").count() == 0, "the custodian does not approve their own"

@@ -39,6 +39,11 @@ def browser():
     pw.stop()
 
 
+def roc(t: datetime) -> str:
+    """A moment as a person at a zh-TW site types it: 115/11/24 14:30."""
+    return f"{t.year - 1911}/{t.month:02d}/{t.day:02d} {t:%H:%M}"
+
+
 def login(browser, base: str, name: str):
     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     page.goto(base + "/desk/login")
@@ -112,12 +117,12 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
-        people.add("clerk", "viewer")
-        people.add("carol", "custodian")
         org = unit_of(cfg.policy)
         signers = signers_for(steps, cfg.policy, org)
-        for signer in signers:
+        for signer in signers:   # first: at 001 they sign the others' account applications (design/0113)
             people.add(signer, "approver")
+        people.add("clerk", "viewer")
+        people.add("carol", "custodian")
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
 
@@ -130,8 +135,12 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         clerk.fill("textarea[name=reason]", "民眾反映櫃檯遺失皮夾，調閱以釐清")
         for cam in cameras:
             clerk.check(f"input[name=cameras][value='{cam}']")
-        clerk.fill("input[name=from]", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
-        clerk.fill("input[name=to]", (now + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"))
+        # dates in the site's calendar (design/0113): the field shows 民國 years and takes them typed
+        assert re.fullmatch(r"1\d\d/\d\d/\d\d \d\d:\d\d", clerk.input_value("input[name=from]")), "ROC, as shown"
+        clerk.fill("input[name=from]", roc(now - timedelta(minutes=5)))
+        clerk.fill("input[name=to]", roc(now + timedelta(minutes=2)))
+        if cfg.policy.asks_purpose:   # 002 第八點(一)(二): 敘明具體事由及用途
+            clerk.fill("textarea[name=purpose]", "歸還民眾遺失物")
         if clerk.locator(f"input[name=mode][value={use}]").count():
             clerk.check(f"input[name=mode][value={use}]")
         clerk.fill("input[name=requester]", "林美")
@@ -143,6 +152,9 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
         clerk.wait_for_selector(".notice-ok, .notice-error")
         assert clerk.locator(".notice-ok").count() == 1, clerk.inner_text("main")
         rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
+        shown = clerk.inner_text("main")
+        assert roc(now - timedelta(minutes=5)) in shown, "what was typed is what is shown"
+        assert not cfg.policy.asks_purpose or "歸還民眾遺失物" in shown, "the use (用途) on the request's page"
         clerk.context.close()
 
         # every step signed from its approver's inbox, in order

@@ -85,7 +85,7 @@ def test_every_desk_page_and_form_in_the_sites_words(tmp_path, camera, name, kin
         now = SYSTEM.now_us()
         assert people.login("clerk").returncode == 0
         args = filing_args(kind, use, cfg.policy.categories[0], cameras, now - 600 * S, now - 60 * S,
-                           unit_of(cfg.policy))
+                           unit_of(cfg.policy), cfg.policy)
         args[args.index("--reason") + 1] = "民眾反映櫃檯遺失皮夾"
         args = ["值勤臺" if a == "Counter section" else a for a in args]   # the test's own words, in Chinese
         r = people.ctl(*args)

@@ -80,7 +80,7 @@ def unit_of(policy) -> str:
 
 
 def filing_args(kind: str, use: str, category: str, cameras: list[str], frm: int, to: int,
-                org: str = "Counter section") -> list[str]:
+                org: str = "Counter section", policy=None) -> list[str]:
     iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
     args = ["request", "file", "--kind", kind, "--category", category, "--reason", "a wallet lost at the counter",
             "--from", iso(frm), "--to", iso(to), "--requester", "Lin Mei", "--json"]
@@ -92,6 +92,8 @@ def filing_args(kind: str, use: str, category: str, cameras: list[str], frm: int
         args += ["--org", "Precinct 3", "--letter", "ZZ-2026-17"]
     if kind == "internal":
         args += ["--org", org]
+    if policy is not None and policy.asks_purpose:   # 002 §8: the reason and the use (用途)
+        args += ["--purpose", "歸還民眾遺失物"]
     return args + (["--copy"] if use == "copy" else [])
 
 
@@ -127,16 +129,16 @@ def test_a_request_runs_through_the_sites_chain(tmp_path, camera, name, kind, us
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
+        signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
+        for signer in signers:   # first: at 001 they sign the others' account applications (design/0113)
+            people.add(signer, "approver")
         people.add("desk", "viewer")
         people.add("carol", "custodian")
-        signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
-        for signer in signers:
-            people.add(signer, "approver")
         wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
         frm = max(d.segments(c)[0]["start_us"] for c in cameras)
         to = min(d.segments(c)[-1]["end_us"] for c in cameras)
         r = people.as_("desk").ctl(*filing_args(kind, use, cfg.policy.categories[0], cameras, frm, to,
-                                                unit_of(cfg.policy)))
+                                                unit_of(cfg.policy), cfg.policy))
         assert r.returncode == 0, r.stderr
         request = json.loads(r.stdout)
         assert [s["name"] for s in request["chain"]] == [s.name for s in steps]

@@ -190,6 +190,7 @@ def _request_text(r: dict[str, Any]) -> str:
     rows = [(_("request"), r["id"]), (_("kind"), label_of(KIND_LABELS, r["kind"])),
             (_("state"), label_of(STATE_LABELS, r["state"])),
             (_("reason"), f"{label_of(CATEGORY_LABELS, r['category'])}: {r['reason']}"),
+            *([(_("use"), r["purpose"])] if r.get("purpose") else []),
             (_("cameras"), ", ".join(r["cameras"])),
             (_("footage"), _("{start} to {end}").format(start=fmt_time(r["from_us"]), end=fmt_time(r["to_us"]))),
             (_("mode"), label_of(MODE_LABELS, r["mode"])),
@@ -237,7 +238,7 @@ def cmd_request(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
                "mode": "copy" if args.copy else "view", "requester_name": args.requester,
                "requester_org": args.org, "requester_contact": args.contact, "letter_ref": args.letter,
                "id_number": id_number, "identity_checked": args.identity_checked, "flag": args.flag,
-               "flag_note": args.flag_note}
+               "flag_note": args.flag_note, "purpose": args.purpose}
         r = call(ctx.socket, "request.file", req)
         return r, _filed_text(r)
     if args.req_cmd in ("approve", "reject"):
@@ -365,6 +366,7 @@ def register(sub: Verbs) -> None:
                           "daemon checks it").format(
                        categories=', '.join(CATEGORIES)))
     f.add_argument("--reason", required=True, help=_("why the footage is needed"))
+    f.add_argument("--purpose", help=_("what the footage is for (its use), where the site asks (用途)"))
     f.add_argument("--camera", action="append", required=True)
     f.add_argument("--from", dest="from_", required=True, metavar="T")
     f.add_argument("--to", required=True, metavar="T")

@@ -53,6 +53,7 @@ DOCUMENTS = ("notice", "inventory", "register", "audit", "application", *PAGES,
              "reply", "usage", "receipt")   # design/0089: the answer to a citizen, the usage register, the receipt
 # what a field may be filled with from the request (edged/documents/retrieval.py prints each)
 VALUES = ("filed", "number", "requester", "org", "contact", "id_number", "letter", "kind", "category", "reason",
+          "purpose",
           "cameras", "time_range", "mode", "due", "filed_by", "viewer", "record")
 _FIELD_KEYS = ("label", "value", "choices", "text", "below")
 _BOX_KEYS = ("label", "steps", "lines", "choices", "ticked")

@@ -33,6 +33,9 @@ class AccountsConfig:
     keep_backups: int = key(3, read=whole(1, 100), doc="catalog backups kept (maintenance); older ones go")
     one_time_passwords: bool = key(True, read=_bool, doc="a password an admin sets is changed at its first login "
                                                          "(design/0042)")
+    signed_to_log_in: bool = key(False, read=_bool, doc=(
+        "true: an account opened here logs in (desk and edgectl) only once every box of its application "
+        "([forms.account], 001 附件2) is signed (design/0113)"))
 
 
 _HINTS = {

@@ -105,6 +105,7 @@ class RequestPolicy:
     holds: HoldPolicy = HoldPolicy()   # [policy.holds]: who preserves footage, and for how long (design/0041)
     units: Mapping[str, frozenset[str]] = field(default_factory=dict)   # [policy.units]: unit -> its chief(s)
     titles: Mapping[str, frozenset[str]] = field(default_factory=dict)  # [policy.titles]: title -> accounts
+    asks_purpose: bool = False   # [policy] asks_purpose: a request says what the footage is for (用途; 002 §8)
 
 
 def default_policy(citizen_due_us: int = 6 * DAY_US, citizen_due_days: bool = True) -> RequestPolicy:
@@ -230,7 +231,7 @@ _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = 
 def _policy(t: dict[str, Any], cameras: Sequence[str], citizen_due_us: int, evidence_hold_us: int = 30 * DAY,
             max_retention_us: int | None = None, citizen_due_days: bool = True) -> RequestPolicy:
     base = default_policy(citizen_due_us, citizen_due_days)
-    _check_keys(t, "policy", ("kinds", "categories", "holds", "units", "titles", *KINDS), _HINTS)
+    _check_keys(t, "policy", ("kinds", "categories", "holds", "units", "titles", "asks_purpose", *KINDS), _HINTS)
     titles = _accounts_table(t.get("titles", {}), "policy.titles")
     units = {u: expand(chiefs, titles) for u, chiefs in _accounts_table(t.get("units", {}), "policy.units").items()}
     kinds = tuple(_strings(t, "kinds", "policy")) if "kinds" in t else tuple(base.kinds)
@@ -244,7 +245,9 @@ def _policy(t: dict[str, Any], cameras: Sequence[str], citizen_due_us: int, evid
                                                      "remove the table or add the kind")
     rules = {k: _kind(t.get(k, {}), _join("policy", k), k, base.kinds[k], titles) for k in kinds}
     holds = _holds(t.get("holds", {}), evidence_hold_us, max_retention_us, titles)
-    policy = RequestPolicy(kinds=rules, categories=categories, holds=holds, units=units, titles=titles)
+    asks = _bool(t["asks_purpose"], "policy.asks_purpose") if "asks_purpose" in t else False
+    policy = RequestPolicy(kinds=rules, categories=categories, holds=holds, units=units, titles=titles,
+                           asks_purpose=asks)
     found = problems(policy, known_cameras=cameras)
     if found:
         path, why = found[0]

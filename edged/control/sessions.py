@@ -11,13 +11,13 @@ import time
 from typing import Any
 
 from edged import people, pools
-from edged.people import policy_of
+from edged.people import not_signed_words, policy_of, unsigned_gate
 from edged.alarms import Alarms
 from edged.config import Config
 from edged.control.operation import Operations, op, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller, SessionLookup
-from edged.i18n import Msg, N_, _
+from edged.i18n import Msg, N_, _, hinted
 from edged.rules import roles
 from edged.rules.throttle import Limits, LoginThrottle
 from storage import audit
@@ -40,6 +40,8 @@ def session_lookup(writer: CatalogWriter, clock: Clock = SYSTEM) -> SessionLooku
 class SessionOps(Operations):
     def __init__(self, cfg: Config, writer: CatalogWriter, alarms: Alarms | None = None, clock: Clock = SYSTEM):
         self.policy = policy_of(cfg)
+        self.unsigned = unsigned_gate(cfg)   # [accounts] signed_to_log_in (design/0113)
+        self.titles = cfg.policy.titles
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
@@ -73,8 +75,11 @@ class SessionOps(Operations):
         try:
             session = await sessions.login_async(
                 self.writer, name, password, now_us=self.clock.now_us, via=via, policy=self.policy,
-                run_slow=pools.LOGINS.run, record=written,
+                run_slow=pools.LOGINS.run, record=written, unsigned=self.unsigned,
                 record_extra={"left_out_before": left_out} if written and left_out else None)
+        except sessions.NotSigned as exc:
+            raise hinted(RequestError(not_signed_words(exc.name, exc.pending, self.titles)),
+                         "[accounts] signed_to_log_in; edgectl account sign") from None
         except accounts.AuthError as exc:
             await self._lock_alarm(name)
             raise RequestError(_("login refused: {why}").format(why=exc)) from None

@@ -65,6 +65,7 @@ def _application(doc: Doc, r: dict[str, Any], names: dict[str, str]) -> str:
         _row(_("Official letter"), r.get("letter_ref") or "-"),
         _row(_("Kind of requester"), kinds, raw=True),
         _row(_("Reason"), cats + "<br>" + esc(r.get("reason") or ""), raw=True),
+        *([_row(_("Use of the footage"), r["purpose"])] if r.get("purpose") else []),   # 用途 (002 §8, design/0113)
         _row(_("Cameras"), cams),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
         _row(_("Footage wanted"), modes, raw=True),
@@ -112,6 +113,7 @@ def _value(doc: Doc, r: dict[str, Any], f: FormField, form: ApplicationForm, nam
     text = {"filed": doc.date(r["filed_us"], long=True), "number": str(r["id"]), "requester": _requester(doc, r),
             "org": r.get("requester_org"), "contact": r.get("requester_contact"),
             "id_number": r.get("citizen_id_masked"), "letter": r.get("letter_ref"), "reason": r.get("reason"),
+            "purpose": r.get("purpose"),
             "cameras": cameras_text(doc, r["cameras"], names),
             "due": doc.date(r["due_us"] - 1, long=True) if r.get("due_us") else "",
             "filed_by": doc.who(r["filed_by"]), "viewer": g.get("watcher")}.get(v)

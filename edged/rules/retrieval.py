@@ -47,7 +47,7 @@ from storage.states.requests import (  # the desk reads them here: retrieval.FIL
 FLAGS = ("major", "abnormal")
 # The fields that say who the requester is: cleared when the request is purged.
 PERSONAL = ("requester_name", "requester_org", "requester_contact", "citizen_id_masked", "citizen_id_hmac",
-            "reason", "letter_ref")
+            "reason", "letter_ref", "purpose")
 _ID = re.compile(r"[A-Za-z0-9]{6,20}")
 DEFAULT_POLICY = default_policy()
 ONE_STEP: list[dict[str, Any]] = [{"name": "approver", "approvers": None}]  # a request filed before site policies existed
@@ -175,11 +175,15 @@ def new_request(fields: dict[str, Any], *, filed_by: str, now_us: int, id_key: b
         raise RequestRuleError(_("the time range's end must be after its start"))
     if from_us > now_us:
         raise RequestRuleError(_("the time range starts in the future: there is no footage yet"))
+    purpose = str(fields.get("purpose") or "").strip() or None
+    if policy.asks_purpose and not purpose:   # 002 §8(1)(2): 敘明具體事由及用途
+        raise hinted(RequestRuleError(_("A request at this site says what the footage is for (its use), beside "
+                                        "the reason.")), "--purpose")
     name = str(fields.get("requester_name") or "").strip()
     if not name:
         raise hinted(RequestRuleError(_("A request names its requester.")), "--requester")
     row: dict[str, Any] = {
-        "kind": kind, "state": FILED, "category": category, "reason": reason, "cameras": cameras,
+        "kind": kind, "state": FILED, "category": category, "reason": reason, "purpose": purpose, "cameras": cameras,
         "from_us": from_us, "to_us": to_us, "mode": mode, "requester_name": name,
         "requester_org": str(fields.get("requester_org") or "").strip() or None,
         "requester_contact": str(fields.get("requester_contact") or "").strip() or None,

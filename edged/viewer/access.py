@@ -8,7 +8,7 @@ as edgectl (`via = "viewer"`), and every refusal that matters is recorded on the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from edged import people, pools
 from storage import audit
@@ -18,14 +18,18 @@ from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
 
 AuthError = accounts.AuthError
+NotSigned = sessions.NotSigned
+LOGGED_OUT = sessions.LOGGED_OUT   # (the class below has a method named `sessions`)
 GrantError = retrieval_store.GrantError
 VIA = "viewer"
 
 
 class Access:
-    def __init__(self, writer: CatalogWriter, clock: Clock = SYSTEM):
+    def __init__(self, writer: CatalogWriter, clock: Clock = SYSTEM,
+                 unsigned: Callable[[dict[str, Any]], list[str]] | None = None):
         self.writer = writer
         self.clock = clock
+        self.unsigned = unsigned   # [accounts] signed_to_log_in (design/0113)
 
     async def login(self, name: str, password: str, *, client: str, record: bool = True,
                     record_extra: dict[str, Any] | None = None, allow_one_time: bool = False) -> dict[str, Any]:
@@ -36,7 +40,7 @@ class Access:
         return await sessions.login_async(self.writer, name, password, now_us=self.clock.now_us, via=VIA,
                                           client=client, run_slow=pools.LOGINS.run,
                                           lock_account=False, record=record, record_extra=record_extra,
-                                          allow_one_time=allow_one_time)
+                                          allow_one_time=allow_one_time, unsigned=self.unsigned)
 
     async def one_time_setters(self, name: str) -> list[dict[str, Any]]:
         """Where the account's one-time password was set from (storage.people.accounts.one_time_setters)."""
@@ -54,8 +58,12 @@ class Access:
             return {tok: sessions.session_of(c.db, tok, now_us=t) for tok in tokens}
         return await self.writer.run(check)
 
-    async def logout(self, token: str) -> None:
-        await self.writer.run(lambda c: sessions.logout(c.db, token, now_us=self.clock.now_us()))
+    async def logout(self, token: str, why: str = LOGGED_OUT) -> None:
+        await self.writer.run(lambda c: sessions.logout(c.db, token, now_us=self.clock.now_us(), why=why))
+
+    async def session_end(self, token: str) -> str | None:
+        """Why the token's session is over (storage.people.sessions.end_of), None while it is live."""
+        return await self.writer.run(lambda c: sessions.end_of(c.db, token, now_us=self.clock.now_us()))
 
     async def peek_grant(self, grant_id: int) -> dict[str, Any] | None:
         return await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, grant_id))

@@ -23,17 +23,19 @@ from aiohttp import web
 from edged import pools
 from edged.coalesce import Coalescer
 from edged.config import Config
+from edged.people import not_signed_words, unsigned_gate
 from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import retrieval
 from edged.rules.roles import in_scope
 from edged.viewer import rules
-from edged.viewer.access import Access, AuthError, GrantError
+from edged.viewer.access import Access, AuthError, GrantError, NotSigned
 from edged.guard import ConnectionGuard
 from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
 from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
 from storage.alarm_kinds import PASSWORD_GUESSED
+from storage.people.sessions import IDLE
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.range_read import NoFootage
@@ -55,7 +57,7 @@ BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
 GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/grid": "grid.html", "/playback": "playback.html"}
-ASSETS = ("viewer.js", "viewer.css", "grid.js")
+ASSETS = ("viewer.js", "viewer.css", "grid.js", "desk.js")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -69,7 +71,7 @@ class Viewer:
         self.cfg = cfg
         self.operate = operate  # the control operations for a session (design/0073); None: the desk refuses
         self.vcfg = cfg.viewer
-        self.access = Access(writer, clock)
+        self.access = Access(writer, clock, unsigned_gate(cfg))
         self.clock = clock
         self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6, self.vcfg.transcode_max_height)
         self.limits = rules.ViewLimits(self.vcfg.max_view_us, self.vcfg.idle_timeout_us)
@@ -174,7 +176,7 @@ class Viewer:
             elif token in self.last_seen and rules.idle(self.last_seen[token], len(self.views.of_token(token)),
                                                         now, self.limits):
                 self.last_seen.pop(token, None)
-                await self.access.logout(token)
+                await self.access.logout(token, IDLE)
                 log.info("viewer login of %s ended after %.0f min idle", session["account"],
                          self.limits.idle_timeout_us / 60e6)
 
@@ -299,6 +301,9 @@ class Viewer:
                 s = await self.access.login(name, password, client=client, record=written,
                                             record_extra={"left_out_before": left_out} if left_out else None,
                                             allow_one_time=allow_one_time)
+        except NotSigned as exc:   # the password was right: say which boxes wait for whom (design/0113)
+            self.throttle.unused(written, left_out)
+            raise LoginRefused(403, not_signed_words(exc.name, exc.pending, self.cfg.policy.titles)) from None
         except AuthError:
             log.warning("viewer: failed login from %s", client)
             raise LoginRefused(403, _(GENERIC_LOGIN_ERROR)) from None

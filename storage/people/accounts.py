@@ -226,7 +226,8 @@ def change_password(db: sqlite_utils.Database, name: str, password: str, *, by: 
     with db.atomic():
         db.execute("UPDATE accounts SET pw_hash = ?, pw_changed_us = ?, failed = 0, locked_until_us = NULL,"
                    " must_change = ? WHERE name = ?", [prepared[1], now_us, int(one_time), name])
-        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+        db.execute("UPDATE sessions SET ended_us = ?, end_reason = 'password' WHERE account = ? AND ended_us IS NULL",
+                   [now_us, name])
         _event(db, name, "password", by, reason, now_us)
         audit.append(db, by, "account.password", {"account": name, "reason": reason, "one_time": one_time},
                      at_us=now_us)
@@ -244,7 +245,8 @@ def revoke_account(db: sqlite_utils.Database, name: str, *, by: str, reason: str
         raise AccountError("revoking an account needs a reason (--reason)")
     with db.atomic():
         db.execute("UPDATE accounts SET revoked_us = ?, revoked_by = ? WHERE name = ?", [now_us, by, name])
-        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+        db.execute("UPDATE sessions SET ended_us = ?, end_reason = 'revoked' WHERE account = ? AND ended_us IS NULL",
+                   [now_us, name])
         _event(db, name, "revoked", by, reason, now_us)
         audit.append(db, by, "account.revoke", {"account": name, "reason": reason}, at_us=now_us)
     return account(db, name)  # type: ignore[return-value]

@@ -18,10 +18,23 @@ if TYPE_CHECKING:
     from storage.catalog import CatalogWriter
 
 from storage import audit
-from storage.people.accounts import (AuthError, Policy, account_row, check_password, dummy_hash, is_account_name,
+from storage.people.accounts import (AuthError, Policy, account, account_row, check_password, dummy_hash, is_account_name,
                               load_policy, token_hash)
 
-INVALID_NAME = "(not an account name)"  # what is stored for a name that breaks the rule: never the name itself
+# why a session ended (sessions.end_reason; end_of): the desk says it in words (design/0113)
+LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN = (
+    "logout", "idle", "password", "locked", "revoked", "expired", "unknown")
+ENDS = (LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN)
+INVALID_NAME = "(not an account name)"
+
+
+class NotSigned(AuthError):
+    """The password was right, but the account's application still waits for sign-offs
+    (`[accounts] signed_to_log_in`, design/0113): `pending` names the boxes."""
+
+    def __init__(self, name: str, pending: list[str]):
+        super().__init__(f"account {name} waits for the sign-offs of its application: {', '.join(pending)}")
+        self.name, self.pending = name, pending  # what is stored for a name that breaks the rule: never the name itself
 
 
 def _failed(db: sqlite_utils.Database, name: str, via: str, why: str, now_us: int, client: str | None = None,
@@ -59,7 +72,8 @@ async def login_async(writer: CatalogWriter, name: str, password: str, *, now_us
 def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
           policy: Policy | None = None, verified: tuple[str, bool] | None = None, client: str | None = None,
           lock_account: bool = True, record: bool = True, record_extra: dict[str, Any] | None = None,
-          allow_one_time: bool = True) -> dict[str, Any]:
+          allow_one_time: bool = True,
+          unsigned: Callable[[dict[str, Any]], list[str]] | None = None) -> dict[str, Any]:
     """Check a password and open a session: {token, account, roles, cameras, expires_us, must_change}.
 
     Raises AuthError. Failed logins are counted; `lockout_after` in a row lock the account
@@ -71,6 +85,8 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
     the count of those left out). A name that breaks the account-name rule is never stored.
     A one-time password (an admin set it, design/0042) opens a session that may only change it
     (`must_change`); where that cannot be done (the viewer: `allow_one_time=False`) it is refused.
+    `unsigned(account)`: the boxes of its application still unsigned, which refuse the login
+    (NotSigned) once the password is known right (edged's rule: edged.people.unsigned_boxes).
     """
     policy = policy or load_policy(db)
     name = str(name).strip()
@@ -109,6 +125,11 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
             if lock_account:
                 count_failure(db, row, now_us=now_us, policy=policy)
         raise AuthError("wrong account name or password")
+    pending = unsigned(account(db, name) or {}) if unsigned is not None else []
+    if pending:
+        with db.atomic():
+            failed(name, "application not signed")
+        raise NotSigned(name, pending)
     if row["must_change"] and not allow_one_time:
         with db.atomic():
             failed(name, "one-time password not changed")
@@ -140,7 +161,8 @@ def count_failure(db: sqlite_utils.Database, row: dict[str, Any], *, now_us: int
     until = now_us + policy.lockout_for_us
     db.execute("UPDATE accounts SET failed = 0, locked_until_us = ? WHERE name = ?", [until, name])
     if end_sessions:
-        db.execute("UPDATE sessions SET ended_us = ? WHERE account = ? AND ended_us IS NULL", [now_us, name])
+        db.execute("UPDATE sessions SET ended_us = ?, end_reason = ? WHERE account = ? AND ended_us IS NULL",
+                   [now_us, LOCKED, name])
     audit.append(db, "edged", "account.locked", {"account": name, "failed": failed_count, "until_us": until},
                  at_us=now_us)
     return until
@@ -175,16 +197,32 @@ def session_of(db: sqlite_utils.Database, token: str | None, *, now_us: int) -> 
             "live": bool(row["live"])}
 
 
-def logout(db: sqlite_utils.Database, token: str, *, now_us: int) -> bool:
-    """End a session; True if it was live."""
+def logout(db: sqlite_utils.Database, token: str, *, now_us: int, why: str = LOGGED_OUT) -> bool:
+    """End a session (`why`: LOGGED_OUT, or IDLE when the viewer ends it); True if it was live."""
     with db.atomic():
         row = next(db.query("SELECT account FROM sessions WHERE token_hash = ? AND ended_us IS NULL",
                             [token_hash(token)]), None)
         if row is None:
             return False
-        db.execute("UPDATE sessions SET ended_us = ? WHERE token_hash = ?", [now_us, token_hash(token)])
-        audit.append(db, row["account"], "logout", {}, at_us=now_us)
+        db.execute("UPDATE sessions SET ended_us = ?, end_reason = ? WHERE token_hash = ?",
+                   [now_us, why, token_hash(token)])
+        audit.append(db, row["account"], "logout", {} if why == LOGGED_OUT else {"why": why}, at_us=now_us)
     return True
+
+
+def end_of(db: sqlite_utils.Database, token: str, *, now_us: int) -> str | None:
+    """Why the session a token opened is over (design/0113): one of ENDS, UNKNOWN for a token this
+    box never issued (or another box's), None while it is live."""
+    row = next(db.query(
+        "SELECT s.ended_us, s.end_reason, s.expires_us, a.revoked_us FROM sessions s"
+        " JOIN accounts a ON a.name = s.account WHERE s.token_hash = ?", [token_hash(token)]), None)
+    if row is None:
+        return UNKNOWN
+    if row["revoked_us"] is not None:
+        return REVOKED
+    if row["ended_us"] is not None:
+        return row["end_reason"] or LOGGED_OUT
+    return EXPIRED if row["expires_us"] <= now_us else None
 
 
 

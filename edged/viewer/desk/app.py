@@ -27,6 +27,7 @@ from edged.documents import Doc
 from edged.i18n import _, normalise, set_language, speaking, zone
 from edged.rules import roles
 from edged.rules.persons import names_of
+from edged.viewer.desk import kept
 from edged.viewer.desk.page import PRINT_CSP, Ctx, Person, button, esc, field_, frame, message, text_input
 from edged.viewer.http import COOKIE, LOGIN_BODY_MAX, STATIC, LoginRefused, door_of
 
@@ -101,15 +102,19 @@ class Desk:
             set_language(lang)
             token = request.cookies.get(self.viewer_cookie(), "")
             session = await self.viewer.access.session(token)
-            if session is None:
-                raise web.HTTPFound("/desk/login")
+            if session is None:   # to the login, then back here: a half-typed form is kept (design/0113)
+                back = kept.back_of(request.method, request.path_qs, request.headers.get("Referer"))
+                back = None if back == DESK else back
+                why = await self.viewer.access.session_end(token) if token else kept.NO_SESSION if back else None
+                raise web.HTTPFound(kept.login_url(back, why))
             self.viewer.last_seen[token] = self.viewer.clock.now_us()
             pools.CALLER.set(f"desk {session['account']}")  # the slow pools' cap is per person
             caller = Person(account=session["account"], roles=tuple(session["roles"]),
                             cameras=None if session["cameras"] is None else tuple(session["cameras"]),
                             must_change=bool(session.get("must_change")), session={**session, "token": token})
             ctx = Ctx(caller=caller, lang=lang, site=self.cfg.site.name, tz=zone(self.cfg.site.timezone),
-                      now_us=self.viewer.clock.now_us(), path=request.path, csrf=self.csrf_of(token))
+                      now_us=self.viewer.clock.now_us(), path=request.path, csrf=self.csrf_of(token),
+                      kept=kept.kept_note(request.query.get("ended")))
             ctx.names = names_of(await self.viewer.access.full_names(), self.cfg.policy.titles,
                                  self.cfg.policy.units)   # people by their names (design/0112)
             if caller.must_change and op not in roles.ONE_TIME_OPS:
@@ -150,11 +155,14 @@ class Desk:
     async def login_page(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
         lang = self.lang_of(request)
         set_language(lang)
-        note = message("error", error) if error else ""
+        ended = request.query.get("ended")
+        why = kept.login_note(ended)
+        note = message("error", error) if error else message("error", why) if why else ""
         lead = _("Log in with your personal account. What you do here is recorded in the audit log.")
+        action = kept.login_url(kept.after_login(request.query.get("back"), None), ended)
         token = request.cookies.get(LOGIN_CSRF) or secrets.token_urlsafe(24)
         body = (f'<div class="login"><p class="lead">{esc(lead)}</p>'
-                f'{note}<form method="post" action="/desk/login" class="card">'
+                f'{note}<form method="post" action="{esc(action)}" class="card">'
                 + field_(_("Account"), text_input("name", required=True, extra='autocomplete="username" autofocus'))
                 + field_(_("Password"), text_input("password", kind="password", required=True,
                                                    extra='autocomplete="current-password"'))
@@ -185,7 +193,8 @@ class Desk:
                 return await self.login_page(request, _(
                     "login refused: this one-time password was set from {where}; its holder logs in from their "
                     "own computer and changes it").format(where=where), status=403)
-        response = web.HTTPFound("/desk/password" if s.get("must_change") else DESK)
+        back = kept.after_login(request.query.get("back"), request.query.get("ended"))
+        response = web.HTTPFound("/desk/password" if s.get("must_change") else back or DESK)
         self.viewer.set_session_cookie(response, s)
         return response
 

@@ -22,7 +22,7 @@ from edged.i18n import _
 from edged.rules import audit_words as said
 from edged.rules.words import HOLD_WORDS, KIND_WORDS, MODE_WORDS, ROLE_WORDS, listed, word
 from edged.viewer.desk.app import Desk, Refused
-from edged.viewer.desk.page import (DONE, REFUSED, Ctx, badge, button, esc, facts, field_, form, link,
+from edged.viewer.desk.page import (DONE, REFUSED, Ctx, date_input, badge, button, esc, facts, field_, form, link,
                                     message, select, table, text_input)
 
 QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
@@ -123,7 +123,7 @@ class Pages:
         filters = ('<form method="get" action="/desk/audit" class="filters">'
                    + field_(_("Action"), text_input("action", action), _("an action and its sub-actions, as the record writes it"))
                    + field_(_("Actor"), text_input("actor", actor))
-                   + field_(_("From"), text_input("from", q.get("from", ""), kind="datetime-local"))
+                   + field_(_("From"), date_input(ctx, "from", q.get("from", "")))
                    + field_(_("Records"), select("limit", [(n, n) for n in LIMITS], limit))
                    + button(_("Show"), cls="quiet") + "</form>")
         forms = self.desk.cfg.forms   # the site's own words for its kinds and reason categories
@@ -141,9 +141,8 @@ class Pages:
         if ctx.may("audit.report"):
             body += ('<section class="card" id="report"><h2>' + esc(_("Print the audit report")) + "</h2>"
                      '<form method="get" action="/desk/audit/report" class="filters">'
-                     + field_(_("From"), text_input("from", ctx.input_time(ctx.now_us - QUARTER_US),
-                                                    kind="datetime-local", required=True))
-                     + field_(_("To"), text_input("to", ctx.input_time(ctx.now_us), kind="datetime-local",
+                     + field_(_("From"), date_input(ctx, "from", ctx.input_time(ctx.now_us - QUARTER_US), required=True))
+                     + field_(_("To"), date_input(ctx, "to", ctx.input_time(ctx.now_us),
                                                   required=True))
                      + button(_("Print the report")) + "</form></section>")
         return self.desk.render(ctx, _("Audit log"), body)
@@ -170,9 +169,9 @@ class Pages:
     async def usage_form(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The usage register's period (001 附件5, design/0089): the custodian who keeps it prints it."""
         body = ('<section class="card" id="usage"><form method="get" action="/desk/usage/register" class="filters">'
-                + field_(_("From"), text_input("from", ctx.input_time(ctx.now_us - MONTH_US), kind="datetime-local",
+                + field_(_("From"), date_input(ctx, "from", ctx.input_time(ctx.now_us - MONTH_US),
                                                required=True))
-                + field_(_("To"), text_input("to", ctx.input_time(ctx.now_us), kind="datetime-local", required=True))
+                + field_(_("To"), date_input(ctx, "to", ctx.input_time(ctx.now_us), required=True))
                 + button(_("Print the usage register")) + "</form></section>")
         return self.desk.render(ctx, _("Usage register"), body)
 

@@ -13,7 +13,7 @@ from edged.i18n import N_, _
 from edged.rules import holds as rules
 from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.paper import print_links
-from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
+from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, date_input, badge, button, checks, esc, facts, field_, form,
                                     link, message, prefill, select, table, text_input, textarea)
 
 KIND_LABELS = {"evidence": N_("evidence hold"), "legal": N_("legal hold")}
@@ -115,7 +115,7 @@ class Pages:
                     + button(_("Reject"), "decision", "reject", "danger") + "</div>")
             if self.may_extend(h, ctx):
                 body += self.card(ctx, hold_id, "extend", _("Extend the hold"), field_(
-                    _("Until"), text_input("until", ctx.input_time(h.get("expires_us")), kind="datetime-local",
+                    _("Until"), date_input(ctx, "until", ctx.input_time(h.get("expires_us")),
                                            required=True))
                     + field_(_("Reason"), textarea("reason", required=True), wide=True) + button(_("Extend")))
             if ctx.may(f"hold.release.{h['kind']}"):
@@ -176,10 +176,10 @@ class Pages:
         body = ('<fieldset class="group"><legend>' + esc(_("What to keep")) + "</legend>"
                 + field_(_("Kind"), select("kind", kinds, str(f.get("kind") or "evidence")))
                 + checks("cameras", cams, many(f, "cameras"), _("Cameras"))
-                + field_(_("From"), text_input("from", str(f.get("from") or ctx.input_time(ctx.now_us - 2 * hour)),
-                                               kind="datetime-local", required=True))
-                + field_(_("To"), text_input("to", str(f.get("to") or ctx.input_time(ctx.now_us - hour)),
-                                             kind="datetime-local", required=True))
+                + field_(_("From"), date_input(ctx, "from", str(f.get("from") or ctx.input_time(ctx.now_us - 2 * hour)),
+                                               required=True))
+                + field_(_("To"), date_input(ctx, "to", str(f.get("to") or ctx.input_time(ctx.now_us - hour)),
+                                             required=True))
                 + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True), wide=True)
                 + field_(_("Case reference"), text_input("case_ref", str(f.get("case_ref") or "")))
                 + self.expiry(ctx, f) + "</fieldset>" + '<div class="buttons">' + button(_("Place the hold")) + "</div>")
@@ -191,12 +191,12 @@ class Pages:
         cfg = self.desk.cfg
         longest = cfg.policy.holds.evidence.max_us
         default = cfg.retention.evidence_hold_us if longest is None else min(longest, cfg.retention.evidence_hold_us)
-        bounds = f'max="{ctx.input_time(ctx.now_us + longest)}"' if longest else ""
+        bounds = f'data-max="{ctx.input_time(ctx.now_us + longest)}"' if longest else ""
         hint = (_("an evidence hold: at most {days} days from now; a legal hold keeps footage until released").format(
             days=f"{longest / 86_400_000_000:g}") if longest else _("an evidence hold only; a legal hold keeps footage "
                                                                    "until released"))
-        return field_(_("Keep until"), text_input("until", str(f.get("until") or ctx.input_time(ctx.now_us + default)),
-                                                  kind="datetime-local", extra=bounds), hint)
+        return field_(_("Keep until"), date_input(ctx, "until", str(f.get("until") or ctx.input_time(ctx.now_us + default)),
+                                                  extra=bounds), hint)
 
     async def new(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         return self.desk.render(ctx, _("Place a hold"), self.placing_form(ctx, prefill(request.query)))

@@ -17,6 +17,7 @@ from edged.documents.register import RUN_LABELS, item_label, register_html, repa
 from edged.i18n import N_, _, fmt_month, local
 from edged.rules import inspections as rules
 from edged.viewer.desk.app import Desk, Refused, form_of
+from storage.time import rocdate
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, esc, facts, field_, form,
                                     link, message, table, text_input, textarea)
 
@@ -62,11 +63,11 @@ def run_state(run: dict[str, Any], ctx: Ctx, units: Units = None) -> str:
 
 
 def month_of(text: str, ctx: Ctx) -> tuple[str, int, int]:
-    """A month written YYYY-MM (default: this month, in the site's zone) and its bounds in µs."""
-    try:
-        start = datetime.strptime(text.strip(), "%Y-%m")
-    except ValueError:
-        start = local(ctx.now_us, ctx.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    """A month typed 115/11 or 2026-11 (default: this month, in the site's zone) as YYYY-MM, and its
+    bounds in µs."""
+    typed = rocdate.parse_month(text)
+    start = (datetime(typed[0], typed[1], 1) if typed else
+             local(ctx.now_us, ctx.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0, tzinfo=None))
     end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
 
     def us(t: datetime) -> int:
@@ -105,7 +106,9 @@ class Pages:
                                _("Print the pages of {unit}").format(unit=unit), "quiet")
         body += ("</div>"
                  + '<form method="get" action="/desk/inspections" class="filters">'
-                 + field_(_("Month"), text_input("month", month, kind="month")) + button(_("Show"), cls="quiet")
+                 + field_(_("Month"), text_input("month", ctx.input_month(int(month[:4]), int(month[5:])), extra=(
+                     f'data-calendar="{ctx.calendar}" data-month="1" autocomplete="off" '
+                     f'placeholder="{ctx.input_month(2026, 11)}"'))) + button(_("Show"), cls="quiet")
                  + "</form>")
         if due:
             body += '<p class="hint">' + esc(_("The register of {month} is due to the supervisor by {date}.").format(

@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date as Date, tzinfo
 from typing import Any, Iterable, Sequence
 
 from edged.documents import CSS
-from edged.i18n import N_, _, fmt_date, fmt_datetime, local
+from edged.i18n import N_, _, calendar, fmt_date, fmt_datetime, local, speaking
 from edged.rules import roles
 from edged.rules.persons import Names, people, person
 from edged.rules.words import ROLE_WORDS
+from storage.time import rocdate
 
 # the printed forms' one inline <style>, allowed by its hash (design/0073): no 'unsafe-inline'
 PRINT_CSP = ("default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
@@ -67,6 +69,7 @@ class Ctx:
     title: str = ""
     notes: list[str] = field(default_factory=list)
     names: Names = field(default_factory=dict)   # the people by their names and titles (design/0112)
+    kept: str = ""   # the line over a form desk.js fills in again after a login (design/0113)
 
     @property
     def account(self) -> str:
@@ -98,17 +101,28 @@ class Ctx:
     def when(self, us: int | None) -> str:
         return fmt_datetime(us, self.lang, self.tz)
 
+    @property
+    def calendar(self) -> str:
+        """The calendar the person types and reads dates in (the ROC's in zh-TW, design/0113)."""
+        return calendar(self.lang)
+
     def input_time(self, us: int | None) -> str:
-        """A moment as <input type=datetime-local> writes it, in the site's zone."""
-        return "" if us is None else local(us, self.tz).strftime("%Y-%m-%dT%H:%M")
+        """A moment as a date field shows it, in the site's zone and calendar (115/11/24 14:30)."""
+        return "" if us is None else rocdate.datetime_text(local(us, self.tz), self.calendar)
 
     def parse_time(self, text: str) -> int | None:
-        try:
-            t = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
-        except ValueError:
+        """A moment as typed (115/11/24 14:30 or 2026-11-24 14:30), in the site's zone; None if it is not one."""
+        t = rocdate.parse_datetime(text)
+        if t is None:
             return None
         aware = t.replace(tzinfo=self.tz) if self.tz else t.astimezone()
         return int(aware.timestamp() * 1_000_000)
+
+    def input_date(self, d: Date) -> str:
+        return rocdate.date_text(d, self.calendar)
+
+    def input_month(self, year: int, month: int) -> str:
+        return rocdate.month_text(year, month, self.calendar)
 
 
 def esc(value: Any) -> str:
@@ -159,6 +173,22 @@ def field_(label: str, control: str, hint: str = "", wide: bool = False) -> str:
 def text_input(name: str, value: str = "", *, required: bool = False, kind: str = "text", extra: str = "") -> str:
     req = " required" if required else ""
     return f'<input type="{kind}" name="{name}" id="f-{name}" value="{attr(value)}"{req} {extra}>'
+
+
+# what a date field asks for, as an example in each calendar (design/0113)
+DATE_EXAMPLES = {(rocdate.ROC, True): "115/11/24 14:30", (rocdate.ROC, False): "115/11/24",
+                 (rocdate.GREGORIAN, True): "2026-11-24 14:30", (rocdate.GREGORIAN, False): "2026-11-24"}
+
+
+def date_input(ctx: Ctx, name: str, value: str = "", *, time: bool = True, required: bool = False,
+               extra: str = "") -> str:
+    """A date (and time) field in the site's calendar: typed (115/11/24 14:30, or Gregorian) or
+    picked from the desk's calendar (static/desk.js reads data-calendar), never a browser's
+    datetime-local, which shows only the Gregorian calendar."""
+    example = DATE_EXAMPLES[(ctx.calendar, time)]
+    return text_input(name, value, required=required, extra=(
+        f'data-calendar="{ctx.calendar}" data-time="{int(time)}" placeholder="{attr(example)}" '
+        f'autocomplete="off" {extra}').strip())
 
 
 def textarea(name: str, value: str = "", *, required: bool = False) -> str:
@@ -217,13 +247,25 @@ def frame(ctx: Ctx | None, title: str, body: str, *, site: str, lang: str, path:
         who = (f'<div class="who"><span class="account">{esc(ctx.who(ctx.account))}</span> '
                f'<span class="roles">{esc(role_names(ctx.caller.roles))}</span>{logout}</div>')
     skip, product = _("Skip to the page"), _("CCTV desk")
+    kept = ""   # shown by static/desk.js only once it filled a form in again (design/0113)
+    if ctx is not None and ctx.kept:
+        kept = f'<p class="notice notice-error" role="alert" id="kept-note" hidden>{esc(ctx.kept)}</p>'
+    account = f' data-account="{attr(ctx.account)}"' if ctx is not None else ""
     return (f'<!doctype html><html lang="{html_lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{esc(title)} · {esc(site)}</title><link rel="stylesheet" href="/static/desk.css"></head>'
-            f'<body><a class="skip" href="#main">{esc(skip)}</a>'
+            f'<title>{esc(title)} · {esc(site)}</title><link rel="stylesheet" href="/static/desk.css">'
+            f'<script src="/static/desk.js" defer></script></head>'
+            f'<body{account} data-picker="{attr(picker_words(lang))}"><a class="skip" href="#main">{esc(skip)}</a>'
             f'<header class="top"><div class="site"><span class="site-name">{esc(site)}</span>'
             f'<span class="product">{esc(product)}</span></div>{who}{_lang_switch(lang, path)}</header>'
-            f'{links}<main id="main"><h1>{esc(title)}</h1>{body}</main></body></html>')
+            f'{links}<main id="main"><h1>{esc(title)}</h1>{kept}{body}</main></body></html>')
+
+
+def picker_words(lang: str) -> str:
+    """The date picker's words (static/desk.js), as JSON in the page: the desk has no inline script."""
+    with speaking(lang):
+        return json.dumps({"open": _("Calendar"), "prev": _("Previous"), "next": _("Next"),
+                           "today": _("Today"), "close": _("Close"), "time": _("Time")}, ensure_ascii=False)
 
 
 def prefill(query: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
-from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts,
+from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, date_input, badge, button, checks, esc, facts,
                                     field_, form, link, message, prefill, radios, select, table, text_input, textarea)
 
 DONE_NOTES = {"filed": N_("The request is filed. The approvers see it in their inbox."),
@@ -177,6 +177,7 @@ class Pages:
                                if x)
         return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(self.kind(r["kind"]))),
                       (_("Reason"), esc(f"{self.category(r['category'])}: {r.get('reason') or ''}")),
+                      *([(_("Use of the footage"), esc(r["purpose"]))] if r.get("purpose") else []),
                       (_("Cameras"), esc(self.camera_list(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
                       (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
@@ -268,9 +269,12 @@ class Pages:
             + field_(_("Reason category"), select("category", cats, str(f.get("category") or ""), required=True))
             + field_(_("Reason"), textarea("reason", str(f.get("reason") or ""), required=True),
                      _("Why the footage is needed"), wide=True)
+            + (field_(_("Use of the footage"), textarea("purpose", str(f.get("purpose") or ""), required=True),
+                      _("What the footage is for, as the site's rule asks"), wide=True)
+               if self.desk.cfg.policy.asks_purpose else "")
             + checks("cameras", self.cameras(ctx), many(f, "cameras"), _("Cameras"))
-            + field_(_("From"), text_input("from", start, kind="datetime-local", required=True))
-            + field_(_("To"), text_input("to", end, kind="datetime-local", required=True))
+            + field_(_("From"), date_input(ctx, "from", start, required=True))
+            + field_(_("To"), date_input(ctx, "to", end, required=True))
             + self.modes(f) + "</fieldset>"
             + '<fieldset class="group"><legend>' + esc(_("Who asks")) + "</legend>"
             + field_(_("Requester"), text_input("requester", str(f.get("requester") or ""), required=True))
@@ -278,7 +282,7 @@ class Pages:
             + field_(_("Contact"), text_input("contact", str(f.get("contact") or "")))
             + field_(_("Official letter"), text_input("letter", str(f.get("letter") or "")),
                      _("official letter or case reference (agency, police)"))
-            + field_(_("ID number"), text_input("id_number", "", extra='autocomplete="off"'),
+            + field_(_("ID number"), text_input("id_number", "", extra='autocomplete="off" data-nokeep'),
                      _("a citizen's ID number: kept masked and hashed"))
             + '<label class="check wide"><input type="checkbox" name="identity_checked" value="1"'
             + (" checked" if f.get("identity_checked") else "") + "> " + esc(_("the ID document was checked")) + "</label>"
@@ -328,7 +332,7 @@ class Pages:
                 "requester_org": f.get("org") or None, "requester_contact": f.get("contact") or None,
                 "letter_ref": f.get("letter") or None, "id_number": f.get("id_number") or None,
                 "identity_checked": bool(f.get("identity_checked")), "flag": f.get("flag") or None,
-                "flag_note": f.get("flag_note") or None}
+                "flag_note": f.get("flag_note") or None, "purpose": f.get("purpose") or None}
         try:
             row = await self.desk.run(ctx, "request.file", args)
         except Refused as exc:

@@ -24,8 +24,9 @@ from edged.viewer.desk.app import Desk, Refused
 from edged.viewer.desk.bands import Span, day_bands, day_range, recorded_us
 from edged.viewer.desk.cameras import said
 from edged.viewer.desk.holds import kind_label
-from edged.viewer.desk.page import (Ctx, attr, button, esc, field_, link, message, select, table, text_input)
+from edged.viewer.desk.page import (Ctx, date_input, attr, button, esc, field_, link, message, select, table)
 from edged.viewer.http import HEADERS
+from storage.time import rocdate
 
 ROWS = (("footage", N_("Footage")), ("backfilled", N_("Backfilled")), ("gap", N_("Gaps")), ("policy", N_("Not recorded by policy")),
         ("unknown", N_("No record")), ("motion", N_("Motion")), ("hold", N_("Holds")),
@@ -76,10 +77,7 @@ class Pages:
         cams = self.cameras(ctx)
         camera = q.get("camera") or (cams[0][0] if cams else "")
         today = local(ctx.now_us, ctx.tz).date()
-        try:
-            day = date.fromisoformat(q.get("day", "")) if q.get("day") else today
-        except ValueError:
-            day = today
+        day = rocdate.parse_date(q.get("day", "")) or today   # 115/11/24 or 2026-11-24 (design/0113)
         title = _("Timeline")
         picker = self.picker(ctx, cams, camera, day)
         if not camera:
@@ -123,7 +121,7 @@ class Pages:
                    + link(self.href(camera, nxt), _("Next day →")) + "</p>")
         return ('<form method="get" action="/desk/timeline" class="filters">'
                 + field_(_("Camera"), select("camera", cams, camera, required=True))
-                + field_(_("Day"), text_input("day", day.isoformat(), kind="date", required=True))
+                + field_(_("Day"), date_input(ctx, "day", ctx.input_date(day), time=False, required=True))
                 + button(_("Show"), cls="quiet") + "</form>" + nav)
 
     # the chart -------------------------------------------------------------------------------
@@ -200,8 +198,8 @@ class Pages:
                 '<form method="get" action="/desk/timeline" class="filters">'
                 f'<input type="hidden" name="camera" value="{attr(camera)}">'
                 f'<input type="hidden" name="day" value="{attr(day.isoformat())}">'
-                + field_(_("From"), text_input("from", ctx.input_time(sel[0]), kind="datetime-local", required=True))
-                + field_(_("To"), text_input("to", ctx.input_time(sel[1]), kind="datetime-local", required=True))
+                + field_(_("From"), date_input(ctx, "from", ctx.input_time(sel[0]), required=True))
+                + field_(_("To"), date_input(ctx, "to", ctx.input_time(sel[1]), required=True))
                 + f'<div class="buttons">{buttons}</div></form></section>')
 
     # the same spans as tables (read out by a screen reader, printed) -----------------------------

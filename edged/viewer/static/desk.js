@@ -1,0 +1,189 @@
+// The desk's one script (design/0113). The desk works without it; it adds two things:
+// 1. a date picker in the site's calendar beside each date field (data-calendar="roc": years of
+//    the Republic of China, 115/11/24 14:30, as the site's forms write them; "gregorian":
+//    2026-11-24 14:30). What the picker writes is what a person would type, and the server
+//    reads both calendars (storage/time/rocdate.py).
+// 2. a half-typed form outlives the session: what is typed in a desk form is kept in this tab's
+//    sessionStorage, keyed by the account, the page and the form (never a password, a hidden
+//    field or a field marked data-nokeep such as an ID number); when the session ended and the
+//    login brought the person back (?ended=why), the form is filled in again and the line that
+//    says why is shown; a form sent while the session was alive is forgotten.
+"use strict";
+(function () {
+  const body = document.body;
+  const words = JSON.parse(body.dataset.picker || "{}");
+  const account = body.dataset.account || "";
+
+  // --- dates --------------------------------------------------------------------------------
+  const pad = (n) => String(n).padStart(2, "0");
+  function parse(text) {
+    // the same grammar as rocdate.parse_date/parse_datetime/parse_month: 1-3 digit years are ROC
+    const m = /^\s*(?:民國)?\s*(\d{1,4})\s*(?:[/\-.]|年)\s*(\d{1,2})(?:\s*(?:[/\-.]|月)\s*(\d{1,2})\s*日?)?(?:(?:\s+|T)(\d{1,2})[:：](\d{2}))?\s*$/.exec(text || "");
+    if (!m) return null;
+    const year = m[1].length === 4 ? +m[1] : +m[1] + 1911;
+    return {year, month: +m[2], day: m[3] ? +m[3] : 1, time: m[4] ? pad(m[4]) + ":" + m[5] : null};
+  }
+  function write(cal, y, mo, d, time, monthOnly) {
+    const year = cal === "roc" ? String(y - 1911) : String(y);
+    const sep = cal === "roc" ? "/" : "-";
+    let text = year + sep + pad(mo);
+    if (!monthOnly) text += sep + pad(d);
+    if (time) text += " " + time;
+    return text;
+  }
+  function heading(cal, y, mo, monthOnly) {
+    const locale = cal === "roc" ? "zh-TW-u-ca-roc" : document.documentElement.lang || "en";
+    const opts = monthOnly ? {year: "numeric"} : {year: "numeric", month: "long"};
+    return new Intl.DateTimeFormat(locale, opts).format(new Date(y, mo - 1, 1));
+  }
+
+  let open = null;   // the picker shown, if any
+  function close() {
+    if (open) { open.panel.remove(); open.button.setAttribute("aria-expanded", "false"); open = null; }
+  }
+  function button(text, label, onClick, cls) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    if (label) b.setAttribute("aria-label", label);
+    if (cls) b.className = cls;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function show(input, opener) {
+    close();
+    const cal = input.dataset.calendar;
+    const monthOnly = input.dataset.month === "1";
+    const withTime = input.dataset.time === "1";
+    const now = new Date();
+    const typed = parse(input.value) || {year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate(), time: null};
+    const state = {year: typed.year, month: typed.month};
+    const panel = document.createElement("div");
+    panel.className = "picker";
+    panel.setAttribute("role", "dialog");
+    panel.setAttribute("aria-label", words.open || "");
+    const time = document.createElement("input");
+    time.type = "text"; time.className = "picker-time"; time.value = typed.time || "00:00";
+    time.setAttribute("aria-label", words.time || "");
+    function pick(y, mo, d) {
+      const t = withTime ? (/^\d{1,2}[:：]\d{2}$/.test(time.value.trim()) ? time.value.trim().replace("：", ":") : "00:00") : null;
+      input.value = write(cal, y, mo, d, t, monthOnly);
+      input.dispatchEvent(new Event("input", {bubbles: true}));
+      close();
+      input.focus();
+    }
+    function draw() {
+      panel.replaceChildren();
+      const head = document.createElement("div");
+      head.className = "picker-head";
+      const step = monthOnly ? 12 : 1;
+      const move = (n) => () => {
+        const k = state.year * 12 + state.month - 1 + n;
+        state.year = Math.floor(k / 12); state.month = k % 12 + 1; draw();
+      };
+      const title = document.createElement("strong");
+      title.textContent = heading(cal, state.year, state.month, monthOnly);
+      title.setAttribute("aria-live", "polite");
+      head.append(button("‹", words.prev, move(-step)), title, button("›", words.next, move(step)));
+      panel.append(head);
+      const grid = document.createElement("div");
+      grid.className = monthOnly ? "picker-months" : "picker-days";
+      if (monthOnly) {
+        const fmt = new Intl.DateTimeFormat(document.documentElement.lang || "en", {month: "short"});
+        for (let mo = 1; mo <= 12; mo++) {
+          grid.append(button(fmt.format(new Date(state.year, mo - 1, 1)), "", () => pick(state.year, mo, 1)));
+        }
+      } else {
+        const names = new Intl.DateTimeFormat(document.documentElement.lang || "en", {weekday: "narrow"});
+        for (let i = 0; i < 7; i++) {
+          const h = document.createElement("span");
+          h.className = "picker-dow"; h.textContent = names.format(new Date(2024, 0, 7 + i));   // a Sunday first
+          grid.append(h);
+        }
+        const first = new Date(state.year, state.month - 1, 1).getDay();
+        for (let i = 0; i < first; i++) grid.append(document.createElement("span"));
+        const days = new Date(state.year, state.month, 0).getDate();
+        for (let d = 1; d <= days; d++) {
+          const chosen = typed.year === state.year && typed.month === state.month && typed.day === d;
+          const b = button(String(d), write(cal, state.year, state.month, d, null, false),
+                           () => pick(state.year, state.month, d), chosen ? "chosen" : "");
+          grid.append(b);
+        }
+      }
+      panel.append(grid);
+      const foot = document.createElement("div");
+      foot.className = "picker-foot";
+      if (withTime) foot.append(time);
+      foot.append(button(words.today || "Today", "", () => {
+        const t = new Date(); state.year = t.getFullYear(); state.month = t.getMonth() + 1;
+        if (monthOnly) pick(state.year, state.month, 1); else draw();
+      }), button(words.close || "Close", "", close));
+      panel.append(foot);
+    }
+    draw();
+    panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); close(); input.focus(); } });
+    opener.after(panel);
+    opener.setAttribute("aria-expanded", "true");
+    open = {panel, button: opener};
+    const focusable = panel.querySelector(".chosen") || panel.querySelector(".picker-days button, .picker-months button");
+    if (focusable) focusable.focus();
+  }
+  for (const input of document.querySelectorAll("input[data-calendar]")) {
+    const opener = button(words.open || "Calendar", "", () => (open && open.button === opener ? close() : show(input, opener)),
+                          "picker-open");
+    opener.setAttribute("aria-expanded", "false");
+    opener.setAttribute("aria-controls", input.id);
+    input.after(opener);
+  }
+  document.addEventListener("click", (e) => {
+    if (open && !open.panel.contains(e.target) && e.target !== open.button) close();
+  });
+
+  // --- a half-typed form kept while the session ends ----------------------------------------
+  const PREFIX = "edged.kept.", SENT = "edged.sent";
+  if (!account) return;   // the login page: keep everything for after the login
+  const store = window.sessionStorage;
+  for (let i = store.length - 1; i >= 0; i--) {   // another person's half-typed forms go
+    const k = store.key(i);
+    if (k && k.startsWith(PREFIX) && !k.startsWith(PREFIX + account + "|")) store.removeItem(k);
+  }
+  const keyOf = (form) => PREFIX + account + "|" + location.pathname + "|" + (form.getAttribute("action") || "");
+  const kept = (el) => el.name && el.name !== "csrf" && el.type !== "password" && el.type !== "hidden"
+    && el.type !== "file" && el.type !== "submit" && el.type !== "button" && !("nokeep" in el.dataset);
+  function save(form) {
+    const fields = [];
+    for (const el of form.elements) {
+      if (!kept(el)) continue;
+      if (el.type === "checkbox" || el.type === "radio") fields.push([el.name, el.value, el.checked]);
+      else if (el.multiple) fields.push([el.name, Array.from(el.selectedOptions, (o) => o.value)]);
+      else fields.push([el.name, el.value]);
+    }
+    store.setItem(keyOf(form), JSON.stringify(fields));
+  }
+  function restore(form, fields) {
+    const els = Array.from(form.elements).filter(kept);
+    for (const [name, value, checked] of fields) {
+      for (const el of els.filter((e) => e.name === name)) {
+        if (el.type === "checkbox" || el.type === "radio") { if (el.value === value) el.checked = checked; }
+        else if (el.multiple) { for (const o of el.options) o.selected = value.includes(o.value); }
+        else if (!Array.isArray(value)) el.value = value;
+      }
+    }
+  }
+  const sent = store.getItem(SENT);
+  store.removeItem(SENT);
+  const back = new URLSearchParams(location.search).has("ended");
+  if (sent && !back) store.removeItem(sent);   // sent while the session lived: done with it
+  let restored = false;
+  for (const form of document.querySelectorAll("main form[method=post]")) {
+    if (form.querySelector("input[type=password]")) continue;   // never a password's form
+    const key = keyOf(form);
+    const fields = store.getItem(key);
+    if (fields && back) { restore(form, JSON.parse(fields)); restored = true; }
+    form.addEventListener("input", () => save(form));
+    form.addEventListener("change", () => save(form));
+    form.addEventListener("submit", () => { save(form); store.setItem(SENT, key); });
+  }
+  const note = document.getElementById("kept-note");
+  if (restored && note) note.hidden = false;
+})();
