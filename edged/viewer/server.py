@@ -36,6 +36,7 @@ from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
 from storage.alarm_kinds import PASSWORD_GUESSED
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import NoFootage, RecordedTrack, RemoteRangeReader, pieces_of
+from edged.viewer.thumbs import Thumbs
 from edged.viewer.views import OfferError, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
@@ -54,7 +55,7 @@ BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
 GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/grid": "grid.html", "/playback": "playback.html"}
-ASSETS = ("viewer.js", "viewer.css", "grid.js")
+ASSETS = ("viewer.js", "viewer.css", "grid.js", "scrub.js")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -73,6 +74,8 @@ class Viewer:
         self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6, self.vcfg.transcode_max_height)
         self.limits = rules.ViewLimits(self.vcfg.max_view_us, self.vcfg.idle_timeout_us)
         self.views = Views(self.access, self.feeds, self.limits, self.vcfg.max_viewers)
+        self.thumbs = Thumbs(self)   # the playback's scrub timeline (design/0114)
+        self.views.closed_hooks.append(self.thumbs.closed)
         self.last_seen: dict[str, int] = {}   # token -> last request, for the idle logout
         self.url = ""
         self.guard = ConnectionGuard()
@@ -193,6 +196,7 @@ class Viewer:
         app.router.add_post("/api/playback", self.playback)
         app.router.add_post("/api/view/{id}/stop", self.stop_view)
         app.router.add_post("/api/view/{id}/camera", self.switch_camera)
+        self.thumbs.add_routes(app)
         Desk(self).add_routes(app, DESK_PAGES)
         return app
 

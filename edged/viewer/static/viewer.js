@@ -267,6 +267,7 @@ async function playbackPage() {
       sw.value = answer.camera;
       sw.hidden = grant.cameras.length < 2;
       wireControls();
+      Scrub.start(answer.view, answer.camera, answer.from_us, answer.to_us, send).catch((err) => say(err.message));
     } catch (err) {
       status("");
       say(err.message);
@@ -281,23 +282,16 @@ function send(msg) {
   if (state.channel && state.channel.readyState === "open") state.channel.send(JSON.stringify(msg));
 }
 
-function wireControls() {
-  const seek = $("seek");
+function wireControls() {  // the position is the scrub timeline's (scrub.js, design/0114)
   const pause = $("pause");
-  let dragging = false;
   pause.onclick = () => send({ op: state.playback.state === "paused" ? "play" : "pause" });
-  seek.oninput = () => { dragging = true; };
   $("switch").onchange = async () => {  // another camera of the same grant, same footage time
     say("");
     try {
       const r = await api(`/api/view/${state.view}/camera`, { camera: $("switch").value });
       state.sound = Boolean(r.audio);  // the grant's other camera may be heard or not (design/0087)
+      await Scrub.camera(r.camera);
     } catch (err) { say(err.message); }
-  };
-  seek.onchange = () => {
-    dragging = false;
-    const p = state.playback;
-    send({ op: "seek", at_us: Math.round(p.from + (p.to - p.from) * (seek.value / 1000)) });
   };
   state.channel.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
@@ -307,11 +301,11 @@ function wireControls() {
     Object.assign(p, { state: m.state, position: m.position_us, shown: m.shown });
     state.footageUs = m.position_us;
     pause.textContent = m.state === "paused" ? t("Play") : t("Pause");
-    if (!dragging) seek.value = String(Math.round(1000 * (m.position_us - p.from) / Math.max(1, p.to - p.from)));
+    Scrub.position(m.position_us);
     $("position").textContent = boxTime(m.position_us);
     if (m.state === "ended") {
       pause.disabled = true;
-      seek.disabled = true;
+      Scrub.stop();
       ended(t("end of the granted range: the viewing is over (a new viewing needs a new request)"));
     }
   });
