@@ -110,8 +110,30 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
 def scrubbed(carol, d, cfg, grant, shots: Shots) -> None:
     """The viewing on its scrub timeline (design/0114): the grant's footage as a band, a thumbnail a
     slot, each decoded once and on the record; a drag seeks."""
-    carol.wait_for_selector("#controls:not([hidden])")
+    carol.wait_for_selector("#scrub:not([hidden])")
+    wait_for(lambda: carol.evaluate("edgedScrub.slots > 0 && edgedScrub.thumbs + edgedScrub.missing === "
+                                    "edgedScrub.slots"), 60, "every slot's thumbnail answered")
+    scrub = carol.evaluate("edgedScrub")
+    footage = [b for b in scrub["bands"] if b["kind"] == "footage"]
+    assert footage and scrub["thumbs"] >= 1, scrub
+    thumbs = audit_rows(d, "footage.thumbnail")   # a read like any other, a record a minute per person and day
+    assert thumbs and thumbs[0]["actor"] == "carol" and json.loads(thumbs[0]["detail"])["grant"] == grant["id"]
+    view = carol.evaluate("edged.view")
+    for query in (f"camera={cfg.cameras[0].id}&slot={scrub['slots']}", "camera=nowhere&slot=0"):
+        r = carol.request.get(f"{carol.url.split('/playback')[0]}/api/view/{view}/thumb?{query}")
+        assert r.status == 403, (query, r.status)   # outside the grant: refused like a segment
     shots(carol, "playback-carol")
+    # a drag along the bar seeks the viewing to the middle of the recorded footage
+    target = (footage[-1]["from_us"] + footage[-1]["to_us"]) // 2
+    box = carol.locator("#scrub-bar").bounding_box()
+    x = box["x"] + box["width"] * (target - grant["from_us"]) / (grant["to_us"] - grant["from_us"])
+    carol.mouse.move(box["x"] + 5, box["y"] + 30)
+    carol.mouse.down()
+    carol.mouse.move(x, box["y"] + 30, steps=5)
+    carol.mouse.up()
+    assert carol.evaluate("edgedScrub.seeks") == 1
+    wait_for(lambda: abs(carol.evaluate("edged.playback.position") - target) < 4_000_000, 30,
+             "the viewing at the time dragged to")
 
 
 def a_hold_an_inspection_the_month_and_live(browser, base: str, d, cfg, signers: list[str], shots: Shots) -> None:

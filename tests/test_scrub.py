@@ -39,15 +39,16 @@ def test_the_slots_tile_the_range_and_there_are_no_others():
 
 
 def test_the_bands_say_where_the_footage_came_from_and_what_is_missing():
-    rows = [seg(0, 2), seg(2, 4), seg(4, 6, "backfilled"), seg(6, 8, "backfilled"), seg(20, 22), seg(22, 24),
-            seg(24, 26, state="missing"), seg(30, None), seg(40, 42, camera="c2")]
+    rows = [seg(0, 2), seg(2, 3.96), seg(4, 6, "backfilled"), seg(6, 8, "backfilled"), seg(20, 22), seg(22, 24),
+            seg(24, 26, state="missing"), seg(30, None), seg(40, 42, camera="c2"), seg(44, 46), seg(47.5, 49)]
     gaps = [{"camera": "c1", "from_us": T0 + 8 * S, "to_us": T0 + 12 * S, "reason": "outage"},
             {"camera": "c2", "from_us": T0, "to_us": T0 + 50 * S, "reason": "other camera"}]
     standins = [{"box": "b1", "cameras": ["c1"], "started_us": T0 + 19 * S, "ended_us": T0 + 23 * S}]
     bands = [(b["kind"], (b["from_us"] - T0) / S, (b["to_us"] - T0) / S)
              for b in strip("c1", T0 - 5 * S, T0 + 50 * S, rows, gaps, standins)]
-    assert bands == [("none", -5, 0), ("footage", 0, 4), ("backfilled", 4, 8), ("gap", 8, 12), ("none", 12, 20),
-                     ("stood-in", 20, 24), ("none", 24, 50)]
+    assert bands == [("none", -5, 0), ("footage", 0, 3.96), ("backfilled", 4, 8), ("gap", 8, 12), ("none", 12, 20),
+                     ("stood-in", 20, 24), ("none", 24, 44), ("footage", 44, 46), ("none", 46, 47.5),
+                     ("footage", 47.5, 49), ("none", 49, 50)]
 
 
 def test_a_slot_reads_only_the_footage_that_meets_it():

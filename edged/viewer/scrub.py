@@ -19,6 +19,7 @@ from storage.footage.segment_rows import FOOTAGE_STATES
 SLOTS = 24                  # thumbnails along the timeline at most
 MIN_SLOT_US = 2_000_000     # a short grant has fewer slots: never two in one segment of 2 s
 THUMB_WIDTH = 160           # pixels; the height keeps the picture's shape
+JOIN_US = 1_000_000         # segments closer than this are one band: playback's GAP_US (edged/viewer/range_read.py)
 KINDS = ("footage", "backfilled", "stood-in", "gap", "none")
 
 
@@ -57,11 +58,12 @@ def strip(camera: str, from_us: int, to_us: int, rows: Sequence[dict[str, Any]],
     filed = [Span("gap", max(g["from_us"], from_us), min(g["to_us"], to_us)) for g in gaps
              if g.get("camera", camera) == camera and g["from_us"] < to_us and g["to_us"] > from_us]
     footage = merged("footage", ((r["start_us"], r["end_us"], source_of(r, standins, camera), False) for r in mine),
-                     from_us, to_us, [(g.from_us, g.to_us) for g in filed])
+                     from_us, to_us, [(g.from_us, g.to_us) for g in filed], JOIN_US)
     spans = [{"kind": s.reason, "from_us": s.from_us, "to_us": s.to_us} for s in footage]
     spans += [{"kind": "gap", "from_us": g.from_us, "to_us": g.to_us} for g in filed if g.to_us > g.from_us]
     covered = [Span("x", s["from_us"], s["to_us"]) for s in spans]
-    spans += [{"kind": "none", "from_us": a, "to_us": b} for a, b in complement(covered, from_us, to_us)]
+    spans += [{"kind": "none", "from_us": a, "to_us": b} for a, b in complement(covered, from_us, to_us)
+              if b - a > JOIN_US or a == from_us or b == to_us]   # not the frame between two kinds of footage
     return sorted(spans, key=lambda s: (s["from_us"], KINDS.index(s["kind"])))
 
 

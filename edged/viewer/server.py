@@ -41,6 +41,7 @@ from edged.viewer.views import OfferError, Views
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
 from edged.viewer.desk.cameras import tile_state
+from edged.viewer.desk.page import role_names
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
@@ -355,6 +356,7 @@ class Viewer:
         states = await self._camera_states(s) if live else {}
         return web.json_response({
             "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
+            "role_words": role_names(s["roles"]), "timezone": self.cfg.site.timezone,   # as the desk says them
             "live": [{"id": c, "name": names[c], **tile_state(states.get(c))} for c in live],
             "live_refusal": None if live or not cams else rules.live_refusal(s, cams[0], cams),
             "playback": rules.playback_refusal(s) is None,
@@ -376,9 +378,10 @@ class Viewer:
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
         if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # as if none (issue 45)
             return _error(404, _("no grant {id}").format(id=request.match_info['id']))
-        return web.json_response({k: grant.get(k) for k in (
+        names = {c: (cam.name if (cam := self.cfg.camera(c)) is not None and cam.name else c) for c in grant["cameras"]}
+        return web.json_response({**{k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
-            "used_us", "used_by")})
+            "used_us", "used_by")}, "names": names})
 
     async def live(self, request: web.Request) -> web.Response:
         token, s = await self._session(request)

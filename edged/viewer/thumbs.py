@@ -27,7 +27,6 @@ from typing import Any
 from aiohttp import web
 
 from edged.i18n import _
-from edged.control.reads import ReadLedger
 from edged.viewer.frames import WorkerGone
 from edged.viewer.media_client import Worker
 from edged.viewer.scrub import THUMB_WIDTH, slot_bounds, slot_count, slot_pieces, strip, thumb_refusal
@@ -52,7 +51,7 @@ class Reader:
 class Thumbs:
     def __init__(self, viewer: Any):
         self.viewer = viewer
-        self.reads: ReadLedger | None = None   # set by edged/app.py: the one ledger of footage reads
+        self.reads: Any = None   # edged.control.reads.ReadLedger, the daemon's one (edged/app.py)
         self.cache: OrderedDict[tuple[int, str, int], bytes | None] = OrderedDict()
         self.pending: dict[tuple[int, str, int], asyncio.Future[bytes | None]] = {}
         self.workers: dict[str, Worker] = {}   # view id -> its thumbnail worker
@@ -73,9 +72,10 @@ class Thumbs:
 
     async def _record(self, s: dict[str, Any], token: str, action: str, detail: dict[str, Any], camera: str,
                       a: int, b: int) -> None:
-        if self.reads is None:
-            self.reads = ReadLedger(self.viewer.access.writer)
-        await self.reads.record(Reader(s["account"], token), action, detail, [camera], a, b)
+        if self.reads is None:   # a viewer without the daemon's ledger: every read in full
+            await self.viewer.access.audit(s["account"], action, detail)
+        else:
+            await self.reads.record(Reader(s["account"], token), action, detail, [camera], a, b)
 
     async def strip(self, request: web.Request) -> web.Response:
         view, camera, s = await self._view(request)

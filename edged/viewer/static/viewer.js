@@ -5,7 +5,9 @@
 const $ = (id) => document.getElementById(id);
 // What the tests and the benchmark read: the open view and click-to-first-frame timing.
 const state = { view: null, pc: null, channel: null, clockOffsetMs: 0, overlay: "", footageUs: null,
-                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {}, sound: false };
+                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {}, sound: false,
+                timeZone: undefined, names: {} };
+const nameOf = (camera) => state.names[camera] || camera;  // the camera's name, as the desk shows it
 const mark = (name) => { if (state.clickAt !== null) state.marks[name] = Math.round(performance.now() - state.clickAt); };
 window.edged = state;
 
@@ -42,7 +44,7 @@ async function api(path, body) {
 function boxTime(us) {
   const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
   return d.toLocaleString(LOCALE, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-    minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+    minute: "2-digit", second: "2-digit", timeZoneName: "short", timeZone: state.timeZone });  // the site's zone
 }
 
 function tickOverlay() {
@@ -58,7 +60,9 @@ function tickOverlay() {
 async function whoAmI() {
   const me = await api("/api/me");
   state.clockOffsetMs = me.now_us / 1000 - Date.now();
-  $("who").textContent = `${me.account} (${me.roles.join(", ")})`;
+  $("who").textContent = `${me.account}（${me.role_words || me.roles.join(", ")}）`;
+  state.timeZone = me.timezone || undefined;
+  for (const c of me.live || []) state.names[c.id] = c.name || c.id;
   return me;
 }
 
@@ -132,7 +136,7 @@ async function connect(path, body) {
   state.ended = false;
   tickOverlay();
   $("stop").hidden = false;
-  status(t("{camera}: this view ends at the latest at {time}", { camera: answer.camera,
+  status(t("{camera}: this view ends at the latest at {time}", { camera: nameOf(answer.camera),
     time: boxTime(answer.deadline_us) }));
   return answer;
 }
@@ -231,7 +235,9 @@ async function playbackPage() {
     } catch (err) { say(err.message); return; }
     const facts = $("facts");
     facts.textContent = "";
-    const rows = [[t("Grant"), grant.id], [t("Request"), grant.request_id], [t("Cameras"), grant.cameras.join(", ")],
+    Object.assign(state.names, grant.names || {});
+    const rows = [[t("Grant"), grant.id], [t("Request"), grant.request_id],
+      [t("Cameras"), grant.cameras.map(nameOf).join("、")],
       [t("From"), boxTime(grant.from_us)], [t("To"), boxTime(grant.to_us)], [t("Approved by"), grant.approver],
       [t("Requester"), grant.requester || "-"], [t("Expires"), boxTime(grant.expires_us)],
       [t("Used"), grant.used_us ? t("{time} by {custodian}", { time: boxTime(grant.used_us), custodian: grant.used_by })
@@ -243,7 +249,7 @@ async function playbackPage() {
     }
     const sel = $("camera");
     sel.textContent = "";
-    for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = c; sel.append(o); }
+    for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = nameOf(c); sel.append(o); }
     $("watcher").value = grant.requester || "";
     $("details").hidden = false;
   });
@@ -263,7 +269,7 @@ async function playbackPage() {
       $("controls").hidden = false;
       const sw = $("switch");
       sw.textContent = "";
-      for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = c; sw.append(o); }
+      for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = nameOf(c); sw.append(o); }
       sw.value = answer.camera;
       sw.hidden = grant.cameras.length < 2;
       wireControls();
