@@ -59,7 +59,7 @@ def strip(camera: str, from_us: int, to_us: int, rows: Sequence[dict[str, Any]],
              if g.get("camera", camera) == camera and g["from_us"] < to_us and g["to_us"] > from_us]
     footage = merged("footage", ((r["start_us"], r["end_us"], source_of(r, standins, camera), False) for r in mine),
                      from_us, to_us, [(g.from_us, g.to_us) for g in filed], JOIN_US)
-    spans = [{"kind": s.reason, "from_us": s.from_us, "to_us": s.to_us} for s in footage]
+    spans: list[dict[str, Any]] = [{"kind": s.reason, "from_us": s.from_us, "to_us": s.to_us} for s in footage]
     spans += [{"kind": "gap", "from_us": g.from_us, "to_us": g.to_us} for g in filed if g.to_us > g.from_us]
     covered = [Span("x", s["from_us"], s["to_us"]) for s in spans]
     spans += [{"kind": "none", "from_us": a, "to_us": b} for a, b in complement(covered, from_us, to_us)
