@@ -260,6 +260,7 @@ async function playbackPage() {
     state.firstFrameMs = null;
     state.marks = {};
     status(t("starting the viewing..."));
+    $("stage").hidden = false;
     try {
       const answer = await connect("/api/playback", { grant: grant.id, camera: $("camera").value,
         watcher: $("watcher").value });
