@@ -111,6 +111,7 @@ def scrubbed(carol, d, cfg, grant, shots: Shots) -> None:
     """The viewing on its scrub timeline (design/0114): the grant's footage as a band, a thumbnail a
     slot, each decoded once and on the record; a drag seeks."""
     carol.wait_for_selector("#scrub:not([hidden])")
+    carol.click("#pause")   # the footage is short: the viewing stays open while the thumbnails come
     wait_for(lambda: carol.evaluate("edgedScrub.slots > 0 && edgedScrub.thumbs + edgedScrub.missing === "
                                     "edgedScrub.slots"), 60, "every slot's thumbnail answered")
     scrub = carol.evaluate("edgedScrub")
