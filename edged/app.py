@@ -199,6 +199,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     holds = HoldOps(writer, runner, reader, alarms)
     inspections = InspectionOps(monitor, inspector, reader, clock)
     reads = ReadLedger(writer)   # footage listings on the record, coalesced a minute per person (issue 45)
+    viewer.reads = reads         # the playback timeline's thumbnails too (design/0114)
     handlers = handlers_of(
         StatusOps(lambda: runner.cfg, writer, reader, clock, reads),  # runner.cfg: SIGHUP's config
         holds, MaintenanceOps(maintenance, reader), inspections,

@@ -21,6 +21,7 @@ from tests.support.cameras import free_port
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for
 from tests.support.people import People, password_for
+from tests.support.walk import Shots
 from tests.test_sites import CASES, camera, signers_for, site_config, unit_of  # noqa: F401 (camera: a fixture)
 
 FIELDS = {  # what the clerk writes for each kind of requester, as at a counter
@@ -44,7 +45,7 @@ def roc(t: datetime) -> str:
     return f"{t.year - 1911}/{t.month:02d}/{t.day:02d} {t:%H:%M}"
 
 
-def login(browser, base: str, name: str):
+def login(browser, base: str, name: str, shots: Shots | None = None):
     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     page.goto(base + "/desk/login")
     page.fill("input[name=name]", name)
@@ -52,11 +53,13 @@ def login(browser, base: str, name: str):
     page.press("input[name=password]", "Enter")
     page.wait_for_load_state()
     assert page.url.endswith("/desk/"), f"{name} logged in: {page.url}"
+    if shots:
+        shots(page, f"home-{name}")
     return page
 
 
 def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, rid: int, kind: str,
-                                           use: str) -> None:
+                                           use: str, shots: Shots) -> None:
     """The usage register (001 附件5, design/0089): the custodian prints it from the desk and from
     edgectl, the clerk may do neither; for a citizen's request, the answer with its due date on
     the site's calendar (001 第十七點: 6 days), from both; for a copy, the receipt, with a fee line
@@ -71,6 +74,7 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
     carol.click("#usage button[type=submit]")
     carol.wait_for_load_state()
     text = carol.inner_text("body")
+    shots(carol, "usage-register-carol")
     assert "錄影監視系統影音應用記錄簿" in text and "林美" in text and "民眾反映櫃檯遺失皮夾" in text, text
     r = people.as_("carol").ctl("request", "usage", "--from", start.isoformat(), "--out", str(tmp / "u.html"),
                                 "--json")
@@ -83,6 +87,7 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
         carol.click(f"a[href='/desk/requests/{rid}/reply']")
         carol.wait_for_load_state()
         text = carol.inner_text("body")
+        shots(carol, "reply-carol")
         assert "錄影監視系統影音資料調閱申請答復" in text and roc in text and "☑ 同意" in text, text
         assert carol.pdf(format="A4").startswith(b"%PDF")
         r = people.ctl("request", "reply", str(rid), "--out", str(tmp / "reply.html"))
@@ -90,6 +95,7 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
     if use == "copy":
         carol.goto(f"{base}/desk/requests/{rid}/receipt")
         text = carol.inner_text("body")
+        shots(carol, "receipt-carol")
         assert "影音資料複製簽收單" in text and "林美" in text and "簽收人（簽章）" in text, text
         assert ("費用" in text) == (kind in cfg.forms.fees), text
     carol.context.close()
@@ -97,12 +103,117 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
     assert clerk.locator("a[href='/desk/usage']").count() == 0
     answer = clerk.goto(base + "/desk/usage/register")
     refused = clerk.inner_text("main")   # design/0103: the person's words, no operation key
+    shots(clerk, "usage-refused-clerk")
     assert answer.status == 403 and "系統管理人" in refused and "usage.register" not in refused, refused
     clerk.context.close()
     r = people.as_("clerk").ctl("request", "usage", "--from", start.isoformat(), "--out", str(tmp / "x.html"))
     assert r.returncode != 0 and "usage.register" in r.stderr and not (tmp / "x.html").exists(), r.stderr
     printed = [a["actor"].split(" ")[0] for a in audit_rows(d) if a["action"] == "usage.register"]
     assert printed == ["carol", "carol"], printed   # who printed it is on the record; a refusal prints nothing
+
+
+def scrubbed(carol, d, cfg, grant, shots: Shots) -> None:
+    """The viewing on its scrub timeline (design/0114): the grant's footage as a band, a thumbnail a
+    slot, each decoded once and on the record; a drag seeks."""
+    carol.wait_for_selector("#scrub:not([hidden])")
+    carol.click("#pause")   # the footage is short: the viewing stays open while the thumbnails come
+    wait_for(lambda: carol.evaluate("edgedScrub.slots > 0 && edgedScrub.thumbs + edgedScrub.missing === "
+                                    "edgedScrub.slots"), 60, "every slot's thumbnail answered")
+    scrub = carol.evaluate("edgedScrub")
+    footage = [b for b in scrub["bands"] if b["kind"] == "footage"]
+    assert footage and scrub["thumbs"] >= 1, scrub
+    thumbs = audit_rows(d, "footage.thumbnail")   # a read like any other, a record a minute per person and day
+    assert thumbs and thumbs[0]["actor"] == "carol" and json.loads(thumbs[0]["detail"])["grant"] == grant["id"]
+    view = carol.evaluate("edged.view")
+    for query in (f"camera={cfg.cameras[0].id}&slot={scrub['slots']}", "camera=nowhere&slot=0"):
+        r = carol.request.get(f"{carol.url.split('/playback')[0]}/api/view/{view}/thumb?{query}")
+        assert r.status == 403, (query, r.status)   # outside the grant: refused like a segment
+    shots(carol, "playback-carol")
+    # a drag along the bar seeks the viewing to the middle of the recorded footage
+    target = (footage[-1]["from_us"] + footage[-1]["to_us"]) // 2
+    box = carol.locator("#scrub-bar").bounding_box()
+    x = box["x"] + box["width"] * (target - grant["from_us"]) / (grant["to_us"] - grant["from_us"])
+    carol.mouse.move(box["x"] + 5, box["y"] + 30)
+    carol.mouse.down()
+    carol.mouse.move(x, box["y"] + 30, steps=5)
+    carol.mouse.up()
+    assert carol.evaluate("edgedScrub.seeks") == 1
+    wait_for(lambda: abs(carol.evaluate("edged.playback.position") - target) < 4_000_000, 30,
+             "the viewing at the time dragged to")
+
+
+def a_hold_an_inspection_the_month_and_live(browser, base: str, d, cfg, signers: list[str], shots: Shots) -> None:
+    """The rest of a site's month at the desk (issue 42's done-when): the custodian places a hold
+    (an approver decides it where the site asks), runs and signs an inspection (countersigned where
+    the site asks), the auditor reads the month, and the custodian watches the cameras live."""
+    cam = cfg.cameras[0].id
+    now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, zone(cfg.site.timezone))
+    carol = login(browser, base, "carol")
+    carol.goto(base + "/desk/holds/new")
+    carol.check(f"input[name=cameras][value='{cam}']")
+    carol.fill("input[name=from]", (now - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M"))
+    carol.fill("input[name=to]", now.strftime("%Y-%m-%dT%H:%M"))
+    carol.fill("textarea[name=reason]", "民眾陳情，保全證據")
+    carol.fill("input[name=case_ref]", "115-陳-001")
+    shots(carol, "hold-form-carol")
+    carol.click("button[type=submit].primary")
+    carol.wait_for_selector(".notice-ok, .notice-error")
+    assert carol.locator(".notice-ok").count() == 1, carol.inner_text("main")
+    hid = int(re.search(r"/desk/holds/(\d+)", carol.url)[1])
+    shots(carol, "hold-placed-carol")
+    if carol.locator(".st-open").count():   # waits for an approver at this site
+        for signer in reversed(signers):
+            p = login(browser, base, signer)
+            p.goto(f"{base}/desk/holds/{hid}")
+            if p.locator("#decide").count():
+                p.click("#decide button[value=approve]")
+                p.wait_for_selector(".notice-ok")
+                shots(p, f"hold-approved-{signer}")
+                p.context.close()
+                break
+            p.context.close()
+        assert audit_rows(d, "hold.approve"), "an approver of the site decided the hold"
+
+    carol.goto(base + "/desk/inspections")
+    carol.click("form[action='/desk/inspections/run'] button")
+    carol.wait_for_selector(".notice-ok")
+    run_id = int(re.search(r"/desk/inspections/(\d+)", carol.url)[1])
+    for note in carol.locator("#sign textarea").all():   # the handling of each anomaly, if any
+        note.fill("已通知廠商檢修")
+    shots(carol, "inspection-carol")
+    carol.click("#sign button[type=submit]")
+    carol.wait_for_selector(".notice-ok")
+    shots(carol, "inspection-signed-carol")
+    for signer in signers:
+        p = login(browser, base, signer)
+        p.goto(f"{base}/desk/inspections/{run_id}")
+        if p.locator("#countersign").count():
+            p.click("#countersign button[type=submit]")
+            p.wait_for_selector(".notice-ok")
+            shots(p, f"inspection-countersigned-{signer}")
+            p.context.close()
+            break
+        p.context.close()
+    carol.goto(base + "/desk/inspections/register")
+    shots(carol, "inspection-register-carol")
+    assert audit_rows(d, "inspection.sign"), "the inspection signed"
+
+    audrey = login(browser, base, "audrey", shots)   # the auditor's day leads her home page
+    for path, step in (("/desk/audit", "audit-log"), ("/desk/audit/report", "audit-report")):
+        answer = audrey.goto(base + path)
+        assert answer is not None and answer.status == 200, path
+        shots(audrey, f"{step}-audrey")
+    audrey.context.close()
+
+    carol.goto(base + "/grid")   # live view: the custodian was given it (tests/support/people.py)
+    carol.wait_for_selector("body[data-ready='1']")
+    wait_for(lambda: carol.evaluate(
+        f"(document.querySelector('.tile[data-camera=\"{cam}\"] video') || {{}}).currentTime > 0.5"),
+        60, "the live tile to play")
+    shots(carol, "live-grid-carol")
+    carol.context.close()
+    wait_for(lambda: len(audit_rows(d, "live.stop")) == len(audit_rows(d, "live.start")) > 0, 30,
+             "the live views to end")
 
 
 @pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
@@ -114,6 +225,7 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
     cameras = [c.id for c in cfg.cameras]
     steps = [s for s in rules.chain if s.applies(cameras)]
     base = f"http://127.0.0.1:{port}"
+    shots = Shots(name)   # EDGED_WALK_SHOTS=DIR: each step's page in DIR/<site>/, for a person to look at
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path)
@@ -123,12 +235,13 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
             people.add(signer, "approver")
         people.add("clerk", "viewer")
         people.add("carol", "custodian")
+        people.add("audrey", "auditor")
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         wait_for(lambda: all(len(d.segments(c)) >= 2 for c in cameras), 60, "footage on every camera")
 
         # the clerk files it
         now = datetime.fromtimestamp(SYSTEM.now_us() / 1e6, zone(cfg.site.timezone))
-        clerk = login(browser, base, "clerk")
+        clerk = login(browser, base, "clerk", shots)
         clerk.goto(base + "/desk/requests/new")
         clerk.select_option("select[name=kind]", kind)
         clerk.select_option("select[name=category]", cfg.policy.categories[0])
@@ -148,10 +261,12 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
             clerk.fill(f"input[name={field}]", value)
         if kind == "citizen":
             clerk.check("input[name=identity_checked]")
+        shots(clerk, "request-form-clerk")
         clerk.click("button[type=submit].primary")
         clerk.wait_for_selector(".notice-ok, .notice-error")
         assert clerk.locator(".notice-ok").count() == 1, clerk.inner_text("main")
         rid = int(re.search(r"/desk/requests/(\d+)", clerk.url)[1])
+        shots(clerk, "request-filed-clerk")
         shown = clerk.inner_text("main")
         assert roc(now - timedelta(minutes=5)) in shown, "what was typed is what is shown"
         assert not cfg.policy.asks_purpose or "歸還民眾遺失物" in shown, "the use (用途) on the request's page"
@@ -159,39 +274,46 @@ def test_a_request_of_the_site_runs_through_the_desk(tmp_path, camera, browser, 
 
         # every step signed from its approver's inbox, in order
         for signer in signers:
-            p = login(browser, base, signer)
+            p = login(browser, base, signer, shots)
             p.goto(base + "/desk/inbox")
+            shots(p, f"inbox-{signer}")
             assert p.locator(f"a[href='/desk/requests/{rid}']").count() >= 1, f"the request waits for {signer}"
             p.click(f"a[href='/desk/requests/{rid}']")
             p.fill("#decide textarea[name=reason]", "必要性及關聯性已審核")
             p.click("#decide button[value=approve]")
             p.wait_for_selector(".notice-ok")
+            shots(p, f"signed-{signer}")
             assert p.locator("#decide").count() == 0, "signed: no second sign-off by the same person"
             p.context.close()
         request = rows(d, "requests")[0]
         assert request["state"] == "approved", request
 
         # the custodian uses the grant at the desk
-        carol = login(browser, base, "carol")
+        carol = login(browser, base, "carol", shots)
         if use == "copy":
             carol.goto(base + f"/desk/requests/{rid}")
             if rules.receipt:
                 carol.fill("#export input[name=receipt]", "林美")
+            shots(carol, "export-form-carol")
             carol.click("#export button[type=submit]")
             carol.wait_for_selector("#download", timeout=120_000)
+            shots(carol, "exported-carol")
         else:
             grant = rows(d, "grants")[0]
             carol.goto(base + "/playback")
             carol.fill("#grant", str(grant["id"]))
             carol.click("#lookup button")
             carol.wait_for_selector("#start", state="visible")
+            shots(carol, "playback-grant-carol")
             carol.click("#start")
             wait_for(lambda: audit_rows(d, "playback.start") or carol.text_content("#message"), 60,
                      "the viewing started")
             assert audit_rows(d, "playback.start"), carol.text_content("#message")
+            scrubbed(carol, d, cfg, grant, shots)
         carol.context.close()
         wait_for(lambda: rows(d, "requests")[0]["state"] == "used", 30, "the grant used")
-        printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind, use)
+        printed_by_the_custodian_not_the_clerk(browser, base, d, people, cfg, rid, kind, use, shots)
+        a_hold_an_inspection_the_month_and_live(browser, base, d, cfg, signers, shots)
     finally:
         assert d.stop() == 0, d.log[-3000:]
     actions = [(r["action"], r["actor"]) for r in audit_rows(d)

@@ -548,6 +548,13 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     _, held, seen = state()
     wait_for(lambda: state()[2] >= seen + 3, 10, "three more position reports")  # ~1.5 s
     assert state()[1] == held  # paused: the footage time stands still
+    # paused, the scrub timeline (design/0114): the two recordings as footage, the hole between them not
+    wait_for(lambda: page.evaluate("edgedScrub.slots > 0 && edgedScrub.thumbs + edgedScrub.missing === "
+                                   "edgedScrub.slots"), 30, "the timeline's thumbnails")
+    kinds = [b["kind"] for b in page.evaluate("edgedScrub.bands")]
+    assert kinds in (["footage", "none", "footage"], ["footage", "gap", "footage"]), kinds   # 6-8 s, 8-10 s, 10-13 s
+    assert page.evaluate("edgedScrub.thumbs") >= 2
+    view = page.evaluate("edged.view")
     # a seek an hour before the range is clamped to its first key frame (the range starts at 6 s)
     page.evaluate(f"edged.channel.send(JSON.stringify({{op: 'seek', at_us: {g['from_us'] - 3600 * S}}}))")
     wait_for(lambda: state()[1] < held, 10, "the seek")
@@ -564,6 +571,8 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     start = site.audit("playback.start", "carl")[0]["detail"]
     assert stop["reason"] == "end of the granted range" and stop["view"] == start["view"]
     assert stop["cameras"] == ["cam1", "cam2"]
+    r = page.request.get(f"{site.base}/api/view/{view}/thumb?camera=cam1&slot=0")
+    assert r.status == 404, "the viewing is over: no thumbnail of it either"
     assert (start["grant"], start["from_us"], start["to_us"]) == (g["id"], g["from_us"], g["to_us"])
     assert (start["custodian"], start["watcher"]) == ("carl", f"request {g['request_id']}")  # never the name
     assert "Bob Citizen" not in json.dumps(site.audit("playback.start"))

@@ -34,6 +34,7 @@ class ViewerService:
         self.writer = writer
         self.viewer: Viewer | None = None   # the running edged.viewer.server.Viewer, if any
         self.operate: Operate | None = None  # op, args, session -> answer: the control operations (design/0073)
+        self.reads: Any = None    # edged.control.reads.ReadLedger (not imported: a layer above): thumbnails are footage reads (design/0114)
 
     async def run(self, stopping: asyncio.Event) -> None:
         if not self.cfg.viewer.enabled:
@@ -41,6 +42,7 @@ class ViewerService:
         from edged.viewer.server import Viewer
 
         self.viewer = Viewer(self.cfg, self.writer, self.clock, operate=self.operate, alarms=self.alarms)
+        self.viewer.thumbs.reads = self.reads
         try:
             await self.viewer.run(stopping)
         finally:

@@ -13,7 +13,9 @@ from typing import Any, Callable
 from edged import people, pools
 from storage import audit
 from storage.people import accounts, retrieval_store, sessions
+from storage.footage import gaps as gap_table
 from storage.footage import segments as segment_table
+from storage.footage import standins
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
 
@@ -81,6 +83,13 @@ class Access:
     async def footage(self, camera: str, from_us: int, to_us: int) -> list[dict[str, Any]]:
         """The camera's segment rows overlapping the range (paths relative to the data folder)."""
         return await self.writer.run(lambda c: segment_table.between(c.db, from_us, to_us, camera, limit=100_000))
+
+    async def timeline(self, camera: str, from_us: int, to_us: int) -> tuple[list[dict[str, Any]], ...]:
+        """The camera's segment rows, filed gaps and standby spells over the range (design/0114)."""
+        def read(c: Any) -> tuple[list[dict[str, Any]], ...]:
+            return (segment_table.between(c.db, from_us, to_us, camera, limit=100_000),
+                    gap_table.between(c.db, from_us, to_us, [camera]), standins.listing(c.db))
+        return await self.writer.run(read)
 
     async def audit(self, actor: str, action: str, detail: dict[str, Any]) -> None:
         await self.writer.run(lambda c: audit.append(c.db, actor, action, detail))

@@ -14,6 +14,8 @@ worker that a malformed file took over can send the daemon bytes, never objects.
   {"packets": [[dts_wall, pts_wall, size, key], ...], "ended", "size"}. With "audio": true,
   both answers also carry "sound": [[wall_us, rate, size], ...], 16-bit mono PCM inside the
   range, its bytes after the packets' (design/0087).
+- thumbs: request {"op": "thumbs"}; then commands {"thumb": {"pieces", "lo_us", "hi_us", "width"}}
+  -> {"found": bool} with the JPEG of the first key frame in [lo, hi) as payload (design/0114).
 
 The daemon's side is edged/viewer/media_client.py, the worker process edged/viewer/media_worker.py.
 """

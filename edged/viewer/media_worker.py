@@ -30,6 +30,7 @@ import av
 from edged.viewer.camera_read import ToPcm, open_camera, packets_of, sound_of, transcoded
 from edged.viewer.frames import WorkerGone, read_frame, write_frame
 from edged.viewer.range_read import Piece, RangeReader
+from edged.viewer.thumb_read import keyframe_jpeg
 from edged.viewer.transcode import DEFAULT_MAX_HEIGHT, ToH264
 from recorder.camera import Settings
 from recorder.diagnose import scrub
@@ -114,6 +115,22 @@ def _serve_range(req: dict[str, Any], inp: IO[bytes], out: IO[bytes]) -> None:
         reader.close()
 
 
+def _serve_thumbs(inp: IO[bytes], out: IO[bytes]) -> None:
+    """A viewing's timeline thumbnails (design/0114), one key frame per command, at a low
+    priority: the recording's threads and workers come first."""
+    os.nice(10)
+    while True:
+        try:
+            cmd, _ = read_frame(inp)
+        except WorkerGone:
+            return
+        if "thumb" not in cmd:
+            return
+        t = cmd["thumb"]
+        found = keyframe_jpeg(t["pieces"], int(t["lo_us"]), int(t["hi_us"]), int(t["width"]))
+        write_frame(out, {"found": found is not None}, found or b"")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="media worker: %(message)s")
     req = json.loads(sys.stdin.buffer.readline())
@@ -122,6 +139,8 @@ def main() -> None:
     try:
         if req["op"] == "live":
             _serve_live(req, out)
+        elif req["op"] == "thumbs":
+            _serve_thumbs(sys.stdin.buffer, out)
         else:
             _serve_range(req, sys.stdin.buffer, out)
     except BrokenPipeError:

@@ -40,9 +40,11 @@ from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
 from edged.viewer.playback import RecordedTrack, RemoteRangeReader, pieces_of
 from edged.viewer.range_read import NoFootage
 from edged.viewer.views import OfferError, View, Views
+from edged.viewer.thumbs import Thumbs
 from edged.viewer.desk.app import DESK, LANG_COOKIE, Desk
 from edged.viewer.desk.routes import PAGES as DESK_PAGES
 from edged.viewer.desk.cameras import tile_state
+from edged.viewer.desk.page import role_names
 from storage import audit
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
@@ -57,7 +59,7 @@ BODY_READ_S = 10.0        # a request body must arrive within this
 SCRYPT_AT_ONCE = 2        # password checks running together (one per core); the rest wait their turn
 GENERIC_LOGIN_ERROR = N_("wrong account name or password")  # unknown, wrong, locked and revoked alike
 PAGES = {"/login": "login.html", "/live": "live.html", "/grid": "grid.html", "/playback": "playback.html"}
-ASSETS = ("viewer.js", "viewer.css", "grid.js", "desk.js")
+ASSETS = ("viewer.js", "viewer.css", "grid.js", "desk.js", "scrub.js")
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -76,6 +78,8 @@ class Viewer:
         self.feeds = LiveFeeds(settings_for(cfg), self.vcfg.open_timeout_us / 1e6, self.vcfg.transcode_max_height)
         self.limits = rules.ViewLimits(self.vcfg.max_view_us, self.vcfg.idle_timeout_us)
         self.views = Views(self.access, self.feeds, self.limits, self.vcfg.max_viewers)
+        self.thumbs = Thumbs(self)   # the playback's scrub timeline (design/0114)
+        self.views.closed_hooks.append(self.thumbs.closed)
         self.last_seen: dict[str, int] = {}   # token -> last request, for the idle logout
         self.url = ""
         self.guard = ConnectionGuard()
@@ -196,6 +200,7 @@ class Viewer:
         app.router.add_post("/api/playback", self.playback)
         app.router.add_post("/api/view/{id}/stop", self.stop_view)
         app.router.add_post("/api/view/{id}/camera", self.switch_camera)
+        self.thumbs.add_routes(app)
         Desk(self).add_routes(app, DESK_PAGES)
         return app
 
@@ -357,6 +362,7 @@ class Viewer:
         states = await self._camera_states(s) if live else {}
         return web.json_response({
             "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
+            "role_words": role_names(s["roles"]), "timezone": self.cfg.site.timezone,   # as the desk says them
             "live": [{"id": c, "name": names[c], **tile_state(states.get(c))} for c in live],
             "live_refusal": None if live or not cams else rules.live_refusal(s, cams[0], cams),
             "playback": rules.playback_refusal(s) is None,
@@ -378,9 +384,10 @@ class Viewer:
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
         if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # as if none (issue 45)
             return _error(404, _("no grant {id}").format(id=request.match_info['id']))
-        return web.json_response({k: grant.get(k) for k in (
+        names = {c: (cam.name if (cam := self.cfg.camera(c)) is not None and cam.name else c) for c in grant["cameras"]}
+        return web.json_response({**{k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
-            "used_us", "used_by")})
+            "used_us", "used_by")}, "names": names})
 
     async def live(self, request: web.Request) -> web.Response:
         token, s = await self._session(request)

@@ -25,6 +25,8 @@ TEXTS = (  # every text of login.html, live.html, grid.html and playback.html (e
     N_("edged viewer: live grid"), N_("Layout"), N_("Previous cameras"), N_("Next cameras"),
     N_("Keys: 1, 2, 3, 4 choose 1, 4, 9 or 16 tiles; PageUp and PageDown show other cameras; Enter on a tile shows "
        "it alone, Escape goes back."),
+    N_("What the timeline shows"),
+    N_("Drag along the timeline, or use the arrow keys, to move through the granted range."),
 )
 SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("the box answered {status}"), N_("footage {time}"), N_("the view ended: {reason}"), N_("the view ended"),
@@ -34,6 +36,8 @@ SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("{time} by {custodian}"), N_("not yet"), N_("starting the viewing..."), N_("Play"), N_("Pause"),
     N_("Grant"), N_("end of the granted range: the viewing is over (a new viewing needs a new request)"),
     N_("sound on"), N_("cameras {first} to {last} of {all}"),
+    N_("recorded"), N_("fetched later from the camera's own recording"), N_("recorded by the standby box"),
+    N_("gap: not recorded"), N_("no record"),
 )
 _KNOWN = frozenset(TEXTS)
 _NODE = re.compile(r">([^<]+)<")

@@ -132,6 +132,7 @@ class Views:
         self.open: dict[str, View] = {}
         self._opening = 0
         self.closing: set[str] = set()          # views whose close runs in a task of its own
+        self.closed_hooks: list[Callable[[View], Awaitable[None]]] = []   # run after each close
         self._closers: set[asyncio.Task[None]] = set()
 
     def of_token(self, token: str) -> list[View]:
@@ -279,6 +280,8 @@ class Views:
         if len(view.cameras) > 1:
             detail["cameras"] = view.cameras
         await self.access.audit(view.account, action, detail)
+        for hook in self.closed_hooks:
+            await hook(view)
         log.info("%s view %s of %s closed (%s) after %.0f s", view.kind, view.id, view.camera, reason,
                  detail["duration_us"] / 1e6, **logs.fields(view.camera))
 

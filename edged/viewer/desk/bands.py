@@ -46,8 +46,8 @@ def _clip(a: int, b: int, start: int, end: int) -> tuple[int, int] | None:
 
 
 def merged(kind: str, rows: Iterable[tuple[int, int, str, bool]], start: int, end: int,
-           breaks: Sequence[tuple[int, int]] = ()) -> list[Span]:
-    """(from, to, reason, open) rows in time order into spans; rows touching (within JOIN_US)
+           breaks: Sequence[tuple[int, int]] = (), join_us: int = JOIN_US) -> list[Span]:
+    """(from, to, reason, open) rows in time order into spans; rows touching (within `join_us`)
     with the same reason are one span, unless one of `breaks` (a filed gap) lies between them."""
     out: list[Span] = []
     for a, b, reason, is_open in rows:
@@ -55,7 +55,7 @@ def merged(kind: str, rows: Iterable[tuple[int, int, str, bool]], start: int, en
         if c is None:
             continue
         last = out[-1] if out else None
-        if last is not None and last.reason == reason and c[0] - last.to_us <= JOIN_US and \
+        if last is not None and last.reason == reason and c[0] - last.to_us <= join_us and \
                 not any(a <= c[0] and b >= last.to_us for a, b in breaks):
             out[-1] = Span(kind, last.from_us, max(last.to_us, c[1]), reason, None, last.count + 1,
                            is_open or last.open)

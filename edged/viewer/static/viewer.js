@@ -5,7 +5,9 @@
 const $ = (id) => document.getElementById(id);
 // What the tests and the benchmark read: the open view and click-to-first-frame timing.
 const state = { view: null, pc: null, channel: null, clockOffsetMs: 0, overlay: "", footageUs: null,
-                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {}, sound: false };
+                clickAt: null, firstFrameMs: null, playback: null, ended: false, messages: 0, marks: {}, sound: false,
+                timeZone: undefined, names: {} };
+const nameOf = (camera) => state.names[camera] || camera;  // the camera's name, as the desk shows it
 const mark = (name) => { if (state.clickAt !== null) state.marks[name] = Math.round(performance.now() - state.clickAt); };
 window.edged = state;
 
@@ -42,7 +44,7 @@ async function api(path, body) {
 function boxTime(us) {
   const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
   return d.toLocaleString(LOCALE, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-    minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+    minute: "2-digit", second: "2-digit", timeZoneName: "short", timeZone: state.timeZone });  // the site's zone
 }
 
 function tickOverlay() {
@@ -58,7 +60,9 @@ function tickOverlay() {
 async function whoAmI() {
   const me = await api("/api/me");
   state.clockOffsetMs = me.now_us / 1000 - Date.now();
-  $("who").textContent = `${me.account} (${me.roles.join(", ")})`;
+  $("who").textContent = `${me.account}（${me.role_words || me.roles.join(", ")}）`;
+  state.timeZone = me.timezone || undefined;
+  for (const c of me.live || []) state.names[c.id] = c.name || c.id;
   return me;
 }
 
@@ -132,7 +136,7 @@ async function connect(path, body) {
   state.ended = false;
   tickOverlay();
   $("stop").hidden = false;
-  status(t("{camera}: this view ends at the latest at {time}", { camera: answer.camera,
+  status(t("{camera}: this view ends at the latest at {time}", { camera: nameOf(answer.camera),
     time: boxTime(answer.deadline_us) }));
   return answer;
 }
@@ -231,7 +235,9 @@ async function playbackPage() {
     } catch (err) { say(err.message); return; }
     const facts = $("facts");
     facts.textContent = "";
-    const rows = [[t("Grant"), grant.id], [t("Request"), grant.request_id], [t("Cameras"), grant.cameras.join(", ")],
+    Object.assign(state.names, grant.names || {});
+    const rows = [[t("Grant"), grant.id], [t("Request"), grant.request_id],
+      [t("Cameras"), grant.cameras.map(nameOf).join("、")],
       [t("From"), boxTime(grant.from_us)], [t("To"), boxTime(grant.to_us)], [t("Approved by"), grant.approver],
       [t("Requester"), grant.requester || "-"], [t("Expires"), boxTime(grant.expires_us)],
       [t("Used"), grant.used_us ? t("{time} by {custodian}", { time: boxTime(grant.used_us), custodian: grant.used_by })
@@ -243,7 +249,7 @@ async function playbackPage() {
     }
     const sel = $("camera");
     sel.textContent = "";
-    for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = c; sel.append(o); }
+    for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = nameOf(c); sel.append(o); }
     $("watcher").value = grant.requester || "";
     $("details").hidden = false;
   });
@@ -254,6 +260,7 @@ async function playbackPage() {
     state.firstFrameMs = null;
     state.marks = {};
     status(t("starting the viewing..."));
+    $("stage").hidden = false;
     try {
       const answer = await connect("/api/playback", { grant: grant.id, camera: $("camera").value,
         watcher: $("watcher").value });
@@ -263,10 +270,11 @@ async function playbackPage() {
       $("controls").hidden = false;
       const sw = $("switch");
       sw.textContent = "";
-      for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = c; sw.append(o); }
+      for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = nameOf(c); sw.append(o); }
       sw.value = answer.camera;
       sw.hidden = grant.cameras.length < 2;
       wireControls();
+      Scrub.start(answer.view, answer.camera, answer.from_us, answer.to_us, send).catch((err) => say(err.message));
     } catch (err) {
       status("");
       say(err.message);
@@ -282,23 +290,16 @@ function send(msg) {
   if (state.channel && state.channel.readyState === "open") state.channel.send(JSON.stringify(msg));
 }
 
-function wireControls() {
-  const seek = $("seek");
+function wireControls() {  // the position is the scrub timeline's (scrub.js, design/0114)
   const pause = $("pause");
-  let dragging = false;
   pause.onclick = () => send({ op: state.playback.state === "paused" ? "play" : "pause" });
-  seek.oninput = () => { dragging = true; };
   $("switch").onchange = async () => {  // another camera of the same grant, same footage time
     say("");
     try {
       const r = await api(`/api/view/${state.view}/camera`, { camera: $("switch").value });
       state.sound = Boolean(r.audio);  // the grant's other camera may be heard or not (design/0087)
+      await Scrub.camera(r.camera);
     } catch (err) { say(err.message); }
-  };
-  seek.onchange = () => {
-    dragging = false;
-    const p = state.playback;
-    send({ op: "seek", at_us: Math.round(p.from + (p.to - p.from) * (seek.value / 1000)) });
   };
   state.channel.addEventListener("message", (e) => {
     const m = JSON.parse(e.data);
@@ -308,11 +309,11 @@ function wireControls() {
     Object.assign(p, { state: m.state, position: m.position_us, shown: m.shown });
     state.footageUs = m.position_us;
     pause.textContent = m.state === "paused" ? t("Play") : t("Pause");
-    if (!dragging) seek.value = String(Math.round(1000 * (m.position_us - p.from) / Math.max(1, p.to - p.from)));
+    Scrub.position(m.position_us);
     $("position").textContent = boxTime(m.position_us);
     if (m.state === "ended") {
       pause.disabled = true;
-      seek.disabled = true;
+      Scrub.stop();
       ended(t("end of the granted range: the viewing is over (a new viewing needs a new request)"));
     }
   });
