@@ -31,6 +31,7 @@ from typing import Any
 
 from bench import record_throughput as rt
 from bench.common import fmt, log, table
+from bench.cpu_split import GROUPS
 from bench.reader_compare import READ_CALLS, STRACE_S, _per_cam, _Strace
 from tests.support.daemon import ROOT, Daemon
 
@@ -130,7 +131,8 @@ def _one(label: str, n: int, server: Any, seconds: float, tree: Path, spy: _Stra
            "lag": getattr(res, "lag_growth", None), "box": w.box_busy if w else None,
            "server": w.server_cpu if w else None, "notes": list(res.notes),
            "syscalls": _per_cam(spy.counts, None, n), "reads": _per_cam(spy.counts, READ_CALLS, n),
-           "writes": spy.io[1] / n}
+           "writes": spy.io[1] / n, "split": {g: v / n for g, v in getattr(res, "split", {}).items()},
+           "top": sorted(spy.counts.items(), key=lambda kv: -kv[1])[:6]}
     if label != FFMPEG and res.recording != n:
         out["notes"].append(f"only {res.recording}/{n} cameras had a segment when the window started")
     spy.counts = {}
@@ -168,6 +170,11 @@ def report(runs: list[dict[str, Any]], rev: str, seconds: float) -> str:
                       fmt(_ratio(e, f), ".2f"), fmt(_ratio(o, f), ".2f"),
                       "-" if ne is None else ("met" if ne <= TARGET else "MISSED")])
     notes = [f"N={r['n']} round {r['round']} {r['label']}: {x}" for r in runs for x in r["notes"]]
+    groups = [*GROUPS, "hashing (in camera threads)"]
+    split = [[str(r["n"]), str(r["round"]), r["label"], *(fmt(r["split"].get(g), ".3f") for g in groups)]
+             for r in runs if r["split"]]
+    tops = [f"- N={r['n']} round {r['round']} {r['label']}: "
+            + ", ".join(f"{k} {v / r['n'] / STRACE_S:.0f}" for k, v in r["top"]) for r in runs if r["top"]]
     lines = [
         "", f"## edged's reader before and after issue 38 vs ffmpeg -c copy: 1080p {rt.FPS} fps, 4 Mbit/s, "
         f"{seconds:.0f} s window, old = {rev}", "",
@@ -183,7 +190,10 @@ def report(runs: list[dict[str, Any]], rev: str, seconds: float) -> str:
         "workers; ffmpeg: its N processes), per camera. Each round runs the three one after the other on one camera "
         "server, the order turned by one each round. writes/cam/s: /proc/PID/io syscw over the window; strace: "
         f"`strace -c -f` for {STRACE_S:.0f} s after it (a lower bound). load: the box's load average when the "
-        "window began (the box is shared)."]
+        "window began (the box is shared).", "",
+        "### edged's CPU by thread (bench/cpu_split.py), % of one core per camera", "",
+        table(["N", "round", "recorder", *groups], split), "",
+        "most frequent syscalls (strace), per camera per second:", *tops]
     if notes:
         lines += ["", "notes:"] + [f"- {x}" for x in notes]
     return "\n".join(lines)
