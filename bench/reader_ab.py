@@ -30,7 +30,7 @@ from statistics import mean
 from typing import Any
 
 from bench import record_throughput as rt
-from bench.common import fmt, log, table
+from bench.common import FPS, OUT, command_line, environment, fmt, log, source_state, table
 from bench.cpu_split import GROUPS
 from bench.reader_compare import READ_CALLS, STRACE_S, _per_cam, _Strace
 from tests.support.daemon import ROOT, Daemon
@@ -74,9 +74,9 @@ def which_tree(tree: Path) -> str:
 
 
 def compare_revisions(rev: str, counts: list[int], seconds: float, rounds: int) -> int:
-    log(f"command: {rt.command_line('bench.record_throughput')}")
-    log(f"environment: {rt.environment()}")
-    rt.OUT.mkdir(parents=True, exist_ok=True)
+    log(f"command: {command_line('bench.record_throughput')}")
+    log(f"environment: {environment()}")
+    OUT.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="edged-baseline-"))
     runs: list[dict[str, Any]] = []
     server = None
@@ -87,9 +87,9 @@ def compare_revisions(rev: str, counts: list[int], seconds: float, rounds: int) 
         if not imported.startswith(str(tree)):
             raise RuntimeError(f"the baseline tree would import the recorder from {imported}, not {tree}")
         log(f"old: {said} (exported to a temporary folder; the recorder imported from there)")
-        log(f"new: {rt.source_state()}")
+        log(f"new: {source_state()}")
         server = rt.serve_clip(max(counts))
-        rt.measure = spy  # type: ignore[assignment]
+        rt.measure = spy  # type: ignore[attr-defined]  # run_edged and run_ffmpeg measure through it
         order = [OLD, NEW, FFMPEG]
         for r in range(1, rounds + 1):
             for n in counts:
@@ -103,7 +103,7 @@ def compare_revisions(rev: str, counts: list[int], seconds: float, rounds: int) 
             order = order[1:] + order[:1]
     finally:
         os.environ.pop("EDGED_TEST_READER", None)
-        rt.measure = spy._measure
+        rt.measure = spy._measure  # type: ignore[attr-defined]
         rt.RUN.daemon = Daemon
         if server is not None:
             server.stop()
@@ -116,17 +116,17 @@ def compare_revisions(rev: str, counts: list[int], seconds: float, rounds: int) 
 def _one(label: str, n: int, server: Any, seconds: float, tree: Path, spy: _Strace) -> dict[str, Any]:
     """One step: edged at REV, edged now or ffmpeg -c copy on N cameras; its figures."""
     if label == FFMPEG:
-        res: Any = rt.run_ffmpeg(n, server, seconds, rt.OUT)
+        res: Any = rt.run_ffmpeg(n, server, seconds, OUT)
     else:
         os.environ["EDGED_TEST_READER"] = "edged"  # tests/support/daemon.py write_config: both with their own reader
         rt.RUN.daemon = tree_daemon(tree) if label == OLD else Daemon
         try:
-            res = rt.run_edged(n, server, seconds, rt.OUT / f"ab-{label}")  # each one's log and catalog kept
+            res = rt.run_edged(n, server, seconds, OUT / f"ab-{label}")  # each one's log and catalog kept
         finally:
             rt.RUN.daemon = Daemon
     time.sleep(2)  # let the server tear down the sessions before the next step
     w = res.win
-    out = {"cpu": w.cpu / n if w else None, "rss": w.rss / n if w else None, "load": spy.load,
+    out: dict[str, Any] = {"cpu": w.cpu / n if w else None, "rss": w.rss / n if w else None, "load": spy.load,
            "lost": f"{res.lost_total} ({res.lost_worst[0]}: {res.lost_worst[1]})",
            "lag": getattr(res, "lag_growth", None), "box": w.box_busy if w else None,
            "server": w.server_cpu if w else None, "notes": list(res.notes),
@@ -176,9 +176,9 @@ def report(runs: list[dict[str, Any]], rev: str, seconds: float) -> str:
     tops = [f"- N={r['n']} round {r['round']} {r['label']}: "
             + ", ".join(f"{k} {v / r['n'] / STRACE_S:.0f}" for k, v in r["top"]) for r in runs if r["top"]]
     lines = [
-        "", f"## edged's reader before and after issue 38 vs ffmpeg -c copy: 1080p {rt.FPS} fps, 4 Mbit/s, "
+        "", f"## edged's reader before and after issue 38 vs ffmpeg -c copy: 1080p {FPS} fps, 4 Mbit/s, "
         f"{seconds:.0f} s window, old = {rev}", "",
-        f"command: {rt.command_line('bench.record_throughput')}", "",
+        f"command: {command_line('bench.record_throughput')}", "",
         table(HEADER, [_row(r) for r in runs]), "",
         "### per round: CPU % of one core per camera, and the ratios", "",
         table(["N", "round", "old", "new", "ffmpeg", "new/old", "new/ffmpeg", "old/ffmpeg"], per_round), "",
