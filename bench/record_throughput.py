@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench.common import (CLIP_SECONDS, FPS, GOP, OUT, Window, bench_clip, cam_ids, code_of, command_line,
                           environment, fmt, log, measure, over, source_state, table, tree)
@@ -116,6 +116,7 @@ class RunSettings:
 
     settle_s: float = 0.0  # after every camera records, before the window
     workers: int = 0  # recorder.workers; 0: edged's default (one a core)
+    daemon: Callable[[Path, Path, Path], Daemon] = Daemon  # bench/reader_ab.py runs another revision's tree
 
 
 RUN = RunSettings()
@@ -142,7 +143,7 @@ def run_edged(n: int, server: RtspServer, seconds: float, out: Path) -> EdgedRes
     base.mkdir(parents=True)
     data = base / "data"
     config = edged_config(n, server, base)
-    d = Daemon(config, data, base / "edged.log").start()
+    d = RUN.daemon(config, data, base / "edged.log").start()
     try:
         warm_timeout = 60 + n
         t0 = time.monotonic()
@@ -555,7 +556,11 @@ def main(argv: list[str] | None = None) -> int:
                         "or profile: edged's reader profiled by step (py-spy) against ffmpeg (bench/reader_profile.py)")
     p.add_argument("--no-libavformat", action="store_true",
                    help="--reader compare: edged with its own reader and ffmpeg -c copy only (not edged on libavformat)")
-    p.add_argument("--rounds", type=int, default=1, help="--reader profile: rounds per count (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="--reader profile, or compare with --baseline-rev: rounds per count (default %(default)s)")
+    p.add_argument("--baseline-rev", metavar="REV",
+                   help="--reader compare: edged at git revision REV (exported to a temporary folder, run with this "
+                        "venv) against edged now and ffmpeg -c copy, interleaved per round (bench/reader_ab.py)")
     p.add_argument("--settle", type=float, default=0.0,
                    help="seconds edged records before its window, once every camera records (the image checks' "
                         "budget first reviews their interval 15 s in, design/0078; default %(default)s)")
@@ -563,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     RUN.settle_s, RUN.workers = args.settle, args.workers
     counts = [int(x) for x in args.counts.split(",") if x.strip()]
+    if args.reader == "compare" and args.baseline_rev:
+        from bench.reader_ab import compare_revisions  # it runs this module's edged and ffmpeg
+        return compare_revisions(args.baseline_rev, counts, args.seconds, args.rounds)
     if args.reader == "compare":
         from bench.reader_compare import compare_readers  # it runs this module's edged and ffmpeg
         return compare_readers(counts, args.seconds, libavformat=not args.no_libavformat)

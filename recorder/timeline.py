@@ -182,6 +182,14 @@ class DecodeTimes:
 
     def dts(self, pts: int) -> int:
         depth, buf, last = self.depth, self._buf, self._last
+        if not depth and buf and pts >= buf[0]:
+            # The usual picture of a stream without B pictures: what the steps below come to for
+            # it (the buffer holds this one time), without them; one call per picture (issue 38).
+            buf[0] = pts
+            self._seen += 1
+            dts = pts if last is None or pts > last else last + 1
+            self._last = dts
+            return dts
         if len(buf) > depth and pts < buf[0] and depth < MAX_REORDER:
             # Earlier than the depth allows (a stream that did not say, or said too little): one
             # picture deeper from here. This picture's own decode time still comes out after it,

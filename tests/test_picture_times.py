@@ -43,6 +43,13 @@ def test_decode_times_follow_the_reorder_depth_and_never_pass_a_picture(pts, dep
     assert all(b > a for a, b in zip(got, got[1:]))       # the muxer's rule
 
 
+def test_without_b_pictures_a_stamp_alike_gets_the_next_tick_and_the_depth_stays():
+    # the short way of DecodeTimes.dts for depth 0 (issue 38) gives what its steps give
+    times = DecodeTimes(0, F)
+    assert [times.dts(p) for p in (0, F, F, 2 * F, 2 * F - 1)] == [0, F, F + 1, 2 * F, 2 * F + 1]
+    assert times.depth == 1  # 2F - 1 came before 2F: one picture deeper from there
+
+
 def test_a_depth_too_small_grows_and_says_so_by_a_decode_time_after_the_picture():
     times = DecodeTimes(0, F)
     got = [times.dts(p) for p in BF2]
