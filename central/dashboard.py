@@ -111,6 +111,10 @@ class Dashboard:
         self.app.router.add_post("/logout", self.logout)
         self.app.router.add_get("/", self.index)
         self.app.router.add_get("/site/{site}", self.site)
+        from central import month_page  # it renders with this module's helpers
+
+        self.app.router.add_get("/site/{site}/month/{month}", lambda r: month_page.page(self, r))
+        self.app.router.add_get("/site/{site}/month/{month}/{section}.csv", lambda r: month_page.csv_file(self, r))
         self.app.router.add_get("/central.css", self.css)
         self.app.router.add_get("/api/status", self.api_status)
         self.app.router.add_get("/favicon.ico", self.no_icon)
@@ -311,6 +315,11 @@ class Dashboard:
         title = _("site {site}").format(site=site)
         if request[ROLE] != "auditor":  # the findings name people (accesses): the auditor's
             return _page(sp, title, body, request=request)
+        from central.month_page import shift, this_month
+
+        now = this_month(self.cfg.tz)
+        body.insert(2, "<p>" + e(_("The auditor's month:")) + " " + " ".join(
+            el("a", sp.month(m), f" href=\"/site/{e(site)}/month/{m}\"") for m in (now, shift(now, -1))) + "</p>")
         body.append(el("h2", _("Findings (newest 50)")))
         body.append(_table([_("node"), _("severity"), _("kind"), _("about"), _("message")],
                            [("bad" if f["severity"] == "critical" else "",
