@@ -52,7 +52,7 @@ def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, pa
     days = compliance.month_days(month, tz)
     nodes = [n["node"] for n in r["nodes"]]
     ph = ",".join("?" * len(nodes))
-    where = (f"FROM messages WHERE node IN ({ph}) AND kind = 'retention' AND ts_us >= ? AND ts_us < ?")
+    where = f"FROM messages WHERE node IN ({ph}) AND kind = 'retention' AND ts_us >= ? AND ts_us < ?"  # i18n: SQL
     args = [*nodes, days[0].start_us, days[-1].end_us]
     total = next(store.db.query(f"SELECT count(*) AS n {where}", args))["n"]
     limit = "" if per_page is None else f" LIMIT {int(per_page)} OFFSET {max(0, page - 1) * int(per_page)}"
