@@ -32,10 +32,11 @@ SECTIONS: dict[str, list[str]] = {
 }
 HEADINGS = {"retention": N_("Retention achieved per camera-day"), "destructions": N_("Destructions"),
             "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings")}
-LABELS = {"destroyed_us": N_("destroyed"), "reason": N_("reason"), "segment_id": N_("segment"),
+LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "segment_id": N_("segment"),
           "sha256": N_("segment SHA-256"), "bytes": N_("bytes"), "start_us": N_("footage from"),
           "end_us": N_("footage to"), "suspect": N_("suspect"), "title": N_("finding"),
-          "explanation": N_("what it means"), "kind": N_("finding id")}
+          "explanation": N_("what it means")}
+KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
 ACTIONS = {"grant.use": N_("viewing"), "export.done": N_("export"), "playback.start": N_("playback")}
@@ -109,7 +110,8 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
 
 
 def headers(sp: Speaker, name: str) -> list[str]:
-    return [sp.word(LABELS.get(c) or report.LABELS.get(c) or c) for c in SECTIONS[name]]
+    return [sp.word((KIND_OF.get(name) if c == "kind" else None) or LABELS.get(c) or report.LABELS.get(c) or c)
+            for c in SECTIONS[name]]
 
 
 def bad(name: str, row: dict[str, Any]) -> bool:
@@ -128,5 +130,5 @@ def to_csv(sp: Speaker, name: str, rows: list[dict[str, Any]]) -> bytes:
     w = csv.writer(out)
     w.writerow(headers(sp, name))
     for row in rows:
-        w.writerow([report.csv_safe(v) if isinstance(v, str) else v for v in cells(sp, name, row)])
+        w.writerow([report.csv_safe(v) if isinstance(v, str) and v != "-" else v for v in cells(sp, name, row)])
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
