@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from central import compliance, month as mo
-from central.dashboard import HEADERS, ROLE, _page, _table, e, el
-from central.store import now_us
+from central.pages import HEADERS, ROLE, _page, _table, e, el
+from central.config import CentralConfig
+from central.i18n import Speaker
+from central.store import Store, now_us
 
-if TYPE_CHECKING:
-    from central.dashboard import Dashboard
+T = TypeVar("T")
+
+
+class Dashboard(Protocol):
+    """What the month page needs of central/dashboard.Dashboard (no import cycle)."""
+    cfg: CentralConfig
+    sp: Speaker
+
+    async def _read(self, fn: Callable[[Store], T]) -> T: ...
 
 
 def shift(month: str, by: int) -> str:
