@@ -1,17 +1,14 @@
 """The auditor's month at the dashboard (issue 43 item 6, design/0117): every finding kind has a
-title and explanation in zh_TW, a forged alarm is suspect (never "None"), the CSV opens in Excel;
-then one Chromium run over a store fed directly (no edged daemon): the month page in zh-TW with
-ROC dates, a destruction with its reason and hash, an access with its approval chain by name, the
-findings translated, a suspect alarm, and a CSV downloaded."""
+title and explanation in zh_TW, a forged alarm is suspect (never "None"), the CSV opens in Excel,
+the month's figures from a store fed directly (also on PostgreSQL: tests/test_central_postgres.py).
+The page itself in Chromium: tests/test_central_month_page.py."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import re
-import threading
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import compliance, finding_words, login, month
+from central import compliance, finding_words, month
 from central.i18n import Speaker
 from central.store import Store, now_us
 from central.verifier import Verifier
@@ -88,7 +85,7 @@ def test_the_csv_is_the_pages_cells_in_utf8_with_a_bom():
         "the page shows the same cells (escaped as HTML, not as CSV)"
 
 
-# the page in Chromium ---------------------------------------------------------------------------------
+# a store fed directly (no edged daemon) ---------------------------------------------------------------------------------
 def _chain(t0: int) -> list[dict]:
     """carol files request 7, alice approves it as grant 7, bob views camera cam with it."""
     steps = [("carol", "request.file", {"request": 7}), ("alice", "request.approve", {"request": 7, "grant": 7}),
@@ -103,7 +100,7 @@ def _chain(t0: int) -> list[dict]:
     return out
 
 
-def _feed(path: Path, t0: int) -> None:
+def _feed(path: Path, t0: int, destructions: int = 1) -> None:
     key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
 
     def durable(seq: int, body: dict) -> bytes:
@@ -114,11 +111,11 @@ def _feed(path: Path, t0: int) -> None:
     msgs += [(f"{base}/audit", durable(t0 + 10 + i, {**r, "signed_head": chainhead.sign(
         key, "s", "n1", r["seq_local"], r["hash"], t0 + 20)})) for i, r in enumerate(_chain(t0))]
     # footage ten days old destroyed as past a maximum of 365 days: early, a critical finding
-    msgs.append((f"{base}/retention", durable(t0 + 30, {"camera": "cam", "reason": "max_retention",
-                                                        "start_us": t0 - 10 * 86_400_000_000,
-                                                        "end_us": t0 - 10 * 86_400_000_000 + 60_000_000,
-                                                        "destroyed_us": t0 + 30, "bytes": 1000, "sha256": SHA,
-                                                        "segment_id": 41})))
+    msgs += [(f"{base}/retention", durable(t0 + 30 + i, {"camera": "cam", "reason": "max_retention",
+                                                         "start_us": t0 - 10 * 86_400_000_000,
+                                                         "end_us": t0 - 10 * 86_400_000_000 + 60_000_000,
+                                                         "destroyed_us": t0 + 30 + i, "bytes": 1000, "sha256": SHA,
+                                                         "segment_id": 41 + i})) for i in range(destructions)]
     msgs.append((f"{base}/alarm", durable(t0 + 40, {"action": "raise", "id": "forged", "kind": "disk_full",
                                                     "severity": "bogus", "camera": "cam", "at_us": t0 + 40})))
     store = Store(path)
@@ -127,65 +124,29 @@ def _feed(path: Path, t0: int) -> None:
     store.close()
 
 
-@pytest.mark.browser
-def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
-    from central import config
-    from central.dashboard import Dashboard
-    from tests.support.browser import launch
-    from tests.support.cameras import free_port
-
+def test_the_months_figures_from_the_store(tmp_path):
+    """A destruction one by one with its reason and hash (paged), an access with who filed and
+    who approved it, a finding with its words, a forged alarm suspect, from one store."""
     t0 = now_us() - 120_000_000
-    when = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI)
-    ym, roc_day = when.strftime("%Y-%m"), f"{when.year - 1911}/{when.month:02d}/{when.day:02d}"
-    _feed(tmp_path / "central-data" / "central.db", t0)
-    cfg = tmp_path / "c.toml"
-    password = "a month of footage"
-    cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
-                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{login.hash_password(password)}"\n')
-    loop, port = asyncio.new_event_loop(), free_port()
-    dash = Dashboard(config.load(cfg))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(dash.start("127.0.0.1", port), loop).result(30)
-    pw, browser = launch()
+    ym = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI).strftime("%Y-%m")
+    path = tmp_path / "central.db"
+    _feed(path, t0, destructions=3)
+    store = Store(path, readonly=True)
     try:
-        page = browser.new_context(accept_downloads=True).new_page()
-        base = f"http://127.0.0.1:{port}"
-        page.goto(f"{base}/login")
-        page.fill("input[name=user]", "lin")
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
-        page.goto(f"{base}/site/s")
-        page.click(f"a[href='/site/s/month/{ym}']")   # reachable from the site's page
-        page.wait_for_url(f"{base}/site/s/month/{ym}")
-        text = page.inner_text("body")
-        y, m = (int(x) for x in ym.split("-"))
-        assert page.inner_text("h1") == f"s 場所，民國{y - 1911}年{m}月"
-        assert "每部監視器每日保存達成情形" in text and "銷毀紀錄" in text and "調閱及其核准" in text
-        row = page.locator("#destructions + p + table tbody tr").first.inner_text()
-        assert row.startswith(roc_day) and "已逾最長保存期限" in row and SHA in row, row
-        row = page.locator("#accesses + table tbody tr").first.inner_text().split("\t")
-        assert row[0].startswith(roc_day) and row[2:4] == ["調閱", "bob"], row
-        assert (row[6], row[8]) == ("carol", "alice"), "the approval chain by the names of the node's records"
-        findings = page.locator("#findings + table").inner_text()
-        assert "影像提早銷毀" in findings and "請向場所查明原因" in findings, findings
-        for kind in finding_words.FINDINGS:   # no id shown as a finding's title
-            assert not page.locator(f"#findings + table td:nth-child(4):text-is('{kind}')").count()
-        alarm = page.locator("#alarms + table tbody tr.suspect").inner_text()
-        assert "可疑：嚴重度不明" in alarm and "None" not in text, alarm
-        assert page.evaluate("() => [...document.styleSheets].some(s => [...s.cssRules].some("
-                             "r => r.media && r.media.mediaText === 'print'))"), "a print stylesheet"
-        with page.expect_download() as got:
-            page.click(f"a[href='/site/s/month/{ym}/destructions.csv']")
-        body = Path(got.value.path()).read_bytes()
-        assert body.startswith(b"\xef\xbb\xbf"), "a BOM: Excel reads UTF-8"
-        rows = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
-        assert rows[0][0] == "銷毀時間" and rows[1][0].startswith(roc_day) and rows[1][3] == "已逾最長保存期限"
-        assert rows[1][5] == SHA
+        m = month.gather(store, "s", ym, TAIPEI, now_us(), page=2, per_page=2)
+        everything = month.gather(store, "s", ym, TAIPEI, now_us(), per_page=None)
     finally:
-        browser.close()
-        pw.stop()
-        asyncio.run_coroutine_threadsafe(dash.close(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+        store.close()
+    assert m["destructions_total"] == 3 and [d["segment_id"] for d in m["destructions"]] == [43]
+    assert [d["segment_id"] for d in everything["destructions"]] == [41, 42, 43]
+    assert {(d["reason"], d["sha256"]) for d in everything["destructions"]} == {("max_retention", SHA)}
+    s = month.sections(m)
+    assert [(a["who"], a["filed_by"], a["approved_by"], a["ok"]) for a in s["accesses"]] == \
+        [("bob", "carol", "alice", True)]
+    assert [(a["severity"], a["suspect"]) for a in s["alarms"]] == [("bogus", "unknown severity")]
+    early = [f for f in s["findings"] if f["kind"] == "destroyed_early"]
+    assert early and early[0]["title"] == "footage destroyed early", s["findings"]
+    zh = Speaker("zh-TW", TAIPEI)
+    assert month.cells(zh, "destructions", everything["destructions"][0])[3] == "已逾最長保存期限"
+    assert [x for x in s["retention"] if x["day"] == datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI)
+            .date().isoformat()][0]["destroyed_early"] == 3
