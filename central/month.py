@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,21 @@ KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kin
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
 ACTIONS = {"grant.use": N_("viewing"), "export.done": N_("export"), "playback.start": N_("playback")}
 SUSPECT_WHY = (N_("unknown severity"), N_("start in the future"))
+# central/verify.judge_access's reasons, matched and said again in the sites' language (a reason
+# of another shape stays as made; tests/test_central_month.py runs every branch through these)
+WHY = [(re.compile(p), t) for p, t in (
+    (r"^(?P<action>\S+) names no grant: ",  # i18n: a pattern
+     N_("{action} names no grant: footage was reached without an approved request")),
+    (r"^no approval on record for grant (?P<grant>.+)$", N_("no approval on record for grant {grant}")),  # i18n: a pattern
+    (r"^grant (?P<grant>.+) was approved by (?P<who>.+), who filed the request$",  # i18n: a pattern
+     N_("grant {grant} was approved by {who}, who filed the request")),
+    (r"^grant (?P<grant>.+) used again ",  # i18n: a pattern
+     N_("grant {grant} used again (a second viewing or copy needs a new request)")),
+    (r"^grant (?P<grant>.+) used after it expired$", N_("grant {grant} used after it expired")),  # i18n: a pattern
+    (r"^grant (?P<grant>.+) was approved for (?P<mode>.+), not for a copy$",  # i18n: a pattern
+     N_("grant {grant} was approved for {mode}, not for a copy")),
+    (r"^grant (?P<grant>.+), approved by (?P<who>.+)$", N_("grant {grant}, approved by {who}")),  # i18n: a pattern
+)]
 TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us"}
 WORDS = {"retention", "severity", "title", "explanation"}
 
@@ -92,6 +108,8 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
         return sp.word(REASONS.get(v, v)) if isinstance(v, str) else "-"
     if col == "action":
         return sp.word(ACTIONS.get(v, v))
+    if col == "why" and isinstance(v, str):
+        return why(sp, v)
     if col == "ok":
         return sp._("yes") if v else sp._("no")
     if col == "suspect":
@@ -107,6 +125,18 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return v
     return "" if v is None else str(v)
+
+
+def why(sp: Speaker, reason: str) -> str:
+    """An access's reason (central/verify.judge_access) in the sites' language."""
+    for pattern, template in WHY:
+        m = pattern.match(reason)
+        if m:
+            words = m.groupdict()
+            if "action" in words:
+                words["action"] = sp.word(ACTIONS.get(words["action"], words["action"]))
+            return sp._(template).format(**words)
+    return reason
 
 
 def headers(sp: Speaker, name: str) -> list[str]:

@@ -85,6 +85,27 @@ def test_the_csv_is_the_pages_cells_in_utf8_with_a_bom():
         "the page shows the same cells (escaped as HTML, not as CSV)"
 
 
+@pytest.mark.pure
+def test_every_reason_of_an_access_is_said_in_zh_tw():
+    from central.verify import judge_access
+
+    rec = {"action": "grant.use", "at_us": 10, "detail": {"grant": 7}}
+    approve = {"actor": "alice (os: root)", "detail": {"expires_us": 5, "mode": "view"}}
+    cases = [judge_access({**rec, "detail": {}}, approve=None, filed=None, earlier_uses=0),
+             judge_access(rec, approve=None, filed=None, earlier_uses=0),
+             judge_access(rec, approve=approve, filed={"actor": "alice"}, earlier_uses=0),
+             judge_access(rec, approve=approve, filed=None, earlier_uses=1),
+             judge_access(rec, approve=approve, filed=None, earlier_uses=0),
+             judge_access({**rec, "action": "export.done"}, approve=approve, filed=None, earlier_uses=0),
+             judge_access(rec, approve={"actor": "alice", "detail": {}}, filed=None, earlier_uses=0)]
+    assert [ok for ok, _ in cases] == [False] * 6 + [True]
+    zh = Speaker("zh-TW", TAIPEI)
+    said = [month.why(zh, reason) for _, reason in cases]
+    assert len(set(said)) == 7 and all(
+        not re.search(r"[a-z]{3}", s.replace("alice", "").replace("view", "")) for s in said), said
+    assert said[-1] == "授權 7，核准人 alice" and "alice" in said[2]
+
+
 # a store fed directly (no edged daemon) ---------------------------------------------------------------------------------
 def _chain(t0: int) -> list[dict]:
     """carol files request 7, alice approves it as grant 7, bob views camera cam with it."""

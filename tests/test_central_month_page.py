@@ -66,6 +66,7 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         row = page.locator("#accesses + table tbody tr").first.inner_text().split("\t")
         assert row[0].startswith(roc_day) and row[2:4] == ["調閱", "bob"], row
         assert (row[6], row[8]) == ("carol", "alice"), "the approval chain by the names of the node's records"
+        assert row[10] == "授權 7，核准人 alice", row
         findings = page.locator("#findings + table").inner_text()
         assert "影像提早銷毀" in findings and "請向場所查明原因" in findings, findings
         for kind in finding_words.FINDINGS:   # no id shown as a finding's title
