@@ -39,7 +39,8 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
     cfg = tmp_path / "c.toml"
     password = "a month of footage"
     cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
-                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{login.hash_password(password)}"\n')
+                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{login.hash_password(password)}"\n'
+                   f'[dashboard.accounts.chen]\nrole = "technician"\npassword_hash = "{login.hash_password(password)}"\n')
     loop, port = asyncio.new_event_loop(), _free_port()
     dash = Dashboard(config.load(cfg))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -49,11 +50,17 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
     try:
         page = browser.new_context(accept_downloads=True).new_page()
         base = f"http://127.0.0.1:{port}"
-        page.goto(f"{base}/login")
-        page.fill("input[name=user]", "lin")
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/")
+        def log_in(page, user: str) -> None:
+            page.goto(f"{base}/login")
+            page.fill("input[name=user]", user)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+        tech = browser.new_context().new_page()
+        log_in(tech, "chen")
+        assert tech.goto(f"{base}/site/s/month/{ym}").status == 403, "the accesses name people: auditors only"
+        assert tech.goto(f"{base}/site/s/month/{ym}/accesses.csv").status == 403
+        log_in(page, "lin")
         page.goto(f"{base}/site/s")
         page.click(f"a[href='/site/s/month/{ym}']")   # reachable from the site's page
         page.wait_for_url(f"{base}/site/s/month/{ym}")
