@@ -31,7 +31,7 @@ def _judge_of(store: Store, node: str) -> Callable[[dict[str, Any]], tuple[bool,
 
 
 def _judge_and_chain(store: Store, node: str) -> tuple[Callable[[dict[str, Any]], tuple[bool, str]],
-                                                      Callable[[dict[str, Any]], tuple[str | None, str | None]]]:
+                                                      Callable[[dict[str, Any]], tuple[Any, str | None, str | None]]]:
     """(judge, chain). judge: judge_in_store (central/verifier.py) for one node's accesses, its approvals, filings and
     uses read in one query instead of three a judged access (a site-month at fleet scale had
     thousands: issue 28's report < 2 s). Same answers: the first approval of the grant, the
@@ -66,14 +66,15 @@ def _judge_and_chain(store: Store, node: str) -> tuple[Callable[[dict[str, Any]]
         return judge_access(rec, approve=approve, filed=filed,
                             earlier_uses=bisect.bisect_left(uses.get(_key(grant), []), rec["seq"]))
 
-    def chain(rec: dict[str, Any]) -> tuple[str | None, str | None]:
-        """(who filed the request, who approved it) of an access's grant, by the names the node's
+    def chain(rec: dict[str, Any]) -> tuple[Any, str | None, str | None]:
+        """(the request, who filed it, who approved it) of an access's grant, by the names the node's
         audit records give them (issue 43 item 6); None where the node has no such record."""
         approve = approvals.get(_key((rec.get("detail") or {}).get("grant")))
         if approve is None:
-            return None, None
+            return None, None, None
         filed = filings.get(_key(approve["detail"].get("request")))
-        return (None if filed is None else account(filed["actor"])), account(approve["actor"])
+        return approve["detail"].get("request"), (None if filed is None else account(filed["actor"])), \
+            account(approve["actor"])
     return judge, chain
 
 
@@ -108,10 +109,11 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
             detail = json.loads(r["detail"])
             rec = {**r, "seq": r["seq_local"], "detail": detail}
             ok, why = judge(rec)
-            filed_by, approved_by = chain(rec)
+            request, filed_by, approved_by = chain(rec)
             cameras = detail.get("cameras") or ([detail["camera"]] if detail.get("camera") else [])
             acc.append({"node": node, "seq_local": r["seq_local"], "at_us": r["at_us"], "action": r["action"],
-                        "who": account(r["actor"]), "grant": detail.get("grant"), "request": detail.get("request"),
+                        "who": account(r["actor"]), "grant": detail.get("grant"),
+                        "request": detail.get("request", request),
                         "cameras": cameras, "filed_by": filed_by, "approved_by": approved_by, "ok": ok, "why": why})
         alarms = list(db.query("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"
                                " (cleared_us IS NULL OR cleared_us >= ?) ORDER BY raised_us", [node, end, start]))

@@ -162,8 +162,8 @@ def test_the_months_figures_from_the_store(tmp_path):
     assert [d["segment_id"] for d in everything["destructions"]] == [41, 42, 43]
     assert {(d["reason"], d["sha256"]) for d in everything["destructions"]} == {("max_retention", SHA)}
     s = month.sections(m)
-    assert [(a["who"], a["filed_by"], a["approved_by"], a["ok"]) for a in s["accesses"]] == \
-        [("bob", "carol", "alice", True)]
+    assert [(a["who"], a["request"], a["filed_by"], a["approved_by"], a["ok"]) for a in s["accesses"]] == \
+        [("bob", 7, "carol", "alice", True)]
     assert [(a["severity"], a["suspect"]) for a in s["alarms"]] == [("bogus", "unknown severity")]
     early = [f for f in s["findings"] if f["kind"] == "destroyed_early"]
     assert early and early[0]["title"] == "footage destroyed early", s["findings"]
