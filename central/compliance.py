@@ -101,3 +101,21 @@ def day_ok(row: dict[str, Any]) -> bool:
 
 def today(tz: ZoneInfo, now_us: int) -> date:
     return datetime.fromtimestamp(now_us / 1e6, tz).date()
+
+
+# an alarm as a node reported it: its severity is one edged raises (storage/alarm_kinds.py, or
+# "maintenance" while a window is open, design/0043), its start not past the office's clock
+SEVERITIES = (*kinds.SEVERITIES, "maintenance")
+FUTURE_SLACK_US = 300_000_000   # a node's clock this far ahead of the office's is not a drift
+
+
+def suspect(alarm: dict[str, Any], now_us: int) -> str | None:
+    """Why an alarm cannot be taken as the node says it (issue 43 item 6), or None: a severity no
+    edged raises, or a start later than the office's clock (plus a drift's slack). A key of
+    SUSPECT_WHY; the page and the CSV show it, never a "None" severity."""
+    if alarm.get("severity") not in SEVERITIES:
+        return "unknown severity"
+    raised = alarm.get("raised_us")
+    if not isinstance(raised, int) or raised > now_us + FUTURE_SLACK_US:
+        return "start in the future"
+    return None

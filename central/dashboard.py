@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import ipaddress
 import json
 import logging
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from central import fleet, login
+from central.pages import HEADERS, REFRESH_S, ROLE, USER, _page, _table, e, el
 from central.config import CentralConfig
 from central.i18n import N_, Speaker
 from central.store import Store, now_us
@@ -27,52 +27,15 @@ T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATIC = Path(__file__).with_name("static")
-HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'self'",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",   # no-referrer makes a browser send `Origin: null` on our own forms
-    "X-Frame-Options": "DENY",
-}
-REFRESH_S = 10
 COOKIE = "edged_central_session"
 LOGIN_CSRF = "edged_central_login_csrf"
 # what a verifier needs is public: the office's CA certificate and its revocation list (design/0097);
 # the key list names every site and node, so it needs an account
 OPEN_PATHS = ("/login", "/logout", "/central.css", "/favicon.ico", "/ca.pem", "/crl.pem")
 log = logging.getLogger("edged.central")
-ROLE = web.RequestKey("role", str)
-USER = web.RequestKey("user", str)
-e = html.escape
 # words that arrive as data and are shown translated: listed here for the catalog (scripts/i18n)
 WORDS = (N_("critical"), N_("warning"), N_("info"), N_("auditor"), N_("technician"), N_("online"), N_("offline"),
          N_("unknown"))
-
-
-def _page(sp: Speaker, title: str, body: list[str], *, status: int = 200, refresh: bool = True,
-          request: web.Request | None = None) -> web.Response:
-    meta = f"<meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">" if refresh else ""
-    who = ""
-    if request is not None and request.get(USER):
-        who = (f"<form class=\"who\" method=\"post\" action=\"/logout\">{e(request[USER])} ({e(sp.word(request[ROLE]))}) "
-               + el("button", sp._("log out"), ' type="submit"') + "</form>")
-    text = (f"<!DOCTYPE html>\n<html lang=\"{sp.html_lang}\"><head><meta charset=\"utf-8\"><title>{e(title)}</title>"
-            f"{meta}<link rel=\"stylesheet\" href=\"/central.css\">"
-            f"</head><body data-page=\"{e(title)}\">\n{who}" + "\n".join(body) + "\n</body></html>\n")
-    return web.Response(text=text, content_type="text/html", headers=HEADERS, status=status)
-
-
-def _table(cols: list[str], rows: list[tuple[str, list[str]]]) -> str:
-    head = "".join(f"<th>{e(c)}</th>" for c in cols)
-    body = "".join(f"<tr class=\"{cls}\">" + "".join(f"<td>{v}</td>" for v in cells) + "</tr>" for cls, cells in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def el(tag: str, text: str, attrs: str = "") -> str:
-    """An element holding escaped text: `el("h2", _("Sites"))` (no `_()` inside an f-string:
-    Babel cannot see it there, design/0047)."""
-    return f"<{tag}{attrs}>{e(text)}</{tag}>"
 
 
 def _findings_cell(sp: Speaker, counts: dict[str, int]) -> str:
@@ -111,6 +74,8 @@ class Dashboard:
         self.app.router.add_post("/logout", self.logout)
         self.app.router.add_get("/", self.index)
         self.app.router.add_get("/site/{site}", self.site)
+        self.app.router.add_get("/site/{site}/month/{month}", self.month)
+        self.app.router.add_get("/site/{site}/month/{month}/{section}.csv", self.month_csv)
         self.app.router.add_get("/central.css", self.css)
         self.app.router.add_get("/api/status", self.api_status)
         self.app.router.add_get("/favicon.ico", self.no_icon)
@@ -311,6 +276,11 @@ class Dashboard:
         title = _("site {site}").format(site=site)
         if request[ROLE] != "auditor":  # the findings name people (accesses): the auditor's
             return _page(sp, title, body, request=request)
+        from central.month_page import shift, this_month
+
+        now = this_month(self.cfg.tz)
+        body.insert(2, "<p>" + e(_("The auditor's month:")) + " " + " ".join(
+            el("a", sp.month(m), f" href=\"/site/{e(site)}/month/{m}\"") for m in (now, shift(now, -1))) + "</p>")
         body.append(el("h2", _("Findings (newest 50)")))
         body.append(_table([_("node"), _("severity"), _("kind"), _("about"), _("message")],
                            [("bad" if f["severity"] == "critical" else "",
@@ -320,6 +290,15 @@ class Dashboard:
                               e(f["message"])]) for f in findings])
                     if findings else el("p", _("None.")))
         return _page(sp, title, body, request=request)
+
+    async def month(self, request: web.Request) -> web.Response:
+        """The auditor's month of a site (central/month_page.py, design/0117)."""
+        from central import month_page  # it renders with this module's helpers
+        return await month_page.page(self, request)
+
+    async def month_csv(self, request: web.Request) -> web.Response:
+        from central import month_page
+        return await month_page.csv_file(self, request)
 
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)

@@ -27,7 +27,12 @@ def _birth(store: Store, node: str) -> dict[str, Any]:
 
 
 def _judge_of(store: Store, node: str) -> Callable[[dict[str, Any]], tuple[bool, str]]:
-    """judge_in_store (central/verifier.py) for one node's accesses, its approvals, filings and
+    return _judge_and_chain(store, node)[0]
+
+
+def _judge_and_chain(store: Store, node: str) -> tuple[Callable[[dict[str, Any]], tuple[bool, str]],
+                                                      Callable[[dict[str, Any]], tuple[Any, str | None, str | None]]]:
+    """(judge, chain). judge: judge_in_store (central/verifier.py) for one node's accesses, its approvals, filings and
     uses read in one query instead of three a judged access (a site-month at fleet scale had
     thousands: issue 28's report < 2 s). Same answers: the first approval of the grant, the
     first filing of its request, the uses of the grant before the record."""
@@ -60,7 +65,17 @@ def _judge_of(store: Store, node: str) -> Callable[[dict[str, Any]], tuple[bool,
         filed = None if approve is None else filings.get(_key(approve["detail"].get("request")))
         return judge_access(rec, approve=approve, filed=filed,
                             earlier_uses=bisect.bisect_left(uses.get(_key(grant), []), rec["seq"]))
-    return judge
+
+    def chain(rec: dict[str, Any]) -> tuple[Any, str | None, str | None]:
+        """(the request, who filed it, who approved it) of an access's grant, by the names the node's
+        audit records give them (issue 43 item 6); None where the node has no such record."""
+        approve = approvals.get(_key((rec.get("detail") or {}).get("grant")))
+        if approve is None:
+            return None, None, None
+        filed = filings.get(_key(approve["detail"].get("request")))
+        return approve["detail"].get("request"), (None if filed is None else account(filed["actor"])), \
+            account(approve["actor"])
+    return judge, chain
 
 
 def _key(v: Any) -> Any:
@@ -87,17 +102,19 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
         period, within = ins.get("period_us") or compliance.DAY_US, ins.get("sign_within_us") or compliance.DAY_US
         cams = [c["id"] for c in birth.get("cameras") or [] if isinstance(c, dict) and c.get("enabled", True)]
         acc = []
-        judge = _judge_of(store, node)
+        judge, chain = _judge_and_chain(store, node)
         ph = ",".join("?" * len(ACCESS_ACTIONS))
         for r in db.query(f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ?"
                           " ORDER BY seq_local", [node, *ACCESS_ACTIONS, start, end]):
             detail = json.loads(r["detail"])
             rec = {**r, "seq": r["seq_local"], "detail": detail}
             ok, why = judge(rec)
+            request, filed_by, approved_by = chain(rec)
             cameras = detail.get("cameras") or ([detail["camera"]] if detail.get("camera") else [])
             acc.append({"node": node, "seq_local": r["seq_local"], "at_us": r["at_us"], "action": r["action"],
-                        "who": account(r["actor"]), "grant": detail.get("grant"), "request": detail.get("request"),
-                        "cameras": cameras, "ok": ok, "why": why})
+                        "who": account(r["actor"]), "grant": detail.get("grant"),
+                        "request": detail.get("request", request),
+                        "cameras": cameras, "filed_by": filed_by, "approved_by": approved_by, "ok": ok, "why": why})
         alarms = list(db.query("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"
                                " (cleared_us IS NULL OR cleared_us >= ?) ORDER BY raised_us", [node, end, start]))
         runs = [{**r, "cameras": list(json.loads(r["cameras"] or "{}"))} for r in db.query(
@@ -129,7 +146,8 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
         for a in alarms:
             alarms_out.append({"node": node, "id": a["id"], "kind": a["kind"], "severity": a["severity"],
                                "camera": a["camera"], "raised_us": a["raised_us"], "cleared_us": a["cleared_us"],
-                               "open_s": round(((a["cleared_us"] or now_us) - a["raised_us"]) / 1e6, 1)})
+                               "open_s": round(((a["cleared_us"] or now_us) - a["raised_us"]) / 1e6, 1),
+                               "suspect": compliance.suspect(a, now_us)})
         for r in runs:
             if r["ran_us"] >= start:
                 late = r["signed_us"] is None or r["signed_us"] - r["ran_us"] > within
@@ -164,8 +182,9 @@ def fmt(us: int | None, tz: ZoneInfo) -> str:
 TABLES = {
     "camera_days": ["day", "node", "camera", "retention", "destroyed", "destroyed_early", "destroyed_below_min",
                     "accesses", "accesses_not_compliant", "inspection", "alarms", "alarm_open_s"],
-    "accesses": ["node", "seq_local", "at_us", "action", "who", "grant", "request", "cameras", "ok", "why"],
-    "alarms": ["node", "id", "kind", "severity", "camera", "raised_us", "cleared_us", "open_s"],
+    "accesses": ["node", "seq_local", "at_us", "action", "who", "grant", "request", "cameras", "filed_by",
+                 "approved_by", "ok", "why"],
+    "alarms": ["node", "id", "kind", "severity", "camera", "raised_us", "cleared_us", "open_s", "suspect"],
     "inspections": ["node", "run", "kind", "ran_us", "signed_us", "inspector", "supervisor", "on_time"],
     "findings": ["node", "kind", "severity", "about_us", "found_us", "message"],
 }
@@ -199,13 +218,14 @@ LABELS = {
     "why": N_("why"), "id": N_("alarm"), "kind": N_("kind"), "severity": N_("severity"), "raised_us": N_("raised"),
     "cleared_us": N_("cleared"), "open_s": N_("open (s)"), "run": N_("run"), "ran_us": N_("ran"),
     "signed_us": N_("signed"), "inspector": N_("inspector"), "supervisor": N_("supervisor"),
-    "on_time": N_("on time"), "about_us": N_("about"), "found_us": N_("found"), "message": N_("message"),
+    "on_time": N_("on time"), "filed_by": N_("filed by"), "approved_by": N_("approved by"),
+    "suspect": N_("suspect"), "about_us": N_("about"), "found_us": N_("found"), "message": N_("message"),
 }
 HEADINGS = {"camera_days": N_("Camera days"), "accesses": N_("Accesses"), "alarms": N_("Alarms"),
             "inspections": N_("Inspections"), "findings": N_("Findings")}
 VALUES = (N_("achieved"), N_("breached"), N_("early destruction"), N_("no data"), N_("signed late"),
           N_("unsigned"), N_("missing"), N_("pending"), N_("critical"), N_("warning"), N_("info"), N_("yes"), N_("no"))
-JUDGED = {"retention", "inspection", "severity", "ok", "on_time"}
+JUDGED = {"retention", "inspection", "severity", "ok", "on_time", "suspect"}
 
 
 def write(r: dict[str, Any], out: Path, tz: ZoneInfo, language: str = "en") -> list[Path]:
@@ -232,6 +252,8 @@ def _shown(sp: Speaker, col: str, v: Any, times: set[str]) -> str:
     if col == "day":
         return sp.day(v)
     if col in JUDGED:
+        if v is None:  # a forged alarm's missing severity is blank, and its suspect column says why
+            return ""
         return sp.word(("yes" if v else "no") if isinstance(v, bool) else v)
     return _cell(v)
 
@@ -282,7 +304,7 @@ def _row_ok(name: str, x: dict[str, Any]) -> bool:
         return bool(x["on_time"])
     if name == "findings":
         return bool(x["severity"] == "info")
-    return x.get("cleared_us") is not None
+    return x.get("cleared_us") is not None and x.get("suspect") is None
 
 
 @functools.lru_cache(maxsize=65536)

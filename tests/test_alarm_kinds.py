@@ -154,6 +154,7 @@ NOT_A_KIND = {  # (module, literal): why the literal is not the alarm kind
     ("central/schema.py", "ethics"): "the MQTT message type",
     ("central/store.py", "ethics"): "the MQTT message type",
     ("central/verify.py", "ethics"): "a finding's kind (central/verify.py), not an alarm's",
+    ("central/finding_words.py", "ethics"): "a finding's kind (its title and explanation), not an alarm's",
     ("storage/time/stamped.py", "retention_grace"): "the retention_grace table (design/0096's stamped list)",
 }
 NOT_MISSPELT = {  # words a letter or two off a kind that are words of their own

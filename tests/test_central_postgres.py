@@ -19,6 +19,7 @@ from central import config
 from central.pgstore import PgStore, _redact, lock_key, translate, translate_ddl
 from central.store import now_us
 from tests import test_central_hostile as hostile
+from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
@@ -119,6 +120,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (hostile, "test_a_flood_of_bad_messages_is_bounded"),
     (units, "test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened"),
     (office_clock, "test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office"),
+    (month, "test_the_months_figures_from_the_store"),
 ])
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
     opened: list[PgStore] = []

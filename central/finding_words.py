@@ -1,0 +1,77 @@
+"""Each finding kind's title and explanation for people (issue 43 item 6, design/0117), declared
+once: the month page and its CSV show them in the sites' language (central/locale), the kind's
+id stays in report.json and the store for scripts. docs/ref/central.md's findings table says
+the same at length; tests/test_central_month.py fails on a kind found there or raised in central/
+that has no line here."""
+
+from __future__ import annotations
+
+from central.i18n import N_
+
+# kind -> (title, explanation: what happened and what to do)
+FINDINGS: dict[str, tuple[str, str]] = {
+    "audit_fork": (N_("audit log rewritten"),
+                   N_("The node's audit log no longer matches what it published: treat the box as tampered with, "
+                      "take an audit export and verify it.")),
+    "audit_head_regressed": (N_("audit records removed"),
+                             N_("A signed chain head is behind an earlier one: records were removed from the log.")),
+    "audit_record_altered": (N_("audit record altered"),
+                             N_("A record's hash does not match its content: it was changed after it was written.")),
+    "head_bad_signature": (N_("chain head signed by another key"),
+                           N_("A chain head is not signed by the node's own key: another key speaks for the node.")),
+    "key_changed_without_birth": (N_("node key changed without a restart"),
+                                  N_("The node's key changed while it kept running: check the box.")),
+    "key_not_enrolled": (N_("node key not enrolled"),
+                         N_("The node announced a key the office never enrolled, or revoked: enrol the new box or "
+                            "change the node's broker password.")),
+    "session_regressed": (N_("node's start counter went back"),
+                          N_("The node's catalog was restored from an older copy: ask the site why.")),
+    "access_unapproved": (N_("access without a valid approval"),
+                          N_("Footage was viewed or exported without an approved request, approved by its own "
+                             "filer, or with a grant used twice or after it expired.")),
+    "time_sources_none": (N_("no source to check the node's clock"),
+                          N_("The node has nothing to corroborate its clock with: set its command key.")),
+    "destroyed_early": (N_("footage destroyed early"),
+                        N_("Footage was destroyed before its maximum retention, or for space while there was "
+                           "free space: ask the site why.")),
+    "ethics": (N_("request flagged for the ethics office"),
+               N_("The node flagged a request as major or abnormal: report it to the ethics office.")),
+    "min_retention_breached": (N_("minimum retention not kept"),
+                               N_("Footage was destroyed for space before the minimum retention: add disk.")),
+    "seq_gap": (N_("messages missing"),
+                N_("Some of the node's messages never arrived: its records in that range are unproven.")),
+    "seq_late": (N_("messages arrived late"),
+                 N_("Messages reported missing all arrived later: nothing was lost.")),
+    "key_changed": (N_("new node key"),
+                    N_("The node restarted with a new key: confirm the box was replaced.")),
+    "seq_implausible": (N_("message from the future"),
+                        N_("A message numbered far past the time it arrived: forged, or the node's clock is far "
+                           "ahead. It was kept apart, not verified.")),
+    "head_unsigned": (N_("chain head not signed"),
+                      N_("The node sent a chain head without a signature (an old edged): upgrade it.")),
+    "head_unverifiable": (N_("chain head cannot be checked"),
+                          N_("A chain head arrived before any announcement of the node's key.")),
+    "malformed_message": (N_("malformed message"),
+                          N_("A message failed its schema or could not be read: a broken or compromised box.")),
+    "quota_exceeded": (N_("node over its quota"),
+                       N_("The node sent more than its quota: the excess was dropped.")),
+    "verify_failed": (N_("verification failed"),
+                      N_("A verification pass of this node failed; the other nodes were verified.")),
+    "test_retention_allowed": (N_("test retention setting on"),
+                               N_("The node allows retention under a day, a test setting: remove it.")),
+    "retention_lowered": (N_("retention lowered"),
+                          N_("The node's minimum or maximum retention was lowered: footage may go sooner. Confirm "
+                             "the change was ordered.")),
+    "config_changed": (N_("configuration changed"),
+                       N_("The node's configuration changed: check the change record.")),
+    "cameras_changed": (N_("cameras changed"),
+                        N_("The node's cameras changed: check the change record.")),
+    "software_changed": (N_("software changed"),
+                         N_("The node's software version changed: check the change record.")),
+}
+UNKNOWN = (N_("finding of another kind"), N_("This office does not know this kind of finding: upgrade it."))
+
+
+def words(kind: str) -> tuple[str, str]:
+    """(title, explanation) of a finding kind, English keys of the central catalog."""
+    return FINDINGS.get(kind, UNKNOWN)

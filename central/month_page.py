@@ -1,0 +1,108 @@
+"""The dashboard's month page of a site and its CSV files (issue 43 item 6, design/0117): what
+central/month.py gathers, in the sites' language, printable (central.css's print rules), for the
+auditor role only (accesses name people). `/site/S/month/YYYY-MM?page=N` pages the destructions;
+`/site/S/month/YYYY-MM/SECTION.csv` is one section whole."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from central import compliance, month as mo
+from central.pages import HEADERS, ROLE, _page, _table, e, el
+from central.config import CentralConfig
+from central.i18n import Speaker
+from central.store import Store, now_us
+
+T = TypeVar("T")
+
+
+class Dashboard(Protocol):
+    """What the month page needs of central/dashboard.Dashboard (no import cycle)."""
+    cfg: CentralConfig
+    sp: Speaker
+
+    async def _read(self, fn: Callable[[Store], T]) -> T: ...
+
+
+def shift(month: str, by: int) -> str:
+    """YYYY-MM moved by `by` months."""
+    y, m = (int(x) for x in month.split("-"))
+    n = y * 12 + m - 1 + by
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def this_month(tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(now_us() / 1e6, tz).strftime("%Y-%m")
+
+
+async def _month(dash: Dashboard, request: web.Request, *, page: int, per_page: int | None) -> dict[str, Any]:
+    site, month = request.match_info["site"], request.match_info["month"]
+    _ = dash.sp._
+    if request[ROLE] != "auditor":
+        raise web.HTTPForbidden(text=_("The month's accesses name people: the auditor's role only.") + "\n",
+                                headers=HEADERS)
+    try:
+        compliance.month_days(month, dash.cfg.tz)
+        return await dash._read(lambda s: mo.gather(s, site, month, dash.cfg.tz, now_us(), page=page,
+                                                    per_page=per_page))
+    except ValueError:
+        raise web.HTTPNotFound(text=_("{month} is not a month (YYYY-MM)").format(month=month) + "\n",
+                               headers=HEADERS) from None
+    except LookupError:
+        raise web.HTTPNotFound(text=_("no node of site {site} has reported").format(site=site) + "\n",
+                               headers=HEADERS) from None
+
+
+async def page(dash: Dashboard, request: web.Request) -> web.Response:
+    sp, _ = dash.sp, dash.sp._
+    try:
+        n = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        n = 1
+    m = await _month(dash, request, page=n, per_page=mo.PAGE)
+    site, month = str(m["site"]), str(m["month"])
+    base = f"/site/{e(site)}/month/{e(month)}"
+    title = _("Site {site}, {month}").format(site=site, month=sp.month(month))
+    nav = ("<p class=\"noprint\">" + el("a", _("site"), f" href=\"/site/{e(site)}\"") + " · "
+           + el("a", _("previous month"), f" href=\"/site/{e(site)}/month/{shift(month, -1)}\"") + " · "
+           + el("a", _("next month"), f" href=\"/site/{e(site)}/month/{shift(month, 1)}\"") + " · "
+           + e(_("CSV:")) + " " + " ".join(el("a", sp.word(mo.HEADINGS[s]), f" href=\"{base}/{s}.csv\" download")
+                                          for s in mo.SECTIONS) + "</p>")
+    body = [el("h1", title), nav,
+            el("p", _("Made {when} from what the nodes published; times in {zone}.").format(
+                when=sp.when(now_us()), zone=str(dash.cfg.tz)), ' class="muted"')]
+    for name, rows in mo.sections(m).items():
+        body.append(el("h2", sp.word(mo.HEADINGS[name]), f" id=\"{name}\""))
+        if name == "destructions":
+            total, per = int(m["destructions_total"]), mo.PAGE
+            last = max(1, -(-total // per))
+            body.append(el("p", _("{total} destructions; page {page} of {pages}.").format(
+                total=total, page=n, pages=last)))
+            links = [el("a", _("previous page"), f" href=\"{base}?page={n - 1}#destructions\"") if n > 1 else "",
+                     el("a", _("next page"), f" href=\"{base}?page={n + 1}#destructions\"") if n < last else ""]
+            if any(links):
+                body.append("<p class=\"noprint\">" + " ".join(x for x in links if x) + "</p>")
+        if not rows:
+            body.append(el("p", _("None.")))
+            continue
+        cls = {"alarms": "suspect"}.get(name, "bad")
+        body.append(_table(mo.headers(sp, name), [(cls if mo.bad(name, r) else "",
+                                                   [e(str(v)) for v in mo.cells(sp, name, r)]) for r in rows]))
+    return _page(sp, title, body, refresh=False, request=request)
+
+
+async def csv_file(dash: Dashboard, request: web.Request) -> web.Response:
+    name = request.match_info["section"]
+    if name not in mo.SECTIONS:
+        raise web.HTTPNotFound(headers=HEADERS)
+    m = await _month(dash, request, page=1, per_page=None)
+    body = mo.to_csv(dash.sp, name, mo.sections(m)[name])
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{m['site']}-{m['month']}-{name}.csv")
+    return web.Response(body=body, headers={**HEADERS, "Content-Type": "text/csv; charset=utf-8",
+                                            "Content-Disposition": f"attachment; filename=\"{filename}\""})

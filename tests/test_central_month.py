@@ -1,0 +1,173 @@
+"""The auditor's month at the dashboard (issue 43 item 6, design/0117): every finding kind has a
+title and explanation in zh_TW, a forged alarm is suspect (never "None"), the CSV opens in Excel,
+the month's figures from a store fed directly (also on PostgreSQL: tests/test_central_postgres.py).
+The page itself in Chromium: tests/test_central_month_page.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from central import compliance, finding_words, month
+from central.i18n import Speaker
+from central.store import Store, now_us
+from central.verifier import Verifier
+from storage import audit
+from storage.keys import chainhead
+from storage.keys.nodekey import NodeKey
+
+ROOT = Path(__file__).resolve().parent.parent
+TAIPEI = ZoneInfo("Asia/Taipei")
+SHA = "ab" * 32
+
+
+def finding_kinds() -> set[str]:
+    """Every finding kind the docs' table names or central/ raises."""
+    doc = (ROOT / "docs/ref/central.md").read_text(encoding="utf-8")
+    table = doc.split("What each finding means:", 1)[1].split("\n\n", 2)[1]
+    kinds = {k for line in table.splitlines()[2:] for k in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "central").glob("*.py"))
+    kinds |= set(re.findall(r'Finding\(\s*"([a-z_]+)"', code))
+    kinds |= set(re.findall(r"'([a-z_]+)', '(?:critical|warning|info)'", code))           # written in SQL
+    kinds |= set(re.findall(r'(?:rejects|refused)\.append\(\([^"]*"([a-z_]+)"', code))    # refused messages
+    kinds |= set(re.findall(r'kind = "([a-z_]+)" if .* else "([a-z_]+)"', code)[0])
+    return kinds
+
+
+@pytest.mark.pure
+def test_every_finding_kind_has_a_title_and_explanation_in_zh_tw():
+    kinds = finding_kinds()
+    assert {"audit_fork", "destroyed_early", "min_retention_breached", "seq_implausible", "quota_exceeded"} <= kinds
+    missing = sorted(kinds - set(finding_words.FINDINGS))
+    assert not missing, f"finding kinds without a title and explanation in central/finding_words.py: {missing}"
+    assert not set(finding_words.FINDINGS) - kinds, "a line for a kind nothing raises"
+    zh = Speaker("zh-TW", TAIPEI)
+    for kind, words in [*finding_words.FINDINGS.items(), ("?", finding_words.UNKNOWN)]:
+        for text in words:
+            said = zh.word(text)
+            assert said != text and not re.search(r"[a-z]{3}", said.replace("edged", "")), (kind, said)
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("alarm, why", [
+    ({"severity": "critical", "raised_us": 1_000}, None),
+    ({"severity": "maintenance", "raised_us": 1_000}, None),
+    ({"severity": None, "raised_us": 1_000}, "unknown severity"),
+    ({"severity": "CRITICAL", "raised_us": 1_000}, "unknown severity"),
+    ({"severity": "warning", "raised_us": 10_000 + compliance.FUTURE_SLACK_US}, None),   # a drift
+    ({"severity": "warning", "raised_us": 10_001 + compliance.FUTURE_SLACK_US}, "start in the future"),
+    ({"severity": "info", "raised_us": "soon"}, "start in the future"),
+])
+def test_an_alarm_with_a_bad_severity_or_a_future_start_is_suspect(alarm, why):
+    assert compliance.suspect(alarm, 10_000) == why
+
+
+@pytest.mark.pure
+def test_the_csv_is_the_pages_cells_in_utf8_with_a_bom():
+    zh = Speaker("zh-TW", TAIPEI)
+    at = int(datetime(2026, 11, 3, 9, 5, 1, tzinfo=TAIPEI).timestamp() * 1e6)
+    rows = [{"raised_us": at, "cleared_us": None, "node": "s/n1", "id": "a1", "kind": "x", "severity": None,
+             "camera": "=cmd()", "suspect": "unknown severity"}]
+    body = month.to_csv(zh, "alarms", rows)
+    assert body.startswith(b"\xef\xbb\xbf")
+    got = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
+    assert got[0] == ["發生時間", "解除時間", "節點", "警報", "警報類型", "嚴重度", "監視器", "可疑"], got[0]
+    assert got[1] == ["115/11/03 09:05:01", "-", "n1", "a1", "x", "", "'=cmd()", "可疑：嚴重度不明"]
+    assert [str(v) for v in month.cells(zh, "alarms", rows[0])] == got[1][:6] + ["=cmd()", got[1][7]], \
+        "the page shows the same cells (escaped as HTML, not as CSV)"
+
+
+@pytest.mark.pure
+def test_every_reason_of_an_access_is_said_in_zh_tw():
+    from central.verify import judge_access
+
+    rec = {"action": "grant.use", "at_us": 10, "detail": {"grant": 7}}
+    approve = {"actor": "alice (os: root)", "detail": {"expires_us": 5, "mode": "view"}}
+    cases = [judge_access({**rec, "detail": {}}, approve=None, filed=None, earlier_uses=0),
+             judge_access(rec, approve=None, filed=None, earlier_uses=0),
+             judge_access(rec, approve=approve, filed={"actor": "alice"}, earlier_uses=0),
+             judge_access(rec, approve=approve, filed=None, earlier_uses=1),
+             judge_access(rec, approve=approve, filed=None, earlier_uses=0),
+             judge_access({**rec, "action": "export.done"}, approve=approve, filed=None, earlier_uses=0),
+             judge_access(rec, approve={"actor": "alice", "detail": {}}, filed=None, earlier_uses=0)]
+    assert [ok for ok, _ in cases] == [False] * 6 + [True]
+    zh = Speaker("zh-TW", TAIPEI)
+    said = [month.why(zh, reason) for _, reason in cases]
+    assert len(set(said)) == 7 and all(
+        not re.search(r"[a-z]{3}", s.replace("alice", "").replace("view", "")) for s in said), said
+    assert said[-1] == "授權 7，核准人 alice" and "alice" in said[2]
+
+
+# a store fed directly (no edged daemon) ---------------------------------------------------------------------------------
+def _chain(t0: int) -> list[dict]:
+    """carol files request 7, alice approves it as grant 7, bob views camera cam with it."""
+    steps = [("carol", "request.file", {"request": 7}), ("alice", "request.approve", {"request": 7, "grant": 7}),
+             ("bob", "grant.use", {"grant": 7, "camera": "cam"})]
+    prev, out = audit.GENESIS, []
+    for i, (actor, action, detail) in enumerate(steps, 1):
+        body = {"seq": i, "at_us": t0 + i, "actor": actor, "action": action, "detail": detail}
+        h = audit.record_hash(prev, body)
+        out.append({"seq_local": i, "at_us": t0 + i, "actor": actor, "action": action, "detail": detail,
+                    "prev_hash": prev, "hash": h})
+        prev = h
+    return out
+
+
+def _feed(path: Path, t0: int, destructions: int = 1) -> None:
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+
+    def durable(seq: int, body: dict) -> bytes:
+        return json.dumps({"seq": seq, "ts_us": seq, **body}).encode()
+    birth = {"ts_us": t0 - 1000, "version": "0.2", "session": 1, "config_hash": "h", "public_key": key.public_b64,
+             "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())]
+    msgs += [(f"{base}/audit", durable(t0 + 10 + i, {**r, "signed_head": chainhead.sign(
+        key, "s", "n1", r["seq_local"], r["hash"], t0 + 20)})) for i, r in enumerate(_chain(t0))]
+    # footage ten days old destroyed as past a maximum of 365 days: early, a critical finding
+    msgs += [(f"{base}/retention", durable(t0 + 30 + i, {"camera": "cam", "reason": "max_retention",
+                                                         "start_us": t0 - 10 * 86_400_000_000,
+                                                         "end_us": t0 - 10 * 86_400_000_000 + 60_000_000,
+                                                         "destroyed_us": t0 + 30 + i, "bytes": 1000, "sha256": SHA,
+                                                         "segment_id": 41 + i})) for i in range(destructions)]
+    msgs.append((f"{base}/alarm", durable(t0 + 40, {"action": "raise", "id": "forged", "kind": "disk_full",
+                                                    "severity": "bogus", "camera": "cam", "at_us": t0 + 40})))
+    store = Store(path)
+    store.ingest(msgs, now_us())
+    Verifier(store, TAIPEI, gap_grace_us=0).run_once()
+    store.close()
+
+
+def test_the_months_figures_from_the_store(tmp_path):
+    """A destruction one by one with its reason and hash (paged), an access with who filed and
+    who approved it, a finding with its words, a forged alarm suspect, from one store."""
+    t0 = now_us() - 120_000_000
+    ym = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI).strftime("%Y-%m")
+    path = tmp_path / "central.db"
+    _feed(path, t0, destructions=3)
+    store = Store(path, readonly=True)
+    try:
+        m = month.gather(store, "s", ym, TAIPEI, now_us(), page=2, per_page=2)
+        everything = month.gather(store, "s", ym, TAIPEI, now_us(), per_page=None)
+    finally:
+        store.close()
+    assert m["destructions_total"] == 3 and [d["segment_id"] for d in m["destructions"]] == [43]
+    assert [d["segment_id"] for d in everything["destructions"]] == [41, 42, 43]
+    assert {(d["reason"], d["sha256"]) for d in everything["destructions"]} == {("max_retention", SHA)}
+    s = month.sections(m)
+    assert [(a["who"], a["request"], a["filed_by"], a["approved_by"], a["ok"]) for a in s["accesses"]] == \
+        [("bob", 7, "carol", "alice", True)]
+    assert [(a["severity"], a["suspect"]) for a in s["alarms"]] == [("bogus", "unknown severity")]
+    early = [f for f in s["findings"] if f["kind"] == "destroyed_early"]
+    assert early and early[0]["title"] == "footage destroyed early", s["findings"]
+    zh = Speaker("zh-TW", TAIPEI)
+    assert month.cells(zh, "destructions", everything["destructions"][0])[3] == "已逾最長保存期限"
+    assert [x for x in s["retention"] if x["day"] == datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI)
+            .date().isoformat()][0]["destroyed_early"] == 3

@@ -1,0 +1,97 @@
+"""The auditor's month in Chromium (issue 43 item 6, design/0117): a store fed directly (no edged
+daemon) with a destruction, an access, a finding and a suspect alarm; the month page in zh-TW
+reached from the site's page after a login, with ROC dates, the reason and hash, the approval
+chain by name, the findings' words and no bare finding id, the print rules, a CSV downloaded."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import socket
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from central import finding_words, login
+from central.store import now_us
+from tests.test_central_month import SHA, TAIPEI, _feed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.browser
+def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
+    from central import config
+    from central.dashboard import Dashboard
+    from tests.support.browser import launch
+
+    t0 = now_us() - 120_000_000
+    when = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI)
+    ym, roc_day = when.strftime("%Y-%m"), f"{when.year - 1911}/{when.month:02d}/{when.day:02d}"
+    _feed(tmp_path / "central-data" / "central.db", t0)
+    cfg = tmp_path / "c.toml"
+    password = "a month of footage"
+    cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
+                   f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{login.hash_password(password)}"\n'
+                   f'[dashboard.accounts.chen]\nrole = "technician"\npassword_hash = "{login.hash_password(password)}"\n')
+    loop, port = asyncio.new_event_loop(), _free_port()
+    dash = Dashboard(config.load(cfg))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(dash.start("127.0.0.1", port), loop).result(30)
+    pw, browser = launch()
+    try:
+        page = browser.new_context(accept_downloads=True).new_page()
+        base = f"http://127.0.0.1:{port}"
+        def log_in(page, user: str) -> None:
+            page.goto(f"{base}/login")
+            page.fill("input[name=user]", user)
+            page.fill("input[name=password]", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+        tech = browser.new_context().new_page()
+        log_in(tech, "chen")
+        assert tech.goto(f"{base}/site/s/month/{ym}").status == 403, "the accesses name people: auditors only"
+        assert tech.goto(f"{base}/site/s/month/{ym}/accesses.csv").status == 403
+        log_in(page, "lin")
+        page.goto(f"{base}/site/s")
+        page.click(f"a[href='/site/s/month/{ym}']")   # reachable from the site's page
+        page.wait_for_url(f"{base}/site/s/month/{ym}")
+        text = page.inner_text("body")
+        y, m = (int(x) for x in ym.split("-"))
+        assert page.inner_text("h1") == f"s 場所，民國{y - 1911}年{m}月"
+        assert "每部監視器每日保存達成情形" in text and "銷毀紀錄" in text and "調閱及其核准" in text
+        row = page.locator("#destructions + p + table tbody tr").first.inner_text()
+        assert row.startswith(roc_day) and "已逾最長保存期限" in row and SHA in row, row
+        row = page.locator("#accesses + table tbody tr").first.inner_text().split("\t")
+        assert row[0].startswith(roc_day) and row[2:4] == ["調閱", "bob"], row
+        assert (row[6], row[8]) == ("carol", "alice"), "the approval chain by the names of the node's records"
+        assert row[10] == "授權 7，核准人 alice", row
+        findings = page.locator("#findings + table").inner_text()
+        assert "影像提早銷毀" in findings and "請向場所查明原因" in findings, findings
+        for kind in finding_words.FINDINGS:   # no id shown as a finding's title
+            assert not page.locator(f"#findings + table td:nth-child(4):text-is('{kind}')").count()
+        alarm = page.locator("#alarms + table tbody tr.suspect").inner_text()
+        assert "可疑：嚴重度不明" in alarm and "None" not in text, alarm
+        assert page.evaluate("() => [...document.styleSheets].some(s => [...s.cssRules].some("
+                             "r => r.media && r.media.mediaText === 'print'))"), "a print stylesheet"
+        with page.expect_download() as got:
+            page.click(f"a[href='/site/s/month/{ym}/destructions.csv']")
+        body = Path(got.value.path()).read_bytes()
+        assert body.startswith(b"\xef\xbb\xbf"), "a BOM: Excel reads UTF-8"
+        rows = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
+        assert rows[0][0] == "銷毀時間" and rows[1][0].startswith(roc_day) and rows[1][3] == "已逾最長保存期限"
+        assert rows[1][5] == SHA
+    finally:
+        browser.close()
+        pw.stop()
+        asyncio.run_coroutine_threadsafe(dash.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
