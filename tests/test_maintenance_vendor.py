@@ -83,7 +83,7 @@ def test_a_vendor_window_alarms_until_the_superuser_password_is_changed(tmp_path
         page = out.read_text()
         assert "駐地安全監視錄影系統維護紀錄" in page and "臺北市政府警察局" not in page  # no [forms] rule here
         assert "第六點(三)、第十五點" in page and "firmware 2.1" in page and "ACME Security" in page
-        assert '<span class="line">Manager Wang</span>' in page and "已於 " in page and f"由 {w['password_changed_by']} 變更" in page
+        assert '<span class="line">Manager Wang</span>' in page and "已於 " in page and "由 tech 變更" in page  # the person (design/0112), not "tech (os: root)"
         roc = datetime.fromtimestamp(w["began_us"] / 1e6).year - 1911
         assert "否：影像於原處保護，未另備份" in page and f"{roc}/" in page  # ROC years on a zh-TW page
         assert ctl(d, "maintenance", "record", "99", "--out", str(tmp_path / "none.html")).returncode != 0
