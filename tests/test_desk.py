@@ -357,9 +357,9 @@ def test_approvers_sign_the_account_application_electronically(desk):
     at the desk; refused for the holder's own application, the admin who carried the change out,
     a box signed already, a box the form has not or the daemon fills; the page prints each signer."""
     d, p = desk, desk.people
-    for name, roles in (("ines", ("admin", "approver")), ("pia", ("approver",)), ("lin", ("approver",)),
-                        ("huang", ("approver",))):
-        p.add(name, *roles)
+    for name, roles, full in (("ines", ("admin", "approver"), "葉依寧"), ("pia", ("approver",), "白品安"),
+                              ("lin", ("approver",), "林立"), ("huang", ("approver",), "黃志明")):
+        p.add(name, *roles, full_name=full)   # the audit log names them by name (design/0112)
     r = p.as_("pia").ctl("account", "sign", "pia", "--box", "秘書")
     assert r.returncode != 0 and "pia" in r.stderr, "the holder signs nothing of their own application"
     assert p.as_("lin").ctl("account", "sign", "pia", "--box", "秘書").returncode == 0
@@ -384,11 +384,11 @@ def test_approvers_sign_the_account_application_electronically(desk):
     q.wait_for_selector(".notice-ok")
     q.goto(d.base + "/desk/accounts/pia/form?action=opened")
     boxes = q.locator("table.boxes td").all_inner_texts()
-    assert boxes[2].split()[0] == "lin" and boxes[3].split()[0] == "huang" and "115/" in boxes[3]
+    assert boxes[2].split()[0] == "林立" and boxes[3].split()[0] == "黃志明" and "115/" in boxes[3]
     q.context.close()
     out = d.tmp / "account-pia.html"
     assert p.as_("admin").ctl("account", "form", "pia", "--out", str(out)).returncode == 0
-    assert [x["actor"].split()[0] for x in d.audit("account.sign")] == ["lin", "huang"] and "huang" in out.read_text()
+    assert [x["actor"].split()[0] for x in d.audit("account.sign")] == ["lin", "huang"] and "黃志明" in out.read_text()
 
 
 def test_the_auditor_reads_the_log_with_filters_and_checks_the_chain(desk):

@@ -30,8 +30,8 @@ def test_a_live555_camera_is_recorded_by_the_edged_reader_in_one_session(tmp_pat
         d = Daemon(config, tmp_path / "data", tmp_path / "edged.log").start()
         try:
             wait_for(lambda: len(d.segments("l555")) >= 4, 60, "four segments of the live555 camera")
-            row = wait_for(lambda: (r := d.camera("l555")) and (r.get("health") or "").find('"reader"') >= 0 and r,
-                           30, "the camera's health with its reader")
+            row = wait_for(lambda: (r := d.camera("l555")) and json.loads(r.get("health") or "{}").get("reader") and r,
+                           30, "the camera's health naming its reader")   # the key comes first, its value once known
             shown = subprocess.run([*d.ctl, "cameras", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=30)
             text = subprocess.run([*d.ctl, "cameras"], capture_output=True, text=True, cwd=ROOT, timeout=30)
         finally:

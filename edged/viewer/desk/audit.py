@@ -15,6 +15,7 @@ from aiohttp import web
 from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.documents.audit_settings import settings_lines, settings_sections
+from edged.documents.pages import ACTIONS as APPLICATION_ACTIONS
 from edged.documents.usage import usage_html
 from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, label
@@ -85,6 +86,8 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
         return cats.get(v) or word({**KIND_WORDS, **HOLD_WORDS, **RUN_LABELS}, v)
     if key == "mode" and isinstance(v, str):
         return word(MODE_WORDS, v)
+    if key == "action" and isinstance(v, str) and v in APPLICATION_ACTIONS:   # account.sign: the application's kind
+        return _(APPLICATION_ACTIONS[v])
     if key == "category" and isinstance(v, str):
         return cats.get(v) or label(CATEGORY_LABELS, v)
     if key == "via" and isinstance(v, str):   # "edgectl (os: root)": the OS user is in the record
@@ -96,10 +99,15 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
     return json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v)
 
 
+def typed(key: str, html: str) -> str:
+    """What a person typed (a reason, a note) is data, as they wrote it: never marked for translation."""
+    return f'<span translate="no">{html}</span>' if key in ("reason", "why", "note") else html
+
+
 def detail_cell(r: dict[str, Any], ctx: Ctx, cams: dict[str, str], cats: dict[str, str]) -> str:
     """The record's details as labelled fields in words, then the raw record behind a click."""
     shown, more = said.fields(r.get("detail"))
-    pairs = [(k, esc(value(key, r["detail"][key], ctx, cams, cats))) for k, key in shown]
+    pairs = [(k, typed(key, esc(value(key, r["detail"][key], ctx, cams, cats)))) for k, key in shown]
     hint = _("{n} more in the record").format(n=more)
     note = f'<p class="hint">{esc(hint)}</p>' if more else ""
     return (facts(pairs) if pairs else "") + note + raw_record(r)
