@@ -138,13 +138,12 @@ class Ingest:
             return
         from central.ca import Enrolled
 
-        key = _Key(lambda: keylist.central_key(self.cfg.data_dir))
+        cast = TimeCast(lambda: keylist.central_key(self.cfg.data_dir), self.mqtt.publish, store.now_us)
         verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir),
                             ask=lambda node, first, last, nonce: self.mqtt.publish(
-                                f"edged/v1/{node}/cmd/resend", resend_command(key(), node, first, last, nonce,
+                                f"edged/v1/{node}/cmd/resend", resend_command(cast.key(), node, first, last, nonce,
                                                                              store.now_us()), qos=1))
         every = self.cfg.verify_interval_us / 1e6
-        cast = TimeCast(key, self.mqtt.publish, store.now_us)
         try:
             while not self.stored_all.wait(every):
                 self.verified += self._verify(verifier)
@@ -207,18 +206,6 @@ class Ingest:
 RESEND_VALID_US = 4 * 60_000_000  # a resend's expiry: within a node's command_max_age (5 min by default)
 
 
-class _Key:
-    """The office's key, read at its first use (blocking: on the verifier's thread)."""
-
-    def __init__(self, load: Callable[[], Any]):
-        self.load, self.key = load, None  # type: Callable[[], Any], Any
-
-    def __call__(self) -> Any:
-        if self.key is None:
-            self.key = self.load()
-        return self.key
-
-
 def resend_command(key: Any, node: str, first: int, last: int, nonce: str, now_us: int) -> bytes:
     """The signed `cmd/resend` (mqtt/commands.py's form; `key` has the office key's sign): send
     seqs first..last again (issue 43 item 2)."""
@@ -237,17 +224,23 @@ class TimeCast:
         self.sent_at = float("-inf")
         self.sent = 0
 
+    def key(self) -> Any:
+        """The office's key, read at its first use (blocking: on the verifier's thread); the
+        signed time and the resends (central/verifier.py) sign with it."""
+        if self._key is None:
+            self._key = self._key_of()
+        return self._key
+
     def maybe(self, store: Any) -> int:
         now = time.monotonic()
         if now - self.sent_at < office_time.EVERY_S:
             return 0
         self.sent_at = now
         try:
-            if self._key is None:
-                self._key = self._key_of()
+            sign = self.key().sign
             n = 0
             for row in store.nodes():
-                msg = office_time.time_message(self._key.sign, row["node"], self.clock())
+                msg = office_time.time_message(sign, row["node"], self.clock())
                 n += bool(self.publish(f"edged/v1/{row['node']}/cmd/{office_time.VERB}", msg))
             self.sent += n
             return n

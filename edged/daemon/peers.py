@@ -271,20 +271,27 @@ class FromStandby:
         rel = layout.segment_relpath(cam, start)
         part = private_dir(self.data_dir / INCOMING) / f"{cam}-{start}.part"
         digest, size, began = hashlib.sha256(), 0, time.monotonic()
-        with open(part, "wb") as out:
+
+        def put(chunk: bytes) -> None:   # hashed as written, on a thread: neither holds up the loop
+            digest.update(chunk)
+            out.write(chunk)
+
+        out = await asyncio.to_thread(open, part, "wb")
+        try:
             async with http.get(f"{base}/v1/segment", params={"camera": cam, "path": seg["path"]}) as r:
                 if r.status != 200:
                     log.warning("camera %s: the standby would not hand over %s (%d)", cam, seg["path"], r.status)
-                    part.unlink(missing_ok=True)
+                    part.unlink(missing_ok=True)   # closed below
                     return False
                 async for chunk in r.content.iter_chunked(CHUNK):
-                    digest.update(chunk)
+                    await asyncio.to_thread(put, chunk)
                     size += len(chunk)
-                    await asyncio.to_thread(out.write, chunk)
                     wait = pace_s(size, time.monotonic() - began, cap)
                     if wait > 0:
                         await asyncio.sleep(wait)
             await asyncio.to_thread(os.fsync, out.fileno())
+        finally:
+            await asyncio.to_thread(out.close)
         why = rules.arrived_ok(seg, digest.hexdigest(), size)
         if why is not None:
             part.unlink(missing_ok=True)

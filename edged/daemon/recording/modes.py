@@ -70,7 +70,7 @@ class MotionLog:
             assert end_us is not None, "an end carries its end (recorder/modes.py)"
             event_id = await self.writer.run(lambda c: event_table.ended(
                 c.db, cam, ev.start_us, end_us, ev.peak, thumb, now))
-            body = {"id": event_id, "camera": cam, "phase": "end", "start_us": ev.start_us, "end_us": ev.end_us,
+            body = {"id": event_id, "camera": cam, "phase": "end", "start_us": ev.start_us, "end_us": end_us,
                     "peak": ev.peak, "at_us": ev.at}
         if self.publish is not None:
             await self.publish(body)
