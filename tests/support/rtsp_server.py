@@ -172,6 +172,22 @@ def _pts_from_dts(_pad, info):
     return Gst.PadProbeReturn.OK
 
 
+def _not_seekable(_pad, info):
+    """A camera is live: PLAY's Range (FFmpeg and the edged reader send "npt=0.000-") cannot move
+    it. A looped clip makes a seekable pipeline, and gst-rtsp-server seeks a shared media to each
+    PLAY's Range even while other clients play it: every client that joined rewound the stream
+    under the others, and the server's main loop, which answers every client's RTSP, blocked
+    until the flushed pipeline prerolled again (up to 20 s, then the media is in error); under
+    load a join so stalled every mount. Answering the pipeline's SEEKING query "no" makes
+    gst-rtsp-server skip the seek (rtsp-media.c check_seekable), and PLAY joins the stream where
+    it is, as a camera's does."""
+    query = info.get_query()
+    if query is not None and query.type == Gst.QueryType.SEEKING:
+        query.set_seeking(Gst.Format.TIME, False, 0, -1)
+        return Gst.PadProbeReturn.HANDLED
+    return Gst.PadProbeReturn.OK
+
+
 def _wrong_clock(offset_s):
     """A wall clock `offset_s` off this host's, read as NTP time (seconds since 1900)."""
     clock = GObject.new(Gst.SystemClock, clock_type=Gst.ClockType.REALTIME)
@@ -228,6 +244,10 @@ def _install_pts_probes(_factory, media, clock_offset_s=0.0, clock_rate=1.0, no_
     elif clock_rate != 1.0:
         media.set_clock(_fast_clock(clock_rate))
     element = media.get_element()
+    for name in ("pay0", "pay1"):
+        pay = element.get_by_name(name)
+        if pay is not None:
+            pay.get_static_pad("src").add_probe(Gst.PadProbeType.QUERY_UPSTREAM, _not_seekable)
     for name in _PARSERS:
         parser = element.get_by_name(name)
         if parser is not None:
