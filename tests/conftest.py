@@ -11,6 +11,10 @@ of one module stay on one process, in order, sharing its module fixtures (a came
 daemon); modules that make OS accounts share one group, as useradd/groupdel of the shared groups
 race otherwise; `solo` modules measure time, descriptors or CPU under a flood, or boot a
 container, and run after the others, alone.
+
+The groups are handed out longest first (LONGEST, then the modules that start real parts, then
+the pure ones), not as xdist orders them by default (most tests first): that put the
+one-test daemon modules of two minutes last, and the run ended on one worker's lonely tail.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ MARKERS = {
 }
 SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer"}
+# The longest modules, in seconds on CI (scripts/test prints the slowest tests at the end; refresh
+# this from there when one grows past the others): their groups start first.
+LONGEST = {
+    "test_inspections": 115, "test_health_daemon": 108, "test_audio": 100, "test_accounts": 80,
+    "test_retention_alarms": 80, "test_retention": 75, "test_clock_step_daemon": 65, "test_central": 55,
+    "test_maintenance_protects": 55, "test_maintenance": 50, "test_camera_modes": 50,
+}
 # support modules that make OS accounts (useradd, groupadd, groupdel): one process at a time
 OS_ACCOUNTS = {"osuser", "vlc_server"}
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
@@ -71,6 +82,25 @@ def group_of(path: Path) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order run_order() gives
+        config.option.loadscopereorder = False
+
+
+def run_order(paths: list[Path]) -> list[str]:
+    """The xdist groups of these test modules, in the order they are handed out: the longest
+    (LONGEST, a group's modules summed) first, then the groups that start real parts, then the
+    pure ones; ties in the order they were collected."""
+    weight: dict[str, float] = {}
+    real: dict[str, bool] = {}
+    first: dict[str, int] = {}
+    for path in paths:
+        group = group_of(path)
+        if group not in first:
+            first[group] = len(first)
+            weight[group] = 0
+        weight[group] += LONGEST.get(path.stem, 0)
+        real[group] = real.get(group, False) or bool(tiers_of(path))
+    return sorted(first, key=lambda g: (-weight[g], not real[g], first[g]))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -86,3 +116,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if path.stem in SOLO:
             item.add_marker("solo")
         item.add_marker(pytest.mark.xdist_group(group_of(path)))
+    paths = list(dict.fromkeys(Path(item.fspath) for item in items))
+    rank = {group: n for n, group in enumerate(run_order(paths))}
+    items.sort(key=lambda item: rank[group_of(Path(item.fspath))])  # stable: a module's tests keep their order
