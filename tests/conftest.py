@@ -8,8 +8,8 @@ going through tests/support.
 
 `scripts/test` runs the suite on several processes (pytest-xdist, `--dist loadgroup`): the tests
 of one module stay on one process, in order, sharing its module fixtures (a camera server, a
-daemon); modules that make OS accounts share one group, as useradd/groupdel of the shared groups
-race otherwise; `solo` modules measure time, descriptors or CPU under a flood, or boot a
+daemon); the modules that make OS accounts take turns at useradd/groupdel through a file lock
+(tests/support/osuser.py), not by sharing one process; `solo` modules measure time, descriptors or CPU under a flood, or boot a
 container, and run after the others, alone.
 
 The groups are handed out longest first (LONGEST, then the modules that start real parts, then
@@ -52,9 +52,8 @@ LONGEST = {
     "test_inspections": 115, "test_health_daemon": 108, "test_audio": 100, "test_accounts": 80,
     "test_retention_alarms": 80, "test_retention": 75, "test_clock_step_daemon": 65, "test_central": 55,
     "test_maintenance_protects": 55, "test_maintenance": 50, "test_camera_modes": 50,
+    "test_confidentiality": 75, "test_viewer": 95, "test_reader_edged": 40,
 }
-# support modules that make OS accounts (useradd, groupadd, groupdel): one process at a time
-OS_ACCOUNTS = {"osuser", "vlc_server"}
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
 
 _cache: dict[Path, frozenset[str]] = {}
@@ -75,8 +74,8 @@ def tiers_of(path: Path) -> frozenset[str]:
 
 
 def group_of(path: Path) -> str:
-    """The xdist group: the module, or the one group of the modules that make OS accounts."""
-    return "os-accounts" if support_of(path) & OS_ACCOUNTS else path.stem
+    """The xdist group: the module."""
+    return path.stem
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,6 +7,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.support.cameras import (
@@ -101,6 +102,33 @@ def test_recordings_have_real_frame_timing_across_the_loop_point(server, clips, 
     assert min(deltas) > 0, "audio pts not strictly increasing"
     assert statistics.median(deltas) == pytest.approx(1024 / 16000, rel=0.05)
     assert audio[-1] - audio[0] == pytest.approx(RECORD_S, abs=0.2)
+
+
+def test_a_client_joining_a_clip_mount_does_not_rewind_it_under_the_others(server):
+    """A camera is live: the Range of a PLAY ("npt=0.000-", FFmpeg's and the edged reader's)
+    cannot move it. gst-rtsp-server seeks a seekable shared media to it, so a looped clip was
+    rewound under every client already playing, while its main loop, which answers every
+    client's RTSP, waited for the pipeline to preroll again (the audio test's stalled cameras)."""
+    first = av.open(server.url("camav"), options={"rtsp_transport": "tcp"}, timeout=10)
+    try:
+        video = first.streams.video[0]
+        seen = 0.0
+        for pkt in first.demux(video):
+            if pkt.pts is not None:
+                seen = max(seen, float(pkt.pts * video.time_base))
+            if seen >= 1.5:
+                break
+        second = av.open(server.url("camav"), options={"rtsp_transport": "tcp"}, timeout=10)
+        second.close()
+        after = []
+        for pkt in first.demux(video):
+            if pkt.pts is not None:
+                after.append(float(pkt.pts * video.time_base))
+            if len(after) >= 30:
+                break
+    finally:
+        first.close()
+    assert min(after) > seen - 0.5, f"the stream went back from {seen:.2f} s to {min(after):.2f} s"
 
 
 def test_restart_keeps_the_url_working(clips):

@@ -9,12 +9,16 @@ user to the kernel: SO_PEERCRED, file permissions, everything.
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import os
 import pwd
 import secrets
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.daemon import ROOT
@@ -40,15 +44,30 @@ sys.exit(edged.cli.edgectl.main(sys.argv[5:]))
 """
 
 
+# useradd, groupadd, userdel and groupdel of two test processes at once race: each takes
+# /etc/passwd's lock and the other fails at once ("cannot lock /etc/passwd; try again later"),
+# or deletes a group the other just joined. They take turns on this file's lock instead, so the
+# modules that make accounts run on any xdist worker (tests/conftest.py).
+ACCOUNTS_LOCK = Path(tempfile.gettempdir()) / "edged-tests-os-accounts.lock"
+
+
+@contextmanager
+def accounts_lock() -> Iterator[None]:
+    with open(ACCOUNTS_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 class OsUser:
     def __init__(self, groups: list[str]):
         tag = secrets.token_hex(3)
         self.name = f"edt-{tag}"
-        for g in groups:
-            subprocess.run(["groupadd", "--system", g], check=False, capture_output=True)
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-G",
-                        ",".join(groups), self.name] if groups else ["useradd", "--system", "--no-create-home",
-                        self.name], check=True, capture_output=True)
+        with accounts_lock():
+            for g in groups:
+                subprocess.run(["groupadd", "--system", g], check=False, capture_output=True)
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-G",
+                            ",".join(groups), self.name] if groups else ["useradd", "--system", "--no-create-home",
+                            self.name], check=True, capture_output=True)
         pw = pwd.getpwnam(self.name)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
         self.groups = groups
@@ -66,13 +85,14 @@ class OsUser:
         return json.loads(r.stdout)
 
     def remove(self) -> None:
-        subprocess.run(["userdel", self.name], check=False, capture_output=True)
-        for g in self.groups:
-            try:
-                if not grp.getgrnam(g).gr_mem:
-                    subprocess.run(["groupdel", g], check=False, capture_output=True)
-            except KeyError:
-                pass
+        with accounts_lock():
+            subprocess.run(["userdel", self.name], check=False, capture_output=True)
+            for g in self.groups:
+                try:
+                    if not grp.getgrnam(g).gr_mem:
+                        subprocess.run(["groupdel", g], check=False, capture_output=True)
+                except KeyError:
+                    pass
 
 
 def private_walk(folder: Path) -> list[str]:
