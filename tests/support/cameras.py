@@ -6,10 +6,12 @@ Debian's /usr/bin/python3 has, so it runs as a child process and this module dri
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,7 +49,31 @@ class Clip:
         return "clip:%s@%d" % (self.video, self.fps)
 
 
-def _run_ffmpeg_to(out: Path, args: list[str]) -> None:
+# Every encoded clip is kept here too, named by what made it (ffmpeg's arguments and the files
+# they read), so a test whose clip lives in its own tmp_path copies it instead of encoding it
+# again: the suite's ~60 calls of make_clip and health_clip on per-test folders encode each
+# clip once per machine. A half-written file never lands under its name (see _encode).
+CLIP_CACHE = Path(tempfile.gettempdir()) / "edged-test-clips"
+
+
+def _run_ffmpeg_to(out: Path, args: list[str], inputs: tuple[Path, ...] = ()) -> None:
+    """Write what ffmpeg makes of `args` to `out`, from CLIP_CACHE when it was made before.
+    `inputs`: files the arguments name (a text overlay's), known by their content, not their path."""
+    key = hashlib.sha256()
+    for arg in args:
+        for path in inputs:
+            arg = arg.replace(str(path), "<%s>" % hashlib.sha256(path.read_bytes()).hexdigest())
+        key.update(arg.encode() + b"\0")
+    cached = CLIP_CACHE / ("%s-%s" % (key.hexdigest()[:24], out.name))
+    if not cached.exists():
+        CLIP_CACHE.mkdir(parents=True, exist_ok=True)
+        _encode(cached, args)
+    tmp = out.with_name("%s.tmp-%d" % (out.name, os.getpid()))
+    shutil.copyfile(cached, tmp)  # a copy, not a link: a test may change its clip
+    os.replace(tmp, out)
+
+
+def _encode(out: Path, args: list[str]) -> None:
     """Encode into a temp name and rename, so a half-written file never counts as cached."""
     tmp = out.with_name("%s.tmp-%d" % (out.name, os.getpid()))
     cmd = ["ffmpeg", "-nostdin", "-y", "-v", "error", *args, str(tmp)]

@@ -85,5 +85,5 @@ def health_clip(out_dir: str | os.PathLike, kind: str, *, width: int | None = No
                 "-c:v", "libx264", "-preset", "veryfast", "-g", str(2 * rate),
                 "-keyint_min", str(2 * rate), "-sc_threshold", "0", "-bf", "0",
                 "-b:v", "1500k" if w * h <= 1280 * 720 else "4M", "-f", "h264",
-            ])
+            ], inputs=(clock,))
     return Clip(video=video, audio=None, fps=rate, gop=2 * rate, width=w, height=h, seconds=seconds)

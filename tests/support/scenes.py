@@ -113,7 +113,7 @@ def scene_clip(out_dir: str | os.PathLike, kind: str, *, width: int = 640, heigh
                 "-c:v", "libx264", "-preset", "veryfast", "-g", str(2 * fps),
                 "-keyint_min", str(2 * fps), "-sc_threshold", "0", "-bf", "0",
                 "-b:v", rate, "-maxrate", rate, "-bufsize", rate, "-f", "h264",
-            ])
+            ], inputs=(clock,))
     return Clip(video=video, audio=None, fps=fps, gop=2 * fps, width=width, height=height,
                 seconds=seconds)
 
