@@ -1,0 +1,31 @@
+"""How scripts/test hands the modules to its xdist workers (tests/conftest.py): the longest
+first, so no worker ends the run alone on a two-minute module; every module its own group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import LONGEST, SOLO, group_of, run_order
+
+TESTS = Path(__file__).parent
+
+
+def test_the_longest_modules_go_first_then_those_with_real_parts_then_the_pure(tmp_path):
+    bodies = {"test_a": "def test_x():\n    pass\n",
+              "test_inspections": "from tests.support.daemon import Daemon\n",
+              "test_b": "from tests.support.cameras import RtspServer\n",
+              "test_c": "import json\n",
+              "test_health_daemon": "from tests.support.daemon import Daemon\n"}
+    paths = []
+    for name, body in bodies.items():
+        (tmp_path / f"{name}.py").write_text(body)
+        paths.append(tmp_path / f"{name}.py")
+    assert LONGEST["test_inspections"] > LONGEST["test_health_daemon"]
+    # the longest by their seconds, then the real parts' modules, then the pure, each as collected
+    assert run_order(paths) == ["test_inspections", "test_health_daemon", "test_b", "test_a", "test_c"]
+
+
+def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
+    assert group_of(TESTS / "test_viewer.py") == "test_viewer"  # OS accounts take turns by a lock, not a group
+    missing = [m for m in [*LONGEST, *SOLO] if not (TESTS / f"{m}.py").exists()]
+    assert missing == [], f"tests/conftest.py names modules that are gone: {missing}"
