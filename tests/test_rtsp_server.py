@@ -38,7 +38,8 @@ def clips(clip_dir):
 @pytest.fixture(scope="module")
 def server(clips):
     video, av = clips
-    with RtspServer({"cam": video.spec(), "camav": av.spec(), "live": "live:160x120@10"}) as srv:
+    with RtspServer({"cam": video.spec(), "camav": av.spec(), "live": "live:160x120@10",
+                     "snd": f"clipsnd:{video.video},pcma:440@{video.fps}"}) as srv:
         yield srv
 
 
@@ -104,12 +105,13 @@ def test_recordings_have_real_frame_timing_across_the_loop_point(server, clips, 
     assert audio[-1] - audio[0] == pytest.approx(RECORD_S, abs=0.2)
 
 
-def test_a_client_joining_a_clip_mount_does_not_rewind_it_under_the_others(server):
+def test_a_client_joining_a_sound_mount_does_not_rewind_it_under_the_others(server):
     """A camera is live: the Range of a PLAY ("npt=0.000-", FFmpeg's and the edged reader's)
-    cannot move it. gst-rtsp-server seeks a seekable shared media to it, so a looped clip was
-    rewound under every client already playing, while its main loop, which answers every
-    client's RTSP, waited for the pipeline to preroll again (the audio test's stalled cameras)."""
-    first = av.open(server.url("camav"), options={"rtsp_transport": "tcp"}, timeout=10)
+    cannot move it. gst-rtsp-server seeks a seekable shared media to it, and a clipsnd mount's
+    audiotestsrc made its pipeline seekable: each client that joined rewound it under those
+    playing, while the server's main loop, which answers every client's RTSP, waited for the
+    pipeline to preroll again (the audio test's cameras that stopped answering)."""
+    first = av.open(server.url("snd"), options={"rtsp_transport": "tcp"}, timeout=10)
     try:
         video = first.streams.video[0]
         seen = 0.0
@@ -118,7 +120,7 @@ def test_a_client_joining_a_clip_mount_does_not_rewind_it_under_the_others(serve
                 seen = max(seen, float(pkt.pts * video.time_base))
             if seen >= 1.5:
                 break
-        second = av.open(server.url("camav"), options={"rtsp_transport": "tcp"}, timeout=10)
+        second = av.open(server.url("snd"), options={"rtsp_transport": "tcp"}, timeout=10)
         second.close()
         after = []
         for pkt in first.demux(video):

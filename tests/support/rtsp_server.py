@@ -174,12 +174,13 @@ def _pts_from_dts(_pad, info):
 
 def _not_seekable(_pad, info):
     """A camera is live: PLAY's Range (FFmpeg and the edged reader send "npt=0.000-") cannot move
-    it. A looped clip makes a seekable pipeline, and gst-rtsp-server seeks a shared media to each
-    PLAY's Range even while other clients play it: every client that joined rewound the stream
-    under the others, and the server's main loop, which answers every client's RTSP, blocked
-    until the flushed pipeline prerolled again (up to 20 s, then the media is in error); under
-    load a join so stalled every mount. Answering the pipeline's SEEKING query "no" makes
-    gst-rtsp-server skip the seek (rtsp-media.c check_seekable), and PLAY joins the stream where
+    it. A clipsnd mount's audiotestsrc (not live) answers the pipeline's SEEKING query "yes", and
+    gst-rtsp-server seeks a seekable shared media to each PLAY's Range even while other clients
+    play it (a clip: or clipav: mount, whose multifilesrc answers "no", never was): every
+    client that joined rewound the mount under the others, and the server's main loop, which
+    answers every client's RTSP, waited for the flushed pipeline to preroll again (up to 20 s,
+    then the media is in error). The audio test's cameras stopped answering so. Answered "no" here,
+    gst-rtsp-server skips the seek (rtsp-media.c check_seekable) and PLAY joins the stream where
     it is, as a camera's does."""
     query = info.get_query()
     if query is not None and query.type == Gst.QueryType.SEEKING:
