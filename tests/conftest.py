@@ -46,8 +46,10 @@ MARKERS = {
 }
 SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer"}
-# The longest modules, in seconds on CI (scripts/test prints the slowest tests at the end; refresh
-# this from there when one grows past the others): their groups start first.
+# The longest modules, in seconds (a module's slowest tests as CI's scripts/test listed them; the
+# last three, which shared one process until their OS accounts took turns by a lock, measured
+# alone at about half a loaded 2-core box's figure). Refresh from the slowest tests scripts/test
+# prints when a module grows past these: their groups start first.
 LONGEST = {
     "test_inspections": 115, "test_health_daemon": 108, "test_audio": 100, "test_accounts": 80,
     "test_retention_alarms": 80, "test_retention": 75, "test_clock_step_daemon": 65, "test_central": 55,
