@@ -2,8 +2,12 @@
 PostgreSQL 15 (fsync on), a day-long office outage extrapolated to 4,000 nodes, and a kill -9 of
 one of three instances, in one run:
 
-    .venv/bin/python -m bench.central_fleet [--nodes 50] [--sim-seconds 3600] [--instances 1,3]
+    .venv/bin/python -m bench.central_fleet [--nodes 50] [--sim-seconds 1800] [--instances 1,3,3,1]
         [--fleet 4000] [--kill-test]          (from the repository root)
+
+The instance counts run in the order given, each on a fresh database; a count given twice is
+averaged (1,3,3,1: the load other work puts on a shared box drifts, and CPU seconds a message
+drift with it, so each count sees the same drift).
 
 The sample: `--nodes` simulated 16-camera nodes' `--sim-seconds` of what a box sends the office
 while the office is away (its outbox's durable messages, drained flat out when it is back): the
