@@ -3,7 +3,7 @@ PostgreSQL 15 (fsync on), a day-long office outage extrapolated to 4,000 nodes, 
 one of three instances, in one run:
 
     .venv/bin/python -m bench.central_fleet [--nodes 50] [--sim-seconds 1800] [--instances 1,3,3,1]
-        [--fleet 4000] [--kill-test]          (from the repository root)
+        [--fleet 4000] [--kill-test] [--profile]          (from the repository root)
 
 The instance counts run in the order given, each on a fresh database; a count given twice is
 averaged (1,3,3,1: the load other work puts on a shared box drifts, and CPU seconds a message
@@ -179,13 +179,13 @@ def wait(cond, timeout: float, what: str, every: float = 0.2):
 class Phase:
     """n instances on a fresh broker; their processes and start-up CPU."""
 
-    def __init__(self, folder: Path, n: int, url: str, interval: str, tag: str):
+    def __init__(self, folder: Path, n: int, url: str, interval: str, tag: str, profile: Path | None = None):
         self.folder, self.url = folder, url
         self.broker = Broker(folder / f"broker-{tag}", extra=["max_queued_messages 0", "max_inflight_messages 0"]).start()
         self.cfgs = [config(folder, self.broker.port, f"central{k}", url, interval) for k in range(n)]
         for c in self.cfgs:
             c.with_suffix(".log").unlink(missing_ok=True)
-        self.procs = [ci.start_central(c) for c in self.cfgs]
+        self.procs = [ci.start_central(c, profile if k == 0 else None) for k, c in enumerate(self.cfgs)]
         for c in self.cfgs:
             ci.wait_connected(c, timeout=60)
         self.pids = [p.pid for p in self.procs]
@@ -248,7 +248,8 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
         out["pre_verified"], out["stored"] = c.execute(
             "SELECT count(*) FILTER (WHERE verified = 1), count(*) FROM messages").fetchone()
     # verification of the stored backlog, nothing arriving
-    ph = Phase(folder, n, url, "1s", "verify")
+    prof = folder / "verify.prof" if args.profile else None
+    ph = Phase(folder, n, url, "1s", "verify", prof)
     try:
         with Sampler(url) as s:
             s.counting = True
@@ -296,6 +297,8 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
             out["kill"] = kill_one(ph, url, ids, out["nodes"])
     finally:
         ph.stop()
+    if prof is not None and Path(f"{prof}.verify").exists():
+        out["profile"] = ci.profile_top(Path(f"{prof}.verify"), 22)
     return out
 
 
@@ -381,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--instances", default="1,3,3,1", help="instance counts in the order run (1,3,3,1: the box's drift cancels)")
     p.add_argument("--fleet", type=int, default=4000, help="nodes the day's figures are extrapolated to")
     p.add_argument("--kill-test", action="store_true", help="also run the test of an instance killed for good")
+    p.add_argument("--profile", action="store_true", help="cProfile the first instance's verify thread")
     p.add_argument("--timeout", type=float, default=900)
     args = p.parse_args(argv)
     counts = [int(x) for x in args.instances.split(",")]
@@ -424,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{r['leases_first'][k]} / {r['leases'][k]}"] for k, (a, b) in enumerate(r["verify_cpu"])]))
             log(f"findings: {r['findings'] or 'none'}; messages stored {r['stored']:,} of {msgs:,}, "
                 f"verified before the verification phase {r['pre_verified']}")
+            if "profile" in r:
+                log("the first instance's verify thread (cProfile, by own time):\n```\n" + r["profile"] + "```")
             if "kill" in r:
                 k = r["kill"]
                 log(f"kill -9 of one of {n} (never restarted): the others held the rendezvous split of all "
