@@ -10,7 +10,7 @@ over every node of the site, never the sum: the stretches nobody holds are the c
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from storage.footage.spans import by_kind, holes, union
 
@@ -50,3 +50,23 @@ def summary(found: list[tuple[str, int, int, str]], from_us: int, to_us: int, ho
             "by_kind": by_kind((a, b, k) for _n, a, b, k in clipped), "by_node": per_node,
             "held_twice_us": sum(per_node.values()) - covered,
             "holes": [list(h) for h in holes(from_us, to_us, merged, hole_us)]}
+
+
+# pruning (store maintenance) ----------------------------------------------------------------------
+DAY_US = 86_400_000_000
+MAX_DAYS = 365.0     # docs/requirements.md R1.5: footage is destroyed within a year unless held
+MONTH_DAYS = 31      # the auditor's month (central/month.py) looks back over the last full month
+PRUNE_EVERY_US = DAY_US
+
+
+def prune_before(now_us: int, max_days: Iterable[float | None]) -> int:
+    """The time before which the office forgets the coverage of every node: the longest maximum
+    retention any node announces (site or camera; R1.5's year when none says), and a month more
+    for the month report. What no node may still hold is no one's coverage any more."""
+    longest = max([d for d in max_days if d is not None], default=MAX_DAYS)
+    return now_us - int((max(longest, MAX_DAYS) + MONTH_DAYS) * DAY_US)
+
+
+def prune(db: Any, before_us: int) -> int:
+    """Forget the coverage that ended before `before_us`; how many rows."""
+    return int(db.execute("DELETE FROM coverage WHERE to_us < ?", [before_us]).rowcount or 0)
