@@ -209,24 +209,20 @@ def test_the_verifier_prunes_the_coverage_once_a_day(tmp_path):
     from central.coverage import DAY_US
     from central.store import Store
     from central.verifier import Verifier
+    from tests.support.catalog import central_coverage_starts, central_put_birth, central_put_coverage
     from zoneinfo import ZoneInfo
 
     store = Store(tmp_path / "c.db")
     now = 2000 * DAY_US
     birth = {"retention": {"max_days": 30, "cameras": {"door": {"min_days": 30, "max_days": 500}}}}
-    with store.writing() as conn:
-        conn.execute("INSERT INTO births (node, ts_us, received_us, payload) VALUES (?, ?, ?, ?)",
-                     ["s/n1", now - DAY_US, now - DAY_US, json.dumps(birth)])
-        for a_days in (1000, 1500, 1900):  # ended before the 500 days and a month (1469), inside, recent
-            conn.execute("INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES (?, ?, ?, ?, ?)",
-                         ["s/n1", "door", a_days * DAY_US, (a_days + 1) * DAY_US, "live"])
+    central_put_birth(store, "s/n1", now - DAY_US, json.dumps(birth))
+    for a_days in (1000, 1500, 1900):  # ended before the 500 days and a month (1469), inside, recent
+        central_put_coverage(store, "s/n1", "door", a_days * DAY_US, (a_days + 1) * DAY_US)
     v = Verifier(store, ZoneInfo("UTC"), gap_grace_us=0)
     v.run_once(now)
-    left = [r["from_us"] // DAY_US for r in store.db.query("SELECT from_us FROM coverage ORDER BY from_us")]
-    assert left == [1500, 1900]
-    with store.writing() as conn:
-        conn.execute("INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES ('s/n1', 'door', 0, 1, 'live')")
+    assert [a // DAY_US for a in central_coverage_starts(store)] == [1500, 1900]
+    central_put_coverage(store, "s/n1", "door", 0, 1)
     v.run_once(now + DAY_US // 2)  # not a day since: left for the next day's pass
-    assert store.db.execute("SELECT count(*) FROM coverage").fetchone()[0] == 3
+    assert len(central_coverage_starts(store)) == 3
     v.run_once(now + DAY_US)
-    assert store.db.execute("SELECT count(*) FROM coverage").fetchone()[0] == 2
+    assert len(central_coverage_starts(store)) == 2
