@@ -26,6 +26,10 @@ from tests.support.enrol import Office
 from tests.support.cameras import free_port
 from tests.support.profile_g import ProfileGServer, profile_g_camera
 from storage.time.clock import SYSTEM
+from storage.keys import nodecert, office_crl
+from central.ca import publish_crl
+from cryptography.hazmat.primitives import serialization
+from types import SimpleNamespace
 
 HOLD_S = 8  # [standby] hold, short for the test (the rule's own tests hold 30 s)
 
@@ -74,6 +78,13 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
             wait_for(lambda: json.loads(node_value(spare, "standby") or "{}").get("for") == ["primary"], 30,
                      "the standby watching")
             assert not spare.segments("door"), "the standby recorded the camera of a box that is there"
+            # the office revokes a box (serial 999) and publishes its list as the office does: the
+            # standby keeps it, to check every box against before serving it (design/0115)
+            crl = nodecert.make_crl(office.key, office.ca, [(999, began)], SYSTEM.now_us())
+            publish_crl(SimpleNamespace(host="127.0.0.1", port=broker.port, client_id="office", username=None,
+                                        password=None, tls_ca_file=None), crl.public_bytes(serialization.Encoding.PEM))
+            kept = wait_for(lambda: office_crl.read(spare.data_dir), 10, "the standby keeping the office's CRL")
+            assert kept.get_revoked_certificate_by_serial_number(999) is not None
             primary.kill_all()
             killed = time.monotonic()
             wait_for(lambda: spare.segments("door"), 10, "the standby's first segment of the killed box's camera",
