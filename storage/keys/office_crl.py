@@ -15,8 +15,7 @@ from cryptography import x509
 from storage.disk.fsutil import replace_durably
 from storage.keys import nodecert
 
-CRL_FILE = "office-crl.pem"   # in the data folder, beside the pinned CA (public)
-PUBLIC_FILE = 0o644
+CRL_FILE = "office-crl.pem"   # in the data folder, beside the pinned CA (0600, as every file there)
 
 
 def newer(held_us: int | None, heard_us: int) -> bool:
@@ -47,5 +46,5 @@ def take(data_dir: Path, payload: bytes, held: x509.CertificateRevocationList | 
     crl = nodecert.load_crl(payload, ca)
     if not newer(None if held is None else issued_us(held), issued_us(crl)):
         return None
-    replace_durably(Path(data_dir) / CRL_FILE, payload, PUBLIC_FILE)
+    replace_durably(Path(data_dir) / CRL_FILE, payload)
     return crl
