@@ -10,7 +10,7 @@ over every node of the site, never the sum: the stretches nobody holds are the c
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from storage.footage.spans import by_kind, holes, union
 
@@ -50,3 +50,48 @@ def summary(found: list[tuple[str, int, int, str]], from_us: int, to_us: int, ho
             "by_kind": by_kind((a, b, k) for _n, a, b, k in clipped), "by_node": per_node,
             "held_twice_us": sum(per_node.values()) - covered,
             "holes": [list(h) for h in holes(from_us, to_us, merged, hole_us)]}
+
+
+# pruning (store maintenance) ----------------------------------------------------------------------
+DAY_US = 86_400_000_000
+MAX_DAYS = 365.0     # docs/requirements.md R1.5: footage is destroyed within a year unless held
+MONTH_DAYS = 31      # the auditor's month (central/month.py) looks back over the last full month
+PRUNE_EVERY_US = DAY_US
+
+
+def prune_before(now_us: int, max_days: Iterable[float | None]) -> int:
+    """The time before which the office forgets the coverage of every node: the longest maximum
+    retention any node announces (site or camera; R1.5's year when none says), and a month more
+    for the month report. What no node may still hold is no one's coverage any more."""
+    longest = max([d for d in max_days if d is not None], default=MAX_DAYS)
+    return now_us - int((max(longest, MAX_DAYS) + MONTH_DAYS) * DAY_US)
+
+
+def prune(db: Any, before_us: int) -> int:
+    """Forget the coverage that ended before `before_us`; how many rows."""
+    return int(db.execute("DELETE FROM coverage WHERE to_us < ?", [before_us]).rowcount or 0)
+
+
+# the auditor's month (central/month.py) ----------------------------------------------------------
+def month_rows(db: Any, site: str, days: list[Any], now_us: int) -> list[dict[str, Any]]:
+    """Per camera and local day (compliance.Day) of the site that any node covered: the time
+    covered once and by kind (backfilled from the camera's recording and fetched from the standby
+    shown apart from what was recorded live), and what nobody holds (up to now)."""
+    if not days:
+        return []
+    cams = sorted({r[0] for r in db.execute(
+        "SELECT DISTINCT camera FROM coverage WHERE node LIKE ? AND from_us < ? AND to_us > ?",
+        [site.replace("%", "") + "/%", days[-1].end_us, days[0].start_us]).fetchall()})
+    out = []
+    for cam in cams:
+        found = rows(db, site, cam, days[0].start_us, days[-1].end_us)
+        for day in days:
+            if day.start_us >= now_us:
+                break
+            s = summary(found, day.start_us, min(day.end_us, now_us), hole_us=0)
+            if not s["covered_us"]:
+                continue
+            out.append({"day": day.name, "camera": cam, "covered": s["covered_us"] // 1_000_000,
+                        **{k: s["by_kind"].get(k, 0) // 1_000_000 for k in KINDS},
+                        "not_covered": sum(b - a for a, b in s["holes"]) // 1_000_000})
+    return out

@@ -14,7 +14,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central import compliance, finding_words, report
+from central import compliance, coverage, finding_words, report
 from central.i18n import N_, Speaker
 from central.store import Store
 
@@ -30,13 +30,17 @@ SECTIONS: dict[str, list[str]] = {
                  "why"],
     "alarms": ["raised_us", "cleared_us", "node", "id", "kind", "severity", "camera", "suspect"],
     "findings": ["about_us", "node", "severity", "title", "explanation", "kind", "message"],
+    "coverage": ["day", "camera", "covered", *coverage.KINDS, "not_covered"],
 }
 HEADINGS = {"retention": N_("Retention achieved per camera-day"), "destructions": N_("Destructions"),
-            "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings")}
+            "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings"),
+            "coverage": N_("Time covered per camera-day, by kind (seconds)")}
 LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "segment_id": N_("segment"),
           "sha256": N_("segment SHA-256"), "bytes": N_("bytes"), "start_us": N_("footage from"),
           "end_us": N_("footage to"), "suspect": N_("suspect"), "title": N_("finding"),
-          "explanation": N_("what it means")}
+          "explanation": N_("what it means"), "covered": N_("covered once"), "live": N_("recorded live"),
+          "backfilled": N_("backfilled from the camera's recording"), "standby": N_("fetched back from the standby"),
+          "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box")}
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
@@ -81,7 +85,8 @@ def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, pa
             continue
         if isinstance(d, dict):
             gone.append({"node": m["node"], **{c: d.get(c) for c in SECTIONS["destructions"] if c != "node"}})
-    return {**r, "destructions": gone, "destructions_total": total, "page": page, "per_page": per_page}
+    return {**r, "destructions": gone, "destructions_total": total, "page": page, "per_page": per_page,
+            "coverage": coverage.month_rows(store.db, site, days, now_us)}
 
 
 def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -91,7 +96,7 @@ def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         title, explanation = finding_words.words(f["kind"])
         findings.append({**f, "title": title, "explanation": explanation})
     return {"retention": m["camera_days"], "destructions": m["destructions"], "accesses": m["accesses"],
-            "alarms": m["alarms"], "findings": findings}
+            "alarms": m["alarms"], "findings": findings, "coverage": m["coverage"]}
 
 
 def cells(sp: Speaker, name: str, row: dict[str, Any]) -> list[str | int | float]:
@@ -150,6 +155,8 @@ def bad(name: str, row: dict[str, Any]) -> bool:
         return row["retention"] not in ("achieved", "no data")
     if name == "alarms":
         return row.get("suspect") is not None
+    if name == "coverage":
+        return bool(row["not_covered"])  # a stretch of the day no box holds
     return name != "destructions" and not report._row_ok(name, row)
 
 

@@ -43,6 +43,7 @@ class Verifier:
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
+        self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -78,7 +79,26 @@ class Verifier:
                                                      f"a verification pass failed: {exc!r}"[:400],
                                                      f"verify_failed:{type(exc).__name__}:{now // 86_400_000_000}"))
                     conn.execute("RELEASE node")
+        if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
+            self.prune_coverage(now)
         return done
+
+    def prune_coverage(self, now: int) -> int:
+        """Store maintenance, once a day: forget the coverage no node may still hold the footage of
+        (central/coverage.py prune_before, by the longest maximum retention any birth announced)."""
+        self.pruned_us = now
+        longest: list[float | None] = []
+        for row in self.store.db.query("SELECT payload FROM births"):
+            try:
+                rules = verify.retention_rules(json.loads(row["payload"]))
+            except (ValueError, TypeError, AttributeError):
+                continue
+            longest += [rules["max_days"], *(mx for _mn, mx in rules["cameras"].values())]
+        with self.store.writing(durable=False):
+            gone = coverage.prune(self.store.db, coverage.prune_before(now, longest))
+        if gone:
+            log.info("coverage: %d spans older than any node's retention forgotten", gone)
+        return gone
 
     def node_pass(self, node: str, now: int) -> int:
         with self.store.writing(durable=False):

@@ -49,7 +49,7 @@ from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.backfill import Backfill
-from edged.daemon.peers import FromStandby, StandbyServer
+from edged.daemon.peers import FromStandby, OfficeCrl, StandbyServer
 from edged.daemon.camera_clocks import CameraClocks
 from storage.time.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
@@ -245,8 +245,10 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             reporting.reporter.watch, reporting.reporter.on_watched = standby.watch, standby.heard
             reload_hooks.append(standby.reload)  # last: after a SIGHUP, its boxes' cameras again
             extra["standby"] = standby.run
-            if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
-                extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock).run
+            if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115), none revoked
+                crl = OfficeCrl(data_dir)
+                reporting.reporter.watch, reporting.reporter.on_watched = (*standby.watch, crl.TOPIC), crl.beside(standby.heard)
+                extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl).run
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)

@@ -135,3 +135,27 @@ def test_status_says_what_is_being_backfilled_and_why_not_in_the_readers_languag
     with speaking("zh-TW"):
         assert "攝影機拒絕回放其錄影：ter:NotAuthorized" in backfill_text(given_up)
         assert "正自攝影機本身的錄影回補" in backfill_text(pending)
+
+
+@pytest.mark.parametrize("standby_state, now, expected", [
+    (None, 100, False),             # a box with a standby asks it first: the camera waits
+    ("done", 100, True),            # the standby was asked: the camera for what is still missing
+    ("none", 100, True),
+    (None, 20 + 121, True),         # a standby that never answers holds nothing up for ever
+])
+def test_next_gap_asks_the_standby_first(standby_state, now, expected):
+    gaps = [{**_gap("c1", 10, 20), "standby": standby_state}]
+    assert (bf.next_gap(gaps, {"c1"}, now * S, standby=True) is not None) is expected
+    assert bf.next_gap(gaps, {"c1"}, now * S) is gaps[0]  # no standby: at once
+
+
+@pytest.mark.parametrize("held, expected", [
+    ([], [(10, 20)]),                                   # nothing held: the whole gap
+    ([(12, 25)], [(10, 12)]),                           # the standby's from 12 on: the takeover only
+    ([(8, 10.2), (12, 18)], [(10.2, 12), (18, 20)]),    # never over footage held
+    ([(10, 10.3), (10.6, 20)], []),                     # a stretch under MIN_US is not worth a replay
+    ([(5, 30)], []),
+])
+def test_missing_is_the_gap_less_what_is_held(held, expected):
+    got = bf.missing(10 * S, 20 * S, [(int(a * S), int(b * S)) for a, b in held])
+    assert got == [(int(a * S), int(b * S)) for a, b in expected]

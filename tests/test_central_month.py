@@ -139,6 +139,11 @@ def _feed(path: Path, t0: int, destructions: int = 1) -> None:
                                                          "segment_id": 41 + i})) for i in range(destructions)]
     msgs.append((f"{base}/alarm", durable(t0 + 40, {"action": "raise", "id": "forged", "kind": "disk_full",
                                                     "severity": "bogus", "camera": "cam", "at_us": t0 + 40})))
+    # the camera's time: 60 s live, 3 s backfilled from its recording, 30 s fetched from the standby, 2 s held by none
+    a = t0 - 100_000_000
+    msgs.append((f"{base}/footage", durable(t0 + 50, {"first_id": 1, "last_id": 9, "spans": {"cam": [
+        [a, a + 60_000_000, "live"], [a + 60_000_000, a + 63_000_000, "backfilled"],
+        [a + 63_000_000, a + 93_000_000, "standby"], [a + 95_000_000, a + 99_000_000, "live"]]}})))
     store = Store(path)
     store.ingest(msgs, now_us())
     Verifier(store, TAIPEI, gap_grace_us=0).run_once()
@@ -171,3 +176,10 @@ def test_the_months_figures_from_the_store(tmp_path):
     assert month.cells(zh, "destructions", everything["destructions"][0])[3] == "已逾最長保存期限"
     assert [x for x in s["retention"] if x["day"] == datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI)
             .date().isoformat()][0]["destroyed_early"] == 3
+    # the time covered by kind: what was backfilled and fetched back shown apart from what was live
+    days = [c for c in s["coverage"] if c["camera"] == "cam"]  # one day, or two across a midnight
+    day = {k: sum(c[k] for c in days) for k in ("covered", "live", "backfilled", "standby", "stood_in", "not_covered")}
+    assert (day["covered"], day["live"], day["backfilled"], day["standby"], day["stood_in"]) in \
+        [(97, 64, 3, 30, 0), (96, 63, 3, 30, 0), (96, 64, 3, 29, 0), (96, 64, 2, 30, 0)]  # whole seconds a day
+    assert day["not_covered"] > 0 and month.bad("coverage", days[0])  # the rest of the day: no box holds it
+    assert month.headers(zh, "coverage")[5] == "自備援主機回補"

@@ -160,3 +160,69 @@ def test_edgectl_status_says_what_is_fetched_from_the_standby():
     assert "being fetched from the standby spare (3 of 30 segments)" in lines[0]
     assert "filled from the standby (30 segments)" in lines[1] and "the standby had nothing of it" in lines[2]
     assert from_standby_text({}) == []
+
+
+def test_a_footage_message_over_the_span_cap_is_continued_not_cut(tmp_path, monkeypatch):
+    """More spans than a message takes (a box back after many gaps): the longest run of segments
+    whose spans fit goes now, the rest with the next message (the same range again); nothing is
+    dropped and no span is cut."""
+    from storage import cameras as camera_table
+    from storage import node
+    from storage.catalog import Catalog, open_db
+    from storage.retention import report
+    from tests.support.catalog import add_segments
+
+    monkeypatch.setattr(report, "MAX_SPANS", 2)
+    db = open_db(tmp_path / "catalog.db")
+    camera_table.sync(Catalog(db).db, [{"id": "door", "name": "door", "url": "synthetic:", "enabled": 1}], 0)
+    assert report.footage_since(db) == []
+    # five segments: 10-11 and 11-12 touch (one span), then 13-14, 15-16, 17-18 (one each)
+    add_segments(db, [{"camera": "door", "start_us": a * S, "end_us": (a + 1) * S, "path": f"video/door/{a}.mp4",
+                       "bytes": 1, "state": "complete", "created_us": a * S} for a in (10, 11, 13, 15, 17)])
+    sent = []
+    for _ in range(4):
+        got = report.footage_since(db)
+        if not got:
+            break
+        sent.append(got[-1].get("spans"))
+        node.set_values(db, {report.FOOTAGE_KEY: got[-1]["last_id"], report.FIRST_KEY: got[-1]["first_id"],
+                             report.SPANS_KEY: got[-1].pop(report.SPANS_KEY)})
+    assert sent == [{"door": [[10 * S, 12 * S, "live"], [13 * S, 14 * S, "live"]]},
+                    {"door": [[15 * S, 16 * S, "live"], [17 * S, 18 * S, "live"]]}]
+    assert all(len(v) <= 2 for m in sent for v in m.values())
+
+
+@pytest.mark.parametrize("max_days, now_days, cut_days", [
+    ([], 1000, 1000 - 365 - 31),               # no node says: R1.5's year, and the month report's month
+    ([30.0, None], 1000, 1000 - 365 - 31),     # a shorter maximum never forgets sooner than the year
+    ([30.0, 730.0], 1000, 1000 - 730 - 31),    # a camera kept two years: its coverage too
+])
+def test_the_office_forgets_coverage_no_node_may_still_hold(max_days, now_days, cut_days):
+    from central.coverage import DAY_US, prune_before
+
+    assert prune_before(now_days * DAY_US, max_days) == cut_days * DAY_US
+
+
+def test_the_verifier_prunes_the_coverage_once_a_day(tmp_path):
+    import json
+
+    from central.coverage import DAY_US
+    from central.store import Store
+    from central.verifier import Verifier
+    from tests.support.catalog import central_coverage_starts, central_put_birth, central_put_coverage
+    from zoneinfo import ZoneInfo
+
+    store = Store(tmp_path / "c.db")
+    now = 2000 * DAY_US
+    birth = {"retention": {"max_days": 30, "cameras": {"door": {"min_days": 30, "max_days": 500}}}}
+    central_put_birth(store, "s/n1", now - DAY_US, json.dumps(birth))
+    for a_days in (1000, 1500, 1900):  # ended before the 500 days and a month (1469), inside, recent
+        central_put_coverage(store, "s/n1", "door", a_days * DAY_US, (a_days + 1) * DAY_US)
+    v = Verifier(store, ZoneInfo("UTC"), gap_grace_us=0)
+    v.run_once(now)
+    assert [a // DAY_US for a in central_coverage_starts(store)] == [1500, 1900]
+    central_put_coverage(store, "s/n1", "door", 0, 1)
+    v.run_once(now + DAY_US // 2)  # not a day since: left for the next day's pass
+    assert len(central_coverage_starts(store)) == 3
+    v.run_once(now + DAY_US)
+    assert len(central_coverage_starts(store)) == 2

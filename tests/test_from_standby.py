@@ -18,6 +18,8 @@ from storage.footage import gaps
 from storage.catalog import CatalogWriter
 from storage.disk.hashing import sha256_file
 from storage.footage.spans import holes
+from storage.keys import nodecert, office_crl
+from cryptography.hazmat.primitives import serialization
 from storage.time.clock import SYSTEM
 from tests.support.cameras import free_port, make_clip
 from tests.support.catalog import audit_rows, rows
@@ -36,17 +38,20 @@ def config(data, node: str, cams: list[dict], **sections) -> object:
 
 def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
     clip = clip_mp4(make_clip(tmp_path, fps=10, gop=10, seconds=4))
-    box, spare, stranger, outsider = (tmp_path / n for n in ("box", "spare", "stranger", "outsider"))
+    box, spare, stranger, outsider, revoked = (tmp_path / n for n in ("box", "spare", "stranger", "outsider", "revoked"))
     t0 = (SYSTEM.now_us() // S - 600) * S
     # the box recorded [t0, t0+4 s) and [t0+12 s, t0+16 s); the standby stood in from t0+6 s to t0+14 s
     write_segments(box, "door", clip, [(t0, 4), (t0 + 12 * S, 4)], segment_s=2)
     served = write_segments(spare, "door", clip, [(t0 + 6 * S, 8)], segment_s=2)
     write_segments(spare, "yard", clip, [(t0 + 6 * S, 2)], segment_s=2)  # another box's camera
-    for data in (stranger, outsider):
-        write_segments(data, "door", clip, [(t0, 1)], segment_s=1)
+    for data, cam in ((stranger, "door"), (outsider, "door"), (revoked, "yard")):
+        write_segments(data, cam, clip, [(t0, 1)], segment_s=1)
     office = Office()
-    for data, node in ((box, "node1"), (spare, "spare"), (stranger, "node7")):
+    for data, node in ((box, "node1"), (spare, "spare"), (stranger, "node7"), (revoked, "node2")):
         office.enrol(data, SITE, node)
+    # node2, a box the standby stands in for, was revoked by the office: the standby kept the list it heard
+    crl = nodecert.make_crl(office.key, office.ca, [(office.serial, t0)], SYSTEM.now_us())
+    assert office_crl.take(spare, crl.public_bytes(serialization.Encoding.PEM), None) is not None
     Office("Another office").enrol(outsider, SITE, "node1")  # names node1, from a CA the standby does not trust
     (last,) = [s for s in served if s["start_us"] == t0 + 10 * S]
     with open(spare / last["path"], "r+b") as f:  # the standby's copy of its last segment damaged on its disk
@@ -60,9 +65,11 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
     box_cfg = config(box, "node1", [door], backfill={"standby": f"127.0.0.1:{port}", "cap_mbit": 400})
     stranger_cfg = config(stranger, "node7", [door], backfill={"standby": f"127.0.0.1:{port}"})
     outsider_cfg = config(outsider, "node1", [door], backfill={"standby": f"127.0.0.1:{port}"})
+    revoked_cfg = config(revoked, "node2", [{"id": "yard", "url": "rtsp://127.0.0.1:9/y"}],
+                         backfill={"standby": f"127.0.0.1:{port}"})
 
     async def scenario():
-        writers = {d: CatalogWriter(d / "catalog.db") for d in (box, spare, stranger, outsider)}
+        writers = {d: CatalogWriter(d / "catalog.db") for d in (box, spare, stranger, outsider, revoked)}
         for w in writers.values():
             await w.start()
         stop = asyncio.Event()
@@ -79,10 +86,12 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
             await writers[box].run(lambda c: gaps.add(c.db, "door", t0 + 4 * S, t0 + 12 * S, "edged was not running"))
             for d in (stranger, outsider):
                 await writers[d].run(lambda c: gaps.add(c.db, "door", t0 + 1 * S, t0 + 12 * S, "edged was not running"))
+            await writers[revoked].run(lambda c: gaps.add(c.db, "yard", t0 + 1 * S, t0 + 12 * S, "edged was not running"))
             fetched = await FromStandby(lambda: box_cfg, writers[box], box, settle_us=0).once(stop)
             again = await FromStandby(lambda: box_cfg, writers[box], box, settle_us=0).once(stop)
             refused = await FromStandby(lambda: stranger_cfg, writers[stranger], stranger, settle_us=0).once(stop)
             refused += await FromStandby(lambda: outsider_cfg, writers[outsider], outsider, settle_us=0).once(stop)
+            refused += await FromStandby(lambda: revoked_cfg, writers[revoked], revoked, settle_us=0).once(stop)
             return fetched, again, refused
         finally:
             stop.set()
@@ -91,7 +100,8 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
                 await w.close()
 
     fetched, again, refused = asyncio.run(scenario())
-    box_db, stranger_db, outsider_db = (sqlite3.connect(d / "catalog.db") for d in (box, stranger, outsider))
+    box_db, stranger_db, outsider_db, revoked_db = (sqlite3.connect(d / "catalog.db")
+                                                    for d in (box, stranger, outsider, revoked))
     got = [s for s in rows(box_db, "segments", order="start_us") if s["source"] == "standby"]
     overlapping = [s for s in served if s["start_us"] < t0 + 12 * S and s["end_us"] > t0 + 4 * S]
     damaged = overlapping.pop()  # its hash no longer matches the standby's catalog: not stored
@@ -112,9 +122,10 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
     assert sorted(json.loads(r["detail"])["sha256"] for r in records) == sorted(s["sha256"] for s in got)
     assert len(records) == len(got)
     # an enrolled box of the site the standby does not stand in for: refused, nothing stored
-    # and a box naming node1 with another office's certificate: the handshake fails
+    # and a box naming node1 with another office's certificate: the handshake fails; and node2,
+    # whose certificate the office revoked: refused (the yard camera the standby records for it)
     assert refused == 0
-    for db in (stranger_db, outsider_db):
+    for db in (stranger_db, outsider_db, revoked_db):
         assert not [s for s in rows(db, "segments") if s["source"] == "standby"]
         assert rows(db, "gaps")[0]["standby"] is None  # asked again later (a config may change)
 
@@ -128,3 +139,26 @@ def test_the_arrival_check_and_who_may_ask():
     assert "bytes" in rules.arrived_ok(offered, "a" * 64, 9)
     assert rules.may_ask("s", "node1", "s", ["node1"]) and not rules.may_ask("s", "node2", "s", ["node1"])
     assert not rules.may_ask("other", "node1", "s", ["node1"])
+
+
+def test_the_offices_revocation_list_a_standby_keeps(tmp_path):
+    """Only the office's list is kept, never an older one than held (a replay must not take a
+    revocation back); a box on it is refused by the same check as any certificate."""
+    office, other = Office(), Office("Another office")
+    office.enrol(tmp_path, SITE, "node1")
+    now = SYSTEM.now_us()
+
+    def pem(o: Office, serials: list[int], at_us: int) -> bytes:
+        return nodecert.make_crl(o.key, o.ca, [(s, at_us) for s in serials], at_us).public_bytes(serialization.Encoding.PEM)
+
+    assert office_crl.read(tmp_path) is None
+    with pytest.raises(nodecert.CertError):
+        office_crl.take(tmp_path, pem(other, [office.serial], now), None)
+    held = office_crl.take(tmp_path, pem(office, [office.serial], now), None)
+    assert held is not None and office_crl.read(tmp_path) is not None
+    assert office_crl.take(tmp_path, pem(office, [], now - 60 * S), held) is None  # an older list: not taken
+    assert office_crl.read(tmp_path).get_revoked_certificate_by_serial_number(office.serial) is not None
+    assert office_crl.newer(None, 1) and office_crl.newer(5, 5) and not office_crl.newer(5, 4)
+    _key, chain = nodecert.node_chain(tmp_path)
+    with pytest.raises(nodecert.CertError, match="revoked"):
+        nodecert.check_chain(chain, office.ca, office_crl.read(tmp_path), now)

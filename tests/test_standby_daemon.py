@@ -2,7 +2,9 @@
 the standby records its camera within 10 s (the takeover is measured and printed); the primary
 restarted, the standby stops once the primary has recorded again for `hold`, and the primary
 fetches its gap back from the standby over mutual TLS with the certificates an office issued
-both (design/0115): its catalog is then whole but for the takeover itself."""
+both (design/0115), then what is still missing (the takeover itself) from the camera's own
+recording (a Profile G camera: design/0106): its catalog has no gap over 1 s over the whole run,
+and the office sees one gap-free record of the camera."""
 
 from __future__ import annotations
 
@@ -22,6 +24,12 @@ from tests.support.catalog import audit_rows, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.enrol import Office
 from tests.support.cameras import free_port
+from tests.support.profile_g import ProfileGServer, profile_g_camera
+from storage.time.clock import SYSTEM
+from storage.keys import nodecert, office_crl
+from central.ca import publish_crl
+from cryptography.hazmat.primitives import serialization
+from types import SimpleNamespace
 
 HOLD_S = 8  # [standby] hold, short for the test (the rule's own tests hold 30 s)
 
@@ -47,13 +55,17 @@ def decodes(path) -> str:
 def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGED_PEER_POLL_S", "1")
     monkeypatch.setenv("EDGED_FOOTAGE_EVERY_S", "1")  # the office hears of footage at once, not in 10 min
+    monkeypatch.setenv("EDGED_BACKFILL_POLL_S", "1")
     (tmp_path / "primary").mkdir(), (tmp_path / "spare").mkdir()
     clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
     broker = Broker(tmp_path / "broker").start()
     office, serve = Office(), free_port()
     central = Central(tmp_path, broker).start()
-    with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras:
-        door = {"id": "door", "url": cameras.url("door")}
+    recording_s = SYSTEM.now_us() // 1_000_000 - 600.0  # the camera's own recording began ten minutes ago
+    with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras, ProfileGServer(recording_s, fps=10) as replay:
+        onvif = profile_g_camera(replay, cameras.url("door"))
+        door = {"id": "door", "url": cameras.url("door").replace("rtsp://", f"rtsp://{onvif.user}:{onvif.password}@"),
+                "onvif": f"127.0.0.1:{onvif.port}", "edge_recording": True}
         primary = daemon(tmp_path, "primary", broker.port, [door],
                          f'\n[backfill]\nstandby = "127.0.0.1:{serve}"\n', office)
         spare = daemon(tmp_path, "spare", broker.port, [{**door, "box": "primary"}],
@@ -66,6 +78,13 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
             wait_for(lambda: json.loads(node_value(spare, "standby") or "{}").get("for") == ["primary"], 30,
                      "the standby watching")
             assert not spare.segments("door"), "the standby recorded the camera of a box that is there"
+            # the office revokes a box (serial 999) and publishes its list as the office does: the
+            # standby keeps it, to check every box against before serving it (design/0115)
+            crl = nodecert.make_crl(office.key, office.ca, [(999, began)], SYSTEM.now_us())
+            publish_crl(SimpleNamespace(host="127.0.0.1", port=broker.port, client_id="office", username=None,
+                                        password=None, tls_ca_file=None), crl.public_bytes(serialization.Encoding.PEM))
+            kept = wait_for(lambda: office_crl.read(spare.data_dir), 10, "the standby keeping the office's CRL")
+            assert kept.get_revoked_certificate_by_serial_number(999) is not None
             primary.kill_all()
             killed = time.monotonic()
             wait_for(lambda: spare.segments("door"), 10, "the standby's first segment of the killed box's camera",
@@ -103,30 +122,41 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
                                for s in got)
             assert all(decodes(primary.data_dir / s["path"]) == "" for s in got)
             assert len(audit_rows(primary, from_standby.ACTION)) == len(got)
-            end = min(s["end_us"] for s in primary.segments("door") if s["start_us"] > gap["to_us"])
-            left = holes(began, end, [(s["start_us"], s["end_us"]) for s in primary.segments("door")], 1_000_000)
+            # then what is still missing (the takeover) from the camera's own recording, never over what it holds
+            wait_for(lambda: [g for g in primary.gaps("door") if g["id"] == gap["id"]][0]["backfill"] == "done", 60,
+                     "the rest of the primary's gap fetched from the camera's recording\n" + primary.log[-2000:])
+            segs = primary.segments("door")
+            card = [s for s in segs if s["source"] == "backfilled"]
+            assert card and all(decodes(primary.data_dir / s["path"]) == "" for s in card)
+            assert all(gap["from_us"] <= s["start_us"] and s["end_us"] <= gap["to_us"] for s in card), (card, gap)
+            for s in card:  # beside the footage held, never over it
+                assert not [o for o in segs if o["source"] != "backfilled" and o["start_us"] < s["end_us"]
+                            and o["end_us"] > s["start_us"]], s
+            end = max(s["end_us"] for s in segs if s["state"] == COMPLETE)  # the whole run, up to now
+            spans = [(s["start_us"], s["end_us"]) for s in segs]
+            left = holes(began, end, spans, 1_000_000)
             first = min(s["start_us"] for s in done)
-            print(f"primary after backfill from the standby: holes over 1 s {[(h[1] - h[0]) / 1e6 for h in left]} s "
-                  f"(the takeover: {(first - gap['from_us']) / 1e6:.2f} s)")
-            # what is left is what neither box recorded: from the kill to the standby's first segment
-            assert all(h[0] >= gap["from_us"] - 1_000_000 and h[1] <= first + 1_000_000 for h in left), left
+            widest = max((b - a for a, b in holes(began, end, spans)), default=0)
+            print(f"primary after backfill from the standby and the camera: largest gap {widest / 1e3:.1f} ms over "
+                  f"{(end - began) / 1e6:.0f} s (the takeover was {(first - gap['from_us']) / 1e6:.2f} s; "
+                  f"{len(got)} segments from the standby, {len(card)} from the camera)")
+            assert left == [], left
 
-            # the office counts the camera's time once, whichever box holds it: one record, whole but
-            # for the same takeover, the minutes both hold not counted twice
+            # the office counts the camera's time once, whichever box holds it: one gap-free record,
+            # the minutes both hold not counted twice, the camera's recording as its own kind
             def office():
                 c = central.json("coverage", "--site", "test", "--camera", "door", "--hours", "1")
                 inside = [h for h in c["holes"] if began < h[0] < end]  # before: the office never heard (design/0095)
                 return c if set(c["by_node"]) == {"test/primary", "test/spare"} and c["by_kind"].get("standby") \
-                    and len(inside) <= 1 and all(h[1] <= end for h in inside) else None
-            seen = wait_for(office, 30, "the office's coverage of both boxes")
-            inside = [h for h in seen["holes"] if began < h[0] < end]
+                    and c["by_kind"].get("backfilled") and not inside else None
+            seen = wait_for(office, 30, "the office's gap-free coverage of both boxes")
             print(f"office: {seen['covered_us'] / 1e6:.1f} s covered once, by kind {seen['by_kind']}, held twice "
-                  f"{seen['held_twice_us'] / 1e6:.1f} s, holes {inside}")
+                  f"{seen['held_twice_us'] / 1e6:.1f} s")
             assert seen["held_twice_us"] > 0 and seen["covered_us"] < sum(seen["by_node"].values())
-            assert all(h[0] >= gap["from_us"] - 1_000_000 and h[1] <= first + 1_000_000 for h in inside), inside
         finally:
             for d in (primary, spare):
                 if d.proc is not None and d.proc.poll() is None:
                     d.stop()
             central.stop()
             broker.stop()
+            onvif.stop()

@@ -96,11 +96,12 @@ class Backfill:
 
     async def once(self, stopping: asyncio.Event) -> bool:
         """Backfill the next gap, if there is one; whether there was."""
-        edge = {c.id: c for c in self.cfg().cameras if c.enabled and c.edge_recording}
+        cfg = self.cfg()
+        edge = {c.id: c for c in cfg.cameras if c.enabled and c.edge_recording}
         if not edge:
             return False
         gaps = await self.writer.run(lambda c: store.open_gaps(c.db, list(edge)))
-        gap = rules.next_gap(gaps, set(edge), self.clock.now_us(), self.settle_us)
+        gap = rules.next_gap(gaps, set(edge), self.clock.now_us(), self.settle_us, standby=cfg.backfill.standby is not None)
         if gap is None:
             return False
         await self.gap(dict(gap), edge[gap["camera"]], stopping)
@@ -132,11 +133,15 @@ class Backfill:
         except Exception as exc:  # noqa: BLE001 - no answer, a refused login: said as it is
             await self._end(gap, rules.GiveUp(rules.UNREACHABLE), str(exc) or type(exc).__name__)
             return
-        done = await self.writer.run(lambda c: store.backfilled_in(c.db, gap["camera"], gap["from_us"], gap["to_us"]))
-        start = rules.resume_point(gap["from_us"], gap.get("backfill_to_us"), done)
-        decision = rules.plan(gap["from_us"], gap["to_us"], start, rec.from_us, rec.until_us)
-        if not isinstance(decision, rules.Fetch):
-            await self._end(gap, decision)
+        cid, g_from, g_to = gap["camera"], gap["from_us"], gap["to_us"]
+        done = await self.writer.run(lambda c: store.backfilled_in(c.db, cid, g_from, g_to))
+        held = await self.writer.run(lambda c: store.held_in(c.db, cid, g_from, g_to))
+        start = rules.resume_point(g_from, gap.get("backfill_to_us"), done)
+        # only what is still missing: the standby's footage, fetched first, is not asked again (design/0115)
+        todo = [(a, b, rules.plan(a, b, a, rec.from_us, rec.until_us)) for a, b in rules.missing(start, g_to, [*held, *done])]
+        fetches = [(a, b, d) for a, b, d in todo if isinstance(d, rules.Fetch)]
+        if not fetches:
+            await self._end(gap, next((d for _a, _b, d in todo if isinstance(d, rules.GiveUp)), rules.Done()))
             return
         await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.PENDING))
         try:
@@ -144,25 +149,36 @@ class Backfill:
         except Exception as exc:  # noqa: BLE001 - a fault: the camera refuses replay
             await self._end(gap, rules.GiveUp(rules.REFUSED), str(exc) or type(exc).__name__)
             return
-        self.current = {"camera": cam.id, "from_us": gap["from_us"], "to_us": gap["to_us"], "fetched_to_us": start}
+        ended: tuple[rules.GiveUp, str] | None = next(((d, "") for _a, _b, d in todo if isinstance(d, rules.GiveUp)), None)
+        for a, b, decision in fetches:
+            failure, broke = await self._hole(gap, cam.id, a, b, decision, _with_credentials(uri, user, password), stopping)
+            if stopping.is_set() or broke:
+                return  # resumed at the next start (or round), from the progress on the gap's row
+            ended = ended or failure
+        await self._end(gap, *(ended or (rules.Done(), "")))
+
+    async def _hole(self, gap: dict[str, Any], cam: str, a: int, b: int, decision: rules.Fetch, url: str,
+                    stopping: asyncio.Event) -> tuple[tuple[rules.GiveUp, str] | None, bool]:
+        """Fetch one stretch [a, b) of the gap the box lacks; (why it ended short, whether it broke off)."""
+        self.current = {"camera": cam, "from_us": gap["from_us"], "to_us": gap["to_us"], "fetched_to_us": a}
         stop = threading.Event()
         relay = asyncio.create_task(self._relay(stopping, stop))
         began = time.monotonic()
         try:
-            fetched_to, failure, broke = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(), gap, cam.id,
-                                                          _with_credentials(uri, user, password), decision, stop)
+            fetched_to, failure, broke = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(),
+                                                                 {**gap, "to_us": b}, cam, url, decision, stop)
         finally:
             relay.cancel()
             self.current = None
         if stopping.is_set() or (broke and failure is None):
-            return  # resumed at the next start (or round), from the progress on the gap's row
+            return None, True
         took = time.monotonic() - began
-        log.info("camera %s: %.1f s of its recording fetched in %.1f s (%.1f times real time)", cam.id,
-                 (fetched_to - start) / 1e6, took, (fetched_to - start) / 1e6 / max(took, 1e-3), **logs.fields(camera=cam.id))
+        log.info("camera %s: %.1f s of its recording fetched in %.1f s (%.1f times real time)", cam,
+                 (fetched_to - a) / 1e6, took, (fetched_to - a) / 1e6 / max(took, 1e-3), **logs.fields(camera=cam))
         if failure is not None:
-            await self._end(gap, failure[0], failure[1])
-            return
-        await self._end(gap, rules.after_fetch(gap["to_us"], fetched_to, decision, start))
+            return failure, False
+        after = rules.after_fetch(b, fetched_to, decision, a)
+        return (after, "") if isinstance(after, rules.GiveUp) else None, False
 
     @staticmethod
     async def _relay(stopping: asyncio.Event, stop: threading.Event) -> None:

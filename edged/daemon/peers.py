@@ -32,12 +32,13 @@ from cryptography import x509
 from edged.config import Config
 from edged.rules import from_standby as rules
 from edged.rules.backfill import pace_s
+from mqtt.topics import OFFICE_CRL
 from storage import node as node_table
 from storage.catalog import CatalogWriter
 from storage.disk import layout
 from storage.disk.fsutil import fsync_dir, private_dir
 from storage.footage import from_standby as store
-from storage.keys import nodecert, nodekey
+from storage.keys import nodecert, nodekey, office_crl
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
 
 log = logging.getLogger("edged.daemon.peers")
@@ -86,19 +87,60 @@ def client_context(data_dir: Path) -> ssl.SSLContext:
     return ctx
 
 
-def peer_identity(der: bytes | None, data_dir: Path, now_us: int) -> nodecert.Identity:
+def peer_identity(der: bytes | None, data_dir: Path, now_us: int,
+                  crl: x509.CertificateRevocationList | None = None) -> nodecert.Identity:
     """Who the other side's certificate names (DER, as the handshake gave it), proven issued by
-    the office's CA this box pinned."""
+    the office's CA this box pinned and not on the office's revocation list `crl`."""
     ca = nodecert.pinned_ca(data_dir)
     if not der or ca is None:
         raise nodecert.CertError("no certificate from the other side")  # i18n: the journal's and another box's (machine to machine)
-    return nodecert.check_chain([x509.load_der_x509_certificate(der)], ca, None, now_us)
+    return nodecert.check_chain([x509.load_der_x509_certificate(der)], ca, crl, now_us)
+
+
+class OfficeCrl:
+    """The office's revocation list a standby checks every box against before serving it
+    (storage/keys/office_crl.py): the one kept, loaded at the start, then the newest heard on
+    MQTT (the office's retained list, mqtt/topics.py OFFICE_CRL). Taken off the loop."""
+
+    TOPIC = OFFICE_CRL
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.crl: x509.CertificateRevocationList | None = None
+        self._taking: set[asyncio.Task[None]] = set()
+
+    async def load(self) -> None:
+        try:
+            self.crl = await asyncio.to_thread(office_crl.read, self.data_dir)
+        except (nodecert.CertError, OSError) as exc:
+            log.error("the office's revocation list kept is not usable (%s): the next one heard replaces it", exc)
+
+    def beside(self, other: Callable[[str, bytes], None]) -> Callable[[str, bytes], None]:
+        """What the reporter's connection hears: the list to this, any other topic to `other`."""
+        return lambda topic, payload: self.heard(payload) if topic == OFFICE_CRL else other(topic, payload)
+
+    def heard(self, payload: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self._take(payload))
+        self._taking.add(task)
+        task.add_done_callback(self._taking.discard)
+
+    async def _take(self, payload: bytes) -> None:
+        try:
+            got = await asyncio.to_thread(office_crl.take, self.data_dir, payload, self.crl)
+        except (nodecert.CertError, OSError) as exc:
+            log.warning("a revocation list heard on MQTT was not taken: %s", exc)
+            return
+        if got is not None:
+            self.crl = got
+            log.info("the office's revocation list taken: %d certificates revoked", len(list(got)))
 
 
 # the standby ----------------------------------------------------------------------------------------
 class StandbyServer:
-    def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM):
+    def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM,
+                 crl: OfficeCrl | None = None):
         self.cfg, self.writer, self.data_dir, self.clock = cfg, writer, Path(data_dir), clock
+        self.crl = crl if crl is not None else OfficeCrl(self.data_dir)  # checked before serving any box
         self.served = 0  # segments handed out since the start (status)
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -110,6 +152,7 @@ class StandbyServer:
         except (NotEnrolled, OSError, ssl.SSLError) as exc:
             log.error("the standby cannot serve its boxes their gaps: %s", exc)
             return
+        await self.crl.load()
         app = web.Application()
         app.router.add_get("/v1/segments", self._segments)
         app.router.add_get("/v1/segment", self._segment)
@@ -129,7 +172,8 @@ class StandbyServer:
         cfg = self.cfg()
         try:
             tls = request.transport.get_extra_info("ssl_object") if request.transport else None
-            who = peer_identity(tls.getpeercert(binary_form=True) if tls else None, self.data_dir, self.clock.now_us())
+            who = peer_identity(tls.getpeercert(binary_form=True) if tls else None, self.data_dir, self.clock.now_us(),
+                                self.crl.crl)
         except nodecert.CertError as exc:
             raise web.HTTPForbidden(text=f"not an enrolled box of this site: {exc}") from None  # i18n: the journal's and another box's (machine to machine)
         if not rules.may_ask(who.site, who.node, cfg.site.id, cfg.standby.boxes):

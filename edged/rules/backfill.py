@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from edged.i18n import N_
+from storage.footage.spans import holes
 
 PENDING, DONE, GIVEN_UP = "pending", "done", "given up"  # i18n: data
 SETTLE_US = 5_000_000          # a gap is fetched once it ended this long ago (the camera has written it)
 MIN_US = 500_000               # a gap or a remainder shorter than this is not worth a replay
 SEGMENT_US = 60_000_000        # a backfilled segment is cut at the first keyframe this long after its start
+STANDBY_WAIT_US = 120_000_000  # a box with a standby: the camera is asked once the standby was (or this long after)
 # The reasons a backfill ends without the footage (stored as data, shown translated).
 NO_RECORDING = N_("the camera has no recording of its own (no SD card, or Profile G not offered)")
 OVERWRITTEN = N_("the camera's recording no longer holds this time: it was overwritten")
@@ -49,12 +51,22 @@ class Done:
 
 
 def next_gap(gaps: Iterable[Mapping[str, Any]], edge_cameras: set[str], now_us: int,
-             settle_us: int = SETTLE_US) -> Mapping[str, Any] | None:
+             settle_us: int = SETTLE_US, standby: bool = False) -> Mapping[str, Any] | None:
     """The gap to backfill next, one at a time: the oldest of a camera with an edge recording
-    that is not done or given up, long enough, and ended `settle_us` ago."""
+    that is not done or given up, long enough, and ended `settle_us` ago. A box with a standby
+    (`standby`) asks the standby first (design/0115): a gap not yet asked of it waits, for at
+    most STANDBY_WAIT_US after its end (a standby that does not answer holds nothing up for ever)."""
     fit = [g for g in gaps if g["camera"] in edge_cameras and g.get("backfill") in (None, PENDING)
-           and g["to_us"] - g["from_us"] >= MIN_US and g["to_us"] <= now_us - settle_us]
+           and g["to_us"] - g["from_us"] >= MIN_US and g["to_us"] <= now_us - settle_us
+           and not (standby and g.get("standby") is None and g["to_us"] > now_us - STANDBY_WAIT_US)]
     return min(fit, key=lambda g: (g["from_us"], g["camera"]), default=None)
+
+
+def missing(start_us: int, gap_to_us: int, held: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """What of [start, gap's end) the box still lacks, each stretch at least MIN_US: the gap less
+    every segment it holds by now (its own, fetched from the standby, or backfilled before).
+    Only these are asked of the camera: footage the box has is never replaced."""
+    return holes(start_us, gap_to_us, held, MIN_US - 1)
 
 
 def resume_point(gap_from_us: int, progress_us: int | None, backfilled: Sequence[tuple[int, int]]) -> int:

@@ -40,6 +40,15 @@ def backfilled_in(db: sqlite_utils.Database, camera: str, from_us: int, to_us: i
     return [(r["start_us"], r["end_us"] if r["end_us"] is not None else r["start_us"]) for r in rows]
 
 
+def held_in(db: sqlite_utils.Database, camera: str, from_us: int, to_us: int) -> list[tuple[int, int]]:
+    """(start, end) of the camera's footage overlapping [from, to), whatever its source (recorded
+    live, fetched from the standby, backfilled): what a backfill must not fetch again."""
+    rows = db.query(f"SELECT start_us, end_us FROM segments WHERE camera = ? AND start_us < ? AND end_us > ?"
+                    f" AND start_us > ? AND {segment_rows.FOOTAGE}",
+                    [camera, to_us, from_us, from_us - segment_rows.SEGMENT_LOOKBACK_US])
+    return [(r["start_us"], r["end_us"]) for r in rows]
+
+
 def set_state(db: sqlite_utils.Database, gap_id: int, state: str, note: str | None = None) -> None:
     db.execute("UPDATE gaps SET backfill = ?, backfill_note = ? WHERE id = ?", [state, note, gap_id])
 

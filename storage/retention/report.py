@@ -77,34 +77,51 @@ def footage_since(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     if not got and upto > after and node.value(db, FIRST_KEY) is not None:
         got = [{"first_id": int(node.value(db, FIRST_KEY) or 0), "last_id": int(mark)}]
     if got and upto > after:
-        got[-1] = {**got[-1], "spans": footage_spans(db, after, upto), SPANS_KEY: upto}
+        spans, upto = footage_spans(db, after, upto)  # over MAX_SPANS: the rest with the next message
+        got[-1] = {**got[-1], "spans": spans, SPANS_KEY: upto}
     return got
 
 
 SPAN_KINDS = {"live": "live", "backfilled": "backfilled", "standby": "standby"}  # a segment's source -> its kind
 STOOD_IN = "stood_in"  # a standby's own recording of another box's camera (design/0107)
-MAX_SPANS = 400        # per message: the time covered is merged, so a day is a handful
+MAX_SPANS = 400        # per message (the time covered is merged, so a day is a handful); more: continued
 
 
-def footage_spans(db: sqlite_utils.Database, after_id: int, last_id: int) -> dict[str, list[list[Any]]]:
-    """Per camera, the time the segments (after_id, last_id] cover, merged, each with its kind:
+def footage_spans(db: sqlite_utils.Database, after_id: int, last_id: int,
+                  most: int | None = None) -> tuple[dict[str, list[list[Any]]], int]:
+    """Per camera, the time the segments (after_id, upto] cover, merged, each with its kind:
     `live`, `backfilled` (the camera's own recording), `standby` (fetched back from the standby)
     or `stood_in` (this box, a standby, recorded another box's camera): the office counts a
-    camera's time once, whichever boxes hold it (design/0115)."""
+    camera's time once, whichever boxes hold it (design/0115). `upto` is `last_id` unless that
+    would take more than `most` spans (a box back after a long outage, many gaps): then the
+    longest run of ids that fits, never a span cut off; the rest goes with the next message."""
     boxed = {r["id"] for r in db.query("SELECT id FROM cameras WHERE box IS NOT NULL")}
-    raw: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for r in db.query("SELECT camera, source, start_us, end_us FROM segments WHERE id > ? AND id <= ? AND "
-                      + FOOTAGE + " AND end_us IS NOT NULL", [after_id, last_id]):
+    found: list[tuple[int, str, str, int, int]] = []
+    for r in db.query("SELECT id, camera, source, start_us, end_us FROM segments WHERE id > ? AND id <= ? AND "
+                      + FOOTAGE + " AND end_us IS NOT NULL ORDER BY id", [after_id, last_id]):
         kind = STOOD_IN if r["camera"] in boxed and r["source"] == "live" else SPAN_KINDS.get(r["source"], r["source"])
-        raw.setdefault((r["camera"], kind), []).append((r["start_us"], r["end_us"]))
+        found.append((r["id"], r["camera"], kind, r["start_us"], r["end_us"]))
+    most = MAX_SPANS if most is None else most
+    out = _merged(found)
+    if sum(len(v) for v in out.values()) <= most:
+        return out, last_id
+    lo, hi = min(most, len(found)), len(found)  # `most` segments make `most` spans at most: lo always fits
+    while lo < hi:  # the longest prefix (by id) whose spans fit
+        mid = (lo + hi + 1) // 2
+        if sum(len(v) for v in _merged(found[:mid]).values()) <= most:
+            lo = mid
+        else:
+            hi = mid - 1
+    return _merged(found[:lo]), found[lo - 1][0] if lo else after_id
+
+
+def _merged(found: list[tuple[int, str, str, int, int]]) -> dict[str, list[list[Any]]]:
+    raw: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for _id, camera, kind, a, b in found:
+        raw.setdefault((camera, kind), []).append((a, b))
     out: dict[str, list[list[Any]]] = {}
-    count = 0
-    for (camera, kind), found in sorted(raw.items()):
-        for a, b in union(found):
-            if count >= MAX_SPANS:
-                return out  # not told: a message covers minutes of footage, a handful of spans a camera
-            out.setdefault(camera, []).append([a, b, kind])
-            count += 1
+    for (camera, kind), spans in sorted(raw.items()):
+        out.setdefault(camera, []).extend([a, b, kind] for a, b in union(spans))
     return out
 
 

@@ -147,6 +147,23 @@ def central_put_alarm(store, node: str, alarm_id, raised_us: int) -> None:
     store.db.conn.execute("INSERT INTO alarms (node, id, raised_us) VALUES (?, ?, ?)", [node, alarm_id, raised_us])
 
 
+def central_put_birth(store, node: str, ts_us: int, payload: str) -> None:
+    with store.writing() as conn:
+        conn.execute("INSERT INTO births (node, ts_us, received_us, payload) VALUES (?, ?, ?, ?)",
+                     [node, ts_us, ts_us, payload])
+
+
+def central_put_coverage(store, node: str, camera: str, from_us: int, to_us: int, kind: str = "live") -> None:
+    with store.writing() as conn:
+        conn.execute("INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES (?, ?, ?, ?, ?)",
+                     [node, camera, from_us, to_us, kind])
+
+
+def central_coverage_starts(store) -> list[int]:
+    """from_us of every row of an edged-central store's coverage table, in order."""
+    return [r["from_us"] for r in store.db.query("SELECT from_us FROM coverage ORDER BY from_us")]
+
+
 def central_verdicts(store) -> list[tuple[str, str]]:
     """(day, verdict) of every destruction_days row of an edged-central store."""
     return [(r["day"], r["verdict"]) for r in store.db.query("SELECT day, verdict FROM destruction_days ORDER BY day")]
