@@ -37,11 +37,13 @@ class Seqs:
         self.db = db
         self.anchors: dict[str, plausible.Anchor] = {}
         self._births: dict[str, tuple[dict[str, Any], int]] = {}  # this batch's, not yet in the store
+        self._taken: dict[str, list[tuple[int, int]]] = {}  # this batch's accepted (seq, received_us), likewise
         self._reread: set[str] = set()
 
     def batch(self) -> None:
         """A new batch begins."""
         self._births.clear()
+        self._taken.clear()
         self._reread.clear()
         if len(self.anchors) > ANCHORS_MAX:
             self.anchors.clear()
@@ -59,6 +61,8 @@ class Seqs:
             self._birth_into(a, _birth(row[1]), row[0])
         if node in self._births:
             self._birth_into(a, *self._births[node])
+        for seq, at in self._taken.get(node, ()):
+            plausible.accepted(a, seq, at)
         self.anchors[node] = a
         return a
 
@@ -85,6 +89,10 @@ class Seqs:
             verdict = plausible.judge(seq, a, received_us)
         if verdict is None:
             plausible.accepted(a, seq, received_us)
+            taken = self._taken.setdefault(node, [])
+            if len(taken) < 2 or seq < taken[0][0] or seq > taken[1][0]:  # the batch's lowest and highest
+                taken[:] = sorted([*taken, (seq, received_us)])
+                del taken[1:-1]
         return verdict
 
 
