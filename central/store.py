@@ -366,7 +366,8 @@ class Store:
                 "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
                 " VALUES (?, ?, ?, ?, 'warning', ?, ?, ?, ?)",
                 [f"{node}:{kind}:{day if kind == 'seq_below_first' else digest}", node, site, kind, received_us,
-                 received_us, why[:400], json.dumps({"topic": topic[:300], "size": len(payload)})])
+                 received_us, why[:400], json.dumps({"topic": topic[:300], "size": len(payload)} if kind != "message_too_large"
+                                                    else {"topic": topic[:300], "refused": json.loads(payload)})])
             return
         kept = conn.execute("SELECT count(*) FROM rejected WHERE node = ? AND received_us >= ?",
                             [node, day * 86_400_000_000]).fetchone()[0]
