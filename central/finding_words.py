@@ -47,6 +47,15 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "seq_implausible": (N_("message from the future"),
                         N_("A message numbered far past the time it arrived: forged, or the node's clock is far "
                            "ahead. It was kept apart, not verified.")),
+    "seq_beyond_rate": (N_("message numbered past what the node could send"),
+                        N_("A message numbered beyond what the node's cameras could have produced since its last "
+                           "message: forged, or a loop in the node. It was kept apart, not verified.")),
+    "seq_below_first": (N_("message numbered before the node's first"),
+                        N_("A message numbered far below the first the office knows of the node: its outbox never "
+                           "gave that number. It was refused.")),
+    "message_too_large": (N_("message too large for the broker"),
+                          N_("The node reports that its broker refused one of its messages for its size: the office "
+                             "never received it. Raise the broker's bound or ask the site.")),
     "head_unsigned": (N_("chain head not signed"),
                       N_("The node sent a chain head without a signature (an old edged): upgrade it.")),
     "head_unverifiable": (N_("chain head cannot be checked"),

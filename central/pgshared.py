@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from central import quota
+from central import intake, quota
 from central.store import Batch
 
 # under run (PgStore.coalesce_s): the shared rows no other transaction holds, written; those taken
@@ -121,13 +121,7 @@ class SharedRows:
         for node, k in sorted(over.items()):
             budget, why = self._budget(cur, node, b.received_us)
             if k > budget:
-                day = b.received_us // quota.DAY_US
-                conn.execute(
-                    "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-                    " VALUES (?, ?, ?, 'quota_exceeded', 'warning', ?, ?, ?, ?)",
-                    [f"{node}:quota_exceeded:birth:{day}", node, node.split("/", 1)[0], b.received_us, b.received_us,
-                     f"{k} durable messages in one minute (all instances together), over the {budget} its birth allows "
-                     f"({why}): check the node for a loop or a flood", json.dumps({"count": k, "budget": budget})])
+                intake.over_budget(conn, node, k, budget, why, b.received_us)
         if b.received_us - self._swept > 10 * quota.MINUTE_US:  # a day of counts is kept
             cur.execute("DELETE FROM quota_use WHERE minute < %s", [minute - 1440])
             self._swept = b.received_us

@@ -29,6 +29,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from central import plausible
+from central.intake import QUOTA_USE
 from central.leases import owner
 from central.pgshared import SharedRows
 from central.store import SCHEMA_VERSION, Batch, Store, now_us, schema_steps
@@ -59,8 +61,9 @@ _FROM_STAGE = {
 # the instances sharing the store (central/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
-# the quota counts' table (central/pgshared.py)
-_QUOTA_USE = "CREATE TABLE IF NOT EXISTS quota_use (node text, minute bigint, messages bigint, PRIMARY KEY (node, minute))"
+# a month outside the window around its receipt (central/plausible.py) is not given a partition:
+# its rows go to the table's default one (design/0119)
+_DEFAULTS = ("messages", "audit")
 
 
 def translate(sql: str) -> str:
@@ -143,6 +146,7 @@ class _Conn:
         self.pg = pg
         self.total_changes = 0
         self.months: set[str] = set()  # the partitions of messages known to exist
+        self.outside: set[str] = set()  # months outside the window: their rows go to the default partition
         self.conn = self   # sqlite-utils' Database.conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
@@ -164,22 +168,41 @@ class _Conn:
         if not rows:
             return
         if re.match(r"\s*INSERT OR IGNORE INTO messages\b", sql):
-            self._partitions(r[1] for r in rows)
+            self._partitions((r[1] for r in rows), received_us=rows[0][4])
         with self.pg.cursor() as cur:
             cur.executemany(translate(sql), rows)
             self.total_changes += max(cur.rowcount, 0)
 
-    def _partitions(self, seqs: Iterable[int], table: str = "messages") -> None:
+    def _exists(self, name: str) -> bool:
+        return bool((self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone() or [None])[0])
+
+    def _partitions(self, seqs: Iterable[int], table: str = "messages", received_us: int | None = None) -> set[str]:
         """Each month of messages (and of audit records) its own partition, made when its first
-        row comes (under a lock of its own): an old month can be detached and archived whole."""
+        row comes (under a lock of its own): an old month can be detached and archived whole.
+        Only within a window around ``received_us`` (central/plausible.py), and an audit month
+        only if its messages' month has one: outside, the rows go to the default partition.
+        Returns the months left to it (design/0119)."""
+        left: set[str] = set()
         for name, start, end in {month_bounds(seq, table) for seq in seqs}:
-            if name not in self.months and (self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone() or [None])[0]:
+            if name in self.outside:
+                left.add(name)
+                continue
+            if name not in self.months and self._exists(name):
                 self.months.add(name)  # made by another instance: no lock to wait for till its commit
             if name not in self.months:
+                if table == "messages":
+                    allowed = received_us is None or plausible.partition_allowed(start, end, received_us)
+                else:  # audit records follow their messages' month
+                    allowed = self._exists("messages" + name[len(table):])
+                if not allowed:
+                    self.outside.add(name)
+                    left.add(name)
+                    continue
                 self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])  # one creator at a time
                 self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
                                 f" FOR VALUES FROM ({start}) TO ({end})")
                 self.months.add(name)
+        return left
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         with self.pg.cursor(row_factory=dict_row) as cur:
@@ -233,7 +256,11 @@ class PgStore(SharedRows, Store):
                 self.pg.execute("DELETE FROM schema_version")
                 self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
             self.pg.execute(_INSTANCES)
-            self.pg.execute(_QUOTA_USE)
+            self.pg.execute(QUOTA_USE)
+            for table in _DEFAULTS:  # a store made before audit was partitioned keeps its plain table
+                if self.pg.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)",
+                                   [table]).fetchone():
+                    self.pg.execute(f"CREATE TABLE IF NOT EXISTS {table}_default PARTITION OF {table} DEFAULT")
 
     @property
     def pg(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -305,7 +332,7 @@ class PgStore(SharedRows, Store):
         fresh = [r for r in b.nodes if r[0] not in self.known]
         with self.writing() as conn, self.pg.cursor() as cur:
             if b.durable:
-                conn._partitions(r[1] for r in b.durable)
+                conn._partitions((r[1] for r in b.durable), received_us=b.received_us)
                 new = self._stage(cur, "messages", b.durable, _FROM_STAGE["messages"])
             if fresh:  # a node's first row (its figures follow in _shared): no row another instance updates
                 self._stage(cur, "nodes", fresh, "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq)"

@@ -165,6 +165,15 @@ def _cameras(v: Any) -> bool:
             and all(isinstance(c, dict) and SHORT(c.get("id")) for c in v))
 
 
+TOO_LARGE = 20  # a state's reports of publishes the broker refused for their size (design/0119)
+
+
+def _too_large(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) <= TOO_LARGE
+            and all(isinstance(t, dict) and UINT(t.get("seq")) and SHORT(t.get("kind")) and UINT(t.get("bytes"))
+                    and UINT(t.get("limit")) for t in v))
+
+
 def _ids(v: Any) -> bool:
     return isinstance(v, list) and len(v) <= MAX_CAMERAS and all(SHORT(c) for c in v)
 
@@ -183,7 +192,7 @@ FIELDS: dict[str, list[tuple[str, Any, bool]]] = {
     "birth": [("ts_us", UINT, False), ("session", UINT, False), ("public_key", SHORT, False),
               ("config_hash", SHORT, False), ("version", SHORT, False), ("cameras", _cameras, False),
               ("retention", _retention, False)],
-    "state": [("ts_us", UINT, False), ("retention", DICT, False)],
+    "state": [("ts_us", UINT, False), ("retention", DICT, False), ("too_large", _too_large, False)],
     "camera": [("ts_us", UINT, False), ("recording", BOOL, False), ("health", SHORT, False), ("fps", NUM, False),
                ("resolution", SHORT, False)],
     "alarm": [("action", SHORT, True), ("id", _id, True), ("at_us", UINT, False), ("kind", SHORT, False),

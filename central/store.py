@@ -21,6 +21,7 @@ from typing import IO, Any, NamedTuple
 import sqlite_utils
 
 from central import schema
+from central.intake import QUOTA_USE, QuotaUse, Seqs
 from storage.time.clock import SYSTEM, Clock
 
 SCHEMA_VERSION = 4
@@ -30,6 +31,9 @@ KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidenc
 REJECTED_PER_DAY = 1000           # rejected messages kept (and findings) a node a day; the rest are counted
 MAX_TOPIC = 512                   # characters of a topic
 _RETAINED = frozenset(("status", "birth", "state", "camera"))
+# refused at ingest with a finding and nothing kept: a seq far below the node's first (once a node
+# and day), a publish the broker refused for its size, as the node reported it (design/0119)
+NOT_KEPT = frozenset(("seq_below_first", "message_too_large"))
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS messages (
@@ -179,7 +183,16 @@ def route(topic: str) -> Route | None:
     return r
 
 
+def _too_large(t: dict[str, Any]) -> str:
+    """The node's report of a publish its broker refused for its size, in words."""
+    return (f"the node's {t.get('kind')} message {t.get('seq')} of {t.get('bytes')} bytes was refused by its broker "
+            f"(at most {t.get('limit')}): the office never received it; make it smaller or raise the broker's bound")
+
+
 class Store:
+    _seqs: Seqs | None = None          # each node's seqs so far (central/intake.py), made at the first batch
+    _quota_use: QuotaUse | None = None
+
     def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us):
         self.path = Path(path)
         self.now_us = clock  # the office's wall clock, injected: every age it judges is on it (design/0095)
@@ -202,6 +215,7 @@ class Store:
                     for sql in schema_steps(version):
                         self.db.execute(sql)
                     self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.db.execute(QUOTA_USE)  # instances sharing the file count each node's messages in it (design/0119)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -258,6 +272,8 @@ class Store:
         rejects: list[tuple[str, str, str, str, str, bytes]] = []  # node, site, topic, kind, why, payload
         seen: dict[str, tuple[str, int]] = {}   # node -> (site, highest seq in the batch)
         kind: str | None
+        seqs = self._seqs = self._seqs or Seqs(self.db)
+        seqs.batch()
         for topic, kind, why, payload in refused:
             where = split_topic(topic)
             if where is not None:
@@ -285,6 +301,10 @@ class Store:
                 if kind == "birth" and body is not None:
                     births.append((node, body.get("ts_us") or received_us, body.get("session"), body.get("public_key"),
                                    body.get("config_hash"), received_us, text))
+                    seqs.birth(node, body, received_us)
+                elif kind == "state" and body is not None and body.get("too_large"):  # the node's refused publishes
+                    rejects.extend((node, site, topic, "message_too_large", _too_large(t), json.dumps(t).encode())
+                                   for t in body["too_large"])
                 continue
             seq = body["seq"]
             if seq > received_us + SEQ_AHEAD_US:
@@ -292,6 +312,10 @@ class Store:
                                 f"seq {seq} is {(seq - received_us) / 1e6:.0f} s past the time it was received: "
                                 "seqs are the node's microseconds, so it was forged or the node's clock is wrong",
                                 payload))
+                continue
+            verdict = seqs.judge(node, seq, received_us)  # by the node's rate and its first seq (design/0119)
+            if verdict is not None:
+                rejects.append((node, site, topic, *verdict, payload))
                 continue
             durable.append((node, seq, kind, body.get("ts_us"), received_us, text))
             s = seen.get(node)
@@ -328,6 +352,8 @@ class Store:
                 conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
             for node, site, topic, kind, why, payload in b.rejects:
                 self._reject(conn, node, site, topic, kind, why, payload, b.received_us)
+            self._quota_use = self._quota_use or QuotaUse()
+            self._quota_use.count(conn, b.durable, b.received_us)  # with every instance's (design/0119)
         return new
 
     def _reject(self, conn: sqlite3.Connection, node: str, site: str, topic: str, kind: str, why: str,
@@ -335,6 +361,14 @@ class Store:
         """Keep a turned-away message (its first KEEP_REJECTED bytes) and make it a finding of its node."""
         digest = hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + payload).hexdigest()[:16]
         day = received_us // 86_400_000_000
+        if kind in NOT_KEPT:  # a finding only: nothing of the message is kept
+            conn.execute(
+                "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
+                " VALUES (?, ?, ?, ?, 'warning', ?, ?, ?, ?)",
+                [f"{node}:{kind}:{day if kind == 'seq_below_first' else digest}", node, site, kind, received_us,
+                 received_us, why[:400], json.dumps({"topic": topic[:300], "size": len(payload)} if kind != "message_too_large"
+                                                    else {"topic": topic[:300], "refused": json.loads(payload)})])
+            return
         kept = conn.execute("SELECT count(*) FROM rejected WHERE node = ? AND received_us >= ?",
                             [node, day * 86_400_000_000]).fetchone()[0]
         if kept >= REJECTED_PER_DAY:  # a flood of bad messages: one finding says so, the rest are dropped
@@ -347,7 +381,7 @@ class Store:
         cur = conn.execute("INSERT INTO rejected (node, topic, received_us, why, size, payload) VALUES (?, ?, ?, ?, ?, ?)",
                            [node, topic, received_us, why, len(payload),
                             payload[:KEEP_REJECTED].decode("utf-8", "replace")])
-        severity = "critical" if kind == "seq_implausible" else "warning"
+        severity = "critical" if kind in ("seq_implausible", "seq_beyond_rate") else "warning"
         key = f"{node}:{kind}:{digest}" if kind != "quota_exceeded" else f"{node}:{kind}:{why.split(':', 1)[0]}:" \
             f"{received_us // 86_400_000_000}"
         what = topic.split("/", 4)[-1]

@@ -129,6 +129,7 @@ class Connection:
         self.cfg = cfg
         self.protocol = protocol
         self.receive_maximum = 65535
+        self.max_packet = 0  # the broker's Maximum Packet Size from its CONNACK (MQTT 5), 0 if it said none
         self._on_message = on_message
         self._on_ack = on_ack
         self._loop = asyncio.get_running_loop()
@@ -213,6 +214,7 @@ class Connection:
                 raise ConnectError("connecting: the broker does not speak MQTT 5", other_protocol=True)
             raise ConnectError(describe_refusal(reason))
         self.receive_maximum = getattr(props, "ReceiveMaximum", 65535) if props is not None else 65535
+        self.max_packet = getattr(props, "MaximumPacketSize", 0) if props is not None else 0
 
     def _why(self, fallback: str) -> str:
         why = self._paho_error or fallback

@@ -35,6 +35,7 @@ from storage.outbox import OUTBOX_FILE, Outbox, OutboxError
 log = logging.getLogger("edged.mqtt")
 T = TypeVar("T")
 
+TOO_LARGE = 20       # publishes refused for their size, reported in each state (the newest)
 WINDOW = 100         # outbox messages in flight (lowered to the broker's Receive Maximum)
 FETCH = 500          # outbox rows read at a time while draining
 STABLE_S = 30.0      # a session that lasted this long resets the reconnect backoff
@@ -79,6 +80,7 @@ class Reporter:
         self._acked: list[int] = []
         self._acks_ready = asyncio.Event()
         self._refusal: str | None = None
+        self.too_large: list[dict[str, int | str]] = []  # outbox messages over the broker's packet bound
         self._v5 = True
         self._rng = random.Random()
         # Other boxes' topics a standby watches (edged/daemon/standby.py): filters, and who is told.
@@ -269,17 +271,34 @@ class Reporter:
                     while len(self._inflight) >= self._window:
                         self._room.clear()
                         await self._room.wait()
-                    self._inflight[conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)] = m.seq
                     last = m.seq
+                    if conn.max_packet and packet_size(m.topic, m.payload, m.correlation) > conn.max_packet:
+                        self._refused_for_size(m.seq, m.kind, len(m.payload), conn.max_packet)
+                        continue
+                    self._inflight[conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)] = m.seq
         except NotConnected:
             conn.abort()
+
+    def _refused_for_size(self, seq: int, kind: str, size: int, limit: int) -> None:
+        """A message the broker would refuse for its size (it said its bound in the CONNACK; over it,
+        mosquitto hangs up, and the message would hold up the outbox for ever): kept in the outbox's
+        history as if acknowledged, and reported in the next state, where the office makes it a
+        finding (design/0119)."""
+        log.error("MQTT: %s message %d is %d bytes, over the broker's bound of %d: not sent; reported in the "
+                  "state", kind, seq, size, limit)
+        entry: dict[str, int | str] = {"seq": seq, "kind": kind, "bytes": size, "limit": limit}
+        self.too_large = [*self.too_large, entry][-TOO_LARGE:]
+        self._acked.append(seq)
+        self._acks_ready.set()
+        self.retained.mark_states()
 
     async def _retained_extra(self, topic: str) -> dict[str, Any]:
         """Read from the outbox as a retained message goes out: the birth's last seq, the state's outbox."""
         if topic == self.topics.birth:
             return {"last_seq": await self.outbox.run(Outbox.last_seq)}
         if topic == self.topics.state:
-            return {"outbox": await self.outbox.run(Outbox.stats)}
+            extra = {"outbox": await self.outbox.run(Outbox.stats)}
+            return {**extra, "too_large": self.too_large} if self.too_large else extra
         return {}
 
     async def _goodbye(self, conn: Connection) -> None:
@@ -402,6 +421,13 @@ class Reporter:
     async def _cmd_state(self, _args: dict[str, Any], _actor: str) -> dict[str, Any]:
         self.retained.mark_states()
         return {}
+
+
+def packet_size(topic: str, payload: bytes, correlation: bytes | None) -> int:
+    """An upper bound of a QoS 1 PUBLISH's bytes on the wire (MQTT 5): fixed header (1 + at most 4),
+    topic (2 + its bytes), packet id (2), properties (their length, 4 at most, and a correlation's
+    1 + 2 + its bytes), the payload."""
+    return 5 + 2 + len(topic.encode()) + 2 + 4 + (3 + len(correlation) if correlation else 0) + len(payload)
 
 
 async def _unless_stopped(stopping: asyncio.Event, coro: Coroutine[Any, Any, T]) -> tuple[bool, T | None]:

@@ -228,6 +228,11 @@ def test_a_late_message_below_the_cursor_is_still_verified(tmp_path):
     first, fork = healthy_with_fork("edged/v1/s/n", key, "s", "n", t0)
     store.ingest([(t, p) for t, p, _ in first], now_us())
     store.ingest([("edged/v1/s/n/alarm", durable(now_us() + 300_000_000, {"id": "x", "action": "raise"}))], now_us())
+    # issue 43 item 3 (design/0119): 5 minutes ahead is far past what the node's rate allows since its
+    # last message: quarantined as critical, not stored (it was stored with only a seq_gap warning)
+    ahead = [f for f in store.findings(node="s/n") if f["kind"] == "seq_beyond_rate"]
+    assert [f["severity"] for f in ahead] == ["critical"] and len(store.rejected("s/n")) == 1
+    assert store.nodes()[0]["max_seq"] < now_us(), "the cursor did not move"
     v = Verifier(store, UTC, gap_grace_us=0)
     v.run_once()
     store.ingest([(t, p) for t, p, _ in fork], now_us())

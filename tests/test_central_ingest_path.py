@@ -58,7 +58,8 @@ def test_the_fast_field_tests_agree_with_the_fields(what):
 
 
 def _valid(what: str, name: str):
-    for v in [1, "x", True, {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, [{"id": "a"}], ["a"], {}]:
+    for v in [1, "x", True, {"seq": 1, "hash": "h", "at_us": 1, "sig": "s"}, [{"id": "a"}], ["a"], {},
+              [{"seq": 1, "kind": "audit", "bytes": 300_000, "limit": 262_144}]]:
         test = dict((n, t) for n, t, _r in schema.FIELDS[what])[name]
         if test(v):
             return v

@@ -37,7 +37,8 @@ def finding_kinds() -> set[str]:
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "central").glob("*.py"))
     kinds |= set(re.findall(r'Finding\(\s*"([a-z_]+)"', code))
     kinds |= set(re.findall(r"'([a-z_]+)', '(?:critical|warning|info)'", code))           # written in SQL
-    kinds |= set(re.findall(r'(?:rejects|refused)\.append\(\([^"]*"([a-z_]+)"', code))    # refused messages
+    kinds |= set(re.findall(r'(?:rejects|refused)\.(?:append|extend)\(\([^"\n]*"([a-z_]+)"', code))  # refused
+    kinds |= set(re.findall(r'return \("([a-z_]+)", f"', code))  # central/plausible.py's verdicts
     kinds |= set(re.findall(r'kind = "([a-z_]+)" if .* else "([a-z_]+)"', code)[0])
     return kinds
 

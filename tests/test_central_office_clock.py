@@ -55,11 +55,11 @@ def test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_o
     # a minute later by the office's clock the node, restarted two years ahead, reports segment 12
     # destroyed as past its maximum: by its own stamps 730 days old
     clock.now = T0 + 60 * S
-    store.ingest([_gone(T0 + 1, 12, T0 - 30 * S, T0 + 2 * YEAR)], clock())
+    store.ingest([_gone(T0 - 5 * S + 1, 12, T0 - 30 * S, T0 + 2 * YEAR)], clock())
     # segment 5 was recorded before the node first named its footage: judged by its stamps (lawful)
-    store.ingest([_gone(T0 + 2, 5, T0 - 400 * DAY, T0 + 2 * YEAR)], clock())
+    store.ingest([_gone(T0 - 5 * S + 2, 5, T0 - 400 * DAY, T0 + 2 * YEAR)], clock())
     # segment 30 was never named though the node names its footage: its age cannot be known
-    store.ingest([_gone(T0 + 3, 30, T0 - 30 * S, T0 + 2 * YEAR)], clock())
+    store.ingest([_gone(T0 - 5 * S + 3, 30, T0 - 30 * S, T0 + 2 * YEAR)], clock())
     Verifier(store, UTC, gap_grace_us=0).run_once()
     early = [f for f in store.findings(limit=100) if f["kind"] == "destroyed_early"]
     assert len(early) == 1, early   # one finding per camera and day (both early ones share it)
@@ -80,7 +80,7 @@ def test_a_lawful_destruction_is_ok_by_the_offices_clock(tmp_path):
     store.ingest([_msg("birth", birth),
                   _msg("footage", {"seq": T0, "ts_us": T0, "first_id": 1, "last_id": 3})], clock())
     clock.now = T0 + 31 * DAY
-    store.ingest([_gone(T0 + 31 * DAY, 2, T0, T0 + 31 * DAY)], clock())
+    store.ingest([_gone(T0 + 1, 2, T0, T0 + 31 * DAY)], clock())
     Verifier(store, UTC, gap_grace_us=0).run_once()
     assert [f for f in store.findings(limit=100) if f["kind"] == "destroyed_early"] == []
     store.close()

@@ -160,10 +160,25 @@ def test_messages_are_kept_in_monthly_partitions(pg_url):
     jan, feb = 1_767_225_600_000_000, 1_769_904_000_000_000  # 2026-01-01, 2026-02-01 UTC
     a = PgStore(pg_url)
     msgs = [("edged/v1/s/n/alarm", hostile.durable(seq, {"id": f"a{seq}", "action": "raise"}))
-            for seq in (jan, jan + 1, feb - 1, feb, feb + 5)]
+            for seq in (feb - 2, feb - 1, feb, feb + 1, feb + 5)]  # an outbox counting across a month
     assert a.ingest(msgs, feb + 10) == 5 and a.ingest(msgs, feb + 20) == 0, "idempotent across partitions"
-    assert central_pg_partitions(a) == {"messages_2026_01": 3, "messages_2026_02": 2}
+    assert central_pg_partitions(a) == {"messages_2026_01": 2, "messages_2026_02": 3}
     assert PgStore(pg_url).ingest(msgs[:1], feb + 30) == 0, "another instance: the partition exists already"
+    # issue 43 item 3 (design/0119): seqs in 30 past months make no partition (670 were made in a
+    # second): new nodes' go to the default partition; one node's after its first are past its rate,
+    # and the known node's far below its first are refused
+    month = 31 * 86_400_000_000
+    past = [(f"edged/v1/s/evil{k}/alarm", hostile.durable(jan - (k + 1) * month, {"id": "p", "action": "raise"}))
+            for k in range(1, 31)]
+    past += [("edged/v1/s/evil1/alarm", hostile.durable(jan - 2 * month + k * month, {"id": f"q{k}", "action": "raise"}))
+             for k in range(1, 4)]
+    assert a.ingest(past, feb + 50) == 30
+    assert central_pg_partitions(a) == {"messages_2026_01": 2, "messages_2026_02": 3, "messages_default": 30}
+    assert [f["kind"] for f in a.findings(node="s/evil1")] == ["seq_beyond_rate"] * 3
+    below = [("edged/v1/s/n/alarm", hostile.durable(jan - k * 31 * 86_400_000_000, {"id": f"b{k}", "action": "raise"}))
+             for k in range(1, 4)]
+    assert a.ingest(below, feb + 60) == 0
+    assert [f["kind"] for f in a.findings(node="s/n")] == ["seq_below_first"]
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         PgStore(pg_url, readonly=True).ingest(msgs[:1], feb + 40)
     a.close()

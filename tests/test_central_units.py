@@ -363,7 +363,7 @@ def test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened(tmp_p
         "seq": seq, "ts_us": at, "camera": "cam", "reason": "max_retention", "start_us": at - 31 * DAY - 60_000_000,
         "end_us": at - 31 * DAY, "destroyed_us": at, "bytes": 10}).encode())
     store.ingest([(f"{base}/birth", json.dumps(b).encode()) for b in (b1, b2, b3)]
-                 + [gone(T0 + 50 * DAY, T0 + 50 * DAY), gone(T0 + 150 * DAY, T0 + 150 * DAY)], now)
+                 + [gone(T0 + 50 * DAY, T0 + 50 * DAY), gone(T0 + 50 * DAY + 1, T0 + 150 * DAY)], now)
     Verifier(store, UTC, gap_grace_us=0).run_once(now)
     found = {(f["kind"], f["severity"]): f for f in store.findings(limit=100)}
     early = [f for f in store.findings(limit=100) if f["kind"] == "destroyed_early"]

@@ -134,6 +134,39 @@ async def test_online_birth_and_states_on_connect_offline_on_stop(broker, data, 
     await until(lambda: sub.last(T.status).payload == b"offline", 5, "offline after a clean stop")
 
 
+async def test_a_message_over_the_brokers_bound_is_reported_in_the_state_and_is_an_office_finding(tmp_path, data,
+                                                                                                  cleanup):
+    """Issue 43 item 3 (design/0119): mosquitto's max_packet_size, said in its CONNACK; a message
+    over it would make the broker hang up at every try and hold the outbox for ever. It is not
+    sent, the messages after it are, the next state says which it was, and the office makes that
+    a `message_too_large` finding."""
+    from central.store import Store
+
+    broker = started(cleanup, Broker(tmp_path / "broker", extra=["max_packet_size 2048"]))
+    sub = started(cleanup, Subscriber(broker))
+    r = Reporter(config(broker.port), SITE, NODE, data)
+    r.set_birth(BIRTH)
+    r.set_state({"retention": {"achieved_days": 1.0}})
+    async with running(r):
+        await until(lambda: r.status == "connected" and r.protocol == "5", 10, "connected over MQTT 5")
+        big = await r.alarm({"id": "big", "action": "raise", "message": "x" * 4000})
+        small = await r.alarm({"id": "small", "action": "raise"})
+        await until(lambda: any(m["seq"] == small for m in payloads(sub)), 10, "the message after the big one")
+        await until(lambda: "too_large" in (sub.last(T.state).json() if sub.last(T.state) else {}), 10,
+                    "the state naming the refused publish")
+        assert [m["seq"] for m in payloads(sub)] == [small], "the big one was not sent, nor the link lost"
+        state = sub.last(T.state)
+        [entry] = state.json()["too_large"]
+        assert (entry["seq"], entry["kind"], entry["limit"]) == (big, "alarm", 2048) and entry["bytes"] > 4000
+        await drained(r)
+    office = Store(tmp_path / "central.db")
+    office.ingest([(state.topic, state.payload)] * 2, 1_000)  # the retained state again: one finding
+    found = [f for f in office.findings() if f["kind"] == "message_too_large"]
+    assert len(found) == 1 and f"alarm message {big} of" in found[0]["message"], found
+    assert office.rejected() == [], "nothing of it is kept: the node's report is the finding"
+    office.close()
+
+
 CHILD = """
 import asyncio, sys
 from pathlib import Path

@@ -251,7 +251,8 @@ def central_pg_partitions(store, table: str = "messages") -> dict[str, int]:
     parts = [r["name"] for r in store.db.query(
         "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
         " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = ?", [table])]
-    return {p: store.db.execute(f"SELECT count(*) FROM {p}").fetchone()[0] for p in parts}
+    counts = {p: store.db.execute(f"SELECT count(*) FROM {p}").fetchone()[0] for p in parts}
+    return {p: n for p, n in counts.items() if n or not p.endswith("_default")}  # the default one, if it holds rows
 
 
 # The schema itself (design/0096: every time column on storage/time/stamped.py's lists; ids never reused).
