@@ -44,7 +44,8 @@ async function api(path, body) {
 function boxTime(us) {
   const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
   return d.toLocaleString(LOCALE, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-    minute: "2-digit", second: "2-digit", timeZoneName: "short", timeZone: state.timeZone });  // the site's zone
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    timeZone: state.timeZone });  // the site's zone; the 24-hour clock of the desk's forms and fields
 }
 
 function tickOverlay() {
