@@ -71,6 +71,22 @@ def test_live_view_is_a_permission_given_per_person():
     assert "no camera gate" in rules.live_refusal(session(["viewer"], live=False), "gate", CAMS)
 
 
+def _req(rid, cameras, mode="view", used=None, expires=100, signers=("adam",)):
+    return {"id": rid, "cameras": cameras, "steps": [{"by": b} for b in signers],
+            "grant": {"id": rid * 10, "mode": mode, "used_us": used, "used_by": "x", "expires_us": expires * S}}
+
+
+def test_the_grid_links_a_camera_to_the_view_grants_waiting_for_it():
+    """The live grid is live only; a custodian's tile links to the view grants it may use now
+    (as the desk's home page offers them; design/0113's amendment)."""
+    reqs = [_req(1, ["lobby", "desk"]), _req(2, ["lobby"]), _req(3, ["lobby"], mode="copy"),
+            _req(4, ["lobby"], used=5 * S), _req(5, ["lobby"], expires=10), _req(6, ["lobby"], signers=("carl",)),
+            _req(7, ["gate"]), {"id": 8, "cameras": ["lobby"], "grant": None}]
+    assert rules.waiting_viewings(reqs, "carl", 50 * S, CAMS) == {"lobby": [10, 20], "desk": [10]}
+    assert rules.waiting_viewings(reqs, "carl", 50 * S, ["yard"]) == {}
+    assert rules.waiting_viewings(reqs, "adam", 50 * S, CAMS) == {"lobby": [60]}, "never one's own signed request"
+
+
 def test_playback_is_started_by_a_custodian_for_the_grant_cameras_only():
     assert rules.playback_refusal(session(["custodian"])) is None
     for role in ("viewer", "approver", "auditor", "admin"):
@@ -529,11 +545,19 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
 
     page = site.login("carl")  # the page in zh-TW (the site speaks English): dates in the ROC calendar
     page.context.add_cookies([{"name": "edged_lang", "value": "zh-TW", "url": site.base}])
-    page.goto(site.base + "/playback")
+    # the live grid is live only; a tile links to the viewing of a grant waiting for its camera
+    page.goto(site.base + "/grid")
     page.wait_for_selector("body[data-ready='1']")
-    page.fill("#grant", str(g["id"]))
-    page.click("#lookup button")
-    page.wait_for_selector("#start", state="visible")
+    links = {c: page.eval_on_selector_all(f".tile[data-camera={c}] a.tile-playback", "as => as.map(a => [a.getAttribute("
+                                          "'href'), a.textContent])") for c in ("cam1", "cam2")}
+    assert links["cam2"] == [[f"/playback?grant={g['id']}&camera=cam2", f"依調閱許可 {g['id']} 播放"]], links
+    wait_for(lambda: page.evaluate("edgedGrid.tiles.every(t => t.view)"), 30, "carl's tiles")  # stopped on leaving
+    page.screenshot(path=str(site.tmp / "grid-carl.png"))  # looked at by whoever changes the page
+    page.click(".tile[data-camera=cam2] a.tile-playback")
+    page.wait_for_url("**/playback?grant=*")
+    page.wait_for_selector("#start", state="visible")   # looked up from the link, its camera chosen
+    assert page.input_value("#camera") == "cam2"
+    page.select_option("#camera", "cam1")
     assert page.input_value("#watcher") == "Bob Citizen"
     page.click("#start")
     page.wait_for_selector("#controls", state="visible")
@@ -687,6 +711,7 @@ def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site)
     page.goto(site.base + "/grid")
     page.wait_for_selector("body[data-ready='1']")
     assert _tiles(page) == ["cam1", "cam2"]
+    assert page.locator("a.tile-playback").count() == 0, "no grant to offer a viewer: playback is a custodian's"
     assert page.get_attribute("#grid", "data-layout") == "4"
     assert page.eval_on_selector_all(".tile.empty", "ts => ts.length") == 2  # the layout keeps its places
     assert page.eval_on_selector_all(".tile .tile-name", "ns => ns.map(n => n.textContent)") == ["Lobby", "Desk"]
@@ -748,7 +773,7 @@ def test_live_view_is_a_permission_the_admin_gives_per_person(site):
     assert _tiles(fred) == ["cam1", "cam2"]
     # the grid is live only (no going back in time, so no date picker): its one date, the box's clock
     # on each tile, is in the ROC calendar on a zh-TW page, on the desk's 24-hour clock
-    year = datetime.now().year - 1911
+    year = datetime.fromtimestamp(SYSTEM.now_us() / S).year - 1911
     clock = re.compile(rf"^民國{year}/\d\d/\d\d [0-2]\d:[0-5]\d:[0-5]\d", re.M)
     wait_for(lambda: clock.search(fred.text_content(".tile[data-camera=cam1] .overlay") or ""), 30,
              "the tile's clock in the ROC calendar")

@@ -58,8 +58,8 @@ function tickOverlay() {
   o.textContent = text;
 }
 
-async function whoAmI() {
-  const me = await api("/api/me");
+async function whoAmI(query = "") {
+  const me = await api("/api/me" + query);
   state.clockOffsetMs = me.now_us / 1000 - Date.now();
   $("who").textContent = `${me.account}（${me.role_words || me.roles.join(", ")}）`;
   state.timeZone = me.timezone || undefined;
@@ -251,6 +251,8 @@ async function playbackPage() {
     const sel = $("camera");
     sel.textContent = "";
     for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = nameOf(c); sel.append(o); }
+    const wanted = new URLSearchParams(location.search).get("camera");  // from a live grid's tile
+    if (grant.cameras.includes(wanted)) sel.value = wanted;
     $("watcher").value = grant.requester || "";
     $("details").hidden = false;
   });
