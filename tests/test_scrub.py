@@ -6,11 +6,13 @@ runs it). The page, the worker and the audit record on a real daemon: tests/test
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime, timedelta, timezone
 
 import av
 import pytest
 
-from edged.viewer.scrub import MIN_SLOT_US, SLOTS, slot_bounds, slot_count, slot_pieces, strip, thumb_refusal
+from edged.viewer.scrub import MIN_SLOT_US, SLOTS, jump, moment_text, parse_moment, slot_bounds, slot_count, \
+    slot_pieces, strip, thumb_refusal
 from edged.viewer.thumb_read import keyframe_jpeg
 
 S = 1_000_000
@@ -71,6 +73,60 @@ def test_a_thumbnail_is_refused_as_a_segment_would_be(camera, slot, now, words):
     assert (refused is None) if words is None else (words in (refused or "")), refused
 
 
+# going to a moment typed or picked in the site's calendar (design/0113's amendment) -----------------
+TAIPEI = timezone(timedelta(hours=8))
+# grant 9: 115/11/24 14:30:20 to 14:32:10, Taipei time
+JFROM = int(datetime(2026, 11, 24, 14, 30, 20, tzinfo=TAIPEI).timestamp()) * S
+JGRANT = {"id": 9, "cameras": ["c1"], "from_us": JFROM, "to_us": JFROM + 110 * S}
+
+
+@pytest.mark.parametrize("typed, moment", [
+    ("115/11/24 14:30", (datetime(2026, 11, 24, 14, 30), 60)),
+    ("115/11/24 14:30:05", (datetime(2026, 11, 24, 14, 30, 5), 1)),
+    ("民國115年11月24日 9:05:59", (datetime(2026, 11, 24, 9, 5, 59), 1)),
+    ("2026-11-24T14:30:05", (datetime(2026, 11, 24, 14, 30, 5), 1)),
+    ("  115/11/24 14：30：05 ", (datetime(2026, 11, 24, 14, 30, 5), 1)),
+    ("115/11/24 14:30:60", None), ("115/11/24", None), ("115/02/30 14:30", None), ("14:30:05", None), ("", None),
+])
+def test_a_moment_is_read_as_the_desk_reads_a_date_to_the_second_if_typed(typed, moment):
+    assert parse_moment(typed) == moment
+
+
+@pytest.mark.parametrize("typed, calendar, at, text", [
+    # inside: to the second, in either calendar, shown back in the person's
+    ("115/11/24 14:31:00", "roc", JFROM + 40 * S, "115/11/24 14:31:00"),
+    ("2026-11-24 14:31:00", "roc", JFROM + 40 * S, "115/11/24 14:31:00"),
+    ("115/11/24 14:31:00", "gregorian", JFROM + 40 * S, "2026-11-24 14:31:00"),
+    # a minute that meets the range goes to its first moment inside it (the start is 14:30:20)
+    ("115/11/24 14:30", "roc", JFROM, "115/11/24 14:30:20"),
+    ("115/11/24 14:32", "roc", JFROM + 100 * S, "115/11/24 14:32:00"),
+    ("115/11/24 14:30:20", "roc", JFROM, "115/11/24 14:30:20"),
+    ("115/11/24 14:32:09", "roc", JFROM + 109 * S, "115/11/24 14:32:09"),
+])
+def test_a_moment_in_the_grant_is_gone_to_and_written_back_in_the_persons_calendar(typed, calendar, at, text):
+    went = jump(typed, JGRANT, TAIPEI, calendar)
+    assert (went.at_us, went.text, went.refusal) == (at, text, None)
+    assert jump(went.text, JGRANT, TAIPEI, calendar).at_us == at, "what is shown reads back to the same moment"
+
+
+@pytest.mark.parametrize("typed, words", [
+    ("115/11/24 14:30:19", "outside grant 9, which covers 115/11/24 14:30:20 to 115/11/24 14:32:10"),
+    ("115/11/24 14:32:10", "outside grant 9"),   # the end is not in the range
+    ("115/11/24 14:29", "outside grant 9"), ("114/11/24 14:31", "outside grant 9"),
+    ("115/11/24 14:33", "outside grant 9"),
+    ("tomorrow", "tomorrow is not a date and time: type one as 115/11/24 14:30:05"),
+    ("115/13/01 14:30", "is not a date and time"),
+])
+def test_a_moment_outside_the_grant_or_not_a_moment_is_refused_in_words(typed, words):
+    went = jump(typed, JGRANT, TAIPEI, "roc")
+    assert went.at_us is None and words in (went.refusal or ""), went
+
+
+def test_the_grant_start_is_written_in_the_site_zone_and_calendar():
+    assert moment_text(JFROM, TAIPEI, "roc") == "115/11/24 14:30:20"
+    assert moment_text(JFROM, timezone.utc, "gregorian") == "2026-11-24 06:30:20"
+
+
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """6 s at 10 fps, a key frame every second (pts 0.0, 1.0, ... with no B-frames), fragmented."""
@@ -99,3 +155,16 @@ def test_a_broken_segment_gives_no_thumbnail_and_the_next_one_is_read(clip, tmp_
     bad.write_bytes(clip.read_bytes()[:3000])
     assert keyframe_jpeg([[str(bad), T0, T0 + 6 * S], [str(clip), T0 + 6 * S, T0 + 12 * S]],
                          T0 + 6 * S, T0 + 12 * S, 160) is not None
+
+
+def test_the_playback_page_asks_for_the_moment_in_the_pages_calendar_with_the_desks_picker():
+    from pathlib import Path
+
+    from edged.viewer.texts import page_html
+
+    source = (Path(__file__).parent.parent / "edged/viewer/static/playback.html").read_text()
+    zh, en = page_html(source, "zh-TW", "站", "/playback"), page_html(source, "en", "Site", "/playback")
+    assert 'data-calendar="roc" placeholder="115/11/24 14:30:05"' in zh and "跳至日期時間" in zh
+    assert "data-picker=\"{&quot;open&quot;: &quot;日曆&quot;" in zh, "the picker's words in zh-TW"
+    assert 'data-calendar="gregorian" placeholder="2026-11-24 14:30:05"' in en
+    assert '<script src="/static/desk.js" defer></script>' in zh, "the desk's one picker, not a second"

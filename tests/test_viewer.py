@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,9 @@ from edged.config import ConfigError
 from edged.config.viewer import ViewerConfig
 from edged.viewer import rules
 from edged.viewer.camera_read import has_parameter_sets
+from edged.i18n import in_language
 from edged.viewer.playback import NoFootage, Piece, RangeReader, clamp, pieces_of
+from edged.viewer.scrub import moment_text
 from storage import audit
 from storage.catalog import open_readonly
 from storage.time.clock import SYSTEM
@@ -66,6 +69,22 @@ def test_live_view_is_a_permission_given_per_person():
         assert why is not None and "given per person by an admin" in why and "vera" in why
         assert rules.live_cameras(session([role], live=False), CAMS) == []
     assert "no camera gate" in rules.live_refusal(session(["viewer"], live=False), "gate", CAMS)
+
+
+def _req(rid, cameras, mode="view", used=None, expires=100, signers=("adam",)):
+    return {"id": rid, "cameras": cameras, "steps": [{"by": b} for b in signers],
+            "grant": {"id": rid * 10, "mode": mode, "used_us": used, "used_by": "x", "expires_us": expires * S}}
+
+
+def test_the_grid_links_a_camera_to_the_view_grants_waiting_for_it():
+    """The live grid is live only; a custodian's tile links to the view grants it may use now
+    (as the desk's home page offers them; design/0113's amendment)."""
+    reqs = [_req(1, ["lobby", "desk"]), _req(2, ["lobby"]), _req(3, ["lobby"], mode="copy"),
+            _req(4, ["lobby"], used=5 * S), _req(5, ["lobby"], expires=10), _req(6, ["lobby"], signers=("carl",)),
+            _req(7, ["gate"]), {"id": 8, "cameras": ["lobby"], "grant": None}]
+    assert rules.waiting_viewings(reqs, "carl", 50 * S, CAMS) == {"lobby": [10, 20], "desk": [10]}
+    assert rules.waiting_viewings(reqs, "carl", 50 * S, ["yard"]) == {}
+    assert rules.waiting_viewings(reqs, "adam", 50 * S, CAMS) == {"lobby": [60]}, "never one's own signed request"
 
 
 def test_playback_is_started_by_a_custodian_for_the_grant_cameras_only():
@@ -524,12 +543,21 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     assert status == 403
     vera.context.close()
 
-    page = site.login("carl")
-    page.goto(site.base + "/playback")
+    page = site.login("carl")  # the page in zh-TW (the site speaks English): dates in the ROC calendar
+    page.context.add_cookies([{"name": "edged_lang", "value": "zh-TW", "url": site.base}])
+    # the live grid is live only; a tile links to the viewing of a grant waiting for its camera
+    page.goto(site.base + "/grid")
     page.wait_for_selector("body[data-ready='1']")
-    page.fill("#grant", str(g["id"]))
-    page.click("#lookup button")
-    page.wait_for_selector("#start", state="visible")
+    links = {c: page.eval_on_selector_all(f".tile[data-camera={c}] a.tile-playback", "as => as.map(a => [a.getAttribute("
+                                          "'href'), a.textContent])") for c in ("cam1", "cam2")}
+    assert links["cam2"] == [[f"/playback?grant={g['id']}&camera=cam2", f"依調閱許可 {g['id']} 播放"]], links
+    wait_for(lambda: page.evaluate("edgedGrid.tiles.every(t => t.view)"), 30, "carl's tiles")  # stopped on leaving
+    page.screenshot(path=str(site.tmp / "grid-carl.png"))  # looked at by whoever changes the page
+    page.click(".tile[data-camera=cam2] a.tile-playback")
+    page.wait_for_url("**/playback?grant=*")
+    page.wait_for_selector("#start", state="visible")   # looked up from the link, its camera chosen
+    assert page.input_value("#camera") == "cam2"
+    page.select_option("#camera", "cam1")
     assert page.input_value("#watcher") == "Bob Citizen"
     page.click("#start")
     page.wait_for_selector("#controls", state="visible")
@@ -555,6 +583,8 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     assert kinds in (["footage", "none", "footage"], ["footage", "gap", "footage"]), kinds   # 6-8 s, 8-10 s, 10-13 s
     assert page.evaluate("edgedScrub.thumbs") >= 2
     view = page.evaluate("edged.view")
+    _jumps_in_the_sites_calendar(page, g, state, site.tmp / "playback-picker.png")
+    held = state()[1]   # the last jump's: one second into the range
     # a seek an hour before the range is clamped to its first key frame (the range starts at 6 s)
     page.evaluate(f"edged.channel.send(JSON.stringify({{op: 'seek', at_us: {g['from_us'] - 3600 * S}}}))")
     wait_for(lambda: state()[1] < held, 10, "the seek")
@@ -566,7 +596,8 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     assert moved["camera"] == "cam2" and g["from_us"] <= moved["at_us"] <= g["from_us"] + S
     page.click("#pause")  # play
     wait_for(lambda: state()[0] == "ended", 30, "the end of the granted range")
-    assert "end of the granted range" in page.text_content("#status")
+    assert in_language("zh-TW", "end of the granted range: the viewing is over (a new viewing needs a new request)") \
+        in page.text_content("#status")
     stop = wait_for(lambda: site.audit("playback.stop", "carl"), 10, "the playback's stop record")[0]["detail"]
     start = site.audit("playback.start", "carl")[0]["detail"]
     assert stop["reason"] == "end of the granted range" and stop["view"] == start["view"]
@@ -595,6 +626,58 @@ def test_playback_of_a_grant_plays_the_range_once_with_pause_and_seek_inside_it(
     assert site.audit("grant.refused", "carl")[-1]["detail"]["grant"] == g["id"]
     page.context.close()
     assert private_walk(site.daemon.data_dir) == [], "after a viewing, nothing under the data folder is shared"
+
+
+def _jumps_in_the_sites_calendar(page, g, state, shot: Path) -> None:
+    """Paused, the viewing goes to a day and time typed in the ROC calendar (115/11/24 14:30:05),
+    typed in the Gregorian, and picked with the desk's picker (design/0113): the timeline jumps,
+    the field shows the moment back in the ROC calendar; a moment outside the grant is refused in
+    zh-TW and nothing moves. The site's zone is the box's here (moment_text's None)."""
+    roc = lambda us: moment_text(us, None, "roc")   # noqa: E731
+    year = datetime.fromtimestamp(g["from_us"] / S).year - 1911
+    assert page.input_value("#jump-at") == roc(g["from_us"]), "the field starts at the grant's start"
+    assert page.get_attribute("#jump-at", "placeholder") == "115/11/24 14:30:05"
+    assert page.text_content("#scrub-from").startswith(f"民國{year}/"), "the timeline's ends in the ROC calendar"
+    go = "#jump > button[type=submit]"
+
+    def went(n: int, us: int) -> None:
+        wait_for(lambda: page.evaluate("edgedScrub.jumps") == n, 10, f"jump {n}")
+        assert page.evaluate("edgedScrub.jumpedTo") == us
+        wait_for(lambda: us - S <= state()[1] <= us, 10, f"the viewing at jump {n}'s key frame")
+        assert page.input_value("#jump-at") == roc(us), "the moment round-trips in the ROC calendar"
+        assert page.get_attribute("#scrub-bar", "aria-valuenow") == str(round(1000 * (us - g["from_us"])
+                                                                              / (g["to_us"] - g["from_us"])))
+
+    page.fill("#jump-at", roc(g["from_us"] + 5 * S))   # typed: 115/11/24 hh:mm:ss, after the hole
+    page.click(go)
+    went(1, g["from_us"] + 5 * S)
+    gregorian = moment_text(g["from_us"] + 2 * S, None, "gregorian")   # typed the Gregorian way, shown back in ROC
+    assert gregorian.startswith(f"{year + 1911}-")
+    page.fill("#jump-at", gregorian)
+    page.click(go)
+    went(2, g["from_us"] + 2 * S)
+    page.click("#jump .picker-open")   # the desk's picker: the grant's month, its day chosen
+    page.wait_for_selector(".picker[role=dialog]")
+    assert page.text_content(".picker-head strong").startswith(f"民國{year}年")
+    assert page.text_content(".picker .chosen") == str(datetime.fromtimestamp(g["from_us"] / S).day)
+    target = g["from_us"] + S
+    page.fill(".picker-time", roc(target).split(" ")[1])
+    page.screenshot(path=str(shot))  # the picker open on the grant's day: looked at by whoever changes the page
+    page.click(".picker .chosen")
+    assert page.input_value("#jump-at") == roc(target) and page.locator(".picker").count() == 0
+    page.click(go)
+    went(3, target)
+    at = state()[1]
+    outside = roc(g["from_us"] - 3600 * S)
+    page.fill("#jump-at", outside)
+    page.click(go)
+    refusal = in_language("zh-TW", "{typed} is outside grant {id}, which covers {start} to {end}: nothing outside it "
+                                    "may be shown; pick a time in its range").format(
+        typed=outside, id=g["id"], start=roc(g["from_us"]), end=roc(g["to_us"]))
+    wait_for(lambda: page.text_content("#message") == refusal, 10, "the refusal in zh-TW")
+    _, _, seen = state()
+    wait_for(lambda: state()[2] >= seen + 2, 10, "two position reports after the refusal")
+    assert state()[1] == at and page.evaluate("edgedScrub.jumps") == 3, "nothing moved"
 
 
 def test_the_audit_chain_holds_every_view_record(site):
@@ -628,6 +711,7 @@ def test_the_live_grid_plays_each_camera_in_a_tile_with_its_name_and_state(site)
     page.goto(site.base + "/grid")
     page.wait_for_selector("body[data-ready='1']")
     assert _tiles(page) == ["cam1", "cam2"]
+    assert page.locator("a.tile-playback").count() == 0, "no grant to offer a viewer: playback is a custodian's"
     assert page.get_attribute("#grid", "data-layout") == "4"
     assert page.eval_on_selector_all(".tile.empty", "ts => ts.length") == 2  # the layout keeps its places
     assert page.eval_on_selector_all(".tile .tile-name", "ns => ns.map(n => n.textContent)") == ["Lobby", "Desk"]
@@ -687,6 +771,12 @@ def test_live_view_is_a_permission_the_admin_gives_per_person(site):
     fred.goto(site.base + "/grid")
     fred.wait_for_selector("body[data-ready='1']")
     assert _tiles(fred) == ["cam1", "cam2"]
+    # the grid is live only (no going back in time, so no date picker): its one date, the box's clock
+    # on each tile, is in the ROC calendar on a zh-TW page, on the desk's 24-hour clock
+    year = datetime.fromtimestamp(SYSTEM.now_us() / S).year - 1911
+    clock = re.compile(rf"^民國{year}/\d\d/\d\d [0-2]\d:[0-5]\d:[0-5]\d", re.M)
+    wait_for(lambda: clock.search(fred.text_content(".tile[data-camera=cam1] .overlay") or ""), 30,
+             "the tile's clock in the ROC calendar")
     fred.context.close()
     wait_for(lambda: len(site.audit("live.stop", "fred")) == len(site.audit("live.start", "fred")), 30,
              "fred's views to end")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edged.i18n import N_, _
+from edged.rules import retrieval as rq
 from edged.rules.roles import allowed, in_scope, refusal
 
 LIVE, PLAYBACK = "live", "playback"
@@ -42,6 +43,25 @@ def playback_refusal(session: dict[str, Any]) -> str | None:
     if not allowed(session["roles"], "playback.start"):
         return refusal(session["account"], session["roles"], "playback.start")
     return None
+
+
+def waiting_viewings(requests: Sequence[dict[str, Any]], account: str, now_us: int,
+                     cameras: Sequence[str]) -> dict[str, list[int]]:
+    """Per camera of `cameras`, the view grants this custodian may use now, as the desk's home
+    page offers them (design/0108): approved, unused, in time, not signed by this person. The live
+    grid links a tile to its camera's (design/0113's amendment); playback itself checks again."""
+    out: dict[str, list[int]] = {}
+    for req in requests:
+        g = req.get("grant")
+        if not g or g.get("mode") != "view" or rq.refuse_use(g, mode="view", now_us=now_us) is not None:
+            continue
+        signers = [step["by"] for step in rq.steps_signed(req)]
+        if rq.approver_refusal({"approvers": signers, "request_id": req.get("id")}, account) is not None:
+            continue
+        for camera in g.get("cameras") or req.get("cameras") or ():
+            if camera in cameras:
+                out.setdefault(camera, []).append(int(g["id"]))
+    return out
 
 
 def watcher_for(grant: dict[str, Any], typed: str | None) -> str:

@@ -6,15 +6,21 @@ asks (edged/viewer/thumbs.py caches each slot's answer). Beside the slots, the r
 footage recorded live, footage fetched later from the camera's own card (`backfilled`, design/0106),
 footage a standby box recorded while this box was gone (`stood-in`, design/0107), filed gaps, and
 time nothing accounts for (`none`). No I/O, no clock: the caller passes what the catalog said.
+A person may also type (or pick from the desk's calendar) the moment to go to, in the site's
+calendar (`jump`, design/0113's grammar to the second): inside the grant, or refused.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any, Sequence
 
-from edged.i18n import _
+from edged.i18n import _, local
 from edged.viewer.desk.bands import Span, complement, merged
 from storage.footage.segment_rows import FOOTAGE_STATES
+from storage.time import rocdate
 
 SLOTS = 24                  # thumbnails along the timeline at most
 MIN_SLOT_US = 2_000_000     # a short grant has fewer slots: never two in one segment of 2 s
@@ -84,3 +90,57 @@ def thumb_refusal(grant: dict[str, Any], camera: str, slot: int, now_us: int, de
     if now_us >= deadline_us:
         return _("the viewing is over")
     return None
+
+
+# going to a moment typed or picked in the site's calendar (issue 42 item 6, design/0113) -----------
+JUMP_EXAMPLES = {rocdate.ROC: "115/11/24 14:30:05", rocdate.GREGORIAN: "2026-11-24 14:30:05"}
+_SECONDS = re.compile(r"(.*\d[:：]\d{2})[:：](\d{2})")
+
+
+def parse_moment(text: str) -> tuple[datetime, int] | None:
+    """A moment as the desk's date fields read it (rocdate.parse_datetime: 115/11/24 14:30, or
+    Gregorian), to the second if one is typed (115/11/24 14:30:05), and how long the typed moment
+    lasts in seconds (60 to the minute, 1 to the second); None if it is not one."""
+    m = _SECONDS.fullmatch(text.strip())
+    if m is None:
+        t = rocdate.parse_datetime(text)
+        return None if t is None else (t, 60)
+    t = rocdate.parse_datetime(m[1])
+    if t is None or int(m[2]) > 59:
+        return None
+    return t.replace(second=int(m[2])), 1
+
+
+def moment_text(us: int, tz: tzinfo | None, calendar: str) -> str:
+    """What the field shows: 115/11/24 14:30:05 (in the site's zone and the person's calendar)."""
+    t = local(us, tz)
+    return f"{rocdate.datetime_text(t, calendar)}:{t.second:02d}"
+
+
+@dataclass(frozen=True)
+class Jump:
+    at_us: int | None     # where the viewing goes: inside the grant's range, or None (refused)
+    text: str             # the field's text: the moment gone to, in the person's calendar
+    refusal: str | None = None
+
+
+def jump(typed: str, grant: dict[str, Any], tz: tzinfo | None, calendar: str) -> Jump:
+    """Where a typed or picked moment takes the grant's viewing. A moment that meets the range
+    (a minute typed as 14:30 is the whole minute) goes to the first of its microseconds inside
+    it; one wholly outside is refused, in words, and nothing outside the range is read."""
+    typed = typed.strip()
+    parsed = parse_moment(typed)
+    if parsed is None:
+        return Jump(None, typed, _("{typed} is not a date and time: type one as {example}, or pick a day from "
+                                   "the calendar").format(typed=typed or '""', example=JUMP_EXAMPLES[calendar]))
+    t, seconds = parsed
+    aware = t.replace(tzinfo=tz) if tz else t.astimezone()
+    at = int(aware.timestamp()) * 1_000_000
+    start, end = grant["from_us"], grant["to_us"]
+    if at + seconds * 1_000_000 <= start or at >= end:
+        return Jump(None, typed, _("{typed} is outside grant {id}, which covers {start} to {end}: nothing outside "
+                                   "it may be shown; pick a time in its range").format(
+            typed=typed, id=grant["id"], start=moment_text(start, tz, calendar),
+            end=moment_text(end, tz, calendar)))
+    at = min(max(at, start), end - 1)
+    return Jump(at, moment_text(at, tz, calendar))

@@ -366,7 +366,16 @@ class Viewer:
             "live": [{"id": c, "name": names[c], **tile_state(states.get(c))} for c in live],
             "live_refusal": None if live or not cams else rules.live_refusal(s, cams[0], cams),
             "playback": rules.playback_refusal(s) is None,
+            "grants": await self._waiting(s, live) if request.query.get("grants") else {},
             "max_view_us": self.limits.max_view_us})
+
+    async def _waiting(self, s: dict[str, Any], cameras: list[str]) -> dict[str, list[int]]:
+        """The live grid's: per camera, the view grants this custodian may use now (design/0113)."""
+        if self.operate is None or not cameras or rules.playback_refusal(s) is not None:
+            return {}
+        answer = await self.operate("request.list", {"state": "approved"}, s)
+        rows = answer.get("result") if answer.get("ok") else None
+        return rules.waiting_viewings(rows or [], s["account"], self.clock.now_us(), cameras)
 
     async def _camera_states(self, s: dict[str, Any]) -> dict[str, str]:
         """Each camera's state as `edgectl cameras` shows it, for the live grid's tiles (design/0108)."""

@@ -10,8 +10,9 @@ import html
 import json
 import re
 
-from edged.i18n import N_, in_language, normalise
-from edged.viewer.desk.page import LANG_NAMES
+from edged.i18n import N_, calendar, in_language, normalise
+from edged.viewer.desk.page import LANG_NAMES, picker_words
+from edged.viewer.scrub import JUMP_EXAMPLES
 
 TEXTS = (  # every text of login.html, live.html, grid.html and playback.html (elements, aria-label)
     N_("edged viewer: log in"), N_("edged viewer: live"), N_("edged viewer: playback of a grant"),
@@ -27,6 +28,7 @@ TEXTS = (  # every text of login.html, live.html, grid.html and playback.html (e
        "it alone, Escape goes back."),
     N_("What the timeline shows"),
     N_("Drag along the timeline, or use the arrow keys, to move through the granted range."),
+    N_("Go to the day and time"), N_("Go"),
 )
 SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("the box answered {status}"), N_("footage {time}"), N_("the view ended: {reason}"), N_("the view ended"),
@@ -37,7 +39,7 @@ SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("Grant"), N_("end of the granted range: the viewing is over (a new viewing needs a new request)"),
     N_("sound on"), N_("cameras {first} to {last} of {all}"),
     N_("recorded"), N_("fetched later from the camera's own recording"), N_("recorded by the standby box"),
-    N_("gap: not recorded"), N_("no record"),
+    N_("gap: not recorded"), N_("no record"), N_("Playback of grant {id}"),
 )
 _KNOWN = frozenset(TEXTS)
 _NODE = re.compile(r">([^<]+)<")
@@ -47,7 +49,8 @@ _LABEL = re.compile(r'(aria-label=")([^"]+)(")')
 def page_html(source: str, lang: str, site: str = "", path: str = "/") -> str:
     """A static page in `lang`: its texts translated, <html lang> set, the script's messages
     in <body data-texts>, the site's name in its header and the switch to the other language
-    (the desk's, back to `path`)."""
+    (the desk's, back to `path`); a date field (data-calendar="site") in the page's calendar,
+    with the desk's date picker's words in <body data-picker> (static/desk.js, design/0113)."""
     lang = normalise(lang) or "en"
     other = "en" if lang != "en" else "zh-TW"
 
@@ -64,4 +67,10 @@ def page_html(source: str, lang: str, site: str = "", path: str = "/") -> str:
     out = out.replace("<a class=\"lang\" data-lang-switch href=\"/desk/lang\"></a>",
                       f"<a class=\"lang\" href=\"/desk/lang?to={other}&amp;back={html.escape(path)}\" "
                       f"lang=\"{'zh-Hant-TW' if other != 'en' else 'en'}\">{html.escape(LANG_NAMES[other])}</a>", 1)
-    return out.replace("<body ", f"<body data-texts=\"{html.escape(json.dumps(texts, ensure_ascii=False))}\" ", 1)
+    picker = ""
+    if 'data-calendar="site"' in out:
+        cal = calendar(lang)
+        out = out.replace('data-calendar="site"', f'data-calendar="{cal}" placeholder="{JUMP_EXAMPLES[cal]}"')
+        picker = f"data-picker=\"{html.escape(picker_words(lang))}\" "
+    return out.replace("<body ", f"<body data-texts=\"{html.escape(json.dumps(texts, ensure_ascii=False))}\" "
+                                 + picker, 1)

@@ -4,6 +4,8 @@ thumbnails, for the open playback view only and inside its grant.
 `GET /api/view/{id}/strip?camera=C`: the grant's range for camera C as bands (footage, backfilled,
 stood-in, gap, none) and its number of slots (edged/viewer/scrub.py).
 `GET /api/view/{id}/thumb?camera=C&slot=N`: slot N's thumbnail, JPEG (204: no key frame there).
+`POST /api/view/{id}/jump {"at": "115/11/24 14:30:05"}`: the viewing goes to a moment typed or
+picked in the page's calendar, inside the grant (refused in words outside it; design/0113).
 
 Each read checks what a segment read checks: the session's own open viewing, a camera of its
 grant, a slot of its range, before the viewing's deadline; a refusal reads nothing. Each is on
@@ -26,10 +28,13 @@ from typing import Any
 
 from aiohttp import web
 
-from edged.i18n import _
+from edged.i18n import _, calendar, normalise, speaking, zone
 from edged.viewer.frames import WorkerGone
 from edged.viewer.media_client import Worker
-from edged.viewer.scrub import THUMB_WIDTH, slot_bounds, slot_count, slot_pieces, strip, thumb_refusal
+from edged.viewer.playback import RecordedTrack
+from edged.viewer.desk.app import LANG_COOKIE
+from edged.viewer.scrub import THUMB_WIDTH, jump, moment_text, slot_bounds, slot_count, slot_pieces, strip, \
+    thumb_refusal
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,13 @@ class Thumbs:
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/view/{id}/strip", self.strip)
         app.router.add_get("/api/view/{id}/thumb", self.thumb)
+        app.router.add_post("/api/view/{id}/jump", self.jump)
+
+    def _calendar(self, request: web.Request) -> tuple[str, Any, str]:
+        """The page's language (the person's, else the site's), its calendar and the site's zone."""
+        site = self.viewer.cfg.site
+        lang = normalise(request.cookies.get(LANG_COOKIE)) or site.language
+        return lang, zone(site.timezone), calendar(lang)
 
     async def _view(self, request: web.Request) -> tuple[Any, str, dict[str, Any]]:
         """The session's open playback and the camera asked for; HTTP errors in words otherwise."""
@@ -87,7 +99,9 @@ class Thumbs:
         await self._record(s, view.token, "footage.list", {"cameras": [camera], "from_us": g["from_us"],
                                                            "to_us": g["to_us"], "grant": g["id"], "view": view.id},
                            camera, g["from_us"], g["to_us"])
+        _lang, tz, cal = self._calendar(request)
         return web.json_response({"camera": camera, "from_us": g["from_us"], "to_us": g["to_us"],
+                                  "from_text": moment_text(g["from_us"], tz, cal),   # the jump field's first value
                                   "slots": slot_count(g["from_us"], g["to_us"]),
                                   "bands": strip(camera, g["from_us"], g["to_us"], rows, gaps, standins)})
 
@@ -111,6 +125,21 @@ class Thumbs:
             return web.Response(status=204)
         return web.Response(body=jpeg, content_type="image/jpeg",
                             headers={"Cache-Control": "private, max-age=600"})
+
+    async def jump(self, request: web.Request) -> web.Response:
+        """The viewing goes to a moment typed or picked in the page's calendar, inside its grant:
+        the page's field and its answer speak the page's language, as the desk's forms do."""
+        view, _camera, _s = await self._view(request)
+        typed = (await self.viewer._body(request)).get("at")
+        lang, tz, cal = self._calendar(request)
+        with speaking(lang):
+            if not isinstance(view.track, RecordedTrack) or view.track.state == "ended":
+                return web.json_response({"error": _("the viewing is over")}, status=409)
+            to = jump(typed if isinstance(typed, str) else "", view.grant, tz, cal)
+        if to.at_us is None:
+            return web.json_response({"error": to.refusal, "text": to.text}, status=409)
+        view.recorded.seek(to.at_us)   # the track keeps it inside the range too (edged/viewer/playback.py)
+        return web.json_response({"at_us": to.at_us, "text": to.text})
 
     async def picture(self, view_id: str, key: tuple[int, str, int], a: int, b: int) -> bytes | None:
         """The slot's thumbnail: from the cache, from a decode already under way, or decoded now."""

@@ -18,10 +18,12 @@
   const pad = (n) => String(n).padStart(2, "0");
   function parse(text) {
     // the same grammar as rocdate.parse_date/parse_datetime/parse_month: 1-3 digit years are ROC
-    const m = /^\s*(?:民國)?\s*(\d{1,4})\s*(?:[/\-.]|年)\s*(\d{1,2})(?:\s*(?:[/\-.]|月)\s*(\d{1,2})\s*日?)?(?:(?:\s+|T)(\d{1,2})[:：](\d{2}))?\s*$/.exec(text || "");
+    // (and to the second where a field takes one: the playback's jump, edged/viewer/scrub.py)
+    const m = /^\s*(?:民國)?\s*(\d{1,4})\s*(?:[/\-.]|年)\s*(\d{1,2})(?:\s*(?:[/\-.]|月)\s*(\d{1,2})\s*日?)?(?:(?:\s+|T)(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?\s*$/.exec(text || "");
     if (!m) return null;
     const year = m[1].length === 4 ? +m[1] : +m[1] + 1911;
-    return {year, month: +m[2], day: m[3] ? +m[3] : 1, time: m[4] ? pad(m[4]) + ":" + m[5] : null};
+    const time = m[4] ? pad(m[4]) + ":" + m[5] + (m[6] ? ":" + m[6] : "") : null;
+    return {year, month: +m[2], day: m[3] ? +m[3] : 1, time};
   }
   function write(cal, y, mo, d, time, monthOnly) {
     const year = cal === "roc" ? String(y - 1911) : String(y);
@@ -55,6 +57,8 @@
     const cal = input.dataset.calendar;
     const monthOnly = input.dataset.month === "1";
     const withTime = input.dataset.time === "1";
+    const seconds = input.dataset.seconds === "1";   // a field that takes 14:30:05
+    const clock = seconds ? /^\d{1,2}[:：]\d{2}(?:[:：]\d{2})?$/ : /^\d{1,2}[:：]\d{2}$/;
     const now = new Date();
     const typed = parse(input.value) || {year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate(), time: null};
     const state = {year: typed.year, month: typed.month};
@@ -63,10 +67,11 @@
     panel.setAttribute("role", "dialog");
     panel.setAttribute("aria-label", words.open || "");
     const time = document.createElement("input");
-    time.type = "text"; time.className = "picker-time"; time.value = typed.time || "00:00";
+    time.type = "text"; time.className = "picker-time";
+    time.value = typed.time && (seconds || typed.time.length === 5) ? typed.time : (seconds ? "00:00:00" : "00:00");
     time.setAttribute("aria-label", words.time || "");
     function pick(y, mo, d) {
-      const t = withTime ? (/^\d{1,2}[:：]\d{2}$/.test(time.value.trim()) ? time.value.trim().replace("：", ":") : "00:00") : null;
+      const t = withTime ? (clock.test(time.value.trim()) ? time.value.trim().replaceAll("：", ":") : "00:00") : null;
       input.value = write(cal, y, mo, d, t, monthOnly);
       input.dispatchEvent(new Event("input", {bubbles: true}));
       close();

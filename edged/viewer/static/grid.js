@@ -2,10 +2,12 @@
 // name and state and its own live view over WebRTC (the live page's path: /api/live/{camera}).
 // Uses viewer.js's helpers (t, api, whoAmI, gathered, boxTime, say). Keyboard: 1-4 choose the
 // layout, PageUp/PageDown page through the cameras, Enter shows a tile alone, Escape goes back.
+// The grid is live only: a custodian's tile links to the playback of a view grant waiting for
+// its camera (the desk's home page offers the same grants), where the date picker is.
 "use strict";
 
 const LAYOUTS = [1, 4, 9, 16];
-const grid = { layout: 4, page: 0, cams: [], tiles: [], back: null };
+const grid = { layout: 4, page: 0, cams: [], tiles: [], back: null, grants: {} };
 window.edgedGrid = grid;
 
 function stateBadge(cam) {
@@ -36,11 +38,18 @@ function makeTile(cam) {
   const note = document.createElement("span");
   note.className = "tile-note";
   cap.append(name, " ", stateBadge(cam), " ", note);
+  for (const id of grid.grants[cam.id] || []) {  // a grant waiting for this camera: its viewing, one click
+    const a = document.createElement("a");
+    a.className = "tile-playback";
+    a.href = `/playback?grant=${encodeURIComponent(id)}&camera=${encodeURIComponent(cam.id)}`;
+    a.textContent = t("Playback of grant {id}", { id });
+    cap.append(" ", a);
+  }
   fig.append(stage, cap);
   const tile = { camera: cam.id, name: cam.name, el: fig, video, overlay, note, pc: null, view: null, text: "",
                  error: null };
   fig.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") { e.preventDefault(); alone(cam.id); }
+    if (e.key === "Enter" && e.target === fig) { e.preventDefault(); alone(cam.id); }
   });
   fig.addEventListener("dblclick", () => alone(cam.id));
   return tile;
@@ -154,9 +163,10 @@ async function refreshStates() {  // the cameras' states as the box sees them no
 }
 
 async function gridPage() {
-  const me = await whoAmI();
+  const me = await whoAmI("?grants=1");
   $("playback-link").hidden = !me.playback;
   grid.cams = me.live;
+  grid.grants = me.grants || {};
   if (!me.live.length) { say(me.live_refusal || t("Your account may not watch any camera live.")); return; }
   grid.layout = me.live.length === 1 ? 1 : 4;
   for (const b of document.querySelectorAll("#layouts > button")) {

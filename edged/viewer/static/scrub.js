@@ -2,14 +2,17 @@
 // The box answers the grant's range as bands (recorded, fetched later from the camera's card,
 // recorded by the standby box, gaps, no record) and one thumbnail a slot; dragging along the bar
 // (or the arrow keys) seeks the viewing. Nothing outside the grant is asked for or shown.
-// Loaded before viewer.js, whose t(), boxTime() and send() it uses once a viewing has started.
+// A day and time typed (115/11/24 14:30:05 in the ROC calendar, or Gregorian) or picked from the
+// desk's calendar (desk.js, design/0113) goes there too: the box reads it, keeps it inside the
+// grant or refuses it in words, seeks, and answers the moment in the page's calendar.
+// Loaded before viewer.js, whose t(), boxTime(), say() and api() it uses once a viewing has started.
 "use strict";
 
 const Scrub = (() => {
   const KINDS = [["footage", "recorded"], ["backfilled", "fetched later from the camera's own recording"],
     ["stood-in", "recorded by the standby box"], ["gap", "gap: not recorded"], ["none", "no record"]];
   const el = (id) => document.getElementById(id);
-  const shown = { thumbs: 0, missing: 0, bands: [], slots: 0, seeks: 0 };  // what the tests read
+  const shown = { thumbs: 0, missing: 0, bands: [], slots: 0, seeks: 0, jumps: 0, jumpedTo: null };  // what the tests read
   window.edgedScrub = shown;
   let s = null;  // { view, camera, from, to, send, dragging, at }
 
@@ -41,6 +44,7 @@ const Scrub = (() => {
 
   async function draw() {
     const strip = await api(`/api/view/${s.view}/strip?camera=${encodeURIComponent(s.camera)}`);
+    if (!el("jump-at").value) el("jump-at").value = strip.from_text;  // the picker opens on the grant's day
     const bands = el("scrub-bands");
     bands.textContent = "";
     const words = Object.fromEntries(KINDS);
@@ -77,7 +81,21 @@ const Scrub = (() => {
     }
   }
 
+  async function jump(e) {
+    e.preventDefault();
+    if (!s) return;
+    say("");
+    try {
+      const r = await api(`/api/view/${s.view}/jump`, { at: el("jump-at").value });
+      el("jump-at").value = r.text;  // what was typed, as the box read it, in the page's calendar
+      place(r.at_us);
+      shown.jumps += 1;
+      shown.jumpedTo = r.at_us;
+    } catch (err) { say(err.message); }
+  }
+
   function wire() {
+    el("jump").onsubmit = jump;
     const bar = el("scrub-bar");
     bar.onpointerdown = (e) => {
       if (!s) return;
@@ -122,6 +140,11 @@ const Scrub = (() => {
     async camera(camera) { if (s) { s.camera = camera; await draw(); } },
     position(us) { if (s && !s.dragging) place(us); },
     get dragging() { return Boolean(s && s.dragging); },
-    stop() { if (s) { s.send = () => {}; el("scrub-bar").setAttribute("aria-disabled", "true"); } },
+    stop() {
+      if (!s) return;
+      s.send = () => {};
+      el("scrub-bar").setAttribute("aria-disabled", "true");
+      el("jump").hidden = true;
+    },
   };
 })();

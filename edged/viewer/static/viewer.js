@@ -44,7 +44,8 @@ async function api(path, body) {
 function boxTime(us) {
   const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
   return d.toLocaleString(LOCALE, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-    minute: "2-digit", second: "2-digit", timeZoneName: "short", timeZone: state.timeZone });  // the site's zone
+    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+    timeZone: state.timeZone });  // the site's zone; the 24-hour clock of the desk's forms and fields
 }
 
 function tickOverlay() {
@@ -57,8 +58,8 @@ function tickOverlay() {
   o.textContent = text;
 }
 
-async function whoAmI() {
-  const me = await api("/api/me");
+async function whoAmI(query = "") {
+  const me = await api("/api/me" + query);
   state.clockOffsetMs = me.now_us / 1000 - Date.now();
   $("who").textContent = `${me.account}（${me.role_words || me.roles.join(", ")}）`;
   state.timeZone = me.timezone || undefined;
@@ -250,6 +251,8 @@ async function playbackPage() {
     const sel = $("camera");
     sel.textContent = "";
     for (const c of grant.cameras) { const o = document.createElement("option"); o.value = c; o.textContent = nameOf(c); sel.append(o); }
+    const wanted = new URLSearchParams(location.search).get("camera");  // from a live grid's tile
+    if (grant.cameras.includes(wanted)) sel.value = wanted;
     $("watcher").value = grant.requester || "";
     $("details").hidden = false;
   });
