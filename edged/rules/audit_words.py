@@ -59,6 +59,7 @@ EXPORT_REFUSED = _say("export.refused", N_("an export was refused"))
 EXPORT_READ = _say("export.read", N_("an export was read"))
 COPY_DESTROYED = _say("copy.destroyed", N_("a working copy was destroyed"))
 FOOTAGE_LIST = _say("footage.list", N_("listed footage"))
+FOOTAGE_THUMBNAIL = _say("footage.thumbnail", N_("looked at thumbnails of footage"))
 EVENTS_LIST = _say("events.list", N_("listed motion events"))
 # holds
 HOLD_ADD = _say("hold.add", N_("placed a hold"))
