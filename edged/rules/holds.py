@@ -90,7 +90,7 @@ def _listed(rules: HoldRules, who: str, kind: str, names: Names = NOBODY) -> Non
     refusal names the people by their full names and titles (`names`, design/0112)."""
     if rules.approvers is not None and person(who) not in rules.approvers:
         raise hinted(HoldRuleError(_("Here {approvers} approve this kind of hold ({kind}), not {who}.").format(
-            approvers=persons.people(names, sorted(rules.approvers)), kind=word(HOLD_WORDS, kind),
+            approvers=_(", ").join(persons.person(names, a) for a in sorted(rules.approvers)), kind=word(HOLD_WORDS, kind),
             who=persons.person(names, person(who)))),
             f"[policy.holds.{kind}] approvers")
 

@@ -25,7 +25,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, Sequence
 
 from edged.rules import chains, deadlines
-from edged.rules.persons import NOBODY, Names, people, person
+from edged.rules.persons import NOBODY, Names, person
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES as CATEGORIES,
     COPY_KINDS as COPY_KINDS,
@@ -249,8 +249,7 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     Refused (R5.3 and separation of duties): whoever filed or asked for the request; anyone
     who signed an earlier step of it; anyone the step does not list; an approver whose cameras
     do not cover the request's (R4.2); an approval that would leave a later step with nobody
-    able to sign it (edged/rules/chains.py, design/0102). `names`: the site's people, so that a
-    refusal names them as the office does (design/0112), never by their login names."""
+    able to sign it (edged/rules/chains.py, design/0102). A refusal names people by `names` (0112)."""
     if req["state"] != FILED:
         raise RequestRuleError(_("request {id} is already {state}").format(id=req.get('id'), state=req['state']))
     if req.get("purged_us"):
@@ -268,7 +267,7 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
             approver=person(names, approver), name=earlier[0]['name'], id=req.get('id'), where=where))
     if step.get("approvers") is not None and approver not in step["approvers"]:
         raise RequestRuleError(_("{where} is signed by {approvers}, not {approver}").format(
-            where=where, approvers=people(names, step['approvers']), approver=person(names, approver)))
+            where=where, approvers=_(", ").join(person(names, a) for a in step['approvers']), approver=person(names, approver)))
     signs_for = set(step.get("cameras") or req["cameras"])   # a camera-scoped step: its own cameras only
     if approver_scope is not None and not signs_for <= set(approver_scope):
         outside = sorted(signs_for - set(approver_scope))

@@ -21,7 +21,7 @@ PROPER = frozenset({
     "English", "ID", "PDF", "A4", "Ctrl", "RTSP", "ONVIF", "SHA-256", "SHA", "UTC", "MQTT", "IP", "OK", "URL",
     "CSV", "JSON", "NTP", "HTTPS", "TLS", "CA", "C2PA", "MP4", "MB", "GB", "TB", "KB", "kB", "ms", "fps", "dB",
     "Mbps", "kbps", "H.264", "H.265", "HEVC", "AAC", "WebRTC", "SD", "HD", "FHD", "GPS", "PTZ", "NVR", "USB",
-    "km", "TOTP",
+    "km", "TOTP", "ZIP",
     # the keys' own labels, as a keyboard prints them
     "Enter", "Esc", "Escape", "Tab", "Shift", "Alt", "PageUp", "PageDown", "Home", "End", "Space",
 })
