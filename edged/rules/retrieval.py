@@ -318,9 +318,10 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
         return _("grant {id} was already used (by {used_by}); a new viewing needs a new request").format(
             id=grant['id'], used_by=grant['used_by'])
     if now_us >= grant["expires_us"]:
-        return f"grant {grant['id']} expired; file a new request"
+        return _("grant {id} expired; file a new request").format(id=grant['id'])
     if mode != grant["mode"]:
-        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=grant['mode'], mode2=mode)
+        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=word(MODE_WORDS, grant['mode']),
+                                                                mode2=word(MODE_WORDS, mode))
     return None
 
 
@@ -338,11 +339,10 @@ def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | No
     signed receipt where the site asks for one (002 §8(2))."""
     recipient = recipient.strip()
     if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
-        return (_("a copy for a {kind} request goes to its requester only, not to {recipient} (the site's "
-                  "[policy])").format(
-            kind=req['kind'], recipient=recipient))
+        return (_("A copy of a request from {kind} goes to its requester only here, not to {recipient}.").format(
+            kind=word(KIND_WORDS, req['kind']), recipient=recipient))
     if req.get("receipt") and not (receipt_by or "").strip():
-        return _("this copy needs the recipient's signed receipt: name who signed it (--receipt)")
+        return _("This copy needs the recipient's signed receipt: name who signed it.")
     return None
 
 
