@@ -18,6 +18,7 @@ from edged.config import Config
 from edged.documents.pages import account_boxes
 from edged.i18n import _
 from edged.rules import retrieval as rq
+from edged.rules.persons import names_of
 from edged.rules.roles import ADMIN, CUSTODIAN, allowed, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
@@ -203,18 +204,21 @@ def file_request(db: sqlite_utils.Database, fields: dict[str, Any], *, filed_by:
 
 def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str, approve: bool, reason: str,
                    now_us: int, grant_ttl_us: int, flag: str | None = None,
-                   flag_note: str | None = None) -> dict[str, Any]:
+                   flag_note: str | None = None, titles: Mapping[str, Iterable[str]] | None = None,
+                   units: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """One step of the request's approval chain (design/0036), by an approver who did not file
     it, whose cameras cover the request's: the last approval issues a single-use grant, a
     rejection at any step decides it. Every step is an audit record: `request.step` before the
-    last, `request.approve` or `request.reject` when decided."""
+    last, `request.approve` or `request.reject` when decided. `titles`, `units`: the site's
+    [policy], so that a refusal names people by their full names and titles (design/0112)."""
     req = retrieval_store.request_row(db, request_id)
     if req is None:
         raise rq.RequestRuleError(_("no request {request_id}").format(request_id=request_id))
     acct = accounts.account_row(db, approver)
     scope = None if acct is None or acct["cameras"] is None else json.loads(acct["cameras"])
     changes, grant = rq.decide(req, approver=approver, approve=approve, reason=reason, now_us=now_us,
-                               grant_ttl_us=grant_ttl_us, approver_scope=scope)
+                               grant_ttl_us=grant_ttl_us, approver_scope=scope,
+                               names=names_of(accounts.accounts(db), titles or {}, units or {}))
     if flag is not None:
         changes["flag"] = rq.check_flag(flag)
         changes["flag_note"] = flag_note

@@ -17,15 +17,14 @@ from edged.config import load_config
 from storage.time.clock import SYSTEM
 from tests.support.cameras import free_port
 from tests.support.daemon import Daemon, wait_for
+from tests.support.leaks import leaks
 from tests.support.people import People, password_for
 from tests.test_sites import CASES, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
 
 S = 1_000_000
-# what may stand in Latin letters on an office's page: names a site or a person gives, and the
-# abbreviations the office itself writes
-PROPER = {"English", "ID", "PDF", "A4", "Ctrl", "RTSP", "ONVIF", "SHA-256", "SHA", "UTC", "MQTT", "IP", "OK", "root", "URL", "CSV",
-          "JSON", "NTP", "HTTPS", "TLS", "CA", "C2PA", "MP4", "Lin", "Mei", "ZZ-2026-17", "Precinct"}
-WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-\[\]]*[A-Za-z0-9\]]|[A-Za-z]{2,}")
+# what the test's requests carry in Latin letters (typed by its people) and the box's OS user on the
+# record: data, not the page's words; the office's abbreviations are tests/support/leaks.py's PROPER
+DATA = {"Lin", "Mei", "ZZ-2026-17", "Precinct", "root"}
 # a technician's detail (the daemon's or the camera's English, folded under the person's words) is
 # not the page's text
 DROP = re.compile(r"<(script|style)\b.*?</\1>|<details class=\"tech\">.*?</details>|<[^>]+>", re.S)
@@ -44,8 +43,7 @@ TYPED = {"test", "application"}
 
 def english(page: str, allowed: set[str]) -> list[str]:
     """The Latin-letter words of a page's visible text that are not proper names."""
-    text = html.unescape(DROP.sub(" ", page))
-    return sorted({w for w in WORD.findall(text) if w not in PROPER and w not in allowed})
+    return leaks(html.unescape(DROP.sub(" ", page)), allowed | DATA)
 
 
 def session(base: str, name: str) -> requests.Session:

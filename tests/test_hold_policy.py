@@ -10,8 +10,10 @@ import pytest
 
 from edged.config import ConfigError, parse_config
 from edged.config.holds import HoldPolicy, HoldRules
+from edged.i18n import hint_of
 from edged.rules import holds as rules
 from edged.rules.holds import HoldRuleError
+from edged.rules.persons import Named
 from storage import cameras as camera_table
 from storage.time.clock import SYSTEM
 from storage.retention import holds as store
@@ -136,8 +138,12 @@ def test_an_approver_other_than_the_placer_decides():
 
 def test_extension_by_an_approver_at_most_max_from_now():
     hold = _hold(expires_us=NOW + D)
-    with pytest.raises(HoldRuleError, match=r"lets approver extend evidence holds"):
+    with pytest.raises(HoldRuleError, match=r"only the approver may extend an evidence hold") as refused:
         rules.extending(SCHOOL, hold, by="erin", roles=["custodian"], expires_us=NOW + 10 * D, now_us=NOW)
+    assert "extend_by" not in str(refused.value) and "extend_by" in hint_of(refused.value)   # the key: a hint
+    names = {"dora": Named("黃志明", ("學務主任",)), "carol": Named("陳美玲")}
+    with pytest.raises(HoldRuleError, match="陳美玲 placed hold 7: another person extends it"):   # by their names
+        rules.extending(SCHOOL, hold, by="carol", roles=["approver"], expires_us=NOW + 2 * D, now_us=NOW, names=names)
     with pytest.raises(HoldRuleError, match="at most 30 days from now"):
         rules.extending(SCHOOL, hold, by="dora", roles=["approver"], expires_us=NOW + 31 * D, now_us=NOW)
     with pytest.raises(HoldRuleError, match="ends later than the hold does now"):

@@ -4,6 +4,7 @@ rules and receipts; checks a config loader reports by field. Pure: no disk, no c
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edged.i18n import speaking
 from edged.rules import retrieval as rq
+from edged.rules.persons import Named
 from edged.config.policy import COPY, VIEW, KindRules, RequestPolicy, Step, default_policy, distinct_signers, problems
 from edged.rules.retrieval import RequestRuleError, approver_refusal, copy_refusal, filing, grant_lifetime, next_step
 
@@ -113,6 +116,18 @@ def test_a_three_step_chain_needs_three_different_approvers_in_order():
         (0, "managing unit", "ling"), (1, "safety office", "wu"), (2, "student affairs director", "hsu")]
     with pytest.raises(RequestRuleError, match="already approved"):
         sign({**req, **d3.changes}, approver="lee", approve=True, reason="x", now_us=T0, grant_ttl_us=DAY)
+
+
+def test_a_refusal_names_people_by_their_names_not_their_logins():   # issue 42 item 2, design/0112
+    names = {"lee": Named("李建國", ("圖書館主任",)), "wu": Named("吳淑惠"), "kao": Named("高文華"),
+             "ling": Named("林雅婷")}
+    req = {**(r := filed(SCHOOL, fields())), **sign(r, approver="ling", approve=True, reason="ok", now_us=T0,
+                                                    grant_ttl_us=DAY).changes}
+    with speaking("zh-TW"), pytest.raises(RequestRuleError) as refused:
+        rq.decide(req, approver="kao", approve=True, reason="me", now_us=T0, grant_ttl_us=DAY, names=names)
+    said = str(refused.value)
+    assert "圖書館主任 李建國" in said and "吳淑惠" in said and "高文華" in said, said
+    assert not {"lee", "wu", "kao"} & set(re.findall(r"[a-z]+", said)), said
 
 
 def test_a_rejection_at_any_step_decides_the_request():

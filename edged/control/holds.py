@@ -22,11 +22,13 @@ from edged.control.needs import RetentionPart
 from edged.control.server import Caller
 from edged.i18n import _, hint_of, hinted
 from edged.rules import holds as rules
+from edged.rules.persons import Names, names_of
 from edged.rules.roles import Actor
 from mqtt.commands import CommandRefused
 from storage import audit
 from storage.alarm_kinds import HOLD_REVIEW_DUE
 from storage.catalog import Catalog, CatalogWriter
+from storage.people import accounts
 from storage.retention import holds
 from storage.retention.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
@@ -67,6 +69,11 @@ class HoldOps(Operations):
             raise hinted(RequestError(_("hold not placed: {why}").format(why=exc)), hint_of(exc)) from None
         return row
 
+    async def _names(self) -> Names:
+        """The site's people by their names, for a refusal that names them (design/0112)."""
+        policy = self.runner.cfg.policy
+        return await self.writer.run(lambda c: names_of(accounts.accounts(c.db), policy.titles, policy.units))
+
     @op("hold.approve")
     async def hold_approve(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         return await self._decide(args, caller, approve=True)
@@ -83,7 +90,8 @@ class HoldOps(Operations):
             check_scope(caller, current["cameras"], what)
             now = self.runner.clock.now_us()
             changes = rules.deciding(current, approver=str(caller), approve=approve,
-                                     reason=str(args.get("reason", "")), now_us=now, policy=self.runner.cfg.policy.holds)
+                                     reason=str(args.get("reason", "")), now_us=now, policy=self.runner.cfg.policy.holds,
+                                     names=await self._names())
 
             def decide(c: Catalog) -> dict[str, Any]:
                 row = update_hold(c.db, current["id"], changes)
@@ -111,11 +119,12 @@ class HoldOps(Operations):
             roles = getattr(caller, "roles", ())
             if current["kind"] == "legal":
                 changes = rules.reviewing(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
-                                          roles=roles, review_us=int(args.get("review_us") or args["expires_us"]))
+                                          roles=roles, review_us=int(args.get("review_us") or args["expires_us"]),
+                                          names=await self._names())
                 action, before, after = "hold.review", "from_review_us", "review_us"
             else:
                 changes = rules.extending(self.runner.cfg.policy.holds, current, by=str(caller), now_us=now,
-                                          roles=roles, expires_us=int(args["expires_us"]))
+                                          roles=roles, expires_us=int(args["expires_us"]), names=await self._names())
                 action, before, after = "hold.extend", "from_expires_us", "expires_us"
 
             def extend(c: Catalog) -> dict[str, Any]:

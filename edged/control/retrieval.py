@@ -116,7 +116,7 @@ class RequestOps(Operations):
         row = await write_refusing(self.writer, lambda db: people.decide_request(
             db, request_id, approver=caller.account or str(caller), approve=approve, reason=text(args, "reason"),
             now_us=self.clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
-            flag_note=text(args, "flag_note") or None), _("request not "
+            flag_note=text(args, "flag_note") or None, titles=self.policy.titles, units=self.policy.units), _("request not "
                                                           "approved") if approve else _("request not rejected"))
         if self.alarms is not None and row["state"] != FILED:  # decided: no longer overdue
             await self.alarms.clear(alarm_kinds.REQUEST_OVERDUE.key(str(request_id)))

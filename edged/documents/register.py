@@ -9,6 +9,7 @@ from typing import Any
 
 from edged.documents import Doc, esc, page, tag
 from edged.i18n import N_, _, fmt_month
+from edged.rules import anomaly_words
 
 ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register names them
     "host": N_("Recorder host running"), "picture": N_("Picture clear"), "audio": N_("Sound"), "recording": N_("Recording runs"),
@@ -85,7 +86,7 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
                         f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>"
                         + (f"<td>{esc(its_unit or '-')}</td>" if per_unit else "")
                         + f"{cells}<td>{esc(bad)}</td>"
-                        f"<td>{esc(r['handling'] or r['anomalies'] or '')}</td>{repair}<td>{esc(signer)}</td>"
+                        f"<td>{esc(r['handling'] or anomaly_words.words(r['anomalies'])[0])}</td>{repair}<td>{esc(signer)}</td>"
                         f"<td>{esc(chief)}</td></tr>")
     if not rows:
         width = len(items) + 7 + per_unit + ask_repair

@@ -59,6 +59,7 @@ EXPORT_REFUSED = _say("export.refused", N_("an export was refused"))
 EXPORT_READ = _say("export.read", N_("an export was read"))
 COPY_DESTROYED = _say("copy.destroyed", N_("a working copy was destroyed"))
 FOOTAGE_LIST = _say("footage.list", N_("listed footage"))
+FOOTAGE_THUMBNAIL = _say("footage.thumbnail", N_("looked at thumbnails of footage"))
 EVENTS_LIST = _say("events.list", N_("listed motion events"))
 # holds
 HOLD_ADD = _say("hold.add", N_("placed a hold"))
@@ -132,7 +133,7 @@ FIELDS: dict[str, str] = {
     "started_us": N_("Started"), "shown_from_us": N_("Shown from"), "shown_to_us": N_("Shown to"),
     "duration_us": N_("Duration"), "step": N_("Step"), "step_name": N_("Sign-off"), "steps": N_("Steps"),
     "chain": N_("Sign-offs"), "live": N_("Live view"), "one_time": N_("One-time password"),
-    "via": N_("Through"), "view": N_("View"), "watcher": N_("Watched by"), "segments": N_("Segments"),
+    "via": N_("Through"), "watcher": N_("Watched by"), "segments": N_("Segments"),
     "bytes": N_("Size"), "count": N_("Count"), "repeated": N_("Times"), "refused": N_("Refused"),
     "export": N_("Export"), "run": N_("Inspection"), "anomalies": N_("Anomalies"), "window": N_("Maintenance window"),
     "vendor": N_("Vendor"), "note": N_("Note"), "path": N_("File"), "action": N_("Action"),
@@ -141,7 +142,15 @@ NO, YES = N_("no"), N_("yes")
 # the reasons edged itself writes on the record (in English, as evidence): read in words
 STORED = {"changed by the account holder": N_("changed by the account holder"),
           "first admin, created on the box by root": N_("first admin, created on the box by root"),
-          "never decided": N_("never decided"), "logged out": N_("logged out")}
+          "never decided": N_("never decided"), "logged out": N_("logged out"),
+          # a viewing's close (edged/viewer), a failed login's why (storage/people/sessions.py)
+          "closed by the viewer": N_("closed on the viewing's page"),
+          "camera disabled or removed": N_("the camera was disabled or removed"),
+          "camera settings changed": N_("the camera's settings changed"),
+          "not an account name": N_("not an account name"), "unknown account": N_("no such account"),
+          "revoked account": N_("the account is revoked"), "locked": N_("the account is locked"),
+          "wrong password": N_("wrong password"), "application not signed": N_("the account's application is not signed yet"),
+          "one-time password not changed": N_("the one-time password is not changed yet")}
 VIA_WORDS = {"viewer": N_("the desk"), "edgectl": N_("edgectl on the box"), "desk": N_("the desk")}
 
 

@@ -18,6 +18,8 @@ from typing import Any, Mapping, Sequence
 
 from edged.config.holds import EVIDENCE, HOLD_KINDS, LEGAL, HoldPolicy, HoldRules
 from edged.i18n import _, hinted
+from edged.rules import persons
+from edged.rules.persons import NOBODY, Names
 from edged.rules.roles import ROLES
 from edged.rules.words import HOLD_WORDS, ROLE_WORDS, either, word
 from storage.states.holds import ACTIVE, PENDING, REJECTED
@@ -83,16 +85,18 @@ def _review_date(rules: HoldRules, review_us: int | None, now_us: int) -> int:
     return review_us
 
 
-def _listed(rules: HoldRules, who: str, kind: str) -> None:
-    """Where the site names who approves this kind, only they do (and extend or review it)."""
+def _listed(rules: HoldRules, who: str, kind: str, names: Names = NOBODY) -> None:
+    """Where the site names who approves this kind, only they do (and extend or review it); the
+    refusal names the people by their full names and titles (`names`, design/0112)."""
     if rules.approvers is not None and person(who) not in rules.approvers:
         raise hinted(HoldRuleError(_("Here {approvers} approve this kind of hold ({kind}), not {who}.").format(
-            approvers=_(", ").join(sorted(rules.approvers)), kind=word(HOLD_WORDS, kind), who=person(who))),
+            approvers=_(", ").join(persons.person(names, a) for a in sorted(rules.approvers)), kind=word(HOLD_WORDS, kind),
+            who=persons.person(names, person(who)))),
             f"[policy.holds.{kind}] approvers")
 
 
 def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
-             policy: HoldPolicy | None = None) -> dict[str, Any]:
+             policy: HoldPolicy | None = None, names: Names = NOBODY) -> dict[str, Any]:
     """The changes when an approver approves or rejects a pending hold. The approver is never the
     person who placed it (separation of duties, 000 §4(1)2, 004 §5), and is one the site's
     `approvers` names where it names them (the director, 000 §4(1)2; student affairs', 004 §5)."""
@@ -103,9 +107,9 @@ def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: s
         raise HoldRuleError(_("hold {id} is not waiting for an approval").format(id=hold['id']))
     if person(approver) == person(hold["placed_by"]):
         raise HoldRuleError(_("{approver} placed hold {id}: another approver decides it").format(
-            approver=person(approver), id=hold['id']))
+            approver=persons.person(names, person(approver)), id=hold['id']))
     if policy is not None:
-        _listed(policy.of(hold["kind"]), approver, hold["kind"])
+        _listed(policy.of(hold["kind"]), approver, hold["kind"], names)
     reason = str(reason or "").strip()
     if not approve and not reason:
         raise HoldRuleError(_("rejecting a hold needs a reason"))
@@ -121,7 +125,7 @@ def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: s
 
 
 def _may_change(rules: HoldRules, kind: str, hold: Mapping[str, Any], by: str, roles: Sequence[str], *,
-                other_kind: str, not_allowed: str, same_person: str) -> None:
+                other_kind: str, not_allowed: str, same_person: str, names: Names = NOBODY) -> None:
     """Who may extend an evidence hold or review a legal one: a hold of that kind, in force and
     approved, by a role `extend_by` names (one of its approvers where it names them), and where the
     kind needs an approval never by the person who placed it. The refusals' words are the caller's."""
@@ -133,43 +137,45 @@ def _may_change(rules: HoldRules, kind: str, hold: Mapping[str, Any], by: str, r
     if hold.get("state", ACTIVE) == PENDING:
         raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
     if not rules.extend_by or rules.extend_by.isdisjoint(roles):
-        raise HoldRuleError(not_allowed.format(who=" or ".join(sorted(rules.extend_by)) or _("nobody")))
+        raise hinted(HoldRuleError(not_allowed.format(
+            who=either(ROLE_WORDS, [r for r in ROLES if r in rules.extend_by]) or _("nobody"))),
+            f"[policy.holds.{kind}] extend_by = {sorted(rules.extend_by)}")
     if rules.approval and person(by) == person(hold["placed_by"]):
-        raise HoldRuleError(same_person.format(by=person(by), id=hold['id']))
+        raise HoldRuleError(same_person.format(by=persons.person(names, person(by)), id=hold['id']))
     if rules.extend_by & set(roles) <= {"approver"}:   # as an approver: one the site names
-        _listed(rules, by, kind)
+        _listed(rules, by, kind, names)
 
 
 def extending(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Sequence[str], expires_us: int,
-              now_us: int) -> dict[str, Any]:
+              now_us: int, names: Names = NOBODY) -> dict[str, Any]:
     """The changes when someone extends an active evidence hold: by a role `extend_by` names, to at
     most `max` from now; where holds need an approval, never by the person who placed it."""
     rules = policy.evidence
     _may_change(rules, EVIDENCE, hold, by, roles,
                 other_kind=_("only an evidence hold is extended; a legal hold has no expiry (review it: a new "
                              "review date)"),
-                not_allowed=_("this site lets {who} extend evidence holds ([policy.holds.evidence] extend_by)"),
-                same_person=_("{by} placed hold {id}: another person extends it"))
+                not_allowed=_("Here only the {who} may extend an evidence hold."),
+                same_person=_("{by} placed hold {id}: another person extends it"), names=names)
     expires_us = int(expires_us)
     if expires_us <= max(now_us, hold["expires_us"] or 0):
         raise HoldRuleError(_("an extension ends later than the hold does now"))
     if rules.max_us is not None and expires_us - now_us > rules.max_us:
-        raise HoldRuleError(_("an evidence hold is extended by at most {max} from now ([policy.holds.evidence] max); "
-                              "extend it again when that runs out").format(
-            max=_days(rules.max_us)))
+        raise hinted(HoldRuleError(_("An evidence hold is extended by at most {max} from now here; extend it "
+                                     "again when that runs out.").format(
+            max=_days(rules.max_us))), "[policy.holds.evidence] max")
     return {"expires_us": expires_us, "extended_by": person(by), "extended_us": now_us}
 
 
 def reviewing(policy: HoldPolicy, hold: Mapping[str, Any], *, by: str, roles: Sequence[str], review_us: int,
-              now_us: int) -> dict[str, Any]:
+              now_us: int, names: Names = NOBODY) -> dict[str, Any]:
     """The changes when someone reviews an active legal hold: a new review date, within
     [policy.holds.legal] review from now, by a role `extend_by` names (one of its approvers where
     it names them), never by the person who placed it (two people keep footage for good)."""
     rules = policy.legal
     _may_change(rules, LEGAL, hold, by, roles,
                 other_kind=_("only a legal hold is reviewed; an evidence hold is extended (a new expiry)"),
-                not_allowed=_("this site lets {who} review legal holds ([policy.holds.legal] extend_by)"),
-                same_person=_("{by} placed hold {id}: another person reviews it"))
+                not_allowed=_("Here only the {who} may review a legal hold."),
+                same_person=_("{by} placed hold {id}: another person reviews it"), names=names)
     return {"review_us": _review_date(rules, review_us, now_us), "extended_by": person(by), "extended_us": now_us}
 
 

@@ -25,6 +25,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any, Mapping, Sequence
 
 from edged.rules import chains, deadlines
+from edged.rules.persons import NOBODY, Names, person
 from edged.config.policy import (  # noqa: F401  (CATEGORIES, COPY_KINDS, DAY_US: re-exported for readers)
     CATEGORIES as CATEGORIES,
     COPY_KINDS as COPY_KINDS,
@@ -237,7 +238,7 @@ def next_step(req: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
 
 
 def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str, now_us: int,
-           grant_ttl_us: int, approver_scope: Sequence[str] | None = None
+           grant_ttl_us: int, approver_scope: Sequence[str] | None = None, names: Names = NOBODY
            ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """One step of the request's chain, by `approver` (whose cameras are `approver_scope`,
     None: all): (changes to the request, the grant to issue or None).
@@ -248,7 +249,7 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     Refused (R5.3 and separation of duties): whoever filed or asked for the request; anyone
     who signed an earlier step of it; anyone the step does not list; an approver whose cameras
     do not cover the request's (R4.2); an approval that would leave a later step with nobody
-    able to sign it (edged/rules/chains.py, design/0102)."""
+    able to sign it (edged/rules/chains.py, design/0102). A refusal names people by `names` (0112)."""
     if req["state"] != FILED:
         raise RequestRuleError(_("request {id} is already {state}").format(id=req.get('id'), state=req['state']))
     if req.get("purged_us"):
@@ -258,26 +259,26 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     where = _("step {value} of {n} ({name})").format(value=index + 1, n=len(chain), name=step['name'])
     if approver in (req["filed_by"], req.get("requester_account")):
         raise RequestRuleError(_("{approver} filed or asked for request {id}: another approver decides (R5.3)").format(
-            approver=approver, id=req.get('id')))
+            approver=person(names, approver), id=req.get('id')))
     earlier = [s for s in steps_signed(req) if s["by"] == approver]
     if earlier:
         raise RequestRuleError(_("{approver} already signed {name} of request {id}; {where} needs a different "
                                  "approver").format(
-            approver=approver, name=earlier[0]['name'], id=req.get('id'), where=where))
+            approver=person(names, approver), name=earlier[0]['name'], id=req.get('id'), where=where))
     if step.get("approvers") is not None and approver not in step["approvers"]:
         raise RequestRuleError(_("{where} is signed by {approvers}, not {approver}").format(
-            where=where, approvers=', '.join(step['approvers']), approver=approver))
+            where=where, approvers=_(", ").join(person(names, a) for a in step['approvers']), approver=person(names, approver)))
     signs_for = set(step.get("cameras") or req["cameras"])   # a camera-scoped step: its own cameras only
     if approver_scope is not None and not signs_for <= set(approver_scope):
         outside = sorted(signs_for - set(approver_scope))
         raise RequestRuleError(_("{approver} has no rights on camera(s) {outside} of request {id}; an approver for "
                                  "those cameras decides").format(
-            approver=approver, outside=', '.join(outside), id=req.get('id')))
+            approver=person(names, approver), outside=', '.join(outside), id=req.get('id')))
     blocked = chains.dead_end(req, index, approver) if approve else []
     if blocked:  # design/0102: a box signed now must not leave a later one with nobody to sign it
         raise RequestRuleError(_("{approver} signs {later} of request {id}; signing {where} too would leave {later} "
                                  "with nobody to sign it: another approver signs {where}").format(
-            approver=approver, later=", ".join(blocked), id=req.get("id"), where=where))
+            approver=person(names, approver), later=", ".join(blocked), id=req.get("id"), where=where))
     reason = reason.strip()
     if not reason:
         raise hinted(RequestRuleError(_("A decision gives its reason: necessity and relevance were checked.")), "--reason")
@@ -317,9 +318,10 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
         return _("grant {id} was already used (by {used_by}); a new viewing needs a new request").format(
             id=grant['id'], used_by=grant['used_by'])
     if now_us >= grant["expires_us"]:
-        return f"grant {grant['id']} expired; file a new request"
+        return _("grant {id} expired; file a new request").format(id=grant['id'])
     if mode != grant["mode"]:
-        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=grant['mode'], mode2=mode)
+        return _("grant {id} is for {mode}, not {mode2}").format(id=grant['id'], mode=word(MODE_WORDS, grant['mode']),
+                                                                mode2=word(MODE_WORDS, mode))
     return None
 
 
@@ -337,11 +339,10 @@ def copy_refusal(req: Mapping[str, Any], *, recipient: str, receipt_by: str | No
     signed receipt where the site asks for one (002 §8(2))."""
     recipient = recipient.strip()
     if req.get("copy_to") == "requester" and recipient not in ("", req.get("requester_name")):
-        return (_("a copy for a {kind} request goes to its requester only, not to {recipient} (the site's "
-                  "[policy])").format(
-            kind=req['kind'], recipient=recipient))
+        return (_("A copy of a request from {kind} goes to its requester only here, not to {recipient}.").format(
+            kind=word(KIND_WORDS, req['kind']), recipient=recipient))
     if req.get("receipt") and not (receipt_by or "").strip():
-        return _("this copy needs the recipient's signed receipt: name who signed it (--receipt)")
+        return _("This copy needs the recipient's signed receipt: name who signed it.")
     return None
 
 

@@ -27,6 +27,7 @@ from edged.people import not_signed_words, unsigned_gate
 from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
 from edged.rules import retrieval
+from edged.rules.persons import names_of, person
 from edged.rules.roles import in_scope
 from edged.viewer import rules
 from edged.viewer.access import Access, AuthError, GrantError, NotSigned
@@ -361,7 +362,7 @@ class Viewer:
         live = rules.live_cameras(s, cams)
         states = await self._camera_states(s) if live else {}
         return web.json_response({
-            "account": s["account"], "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
+            "account": s["account"], "person": person(await self._names(), s["account"]), "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
             "role_words": role_names(s["roles"]), "timezone": self.cfg.site.timezone,   # as the desk says them
             "live": [{"id": c, "name": names[c], **tile_state(states.get(c))} for c in live],
             "live_refusal": None if live or not cams else rules.live_refusal(s, cams[0], cams),
@@ -394,9 +395,14 @@ class Viewer:
         if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # as if none (issue 45)
             return _error(404, _("no grant {id}").format(id=request.match_info['id']))
         names = {c: (cam.name if (cam := self.cfg.camera(c)) is not None and cam.name else c) for c in grant["cameras"]}
+        people = await self._names()   # people by their names (design/0112): who approved, who used it
         return web.json_response({**{k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
-            "used_us", "used_by")}, "names": names})
+            "used_us", "used_by")}, "names": names, "approver_person": person(people, grant.get("approver")),
+            "used_by_person": person(people, grant.get("used_by"))})
+
+    async def _names(self) -> dict[str, Any]:
+        return names_of(await self.access.full_names(), self.cfg.policy.titles, self.cfg.policy.units)
 
     async def live(self, request: web.Request) -> web.Response:
         token, s = await self._session(request)
@@ -415,7 +421,7 @@ class Viewer:
             view, answer = await self.views.open_live(s, token, camera, cam.url, body, audio=cam.audio_in_viewer)
         except (CameraUnavailable, OfferError) as exc:
             return _error(503 if isinstance(exc, CameraUnavailable) else 400, str(exc))
-        return web.json_response({**answer, **self._view_info(view, s)})
+        return web.json_response({**answer, **await self._view_info(view, s)})
 
     async def playback(self, request: web.Request) -> web.Response:
         token, s = await self._session(request)
@@ -465,7 +471,7 @@ class Viewer:
             return _error(409, str(exc))
         except OfferError as exc:
             return _error(400, str(exc))
-        return web.json_response({**answer, **self._view_info(view, s), "from_us": grant["from_us"],
+        return web.json_response({**answer, **await self._view_info(view, s), "from_us": grant["from_us"],
                                   "to_us": grant["to_us"], "start_us": start_us,
                                   "audio": answer["audio"] and self._hearable(camera)})
 
@@ -507,9 +513,10 @@ class Viewer:
         cam = self.cfg.camera(camera)
         return cam is not None and cam.audio_in_viewer
 
-    def _view_info(self, view: View, s: dict[str, Any]) -> dict[str, Any]:
+    async def _view_info(self, view: View, s: dict[str, Any]) -> dict[str, Any]:
+        """The view's facts for the page; the overlay names the person by their name (design/0112)."""
         return {"view": view.id, "camera": view.camera, "deadline_us": view.deadline_us, "now_us": self.clock.now_us(),
-                "overlay": rules.overlay_text(view.kind, s["account"], view.watcher)}
+                "overlay": rules.overlay_text(view.kind, person(await self._names(), s["account"]), view.watcher)}
 
 
 def _int(value: Any) -> int | None:

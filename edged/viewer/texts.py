@@ -21,7 +21,7 @@ TEXTS = (  # every text of login.html, live.html, grid.html and playback.html (e
     N_("Cameras you may watch live"), N_("Stop watching"),
     N_("A grant allows one viewing, started by the custodian who accompanies the person watching (R5.4)."),
     N_("Grant"), N_("Look up"), N_("Camera"), N_("Watched by"), N_("Start the viewing (uses the grant)"),
-    N_("Pause"), N_("Position in the granted range"), N_("End the viewing"), N_("Desk"),
+    N_("Pause"), N_("Position in the granted range"), N_("End the viewing"), N_("Home"),
     N_("Skip to the page"), N_("CCTV desk"), N_("Pages"),
     N_("edged viewer: live grid"), N_("Layout"), N_("Previous cameras"), N_("Next cameras"),
     N_("Keys: 1, 2, 3, 4 choose 1, 4, 9 or 16 tiles; PageUp and PageDown show other cameras; Enter on a tile shows "

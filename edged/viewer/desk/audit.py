@@ -94,6 +94,8 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
         return word(said.VIA_WORDS, v.split(" (", 1)[0])
     if key in ("reason", "why") and isinstance(v, str):
         return said.stored(v)
+    if key == "watcher" and isinstance(v, str) and v.startswith("request "):   # the chain points to the request
+        return _("the person named in request {id}").format(id=v.removeprefix("request "))
     if isinstance(v, list):
         return "、".join(str(x) for x in v)
     return json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v)

@@ -35,7 +35,7 @@ def data(text: str | None) -> str:
 
 def print_links(links: list[tuple[str, str]]) -> str:
     """The print buttons on a desk page, with the hint the application form's has."""
-    how = _("Opens the form as edgectl prints it; print it on A4 with the browser (Ctrl+P).")
+    how = _("Opens the printable form; print it on A4 with the browser (Ctrl+P).")
     return ('<p class="actions">' + " ".join(link(href, text, "button") for href, text in links)
             + f' <span class="hint">{esc(how)}</span></p>')
 

@@ -44,8 +44,8 @@ async function api(path, body) {
 function boxTime(us) {
   const d = us === undefined ? new Date(Date.now() + state.clockOffsetMs) : new Date(us / 1000);
   return d.toLocaleString(LOCALE, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-    minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
-    timeZone: state.timeZone });  // the site's zone; the 24-hour clock of the desk's forms and fields
+    minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    timeZone: state.timeZone });  // the site's zone (no zone name); the 24-hour clock of the desk's forms
 }
 
 function tickOverlay() {
@@ -61,7 +61,7 @@ function tickOverlay() {
 async function whoAmI(query = "") {
   const me = await api("/api/me" + query);
   state.clockOffsetMs = me.now_us / 1000 - Date.now();
-  $("who").textContent = `${me.account}（${me.role_words || me.roles.join(", ")}）`;
+  $("who").textContent = `${me.person || me.account}（${me.role_words || me.roles.join(", ")}）`;
   state.timeZone = me.timezone || undefined;
   for (const c of me.live || []) state.names[c.id] = c.name || c.id;
   return me;
@@ -239,9 +239,9 @@ async function playbackPage() {
     Object.assign(state.names, grant.names || {});
     const rows = [[t("Grant"), grant.id], [t("Request"), grant.request_id],
       [t("Cameras"), grant.cameras.map(nameOf).join("、")],
-      [t("From"), boxTime(grant.from_us)], [t("To"), boxTime(grant.to_us)], [t("Approved by"), grant.approver],
+      [t("From"), boxTime(grant.from_us)], [t("To"), boxTime(grant.to_us)], [t("Approved by"), grant.approver_person || grant.approver],
       [t("Requester"), grant.requester || "-"], [t("Expires"), boxTime(grant.expires_us)],
-      [t("Used"), grant.used_us ? t("{time} by {custodian}", { time: boxTime(grant.used_us), custodian: grant.used_by })
+      [t("Used"), grant.used_us ? t("{time} by {custodian}", { time: boxTime(grant.used_us), custodian: grant.used_by_person || grant.used_by })
         : t("not yet")]];
     for (const [k, v] of rows) {
       const dt = document.createElement("dt"); dt.textContent = k;
