@@ -10,6 +10,7 @@
     edged-central nodes list|accept|revoke|ca|crl   the office's CA: enrolments (design/0097)
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
     edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
+    edged-central archive --month YYYY-MM | restore --file F   a closed month out of the store, and back
 
 Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
 """
@@ -346,9 +347,12 @@ def parser() -> argparse.ArgumentParser:
     from central import nodes
 
     nd = nodes.register(sub)
-    for x in (s, f, rep, v, a, k, cv, hp, *nd):
+    from central import cli_store
+
+    st = cli_store.register(sub)
+    for x in (s, f, rep, v, a, k, cv, hp, *nd, *st):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
-    for x in (r, s, f, rep, v, a, k, hp, *nd):
+    for x in (r, s, f, rep, v, a, k, hp, *nd, *st):
         x.add_argument("--allow-config-secrets", action="store_true", dest="allow_sub", help=argparse.SUPPRESS)
     return p
 
@@ -356,6 +360,9 @@ def parser() -> argparse.ArgumentParser:
 VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
          "verify-log": cmd_verify_log, "anchor": cmd_anchor,
          "keys": cmd_keys, "nodes": cmd_nodes, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
+
+
+STORE_VERBS = ("archive", "restore")  # central/cli_store.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edged-central: bad config: {exc}", file=sys.stderr)
         return cfgmod.EX_CONFIG
     try:
+        if args.cmd in STORE_VERBS:
+            from central import cli_store
+
+            return int(getattr(cli_store, "cmd_" + args.cmd.replace("-", "_"))(cfg, args, UsageError))
         return VERBS[args.cmd](cfg, args)
     except UsageError as exc:
         print(f"edged-central: {exc}", file=sys.stderr)

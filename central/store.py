@@ -23,7 +23,7 @@ import sqlite_utils
 from central import schema
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -112,11 +112,19 @@ _SCHEMA_4 = [
     "CREATE INDEX IF NOT EXISTS coverage_camera ON coverage(camera, from_us)",
 ]
 
+# version 5 (issue 43 item 4, design/0120): the months archived out of the store, each file's
+# SHA-256 and signed manifest anchored here (central/archiving.py)
+_SCHEMA_5 = [
+    """CREATE TABLE IF NOT EXISTS archives (
+        month TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
+        file TEXT NOT NULL, manifest TEXT NOT NULL, archived_us INTEGER NOT NULL, restored_us INTEGER)""",
+]
+
 
 def schema_steps(version: int) -> list[str]:
     """The statements that bring a store at `version` to SCHEMA_VERSION."""
     return ((_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
-            + (_SCHEMA_4 if version < 4 else []))
+            + (_SCHEMA_4 if version < 4 else []) + (_SCHEMA_5 if version < 5 else []))
 
 
 class Batch(NamedTuple):

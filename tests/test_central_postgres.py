@@ -18,6 +18,7 @@ import pytest
 from central import config
 from central.pgstore import PgStore, _redact, lock_key, translate, translate_ddl
 from central.store import now_us
+from tests import test_central_archive as archived
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
@@ -121,6 +122,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (units, "test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened"),
     (office_clock, "test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office"),
     (month, "test_the_months_figures_from_the_store"),
+    (archived, "test_a_month_archived_still_reports_and_comes_back"),
 ])
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
     opened: list[PgStore] = []

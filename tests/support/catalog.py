@@ -292,3 +292,9 @@ def central_schema(store) -> tuple[int, int]:
     """(the SQLite store's schema version, rows in footage_heard)."""
     return (store.db.execute("PRAGMA user_version").fetchone()[0],
             store.db.execute("SELECT count(*) FROM footage_heard").fetchone()[0])
+
+
+def central_pg_tables(store, prefix: str) -> list[str]:
+    """The tables of a PostgreSQL central store whose names start with ``prefix``."""
+    return [r["relname"] for r in store.db.query("SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')"
+                                                 " AND relname LIKE ?", [prefix + "%"])]

@@ -1,0 +1,82 @@
+"""The store's own verbs of `edged-central` (issue 43 item 4): archive, restore.
+
+    edged-central archive --month YYYY-MM [--out DIR] [--json]   a closed month out of the store
+    edged-central restore --file FILE [--json]                    an archived month back
+
+Progress goes to standard error, the result to standard output (`--json` for a script); an
+error a person can put right is one line saying what to do, and leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from central import config as cfgmod
+
+VERBS = ("archive", "restore")
+
+
+def register(sub: Any) -> list[argparse.ArgumentParser]:
+    a = sub.add_parser("archive", help="write a closed month's messages to a signed archive file and drop them "
+                       "from the store (reports keep what they read)")
+    a.add_argument("--month", required=True, metavar="YYYY-MM", help="the month of the messages' seqs (UTC)")
+    a.add_argument("--out", type=Path, metavar="DIR", help="where the archive goes (default: DATA_DIR/archive)")
+    a.add_argument("--json", action="store_true")
+    r = sub.add_parser("restore", help="bring an archived month back into the store (signature and hash checked)")
+    r.add_argument("--file", required=True, type=Path, metavar="FILE", help="the archive or its manifest")
+    r.add_argument("--json", action="store_true")
+    return [a, r]
+
+
+def _progress(text: str) -> None:
+    print(f"edged-central: {text}", file=sys.stderr, flush=True)
+
+
+def _out(args: argparse.Namespace, data: Any, text: str) -> None:
+    if args.json:
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=1, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
+    from central import archive, archiving, keylist
+
+    try:
+        archive.month_range(args.month)
+        store = cfg.open_store()
+    except (archive.ArchiveError, FileNotFoundError, ConnectionError) as exc:
+        raise usage(str(exc)) from None
+    try:
+        r = archiving.archive_month(store, args.month, args.out or cfg.data_dir / "archive",
+                                    keylist.central_key(cfg.data_dir), _progress)
+    except (archive.ArchiveError, OSError) as exc:
+        raise usage(str(exc) if isinstance(exc, archive.ArchiveError) else
+                    f"the archive could not be written ({exc}); nothing was dropped") from None
+    finally:
+        store.close()
+    _out(args, r, f"{r['month']}: {r['rows']} messages of {r['nodes']} nodes archived to {r['file']} "
+                  f"({r['bytes']} bytes, SHA-256 {r['sha256']}); manifest {r['manifest']}")
+    return 0
+
+
+def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
+    from central import archive, archiving, keylist
+
+    try:
+        store = cfg.open_store()
+    except (FileNotFoundError, ConnectionError) as exc:
+        raise usage(str(exc)) from None
+    try:
+        r = archiving.restore_file(store, args.file, keylist.central_key(cfg.data_dir).fingerprint, _progress)
+    except archive.ArchiveError as exc:
+        raise usage(str(exc)) from None
+    finally:
+        store.close()
+    _out(args, r, f"{r['month']}: {r['rows']} messages restored from {r['file']} (SHA-256 {r['sha256']})")
+    return 0
