@@ -172,7 +172,7 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
     n = 0
     with open(part, "wb") as raw:
         h = _Hashing(raw)
-        with gzip.GzipFile(fileobj=h, mode="wb", mtime=0) as g:  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=h, mode="wb", mtime=0) as g:
             for row in _rows(store, source, start, end):
                 g.write(archive.encode(row))
                 s = nodes.setdefault(row[0], [0, row[1], row[1]])

@@ -11,6 +11,7 @@
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
     edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
     edged-central archive --month YYYY-MM | restore --file F   a closed month out of the store, and back
+    edged-central migrate [--dry-run]        the store to this version's schema (never inside `run`)
 
 Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
 """
@@ -32,6 +33,7 @@ from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
 from central.store import Store, now_us
 from central.verifier import Verifier
+from central.versions import SchemaError
 
 log = logging.getLogger("edged.central")
 
@@ -362,7 +364,7 @@ VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report
          "keys": cmd_keys, "nodes": cmd_nodes, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
 
 
-STORE_VERBS = ("archive", "restore")  # central/cli_store.py
+STORE_VERBS = ("archive", "restore", "migrate")  # central/cli_store.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"edged-central: {exc}", file=sys.stderr)
         return 2
+    except SchemaError as exc:  # a store of another schema version: never migrated by `run` (design/0121)
+        print(f"edged-central: {exc}", file=sys.stderr)
+        return cfgmod.EX_CONFIG
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     edged-central archive --month YYYY-MM [--out DIR] [--json]   a closed month out of the store
     edged-central restore --file FILE [--json]                    an archived month back
+    edged-central migrate [--dry-run] [--json]                    the store to this version's schema
 
 Progress goes to standard error, the result to standard output (`--json` for a script); an
 error a person can put right is one line saying what to do, and leaves the store as it was.
@@ -17,7 +18,7 @@ from typing import Any
 
 from central import config as cfgmod
 
-VERBS = ("archive", "restore")
+VERBS = ("archive", "restore", "migrate")
 
 
 def register(sub: Any) -> list[argparse.ArgumentParser]:
@@ -29,7 +30,11 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     r = sub.add_parser("restore", help="bring an archived month back into the store (signature and hash checked)")
     r.add_argument("--file", required=True, type=Path, metavar="FILE", help="the archive or its manifest")
     r.add_argument("--json", action="store_true")
-    return [a, r]
+    m = sub.add_parser("migrate", help="bring the store to this edged-central's schema version (stop every "
+                       "instance first)")
+    m.add_argument("--dry-run", action="store_true", help="say what would change (statements, rows) and change nothing")
+    m.add_argument("--json", action="store_true")
+    return [a, r, m]
 
 
 def _progress(text: str) -> None:
@@ -79,4 +84,30 @@ def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
     finally:
         store.close()
     _out(args, r, f"{r['month']}: {r['rows']} messages restored from {r['file']} (SHA-256 {r['sha256']})")
+    return 0
+
+
+def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
+    from central import migrate
+    from central.versions import SchemaError
+
+    try:
+        store = cfg.open_store(migrate=True)
+    except (FileNotFoundError, ConnectionError) as exc:
+        raise usage(str(exc)) from None
+    try:
+        r = migrate.run(store, dry_run=args.dry_run, progress=_progress)
+    except SchemaError as exc:
+        raise usage(str(exc)) from None
+    finally:
+        store.close()
+    lines = [f"the store is at schema version {r['from']}; this edged-central expects {r['to']}"]
+    for step in r["steps"]:
+        rows = ", ".join(f"{t} {'(new)' if n is None else f'{n} rows'}" for t, n in step["tables"].items())
+        lines.append(f"{'would run' if r['dry_run'] else 'ran'} schema {step['version']}: "
+                     f"{len(step['statements'])} statements over {rows}")
+        lines += [f"  {' '.join(sql.split())}" for sql in step["statements"]] if r["dry_run"] else []
+    if not r["steps"]:
+        lines.append("nothing to do")
+    _out(args, r, "\n".join(lines))
     return 0

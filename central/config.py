@@ -70,10 +70,10 @@ class CentralConfig:
     def db_path(self) -> Path:
         return self.data_dir / "central.db"
 
-    def open_store(self, *, readonly: bool = False) -> Store:
+    def open_store(self, *, readonly: bool = False, migrate: bool = False) -> Store:
         from central.pgstore import open_store
 
-        return open_store(self.storage_url, self.db_path, readonly=readonly)
+        return open_store(self.storage_url, self.db_path, readonly=readonly, migrate=migrate)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from datetime import datetime, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import archive, archiving, month, report
+from central import archive, archiving, month, report, versions
 from central.archive import ArchiveError
-from central.store import Store
+from central.cli import main as cli_main
+from central.store import SCHEMA_VERSION, Store
 from central.verifier import Verifier
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
-from tests.support.catalog import central_messages, central_pg_tables
-from tests.support.daemon import ROOT
+from tests.support.catalog import central_as_schema_2, central_messages, central_pg_tables, central_schema_version
 from tests.test_central_month import SHA, _chain
 
 UTC = ZoneInfo("UTC")
@@ -61,6 +60,20 @@ def test_a_manifest_altered_or_signed_by_another_key_is_refused():
         archive.check(doc, other.fingerprint)
     row = ("s/n", 5, "audit", 4, 7, 1, '{"x":"台"}')
     assert archive.decode(archive.encode(row)) == row
+
+
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+    """`edged-central ARGS` in this process (as its entry point runs it; a process each cost 2-3 s here)."""
+    capsys.readouterr()
+    code = cli_main(list(args))
+    out = capsys.readouterr()
+    return Ran(code, out.out, out.err)
 
 
 # the store -------------------------------------------------------------------------------------------
@@ -129,16 +142,15 @@ def test_a_month_archived_still_reports_and_comes_back(tmp_path):
         store.close()
 
 
-def test_the_command_says_what_is_wrong_and_archives_with_json(tmp_path):
+def test_the_command_says_what_is_wrong_and_archives_with_json(tmp_path, capsys):
     data = tmp_path / "data"
     store = Store(data / "central.db")
     feed(store, destructions=1)
     store.close()
     (tmp_path / "c.toml").write_text(f"[storage]\ndata_dir = '{data}'\n")
 
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "central.cli", "--config", str(tmp_path / "c.toml"), *args],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    def cli(*args: str) -> Ran:
+        return run_cli(capsys, "--config", str(tmp_path / "c.toml"), *args)
     r = cli("archive", "--month", "2026-1")
     assert r.returncode == 2 and "expected a month as YYYY-MM" in r.stderr and "Traceback" not in r.stderr
     r = cli("archive", "--month", "2026-02", "--json")
@@ -152,3 +164,43 @@ def test_the_command_says_what_is_wrong_and_archives_with_json(tmp_path):
     (data / "archive" / "messages-2026-01.jsonl.gz.manifest.json").write_text(json.dumps(doc))
     r = cli("restore", "--file", str(data / "archive" / "messages-2026-01.jsonl.gz"))
     assert r.returncode == 2 and "signature does not match" in r.stderr
+
+
+# the schema version ------------------------------------------------------------------------------
+@pytest.mark.pure
+def test_a_store_of_another_schema_version_is_refused_with_what_to_do():
+    assert versions.refusal(5, 5, "x") is None
+    assert "run `edged-central migrate`" in versions.refusal(3, 5, "x")
+    assert "newer than this edged-central" in versions.refusal(6, 5, "x")
+
+
+def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_store(tmp_path, capsys):
+    """Issue 43 item 4: no schema change inside `run`. A store of schema 2 is refused by every
+    verb but migrate; `migrate --dry-run` names each version's statements and the rows of the
+    tables they touch and changes nothing; `migrate` brings it to this version with progress."""
+    data = tmp_path / "data"
+    store = Store(data / "central.db")
+    feed(store, destructions=2)
+    central_as_schema_2(store)
+    store.close()
+    with pytest.raises(versions.SchemaError, match="schema version 2 and this edged-central expects"):
+        Store(data / "central.db")
+    (tmp_path / "c.toml").write_text(f"[storage]\ndata_dir = '{data}'\n[dashboard]\nlisten = ''\n")
+
+    def cli(*args: str) -> Ran:
+        return run_cli(capsys, "--config", str(tmp_path / "c.toml"), *args)
+    r = cli("run")
+    assert r.returncode == 78 and "run `edged-central migrate`" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = cli("migrate", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)
+    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5])
+    assert p["steps"][-1]["tables"] == {"archives": None} and p["done"] == []
+    assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
+    r = cli("migrate")
+    assert r.returncode == 0 and "schema 5: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
+    assert central_schema_version(data / "central.db") == SCHEMA_VERSION
+    store = Store(data / "central.db")
+    assert central_messages(store) == 5
+    store.close()
+    assert "nothing to do" in cli("migrate").stdout

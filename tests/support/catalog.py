@@ -282,8 +282,8 @@ def central_destruction_days(store) -> dict[str, int]:
 
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage)."""
-    for table in ("footage_heard", "resends", "coverage"):
+    schema 4's resends and coverage, and schema 5's archives)."""
+    for table in ("footage_heard", "resends", "coverage", "archives"):
         store.db.execute(f"DROP TABLE {table}")
     store.db.execute("PRAGMA user_version=2")
 
@@ -298,3 +298,14 @@ def central_pg_tables(store, prefix: str) -> list[str]:
     """The tables of a PostgreSQL central store whose names start with ``prefix``."""
     return [r["relname"] for r in store.db.query("SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')"
                                                  " AND relname LIKE ?", [prefix + "%"])]
+
+
+def central_schema_version(path) -> int:
+    """The schema version of an edged-central SQLite store file, read without opening it as a Store."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
