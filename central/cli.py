@@ -12,6 +12,7 @@
     edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
     edged-central archive --month YYYY-MM | restore --file F   a closed month out of the store, and back
     edged-central migrate [--dry-run]        the store to this version's schema (never inside `run`)
+    edged-central backup --out FILE          the SQLite store copied while it runs (online backup API)
 
 Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
 """
@@ -364,7 +365,7 @@ VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report
          "keys": cmd_keys, "nodes": cmd_nodes, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
 
 
-STORE_VERBS = ("archive", "restore", "migrate")  # central/cli_store.py
+STORE_VERBS = ("archive", "restore", "migrate", "backup")  # central/cli_store.py
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
     edged-central archive --month YYYY-MM [--out DIR] [--json]   a closed month out of the store
     edged-central restore --file FILE [--json]                    an archived month back
     edged-central migrate [--dry-run] [--json]                    the store to this version's schema
+    edged-central backup --out FILE [--json]                      the SQLite store copied while it runs
 
 Progress goes to standard error, the result to standard output (`--json` for a script); an
 error a person can put right is one line saying what to do, and leaves the store as it was.
@@ -18,7 +19,7 @@ from typing import Any
 
 from central import config as cfgmod
 
-VERBS = ("archive", "restore", "migrate")
+VERBS = ("archive", "restore", "migrate", "backup")
 
 
 def register(sub: Any) -> list[argparse.ArgumentParser]:
@@ -34,7 +35,11 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
                        "instance first)")
     m.add_argument("--dry-run", action="store_true", help="say what would change (statements, rows) and change nothing")
     m.add_argument("--json", action="store_true")
-    return [a, r, m]
+    b = sub.add_parser("backup", help="copy the embedded SQLite store while it runs (PostgreSQL: pg_basebackup "
+                       "and a WAL archive)")
+    b.add_argument("--out", required=True, type=Path, metavar="FILE")
+    b.add_argument("--json", action="store_true")
+    return [a, r, m, b]
 
 
 def _progress(text: str) -> None:
@@ -110,4 +115,21 @@ def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
     if not r["steps"]:
         lines.append("nothing to do")
     _out(args, r, "\n".join(lines))
+    return 0
+
+
+def cmd_backup(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
+    from central import backup
+
+    if cfg.storage_url:
+        raise usage("the store is on PostgreSQL: back it up with pg_basebackup and a WAL archive (archive_command "
+                    "or pg_receivewal), as docs/ref/central.md says; `edged-central backup` copies the SQLite store")
+    try:
+        r = backup.backup(cfg.db_path, args.out, _progress)
+    except backup.BackupError as exc:
+        raise usage(str(exc)) from None
+    except (OSError, backup.sqlite3.Error) as exc:
+        raise usage(f"the backup could not be written ({exc}); nothing was written to {args.out}") from None
+    _out(args, r, f"the store (schema {r['schema_version']}, {r['messages']} messages) copied to {r['file']} "
+                  f"({r['bytes']} bytes), integrity checked")
     return 0

@@ -204,3 +204,30 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     assert central_messages(store) == 5
     store.close()
     assert "nothing to do" in cli("migrate").stdout
+
+
+def test_the_sqlite_store_is_backed_up_while_open_and_the_copy_restores(tmp_path, capsys):
+    """Issue 43 item 4: `edged-central backup` copies the store through SQLite's online backup API
+    while a writer holds it open; the copy, put in place of a lost store, answers the same month."""
+    data = tmp_path / "data"
+    live = Store(data / "central.db", clock=lambda: AFTER)
+    feed(live)
+    (tmp_path / "c.toml").write_text(f"[storage]\ndata_dir = '{data}'\n")
+    try:
+        r = run_cli(capsys, "--config", str(tmp_path / "c.toml"), "backup", "--out", str(tmp_path / "b.db"), "--json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["messages"] == 6 and "pages copied" in r.stderr
+        before = month.gather(live, "s", "2026-01", UTC, AFTER, per_page=None)
+    finally:
+        live.close()
+    again = run_cli(capsys, "--config", str(tmp_path / "c.toml"), "backup", "--out", str(tmp_path / "b.db"))
+    assert again.returncode == 2 and "exists already" in again.stderr
+    for f in data.glob("central.db*"):
+        f.unlink()  # the store lost
+    (tmp_path / "b.db").rename(data / "central.db")
+    restored = Store(data / "central.db", readonly=True)
+    try:
+        after = month.gather(restored, "s", "2026-01", UTC, AFTER, per_page=None)
+    finally:
+        restored.close()
+    assert after["destructions"] == before["destructions"] and after["summary"] == before["summary"]

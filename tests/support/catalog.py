@@ -309,3 +309,51 @@ def central_schema_version(path) -> int:
         return conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()
+
+
+def central_pg_run(url: str, statements: list[str]) -> None:
+    """Run ``statements`` on the PostgreSQL database at ``url`` (an administrator's, e.g. a role's GRANTs)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        for sql in statements:
+            c.execute(sql)
+
+
+def central_pg_writes_refused(url: str) -> dict[str, str]:
+    """{write: the error PostgreSQL gave} for writes a read-only role must be refused (each its own
+    transaction, the session not read-only: the role's grants alone refuse them)."""
+    import psycopg
+
+    writes = {"insert": "INSERT INTO findings (key, node, site, kind, severity, found_us, message, detail)"
+                        " VALUES ('k', 's/n', 's', 'x', 'info', 1, 'm', '{}')",
+              "update": "UPDATE nodes SET status = 'gone'", "delete": "DELETE FROM messages",
+              "drop": "DROP TABLE archives", "create": "CREATE TABLE evil (x int)"}
+    out = {}
+    with psycopg.connect(url, autocommit=True) as c:
+        for name, sql in writes.items():
+            try:
+                c.execute(sql)
+                out[name] = "ALLOWED"
+            except psycopg.Error as exc:
+                out[name] = type(exc).__name__
+    return out
+
+
+def central_pg_switch_wal(url: str) -> str:
+    """Close the server's current WAL segment (so an archive receives it whole); its file name."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        return c.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+
+
+def central_pg_in_recovery(url: str) -> bool | None:
+    """Whether the server at ``url`` is still replaying WAL (None: it takes no connection yet)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as c:
+            return c.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    except psycopg.OperationalError:
+        return None
