@@ -119,6 +119,8 @@ def cmd_migrate(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 
 
 def cmd_backup(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
+    import sqlite3
+
     from central import backup
 
     if cfg.storage_url:
@@ -128,7 +130,7 @@ def cmd_backup(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[
         r = backup.backup(cfg.db_path, args.out, _progress)
     except backup.BackupError as exc:
         raise usage(str(exc)) from None
-    except (OSError, backup.sqlite3.Error) as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise usage(f"the backup could not be written ({exc}); nothing was written to {args.out}") from None
     _out(args, r, f"the store (schema {r['schema_version']}, {r['messages']} messages) copied to {r['file']} "
                   f"({r['bytes']} bytes), integrity checked")

@@ -120,7 +120,7 @@ def test_a_month_archived_still_reports_and_comes_back(tmp_path):
         assert after["archived"][0]["sha256"] == r["sha256"]
         assert after["summary"] == before["summary"] and after["accesses"] == before["accesses"]
         html = report.to_html(after, UTC, "zh-TW")
-        assert r["sha256"] in html and "edged-central restore" in html
+        assert r["sha256"] in html and "edged-central restore" in html and "已於" in html, "said in the readers' language"
         # a tampered archive: refused, nothing restored
         data = gzip.decompress((tmp_path / "archive" / "messages-2026-01.jsonl.gz").read_bytes())
         bad = tmp_path / "bad" / "messages-2026-01.jsonl.gz"
