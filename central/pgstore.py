@@ -314,6 +314,12 @@ class PgStore(SharedRows, Store):
                 self.retries += 1
                 if attempt == 2:
                     raise  # the store thread fails; the broker sends the batch again
+            except psycopg.errors.CheckViolation:
+                if attempt == 2 or not self.db.months:  # type: ignore[attr-defined]
+                    raise
+                # a month this connection saw was archived since (design/0120): its partition is
+                # gone, so a late message of it makes a fresh one
+                self.db.months.clear()  # type: ignore[attr-defined]
         return 0
 
     def _stage(self, cur: psycopg.Cursor, name: str, rows: Sequence[Sequence[Any]], sql: str) -> int:

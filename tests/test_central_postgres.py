@@ -15,7 +15,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from central import config
+from central import archiving, config
 from central.ops import status as ops_status
 from central.pgroles import reader_grants
 from central.pgstore import PgStore, _redact, lock_key, translate, translate_ddl
@@ -601,3 +601,20 @@ def test_a_base_backup_and_its_wal_archive_restore_into_a_fresh_server(server, p
         restored.stop()
     assert after["destructions_total"] == 2 and [d["segment_id"] for d in after["destructions"]] == [41, 99]
     assert after["destructions"] == before["destructions"] and after["summary"] == before["summary"]
+
+
+def test_a_late_message_of_a_month_another_instance_archived_is_stored(pg_url, tmp_path):
+    """An instance that knew January's partition before another archived it (design/0120) stores
+    a late January message in a fresh partition, never failing its batch."""
+    late = PgStore(pg_url, clock=lambda: archived.AFTER)
+    office = PgStore(pg_url, clock=lambda: archived.AFTER)
+    try:
+        archived.feed(late, destructions=1)
+        key = units.NodeKey(units.Ed25519PrivateKey.generate())
+        archiving.archive_month(office, "2026-01", tmp_path, key, lambda _t: None)
+        body = {"seq": archived.T0 + 900, "ts_us": archived.T0 + 900, "action": "raise", "id": "x", "at_us": 1}
+        assert late.ingest([("edged/v1/s/n1/alarm", json.dumps(body).encode())], archived.T0 + 1000) == 1
+        assert central_messages(office) == 1
+    finally:
+        late.close()
+        office.close()
