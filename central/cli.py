@@ -76,6 +76,8 @@ def cmd_status(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     lines = [f"nodes up {t['up']}/{t['nodes']}, cameras recording {t['recording']}/{t['cameras']}, "
              f"open alarms {t['open_alarms']}, critical findings {t['critical']}",
              f"unverified messages {office['unverified']} (oldest {office['verify_lag_s']:g} s)"]
+    lines += [f"archived {a['month']}: {a['rows']} messages in {a['file']} (SHA-256 {a['sha256'][:16]}...)"
+              + (", restored" if a["restored_us"] else "") for a in office["archives"]]
     for i in office["instances"]:
         lines.append(f"instance {i['id']} ({i['host']} pid {i['pid']}): {'live' if i['live'] else 'GONE'}, "
                      f"{i.get('leases', 0)} leases, ingest lag {i.get('ingest_lag_s', 0):g} s, writes "

@@ -159,6 +159,9 @@ def test_the_command_says_what_is_wrong_and_archives_with_json(tmp_path, capsys)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["rows"] == 4 and "messages written" in r.stderr
+    st = json.loads(cli("status", "--json").stdout)  # the operator's view: the archive state
+    assert [(a["month"], a["sha256"], a["restored_us"]) for a in st["office"]["archives"]] == \
+        [("2026-01", out["sha256"], None)]
     doc = json.loads((data / "archive" / "messages-2026-01.jsonl.gz.manifest.json").read_text())
     doc["rows"] = 5
     (data / "archive" / "messages-2026-01.jsonl.gz.manifest.json").write_text(json.dumps(doc))
