@@ -234,3 +234,34 @@ def test_the_sqlite_store_is_backed_up_while_open_and_the_copy_restores(tmp_path
     finally:
         restored.close()
     assert after["destructions"] == before["destructions"] and after["summary"] == before["summary"]
+
+
+# credentials and the read-only role -------------------------------------------------------------
+@pytest.mark.pure
+def test_the_read_only_role_url_is_checked_like_the_stores_and_comes_from_the_credentials(tmp_path, monkeypatch):
+    """`[storage] read_url`: off this machine only with sslmode=verify-full, its password in the
+    secrets file (handed over by systemd's LoadCredential=, $CREDENTIALS_DIRECTORY), never in
+    the config; a URL without a password (libpq's PGPASSFILE then) is fine anywhere."""
+    from central import config
+
+    path = tmp_path / "c.toml"
+    far = "postgresql://reader@db.office.example:5432/central"
+    path.write_text(f'[storage]\nurl = "{far}?sslmode=verify-full"\nread_url = "{far}"\n')
+    with pytest.raises(config.ConfigError, match="storage.read_url.*sslmode=verify-full"):
+        config.load(path)
+    path.write_text(f'[storage]\nread_url = "{far}?sslmode=verify-full"\n')
+    with pytest.raises(config.ConfigError, match="storage.read_url.*set \\[storage\\] url too"):
+        config.load(path)
+    path.write_text('[storage]\nurl = "postgresql://central@127.0.0.1/c"\n'
+                    'read_url = "postgresql://reader:Pw-9@127.0.0.1/c"\n')
+    with pytest.raises(config.ConfigError, match="storage.read_url hold.* a password in the config") as exc:
+        config.load(path)
+    assert "Pw-9" not in str(exc.value)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "central-secrets.toml").write_text('[storage]\nread_url = "postgresql://reader:Pw-9@127.0.0.1/c"\n')
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    path.write_text('[storage]\nurl = "postgresql://central@127.0.0.1/c"\n[secrets]\nfile = "central-secrets.toml"\n')
+    cfg = config.load(path)
+    assert cfg.read_url == "postgresql://reader:Pw-9@127.0.0.1/c" and cfg.storage_url == "postgresql://central@127.0.0.1/c"
+    assert "Pw-9" not in repr(cfg)
