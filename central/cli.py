@@ -14,7 +14,8 @@
     edged-central migrate [--dry-run]        the store to this version's schema (never inside `run`)
     edged-central backup --out FILE          the SQLite store copied while it runs (online backup API)
 
-Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
+Everything but `run` needs no broker; the readers open the store read-only (on PostgreSQL as
+`[storage] read_url`'s role); `anchor` writes one head, `archive`, `restore` and `migrate` the store.
 """
 
 from __future__ import annotations
