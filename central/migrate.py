@@ -61,7 +61,7 @@ def run(store: Store, *, dry_run: bool, progress: Callable[[str], None]) -> dict
 
         live = leases.read(pg)[0]
         if live:
-            raise SchemaError(f"{len(live)} edged-central instances are running on this store ({', '.join(live)}): "
+            raise SchemaError(f"edged-central instances are still running on this store ({', '.join(live)}): "
                               "stop every instance, then migrate")
     done = []
     for step in p["steps"]:

@@ -15,9 +15,10 @@ import urllib.request
 import psycopg
 import pytest
 
-from central import archiving, config
+from central import archiving, config, migrate
 from central.ops import status as ops_status
 from central.pgroles import reader_grants
+from central.versions import SchemaError
 from central.pgstore import PgStore, _redact, lock_key, translate, translate_ddl
 from central.store import now_us
 from tests import test_central_archive as archived
@@ -26,7 +27,8 @@ from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
-from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages,
+from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages, central_pg_as_schema_4,
+                                   central_pg_pretend_instance,
                                    central_messages_by_node, central_pg_hold_node, central_pg_leases,
                                    central_pg_in_recovery, central_pg_partitions, central_pg_run,
                                    central_pg_switch_wal, central_pg_writes_refused)
@@ -618,3 +620,28 @@ def test_a_late_message_of_a_month_another_instance_archived_is_stored(pg_url, t
     finally:
         late.close()
         office.close()
+
+
+def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
+    """design/0121 on PostgreSQL: a store of schema 4 is refused; migrate refuses while an
+    instance's heartbeat is live, then brings it to this version once it has gone."""
+    PgStore(pg_url).close()
+    central_pg_as_schema_4(pg_url)
+    with pytest.raises(SchemaError, match="schema version 4 and this edged-central expects"):
+        PgStore(pg_url)
+    store = PgStore(pg_url, migrate=True)
+    running = psycopg.connect(pg_url, autocommit=True)
+    try:
+        plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
+        assert [s["version"] for s in plan["steps"]] == [5] and plan["steps"][0]["tables"] == {"archives": None}
+        central_pg_pretend_instance(running, "edged-central-9")
+        with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9"):
+            migrate.run(store, dry_run=False, progress=lambda _t: None)
+        running.close()  # the instance stops
+        said: list[str] = []
+        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5]
+        assert said[-1] == "schema 5: done"
+    finally:
+        running.close()
+        store.close()
+    PgStore(pg_url).close()  # this version opens it

@@ -357,3 +357,15 @@ def central_pg_in_recovery(url: str) -> bool | None:
             return c.execute("SELECT pg_is_in_recovery()").fetchone()[0]
     except psycopg.OperationalError:
         return None
+
+
+def central_pg_as_schema_4(url: str) -> None:
+    """A PostgreSQL central store as schema 4 left it (before schema 5's archives)."""
+    central_pg_run(url, ["DROP TABLE archives", "UPDATE schema_version SET version = 4"])
+
+
+def central_pg_pretend_instance(conn, instance: str) -> None:
+    """A live instance's heartbeat row, on ``conn``'s session (a psycopg connection kept open)."""
+    now = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    conn.execute(f"INSERT INTO instances (id, host, pid, backend, started_us, heartbeat_us, figures) VALUES"
+                 f" (%s, 'h', pg_backend_pid(), pg_backend_pid(), {now}, {now}, '{{}}')", [instance])
