@@ -107,6 +107,11 @@ def test_a_month_archived_still_reports_and_comes_back(tmp_path):
         assert before["destructions_total"] == 3 and before["archived"] == []
         key = NodeKey(Ed25519PrivateKey.generate())
         said: list[str] = []
+        store.now_us = lambda: archive.month_range("2026-02")[0] + 14 * DAY  # not yet closed: nothing moves
+        with pytest.raises(ArchiveError, match="the month 2026-01 is not closed: it closes 15 days after its end"):
+            archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
+        assert central_messages(store) == 6 and not (tmp_path / "archive").exists()
+        store.now_us = lambda: AFTER
         r = archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
         assert r["rows"] == 6 and central_messages(store) == 0, r
         assert said and "dropped from the store" in said[-1]
