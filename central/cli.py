@@ -10,8 +10,12 @@
     edged-central nodes list|accept|revoke|ca|crl   the office's CA: enrolments (design/0097)
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
     edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
+    edged-central archive --month YYYY-MM | restore --file F   a closed month out of the store, and back
+    edged-central migrate [--dry-run]        the store to this version's schema (never inside `run`)
+    edged-central backup --out FILE          the SQLite store copied while it runs (online backup API)
 
-Everything but `run` reads the store (read-only; `anchor` writes one head) and needs no broker.
+Everything but `run` needs no broker; the readers open the store read-only (on PostgreSQL as
+`[storage] read_url`'s role); `anchor` writes one head, `archive`, `restore` and `migrate` the store.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
 from central.store import Store, now_us
 from central.verifier import Verifier
+from central.versions import SchemaError
 
 log = logging.getLogger("edged.central")
 
@@ -72,6 +77,8 @@ def cmd_status(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     lines = [f"nodes up {t['up']}/{t['nodes']}, cameras recording {t['recording']}/{t['cameras']}, "
              f"open alarms {t['open_alarms']}, critical findings {t['critical']}",
              f"unverified messages {office['unverified']} (oldest {office['verify_lag_s']:g} s)"]
+    lines += [f"archived {a['month']}: {a['rows']} messages in {a['file']} (SHA-256 {a['sha256'][:16]}...)"
+              + (", restored" if a["restored_us"] else "") for a in office["archives"]]
     for i in office["instances"]:
         lines.append(f"instance {i['id']} ({i['host']} pid {i['pid']}): {'live' if i['live'] else 'GONE'}, "
                      f"{i.get('leases', 0)} leases, ingest lag {i.get('ingest_lag_s', 0):g} s, writes "
@@ -346,9 +353,12 @@ def parser() -> argparse.ArgumentParser:
     from central import nodes
 
     nd = nodes.register(sub)
-    for x in (s, f, rep, v, a, k, cv, hp, *nd):
+    from central import cli_store
+
+    st = cli_store.register(sub)
+    for x in (s, f, rep, v, a, k, cv, hp, *nd, *st):
         x.add_argument("--config", type=Path, dest="config_sub", help=argparse.SUPPRESS)
-    for x in (r, s, f, rep, v, a, k, hp, *nd):
+    for x in (r, s, f, rep, v, a, k, hp, *nd, *st):
         x.add_argument("--allow-config-secrets", action="store_true", dest="allow_sub", help=argparse.SUPPRESS)
     return p
 
@@ -356,6 +366,9 @@ def parser() -> argparse.ArgumentParser:
 VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
          "verify-log": cmd_verify_log, "anchor": cmd_anchor,
          "keys": cmd_keys, "nodes": cmd_nodes, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
+
+
+STORE_VERBS = ("archive", "restore", "migrate", "backup")  # central/cli_store.py
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -367,10 +380,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edged-central: bad config: {exc}", file=sys.stderr)
         return cfgmod.EX_CONFIG
     try:
+        if args.cmd in STORE_VERBS:
+            from central import cli_store
+
+            return int(getattr(cli_store, "cmd_" + args.cmd.replace("-", "_"))(cfg, args, UsageError))
         return VERBS[args.cmd](cfg, args)
     except UsageError as exc:
         print(f"edged-central: {exc}", file=sys.stderr)
         return 2
+    except SchemaError as exc:  # a store of another schema version: never migrated by `run` (design/0121)
+        print(f"edged-central: {exc}", file=sys.stderr)
+        return cfgmod.EX_CONFIG
 
 
 if __name__ == "__main__":

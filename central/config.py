@@ -64,16 +64,18 @@ class CentralConfig:
     tls_key_file: Path | None = None
     accounts: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # (name, role, scrypt hash)
     storage_url: str | None = field(default=None, repr=False)  # postgresql://...: a fleet's shared store
+    read_url: str | None = field(default=None, repr=False)  # its read-only role: status, reports, dashboard
     metrics_listen: str | None = None        # HOST:PORT of the Prometheus metrics (central/ops.py)
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "central.db"
 
-    def open_store(self, *, readonly: bool = False) -> Store:
+    def open_store(self, *, readonly: bool = False, migrate: bool = False) -> Store:
         from central.pgstore import open_store
 
-        return open_store(self.storage_url, self.db_path, readonly=readonly)
+        url = (self.read_url or self.storage_url) if readonly else self.storage_url  # readers: the read-only role
+        return open_store(url, self.db_path, readonly=readonly, migrate=migrate)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -149,13 +151,11 @@ def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralCon
     if not _loopback(broker.host) and broker.tls_ca_file is None:   # issue 45: never in the clear off the box
         raise ConfigError("broker.tls_ca_file", f"the broker {broker.host} is not on this machine: talk to it over "
                           "TLS (tls_ca_file = the broker's CA, port 8883)")
-    s = _table(data, "storage", ("data_dir", "batch", "url"))
-    url = _str(s, "url", "storage.url", None)
-    if url is not None and not re.match(r"postgres(ql)?://", url):
-        raise ConfigError("storage.url", "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
-                          "(leave it out for the embedded SQLite store)")
-    if url is not None and (why := _pg_tls_refusal(url)):
-        raise ConfigError("storage.url", why)
+    s = _table(data, "storage", ("data_dir", "batch", "url", "read_url"))
+    url, read_url = _pg_url(s, "url"), _pg_url(s, "read_url")
+    if read_url is not None and url is None:
+        raise ConfigError("storage.read_url", "a read-only role's URL is for a PostgreSQL store: set [storage] url "
+                          "too (or leave read_url out for the embedded SQLite store)")
     data_dir = base / (_str(s, "data_dir", "storage.data_dir", "edged-central-data") or "")
     batch = s.get("batch", 5000)
     if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 100_000:
@@ -206,7 +206,17 @@ def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralCon
         dashboard_listen=listen or None, timezone=tz, language=lang, batch=batch, quota=quota,
         allowed_hosts=tuple(h.strip().lower() for h in hosts),
         tls_cert_file=None if cert is None else base / cert, tls_key_file=None if key is None else base / key,
-        accounts=accounts, storage_url=url, metrics_listen=metrics or None)
+        accounts=accounts, storage_url=url, read_url=read_url, metrics_listen=metrics or None)
+
+
+def _pg_url(s: dict[str, Any], key: str) -> str | None:
+    url = _str(s, key, f"storage.{key}", None)
+    if url is not None and not re.match(r"postgres(ql)?://", url):
+        raise ConfigError(f"storage.{key}", "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+                          "(leave it out for the embedded SQLite store)")
+    if url is not None and (why := _pg_tls_refusal(url)):
+        raise ConfigError(f"storage.{key}", why)
+    return url
 
 
 def _pg_tls_refusal(url: str) -> str | None:

@@ -11,6 +11,10 @@ refused unless edged-central is started with `--allow-config-secrets`. No error 
     password = "..."
     [storage]
     url = "postgresql://central:PASSWORD@db.example.org:5432/central?sslmode=verify-full"
+    read_url = "postgresql://central_reader:PASSWORD@db.example.org:5432/central?sslmode=verify-full"
+
+A URL may hold no password at all: libpq then reads it from its password file (`PGPASSFILE`, or
+`passfile=` in the URL), e.g. one systemd hands over with `LoadCredential=` (docs/ref/central.md).
 """
 
 from __future__ import annotations
@@ -65,10 +69,10 @@ def _read(path: Path) -> dict[str, Any]:
             raise SecretsError(f"secrets.{k}", "unknown table; known: broker (password), storage (url)")
         if not isinstance(keys, dict):
             raise SecretsError(f"secrets.{k}", "expected a table")
-        known = "password" if k == "broker" else "url"
+        known = ("password",) if k == "broker" else ("url", "read_url")
         for key, value in keys.items():
-            if key != known:
-                raise SecretsError(f"secrets.{k}.{key}", f"unknown key; known: {known}")
+            if key not in known:
+                raise SecretsError(f"secrets.{k}.{key}", f"unknown key; known: {', '.join(known)}")
             if not isinstance(value, str) or not value:
                 raise SecretsError(f"secrets.{k}.{key}", "expected a string in quotes (the value is not shown)")
     return data
@@ -91,9 +95,10 @@ def merge(data: dict[str, Any], base: Path, *, allow_inline: bool) -> dict[str, 
     inline = []
     if isinstance(data.get("broker"), dict) and "password" in data["broker"]:
         inline.append("broker.password")
-    url = data.get("storage", {}).get("url") if isinstance(data.get("storage"), dict) else None
-    if isinstance(url, str) and holds_password(url):
-        inline.append("storage.url")
+    for key in ("url", "read_url"):
+        url = data.get("storage", {}).get(key) if isinstance(data.get("storage"), dict) else None
+        if isinstance(url, str) and holds_password(url):
+            inline.append(f"storage.{key}")
     if inline and not allow_inline:
         where = (f"the secrets file {path}" if path is not None else
                  f'a secrets file (readable by edged-central\'s user alone, 0600), e.g. {base / "central-secrets.toml"}, '
@@ -105,7 +110,7 @@ def merge(data: dict[str, Any], base: Path, *, allow_inline: bool) -> dict[str, 
     if path is None:
         return data
     secrets = _read(path)
-    for table, key in (("broker", "password"), ("storage", "url")):
+    for table, key in (("broker", "password"), ("storage", "url"), ("storage", "read_url")):
         if key not in secrets.get(table, {}):
             continue
         t = data.setdefault(table, {})

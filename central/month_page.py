@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from central import compliance, month as mo
+from central import compliance, month as mo, report
 from central.pages import HEADERS, ROLE, _page, _table, e, el
 from central.config import CentralConfig
 from central.i18n import Speaker
@@ -84,6 +84,7 @@ async def page(dash: Dashboard, request: web.Request) -> web.Response:
             last = max(1, -(-total // per))
             body.append(el("p", _("{total} destructions; page {page} of {pages}.").format(
                 total=total, page=n, pages=last)))
+            body += [el("p", t, ' class="archived"') for t in report.archived_notes(sp, m.get("archived", []))]
             links = [el("a", _("previous page"), f" href=\"{base}?page={n - 1}#destructions\"") if n > 1 else "",
                      el("a", _("next page"), f" href=\"{base}?page={n + 1}#destructions\"") if n < last else ""]
             if any(links):

@@ -43,6 +43,9 @@ def status(store: Any) -> dict[str, Any]:
     row = store.db.execute("SELECT count(*), min(received_us) FROM messages WHERE verified = 0").fetchone()
     out: dict[str, Any] = {"unverified": row[0],
                            "verify_lag_s": 0.0 if row[1] is None else round((now_us() - row[1]) / 1e6, 1)}
+    # the archive state (design/0120): each month archived out of the store, its file and hash
+    out["archives"] = [{k: r[k] for k in ("month", "rows", "bytes", "sha256", "file", "archived_us", "restored_us")}
+                       for r in store.db.query("SELECT * FROM archives ORDER BY month")]
     pg = getattr(store, "pg", None)
     if pg is None:
         out["instances"] = []

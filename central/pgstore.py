@@ -29,7 +29,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from central import plausible
+from central import plausible, versions
 from central.intake import QUOTA_USE
 from central.leases import owner
 from central.pgshared import SharedRows
@@ -216,7 +216,8 @@ class _Conn:
 class PgStore(SharedRows, Store):
     """Store on PostgreSQL: ``url`` is a libpq URL (postgresql://user:password@host:port/db)."""
 
-    def __init__(self, url: str, *, readonly: bool = False, clock: Callable[[], int] = now_us):
+    def __init__(self, url: str, *, readonly: bool = False, clock: Callable[[], int] = now_us,
+                 migrate: bool = False):
         self.path = None  # type: ignore[assignment]
         self.now_us = clock
         self._lock_fd = None
@@ -239,22 +240,43 @@ class PgStore(SharedRows, Store):
         SharedRows.__init__(self)  # the rows every instance rewrites (central/pgshared.py)
         if readonly:  # status, reports, the dashboard: PostgreSQL refuses their writes, as SQLite's mode=ro does
             pg.execute("SET default_transaction_read_only = on")
+            self._check(self.schema_version(), migrate)
         else:
-            self._create()
+            self._create(migrate)
             for name, cols in _STAGE.items():  # this session's own, for _write
                 pg.execute(f"CREATE TEMP TABLE stage_{name} ({cols}) ON COMMIT DELETE ROWS")
 
-    def _create(self) -> None:
+    def _check(self, version: int, migrate: bool) -> None:
+        if not migrate and (why := versions.refusal(version, SCHEMA_VERSION, _redact(self.url))):
+            self.pg.close()
+            raise versions.SchemaError(why)
+
+    def schema_version(self) -> int:
+        if self.pg.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:  # type: ignore[index]
+            return 0
+        row = self.pg.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int((row[0] if row else None) or 0)
+
+    def set_schema_version(self, version: int) -> None:
+        self.pg.execute("DELETE FROM schema_version")
+        self.pg.execute("INSERT INTO schema_version VALUES (%s)", [version])
+
+    def ddl(self, sql: str) -> str:
+        return translate_ddl(sql)
+
+    def _create(self, migrate: bool) -> None:
+        """A new store made at this version; one at another refused unless ``migrate`` (design/0121:
+        no schema change inside `run`, `edged-central migrate` makes it)."""
         with self.pg.transaction():
             self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEMA_LOCK])
             self.pg.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-            row = self.pg.execute("SELECT max(version) FROM schema_version").fetchone()
-            version = (row[0] if row else None) or 0
-            if version < SCHEMA_VERSION:
-                for sql in schema_steps(version):
+            version = self.schema_version()
+            if version == 0 and self.pg.execute("SELECT to_regclass('messages')").fetchone()[0] is None:  # type: ignore[index]
+                for sql in schema_steps(0):
                     self.pg.execute(translate_ddl(sql))
-                self.pg.execute("DELETE FROM schema_version")
-                self.pg.execute("INSERT INTO schema_version VALUES (%s)", [SCHEMA_VERSION])
+                self.set_schema_version(SCHEMA_VERSION)
+            else:
+                self._check(version, migrate)
             self.pg.execute(_INSTANCES)
             self.pg.execute(QUOTA_USE)
             for table in _DEFAULTS:  # a store made before audit was partitioned keeps its plain table
@@ -318,6 +340,12 @@ class PgStore(SharedRows, Store):
                 self.retries += 1
                 if attempt == 2:
                     raise  # the store thread fails; the broker sends the batch again
+            except psycopg.errors.CheckViolation:
+                if attempt == 2 or not self.db.months:  # type: ignore[attr-defined]
+                    raise
+                # a month this connection saw was archived since (design/0120): its partition is
+                # gone, so a late message of it makes a fresh one
+                self.db.months.clear()  # type: ignore[attr-defined]
         return 0
 
     def _stage(self, cur: psycopg.Cursor, name: str, rows: Sequence[Sequence[Any]], sql: str) -> int:
@@ -404,9 +432,13 @@ class PgStore(SharedRows, Store):
             self.held |= {keys[k] for (k,) in got}
 
 
-def open_store(url: str | None, db_path: Any, *, readonly: bool = False, clock: Callable[[], int] = now_us) -> Store:
-    """The configured store: PostgreSQL when [storage] url is set, else the embedded SQLite file."""
-    return PgStore(url, readonly=readonly, clock=clock) if url else Store(db_path, readonly=readonly, clock=clock)
+def open_store(url: str | None, db_path: Any, *, readonly: bool = False, clock: Callable[[], int] = now_us,
+               migrate: bool = False) -> Store:
+    """The configured store: PostgreSQL when [storage] url is set, else the embedded SQLite file.
+    versions.SchemaError: the store is at another schema version (and not ``migrate``)."""
+    if url:
+        return PgStore(url, readonly=readonly, clock=clock, migrate=migrate)
+    return Store(db_path, readonly=readonly, clock=clock, migrate=migrate)
 
 
 def _redact(url: str) -> str:

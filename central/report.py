@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central import compliance
+from central import archiving, compliance
 from central.i18n import N_, Speaker
 from central.store import Store
 from central.verify import ACCESS_ACTIONS, account, judge_access
@@ -171,7 +171,20 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
                     "findings_critical": sum(f["severity"] == "critical" for f in findings)},
         "camera_days": rows, "accesses": accesses, "alarms": alarms_out, "inspections": insp_out,
         "findings": findings,
+        # the months (UTC, by seq) archived out of the store: their messages, each destruction one by one
+        # among them, are in the archive; what is above comes from what was kept (design/0120)
+        "archived": archiving.archived(store, start, end),
     }
+
+
+def archived_notes(sp: Speaker, archived: list[dict[str, Any]]) -> list[str]:
+    """What a page says of each archived month it touches, in the readers' language."""
+    return [sp._("The messages of {month} were archived out of the store on {when} ({rows} messages, file {file}, "
+                 "SHA-256 {sha256}): the figures here come from what was kept (camera-day summaries, audit records, "
+                 "alarms, findings); each destruction one by one is in the archive, and `edged-central restore` "
+                 "brings the month back.").format(month=a["month"], when=sp.local(a["archived_us"]), rows=a["rows"],
+                                                  file=a["file"].rsplit("/", 1)[-1], sha256=a["sha256"])
+            for a in archived]
 
 
 # rendering --------------------------------------------------------------------------------------
@@ -275,6 +288,7 @@ def to_html(r: dict[str, Any], tz: ZoneInfo, language: str = "en") -> str:
                 days=s["camera_days"], bad_accesses=s["accesses_not_compliant"], accesses=s["accesses"],
                 findings=s["findings"], critical=s["findings_critical"], alarms=s["alarms"],
                 open=s["alarms_open"]) + "</p>",
+            *(f"<p class=\"archived\">{e(t)}</p>" for t in archived_notes(sp, r.get("archived", []))),
             "<h2>" + e(_("Nodes")) + "</h2>",
             _table([_("node"), _("status"), _("version"), _("cameras"), _("min/max days"), _("signed head")],
                    [[n["node"], sp.word(n["status"]) if n["status"] else "-", n["version"] or "-",

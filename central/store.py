@@ -20,11 +20,11 @@ from typing import IO, Any, NamedTuple
 
 import sqlite_utils
 
-from central import schema
+from central import schema, versions
 from central.intake import QUOTA_USE, QuotaUse, Seqs
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -116,11 +116,22 @@ _SCHEMA_4 = [
     "CREATE INDEX IF NOT EXISTS coverage_camera ON coverage(camera, from_us)",
 ]
 
+# version 5 (issue 43 item 4, design/0120): the months archived out of the store, each file's
+# SHA-256 and signed manifest anchored here (central/archiving.py)
+_SCHEMA_5 = [
+    """CREATE TABLE IF NOT EXISTS archives (
+        month TEXT PRIMARY KEY, rows INTEGER NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
+        file TEXT NOT NULL, manifest TEXT NOT NULL, archived_us INTEGER NOT NULL, restored_us INTEGER)""",
+]
+
+
+# each version's statements (central/migrate.py runs them a version a transaction)
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5}
+
 
 def schema_steps(version: int) -> list[str]:
     """The statements that bring a store at `version` to SCHEMA_VERSION."""
-    return ((_SCHEMA if version < 1 else []) + (_SCHEMA_2 if version < 2 else []) + (_SCHEMA_3 if version < 3 else [])
-            + (_SCHEMA_4 if version < 4 else []))
+    return [sql for v in sorted(STEPS) if v > version for sql in STEPS[v]]
 
 
 class Batch(NamedTuple):
@@ -193,7 +204,9 @@ class Store:
     _seqs: Seqs | None = None          # each node's seqs so far (central/intake.py), made at the first batch
     _quota_use: QuotaUse | None = None
 
-    def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us):
+    def __init__(self, path: Path, *, readonly: bool = False, clock: Callable[[], int] = now_us,
+                 migrate: bool = False):
+        """``migrate``: open a store of another schema version (`edged-central migrate` only)."""
         self.path = Path(path)
         self.now_us = clock  # the office's wall clock, injected: every age it judges is on it (design/0095)
         self._lock_fd: IO[str] | None = None
@@ -209,13 +222,27 @@ class Store:
         if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version < SCHEMA_VERSION:
-                with self.db.atomic():
-                    for sql in schema_steps(version):
-                        self.db.execute(sql)
-                    self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        version = self.schema_version()
+        if version == 0 and not readonly and not self.db.table_names():  # a new store: made at this version
+            with self.db.atomic():
+                for sql in schema_steps(0):
+                    self.db.execute(sql)
+                self.set_schema_version(SCHEMA_VERSION)
+        elif not migrate and (why := versions.refusal(version, SCHEMA_VERSION, str(self.path))):
+            conn.close()
+            raise versions.SchemaError(why)
+        if not readonly:
             self.db.execute(QUOTA_USE)  # instances sharing the file count each node's messages in it (design/0119)
+
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_schema_version(self, version: int) -> None:
+        self.db.execute(f"PRAGMA user_version={int(version)}")
+
+    def ddl(self, sql: str) -> str:
+        """A schema statement in this store's dialect (central/pgstore.py translates)."""
+        return sql
 
     def close(self) -> None:
         self.db.conn.close()

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import verify
-from central.store import Store
+from central import migrate, verify
+from central.store import SCHEMA_VERSION, Store
 from central.verifier import Verifier
 from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
 
@@ -115,7 +115,8 @@ def test_a_store_of_schema_2_gains_the_footage_table(tmp_path):
     store = Store(tmp_path / "c.db")
     central_as_schema_2(store)
     store.close()
-    store = Store(tmp_path / "c.db")
-    assert central_schema(store) == (4, 0)  # and schema 4's resends (issue 43) and coverage (design/0115)
+    store = Store(tmp_path / "c.db", migrate=True)  # `edged-central migrate` (design/0121)
+    migrate.run(store, dry_run=False, progress=lambda _t: None)
+    assert central_schema(store) == (SCHEMA_VERSION, 0)  # and schema 4's resends (issue 43) and coverage (design/0115)
     assert central_resends(store.db) == (0, None)
     store.close()

@@ -15,19 +15,25 @@ import urllib.request
 import psycopg
 import pytest
 
-from central import config
+from central import archiving, config, migrate
+from central.ops import status as ops_status
+from central.pgroles import reader_grants
+from central.versions import SchemaError
 from central.pgstore import PgStore, _redact, lock_key, translate, translate_ddl
 from central.store import now_us
+from tests import test_central_archive as archived
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
-from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages,
+from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages, central_pg_as_schema_4,
+                                   central_pg_pretend_instance,
                                    central_messages_by_node, central_pg_hold_node, central_pg_leases,
-                                   central_pg_partitions)
+                                   central_pg_in_recovery, central_pg_partitions, central_pg_run,
+                                   central_pg_switch_wal, central_pg_writes_refused)
 from tests.support.daemon import wait_for
-from tests.support.postgres import Postgres, available
+from tests.support.postgres import Postgres, Restored, WalArchive, available, base_backup
 from tests.support.daemon import ROOT
 from tests.test_central import clip  # noqa: F401  (a fixture)
 
@@ -121,6 +127,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (units, "test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened"),
     (office_clock, "test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office"),
     (month, "test_the_months_figures_from_the_store"),
+    (archived, "test_a_month_archived_still_reports_and_comes_back"),
 ])
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
     opened: list[PgStore] = []
@@ -545,3 +552,111 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
             for i in inst.values():
                 i.stop()
             broker.stop()
+
+
+def test_the_read_only_role_runs_status_and_the_report_and_cannot_write(server, pg_url, tmp_path):
+    """Issue 43 item 4: `[storage] read_url`, a role with the GRANTs of docs/ref/central.md, is what
+    status, the reports and the dashboard open; it reads the month and every write is refused
+    by PostgreSQL itself, not only by the session's read-only mode."""
+    store = PgStore(pg_url)
+    archived.feed(store)
+    store.close()
+    db = pg_url.rsplit("/", 1)[1]
+    role = f"reader_{db}"
+    grants = reader_grants(role, "postgres", db)
+    doc = (ROOT / "docs" / "ref" / "central.md").read_text()
+    for sql in reader_grants("central_reader", "central", "central"):
+        assert sql in doc, sql
+    central_pg_run(pg_url, [f"CREATE ROLE {role} LOGIN", *grants])
+    read_url = f"postgresql://{role}@127.0.0.1:{server.port}/{db}"
+    (tmp_path / "c.toml").write_text(f"[storage]\nurl = '{pg_url}'\nread_url = '{read_url}'\n")
+    cfg = config.load(tmp_path / "c.toml")
+    reader = cfg.open_store(readonly=True)
+    try:
+        assert reader.url == read_url
+        r = archived.month.gather(reader, "s", "2026-01", archived.UTC, archived.AFTER)
+        assert r["summary"]["accesses"] == 1 and r["destructions_total"] == 3
+        assert ops_status(reader)["unverified"] == 0
+    finally:
+        reader.close()
+    refused = central_pg_writes_refused(read_url)
+    assert refused == dict.fromkeys(refused, "InsufficientPrivilege"), refused
+    assert set(refused) == {"insert", "update", "delete", "drop", "create"}
+
+
+def test_a_base_backup_and_its_wal_archive_restore_into_a_fresh_server(server, pg_url):
+    """Issue 43 item 4: the PostgreSQL store backed up as docs/ref/central.md says (pg_basebackup
+    plus a WAL archive, here by pg_receivewal) and restored into a fresh server: what was written
+    after the base backup comes back from the archive, and the month's report answers the same."""
+    wal = WalArchive(server).start()
+    store = PgStore(pg_url)
+    try:
+        wait_for(lambda: any(wal.dir.glob("*.partial")), 30, "pg_receivewal streaming the WAL")
+        archived.feed(store, destructions=1)
+        base_backup(server, server.root / "base")
+        later = {"seq": archived.T0 + 500, "ts_us": archived.T0 + 500, "camera": "cam", "reason": "max_retention",
+                 "start_us": archived.T0 - 9 * archived.DAY, "end_us": archived.T0 - 9 * archived.DAY + 60_000_000,
+                 "destroyed_us": archived.T0 + 500, "bytes": 1000, "sha256": archived.SHA, "segment_id": 99}
+        assert store.ingest([("edged/v1/s/n1/retention", json.dumps(later).encode())], archived.T0 + 600) == 1
+        before = archived.month.gather(store, "s", "2026-01", archived.UTC, archived.AFTER, per_page=None)
+        segment = central_pg_switch_wal(pg_url)
+        wait_for(lambda: wal.has(segment), 30, f"WAL segment {segment} in the archive")
+    finally:
+        store.close()
+        wal.stop()
+    restored = Restored(server.root / "base", wal.dir)
+    restored.start()
+    try:
+        url = restored.url(pg_url.rsplit("/", 1)[1])
+        wait_for(lambda: central_pg_in_recovery(url) is False, 60, "the restored server to finish its recovery")
+        back = PgStore(url, readonly=True)
+        try:
+            after = archived.month.gather(back, "s", "2026-01", archived.UTC, archived.AFTER, per_page=None)
+        finally:
+            back.close()
+    finally:
+        restored.stop()
+    assert after["destructions_total"] == 2 and [d["segment_id"] for d in after["destructions"]] == [41, 99]
+    assert after["destructions"] == before["destructions"] and after["summary"] == before["summary"]
+
+
+def test_a_late_message_of_a_month_another_instance_archived_is_stored(pg_url, tmp_path):
+    """An instance that knew January's partition before another archived it (design/0120) stores
+    a late January message in a fresh partition, never failing its batch."""
+    late = PgStore(pg_url, clock=lambda: archived.AFTER)
+    office = PgStore(pg_url, clock=lambda: archived.AFTER)
+    try:
+        archived.feed(late, destructions=1)
+        key = units.NodeKey(units.Ed25519PrivateKey.generate())
+        archiving.archive_month(office, "2026-01", tmp_path, key, lambda _t: None)
+        body = {"seq": archived.T0 + 900, "ts_us": archived.T0 + 900, "action": "raise", "id": "x", "at_us": 1}
+        assert late.ingest([("edged/v1/s/n1/alarm", json.dumps(body).encode())], archived.T0 + 1000) == 1
+        assert central_messages(office) == 1
+    finally:
+        late.close()
+        office.close()
+
+
+def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
+    """design/0121 on PostgreSQL: a store of schema 4 is refused; migrate refuses while an
+    instance's heartbeat is live, then brings it to this version once it has gone."""
+    PgStore(pg_url).close()
+    central_pg_as_schema_4(pg_url)
+    with pytest.raises(SchemaError, match="schema version 4 and this edged-central expects"):
+        PgStore(pg_url)
+    store = PgStore(pg_url, migrate=True)
+    running = psycopg.connect(pg_url, autocommit=True)
+    try:
+        plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
+        assert [s["version"] for s in plan["steps"]] == [5] and plan["steps"][0]["tables"] == {"archives": None}
+        central_pg_pretend_instance(running, "edged-central-9")
+        with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9"):
+            migrate.run(store, dry_run=False, progress=lambda _t: None)
+        running.close()  # the instance stops
+        said: list[str] = []
+        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5]
+        assert said[-1] == "schema 5: done"
+    finally:
+        running.close()
+        store.close()
+    PgStore(pg_url).close()  # this version opens it

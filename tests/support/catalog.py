@@ -300,8 +300,8 @@ def central_destruction_days(store) -> dict[str, int]:
 
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage)."""
-    for table in ("footage_heard", "resends", "coverage"):
+    schema 4's resends and coverage, and schema 5's archives)."""
+    for table in ("footage_heard", "resends", "coverage", "archives"):
         store.db.execute(f"DROP TABLE {table}")
     store.db.execute("PRAGMA user_version=2")
 
@@ -310,3 +310,80 @@ def central_schema(store) -> tuple[int, int]:
     """(the SQLite store's schema version, rows in footage_heard)."""
     return (store.db.execute("PRAGMA user_version").fetchone()[0],
             store.db.execute("SELECT count(*) FROM footage_heard").fetchone()[0])
+
+
+def central_pg_tables(store, prefix: str) -> list[str]:
+    """The tables of a PostgreSQL central store whose names start with ``prefix``."""
+    return [r["relname"] for r in store.db.query("SELECT relname FROM pg_class WHERE relkind IN ('r', 'p')"
+                                                 " AND relname LIKE ?", [prefix + "%"])]
+
+
+def central_schema_version(path) -> int:
+    """The schema version of an edged-central SQLite store file, read without opening it as a Store."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def central_pg_run(url: str, statements: list[str]) -> None:
+    """Run ``statements`` on the PostgreSQL database at ``url`` (an administrator's, e.g. a role's GRANTs)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        for sql in statements:
+            c.execute(sql)
+
+
+def central_pg_writes_refused(url: str) -> dict[str, str]:
+    """{write: the error PostgreSQL gave} for writes a read-only role must be refused (each its own
+    transaction, the session not read-only: the role's grants alone refuse them)."""
+    import psycopg
+
+    writes = {"insert": "INSERT INTO findings (key, node, site, kind, severity, found_us, message, detail)"
+                        " VALUES ('k', 's/n', 's', 'x', 'info', 1, 'm', '{}')",
+              "update": "UPDATE nodes SET status = 'gone'", "delete": "DELETE FROM messages",
+              "drop": "DROP TABLE archives", "create": "CREATE TABLE evil (x int)"}
+    out = {}
+    with psycopg.connect(url, autocommit=True) as c:
+        for name, sql in writes.items():
+            try:
+                c.execute(sql)
+                out[name] = "ALLOWED"
+            except psycopg.Error as exc:
+                out[name] = type(exc).__name__
+    return out
+
+
+def central_pg_switch_wal(url: str) -> str:
+    """Close the server's current WAL segment (so an archive receives it whole); its file name."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        return c.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+
+
+def central_pg_in_recovery(url: str) -> bool | None:
+    """Whether the server at ``url`` is still replaying WAL (None: it takes no connection yet)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as c:
+            return c.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    except psycopg.OperationalError:
+        return None
+
+
+def central_pg_as_schema_4(url: str) -> None:
+    """A PostgreSQL central store as schema 4 left it (before schema 5's archives)."""
+    central_pg_run(url, ["DROP TABLE archives", "UPDATE schema_version SET version = 4"])
+
+
+def central_pg_pretend_instance(conn, instance: str) -> None:
+    """A live instance's heartbeat row, on ``conn``'s session (a psycopg connection kept open)."""
+    now = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    conn.execute(f"INSERT INTO instances (id, host, pid, backend, started_us, heartbeat_us, figures) VALUES"
+                 f" (%s, 'h', pg_backend_pid(), pg_backend_pid(), {now}, {now}, '{{}}')", [instance])

@@ -74,3 +74,58 @@ class Postgres:
             pass  # it never started: nothing to stop
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class WalArchive:
+    """A WAL archive of a running server: pg_receivewal streams its WAL into a folder (as
+    archive_command would copy it, without restarting the server to turn archive_mode on)."""
+
+    def __init__(self, pg: Postgres):
+        self.pg, self.dir = pg, pg.root / "wal-archive"
+
+    def start(self) -> WalArchive:
+        self.pg._as_postgres("mkdir", str(self.dir))
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.proc = subprocess.Popen([*prefix, str(BIN / "pg_receivewal"), "-D", str(self.dir), "-h", "127.0.0.1",
+                                      "-p", str(self.pg.port), "-U", "postgres", "--no-sync", "--no-loop"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def has(self, segment: str) -> bool:
+        """Whether the segment is in the archive, complete (not a .partial)."""
+        return (self.dir / segment).exists()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def base_backup(pg: Postgres, target: Path) -> None:
+    """pg_basebackup of ``pg`` into ``target`` (plain), without WAL: the archive brings what it needs."""
+    pg._as_postgres(str(BIN / "pg_basebackup"), "-D", str(target), "-h", "127.0.0.1", "-p", str(pg.port),
+                    "-U", "postgres", "-X", "none", "--no-sync", "-c", "fast")
+
+
+class Restored(Postgres):
+    """A fresh server started from a base backup, replaying a WAL archive to its end, then open."""
+
+    def __init__(self, base: Path, wal: Path):
+        super().__init__()
+        os.rmdir(self.root)  # its own folder is the backup's
+        self.root, self.data, self.sock = base.parent, base, base.parent / "sock-restored"
+        self.wal = wal
+
+    def start(self) -> Postgres:
+        self._as_postgres("mkdir", "-p", str(self.sock))
+        self._as_postgres("touch", str(self.data / "recovery.signal"))
+        self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "90", "-l",
+                          str(self.root / "log-restored"), "-o",
+                          f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+                          f" -c restore_command='cp {self.wal}/%f %p'", "start")
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        except subprocess.CalledProcessError:
+            pass

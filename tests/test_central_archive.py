@@ -1,0 +1,272 @@
+"""A month archived out of the central store and back (issue 43 item 4, design/0120): the pure
+part (months, closing, the signed manifest), archive -> report -> restore on a real SQLite store
+(and on a real PostgreSQL 15: tests/test_central_postgres.py runs the same test there), and the
+command's errors, which leave the store as it was."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timezone
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from central import archive, archiving, month, report, versions
+from central.archive import ArchiveError
+from central.cli import main as cli_main
+from central.store import SCHEMA_VERSION, Store
+from central.verifier import Verifier
+from storage.keys import chainhead
+from storage.keys.nodekey import NodeKey
+from tests.support.catalog import central_as_schema_2, central_messages, central_pg_tables, central_schema_version
+from tests.test_central_month import SHA, _chain
+
+UTC = ZoneInfo("UTC")
+T0 = int(datetime(2026, 1, 10, tzinfo=timezone.utc).timestamp()) * 1_000_000
+AFTER = int(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
+DAY = 86_400_000_000
+
+
+# the pure part ---------------------------------------------------------------------------------------
+@pytest.mark.pure
+@pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-01", "", "2026-00", "1969-12", "2026-01-01"])
+def test_a_month_not_written_as_yyyy_mm_is_refused(text):
+    with pytest.raises(ArchiveError, match="expected a month as YYYY-MM"):
+        archive.month_range(text)
+
+
+@pytest.mark.pure
+def test_months_and_when_they_close():
+    start, end = archive.month_range("2026-12")
+    assert archive.month_of(start) == "2026-12" and archive.month_of(end) == "2027-01"
+    assert archive.months_between(start - 1, end + 1) == ["2026-11", "2026-12", "2027-01"]
+    assert "not closed" in archive.not_closed("2026-12", end + 14 * DAY, 0)
+    assert "3 of its messages are not verified" in archive.not_closed("2026-12", end + 16 * DAY, 3)
+    assert archive.not_closed("2026-12", end + 15 * DAY, 0) is None
+
+
+@pytest.mark.pure
+def test_a_manifest_altered_or_signed_by_another_key_is_refused():
+    key, other = NodeKey(Ed25519PrivateKey.generate()), NodeKey(Ed25519PrivateKey.generate())
+    doc = archive.sign(key, archive.manifest(month="2026-01", rows=2, nodes={"s/n": [2, 5, 6]}, file="f", size=9,
+                                             sha256="ab" * 32, store="sqlite", made_us=1))
+    assert archive.check(json.loads(json.dumps(doc)), key.fingerprint)["rows"] == 2
+    with pytest.raises(ArchiveError, match="signature does not match"):
+        archive.check({**doc, "rows": 3}, key.fingerprint)
+    with pytest.raises(ArchiveError, match="not by this office's key"):
+        archive.check(doc, other.fingerprint)
+    row = ("s/n", 5, "audit", 4, 7, 1, '{"x":"台"}')
+    assert archive.decode(archive.encode(row)) == row
+
+
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+    """`edged-central ARGS` in this process (as its entry point runs it; a process each cost 2-3 s here)."""
+    capsys.readouterr()
+    code = cli_main(list(args))
+    out = capsys.readouterr()
+    return Ran(code, out.out, out.err)
+
+
+# the store -------------------------------------------------------------------------------------------
+def feed(store: Store, destructions: int = 3) -> None:
+    """One node's January 2026: a birth, an access chain, destructions with their hashes, an alarm."""
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+
+    def durable(seq: int, body: dict) -> bytes:
+        return json.dumps({"seq": seq, "ts_us": seq, **body}).encode()
+    birth = {"ts_us": T0 - 1000, "version": "0.2", "session": 1, "config_hash": "h", "public_key": key.public_b64,
+             "cameras": [{"id": "cam"}], "retention": {"min_days": 30, "max_days": 365}}
+    msgs = [(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())]
+    msgs += [(f"{base}/audit", durable(T0 + 10 + i, {**r, "signed_head": chainhead.sign(
+        key, "s", "n1", r["seq_local"], r["hash"], T0 + 20)})) for i, r in enumerate(_chain(T0))]
+    msgs += [(f"{base}/retention", durable(T0 + 30 + i, {"camera": "cam", "reason": "max_retention",
+                                                         "start_us": T0 - 10 * DAY, "end_us": T0 - 10 * DAY + 60_000_000,
+                                                         "destroyed_us": T0 + 30 + i, "bytes": 1000, "sha256": SHA,
+                                                         "segment_id": 41 + i})) for i in range(destructions)]
+    store.ingest(msgs, T0 + 60_000_000)
+    Verifier(store, UTC, gap_grace_us=0).run_once(T0 + 120_000_000)
+
+
+def test_a_month_archived_still_reports_and_comes_back(tmp_path):
+    """Archive -> report -> restore: the month's messages leave the store for a signed, hashed file;
+    the report and the auditor's month still answer from what was kept and say the month is
+    archived; a tampered file is refused with nothing changed; the true one brings it all back."""
+    store = Store(tmp_path / "central.db", clock=lambda: AFTER)
+    try:
+        feed(store)
+        before = month.gather(store, "s", "2026-01", UTC, AFTER, per_page=None)
+        assert before["destructions_total"] == 3 and before["archived"] == []
+        key = NodeKey(Ed25519PrivateKey.generate())
+        said: list[str] = []
+        store.now_us = lambda: archive.month_range("2026-02")[0] + 14 * DAY  # not yet closed: nothing moves
+        with pytest.raises(ArchiveError, match="the month 2026-01 is not closed: it closes 15 days after its end"):
+            archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
+        assert central_messages(store) == 6 and not (tmp_path / "archive").exists()
+        store.now_us = lambda: AFTER
+        r = archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
+        assert r["rows"] == 6 and central_messages(store) == 0, r
+        assert said and "dropped from the store" in said[-1]
+        if hasattr(store, "pg"):  # on PostgreSQL (tests/test_central_postgres.py): the partition itself is gone
+            assert central_pg_tables(store, "messages_2026_01") == central_pg_tables(store, "archiving_") == []
+        with pytest.raises(ArchiveError, match="already archived"):
+            archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
+        # what was kept answers; the month says it is archived, not zero destructions
+        after = month.gather(store, "s", "2026-01", UTC, AFTER, per_page=None)
+        assert after["destructions_total"] == 0 and [a["month"] for a in after["archived"]] == ["2026-01"]
+        assert after["archived"][0]["sha256"] == r["sha256"]
+        assert after["summary"] == before["summary"] and after["accesses"] == before["accesses"]
+        html = report.to_html(after, UTC, "zh-TW")
+        assert r["sha256"] in html and "edged-central restore" in html and "已於" in html, "said in the readers' language"
+        # a tampered archive: refused, nothing restored
+        data = gzip.decompress((tmp_path / "archive" / "messages-2026-01.jsonl.gz").read_bytes())
+        bad = tmp_path / "bad" / "messages-2026-01.jsonl.gz"
+        bad.parent.mkdir()
+        bad.write_bytes(gzip.compress(data.replace(b"max_retention", b"capacity_xxxx")))
+        bad.with_name(bad.name + ".manifest.json").write_text(
+            (tmp_path / "archive" / "messages-2026-01.jsonl.gz.manifest.json").read_text())
+        with pytest.raises(ArchiveError, match="archive hash mismatch"):
+            archiving.restore_file(store, bad, key.fingerprint, said.append)
+        assert central_messages(store) == 0
+        back = archiving.restore_file(store, tmp_path / "archive" / "messages-2026-01.jsonl.gz.manifest.json",
+                                      key.fingerprint, said.append)
+        assert back["rows"] == 6 and back["anchored"] and central_messages(store) == 6
+        again = month.gather(store, "s", "2026-01", UTC, AFTER, per_page=None)
+        assert again["destructions_total"] == 3 and again["archived"] == []
+        assert again["destructions"] == before["destructions"]
+        assert store.unverified() == 0, "restored as verified: not verified twice"
+    finally:
+        store.close()
+
+
+def test_the_command_says_what_is_wrong_and_archives_with_json(tmp_path, capsys):
+    data = tmp_path / "data"
+    store = Store(data / "central.db")
+    feed(store, destructions=1)
+    store.close()
+    (tmp_path / "c.toml").write_text(f"[storage]\ndata_dir = '{data}'\n")
+
+    def cli(*args: str) -> Ran:
+        return run_cli(capsys, "--config", str(tmp_path / "c.toml"), *args)
+    r = cli("archive", "--month", "2026-1")
+    assert r.returncode == 2 and "expected a month as YYYY-MM" in r.stderr and "Traceback" not in r.stderr
+    r = cli("archive", "--month", "2026-02", "--json")
+    assert r.returncode == 2 and "nothing to archive" in r.stderr, r.stderr
+    r = cli("archive", "--month", "2026-01", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["rows"] == 4 and "messages written" in r.stderr
+    st = json.loads(cli("status", "--json").stdout)  # the operator's view: the archive state
+    assert [(a["month"], a["sha256"], a["restored_us"]) for a in st["office"]["archives"]] == \
+        [("2026-01", out["sha256"], None)]
+    doc = json.loads((data / "archive" / "messages-2026-01.jsonl.gz.manifest.json").read_text())
+    doc["rows"] = 5
+    (data / "archive" / "messages-2026-01.jsonl.gz.manifest.json").write_text(json.dumps(doc))
+    r = cli("restore", "--file", str(data / "archive" / "messages-2026-01.jsonl.gz"))
+    assert r.returncode == 2 and "signature does not match" in r.stderr
+
+
+# the schema version ------------------------------------------------------------------------------
+@pytest.mark.pure
+def test_a_store_of_another_schema_version_is_refused_with_what_to_do():
+    assert versions.refusal(5, 5, "x") is None
+    assert "run `edged-central migrate`" in versions.refusal(3, 5, "x")
+    assert "newer than this edged-central" in versions.refusal(6, 5, "x")
+
+
+def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_store(tmp_path, capsys):
+    """Issue 43 item 4: no schema change inside `run`. A store of schema 2 is refused by every
+    verb but migrate; `migrate --dry-run` names each version's statements and the rows of the
+    tables they touch and changes nothing; `migrate` brings it to this version with progress."""
+    data = tmp_path / "data"
+    store = Store(data / "central.db")
+    feed(store, destructions=2)
+    central_as_schema_2(store)
+    store.close()
+    with pytest.raises(versions.SchemaError, match="schema version 2 and this edged-central expects"):
+        Store(data / "central.db")
+    (tmp_path / "c.toml").write_text(f"[storage]\ndata_dir = '{data}'\n[dashboard]\nlisten = ''\n")
+
+    def cli(*args: str) -> Ran:
+        return run_cli(capsys, "--config", str(tmp_path / "c.toml"), *args)
+    r = cli("run")
+    assert r.returncode == 78 and "run `edged-central migrate`" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = cli("migrate", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    p = json.loads(r.stdout)
+    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5])
+    assert p["steps"][-1]["tables"] == {"archives": None} and p["done"] == []
+    assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
+    r = cli("migrate")
+    assert r.returncode == 0 and "schema 5: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
+    assert central_schema_version(data / "central.db") == SCHEMA_VERSION
+    store = Store(data / "central.db")
+    assert central_messages(store) == 5
+    store.close()
+    assert "nothing to do" in cli("migrate").stdout
+
+
+def test_the_sqlite_store_is_backed_up_while_open_and_the_copy_restores(tmp_path, capsys):
+    """Issue 43 item 4: `edged-central backup` copies the store through SQLite's online backup API
+    while a writer holds it open; the copy, put in place of a lost store, answers the same month."""
+    data = tmp_path / "data"
+    live = Store(data / "central.db", clock=lambda: AFTER)
+    feed(live)
+    (tmp_path / "c.toml").write_text(f"[storage]\ndata_dir = '{data}'\n")
+    try:
+        r = run_cli(capsys, "--config", str(tmp_path / "c.toml"), "backup", "--out", str(tmp_path / "b.db"), "--json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["messages"] == 6 and "pages copied" in r.stderr
+        before = month.gather(live, "s", "2026-01", UTC, AFTER, per_page=None)
+    finally:
+        live.close()
+    again = run_cli(capsys, "--config", str(tmp_path / "c.toml"), "backup", "--out", str(tmp_path / "b.db"))
+    assert again.returncode == 2 and "exists already" in again.stderr
+    for f in data.glob("central.db*"):
+        f.unlink()  # the store lost
+    (tmp_path / "b.db").rename(data / "central.db")
+    restored = Store(data / "central.db", readonly=True)
+    try:
+        after = month.gather(restored, "s", "2026-01", UTC, AFTER, per_page=None)
+    finally:
+        restored.close()
+    assert after["destructions"] == before["destructions"] and after["summary"] == before["summary"]
+
+
+# credentials and the read-only role -------------------------------------------------------------
+@pytest.mark.pure
+def test_the_read_only_role_url_is_checked_like_the_stores_and_comes_from_the_credentials(tmp_path, monkeypatch):
+    """`[storage] read_url`: off this machine only with sslmode=verify-full, its password in the
+    secrets file (handed over by systemd's LoadCredential=, $CREDENTIALS_DIRECTORY), never in
+    the config; a URL without a password (libpq's PGPASSFILE then) is fine anywhere."""
+    from central import config
+
+    path = tmp_path / "c.toml"
+    far = "postgresql://reader@db.office.example:5432/central"
+    path.write_text(f'[storage]\nurl = "{far}?sslmode=verify-full"\nread_url = "{far}"\n')
+    with pytest.raises(config.ConfigError, match="storage.read_url.*sslmode=verify-full"):
+        config.load(path)
+    path.write_text(f'[storage]\nread_url = "{far}?sslmode=verify-full"\n')
+    with pytest.raises(config.ConfigError, match="storage.read_url.*set \\[storage\\] url too"):
+        config.load(path)
+    path.write_text('[storage]\nurl = "postgresql://central@127.0.0.1/c"\n'
+                    'read_url = "postgresql://reader:Pw-9@127.0.0.1/c"\n')
+    with pytest.raises(config.ConfigError, match="storage.read_url hold.* a password in the config") as exc:
+        config.load(path)
+    assert "Pw-9" not in str(exc.value)
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "central-secrets.toml").write_text('[storage]\nread_url = "postgresql://reader:Pw-9@127.0.0.1/c"\n')
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    path.write_text('[storage]\nurl = "postgresql://central@127.0.0.1/c"\n[secrets]\nfile = "central-secrets.toml"\n')
+    cfg = config.load(path)
+    assert cfg.read_url == "postgresql://reader:Pw-9@127.0.0.1/c" and cfg.storage_url == "postgresql://central@127.0.0.1/c"
+    assert "Pw-9" not in repr(cfg)
