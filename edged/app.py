@@ -239,16 +239,17 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             reporting.refresh(new)
 
         reload_hooks.append(retention_and_birth)
+        crl = OfficeCrl(data_dir)
         if cfg.standby.enabled:  # a standby: it hears the other boxes on the reporter's connection (design/0107)
             standby = Standby(cfg, writer, sup, clock, followers=(runner, space, monitor, inspector, maintenance),
                               on_config=reporting.refresh)
             reporting.reporter.watch, reporting.reporter.on_watched = standby.watch, standby.heard
             reload_hooks.append(standby.reload)  # last: after a SIGHUP, its boxes' cameras again
             extra["standby"] = standby.run
-            if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115), none revoked
-                crl = OfficeCrl(data_dir)
-                reporting.reporter.watch, reporting.reporter.on_watched = (*standby.watch, crl.TOPIC), crl.beside(standby.heard)
+            if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
                 extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl).run
+        if cfg.backfill.listen is not None or cfg.backfill.standby is not None:
+            crl.hear_on(reporting.reporter)  # the office's revocations: none revoked is served or trusted
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
@@ -292,7 +293,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 
         tasks = {**extra, "retention": runner.run, "host-clock": host_clock.run, "tamper-watch": guard.run, "keepalive": keepalive.run,
                  "storage-watch": liveness.run, "disk-floor": floor.run,
-                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "backfill": backfill.run, "from-standby": FromStandby(lambda: monitor.cfg, writer, data_dir, guard, clock).run, "inspections": inspector.run, "viewer": viewer.run,
+                 "health": monitor.run, "camera-clocks": camera_clocks.run, "time-sources": time_gate.run, "backfill": backfill.run, "from-standby": FromStandby(lambda: monitor.cfg, writer, data_dir, guard, clock, crl=crl).run, "inspections": inspector.run, "viewer": viewer.run,
                  "reporting": reporting.run,
                  "people": PeopleWatch(cfg, writer, alarms, clock).run,
                  "maintenance-bound": maintenance.run,

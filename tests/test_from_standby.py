@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from edged.config import parse_config
-from edged.daemon.peers import FromStandby, StandbyServer
+from edged.daemon.peers import FromStandby, OfficeCrl, StandbyServer
 from storage.footage import from_standby as store
 from storage.footage import gaps
 from storage.catalog import CatalogWriter
@@ -47,10 +47,12 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
     for data, cam in ((stranger, "door"), (outsider, "door"), (revoked, "yard")):
         write_segments(data, cam, clip, [(t0, 1)], segment_s=1)
     office = Office()
+    serials = {}
     for data, node in ((box, "node1"), (spare, "spare"), (stranger, "node7"), (revoked, "node2")):
         office.enrol(data, SITE, node)
+        serials[node] = office.serial
     # node2, a box the standby stands in for, was revoked by the office: the standby kept the list it heard
-    crl = nodecert.make_crl(office.key, office.ca, [(office.serial, t0)], SYSTEM.now_us())
+    crl = nodecert.make_crl(office.key, office.ca, [(serials["node2"], t0)], SYSTEM.now_us())
     assert office_crl.take(spare, crl.public_bytes(serialization.Encoding.PEM), None) is not None
     Office("Another office").enrol(outsider, SITE, "node1")  # names node1, from a CA the standby does not trust
     (last,) = [s for s in served if s["start_us"] == t0 + 10 * S]
@@ -87,25 +89,29 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
             for d in (stranger, outsider):
                 await writers[d].run(lambda c: gaps.add(c.db, "door", t0 + 1 * S, t0 + 12 * S, "edged was not running"))
             await writers[revoked].run(lambda c: gaps.add(c.db, "yard", t0 + 1 * S, t0 + 12 * S, "edged was not running"))
+            # a box that heard the office revoke the standby's certificate (its serial) takes nothing from it
+            wary = OfficeCrl(box)
+            wary.crl = nodecert.make_crl(office.key, office.ca, [(serials["spare"], t0)], SYSTEM.now_us())
+            distrusted = await FromStandby(lambda: box_cfg, writers[box], box, settle_us=0, crl=wary).once(stop)
             fetched = await FromStandby(lambda: box_cfg, writers[box], box, settle_us=0).once(stop)
             again = await FromStandby(lambda: box_cfg, writers[box], box, settle_us=0).once(stop)
             refused = await FromStandby(lambda: stranger_cfg, writers[stranger], stranger, settle_us=0).once(stop)
             refused += await FromStandby(lambda: outsider_cfg, writers[outsider], outsider, settle_us=0).once(stop)
             refused += await FromStandby(lambda: revoked_cfg, writers[revoked], revoked, settle_us=0).once(stop)
-            return fetched, again, refused
+            return distrusted, fetched, again, refused
         finally:
             stop.set()
             await serving
             for w in writers.values():
                 await w.close()
 
-    fetched, again, refused = asyncio.run(scenario())
+    distrusted, fetched, again, refused = asyncio.run(scenario())
     box_db, stranger_db, outsider_db, revoked_db = (sqlite3.connect(d / "catalog.db")
                                                     for d in (box, stranger, outsider, revoked))
     got = [s for s in rows(box_db, "segments", order="start_us") if s["source"] == "standby"]
     overlapping = [s for s in served if s["start_us"] < t0 + 12 * S and s["end_us"] > t0 + 4 * S]
     damaged = overlapping.pop()  # its hash no longer matches the standby's catalog: not stored
-    assert fetched == len(overlapping) == len(got) >= 2 and again == 0
+    assert distrusted == 0 and fetched == len(overlapping) == len(got) >= 2 and again == 0
     assert damaged["start_us"] not in {s["start_us"] for s in got} and not list((box / "incoming").iterdir())
     assert [(s["start_us"], s["end_us"], s["sha256"]) for s in got] == \
         [(s["start_us"], s["end_us"], s["sha256"]) for s in overlapping]

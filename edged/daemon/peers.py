@@ -98,9 +98,10 @@ def peer_identity(der: bytes | None, data_dir: Path, now_us: int,
 
 
 class OfficeCrl:
-    """The office's revocation list a standby checks every box against before serving it
-    (storage/keys/office_crl.py): the one kept, loaded at the start, then the newest heard on
-    MQTT (the office's retained list, mqtt/topics.py OFFICE_CRL). Taken off the loop."""
+    """The office's revocation list a standby checks every box against before serving it, and a
+    box checks its standby against before taking anything from it (storage/keys/office_crl.py):
+    the one kept, loaded at the start, then the newest heard on MQTT (the office's retained list,
+    mqtt/topics.py OFFICE_CRL). Taken off the loop."""
 
     TOPIC = OFFICE_CRL
 
@@ -115,9 +116,11 @@ class OfficeCrl:
         except (nodecert.CertError, OSError) as exc:
             log.error("the office's revocation list kept is not usable (%s): the next one heard replaces it", exc)
 
-    def beside(self, other: Callable[[str, bytes], None]) -> Callable[[str, bytes], None]:
-        """What the reporter's connection hears: the list to this, any other topic to `other`."""
-        return lambda topic, payload: self.heard(payload) if topic == OFFICE_CRL else other(topic, payload)
+    def hear_on(self, reporter: Any) -> None:
+        """The reporter's connection (mqtt/reporter.py) hears the list too, beside what it heard already."""
+        other: Callable[[str, bytes], None] = reporter.on_watched or (lambda _topic, _payload: None)
+        reporter.watch = (*reporter.watch, self.TOPIC)
+        reporter.on_watched = lambda topic, payload: self.heard(payload) if topic == OFFICE_CRL else other(topic, payload)
 
     def heard(self, payload: bytes) -> None:
         task = asyncio.get_running_loop().create_task(self._take(payload))
@@ -205,8 +208,10 @@ class StandbyServer:
 # the box --------------------------------------------------------------------------------------------
 class FromStandby:
     def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path, guard: Any = None,
-                 clock: Clock = SYSTEM, poll_s: float = POLL_S, settle_us: int = rules.SETTLE_US):
+                 clock: Clock = SYSTEM, poll_s: float = POLL_S, settle_us: int = rules.SETTLE_US,
+                 crl: OfficeCrl | None = None):
         self.cfg, self.writer, self.data_dir, self.guard, self.clock = cfg, writer, Path(data_dir), guard, clock
+        self.crl = crl if crl is not None else OfficeCrl(self.data_dir)  # the standby is checked against it
         self.poll_s, self.settle_us = poll_s, settle_us
         self.current: dict[str, Any] | None = None  # the gap being fetched (edgectl status)
         self.fetched_bytes = 0
@@ -216,6 +221,7 @@ class FromStandby:
     async def run(self, stopping: asyncio.Event) -> None:
         if self.cfg().backfill.standby is None:
             return
+        await self.crl.load()
         while not stopping.is_set():
             try:
                 await self.once(stopping)
@@ -304,7 +310,7 @@ class FromStandby:
     def _standby(self, http: ClientSession) -> nodecert.Identity:
         """Who the standby is: every connection's certificate must name the same enrolled box."""
         seen = getattr(http.connector, "certs", [])
-        names = {peer_identity(der, self.data_dir, self.clock.now_us()) for der in seen}
+        names = {peer_identity(der, self.data_dir, self.clock.now_us(), self.crl.crl) for der in seen}
         if len({(i.site, i.node) for i in names}) != 1:
             raise nodecert.CertError("no certificate from the standby" if not names else "the standby's certificate changed")  # i18n: the journal's and another box's (machine to machine)
         return next(iter(names))
