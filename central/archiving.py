@@ -29,6 +29,7 @@ from typing import Any
 from central import archive
 from central.archive import ArchiveError
 from central.store import Store
+from storage.disk.fsutil import fsync_dir
 
 Progress = Callable[[str], None]
 BATCH = 5000    # rows a restore transaction
@@ -120,14 +121,6 @@ def _ticker(progress: Progress) -> Callable[[str, bool], None]:
     return tick
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def read_back(path: Path) -> tuple[str, int]:
     """The SHA-256 of the file as on the disk, and the rows it holds (each line decoded)."""
     sha, n = hashlib.sha256(), 0
@@ -182,7 +175,7 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
         raw.flush()
         os.fsync(raw.fileno())
     os.replace(part, path)
-    _fsync_dir(out)
+    fsync_dir(out)
     tick(f"archive {month}: {n} messages written; reading the file back", True)
     sha, back = read_back(path)
     if sha != h.sha.hexdigest() or back != n:
@@ -198,7 +191,7 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    _fsync_dir(out)
+    fsync_dir(out)
     with store.writing() as conn:  # the anchor and the drop, at once
         conn.execute("DELETE FROM archives WHERE month = ?", [month])
         conn.execute("INSERT INTO archives (month, rows, bytes, sha256, file, manifest, archived_us, restored_us)"
