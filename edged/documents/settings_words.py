@@ -8,11 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from edged.i18n import N_, _
-
-SECOND_US = 1_000_000
-MINUTE_US = 60 * SECOND_US
-HOUR_US = 60 * MINUTE_US
-DAY_US = 24 * HOUR_US
+from edged.rules.words import span as span
 
 # [health]: one label per threshold, in the order of edged/config/health.py
 HEALTH_WORDS = {
@@ -51,16 +47,6 @@ CAMERA_MODE_WORDS = {"live": N_("live view only, not recorded"), "motion": N_("r
 def said(words: dict[str, str], value: Any) -> str:
     """`value` in words where the table has them, else as written (a site's own word)."""
     return _(words[value]) if isinstance(value, str) and value in words else "-" if value is None else str(value)
-
-
-def span(us: int | None) -> str:
-    """A span of time as a person says it: 「31 日」, 「5 分鐘」, never 31d."""
-    if us is None:
-        return "-"
-    for size, words in ((DAY_US, N_("{n} days")), (HOUR_US, N_("{n} hours")), (MINUTE_US, N_("{n} minutes"))):
-        if us >= size and us % size == 0:
-            return _(words).format(n=us // size)
-    return _("{n} seconds").format(n=f"{us / SECOND_US:g}")
 
 
 def clock(minutes: int) -> str:
