@@ -12,7 +12,7 @@ from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label
 from edged.i18n import N_, _
 from edged.rules import audit_words as said
-from edged.rules.words import HOLD_WORDS, MODE_WORDS, ROLE_WORDS, word
+from edged.rules.words import HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS, ROLE_WORDS, word
 from storage.people.accounts import SIGNED
 
 ROLE_LABELS = ROLE_WORDS  # edged/rules/words.py: one set of role words on every page and form
@@ -21,7 +21,6 @@ EVENT_WORDS = {"opened": N_("opened"), "password": N_("password set"), "revoked"
                "live.granted": N_("live view given"), "live.withdrawn": N_("live view taken")}
 APPLICATION_ACTIONS = {"opened": N_("open the account"), "password": N_("change the password"),
                        "revoked": N_("revoke the account")}   # as edged/documents/pages.py's form says them
-ENDED_WORDS = {"released": N_("released"), "expired": N_("expired"), "rejected": N_("rejected")}
 FLAG_WORDS = {"major": N_("major"), "abnormal": N_("abnormal")}
 # why footage was destroyed (storage/retention/plan.py's reasons)
 DESTROYED_WORDS = {"max_retention": N_("past its longest retention"),
@@ -116,7 +115,7 @@ def _use_parts(doc: Doc, r: dict[str, Any], cams: dict[str, str]) -> list[str]:
                for e in r["exports"]]
     holds = [[h["id"], label(HOLD_WORDS, h["kind"]), _cams(h["cameras"], cams), h["case_ref"],
               f"{doc.datetime(h['placed_us'])} {doc.who(h['placed_by'])}",
-              f"{label(ENDED_WORDS, h['ended_how'])} {doc.datetime(h['ended_us'])} {doc.who(h['ended_by'])}"
+              f"{label(HOLD_END_WORDS, h['ended_how'])} {doc.datetime(h['ended_us'])} {doc.who(h['ended_by'])}"
               if h["ended_us"] else _("in force")]
              for h in r["holds"]]
     return [

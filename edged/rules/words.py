@@ -16,6 +16,8 @@ KIND_WORDS = {"internal": N_("internal staff"), "citizen": N_("citizen"), "agenc
               "police-urgent": N_("police, urgent"), "quick-look": N_("quick look")}
 MODE_WORDS = {"view": N_("view"), "copy": N_("copy")}
 HOLD_WORDS = {"evidence": N_("evidence hold"), "legal": N_("legal hold")}
+HOLD_END_WORDS = {"released": N_("released"), "expired": N_("expired"), "rejected": N_("rejected"),
+                  "lapsed": N_("lapsed unapproved")}
 SECOND_US = 1_000_000
 MINUTE_US = 60 * SECOND_US
 HOUR_US = 60 * MINUTE_US
