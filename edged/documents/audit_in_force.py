@@ -47,10 +47,13 @@ def _fingerprints(doc: Doc, r: dict[str, Any]) -> list[list[Any]]:
 
 def _step(doc: Doc, st: dict[str, Any], cams: dict[str, str]) -> str:
     """One box of a chain: its name as the site writes it, who signs it, which cameras it is for."""
+    name = word(ROLE_WORDS, st["name"])
     said = [doc.whom(st["approvers"])] if st.get("approvers") else []
+    if said and all(doc.who(a).startswith(name + " ") for a in st["approvers"]):
+        name, said = said[0], []   # 「主任 劉俊宏」, not 「主任（主任 劉俊宏）」: the title is the box's name
     said += [_("the requester's unit chief")] if st.get("unit") else []
     said += [_(", ").join(cams.get(c, c) for c in st["cameras"])] if st.get("cameras") else []
-    return word(ROLE_WORDS, st["name"]) + "".join(_(" ({what})").format(what=x) for x in said)
+    return name + "".join(_(" ({what})").format(what=x) for x in said)
 
 
 def _settings(doc: Doc, s: dict[str, Any], cams: dict[str, str]) -> list[str]:
@@ -83,7 +86,7 @@ def _settings(doc: Doc, s: dict[str, Any], cams: dict[str, str]) -> list[str]:
             for kind, k in sorted(policy["kinds"].items())]),
         _part(_("Settings in force: health thresholds (site) and schedules"), [_("Setting"), _("Value")],
               sw.health_rows(s["health"]) + [
-                  [_("Inspections"), sw.said(sw.SCHEDULE_WORDS, insp["schedule"])],
+                  [_("inspection schedule"), sw.said(sw.SCHEDULE_WORDS, insp["schedule"])],
                   [_("The inspection register is due by day"), insp["register_due_day"] or _("not tracked")],
                   [_("An audit every (months)"), s["audit"]["every_months"] or _("not tracked")],
                   [_("Copies before maintenance go to"),
@@ -117,7 +120,7 @@ def _deadlines(doc: Doc, d: dict[str, Any]) -> str:
               _("due {time}; inspections No. {runs} not countersigned").format(
                   time=doc.datetime(x["due_us"]), runs=_(", ").join(str(n) for n in x["runs"]))]
              for x in d["registers_late"]]
-    return _part(_("Deadlines"), [_("Deadline"), _("By")], rows)
+    return _part(_("Deadlines"), [_("Deadline"), _("Date")], rows)
 
 
 def in_force_parts(doc: Doc, r: dict[str, Any], cams: dict[str, str]) -> list[str]:
