@@ -76,7 +76,7 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
     carol = login(browser, base, "carol", shots)
     assert carol.locator("a[href='/desk/usage']").count() == 1, "the custodian's desk offers the usage register"
     carol.goto(base + "/desk/usage")
-    carol.fill("#usage input[name=from]", start.strftime("%Y-%m-%dT%H:%M"))
+    carol.fill("#usage input[name=from]", roc(start))
     carol.click("#usage button[type=submit]")
     carol.wait_for_load_state()
     text = carol.inner_text("body")
@@ -88,16 +88,16 @@ def printed_by_the_custodian_not_the_clerk(browser, base: str, d, people, cfg, r
     if kind == "citizen":  # the answer to the applicant, once decided
         due = datetime.fromtimestamp((request["due_us"] - 1) / 1e6, tz).date()
         assert due == datetime.fromtimestamp(request["filed_us"] / 1e6, tz).date() + timedelta(days=6)
-        roc = f"民國{due.year - 1911}年{due.month}月{due.day}日"
+        due_roc = f"民國{due.year - 1911}年{due.month}月{due.day}日"
         carol.goto(f"{base}/desk/requests/{rid}")
         carol.click(f"a[href='/desk/requests/{rid}/reply']")
         carol.wait_for_load_state()
         text = carol.inner_text("body")
         shots(carol, "reply-carol")
-        assert "錄影監視系統影音資料調閱申請答復" in text and roc in text and "☑ 同意" in text, text
+        assert "錄影監視系統影音資料調閱申請答復" in text and due_roc in text and "☑ 同意" in text, text
         assert carol.pdf(format="A4").startswith(b"%PDF")
         r = people.ctl("request", "reply", str(rid), "--out", str(tmp / "reply.html"))
-        assert r.returncode == 0 and roc in (tmp / "reply.html").read_text(), r.stderr
+        assert r.returncode == 0 and due_roc in (tmp / "reply.html").read_text(), r.stderr
     if use == "copy":
         carol.goto(f"{base}/desk/requests/{rid}/receipt")
         text = carol.inner_text("body")
@@ -157,8 +157,8 @@ def a_hold_an_inspection_the_month_and_live(browser, base: str, d, cfg, signers:
     carol = login(browser, base, "carol", shots)
     carol.goto(base + "/desk/holds/new")
     carol.check(f"input[name=cameras][value='{cam}']")
-    carol.fill("input[name=from]", (now - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M"))
-    carol.fill("input[name=to]", now.strftime("%Y-%m-%dT%H:%M"))
+    carol.fill("input[name=from]", roc(now - timedelta(minutes=3)))   # as a person at the site types it
+    carol.fill("input[name=to]", roc(now))
     carol.fill("textarea[name=reason]", "民眾陳情，保全證據")
     carol.fill("input[name=case_ref]", "115-陳-001")
     shots(carol, "hold-form-carol")

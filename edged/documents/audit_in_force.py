@@ -49,8 +49,8 @@ def _step(doc: Doc, st: dict[str, Any], cams: dict[str, str]) -> str:
     """One box of a chain: its name as the site writes it, who signs it, which cameras it is for."""
     name = word(ROLE_WORDS, st["name"])
     said = [doc.whom(st["approvers"])] if st.get("approvers") else []
-    if said and all(doc.who(a).startswith(name + " ") for a in st["approvers"]):
-        name, said = said[0], []   # 「主任 劉俊宏」, not 「主任（主任 劉俊宏）」: the title is the box's name
+    if said and all(doc.who(a).startswith(name) for a in st["approvers"]):
+        name, said = said[0], []   # 「主任 劉俊宏」, not 「主任（主任 劉俊宏）」: the title names the box
     said += [_("the requester's unit chief")] if st.get("unit") else []
     said += [_(", ").join(cams.get(c, c) for c in st["cameras"])] if st.get("cameras") else []
     return name + "".join(_(" ({what})").format(what=x) for x in said)
