@@ -18,7 +18,7 @@ from edged.config import Config
 from edged.documents.pages import account_boxes
 from edged.i18n import _
 from edged.rules import retrieval as rq
-from edged.rules.persons import names_of
+from edged.rules.persons import Names, names_of, person
 from edged.rules.roles import ADMIN, CUSTODIAN, allowed, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
@@ -237,31 +237,37 @@ def decide_request(db: sqlite_utils.Database, request_id: int, *, approver: str,
     return retrieval_store.request_row(db, req["id"])  # type: ignore[return-value]
 
 
-def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, Any], watcher: str) -> str | None:
+def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, Any], watcher: str,
+                       names: Names) -> str | None:
     acct = accounts.account_row(db, name)
     if acct is None or acct["revoked_us"] is not None or CUSTODIAN not in json.loads(acct["roles"]):
-        return _("using a grant needs a custodian's session; {name} is not an active custodian").format(name=name)
+        return _("using a grant needs a custodian's session; {name} is not an active custodian").format(
+            name=person(names, name))
     if not in_scope(None if acct["cameras"] is None else json.loads(acct["cameras"]), grant["cameras"]):
-        return _("{name} has no rights on camera(s) {cameras}").format(name=name, cameras=', '.join(grant['cameras']))
+        return _("{name} has no rights on camera(s) {cameras}").format(name=person(names, name),
+                                                                       cameras=', '.join(grant['cameras']))
     if not watcher:
-        return _("name who watches or receives the footage (watcher)")
-    return rq.approver_refusal(grant, name)
+        return _("name who watches or receives the footage")
+    return rq.approver_refusal(grant, name, names)
 
 
 def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,
-              now_us: int) -> dict[str, Any]:
+              now_us: int, titles: Mapping[str, Iterable[str]] | None = None,
+              units: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
     """Use a grant once (R5.4): {id, request_id, cameras, from_us, to_us, mode, approver, requester,
     expires_us, ...}. `custodian` is the account name of the custodian's session; `watcher` who
     watched (or received the copy). Raises GrantError; a refused use is an audit record too.
+    `titles`, `units`: the site's [policy], so that a refusal names people by name (design/0112).
     """
     name = retrieval_store.custodian_name(custodian)
     watcher = str(watcher or "").strip()
     with db.atomic():
+        names = names_of(accounts.accounts(db), titles or {}, units or {})
         grant = retrieval_store.peek_grant(db, grant_id)
-        problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id)
+        problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id, names=names)
         if problem is None:
             assert grant is not None
-            problem = _custodian_refusal(db, name, grant, watcher)
+            problem = _custodian_refusal(db, name, grant, watcher, names)
         if problem is None and not retrieval_store.mark_grant_used(db, grant_id, used_us=now_us, used_by=name,
                                                                    watcher=watcher):
             problem = _("grant {grant_id} was already used").format(grant_id=grant_id)

@@ -221,7 +221,7 @@ def test_audit_report_covers_r7_2(tmp_path):
     with speaking("en"):
         page = audit_report_html(Doc("en", None, "Test <office>"), r, T0 + 40 * S)
     assert page.startswith("<!doctype html>") and "mallory" in page and "<script>" not in page
-    assert "Test &lt;office&gt;" in page and "Failed logins" in page and "max_retention" in page
+    assert "Test &lt;office&gt;" in page and "Failed logins" in page and "past its longest retention" in page
     with speaking("zh-TW"):
         page = audit_report_html(Doc("zh-TW", None, "景美辦事處"), r, T0 + 40 * S)
     for word in ("錄影監視系統稽核報告", "帳號及權限", "調閱申請", "登入失敗", "mallory", "稽核紀錄鏈："):

@@ -4,13 +4,14 @@ reader, and the store's pending holds on a real SQLite catalog."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
 
 from edged.config import ConfigError, parse_config
 from edged.config.holds import HoldPolicy, HoldRules
-from edged.i18n import hint_of
+from edged.i18n import hint_of, speaking
 from edged.rules import holds as rules
 from edged.rules.holds import HoldRuleError
 from edged.rules.persons import Named
@@ -134,6 +135,13 @@ def test_an_approver_other_than_the_placer_decides():
                        now_us=NOW)
     legal = _hold(kind="legal", state="pending", expires_us=NOW + 2 * D)
     assert rules.deciding(legal, approver="dora", approve=True, reason="", now_us=NOW)["expires_us"] is None
+
+
+@pytest.mark.parametrize("how", ["released", "expired", "rejected", "lapsed"])
+def test_an_ended_holds_refusal_says_how_it_ended_in_words(how):   # issue 42 item 2: no state id
+    with speaking("zh-TW"), pytest.raises(HoldRuleError) as refused:
+        rules.deciding(_hold(ended_us=NOW, ended_how=how), approver="dora", approve=True, reason="", now_us=NOW)
+    assert how not in str(refused.value) and not re.search(r"[A-Za-z]{3,}", str(refused.value)), refused.value
 
 
 def test_extension_by_an_approver_at_most_max_from_now():

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edged.i18n import speaking
+from edged.i18n import hint_of, speaking
 from edged.rules import retrieval as rq
 from edged.rules.persons import Named
 from edged.config.policy import COPY, VIEW, KindRules, RequestPolicy, Step, default_policy, distinct_signers, problems
@@ -130,6 +130,33 @@ def test_a_refusal_names_people_by_their_names_not_their_logins():   # issue 42 
     assert not {"lee", "wu", "kao"} & set(re.findall(r"[a-z]+", said)), said
 
 
+NAMES = {"ling": Named("林雅婷"), "hsu": Named("許文華", ("學務主任",)), "carol": Named("陳美玲")}
+GRANT = {"id": 3, "request_id": 7, "approver": "hsu", "approvers": ["ling", "hsu"], "mode": "view",
+         "expires_us": T0 + DAY, "used_us": None, "used_by": None}
+
+
+@pytest.mark.parametrize("refusal, shown", [   # issue 42 item 2: every refusal a desk can show, by name
+    (lambda: approver_refusal(GRANT, "ling", NAMES), "林雅婷"),
+    (lambda: approver_refusal(GRANT, "hsu", NAMES), "學務主任 許文華"),
+    (lambda: rq.refuse_use({**GRANT, "used_us": T0, "used_by": "carol"}, mode="view", now_us=T0, names=NAMES),
+     "陳美玲"),
+    (lambda: rq.decide(filed(SCHOOL, fields(), by="ling"), approver="ling", approve=True, reason="x", now_us=T0,
+                       grant_ttl_us=DAY, names=NAMES), "林雅婷"),
+    (lambda: grant_lifetime(0, DAY, DAY), "2"),
+])
+def test_refusals_a_desk_shows_name_people_and_rules_in_words(refusal, shown):
+    """No login name, no requirement id such as (R5.3), no command-line flag: the person's name
+    and the rule said in words (the flag or the id is the technician's hint, design/0103)."""
+    with speaking("zh-TW"):
+        try:
+            said = refusal()
+        except RequestRuleError as exc:
+            said = str(exc)
+    assert said and shown in said, said
+    assert not re.search(r"\(R\d|--[a-z]|\b(ling|hsu|carol)\b", said), said
+    assert not re.search(r"[A-Za-z]{3,}", said), f"English left in the zh-TW refusal: {said}"
+
+
 def test_a_rejection_at_any_step_decides_the_request():
     req = filed(SCHOOL, fields())
     req = {**req, **sign(req, approver="ling", approve=True, reason="ok", now_us=T0, grant_ttl_us=DAY).changes}
@@ -141,7 +168,7 @@ def test_a_rejection_at_any_step_decides_the_request():
 def test_whoever_filed_or_asked_signs_no_step():
     req = filed(SCHOOL, {**fields(), "requester_account": "wu"}, by="ling")
     for who in ("ling", "wu"):
-        with pytest.raises(RequestRuleError, match="R5.3"):
+        with pytest.raises(RequestRuleError, match="who files or asks never approves"):
             sign(req, approver=who, approve=True, reason="mine", now_us=T0, grant_ttl_us=DAY)
 
 
@@ -197,8 +224,9 @@ def test_a_grants_lifetime_is_clamped_and_never_negative():
     assert grant_lifetime(DAY, 3 * DAY, 3 * DAY) == (DAY, False)
     assert grant_lifetime(30 * DAY, 3 * DAY, 3 * DAY) == (3 * DAY, True)
     for bad in (0, -DAY):
-        with pytest.raises(RequestRuleError, match="must be positive"):
+        with pytest.raises(RequestRuleError, match="span of time after the decision") as refused:
             grant_lifetime(bad, 3 * DAY, 3 * DAY)
+        assert "--expires" not in str(refused.value) and hint_of(refused.value).startswith("--expires")
 
 
 def test_whoever_approved_never_uses_the_grant():

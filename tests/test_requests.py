@@ -107,7 +107,7 @@ def test_approval_yields_a_single_use_grant_with_an_expiry():
     assert "is for copy, not view" in rq.refuse_use(g, mode="view", now_us=T0 + 2 * S)
     assert "expired" in rq.refuse_use(g, mode="copy", now_us=T0 + S + 3 * DAY)
     used = {**g, "used_us": T0 + 3 * S, "used_by": "carol"}
-    assert "already used" in rq.refuse_use(used, mode="copy", now_us=T0 + 4 * S)
+    assert "already used (by carol)" in rq.refuse_use(used, mode="copy", now_us=T0 + 4 * S)
     assert "no grant 9" in rq.refuse_use(None, mode="copy", now_us=T0, grant_id=9)
 
 

@@ -144,11 +144,9 @@ def _report(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         req["done"] = {"name": args.name, "note": args.note or ""}
     r = call(ctx.socket, "audit.report", req, timeout=300)
     if args.out:  # the printable report, in the site's language (edged/documents/audit.py)
-        doc, _names = site_doc(ctx, args.lang)
-        with speaking(doc.lang):
-            extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, fmt_time)]),
-                     *settings_sections(r, fmt_time)]
-            page = audit_report_html(doc, r, SYSTEM.now_us(), extra=extra)
+        doc, cams = site_doc(ctx, args.lang)
+        with speaking(doc.lang):   # in the office's words, as the desk prints it (issue 42)
+            page = audit_report_html(doc, r, SYSTEM.now_us(), cams)
         files.write_new(args.out, page)
     text = report_text(r)
     if args.out:

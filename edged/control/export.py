@@ -99,7 +99,8 @@ class ExportOps(Operations):
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": why})
                 raise ExportError(_("{why}; the grant was not used").format(why=why))
         watcher = recipient or (grant or {}).get("requester") or ""
-        used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started)
+        used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started,
+                                titles=self.cfg.policy.titles, units=self.cfg.policy.units)
         footage = gather(c.db, used["cameras"], used["from_us"], used["to_us"])
         self.in_use.add(r["path"] for x in footage for r in x["segments"])
         return used, footage

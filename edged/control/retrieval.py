@@ -12,14 +12,15 @@ from typing import Any
 
 from edged import people
 from edged.alarms import ETHICS, Alarms
-from edged.config import Config, format_duration
+from edged.config import Config
 from edged.control.operation import Operations, op, read_catalog, sees, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
 from edged.rules import deadlines, retrieval as rq
-from edged.i18n import Msg, _
+from edged.i18n import Msg, _, hint_of, hinted
 from edged.coalesce import Coalescer
 from edged.rules.throttle import Limits, LoginThrottle
+from edged.rules.words import span
 from storage import alarm_kinds
 from storage.people import retrieval_store
 from storage.catalog import CatalogWriter
@@ -110,9 +111,9 @@ class RequestOps(Operations):
             ttl, clamped = rq.grant_lifetime(None if asked is None else int(asked), self.accounts.grant_ttl_us,
                                              self.accounts.grant_ttl_us)
         except rq.RequestRuleError as exc:
-            raise RequestError((_("request not approved: "
-                                  "{why}") if approve else _("request not rejected: {why}")).format(
-                why=exc)) from None
+            raise hinted(RequestError((_("request not approved: "
+                                         "{why}") if approve else _("request not rejected: {why}")).format(
+                why=exc)), hint_of(exc)) from None
         row = await write_refusing(self.writer, lambda db: people.decide_request(
             db, request_id, approver=caller.account or str(caller), approve=approve, reason=text(args, "reason"),
             now_us=self.clock.now_us(), grant_ttl_us=ttl, flag=args.get("flag") or None,
@@ -122,6 +123,6 @@ class RequestOps(Operations):
             await self.alarms.clear(alarm_kinds.REQUEST_OVERDUE.key(str(request_id)))
         await self._ethics(row)
         if clamped:
-            row = {**row, "note": f"--expires was longer than [accounts] grant_ttl; the grant expires after "
-                                  f"{format_duration(ttl)}"}
+            row = {**row, "note": _("the grant's lifetime asked for is longer than the site allows: it expires after "
+                                    "{span}").format(span=span(ttl))}
         return row

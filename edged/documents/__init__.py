@@ -66,7 +66,18 @@ class Doc:
         return "-" if us is None else local(us, self.tz).strftime("%H:%M")
 
 
+class Raw(str):
+    """A cell already in HTML (`code`): `esc` leaves it as it is."""
+
+
+def code(value: Any) -> Raw:
+    """Data to compare or copy, not words to read (a hash, a path): printed as such, never translated."""
+    return Raw(f'<code translate="no">{html.escape(str(value))}</code>')
+
+
 def esc(value: Any) -> str:
+    if isinstance(value, Raw):
+        return str(value)
     return html.escape("-" if value is None or value == "" else str(value))
 
 

@@ -111,7 +111,8 @@ def receipt_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us:
     if fee is not None:  # 002 第八點(三): the applicant bears the costs
         amount = _("NT$ {amount}").format(amount=f"{fee:,}") if fee else _("NT$ ____________")
         rows.append(_row(_("Fee"), amount))
-    rows += [_row(_("Received by (signature)"), ""), _row(_("Date received"), "")]
+    # left blank for the recipient's hand (esc would print "-" in the box to be signed)
+    rows += [_row(_("Received by (signature)"), "", raw=True), _row(_("Date received"), "", raw=True)]
     note = _("The recipient keeps the copy confidential and uses it only for the purpose it was approved for.")
     body = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}</p>"
             f'<table class="annex">{"".join(rows)}</table><p class="notes">{esc(note)}</p>')

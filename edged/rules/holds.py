@@ -21,7 +21,7 @@ from edged.i18n import _, hinted
 from edged.rules import persons
 from edged.rules.persons import NOBODY, Names
 from edged.rules.roles import ROLES
-from edged.rules.words import HOLD_WORDS, ROLE_WORDS, either, word
+from edged.rules.words import HOLD_END_WORDS, HOLD_WORDS, ROLE_WORDS, either, word
 from storage.states.holds import ACTIVE, PENDING, REJECTED
 
 DAY_US = 86_400_000_000
@@ -102,7 +102,7 @@ def deciding(hold: Mapping[str, Any], *, approver: str, approve: bool, reason: s
     `approvers` names where it names them (the director, 000 §4(1)2; student affairs', 004 §5)."""
     if hold["ended_us"] is not None:
         raise HoldRuleError(_("hold {id} already ended ({ended_how})").format(
-            id=hold['id'], ended_how=hold['ended_how']))
+            id=hold['id'], ended_how=word(HOLD_END_WORDS, hold['ended_how'])))
     if hold.get("state", ACTIVE) != PENDING:
         raise HoldRuleError(_("hold {id} is not waiting for an approval").format(id=hold['id']))
     if person(approver) == person(hold["placed_by"]):
@@ -133,7 +133,7 @@ def _may_change(rules: HoldRules, kind: str, hold: Mapping[str, Any], by: str, r
         raise HoldRuleError(other_kind)
     if hold["ended_us"] is not None:
         raise HoldRuleError(_("hold {id} already ended ({ended_how}); place a new one").format(
-            id=hold['id'], ended_how=hold['ended_how']))
+            id=hold['id'], ended_how=word(HOLD_END_WORDS, hold['ended_how'])))
     if hold.get("state", ACTIVE) == PENDING:
         raise HoldRuleError(_("hold {id} is waiting for an approval; approve it first").format(id=hold['id']))
     if not rules.extend_by or rules.extend_by.isdisjoint(roles):

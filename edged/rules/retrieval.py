@@ -258,8 +258,8 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
     chain = req.get("chain") or ONE_STEP
     where = _("step {value} of {n} ({name})").format(value=index + 1, n=len(chain), name=step['name'])
     if approver in (req["filed_by"], req.get("requester_account")):
-        raise RequestRuleError(_("{approver} filed or asked for request {id}: another approver decides (R5.3)").format(
-            approver=person(names, approver), id=req.get('id')))
+        raise RequestRuleError(_("{approver} filed or asked for request {id}: another approver decides (who files "
+                                 "or asks never approves)").format(approver=person(names, approver), id=req.get('id')))
     earlier = [s for s in steps_signed(req) if s["by"] == approver]
     if earlier:
         raise RequestRuleError(_("{approver} already signed {name} of request {id}; {where} needs a different "
@@ -305,18 +305,21 @@ def grant_lifetime(asked_us: int | None, default_us: int, max_us: int) -> tuple[
     if asked_us is None:
         return default_us, False
     if asked_us <= 0:
-        raise RequestRuleError(_("a grant's lifetime must be positive (--expires, e.g. 2d)"))
+        raise hinted(RequestRuleError(_("A grant's lifetime is a span of time after the decision, e.g. 2 days.")),
+                     "--expires, e.g. 2d")
     return (max_us, True) if asked_us > max_us else (asked_us, False)
 
 
 # using --------------------------------------------------------------------------------
-def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id: int | None = None) -> str | None:
-    """Why this use of the grant is refused, or None (R5.4: one application, one viewing)."""
+def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id: int | None = None,
+               names: Names = NOBODY) -> str | None:
+    """Why this use of the grant is refused, or None (R5.4: one application, one viewing). People
+    by their names (`names`, design/0112)."""
     if grant is None:
         return _("no grant {grant_id}").format(grant_id=grant_id)
     if grant.get("used_us") is not None:
         return _("grant {id} was already used (by {used_by}); a new viewing needs a new request").format(
-            id=grant['id'], used_by=grant['used_by'])
+            id=grant['id'], used_by=person(names, grant['used_by']))
     if now_us >= grant["expires_us"]:
         return _("grant {id} expired; file a new request").format(id=grant['id'])
     if mode != grant["mode"]:
@@ -325,12 +328,13 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
     return None
 
 
-def approver_refusal(grant: Mapping[str, Any], user: str) -> str | None:
-    """Separation of duties: whoever signed any step of the request never uses its grant."""
+def approver_refusal(grant: Mapping[str, Any], user: str, names: Names = NOBODY) -> str | None:
+    """Separation of duties: whoever signed any step of the request never uses its grant. The
+    refusal names the person by name (`names`, design/0112)."""
     if user in (grant.get("approvers") or [grant.get("approver")]):
         return (_("{user} approved request {request_id}: another custodian uses its grant (separation of "
                   "duties)").format(
-            user=user, request_id=grant.get('request_id')))
+            user=person(names, user), request_id=grant.get('request_id')))
     return None
 
 

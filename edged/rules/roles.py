@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Iterable, Protocol, Sequence, Union
 
-from edged.i18n import _
-from edged.rules.words import ROLE_WORDS, either, listed
+from edged.i18n import _, hinted
+from edged.rules.words import ROLE_WORDS, either, listed, word
 
 VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN = "viewer", "custodian", "approver", "auditor", "admin"
 ROLES = (VIEWER, CUSTODIAN, APPROVER, AUDITOR, ADMIN)
@@ -180,9 +180,9 @@ def check_roles(roles: Iterable[str]) -> list[str]:
         raise ValueError(_("an account needs at least one role ({roles})").format(roles=', '.join(ROLES)))
     for a, b in EXCLUSIVE:
         if a in given and b in given:
-            raise ValueError(_("{a} and {b} can never be held by one account (R4.4): open two accounts for two "
-                               "people").format(
-                a=a, b=b))
+            raise hinted(ValueError(_("{a} and {b} can never be held by one account (separation of duties): open "
+                                      "two accounts for two people").format(
+                a=word(ROLE_WORDS, a), b=word(ROLE_WORDS, b))), f"R4.4: {a}, {b}")
     return [r for r in ROLES if r in given]
 
 

@@ -16,6 +16,12 @@ KIND_WORDS = {"internal": N_("internal staff"), "citizen": N_("citizen"), "agenc
               "police-urgent": N_("police, urgent"), "quick-look": N_("quick look")}
 MODE_WORDS = {"view": N_("view"), "copy": N_("copy")}
 HOLD_WORDS = {"evidence": N_("evidence hold"), "legal": N_("legal hold")}
+HOLD_END_WORDS = {"released": N_("released"), "expired": N_("expired"), "rejected": N_("rejected"),
+                  "lapsed": N_("lapsed unapproved")}
+SECOND_US = 1_000_000
+MINUTE_US = 60 * SECOND_US
+HOUR_US = 60 * MINUTE_US
+DAY_US = 24 * HOUR_US
 
 
 def word(words: dict[str, str], value: str | None) -> str:
@@ -30,3 +36,13 @@ def either(words: dict[str, str], values: Iterable[str]) -> str:
 
 def listed(words: dict[str, str], values: Iterable[str]) -> str:
     return _(", ").join(word(words, v) for v in values)
+
+
+def span(us: int | None) -> str:
+    """A span of time as a person says it: 「31 日」, 「5 分鐘」, never 31d."""
+    if us is None:
+        return "-"
+    for size, words in ((DAY_US, N_("{n} days")), (HOUR_US, N_("{n} hours")), (MINUTE_US, N_("{n} minutes"))):
+        if us >= size and us % size == 0:
+            return _(words).format(n=us // size)
+    return _("{n} seconds").format(n=f"{us / SECOND_US:g}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from edged import people, pools
+from edged.config.policy import RequestPolicy
 from storage import audit
 from storage.people import accounts, retrieval_store, sessions
 from storage.footage import gaps as gap_table
@@ -70,10 +71,13 @@ class Access:
     async def peek_grant(self, grant_id: int) -> dict[str, Any] | None:
         return await self.writer.run(lambda c: retrieval_store.peek_grant(c.db, grant_id))
 
-    async def use_grant(self, grant_id: int, custodian: str, watcher: str) -> dict[str, Any]:
-        """Mark the grant used (once, R5.4); GrantError names why it cannot be."""
+    async def use_grant(self, grant_id: int, custodian: str, watcher: str,
+                        policy: RequestPolicy | None = None) -> dict[str, Any]:
+        """Mark the grant used (once, R5.4); GrantError names why it cannot be, people by name
+        where the site's `policy` gives their titles."""
         return await self.writer.run(lambda c: people.use_grant(
-            c.db, grant_id, custodian=custodian, watcher=watcher, mode="view", now_us=self.clock.now_us()))
+            c.db, grant_id, custodian=custodian, watcher=watcher, mode="view", now_us=self.clock.now_us(),
+            titles=policy.titles if policy else None, units=policy.units if policy else None))
 
     async def full_names(self) -> list[dict[str, Any]]:
         """Every account's name and full name, for showing people by their names (design/0112)."""

@@ -401,6 +401,10 @@ class Viewer:
             "used_us", "used_by")}, "names": names, "approver_person": person(people, grant.get("approver")),
             "used_by_person": person(people, grant.get("used_by"))})
 
+    def _camera_name(self, camera: str) -> str:
+        cam = self.cfg.camera(camera)
+        return cam.name if cam is not None else camera
+
     async def _names(self) -> dict[str, Any]:
         return names_of(await self.access.full_names(), self.cfg.policy.titles, self.cfg.policy.units)
 
@@ -440,7 +444,8 @@ class Viewer:
         watcher = rules.watcher_for(grant, body.get("watcher"))
         # the grant is checked before any media work (design/0062): a used or expired grant
         # costs a row read, never a seek on a thread
-        refused = retrieval.refuse_use(grant, mode="view", now_us=self.clock.now_us(), grant_id=grant_id)
+        refused = retrieval.refuse_use(grant, mode="view", now_us=self.clock.now_us(), grant_id=grant_id,
+                                       names=await self._names() if grant.get("used_us") else {})
         if refused:
             if self.refusals.note((s["account"], token, "grant.refused"), time.monotonic()):
                 await self.access.audit(s["account"], "grant.refused", {"grant": grant_id, "mode": "view",
@@ -456,14 +461,15 @@ class Viewer:
             if start_us is None:
                 raise NoFootage(_("no key frame was recorded in this range"))
         except NoFootage as exc:
-            return _error(409, f"camera {camera}: {exc}; the grant was not used")
+            return _error(409, _("{camera}: {why}; the grant was not used").format(camera=self._camera_name(camera),
+                                                                                   why=exc))
         except pools.Busy as exc:
             return _error(429, str(exc))
         # a grant of several cameras: the sound track is there if any of them may be heard (design/0087)
         track = RecordedTrack(reader, sound=any(self._hearable(c) for c in grant["cameras"]))
 
         async def use() -> dict[str, Any]:
-            return await self.access.use_grant(grant["id"], s["account"], watcher)
+            return await self.access.use_grant(grant["id"], s["account"], watcher, self.cfg.policy)
 
         try:
             view, answer = await self.views.open_playback(s, token, grant, camera, track, body, watcher, use)
@@ -503,7 +509,7 @@ class Viewer:
                                        g["from_us"], g["to_us"], self.vcfg.transcode_max_height,
                                        audio=self._hearable(camera))
         except NoFootage as exc:
-            return _error(409, f"camera {camera}: {exc}")
+            return _error(409, _("{camera}: {why}").format(camera=self._camera_name(camera), why=exc))
         await self.views.switch_camera(view, camera, reader)
         return web.json_response({"ok": True, "camera": camera,
                                   "audio": view.track.sound is not None and self._hearable(camera)})

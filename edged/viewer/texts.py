@@ -19,7 +19,8 @@ TEXTS = (  # every text of login.html, live.html, grid.html and playback.html (e
     N_("edged viewer"), N_("Log in with your personal account. Every view is recorded in the audit log."),
     N_("Account"), N_("Password"), N_("Log in"), N_("Live"), N_("Playback of a grant"), N_("Log out"),
     N_("Cameras you may watch live"), N_("Stop watching"),
-    N_("A grant allows one viewing, started by the custodian who accompanies the person watching (R5.4)."),
+    N_("A grant allows one viewing, started by the custodian who accompanies the person watching: one application, "
+       "one viewing."),
     N_("Grant"), N_("Look up"), N_("Camera"), N_("Watched by"), N_("Start the viewing (uses the grant)"),
     N_("Pause"), N_("Position in the granted range"), N_("End the viewing"), N_("Home"),
     N_("Skip to the page"), N_("CCTV desk"), N_("Pages"),

@@ -12,9 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from edged.documents import Doc
 from edged.documents.audit import audit_report_html
-from edged.documents.audit_settings import settings_lines, settings_sections
 from edged.documents.pages import ACTIONS as APPLICATION_ACTIONS
 from edged.documents.usage import usage_html
 from edged.documents.register import RUN_LABELS
@@ -169,12 +167,8 @@ class Pages:
             r = await self.desk.run(ctx, "audit.report", {"from_us": start, "to_us": end})
         except Refused as exc:
             return self.desk.render(ctx, _("Print the audit report"), message("error", str(exc)), status=422)
-
-        def render(doc: Doc) -> str:
-            extra = [(_("Settings in force"), [_("Setting")], [[line] for line in settings_lines(r, doc.datetime)]),
-                     *settings_sections(r, doc.datetime)]
-            return audit_report_html(doc, r, ctx.now_us, extra=extra)
-        return self.desk.printed(ctx, render)
+        cams = self.desk.camera_names()
+        return self.desk.printed(ctx, lambda doc: audit_report_html(doc, r, ctx.now_us, cams))
 
     async def usage_form(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The usage register's period (001 附件5, design/0089): the custodian who keeps it prints it."""

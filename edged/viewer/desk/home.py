@@ -58,4 +58,4 @@ class Pages:
 
 
 def section(title: str, body: str) -> str:
-    return f'<section class="card"><h2>{esc(title)}</h2><p>{body}</p></section>'
+    return f'<section class="card"><h2>{esc(title)}</h2><div class="actions">{body}</div></section>'

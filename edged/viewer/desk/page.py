@@ -209,10 +209,12 @@ def checks(name: str, options: Sequence[tuple[str, str]], chosen: Iterable[str],
     return f'<fieldset class="field wide"><legend class="label">{esc(legend)}</legend>{boxes}</fieldset>'
 
 
-def radios(name: str, options: Sequence[tuple[str, str]], chosen: str, legend: str) -> str:
+def radios(name: str, options: Sequence[tuple[str, str]], chosen: str, legend: str, hint: str = "") -> str:
+    """A choice of one; its `hint` inside the same box, under the choices (not in the next cell)."""
     boxes = "".join(f'<label class="check"><input type="radio" name="{name}" value="{attr(v)}"'
                     f'{" checked" if v == chosen else ""}> {esc(t)}</label>' for v, t in options)
-    return f'<fieldset class="field"><legend class="label">{esc(legend)}</legend>{boxes}</fieldset>'
+    note = f'<span class="hint">{esc(hint)}</span>' if hint else ""
+    return f'<fieldset class="field"><legend class="label">{esc(legend)}</legend>{boxes}{note}</fieldset>'
 
 
 def button(text: str, name: str = "", value: str = "", cls: str = "primary") -> str:

@@ -176,7 +176,7 @@ class Pages:
         requester = " / ".join(x for x in (r.get("requester_name"), r.get("requester_org"), r.get("requester_contact"))
                                if x)
         return facts([(_("State"), state_badge(r, ctx)), (_("Kind"), esc(self.kind(r["kind"]))),
-                      (_("Reason"), esc(f"{self.category(r['category'])}: {r.get('reason') or ''}")),
+                      (_("Reason"), esc(_("{category}: {reason}").format(category=self.category(r['category']), reason=r.get('reason') or ''))),
                       *([(_("Use of the footage"), esc(r["purpose"]))] if r.get("purpose") else []),
                       (_("Cameras"), esc(self.camera_list(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
@@ -299,11 +299,10 @@ class Pages:
         copying = [k for k, rules in kinds.items() if rq.COPY in rules.modes]
         if not copying:
             return radios("mode", [("view", _("view"))], "view", _("Footage wanted"))
-        body = radios("mode", [("view", _("view")), ("copy", _("copy"))], str(f.get("mode") or "view"),
-                      _("Footage wanted"))
         viewing = [self.kind(k) for k in kinds if k not in copying]
         note = _("Only viewing for: {kinds}").format(kinds=_(", ").join(viewing)) if viewing else ""
-        return body + (f'<p class="hint">{esc(note)}</p>' if note else "")
+        return radios("mode", [("view", _("view")), ("copy", _("copy"))], str(f.get("mode") or "view"),
+                      _("Footage wanted"), note)
 
     def unit(self, f: dict[str, Any]) -> str:
         """The requester's unit as one of the site's units (a list to choose from; an agency's name
