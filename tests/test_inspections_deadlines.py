@@ -62,7 +62,7 @@ async def test_a_late_register_and_an_overdue_audit_raise_and_clear(tmp_path):
         state = await runner.deadlines.check()
         assert state["registers_late"] == [{"month": "2026-10", "due_us": at(2026, 11, 6), "runs": [run["id"]]}]
         late = (await active(writer, kinds.REGISTER_OVERDUE.name))[0]
-        assert late["severity"] == "warning" and "2026-10 was due by 2026-11-05" in late["message"]
+        assert late["severity"] == "warning" and "2026-10 was due by 2026-11-05" in late["message"] and "edgectl" not in late["message"]
 
         await runner.sign(run["id"], "Chen", "tech", {})
         assert await active(writer, kinds.REGISTER_OVERDUE.name), "signed is not enough: the supervisor countersigns"

@@ -64,12 +64,11 @@ class DeadlineWatch:
 
     async def _alarm_registers(self, late: list[deadlines.LateRegister], tz: tzinfo) -> None:
         assert self.alarms is not None
-        text = "; ".join(f"{r.label} was due by {_day(r.due_us, tz)} (runs {', '.join(map(str, r.runs))} not "
-                         "signed and countersigned)" for r in late)  # i18n: the month's part stays English
         await self.alarms.set(
             bool(late), REGISTER_OVERDUE,
-            Msg(N_("inspection register late: {late}: `edgectl inspect sign RUN` and `edgectl inspect countersign "
-                   "RUN`"), late=text),
+            Msg(N_("the inspection register of {months} was due by {day}: runs {runs} wait for their signature and "
+                   "countersignature (the inspections page)"), months=", ".join(r.label for r in late),
+                day=_day(late[0].due_us, tz), runs=", ".join(str(n) for r in late for n in r.runs)) if late else "",
             {"months": [{"month": r.label, "due_us": r.due_us, "runs": list(r.runs)} for r in late]} if late else None)
 
     async def _alarm_audit(self, due: int | None, now: int, last: dict[str, Any] | None, tz: tzinfo) -> None:

@@ -86,10 +86,9 @@ class PeopleWatch:
             key = REQUEST_OVERDUE.key(str(req["id"]))
             want.add(key)
             await self.alarms.raise_(REQUEST_OVERDUE,
-                                     Msg(N_("{kind} request {id} is past its due date: a citizen is answered within "
-                                            "6 days (R5.6)") if req["kind"] == "citizen" else N_(
-                                         "{kind} request {id} is past its due date: the site's [policy] sets its due "
-                                         "time"), kind=req["kind"], id=req["id"]),
+                                     Msg(N_("request {id}, a citizen's, is past its due date: a citizen is answered "
+                                            "within 6 days") if req["kind"] == "citizen" else N_(
+                                         "request {id} is past the due date the site's rules set it"), id=req["id"]),
                                      {"request": req["id"], "due_us": req["due_us"]}, about=str(req["id"]))
         for req in out["flagged"]:
             key = ETHICS_KIND.key(f"request:{req['id']}")
@@ -101,8 +100,8 @@ class PeopleWatch:
             key = HOLD_REVIEW_DUE.key(str(hold["id"]))
             want.add(key)
             await self.alarms.raise_(HOLD_REVIEW_DUE,
-                                     Msg(N_("legal hold {id} is past its review date: an approver reviews it (edgectl "
-                                            "hold extend {id} --by ...) or releases it"), id=hold["id"]),
+                                     Msg(N_("legal hold {id} is past its review date: an approver extends or "
+                                            "releases it on the hold's page"), id=hold["id"]),
                                      {"hold": hold["id"], "review_us": hold["review_us"]}, about=str(hold["id"]))
         want |= {ACCOUNT_LOCKED.key(name) for name in locked}
         for key in sorted(active - want):
