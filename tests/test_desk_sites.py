@@ -212,6 +212,13 @@ def a_hold_an_inspection_the_month_and_live(browser, base: str, d, cfg, signers:
         answer = audrey.goto(base + path)
         assert answer is not None and answer.status == 200, path
         shots(audrey, f"{step}-audrey")
+    audrey.goto(base + "/desk/audit#done")   # the half-yearly audit (002 §17) recorded as done at the desk
+    audrey.fill("#done textarea[name=note]", "本期抽查無異常")
+    audrey.click("#done button[type=submit]")
+    audrey.wait_for_selector(".notice-ok")
+    shots(audrey, "audit-done-audrey")
+    (done,) = audit_rows(d, "audit.done")
+    assert done["actor"].split(" ")[0] == "audrey" and FULL_NAMES["audrey"] in done["detail"], done
     audrey.context.close()
 
     carol.goto(base + "/grid")   # live view: the custodian was given it (tests/support/people.py)

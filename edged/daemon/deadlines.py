@@ -74,13 +74,12 @@ class DeadlineWatch:
     async def _alarm_audit(self, due: int | None, now: int, last: dict[str, Any] | None, tz: tzinfo) -> None:
         assert self.alarms is not None
         overdue = due is not None and now >= due
-        before = Msg(N_("the last was on {day} by {name}"), day=deadlines.local_date(last["at_us"], tz).isoformat(),
-                     name=last["detail"].get("name") or last["actor"]) if last else None
         await self.alarms.set(
             overdue, AUDIT_OVERDUE,
-            (Msg(N_("the periodic audit was due by {day} ({last}): `edgectl audit report --from ... --done --name ...` "
-                    "records it"), day=_day(due, tz), last=before) if before is not None else Msg(
-                N_("the periodic audit was due by {day} (none is on record since installation): `edgectl audit report "
-                   "--from ... --done --name ...` records it"), day=_day(due, tz)))
+            (Msg(N_("the periodic audit was due by {day} (the last was on {last} by {name}): the auditor records it "
+                    "as done on the audit log page"), day=_day(due, tz),
+                 last=deadlines.local_date(last["at_us"], tz).isoformat(), name=last["detail"].get("name") or last["actor"])
+             if last else Msg(N_("the periodic audit was due by {day} (none is on record since installation): the "
+                                 "auditor records it as done on the audit log page"), day=_day(due, tz)))
             if overdue and due is not None else "",
             {"due_us": due, "last_us": last["at_us"] if last else None} if overdue else None)

@@ -1,6 +1,7 @@
 """The auditor's pages at the desk (design/0073, R7): the audit log with filters (`audit.list`,
 as `edgectl audit list`), the check of the chain (`audit.verify`) and the periodic report
-printed (`audit.report`, the page `edgectl audit report --out` writes). Reading the log is the
+printed (`audit.report`, the page `edgectl audit report --out` writes), and the periodic audit
+recorded as done (`audit.report` with `done`, as `edgectl audit report --done`). Reading the log is the
 auditor's alone; checking the chain is anyone's, as on the control socket. The usage register
 (`usage.register`, design/0089) is the custodian's as well as the approver's and the auditor's."""
 
@@ -22,7 +23,7 @@ from edged.rules import audit_words as said
 from edged.rules.words import HOLD_WORDS, KIND_WORDS, MODE_WORDS, ROLE_WORDS, listed, word
 from edged.viewer.desk.app import Desk, Refused
 from edged.viewer.desk.page import (DONE, REFUSED, Ctx, date_input, badge, button, esc, facts, field_, form, link,
-                                    message, select, table, text_input)
+                                    message, select, table, text_input, textarea)
 
 QUARTER_US = 92 * 86_400_000_000  # the report's period by default: the last three months
 MONTH_US = 31 * 86_400_000_000    # the usage register's: the last month
@@ -35,8 +36,20 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_get("/desk/audit", desk.page("audit.list", pages.listing))
     r.add_post("/desk/audit/verify", desk.page("audit.verify", pages.verify))
     r.add_get("/desk/audit/report", desk.page("audit.report", pages.report))
+    r.add_post("/desk/audit/done", desk.page("audit.report", pages.done))
     r.add_get("/desk/usage", desk.page("usage.register", pages.usage_form))
     r.add_get("/desk/usage/register", desk.page("usage.register", pages.usage))
+
+
+def done_form(ctx: Ctx) -> str:
+    """The periodic audit recorded as done: its period, who audited (this person by default), a note."""
+    return ('<section class="card" id="done"><h2>' + esc(_("Record the audit as done")) + "</h2>"
+            + form(ctx, "/desk/audit/done",
+                   field_(_("From"), date_input(ctx, "from", ctx.input_time(ctx.now_us - QUARTER_US), required=True))
+                   + field_(_("To"), date_input(ctx, "to", ctx.input_time(ctx.now_us), required=True))
+                   + field_(_("Audited by"), text_input("name", ctx.own_name(), required=True))
+                   + field_(_("Note"), textarea("note"), wide=True)
+                   + button(_("Record the audit as done")), cls="filters") + "</section>")
 
 
 def code(value: object, cls: str = "") -> str:
@@ -153,7 +166,34 @@ class Pages:
                      + field_(_("To"), date_input(ctx, "to", ctx.input_time(ctx.now_us),
                                                   required=True))
                      + button(_("Print the report")) + "</form></section>")
+            body += done_form(ctx)
         return self.desk.render(ctx, _("Audit log"), body)
+
+    async def done(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The periodic audit (R7.2) recorded as done by the auditor who did it, with the period it
+        covered: an `audit.done` record on the chain, and the next one's due date moves."""
+        f = await request.post()
+        start, end = ctx.parse_time(str(f.get("from", ""))), ctx.parse_time(str(f.get("to", "")))
+        name, note = str(f.get("name", "")).strip(), str(f.get("note", "")).strip()
+        title = _("Record the audit as done")
+        if start is None or end is None or not name:
+            return self.desk.render(ctx, title, message("error", _(
+                "give the period the audit covered, as a date and a time, and the name of who audited")) + done_form(ctx),
+                status=422)
+        try:
+            await self.desk.run(ctx, "audit.report", {"from_us": start, "to_us": end,
+                                                      "done": {"name": name, "note": note}})
+            due = (await self.desk.run(ctx, "audit.due", {})).get("due_us")
+        except Refused as exc:
+            return self.desk.render(ctx, title, message("error", str(exc)) + done_form(ctx), status=422)
+        period = _("{start} to {end}").format(start=ctx.when(start), end=ctx.when(end))
+        body = (message("ok", _("The audit is recorded as done.")) + facts([
+            (_("Period"), esc(period)), (_("Audited by"), esc(name)), (_("Note"), esc(note or "-")),
+            (_("Next audit due by"), esc(ctx.date(due - 1) if due else "-"))])
+            + '<p class="actions">' + link("/desk/audit/report?" + urlencode({"from": ctx.input_time(start),
+                                                                             "to": ctx.input_time(end)}),
+                                           _("Print the audit report"), "button") + "</p>")
+        return self.desk.render(ctx, title, body)
 
     async def report(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The periodic report (R7.2) as `edgectl audit report --out` writes it; the browser prints it."""

@@ -80,6 +80,7 @@ async def auditor_day(desk: Desk, ctx: Ctx) -> str:
     done = (_("last done {date} by {name}").format(date=ctx.date(last["at_us"]), name=last.get("by") or ctx.who(last["account"]))
             if last else _("no periodic audit recorded yet"))
     links = " ".join([link("/desk/audit/report", _("Make the audit report"), "button"),
+                      link("/desk/audit#done", _("Record the audit as done")),
                       link("/desk/audit", _("Audit log")), link("/desk/usage", _("Usage register"))])
     title = _("Your audits")
     return (f'<section class="card" id="audit-due"><h2>{esc(title)}</h2>'
