@@ -75,9 +75,19 @@ def tiers_of(path: Path) -> frozenset[str]:
     return frozenset(TIERS[name] for name in support_of(path) if name in TIERS)
 
 
-def group_of(path: Path) -> str:
-    """The xdist group: the module."""
-    return path.stem
+# Modules whose parametrized tests are each a group of their own, with each one's seconds: five
+# site walks of a minute or more in one group were five minutes on one worker.
+SPLIT = {"test_desk_sites": 70}
+
+
+def group_of(path: Path, param: str | None = None) -> str:
+    """The xdist group: the module, or in a SPLIT module the test's parameters."""
+    return f"{path.stem}[{param}]" if param is not None and path.stem in SPLIT else path.stem
+
+
+def _param(item: pytest.Item) -> str | None:
+    spec = getattr(item, "callspec", None)
+    return None if spec is None else str(spec.id)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,20 +97,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False
 
 
-def run_order(paths: list[Path]) -> list[str]:
-    """The xdist groups of these test modules, in the order they are handed out: the longest
-    (LONGEST, a group's modules summed) first, then the groups that start real parts, then the
-    pure ones; ties in the order they were collected."""
+def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None) -> list[str]:
+    """The xdist groups of these test modules (`params`: a SPLIT module's tests' parameters), in
+    the order they are handed out: the longest (LONGEST, or SPLIT's seconds a test) first, then
+    the groups that start real parts, then the pure ones; ties in the order they were collected."""
     weight: dict[str, float] = {}
     real: dict[str, bool] = {}
     first: dict[str, int] = {}
     for path in paths:
-        group = group_of(path)
-        if group not in first:
-            first[group] = len(first)
-            weight[group] = 0
-        weight[group] += LONGEST.get(path.stem, 0)
-        real[group] = real.get(group, False) or bool(tiers_of(path))
+        split = (params or {}).get(path, []) if path.stem in SPLIT else []
+        for group in [group_of(path, p) for p in split] or [group_of(path)]:
+            if group not in first:
+                first[group] = len(first)
+                weight[group] = SPLIT[path.stem] if split else 0
+            weight[group] += LONGEST.get(path.stem, 0)
+            real[group] = real.get(group, False) or bool(tiers_of(path))
     return sorted(first, key=lambda g: (-weight[g], not real[g], first[g]))
 
 
@@ -116,7 +127,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("pure")
         if path.stem in SOLO:
             item.add_marker("solo")
-        item.add_marker(pytest.mark.xdist_group(group_of(path)))
+        item.add_marker(pytest.mark.xdist_group(group_of(path, _param(item))))
     paths = list(dict.fromkeys(Path(item.fspath) for item in items))
-    rank = {group: n for n, group in enumerate(run_order(paths))}
-    items.sort(key=lambda item: rank[group_of(Path(item.fspath))])  # stable: a module's tests keep their order
+    params: dict[Path, list[str]] = {}
+    for item in items:
+        if (p := _param(item)) is not None and Path(item.fspath).stem in SPLIT:
+            params.setdefault(Path(item.fspath), []).append(p)
+    rank = {group: n for n, group in enumerate(run_order(paths, params))}
+    items.sort(key=lambda item: rank[group_of(Path(item.fspath), _param(item))])  # stable: a group keeps its order

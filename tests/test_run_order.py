@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import LONGEST, SOLO, group_of, run_order
+from tests.conftest import LONGEST, SOLO, SPLIT, group_of, run_order
 
 TESTS = Path(__file__).parent
 
@@ -29,3 +29,13 @@ def test_every_module_is_its_own_group_and_the_lists_name_real_modules():
     assert group_of(TESTS / "test_viewer.py") == "test_viewer"  # OS accounts take turns by a lock, not a group
     missing = [m for m in [*LONGEST, *SOLO] if not (TESTS / f"{m}.py").exists()]
     assert missing == [], f"tests/conftest.py names modules that are gone: {missing}"
+
+
+def test_a_split_modules_parametrized_tests_are_groups_of_their_own_handed_out_by_their_seconds(tmp_path):
+    walks = tmp_path / "test_desk_sites.py"
+    walks.write_text("from tests.support.daemon import Daemon\n")
+    other = tmp_path / "test_b.py"
+    other.write_text("from tests.support.cameras import RtspServer\n")
+    assert group_of(walks, "000") == "test_desk_sites[000]" and group_of(other, "x") == "test_b"
+    order = run_order([other, walks], {walks: ["000", "001"]})
+    assert order == ["test_desk_sites[000]", "test_desk_sites[001]", "test_b"] and SPLIT["test_desk_sites"] > 0
