@@ -149,7 +149,11 @@ def test_turning_the_switch_off_by_reload_ends_the_live_views_that_carry_sound(s
 
     config = site.daemon.config
     before = config.read_text()
-    stops = len(audit_rows(site.daemon, "live.stop"))
+    def settled():  # the earlier tests' views, closed with their pages, are on the record first
+        starts, ends = len(audit_rows(site.daemon, "live.start")), len(audit_rows(site.daemon, "live.stop"))
+        return (ends,) if starts == ends else None
+
+    (stops,) = wait_for(settled, 15, "the earlier views' ends on the record")
     page = watch(site, "g711")
     try:
         wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > 0, 20, "g711's sound")
