@@ -12,14 +12,12 @@ the file's name, size and SHA-256, signed with the office's Ed25519 key over its
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from datetime import datetime, timezone
 from typing import Any
 
-from storage.keys import nodekey
+from storage.keys import nodekey, signed_doc
 
 FORMAT = "edged-central archive v1"
 DAY_US = 86_400_000_000
@@ -84,11 +82,6 @@ def decode(line: bytes) -> tuple[Any, ...]:
     return tuple(row)
 
 
-def canonical(doc: dict[str, Any]) -> bytes:
-    return json.dumps({k: v for k, v in doc.items() if k != "sig"}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
-
-
 def manifest(*, month: str, rows: int, nodes: dict[str, list[int]], file: str, size: int, sha256: str,
              store: str, made_us: int) -> dict[str, Any]:
     """The manifest of an archive (unsigned); ``nodes``: node -> [rows, first seq, last seq]."""
@@ -99,9 +92,7 @@ def manifest(*, month: str, rows: int, nodes: dict[str, list[int]], file: str, s
 
 
 def sign(key: nodekey.NodeKey, doc: dict[str, Any]) -> dict[str, Any]:
-    out = {**doc, "central_key": key.public_b64, "central_fingerprint": key.fingerprint}
-    out["sig"] = base64.b64encode(key.sign(canonical(out))).decode()
-    return out
+    return signed_doc.sign(key, doc)
 
 
 def check(doc: Any, fingerprint: str) -> dict[str, Any]:
@@ -109,14 +100,12 @@ def check(doc: Any, fingerprint: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ArchiveError(f"not the manifest of an edged-central archive (format {FORMAT!r} expected)")
     try:
-        pub = nodekey.load_public(str(doc.get("central_key")))
-        sig = base64.b64decode(str(doc.get("sig")), validate=True)
-    except (nodekey.NodeKeyError, binascii.Error, ValueError) as exc:
+        signer = signed_doc.signer(doc)
+    except nodekey.NodeKeyError as exc:
         raise ArchiveError(f"the manifest's key or signature is unreadable: {exc}") from None
-    if not nodekey.check(pub, sig, canonical(doc)):
+    if signer is None:
         raise ArchiveError("the manifest's signature does not match: it was altered after the office signed it; "
                            "nothing was restored")
-    signer = nodekey.fingerprint(nodekey.public_raw(pub))
     if signer != fingerprint:
         raise ArchiveError(f"the manifest is signed by {signer}, not by this office's key {fingerprint}; "
                            "nothing was restored")

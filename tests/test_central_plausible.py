@@ -84,13 +84,15 @@ def test_a_publish_packets_size_is_bounded_from_above():
 
 
 def test_two_instances_sharing_a_sqlite_file_count_a_flood_together(tmp_path):
-    """The quota by the birth (design/0104's, PostgreSQL's till now) on SQLite: instances on
-    one machine share the file, so its quota_use rows; halves of a flood add up to a finding
-    neither half alone raises."""
+    """The quota by the birth (design/0104) counted across instances: on SQLite instances on one
+    machine share the file, so its quota_use rows (on PostgreSQL its table: tests/test_central_postgres.py
+    runs this test there); halves of a flood add up to a finding neither half alone raises, and an
+    outbox draining old messages is not counted."""
     birth = {"ts_us": 1, "cameras": [{"id": f"c{i}", "enabled": True} for i in range(4)],
              "cadence": {"segment_s": 60}}
     budget = quota.birth_budget(birth)[0]
-    now = 1_800_000_000_000_000
+    assert budget == 2 * (4 * 2 + 10) + 20
+    now = 1_800_000_000_000_000  # the top of a minute
     a, b = Store(tmp_path / "c.db"), Store(tmp_path / "c.db")
     a.ingest([("edged/v1/s/n/birth", json.dumps(birth).encode())], now)
 
@@ -104,6 +106,7 @@ def test_two_instances_sharing_a_sqlite_file_count_a_flood_together(tmp_path):
     assert b.ingest(alarms(1000, 1000 + half, 0), now + 3) == half
     found = [f for f in b.findings() if f["kind"] == "quota_exceeded"]
     assert len(found) == 1 and f"over the {budget}" in found[0]["message"] and "4 cameras" in found[0]["message"]
+    assert found[0]["severity"] == "warning"
     a.close()
     b.close()
 

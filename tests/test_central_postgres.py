@@ -25,6 +25,7 @@ from tests import test_central_archive as archived
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
+from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
 from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages, central_pg_as_schema_4,
@@ -128,6 +129,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (office_clock, "test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office"),
     (month, "test_the_months_figures_from_the_store"),
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
+    (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
 ])
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
     opened: list[PgStore] = []
@@ -426,35 +428,6 @@ def test_three_instances_share_the_nodes_and_a_killed_ones_share_moves_within_30
         for i in inst.values():
             i.stop()
         broker.stop()
-
-
-def test_a_flood_over_what_the_birth_allows_is_counted_across_instances(pg_url):
-    """Issue 43 item 3 (part): each instance counts a node's fresh durable messages into the
-    store's row for the minute, so two instances' halves of a flood add up to a finding that
-    neither half alone would raise; an outbox draining old messages is not counted."""
-    from central import quota
-
-    birth = {"ts_us": 1, "cameras": [{"id": f"c{i}", "enabled": True} for i in range(4)],
-             "cadence": {"segment_s": 60}}
-    budget = quota.birth_budget(birth)[0]
-    assert budget == 2 * (4 * 2 + 10) + 20
-    now = 1_800_000_000_000_000  # the top of a minute
-    a, b = PgStore(pg_url), PgStore(pg_url)
-    a.ingest([("edged/v1/s/n/birth", json.dumps(birth).encode())], now)
-
-    def alarms(lo: int, hi: int, age_us: int) -> list[tuple[str, bytes]]:
-        return [("edged/v1/s/n/alarm", json.dumps({"seq": now - 10**9 + i, "ts_us": now - age_us, "id": f"a{i}",
-                                                   "action": "raise"}).encode()) for i in range(lo, hi)]
-    half = budget // 2 + 5
-    assert a.ingest(alarms(0, 500, quota.DRAIN_US + 1), now + 1) == 500, "an outbox draining: not counted"
-    assert a.ingest(alarms(500, 500 + half, 0), now + 2) == half
-    assert [f for f in a.findings() if f["kind"] == "quota_exceeded"] == [], "half the flood: under the budget"
-    assert b.ingest(alarms(1000, 1000 + half, 0), now + 3) == half
-    found = [f for f in b.findings() if f["kind"] == "quota_exceeded"]
-    assert len(found) == 1 and found[0]["severity"] == "warning" and f"over the {budget}" in found[0]["message"]
-    assert "4 cameras" in found[0]["message"]
-    a.close()
-    b.close()
 
 
 def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_second(pg_url):

@@ -10,12 +10,10 @@ spaces, UTF-8). Here because both sides use it: edged-central writes it (central
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
-from storage.keys import nodekey
+from storage.keys import nodekey, signed_doc
 
 FORMAT = "edged-fleet-keys v1"
 
@@ -24,16 +22,8 @@ class KeyListError(ValueError):
     """The file is not a key list signed by the key it names, or not the central office's."""
 
 
-def canonical(doc: dict[str, Any]) -> bytes:
-    return json.dumps({k: v for k, v in doc.items() if k != "sig"}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode()
-
-
 def sign(key: nodekey.NodeKey, nodes: list[dict[str, Any]], made_us: int) -> dict[str, Any]:
-    doc: dict[str, Any] = {"format": FORMAT, "made_us": made_us, "central_key": key.public_b64,
-                           "central_fingerprint": key.fingerprint, "nodes": nodes}
-    doc["sig"] = base64.b64encode(key.sign(canonical(doc))).decode()
-    return doc
+    return signed_doc.sign(key, {"format": FORMAT, "made_us": made_us, "nodes": nodes})
 
 
 def check(text: str | bytes, central_key: str | None = None) -> dict[str, Any]:
@@ -46,13 +36,11 @@ def check(text: str | bytes, central_key: str | None = None) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("nodes"), list):
         raise KeyListError(f"not a key list (format {FORMAT!r} expected)")
     try:
-        pub = nodekey.load_public(str(doc.get("central_key")))
-        sig = base64.b64decode(str(doc.get("sig")), validate=True)
-    except (nodekey.NodeKeyError, binascii.Error, ValueError) as exc:
+        fp = signed_doc.signer(doc)
+    except nodekey.NodeKeyError as exc:
         raise KeyListError(f"the key list's central key or signature is unreadable: {exc}") from None
-    if not nodekey.check(pub, sig, canonical(doc)):
+    if fp is None:
         raise KeyListError("the key list's signature does not match: it was altered after it was signed")
-    fp = nodekey.fingerprint(nodekey.public_raw(pub))
     if central_key is not None:
         want = central_key.strip()
         if not want.startswith("SHA256:"):
