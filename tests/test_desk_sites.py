@@ -16,7 +16,7 @@ import pytest
 from edged.config import load_config
 from edged.i18n import zone
 from storage.time.clock import SYSTEM
-from tests.support.browser import CHROMIUM, launch
+from tests.support.browser import CHROMIUM, launch, view_end_s
 from tests.support.cameras import free_port
 from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for
@@ -228,7 +228,8 @@ def a_hold_an_inspection_the_month_and_live(browser, base: str, d, cfg, signers:
         60, "the live tile to play")
     shots(carol, "live-grid-carol")
     carol.context.close()
-    wait_for(lambda: len(audit_rows(d, "live.stop")) == len(audit_rows(d, "live.start")) > 0, 30,
+    # a tile whose stop beacon the closed context never sent ends when the daemon sees its page gone
+    wait_for(lambda: len(audit_rows(d, "live.stop")) == len(audit_rows(d, "live.start")) > 0, view_end_s(),
              "the live views to end")
 
 

@@ -17,6 +17,7 @@ from storage.disk.hashing import sha256_file
 from storage.footage import from_standby
 from storage.footage.segment_rows import COMPLETE
 from storage.footage.spans import holes
+from edged.rules import backfill
 from tests.support.broker import Broker
 from tests.support.central import Central
 from tests.support.cameras import RtspServer, make_clip
@@ -31,6 +32,7 @@ from central.ca import publish_crl
 from cryptography.hazmat.primitives import serialization
 from types import SimpleNamespace
 
+GOP_US = 200_000  # the camera's own recording: a keyframe every 0.2 s, so any stretch the rule asks for holds one
 HOLD_S = 8  # [standby] hold, short for the test (the rule's own tests hold 30 s)
 
 
@@ -62,7 +64,8 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
     office, serve = Office(), free_port()
     central = Central(tmp_path, broker).start()
     recording_s = SYSTEM.now_us() // 1_000_000 - 600.0  # the camera's own recording began ten minutes ago
-    with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras, ProfileGServer(recording_s, fps=10) as replay:
+    with RtspServer({"door": f"clip:{clip.video}@20"}) as cameras, \
+            ProfileGServer(recording_s, fps=10, gop=GOP_US * 10 // 1_000_000) as replay:
         onvif = profile_g_camera(replay, cameras.url("door"))
         door = {"id": "door", "url": cameras.url("door").replace("rtsp://", f"rtsp://{onvif.user}:{onvif.password}@"),
                 "onvif": f"127.0.0.1:{onvif.port}", "edge_recording": True}
@@ -122,12 +125,22 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
                                for s in got)
             assert all(decodes(primary.data_dir / s["path"]) == "" for s in got)
             assert len(audit_rows(primary, from_standby.ACTION)) == len(got)
-            # then what is still missing (the takeover) from the camera's own recording, never over what it holds
+            # then what is still missing (the takeover) from the camera's own recording, never over what it holds:
+            # each stretch the rule asks of the camera (at least backfill.MIN_US) is filled from its first keyframe
+            held = [(s["start_us"], s["end_us"]) for s in primary.segments("door")  # the backfill may be at work
+                    if s["state"] == COMPLETE and s["source"] != "backfilled"]
+            asked = backfill.missing(gap["from_us"], gap["to_us"], held)
             wait_for(lambda: [g for g in primary.gaps("door") if g["id"] == gap["id"]][0]["backfill"] == "done", 60,
                      "the rest of the primary's gap fetched from the camera's recording\n" + primary.log[-2000:])
             segs = primary.segments("door")
             card = [s for s in segs if s["source"] == "backfilled"]
-            assert card and all(decodes(primary.data_dir / s["path"]) == "" for s in card)
+            assert all(decodes(primary.data_dir / s["path"]) == "" for s in card)
+            for a, b in asked:  # the camera's recording has a keyframe every GOP_US: all but that much is fetched
+                inside = [s for s in card if a <= s["start_us"] and s["end_us"] <= b]
+                assert inside and min(s["start_us"] for s in inside) - a <= GOP_US + 100_000, (a, b, card)
+                assert not holes(min(s["start_us"] for s in inside), b, [(s["start_us"], s["end_us"]) for s in inside],
+                                 200_000), (a, b, inside)
+            assert bool(card) == bool(asked), (asked, card)
             assert all(gap["from_us"] <= s["start_us"] and s["end_us"] <= gap["to_us"] for s in card), (card, gap)
             for s in card:  # beside the footage held, never over it
                 assert not [o for o in segs if o["source"] != "backfilled" and o["start_us"] < s["end_us"]
@@ -148,7 +161,7 @@ def test_standby_takes_over_a_killed_box_and_gives_it_back(tmp_path, monkeypatch
                 c = central.json("coverage", "--site", "test", "--camera", "door", "--hours", "1")
                 inside = [h for h in c["holes"] if began < h[0] < end]  # before: the office never heard (design/0095)
                 return c if set(c["by_node"]) == {"test/primary", "test/spare"} and c["by_kind"].get("standby") \
-                    and c["by_kind"].get("backfilled") and not inside else None
+                    and bool(c["by_kind"].get("backfilled")) == bool(card) and not inside else None
             seen = wait_for(office, 30, "the office's gap-free coverage of both boxes")
             print(f"office: {seen['covered_us'] / 1e6:.1f} s covered once, by kind {seen['by_kind']}, held twice "
                   f"{seen['held_twice_us'] / 1e6:.1f} s")

@@ -10,10 +10,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aioice import ice
 
+from edged.viewer.views import CONNECT_TIMEOUT_S
 from tests.support.people import password_for
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+def view_end_s() -> float:
+    """The longest the daemon may take to end a view whose page went away without a word (a
+    context closed before its stop beacon, or before the view's answer named it): the never-connected
+    bound (edged/viewer/views.py CONNECT_TIMEOUT_S) or ICE consent's failure (aioice: CONSENT_FAILURES
+    checks CONSENT_INTERVAL apart, each up to 1.2 times that), then a sweep; with room for a loaded box."""
+    return max(CONNECT_TIMEOUT_S, ice.CONSENT_FAILURES * ice.CONSENT_INTERVAL * 1.2) + 30.0
 
 
 def launch() -> tuple[Any, Any]:

@@ -18,13 +18,14 @@ SCRIPT = Path(__file__).with_name("profile_g_server.py")
 class ProfileGServer(RtspServer):
     """The replay server: one mount, `replay`; start/stop/restart as RtspServer's."""
 
-    def __init__(self, start: float, fps: int = 10, size: str = "320x240", port: int | None = None):
+    def __init__(self, start: float, fps: int = 10, size: str = "320x240", port: int | None = None, gop: int = 0):
         super().__init__({"replay": "onvif-replay"}, port=port)
-        self.start_s, self.fps, self.size = start, fps, size
+        self.start_s, self.fps, self.size, self.gop = start, fps, size, gop or fps  # gop: frames, default 1 s
 
     def _command(self) -> list[str]:
         return [SYSTEM_PYTHON, str(SCRIPT), "--port", str(self.port or 0), "--start", repr(self.start_s),
-                "--fps", str(self.fps), "--size", self.size, "--exit-with-stdin"]
+                "--fps", str(self.fps), "--gop", str(self.gop), "--size", self.size,
+                "--exit-with-stdin"]
 
 
 def profile_g_camera(replay: ProfileGServer, live_uri: str, *, refuse: bool = False,

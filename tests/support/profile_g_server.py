@@ -56,6 +56,7 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--start", type=float, required=True, help="the recording's start, Unix seconds")
     parser.add_argument("--fps", type=int, default=10)
+    parser.add_argument("--gop", type=int, default=0, help="frames from keyframe to keyframe (default: --fps, 1 s)")
     parser.add_argument("--size", default="320x240")
     parser.add_argument("--exit-with-stdin", action="store_true")
     args = parser.parse_args(argv)
@@ -75,7 +76,7 @@ def main(argv=None):
         "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
         "! h264parse ! rtph264pay pt=96 config-interval=-1 ! rtponviftimestamp name=pay0 ntp-offset=0 )"
-        % (width, height, args.fps, args.fps))
+        % (width, height, args.fps, args.gop or args.fps))
     server.get_mount_points().add_factory("/replay", factory)
 
     def pre_play(_client, ctx):
