@@ -1,14 +1,16 @@
 """`edged-central nodes`: the office's CA at the command line (design/0097).
 
     edged-central nodes list [--json]                       every certificate issued, revoked or not
-    edged-central nodes accept --file REQ --by NAME [--fingerprint SHA256:...] --out BUNDLE
+    edged-central nodes accept --file REQ --by NAME --fingerprint SHA256:... [--replace SERIAL] --out BUNDLE
     edged-central nodes revoke SITE/NODE|SERIAL --by NAME --reason TEXT [--publish]
     edged-central nodes ca [--name NAME] [--out FILE]       the CA certificate (made at first use)
     edged-central nodes crl [--out FILE] [--publish]        the signed revocation list (--publish: retained on
                                                             the broker; the only verb here that needs it)
 
-A box's request comes as a file the technician carries (`edgectl enrol --out`); the bundle
-goes back the same way (`edgectl enrol --install`).
+A box's request comes as a file the technician carries (`edgectl enrol --out`), with the key
+fingerprint the box printed on its screen (or its label); the bundle goes back the same way
+(`edgectl enrol --install`). Every verb but `list` loads the CA's key: run as the CA's user
+(`sudo -u edged-ca edged-central nodes ...`, docs/guide/office-ca.md; design/0132).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from central import ca
-from central.ca import CAError
+from central.ca import CAError, RegisterError
 from storage.keys import nodecert, nodekey
 
-__all__ = ["CAError", "register", "run"]
+__all__ = ["CAError", "RegisterError", "register", "run"]
 
 
 def _utc(us: int | None) -> str:
@@ -50,33 +52,33 @@ def _public(e: dict[str, Any]) -> dict[str, Any]:
 def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = None) -> tuple[Any, str]:
     if args.action == "list":
         entries = ca.enrolments(ca.read_register(data_dir))
-        lines = [f"{'NODE':<28} {'SERIAL':<18} {'KEY':<40} {'ACCEPTED':<34} REVOKED"]
+        lines = [f"{'NODE':<28} {'SERIAL':<18} {'KEY':<40} {'ACCEPTED':<50} REVOKED"]
         lines += [f"{e['node']:<28} {e['serial'][:16]:<18} {e['fingerprint']:<40} "
-                  f"{_utc(e['accepted_us']) + ' by ' + str(e['accepted_by']):<34} "
+                  f"{_utc(e['accepted_us']) + ' by ' + str(e['accepted_by']) + ' (' + str(e['accepted_os_user']) + ')':<50} "
                   + (f"{_utc(e['revoked_us'])} by {e['revoked_by']}: {e['reason']}" if e["revoked_us"] else "-")
                   for e in entries]
         return [_public(e) for e in entries], "\n".join(lines) if entries else "no node is enrolled yet"
     if args.action == "accept":
-        entry, bundle = ca.accept(data_dir, _read(args.file), args.by, now_us, args.fingerprint)
+        entry, bundle = ca.accept(data_dir, _read(args.file), args.by, now_us, args.fingerprint, args.replace)
         _write(args.out, bundle)
-        others = [e["serial"] for e in ca.enrolments(ca.read_register(data_dir))
-                  if e["node"] == entry["node"] and e["revoked_us"] is None and e["serial"] != entry["serial"]]
-        note = (f"\nnote: {entry['node']} still has {len(others)} other certificate(s) in force ({', '.join(others)}): "
-                "revoke them if the old box or key is gone (edged-central nodes revoke SERIAL)") if others else ""
+        note = (f"\nserial {entry['replaces']} is revoked in the same step; publish the new revocation list "
+                "(edged-central nodes crl --publish)") if entry.get("replaces") else ""
         return _public(entry), (f"accepted {entry['node']} (key {entry['fingerprint']}), certificate serial "
-                                f"{entry['serial']}; give {args.out} to the box: edgectl enrol --install {args.out}"
-                                + note)
+                                f"{entry['serial']}, by {entry['accepted_by']} ({entry['accepted_os_user']}); give "
+                                f"{args.out} to the box: edgectl enrol --install {args.out}" + note)
     if args.action == "revoke":
         done = ca.revoke(data_dir, args.what, args.by, args.reason, now_us)
         text = "\n".join(f"revoked {e['node']} serial {e['serial']} ({e['fingerprint']})" for e in done)
         if args.publish:
-            ca.publish_crl(broker, ca.crl(data_dir, now_us))
+            ca.publish_crl(broker, ca.published_crl(data_dir) or b"")
             text += f"\nthe new revocation list is retained on the broker ({ca.CRL_TOPIC}) and at /crl.pem"
         else:
             text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
         return [_public(e) for e in done], text
     if args.action == "ca":
         key, cert = ca.ca_cert(data_dir, now_us, args.name)
+        if ca.published_crl(data_dir) is None:
+            ca.write_crl(data_dir, now_us)  # the first (empty) list, served at /crl.pem from now on
         pem = nodecert.pem([cert])
         if args.out:
             _write(args.out, pem)
@@ -85,7 +87,7 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
                 f"the office's CA {cert.subject.rfc4514_string()}, key {fp}"
                 + (f", written to {args.out}" if args.out else "\n" + pem.decode().rstrip()))
     if args.action == "crl":
-        pem = ca.crl(data_dir, now_us)
+        pem = ca.write_crl(data_dir, now_us).read_bytes()  # the file the dashboard serves (/crl.pem)
         if args.out:
             _write(args.out, pem)
         if args.publish:
@@ -106,7 +108,10 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     ac = acts.add_parser("accept", help="issue a box its certificate for its enrolment request (edgectl enrol --out)")
     ac.add_argument("--file", required=True, metavar="REQ", help="the box's request (PEM)")
     ac.add_argument("--by", required=True, metavar="NAME", help="who at the office accepts it (on the record)")
-    ac.add_argument("--fingerprint", metavar="SHA256:...", help="the key fingerprint the box printed: must match")
+    ac.add_argument("--fingerprint", required=True, metavar="SHA256:...",
+                    help="the key fingerprint read on the box's screen (edgectl enrol) or label: must match")
+    ac.add_argument("--replace", metavar="SERIAL", help="the node's certificate in force this one replaces "
+                    "(revoked in the same step); a second certificate is issued only so")
     ac.add_argument("--out", required=True, metavar="BUNDLE", help="where to write the certificate for the box")
     rv = acts.add_parser("revoke", help="revoke a node's certificates (all of SITE/NODE's, or one serial)")
     rv.add_argument("what", metavar="SITE/NODE|SERIAL")
