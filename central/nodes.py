@@ -75,6 +75,14 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
         else:
             text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
         return [_public(e) for e in done], text
+    if args.action == "ca" and args.split:
+        from central import ca_split
+
+        split = ca_split.split(data_dir, args.by or "", now_us)
+        return split, (f"the CA ({split['ca_fingerprint']}) is apart in {ca.ca_folder(data_dir)}, {split['adopted']} "
+                       f"register lines carried into its signed chain; the office's new key is "
+                       f"{split['office_fingerprint']}: set it as every box's [mqtt] command_key, then chown the CA's "
+                       "folder to its own user (docs/guide/office-ca.md)")
     if args.action == "ca":
         key, cert = ca.ca_cert(data_dir, now_us, args.name)
         if ca.published_crl(data_dir) is None:
@@ -121,6 +129,9 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     c = acts.add_parser("ca", help="the office's CA certificate (made at first use), for boxes and verifiers")
     c.add_argument("--name", help="the office's name in a new CA certificate")
     c.add_argument("--out", metavar="FILE")
+    c.add_argument("--split", action="store_true", help="an office whose CA was made over its own key: give the CA "
+                   "its key apart, the office a new one (once; docs/guide/office-ca.md)")
+    c.add_argument("--by", metavar="NAME", help="who splits it (with --split; on the record)")
     cr = acts.add_parser("crl", help="the office's signed revocation list, for `edgectl verify --crl`")
     cr.add_argument("--out", metavar="FILE")
     cr.add_argument("--publish", action="store_true", help=f"retain it on the broker ({ca.CRL_TOPIC})")

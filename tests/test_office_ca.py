@@ -221,3 +221,47 @@ async def test_the_dashboard_and_the_verifier_never_open_the_ca_key(office, tmp_
         watching[0] = False
     assert any(p.endswith(register.REGISTER) for p in opened), "the hook saw the files read"
     assert key_file not in opened
+
+
+def _old_office(data: Path) -> tuple[nodekey.NodeKey, list[dict]]:
+    """An office as design/0097 made it: the CA over the office's own key, a plain register."""
+    old = data / ca.KEY_DIR
+    old.mkdir(parents=True)
+    key = nodekey.load_or_create(old)
+    root = nodecert.make_ca(key.private_key(), "Old office", T0)
+    (old / ca.CA_CERT).write_bytes(nodecert.pem([root]))
+    lines = []
+    for n, name in enumerate(("node1", "node2"), start=10):
+        k, req = box(name)
+        cert = nodecert.issue(key.private_key(), root, req, n, T0)
+        lines.append({"event": "accepted", "node": f"{SITE}/{name}", "serial": f"{n:x}", "public_key": k.public_b64,
+                      "fingerprint": k.fingerprint, "at_us": T0, "by": "alice", "cert": nodecert.pem([cert]).decode()})
+    lines.append({"event": "revoked", "serial": "b", "node": f"{SITE}/node2", "at_us": T0 + S, "by": "bob",
+                  "reason": "stolen"})
+    (old / "enrolments.jsonl").write_text("".join(json.dumps(ln) + "\n" for ln in lines))
+    return key, lines
+
+
+def test_an_office_made_before_splits_its_ca_from_its_key_keeping_the_fleet_enrolled(tmp_path, capsys):
+    from central import cli
+
+    data = tmp_path / "office"
+    old_key, lines = _old_office(data)
+    k3, r3 = box("node3")
+    with pytest.raises(ca.CAError, match="From an office made before"):
+        ca.accept(data, r3, "alice", T0 + 2 * S, k3.fingerprint)
+    conf = tmp_path / "central.toml"
+    conf.write_text(f'[storage]\ndata_dir = "{data}"\n')
+    assert cli.main(["--config", str(conf), "nodes", "ca", "--split", "--by", "carol", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["ca_fingerprint"] == old_key.fingerprint != said["office_fingerprint"] and said["adopted"] == 3
+    assert origin.root_fingerprint(ca.existing_ca(data)) == old_key.fingerprint, "the boxes' pinned CA stays"
+    assert keylist.central_key(data).fingerprint == said["office_fingerprint"]
+    assert not (data / ca.KEY_DIR / nodekey.KEY_FILE).read_bytes() == (ca.ca_folder(data) / nodekey.KEY_FILE).read_bytes()
+    assert ca.is_revoked(data, serial="b") and not ca.is_revoked(data, serial="a"), "node2 stays revoked"
+    doc = keylist.signed(data, keylist.central_key(data), T0 + 3 * S)
+    assert fleetkeys.check(json.dumps(doc), old_key.fingerprint)
+    crl = nodecert.load_crl(ca.published_crl(data) or b"", ca.existing_ca(data))
+    assert crl.get_revoked_certificate_by_serial_number(0xB) is not None
+    assert ca.accept(data, r3, "alice", T0 + 4 * S, k3.fingerprint)[0]["node"] == f"{SITE}/node3"
+    assert cli.main(["--config", str(conf), "nodes", "ca", "--split", "--by", "carol"]) == 2, "once"
