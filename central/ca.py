@@ -97,15 +97,26 @@ def ca_cert(data_dir: Path, now_us: int, name: str | None = None) -> tuple[nodek
         raise CAError(f"{path} is not the certificate of the CA's key {key.fingerprint}; restore both from the "
                       "CA's backup (docs/guide/office-ca.md)")
     if not (ca_folder(data_dir) / ENDORSEMENT).exists():
-        endorse_office(data_dir, key, now_us)
+        try:
+            endorse_office(data_dir, key, now_us)
+        except CAError as exc:   # `nodes ca --office-key` gives it; key lists check by --central-key meanwhile
+            log.warning("%s", exc)
     return key, cert
 
 
-def endorse_office(data_dir: Path, ca_key: nodekey.NodeKey, now_us: int) -> dict[str, Any]:
-    """The CA's signed word that the office's key (central-key/) is the office's: a key list or
-    an archive signed by that key checks against the CA alone (storage/keys/fleetkeys.py)."""
-    office = nodekey.load_public((Path(data_dir) / KEY_DIR / nodekey.PUBLIC_PEM).read_bytes()) \
-        if (Path(data_dir) / KEY_DIR / nodekey.PUBLIC_PEM).exists() else central_key(data_dir).private_key().public_key()
+def endorse_office(data_dir: Path, ca_key: nodekey.NodeKey, now_us: int, office_pem: bytes | None = None
+                   ) -> dict[str, Any]:
+    """The CA's signed word that the office's key (central-key/, or `office_pem`, its public half)
+    is the office's: a key list signed by that key checks against the CA alone
+    (storage/keys/fleetkeys.py). Raises CAError when the office's public key cannot be read."""
+    pub_file = Path(data_dir) / KEY_DIR / nodekey.PUBLIC_PEM
+    try:
+        if office_pem is None and not pub_file.exists() and os.access(Path(data_dir), os.W_OK):
+            central_key(data_dir)   # an office that never ran: its key made now
+        office = nodekey.load_public(office_pem if office_pem is not None else pub_file.read_bytes())
+    except (OSError, nodekey.NodeKeyError) as exc:
+        raise CAError(f"cannot read the office's public key ({exc}): give it with --office-key FILE (a copy of "
+                      f"{pub_file})") from None
     raw = nodekey.public_raw(office)
     doc = signed_doc.sign(ca_key, {"format": ENDORSEMENT_FORMAT, "made_us": now_us,
                                    "office_key": base64.b64encode(raw).decode(),

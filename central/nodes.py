@@ -3,7 +3,8 @@
     edged-central nodes list [--json]                       every certificate issued, revoked or not
     edged-central nodes accept --file REQ --by NAME --fingerprint SHA256:... [--replace SERIAL] --out BUNDLE
     edged-central nodes revoke SITE/NODE|SERIAL --by NAME --reason TEXT [--publish]
-    edged-central nodes ca [--name NAME] [--out FILE]       the CA certificate (made at first use)
+    edged-central nodes ca [--name NAME] [--out FILE] [--office-key PEM]   the CA certificate (made at first use)
+    edged-central nodes ca --split --by NAME               an office whose CA was its own key: apart (once)
     edged-central nodes crl [--out FILE] [--publish]        the signed revocation list (--publish: retained on
                                                             the broker; the only verb here that needs it)
 
@@ -85,6 +86,8 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
                        "folder to its own user (docs/guide/office-ca.md)")
     if args.action == "ca":
         key, cert = ca.ca_cert(data_dir, now_us, args.name)
+        if args.office_key or ca.endorsement(data_dir) is None:
+            ca.endorse_office(data_dir, key, now_us, _read(args.office_key) if args.office_key else None)
         if ca.published_crl(data_dir) is None:
             ca.write_crl(data_dir, now_us)  # the first (empty) list, served at /crl.pem from now on
         pem = nodecert.pem([cert])
@@ -129,6 +132,8 @@ def register(sub: Any) -> list[argparse.ArgumentParser]:
     c = acts.add_parser("ca", help="the office's CA certificate (made at first use), for boxes and verifiers")
     c.add_argument("--name", help="the office's name in a new CA certificate")
     c.add_argument("--out", metavar="FILE")
+    c.add_argument("--office-key", metavar="PEM", help="the office's public key (a copy of "
+                   "central-key/node-ed25519.pub.pem) for the CA to vouch for, when its user cannot read central-key/")
     c.add_argument("--split", action="store_true", help="an office whose CA was made over its own key: give the CA "
                    "its key apart, the office a new one (once; docs/guide/office-ca.md)")
     c.add_argument("--by", metavar="NAME", help="who splits it (with --split; on the record)")
