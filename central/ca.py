@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from central import register
-from central.register import RegisterError
+from central.register import RegisterError as RegisterError
 from storage.keys import fleetkeys, nodecert, nodekey, signed_doc
 from storage.disk.fsutil import replace_durably
 
@@ -44,8 +44,6 @@ ENDORSEMENT_FORMAT = fleetkeys.ENDORSEMENT_FORMAT
 DEFAULT_NAME = "edged central office"
 ACCEPTED, REVOKED = "accepted", "revoked"
 log = logging.getLogger(__name__)
-
-__all__ = ["CAError", "RegisterError", "accept", "revoke", "is_revoked", "read_register", "enrolments"]
 
 
 class CAError(Exception):

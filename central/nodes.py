@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from central import ca
-from central.ca import CAError, RegisterError
+from central.ca import CAError
+from central.register import RegisterError
 from storage.keys import nodecert, nodekey
 
 __all__ = ["CAError", "RegisterError", "register", "run"]

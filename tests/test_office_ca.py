@@ -265,3 +265,20 @@ def test_an_office_made_before_splits_its_ca_from_its_key_keeping_the_fleet_enro
     assert crl.get_revoked_certificate_by_serial_number(0xB) is not None
     assert ca.accept(data, r3, "alice", T0 + 4 * S, k3.fingerprint)[0]["node"] == f"{SITE}/node3"
     assert cli.main(["--config", str(conf), "nodes", "ca", "--split", "--by", "carol"]) == 2, "once"
+
+
+def test_the_ca_vouches_for_the_office_key_it_is_given_when_its_user_cannot_read_central_key(tmp_path, capsys):
+    from central import cli
+
+    data = tmp_path / "office"
+    conf = tmp_path / "central.toml"
+    conf.write_text(f'[storage]\ndata_dir = "{data}"\n')
+    office = nodekey.NodeKey(Ed25519PrivateKey.generate())   # as copied out of central-key/ by root
+    (tmp_path / "office.pub.pem").write_bytes(office.public_pem())
+    assert cli.main(["--config", str(conf), "nodes", "ca", "--office-key", str(tmp_path / "office.pub.pem")]) == 0
+    capsys.readouterr()
+    said = ca.endorsement(data)
+    assert said is not None and said["office_fingerprint"] == office.fingerprint
+    assert fleetkeys.endorsed(said, origin.root_fingerprint(ca.existing_ca(data)), office.fingerprint)
+    assert not fleetkeys.endorsed(said, office.fingerprint, office.fingerprint), "only the CA's word counts"
+    assert ca.published_crl(data) is not None, "the first revocation list, for /crl.pem"
