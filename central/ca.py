@@ -151,15 +151,18 @@ def read_register(data_dir: Path) -> list[dict[str, Any]]:
     return register.read(ca_folder(data_dir), pub)
 
 
-def is_revoked(data_dir: Path, node: str | None = None, serial: str | None = None) -> bool:
-    """Is this node's certificate (serial, hex), or any certificate of this node (SITE/NODE),
-    revoked on the register? Raises RegisterError when the register was altered: never "no"
-    from a register cut by hand. The stable question for readers (the verifier's findings)."""
-    for e in enrolments(read_register(data_dir)):
-        if e["revoked_us"] is not None and ((serial is not None and e["serial"] == serial.lower())
-                                            or (node is not None and serial is None and e["node"] == node)):
-            return True
-    return False
+def is_revoked(data_dir: Path, node: str | None = None, serial: str | None = None, public_key: str | None = None
+               ) -> bool:
+    """The stable question for readers (the verifier's findings): is this certificate (`serial`,
+    hex) or key (`public_key`, base64) revoked, or this node (SITE/NODE: enrolled, and none of its
+    certificates in force)? Raises RegisterError when the register was altered: never "no" from a
+    register cut by hand. Reads public files only."""
+    entries = enrolments(read_register(data_dir))
+    if serial is not None or public_key is not None:
+        return any(e["revoked_us"] is not None and (e["serial"] == (serial or "").lower() or e["public_key"] == public_key)
+                   for e in entries)
+    mine = [e for e in entries if e["node"] == node]
+    return bool(mine) and all(e["revoked_us"] is not None for e in mine)
 
 
 def os_user(env: dict[str, str] | None = None, user: str | None = None) -> str:

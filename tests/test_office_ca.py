@@ -72,6 +72,9 @@ def test_a_second_certificate_for_a_node_in_force_needs_replace_and_revokes_the_
     new, bundle = ca.accept(data, req, "alice", T0 + 2 * S, usb.fingerprint, old["serial"].upper())
     assert new["replaces"] == old["serial"]
     assert ca.is_revoked(data, serial=old["serial"]) and not ca.is_revoked(data, serial=new["serial"])
+    assert not ca.is_revoked(data, node=f"{SITE}/node1"), "the node is in force with its new certificate"
+    assert ca.is_revoked(data, public_key=old["public_key"]) and not ca.is_revoked(data, public_key=usb.public_b64)
+    assert not ca.is_revoked(data, node=f"{SITE}/never-enrolled")
     assert [e["event"] for e in ca.read_register(data)] == ["accepted", "revoked", "accepted"]
     published = nodecert.load_crl(ca.published_crl(data) or b"", ca.existing_ca(data))
     assert published.get_revoked_certificate_by_serial_number(int(old["serial"], 16)) is not None, \
