@@ -221,8 +221,12 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 def cmd_keys(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """The signed key list (design/0065): to a file, or to stdout; enrolled nodes only (design/0097)."""
     from central import keylist
+    from central.register import RegisterError
 
-    doc = keylist.signed(cfg.data_dir, keylist.central_key(cfg.data_dir), now_us())
+    try:
+        doc = keylist.signed(cfg.data_dir, keylist.central_key(cfg.data_dir), now_us())
+    except RegisterError as exc:
+        raise UsageError(f"no key list from this register: {exc}") from None
     text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -242,7 +246,7 @@ def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
     try:
         data, text = nodes.run(cfg.data_dir, args, now_us(), cfg.broker)
-    except nodes.CAError as exc:
+    except (nodes.CAError, nodes.RegisterError) as exc:
         raise UsageError(str(exc)) from None
     _out(args, data, text)
     return 0

@@ -76,14 +76,20 @@ def cmd_archive(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type
 
 
 def cmd_restore(cfg: cfgmod.CentralConfig, args: argparse.Namespace, usage: type[Exception]) -> int:
-    from central import archive, archiving, keylist
+    from central import archive, archiving, ca_split, keylist
 
     try:
         store = cfg.open_store()
     except (FileNotFoundError, ConnectionError) as exc:
         raise usage(str(exc)) from None
     try:
-        r = archiving.restore_file(store, args.file, keylist.central_key(cfg.data_dir).fingerprint, _progress)
+        try:
+            r = archiving.restore_file(store, args.file, keylist.central_key(cfg.data_dir).fingerprint, _progress)
+        except archive.ArchiveError as exc:
+            earlier = ca_split.earlier_fingerprint(cfg.data_dir)   # a month archived before the CA's split
+            if earlier is None or "not by this office's key" not in str(exc):
+                raise
+            r = archiving.restore_file(store, args.file, earlier, _progress)
     except archive.ArchiveError as exc:
         raise usage(str(exc)) from None
     finally:

@@ -177,10 +177,15 @@ class Dashboard:
     async def keys(self, _r: web.Request) -> web.Response:
         """The fleet's node keys, signed by the central key (design/0065; `edged-central keys`)."""
         from central import keylist
+        from central.register import RegisterError
 
         def make() -> dict[str, Any]:
             return keylist.signed(self.cfg.data_dir, keylist.central_key(self.cfg.data_dir), now_us())
-        doc = await asyncio.to_thread(make)
+        try:
+            doc = await asyncio.to_thread(make)
+        except RegisterError as exc:  # altered by hand: no list from it (design/0131)
+            return web.Response(status=503, text=f"the register of enrolments is refused: {exc}\n",  # i18n: for tools
+                                headers=HEADERS)
         return web.json_response(doc, headers=HEADERS, dumps=lambda d: json.dumps(d, ensure_ascii=False, indent=1,
                                                                                 sort_keys=True))
 
@@ -196,14 +201,14 @@ class Dashboard:
         return web.Response(body=nodecert.pem([cert]), content_type="application/x-pem-file", headers=HEADERS)
 
     async def crl_pem(self, _r: web.Request) -> web.Response:
-        """The office's signed revocation list, made afresh (design/0097)."""
+        """The office's signed revocation list as the CA's user last wrote it (design/0132: the
+        dashboard holds no CA key and signs nothing)."""
         from central import ca
 
-        def make() -> bytes | None:
-            return None if ca.existing_ca(self.cfg.data_dir) is None else ca.crl(self.cfg.data_dir, now_us())
-        body = await asyncio.to_thread(make)
+        body = await asyncio.to_thread(ca.published_crl, self.cfg.data_dir)
         if body is None:
-            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
+            return web.Response(status=404, text="no revocation list yet: edged-central nodes crl\n",  # i18n: for tools
+                                headers=HEADERS)
         return web.Response(body=body, content_type="application/x-pem-file", headers=HEADERS)
 
     async def no_icon(self, _r: web.Request) -> web.Response:

@@ -4,7 +4,8 @@
 Each node's keys in the order they were accepted, each with when it was accepted (`first_us`)
 and, once revoked, when (`last_us` and `revoked_us`; both null while the key is in force). A key only
 announced in a birth is never on it (issue 40): a broker password is not an enrolment.
-The central key lives in the data folder (central-key/, made on first use, 0600).
+The central key lives in the data folder (central-key/, made on first use, 0600); the CA's key
+is another (central-ca/, design/0132), whose signed word for the office's key the list carries.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from central import ca
-from storage.keys import fleetkeys, nodekey
+from storage.keys import fleetkeys, nodekey, signed_doc
 
 KEY_DIR = ca.KEY_DIR
 
 
 def central_key(data_dir: Path) -> nodekey.NodeKey:
-    """The central office's signing key (the CA's key); made at the first call. Blocking."""
+    """The central office's signing key (not the CA's, design/0132); made at the first call. Blocking."""
     return ca.central_key(data_dir)
 
 
@@ -36,4 +37,12 @@ def node_keys(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def signed(data_dir: Path, key: nodekey.NodeKey, now_us: int) -> dict[str, Any]:
-    return fleetkeys.sign(key, node_keys(ca.enrolments(ca.read_register(data_dir))), now_us)
+    """The signed key list; with the CA's word for the office's key when the CA gave one (a
+    verifier holding only the CA certificate checks it, design/0132). Raises ca.RegisterError
+    when the register was altered by hand: no list is made from it."""
+    nodes = node_keys(ca.enrolments(ca.read_register(data_dir)))
+    endorsement = ca.endorsement(data_dir)
+    if endorsement is None:
+        return fleetkeys.sign(key, nodes, now_us)
+    return signed_doc.sign(key, {"format": fleetkeys.FORMAT, "made_us": now_us, "nodes": nodes,
+                                 "office_endorsement": endorsement})

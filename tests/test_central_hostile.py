@@ -389,7 +389,8 @@ def test_a_hostile_node_beside_healthy_ones_through_mosquitto(tmp_path):
     # the victim is enrolled as its technician would (design/0097): its request carried to the office
     req, bundle = tmp_path / "victim-req.pem", tmp_path / "victim-bundle.pem"
     req.write_bytes(nodecert.make_request(keys["victim"], "zz", "victim"))
-    acc = central.cli("nodes", "accept", "--file", str(req), "--by", "alice", "--out", str(bundle), "--json")
+    acc = central.cli("nodes", "accept", "--file", str(req), "--by", "alice", "--fingerprint",
+                      keys["victim"].fingerprint, "--out", str(bundle), "--json")
     assert acc.returncode == 0 and json.loads(acc.stdout)["node"] == "zz/victim", acc.stderr
     try:
         central.start()

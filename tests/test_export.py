@@ -361,7 +361,7 @@ def test_export_through_the_daemon_uses_the_grant_once_and_verifies(tmp_path, ca
         r = people.ctl("enrol", "--out", str(tmp_path / "req.pem"), "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["enrolled"] is None, r.stderr
         _, bundle = office_ca.accept(tmp_path / "office", (tmp_path / "req.pem").read_bytes(), "office clerk",
-                                     SYSTEM.now_us())
+                                     SYSTEM.now_us(), json.loads(r.stdout)["fingerprint"])
         (tmp_path / "bundle.pem").write_bytes(bundle)
         r = people.ctl("enrol", "--install", str(tmp_path / "bundle.pem"))
         assert r.returncode == 0 and "enrolled: this box is test/node1" in r.stdout, r.stdout + r.stderr

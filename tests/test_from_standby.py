@@ -134,6 +134,17 @@ def test_a_box_fetches_its_gap_from_the_standby_over_mutual_tls(tmp_path):
     for db in (stranger_db, outsider_db, revoked_db):
         assert not [s for s in rows(db, "segments") if s["source"] == "standby"]
         assert rows(db, "gaps")[0]["standby"] is None  # asked again later (a config may change)
+    # the standby's own chain says what it handed out, to whom, coalesced (design/0133)
+    spare_db = sqlite3.connect(spare / "catalog.db")
+    handed = [json.loads(r["detail"]) for r in audit_rows(spare_db) if r["action"].startswith("standby.served")]
+    assert [r["action"] for r in audit_rows(spare_db) if r["action"].startswith("standby.served")] == \
+        ["standby.served", "standby.served.repeated"], "the first at once, the rest of the minute in one record"
+    assert {(h["box"], h["camera"]) for h in handed} == {(f"{SITE}/node1", "door")}
+    by_path = {r["path"]: r for r in rows(spare_db, "segments")}
+    asked = [by_path[s["path"]] for s in [*overlapping, damaged]]  # the damaged one was handed out too
+    assert sorted(i for h in handed for i in h["segments"]) == sorted(r["id"] for r in asked)
+    assert sum(h["bytes"] for h in handed) == sum((spare / r["path"]).stat().st_size for r in asked)
+    assert sum(h["count"] for h in handed) == len(asked)
 
 
 def test_the_arrival_check_and_who_may_ask():

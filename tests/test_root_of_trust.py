@@ -26,6 +26,7 @@ from storage.disk import fsutil
 from storage.keys import fleetkeys, nodecert, nodekey
 from storage.catalog import CatalogWriter, open_db
 from storage.export import evidence as export
+from storage.export import origin
 from storage.disk.hashing import sha256_file
 from tests.support.catalog import audit_rows
 
@@ -60,7 +61,7 @@ def office(tmp_path):
     box = tmp_path / "box"
     box.mkdir()
     key = nodekey.load_or_create(box)
-    entry, bundle = ca.accept(data, nodecert.make_request(key, SITE, NODE), "alice", T0 - 86_400 * S)
+    entry, bundle = ca.accept(data, nodecert.make_request(key, SITE, NODE), "alice", T0 - 86_400 * S, key.fingerprint)
     nodecert.install(box, bundle, key, SITE, NODE)
     ca_pem = tmp_path / "ca.pem"
     ca_pem.write_bytes(nodecert.pem([ca.existing_ca(data)]))
@@ -95,26 +96,27 @@ def test_an_enrolled_box_holds_its_certificate_and_the_pinned_ca_and_hands_out_i
 def test_install_refuses_another_boxs_certificate_another_node_and_another_ca(office, tmp_path):
     box, key, data = office["box"], office["key"], office["data"]
     other = nodekey.NodeKey(Ed25519PrivateKey.generate())
-    _, theirs = ca.accept(data, nodecert.make_request(other, SITE, "node2"), "alice", T0)
+    _, theirs = ca.accept(data, nodecert.make_request(other, SITE, "node2"), "alice", T0, other.fingerprint)
     with pytest.raises(nodecert.CertError, match="for the key"):
         nodecert.install(box, theirs, key, SITE, NODE)
     rogue = tmp_path / "rogue"
-    _, foreign = ca.accept(rogue, nodecert.make_request(key, SITE, NODE), "mallory", T0)
+    _, foreign = ca.accept(rogue, nodecert.make_request(key, SITE, NODE), "mallory", T0, key.fingerprint)
     with pytest.raises(nodecert.CertError, match="another CA than the one this box pinned"):
         nodecert.install(box, foreign, key, SITE, NODE)
     with pytest.raises(nodecert.CertError, match="this box is"):
-        nodecert.install(box, ca.accept(data, nodecert.make_request(key, SITE, NODE), "a", T0)[1], key, SITE, "node9")
+        nodecert.install(box, ca.accept(data, nodecert.make_request(key, SITE, NODE), "a", T0, key.fingerprint)[1], key,
+                         SITE, "node9")
 
 
 def test_the_office_accepts_on_its_record_and_the_key_list_is_built_from_enrolments_only(office):
     data, key = office["data"], office["key"]
     with pytest.raises(ca.CAError, match="not .* as the box printed"):
-        ca.accept(data, nodecert.make_request(key, SITE, NODE), "alice", T0, fingerprint="SHA256:" + "0" * 32)
+        ca.accept(data, nodecert.make_request(key, SITE, NODE), "alice", T0, "SHA256:" + "0" * 32)
     with pytest.raises(ca.CAError, match="who accepts"):
-        ca.accept(data, nodecert.make_request(key, SITE, NODE), " ", T0)
+        ca.accept(data, nodecert.make_request(key, SITE, NODE), " ", T0, key.fingerprint)
     thief = nodekey.NodeKey(Ed25519PrivateKey.generate())
     with pytest.raises(ca.CAError, match="already enrolled as"):
-        ca.accept(data, nodecert.make_request(key, SITE, "node2"), "alice", T0)
+        ca.accept(data, nodecert.make_request(key, SITE, "node2"), "alice", T0, key.fingerprint)
     doc = keylist.signed(data, keylist.central_key(data), T0)
     assert [k["fingerprint"] for k in fleetkeys.keys_of(doc, SITE, NODE)] == [key.fingerprint]
     assert fleetkeys.keys_of(doc, SITE, "node2") == []
@@ -133,12 +135,13 @@ def test_a_birth_with_a_key_the_office_never_enrolled_is_critical_until_accepted
     assert ca.birth_findings(enrolled(f"{SITE}/{NODE}"), {**birth, "public_key": key.public_b64}) == []
     assert ca.birth_findings(enrolled("other/never"), birth) == [], "a node never enrolled has nothing to compare"
     assert new.public_b64 not in json.dumps(keylist.signed(data, keylist.central_key(data), T0))
-    ca.accept(data, nodecert.make_request(new, SITE, NODE), "alice", T0 + S)  # a new key is a new enrolment
+    ca.accept(data, nodecert.make_request(new, SITE, NODE), "alice", T0 + S, new.fingerprint,  # a new key replaces
+              office["entry"]["serial"])
     assert ca.birth_findings(enrolled(f"{SITE}/{NODE}"), birth) == []
     ca.revoke(data, f"{SITE}/{NODE}", "bob", "box stolen", T0 + 2 * S)
     assert ca.birth_findings(enrolled(f"{SITE}/{NODE}"), birth), "a revoked key speaks for nobody"
     with pytest.raises(ca.CAError, match="revoked"):
-        ca.accept(data, nodecert.make_request(new, SITE, NODE), "alice", T0 + 3 * S)
+        ca.accept(data, nodecert.make_request(new, SITE, NODE), "alice", T0 + 3 * S, new.fingerprint)
 
 
 def test_the_verifier_never_takes_a_key_the_office_did_not_enrol(office, tmp_path):
@@ -175,7 +178,7 @@ def test_a_police_lab_with_only_the_ca_file_checks_a_genuine_export(office, tmp_
 def test_a_forged_export_with_its_own_key_list_and_its_own_ca_is_never_checked(office, tmp_path, capsys):
     forger = nodekey.NodeKey(Ed25519PrivateKey.generate())
     lab = tmp_path / "forger-office"
-    _, bundle = ca.accept(lab, nodecert.make_request(forger, SITE, NODE), "mallory", T0 - S)
+    _, bundle = ca.accept(lab, nodecert.make_request(forger, SITE, NODE), "mallory", T0 - S, forger.fingerprint)
     chain = [nodecert.pem([c]).decode() for c in nodecert.load_pem_chain(bundle)]
     forged = make_export(tmp_path / "forged", forger, chain)
     own_list = tmp_path / "keys.json"
@@ -275,12 +278,14 @@ async def test_the_box_enrols_through_its_control_operations_on_the_record(tmp_p
         assert (ident.site, ident.node) == (cfg.site.id, cfg.site.node)
         office = tmp_path / "office"
         other = nodekey.NodeKey(Ed25519PrivateKey.generate())
-        _, wrong = ca.accept(office, nodecert.make_request(other, cfg.site.id, cfg.site.node), "alice", T0)
+        mistaken, wrong = ca.accept(office, nodecert.make_request(other, cfg.site.id, cfg.site.node), "alice", T0,
+                             other.fingerprint)
         with pytest.raises(RequestError, match="not installed: .*issued for another box"):
             await ops.install({"bundle": wrong.decode()}, "adm")
-        _, bundle = ca.accept(office, req["request"].encode(), "alice", T0)
+        _, bundle = ca.accept(office, req["request"].encode(), "alice", T0, req["fingerprint"], mistaken["serial"])
         got = await ops.install({"bundle": bundle.decode()}, "adm")
-        assert got["enrolled"]["ca_fingerprint"] == keylist.central_key(office).fingerprint
+        assert got["enrolled"]["ca_fingerprint"] == origin.root_fingerprint(ca.existing_ca(office))
+        assert got["enrolled"]["ca_fingerprint"] != keylist.central_key(office).fingerprint, "the CA has its own key"
         assert nodecert.chain_pem(data) is not None
         assert [r["action"] for r in audit_rows(open_db(data / "catalog.db"))
                 if r["action"].startswith("node.")] == ["node.enrol_request", "node.enrolled"]

@@ -31,6 +31,7 @@ from cryptography import x509
 
 from edged.config import Config
 from edged.rules import from_standby as rules
+from edged.daemon.served_ledger import ServedLedger
 from edged.rules.backfill import pace_s
 from mqtt.topics import OFFICE_CRL
 from storage import node as node_table
@@ -145,6 +146,7 @@ class StandbyServer:
         self.cfg, self.writer, self.data_dir, self.clock = cfg, writer, Path(data_dir), clock
         self.crl = crl if crl is not None else OfficeCrl(self.data_dir)  # checked before serving any box
         self.served = 0  # segments handed out since the start (status)
+        self.ledger = ServedLedger(writer)  # each segment handed out on the audit chain, coalesced (design/0133)
 
     async def run(self, stopping: asyncio.Event) -> None:
         listen = self.cfg().backfill.listen
@@ -166,11 +168,12 @@ class StandbyServer:
         try:
             await site.start()
             log.info("serving the boxes it stands in for their gaps on %s (mutual TLS)", listen)
-            await stopping.wait()
+            await self.ledger.run(stopping)
         finally:
             await runner.cleanup()
+            await self.ledger.flush(final=True)
 
-    def _box(self, request: web.Request) -> tuple[str, frozenset[str]]:
+    def _box(self, request: web.Request) -> tuple[nodecert.Identity, frozenset[str]]:
         """The box asking, and the cameras it may have; 403 for anyone else."""
         cfg = self.cfg()
         try:
@@ -181,10 +184,11 @@ class StandbyServer:
             raise web.HTTPForbidden(text=f"not an enrolled box of this site: {exc}") from None  # i18n: the journal's and another box's (machine to machine)
         if not rules.may_ask(who.site, who.node, cfg.site.id, cfg.standby.boxes):
             raise web.HTTPForbidden(text=f"{who.name} is not a box this standby stands in for")  # i18n: the journal's and another box's (machine to machine)
-        return who.node, rules.cameras_for(who.node, ((c.id, c.box) for c in cfg.standby.cameras))
+        return who, rules.cameras_for(who.node, ((c.id, c.box) for c in cfg.standby.cameras))
 
     async def _segments(self, request: web.Request) -> web.Response:
-        box, cameras = self._box(request)
+        who, cameras = self._box(request)
+        box = who.node
         camera = request.query.get("camera", "")
         try:
             from_us, to_us = int(request.query["from_us"]), int(request.query["to_us"])
@@ -196,12 +200,13 @@ class StandbyServer:
         return web.json_response({"node": self.cfg().site.node, "segments": rows})
 
     async def _segment(self, request: web.Request) -> web.StreamResponse:
-        _box, cameras = self._box(request)
+        who, cameras = self._box(request)
         camera, path = request.query.get("camera", ""), request.query.get("path", "")
         row = await self.writer.run(lambda c: store.is_served(c.db, camera, path)) if camera in cameras else None
         if row is None:
             raise web.HTTPNotFound(text="no such segment of a camera this standby records for you")  # i18n: the journal's and another box's (machine to machine)
         self.served += 1
+        await self.ledger.record(who.name, camera, int(row["id"]), int(row["bytes"] or 0))
         return web.FileResponse(self.data_dir / row["path"], chunk_size=CHUNK)
 
 

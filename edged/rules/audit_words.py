@@ -91,6 +91,7 @@ CONFIG_RELOAD = _say("config.reload", N_("the settings were reloaded"))
 STANDBY = _say("standby", N_("the settings changed for a standby"))
 STANDBY_START = _say("standby.start", N_("began recording for another box"))
 STANDBY_END = _say("standby.end", N_("stopped recording for another box"))
+STANDBY_SERVED = _say("standby.served", N_("handed footage it recorded to the box it stands in for"))
 RETENTION_PASS = _say("retention.pass", N_("footage destroyed by the retention rules"))
 RETENTION_CHANGE = _say("retention.change", N_("retention settings changed"))
 CAMERA_REFERENCE = _say("camera.set_reference", N_("set a camera's reference picture"))
@@ -137,6 +138,7 @@ FIELDS: dict[str, str] = {
     "bytes": N_("Size"), "count": N_("Count"), "repeated": N_("Times"), "refused": N_("Refused"),
     "export": N_("Export"), "run": N_("Inspection"), "anomalies": N_("Anomalies"), "window": N_("Maintenance window"),
     "vendor": N_("Vendor"), "note": N_("Note"), "path": N_("File"), "action": N_("Action"),
+    "box": N_("Box"), "more": N_("More, counted"),
 }
 NO, YES = N_("no"), N_("yes")
 # the reasons edged itself writes on the record (in English, as evidence): read in words

@@ -44,7 +44,7 @@ def served(db: sqlite_utils.Database, camera: str, from_us: int, to_us: int) -> 
 def is_served(db: sqlite_utils.Database, camera: str, path: str) -> dict[str, Any] | None:
     """The row of a segment the standby may hand out (its own footage of that camera), or None."""
     where, key = segment_rows.by_path(path)
-    row = next(db.query(f"SELECT camera, path, sha256, bytes FROM segments WHERE id IN (SELECT id FROM segment_rows"
+    row = next(db.query(f"SELECT id, camera, path, sha256, bytes FROM segments WHERE id IN (SELECT id FROM segment_rows"
                         f" WHERE {where}) AND {FOOTAGE} AND source = 'live'", key), None)
     return dict(row) if row is not None and row["camera"] == camera else None
 

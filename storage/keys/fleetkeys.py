@@ -10,12 +10,14 @@ spaces, UTF-8). Here because both sides use it: edged-central writes it (central
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 from storage.keys import nodekey, signed_doc
 
 FORMAT = "edged-fleet-keys v1"
+ENDORSEMENT_FORMAT = "edged-office-key v1"  # the CA's word for the office's key (central/ca.py)
 
 
 class KeyListError(ValueError):
@@ -48,10 +50,24 @@ def check(text: str | bytes, central_key: str | None = None) -> dict[str, Any]:
                 want = nodekey.fingerprint(nodekey.public_raw(nodekey.load_public(want)))
             except nodekey.NodeKeyError as exc:
                 raise KeyListError(f"--central-key: {exc}") from None
-        if want != fp:
+        if want != fp and not endorsed(doc.get("office_endorsement"), want, fp):
             raise KeyListError(f"the key list is signed by {fp}, not by the central office's key {want}")
     doc["central_fingerprint"] = fp
     return doc
+
+
+def endorsed(endorsement: Any, ca_fingerprint: str, office_fingerprint: str) -> bool:
+    """Does `endorsement` (central/ca.py `endorse_office`) carry the CA's (`ca_fingerprint`)
+    signature over the office key `office_fingerprint`? The CA and the office have separate keys
+    (design/0132): a key list signed by the office's key checks against the CA alone through it."""
+    if not isinstance(endorsement, dict) or endorsement.get("format") != ENDORSEMENT_FORMAT:
+        return False
+    try:
+        return (signed_doc.signer(endorsement) == ca_fingerprint
+                and endorsement.get("office_fingerprint") == office_fingerprint
+                and nodekey.fingerprint(base64.b64decode(str(endorsement.get("office_key")))) == office_fingerprint)
+    except (nodekey.NodeKeyError, ValueError):
+        return False
 
 
 def keys_of(doc: dict[str, Any], site: str, node: str) -> list[dict[str, Any]]:
