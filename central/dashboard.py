@@ -196,14 +196,14 @@ class Dashboard:
         return web.Response(body=nodecert.pem([cert]), content_type="application/x-pem-file", headers=HEADERS)
 
     async def crl_pem(self, _r: web.Request) -> web.Response:
-        """The office's signed revocation list, made afresh (design/0097)."""
+        """The office's signed revocation list as last written (design/0129): signed once, at each
+        revocation and every hour by `edged-central run`, never per request."""
         from central import ca
 
-        def make() -> bytes | None:
-            return None if ca.existing_ca(self.cfg.data_dir) is None else ca.crl(self.cfg.data_dir, now_us())
-        body = await asyncio.to_thread(make)
+        body = await asyncio.to_thread(ca.served_crl, self.cfg.data_dir)
         if body is None:
-            return web.Response(status=404, text="no CA yet: edged-central nodes ca\n", headers=HEADERS)  # i18n: for tools
+            return web.Response(status=404, text="no revocation list yet: edged-central nodes crl\n",  # i18n: for tools
+                                headers=HEADERS)
         return web.Response(body=body, content_type="application/x-pem-file", headers=HEADERS)
 
     async def no_icon(self, _r: web.Request) -> web.Response:

@@ -70,7 +70,7 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
         done = ca.revoke(data_dir, args.what, args.by, args.reason, now_us)
         text = "\n".join(f"revoked {e['node']} serial {e['serial']} ({e['fingerprint']})" for e in done)
         if args.publish:
-            ca.publish_crl(broker, ca.crl(data_dir, now_us))
+            ca.publish_crl(broker, ca.served_crl(data_dir) or b"")  # the list revoke just wrote
             text += f"\nthe new revocation list is retained on the broker ({ca.CRL_TOPIC}) and at /crl.pem"
         else:
             text += "\npublish the new revocation list: edged-central nodes crl --publish (the dashboard's /crl.pem has it)"
@@ -85,7 +85,7 @@ def run(data_dir: Path, args: argparse.Namespace, now_us: int, broker: Any = Non
                 f"the office's CA {cert.subject.rfc4514_string()}, key {fp}"
                 + (f", written to {args.out}" if args.out else "\n" + pem.decode().rstrip()))
     if args.action == "crl":
-        pem = ca.crl(data_dir, now_us)
+        pem = ca.write_crl(data_dir, now_us).read_bytes()  # signed once: the list served is the one handed out
         if args.out:
             _write(args.out, pem)
         if args.publish:
