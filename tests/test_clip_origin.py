@@ -242,3 +242,23 @@ def test_the_checker_is_one_pip_installable_package(tmp_path):
                         str(tmp_path), str(CHECKER)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert [p.name for p in tmp_path.glob("*.whl")] == ["edged_evidence_check-0.1.0-py3-none-any.whl"]
+
+
+def test_the_checker_refuses_a_changed_byte_and_a_manifest_signed_by_no_one(fleet, genuine, tmp_path):
+    import shutil
+
+    crl = crl_file(fleet, FRESH, "crl-fresh.pem")
+    changed = tmp_path / "changed"
+    shutil.copytree(genuine, changed)
+    with open(changed / "cam1.mp4", "r+b") as f:
+        f.seek(5000)
+        b = f.read(1)
+        f.seek(5000)
+        f.write(bytes([b[0] ^ 1]))
+    code, j = checker(str(changed), "--ca", str(fleet["ca"]), "--crl", str(crl))
+    assert code == 1 and "SHA-256 does not match" in j["why"], j
+    resigned = tmp_path / "resigned"
+    shutil.copytree(genuine, resigned)
+    (resigned / "manifest.sig").write_bytes(bytes(64))
+    code, j = checker(str(resigned), "--ca", str(fleet["ca"]), "--crl", str(crl))
+    assert code == 1 and "manifest.sig is not the node certificate's signature" in j["why"], j
