@@ -65,7 +65,7 @@ from edged.viewer import ViewerService
 from storage import audit, cameras as camera_table
 from storage.disk import datainit
 from storage.footage import restamps
-from storage.keys import nodecert, nodekey
+from storage.keys import nodekey
 from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import CatalogWriter
@@ -248,12 +248,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             extra["standby"] = standby.run
             if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
                 extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl).run
-        enrolled = await asyncio.to_thread((data_dir / nodecert.CA_FILE).exists)  # the office CA pinned
-        if cfg.backfill.listen is not None or cfg.backfill.standby is not None or enrolled:
-            # the office's revocations: none revoked is served or trusted, and every enrolled box keeps the
-            # newest list for `edgectl verify` on it (design/0129); the one kept first, so no older one replaces it
-            await crl.load()
-            crl.hear_on(reporting.reporter)
+        await crl.keep(reporting.reporter, cfg.backfill.listen is not None or cfg.backfill.standby is not None)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)

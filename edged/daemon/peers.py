@@ -116,6 +116,13 @@ class OfficeCrl:
         except (nodecert.CertError, OSError) as exc:
             log.error("the office's revocation list kept is not usable (%s): the next one heard replaces it", exc)
 
+    async def keep(self, reporter: Any, standby: bool) -> None:
+        """Hear the office's lists where needed (a standby and its boxes; every enrolled box for edgectl
+        verify, design/0129), the kept one loaded first, so no older one heard replaces it."""
+        if standby or await asyncio.to_thread((self.data_dir / nodecert.CA_FILE).exists):
+            await self.load()
+            self.hear_on(reporter)
+
     def hear_on(self, reporter: Any) -> None:
         """The reporter's connection (mqtt/reporter.py) hears the list too, beside what it heard already."""
         other: Callable[[str, bytes], None] = reporter.on_watched or (lambda _topic, _payload: None)
