@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -295,18 +295,38 @@ def revoke(data_dir: Path, what: str, by: str, reason: str, now_us: int) -> list
     return [e for e in enrolments(read_register(data_dir)) if e["serial"] in done]
 
 
+# The office's list is signed once, written to crl.pem and served from there (design/0129): on each
+# revocation, and every hour by the CA's user (`edged-central nodes crl`, on a timer: design/0132),
+# never per request; `edged-central run` retains each new file on the broker (central/crl_schedule.py).
+CrlSigner = Callable[[list[tuple[int, int]], int], bytes]  # (serial, revoked at) of each revoked, now -> PEM
+CRL_NEXT_DAYS = 1  # the list's nextUpdate: a day, though the office issues one every hour
+
+
+def revoked_serials(data_dir: Path) -> list[tuple[int, int]]:
+    """(serial, revoked at, UTC µs) of every certificate the register says is revoked."""
+    return [(int(e["serial"], 16), e["revoked_us"]) for e in enrolments(read_register(data_dir))
+            if e["revoked_us"] is not None]
+
+
+def local_crl_signer(data_dir: Path) -> CrlSigner:
+    """A CrlSigner with the CA's key in this process."""
+    def sign(revoked: list[tuple[int, int]], now_us: int) -> bytes:
+        key, ca = ca_cert(data_dir, now_us)
+        return nodecert.make_crl(key.private_key(), ca, revoked, now_us, CRL_NEXT_DAYS).public_bytes(
+            serialization.Encoding.PEM)
+    return sign
+
+
 def crl(data_dir: Path, now_us: int) -> bytes:
-    """The CA's signed revocation list as the register stands (PEM). Loads the CA key: the CA's
-    user only; the dashboard serves the file `write_crl` wrote (`published_crl`)."""
-    key, ca = ca_cert(data_dir, now_us)
-    revoked = [(int(e["serial"], 16), e["revoked_us"]) for e in enrolments(read_register(data_dir))
-               if e["revoked_us"] is not None]
-    return nodecert.make_crl(key.private_key(), ca, revoked, now_us).public_bytes(serialization.Encoding.PEM)
+    """The CA's signed revocation list as the register stands (PEM), not written. Loads the CA key:
+    the CA's user only; the dashboard serves the file `write_crl` wrote (`published_crl`)."""
+    return local_crl_signer(data_dir)(revoked_serials(data_dir), now_us)
 
 
-def write_crl(data_dir: Path, now_us: int) -> Path:
+def write_crl(data_dir: Path, now_us: int, sign: CrlSigner | None = None) -> Path:
+    """Sign the list as the register stands, once, and write it where it is served from."""
     path = ca_folder(data_dir) / CRL_FILE
-    replace_durably(path, crl(data_dir, now_us), 0o644)
+    replace_durably(path, (sign or local_crl_signer(data_dir))(revoked_serials(data_dir), now_us), 0o644)
     return path
 
 

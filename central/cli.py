@@ -31,6 +31,7 @@ from typing import Any
 
 from central import config as cfgmod
 from central import coverage, fleet, logcheck, report
+from central.crl_schedule import CrlSchedule
 from central.i18n import LANGUAGES
 from central.i18n import normalise as normalise_language
 from central.store import Store, now_us
@@ -292,12 +293,14 @@ async def _serve(cfg: cfgmod.CentralConfig) -> int:
         await dash.start(host, int(port))
         log.info("dashboard on http://%s/", cfg.dashboard_listen)
     ingest.start()
+    crl = CrlSchedule(cfg.data_dir, broker=cfg.broker)  # signed once an hour and served as a file (design/0129)
     from central.pgstore import _redact
 
     log.info("edged-central running (%s); store %s", cfg.source,
              _redact(cfg.storage_url) if cfg.storage_url else cfg.db_path)
     try:
         while not stop.is_set() and not ingest.stopping.is_set():
+            await crl.tick(now_us())
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
             except TimeoutError:

@@ -49,7 +49,8 @@ from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.backfill import Backfill
-from edged.daemon.peers import FromStandby, OfficeCrl, StandbyServer
+from edged.daemon.office_crl import OfficeCrl
+from edged.daemon.peers import FromStandby, StandbyServer
 from edged.daemon.camera_clocks import CameraClocks
 from storage.time.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
@@ -248,8 +249,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             extra["standby"] = standby.run
             if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
                 extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl).run
-        if cfg.backfill.listen is not None or cfg.backfill.standby is not None:
-            crl.hear_on(reporting.reporter)  # the office's revocations: none revoked is served or trusted
+        await crl.keep(reporting.reporter, cfg.backfill.listen is not None or cfg.backfill.standby is not None)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)

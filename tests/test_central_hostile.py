@@ -526,8 +526,11 @@ def test_the_dashboard_logs_in_over_tls_with_roles(tmp_path):
         assert central.cli("nodes", "ca", "--name", "Test Office").returncode == 0
         status, _, pem = https(central.port, central.ctx, "GET", "/ca.pem")
         assert status == 200 and "BEGIN CERTIFICATE" in pem
+        # the running office signs its list once the CA is there and serves the file (design/0129)
+        wait_for(lambda: https(central.port, central.ctx, "GET", "/crl.pem")[0] == 200, 30, "the first list signed")
         status, _, pem = https(central.port, central.ctx, "GET", "/crl.pem")
         assert status == 200 and "BEGIN X509 CRL" in pem
+        assert https(central.port, central.ctx, "GET", "/crl.pem")[2] == pem, "signed once, not per request"
         status, _, page = https(central.port, central.ctx, "POST", "/login", "user=lin&password=" + audit_pw)
         assert status == 401 and "out of date" in page, "no CSRF token: no login (issue 45)"
         assert login_post(central, {"user": "lin", "password": audit_pw}, origin="null")[0] == 403

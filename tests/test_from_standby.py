@@ -12,7 +12,8 @@ import sqlite3
 import pytest
 
 from edged.config import parse_config
-from edged.daemon.peers import FromStandby, OfficeCrl, StandbyServer
+from edged.daemon.office_crl import OfficeCrl
+from edged.daemon.peers import FromStandby, StandbyServer
 from storage.footage import from_standby as store
 from storage.footage import gaps
 from storage.catalog import CatalogWriter

@@ -23,15 +23,17 @@ from edged.config import default_config
 from edged.control.enrol import EnrolOps
 from edged.control.protocol import RequestError
 from storage.disk import fsutil
-from storage.keys import fleetkeys, nodecert, nodekey
+from storage.keys import fleetkeys, nodecert, nodekey, office_crl
 from storage.catalog import CatalogWriter, open_db
 from storage.export import evidence as export
 from storage.export import origin
+from storage.export.origin import GRACE_US
 from storage.disk.hashing import sha256_file
 from tests.support.catalog import audit_rows
 
 S = 1_000_000
 T0 = 1_800_000_000_000_000  # 2027-01-15 08:00 UTC
+FRESH = T0 + 60 * S + GRACE_US  # make_export signs at T0 + 60 s: a list from then on may say "checked"
 SITE, NODE = "tw-hr-001", "node1"
 
 
@@ -162,15 +164,17 @@ def test_the_verifier_never_takes_a_key_the_office_did_not_enrol(office, tmp_pat
 
 
 # --- what verify trusts -----------------------------------------------------------------------------------
-def test_a_police_lab_with_only_the_ca_file_checks_a_genuine_export(office, tmp_path, capsys):
+def test_a_police_lab_with_the_ca_and_a_fresh_revocation_list_checks_a_genuine_export(office, tmp_path, capsys):
     out = make_export(tmp_path / "x", office["key"], nodecert.chain_pem(office["box"]))
-    code, j = verify(capsys, str(out), "--ca", str(office["ca"]))
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(ca.crl(office["data"], FRESH))
+    code, j = verify(capsys, str(out), "--ca", str(office["ca"]), "--crl", str(crl))
     assert code == 0 and j["origin"] == "checked" and j["ok"], j
     assert (j["node"]["site"], j["node"]["node"]) == (SITE, NODE)
-    crl = tmp_path / "crl.pem"
-    crl.write_bytes(ca.crl(office["data"], T0 + 70 * S))
-    code, j = verify(capsys, str(out), "--ca", str(office["ca"]), "--crl", str(crl))
-    assert code == 0 and j["origin"] == "checked", "a list that does not name it"
+    assert j["revocation"]["fresh"] and j["revocation_from"] == str(crl), j
+    code, j = verify(capsys, str(out), "--ca", str(office["ca"]))
+    assert code == 3 and j["origin"] == "unchecked" and "no revocation list" in j["origin_why"], j
+    assert j["node"]["node"] == NODE, "who the certificate names is still said"
     code, j = verify(capsys, str(out))
     assert code == 3 and j["origin"] == "unchecked" and j["root"] is None, "no root here: intact, origin not checked"
 
@@ -218,9 +222,9 @@ def test_a_manifest_claiming_another_node_than_its_certificate_is_refused(office
 def test_an_export_made_before_enrolment_is_checked_by_the_key_list_the_root_signed(office, tmp_path, capsys):
     old = make_export(tmp_path / "old", office["key"], None)
     keys = tmp_path / "keys.json"
-    keys.write_text(json.dumps(keylist.signed(office["data"], keylist.central_key(office["data"]), T0)))
+    keys.write_text(json.dumps(keylist.signed(office["data"], keylist.central_key(office["data"]), FRESH)))
     code, j = verify(capsys, str(old), "--ca", str(office["ca"]), "--keys", str(keys))
-    assert code == 0 and j["origin"] == "checked", j
+    assert code == 0 and j["origin"] == "checked" and j["revocation"]["what"] == "key list", j
     code, j = verify(capsys, str(old), "--ca", str(office["ca"]))
     assert code == 3 and "no node certificate" in j["origin_why"], j
 
@@ -293,7 +297,7 @@ async def test_the_box_enrols_through_its_control_operations_on_the_record(tmp_p
         await writer.close()
 
 
-def test_verify_takes_the_ca_the_box_pinned_by_default(office, tmp_path, capsys, monkeypatch):
+def test_verify_takes_the_ca_the_box_pinned_and_the_list_it_keeps_by_default(office, tmp_path, capsys, monkeypatch):
     import edged
 
     conf = tmp_path / "edged.toml"
@@ -301,7 +305,11 @@ def test_verify_takes_the_ca_the_box_pinned_by_default(office, tmp_path, capsys,
     monkeypatch.setattr(edged, "DEFAULT_CONFIG_PATH", conf)
     out = make_export(tmp_path / "x", office["key"], nodecert.chain_pem(office["box"]))
     code, j = verify(capsys, str(out))
+    assert code == 3 and j["root"] == "pinned" and "no revocation list" in j["origin_why"], j
+    office_crl.take(office["box"], ca.crl(office["data"], FRESH), None)  # as the box keeps the office's list
+    code, j = verify(capsys, str(out))
     assert code == 0 and j["origin"] == "checked" and j["root"] == "pinned", j
+    assert j["revocation_from"] == str(office["box"] / office_crl.CRL_FILE), j
 
 
 def test_edged_central_nodes_at_the_command_line(tmp_path, capsys):

@@ -13,7 +13,7 @@ from edged.control.client import call
 from edged.cli import files
 from edged.cli.display import Verbs, JSON, Progress, UsageError, fmt_bytes, fmt_time
 from edged.i18n import _
-from storage.keys import nodecert, nodekey
+from storage.keys import nodecert, nodekey, office_crl
 from storage.export import evidence as export, origin
 from argparse import Namespace
 from edged.cli.ctx import Ctx
@@ -152,35 +152,20 @@ def _origin_line(out: Path, ca_pem: str | None) -> str:
 
 def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     """Exit 0: intact and from the node, through the root this verifier trusts (the office's CA:
-    --ca, else the one pinned at enrolment; or --key); 1: not intact, or its origin refused; 3:
-    intact, origin not checked (no root, or nothing the root vouches for). design/0097."""
+    --ca, else the one pinned at enrolment; or --key), with a revocation list fresh enough
+    (design/0129); 1: not intact, or its origin refused; 3: intact, origin not checked (no root,
+    nothing the root vouches for, or no fresh list). design/0097."""
     folder = Path(args.dir)
     root, root_from = _root(args.ca)
-    crl = _crl(args.crl, root)
+    crl, crl_from = _crl(args.crl, root)
     try:
         manifest = json.loads(export.read_export_file(folder, export.MANIFEST))   # never a FIFO or a link
         if not isinstance(manifest, dict):
             manifest = {}
     except (OSError, ValueError, RecursionError):
         manifest = {}
-    if args.key:
-        key = Path(args.key).read_text() if Path(args.key).is_file() else args.key
-        got = origin.Origin(origin.CHECKED, _("against the key you gave"), None)
-    elif root is not None and manifest.get("node_certificates"):
-        got = origin.by_certificate(manifest, root, crl)
-    elif args.keys and (root is not None or args.central_key):
-        pin = origin.root_fingerprint(root) if root is not None else args.central_key
-        got = origin.by_key_list(manifest, _read(args.keys), pin, crl)
-    elif args.keys:
-        got = origin.Origin(origin.UNCHECKED, _("a key list proves nothing without the office's CA (--ca) to check "
-                                                "its signature"))
-    elif root is not None:
-        got = origin.Origin(origin.UNCHECKED, _("the export carries no node certificate (made before its node was "
-                                                "enrolled): pass --keys, the office's signed key list"))
-    else:
-        got = origin.Origin(origin.UNCHECKED, _("no root to check it against: pass --ca, the office's CA certificate"))
-    if not args.key:
-        key = got.key
+    got = _origin(args, manifest, root, crl)
+    key = (Path(args.key).read_text() if Path(args.key).is_file() else args.key) if args.key else got.key
     try:
         problems = export.verify_export(folder, key)
     except nodekey.NodeKeyError as exc:
@@ -188,7 +173,9 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     signer = _signer(folder)
     data = {"ok": not problems and got.status != origin.REFUSED, "dir": str(args.dir), "problems": problems,
             "key_checked": got.status == origin.CHECKED, "origin": got.status, "origin_why": got.why,
-            "root": root_from, "signed_by": signer, **({"node": got.who} if got.who else {})}
+            "root": root_from, "signed_by": signer, "revocation": got.revocation,
+            "revocation_from": crl_from if got.revocation and got.revocation["what"] == "revocation list" else
+            (args.keys if got.revocation else None), **({"node": got.who} if got.who else {})}
     if problems:
         text = "\n".join(f"FAILED: {p}" for p in problems)
     elif got.status == origin.REFUSED:
@@ -199,10 +186,44 @@ def cmd_verify(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     else:
         text = "OK: " + _("{dir} is intact and its manifest is signed by {signer}").format(dir=args.dir, signer=signer)
         text += "\n" + got.why
+    text += _dates_text(got.revocation, str(data["revocation_from"] or "-"))
     if problems or got.status != origin.CHECKED:  # a script must not take a failed or half check for a pass
         print(json.dumps(data, indent=2) if args.json else text)
         raise SystemExit(1 if problems or got.status == origin.REFUSED else 3)
     return data, text
+
+
+def _origin(args: Namespace, manifest: dict[str, Any], root: Any, crl: Any) -> origin.Origin:
+    """Who made the export, as far as the root and the lists given say (storage/export/origin.py)."""
+    if args.key:
+        return origin.Origin(origin.CHECKED, _("against the key you gave"), None)
+    if root is not None and manifest.get("node_certificates"):
+        got = origin.by_certificate(manifest, root, crl)
+        return origin.with_revocation(got, None if crl is None else origin.crl_dates(crl, manifest))
+    if args.keys and (root is not None or args.central_key):
+        pin = origin.root_fingerprint(root) if root is not None else args.central_key
+        return origin.by_key_list(manifest, _read(args.keys), pin, crl)
+    if args.keys:
+        return origin.Origin(origin.UNCHECKED, _("a key list proves nothing without the office's CA (--ca) to check "
+                                                 "its signature"))
+    if root is not None:
+        return origin.Origin(origin.UNCHECKED, _("the export carries no node certificate (made before its node was "
+                                                 "enrolled): pass --keys, the office's signed key list"))
+    return origin.Origin(origin.UNCHECKED, _("no root to check it against: pass --ca, the office's CA certificate"))
+
+
+def _dates_text(dates: dict[str, Any] | None, source: str | None) -> str:
+    """The list's dates, for people: when it was issued, and from when one is needed."""
+    if not dates:
+        return ""
+    what = _("revocation list") if dates["what"] == "revocation list" else _("key list")
+    line = _("{what} ({source}): issued {issued}, next update {next}").format(
+        what=what, source=source or "-", issued=dates["issued_utc"], next=dates["next_update_utc"] or "-")
+    if dates["needed_from_utc"]:
+        line += "; " + _("the export was signed {signed}: a list issued from {needed} on is needed ({verdict})").format(
+            signed=dates["signed_utc"], needed=dates["needed_from_utc"],
+            verdict=_("fresh enough") if dates["fresh"] else _("too old"))
+    return "\n" + line
 
 
 def _read(path: str) -> bytes:
@@ -220,16 +241,24 @@ def _signer(folder: Path) -> str | None:
         return None
 
 
-def pinned_ca() -> Any:
-    """The office's CA this box pinned at its enrolment, where this person may read it (root, or
-    the daemon's user): the data folder of the default config. None otherwise."""
+def _box_data_dir() -> Path | None:
+    """The data folder of the default config, where this person may read it (root, or the daemon's user)."""
     from edged import DEFAULT_CONFIG_PATH
 
     try:
         from edged.config import load_config
 
-        return nodecert.pinned_ca(load_config(DEFAULT_CONFIG_PATH, allow_config_secrets=True).storage.data_dir)
-    except Exception:  # noqa: BLE001 - no config, no permission, no pin: no default root, said so (exit 3)
+        return Path(load_config(DEFAULT_CONFIG_PATH, allow_config_secrets=True).storage.data_dir)
+    except Exception:  # noqa: BLE001 - no config, no permission: no box here, said so (exit 3)
+        return None
+
+
+def pinned_ca() -> Any:
+    """The office's CA this box pinned at its enrolment; None where there is none to read."""
+    data_dir = _box_data_dir()
+    try:
+        return None if data_dir is None else nodecert.pinned_ca(data_dir)
+    except (OSError, nodecert.CertError):
         return None
 
 
@@ -246,15 +275,29 @@ def _root(path: str | None) -> tuple[Any, str | None]:
     return (ca, "pinned") if ca is not None else (None, None)
 
 
-def _crl(path: str | None, root: Any) -> Any:
+def _crl(path: str | None, root: Any) -> tuple[Any, str | None]:
+    """The revocation list given, else the one this box keeps (storage/keys/office_crl.py) when it
+    is signed by the root in use; (None, None) when there is neither."""
     if not path:
-        return None
+        return (None, None) if root is None else _box_crl(root)
     if root is None:
         raise UsageError(_("--crl needs the CA that signed it: pass --ca"))
     try:
-        return nodecert.load_crl(_read(path), root)
+        return nodecert.load_crl(_read(path), root), path
     except nodecert.CertError as exc:
         raise UsageError(_("--crl {path}: {why}").format(path=path, why=exc)) from None
+
+
+def _box_crl(root: Any) -> tuple[Any, str | None]:
+    """The office's list this box keeps (storage/keys/office_crl.py), if the root in use signed it."""
+    data_dir = _box_data_dir()
+    if data_dir is None:
+        return None, None
+    path = data_dir / office_crl.CRL_FILE
+    try:
+        return nodecert.load_crl(path.read_bytes(), root), str(path)
+    except (OSError, nodecert.CertError):
+        return None, None
 
 
 def register(sub: Verbs) -> None:
@@ -274,8 +317,9 @@ def register(sub: Verbs) -> None:
     p.add_argument("--ca", metavar="FILE", help=_("the office's CA certificate (`edged-central nodes ca`): the root "
                                                   "the export's node certificate must come from (default: the CA "
                                                   "this box pinned at its enrolment)"))
-    p.add_argument("--crl", metavar="FILE", help=_("the office's revocation list (`edged-central nodes crl`): a revoked "
-                                                   "node's export is refused"))
+    p.add_argument("--crl", metavar="FILE", help=_("the office's revocation list (`edged-central nodes crl`, or its "
+                                                   "/crl.pem), issued a day or more after the export was signed: a "
+                                                   "revoked node's export is refused (default: the list this box keeps)"))
     p.add_argument("--keys", metavar="FILE", help=_("the central office's signed key list (`edged-central keys`), for "
                                                     "an export made before its node was enrolled"))
     p.add_argument("--central-key", metavar="KEY", help=_("the central office's key or its fingerprint (SHA256:...), "

@@ -31,15 +31,15 @@ from cryptography import x509
 
 from edged.config import Config
 from edged.rules import from_standby as rules
+from edged.daemon.office_crl import OfficeCrl
 from edged.daemon.served_ledger import ServedLedger
 from edged.rules.backfill import pace_s
-from mqtt.topics import OFFICE_CRL
 from storage import node as node_table
 from storage.catalog import CatalogWriter
 from storage.disk import layout
 from storage.disk.fsutil import fsync_dir, private_dir
 from storage.footage import from_standby as store
-from storage.keys import nodecert, nodekey, office_crl
+from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
 
 log = logging.getLogger("edged.daemon.peers")
@@ -96,47 +96,6 @@ def peer_identity(der: bytes | None, data_dir: Path, now_us: int,
     if not der or ca is None:
         raise nodecert.CertError("no certificate from the other side")  # i18n: the journal's and another box's (machine to machine)
     return nodecert.check_chain([x509.load_der_x509_certificate(der)], ca, crl, now_us)
-
-
-class OfficeCrl:
-    """The office's revocation list a standby checks every box against before serving it, and a
-    box checks its standby against before taking anything from it (storage/keys/office_crl.py):
-    the one kept, loaded at the start, then the newest heard on MQTT (the office's retained list,
-    mqtt/topics.py OFFICE_CRL). Taken off the loop."""
-
-    TOPIC = OFFICE_CRL
-
-    def __init__(self, data_dir: Path):
-        self.data_dir = Path(data_dir)
-        self.crl: x509.CertificateRevocationList | None = None
-        self._taking: set[asyncio.Task[None]] = set()
-
-    async def load(self) -> None:
-        try:
-            self.crl = await asyncio.to_thread(office_crl.read, self.data_dir)
-        except (nodecert.CertError, OSError) as exc:
-            log.error("the office's revocation list kept is not usable (%s): the next one heard replaces it", exc)
-
-    def hear_on(self, reporter: Any) -> None:
-        """The reporter's connection (mqtt/reporter.py) hears the list too, beside what it heard already."""
-        other: Callable[[str, bytes], None] = reporter.on_watched or (lambda _topic, _payload: None)
-        reporter.watch = (*reporter.watch, self.TOPIC)
-        reporter.on_watched = lambda topic, payload: self.heard(payload) if topic == OFFICE_CRL else other(topic, payload)
-
-    def heard(self, payload: bytes) -> None:
-        task = asyncio.get_running_loop().create_task(self._take(payload))
-        self._taking.add(task)
-        task.add_done_callback(self._taking.discard)
-
-    async def _take(self, payload: bytes) -> None:
-        try:
-            got = await asyncio.to_thread(office_crl.take, self.data_dir, payload, self.crl)
-        except (nodecert.CertError, OSError) as exc:
-            log.warning("a revocation list heard on MQTT was not taken: %s", exc)
-            return
-        if got is not None:
-            self.crl = got
-            log.info("the office's revocation list taken: %d certificates revoked", len(list(got)))
 
 
 # the standby ----------------------------------------------------------------------------------------

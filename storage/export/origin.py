@@ -6,12 +6,17 @@ carries must be issued by the CA the verifier trusts (pinned at enrolment, or gi
 before its node was enrolled, the node's key must be on a key list signed by that same root.
 Anything the folder brings along (its own key, its own CA, its own key list) proves nothing of
 origin: "unchecked" (exit 3), never "checked". Pure but for parsing: no files here.
+
+Revocation must be fresh (design/0129): "checked" needs a revocation list (or, for the key
+list's route, a key list) the office issued at least GRACE_US after the export was signed;
+an older one, or none, leaves a chain that holds "unchecked", saying which list is needed.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography import x509
@@ -19,6 +24,11 @@ from cryptography import x509
 from storage.keys import fleetkeys, nodecert, nodekey
 
 CHECKED, UNCHECKED, REFUSED = "checked", "unchecked", "refused"
+# How long after an export was signed the office's list must have been issued to say "checked"
+# (design/0129): the office's time to learn of a lost or taken box and revoke it. It publishes a
+# list every hour and at once on each revocation (central/ca.py PUBLISH_EVERY_US), so a list a
+# day younger than the signing holds every revocation the office made in that day.
+GRACE_US = 24 * 3600 * 1_000_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class Origin:
     why: str                          # for people: what was checked, or why not
     key: str | None = None            # base64 of the key the manifest's signature must match
     who: dict[str, Any] = field(default_factory=dict)
+    revocation: dict[str, Any] | None = None   # the list's dates against the signing (Freshness.as_dict)
 
 
 def root_fingerprint(ca: x509.Certificate) -> str:
@@ -85,11 +96,12 @@ def by_key_list(manifest: dict[str, Any], text: bytes, root: str,
         crl is not None and isinstance(serial, str) and _serial_revoked(crl, serial))
     if revoked:
         return Origin(REFUSED, f"the key of {claims[0]}/{claims[1]} ({match['fingerprint']}) was revoked by the office")
-    return Origin(CHECKED, f"the key is {claims[0]}/{claims[1]}'s in the office's key list signed by "
-                           f"{doc['central_fingerprint']}", match["public_key"],
-                  {"site": claims[0], "node": claims[1], "fingerprint": match["fingerprint"],
-                   "first_us": match.get("first_us"), "last_us": match.get("last_us"),
-                   "central_fingerprint": doc["central_fingerprint"]})
+    got = Origin(CHECKED, f"the key is {claims[0]}/{claims[1]}'s in the office's key list signed by "
+                          f"{doc['central_fingerprint']}", match["public_key"],
+                 {"site": claims[0], "node": claims[1], "fingerprint": match["fingerprint"],
+                  "first_us": match.get("first_us"), "last_us": match.get("last_us"),
+                  "central_fingerprint": doc["central_fingerprint"]})
+    return with_revocation(got, key_list_dates(doc, manifest))  # the list says who was revoked, as of its date
 
 
 def _serial_revoked(crl: x509.CertificateRevocationList, serial: str) -> bool:
@@ -97,3 +109,69 @@ def _serial_revoked(crl: x509.CertificateRevocationList, serial: str) -> bool:
         return crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
     except ValueError:
         return False
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """A revocation list's (or key list's) dates against the export's signing time."""
+
+    what: str                  # "revocation list" or "key list"
+    issued_us: int
+    signed_us: int | None      # the export's created_us (None: it names none)
+    next_us: int | None = None  # the list's own nextUpdate, where it has one
+
+    @property
+    def needed_us(self) -> int | None:
+        return None if self.signed_us is None else self.signed_us + GRACE_US
+
+    @property
+    def fresh(self) -> bool:
+        return self.needed_us is not None and self.issued_us >= self.needed_us
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "issued_us": self.issued_us, "issued_utc": utc_text(self.issued_us),
+                "next_update_utc": None if self.next_us is None else utc_text(self.next_us),
+                "signed_utc": None if self.signed_us is None else utc_text(self.signed_us),
+                "needed_from_utc": None if self.needed_us is None else utc_text(self.needed_us),
+                "fresh": self.fresh}
+
+
+def utc_text(us: int) -> str:
+    return dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def signed_us(manifest: dict[str, Any]) -> int | None:
+    got = manifest.get("created_us")
+    return got if isinstance(got, int) and not isinstance(got, bool) else None
+
+
+def crl_dates(crl: x509.CertificateRevocationList, manifest: dict[str, Any]) -> Freshness:
+    nxt = crl.next_update_utc
+    return Freshness("revocation list", int(crl.last_update_utc.timestamp() * 1_000_000), signed_us(manifest),
+                     None if nxt is None else int(nxt.timestamp() * 1_000_000))
+
+
+def key_list_dates(doc: dict[str, Any], manifest: dict[str, Any]) -> Freshness:
+    made = doc.get("made_us")
+    return Freshness("key list", made if isinstance(made, int) else 0, signed_us(manifest))
+
+
+def with_revocation(got: Origin, dates: Freshness | None) -> Origin:
+    """Pure: `got` (a chain or key list that holds) is "checked" only with a list fresh enough;
+    else "unchecked", saying which list is needed. A refusal stays a refusal."""
+    if got.status != CHECKED:
+        return got if dates is None else replace(got, revocation=dates.as_dict())
+    if dates is not None:
+        got = replace(got, revocation=dates.as_dict())
+    if dates is None:
+        return replace(got, status=UNCHECKED, why=f"{got.why}; but no revocation list was given, so a box the office "
+                                                  "revoked would pass: pass --crl, the office's list")
+    if dates.needed_us is None:
+        return replace(got, status=UNCHECKED, why=f"{got.why}; but the export names no signing time to judge the "
+                                                  f"{dates.what} ({utc_text(dates.issued_us)}) against")
+    if not dates.fresh:
+        return replace(got, status=UNCHECKED, why=(
+            f"{got.why}; but the {dates.what} was issued {utc_text(dates.issued_us)}, before "
+            f"{utc_text(dates.needed_us)} (the export was signed {utc_text(dates.needed_us - GRACE_US)}, plus "
+            f"{GRACE_US // 3_600_000_000} h for the office to revoke a lost box): get the office's current one"))
+    return got

@@ -7,8 +7,11 @@ certificate; the box pins the office's CA certificate it got with it. Exports ca
 or one given with `--ca` (a police lab).
 
 The node's key stays the Ed25519 key of storage/keys/nodekey.py (C2PA and X.509 both take Ed25519).
-Names: subject CN "<site>/<node>", OU the site; the SAN URI "edged:<site>/<node>" is what a
-verifier reads. Here because the box (install, exports, verify) and the office (issue,
+Names (design/0128): subject O the office (the CA's O), OU the site, CN "<site>/<node>", and the
+SAN URI "edged:<site>/<node>", all four made from the request's SAN by the CA, never copied from
+what the box wrote in its subject. A C2PA reader reports the signer's CN (`common_name`) and O
+(`issuer`), edged's verifiers read the SAN; `check_chain` refuses a certificate where they
+differ, so every route names the same node, and each compares it with what the export claims. Here because the box (install, exports, verify) and the office (issue,
 revoke) both use it; storage/ is the layer both may import.
 
 Blocking where it touches files (fsync): not on the event loop.
@@ -77,9 +80,18 @@ def _check_names(site: str, node: str) -> None:
             raise CertError(f"{what} {v!r} is not a plain name (letters, digits, '.', '_', '-')")
 
 
-def _subject(site: str, node: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, site),
+def _subject(site: str, node: str, office: list[x509.NameAttribute[Any]] | None = None) -> x509.Name:
+    """A node's subject: the office's O (what a C2PA reader shows as `issuer`), OU the site, CN
+    "<site>/<node>" (its `common_name`)."""
+    return x509.Name([*(office or []), x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, site),
                       x509.NameAttribute(NameOID.COMMON_NAME, f"{site}/{node}")])
+
+
+def _subject_agrees(cert: x509.Certificate, site: str, node: str) -> bool:
+    """Whether the subject's CN and OU (what a C2PA reader reports) name the node the SAN names."""
+    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    ous = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    return cns == [f"{site}/{node}"] and ous == [site]
 
 
 def _uri(site: str, node: str) -> str:
@@ -235,7 +247,8 @@ def issue(ca_key: Ed25519PrivateKey, ca: x509.Certificate, request: bytes, seria
     the document-signing uses C2PA asks of a signer."""
     ident, csr = read_request(request)
     now = _utc(now_us)
-    return (x509.CertificateBuilder().subject_name(_subject(ident.site, ident.node)).issuer_name(ca.subject)
+    office = ca.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return (x509.CertificateBuilder().subject_name(_subject(ident.site, ident.node, office)).issuer_name(ca.subject)
             .public_key(csr.public_key()).serial_number(serial)
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -318,4 +331,7 @@ def check_chain(chain: list[x509.Certificate], ca: x509.Certificate,
             raise CertError(f"the node certificate (serial {cert.serial_number:x}) was revoked by the office on "
                             f"{entry.revocation_date_utc:%Y-%m-%d %H:%M:%S} UTC")
     site, node = _names_in(cert)
+    if not _subject_agrees(cert, site, node):
+        raise CertError(f"the node certificate's subject ({cert.subject.rfc4514_string()}) does not name the node its "
+                        f"subjectAltName names ({site}/{node}): readers would disagree on who signed")
     return Identity(site, node, _ed25519_raw(cert.public_key(), "the node certificate's key"), cert.serial_number)

@@ -1,0 +1,3 @@
+from edged_evidence_check.check import main
+
+raise SystemExit(main())
