@@ -29,7 +29,7 @@ FINDINGS: dict[str, tuple[str, str]] = {
                        "Find the box; enrol its replacement with a new key.")),
     "node_not_enrolled": (N_("node not enrolled"),
                           N_("The office has a CA but nobody accepted this node's enrolment: check the box and "
-                             "accept its request (edged-central nodes accept).")),
+                             "accept its enrolment request.")),
     "session_regressed": (N_("node's start counter went back"),
                           N_("The node's catalog was restored from an older copy: ask the site why.")),
     "access_unapproved": (N_("access without a valid approval"),
