@@ -17,6 +17,7 @@ from central.keystanding import ENROLLED, NEVER, OTHER, REVOKED, Register, stand
 from central.store import Store
 from central.verifier import Verifier
 from storage.keys import chainhead, nodecert, nodekey
+from tests.support.catalog import central_audit_seqs, central_heads
 from tests.test_central_hostile import chain, durable, get
 
 S = 1_000_000
@@ -24,6 +25,7 @@ T0 = 1_800_000_000_000_000
 UTC = ZoneInfo("UTC")
 SITE, NODE = "tw-hr-001", "node1"
 BASE = f"edged/v1/{SITE}/{NODE}"
+NODE_ID = f"{SITE}/{NODE}"
 
 
 def entry(node: str, key: str, accepted: int, revoked: int | None = None) -> dict:
@@ -95,7 +97,7 @@ def test_a_revoked_nodes_next_birth_audit_records_and_heads_are_findings_and_nev
     store.ingest([(f"{BASE}/status", b"online"), (f"{BASE}/birth", birth(key, T0, 1))]
                  + audits(key, records[:3], 10), T0 + S)
     verify(office, T0 + 2 * S)
-    assert [h["valid"] for h in store.db.query("SELECT valid FROM heads ORDER BY seq_local")] == [1, 1, 1]
+    assert central_heads(store, NODE_ID) == [(1, 1), (2, 1), (3, 1)]
     assert not store.findings(severity="critical")
 
     ca.revoke(office["data"], f"{SITE}/{NODE}", "bob", "box stolen", T0 + 10 * S)  # the office's clock
@@ -108,10 +110,9 @@ def test_a_revoked_nodes_next_birth_audit_records_and_heads_are_findings_and_nev
     assert revoked == sorted([f"birth:{T0 + 20 * S}", "audit:13", "audit:14", "audit:15", "head:13", "head:14",
                               "head:15"]), found
     assert {f["kind"] for f in found} == {"key_revoked"}, "said once each, not also as a key never enrolled"
-    heads = [(h["seq_local"], h["valid"]) for h in store.db.query("SELECT seq_local, valid FROM heads ORDER BY 1")]
-    assert heads == [(1, 1), (2, 1), (3, 1), (4, 0), (5, 0), (6, 0)], "a revoked key's heads are kept, not valid"
-    assert [r["seq_local"] for r in store.db.query("SELECT seq_local FROM audit WHERE node = ? ORDER BY 1",
-                                                   [f"{SITE}/{NODE}"])] == [1, 2, 3], "never on the node's chain"
+    assert central_heads(store, NODE_ID) == [(1, 1), (2, 1), (3, 1), (4, 0), (5, 0), (6, 0)], \
+        "a revoked key's heads are kept, not valid"
+    assert central_audit_seqs(store, NODE_ID) == [1, 2, 3], "never on the node's chain"
     assert store.nodes()[0]["head_seq"] == 3, "the node's head stays the last one signed before the revocation"
     store.close()
 
@@ -125,7 +126,7 @@ def test_a_message_received_before_the_revocation_stays_the_nodes(office):
     ca.revoke(office["data"], f"{SITE}/{NODE}", "bob", "decommissioned", T0 + 5 * S)
     verify(office, T0 + 6 * S)
     assert not [f for f in store.findings(limit=100) if f["kind"] == "key_revoked"]
-    assert [h["valid"] for h in store.db.query("SELECT valid FROM heads")] == [1, 1]
+    assert central_heads(store, NODE_ID) == [(1, 1), (2, 1)]
     store.close()
 
 
