@@ -180,6 +180,7 @@ def cmd_verify_log(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
 
 def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     """A signed head copied from a printed audit report (a site without a broker)."""
+    from central.keystanding import Register
     from storage.keys import chainhead
 
     try:
@@ -201,7 +202,7 @@ def cmd_anchor(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
                              [node, site, name, now_us(), now_us(), key])
         elif not known["public_key"]:
             store.db.execute("UPDATE nodes SET public_key = ? WHERE node = ?", [key, node])
-        v = Verifier(store, cfg.tz, cfg.gap_grace_us)
+        v = Verifier(store, cfg.tz, cfg.gap_grace_us, standing=Register(cfg.data_dir))  # a revoked key's head: invalid
         with store.writing():
             row = next(store.db.query("SELECT * FROM nodes WHERE node = ?", [node]))
             v.site, v.name, v.node, v.key = site, name, node, key

@@ -21,6 +21,7 @@ from central import fleet, login
 from central.pages import HEADERS, REFRESH_S, ROLE, USER, _page, _table, e, el
 from central.config import CentralConfig
 from central.i18n import N_, Speaker
+from central.keystanding import REVOKED, Register
 from central.store import Store, now_us
 
 T = TypeVar("T")
@@ -41,6 +42,24 @@ WORDS = (N_("critical"), N_("warning"), N_("info"), N_("auditor"), N_("technicia
 def _findings_cell(sp: Speaker, counts: dict[str, int]) -> str:
     return " ".join(el("span", f"{counts[sev]} " + sp.word(sev), f" class=\"{e(sev)}\"")
                     for sev in ("critical", "warning", "info") if counts.get(sev)) or e(sp._("none"))
+
+
+def revoked(nodes: list[dict[str, Any]], keys: dict[str, str | None], standing: Register) -> None:
+    """Each node of the overview gets `revoked_us`: when the office revoked the key it speaks with
+    (central/keystanding.py, design/0125), else None."""
+    for n in nodes:
+        key = keys.get(n["node"])
+        st = standing(n["node"], key) if key else None
+        n["revoked_us"] = st.revoked_us if st is not None and st.state == REVOKED else None
+
+
+def _state_cell(sp: Speaker, n: dict[str, Any]) -> str:
+    _ = sp._
+    said = _("up") if n["up"] else sp.word(n["status"]) + (_(" (silent)") if n["silent"] else "")
+    if n.get("revoked_us"):
+        return e(said) + " " + el("span", _("key revoked {when}").format(when=sp.when(n["revoked_us"])),
+                                  ' class="critical revoked"')
+    return e(said)
 
 
 def host_allowed(host: str, listen: str, allowed: tuple[str, ...]) -> bool:
@@ -245,6 +264,7 @@ class Dashboard:
         def gather(s: Store) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, Any]]]:
             o = fleet.overview(s, now_us(), self.cfg.silent_after_us, site)
             cams = {n["node"]: s.retained_of(n["node"])["cameras"] for n in o["nodes"]}
+            revoked(o["nodes"], {r["node"]: r["public_key"] for r in s.nodes(site)}, Register(self.cfg.data_dir))
             return o, s.findings(site=site, limit=50), cams
 
         o, findings, cams = await self._read(gather)
@@ -254,9 +274,8 @@ class Dashboard:
                 el("h2", _("Nodes"))]
         body.append(_table([_("node"), _("state"), _("version"), _("cameras recording"), _("retention achieved"),
                             _("open alarms"), _("findings"), _("signed head"), _("last heard")],
-                           [("" if n["up"] else "down",
-                             [e(n["name"]), e(_("up")) if n["up"] else
-                              e(sp.word(n["status"]) + (_(" (silent)") if n["silent"] else "")),
+                           [("" if n["up"] and not n["revoked_us"] else "down",
+                             [e(n["name"]), _state_cell(sp, n),
                               e(str(n["version"] or "-")), f"{n['recording']} / {n['cameras']}",
                               e("-" if n["retention_days"] is None else _("{n} d").format(n=n["retention_days"])),
                               str(n["open_alarms"]), _findings_cell(sp, n["findings"]),

@@ -24,6 +24,12 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "key_not_enrolled": (N_("node key not enrolled"),
                          N_("The node announced a key the office never enrolled, or revoked: enrol the new box or "
                             "change the node's broker password.")),
+    "key_revoked": (N_("message under a revoked key"),
+                    N_("The node speaks with a key the office revoked: its heads and audit records are not taken. "
+                       "Find the box; enrol its replacement with a new key.")),
+    "node_not_enrolled": (N_("node not enrolled"),
+                          N_("The office has a CA but nobody accepted this node's enrolment: check the box and "
+                             "accept its enrolment request.")),
     "session_regressed": (N_("node's start counter went back"),
                           N_("The node's catalog was restored from an older copy: ask the site why.")),
     "access_unapproved": (N_("access without a valid approval"),

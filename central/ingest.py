@@ -137,12 +137,14 @@ class Ingest:
             self.stopping.set()
             return
         from central.ca import Enrolled
+        from central.keystanding import Register
 
         cast = TimeCast(lambda: keylist.central_key(self.cfg.data_dir), self.mqtt.publish, store.now_us)
         verifier = Verifier(store, self.cfg.tz, self.cfg.gap_grace_us, Enrolled(self.cfg.data_dir),
                             ask=lambda node, first, last, nonce: self.mqtt.publish(
                                 f"edged/v1/{node}/cmd/resend", resend_command(cast.key(), node, first, last, nonce,
-                                                                             store.now_us()), qos=1))
+                                                                             store.now_us()), qos=1),
+                            standing=Register(self.cfg.data_dir))
         every = self.cfg.verify_interval_us / 1e6
         try:
             while not self.stored_all.wait(every):

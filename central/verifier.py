@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import ca, coverage, verify
+from central import ca, coverage, keystanding, verify
 from central.store import Store
 
 log = logging.getLogger("edged.central")
@@ -37,10 +37,13 @@ Ask = Callable[[str, int, int, str], bool]  # (node, first seq, last seq, nonce)
 
 class Verifier:
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
-                 enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None):
+                 enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None,
+                 standing: Callable[[str, str | None], keystanding.Standing] | None = None):
         self.store, self.tz, self.grace = store, tz, gap_grace_us
         self.ask = ask  # None: no resend is asked (a gap is a finding once gap_grace has passed)
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
+        # a key revoked, a node nobody enrolled (central/keystanding.py, design/0125)
+        self.standing = standing or (lambda _node, _key: keystanding.NOBODY)
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
@@ -169,8 +172,8 @@ class Verifier:
 
     def _births(self, row: dict[str, Any]) -> None:
         db = self.store.db
-        new = list(db.query("SELECT ts_us, payload FROM births WHERE node = ? AND checked = 0 ORDER BY ts_us",
-                            [self.node]))
+        new = list(db.query("SELECT ts_us, received_us, payload FROM births WHERE node = ? AND checked = 0"
+                            " ORDER BY ts_us", [self.node]))
         if not new:
             return
         prev_row = next(db.query("SELECT payload FROM births WHERE node = ? AND checked = 1 ORDER BY ts_us DESC"
@@ -180,11 +183,13 @@ class Verifier:
             try:
                 birth = json.loads(b["payload"])
                 allowed = self.enrolled(self.node)
-                for f in verify.birth_changes(prev, birth) + verify.birth_rules(birth) + ca.birth_findings(allowed,
-                                                                                                         birth):
+                st = self.standing(self.node, birth.get("public_key"))
+                keys = keystanding.birth_findings(st, birth, b["received_us"]) or ca.birth_findings(allowed, birth)
+                for f in verify.birth_changes(prev, birth) + verify.birth_rules(birth) + keys:
                     self._finding(f)
                 prev = birth
-                if allowed is None or birth.get("public_key") in allowed:  # never a key the office did not enrol
+                was = st.state == keystanding.REVOKED and not st.revoked_by(b["received_us"])  # revoked since
+                if allowed is None or birth.get("public_key") in allowed or was:  # never a key the office did not enrol
                     self.key = birth.get("public_key") or self.key
                 self.session = birth.get("session", self.session)
             except Exception as exc:  # noqa: BLE001 - schema-checked at ingest; a finding if it still fails
@@ -282,7 +287,10 @@ class Verifier:
             findings = verify.check_record(m, before=before, known=known)
             for f in findings:
                 self._finding(f)
-            if known is None:
+            st = self._revoked()
+            if st is not None:  # not on the node's chain: the office revoked the key it speaks with
+                self._finding(keystanding.revoked_message(f"audit record {s}", f"audit:{seq}", m.get("at_us"), st))
+            elif known is None:
                 db.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [self.node, s, m["at_us"], m["actor"], m["action"],
@@ -311,6 +319,10 @@ class Verifier:
         valid, findings = verify.check_head(signed, site=self.site, name=self.name, key=self.key,
                                             record_hash=self.store.audit_hash(self.node, signed["seq"]),
                                             last=self.head)
+        st = self._revoked() if valid else None
+        if st is not None:  # a good signature of a key the office had revoked when the head came
+            valid, findings = False, [keystanding.revoked_message(f"chain head {signed['seq']}", f"head:{msg_seq}",
+                                                                  signed.get("at_us"), st)]
         for f in findings:
             self._finding(f)
         self.store.db.execute("INSERT OR IGNORE INTO heads (node, msg_seq, seq_local, hash, at_us, sig, valid, source)"
@@ -320,6 +332,12 @@ class Verifier:
         if valid and (self.head is None or signed["seq"] >= self.head["seq"]):
             self.head = {"seq": signed["seq"], "hash": signed["hash"], "at_us": signed["at_us"]}
         return valid
+
+    def _revoked(self) -> keystanding.Standing | None:
+        """The node key's standing when the office had revoked it by its receipt of the message
+        being verified (by now for a head typed in by hand), else None."""
+        st = self.standing(self.node, self.key) if self.key else keystanding.NOBODY
+        return st if st.revoked_by(self.received_us or self.store.now_us()) else None
 
     def _access(self, rec: dict[str, Any]) -> None:
         ok, why = self.judge(self.node, rec)

@@ -145,11 +145,11 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     monitor.host_untrusted, monitor.host_synced = host_clock.untrusted, host_clock.synced
     camera_clocks = CameraClocks(lambda: monitor.cfg, clock)  # SIGHUP's config too; each ONVIF camera's clock, at start and daily (design/0085)
     monitor.onvif_clock = camera_clocks.reading
-    # design/0095: a source outside the box corroborates the host clock before anything goes by age
+    # design/0095: a source outside the box corroborates the host clock before anything goes by age (design/0126: cameras)
     time_gate = TimeGate(writer, alarms, clock, tolerance_us=lambda: monitor.cfg.time.corroborate_tolerance_us,
-                         cameras=camera_readings(monitor),
+                         cameras=camera_readings(monitor), camera_ntp=camera_clocks.ntp_servers,
                          office_key=lambda: monitor.cfg.mqtt.enabled and monitor.cfg.mqtt.command_key is not None,
-                         clock_cameras=lambda: sum(c.enabled and c.url.startswith("rtsp") for c in monitor.cfg.cameras))
+                         clock_cameras=lambda: [c.id for c in monitor.cfg.cameras if c.enabled and c.url.startswith("rtsp")])
     # a camera is blamed for its clock against a host vouched for from outside the box (the office's
     # signed time, NTS), never by the cameras' own majority (design/0096 with design/0095)
     monitor.host_corroborated = lambda: (v := time_gate.verdict()).corroborated and v.source != CAMERA

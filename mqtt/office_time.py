@@ -59,19 +59,32 @@ def time_message(sign: Any, to: str, at_us: int) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
+JUNK_PER_S = 64  # time messages failing their checks that are checked in one second; more wait for the next
+
+
 class Listener:
-    """Hears the office's time in every signed message on ``cmd/`` (on the connection's callback:
-    cheap; a flood of time messages is checked once a second at most)."""
+    """Hears the office's time in every signed message on ``cmd/`` (on the connection's callback).
+    A genuine time message is taken once a second at most; the limit is stamped only after its
+    signature checks (issue 51: an unsigned one just before must not hide it). Messages failing
+    their checks are checked at most JUNK_PER_S a second (a flood costs a bounded CPU)."""
 
     def __init__(self, key: Ed25519PublicKey | None, target: str, on_time: Callable[[int], None]):
         self.key, self.target, self.on_time = key, target, on_time
         self._last = float("-inf")
+        self._junk: tuple[int, int] = (0, 0)  # (the second, failures in it)
 
     def hear(self, verb: str, payload: bytes) -> None:
-        if verb == VERB:
-            if time.monotonic() - self._last < 1.0:
-                return
-            self._last = time.monotonic()
+        now, timed = time.monotonic(), verb == VERB
+        second, failed = self._junk
+        if timed and second == int(now) and failed >= JUNK_PER_S:
+            return
         at = signed_time(payload, self.key, self.target)
-        if at is not None:
-            self.on_time(at)
+        if at is None:
+            if timed:
+                self._junk = (int(now), failed + 1 if second == int(now) else 1)
+            return
+        if timed:
+            if now - self._last < 1.0:
+                return
+            self._last = now
+        self.on_time(at)

@@ -157,8 +157,9 @@ class TimeConfig:
                                           "host_clock_unsynced alarm")
     corroborate_tolerance_us: int = duration(2 * MINUTE, SECOND, 60 * MINUTE, toml="corroborate_tolerance",
                                              doc="a source outside the box (the office's signed time, NTS, two or "
-                                                 "more cameras) agrees with the host clock within this, or nothing "
-                                                 "is destroyed by age (design/0095; 1s to 60min)")
+                                                 "more cameras not following the box's NTP server) agrees with the "
+                                                 "host clock within this, or nothing is destroyed by age "
+                                                 "(design/0095, design/0126; 1s to 60min)")
 
 
 def _time(t: dict[str, Any]) -> TimeConfig:

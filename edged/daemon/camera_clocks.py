@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Callable
+import socket
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from edged.config import Config
 from edged.rules import camera_clock as cc
+from storage.time import independence
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
 
 if TYPE_CHECKING:
@@ -46,6 +48,28 @@ class CameraClocks:
 
     def reading(self, cam: str) -> cc.Reading | None:
         return self.readings.get(cam)
+
+    def ntp_servers(self, cam: str) -> frozenset[str] | None:
+        """The NTP servers the camera named over ONVIF (with their addresses; the box itself as
+        127.0.0.1), None: it said nothing (design/0126)."""
+        r = self.readings.get(cam)
+        return None if r is None else r.ntp_servers
+
+    async def _ntp(self, cam: str, host: str, port: int) -> frozenset[str] | None:
+        """GetNTP (it needs the camera's login, from its URL): which servers its clock follows."""
+        from edged.daemon.backfill import _credentials  # the camera's login from its URL, read in one place
+
+        conf = next((c for c in self.cfg().cameras if c.id == cam), None)
+        user, password = _credentials(conf.url if conf is not None else "")
+        try:
+            names = await asyncio.wait_for(ask_ntp(host, port, user, password), self.timeout_s)
+            return await asyncio.to_thread(follows, names, host)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no answer, a refused login: the camera says nothing
+            log.info("camera %s: no NTP servers over ONVIF (%s): its clock does not count toward corroborating "
+                     "the host's", cam, (str(exc) or type(exc).__name__)[:200])
+            return None
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -88,8 +112,52 @@ class CameraClocks:
                          cam, shown, why[:200])
             return
         self._said.pop(cam, None)
+        servers = await self._ntp(cam, host, port)
         reading = cc.Reading(cc.offset_us(when, sent, answered), answered, ntp,
-                             round(self.clock.monotonic() * 1_000_000))
+                             round(self.clock.monotonic() * 1_000_000), servers)
         self.readings[cam] = reading
         log.info("camera %s: its clock is %+.1f s off the host's (ONVIF, %s)", cam, reading.offset_us / 1e6,
                  "NTP" if ntp else "manual" if ntp is False else "source unknown")
+
+
+async def ask_ntp(host: str, port: int, user: str | None, password: str | None) -> tuple[str, ...]:
+    """The camera's answer to GetNTP over onvif-zeep-async (the login as for the probe)."""
+    from onvif import ONVIFCamera  # here: only ONVIF cameras pay for zeep
+
+    cam = ONVIFCamera(host, port, user or "", password or "", adjust_time=True)
+    try:
+        await cam.update_xaddrs()
+        device = await cam.create_devicemgmt_service()
+        return cc.ntp_names(await device.GetNTP())
+    finally:
+        await cam.close()
+
+
+def addresses(names: Iterable[str]) -> set[str]:
+    """Each name, and the addresses it resolves to (blocking: a thread). A name that does not
+    resolve stays as it is."""
+    out = set()
+    for name in names:
+        n = independence.normalise(name)
+        out.add(n)
+        try:
+            out |= {independence.normalise(str(a[4][0])) for a in socket.getaddrinfo(n, 123, proto=socket.IPPROTO_UDP)}
+        except (OSError, UnicodeError):
+            continue
+    return out
+
+
+def follows(names: tuple[str, ...], camera_host: str) -> frozenset[str] | None:
+    """The servers a camera named with their addresses, the box's own address toward the camera
+    written 127.0.0.1 (a camera that takes its time from the box follows the box); None: none
+    named. Blocking (DNS): a thread."""
+    if not names:
+        return None
+    got = addresses(names)
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in camera_host else socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((camera_host, 123))  # no packet: the route's own address
+            mine = independence.normalise(str(s.getsockname()[0]))
+    except OSError:
+        mine = ""
+    return frozenset("127.0.0.1" if a == mine else a for a in got)

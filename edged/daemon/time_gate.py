@@ -13,12 +13,13 @@ import json
 import logging
 import shutil
 import subprocess
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from edged.alarms import Alarms
 from edged.i18n import Msg, N_
 from storage import audit, node
-from storage.time import corroboration as co
+from storage.time import corroboration as co, independence
 from storage.alarm_kinds import HOST_CLOCK_UNCORROBORATED
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock, wait_or_stop
@@ -50,13 +51,37 @@ def read_chrony() -> tuple[co.Reading | None, str]:
     return co.chrony_reading(*out)
 
 
+def read_box_servers() -> tuple[set[str] | None, str]:
+    """The NTP servers the box follows, as its time daemon reports them (design/0126): chrony's
+    sources when chrony is installed, else systemd-timesyncd's; with their addresses and the box's
+    own (loopback). Blocking (programs, DNS): run in a thread. None: neither could be read."""
+    from edged.daemon.camera_clocks import addresses
+
+    for exe, args, parse in (("chronyc", ["-c", "-n", "sources"], independence.chrony_servers),
+                             ("timedatectl", ["show-timesync"], independence.timesyncd_servers)):
+        path = shutil.which(exe)
+        if path is None:
+            continue
+        try:
+            got = subprocess.run([path, *args], capture_output=True, text=True, timeout=CHRONYC_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"{exe} failed: {exc}"
+        if got.returncode != 0:
+            return None, f"{exe} {' '.join(args)} failed: {(got.stderr or got.stdout).strip()[:200]}"
+        servers = parse(got.stdout)
+        return addresses(servers) | {"127.0.0.1", "::1", "localhost"}, f"{exe}: {', '.join(sorted(servers)) or 'none'}"
+    return None, "neither chrony nor systemd-timesyncd is installed: the box's time source is unknown"  # i18n: the journal's
+
+
 class TimeGate:
     def __init__(self, writer: CatalogWriter, alarms: Alarms, clock: Clock = SYSTEM, *,
                  tolerance_us: Callable[[], int] = lambda: co.TOLERANCE_US,
                  cameras: Callable[[int, int], list[co.Reading]] = lambda _w, _m: [],
                  office_key: Callable[[], bool] = lambda: False,
-                 clock_cameras: Callable[[], int] = lambda: 0,
-                 chrony: Callable[[], tuple[co.Reading | None, str]] = read_chrony):
+                 clock_cameras: Callable[[], list[str]] = lambda: [],
+                 chrony: Callable[[], tuple[co.Reading | None, str]] = read_chrony,
+                 camera_ntp: Callable[[str], frozenset[str] | None] = lambda _cam: None,
+                 box_servers: Callable[[], tuple[set[str] | None, str]] = read_box_servers):
         self.writer = writer
         self.alarms = alarms
         self.clock = clock
@@ -65,6 +90,9 @@ class TimeGate:
         self.office_key = office_key
         self.clock_cameras = clock_cameras
         self.chrony = chrony
+        self.camera_ntp, self.box_servers = camera_ntp, box_servers
+        self.box: set[str] | None = None   # the servers the box follows (None: unknown), design/0126
+        self.box_why = "not read yet"  # i18n: the journal's
         self.office_at: tuple[int, int] | None = None   # (the office's signed time, our monotonic us then)
         self.nts: tuple[co.Reading, int] | None = None  # chrony's reading and our monotonic us then
         self.nts_why = "not read yet"  # i18n: the journal's
@@ -85,7 +113,7 @@ class TimeGate:
 
     def readings(self) -> list[co.Reading]:
         wall, mono = self.clock.now_us(), self._mono()
-        out = list(self.cameras(wall, mono))
+        out = [replace(r, independent=self.independent(r.name)) for r in self.cameras(wall, mono)]
         if self.office_at is not None:
             out.append(co.Reading(co.OFFICE, "office", co.office_offset(*self.office_at, wall, mono),
                                   mono - self.office_at[1]))
@@ -94,12 +122,18 @@ class TimeGate:
             out.append(co.Reading(r.kind, r.name, r.offset_us, mono - at))
         return out
 
+    def independent(self, camera: str) -> bool:
+        """Whether the camera's clock follows something else than the box's time source (design/0126)."""
+        return independence.independent(self.camera_ntp(camera), self.box)[0]
+
     def verdict(self) -> co.Verdict:
-        return co.judge(self.readings(), self.tolerance_us())
+        moved = co.moved_us(self.clock.now_us(), self.judged, self._mono())
+        return co.judge(self.readings(), self.tolerance_us(), moved)
 
     def sources(self) -> list[str]:
         """What this site can corroborate its clock with ([]: nothing; the birth and doctor say it)."""
-        return co.site_sources(self.office_key(), self.nts is not None, self.clock_cameras())
+        return co.site_sources(self.office_key(), self.nts is not None,
+                               sum(self.independent(c) for c in self.clock_cameras()))
 
     def status(self) -> dict[str, Any]:
         v = self.verdict()
@@ -123,6 +157,11 @@ class TimeGate:
         if why != self.nts_why:
             log.info("authenticated time source: %s", why or f"{reading.name if reading else ''} (NTS)")
         self.nts_why = why
+        self.box, box_why = await asyncio.to_thread(self.box_servers)
+        if box_why != self.box_why:
+            log.info("the box's own time source: %s (a camera following it does not corroborate the host clock)",
+                     box_why)
+        self.box_why = box_why
 
     async def before_pass(self) -> tuple[bool, int | None, int]:
         """(age may be judged at all, the time it is judged at (None: the clock's), the time to

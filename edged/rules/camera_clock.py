@@ -8,6 +8,7 @@ sends no RTCP sender reports (its RTP clock then says nothing of its wall clock)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
@@ -33,6 +34,8 @@ class Reading:
     at_us: int
     ntp: bool | None = None
     mono_us: int | None = None  # the host's monotonic clock at `at_us`: projects it past a host step (design/0095)
+    # the NTP servers it named over ONVIF GetNTP (with their addresses), None: it said nothing (design/0126)
+    ntp_servers: frozenset[str] | None = None
 
 
 def endpoint(onvif: str | bool | None, url: str) -> tuple[str, int] | None:
@@ -113,3 +116,17 @@ def blamable(skews: dict[str, int], tolerances: dict[str, int], host_trusted: bo
         with_host = sum(1 for c, s in skews.items() if c != cam and abs(s) <= tolerances.get(c, tol))
         out[cam] = bool(host_corroborated) or with_host > with_it
     return out
+
+
+def ntp_names(answer: Any) -> tuple[str, ...]:
+    """The NTP servers in a GetNTP answer (tt:NTPInformation, as onvif-zeep-async gives it): the
+    manual ones and those from DHCP, each a NetworkHost by its DNS name or address."""
+    out: list[str] = []
+    for field in ("NTPManual", "NTPFromDHCP"):
+        hosts = getattr(answer, field, None) or []
+        for h in hosts if isinstance(hosts, list) else [hosts]:
+            for attr in ("DNSname", "IPv4Address", "IPv6Address"):
+                v = getattr(h, attr, None)
+                if isinstance(v, str) and v.strip():
+                    out.append(v.strip())
+    return tuple(out)

@@ -36,6 +36,9 @@ CAMERAS_NEEDED = 2
 BUDGET_MARGIN_US = 3_600 * SECOND_US
 
 CORROBORATED, DISAGREES, UNHEARD = "corroborated", "disagrees", "unheard"
+# A host clock that moved more than this since retention last judged age is never vouched for
+# by cameras alone (issue 51, design/0126): the office's signed time or NTS only.
+CAMERA_JUMP_US = DAY_US
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Reading:
     name: str          # "office", "chrony", a camera id
     offset_us: int
     age_us: int = 0
+    independent: bool = True  # a camera: its clock does not follow the box's time source (storage/time/independence.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +92,34 @@ def cameras_agree(readings: list[Reading], tolerance_us: int) -> tuple[int, int]
     return best
 
 
-def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US) -> Verdict:
+def judge(readings: list[Reading], tolerance_us: int = TOLERANCE_US, jump_us: int = 0) -> Verdict:
     """The host clock against what is heard. The office's signed time decides when it is heard
     (it is signed, and the office keeps its own clock right); else an authenticated site source
-    (NTS); else a majority of the cameras. A source that disagrees by more than `tolerance_us`
-    stops destruction by age; none heard is UNHEARD (the budget applies)."""
+    (NTS); else a majority of the cameras whose clocks do not follow the box's own time source,
+    unless the host clock moved more than CAMERA_JUMP_US (`jump_us`: since retention last judged
+    age). A source that disagrees by more than `tolerance_us` stops destruction by age; none
+    heard is UNHEARD (the budget applies)."""
     for kind, name in ((OFFICE, "the central office's signed time"), (NTS, "the authenticated time source (NTS)")):
         got = _fresh(readings, kind)
         if got:
             newest = min(got, key=lambda r: r.age_us)
             return _against(newest.offset_us, tolerance_us, kind, name)
-    cams = _fresh(readings, CAMERA)
+    heard = _fresh(readings, CAMERA)
+    cams = [r for r in heard if r.independent]
     agreed = cameras_agree(cams, tolerance_us)
+    if agreed is not None and abs(jump_us) > CAMERA_JUMP_US and abs(agreed[0]) <= tolerance_us:
+        return Verdict(UNHEARD, f"the host clock cannot be corroborated: it moved {span_words(abs(jump_us))} since "
+                                "retention last judged age, and cameras alone never vouch for a move of more than "
+                                "a day (the central office's signed time or NTS only)")
     if agreed is not None:
         return _against(agreed[0], tolerance_us, CAMERA, f"{agreed[1]} of {len(cams)} cameras' clocks")
-    if cams:
-        return Verdict(UNHEARD, f"the host clock cannot be corroborated: {len(cams)} camera clock(s) heard, and "
-                                f"at least {CAMERAS_NEEDED} must agree; no signed time from the central office "
-                                "and no authenticated time source")
+    if heard:
+        follow = len(heard) - len(cams)
+        return Verdict(UNHEARD, f"the host clock cannot be corroborated: {len(heard)} camera clock(s) heard"
+                                + (f", {follow} of them following the box's own time source or not saying whose"
+                                   if follow else "")
+                                + f", and at least {CAMERAS_NEEDED} independent ones must agree; no signed time "
+                                  "from the central office and no authenticated time source")
     return Verdict(UNHEARD, "the host clock cannot be corroborated: no signed time from the central office, no "
                             "authenticated time source and no camera clocks heard")
 
@@ -138,6 +152,15 @@ def budget_now(now_us: int, last: Judged | None, mono_us: int, margin_us: int = 
     return min(now_us, last.at_us + elapsed + margin_us)
 
 
+def moved_us(now_us: int, last: Judged | None, mono_us: int) -> int:
+    """How far the host clock moved beyond the time measured since retention last judged age (a
+    restart loses the monotonic time: the time it was down counts too); 0 before any pass."""
+    if last is None:
+        return 0
+    elapsed = max(0, mono_us - last.mono_us) if last.mono_us is not None else 0
+    return now_us - (last.at_us + elapsed)
+
+
 def age_now(verdict: Verdict, now_us: int, last: Judged | None, mono_us: int, confirmed: bool = False,
             margin_us: int = BUDGET_MARGIN_US) -> int | None:
     """The time retention's age rule judges at this pass: `now_us` when corroborated or an
@@ -163,7 +186,8 @@ def held_back(verdict: Verdict, now_us: int, judged_us: int | None, margin_us: i
 
 
 def site_sources(office_key: bool, nts: bool, clock_cameras: int) -> list[str]:
-    """What a site has to corroborate its clock with (doctor, the birth): [] says it has none."""
+    """What a site has to corroborate its clock with (doctor, the birth): [] says it has none.
+    `clock_cameras`: the cameras whose clocks may count (independent ones, where known)."""
     out = []
     if office_key:
         out.append(OFFICE)

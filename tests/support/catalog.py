@@ -216,6 +216,18 @@ def central_seqs(db, node: str) -> list[int]:
     return [r[0] for r in db.execute("SELECT seq FROM messages WHERE node = ? ORDER BY seq", [node]).fetchall()]
 
 
+def central_heads(store, node: str) -> list[tuple[int, int]]:
+    """(seq_local, valid) of every head the office kept of a node, in seq order."""
+    return [(r["seq_local"], r["valid"]) for r in store.db.query(
+        "SELECT seq_local, valid FROM heads WHERE node = ? ORDER BY seq_local, msg_seq", [node])]
+
+
+def central_audit_seqs(store, node: str) -> list[int]:
+    """The seq_local of every audit record on the node's chain at the office."""
+    return [r["seq_local"] for r in store.db.query("SELECT seq_local FROM audit WHERE node = ? ORDER BY seq_local",
+                                                  [node])]
+
+
 def central_audit_top(db, node: str) -> int:
     """The highest audit seq_local of a node a central store holds (0: none)."""
     return db.execute("SELECT coalesce(max(seq_local), 0) FROM audit WHERE node = ?", [node]).fetchone()[0]

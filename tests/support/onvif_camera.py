@@ -37,6 +37,10 @@ PRE_AUTH = {"GetSystemDateAndTime", "GetCapabilities", "GetServices"}  # ONVIF C
 TOKEN_AGE_S = 30  # a token whose Created is further off the camera's clock is refused (replay window)
 
 
+class _Unsupported(Exception):
+    """An operation this camera does not do (answered as an ONVIF fault)."""
+
+
 @dataclass
 class Profile:
     token: str
@@ -70,6 +74,7 @@ class FakeOnvifCamera:
     recording_from: float | None = None  # Profile G: the edge recording's start (Unix s); None: no recording
     replay_uri: str = ""                 # what GetReplayUri answers (tests/support/profile_g_server.py's /replay)
     refuse_replay: bool = False          # GetReplayUri answers a fault (a camera that refuses replay)
+    ntp_servers: list[str] | None = None  # what GetNTP names (an address or a DNS name each); None: not supported
     calls: list[tuple[str, str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -166,7 +171,10 @@ class FakeOnvifCamera:
             return self._fault("env:Receiver", "ter:ActionNotSupported", "replay is switched off on this camera")
         if answer is None or (self.recording_from is None and op in _PROFILE_G):
             return self._fault("env:Receiver", "ter:ActionNotSupported", f"{op} is not supported")
-        return self._ok(answer(op_el))
+        try:
+            return self._ok(answer(op_el))
+        except _Unsupported:
+            return self._fault("env:Receiver", "ter:ActionNotSupported", f"{op} is not supported")
 
     def _authenticated(self, env: ET.Element) -> str | None | bool:
         """The user name of a valid digest token; None: no token; False: a wrong one."""
@@ -211,6 +219,18 @@ class FakeOnvifCamera:
                 f"<tt:Second>{t.second}</tt:Second></tt:Time><tt:Date><tt:Year>{t.year}</tt:Year>"
                 f"<tt:Month>{t.month}</tt:Month><tt:Day>{t.day}</tt:Day></tt:Date></tt:UTCDateTime>"
                 "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+
+    def _op_GetNTP(self, _el) -> str:
+        """ONVIF Core GetNTP (it needs a login): the servers set by hand, as cameras answer."""
+        if self.ntp_servers is None:
+            raise _Unsupported()
+        hosts = "".join(
+            "<tt:NTPManual><tt:Type>IPv4</tt:Type><tt:IPv4Address>" + h + "</tt:IPv4Address></tt:NTPManual>"
+            if h.replace(".", "").isdigit() else
+            "<tt:NTPManual><tt:Type>DNS</tt:Type><tt:DNSname>" + h + "</tt:DNSname></tt:NTPManual>"
+            for h in self.ntp_servers)
+        return ("<tds:GetNTPResponse><tds:NTPInformation><tt:FromDHCP>false</tt:FromDHCP>" + hosts
+                + "</tds:NTPInformation></tds:GetNTPResponse>")
 
     def _op_GetCapabilities(self, _el) -> str:
         return ("<tds:GetCapabilitiesResponse><tds:Capabilities>"
