@@ -25,12 +25,13 @@ from typing import Any, cast
 
 import av
 
-from storage.export import fmp4
+from storage.export import fmp4, signed_video
 from storage.export.plan import (
     CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
 )
 from storage.export.fmp4 import NotCopyable
 from storage.disk.fsutil import PRIVATE_FILE
+from storage.disk.hashing import sha256_file
 from storage.mp4 import SOUND_AS_SENT
 
 AHEAD = 3                 # sources mapped and hashed ahead of the copy
@@ -61,15 +62,27 @@ def verified_map(data_dir: Path, row: dict[str, Any]) -> Any:
 
 
 class _Out:
-    """One clip file while it is written, hashed as it goes."""
+    """One clip file while it is written, hashed as it goes. A signing camera's clip (`signing`)
+    runs on past `to_us` for its last GOP's signature (design/0135): `tail` says which video
+    samples it keeps, and an edit list in its moov (patched at close) shows only the range."""
 
-    def __init__(self, path: Path, header: fmp4.Header):
+    def __init__(self, path: Path, header: fmp4.Header, signing: bool = False, to_us: int = 0):
         self.path = path
         self.header = header
         self.f = open(path, "xb")
         self.hash = hashlib.sha256()
         self.vtrack = cast(fmp4.Track, header.track(b"vide"))  # one video track: copyable() checked
         self.atrack = header.track(b"soun")
+        self.hevc = self.vtrack.codec == "hevc"
+        self.nal_size = signed_video.nal_length_size(self.vtrack.description)
+        self.tail = signed_video.Tail(to_us) if signing else None
+        self.tail_frames = 0
+        self.shown_end: int | None = None  # where the last video sample before to_us ends (clip ticks)
+        self.edit_at: int | None = None     # where the edit list's duration sits in the file
+        moov = header.moov
+        if signing:
+            moov, at = fmp4.with_edit_list(header.moov, self.vtrack.track_id)
+            self.edit_at = len(header.ftyp) + at
         with av.open(io.BytesIO(header.ftyp + header.moov), format="mp4") as c:
             vc = c.streams.video[0].codec_context
             self.video = {"codec": vc.name, "width": vc.width, "height": vc.height}
@@ -83,22 +96,32 @@ class _Out:
         self.frames = 0
         self.sequence = 0
         self.write(header.ftyp)
-        self.write(header.moov)
+        self.write(moov)
 
     def write(self, data: Any) -> None:
         self.f.write(data)
         self.hash.update(data)
 
     def close(self) -> dict[str, Any]:
+        vtb = self.vtrack.timescale
+        last = self.last[self.vtrack.track_id]
+        media_us = (last + self.last_vdur) * 1_000_000 // vtb if last is not None else 0
+        duration_us = media_us if self.shown_end is None else self.shown_end * 1_000_000 // vtb
+        digest = self.hash.hexdigest()
+        if self.edit_at is not None:  # what a player shows: the range, not the signature's tail
+            self.f.seek(self.edit_at)
+            self.f.write(fmp4.edit_duration(duration_us, fmp4.movie_timescale(self.header.moov)))
         self.f.flush()
         os.fsync(self.f.fileno())
         self.f.close()
         os.chmod(self.path, PRIVATE_FILE)
-        vtb = self.vtrack.timescale
-        last = self.last[self.vtrack.track_id]
-        duration_us = (last + self.last_vdur) * 1_000_000 // vtb if last is not None else 0
-        return clip_entry(self.path, self.hash.hexdigest(), cast(int, self.origin_us), duration_us, self.frames,
-                          self.video, self.audio)
+        if self.edit_at is not None:
+            digest = sha256_file(self.path)
+        entry = clip_entry(self.path, digest, cast(int, self.origin_us), duration_us, self.frames, self.video,
+                           self.audio)
+        if self.tail is not None:
+            entry["camera_signed"] = {"tail_frames": self.tail_frames, "media_to_us": cast(int, self.origin_us) + media_us}
+        return entry
 
     def discard(self) -> None:
         self.f.close()
@@ -134,7 +157,8 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 header = fmp4.read_header(buf)
                 copyable(header)
                 if not parts or parts[-1].header.signature != header.signature:
-                    parts.append(_Out(out / f"{plan.camera}-part{len(parts) + 1}.mp4", header))
+                    parts.append(_Out(out / f"{plan.camera}-part{len(parts) + 1}.mp4", header,
+                                      _signs(buf, header), to_us))
                 entry = source_entry(row, parts[-1].path.name)
                 _copy_segment(buf, header, parts[-1], row, from_us if len(parts) == 1 else None, to_us, entry)
                 sources.append(entry)
@@ -142,6 +166,8 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 if isinstance(buf, mmap.mmap):
                     buf.close()
             meter.add(row["bytes"] or 0, plan.camera)
+        if parts:
+            sources += _copy_tail(data_dir, plan, parts[-1], to_us)
         for part in parts:
             if part.origin_us is not None:
                 clips.append(part.close())
@@ -160,6 +186,47 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 f.result().close()
     name_clips(out, plan.camera, clips, sources)
     return clips, sources
+
+
+SIGNING_LOOK = 400  # video samples of a part's first segment searched for a camera's signature SEI
+
+
+def _signs(buf: Any, header: fmp4.Header) -> bool:
+    """Whether the camera signs its stream: a signature SEI among the segment's first samples."""
+    video = cast(fmp4.Track, header.track(b"vide"))
+    hevc, size, seen = video.codec == "hevc", signed_video.nal_length_size(video.description), 0
+    with memoryview(buf) as view:
+        for runs in fmp4.fragments(buf, header):
+            for run in (r for r in runs if r.track_id == video.track_id):
+                for at, n in zip(run.offsets, run.sizes):
+                    if signed_video.SIGNATURE in signed_video.kinds_in(view[at:at + n], hevc, size):
+                        return True
+                    seen += 1
+                    if seen >= SIGNING_LOOK:
+                        return False
+    return False
+
+
+def _copy_tail(data_dir: Path, plan: CameraPlan, clip: _Out, to_us: int) -> list[dict[str, Any]]:
+    """The rest of a signing camera's last GOP's signature from the segments after the range
+    (the plan's `tail`), video only, until the tail rule is done; their source entries."""
+    sources: list[dict[str, Any]] = []
+    for row in plan.tail:
+        if clip.tail is None or clip.tail.done or clip.origin_us is None:
+            break
+        buf = verified_map(data_dir, row)
+        try:
+            header = fmp4.read_header(buf)
+            if header.signature != clip.header.signature:
+                break  # the stream changed: its signature cannot be in this part
+            entry = {**source_entry(row, clip.path.name), "tail": True}
+            _copy_segment(buf, header, clip, row, None, to_us, entry)
+            if entry["clip_offset_s"] is not None:
+                sources.append(entry)
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+    return sources
 
 
 def _origin(buf: Any, header: fmp4.Header, base_us: int, from_us: int | None) -> int:
@@ -197,6 +264,9 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
         pieces = []
         for run in runs:
             first, last = _in_range(run, base, scale[run.track_id], clip.origin_us, to_us)
+            shown = last
+            if run.track_id == vid and clip.tail is not None:
+                last = _extend(buf, run, base, clip, last, to_us)
             if first == last:
                 continue
             if offsets is None:
@@ -220,7 +290,10 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
                 clip.sound_end = new[-1] + run.durations[last - 1]
             if run.track_id == vid:
                 clip.last_vdur = run.durations[last - 1] or clip.last_vdur
-                clip.frames += last - first
+                clip.frames += max(0, shown - first)
+                clip.tail_frames += last - max(first, shown)
+                if clip.tail is not None and shown > first:
+                    clip.shown_end = new[shown - 1 - first + skip] + run.durations[shown - 1]
         if pieces:
             clip.sequence += 1
             moof, mdat, spans = fmp4.fragment(clip.sequence, pieces)
@@ -229,6 +302,24 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             with memoryview(buf) as view:
                 for at, size in spans:
                     clip.write(view[at:at + size])
+
+
+def _extend(buf: Any, run: fmp4.Run, base_us: int, clip: _Out, last: int, to_us: int) -> int:
+    """Where a signing camera's video run ends in the clip: past `last` (its first sample at or
+    after to_us) while the tail rule takes each sample."""
+    tail = cast(signed_video.Tail, clip.tail)
+    timescale = clip.vtrack.timescale
+    dts = run.base_dts + sum(run.durations[:last])
+    with memoryview(buf) as view:
+        for i in range(last, len(run.durations)):
+            at, n = run.offsets[i], run.sizes[i]
+            frame = signed_video.Frame(base_us + dts * 1_000_000 // timescale, not run.flags[i] & fmp4.NON_SYNC,
+                                       signed_video.SIGNATURE in signed_video.kinds_in(view[at:at + n], clip.hevc,
+                                                                                      clip.nal_size))
+            if not tail.take(frame):
+                return i
+            dts += run.durations[i]
+    return len(run.durations)
 
 
 def _butt(run: fmp4.Run, first: int, new: list[int], end: int | None) -> None:

@@ -287,3 +287,37 @@ def _spans(run: Run, first: int, last: int) -> list[tuple[int, int]]:
         else:
             out.append((off, size))
     return out
+
+
+# --- an edit list: what a player shows of a clip that runs on for its camera's signature -------------
+ELST_SIZE = 8 + 8 + 20    # elst v1 with one entry
+EDTS_SIZE = 8 + ELST_SIZE
+
+
+def movie_timescale(moov: bytes) -> int:
+    _, mvhd, _ = _child(moov, 8, len(moov), b"mvhd")
+    return int(_U32.unpack_from(moov, mvhd + (20 if moov[mvhd] == 1 else 12))[0])
+
+
+def with_edit_list(moov: bytes, track_id: int) -> tuple[bytes, int]:
+    """`moov` with an edit list in track `track_id` (after its tkhd): one edit from media time 0,
+    its duration 0 until written (edit_duration; where that field sits: the second value returned)."""
+    out: list[bytes] = []
+    field_at = -1
+    for kind, start, payload, end in boxes(moov, 8, len(moov)):
+        box = moov[start:end]
+        if kind == b"trak":
+            _, tkhd, tkhd_end = _child(moov, payload, end, b"tkhd")
+            if _U32.unpack_from(moov, tkhd + (20 if moov[tkhd] == 1 else 12))[0] == track_id:
+                elst = _full(b"elst", 1, 0, _U32.pack(1) + _U64.pack(0) + _U64.pack(0) + struct.pack(">hh", 1, 0))
+                box = _box(b"trak", moov[payload:tkhd_end] + _box(b"edts", elst) + moov[tkhd_end:end])
+                field_at = 8 + sum(len(b) for b in out) + (tkhd_end - start) + 8 + 16
+        out.append(box)
+    if field_at < 0:
+        raise NotCopyable(f"no track {track_id} for an edit list")
+    return _box(b"moov", b"".join(out)), field_at
+
+
+def edit_duration(duration_us: int, timescale: int) -> bytes:
+    """The edit's duration field (movie time scale), for the place with_edit_list named."""
+    return _U64.pack(duration_us * timescale // 1_000_000)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from storage.export.signed_video import MAX_TAIL_US
 from storage.footage import segments as segment_table
 from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING
 from storage.disk.hashing import sha256_file
@@ -38,6 +39,9 @@ class CameraPlan:
     camera: str
     sources: list[dict[str, Any]]   # footage rows in time order
     gaps: list[dict[str, Any]]      # {from_us, to_us, reason}
+    # the footage rows right after the range, from which a signing camera's clip takes the rest
+    # of its last GOP's signature (storage/export/signed_video.py, design/0135); used only then
+    tail: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: int,
@@ -59,7 +63,9 @@ def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: in
         cursor = max(cursor, r["end_us"] or r["start_us"])
     if cursor < to_us - GAP_TOLERANCE_US:
         gaps.append(_gap(cursor, to_us, [*absent, *explain]))
-    return CameraPlan(camera, footage, gaps)
+    tail = sorted((r for r in rows if r["state"] in FOOTAGE_STATES and to_us <= r["start_us"] < to_us + MAX_TAIL_US),
+                  key=lambda r: r["start_us"])
+    return CameraPlan(camera, footage, gaps, tail)
 
 
 def _state_reason(row: dict[str, Any]) -> str:
@@ -84,7 +90,7 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
         row = next(db.query("SELECT id, name, location FROM cameras WHERE id = ?", [cam]), None)
         if row is None:
             raise ExportError(f"no camera {cam!r} in the catalog")
-        segs = segment_table.between(db, from_us, to_us, cam, limit=1_000_000)
+        segs = segment_table.between(db, from_us, to_us + MAX_TAIL_US, cam, limit=1_000_000)  # a signed tail's too
         explain = [{"from_us": g["from_us"], "to_us": g["to_us"], "reason": g["reason"]} for g in db.query(
             "SELECT * FROM gaps WHERE camera = ? AND from_us < ? AND to_us > ?", [cam, to_us, from_us])]
         explain += [{"from_us": d["start_us"], "to_us": d["end_us"] or d["start_us"],
