@@ -121,16 +121,29 @@ def _share(progress: Progress | None, low: float, high: float) -> Progress | Non
     return scaled
 
 
+def _staging(out_dir: Path) -> Path:
+    """The export's hidden 0700 sibling folder, made afresh (renamed to `out_dir` when whole)."""
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)  # a previous attempt that crashed (not footage: our own scratch)
+    private_dir(tmp.parent)
+    tmp.mkdir(mode=PRIVATE_DIR)
+    os.chmod(tmp, PRIVATE_DIR)
+    return tmp
+
+
 def _sign_clips(tmp: Path, entries: list[dict[str, Any]], c2pa: dict[str, Any], key: nodekey.NodeKey,
-                signer: ClipSigner, progress: Progress | None, total: int) -> None:
+                signer: ClipSigner, progress: Progress | None, plans: list[Any]) -> None:
     """The daemon's C2PA step (design/0134): the definitions computed here from the bound
     entries, each clip signed by `signer` through a guard that signs one C2PA claim per clip;
-    each clip's entry gets `c2pa` {made, why} and, when made, its new SHA-256 and size."""
+    each clip's entry gets `c2pa` {made, why} and, when made, its new SHA-256 and size. Its
+    progress is the export's last SIGNING_SHARE."""
     jobs = c2pa_claim.jobs(c2pa["context"], entries)
+    total = sum(r["bytes"] or 0 for p in plans for r in p.sources)
+    share = _share(progress, 1.0 - SIGNING_SHARE, 1.0)
 
     def report(info: dict[str, Any]) -> None:
-        if progress is not None:
-            progress({**info, "stage": "sign", "done_bytes": total, "total_bytes": total})
+        if share is not None:
+            share({**info, "stage": "sign", "done_bytes": total, "total_bytes": total})
     done = {d["file"]: d for d in signer(tmp, jobs, c2pa["chain"], c2pa["alg"], c2pa_claim.guarded(key.sign, len(jobs)),
                                          report)}
     for clip in (c for cam in entries for c in cam["clips"]):
@@ -154,10 +167,8 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     manifest is signed here, so the key never goes where media is parsed. `chain`: the node's
     certificate chain (PEM texts: its certificate, then the office's CA; storage/keys/nodecert.py), copied
     into the manifest as `node_certificates` so a verifier that trusts the CA knows the node
-    (design/0097); with it each clip also carries a C2PA manifest signed by the node key, through a
-    signer that signs C2PA claims only (design/0098), whose definition this function computes from
-    the plan and whose hard binding the SDK computes from the clip (design/0134), signed by
-    `clip_signer` (c2pa_sign.sign_jobs, or the daemon's signing process). Without it, or with one C2PA cannot use, the
+    (design/0097); with it each clip also carries a C2PA manifest (design/0098) whose definition is
+    computed here from the plan, embedded by `clip_signer` (the signing process: design/0134). Without it, or with one C2PA cannot use, the
     export is made all the same and its manifest's `c2pa` says why there is none. Returns the manifest.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -168,20 +179,14 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
     if not any(p.sources for p in plans):
         raise ExportError("there is no footage in that range for " + ", ".join(c["camera"] for c in cameras))
-    tmp = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)  # a previous attempt that crashed (not footage: our own scratch)
-    private_dir(tmp.parent)
-    tmp.mkdir(mode=PRIVATE_DIR)
-    os.chmod(tmp, PRIVATE_DIR)
+    tmp = _staging(out_dir)
     c2pa, c2pa_status = _c2pa_plan(chain, key, header, SYSTEM.now_us() if now_us is None else now_us)
-    total = sum(r["bytes"] or 0 for p in plans for r in p.sources)
     try:
         entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us,
                                                 _share(progress, 0.0, 1.0 - SIGNING_SHARE) if c2pa else progress)
         if c2pa is not None:
             c2pa_claim.bind(entries, cameras, plans)
-            _sign_clips(tmp, entries, c2pa, key, clip_signer or c2pa_sign.sign_jobs,
-                        _share(progress, 1.0 - SIGNING_SHARE, 1.0), total)
+            _sign_clips(tmp, entries, c2pa, key, clip_signer or c2pa_sign.sign_jobs, progress, plans)
         created = SYSTEM.now_us() if now_us is None else now_us
         manifest = {
             "format": FORMAT, **header,
