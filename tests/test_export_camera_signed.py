@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tarfile
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,8 @@ PKGS = ("openssl", "gstreamer-1.0", "gstreamer-app-1.0", "glib-2.0")
 
 
 def _source_tree() -> Path:
-    """The framework's source: a folder as is, or a (bare) git repository's HEAD unpacked into CACHE."""
+    """The framework's source: a folder as is, or a (bare) git repository's HEAD unpacked into
+    CACHE/<commit>/media-signing-framework (the signer finds its test key by that folder name)."""
     for candidate in filter(None, SOURCES):
         path = Path(candidate)
         if (path / "meson.build").exists():
@@ -48,7 +50,7 @@ def _source_tree() -> Path:
         if (path / "HEAD").exists():  # a git directory
             head = subprocess.run(["git", "--git-dir", str(path), "rev-parse", "HEAD"], capture_output=True,
                                   text=True, check=True).stdout.strip()
-            tree = CACHE / head / "src"
+            tree = CACHE / head / "media-signing-framework"
             if not (tree / "meson.build").exists():
                 tar = subprocess.run(["git", "--git-dir", str(path), "archive", "HEAD"], capture_output=True,
                                      check=True, timeout=120).stdout
@@ -60,9 +62,38 @@ def _source_tree() -> Path:
                 "https://github.com/onvif/media-signing-framework and set EDGED_MSF_SOURCE to it")
 
 
+@dataclass
+class Framework:
+    tree: Path
+    prefix: Path
+
+    @property
+    def validator(self) -> Path:
+        return self.prefix / "bin" / "validator"
+
+    @property
+    def files(self) -> Path:
+        return self.tree / "examples" / "test-files"
+
+    def sign(self, name: str, out: Path) -> Path:
+        """The framework's unsigned test file `name` signed by its `signer` with its test key, with
+        one certificate SEI at the start (`-C 0`), as a camera using the certificate SEI sends it."""
+        if "media-signing-framework" not in self.tree.name:
+            pytest.skip("the signer finds its test key only in a folder named media-signing-framework")
+        work = self.tree / f"work-{os.getpid()}"
+        work.mkdir(exist_ok=True)
+        shutil.copy(self.files / name, work / name)
+        plugins = next(self.prefix.glob("lib*/**/libgstsigning.so")).parent
+        subprocess.run([str(self.prefix / "bin" / "signer"), "-C", "0", "-c", "h264", name], cwd=work, check=True,
+                       capture_output=True, timeout=120, env={**os.environ, "GST_PLUGIN_PATH": str(plugins)})
+        shutil.move(work / f"signed_{name}", out)
+        shutil.rmtree(work)
+        return out
+
+
 @pytest.fixture(scope="module")
-def msf() -> tuple[Path, Path]:
-    """(the validator's executable, the framework's test files), built once per source snapshot."""
+def msf() -> Framework:
+    """The framework's validator and signer, built once per source snapshot."""
     tree = _source_tree()
     missing = [n for n in NEEDS if shutil.which(n) is None]
     missing += [p for p in PKGS if shutil.which("pkg-config") and
@@ -71,29 +102,28 @@ def msf() -> tuple[Path, Path]:
         pytest.skip(f"cannot build the ONVIF validator: missing {', '.join(missing)} (Debian: apt-get install "
                     "meson ninja-build pkg-config libssl-dev libglib2.0-dev libgstreamer1.0-dev "
                     "libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)")
-    prefix = tree.parent / "install"
-    validator = prefix / "bin" / "validator"
-    if not validator.exists():
+    framework = Framework(tree, tree.parent / "install")
+    if not (framework.prefix / "bin" / "signer").exists():
         build = tree.parent / "build"
         shutil.rmtree(build, ignore_errors=True)
-        for cmd in (["meson", "setup", "--prefix", str(prefix), "-Dvalidator=true", str(tree), str(build)],
-                    ["ninja", "-C", str(build)], ["meson", "install", "-C", str(build)]):
+        for cmd in (["meson", "setup", "--prefix", str(framework.prefix), "-Dvalidator=true", "-Dsigner=true",
+                     str(tree), str(build)], ["ninja", "-C", str(build)], ["meson", "install", "-C", str(build)]):
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             if done.returncode != 0:
                 pytest.skip(f"the ONVIF validator did not build ({' '.join(cmd[:2])}): {done.stdout[-400:]}"
                             f"{done.stderr[-400:]}")
-    return validator, tree / "examples" / "test-files"
+    return framework
 
 
-def validate(msf: tuple[Path, Path], clip: Path, codec: str = "h264") -> dict[str, str]:
-    """The validator's batch verdict on `clip` and its counts, from its validation_results.txt."""
-    validator, files = msf
+def validate(msf: Framework, clip: Path, ca: Path | None = None, codec: str = "h264") -> dict[str, str]:
+    """The validator's batch verdicts on `clip` (its public key's, its video's) and its counts."""
     work = clip.parent / f".validate-{clip.stem}"
     work.mkdir(exist_ok=True)
-    subprocess.run([str(validator), "-b", "-C", str(files / "ca.pem"), "-c", codec, str(clip.resolve())], cwd=work,
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run([str(msf.validator), "-b", "-C", str(ca or msf.files / "ca.pem"), "-c", codec,
+                    str(clip.resolve())], cwd=work, capture_output=True, timeout=120, check=True)
     text = (work / "validation_results.txt").read_text()
-    found = {"verdict": next(line for line in text.splitlines() if line.startswith("VIDEO "))}
+    found = {"verdict": next(line for line in text.splitlines() if line.startswith("VIDEO ")),
+             "key": next(line for line in text.splitlines() if line.startswith("PUBLIC KEY "))}
     found.update((m[1].strip(), m[2]) for m in re.finditer(r"Number of ([a-z ]+?)\s*: (\d+)", text))
     shutil.rmtree(work)
     return found
@@ -105,7 +135,7 @@ def recorded(msf, tmp_path_factory):
     SEI in the next GOP's second frame) recorded as cam1 in 3 s segments (cut at keyframes)."""
     data = tmp_path_factory.mktemp("signed") / "data"
     data.mkdir()
-    write_segments(data, "cam1", msf[1] / "test_signed_h264.mp4", [(T0, 9.9)], segment_s=3)
+    write_segments(data, "cam1", msf.files / "test_signed_h264.mp4", [(T0, 9.9)], segment_s=3)
     return data
 
 
@@ -165,3 +195,30 @@ def test_cut_at_the_requested_end_the_same_removal_goes_unseen(msf, signed_expor
     clip, entry = signed_export
     drop_frame(clip, tmp_path / "cut.mp4", entry["frames"] - 10, keep=entry["frames"] - 1)
     assert validate(msf, tmp_path / "cut.mp4")["verdict"] == "VIDEO IS VALID!"
+
+
+# --- the camera's certificate SEI at the export's start ------------------------------------------------
+@pytest.fixture(scope="module")
+def with_certificate(msf, tmp_path_factory):
+    """The framework's unsigned test file signed by its signer with one certificate SEI, in the
+    first frame only (the camera's stream starting), recorded as cam1 in 3 s segments."""
+    folder = tmp_path_factory.mktemp("cert")
+    signed = msf.sign("test_h264.mp4", folder / "signed.mp4")
+    data = folder / "data"
+    data.mkdir()
+    write_segments(data, "cam1", signed, [(T0, 9.9)], segment_s=3)
+    return data
+
+
+def test_the_cameras_certificate_sei_is_at_the_start_of_an_export_from_later_on(msf, with_certificate, tmp_path):
+    manifest = export_range(with_certificate, tmp_path / "x", 5, 8)  # starts in the second segment
+    cam = manifest["cameras"][0]
+    key = cam["clips"][0]["camera_signed"]["key_sei"]
+    first = cam["sources"][0]
+    assert key["source"] == first["path"] and first["key_sei"] is True and first["clip"] is None  # read for it only
+    buf = (tmp_path / "x" / "cam1.mp4").read_bytes()
+    mdat = buf.index(b"mdat") + 4
+    sample = buf[mdat:mdat + key["bytes"] + 64]
+    assert signed_video.kinds_in(sample[:key["bytes"]], False) == {signed_video.KEY}  # the first frame's first unit
+    got = validate(msf, tmp_path / "x" / "cam1.mp4", ca=msf.tree / "tests" / "ca_ec.pem")
+    assert got["key"] == "PUBLIC KEY IS VALID!" and int(got["validated frames"]) > 0, got

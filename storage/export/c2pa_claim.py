@@ -125,7 +125,7 @@ def bind(entries: list[dict[str, Any]], cameras: list[dict[str, Any]], plans: li
         files = {c.get("file") for c in entry["clips"]}
         if any(not isinstance(f, str) or not f or "/" in f or f.startswith(".") for f in files):
             raise ExportError(f"{cam['camera']}: the media worker named a clip outside the export's folder")
-        rows = {r["path"]: r for r in [*plan.sources, *plan.tail]}  # the tail: a camera's signature (design/0135)
+        rows = {r["path"]: r for r in [*plan.sources, *plan.tail, *plan.lead]}  # a camera's signature (design/0135)
         named = [str(src.get("path")) for src in entry["sources"]]
         if len(set(named)) != len(named) or not {r["path"] for r in plan.sources} <= set(named) <= set(rows):
             raise ExportError(f"{cam['camera']}: the media worker's sources are not the export's segments; "
@@ -133,7 +133,7 @@ def bind(entries: list[dict[str, Any]], cameras: list[dict[str, Any]], plans: li
         for src in entry["sources"]:
             if src.get("clip") not in files | {None}:
                 raise ExportError(f"{cam['camera']}: a source names a clip the media worker did not write")
-            placed = {k: src[k] for k in ("clip", "clip_offset_s", "note", "tail") if k in src}
+            placed = {k: src[k] for k in ("clip", "clip_offset_s", "note", "tail", "key_sei") if k in src}
             row = rows[src["path"]]
             src.clear()
             src.update({**source_entry(row, placed.pop("clip")), **placed})

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import av
 
-from storage.export import fmp4, signed_video
+from storage.export import fmp4, fmp4_signed, signed_video
 from storage.export.plan import (
     CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
 )
@@ -79,6 +79,8 @@ class _Out:
         self.tail_frames = 0
         self.shown_end: int | None = None  # where the last video sample before to_us ends (clip ticks)
         self.edit_at: int | None = None     # where the edit list's duration sits in the file
+        self.lead = b""                       # the camera's certificate SEI, for the clip's first sample
+        self.key_sei: dict[str, Any] | None = None  # where it came from (the clip entry's camera_signed)
         moov = header.moov
         if signing:
             moov, at = fmp4.with_edit_list(header.moov, self.vtrack.track_id)
@@ -120,7 +122,8 @@ class _Out:
         entry = clip_entry(self.path, digest, cast(int, self.origin_us), duration_us, self.frames, self.video,
                            self.audio)
         if self.tail is not None:
-            entry["camera_signed"] = {"tail_frames": self.tail_frames, "media_to_us": cast(int, self.origin_us) + media_us}
+            entry["camera_signed"] = {"tail_frames": self.tail_frames, "media_to_us": cast(int, self.origin_us) + media_us,
+                                      "key_sei": self.key_sei}
         return entry
 
     def discard(self) -> None:
@@ -158,7 +161,10 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 copyable(header)
                 if not parts or parts[-1].header.signature != header.signature:
                     parts.append(_Out(out / f"{plan.camera}-part{len(parts) + 1}.mp4", header,
-                                      _signs(buf, header), to_us))
+                                      fmp4_signed.signs(buf, header), to_us))
+                    if parts[-1].tail is not None:
+                        sources += _key_lead(data_dir, plan if len(parts) == 1 else None, parts[-1], buf, header,
+                                             row, from_us if len(parts) == 1 else None)
                 entry = source_entry(row, parts[-1].path.name)
                 _copy_segment(buf, header, parts[-1], row, from_us if len(parts) == 1 else None, to_us, entry)
                 sources.append(entry)
@@ -188,23 +194,34 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
     return clips, sources
 
 
-SIGNING_LOOK = 400  # video samples of a part's first segment searched for a camera's signature SEI
-
-
-def _signs(buf: Any, header: fmp4.Header) -> bool:
-    """Whether the camera signs its stream: a signature SEI among the segment's first samples."""
-    video = cast(fmp4.Track, header.track(b"vide"))
-    hevc, size, seen = video.codec == "hevc", signed_video.nal_length_size(video.description), 0
-    with memoryview(buf) as view:
-        for runs in fmp4.fragments(buf, header):
-            for run in (r for r in runs if r.track_id == video.track_id):
-                for at, n in zip(run.offsets, run.sizes):
-                    if signed_video.SIGNATURE in signed_video.kinds_in(view[at:at + n], hevc, size):
-                        return True
-                    seen += 1
-                    if seen >= SIGNING_LOOK:
-                        return False
-    return False
+def _key_lead(data_dir: Path, plan: CameraPlan | None, clip: _Out, buf: Any, header: fmp4.Header,
+              row: dict[str, Any], from_us: int | None) -> list[dict[str, Any]]:
+    """Put the camera's newest certificate (golden) SEI before the clip's first sample, unless
+    that sample has one (design/0135): looked for in the part's first segment before the clip's
+    start, then in the plan's `lead` segments, newest first. The source entry of a lead segment
+    it came from (the clip's `camera_signed.key_sei` names it; none found: null)."""
+    clip.origin_us = _origin(buf, header, row["start_us"], from_us)
+    found, at_origin = fmp4_signed.key_seis(buf, header, row["start_us"], clip.origin_us)
+    source, entries = row, []
+    for lead in reversed(plan.lead if plan is not None and not (found or at_origin) else []):
+        lbuf = verified_map(data_dir, lead)
+        try:
+            lheader = fmp4.read_header(lbuf)
+            if lheader.signature == header.signature:
+                found, _ = fmp4_signed.key_seis(lbuf, lheader, lead["start_us"], None)
+        finally:
+            if isinstance(lbuf, mmap.mmap):
+                lbuf.close()
+        if found:
+            source = lead
+            entries.append({**source_entry(lead, clip.path.name), "key_sei": True})
+            break
+    if at_origin:
+        clip.key_sei = {"source": row["path"], "in_first_frame": True}
+    elif found:
+        clip.lead = b"".join(len(n).to_bytes(clip.nal_size, "big") + n for n in found)
+        clip.key_sei = {"source": source["path"], "bytes": len(clip.lead)}
+    return entries
 
 
 def _copy_tail(data_dir: Path, plan: CameraPlan, clip: _Out, to_us: int) -> list[dict[str, Any]]:
@@ -266,7 +283,7 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             first, last = _in_range(run, base, scale[run.track_id], clip.origin_us, to_us)
             shown = last
             if run.track_id == vid and clip.tail is not None:
-                last = _extend(buf, run, base, clip, last, to_us)
+                last = fmp4_signed.extend(buf, run, base, clip.vtrack, clip.tail, last)
             if first == last:
                 continue
             if offsets is None:
@@ -284,7 +301,9 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             first += skip
             if first == last:
                 continue  # audio overlapping the previous segment's (after a clock step): dropped, never reordered
-            pieces.append(fmp4.Piece(run, first, last, new[skip]))
+            lead = clip.lead if run.track_id == vid else b""
+            clip.lead = b"" if lead else clip.lead
+            pieces.append(fmp4.Piece(run, first, last, new[skip], lead))
             clip.last[run.track_id] = new[-1]
             if run.track_id != vid:
                 clip.sound_end = new[-1] + run.durations[last - 1]
@@ -300,26 +319,8 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             clip.write(moof)
             clip.write(mdat)
             with memoryview(buf) as view:
-                for at, size in spans:
-                    clip.write(view[at:at + size])
-
-
-def _extend(buf: Any, run: fmp4.Run, base_us: int, clip: _Out, last: int, to_us: int) -> int:
-    """Where a signing camera's video run ends in the clip: past `last` (its first sample at or
-    after to_us) while the tail rule takes each sample."""
-    tail = cast(signed_video.Tail, clip.tail)
-    timescale = clip.vtrack.timescale
-    dts = run.base_dts + sum(run.durations[:last])
-    with memoryview(buf) as view:
-        for i in range(last, len(run.durations)):
-            at, n = run.offsets[i], run.sizes[i]
-            frame = signed_video.Frame(base_us + dts * 1_000_000 // timescale, not run.flags[i] & fmp4.NON_SYNC,
-                                       signed_video.SIGNATURE in signed_video.kinds_in(view[at:at + n], clip.hevc,
-                                                                                      clip.nal_size))
-            if not tail.take(frame):
-                return i
-            dts += run.durations[i]
-    return len(run.durations)
+                for span in spans:
+                    clip.write(span if isinstance(span, bytes) else view[span[0]:span[0] + span[1]])
 
 
 def _butt(run: fmp4.Run, first: int, new: list[int], end: int | None) -> None:

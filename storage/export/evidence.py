@@ -58,7 +58,7 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
     allow it, else remuxed (storage/export/remux.py; always, with `copy` false). This is the
     part that parses media (run by storage/export/worker.py in a worker process by the daemon,
     design/0020); it signs nothing (the clips' C2PA manifests are the daemon's: design/0134)."""
-    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
+    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", []), c.get("lead", [])) for c in cameras]
     meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
     entries = []
     for cam, plan in zip(cameras, plans):
@@ -176,7 +176,7 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
         raise ExportError("the range is empty: its end must be after its start")
     if out_dir.exists():
         raise ExportError(f"{out_dir} already exists; exports never overwrite")
-    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
+    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", []), c.get("lead", [])) for c in cameras]
     if not any(p.sources for p in plans):
         raise ExportError("there is no footage in that range for " + ", ".join(c["camera"] for c in cameras))
     tmp = _staging(out_dir)

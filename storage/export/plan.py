@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 GAP_TOLERANCE_US = 1_000          # a run's segments abut exactly; more than this is a hole
+LEAD_LOOKBACK_US = 24 * 3600 * 1_000_000  # how far back a recording run's first segment is looked for
 IN_MEMORY_MAX = 128 << 20         # segments up to this size are read once: hashed and remuxed from memory
 PROGRESS_EVERY_S = 0.25
 
@@ -42,10 +43,13 @@ class CameraPlan:
     # the footage rows right after the range, from which a signing camera's clip takes the rest
     # of its last GOP's signature (storage/export/signed_video.py, design/0135); used only then
     tail: list[dict[str, Any]] = field(default_factory=list)
+    # the footage rows before the range where a signing camera's certificate SEI may be: the one
+    # just before it and the first of its recording run (design/0135); used only then
+    lead: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: int,
-                explain: Sequence[dict[str, Any]] = ()) -> CameraPlan:
+                explain: Sequence[dict[str, Any]] = (), lead: Sequence[dict[str, Any]] = ()) -> CameraPlan:
     """The footage segments overlapping [from, to) and the holes between them.
 
     `rows` are the camera's catalog segment rows (any state); `explain` are records that say
@@ -65,7 +69,7 @@ def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: in
         gaps.append(_gap(cursor, to_us, [*absent, *explain]))
     tail = sorted((r for r in rows if r["state"] in FOOTAGE_STATES and to_us <= r["start_us"] < to_us + MAX_TAIL_US),
                   key=lambda r: r["start_us"])
-    return CameraPlan(camera, footage, gaps, tail)
+    return CameraPlan(camera, footage, gaps, tail, [r for r in lead if r["state"] in FOOTAGE_STATES])
 
 
 def _state_reason(row: dict[str, Any]) -> str:
@@ -98,8 +102,23 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
             "SELECT * FROM destructions WHERE camera = ? AND start_us < ? AND coalesce(end_us, start_us) > ?",
             [cam, to_us, from_us])]
         out.append({"camera": cam, "name": row["name"], "location": row["location"], "segments": segs,
-                    "explain": explain})
+                    "explain": explain, "lead": run_lead(db, cam, segs, from_us)})
     return out
+
+
+def run_lead(db: sqlite_utils.Database, camera: str, segs: list[dict[str, Any]], from_us: int) -> list[dict[str, Any]]:
+    """The first segment of the recording run the range starts in, and the one just before the
+    range (oldest first; none when the range starts a run): where a signing camera's certificate
+    SEI, sent when its stream starts (or every so often), is (design/0135)."""
+    first = min((r["start_us"] for r in segs if r["start_us"] <= from_us), default=from_us)
+    before = [r for r in segment_table.between(db, first - LEAD_LOOKBACK_US, first, camera, limit=1_000_000)
+              if r["start_us"] < first and r["state"] in FOOTAGE_STATES]
+    run: list[dict[str, Any]] = []
+    for r in sorted(before, key=lambda r: r["start_us"], reverse=True):
+        if r["end_us"] is None or abs(r["end_us"] - (run[-1]["start_us"] if run else first)) > GAP_TOLERANCE_US:
+            break
+        run.append(r)
+    return [run[-1], run[0]] if len(run) > 1 else run
 
 
 # --- progress ------------------------------------------------------------------------------
