@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,7 +140,7 @@ def recorded(msf, tmp_path_factory):
     return data
 
 
-def export_range(data: Path, out: Path, a_s: float, b_s: float) -> dict:
+def export_range(data: Path, out: Path, a_s: float, b_s: float, copy: bool = True) -> dict:
     key_dir = out.parent / "key"
     key_dir.mkdir(exist_ok=True)
     db = open_readonly(data / "catalog.db")
@@ -148,7 +149,8 @@ def export_range(data: Path, out: Path, a_s: float, b_s: float) -> dict:
     finally:
         db.conn.close()
     return export.write_export(data, out, key=nodekey.load_or_create(key_dir), header={"site": {"id": "s"}, "node": "n"},
-                               cameras=cams, from_us=T0 + int(a_s * S), to_us=T0 + int(b_s * S))
+                               cameras=cams, from_us=T0 + int(a_s * S), to_us=T0 + int(b_s * S),
+                               clips_writer=functools.partial(export.write_clips, copy=copy))
 
 
 def drop_frame(src: Path, dst: Path, n: int, keep: int | None = None) -> None:
@@ -222,3 +224,15 @@ def test_the_cameras_certificate_sei_is_at_the_start_of_an_export_from_later_on(
     assert signed_video.kinds_in(sample[:key["bytes"]], False) == {signed_video.KEY}  # the first frame's first unit
     got = validate(msf, tmp_path / "x" / "cam1.mp4", ca=msf.tree / "tests" / "ca_ec.pem")
     assert got["key"] == "PUBLIC KEY IS VALID!" and int(got["validated frames"]) > 0, got
+
+
+def test_the_remux_path_keeps_the_last_gops_signature_too(msf, recorded, tmp_path):
+    """Segments the fragment copy refuses are remuxed: the clip (a plain MP4) runs on as well, with
+    no edit list trimming it (GStreamer's demuxer would hide the signature from the validator)."""
+    manifest = export_range(recorded, tmp_path / "x", 3, 6, copy=False)
+    entry = manifest["cameras"][0]["clips"][0]
+    assert entry["camera_signed"]["tail_frames"] > 0
+    got = validate(msf, tmp_path / "x" / "cam1.mp4")
+    assert got["verdict"] == "VIDEO IS VALID!" and int(got["validated frames"]) >= entry["frames"], got
+    drop_frame(tmp_path / "x" / "cam1.mp4", tmp_path / "dropped.mp4", entry["frames"] - 10)
+    assert "MISSING" in validate(msf, tmp_path / "dropped.mp4")["verdict"]
