@@ -27,7 +27,7 @@ import av
 
 from storage.export import fmp4, fmp4_signed, signed_video
 from storage.export.plan import (
-    CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
+    CameraPlan, ExportError, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
 )
 from storage.export.fmp4 import NotCopyable
 from storage.disk.fsutil import PRIVATE_FILE
@@ -81,6 +81,7 @@ class _Out:
         self.edit_at: int | None = None     # where the edit list's duration sits in the file
         self.lead = b""                       # the camera's certificate SEI, for the clip's first sample
         self.key_sei: dict[str, Any] | None = None  # where it came from (the clip entry's camera_signed)
+        self.tail_stopped: str | None = None  # why the tail ended before the signature (a segment unusable)
         moov = header.moov
         if signing:
             moov, at = fmp4.with_edit_list(header.moov, self.vtrack.track_id)
@@ -123,7 +124,8 @@ class _Out:
                            self.audio)
         if self.tail is not None:
             entry["camera_signed"] = {"tail_frames": self.tail_frames, "media_to_us": cast(int, self.origin_us) + media_us,
-                                      "key_sei": self.key_sei}
+                                      "key_sei": self.key_sei,
+                                      **({"tail_stopped": self.tail_stopped} if self.tail_stopped else {})}
         return entry
 
     def discard(self) -> None:
@@ -204,11 +206,16 @@ def _key_lead(data_dir: Path, plan: CameraPlan | None, clip: _Out, buf: Any, hea
     found, at_origin = fmp4_signed.key_seis(buf, header, row["start_us"], clip.origin_us)
     source, entries = row, []
     for lead in reversed(plan.lead if plan is not None and not (found or at_origin) else []):
-        lbuf = verified_map(data_dir, lead)
+        try:  # a segment before the range that cannot be used is passed over, never fails the export
+            lbuf = verified_map(data_dir, lead)
+        except ExportError:
+            continue
         try:
             lheader = fmp4.read_header(lbuf)
             if lheader.signature == header.signature:
                 found, _ = fmp4_signed.key_seis(lbuf, lheader, lead["start_us"], None)
+        except NotCopyable:
+            continue
         finally:
             if isinstance(lbuf, mmap.mmap):
                 lbuf.close()
@@ -231,7 +238,11 @@ def _copy_tail(data_dir: Path, plan: CameraPlan, clip: _Out, to_us: int) -> list
     for row in plan.tail:
         if clip.tail is None or clip.tail.done or clip.origin_us is None:
             break
-        buf = verified_map(data_dir, row)
+        try:  # a segment outside the range that cannot be used ends the tail, never the export
+            buf = verified_map(data_dir, row)
+        except ExportError as exc:
+            clip.tail_stopped = str(exc)
+            break
         try:
             header = fmp4.read_header(buf)
             if header.signature != clip.header.signature:
@@ -240,6 +251,9 @@ def _copy_tail(data_dir: Path, plan: CameraPlan, clip: _Out, to_us: int) -> list
             _copy_segment(buf, header, clip, row, None, to_us, entry)
             if entry["clip_offset_s"] is not None:
                 sources.append(entry)
+        except NotCopyable as exc:
+            clip.tail_stopped = f"{row['path']}: {exc}"
+            break
         finally:
             if isinstance(buf, mmap.mmap):
                 buf.close()

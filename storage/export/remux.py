@@ -151,7 +151,11 @@ def _remux_tail(data_dir: Path, plan: CameraPlan, clip: _Clip, from_us: int, to_
     for row in plan.tail:
         if clip.tail is None or clip.tail.done:
             break
-        with av.open(open_verified(data_dir, row), format="mp4", options=INPUT_OPTIONS) as c:
+        try:  # a segment outside the range that cannot be used ends the tail, never the export
+            src = open_verified(data_dir, row)
+        except ExportError:
+            break
+        with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None, options=INPUT_OPTIONS) as c:
             v = c.streams.video[0] if c.streams.video else None
             a = next((s for s in c.streams.audio if s.codec_context.name in SOUND_AS_SENT), None)
             if v is None or _signature(v, a) != clip.sig:
