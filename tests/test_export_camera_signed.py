@@ -236,3 +236,17 @@ def test_the_remux_path_keeps_the_last_gops_signature_too(msf, recorded, tmp_pat
     assert got["verdict"] == "VIDEO IS VALID!" and int(got["validated frames"]) >= entry["frames"], got
     drop_frame(tmp_path / "x" / "cam1.mp4", tmp_path / "dropped.mp4", entry["frames"] - 10)
     assert "MISSING" in validate(msf, tmp_path / "dropped.mp4")["verdict"]
+
+
+def test_an_h265_cameras_export_validates_too(msf, tmp_path):
+    """The framework's signed H.265 test file (a key frame every 62 frames at 30 fps), likewise."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_segments(data, "cam1", msf.files / "test_signed_h265.mp4", [(T0, 9.9)], segment_s=3)
+    manifest = export_range(data, tmp_path / "x", 3, 6)
+    entry = manifest["cameras"][0]["clips"][0]
+    assert entry["camera_signed"]["tail_frames"] > 0
+    got = validate(msf, tmp_path / "x" / "cam1.mp4", codec="h265")
+    assert got["verdict"] == "VIDEO IS VALID!" and int(got["validated frames"]) >= entry["frames"], got
+    drop_frame(tmp_path / "x" / "cam1.mp4", tmp_path / "dropped.mp4", entry["frames"] - 10)
+    assert "MISSING" in validate(msf, tmp_path / "dropped.mp4", codec="h265")["verdict"]
