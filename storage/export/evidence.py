@@ -184,8 +184,8 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     try:
         entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us,
                                                 _share(progress, 0.0, 1.0 - SIGNING_SHARE) if c2pa else progress)
+        c2pa_claim.bind(entries, cameras, plans)  # edged's manifest, too, says what the plan holds (design/0134)
         if c2pa is not None:
-            c2pa_claim.bind(entries, cameras, plans)
             _sign_clips(tmp, entries, c2pa, key, clip_signer or c2pa_sign.sign_jobs, progress, plans)
         created = SYSTEM.now_us() if now_us is None else now_us
         manifest = {
