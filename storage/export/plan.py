@@ -124,8 +124,9 @@ def run_lead(db: sqlite_utils.Database, camera: str, segs: list[dict[str, Any]],
 # --- progress ------------------------------------------------------------------------------
 @dataclass
 class Meter:
-    """Progress over all cameras in source bytes: each byte is hashed, then remuxed, and, where the
-    clips get a C2PA manifest, read and written once more by the C2PA SDK (`passes` 3)."""
+    """Progress over all cameras in bytes: in the media worker each source byte is hashed, then
+    remuxed (`passes` 2); in the signing process each clip byte is written once by the C2PA SDK
+    (`passes` 1; the daemon maps each stage to its share of the export: evidence._share)."""
 
     total: int
     report: Progress | None
