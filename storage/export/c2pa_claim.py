@@ -154,17 +154,19 @@ def _bind_gaps(entry: dict[str, Any], plan: CameraPlan, files: set[Any]) -> list
 
 
 def _bind_range(entry: dict[str, Any], plan: CameraPlan) -> None:
-    """Each clip's range within its camera's source segments (a clip begins at a keyframe at or
-    after the first one's start and ends by the last one's end, RANGE_SLACK_US allowed for the
-    last frame's duration)."""
+    """Each clip's range within its camera's source segments: it begins at or after the first
+    one's start and lasts no longer than their wall span or, where the host clock stepped back
+    and a segment was placed after the one it overlaps, their durations together (RANGE_SLACK_US
+    allowed for the last frame's duration)."""
     if not plan.sources:
         return
     low = min(r["start_us"] for r in plan.sources)
     ends = [r["end_us"] for r in plan.sources]
-    high = None if None in ends else max(ends) + RANGE_SLACK_US
+    longest = None if None in ends else max(max(ends) - low, sum(r["end_us"] - r["start_us"] for r in plan.sources))
     for clip in entry["clips"]:
         if not (isinstance(clip.get("from_us"), int) and isinstance(clip.get("to_us"), int)
-                and low <= clip["from_us"] <= clip["to_us"] and (high is None or clip["to_us"] <= high)):
+                and low <= clip["from_us"] <= clip["to_us"]
+                and (longest is None or clip["to_us"] <= low + longest + RANGE_SLACK_US)):
             raise ExportError(f"{clip.get('file')}: the media worker gave it a range outside its segments'; "
                               "export refused")
 
