@@ -43,7 +43,9 @@ MARKERS = {
     "postgres": "starts a real PostgreSQL",
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
+    "validator": "builds ONVIF's media-signing-framework validator from its source: runs only with -m validator",
 }
+ASKED_ONLY = ("validator",)  # tiers that build outside tools: skipped unless the -m expression names them
 SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer"}
 # The longest modules, in seconds (a module's slowest tests as CI's scripts/test listed them; the
@@ -116,14 +118,18 @@ def run_order(paths: list[Path], params: dict[Path, list[str]] | None = None) ->
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    asked = str(config.getoption("markexpr", "") or "")
     for item in items:
         path = Path(item.fspath)
         tiers = tiers_of(path)
         for tier in tiers:
             item.add_marker(tier)
+        for name in ASKED_ONLY:
+            if next(item.iter_markers(name), None) is not None and name not in asked:
+                item.add_marker(pytest.mark.skip(reason=f"the {name} tier runs only when asked: -m {name}"))
         if not tiers and path.stem not in SOLO and not any(next(item.iter_markers(name), None)
-                                                           for name in TIERS.values()):
+                                                           for name in (*TIERS.values(), *ASKED_ONLY)):
             item.add_marker("pure")
         if path.stem in SOLO:
             item.add_marker("solo")

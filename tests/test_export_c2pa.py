@@ -19,7 +19,8 @@ from storage.keys import nodekey
 from storage.catalog import open_readonly
 from storage.export import c2pa_claim, c2pa_profile, c2pa_sign, fmp4
 from storage.export import evidence as export
-from storage.export.worker import run_clips
+from storage.export import worker
+from storage.export.worker import run_clips, run_signing
 from tests.support.c2pa_ca import NOW, make_ca, read
 from tests.support.footage import write_segments
 
@@ -220,7 +221,7 @@ def test_the_profile_names_what_a_node_certificate_lacks(office, key):
     assert c2pa_profile.algorithm(key.public) == "ed25519" and c2pa_profile.algorithm(other) == "es256"
 
 
-def test_the_signer_signs_c2pa_claims_only_and_no_more_than_the_clips(key):
+def test_the_signer_signs_c2pa_claims_only_and_no_more_than_one_per_clip(key):
     sign = c2pa_claim.guarded(key.sign, 1)
     with pytest.raises(PermissionError, match="not a C2PA claim"):
         sign(b'{"format": "edged-export/1"}')  # an edged manifest: never through this path
@@ -248,10 +249,10 @@ def test_the_cameras_sei_passes_through_byte_for_byte(genuine, tmp_path, footage
     assert read(path, office.pem).state == "Trusted"
 
 
-def test_through_the_export_worker_process_the_claim_is_signed_by_the_daemon(tmp_path, footage, office, key):
+def test_through_the_worker_and_signing_processes_the_claim_is_signed_by_the_daemon(tmp_path, footage, office, key):
     seen: list[dict] = []
     manifest = make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), clips_writer=run_clips,
-                    progress=seen.append)
+                    clip_signer=run_signing, progress=seen.append)
     assert manifest["c2pa"]["made"] and export.verify_export(tmp_path / "x", key.public_b64) == []
     assert read(tmp_path / "x" / "cam1.mp4", office.pem).state == "Trusted"
     fractions = [p["fraction"] for p in seen]
@@ -267,3 +268,77 @@ def test_progress_goes_on_while_the_clips_are_signed(tmp_path, footage, office, 
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     signing = [f for f in fractions if 0.7 < f < 1.0]  # the third pass: the C2PA SDK writing the signed clip
     assert len(signing) > 5, fractions
+
+
+# --- the daemon builds what it signs (issue 52, item 5; design/0134) ------------------------------------
+FOREIGN_CLAIM = c2pa_claim.COSE_TO_SIGN + b"\x40\x40\x59\x00\x10" + b"claim of my own!"  # a Sig_structure's shape
+HOSTILE_WORKER = """
+import base64, json, sys
+sys.stdin.buffer.readline()
+print(json.dumps({"sign": base64.b64encode(%r).decode()}), flush=True)
+reply = json.loads(sys.stdin.buffer.readline())
+print(json.dumps({"result": [reply]}), flush=True)
+"""
+
+
+def test_a_media_worker_handing_the_signer_a_foreign_claim_is_refused(tmp_path, monkeypatch):
+    """A media worker taken over by a hostile segment asks for a signature over a claim of its own:
+    it has no signer at all, so the answer is a refusal, whatever the claim looks like."""
+    monkeypatch.setattr(worker, "COMMAND", (worker.sys.executable, "-c", HOSTILE_WORKER % FOREIGN_CLAIM))
+    [reply] = run_clips(tmp_path, tmp_path, [], T0, T0 + S)
+    assert set(reply) == {"refused"} and "no signer" in reply["refused"]
+
+
+def _lying(change):
+    """write_clips whose camera entries `change` alters before the daemon sees them: a hostile worker's."""
+    def clips_writer(*a, **kw):
+        entries = export.write_clips(*a, **kw)
+        change(entries)
+        return entries
+    return clips_writer
+
+
+class CountingKey:
+    def __init__(self, key):
+        self.key, self.signed = key, 0
+
+    def __getattr__(self, name):
+        return getattr(self.key, name)
+
+    def sign(self, data: bytes) -> bytes:
+        self.signed += 1
+        return self.key.sign(data)
+
+
+def test_the_clip_says_what_the_daemon_planned_not_what_the_worker_said(tmp_path, footage, office, key):
+    def lie(entries):
+        entries[0]["name"] = "Front door (forged)"
+        for s in entries[0]["sources"]:
+            s["sha256"], s["start_us"] = "0" * 64, T0 - 3600 * S
+    manifest = make(footage, tmp_path / "x", key, office.chain(office.issue(key.public)), clips_writer=_lying(lie))
+    got = read(tmp_path / "x" / "cam1.mp4", office.pem)
+    assert got.state == "Trusted" and got.assertion(c2pa_claim.CAMERA)["name"] == "cam1"
+    sources = got.assertion(c2pa_claim.SOURCES)["segments"]
+    assert "0" * 64 not in str(sources) and [s["from_us"] for s in sources] == [T0, T0 + 6 * S]
+    assert manifest["cameras"][0]["sources"][0]["sha256"] != "0" * 64  # edged's manifest too: the catalog's
+
+
+@pytest.mark.parametrize("lie, why", [
+    (lambda e: e[0]["sources"][0].update(path="cam2/" + e[0]["sources"][0]["path"].split("/", 1)[1]),
+     "sources are not the export's segments"),
+    (lambda e: e[0]["clips"][0].update(to_us=T0 + 3600 * S), "range outside its segments"),
+    (lambda e: e[0]["clips"][0].update(file="../cam1.mp4"), "outside the export's folder"),
+    (lambda e: e[0].update(camera="cam9"), "other cameras"),
+], ids=["another-segment", "another-time", "another-folder", "another-camera"])
+def test_a_worker_naming_what_the_plan_does_not_hold_gets_nothing_signed(tmp_path, footage, office, key, lie, why):
+    counting = CountingKey(key)
+    with pytest.raises(export.ExportError, match=why):
+        make(footage, tmp_path / "x", counting, office.chain(office.issue(key.public)), clips_writer=_lying(lie))
+    assert counting.signed == 0 and not (tmp_path / "x").exists()
+
+
+def test_the_signing_process_gets_one_claim_per_clip_and_no_more(tmp_path, footage, office, key):
+    counting = CountingKey(key)
+    manifest = make(footage, tmp_path / "x", counting, office.chain(office.issue(key.public)), cameras=("cam1", "cam2"),
+                    clip_signer=run_signing)
+    assert manifest["c2pa"]["made"] and counting.signed == 2 + 1  # a claim per clip, then edged's manifest

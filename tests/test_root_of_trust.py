@@ -42,14 +42,14 @@ def fake_clips(_data: Path, tmp: Path, cameras: list, from_us: int, to_us: int, 
     (tmp / "cam1.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(2000))
     clip = {"file": "cam1.mp4", "bytes": (tmp / "cam1.mp4").stat().st_size, "sha256": sha256_file(tmp / "cam1.mp4"),
             "from_us": from_us, "to_us": to_us, "duration_s": (to_us - from_us) / S}
-    return [{"camera": "cam1", "name": "cam1", "location": None, "actual": None, "clips": [clip], "sources": [],
-             "gaps": []}]
+    return [{"camera": "cam1", "name": "cam1", "location": None, "actual": None, "clips": [clip],
+             "sources": [{"path": "x", "clip": "cam1.mp4", "clip_offset_s": 0.0}], "gaps": []}]  # the plan's segment
 
 
 def make_export(out: Path, key: nodekey.NodeKey, chain: list[str] | None, site: str = SITE, node: str = NODE,
                 writer=fake_clips) -> Path:
     cameras = [{"camera": "cam1", "segments": [{"start_us": T0, "end_us": T0 + 10 * S, "state": "complete",
-                                                "path": "x"}]}]
+                                                "path": "x", "sha256": "0" * 64, "bytes": 2000}]}]
     header = {"site": {"id": site, "name": "Household registration"}, "node": node, "custodian": "carol"}
     export.write_export(out.parent, out, key=key, header=header, cameras=cameras, from_us=T0, to_us=T0 + 5 * S,
                         now_us=T0 + 60 * S, clips_writer=writer, chain=chain)
@@ -231,8 +231,8 @@ def test_an_export_made_before_enrolment_is_checked_by_the_key_list_the_root_sig
 
 def test_an_export_with_no_clip_is_not_intact(office, tmp_path, capsys):
     def nothing(_d, _t, _c, _f, _to, _p=None, **_c2pa):
-        return [{"camera": "cam1", "name": "cam1", "location": None, "actual": None, "clips": [], "sources": [],
-                 "gaps": []}]
+        return [{"camera": "cam1", "name": "cam1", "location": None, "actual": None, "clips": [],
+                 "sources": [{"path": "x", "clip": None}], "gaps": []}]
     out = make_export(tmp_path / "empty", office["key"], nodecert.chain_pem(office["box"]), writer=nothing)
     assert any("lists no clip" in p for p in export.verify_export(out, office["key"].public_b64))
     code, j = verify(capsys, str(out), "--ca", str(office["ca"]))

@@ -39,7 +39,7 @@ from storage.people import accounts, retrieval_store
 from storage.export import evidence as export
 from storage.export.plan import ExportError, gather, plan_camera
 from storage.time.clock import wait_or_stop, Clock, SYSTEM
-from storage.export.worker import run_clips
+from storage.export.worker import run_clips, run_signing
 from storage.catalog import Catalog, CatalogWriter
 from storage.disk.fsutil import private_dir
 from storage.retention.run import InUse
@@ -137,7 +137,7 @@ class ExportOps(Operations):
             manifest = await asyncio.to_thread(
                 export.write_export, data_dir, out, key=key, header=header, cameras=cameras,
                 from_us=grant["from_us"], to_us=grant["to_us"], progress=report, clips_writer=run_clips,
-                chain=chain)
+                chain=chain, clip_signer=run_signing)
             body = await asyncio.to_thread((out / export.MANIFEST).read_bytes)
         except Exception as exc:  # noqa: BLE001 - any failure (a PyAV error too) is recorded against the grant
             why = str(exc) or type(exc).__name__

@@ -20,13 +20,14 @@ from typing import Any, Callable
 from cryptography.hazmat.primitives import hashes
 
 from storage.export import c2pa_profile
-from storage.export.plan import utc
+from storage.export.plan import CameraPlan, ExportError, source_entry, utc
 
 MEDIA_TYPE = "video/mp4"
 DIGITAL_CAPTURE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 CAMERA, TIME, SOURCES, GRANT, BOX = "edged.camera", "edged.time", "edged.sources", "edged.grant", "edged.box"
 LABELS = (CAMERA, TIME, SOURCES, GRANT, BOX)
 COSE_TO_SIGN = b"\x84\x6aSignature1"  # CBOR [ "Signature1", ...]: what a C2PA claim signature covers
+RANGE_SLACK_US = 1_000_000  # a clip's end past its last segment's: at most a frame's duration, rounded up
 CLOCK_NOTE = ("UTC from the recording's segment times as catalogued by the node; where its clock was found "
               "wrong they are the corrected times (design/0059)")
 
@@ -112,10 +113,75 @@ def plan(chain: list[str] | None, signing_key: Any, context: dict[str, Any],
     return {"chain": list(chain), "alg": c2pa_profile.algorithm(certs[0].public_key()), "context": context}, status
 
 
+def bind(entries: list[dict[str, Any]], cameras: list[dict[str, Any]], plans: list[CameraPlan]) -> None:
+    """The media worker's camera entries held to the daemon's own plan before anything is signed
+    over them (design/0134): each camera's id, name and location, each source segment's catalog
+    fields (path, SHA-256, size, times, corrections) and the holes are the daemon's; the worker
+    adds only where each falls in the clips, and a clip's range must lie within its sources'.
+    ExportError when the worker names a segment, clip or camera the plan does not hold."""
+    if [e.get("camera") for e in entries] != [c["camera"] for c in cameras]:
+        raise ExportError("the media worker returned other cameras than the export's; export refused")
+    for entry, cam, plan in zip(entries, cameras, plans):
+        files = {c.get("file") for c in entry["clips"]}
+        if any(not isinstance(f, str) or not f or "/" in f or f.startswith(".") for f in files):
+            raise ExportError(f"{cam['camera']}: the media worker named a clip outside the export's folder")
+        rows = {r["path"]: r for r in [*plan.sources, *plan.tail, *plan.lead]}  # a camera's signature (design/0135)
+        named = [str(src.get("path")) for src in entry["sources"]]
+        if len(set(named)) != len(named) or not {r["path"] for r in plan.sources} <= set(named) <= set(rows):
+            raise ExportError(f"{cam['camera']}: the media worker's sources are not the export's segments; "
+                              "export refused")
+        for src in entry["sources"]:
+            if src.get("clip") not in files | {None}:
+                raise ExportError(f"{cam['camera']}: a source names a clip the media worker did not write")
+            placed = {k: src[k] for k in ("clip", "clip_offset_s", "note", "tail", "key_sei") if k in src}
+            row = rows[src["path"]]
+            src.clear()
+            src.update({**source_entry(row, placed.pop("clip")), **placed})
+        _bind_range(entry, plan)
+        entry.update(name=cam.get("name"), location=cam.get("location"), gaps=_bind_gaps(entry, plan, files))
+
+
+def _bind_gaps(entry: dict[str, Any], plan: CameraPlan, files: set[Any]) -> list[dict[str, Any]]:
+    """The plan's holes, each with the clip the worker placed it in (only a clip it wrote)."""
+    placed = {(g.get("from_us"), g.get("to_us")): g for g in entry.get("gaps", []) if isinstance(g, dict)}
+    out = []
+    for g in plan.gaps:
+        found = placed.get((g["from_us"], g["to_us"])) or {}
+        where = ({"in_clip": found["in_clip"], "clip_offset_s": found.get("clip_offset_s")}
+                 if found.get("in_clip") in files else {"in_clip": None})
+        out.append({k: v for k, v in g.items() if k not in ("in_clip", "clip_offset_s")} | where)
+    return out
+
+
+def _bind_range(entry: dict[str, Any], plan: CameraPlan) -> None:
+    """Each clip's range within its camera's source segments: it begins at or after the first
+    one's start and lasts no longer than their wall span or, where the host clock stepped back
+    and a segment was placed after the one it overlaps, their durations together (RANGE_SLACK_US
+    allowed for the last frame's duration)."""
+    if not plan.sources:
+        return
+    low = min(r["start_us"] for r in plan.sources)
+    ends = [r["end_us"] for r in plan.sources]
+    longest = None if None in ends else max(max(ends) - low, sum(r["end_us"] - r["start_us"] for r in plan.sources))
+    for clip in entry["clips"]:
+        if not (isinstance(clip.get("from_us"), int) and isinstance(clip.get("to_us"), int)
+                and low <= clip["from_us"] <= clip["to_us"]
+                and (longest is None or clip["to_us"] <= low + longest + RANGE_SLACK_US)):
+            raise ExportError(f"{clip.get('file')}: the media worker gave it a range outside its segments'; "
+                              "export refused")
+
+
+def jobs(context: dict[str, Any], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the signing process embeds in each clip ({file, camera, definition}), computed here,
+    by the daemon, from its bound entries (bind) and the export's header."""
+    return [{"file": clip["file"], "camera": cam["camera"], "definition": definition(context, cam, clip)}
+            for cam in entries for clip in cam["clips"]]
+
+
 def guarded(sign: Callable[[bytes], bytes], limit: int) -> Callable[[bytes], bytes]:
-    """`sign`, for C2PA claims only and at most `limit` times (the export's source segments: every
-    clip has one at least): what the media worker may ask of the node key, so a worker taken
-    over by a malformed file gets no signature it could put to another use."""
+    """`sign`, for C2PA claims only and at most `limit` times (one per clip the daemon asked to
+    be signed): what the signing process may ask of the node key, so that process, were a clip
+    to take it over, gets no signature it could put to another use."""
     count = 0
 
     def claim_signature(data: bytes) -> bytes:

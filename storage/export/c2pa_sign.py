@@ -3,13 +3,15 @@
 The clip stays what the export made (fragmented MP4 by fragment copy, or a plain MP4 by remux);
 the SDK writes a copy with its manifest box after `ftyp` and hashes every other box (BMFF hash
 v3: all but `ftyp`, its own box, `mfra`, `free` and `skip`), so one changed byte of a sample is
-caught. Signed through `sign`, a callable that never exposes the node key (in the daemon it is a
-round trip to the daemon over the export worker's pipe). Read back after signing with the SDK's
+caught. Signed through `sign`, a callable that never exposes the node key (in the daemon's export it is a
+round trip to the daemon over the signing process's pipe). Read back after signing with the SDK's
 reader, the chain's last certificate (the office's CA) its only trust anchor: a clip leaves
 only with a manifest that reader trusts, or without one (and the export says why).
 
-Runs where media is handled (storage/export/worker.py); blocking. The SDK's library is loaded
-at the first clip signed, not when the daemon imports the export (it never signs there).
+Runs in the export's signing process (storage/export/worker.py `run_signing`), never in the
+media worker and never in the daemon; blocking. The definitions it embeds are the daemon's
+(c2pa_claim.jobs), and the node key signs through `sign` only (design/0134). The SDK's library is
+loaded at the first clip signed, not when the daemon imports the export.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.export.c2pa_claim import MEDIA_TYPE, definition
-from storage.export.plan import Meter
+from storage.export.c2pa_claim import MEDIA_TYPE
+from storage.export.plan import Meter, Progress
 from storage.disk.fsutil import PRIVATE_FILE
 from storage.disk.hashing import sha256_file
 
@@ -113,18 +115,22 @@ def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
-def sign_entries(entries: list[dict[str, Any]], folder: Path, plan: dict[str, Any],
-                 sign: Callable[[bytes], bytes], meter: Meter) -> None:
-    """Sign every clip of the export's camera entries in place; each clip's entry gets its new
-    SHA-256 and size and `c2pa` {made, why}. A clip the SDK refuses stays as it was."""
-    for cam in entries:
-        def tick(n: int, camera: str = cam["camera"]) -> None:
+def sign_jobs(folder: Path, jobs: list[dict[str, Any]], chain: list[str], alg: str,
+              sign: Callable[[bytes], bytes], progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Sign each clip of `jobs` ({file, camera, definition}: what the daemon computed,
+    c2pa_claim.jobs) in place, in `folder`; per job {file, c2pa: {made, why}} and, when made,
+    its new {sha256, bytes}. A clip the SDK refuses stays as it was. Progress in the clips'
+    bytes as the SDK writes them."""
+    meter = Meter(sum((folder / j["file"]).stat().st_size for j in jobs), progress, passes=1)
+    out = []
+    for job in jobs:
+        def tick(n: int, camera: str = job["camera"]) -> None:
             meter.add(n, camera)
 
-        for clip in cam["clips"]:
-            try:
-                clip.update(sign_clip(folder / clip["file"], definition(plan["context"], cam, clip), plan["chain"],
-                                      plan["alg"], sign, tick))
-                clip["c2pa"] = {"made": True}
-            except NotSigned as exc:
-                clip["c2pa"] = {"made": False, "why": str(exc)}
+        try:
+            made = sign_clip(folder / job["file"], job["definition"], chain, alg, sign, tick)
+            out.append({"file": job["file"], **made, "c2pa": {"made": True}})
+        except NotSigned as exc:
+            out.append({"file": job["file"], "c2pa": {"made": False, "why": str(exc)}})
+    meter.add(0, "", final=True)
+    return out

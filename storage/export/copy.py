@@ -25,12 +25,13 @@ from typing import Any, cast
 
 import av
 
-from storage.export import fmp4
+from storage.export import fmp4, fmp4_signed, signed_video
 from storage.export.plan import (
-    CameraPlan, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
+    CameraPlan, ExportError, Meter, check_hash, clip_entry, gone, name_clips, source_entry, source_path,
 )
 from storage.export.fmp4 import NotCopyable
 from storage.disk.fsutil import PRIVATE_FILE
+from storage.disk.hashing import sha256_file
 from storage.mp4 import SOUND_AS_SENT
 
 AHEAD = 3                 # sources mapped and hashed ahead of the copy
@@ -61,15 +62,30 @@ def verified_map(data_dir: Path, row: dict[str, Any]) -> Any:
 
 
 class _Out:
-    """One clip file while it is written, hashed as it goes."""
+    """One clip file while it is written, hashed as it goes. A signing camera's clip (`signing`)
+    runs on past `to_us` for its last GOP's signature (design/0135): `tail` says which video
+    samples it keeps, and an edit list in its moov (patched at close) shows only the range."""
 
-    def __init__(self, path: Path, header: fmp4.Header):
+    def __init__(self, path: Path, header: fmp4.Header, signing: bool = False, to_us: int = 0):
         self.path = path
         self.header = header
         self.f = open(path, "xb")
         self.hash = hashlib.sha256()
         self.vtrack = cast(fmp4.Track, header.track(b"vide"))  # one video track: copyable() checked
         self.atrack = header.track(b"soun")
+        self.hevc = self.vtrack.codec == "hevc"
+        self.nal_size = signed_video.nal_length_size(self.vtrack.description)
+        self.tail = signed_video.Tail(to_us) if signing else None
+        self.tail_frames = 0
+        self.shown_end: int | None = None  # where the last video sample before to_us ends (clip ticks)
+        self.edit_at: int | None = None     # where the edit list's duration sits in the file
+        self.lead = b""                       # the camera's certificate SEI, for the clip's first sample
+        self.key_sei: dict[str, Any] | None = None  # where it came from (the clip entry's camera_signed)
+        self.tail_stopped: str | None = None  # why the tail ended before the signature (a segment unusable)
+        moov = header.moov
+        if signing:
+            moov, at = fmp4.with_edit_list(header.moov, self.vtrack.track_id)
+            self.edit_at = len(header.ftyp) + at
         with av.open(io.BytesIO(header.ftyp + header.moov), format="mp4") as c:
             vc = c.streams.video[0].codec_context
             self.video = {"codec": vc.name, "width": vc.width, "height": vc.height}
@@ -83,22 +99,34 @@ class _Out:
         self.frames = 0
         self.sequence = 0
         self.write(header.ftyp)
-        self.write(header.moov)
+        self.write(moov)
 
     def write(self, data: Any) -> None:
         self.f.write(data)
         self.hash.update(data)
 
     def close(self) -> dict[str, Any]:
+        vtb = self.vtrack.timescale
+        last = self.last[self.vtrack.track_id]
+        media_us = (last + self.last_vdur) * 1_000_000 // vtb if last is not None else 0
+        duration_us = media_us if self.shown_end is None else self.shown_end * 1_000_000 // vtb
+        digest = self.hash.hexdigest()
+        if self.edit_at is not None:  # what a player shows: the range, not the signature's tail
+            self.f.seek(self.edit_at)
+            self.f.write(fmp4.edit_duration(duration_us, fmp4.movie_timescale(self.header.moov)))
         self.f.flush()
         os.fsync(self.f.fileno())
         self.f.close()
         os.chmod(self.path, PRIVATE_FILE)
-        vtb = self.vtrack.timescale
-        last = self.last[self.vtrack.track_id]
-        duration_us = (last + self.last_vdur) * 1_000_000 // vtb if last is not None else 0
-        return clip_entry(self.path, self.hash.hexdigest(), cast(int, self.origin_us), duration_us, self.frames,
-                          self.video, self.audio)
+        if self.edit_at is not None:
+            digest = sha256_file(self.path)
+        entry = clip_entry(self.path, digest, cast(int, self.origin_us), duration_us, self.frames, self.video,
+                           self.audio)
+        if self.tail is not None:
+            entry["camera_signed"] = {"tail_frames": self.tail_frames, "media_to_us": cast(int, self.origin_us) + media_us,
+                                      "key_sei": self.key_sei,
+                                      **({"tail_stopped": self.tail_stopped} if self.tail_stopped else {})}
+        return entry
 
     def discard(self) -> None:
         self.f.close()
@@ -134,7 +162,11 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 header = fmp4.read_header(buf)
                 copyable(header)
                 if not parts or parts[-1].header.signature != header.signature:
-                    parts.append(_Out(out / f"{plan.camera}-part{len(parts) + 1}.mp4", header))
+                    parts.append(_Out(out / f"{plan.camera}-part{len(parts) + 1}.mp4", header,
+                                      fmp4_signed.signs(buf, header), to_us))
+                    if parts[-1].tail is not None:
+                        sources += _key_lead(data_dir, plan if len(parts) == 1 else None, parts[-1], buf, header,
+                                             row, from_us if len(parts) == 1 else None)
                 entry = source_entry(row, parts[-1].path.name)
                 _copy_segment(buf, header, parts[-1], row, from_us if len(parts) == 1 else None, to_us, entry)
                 sources.append(entry)
@@ -142,6 +174,8 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 if isinstance(buf, mmap.mmap):
                     buf.close()
             meter.add(row["bytes"] or 0, plan.camera)
+        if parts:
+            sources += _copy_tail(data_dir, plan, parts[-1], to_us)
         for part in parts:
             if part.origin_us is not None:
                 clips.append(part.close())
@@ -160,6 +194,70 @@ def copy_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us
                 f.result().close()
     name_clips(out, plan.camera, clips, sources)
     return clips, sources
+
+
+def _key_lead(data_dir: Path, plan: CameraPlan | None, clip: _Out, buf: Any, header: fmp4.Header,
+              row: dict[str, Any], from_us: int | None) -> list[dict[str, Any]]:
+    """Put the camera's newest certificate (golden) SEI before the clip's first sample, unless
+    that sample has one (design/0135): looked for in the part's first segment before the clip's
+    start, then in the plan's `lead` segments, newest first. The source entry of a lead segment
+    it came from (the clip's `camera_signed.key_sei` names it; none found: null)."""
+    clip.origin_us = _origin(buf, header, row["start_us"], from_us)
+    found, at_origin = fmp4_signed.key_seis(buf, header, row["start_us"], clip.origin_us)
+    source, entries = row, []
+    for lead in reversed(plan.lead if plan is not None and not (found or at_origin) else []):
+        try:  # a segment before the range that cannot be used is passed over, never fails the export
+            lbuf = verified_map(data_dir, lead)
+        except ExportError:
+            continue
+        try:
+            lheader = fmp4.read_header(lbuf)
+            if lheader.signature == header.signature:
+                found, _ = fmp4_signed.key_seis(lbuf, lheader, lead["start_us"], None)
+        except NotCopyable:
+            continue
+        finally:
+            if isinstance(lbuf, mmap.mmap):
+                lbuf.close()
+        if found:
+            source = lead
+            entries.append({**source_entry(lead, clip.path.name), "key_sei": True})
+            break
+    if at_origin:
+        clip.key_sei = {"source": row["path"], "in_first_frame": True}
+    elif found:
+        clip.lead = b"".join(len(n).to_bytes(clip.nal_size, "big") + n for n in found)
+        clip.key_sei = {"source": source["path"], "bytes": len(clip.lead)}
+    return entries
+
+
+def _copy_tail(data_dir: Path, plan: CameraPlan, clip: _Out, to_us: int) -> list[dict[str, Any]]:
+    """The rest of a signing camera's last GOP's signature from the segments after the range
+    (the plan's `tail`), video only, until the tail rule is done; their source entries."""
+    sources: list[dict[str, Any]] = []
+    for row in plan.tail:
+        if clip.tail is None or clip.tail.done or clip.origin_us is None:
+            break
+        try:  # a segment outside the range that cannot be used ends the tail, never the export
+            buf = verified_map(data_dir, row)
+        except ExportError as exc:
+            clip.tail_stopped = str(exc)
+            break
+        try:
+            header = fmp4.read_header(buf)
+            if header.signature != clip.header.signature:
+                break  # the stream changed: its signature cannot be in this part
+            entry = {**source_entry(row, clip.path.name), "tail": True}
+            _copy_segment(buf, header, clip, row, None, to_us, entry)
+            if entry["clip_offset_s"] is not None:
+                sources.append(entry)
+        except NotCopyable as exc:
+            clip.tail_stopped = f"{row['path']}: {exc}"
+            break
+        finally:
+            if isinstance(buf, mmap.mmap):
+                buf.close()
+    return sources
 
 
 def _origin(buf: Any, header: fmp4.Header, base_us: int, from_us: int | None) -> int:
@@ -197,6 +295,9 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
         pieces = []
         for run in runs:
             first, last = _in_range(run, base, scale[run.track_id], clip.origin_us, to_us)
+            shown = last
+            if run.track_id == vid and clip.tail is not None:
+                last = fmp4_signed.extend(buf, run, base, clip.vtrack, clip.tail, last)
             if first == last:
                 continue
             if offsets is None:
@@ -214,21 +315,26 @@ def _copy_segment(buf: Any, header: fmp4.Header, clip: _Out, row: dict[str, Any]
             first += skip
             if first == last:
                 continue  # audio overlapping the previous segment's (after a clock step): dropped, never reordered
-            pieces.append(fmp4.Piece(run, first, last, new[skip]))
+            lead = clip.lead if run.track_id == vid else b""
+            clip.lead = b"" if lead else clip.lead
+            pieces.append(fmp4.Piece(run, first, last, new[skip], lead))
             clip.last[run.track_id] = new[-1]
             if run.track_id != vid:
                 clip.sound_end = new[-1] + run.durations[last - 1]
             if run.track_id == vid:
                 clip.last_vdur = run.durations[last - 1] or clip.last_vdur
-                clip.frames += last - first
+                clip.frames += max(0, shown - first)
+                clip.tail_frames += last - max(first, shown)
+                if clip.tail is not None and shown > first:
+                    clip.shown_end = new[shown - 1 - first + skip] + run.durations[shown - 1]
         if pieces:
             clip.sequence += 1
             moof, mdat, spans = fmp4.fragment(clip.sequence, pieces)
             clip.write(moof)
             clip.write(mdat)
             with memoryview(buf) as view:
-                for at, size in spans:
-                    clip.write(view[at:at + size])
+                for span in spans:
+                    clip.write(span if isinstance(span, bytes) else view[span[0]:span[0] + span[1]])
 
 
 def _butt(run: fmp4.Run, first: int, new: list[int], end: int | None) -> None:

@@ -52,17 +52,14 @@ WORKING_DIR = "working"           # working copies for a viewing, destroyed afte
 
 
 def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
-                progress: Progress | None = None, copy: bool = True, *, c2pa: dict[str, Any] | None = None,
-                sign: Signer | None = None) -> list[dict[str, Any]]:
+                progress: Progress | None = None, copy: bool = True) -> list[dict[str, Any]]:
     """Each camera's footage of the range as clips in `tmp`; the manifest's camera entries.
     The segments' fragments are copied at the byte level (storage/export/copy.py) where they
     allow it, else remuxed (storage/export/remux.py; always, with `copy` false). This is the
     part that parses media (run by storage/export/worker.py in a worker process by the daemon,
-    design/0020). With `c2pa` (c2pa_claim.plan's) and `sign`, each clip then carries a C2PA
-    manifest (storage/export/c2pa_sign.py, design/0098)."""
-    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
-    signing = c2pa is not None and sign is not None
-    meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress, passes=3 if signing else 2)
+    design/0020); it signs nothing (the clips' C2PA manifests are the daemon's: design/0134)."""
+    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", []), c.get("lead", [])) for c in cameras]
+    meter = Meter(sum(r["bytes"] or 0 for p in plans for r in p.sources), progress)
     entries = []
     for cam, plan in zip(cameras, plans):
         try:
@@ -82,8 +79,6 @@ def write_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_u
                         "actual": None if first is None or last is None else {"from_us": first, "to_us": last,
                                                               "from_utc": utc(first), "to_utc": utc(last)},
                         "clips": clips, "sources": sources, "gaps": plan.gaps})
-    if c2pa is not None and sign is not None:
-        c2pa_sign.sign_entries(entries, tmp, c2pa, sign, meter)
     meter.add(0, "", final=True)
     return entries
 
@@ -92,27 +87,77 @@ class ClipsWriter(Protocol):
     """write_clips, or the same run elsewhere (storage/export/worker.py's run_clips)."""
 
     def __call__(self, data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
-                 progress: Progress | None = None, *, c2pa: dict[str, Any] | None = None,
-                 sign: Signer | None = None) -> list[dict[str, Any]]: ...
+                 progress: Progress | None = None) -> list[dict[str, Any]]: ...
+
+
+class ClipSigner(Protocol):
+    """c2pa_sign.sign_jobs, or the same run elsewhere (storage/export/worker.py's run_signing)."""
+
+    def __call__(self, folder: Path, jobs: list[dict[str, Any]], chain: list[str], alg: str, sign: Signer,
+                 progress: Progress | None = None) -> list[dict[str, Any]]: ...
 
 
 C2PA_CONTEXT = ("site", "node", "software", "grant", "request", "custodian")  # the header's parts a clip's C2PA names
+SIGNING_SHARE = 1 / 3  # of the export's progress, when its clips get C2PA manifests (the SDK's pass)
 
 
-def _c2pa_plan(chain: list[str] | None, key: nodekey.NodeKey, header: dict[str, Any], began_us: int,
-               claims: int) -> tuple[dict[str, Any] | None, dict[str, Any], Signer | None]:
-    """What the clips' C2PA manifests say and who signs them (c2pa_claim.plan; None without a
-    usable chain), its status for the manifest, and a signer of at most `claims` C2PA claims."""
+def _c2pa_plan(chain: list[str] | None, key: nodekey.NodeKey, header: dict[str, Any],
+               began_us: int) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """What the clips' C2PA manifests say (c2pa_claim.plan; None without a usable chain) and
+    its status for the manifest."""
     context = {**{k: header[k] for k in C2PA_CONTEXT if k in header}, "created_us": began_us,
                "node_key_fingerprint": key.fingerprint}
-    c2pa, status = c2pa_claim.plan(chain, key.public, context, datetime.fromtimestamp(began_us / 1e6, timezone.utc))
-    return c2pa, status, None if c2pa is None else c2pa_claim.guarded(key.sign, claims)
+    return c2pa_claim.plan(chain, key.public, context, datetime.fromtimestamp(began_us / 1e6, timezone.utc))
+
+
+def _share(progress: Progress | None, low: float, high: float) -> Progress | None:
+    """A stage's progress as its share [low, high] of the export's."""
+    if progress is None:
+        return None
+    report = progress
+
+    def scaled(info: dict[str, Any]) -> None:
+        report({**info, "fraction": round(low + (high - low) * float(info.get("fraction", 0.0)), 4)})
+    return scaled
+
+
+def _staging(out_dir: Path) -> Path:
+    """The export's hidden 0700 sibling folder, made afresh (renamed to `out_dir` when whole)."""
+    tmp = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)  # a previous attempt that crashed (not footage: our own scratch)
+    private_dir(tmp.parent)
+    tmp.mkdir(mode=PRIVATE_DIR)
+    os.chmod(tmp, PRIVATE_DIR)
+    return tmp
+
+
+def _sign_clips(tmp: Path, entries: list[dict[str, Any]], c2pa: dict[str, Any], key: nodekey.NodeKey,
+                signer: ClipSigner, progress: Progress | None, plans: list[Any]) -> None:
+    """The daemon's C2PA step (design/0134): the definitions computed here from the bound
+    entries, each clip signed by `signer` through a guard that signs one C2PA claim per clip;
+    each clip's entry gets `c2pa` {made, why} and, when made, its new SHA-256 and size. Its
+    progress is the export's last SIGNING_SHARE."""
+    jobs = c2pa_claim.jobs(c2pa["context"], entries)
+    total = sum(r["bytes"] or 0 for p in plans for r in p.sources)
+    share = _share(progress, 1.0 - SIGNING_SHARE, 1.0)
+
+    def report(info: dict[str, Any]) -> None:
+        if share is not None:
+            share({**info, "stage": "sign", "done_bytes": total, "total_bytes": total})
+    done = {d["file"]: d for d in signer(tmp, jobs, c2pa["chain"], c2pa["alg"], c2pa_claim.guarded(key.sign, len(jobs)),
+                                         report)}
+    for clip in (c for cam in entries for c in cam["clips"]):
+        got = done.get(clip["file"]) or {"c2pa": {"made": False, "why": "the signing process did not answer for it"}}
+        clip["c2pa"] = got["c2pa"]
+        if clip["c2pa"].get("made"):
+            clip.update(sha256=got["sha256"], bytes=got["bytes"])
 
 
 def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header: dict[str, Any],
                  cameras: list[dict[str, Any]], from_us: int, to_us: int,
                  progress: Progress | None = None, now_us: int | None = None,
-                 clips_writer: ClipsWriter | None = None, chain: list[str] | None = None) -> dict[str, Any]:
+                 clips_writer: ClipsWriter | None = None, chain: list[str] | None = None,
+                 clip_signer: ClipSigner | None = None) -> dict[str, Any]:
     """Write clips, manifest, signature and public key into `out_dir` (made here; must not exist).
 
     `cameras` is what `gather` returns; `header` holds who and why (site, node, request,
@@ -122,8 +167,8 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
     manifest is signed here, so the key never goes where media is parsed. `chain`: the node's
     certificate chain (PEM texts: its certificate, then the office's CA; storage/keys/nodecert.py), copied
     into the manifest as `node_certificates` so a verifier that trusts the CA knows the node
-    (design/0097); with it each clip also carries a C2PA manifest signed by the node key, through a
-    signer that signs C2PA claims only (design/0098). Without it, or with one C2PA cannot use, the
+    (design/0097); with it each clip also carries a C2PA manifest (design/0098) whose definition is
+    computed here from the plan, embedded by `clip_signer` (the signing process: design/0134). Without it, or with one C2PA cannot use, the
     export is made all the same and its manifest's `c2pa` says why there is none. Returns the manifest.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -131,18 +176,17 @@ def write_export(data_dir: Path, out_dir: Path, *, key: nodekey.NodeKey, header:
         raise ExportError("the range is empty: its end must be after its start")
     if out_dir.exists():
         raise ExportError(f"{out_dir} already exists; exports never overwrite")
-    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", [])) for c in cameras]
+    plans = [plan_camera(c["camera"], c["segments"], from_us, to_us, c.get("explain", []), c.get("lead", [])) for c in cameras]
     if not any(p.sources for p in plans):
         raise ExportError("there is no footage in that range for " + ", ".join(c["camera"] for c in cameras))
-    tmp = out_dir.with_name(f".{out_dir.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)  # a previous attempt that crashed (not footage: our own scratch)
-    private_dir(tmp.parent)
-    tmp.mkdir(mode=PRIVATE_DIR)
-    os.chmod(tmp, PRIVATE_DIR)
-    c2pa, c2pa_status, sign = _c2pa_plan(chain, key, header, SYSTEM.now_us() if now_us is None else now_us,
-                                         sum(len(p.sources) for p in plans))
+    tmp = _staging(out_dir)
+    c2pa, c2pa_status = _c2pa_plan(chain, key, header, SYSTEM.now_us() if now_us is None else now_us)
     try:
-        entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us, progress, c2pa=c2pa, sign=sign)
+        entries = (clips_writer or write_clips)(data_dir, tmp, cameras, from_us, to_us,
+                                                _share(progress, 0.0, 1.0 - SIGNING_SHARE) if c2pa else progress)
+        c2pa_claim.bind(entries, cameras, plans)  # edged's manifest, too, says what the plan holds (design/0134)
+        if c2pa is not None:
+            _sign_clips(tmp, entries, c2pa, key, clip_signer or c2pa_sign.sign_jobs, progress, plans)
         created = SYSTEM.now_us() if now_us is None else now_us
         manifest = {
             "format": FORMAT, **header,

@@ -242,13 +242,15 @@ class Piece:
     first: int
     last: int
     base_dts: int
+    lead: bytes = b""  # bytes put before the first sample's, in it (a camera's certificate SEI: design/0135)
 
 
-def fragment(sequence: int, pieces: list[Piece]) -> tuple[bytes, bytes, list[tuple[int, int]]]:
+def fragment(sequence: int, pieces: list[Piece]) -> tuple[bytes, bytes, list[tuple[int, int] | bytes]]:
     """A new moof (sequence number, one traf per piece, every sample's fields explicit) and the
-    mdat header; the (offset, size) spans of the source whose bytes follow it, in order."""
+    mdat header; the (offset, size) spans of the source whose bytes follow it, in order (and a
+    piece's `lead`, as bytes, before its first sample's span)."""
     trafs: list[bytes] = []
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int] | bytes] = []
     data_at = []  # where each trun's data_offset field sits in the moof, and the data's offset in the mdat
     moof_len = 8 + 16       # moof header + mfhd
     data_len = 0
@@ -257,7 +259,9 @@ def fragment(sequence: int, pieces: list[Piece]) -> tuple[bytes, bytes, list[tup
         ctos = r.ctos[p.first:p.last]
         flags = TRUN_OFFSET | TRUN_DURATION | TRUN_SIZE | TRUN_FLAGS | (TRUN_CTO if any(ctos) else 0)
         version = 1 if any(c < 0 for c in ctos) else 0
-        per = [r.durations[p.first:p.last], r.sizes[p.first:p.last], r.flags[p.first:p.last]]
+        sizes = r.sizes[p.first:p.last]
+        sizes[0] += len(p.lead)
+        per = [r.durations[p.first:p.last], sizes, r.flags[p.first:p.last]]
         if flags & TRUN_CTO:
             per.append([c & 0xFFFFFFFF for c in ctos])
         samples = struct.pack(f">{n * len(per)}I", *(v for row in zip(*per) for v in row))
@@ -268,7 +272,8 @@ def fragment(sequence: int, pieces: list[Piece]) -> tuple[bytes, bytes, list[tup
         data_at.append((moof_len + 8 + len(tfhd) + len(tfdt) + 8 + len(trun_head), data_len))
         trafs.append(_box(b"traf", tfhd + tfdt + _box(b"trun", trun_head + b"\0\0\0\0" + samples)))
         moof_len += traf_len
-        data_len += sum(r.sizes[p.first:p.last])
+        data_len += sum(sizes)
+        spans.extend([p.lead] if p.lead else [])
         spans.extend(_spans(r, p.first, p.last))
     if data_len + 8 > 0xFFFFFFFF:
         raise NotCopyable("a fragment of over 4 GiB")
@@ -287,3 +292,37 @@ def _spans(run: Run, first: int, last: int) -> list[tuple[int, int]]:
         else:
             out.append((off, size))
     return out
+
+
+# --- an edit list: what a player shows of a clip that runs on for its camera's signature -------------
+ELST_SIZE = 8 + 8 + 20    # elst v1 with one entry
+EDTS_SIZE = 8 + ELST_SIZE
+
+
+def movie_timescale(moov: bytes) -> int:
+    _, mvhd, _ = _child(moov, 8, len(moov), b"mvhd")
+    return int(_U32.unpack_from(moov, mvhd + (20 if moov[mvhd] == 1 else 12))[0])
+
+
+def with_edit_list(moov: bytes, track_id: int) -> tuple[bytes, int]:
+    """`moov` with an edit list in track `track_id` (after its tkhd): one edit from media time 0,
+    its duration 0 until written (edit_duration; where that field sits: the second value returned)."""
+    out: list[bytes] = []
+    field_at = -1
+    for kind, start, payload, end in boxes(moov, 8, len(moov)):
+        box = moov[start:end]
+        if kind == b"trak":
+            _, tkhd, tkhd_end = _child(moov, payload, end, b"tkhd")
+            if _U32.unpack_from(moov, tkhd + (20 if moov[tkhd] == 1 else 12))[0] == track_id:
+                elst = _full(b"elst", 1, 0, _U32.pack(1) + _U64.pack(0) + _U64.pack(0) + struct.pack(">hh", 1, 0))
+                box = _box(b"trak", moov[payload:tkhd_end] + _box(b"edts", elst) + moov[tkhd_end:end])
+                field_at = 8 + sum(len(b) for b in out) + (tkhd_end - start) + 8 + 16
+        out.append(box)
+    if field_at < 0:
+        raise NotCopyable(f"no track {track_id} for an edit list")
+    return _box(b"moov", b"".join(out)), field_at
+
+
+def edit_duration(duration_us: int, timescale: int) -> bytes:
+    """The edit's duration field (movie time scale), for the place with_edit_list named."""
+    return _U64.pack(duration_us * timescale // 1_000_000)

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from storage.export.signed_video import MAX_TAIL_US
 from storage.footage import segments as segment_table
 from storage.footage.segment_rows import FOOTAGE_STATES, MISSING, QUARANTINED, WRITING
 from storage.disk.hashing import sha256_file
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 GAP_TOLERANCE_US = 1_000          # a run's segments abut exactly; more than this is a hole
+LEAD_LOOKBACK_US = 24 * 3600 * 1_000_000  # how far back a recording run's first segment is looked for
 IN_MEMORY_MAX = 128 << 20         # segments up to this size are read once: hashed and remuxed from memory
 PROGRESS_EVERY_S = 0.25
 
@@ -38,10 +40,16 @@ class CameraPlan:
     camera: str
     sources: list[dict[str, Any]]   # footage rows in time order
     gaps: list[dict[str, Any]]      # {from_us, to_us, reason}
+    # the footage rows right after the range, from which a signing camera's clip takes the rest
+    # of its last GOP's signature (storage/export/signed_video.py, design/0135); used only then
+    tail: list[dict[str, Any]] = field(default_factory=list)
+    # the footage rows before the range where a signing camera's certificate SEI may be: the one
+    # just before it and the first of its recording run (design/0135); used only then
+    lead: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: int,
-                explain: Sequence[dict[str, Any]] = ()) -> CameraPlan:
+                explain: Sequence[dict[str, Any]] = (), lead: Sequence[dict[str, Any]] = ()) -> CameraPlan:
     """The footage segments overlapping [from, to) and the holes between them.
 
     `rows` are the camera's catalog segment rows (any state); `explain` are records that say
@@ -59,7 +67,9 @@ def plan_camera(camera: str, rows: list[dict[str, Any]], from_us: int, to_us: in
         cursor = max(cursor, r["end_us"] or r["start_us"])
     if cursor < to_us - GAP_TOLERANCE_US:
         gaps.append(_gap(cursor, to_us, [*absent, *explain]))
-    return CameraPlan(camera, footage, gaps)
+    tail = sorted((r for r in rows if r["state"] in FOOTAGE_STATES and to_us <= r["start_us"] < to_us + MAX_TAIL_US),
+                  key=lambda r: r["start_us"])
+    return CameraPlan(camera, footage, gaps, tail, [r for r in lead if r["state"] in FOOTAGE_STATES])
 
 
 def _state_reason(row: dict[str, Any]) -> str:
@@ -84,7 +94,7 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
         row = next(db.query("SELECT id, name, location FROM cameras WHERE id = ?", [cam]), None)
         if row is None:
             raise ExportError(f"no camera {cam!r} in the catalog")
-        segs = segment_table.between(db, from_us, to_us, cam, limit=1_000_000)
+        segs = segment_table.between(db, from_us, to_us + MAX_TAIL_US, cam, limit=1_000_000)  # a signed tail's too
         explain = [{"from_us": g["from_us"], "to_us": g["to_us"], "reason": g["reason"]} for g in db.query(
             "SELECT * FROM gaps WHERE camera = ? AND from_us < ? AND to_us > ?", [cam, to_us, from_us])]
         explain += [{"from_us": d["start_us"], "to_us": d["end_us"] or d["start_us"],
@@ -92,15 +102,31 @@ def gather(db: sqlite_utils.Database, cameras: list[str], from_us: int, to_us: i
             "SELECT * FROM destructions WHERE camera = ? AND start_us < ? AND coalesce(end_us, start_us) > ?",
             [cam, to_us, from_us])]
         out.append({"camera": cam, "name": row["name"], "location": row["location"], "segments": segs,
-                    "explain": explain})
+                    "explain": explain, "lead": run_lead(db, cam, segs, from_us)})
     return out
+
+
+def run_lead(db: sqlite_utils.Database, camera: str, segs: list[dict[str, Any]], from_us: int) -> list[dict[str, Any]]:
+    """The first segment of the recording run the range starts in, and the one just before the
+    range (oldest first; none when the range starts a run): where a signing camera's certificate
+    SEI, sent when its stream starts (or every so often), is (design/0135)."""
+    first = min((r["start_us"] for r in segs if r["start_us"] <= from_us), default=from_us)
+    before = [r for r in segment_table.between(db, first - LEAD_LOOKBACK_US, first, camera, limit=1_000_000)
+              if r["start_us"] < first and r["state"] in FOOTAGE_STATES]
+    run: list[dict[str, Any]] = []
+    for r in sorted(before, key=lambda r: r["start_us"], reverse=True):
+        if r["end_us"] is None or abs(r["end_us"] - (run[-1]["start_us"] if run else first)) > GAP_TOLERANCE_US:
+            break
+        run.append(r)
+    return [run[-1], run[0]] if len(run) > 1 else run
 
 
 # --- progress ------------------------------------------------------------------------------
 @dataclass
 class Meter:
-    """Progress over all cameras in source bytes: each byte is hashed, then remuxed, and, where the
-    clips get a C2PA manifest, read and written once more by the C2PA SDK (`passes` 3)."""
+    """Progress over all cameras in bytes: in the media worker each source byte is hashed, then
+    remuxed (`passes` 2); in the signing process each clip byte is written once by the C2PA SDK
+    (`passes` 1; the daemon maps each stage to its share of the export: evidence._share)."""
 
     total: int
     report: Progress | None

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import av
 
+from storage.export import signed_video
 from storage.export.plan import (
     CameraPlan, ExportError, Meter, clip_entry, name_clips, open_verified, source_entry,
 )
@@ -64,18 +65,32 @@ class _Clip:
         self.last_vdur = 0
         self.sound_end: int | None = None  # where the last sound packet written ends (clip ticks)
         self.frames = 0
+        # a signing camera (design/0135): its video runs on past to_us for its last GOP's signature
+        self.hevc = v.codec_context.name == "hevc"
+        self.nal_size = signed_video.nal_length_size(b"avcC" + bytes(v.codec_context.extradata or b"")
+                                                     if not self.hevc else b"hvcC" + bytes(v.codec_context.extradata or b""))
+        self.tail: signed_video.Tail | None = None
+        self.tail_frames = 0
+        self.shown_end: int | None = None  # where the last video packet before to_us ends (input ticks)
 
     def close(self) -> dict[str, Any]:
         self.out.close()
+        media_us = _us(self.last["v"] + self.last_vdur, self.vtb) if self.last["v"] is not None else 0
+        duration_us = media_us if self.shown_end is None else _us(self.shown_end, self.vtb)
+        # No edit list trims the tail here (design/0135): in a plain MP4 GStreamer's demuxer honours
+        # one and so hides the signature from ONVIF's validator; the entry says what is the range.
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        duration_us = _us(self.last["v"] + self.last_vdur, self.vtb) if self.last["v"] is not None else 0
         os.chmod(self.path, PRIVATE_FILE)
-        return clip_entry(self.path, sha256_file(self.path), cast(int, self.origin_us), duration_us, self.frames,
-                          self.video, self.audio)
+        entry = clip_entry(self.path, sha256_file(self.path), cast(int, self.origin_us), duration_us, self.frames,
+                           self.video, self.audio)
+        if self.tail is not None:
+            entry["camera_signed"] = {"tail_frames": self.tail_frames,
+                                      "media_to_us": cast(int, self.origin_us) + media_us, "key_sei": None}
+        return entry
 
 
 def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_us: int,
@@ -115,6 +130,8 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
                 entry = source_entry(row, clip.path.name)
                 _remux_segment(c, v, a, clip, row, from_us, to_us, pending, entry, meter, plan.camera)
                 sources.append(entry)
+        if clip is not None and clip.tail is not None:
+            sources += _remux_tail(data_dir, plan, clip, from_us, to_us, meter)
         if clip is not None:
             finish(clip)
             clip = None
@@ -124,6 +141,34 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
             clip.out.close()
     name_clips(out, plan.camera, clips, sources)
     return clips, sources
+
+
+def _remux_tail(data_dir: Path, plan: CameraPlan, clip: _Clip, from_us: int, to_us: int,
+                meter: Meter) -> list[dict[str, Any]]:
+    """The rest of a signing camera's last GOP's signature from the segments after the range
+    (the plan's `tail`), video only, while the tail rule takes it (design/0135)."""
+    sources = []
+    for row in plan.tail:
+        if clip.tail is None or clip.tail.done:
+            break
+        try:  # a segment outside the range that cannot be used ends the tail, never the export
+            src = open_verified(data_dir, row)
+        except ExportError:
+            break
+        with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None, options=INPUT_OPTIONS) as c:
+            v = c.streams.video[0] if c.streams.video else None
+            a = next((s for s in c.streams.audio if s.codec_context.name in SOUND_AS_SENT), None)
+            if v is None or _signature(v, a) != clip.sig:
+                break
+            entry = {**source_entry(row, clip.path.name), "tail": True}
+            _remux_segment(c, v, a, clip, row, from_us, to_us, [], entry, meter, plan.camera)
+            if entry["clip_offset_s"] is not None:
+                sources.append(entry)
+    return sources
+
+
+def _kinds(pkt: Any, clip: _Clip) -> set[str]:
+    return signed_video.kinds_in(memoryview(pkt), clip.hevc, clip.nal_size)
 
 
 def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], from_us: int, to_us: int,
@@ -154,7 +199,7 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
             off["a"] = _ticks(placed, clip.atb)
         return off
 
-    def write(pkt: Any, kind: str) -> None:
+    def write(pkt: Any, kind: str, tail: bool = False) -> None:
         nonlocal offsets
         if offsets is None:
             offsets = place()
@@ -177,7 +222,10 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
             clip.sound_end = dts + (pkt.duration or 0)
         if kind == "v":
             clip.last_vdur = pkt.duration or clip.last_vdur
-            clip.frames += 1
+            clip.frames += 0 if tail else 1
+            clip.tail_frames += 1 if tail else 0
+            if clip.tail is not None and not tail:
+                clip.shown_end = dts + (pkt.duration or clip.last_vdur)
         pkt.stream = clip.ov if kind == "v" else clip.oa
         clip.out.mux(pkt)
 
@@ -199,7 +247,13 @@ def _remux_segment(c: Any, v: Any, a: Any, clip: _Clip, row: dict[str, Any], fro
             continue
         num, den = scale[index]
         wall = base + pkt.dts * num // den
+        if kind == "v" and clip.tail is None and signed_video.SIGNATURE in _kinds(pkt, clip):
+            clip.tail = signed_video.Tail(to_us)  # the camera signs its stream (design/0135)
         if wall >= to_us:
+            if kind == "v" and clip.tail is not None and clip.origin_us is not None and clip.tail.take(
+                    signed_video.Frame(wall, bool(pkt.is_keyframe), signed_video.SIGNATURE in _kinds(pkt, clip))):
+                write(pkt, kind, tail=True)
+                continue
             done[kind] = True
             if done["v"] and done["a"]:
                 break

@@ -1,14 +1,18 @@
-"""The media part of an export (storage.export.evidence.write_clips), in a worker process.
+"""The parts of an export that parse media or run the C2PA SDK, each in a process of its own.
 
-The daemon must outlive any footage file, however malformed (design/0020), so the remux,
-where FFmpeg parses the segments, runs here: `python -m storage.export.worker` reads one JSON
-request line on stdin ({data_dir, tmp, cameras, from_us, to_us, c2pa}), writes the clips into
-`tmp`, and prints JSON lines: {"progress": {...}} as it goes, then {"entries": [...]} or
-{"error": "..."}. The manifest is written and signed by the daemon, with a key this process
-never sees. For a clip's C2PA manifest (design/0098) the worker asks the daemon to sign the
-claim: {"sign": base64} out, one {"signature": base64} or {"refused": why} line back on stdin;
-the daemon signs C2PA claims only, no more than the export has source segments
-(storage/export/c2pa_claim.guarded).
+The daemon must outlive any footage file, however malformed (design/0020), so the remux, where
+FFmpeg parses the segments, runs here: `python -m storage.export.worker` reads one JSON request
+line on stdin ({data_dir, tmp, cameras, from_us, to_us}), writes the clips into `tmp`, and
+prints JSON lines: {"progress": {...}} as it goes, then {"entries": [...]} or {"error": "..."}.
+The media worker has no way to the node key at all: a line asking for a signature is refused.
+
+The clips' C2PA manifests (design/0098, 0134) are made afterwards by a second process, the
+signing process (`run_signing`: request {"sign_jobs": [...], "tmp", "chain", "alg"}), which
+never sees what the media worker said: the daemon computed each clip's definition from its own
+plan (storage/export/c2pa_claim.bind, jobs), and the SDK computes the hard binding from the file.
+To sign a claim it sends {"sign": base64} and gets one {"signature": base64} or {"refused": why}
+line back; the daemon signs C2PA claims only, one per clip it asked for (c2pa_claim.guarded).
+The manifest is written and signed by the daemon, with a key neither process ever sees.
 """
 
 from __future__ import annotations
@@ -19,32 +23,33 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from storage.export.evidence import Signer, write_clips
+from storage.export.c2pa_sign import sign_jobs
+from storage.export.evidence import write_clips
 from storage.export.plan import ExportError, Progress
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m storage.export.worker` runs there
+COMMAND = (sys.executable, "-m", "storage.export.worker")
+Signer = Callable[[bytes], bytes]
 
 
-def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
-              progress: Progress | None = None, *, c2pa: dict[str, Any] | None = None,
-              sign: Signer | None = None) -> list[dict[str, Any]]:
-    """write_clips in a worker process (blocking: the daemon calls it from a thread); `sign`
-    answers the worker's requests to sign a C2PA claim."""
-    request = {"data_dir": str(data_dir), "tmp": str(tmp), "cameras": cameras, "from_us": from_us, "to_us": to_us,
-               "c2pa": c2pa if sign is not None else None}
-    proc = subprocess.Popen([sys.executable, "-m", "storage.export.worker"], stdin=subprocess.PIPE,
+def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None, what: str) -> Any:
+    """One worker process for `request`; its progress lines to `progress`, its requests to sign
+    answered by `sign` (or refused without one); its result (the "result" line's value)."""
+    proc = subprocess.Popen(list(COMMAND), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, cwd=ROOT)
     assert proc.stdin is not None and proc.stdout is not None
+    result: Any = None
     try:
         proc.stdin.write(json.dumps(request).encode() + b"\n")
         proc.stdin.flush()
-        result: list[dict[str, Any]] | None = None
         for line in proc.stdout:
             try:
                 msg = json.loads(line)
             except ValueError:
+                continue
+            if not isinstance(msg, dict):
                 continue
             if "progress" in msg and progress is not None:
                 progress(msg["progress"])
@@ -53,8 +58,8 @@ def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us:
                 proc.stdin.flush()
             elif "error" in msg:
                 raise ExportError(str(msg["error"]))
-            elif "entries" in msg:
-                result = msg["entries"]
+            elif "result" in msg:
+                result = msg["result"]
         proc.stdin.close()
         rc = proc.wait()
     finally:
@@ -62,16 +67,33 @@ def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us:
             proc.kill()
             proc.wait()
     if result is None:
-        raise ExportError(f"the export's media worker ended without a result (status {rc}); a segment may be "
-                          "malformed")
+        raise ExportError(f"the export's {what} ended without a result (status {rc}); a segment may be malformed")
     return result
+
+
+def run_clips(data_dir: Path, tmp: Path, cameras: list[dict[str, Any]], from_us: int, to_us: int,
+              progress: Progress | None = None) -> list[dict[str, Any]]:
+    """write_clips in the media worker process (blocking: the daemon calls it from a thread).
+    Any request of its to sign is refused: it has no signer."""
+    request = {"data_dir": str(data_dir), "tmp": str(tmp), "cameras": cameras, "from_us": from_us, "to_us": to_us}
+    entries: list[dict[str, Any]] = _run(request, progress, None, "media worker")
+    return entries
+
+
+def run_signing(folder: Path, jobs: list[dict[str, Any]], chain: list[str], alg: str, sign: Signer,
+                progress: Progress | None = None) -> list[dict[str, Any]]:
+    """c2pa_sign.sign_jobs in the signing process: the daemon's definitions in, each clip's
+    outcome back; `sign` (c2pa_claim.guarded) answers its requests."""
+    request = {"sign_jobs": jobs, "tmp": str(folder), "chain": chain, "alg": alg}
+    done: list[dict[str, Any]] = _run(request, progress, sign, "signing process")
+    return done
 
 
 def _answer(sign: Signer | None, data: str) -> dict[str, str]:
     """The daemon's side of a signing request: a signature, or why not (never an exception
-    in the reading loop: the worker reports the refusal and the clip goes without C2PA)."""
+    in the reading loop: the process reports the refusal and the clip goes without C2PA)."""
     if sign is None:
-        return {"refused": "no signer for this export"}
+        return {"refused": "refused to sign: this process has no signer (the media worker never signs)"}
     try:
         return {"signature": base64.b64encode(sign(base64.b64decode(data))).decode()}
     except (PermissionError, ValueError) as exc:
@@ -79,7 +101,7 @@ def _answer(sign: Signer | None, data: str) -> dict[str, str]:
 
 
 def _ask_daemon(data: bytes) -> bytes:
-    """The worker's signer: a round trip to the daemon over stdout and stdin."""
+    """The signing process's signer: a round trip to the daemon over stdout and stdin."""
     sys.stdout.write(json.dumps({"sign": base64.b64encode(data).decode()}) + "\n")
     sys.stdout.flush()
     reply = json.loads(sys.stdin.buffer.readline() or b"{}")
@@ -88,11 +110,17 @@ def _ask_daemon(data: bytes) -> bytes:
     return base64.b64decode(reply["signature"])
 
 
+def _work(req: dict[str, Any], progress: Progress) -> Any:
+    if "sign_jobs" in req:  # the SDK's library is loaded at the first clip signed: in this process only
+        return sign_jobs(Path(req["tmp"]), req["sign_jobs"], req["chain"], req["alg"], _ask_daemon, progress)
+    return write_clips(Path(req["data_dir"]), Path(req["tmp"]), req["cameras"], req["from_us"], req["to_us"], progress)
+
+
 def main() -> None:
     req = json.loads(sys.stdin.buffer.readline())
     out = sys.stdout
     # The C2PA SDK's scratch copy of a large clip: on the data disk, in the export's 0700 folder
-    # (unnamed: O_TMPFILE, gone when closed or when the worker dies), never in a shared /tmp.
+    # (unnamed: O_TMPFILE, gone when closed or when the process dies), never in a shared /tmp.
     os.environ["TMPDIR"] = req["tmp"]
 
     def progress(info: dict[str, Any]) -> None:
@@ -100,15 +128,14 @@ def main() -> None:
         out.flush()
 
     try:
-        entries = write_clips(Path(req["data_dir"]), Path(req["tmp"]), req["cameras"], req["from_us"], req["to_us"],
-                              progress, c2pa=req.get("c2pa"), sign=_ask_daemon if req.get("c2pa") else None)
+        result = _work(req, progress)
     except ExportError as exc:
         out.write(json.dumps({"error": str(exc)}) + "\n")
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - reported to the daemon, which records the failure
         out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
         sys.exit(1)
-    out.write(json.dumps({"entries": entries}) + "\n")
+    out.write(json.dumps({"result": result}) + "\n")
 
 
 if __name__ == "__main__":
