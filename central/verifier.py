@@ -408,7 +408,8 @@ class Verifier:
             kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
             self._finding(verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
                                          f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
-                                         m["destroyed_us"], {"camera": m["camera"], "day": day, "msg_seq": seq,
+                                         self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
+                                         {"camera": m["camera"], "day": day, "msg_seq": seq,
                                                              "rules_of_birth_us": birth_ts, "min_days": low,
                                                              "max_days": high, "heard_us": found and found.heard.heard_us,
                                                              "reported_us": self.received_us, **v.basis()}))

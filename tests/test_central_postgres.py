@@ -134,6 +134,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (verdicts, "test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_the_maximum"),
     (verdicts, "test_a_box_that_stops_destroying_is_found"),
     (verdicts, "test_footage_under_a_hold_is_not_kept_past_its_maximum_and_what_follows_it_is"),
+    (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
     (month, "test_the_months_figures_from_the_store"),
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances

@@ -7,11 +7,13 @@ destruction ever comes. (The same tests run on PostgreSQL: tests/test_central_po
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import finding_words, verdicts, verify
+from central import finding_words, month, verdicts, verify
+from central.i18n import Speaker
 from central.store import Store
 from storage import audit
 from central.verifier import Verifier
@@ -361,3 +363,16 @@ def test_the_longest_maximum_in_force_since_the_footage():
     assert verdicts.longest_max(rules, T0 + HOUR) == 90
     assert verdicts.longest_max(rules, T0 + 2 * DAY) == 20
     assert verdicts.longest_max([], T0) is None
+
+
+def test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on(tmp_path):
+    store = _destroyed_at_its_30_days(tmp_path, 10 * DAY)  # found at the office's T0 + 20 days
+    ym = datetime.fromtimestamp((T0 + 20 * DAY) / 1e6, UTC).strftime("%Y-%m")
+    rows = month.sections(month.gather(store, "s", ym, UTC, T0 + 21 * DAY))["retention_findings"]
+    assert [r["kind"] for r in rows] == ["destroyed_early"], "in the month of the office's clock, not the node's"
+    zh = Speaker("zh-TW", UTC)
+    cells = dict(zip(month.SECTIONS["retention_findings"], month.cells(zh, "retention_findings", rows[0])))
+    assert cells["title"] == "影像提早銷毀" and cells["basis"] == "本中心時鐘，自收到影像通報訊息之時起算", cells
+    assert month.headers(zh, "retention_findings")[4] == "判定依據" and month.bad("retention_findings", rows[0])
+    assert list(month.SECTIONS).index("retention_findings") == list(month.SECTIONS).index("retention") + 1
+    store.close()
