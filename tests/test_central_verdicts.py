@@ -94,7 +94,7 @@ def _found(store: Store, kind: str) -> list[dict]:
 
 def _retention_findings(store: Store) -> list[dict]:
     return [f for f in store.findings(limit=1000)
-            if f["kind"] in ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped")]
+            if f["kind"] in finding_words.RETENTION]
 
 
 def _destroyed_at_its_30_days(tmp_path, ahead_us: int) -> Store:
