@@ -26,6 +26,7 @@ PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
+WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
@@ -95,17 +96,18 @@ class Verifier:
         made = 0
         nodes = [r for r in self.store.db.query("SELECT node, site, name FROM nodes ORDER BY node")
                  if self.store.lease(r["node"])]
-        with self.store.writing(durable=False) as conn:
-            for r in nodes:
-                self.node, self.site, self.name = r["node"], r["site"], r["name"]
-                conn.execute("SAVEPOINT node")
-                try:
-                    for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"]):
-                        made += self._finding(f)
-                except Exception:  # noqa: BLE001 - one node's data must never stop the fleet's watch
-                    conn.execute("ROLLBACK TO node")
-                    log.exception("the retention watch of %s failed", self.node)
-                conn.execute("RELEASE node")
+        for i in range(0, len(nodes), WATCH_CHUNK):  # a transaction a few hundred nodes: never a fleet's
+            with self.store.writing(durable=False) as conn:
+                for r in nodes[i:i + WATCH_CHUNK]:
+                    self.node, self.site, self.name = r["node"], r["site"], r["name"]
+                    conn.execute("SAVEPOINT node")
+                    try:
+                        for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"]):
+                            made += self._finding(f)
+                    except Exception:  # noqa: BLE001 - one node's data must never stop the fleet's watch
+                        conn.execute("ROLLBACK TO node")
+                        log.exception("the retention watch of %s failed", self.node)
+                    conn.execute("RELEASE node")
         return made
 
     def prune_coverage(self, now: int) -> int:
@@ -409,10 +411,10 @@ class Verifier:
             self._finding(verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
                                          f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
                                          self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
-                                         {"camera": m["camera"], "day": day, "msg_seq": seq,
-                                                             "rules_of_birth_us": birth_ts, "min_days": low,
-                                                             "max_days": high, "heard_us": found and found.heard.heard_us,
-                                                             "reported_us": self.received_us, **v.basis()}))
+                                         {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
+                                          "min_days": low, "max_days": high,
+                                          "heard_us": None if found is None else found.heard.heard_us,
+                                          "reported_us": self.received_us, **v.basis()}))
 
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(
