@@ -40,6 +40,13 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "destroyed_early": (N_("footage destroyed early"),
                         N_("Footage was destroyed before its maximum retention, or for space while there was "
                            "free space: ask the site why.")),
+    "kept_past_maximum": (N_("footage kept past its maximum"),
+                          N_("By the office's clock the node still holds footage older than its maximum retention, "
+                             "and it has told of newer footage since: ask the site why it was not destroyed (a "
+                             "clock behind, a stopped retention pass).")),
+    "retention_stopped": (N_("retention pass stopped"),
+                          N_("The node reports no destructions while footage it holds is past its maximum: its "
+                             "retention has stopped, or its clock keeps footage from being due. Ask the site.")),
     "ethics": (N_("request flagged for the ethics office"),
                N_("The node flagged a request as major or abnormal: report it to the ethics office.")),
     "min_retention_breached": (N_("minimum retention not kept"),
@@ -84,7 +91,24 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "software_changed": (N_("software changed"),
                          N_("The node's software version changed: check the change record.")),
 }
+# which clock and which evidence a retention verdict used (central/verdicts.py), by the finding's
+# detail "evidence": shown beside the finding on the auditor's month
+BASES: dict[str, str] = {
+    "heard": N_("the office's clock, from its receipt of the footage message"),
+    "stamped": N_("the office's clock, from the footage message's own stamp at the node's clock offset the office "
+                  "saw then (the message waited)"),
+    "carried": N_("the office's clock, from what the node said of footage it fetched later (backfill or standby)"),
+    "unannounced": N_("the office's clock: the node never announced this footage"),
+    "stamps": N_("the node's clock, from its own stamps"),
+    "record": N_("the node's own record of its free space"),
+}
+RETENTION = ("destroyed_early", "min_retention_breached", "kept_past_maximum", "retention_stopped")
 UNKNOWN = (N_("finding of another kind"), N_("This office does not know this kind of finding: upgrade it."))
+
+
+def basis(detail: dict[str, object] | None) -> str:
+    """Which clock and evidence a retention finding used, English key of the central catalog ("" if none)."""
+    return BASES.get(str((detail or {}).get("evidence")), "")
 
 
 def words(kind: str) -> tuple[str, str]:

@@ -24,6 +24,8 @@ NODE_SLACK_US = 86_400_000_000  # a retention message may be stamped this long a
 # section -> its columns, in order; the page's tables and the CSV files are these
 SECTIONS: dict[str, list[str]] = {
     "retention": ["day", "node", "camera", "retention", "destroyed", "destroyed_early", "destroyed_below_min"],
+    # beside the achieved retention: each retention verdict against it, with its clock and evidence (design/0122)
+    "retention_findings": ["about_us", "node", "camera", "title", "basis", "message"],
     "destructions": ["destroyed_us", "node", "camera", "reason", "segment_id", "sha256", "bytes", "start_us",
                      "end_us"],
     "accesses": ["at_us", "node", "action", "who", "cameras", "request", "filed_by", "grant", "approved_by", "ok",
@@ -32,7 +34,8 @@ SECTIONS: dict[str, list[str]] = {
     "findings": ["about_us", "node", "severity", "title", "explanation", "kind", "message"],
     "coverage": ["day", "camera", "covered", *coverage.KINDS, "not_covered"],
 }
-HEADINGS = {"retention": N_("Retention achieved per camera-day"), "destructions": N_("Destructions"),
+HEADINGS = {"retention": N_("Retention achieved per camera-day"),
+            "retention_findings": N_("Retention findings, with the clock and evidence each was judged on"), "destructions": N_("Destructions"),
             "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings"),
             "coverage": N_("Time covered per camera-day, by kind (seconds)")}
 LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "segment_id": N_("segment"),
@@ -40,7 +43,8 @@ LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "segment_i
           "end_us": N_("footage to"), "suspect": N_("suspect"), "title": N_("finding"),
           "explanation": N_("what it means"), "covered": N_("covered once"), "live": N_("recorded live"),
           "backfilled": N_("backfilled from the camera's recording"), "standby": N_("fetched back from the standby"),
-          "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box")}
+          "stood_in": N_("recorded by the standby"), "not_covered": N_("held by no box"),
+          "basis": N_("judged on")}
 KIND_OF = {"findings": N_("finding id"), "alarms": N_("alarm kind")}  # the "kind" column, by section
 # values that arrive as data, shown in the sites' language
 REASONS = {"max_retention": N_("past its maximum retention"), "capacity": N_("for disk space")}
@@ -62,7 +66,7 @@ WHY = [(re.compile(p), t) for p, t in (
     (r"^grant (?P<grant>.+), approved by (?P<who>.+)$", N_("grant {grant}, approved by {who}")),  # i18n: a pattern
 )]
 TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us", "about_us"}
-WORDS = {"retention", "severity", "title", "explanation"}
+WORDS = {"retention", "severity", "title", "explanation", "basis"}
 
 
 def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, page: int = 1,
@@ -95,7 +99,10 @@ def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     for f in m["findings"]:
         title, explanation = finding_words.words(f["kind"])
         findings.append({**f, "title": title, "explanation": explanation})
-    return {"retention": m["camera_days"], "destructions": m["destructions"], "accesses": m["accesses"],
+    kept = [{**f, "camera": (f.get("detail") or {}).get("camera"), "basis": finding_words.basis(f.get("detail"))}
+            for f in findings if f["kind"] in finding_words.RETENTION]
+    return {"retention": m["camera_days"], "retention_findings": kept, "destructions": m["destructions"],
+            "accesses": m["accesses"],
             "alarms": m["alarms"], "findings": findings, "coverage": m["coverage"]}
 
 
@@ -119,7 +126,7 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
         return sp._("yes") if v else sp._("no")
     if col == "suspect":
         return "" if v is None else sp._("suspect: {why}").format(why=sp.word(v))
-    if col in ("severity",) and v is None:
+    if col in ("severity", "basis") and not v:
         return ""
     if col in WORDS:
         return sp.word(v)
@@ -157,6 +164,8 @@ def bad(name: str, row: dict[str, Any]) -> bool:
         return row.get("suspect") is not None
     if name == "coverage":
         return bool(row["not_covered"])  # a stretch of the day no box holds
+    if name == "retention_findings":
+        return bool(row["severity"] != "info")
     return name != "destructions" and not report._row_ok(name, row)
 
 

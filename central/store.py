@@ -24,7 +24,7 @@ from central import schema, versions
 from central.intake import QUOTA_USE, QuotaUse, Seqs
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -124,9 +124,20 @@ _SCHEMA_5 = [
         file TEXT NOT NULL, manifest TEXT NOT NULL, archived_us INTEGER NOT NULL, restored_us INTEGER)""",
 ]
 
+# version 6 (issue 51, design/0122): what the office holds of when each footage range was recorded
+# beyond its receipt (the message's stamp, the node's clock offset seen then, the footage it
+# fetched later), and each node's newest destruction heard: ages judged on every clock and delay,
+# and the watch for footage kept past its maximum (central/retention_watch.py)
+_SCHEMA_6 = [
+    """CREATE TABLE IF NOT EXISTS footage_evidence (
+        node TEXT NOT NULL, first_id INTEGER NOT NULL, stamp_us INTEGER, offset_us INTEGER,
+        from_us INTEGER, to_us INTEGER, carried TEXT, PRIMARY KEY (node, first_id)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS retention_heard (
+        node TEXT PRIMARY KEY, destroyed_id INTEGER, destroyed_us INTEGER NOT NULL)""",
+]
 
 # each version's statements (central/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6}
 
 
 def schema_steps(version: int) -> list[str]:

@@ -18,13 +18,15 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import ca, coverage, keystanding, verify
+from central import ca, coverage, keystanding, retention_watch, verdicts, verify
 from central.store import Store
 
 log = logging.getLogger("edged.central")
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
+WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
+WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
@@ -47,6 +49,7 @@ class Verifier:
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
+        self.watched_us = 0   # when the retention watch last ran (central/retention_watch.py)
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -84,7 +87,31 @@ class Verifier:
                     conn.execute("RELEASE node")
         if now - self.pruned_us >= coverage.PRUNE_EVERY_US:
             self.prune_coverage(now)
+        if now - self.watched_us >= WATCH_EVERY_US:
+            self.watch(now)
         return done
+
+    def watch(self, now: int) -> int:
+        """The retention watch on the office's clock (design/0122), for the nodes this instance
+        verifies: footage kept past its maximum and a stopped retention pass, whether or not a
+        destruction ever comes. Returns the findings made (a finding made before is not again)."""
+        self.watched_us = now
+        made = 0
+        nodes = [r for r in self.store.db.query("SELECT node, site, name FROM nodes ORDER BY node")
+                 if self.store.lease(r["node"])]
+        for i in range(0, len(nodes), WATCH_CHUNK):  # a transaction a few hundred nodes: never a fleet's
+            with self.store.writing(durable=False) as conn:
+                for r in nodes[i:i + WATCH_CHUNK]:
+                    self.node, self.site, self.name = r["node"], r["site"], r["name"]
+                    conn.execute("SAVEPOINT node")
+                    try:
+                        for f in retention_watch.watch(self.store.db, self.node, self._policy()["births"]):
+                            made += self._finding(f)
+                    except Exception:  # noqa: BLE001 - one node's data must never stop the fleet's watch
+                        conn.execute("ROLLBACK TO node")
+                        log.exception("the retention watch of %s failed", self.node)
+                    conn.execute("RELEASE node")
+        return made
 
     def prune_coverage(self, now: int) -> int:
         """Store maintenance, once a day: forget the coverage no node may still hold the footage of
@@ -268,14 +295,15 @@ class Verifier:
             db.execute("UPDATE findings SET kind = ?, severity = ?, message = ?, detail = ? WHERE key = ?",
                        [f.kind, f.severity, f.message, json.dumps(f.detail, sort_keys=True), row["key"]])
 
-    def _finding(self, f: verify.Finding) -> None:
-        self.store.db.execute(
+    def _finding(self, f: verify.Finding) -> int:
+        n = self.store.db.execute(
             "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us, f.message,
              json.dumps(f.detail, sort_keys=True, ensure_ascii=False)])
-        if f.severity == verify.CRITICAL:
+        if f.severity == verify.CRITICAL and n.rowcount:
             log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
+        return int(n.rowcount or 0)
 
     # message kinds ----------------------------------------------------------------------------
     def _on_audit(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
@@ -364,35 +392,29 @@ class Verifier:
         """A major or abnormal request (design/0083): its own finding, for the ethics office."""
         self._finding(verify.ethics(seq, m))
 
-    def _on_footage(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
-        """Footage the node recorded: the office's clock says when it first heard of it (design/0095)."""
+    def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
+        """Footage the node recorded: the office's clock says when it first heard of it (design/0095),
+        and what else it holds of when it was recorded (design/0122)."""
         self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us)"
                               " VALUES (?, ?, ?, ?)", [self.node, m["first_id"], m["last_id"], self.received_us])
+        retention_watch.note_footage(self.store.db, self.node, seq, m, self.received_us)
         for camera, row in coverage.spans_of(m.get("spans")):  # the time it covers, counted once (design/0115)
             self.store.db.execute("INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES (?, ?, ?, ?, ?)",
                                   [self.node, camera, *row])
 
-    def _heard(self, segment_id: Any) -> tuple[int | None, int | None]:
-        """(when the office first heard of the segment, the lowest segment id the node named). The
-        node's ranges follow each other: the one starting last at or below the id is the only one
-        that can hold it (one index probe, however many the node sent)."""
-        db = self.store.db
-        first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ?", [self.node]).fetchone()[0]
-        if not isinstance(segment_id, int):
-            return None, first
-        row = db.execute("SELECT heard_us, last_id FROM footage_heard WHERE node = ? AND first_id <= ?"
-                         " ORDER BY first_id DESC LIMIT 1", [self.node, segment_id]).fetchone()
-        return (row[0] if row is not None and row[1] >= segment_id else None), first
-
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        for d in verify.destructions(m):
+            self._destruction(seq, d, policy)
+
+    def _destruction(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
+        """One destruction judged on every clock (central/verdicts.py, design/0122)."""
         birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
         low, high = verify.limits(rules, m["camera"])
-        verdict, why = verify.judge_destruction(m, min_days=low, max_days=high)
-        heard, first = self._heard(m.get("segment_id"))
-        office = verify.judge_by_office(m, heard_us=heard, reported_us=self.received_us, max_days=high,
-                                        announced_from=first)
-        if office is not None and office[0] != "ok" and verdict == "ok":
-            verdict, why = office  # the office's clock decides, whatever the node's stamps say
+        found, first = retention_watch.heard(self.store.db, self.node, m.get("segment_id"))
+        v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
+                           min_days=low, max_days=high, announced_from=first)
+        verdict, why = v.verdict, v.why
+        retention_watch.destroyed(self.store.db, self.node, m, self.received_us)
         day = day_of(m["destroyed_us"], self.tz)
         self.store.db.execute(
             "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
@@ -406,10 +428,11 @@ class Verifier:
             kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
             self._finding(verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
                                          f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
-                                         m["destroyed_us"], {"camera": m["camera"], "day": day, "msg_seq": seq,
-                                                             "rules_of_birth_us": birth_ts, "min_days": low,
-                                                             "max_days": high, "heard_us": heard,
-                                                             "reported_us": self.received_us}))
+                                         self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
+                                         {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
+                                          "min_days": low, "max_days": high,
+                                          "heard_us": None if found is None else found.heard.heard_us,
+                                          "reported_us": self.received_us, **v.basis()}))
 
     def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         self.store.db.execute(

@@ -329,31 +329,12 @@ def judge_destruction(d: dict[str, Any], *, min_days: float | None, max_days: fl
     return "early", f"destroyed for an unknown reason {d.get('reason')!r}"
 
 
-# ages on the office's own clock (design/0095) ---------------------------------------------------
-# A footage message may wait in the node's outbox (a broker down): it is then heard late, and
-# the office's age reads short by the wait. This much is forgiven before it is a finding.
-HEARD_SLACK_US = 86_400_000_000
-
-
-def judge_by_office(d: dict[str, Any], *, heard_us: int | None, reported_us: int, max_days: float | None,
-                    announced_from: int | None) -> tuple[str, str] | None:
-    """One destruction for age (`max_retention`) judged on the office's clock, whatever the node's
-    stamps say: from when the office first heard of the segment (`heard_us`: its receipt of the
-    footage message naming it) to when it heard of its destruction (`reported_us`). None: nothing
-    to say (not a destruction by age, no maximum, or footage older than the node's first footage
-    message, `announced_from` being the lowest segment id it named). ("early", why)
-    when younger than the maximum; a segment the node never named though it names its footage is
-    early too (its age cannot be known)."""
-    if d.get("reason") != "max_retention" or max_days is None:
-        return None
-    sid = d.get("segment_id")
-    if heard_us is None:
-        if announced_from is None or not isinstance(sid, int) or sid < announced_from:
-            return None
-        return "early", (f"destroyed as past its maximum, but segment {sid} was never announced to the office: "
-                         "its age cannot be known")
-    age = reported_us - heard_us
-    if age + HEARD_SLACK_US < max_days * 86_400e6:
-        return "early", (f"destroyed as past its maximum ({max_days:g} days), but the office first heard of it "
-                         f"{age / 86_400e6:.1f} days before the destruction was reported (by the office's clock)")
-    return "ok", "past its maximum by the office's clock"
+# the retention message's shapes (issue 53 item 1) -----------------------------------------------
+def destructions(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """The destructions one `retention` message reports: a pass's batch (`{"pass_id", "destructions":
+    [...]}`) or, from a box of an older version, the one destruction it is. Each is judged alone
+    (central/verdicts.py: on the office's clock, design/0122)."""
+    batch = m.get("destructions")
+    if isinstance(batch, list):
+        return [d for d in batch if isinstance(d, dict)]
+    return [m]

@@ -202,11 +202,11 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     r = cli("migrate", "--dry-run", "--json")
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)
-    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5])
-    assert p["steps"][-1]["tables"] == {"archives": None} and p["done"] == []
+    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5, 6])
+    assert p["steps"][2]["tables"] == {"archives": None} and p["done"] == []
     assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
     r = cli("migrate")
-    assert r.returncode == 0 and "schema 5: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
+    assert r.returncode == 0 and "schema 6: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
     assert central_schema_version(data / "central.db") == SCHEMA_VERSION
     store = Store(data / "central.db")
     assert central_messages(store) == 5

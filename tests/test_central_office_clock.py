@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from central import migrate, verify
+from central import migrate, verdicts, verify
 from central.store import SCHEMA_VERSION, Store
 from central.verifier import Verifier
 from tests.support.catalog import central_as_schema_2, central_resends, central_destruction_days, central_schema
@@ -89,19 +89,20 @@ def test_a_lawful_destruction_is_ok_by_the_offices_clock(tmp_path):
 @pytest.mark.parametrize("heard, reported, max_days, first, verdict", [
     (T0, T0 + 60 * S, 365, 1, "early"),                  # heard a minute before it was destroyed "at 2 years"
     (T0, T0 + 366 * DAY, 365, 1, "ok"),
-    (T0, T0 + 364.5 * DAY, 365, 1, "ok"),                # within the slack of a late footage message
+    (T0, T0 + 364.5 * DAY, 365, 1, "ok"),                # within the slack of what the office cannot see
     (T0, T0 + 363 * DAY, 365, 1, "early"),
     (None, T0, 365, 1, "early"),                         # named nowhere though the node names its footage
     (None, T0, 365, 50, None),                           # older than the first footage message: stamps judge
     (None, T0, 365, None, None),                         # a node that names no footage (an older edged)
 ])
-def test_judge_by_office(heard, reported, max_days, first, verdict):
-    d = {"reason": "max_retention", "segment_id": 7}
-    got = verify.judge_by_office(d, heard_us=heard, reported_us=int(reported), max_days=max_days,
-                                 announced_from=first)
-    assert (got[0] if got else None) == verdict
-    assert verify.judge_by_office({**d, "reason": "capacity"}, heard_us=T0, reported_us=T0, max_days=365,
-                                  announced_from=1) is None
+def test_judged_on_the_offices_clock_from_its_receipt_of_the_footage(heard, reported, max_days, first, verdict):
+    d = {"reason": "max_retention", "segment_id": 7, "camera": "cam", "start_us": T0 - 60 * S, "end_us": T0}
+    ev = None if heard is None else verdicts.Heard(heard)
+    got = verdicts.by_office(d, heard=ev, reported_us=int(reported), min_days=None, max_days=max_days,
+                             announced_from=first)
+    assert (got.verdict if got else None) == verdict
+    assert verdicts.by_office({**d, "reason": "other"}, heard=verdicts.Heard(T0), reported_us=T0, min_days=1,
+                              max_days=365, announced_from=1) is None
 
 
 def test_a_node_with_no_time_source_is_reported():

@@ -25,6 +25,7 @@ from tests import test_central_archive as archived
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
+from tests import test_central_verdicts as verdicts
 from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
@@ -127,6 +128,13 @@ def test_an_unreachable_database_says_so_without_the_password():
     (hostile, "test_a_flood_of_bad_messages_is_bounded"),
     (units, "test_each_destruction_is_judged_by_the_birth_in_force_when_it_happened"),
     (office_clock, "test_a_destruction_made_early_by_the_nodes_clock_is_destroyed_early_at_the_office"),
+    (verdicts, "test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early_on_the_offices_clock"),
+    (verdicts, "test_footage_heard_3_days_late_and_destroyed_lawfully_is_no_finding"),
+    (verdicts, "test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breaches_the_minimum"),
+    (verdicts, "test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_the_maximum"),
+    (verdicts, "test_a_box_that_stops_destroying_is_found"),
+    (verdicts, "test_footage_under_a_hold_is_not_kept_past_its_maximum_and_what_follows_it_is"),
+    (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
     (month, "test_the_months_figures_from_the_store"),
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
@@ -621,14 +629,14 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
     running = psycopg.connect(pg_url, autocommit=True)
     try:
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
-        assert [s["version"] for s in plan["steps"]] == [5] and plan["steps"][0]["tables"] == {"archives": None}
+        assert [s["version"] for s in plan["steps"]] == [5, 6] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
         running.close()  # the instance stops
         said: list[str] = []
-        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5]
-        assert said[-1] == "schema 5: done"
+        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6]
+        assert said[-1] == "schema 6: done"
     finally:
         running.close()
         store.close()

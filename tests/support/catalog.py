@@ -312,8 +312,8 @@ def central_destruction_days(store) -> dict[str, int]:
 
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage, and schema 5's archives)."""
-    for table in ("footage_heard", "resends", "coverage", "archives"):
+    schema 4's resends and coverage, schema 5's archives and schema 6's footage evidence)."""
+    for table in ("footage_heard", "resends", "coverage", "archives", "footage_evidence", "retention_heard"):
         store.db.execute(f"DROP TABLE {table}")
     store.db.execute("PRAGMA user_version=2")
 
@@ -390,8 +390,10 @@ def central_pg_in_recovery(url: str) -> bool | None:
 
 
 def central_pg_as_schema_4(url: str) -> None:
-    """A PostgreSQL central store as schema 4 left it (before schema 5's archives)."""
-    central_pg_run(url, ["DROP TABLE archives", "UPDATE schema_version SET version = 4"])
+    """A PostgreSQL central store as schema 4 left it (before schema 5's archives and schema 6's
+    footage evidence)."""
+    central_pg_run(url, ["DROP TABLE archives", "DROP TABLE footage_evidence", "DROP TABLE retention_heard",
+                         "UPDATE schema_version SET version = 4"])
 
 
 def central_pg_pretend_instance(conn, instance: str) -> None:

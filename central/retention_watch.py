@@ -1,0 +1,102 @@
+"""The evidence the verifier gathers for the retention verdicts (central/verdicts.py, design/0122),
+and the watch it runs on the office's clock: footage kept past its maximum, a node whose
+retention pass stopped. I/O over the store's connection (the verifier's transaction); every
+judgement is central/verdicts.py's.
+
+Per footage message: its range's stamp, the node's clock offset as the office saw it then (the
+messages received with it), its fetched-later footage, beside the receipt footage_heard keeps.
+Per destruction: the newest segment id destroyed and when the office heard it. The watch reads,
+per node, the oldest range not destroyed past and the newest range, the rules of its births and
+the holds its audit records leave in force.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from central import verdicts, verify
+
+SAMPLES = 2000  # messages after a footage message read for the node's offset (and the node's newest)
+HOLD_ACTIONS = ("hold.add", "hold.release", "hold.reject", "hold.expired", "hold.lapsed")
+
+
+def note_footage(db: Any, node: str, seq: int, m: dict[str, Any], received_us: int) -> None:
+    """What a footage message says of when its range was recorded, beside its receipt."""
+    after = db.execute("SELECT ts_us, received_us FROM messages WHERE node = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                       [node, seq, SAMPLES]).fetchall()
+    after += db.execute("SELECT m.ts_us, m.received_us FROM messages m JOIN nodes n ON n.node = m.node"
+                        " AND m.seq = n.max_seq WHERE n.node = ?", [node]).fetchall()
+    # the last few received before a backlog that came with it (a scan of SAMPLES at most)
+    before = db.execute("SELECT ts_us, received_us FROM (SELECT ts_us, received_us FROM messages WHERE node = ?"
+                        " AND seq < ? ORDER BY seq DESC LIMIT ?) AS x WHERE received_us < ? LIMIT 20",
+                        [node, seq, SAMPLES, received_us - verdicts.OFFSET_WINDOW_US]).fetchall()
+    offset = verdicts.offset_seen([(r[0], r[1]) for r in before], [(r[0], r[1]) for r in after], received_us)
+    carried = verdicts.carried_spans(m.get("spans"))
+    ts = m.get("ts_us")
+    db.execute("INSERT INTO footage_evidence (node, first_id, stamp_us, offset_us, from_us, to_us, carried)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, first_id) DO UPDATE SET"
+               " carried = coalesce(footage_evidence.carried, excluded.carried)",
+               [node, m["first_id"], ts if isinstance(ts, int) else None, offset, _int(m.get("from_us")),
+                _int(m.get("to_us")), json.dumps(carried, sort_keys=True) if carried else None])
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+_RANGE = ("SELECT h.first_id, h.last_id, h.heard_us, e.stamp_us, e.offset_us, e.carried, e.from_us, e.to_us"
+          " FROM footage_heard h LEFT JOIN footage_evidence e ON e.node = h.node AND e.first_id = h.first_id"
+          " WHERE h.node = ?")
+
+
+def _range(row: Any) -> verdicts.Range:
+    carried = json.loads(row[5]) if row[5] else {}
+    return verdicts.Range(row[0], row[1], verdicts.Heard(row[2], row[3], row[4], carried), row[6], row[7])
+
+
+def heard(db: Any, node: str, segment_id: Any) -> tuple[verdicts.Range | None, int | None]:
+    """(the range that names the segment, the lowest segment id the node named). The node's ranges
+    follow each other: the one starting last at or below the id is the only one that can hold it
+    (one index probe, however many the node sent)."""
+    first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ?", [node]).fetchone()[0]
+    if not isinstance(segment_id, int):
+        return None, first
+    row = db.execute(_RANGE + " AND h.first_id <= ? ORDER BY h.first_id DESC LIMIT 1", [node, segment_id]).fetchone()
+    return (_range(row) if row is not None and row[1] >= segment_id else None), first
+
+
+def destroyed(db: Any, node: str, d: dict[str, Any], received_us: int) -> None:
+    """The newest segment destroyed and the office's receipt of the newest destruction."""
+    sid = _int(d.get("segment_id"))
+    db.execute("INSERT INTO retention_heard (node, destroyed_id, destroyed_us) VALUES (?, ?, ?)"
+               " ON CONFLICT (node) DO UPDATE SET destroyed_us = max(retention_heard.destroyed_us, excluded.destroyed_us),"
+               " destroyed_id = coalesce(max(retention_heard.destroyed_id, excluded.destroyed_id),"
+               " retention_heard.destroyed_id, excluded.destroyed_id)", [node, sid, received_us])
+
+
+def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[verify.Finding]:
+    """Footage kept past its maximum, and a stopped retention pass, of one node whose messages are
+    all verified (a backlog being verified may hold the destructions)."""
+    if db.execute("SELECT 1 FROM messages WHERE node = ? AND verified = 0 LIMIT 1", [node]).fetchone():
+        return []
+    top = db.execute("SELECT destroyed_id, destroyed_us FROM retention_heard WHERE node = ?", [node]).fetchone()
+    past, destroyed_us = (top[0], top[1]) if top is not None else (None, None)
+    newest = db.execute(_RANGE + " ORDER BY h.first_id DESC LIMIT 1", [node]).fetchone()
+    holds = verdicts.holds_in_force({"action": r[0], "detail": r[1]} for r in db.execute(
+        f"SELECT action, detail FROM audit WHERE node = ? AND action IN ({','.join('?' * len(HOLD_ACTIONS))})"
+        " ORDER BY seq_local", [node, *HOLD_ACTIONS]).fetchall())
+    oldest, after = None, -(1 << 62)
+    for _ in range(len(holds) + 1):  # past the ranges a hold keeps: the oldest one no hold covers
+        row = db.execute(_RANGE + " AND h.last_id > ? AND coalesce(e.to_us, 0) > ? ORDER BY h.first_id LIMIT 1",
+                         [node, past or 0, after]).fetchone()
+        oldest = None if row is None else _range(row)
+        end = None if oldest is None else verdicts.holding(oldest, holds)
+        if end is None or end <= after:
+            break
+        after = end
+    if oldest is None or newest is None:
+        return []
+    longest = verdicts.longest_max(births, oldest.from_us)
+    return [f for f in (verdicts.kept(oldest, _range(newest), longest, holds),
+                        verdicts.stopped(oldest, _range(newest), longest, holds, destroyed_us)) if f is not None]
