@@ -376,6 +376,7 @@ class Verifier:
         if office is not None and office[0] != "ok" and verdict == "ok":
             verdict, why = office  # the office's clock decides, whatever the node's stamps say
         day = day_of(m["destroyed_us"], self.tz)
+        self.store.destroyed(self.node, self.site, seq, 0, m, verdict)  # one by one, for the auditor's month
         self.store.db.execute(
             "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
             " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"

@@ -121,7 +121,9 @@ def test_a_month_archived_still_reports_and_comes_back(tmp_path):
             archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
         # what was kept answers; the month says it is archived, not zero destructions
         after = month.gather(store, "s", "2026-01", UTC, AFTER, per_page=None)
-        assert after["destructions_total"] == 0 and [a["month"] for a in after["archived"]] == ["2026-01"]
+        assert after["destructions"] == [] and [a["month"] for a in after["archived"]] == ["2026-01"]
+        assert after["destructions_total"] == 3, "the camera-day summary stays: the month's figure"
+        assert after["archived"][0]["derived"] == {"audit": 0, "heads": 2, "destructions": 3, "rejected": 0}, "each node's newest head stays"
         assert after["archived"][0]["sha256"] == r["sha256"]
         assert after["summary"] == before["summary"] and after["accesses"] == before["accesses"]
         html = report.to_html(after, UTC, "zh-TW")
@@ -202,14 +204,17 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     r = cli("migrate", "--dry-run", "--json")
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)
-    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5])
-    assert p["steps"][-1]["tables"] == {"archives": None} and p["done"] == []
+    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5, 6])
+    assert p["steps"][-2]["tables"] == {"archives": None} and p["done"] == []
+    assert p["steps"][-1]["tables"] == {"destructions": None, "messages": 5, "nodes": 1}, "drawn from the messages"
     assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
     r = cli("migrate")
     assert r.returncode == 0 and "schema 5: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
     assert central_schema_version(data / "central.db") == SCHEMA_VERSION
     store = Store(data / "central.db")
     assert central_messages(store) == 5
+    assert [(r["camera"], r["verdict"]) for r in store.db.query("SELECT * FROM destructions")] == [("cam", "unjudged")] * 2, \
+        "the destructions verified before schema 6, drawn from their messages, judged per camera-day only"
     store.close()
     assert "nothing to do" in cli("migrate").stdout
 

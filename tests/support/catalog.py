@@ -300,8 +300,8 @@ def central_destruction_days(store) -> dict[str, int]:
 
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage, and schema 5's archives)."""
-    for table in ("footage_heard", "resends", "coverage", "archives"):
+    schema 4's resends and coverage, schema 5's archives and schema 6's destructions)."""
+    for table in ("footage_heard", "resends", "coverage", "archives", "destructions"):
         store.db.execute(f"DROP TABLE {table}")
     store.db.execute("PRAGMA user_version=2")
 
