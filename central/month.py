@@ -83,7 +83,7 @@ def _where(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tup
     if f.day is not None:
         days = [d for d in days if d.name == f.day]
         if not days:
-            raise ValueError(f"{f.day!r} is not a day of {month}")
+            raise ValueError(f"{f.day!r} is not a day of {month}")  # i18n: the page says it in its words
     where, args = "FROM destructions WHERE site = ? AND destroyed_us >= ? AND destroyed_us < ?", \
         [site, days[0].start_us, days[-1].end_us]  # i18n: SQL
     if f.camera is not None:
@@ -103,7 +103,7 @@ def total(store: Store, site: str, month: str, f: Filters, nodes: list[str]) -> 
     if not nodes:
         return 0
     ph = ",".join("?" * len(nodes))
-    sql = f"SELECT coalesce(sum(segments), 0) AS n FROM destruction_days WHERE node IN ({ph}) AND day >= ? AND day < ?"
+    sql = f"SELECT coalesce(sum(segments), 0) AS n FROM destruction_days WHERE node IN ({ph}) AND day >= ? AND day < ?"  # i18n: SQL
     args: list[Any] = [*nodes, f.day or f"{month}-01", f"{f.day}~" if f.day else f"{month}-99"]
     for col in ("camera", "verdict"):
         if getattr(f, col) is not None:
@@ -120,7 +120,7 @@ def destructions(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters =
                  page: int = 1, per_page: int = PAGE) -> list[dict[str, Any]]:
     """One page of the site-month's destructions, oldest first."""
     where, args = _where(store, site, month, tz, f)
-    sql = (f"SELECT * {where} ORDER BY destroyed_us, node, seq, n LIMIT {int(per_page)}"
+    sql = (f"SELECT * {where} ORDER BY destroyed_us, node, seq, n LIMIT {int(per_page)}"  # i18n: SQL
            f" OFFSET {max(0, page - 1) * int(per_page)}")
     return [_row(r) for r in store.db.query(sql, args)]
 
@@ -128,7 +128,7 @@ def destructions(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters =
 def each_destruction(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> Iterator[dict[str, Any]]:
     """Every destruction of the site-month, oldest first, read in batches (constant memory)."""
     where, args = _where(store, site, month, tz, f)
-    for r in store.stream(f"SELECT * {where} ORDER BY destroyed_us, node, seq, n", args):
+    for r in store.stream(f"SELECT * {where} ORDER BY destroyed_us, node, seq, n", args):  # i18n: SQL
         yield _row(r)
 
 

@@ -51,6 +51,14 @@ def filters(request: web.Request) -> mo.Filters:
     return mo.Filters(*(q.get(k) or None for k in mo.Filters._fields))
 
 
+def _is_month(month: str, tz: ZoneInfo) -> bool:
+    try:
+        compliance.month_days(month, tz)
+    except ValueError:
+        return False
+    return True
+
+
 def _auditor(dash: Dashboard, request: web.Request) -> None:
     if request[ROLE] != "auditor":
         raise web.HTTPForbidden(text=dash.sp._("The month's accesses name people: the auditor's role only.") + "\n",
@@ -67,6 +75,9 @@ async def _month(dash: Dashboard, request: web.Request, *, page: int, per_page: 
         return await dash._read(lambda s: mo.gather(s, site, month, dash.cfg.tz, now_us(), page=page,
                                                     per_page=per_page, filters=f))
     except ValueError:
+        if f.day is not None and _is_month(month, dash.cfg.tz):
+            raise web.HTTPNotFound(text=_("{day} is not a day of {month}").format(day=f.day, month=month) + "\n",
+                                   headers=HEADERS) from None
         raise web.HTTPNotFound(text=_("{month} is not a month (YYYY-MM)").format(month=month) + "\n",
                                headers=HEADERS) from None
     except LookupError:
@@ -124,12 +135,13 @@ def _form(sp: Speaker, f: mo.Filters) -> str:
     _ = sp._
     options = "".join(f"<option value=\"{e(v)}\"{' selected' if v == f.verdict else ''}>{e(sp.word(w))}</option>"
                       for v, w in (("", N_("every verdict")), *mo.VERDICTS.items()))
+    camera, day, verdict, show = _("camera"), _("day"), _("verdict"), _("show")
     return ("<form class=\"noprint\" method=\"get\" action=\"#destructions\">"
-            f"<label>{e(_('camera'))} <input name=\"camera\" value=\"{e(f.camera or '')}\" size=\"10\"></label> "
-            f"<label>{e(_('day'))} <input name=\"day\" value=\"{e(f.day or '')}\" placeholder=\"YYYY-MM-DD\""
+            f"<label>{e(camera)} <input name=\"camera\" value=\"{e(f.camera or '')}\" size=\"10\"></label> "
+            f"<label>{e(day)} <input name=\"day\" value=\"{e(f.day or '')}\" placeholder=\"YYYY-MM-DD\""
             " size=\"10\"></label> "
-            f"<label>{e(_('verdict'))} <select name=\"verdict\">{options}</select></label> "
-            f"<button>{e(_('show'))}</button></form>")
+            f"<label>{e(verdict)} <select name=\"verdict\">{options}</select></label> "
+            f"<button>{e(show)}</button></form>")
 
 
 async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
@@ -153,8 +165,9 @@ async def _stream_destructions(dash: Dashboard, request: web.Request) -> web.Str
     site, month, f, tz = request.match_info["site"], request.match_info["month"], filters(request), dash.cfg.tz
     try:
         await dash._read(lambda s: mo._where(s, site, month, tz, f))
-    except ValueError as exc:
-        raise web.HTTPNotFound(text=str(exc) + "\n", headers=HEADERS) from None
+    except ValueError:
+        raise web.HTTPNotFound(text=dash.sp._("{day} is not a day of {month}").format(day=f.day, month=month) + "\n",
+                               headers=HEADERS) from None
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
     stop = threading.Event()

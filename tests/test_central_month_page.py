@@ -72,7 +72,7 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         assert row.startswith(roc_day) and "已逾最長保存期限" in row and SHA in row, row
         # the destructions narrowed by verdict (design/0141): the form keeps what was chosen
         page.select_option("select[name=verdict]", "early")
-        page.click("form button")
+        page.click("form[action='#destructions'] button")
         page.wait_for_url("**verdict=early**")
         assert page.locator("select[name=verdict]").input_value() == "early"
         assert page.locator("#destructions ~ table tbody tr").first.inner_text() == row, "the one early destruction"
