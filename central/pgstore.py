@@ -112,6 +112,8 @@ def translate_ddl(sql: str) -> str:
                           " PRIMARY KEY (node, seq, month)") + " PARTITION BY RANGE (month)"
     elif re.match(r"\s*CREATE TABLE IF NOT EXISTS (retained|nodes) \(", out):
         out += f" WITH (fillfactor = {_FILLFACTOR})"  # rewritten each batch: room on the page for HOT updates
+    elif re.match(r"\s*INSERT OR IGNORE INTO", out):  # a step that fills a new table from the messages
+        out = out.replace("INSERT OR IGNORE INTO", "INSERT INTO", 1) + " ON CONFLICT DO NOTHING"
     return out
 
 

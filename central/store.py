@@ -137,13 +137,13 @@ _SCHEMA_6 = [
     "CREATE INDEX IF NOT EXISTS destructions_site ON destructions(site, destroyed_us)",
     "CREATE INDEX IF NOT EXISTS destructions_bad ON destructions(site, destroyed_us) WHERE verdict <> 'ok'",
     "INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict, segment_id,"
-    " sha256, bytes, start_us, end_us) SELECT m.node, m.seq, 0, nodes.site, json_extract(m.payload, '$.camera'),"
-    " CAST(json_extract(m.payload, '$.destroyed_us') AS INTEGER), json_extract(m.payload, '$.reason'),"
-    f" '{UNJUDGED}', CAST(json_extract(m.payload, '$.segment_id') AS INTEGER), json_extract(m.payload, '$.sha256'),"
-    " CAST(json_extract(m.payload, '$.bytes') AS INTEGER), CAST(json_extract(m.payload, '$.start_us') AS INTEGER),"
-    " CAST(json_extract(m.payload, '$.end_us') AS INTEGER) FROM messages m JOIN nodes ON nodes.node = m.node"
-    " WHERE m.kind = 'retention' AND m.verified = 1 AND json_extract(m.payload, '$.camera') IS NOT NULL"
-    " AND json_extract(m.payload, '$.destroyed_us') IS NOT NULL",
+    " sha256, bytes, start_us, end_us) SELECT messages.node, seq, 0, nodes.site, json_extract(payload, '$.camera'),"
+    " CAST(json_extract(payload, '$.destroyed_us') AS INTEGER), json_extract(payload, '$.reason'),"
+    f" '{UNJUDGED}', CAST(json_extract(payload, '$.segment_id') AS INTEGER), json_extract(payload, '$.sha256'),"
+    " CAST(json_extract(payload, '$.bytes') AS INTEGER), CAST(json_extract(payload, '$.start_us') AS INTEGER),"
+    " CAST(json_extract(payload, '$.end_us') AS INTEGER) FROM messages JOIN nodes ON nodes.node = messages.node"
+    " WHERE kind = 'retention' AND verified = 1 AND json_extract(payload, '$.camera') IS NOT NULL"
+    " AND json_extract(payload, '$.destroyed_us') IS NOT NULL",
 ]
 
 # each version's statements (central/migrate.py runs them a version a transaction)

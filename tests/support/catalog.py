@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 import sqlite3
+from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
@@ -380,6 +381,33 @@ def central_pg_in_recovery(url: str) -> bool | None:
 def central_pg_as_schema_4(url: str) -> None:
     """A PostgreSQL central store as schema 4 left it (before schema 5's archives)."""
     central_pg_run(url, ["DROP TABLE archives", "UPDATE schema_version SET version = 4"])
+
+
+def central_count(store, table: str) -> int:
+    """The rows of a central store's table."""
+    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
+    """A PostgreSQL central store as schema 5 left it: messages partitioned by the month of their seq
+    (a partition for each seq month of ``rows``, and the default one), no destructions table.
+    ``rows``: (node, seq, kind, ts_us, received_us, payload, verified)."""
+    stmts = ["DROP TABLE messages", "DROP TABLE destructions",
+             "CREATE TABLE messages (node TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, ts_us BIGINT,"
+             " received_us BIGINT NOT NULL, payload TEXT NOT NULL, verified BIGINT NOT NULL DEFAULT 0,"
+             " PRIMARY KEY (node, seq)) PARTITION BY RANGE (seq)",
+             "CREATE INDEX messages_todo ON messages(node, seq) WHERE verified = 0",
+             "CREATE TABLE messages_default PARTITION OF messages DEFAULT"]
+    for y, m in sorted({(d.year, d.month) for d in (datetime.fromtimestamp(r[1] / 1e6, timezone.utc) for r in rows)}):
+        lo = int(datetime(y, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
+        hi = int(datetime(y + m // 12, m % 12 + 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
+        stmts.append(f"CREATE TABLE messages_{y:04d}_{m:02d} PARTITION OF messages FOR VALUES FROM ({lo}) TO ({hi})")
+    stmts.append("UPDATE schema_version SET version = 5")
+    central_pg_run(url, stmts)
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.cursor().executemany("INSERT INTO messages (node, seq, kind, ts_us, received_us, payload, verified)"
+                                  " VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
 
 
 def central_pg_pretend_instance(conn, instance: str) -> None:
