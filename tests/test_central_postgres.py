@@ -575,6 +575,7 @@ def test_a_base_backup_and_its_wal_archive_restore_into_a_fresh_server(server, p
                  "start_us": archived.T0 - 9 * archived.DAY, "end_us": archived.T0 - 9 * archived.DAY + 60_000_000,
                  "destroyed_us": archived.T0 + 500, "bytes": 1000, "sha256": archived.SHA, "segment_id": 99}
         assert store.ingest([("edged/v1/s/n1/retention", json.dumps(later).encode())], archived.T0 + 600) == 1
+        archived.Verifier(store, archived.UTC, gap_grace_us=0).run_once(archived.T0 + 700)  # the month shows it judged
         before = archived.month.gather(store, "s", "2026-01", archived.UTC, archived.AFTER, per_page=None)
         segment = central_pg_switch_wal(pg_url)
         wait_for(lambda: wal.has(segment), 30, f"WAL segment {segment} in the archive")
