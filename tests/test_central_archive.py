@@ -22,7 +22,7 @@ from central.store import SCHEMA_VERSION, Store
 from central.verifier import Verifier
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
-from tests.support.catalog import (central_as_schema_2, central_messages, central_pg_partitions, central_pg_tables,
+from tests.support.catalog import (central_as_schema_2, central_destructions, central_messages, central_pg_partitions, central_pg_tables,
                                    central_schema_version)
 from tests.test_central_month import SHA, _chain
 
@@ -215,7 +215,7 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     assert central_schema_version(data / "central.db") == SCHEMA_VERSION
     store = Store(data / "central.db")
     assert central_messages(store) == 5
-    assert [(r["camera"], r["verdict"]) for r in store.db.query("SELECT * FROM destructions")] == [("cam", "unjudged")] * 2, \
+    assert [(r["camera"], r["verdict"]) for r in central_destructions(store)] == [("cam", "unjudged")] * 2, \
         "the destructions verified before schema 6, drawn from their messages, judged per camera-day only"
     store.close()
     assert "nothing to do" in cli("migrate").stdout

@@ -388,6 +388,18 @@ def central_count(store, table: str) -> int:
     return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
+def central_destructions(store) -> list[dict[str, Any]]:
+    """The central store's destructions one by one (design/0141), in (node, seq, n) order."""
+    return list(store.db.query("SELECT * FROM destructions ORDER BY node, seq, n"))
+
+
+def central_pg_add_node(url: str, node: str) -> None:
+    """A node's row, as its first message makes it ("site/name")."""
+    site, name = node.split("/", 1)
+    central_pg_run(url, [f"INSERT INTO nodes (node, site, name, first_us, last_us) VALUES ('{node}', '{site}',"
+                         f" '{name}', 1, 1)"])
+
+
 def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
     """A PostgreSQL central store as schema 5 left it: messages partitioned by the month of their seq
     (a partition for each seq month of ``rows``, and the default one), no destructions table.
