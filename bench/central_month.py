@@ -120,11 +120,13 @@ async def through_dashboard(cfg_path: Path, month: str, day: str, csv_rows: int)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3600)) as http:
             for name, query in (("warm-up", ""), ("first page", ""), ("camera and day", f"?camera=cam03&day={day}"),
                                 ("early ones only", "?verdict=early"), ("last page of a day", f"?day={day}&page=1152")):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 async with http.get(base + query) as r:
                     text = await r.text()
                     assert r.status == 200 and "<table" in text, (r.status, text[:300])
                 out[name] = time.perf_counter() - t
+                out[name + " cpu"] = time.process_time() - c  # the dashboard's (and the client's) CPU
+            out["load"] = os.getloadavg()[0]
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             t, n, size = time.perf_counter(), 0, 0
             async with http.get(base + "/destructions.csv") as r:
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cameras", type=int, default=16)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--csv-rows", type=int, default=0, help="stop the CSV after this many rows (0: all of it)")
+    p.add_argument("--no-archive", action="store_true", help="skip archiving node0000's month (and the node-year)")
     args = p.parse_args(argv)
     lines: list[str] = []
 
@@ -195,12 +198,15 @@ def main(argv: list[str] | None = None) -> int:
             f" {built:.0f} s; node0000's {msgs:,} messages in {time.perf_counter() - t:.0f} s")
         before = sizes(url)
         got = asyncio.run(through_dashboard(cfg, month, day, args.csv_rows))
-        log(table(["month page", "seconds"], [[k, f"{got[k]:.3f}"] for k in
-                                              ("warm-up", "first page", "camera and day", "early ones only",
-                                               "last page of a day")]))
-        log(f"destructions.csv: {int(got['csv rows']):,} rows, {got['csv bytes'] / 2**20:.0f} MiB in {got['csv s']:.0f} s"
+        log(table(["month page (HTTP GET, whole page)", "wall s", "CPU s of the process"],
+                  [[k, f"{got[k]:.3f}", f"{got[k + ' cpu']:.3f}"] for k in
+                   ("warm-up", "first page", "camera and day", "early ones only", "last page of a day")]))
+        log(f"load while the pages were read: {got['load']:.1f} on {os.cpu_count()} cores")
+        log(f"destructions.csv{' (stopped)' if args.csv_rows else ''}: {int(got['csv rows']):,} rows, {got['csv bytes'] / 2**20:.0f} MiB in {got['csv s']:.0f} s"
             f" ({got['csv rows'] / got['csv s']:,.0f} rows/s); peak RSS of the process {got['rss before MiB']:.0f} MiB"
             f" before, {got['rss after MiB']:.0f} MiB after (+{got['rss after MiB'] - got['rss before MiB']:.0f} MiB)")
+        if args.no_archive:
+            return 0
         store = PgStore(url, clock=lambda: int(now.timestamp()) * 1_000_000)
         try:
             t = time.perf_counter()
