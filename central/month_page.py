@@ -199,6 +199,8 @@ async def _stream_destructions(dash: Dashboard, request: web.Request) -> web.Str
         while (chunk := await chunks.get()) is not None:
             await resp.write(chunk)
         await resp.write_eof()
+    except ConnectionResetError:  # the reader went away: stop reading the store, nothing to answer
+        pass
     finally:
         stop.set()
         while not reader.done():  # let the reader end (it waits for room to put its last chunk)
