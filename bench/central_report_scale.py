@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 
 from bench.common import table
-from central.pgstore import PgStore, month_bounds
+from central.pgstore import PgStore
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -71,8 +71,6 @@ def fill(url: str, lo: int, hi: int, cameras: int, per_day: int, start_us: int, 
                               f" json_build_array('cam00'), 'from_us', {at} - 7200000000, 'to_us', {at},"
                               " 'mode', 'copy')::text"),
                 ("export.done", f"json_build_object('grant', {req}, 'export', {req}, 'bytes', 100000000)::text")]
-        name, lo_us, hi_us = month_bounds(start_us, "audit")  # msg_seq: the message's seq, in the month
-        c.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF audit FOR VALUES FROM ({lo_us}) TO ({hi_us})")
         for k, (action, detail) in enumerate(life):
             actor = "'alice (os: root)'" if action == "request.approve" else "'carol (os: root)'"
             c.execute(f"INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"

@@ -11,8 +11,12 @@ written beside it (fsynced); (5) in one transaction the hash and manifest are an
 `archives` table and the month's rows dropped (PostgreSQL: the detached table; SQLite: a DELETE).
 Run again after a crash, it takes up the detached table where it was.
 
-What a report reads is kept: the derived tables (per camera-day destructions, audit records,
-alarms, findings, heads) are never archived; the month's page says the month is archived.
+The month is the one the office received the messages in (design/0140). What the verifier drew
+from them goes with them, into a second file (`derived-YYYY-MM.jsonl.gz`, its SHA-256 in the same
+manifest): the destructions one by one, the audit records and chain heads the month's messages
+brought (but the accesses, their approvals and each node's newest head, which later checks read),
+the messages turned away that month. The summaries a report reads (camera-day destructions,
+alarms, inspections, findings) stay; the month's page says what was archived.
 """
 
 from __future__ import annotations
@@ -58,9 +62,16 @@ def archived(store: Store, from_us: int, to_us: int) -> list[dict[str, Any]]:
     that time says instead of zeros."""
     months = archive.months_between(from_us, to_us)
     ph = ",".join("?" * len(months))
-    return [{k: r[k] for k in ("month", "rows", "bytes", "sha256", "file", "archived_us")}
-            for r in store.db.query(f"SELECT * FROM archives WHERE month IN ({ph}) AND restored_us IS NULL"
-                                    " ORDER BY month", months)]
+    out = []
+    for r in store.db.query(f"SELECT * FROM archives WHERE month IN ({ph}) AND restored_us IS NULL"
+                            " ORDER BY month", months):
+        try:
+            derived = (json.loads(r["manifest"]).get("derived") or {}).get("rows") or {}
+        except (ValueError, AttributeError):
+            derived = {}
+        out.append({**{k: r[k] for k in ("month", "rows", "bytes", "sha256", "file", "archived_us")},
+                    "derived": {k: int(v) for k, v in derived.items() if isinstance(v, int)}})
+    return out
 
 
 def _source(store: Store, month: str, start: int, end: int) -> str | None:
@@ -68,8 +79,8 @@ def _source(store: Store, month: str, start: int, end: int) -> str | None:
     is still a partition; None if the month has none); SQLite, the messages table."""
     pg = _pg(store)
     if pg is None:
-        return "messages" if _one(store, "SELECT count(*) FROM messages WHERE seq >= ? AND seq < ?", [start, end]) \
-            else None
+        return "messages" if _one(store, "SELECT count(*) FROM messages WHERE received_us >= ? AND received_us < ?",
+                                  [start, end]) else None
     part = "messages_" + month.replace("-", "_")
     held = "archiving_" + part
     if pg.execute("SELECT to_regclass(%s)", [held]).fetchone()[0] is not None:
@@ -87,8 +98,8 @@ def _rows(store: Store, source: str, start: int, end: int) -> Iterator[tuple[Any
     cols = ", ".join(archive.COLUMNS)
     pg = _pg(store)
     if pg is None:
-        cur = store.db.conn.execute(f"SELECT {cols} FROM messages WHERE seq >= ? AND seq < ? ORDER BY node, seq",
-                                    [start, end])
+        cur = store.db.conn.execute(f"SELECT {cols} FROM messages WHERE received_us >= ? AND received_us < ?"
+                                    " ORDER BY node, seq", [start, end])
         yield from cur
         return
     with pg.transaction(), pg.cursor(name="archive") as cur:  # server side: a month never in memory
@@ -146,11 +157,12 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
                                                                        + month.replace("-", "_")]).fetchone()[0]
     if not stopped:
         why = archive.not_closed(month, store.now_us(), _one(
-            store, "SELECT count(*) FROM messages WHERE verified = 0 AND seq >= ? AND seq < ?", [start, end]))
+            store, "SELECT count(*) FROM messages WHERE verified = 0 AND received_us >= ? AND received_us < ?",
+            [start, end]))
         if why:
             raise ArchiveError(why)
     if done and done["restored_us"] is None and not stopped and not _one(
-            store, "SELECT count(*) FROM messages WHERE seq >= ? AND seq < ?", [start, end]):
+            store, "SELECT count(*) FROM messages WHERE received_us >= ? AND received_us < ?", [start, end]):
         raise ArchiveError(f"the month {month} is already archived ({done['file']}, SHA-256 {done['sha256']})")
     source = _source(store, month, start, end)
     if source is None:
@@ -181,10 +193,11 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
     if sha != h.sha.hexdigest() or back != n:
         raise ArchiveError(f"{path} read back does not match what was written ({back} of {n} messages, SHA-256 "
                            f"{sha}): the disk may be failing; nothing was dropped, the month is still in the store")
+    derived = _write_derived(store, source, month, out, tick)
     doc = archive.sign(key, archive.manifest(month=month, rows=n, nodes=nodes, file=path.name,
                                              size=path.stat().st_size, sha256=sha,
                                              store="postgresql" if pg is not None else "sqlite",
-                                             made_us=store.now_us()))
+                                             made_us=store.now_us(), derived=derived))
     mpath = path.with_name(path.name + ".manifest.json")
     text = json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     with open(mpath, "w", encoding="utf-8") as f:
@@ -197,13 +210,60 @@ def archive_month(store: Store, month: str, out: Path, key: Any, progress: Progr
         conn.execute("INSERT INTO archives (month, rows, bytes, sha256, file, manifest, archived_us, restored_us)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", [month, n, doc["bytes"], sha, str(path), text,
                                                              doc["made_us"]])
+        for table in (*archive.DERIVED, "rejected"):  # before the messages they are found by
+            conn.execute(f"DELETE FROM {table} WHERE {archive.derived_where(table, source)}", [start, end])
         if pg is None:
-            conn.execute("DELETE FROM messages WHERE seq >= ? AND seq < ?", [start, end])
+            conn.execute("DELETE FROM messages WHERE received_us >= ? AND received_us < ?", [start, end])
         else:
             pg.execute(f"DROP TABLE {source}")
     tick(f"archive {month}: {n} messages archived to {path}; dropped from the store", True)
     return {"month": month, "rows": n, "nodes": len(nodes), "file": str(path), "manifest": str(mpath),
-            "bytes": doc["bytes"], "sha256": sha}
+            "bytes": doc["bytes"], "sha256": sha, "derived": derived["rows"]}
+
+
+def _write_derived(store: Store, source: str, month: str, out: Path, tick: Callable[[str, bool], None]) -> dict[str, Any]:
+    """The derived rows of the month to their file (written, fsynced, read back as the messages'
+    file is); what the manifest says of it."""
+    start, end = archive.month_range(month)
+    path = out / archive.derived_file(month)
+    part = path.with_name(path.name + ".part")
+    counts: dict[str, int] = {}
+    with open(part, "wb") as raw:
+        h = _Hashing(raw)
+        with gzip.GzipFile(fileobj=h, mode="wb", mtime=0) as g:
+            for table in (*archive.DERIVED, "rejected"):
+                counts[table] = 0
+                for row in store.stream(f"SELECT * FROM {table} WHERE {archive.derived_where(table, source)}",
+                                   [start, end]):
+                    g.write(json.dumps([table, row], ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+                    counts[table] += 1
+                tick(f"archive {month}: {counts[table]} rows of {table} written", True)
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(part, path)
+    fsync_dir(out)
+    sha, back = _read_back_derived(path)
+    if sha != h.sha.hexdigest() or back != sum(counts.values()):
+        raise ArchiveError(f"{path} read back does not match what was written: the disk may be failing; nothing "
+                           "was dropped, the month is still in the store")
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha, "rows": counts}
+
+
+def _read_back_derived(path: Path) -> tuple[str, int]:
+    sha, n = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    try:
+        with gzip.open(path, "rb") as g:
+            for line in g:
+                table, row = json.loads(line)
+                if table not in (*archive.DERIVED, "rejected") or not isinstance(row, dict):
+                    raise ValueError(f"a line of table {table!r}")
+                n += 1
+    except (OSError, EOFError, ValueError) as exc:
+        raise ArchiveError(f"{path} cannot be read back: {exc}") from None
+    return sha.hexdigest(), n
 
 
 def _paths(file: Path) -> tuple[Path, Path]:
@@ -248,11 +308,31 @@ def restore_file(store: Store, file: Path, fingerprint: str, progress: Progress)
                 done += _insert(store, batch)
                 tick(f"restore {month}: {done} of {n} messages", False)
         done += _insert(store, batch)
+    if isinstance(doc.get("derived"), dict):
+        _restore_derived(store, data.with_name(str(doc["derived"].get("file"))), doc["derived"], tick)
     with store.writing() as conn:
         if known is not None:
             conn.execute("UPDATE archives SET restored_us = ? WHERE month = ?", [store.now_us(), month])
     tick(f"restore {month}: {n} messages back in the store", True)
     return {"month": month, "rows": n, "file": str(data), "sha256": sha, "anchored": known is not None}
+
+
+def _restore_derived(store: Store, path: Path, said: dict[str, Any], tick: Callable[[str, bool], None]) -> None:
+    """The derived rows back, their file checked against the signed manifest first."""
+    if not path.exists():
+        raise ArchiveError(f"the archive of the derived rows {path} does not exist")
+    sha, n = _read_back_derived(path)
+    if sha != said.get("sha256") or n != sum((said.get("rows") or {}).values()):
+        raise ArchiveError(f"archive hash mismatch: {path} has SHA-256 {sha} ({n} rows), its signed manifest says "
+                           f"{said.get('sha256')}: the file was altered or damaged; the messages are back, the "
+                           "derived rows are not")
+    with gzip.open(path, "rb") as g, store.writing() as conn:
+        for line in g:
+            table, row = json.loads(line)
+            cols = [c for c in row if c.isidentifier()]
+            conn.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                         [row[c] for c in cols])
+    tick(f"restore: {n} derived rows back", True)
 
 
 def _insert(store: Store, rows: list[tuple[Any, ...]]) -> int:

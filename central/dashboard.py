@@ -320,7 +320,7 @@ class Dashboard:
         from central import month_page  # it renders with this module's helpers
         return await month_page.page(self, request)
 
-    async def month_csv(self, request: web.Request) -> web.Response:
+    async def month_csv(self, request: web.Request) -> web.StreamResponse:
         from central import month_page
         return await month_page.csv_file(self, request)
 

@@ -40,7 +40,7 @@ def plan(store: Store) -> dict[str, Any]:
     for v in sorted(STEPS):
         if v <= found:
             continue
-        statements = [store.ddl(sql) for sql in STEPS[v]]
+        statements = store.migration_steps(v)
         tables: dict[str, int | None] = {}
         for sql in STEPS[v]:
             for t in _TABLES.findall(sql):

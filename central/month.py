@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from central import compliance, coverage, finding_words, report
 from central.i18n import N_, Speaker
-from central.store import Store
+from central.store import UNJUDGED, Store
 
 PAGE = 200   # destructions a page
 NODE_SLACK_US = 86_400_000_000  # a retention message may be stamped this long after the destruction
@@ -26,8 +26,8 @@ SECTIONS: dict[str, list[str]] = {
     "retention": ["day", "node", "camera", "retention", "destroyed", "destroyed_early", "destroyed_below_min"],
     # beside the achieved retention: each retention verdict against it, with its clock and evidence (design/0122)
     "retention_findings": ["about_us", "node", "camera", "title", "basis", "message"],
-    "destructions": ["destroyed_us", "node", "camera", "reason", "segment_id", "sha256", "bytes", "start_us",
-                     "end_us"],
+    "destructions": ["destroyed_us", "node", "camera", "reason", "verdict", "segment_id", "sha256", "bytes",
+                     "start_us", "end_us"],
     "accesses": ["at_us", "node", "action", "who", "cameras", "request", "filed_by", "grant", "approved_by", "ok",
                  "why"],
     "alarms": ["raised_us", "cleared_us", "node", "id", "kind", "severity", "camera", "suspect"],
@@ -38,7 +38,7 @@ HEADINGS = {"retention": N_("Retention achieved per camera-day"),
             "retention_findings": N_("Retention findings, with the clock and evidence each was judged on"), "destructions": N_("Destructions"),
             "accesses": N_("Accesses and their approvals"), "alarms": N_("Alarms"), "findings": N_("Findings"),
             "coverage": N_("Time covered per camera-day, by kind (seconds)")}
-LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "segment_id": N_("segment"),
+LABELS = {"destroyed_us": N_("destroyed at"), "reason": N_("reason"), "verdict": N_("verdict"), "segment_id": N_("segment"),
           "sha256": N_("segment SHA-256"), "bytes": N_("bytes"), "start_us": N_("footage from"),
           "end_us": N_("footage to"), "suspect": N_("suspect"), "title": N_("finding"),
           "explanation": N_("what it means"), "covered": N_("covered once"), "live": N_("recorded live"),
@@ -69,27 +69,84 @@ TIMES = {"destroyed_us", "start_us", "end_us", "at_us", "raised_us", "cleared_us
 WORDS = {"retention", "severity", "title", "explanation", "basis"}
 
 
+class Filters(NamedTuple):
+    """What the auditor narrowed the destructions to (None: all): a camera, a local day, a verdict."""
+    camera: str | None = None
+    day: str | None = None
+    verdict: str | None = None
+
+
+VERDICTS = {"ok": N_("within the rules"), "early": N_("destroyed early"),
+            "min_breached": N_("minimum retention not kept"), UNJUDGED: N_("judged per camera-day only")}
+
+
+def _where(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters) -> tuple[str, list[Any]]:
+    """The destructions of the site-month narrowed by ``f``: read by the (site, destroyed_us) index,
+    never by scanning the messages (design/0141). ValueError: a day not of the month."""
+    days = compliance.month_days(month, tz)
+    if f.day is not None:
+        days = [d for d in days if d.name == f.day]
+        if not days:
+            raise ValueError(f"{f.day!r} is not a day of {month}")  # i18n: the page says it in its words
+    where, args = "FROM destructions WHERE site = ? AND destroyed_us >= ? AND destroyed_us < ?", \
+        [site, days[0].start_us, days[-1].end_us]  # i18n: SQL
+    if f.camera is not None:
+        where += " AND camera = ?"
+        args.append(f.camera)
+    if f.verdict is not None:
+        where += " AND verdict <> 'ok'" if f.verdict != "ok" else " AND verdict = 'ok'"
+        if f.verdict != "ok":
+            where += " AND verdict = ?"
+            args.append(f.verdict)
+    return where, args
+
+
+def total(store: Store, site: str, month: str, f: Filters, nodes: list[str]) -> int:
+    """The site-month's destructions under ``f``, from the camera-day summary (a few hundred rows a
+    node, kept when the month is archived): never a count of millions of rows."""
+    if not nodes:
+        return 0
+    ph = ",".join("?" * len(nodes))
+    sql = f"SELECT coalesce(sum(segments), 0) AS n FROM destruction_days WHERE node IN ({ph}) AND day >= ? AND day < ?"  # i18n: SQL
+    args: list[Any] = [*nodes, f.day or f"{month}-01", f"{f.day}~" if f.day else f"{month}-99"]
+    for col in ("camera", "verdict"):
+        if getattr(f, col) is not None:
+            sql += f" AND {col} = ?"
+            args.append(getattr(f, col))
+    return int(next(store.db.query(sql, args))["n"])
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    return {c: r.get(c) for c in SECTIONS["destructions"]} | {"verdict": r.get("verdict")}
+
+
+def destructions(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters(), *,
+                 page: int = 1, per_page: int = PAGE) -> list[dict[str, Any]]:
+    """One page of the site-month's destructions, oldest first."""
+    where, args = _where(store, site, month, tz, f)
+    sql = (f"SELECT * {where} ORDER BY destroyed_us, node, seq, n LIMIT {int(per_page)}"  # i18n: SQL
+           f" OFFSET {max(0, page - 1) * int(per_page)}")
+    return [_row(r) for r in store.db.query(sql, args)]
+
+
+def each_destruction(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """Every destruction of the site-month, oldest first, read in batches (constant memory)."""
+    where, args = _where(store, site, month, tz, f)
+    for r in store.stream(f"SELECT * {where} ORDER BY destroyed_us, node, seq, n", args):  # i18n: SQL
+        yield _row(r)
+
+
 def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, page: int = 1,
-           per_page: int | None = PAGE) -> dict[str, Any]:
+           per_page: int | None = PAGE, filters: Filters = Filters()) -> dict[str, Any]:
     """The site-month of the report, with one page of its destructions (`per_page` None: all of
-    them, for the CSV). LookupError: no such site; ValueError: not a month."""
+    them). LookupError: no such site; ValueError: not a month, or a day not of it."""
     r = report.build(store, site, month, tz, now_us)
     days = compliance.month_days(month, tz)
     nodes = [n["node"] for n in r["nodes"]]
-    ph = ",".join("?" * len(nodes))
-    where = f"FROM messages WHERE node IN ({ph}) AND kind = 'retention' AND ts_us >= ? AND ts_us < ?"  # i18n: SQL
-    args = [*nodes, days[0].start_us, days[-1].end_us]
-    total = next(store.db.query(f"SELECT count(*) AS n {where}", args))["n"]
-    limit = "" if per_page is None else f" LIMIT {int(per_page)} OFFSET {max(0, page - 1) * int(per_page)}"
-    gone = []
-    for m in store.db.query(f"SELECT node, seq, payload {where} ORDER BY ts_us, node, seq{limit}", args):
-        try:
-            d = json.loads(m["payload"])
-        except ValueError:
-            continue
-        if isinstance(d, dict):
-            gone.append({"node": m["node"], **{c: d.get(c) for c in SECTIONS["destructions"] if c != "node"}})
-    return {**r, "destructions": gone, "destructions_total": total, "page": page, "per_page": per_page,
+    gone = (list(each_destruction(store, site, month, tz, filters)) if per_page is None
+            else destructions(store, site, month, tz, filters, page=page, per_page=per_page))
+    return {**r, "destructions": gone, "destructions_total": total(store, site, month, filters, nodes),
+            "page": page, "per_page": per_page, "filters": filters._asdict(),
             "coverage": coverage.month_rows(store.db, site, days, now_us)}
 
 
@@ -116,6 +173,8 @@ def _cell(sp: Speaker, col: str, v: Any) -> str | int | float:
         return sp.local(v) if isinstance(v, int) else "-"
     if col == "day":
         return sp.day(v)
+    if col == "verdict":
+        return sp.word(VERDICTS.get(v, v)) if isinstance(v, str) else "-"
     if col == "reason":
         return sp.word(REASONS.get(v, v)) if isinstance(v, str) else "-"
     if col == "action":
@@ -166,15 +225,63 @@ def bad(name: str, row: dict[str, Any]) -> bool:
         return bool(row["not_covered"])  # a stretch of the day no box holds
     if name == "retention_findings":
         return bool(row["severity"] != "info")
-    return name != "destructions" and not report._row_ok(name, row)
+    if name == "destructions":
+        return row.get("verdict") not in ("ok", UNJUDGED)
+    return not report._row_ok(name, row)
 
 
-def to_csv(sp: Speaker, name: str, rows: list[dict[str, Any]]) -> bytes:
+def to_csv(sp: Speaker, name: str, rows: Iterable[dict[str, Any]]) -> bytes:
     """One section as CSV in the sites' language, UTF-8 with a byte-order mark (Excel then reads
     the Chinese); no cell a spreadsheet runs as a formula."""
+    return b"".join(csv_chunks(sp, name, rows))
+
+
+def csv_chunks(sp: Speaker, name: str, rows: Iterable[dict[str, Any]], every: int = 2000) -> Iterator[bytes]:
+    """to_csv in pieces of ``every`` rows, as ``rows`` come (the destructions streamed: constant memory)."""
     out = io.StringIO()
     w = csv.writer(out)
+    out.write("\ufeff")
     w.writerow(headers(sp, name))
-    for row in rows:
-        w.writerow([report.csv_safe(v) if isinstance(v, str) and v != "-" else v for v in cells(sp, name, row)])
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+    row_cells = _destruction_cells(sp) if name == "destructions" else (lambda row: [
+        report.csv_safe(v) if isinstance(v, str) and v != "-" else v for v in cells(sp, name, row)])
+    for i, row in enumerate(rows, 1):
+        w.writerow(row_cells(row))
+        if i % every == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
+def _destruction_cells(sp: Speaker) -> Callable[[dict[str, Any]], list[Any]]:
+    """cells() of a destruction, as the CSV writes it, fast (millions a site-month): a minute's
+    local text made once, the words of a reason or verdict looked up once."""
+    minutes: dict[int, str] = {}
+    words: dict[tuple[str, Any], str] = {}
+
+    def when(us: Any) -> str:
+        if not isinstance(us, int):
+            return "-"
+        m = us // 60_000_000
+        text = minutes.get(m)
+        if text is None:
+            if len(minutes) > 100_000:
+                minutes.clear()
+            text = minutes[m] = sp.local(m * 60_000_000)[:-3]  # without its seconds (a zone moves by minutes)
+        return f"{text}:{us // 1_000_000 % 60:02d}"
+
+    def word(col: str, v: Any) -> Any:
+        key = (col, v)
+        text = words.get(key)
+        if text is None:
+            text = words[key] = report.csv_safe(str(_cell(sp, col, v)))
+        return text
+
+    def safe(v: Any) -> Any:
+        return report.csv_safe(v) if isinstance(v, str) else ("" if v is None else v)
+
+    def row_cells(r: dict[str, Any]) -> list[Any]:
+        return [when(r["destroyed_us"]), word("node", r["node"]), safe(r["camera"]), word("reason", r["reason"]),
+                word("verdict", r["verdict"]), safe(r["segment_id"]), safe(r["sha256"]), safe(r["bytes"]),
+                when(r["start_us"]), when(r["end_us"])]
+    return row_cells

@@ -10,7 +10,8 @@ with it, and the next verification pass of another instance takes the node over.
 over the live instances, design/0104); ingest takes no lock across instances (its durable
 transaction only inserts; the rows every instance updates are written apart, see ``_write``).
 
-Messages and audit records are partitioned by month of their (message's) seq (issue 28, item 5).
+Messages are partitioned by the month the office received them (UTC, its own clock; design/0140):
+a seq is the node's outbox counter, not a time, and its month is the outbox's first.
 Blocking: call from a thread, never from the event loop.
 """
 
@@ -29,11 +30,11 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from central import plausible, versions
+from central import versions
 from central.intake import QUOTA_USE
 from central.leases import owner
 from central.pgshared import SharedRows
-from central.store import SCHEMA_VERSION, Batch, Store, now_us, schema_steps
+from central.store import SCHEMA_VERSION, STEPS, Batch, Store, now_us, schema_steps
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
 _PARTITION_LOCK = 0x65646767  # one creator of a partition at a time
@@ -42,16 +43,21 @@ _MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
 _MIN2 = re.compile(r"\bmin\(([^(),]+),([^(),]+)\)", re.I)
 _JSON_EQ = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)\s*=\s*\?")
 _JSON = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)")
+_INSERT_MESSAGES = re.compile(r"\s*INSERT OR IGNORE INTO messages \(([^)]*)\)")
 # a batch goes in by COPY into these (temporary, emptied at commit), then one INSERT .. SELECT
 # each; EDGED_CENTRAL_PG_INGEST=rows keeps the row-by-row path (the benchmark compares the two)
 _STAGE = {
-    "messages": "node text, seq bigint, kind text, ts_us bigint, received_us bigint, payload text",
+    "messages": "node text, seq bigint, kind text, ts_us bigint, received_us bigint, payload text, month bigint",
     "retained": "topic text, node text, what text, received_us bigint, payload text",
     "nodes": "node text, site text, name text, first_us bigint, last_us bigint, max_seq bigint",
 }
 _FROM_STAGE = {
-    "messages": "INSERT INTO messages (node, seq, kind, ts_us, received_us, payload)"
-                " SELECT * FROM stage_messages ORDER BY node, seq ON CONFLICT DO NOTHING",
+    # (node, seq) is unique within a receipt month by the key, and across the month before by the
+    # NOT EXISTS (a redelivery or a resend comes within days; design/0140)
+    "messages": "INSERT INTO messages (node, seq, kind, ts_us, received_us, payload, month)"
+                " SELECT * FROM stage_messages s WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.node = s.node"
+                " AND m.seq = s.seq AND m.month = {since}) ORDER BY node, seq"
+                " ON CONFLICT DO NOTHING",
     "retained": "INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained"
                 " ORDER BY topic ON CONFLICT (topic) DO UPDATE SET received_us = excluded.received_us, payload = excluded.payload",
     "nodes": "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq) SELECT * FROM stage_nodes"
@@ -61,9 +67,13 @@ _FROM_STAGE = {
 # the instances sharing the store (central/leases.py): a heartbeat each, and their figures
 _INSTANCES = ("CREATE TABLE IF NOT EXISTS instances (id text PRIMARY KEY, host text, pid bigint, backend bigint,"
               " started_us bigint, heartbeat_us bigint, figures jsonb)")
-# a month outside the window around its receipt (central/plausible.py) is not given a partition:
-# its rows go to the table's default one (design/0119)
+# a store made before design/0140 keeps its audit partitions by seq (and their default one);
+# a new one keeps audit records in one table, archived with their messages' month
 _DEFAULTS = ("messages", "audit")
+# the office's month of a row made by a statement that does not name it (an instance of the
+# version before, during `migrate`; design/0140): the server's clock, UTC, as YYYYMM
+MONTH_NOW = ("(extract(year from (now() AT TIME ZONE 'UTC'))::bigint * 100"
+             " + extract(month from (now() AT TIME ZONE 'UTC'))::bigint)")
 
 
 def translate(sql: str) -> str:
@@ -97,26 +107,53 @@ def translate_ddl(sql: str) -> str:
     out = re.sub(r"\bINTEGER\b", "BIGINT", out)
     out = _JSON.sub(r"(\1::jsonb ->> '\2')", out)
     if out.lstrip().startswith("CREATE TABLE IF NOT EXISTS messages ("):
-        out += " PARTITION BY RANGE (seq)"  # monthly, by the node's microseconds (see _Conn._partitions)
-    elif out.lstrip().startswith("CREATE TABLE IF NOT EXISTS audit ("):
-        # monthly by the seq of the message that brought the record (bounded at ingest as every seq;
-        # its at_us is the node's word and unbounded): the key must hold the partition key, so a
-        # second record with a seq_local already stored is kept out by the verifier, which looks
-        # it up first under the node's lease and makes it an audit_fork (central/verifier.py)
-        out = out.replace("PRIMARY KEY (node, seq_local)", "PRIMARY KEY (node, seq_local, msg_seq)")
-        out += " PARTITION BY RANGE (msg_seq)"
+        # monthly by the office's receipt (design/0140): the key must hold the partition key
+        out = out.replace("PRIMARY KEY (node, seq)", f"month BIGINT NOT NULL DEFAULT {MONTH_NOW},"
+                          " PRIMARY KEY (node, seq, month)") + " PARTITION BY RANGE (month)"
     elif re.match(r"\s*CREATE TABLE IF NOT EXISTS (retained|nodes) \(", out):
         out += f" WITH (fillfactor = {_FILLFACTOR})"  # rewritten each batch: room on the page for HOT updates
+    elif re.match(r"\s*INSERT OR IGNORE INTO", out):  # a step that fills a new table from the messages
+        out = out.replace("INSERT OR IGNORE INTO", "INSERT INTO", 1) + " ON CONFLICT DO NOTHING"
     return out
 
 
-def month_bounds(seq: int, table: str = "messages") -> tuple[str, int, int]:
-    """The monthly partition of ``table`` (messages, audit) holding ``seq`` (the node's
-    microseconds, UTC): its name and [start, end) in microseconds."""
-    d = datetime.fromtimestamp(seq / 1e6, timezone.utc) if seq >= 0 else datetime(1970, 1, 1, tzinfo=timezone.utc)
-    start = datetime(d.year, d.month, 1, tzinfo=timezone.utc)
-    end = datetime(d.year + d.month // 12, d.month % 12 + 1, 1, tzinfo=timezone.utc)
-    return f"{table}_{d.year:04d}_{d.month:02d}", int(start.timestamp()) * 1_000_000, int(end.timestamp()) * 1_000_000
+def month_number(us: int) -> int:
+    """The UTC month of ``us`` (microseconds) as YYYYMM: a message's month is its receipt's."""
+    d = datetime.fromtimestamp(max(us, 0) / 1e6, timezone.utc)
+    return d.year * 100 + d.month
+
+
+def month_before(month: int) -> int:
+    return month - 1 if month % 100 > 1 else month - 100 + 11
+
+
+def partition_of(month: int) -> str:
+    return f"messages_{month // 100:04d}_{month % 100:02d}"
+
+
+def repartition_steps() -> list[str]:
+    """The statements that move a store's messages from partitions by seq (before design/0140) into
+    partitions by receipt month, in one transaction: the old tables renamed out of the way, the new
+    ones made, every live row copied with its month, the old ones dropped."""
+    month_of = ("(extract(year from to_timestamp(received_us / 1e6) AT TIME ZONE 'UTC')::bigint * 100"
+                " + extract(month from to_timestamp(received_us / 1e6) AT TIME ZONE 'UTC')::bigint)")
+    cols = "node, seq, kind, ts_us, received_us, payload, verified"
+    return [
+        "ALTER TABLE messages RENAME TO messages_by_seq",
+        "ALTER INDEX IF EXISTS messages_todo RENAME TO messages_by_seq_todo",
+        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT c.relname FROM pg_inherits i JOIN pg_class c"
+        " ON c.oid = i.inhrelid WHERE i.inhparent = 'messages_by_seq'::regclass LOOP"
+        " EXECUTE format('ALTER TABLE %I RENAME TO %I', r.relname, 'by_seq_' || r.relname); END LOOP; END $$",
+        translate_ddl(STEPS[1][0]),
+        translate_ddl(STEPS[2][0]),
+        translate_ddl(STEPS[2][2]),
+        "CREATE TABLE IF NOT EXISTS messages_default PARTITION OF messages DEFAULT",
+        f"DO $$ DECLARE r record; BEGIN FOR r IN SELECT DISTINCT {month_of} AS m FROM messages_by_seq LOOP"
+        " EXECUTE format('CREATE TABLE messages_%s_%s PARTITION OF messages FOR VALUES FROM (%s) TO (%s)',"
+        " r.m / 100, lpad((r.m % 100)::text, 2, '0'), r.m, r.m + 1); END LOOP; END $$",
+        f"INSERT INTO messages ({cols}, month) SELECT {cols}, {month_of} FROM messages_by_seq",
+        "DROP TABLE messages_by_seq",
+    ]
 
 
 def lock_key(node: str) -> int:
@@ -146,12 +183,9 @@ class _Conn:
         self.pg = pg
         self.total_changes = 0
         self.months: set[str] = set()  # the partitions of messages known to exist
-        self.outside: set[str] = set()  # months outside the window: their rows go to the default partition
         self.conn = self   # sqlite-utils' Database.conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
-        if sql.startswith("INSERT INTO audit (") and sql.rstrip().endswith("?)"):
-            self._partitions((params[-1],), "audit")  # the verifier's, one record: msg_seq is the last value
         q = translate(sql)
         returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
         cur = self.pg.cursor()
@@ -167,8 +201,13 @@ class _Conn:
         rows = list(rows)
         if not rows:
             return
-        if re.match(r"\s*INSERT OR IGNORE INTO messages\b", sql):
-            self._partitions((r[1] for r in rows), received_us=rows[0][4])
+        m = _INSERT_MESSAGES.match(sql)
+        if m:  # each row in its receipt's month (the row-by-row ingest, a restore): named, not the server's
+            cols = [c.strip() for c in m.group(1).split(",")]
+            at = cols.index("received_us")
+            rows = [(*r, month_number(r[at])) for r in rows]
+            sql = sql.replace(m.group(1), m.group(1) + ", month", 1).replace("?)", "?, ?)", 1)
+            self._partitions({r[-1] for r in rows})
         with self.pg.cursor() as cur:
             cur.executemany(translate(sql), rows)
             self.total_changes += max(cur.rowcount, 0)
@@ -176,33 +215,19 @@ class _Conn:
     def _exists(self, name: str) -> bool:
         return bool((self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone() or [None])[0])
 
-    def _partitions(self, seqs: Iterable[int], table: str = "messages", received_us: int | None = None) -> set[str]:
-        """Each month of messages (and of audit records) its own partition, made when its first
-        row comes (under a lock of its own): an old month can be detached and archived whole.
-        Only within a window around ``received_us`` (central/plausible.py), and an audit month
-        only if its messages' month has one: outside, the rows go to the default partition.
-        Returns the months left to it (design/0119)."""
-        left: set[str] = set()
-        for name, start, end in {month_bounds(seq, table) for seq in seqs}:
-            if name in self.outside:
-                left.add(name)
+    def _partitions(self, months: Iterable[int]) -> None:
+        """Each receipt month of messages its own partition, made when its first row comes (under a
+        lock of its own): a month is detached and archived whole once it is over (design/0140).
+        The receipt is the office's clock, so a node's counter makes no partition of its own."""
+        for month in months:
+            name = partition_of(month)
+            if name in self.months:
                 continue
-            if name not in self.months and self._exists(name):
-                self.months.add(name)  # made by another instance: no lock to wait for till its commit
-            if name not in self.months:
-                if table == "messages":
-                    allowed = received_us is None or plausible.partition_allowed(start, end, received_us)
-                else:  # audit records follow their messages' month
-                    allowed = self._exists("messages" + name[len(table):])
-                if not allowed:
-                    self.outside.add(name)
-                    left.add(name)
-                    continue
+            if not self._exists(name):
                 self.pg.execute("SELECT pg_advisory_xact_lock(%s)", [_PARTITION_LOCK])  # one creator at a time
-                self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
-                                f" FOR VALUES FROM ({start}) TO ({end})")
-                self.months.add(name)
-        return left
+                self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF messages"
+                                f" FOR VALUES FROM ({month}) TO ({month + 1})")
+            self.months.add(name)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         with self.pg.cursor(row_factory=dict_row) as cur:
@@ -263,6 +288,16 @@ class PgStore(SharedRows, Store):
 
     def ddl(self, sql: str) -> str:
         return translate_ddl(sql)
+
+    def migration_steps(self, version: int) -> list[str]:
+        """Version 7 on a store whose messages are partitioned by seq first moves them into the
+        partitions by receipt month (design/0140); instances must be stopped (central/migrate.py)."""
+        out = super().migration_steps(version)
+        if version == 7 and self.pg.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'month'"
+        ).fetchone() is None:
+            out = repartition_steps() + out
+        return out
 
     def _create(self, migrate: bool) -> None:
         """A new store made at this version; one at another refused unless ``migrate`` (design/0121:
@@ -360,8 +395,10 @@ class PgStore(SharedRows, Store):
         fresh = [r for r in b.nodes if r[0] not in self.known]
         with self.writing() as conn, self.pg.cursor() as cur:
             if b.durable:
-                conn._partitions((r[1] for r in b.durable), received_us=b.received_us)
-                new = self._stage(cur, "messages", b.durable, _FROM_STAGE["messages"])
+                month = month_number(b.received_us)
+                conn._partitions([month])
+                new = self._stage(cur, "messages", [(*r, month) for r in b.durable],
+                                  _FROM_STAGE["messages"].format(since=month_before(month)))
             if fresh:  # a node's first row (its figures follow in _shared): no row another instance updates
                 self._stage(cur, "nodes", fresh, "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq)"
                             " SELECT * FROM stage_nodes s WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = s.node)"
@@ -393,6 +430,12 @@ class PgStore(SharedRows, Store):
                 conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
             self._count(cur, conn, b, counts)
         return 0
+
+    def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:
+        with self.pg.transaction(), self.pg.cursor(name=f"stream_{id(params)}", row_factory=dict_row) as cur:
+            cur.itersize = batch
+            cur.execute(translate(sql), json_params(sql, params))
+            yield from cur
 
     def lease(self, node: str) -> bool:
         """True while this instance holds the node (its advisory lock, taken now if free). Under

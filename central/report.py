@@ -171,20 +171,30 @@ def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dic
                     "findings_critical": sum(f["severity"] == "critical" for f in findings)},
         "camera_days": rows, "accesses": accesses, "alarms": alarms_out, "inspections": insp_out,
         "findings": findings,
-        # the months (UTC, by seq) archived out of the store: their messages, each destruction one by one
+        # the months (UTC, by the office's receipt) archived out of the store: their messages, each destruction one by one
         # among them, are in the archive; what is above comes from what was kept (design/0120)
         "archived": archiving.archived(store, start, end),
     }
 
 
 def archived_notes(sp: Speaker, archived: list[dict[str, Any]]) -> list[str]:
-    """What a page says of each archived month it touches, in the readers' language."""
-    return [sp._("The messages of {month} were archived out of the store on {when} ({rows} messages, file {file}, "
-                 "SHA-256 {sha256}): the figures here come from what was kept (camera-day summaries, audit records, "
-                 "alarms, findings); each destruction one by one is in the archive, and `edged-central restore` "
-                 "brings the month back.").format(month=a["month"], when=sp.local(a["archived_us"]), rows=a["rows"],
-                                                  file=a["file"].rsplit("/", 1)[-1], sha256=a["sha256"])
-            for a in archived]
+    """What a page says of each archived month it touches, in the readers' language: the month
+    is the one the office received the messages in (design/0140), and what went with them."""
+    out = []
+    for a in archived:
+        d = a.get("derived") or {}
+        text = sp._("The messages the office received in {month} were archived out of the store on {when} ({rows} "
+                    "messages, file {file}, SHA-256 {sha256}): the figures here come from what was kept (camera-day "
+                    "summaries, accesses and their approvals, alarms, findings); `edged-central restore` brings the "
+                    "month back.").format(month=a["month"], when=sp.local(a["archived_us"]), rows=a["rows"],
+                                          file=a["file"].rsplit("/", 1)[-1], sha256=a["sha256"])
+        if d:
+            text += " " + sp._("Archived with them: {destructions} destructions one by one, {audit} audit records, "
+                               "{heads} chain heads, {rejected} messages turned away.").format(
+                destructions=d.get("destructions", 0), audit=d.get("audit", 0), heads=d.get("heads", 0),
+                rejected=d.get("rejected", 0))
+        out.append(text)
+    return out
 
 
 # rendering --------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from central import schema, versions
 from central.intake import QUOTA_USE, QuotaUse, Seqs
 from storage.time.clock import SYSTEM, Clock
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 DURABLE = ("alarm", "audit", "retention", "inspection", "ethics", "event", "footage")
 SEQ_AHEAD_US = 600 * 1_000_000   # a seq (microseconds at the edge) this far past its receipt is implausible
 KEEP_REJECTED = 4096              # bytes of a rejected message kept, as evidence
@@ -136,8 +136,30 @@ _SCHEMA_6 = [
         node TEXT PRIMARY KEY, destroyed_id INTEGER, destroyed_us INTEGER NOT NULL)""",
 ]
 
+# version 7 (issue 53 items 3 and 5, design/0141): each destruction one by one, as the verifier
+# judged it, for the auditor's month (read by site and time, never by scanning the messages),
+# archived with the receipt month of the message that said it (node, seq); the destructions the
+# office stored before version 7 are drawn from their messages, judged only per camera-day
+UNJUDGED = "unjudged"
+_SCHEMA_7 = [
+    """CREATE TABLE IF NOT EXISTS destructions (
+        node TEXT NOT NULL, seq INTEGER NOT NULL, n INTEGER NOT NULL, site TEXT NOT NULL, camera TEXT NOT NULL,
+        destroyed_us INTEGER NOT NULL, reason TEXT, verdict TEXT NOT NULL, segment_id INTEGER, sha256 TEXT,
+        bytes INTEGER, start_us INTEGER, end_us INTEGER, PRIMARY KEY (node, seq, n)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS destructions_site ON destructions(site, destroyed_us)",
+    "CREATE INDEX IF NOT EXISTS destructions_bad ON destructions(site, destroyed_us) WHERE verdict <> 'ok'",
+    "INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict, segment_id,"
+    " sha256, bytes, start_us, end_us) SELECT messages.node, seq, 0, nodes.site, json_extract(payload, '$.camera'),"
+    " CAST(json_extract(payload, '$.destroyed_us') AS INTEGER), json_extract(payload, '$.reason'),"
+    f" '{UNJUDGED}', CAST(json_extract(payload, '$.segment_id') AS INTEGER), json_extract(payload, '$.sha256'),"
+    " CAST(json_extract(payload, '$.bytes') AS INTEGER), CAST(json_extract(payload, '$.start_us') AS INTEGER),"
+    " CAST(json_extract(payload, '$.end_us') AS INTEGER) FROM messages JOIN nodes ON nodes.node = messages.node"
+    " WHERE kind = 'retention' AND verified = 1 AND json_extract(payload, '$.camera') IS NOT NULL"
+    " AND json_extract(payload, '$.destroyed_us') IS NOT NULL",
+]
+
 # each version's statements (central/migrate.py runs them a version a transaction)
-STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6}
+STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7}
 
 
 def schema_steps(version: int) -> list[str]:
@@ -205,6 +227,14 @@ def route(topic: str) -> Route | None:
     return r
 
 
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _str(v: Any) -> str | None:
+    return v[:128] if isinstance(v, str) else None
+
+
 def _too_large(t: dict[str, Any]) -> str:
     """The node's report of a publish its broker refused for its size, in words."""
     return (f"the node's {t.get('kind')} message {t.get('seq')} of {t.get('bytes')} bytes was refused by its broker "
@@ -254,6 +284,10 @@ class Store:
     def ddl(self, sql: str) -> str:
         """A schema statement in this store's dialect (central/pgstore.py translates)."""
         return sql
+
+    def migration_steps(self, version: int) -> list[str]:
+        """The statements that bring this store from ``version - 1`` to ``version``, in its dialect."""
+        return [self.ddl(sql) for sql in STEPS[version]]
 
     def close(self) -> None:
         self.db.conn.close()
@@ -429,7 +463,24 @@ class Store:
             [key, node, site, kind, severity, received_us, received_us, f"{what[:80]}: {why[:300]}",
              json.dumps({"topic": topic[:300], "rejected": cur.lastrowid, "size": len(payload)})])
 
+    def destroyed(self, node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> None:
+        """One destruction as the verifier judged it (in its pass's transaction): the ``n``-th of the
+        node's message ``seq`` (design/0141)."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict, segment_id,"
+            " sha256, bytes, start_us, end_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [node, seq, n, site, m["camera"], m["destroyed_us"], m.get("reason"), verdict, _int(m.get("segment_id")),
+             _str(m.get("sha256")), _int(m.get("bytes")), _int(m.get("start_us")), _int(m.get("end_us"))])
+
     # reads ----------------------------------------------------------------------------------
+    def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """The rows of ``sql`` as dicts, as they are read: never all of them in memory (central/pgstore.py:
+        a server-side cursor, ``batch`` rows a round trip)."""
+        cur = self.db.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row))
+
     def nodes(self, site: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM nodes", []
         if site:

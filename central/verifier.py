@@ -416,6 +416,7 @@ class Verifier:
         verdict, why = v.verdict, v.why
         retention_watch.destroyed(self.store.db, self.node, m, self.received_us)
         day = day_of(m["destroyed_us"], self.tz)
+        self.store.destroyed(self.node, self.site, seq, 0, m, verdict)  # one by one, for the auditor's month
         self.store.db.execute(
             "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
             " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"

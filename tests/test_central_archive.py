@@ -17,11 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from central import archive, archiving, month, report, versions
 from central.archive import ArchiveError
 from central.cli import main as cli_main
+from central.i18n import Speaker
 from central.store import SCHEMA_VERSION, Store
 from central.verifier import Verifier
 from storage.keys import chainhead
 from storage.keys.nodekey import NodeKey
-from tests.support.catalog import central_as_schema_2, central_messages, central_pg_tables, central_schema_version
+from tests.support.catalog import (central_as_schema_2, central_destructions, central_messages, central_pg_partitions, central_pg_tables,
+                                   central_schema_version)
 from tests.test_central_month import SHA, _chain
 
 UTC = ZoneInfo("UTC")
@@ -121,7 +123,9 @@ def test_a_month_archived_still_reports_and_comes_back(tmp_path):
             archiving.archive_month(store, "2026-01", tmp_path / "archive", key, said.append)
         # what was kept answers; the month says it is archived, not zero destructions
         after = month.gather(store, "s", "2026-01", UTC, AFTER, per_page=None)
-        assert after["destructions_total"] == 0 and [a["month"] for a in after["archived"]] == ["2026-01"]
+        assert after["destructions"] == [] and [a["month"] for a in after["archived"]] == ["2026-01"]
+        assert after["destructions_total"] == 3, "the camera-day summary stays: the month's figure"
+        assert after["archived"][0]["derived"] == {"audit": 0, "heads": 2, "destructions": 3, "rejected": 0}, "each node's newest head stays"
         assert after["archived"][0]["sha256"] == r["sha256"]
         assert after["summary"] == before["summary"] and after["accesses"] == before["accesses"]
         html = report.to_html(after, UTC, "zh-TW")
@@ -202,14 +206,17 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     r = cli("migrate", "--dry-run", "--json")
     assert r.returncode == 0, r.stderr
     p = json.loads(r.stdout)
-    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5, 6])
+    assert (p["from"], p["to"], [s["version"] for s in p["steps"]]) == (2, SCHEMA_VERSION, [3, 4, 5, 6, 7])
     assert p["steps"][2]["tables"] == {"archives": None} and p["done"] == []
+    assert p["steps"][-1]["tables"] == {"destructions": None, "messages": 5, "nodes": 1}, "drawn from the messages"
     assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
     r = cli("migrate")
-    assert r.returncode == 0 and "schema 6: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
+    assert r.returncode == 0 and "schema 7: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
     assert central_schema_version(data / "central.db") == SCHEMA_VERSION
     store = Store(data / "central.db")
     assert central_messages(store) == 5
+    assert [(r["camera"], r["verdict"]) for r in central_destructions(store)] == [("cam", "unjudged")] * 2, \
+        "the destructions verified before schema 7, drawn from their messages, judged per camera-day only"
     store.close()
     assert "nothing to do" in cli("migrate").stdout
 
@@ -270,3 +277,56 @@ def test_the_read_only_role_url_is_checked_like_the_stores_and_comes_from_the_cr
     cfg = config.load(path)
     assert cfg.read_url == "postgresql://reader:Pw-9@127.0.0.1/c" and cfg.storage_url == "postgresql://central@127.0.0.1/c"
     assert "Pw-9" not in repr(cfg)
+
+
+def test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received(tmp_path):
+    """Issue 53 item 3 (design/0140): a box's seq is its outbox counter, set to the wall clock once
+    when the outbox was made (here 2026-08-01) and counted up since; its destructions of October
+    and November are filed, archived and shown by the months the office received them, never by
+    the outbox's August (on PostgreSQL too: tests/test_central_postgres.py runs this there)."""
+    aug, oct_, nov = (int(datetime(2026, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000 for m in (8, 10, 11))
+    key, base = NodeKey(Ed25519PrivateKey.generate()), "edged/v1/s/n1"
+    store = Store(tmp_path / "central.db", clock=lambda: nov + 50 * DAY)
+    try:
+        counter = aug  # the outbox's next seq
+        birth = {"ts_us": oct_, "version": "0.2", "session": 1, "config_hash": "h", "public_key": key.public_b64,
+                 "cameras": [{"id": "cam"}], "retention": {"min_days": 1, "max_days": 30}, "last_seq": counter}
+        store.ingest([(f"{base}/status", b"online"), (f"{base}/birth", json.dumps(birth).encode())], oct_ + 1)
+        for month_start, days in ((oct_ + 9 * DAY, 20), (nov, 20)):  # Oct 10-29 and Nov 1-20, one a day
+            for d in range(days):
+                at = month_start + d * DAY + 3_600_000_000
+                counter += 1
+                body = {"seq": counter, "ts_us": at, "camera": "cam", "reason": "max_retention", "bytes": 1000,
+                        "start_us": at - 31 * DAY, "end_us": at - 31 * DAY + 60_000_000, "destroyed_us": at,
+                        "sha256": SHA, "segment_id": 100 + counter - aug}
+                assert store.ingest([(f"{base}/retention", json.dumps(body).encode())], at + 2_000_000) == 1
+                Verifier(store, UTC, gap_grace_us=0).run_once(at + 5_000_000)
+        assert store.unverified() == 0 and counter < aug + 100, "seqs are a counter: all in the outbox's first month"
+        if hasattr(store, "pg"):
+            assert central_pg_partitions(store) == {"messages_2026_10": 20, "messages_2026_11": 20}
+        key_office = NodeKey(Ed25519PrivateKey.generate())
+        with pytest.raises(ArchiveError, match="no message of the month 2026-08"):
+            archiving.archive_month(store, "2026-08", tmp_path / "archive", key_office, lambda _t: None)
+        october = month.gather(store, "s", "2026-10", UTC, nov + 50 * DAY)
+        assert october["destructions_total"] == 20 and len(october["destructions"]) == 20
+        r = archiving.archive_month(store, "2026-10", tmp_path / "archive", key_office, lambda _t: None)
+        assert r["rows"] == 20 and r["derived"]["destructions"] == 20 and central_messages(store) == 20, r
+        october = month.gather(store, "s", "2026-10", UTC, nov + 50 * DAY)
+        assert october["destructions"] == [] and october["destructions_total"] == 20, "the camera-day summary stays"
+        notes = report.archived_notes(report_speaker(), october["archived"])
+        assert len(notes) == 1 and "received in 2026-10" in notes[0] and "20 destructions one by one" in notes[0]
+        november = month.gather(store, "s", "2026-11", UTC, nov + 50 * DAY, filters=month.Filters(day="2026-11-03"))
+        assert november["archived"] == [] and [d["destroyed_us"] for d in november["destructions"]] == \
+            [nov + 2 * DAY + 3_600_000_000] and november["destructions_total"] == 1, "filtered by day"
+        back = archiving.restore_file(store, tmp_path / "archive" / "messages-2026-10.jsonl.gz",
+                                      key_office.fingerprint, lambda _t: None)
+        assert back["rows"] == 20 and central_messages(store) == 40
+        assert len(month.gather(store, "s", "2026-10", UTC, nov + 50 * DAY)["destructions"]) == 20
+        if hasattr(store, "pg"):
+            assert central_pg_partitions(store) == {"messages_2026_10": 20, "messages_2026_11": 20}
+    finally:
+        store.close()
+
+
+def report_speaker() -> Speaker:
+    return Speaker("en", UTC)

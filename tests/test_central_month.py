@@ -87,6 +87,26 @@ def test_the_csv_is_the_pages_cells_in_utf8_with_a_bom():
 
 
 @pytest.mark.pure
+@pytest.mark.parametrize("lang, zone", [("zh-TW", "Asia/Taipei"), ("en", "UTC"), ("zh-TW", "Asia/Kolkata"),
+                                        ("en", "America/St_Johns")])
+def test_the_streamed_destructions_csv_says_what_the_page_says(lang, zone):
+    """design/0141: the destructions' CSV is written by a fast path (a minute's text made once);
+    cell for cell it is the page's cells, in zones with half-hour offsets and across a DST change."""
+    sp = Speaker(lang, ZoneInfo(zone))
+    start = int(datetime(2026, 11, 1, 2, tzinfo=ZoneInfo("UTC")).timestamp()) * 1_000_000
+    rows = [{"destroyed_us": start + k * 61_000_017, "node": "s/n1", "camera": "=cam" if k % 2 else "cam",
+             "reason": ("max_retention", "capacity", "other")[k % 3], "verdict": ("ok", "early", "unjudged")[k % 3],
+             "segment_id": k or None, "sha256": "ab" * 32, "bytes": None if k % 5 == 0 else 100,
+             "start_us": start - k * 997, "end_us": None if k % 7 == 0 else start + k} for k in range(500)]
+    page = [[month.report.csv_safe(v) if isinstance(v, str) and v != "-" else v
+             for v in month.cells(sp, "destructions", r)] for r in rows]
+    out = io.StringIO()
+    csv.writer(out).writerows(page)
+    streamed = b"".join(month.csv_chunks(sp, "destructions", rows, every=7)).decode()
+    assert streamed.split("\r\n", 1)[1] == out.getvalue()
+
+
+@pytest.mark.pure
 def test_every_reason_of_an_access_is_said_in_zh_tw():
     from central.verify import judge_access
 

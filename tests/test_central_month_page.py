@@ -68,8 +68,15 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         y, m = (int(x) for x in ym.split("-"))
         assert page.inner_text("h1") == f"s 場所，民國{y - 1911}年{m}月"
         assert "每部監視器每日保存達成情形" in text and "銷毀紀錄" in text and "調閱及其核准" in text
-        row = page.locator("#destructions + p + table tbody tr").first.inner_text()
+        row = page.locator("#destructions ~ table tbody tr").first.inner_text()
         assert row.startswith(roc_day) and "已逾最長保存期限" in row and SHA in row, row
+        # the destructions narrowed by verdict (design/0141): the form keeps what was chosen
+        page.select_option("select[name=verdict]", "early")
+        page.click("form[action='#destructions'] button")
+        page.wait_for_url("**verdict=early**")
+        assert page.locator("select[name=verdict]").input_value() == "early"
+        assert page.locator("#destructions ~ table tbody tr").first.inner_text() == row, "the one early destruction"
+        page.goto(f"{base}/site/s/month/{ym}")
         row = page.locator("#accesses + table tbody tr").first.inner_text().split("\t")
         assert row[0].startswith(roc_day) and row[2:4] == ["調閱", "bob"], row
         assert (row[6], row[8]) == ("carol", "alice"), "the approval chain by the names of the node's records"
@@ -88,7 +95,9 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         assert body.startswith(b"\xef\xbb\xbf"), "a BOM: Excel reads UTF-8"
         rows = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
         assert rows[0][0] == "銷毀時間" and rows[1][0].startswith(roc_day) and rows[1][3] == "已逾最長保存期限"
-        assert rows[1][5] == SHA
+        assert rows[1][6] == SHA and rows[1][4] == "提前銷毀", "the verdict, in the sites' words"
+        none = page.request.get(f"{base}/site/s/month/{ym}/destructions.csv?camera=nope").body()
+        assert len(list(csv.reader(io.StringIO(none[3:].decode("utf-8"))))) == 1, "filtered by camera: the header only"
     finally:
         browser.close()
         pw.stop()

@@ -29,7 +29,9 @@ from tests import test_central_verdicts as verdicts
 from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
-from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_messages, central_pg_as_schema_4,
+from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_count, central_messages,
+                                   central_pg_as_schema_4, central_pg_as_schema_5, central_pg_tables,
+                                   central_destructions, central_pg_add_node,
                                    central_pg_pretend_instance,
                                    central_messages_by_node, central_pg_hold_node, central_pg_leases,
                                    central_pg_in_recovery, central_pg_partitions, central_pg_run,
@@ -137,6 +139,7 @@ def test_an_unreachable_database_says_so_without_the_password():
     (verdicts, "test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on"),
     (month, "test_the_months_figures_from_the_store"),
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
+    (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
 ])
 def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
@@ -173,47 +176,49 @@ def test_ingest_is_idempotent_across_instances(pg_url):
     b.close()
 
 
-def test_messages_are_kept_in_monthly_partitions(pg_url):
-    jan, feb = 1_767_225_600_000_000, 1_769_904_000_000_000  # 2026-01-01, 2026-02-01 UTC
+def test_messages_are_kept_in_the_months_the_office_received_them(pg_url):
+    """design/0140: a partition a month of the office's receipt, whatever the node's counter says;
+    a message received again the month after (a redelivery, a resend) is not stored twice."""
+    aug, oct_, nov = 1_785_542_400_000_000, 1_790_812_800_000_000, 1_793_491_200_000_000  # 2026-08/10/11-01 UTC
     a = PgStore(pg_url)
-    msgs = [("edged/v1/s/n/alarm", hostile.durable(seq, {"id": f"a{seq}", "action": "raise"}))
-            for seq in (feb - 2, feb - 1, feb, feb + 1, feb + 5)]  # an outbox counting across a month
-    assert a.ingest(msgs, feb + 10) == 5 and a.ingest(msgs, feb + 20) == 0, "idempotent across partitions"
-    assert central_pg_partitions(a) == {"messages_2026_01": 2, "messages_2026_02": 3}
-    assert PgStore(pg_url).ingest(msgs[:1], feb + 30) == 0, "another instance: the partition exists already"
-    # issue 43 item 3 (design/0119): seqs in 30 past months make no partition (670 were made in a
-    # second): new nodes' go to the default partition; one node's after its first are past its rate,
-    # and the known node's far below its first are refused
+    msgs = [("edged/v1/s/n/alarm", hostile.durable(aug + k, {"id": f"a{k}", "action": "raise"})) for k in range(5)]
+    assert a.ingest(msgs[:2], nov - 10) == 2 and a.ingest(msgs[2:], nov + 10) == 3
+    assert a.ingest(msgs, nov + 20) == 0, "idempotent across the month before"
+    assert central_pg_partitions(a) == {"messages_2026_10": 2, "messages_2026_11": 3}
+    assert PgStore(pg_url).ingest(msgs[:1], nov + 30) == 0, "another instance: the partition exists already"
+    # a hostile node's seqs in 30 past months make no partition of their own (design/0119 made 670 in
+    # a second): they are in the month received; one node's after its first are past its rate, and
+    # the known node's far below its first are refused
     month = 31 * 86_400_000_000
-    past = [(f"edged/v1/s/evil{k}/alarm", hostile.durable(jan - (k + 1) * month, {"id": "p", "action": "raise"}))
+    past = [(f"edged/v1/s/evil{k}/alarm", hostile.durable(oct_ - (k + 1) * month, {"id": "p", "action": "raise"}))
             for k in range(1, 31)]
-    past += [("edged/v1/s/evil1/alarm", hostile.durable(jan - 2 * month + k * month, {"id": f"q{k}", "action": "raise"}))
+    past += [("edged/v1/s/evil1/alarm", hostile.durable(oct_ - 2 * month + k * month, {"id": f"q{k}", "action": "raise"}))
              for k in range(1, 4)]
-    assert a.ingest(past, feb + 50) == 30
-    assert central_pg_partitions(a) == {"messages_2026_01": 2, "messages_2026_02": 3, "messages_default": 30}
+    assert a.ingest(past, nov + 50) == 30
+    assert central_pg_partitions(a) == {"messages_2026_10": 2, "messages_2026_11": 33}
     assert [f["kind"] for f in a.findings(node="s/evil1")] == ["seq_beyond_rate"] * 3
-    below = [("edged/v1/s/n/alarm", hostile.durable(jan - k * 31 * 86_400_000_000, {"id": f"b{k}", "action": "raise"}))
+    below = [("edged/v1/s/n/alarm", hostile.durable(aug - k * month, {"id": f"b{k}", "action": "raise"}))
              for k in range(1, 4)]
-    assert a.ingest(below, feb + 60) == 0
+    assert a.ingest(below, nov + 60) == 0
     assert [f["kind"] for f in a.findings(node="s/n")] == ["seq_below_first"]
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-        PgStore(pg_url, readonly=True).ingest(msgs[:1], feb + 40)
+        PgStore(pg_url, readonly=True).ingest(msgs[:1], nov + 40)
     a.close()
 
 
-def test_audit_records_are_kept_in_monthly_partitions_and_a_fork_is_still_found(pg_url, key):
-    """Issue 28 item 5: audit records by month of the seq of the message that brought them; the
-    key (node, seq_local, msg_seq) no longer refuses a second record 2, the verifier does."""
+def test_audit_records_are_kept_in_one_table_and_a_fork_is_still_found(pg_url, key):
+    """design/0140: audit records in one table, keyed (node, seq_local) as on SQLite (archived with
+    the receipt month of the messages that brought them); a second record 2 is a fork."""
     jan, feb = 1_767_225_600_000_000, 1_769_904_000_000_000  # 2026-01-01, 2026-02-01 UTC
     a = PgStore(pg_url)
     first, fork = hostile.healthy_with_fork("edged/v1/s/n1", key, "s", "n1", jan + 60_000_000)
     later, _ = hostile.healthy_with_fork("edged/v1/s/n2", key, "s", "n2", feb + 60_000_000)
     a.ingest([(t, p) for t, p, _ in first + later], feb + 3_600_000_000)
     hostile.Verifier(a, hostile.UTC, gap_grace_us=0).run_once(feb + 3_600_000_000)
-    assert central_pg_partitions(a, "audit") == {"audit_2026_01": 3, "audit_2026_02": 3}
+    assert central_pg_partitions(a, "audit") == {} and central_count(a, "audit") == 6
     a.ingest([(t, p) for t, p, _ in fork], feb + 3_700_000_000)  # record 2 again, another hash
     hostile.Verifier(a, hostile.UTC, gap_grace_us=0).run_once(feb + 3_700_000_000)
-    assert central_pg_partitions(a, "audit") == {"audit_2026_01": 3, "audit_2026_02": 3}, "the fork is not stored"
+    assert central_count(a, "audit") == 6, "the fork is not stored"
     assert [f["kind"] for f in a.findings(node="s/n1", severity="critical")] == ["audit_fork"]
     a.close()
 
@@ -579,6 +584,7 @@ def test_a_base_backup_and_its_wal_archive_restore_into_a_fresh_server(server, p
                  "start_us": archived.T0 - 9 * archived.DAY, "end_us": archived.T0 - 9 * archived.DAY + 60_000_000,
                  "destroyed_us": archived.T0 + 500, "bytes": 1000, "sha256": archived.SHA, "segment_id": 99}
         assert store.ingest([("edged/v1/s/n1/retention", json.dumps(later).encode())], archived.T0 + 600) == 1
+        archived.Verifier(store, archived.UTC, gap_grace_us=0).run_once(archived.T0 + 700)  # the month shows it judged
         before = archived.month.gather(store, "s", "2026-01", archived.UTC, archived.AFTER, per_page=None)
         segment = central_pg_switch_wal(pg_url)
         wait_for(lambda: wal.has(segment), 30, f"WAL segment {segment} in the archive")
@@ -602,8 +608,8 @@ def test_a_base_backup_and_its_wal_archive_restore_into_a_fresh_server(server, p
 
 
 def test_a_late_message_of_a_month_another_instance_archived_is_stored(pg_url, tmp_path):
-    """An instance that knew January's partition before another archived it (design/0120) stores
-    a late January message in a fresh partition, never failing its batch."""
+    """A message the office receives after another instance archived the month its seq (or its
+    stamp) is of is kept in the month it is received (design/0140), never failing its batch."""
     late = PgStore(pg_url, clock=lambda: archived.AFTER)
     office = PgStore(pg_url, clock=lambda: archived.AFTER)
     try:
@@ -611,8 +617,8 @@ def test_a_late_message_of_a_month_another_instance_archived_is_stored(pg_url, t
         key = units.NodeKey(units.Ed25519PrivateKey.generate())
         archiving.archive_month(office, "2026-01", tmp_path, key, lambda _t: None)
         body = {"seq": archived.T0 + 900, "ts_us": archived.T0 + 900, "action": "raise", "id": "x", "at_us": 1}
-        assert late.ingest([("edged/v1/s/n1/alarm", json.dumps(body).encode())], archived.T0 + 1000) == 1
-        assert central_messages(office) == 1
+        assert late.ingest([("edged/v1/s/n1/alarm", json.dumps(body).encode())], archived.AFTER) == 1
+        assert central_pg_partitions(office) == {"messages_2026_03": 1}
     finally:
         late.close()
         office.close()
@@ -629,15 +635,49 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
     running = psycopg.connect(pg_url, autocommit=True)
     try:
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
-        assert [s["version"] for s in plan["steps"]] == [5, 6] and plan["steps"][0]["tables"] == {"archives": None}
+        assert [s["version"] for s in plan["steps"]] == [5, 6, 7] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
         with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
         running.close()  # the instance stops
         said: list[str] = []
-        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6]
-        assert said[-1] == "schema 6: done"
+        assert migrate.run(store, dry_run=False, progress=said.append)["done"] == [5, 6, 7]
+        assert said[-1] == "schema 7: done"
     finally:
         running.close()
         store.close()
     PgStore(pg_url).close()  # this version opens it
+
+
+def test_migrate_moves_the_messages_partitioned_by_seq_into_the_months_received(pg_url):
+    """design/0140 on a store of schema 5: its messages, partitioned by their seq's month (an
+    outbox made in August: all in messages_2026_08), are moved into the months the office received
+    them, their destructions drawn out one by one; the store then takes new messages as before."""
+    aug, oct_, nov = 1_785_542_400_000_000, 1_790_812_800_000_000, 1_793_491_200_000_000  # 2026-08/10/11-01 UTC
+    PgStore(pg_url).close()
+    rows = [("s/n", aug + k, "retention", at, at + 1000, json.dumps(
+        {"seq": aug + k, "ts_us": at, "camera": "cam", "reason": "max_retention", "start_us": 1, "end_us": 2,
+         "destroyed_us": at, "sha256": "ab"}), 1) for k, at in enumerate([oct_ + 5, oct_ + 6, nov + 5])]
+    central_pg_as_schema_5(pg_url, rows)
+    central_pg_add_node(pg_url, "s/n")
+    store = PgStore(pg_url, migrate=True)
+    try:
+        assert central_pg_partitions(store) == {"messages_2026_08": 3}
+        plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
+        assert any("messages_by_seq" in sql for sql in plan["steps"][-1]["statements"]), "the dry run shows the move"
+        assert migrate.run(store, dry_run=False, progress=lambda _t: None)["done"] == [6, 7]
+        assert central_pg_partitions(store) == {"messages_2026_10": 2, "messages_2026_11": 1}
+        assert central_pg_tables(store, "messages_by_seq") == central_pg_tables(store, "by_seq_") == []
+        assert [(r["seq"], r["verdict"]) for r in central_destructions(store)] == \
+            [(aug, "unjudged"), (aug + 1, "unjudged"), (aug + 2, "unjudged")]
+    finally:
+        store.close()
+    again = PgStore(pg_url)
+    try:
+        assert again.ingest([("edged/v1/s/n/alarm", hostile.durable(aug + 2, {"id": "a", "action": "raise"}))],
+                            nov + 10) == 0, "already stored, in the month received"
+        assert again.ingest([("edged/v1/s/n/alarm", hostile.durable(aug + 3, {"id": "a", "action": "raise"}))],
+                            nov + 10) == 1
+        assert central_pg_partitions(again) == {"messages_2026_10": 2, "messages_2026_11": 2}
+    finally:
+        again.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 import sqlite3
+from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
@@ -312,8 +313,10 @@ def central_destruction_days(store) -> dict[str, int]:
 
 def central_as_schema_2(store) -> None:
     """An edged-central SQLite store as schema 2 left it (before footage_heard, design/0095, and
-    schema 4's resends and coverage, schema 5's archives and schema 6's footage evidence)."""
-    for table in ("footage_heard", "resends", "coverage", "archives", "footage_evidence", "retention_heard"):
+    schema 4's resends and coverage, schema 5's archives, schema 6's footage evidence and schema 7's
+    destructions)."""
+    for table in ("footage_heard", "resends", "coverage", "archives", "footage_evidence", "retention_heard",
+                  "destructions"):
         store.db.execute(f"DROP TABLE {table}")
     store.db.execute("PRAGMA user_version=2")
 
@@ -394,6 +397,45 @@ def central_pg_as_schema_4(url: str) -> None:
     footage evidence)."""
     central_pg_run(url, ["DROP TABLE archives", "DROP TABLE footage_evidence", "DROP TABLE retention_heard",
                          "UPDATE schema_version SET version = 4"])
+
+
+def central_count(store, table: str) -> int:
+    """The rows of a central store's table."""
+    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def central_destructions(store) -> list[dict[str, Any]]:
+    """The central store's destructions one by one (design/0141), in (node, seq, n) order."""
+    return list(store.db.query("SELECT * FROM destructions ORDER BY node, seq, n"))
+
+
+def central_pg_add_node(url: str, node: str) -> None:
+    """A node's row, as its first message makes it ("site/name")."""
+    site, name = node.split("/", 1)
+    central_pg_run(url, [f"INSERT INTO nodes (node, site, name, first_us, last_us) VALUES ('{node}', '{site}',"
+                         f" '{name}', 1, 1)"])
+
+
+def central_pg_as_schema_5(url: str, rows: list[tuple]) -> None:
+    """A PostgreSQL central store as schema 5 left it: messages partitioned by the month of their seq
+    (a partition for each seq month of ``rows``, and the default one), no destructions table.
+    ``rows``: (node, seq, kind, ts_us, received_us, payload, verified)."""
+    stmts = ["DROP TABLE messages", "DROP TABLE destructions",
+             "CREATE TABLE messages (node TEXT NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, ts_us BIGINT,"
+             " received_us BIGINT NOT NULL, payload TEXT NOT NULL, verified BIGINT NOT NULL DEFAULT 0,"
+             " PRIMARY KEY (node, seq)) PARTITION BY RANGE (seq)",
+             "CREATE INDEX messages_todo ON messages(node, seq) WHERE verified = 0",
+             "CREATE TABLE messages_default PARTITION OF messages DEFAULT"]
+    for y, m in sorted({(d.year, d.month) for d in (datetime.fromtimestamp(r[1] / 1e6, timezone.utc) for r in rows)}):
+        lo = int(datetime(y, m, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
+        hi = int(datetime(y + m // 12, m % 12 + 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
+        stmts.append(f"CREATE TABLE messages_{y:04d}_{m:02d} PARTITION OF messages FOR VALUES FROM ({lo}) TO ({hi})")
+    stmts.append("UPDATE schema_version SET version = 5")
+    central_pg_run(url, stmts)
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.cursor().executemany("INSERT INTO messages (node, seq, kind, ts_us, received_us, payload, verified)"
+                                  " VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
 
 
 def central_pg_pretend_instance(conn, instance: str) -> None:
