@@ -43,7 +43,7 @@ MARKERS = {
     "postgres": "starts a real PostgreSQL",
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
-    "validator": "builds ONVIF's media-signing-framework validator from its source: runs only with -m validator",
+    "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
 }
 ASKED_ONLY = ("validator",)  # tiers that build outside tools: skipped unless the -m expression names them
 SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
