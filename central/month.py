@@ -14,7 +14,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central import compliance, coverage, finding_words, report
+from central import compliance, coverage, finding_words, report, verify
 from central.i18n import N_, Speaker
 from central.store import Store
 
@@ -83,8 +83,9 @@ def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, pa
             d = json.loads(m["payload"])
         except ValueError:
             continue
-        if isinstance(d, dict):
-            gone.append({"node": m["node"], **{c: d.get(c) for c in SECTIONS["destructions"] if c != "node"}})
+        for one in verify.destructions(d) if isinstance(d, dict) else []:  # a pass's, or one (issue 53)
+            if isinstance(one, dict):
+                gone.append({"node": m["node"], **{c: one.get(c) for c in SECTIONS["destructions"] if c != "node"}})
     return {**r, "destructions": gone, "destructions_total": total, "page": page, "per_page": per_page,
             "coverage": coverage.month_rows(store.db, site, days, now_us)}
 

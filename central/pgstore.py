@@ -151,7 +151,8 @@ class _Conn:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
         if sql.startswith("INSERT INTO audit (") and sql.rstrip().endswith("?)"):
-            self._partitions((params[-1],), "audit")  # the verifier's, one record: msg_seq is the last value
+            cols = sql[:sql.index(")")].count(",") + 1  # the verifier's, a row or many: msg_seq is each row's last
+            self._partitions(params[cols - 1::cols], "audit")
         q = translate(sql)
         returning = bool(re.match(r"\s*INSERT INTO (rejected|findings)\b", q)) and "RETURNING" not in q
         cur = self.pg.cursor()

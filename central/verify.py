@@ -357,3 +357,12 @@ def judge_by_office(d: dict[str, Any], *, heard_us: int | None, reported_us: int
         return "early", (f"destroyed as past its maximum ({max_days:g} days), but the office first heard of it "
                          f"{age / 86_400e6:.1f} days before the destruction was reported (by the office's clock)")
     return "ok", "past its maximum by the office's clock"
+
+
+# a retention message's destructions ------------------------------------------------------------
+def destructions(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """The destructions one `retention` message reports: a pass's list (issue 53: one message a
+    pass, ``{"pass_id", "destructions": [...]}``), or the message itself (one destroyed segment, as
+    every box sent before). Each is judged alone (judge_destruction, judge_by_office)."""
+    got = m.get("destructions")
+    return got if isinstance(got, list) else [m]
