@@ -174,6 +174,11 @@ class _Conn:
             cur.executemany(translate(sql), rows)
             self.total_changes += max(cur.rowcount, 0)
 
+    def _partitioned(self, table: str) -> bool:
+        """Whether ``table`` is partitioned (a store made before audit was keeps its plain table)."""
+        return bool(self.pg.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = to_regclass(%s)",
+                                    [table]).fetchone())
+
     def _exists(self, name: str) -> bool:
         return bool((self.pg.execute("SELECT to_regclass(%s)", [name]).fetchone() or [None])[0])
 
@@ -203,6 +208,13 @@ class _Conn:
                 self.pg.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table}"
                                 f" FOR VALUES FROM ({start}) TO ({end})")
                 self.months.add(name)
+                if table == "messages" and self._partitioned("audit"):
+                    # its audit records' month with it, in ingest's short transaction: made by the
+                    # verifier, it locked the whole audit table (an ACCESS EXCLUSIVE lock) for the rest
+                    # of a verification transaction, and every instance's verifier waited (issue 53)
+                    audit = "audit" + name[len(table):]
+                    self.pg.execute(f"CREATE TABLE IF NOT EXISTS {audit} PARTITION OF audit"
+                                    f" FOR VALUES FROM ({start}) TO ({end})")
         return left
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:

@@ -47,6 +47,7 @@ class Verifier:
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
+        self.config_hash: str | None = None  # the node's newest birth's, written at the end of its pass
         self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/evidence.py)
         self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
 
@@ -119,8 +120,11 @@ class Verifier:
         self.key, self.session = row["public_key"], row["session"]
         self.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
                                                           "at_us": row["head_at_us"]}
+        self.config_hash = row.get("config_hash")
         self._births(row)
         if self.key is None and now - row["first_us"] < self.grace:
+            if self.config_hash != row.get("config_hash"):
+                db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy()
         cursor = row["verified_seq"]
@@ -160,8 +164,8 @@ class Verifier:
             self._late(late)
         h = self.head or {}
         db.execute("UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
-                   " head_at_us = ? WHERE node = ?",
-                   [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), node])
+                   " head_at_us = ?, config_hash = ? WHERE node = ?",
+                   [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), self.config_hash, node])
         self.statements += 4 + (len(done) + VERIFIED_ROWS - 1) // VERIFIED_ROWS + len(late)
         return n
 
@@ -221,8 +225,8 @@ class Verifier:
                                              f"birth {b['ts_us']} could not be read: {exc!r}"[:400],
                                              f"malformed:birth:{b['ts_us']}", b["ts_us"]))
             db.execute("UPDATE births SET checked = 1 WHERE node = ? AND ts_us = ?", [self.node, b["ts_us"]])
-        if prev is not None:
-            db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [prev.get("config_hash"), self.node])
+        if prev is not None:  # written with the pass's own update of the row, at its end (issue 53: an
+            self.config_hash = prev.get("config_hash")  # update of its own waited on ingest's figures)
 
     def _policy(self) -> dict[str, Any]:
         """Every birth's retention rules in ts_us order: a destruction is judged against the rules

@@ -81,6 +81,7 @@ class Reporter:
         self._rewind: int | None = None  # a resend put older seqs back in line: the drain starts below them
         self._unheard: int | None = None  # the lowest seq the broker had no subscriber for (the office away)
         self.unheard = 0  # messages the broker answered "No matching subscribers" (kept and sent again)
+        self.keeps_unheard = True  # False: counted delivered, as a box before issue 53 (bench/office_outage.py)
         self._acked: list[int] = []
         self._acks_ready = asyncio.Event()
         self._refusal: str | None = None
@@ -384,11 +385,12 @@ class Reporter:
         if seq is None:
             return  # a QoS 0 message written out
         self._room.set()
-        if reason.value == NO_SUBSCRIBERS:  # dropped by the broker: kept, offered again (_office_away)
+        if reason.value == NO_SUBSCRIBERS:
+            self.unheard += 1
+        if reason.value == NO_SUBSCRIBERS and self.keeps_unheard:  # dropped by the broker: kept (_office_away)
             if self._unheard is None:
                 log.warning("MQTT: no one at the office is subscribed (the broker dropped message %d): keeping "
                             "the outbox until the office is back", seq)
-            self.unheard += 1
             self._unheard = seq if self._unheard is None else min(self._unheard, seq)
             self._new_message.set()  # a drain waiting for new messages turns to it
             return
