@@ -2,15 +2,16 @@
 simulated boxes keep publishing, then started again; what reached the store, in one run:
 
     .venv/bin/python -m bench.office_outage [--boxes 50] [--outage-s 600] [--every-s 1]
-        [--instances 2]          (from the repository root)
+        [--instances 2] [--stop term|kill]          (from the repository root)
 
 The boxes are real reporters (mqtt/reporter.py, each with its own outbox file), one durable
 message each `--every-s`; half of them as a box since issue 53 (a message the broker answers
 "No matching subscribers" is kept and offered again, design/0139), the other half as a box
 before it (the reference: counted delivered), at the same time through the same broker. The
-office: `--instances` instances in a shared group on a PostgreSQL 15 started here, their
-sessions expiring a minute after they go (the shared group's default): an outage longer than
-that meets the broker's "No matching subscribers". The broker keeps what it queues for a session
+office: `--instances` instances in a shared group on a PostgreSQL 15 started here, stopped cleanly
+(`--stop term`: their sessions kept 7 days, `[broker] session_expiry_stopped`) or killed (`--stop
+kill`: their sessions expire a minute after they go, the shared group's default: an outage
+longer than that meets the broker's "No matching subscribers"). The broker keeps what it queues for a session
 without bound (max_queued_messages 0, as docs/ref/central.md advises).
 
 Figures: messages sent and stored by each half (lost = sent but never stored); publishes a
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -61,9 +63,9 @@ class Office:
         for c in self.cfgs:
             ci.wait_connected(c, timeout=60)
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         for p in self.procs:
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(sig)
         for p in self.procs:
             try:
                 p.wait(60)
@@ -115,8 +117,9 @@ async def scenario(args, work: Path, broker: Broker, office: Office, url: str) -
     tasks = [asyncio.create_task(box(r, args.every_s, stop, sent)) for _k, r, sent in boxes]
     await asyncio.sleep(args.warm_s)  # the office up: a measuring window, not a wait for a condition
     t_stop = time.monotonic()
-    await asyncio.to_thread(office.stop)
-    log(f"every instance stopped (SIGTERM) at +{args.warm_s:.0f} s; away for {args.outage_s:.0f} s")
+    sig = signal.SIGKILL if args.stop == "kill" else signal.SIGTERM
+    await asyncio.to_thread(office.stop, sig)
+    log(f"every instance stopped ({sig.name}) at +{args.warm_s:.0f} s; away for {args.outage_s:.0f} s")
     await asyncio.sleep(args.outage_s - (time.monotonic() - t_stop))  # the outage itself
     await asyncio.to_thread(office.start)
     back = time.monotonic()
@@ -150,11 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     from tests.support.postgres import Postgres
 
     argv = sys.argv[1:] if argv is None else argv
+    logging.getLogger("edged.mqtt").setLevel(logging.ERROR)  # 50 boxes' "no one at the office" warnings
     p = argparse.ArgumentParser(prog="bench.office_outage")
     p.add_argument("--boxes", type=int, default=50, help="simulated boxes (half as since issue 53, half as before)")
     p.add_argument("--outage-s", type=float, default=600, help="how long every instance is stopped")
     p.add_argument("--every-s", type=float, default=1.0, help="a durable message a box this often")
     p.add_argument("--instances", type=int, default=2)
+    p.add_argument("--stop", choices=("term", "kill"), default="term",
+                   help="term: a clean stop (an upgrade, the office shut down); kill: the office dies (a power cut)")
     p.add_argument("--warm-s", type=float, default=10)
     p.add_argument("--after-s", type=float, default=10)
     p.add_argument("--drain-s", type=float, default=120, help="the longest waited for the backlog after the return")
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     office = Office(work, broker.port, pg.database(), args.instances)
     try:
         log(f"# office_outage: {args.boxes} boxes, a message each {args.every_s:g} s; {args.instances} instances "
-            f"(shared group, sessions expire 1 min after they go) stopped for {args.outage_s:g} s")
+            f"(shared group: a session expires 1 min after its instance dies, 7 days after a clean stop) "
+            f"stopped ({args.stop}) for {args.outage_s:g} s")
         log(f"command (from the repository root): .venv/bin/python -m bench.office_outage {' '.join(argv)}".strip())
         log(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} cores, load {ci.load()}")
         office.start()

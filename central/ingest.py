@@ -49,7 +49,8 @@ class Ingest:
         self.error: BaseException | None = None
         self.mqtt = subscriber.Subscriber(subscriber.Settings(
             host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
-            password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s), self._on_batch)
+            password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s,
+            stopped_expiry_s=b.stopped_expiry_s), self._on_batch)
         self._thread: threading.Thread | None = None
         self._verifying: threading.Thread | None = None
         self.stored_all = threading.Event()  # set at stop once the store thread has drained its queue

@@ -123,3 +123,52 @@ def test_the_box_sends_a_message_a_pass(ids_passes, sizes):
 def test_the_office_refuses_a_pass_with_a_malformed_destruction(destructions, why):
     with pytest.raises(schema.Malformed, match=why):
         schema.check("retention", json.dumps({"seq": 1, "ts_us": 1, "pass_id": 1, "destructions": destructions}).encode())
+
+
+def _acks_after_stop(broker, stopped_expiry_s: int | None, want_dropped: bool) -> list[int]:
+    """An office subscriber (session expiry 1 s) stopped cleanly; a box publishes QoS 1 every
+    0.1 s: the PUBACKs' reason codes until the broker drops one (0x10) or 4 s have passed."""
+    import threading
+    import time
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from central.subscriber import Settings, Subscriber
+
+    sub = Subscriber(Settings(host="127.0.0.1", port=broker.port, client_id="office-1", subscription="edged/v1/#",
+                              session_expiry_s=1, stopped_expiry_s=stopped_expiry_s), lambda _g, _b: None)
+    sub.start()
+    assert sub.connected.wait(10)
+    sub.stop()
+    codes: list[int] = []
+    acked = threading.Event()
+    box = paho.Client(CallbackAPIVersion.VERSION2, client_id="box-1", protocol=paho.MQTTv5)
+    box.on_publish = lambda _c, _u, _mid, reason, _p: (codes.append(reason.value), acked.set())
+    box.connect("127.0.0.1", broker.port)
+    box.loop_start()
+    try:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and not (want_dropped and 0x10 in codes):
+            acked.clear()
+            box.publish(f"{BASE}/alarm", b"{}", qos=1)
+            assert acked.wait(5)
+    finally:
+        box.loop_stop()
+        box.disconnect()
+    return codes
+
+
+def test_an_office_stopped_cleanly_keeps_its_session_so_the_broker_drops_nothing(tmp_path):
+    """Issue 53 item 4 (design/0139): stopped on purpose, the office asks the broker to keep its
+    session: every message is queued for it, well past the expiry a dead instance gets, which the
+    broker otherwise meets with "No matching subscribers" (0x10) and a dropped message."""
+    from tests.support.broker import Broker
+
+    broker = Broker(tmp_path / "broker").start()
+    try:
+        assert 0x10 in _acks_after_stop(broker, None, want_dropped=True), "the reference: dropped once expired"
+        kept = _acks_after_stop(broker, 3600, want_dropped=False)
+        assert len(kept) > 10 and set(kept) == {0}, kept
+    finally:
+        broker.stop()
