@@ -42,6 +42,7 @@ STABLE_S = 30.0      # a session that lasted this long resets the reconnect back
 GOODBYE_S = 2.0      # on stop: wait this long for PUBACKs, then for the "offline" PUBACK
 NO_SUBSCRIBERS = 0x10  # PUBACK "No matching subscribers" (MQTT 5): the office is away, the broker dropped it
 PROBE_MAX_S = 60.0     # while the office is away: its oldest message is offered again at most this far apart
+RECENT_US = 300_000_000  # acknowledged this recently when the office is found away: sent again once it is back
 
 
 class Reporter:
@@ -298,6 +299,11 @@ class Reporter:
         delivered that nobody received, and a returning office meets each box's backlog once, in
         order, not a storm of resends. Returns the seq to go on after."""
         attempt = 0
+        # what the broker acknowledged just before may have gone to the office's sessions that then
+        # expired with their queues (a killed office's, a minute later): sent again, stored once
+        low = await self.outbox.run(Outbox.requeue_since, self.clock.now_us() - RECENT_US)
+        if low is not None and self._unheard is not None:
+            self._unheard = min(self._unheard, low)
         while True:
             while self._inflight:  # the answers to what was already in flight decide the oldest
                 self._room.clear()
