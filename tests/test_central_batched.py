@@ -13,6 +13,7 @@ from central import schema, verify
 from central.store import Store
 from central.verifier import Verifier
 from edged.daemon.reporting import DESTRUCTIONS_PER_MESSAGE, retention_messages
+from tests.support.catalog import central_day_rows, central_forge_payload, central_unverified
 
 UTC = ZoneInfo("UTC")
 DAY = 86_400_000_000
@@ -59,9 +60,7 @@ def fleet_day(store: Store, shape: str) -> int:
     return v.statements
 
 
-def verdicts(store: Store) -> list[tuple]:
-    return sorted(tuple(r.values()) for r in store.db.query(
-        "SELECT camera, day, reason, verdict, segments, bytes, youngest_days FROM destruction_days"))
+verdicts = central_day_rows
 
 
 def test_a_pass_in_one_message_is_judged_as_its_destructions_one_by_one(tmp_path):
@@ -75,7 +74,7 @@ def test_a_pass_in_one_message_is_judged_as_its_destructions_one_by_one(tmp_path
     assert any("office" in f["message"] for f in old.findings(limit=100) if f["kind"] == "destroyed_early") == any(
         "office" in f["message"] for f in early)
     assert s_new == s_old <= 12, "a pass's statements, however many messages: not ~5 a message"  # 14 messages here
-    assert new.db.execute("SELECT count(*) FROM messages WHERE verified = 0").fetchone()[0] == 0
+    assert central_unverified(new) == 0
     old.close()
     new.close()
 
@@ -90,7 +89,7 @@ def test_one_unreadable_destruction_in_a_pass_is_a_finding_and_the_rest_are_judg
     body = {"seq": 5, "ts_us": at, "pass_id": 1, "destructions": [good[0], good[2]]}
     store.ingest([(f"{BASE}/birth", json.dumps(birth).encode()), (f"{BASE}/retention", json.dumps(body).encode())], at)
     forged = {**body, "destructions": [good[0], bad, good[2]]}
-    store.db.execute("UPDATE messages SET payload = ? WHERE seq = 5", [json.dumps(forged)])
+    central_forge_payload(store, 5, json.dumps(forged))
     Verifier(store, UTC, gap_grace_us=0).run_once(at + 1)
     assert sum(r[4] for r in verdicts(store)) == 2
     assert [f["key"] for f in store.findings() if f["kind"] == "malformed_message"] == ["s/n1:malformed:5:1"]
