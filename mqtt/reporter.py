@@ -82,6 +82,7 @@ class Reporter:
         self._rewind: int | None = None  # a resend put older seqs back in line: the drain starts below them
         self._unheard: int | None = None  # the lowest seq the broker had no subscriber for (the office away)
         self.unheard = 0  # messages the broker answered "No matching subscribers" (kept and sent again)
+        self.published = 0  # durable messages published, the same one again counted again (bench/office_outage.py)
         self.keeps_unheard = True  # False: counted delivered, as a box before issue 53 (bench/office_outage.py)
         self._acked: list[int] = []
         self._acks_ready = asyncio.Event()
@@ -288,6 +289,7 @@ class Reporter:
                         self._refused_for_size(m.seq, m.kind, len(m.payload), conn.max_packet)
                         continue
                     self._inflight[conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)] = m.seq
+                    self.published += 1
         except NotConnected:
             conn.abort()
 
@@ -319,6 +321,7 @@ class Reporter:
             attempt += 1
             done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             mid = conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)
+            self.published += 1
             self._waiters[mid] = done
             try:
                 reason = await done
