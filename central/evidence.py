@@ -110,7 +110,12 @@ class Evidence:
 
     def footage(self, first_id: int) -> None:
         """A `footage` message wrote its range and evidence to the store: read them back (as the
-        store merged them with what it held), so the pass's next destructions see them."""
+        store merged them with what it held), so the pass's next destructions see them. A range
+        past the page's span is never the one a segment in it falls in (a segment outside is
+        asked of the store): only the lowest id changes, as the store's min does."""
+        if first_id > self._span[1]:
+            self.heard_from = first_id if self.heard_from is None else min(self.heard_from, first_id)
+            return
         got = self._read(_RANGE + " AND h.first_id = ?", [self.node, first_id])
         if not got:
             return
