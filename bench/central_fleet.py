@@ -40,6 +40,7 @@ figures. Output: stdout and bench/out/central_fleet.txt.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -71,18 +72,36 @@ PASS_S, SEGMENT_S, PEOPLE_EVERY_S, PEOPLE_RECORDS = 60, 60, 600, 6
 IDLE_S = 10.0  # the window an instance's cost with nothing to do is measured over
 
 
-def day_per_node(cameras: int) -> dict[str, int]:
+def day_per_node(cameras: int, batched: bool = False) -> dict[str, int]:
+    """A node-day's durable messages by kind: a `retention` message a destroyed segment (the old
+    shape), or a retention pass's in one (issue 53; at most 64 destructions a message)."""
     passes = DAY // PASS_S
-    return {"retention": cameras * DAY // SEGMENT_S, "footage": passes, "audit retention.pass": passes,
-            "audit chain head": passes, "audit, people": PEOPLE_RECORDS * DAY // PEOPLE_EVERY_S}
+    per_pass = cameras * PASS_S // SEGMENT_S
+    return {"retention": passes * -(-per_pass // 64) if batched else cameras * DAY // SEGMENT_S, "footage": passes,
+            "audit retention.pass": passes, "audit chain head": passes,
+            "audit, people": PEOPLE_RECORDS * DAY // PEOPLE_EVERY_S}
 
 
 class OutageNode(ci.Node):
-    """A node's durable messages (the outbox) with the retention pass's audit record and footage."""
+    """A node's durable messages (the outbox) with the retention pass's audit record and footage;
+    ``batched``: the pass's destructions in one `retention` message (issue 53), else one each."""
+
+    batched = False
 
     def second(self, t: int, i: int) -> list[tuple[bytes, bytes, int, bool]]:
         ts = self.t0 + t * 1_000_000
         out = []
+        if (t + i) % PASS_S == 0 and self.batched:
+            end = ts - 365 * 86_400_000_000 - 3_600_000_000
+            self.seq += 1  # the same destructions as the old shape's, in one message
+            gone = [json.loads(ci.RETENTION % (0, ts, c.encode(), end - 60_000_000, end, c.encode(), end,
+                                               hashlib.sha256(b"%d" % end).hexdigest().encode(), ts, t // 60))
+                    for c in self.cams]
+            for d in gone:
+                del d["seq"], d["ts_us"]
+            out.append((self.base + b"retention", json.dumps({"seq": self.seq, "ts_us": ts, "pass_id": t // 60,
+                                                               "destructions": gone}, separators=(",", ":")).encode(),
+                        1, False))
         if (t + i) % PASS_S == 0:
             a, b = ts - 120_000_000, ts - 60_000_000
             out.append(self.durable("footage", {"first_id": t + 1, "last_id": t + len(self.cams), "from_us": a,
@@ -94,10 +113,12 @@ class OutageNode(ci.Node):
         return out + [m for m in super().second(t, i) if m[2]]  # durable only: the retained states are not queued
 
 
-def generate(path: Path, nodes: int, cameras: int, sim: int, t0: int) -> dict:
+def generate(path: Path, nodes: int, cameras: int, sim: int, t0: int, batched: bool = False) -> dict:
     """The sample as MQTT packets (not timed); the counts."""
     keys = [NodeKey(Ed25519PrivateKey.generate()) for _ in range(min(nodes, 50))]
     fleet = [OutageNode(i, cameras, t0, keys[i % len(keys)]) for i in range(nodes)]
+    for node in fleet:
+        node.batched, node.per_segment = batched, not batched
     mid, sent, durable, kinds = 0, 0, 0, {}
     with open(path, "wb") as f:
         f.write(b"".join(ci.publish_packet(tp, p, q, r, 0) for n in fleet for tp, p, q, r in n.birth(t0)))
@@ -166,6 +187,20 @@ def lease_keys(url: str) -> dict[int, set[int]]:
     return out
 
 
+_OURS = ("pg_stat_activity", "pg_locks", "sum(max_seq)", "SELECT id, figures FROM instances", "pg_stat_statements")
+
+
+def statements(url: str) -> tuple[int, list[tuple[int, str]]]:
+    """Statements PostgreSQL ran for this database since the reset (pg_stat_statements: every
+    round trip of the instances, BEGIN, COMMIT and SAVEPOINT included; a row of a pipelined
+    executemany counted as one), less the benchmark's own; and the top ones by calls."""
+    with psycopg.connect(url, autocommit=True) as c:
+        rows = c.execute("SELECT calls, query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
+                         " WHERE datname = current_database()) ORDER BY calls DESC").fetchall()
+    mine = [(int(k), " ".join(q.split())[:80]) for k, q in rows if not any(x in q for x in _OURS)]
+    return sum(k for k, _q in mine), mine[:6]
+
+
 def wait(cond, timeout: float, what: str, every: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -218,6 +253,8 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
     folder = work / f"n{n}"
     folder.mkdir(parents=True)
     url = pg.database()
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     final = sum(meta["final_seq"].values())
     out: dict = {"n": n}
     # ingest, verification held off
@@ -240,7 +277,10 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
             out["ingest_wait_q"] = sorted(s.by_query.items(), key=lambda x: -x[1])[:2]
             # the month's partition, made by the first batch of a fresh store (the others wait for its
             # commit): once a month, not a cost of ingest (central/pgstore.py _partitions)
-            out["ingest_wait_month"] = sum(v for q, v in s.by_query.items() if "pg_advisory_xact_lock" in q)
+            # (the creator under its advisory lock; the others' statements on the table, a relation lock,
+            # while its CREATE ... PARTITION OF holds the table: the only relation locks ingest takes)
+            out["ingest_wait_month"] = (sum(v for q, v in s.by_query.items() if "pg_advisory_xact_lock" in q)
+                                        + s.by_event.get("relation", 0.0))
             out["ingest_elapsed"] = time.monotonic() - t
     finally:
         ph.stop(signal.SIGKILL)  # stored is stored; a SIGTERM would verify the backlog on the way out
@@ -249,6 +289,8 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
             "SELECT count(*) FILTER (WHERE verified = 1), count(*) FROM messages").fetchone()
     # verification of the stored backlog, nothing arriving
     prof = folder / "verify.prof" if args.profile else None
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("SELECT pg_stat_statements_reset()")
     ph = Phase(folder, n, url, "1s", "verify", prof)
     try:
         with Sampler(url) as s:
@@ -269,6 +311,7 @@ def run(args, pg, sample: Path, meta: dict, n: int, work: Path) -> dict:
             out["verify_pg"] = (_pg_ticks(pg) - pg0) / HZ
             out["verify_box"] = (ci._box_busy() - box0) / HZ
             out["verify_wait"], out["verify_wait_by"] = s.wait_s, dict(s.by_event)
+            out["statements"], out["statements_by"] = statements(url)
         ids = {f"central{k}": p for k, p in enumerate(ph.pids)}
 
         def figures() -> dict[int, dict] | None:
@@ -371,9 +414,150 @@ def evenness(counts: list[int], total: int) -> float:
     return max(abs(c - even) for c in counts) / even if counts and even else 0.0
 
 
+SHAPES = {"old": "a message a destroyed segment (the old shape)", "new": "a message a retention pass (issue 53)"}
+
+
+def statements_per_msg(r: dict) -> float:
+    return r["statements"] / max(r["stored"] - r["pre_verified"], 1)
+
+
+# over 60 lines on purpose: one shape's sample, runs and day-long outage, in the order printed
+def one_shape(args, pg, work: Path, shape: str) -> dict:
+    from central import leases
+
+    counts = [int(x) for x in args.instances.split(",")]
+    runs: list[tuple[int, dict]] = []  # (instances, the run), in the order run (1,3,3,1: drift cancels)
+    log(f"\n# {SHAPES[shape]}")
+    t0 = time.time_ns() // 1000 - (args.sim_seconds + 600) * 1_000_000  # a backlog: every stamp in the past
+    sample = work / f"sample-{shape}.mqtt"
+    meta = generate(sample, args.nodes, args.cameras, args.sim_seconds, t0, batched=shape == "new")
+    msgs = meta["durable"]
+    day = day_per_node(args.cameras, batched=shape == "new")
+    per_day = sum(day.values())
+    sampled = msgs / args.nodes / args.sim_seconds * DAY
+    log(f"\nthe sample: {msgs:,} durable messages ({', '.join(f'{k} {v:,}' for k, v in sorted(meta['kinds'].items()))})"
+        f" and {args.nodes} births; {sample.stat().st_size / msgs:.0f} bytes a message on the wire")
+    log(f"a day of a {args.cameras}-camera node by the code's cadences: "
+        + ", ".join(f"{k} {v:,}" for k, v in day.items()) + f" = {per_day:,} durable messages "
+        f"(the sample's rate: {sampled:,.0f} a node-day)")
+    for n in counts:
+        log(f"\n## {SHAPES[shape]}, {n} instance(s): ingest, then verification of the stored backlog (load {ci.load()})")
+        r = run(args, pg, sample, meta, n, work / f"{shape}{len(runs)}")
+        runs.append((n, r))
+        log(f"ingest {r['ingest_wall']:.1f} s wall; verification {r['verify_wall']:.1f} s wall; box busy "
+            f"{r['ingest_box']:.1f} + {r['verify_box']:.1f} CPU s; PostgreSQL {r['ingest_pg']:.1f} + "
+            f"{r['verify_pg']:.1f} CPU s; lock waits by event: ingest {r['ingest_wait_by'] or '-'}, "
+            f"verification {r['verify_wait_by'] or '-'}; ingest's waiting statements "
+            + ("; ".join(f"{q} ({v:.2f} s)" for q, v in r["ingest_wait_q"]) or "-"))
+        log(table(["instance", "ingest CPU s", "verification CPU s: process + its sessions",
+                   "messages verified", "CPU s / 1000 verified", "idle CPU s / s", "leases: once all held any / at the end"],
+                  [[f"central{k}", f"{r['ingest_cpu'][k][0]:.1f}", f"{a:.1f} + {b:.1f}",
+                    f"{r['verified_by'][k]:,}", f"{1000 * (a + b) / max(r['verified_by'][k], 1):.3f}", f"{r['idle'][k]:.3f}",
+                    f"{r['leases_first'][k]} / {r['leases'][k]}"] for k, (a, b) in enumerate(r["verify_cpu"])]))
+        log(f"findings: {r['findings'] or 'none'}; messages stored {r['stored']:,} of {msgs:,}, "
+            f"verified before the verification phase {r['pre_verified']}")
+        if "profile" in r:
+            log("the first instance's verify thread (cProfile, by own time):\n```\n" + r["profile"] + "```")
+        if "kill" in r:
+            k = r["kill"]
+            log(f"kill -9 of one of {n} (never restarted): the others held the rendezvous split of all "
+                f"{len(r['nodes'])} nodes ({' / '.join(map(str, k['split'].values()))}) {k['even_s']:.1f} s after "
+                f"(target <= 30 s: {'met' if k['even_s'] <= 30 else 'NOT met'})")
+    fleet_nodes = [f"site{i // ci.SITE_SIZE:04d}/node{i:04d}" for i in range(args.fleet)]
+    shares = {n: max(leases.split(fleet_nodes, tuple(f"central{k}" for k in range(n))).values()) / args.fleet
+              for n in counts}
+    each = [(n, figures(r, msgs, shares[n])) for n, r in runs]
+    f = {n: {k: sum(x[k] for m, x in each if m == n) / sum(1 for m, _x in each if m == n) for k in each[0][1]}
+         for n in counts}  # the mean of the rounds of each count
+    last = {n: r for n, r in runs}
+    counts = sorted(set(counts))
+    log("\n## summary (same run, same box)")
+    log(table(["instances", "ingest msg/s (wall)", "ingest CPU s / 1000 msg: instances / + PostgreSQL",
+               "ingest lock waits, % of wall (without the month's partition)", "verify msg/s (wall)",
+               "verification CPU s / 1000 msg (net of idle): instances / + PostgreSQL", "idle cost, % of verification CPU",
+               "verification lock waits, % of wall",
+               "serial fraction", "verification capacity, msg/s (a core an instance): as split / at the fleet's split"],
+              [[str(n), f"{x['ingest_rate']:,.0f}", f"{x['ingest_per_k']:.3f} / {x['ingest_pg_per_k']:.3f}",
+                f"{x['ingest_wait_pct']:.1f} % ({x['ingest_wait_pct_steady']:.1f} %)", f"{x['measured']:,.0f}",
+                f"{x['verify_per_k']:.3f} / {x['verify_pg_per_k']:.3f}", f"{100 * x['idle_share']:.0f} %",
+                f"{x['verify_wait_pct']:.1f} %",
+                f"{100 * x['serial']:.2f} %", f"{x['capacity']:,.0f} / {x['capacity_fleet']:,.0f}"]
+               for n, x in each]))
+    if len(each) > len(f):
+        log("means over the rounds: " + "; ".join(
+            f"{n}: CPU s / 1000 msg {1000 * x['per_msg_office']:.3f}, capacity {x['capacity_fleet']:,.0f} msg/s"
+            for n, x in f.items()))
+    if len(counts) > 1:
+        a, b = f[counts[0]], f[counts[-1]]
+        nb = counts[-1]
+        ratio = (b["per_msg_office"] / a["per_msg_office"])
+        amdahl = 1 / (b["serial"] + (1 - b["serial"]) / nb)
+        lease_even = evenness(last[nb]["leases"], len(last[nb]["nodes"]))
+        ids = tuple(f"central{k}" for k in range(nb))
+        fleet_split = leases.split(fleet_nodes, ids)
+        rows = [["CPU s a message, ingest + verification, instances + PostgreSQL",
+                 f"{ratio:.2f}x ({1e6 * b['per_msg_office']:.0f} against {1e6 * a['per_msg_office']:.0f} us)",
+                 "<= 1.2x", "yes" if ratio <= 1.2 else "NO"],
+                ["lock waits, % of wall (ingest / verification)",
+                 f"{b['ingest_wait_pct']:.1f} % / {b['verify_wait_pct']:.1f} %", "< 10 %",
+                 "yes" if max(b["ingest_wait_pct"], b["verify_wait_pct"]) < 10 else "NO"],
+                ["the same without the month's partition (made once a month)",
+                 f"{b['ingest_wait_pct_steady']:.1f} % / {b['verify_wait_pct']:.1f} %", "< 10 %",
+                 "yes" if max(b["ingest_wait_pct_steady"], b["verify_wait_pct"]) < 10 else "NO"],
+                [f"leases, the sample's {len(last[nb]['nodes'])} nodes (rendezvous)",
+                 " / ".join(map(str, last[nb]["leases"])) + f" (largest {100 * lease_even:.0f} % off even)",
+                 "within 20 %", "yes" if lease_even <= 0.2 else "NO (few nodes: chance)"],
+                [f"leases, {args.fleet:,} nodes (central/leases.py split, the same ids)",
+                 " / ".join(map(str, fleet_split.values()))
+                 + f" ({100 * evenness(list(fleet_split.values()), args.fleet):.1f} % off even)", "within 20 %",
+                 "yes" if evenness(list(fleet_split.values()), args.fleet) <= 0.2 else "NO"],
+                [f"verification capacity, {nb} against {counts[0]}, the sample's split (CPU-bound, a core an instance)",
+                 f"{b['capacity'] / a['capacity']:.2f}x", ">= 2.5x",
+                 "yes" if b["capacity"] / a["capacity"] >= 2.5 else "NO"],
+                [f"verification capacity, {nb} against {counts[0]}, {args.fleet:,} nodes' split (the same CPU)",
+                 f"{b['capacity_fleet'] / a['capacity_fleet']:.2f}x", ">= 2.5x",
+                 "yes" if b["capacity_fleet"] / a["capacity_fleet"] >= 2.5 else "NO"],
+                [f"Amdahl's bound at {nb} from the serial fraction", f"{amdahl:.2f}x", "-", "-"],
+                [f"verification wall time, {nb} against {counts[0]} on these {os.cpu_count()} cores",
+                 f"{b['measured'] / a['measured']:.2f}x", "(capped by the cores)", "-"]]
+        log(table(["figure", "value", "target", "met"], rows))
+    # a day-long outage of the fleet
+    n3 = counts[-1]
+    x = f[n3]
+    total = args.fleet * per_day
+    inst_s, pg_s = total * x["per_msg_instances"], total * x["per_msg_pg"]
+    # verification's path (the instance's verify thread and its session's round trips) is the
+    # bottleneck; the busiest instance carries its rendezvous share; ingest (the store thread,
+    # about a twentieth of the CPU) runs beside it
+    rt = statements_per_msg(last[n3])
+    per_msg = x["path"] + rt * args.round_trip_ms / 1000  # each statement a round trip to a PostgreSQL elsewhere
+    wall_s = total * per_msg * shares[n3] + x["serial"] * total * x["path"]
+    one = f[counts[0]]
+    log(f"\n## a day-long office outage: {args.fleet:,} nodes x {args.cameras} cameras, drained and verified")
+    log(table(["figure", "value"], [
+        ["durable messages queued (nodes x a node-day)", f"{total:,}"],
+        [f"CPU s a message, ingest + verification ({n3} instances, measured)",
+         f"{1e6 * x['per_msg_instances']:.0f} us instances + {1e6 * x['per_msg_pg']:.0f} us PostgreSQL"
+         f" ({1e6 * one['per_msg_instances']:.0f} + {1e6 * one['per_msg_pg']:.0f} us with {counts[0]})"],
+        ["CPU s for the day's backlog: instances / PostgreSQL",
+         f"{inst_s:,.0f} / {pg_s:,.0f} ({inst_s / n3:,.0f} per instance)"],
+        ["verification's path a message (instance + its session)", f"{1e6 * x['path']:.0f} us"],
+        [f"statements a message ({n3} instances' verification: everything they sent PostgreSQL / messages)",
+         f"{rt:.2f} (top: " + "; ".join(f"{k:,} {q}" for k, q in last[n3]["statements_by"][:4]) + ")"],
+        [f"the same charged {args.round_trip_ms} ms each (a PostgreSQL on its own machine)",
+         f"{1000 * rt * args.round_trip_ms:.0f} us a message"],
+        [f"wall time on {n3} instances, a core each, round trips charged (busiest share {100 * shares[n3]:.1f} %)",
+         f"{wall_s / 3600:.1f} h"],
+        [f"wall time on {counts[0]} instance (extrapolated, round trips charged)",
+         f"{total * (one['path'] + statements_per_msg(last[counts[0]]) * args.round_trip_ms / 1000) / 3600:.1f} h"],
+        ["PostgreSQL cores busy meanwhile", f"{pg_s / wall_s:.1f}"],
+        ["instances to verify the day in 4 h (a core each)", f"{total * x['path'] * 1.03 / (4 * 3600):.1f}"]]))
+    return {"per_day": per_day, "msgs": msgs, "hours": wall_s / 3600, "rt": rt, "cpu_day": per_day * x["per_msg_office"],
+            "path_day": per_day * x["path"], "per_msg": x["path"]}
+
+
 # over 60 lines on purpose: the report, in the order it is printed
 def main(argv: list[str] | None = None) -> int:
-    from central import leases
     from tests.support.postgres import Postgres
 
     argv = sys.argv[1:] if argv is None else argv
@@ -386,12 +570,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kill-test", action="store_true", help="also run the test of an instance killed for good")
     p.add_argument("--profile", action="store_true", help="cProfile the first instance's verify thread")
     p.add_argument("--timeout", type=float, default=900)
+    p.add_argument("--shapes", default="old,new", help="the retention messages' shapes run: old (a segment each), new (a pass)")
+    p.add_argument("--round-trip-ms", type=float, default=0.2, help="charged a statement (a PostgreSQL on its own machine)")
     args = p.parse_args(argv)
-    counts = [int(x) for x in args.instances.split(",")]
     ci.OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="central-fleet-", dir=ci.OUT))
-    pg = Postgres(fsync=True).start()
-    runs: list[tuple[int, dict]] = []  # (instances, the run), in the order run (1,3,3,1: drift cancels)
+    pg = Postgres(fsync=True, options="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=top"
+                  " -c pg_stat_statements.track_utility=on").start()
     try:
         log(f"# central_fleet: {args.nodes} nodes x {args.cameras} cameras, a {args.sim_seconds} s outage's "
             f"backlog; instances {args.instances} on one PostgreSQL 15")
@@ -400,123 +585,19 @@ def main(argv: list[str] | None = None) -> int:
             f"the publisher and the sampler all on them), load {ci.load()}; edged "
             + subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ci.ROOT, capture_output=True,
                              text=True).stdout.strip() + "; PostgreSQL fsync on, synchronous_commit on")
-        t0 = time.time_ns() // 1000 - (args.sim_seconds + 600) * 1_000_000  # a backlog: every stamp in the past
-        sample = work / "sample.mqtt"
-        meta = generate(sample, args.nodes, args.cameras, args.sim_seconds, t0)
-        msgs = meta["durable"]
-        day = day_per_node(args.cameras)
-        per_day = sum(day.values())
-        sampled = msgs / args.nodes / args.sim_seconds * DAY
-        log(f"\nthe sample: {msgs:,} durable messages ({', '.join(f'{k} {v:,}' for k, v in sorted(meta['kinds'].items()))})"
-            f" and {args.nodes} births; {sample.stat().st_size / msgs:.0f} bytes a message on the wire")
-        log(f"a day of a {args.cameras}-camera node by the code's cadences: "
-            + ", ".join(f"{k} {v:,}" for k, v in day.items()) + f" = {per_day:,} durable messages "
-            f"(the sample's rate: {sampled:,.0f} a node-day)")
-        for n in counts:
-            log(f"\n## {n} instance(s): ingest, then verification of the stored backlog (load {ci.load()})")
-            r = run(args, pg, sample, meta, n, work / f"round{len(runs)}")
-            runs.append((n, r))
-            log(f"ingest {r['ingest_wall']:.1f} s wall; verification {r['verify_wall']:.1f} s wall; box busy "
-                f"{r['ingest_box']:.1f} + {r['verify_box']:.1f} CPU s; PostgreSQL {r['ingest_pg']:.1f} + "
-                f"{r['verify_pg']:.1f} CPU s; lock waits by event: ingest {r['ingest_wait_by'] or '-'}, "
-                f"verification {r['verify_wait_by'] or '-'}; ingest's waiting statements "
-                + ("; ".join(f"{q} ({v:.2f} s)" for q, v in r["ingest_wait_q"]) or "-"))
-            log(table(["instance", "ingest CPU s", "verification CPU s: process + its sessions",
-                       "messages verified", "CPU s / 1000 verified", "idle CPU s / s", "leases: once all held any / at the end"],
-                      [[f"central{k}", f"{r['ingest_cpu'][k][0]:.1f}", f"{a:.1f} + {b:.1f}",
-                        f"{r['verified_by'][k]:,}", f"{1000 * (a + b) / max(r['verified_by'][k], 1):.3f}", f"{r['idle'][k]:.3f}",
-                        f"{r['leases_first'][k]} / {r['leases'][k]}"] for k, (a, b) in enumerate(r["verify_cpu"])]))
-            log(f"findings: {r['findings'] or 'none'}; messages stored {r['stored']:,} of {msgs:,}, "
-                f"verified before the verification phase {r['pre_verified']}")
-            if "profile" in r:
-                log("the first instance's verify thread (cProfile, by own time):\n```\n" + r["profile"] + "```")
-            if "kill" in r:
-                k = r["kill"]
-                log(f"kill -9 of one of {n} (never restarted): the others held the rendezvous split of all "
-                    f"{len(r['nodes'])} nodes ({' / '.join(map(str, k['split'].values()))}) {k['even_s']:.1f} s after "
-                    f"(target <= 30 s: {'met' if k['even_s'] <= 30 else 'NOT met'})")
-        fleet_nodes = [f"site{i // ci.SITE_SIZE:04d}/node{i:04d}" for i in range(args.fleet)]
-        shares = {n: max(leases.split(fleet_nodes, tuple(f"central{k}" for k in range(n))).values()) / args.fleet
-                  for n in counts}
-        each = [(n, figures(r, msgs, shares[n])) for n, r in runs]
-        f = {n: {k: sum(x[k] for m, x in each if m == n) / sum(1 for m, _x in each if m == n) for k in each[0][1]}
-             for n in counts}  # the mean of the rounds of each count
-        last = {n: r for n, r in runs}
-        counts = sorted(set(counts))
-        log("\n## summary (same run, same box)")
-        log(table(["instances", "ingest msg/s (wall)", "ingest CPU s / 1000 msg: instances / + PostgreSQL",
-                   "ingest lock waits, % of wall (without the month's partition)", "verify msg/s (wall)",
-                   "verification CPU s / 1000 msg (net of idle): instances / + PostgreSQL", "idle cost, % of verification CPU",
-                   "verification lock waits, % of wall",
-                   "serial fraction", "verification capacity, msg/s (a core an instance): as split / at the fleet's split"],
-                  [[str(n), f"{x['ingest_rate']:,.0f}", f"{x['ingest_per_k']:.3f} / {x['ingest_pg_per_k']:.3f}",
-                    f"{x['ingest_wait_pct']:.1f} % ({x['ingest_wait_pct_steady']:.1f} %)", f"{x['measured']:,.0f}",
-                    f"{x['verify_per_k']:.3f} / {x['verify_pg_per_k']:.3f}", f"{100 * x['idle_share']:.0f} %",
-                    f"{x['verify_wait_pct']:.1f} %",
-                    f"{100 * x['serial']:.2f} %", f"{x['capacity']:,.0f} / {x['capacity_fleet']:,.0f}"]
-                   for n, x in each]))
-        if len(each) > len(f):
-            log("means over the rounds: " + "; ".join(
-                f"{n}: CPU s / 1000 msg {1000 * x['per_msg_office']:.3f}, capacity {x['capacity_fleet']:,.0f} msg/s"
-                for n, x in f.items()))
-        if len(counts) > 1:
-            a, b = f[counts[0]], f[counts[-1]]
-            nb = counts[-1]
-            ratio = (b["per_msg_office"] / a["per_msg_office"])
-            amdahl = 1 / (b["serial"] + (1 - b["serial"]) / nb)
-            lease_even = evenness(last[nb]["leases"], len(last[nb]["nodes"]))
-            ids = tuple(f"central{k}" for k in range(nb))
-            fleet_split = leases.split(fleet_nodes, ids)
-            rows = [["CPU s a message, ingest + verification, instances + PostgreSQL",
-                     f"{ratio:.2f}x ({1e6 * b['per_msg_office']:.0f} against {1e6 * a['per_msg_office']:.0f} us)",
-                     "<= 1.2x", "yes" if ratio <= 1.2 else "NO"],
-                    ["lock waits, % of wall (ingest / verification)",
-                     f"{b['ingest_wait_pct']:.1f} % / {b['verify_wait_pct']:.1f} %", "< 10 %",
-                     "yes" if max(b["ingest_wait_pct"], b["verify_wait_pct"]) < 10 else "NO"],
-                    ["the same without the month's partition (made once a month)",
-                     f"{b['ingest_wait_pct_steady']:.1f} % / {b['verify_wait_pct']:.1f} %", "< 10 %",
-                     "yes" if max(b["ingest_wait_pct_steady"], b["verify_wait_pct"]) < 10 else "NO"],
-                    [f"leases, the sample's {len(last[nb]['nodes'])} nodes (rendezvous)",
-                     " / ".join(map(str, last[nb]["leases"])) + f" (largest {100 * lease_even:.0f} % off even)",
-                     "within 20 %", "yes" if lease_even <= 0.2 else "NO (few nodes: chance)"],
-                    [f"leases, {args.fleet:,} nodes (central/leases.py split, the same ids)",
-                     " / ".join(map(str, fleet_split.values()))
-                     + f" ({100 * evenness(list(fleet_split.values()), args.fleet):.1f} % off even)", "within 20 %",
-                     "yes" if evenness(list(fleet_split.values()), args.fleet) <= 0.2 else "NO"],
-                    [f"verification capacity, {nb} against {counts[0]}, the sample's split (CPU-bound, a core an instance)",
-                     f"{b['capacity'] / a['capacity']:.2f}x", ">= 2.5x",
-                     "yes" if b["capacity"] / a["capacity"] >= 2.5 else "NO"],
-                    [f"verification capacity, {nb} against {counts[0]}, {args.fleet:,} nodes' split (the same CPU)",
-                     f"{b['capacity_fleet'] / a['capacity_fleet']:.2f}x", ">= 2.5x",
-                     "yes" if b["capacity_fleet"] / a["capacity_fleet"] >= 2.5 else "NO"],
-                    [f"Amdahl's bound at {nb} from the serial fraction", f"{amdahl:.2f}x", "-", "-"],
-                    [f"verification wall time, {nb} against {counts[0]} on these {os.cpu_count()} cores",
-                     f"{b['measured'] / a['measured']:.2f}x", "(capped by the cores)", "-"]]
-            log(table(["figure", "value", "target", "met"], rows))
-        # a day-long outage of the fleet
-        n3 = counts[-1]
-        x = f[n3]
-        total = args.fleet * per_day
-        inst_s, pg_s = total * x["per_msg_instances"], total * x["per_msg_pg"]
-        # verification's path (the instance's verify thread and its session's round trips) is the
-        # bottleneck; the busiest instance carries its rendezvous share; ingest (the store thread,
-        # about a twentieth of the CPU) runs beside it
-        wall_s = total * x["path"] * shares[n3] + x["serial"] * total * x["path"]
-        one = f[counts[0]]
-        log(f"\n## a day-long office outage: {args.fleet:,} nodes x {args.cameras} cameras, drained and verified")
-        log(table(["figure", "value"], [
-            ["durable messages queued (nodes x a node-day)", f"{total:,}"],
-            [f"CPU s a message, ingest + verification ({n3} instances, measured)",
-             f"{1e6 * x['per_msg_instances']:.0f} us instances + {1e6 * x['per_msg_pg']:.0f} us PostgreSQL"
-             f" ({1e6 * one['per_msg_instances']:.0f} + {1e6 * one['per_msg_pg']:.0f} us with {counts[0]})"],
-            ["CPU s for the day's backlog: instances / PostgreSQL",
-             f"{inst_s:,.0f} / {pg_s:,.0f} ({inst_s / n3:,.0f} per instance)"],
-            ["verification's path a message (instance + its session)", f"{1e6 * x['path']:.0f} us"],
-            [f"wall time on {n3} instances, a core each (extrapolated; busiest share {100 * shares[n3]:.1f} %)",
-             f"{wall_s / 3600:.1f} h"],
-            [f"wall time on {counts[0]} instance (extrapolated)", f"{total * one['path'] / 3600:.1f} h"],
-            ["PostgreSQL cores busy meanwhile", f"{pg_s / wall_s:.1f}"],
-            ["instances to verify the day in 4 h (a core each)", f"{total * x['path'] * 1.03 / (4 * 3600):.1f}"]]))
+        got = {shape: one_shape(args, pg, work, shape) for shape in args.shapes.split(",")}
+        if len(got) > 1:
+            a, b = got["old"], got["new"]
+            log("\n## the day-long outage at 4,000 nodes, old shape against new (same run, same box)")
+            log(table(["figure", "old shape", "new shape", "new / old", "target"], [
+                ["durable messages a node-day", f"{a['per_day']:,}", f"{b['per_day']:,}",
+                 f"{b['per_day'] / a['per_day']:.2f}x", "-"],
+                ["CPU s a node-day, ingest + verification, instances + PostgreSQL", f"{a['cpu_day']:.1f}",
+                 f"{b['cpu_day']:.1f}", f"{b['cpu_day'] / a['cpu_day']:.2f}x", "-"],
+                ["statements (round trips) a message, verification", f"{a['rt']:.2f}", f"{b['rt']:.2f}",
+                 f"{b['rt'] / a['rt']:.2f}x" if a["rt"] else "-", "-"],
+                [f"hours on 3 instances, {args.round_trip_ms} ms a round trip", f"{a['hours']:.2f}", f"{b['hours']:.2f}",
+                 f"{b['hours'] / a['hours']:.2f}x", "< 2 h: " + ("met" if b["hours"] < 2 else "NOT met")]]))
         if args.kill_test:
             log("\n## an instance killed for good while a real box reports (the test, reused)")
             log(kill_test())

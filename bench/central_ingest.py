@@ -102,6 +102,8 @@ RETENTION = (b'{"seq":%d,"ts_us":%d,"camera":"%s","start_us":%d,"end_us":%d,"pat
 
 
 class Node:
+    per_segment = True  # a `retention` message a destroyed segment (the old shape; bench/central_fleet.py)
+
     def __init__(self, i: int, cameras: int, t0_us: int, key: NodeKey):
         self.site, self.name = f"site{i // SITE_SIZE:04d}", f"node{i:04d}"
         self.base = f"edged/v1/{self.site}/{self.name}/".encode()
@@ -148,7 +150,7 @@ class Node:
             if (t + k + i) % 6 == 0:
                 out.append((self.base + b"camera/" + cam.encode() + b"/state", CAMERA_STATE % (
                     ts, cam.encode(), 4012345 + k, ts - 40_000), 0, True))
-            if (t + 7 * k + i) % 60 == 0:
+            if self.per_segment and (t + 7 * k + i) % 60 == 0:
                 end = ts - 365 * 86_400_000_000 - 3_600_000_000
                 self.seq += 1
                 out.append((self.base + b"retention", RETENTION % (

@@ -40,6 +40,7 @@ class BrokerConfig:
     shared_group: str | None = None   # set: "$share/<group>/<topic>", instances split the fleet
     tls_ca_file: Path | None = None
     session_expiry_s: int = 7 * 86_400  # the broker queues what arrives while we are down
+    stopped_expiry_s: int = 7 * 86_400  # the same after a clean stop (an upgrade, the office shut down: design/0139)
 
     @property
     def subscription(self) -> str:
@@ -127,7 +128,7 @@ def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralCon
     except config_secrets.SecretsError as exc:
         raise ConfigError(exc.where, exc.problem) from None
     b = _table(data, "broker", ("host", "port", "username", "password", "client_id", "topic", "shared_group",
-                                "tls_ca_file", "session_expiry"))
+                                "tls_ca_file", "session_expiry", "session_expiry_stopped"))
     port = b.get("port", 1883)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise ConfigError("broker.port", f"{port!r} is not a port number (1 to 65535)")
@@ -147,7 +148,11 @@ def load(path: Path | None, *, allow_config_secrets: bool = False) -> CentralCon
         # one of a group: a dead member's session (and the share the broker keeps queueing to it) goes soon,
         # and the resends (issue 43) bring back what was queued there; alone: the broker keeps a week for us
         session_expiry_s=parse_duration(b.get("session_expiry", "7d" if group is None else "1m"),
-                                        "broker.session_expiry") // 1_000_000)
+                                        "broker.session_expiry") // 1_000_000,
+        # stopped on purpose (an upgrade, the whole office shut down), it will be back: the broker
+        # keeps what comes meanwhile (design/0139); a dead one's session still goes after session_expiry
+        stopped_expiry_s=parse_duration(b.get("session_expiry_stopped", "7d"),
+                                        "broker.session_expiry_stopped") // 1_000_000)
     if not _loopback(broker.host) and broker.tls_ca_file is None:   # issue 45: never in the clear off the box
         raise ConfigError("broker.tls_ca_file", f"the broker {broker.host} is not on this machine: talk to it over "
                           "TLS (tls_ca_file = the broker's CA, port 8883)")

@@ -34,6 +34,7 @@ from mqtt import commands, office_time
 
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/subscriber.py BATCH messages at most) waiting for the store
+LINGER_S = 0.1   # the longest a batch under a quarter of [storage] batch waits for more (its first message's wait)
 
 
 class Ingest:
@@ -48,7 +49,8 @@ class Ingest:
         self.error: BaseException | None = None
         self.mqtt = subscriber.Subscriber(subscriber.Settings(
             host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
-            password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s), self._on_batch)
+            password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s,
+            stopped_expiry_s=b.stopped_expiry_s), self._on_batch)
         self._thread: threading.Thread | None = None
         self._verifying: threading.Thread | None = None
         self.stored_all = threading.Event()  # set at stop once the store thread has drained its queue
@@ -195,9 +197,11 @@ class Ingest:
         except queue.Empty:
             return []
         chunks, n = [first], len(first[1])
-        while n < self.cfg.batch:
+        until = first[2] + LINGER_S  # a small batch waits a moment for more (issue 53: three instances each
+        while n < self.cfg.batch:    # took a third of the stream in batches a sixth the size, at 1.7x the CPU)
             try:
-                c = self.queue.get_nowait()
+                left = until - time.monotonic()
+                c = self.queue.get(timeout=left) if n < self.cfg.batch // 4 and left > 0 else self.queue.get_nowait()
             except queue.Empty:
                 break
             chunks.append(c)

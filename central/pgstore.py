@@ -415,13 +415,15 @@ class PgStore(SharedRows, Store):
             self._left = None
             with self.writing(durable=False), self.pg.cursor() as cur:  # the retained states first, apart,
                 self._unlocked(cur, b._replace(nodes=[], statuses=[]))
-            with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # so the nodes' rows, which
-                done = self._unlocked(cur, b._replace(retained=[]))  # verifiers update, are held a moment
-                for status in b.statuses:
-                    if status[2] in done:
-                        conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
-                self._count(cur, conn, b, counts)
-            return 0
+            for part in _parts(b._replace(retained=[])):  # so the nodes' rows, which verifiers update, are
+                with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # held a moment, a few
+                    done = self._unlocked(cur, part)  # hundred at a time (issue 53: a verifier waited for a
+                    for status in part.statuses:      # transaction of every node's)
+                        if status[2] in done:
+                            conn.execute("UPDATE nodes SET status = ?, status_us = ? WHERE node = ?", list(status))
+            with self.writing(durable=False) as conn, self.pg.cursor() as cur:  # the minute's counts apart:
+                self._count(cur, conn, b, counts)  # every instance counts every node's, and the nodes' rows a
+            return 0                                # verifier waits for are not held meanwhile (issue 53)
         with self.writing(durable=False) as conn, self.pg.cursor() as cur:
             for name, rows in (("retained", b.retained), ("nodes", b.nodes)):
                 if rows:
@@ -473,6 +475,20 @@ class PgStore(SharedRows, Store):
             got = self.pg.execute("SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
                                   [list(keys)]).fetchall()
             self.held |= {keys[k] for (k,) in got}
+
+
+NODES_A_TRANSACTION = 200  # nodes' figures written by one transaction (their rows held till it commits)
+
+
+def _parts(b: Batch) -> list[Batch]:
+    """``b``'s nodes' figures and statuses in parts of NODES_A_TRANSACTION nodes, in node order;
+    a status of a node without figures goes with the last part."""
+    parts = [b._replace(nodes=b.nodes[i:i + NODES_A_TRANSACTION])
+             for i in range(0, len(b.nodes), NODES_A_TRANSACTION)] or [b._replace(nodes=[])]
+    named = [{r[0] for r in p.nodes} for p in parts]
+    rest = {st[2] for st in b.statuses} - set().union(*named)
+    return [p._replace(statuses=[st for st in b.statuses if st[2] in names or (k == len(parts) - 1 and st[2] in rest)])
+            for k, (p, names) in enumerate(zip(parts, named))]
 
 
 def open_store(url: str | None, db_path: Any, *, readonly: bool = False, clock: Callable[[], int] = now_us,

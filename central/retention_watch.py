@@ -5,7 +5,8 @@ judgement is central/verdicts.py's.
 
 Per footage message: its range's stamp, the node's clock offset as the office saw it then (the
 messages received with it), its fetched-later footage, beside the receipt footage_heard keeps.
-Per destruction: the newest segment id destroyed and when the office heard it. The watch reads,
+Per destruction: the range it is judged on (`heard`), the newest segment id destroyed and when
+the office heard it (written with its pass's conclusions, central/evidence.py). The watch reads,
 per node, the oldest range not destroyed past and the newest range, the rules of its births and
 the holds its audit records leave in force.
 """
@@ -45,12 +46,13 @@ def _int(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-_RANGE = ("SELECT h.first_id, h.last_id, h.heard_us, e.stamp_us, e.offset_us, e.carried, e.from_us, e.to_us"
-          " FROM footage_heard h LEFT JOIN footage_evidence e ON e.node = h.node AND e.first_id = h.first_id"
-          " WHERE h.node = ?")
+RANGE = ("SELECT h.first_id, h.last_id, h.heard_us, e.stamp_us, e.offset_us, e.carried, e.from_us, e.to_us"
+         " FROM footage_heard h LEFT JOIN footage_evidence e ON e.node = h.node AND e.first_id = h.first_id"
+         " WHERE h.node = ?")
 
 
-def _range(row: Any) -> verdicts.Range:
+def range_of(row: Any) -> verdicts.Range:
+    """A row of RANGE as the verdicts take it."""
     carried = json.loads(row[5]) if row[5] else {}
     return verdicts.Range(row[0], row[1], verdicts.Heard(row[2], row[3], row[4], carried), row[6], row[7])
 
@@ -60,19 +62,17 @@ def heard(db: Any, node: str, segment_id: Any) -> tuple[verdicts.Range | None, i
     follow each other: the one starting last at or below the id is the only one that can hold it
     (one index probe, however many the node sent)."""
     first = db.execute("SELECT min(first_id) FROM footage_heard WHERE node = ?", [node]).fetchone()[0]
-    if not isinstance(segment_id, int):
-        return None, first
-    row = db.execute(_RANGE + " AND h.first_id <= ? ORDER BY h.first_id DESC LIMIT 1", [node, segment_id]).fetchone()
-    return (_range(row) if row is not None and row[1] >= segment_id else None), first
+    return (probe(db, node, segment_id) if isinstance(segment_id, int) else None), first
 
 
-def destroyed(db: Any, node: str, d: dict[str, Any], received_us: int) -> None:
-    """The newest segment destroyed and the office's receipt of the newest destruction."""
-    sid = _int(d.get("segment_id"))
-    db.execute("INSERT INTO retention_heard (node, destroyed_id, destroyed_us) VALUES (?, ?, ?)"
-               " ON CONFLICT (node) DO UPDATE SET destroyed_us = max(retention_heard.destroyed_us, excluded.destroyed_us),"
-               " destroyed_id = coalesce(max(retention_heard.destroyed_id, excluded.destroyed_id),"
-               " retention_heard.destroyed_id, excluded.destroyed_id)", [node, sid, received_us])
+def probe(db: Any, node: str, segment_id: int) -> verdicts.Range | None:
+    """The range that names the segment, if any (`heard` without the lowest id)."""
+    row = db.execute(RANGE + " AND h.first_id <= ? ORDER BY h.first_id DESC LIMIT 1", [node, segment_id]).fetchone()
+    return range_of(row) if row is not None and row[1] >= segment_id else None
+
+
+# a destruction's word (the newest segment destroyed, the office's receipt of the newest destruction)
+# goes into retention_heard with the rest of its pass's conclusions: central/evidence.py
 
 
 def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[verify.Finding]:
@@ -82,15 +82,15 @@ def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[
         return []
     top = db.execute("SELECT destroyed_id, destroyed_us FROM retention_heard WHERE node = ?", [node]).fetchone()
     past, destroyed_us = (top[0], top[1]) if top is not None else (None, None)
-    newest = db.execute(_RANGE + " ORDER BY h.first_id DESC LIMIT 1", [node]).fetchone()
+    newest = db.execute(RANGE + " ORDER BY h.first_id DESC LIMIT 1", [node]).fetchone()
     holds = verdicts.holds_in_force({"action": r[0], "detail": r[1]} for r in db.execute(
         f"SELECT action, detail FROM audit WHERE node = ? AND action IN ({','.join('?' * len(HOLD_ACTIONS))})"
         " ORDER BY seq_local", [node, *HOLD_ACTIONS]).fetchall())
     oldest, after = None, -(1 << 62)
     for _ in range(len(holds) + 1):  # past the ranges a hold keeps: the oldest one no hold covers
-        row = db.execute(_RANGE + " AND h.last_id > ? AND coalesce(e.to_us, 0) > ? ORDER BY h.first_id LIMIT 1",
+        row = db.execute(RANGE + " AND h.last_id > ? AND coalesce(e.to_us, 0) > ? ORDER BY h.first_id LIMIT 1",
                          [node, past or 0, after]).fetchone()
-        oldest = None if row is None else _range(row)
+        oldest = None if row is None else range_of(row)
         end = None if oldest is None else verdicts.holding(oldest, holds)
         if end is None or end <= after:
             break
@@ -98,5 +98,5 @@ def watch(db: Any, node: str, births: list[tuple[int, dict[str, Any]]]) -> list[
     if oldest is None or newest is None:
         return []
     longest = verdicts.longest_max(births, oldest.from_us)
-    return [f for f in (verdicts.kept(oldest, _range(newest), longest, holds),
-                        verdicts.stopped(oldest, _range(newest), longest, holds, destroyed_us)) if f is not None]
+    return [f for f in (verdicts.kept(oldest, range_of(newest), longest, holds),
+                        verdicts.stopped(oldest, range_of(newest), longest, holds, destroyed_us)) if f is not None]

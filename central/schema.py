@@ -279,6 +279,8 @@ def check_text(what: str, payload: bytes) -> tuple[Any, str]:
     body, text = parse_text(payload)
     if not isinstance(body, dict):
         raise Malformed(f"{what}: a JSON object expected, got {type(body).__name__}")
+    if what == "retention" and "destructions" in body:
+        return _pass(body), text
     if _fields_ok(what, body) and (what != "audit" or "seq_local" not in body or "prev_hash" not in body):
         return body, text
     if what in _SEQ_KINDS:
@@ -299,6 +301,24 @@ def check_text(what: str, payload: bytes) -> tuple[Any, str]:
         if missing:
             raise Malformed(f"audit: record {body['seq_local']} lacks {', '.join(missing)}")
     return body, text
+
+
+def _pass(body: dict[str, Any]) -> dict[str, Any]:
+    """A retention pass's message (issue 53): seq, ts_us, and a list of destructions, each one
+    as a `retention` message of one destroyed segment was (without its own seq)."""
+    if not POS(body.get("seq")) or not UINT(body.get("ts_us")):
+        raise Malformed("retention: seq and ts_us must be non-negative integers")
+    gone = body["destructions"]
+    if not isinstance(gone, list) or not gone:
+        raise Malformed(f"retention: destructions must be a list of at least one, got {_show(gone)}")
+    for i, d in enumerate(gone):
+        if not isinstance(d, dict):
+            raise Malformed(f"retention: destruction {i + 1} is not an object")
+        for name, test, required in FIELDS["retention"]:
+            v = d.get(name)
+            if (v is None and required) or (v is not None and not test(v)):
+                raise Malformed(f"retention: destruction {i + 1}: {name} is missing or has the wrong type or range")
+    return body
 
 
 def _show(v: Any) -> str:

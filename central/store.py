@@ -158,6 +158,16 @@ _SCHEMA_7 = [
     " AND json_extract(payload, '$.destroyed_us') IS NOT NULL",
 ]
 
+DESTRUCTIONS_INSERT = ("INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict,"
+                      " segment_id, sha256, bytes, start_us, end_us) VALUES ")
+
+
+def destruction_row(node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> tuple[Any, ...]:
+    """A row of ``destructions``: the ``n``-th destruction of the node's message ``seq``."""
+    return (node, seq, n, site, m["camera"], m["destroyed_us"], m.get("reason"), verdict, _int(m.get("segment_id")),
+            _str(m.get("sha256")), _int(m.get("bytes")), _int(m.get("start_us")), _int(m.get("end_us")))
+
+
 # each version's statements (central/migrate.py runs them a version a transaction)
 STEPS = {1: _SCHEMA, 2: _SCHEMA_2, 3: _SCHEMA_3, 4: _SCHEMA_4, 5: _SCHEMA_5, 6: _SCHEMA_6, 7: _SCHEMA_7}
 
@@ -465,12 +475,10 @@ class Store:
 
     def destroyed(self, node: str, site: str, seq: int, n: int, m: dict[str, Any], verdict: str) -> None:
         """One destruction as the verifier judged it (in its pass's transaction): the ``n``-th of the
-        node's message ``seq`` (design/0141)."""
-        self.db.execute(
-            "INSERT OR IGNORE INTO destructions (node, seq, n, site, camera, destroyed_us, reason, verdict, segment_id,"
-            " sha256, bytes, start_us, end_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [node, seq, n, site, m["camera"], m["destroyed_us"], m.get("reason"), verdict, _int(m.get("segment_id")),
-             _str(m.get("sha256")), _int(m.get("bytes")), _int(m.get("start_us")), _int(m.get("end_us"))])
+        node's message ``seq`` (design/0141). A verifier's pass writes many a statement
+        (central/evidence.py) with the same row."""
+        self.db.execute(DESTRUCTIONS_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        list(destruction_row(node, site, seq, n, m, verdict)))
 
     # reads ----------------------------------------------------------------------------------
     def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:

@@ -155,7 +155,11 @@ class Settings:
     ca_file: Path | None = None
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 86_400
+    stopped_expiry_s: int | None = None  # set at a clean stop (DISCONNECT): the broker keeps the session this long
     receive_maximum: int = 65_535
+
+
+_PROPERTIES: Callable[[int], Any] = Properties  # paho's class, untyped
 
 
 class Subscriber:
@@ -199,7 +203,11 @@ class Subscriber:
 
     def stop(self) -> None:
         self.stopping.set()
-        self.client.disconnect()  # normal disconnect: the session stays on the broker
+        props = None
+        if self.s.stopped_expiry_s is not None and self.s.session_expiry_s > 0:  # MQTT 5 allows it only then
+            props = _PROPERTIES(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = self.s.stopped_expiry_s  # stopped on purpose: it will be back (design/0139)
+        self.client.disconnect(properties=props)  # normal disconnect: the session stays on the broker
         if self._thread is not None:
             self._thread.join(10)
         if self._flusher is not None:

@@ -14,30 +14,30 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import ca, coverage, keystanding, retention_watch, verdicts, verify
+from central import ca, coverage, keystanding, retention_watch, verify
+from central.evidence import Evidence
+from central.verifier_kinds import MessageKinds, day_of, judge_in_store
 from central.store import Store
 
 log = logging.getLogger("edged.central")
+__all__ = ["Verifier", "day_of", "judge_in_store"]  # the last two: central/verifier_kinds.py's, as before
 PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
+VERIFIED_ROWS = 500  # messages marked verified by one statement
+BUFFERED = ("retention", "audit")  # kinds whose checks write through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
 
 
-def day_of(us: int, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz).strftime("%Y-%m-%d")
-
-
 Ask = Callable[[str, int, int, str], bool]  # (node, first seq, last seq, nonce): the signed cmd/resend sent
 
 
-class Verifier:
+class Verifier(MessageKinds):
     def __init__(self, store: Store, tz: ZoneInfo, gap_grace_us: int,
                  enrolled: Callable[[str], set[str] | None] | None = None, ask: Ask | None = None,
                  standing: Callable[[str, str | None], keystanding.Standing] | None = None):
@@ -50,6 +50,9 @@ class Verifier:
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
         self.watched_us = 0   # when the retention watch last ran (central/retention_watch.py)
+        self.config_hash: str | None = None  # the node's newest birth's, written at the end of its pass
+        self.ev: Evidence | None = None  # the pass's evidence and what it concluded (central/evidence.py)
+        self.statements = 0   # statements a pass sent to the store (the benchmark's round trips a message)
 
     def run_once(self, now: int | None = None) -> int:
         """Verify every node with something new; returns the messages verified. A node whose
@@ -144,58 +147,86 @@ class Verifier:
         self.key, self.session = row["public_key"], row["session"]
         self.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
                                                           "at_us": row["head_at_us"]}
+        self.config_hash = row.get("config_hash")
         self._births(row)
         if self.key is None and now - row["first_us"] < self.grace:
+            if self.config_hash != row.get("config_hash"):
+                db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy()
         cursor = row["verified_seq"]
         msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
                           " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
-        n, done, late = 0, [], []
-        for seq, kind, received_us, payload in msgs:
-            if cursor and seq > cursor + 1:
-                if now - received_us < self.grace:
-                    break  # a later message is here; the missing ones may still be on their way
-                said = self._resend(cursor + 1, seq - 1, now)
-                if said is None:
-                    break  # asked for again: the node's answer, or the messages themselves, are on their way
-                f = verify.gap(cursor, seq, said)
-                if f is not None:
-                    self._finding(f)
-            self.received_us = received_us  # the office's clock at its receipt (design/0095)
-            self._message(seq, kind, payload, policy)
-            if seq < cursor:
-                late.append(seq)
-            cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
-            done.append((node, seq))
-            n += 1
-        db.conn.executemany("UPDATE messages SET verified = 1 WHERE node = ? AND seq = ?", done)
+        bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
+        self.ev = Evidence(db, node)
+        try:
+            self.ev.prefetch(*_wanted(msgs, bodies))
+            n, done, late = 0, [], []
+            for (seq, kind, received_us, _payload), body in zip(msgs, bodies):
+                if cursor and seq > cursor + 1:
+                    if now - received_us < self.grace:
+                        break  # a later message is here; the missing ones may still be on their way
+                    said = self._resend(cursor + 1, seq - 1, now)
+                    if said is None:
+                        break  # asked for again: the node's answer, or the messages themselves, are on their way
+                    f = verify.gap(cursor, seq, said)
+                    if f is not None:
+                        self._finding(f)
+                self.received_us = received_us  # the office's clock at its receipt (design/0095)
+                self._message(seq, kind, body, policy)
+                if seq < cursor:
+                    late.append(seq)
+                cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
+                done.append(seq)
+                n += 1
+            for new in self.ev.flush():  # the critical findings the store did not hold
+                log.error("CRITICAL %s %s: %s", node, new[3], new[7])
+            self.statements += self.ev.statements
+        finally:
+            self.ev = None
+        for i in range(0, len(done), VERIFIED_ROWS):  # a statement a few hundred messages, not one each
+            chunk = done[i:i + VERIFIED_ROWS]
+            db.execute(f"UPDATE messages SET verified = 1 WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
+                       [node, *chunk])
         if late:
             self._late(late)
         h = self.head or {}
         db.execute("UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
-                   " head_at_us = ? WHERE node = ?",
-                   [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), node])
+                   " head_at_us = ?, config_hash = ? WHERE node = ?",
+                   [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), self.config_hash, node])
+        self.statements += 4 + (len(done) + VERIFIED_ROWS - 1) // VERIFIED_ROWS + len(late)
         return n
 
-    def _message(self, seq: int, kind: str, payload: str, policy: dict[str, Any]) -> None:
-        """One message through its checks, in a savepoint: whatever it does wrong is undone and is a
-        finding; the pass goes on with the next message."""
-        db = self.store.db.conn
-        db.execute("SAVEPOINT msg")
-        body: Any = None
+    def _message(self, seq: int, kind: str, body: Any, policy: dict[str, Any]) -> None:
+        """One message through its checks: whatever it does wrong is undone and is a finding; the
+        pass goes on with the next message. The kinds a pass writes through its Evidence (a
+        fleet's nearly every message) are undone there; the others in a savepoint."""
+        ev = self.ev
+        assert ev is not None
+        if kind == "audit" and isinstance(body, dict) and body.get("action") in verify.ACCESS_ACTIONS:
+            ev.flush(("audit",))  # judging an access reads the records before it from the store
+        mark, head = ev.mark(), self.head
+        saved = kind not in BUFFERED
+        if saved:
+            self.store.db.conn.execute("SAVEPOINT msg")
         try:
-            body = json.loads(payload)
+            if isinstance(body, Exception):
+                raise body
             handler = getattr(self, "_on_" + kind, None)
             if handler is not None and isinstance(body, dict):
                 handler(seq, body, policy)
         except Exception as exc:  # noqa: BLE001 - a message, however built, never stops the pass
-            db.execute("ROLLBACK TO msg")
+            ev.rollback(mark)
+            self.head = head
+            if saved:
+                self.store.db.conn.execute("ROLLBACK TO msg")
             at = body.get("ts_us") if isinstance(body, dict) else None
             self._finding(verify.Finding("malformed_message", verify.WARNING,
                                          f"{kind} message {seq} could not be read: {exc!r}"[:400],
                                          f"malformed:{seq}", at if isinstance(at, int) else None))
-        db.execute("RELEASE msg")
+        if saved:
+            self.store.db.conn.execute("RELEASE msg")
+            self.statements += 2
 
     def _births(self, row: dict[str, Any]) -> None:
         db = self.store.db
@@ -224,8 +255,8 @@ class Verifier:
                                              f"birth {b['ts_us']} could not be read: {exc!r}"[:400],
                                              f"malformed:birth:{b['ts_us']}", b["ts_us"]))
             db.execute("UPDATE births SET checked = 1 WHERE node = ? AND ts_us = ?", [self.node, b["ts_us"]])
-        if prev is not None:
-            db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [prev.get("config_hash"), self.node])
+        if prev is not None:  # written with the pass's own update of the row, at its end (issue 53: an
+            self.config_hash = prev.get("config_hash")  # update of its own waited on ingest's figures)
 
     def _policy(self) -> dict[str, Any]:
         """Every birth's retention rules in ts_us order: a destruction is judged against the rules
@@ -296,172 +327,44 @@ class Verifier:
                        [f.kind, f.severity, f.message, json.dumps(f.detail, sort_keys=True), row["key"]])
 
     def _finding(self, f: verify.Finding) -> int:
-        n = self.store.db.execute(
-            "INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us, message, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us, f.message,
-             json.dumps(f.detail, sort_keys=True, ensure_ascii=False)])
+        """Keep a finding (a finding made before is not again); returns 1 if it was new. In a pass,
+        with the pass's others (central/evidence.py): 1, and a critical one is logged at its end
+        if it was new."""
+        row = (f"{self.node}:{f.key}", self.node, self.site, f.kind, f.severity, self.store.now_us(), f.about_us,
+               f.message, json.dumps(f.detail, sort_keys=True, ensure_ascii=False))
+        if self.ev is not None:
+            self.ev.add("findings", row)
+            return 1
+        n = self.store.db.execute("INSERT OR IGNORE INTO findings (key, node, site, kind, severity, found_us, about_us,"
+                                  " message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row))
         if f.severity == verify.CRITICAL and n.rowcount:
             log.error("CRITICAL %s %s: %s", self.node, f.kind, f.message)
         return int(n.rowcount or 0)
 
-    # message kinds ----------------------------------------------------------------------------
-    def _on_audit(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
-        db = self.store.db
-        if "seq_local" in m and "prev_hash" in m and "action" in m:
-            s = m["seq_local"]
-            known = self.store.audit_hash(self.node, s)
-            before = self.store.audit_hash(self.node, s - 1) if s > 1 else None
-            findings = verify.check_record(m, before=before, known=known)
-            for f in findings:
-                self._finding(f)
-            st = self._revoked()
-            if st is not None:  # not on the node's chain: the office revoked the key it speaks with
-                self._finding(keystanding.revoked_message(f"audit record {s}", f"audit:{seq}", m.get("at_us"), st))
-            elif known is None:
-                db.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [self.node, s, m["at_us"], m["actor"], m["action"],
-                            json.dumps(m.get("detail") or {}, sort_keys=True, ensure_ascii=False), m["prev_hash"],
-                            m["hash"], seq])
-                if not findings and m["action"] in verify.ACCESS_ACTIONS:
-                    self._access({**m, "seq": s})
-        elif m.get("kind") != "chain_head":
-            return  # a command record: on the chain through its own mqtt.command record
-        signed = m.get("signed_head")
-        if signed is None:
-            s = m.get("seq_local")
-            self._finding(verify.Finding("head_unsigned", verify.WARNING, f"chain head {s} came unsigned (edged "
-                                         "before 0.2, or the signature was stripped)", f"head_unsigned:{seq}",
-                                         m.get("at_us")))
-            return
-        if signed.get("seq") != m.get("seq_local") or signed.get("hash") != (m.get("hash")):
-            self._finding(verify.Finding("head_bad_signature", verify.CRITICAL, f"message {seq}: the signed head "
-                                         "does not name the record it came with", f"head_mismatch:{seq}",
-                                         m.get("at_us")))
-            return
-        self.add_head(signed, seq, "mqtt")
 
-    def add_head(self, signed: dict[str, Any], msg_seq: int, source: str) -> bool:
-        """Check a signed head and keep it (valid or not); returns whether its signature is valid."""
-        valid, findings = verify.check_head(signed, site=self.site, name=self.name, key=self.key,
-                                            record_hash=self.store.audit_hash(self.node, signed["seq"]),
-                                            last=self.head)
-        st = self._revoked() if valid else None
-        if st is not None:  # a good signature of a key the office had revoked when the head came
-            valid, findings = False, [keystanding.revoked_message(f"chain head {signed['seq']}", f"head:{msg_seq}",
-                                                                  signed.get("at_us"), st)]
-        for f in findings:
-            self._finding(f)
-        self.store.db.execute("INSERT OR IGNORE INTO heads (node, msg_seq, seq_local, hash, at_us, sig, valid, source)"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              [self.node, msg_seq, signed["seq"], signed["hash"], signed["at_us"], signed["sig"],
-                               int(valid), source])
-        if valid and (self.head is None or signed["seq"] >= self.head["seq"]):
-            self.head = {"seq": signed["seq"], "hash": signed["hash"], "at_us": signed["at_us"]}
-        return valid
-
-    def _revoked(self) -> keystanding.Standing | None:
-        """The node key's standing when the office had revoked it by its receipt of the message
-        being verified (by now for a head typed in by hand), else None."""
-        st = self.standing(self.node, self.key) if self.key else keystanding.NOBODY
-        return st if st.revoked_by(self.received_us or self.store.now_us()) else None
-
-    def _access(self, rec: dict[str, Any]) -> None:
-        ok, why = self.judge(self.node, rec)
-        if not ok:
-            self._finding(verify.Finding("access_unapproved", verify.CRITICAL, f"{rec['action']} by "
-                                         f"{verify.account(rec['actor'])} (audit record {rec['seq']}): {why}",
-                                         f"access:{rec['seq']}", rec["at_us"], {"seq_local": rec["seq"]}))
-
-    def judge(self, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
-        return judge_in_store(self.store, node, rec)
-
-    def _on_alarm(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
-        at = m.get("at_us") or m.get("ts_us")
-        if m["action"] == "raise":
-            self.store.db.execute("INSERT OR IGNORE INTO alarms (node, id, raised_us, kind, severity, camera, message)"
-                                  " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                  [self.node, m["id"], at, m.get("kind"), m.get("severity"), m.get("camera"),
-                                   m.get("message")])
-        else:
-            self.store.db.execute("UPDATE alarms SET cleared_us = ? WHERE node = ? AND id = ? AND cleared_us IS NULL",
-                                  [at, self.node, m["id"]])
-
-    def _on_ethics(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
-        """A major or abnormal request (design/0083): its own finding, for the ethics office."""
-        self._finding(verify.ethics(seq, m))
-
-    def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
-        """Footage the node recorded: the office's clock says when it first heard of it (design/0095),
-        and what else it holds of when it was recorded (design/0122)."""
-        self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us)"
-                              " VALUES (?, ?, ?, ?)", [self.node, m["first_id"], m["last_id"], self.received_us])
-        retention_watch.note_footage(self.store.db, self.node, seq, m, self.received_us)
-        for camera, row in coverage.spans_of(m.get("spans")):  # the time it covers, counted once (design/0115)
-            self.store.db.execute("INSERT INTO coverage (node, camera, from_us, to_us, kind) VALUES (?, ?, ?, ?, ?)",
-                                  [self.node, camera, *row])
-
-    def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
-        for d in verify.destructions(m):
-            self._destruction(seq, d, policy)
-
-    def _destruction(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
-        """One destruction judged on every clock (central/verdicts.py, design/0122)."""
-        birth_ts, rules = verify.in_force(policy["births"], m["destroyed_us"])
-        low, high = verify.limits(rules, m["camera"])
-        found, first = retention_watch.heard(self.store.db, self.node, m.get("segment_id"))
-        v = verdicts.judge(m, heard=None if found is None else found.heard, reported_us=self.received_us,
-                           min_days=low, max_days=high, announced_from=first)
-        verdict, why = v.verdict, v.why
-        retention_watch.destroyed(self.store.db, self.node, m, self.received_us)
-        day = day_of(m["destroyed_us"], self.tz)
-        self.store.destroyed(self.node, self.site, seq, 0, m, verdict)  # one by one, for the auditor's month
-        self.store.db.execute(
-            "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days)"
-            " VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
-            " segments = destruction_days.segments + 1,"
-            " bytes = destruction_days.bytes + excluded.bytes,"
-            " youngest_days = min(destruction_days.youngest_days, excluded.youngest_days)",
-            [self.node, m["camera"], day, m["reason"], verdict, m.get("bytes") or 0,
-             (m["destroyed_us"] - m["end_us"] - (m.get("shift_us") or 0)) / 86_400e6])
-        if verdict != "ok":
-            kind = "destroyed_early" if verdict == "early" else "min_retention_breached"
-            self._finding(verify.Finding(kind, verify.CRITICAL, f"camera {m['camera']}: footage "
-                                         f"{day_of(m['start_us'], self.tz)} {why}", f"{kind}:{m['camera']}:{day}",
-                                         self.received_us if v.clock == verdicts.OFFICE else m["destroyed_us"],
-                                         {"camera": m["camera"], "day": day, "msg_seq": seq, "rules_of_birth_us": birth_ts,
-                                          "min_days": low, "max_days": high,
-                                          "heard_us": None if found is None else found.heard.heard_us,
-                                          "reported_us": self.received_us, **v.basis()}))
-
-    def _on_inspection(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
-        self.store.db.execute(
-            "INSERT INTO inspections (node, run, kind, due_us, ran_us, signed_us, countersigned_us, inspector,"
-            " supervisor, cameras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, run) DO UPDATE SET"
-            " signed_us = excluded.signed_us, countersigned_us = excluded.countersigned_us,"
-            " inspector = excluded.inspector, supervisor = excluded.supervisor",
-            [self.node, m["run"], m.get("kind"), m.get("due_us"), m.get("ran_us"), m.get("signed_us"),
-             m.get("countersigned_us"), m.get("inspector"), m.get("supervisor"),
-             json.dumps(m.get("cameras") or {}, sort_keys=True)])
+def _parse(payload: str) -> Any:
+    """A stored message's body, or why it cannot be read (a finding of its message, in the pass)."""
+    try:
+        return json.loads(payload)
+    except ValueError as exc:
+        return exc
 
 
-def judge_in_store(store: Store, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
-    """judge_access with the grant's approval, the request's filing and earlier uses read from the store."""
-    grant = (rec.get("detail") or {}).get("grant")
-    db = store.db
-    approve = filed = None
-    uses = 0
-    if grant is not None:
-        a = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.approve'"
-                          " AND json_extract(detail, '$.grant') = ? ORDER BY seq_local LIMIT 1", [node, grant]), None)
-        if a is not None:
-            approve = {**a, "detail": json.loads(a["detail"])}
-            rid = approve["detail"].get("request")
-            f = next(db.query("SELECT * FROM audit WHERE node = ? AND action = 'request.file'"
-                              " AND json_extract(detail, '$.request') = ? ORDER BY seq_local LIMIT 1", [node, rid]), None)
-            filed = None if f is None else {**f, "detail": json.loads(f["detail"])}
-        uses = db.execute("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
-                          " AND json_extract(detail, '$.grant') = ? AND seq_local < ?",
-                          [node, grant, rec["seq"]]).fetchone()[0]
-    return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)
+def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int]]:
+    """What a page of messages will ask of the store: the audit records (seq_local, the one
+    before it, a head's) and the segments its destructions name (central/evidence.py prefetch)."""
+    audits: list[int] = []
+    segments: list[int] = []
+    for (_seq, kind, _r, _p), m in zip(msgs, bodies):
+        if not isinstance(m, dict):
+            continue
+        if kind == "audit":
+            s, head = m.get("seq_local"), m.get("signed_head")
+            if isinstance(s, int):
+                audits += [s, s - 1]
+            if isinstance(head, dict) and isinstance(head.get("seq"), int):
+                audits.append(head["seq"])
+        elif kind == "retention":
+            segments += [d["segment_id"] for d in verify.destructions(m)
+                         if isinstance(d, dict) and isinstance(d.get("segment_id"), int)]
+    return audits, segments

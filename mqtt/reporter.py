@@ -40,6 +40,9 @@ WINDOW = 100         # outbox messages in flight (lowered to the broker's Receiv
 FETCH = 500          # outbox rows read at a time while draining
 STABLE_S = 30.0      # a session that lasted this long resets the reconnect backoff
 GOODBYE_S = 2.0      # on stop: wait this long for PUBACKs, then for the "offline" PUBACK
+NO_SUBSCRIBERS = 0x10  # PUBACK "No matching subscribers" (MQTT 5): the office is away, the broker dropped it
+PROBE_MAX_S = 60.0     # while the office is away: its oldest message is offered again at most this far apart
+RECENT_US = 300_000_000  # acknowledged this recently when the office is found away: sent again once it is back
 
 
 class Reporter:
@@ -77,6 +80,10 @@ class Reporter:
         self._room = asyncio.Event()
         self._new_message = asyncio.Event()
         self._rewind: int | None = None  # a resend put older seqs back in line: the drain starts below them
+        self._unheard: int | None = None  # the lowest seq the broker had no subscriber for (the office away)
+        self.unheard = 0  # messages the broker answered "No matching subscribers" (kept and sent again)
+        self.published = 0  # durable messages published, the same one again counted again (bench/office_outage.py)
+        self.keeps_unheard = True  # False: counted delivered, as a box before issue 53 (bench/office_outage.py)
         self._acked: list[int] = []
         self._acks_ready = asyncio.Event()
         self._refusal: str | None = None
@@ -218,6 +225,7 @@ class Reporter:
         self._window = max(1, min(WINDOW, conn.receive_maximum))
         self._inflight.clear()
         self._refusal = None
+        self._unheard = None  # the drain starts from the outbox's oldest message anyway
         tasks: list[asyncio.Task[Any]] = []
         try:
             conn.publish(self.topics.status, b"online", qos=0, retain=True)
@@ -261,6 +269,9 @@ class Reporter:
         try:
             while True:
                 self._new_message.clear()
+                if self._unheard is not None:
+                    last = await self._office_away(conn)
+                    continue
                 if self._rewind is not None:
                     last, self._rewind = min(last, self._rewind - 1), None
                 batch = await self.outbox.pending(last, FETCH)
@@ -271,13 +282,63 @@ class Reporter:
                     while len(self._inflight) >= self._window:
                         self._room.clear()
                         await self._room.wait()
+                    if self._unheard is not None:
+                        break  # the office is away: the rest waits in the outbox (_office_away)
                     last = m.seq
                     if conn.max_packet and packet_size(m.topic, m.payload, m.correlation) > conn.max_packet:
                         self._refused_for_size(m.seq, m.kind, len(m.payload), conn.max_packet)
                         continue
                     self._inflight[conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)] = m.seq
+                    self.published += 1
         except NotConnected:
             conn.abort()
+
+    async def _office_away(self, conn: Connection) -> int:
+        """The broker had no subscriber for a message (the whole office away longer than its
+        sessions' expiry, an upgrade): it was dropped, so it stays in the outbox (issue 53, design/0139).
+        The oldest such message alone is offered again, 1 s doubling to PROBE_MAX_S apart, until the
+        broker takes it for a subscriber; the drain then goes on after it. No message is counted
+        delivered that nobody received, and a returning office meets each box's backlog once, in
+        order, not a storm of resends. Returns the seq to go on after."""
+        attempt = 0
+        # what the broker acknowledged just before may have gone to the office's sessions that then
+        # expired with their queues (a killed office's, a minute later): sent again, stored once
+        low = await self.outbox.run(Outbox.requeue_since, self.clock.now_us() - RECENT_US)
+        if low is not None and self._unheard is not None:
+            self._unheard = min(self._unheard, low)
+        while True:
+            while self._inflight:  # the answers to what was already in flight decide the oldest
+                self._room.clear()
+                await self._room.wait()
+            first = self._unheard
+            assert first is not None
+            batch = await self.outbox.pending(first - 1, 1)
+            if not batch:  # gone from the outbox meanwhile (acknowledged before, a resend's duplicate)
+                self._unheard = None
+                return first - 1
+            m = batch[0]
+            await self.clock.sleep(backoff_s(attempt, PROBE_MAX_S, self._rng))
+            attempt += 1
+            done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            mid = conn.publish(m.topic, m.payload, qos=1, correlation=m.correlation)
+            self.published += 1
+            self._waiters[mid] = done
+            try:
+                reason = await done
+            finally:
+                self._waiters.pop(mid, None)
+            if reason.value == NO_SUBSCRIBERS:
+                self.unheard += 1
+                continue
+            if reason.is_failure:
+                self._refusal = f"refused by the broker: {reason.getName()} (check the broker's ACL for {self.topics.base}/#)"
+                conn.abort(self._refusal)
+                raise NotConnected(self._refusal)
+            log.info("MQTT: the office is subscribed again; sending the %s held from seq %d on", m.kind, m.seq)
+            self._acked.append(m.seq)
+            self._acks_ready.set()
+            self._unheard = None
+            return m.seq
 
     def _refused_for_size(self, seq: int, kind: str, size: int, limit: int) -> None:
         """A message the broker would refuse for its size (it said its bound in the CONNACK; over it,
@@ -333,6 +394,15 @@ class Reporter:
         if seq is None:
             return  # a QoS 0 message written out
         self._room.set()
+        if reason.value == NO_SUBSCRIBERS:
+            self.unheard += 1
+        if reason.value == NO_SUBSCRIBERS and self.keeps_unheard:  # dropped by the broker: kept (_office_away)
+            if self._unheard is None:
+                log.warning("MQTT: no one at the office is subscribed (the broker dropped message %d): keeping "
+                            "the outbox until the office is back", seq)
+            self._unheard = seq if self._unheard is None else min(self._unheard, seq)
+            self._new_message.set()  # a drain waiting for new messages turns to it
+            return
         if reason.is_failure:
             # Kept in the outbox and retried after a reconnect: dropping it would lose it silently.
             self._refusal = f"refused by the broker: {reason.getName()} (check the broker's ACL for {self.topics.base}/#)"

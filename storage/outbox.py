@@ -233,6 +233,20 @@ class Outbox:
             expect = max(expect, seq + 1)
         return requeued, missing
 
+    def requeue_since(self, since_us: int) -> int | None:
+        """Put back in line every message acknowledged at or after ``since_us`` (the broker took
+        it for a session that may have expired since: issue 53); returns the lowest seq put
+        back, or None."""
+        with self._tx():
+            low = self.conn.execute("SELECT min(seq) FROM sent WHERE acked_us >= ?", [since_us]).fetchone()[0]
+            if low is None:
+                return None
+            cur = self.conn.execute("INSERT OR IGNORE INTO messages (seq, kind, topic, payload, correlation, queued_us)"
+                                    " SELECT seq, kind, topic, payload, NULL, ? FROM sent WHERE acked_us >= ?",
+                                    [self.clock.now_us(), since_us])
+        self.count += cur.rowcount
+        return cast(int, low)
+
     def last_seq(self) -> int:
         return cast(int, self.conn.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()[0])
 

@@ -46,3 +46,17 @@ def test_the_sample_sends_a_node_day_at_those_cadences_durable_only_in_seq_order
 def test_evenness():
     assert cf.evenness([10, 10, 10], 30) == 0
     assert cf.evenness([13, 24, 13], 50) == pytest.approx(0.44, abs=0.01)
+
+
+def test_the_batched_sample_sends_a_retention_message_a_pass_with_no_gap():
+    """Issue 53: the same node-day with a pass's destructions in one message: 6,624 messages,
+    seqs without a gap, each pass's 16 destructions in one `retention` message."""
+    assert sum(cf.day_per_node(16, batched=True).values()) == 6_624
+    n = cf.OutageNode(0, 16, 1_700_000_000_000_000, NodeKey(Ed25519PrivateKey.generate()))
+    n.batched, n.per_segment = True, False
+    msgs = [m for t in range(600) for m in n.second(t, 0)]
+    seqs = [json.loads(p)["seq"] for _t, p, _q, _r in msgs]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert len(msgs) * 86_400 // 600 == 6_624
+    gone = [json.loads(p) for t, p, _q, _r in msgs if t.endswith(b"/retention")]
+    assert len(gone) == 10 and all(len(verify.destructions(m)) == 16 for m in gone)

@@ -399,6 +399,22 @@ def test_config_errors_name_the_field(tmp_path):
     assert r.returncode == 78 and "no such file" in r.stderr
 
 
+def test_a_cleanly_stopped_office_keeps_its_session_a_week_a_dead_one_a_minute(tmp_path):
+    """Issue 53 item 4 (design/0139): in a shared group a dead instance's session goes after a
+    minute (its share goes to the others); one stopped on purpose is kept, so the broker queues
+    what the boxes send while the whole office is away."""
+    p = tmp_path / "c.toml"
+    p.write_text("[broker]\nshared_group = 'central'\n")
+    b = config.load(p).broker
+    assert (b.session_expiry_s, b.stopped_expiry_s) == (60, 7 * 86_400)
+    p.write_text("[broker]\nshared_group = 'central'\nsession_expiry_stopped = '2h'\n")
+    assert config.load(p).broker.stopped_expiry_s == 7200
+    p.write_text("[broker]\nsession_expiry_stopped = 'soon'\n")
+    with pytest.raises(config.ConfigError) as e:
+        config.load(p)
+    assert e.value.where == "broker.session_expiry_stopped"
+
+
 def test_every_edged_central_verb_is_in_the_reference():
     out = subprocess.run([sys.executable, "-m", "central.cli", "--help"], capture_output=True, text=True, cwd=ROOT,
                          check=True).stdout

@@ -583,3 +583,21 @@ async def test_disabled_reporter_is_inert(data):
     assert r.status == "disabled"
     assert await r.alarm({"id": "a", "action": "raise"}) == 0
     assert not (data / "outbox.db").exists()
+
+
+async def test_nothing_is_dropped_while_no_one_at_the_office_is_subscribed(broker, data, cleanup):
+    """Issue 53 item 4: with the whole office away longer than its sessions' expiry, the broker
+    answers PUBACK "No matching subscribers" and drops the message. The box keeps it and offers
+    the oldest again, alone, until the office is back: then every one arrives, in order, once."""
+    r = Reporter(config(broker.port), SITE, NODE, data)
+    async with running(r):
+        await until(lambda: r.status == "connected", 10, "connected")
+        sent = [await r.alarm({"id": f"camera_offline:cam{i}", "action": "raise"}) for i in range(30)]
+        await until(lambda: r.unheard >= 1, 10, "the broker's 'No matching subscribers'")
+        assert (await r.outbox_stats())["pending"] == len(sent), "kept: nobody received them"
+        sub = started(cleanup, Subscriber(broker, f"{T.base}/#"))  # the office is back
+        await until(lambda: len(payloads(sub)) >= len(sent), 30, "every message once the office is back")
+        await drained(r)
+        got = [m["seq"] for m in payloads(sub)]
+        assert got == sent, "every one, in order, none twice"
+        assert r.unheard <= len(sent) + 8, "the backlog was offered once, then its oldest alone: no storm"

@@ -267,6 +267,24 @@ def test_acknowledged_messages_stay_for_a_resend_then_age_out(tmp_path):
         box.resend(seqs[0], seqs[0] - 1)
 
 
+def test_what_was_acknowledged_lately_goes_back_in_line_when_the_office_is_found_away(tmp_path):
+    """Issue 53 (design/0139): the broker acknowledged these for office sessions that then expired
+    with their queues: the ones acknowledged since the given time go out again, byte for byte."""
+    clock = FakeClock(NOW)
+    box = Outbox(tmp_path / "outbox.db", 1000, clock)
+    old = put(box, n=3)
+    box.ack(old)
+    clock.advance(10 * MINUTE)
+    lately = put(box, n=4)
+    sent = {m.seq: m.payload for m in box.pending(0, 10)}
+    box.ack(lately)
+    assert box.requeue_since(NOW + 5 * MINUTE) == lately[0]
+    assert [(m.seq, m.payload) for m in box.pending(0, 10)] == [(s, sent[s]) for s in lately] and box.count == 4
+    assert box.requeue_since(NOW + 5 * MINUTE) == lately[0] and box.count == 4  # in line already: not twice
+    assert box.requeue_since(NOW + 60 * MINUTE) is None
+    box.close()
+
+
 def test_an_outbox_of_the_first_schema_gains_its_history(tmp_path):
     path = tmp_path / "outbox.db"
     box = Outbox(path, 1000)

@@ -71,6 +71,24 @@ def camera_state_due(sent: dict[str, Any] | None, new: dict[str, Any], sent_at_u
 FOOTAGE_EVERY_S = float(os.environ.get("EDGED_FOOTAGE_EVERY_S", "600"))  # the office hears of footage within 10 min (tests: less)
 
 
+DESTRUCTIONS_PER_MESSAGE = 64  # a pass's message stays far below the office's 64 KiB a message (central/schema.py)
+_DESTRUCTION = ("camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id",
+                "free_before", "reserve", "segment_id")
+
+
+def retention_messages(gone: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Destructions (in id order) as the durable `retention` messages that report them: one a
+    retention pass, of at most DESTRUCTIONS_PER_MESSAGE (issue 53, design/0137: one message a
+    destroyed segment was four in five of what a box sent), each destruction as it was sent alone."""
+    out: list[dict[str, Any]] = []
+    for pass_id, group in itertools.groupby(gone, key=lambda g: g["pass_id"]):
+        ds = [{**{k: g[k] for k in _DESTRUCTION}, **({"shift_us": g["shift_us"]} if g.get("shift_us") else {})}
+              for g in group]  # shift_us: design/0059
+        for i in range(0, len(ds), DESTRUCTIONS_PER_MESSAGE):
+            out.append({"pass_id": pass_id, "destructions": ds[i:i + DESTRUCTIONS_PER_MESSAGE]})
+    return out
+
+
 def config_hash(cfg: Config) -> str:
     source = Path(cfg.source)
     data = source.read_bytes() if source.is_file() else repr(cfg).encode()
@@ -205,11 +223,8 @@ class Reporting:
                 flagged = ethics.notice(a)  # after the record that flagged the request, once (design/0083)
                 if flagged is not None:
                     await self.reporter.ethics(flagged)
-            for g in gone:
-                fixed = {"shift_us": g["shift_us"]} if g.get("shift_us") else {}  # design/0059
-                await self.reporter.retention({**{k: g[k] for k in (
-                    "camera", "start_us", "end_us", "path", "bytes", "sha256", "reason", "destroyed_us", "pass_id",
-                    "free_before", "reserve", "segment_id")}, **fixed})
+            for message in retention_messages(gone):
+                await self.reporter.retention(message)
         except OutboxError as exc:
             log.error("records not queued for the central office yet: %s", exc)
             return

@@ -165,6 +165,27 @@ def central_coverage_starts(store) -> list[int]:
     return [r["from_us"] for r in store.db.query("SELECT from_us FROM coverage ORDER BY from_us")]
 
 
+def central_day_rows(store) -> list[tuple]:
+    """Every destruction_days row of an edged-central store, sorted (issue 53's two shapes compared)."""
+    return sorted(tuple(r.values()) for r in store.db.query(
+        "SELECT camera, day, reason, verdict, segments, bytes, youngest_days FROM destruction_days"))
+
+
+def central_retention_heard(store) -> list[tuple]:
+    """retention_heard's rows (the newest segment destroyed, the office's receipt of the newest)."""
+    return [tuple(r) for r in store.db.execute("SELECT node, destroyed_id, destroyed_us FROM retention_heard"
+                                               " ORDER BY node").fetchall()]
+
+
+def central_unverified(store) -> int:
+    return store.db.execute("SELECT count(*) FROM messages WHERE verified = 0").fetchone()[0]
+
+
+def central_forge_payload(store, seq: int, payload: str) -> None:
+    """A stored message's payload replaced (what ingest's schema check would have refused)."""
+    store.db.execute("UPDATE messages SET payload = ? WHERE seq = ?", [payload, seq])
+
+
 def central_verdicts(store) -> list[tuple[str, str]]:
     """(day, verdict) of every destruction_days row of an edged-central store."""
     return [(r["day"], r["verdict"]) for r in store.db.query("SELECT day, verdict FROM destruction_days ORDER BY day")]
