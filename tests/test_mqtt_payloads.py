@@ -87,7 +87,7 @@ def test_the_payload_reference_matches_real_payloads(tmp_path):
 
             real: dict[str, Callable[[], Any]] = {
                 "birth": lambda: on("birth"),
-                "state": lambda: on("state"),
+                "state": lambda: on("state", lambda b: bool(b.get("alarms"))),  # the example's: an alarm open
                 "camera/counter-1/state": lambda: on("camera/counter-1/state", lambda b: b.get("state") == "recording"
                                                      and b.get("fps") is not None),
                 "camera/counter-2/state (unreachable)": lambda: on("camera/counter-2/state",
