@@ -132,8 +132,9 @@ def _ticker(progress: Progress) -> Callable[[str, bool], None]:
     return tick
 
 
-def read_back(path: Path) -> tuple[str, int]:
-    """The SHA-256 of the file as on the disk, and the rows it holds (each line decoded)."""
+def read_back(path: Path, check: Callable[[bytes], object] = archive.decode) -> tuple[str, int]:
+    """The SHA-256 of the file as on the disk, and the rows it holds (each line passed to `check`,
+    which raises ValueError for a line that is not one of the file's)."""
     sha, n = hashlib.sha256(), 0
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -141,7 +142,7 @@ def read_back(path: Path) -> tuple[str, int]:
     try:
         with gzip.open(path, "rb") as g:
             for line in g:
-                archive.decode(line)
+                check(line)
                 n += 1
     except (OSError, EOFError, ValueError) as exc:
         raise ArchiveError(f"{path} cannot be read back: {exc}") from None
@@ -242,28 +243,17 @@ def _write_derived(store: Store, source: str, month: str, out: Path, tick: Calla
         os.fsync(raw.fileno())
     os.replace(part, path)
     fsync_dir(out)
-    sha, back = _read_back_derived(path)
+    sha, back = read_back(path, _derived_line)
     if sha != h.sha.hexdigest() or back != sum(counts.values()):
         raise ArchiveError(f"{path} read back does not match what was written: the disk may be failing; nothing "
                            "was dropped, the month is still in the store")
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": sha, "rows": counts}
 
 
-def _read_back_derived(path: Path) -> tuple[str, int]:
-    sha, n = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
-    try:
-        with gzip.open(path, "rb") as g:
-            for line in g:
-                table, row = json.loads(line)
-                if table not in (*archive.DERIVED, "rejected") or not isinstance(row, dict):
-                    raise ValueError(f"a line of table {table!r}")
-                n += 1
-    except (OSError, EOFError, ValueError) as exc:
-        raise ArchiveError(f"{path} cannot be read back: {exc}") from None
-    return sha.hexdigest(), n
+def _derived_line(line: bytes) -> None:
+    table, row = json.loads(line)
+    if table not in (*archive.DERIVED, "rejected") or not isinstance(row, dict):
+        raise ValueError(f"a line of table {table!r}")
 
 
 def _paths(file: Path) -> tuple[Path, Path]:
@@ -321,7 +311,7 @@ def _restore_derived(store: Store, path: Path, said: dict[str, Any], tick: Calla
     """The derived rows back, their file checked against the signed manifest first."""
     if not path.exists():
         raise ArchiveError(f"the archive of the derived rows {path} does not exist")
-    sha, n = _read_back_derived(path)
+    sha, n = read_back(path, _derived_line)
     if sha != said.get("sha256") or n != sum((said.get("rows") or {}).values()):
         raise ArchiveError(f"archive hash mismatch: {path} has SHA-256 {sha} ({n} rows), its signed manifest says "
                            f"{said.get('sha256')}: the file was altered or damaged; the messages are back, the "
