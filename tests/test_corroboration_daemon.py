@@ -193,5 +193,8 @@ def test_the_offices_signed_time_through_the_broker_corroborates_the_clock_or_st
         broker.stop()
     db = open_db(data / "catalog.db")
     (alarm,) = alarms(db, lambda r: r["kind"] == "host_clock_uncorroborated")
-    assert "host clock" in alarm["message"] and "60.0 days behind" in alarm["message"], alarm["message"]  # the last genuine
+    # a genuine time's words (the one after the junk is heard: the wait above; the alarm's text may
+    # not be rewritten for it before the stop)
+    assert "host clock" in alarm["message"] and any(f"{n}.0 days behind" in alarm["message"] for n in (40, 60)), \
+        alarm["message"]
     assert not [r for r in rows(db, "audit") if "cmd/time" in r["detail"] or '"cmd": "time"' in r["detail"]]
