@@ -17,7 +17,7 @@ import pytest
 
 from storage.time.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch
-from tests.support.cameras import RtspServer, free_port, make_clip
+from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import audit_rows
 from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.forms import seed_table
@@ -64,7 +64,9 @@ class Desk:
         clip = make_clip(tmp / "clips", width=320, height=240, fps=10, gop=10, seconds=10)
         self.rtsp = RtspServer({"cam1": clip.spec()}).start()
         data = tmp / "data"
-        self.port = free_port()
+        # the account holders' computer: another address, as a one-time password asks (issue 45)
+        self.relay = Relay(AWAY).start()
+        self.port = self.relay.port
         cfg = write_config(tmp / "edged.toml", data, [{"id": "cam1", "name": "櫃檯", "url": self.rtsp.url("cam1")}],
                            tables={"viewer": {"enabled": True, "listen": f"127.0.0.1:{self.port}"}})
         text = cfg.read_text().replace('[site]\nid = "test"', f'[site]\nid = "test"\nname = "{SITE}"\n'
@@ -72,8 +74,6 @@ class Desk:
         text = text.replace("[viewer]\n", f'[viewer]\nhostnames = ["{AWAY}"]\n', 1)
         cfg.write_text(text + POLICY + PAGES)
         self.base = f"http://127.0.0.1:{self.port}"
-        # the account holders' computer: another address, as a one-time password asks (issue 45)
-        self.relay = Relay(AWAY, self.port, ("127.0.0.1", self.port)).start()
         self.away = f"http://{AWAY}:{self.port}"
         self.daemon = Daemon(cfg, data, tmp / "edged.log").start()
         self.pw = self.browser = None

@@ -10,10 +10,25 @@ import threading
 
 
 class Relay:
-    def __init__(self, address: str, port: int, target: tuple[str, int]):
-        self.address, self.port, self.target = address, port, target
-        self.server = socket.create_server((address, port))
-        self.closed = False
+    def __init__(self, address: str, target_host: str = "127.0.0.1"):
+        """Listen on `address` at a port that was also free on `target_host` a moment ago, for
+        the server about to listen there. The relay binds first, the OS choosing: a port
+        free_port() found free on 127.0.0.1 may be another relay's outgoing port on `address`
+        (upstream connections take ephemeral ports from it), which failed a CI run with
+        EADDRINUSE."""
+        self.address, self.closed = address, False
+        for _ in range(50):
+            self.server = socket.create_server((address, 0))
+            self.port = self.server.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind((target_host, self.port))
+                    break
+                except OSError:
+                    self.server.close()
+        else:
+            raise OSError(f"no port free on both {address} and {target_host}")
+        self.target = (target_host, self.port)
 
     def start(self) -> "Relay":
         threading.Thread(target=self._accept, daemon=True, name="relay").start()
