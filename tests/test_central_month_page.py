@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import socket
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -17,13 +16,8 @@ import pytest
 
 from central import finding_words, login
 from central.store import now_us
+from tests.support.ports import free_port
 from tests.test_central_month import SHA, TAIPEI, _feed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.browser
@@ -41,7 +35,7 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
     cfg.write_text('[storage]\ndata_dir = "central-data"\n[report]\nlanguage = "zh-TW"\ntimezone = "Asia/Taipei"\n'
                    f'[dashboard.accounts.lin]\nrole = "auditor"\npassword_hash = "{login.hash_password(password)}"\n'
                    f'[dashboard.accounts.chen]\nrole = "technician"\npassword_hash = "{login.hash_password(password)}"\n')
-    loop, port = asyncio.new_event_loop(), _free_port()
+    loop, port = asyncio.new_event_loop(), free_port()
     dash = Dashboard(config.load(cfg))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

@@ -27,14 +27,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from storage.time.clock import SYSTEM
 
+from tests.support.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
+
 T = TypeVar("T")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:

@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
+
 log = logging.getLogger(__name__)
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -135,13 +137,6 @@ def make_clip(
             ])
     return Clip(video=video, audio=sound, fps=fps, gop=gop, width=width, height=height,
                 seconds=seconds, codec=codec)
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago (racy, fine for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RtspServer:

@@ -8,27 +8,25 @@ from __future__ import annotations
 import socket
 import threading
 
+from tests.support.ports import free_port
+
 
 class Relay:
     def __init__(self, address: str, target_host: str = "127.0.0.1"):
-        """Listen on `address` at a port that was also free on `target_host` a moment ago, for
-        the server about to listen there. The relay binds first, the OS choosing: a port
-        free_port() found free on 127.0.0.1 may be another relay's outgoing port on `address`
-        (upstream connections take ephemeral ports from it), which failed a CI run with
-        EADDRINUSE."""
+        """Listen on `address` at a port free on `target_host` too, for the server about to
+        listen there (free_port: below the ephemeral range, where upstream connections from
+        `address` take their ports; one of those once failed a CI run with EADDRINUSE)."""
         self.address, self.closed = address, False
         for _ in range(50):
-            self.server = socket.create_server((address, 0))
-            self.port = self.server.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.bind((target_host, self.port))
-                    break
-                except OSError:
-                    self.server.close()
+            port = free_port()
+            try:
+                self.server = socket.create_server((address, port))
+                break
+            except OSError:
+                continue
         else:
             raise OSError(f"no port free on both {address} and {target_host}")
-        self.target = (target_host, self.port)
+        self.port, self.target = port, (target_host, port)
 
     def start(self) -> "Relay":
         threading.Thread(target=self._accept, daemon=True, name="relay").start()
