@@ -1,6 +1,7 @@
 """One audit record per caller per minute for refusals a person can repeat at will (design/0062):
 the first refusal of a minute is written in full, the rest are counted and written as one
-summary once the minute is over. Pure: plain data and an injected clock (seconds, monotonic).
+summary once the minute is over. Pure: plain data and an injected clock (seconds, monotonic);
+flush_until_stopped is the loop the ledgers built on it run (edged/control/reads.py, the standby's).
 
 A viewer account asking for /api/live/<7,000-character id> 825 times a second once grew the
 catalog by 235 MB in 20 s; the audit chain is never deleted, so retention would have paid for it
@@ -9,8 +10,9 @@ in footage. The chain still says that each refusal happened: in full, or in a su
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Generic, Hashable, TypeVar
+from typing import Awaitable, Callable, Generic, Hashable, TypeVar
 
 WINDOW_S = 60.0
 K = TypeVar("K", bound=Hashable)   # who is coalesced: a session's (account, token, action), a filer, ...
@@ -42,3 +44,15 @@ class Coalescer(Generic[K]):
                 if n:
                     out.append((key, n))
         return out
+
+
+async def flush_until_stopped(flush: Callable[[bool], Awaitable[int]], window_s: float,
+                              stopping: asyncio.Event) -> None:
+    """A ledger's summaries of minutes that are over, a few times a minute; at a clean stop,
+    every one still open (`flush(final)`)."""
+    while not stopping.is_set():
+        try:
+            await asyncio.wait_for(stopping.wait(), window_s / 4)
+        except TimeoutError:
+            await flush(False)
+    await flush(True)

@@ -15,7 +15,7 @@ import asyncio
 import time
 from typing import Any, Callable, Hashable
 
-from edged.coalesce import WINDOW_S, Coalescer
+from edged.coalesce import WINDOW_S, Coalescer, flush_until_stopped
 from edged.rules.roles import Actor
 from storage import audit
 from storage.catalog import CatalogWriter
@@ -79,11 +79,4 @@ class ReadLedger:
         return written
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Write the counts of every minute that is over, a few times a minute; at a clean stop,
-        every count still open."""
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), self.coalescer.window_s / 4)
-            except TimeoutError:
-                await self.flush()
-        await self.flush(final=True)
+        await flush_until_stopped(self.flush, self.coalescer.window_s, stopping)

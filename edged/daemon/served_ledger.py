@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from edged.coalesce import WINDOW_S, Coalescer
+from edged.coalesce import WINDOW_S, Coalescer, flush_until_stopped
 from edged.rules import audit_words
 from storage import audit
 from storage.catalog import CatalogWriter
@@ -85,10 +85,4 @@ class ServedLedger:
         return written
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """The summaries of minutes that are over, a few times a minute; at a clean stop, all."""
-        while not stopping.is_set():
-            try:
-                await asyncio.wait_for(stopping.wait(), self.coalescer.window_s / 4)
-            except TimeoutError:
-                await self.flush()
-        await self.flush(final=True)
+        await flush_until_stopped(self.flush, self.coalescer.window_s, stopping)
