@@ -34,7 +34,10 @@ S = 1_000_000
 # --- a real browser against the real daemon -------------------------------------------------
 
 SECRET = "Cam-Secret-42"  # cam1's password: never in a page, an answer or the log
-SESSION_TTL_S = 20   # short, so a session expiring under an open view is seen within a test
+# short, so a session expiring under an open view is seen within a test; long enough for the longest
+# test of one login (the playback) on a box with one core taken by another job: at 20 s its
+# session ran out under it on a loaded box (the page sent back to the login)
+SESSION_TTL_S = 40
 WIDTH, HEIGHT = 640, 360
 
 
