@@ -27,6 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from storage.time.clock import SYSTEM
 
+from tests.support.load import slack
 from tests.support.ports import free_port  # noqa: F401  (re-exported: tests import it from here)
 
 T = TypeVar("T")
@@ -36,14 +37,19 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 async def until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
-    """Poll ``check`` on the event loop until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
+    """Poll ``check`` on the event loop until it returns something truthy; fail after ``timeout``,
+    stretched by slack() when it passes on a loaded box (as tests/support/daemon.py's wait_for)."""
+    began = time.monotonic()
+    deadline, stretched = began + timeout, False
     while True:
         result = check()
         if result:
             return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        now = time.monotonic()
+        if now > deadline and not stretched:
+            stretched, deadline = True, began + timeout * slack()
+        if now > deadline:
+            raise AssertionError(f"timed out after {now - began:.0f} s (nominal {timeout:.0f} s) waiting for {what}")
         await asyncio.sleep(interval)
 
 

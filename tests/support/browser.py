@@ -13,6 +13,7 @@ import pytest
 from aioice import ice
 
 from edged.viewer.views import CONNECT_TIMEOUT_S
+from tests.support.load import slack
 from tests.support.people import password_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -32,11 +33,21 @@ def launch() -> tuple[Any, Any]:
 
     pw = sync_playwright().start()
     try:
-        return pw, pw.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox",
-                                                                        "--disable-gpu"])
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox",
+                                                                       "--disable-gpu"])
     except BaseException:
         pw.stop()
         raise
+    # every page's waits (playwright's 30 s by default) stretched by the box's load, as wait_for's
+    opened = browser.new_context
+
+    def new_context(*args: Any, **kwargs: Any) -> Any:
+        context = opened(*args, **kwargs)
+        context.set_default_timeout(30_000 * slack())
+        return context
+
+    browser.new_context = new_context
+    return pw, browser
 
 
 @pytest.fixture(scope="module")
