@@ -43,6 +43,7 @@ from recorder.timeline import (
     JUMP_BACK_US,
     MEDIA_DRIFT_US,
     WARMUP_US,
+    GopTimes,
     RunClock,
     after_last,
     anchor_offset,
@@ -122,7 +123,8 @@ class CameraRecorder:
         self.seg: SegmentFile | None = None
         self.seg_end = self.boundary = 0
         self._audio: av.audio.stream.AudioStream | audio.AacSpec | None = None
-        self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0, "media_reanchors": 0}
+        self.counters = {"reconnects": 0, "ts_fixes": 0, "ts_jumps": 0, "clock_steps": 0, "media_reanchors": 0,
+                         "times_made": 0}
         self._reanchored: tuple[int, float] | None = None  # (monotonic us, drift s) of the last media re-anchor
         self.last_frame_us = 0    # wall time of the last video packet recorded (any run)
         self._recorded = False    # this run has recorded a frame
@@ -145,6 +147,8 @@ class CameraRecorder:
         self._fixes_at_open = 0  # counters["ts_fixes"] when the open segment opened (its `retimed`)
         self._fixes_from: int | None = None  # ... or before the warm-up it opens with was re-timed
         self._size: tuple[int, int] | None = None  # the picture size of the last segment opened (its SPS)
+        self._gops: GopTimes | None = None  # this run's times made per GOP, its stamps being broken (design/0150)
+        self._said_times = False  # the log has said so for this camera
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -249,6 +253,8 @@ class CameraRecorder:
         reanchor = False
         drifted = was_over = False  # the media clock ran past MEDIA_DRIFT_US from monotonic time (per stats window)
         held: list[VideoPacket] = []  # a connection's first pictures without a decode time (libavformat's)
+        gops: GopTimes | None = None  # the camera's stamps are broken: times made per GOP (design/0150)
+        self._gops = gop_key = None  # ... and the camera's decode time of the GOP's keyframe
         got_frame = False
         stats = StatsWindow(mono_us())
         samples, sample_us = self.samples, self.settings.sample_us
@@ -289,9 +295,15 @@ class CameraRecorder:
             if shift:  # the camera's clock jumped earlier in this run: its stamps move alike
                 dts = None if dts is None else dts + shift
                 pts = None if pts is None else pts + shift
+            if gops is not None and is_video and dts is not None:  # broken stamps: times made per GOP (0150)
+                pts, dts = self._made(gops, pkt, pts, dts)
             if dts is not None and (prev is None or prev < dts <= prev + ahead[idx]):
                 problem = None  # the usual case, without retime's call
             else:  # design/0093: no stamp, one stamp for several pictures, or the camera's clock jumped
+                if is_video and gops is None and dts is not None and prev is not None and dts <= prev \
+                        and (gop_key is None or gop_key <= dts):  # alike, or back within its GOP, not a jump (0150)
+                    gops = self._gops = self._broken_times(vstep, prev)
+                    pts, dts = self._made(gops, pkt, pts, dts)
                 tb = time_base(pkt.stream)
                 elapsed = int((mono_us() - mono) / 1_000_000 / tb)
                 fixed, problem = retime(dts, prev, vstep if is_video else (pkt.duration or 1), elapsed,
@@ -336,9 +348,12 @@ class CameraRecorder:
                 for k, h in zip(range(len(held), 0, -1), held):
                     h.dts = dts - k * vstep
                     h.pts = h.pts if h.pts is not None and h.pts >= h.dts else max(first, h.dts)
+                    gop_key = h.dts if h.is_keyframe else gop_key
                     warmup.append((h, wall - k * vstep_us, media - k * vstep_us))
                 held.clear()
             if clock is None:
+                if pkt.is_keyframe:
+                    gop_key = dts
                 warm_since = mono if warm_since is None else warm_since
                 warmup.append((pkt, wall, media))
                 # Anchored on presentation times: decode times lead by the reorder depth (design/0093)
@@ -397,6 +412,7 @@ class CameraRecorder:
             if key:
                 stats.key(media)
                 self._last_key = wall
+                gop_key = dts
             self.last_frame_us = wall
             if sample:
                 assert samples is not None  # next_sample is _NEVER without them
@@ -414,9 +430,29 @@ class CameraRecorder:
                                        skew, audio_codec, transport=self.transport, reader=self.reader_shown(),
                                        no_keyframe_s=self._keyframe_missing(wall),
                                        media_reanchor_s=self._recent_reanchor(mono), size=self._size,
+                                       times_broken=gops is not None,
                                        **sound.report()))
                 stats = StatsWindow(mono, stats)
         return got_frame
+
+    def _broken_times(self, vstep: int, last: int) -> GopTimes:
+        """The camera stamped a picture alike or back within its GOP: from here to the end of the run
+        its pictures' times are made per GOP, the camera's kept beside (design/0150); said once."""
+        if not self._said_times:
+            self._said_times = True
+            log.warning("camera %s: it stamps its pictures alike or out of order: the recorder writes its own "
+                        "times (one frame apart, per GOP) and keeps the camera's beside them", self.id,
+                        **logs.fields(camera=self.id))
+        return GopTimes(vstep, last)
+
+    def _made(self, gops: GopTimes, pkt: VideoPacket, pts: int | None, dts: int) -> tuple[int, int]:
+        """One picture's made times, set on it; where they differ from the camera's, counted (the
+        segment's `retimed` counts its entries of `gops.kept`, so a keyframe's is its own segment's)."""
+        pts, dts, moved = gops.stamp(pts, dts, pkt.is_keyframe, pkt.pts)
+        pkt.pts = pts
+        if moved:
+            self.counters["times_made"] += 1
+        return pts, dts
 
     def reader_shown(self) -> str:
         """`edged`, `ffmpeg`, or `ffmpeg (fallback: why)` (edgectl cameras' READER)."""
@@ -537,9 +573,11 @@ class CameraRecorder:
             return
         end = self.seg_end if end_us is None else end_us
         self._ended = (end, self._basis)
-        self.seg_meta["retimed"] = self.counters["ts_fixes"] - self._fixes_at_open
+        gops = self._gops
+        made = gops.take(seg.last_dts) if gops is not None else None  # the camera's times beside (0150)
+        self.seg_meta["retimed"] = self.counters["ts_fixes"] - self._fixes_at_open + len(made or ())
         try:
-            size = seg.close()
+            size = seg.close(made)
             self._carried = seg.leftover_audio() if reason in _CARRIES_SOUND else []
         except Exception as exc:  # noqa: BLE001 - the file is still recovered at the next start
             log.error("camera %s: closing %s failed: %s", self.id, self.seg_rel, exc,

@@ -82,6 +82,7 @@ class EdgedSource:
         self._sr: tuple[int, int] | None = None  # the newest sender report: (camera wall us, RTP time)
         self._origin: int | None = None
         self.depth: int | None = None  # the stream's reorder depth (pictures), once known
+        self.leading = 0  # pictures of the first GOP shown before its keyframe: not handed on (design/0150)
         try:
             self._setup(settings, connect_us, forced)
         except BaseException:
@@ -224,14 +225,27 @@ class EdgedSource:
     def demux(self, *_streams: Any) -> Iterator["av.Packet[Any]"]:
         """Each access unit: pts its RTP time, dts from the stream's reorder depth (design/0093);
         nothing here moves a picture. A jump of the camera's clock starts the reorder buffer
-        again, and the clock reading waits for a report from after it."""
+        again, and the clock reading waits for a report from after it. In the connection's first
+        GOP a picture shown before its keyframe is not handed on (design/0150): it refers to
+        pictures sent before the keyframe, which were not read, and would not decode."""
         stream, origin, times = self._stream, self._origin or 0, self._times
         stamp = times.stamp
         pending, self._pending = self._pending, []
         sr_used = None
         jumps = 0
+        lead = True  # the connection's first GOP (one test of a local a picture after it)
         for units in (pending, self._rest):
             for au in units:
+                if lead:
+                    if au.key and au.ts != origin:
+                        lead = False
+                        if self.leading:
+                            log.info("camera at %s: %d pictures after its first keyframe were shown before it "
+                                     "(their references were sent before it): not recorded", self._session.url,
+                                     self.leading)
+                    elif au.ts < origin:
+                        self.leading += 1
+                        continue
                 pts, dts = stamp(au.ts)
                 if times.jumps != jumps:
                     jumps = times.jumps

@@ -155,6 +155,8 @@ class Stats(Event):
     no_keyframe_s: float | None = None  # seconds without a keyframe, once segments are cut without one
     media_reanchors: int = 0            # runs re-anchored because the media clock drifted (design/0060)
     media_reanchor_s: float | None = None  # the drift at the last one, for 10 minutes after it
+    times_made: int = 0  # pictures whose times the recorder made, the camera's being broken (design/0150)
+    times_broken: bool = False  # ... as it does on this connection: the camera's health says so
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from av.video.stream import VideoStream
 
 from recorder.durability import Durability, Synced
 from storage.disk.fsutil import PRIVATE_FILE, private_dir
-from storage.mp4 import muxer_for
+from storage.mp4 import camera_times_box, muxer_for
 
 if TYPE_CHECKING:
     from recorder.audio import AacSpec
@@ -219,7 +219,8 @@ class SegmentFile:
         # The audio template may be a stream of another container (the AAC encoder's,
         # recorder/audio.py), whose index says nothing here.
         self._vdst = self._out.add_stream_from_template(video)
-        self._vorigin = _ticks(origin_us, time_base(video))
+        self._vtb = time_base(video)  # the camera stream's: the ticks the record loop stamps in
+        self._vorigin = _ticks(origin_us, self._vtb)
         self._adst: AudioStream | None = None
         self._aorigin = 0
         self._encodes = hasattr(audio, "add_to")
@@ -324,15 +325,25 @@ class SegmentFile:
         while held and held[0][0] < end:
             self._write_audio(held.popleft()[1])
 
-    def close(self) -> int:
+    @property
+    def last_dts(self) -> int:
+        """The decode time of the last picture written, in the camera stream's ticks."""
+        return self._vdts + self._vorigin
+
+    def close(self, camera_times: list[tuple[int, int]] | None = None) -> int:
         """Write the trailer, make file and name durable; returns the size in bytes and sets
-        `sha256` (None if the bytes on disk are not exactly those hashed as written)."""
+        `sha256` (None if the bytes on disk are not exactly those hashed as written).
+        `camera_times`: (written pts, the camera's pts) of pictures whose times the recorder made
+        (design/0150), kept after the trailer in a box of their own (storage/mp4.py)."""
         try:
             if self._held:
                 self._flush_audio()
             if self._encodes and self._adst is not None:
                 self._encode(None, self._adst, self._aorigin)  # the sound up to the cut, its last frame padded
             self._out.close()
+            if camera_times:  # after the trailer, the file's own end (design/0150)
+                self._file.seek(0, os.SEEK_END)
+                self._file.write(camera_times_box(self._vtb, [(w - self._vorigin, c) for w, c in camera_times]))
             self._file.flush()
             os.fsync(self._fd)
             os.fsync(self._dir_fd)

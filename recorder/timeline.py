@@ -238,3 +238,61 @@ class RtpTimes:
             self.jumps += 1
         self.last = pts
         return pts, self.decode.dts(pts)
+
+
+# Times made per GOP (design/0150) --------------------------------------------------------------
+# A camera whose stamps are broken within a run (pictures stamped alike, or decode order going back
+# by less than its GOP: VLC's server stamps a 2 s GOP's pictures 0.1 s apart at 20 fps, so each
+# keyframe goes back 1.9 s) gets its pictures' times made by the recorder from its first such stamp
+# to the end of the run: each picture one frame after the last, a frame being the camera's own
+# keyframe interval over the pictures between (its frame rate, per GOP), each keyframe at the
+# camera's keyframe time where that is ahead. The camera's presentation times are kept beside.
+KEPT_MAX = 20_000  # camera times held for segments not yet closed (a live-only camera writes none)
+
+
+class GopTimes:
+    """Monotonic, plausible times for a camera whose own are broken, in the stream's ticks."""
+
+    __slots__ = ("step", "pace", "last", "offset", "key_cam", "count", "kept")
+
+    def __init__(self, step: int, last: int):
+        self.step = max(step, 1)  # the stream's declared frame
+        self.pace = self.step     # this GOP's frame: the camera's last keyframe interval per picture
+        self.last = last          # the last decode time written
+        self.offset = 0           # written minus the camera's time at the last keyframe
+        self.key_cam: int | None = None  # the camera's decode time of this GOP's keyframe
+        self.count = 0            # pictures of this GOP so far
+        self.kept: list[tuple[int, int, int]] = []  # (written dts, written pts, camera pts) where they differ
+
+    def stamp(self, pts: int | None, dts: int, key: bool, camera: int | None) -> tuple[int, int, bool]:
+        """(pts, dts, moved) to write for a picture the camera stamped (pts, dts); `camera` is its
+        presentation time as the camera sent it (before any shift of a clock jump)."""
+        last, step = self.last, self.step
+        if key:
+            if self.key_cam is not None and self.count and dts > self.key_cam:
+                self.pace = min(max((dts - self.key_cam) // self.count, step // 2, 1), 2 * step)
+            self.key_cam, self.count = dts, 0
+            target = dts + self.offset
+            new = target if target - last >= max(self.pace // 2, 1) else last + self.pace
+            self.offset = new - dts
+        else:
+            new = last + self.pace
+        self.count += 1
+        self.last = new
+        out = new + (pts - dts if pts is not None and pts > dts else 0)  # B pictures keep their reorder
+        moved = out != pts
+        if moved and camera is not None:
+            kept = self.kept
+            if len(kept) >= KEPT_MAX:
+                del kept[:KEPT_MAX // 2]
+            kept.append((new, out, camera))
+        return out, new, moved
+
+    def take(self, upto: int) -> list[tuple[int, int]]:
+        """The (written pts, camera pts) of the pictures written up to decode time `upto` (a
+        segment's last), taken out of the list."""
+        kept = self.kept
+        n = bisect.bisect_right(kept, (upto, 1 << 62, 1 << 62))
+        out = [(w, c) for _d, w, c in kept[:n]]
+        del kept[:n]
+        return out

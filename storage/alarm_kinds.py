@@ -106,6 +106,8 @@ AUDIO_SILENT = _declare("audio_silent", WARNING, N_("sound silent"), CAMERA, PIC
 KEYFRAMES_MISSING = _declare("keyframes_missing", WARNING, N_("camera sends no keyframes"), CAMERA, PICTURE)
 # the camera's media clock runs fast or slow: re-anchored (design/0060)
 MEDIA_CLOCK_DRIFT = _declare("media_clock_drift", WARNING, N_("camera video clock drifts"), CAMERA, PICTURE)
+# the camera stamps its pictures alike or out of order: the recorder writes its own times (design/0150)
+CAMERA_TIMES = _declare("camera_times", WARNING, N_("camera stamps its pictures wrongly"), CAMERA, PICTURE)
 # its stream declares a picture no camera sends: not checked (design/0063)
 PICTURE_TOO_BIG = _declare("picture_too_big", WARNING, N_("picture size absurd: not checked"), CAMERA, PICTURE)
 

@@ -89,6 +89,8 @@ def whole_prefix(path: Path) -> Whole:
                 end = offset
             elif kind == b"ftyp" and end == 0:
                 end = offset
+            elif finished:  # after the trailer: the camera's own times (design/0150), written at the close
+                end = offset
     return Whole(end=end if have_moov else 0, fragments=fragments, finished=finished)
 
 
@@ -98,6 +100,38 @@ def cut_to_whole(path: Path) -> Whole:
     if os.path.getsize(path) != whole.end:
         os.truncate(path, whole.end)
     return whole
+
+
+# The camera's own picture times where the recorder wrote others (design/0150): one top-level
+# `uuid` box after the trailer, its payload JSON: {"time_base": "1/90000", "pictures": [[pts in
+# the file, the camera's pts], ...]}. Players skip a box they do not know.
+CAMERA_TIMES_UUID = bytes.fromhex("6564676564a0415f8a10c0a3e1d70150")
+
+
+def camera_times_box(time_base: Fraction, pictures: list[tuple[int, int]]) -> bytes:
+    body = json.dumps({"time_base": f"{time_base.numerator}/{time_base.denominator}",
+                       "pictures": [list(p) for p in pictures]}, separators=(",", ":")).encode()
+    return _HEADER.pack(8 + 16 + len(body), b"uuid") + CAMERA_TIMES_UUID + body
+
+
+def camera_times(path: Path) -> dict[str, object] | None:
+    """The camera's own picture times a segment keeps (camera_times_box), or None."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= size:
+            f.seek(offset)
+            box_size, kind = _HEADER.unpack(f.read(8))
+            if box_size == 1:
+                (box_size,) = struct.unpack(">Q", f.read(8))
+            elif box_size == 0:
+                box_size = size - offset
+            if box_size < 8:
+                return None
+            if kind == b"uuid" and f.read(16) == CAMERA_TIMES_UUID:
+                return cast("dict[str, object]", json.loads(f.read(box_size - 24)))
+            offset += box_size
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ import pytest
 
 import recorder.camera as camera_module
 from recorder import rtp
+from storage import mp4
 from recorder.camera import CameraRecorder, Settings
 from recorder.timeline import DecodeTimes
 from storage.time.clock import FakeClock
@@ -204,3 +205,40 @@ def test_each_segment_records_the_picture_size_of_its_own_sps(tmp_path, clip, mo
     assert sum(s["frames"] for s in closed) == GOP * 4
     sizes = [(s["width"], s["height"]) for s in closed]
     assert sizes[0] == (160, 120) and sizes[-1] == (320, 240), sizes
+
+
+def test_vlcs_stamps_are_made_one_frame_apart_and_the_cameras_kept(tmp_path, clip, monkeypatch):
+    """VLC 3's server as measured (design/0150): a 2 s GOP's 40 pictures stamped 0.1 s apart, each
+    keyframe back at the GOP's true time (1.9 s before the last picture). From the first keyframe
+    that goes back the recorder makes the times (one frame apart, per GOP), every file decodes
+    with presentation times that increase, and the camera's own times are in the file beside."""
+    stamps = [(i - i % GOP) * FRAME + (i % GOP) * 2 * FRAME for i in range(FRAMES)]
+    closed = _record(tmp_path, clip, [stamps], monkeypatch)
+    assert sum(s["frames"] for s in closed) == FRAMES
+    assert [s["reason"] for s in closed].count("timestamp jump") == 0  # not taken for a clock jump
+    for seg in closed:  # the first GOP keeps the camera's times (two frames apart), then one frame
+        steps = [b - a for a, b in zip(seg["pts"], seg["pts"][1:])]
+        assert set(steps) <= {FRAME, 2 * FRAME}, steps
+    later = [seg for seg in closed if _start(seg["path"]) >= _start(closed[0]["path"]) + 2 * S]
+    assert later and all({b - a for a, b in zip(s["pts"], s["pts"][1:])} == {FRAME} for s in later)
+    assert sum(s["retimed"] for s in closed) >= (FRAMES - GOP) - 4
+    kept = 0
+    for seg in closed:
+        box = mp4.camera_times(tmp_path / "data" / seg["path"])
+        if seg["retimed"]:
+            assert box is not None and box["time_base"] == "1/90000"
+            pictures = box["pictures"]
+            assert isinstance(pictures, list) and len(pictures) == seg["retimed"]
+            assert {p for p, _c in pictures} <= set(seg["pts"])  # each names a picture of the file
+            assert all(c in stamps for _p, c in pictures)         # ... and the camera's own stamp of it
+            kept += len(pictures)
+    assert kept == sum(s["retimed"] for s in closed)
+
+
+def test_pictures_stamped_alike_keep_the_cameras_times_beside(tmp_path, clip, monkeypatch):
+    stamps = [(i - i % GOP) * FRAME if i % GOP < 20 else i * FRAME for i in range(FRAMES)]
+    closed = _record(tmp_path, clip, [stamps], monkeypatch)
+    for seg in closed:
+        box = mp4.camera_times(tmp_path / "data" / seg["path"])
+        assert box is not None and len(box["pictures"]) == seg["retimed"] > 0  # type: ignore[arg-type]
+        assert all(c == (c // (GOP * FRAME)) * GOP * FRAME for _p, c in box["pictures"])  # type: ignore[union-attr]

@@ -41,6 +41,13 @@ def test_a_healthy_camera_has_no_condition_and_meets_the_floor():
     assert health.compliance(view(audio_required=True), CFG, NOON) == ("ok", [])
 
 
+def test_a_camera_whose_picture_times_are_made_says_so():
+    # design/0150: the recorder makes a camera's picture times while it stamps them alike or out of order
+    assert kinds.CAMERA_TIMES.name in present(view(stats={**GOOD_STATS, "times_broken": True, "times_made": 80}))
+    assert kinds.CAMERA_TIMES.name not in present(view(stats={**GOOD_STATS, "times_made": 80}))  # not this connection
+    assert kinds.CAMERA_TIMES.name in health.conditions(view(), CFG, NOON)[1]
+
+
 @pytest.mark.parametrize("change, kind", [
     ({"luma": 3.0, "contrast": 1.0, "sharpness": 0.0, "colour": 0.0}, kinds.VIDEO_DARK.name),
     ({"change": 0.0}, kinds.VIDEO_FROZEN.name),

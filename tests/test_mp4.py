@@ -3,10 +3,11 @@
 import os
 import shutil
 import subprocess
+from fractions import Fraction
 
 import pytest
 
-from storage.mp4 import cut_to_whole, scan_media, whole_prefix
+from storage.mp4 import camera_times, camera_times_box, cut_to_whole, scan_media, whole_prefix
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,23 @@ def test_finished_file_is_left_alone(fmp4):
     info = scan_media(fmp4)
     assert info.frames == 120 and info.codec == "h264" and (info.width, info.height) == (320, 240)
     assert abs(info.duration_us - 6_000_000) <= 50_000
+
+
+def test_the_cameras_own_times_after_the_trailer_are_part_of_the_finished_file(fmp4, tmp_path):
+    """design/0150: the box is whole and after the trailer: recovery keeps it, players skip it."""
+    seg = tmp_path / "times.mp4"
+    shutil.copy(fmp4, seg)
+    pictures = [(0, 0), (4500, 0), (9000, 0)]
+    with open(seg, "ab") as f:
+        f.write(camera_times_box(Fraction(1, 90000), pictures))
+    assert camera_times(fmp4) is None
+    assert camera_times(seg) == {"time_base": "1/90000", "pictures": [list(p) for p in pictures]}
+    size = os.path.getsize(seg)
+    assert whole_prefix(seg).end == size and cut_to_whole(seg).finished and os.path.getsize(seg) == size
+    errors = subprocess.run(["ffmpeg", "-v", "error", "-xerror", "-i", str(seg), "-f", "null", "-"],
+                            capture_output=True, text=True).stderr
+    assert errors == ""
+    assert scan_media(seg).frames == 120
 
 
 @pytest.mark.parametrize("keep", [0.35, 0.5, 0.71, 0.93])

@@ -12,6 +12,7 @@ from recorder.timeline import (
     MISSING,
     RECONNECT_OVERLAP_US,
     DecodeTimes,
+    GopTimes,
     RtpTimes,
     after_last,
     observed_depth,
@@ -177,3 +178,44 @@ def test_the_frame_rate_from_the_first_pictures_in_presentation_order(pts, fps):
     frames on (6.7 fps from two pictures), so the reader reads more of them (edged_source._first)."""
     units = [rtp.AccessUnit(t, False, b"", False) for t in pts]
     assert edged_source.frame_rate(units) == fps
+
+
+# GopTimes (design/0150) --------------------------------------------------------------------------
+def _made(stamps: list[tuple[int, bool]], step: int = 4500, last: int = -4500) -> tuple[list[int], GopTimes]:
+    gops = GopTimes(step, last)
+    return [gops.stamp(ts, ts, key, ts)[1] for ts, key in stamps], gops
+
+
+def test_vlcs_gops_are_made_one_frame_apart_at_the_keyframes_interval():
+    # 2 s GOPs of 40 pictures stamped 0.1 s apart; from the 2nd keyframe on the times are made
+    stamps = [((i - i % 40) * 4500 + (i % 40) * 9000, i % 40 == 0) for i in range(40, 160)]
+    made, gops = _made(stamps, last=39 * 9000)
+    assert made[0] == 39 * 9000 + 4500  # the keyframe that went back: a frame after the last
+    assert {b - a for a, b in zip(made, made[1:])} == {4500}
+    assert [m - made[0] for m in made[40::40]] == [180000, 360000]  # each keyframe at its interval
+
+
+def test_stamps_alike_are_spread_and_the_keyframes_kept():
+    stamps = [((i - i % 40) * 4500 if i % 40 < 20 else i * 4500, i % 40 == 0) for i in range(120)]
+    made, gops = _made(stamps)
+    assert made == [i * 4500 for i in range(120)]
+    kept = gops.take(made[59])
+    assert len(kept) == 19 * 2 and all(c in (0, 180000) for _w, c in kept)  # pictures 1-19 of two GOPs
+    assert len(gops.take(10**9)) == 19
+
+
+@pytest.mark.parametrize("interval, pace", [(180000, 4500), (90000, 2250), (1000, 2250), (10**7, 9000)])
+def test_the_pace_is_the_cameras_keyframe_interval_within_half_and_twice_the_rate(interval, pace):
+    gops = GopTimes(4500, -4500)
+    for key_at in (0, interval):
+        for i in range(40):
+            gops.stamp(key_at, key_at, i == 0, key_at)
+    assert gops.pace == pace
+
+
+def test_b_pictures_keep_their_reorder_and_times_never_go_back():
+    gops = GopTimes(4500, 0)
+    pts, dts, moved = gops.stamp(13500, 4500, False, 13500)  # a P picture shown two frames on
+    assert (pts, dts) == (4500 + 9000, 4500) and not moved
+    pts, dts, moved = gops.stamp(0, 0, False, 0)  # stamped back: a frame after the last
+    assert (pts, dts) == (9000, 9000) and moved

@@ -5,10 +5,14 @@ segment under `ffmpeg -xerror`. gst-rtsp-server's: tests/test_reader_edged.py.""
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 
 from recorder.camera import Settings
 from recorder.reader_choice import UDP_ONLY
+from storage import mp4
 from tests.support.cameras import count_video_packets, make_clip, media_duration
 from tests.support.daemon import wait_for
 from tests.support.quirk_camera import QuirkCamera
@@ -61,3 +65,39 @@ def test_vlc_is_recorded_gap_free_with_auto(tmp_path):
         if err := decode_errors(path):
             errors[seg["path"]] = err
     assert errors == {}, errors   # VLC stamps pictures alike: the recorder spreads them (design/0093)
+
+
+def _decoded_pts(path) -> list[int]:
+    run = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts", "-of", "json",
+                          str(path)], capture_output=True, text=True, check=True, timeout=60)
+    return [f["pts"] for f in json.loads(run.stdout)["frames"]]
+
+
+@pytest.mark.skipif(CVLC is None, reason="VLC (vlc-bin) is not installed: scripts/bootstrap --test")
+def test_vlcs_broken_times_are_made_in_2_s_gops(tmp_path):
+    """VLC 3 stamps a 2 s GOP's pictures 0.1 s apart at 20 fps, each keyframe back at the GOP's
+    time (design/0150); it ends the session at each loop of its 12 s clip, so the camera is
+    connected three times: every file, the first after each connect included, decodes under
+    `-xerror` with increasing presentation times; the pictures after each connection's first GOP
+    are one frame apart, the camera's own times kept in each file, and its health says so."""
+    settings = _settings(tmp_path)
+    with VlcServer(seconds=12, gop=40) as vlc, recording({"vlc": vlc.url}, settings, reader="auto") as run:
+        wait_for(lambda: len([e for e in run.events if e["ev"] == "state" and e["state"] == "offline"]) >= 2
+                 and len(run.closed_of("vlc")) >= 8, 90, "three connections to VLC's camera")
+    segs = run.closed_of("vlc")
+    assert "timestamp jump" not in [s["reason"] for s in segs]  # not taken for the camera's clock jumping
+    later = 0
+    for i, seg in enumerate(segs):
+        path = settings.data_dir / seg["path"]
+        assert decode_errors(path) == "", seg
+        pts = _decoded_pts(path)
+        assert all(b > a for a, b in zip(pts, pts[1:])), (seg, pts)
+        if i and segs[i - 1]["reason"] == "disconnect" or i == 0 or seg["frames"] < 10:
+            continue  # a connection's first GOP, as the camera stamped it (0.1 s apart); or a stub
+        assert {b - a for a, b in zip(pts, pts[1:])} == {4500}, (seg, pts)
+        box = mp4.camera_times(path)
+        assert box is not None and seg["retimed"] == len(box["pictures"]) >= seg["frames"] - 2  # type: ignore[arg-type]
+        later += 1
+    assert later >= 3
+    stats = [e for e in run.events if e["ev"] == "stats"]
+    assert any(e["times_broken"] for e in stats) and stats[-1]["times_made"] > 0

@@ -129,6 +129,12 @@ def _stream(s: dict[str, Any], audio_required: bool, cfg: HealthConfig, present:
             f"{'fast' if s['media_reanchor_s'] > 0 else 'slow'} against this recorder's: its recording was "
             "re-anchored to the recorder's clock (a segment ended early); check the camera's time and frame "
             "rate settings, or replace a camera that keeps doing it")
+    known.add(kinds.CAMERA_TIMES.name)
+    if s.get("times_broken"):
+        present[kinds.CAMERA_TIMES.name] = (
+            "the camera stamps its pictures alike or out of order: the recorder writes its own picture times "
+            "(one frame apart, per keyframe interval) and keeps the camera's beside them in each file; "
+            "check the camera's frame rate and time settings, or its firmware")
     # A host clock that stepped or is the one off is the host's alarm (host_clock_step,
     # host_clock_off), not a clock_drift on every camera: no camera is blamed meanwhile.
     drift = clock_drift(s.get("clock_skew_us"), cfg.clock_tolerance_us) if host_clock_ok else ""

@@ -22,6 +22,9 @@ rate (an H.265 clip, `.h265`, as RFC 7798's AP and FU). Each quirk is a name in 
   no_sprop        an SDP without sprop-parameter-sets (SPS/PPS only in band)
   sei             an SEI NAL unit (with emulation prevention bytes) before every keyframe
   hates_edged     the session is dropped 1 s after PLAY when the client calls itself "edged"
+  leading         a B-frame clip (`bframe_clip`) whose every session starts at its 2nd keyframe and then
+                  sends the two pictures before it in decode order (displayed before it, referring to
+                  pictures never sent): a first keyframe without its complete decode order (issue 55)
   ffmpeg          the RTP is FFmpeg's own (its rtp muxer, `-re`, over UDP here, relayed over the
                   interleave), with its SDP: FFmpeg's RTSP muxer only publishes (and its `listen` mode
                   only takes a publisher), so this is how FFmpeg serves a reader here
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import select
 import shutil
 import socket
@@ -51,6 +55,8 @@ class QuirkCamera:
         self.clip = Path(clip)
         self.hevc = self.clip.suffix in (".h265", ".hevc")  # tests/support/cameras.py make_clip's names
         self.aus = rtp_clip.load(self.clip, sei="sei" in self.quirks, hevc=self.hevc)
+        order = self.clip.with_name(self.clip.name + ".pts")  # a B-frame clip's presentation order
+        self.order: list[int] | None = json.loads(order.read_text()) if order.exists() else None
         self.fps = fps
         self.timeout = next((int(q[8:]) for q in self.quirks if q.startswith("timeout=")), 65 if "live555" in quirks
                             else 60)
@@ -322,12 +328,16 @@ class _Conn:
     def picture(self, n: int) -> list[bytes]:
         """The framed packets of the n-th access unit, with this quirk's faults in them."""
         q, s, aus = self.q, self.stream, self.cam.aus
-        au = aus[n % len(aus)]
         hevc = self.cam.hevc
         gop = next((i for i, a in enumerate(aus[1:], 1) if any(rtp_clip.is_key(x, hevc) for x in a)), len(aus))
+        if "leading" in q:  # the 2nd keyframe, the two pictures before it in decode order, then on
+            n = gop if n == 0 else gop - 3 + n if n < 3 else gop + n - 2
+        au = aus[n % len(aus)]
         if "ssrc_change" in q and n == 2 * gop:
             s.ssrc, s.seq = 0x0BADCAFE, 51000
-        ts = s.ts0 + n * 90000 // self.cam.fps
+        order = self.cam.order
+        shown = n if order is None else n - n % len(order) + order[n % len(order)]
+        ts = s.ts0 + shown * 90000 // self.cam.fps
         loads = rtp_clip.payloads(au, hevc=hevc)
         heads = [rtp_clip.fragment(p, hevc) for p in loads]
         broken = n == gop + gop // 2 and len(loads) > 3
@@ -369,3 +379,22 @@ class _Conn:
             delay = start + n / self.cam.fps - time.monotonic()
             if delay > 0:
                 self.cam._stop.wait(delay)
+
+
+def bframe_clip(folder: Path, fps: int = 20, gop: int = 40, seconds: int = 6) -> Path:
+    """An x264 high-profile clip with B pictures (2, b-pyramid), a keyframe every `gop` pictures,
+    as Annex B, and beside it (`.pts`) each picture's place in presentation order, in decode
+    order: what the quirk camera stamps a B-frame stream's RTP with."""
+    mp4, out = folder / "bf.mp4", folder / "bf.h264"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}",
+                    "-t", str(seconds), "-c:v", "libx264", "-profile:v", "high", "-bf", "2", "-g", str(gop),
+                    "-x264-params", "b-pyramid=normal:scenecut=0", "-pix_fmt", "yuv420p", str(mp4)],
+                   check=True, timeout=120)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(mp4), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
+                    "-f", "h264", str(out)], check=True, timeout=60)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts,duration",
+                            "-of", "json", str(mp4)], capture_output=True, text=True, check=True, timeout=60)
+    packets = json.loads(probe.stdout)["packets"]
+    first, frame = min(int(p["pts"]) for p in packets), int(packets[0]["duration"])
+    out.with_name(out.name + ".pts").write_text(json.dumps([(int(p["pts"]) - first) // frame for p in packets]))
+    return out

@@ -18,8 +18,9 @@ Mount SPEC kinds:
     live:WxH@FPS            a live videotestsrc ball encoded by x264 (costs real CPU)
     livewrap:WxH@FPS        the same, with RTP timestamp and sequence number wrapping a few seconds in
     livenokey:WxH@FPS       the same, with one keyframe at the start and none after
-    livebf:WxH@FPS          a live ball by x264 with B pictures (bframes=2, b-pyramid): the RTP
-                            timestamps go back at each B picture, as such a camera's do
+    livebf:WxH@FPS[/GOP]    a live ball by x264 with B pictures (bframes=2, b-pyramid, high profile),
+                            a keyframe every GOP pictures (default FPS): the RTP timestamps go
+                            back at each B picture, as such a camera's do
 
 --clock-rate RATE makes every live mount a camera whose media clock runs RATE times as fast.
 --no-sender-reports sends no RTCP (so no sender reports) from any mount.
@@ -134,15 +135,16 @@ def build_launch(spec):
             raise ValueError("%r: expected clipav:VIDEO,AUDIO@FPS" % spec)
         return "( %s %s )" % (_clip_video(video, fps), _clip_audio(audio))
     if kind == "livebf":
-        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)
+        m = re.fullmatch(r"(\d+)x(\d+)@(\d+)(?:/(\d+))?", body)
         if not m or int(m.group(3)) <= 0:
-            raise ValueError("%r: expected livebf:WIDTHxHEIGHT@FPS" % spec)
-        width, height, fps = (int(g) for g in m.groups())
+            raise ValueError("%r: expected livebf:WIDTHxHEIGHT@FPS[/GOP]" % spec)
+        width, height, fps = (int(g) for g in m.groups()[:3])
+        gop = int(m.group(4) or fps)
         return (  # not tune=zerolatency, which turns B pictures off
             "( videotestsrc is-live=true pattern=ball "
             "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
             "! x264enc speed-preset=superfast bframes=2 b-pyramid=true key-int-max=%d ! video/x-h264,profile=high "
-            "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, fps)
+            "! rtph264pay pt=96 config-interval=-1 name=pay0 )" % (width, height, fps, gop)
         )
     if kind in ("live", "livewrap", "livenokey"):
         m = re.fullmatch(r"(\d+)x(\d+)@(\d+)", body)

@@ -21,19 +21,20 @@ from tests.support.osuser import OsUser
 CVLC = shutil.which("cvlc")
 
 
-def h264_clip(folder: Path, fps: int = 20, seconds: int = 30) -> Path:
-    """An Annex B H.264 file (what `--demux h264` reads), one keyframe a second, no B-frames. Long
-    enough that a test ends before VLC loops it (at the loop VLC ends the RTP session)."""
+def h264_clip(folder: Path, fps: int = 20, seconds: int = 30, gop: int = 0) -> Path:
+    """An Annex B H.264 file (what `--demux h264` reads), one keyframe a second (or every `gop`
+    pictures), no B-frames. Long enough that a test ends before VLC loops it (at the loop VLC ends
+    the RTP session)."""
     out = folder / "clip.h264"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={fps}",
-                    "-t", str(seconds), "-c:v", "libx264", "-g", str(fps), "-bf", "0", "-pix_fmt", "yuv420p", "-f", "h264",
+                    "-t", str(seconds), "-c:v", "libx264", "-g", str(gop or fps), "-bf", "0", "-pix_fmt", "yuv420p", "-f", "h264",
                     str(out)], check=True, timeout=120)
     return out
 
 
 class VlcServer:
-    def __init__(self, fps: int = 20, seconds: int = 30):
-        self.fps, self.seconds = fps, seconds  # a short clip: VLC ends the session at each loop
+    def __init__(self, fps: int = 20, seconds: int = 30, gop: int = 0):
+        self.fps, self.seconds, self.gop = fps, seconds, gop  # a short clip: VLC ends the session at each loop
         self.port = free_port()
         self.url = f"rtsp://127.0.0.1:{self.port}/cam0"
         self._proc: subprocess.Popen | None = None
@@ -41,7 +42,7 @@ class VlcServer:
     def __enter__(self) -> "VlcServer":
         self._dir = Path(tempfile.mkdtemp(prefix="edged-vlc-"))
         os.chmod(self._dir, 0o755)
-        clip = h264_clip(self._dir, self.fps, self.seconds)
+        clip = h264_clip(self._dir, self.fps, self.seconds, self.gop)
         os.chmod(clip, 0o644)
         self._user = OsUser([])
         self._log = open(self._dir / "vlc.log", "wb")
