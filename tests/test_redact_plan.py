@@ -39,15 +39,26 @@ def test_a_face_is_one_track_across_detections_and_a_stranger_another():
     assert sorted(sorted(t.seen) for t in found) == [[0, 4, 8], [0, 8]]
 
 
+def test_a_fast_face_is_followed_though_its_boxes_never_overlap():
+    """22 px wide, 20 px a frame, detected every 2nd frame: one track, on its predicted line."""
+    dets = {f: [(1700 - 20 * f, 34, 22, 30)] for f in range(0, 20, 2)}
+    dets[10].append((300, 600, 60, 60))  # a stranger elsewhere, bigger: a track of its own
+    assert sorted(len(t.seen) for t in p.tracks(dets)) == [1, 10]
+
+
+def test_a_face_seen_once_is_held_where_it_was():
+    assert p.track_boxes(p.Track({5: (10, 10, 20, 20)}), 7, coast=3) == (10, 10, 20, 20)
+
+
 def test_a_track_not_joined_past_the_gap():
     found = p.tracks({0: [(0, 0, 40, 40)], 30: [(0, 0, 40, 40)]}, max_gap=12)
     assert len(found) == 2
 
 
 @pytest.mark.parametrize("frame, want", [
-    (-4, None), (-3, (0, 0, 40, 40)),        # coasted COAST frames before its first detection
+    (-4, None), (-3, (-30, 0, 40, 40)),       # carried on its line COAST frames before its first detection
     (0, (0, 0, 40, 40)), (2, (20, 0, 40, 40)),  # between two detections: the straight line
-    (4, (40, 0, 40, 40)), (7, (40, 0, 40, 40)), (8, None),
+    (4, (40, 0, 40, 40)), (7, (70, 0, 40, 40)), (8, None),
 ])
 def test_a_face_between_detections_and_coasted(frame, want):
     track = p.Track({0: (0, 0, 40, 40), 4: (40, 0, 40, 40)})

@@ -19,6 +19,7 @@ filled; the fill is solid (never a blur, which can be undone).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -27,7 +28,7 @@ EVERYTHING, FACES = "everything", "faces"
 MODES = (EVERYTHING, FACES)
 PAD = 0.25          # a face's box widened by this share of its width/height on each side
 COAST = 3           # frames a track is held past its last detection and before its first
-MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's last box this much
+MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's predicted box this much
 MAX_GAP = 12        # frames a track may go undetected and still be joined (then interpolated) across
 APPLICANT_INSIDE = 0.5  # the face most inside the applicant's region, at least this share, is theirs
 
@@ -115,22 +116,43 @@ def follow(marks: Sequence[Mark], frame: int) -> Box | None:
     return lerp(prev.box, nxt.box, (frame - prev.frame) / (nxt.frame - prev.frame))
 
 
-def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP, match: float = MATCH_IOU) -> list[Track]:
+def predict(track: Track, frame: int) -> Box:
+    """Where `track`'s face would be on `frame`, moving on as between its last two detections."""
+    frames = sorted(track.seen)
+    last = track.seen[frames[-1]]
+    if len(frames) < 2:
+        return last
+    before = track.seen[frames[-2]]
+    return lerp(before, last, (frame - frames[-2]) / (frames[-1] - frames[-2]))
+
+
+def closeness(a: Box, b: Box) -> float:
+    """How well box `b` continues `a`: their overlap, or where they do not overlap enough, up to
+    MATCH_IOU as their centres are nearer than twice the larger box's side (and their sizes
+    within half of each other); 0 when neither."""
+    if max(a[2], b[2]) > 1.5 * min(a[2], b[2]) or max(a[3], b[3]) > 1.5 * min(a[3], b[3]):
+        return 0.0
+    side = max(a[2], a[3], b[2], b[3])
+    dist = math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+    return max(iou(a, b), MATCH_IOU * max(0.0, 1 - dist / (2 * side)))
+
+
+def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP) -> list[Track]:
     """The detector's boxes per detection frame joined into tracks: a box continues the open
-    track whose last box (seen at most `max_gap` frames before) it overlaps most, at least
-    `match`; else it opens a new track. Greedy, best overlap first, one box per track a frame."""
+    track (seen at most `max_gap` frames before) whose predicted box it is closest to
+    (`closeness`, above 0); else it opens a new track. Greedy, closest first, one box per track
+    a frame."""
     done: list[Track] = []
     live: list[Track] = []
     for frame in sorted(detections):
-        live, ended = [t for t in live if frame - t.last()[0] <= max_gap], [t for t in live
-                                                                            if frame - t.last()[0] > max_gap]
-        done += ended
-        pairs = sorted(((iou(t.last()[1], b), ti, bi) for ti, t in enumerate(live)
+        done += [t for t in live if frame - t.last()[0] > max_gap]
+        live = [t for t in live if frame - t.last()[0] <= max_gap]
+        pairs = sorted(((closeness(predict(t, frame), b), ti, bi) for ti, t in enumerate(live)
                         for bi, b in enumerate(detections[frame])), reverse=True)
         used_t: set[int] = set()
         used_b: set[int] = set()
         for score, ti, bi in pairs:
-            if score < match or ti in used_t or bi in used_b:
+            if score <= 0 or ti in used_t or bi in used_b:
                 continue
             live[ti].seen[frame] = detections[frame][bi]
             used_t.add(ti)
@@ -141,19 +163,21 @@ def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP, match: floa
 
 def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
     """Where `track`'s face is on `frame`: its box where detected, the straight line between two
-    detections, its first box up to `coast` frames before it and its last up to `coast` after."""
+    detections, and up to `coast` frames before its first and after its last detection, carried
+    on the line of its first two (last two) detections, or held where it was seen once."""
     frames = sorted(track.seen)
     if frame < frames[0] - coast or frame > frames[-1] + coast:
         return None
-    if frame <= frames[0]:
+    if len(frames) == 1:
         return track.seen[frames[0]]
-    if frame >= frames[-1]:
-        return track.seen[frames[-1]]
-    prev = max(f for f in frames if f <= frame)
-    nxt = min(f for f in frames if f >= frame)
-    if prev == nxt:
-        return track.seen[prev]
-    return lerp(track.seen[prev], track.seen[nxt], (frame - prev) / (nxt - prev))
+    if frame <= frames[0]:
+        a, b = frames[0], frames[1]
+    elif frame >= frames[-1]:
+        a, b = frames[-2], frames[-1]
+    else:
+        a = max(f for f in frames if f <= frame)
+        b = min(f for f in frames if f > frame)
+    return lerp(track.seen[a], track.seen[b], (frame - a) / (b - a))
 
 
 def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mark],
