@@ -90,6 +90,11 @@ def test_a_face_missed_by_the_detector_once_is_still_hidden():
     # faces: only one face is the applicant's, the stranger in their region still hidden
     (FACES, [Mark(0, (0, 0, 400, 400))], [(10, 10, 100, 100), (200, 200, 40, 40)], [],
      FramePlan(False, None, ((190, 190, 60, 60),))),
+    # faces: two boxes of the applicant's face (two tracks of it at the picture's edge): both theirs
+    (FACES, [Mark(0, (1700, 660, 220, 410))], [(1830, 706, 71, 96), (1828, 700, 76, 100)], [],
+     FramePlan(False, None, ())),
+    # faces: a small face widened by at least PAD_LEAST pixels
+    (FACES, [], [(100, 100, 12, 16)], [], FramePlan(False, None, ((94, 94, 24, 28),))),
     # faces: the custodian's box, not padded
     (FACES, [], [], [(300, 300, 10, 10)], FramePlan(False, None, ((300, 300, 10, 10),))),
 ])

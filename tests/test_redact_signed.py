@@ -13,6 +13,7 @@ from storage.export import c2pa_claim, c2pa_sign
 from storage.keys import nodekey
 from storage.redact import derivative, job as jobs
 from storage.redact.plan import EVERYTHING
+from storage.redact.worker import run_job
 from tests.support import faces
 from tests.support.c2pa_ca import make_ca, read
 
@@ -36,11 +37,12 @@ def signed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("copy") / "job"
     jobs.write_job(folder, {"source": str(export), "mode": EVERYTHING, "clips": [
         {"file": "cam1.mp4", "sha256": original,
-         "marks": [[m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(FRAMES)]}]})
-    made = jobs.run(folder)["cam1.mp4"]
-    out = derivative.sign(folder / "cam1.mp4", export / "cam1.mp4", derivative.definition(CONTEXT, made), chain,
-                          "ed25519", c2pa_claim.guarded(key.sign, 1))
-    return office, export, folder, original, made, out
+         "marks": [[m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(FRAMES)]}],
+        "sign": {"chain": chain, "alg": "ed25519", "context": CONTEXT}})
+    # through the worker process, which asks for the claim's signature: the key stays here (design/0134)
+    made = run_job(folder, sign=c2pa_claim.guarded(key.sign, 1))["cam1.mp4"]
+    assert made["c2pa"] == {"made": True}
+    return office, export, folder, original, made, made
 
 
 def test_the_copy_is_trusted_and_names_its_original(signed):
@@ -68,6 +70,19 @@ def test_the_edit_says_what_was_hidden_and_by_whom_never_where(signed):
     marks = [list(m.box) for m in faces.applicant_marks(FRAMES) if m.box]
     text = json.dumps(got.manifest)
     assert not any(json.dumps(b)[1:-1] in text for b in marks)  # no box of the applicant's region
+
+
+def test_a_signed_job_is_not_signed_again(signed):
+    office, export, folder, original, made, out = signed
+    assert jobs.run(folder, signer=lambda data: b"")["cam1.mp4"] == made  # a signer that would fail: not asked
+
+
+def test_without_a_signer_the_copy_says_why_it_is_unsigned(signed, tmp_path):
+    office, export, folder, original, made, out = signed
+    job = json.loads((folder / "job.json").read_text())
+    jobs.write_job(tmp_path / "job", job)
+    got = jobs.run(tmp_path / "job")["cam1.mp4"]
+    assert got["c2pa"] == {"made": False, "why": "no signer was given to the redaction"}
 
 
 def test_a_clip_without_a_parent_names_none(signed):

@@ -27,6 +27,8 @@ Box = tuple[int, int, int, int]
 EVERYTHING, FACES = "everything", "faces"
 MODES = (EVERYTHING, FACES)
 PAD = 0.25          # a face's box widened by this share of its width/height on each side
+PAD_LEAST = 6       # and by at least this many pixels (a small face's box is a few pixels off)
+SAME_FACE = 0.5     # a second box overlapping the applicant's face this much is theirs too (two tracks of it)
 COAST = 3           # frames a track is held past its last detection and before its first
 MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's predicted box this much
 MAX_GAP = 12        # frames a track may go undetected and still be joined (then interpolated) across
@@ -70,9 +72,10 @@ def clamp(box: Box, width: int, height: int) -> Box | None:
     return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
-def pad(box: Box, share: float = PAD) -> Box:
+def pad(box: Box, share: float = PAD, least: int = 0) -> Box:
+    """`box` widened by `share` of its size on each side, and by at least `least` pixels."""
     x, y, w, h = box
-    dx, dy = round(w * share), round(h * share)
+    dx, dy = max(least, round(w * share)), max(least, round(h * share))
     return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
 
 
@@ -194,7 +197,8 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
         return FramePlan(True, keep, tuple(b for b in extra if b is not None))
     faces = list(faces)
     theirs = applicants_face(faces, keep)
-    masks = [clamp(pad(face), width, height) for i, face in enumerate(faces) if i != theirs]
+    mine = {i for i, f in enumerate(faces) if theirs is not None and iou(f, faces[theirs]) >= SAME_FACE}
+    masks = [clamp(pad(face, PAD, PAD_LEAST), width, height) for i, face in enumerate(faces) if i not in mine]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))
 

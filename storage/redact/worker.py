@@ -4,7 +4,9 @@
 to the idle scheduling class (SCHED_IDLE: it runs only on a core nothing else wants) and the
 idle I/O class (it reads and writes only when no one else does), then makes the job
 (storage/redact/job.py), printing {"progress": {...}} lines and at the end {"result": {...}} or
-{"error": "..."}. The recorders and the daemon are never slowed for a copy: a copy waits.
+{"error": "..."}. To sign a copy as a derivative (design/0173) it asks its caller for each C2PA
+claim's signature ({"sign": base64}, answered on stdin), as the export's signing process does:
+it never holds the node key. The recorders and the daemon are never slowed for a copy: a copy waits.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from storage.export.worker import _answer, _ask_daemon
 from storage.redact.job import JobError, Progress, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,26 +48,33 @@ def lowest_priority() -> dict[str, Any]:
     return got
 
 
-def run_job(folder: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """The job in `folder` made by the worker process (blocking); its progress to `progress`."""
+def run_job(folder: Path, progress: Progress | None = None,
+            sign: Callable[[bytes], bytes] | None = None) -> dict[str, Any]:
+    """The job in `folder` made by the worker process (blocking); its progress to `progress`;
+    its requests to sign a C2PA claim answered by `sign` (c2pa_claim.guarded: the node key stays
+    in the caller, design/0134), or refused without one."""
     proc = subprocess.Popen(list(COMMAND), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
     assert proc.stdin is not None and proc.stdout is not None
     result: dict[str, Any] | None = None
     error = None
     try:
         proc.stdin.write(json.dumps({"job": str(folder)}).encode() + b"\n")
-        proc.stdin.close()
+        proc.stdin.flush()
         for line in proc.stdout:
             try:
                 msg = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(msg, dict) and "progress" in msg and progress is not None:
+            if isinstance(msg, dict) and "sign" in msg:
+                proc.stdin.write(json.dumps(_answer(sign, msg["sign"])).encode() + b"\n")
+                proc.stdin.flush()
+            elif isinstance(msg, dict) and "progress" in msg and progress is not None:
                 progress(msg["progress"])
             elif isinstance(msg, dict) and "error" in msg:
                 error = str(msg["error"])
             elif isinstance(msg, dict) and "result" in msg:
                 result = msg["result"]
+        proc.stdin.close()
         rc = proc.wait()
     finally:
         if proc.poll() is None:
@@ -85,7 +95,7 @@ def main() -> None:
 
     say({"progress": {"priority": lowest_priority()}})
     try:
-        result = run(Path(req["job"]), lambda info: say({"progress": info}))
+        result = run(Path(req["job"]), lambda info: say({"progress": info}), signer=_ask_daemon)
     except JobError as exc:
         say({"error": str(exc)})
         sys.exit(1)
