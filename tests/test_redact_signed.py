@@ -5,6 +5,7 @@ original clip's manifest, its edit action counts and method only; the original u
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,20 @@ def test_without_a_signer_the_copy_says_why_it_is_unsigned(signed, tmp_path):
     jobs.write_job(tmp_path / "job", job)
     got = jobs.run(tmp_path / "job")["cam1.mp4"]
     assert got["c2pa"] == {"made": False, "why": "no signer was given to the redaction"}
+
+
+def test_the_stand_alone_checker_names_the_same_original(signed):
+    import sys
+    checker = str(Path(__file__).resolve().parents[1] / "checker")
+    sys.path.insert(0, checker)
+    try:
+        from edged_evidence_check.check import original_of
+    finally:
+        sys.path.remove(checker)
+    office, export, folder, *_ = signed
+    for path in (folder / "cam1.mp4", export / "cam1.mp4"):
+        report = read(path, office.pem).report
+        assert original_of(report) == derivative.parent_of(report)
 
 
 def test_a_clip_without_a_parent_names_none(signed):
