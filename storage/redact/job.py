@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
-from storage.redact import media
+from storage.export.c2pa_sign import NotSigned
+from storage.redact import derivative, media
+from storage.redact.detect import Detector
 from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, plan_frames, summary
 
 JOB = "job.json"
@@ -94,9 +96,6 @@ def run(folder: Path, progress: Progress = lambda info: None, detector: Any = No
 def _sign(clip: Path, original: Path, how: dict[str, Any], made: dict[str, Any],
           signer: Callable[[bytes], bytes] | None) -> dict[str, Any]:
     """The copy signed as a derivative ({made, why} and, when made, its new file's {sha256, bytes})."""
-    from storage.export.c2pa_sign import NotSigned
-    from storage.redact import derivative
-
     if signer is None:
         return {"made": False, "why": "no signer was given to the redaction"}
     try:
@@ -123,7 +122,6 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     method: dict[str, Any] = {"fill": "solid"}
     if mode == FACES:
         if detector is None:
-            from storage.redact.detect import Detector
             detector = Detector()
         faces = _faces(folder / f"{name}.faces.json", src, detector, int(job.get("every", EVERY)),
                        lambda n: tick(n, "detect"))
