@@ -93,6 +93,12 @@ def test_a_face_missed_by_the_detector_once_is_still_hidden():
     # faces: two boxes of the applicant's face (two tracks of it at the picture's edge): both theirs
     (FACES, [Mark(0, (1700, 660, 220, 410))], [(1830, 706, 71, 96), (1828, 700, 76, 100)], [],
      FramePlan(False, None, ())),
+    # faces: and a box of it cut by the picture's edge, half outside the face's own box
+    (FACES, [Mark(0, (1684, 660, 410, 410))], [(1828, 709, 72, 92), (1879, 713, 43, 83)], [],
+     FramePlan(False, None, ())),
+    # faces: a stranger cheek by jowl with the applicant, mostly outside their face: hidden
+    (FACES, [Mark(0, (0, 0, 400, 400))], [(100, 100, 80, 100), (175, 110, 60, 80)], [],
+     FramePlan(False, None, ((160, 90, 90, 120),))),
     # faces: a small face widened by at least PAD_LEAST pixels
     (FACES, [], [(100, 100, 12, 16)], [], FramePlan(False, None, ((94, 94, 24, 28),))),
     # faces: the custodian's box, not padded

@@ -28,7 +28,7 @@ EVERYTHING, FACES = "everything", "faces"
 MODES = (EVERYTHING, FACES)
 PAD = 0.25          # a face's box widened by this share of its width/height on each side
 PAD_LEAST = 6       # and by at least this many pixels (a small face's box is a few pixels off)
-SAME_FACE = 0.5     # a second box overlapping the applicant's face this much is theirs too (two tracks of it)
+SAME_FACE = 0.5     # a second box this much inside the applicant's (widened) face is theirs too (two tracks of it)
 COAST = 3           # frames a track is held past its last detection and before its first
 MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's predicted box this much
 MAX_GAP = 12        # frames a track may go undetected and still be joined (then interpolated) across
@@ -197,7 +197,7 @@ def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mar
         return FramePlan(True, keep, tuple(b for b in extra if b is not None))
     faces = list(faces)
     theirs = applicants_face(faces, keep)
-    mine = {i for i, f in enumerate(faces) if theirs is not None and iou(f, faces[theirs]) >= SAME_FACE}
+    mine = {i for i, f in enumerate(faces) if theirs is not None and inside(f, pad(faces[theirs])) >= SAME_FACE}
     masks = [clamp(pad(face, PAD, PAD_LEAST), width, height) for i, face in enumerate(faces) if i not in mine]
     masks += [clamp(pad(b, 0.0), width, height) for b in added]
     return FramePlan(False, None, tuple(b for b in masks if b is not None))
