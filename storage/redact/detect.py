@@ -50,6 +50,12 @@ class Method:
                 "model_sha256": self.model_sha256, "input": list(self.input), "threshold": self.threshold}
 
 
+def input_for(width: int, height: int, across: int = 640) -> tuple[int, int]:
+    """The detector's input for a `width` x `height` picture: `across` pixels wide and the
+    picture's shape, each side a multiple of 32 (640x352 for 16:9, 640x480 for 4:3)."""
+    return across, max(32, round(across * height / width / 32) * 32)
+
+
 def model_bytes() -> bytes:
     """The model file as the installed package ships it, checked against MODEL_SHA256."""
     try:

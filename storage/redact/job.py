@@ -24,7 +24,7 @@ from typing import Any, Callable
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
 from storage.redact import derivative, media
-from storage.redact.detect import Detector
+from storage.redact.detect import Detector, input_for
 from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, plan_frames, summary
 
 JOB = "job.json"
@@ -122,7 +122,7 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     method: dict[str, Any] = {"fill": "solid"}
     if mode == FACES:
         if detector is None:
-            detector = Detector()
+            detector = Detector(input_for(info["width"], info["height"]))
         faces = _faces(folder / f"{name}.faces.json", src, detector, int(job.get("every", EVERY)),
                        lambda n: tick(n, "detect"))
         method["detector"] = detector.method.as_dict()
