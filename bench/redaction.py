@@ -1,6 +1,6 @@
 """A citizen's redacted copy: how much it hides and what it costs (issue 54; design/0170-0176).
 
-    .venv/bin/python -m bench.redaction [--seconds 10] [--every 2]
+    .venv/bin/python -m bench.redaction [--seconds 10] [--every 3]
 
 Builds a 1080p20 clip of real faces with known boxes (tests/support/faces.py: the public-domain
 NASA photograph scikit-image ships, at four sizes, walking across a scene; one of them the

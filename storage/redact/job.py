@@ -28,7 +28,7 @@ from storage.redact.detect import Detector, input_for
 from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, plan_frames, summary
 
 JOB = "job.json"
-EVERY = 2   # the detector runs on every 2nd frame; the tracks fill the frames between (plan.py)
+EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 Progress = Callable[[dict[str, Any]], None]
 
 

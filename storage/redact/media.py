@@ -116,7 +116,8 @@ def render(src: Path, dst: Path, plans: list[FramePlan], tick: Tick = lambda n: 
             planes = frame.to_ndarray(format="yuv420p")
             plan = plans[i] if i < len(plans) else FramePlan(True, None)
             new = av.VideoFrame.from_ndarray(fill(planes, width, height, plan), format="yuv420p")
-            new.pts, new.time_base = frame.pts, frame.time_base
+            if frame.pts is not None:  # a frame without a time (some cameras' streams): the encoder counts it
+                new.pts, new.time_base = frame.pts, frame.time_base
             for packet in ov.encode(new):
                 out.mux(packet)
             frames += 1
