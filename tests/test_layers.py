@@ -64,6 +64,7 @@ def test_lower_layers_import_nothing_from_above():
 STORAGE_ROOMS = {
     "storage/retention": ("storage.export",),
     "storage/export": ("storage.retention",),
+    "storage/redact": ("storage.retention",),
 }
 
 

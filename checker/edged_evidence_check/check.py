@@ -12,6 +12,8 @@ the order a reader of the result needs it:
 4. each clip is the file the manifest lists (its SHA-256), and the C2PA SDK's reader, with the CA
    as its only trust anchor, says Trusted with no failure, names the same certificate (serial,
    common name) as its signer, and the clip's `edged.box` assertion claims that same node;
+   A clip that is a citizen's redacted copy (design/0173) is named with the original it was made
+   from (its C2PA `parentOf` ingredient: name, SHA-256, signer, whether it verified then);
 5. the revocation list was issued at least GRACE_US after the export was signed (else NOT
    CHECKED: a list that old may not know of a revocation for a box lost before the signing).
 
@@ -145,8 +147,26 @@ def _hash(path: Path, entry: dict[str, Any]) -> None:
         raise Refused(f"{path.name}: its SHA-256 does not match manifest.json: the clip was changed")
 
 
-def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str) -> None:
-    """One clip: its SHA-256 as listed, and its C2PA manifest as the SDK's reader sees it."""
+def original_of(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The original a redacted copy names (its C2PA `parentOf` ingredient and edged.redaction
+    assertion; storage/redact/derivative.py parent_of, which edged's tests hold equal), or None."""
+    manifests = report.get("manifests") or {}
+    active = manifests.get(report.get("active_manifest") or "", {})
+    parent = next((i for i in active.get("ingredients", []) if i.get("relationship") == "parentOf"), None)
+    if parent is None:
+        return None
+    label = parent.get("active_manifest")
+    theirs = manifests.get(label or "", {})
+    ours = next((a["data"] for a in active.get("assertions", []) if a.get("label") == "edged.redaction"), {})
+    failures = (parent.get("validation_results") or {}).get("activeManifest", {}).get("failure", [])
+    return {"title": parent.get("title"), "manifest": label,
+            "signer": (theirs.get("signature_info") or {}).get("common_name"),
+            "sha256": ours.get("original_sha256"), "validated": bool(label) and not failures}
+
+
+def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str) -> dict[str, Any] | None:
+    """One clip: its SHA-256 as listed, and its C2PA manifest as the SDK's reader sees it; the
+    original it was made from where it is a redacted copy (original_of), else None."""
     import c2pa
 
     _hash(path, entry)
@@ -169,6 +189,7 @@ def clip(path: Path, entry: dict[str, Any], cert: x509.Certificate, ca_pem: str)
     said = f"{(box.get('site') or {}).get('id')}/{box.get('node')}"
     if said != names(cert):
         raise Refused(f"{path.name}: its edged.box assertion claims {said}, but its signer is {names(cert)}")
+    return original_of(report)
 
 
 def _file(folder: Path, name: str) -> bytes:
@@ -204,8 +225,12 @@ def check(folder: Path, ca_pem: bytes, crl_data: bytes) -> dict[str, Any]:
                 _hash(folder / str(entry["file"]), entry)
                 out["notes"].append(f"{entry['file']}: no C2PA manifest ({made.get('why')}); checked by its SHA-256 "
                                     "in the signed manifest.json only")
-            else:
-                clip(folder / str(entry["file"]), entry, cert, ca_pem.decode())
+            elif (original := clip(folder / str(entry["file"]), entry, cert, ca_pem.decode())) is not None:
+                out.setdefault("originals", {})[entry["file"]] = original
+                out["notes"].append(f"{entry['file']}: a redacted copy of {original['title']} (SHA-256 "
+                                    f"{original['sha256']}, signed by {original['signer']}; its manifest "
+                                    f"{'verified' if original['validated'] else 'did NOT verify'} when the copy "
+                                    "was made)")
             out["clips"].append(entry["file"])
         out["dates"] = d = list_dates(crl, signed_us)  # last: any other failure is a refusal, whatever the list's age
         if not d["fresh"]:

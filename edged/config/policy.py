@@ -25,6 +25,12 @@ must pass is fixed when it is filed and kept with it.
     chain = [{ name = "applying section chief", unit = "requester" },
              { name = "director", approvers = ["主任"] }]
 
+    [policy.citizen]                 # the same keys, and two of a citizen's own (design/0174):
+    redact = "everything"            # what the grant shows: "everything" hidden but the applicant (the
+                                     # default), "faces" hidden but the applicant's, or "none"
+    unredacted_by = ["主任"]          # who may allow the whole picture, each time with a reason on the
+                                     # record (default: nobody)
+
     [policy.units]                   # each unit's chief (and deputies): who signs a `unit = "requester"` step
     "戶籍課" = ["chen"]
     "行政課" = ["wang", "deputy-wang"]
@@ -92,6 +98,8 @@ class KindRules:
     modes: frozenset[str] = frozenset({VIEW})
     copy_to: str = "anyone"          # "requester": only the requester receives a copy
     receipt: bool = False            # the recipient signs a receipt, recorded with the export
+    redact: str = "none"             # citizen: "everything" / "faces" hidden but the applicant (design/0174)
+    unredacted_by: frozenset[str] = frozenset()  # citizen: approvers who may allow the whole picture, with a reason
     due_us: int | None = None        # the answer is due this long after filing (None: no due time)
     due_days: bool = True            # written in days ("6d"): through the end of the last day on the
                                      # site's calendar; in hours ("24h"): exactly (rules/deadlines.py)
@@ -114,6 +122,7 @@ def default_policy(citizen_due_us: int = 6 * DAY_US, citizen_due_days: bool = Tr
     return RequestPolicy(
         kinds={k: KindRules(modes=frozenset({VIEW, COPY}) if k in COPY_KINDS else frozenset({VIEW}),
                             due_us=citizen_due_us if k == "citizen" else None,
+                            redact="everything" if k == "citizen" else "none",
                             due_days=citizen_due_days or k != "citizen") for k in KINDS},
         categories=CATEGORIES)
 
@@ -221,7 +230,8 @@ def distinct_signers(pools: Sequence[Iterable[str]]) -> bool:
 
 
 # reading the table ---------------------------------------------------------------------
-_KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain")
+_KIND_KEYS = ("modes", "copy_to", "receipt", "due", "chain", "redact", "unredacted_by")
+REDACT = ("everything", "faces", "none")   # storage/redact/plan.py's modes, and none (design/0174)
 _STEP_KEYS = ("name", "approvers", "cameras", "unit")
 _HINTS = {"approval": 'did you mean "chain"? (an array of steps, e.g. [{ name = "director" }])',
           "approvers": 'approvers belong to a step of the chain: chain = [{ name = "director", approvers = ["hsu"] }]',
@@ -294,7 +304,26 @@ def _kind(t: Any, path: str, kind: str, default: KindRules,
     due = _duration(t, "due", path, default.due_us or 0, HOUR, high) if "due" in t else default.due_us
     due_days = _in_days(t, "due") if "due" in t else default.due_days
     chain = _chain(t["chain"], _join(path, "chain"), titles or {}) if "chain" in t else default.chain
-    return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, due_days=due_days, chain=chain)
+    redact, unredacted_by = _redaction(t, path, kind, default, titles or {})
+    return KindRules(modes=modes, copy_to=copy_to, receipt=receipt, due_us=due, due_days=due_days, chain=chain,
+                     redact=redact, unredacted_by=unredacted_by)
+
+
+def _redaction(t: dict[str, Any], path: str, kind: str, default: KindRules,
+               titles: Mapping[str, frozenset[str]]) -> tuple[str, frozenset[str]]:
+    """[policy.citizen] redact and unredacted_by (design/0174): a citizen's grant shows the
+    redacted copy, "everything" (hidden but the applicant) where the site is silent; only the
+    approvers named may allow the whole picture, each time with a reason on the record."""
+    for key in ("redact", "unredacted_by"):
+        if key in t and kind != "citizen":
+            raise ConfigError(_join(path, key), "only a citizen's request is redacted ([policy.citizen])")
+    redact = _string(t["redact"], _join(path, "redact")) if "redact" in t else default.redact
+    if redact not in REDACT:
+        raise ConfigError(_join(path, "redact"), f'{redact!r} is not a choice; use "everything" (everything hidden '
+                                                 'but the applicant), "faces" (faces hidden but the applicant\'s) '
+                                                 'or "none"')
+    by = expand(_strings(t, "unredacted_by", path), titles) if "unredacted_by" in t else default.unredacted_by
+    return redact, by
 
 
 def _chain(value: Any, path: str, titles: Mapping[str, frozenset[str]]) -> tuple[Step, ...]:

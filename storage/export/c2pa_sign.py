@@ -85,10 +85,13 @@ class _Metered:
 
 
 def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str,
-              sign: Callable[[bytes], bytes], tick: Callable[[int], None] = lambda n: None) -> dict[str, Any]:
+              sign: Callable[[bytes], bytes], tick: Callable[[int], None] = lambda n: None,
+              parent: tuple[dict[str, Any], Path] | None = None) -> dict[str, Any]:
     """Embed the manifest `definition` in the clip at `path` (replaced whole: a signed copy is
     written beside it, fsynced and renamed over it). `chain`: PEM texts, the node's certificate
-    first, the office's CA last. Returns the clip's new {sha256, bytes}; NotSigned says why not."""
+    first, the office's CA last. `parent`: (ingredient definition, file) of the clip this one was
+    made from (a redacted copy's original, design/0173): the SDK puts the file's own manifest in
+    as the ingredient, hash-linked. Returns the clip's new {sha256, bytes}; NotSigned says why not."""
     import c2pa  # the SDK's native library: loaded here, in the export worker only
 
     if alg not in ALGORITHMS:
@@ -100,6 +103,9 @@ def sign_clip(path: Path, definition: dict[str, Any], chain: list[str], alg: str
         with c2pa.Signer.from_callback(lambda data: sign(bytes(data)), algorithm, "".join(chain), None) as signer, \
                 c2pa.Context.from_dict(settings(chain[-1])) as ctx, \
                 c2pa.Builder(definition, context=ctx) as builder, open(path, "rb") as src, open(tmp, "w+b") as dst:
+            if parent is not None:
+                with open(parent[1], "rb") as original:
+                    builder.add_ingredient(parent[0], MEDIA_TYPE, original)
             builder.sign(signer, MEDIA_TYPE, _Metered(src, tick), _Metered(dst, tick))
             dst.flush()
             os.fsync(dst.fileno())

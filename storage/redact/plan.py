@@ -1,0 +1,239 @@
+"""What a citizen's redacted copy hides in each frame (design/0170): pure, plain data in and out.
+
+Two modes, in the site's words at the desk:
+- EVERYTHING ("everything hidden except the applicant"): each frame filled solid but for the
+  applicant's region, which the custodian marks on some frames and the copy follows between them
+  (`follow`: linear between two marks, held from the first mark back and from the last on, and a
+  mark without a box says the applicant is out of the picture from there).
+- FACES ("faces hidden except the applicant's"): each face the detector found is filled solid,
+  followed between the frames the detector ran on (`tracks`, `track_boxes`: a face found on two
+  detection frames is hidden on every frame between them, and COAST frames before and after, so
+  a face the detector misses once, or that walks in between two runs, is still hidden), but the
+  one over the applicant's region; the custodian adds boxes the detector missed.
+
+Boxes are (x, y, w, h) in the frame's pixels. Nothing here reads a clock, a file or a picture:
+the media worker (storage/redact/media.py) hands in the detector's boxes and applies the plan.
+A face's box is widened by PAD of its size on each side (hair, ears, a turned head) before it is
+filled; the fill is solid (never a blur, which can be undone).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+Box = tuple[int, int, int, int]
+EVERYTHING, FACES = "everything", "faces"
+MODES = (EVERYTHING, FACES)
+PAD = 0.25          # a face's box widened by this share of its width/height on each side
+PAD_LEAST = 6       # and by at least this many pixels (a small face's box is a few pixels off)
+SAME_FACE = 0.5     # a second box this much inside the applicant's (widened) face is theirs too (two tracks of it)
+COAST = 3           # frames a track is held past its last detection and before its first
+MATCH_IOU = 0.2     # a detection continues a track when it overlaps the track's predicted box this much
+MAX_GAP = 12        # frames a track may go undetected and still be joined (then interpolated) across
+APPLICANT_INSIDE = 0.5  # the face most inside the applicant's region, at least this share, is theirs
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The custodian's mark on frame `frame`: the applicant's region, or None (not in the picture)."""
+    frame: int
+    box: Box | None
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """One frame's redaction: fill the whole frame but `keep` (EVERYTHING), and fill each of
+    `masks` (always, in both modes)."""
+    fill_all: bool
+    keep: Box | None
+    masks: tuple[Box, ...] = ()
+
+
+@dataclass
+class Track:
+    """One face followed across detection frames: {frame: box} where the detector found it."""
+    seen: dict[int, Box] = field(default_factory=dict)
+
+    def last(self) -> tuple[int, Box]:
+        frame = max(self.seen)
+        return frame, self.seen[frame]
+
+
+class PlanError(ValueError):
+    """A redaction the custodian asked for cannot be made as asked; the message says why."""
+
+
+def clamp(box: Box, width: int, height: int) -> Box | None:
+    """`box` cut to the frame; None when nothing of it is left."""
+    x, y, w, h = box
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+def pad(box: Box, share: float = PAD, least: int = 0) -> Box:
+    """`box` widened by `share` of its size on each side, and by at least `least` pixels."""
+    x, y, w, h = box
+    dx, dy = max(least, round(w * share)), max(least, round(h * share))
+    return (x - dx, y - dy, w + 2 * dx, h + 2 * dy)
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def inside(a: Box, b: Box) -> float:
+    """The share of `a`'s area that lies within `b`."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / (a[2] * a[3]) if a[2] * a[3] > 0 else 0.0
+
+
+def lerp(a: Box, b: Box, t: float) -> Box:
+    return (round(a[0] + (b[0] - a[0]) * t), round(a[1] + (b[1] - a[1]) * t),
+            round(a[2] + (b[2] - a[2]) * t), round(a[3] + (b[3] - a[3]) * t))
+
+
+def follow(marks: Sequence[Mark], frame: int) -> Box | None:
+    """The applicant's region on `frame` from the custodian's marks: between two marks with
+    boxes, the straight line between them; before the first mark its box, after the last its
+    box; after a mark without a box (the applicant left) none until the next mark with one."""
+    if not marks:
+        return None
+    ordered = sorted(marks, key=lambda m: m.frame)
+    if len({m.frame for m in ordered}) != len(ordered):
+        raise PlanError("two marks on one frame: keep one")
+    before = [m for m in ordered if m.frame <= frame]
+    after = [m for m in ordered if m.frame > frame]
+    if not before:
+        return ordered[0].box
+    prev = before[-1]
+    nxt = after[0] if after else None
+    if prev.box is None or nxt is None or nxt.box is None:
+        return prev.box
+    return lerp(prev.box, nxt.box, (frame - prev.frame) / (nxt.frame - prev.frame))
+
+
+def predict(track: Track, frame: int) -> Box:
+    """Where `track`'s face would be on `frame`, moving on as between its last two detections."""
+    frames = sorted(track.seen)
+    last = track.seen[frames[-1]]
+    if len(frames) < 2:
+        return last
+    before = track.seen[frames[-2]]
+    return lerp(before, last, (frame - frames[-2]) / (frames[-1] - frames[-2]))
+
+
+def closeness(a: Box, b: Box) -> float:
+    """How well box `b` continues `a`: their overlap, or where they do not overlap enough, up to
+    MATCH_IOU as their centres are nearer than twice the larger box's side (and their sizes
+    within half of each other); 0 when neither."""
+    if max(a[2], b[2]) > 1.5 * min(a[2], b[2]) or max(a[3], b[3]) > 1.5 * min(a[3], b[3]):
+        return 0.0
+    side = max(a[2], a[3], b[2], b[3])
+    dist = math.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+    return max(iou(a, b), MATCH_IOU * max(0.0, 1 - dist / (2 * side)))
+
+
+def tracks(detections: dict[int, list[Box]], max_gap: int = MAX_GAP) -> list[Track]:
+    """The detector's boxes per detection frame joined into tracks: a box continues the open
+    track (seen at most `max_gap` frames before) whose predicted box it is closest to
+    (`closeness`, above 0); else it opens a new track. Greedy, closest first, one box per track
+    a frame."""
+    done: list[Track] = []
+    live: list[Track] = []
+    for frame in sorted(detections):
+        done += [t for t in live if frame - t.last()[0] > max_gap]
+        live = [t for t in live if frame - t.last()[0] <= max_gap]
+        pairs = sorted(((closeness(predict(t, frame), b), ti, bi) for ti, t in enumerate(live)
+                        for bi, b in enumerate(detections[frame])), reverse=True)
+        used_t: set[int] = set()
+        used_b: set[int] = set()
+        for score, ti, bi in pairs:
+            if score <= 0 or ti in used_t or bi in used_b:
+                continue
+            live[ti].seen[frame] = detections[frame][bi]
+            used_t.add(ti)
+            used_b.add(bi)
+        live += [Track({frame: b}) for bi, b in enumerate(detections[frame]) if bi not in used_b]
+    return done + live
+
+
+def track_boxes(track: Track, frame: int, coast: int = COAST) -> Box | None:
+    """Where `track`'s face is on `frame`: its box where detected, the straight line between two
+    detections, and up to `coast` frames before its first and after its last detection, carried
+    on the line of its first two (last two) detections, or held where it was seen once."""
+    frames = sorted(track.seen)
+    if frame < frames[0] - coast or frame > frames[-1] + coast:
+        return None
+    if len(frames) == 1:
+        return track.seen[frames[0]]
+    if frame <= frames[0]:
+        a, b = frames[0], frames[1]
+    elif frame >= frames[-1]:
+        a, b = frames[-2], frames[-1]
+    else:
+        a = max(f for f in frames if f <= frame)
+        b = min(f for f in frames if f > frame)
+    return lerp(track.seen[a], track.seen[b], (frame - a) / (b - a))
+
+
+def frame_plan(mode: str, frame: int, size: tuple[int, int], marks: Sequence[Mark],
+               faces: Iterable[Box] = (), added: Iterable[Box] = ()) -> FramePlan:
+    """One frame's plan. `faces`: the faces followed onto this frame (track_boxes); `added`: the
+    custodian's own boxes for it (always filled, widened like a face's only in FACES mode)."""
+    if mode not in MODES:
+        raise PlanError(f"unknown redaction mode {mode!r} (one of {', '.join(MODES)})")
+    width, height = size
+    applicant = follow(marks, frame)
+    keep = clamp(applicant, width, height) if applicant is not None else None
+    extra = [clamp(b, width, height) for b in added]
+    if mode == EVERYTHING:
+        return FramePlan(True, keep, tuple(b for b in extra if b is not None))
+    faces = list(faces)
+    theirs = applicants_face(faces, keep)
+    mine = {i for i, f in enumerate(faces) if theirs is not None and inside(f, pad(faces[theirs])) >= SAME_FACE}
+    masks = [clamp(pad(face, PAD, PAD_LEAST), width, height) for i, face in enumerate(faces) if i not in mine]
+    masks += [clamp(pad(b, 0.0), width, height) for b in added]
+    return FramePlan(False, None, tuple(b for b in masks if b is not None))
+
+
+def applicants_face(faces: Sequence[Box], keep: Box | None) -> int | None:
+    """Which of `faces` is the applicant's: the one most inside their region, if at least
+    APPLICANT_INSIDE of it is (the larger of two as far inside); one face at most, so a stranger
+    beside them stays hidden."""
+    if keep is None or not faces:
+        return None
+    share, _, best = max((inside(f, keep), f[2] * f[3], i) for i, f in enumerate(faces))
+    return best if share >= APPLICANT_INSIDE else None
+
+
+def plan_frames(mode: str, frames: int, size: tuple[int, int], marks: Sequence[Mark],
+                detections: dict[int, list[Box]] | None = None,
+                added: dict[int, list[Box]] | None = None, coast: int = COAST) -> list[FramePlan]:
+    """Every frame's plan for a clip of `frames` frames (the whole clip at once: the tracks look
+    ahead to the next detection). EVERYTHING needs marks; FACES needs the detector's boxes."""
+    if mode == EVERYTHING and not any(m.box is not None for m in marks):
+        raise PlanError("mark the applicant's region on at least one frame first")
+    if mode == FACES and detections is None:
+        raise PlanError("faces hidden needs the face detector's boxes")
+    found = tracks(detections or {})
+    added = added or {}
+    return [frame_plan(mode, f, size, marks, [b for t in found if (b := track_boxes(t, f, coast)) is not None],
+                       added.get(f, ())) for f in range(frames)]
+
+
+def summary(mode: str, plans: Sequence[FramePlan], marks: Sequence[Mark], detections: dict[int, list[Box]] | None,
+            added: dict[int, list[Box]] | None) -> dict[str, object]:
+    """What a redacted copy's manifest says was hidden: counts and method, never a face or a box."""
+    return {"mode": mode, "fill": "solid", "frames": len(plans),
+            "frames_filled_whole": sum(p.fill_all for p in plans),
+            "masks": sum(len(p.masks) for p in plans),
+            "faces_followed": len(tracks(detections or {})),
+            "applicant_marks": len(marks),
+            "custodian_boxes": sum(len(v) for v in (added or {}).values())}

@@ -1,0 +1,109 @@
+"""The redaction in a process of its own, at the lowest CPU and I/O priority (design/0172).
+
+`python -m storage.redact.worker` reads one JSON line on stdin ({"job": folder}), lowers itself
+to the idle scheduling class (SCHED_IDLE: it runs only on a core nothing else wants) and the
+idle I/O class (it reads and writes only when no one else does), then makes the job
+(storage/redact/job.py), printing {"progress": {...}} lines and at the end {"result": {...}} or
+{"error": "..."}. To sign a copy as a derivative (design/0173) it asks its caller for each C2PA
+claim's signature ({"sign": base64}, answered on stdin), as the export's signing process does:
+it never holds the node key. The recorders and the daemon are never slowed for a copy: a copy waits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from storage.export.worker import _answer, _ask_daemon
+from storage.redact.job import JobError, Progress, run
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = (sys.executable, "-m", "storage.redact.worker")
+IOPRIO_SET = {"x86_64": 251, "aarch64": 30}   # the ioprio_set system call's number
+IOPRIO_WHO_PROCESS, IOPRIO_CLASS_IDLE, IOPRIO_CLASS_SHIFT = 1, 3, 13
+
+
+def lowest_priority() -> dict[str, Any]:
+    """This process to the idle CPU and I/O classes; what was set (a class not set says why)."""
+    got: dict[str, Any] = {}
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        got["cpu"] = "idle"
+    except (OSError, AttributeError) as exc:
+        os.nice(19)
+        got["cpu"] = f"nice 19 ({exc})"
+    number = IOPRIO_SET.get(platform.machine())
+    libc = ctypes.CDLL(None, use_errno=True)
+    if number is not None and libc.syscall(number, IOPRIO_WHO_PROCESS, 0,
+                                           IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) == 0:
+        got["io"] = "idle"
+    else:
+        got["io"] = f"unchanged (ioprio_set: {os.strerror(ctypes.get_errno()) if number else 'unknown machine'})"
+    return got
+
+
+def run_job(folder: Path, progress: Progress | None = None,
+            sign: Callable[[bytes], bytes] | None = None) -> dict[str, Any]:
+    """The job in `folder` made by the worker process (blocking); its progress to `progress`;
+    its requests to sign a C2PA claim answered by `sign` (c2pa_claim.guarded: the node key stays
+    in the caller, design/0134), or refused without one."""
+    proc = subprocess.Popen(list(COMMAND), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    assert proc.stdin is not None and proc.stdout is not None
+    result: dict[str, Any] | None = None
+    error = None
+    try:
+        proc.stdin.write(json.dumps({"job": str(folder)}).encode() + b"\n")
+        proc.stdin.flush()
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(msg, dict) and "sign" in msg:
+                proc.stdin.write(json.dumps(_answer(sign, msg["sign"])).encode() + b"\n")
+                proc.stdin.flush()
+            elif isinstance(msg, dict) and "progress" in msg and progress is not None:
+                progress(msg["progress"])
+            elif isinstance(msg, dict) and "error" in msg:
+                error = str(msg["error"])
+            elif isinstance(msg, dict) and "result" in msg:
+                result = msg["result"]
+        proc.stdin.close()
+        rc = proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if result is None:
+        raise JobError(error or f"the redaction worker ended without a result (status {rc}); run it again to go on")
+    return result
+
+
+def main() -> None:
+    req = json.loads(sys.stdin.buffer.readline())
+    out = sys.stdout
+
+    def say(msg: dict[str, Any]) -> None:
+        out.write(json.dumps(msg) + "\n")
+        out.flush()
+
+    say({"progress": {"priority": lowest_priority()}})
+    try:
+        result = run(Path(req["job"]), lambda info: say({"progress": info}), signer=_ask_daemon)
+    except JobError as exc:
+        say({"error": str(exc)})
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - reported to the caller, which records the failure
+        say({"error": f"{type(exc).__name__}: {exc}"})
+        sys.exit(1)
+    say({"result": result})
+
+
+if __name__ == "__main__":
+    main()

