@@ -197,7 +197,8 @@ CENTRAL_PG_DIALECT = [  # (SQLite as central/ writes it, PostgreSQL as central/p
     ("INSERT OR IGNORE INTO heads (a) VALUES (?)", "INSERT INTO heads (a) VALUES (%s) ON CONFLICT DO NOTHING"),
     ("max_seq = max(nodes.max_seq, excluded.max_seq)", "max_seq = greatest(nodes.max_seq, excluded.max_seq)"),
     ("SELECT max(version) FROM v", "SELECT max(version) FROM v"),
-    ("AND json_extract(detail, '$.grant') = ?", "AND (detail::jsonb -> 'grant') = %s"),
+    ("AND json_extract(detail, '$.grant') = ?",  # the text first, as the expression index holds it
+     "AND ((detail::jsonb ->> 'grant') = (%s::jsonb #>> '{}') AND (detail::jsonb -> 'grant') = %s)"),
     ("SET y = min(y, excluded.y)", "SET y = least(y, excluded.y)"),
     ("WHERE x LIKE '5%'", "WHERE x LIKE '5%%'"),
 ]
