@@ -239,7 +239,8 @@ class _Conn:
             raise ValueError(f"not a multi-row insert: {head[:80]}")
         table, cols = m.group(2), [c.strip() for c in m.group(3).split(",")]
         types = self._types(table)
-        arrays, params = [], []
+        arrays: list[str] = []
+        params: list[Any] = []
         for k, c in enumerate(cols):
             texts = [_text(r[k]) for r in rows]
             joined = _SEP.join(_NULL if t is None else t for t in texts)
