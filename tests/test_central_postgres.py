@@ -15,7 +15,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from central import archiving, config, migrate
+from central import archiving, config, evidence, migrate
 from central.ops import status as ops_status
 from central.pgroles import reader_grants
 from central.versions import SchemaError
@@ -30,6 +30,7 @@ from tests import test_central_plausible as plausible
 from tests import test_central_units as units
 from tests.support.broker import Broker, free_port
 from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_count, central_messages,
+                                   central_pg_day_rows,
                                    central_pg_as_schema_4, central_pg_as_schema_5, central_pg_tables,
                                    central_destructions, central_pg_add_node,
                                    central_pg_pretend_instance,
@@ -275,11 +276,9 @@ def test_an_accesss_grant_and_request_are_looked_up_through_their_indexes(pg_url
     for sql, params in sent:
         plan = "\n".join(r[0] for r in store.db.pg.execute("EXPLAIN " + translate(sql), json_params(sql, params)))
         assert "audit_grant" in plan or "audit_request" in plan, plan
-    assert store.db.execute("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
-                            " AND json_extract(detail, '$.grant') = ?", ["s/n", 7]).fetchone()[0] == 40
-    assert store.db.execute("SELECT count(*) FROM audit WHERE node = ? AND action = 'grant.use'"
-                            " AND json_extract(detail, '$.grant') = ?", ["s/n", "7"]).fetchone()[0] == 0, \
-        "a grant \"7\" is not grant 7"
+    as_text = judge_in_store(store, "s/n", {"seq": 3001, "at_us": 5000, "actor": "carol", "action": "grant.use",
+                                            "detail": {"grant": "9"}})
+    assert as_text != (ok, why) and not as_text[0], "a grant \"9\" is not grant 9"
     store.close()
 
 
@@ -287,15 +286,14 @@ def test_rows_inserted_a_column_at_a_time_come_back_as_they_went(pg_url):
     """central/pgstore.py insert_rows (the verifier's conclusions, issue 53): nulls, empty texts,
     a separator or a null mark in a value, floats, booleans, one row and many."""
     store = PgStore(pg_url)
-    head = "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days) VALUES "
+    head = evidence._SQL["days"]  # (node, camera, day, reason, verdict, segments, bytes, youngest_days)
     odd = ["", "a\x1eb", "\x1f", "ü \\ ' \" %s ?", "x" * 300]
     rows = [("s/n", cam, f"2026-11-{i + 1:02d}", "max_retention", "ok", True, 2**40 + i, y)
             for i, (cam, y) in enumerate([(c, v) for c in odd for v in (None, 0.25, -1.5)])]  # real: float4
     with store.writing():
         store.db.insert_rows(head, rows)
         store.db.insert_rows(head, [("s/one", "", "d", "r", "v", 0, 7, None)])
-    got = store.db.pg.execute("SELECT node, camera, day, reason, verdict, segments, bytes, youngest_days"
-                              " FROM destruction_days ORDER BY node, bytes").fetchall()
+    got = central_pg_day_rows(store.db.pg)
     assert got == [(*r[:5], 1, *r[6:]) for r in rows] + [("s/one", "", "d", "r", "v", 0, 7, None)]
     store.close()
 

@@ -206,6 +206,12 @@ CENTRAL_PG_DDL = ("CREATE TABLE f (id INTEGER PRIMARY KEY, at_us INTEGER NOT NUL
                   "CREATE TABLE f (id BIGSERIAL PRIMARY KEY, at_us BIGINT NOT NULL)")
 
 
+def central_pg_day_rows(pg) -> list[tuple]:
+    """Every destruction_days row of a PostgreSQL store (a psycopg connection), by node and bytes."""
+    return pg.execute("SELECT node, camera, day, reason, verdict, segments, bytes, youngest_days"
+                      " FROM destruction_days ORDER BY node, bytes").fetchall()
+
+
 def central_pg_leases(conn) -> list[tuple[str, int]]:
     """(application_name, advisory lock key as an unsigned 64-bit number) of every granted
     advisory lock of a PostgreSQL server (a psycopg connection)."""
