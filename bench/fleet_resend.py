@@ -204,6 +204,8 @@ def run(args, pg, sample: Path, meta: dict, answers: bool, folder: Path) -> dict
         out["missing_nodes"] = sorted(set(final) - set(held))
         with psycopg.connect(url, autocommit=True) as c:
             out["findings"] = c.execute("SELECT kind, count(*) FROM findings GROUP BY 1 ORDER BY 2 DESC").fetchall()
+            out["said"] = c.execute("SELECT node, left(message, 240) FROM findings WHERE kind NOT IN ('seq_gap')"
+                                    " ORDER BY found_us LIMIT 3").fetchall()
             out["asks"] = c.execute("SELECT count(*), coalesce(max(tries), 0) FROM resends").fetchone()
             out["gapped"] = c.execute("SELECT count(DISTINCT node) FROM resends").fetchone()[0]
             # lost before the first message the office holds of a node: its cursor starts there, no gap shows them
@@ -251,6 +253,8 @@ def _births(url: str) -> int:
 
 
 def report(args, r: dict) -> None:
+    for node, message in r["said"]:
+        cf.log(f"- finding of {node}: {message}")
     grace = parse_duration(args.gap_grace, "gap_grace") / 1e6
     held = sorted(r["held"].values())
     over = sum(h > 2 * grace for h in held)
