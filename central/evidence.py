@@ -10,10 +10,12 @@ verifier's thread.
 
 The retention verdicts are central/verdicts.py's over the evidence central/retention_watch.py
 defines (footage_heard and footage_evidence, design/0122): a destruction's range is read here
-with the same query and the same rule, a page's ranges at once. A `footage` message still
-writes its evidence at once (its clock offset is read from the messages around it, a message at
-a time), and its range is then read back here, so a destruction after it in the pass is judged
-on exactly what the store holds (tests/test_central_batched.py).
+with the same query and the same rule, a page's ranges at once. A `footage` message's clock
+offset is read from a window of the messages around the page's footage messages (one read a
+page), what the store holds of its range is read for the page's ranges at once, and the merge
+the store would make (the first word stands, a carried span fills in) is made here, so a
+destruction after it in the pass is judged on what the store will hold (tests/test_central_batched.py).
+On PostgreSQL the rows go in through the store's `insert_rows` (one array a column).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _SQL = {
     "days": "INSERT INTO destruction_days (node, camera, day, reason, verdict, segments, bytes, youngest_days) VALUES ",
     "destructions": store.DESTRUCTIONS_INSERT,
     "retention_heard": "INSERT INTO retention_heard (node, destroyed_id, destroyed_us) VALUES ",
+    "footage_heard": "INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us) VALUES ",
+    "footage_evidence": retention_watch.EVIDENCE,
 }
 _DAYS_UPSERT = (" ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET"
                 " segments = destruction_days.segments + excluded.segments,"
@@ -44,8 +48,18 @@ _DAYS_UPSERT = (" ON CONFLICT (node, camera, day, reason, verdict) DO UPDATE SET
 _HEARD_UPSERT = (" ON CONFLICT (node) DO UPDATE SET destroyed_us = max(retention_heard.destroyed_us, excluded.destroyed_us),"
                  " destroyed_id = coalesce(max(retention_heard.destroyed_id, excluded.destroyed_id),"
                  " retention_heard.destroyed_id, excluded.destroyed_id)")  # what an upsert a destruction left
-_UPSERT = {"days": _DAYS_UPSERT, "retention_heard": _HEARD_UPSERT}
-_ORDER = ("audit", "heads", "coverage", "days", "destructions", "retention_heard", "findings")
+_UPSERT = {"days": _DAYS_UPSERT, "retention_heard": _HEARD_UPSERT, "footage_evidence": retention_watch.EVIDENCE_UPSERT}
+_ORDER = ("audit", "heads", "footage_heard", "footage_evidence", "coverage", "days", "destructions",
+          "retention_heard", "findings")
+_FOOTAGE = ("footage_heard", "footage_evidence")
+PG_ROWS = 5000      # rows of one insert_rows statement (PostgreSQL: a few arrays, no placeholder a value)
+WINDOW_SPAN = 60_000  # seqs between a page's first and last footage message its offset window may cover
+_WINDOW = ("SELECT 0, seq, ts_us, received_us FROM (SELECT seq, ts_us, received_us FROM messages WHERE node = ?"
+           " AND seq < ? ORDER BY seq DESC LIMIT ?) AS b"
+           " UNION ALL SELECT 0, seq, ts_us, received_us FROM messages WHERE node = ? AND seq BETWEEN ? AND ?"
+           " UNION ALL SELECT 0, seq, ts_us, received_us FROM (SELECT seq, ts_us, received_us FROM messages"
+           " WHERE node = ? AND seq > ? ORDER BY seq LIMIT ?) AS a"
+           " UNION ALL SELECT 1, 0, ts_us, received_us FROM (" + retention_watch.NEWEST + ") AS n")
 _RANGE = retention_watch.RANGE  # a footage range with its evidence, the columns retention_watch reads
 
 
@@ -59,11 +73,17 @@ class Evidence:
         self.rows: dict[str, list[tuple[Any, ...]]] = {k: [] for k in _ORDER}
         self._undo: list[tuple[str, Any]] = []
         self.statements = 0                          # statements sent (the benchmark's round trips)
+        self.window: list[tuple[int, int, int]] = []  # (seq, ts_us, received_us) around the page's footage
+        self.newest: list[tuple[int, int]] = []      # the node's newest message's (ts_us, received_us)
+        self.stored: dict[int, tuple[Any, Any]] = {}  # first_id -> (footage_heard row, footage_evidence row)
+        self._window = (1, 0)                         # the footage seqs self.window serves
 
     # reading: a page's evidence at once --------------------------------------------------------
-    def prefetch(self, audits: list[int], segments: list[int]) -> None:
+    def prefetch(self, audits: list[int], segments: list[int], footage: list[tuple[int, int]] | None = None) -> None:
         """``audits``: the seq_locals the page's audit messages may ask about; ``segments``: the
-        segment ids its destructions name."""
+        segment ids its destructions name; ``footage``: its footage messages' (seq, first_id)."""
+        if footage:
+            self._footage_prefetch(footage)
         if audits and max(audits) - min(audits) <= AUDIT_SPAN:
             lo, hi = min(audits), max(audits)
             got = self._read("SELECT seq_local, hash FROM audit WHERE node = ? AND seq_local BETWEEN ? AND ?",
@@ -82,6 +102,44 @@ class Evidence:
                              [self.node, hi, self.node, lo, lo])                      # and every one after up to hi
             self.heard = sorted((r[0], retention_watch.range_of(r)) for r in got)
             self._span = (lo, hi)
+
+    def _footage_prefetch(self, footage: list[tuple[int, int]]) -> None:
+        """The offset window of the page's footage messages and what the store holds of their ranges."""
+        seqs = [s for s, _f in footage]
+        lo, hi = min(seqs), max(seqs)
+        if hi - lo <= WINDOW_SPAN:
+            got = self._read(_WINDOW, [self.node, lo, retention_watch.SAMPLES, self.node, lo, hi, self.node, hi,
+                                       retention_watch.SAMPLES, self.node])
+            self.window = sorted((r[1], r[2], r[3]) for r in got if r[0] == 0)
+            self.newest = [(r[2], r[3]) for r in got if r[0] == 1]
+            self._window = (lo, hi)
+        self._stored(sorted({f for _s, f in footage}))
+
+    def _stored(self, firsts: list[int]) -> None:
+        for i in range(0, len(firsts), ROWS):
+            chunk = firsts[i:i + ROWS]
+            marks = ", ".join("?" * len(chunk))
+            for first, *row in self._read(f"SELECT first_id, last_id, heard_us FROM footage_heard WHERE node = ?"
+                                          f" AND first_id IN ({marks})", [self.node, *chunk]):
+                self.stored[first] = (tuple(row), None)
+            for first, *row in self._read("SELECT first_id, stamp_us, offset_us, from_us, to_us, carried FROM"
+                                          f" footage_evidence WHERE node = ? AND first_id IN ({marks})",
+                                          [self.node, *chunk]):
+                self.stored[first] = (self.stored.get(first, (None, None))[0], tuple(row))
+            for first in chunk:
+                self.stored.setdefault(first, (None, None))
+
+    def offset(self, seq: int, received_us: int) -> int | None:
+        """The node's clock offset when footage message ``seq`` came (central/retention_watch.py
+        read_offset), from the page's window."""
+        lo, hi = self._window
+        if not lo <= seq <= hi:
+            self.statements += 3
+            return retention_watch.read_offset(self.db, self.node, seq, received_us)
+        i = bisect.bisect_left(self.window, seq, key=lambda r: r[0])
+        before = [(ts, rec) for _s, ts, rec in reversed(self.window[max(0, i - retention_watch.SAMPLES):i])]
+        after = [(ts, rec) for _s, ts, rec in self.window[i:i + retention_watch.SAMPLES]]
+        return retention_watch.offset_of(before, after + self.newest, received_us)
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         self.statements += 1
@@ -102,32 +160,43 @@ class Evidence:
         if not isinstance(segment_id, int):
             return None, self.heard_from
         if not lo <= segment_id <= hi:
+            if self.rows["footage_heard"]:
+                self.flush(_FOOTAGE)  # the store then holds every range the pass heard of
             self.statements += 1
             return retention_watch.probe(self.db, self.node, segment_id), self.heard_from
         i = bisect.bisect_right(self.heard, segment_id, key=lambda e: e[0])
         best = self.heard[i - 1][1] if i else None
         return (best if best is not None and best.last_id >= segment_id else None), self.heard_from
 
-    def footage(self, first_id: int) -> None:
-        """A `footage` message wrote its range and evidence to the store: read them back (as the
-        store merged them with what it held), so the pass's next destructions see them. A range
-        past the page's span is never the one a segment in it falls in (a segment outside is
-        asked of the store): only the lowest id changes, as the store's min does."""
-        if first_id > self._span[1]:
-            self.heard_from = first_id if self.heard_from is None else min(self.heard_from, first_id)
-            return
-        got = self._read(_RANGE + " AND h.first_id = ?", [self.node, first_id])
-        if not got:
-            return
-        i = bisect.bisect_left(self.heard, first_id, key=lambda e: e[0])
-        was = self.heard[i] if i < len(self.heard) and self.heard[i][0] == first_id else None
-        self._undo.append(("heard", (first_id, was, self.heard_from)))
-        entry = (first_id, retention_watch.range_of(got[0]))
-        if was is None:
-            self.heard.insert(i, entry)
+    def footage(self, seq: int, m: dict[str, Any], received_us: int) -> None:
+        """A `footage` message's range and evidence, merged as the store merges them (a range named
+        before keeps its receipt and its evidence; what it carried fills in where none was said),
+        kept for the end of the pass and for the pass's next destructions. A range past the page's
+        span is never the one a segment in it falls in (a segment outside is asked of the store):
+        only the lowest id changes, as the store's min does."""
+        first, last = m["first_id"], m["last_id"]
+        if first not in self.stored:
+            self._stored([first])
+        was_h, was_e = self.stored[first]
+        new_e = retention_watch.evidence_row(self.node, m, self.offset(seq, received_us))[2:]
+        h = was_h if was_h is not None else (last, received_us)
+        e = new_e if was_e is None else (*was_e[:4], was_e[4] if was_e[4] is not None else new_e[4])
+        self._undo.append(("stored", (first, self.stored[first])))
+        self.stored[first] = (h, e)
+        self.rows["footage_heard"].append((self.node, first, *h))
+        self.rows["footage_evidence"].append((self.node, first, *e))
+        if first <= self._span[1]:
+            i = bisect.bisect_left(self.heard, first, key=lambda x: x[0])
+            was = self.heard[i] if i < len(self.heard) and self.heard[i][0] == first else None
+            self._undo.append(("heard", (first, was, self.heard_from)))
+            entry = (first, retention_watch.range_of((first, *h, e[0], e[1], e[4], e[2], e[3])))
+            if was is None:
+                self.heard.insert(i, entry)
+            else:
+                self.heard[i] = entry
         else:
-            self.heard[i] = entry
-        self.heard_from = first_id if self.heard_from is None else min(self.heard_from, first_id)
+            self._undo.append(("from", self.heard_from))
+        self.heard_from = first if self.heard_from is None else min(self.heard_from, first)
 
     # writing: kept till the end of the pass -------------------------------------------------------
     def add(self, table: str, row: tuple[Any, ...]) -> None:
@@ -152,6 +221,12 @@ class Evidence:
             if what == "hash":
                 self.hashes[val[0]] = val[1]
                 continue
+            if what == "stored":
+                self.stored[val[0]] = val[1]
+                continue
+            if what == "from":
+                self.heard_from = val
+                continue
             first_id, was, self.heard_from = val
             i = bisect.bisect_left(self.heard, first_id, key=lambda e: e[0])
             if was is None:
@@ -171,15 +246,26 @@ class Evidence:
                 rows = _newest(rows)
             elif table == "findings":
                 new = self._new_critical(rows)
-            for i in range(0, len(rows), ROWS):
-                chunk = rows[i:i + ROWS]
-                one = "(" + ", ".join("?" * len(chunk[0])) + ")"
-                sql = _SQL[table] + ", ".join([one] * len(chunk)) + _UPSERT.get(table, "")
-                self.statements += 1
-                self.db.execute(sql, [v for r in chunk for v in r])
+            elif table in _FOOTAGE:
+                rows = list({r[1]: r for r in rows}.values())  # the merged row of each range (a key once a statement)
+            self._insert(table, rows)
         if only == _ORDER:
             self._undo.clear()
         return new
+
+    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Rows in multi-row statements: the store's insert_rows (PostgreSQL), else VALUES lists."""
+        many = getattr(self.db, "insert_rows", None)
+        step = PG_ROWS if many is not None else ROWS
+        for i in range(0, len(rows), step):
+            chunk = rows[i:i + step]
+            self.statements += 1
+            if many is not None:
+                many(_SQL[table], chunk, _UPSERT.get(table, ""))
+                continue
+            one = "(" + ", ".join("?" * len(chunk[0])) + ")"
+            self.db.execute(_SQL[table] + ", ".join([one] * len(chunk)) + _UPSERT.get(table, ""),
+                            [v for r in chunk for v in r])
 
     def _new_critical(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Findings rows (key, node, site, kind, severity, ...) critical and not in the store yet."""

@@ -4,7 +4,9 @@ retention pass stopped. I/O over the store's connection (the verifier's transact
 judgement is central/verdicts.py's.
 
 Per footage message: its range's stamp, the node's clock offset as the office saw it then (the
-messages received with it), its fetched-later footage, beside the receipt footage_heard keeps.
+messages received with it), its fetched-later footage, beside the receipt footage_heard keeps
+(written with its pass's conclusions, central/evidence.py; a range named again keeps its first
+word, what it carried filled in).
 Per destruction: the range it is judged on (`heard`), the newest segment id destroyed and when
 the office heard it (written with its pass's conclusions, central/evidence.py). The watch reads,
 per node, the oldest range not destroyed past and the newest range, the rules of its births and
@@ -19,27 +21,40 @@ from typing import Any
 from central import verdicts, verify
 
 SAMPLES = 2000  # messages after a footage message read for the node's offset (and the node's newest)
+BEFORE = 20     # of the SAMPLES before it, those received before the window that tell the offset
+NEWEST = ("SELECT m.ts_us, m.received_us FROM messages m JOIN nodes n ON n.node = m.node AND m.seq = n.max_seq"
+          " WHERE n.node = ?")  # the node's newest message
+EVIDENCE = ("INSERT INTO footage_evidence (node, first_id, stamp_us, offset_us, from_us, to_us, carried) VALUES ")
+EVIDENCE_UPSERT = " ON CONFLICT (node, first_id) DO UPDATE SET carried = coalesce(footage_evidence.carried, excluded.carried)"
 HOLD_ACTIONS = ("hold.add", "hold.release", "hold.reject", "hold.expired", "hold.lapsed")
 
 
-def note_footage(db: Any, node: str, seq: int, m: dict[str, Any], received_us: int) -> None:
-    """What a footage message says of when its range was recorded, beside its receipt."""
+def read_offset(db: Any, node: str, seq: int, received_us: int) -> int | None:
+    """The node's clock offset when footage message ``seq`` was received, from the messages
+    around it (three reads; central/evidence.py reads a page's at once and applies `offset_of`)."""
     after = db.execute("SELECT ts_us, received_us FROM messages WHERE node = ? AND seq >= ? ORDER BY seq LIMIT ?",
                        [node, seq, SAMPLES]).fetchall()
-    after += db.execute("SELECT m.ts_us, m.received_us FROM messages m JOIN nodes n ON n.node = m.node"
-                        " AND m.seq = n.max_seq WHERE n.node = ?", [node]).fetchall()
+    after += db.execute(NEWEST, [node]).fetchall()
     # the last few received before a backlog that came with it (a scan of SAMPLES at most)
     before = db.execute("SELECT ts_us, received_us FROM (SELECT ts_us, received_us FROM messages WHERE node = ?"
-                        " AND seq < ? ORDER BY seq DESC LIMIT ?) AS x WHERE received_us < ? LIMIT 20",
-                        [node, seq, SAMPLES, received_us - verdicts.OFFSET_WINDOW_US]).fetchall()
-    offset = verdicts.offset_seen([(r[0], r[1]) for r in before], [(r[0], r[1]) for r in after], received_us)
+                        " AND seq < ? ORDER BY seq DESC LIMIT ?) AS x WHERE received_us < ? LIMIT ?",
+                        [node, seq, SAMPLES, received_us - verdicts.OFFSET_WINDOW_US, BEFORE]).fetchall()
+    return verdicts.offset_seen([(r[0], r[1]) for r in before], [(r[0], r[1]) for r in after], received_us)
+
+
+def offset_of(before: list[tuple[int, int]], after: list[tuple[int, int]], received_us: int) -> int | None:
+    """`read_offset` of (ts_us, received_us) rows read already: ``before`` the SAMPLES messages
+    before the footage message, newest first; ``after`` it and those after, and the node's newest."""
+    cut = received_us - verdicts.OFFSET_WINDOW_US
+    return verdicts.offset_seen([r for r in before if r[1] < cut][:BEFORE], after, received_us)
+
+
+def evidence_row(node: str, m: dict[str, Any], offset: int | None) -> tuple[Any, ...]:
+    """A footage message's footage_evidence row: its range's stamp, the offset, what it says was carried."""
     carried = verdicts.carried_spans(m.get("spans"))
     ts = m.get("ts_us")
-    db.execute("INSERT INTO footage_evidence (node, first_id, stamp_us, offset_us, from_us, to_us, carried)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, first_id) DO UPDATE SET"
-               " carried = coalesce(footage_evidence.carried, excluded.carried)",
-               [node, m["first_id"], ts if isinstance(ts, int) else None, offset, _int(m.get("from_us")),
-                _int(m.get("to_us")), json.dumps(carried, sort_keys=True) if carried else None])
+    return (node, m["first_id"], ts if isinstance(ts, int) else None, offset, _int(m.get("from_us")),
+            _int(m.get("to_us")), json.dumps(carried, sort_keys=True) if carried else None)
 
 
 def _int(v: Any) -> int | None:

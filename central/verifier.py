@@ -28,7 +28,7 @@ PAGE = 20_000  # messages of one node per pass
 RETRY_US = 60_000_000  # a node whose pass failed is tried again this much later
 RESEND_TRIES = 5  # a gap is asked for again this many times, a gap_grace apart, before it is a finding
 VERIFIED_ROWS = 500  # messages marked verified by one statement
-BUFFERED = ("retention", "audit")  # kinds whose checks write through the pass's Evidence only
+BUFFERED = ("retention", "audit", "footage")  # kinds whose checks write through the pass's Evidence only
 WATCH_EVERY_US = 3_600_000_000  # the retention watch (footage kept past its maximum) runs this often, on the office's clock
 WATCH_CHUNK = 200  # nodes a transaction of the watch
 CHUNK_S = 0.1  # the longest one verification transaction runs: the nodes rows it updated stay locked till then, and ingest upserts them
@@ -350,12 +350,14 @@ def _parse(payload: str) -> Any:
         return exc
 
 
-def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int]]:
+def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]]]:
     """What a page of messages will ask of the store: the audit records (seq_local, the one
-    before it, a head's) and the segments its destructions name (central/evidence.py prefetch)."""
+    before it, a head's), the segments its destructions name and its footage messages' (seq,
+    first_id) (central/evidence.py prefetch)."""
     audits: list[int] = []
     segments: list[int] = []
-    for (_seq, kind, _r, _p), m in zip(msgs, bodies):
+    footage: list[tuple[int, int]] = []
+    for (seq, kind, _r, _p), m in zip(msgs, bodies):
         if not isinstance(m, dict):
             continue
         if kind == "audit":
@@ -367,4 +369,6 @@ def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int]]:
         elif kind == "retention":
             segments += [d["segment_id"] for d in verify.destructions(m)
                          if isinstance(d, dict) and isinstance(d.get("segment_id"), int)]
-    return audits, segments
+        elif kind == "footage" and isinstance(m.get("first_id"), int) and isinstance(m.get("last_id"), int):
+            footage.append((seq, m["first_id"]))
+    return audits, segments, footage

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from central import coverage, keystanding, retention_watch, verdicts, verify
+from central import coverage, keystanding, verdicts, verify
 from central.evidence import Evidence
 from central.store import Store, destruction_row
 
@@ -144,20 +144,16 @@ class MessageKinds:
 
     def _on_footage(self, seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         """Footage the node recorded: the office's clock says when it first heard of it (design/0095),
-        and what else it holds of when it was recorded (design/0122). Written at once (its clock
-        offset is read from the messages around it) and read back into the pass's evidence."""
+        and what else it holds of when it was recorded (design/0122). Kept with the pass's
+        conclusions (central/evidence.py), its clock offset read from the page's window."""
         assert self.ev is not None
         first, last = m["first_id"], m["last_id"]
         if not (isinstance(first, int) and isinstance(last, int)):
             raise TypeError(f"footage ids {first!r}..{last!r}")
         spans = list(coverage.spans_of(m.get("spans")))  # the time it covers, counted once (design/0115)
-        self.store.db.execute("INSERT OR IGNORE INTO footage_heard (node, first_id, last_id, heard_us)"
-                              " VALUES (?, ?, ?, ?)", [self.node, first, last, self.received_us])
-        retention_watch.note_footage(self.store.db, self.node, seq, m, self.received_us)
-        self.statements += 5  # the insert, note_footage's three reads of the messages around it and its upsert
+        self.ev.footage(seq, m, self.received_us)
         for camera, row in spans:
             self.ev.add("coverage", (self.node, camera, *row))
-        self.ev.footage(first)
 
     def _on_retention(self, seq: int, m: dict[str, Any], policy: dict[str, Any]) -> None:
         """A pass's destructions (or one, from a box before issue 53), each judged alone."""

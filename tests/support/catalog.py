@@ -197,12 +197,19 @@ CENTRAL_PG_DIALECT = [  # (SQLite as central/ writes it, PostgreSQL as central/p
     ("INSERT OR IGNORE INTO heads (a) VALUES (?)", "INSERT INTO heads (a) VALUES (%s) ON CONFLICT DO NOTHING"),
     ("max_seq = max(nodes.max_seq, excluded.max_seq)", "max_seq = greatest(nodes.max_seq, excluded.max_seq)"),
     ("SELECT max(version) FROM v", "SELECT max(version) FROM v"),
-    ("AND json_extract(detail, '$.grant') = ?", "AND (detail::jsonb -> 'grant') = %s"),
+    ("AND json_extract(detail, '$.grant') = ?",  # the text first, as the expression index holds it
+     "AND ((detail::jsonb ->> 'grant') = (%s::jsonb #>> '{}') AND (detail::jsonb -> 'grant') = %s)"),
     ("SET y = min(y, excluded.y)", "SET y = least(y, excluded.y)"),
     ("WHERE x LIKE '5%'", "WHERE x LIKE '5%%'"),
 ]
 CENTRAL_PG_DDL = ("CREATE TABLE f (id INTEGER PRIMARY KEY, at_us INTEGER NOT NULL) WITHOUT ROWID",
                   "CREATE TABLE f (id BIGSERIAL PRIMARY KEY, at_us BIGINT NOT NULL)")
+
+
+def central_pg_day_rows(pg) -> list[tuple]:
+    """Every destruction_days row of a PostgreSQL store (a psycopg connection), by node and bytes."""
+    return pg.execute("SELECT node, camera, day, reason, verdict, segments, bytes, youngest_days"
+                      " FROM destruction_days ORDER BY node, bytes").fetchall()
 
 
 def central_pg_leases(conn) -> list[tuple[str, int]]:
