@@ -362,6 +362,28 @@ class Depacketizer:
         self.key = self.params = self.broken = self.fu = self.vcl = False
 
 
+def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: list[AccessUnit]) -> tuple[int, int] | None:
+    """The per-read loop (design/0160): the whole packets in `inter`'s buffer, each RTP one
+    depacketised, the access units completed appended to `out`. Stops after a sender report on
+    `rtcp_ch` and returns it, its RTP time unwrapped against the newest RTP packet so far
+    (camera wall us, RTP time), so the caller applies it where it came among the pictures; None
+    when no whole packet is left. Compiled by mypyc with the rest of this module when built."""
+    nxt, push = inter.next, dep.push
+    while (got := nxt()) is not None:
+        channel, data = got
+        if channel == rtp_ch:
+            units = push(data)
+            if units:
+                out.extend(units)
+        elif channel == rtcp_ch:
+            sr = sender_report(data)
+            last = dep.last32
+            if sr is not None and last is not None:
+                delta = (sr[1] - last) & 0xFFFFFFFF
+                return sr[0], dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
+    return None
+
+
 def sender_report(pkt: memoryview | bytes) -> tuple[int, int] | None:
     """(camera wall clock in us since 1970, RTP timestamp) of the first sender report in an
     RTCP compound packet, or None."""
