@@ -38,11 +38,6 @@ log = logging.getLogger("recorder.worker")
 EVENT_QUEUE = 10_000
 HASH_QUEUE = 1_000
 BATCH_MAX = 512  # events per write to the daemon
-# A thread that waits for the GIL asks its holder to let go after this long (CPython's default 5 ms):
-# a worker's camera threads, each woken a few times a second, then spun through futex waits and
-# forced hand-offs every 5 ms while another ran its burst (design/0161). EDGED_SWITCH_MS in a
-# worker's environment sets it, for bench/record_throughput.py's before/after only.
-SWITCH_S = float(os.environ.get("EDGED_SWITCH_MS", "50")) / 1000
 
 
 class EventSink:
@@ -191,7 +186,6 @@ def main() -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     logs.setup(identifier="edged-recorder", fmt="recorder[%(process)d] %(levelname)s %(message)s")
-    sys.setswitchinterval(SWITCH_S)
 
     first = sys.stdin.readline()
     if not first:
