@@ -45,7 +45,7 @@ STEPS: list[tuple[str, str | None, str, dict[str, str]]] = [
     ("recorder/segment.py", None, SEGMENTS, {}),
     ("recorder/edged_source.py", "_units", FRAMING, {"recv_into(": SOCKET, "keepalive": EVENTS}),
     ("recorder/edged_source.py", "demux", PACKET, {}),
-    ("recorder/edged_source.py", "_sender_report", DEPACK, {}),
+    ("recorder/rtp.py", "drain", FRAMING, {}),  # its calls are framing or depacketising (py-spy: pure module only)
     ("recorder/rtp.py", "next", FRAMING, {}),
     ("recorder/rtp.py", "room", FRAMING, {}),
     ("recorder/rtp.py", "filled", FRAMING, {}),

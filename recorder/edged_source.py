@@ -23,7 +23,8 @@ from typing import Any, Iterator
 
 import av
 
-from recorder import diagnose, picture_size, rtp
+from recorder import diagnose, picture_size
+from recorder.fastpath import rtp
 from recorder.rtsp_session import GARBLED, UNSPOKEN, Media, RtspFailure, Session, parameter_sets
 from recorder.timeline import RtpTimes, observed_depth
 
@@ -177,18 +178,21 @@ class EdgedSource:
         assert sock is not None
         inter, dep, session = self._inter, self._dep, self._session
         rtp_ch, rtcp_ch = session.channels
-        recv_into, room, filled, nxt, push = sock.recv_into, inter.room, inter.filled, inter.next, dep.push
+        recv_into, room, filled, drain = sock.recv_into, inter.room, inter.filled, rtp.drain
         monotonic = time.monotonic
         lowat, heard = self._lowat > 0, monotonic()
+        out: list[rtp.AccessUnit] = []
         while True:
-            while (got := nxt()) is not None:
-                channel, data = got
-                if channel == rtp_ch:
-                    units = push(data)
-                    if units:
-                        yield from units
-                elif channel == rtcp_ch:
-                    self._sender_report(data)
+            # The packets of one read, in the compiled loop where it is built (recorder/fastpath.py);
+            # a sender report stops it, so that the pictures before it are stamped before it counts.
+            while True:
+                sr = drain(inter, dep, rtp_ch, rtcp_ch, out)
+                if out:
+                    yield from out
+                    out.clear()
+                if sr is None:
+                    break
+                self._sr = sr
             try:
                 n = recv_into(room(), rtp.READ_BYTES)
             except BlockingIOError:  # SO_RCVTIMEO ran out
@@ -207,20 +211,6 @@ class EdgedSource:
             if monotonic() >= self._next_keepalive:
                 self._next_keepalive = monotonic() + session.keepalive_s
                 session.keepalive()
-
-    def _sender_report(self, data: memoryview) -> None:
-        """Every sender report: the camera's clock at media time 0 (`start_time_realtime`, as
-        FFmpeg's from its first report; recorder/camera.py's clock_skew_us) follows the newest,
-        so a camera that corrects its clock, or whose first report was wrong, is judged by what
-        it says now (design/0093)."""
-        sr = rtp.sender_report(data)
-        dep = self._dep
-        if sr is None or dep.last32 is None:
-            return
-        wall_us, ts32 = sr
-        delta = (ts32 - dep.last32) & 0xFFFFFFFF
-        ext = dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
-        self._sr = (wall_us, ext)
 
     def demux(self, *_streams: Any) -> Iterator["av.Packet[Any]"]:
         """Each access unit: pts its RTP time, dts from the stream's reorder depth (design/0093);

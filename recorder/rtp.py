@@ -18,7 +18,8 @@ from typing import Callable
 from recorder.rtsp_text import ANSWER, NEED, REQUEST, next_message
 
 READ_BYTES = 1 << 16          # one recv_into at most this much (issue 33: 64 KiB)
-BUFFER_BYTES = 1 << 18        # room for a partial packet (<= 65,539 bytes) plus a whole read
+BUFFER_BYTES = READ_BYTES + 65_540  # room for a partial packet (<= 65,539 bytes) plus a whole read
+GROW = 1 << 16                # the access unit buffer grows to what the stream needs, in these steps
 MESSAGE_BYTES = 8192          # an RTSP message among the packets is at most this long (keep-alive answers)
 START = b"\x00\x00\x00\x01"   # Annex B start code, as FFmpeg's RTP depacketiser writes it
 NTP_UNIX_S = 2_208_988_800    # seconds from 1900 (NTP) to 1970 (Unix)
@@ -120,7 +121,7 @@ class Depacketizer:
         if codec not in ("h264", "hevc"):
             raise ValueError(codec)
         self.hevc = codec == "hevc"
-        self.au = bytearray(1 << 16)  # the access unit being built: au[:n]; grown, never shrunk (no
+        self.au = bytearray(GROW)  # the access unit being built: au[:n]; grown, never shrunk (no
         self.n = 0                    # mremap and fresh pages at every keyframe)
         self.ts: int | None = None  # the timestamp of the access unit being built
         self.key = self.params = False
@@ -171,7 +172,7 @@ class Depacketizer:
             end = n + size - 14
             au = self.au
             if end > len(au):
-                au.extend(bytes(max(end - len(au), len(au))))
+                au.extend(bytes(-(-end // GROW) * GROW - len(au)))
             au[n:end] = pkt[14:size]
             self.n = end
             if pkt[13] & 0x40:
@@ -339,8 +340,8 @@ class Depacketizer:
         n = self.n
         end = n + len(data)
         au = self.au
-        if end > len(au):
-            au.extend(bytes(max(end - len(au), len(au))))
+        if end > len(au):  # sized to the stream's largest access unit (its keyframe), not doubled past it
+            au.extend(bytes(-(-end // GROW) * GROW - len(au)))
         au[n:end] = data
         self.n = end
 
@@ -360,6 +361,28 @@ class Depacketizer:
             self.need_key = True
         self.n = 0
         self.key = self.params = self.broken = self.fu = self.vcl = False
+
+
+def drain(inter: Interleave, dep: Depacketizer, rtp_ch: int, rtcp_ch: int, out: list[AccessUnit]) -> tuple[int, int] | None:
+    """The per-read loop (design/0160): the whole packets in `inter`'s buffer, each RTP one
+    depacketised, the access units completed appended to `out`. Stops after a sender report on
+    `rtcp_ch` and returns it, its RTP time unwrapped against the newest RTP packet so far
+    (camera wall us, RTP time), so the caller applies it where it came among the pictures; None
+    when no whole packet is left. Compiled by mypyc with the rest of this module when built."""
+    nxt, push = inter.next, dep.push
+    while (got := nxt()) is not None:
+        channel, data = got
+        if channel == rtp_ch:
+            units = push(data)
+            if units:
+                out.extend(units)
+        elif channel == rtcp_ch:
+            sr = sender_report(data)
+            last = dep.last32
+            if sr is not None and last is not None:
+                delta = (sr[1] - last) & 0xFFFFFFFF
+                return sr[0], dep.ext + (delta - (1 << 32) if delta >= 1 << 31 else delta)
+    return None
 
 
 def sender_report(pkt: memoryview | bytes) -> tuple[int, int] | None:

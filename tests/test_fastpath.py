@@ -1,0 +1,148 @@
+"""The compiled per-read loop against the pure one (design/0160): recorder/rtp.py compiled by mypyc
+(recorder._rtpc, scripts/build-compiled) and rtp.py itself, fed the same captured streams
+(tests/data/rtp) over RTSP's TCP interleave with the quirks the reader meets (sender reports, a
+keep-alive answer and junk among the packets, a lost packet, a new SSRC and an old one's late
+packet, header extensions and padding), in reads of odd sizes, hand on the same access units,
+sender reports and counters, and write byte-identical segments. And recorder/fastpath.py takes
+the pure module where the compiled one is absent, stale or not wanted.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import av
+import pytest
+
+from recorder import fastpath
+from recorder import rtp as pure
+from recorder.edged_source import TIME_BASE, reorder_of
+from recorder.segment import SegmentFile
+from recorder.timeline import RtpTimes
+from tests.support import rtp_captures
+
+pytestmark = pytest.mark.pure
+
+CAPTURES = [("plain_h264", "h264"), ("bframes_h264", "h264"), ("bframes_h265", "hevc"), ("slices_h264", "h264")]
+READS = [1, 7, 100, 1500, 65536, 3]  # the reads' sizes, in turn
+FRAME = 4500
+
+
+def _compiled() -> ModuleType:
+    mod = fastpath.load()
+    assert mod is not pure, "recorder._rtpc is not built from this recorder/rtp.py: run scripts/build-compiled"
+    return mod
+
+
+def _frame(channel: int, payload: bytes) -> bytes:
+    return b"$" + bytes((channel,)) + struct.pack("!H", len(payload)) + payload
+
+
+def _sender_report(ts32: int, n: int) -> bytes:
+    return struct.pack("!BBHIIIIII", 0x80, 200, 6, 0x1234, 3_900_000_000 + n, n << 20, ts32, n, n * 1000)
+
+
+def _extended(p: bytes) -> bytes:
+    """The packet with a 1-word header extension and 3 bytes of padding (RFC 3550 5.3.1, 5.1)."""
+    return bytes((p[0] | 0x30,)) + p[1:12] + b"\xab\xac\x00\x01\x00\x00\x00\x07" + p[12:] + b"\x00\x00\x03"
+
+
+def _resourced(p: bytes, ssrc: int) -> bytes:
+    return p[:8] + struct.pack("!I", ssrc) + p[12:]
+
+
+QUIRKS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
+    "plain": lambda ps: [_frame(0, p) for p in ps],
+    "reports": lambda ps: [_frame(0, p) if i % 9 else _frame(1, _sender_report(struct.unpack_from("!I", p, 4)[0], i))
+                           + _frame(0, p) for i, p in enumerate(ps)],
+    "answer_and_junk": lambda ps: [_frame(0, p) + (b"RTSP/1.0 200 OK\r\nCSeq: 7\r\n\r\n" if i == 20 else b"")
+                                   + (b"\x01\x02junk" if i == 50 else b"") for i, p in enumerate(ps)],
+    "lost": lambda ps: [_frame(0, p) for i, p in enumerate(ps) if i not in (30, 31)],
+    "new_ssrc": lambda ps: [_frame(0, _resourced(p, 0x5150) if i >= 60 else p) for i, p in enumerate(ps)]
+                           + [_frame(0, ps[10])],  # the old source's late packet
+    "extended": lambda ps: [_frame(0, _extended(p) if i % 3 == 0 else p) for i, p in enumerate(ps)],
+}
+
+
+def _read(mod: Any, stream: bytes, codec: str) -> tuple[list[Any], list[tuple[int, int]], tuple[int, ...], list[bytes]]:
+    """The reader's loop on `mod` (edged_source._units without its socket)."""
+    heard: list[bytes] = []
+    inter, dep = mod.Interleave(on_message=heard.append), mod.Depacketizer(codec)
+    units: list[Any] = []
+    reports: list[tuple[int, int]] = []
+    at, turn = 0, 0
+    while True:
+        while (sr := mod.drain(inter, dep, 0, 1, units)) is not None:
+            reports.append(sr)
+        if at >= len(stream):
+            break
+        room = inter.room()
+        n = min(READS[turn % len(READS)], len(room), len(stream) - at)
+        turn += 1
+        room[:n] = stream[at:at + n]
+        inter.filled(n)
+        at += n
+    units += dep.flush()
+    counters = (dep.dropped, dep.units, dep.packets, dep.ssrc_changes, dep.foreign, inter.skipped, inter.answers)
+    return units, reports, counters, heard
+
+
+def _segment(units: list[Any], codec: str, path: Path) -> bytes:
+    """The access units muxed as the camera loop does (picture times of design/0093, one segment)."""
+    depth = reorder_of(codec, b"", units[:1])
+    times = RtpTimes(units[0].ts, depth, FRAME)
+    with av.open(io.BytesIO(units[0].data), format=codec, options={"fpsprobesize": "0"}) as template:
+        stream = template.streams.video[0]
+        stream.time_base = TIME_BASE
+        seg = SegmentFile(path, stream, None, origin_us=0, fragment_us=500_000, frame_us=50_000)
+        for au in units:
+            pkt = av.Packet(au.data)
+            pkt.stream = stream
+            pkt.time_base = TIME_BASE
+            pkt.pts, pkt.dts = times.stamp(au.ts)
+            pkt.is_keyframe = au.key
+            seg.write_video(pkt)
+        seg.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("quirk", sorted(QUIRKS))
+@pytest.mark.parametrize(("name", "codec"), CAPTURES)
+def test_compiled_and_pure_write_byte_identical_segments(tmp_path, name, codec, quirk):
+    compiled = _compiled()
+    stream = b"".join(QUIRKS[quirk](rtp_captures.read(rtp_captures.HERE / f"{name}.rtp")))
+    mine, theirs = _read(compiled, stream, codec), _read(pure, stream, codec)
+    units, reports, counters, heard = theirs
+    assert units, "the pure reader made no access unit: the case tests nothing"
+    assert [(u.ts, u.key, u.params, u.data) for u in mine[0]] == [(u.ts, u.key, u.params, u.data) for u in units]
+    assert mine[1:] == theirs[1:]
+    if quirk == "reports":
+        assert len(reports) > 5
+    if quirk == "lost":
+        assert counters[0] > 0  # the picture the loss hit was dropped
+    if quirk == "new_ssrc":
+        assert counters[3] == 1 and counters[4] == 1
+    if quirk == "answer_and_junk":
+        assert heard and counters[5] == 6
+    a = _segment(mine[0], codec, tmp_path / "compiled.mp4")
+    b = _segment(units, codec, tmp_path / "pure.mp4")
+    assert len(a) > 10_000 and a == b
+
+
+def test_the_pure_module_where_the_compiled_one_is_stale_absent_or_not_wanted(monkeypatch, tmp_path):
+    compiled = _compiled()
+    assert fastpath.load() is compiled
+    monkeypatch.setattr(compiled, "SOURCE_SHA256", "0" * 64)  # built from another rtp.py
+    assert fastpath.load() is pure
+    monkeypatch.undo()
+    assert fastpath.load("recorder._no_such_module") is pure
+    monkeypatch.setenv("EDGED_PURE_RTP", "1")
+    assert fastpath.load() is pure
+    monkeypatch.setenv("EDGED_PURE_RTP", "0")
+    assert fastpath.load() is compiled
+    assert "recorder._rtpc" in sys.modules and compiled.__file__.endswith(".so")
