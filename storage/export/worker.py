@@ -34,13 +34,15 @@ COMMAND = (sys.executable, "-m", "storage.export.worker")
 Signer = Callable[[bytes], bytes]
 
 
-def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None, what: str) -> Any:
-    """One worker process for `request`; its progress lines to `progress`, its requests to sign
-    answered by `sign` (or refused without one); its result (the "result" line's value)."""
-    proc = subprocess.Popen(list(COMMAND), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, cwd=ROOT)
+def converse(command: tuple[str, ...], request: dict[str, Any], progress: Callable[[Any], None] | None,
+             sign: Signer | None) -> tuple[Any, str | None, int]:
+    """One worker process (`command`) given `request`: its progress lines to `progress`, its
+    requests to sign answered by `sign` (or refused without one); (the "result" line's value,
+    the "error" line's text, its exit status). The redaction's worker talks the same way."""
+    proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
     assert proc.stdin is not None and proc.stdout is not None
     result: Any = None
+    error: str | None = None
     try:
         proc.stdin.write(json.dumps(request).encode() + b"\n")
         proc.stdin.flush()
@@ -57,7 +59,7 @@ def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None
                 proc.stdin.write(json.dumps(_answer(sign, msg["sign"])).encode() + b"\n")
                 proc.stdin.flush()
             elif "error" in msg:
-                raise ExportError(str(msg["error"]))
+                error = str(msg["error"])
             elif "result" in msg:
                 result = msg["result"]
         proc.stdin.close()
@@ -66,6 +68,14 @@ def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return result, error, rc
+
+
+def _run(request: dict[str, Any], progress: Progress | None, sign: Signer | None, what: str) -> Any:
+    """The export's worker process for `request` (converse); its result, or ExportError."""
+    result, error, rc = converse(COMMAND, request, progress, sign)
+    if error is not None:
+        raise ExportError(error)
     if result is None:
         raise ExportError(f"the export's {what} ended without a result (status {rc}); a segment may be malformed")
     return result

@@ -15,12 +15,11 @@ import ctypes
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from storage.export.worker import _answer, _ask_daemon
+from storage.export.worker import _ask_daemon, converse
 from storage.redact.job import JobError, Progress, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,36 +52,10 @@ def run_job(folder: Path, progress: Progress | None = None,
     """The job in `folder` made by the worker process (blocking); its progress to `progress`;
     its requests to sign a C2PA claim answered by `sign` (c2pa_claim.guarded: the node key stays
     in the caller, design/0134), or refused without one."""
-    proc = subprocess.Popen(list(COMMAND), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
-    assert proc.stdin is not None and proc.stdout is not None
-    result: dict[str, Any] | None = None
-    error = None
-    try:
-        proc.stdin.write(json.dumps({"job": str(folder)}).encode() + b"\n")
-        proc.stdin.flush()
-        for line in proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(msg, dict) and "sign" in msg:
-                proc.stdin.write(json.dumps(_answer(sign, msg["sign"])).encode() + b"\n")
-                proc.stdin.flush()
-            elif isinstance(msg, dict) and "progress" in msg and progress is not None:
-                progress(msg["progress"])
-            elif isinstance(msg, dict) and "error" in msg:
-                error = str(msg["error"])
-            elif isinstance(msg, dict) and "result" in msg:
-                result = msg["result"]
-        proc.stdin.close()
-        rc = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    result, error, rc = converse(COMMAND, {"job": str(folder)}, progress, sign)
     if result is None:
         raise JobError(error or f"the redaction worker ended without a result (status {rc}); run it again to go on")
-    return result
+    return dict(result)
 
 
 def main() -> None:
