@@ -1,0 +1,82 @@
+"""Doors nobody can hold shut (issue 56 item 4, design/0185): the desk's per-account bucket is spent
+only by failures, so the owner's right password gets through while other addresses guess wrong;
+the pure rule by a table, then the desk's login over a real catalog and real scrypt checks."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import cast
+
+from aiohttp import web
+
+from edged import people
+from edged.config import parse_config
+from edged.rules.throttle import ACCOUNT_LIMITS, HOLD_S, AccountDoor
+from storage.catalog import CatalogWriter
+from storage.disk.layout import CATALOG_FILE
+from storage.time.clock import FakeClock
+
+OWNER_PW = "her-own-pw-1234"
+
+
+def test_the_account_door_counts_failures_and_lets_a_clean_address_through():
+    door, t = AccountDoor(), 0.0
+    for i in range(ACCOUNT_LIMITS.burst):                     # ten wrong tries empty the account's bucket
+        assert door.begin("olga", f"10.0.0.{i % 4}", t) is None
+        door.end("olga", f"10.0.0.{i % 4}", False, t)
+    assert door.begin("olga", "10.0.0.1", t) is not None        # a guessing address is held ...
+    assert door.begin("olga", "10.0.9.9", t) is None            # ... the owner's own is checked
+    assert door.begin("olga", "10.0.9.9", t) is not None        # one at a time
+    door.end("olga", "10.0.9.9", True, t)
+    assert door.begin("olga", "10.0.9.9", t) is None            # and again after a right password
+    door.end("olga", "10.0.9.9", True, t)
+    assert door.begin("dora", "10.0.0.1", t) is None            # another account is its own
+    for _ in range(ACCOUNT_LIMITS.burst):                       # right passwords never spend the bucket
+        assert door.begin("vera", "10.0.0.5", t) is None
+        door.end("vera", "10.0.0.5", True, t)
+    assert door.begin("vera", "10.0.0.6", t) is None and door.begin("vera", "10.0.0.6", t) is None
+
+
+def test_four_addresses_guessing_never_keep_the_owner_out(tmp_path):
+    """One wrong try a minute from each of 4 addresses for 30 minutes, the owner logging in right
+    every 5 minutes from her own PC: every one of her logins gets through (main: 0 of 6)."""
+    from edged.viewer.http import LoginRefused
+    from edged.viewer.server import Viewer
+
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)}})
+    clock = FakeClock()
+
+    async def scenario() -> tuple[int, int, int]:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)
+        await writer.start()
+        try:
+            await writer.run(lambda c: people.add_account(c.db, "olga", OWNER_PW, ["custodian"], None, by="admin",
+                                                          reason="r", now_us=clock.now_us()))
+            viewer = Viewer(cfg, writer, clock)
+
+            async def login(address: str, password: str) -> int:
+                async def read() -> dict[str, str]:
+                    return {"name": "olga", "password": password}
+                try:
+                    await viewer.authenticate(cast(web.Request, SimpleNamespace(remote=address)), read)
+                    return 200
+                except LoginRefused as exc:
+                    return exc.status
+            owner, refused_guesses, checked_guesses = 0, 0, 0
+            for minute in range(30):
+                for a in range(4):
+                    status = await login(f"192.0.2.{10 + a}", f"guess-{minute}-{a}")
+                    refused_guesses += status == 429
+                    checked_guesses += status == 403
+                if minute % 5 == 4:
+                    owner += await login("198.51.100.7", OWNER_PW) == 200
+                clock.advance(60 * 1_000_000)
+            return owner, refused_guesses, checked_guesses
+        finally:
+            await writer.close()
+    owner, refused, checked = asyncio.run(scenario())
+    print(f"owner's logins through: {owner}/6; guesses checked {checked}, held {refused}")
+    assert owner == 6, f"the owner got through {owner} of 6 times"
+    bound = ACCOUNT_LIMITS.burst + 30 * 60 / ACCOUNT_LIMITS.refill_s + 4 * (30 * 60 / HOLD_S + 1)
+    assert checked <= bound < 120, f"the guessers are still slowed by the account's bucket: {checked} checked"
