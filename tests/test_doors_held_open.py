@@ -12,7 +12,8 @@ from aiohttp import web
 
 from edged import people
 from edged.config import parse_config
-from edged.rules.throttle import ACCOUNT_LIMITS, HOLD_S, AccountDoor
+from edged.rules.throttle import ACCOUNT_LIMITS
+from storage.people.doors import AccountDoor
 from storage.catalog import CatalogWriter
 from storage.disk.layout import CATALOG_FILE
 from storage.time.clock import FakeClock
@@ -78,5 +79,5 @@ def test_four_addresses_guessing_never_keep_the_owner_out(tmp_path):
     owner, refused, checked = asyncio.run(scenario())
     print(f"owner's logins through: {owner}/6; guesses checked {checked}, held {refused}")
     assert owner == 6, f"the owner got through {owner} of 6 times"
-    bound = ACCOUNT_LIMITS.burst + 30 * 60 / ACCOUNT_LIMITS.refill_s + 4 * (30 * 60 / HOLD_S + 1)
+    bound = ACCOUNT_LIMITS.burst + 30 * 60 / ACCOUNT_LIMITS.refill_s + 4 * (30 * 60 / AccountDoor().hold_s + 1)
     assert checked <= bound < 120, f"the guessers are still slowed by the account's bucket: {checked} checked"

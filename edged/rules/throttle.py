@@ -9,10 +9,8 @@ never on the account, so a flood from one machine cannot lock a custodian out fr
 Per account besides (issue 45), a bucket of its own across every address (`ACCOUNT_LIMITS`): an
 attacker with many addresses still tries one account's password only so fast; past `alarm_after`
 tries refused in a row the account's `password_guessed` alarm rises (the edge raises it). Only
-failures spend it (`AccountDoor`, issue 56, design/0185): a try takes a token before its check and
-a right password gives it back, and an account out of tokens is still checked from an address
-that has not failed against it lately, so a correct password always gets through however many
-addresses guess wrong; each guessing address is held once it has failed.
+failures spend it (storage/people/doors.AccountDoor, issue 56, design/0185), so a correct password
+always gets through however many addresses guess wrong.
 
 Globally, at most `records_per_min` failed logins are written per minute (catalog and MQTT
 outbox: the footage disk); the rest are counted and written as one summary record, so a flood
@@ -109,46 +107,3 @@ class LoginThrottle:
         n, self.suppressed = self.suppressed, 0
         return n
 
-
-HOLD_S = ACCOUNT_LIMITS.burst * ACCOUNT_LIMITS.refill_s   # an address that failed against an empty account waits this
-
-
-@dataclass(slots=True)
-class AccountDoor:
-    """One account's tries from every address together, spent only by failures (issue 56).
-
-    `begin` before the password check: None (check it) or the seconds to wait. The check takes a
-    token while the account has one; once it has none, an address that has not failed against the
-    account for `hold_s` (the owner at her own PC) is still checked, one at a time, and an address
-    that has is refused. `end` after the check: a right password gives the token back and clears
-    the address; a wrong one stays counted. Bounded: `limits.max_addresses` pairs remembered."""
-    limits: Limits = ACCOUNT_LIMITS
-    hold_s: float = HOLD_S
-    buckets: LoginThrottle = field(default_factory=lambda: LoginThrottle(ACCOUNT_LIMITS))
-    failed_at: dict[tuple[str, str], float] = field(default_factory=dict)   # (account, address) -> last failure
-    took: dict[tuple[str, str], int] = field(default_factory=dict)         # checks under way that took a token
-
-    def begin(self, account: str, address: str, now: float) -> float | None:
-        key = (account, address)
-        wait = self.buckets.try_login(account, now)
-        if wait is None:
-            self.took[key] = self.took.get(key, 0) + 1
-        else:
-            last = self.failed_at.get(key)
-            if last is not None and now - last < self.hold_s:
-                return max(wait, self.hold_s - (now - last))
-        if len(self.failed_at) >= self.limits.max_addresses:
-            for old in sorted(self.failed_at, key=self.failed_at.__getitem__)[:len(self.failed_at) // 2 or 1]:
-                del self.failed_at[old]
-        self.failed_at[key] = now   # counted as a failure until it turns out right
-        return None
-
-    def end(self, account: str, address: str, right: bool, now: float) -> None:
-        key = (account, address)
-        n = self.took.pop(key, 0)
-        if n > 1:
-            self.took[key] = n - 1
-        if right:
-            self.failed_at.pop(key, None)
-            if n:
-                self.buckets.succeeded(account, now)

@@ -34,7 +34,8 @@ from edged.viewer.access import Access, AuthError, GrantError, NotSigned
 from edged.guard import ConnectionGuard
 from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
-from edged.rules.throttle import ALARM_AFTER, AccountDoor, LoginThrottle
+from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
+from storage.people.doors import AccountDoor
 from storage.alarm_kinds import PASSWORD_GUESSED
 from storage.people.sessions import IDLE
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
@@ -85,7 +86,7 @@ class Viewer:
         self.url = ""
         self.guard = ConnectionGuard()
         self.throttle = LoginThrottle()
-        self.account_door = AccountDoor()   # per account, across addresses, failures only (issues 45, 56)
+        self.account_door = AccountDoor(ACCOUNT_LIMITS.burst, ACCOUNT_LIMITS.refill_s)   # failures only (issues 45, 56)
         self.refused_in_a_row: dict[str, int] = {}              # account -> tries refused by its bucket
         self.alarms = alarms
         self.refusals: Coalescer[tuple[str, str, str]] = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
@@ -322,7 +323,7 @@ class Viewer:
             self.throttle.unused(written, left_out)
             raise LoginRefused(429, str(exc)) from None
         finally:
-            self.account_door.end(account, client, right is not False, self.clock.monotonic())
+            self.account_door.end(account, client, right, self.clock.monotonic())
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(client, self.clock.monotonic())
         self.refused_in_a_row.pop(account, None)
