@@ -81,3 +81,52 @@ def test_four_addresses_guessing_never_keep_the_owner_out(tmp_path):
     assert owner == 6, f"the owner got through {owner} of 6 times"
     bound = ACCOUNT_LIMITS.burst + 30 * 60 / ACCOUNT_LIMITS.refill_s + 4 * (30 * 60 / AccountDoor().hold_s + 1)
     assert checked <= bound < 120, f"the guessers are still slowed by the account's bucket: {checked} checked"
+
+
+def test_the_lock_per_caller_holds_only_the_caller_that_failed():
+    from storage.people.doors import LockPerCaller
+
+    locks = LockPerCaller(after=3, for_us=600)
+    assert [locks.failure("carol", "uid 1001", t) for t in (0, 1, 2)] == [None, None, 602]
+    assert locks.locked_until("carol", "uid 1001", 10) == 602 and locks.locked_until("carol", "uid 1002", 10) is None
+    assert locks.locked_until("dora", "uid 1001", 10) is None
+    assert locks.locked_until("carol", "uid 1001", 602) is None            # it passes
+    locks.failure("carol", "uid 1002", 0), locks.failure("carol", "uid 1002", 1)
+    locks.succeeded("carol", "uid 1002")                                   # a right password starts again
+    assert locks.failure("carol", "uid 1002", 2) is None and locks.failure("carol", "uid 1002", 3) is None
+
+
+def test_a_member_of_the_sockets_group_cannot_lock_an_account_for_everyone(tmp_path):
+    """Three wrong passwords for carol from mallory's OS account lock carol for mallory only: carol
+    logs in from her own (main: locked for 15 minutes for everyone); the alarm names the OS account."""
+    import pytest
+
+    from edged.alarms import Alarms
+    from edged.control.protocol import RequestError
+    from edged.control.server import Caller
+    from edged.control.sessions import SessionOps
+    from storage import alarms as alarm_table
+
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
+                        "accounts": {"lockout_after": 3}})
+    clock = FakeClock()
+    mallory, own = Caller(os_user="mallory", uid=1001), Caller(os_user="olga", uid=1002)
+
+    async def scenario() -> list[dict]:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)
+        await writer.start()
+        try:
+            await writer.run(lambda c: people.add_account(c.db, "olga", OWNER_PW, ["custodian"], None, by="admin",
+                                                          reason="r", now_us=clock.now_us()))
+            ops = SessionOps(cfg, writer, Alarms(writer, clock), clock)
+            for i in range(3):
+                with pytest.raises(RequestError, match="wrong account name or password"):
+                    await ops.login({"name": "olga", "password": f"guess-{i}"}, mallory)
+            with pytest.raises(RequestError, match="locked for the OS account mallory"):
+                await ops.login({"name": "olga", "password": OWNER_PW}, mallory)
+            assert (await ops.login({"name": "olga", "password": OWNER_PW}, own))["account"] == "olga"
+            return await writer.run(lambda c: alarm_table.active(c.db))
+        finally:
+            await writer.close()
+    active = asyncio.run(scenario())
+    assert [a["key"] for a in active] == ["account_locked:olga"]

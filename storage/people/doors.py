@@ -125,3 +125,40 @@ class FairShare(Generic[T]):
             if queued:
                 self.waiting[turn] = queued   # ... goes to the back of the line with the rest
         return started
+
+
+@dataclass(slots=True)
+class LockPerCaller:
+    """`after` failed logins in a row for one account from one caller (edgectl: the OS account)
+    lock the account for that caller for `for_us`; a right password clears the caller's count.
+    Another caller's logins to the same account are not touched (issue 56)."""
+    after: int = 5
+    for_us: int = 15 * 60_000_000
+    max_keys: int = 10_000
+    failed: dict[tuple[str, str], int] = field(default_factory=dict)
+    until: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def locked_until(self, account: str, caller: str, now_us: int) -> int | None:
+        end = self.until.get((account, caller))
+        if end is not None and end <= now_us:
+            del self.until[(account, caller)]
+            return None
+        return end
+
+    def failure(self, account: str, caller: str, now_us: int) -> int | None:
+        """One more failure in a row: the lock's end when this one locks, else None."""
+        key = (account, caller)
+        if len(self.failed) + len(self.until) >= self.max_keys:
+            self.failed.clear()   # counts are forgotten before locks, and only under a flood of names
+            for k in [k for k, end in self.until.items() if end <= now_us]:
+                del self.until[k]
+        n = self.failed.get(key, 0) + 1
+        if n < self.after:
+            self.failed[key] = n
+            return None
+        self.failed.pop(key, None)
+        self.until[key] = now_us + self.for_us
+        return self.until[key]
+
+    def succeeded(self, account: str, caller: str) -> None:
+        self.failed.pop((account, caller), None)
