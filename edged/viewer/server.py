@@ -443,7 +443,7 @@ class Viewer:
         body = await self._body(request)
         grant_id = _int(body.get("grant"))
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
-        if grant is None:
+        if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # scope first (issue 56)
             return _error(404, _("no grant {grant}").format(grant=body.get('grant')))
         camera = body.get("camera") or grant["cameras"][0]
         refused = rules.grant_camera_refusal(grant, camera)
