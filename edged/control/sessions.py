@@ -67,7 +67,7 @@ class SessionOps(Operations):
                 user=caller.os_user, s=int(wait) + 1))
         # root included (issue 45): an admin working as root (sudo) is not its holder either; root
         # could still rewrite the catalog, but that is on the office's signed chain heads, not a login
-        setters = await self.writer.run(lambda c: accounts.one_time_setters(c.db, name))
+        setters = await self.writer.run(lambda c: accounts.one_time_setters(c.db, name, now_us=self.clock.now_us()))
         if roles.one_time_door(setters, os_user=caller.os_user):
             raise RequestError(_("login refused: {name}'s one-time password was set from the OS account {user} (root "
                                  "too is refused); its holder logs in from their own OS account or at the desk and "
