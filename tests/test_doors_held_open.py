@@ -91,6 +91,9 @@ def test_the_lock_per_caller_holds_only_the_caller_that_failed():
     assert locks.locked_until("carol", "uid 1001", 10) == 602 and locks.locked_until("carol", "uid 1002", 10) is None
     assert locks.locked_until("dora", "uid 1001", 10) is None
     assert locks.locked_until("carol", "uid 1001", 602) is None            # it passes
+    locks.failure("carol", "uid 1001", 700), locks.failure("carol", "uid 1001", 701), locks.failure("carol", "uid 1001", 702)
+    assert locks.locked_until("carol", "uid 1001", 710, pw_changed_us=650) == 1302
+    assert locks.locked_until("carol", "uid 1001", 710, pw_changed_us=705) is None   # an admin set a new password
     locks.failure("carol", "uid 1002", 0), locks.failure("carol", "uid 1002", 1)
     locks.succeeded("carol", "uid 1002")                                   # a right password starts again
     assert locks.failure("carol", "uid 1002", 2) is None and locks.failure("carol", "uid 1002", 3) is None

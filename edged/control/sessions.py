@@ -74,6 +74,9 @@ class SessionOps(Operations):
                                  "changes it, or another admin acknowledges the account (edgectl account "
                                  "acknowledge)").format(name=name, user=caller.os_user))
         until = self.locks.locked_until(name, who, self.clock.now_us())
+        if until is not None:   # a new password set since ends it, as it ends the stored lock
+            row = await self.writer.run(lambda c: accounts.account_row(c.db, name))
+            until = self.locks.locked_until(name, who, self.clock.now_us(), (row or {}).get("pw_changed_us"))
         if until is not None:
             raise RequestError(_("login refused: account {name} is locked for the OS account {user} after repeated "
                                  "failed logins from it; try again in {n} min, or ask an admin to set a new "

@@ -138,9 +138,10 @@ class LockPerCaller:
     failed: dict[tuple[str, str], int] = field(default_factory=dict)
     until: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def locked_until(self, account: str, caller: str, now_us: int) -> int | None:
+    def locked_until(self, account: str, caller: str, now_us: int, pw_changed_us: int | None = None) -> int | None:
+        """The lock's end, or None; a password set after the lock began ends it (an admin's reset)."""
         end = self.until.get((account, caller))
-        if end is not None and end <= now_us:
+        if end is not None and (end <= now_us or (pw_changed_us or 0) > end - self.for_us):
             del self.until[(account, caller)]
             return None
         return end
