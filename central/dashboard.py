@@ -5,6 +5,7 @@ only; it reads the store through a read-only connection in a thread, never on th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -12,7 +13,7 @@ import logging
 import secrets
 import ssl
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -79,6 +80,10 @@ def host_allowed(host: str, listen: str, allowed: tuple[str, ...]) -> bool:
         return True
     except ValueError:
         return False
+
+
+class _Busy(Exception):
+    """No place for one more password check from this address just now."""
 
 
 class Dashboard:
@@ -151,17 +156,25 @@ class Dashboard:
         began = now_us()
         if not self.sessions.begin(address, began):   # the place is taken before the check (issue 45)
             return await self.login_page(request, self.sp._("Too many failed logins from this address: wait five minutes."))
+        form = await request.post()
+        want = request.cookies.get(LOGIN_CSRF, "")
+        if not want or not hmac.compare_digest(str(form.get("csrf", "")), want):
+            return await self.login_page(request, self.sp._("This form is out of date: log in again."))
+        user, password = str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
+        if self.sessions.door.begin(user, address, began / 1e6) is not None:   # failures only (issue 56)
+            return await self.login_page(request, self.sp._("Too many failed logins for this account from this "
+                                                            "address: wait five minutes."))
+        role, stored = self.accounts.get(user, ("", login.dummy_hash()))  # the same work if unknown
+        ok: bool | None = None
         try:
-            form = await request.post()
-            want = request.cookies.get(LOGIN_CSRF, "")
-            if not want or not hmac.compare_digest(str(form.get("csrf", "")), want):
-                return await self.login_page(request, self.sp._("This form is out of date: log in again."))
-            user, password = str(form.get("user", ""))[:64], str(form.get("password", ""))[:1024]
-            role, stored = self.accounts.get(user, ("", login.hash_password("x", b"0" * 16)))  # same work if unknown
-            ok = await asyncio.to_thread(login.check_password, password, stored)
+            async with self._check_slot(address):
+                ok = await asyncio.to_thread(login.check_password, password, stored) and bool(role)
+        except _Busy:
+            return await self.login_page(request, self.sp._("Many logins are being checked just now: try again "
+                                                            "in a minute."))
         finally:
-            self.sessions.end()
-        if not ok or not role:
+            self.sessions.door.end(user, address, ok, now_us() / 1e6)
+        if not ok:
             log.warning("dashboard: failed login for %r from %s", user, address)
             return await self.login_page(request, self.sp._("Wrong account or password."))
         self.sessions.succeeded(address, began)
@@ -171,6 +184,38 @@ class Dashboard:
         resp.set_cookie(COOKIE, token, httponly=True, secure=self.cfg.tls_cert_file is not None, samesite="Strict",
                         path="/")
         return resp
+
+    @contextlib.asynccontextmanager
+    async def _check_slot(self, address: str) -> AsyncIterator[None]:
+        """A place among the checks under way (login.Sessions.slots): at once, after the addresses
+        that waited longer (an address that logged in right lately goes first), or _Busy when
+        this address has its share running and waiting."""
+        ticket = (address, asyncio.get_running_loop().create_future())
+        got = self.sessions.slots.ask(address, ticket, ahead=self.sessions.is_known(address, now_us()))
+        if got is False:
+            raise _Busy
+        if got is None:
+            try:
+                await ticket[1]
+            except asyncio.CancelledError:   # the client went away while it waited
+                if ticket[1].done() and not ticket[1].cancelled():
+                    self._slot_done(address)
+                else:
+                    self.sessions.slots.forget(address, ticket)
+                raise
+        try:
+            yield
+        finally:
+            self._slot_done(address)
+
+    def _slot_done(self, address: str) -> None:
+        turns = self.sessions.slots.done(address)
+        while turns:
+            who, future = turns.pop()
+            if future.cancelled():   # its turn came after it gave up: the place goes on
+                turns.extend(self.sessions.slots.done(who))
+            else:
+                future.set_result(None)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         self.sessions.close(request.cookies.get(COOKIE))

@@ -11,17 +11,22 @@ HttpOnly, Secure, SameSite=Strict cookie, expiring after `SESSION_US` of idlenes
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
+
+from storage.people.doors import AccountDoor, FairShare
 
 ROLES = ("auditor", "technician")
 SESSION_US = 8 * 3600 * 1_000_000
 ABSOLUTE_US = 12 * 3600 * 1_000_000   # a session ends this long after its login, however busy (issue 45)
 FAIL_WINDOW_US = 300 * 1_000_000
 MAX_FAILS = 10            # failed logins from one address in FAIL_WINDOW_US before it must wait
-MAX_IN_FLIGHT = 4         # password checks under way at once, every address together
+MAX_IN_FLIGHT = 4         # password checks under way at once, every address together ...
+SHARE = 1                 # ... of which one per address, with one more waiting its turn (issue 56)
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms and 16 MiB per check
 
 
@@ -29,6 +34,13 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """The hash an unknown account's password is checked against (the same work as a known one's),
+    made once: never a scrypt on the event loop per try (issue 56)."""
+    return hash_password("x", b"0" * 16)
 
 
 def valid_hash(text: str) -> bool:
@@ -63,12 +75,16 @@ class Session:
 class Sessions:
     """Sessions and the login throttle. A try takes its place before the password is checked
     (`begin`), counted as a failure until it turns out right (`succeeded`), so 200 tries at once
-    from one address are 10 checks, not 187 (issue 45); at most MAX_IN_FLIGHT checks run at once."""
+    from one address are 10 checks, not 187 (issue 45). The desk's buckets besides (issue 56,
+    design/0185): `door`, one account's failures from every address together, and `slots`, at
+    most MAX_IN_FLIGHT checks at once with a share per address, the rest waiting their turn."""
 
     def __init__(self) -> None:
         self.by_token: dict[str, Session] = {}
         self.fails: dict[str, list[int]] = {}
-        self.in_flight = 0
+        self.door = AccountDoor()
+        self.slots: FairShare[Any] = FairShare(cap=MAX_IN_FLIGHT, share=SHARE)
+        self.known: dict[str, int] = {}   # address -> its last right login: served first (issue 56)
 
     def open(self, user: str, role: str, now_us: int) -> str:
         self.sweep(now_us)
@@ -103,25 +119,27 @@ class Sessions:
         return len(recent) < MAX_FAILS
 
     def begin(self, address: str, now_us: int) -> bool:
-        """Take a place for one password check: False when the address has used its tries or too
-        many checks are under way. A place taken counts as a failure until `succeeded`; `end`
-        gives the check's slot back either way."""
+        """Take a place for one try: False when the address has used its tries. A place taken
+        counts as a failure until `succeeded`."""
         if len(self.fails) > 10_000:
             self.sweep(now_us)
-        if self.in_flight >= MAX_IN_FLIGHT or not self.may_try(address, now_us):
+        if not self.may_try(address, now_us):
             return False
         self.fails.setdefault(address, []).append(now_us)
-        self.in_flight += 1
         return True
-
-    def end(self) -> None:
-        self.in_flight = max(0, self.in_flight - 1)
 
     def succeeded(self, address: str, began_us: int) -> None:
         """The try begun at `began_us` was right: it is not a failure."""
         ts = self.fails.get(address, [])
         if began_us in ts:
             ts.remove(began_us)
+        if len(self.known) >= 10_000:
+            self.known.pop(min(self.known, key=self.known.__getitem__))
+        self.known[address] = began_us
+
+    def is_known(self, address: str, now_us: int) -> bool:
+        """Logged in right from this address in the last ABSOLUTE_US."""
+        return now_us - self.known.get(address, -ABSOLUTE_US) < ABSOLUTE_US
 
     def failed(self, address: str, now_us: int) -> None:
         self.fails.setdefault(address, []).append(now_us)

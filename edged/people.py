@@ -251,6 +251,14 @@ def _custodian_refusal(db: sqlite_utils.Database, name: str, grant: dict[str, An
     return rq.approver_refusal(grant, name, names)
 
 
+def custodian_sees(db: sqlite_utils.Database, custodian: str, grant: dict[str, Any]) -> bool:
+    """Whether the grant's cameras are in the custodian's scope: one outside it answers "no grant",
+    before its mode, state or footage is named (issue 56). An unknown account is left to the
+    custodian check."""
+    acct = accounts.account_row(db, retrieval_store.custodian_name(custodian))
+    return acct is None or acct["cameras"] is None or in_scope(json.loads(acct["cameras"]), grant["cameras"])
+
+
 def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,
               now_us: int, titles: Mapping[str, Iterable[str]] | None = None,
               units: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
@@ -264,6 +272,8 @@ def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watch
     with db.atomic():
         names = names_of(accounts.accounts(db), titles or {}, units or {})
         grant = retrieval_store.peek_grant(db, grant_id)
+        if grant is not None and not custodian_sees(db, custodian, grant):
+            grant = None   # scope first: as if there were none (issue 56)
         problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id, names=names)
         if problem is None:
             assert grant is not None

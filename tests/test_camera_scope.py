@@ -74,8 +74,15 @@ def test_two_scoped_accounts_see_and_touch_only_their_cameras(tmp_path):
             assert [h["id"] for h in await hold_ops.hold_list({}, EVIDENCE)] == [evidence_hold]
             assert len(await hold_ops.hold_list({}, ROOT)) == 3
             assert (await hold_ops.hold_show({"id": lobby_hold}, LOBBY))["cameras"] == ["lobby"]
-            with pytest.raises(RequestError, match="hold not shown: lobby-custodian has no rights on evidence"):
-                await hold_ops.hold_show({"id": evidence_hold}, LOBBY)
+            # scope first, and the answer of a hold that does not exist (issue 56)
+            for op, what in ((hold_ops.hold_show, "hold not shown"), (hold_ops.hold_release, "hold not released"),
+                             (hold_ops.hold_approve, "hold not approved"), (hold_ops.hold_extend, "hold not extended")):
+                with pytest.raises(RequestError) as outside:
+                    await op({"id": evidence_hold, "expires_us": now + 10**9, "reason": "r"}, LOBBY)
+                with pytest.raises(RequestError) as nowhere:
+                    await op({"id": 999, "expires_us": now + 10**9, "reason": "r"}, LOBBY)
+                assert str(outside.value) == f"{what}: no hold {evidence_hold}", str(outside.value)
+                assert str(nowhere.value) == f"{what}: no hold 999", str(nowhere.value)
 
             seen = (await insp.listing({"from_us": 0, "to_us": now + 1}, LOBBY))["runs"]
             assert [[r["camera"] for r in x["records"]] for x in seen] == [["lobby"]]
@@ -158,3 +165,88 @@ def test_reads_keep_to_the_scope_as_if_the_rest_were_not_there(tmp_path):
     assert roles.sees_alarm(["auditor"], ("lobby",), "request", None)
     assert not roles.sees_alarm(["viewer"], ("lobby",), "file", None)
     assert roles.sees_alarm(["viewer"], ("lobby",), "host", None)
+
+
+def test_a_grant_outside_the_custodians_scope_is_no_grant_before_its_mode(tmp_path):
+    """Issue 56: a lobby custodian using the evidence camera's view grant for a copy was told
+    "grant N is for viewing, not a copy"; now the answer is that of a grant that does not exist."""
+    from edged import people
+    from edged.config import parse_config
+    from storage.catalog import open_db
+    from storage.people import retrieval_store
+    from storage.people.retrieval_store import GrantError
+
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
+                        "cameras": [{"id": "lobby", "url": "rtsp://127.0.0.1:9/a"},
+                                    {"id": "evidence", "url": "rtsp://127.0.0.1:9/b"}]})
+    db, now = open_db(tmp_path / CATALOG_FILE), FakeClock().now_us()
+    camera_table.sync(db, [camera_row(cam) for cam in cfg.cameras], now)
+    people.add_account(db, "lobby-custodian", "a-long-password-1", ["custodian"], ["lobby"], by="admin", reason="r",
+                       now_us=now)
+    request = retrieval_store.insert_request(db, {
+        "kind": "citizen", "state": "approved", "category": "dispute", "reason": "r", "cameras": ["evidence"],
+        "from_us": now - 10**9, "to_us": now, "mode": "view", "requester_name": "Wang", "filed_by": "x",
+        "filed_us": now})
+    grant = retrieval_store.insert_grant(db, {"request_id": request, "cameras": ["evidence"], "from_us": now - 10**9,
+                                              "to_us": now, "mode": "view", "approver": "alice", "created_us": now,
+                                              "expires_us": now + 10**12})
+    answers = []
+    for grant_id in (grant, 999):
+        with pytest.raises(GrantError) as refused:
+            people.use_grant(db, grant_id, custodian="lobby-custodian", watcher="Wang", mode="copy", now_us=now)
+        answers.append(str(refused.value).replace(str(grant_id), "N"))
+    assert answers[0] == answers[1] == "no grant N", answers
+
+
+def test_the_viewers_playback_checks_the_scope_before_naming_a_grants_mode(tmp_path):
+    """Issue 56: a lobby custodian's playback of the evidence camera's copy grant was told it is
+    for a copy; now it is told what a grant that does not exist is told."""
+    import json
+    from types import SimpleNamespace
+    from typing import cast
+
+    from aiohttp import web
+
+    from edged import people
+    from edged.config import parse_config
+    from edged.viewer.http import COOKIE
+    from edged.viewer.server import Viewer
+    from storage.people import retrieval_store
+
+    cfg = parse_config({"site": {"id": "s1"}, "storage": {"data_dir": str(tmp_path)},
+                        "cameras": [{"id": "lobby", "url": "rtsp://127.0.0.1:9/a"},
+                                    {"id": "evidence", "url": "rtsp://127.0.0.1:9/b"}]})
+    clock = FakeClock()
+    now = clock.now_us()
+
+    async def scenario() -> list[tuple[int, str]]:
+        writer = CatalogWriter(tmp_path / CATALOG_FILE, clock)
+        await writer.start()
+        try:
+            def fill(c) -> int:
+                camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], now)
+                people.add_account(c.db, "lobby-custodian", "a-long-password-1", ["custodian"], ["lobby"], by="admin",
+                                   reason="r", now_us=now)
+                request = retrieval_store.insert_request(c.db, {
+                    "kind": "citizen", "state": "approved", "category": "dispute", "reason": "r",
+                    "cameras": ["evidence"], "from_us": now - 10**9, "to_us": now, "mode": "copy",
+                    "requester_name": "Wang", "filed_by": "x", "filed_us": now})
+                return retrieval_store.insert_grant(c.db, {
+                    "request_id": request, "cameras": ["evidence"], "from_us": now - 10**9, "to_us": now,
+                    "mode": "copy", "approver": "alice", "created_us": now, "expires_us": now + 10**12})
+            grant = await writer.run(fill)
+            viewer = Viewer(cfg, writer, clock)
+            s = await viewer.access.login("lobby-custodian", "a-long-password-1", client="192.0.2.5")
+            answers = []
+            for grant_id in (grant, 999):
+                async def body(grant_id: int = grant_id) -> dict:
+                    return {"grant": grant_id, "watcher": "Wang"}
+                request = SimpleNamespace(cookies={COOKIE: s["token"]}, json=body)
+                response = await viewer.playback(cast(web.Request, request))
+                text = cast(bytes, response.body).decode()
+                answers.append((response.status, json.loads(text)["error"].replace(str(grant_id), "N")))
+            return answers
+        finally:
+            await writer.close()
+    outside, nowhere = asyncio.run(scenario())
+    assert outside == nowhere == (404, "no grant N"), (outside, nowhere)

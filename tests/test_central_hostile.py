@@ -562,7 +562,8 @@ def test_the_dashboard_logs_in_over_tls_with_roles(tmp_path):
         checked = sum("Wrong account or password" in p for p in pages)
         print(f"dashboard: 200 wrong passwords at once from one address, {checked} checked")   # the issue's figure
         assert 1 <= checked <= login.MAX_FAILS - 2, checked   # two wrong ones above already count
-        assert sum("Too many failed logins" in p for p in pages) == 200 - checked
+        # the rest: the address's tries used up, or its one place among the checks taken (issue 56)
+        assert sum("Too many failed logins" in p or "Many logins are being checked" in p for p in pages) == 200 - checked
     finally:
         central.stop()
         broker.stop()

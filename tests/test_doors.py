@@ -166,11 +166,11 @@ def test_one_accounts_logins_are_slowed_from_every_address_and_alarmed(tmp_path)
             statuses = []
             for _ in range(ACCOUNT_LIMITS.burst + ALARM_AFTER + 5):
                 try:
-                    await viewer._account_bucket("carol")
+                    await viewer._account_bucket("carol", "192.0.2.1")
                     statuses.append(200)
                 except LoginRefused as exc:
                     statuses.append(exc.status)
-            await viewer._account_bucket("dora")   # another account is not slowed by carol's
+            await viewer._account_bucket("dora", "192.0.2.1")   # another account is not slowed by carol's
             return statuses, await writer.run(lambda c: alarm_table.active(c.db))
         finally:
             await writer.close()

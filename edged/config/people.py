@@ -16,7 +16,8 @@ class AccountsConfig:
 
     session_ttl_us: int = duration(15 * MINUTE, 10 * SECOND, 12 * HOUR, toml="session_ttl",
                                    doc="a login lasts this long (short-lived: log in again after it)")
-    lockout_after: int = key(5, read=whole(1, 100), doc="failed logins in a row that lock the account ...")
+    lockout_after: int = key(5, read=whole(1, 100), doc="wrong passwords in a row that lock the account (edgectl's "
+                             "logins: only for the OS account they came from) ...")
     lockout_for_us: int = duration(15 * MINUTE, SECOND, 7 * DAY, toml="lockout_for", doc="... for this long")
     min_password: int = key(10, read=whole(8, 256), doc="a password's least length, in characters")
     grant_ttl_us: int = duration(3 * DAY, MINUTE, 90 * DAY, toml="grant_ttl",

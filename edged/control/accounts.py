@@ -70,8 +70,9 @@ class AccountOps(Operations):
         if self.alarms is not None:  # until the holder has changed the password the admin chose (design/0064)
             name = text(args, "name")
             await self.alarms.raise_(ACCOUNT_OPENED,
-                                     Msg(N_("{admin} (admin) opened the account {name}; its holder has not yet "
-                                            "changed the password"), admin=caller.account, name=name),
+                                     Msg(N_("{admin} (admin) opened the account {name}; another admin acknowledges "
+                                            "its holder (edgectl account acknowledge)"), admin=caller.account,
+                                         name=name),
                                      {"account": name, "by": caller.account, **set_by(caller)}, about=name)
         return row
 
@@ -110,9 +111,8 @@ class AccountOps(Operations):
             _("password not changed"))
         if self.alarms is not None:
             await self.alarms.clear(ACCOUNT_LOCKED.key(name))
-            if own:
+            if own:   # an opening stays until a second person acknowledges the holder (issue 56)
                 await self.alarms.clear(PASSWORD_RESET.key(name))
-                await self.alarms.clear(ACCOUNT_OPENED.key(name))
             else:
                 await self.alarms.raise_(PASSWORD_RESET,
                                          Msg(N_("{admin} (admin) set the password of {name}: {reason}"),
@@ -148,8 +148,12 @@ class AccountOps(Operations):
     async def acknowledge(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
         """A second admin vouches for an account opened or reset by another (issue 45, R4.4): its
         `account_opened` / `password_reset` alarm is cleared on the record. Never by the admin who
-        set the password: the alarm stays until the holder's own change or another admin's word."""
+        set the password, nor by the holder: a reset's alarm stays until the holder's own change or
+        another admin's word, an opening's until another admin's word (issue 56)."""
         name, reason = text(args, "name"), text(args, "reason")
+        if name == caller.account:
+            raise RequestError(_("not acknowledged: another admin acknowledges {name}, never its holder").format(
+                name=name))
         if not reason:
             raise RequestError(_("not acknowledged: give the reason (--reason), e.g. the application you checked"))
         keys = {k.key(name) for k in accounts.ONE_TIME_ALARMS}

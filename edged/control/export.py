@@ -86,6 +86,8 @@ class ExportOps(Operations):
         """On the writer thread: use the grant (or record why not), and read the footage it
         covers, in one go; the footage is marked in use before any retention pass can run."""
         grant = retrieval_store.peek_grant(c.db, grant_id)
+        if grant is not None and not people.custodian_sees(c.db, actor, grant):
+            grant = None   # scope first: use_grant answers "no grant" (issue 56)
         if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
             cams = gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
             if not any(plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources

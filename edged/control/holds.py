@@ -33,6 +33,18 @@ from storage.retention import holds
 from storage.retention.holds import HoldError, add_hold, hold_row, release_hold, update_hold
 
 
+def visible_hold(db: sqlite_utils.Database, hold_id: int, caller: Actor, what: str) -> dict[str, Any]:
+    """The hold, if the caller's scope covers its cameras: one outside it answers as if there were
+    none, before anything else is checked or said (issue 56), as requests and grants do."""
+    try:
+        row = hold_row(db, hold_id)
+    except HoldError:
+        row = None
+    if row is None or not sees(caller, row["cameras"]):
+        raise RequestError(_("{refused}: {why}").format(refused=what, why=_("no hold {id}").format(id=hold_id)))
+    return row
+
+
 class HoldOps(Operations):
     def __init__(self, writer: CatalogWriter, runner: RetentionPart, reader: CatalogReader,
                  alarms: Alarms | None = None):
@@ -86,8 +98,7 @@ class HoldOps(Operations):
         what = _("hold not approved") if approve else _("hold not rejected")
         hold_id = integer(args.get("id"), "id")
         try:
-            current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
-            check_scope(caller, current["cameras"], what)
+            current = await self.writer.run(lambda c: visible_hold(c.db, int(hold_id or 0), caller, what))
             now = self.runner.clock.now_us()
             changes = rules.deciding(current, approver=str(caller), approve=approve,
                                      reason=str(args.get("reason", "")), now_us=now, policy=self.runner.cfg.policy.holds,
@@ -113,8 +124,8 @@ class HoldOps(Operations):
         now; on a legal hold, review it: a new review date (`review_us`, or `expires_us` as the date)."""
         hold_id = integer(args.get("id"), "id")
         try:
-            current = await self.writer.run(lambda c: hold_row(c.db, int(hold_id or 0)))
-            check_scope(caller, current["cameras"], _("hold not extended"))
+            current = await self.writer.run(lambda c: visible_hold(c.db, int(hold_id or 0), caller,
+                                                                   _("hold not extended")))
             now = self.runner.clock.now_us()
             roles = getattr(caller, "roles", ())
             if current["kind"] == "legal":
@@ -144,15 +155,14 @@ class HoldOps(Operations):
     async def hold_release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         try:
             hold_id = int(args["id"])
-            current = await self.writer.run(lambda c: hold_row(c.db, hold_id))
-        except (HoldError, KeyError, ValueError) as exc:
+        except (KeyError, ValueError, TypeError) as exc:
             raise RequestError(_("hold not released: {why}").format(why=exc)) from None
+        current = await self.writer.run(lambda c: visible_hold(c.db, hold_id, caller, _("hold not released")))
         if isinstance(caller, Caller) and not caller.may(f"hold.release.{current['kind']}"):
             who = _("an approver") if current["kind"] == "legal" else _("a custodian")
             raise RequestError(_("hold not released: hold {id} is a {kind} hold; only {who} releases it (log in as "
                                  "one); {account} has {roles}").format(
                 id=hold_id, kind=current["kind"], who=who, account=caller.account, roles=", ".join(caller.roles)))
-        check_scope(caller, current["cameras"], _("hold not released"))
         approver = getattr(caller, "account", None) if current["kind"] == "legal" else None
         try:
             def release(c: Catalog) -> dict[str, Any]:
@@ -180,14 +190,7 @@ class HoldOps(Operations):
     async def hold_show(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         hold_id = integer(args.get("id"), "id")
 
-        def q(db: sqlite_utils.Database) -> dict[str, Any]:
-            try:
-                return hold_row(db, int(hold_id or 0))
-            except HoldError as exc:
-                raise RequestError(str(exc)) from None
-        row = await self.reader.query(q)
-        check_scope(caller, row["cameras"], _("hold not shown"))
-        return row
+        return await self.reader.query(lambda db: visible_hold(db, int(hold_id or 0), caller, _("hold not shown")))
 
     async def mqtt_command(self, args: dict[str, Any], actor: str) -> dict[str, Any]:
         """The `hold` MQTT command (design/0020): an evidence hold only, expiring within

@@ -22,6 +22,7 @@ from edged.rules import roles
 from edged.rules.throttle import Limits, LoginThrottle
 from storage import audit
 from storage.people import accounts, sessions
+from storage.people.doors import LockPerCaller
 from storage.alarm_kinds import ACCOUNT_LOCKED
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
@@ -46,6 +47,9 @@ class SessionOps(Operations):
         self.alarms = alarms
         self.clock = clock
         self.throttle = LoginThrottle(LOGIN_LIMITS)
+        # the lockout per account and OS account (issue 56): a member of the socket's group locks
+        # an account for itself only, never for everyone
+        self.locks = LockPerCaller(self.policy.lockout_after, self.policy.lockout_for_us)
         self._tasks: set[asyncio.Future[Any]] = set()
         self._summary: asyncio.TimerHandle | None = None
 
@@ -63,31 +67,42 @@ class SessionOps(Operations):
                 user=caller.os_user, s=int(wait) + 1))
         # root included (issue 45): an admin working as root (sudo) is not its holder either; root
         # could still rewrite the catalog, but that is on the office's signed chain heads, not a login
-        setters = await self.writer.run(lambda c: accounts.one_time_setters(c.db, name))
+        setters = await self.writer.run(lambda c: accounts.one_time_setters(c.db, name, now_us=self.clock.now_us()))
         if roles.one_time_door(setters, os_user=caller.os_user):
             raise RequestError(_("login refused: {name}'s one-time password was set from the OS account {user} (root "
                                  "too is refused); its holder logs in from their own OS account or at the desk and "
                                  "changes it, or another admin acknowledges the account (edgectl account "
                                  "acknowledge)").format(name=name, user=caller.os_user))
+        until = self.locks.locked_until(name, who, self.clock.now_us())
+        if until is not None:   # a new password set since ends it, as it ends the stored lock
+            row = await self.writer.run(lambda c: accounts.account_row(c.db, name))
+            until = self.locks.locked_until(name, who, self.clock.now_us(), (row or {}).get("pw_changed_us"))
+        if until is not None:
+            raise RequestError(_("login refused: account {name} is locked for the OS account {user} after repeated "
+                                 "failed logins from it; try again in {n} min, or ask an admin to set a new "
+                                 "password").format(name=name, user=caller.os_user,
+                                                    n=-(-(until - self.clock.now_us()) // 60_000_000)))
         written, left_out = self.throttle.record_failure(time.monotonic())
         if not written and left_out == 1:
             self._summary_later()
         try:
             session = await sessions.login_async(
                 self.writer, name, password, now_us=self.clock.now_us, via=via, policy=self.policy,
-                run_slow=pools.LOGINS.run, record=written, unsigned=self.unsigned,
+                run_slow=pools.LOGINS.run, record=written, unsigned=self.unsigned, count_failures=False,
                 record_extra={"left_out_before": left_out} if written and left_out else None)
         except sessions.NotSigned as exc:
             raise hinted(RequestError(not_signed_words(exc.name, exc.pending, self.titles)),
                          "[accounts] signed_to_log_in; edgectl account sign") from None
         except accounts.AuthError as exc:
-            await self._lock_alarm(name)
+            if str(exc) == sessions.WRONG:   # a wrong password (or name), not a revoked or locked account
+                await self._lock_alarm(name, caller, self.locks.failure(name, who, self.clock.now_us()))
             raise RequestError(_("login refused: {why}").format(why=exc)) from None
         except pools.Busy:
             self.throttle.unused(written, left_out)
             raise
         self.throttle.unused(written, left_out)
         self.throttle.succeeded(who, time.monotonic())
+        self.locks.succeeded(name, who)
         return session
 
     def _summary_later(self) -> None:
@@ -106,13 +121,16 @@ class SessionOps(Operations):
         if self.throttle.suppressed:
             self._summary_later()
 
-    async def _lock_alarm(self, name: str) -> None:
-        until = await self.writer.run(lambda c: accounts.locked_until(c.db, name))
-        if self.alarms is not None and until and until > self.clock.now_us():
-            await self.alarms.raise_(ACCOUNT_LOCKED,
-                                     Msg(N_("account {name} is locked after {n} failed logins in a row"),
-                                         name=name, n=self.policy.lockout_after), {"account": name, "until_us": until},
-                                     about=name)
+    async def _lock_alarm(self, name: str, caller: Caller, until: int | None) -> None:
+        if until is None:
+            return
+        await self.writer.run(lambda c: audit.append(c.db, "edged", "account.locked", {
+            "account": name, "os_user": caller.os_user, "failed": self.policy.lockout_after, "until_us": until}))
+        if self.alarms is not None:
+            await self.alarms.raise_(ACCOUNT_LOCKED, Msg(N_(
+                "account {name} is locked for the OS account {user} after {n} failed logins in a row from it"),
+                name=name, user=caller.os_user, n=self.policy.lockout_after),
+                {"account": name, "os_user": caller.os_user, "until_us": until}, about=name)
 
     @op("init-admin")
     async def init_admin(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

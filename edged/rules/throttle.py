@@ -7,9 +7,10 @@ never on the account, so a flood from one machine cannot lock a custodian out fr
 (the account-wide lock of edgectl's logins does not apply to the viewer).
 
 Per account besides (issue 45), a bucket of its own across every address (`ACCOUNT_LIMITS`): an
-attacker with many addresses still tries one account's password only so fast, and the owner is
-slowed, never locked out of the web for good; past `alarm_after` tries refused in a row the
-account's `password_guessed` alarm rises (the edge raises it).
+attacker with many addresses still tries one account's password only so fast; past `alarm_after`
+tries refused in a row the account's `password_guessed` alarm rises (the edge raises it). Only
+failures spend it (storage/people/doors.AccountDoor, issue 56, design/0185), so a correct password
+always gets through however many addresses guess wrong.
 
 Globally, at most `records_per_min` failed logins are written per minute (catalog and MQTT
 outbox: the footage disk); the rest are counted and written as one summary record, so a flood
@@ -105,3 +106,4 @@ class LoginThrottle:
             return 0
         n, self.suppressed = self.suppressed, 0
         return n
+

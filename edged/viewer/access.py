@@ -46,8 +46,9 @@ class Access:
                                           allow_one_time=allow_one_time, unsigned=self.unsigned)
 
     async def one_time_setters(self, name: str) -> list[dict[str, Any]]:
-        """Where the account's one-time password was set from (storage.people.accounts.one_time_setters)."""
-        return await self.writer.run(lambda c: accounts.one_time_setters(c.db, name))
+        """Where the account's one-time password was set from, and its setter's doors of the last day
+        (storage.people.accounts.one_time_setters)."""
+        return await self.writer.run(lambda c: accounts.one_time_setters(c.db, name, now_us=self.clock.now_us()))
 
     async def session(self, token: str | None) -> dict[str, Any] | None:
         if not token:

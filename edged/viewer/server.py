@@ -35,6 +35,7 @@ from edged.guard import ConnectionGuard
 from edged.viewer.http import COOKIE, HEADERS, LOGIN_BODY_MAX, STATIC, LoginRefused, allowed_hosts, door_of
 from edged.viewer.texts import page_html
 from edged.rules.throttle import ACCOUNT_LIMITS, ALARM_AFTER, LoginThrottle
+from storage.people.doors import AccountDoor
 from storage.alarm_kinds import PASSWORD_GUESSED
 from storage.people.sessions import IDLE
 from edged.viewer.live import CameraUnavailable, LiveFeeds, settings_for
@@ -85,7 +86,7 @@ class Viewer:
         self.url = ""
         self.guard = ConnectionGuard()
         self.throttle = LoginThrottle()
-        self.account_throttle = LoginThrottle(ACCOUNT_LIMITS)   # per account, across addresses (issue 45)
+        self.account_door = AccountDoor(ACCOUNT_LIMITS.burst, ACCOUNT_LIMITS.refill_s)   # failures only (issues 45, 56)
         self.refused_in_a_row: dict[str, int] = {}              # account -> tries refused by its bucket
         self.alarms = alarms
         self.refusals: Coalescer[tuple[str, str, str]] = Coalescer()   # repeated refusals: one record per session per minute (design/0062)
@@ -164,7 +165,7 @@ class Viewer:
                         "refused": n, "via": "viewer",
                         # i18n: on the audit record
                         "why": "refusals beyond the first of a minute in one session, counted not listed"})
-                left_out = self.throttle.summary_due(time.monotonic())
+                left_out = self.throttle.summary_due(self.clock.monotonic())
                 if left_out:
                     await self.access.audit("edged", "login.failed.summary", {
                         "via": "viewer", "failures": left_out,
@@ -292,7 +293,7 @@ class Viewer:
         (`read()`), the cap on failure records, the password checks two at a time. The session,
         or LoginRefused with the status and the words to show."""
         client = request.remote or "?"
-        wait = self.throttle.try_login(client, time.monotonic())
+        wait = self.throttle.try_login(client, self.clock.monotonic())
         if wait is not None:
             raise LoginRefused(429, _("too many login attempts from this address; try again in {s} s").format(
                 s=f"{wait:.0f}"), int(wait) + 1)
@@ -300,33 +301,40 @@ class Viewer:
         name, password = body.get("name"), body.get("password")
         if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
             raise LoginRefused(400, _("type your account name and password"))
-        await self._account_bucket(name[:64].lower())
-        written, left_out = self.throttle.record_failure(time.monotonic())
+        account = name[:64].lower()
+        await self._account_bucket(account, client)
+        written, left_out = self.throttle.record_failure(self.clock.monotonic())
+        right: bool | None = False
         try:
             async with self.checks:
                 s = await self.access.login(name, password, client=client, record=written,
                                             record_extra={"left_out_before": left_out} if left_out else None,
                                             allow_one_time=allow_one_time)
+            right = True
         except NotSigned as exc:   # the password was right: say which boxes wait for whom (design/0113)
+            right = True
             self.throttle.unused(written, left_out)
             raise LoginRefused(403, not_signed_words(exc.name, exc.pending, self.cfg.policy.titles)) from None
         except AuthError:
             log.warning("viewer: failed login from %s", client)
             raise LoginRefused(403, _(GENERIC_LOGIN_ERROR)) from None
         except pools.Busy as exc:
+            right = None
             self.throttle.unused(written, left_out)
             raise LoginRefused(429, str(exc)) from None
+        finally:
+            self.account_door.end(account, client, right, self.clock.monotonic())
         self.throttle.unused(written, left_out)
-        self.throttle.succeeded(client, time.monotonic())
-        self.account_throttle.succeeded(name[:64].lower(), time.monotonic())
-        self.refused_in_a_row.pop(name[:64].lower(), None)
+        self.throttle.succeeded(client, self.clock.monotonic())
+        self.refused_in_a_row.pop(account, None)
         self.last_seen[s["token"]] = self.clock.now_us()
         return s
 
-    async def _account_bucket(self, account: str) -> None:
+    async def _account_bucket(self, account: str, client: str) -> None:
         """One account's tries, from every address together (issue 45): slowed past its bucket, an
-        alarm once ALARM_AFTER tries were refused in a row; never a lock of the account."""
-        wait = self.account_throttle.try_login(account, time.monotonic())
+        alarm once ALARM_AFTER tries were refused in a row; never a lock of the account, and only
+        failures spend it (issue 56: edged/rules/throttle.AccountDoor)."""
+        wait = self.account_door.begin(account, client, self.clock.monotonic())
         if wait is None:
             return
         n = self.refused_in_a_row[account] = self.refused_in_a_row.get(account, 0) + 1
@@ -435,7 +443,7 @@ class Viewer:
         body = await self._body(request)
         grant_id = _int(body.get("grant"))
         grant = await self.access.peek_grant(grant_id) if grant_id is not None else None
-        if grant is None:
+        if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # scope first (issue 56)
             return _error(404, _("no grant {grant}").format(grant=body.get('grant')))
         camera = body.get("camera") or grant["cameras"][0]
         refused = rules.grant_camera_refusal(grant, camera)

@@ -142,22 +142,49 @@ def account_row(db: sqlite_utils.Database, name: str) -> dict[str, Any] | None:
     return _account(db, name)
 
 
-ONE_TIME_ALARMS = (ACCOUNT_OPENED, PASSWORD_RESET)  # open until the holder's own change (design/0064)
+ONE_TIME_ALARMS = (ACCOUNT_OPENED, PASSWORD_RESET)  # a reset open until the holder's change, an opening until a second admin's word (design/0064, issue 56)
 
 
-def one_time_setters(db: sqlite_utils.Database, name: str) -> list[dict[str, Any]]:
+SETTER_DOORS_US = 24 * 3600 * 1_000_000   # the setter's own doors of this long before a first use (issue 56)
+_EDGECTL = re.compile(r"edgectl \(os: (.+)\)")
+
+
+def one_time_setters(db: sqlite_utils.Database, name: str, *, now_us: int | None = None,
+                     within_us: int = SETTER_DOORS_US) -> list[dict[str, Any]]:
     """Where the account's password was set from while it is still one-time (the open
     `account_opened`/`password_reset` alarms' details: `set_by_os`, and for the desk
-    `set_by_address`, `set_by_session`): none of them may be the first to use it (issue 45)."""
+    `set_by_address`, `set_by_session`), and with `now_us` every door its setter logged in
+    through in the `within_us` before (issue 56: the OS accounts of their edgectl logins, the
+    addresses of their desk logins): none of them may be the first to use it (issue 45)."""
     row = _account(db, name)
     if row is None or not row.get("must_change"):
         return []
-    found = []
-    for kind in ONE_TIME_ALARMS:
-        for r in db.query("SELECT detail FROM alarms WHERE key = ? AND cleared_us IS NULL", [kind.key(name)]):
-            detail = json.loads(r["detail"] or "{}")
-            found.append({k: detail[k] for k in ("set_by_os", "set_by_address", "set_by_session") if detail.get(k)})
+    keys = [kind.key(name) for kind in ONE_TIME_ALARMS]
+    latest = next(db.query(   # the alarm of the password in force: an opening stays open after a reset (issue 56)
+        "SELECT detail FROM alarms WHERE key IN (?, ?) AND cleared_us IS NULL ORDER BY updated_us DESC, id DESC"
+        " LIMIT 1", keys), None)
+    if latest is None:
+        return []
+    detail = json.loads(latest["detail"] or "{}")
+    found = [{k: detail[k] for k in ("set_by_os", "set_by_address", "set_by_session") if detail.get(k)}]
+    if now_us is not None and detail.get("by"):
+        found += _doors_used(db, str(detail["by"]), now_us - within_us)
     return found
+
+
+def _doors_used(db: sqlite_utils.Database, account: str, since_us: int) -> list[dict[str, str]]:
+    """The doors `account` logged in through since `since_us`, from its `login` records. A scan of
+    the audit table's login records (no index on the actor): run only at a one-time password's use."""
+    doors = []
+    for r in db.query("SELECT detail FROM audit WHERE action = 'login' AND actor = ? AND at_us >= ?",
+                      [account, since_us]):
+        detail = json.loads(r["detail"] or "{}")
+        via = _EDGECTL.fullmatch(str(detail.get("via", "")))
+        if via:
+            doors.append({"set_by_os": via.group(1)})
+        elif detail.get("address"):
+            doors.append({"set_by_address": str(detail["address"])})
+    return doors
 
 
 def _event(db: sqlite_utils.Database, name: str, action: str, by: str, reason: str, now_us: int) -> None:

@@ -26,6 +26,7 @@ LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN = (
     "logout", "idle", "password", "locked", "revoked", "expired", "unknown")
 ENDS = (LOGGED_OUT, IDLE, PASSWORD, LOCKED, REVOKED, EXPIRED, UNKNOWN)
 INVALID_NAME = "(not an account name)"
+WRONG = "wrong account name or password"   # the refusal that counts toward a lockout
 
 
 class NotSigned(AuthError):
@@ -72,7 +73,7 @@ async def login_async(writer: CatalogWriter, name: str, password: str, *, now_us
 def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, via: str,
           policy: Policy | None = None, verified: tuple[str, bool] | None = None, client: str | None = None,
           lock_account: bool = True, record: bool = True, record_extra: dict[str, Any] | None = None,
-          allow_one_time: bool = True,
+          allow_one_time: bool = True, count_failures: bool = True,
           unsigned: Callable[[dict[str, Any]], list[str]] | None = None) -> dict[str, Any]:
     """Check a password and open a session: {token, account, roles, cameras, expires_us, must_change}.
 
@@ -82,7 +83,8 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
     The viewer (design/0021) passes the client's address, `lock_account=False` (it limits
     tries per address instead, so nobody can lock a custodian out from elsewhere) and
     `record=False` when its global cap on failure records is reached (`record_extra` carries
-    the count of those left out). A name that breaks the account-name rule is never stored.
+    the count of those left out). `count_failures=False`: a lock in place still refuses, but a
+    wrong password does not count toward the stored one (edgectl locks per OS account, issue 56). A name that breaks the account-name rule is never stored.
     A one-time password (an admin set it, design/0042) opens a session that may only change it
     (`must_change`); where that cannot be done (the viewer: `allow_one_time=False`) it is refused.
     `unsigned(account)`: the boxes of its application still unsigned, which refuse the login
@@ -100,14 +102,14 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
             check_password(password, dummy_hash())
         with db.atomic():
             failed(INVALID_NAME, "not an account name")
-        raise AuthError("wrong account name or password")
+        raise AuthError(WRONG)
     row = account_row(db, name)
     if row is None:
         if verified is None:
             check_password(password, dummy_hash())
         with db.atomic():
             failed(name, "unknown account")
-        raise AuthError("wrong account name or password")
+        raise AuthError(WRONG)
     if row["revoked_us"] is not None:
         with db.atomic():
             failed(name, "revoked account")
@@ -122,9 +124,9 @@ def login(db: sqlite_utils.Database, name: str, password: str, *, now_us: int, v
             else verified[1] and verified[0] == row["pw_hash"]):
         with db.atomic():
             failed(name, "wrong password")
-            if lock_account:
+            if lock_account and count_failures:
                 count_failure(db, row, now_us=now_us, policy=policy)
-        raise AuthError("wrong account name or password")
+        raise AuthError(WRONG)
     pending = unsigned(account(db, name) or {}) if unsigned is not None else []
     if pending:
         with db.atomic():

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from edged.i18n import N_, _
 from edged.rules import retrieval as rq
+from edged.rules.downloads import Download, download_of, zip_order
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import (Ctx, button, esc, facts, field_, form, link, message, table,
                                     text_input)
@@ -88,7 +89,7 @@ class Pages:
     def __init__(self, desk: Desk):
         self.desk = desk
         self.made: dict[int, tuple[str, dict[str, Any]]] = {}  # export id -> (custodian, export.run's answer)
-        self.taken: set[int] = set()                            # downloaded whole (issue 45)
+        self.downloads: dict[int, Download] = {}                # what went out of each (issue 56)
         self.downloading: set[int] = set()                      # being downloaded
 
     async def make(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
@@ -105,6 +106,7 @@ class Pages:
             return self.desk.render(ctx, _("Signed export"), message("error", str(exc)) + f"<p>{back}</p>",
                                     status=422)
         self.made[result["export"]] = (ctx.account, result)
+        self.downloads[result["export"]] = download_of(result)
         body = message("ok", _("The export is made and signed."))
         body += facts([(_("Export"), esc(result["export"])), (_("Grant"), esc(grant)),
                        (_("Size"), esc(_("{n} MB").format(n=round(result["bytes"] / 1e6, 1)))),
@@ -127,18 +129,19 @@ class Pages:
         if made is None or made[0] != ctx.account:
             return self.desk.render(ctx, _("Signed export"), message("error", _(
                 "export {id} is not one you made here").format(id=export_id)), status=404)
-        if export_id in self.taken or export_id in self.downloading:
+        ledger = self.downloads[export_id]
+        if ledger.taken() or export_id in self.downloading:
             return self.desk.render(ctx, _("Signed export"), message("error", _(
                 "export {id} was downloaded already; a further copy needs a new request").format(id=export_id)),
                 status=409)
-        self.downloading.add(export_id)   # taken only once the whole ZIP went out (issue 45)
+        self.downloading.add(export_id)   # taken once its clips or the whole ZIP went out (issues 45, 56)
         try:
-            return await self._send_zip(request, ctx, export_id, made[1]["files"])
+            return await self._send_zip(request, ctx, export_id, zip_order(made[1]["files"], ledger.clips), ledger)
         finally:
             self.downloading.discard(export_id)
 
     async def _send_zip(self, request: web.Request, ctx: Ctx, export_id: int,
-                        files: list[dict[str, Any]]) -> web.StreamResponse:
+                        files: list[dict[str, Any]], ledger: Download) -> web.StreamResponse:
         try:
             first = await self.desk.run(ctx, "export.read", {"export": export_id, "file": files[0]["name"], "offset": 0})
         except Refused as exc:
@@ -163,16 +166,25 @@ class Pages:
                                 break
                             out.write(data)
                             offset += len(data)
-                            await response.write(sink.take())
+                            await self._out(response, sink, ledger)
                             if offset >= piece["size"]:
                                 break
                             piece = await self.desk.run(ctx, "export.read", {
                                 "export": export_id, "file": f["name"], "offset": offset})
-            await response.write(sink.take())
+                    if offset >= piece["size"]:
+                        ledger.file_whole(f["name"])
+            await self._out(response, sink, ledger)
             await response.write_eof()
         except (Refused, ConnectionError):
-            # broken off (by the box, or the browser went away): not taken, the person may try
-            # again while it is staged; what did arrive is on the record as export.read
+            # broken off (by the box, or the browser went away): the person may try again while it
+            # is staged, unless what went out already counts as taken (edged/rules/downloads.py);
+            # what did arrive is on the record as export.read
             return response
-        self.taken.add(export_id)
+        ledger.ended = True
         return response
+
+    @staticmethod
+    async def _out(response: web.StreamResponse, sink: _Sink, ledger: Download) -> None:
+        data = sink.take()
+        await response.write(data)
+        ledger.went_out(len(data))
