@@ -80,6 +80,9 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         field(_("broker"), data["broker"] or _("not configured")),
         *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
         *([field(_("standby"), standby_text(data["standby"]))] if data.get("standby") else []),
+        *([field(_("standby"), _("NOT SERVING its boxes their gaps since {since}: {why}").format(
+            since=fmt_time(serving.get("since_us")), why=serving.get("why") or "-"))]
+          if (serving := data.get("standby_serving")) and not serving.get("serving") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
             free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
             if data["disk_total"] is not None else
