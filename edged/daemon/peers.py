@@ -27,12 +27,14 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
+import av
 from cryptography import x509
 
 from edged.config import Config
 from edged.rules import from_standby as rules
 from edged.daemon.office_crl import OfficeCrl
 from edged.rules.backfill import pace_s
+from recorder.cut import Cut, cut
 from storage import node as node_table
 from storage.catalog import CatalogWriter
 from storage.disk import layout
@@ -243,6 +245,11 @@ class FromStandby:
             part.unlink(missing_ok=True)
             log.error("camera %s: %s from the standby was not stored: %s", cam, seg["path"], why)
             return False
+        kept = await self._lacking(part, cam, seg)
+        if kept is None:
+            return False
+        start, row = kept
+        rel = layout.segment_relpath(cam, start)
         dest = self.data_dir / rel
         if await asyncio.to_thread(dest.exists):  # never over a file of the box's own (a row a crash left)
             part.unlink(missing_ok=True)
@@ -261,12 +268,53 @@ class FromStandby:
         await asyncio.to_thread(move)
         if self.guard is not None:
             self.guard.closed(rel)
-        row = {**seg, "start_us": start}
         await self.writer.run(lambda c: store.close_segment(c.db, gap["id"], cam, rel, row, standby, self.clock.now_us()))
         self.fetched_bytes += size
-        self.fetched_us += int(seg["end_us"]) - start
+        self.fetched_us += int(row["end_us"]) - start
         self.took_s += time.monotonic() - began
         return True
+
+
+    async def _lacking(self, part: Path, cam: str, seg: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Only what the box lacks of a segment that arrived whole (design/0158): all of it, or the
+        stretch it lacks cut at the standby's keyframes (`part` replaced by the cut, its row saying
+        what it was cut from), or nothing (`part` removed)."""
+        start, end = int(seg["start_us"]), int(seg["end_us"])
+        held = await self.writer.run(lambda c: store.held(c.db, cam, start, end))
+        lack = rules.lacking(start, end, [(h["start_us"], h["end_us"]) for h in held])
+        if lack == [(start, end)]:
+            return start, {**seg, "start_us": start}
+        made = await asyncio.to_thread(_cut_part, part, lack[0][0] - start, lack[0][1] - start) if lack else None
+        if made is None:
+            part.unlink(missing_ok=True)
+            log.info("camera %s: %s from the standby holds nothing this box lacks now: not stored", cam, seg["path"])
+            return None
+        first = start + made.first_us
+        log.info("camera %s: %.1f s of %s from the standby stored (the rest is held already)", cam,
+                 (made.end_us - made.first_us) / 1e6, seg["path"])
+        return first, {**seg, "start_us": first, "end_us": min(start + made.end_us, lack[0][1], end),
+                       "frames": made.frames, "bytes": made.bytes, "sha256": made.sha256,
+                       "cut_of": {"sha256": seg["sha256"], "start_us": start, "end_us": end, "bytes": seg["bytes"]}}
+
+
+def _cut_part(part: Path, from_us: int, to_us: int) -> Cut | None:
+    """On a thread: `part` replaced by its cut [from, to) (from its first picture), made durable."""
+    out = part.with_suffix(".cut")
+    try:
+        made = cut(part, out, from_us, to_us)
+    except (av.error.FFmpegError, OSError) as exc:
+        log.error("cutting %s failed: %s", part.name, exc)
+        made = None
+    if made is None:
+        out.unlink(missing_ok=True)
+        return None
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(out, part)
+    return made
 
 
 class _Seen(TCPConnector):

@@ -90,7 +90,9 @@ def close_segment(db: sqlite_utils.Database, gap_id: int, camera: str, path: str
         segment_rows.close(db, path, {**fields, "closed_us": now_us})
         audit.append(db, "edged", ACTION, {"camera": camera, "segment": path, "start_us": row["start_us"],
                                            "end_us": row["end_us"], "sha256": row["sha256"], "bytes": row["bytes"],
-                                           "recorded_by": standby, "gap": gap_id}, at_us=now_us)
+                                           "recorded_by": standby, "gap": gap_id,
+                                           # the standby's whole segment it was cut from (design/0158)
+                                           **({"cut_of": row["cut_of"]} if row.get("cut_of") else {})}, at_us=now_us)
 
 
 def set_state(db: sqlite_utils.Database, gap_id: int, state: str) -> None:
