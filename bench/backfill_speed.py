@@ -22,7 +22,8 @@ from pathlib import Path
 
 from bench.common import command_line, environment, log
 from edged.config import parse_config
-from edged.daemon.peers import FromStandby, StandbyServer
+from edged.daemon.peers import FromStandby
+from edged.daemon.standby_server import StandbyServer
 from edged.rules import backfill as rules
 from recorder.replay import Replay
 from storage.catalog import CatalogWriter

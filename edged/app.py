@@ -50,7 +50,8 @@ from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
 from edged.daemon.backfill import Backfill
 from edged.daemon.office_crl import OfficeCrl
-from edged.daemon.peers import FromStandby, StandbyServer
+from edged.daemon.peers import FromStandby
+from edged.daemon.standby_server import StandbyServer
 from edged.daemon.camera_clocks import CameraClocks
 from storage.time.corroboration import CAMERA
 from edged.daemon.time_gate import TimeGate, camera_readings
@@ -63,11 +64,10 @@ from edged.daemon.recording.supervisor import STOP_TIMEOUT_S, Supervisor, camera
 from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
-from storage import audit, cameras as camera_table
+from storage import audit, cameras as camera_table, node as node_table
 from storage.disk import datainit
 from storage.footage import restamps
 from storage.keys import nodekey
-from storage import node as node_table
 from storage.alarm_kinds import MQTT_OUTBOX_FULL
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, wait_or_stop
@@ -248,7 +248,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
             reload_hooks.append(standby.reload)  # last: after a SIGHUP, its boxes' cameras again
             extra["standby"] = standby.run
             if cfg.backfill.listen is not None:  # it serves its boxes their gaps (design/0115)
-                extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl).run
+                extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl, alarms).run
         await crl.keep(reporting.reporter, cfg.backfill.listen is not None or cfg.backfill.standby is not None)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())

@@ -167,6 +167,8 @@ HOLD_REVIEW_DUE = _declare("hold_review_due", WARNING, N_("legal hold past its r
 # The daemon itself.
 TASK_FAILED = _declare("task_failed", CRITICAL, N_("internal task failed"), TASK, DAEMON)
 MQTT_OUTBOX_FULL = _declare("mqtt_outbox_full", CRITICAL, N_("MQTT outbox full"), HOST, DAEMON)
+# a standby with [backfill] listen that cannot serve its boxes their gaps (not enrolled yet: design/0157)
+STANDBY_NOT_SERVING = _declare("standby_not_serving", WARNING, N_("standby cannot serve its boxes"), HOST, DAEMON)
 
 EXPECTED_IN_MAINTENANCE = frozenset(k.name for k in KINDS.values() if k.expected_in_maintenance)
 

@@ -69,10 +69,12 @@ def test_keep_never_past_the_gap(t, kept):
     assert bf.keep(int(t * S), 10 * S, 20 * S) is kept
 
 
-@pytest.mark.parametrize("start, t, key, expected", [
-    (None, 5, False, True), (0, 30, True, False), (0, 60, False, False), (0, 60, True, True)])
-def test_cut(start, t, key, expected):
-    assert bf.cut(None if start is None else start * S, t * S, key) is expected
+@pytest.mark.parametrize("start, t, key, length, expected", [
+    (None, 5, False, 60, True), (0, 30, True, 60, False), (0, 60, False, 60, False), (0, 60, True, 60, True),
+    (3, 9.9, True, 10, False), (3, 10, True, 10, True), (3, 10.5, True, 10, True),  # the site's grid, not 10 s on
+    (13, 20, False, 10, False), (13, 21, True, 10, True), (59.995, 60.5, True, 10, False)])  # opened at :00 already
+def test_cut_at_the_sites_segment_length_on_the_wall_clock_grid(start, t, key, length, expected):
+    assert bf.cut(None if start is None else int(start * S), int(t * S), key, length * S) is expected
 
 
 @pytest.mark.parametrize("sent, elapsed, cap, wait", [(0, 0, 1000, 0), (2000, 1, 1000, 1), (500, 1, 1000, 0),

@@ -145,8 +145,10 @@ async def test_small_steps_summed_are_host_steps_no_gap_no_flag_no_camera_blamed
     assert [size for _t, size in counted] == [1_200_000, 1_200_000]
     assert [t for t, _size in counted] == cam.cuts
     db = open_db(data / "catalog.db")
-    assert [json.loads(a["detail"])["step_us"] for a in alarms(db, lambda r: r["kind"] == "host_clock_step")] == \
-        [1_200_000, 1_200_000]
+    # one episode: one alarm, updated in place (design/0155); each step on the audit chain
+    (alarm,) = alarms(db, lambda r: r["kind"] == "host_clock_step")
+    assert {k: json.loads(alarm["detail"])[k] for k in ("step_us", "steps", "net_us")} == \
+        {"step_us": 1_200_000, "steps": 2, "net_us": 2_400_000}
     assert gap_table.count_since(db, 0) == 0          # no gap row where footage was recorded
     assert flagged_ids(db) == [] and corrected_overlaps(db) == []
     assert alarms(db, lambda r: r["kind"] in ("clock_drift", "segments_flagged")) == []

@@ -203,3 +203,42 @@ def test_a_daemon_restarted_with_its_clock_back_flags_what_it_stamps_inside_the_
                 if (shared := min(x[1], y[1]) - y[0]) > ORDER_SLACK_US]
     assert overlaps == [], f"placed segments overlap (id, id, us): {overlaps}"
     assert all((data / r["path"]).exists() for r in rows(db, "segments"))
+
+
+def test_ten_small_steps_of_one_episode_are_one_alarm_updated_in_place(tmp_path, monkeypatch):
+    """A time source that steps the clock again and again (+1.5 s five times, then -1.2 s five
+    times, each seen before the next) while a camera records: every step is on the audit chain,
+    but the host_clock_step alarm is one, updated in place with the count and the sum
+    (design/0155); nothing is destroyed and no camera is blamed."""
+    lib = shim(tmp_path)
+    offset = tmp_path / "offset"
+    offset.write_text("0")
+    clip = make_clip(tmp_path, fps=20, gop=20, seconds=10)
+    with RtspServer({"door": f"clip:{clip.video}@20"}) as cams:
+        data = tmp_path / "data"
+        config = write_config(tmp_path / "edged.toml", data, [{"id": "door", "url": cams.url("door")}],
+                              storage={"segment_length": "2s"})
+        monkeypatch.setenv("LD_PRELOAD", str(lib))
+        monkeypatch.setenv("EDGED_TEST_CLOCK_OFFSET", str(offset))
+        d = Daemon(config, data, tmp_path / "edged.log").start()
+        monkeypatch.delenv("LD_PRELOAD")
+        try:
+            wait_for(lambda: len(rows(d, "segments", lambda r: r["state"] == "complete")) >= 2, 90, "footage")
+            at = 0
+            for n, size in enumerate([1_500_000] * 5 + [-1_200_000] * 5, 1):
+                at += size
+                offset.write_text(str(at))
+                wait_for(lambda: len(audit_rows(d, "host.clock_step")) == n, 30, f"step {n} seen")
+                open_ = alarms(d, lambda r: r["kind"] == "host_clock_step" and r["cleared_us"] is None)
+                assert len(open_) == 1 and json.loads(open_[0]["detail"])["steps"] == n, open_
+        finally:
+            assert d.stop() == 0, d.log[-4000:]
+
+    db = open_db(data / "catalog.db")
+    (alarm,) = alarms(db, lambda r: r["kind"] == "host_clock_step")
+    detail = json.loads(alarm["detail"])
+    assert detail["steps"] == 10 and abs(detail["net_us"] - 1_500_000) < 500_000, detail
+    assert abs(detail["step_us"] + 1_200_000) < 200_000 and "10 times" in alarm["message"], alarm
+    assert len(audit_rows(db, "host.clock_step")) == 10
+    assert rows(db, "destructions") == []
+    assert alarms(db, lambda r: r["kind"] in ("clock_drift", "camera_offline")) == []

@@ -72,8 +72,10 @@ def seg(a, b, sha: str | None = "", **kw):
     ("no hash offered: never", [seg(2, 4, sha=None), seg(4, 6)], [], [4]),
 ])
 def test_which_segments_a_box_fetches(why, offered, held, fetched):
-    got = rules.to_fetch(3, 6, offered, held)
-    assert [o["start_us"] for o in got] == fetched, why
+    def sec(rows):  # the table in seconds (a segment is fetched for at least MIN_LACK_US the box lacks)
+        return [{**r, "start_us": r["start_us"] * S, "end_us": r["end_us"] * S} for r in rows]
+    got = rules.to_fetch(3 * S, 6 * S, sec(offered), sec(held))
+    assert [o["start_us"] // S for o in got] == fetched, why
 
 
 def test_which_gaps_are_asked_and_how_they_end():

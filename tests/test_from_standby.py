@@ -13,7 +13,8 @@ import pytest
 
 from edged.config import parse_config
 from edged.daemon.office_crl import OfficeCrl
-from edged.daemon.peers import FromStandby, StandbyServer
+from edged.daemon.peers import FromStandby
+from edged.daemon.standby_server import StandbyServer
 from storage.footage import from_standby as store
 from storage.footage import gaps
 from storage.catalog import CatalogWriter

@@ -171,6 +171,22 @@ def seg(i, camera, age_days, size=GB):
 POLICY = Policy(Limits(30 * D, 365 * D), {}, 10 * GB)
 
 
+@pytest.mark.parametrize("sizes, restart, steps", [
+    ([1.2], False, [1]),
+    ([1.2, 1.2, -1.5, 1.1], False, [1, 2, 3, 4]),       # a wobbly source: one episode
+    ([1.2, 3600, 1.2], False, [1, 1, 1]),               # a large step is news of its own, and ends the episode
+    ([1.2, 1.2], True, [1, 1]),                         # a step across a restart starts one
+    ([59.9, 59.9], False, [1, 2]), ([60, 1.2], False, [1, 1])])
+def test_small_steps_in_a_row_are_one_episode(sizes, restart, steps):
+    ep, seen = None, []
+    for n, size in enumerate(sizes):
+        ep = tt.episode_after(ep, tt.Step(round(size * 1e6), n * 10**7, n * 10**7 + 1, n, restart))
+        seen.append(ep.steps)
+    assert seen == steps
+    assert ep is not None and ep.net_us == (round(sizes[-1] * 1e6) if steps[-1] == 1 else
+                                             sum(round(x * 1e6) for x in sizes[-steps[-1]:]))
+
+
 def test_on_an_untrusted_clock_nothing_goes_by_age():
     """The issue's case: footage stamped two years ago by a wrong clock, judged on the corrected one."""
     segs = [seg(1, "a", 730), seg(2, "a", 729)]

@@ -26,6 +26,7 @@ from edged.control.protocol import DaemonDown, RequestError
 from edged.i18n import N_, _, hint_of, person_language, render, set_language
 from edged.cli.display import JSON, UsageError, fmt_age, fmt_bytes, fmt_time, parse_when, table, field
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
+from storage.time import duration
 from storage.time.clock import SYSTEM
 from storage.export.plan import corrected_stamps
 from storage.footage.segment_rows import SEGMENT_STATES
@@ -79,6 +80,9 @@ def cmd_status(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         field(_("broker"), data["broker"] or _("not configured")),
         *([field(_("clock"), host_clock_text(data["host_clock"]))] if data.get("host_clock") else []),
         *([field(_("standby"), standby_text(data["standby"]))] if data.get("standby") else []),
+        *([field(_("standby"), _("NOT SERVING its boxes their gaps since {since}: {why}").format(
+            since=fmt_time(serving.get("since_us")), why=serving.get("why") or "-"))]
+          if (serving := data.get("standby_serving")) and not serving.get("serving") else []),
         field(_("disk"), _("{free} free of {total} ({dir})").format(
             free=fmt_bytes(data["disk_free"]), total=fmt_bytes(data["disk_total"]), dir=data["data_dir"])
             if data["disk_total"] is not None else
@@ -97,8 +101,12 @@ def backfill_text(g: dict[str, Any]) -> str:
         note = json.loads(g["backfill_note"] or "{}")
     except ValueError:
         note = {"text": g["backfill_note"]}
-    return _("camera {camera}: {span} not backfilled: {why}").format(
-        camera=g["camera"], span=span, why=render(note.get("text") or "", note))
+    why = render(note.get("text") or "", note)
+    if g.get("filled_us"):  # given up part way: what was filled, and why the rest was not
+        return _("camera {camera}: {span} backfilled {filled} of {total}; the rest not: {why}").format(
+            camera=g["camera"], span=span, filled=duration.format(round(g["filled_us"], -5)),
+            total=duration.format(round(g["to_us"] - g["from_us"], -5)), why=why)
+    return _("camera {camera}: {span} not backfilled: {why}").format(camera=g["camera"], span=span, why=why)
 
 
 def from_standby_text(data: dict[str, Any]) -> list[str]:

@@ -117,6 +117,8 @@ class StatusOps(Operations):
                 "host_clock": json.loads(node["host_clock"]) if node.get("host_clock") else None,
                 # a standby's boxes, and those it stands in for now (design/0107)
                 "standby": json.loads(node["standby"]) if node.get("standby") else None,
+                # whether a standby with [backfill] listen serves its boxes their gaps (design/0157)
+                "standby_serving": json.loads(node["standby_serving"]) if node.get("standby_serving") else None,
                 # edgectl doctor: the box's certificate from the office's CA (design/0097), None until enrolled
                 "enrolment": _enrolment(data_dir)}
         if await self.reader.readable():

@@ -41,7 +41,6 @@ log = logging.getLogger("edged.daemon.backfill")
 T = TypeVar("T")
 POLL_S = float(os.environ.get("EDGED_BACKFILL_POLL_S", "30"))  # how often the gaps are looked at (tests: less)
 ONVIF_TIMEOUT_S = 15.0
-FRAGMENT_US = 1_000_000
 FRAME_US = 40_000             # a frame's length when the replay names no frame rate
 REFUSED_STATUS = {401, 403, 404, 405, 451, 453, 454, 455, 459, 461, 551}
 OVERWRITTEN_STATUS = 457      # Invalid Range: the camera no longer holds that time
@@ -76,10 +75,11 @@ def _with_credentials(uri: str, user: str | None, password: str | None) -> str:
 class Backfill:
     def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path,
                  guard: TamperGuard | None = None, clock: Clock = SYSTEM, poll_s: float = POLL_S,
-                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int | None = None, segment_us: int = rules.SEGMENT_US):
+                 settle_us: int = rules.SETTLE_US, cap_bytes_s: int | None = None):
         self.cfg, self.writer, self.data_dir, self.guard, self.clock = cfg, writer, data_dir, guard, clock
-        self.poll_s, self.settle_us, self.cap_bytes_s, self.segment_us = poll_s, settle_us, cap_bytes_s, segment_us
-        # cap_bytes_s None: the config's [backfill] cap_mbit, as reloaded
+        self.poll_s, self.settle_us, self.cap_bytes_s = poll_s, settle_us, cap_bytes_s
+        # cap_bytes_s None: the config's [backfill] cap_mbit, as reloaded; the segment and fragment
+        # lengths are always the config's [storage] ones, as the recorder's (one grid, declared once)
         self.on_segment: Callable[[], None] | None = None  # after each backfilled segment is stored (tests)
         self.current: dict[str, Any] | None = None  # the gap being fetched (camera, from, to, fetched to)
 
@@ -165,16 +165,17 @@ class Backfill:
         relay = asyncio.create_task(self._relay(stopping, stop))
         began = time.monotonic()
         try:
-            fetched_to, failure, broke = await asyncio.to_thread(self._fetch, asyncio.get_running_loop(),
-                                                                 {**gap, "to_us": b}, cam, url, decision, stop)
+            fetched_to, stored_us, failure, broke = await asyncio.to_thread(
+                self._fetch, asyncio.get_running_loop(), {**gap, "to_us": b}, cam, url, decision, stop)
         finally:
             relay.cancel()
             self.current = None
         if stopping.is_set() or (broke and failure is None):
             return None, True
         took = time.monotonic() - began
+        # what the camera sent and was stored, not the stretch asked for (a start it overwrote is not fetched)
         log.info("camera %s: %.1f s of its recording fetched in %.1f s (%.1f times real time)", cam,
-                 (fetched_to - a) / 1e6, took, (fetched_to - a) / 1e6 / max(took, 1e-3), **logs.fields(camera=cam))
+                 stored_us / 1e6, took, stored_us / 1e6 / max(took, 1e-3), **logs.fields(camera=cam))
         if failure is not None:
             return failure, False
         after = rules.after_fetch(b, fetched_to, decision, a)
@@ -186,9 +187,10 @@ class Backfill:
         stop.set()
 
     def _fetch(self, loop: asyncio.AbstractEventLoop, gap: Mapping[str, Any], cam: str, url: str,
-               asked: rules.Fetch, stop: threading.Event) -> tuple[int, tuple[rules.GiveUp, str] | None, bool]:
-        """On a thread: replay `asked`, store the frames inside the gap; (fetched up to, failure,
-        whether the replay broke off: then the gap stays pending, resumed at the next round)."""
+               asked: rules.Fetch, stop: threading.Event) -> tuple[int, int, tuple[rules.GiveUp, str] | None, bool]:
+        """On a thread: replay `asked`, store the frames inside the gap; (fetched up to, time
+        stored, failure, whether the replay broke off: then the gap stays pending, resumed at the
+        next round). Cut at the site's segment and fragment lengths, as the recorder cuts."""
         def catalog(fn: Callable[[Catalog], T]) -> T:
             return asyncio.run_coroutine_threadsafe(self.writer.run(fn), loop).result()
 
@@ -199,13 +201,14 @@ class Backfill:
         rel = ""
         broke: str | None = None
         fetched_to = asked.start_us
+        stored = 0
         try:
             try:
                 replay.open()
             except RtspFailure as exc:
                 if exc.status == OVERWRITTEN_STATUS:
-                    return fetched_to, (rules.GiveUp(rules.OVERWRITTEN), ""), False
-                return fetched_to, (rules.GiveUp(rules.REFUSED if exc.status in REFUSED_STATUS else rules.UNREACHABLE),
+                    return fetched_to, 0, (rules.GiveUp(rules.OVERWRITTEN), ""), False
+                return fetched_to, 0, (rules.GiveUp(rules.REFUSED if exc.status in REFUSED_STATUS else rules.UNREACHABLE),
                                     str(exc)), False
             assert replay.media is not None
             frame_us = round(1_000_000 / replay.media.framerate) if replay.media.framerate else FRAME_US
@@ -217,17 +220,17 @@ class Backfill:
                     continue
                 if out is None and not frame.key:
                     continue  # a segment starts at a keyframe
-                if out is None or rules.cut(out.start_us, frame.t_us, frame.key, self.segment_us):
+                if out is None or rules.cut(out.start_us, frame.t_us, frame.key, cfg.storage.segment_length_us):
                     if out is not None:
-                        fetched_to = self._close(catalog, loop, gap, cam, rel, out)
+                        stored += (fetched_to := self._close(catalog, loop, gap, cam, rel, out)) - out.start_us
                         out = None
                     rel = layout.segment_relpath(cam, frame.t_us)
                     now = self.clock.now_us()
                     catalog(lambda c: store.open_segment(c.db, cam, frame.t_us, rel, now))  # done before it returns
                     if self.guard is not None:  # told before the file exists: the tamper watcher knows it is ours
                         asyncio.run_coroutine_threadsafe(_call(self.guard.opened, rel), loop).result()
-                    out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, FRAGMENT_US, frame_us,
-                                       provenance(cfg.site.id, cfg.site.node, cam, frame.t_us))
+                    out = BackfillFile(self.data_dir / rel, replay.media, replay.codec, frame, cfg.storage.fragment_length_us,
+                                       frame_us, provenance(cfg.site.id, cfg.site.node, cam, frame.t_us))
                 out.write(frame)
                 if self.current is not None:
                     self.current["fetched_to_us"] = frame.t_us
@@ -236,11 +239,11 @@ class Backfill:
             broke = str(exc) or type(exc).__name__
         finally:
             if out is not None:
-                fetched_to = self._close(catalog, loop, gap, cam, rel, out)
+                stored += (fetched_to := self._close(catalog, loop, gap, cam, rel, out)) - out.start_us
             replay.close()
         if broke is not None:  # not a hole in the camera's recording: tried again, from the progress
-            return fetched_to, None if fetched_to > asked.start_us else (rules.GiveUp(rules.UNREACHABLE), broke), True
-        return fetched_to, None, False
+            return fetched_to, stored, None if fetched_to > asked.start_us else (rules.GiveUp(rules.UNREACHABLE), broke), True
+        return fetched_to, stored, None, False
 
     def _close(self, catalog: Callable[[Callable[[Catalog], object]], object], loop: asyncio.AbstractEventLoop,
                gap: Mapping[str, Any], cam: str, rel: str, out: BackfillFile) -> int:

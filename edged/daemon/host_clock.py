@@ -95,6 +95,7 @@ class HostClock:
         self.floor: tt.Floor | None = None    # where this run's footage must begin, for every camera
         self.unsynced: bool | None = None     # host_clock_unsynced as last raised (True) or cleared (False)
         self.shown: bool | None | object = object()   # the sync state last written to the node table
+        self.episode: tt.Episode | None = None  # the steps of the open host_clock_step alarm (design/0155)
 
     async def _read_sync(self) -> tt.Sync:
         return await asyncio.get_running_loop().run_in_executor(_reader(), self.sync)
@@ -160,14 +161,17 @@ class HostClock:
         await self._synced(sync, now)
         if step is not None:
             await self._restamp(step)  # first: the step's own alarm and record are on the new clock
+            if was_trusted:
+                self.episode = None    # the clock had settled: this step begins an episode of its own
             await self._stepped(step)
             if self.caught_up():
                 self.tails, self.read_through = self.base   # this run's stamps moved: read them again
             await self._report(await self.writer.run(lambda c: restamps.flagged_count(c.db)))
         await self.check_order()
         self.seen_id = seen
-        if not self.untrusted() and not was_trusted:
+        if not self.untrusted() and (not was_trusted or self.episode is not None):
             log.info("the host clock has been stable for %.0f s: retention judges age again", self.settle_us / 1e6)
+            self.episode = None
             await self.alarms.clear(HOST_CLOCK_STEP.key())
         return step
 
@@ -307,7 +311,9 @@ class HostClock:
                         "unchanged; the catalog keeps both stamps)", n, tt.restamp_shift(step) / 1e6)
 
     async def _stepped(self, step: tt.Step) -> None:
-        """One alarm per step (a new one each time, as retention_changed), and the audit chain."""
+        """The audit chain records every step; the alarm is one per episode (design/0155): a new
+        one for a first or large step, the open one updated in place for a small step that
+        follows before the clock settled (a time source stepping again and again)."""
         shown = tt.describe(step)
         detail = {"step_us": step.size_us, "before_us": step.before_us, "after_us": step.after_us,
                   "across_restart": step.across_restart}
@@ -315,6 +321,16 @@ class HostClock:
                     shown, " (while edged was down)" if step.across_restart else "", self.settle_us / 1e6)
         await self.writer.run(lambda c: audit.append(c.db, "edged", "host.clock_step", detail,
                                                      at_us=self.clock.now_us()))
+        self.episode = ep = tt.episode_after(self.episode, step)
+        if ep.steps > 1:  # the same episode: the open alarm says how many steps, and their sum
+            net = tt.Step(ep.net_us, 0, 0, 0)
+            await self.alarms.raise_(HOST_CLOCK_STEP, Msg(N_(
+                "the host clock was stepped {n} times in a row ({net} in all, the last {step}): nothing is destroyed "
+                "by age until it has been stable for {settle:.0f} minutes; check the time source (NTP)"),
+                n=ep.steps, net=tt.describe(net) if ep.net_us else "0 s", step=shown,
+                settle=self.settle_us / 60e6), {**detail, "steps": ep.steps, "net_us": ep.net_us,
+                                                "first_us": ep.first_at_us})
+            return
         template = N_("the host clock was stepped {step} while edged was stopped: nothing is destroyed by age until "
                       "it has been stable for {settle:.0f} minutes; check the time source (NTP)") \
             if step.across_restart else N_(
@@ -322,4 +338,6 @@ class HostClock:
                 "{settle:.0f} minutes; check the time source (NTP) if this repeats")
         message = Msg(template, step=shown, settle=self.settle_us / 60e6)
         await self.alarms.clear(HOST_CLOCK_STEP.key())
-        await self.alarms.raise_(HOST_CLOCK_STEP, message, detail)
+        await self.alarms.raise_(HOST_CLOCK_STEP, message, {**detail, "steps": 1, "net_us": step.size_us,
+                                                            "first_us": step.after_us})
+

@@ -26,14 +26,15 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
+import av
 from cryptography import x509
 
 from edged.config import Config
 from edged.rules import from_standby as rules
 from edged.daemon.office_crl import OfficeCrl
-from edged.daemon.served_ledger import ServedLedger
 from edged.rules.backfill import pace_s
+from recorder.cut import Cut, cut
 from storage import node as node_table
 from storage.catalog import CatalogWriter
 from storage.disk import layout
@@ -96,77 +97,6 @@ def peer_identity(der: bytes | None, data_dir: Path, now_us: int,
     if not der or ca is None:
         raise nodecert.CertError("no certificate from the other side")  # i18n: the journal's and another box's (machine to machine)
     return nodecert.check_chain([x509.load_der_x509_certificate(der)], ca, crl, now_us)
-
-
-# the standby ----------------------------------------------------------------------------------------
-class StandbyServer:
-    def __init__(self, cfg: Callable[[], Config], writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM,
-                 crl: OfficeCrl | None = None):
-        self.cfg, self.writer, self.data_dir, self.clock = cfg, writer, Path(data_dir), clock
-        self.crl = crl if crl is not None else OfficeCrl(self.data_dir)  # checked before serving any box
-        self.served = 0  # segments handed out since the start (status)
-        self.ledger = ServedLedger(writer)  # each segment handed out on the audit chain, coalesced (design/0133)
-
-    async def run(self, stopping: asyncio.Event) -> None:
-        listen = self.cfg().backfill.listen
-        if listen is None:
-            return
-        try:
-            ctx = await asyncio.to_thread(server_context, self.data_dir)
-        except (NotEnrolled, OSError, ssl.SSLError) as exc:
-            log.error("the standby cannot serve its boxes their gaps: %s", exc)
-            return
-        await self.crl.load()
-        app = web.Application()
-        app.router.add_get("/v1/segments", self._segments)
-        app.router.add_get("/v1/segment", self._segment)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        host, _, port = listen.rpartition(":")
-        site = web.TCPSite(runner, host.strip("[]"), int(port), ssl_context=ctx)
-        try:
-            await site.start()
-            log.info("serving the boxes it stands in for their gaps on %s (mutual TLS)", listen)
-            await self.ledger.run(stopping)
-        finally:
-            await runner.cleanup()
-            await self.ledger.flush(final=True)
-
-    def _box(self, request: web.Request) -> tuple[nodecert.Identity, frozenset[str]]:
-        """The box asking, and the cameras it may have; 403 for anyone else."""
-        cfg = self.cfg()
-        try:
-            tls = request.transport.get_extra_info("ssl_object") if request.transport else None
-            who = peer_identity(tls.getpeercert(binary_form=True) if tls else None, self.data_dir, self.clock.now_us(),
-                                self.crl.crl)
-        except nodecert.CertError as exc:
-            raise web.HTTPForbidden(text=f"not an enrolled box of this site: {exc}") from None  # i18n: the journal's and another box's (machine to machine)
-        if not rules.may_ask(who.site, who.node, cfg.site.id, cfg.standby.boxes):
-            raise web.HTTPForbidden(text=f"{who.name} is not a box this standby stands in for")  # i18n: the journal's and another box's (machine to machine)
-        return who, rules.cameras_for(who.node, ((c.id, c.box) for c in cfg.standby.cameras))
-
-    async def _segments(self, request: web.Request) -> web.Response:
-        who, cameras = self._box(request)
-        box = who.node
-        camera = request.query.get("camera", "")
-        try:
-            from_us, to_us = int(request.query["from_us"]), int(request.query["to_us"])
-        except (KeyError, ValueError):
-            raise web.HTTPBadRequest(text="from_us and to_us: microseconds since the epoch") from None  # i18n: the journal's and another box's (machine to machine)
-        if camera not in cameras:
-            raise web.HTTPForbidden(text=f"camera {camera!r} is not one this standby records for {box}")  # i18n: the journal's and another box's (machine to machine)
-        rows = await self.writer.run(lambda c: store.served(c.db, camera, from_us, to_us))
-        return web.json_response({"node": self.cfg().site.node, "segments": rows})
-
-    async def _segment(self, request: web.Request) -> web.StreamResponse:
-        who, cameras = self._box(request)
-        camera, path = request.query.get("camera", ""), request.query.get("path", "")
-        row = await self.writer.run(lambda c: store.is_served(c.db, camera, path)) if camera in cameras else None
-        if row is None:
-            raise web.HTTPNotFound(text="no such segment of a camera this standby records for you")  # i18n: the journal's and another box's (machine to machine)
-        self.served += 1
-        await self.ledger.record(who.name, camera, int(row["id"]), int(row["bytes"] or 0))
-        return web.FileResponse(self.data_dir / row["path"], chunk_size=CHUNK)
 
 
 # the box --------------------------------------------------------------------------------------------
@@ -259,6 +189,10 @@ class FromStandby:
             if want:
                 await self._publish()
         overlapping = sum(1 for o in offered if o["start_us"] < gap["to_us"] and o["end_us"] > gap["from_us"])
+        if got.get("writing"):  # the standby still writes some of it (design/0157): the gap is asked again
+            log.info("camera %s: the standby still writes %s segments of gap %d: asked again later", cam,
+                     got["writing"], gap["id"])
+            return fetched
         await self.writer.run(lambda c: store.set_state(c.db, gap["id"], rules.state_after(fetched, overlapping)))
         if fetched:
             log.info("camera %s: %d segments of gap %d fetched from the standby %s (so far %.0f s of footage in %.1f s, "
@@ -311,6 +245,11 @@ class FromStandby:
             part.unlink(missing_ok=True)
             log.error("camera %s: %s from the standby was not stored: %s", cam, seg["path"], why)
             return False
+        kept = await self._lacking(part, cam, seg)
+        if kept is None:
+            return False
+        start, row = kept
+        rel = layout.segment_relpath(cam, start)
         dest = self.data_dir / rel
         if await asyncio.to_thread(dest.exists):  # never over a file of the box's own (a row a crash left)
             part.unlink(missing_ok=True)
@@ -329,12 +268,53 @@ class FromStandby:
         await asyncio.to_thread(move)
         if self.guard is not None:
             self.guard.closed(rel)
-        row = {**seg, "start_us": start}
         await self.writer.run(lambda c: store.close_segment(c.db, gap["id"], cam, rel, row, standby, self.clock.now_us()))
         self.fetched_bytes += size
-        self.fetched_us += int(seg["end_us"]) - start
+        self.fetched_us += int(row["end_us"]) - start
         self.took_s += time.monotonic() - began
         return True
+
+
+    async def _lacking(self, part: Path, cam: str, seg: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """Only what the box lacks of a segment that arrived whole (design/0158): all of it, or the
+        stretch it lacks cut at the standby's keyframes (`part` replaced by the cut, its row saying
+        what it was cut from), or nothing (`part` removed)."""
+        start, end = int(seg["start_us"]), int(seg["end_us"])
+        held = await self.writer.run(lambda c: store.held(c.db, cam, start, end))
+        lack = rules.lacking(start, end, [(h["start_us"], h["end_us"]) for h in held])
+        if lack == [(start, end)]:
+            return start, {**seg, "start_us": start}
+        made = await asyncio.to_thread(_cut_part, part, lack[0][0] - start, lack[0][1] - start) if lack else None
+        if made is None:
+            part.unlink(missing_ok=True)
+            log.info("camera %s: %s from the standby holds nothing this box lacks now: not stored", cam, seg["path"])
+            return None
+        first = start + made.first_us
+        log.info("camera %s: %.1f s of %s from the standby stored (the rest is held already)", cam,
+                 (made.end_us - made.first_us) / 1e6, seg["path"])
+        return first, {**seg, "start_us": first, "end_us": min(start + made.end_us, lack[0][1], end),
+                       "frames": made.frames, "bytes": made.bytes, "sha256": made.sha256,
+                       "cut_of": {"sha256": seg["sha256"], "start_us": start, "end_us": end, "bytes": seg["bytes"]}}
+
+
+def _cut_part(part: Path, from_us: int, to_us: int) -> Cut | None:
+    """On a thread: `part` replaced by its cut [from, to) (from its first picture), made durable."""
+    out = part.with_suffix(".cut")
+    try:
+        made = cut(part, out, from_us, to_us)
+    except (av.error.FFmpegError, OSError) as exc:
+        log.error("cutting %s failed: %s", part.name, exc)
+        made = None
+    if made is None:
+        out.unlink(missing_ok=True)
+        return None
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(out, part)
+    return made
 
 
 class _Seen(TCPConnector):

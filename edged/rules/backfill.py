@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from edged.i18n import N_
+from recorder.timeline import is_cut, next_boundary
 from storage.footage.spans import holes
 
 PENDING, DONE, GIVEN_UP = "pending", "done", "given up"  # i18n: data
 SETTLE_US = 5_000_000          # a gap is fetched once it ended this long ago (the camera has written it)
 MIN_US = 500_000               # a gap or a remainder shorter than this is not worth a replay
-SEGMENT_US = 60_000_000        # a backfilled segment is cut at the first keyframe this long after its start
 STANDBY_WAIT_US = 120_000_000  # a box with a standby: the camera is asked once the standby was (or this long after)
 # The reasons a backfill ends without the footage (stored as data, shown translated).
 NO_RECORDING = N_("the camera has no recording of its own (no SD card, or Profile G not offered)")
@@ -103,9 +103,11 @@ def keep(t_us: int, start_us: int, gap_to_us: int) -> bool:
     return start_us <= t_us < gap_to_us
 
 
-def cut(segment_start_us: int | None, t_us: int, key: bool, length_us: int = SEGMENT_US) -> bool:
-    """A new segment starts at this frame: the first, or a keyframe `length_us` after the start."""
-    return segment_start_us is None or (key and t_us - segment_start_us >= length_us)
+def cut(segment_start_us: int | None, t_us: int, key: bool, length_us: int) -> bool:
+    """A new segment starts at this frame: the first, or a keyframe at the next wall-clock
+    multiple of the site's `segment_length` after the start, as the recorder cuts its own
+    (recorder/timeline.py, declared there once): backfilled footage lies on the same grid."""
+    return segment_start_us is None or is_cut(t_us, key, next_boundary(segment_start_us, length_us))
 
 
 def pace_s(sent_bytes: int, elapsed_s: float, cap_bytes_s: int) -> float:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from storage.footage.spans import holes
+
+MIN_LACK_US = 500_000       # a standby's segment is fetched for at least this much the box lacks (design/0158)
 SETTLE_US = 5_000_000       # a gap is asked of the standby once it ended this long ago
 ASK_FOR_US = 86_400_000_000  # and while it ended less than this ago (the standby keeps it by its retention)
 
@@ -41,8 +44,16 @@ def to_fetch(gap_from_us: int, gap_to_us: int, offered: Sequence[Mapping[str, An
     the fetched ones are added beside it."""
     have = {h["sha256"] for h in held if h.get("sha256")}
     starts = {h["start_us"] for h in held}
+    spans = [(h["start_us"], h["end_us"]) for h in held]
     return [o for o in offered if o["start_us"] < gap_to_us and o["end_us"] > gap_from_us
-            and o.get("sha256") and o["sha256"] not in have and o["start_us"] not in starts]
+            and o.get("sha256") and o["sha256"] not in have and o["start_us"] not in starts
+            and sum(b - a for a, b in lacking(o["start_us"], o["end_us"], spans)) >= MIN_LACK_US]
+
+
+def lacking(start_us: int, end_us: int, held: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """What of a standby's segment [start, end) the box does not hold (design/0158): only that is
+    stored, cut at the standby's keyframes, so no instant of a camera is catalogued twice."""
+    return [(a, b) for a, b in holes(start_us, end_us, held) if b - a >= MIN_LACK_US]
 
 
 def arrived_ok(offered: Mapping[str, Any], sha256: str, size: int) -> str | None:

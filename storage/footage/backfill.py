@@ -74,7 +74,13 @@ def close_segment(db: sqlite_utils.Database, gap_id: int, camera: str, path: str
 
 
 def in_progress(db: sqlite_utils.Database, since_us: int) -> list[dict[str, Any]]:
-    """The gaps being backfilled, and the ones given up that ended since `since_us` (for `edgectl status`)."""
-    return list(db.query("SELECT id, camera, from_us, to_us, backfill, backfill_to_us, backfill_note FROM gaps"
-                         " WHERE backfill = 'pending' OR (backfill = 'given up' AND to_us >= ?) ORDER BY from_us",
-                         [since_us]))
+    """The gaps being backfilled, and the ones given up that ended since `since_us` (for `edgectl
+    status`), each with `filled_us`: how much of it the backfilled segments hold (a gap given up
+    half way says how much was filled before the reason it stopped)."""
+    return list(db.query(
+        "SELECT g.id, g.camera, g.from_us, g.to_us, g.backfill, g.backfill_to_us, g.backfill_note,"
+        " (SELECT coalesce(sum(min(s.end_us, g.to_us) - max(s.start_us, g.from_us)), 0) FROM segments s"
+        "  WHERE s.camera = g.camera AND s.source = ? AND s.start_us < g.to_us AND s.end_us > g.from_us"
+        "  AND s.start_us >= g.from_us - ?) AS filled_us"
+        " FROM gaps g WHERE g.backfill = 'pending' OR (g.backfill = 'given up' AND g.to_us >= ?) ORDER BY g.from_us",
+        [BACKFILLED, segment_rows.SEGMENT_LOOKBACK_US, since_us]))

@@ -41,6 +41,16 @@ def served(db: sqlite_utils.Database, camera: str, from_us: int, to_us: int) -> 
         [camera, to_us, from_us, from_us - segment_rows.SEGMENT_LOOKBACK_US])]
 
 
+def writing_in(db: sqlite_utils.Database, camera: str, from_us: int, to_us: int) -> int:
+    """How many of the standby's segments of `camera` overlapping [from, to) are still being
+    written (not offered yet: their hash is not known): the box asks again later (design/0157)."""
+    row = next(db.query(
+        "SELECT count(*) AS n FROM segments WHERE camera = ? AND state = 'writing' AND source = 'live'"
+        " AND start_us < ? AND coalesce(end_us, ?) > ? AND start_us > ?",
+        [camera, to_us, to_us, from_us, from_us - segment_rows.SEGMENT_LOOKBACK_US]))
+    return int(row["n"])
+
+
 def is_served(db: sqlite_utils.Database, camera: str, path: str) -> dict[str, Any] | None:
     """The row of a segment the standby may hand out (its own footage of that camera), or None."""
     where, key = segment_rows.by_path(path)
@@ -80,7 +90,9 @@ def close_segment(db: sqlite_utils.Database, gap_id: int, camera: str, path: str
         segment_rows.close(db, path, {**fields, "closed_us": now_us})
         audit.append(db, "edged", ACTION, {"camera": camera, "segment": path, "start_us": row["start_us"],
                                            "end_us": row["end_us"], "sha256": row["sha256"], "bytes": row["bytes"],
-                                           "recorded_by": standby, "gap": gap_id}, at_us=now_us)
+                                           "recorded_by": standby, "gap": gap_id,
+                                           # the standby's whole segment it was cut from (design/0158)
+                                           **({"cut_of": row["cut_of"]} if row.get("cut_of") else {})}, at_us=now_us)
 
 
 def set_state(db: sqlite_utils.Database, gap_id: int, state: str) -> None:

@@ -249,6 +249,31 @@ def describe(step: Step) -> str:
     return f"{span_words(step.size_us)} {step.direction}"
 
 
+# One episode of steps, one alarm (design/0155) ------------------------------------------------
+# A step smaller than this, while the alarm of an earlier one is still open (the clock has not
+# been stable for SETTLE_US since), belongs to the same episode: a wobbly time source stepping
+# again, its alarm updated in place. A larger one (a person set the clock, a wrong server) is
+# news of its own: a new alarm, as is any step across a restart.
+EPISODE_STEP_US = 60 * SECOND_US
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    steps: int              # host steps counted in it
+    net_us: int             # their sum (+ forward, - back)
+    first_at_us: int        # wall time just after its first step
+    last: Step
+
+
+def episode_after(episode: Episode | None, step: Step) -> Episode:
+    """The episode this step belongs to: the open one continued (`steps` > 1: its alarm is
+    updated in place), or a new one (`steps` == 1: a new alarm)."""
+    small = abs(step.size_us) < EPISODE_STEP_US and not step.across_restart
+    if episode is not None and small and abs(episode.last.size_us) < EPISODE_STEP_US:
+        return Episode(episode.steps + 1, episode.net_us + step.size_us, episode.first_at_us, step)
+    return Episode(1, step.size_us, step.after_us, step)
+
+
 # Segments stamped by a clock that was behind (design/0059) ------------------------------------
 # A camera's segment may begin this much before the end of the one before it without being
 # out of order: honest jitter, what two anchors of one clock differ by (a run's anchor is the

@@ -52,6 +52,13 @@ class CameraStates:
         The outage is timed from the recorder's own next report, as before this owner existed."""
         self._state[cam] = OFFLINE
 
+    def taken_up(self, cam: str) -> None:
+        """The camera is (again) this box's to record: a standby took it for a spell, or a reload
+        enabled it. What it was before (stopped at the last spell's end, disabled) is no outage
+        of this box: the offline grace starts at its recorder's first report (design/0156)."""
+        self._down_us.pop(cam, None)
+        self._down_mono.pop(cam, None)
+
     def on_stats(self, ev: events.Stats) -> None:
         self._stats[ev.camera] = events.to_dict(ev)
         self._fresh.add(ev.camera)

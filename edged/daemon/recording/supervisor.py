@@ -265,6 +265,7 @@ class Supervisor:
                 continue
             before = old.get(cam_id)
             if before is None or not before.enabled:
+                self.cameras.taken_up(cam_id)  # its grace from now, not from when it was put at rest
                 await self.workers.emptiest().add(cam, record=not self.held)
                 log.info("camera %s: added", cam_id)
             elif add_command(before) != add_command(cam):  # what the recorder is told changed
@@ -388,9 +389,8 @@ class Supervisor:
             state = self.cameras.state(cam.id)
             down = state in (OFFLINE, CONNECTING) and self.cameras.down_for_s(cam.id) > OFFLINE_ALARM_S
             if down:
-                await self.alarms.raise_(CAMERA_OFFLINE,
-                                         Msg(N_("camera {camera} is not recording: {why}"), camera=cam.id,
-                                             why=self.gaps.reason.get(cam.id, state)), camera=cam.id)
+                await self.alarms.raise_(CAMERA_OFFLINE, Msg(N_("camera {camera} is not recording: {why}"), camera=cam.id,
+                                                             why=self.gaps.reason.get(cam.id, state)), camera=cam.id)
             elif state == RECORDING:
                 await self.alarms.clear(CAMERA_OFFLINE.key(cam.id))
 
