@@ -10,9 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from edged.alarm_titles import title
+from edged.documents.notice import inventory_html, notice_html
 from edged.i18n import N_, _
+from edged.rules.anomaly_words import detail_words
+from edged.rules.words import phrases
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, esc, table
+from edged.viewer.desk.paper import print_links
 from storage.alarm_kinds import CRITICAL, INFO, WARNING
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
@@ -27,7 +31,10 @@ MODES = {"live": N_("live view only, not recorded"), "motion": N_("recorded on m
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
-    r.add_get("/desk/cameras", desk.page("cameras", Pages(desk).listing))
+    pages = Pages(desk)
+    r.add_get("/desk/cameras", desk.page("cameras", pages.listing))
+    r.add_get("/desk/cameras/notice", desk.page("cameras", pages.notice))       # the poster (R3.5; issue 56)
+    r.add_get("/desk/cameras/inventory", desk.page("cameras", pages.inventory))
 
 
 def in_scope(camera: str | None, ctx: Ctx) -> bool:
@@ -59,9 +66,29 @@ def problem_of(cam: dict[str, Any]) -> str:
             cam.get("last_error") or "; ".join(cam.get("compliance_reasons") or []))
     found = ((cam.get("health") or {}).get("conditions") or {})
     if found:
-        return "<br>".join(f"{esc(title(kind))}: {said(text)}" for kind, text in found.items())
+        return "<br>".join(condition(kind, text) for kind, text in found.items())
     reasons = cam.get("compliance_reasons") or []
     return (esc(_("Below the site's quality floor.")) + said("; ".join(reasons))) if reasons else esc("")
+
+
+def condition(kind: str, text: str | None) -> str:
+    """One health condition: its title, then its detail in the person's words where the register's
+    templates know it (issue 56: never a title and a colon followed by nothing), else the title
+    alone with the daemon's English folded beside it."""
+    said_ = [detail_words(part) for part in (text or "").split("; ") if part.strip()]
+    words = phrases(w for w in said_ if w) if said_ and all(said_) else ""
+    if words:
+        return esc(_("{title} ({detail})").format(title=title(kind), detail=words))
+    return esc(title(kind)) + said(text)
+
+
+def alarm_words(alarm: dict[str, Any], lang: str) -> str:
+    """What an alarm says, in the person's language: its text where a template rendered it; an
+    English text no template knows is the technician's, folded under what to do (issue 56)."""
+    text = alarm.get("text") or alarm.get("message") or ""
+    if lang == "en" or text != (alarm.get("message") or ""):
+        return esc(text)
+    return esc(_("See the alarm's name; if it does not clear by itself, call the technician.")) + said(text)
 
 
 def tile_state(state: str | None) -> dict[str, str]:
@@ -86,17 +113,35 @@ class Pages:
     def __init__(self, desk: Desk):
         self.desk = desk
 
+    async def printed_rows(self, ctx: Ctx, inventory: bool) -> tuple[list[dict[str, Any]], int | None]:
+        """The rows `edgectl cameras --notice|--inventory` prints: configured cameras (the notice
+        only the enabled ones), each marked whether it keeps the site's retention (the rule's words)."""
+        reply = await self.desk.run(ctx, "cameras", {})
+        site = (reply.get("min_days"), reply.get("max_days"))
+        rows = [{**c, "site_retention": (c.get("min_days"), c.get("max_days")) == site} for c in reply["cameras"]
+                if c["configured"] and (c["enabled"] or inventory)]
+        return rows, reply.get("list_changed_us")
+
+    async def notice(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        rows, changed = await self.printed_rows(ctx, False)
+        return self.desk.printed(ctx, lambda doc: notice_html(doc, rows, changed, ctx.now_us))
+
+    async def inventory(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        rows, changed = await self.printed_rows(ctx, True)
+        return self.desk.printed(ctx, lambda doc: inventory_html(doc, rows, changed, ctx.now_us))
+
     async def listing(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         reply = await self.desk.run(ctx, "cameras", {})
         cams = [c for c in reply["cameras"] if in_scope(c["id"], ctx)]
         alarms = [a for a in await self.desk.run(ctx, "alarms", {}) if in_scope(a.get("camera"), ctx)]
+        names = {c["id"]: c["name"] or c["id"] for c in reply["cameras"]}   # cameras by name, never id (issue 56)
         rows = []
         for c in cams:
             live = c["state"] in (RECORDING, DEGRADED)
             figures = (f"{c['width']}×{c['height']}" if c.get("width") else "-") + (
                 ", " + _("{fps} frames a second").format(fps=f"{c['fps']:.1f}") if live and c.get("fps") is not None
                 else "")
-            rows.append([esc(f"{c['name']} ({c['id']})"), state_of(c), esc(ctx.when(c.get("state_since_us"))),
+            rows.append([esc(c["name"] or c["id"]), state_of(c), esc(ctx.when(c.get("state_since_us"))),
                          esc(mode_of(c)),
                          f'<span translate="no">{esc(figures)}</span>', esc(ctx.when(c.get("last_packet_us"))),
                          problem_of(c)])
@@ -107,8 +152,11 @@ class Pages:
         if alarms:
             body += table([_("Severity"), _("Alarm"), _("Camera"), _("Raised"), _("What happened")],
                           [[severity_of(a),
-                            esc(title(a["kind"])), esc(a.get("camera")), esc(ctx.when(a["raised_us"])),
-                            said(a.get("text") or a.get("message"))] for a in reversed(alarms)])
+                            esc(title(a["kind"])), esc(names.get(a["camera"], a["camera"]) if a.get("camera")
+                                                       else _("the whole box")),
+                            esc(ctx.when(a["raised_us"])), alarm_words(a, ctx.lang)] for a in reversed(alarms)])
         else:
             body += '<p class="empty">' + badge(DONE, _("No open alarm.")) + "</p>"
-        return self.desk.render(ctx, _("Cameras and alarms"), body)
+        links = print_links([("/desk/cameras/notice", _("Print the public notice")),
+                             ("/desk/cameras/inventory", _("Print the camera inventory"))])
+        return self.desk.render(ctx, _("Cameras and alarms"), links + body)
