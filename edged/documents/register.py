@@ -159,8 +159,8 @@ def annex_register(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], 
            _("Due to the supervisor by the 5th of the following month."))
     head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
             + esc(_("{n} inspections.").format(n=len(runs))) + " " + esc(due) + "</p>")
-    header = "".join(f"<th>{esc(label or (item_label(c) if c in ITEM_LABELS else _(COLUMN_WORDS[c])))}</th>"
-                     for c, label in columns)
+    heads = [label or (item_label(c) if c in ITEM_LABELS else _(COLUMN_WORDS[c])) for c, label in columns]
+    header = "".join(f"<th>{esc(h)}</th>" for h in heads)
     rows = []
     for run in runs:
         for r in (run["records"] if per_camera else [_merged(run, names)]):
