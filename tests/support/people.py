@@ -136,11 +136,11 @@ class People:
         titled = {box: sorted(self.cfg.policy.titles[box])[0] for box in boxes if self.cfg.policy.titles.get(box)}
         for holder in titled.values():
             if holder not in self.approvers:
-                self.add(holder, "approver")
+                self.add(holder, "approver", full_name=f"核章人{len(self.approvers) + 1}")
         others = [a for a in self.approvers if a not in titled.values()]
         while len(others) < len(boxes) - len(titled):
             name = f"box-signer{len(self.approvers) + 1}"
-            self.add(name, "approver")
+            self.add(name, "approver", full_name=f"核章人{len(self.approvers) + 1}")   # by name on the pages
             others.append(name)
         spare = iter(others)
         for box, signer in ((b, titled.get(b) or next(spare)) for b in boxes):

@@ -5,6 +5,8 @@ disk, its clock) is shown to everyone who reads the page."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +28,7 @@ STATES = {RECORDING: (DONE, N_("recording")), CONNECTING: (WAIT, N_("connecting"
           DISABLED: (OPEN, N_("disabled"))}
 SEVERITY = {CRITICAL: (REFUSED, N_("critical")), WARNING: (DUE, N_("warning")), INFO: (OPEN, N_("notice"))}
 CONTINUOUS = "continuous"
+LATIN = re.compile(r"[A-Za-z]{3,}")   # English left in an alarm's words: said as what to do instead
 MODES = {"live": N_("live view only, not recorded"), "motion": N_("recorded on motion"),
          CONTINUOUS: N_("recorded all the time")}
 
@@ -75,20 +78,39 @@ def condition(kind: str, text: str | None) -> str:
     """One health condition: its title, then its detail in the person's words where the register's
     templates know it (issue 56: never a title and a colon followed by nothing), else the title
     alone with the daemon's English folded beside it."""
-    said_ = [detail_words(part) for part in (text or "").split("; ") if part.strip()]
-    words = phrases(w for w in said_ if w) if said_ and all(said_) else ""
+    words = phrase(text or "")
     if words:
         return esc(_("{title} ({detail})").format(title=title(kind), detail=words))
     return esc(title(kind)) + said(text)
 
 
-def alarm_words(alarm: dict[str, Any], lang: str) -> str:
-    """What an alarm says, in the person's language: its text where a template rendered it; an
-    English text no template knows is the technician's, folded under what to do (issue 56)."""
+def alarm_words(alarm: dict[str, Any], lang: str, names: dict[str, str]) -> str:
+    """What an alarm says, in the person's language (issue 56): its stored template with the camera
+    by its name and a health detail in the register's words; where a part has no words (a camera's
+    own English error), what to do, with the technician's English folded under it."""
     text = alarm.get("text") or alarm.get("message") or ""
-    if lang == "en" or text != (alarm.get("message") or ""):
+    if lang == "en":
         return esc(text)
+    try:
+        stored = (json.loads(alarm.get("detail") or "null") or {}).get("text")
+    except (ValueError, AttributeError):
+        stored = None
+    if isinstance(stored, dict) and isinstance(stored.get("template"), str):
+        params = {k: names.get(str(v), str(v)) if k == "camera" else (phrase(str(v)) or str(v))
+                  for k, v in (stored.get("params") or {}).items()}
+        try:
+            said_ = _(stored["template"]).format(**params)
+        except (KeyError, IndexError, ValueError):
+            said_ = ""
+        if said_ and not LATIN.search(said_):
+            return esc(said_)
     return esc(_("See the alarm's name; if it does not clear by itself, call the technician.")) + said(text)
+
+
+def phrase(text: str) -> str:
+    """A health detail ("picture frozen (...); ...") in the register's words, "" where any part has none."""
+    parts = [detail_words(p) for p in text.split("; ") if p.strip()]
+    return phrases(p for p in parts if p) if parts and all(parts) else ""
 
 
 def tile_state(state: str | None) -> dict[str, str]:
@@ -154,7 +176,7 @@ class Pages:
                           [[severity_of(a),
                             esc(title(a["kind"])), esc(names.get(a["camera"], a["camera"]) if a.get("camera")
                                                        else _("the whole box")),
-                            esc(ctx.when(a["raised_us"])), alarm_words(a, ctx.lang)] for a in reversed(alarms)])
+                            esc(ctx.when(a["raised_us"])), alarm_words(a, ctx.lang, names)] for a in reversed(alarms)])
         else:
             body += '<p class="empty">' + badge(DONE, _("No open alarm.")) + "</p>"
         links = print_links([("/desk/cameras/notice", _("Print the public notice")),
