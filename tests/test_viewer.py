@@ -281,13 +281,16 @@ def test_an_account_without_the_right_is_refused_live_view(site):
     olga = site.login("olga")  # a viewer allowed cam2 only (R4.2)
     assert olga.eval_on_selector_all("#cameras button", "bs => bs.map(b => b.dataset.camera)") == ["cam2"]
     status, error = post_live(olga, "cam1")
-    assert status == 403 and "olga has no rights on camera cam1" in error
+    # the person's words (issue 56): no camera id, no login name; the record keeps the technician's
+    assert status == 403 and "not among the cameras you may watch" in error and "cam1" not in error, error
     aldo = site.login("aldo")  # the ethics office reads the audit log, never footage
-    wait_for(lambda: "may not watch any camera" in (aldo.text_content("#message") or ""), 10, "the refusal")
+    wait_for(lambda: "Refused: this is for the" in (aldo.text_content("#message") or ""), 10, "the refusal")
     assert aldo.eval_on_selector_all("#cameras button", "bs => bs.length") == 0
     status, error = post_live(aldo, "cam1")
-    assert status == 403 and "live.view needs the viewer or custodian or approver role" in error
+    assert status == 403 and "this is for the" in error and "live.view" not in error and "aldo" not in error, error
     refused = site.audit("live.refused")
+    assert "olga has no rights on camera cam1" in refused[0]["detail"]["why"]
+    assert "live.view needs the viewer or custodian or approver role" in refused[1]["detail"]["why"]
     assert [(r["actor"], r["detail"]["camera"]) for r in refused] == [("olga", "cam1"), ("aldo", "cam1")]
     assert rtsp_reads(site.daemon.proc.pid, site.rtsp.port) == 0
     assert not site.audit("live.start", "olga") and not site.audit("live.start", "aldo")
