@@ -41,6 +41,14 @@ def _span(doc: Doc, run: dict[str, Any]) -> str:
         start=doc.time(run["ran_us"]), end=doc.time(done))
 
 
+def _head(doc: Doc, title: str, month_text: str, runs: int, due_us: int | None) -> str:
+    """The register's title, its site and month, how many inspections, and when it is due."""
+    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
+           _("Due to the supervisor by the 5th of the following month."))
+    return (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
+            + esc(_("{n} inspections.").format(n=runs)) + " " + esc(due) + "</p>")
+
+
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
                   names: dict[str, str], printed_us: int, due_us: int | None = None,
                   register: dict[str, Any] | None = None, unit: str | None = None) -> str:
@@ -56,15 +64,11 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
         runs = [{**run, "records": [r for r in run["records"] if r.get("unit") == unit]} for run in runs]
         runs = [run for run in runs if run["records"]]
     per_unit, ask_repair = reg.get("countersign") == "unit", bool(reg.get("ask_repair"))
-    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
-           _("Due to the supervisor by the 5th of the following month."))
     month_text = fmt_month(year, month, doc.lang)
     title = reg.get("title") or _("CCTV inspection register")
     if unit is not None:
         title = _("{title}: {unit}").format(title=title, unit=unit)
-    head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
-            + esc(_("{n} inspections.").format(n=len(runs))) + " "
-            + esc(due) + "</p>")
+    head = _head(doc, title, month_text, len(runs), due_us)
     header = "".join(f"<th>{esc(h)}</th>" for h in (
         _("Date"), _("Time"), _("Camera"), *([_("Managing unit")] if per_unit else []),
         *(item_label(i) for i in items), _("Abnormal?"), _("Handling"),
@@ -155,10 +159,7 @@ def annex_register(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], 
     per_camera = any(c == "camera" for c, _label in columns)
     month_text = fmt_month(year, month, doc.lang)
     title = reg.get("title") or _("CCTV inspection register")
-    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
-           _("Due to the supervisor by the 5th of the following month."))
-    head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
-            + esc(_("{n} inspections.").format(n=len(runs))) + " " + esc(due) + "</p>")
+    head = _head(doc, title, month_text, len(runs), due_us)
     heads = [label or (item_label(c) if c in ITEM_LABELS else _(COLUMN_WORDS[c])) for c, label in columns]
     header = "".join(f"<th>{esc(h)}</th>" for h in heads)
     rows = []
