@@ -302,6 +302,10 @@ def test_an_account_without_the_right_is_refused_live_view(site):
             assert "nodownload" in olga.get_attribute("#video", "controlslist")
             assert olga.get_attribute("#video", "controls") is None
         assert SECRET not in olga.content()
+        if path == "/playback":   # a viewer meets who may start a viewing, and nothing to type (issue 56)
+            olga.wait_for_selector("body[data-ready='1']")
+            assert "this is for the custodian" in (olga.text_content("#message") or "")
+            assert not olga.is_visible("#lookup") and not olga.is_visible("#start")
     me = olga.evaluate("fetch('/api/me').then(r => r.text())")
     assert SECRET not in me and "rtsp" not in me
     olga.context.close()

@@ -280,7 +280,9 @@ async function playbackPage() {
     if (grant.cameras.includes(wanted)) sel.value = wanted;
     $("watcher").value = grant.requester || "";
     // a used or expired grant offers nothing to start: the page says why and what to do (issue 56)
-    for (const id of ["camera", "watcher", "start"]) $(id).closest(".field, button").hidden = Boolean(grant.unusable);
+    for (const id of ["camera", "watcher", "start"]) {  // a style the page's CSS cannot override, as it can [hidden]
+      $(id).closest(".field, button").style.display = grant.unusable ? "none" : "";
+    }
     if (grant.unusable) say(grant.unusable);
     $("details").hidden = false;
   });
@@ -315,7 +317,7 @@ async function playbackPage() {
   const me = await whoAmI();
   $("live-link").hidden = !me.live.length;  // live view only for those given it (design/0108)
   // a role that may not start a viewing meets who may, before it types anything (issue 56)
-  if (!me.playback) { $("lookup").hidden = true; say(me.playback_refusal); return; }
+  if (!me.playback) { $("lookup").style.display = "none"; say(me.playback_refusal); return; }
   const asked = new URLSearchParams(location.search).get("grant");  // one click from the request's page
   if (asked) { $("grant").value = asked; $("lookup").requestSubmit(); }
 }
