@@ -129,26 +129,31 @@ def init_admin(db: sqlite_utils.Database, name: str, password: str, *, os_user: 
                        pw_hash=pw_hash, full_name=full_name)
 
 
-def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: list[str]) -> str | None:
+def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: list[str],
+                 titles: Mapping[str, Iterable[str]] | None = None) -> str | None:
     """Why `signer` (an account) may not sign `box` of the application for the account's last
     `action` event (design/0088), or None. Pure: the boxes are the page's without a daemon value;
-    the holder and the admin who carried the change out sign nothing, and each box is one person's."""
+    the holder and the admin who carried the change out sign nothing, each box is one person's,
+    and a box named for a title of [policy.titles] (001 附件2's 秘書, 主任) only by that title's
+    holder (issue 56, design/0190). Said to the signer: no login name in it."""
     event = next((e for e in reversed(a.get("events") or []) if e["action"] == action), None)
     if event is None:
-        return _("{name} has no {action} on record to sign").format(name=a["name"], action=action)
+        return _("This account has no such change on record to sign.")
     if box not in boxes:
         return _("“{box}” is not a box to sign on the account application; boxes: {boxes}").format(
-            box=box, boxes=", ".join(boxes) or _("(none)"))
+            box=box, boxes=_(", ").join(boxes) or _("(none)"))
+    holders = set((titles or {}).get(box, ()))
+    if holders and signer not in holders:
+        return _("The box “{box}” is signed by the {box} only.").format(box=box)
     signed = accounts.application_signatures(a["events"], action)
     if box in signed:
-        return _("{box} is already signed by {by}").format(box=box, by=signed[box]["by"])
+        return _("The box “{box}” is already signed.").format(box=box)
     if signer == a["name"]:
-        return _("{signer} may not sign their own account's application").format(signer=signer)
+        return _("You may not sign your own account's application.")
     if signer == accounts.actor_account(event["by"]):
-        return _("{signer} carried out this change and may not also approve it (separation of duties)").format(
-            signer=signer)
+        return _("You carried out this change and may not also approve it (separation of duties).")
     if any(accounts.actor_account(s["by"]) == signer for s in signed.values()):
-        return _("{signer} has already signed this application; each box is another person's").format(signer=signer)
+        return _("You have already signed this application; each box is another person's.")
     return None
 
 
@@ -167,22 +172,22 @@ def unsigned_boxes(a: dict[str, Any], boxes: list[str]) -> list[str]:
 def not_signed_words(name: str, pending: list[str], titles: Mapping[str, Iterable[str]]) -> str:
     """Why an account cannot log in yet: which boxes of its application wait, and for whom (the
     accounts of the box's title in [policy.titles], else any approver)."""
-    def whom(box: str) -> str:
-        holders = sorted(titles.get(box, ()))
-        return _(", ").join(holders) if holders else _("an approver")
+    def whom(box: str) -> str:   # by title, never by login name (issue 56)
+        return _("the {title}").format(title=box) if titles.get(box) else _("an approver")
     boxes = _(", ").join(_("{box} (signed by {whom})").format(box=b, whom=whom(b)) for b in pending)
-    return _("{name} cannot log in yet: the application for this account waits for its signatures: {boxes}. They "
-             "sign it on the account's page at the desk.").format(name=name, boxes=boxes)
+    return _("This account cannot log in yet: its application waits for its signatures: {boxes}. They sign it on "
+             "the account's page at the desk.").format(boxes=boxes)
 
 
 def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, signer: str, by: str,
-                     boxes: list[str], now_us: int) -> dict[str, Any]:
+                     boxes: list[str], now_us: int, titles: Mapping[str, Iterable[str]] | None = None
+                     ) -> dict[str, Any]:
     """One sign-off of an account's application (design/0088) by `signer`, on the record and
     the audit chain; raises AccountError when sign_refusal says why not."""
     a = accounts.account(db, name)
     if a is None:
         raise AccountError(_("no account {name}").format(name=name))
-    problem = sign_refusal(a, action, box, signer, boxes)
+    problem = sign_refusal(a, action, box, signer, boxes, titles)
     if problem:
         raise AccountError(problem)
     return accounts.sign_application(db, name, action, box, by=by, now_us=now_us)

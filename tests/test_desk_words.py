@@ -1,19 +1,25 @@
-"""Every desk page and printed form in the site's words (issue 42 item 3, design/0103): each seed
-site's example, in zh-TW, its pages fetched by the people who use them (no browser: the text is
-what matters here) and read for English left on them: an untranslated id, an operation or config
-key, a command-line flag, an English word that is not a proper name. The catalog test
-(tests/test_i18n.py) checks strings; this one checks what the pages put together from them."""
+"""Every desk page, the grid's and the playback page's answers, and every printed form in the
+site's words (issue 42 item 3, design/0103; issue 56 item 2): each of the five seed sites'
+examples, in zh-TW, its pages fetched by every role that uses them (no browser: the text is what
+matters here; tests/test_desk_sites.py walks them in Chromium), including a camera that is down,
+each refusal a role meets, an expired grant and the audit pages. A page fails on an id (a camera's
+or a person's login name: there is no whitelist of ids), an operation or config key, a command-line
+flag, an English word that is not a proper name, or an ASCII separator between Chinese phrases.
+The catalog test (tests/test_i18n.py) checks strings; this one checks what the pages put together."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
+from typing import Any
 
 import pytest
 import requests
 
 from edged.config import load_config
+from edged.i18n import in_language
 from storage.time.clock import SYSTEM
 from tests.support.cameras import free_port
 from tests.support.daemon import Daemon, wait_for
@@ -22,6 +28,7 @@ from tests.support.people import People, password_for
 from tests.test_sites import CASES, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
 
 S = 1_000_000
+ZH = "zh-TW"
 # what the test's requests carry in Latin letters (typed by its people) and the box's OS user on the
 # record: data, not the page's words; the office's abbreviations are tests/support/leaks.py's PROPER
 DATA = {"Lin", "Mei", "ZZ-2026-17", "Precinct", "root"}
@@ -35,16 +42,23 @@ FULL_NAMES = {"clerk": "林書記", "carol": "陳管理", "audrey": "王政風",
 IDS_SHOWN = ("/desk/accounts",)
 # what the test's people typed, in the test's words (a reason on the record): data, not the page's text
 TYPED = {"test", "application"}
+# an ASCII separator between two Chinese phrases (「；」「：」「、」 are the language's own; issue 56)
+HAN = r"[\u3400-\u9fff）」』]"
+ASCII_SEP = re.compile(HAN + r"\s?[;:,]\s?" + r"[\u3400-\u9fff（「『]")
 
 
-def english(page: str, allowed: set[str]) -> list[str]:
-    """The Latin-letter words of a page's visible text that are not proper names."""
-    return leaks(html.unescape(DROP.sub(" ", page)), allowed | DATA)
+def visible(page: str) -> str:
+    return html.unescape(DROP.sub(" ", page))
+
+
+def faults(text: str, allowed: set[str]) -> list[str]:
+    """The Latin-letter words that are not proper names, and each ASCII separator between Chinese."""
+    return leaks(text, allowed | DATA) + [f"「{m}」" for m in ASCII_SEP.findall(text)]
 
 
 def session(base: str, name: str) -> requests.Session:
     s = requests.Session()
-    s.cookies.set("edged_lang", "zh-TW")
+    s.cookies.set("edged_lang", ZH)
     page = s.get(base + "/desk/login", timeout=30).text   # the login form's CSRF token (issue 45)
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token, page[-2000:]
@@ -54,57 +68,116 @@ def session(base: str, name: str) -> requests.Session:
     return s
 
 
-# the three sites walked as their people would (issue 42); 001 and 003 print the same pages
-SITES = [c for c in CASES if c[0][:3] in ("000", "002", "004")]
+def said(answer: dict[str, Any]) -> str:
+    """What the grid and the playback page show of an API answer: its refusals and errors."""
+    return " ".join(str(answer[k]) for k in ("error", "live_refusal", "playback_refusal", "unusable") if answer.get(k))
 
 
-@pytest.mark.parametrize("name, kind, use", SITES, ids=[c[0][:3] for c in SITES])
-def test_every_desk_page_and_form_in_the_sites_words(tmp_path, camera, name, kind, use):  # noqa: F811
+async def _live(base: str, cookies: dict[str, str], camera_id: str) -> tuple[int, dict[str, Any]]:
+    """A live tile's offer for `camera_id`, as the grid sends it: the box's answer."""
+    import aiohttp
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("video", direction="recvonly")
+        pc.createDataChannel("control")
+        await pc.setLocalDescription(await pc.createOffer())
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar, cookies=cookies) as http:
+            r = await http.post(f"{base}/api/live/{camera_id}", json={"sdp": pc.localDescription.sdp, "type": "offer"})
+            return r.status, await r.json()
+    finally:
+        await pc.close()
+
+
+def _config(name: str, tmp_path, camera):   # noqa: F811
+    """The site's example, its last camera down (nothing listens at its address) and a grant that
+    expires a minute after its approval, so that the walk meets one expired."""
     port = free_port()
     config, data = site_config(name, tmp_path, camera, port)
+    text = config.read_text()
+    last = text.rfind("\nurl = ")
+    down = f'\nurl = "rtsp://127.0.0.1:{free_port()}/down"'
+    text = text[:last] + re.sub(r'^\nurl = ".*"', down, text[last:], count=1)
+    assert "[accounts]\n" in text
+    config.write_text(text.replace("[accounts]\n", '[accounts]\ngrant_ttl = "1m"\n', 1))
+    return config, data, port
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_every_page_as_every_role_in_the_sites_words(tmp_path, camera, name, kind, use):  # noqa: F811
+    config, data, port = _config(name, tmp_path, camera)
     cfg = load_config(config)
     cameras = [c.id for c in cfg.cameras]
+    down = cfg.cameras[-1]
     steps = [s for s in cfg.policy.kinds[kind].chain if s.applies(cameras)]
     base = f"http://127.0.0.1:{port}"
     d = Daemon(config, data, tmp_path / "edged.log").start()
     try:
         people = People(config, tmp_path, admin_full_name=FULL_NAMES["admin"])
+        signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
+        for i, signer in enumerate(signers):   # first: at 001 they sign the others' applications (design/0113)
+            people.add(signer, "approver", full_name=f"核章{'甲乙丙丁戊'[i]}")
         people.add("clerk", "viewer", full_name=FULL_NAMES["clerk"])
         people.add("carol", "custodian", full_name=FULL_NAMES["carol"])
         people.add("audrey", "auditor", full_name=FULL_NAMES["audrey"])
-        signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
-        for i, signer in enumerate(signers):
-            people.add(signer, "approver", full_name=f"核章{'甲乙丙丁戊'[i]}")
         wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
         now = SYSTEM.now_us()
-        assert people.login("clerk").returncode == 0
         args = filing_args(kind, use, cfg.policy.categories[0], cameras, now - 600 * S, now - 60 * S,
                            unit_of(cfg.policy), cfg.policy)
         args[args.index("--reason") + 1] = "民眾反映櫃檯遺失皮夾"
         args = ["值勤臺" if a == "Counter section" else a for a in args]   # the test's own words, in Chinese
-        r = people.ctl(*args)
+        r = people.as_("clerk").ctl(*args)
         assert r.returncode == 0, r.stderr
         rid = int(re.search(r'"id": (\d+)', r.stdout)[1])
-        allowed = {cfg.site.id, *cameras, *(c.name for c in cfg.cameras), *cfg.policy.units, *TYPED}
-        ids = {"clerk", "carol", "audrey", people.admin, *signers}
+        for signer in signers:   # the grant: it expires a minute later, while the walk goes on
+            r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "確有必要", "--json")
+            assert r.returncode == 0, r.stderr
+        gid = json.loads(r.stdout)["grant"]["id"]
+        allowed = {*(c.name for c in cfg.cameras), *cfg.policy.units, *TYPED}   # no camera id, no login name
+        ids = {"clerk", "carol", "audrey", people.admin, *signers, *people.approvers}
         pages = {
-            people.admin: ["/desk/", "/desk/accounts", "/desk/accounts/new"],
+            people.admin: ["/desk/", "/desk/accounts", "/desk/accounts/new", "/desk/accounts/clerk",
+                           "/desk/requests/new", "/desk/audit"],                      # the last two: refused
             "clerk": ["/desk/", "/desk/requests", "/desk/requests/new", f"/desk/requests/{rid}",
-                      f"/desk/requests/{rid}/form", "/desk/holds/new"],
-            "carol": ["/desk/", "/desk/holds", "/desk/holds/new", "/desk/cameras", "/desk/inspections",
-                      "/desk/usage", "/desk/maintenance", "/desk/inspections/register"],
-            signers[0]: ["/desk/", "/desk/inbox", f"/desk/requests/{rid}", "/desk/holds/new"],
-            "audrey": ["/desk/", "/desk/audit", "/desk/audit/report"],
+                      f"/desk/requests/{rid}/form", "/desk/holds/new", "/desk/audit"],
+            "carol": ["/desk/", "/desk/holds", "/desk/holds/new", "/desk/cameras", "/desk/cameras/notice",
+                      "/desk/cameras/inventory", "/desk/inspections", "/desk/usage", "/desk/maintenance",
+                      "/desk/inspections/register", f"/desk/requests/{rid}", "/desk/accounts"],
+            signers[0]: ["/desk/", "/desk/inbox", f"/desk/requests/{rid}", "/desk/holds/new", "/desk/holds"],
+            "audrey": ["/desk/", "/desk/audit", "/desk/audit/report", "/desk/requests/new", "/desk/cameras"],
         }
+        sessions = {who: session(base, who) for who in pages}
+        # the camera that is down, as the cameras page says it once the box has tried it
+        not_connected = in_language(ZH, "Not connected: check the camera, its power and its network cable.")
+        wait_for(lambda: not_connected in sessions["carol"].get(base + "/desk/cameras", timeout=30).text, 90,
+                 "the camera that is down said so on the cameras page")
         found: dict[str, list[str]] = {}
         for who, paths in pages.items():
-            s = session(base, who)
             for path in paths:
-                page = s.get(base + path, timeout=60)
-                assert page.status_code in (200, 403), (who, path, page.status_code)   # 403: a refusal, in words too
-                words = english(page.text, allowed | (ids if path.startswith(IDS_SHOWN) else set()))
+                page = sessions[who].get(base + path, timeout=60)
+                assert page.status_code in (200, 403, 404), (who, path, page.status_code)   # a refusal, in words too
+                words = faults(visible(page.text), allowed | (ids if path.startswith(IDS_SHOWN) and
+                                                              who == people.admin else set()))
                 if words:
                     found[f"{who} {path}"] = words
+        # the grid's and the playback page's answers: who may, in titles; the camera down, in words
+        answers = {f"{who} /api/me": sessions[who].get(base + "/api/me", timeout=30).json() for who in pages}
+        for who in ("audrey", "clerk"):
+            answers[f"{who} /api/grant"] = sessions[who].get(f"{base}/api/grant/{gid}", timeout=30).json()
+        status, answers["carol /api/live (down)"] = asyncio.run(_live(base, dict(sessions["carol"].cookies), down.id))
+        assert status == 503 and down.name in answers["carol /api/live (down)"]["error"], answers
+        assert answers["audrey /api/me"]["playback_refusal"] and answers["audrey /api/me"]["live_refusal"], answers
+        # the expired grant: the playback page offers nothing to start and says why
+        expired = in_language(ZH, "grant {id} expired; file a new request").format(id=gid)
+        wait_for(lambda: sessions["carol"].get(f"{base}/api/grant/{gid}", timeout=30).json().get("unusable") == expired,
+                 120, "the grant expired")
+        answers["carol /api/grant (expired)"] = sessions["carol"].get(f"{base}/api/grant/{gid}", timeout=30).json()
+        for where, answer in answers.items():
+            words = faults(said(answer), allowed)
+            if words:
+                found[where] = words
         assert found == {}, json.dumps(found, ensure_ascii=False, indent=0)
     finally:
         assert d.stop() == 0, d.log[-3000:]

@@ -68,8 +68,8 @@ def test_zh_tw_documents_render_with_the_cjk_font(chromium, name):
 def test_zh_tw_documents_hold_the_annex_fields_and_roc_dates():
     docs = documents("zh-TW")
     notice = docs["notice"]
-    for word in ("錄影監視告示", "景美辦事處", "共 2 具監視器", "一樓大廳", "櫃檯1", "全天24小時",
-                 "至少保存 30 日，365 日內銷毀", "至少保存 90 日", "監視器清單最近異動日期：民國115年11月20日。",
+    for word in ("錄影監視告示", "景美辦事處", "共 2 具攝影機", "一樓大廳", "櫃檯1", "全天24小時",
+                 "至少保存 30 日，365 日內銷毀", "至少保存 90 日", "攝影機清單最近異動日期：民國115年11月20日。",
                  "依錄影監視系統管理規定 第七點公告"):
         assert word in notice, word
     inventory = docs["inventory"]

@@ -229,6 +229,31 @@ def test_a_pending_hold_keeps_footage_until_it_lapses(tmp_path):
         store.update_hold(db, again["id"], {"placed_by": "mallory"})
 
 
+def test_a_hold_has_no_term_where_the_rule_sets_none_and_keeps_one_where_it_does(tmp_path):
+    """000 §4(1)2 preserves footage with no term (`term = false`): kept until released, after the
+    approval, never lapsing at [retention] evidence_hold; 004 §5's 30 days stay (issue 56)."""
+    household = _cfg({"evidence": {"term": False}}, {"evidence_hold": "30d"}).policy.holds
+    assert household.evidence.term is False and household.evidence.max_us is None
+    school = _cfg({"evidence": {"max": "30d"}}, {"evidence_hold": "30d"}).policy.holds
+    assert school.evidence.term and school.evidence.max_us == 30 * D
+    placed = rules.placing(household, kind="evidence", roles=["custodian"], expires_us=None, now_us=NOW,
+                           default_us=30 * D)
+    assert placed == {"state": "pending", "expires_us": NOW + 3 * D, "wanted_expires_us": None, "review_us": None}
+    db = open_db(tmp_path / "catalog.db")
+    camera_table.sync(db, [{"id": "a", "name": "a", "url": "", "enabled": 1}], SYSTEM.now_us())
+    row = store.add_hold(db, kind="evidence", cameras=["a"], from_us=NOW - D, to_us=NOW, reason="fight",
+                         case_ref="C-1", placed_by="carol", now=NOW, **placed)
+    approved = store.update_hold(db, row["id"], rules.deciding(row, approver="dora", approve=True, reason="ok",
+                                                               now_us=NOW + D))
+    assert approved["state"] == "active" and approved["expires_us"] is None
+    assert store.expire_holds(db, NOW + 400 * D) == [] and [h.id for h in store.active_holds(db, NOW + 400 * D)] == [
+        row["id"]]
+    with pytest.raises(ConfigError, match="term = false"):
+        _cfg({"evidence": {"term": False, "max": "30d"}}, {"evidence_hold": "30d"})
+    timed = rules.placing(SCHOOL, kind="evidence", roles=["custodian"], expires_us=None, now_us=NOW, default_us=30 * D)
+    assert timed["wanted_expires_us"] == NOW + 30 * D
+
+
 # the daemon, driven by edgectl -----------------------------------------------------------------
 def test_edgectl_places_a_hold_that_waits_for_another_approver_and_is_extended(tmp_path):
     data = tmp_path / "data"

@@ -336,7 +336,7 @@ def test_every_alarm_kind_has_a_title_for_people():
     assert raised - set(TITLES) == set(), "alarm kinds without a title in edged/alarm_titles.py"
     with speaking("zh-TW"):
         from edged.alarm_titles import title
-        assert title("camera_offline") == "監視器離線" and title("no_such_kind") == "no_such_kind"
+        assert title("camera_offline") == "攝影機離線" and title("no_such_kind") == "no_such_kind"
 
 
 def test_the_desk_names_a_health_condition_in_the_persons_language():

@@ -79,7 +79,7 @@ def test_an_alarm_is_stored_and_published_in_english_and_shown_in_the_readers_la
     assert published and published[0]["message"] == row["message"] and "text" not in (published[0]["detail"] or {})
     assert json.loads(row["detail"])["text"]["template"] == "camera {camera} is not recording: {why}"
     with speaking("zh-TW"):
-        assert alarm_text(row) == "監視器 counter1 未在錄影：no answer"
+        assert alarm_text(row) == "攝影機 counter1 未在錄影：no answer"
     assert alarm_text(row) == row["message"]
     assert alarm_text({**row, "detail": None}) == row["message"]  # a row from before: its English message
 

@@ -76,3 +76,27 @@ def test_the_notice_says_the_retention_in_the_rules_own_unit():
     assert "至少保存3個月，至遲於1年內銷毀" in text and "372" not in text and "93 日" not in text, text
     assert "60" in text   # the other camera's own retention, in days
     assert inventory[0][8] == "至少保存3個月，至遲於1年內銷毀" and inventory[1][8] == "30-60"
+
+
+def test_000s_register_prints_the_columns_of_its_annex_only():
+    """000 附件1 檢查表: 年月日, 有無異常, 姓名, 處理情形, 主管核章, one row per check; no item or
+    camera column it does not have (issue 56). The register's columns are the site file's."""
+    cfg = site("000-household-registration-office")
+    reg = {"title": cfg.inspection.register_title, "columns": [list(c) for c in cfg.inspection.register_columns]}
+    with speaking("zh-TW"):
+        page = register_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), 2026, 11, RUNS,
+                             cfg.inspection.columns, {"counter1": "1至4號櫃檯"}, PRINTED, None, reg)
+    heads = re.findall(r"<th>([^<]*)</th>", page)
+    assert heads[:5] == ["年月日", "有無異常", "姓名", "處理情形", "主管核章"], heads
+    assert page.count("<tr><td") == len(RUNS), "one row per check, not per camera"
+    assert "畫面" not in heads and "攝影機" not in heads and "監視器" not in heads, heads
+
+
+def test_002s_poster_says_its_rules_month():
+    """002 設置管理要點第五點: 「至少儲存一個月」, not 「至少保存 31 日」 (issue 56)."""
+    from edged.documents.notice import notice_html
+    cfg = site("002-police-station")
+    rows = [{**CAMERAS[0], "min_days": 31, "max_days": 365, "site_retention": True}]
+    with speaking("zh-TW"):
+        text = text_of(notice_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), rows, LIST_CHANGED, PRINTED))
+    assert "一個月" in text and "31 日" not in text and "365" not in text, text

@@ -254,10 +254,18 @@ def test_who_may_sign_which_box():
     boxes = ["申請單位", "秘書", "主任"]
     assert sign_refusal(SIGNED, "opened", "主任", "huang", boxes) is None
     assert "管理單位" in sign_refusal(SIGNED, "opened", "管理單位", "huang", boxes)   # names a value: not a box to sign
-    assert "lin" in sign_refusal(SIGNED, "opened", "秘書", "huang", boxes)           # already signed, by lin
-    assert "wang" in sign_refusal(SIGNED, "opened", "主任", "wang", boxes)           # the holder
-    assert "admin" in sign_refusal(SIGNED, "opened", "主任", "admin", boxes)         # carried it out
-    assert "lin" in sign_refusal(SIGNED, "opened", "主任", "lin", boxes)             # signed 秘書 already
+    assert "already signed" in sign_refusal(SIGNED, "opened", "秘書", "huang", boxes)   # by lin
+    assert "own account" in sign_refusal(SIGNED, "opened", "主任", "wang", boxes)      # the holder
+    assert "carried out" in sign_refusal(SIGNED, "opened", "主任", "admin", boxes)     # carried it out
+    assert "already signed this" in sign_refusal(SIGNED, "opened", "主任", "lin", boxes)   # signed 秘書 already
     assert sign_refusal(SIGNED, "revoked", "秘書", "lin", boxes) is None             # another application
     assert sign_refusal(SIGNED, "revoked", "秘書", "huang", boxes) is not None      # huang (os: root) signed 主任
-    assert "password" in sign_refusal({**SIGNED, "events": SIGNED["events"][:2]}, "password", "秘書", "huang", boxes)
+    # a box named for a title is its holder's only (001 附件2; issue 56), and no refusal names a login
+    titles = {"主任": ["huang"], "秘書": ["lin"]}
+    assert sign_refusal(SIGNED, "opened", "主任", "huang", boxes, titles) is None
+    assert "主任 only" in sign_refusal(SIGNED, "opened", "主任", "chou", boxes, titles)
+    assert sign_refusal(SIGNED, "revoked", "申請單位", "chou", boxes, titles) is None   # no title: any approver
+    for signer in ("wang", "admin", "lin", "chou"):
+        said = sign_refusal(SIGNED, "opened", "主任", signer, boxes, titles) or ""
+        assert not any(n in said for n in ("wang", "admin", "lin", "chou", "huang")), said
+    assert "no such change" in sign_refusal({**SIGNED, "events": SIGNED["events"][:2]}, "password", "秘書", "huang", boxes)

@@ -121,6 +121,13 @@ def heard_at(page, tone: float, what: str) -> None:
     later = wait_for(lambda: (s := page.evaluate(STATS)) and s["packets"] > first["packets"] + 50 and s, 10,
                      f"{what}'s sound to go on")
     assert later["energy"] > first["energy"]
+    # the person's mute switch and volume (issue 56): mute, then a volume that turns it on again
+    page.click(".sound .sound-mute")
+    assert page.evaluate("document.getElementById('video').muted") is True
+    page.fill(".sound .sound-volume", "0.5")
+    assert page.evaluate("[document.getElementById('video').muted, document.getElementById('video').volume]") == \
+        [False, 0.5]
+    page.fill(".sound .sound-volume", "1")   # as it was: the next page's level is measured at full volume
 
 
 def watch(site: Site, camera: str):

@@ -75,7 +75,13 @@ def test_playback_is_started_by_a_custodian_for_the_grant_cameras_only():
         assert "playback.start" in rules.playback_refusal(session([role]))
     grant = {"id": 4, "cameras": ["desk"], "requester": " Bob Citizen "}
     assert rules.grant_camera_refusal(grant, "desk") is None
-    assert "not in grant 4" in rules.grant_camera_refusal(grant, "lobby")
+    said = rules.grant_camera_refusal(grant, "lobby", {"desk": "Front desk"}.__getitem__)
+    assert "not in grant 4" in said and "Front desk" in said and "desk:" not in said and "lobby" not in said, said
+    # the person's words (issue 56): who may, in titles; no operation key, no account id
+    for role in ("viewer", "approver", "auditor", "admin"):
+        words = rules.playback_refusal_words(session([role]))
+        assert words and "playback.start" not in words and "custodian" in words, words
+    assert rules.playback_refusal_words(session(["custodian"])) is None
     assert rules.watcher_for(grant, "") == "Bob Citizen"
     assert rules.watcher_for(grant, "  Bob's lawyer ") == "Bob's lawyer"
     assert rules.watcher_for({"requester": None}, None) == ""

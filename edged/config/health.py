@@ -109,6 +109,10 @@ Schedule = str  # daily | weekly | biweekly | off
 REGISTER_ITEMS = ("host", "picture", "audio", "recording", "login", "camera_login", "clock", "quality")
 DEFAULT_ITEMS = REGISTER_ITEMS[1:]
 COUNTERSIGNERS = ("supervisor", "unit")
+# the register's columns a site's annex may print, in its own order and words (issue 56): without
+# "camera", one row per inspection (000 附件1: 年月日, 有無異常, 姓名, 處理情形, 主管核章)
+REGISTER_COLUMNS = ("date", "time", "camera", "unit", *REGISTER_ITEMS, "abnormal", "handling", "repair", "inspector",
+                    "supervisor")
 SCHEDULES = ("daily", "weekly", "biweekly", "off")
 PERIOD_US = {"daily": DAY, "weekly": 7 * DAY, "biweekly": 14 * DAY}
 
@@ -129,6 +133,26 @@ def _items(value: Any, field: str) -> tuple[str, ...]:
         if item in out:
             raise ConfigError(f"{field}[{i}]", f"{_show(item)} is listed twice")
         out.append(item)
+    return tuple(out)
+
+
+def _columns(value: Any, field: str) -> tuple[tuple[str, str], ...]:
+    """[inspection] register_columns: each a column name, or { value = name, label = "the annex's words" }."""
+    if not isinstance(value, list):
+        raise ConfigError(field, f"expected an array of columns, found {_describe(value)}")
+    out: list[tuple[str, str]] = []
+    for i, v in enumerate(value):
+        where = f"{field}[{i}]"
+        if isinstance(v, dict):
+            unknown = sorted(set(v) - {"value", "label"})
+            if unknown or "value" not in v:
+                raise ConfigError(where, 'expected { value = "a column", label = "its words" }')
+            name, label = _choice(v["value"], where + ".value", REGISTER_COLUMNS), _string(v.get("label", ""), where)
+        else:
+            name, label = _choice(v, where, REGISTER_COLUMNS), ""
+        if any(name == n for n, _label in out):
+            raise ConfigError(where, f"{_show(name)} is listed twice")
+        out.append((name, label.strip()))
     return tuple(out)
 
 
@@ -162,6 +186,11 @@ class InspectionConfig:
                                  doc="its check columns, in the form's order, of: host (the recorder host running), "
                                      "picture, audio, recording, login (operators'), camera_login, clock, quality; "
                                      "[] : all but host. Every check is still made and its anomalies noted.")
+    register_columns: tuple[tuple[str, str], ...] = key(
+        (), read=_columns, example="[]",
+        doc="the register's columns as the site's annex prints them, in its order, each a name or { value = name, "
+            'label = "its words" }; names: date, time, camera, unit, the check names above, abnormal, handling, '
+            "repair, inspector, supervisor; without camera, one row per inspection; [] : edged's own columns")
     ask_repair: bool = key(False, read=_bool, doc='true: the inspector answers "repair requested?" per camera '
                                                   "(sign --repair)")
     countersign: str = key("supervisor", read=lambda v, f: _choice(v, f, COUNTERSIGNERS),

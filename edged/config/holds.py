@@ -17,6 +17,7 @@ footage early: a hold only keeps footage, and nothing deletes it by hand.
     max = "30d"                 # the longest an evidence hold is placed or extended for (004 §5)
     pending_for = "3d"          # a pending hold keeps its footage this long at most, then lapses
     extend_by = ["approver"]    # who may extend an evidence hold (by at most `max` from now)
+    term = false                # the rule sets no term: kept until released (000 §4(1)2; issue 56)
 
     [policy.holds.legal]
     placed_by = ["approver"]
@@ -50,6 +51,7 @@ class HoldRules:
     extend_by: frozenset[str] = frozenset({"approver"})
     approvers: frozenset[str] | None = None   # the accounts that approve (and extend) it; None: any approver
     review_us: int | None = None       # legal: the review date is at most this far ahead (None: none asked)
+    term: bool = True                  # evidence: expires unless extended; False: kept until released
 
 
 DEFAULT_REVIEW_US = 365 * DAY   # a legal hold is reviewed at least once a year where the site is silent
@@ -76,7 +78,7 @@ class HoldPolicy:
         return cls(evidence=replace(base.evidence, max_us=max_retention_us), legal=base.legal)
 
 
-_KEYS = ("placed_by", "approval", "approvers", "max", "pending_for", "extend_by")
+_KEYS = ("placed_by", "approval", "approvers", "max", "pending_for", "extend_by", "term")
 _LEGAL_KEYS = ("placed_by", "approval", "approvers", "pending_for", "extend_by", "review")
 _HINTS = {"approved_by": 'did you mean "approvers"? (accounts or [policy.titles] titles)',
           "max_length": 'did you mean "max"? (a duration, e.g. "30d")',
@@ -120,8 +122,12 @@ def _rules(t: object, path: str, default: HoldRules, kind: str, titles: Mapping[
         raise ConfigError(_join(path, "approvers"), "names who approves a hold, and approval = false: nobody "
                                                     "would be asked; remove one")
     review = _duration(t, "review", path, 0, DAY, 3650 * DAY) if "review" in t else default.review_us
-    return HoldRules(placed_by=placed_by, approval=approval, max_us=max_us, pending_for_us=pending,
-                     extend_by=extend_by, approvers=approvers, review_us=review)
+    term = _bool(t["term"], _join(path, "term")) if "term" in t else default.term
+    if not term and "max" in t:
+        raise ConfigError(_join(path, "max"), "caps the term of a hold, and term = false keeps it until released: "
+                                              "remove one")
+    return HoldRules(placed_by=placed_by, approval=approval, max_us=None if not term else max_us,
+                     pending_for_us=pending, extend_by=extend_by, approvers=approvers, review_us=review, term=term)
 
 
 def _approvers(t: dict[str, Any], path: str, titles: Mapping[str, frozenset[str]]) -> frozenset[str]:

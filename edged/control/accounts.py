@@ -53,6 +53,7 @@ class AccountOps(Operations):
         self.alarms = alarms
         self.clock = clock
         self.forms, self.language = cfg.forms, cfg.site.language
+        self.titles = cfg.policy.titles   # a box named for a title is its holder's (issue 56)
 
     @op("account.add")
     async def add(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
@@ -180,7 +181,7 @@ class AccountOps(Operations):
         boxes = account_boxes(self.forms, self.language)
         return await write_refusing(self.writer, lambda db: people.sign_application(
             db, text(args, "name"), text(args, "action"), text(args, "box"), signer=caller.account or "",
-            by=str(caller), boxes=boxes, now_us=self.clock.now_us()), _("not signed"))
+            by=str(caller), boxes=boxes, now_us=self.clock.now_us(), titles=self.titles), _("not signed"))
 
     @op("account.list")
     async def listing(self, args: dict[str, Any], _caller: Caller) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ def register_of(cfg: Config) -> dict[str, Any]:
     the repair question is asked, and who countersigns (each unit's chief: with the units)."""
     ins = cfg.inspection
     return {"title": ins.register_title, "items": list(ins.columns), "ask_repair": ins.ask_repair,
-            "countersign": ins.countersign,
+            "countersign": ins.countersign, "columns": [list(c) for c in ins.register_columns],
             "units": {c.id: c.unit for c in cfg.cameras if c.unit} if ins.countersign == "unit" else {}}
 
 

@@ -12,7 +12,7 @@ from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS, label
 from edged.i18n import N_, _
 from edged.rules import audit_words as said
-from edged.rules.words import HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS, ROLE_WORDS, word
+from edged.rules.words import HOLD_END_WORDS, HOLD_WORDS, MODE_WORDS, ROLE_WORDS, phrases, word
 from storage.people.accounts import SIGNED
 
 ROLE_LABELS = ROLE_WORDS  # edged/rules/words.py: one set of role words on every page and form
@@ -77,7 +77,7 @@ def _people_parts(doc: Doc, r: dict[str, Any], cams: dict[str, str]) -> list[str
     accounts = [[_named(doc, a), _(", ").join(label(ROLE_LABELS, x) for x in a["roles"]),
                  _cams(a["cameras"], cams), doc.date(a["opened_us"]),
                  _("revoked {date}").format(date=doc.date(a["revoked_us"])) if a["revoked_us"] else _("active"),
-                 "; ".join(_event(doc, e) for e in a["events"])]
+                 phrases(_event(doc, e) for e in a["events"])]
                 for a in r["accounts"]]
     requests = [[q["id"], doc.forms.kinds.get(q["kind"]) or label(KIND_LABELS, q["kind"]),
                  doc.forms.categories.get(q["category"]) or label(CATEGORY_LABELS, q["category"]),

@@ -36,8 +36,8 @@ def _fingerprints(doc: Doc, r: dict[str, Any]) -> list[list[Any]]:
     s = r["settings"]
     rows: list[list[Any]] = [
         [_("The settings' fingerprint (SHA-256)"), code(s["sha256"])],
-        [_("The configuration file"), code(s["config_file"])],
-        [_("Its fingerprint (SHA-256)"), code(s["config_file_sha256"]) if s["config_file_sha256"] else _("unreadable")]]
+        # the file by its fingerprint only: its path is the technician's, not the auditor's (issue 56)
+        [_("The configuration file's fingerprint (SHA-256)"), code(s["config_file_sha256"]) if s["config_file_sha256"] else _("unreadable")]]
     got = r.get("recorded")
     if got:
         rows.append([_("Audit recorded as done"), _("{time}, by {who}").format(

@@ -36,7 +36,7 @@ def ethics_html(doc: Doc, r: dict[str, Any], camera_names: dict[str, str], print
         _row(_("Why it is flagged"), r.get("flag_note") or "-"),
         _row(_("Application date"), doc.datetime(r["filed_us"])),
         _row(_("Kind of requester"), kind_label(doc, r["kind"])),   # the site's words (issue 42): never an id
-        _row(_("Reason"), f"{category_label(doc, r['category'])}: {r.get('reason') or ''}"),
+        _row(_("Reason"), category_label(doc, r["category"]) + ("：" if doc.lang == "zh-TW" else ": ") + (r.get("reason") or "")),
         _row(_("Requester"), requester),
         _row(_("Official letter"), r.get("letter_ref") or "-"),
         _row(_("Cameras"), cameras_text(doc, r["cameras"], camera_names)),

@@ -94,6 +94,8 @@ def inventory_html(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | 
     count = ngettext("{n} camera.", "{n} cameras.", len(rows)).format(n=len(rows))
     meta = " ".join((doc.site_name, count, _("Camera list last changed on {date}.").format(date=changed)))
     body = (tag("h1", _("Camera inventory")) + tag("p", meta, attrs='class="meta"')
-            + table(inventory_headers(), inventory_rows(rows, doc)))
+            # on paper a running number, not the config's id (the technician's, in edgectl's table; issue 56)
+            + table([_("No."), *inventory_headers()[1:]],
+                    [[i, *row[1:]] for i, row in enumerate(inventory_rows(rows, doc), 1)]))
     return page(doc, _("Camera inventory"), body, _("the camera inventory"), printed_us,
                 cite="inventory")

@@ -164,7 +164,7 @@ def hold_html(doc: Doc, h: dict[str, Any], camera_names: dict[str, str], printed
         "time_range": esc(f"{doc.datetime(h['from_us'])} ～ {doc.datetime(h['to_us'])}"),
         "reason": esc(h.get("reason")), "case": esc(h.get("case_ref")),
         "approver": (_signed(doc, decided, h.get("decided_us")) + " " + esc(word)) if decided else "",
-        "expires": esc(doc.datetime(until) if until else _("no end (legal hold)")),
+        "expires": esc(doc.datetime(until) if until else _("until released")),
         "review": esc(doc.date(h["review_us"], long=True)) if h.get("review_us") else "",
         "state": esc(label(HOLD_STATES, hold_state(h))),
         "footage": esc(_("{n} segments").format(n=h.get("segments", 0))),

@@ -10,6 +10,7 @@ from typing import Any
 from edged.documents import Doc, esc, page, tag
 from edged.i18n import N_, _, fmt_month
 from edged.rules import anomaly_words
+from edged.rules.words import phrases
 
 ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register names them
     "host": N_("Recorder host running"), "picture": N_("Picture clear"), "audio": N_("Sound"), "recording": N_("Recording runs"),
@@ -40,6 +41,14 @@ def _span(doc: Doc, run: dict[str, Any]) -> str:
         start=doc.time(run["ran_us"]), end=doc.time(done))
 
 
+def _head(doc: Doc, title: str, month_text: str, runs: int, due_us: int | None) -> str:
+    """The register's title, its site and month, how many inspections, and when it is due."""
+    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
+           _("Due to the supervisor by the 5th of the following month."))
+    return (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
+            + esc(_("{n} inspections.").format(n=runs)) + " " + esc(due) + "</p>")
+
+
 def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], items: tuple[str, ...],
                   names: dict[str, str], printed_us: int, due_us: int | None = None,
                   register: dict[str, Any] | None = None, unit: str | None = None) -> str:
@@ -49,19 +58,17 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
     repair question, and countersignatures per managing unit; `unit`: that managing unit's pages
     alone, its cameras' rows and its chief's review box (004 附件四, one book per unit; design/0089)."""
     reg = register or {}
+    if reg.get("columns"):   # the annex's own columns, in its order and words (issue 56)
+        return annex_register(doc, year, month, runs, reg, names, printed_us, due_us)
     if unit is not None:
         runs = [{**run, "records": [r for r in run["records"] if r.get("unit") == unit]} for run in runs]
         runs = [run for run in runs if run["records"]]
     per_unit, ask_repair = reg.get("countersign") == "unit", bool(reg.get("ask_repair"))
-    due = (_("Due to the supervisor by {date}.").format(date=doc.date(due_us - 1)) if due_us else
-           _("Due to the supervisor by the 5th of the following month."))
     month_text = fmt_month(year, month, doc.lang)
     title = reg.get("title") or _("CCTV inspection register")
     if unit is not None:
         title = _("{title}: {unit}").format(title=title, unit=unit)
-    head = (f"<h1>{esc(title)}</h1><p class=\"meta\">{esc(doc.site_name)}　{esc(month_text)}　"
-            + esc(_("{n} inspections.").format(n=len(runs))) + " "
-            + esc(due) + "</p>")
+    head = _head(doc, title, month_text, len(runs), due_us)
     header = "".join(f"<th>{esc(h)}</th>" for h in (
         _("Date"), _("Time"), _("Camera"), *([_("Managing unit")] if per_unit else []),
         *(item_label(i) for i in items), _("Abnormal?"), _("Handling"),
@@ -100,3 +107,73 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
     body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>" + sign
     return page(doc, f"{title} {month_text}", body,
                 _("the inspection record"), printed_us, "register", cite="register")
+
+
+COLUMN_WORDS = {"date": N_("Date"), "time": N_("Time"), "camera": N_("Camera"), "unit": N_("Managing unit"),
+                "abnormal": N_("Abnormal?"), "handling": N_("Handling"), "repair": N_("Repair requested?"),
+                "inspector": N_("Inspector"), "supervisor": N_("Supervisor")}
+
+
+def _merged(run: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A run as one row of a register without a camera column (000 附件1): each check abnormal if
+    any camera's was, the handling of each abnormal camera by its name."""
+    recs = run["records"]
+    items: dict[str, dict[str, Any]] = {}
+    for r in recs:
+        for item, v in r["items"].items():
+            ok = items.get(item, {}).get("ok")
+            items[item] = {"ok": v["ok"] if ok is None else (ok and v["ok"] is not False)}
+    said = [_("{camera}: {what}").format(camera=names.get(r["camera"], r["camera"]),
+                                         what=r["handling"] or anomaly_words.words(r["anomalies"])[0])
+            for r in recs if r["handling"] or any(v["ok"] is False for v in r["items"].values())]
+    repair = max((r["repair"] for r in recs if r.get("repair") is not None), default=None)
+    return {"camera": None, "items": items, "handling": phrases(said), "anomalies": "", "repair": repair,
+            "unit": None, "supervisor": run["supervisor"], "countersigned_us": run["countersigned_us"]}
+
+
+def _cell(doc: Doc, col: str, run: dict[str, Any], r: dict[str, Any], names: dict[str, str]) -> tuple[str, bool]:
+    """One cell's text, and whether it marks a failure."""
+    if col in ITEM_LABELS:
+        ok = r["items"][col]["ok"] if col in r["items"] else None
+        return result(ok), ok is False
+    bad = any(v["ok"] is False for v in r["items"].values())
+    signed = run["signed_us"]
+    texts: dict[str, str] = {
+        "date": doc.date(run["ran_us"]), "time": _span(doc, run),
+        "camera": names.get(r["camera"], r["camera"]) if r["camera"] else "-", "unit": r.get("unit") or "-",
+        "abnormal": _("yes") if bad else _("no"),
+        "handling": r["handling"] or anomaly_words.words(r["anomalies"])[0] or "-",
+        "repair": repair_answer(r.get("repair")),
+        "inspector": f"{doc.who(run['inspector'])} {doc.datetime(signed)}" if signed else _("UNSIGNED"),
+        "supervisor": (f"{doc.who(r['supervisor'])} {doc.datetime(r['countersigned_us'])}"
+                       if r.get("countersigned_us") else _("not countersigned")),
+    }
+    return texts[col], col == "abnormal" and bad
+
+
+def annex_register(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], reg: dict[str, Any],
+                   names: dict[str, str], printed_us: int, due_us: int | None) -> str:
+    """The register in the columns the site's annex prints ([inspection] register_columns), each
+    headed by the annex's words; without a camera column, one row per inspection."""
+    columns = [(str(c[0]), str(c[1] or "")) for c in reg["columns"]]
+    per_camera = any(c == "camera" for c, _label in columns)
+    month_text = fmt_month(year, month, doc.lang)
+    title = reg.get("title") or _("CCTV inspection register")
+    head = _head(doc, title, month_text, len(runs), due_us)
+    heads = [label or (item_label(c) if c in ITEM_LABELS else _(COLUMN_WORDS[c])) for c, label in columns]
+    header = "".join(f"<th>{esc(h)}</th>" for h in heads)
+    rows = []
+    for run in runs:
+        for r in (run["records"] if per_camera else [_merged(run, names)]):
+            if not per_camera:
+                r["supervisor"], r["countersigned_us"] = run["supervisor"], run["countersigned_us"]
+            elif not r.get("countersigned_us"):
+                r = {**r, "supervisor": run["supervisor"], "countersigned_us": run["countersigned_us"]}
+            cells = [_cell(doc, c, run, r, names) for c, _label in columns]
+            rows.append("<tr>" + "".join(f"<td class=\"{'fail' if bad else ''}\">{esc(text)}</td>"
+                                         for text, bad in cells) + "</tr>")
+    if not rows:
+        rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{len(columns)}"')))
+    body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+    return page(doc, f"{title} {month_text}", body, _("the inspection record"), printed_us, "register",
+                cite="register")

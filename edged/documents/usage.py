@@ -11,6 +11,7 @@ from typing import Any
 from edged.documents import Doc, esc, page, tag
 from edged.documents.retrieval import cameras_text, category_label
 from edged.i18n import _
+from edged.rules.words import phrases
 
 
 def _use(doc: Doc, u: dict[str, Any], names: dict[str, str]) -> str:
@@ -21,8 +22,8 @@ def _use(doc: Doc, u: dict[str, Any], names: dict[str, str]) -> str:
             cameras=cams, span=span, who=u.get("watcher") or "-", export=u.get("export_id") or "-")
     else:
         text = _("Viewed {cameras}, {span}, by {who}").format(cameras=cams, span=span, who=u.get("watcher") or "-")
-    return text + "; " + _("custodian {who}; request {request}, grant {grant}").format(
-        who=doc.who(u["custodian"]), request=u["request_id"], grant=u["grant_id"])
+    return phrases((text, _("custodian {who}; request {request}, grant {grant}").format(
+        who=doc.who(u["custodian"]), request=u["request_id"], grant=u["grant_id"])))
 
 
 def usage_html(doc: Doc, answer: dict[str, Any], names: dict[str, str], printed_us: int) -> str:

@@ -136,7 +136,7 @@ FIELDS: dict[str, str] = {
     "chain": N_("Sign-offs"), "live": N_("Live view"), "one_time": N_("One-time password"),
     "via": N_("Through"), "watcher": N_("Watched by"), "segments": N_("Segments"),
     "bytes": N_("Size"), "count": N_("Count"), "repeated": N_("Times"), "refused": N_("Refused"),
-    "export": N_("Export"), "run": N_("Inspection"), "anomalies": N_("Anomalies"), "window": N_("Maintenance window"),
+    "export": N_("Export"), "run": N_("Inspection"), "anomalies": N_("Cameras with an anomaly"), "window": N_("Maintenance window"),
     "vendor": N_("Vendor"), "note": N_("Note"), "path": N_("File"), "action": N_("Action"),
     "box": N_("Box"), "more": N_("More, counted"),
 }
@@ -152,7 +152,11 @@ STORED = {"changed by the account holder": N_("changed by the account holder"),
           "not an account name": N_("not an account name"), "unknown account": N_("no such account"),
           "revoked account": N_("the account is revoked"), "locked": N_("the account is locked"),
           "wrong password": N_("wrong password"), "application not signed": N_("the account's application is not signed yet"),
-          "one-time password not changed": N_("the one-time password is not changed yet")}
+          "one-time password not changed": N_("the one-time password is not changed yet"),
+          # why a login ended (storage/people/sessions.py ENDS), as a logout's reason (issue 56)
+          "logout": N_("logged out"), "idle": N_("logged out after a time without use"),
+          "password": N_("the password was changed"), "revoked": N_("the account is revoked"),
+          "expired": N_("the login's time ran out")}
 VIA_WORDS = {"viewer": N_("the desk"), "edgectl": N_("edgectl on the box"), "desk": N_("the desk")}
 
 

@@ -54,7 +54,7 @@ def placing(policy: HoldPolicy, *, kind: str, roles: Sequence[str] | None, expir
             placed_by=either(ROLE_WORDS, [r for r in ROLES if r in rules.placed_by]), kind=word(HOLD_WORDS, kind))),
             f"[policy.holds.{kind}] placed_by = {sorted(rules.placed_by)}")
     expires = None
-    if kind == EVIDENCE:
+    if kind == EVIDENCE and (rules.term or expires_us is not None):   # no term where the rule sets none
         expires = now_us + default_us if expires_us is None else int(expires_us)
         if expires <= now_us:
             raise HoldRuleError(_("an evidence hold needs an expiry in the future"))

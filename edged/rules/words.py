@@ -38,6 +38,12 @@ def listed(words: dict[str, str], values: Iterable[str]) -> str:
     return _(", ").join(word(words, v) for v in values)
 
 
+def phrases(texts: Iterable[str]) -> str:
+    """Whole phrases one after another, with the language's own separator (「；」 in Chinese, never
+    an ASCII 「; 」 between Chinese phrases: issue 56)."""
+    return _("; ").join(t for t in texts if t)
+
+
 def span(us: int | None) -> str:
     """A span of time as a person says it: 「31 日」, 「5 分鐘」, never 31d."""
     if us is None:

@@ -7,13 +7,13 @@ grants are checked and used by edged.people.use_grant (once, by a custodian).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from edged.i18n import N_, _
 from edged.rules import retrieval as rq
-from edged.rules.roles import allowed, in_scope, refusal
+from edged.rules.roles import allowed, in_scope, refusal, refused_words
 
 LIVE, PLAYBACK = "live", "playback"
 
@@ -33,6 +33,21 @@ def live_refusal(session: dict[str, Any], camera: str, cameras: Sequence[str]) -
     return None
 
 
+def live_refusal_words(session: dict[str, Any], camera: str, cameras: Sequence[str]) -> str | None:
+    """`live_refusal` as the person reads it on the grid (issue 56): who may do it, in titles, and
+    what to do next; no operation key, no account id, no camera id (the audit keeps those)."""
+    if camera not in cameras:
+        return _("There is no such camera on this box: go back to the live view and choose one of its cameras.")
+    if not allowed(session["roles"], "live.view"):
+        return refused_words(session["roles"], "live.view")
+    if not session.get("live"):
+        return _("Refused: live view is given to each person by the account administrator on the head of "
+                 "office's authorisation, and you have not been given it; ask the account administrator.")
+    if not in_scope(session["cameras"], [camera]):
+        return _("Refused: this camera is not among the cameras you may watch; ask the account administrator.")
+    return None
+
+
 def live_cameras(session: dict[str, Any], cameras: Sequence[str]) -> list[str]:
     """The cameras this session may watch live, in config order (the live page lists these)."""
     return [c for c in cameras if live_refusal(session, c, cameras) is None]
@@ -43,6 +58,11 @@ def playback_refusal(session: dict[str, Any]) -> str | None:
     if not allowed(session["roles"], "playback.start"):
         return refusal(session["account"], session["roles"], "playback.start")
     return None
+
+
+def playback_refusal_words(session: dict[str, Any]) -> str | None:
+    """`playback_refusal` as the person reads it: who may start a viewing, in titles (issue 56)."""
+    return refused_words(session["roles"], "playback.start") if playback_refusal(session) else None
 
 
 def waiting_viewings(requests: Sequence[dict[str, Any]], account: str, now_us: int,
@@ -70,12 +90,21 @@ def watcher_for(grant: dict[str, Any], typed: str | None) -> str:
     return name or str(grant.get("requester") or "").strip()
 
 
-def grant_camera_refusal(grant: dict[str, Any], camera: str | None) -> str | None:
-    """A playback shows one camera of the grant at a time; never one outside it."""
+def grant_camera_refusal(grant: dict[str, Any], camera: str | None,
+                         name: Callable[[str], str] = str) -> str | None:
+    """A playback shows one camera of the grant at a time; never one outside it. Cameras by
+    their names (`name`: id -> name), never by id (issue 56)."""
     if camera is not None and camera not in grant["cameras"]:
-        return _("camera {camera} is not in grant {id} (it covers {cameras})").format(
-            camera=camera, id=grant['id'], cameras=', '.join(grant['cameras']))
+        return _("That camera is not in grant {id}: choose one of {cameras}.").format(
+            id=grant['id'], cameras='、'.join(name(c) for c in grant['cameras']))
     return None
+
+
+def camera_down_words(name: str) -> str:
+    """A live tile whose camera does not answer, in the person's words with what to check
+    (issue 56); the technician's reason travels beside it, folded."""
+    return _("{camera} is not answering: check that the camera has power and that its network cable is "
+             "plugged in, then try again; if it stays dark, call the technician.").format(camera=name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,8 +373,8 @@ class Viewer:
             "account": s["account"], "person": person(await self._names(), s["account"]), "roles": s["roles"], "expires_us": s["expires_us"], "now_us": self.clock.now_us(),
             "role_words": role_names(s["roles"]), "timezone": self.cfg.site.timezone,   # as the desk says them
             "live": [{"id": c, "name": names[c], **tile_state(states.get(c))} for c in live],
-            "live_refusal": None if live or not cams else rules.live_refusal(s, cams[0], cams),
-            "playback": rules.playback_refusal(s) is None,
+            "live_refusal": None if live or not cams else rules.live_refusal_words(s, cams[0], cams),
+            "playback": rules.playback_refusal(s) is None, "playback_refusal": rules.playback_refusal_words(s),
             "grants": await self._waiting(s, live) if request.query.get("grants") else {},
             "max_view_us": self.limits.max_view_us})
 
@@ -395,7 +395,7 @@ class Viewer:
 
     async def grant(self, request: web.Request) -> web.Response:
         _token, s = await self._session(request)
-        refused = rules.playback_refusal(s)
+        refused = rules.playback_refusal_words(s)
         if refused:
             return _error(403, refused)
         grant_id = _int(request.match_info["id"])
@@ -404,10 +404,13 @@ class Viewer:
             return _error(404, _("no grant {id}").format(id=request.match_info['id']))
         names = {c: (cam.name if (cam := self.cfg.camera(c)) is not None and cam.name else c) for c in grant["cameras"]}
         people = await self._names()   # people by their names (design/0112): who approved, who used it
+        # a used, expired or copy grant offers nothing to start: the page says why instead (issue 56)
+        unusable = retrieval.refuse_use(grant, mode="view", now_us=self.clock.now_us(), grant_id=grant["id"],
+                                        names=people)
         return web.json_response({**{k: grant.get(k) for k in (
             "id", "request_id", "cameras", "from_us", "to_us", "mode", "approver", "requester", "expires_us",
             "used_us", "used_by")}, "names": names, "approver_person": person(people, grant.get("approver")),
-            "used_by_person": person(people, grant.get("used_by"))})
+            "used_by_person": person(people, grant.get("used_by")), "unusable": unusable})
 
     def _camera_name(self, camera: str) -> str:
         cam = self.cfg.camera(camera)
@@ -425,19 +428,22 @@ class Viewer:
             if self.refusals.note((s["account"], token, "live.refused"), time.monotonic()):
                 await self.access.audit(s["account"], "live.refused", {"camera": camera, "why": refused,
                                                                        "via": "viewer"})
-            return _error(403 if camera in cams else 404, refused)
+            return _error(403 if camera in cams else 404, rules.live_refusal_words(s, camera, cams) or refused)
         body = await self._body(request)
         cam = self.cfg.camera(camera)
         assert cam is not None
         try:
             view, answer = await self.views.open_live(s, token, camera, cam.url, body, audio=cam.audio_in_viewer)
-        except (CameraUnavailable, OfferError) as exc:
-            return _error(503 if isinstance(exc, CameraUnavailable) else 400, str(exc))
+        except OfferError as exc:
+            return _error(400, str(exc))
+        except CameraUnavailable as exc:   # the person's words and a next step; the technician's folded (issue 56)
+            return web.json_response({"error": rules.camera_down_words(cam.name or camera), "detail": str(exc)},
+                                     status=503)
         return web.json_response({**answer, **await self._view_info(view, s)})
 
     async def playback(self, request: web.Request) -> web.Response:
         token, s = await self._session(request)
-        refused = rules.playback_refusal(s)
+        refused = rules.playback_refusal_words(s)
         if refused:
             return _error(403, refused)
         body = await self._body(request)
@@ -446,7 +452,7 @@ class Viewer:
         if grant is None or not in_scope(s.get("cameras"), grant.get("cameras")):   # scope first (issue 56)
             return _error(404, _("no grant {grant}").format(grant=body.get('grant')))
         camera = body.get("camera") or grant["cameras"][0]
-        refused = rules.grant_camera_refusal(grant, camera)
+        refused = rules.grant_camera_refusal(grant, camera, self._camera_name)
         if refused:
             return _error(403, refused)
         watcher = rules.watcher_for(grant, body.get("watcher"))
@@ -507,7 +513,7 @@ class Viewer:
             return _error(409, _("the viewing is over"))
         camera = (await self._body(request)).get("camera")
         camera = camera if isinstance(camera, str) else ""   # refused: no camera is in a grant by that name
-        refused = rules.grant_camera_refusal(view.grant, camera)
+        refused = rules.grant_camera_refusal(view.grant, camera, self._camera_name)
         if refused:
             return _error(403, refused)
         g = view.grant

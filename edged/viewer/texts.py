@@ -41,6 +41,7 @@ SCRIPT = (  # viewer.js's messages, as its t() calls write them
     N_("sound on"), N_("cameras {first} to {last} of {all}"),
     N_("recorded"), N_("fetched later from the camera's own recording"), N_("recorded by the standby box"),
     N_("gap: not recorded"), N_("no record"), N_("Playback of grant {id}"),
+    N_("Volume"), N_("Turn the sound on"), N_("Mute"),
 )
 _KNOWN = frozenset(TEXTS)
 _NODE = re.compile(r">([^<]+)<")

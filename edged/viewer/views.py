@@ -140,8 +140,8 @@ class Views:
 
     def _reserve(self) -> None:
         if len(self.open) + self._opening >= self.max_views:
-            raise OfferError(_("the box already shows {max_views} views (viewer.max_viewers); close one or try again "
-                               "later").format(
+            raise OfferError(_("The box already shows {max_views} views, as many as it may at once: close one, or try "
+                               "again in a few minutes.").format(
                 max_views=self.max_views))
         self._opening += 1
 

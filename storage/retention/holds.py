@@ -51,7 +51,8 @@ def add_hold(db: sqlite_utils.Database, *, kind: str, cameras: list[str] | None,
         raise HoldError("the hold's end must be after its start")
     if not reason.strip() or not case_ref.strip():
         raise HoldError("a hold needs a reason and a case reference")
-    if (kind == "evidence" or state == PENDING) and (expires_us is None or expires_us <= now):
+    # an evidence hold keeps until released where the site's rule sets no term (issue 56)
+    if (state == PENDING and expires_us is None) or (expires_us is not None and expires_us <= now):
         raise HoldError("an evidence hold needs an expiry in the future")
     if kind == "legal" and state == ACTIVE:
         expires_us = None

@@ -132,9 +132,18 @@ class People:
                            text=True, cwd=ROOT, timeout=self.timeout, input=first + "\n",
                            env={**self.env, "EDGECTL_SESSION": str(self.session.with_name(f"refused-{name}.json"))})
         assert r.returncode != 0 and all(box in r.stderr for box in boxes), r.stderr
-        while len(self.approvers) < len(boxes):
-            self.add(f"box-signer{len(self.approvers) + 1}", "approver")
-        for box, signer in zip(boxes, self.approvers):
+        # a box named for a title is its holder's (issue 56): that title's first account signs it
+        titled = {box: sorted(self.cfg.policy.titles[box])[0] for box in boxes if self.cfg.policy.titles.get(box)}
+        for holder in titled.values():
+            if holder not in self.approvers:
+                self.add(holder, "approver", full_name=f"核章人{len(self.approvers) + 1}")
+        others = [a for a in self.approvers if a not in titled.values()]
+        while len(others) < len(boxes) - len(titled):
+            name = f"box-signer{len(self.approvers) + 1}"
+            self.add(name, "approver", full_name=f"核章人{len(self.approvers) + 1}")   # by name on the pages
+            others.append(name)
+        spare = iter(others)
+        for box, signer in ((b, titled.get(b) or next(spare)) for b in boxes):
             if signer not in self.tokens:
                 token = self._login(signer, password_for(signer))
                 assert isinstance(token, dict), token

@@ -76,12 +76,14 @@ class Pages:
     # the list and one account ---------------------------------------------------------------
     async def listing(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         rows = await self.desk.run(ctx, "account.list", {"all": True})
+        names = self.desk.camera_names()   # cameras by name, never by id (issue 56)
         body = ""
         if ctx.may("account.add"):
             body += '<p class="actions">' + link("/desk/accounts/new", _("Open an account"), "button") + "</p>"
         body += table([_("Account"), _("Name"), _("Roles"), _("Cameras"), _("Opened"), _("State")],
                       [[link(f"/desk/accounts/{a['name']}", a["name"]), esc(a.get("full_name")),
-                        esc(role_names(a["roles"])), esc(", ".join(a["cameras"]) if a["cameras"] else _("all")),
+                        esc(role_names(a["roles"])),
+                        esc(_(", ").join(names.get(c, c) for c in a["cameras"]) if a["cameras"] else _("all")),
                         esc(ctx.date(a["opened_us"])), account_state(a, ctx)] for a in rows])
         return self.desk.render(ctx, _("Accounts"), body)
 
@@ -91,14 +93,15 @@ class Pages:
             a = await self.desk.run(ctx, "account.show", {"name": name})
         except Refused as exc:
             return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)), status=404)
-        done = request.query.get("done", "")
+        done, names = request.query.get("done", ""), self.desk.camera_names()
         body = message("ok", _(DONE_NOTES[done])) if done in DONE_NOTES else ""
         error = error or request.query.get("live_error", "")
         body += message("error", error) if error else ""
         body += facts([(_("State"), account_state(a, ctx)), (_("Name"), esc(a.get("full_name"))),
                        (_("Live view"), live_fact(a)),
                        (_("Roles"), esc(role_names(a["roles"]))),
-                       (_("Cameras"), esc(", ".join(a["cameras"]) if a["cameras"] else _("all"))),
+                       (_("Cameras"),
+                        esc(_(", ").join(names.get(c, c) for c in a["cameras"]) if a["cameras"] else _("all"))),
                        (_("Opened"), esc(_("{time} by {by}").format(time=ctx.when(a["opened_us"]), by=ctx.who(a["opened_by"])))),
                        (_("Password changed"), esc(ctx.when(a.get("pw_changed_us"))))])
         body += "<h2>" + esc(_("History")) + "</h2>" + table(

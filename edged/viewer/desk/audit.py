@@ -89,6 +89,8 @@ def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, s
         return ctx.whom(str(x) for x in v)
     if key == "anomalies" and isinstance(v, dict):   # camera -> the health texts (English, design/0067)
         return "、".join(cams.get(str(c), str(c)) for c in v)
+    if key == "cameras" and isinstance(v, int):   # an inspection's: how many it looked at (issue 56)
+        return _("{n} cameras").format(n=v)
     if key in ("cameras", "camera"):
         return "、".join(cams.get(str(c), str(c)) for c in (v if isinstance(v, list) else [v]))
     if key == "roles" and isinstance(v, list):

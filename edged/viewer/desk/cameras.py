@@ -5,14 +5,20 @@ disk, its clock) is shown to everyone who reads the page."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from aiohttp import web
 
 from edged.alarm_titles import title
+from edged.documents.notice import inventory_html, notice_html
 from edged.i18n import N_, _
+from edged.rules.anomaly_words import detail_words
+from edged.rules.words import phrases
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, esc, table
+from edged.viewer.desk.paper import print_links
 from storage.alarm_kinds import CRITICAL, INFO, WARNING
 from storage.states.cameras import CONNECTING, DEGRADED, DISABLED, OFFLINE, RECORDING, STOPPED
 
@@ -22,12 +28,16 @@ STATES = {RECORDING: (DONE, N_("recording")), CONNECTING: (WAIT, N_("connecting"
           DISABLED: (OPEN, N_("disabled"))}
 SEVERITY = {CRITICAL: (REFUSED, N_("critical")), WARNING: (DUE, N_("warning")), INFO: (OPEN, N_("notice"))}
 CONTINUOUS = "continuous"
+LATIN = re.compile(r"[A-Za-z]{3,}")   # English left in an alarm's words: said as what to do instead
 MODES = {"live": N_("live view only, not recorded"), "motion": N_("recorded on motion"),
          CONTINUOUS: N_("recorded all the time")}
 
 
 def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
-    r.add_get("/desk/cameras", desk.page("cameras", Pages(desk).listing))
+    pages = Pages(desk)
+    r.add_get("/desk/cameras", desk.page("cameras", pages.listing))
+    r.add_get("/desk/cameras/notice", desk.page("cameras", pages.notice))       # the poster (R3.5; issue 56)
+    r.add_get("/desk/cameras/inventory", desk.page("cameras", pages.inventory))
 
 
 def in_scope(camera: str | None, ctx: Ctx) -> bool:
@@ -59,9 +69,48 @@ def problem_of(cam: dict[str, Any]) -> str:
             cam.get("last_error") or "; ".join(cam.get("compliance_reasons") or []))
     found = ((cam.get("health") or {}).get("conditions") or {})
     if found:
-        return "<br>".join(f"{esc(title(kind))}: {said(text)}" for kind, text in found.items())
+        return "<br>".join(condition(kind, text) for kind, text in found.items())
     reasons = cam.get("compliance_reasons") or []
     return (esc(_("Below the site's quality floor.")) + said("; ".join(reasons))) if reasons else esc("")
+
+
+def condition(kind: str, text: str | None) -> str:
+    """One health condition: its title, then its detail in the person's words where the register's
+    templates know it (issue 56: never a title and a colon followed by nothing), else the title
+    alone with the daemon's English folded beside it."""
+    words = phrase(text or "")
+    if words:
+        return esc(_("{title} ({detail})").format(title=title(kind), detail=words))
+    return esc(title(kind)) + said(text)
+
+
+def alarm_words(alarm: dict[str, Any], lang: str, names: dict[str, str]) -> str:
+    """What an alarm says, in the person's language (issue 56): its stored template with the camera
+    by its name and a health detail in the register's words; where a part has no words (a camera's
+    own English error), what to do, with the technician's English folded under it."""
+    text = alarm.get("text") or alarm.get("message") or ""
+    if lang == "en":
+        return esc(text)
+    try:
+        stored = (json.loads(alarm.get("detail") or "null") or {}).get("text")
+    except (ValueError, AttributeError):
+        stored = None
+    if isinstance(stored, dict) and isinstance(stored.get("template"), str):
+        params = {k: names.get(str(v), str(v)) if k == "camera" else (phrase(str(v)) or str(v))
+                  for k, v in (stored.get("params") or {}).items()}
+        try:
+            said_ = _(stored["template"]).format(**params)
+        except (KeyError, IndexError, ValueError):
+            said_ = ""
+        if said_ and not LATIN.search(said_):
+            return esc(said_)
+    return esc(_("See the alarm's name; if it does not clear by itself, call the technician.")) + said(text)
+
+
+def phrase(text: str) -> str:
+    """A health detail ("picture frozen (...); ...") in the register's words, "" where any part has none."""
+    parts = [detail_words(p) for p in text.split("; ") if p.strip()]
+    return phrases(p for p in parts if p) if parts and all(parts) else ""
 
 
 def tile_state(state: str | None) -> dict[str, str]:
@@ -86,17 +135,35 @@ class Pages:
     def __init__(self, desk: Desk):
         self.desk = desk
 
+    async def printed_rows(self, ctx: Ctx, inventory: bool) -> tuple[list[dict[str, Any]], int | None]:
+        """The rows `edgectl cameras --notice|--inventory` prints: configured cameras (the notice
+        only the enabled ones), each marked whether it keeps the site's retention (the rule's words)."""
+        reply = await self.desk.run(ctx, "cameras", {})
+        site = (reply.get("min_days"), reply.get("max_days"))
+        rows = [{**c, "site_retention": (c.get("min_days"), c.get("max_days")) == site} for c in reply["cameras"]
+                if c["configured"] and (c["enabled"] or inventory)]
+        return rows, reply.get("list_changed_us")
+
+    async def notice(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        rows, changed = await self.printed_rows(ctx, False)
+        return self.desk.printed(ctx, lambda doc: notice_html(doc, rows, changed, ctx.now_us))
+
+    async def inventory(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        rows, changed = await self.printed_rows(ctx, True)
+        return self.desk.printed(ctx, lambda doc: inventory_html(doc, rows, changed, ctx.now_us))
+
     async def listing(self, _request: web.Request, ctx: Ctx) -> web.StreamResponse:
         reply = await self.desk.run(ctx, "cameras", {})
         cams = [c for c in reply["cameras"] if in_scope(c["id"], ctx)]
         alarms = [a for a in await self.desk.run(ctx, "alarms", {}) if in_scope(a.get("camera"), ctx)]
+        names = {c["id"]: c["name"] or c["id"] for c in reply["cameras"]}   # cameras by name, never id (issue 56)
         rows = []
         for c in cams:
             live = c["state"] in (RECORDING, DEGRADED)
             figures = (f"{c['width']}×{c['height']}" if c.get("width") else "-") + (
                 ", " + _("{fps} frames a second").format(fps=f"{c['fps']:.1f}") if live and c.get("fps") is not None
                 else "")
-            rows.append([esc(f"{c['name']} ({c['id']})"), state_of(c), esc(ctx.when(c.get("state_since_us"))),
+            rows.append([esc(c["name"] or c["id"]), state_of(c), esc(ctx.when(c.get("state_since_us"))),
                          esc(mode_of(c)),
                          f'<span translate="no">{esc(figures)}</span>', esc(ctx.when(c.get("last_packet_us"))),
                          problem_of(c)])
@@ -107,8 +174,11 @@ class Pages:
         if alarms:
             body += table([_("Severity"), _("Alarm"), _("Camera"), _("Raised"), _("What happened")],
                           [[severity_of(a),
-                            esc(title(a["kind"])), esc(a.get("camera")), esc(ctx.when(a["raised_us"])),
-                            said(a.get("text") or a.get("message"))] for a in reversed(alarms)])
+                            esc(title(a["kind"])), esc(names.get(a["camera"], a["camera"]) if a.get("camera")
+                                                       else _("the whole box")),
+                            esc(ctx.when(a["raised_us"])), alarm_words(a, ctx.lang, names)] for a in reversed(alarms)])
         else:
             body += '<p class="empty">' + badge(DONE, _("No open alarm.")) + "</p>"
-        return self.desk.render(ctx, _("Cameras and alarms"), body)
+        links = print_links([("/desk/cameras/notice", _("Print the public notice")),
+                             ("/desk/cameras/inventory", _("Print the camera inventory"))])
+        return self.desk.render(ctx, _("Cameras and alarms"), links + body)

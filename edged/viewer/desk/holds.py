@@ -189,6 +189,9 @@ class Pages:
         """An evidence hold's end, within the site's bounds ([policy.holds.evidence] max; 004: at
         most 30 days), offered as the default the site sets; a legal hold has none."""
         cfg = self.desk.cfg
+        if not cfg.policy.holds.evidence.term:   # the site's rule sets no term: none is asked (issue 56)
+            return field_(_("Keep until"), '<p class="hint">' + esc(_("until released: the site's rule sets no term"))
+                          + "</p>")
         longest = cfg.policy.holds.evidence.max_us
         default = cfg.retention.evidence_hold_us if longest is None else min(longest, cfg.retention.evidence_hold_us)
         bounds = f'data-max="{ctx.input_time(ctx.now_us + longest)}"' if longest else ""

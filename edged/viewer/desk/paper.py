@@ -49,7 +49,7 @@ def sign_forms(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
     for action in ACTIONS:
         if account_event(a, action) is None:
             continue
-        mine = [b for b in boxes if sign_refusal(a, action, b, ctx.account, boxes) is None]
+        mine = [b for b in boxes if sign_refusal(a, action, b, ctx.account, boxes, desk.cfg.policy.titles) is None]
         if mine:
             hidden = f'<input type="hidden" name="action" value="{attr(action)}">'
             title = _("Sign the application to {action}").format(action=_(ACTIONS[action]))

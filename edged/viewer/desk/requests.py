@@ -171,7 +171,7 @@ class Pages:
         if g:
             grant = _("grant {id} ({mode}), valid once until {time}").format(
                 id=g["id"], mode=label(MODE_LABELS, g["mode"]), time=ctx.when(g["expires_us"]))
-            grant += "; " + (_("used {time} by {by}").format(time=ctx.when(g["used_us"]), by=ctx.who(g["used_by"]))
+            grant += _("; ") + (_("used {time} by {by}").format(time=ctx.when(g["used_us"]), by=ctx.who(g["used_by"]))
                              if g.get("used_us") else _("not used yet"))
         requester = " / ".join(x for x in (r.get("requester_name"), r.get("requester_org"), r.get("requester_contact"))
                                if x)

@@ -37,7 +37,7 @@ function makeTile(cam) {
   name.textContent = cam.name;
   const note = document.createElement("span");
   note.className = "tile-note";
-  cap.append(name, " ", stateBadge(cam), " ", note);
+  cap.append(name, " ", stateBadge(cam), " ", soundControls(video), " ", note);
   for (const id of grid.grants[cam.id] || []) {  // a grant waiting for this camera: its viewing, one click
     const a = document.createElement("a");
     a.className = "tile-playback";
@@ -61,7 +61,7 @@ async function openTile(tile) {
   const codecs = RTCRtpReceiver.getCapabilities("video").codecs;
   const isH264 = (c) => c.mimeType.toLowerCase() === "video/h264";
   if (tr.setCodecPreferences) tr.setCodecPreferences([...codecs.filter(isH264), ...codecs.filter((c) => !isH264(c))]);
-  pc.addTransceiver("audio", { direction: "recvonly" });  // a grid stays silent: the tile is muted
+  pc.addTransceiver("audio", { direction: "recvonly" });  // a tile starts muted: its sound switch turns it on
   const stream = new MediaStream();
   const channel = pc.createDataChannel("control");
   channel.addEventListener("message", (e) => {

@@ -26,6 +26,30 @@ function t(text, values = {}) {
 }
 const LOCALE = document.documentElement.lang === "zh-Hant-TW" ? "zh-TW-u-ca-roc" : undefined;
 
+// Sound: a mute switch and a volume slider for a video (the live page, each grid tile, playback;
+// issue 56). A page starts muted (a browser plays sound only after a click); the switch turns it on.
+function soundControls(video) {
+  const box = document.createElement("span");
+  box.className = "sound";
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "sound-mute";
+  const v = document.createElement("input");
+  Object.assign(v, { type: "range", min: "0", max: "1", step: "0.05", value: String(video.volume), className: "sound-volume" });
+  v.setAttribute("aria-label", t("Volume"));
+  const show = () => {
+    b.textContent = video.muted ? t("Turn the sound on") : t("Mute");
+    b.setAttribute("aria-pressed", String(video.muted));
+    v.value = String(video.volume);
+  };
+  b.addEventListener("click", () => { video.muted = !video.muted; show(); });
+  v.addEventListener("input", () => { video.volume = Number(v.value); video.muted = video.volume === 0; show(); });
+  video.addEventListener("volumechange", show);
+  show();
+  box.append(b, " ", v);
+  return box;
+}
+
 function say(text) { const m = $("message"); if (m) m.textContent = text || ""; }
 function status(text) { const m = $("status"); if (m) m.textContent = text || ""; }
 
@@ -199,7 +223,8 @@ async function livePage() {
   const me = await whoAmI();
   $("playback-link").hidden = !me.playback;
   const list = $("cameras");
-  if (!me.live.length) say(t("Your account may not watch any camera live."));
+  $("stop").before(soundControls($("video")));
+  if (!me.live.length) say(me.live_refusal || t("Your account may not watch any camera live."));
   for (const cam of me.live) {
     const b = document.createElement("button");
     b.type = "button";
@@ -254,6 +279,11 @@ async function playbackPage() {
     const wanted = new URLSearchParams(location.search).get("camera");  // from a live grid's tile
     if (grant.cameras.includes(wanted)) sel.value = wanted;
     $("watcher").value = grant.requester || "";
+    // a used or expired grant offers nothing to start: the page says why and what to do (issue 56)
+    for (const id of ["camera", "watcher", "start"]) {  // a style the page's CSS cannot override, as it can [hidden]
+      $(id).closest(".field, button").style.display = grant.unusable ? "none" : "";
+    }
+    if (grant.unusable) say(grant.unusable);
     $("details").hidden = false;
   });
   $("start").addEventListener("click", async () => {
@@ -283,8 +313,11 @@ async function playbackPage() {
       say(err.message);
     }
   });
+  $("controls").append(" ", soundControls($("video")));
   const me = await whoAmI();
   $("live-link").hidden = !me.live.length;  // live view only for those given it (design/0108)
+  // a role that may not start a viewing meets who may, before it types anything (issue 56)
+  if (!me.playback) { $("lookup").style.display = "none"; say(me.playback_refusal); return; }
   const asked = new URLSearchParams(location.search).get("grant");  // one click from the request's page
   if (asked) { $("grant").value = asked; $("lookup").requestSubmit(); }
 }
