@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from recorder.camera import Settings
-from recorder.reader_choice import UDP_ONLY
+from recorder.reader_choice import REFUSED, UDP_ONLY
 from storage import mp4
 from tests.support.cameras import count_video_packets, make_clip, media_duration
 from tests.support.daemon import wait_for
@@ -52,7 +52,9 @@ def test_vlc_is_recorded_gap_free_with_auto(tmp_path):
     with VlcServer(seconds=30) as vlc, recording({"vlc": vlc.url}, settings, reader="auto") as run:
         wait_for(lambda: len(run.closed_of("vlc")) >= 6 and _readers(run, "vlc"), 60, "six segments of VLC's camera")
     assert [e for e in run.events if e["ev"] == "state" and e["state"] == "offline"] == []
-    assert _readers(run, "vlc") == {f"ffmpeg (fallback: {UDP_ONLY})"}
+    # VLC answers the TCP SETUP with 461 (UDP only); on a loaded box it has also answered another
+    # status first (its media not ready): either way FFmpeg's reader records it
+    assert _readers(run, "vlc") in ({f"ffmpeg (fallback: {UDP_ONLY})"}, {f"ffmpeg (fallback: {REFUSED})"})
     errors = {}
     segs = run.closed_of("vlc")
     # Gap-free: every picture of the 20 fps stream between the first segment's end and the sixth's

@@ -133,7 +133,7 @@ def test_a_unit_chief_who_cannot_be_told_apart_from_a_later_step_is_refused_at_f
 
 # holds (item 2) --------------------------------------------------------------------------
 @pytest.mark.parametrize("name, approvers, max_days", [
-    ("000", {"huang"}, None),                        # 000 §4(1)2: the director; silent on length
+    ("000", {"huang"}, 0),                           # 000 §4(1)2: the director; sets no term: kept until released
     ("001", None, None),                             # silent: any other approver, lapses at max_retention
     ("002", None, None),
     ("003", None, None),
@@ -143,11 +143,16 @@ def test_an_evidence_hold_waits_for_a_second_person_at_every_seed_site(name, app
     cfg = site(name)
     rules_ = cfg.policy.holds.evidence
     assert rules_.approval and rules_.approvers == approvers
-    expected_max = max_days * DAY if max_days else max(cfg.retention.max_retention_us, cfg.retention.evidence_hold_us)
-    assert rules_.max_us == expected_max, "lapses at max_retention (or the site's own cap) unless extended"
+    if max_days == 0:   # no term (issue 56): no cap, and a hold placed has no end
+        assert rules_.max_us is None and rules_.term is False
+    else:
+        expected_max = max_days * DAY if max_days else max(cfg.retention.max_retention_us, cfg.retention.evidence_hold_us)
+        assert rules_.max_us == expected_max, "lapses at max_retention (or the site's own cap) unless extended"
     placed = holds.placing(cfg.policy.holds, kind="evidence", roles=["custodian"], expires_us=None, now_us=T0,
                            default_us=cfg.retention.evidence_hold_us)
     assert placed["state"] == "pending"
+    if max_days == 0:
+        assert placed["wanted_expires_us"] is None, placed   # its expires_us is the approval's wait
     pending = {"id": 1, "kind": "evidence", "placed_by": "carol", "ended_us": None, "state": "pending", **placed}
     with pytest.raises(holds.HoldRuleError, match="carol placed hold 1"):
         holds.deciding(pending, approver="carol", approve=True, reason="", now_us=T0, policy=cfg.policy.holds)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the config is read only when asked for (edged/cli/probe.py'
 
 log = logging.getLogger("edgectl.probe")
 READ_S = 5.0
-OPEN_TIMEOUT_S = 5.0
+OPEN_TIMEOUT_S = 10.0   # a transport's open (5 s let a loaded box's TCP open fall back to UDP)
 ONVIF_TIMEOUT_S = 10.0
 
 
