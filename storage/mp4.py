@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, BinaryIO, Iterator, cast
 
 if TYPE_CHECKING:
     from fractions import Fraction
@@ -53,6 +53,25 @@ class Whole:
     finished: bool  # the trailer (mfra) was written: the muxer closed the file
 
 
+def _boxes(f: BinaryIO, size: int) -> Iterator[tuple[int, int, bytes]]:
+    """(offset, size, kind) of each whole top-level box, up to the first that runs past the end;
+    the file is left just after the box's header."""
+    offset = 0
+    while offset + 8 <= size:
+        f.seek(offset)
+        box_size, kind = _HEADER.unpack(f.read(8))
+        if box_size == 1:
+            if offset + 16 > size:
+                return
+            (box_size,) = struct.unpack(">Q", f.read(8))
+        elif box_size == 0:
+            box_size = size - offset
+        if box_size < 8 or offset + box_size > size:
+            return
+        yield offset, box_size, kind
+        offset += box_size
+
+
 def whole_prefix(path: Path) -> Whole:
     """Walk the top-level boxes; stop at the first one that runs past the end of the file."""
     size = os.path.getsize(path)
@@ -62,19 +81,8 @@ def whole_prefix(path: Path) -> Whole:
     have_moov = False
     pending_moof = False
     with open(path, "rb") as f:
-        offset = 0
-        while offset + 8 <= size:
-            f.seek(offset)
-            box_size, kind = _HEADER.unpack(f.read(8))
-            if box_size == 1:
-                if offset + 16 > size:
-                    break
-                (box_size,) = struct.unpack(">Q", f.read(8))
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < 8 or offset + box_size > size:
-                break
-            offset += box_size
+        for start, box_size, kind in _boxes(f, size):
+            offset = start + box_size
             if kind == b"moov":
                 have_moov = True
                 end = offset
@@ -116,21 +124,10 @@ def camera_times_box(time_base: Fraction, pictures: list[tuple[int, int]]) -> by
 
 def camera_times(path: Path) -> dict[str, object] | None:
     """The camera's own picture times a segment keeps (camera_times_box), or None."""
-    size = os.path.getsize(path)
     with open(path, "rb") as f:
-        offset = 0
-        while offset + 8 <= size:
-            f.seek(offset)
-            box_size, kind = _HEADER.unpack(f.read(8))
-            if box_size == 1:
-                (box_size,) = struct.unpack(">Q", f.read(8))
-            elif box_size == 0:
-                box_size = size - offset
-            if box_size < 8:
-                return None
+        for start, box_size, kind in _boxes(f, os.path.getsize(path)):
             if kind == b"uuid" and f.read(16) == CAMERA_TIMES_UUID:
-                return cast("dict[str, object]", json.loads(f.read(box_size - 24)))
-            offset += box_size
+                return cast("dict[str, object]", json.loads(f.read(start + box_size - f.tell())))
     return None
 
 
