@@ -61,7 +61,7 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         text = page.inner_text("body")
         y, m = (int(x) for x in ym.split("-"))
         assert page.inner_text("h1") == f"s 場所，民國{y - 1911}年{m}月"
-        assert "每部監視器每日保存達成情形" in text and "銷毀紀錄" in text and "調閱及其核准" in text
+        assert "每部攝影機每日保存達成情形" in text and "銷毀紀錄" in text and "調閱及其核准" in text
         row = page.locator("#destructions ~ table tbody tr").first.inner_text()
         assert row.startswith(roc_day) and "已逾最長保存期限" in row and SHA in row, row
         # the destructions narrowed by verdict (design/0141): the form keeps what was chosen
@@ -72,9 +72,9 @@ def test_the_auditors_month_in_zh_tw_in_chromium(tmp_path):
         assert page.locator("#destructions ~ table tbody tr").first.inner_text() == row, "the one early destruction"
         page.goto(f"{base}/site/s/month/{ym}")
         row = page.locator("#accesses + table tbody tr").first.inner_text().split("\t")
-        assert row[0].startswith(roc_day) and row[2:4] == ["調閱", "bob"], row
+        assert row[0].startswith(roc_day) and row[2:4] == ["閱覽", "bob"], row
         assert (row[6], row[8]) == ("carol", "alice"), "the approval chain by the names of the node's records"
-        assert row[10] == "授權 7，核准人 alice", row
+        assert row[10] == "調閱許可 7，核准人 alice", row
         findings = page.locator("#findings + table").inner_text()
         assert "影像提早銷毀" in findings and "請向場所查明原因" in findings, findings
         for kind in finding_words.FINDINGS:   # no id shown as a finding's title
