@@ -18,8 +18,8 @@ from edged.config import Config
 from edged.documents.pages import account_boxes
 from edged.i18n import _
 from edged.rules import retrieval as rq
-from edged.rules.persons import Names, names_of, person
-from edged.rules.roles import ADMIN, CUSTODIAN, allowed, check_roles, in_scope
+from edged.rules.persons import PAPER, Names, names_of, person
+from edged.rules.roles import ADMIN, APPROVER, CUSTODIAN, allowed, check_roles, in_scope
 from storage import audit
 from storage import cameras as camera_table
 from storage.people import accounts, retrieval_store
@@ -160,13 +160,72 @@ def sign_refusal(a: dict[str, Any], action: str, box: str, signer: str, boxes: l
 def unsigned_boxes(a: dict[str, Any], boxes: list[str]) -> list[str]:
     """The boxes of an account's application to open it that nobody has signed yet, which keep it
     from logging in where `[accounts] signed_to_log_in` (001 十一, design/0113). Pure. Not held
-    back: the first admin (`init-admin`, root's act on the box) and the signers themselves (the
-    approvers), else the site's first approvers could never log in to sign anyone's."""
+    back: the first admin (`init-admin`, root's act on the box) alone; the approvers are, and the
+    first ones' boxes are recorded from the signed paper (design/0260, record_paper_signature)."""
     event = next((e for e in reversed(a.get("events") or []) if e["action"] == "opened"), None)
-    if event is None or "(init-admin)" in str(event["by"]) or allowed(a.get("roles") or [], "account.sign"):
+    if event is None or "(init-admin)" in str(event["by"]):
         return []
     signed = accounts.application_signatures(a["events"], "opened")
     return [b for b in boxes if b not in signed]
+
+
+def desk_signers(db: sqlite_utils.Database, a: dict[str, Any], box: str, boxes: list[str],
+                 titles: Mapping[str, Iterable[str]]) -> list[str]:
+    """The usable accounts that may sign `box` of `a`'s application to open it at the desk: the
+    holders of the box's title ([policy.titles]), else every approver; an account is usable once
+    its own application is signed and while it is not revoked; never the applicant, nor the admin
+    who opened it (design/0260)."""
+    event = next((e for e in reversed(a.get("events") or []) if e["action"] == "opened"), None)
+    opener = accounts.actor_account(str(event["by"])) if event else ""
+    signed = {accounts.actor_account(s["by"]) for s in accounts.application_signatures(a["events"], "opened").values()}
+    out = []
+    for name in list(titles.get(box, ())) or accounts.holders(db, APPROVER):
+        b = accounts.account(db, name) if name not in (a["name"], opener, *signed) else None
+        if (b is not None and b["revoked_us"] is None and allowed(b["roles"], "account.sign")
+                and not unsigned_boxes(b, boxes)):
+            out.append(name)
+    return out
+
+
+def paper_refusal(a: dict[str, Any], box: str, signed_by: str, boxes: list[str],
+                  titles: Mapping[str, Iterable[str]], at_desk: list[str]) -> str | None:
+    """Why the account administrator may not record `box` of `a`'s application to open it as
+    signed on paper by `signed_by` (design/0260), or None. Pure. The paper route is the bootstrap
+    the rule allows (附件2 is signed by hand): only while nobody usable may sign the box at the
+    desk (`at_desk`, desk_signers); a box named for a title only by that title's holder."""
+    if not any(e["action"] == "opened" for e in a.get("events") or []):
+        return _("This account has no such change on record to sign.")
+    if box not in boxes:
+        return _("“{box}” is not a box to sign on the account application; boxes: {boxes}").format(
+            box=box, boxes=_(", ").join(boxes) or _("(none)"))
+    if box in accounts.application_signatures(a["events"], "opened"):
+        return _("The box “{box}” is already signed.").format(box=box)
+    holders = set(titles.get(box, ()))
+    if not signed_by.strip():
+        return _("Say who signed the box on paper.")
+    if holders and signed_by not in holders:
+        return _("The box “{box}” is signed by the {box} only.").format(box=box)
+    if at_desk:
+        return _("The box “{box}” can be signed at the desk now: the paper is recorded only while nobody who may "
+                 "sign it can log in.").format(box=box)
+    return None
+
+
+def record_paper_signature(db: sqlite_utils.Database, name: str, box: str, *, signed_by: str, by: str,
+                           recorder: str, boxes: list[str], now_us: int,
+                           titles: Mapping[str, Iterable[str]]) -> dict[str, Any]:
+    """The account administrator records one box of an account's application to open it as signed
+    on paper (design/0260): on the account's record as signed by `signed_by` (recorded by
+    `recorder`) and on the audit chain with who recorded it and when; AccountError says why not."""
+    a = accounts.account(db, name)
+    if a is None:
+        raise AccountError(_("no account {name}").format(name=name))
+    signed_by = signed_by.strip()
+    problem = paper_refusal(a, box, signed_by, boxes, titles, desk_signers(db, a, box, boxes, titles))
+    if problem:
+        raise AccountError(problem)
+    return accounts.sign_application(db, name, "opened", box, by=f"{signed_by}{PAPER}{recorder})", now_us=now_us,
+                                     detail={"on_paper": True, "signed_by": signed_by}, actor=by)
 
 
 def not_signed_words(name: str, pending: list[str], titles: Mapping[str, Iterable[str]]) -> str:

@@ -150,6 +150,13 @@ def cmd_account(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         said = {"revoke": _("account {name} revoked; the row stays on record and its sessions ended"),
                 "acknowledge": _("{name}: the opening or reset is acknowledged; its alarm is cleared")}
         return a, said[args.acct_cmd].format(name=a["name"])
+    if args.acct_cmd == "sign" and args.on_paper:   # the admin records the paper (design/0260)
+        if args.action != "opened" or not args.signed_by:
+            raise SystemExit(_("--on-paper records the application to open an account, with --signed-by"))
+        call(ctx.socket, "account.sign_paper", {"name": args.name, "box": args.box, "signed_by": args.signed_by})
+        return {"account": args.name, "action": args.action, "box": args.box, "on_paper": True,
+                "signed_by": args.signed_by}, _("recorded {box} on the application of {name} as signed on paper "
+                                                "by {who}").format(box=args.box, name=args.name, who=args.signed_by)
     if args.acct_cmd == "sign":  # an approver's sign-off of one box of the application (design/0088)
         call(ctx.socket, "account.sign", {"name": args.name, "action": args.action, "box": args.box})
         return {"account": args.name, "action": args.action, "box": args.box}, _(
@@ -355,6 +362,11 @@ def register(sub: Verbs) -> None:
     a.add_argument("--action", choices=ctl_documents.ACCOUNT_ACTIONS, default="opened",
                    help=_("which application: the account opened (default), a password change or the revocation"))
     a.add_argument("--box", required=True, help=_("the box's label as the form prints it, e.g. 秘書"))
+    a.add_argument("--on-paper", action="store_true",
+                   help=_("the admin records the box as signed on the paper form, while nobody who may sign it "
+                          "can log in (the first approvers)"))
+    a.add_argument("--signed-by", metavar="WHO",
+                   help=_("with --on-paper: who signed the box (the title's account where the box names a title)"))
     p.set_defaults(handler=cmd_account)
 
     p = sub.add_parser("request", help=_("retrieval requests: file, approve or reject, list"))

@@ -183,6 +183,16 @@ class AccountOps(Operations):
             db, text(args, "name"), text(args, "action"), text(args, "box"), signer=caller.account or "",
             by=str(caller), boxes=boxes, now_us=self.clock.now_us(), titles=self.titles), _("not signed"))
 
+    @op("account.sign_paper")
+    async def sign_paper(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """The account administrator records a box of an account's application to open it as
+        signed on paper (design/0260): only while nobody usable may sign it at the desk."""
+        boxes = account_boxes(self.forms, self.language)
+        return await write_refusing(self.writer, lambda db: people.record_paper_signature(
+            db, text(args, "name"), text(args, "box"), signed_by=str(args.get("signed_by") or ""), by=str(caller),
+            recorder=caller.account or str(caller), boxes=boxes, now_us=self.clock.now_us(), titles=self.titles),
+            _("not recorded"))
+
     @op("account.list")
     async def listing(self, args: dict[str, Any], _caller: Caller) -> list[dict[str, Any]]:
         include_revoked = bool(args.get("all", True))

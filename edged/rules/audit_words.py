@@ -125,6 +125,7 @@ FIELDS: dict[str, str] = {
     "account": N_("Account"), "actor": N_("Who"), "approver": N_("Approver"), "approvers": N_("Approvers"),
     "custodian": N_("Custodian"), "by": N_("By"), "placed_by": N_("Placed by"), "set_by": N_("Set by"),
     "recorded_by": N_("Recorded by"), "attended_by": N_("Attended by"), "name": N_("Name"),
+    "signed_by": N_("Signed by"), "on_paper": N_("Signed on paper"),
     "roles": N_("Roles"), "cameras": N_("Cameras"), "camera": N_("Camera"), "reason": N_("Reason"),
     "why": N_("Why"), "request": N_("Request"), "grant": N_("Grant"), "id": N_("No."), "hold": N_("Hold"),
     "kind": N_("Kind"), "category": N_("Reason category"), "mode": N_("Footage wanted"), "flag": N_("Flag"),

@@ -14,6 +14,7 @@ from edged.i18n import N_, _
 
 SYSTEM = "edged"   # the daemon's own records (a lapse, a destruction): no person
 SYSTEM_WORDS = N_("the system (automatic)")
+PAPER = " (on paper: "   # i18n: on the record; a box signed on paper and who recorded it, "cheng (on paper: admin)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,10 @@ def person(names: Names, who: str | None) -> str:
     records as the system."""
     if not who:
         return "-"
+    if PAPER in who and who.endswith(")"):   # design/0260: the signer, then who recorded the paper
+        signer, recorder = who[:-1].split(PAPER, 1)
+        return _("{who}, signed on paper (recorded by {recorder})").format(
+            who=person(names, signer), recorder=person(names, recorder))
     account = account_in(names, who)
     if account is None:
         return _(SYSTEM_WORDS) if who == SYSTEM else _box_user(who) or who

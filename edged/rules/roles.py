@@ -82,6 +82,9 @@ MATRIX: dict[str, frozenset[str]] = {
     # an approver signs a box of an account's application (design/0088): neither its holder nor
     # the admin who carried the change out (edged/people.py sign_refusal)
     "account.sign": frozenset({APPROVER}),
+    # the account administrator records a box signed on paper while nobody who may sign it can
+    # log in: the bootstrap of the approvers' own applications (design/0260)
+    "account.sign_paper": frozenset({ADMIN}),
     # holds (R6): a custodian preserves evidence; only an approver releases a legal hold. Who
     # may place, approve and extend which kind is the site's [policy.holds] (edged/rules/holds.py),
     # within these roles; an approver approves a hold that waits for one (R8.3).

@@ -283,8 +283,9 @@ SIGNED = "signed:"   # an event row "signed:<action>", its reason the box: a sig
 
 
 def actor_account(by: str) -> str:
-    """The account in an actor as the audit chain writes it ("alice", "alice (os: root)")."""
-    return by.split(" (os: ", 1)[0]
+    """The account in an actor as the audit chain writes it ("alice", "alice (os: root)", a signature
+    on paper "cheng (on paper: admin)")."""
+    return by.split(" (", 1)[0]
 
 
 def application_signatures(events: list[dict[str, Any]], action: str) -> dict[str, dict[str, Any]]:
@@ -298,11 +299,14 @@ def application_signatures(events: list[dict[str, Any]], action: str) -> dict[st
 
 
 def sign_application(db: sqlite_utils.Database, name: str, action: str, box: str, *, by: str,
-                     now_us: int) -> dict[str, Any]:
-    """Record one sign-off (the caller checked the box and who may sign), with its audit record."""
+                     now_us: int, detail: dict[str, Any] | None = None, actor: str | None = None) -> dict[str, Any]:
+    """Record one sign-off (the caller checked the box and who may sign), with its audit record;
+    `actor`: who acted on the audit chain where it is not the signer (a signature on paper
+    recorded by the account administrator, design/0260), `detail` added to its record."""
     with db.atomic():
         _event(db, name, SIGNED + action, by, box, now_us)
-        audit.append(db, by, "account.sign", {"account": name, "action": action, "box": box}, at_us=now_us)
+        audit.append(db, actor or by, "account.sign", {"account": name, "action": action, "box": box, **(detail or {})},
+                     at_us=now_us)
     return account(db, name)  # type: ignore[return-value]
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from edged.i18n import N_, _
 from edged.rules import roles
 from edged.viewer.desk.app import Desk, Refused, form_of, many
-from edged.viewer.desk.paper import print_links, sign_forms
+from edged.viewer.desk.paper import held_back, print_links, sign_forms
 from edged.viewer.desk.live_grant import EVENT_LABELS as LIVE_EVENTS, live_check, live_fact, live_form
 from storage.people.accounts import SIGNED
 from edged.viewer.desk.page import (DONE, OPEN, REFUSED, WAIT, Ctx, badge, button, checks, esc, facts, field_, form,
@@ -113,7 +113,7 @@ class Pages:
              for e in a.get("events") or []])
         body += print_links([(f"/desk/accounts/{name}/form?action={action}", _(PRINT_LABELS[action]))
                              for action in PRINT_LABELS if any(e["action"] == action for e in a.get("events") or [])])
-        body += sign_forms(self.desk, ctx, a) + live_form(ctx, a)
+        body += held_back(self.desk, ctx, a) + sign_forms(self.desk, ctx, a) + live_form(ctx, a)
         if not a.get("revoked_us"):
             if ctx.may("account.passwd.other") and roles.ADMIN not in a["roles"] and name != ctx.account:
                 body += self.reason_form(ctx, f"/desk/accounts/{name}/reset", _("Reset the password"),

@@ -71,7 +71,8 @@ def raw_record(r: dict[str, Any]) -> str:
             f'{code(r["actor"])} {code(r["action"])} {detail}</details>')
 
 
-PEOPLE = ("account", "actor", "approver", "custodian", "by", "placed_by", "set_by", "recorded_by", "attended_by")
+PEOPLE = ("account", "actor", "approver", "custodian", "by", "placed_by", "set_by", "recorded_by", "attended_by",
+          "signed_by")
 
 
 def value(key: str, v: object, ctx: Ctx, cams: dict[str, str], cats: dict[str, str]) -> str:

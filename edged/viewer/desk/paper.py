@@ -14,7 +14,7 @@ from aiohttp import web
 
 from edged.documents.pages import ACTIONS, account_boxes, account_event, account_html, hold_html, maintenance_html
 from edged.i18n import _
-from edged.people import sign_refusal
+from edged.people import not_signed_words, sign_refusal, unsigned_boxes
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import Ctx, attr, button, esc, form, link, message, table
 
@@ -23,6 +23,7 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     pages = Paper(desk)
     r.add_get(r"/desk/accounts/{name}/form", desk.page("account.show", pages.account))
     r.add_post(r"/desk/accounts/{name}/sign", desk.page("account.sign", pages.sign))
+    r.add_post(r"/desk/accounts/{name}/paper", desk.page("account.sign_paper", pages.paper))
     r.add_get(r"/desk/holds/{id:\d+}/form", desk.page("hold.show", pages.hold))
     r.add_get("/desk/maintenance", desk.page("maintenance.list", pages.windows))
     r.add_get(r"/desk/maintenance/{id:\d+}/record", desk.page("maintenance.list", pages.maintenance))
@@ -58,6 +59,32 @@ def sign_forms(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
     return out
 
 
+def held_back(desk: Desk, ctx: Ctx, a: dict[str, Any]) -> str:
+    """Where the site holds an account back until its application is signed (`[accounts]
+    signed_to_log_in`, design/0260): why it cannot log in yet, the boxes that wait and for whom;
+    for the account administrator, a form to record a box signed on the paper form (the daemon
+    refuses it while someone who may sign the box can log in)."""
+    cfg = desk.cfg
+    if not cfg.accounts.signed_to_log_in or a.get("revoked_us"):
+        return ""
+    boxes = account_boxes(cfg.forms, cfg.site.language)
+    pending = unsigned_boxes(a, boxes)
+    if not pending:
+        return ""
+    out = message("warn", not_signed_words(a["name"], pending, cfg.policy.titles))
+    if ctx.may("account.sign_paper"):
+        how = _("The first approvers' applications are signed on paper: record a box from the signed form. It is "
+                "refused while someone who may sign the box can log in; they sign it here instead.")
+        box, by, title = _("Box"), _("Signed on paper by"), _("Signed on paper")
+        fields = (f'<label>{esc(box)} <select name="box">'
+                  + "".join(f'<option value="{attr(b)}">{esc(b)}</option>' for b in pending) + "</select></label> "
+                  f'<label>{esc(by)} <input name="signed_by" required></label> '
+                  + button(_("Record the signature on paper")))
+        out += (f'<section class="card" id="paper"><h2>{esc(title)}</h2><p class="hint">{esc(how)}</p>'
+                + form(ctx, f"/desk/accounts/{a['name']}/paper", fields) + "</section>")
+    return out
+
+
 class Paper:
     def __init__(self, desk: Desk):
         self.desk = desk
@@ -78,6 +105,17 @@ class Paper:
         try:
             await self.desk.run(ctx, "account.sign", {"name": name, "action": str(f.get("action") or ""),
                                                       "box": str(f.get("box") or "")})
+        except Refused as exc:
+            return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)),
+                                    status=409)
+        raise web.HTTPSeeOther(f"/desk/accounts/{name}?done=signed")
+
+    async def paper(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The account administrator records a box signed on paper (design/0260); back to the account."""
+        name, f = request.match_info["name"], form_of(request)
+        try:
+            await self.desk.run(ctx, "account.sign_paper", {"name": name, "box": str(f.get("box") or ""),
+                                                            "signed_by": str(f.get("signed_by") or "")})
         except Refused as exc:
             return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)),
                                     status=409)
