@@ -148,15 +148,20 @@ class Verifier(MessageKinds):
         self.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
                                                           "at_us": row["head_at_us"]}
         self.config_hash = row.get("config_hash")
+        cursor = row["verified_seq"]
+        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
+                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
+        if not cursor and msgs and now - msgs[0][2] < self.grace:
+            # a node's first pass starts at its lowest seq once that is gap_grace old: lower ones may
+            # still be on their way (a dead member's session being drained, design/0210), and a cursor
+            # starting above them would take them for late (a chain head behind one verified before)
+            return 0
         self._births(row)
         if self.key is None and now - row["first_us"] < self.grace:
             if self.config_hash != row.get("config_hash"):
                 db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy()
-        cursor = row["verified_seq"]
-        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
-                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
         bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
         self.ev = Evidence(db, node)
         try:
