@@ -46,6 +46,7 @@ class Verifier(MessageKinds):
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
         # a key revoked, a node nobody enrolled (central/keystanding.py, design/0125)
         self.standing = standing or (lambda _node, _key: keystanding.NOBODY)
+        self.standings: dict[tuple[str, str], keystanding.Standing] = {}  # its answers this run: read again each run
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
@@ -62,6 +63,7 @@ class Verifier(MessageKinds):
         is undone alone), a transaction at most CHUNK_S long: a commit per node was most of a
         fleet's verification time (issue 28; design/0027's addendum)."""
         now = self.store.now_us() if now is None else now
+        self.standings = {}  # a revocation at the CA counts from the next run on
         todo = [r["node"] for r in self.store.db.query(
             "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
         # another instance may hold a node (a fleet on PostgreSQL, central/pgstore.py); one that
