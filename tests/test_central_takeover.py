@@ -45,6 +45,33 @@ def test_the_dead_members_session_is_drained_by_its_rendezvous_owner_once():
     assert all(d != "d" for x in live for d, _ in takeover.to_drain(rows, live, x)), "drained once a death"
 
 
+def test_a_new_nodes_first_pass_waits_for_the_seqs_below_its_first(tmp_path):
+    """A node's first messages dealt to a dead member arrive seconds after the later ones, when its
+    session is drained: the first pass waits until the lowest seq held is gap_grace old, so the
+    cursor starts at the true first, and no chain head is taken for one behind a later one."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from zoneinfo import ZoneInfo
+
+    from central.store import Store
+    from central.verifier import Verifier
+    from storage.keys.nodekey import NodeKey
+
+    t = now_us()
+    first, _fork = hostile.healthy_with_fork("edged/v1/s/n", NodeKey(Ed25519PrivateKey.generate()), "s", "n",
+                                             t - 60_000_000)
+    retained, (a1, a2, a3) = first[:3], first[3:]  # audit records 1-3, each with its signed head
+    store = Store(tmp_path / "c.db")
+    v = Verifier(store, ZoneInfo("UTC"), gap_grace_us=10_000_000)
+    store.ingest([(tp, p) for tp, p, _ in [*retained, a3]], t)  # the live member's share
+    assert v.run_once(t + 1_000_000) == 0, "a new node waits for the seqs below its first"
+    store.ingest([(tp, p) for tp, p, _ in [a1, a2]], t + 3_000_000)  # drained from the dead member's session
+    assert v.run_once(t + 12_000_000) == 0, "the lowest held is now the drained one: gap_grace from its receipt"
+    assert v.run_once(t + 14_000_000) == 3
+    assert store.findings() == [], "head 3 after heads 1 and 2: nothing regressed, nothing late"
+    assert store.nodes()[0]["verified_seq"] == t - 60_000_000 + 12
+    store.close()
+
+
 _MEMBER = """
 import sys, time
 import paho.mqtt.client as paho
