@@ -208,6 +208,10 @@ def run(args, pg, sample: Path, meta: dict, answers: bool, folder: Path) -> dict
                                     " ORDER BY found_us LIMIT 3").fetchall()
             out["asks"] = c.execute("SELECT count(*), coalesce(max(tries), 0) FROM resends").fetchone()
             out["gapped"] = c.execute("SELECT count(DISTINCT node) FROM resends").fetchone()[0]
+            # the dead member's session taken over by a live one (design/0210): by whom, messages, seconds after the kill
+            out["drain"] = c.execute("SELECT figures->>'session_drained_by', (figures->>'session_drained')::bigint,"
+                                     " ((figures->>'session_drained_us')::bigint - heartbeat_us) / 1e6 FROM instances"
+                                     " WHERE figures ? 'session_drained_by'").fetchall()
             # lost before the first message the office holds of a node: its cursor starts there, no gap shows them
             low = dict(c.execute("SELECT node, min(seq) FROM messages WHERE kind <> 'reply' GROUP BY node").fetchall())
             out["unseen"] = sum(max(low.get(n, final[n] + 1) - first[n], 0) for n in final)
@@ -264,6 +268,8 @@ def report(args, r: dict) -> None:
         ["never stored (lost)", f"{r['want'] - r['stored']:,} ({100 * (r['want'] - r['stored']) / r['want']:.1f} %)", "0"],
         ["of them before the first the office holds of their node (no gap shows them)",
          f"{r['unseen']:,}", "-"],
+        ["the dead member's session drained by / messages / s after its last heartbeat",
+         "; ".join(f"{w} / {n} / {s:.1f}" for w, n, s in r["drain"]) or "not drained", "-"],
         ["nodes with a gap the office asked for again", f"{r['gapped']} of {len(r['held']) + len(r['missing_nodes'])}", "-"],
         ["resends asked (rows; most tries of one)", f"{r['asks'][0]} ({r['asks'][1]})", "-"],
         ["commands the nodes got / answered again / refused / ignored",

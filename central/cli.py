@@ -278,10 +278,19 @@ def cmd_run(cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
 
 
 async def _serve(cfg: cfgmod.CentralConfig) -> int:
+    from central import migrate
+
+    cfg.open_store().close()  # create the schema before the threads and the dashboard read it
+    if cfg.storage_url is None:  # `migrate` refuses while this runs, and names it (design/0211)
+        with migrate.running_here(cfg.db_path):
+            return await _serving(cfg)
+    return await _serving(cfg)
+
+
+async def _serving(cfg: cfgmod.CentralConfig) -> int:
     from central.dashboard import Dashboard
     from central.ingest import Ingest
 
-    cfg.open_store().close()  # create the schema before the threads and the dashboard read it
     ingest = Ingest(cfg)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

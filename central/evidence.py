@@ -137,9 +137,7 @@ class Evidence:
             self.statements += 3
             return retention_watch.read_offset(self.db, self.node, seq, received_us)
         i = bisect.bisect_left(self.window, seq, key=lambda r: r[0])
-        before = [(ts, rec) for _s, ts, rec in reversed(self.window[max(0, i - retention_watch.SAMPLES):i])]
-        after = [(ts, rec) for _s, ts, rec in self.window[i:i + retention_watch.SAMPLES]]
-        return retention_watch.offset_of(before, after + self.newest, received_us)
+        return _offset(self.window, i, self.newest, received_us)
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         self.statements += 1
@@ -299,3 +297,36 @@ def _days(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             got[1] += size
             got[2] = youngest if got[2] is None else got[2] if youngest is None else min(got[2], youngest)
     return [(*k, *v) for k, v in out.items()]
+
+
+def _offset(window: list[tuple[int, int, int]], i: int, newest: list[tuple[int, int]], received_us: int) -> int | None:
+    """retention_watch.offset_of(the SAMPLES rows of ``window`` before ``i`` newest first, those from
+    ``i`` on and ``newest``, received_us) in one walk of each side, without the lists it takes: a
+    day's page made each footage message copy and filter ~4,000 rows three times (design/0212).
+    tests/test_central_batched.py holds it to the store's own read_offset."""
+    cut = received_us - verdicts.OFFSET_WINDOW_US
+    b, n = None, 0
+    for k in range(i - 1, max(0, i - retention_watch.SAMPLES) - 1, -1):
+        _s, ts, rec = window[k]
+        if rec < cut:  # the BEFORE newest received before the window, as offset_of's filter and cut
+            n += 1
+            if isinstance(ts, int) and isinstance(rec, int) and rec >= -(1 << 62):
+                d = ts - rec
+                if b is None or d > b:
+                    b = d
+            if n >= retention_watch.BEFORE:
+                break
+    if b is None:
+        return None
+    a, hi = None, received_us + verdicts.OFFSET_WINDOW_US
+    for _s, ts, rec in window[i:i + retention_watch.SAMPLES]:
+        if isinstance(ts, int) and isinstance(rec, int) and received_us <= rec <= hi:
+            d = ts - rec
+            if a is None or d > a:
+                a = d
+    for ts, rec in newest:
+        if isinstance(ts, int) and isinstance(rec, int) and received_us <= rec <= hi:
+            d = ts - rec
+            if a is None or d > a:
+                a = d
+    return None if a is None else min(a, b)

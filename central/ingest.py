@@ -35,13 +35,14 @@ from mqtt import commands, office_time
 log = logging.getLogger("edged.central")
 QUEUE_MAX = 256  # batches (central/subscriber.py BATCH messages at most) waiting for the store
 LINGER_S = 0.1   # the longest a batch under a quarter of [storage] batch waits for more (its first message's wait)
+Chunk = tuple[subscriber.Subscriber, int, list[tuple[str, bytes, int, int]], float]  # (from, generation, batch, arrived)
 
 
 class Ingest:
     def __init__(self, cfg: CentralConfig):
         self.cfg = cfg
         b = cfg.broker
-        self.queue: queue.Queue[tuple[int, list[tuple[str, bytes, int, int]], float]] = queue.Queue(QUEUE_MAX)
+        self.queue: queue.Queue[Chunk] = queue.Queue(QUEUE_MAX)
         self.stopping = threading.Event()
         self.stored = 0       # durable messages newly stored
         self.received = 0     # messages of any kind taken from the broker
@@ -51,6 +52,7 @@ class Ingest:
             host=b.host, port=b.port, client_id=b.client_id, subscription=b.subscription, username=b.username,
             password=b.password, ca_file=b.tls_ca_file, session_expiry_s=b.session_expiry_s,
             stopped_expiry_s=b.stopped_expiry_s), self._on_batch)
+        self.takeover: Any = None  # central/takeover.py's, in a shared group on PostgreSQL
         self._thread: threading.Thread | None = None
         self._verifying: threading.Thread | None = None
         self.stored_all = threading.Event()  # set at stop once the store thread has drained its queue
@@ -66,9 +68,14 @@ class Ingest:
         return self.mqtt.status
 
     def _on_batch(self, generation: int, batch: list[tuple[str, bytes, int, int]]) -> None:
+        self.put(self.mqtt, generation, batch)
+
+    def put(self, sub: subscriber.Subscriber, generation: int, batch: list[tuple[str, bytes, int, int]]) -> None:
+        """A batch of ``sub``'s (this instance's subscriber, or a dead member's session being
+        drained, central/takeover.py) for the store thread, which acknowledges it to ``sub``."""
         while not self.stopping.is_set():
             try:
-                self.queue.put((generation, batch, time.monotonic()), timeout=0.5)
+                self.queue.put((sub, generation, batch, time.monotonic()), timeout=0.5)
                 return
             except queue.Full:
                 continue
@@ -92,6 +99,8 @@ class Ingest:
         self.stored_all.set()
         if self._verifying is not None:
             self._verifying.join(60)
+        if self.takeover is not None:
+            self.takeover.stop()
         self.mqtt.stop()
         if self.members is not None:
             self.members.stop()
@@ -108,15 +117,15 @@ class Ingest:
                     store.settle()
                 if chunks:
                     now = store.now_us()  # the office's own clock (design/0095)
-                    msgs, refused = self._admit([m for _g, batch, _t in chunks for m in batch], now)
+                    msgs, refused = self._admit([m for _s, _g, batch, _t in chunks for m in batch], now)
                     self.stored += store.ingest(msgs, now, refused)
                     self.received += len(msgs)
-                    self.lag_s = time.monotonic() - min(c[2] for c in chunks)
-                    acks: dict[int, list[int]] = {}
-                    for gen, batch, _t in chunks:
-                        acks.setdefault(gen, []).extend(m[3] for m in batch if m[2])
-                    for gen, mids in acks.items():
-                        self.mqtt.ack(gen, mids)
+                    self.lag_s = time.monotonic() - min(c[3] for c in chunks)
+                    acks: dict[tuple[subscriber.Subscriber, int], list[int]] = {}
+                    for sub, gen, batch, _t in chunks:
+                        acks.setdefault((sub, gen), []).extend(m[3] for m in batch if m[2])
+                    for (sub, gen), mids in acks.items():
+                        sub.ack(gen, mids)
         except BaseException as exc:  # the service stops; run() reports it and exits non-zero
             log.exception("the store thread failed")
             self.error = exc
@@ -191,13 +200,13 @@ class Ingest:
                     refused.append((topic, "quota_exceeded", why, payload[:256]))
         return ok, refused
 
-    def _take(self, wait_s: float) -> list[tuple[int, list[tuple[str, bytes, int, int]], float]]:
+    def _take(self, wait_s: float) -> list[Chunk]:
         try:
             first = self.queue.get(timeout=wait_s) if wait_s > 0 else self.queue.get_nowait()
         except queue.Empty:
             return []
-        chunks, n = [first], len(first[1])
-        until = first[2] + LINGER_S  # a small batch waits a moment for more (issue 53: three instances each
+        chunks, n = [first], len(first[2])
+        until = first[3] + LINGER_S  # a small batch waits a moment for more (issue 53: three instances each
         while n < self.cfg.batch:    # took a third of the stream in batches a sixth the size, at 1.7x the CPU)
             try:
                 left = until - time.monotonic()
@@ -205,7 +214,7 @@ class Ingest:
             except queue.Empty:
                 break
             chunks.append(c)
-            n += len(c[1])
+            n += len(c[2])
         return chunks
 
 

@@ -62,8 +62,10 @@ def live(rows: Iterable[dict[str, Any]], now_us: int, connected: set[int]) -> tu
 class Membership:
     """This instance in the store's ``instances`` table, and the live instances as last read."""
 
-    def __init__(self, url: str, instance: str, figures: Callable[[], dict[str, Any]]):
+    def __init__(self, url: str, instance: str, figures: Callable[[], dict[str, Any]],
+                 on_read: Callable[[tuple[str, ...], list[dict[str, Any]]], None] | None = None):
         self.url, self.me, self.figures = url, instance, figures
+        self.on_read = on_read  # (the live instances, every row) after each heartbeat: central/takeover.py
         self.instances: tuple[str, ...] = (instance,)  # before the first read: this one alone
         self.lock_wait_s = 0.0  # sampled: HEARTBEAT_S for each heartbeat that found a session waiting
         self._stop = threading.Event()
@@ -122,7 +124,10 @@ class Membership:
             f" ELSE excluded.started_us END",
             [self.me, socket.gethostname(), os.getpid(), Jsonb(figures)])
         conn.execute(f"DELETE FROM instances WHERE heartbeat_us < {DB_NOW} - %s", [FORGET_US])
-        self.instances = read(conn)[0] or (self.me,)
+        live, rows, _now = read(conn)
+        self.instances = live or (self.me,)
+        if self.on_read is not None:
+            self.on_read(live, rows)
 
 
 def read(conn: Any) -> tuple[tuple[str, ...], list[dict[str, Any]], int]:

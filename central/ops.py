@@ -23,7 +23,8 @@ def figures(ingest: Any) -> dict[str, Any]:
     return {"received": ingest.received, "stored": ingest.stored, "verified": ingest.verified,
             "refused": ingest.refused, "queued_batches": ingest.queue.qsize(), "ingest_lag_s": round(ingest.lag_s, 3),
             "write_s": round(getattr(w, "write_s", 0.0), 3), "write_retries": getattr(w, "retries", 0),
-            "leases": len(getattr(v, "held", ())), "broker": ingest.status}
+            "leases": len(getattr(v, "held", ())), "broker": ingest.status,
+            **({"sessions_drained": t.sessions, "drained": t.drained} if (t := getattr(ingest, "takeover", None)) is not None else {})}
 
 
 def fleet(rows: list[dict[str, Any]], live: tuple[str, ...], now_us: int) -> list[dict[str, Any]]:
@@ -72,7 +73,13 @@ def membership(ingest: Any) -> Any:
         return None
     from central.leases import Membership
 
-    m = Membership(cfg.storage_url, cfg.broker.client_id, lambda: figures(ingest))
+    on_read = None
+    if cfg.broker.shared_group:  # a dead member's session, taken over and drained (design/0210)
+        from central.takeover import Takeover
+
+        ingest.takeover = Takeover(ingest.mqtt.s, cfg.storage_url, cfg.broker.client_id, ingest.put)
+        on_read = ingest.takeover.consider
+    m = Membership(cfg.storage_url, cfg.broker.client_id, lambda: figures(ingest), on_read)
     m.start()
     return m
 

@@ -242,7 +242,10 @@ class _Conn:
         arrays: list[str] = []
         params: list[Any] = []
         for k, c in enumerate(cols):
-            texts = [_text(r[k]) for r in rows]
+            col = [r[k] for r in rows]
+            kinds = set(map(type, col))
+            # a column of one type (nearly every one) converted at once: a call a value was ~8 % of a pass
+            texts = col if kinds == {str} else list(map(str, col)) if kinds == {int} else [_text(v) for v in col]
             joined = _SEP.join(_NULL if t is None else t for t in texts)
             nulls = sum(t is None for t in texts)
             if joined.count(_SEP) == len(texts) - 1 and joined.count(_NULL) == nulls and joined != "":

@@ -157,6 +157,7 @@ class Settings:
     session_expiry_s: int = 7 * 86_400
     stopped_expiry_s: int | None = None  # set at a clean stop (DISCONNECT): the broker keeps the session this long
     receive_maximum: int = 65_535
+    drain: bool = False  # another (dead) instance's session, taken over: emptied, never subscribed, ended (design/0210)
 
 
 _PROPERTIES: Callable[[int], Any] = Properties  # paho's class, untyped
@@ -175,6 +176,9 @@ class Subscriber:
         self._hand_over = threading.Lock()    # batches leave in order
         self._thread: threading.Thread | None = None
         self._flusher: threading.Thread | None = None
+        self.received = self.acked = 0        # QoS 1 messages of this connection (a drain ends with them equal)
+        self.unsubscribed = threading.Event()  # a drain: the session is dealt nothing new (or had no session)
+        self.left = threading.Event()          # a drain: the connection ended (taken back, refused, gone)
         c = _Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id, protocol=mqtt.MQTTv5,
                         manual_ack=True)
         if settings.username:
@@ -184,6 +188,7 @@ class Subscriber:
         c.reconnect_delay_set(1, 30)
         c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
         c.on_subscribe, c.on_message = self._on_subscribe, self._on_message
+        c.on_unsubscribe = self._on_unsubscribe
         c.on_publish_lean = self._on_publish
         self.client = c
 
@@ -199,14 +204,18 @@ class Subscriber:
         self._flusher.start()
 
     def _loop(self) -> None:
-        self.client.loop_forever(retry_first_connection=True)
+        self.client.loop_forever(retry_first_connection=not self.s.drain)
+        self.left.set()
 
-    def stop(self) -> None:
+    def stop(self, end_session: bool = False) -> None:
+        """Disconnect; the session stays on the broker for `stopped_expiry_s` (or its expiry), or
+        ends now (``end_session``: a drained dead member's, central/takeover.py)."""
         self.stopping.set()
         props = None
-        if self.s.stopped_expiry_s is not None and self.s.session_expiry_s > 0:  # MQTT 5 allows it only then
+        expiry = 0 if end_session else self.s.stopped_expiry_s
+        if expiry is not None and self.s.session_expiry_s > 0:  # MQTT 5 allows it only then
             props = _PROPERTIES(PacketTypes.DISCONNECT)
-            props.SessionExpiryInterval = self.s.stopped_expiry_s  # stopped on purpose: it will be back (design/0139)
+            props.SessionExpiryInterval = expiry  # stopped on purpose: it will be back (design/0139)
         self.client.disconnect(properties=props)  # normal disconnect: the session stays on the broker
         if self._thread is not None:
             self._thread.join(10)
@@ -225,6 +234,7 @@ class Subscriber:
         if generation != self.generation:
             return
         self.client.ack_many(mids)
+        self.acked += len(mids)
 
     # paho's callbacks (its network thread) --------------------------------------------------------
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
@@ -234,7 +244,12 @@ class Subscriber:
             return
         self._flush()  # what arrived on the last connection goes out under its own generation
         self.generation += 1
-        client.subscribe(self.s.subscription, qos=1)
+        if not self.s.drain:
+            client.subscribe(self.s.subscription, qos=1)
+        elif not _f.session_present:  # nothing left of the dead member: nothing to drain
+            self.unsubscribed.set()
+        else:  # the broker stops dealing the group's messages to it; what it queued comes all the same
+            client.unsubscribe(self.s.subscription)
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any) -> None:
         if not reasons or reasons[0].is_failure:
@@ -245,8 +260,15 @@ class Subscriber:
         self.connected.set()
         log.info("connected to %s:%d, subscribed to %s", self.s.host, self.s.port, self.s.subscription)
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_unsubscribe(self, _c: mqtt.Client, _u: Any, _mid: int, _r: Any, _p: Any) -> None:
+        self.unsubscribed.set()
+
+    def _on_disconnect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.connected.clear()
+        if self.s.drain:  # never again: the session is gone with the connection, or its instance took it back
+            self.stopping.set()
+            client.disconnect()
+            return
         if not self.stopping.is_set():
             self.status = f"reconnecting: {reason}"
             log.warning("broker %s:%d: %s; reconnecting", self.s.host, self.s.port, reason)
@@ -257,6 +279,7 @@ class Subscriber:
     def _on_publish(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
         with self._lock:
             self._pending.append((topic, payload, qos, mid))
+            self.received += qos > 0
             full = len(self._pending) >= BATCH
         if full:
             self._flush()

@@ -46,6 +46,7 @@ class Verifier(MessageKinds):
         self.enrolled = enrolled or (lambda _node: None)  # the office's enrolments (central/ca.py, design/0097)
         # a key revoked, a node nobody enrolled (central/keystanding.py, design/0125)
         self.standing = standing or (lambda _node, _key: keystanding.NOBODY)
+        self.standings: dict[tuple[str, str], keystanding.Standing] = {}  # its answers this run: read again each run
         self.failed: dict[str, int] = {}  # node -> when its pass may be tried again
         self.received_us = 0  # the office's receipt of the message being verified
         self.pruned_us = 0    # when the coverage was last pruned (central/coverage.py)
@@ -62,6 +63,7 @@ class Verifier(MessageKinds):
         is undone alone), a transaction at most CHUNK_S long: a commit per node was most of a
         fleet's verification time (issue 28; design/0027's addendum)."""
         now = self.store.now_us() if now is None else now
+        self.standings = {}  # a revocation at the CA counts from the next run on
         todo = [r["node"] for r in self.store.db.query(
             "SELECT DISTINCT node FROM messages WHERE verified = 0 UNION SELECT node FROM births WHERE checked = 0")]
         # another instance may hold a node (a fleet on PostgreSQL, central/pgstore.py); one that
@@ -148,15 +150,20 @@ class Verifier(MessageKinds):
         self.head = None if row["head_seq"] is None else {"seq": row["head_seq"], "hash": row["head_hash"],
                                                           "at_us": row["head_at_us"]}
         self.config_hash = row.get("config_hash")
+        cursor = row["verified_seq"]
+        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
+                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
+        if not cursor and msgs and now - msgs[0][2] < self.grace:
+            # a node's first pass starts at its lowest seq once that is gap_grace old: lower ones may
+            # still be on their way (a dead member's session being drained, design/0210), and a cursor
+            # starting above them would take them for late (a chain head behind one verified before)
+            return 0
         self._births(row)
         if self.key is None and now - row["first_us"] < self.grace:
             if self.config_hash != row.get("config_hash"):
                 db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
         policy = self._policy()
-        cursor = row["verified_seq"]
-        msgs = db.execute("SELECT seq, kind, received_us, payload FROM messages WHERE node = ? AND verified = 0"
-                          " ORDER BY seq LIMIT ?", [node, PAGE]).fetchall()
         bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
         self.ev = Evidence(db, node)
         try:

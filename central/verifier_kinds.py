@@ -47,6 +47,7 @@ class MessageKinds:
     head: dict[str, Any] | None
     received_us: int
     standing: Callable[[str, str | None], keystanding.Standing]
+    standings: dict[tuple[str, str], keystanding.Standing]  # standing's answers this run (central/verifier.py)
     statements: int
 
     def _finding(self, f: verify.Finding) -> int:
@@ -114,7 +115,10 @@ class MessageKinds:
     def _revoked(self) -> keystanding.Standing | None:
         """The node key's standing when the office had revoked it by its receipt of the message
         being verified (by now for a head typed in by hand), else None."""
-        st = self.standing(self.node, self.key) if self.key else keystanding.NOBODY
+        st = keystanding.NOBODY
+        if self.key:  # read once a node and key a run (a stat of the register each message was ~10 % of a pass)
+            st = self.standings.get((self.node, self.key)) or self.standings.setdefault(
+                (self.node, self.key), self.standing(self.node, self.key))
         return st if st.revoked_by(self.received_us or self.store.now_us()) else None
 
     def _access(self, rec: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import datetime, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central import archive, archiving, month, report, versions
+from central import archive, archiving, migrate, month, report, versions
 from central.archive import ArchiveError
 from central.cli import main as cli_main
 from central.i18n import Speaker
@@ -210,6 +211,12 @@ def test_migrate_says_what_would_change_then_changes_it_and_run_refuses_an_old_s
     assert p["steps"][2]["tables"] == {"archives": None} and p["done"] == []
     assert p["steps"][-1]["tables"] == {"destructions": None, "messages": 5, "nodes": 1}, "drawn from the messages"
     assert central_schema_version(data / "central.db") == 2, "a dry run changes nothing"
+    with migrate.running_here(data / "central.db"):  # as `edged-central run` holds it (design/0211)
+        r = cli("migrate")
+        assert r.returncode == 2 and f"pid {os.getpid()} on " in r.stderr and "Stop every instance" in r.stderr, \
+            r.stderr
+        assert "Traceback" not in r.stderr and central_schema_version(data / "central.db") == 2
+        assert cli("migrate", "--dry-run").returncode == 0, "a dry run beside a running instance is fine"
     r = cli("migrate")
     assert r.returncode == 0 and "schema 7: done" in r.stderr and "ran schema 3" in r.stdout, r.stderr
     assert central_schema_version(data / "central.db") == SCHEMA_VERSION

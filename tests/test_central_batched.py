@@ -251,3 +251,33 @@ def test_an_office_stopped_cleanly_keeps_its_session_so_the_broker_drops_nothing
         assert len(kept) > 10 and set(kept) == {0}, kept
     finally:
         broker.stop()
+
+
+def test_a_pages_offset_walk_is_offset_of_over_the_same_rows():
+    """design/0212: Evidence's offset walks the page's window once a side; the same answer as
+    retention_watch.offset_of over the lists it took, on windows of every kind (stamps missing,
+    receipts out of order, the window's edges, a backlog received long after it was queued)."""
+    import random
+
+    from central import evidence, retention_watch, verdicts
+
+    rnd = random.Random(53)
+    w = verdicts.OFFSET_WINDOW_US
+    found = 0
+    for _ in range(400):
+        n = rnd.choice([0, 1, 5, 30, 2500])
+        base = rnd.randrange(0, 10 * w)
+        window = []
+        for k in range(n):
+            rec = base + rnd.randrange(-2 * w, 3 * w)
+            ts = None if rnd.random() < 0.05 else rec + rnd.randrange(-5_000_000, 5_000_000)
+            window.append((1000 + k, ts, rec))
+        newest = [] if rnd.random() < 0.3 else [(base + 4 * w, base + 4 * w - 7)]
+        i = rnd.randrange(0, n + 1)
+        received = base + rnd.randrange(-w, 2 * w)
+        before = [(ts, rec) for _s, ts, rec in reversed(window[max(0, i - retention_watch.SAMPLES):i])]
+        after = [(ts, rec) for _s, ts, rec in window[i:i + retention_watch.SAMPLES]]
+        want = retention_watch.offset_of(before, after + newest, received)
+        assert evidence._offset(window, i, newest, received) == want
+        found += want is not None
+    assert found > 50, "the offsets compared were mostly none: the test would prove little"

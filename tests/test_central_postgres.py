@@ -6,6 +6,7 @@ over by the other."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -509,11 +510,11 @@ def test_under_run_shared_rows_another_transaction_holds_wait_for_the_next_secon
 
 # one of three killed for good while a real box reports: what went to its session comes back by resend ---------
 def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path, pg_url, clip):
-    """Issue 43 item 2: mosquitto keeps dealing part of the shared subscription to the killed
-    instance's session until it expires; the live instances find the gaps, ask the box with a
-    signed cmd/resend, and the box sends those messages again from its outbox's history: in the
-    end every seq is stored and verified, and no finding is left. (gap_grace 4 s and a 15 s
-    session here; in production 30 s and a minute: five asks a grace apart outlast the session.)"""
+    """Issue 43 item 2, issue 53: mosquitto deals part of the shared subscription to the killed
+    instance's session; a live instance takes that session over within seconds and stores what
+    was queued there (design/0210), and whatever still went missing the live instances ask the
+    box for with a signed cmd/resend: in the end every seq is stored and verified, and no finding
+    is left. (gap_grace 4 s and a 15 s session here; in production 30 s and a minute.)"""
     import shutil
 
     from central import ca
@@ -570,12 +571,18 @@ def test_an_instance_killed_for_good_loses_nothing_once_the_box_resends(tmp_path
                     and n["verified_seq"] == seqs[-1]
             wait_for(whole, 90, "every seq of the box stored and verified")
             asked = central_resends(store.db, "test/n1")
-            assert asked[0] >= 1, "nothing went to the killed instance's session: the test proved nothing"
+            drained = [int(m.group(1)) for i in ("a", "b") for m in re.finditer(
+                r"took over the broker session of instance central-c, gone: (\d+) messages",
+                inst[i].log_path.read_text())]
+            assert asked[0] >= 1 or sum(drained) >= 1, "nothing went to the killed instance's session: the test " \
+                "proved nothing"
             assert [f for f in store.findings() if f["kind"] in ("seq_gap", "seq_late")] == []
-            replies = central_replies(store.db, "test/n1")
-            assert any(r.get("cmd") == "resend" and r["ok"] and r["result"]["requeued"] for r in replies), replies
-            print(f"six commands recorded {made:.1f} s after the kill; gaps asked for again: {asked[0]} (at most "
-                  f"{asked[1]} asks each); nothing lost, no finding, {time.monotonic() - killed:.1f} s after the kill")
+            if asked[0]:
+                replies = central_replies(store.db, "test/n1")
+                assert any(r.get("cmd") == "resend" and r["ok"] and r["result"]["requeued"] for r in replies), replies
+            print(f"six commands recorded {made:.1f} s after the kill; the dead session's messages drained: "
+                  f"{sum(drained)}; gaps asked for again: {asked[0]} (at most {asked[1]} asks each); nothing lost, "
+                  f"no finding, {time.monotonic() - killed:.1f} s after the kill")
             store.close()
         finally:
             box.stop()
@@ -681,7 +688,8 @@ def test_migrate_on_postgres_waits_for_every_instance_to_stop(pg_url):
         plan = migrate.run(store, dry_run=True, progress=lambda _t: None)
         assert [s["version"] for s in plan["steps"]] == [5, 6, 7] and plan["steps"][0]["tables"] == {"archives": None}
         central_pg_pretend_instance(running, "edged-central-9")
-        with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9"):
+        with pytest.raises(SchemaError, match="instances are still running on this store .edged-central-9 on h, "
+                           r"pid \d+, heartbeat \d+ s ago.: schema step.s. 5, 6, 7 cannot run beside them"):
             migrate.run(store, dry_run=False, progress=lambda _t: None)
         running.close()  # the instance stops
         said: list[str] = []

@@ -471,3 +471,12 @@ def central_pg_pretend_instance(conn, instance: str) -> None:
     now = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
     conn.execute(f"INSERT INTO instances (id, host, pid, backend, started_us, heartbeat_us, figures) VALUES"
                  f" (%s, 'h', pg_backend_pid(), pg_backend_pid(), {now}, {now}, '{{}}')", [instance])
+
+
+def central_pg_drained(conn) -> tuple[int, dict[str, str]]:
+    """(resends asked, {dead instance id: the instance that drained its broker session}) on a
+    PostgreSQL store (design/0210)."""
+    asked = int(conn.execute("SELECT count(*) FROM resends").fetchone()[0])
+    by = {r[0]: r[1] for r in conn.execute("SELECT id, figures->>'session_drained_by' FROM instances"
+                                           " WHERE figures ? 'session_drained_by'").fetchall()}
+    return asked, by
