@@ -80,6 +80,20 @@ def tiers_of(path: Path) -> frozenset[str]:
     return frozenset(TIERS[name] for name in support_of(path) if name in TIERS)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m pure` imports no module none of whose tests can be pure (it starts a real part, read
+    off its imports as below, or is solo): importing and rewriting the asserts of those was a third
+    of the tier's time on a first run. A module that marks a test pure itself is imported."""
+    if str(config.getoption("markexpr", "") or "").strip() != "pure":
+        return None
+    path = collection_path
+    if path.suffix != ".py" or not path.name.startswith("test_"):
+        return None
+    if (tiers_of(path) or path.stem in SOLO) and "mark.pure" not in path.read_text(encoding="utf-8"):
+        return True
+    return None
+
+
 # Modules whose parametrized tests are each a group of their own, with each one's seconds: five
 # site walks of a minute or more in one group were five minutes on one worker.
 SPLIT = {"test_desk_sites": 70, "test_desk_words": 150}   # issue 56: five sites, every role
@@ -96,6 +110,8 @@ def _param(item: pytest.Item) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tests.support import fresh_catalog  # a new catalog is a copy of one migrated once a process
+    fresh_catalog.install()
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order run_order() gives
