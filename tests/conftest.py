@@ -33,7 +33,7 @@ TIERS = {
     "browser": "browser",
     "container": "boot",
     "postgres": "postgres",
-    "faces": "media",
+    "faces": "media", "scenes": "media",
 }
 MARKERS = {
     "daemon": "starts a real edged daemon",
@@ -42,7 +42,8 @@ MARKERS = {
     "browser": "drives a real Chromium",
     "boot": "boots a Debian container under a real systemd",
     "postgres": "starts a real PostgreSQL",
-    "media": "runs the face detector or re-encodes video (a redacted copy): seconds to minutes a module",
+    "media": ("runs the face detector, re-encodes video (a redacted copy) or encodes and decodes the motion scenes "
+              "(ffmpeg, 40 s clips): seconds to minutes a module"),
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
