@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import logging
 import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from edged.daemon.maintenance import Maintenance
 from edged.daemon.notify import Notifier, while_extending
 from edged.daemon.people_watch import PeopleWatch
 from edged.daemon.recording.prestart import Early, Steps, lock_data, raise_nofile
+from edged.daemon.recording.start_signals import StartSignals
 from edged.daemon.disk_floor import DiskFloor
 from edged.daemon.liveness import Liveness, close_leftovers as _close_leftovers
 from edged.daemon.recording.recovery import StartupRecovery
@@ -81,15 +81,16 @@ STARTUP_STEP_S = 90  # EXTEND_TIMEOUT_USEC for each start-up step (reconciliatio
 
 
 async def run(cfg: Config, config_path: Path | None, init_data: bool = False, early: Early | None = None,
-              steps: Steps | None = None, allow_secrets: bool = False) -> int:
+              steps: Steps | None = None, allow_secrets: bool = False, signals: StartSignals | None = None) -> int:
     """`early`: what `edged run` did before importing this module (edged.daemon.recording.prestart): the data
     folder's lock, and the workers it started, which the supervisor adopts. `allow_secrets`:
-    --allow-config-secrets, for a SIGHUP's reload too."""
+    --allow-config-secrets, for a SIGHUP's reload too. `signals`: those caught since `edged run` began."""
     # Everything the daemon makes is its user's alone (design/0017), whatever umask it was
     # started with; the modes given explicitly below say the same.
     os.umask(0o077)
     try:
-        return await _run(cfg, config_path, init_data, early, steps or Steps(), allow_secrets)
+        return await _run(cfg, config_path, init_data, early, steps or Steps(), allow_secrets,
+                          signals or StartSignals().attach())
     finally:
         if early is not None:  # the lock is let go only once no worker it covers writes
             await _end_workers(early.workers)
@@ -100,12 +101,8 @@ async def run(cfg: Config, config_path: Path | None, init_data: bool = False, ea
 # it needs, then start them in the durability order of the module's docstring); split into
 # functions, that order would be spread over several places.
 async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Early | None, steps: Steps,
-               allow_secrets: bool = False) -> int:
+               allow_secrets: bool, signals: StartSignals) -> int:
     data_dir = cfg.storage.data_dir
-    pending: list[signal.Signals] = []  # a stop before the daemon's own handlers (no prestart: a first start)
-    if early is None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, pending.append, sig)
     if early is None and not datainit.initialised(data_dir):
         if init_data or config_path is None:  # asked for (or the demo without a config file)
             # i18n: the journal and the audit record
@@ -117,7 +114,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                 return 1
             log.warning("initialised the data folder %s: new catalog, node key %s (backed up in %s)",
                         data_dir, done["key_fingerprint"], done["key_backup"])
-        elif pending or not await _wait_for_catalog(cfg, Notifier()):  # stopped already, or while waiting
+        elif signals.stopped or not await _wait_for_catalog(cfg, Notifier(), signals.stop_seen):  # stopped already, or while waiting
             return 0
     private_dir(data_dir)
     if tighten(data_dir):  # an older install's 0750/0640: closing the top closes all below
@@ -188,10 +185,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
     reload_hooks: list[ReloadHook] = [viewer.reload]  # run in order after the supervisor's reload; more added below
     install_signals(sup, (runner, space, monitor, inspector, maintenance), notifier, config_path, reload_hooks,
                     allow_secrets)
-    if early is not None:
-        early.hand_over_signals()  # a SIGTERM during the imports: a clean stop now
-    for sig in pending:  # a SIGTERM while the data folder was made: a clean stop now
-        signal.raise_signal(sig)
+    signals.hand_over()  # a SIGTERM since `edged run` began: a clean stop now (design/0205)
     hooked = install_test_hooks(writer, data_dir, runner) if os.environ.get("EDGED_TEST_HOOKS") == "1" else None
     notifier.extend_timeout(STARTUP_STEP_S)
     await while_extending(notifier, writer.start(), STARTUP_STEP_S)  # a schema upgrade can take minutes
@@ -325,7 +319,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
 WAIT_DATA_S = 2.0
 
 
-async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
+async def _wait_for_catalog(cfg: Config, notifier: Notifier, stop: asyncio.Event) -> bool:
     """An empty data folder is as likely an unmounted disk as a new installation: never make a
     new catalog and node key for it (design/0023). Wait for the disk, answering edgectl that
     it waits (edged/control/waiting.py); False if stopped first."""
@@ -334,10 +328,6 @@ async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
     msg = (f"no catalog in {data_dir}: waiting for the data disk. If this is a new installation, "
            f"initialise it with `edged init-data --config ...` (on the audit record)")
     log.critical("%s", msg)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     control = WaitingControl(cfg.control.socket, cfg.control.group, data_dir, SYSTEM.now_us())
     try:
         if control.path.parent.is_dir():  # not made here: it may be the empty mount point's missing folder
@@ -354,8 +344,6 @@ async def _wait_for_catalog(cfg: Config, notifier: Notifier) -> bool:
         return True
     finally:
         await control.close()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
 
 
 async def _node_key(writer: CatalogWriter, data_dir: Path) -> nodekey.NodeKey:

@@ -1,6 +1,6 @@
 """Test tiers: each test is marked by the real parts its module starts, read from what it
 imports from tests/support, so `scripts/test -m pure` (a test with none of the others) runs
-the core alone in about a minute, and a new test file is tiered without anyone remembering
+the core alone in about two minutes (design/0206), and a new test file is tiered without anyone remembering
 to mark it.
 
 A module marks itself too (`pytestmark = pytest.mark.daemon`) where it starts a part without
@@ -33,7 +33,7 @@ TIERS = {
     "browser": "browser",
     "container": "boot",
     "postgres": "postgres",
-    "faces": "media",
+    "faces": "media", "scenes": "media",
 }
 MARKERS = {
     "daemon": "starts a real edged daemon",
@@ -42,7 +42,8 @@ MARKERS = {
     "browser": "drives a real Chromium",
     "boot": "boots a Debian container under a real systemd",
     "postgres": "starts a real PostgreSQL",
-    "media": "runs the face detector or re-encodes video (a redacted copy): seconds to minutes a module",
+    "media": ("runs the face detector, re-encodes video (a redacted copy) or encodes and decodes the motion scenes "
+              "(ffmpeg, 40 s clips): seconds to minutes a module"),
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
@@ -80,6 +81,20 @@ def tiers_of(path: Path) -> frozenset[str]:
     return frozenset(TIERS[name] for name in support_of(path) if name in TIERS)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`-m pure` imports no module none of whose tests can be pure (it starts a real part, read
+    off its imports as below, or is solo): importing and rewriting the asserts of those was a third
+    of the tier's time on a first run. A module that marks a test pure itself is imported."""
+    if str(config.getoption("markexpr", "") or "").strip() != "pure":
+        return None
+    path = collection_path
+    if path.suffix != ".py" or not path.name.startswith("test_"):
+        return None
+    if (tiers_of(path) or path.stem in SOLO) and "mark.pure" not in path.read_text(encoding="utf-8"):
+        return True
+    return None
+
+
 # Modules whose parametrized tests are each a group of their own, with each one's seconds: five
 # site walks of a minute or more in one group were five minutes on one worker.
 SPLIT = {"test_desk_sites": 70, "test_desk_words": 150}   # issue 56: five sites, every role
@@ -96,6 +111,8 @@ def _param(item: pytest.Item) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tests.support import fresh_catalog  # a new catalog is a copy of one migrated once a process
+    fresh_catalog.install()
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order run_order() gives

@@ -21,6 +21,7 @@ from storage import alarm_kinds
 from storage.alarm_kinds import CAMERA_OFFLINE, HOST, KINDS, SCOPES, SEVERITIES, STORAGE_LOST, TASK_FAILED
 from storage.catalog import CatalogWriter
 from storage import alarms as alarm_table
+from tests.support import sources
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "edged/locale/zh_TW/LC_MESSAGES/edged.po"
@@ -66,8 +67,8 @@ def test_every_title_is_translated_into_zh_tw():
     assert shown["disk_full_held"] and shown["recording_stopped_disk_full"] == "錄影已停止：磁碟已滿"
 
 
-def _calls(tree: ast.AST):
-    for node in ast.walk(tree):
+def _calls(walked):
+    for node in walked:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             yield node, ast.unparse(node.func)
 
@@ -77,9 +78,9 @@ def test_no_code_writes_a_severity_or_raises_an_undeclared_kind():
     by_hand, undeclared, bypass = [], [], []
     for path in SOURCES:
         rel = path.relative_to(ROOT).as_posix()
-        text = path.read_text()
+        text = sources.text(path)
         by_hand += [f"{rel}: {m.group(0)}" for m in BY_HAND.finditer(text)]
-        for node, func in _calls(ast.parse(text, rel)):
+        for node, func in _calls(sources.nodes(path)):
             if func.endswith("raise_alarm") and rel not in ("edged/alarms.py", "storage/alarms.py"):
                 bypass.append(f"{rel}:{node.lineno}")  # the catalog's row, raised around the registry
             kind = (node.args[0] if func.endswith(".raise_") and node.args else
@@ -95,7 +96,7 @@ def test_every_declared_kind_is_named_by_the_code():
     """No dead kind: each is imported from the registry (or read off it) somewhere it can be raised."""
     named = set()
     for path in SOURCES:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in sources.nodes(path):
             if isinstance(node, ast.ImportFrom) and node.module == "storage.alarm_kinds":
                 named |= {a.name for a in node.names}
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
@@ -176,12 +177,37 @@ def _distance(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _deletions(word: str, n: int = 2) -> set[str]:
+    out = {word}
+    for _ in range(n):
+        out |= {w[:i] + w[i + 1:] for w in out for i in range(len(w))}
+    return out
+
+
+@functools.cache
+def _deletion_index(declared: tuple[str, ...]) -> dict[str, set[str]]:
+    index: dict[str, set[str]] = {}
+    for kind in declared:
+        for shorter in _deletions(kind):
+            index.setdefault(shorter, set()).add(kind)
+    return index
+
+
+def _near(text: str, declared) -> list[str]:
+    """The declared kinds at most two edits from `text`, in their order. Two words two edits apart
+    share a word made by deleting at most two letters from each (a substitution is a deletion on
+    both sides): only the kinds that share one are measured."""
+    index = _deletion_index(tuple(declared))
+    shared = set().union(*(index.get(shorter, ()) for shorter in _deletions(text)))
+    return [k for k in declared if k in shared and _distance(text, k) <= 2]
+
+
 def _literals(tree: ast.AST):
     """(line, text) of each string literal but docstrings."""
-    docs = {id(n.body[0].value) for n in ast.walk(tree)
+    docs = {id(n.body[0].value) for n in sources.walk(tree)
             if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
             and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    for node in ast.walk(tree):
+    for node in sources.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             yield node.lineno, node.value
 
@@ -196,7 +222,7 @@ def misspelt_kinds(rel: str, tree: ast.AST, declared=KINDS) -> list[str]:
     for line, text in _literals(tree):
         if text in declared or text in NOT_MISSPELT or not KIND_SHAPE.fullmatch(text):
             continue
-        near = [k for k in declared if abs(len(k) - len(text)) <= 2 and _distance(text, k) <= 2]
+        near = _near(text, declared)
         found += [f"{rel}:{line}: {text!r} (declared: {near[0]!r})"] if near else []
     return found
 
@@ -214,7 +240,7 @@ def undeclared_kinds_given(rel: str, tree: ast.AST, declared=KINDS) -> list[str]
     declared but a letter or two off one that is, one-word kinds too ("tamper"). Other words are other
     vocabularies' kinds (a request's, a hold's, a finding's)."""
     found = []
-    for node in ast.walk(tree):
+    for node in sources.walk(tree):
         given: list[ast.AST] = []
         if isinstance(node, ast.Compare) and any(_is_kind_read(n) for n in [node.left, *node.comparators]):
             for n in [node.left, *node.comparators]:
@@ -226,20 +252,15 @@ def undeclared_kinds_given(rel: str, tree: ast.AST, declared=KINDS) -> list[str]
                      if isinstance(k, ast.Constant) and k.value == "kind"]
         found += [f"{rel}:{n.lineno}: {n.value!r}" for n in given
                   if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value not in declared
-                  and any(_distance(n.value, k) <= 2 for k in declared if abs(len(k) - len(n.value)) <= 2)]
+                  and _near(n.value, declared)]
     return found
-
-
-@functools.cache
-def _tree(path: Path) -> ast.AST:
-    return ast.parse(path.read_text(), str(path))
 
 
 def _sources(*folders: str):
     for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):
             if path != REGISTRY:
-                yield path.relative_to(ROOT).as_posix(), _tree(path)
+                yield path.relative_to(ROOT).as_posix(), sources.tree(path)
 
 
 def test_code_names_every_kind_by_its_constant():

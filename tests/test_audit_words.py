@@ -13,6 +13,7 @@ import pytest
 
 from edged.i18n import set_language, _
 from edged.rules import audit_words as said
+from tests.support.sources import tree as parsed, walk
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("edged", "storage", "mqtt", "recorder")
@@ -67,7 +68,7 @@ def written_actions(trees: dict[Path, ast.Module]) -> tuple[dict[str, str], dict
     actions: dict[str, str] = {}
     patterns: dict[str, str] = {}
     for path, tree in trees.items():
-        for fn in ast.walk(tree):
+        for fn in walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             for node in ast.walk(fn):
@@ -89,7 +90,7 @@ def written_actions(trees: dict[Path, ast.Module]) -> tuple[dict[str, str], dict
 
 def _trees(sources: dict[Path, str] | None = None) -> dict[Path, ast.Module]:
     if sources is None:
-        sources = {p: p.read_text() for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+        return {p: parsed(p) for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
     return {p: ast.parse(text, str(p)) for p, text in sources.items()}
 
 

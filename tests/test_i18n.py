@@ -20,6 +20,7 @@ from edged import i18n
 from edged.config import ConfigError, parse_config
 from edged.i18n import _, fmt_date, fmt_datetime, normalise, person_language, roc_date, roc_date_short, speaking
 from tests.support.forms import TAIPEI, us
+from tests.support import sources
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "edged/locale/zh_TW/LC_MESSAGES/edged.po"
@@ -146,13 +147,12 @@ def _unmarked(path: Path) -> list[str]:
     and markers Babel cannot see (inside an f-string, on Python 3.11). Docstrings, log messages,
     argparse declarations, dict keys and names (ports, audit fields) are not shown text; a line
     saying `# i18n: why` (or a comment line above it saying so) is left alone (MQTT and the journal stay English)."""
-    source = path.read_text()
-    tree = ast.parse(source, str(path))
+    source, tree = sources.text(path), sources.tree(path)
     pragma = {n + k for n, line in enumerate(source.splitlines(), 1) if "# i18n:" in line
               for k in ((0,) if not line.lstrip().startswith("#") else (1, 2) if "two lines" in line else (1,))}
     inside, skip, found, said = set(), set(), [], set()
     where = str(path.relative_to(ROOT))
-    for node in ast.walk(tree):
+    for node in sources.walk(tree):
         if isinstance(node, ast.Call):
             name = _call_name(node)
             if name in MARKERS:
@@ -196,7 +196,7 @@ def _unmarked(path: Path) -> list[str]:
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in MARKERS:
                     found.append(f"{where}:{n.lineno}: {n.func.id}() inside an f-string "
                                  "(Babel does not extract it on Python 3.11)")
-    for node in ast.walk(tree):
+    for node in sources.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in inside | skip \
                 and node.lineno not in pragma:
             text = node.value

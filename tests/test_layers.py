@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.sources import nodes, text as read
+
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {"edged", "storage", "recorder", "mqtt", "central", "tests"}
 PACKAGES = ("edged", "storage", "recorder", "mqtt", "central")  # every package of the repository's code
@@ -52,7 +54,7 @@ def test_lower_layers_import_nothing_from_above():
     wrong = []
     for package, allowed in ALLOWED.items():
         for path in _modules(package):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for node in nodes(path):
                 for name in _imported(node):
                     top = name.split(".")[0]
                     if top in FIRST_PARTY and top not in allowed:
@@ -72,7 +74,7 @@ def test_storage_rooms_keep_to_themselves():
     wrong = []
     for folder, forbidden in STORAGE_ROOMS.items():
         for path in _modules(folder):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for node in nodes(path):
                 for name in _imported(node):
                     names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
                                       else [])
@@ -94,7 +96,7 @@ def test_table_modules_do_not_import_the_catalog():
         rel = path.relative_to(ROOT).as_posix()
         if rel in CATALOG_USERS:
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in nodes(path):
             for name in _imported(node):
                 names = [name] + ([f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom)
                                   else [])
@@ -106,7 +108,7 @@ def test_table_modules_do_not_import_the_catalog():
 def test_state_vocabularies_are_leaves():
     """storage/states/ names the row states and imports nothing, so the rules can read them."""
     wrong = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in _modules("storage/states")
-             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             for node in nodes(path)
              if isinstance(node, (ast.Import, ast.ImportFrom)) and not (
                  isinstance(node, ast.ImportFrom) and node.module == "__future__")]
     assert not wrong, "imports in storage/states/:\n" + "\n".join(wrong)
@@ -125,7 +127,7 @@ def test_the_rules_load_neither_sqlite_utils_nor_the_catalog():
 def test_no_first_party_import_is_hidden_in_a_function():
     hidden = []
     for path in _modules(*ALLOWED):
-        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+        for fn in nodes(path):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             for node in ast.walk(fn):
@@ -135,8 +137,8 @@ def test_no_first_party_import_is_hidden_in_a_function():
     assert not hidden, "imports hidden in functions:\n" + "\n".join(hidden)
 
 
-def _strings(tree: ast.AST):
-    for node in ast.walk(tree):
+def _strings(walked):
+    for node in walked:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             yield node.lineno, node.value
         elif isinstance(node, ast.JoinedStr):  # the literal parts of an f-string
@@ -147,7 +149,7 @@ def test_sql_is_written_only_in_storage():
     found = []
     helper_and_this = ("tests/support/catalog.py", "tests/test_layers.py")
     for path in _modules("edged", "recorder", "mqtt", "tests", skip=helper_and_this):
-        for line, text in _strings(ast.parse(path.read_text(), str(path))):
+        for line, text in _strings(nodes(path)):
             if SQL.search(text):
                 found.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:70]!r}")
     assert not found, "SQL outside storage/ (give storage/ a named function):\n" + "\n".join(found)
@@ -168,7 +170,7 @@ def test_the_wall_clock_is_read_only_in_the_clock_module():
     for path in _modules(*PACKAGES, "tests"):
         if path == clock:
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in nodes(path):
             if (isinstance(node, ast.Attribute) and node.attr in ("time", "time_ns")
                     and isinstance(node.value, ast.Name) and node.value.id == "time"):
                 reads.append(f"{path.relative_to(ROOT)}:{node.lineno}: time.{node.attr}")
@@ -204,7 +206,7 @@ def test_edged_sub_packages_point_down():
     wrong = []
     for folder, forbidden in EDGED_FORBIDDEN.items():
         for path in _modules(folder):
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for node in nodes(path):
                 for name in _imported(node):
                     names = [name]
                     if isinstance(node, ast.ImportFrom):  # `from edged import daemon` names edged.daemon
@@ -220,7 +222,7 @@ def test_nothing_but_edged_run_imports_the_composition_root():
     """edged/app.py builds the parts; none of them imports it (design/0068). `edged run` starts it."""
     wrong = []
     for path in _modules("edged", "recorder", "storage", "mqtt", skip=("edged/cli/main.py",)):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in nodes(path):
             names = _imported(node)
             if isinstance(node, ast.ImportFrom) and node.module == "edged":
                 names = [f"edged.{a.name}" for a in node.names]
@@ -238,9 +240,9 @@ PENDING_FUNCTIONS: dict[str, str] = {}
 
 def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
     """(name, lines, says why) of each function over FUNCTION_LINES, nested ones included."""
-    lines = path.read_text().splitlines()
+    lines = read(path).splitlines()
     found = []
-    for node in ast.walk(ast.parse("\n".join(lines))):
+    for node in nodes(path):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = node.end_lineno - node.lineno + 1
             if length > FUNCTION_LINES:
@@ -252,7 +254,7 @@ def _long_functions(path: Path) -> list[tuple[str, int, bool]]:
 
 def test_a_module_is_about_400_lines_and_never_above_600():
     sizes = {p.relative_to(ROOT).as_posix(): (len(text.splitlines()), text)
-             for p in _modules(*SIZED) for text in [p.read_text()]}
+             for p in _modules(*SIZED) for text in [read(p)]}
     assert {m: n for m, (n, _t) in sizes.items() if n > MODULE_MAX} == {}
     silent = {m: n for m, (n, text) in sizes.items() if n > MODULE_LINES and "over 400 lines on purpose" not in
               (ast.get_docstring(ast.parse(text)) or "").lower()}
@@ -289,7 +291,7 @@ def _import_graph(folder: str) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for mod, path in mods.items():
         edges = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in nodes(path):
             for name in _imported(node):
                 subs = [f"{name}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
                 hits = [s for s in subs if s in mods] or ([name] if name in mods else [])
@@ -335,7 +337,7 @@ def test_the_media_worker_is_a_process_of_its_own():
     """The daemon never imports the worker's entry point, and the worker loads none of the
     daemon's web, WebRTC or catalog code (design/0020)."""
     wrong = [f"{p.relative_to(ROOT)}:{node.lineno}" for p in _modules("edged", "recorder", "storage", "mqtt")
-             for node in ast.walk(ast.parse(p.read_text(), str(p)))
+             for node in nodes(p)
              if "edged.viewer.media_worker" in _imported(node) or (
                  isinstance(node, ast.ImportFrom) and node.module == "edged.viewer"
                  and any(a.name == "media_worker" for a in node.names))]

@@ -10,6 +10,7 @@ import random
 import signal
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -157,6 +158,58 @@ def test_a_stop_at_any_moment_of_start_up_ends_promptly_and_cleanly(tmp_path, ca
     took = time.monotonic() - started
     assert "had not ended" not in d.log and "never retrieved" not in d.log, d.log[-3000:]
     assert took < AUX_STOP_S, f"the stop took {took:.1f} s"
+
+
+def catches(pid: int, sig: int) -> bool:
+    """The process has a handler of its own for `sig` (/proc's SigCgt mask)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    mask = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(mask >> (sig - 1) & 1)
+
+
+@pytest.mark.parametrize("start", ["first start", "restart"])
+def test_a_sigterm_as_soon_as_edged_run_catches_it_is_a_clean_stop(tmp_path, camera, start):
+    """design/0205: a technician's `systemctl stop` from the moment `edged run` catches SIGTERM
+    (its first line: before the config, the data folder's lock, the workers) is edged's own
+    prompt stop with status 0, and no worker stays."""
+    data = tmp_path / "data"
+    config = write_config(tmp_path / "edged.toml", data, [{"id": "cam", "url": camera.url("cam")}])
+    d = Daemon(config, data, tmp_path / "edged.log")
+    if start == "restart":  # a catalog: `edged run` would start the workers before the daemon's imports
+        d.start()
+        wait_for(lambda: "ready: recording has started" in d.log, 60, "recording")
+        assert d.stop() == 0, d.log[-3000:]
+    since = len(d.log) if d.log_path.exists() else 0
+    d.start()
+    assert d.proc is not None
+    pid = d.proc.pid
+    wait_for(lambda: catches(pid, signal.SIGTERM) or d.proc.poll() is not None, 30, "edged run catching SIGTERM",
+             interval=0.001)
+    started = time.monotonic()
+    assert d.stop(timeout=30) == 0, d.log[since:]  # SIGTERM, then wait
+    took = time.monotonic() - started
+    log = d.log[since:]
+    # edged's own stop (a signal's default action would be status -15), wherever start-up had got to
+    assert ("stopped during start-up, before the data folder was opened" in log
+            or "SIGTERM: closing open segments and stopping" in log), log
+    assert took < AUX_STOP_S, f"the stop took {took:.1f} s"
+    assert not in_group(pid), "a recorder worker outlived edged run"
+
+
+def in_group(pgid: int) -> list[int]:
+    """The processes of this process group (the daemon's session: its workers too)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+            found.append(int(entry.name))
+    return found
 
 
 def test_a_failing_recovery_after_a_worker_death_is_kept_not_fatal(monkeypatch):

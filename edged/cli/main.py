@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from edged import DEFAULT_CONFIG_PATH, __version__
 from edged.cli import argparse_texts
 from edged.daemon.recording import prespawn
+from edged.daemon.recording.start_signals import StartSignals
 from edged.i18n import _, person_language, set_language
 from storage import logs
 
@@ -88,15 +89,15 @@ def main(argv: list[str] | None = None) -> int:
                               "secrets file, [secrets] file, root's alone)"))
     args = parser.parse_args(argv)
 
-    if args.command == "run":
-        set_language(None)  # the daemon: requests set the asker's language, documents the site's (design/0057)
     if args.command == "check-config":
         return check_config(args.config, args.allow_config_secrets)
     if args.command == "init-data":
         return init_data(args)
+    signals = StartSignals().catch()  # `edged run`: a stop from here on is a clean stop (design/0205)
+    set_language(None)  # the daemon: requests set the asker's language, documents the site's (design/0057)
     logs.setup(args.verbose)
     try:
-        return asyncio.run(_run(args.config, args.init_data, args.allow_config_secrets))
+        return asyncio.run(_run(args.config, args.init_data, signals, args.allow_config_secrets))
     except KeyboardInterrupt:
         return 130
 
@@ -123,9 +124,10 @@ def check_config(path: Path, allow_secrets: bool = False) -> int:
     return 0
 
 
-async def _run(config: Path | None, init_data: bool, allow_secrets: bool = False) -> int:
+async def _run(config: Path | None, init_data: bool, signals: StartSignals, allow_secrets: bool = False) -> int:
     """The workers first, then the config, then the daemon's imports (design/0029 and 0025's
     addendum): a restart's gap is not spent importing what recording does not need."""
+    signals.attach()
     steps = prespawn.Steps()
     spares = await prespawn.spawn_idle(config)  # idle until prestart hands them the validated config
     if spares:
@@ -145,6 +147,9 @@ async def _run(config: Path | None, init_data: bool, allow_secrets: bool = False
         for field in cfg.inline_secrets:  # check-config says so too; the unit no longer runs it first
             log.warning("%s holds a password in the config itself: move it to the secrets file (design/0018)",
                         field)
+        if signals.stopped:  # nothing opened yet: nothing to close (design/0205)
+            log.info("stopped during start-up, before the data folder was opened")
+            return 0
         try:
             early = await prestart.start(cfg, spares)
         except prestart.AlreadyRunning as exc:
@@ -154,7 +159,7 @@ async def _run(config: Path | None, init_data: bool, allow_secrets: bool = False
         await spares.dismiss()  # those the config did not need (none on a plain restart)
     if early is not None and any(early.workers):
         steps.mark("lock, disk check, cameras sent")
-        await early.first_segments()
+        await early.first_segments(signals.stop_seen)
         steps.mark("cameras' first segments")
     else:
         steps.mark("lock")
@@ -162,7 +167,8 @@ async def _run(config: Path | None, init_data: bool, allow_secrets: bool = False
 
     steps.mark("daemon imports")
     try:
-        return await app.run(cfg, path, init_data=init_data, early=early, steps=steps, allow_secrets=allow_secrets)
+        return await app.run(cfg, path, init_data=init_data, early=early, steps=steps, allow_secrets=allow_secrets,
+                             signals=signals)
     except prestart.AlreadyRunning as exc:  # when the daemon takes the lock itself (no catalog yet)
         log.error("%s", exc)
         return 1

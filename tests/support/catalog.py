@@ -89,8 +89,20 @@ def alarms(src: Any, where: Callable[[Row], bool] | None = None, *, active: bool
 
 def add_segments(db: Any, segments: Any) -> None:
     """Insert segment rows given with the `segments` view's columns (camera, end_us, path, sha256
-    hex, state name...): the view is read-only; storage/footage/segment_rows.py stores them."""
-    segment_rows.insert(db, segments)
+    hex, state name...): the view is read-only; storage/footage/segment_rows.py stores them. In one
+    transaction (a catalog opened for writing commits each statement, each with its fsync: a test's
+    thousands of rows took seconds)."""
+    conn = db.conn
+    if conn.in_transaction:
+        segment_rows.insert(db, segments)
+        return
+    conn.execute("BEGIN")
+    try:
+        segment_rows.insert(db, segments)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 # damaging the audit chain on purpose (tests/test_audit.py, tests/test_central.py) ----------

@@ -22,7 +22,6 @@ import grp
 import json
 import logging
 import os
-import signal
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,6 @@ from storage.disk.fsutil import PRIVATE_FILE
 
 log = logging.getLogger("edged.daemon")
 LOCK_FILE = "edged.lock"
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 PROBE_TIMEOUT_S = 5.0
 
 
@@ -124,18 +122,12 @@ class Early:
     cameras: list[list[str]] = field(default_factory=list)   # each worker's cameras
     backlog: list[list[bytes]] = field(default_factory=list)  # each worker's events read here, in order
     video_dev: int | None = None
-    signals: list[int] = field(default_factory=list)  # arrived before the daemon's own handlers
-    stop_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def _signal(self, sig: int) -> None:
-        self.signals.append(sig)
-        if sig != signal.SIGHUP:
-            self.stop_seen.set()
-
-    async def first_segments(self) -> None:
+    async def first_segments(self, stop_seen: asyncio.Event) -> None:
         """Read the workers' first events until every camera has opened a segment or said why it
-        cannot, or FIRST_SEGMENTS_S passed: the daemon's imports then do not take the CPU the
-        cameras' connections need on a busy box. The lines are kept for the supervisor."""
+        cannot, or FIRST_SEGMENTS_S passed, or a stop came (`stop_seen`, edged/daemon/recording/start_signals.py):
+        the daemon's imports then do not take the CPU the cameras' connections need on a busy box.
+        The lines are kept for the supervisor."""
         async def follow(i: int, proc: asyncio.subprocess.Process) -> None:
             waiting = set(self.cameras[i])
             assert proc.stdout is not None
@@ -155,7 +147,7 @@ class Early:
         if not readers:
             return
         everyone = asyncio.ensure_future(asyncio.wait(readers))
-        stop = asyncio.ensure_future(self.stop_seen.wait())
+        stop = asyncio.ensure_future(stop_seen.wait())
         await asyncio.wait([everyone, stop], timeout=FIRST_SEGMENTS_S, return_when=asyncio.FIRST_COMPLETED)
         everyone.cancel()
         stop.cancel()
@@ -165,12 +157,6 @@ class Early:
         for reader in readers:
             if not reader.cancelled() and reader.exception() is not None:
                 log.error("reading a recorder worker's first events failed: %r", reader.exception())
-
-    def hand_over_signals(self) -> None:
-        """The daemon's handlers are installed (they replaced ours): deliver what arrived before."""
-        pending, self.signals = self.signals, []
-        for sig in pending:
-            signal.raise_signal(sig)
 
 
 __all__ = ["AlreadyRunning", "Early", "Steps", "add_command", "assign", "lock_data", "raise_nofile", "send",
@@ -200,9 +186,6 @@ async def start(cfg: Config, spares: Spares | None = None) -> Early | None:
     if problem is not None:
         log.info("workers start after the daemon's checks: %s", problem)
         return early
-    loop = asyncio.get_running_loop()
-    for sig in FORWARDED:  # kept for the daemon's own handlers (a stop is then a clean stop)
-        loop.add_signal_handler(sig, early._signal, sig)
     early.video_dev = video_dev
     settings = {**worker_settings(cfg), "video_dev": video_dev}
     for cams in assign(cfg.cameras, worker_count(cfg)):

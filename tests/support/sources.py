@@ -1,0 +1,37 @@
+"""The repository's source files, read and parsed once a test process: the house-rule tests
+(test_layers, test_alarm_kinds, test_audit_words, test_i18n) each walk the whole tree, and
+parsing it again for every test was most of the pure tier's time. The trees are read, never
+changed."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+
+@functools.cache
+def text(path: Path) -> str:
+    return path.read_text()
+
+
+@functools.cache
+def tree(path: Path) -> ast.Module:
+    return ast.parse(text(path), str(path))
+
+
+_walked: dict[int, tuple[ast.AST, tuple[ast.AST, ...]]] = {}
+
+
+def walk(parsed: ast.AST) -> tuple[ast.AST, ...]:
+    """Every node of a tree, in ast.walk's order, listed once a tree (ast.walk itself was most of
+    the time of the tests that walk every file several times)."""
+    hit = _walked.get(id(parsed))
+    if hit is None or hit[0] is not parsed:
+        hit = _walked[id(parsed)] = (parsed, tuple(ast.walk(parsed)))
+    return hit[1]
+
+
+def nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of the file's tree, in ast.walk's order."""
+    return walk(tree(path))
