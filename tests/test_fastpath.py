@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -100,7 +101,13 @@ def _segment(units: list[Any], codec: str, path: Path) -> bytes:
         stream = template.streams.video[0]
         stream.time_base = TIME_BASE
         seg = SegmentFile(path, stream, None, origin_us=0, fragment_us=500_000, frame_us=50_000)
+        origin, lead = units[0].ts, True
         for au in units:
+            if lead:  # the connection's first GOP: a picture shown before its keyframe is not written (0150)
+                if au.key and au.ts != origin:
+                    lead = False
+                elif au.ts < origin:
+                    continue
             pkt = av.Packet(au.data)
             pkt.stream = stream
             pkt.time_base = TIME_BASE
@@ -132,6 +139,18 @@ def test_compiled_and_pure_write_byte_identical_segments(tmp_path, name, codec, 
     a = _segment(mine[0], codec, tmp_path / "compiled.mp4")
     b = _segment(units, codec, tmp_path / "pure.mp4")
     assert len(a) > 10_000 and a == b
+    # Not checked: two sources spliced into one file (the camera loop cuts a segment there), and the
+    # B-picture captures, whose first GOP here refers to pictures before the capture's first keyframe
+    # ("reference pictures unavailable", "Could not find ref with POC 2"; issue 60, found, not solved)
+    if quirk != "new_ssrc" and not name.startswith("bframes"):
+        assert decode_errors(tmp_path / "compiled.mp4") == ""  # b is the same bytes
+
+
+def decode_errors(path: Path) -> str:
+    """What `ffmpeg -v error -xerror` says decoding every picture of the file (empty: it decodes)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=120)
+    return out.stderr.strip() or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
 
 
 def test_the_pure_module_where_the_compiled_one_is_stale_absent_or_not_wanted(monkeypatch, tmp_path):
