@@ -123,6 +123,29 @@ def ticks_of(pids: Iterable[int], root: int | None = None) -> dict[int, int]:
     return snap
 
 
+def wakes_of(pids: Iterable[int]) -> dict[int, int]:
+    """pid -> voluntary context switches of all its threads: each is a thread that went to sleep
+    (a blocking read, a lock, the GIL) and was woken, so their rate is the wakes a second the
+    threads cost. Involuntary switches (a thread taken off a core by others' work) are the box's
+    load, not the recorder's, and are not counted."""
+    snap = {}
+    for p in pids:
+        total = 0
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                for line in Path(f"/proc/{p}/task/{tid}/status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        snap[p] = total
+    return snap
+
+
 def memory(pids: Iterable[int]) -> tuple[float, float]:
     """Summed RSS and PSS in MiB, from smaps_rollup."""
     rss = pss = 0
@@ -158,6 +181,7 @@ class Window:
     rss: float = 0.0          # MiB, summed, at the end
     pss: float = 0.0
     seconds: float = 0.0
+    wakes: float = 0.0        # context switches a second, all measured threads (threads that ended not counted)
 
 
 def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) -> Window:
@@ -166,9 +190,11 @@ def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) 
     b0 = box_ticks()
     s0 = cpu_ticks(server_pid) or 0
     c0 = ticks_of(pids_now(), root)
+    w0 = wakes_of(pids_now())
     time.sleep(seconds)
     pids = pids_now()
     c1 = ticks_of(pids, root)
+    w1 = wakes_of(pids)
     s1 = cpu_ticks(server_pid) or 0
     b1 = box_ticks()
     wall = time.monotonic() - t0
@@ -178,7 +204,7 @@ def measure(pids_now, seconds: float, server_pid: int, root: int | None = None) 
     n_cores = os.cpu_count() or 1
     return Window(cpu=sum(per.values()), per_process=per, per_rss=per_rss, server_cpu=(s1 - s0) / CLK_TCK / wall * 100,
                   box_busy=(b1[0] - b0[0]) / max(1, b1[1] - b0[1]) * 100 * n_cores, rss=rss, pss=pss,
-                  seconds=wall)
+                  seconds=wall, wakes=sum(max(0, w - w0.get(p, w)) for p, w in w1.items()) / wall)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -29,8 +29,9 @@ def _group(comm: str, is_daemon: bool) -> str:
     return comm if comm in GROUPS else "worker other"
 
 
-def thread_ticks(pids: Iterable[int], daemon_pid: int) -> dict[tuple[int, int], tuple[str, int]]:
-    """(pid, tid) -> (group, utime+stime ticks) for every thread alive now."""
+def thread_ticks(pids: Iterable[int], daemon_pid: int, wakes: bool = False) -> dict[tuple[int, int], tuple[str, int]]:
+    """(pid, tid) -> (group, utime+stime ticks) for every thread alive now; with `wakes`, its
+    voluntary context switches (it slept and was woken; bench/common.py wakes_of) instead."""
     out = {}
     for pid in pids:
         try:
@@ -44,7 +45,14 @@ def thread_ticks(pids: Iterable[int], daemon_pid: int) -> dict[tuple[int, int], 
                 continue
             comm = text[text.index("(") + 1:text.rindex(")")]
             f = text[text.rindex(")") + 2:].split()
-            out[(pid, int(tid))] = (_group(comm, pid == daemon_pid), int(f[11]) + int(f[12]))
+            value = int(f[11]) + int(f[12])
+            if wakes:
+                try:
+                    status = Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines()
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
+                value = sum(int(ln.split()[1]) for ln in status if ln.startswith("voluntary_ctxt_switches:"))
+            out[(pid, int(tid))] = (_group(comm, pid == daemon_pid), value)
     return out
 
 
@@ -77,10 +85,12 @@ class Split:
         self.daemon_pid = daemon_pid
         self.t0 = time.monotonic()
         self.before = thread_ticks(pids, daemon_pid)
+        self.wakes_before = thread_ticks(pids, daemon_pid, wakes=True)
         self.w0 = written_bytes(p for p in pids if p != daemon_pid)
 
     def finish(self, pids: list[int]) -> dict[str, float]:
         after = thread_ticks(pids, self.daemon_pid)
+        woke = thread_ticks(pids, self.daemon_pid, wakes=True)
         wall = time.monotonic() - self.t0
         wrote = written_bytes(p for p in pids if p != self.daemon_pid) - self.w0
         split = dict.fromkeys(GROUPS, 0.0)
@@ -88,4 +98,7 @@ class Split:
             split[group] += (ticks - self.before.get(key, (group, 0))[1]) / CLK_TCK / wall * 100
         split["hashing (in camera threads)"] = wrote * sha256_cpu_per_byte() / wall * 100
         split["MB written"] = wrote / (1 << 20)
+        for key, (group, n) in woke.items():  # context switches a second, by group (threads alive at both ends)
+            if key in self.wakes_before:
+                split[f"wakes {group}"] = split.get(f"wakes {group}", 0.0) + (n - self.wakes_before[key][1]) / wall
         return split

@@ -48,6 +48,10 @@ def export_tree(rev: str, into: Path) -> tuple[Path, str]:
     with tarfile.open(fileobj=io.BytesIO(git("archive", "--format=tar", commit))) as tar:
         tar.extractall(tree, filter="data")
     said = git("log", "-1", "--format=%h %s", commit).decode().strip()
+    if (tree / "scripts" / "build-compiled").exists():  # the compiled per-read loop, as its tree builds it (design/0160)
+        (tree / ".venv").symlink_to(ROOT / ".venv")
+        subprocess.run([str(tree / "scripts" / "build-compiled")], cwd=tree, check=True, capture_output=True)
+        said += " (its recorder/_rtpc built)"
     return tree, said
 
 
@@ -131,20 +135,20 @@ def _one(label: str, n: int, server: Any, seconds: float, tree: Path, spy: _Stra
            "lost": f"{res.lost_total} ({res.lost_worst[0]}: {res.lost_worst[1]})",
            "lag": getattr(res, "lag_growth", None), "box": w.box_busy if w else None,
            "server": w.server_cpu if w else None, "notes": list(res.notes),
-           "writes": spy.io[1] / n, "split": {g: v / n for g, v in getattr(res, "split", {}).items()}}
+           "writes": spy.io[1] / n, "wakes": w.wakes / n if w else None, "split": {g: v / n for g, v in getattr(res, "split", {}).items()}}
     if label != FFMPEG and res.recording != n:
         out["notes"].append(f"only {res.recording}/{n} cameras had a segment when the window started")
     return out
 
 
 HEADER = ["N", "round", "recorder", "load", "CPU %/cam", "RSS MB/cam", "lost (worst)", "lag growth s",
-          "server CPU %", "box busy %", "writes/cam/s"]
+          "server CPU %", "box busy %", "writes/cam/s", "wakes/cam/s"]
 
 
 def _row(run: dict[str, Any]) -> list[str]:
     return [str(run["n"]), str(run["round"]), run["label"], run["load"], fmt(run["cpu"], ".3f"),
             fmt(run["rss"], ".1f"), run["lost"], fmt(run["lag"], ".2f"), fmt(run["server"], ".0f"),
-            fmt(run["box"], ".0f"), fmt(run["writes"], ".1f")]
+            fmt(run["box"], ".0f"), fmt(run["writes"], ".1f"), fmt(run["wakes"], ".0f")]
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -171,6 +175,8 @@ def report(runs: list[dict[str, Any]], rev: str, seconds: float) -> str:
     groups = [*GROUPS, "hashing (in camera threads)"]
     split = [[str(r["n"]), str(r["round"]), r["label"], *(fmt(r["split"].get(g), ".3f") for g in groups)]
              for r in runs if r["split"]]
+    woke = [[str(r["n"]), str(r["round"]), r["label"], *(fmt(r["split"].get(f"wakes {g}"), ".1f") for g in GROUPS)]
+            for r in runs if r["split"]]
     lines = [
         "", f"## edged's reader before and after issue 38 vs ffmpeg -c copy: 1080p {FPS} fps, 4 Mbit/s, "
         f"{seconds:.0f} s window, old = {rev}", "",
@@ -190,7 +196,11 @@ def report(runs: list[dict[str, Any]], rev: str, seconds: float) -> str:
         "### edged's CPU by thread (bench/cpu_split.py), % of one core per camera", "",
         table(["N", "round", "recorder", *groups], split), "",
         "The threads' CPU over the same window (/proc/PID/task/TID/stat); threads that ended inside it, and "
-        "children the daemon reaped, are in the main table only."]
+        "children the daemon reaped, are in the main table only.", "",
+        "### wakes by thread group: voluntary context switches a second per camera (/proc/PID/task/TID/status)", "",
+        table(["N", "round", "recorder", *GROUPS], woke), "",
+        "wakes/cam/s in the main table: every thread of the measured processes (ffmpeg's too), its voluntary "
+        "switches (slept, then woken), per camera; involuntary ones are the shared box's load."]
     if notes:
         lines += ["", "notes:"] + [f"- {x}" for x in notes]
     return "\n".join(lines)

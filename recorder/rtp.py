@@ -115,7 +115,7 @@ class Depacketizer:
 
     __slots__ = ("hevc", "au", "ts", "key", "params", "broken", "need_key", "fu", "seq", "last32", "ext",
                  "dropped", "units", "packets", "vcl", "_out", "n", "ssrc", "retired", "ssrc_changes", "foreign",
-                 "_switched")
+                 "_switched", "marked")
 
     def __init__(self, codec: str):
         if codec not in ("h264", "hevc"):
@@ -140,6 +140,7 @@ class Depacketizer:
         self.retired: set[int] = set()  # sources left behind: their late packets are dropped (`foreign`)
         self.ssrc_changes = self.foreign = 0
         self._switched = False  # the next packet is a new source's: the access unit being built ends first
+        self.marked = True  # the last packet followed carried the RTP marker (its access unit's last)
 
     def unwrap(self, ts32: int) -> int:
         last = self.last32
@@ -177,6 +178,7 @@ class Depacketizer:
             self.n = end
             if pkt[13] & 0x40:
                 self.fu = False
+            self.marked = b1 >= 0x80
             return ()
         at = 12 + 4 * (b0 & 0x0F)
         if b0 & 0x10:  # header extension
@@ -188,8 +190,11 @@ class Depacketizer:
         self._out = out
         if self._switched:
             self._switched = False
+            if not self.marked:  # the old source stopped inside a picture (between its slices): not whole
+                self.broken = True
             self._finish(out)
             self.need_key = True
+        self.marked = b1 >= 0x80
         gap = expected is not None and seq != expected
         if gap:
             self.broken = True
@@ -209,7 +214,8 @@ class Depacketizer:
 
     def _source(self, ssrc: int) -> bool:
         """A packet of another SSRC: the first source is followed; a new one replaces it (a
-        camera that restarted its encoder: the picture being built ends there, whole or dropped,
+        camera that restarted its encoder: the picture being built ends there, whole (its last packet
+        carried the marker) or dropped,
         the new source starts at its keyframe, its sequence numbers are not a gap); a packet of a source left
         behind (an old session's, as some cameras send) is dropped. False: drop the packet."""
         if self.ssrc is None:

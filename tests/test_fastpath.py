@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -99,8 +100,17 @@ def _segment(units: list[Any], codec: str, path: Path) -> bytes:
     with av.open(io.BytesIO(units[0].data), format=codec, options={"fpsprobesize": "0"}) as template:
         stream = template.streams.video[0]
         stream.time_base = TIME_BASE
-        seg = SegmentFile(path, stream, None, origin_us=0, fragment_us=500_000, frame_us=50_000)
+        first_dts = times.stamp(units[0].ts)[1]  # the segment starts at its first picture's decode time, as
+        times = RtpTimes(units[0].ts, depth, FRAME)  # camera.py opens it (else the keyframe, dts < 0, is dropped)
+        seg = SegmentFile(path, stream, None, origin_us=int(first_dts * TIME_BASE * 1_000_000),
+                          fragment_us=500_000, frame_us=50_000)
+        origin, lead = units[0].ts, True
         for au in units:
+            if lead:  # the connection's first GOP: a picture shown before its keyframe is not written (0150)
+                if au.key and au.ts != origin:
+                    lead = False
+                elif au.ts < origin:
+                    continue
             pkt = av.Packet(au.data)
             pkt.stream = stream
             pkt.time_base = TIME_BASE
@@ -115,7 +125,8 @@ def _segment(units: list[Any], codec: str, path: Path) -> bytes:
 @pytest.mark.parametrize(("name", "codec"), CAPTURES)
 def test_compiled_and_pure_write_byte_identical_segments(tmp_path, name, codec, quirk):
     compiled = _compiled()
-    stream = b"".join(QUIRKS[quirk](rtp_captures.read(rtp_captures.HERE / f"{name}.rtp")))
+    packets = rtp_captures.read(rtp_captures.HERE / f"{name}.rtp")
+    stream = b"".join(QUIRKS[quirk](packets))
     mine, theirs = _read(compiled, stream, codec), _read(pure, stream, codec)
     units, reports, counters, heard = theirs
     assert units, "the pure reader made no access unit: the case tests nothing"
@@ -127,11 +138,23 @@ def test_compiled_and_pure_write_byte_identical_segments(tmp_path, name, codec, 
         assert counters[0] > 0  # the picture the loss hit was dropped
     if quirk == "new_ssrc":
         assert counters[3] == 1 and counters[4] == 1
+        # the same pictures as without the switch, or none: never the old source's part of one
+        # (the switch comes between two slices of the sliced capture's picture 14)
+        plain = {u.ts: u.data for u in _read(pure, b"".join(QUIRKS["plain"](packets)), codec)[0]}
+        assert all(plain.get(u.ts) == u.data for u in units)
     if quirk == "answer_and_junk":
         assert heard and counters[5] == 6
     a = _segment(mine[0], codec, tmp_path / "compiled.mp4")
     b = _segment(units, codec, tmp_path / "pure.mp4")
     assert len(a) > 10_000 and a == b
+    assert decode_errors(tmp_path / "compiled.mp4") == ""  # b is the same bytes
+
+
+def decode_errors(path: Path) -> str:
+    """What `ffmpeg -v error -xerror` says decoding every picture of the file (empty: it decodes)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=120)
+    return out.stderr.strip() or ("" if out.returncode == 0 else f"ffmpeg exited with {out.returncode}")
 
 
 def test_the_pure_module_where_the_compiled_one_is_stale_absent_or_not_wanted(monkeypatch, tmp_path):
