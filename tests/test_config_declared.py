@@ -141,4 +141,5 @@ def test_every_worker_name_is_one_the_recorder_reads():
     reads = set(re.findall(r'camera(?:\.get\(|\[)"(\w+)"', sources)) | {f.name for f in dataclasses.fields(Settings)}
     named = {(c.__name__, d.toml): d.key.worker for c in _sections() for d in declared(c) if d.key.worker}
     assert named, "no key is declared for the worker: is the scan broken?"
-    assert {k: w for k, w in named.items() if w not in reads} == {}, f"the recorder reads none of these: {reads}"
+    unread = {k: w for k, w in named.items() if w not in reads}
+    assert not unread, f"worker= names the recorder does not read: {unread} (it reads {sorted(reads)})"
