@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from storage import alarm_kinds
 from storage.time.rocdate import GREGORIAN, ROC, roc_date, roc_date_short, roc_month, roc_year  # noqa: F401 - edged's date helpers
 
 DOMAIN = "edged"
@@ -104,11 +105,20 @@ def hint_of(exc: BaseException) -> str | None:
     return getattr(exc, "hint", None)
 
 
+# A parameter of this name is someone else's words (a camera's error, the system's): it is never
+# translated, and a reader's rendering says it only as the technician's detail (`said`).
+FOREIGN = "error"
+# A parameter of this name is an alarm kind's name (storage/alarm_kinds.py): the English keeps the
+# name, a reader's rendering says the kind's title.
+KIND = "kind"
+
+
 class Msg(str):
     """A message made where the language is not known yet (an alarm, stored and read later):
     the English text as a plain str (the catalog, MQTT and the log keep it as before), plus the
     template and its parameters, so `render` can say it in a reader's language (design/0057).
-    Write it as `Msg(N_("camera {camera} is offline"), camera=cid)`."""
+    Write it as `Msg(N_("camera {camera} is offline"), camera=cid)`. A parameter may itself be a
+    Msg: it is stored and rendered as one too (design/0240)."""
 
     template: str
     params: dict[str, object]
@@ -120,18 +130,62 @@ class Msg(str):
 
     def stored(self) -> dict[str, object]:
         """What the catalog keeps next to the English text: {"template": ..., "params": ...}."""
-        return {"template": self.template, "params": self.params}
+        return {"template": self.template,
+                "params": {k: v.stored() if isinstance(v, Msg) else v for k, v in self.params.items()}}
 
 
-def render(text: str, stored: Mapping[str, object] | None) -> str:
-    """A stored Msg in the current language; the English text when none was stored (an older
-    row) or the template is not in the catalog (then gettext answers it unchanged)."""
-    if not stored or not isinstance(stored.get("template"), str):
+def _is_stored(value: object) -> bool:
+    return isinstance(value, Mapping) and isinstance(value.get("template"), str)
+
+
+def english(stored: Mapping[str, object]) -> str:
+    params = stored.get("params") or {}
+    assert isinstance(params, Mapping)
+    return str(stored["template"]).format(**{k: english(v) if _is_stored(v) else v for k, v in params.items()})
+
+
+def render(text: str, stored: Mapping[str, object] | None, foreign: str | None = None) -> str:
+    """A stored Msg in the current language, its stored Msg parameters too; the English text when
+    none was stored (an older row) or the template is not in the catalog (then gettext answers it
+    unchanged). `foreign`: what to say instead of a FOREIGN parameter (None: the parameter itself)."""
+    if not _is_stored(stored):
         return text
+    assert stored is not None
+    params = stored.get("params") or {}
+    assert isinstance(params, Mapping)
+    said = {k: _said(k, v, foreign) for k, v in params.items()}
     try:
-        return _(stored["template"]).format(**stored.get("params") or {})  # type: ignore[arg-type]
+        return _(str(stored["template"])).format(**said)
     except (KeyError, IndexError, ValueError):
         return text
+
+
+def _said(key: str, value: object, foreign: str | None) -> object:
+    if _is_stored(value):
+        assert isinstance(value, Mapping)
+        return render(english(value), value, foreign)
+    if key == FOREIGN and foreign is not None:
+        return foreign
+    if key == KIND and isinstance(value, str) and value in alarm_kinds.KINDS:
+        return _(alarm_kinds.KINDS[value].title)
+    return value
+
+
+def has_foreign(stored: Mapping[str, object] | None) -> bool:
+    """Whether a stored Msg carries someone else's words (a FOREIGN parameter) at any depth."""
+    params = (stored or {}).get("params") or {}
+    return isinstance(params, Mapping) and any(k == FOREIGN or (_is_stored(v) and has_foreign(v))
+                                               for k, v in params.items())
+
+
+def templates(stored: Mapping[str, object]) -> Iterator[str]:
+    """Every template in a stored Msg, its own and its parameters' (for the tests of translation)."""
+    yield str(stored["template"])
+    params = stored.get("params") or {}
+    assert isinstance(params, Mapping)
+    for v in params.values():
+        if _is_stored(v):
+            yield from templates(v)
 
 
 def in_language(lang: str, message: str) -> str:

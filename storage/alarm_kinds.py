@@ -42,6 +42,16 @@ DEADLINES = "deadlines"      # inspections, registers, audits (edged/rules/inspe
 PEOPLE = "people"            # accounts, retrieval requests, holds
 DAEMON = "daemon"            # the daemon itself
 GROUPS = (PICTURE, RECORDING, RETENTION, DISK, MAINTENANCE, CLOCK, DEADLINES, PEOPLE, DAEMON)
+# The inspection register's items (R3.1; edged/rules/inspections.py fills them in, edged/config/health.py
+# lets a site choose its columns). A kind names the item it marks abnormal while it is active
+# (design/0240): a camera's kind marks it on that camera's row, a host-wide kind on every row. A
+# kind of the PICTURE group marks the picture unless it says otherwise; `item=None`: no item.
+HOST_ITEM, PICTURE_ITEM, AUDIO_ITEM, RECORDING_ITEM = "host", "picture", "audio", "recording"
+LOGIN_ITEM, CAMERA_LOGIN_ITEM, CLOCK_ITEM, QUALITY_ITEM = "login", "camera_login", "clock", "quality"
+REGISTER_ITEMS = (HOST_ITEM, PICTURE_ITEM, AUDIO_ITEM, RECORDING_ITEM, LOGIN_ITEM, CAMERA_LOGIN_ITEM, CLOCK_ITEM,
+                  QUALITY_ITEM)
+_GROUP_ITEM = {PICTURE: PICTURE_ITEM}
+_UNSET = "-"
 
 
 def N_(message: str) -> str:
@@ -57,6 +67,7 @@ class AlarmKind:
     scope: str                             # one of SCOPES
     group: str                             # one of GROUPS
     expected_in_maintenance: bool = False  # a fault a technician causes on purpose (a camera unplugged)
+    item: str | None = None                # the register item it marks abnormal (REGISTER_ITEMS), if any
 
     def key(self, subject: str | None = None) -> str:
         """The alarm's stable key (one active row per key): the name alone for a host-wide kind,
@@ -70,9 +81,11 @@ KINDS: dict[str, AlarmKind] = {}
 
 
 def _declare(name: str, severity: str, title: str, scope: str, group: str, *,
-             maintenance: bool = False) -> AlarmKind:
-    kind = AlarmKind(name, severity, title, scope, group, maintenance)
-    if name in KINDS or severity not in SEVERITIES or scope not in SCOPES or group not in GROUPS:
+             maintenance: bool = False, item: str | None = _UNSET) -> AlarmKind:
+    kind = AlarmKind(name, severity, title, scope, group, maintenance,
+                     _GROUP_ITEM.get(group) if item == _UNSET else item)
+    if (name in KINDS or severity not in SEVERITIES or scope not in SCOPES or group not in GROUPS
+            or kind.item not in (None, *REGISTER_ITEMS)):
         raise ValueError(f"alarm kind {kind} declared twice or wrongly")  # i18n: a programming error
     KINDS[name] = kind
     return kind
@@ -94,20 +107,20 @@ VIDEO_OVEREXPOSED = _declare("video_overexposed", WARNING, N_("picture overexpos
 VIDEO_FROZEN = _declare("video_frozen", CRITICAL, N_("picture frozen"), CAMERA, PICTURE)
 VIDEO_BLURRED = _declare("video_blurred", CRITICAL, N_("picture blurred"), CAMERA, PICTURE)
 CAMERA_MOVED = _declare("camera_moved", CRITICAL, N_("camera moved"), CAMERA, PICTURE)
-VIDEO_MONOCHROME = _declare("video_monochrome", WARNING, N_("picture in black and white"), CAMERA, PICTURE)
-BELOW_RESOLUTION = _declare("below_resolution", WARNING, N_("resolution below the floor"), CAMERA, PICTURE)
-BELOW_FPS = _declare("below_fps", WARNING, N_("frame rate below the floor"), CAMERA, PICTURE)
-AUDIO_MISSING = _declare("audio_missing", WARNING, N_("sound missing"), CAMERA, PICTURE)
+VIDEO_MONOCHROME = _declare("video_monochrome", WARNING, N_("picture in black and white"), CAMERA, PICTURE, item=QUALITY_ITEM)
+BELOW_RESOLUTION = _declare("below_resolution", WARNING, N_("resolution below the floor"), CAMERA, PICTURE, item=QUALITY_ITEM)
+BELOW_FPS = _declare("below_fps", WARNING, N_("frame rate below the floor"), CAMERA, PICTURE, item=QUALITY_ITEM)
+AUDIO_MISSING = _declare("audio_missing", WARNING, N_("sound missing"), CAMERA, PICTURE, item=AUDIO_ITEM)
 # R2.3: the camera's time display (and its footage's clock) is wrong
-CLOCK_DRIFT = _declare("clock_drift", WARNING, N_("camera clock drifts"), CAMERA, PICTURE)
+CLOCK_DRIFT = _declare("clock_drift", WARNING, N_("camera clock drifts"), CAMERA, PICTURE, item=CLOCK_ITEM)
 # R1.8: an audio_required camera's microphone is silent (design/0049)
-AUDIO_SILENT = _declare("audio_silent", WARNING, N_("sound silent"), CAMERA, PICTURE)
+AUDIO_SILENT = _declare("audio_silent", WARNING, N_("sound silent"), CAMERA, PICTURE, item=AUDIO_ITEM)
 # segments are cut without a keyframe (design/0060)
-KEYFRAMES_MISSING = _declare("keyframes_missing", WARNING, N_("camera sends no keyframes"), CAMERA, PICTURE)
+KEYFRAMES_MISSING = _declare("keyframes_missing", WARNING, N_("camera sends no keyframes"), CAMERA, PICTURE, item=None)
 # the camera's media clock runs fast or slow: re-anchored (design/0060)
-MEDIA_CLOCK_DRIFT = _declare("media_clock_drift", WARNING, N_("camera video clock drifts"), CAMERA, PICTURE)
+MEDIA_CLOCK_DRIFT = _declare("media_clock_drift", WARNING, N_("camera video clock drifts"), CAMERA, PICTURE, item=None)
 # the camera stamps its pictures alike or out of order: the recorder writes its own times (design/0150)
-CAMERA_TIMES = _declare("camera_times", WARNING, N_("camera stamps its pictures wrongly"), CAMERA, PICTURE)
+CAMERA_TIMES = _declare("camera_times", WARNING, N_("camera stamps its pictures wrongly"), CAMERA, PICTURE, item=None)
 # its stream declares a picture no camera sends: not checked (design/0063)
 PICTURE_TOO_BIG = _declare("picture_too_big", WARNING, N_("picture size absurd: not checked"), CAMERA, PICTURE)
 
@@ -119,16 +132,16 @@ MOTION_DETECTION_LOST = _declare("motion_detection_lost", WARNING, N_("motion de
 MIN_RETENTION_BREACH = _declare("min_retention_breach", CRITICAL, N_("minimum retention not met"), CAMERA, RETENTION)
 RETENTION_GRACE = _declare("retention_grace", WARNING, N_("retention lowered: grace period"), CAMERA, RETENTION)
 RETENTION_CHANGED = _declare("retention_changed", WARNING, N_("retention settings changed"), HOST, RETENTION)
-RETENTION_FILE_ERRORS = _declare("retention_file_errors", CRITICAL, N_("footage cannot be destroyed"), HOST, RETENTION)
-DISK_FULL_HELD = _declare("disk_full_held", CRITICAL, N_("disk full: nothing more may be destroyed"), HOST, RETENTION)
+RETENTION_FILE_ERRORS = _declare("retention_file_errors", CRITICAL, N_("footage cannot be destroyed"), HOST, RETENTION, item=HOST_ITEM)
+DISK_FULL_HELD = _declare("disk_full_held", CRITICAL, N_("disk full: nothing more may be destroyed"), HOST, RETENTION, item=HOST_ITEM)
 RECORDING_STOPPED_DISK_FULL = _declare("recording_stopped_disk_full", CRITICAL,
-                                       N_("recording stopped: disk full"), HOST, RETENTION)
+                                       N_("recording stopped: disk full"), HOST, RETENTION, item=HOST_ITEM)
 HOLDS_CROWD_OUT = _declare("holds_crowd_out", WARNING, N_("holds crowd out recording"), HOST, RETENTION)
 
 # The data disk and the footage on it.
-STORAGE_LOST = _declare("storage_lost", CRITICAL, N_("data disk lost"), HOST, DISK, maintenance=True)
-DISK_FULL = _declare("disk_full", CRITICAL, N_("data disk full"), HOST, DISK)
-FOOTAGE_MISSING = _declare("footage_missing", CRITICAL, N_("footage missing"), HOST, DISK)
+STORAGE_LOST = _declare("storage_lost", CRITICAL, N_("data disk lost"), HOST, DISK, maintenance=True, item=HOST_ITEM)
+DISK_FULL = _declare("disk_full", CRITICAL, N_("data disk full"), HOST, DISK, item=HOST_ITEM)
+FOOTAGE_MISSING = _declare("footage_missing", CRITICAL, N_("footage missing"), HOST, DISK, item=HOST_ITEM)
 TAMPER = _declare("tamper", CRITICAL, N_("tampering"), FILE, DISK)
 HASH_MISMATCH = _declare("hash_mismatch", CRITICAL, N_("footage changed on disk"), FILE, DISK)
 
@@ -165,7 +178,7 @@ ETHICS = _declare("ethics", CRITICAL, N_("report to the ethics office"), REQUEST
 HOLD_REVIEW_DUE = _declare("hold_review_due", WARNING, N_("legal hold past its review date"), HOLD, PEOPLE)
 
 # The daemon itself.
-TASK_FAILED = _declare("task_failed", CRITICAL, N_("internal task failed"), TASK, DAEMON)
+TASK_FAILED = _declare("task_failed", CRITICAL, N_("internal task failed"), TASK, DAEMON, item=HOST_ITEM)
 MQTT_OUTBOX_FULL = _declare("mqtt_outbox_full", CRITICAL, N_("MQTT outbox full"), HOST, DAEMON)
 # a standby with [backfill] listen that cannot serve its boxes their gaps (not enrolled yet: design/0157)
 STANDBY_NOT_SERVING = _declare("standby_not_serving", WARNING, N_("standby cannot serve its boxes"), HOST, DAEMON)
@@ -178,3 +191,10 @@ def in_group(group: str) -> tuple[AlarmKind, ...]:
     if group not in GROUPS:
         raise ValueError(f"alarm group {group!r} is not declared")  # i18n: a programming error
     return tuple(k for k in KINDS.values() if k.group == group)
+
+
+def marking(item: str) -> tuple[AlarmKind, ...]:
+    """The kinds that mark one register item abnormal, in the order declared."""
+    if item not in REGISTER_ITEMS:
+        raise ValueError(f"register item {item!r} is not declared")  # i18n: a programming error
+    return tuple(k for k in KINDS.values() if k.item == item)

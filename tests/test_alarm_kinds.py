@@ -212,9 +212,15 @@ def _literals(tree: ast.AST):
             yield node.lineno, node.value
 
 
+SQL_KIND = re.compile(r"'(\w+)'")  # a kind quoted inside a literal: SQL's `kind = 'min_retention_breach'`
+
+
 def kinds_written_as_literals(rel: str, tree: ast.AST, declared=KINDS) -> list[str]:
+    """A literal that is a kind, or that quotes one inside it (SQL: bind `kinds.NAME.name` as a
+    parameter instead, issue 57)."""
     return [f"{rel}:{line}: {text!r}" for line, text in _literals(tree)
-            if text in declared and (rel, text) not in NOT_A_KIND]
+            if (text in declared or any(k in declared for k in SQL_KIND.findall(text)))
+            and (rel, text) not in NOT_A_KIND]
 
 
 def misspelt_kinds(rel: str, tree: ast.AST, declared=KINDS) -> list[str]:
@@ -286,6 +292,9 @@ def test_the_kind_checks_would_catch_lens_dirt():
     assert misspelt_kinds("edged/rules/health.py", rule, declared) == [
         "edged/rules/health.py:1: 'lens_dirt' (declared: 'lens_dirty')"]
     assert kinds_written_as_literals("edged/rules/health.py", rule, declared) == ["edged/rules/health.py:2: 'lens_dirty'"]
+    sql = ast.parse("db.query(\"SELECT camera FROM alarms WHERE kind = 'lens_dirty'\")\n")
+    assert kinds_written_as_literals("storage/x.py", sql, declared) == [
+        "storage/x.py:1: \"SELECT camera FROM alarms WHERE kind = 'lens_dirty'\""]
     test = ast.parse('assert rows[0]["kind"] == "lens_dirt"\nassert a.kind in ("video_dark", "lens_dirt")\n'
                      'Alarm(kind="lens_dirt")\nassert r.get("kind") == "tampr" and r["kind"] != "evidence"\n')
     assert undeclared_kinds_given("tests/test_x.py", test, declared) == [

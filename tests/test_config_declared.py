@@ -116,3 +116,30 @@ def test_a_declared_section_names_a_bad_key_by_its_path(section, table, field, s
     with pytest.raises(ConfigError, match=re.escape(says)) as err:
         parse_config(data)
     assert err.value.field == field
+
+
+def _sections() -> list[type]:
+    """Every config section declared with keys (each dataclass of edged/config/ with a `key` field)."""
+    import importlib
+    import inspect
+    import pkgutil
+    import edged.config as package
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"edged.config.{info.name}")
+        found += [c for _n, c in inspect.getmembers(module, inspect.isclass) if c.__module__ == module.__name__
+                  and dataclasses.is_dataclass(c) and declared(c)]
+    return found
+
+
+def test_every_worker_name_is_one_the_recorder_reads():
+    """A key declared with `worker=` reaches the recorder under that name: a field of
+    recorder.camera.Settings (then it overrides the worker's setting for the camera) or a key the
+    recorder reads from the camera's `add` (recorder/*.py `camera["x"]`, `camera.get("x")`). A
+    misspelt name (`worker="segment_usec"`) was dropped silently (issue 57)."""
+    sources = "".join(p.read_text() for p in (Path(__file__).parent.parent / "recorder").glob("*.py"))
+    reads = set(re.findall(r'camera(?:\.get\(|\[)"(\w+)"', sources)) | {f.name for f in dataclasses.fields(Settings)}
+    named = {(c.__name__, d.toml): d.key.worker for c in _sections() for d in declared(c) if d.key.worker}
+    assert named, "no key is declared for the worker: is the scan broken?"
+    unread = {k: w for k, w in named.items() if w not in reads}
+    assert not unread, f"worker= names the recorder does not read: {unread} (it reads {sorted(reads)})"

@@ -3,6 +3,7 @@ and checklist, and the [health]/[inspection] config tables. No disk, socket or c
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +12,7 @@ from edged.rules import health, inspections
 from edged.config.health import HealthConfig, InspectionConfig
 from edged.config.values import ConfigError
 from edged.config import load_config
+from edged.i18n import N_, Msg, _, speaking, templates
 from tests.support.configs import MINIMAL, camera_toml, error_for, write
 from storage import alarm_kinds as kinds
 
@@ -147,7 +149,7 @@ def test_weekly_random_time_stays_in_its_week_and_window_and_is_stable():
     cfg = InspectionConfig(schedule="weekly", window=(9 * 60, 17 * 60), random_time=True)
     after = us(datetime(2026, 11, 16, 0, 0, tzinfo=TZ))   # a Monday
     dues = []
-    for _ in range(20):
+    for _n in range(20):
         after = inspections.next_due(after, cfg, "land-office", TZ)
         dues.append(datetime.fromtimestamp(after / 1e6, TZ))
     for a, b in zip(dues, dues[1:]):
@@ -254,3 +256,68 @@ def test_the_demo_camera_looks_alive_to_the_frozen_check():
     base = background(parse_synthetic_url("synthetic:"))
     grey = [render(base, n, 20, 1_795_000_000.0 + n / 20).mean(axis=2)[::4, ::4].astype(np.uint8) for n in (0, 200)]
     assert changed_fraction(grey[0], grey[1]) > CFG.frozen_change * 3
+
+
+# Every message the rules can produce (design/0240): one view per row, the kinds it shows. A new
+# kind of the PICTURE group adds its row here; the test below fails on a kind no row produces.
+BAD = {"no_keyframe_s": 30, "times_broken": True}
+WORDS = [
+    (view(stats={**GOOD_STATS, **BAD, "width": 320, "height": 240, "fps": 2.0, "media_reanchor_s": 3.0,
+                 "clock_skew_us": 12_000_000, "audio_packets": 0, "audio": 0}, audio_required=True,
+          image={**GOOD_IMAGE, "luma": 3.0}),
+     {kinds.BELOW_RESOLUTION, kinds.BELOW_FPS, kinds.KEYFRAMES_MISSING, kinds.MEDIA_CLOCK_DRIFT, kinds.CAMERA_TIMES,
+      kinds.CLOCK_DRIFT, kinds.AUDIO_MISSING, kinds.VIDEO_DARK}),
+    (view(stats={**GOOD_STATS, "width": 1280, "height": 720, "media_reanchor_s": -2.0, "clock_skew_us": -12_000_000,
+                 "audio_level_db": -90.0}, audio_required=True, image={**GOOD_IMAGE, "bright": 0.9}),
+     {kinds.BELOW_RESOLUTION, kinds.MEDIA_CLOCK_DRIFT, kinds.CLOCK_DRIFT, kinds.AUDIO_SILENT, kinds.VIDEO_OVEREXPOSED}),
+    (view(stats={**GOOD_STATS, "width": 1280, "height": 600, "audio_error": "no AAC decoder"}, audio_required=True,
+          image={**GOOD_IMAGE, "contrast": 1.0}), {kinds.BELOW_RESOLUTION, kinds.AUDIO_MISSING, kinds.VIDEO_BLURRED}),
+    (view(image={**GOOD_IMAGE, "sharpness": 0.1, "change": 0.0, "colour": 0.5}, similarity=0.1),
+     {kinds.VIDEO_BLURRED, kinds.VIDEO_FROZEN, kinds.VIDEO_MONOCHROME, kinds.CAMERA_MOVED}),
+    (health.CameraView(id="c", enabled=True, audio_required=False, state="recording", stats=GOOD_STATS, image=None,
+                       similarity=None, oversize=(16000, 9000)), {kinds.PICTURE_TOO_BIG}),
+]
+
+
+def _untranslated(stored):
+    """The templates of a stored Msg that zh-TW does not say (a template of placeholders alone,
+    "{error}", is said as it is)."""
+    with speaking("zh-TW"):
+        return [t for t in templates(stored) if re.sub(r"\{\w+\}", "", t).strip(" :") and _(t) == t]
+
+
+def test_every_message_a_rule_can_produce_is_said_in_zh_tw():
+    """Each condition of each kind, the quality floor's reasons and each inspection item, rendered
+    under zh-TW: a template with no translation fails here, by name (run scripts/i18n)."""
+    seen, untranslated = set(), []
+    for v, shown in WORDS:
+        found = health.conditions(v, CFG, NOON)[0]
+        assert set(found) == {k.name for k in shown}, (set(found), shown)
+        seen |= set(found)
+        reasons = health.compliance(v, CFG, NOON)[1]
+        for m in [*found.values(), *reasons]:
+            assert isinstance(m, Msg), f"{m!r}: a rule's words are a Msg (design/0240), not an f-string"
+            untranslated += _untranslated(m.stored())
+        snap = {"enabled": True, "audio_required": v.audio_required, "state": v.state, "stats": v.stats,
+                "image_fresh": v.image is not None, "alarms": found, "last_segment_us": None,
+                "compliance": "fail", "reasons": reasons,
+                "host": inspections.host_running({kinds.DISK_FULL.name: "disk at 99%"}),
+                "operators_login": inspections.operators_login({"custodian": None, "approver": {
+                    "account": "amy", "at_us": 0}})}
+        for items in (inspections.checklist(snap, 10**12, 60_000_000),
+                      inspections.checklist({**snap, "state": "offline", "last_error": "401"}, 0, 1),
+                      inspections.checklist({**snap, "compliance": "ok", "alarms": {}}, 0, 1)):
+            for it in items.values():
+                assert it["said"], it
+                untranslated += [t for m in it["said"] for t in _untranslated(m)]
+    assert seen == set(health.KINDS), f"no row of WORDS produces {set(health.KINDS) - seen}"
+    assert not untranslated, f"templates with no zh-TW (scripts/i18n, then translate): {sorted(set(untranslated))}"
+
+
+def test_a_new_picture_kind_marks_the_picture_item():
+    """An alarm marks the register item its kind declares (storage/alarm_kinds.py `item`): an active
+    picture alarm makes the picture abnormal, whichever of the PICTURE group's kinds it is."""
+    for k in kinds.marking(kinds.PICTURE_ITEM):
+        snap = {"state": "recording", "image_fresh": True, "alarms": {k.name: Msg(N_("alarm active"))}}
+        assert inspections.checklist(snap, 0, 1)["picture"]["ok"] is False, k.name
+    assert {k.item for k in kinds.in_group(kinds.PICTURE)} >= {kinds.PICTURE_ITEM, kinds.AUDIO_ITEM}

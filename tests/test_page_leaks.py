@@ -1,7 +1,7 @@
 """The check the desk walks run on every page (tests/support/leaks.py, issue 42's done-when): it
 catches each kind of id or English a person of the site must not meet, and passes the site's
 words, numbers, ROC dates, the office's abbreviations and the proper names it is given. Also the
-inspection anomalies in the reader's words (edged/rules/anomaly_words.py)."""
+inspection anomalies in the reader's words (edged/documents/register.py `found`, design/0240)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from edged.documents import Doc
 from edged.documents.audit import audit_report_html
 from edged.i18n import speaking
 from edged.rules.persons import names_of
-from edged.rules import anomaly_words
-from edged.rules.inspections import anomalies
+from edged.documents.register import found
+from edged.i18n import Msg, N_
+from edged.rules.inspections import anomalies, item
 from tests.support.forms import AUDIT, PRINTED, TAIPEI
 from tests.support.leaks import leaks
 
@@ -56,21 +57,22 @@ def test_what_a_site_gives_passes_only_where_given():
 
 
 def test_inspection_anomalies_in_the_readers_words():
-    items = {"picture": {"ok": False, "detail": "picture frozen (0.1% of it changed between samples); "
-                                                "no colour in daylight hours (saturation 2.0)"},
-             "audio": {"ok": False, "detail": "no audio arrives from a camera marked audio_required"},
-             "quality": {"ok": False, "detail": "resolution 320x240 (0.08 MP) is below the floor 1280x720 and 1 "
-                                                "megapixel"},
-             "recording": {"ok": True, "detail": "segments being written"}}
+    items = {"picture": item(False, Msg(N_("picture frozen ({share} of it changed between samples)"), share="0.1%"),
+                             Msg(N_("no colour in daylight hours (saturation {saturation})"), saturation="2.0")),
+             "audio": item(False, Msg(N_("no audio arrives from a camera marked audio_required"))),
+             "quality": item(False, Msg(N_("resolution {w}x{h} ({mp} MP) is below the floor {fw}x{fh} and {fmp} "
+                                           "megapixel"), w=320, h=240, mp="0.08", fw=1280, fh=720, fmp="1")),
+             "recording": item(True, Msg(N_("segments being written")))}
+    record = {"items": items, "anomalies": anomalies(items)}
     with speaking("zh-TW"):
-        said, unknown = anomaly_words.words(anomalies(items))
-        assert not unknown and leaks(said) == [], said
+        said, foreign = found(record)
+        assert not foreign and leaks(said) == [], said
         assert "畫面凍結（兩次取樣間僅 0.1% 變動）" in said and "320×240" in said and "聲音" in said, said
-        # a camera's own error has no words: the item is said abnormal, the English left to the technician
-        said, unknown = anomaly_words.words(anomalies({"recording": {"ok": False, "detail": "not recording: "
-                                                                           "[Errno 111] Connection refused"}}))
-        assert unknown and leaks(said) == [] and "異常" in said, said
-    assert anomaly_words.words("") == ("", False)
+        # a camera's own error is someone else's words: said as abnormal, the English left to the technician
+        bad = {"recording": item(False, Msg(N_("not recording: {error}"), error="[Errno 111] Connection refused"))}
+        said, foreign = found({"items": bad, "anomalies": anomalies(bad)})
+        assert foreign and leaks(said) == [] and "異常" in said, said
+    assert found({"items": {}, "anomalies": ""}) == ("", False)
 
 
 SITES = sorted((Path(__file__).resolve().parents[1] / "examples" / "sites").glob("*.toml"))

@@ -95,7 +95,8 @@ def verdict(result: dict[str, Any], health: HealthConfig, audio_required: bool, 
         stats["clock_skew_us"] = int(clock["offset_s"] * 1e6)
     view = CameraView(id="probe", enabled=True, audio_required=audio_required, state=RECORDING, stats=stats,
                       image=None, similarity=None)
-    return compliance(replace(view), health, local_minute)
+    verdict, reasons = compliance(replace(view), health, local_minute)
+    return verdict, list(reasons)
 
 
 def _toml(v: Any) -> str:

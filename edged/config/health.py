@@ -20,6 +20,7 @@ from edged.config.values import (
     _show,
     _string,
 )
+from storage.alarm_kinds import REGISTER_ITEMS
 
 
 def _number(low: float, high: float, integer: bool = False) -> Callable[[Any, str], float]:
@@ -106,7 +107,7 @@ class HealthConfig:
 Schedule = str  # daily | weekly | biweekly | off
 # What an inspection checks per camera (edged/rules/inspections.py checklist); "host" is the
 # recorder host running (004 annex 4: 監視主機是否正常運作), the same for every camera of a run.
-REGISTER_ITEMS = ("host", "picture", "audio", "recording", "login", "camera_login", "clock", "quality")
+# REGISTER_ITEMS: storage/alarm_kinds.py, where each kind names the item it marks (design/0240).
 DEFAULT_ITEMS = REGISTER_ITEMS[1:]
 COUNTERSIGNERS = ("supervisor", "unit")
 # the register's columns a site's annex may print, in its own order and words (issue 56): without

@@ -215,7 +215,7 @@ class HealthMonitor:
                 {"offset_us": off} if off is not None else None)
         self._host_off = off
 
-    def health_of(self, cam: str, now: int, present: dict[str, str], view: health.CameraView) -> dict[str, Any]:
+    def health_of(self, cam: str, now: int, present: dict[str, Msg], view: health.CameraView) -> dict[str, Any]:
         """What the catalog's camera row does not already hold (rates, resolution, keyframe
         interval, clock skew and last packet are its columns; alarms are in `alarms`)."""
         s = self.cameras.stats(cam) or {}
@@ -230,6 +230,7 @@ class HealthMonitor:
             "reconnects_1h": self.cameras.reconnects_within(cam, now, HOUR_US),
             "gap_today_s": round(self.gap_today(cam, now), 1), "similarity": view.similarity,
             "samples": self.samples.get(cam, 0), "conditions": present,
+            "said": {k: m.stored() for k, m in present.items()},  # the desk says them in its words (design/0240)
             "sample_interval_s": self.sample_interval_s(cam),
             "reader": s.get("reader"),  # the RTSP reader recording it (design/0079)
         }
@@ -311,7 +312,7 @@ class HealthMonitor:
         return {"enabled": bool(cam and cam.enabled), "audio_required": bool(cam and cam.audio_required),
                 "state": self.cameras.state(cam_id), "last_error": self.cameras.error(cam_id),
                 "stats": self.stats(cam_id, now), "image_fresh": view.image is not None,
-                "alarms": {k: present.get(k, "alarm active") for k in active | set(present)},
+                "alarms": {k: present.get(k, Msg(N_("alarm active"))) for k in active | set(present)},
                 "last_segment_us": self.last_segment_us.get(cam_id), "compliance": verdict, "reasons": reasons,
                 "clock_tolerance_us": hc.clock_tolerance_us, "host_clock_ok": self.clock_blamable(cam_id)}
 

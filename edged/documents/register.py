@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from edged.documents import Doc, esc, page, tag
-from edged.i18n import N_, _, fmt_month
-from edged.rules import anomaly_words
+from edged.i18n import N_, _, fmt_month, has_foreign, render
 from edged.rules.words import phrases
 
 ITEM_LABELS = {  # the items of edged/rules/inspections.py, as the register names them
@@ -24,6 +23,23 @@ RUN_LABELS = {"scheduled": N_("scheduled"), "manual": N_("manual")}  # an inspec
 
 def item_label(item: str) -> str:
     return _(ITEM_LABELS[item]) if item in ITEM_LABELS else item
+
+
+def found(r: dict[str, Any]) -> tuple[str, bool]:
+    """What one camera's inspection found, in the reader's words: each abnormal item by its
+    register name with its findings, said from the templates the rules stored (design/0240); and
+    whether some finding carries someone else's words (a camera's error), which the desk folds
+    under them in English. A record from before design/0240 has no templates: its English."""
+    said, foreign = [], False
+    for name, v in r["items"].items():
+        if v.get("ok") is not False:
+            continue
+        if not isinstance(v.get("said"), list):
+            return r.get("anomalies") or "", bool(r.get("anomalies"))
+        words = [render(str(v.get("detail") or ""), p, foreign=_("abnormal")) for p in v["said"]]
+        foreign = foreign or any(has_foreign(p) for p in v["said"])
+        said.append(_("{item}: {detail}").format(item=item_label(name), detail="、".join(words)))
+    return "；".join(said), foreign
 
 
 def result(ok: bool | None) -> str:
@@ -93,7 +109,7 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
                         f"</td><td>{esc(names.get(r['camera'], r['camera']))}</td>"
                         + (f"<td>{esc(its_unit or '-')}</td>" if per_unit else "")
                         + f"{cells}<td>{esc(bad)}</td>"
-                        f"<td>{esc(r['handling'] or anomaly_words.words(r['anomalies'])[0])}</td>{repair}<td>{esc(signer)}</td>"
+                        f"<td>{esc(r['handling'] or found(r)[0])}</td>{repair}<td>{esc(signer)}</td>"
                         f"<td>{esc(chief)}</td></tr>")
     if not rows:
         width = len(items) + 7 + per_unit + ask_repair
@@ -124,7 +140,7 @@ def _merged(run: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
             ok = items.get(item, {}).get("ok")
             items[item] = {"ok": v["ok"] if ok is None else (ok and v["ok"] is not False)}
     said = [_("{camera}: {what}").format(camera=names.get(r["camera"], r["camera"]),
-                                         what=r["handling"] or anomaly_words.words(r["anomalies"])[0])
+                                         what=r["handling"] or found(r)[0])
             for r in recs if r["handling"] or any(v["ok"] is False for v in r["items"].values())]
     repair = max((r["repair"] for r in recs if r.get("repair") is not None), default=None)
     return {"camera": None, "items": items, "handling": phrases(said), "anomalies": "", "repair": repair,
@@ -142,7 +158,7 @@ def _cell(doc: Doc, col: str, run: dict[str, Any], r: dict[str, Any], names: dic
         "date": doc.date(run["ran_us"]), "time": _span(doc, run),
         "camera": names.get(r["camera"], r["camera"]) if r["camera"] else "-", "unit": r.get("unit") or "-",
         "abnormal": _("yes") if bad else _("no"),
-        "handling": r["handling"] or anomaly_words.words(r["anomalies"])[0] or "-",
+        "handling": r["handling"] or found(r)[0] or "-",
         "repair": repair_answer(r.get("repair")),
         "inspector": f"{doc.who(run['inspector'])} {doc.datetime(signed)}" if signed else _("UNSIGNED"),
         "supervisor": (f"{doc.who(r['supervisor'])} {doc.datetime(r['countersigned_us'])}"

@@ -12,13 +12,13 @@ import hashlib
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from edged.config.health import REGISTER_ITEMS, InspectionConfig
-from edged.i18n import _
+from edged.config.health import InspectionConfig
+from edged.i18n import N_, Msg, _
 from edged.rules.health import clock_drift
 from storage import alarm_kinds as kinds
 from storage.states.cameras import RECORDING
 
-ITEMS = REGISTER_ITEMS
+ITEMS = kinds.REGISTER_ITEMS
 ITEM_LABELS = {
     "host": "recorder host running",
     "picture": "picture present and clear",
@@ -77,68 +77,89 @@ def next_due(after_us: int, cfg: InspectionConfig, site: str, tz: tzinfo) -> int
 
 BOX_WIDE = (("login", "operators_login"), ("host", "host"))  # item, and the key of `cam` the runner puts it in
 # The clock item when no skew is judged: not measured, or the host clock is the one at fault (design/0059).
-HOST_FAULT = {True: "measured", False: "judged: the host clock stepped or is off"}
+HOST_FAULT = {True: N_("camera clock not measured"),
+              False: N_("camera clock not judged: the host clock stepped or is off")}
+
+
+def item(ok: bool | None, *found: str) -> dict[str, Any]:
+    """One register item: ok, its English `detail` (the log, MQTT and the stored register keep
+    it), and `said`, each finding's template and values, which the desk and the printed register
+    say in the site's words (design/0240)."""
+    msgs = [m if isinstance(m, Msg) else Msg(N_("{error}"), error=m) for m in found]  # someone else's words
+    return {"ok": ok, "detail": "; ".join(msgs), "said": [m.stored() for m in msgs]}
 
 
 def checklist(cam: dict[str, Any], now_us: int, segment_us: int) -> dict[str, dict[str, Any]]:
     """The inspection items for one camera from what the health monitor knows of it.
 
     `cam`: enabled, audio_required, state, last_error, stats (or None), image_fresh (bool), alarms
-    (active health alarm kinds -> message), last_segment_us, compliance, reasons, operators_login, host.
-    Each item is {"ok": True | False | None (not applicable), "detail": str}.
+    (active health alarm kinds -> Msg), last_segment_us, compliance, reasons, operators_login, host.
+    Each item is `item()`'s: {"ok": True | False | None (not applicable), "detail", "said"}; an
+    item is abnormal while an alarm that marks it (storage/alarm_kinds.py `item`) is active.
     """
-    alarms: dict[str, str] = cam.get("alarms") or {}
+    alarms: dict[str, Msg] = cam.get("alarms") or {}
     stats, recording = cam.get("stats") or {}, cam.get("state") == RECORDING
     # box-wide, looked up by the runner: the operators' login (權限登入; the camera's is camera_login), the host
-    items = {k: cam.get(key) or {"ok": None, "detail": "not looked up"} for k, key in BOX_WIDE}
+    items = {k: cam.get(key) or item(None, Msg(N_("not looked up"))) for k, key in BOX_WIDE}
     if not cam.get("enabled", True):
-        return {item: {"ok": None, "detail": "camera disabled"} for item in ITEMS}
+        return {i: item(None, Msg(N_("camera disabled"))) for i in ITEMS}
 
-    picture_faults = [alarms[k.name] for k in (kinds.VIDEO_DARK, kinds.VIDEO_FROZEN, kinds.VIDEO_BLURRED,
-                                               kinds.CAMERA_MOVED, kinds.VIDEO_OVEREXPOSED) if k.name in alarms]
+    marked = {name: [alarms[k.name] for k in kinds.marking(name) if k.name in alarms] for name in ITEMS}
     if not recording:
-        items["picture"] = {"ok": False, "detail": "no picture: camera not recording"}
-    elif picture_faults:
-        items["picture"] = {"ok": False, "detail": "; ".join(picture_faults)}
+        items["picture"] = item(False, Msg(N_("no picture: camera not recording")))
+    elif marked["picture"]:
+        items["picture"] = item(False, *marked["picture"])
     elif not cam.get("image_fresh"):
-        items["picture"] = {"ok": False, "detail": "no recent picture sample (image checks off or failing)"}
+        items["picture"] = item(False, Msg(N_("no recent picture sample (image checks off or failing)")))
     else:
-        items["picture"] = {"ok": True, "detail": "picture present and clear"}
+        items["picture"] = item(True, Msg(N_("picture present and clear")))
 
     if not cam.get("audio_required"):
-        items["audio"] = {"ok": None, "detail": "not required for this camera"}
+        items["audio"] = item(None, Msg(N_("not required for this camera")))
     elif recording and stats.get("audio_packets", stats.get("audio")):
-        items["audio"] = {"ok": True, "detail": "audio arriving"}
+        items["audio"] = item(True, Msg(N_("audio arriving")))
     else:
-        items["audio"] = {"ok": False, "detail": "no audio from a camera marked audio_required"}
+        items["audio"] = item(False, Msg(N_("no audio from a camera marked audio_required")))
 
     last = cam.get("last_segment_us")
     if recording and last is not None and now_us - last <= 2 * segment_us:
-        items["recording"] = {"ok": True, "detail": "segments being written"}
+        items["recording"] = item(True, Msg(N_("segments being written")))
     else:
-        items["recording"] = {"ok": False, "detail": "not recording: " + (cam.get("last_error") or
-                                                                          f"state {cam.get('state') or 'unknown'}")}
+        items["recording"] = item(False, Msg(N_("not recording: {error}"), error=cam.get("last_error") or
+                                             f"state {cam.get('state') or 'unknown'}"))
 
     error = cam.get("last_error") or ""
     if recording:
-        items["camera_login"] = {"ok": True, "detail": "the camera accepts edged's login"}
+        items["camera_login"] = item(True, Msg(N_("the camera accepts edged's login")))
     elif "401" in error or "403" in error or "nauthori" in error:
-        items["camera_login"] = {"ok": False, "detail": "the camera refuses the login: " + error}
+        items["camera_login"] = item(False, Msg(N_("the camera refuses the login: {error}"), error=error))
     else:
-        items["camera_login"] = {"ok": False, "detail": "not connected: " + (error or "unknown")}
+        items["camera_login"] = item(False, Msg(N_("not connected: {error}"), error=error or "unknown"))
 
+    items["clock"] = _clock(cam, stats, recording)
+    verdict, reasons = cam.get("compliance") or "unknown", cam.get("reasons") or []
+    items["quality"] = item({"ok": True, "fail": False}.get(verdict), *(
+        reasons or [Msg(N_("meets the floor")) if verdict == "ok" else Msg(N_("unknown"))]))
+    return _marked(items, marked)
+
+
+def _clock(cam: dict[str, Any], stats: dict[str, Any], recording: bool) -> dict[str, Any]:
     skew, host_ok = stats.get("clock_skew_us"), cam.get("host_clock_ok", True)  # design/0059
     drift = clock_drift(skew, cam.get("clock_tolerance_us", CLOCK_TOLERANCE_US)) if recording and host_ok else None
-    if drift is None:
-        items["clock"] = {"ok": None if recording else False, "detail": f"camera clock not {HOST_FAULT[host_ok]}"}
-    elif drift:
-        items["clock"] = {"ok": False, "detail": drift}
-    elif skew is not None:  # always, when drift is "": only a measured skew is judged
-        items["clock"] = {"ok": True, "detail": f"camera clock within {abs(skew) / 1e6:.1f} s of the host"}
+    if drift is None or skew is None:  # only a measured skew is judged
+        return item(None if recording else False, Msg(HOST_FAULT[host_ok]))
+    if drift:
+        return item(False, drift)
+    return item(True, Msg(N_("camera clock within {s} s of the host"), s=f"{abs(skew) / 1e6:.1f}"))
 
-    verdict, reasons = cam.get("compliance") or "unknown", cam.get("reasons") or []
-    items["quality"] = {"ok": {"ok": True, "fail": False}.get(verdict),
-                        "detail": "; ".join(reasons) or ("meets the floor" if verdict == "ok" else verdict)}
+
+def _marked(items: dict[str, dict[str, Any]], marked: dict[str, list[Msg]]) -> dict[str, dict[str, Any]]:
+    """Each camera item abnormal while an alarm that marks it is active, with the alarm's words
+    (an item the checks already found abnormal keeps its own). A new kind of the PICTURE group
+    marks the picture without a line here."""
+    for name, found in items.items():
+        if found["ok"] is not False and name not in dict(BOX_WIDE) and marked.get(name):
+            items[name] = item(False, *marked[name])
     return items
 
 
@@ -153,23 +174,28 @@ def operators_login(last: dict[str, dict[str, Any] | None], fmt: Any = str) -> d
     accounts exist and none ever has (the login is unproven); n/a with no operator account."""
     seen = {role: last.get(role) for role in OPERATOR_ROLES if role in last}
     if not seen:
-        return {"ok": None, "detail": "no operator account on this box"}
-    detail = "; ".join(f"{role}: {v['account']} {fmt(v['at_us'])}" if v else f"{role}: never logged in"
-                       for role, v in seen.items())
-    return {"ok": any(seen.values()), "detail": detail}
+        return item(None, Msg(N_("no operator account on this box")))
+    return item(any(seen.values()), *(Msg(LOGGED_IN[role], account=v["account"], at=fmt(v["at_us"])) if v
+                                      else Msg(NEVER_LOGGED_IN[role]) for role, v in seen.items()))
 
 
-# Host-wide alarms that mean the recorder host does not run as it should (004 annex 4's 監視主機).
-HOST_FAULTS = tuple(k.name for k in (kinds.STORAGE_LOST, kinds.DISK_FULL, kinds.RECORDING_STOPPED_DISK_FULL,
-                                     kinds.DISK_FULL_HELD, kinds.FOOTAGE_MISSING, kinds.RETENTION_FILE_ERRORS,
-                                     kinds.TASK_FAILED))
+# each operator role's login in words (the role's key is English the register must not show)
+LOGGED_IN = {"custodian": N_("custodian: {account} {at}"), "approver": N_("approver: {account} {at}")}
+NEVER_LOGGED_IN = {"custodian": N_("custodian: never logged in"), "approver": N_("approver: never logged in")}
+
+
+# Host-wide alarms that mean the recorder host does not run as it should (004 annex 4's 監視主機):
+# the kinds that declare they mark the host item (storage/alarm_kinds.py).
+HOST_FAULTS = tuple(k.name for k in kinds.marking(kinds.HOST_ITEM))
 
 
 def host_running(active: dict[str, str]) -> dict[str, Any]:
     """The register's host item, the same for every camera of a run: normal while edged runs
-    this inspection with none of HOST_FAULTS active (`active`: kind -> message)."""
-    faults = [f"{k}: {active[k]}" for k in HOST_FAULTS if k in active]
-    return {"ok": not faults, "detail": "; ".join(faults) or "the recorder host runs and writes footage"}
+    this inspection with none of HOST_FAULTS active (`active`: kind -> message, a Msg where the
+    catalog kept its template)."""
+    faults = [Msg(N_("{kind}: {what}"), kind=k, what=active[k] if isinstance(active[k], Msg)
+                  else Msg(N_("{error}"), error=active[k])) for k in HOST_FAULTS if k in active]
+    return item(not faults, *faults) if faults else item(True, Msg(N_("the recorder host runs and writes footage")))
 
 
 def anomalies(items: dict[str, dict[str, Any]]) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage import node
+from storage import alarm_kinds as kinds, node
 from storage.footage import restamps
 from storage.footage.spans import union
 from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
@@ -150,7 +150,7 @@ def held_bytes(db: sqlite_utils.Database, holds: list[Hold]) -> int:
 def breached_cameras(db: sqlite_utils.Database) -> set[str]:
     """Cameras with an active min_retention_breach alarm: the breach state (design/0024)."""
     return {r["camera"] for r in db.query(
-        "SELECT camera FROM alarms WHERE kind = 'min_retention_breach' AND cleared_us IS NULL")}
+        "SELECT camera FROM alarms WHERE kind = ? AND cleared_us IS NULL", [kinds.MIN_RETENTION_BREACH.name])}
 
 
 def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:

@@ -13,9 +13,7 @@ from aiohttp import web
 
 from edged.alarm_titles import title
 from edged.documents.notice import inventory_html, notice_html
-from edged.i18n import N_, _
-from edged.rules.anomaly_words import detail_words
-from edged.rules.words import phrases
+from edged.i18n import N_, _, has_foreign, render
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, REFUSED, WAIT, Ctx, badge, esc, table
 from edged.viewer.desk.paper import print_links
@@ -68,17 +66,18 @@ def problem_of(cam: dict[str, Any]) -> str:
         return esc(_("Not connected: check the camera, its power and its network cable.")) + said(
             cam.get("last_error") or "; ".join(cam.get("compliance_reasons") or []))
     found = ((cam.get("health") or {}).get("conditions") or {})
+    stored = ((cam.get("health") or {}).get("said") or {})
     if found:
-        return "<br>".join(condition(kind, text) for kind, text in found.items())
+        return "<br>".join(condition(kind, text, stored.get(kind)) for kind, text in found.items())
     reasons = cam.get("compliance_reasons") or []
     return (esc(_("Below the site's quality floor.")) + said("; ".join(reasons))) if reasons else esc("")
 
 
-def condition(kind: str, text: str | None) -> str:
-    """One health condition: its title, then its detail in the person's words where the register's
-    templates know it (issue 56: never a title and a colon followed by nothing), else the title
-    alone with the daemon's English folded beside it."""
-    words = phrase(text or "")
+def condition(kind: str, text: str | None, stored: dict[str, Any] | None = None) -> str:
+    """One health condition: its title, then its detail in the person's words from the template
+    the rule stored (design/0240; issue 56: never a title and a colon followed by nothing), else
+    the title alone with the daemon's English folded beside it (a camera's own words, an older row)."""
+    words = render("", stored) if stored and not has_foreign(stored) else ""
     if words:
         return esc(_("{title} ({detail})").format(title=title(kind), detail=words))
     return esc(title(kind)) + said(text)
@@ -95,22 +94,12 @@ def alarm_words(alarm: dict[str, Any], lang: str, names: dict[str, str]) -> str:
         stored = (json.loads(alarm.get("detail") or "null") or {}).get("text")
     except (ValueError, AttributeError):
         stored = None
-    if isinstance(stored, dict) and isinstance(stored.get("template"), str):
-        params = {k: names.get(str(v), str(v)) if k == "camera" else (phrase(str(v)) or str(v))
-                  for k, v in (stored.get("params") or {}).items()}
-        try:
-            said_ = _(stored["template"]).format(**params)
-        except (KeyError, IndexError, ValueError):
-            said_ = ""
+    if isinstance(stored, dict) and isinstance(stored.get("template"), str) and not has_foreign(stored):
+        params = {k: names.get(str(v), str(v)) if k == "camera" else v for k, v in (stored.get("params") or {}).items()}
+        said_ = render("", {**stored, "params": params})
         if said_ and not LATIN.search(said_):
             return esc(said_)
     return esc(_("See the alarm's name; if it does not clear by itself, call the technician.")) + said(text)
-
-
-def phrase(text: str) -> str:
-    """A health detail ("picture frozen (...); ...") in the register's words, "" where any part has none."""
-    parts = [detail_words(p) for p in text.split("; ") if p.strip()]
-    return phrases(p for p in parts if p) if parts and all(parts) else ""
 
 
 def tile_state(state: str | None) -> dict[str, str]:

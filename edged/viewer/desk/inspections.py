@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from edged.documents.register import RUN_LABELS, item_label, register_html, repair_answer, result
+from edged.documents.register import RUN_LABELS, found, item_label, register_html, repair_answer, result
 from edged.i18n import N_, _, fmt_month, local
-from edged.rules import anomaly_words, inspections as rules
+from edged.rules import inspections as rules
 from edged.viewer.desk.cameras import said
 from edged.viewer.desk.app import Desk, Refused, form_of
 from storage.time import rocdate
@@ -80,11 +80,11 @@ def signature(name: str | None, at_us: int | None, ctx: Ctx) -> str:
     return esc(_("{name} at {time}").format(name=ctx.who(name), time=ctx.when(at_us)) if at_us else "-")
 
 
-def anomalies_cell(text: str | None) -> str:
-    """The anomalies in the reader's words; the stored English folded under them where a detail
-    has no words (a camera's own error: the technician's detail)."""
-    words, unknown = anomaly_words.words(text)
-    return esc(words) + (said(text) if unknown else "")
+def anomalies_cell(record: dict[str, Any]) -> str:
+    """The anomalies in the reader's words; the stored English folded under them where a finding
+    carries someone else's words (a camera's own error: the technician's detail)."""
+    words, foreign = found(record)
+    return esc(words) + (said(record["anomalies"]) if foreign else "")
 
 
 class Pages:
@@ -165,7 +165,7 @@ class Pages:
             if units is not None:
                 extra.append(f"{esc(r.get('unit') or '-')}: " + signature(r.get("supervisor"), r.get("countersigned_us"), ctx))
             rows.append([esc(names.get(r["camera"]) or r["camera"]), *cells,
-                         anomalies_cell(r["anomalies"]), handling, *extra])
+                         anomalies_cell(r), handling, *extra])
         records = table(headers, rows)
         if signing:
             heading = _("Sign the inspection")
