@@ -60,6 +60,7 @@ LONGEST = {
     "test_retention_alarms": 80, "test_retention": 75, "test_clock_step_daemon": 65, "test_central": 55,
     "test_maintenance_protects": 55, "test_maintenance": 50, "test_camera_modes": 50,
     "test_confidentiality": 75, "test_viewer": 95, "test_reader_edged": 40,
+    "test_desk_words": 300,   # five sites on one worker, sharing a fixture (design/0200); not split
 }
 _IMPORT = re.compile(r"^\s*from tests\.support(?:\.(\w+))? import ([\w, ()]+)", re.M)
 

@@ -172,11 +172,12 @@ def pages(site: Site) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def sites(request, tmp_path_factory, camera) -> Iterator[dict[str, Future]]:   # noqa: F811
-    """The sites this run's tests walk (all five, or those -k chose), opening at once on threads
-    (their daemons and edgectl are processes of their own): the fixture does not wait for them; each
-    test waits for its own site, so a loaded box's slow opening is charged to the tests that need
-    it, each under its own timeout. A site that failed to open fails its own tests. Each daemon
-    stops at the module's end."""
+    """The sites this run's tests walk (all five, or those -k chose), opening two at a time on
+    threads (their daemons and edgectl are processes of their own; five at once on a loaded 2-core
+    box had edgectl wait a minute to start): the fixture does not wait for them; each test waits for
+    its own site, so a slow opening is charged to the tests that need it, each under its own
+    timeout, while the next sites open behind the walks. A site that failed to open fails its own
+    tests. Each daemon stops at the module's end."""
     asked = {item.callspec.params["name"] for item in request.session.items
              if item.module is request.module and hasattr(item, "callspec")}
     opened: list[Site] = []
@@ -186,7 +187,7 @@ def sites(request, tmp_path_factory, camera) -> Iterator[dict[str, Future]]:   #
         opened.append(site)   # stopped at the end even when its opening fails half way
         return site.open(kind, use)
 
-    pool = ThreadPoolExecutor(len(CASES))
+    pool = ThreadPoolExecutor(2)
     try:
         yield {name: pool.submit(open_site, name, kind, use) for name, kind, use in CASES if name in asked}
     finally:
