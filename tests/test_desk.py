@@ -2,14 +2,15 @@
 serving the desk, and headless Debian Chromium driving each person through their pages:
 the admin opens the accounts (one-time passwords shown once, changed at the first login), a
 clerk files a citizen's request (the ID check refused, then passed), two approvers sign it in
-turn from their inbox, the clerk prints the application form (PDF). Every page is screenshotted
-in zh-TW and English (tmp_path/shots); a zh-TW page with English words, a page a role should
+turn from their inbox, the clerk prints the application form (PDF). Every page is read in zh-TW
+and English (screenshotted with EDGED_WALK_SHOTS=DIR, tests/support/walk.py); a zh-TW page with English words, a page a role should
 not see, or an action without its audit record fails the test.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.support.daemon import Daemon, wait_for, write_config
 from tests.support.forms import seed_table
 from tests.support.people import People, password_for
 from tests.support.relay import Relay
+from tests.support.walk import ENV
 
 S = 1_000_000
 SITE = "測試戶政事務所"
@@ -53,6 +55,8 @@ DATA_WORDS = {"vera", "sam", "dora", "olga", "aldo", "carl", "admin", "cam", "ca
               "edgectl", "Ctrl", "root"}  # names: the command, the key, the box's OS user
 
 
+# EDGED_WALK_SHOTS=DIR: each page shot, full page, as DIR/desk/NAME.LANG.png (none by default)
+SHOTS = Path(os.environ[ENV]) if os.environ.get(ENV) else None
 AWAY = "127.0.0.3"   # the account holders' own computer
 
 
@@ -135,7 +139,9 @@ def untranslated(page, data: tuple[str, ...] = ()) -> list[str]:
 
 
 def shoot(desk: Desk, page, name: str, lang: str, data: tuple[str, ...] = ()) -> None:
-    page.screenshot(path=str(desk.shots / f"{name}.{lang}.png"), full_page=True)
+    if SHOTS:   # for a person to look at (tests/support/walk.py's EDGED_WALK_SHOTS); CI does not pay for them
+        (SHOTS / "desk").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "desk" / f"{name}.{lang}.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{name} fits its width"
     if lang == "zh-TW":
         assert page.locator("html").get_attribute("lang") == "zh-Hant-TW"

@@ -1,8 +1,8 @@
 """The custodian's pages at the web desk (issue 30, design/0073), on the fixtures of
 tests/test_desk.py (a real daemon recording a real RTSP camera, headless Chromium): the
 custodian runs and signs an inspection, an approver finds it in the inbox and countersigns it,
-the month's register is printed (PDF) by the renderer edgectl uses. Every page is screenshotted
-in zh-TW and English; each action must be on the audit record under the person's account.
+the month's register is printed (PDF) by the renderer edgectl uses. Every page is read
+in zh-TW and English (screenshotted with EDGED_WALK_SHOTS=DIR); each action must be on the audit record under the person's account.
 """
 
 from __future__ import annotations

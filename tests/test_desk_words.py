@@ -13,6 +13,8 @@ import asyncio
 import html
 import json
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -105,79 +107,132 @@ def _config(name: str, tmp_path, camera):   # noqa: F811
     return config, data, port
 
 
-@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
-def test_every_page_as_every_role_in_the_sites_words(tmp_path, camera, name, kind, use):  # noqa: F811
-    config, data, port = _config(name, tmp_path, camera)
-    cfg = load_config(config)
-    cameras = [c.id for c in cfg.cameras]
-    down = cfg.cameras[-1]
-    steps = [s for s in cfg.policy.kinds[kind].chain if s.applies(cameras)]
-    base = f"http://127.0.0.1:{port}"
-    d = Daemon(config, data, tmp_path / "edged.log").start()
-    try:
-        people = People(config, tmp_path, admin_full_name=FULL_NAMES["admin"])
-        signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
+class Site:
+    """One seed site, opened once for the module (design/0200): its daemon, its people, the request
+    filed and granted, each role logged in at the desk, and the grid's answers taken while the grant
+    was still valid. The walk only reads pages; the grant expires while the other sites are walked."""
+
+    def __init__(self, root, camera, name: str):   # noqa: F811
+        self.root = root
+        self.config, data, port = _config(name, root, camera)
+        self.cfg = load_config(self.config)
+        self.cameras = [c.id for c in self.cfg.cameras]
+        self.base = f"http://127.0.0.1:{port}"
+        self.d = Daemon(self.config, data, root / "edged.log").start()
+
+    def open(self, kind: str, use: str) -> "Site":
+        cfg, config, root = self.cfg, self.config, self.root
+        steps = [s for s in cfg.policy.kinds[kind].chain if s.applies(self.cameras)]
+        self.people = people = People(config, root, admin_full_name=FULL_NAMES["admin"])
+        self.signers = signers = signers_for(steps, cfg.policy, unit_of(cfg.policy))
         for i, signer in enumerate(signers):   # first: at 001 they sign the others' applications (design/0113)
             people.add(signer, "approver", full_name=f"核章{'甲乙丙丁戊'[i]}")
         people.add("clerk", "viewer", full_name=FULL_NAMES["clerk"])
         people.add("carol", "custodian", full_name=FULL_NAMES["carol"])
         people.add("audrey", "auditor", full_name=FULL_NAMES["audrey"])
-        wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+        wait_for(lambda: "web viewer listening" in self.d.log, 60, "the web viewer")
         now = SYSTEM.now_us()
-        args = filing_args(kind, use, cfg.policy.categories[0], cameras, now - 600 * S, now - 60 * S,
+        args = filing_args(kind, use, cfg.policy.categories[0], self.cameras, now - 600 * S, now - 60 * S,
                            unit_of(cfg.policy), cfg.policy)
         args[args.index("--reason") + 1] = "民眾反映櫃檯遺失皮夾"
         args = ["值勤臺" if a == "Counter section" else a for a in args]   # the test's own words, in Chinese
         r = people.as_("clerk").ctl(*args)
         assert r.returncode == 0, r.stderr
-        rid = int(re.search(r'"id": (\d+)', r.stdout)[1])
-        for signer in signers:   # the grant: it expires a minute later, while the walk goes on
-            r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "確有必要", "--json")
+        self.rid = int(re.search(r'"id": (\d+)', r.stdout)[1])
+        for signer in signers:   # the grant: it expires a minute later, while the walks go on
+            r = people.as_(signer).ctl("request", "approve", str(self.rid), "--reason", "確有必要", "--json")
             assert r.returncode == 0, r.stderr
-        gid = json.loads(r.stdout)["grant"]["id"]
-        allowed = {*(c.name for c in cfg.cameras), *cfg.policy.units, *TYPED}   # no camera id, no login name
-        ids = {"clerk", "carol", "audrey", people.admin, *signers, *people.approvers}
-        pages = {
-            people.admin: ["/desk/", "/desk/accounts", "/desk/accounts/new", "/desk/accounts/clerk",
-                           "/desk/requests/new", "/desk/audit"],                      # the last two: refused
-            "clerk": ["/desk/", "/desk/requests", "/desk/requests/new", f"/desk/requests/{rid}",
-                      f"/desk/requests/{rid}/form", "/desk/holds/new", "/desk/audit"],
-            "carol": ["/desk/", "/desk/holds", "/desk/holds/new", "/desk/cameras", "/desk/cameras/notice",
-                      "/desk/cameras/inventory", "/desk/inspections", "/desk/usage", "/desk/maintenance",
-                      "/desk/inspections/register", f"/desk/requests/{rid}", "/desk/accounts"],
-            signers[0]: ["/desk/", "/desk/inbox", f"/desk/requests/{rid}", "/desk/holds/new", "/desk/holds"],
-            "audrey": ["/desk/", "/desk/audit", "/desk/audit/report", "/desk/requests/new", "/desk/cameras"],
-        }
-        sessions = {who: session(base, who) for who in pages}
-        # the camera that is down, as the cameras page says it once the box has tried it
-        not_connected = in_language(ZH, "Not connected: check the camera, its power and its network cable.")
-        wait_for(lambda: not_connected in sessions["carol"].get(base + "/desk/cameras", timeout=30).text, 90,
-                 "the camera that is down said so on the cameras page")
-        found: dict[str, list[str]] = {}
-        for who, paths in pages.items():
-            for path in paths:
-                page = sessions[who].get(base + path, timeout=60)
-                assert page.status_code in (200, 403, 404), (who, path, page.status_code)   # a refusal, in words too
-                words = faults(visible(page.text), allowed | (ids if path.startswith(IDS_SHOWN) and
-                                                              who == people.admin else set()))
-                if words:
-                    found[f"{who} {path}"] = words
-        # the grid's and the playback page's answers: who may, in titles; the camera down, in words
-        answers = {f"{who} /api/me": sessions[who].get(base + "/api/me", timeout=30).json() for who in pages}
-        for who in ("audrey", "clerk"):
-            answers[f"{who} /api/grant"] = sessions[who].get(f"{base}/api/grant/{gid}", timeout=30).json()
-        status, answers["carol /api/live (down)"] = asyncio.run(_live(base, dict(sessions["carol"].cookies), down.id))
-        assert status == 503 and down.name in answers["carol /api/live (down)"]["error"], answers
-        assert answers["audrey /api/me"]["playback_refusal"] and answers["audrey /api/me"]["live_refusal"], answers
-        # the expired grant: the playback page offers nothing to start and says why
-        expired = in_language(ZH, "grant {id} expired; file a new request").format(id=gid)
-        wait_for(lambda: sessions["carol"].get(f"{base}/api/grant/{gid}", timeout=30).json().get("unusable") == expired,
-                 120, "the grant expired")
-        answers["carol /api/grant (expired)"] = sessions["carol"].get(f"{base}/api/grant/{gid}", timeout=30).json()
-        for where, answer in answers.items():
-            words = faults(said(answer), allowed)
-            if words:
-                found[where] = words
-        assert found == {}, json.dumps(found, ensure_ascii=False, indent=0)
+        self.gid = json.loads(r.stdout)["grant"]["id"]
+        self.pages = pages(self)
+        self.sessions = {who: session(self.base, who) for who in self.pages}
+        # the grid's and the playback page's answers to a grant still valid: who may, in titles
+        self.answers = {f"{who} /api/grant": self.sessions[who].get(f"{self.base}/api/grant/{self.gid}",
+                                                                    timeout=30).json() for who in ("audrey", "clerk")}
+        assert all(not a.get("unusable") for a in self.answers.values()), self.answers   # read before it expired
+        self.allowed = {*(c.name for c in cfg.cameras), *cfg.policy.units, *TYPED}   # no camera id, no login name
+        self.ids = {"clerk", "carol", "audrey", people.admin, *signers, *people.approvers}
+        return self
+
+
+def pages(site: Site) -> dict[str, list[str]]:
+    """Each role's pages at a site (the admin's last two, the clerk's last and the auditor's fourth: refused)."""
+    rid = site.rid
+    return {
+        site.people.admin: ["/desk/", "/desk/accounts", "/desk/accounts/new", "/desk/accounts/clerk",
+                            "/desk/requests/new", "/desk/audit"],
+        "clerk": ["/desk/", "/desk/requests", "/desk/requests/new", f"/desk/requests/{rid}",
+                  f"/desk/requests/{rid}/form", "/desk/holds/new", "/desk/audit"],
+        "carol": ["/desk/", "/desk/holds", "/desk/holds/new", "/desk/cameras", "/desk/cameras/notice",
+                  "/desk/cameras/inventory", "/desk/inspections", "/desk/usage", "/desk/maintenance",
+                  "/desk/inspections/register", f"/desk/requests/{rid}", "/desk/accounts"],
+        site.signers[0]: ["/desk/", "/desk/inbox", f"/desk/requests/{rid}", "/desk/holds/new", "/desk/holds"],
+        "audrey": ["/desk/", "/desk/audit", "/desk/audit/report", "/desk/requests/new", "/desk/cameras"],
+    }
+
+
+@pytest.fixture(scope="module")
+def sites(request, tmp_path_factory, camera) -> Iterator[dict[str, Future]]:   # noqa: F811
+    """The sites this run's tests walk (all five, or those -k chose), opening two at a time on
+    threads (their daemons and edgectl are processes of their own; five at once on a loaded 2-core
+    box had edgectl wait a minute to start): the fixture does not wait for them; each test waits for
+    its own site, so a slow opening is charged to the tests that need it, each under its own
+    timeout, while the next sites open behind the walks. A site that failed to open fails its own
+    tests. Each daemon stops at the module's end."""
+    asked = {item.callspec.params["name"] for item in request.session.items
+             if item.module is request.module and hasattr(item, "callspec")}
+    opened: list[Site] = []
+
+    def open_site(name: str, kind: str, use: str) -> Site:
+        site = Site(tmp_path_factory.mktemp(name[:3]), camera, name)
+        opened.append(site)   # stopped at the end even when its opening fails half way
+        return site.open(kind, use)
+
+    pool = ThreadPoolExecutor(2)
+    try:
+        yield {name: pool.submit(open_site, name, kind, use) for name, kind, use in CASES if name in asked}
     finally:
-        assert d.stop() == 0, d.log[-3000:]
+        pool.shutdown(wait=True)
+        stopped = {site.cfg.site.name: site.d.stop() for site in opened}
+        assert set(stopped.values()) <= {0}, stopped   # every segment closed at SIGTERM
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_every_page_as_every_role_in_the_sites_words(sites, name, kind, use):
+    site = sites[name].result()   # its opening's failure, if it failed
+    base, sessions, down = site.base, site.sessions, site.cfg.cameras[-1]
+    # the camera that is down, as the cameras page says it once the box has tried it
+    not_connected = in_language(ZH, "Not connected: check the camera, its power and its network cable.")
+    wait_for(lambda: not_connected in sessions["carol"].get(base + "/desk/cameras", timeout=30).text, 90,
+             "the camera that is down said so on the cameras page")
+    found: dict[str, list[str]] = {}
+    for who, paths in site.pages.items():
+        for path in paths:
+            page = sessions[who].get(base + path, timeout=60)
+            assert page.status_code in (200, 403, 404), (who, path, page.status_code)   # a refusal, in words too
+            words = faults(visible(page.text), site.allowed | (site.ids if path.startswith(IDS_SHOWN) and
+                                                               who == site.people.admin else set()))
+            if words:
+                found[f"{who} {path}"] = words
+    # the grid's and the playback page's answers: who may, in titles; the camera down, in words
+    answers = {f"{who} /api/me": sessions[who].get(base + "/api/me", timeout=30).json() for who in site.pages}
+    answers.update(site.answers)
+    status, answers["carol /api/live (down)"] = asyncio.run(_live(base, dict(sessions["carol"].cookies), down.id))
+    assert status == 503 and down.name in answers["carol /api/live (down)"]["error"], answers
+    assert answers["audrey /api/me"]["playback_refusal"] and answers["audrey /api/me"]["live_refusal"], answers
+    for where, answer in answers.items():
+        words = faults(said(answer), site.allowed)
+        if words:
+            found[where] = words
+    assert found == {}, json.dumps(found, ensure_ascii=False, indent=0)
+
+
+@pytest.mark.parametrize("name, kind, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_an_expired_grant_in_the_sites_words(sites, name, kind, use):
+    """After every site's walk: the grant, approved a minute before expiring when the site opened, has
+    expired meanwhile; the playback page offers nothing to start and says why."""
+    site = sites[name].result()
+    carol = site.sessions["carol"]
+    expired = in_language(ZH, "grant {id} expired; file a new request").format(id=site.gid)
+    answer = wait_for(lambda: (a := carol.get(f"{site.base}/api/grant/{site.gid}", timeout=30).json())
+                      .get("unusable") == expired and a, 120, "the grant expired")
+    assert faults(said(answer), site.allowed) == [], answer
