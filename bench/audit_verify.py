@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from storage import audit
-from storage.catalog import open_db, open_readonly
+from storage.catalog import open_db
+from storage.readonly import open_readonly
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_795_000_000_000_000

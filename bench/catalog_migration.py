@@ -29,7 +29,9 @@ from bench.catalog_scale import (DAY, END_GAP_US, add_cameras, camera_ids, envir
                                  shape_args, size_str)
 from bench.common import command_line, table
 from storage.disk import layout
-from storage.catalog import migrations, open_db, open_readonly
+from storage.migrations import migrations
+from storage.catalog import open_db
+from storage.readonly import open_readonly
 from storage.footage.segment_schema import _PATH_SQL
 
 M013 = "m013_compact_segments"

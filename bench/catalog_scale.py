@@ -51,7 +51,9 @@ from edged.config import DAY, CameraConfig, RetentionConfig
 from storage.disk import layout
 from storage.footage import segment_rows
 from storage.footage import segments as segment_table
-from storage.catalog import Catalog, migrations, open_db, open_readonly
+from storage.migrations import migrations
+from storage.catalog import Catalog, open_db
+from storage.readonly import open_readonly
 from storage.time.clock import FakeClock
 from storage.footage.segment_rows import SEGMENT_LOOKBACK_US
 from storage.footage.reconcile import TAIL_US, reconcile

@@ -31,7 +31,7 @@ from pathlib import Path
 from bench.common import OUT, bench_clip, command_line, environment, log, source_state, table
 from storage.keys import nodekey
 from storage.export import evidence as export
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from tests.support.cameras import Clip, make_clip
 from tests.support.footage import clip_mp4, write_segments
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 from contextvars import ContextVar
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import sqlite_utils
 
 from storage.time.clock import SYSTEM
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 GENESIS = "0" * 64
 

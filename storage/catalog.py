@@ -19,13 +19,14 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.full import is_disk_full
-from storage.migrations import migrations  # the schema (storage/migrations.py); re-exported here
+from storage.migrations import migrations  # the schema (storage/migrations.py)
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ IDS_NEVER_REUSED = "m019_ids_never_reused"  # the migration that copies every se
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open for writing, migrated. Only the catalog writer thread calls this."""
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    import sqlite_utils  # here, not at the top: edgectl imports this module, sqlite_utils is 0.4 s of CPU
+
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
@@ -62,14 +65,6 @@ def open_db(path: Path) -> sqlite_utils.Database:
             log.warning("catalog not compacted after its upgrade (%s): its free pages are reused as it grows", exc)
         log.info("catalog: segment rows upgraded in %.0f s", time.monotonic() - began)
     return db
-
-
-def open_readonly(path: Path) -> sqlite_utils.Database:
-    if not path.exists():
-        raise FileNotFoundError(path)
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-    conn.execute("PRAGMA busy_timeout=5000")
-    return sqlite_utils.Database(conn)
 
 
 class Catalog:

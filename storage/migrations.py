@@ -9,7 +9,8 @@ lives in a module of its own (segment_schema, identity, corrections).
 
 from __future__ import annotations
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
 from sqlite_utils import Migrations
 
 from storage import audit
@@ -18,6 +19,9 @@ from storage.people import people_schema
 from storage.time import corrections
 from storage.footage import standins
 from storage.footage import from_standby as peer_store
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 migrations = Migrations("edged.catalog")
 

@@ -14,7 +14,8 @@ import sqlite_utils
 from storage import cameras as camera_table
 from storage.disk import layout
 from storage.footage import segment_rows, segments
-from storage.catalog import Catalog, migrations, open_db
+from storage.migrations import migrations
+from storage.catalog import Catalog, open_db
 from storage.footage.segment_rows import COMPLETE, SEGMENT_STATES, WRITING
 from storage.disk.hashing import sha256_file
 from storage.mp4 import scan_media

@@ -18,7 +18,7 @@ import pytest
 
 from central import ca, keylist
 from edged.cli import edgectl
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.export import evidence as export
 from storage.export.origin import GRACE_US, utc_text
 from storage.keys import nodecert, nodekey

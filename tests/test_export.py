@@ -22,7 +22,7 @@ from central import ca as office_ca
 from storage.keys import nodecert, nodekey
 from storage.time.clock import SYSTEM
 from storage.export import evidence as export
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.footage.segment_rows import TAMPERED
 from tests.support.broker import Broker, Subscriber
 from tests.support.cameras import RtspServer, ffprobe, ffprobe_errors, make_clip

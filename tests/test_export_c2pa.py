@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from storage.keys import nodekey
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.export import c2pa_claim, c2pa_profile, c2pa_sign, fmp4
 from storage.export import evidence as export
 from storage.export import worker

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.export import evidence as export
 from storage.export import signed_video
 from storage.keys import nodekey

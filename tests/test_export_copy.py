@@ -14,7 +14,7 @@ import pytest
 
 from storage.export import evidence as export
 from storage.export import fmp4
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.disk.hashing import sha256_file
 from tests.support.cameras import ffprobe_errors
 from tests.support.footage import write_segments

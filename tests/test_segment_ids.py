@@ -17,7 +17,8 @@ from storage.retention.plan import MAX_RETENTION, Destroy, Segment
 from storage import audit, cameras as camera_table
 from storage.disk import layout
 from storage.footage import segment_rows
-from storage.catalog import migrations, open_db
+from storage.migrations import migrations
+from storage.catalog import open_db
 from storage.retention.run import destroy
 from tests.support.catalog import delete_all, index_names, insert_row, integrity, rows, schema_sql
 

@@ -19,7 +19,7 @@ import pytest
 from edged.i18n import in_language
 from edged.viewer.scrub import moment_text
 from storage import audit
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.time.clock import SYSTEM
 from tests.support.browser import CHROMIUM, launch, login_page
 from tests.support.cameras import RtspServer, free_port, make_clip

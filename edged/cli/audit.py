@@ -26,7 +26,7 @@ from edged.documents.register import RUN_LABELS
 from edged.documents.retrieval import CATEGORY_LABELS, KIND_LABELS, MODE_LABELS, STATE_LABELS
 from edged.i18n import N_, _, speaking
 from storage import audit
-from storage.catalog import open_readonly
+from storage.readonly import open_readonly
 from storage.time.clock import SYSTEM
 from argparse import Namespace
 from edged.cli.ctx import Ctx

@@ -24,7 +24,8 @@ from edged.rules import retrieval, roles
 from edged.i18n import N_, _, hint_of, hinted
 from edged.rules.roles import Actor
 from storage.people import accounts, retrieval_store
-from storage.catalog import CatalogWriter, open_readonly
+from storage.catalog import CatalogWriter
+from storage.readonly import open_readonly
 from storage.disk.layout import CATALOG_FILE
 
 F = TypeVar("F", bound=Callable[..., Any])

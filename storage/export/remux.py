@@ -11,7 +11,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
-import av
 
 from storage.export import signed_video
 from storage.export.plan import (
@@ -53,6 +52,7 @@ class _Clip:
         # the sound as the segments hold it (design/0094): G.711 and L16 the mov muxer writes, and
         # PCM keeps its times (a hole stays a hole) only in fragments
         sound = a.codec_context.name if a is not None else None
+        import av  # here, not at the top: edgectl imports the export's modules, PyAV and numpy are 0.4 s of CPU
         self.out = av.open(str(path), "w", format=muxer_for(sound), options=FRAGMENTED if sound in PCM_SOUND else {})
         self.ov = self.out.add_stream_from_template(v)
         self.oa = self.out.add_stream_from_template(a) if a is not None else None
@@ -117,6 +117,7 @@ def remux_camera(data_dir: Path, out: Path, plan: CameraPlan, from_us: int, to_u
             src = ahead.result()
             ahead = pool.submit(open_verified, data_dir, plan.sources[i + 1]) if i + 1 < len(plan.sources) else None
             meter.add(row["bytes"] or 0, plan.camera)
+            import av
             with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None, options=INPUT_OPTIONS) as c:
                 if not c.streams.video:
                     raise ExportError(f"{row['path']}: no video stream; export refused")
@@ -155,6 +156,7 @@ def _remux_tail(data_dir: Path, plan: CameraPlan, clip: _Clip, from_us: int, to_
             src = open_verified(data_dir, row)
         except ExportError:
             break
+        import av
         with av.open(src, format="mp4" if isinstance(src, io.BytesIO) else None, options=INPUT_OPTIONS) as c:
             v = c.streams.video[0] if c.streams.video else None
             a = next((s for s in c.streams.audio if s.codec_context.name in SOUND_AS_SENT), None)

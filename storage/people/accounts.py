@@ -19,12 +19,14 @@ import os
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 
 from storage import audit
 from storage.alarm_kinds import ACCOUNT_OPENED, PASSWORD_RESET
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # scrypt at N=2^14, r=8: 16 MiB and about 50 ms per check on the target box.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 14, 8, 1

@@ -29,7 +29,8 @@ from storage import audit, cameras as camera_table
 from storage.footage import missing, segment_rows
 from storage.alarm_kinds import FOOTAGE_MISSING
 from storage.states.cameras import OFFLINE
-from storage.catalog import Catalog, CatalogWriter, open_readonly
+from storage.catalog import Catalog, CatalogWriter
+from storage.readonly import open_readonly
 from storage.footage.segment_rows import WRITING
 from storage.time.clock import wait_or_stop
 from storage.footage.reconcile import (Orphan, Report, Tail, adopt, apply_outcomes, gone, in_background, later_orphans,
