@@ -22,6 +22,7 @@ from tests.support.catalog import audit_rows, rows
 from tests.support.daemon import Daemon, wait_for
 from tests.support.people import People, password_for
 from tests.support.walk import Shots
+from tests.test_paper_words import ANNEX_1_OF_001, ANNEX_4_OF_004
 from tests.test_sites import CASES, camera, signers_for, site_config, unit_of  # noqa: F401 (camera: a fixture)
 
 # the people of the walk by their names, as a site opens their accounts (design/0112): the desk
@@ -31,6 +32,7 @@ SIGNER_NAMES = ("黃志明", "李建國", "吳淑惠", "劉俊宏", "鄭文華")
 # what the walk's people type that is not in the site's words (an ID number), and what the accounts'
 # applications say (tests/support/people.py's reason) with the box's OS user who opened the first
 TYPED = {"A123456789", "test", "application", "root"}
+ANNEXES = {"000": ["年月日", "有無異常", "姓名", "處理情形", "主管核章"], "001": ANNEX_1_OF_001, "004": ANNEX_4_OF_004}
 FIELDS = {  # what the clerk writes for each kind of requester, as at a counter
     "citizen": {"contact": "0912-000-000", "id_number": "A123456789"},
     "agency": {"org": "某分局偵查隊", "letter": "北市警刑字第1150000017號"},
@@ -221,6 +223,14 @@ def a_hold_an_inspection_and_the_month(browser, base: str, d, cfg, signers: list
         p.context.close()
     carol.goto(base + "/desk/inspections/register")
     shots(carol, "inspection-register-carol")
+    annex = ANNEXES.get(cfg.site.id[-3:])   # the register in the annex's own columns (design/0261)
+    if annex is not None:
+        for table in carol.locator("table:has(th)").all():
+            assert [th.strip() for th in table.locator("th").all_inner_texts()] == annex, cfg.site.id
+        cells = carol.locator("td").all_inner_texts()
+        if cfg.site.id.endswith("001"):   # one row per item, the date and time written once across them
+            assert [c for c in cells if c in ("聲音", "畫面", "權限登入")][:3] == ["聲音", "畫面", "權限登入"], cells
+            assert carol.locator("td[rowspan='3']").count() >= 2, cells
     assert audit_rows(d, "inspection.sign"), "the inspection signed"
 
     audrey = login(browser, base, "audrey", shots)   # the auditor's day leads her home page

@@ -100,3 +100,60 @@ def test_002s_poster_says_its_rules_month():
     with speaking("zh-TW"):
         text = text_of(notice_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), rows, LIST_CHANGED, PRINTED))
     assert "一個月" in text and "31 日" not in text and "365" not in text, text
+
+
+# the annex's own columns, as the seeds print them (issue 56, design/0261); the lists are the
+# annexes', written here, so a column dropped from or reordered in the site file fails
+ANNEX_1_OF_001 = ["檢查日期", "檢查時間", "檢查項目", "檢查結果", "相關註記"]
+ANNEX_4_OF_004 = ["檢查日期(年月日)", "監視主機是否正常運作", "錄影監材是否正常運轉", "視訊畫面是否清晰", "檢查人簽章",
+                  "帳管單位主管簽章", "備考(主機地點、機號)損壞情形(鏡頭位置)、是否申請修復"]
+
+
+def annex_page(name: str, runs: list, unit: str | None = None, units: dict | None = None) -> str:
+    from edged.control.inspections import register_of
+    cfg = site(name)
+    reg = {**register_of(cfg), **({"units": units} if units else {})}
+    with speaking("zh-TW"):
+        return register_html(Doc("zh-TW", TAIPEI, cfg.site.name, cfg.forms), 2026, 11, runs, cfg.inspection.columns,
+                             {"counter1": "登記櫃檯", "door": "大門"}, PRINTED, None, reg, unit)
+
+
+def table_rows(page: str) -> list[list[str]]:
+    return [[text_of(c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", page)]
+
+
+def test_001s_register_is_annex_1_one_row_per_item_under_one_date_and_time():
+    """001 附件1 檢查紀錄表: 檢查日期, 檢查時間, 檢查項目, 檢查結果, 相關註記; each inspection a block
+    of its three items (聲音, 畫面, 權限登入) with the date and time written once across them."""
+    page = annex_page("001-land-office", RUNS)
+    rows = table_rows(page)
+    assert rows[0] == ANNEX_1_OF_001, rows[0]
+    assert rows[1:] == [["115/11/03", "09:12 至 09:40", "聲音", "正常", "-"],
+                        ["畫面", "異常", "大門：已通報廠商清潔鏡頭"],
+                        ["權限登入", "正常", "-"]], rows
+    assert page.count('rowspan="3"') == 2, "the date and the time span the inspection's three rows"
+    assert "攝影機" not in rows[0] and "是否申請修復" not in page
+
+
+def test_004s_register_is_annex_4_one_row_per_inspection_in_each_units_book():
+    """004 附件四 保養紀錄簿: 檢查日期, the three 是否 columns, 檢查人簽章, 帳管單位主管簽章, 備考 (each
+    abnormal camera with its handling and whether repair was requested); one row per inspection in
+    each managing unit's book, the unit's chief in its own."""
+    recs = RUNS[0]["records"]
+    runs = [{**RUNS[0], "records": [
+        {**recs[0], "unit": "圖書館", "supervisor": "李主任", "countersigned_us": PRINTED, "repair": 0},
+        {**recs[1], "unit": "機械科", "supervisor": None, "countersigned_us": None, "repair": 1}]}]
+    units = {"counter1": "圖書館", "door": "機械科", "gate": "學務處"}
+    page = annex_page("004-vocational-school", runs, units=units)
+    assert re.findall(r"<h2>([^<]*)</h2>", page) == ["圖書館", "機械科", "學務處"], "one book per unit"
+    books = [table_rows(t) for t in page.split("<h2>")[1:]]
+    assert all(book[0] == ANNEX_4_OF_004 for book in books), books
+    library, workshop, office = (book[1:] for book in books)
+    assert len(library) == len(workshop) == 1 and office == [["本月無檢查紀錄。"]], books
+    assert library[0][0] == "115/11/03" and library[0][3] == "正常" and library[0][5].startswith("李主任")
+    assert library[0][6] == "-", "no abnormal camera in the library's book"
+    assert workshop[0][3] == "異常" and workshop[0][5] == "主管未核章"
+    assert workshop[0][6] == "大門：已通報廠商清潔鏡頭（是否申請修復：是）", workshop
+    alone = annex_page("004-vocational-school", runs, "機械科", units)
+    assert table_rows(alone)[0] == ANNEX_4_OF_004 and "李主任" not in alone and "大門" in alone

@@ -19,6 +19,7 @@ from tests.support.cameras import free_port
 from tests.support.people import People
 from tests.support.walk import Shots
 from tests.test_desk_sites import browser, login  # noqa: F401 - browser: the shared Chromium fixture
+from tests.test_paper_words import ANNEX_4_OF_004, table_rows
 from tests.test_sites import SITES, camera, site_config  # noqa: F401 - camera: the shared RTSP fixture
 
 SCHOOL = "004-vocational-school"
@@ -77,10 +78,10 @@ def test_school_register_countersigned_per_unit(tmp_path, camera, browser, monke
         r = people.ctl("inspect", "report", "--month", month, "--out", str(tmp_path / "reg"), "--json")
         assert r.returncode == 0, r.stderr
         page = open(json.loads(r.stdout)["html"], encoding="utf-8").read()
-        head = page[page.index("<table>"):page.index("</tr>")]
-        # 附件四's columns in its order: the host, recording, the picture; then the repair question
-        order = ["監視主機正常運作", "錄影正常運轉", "畫面清晰", "是否申請修復", "單位主管核章"]
-        assert [head.index(w) for w in order] == sorted(head.index(w) for w in order), head
+        # 附件四's columns in its order and words (design/0261), in each unit's book
+        for book in page.split("<h2>")[1:]:
+            assert table_rows(book)[0] == ANNEX_4_OF_004, book
+        assert "是否申請修復：是" in page and "是否申請修復：否" not in page, "the workshop's camera asked repair"
         assert "監視錄影系統保養紀錄簿" in page and "錄影監視系統檢查紀錄表" not in page
         for word in ("Lee", "Chao", "Kuo", "圖書館", "機械科", "學務處(學安室)", "encoder reset"):
             assert word in page, word
@@ -102,6 +103,9 @@ def test_school_register_countersigned_per_unit(tmp_path, camera, browser, monke
         chief.wait_for_load_state()
         text = chief.inner_text("body")
         assert "監視錄影系統保養紀錄簿：機械科" in text.replace(" ", "") and "Chao" in text and "Lee" not in text, text
+        # the desk's page as the browser shows it: the annex's columns, one row for the inspection
+        assert [th.strip() for th in chief.locator("th").all_inner_texts()] == ANNEX_4_OF_004
+        assert chief.locator("table tr").count() == 2, chief.inner_text("table")
         assert not shots.found, shots.found  # the chief's home page in the site's words (tests/support/leaks.py)
         chief.context.close()
     finally:

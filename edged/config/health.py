@@ -110,10 +110,14 @@ Schedule = str  # daily | weekly | biweekly | off
 # REGISTER_ITEMS: storage/alarm_kinds.py, where each kind names the item it marks (design/0240).
 DEFAULT_ITEMS = REGISTER_ITEMS[1:]
 COUNTERSIGNERS = ("supervisor", "unit")
-# the register's columns a site's annex may print, in its own order and words (issue 56): without
-# "camera", one row per inspection (000 附件1: 年月日, 有無異常, 姓名, 處理情形, 主管核章)
-REGISTER_COLUMNS = ("date", "time", "camera", "unit", *REGISTER_ITEMS, "abnormal", "handling", "repair", "inspector",
-                    "supervisor")
+# the register's columns a site's annex may print, in its own order and words (issue 56, design/0191,
+# design/0261): with "camera", one row per camera; with "item", one block per inspection and one row
+# per check (001 附件1: 檢查項目, 檢查結果); with neither, one row per inspection, per managing unit's
+# book where each unit's chief countersigns (000 附件1, 004 附件四). "result": a check's (or the
+# inspection's) normal or abnormal; "remarks": each abnormal camera by name with its handling, and
+# whether repair was requested where the site asks it (004 附件四 備考, 001 附件1 相關註記).
+REGISTER_COLUMNS = ("date", "time", "camera", "unit", "item", *REGISTER_ITEMS, "result", "abnormal", "handling",
+                    "remarks", "repair", "inspector", "supervisor")
 SCHEDULES = ("daily", "weekly", "biweekly", "off")
 PERIOD_US = {"daily": DAY, "weekly": 7 * DAY, "biweekly": 14 * DAY}
 
@@ -154,7 +158,18 @@ def _columns(value: Any, field: str) -> tuple[tuple[str, str], ...]:
         if any(name == n for n, _label in out):
             raise ConfigError(where, f"{_show(name)} is listed twice")
         out.append((name, label.strip()))
+    if {"camera", "item"} <= {n for n, _label in out}:
+        raise ConfigError(field, "camera and item cannot both be columns: a row is a camera's or a check's")
     return tuple(out)
+
+
+def _item_labels(value: Any, field: str) -> tuple[tuple[str, str], ...]:
+    """[inspection] item_labels: { check = "the annex's words" }, as the item column names it."""
+    if not isinstance(value, dict):
+        raise ConfigError(field, f'expected a table of check = "its words", found {_describe(value)}')
+    for name in value:
+        _choice(name, f"{field}.{name}", REGISTER_ITEMS)
+    return tuple((name, _string(text, f"{field}.{name}").strip()) for name, text in value.items())
 
 
 def _choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
@@ -190,8 +205,14 @@ class InspectionConfig:
     register_columns: tuple[tuple[str, str], ...] = key(
         (), read=_columns, example="[]",
         doc="the register's columns as the site's annex prints them, in its order, each a name or { value = name, "
-            'label = "its words" }; names: date, time, camera, unit, the check names above, abnormal, handling, '
-            "repair, inspector, supervisor; without camera, one row per inspection; [] : edged's own columns")
+            'label = "its words" }; names: date, time, camera, unit, item, the check names above, result, abnormal, '
+            "handling, remarks, repair, inspector, supervisor; with camera one row per camera, with item one row "
+            "per check of items, else one row per inspection (per unit's book with countersign = \"unit\"); "
+            "[] : edged's own columns")
+    item_labels: tuple[tuple[str, str], ...] = key(
+        (), read=_item_labels, example="{}",
+        doc='the item column\'s words for a check, as the annex names it, e.g. { picture = "畫面" }; '
+            "{} : edged's")
     ask_repair: bool = key(False, read=_bool, doc='true: the inspector answers "repair requested?" per camera '
                                                   "(sign --repair)")
     countersign: str = key("supervisor", read=lambda v, f: _choice(v, f, COUNTERSIGNERS),

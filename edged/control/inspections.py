@@ -34,6 +34,7 @@ def register_of(cfg: Config) -> dict[str, Any]:
     ins = cfg.inspection
     return {"title": ins.register_title, "items": list(ins.columns), "ask_repair": ins.ask_repair,
             "countersign": ins.countersign, "columns": [list(c) for c in ins.register_columns],
+            "item_labels": dict(ins.item_labels),
             "units": {c.id: c.unit for c in cfg.cameras if c.unit} if ins.countersign == "unit" else {}}
 
 

@@ -74,11 +74,11 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
     repair question, and countersignatures per managing unit; `unit`: that managing unit's pages
     alone, its cameras' rows and its chief's review box (004 附件四, one book per unit; design/0089)."""
     reg = register or {}
-    if reg.get("columns"):   # the annex's own columns, in its order and words (issue 56)
-        return annex_register(doc, year, month, runs, reg, names, printed_us, due_us)
     if unit is not None:
         runs = [{**run, "records": [r for r in run["records"] if r.get("unit") == unit]} for run in runs]
         runs = [run for run in runs if run["records"]]
+    if reg.get("columns"):   # the annex's own columns, in its order and words (issue 56)
+        return annex_register(doc, year, month, runs, reg, names, printed_us, due_us, items, unit)
     per_unit, ask_repair = reg.get("countersign") == "unit", bool(reg.get("ask_repair"))
     month_text = fmt_month(year, month, doc.lang)
     title = reg.get("title") or _("CCTV inspection register")
@@ -126,14 +126,36 @@ def register_html(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], i
 
 
 COLUMN_WORDS = {"date": N_("Date"), "time": N_("Time"), "camera": N_("Camera"), "unit": N_("Managing unit"),
-                "abnormal": N_("Abnormal?"), "handling": N_("Handling"), "repair": N_("Repair requested?"),
-                "inspector": N_("Inspector"), "supervisor": N_("Supervisor")}
+                "item": N_("Check"), "result": N_("Result"), "abnormal": N_("Abnormal?"), "handling": N_("Handling"),
+                "remarks": N_("Remarks"), "repair": N_("Repair requested?"), "inspector": N_("Inspector"),
+                "supervisor": N_("Supervisor")}
+# the columns of an inspection as a whole: in a block of one row per check (001 附件1), written once
+# across the block's rows
+RUN_WIDE = ("date", "time", "inspector", "supervisor")
 
 
-def _merged(run: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    """A run as one row of a register without a camera column (000 附件1): each check abnormal if
-    any camera's was, the handling of each abnormal camera by its name."""
-    recs = run["records"]
+def _bad(r: dict[str, Any], item: str | None = None) -> bool:
+    return any(v["ok"] is False for i, v in r["items"].items() if item is None or i == item)
+
+
+def _remarks(recs: list[dict[str, Any]], names: dict[str, str], item: str | None = None) -> str:
+    """Each camera abnormal (on `item`, or on any check) or with a handling written, by its name, with
+    its handling and, where the inspector answered it, whether repair was requested (004 附件四 備考)."""
+    said = []
+    for r in recs:
+        if not (_bad(r, item) or (item is None and r["handling"])):
+            continue
+        what = r["handling"] or found(r)[0] or _(RESULT[False])
+        text = _("{camera}: {what}").format(camera=names.get(r["camera"], r["camera"]), what=what)
+        if r.get("repair") is not None:
+            text = _("{text} (repair requested: {answer})").format(text=text, answer=repair_answer(r["repair"]))
+        said.append(text)
+    return phrases(said)
+
+
+def _merged(recs: list[dict[str, Any]], names: dict[str, str], who: dict[str, Any]) -> dict[str, Any]:
+    """Cameras' records as one row (000 附件1, a unit's row of 004 附件四): each check abnormal if any
+    camera's was, the handling of each abnormal camera by its name; `who`: the countersignature."""
     items: dict[str, dict[str, Any]] = {}
     for r in recs:
         for item, v in r["items"].items():
@@ -141,55 +163,107 @@ def _merged(run: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
             items[item] = {"ok": v["ok"] if ok is None else (ok and v["ok"] is not False)}
     said = [_("{camera}: {what}").format(camera=names.get(r["camera"], r["camera"]),
                                          what=r["handling"] or found(r)[0])
-            for r in recs if r["handling"] or any(v["ok"] is False for v in r["items"].values())]
+            for r in recs if r["handling"] or _bad(r)]
     repair = max((r["repair"] for r in recs if r.get("repair") is not None), default=None)
     return {"camera": None, "items": items, "handling": phrases(said), "anomalies": "", "repair": repair,
-            "unit": None, "supervisor": run["supervisor"], "countersigned_us": run["countersigned_us"]}
+            "unit": recs[0].get("unit") if recs else None, "remarks": _remarks(recs, names),
+            "supervisor": who["supervisor"], "countersigned_us": who["countersigned_us"]}
 
 
-def _cell(doc: Doc, col: str, run: dict[str, Any], r: dict[str, Any], names: dict[str, str]) -> tuple[str, bool]:
+def _block(run: dict[str, Any], kinds: set[str], items: tuple[str, ...], per_unit: bool,
+           names: dict[str, str]) -> list[dict[str, Any]]:
+    """An inspection's rows: one per camera, one per check (with an item column), one per managing
+    unit (where each unit's chief countersigns), or one."""
+    recs = run["records"]
+    if "camera" in kinds:
+        return [r if r.get("countersigned_us") else {**r, "supervisor": run["supervisor"],
+                                                    "countersigned_us": run["countersigned_us"]}
+                for r in recs]
+    if "item" in kinds:
+        whole = _merged(recs, names, run)
+        return [{**whole, "item": i, "items": {i: whole["items"].get(i, {"ok": None})},
+                 "remarks": _remarks(recs, names, i), "handling": _remarks(recs, names, i)} for i in items]
+    if per_unit:
+        units = list(dict.fromkeys(r.get("unit") or "" for r in recs))
+        books = [[r for r in recs if (r.get("unit") or "") == u] for u in units]
+        return [_merged(b, names, next((r for r in b if r.get("countersigned_us")), {
+            "supervisor": None, "countersigned_us": None})) for b in books]
+    return [_merged(recs, names, run)]
+
+
+def _cell(doc: Doc, col: str, run: dict[str, Any], r: dict[str, Any], names: dict[str, str],
+          labels: dict[str, str]) -> tuple[str, bool]:
     """One cell's text, and whether it marks a failure."""
     if col in ITEM_LABELS:
         ok = r["items"][col]["ok"] if col in r["items"] else None
         return result(ok), ok is False
-    bad = any(v["ok"] is False for v in r["items"].values())
+    bad = _bad(r)
     signed = run["signed_us"]
+    item = r.get("item")
     texts: dict[str, str] = {
         "date": doc.date(run["ran_us"]), "time": _span(doc, run),
         "camera": names.get(r["camera"], r["camera"]) if r["camera"] else "-", "unit": r.get("unit") or "-",
+        "item": (labels.get(item) or item_label(item)) if item else "-",
+        "result": result(False if bad else (True if any(v["ok"] for v in r["items"].values()) else None)),
         "abnormal": _("yes") if bad else _("no"),
         "handling": r["handling"] or found(r)[0] or "-",
+        "remarks": r["remarks"] if "remarks" in r else _remarks([r], names),
         "repair": repair_answer(r.get("repair")),
         "inspector": f"{doc.who(run['inspector'])} {doc.datetime(signed)}" if signed else _("UNSIGNED"),
         "supervisor": (f"{doc.who(r['supervisor'])} {doc.datetime(r['countersigned_us'])}"
                        if r.get("countersigned_us") else _("not countersigned")),
     }
-    return texts[col], col == "abnormal" and bad
+    return texts[col], col in ("abnormal", "result") and bad
+
+
+def _table(doc: Doc, runs: list[dict[str, Any]], reg: dict[str, Any], columns: list[tuple[str, str]],
+           items: tuple[str, ...], names: dict[str, str]) -> str:
+    kinds = {c for c, _label in columns}
+    labels = {str(k): str(v) for k, v in (reg.get("item_labels") or {}).items()}
+    heads = [label or (item_label(c) if c in ITEM_LABELS else _(COLUMN_WORDS[c])) for c, label in columns]
+    rows = ["<tr>" + "".join(f"<th>{esc(h)}</th>" for h in heads) + "</tr>"]
+    for run in runs:
+        block = _block(run, kinds, items, reg.get("countersign") == "unit", names)
+        span = len(block) if "item" in kinds else 1
+        for n, r in enumerate(block):
+            cells = []
+            for c, _label in columns:
+                if span > 1 and c in RUN_WIDE:
+                    if n:
+                        continue   # written once, across the inspection's rows
+                    attrs = f' rowspan="{span}"'
+                else:
+                    attrs = ""
+                text, bad = _cell(doc, c, run, r, names, labels)
+                cells.append(f"<td class=\"{'fail' if bad else ''}\"{attrs}>{esc(text)}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+    if len(rows) == 1:
+        rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{len(columns)}"')))
+    return f"<table>{''.join(rows)}</table>"
 
 
 def annex_register(doc: Doc, year: int, month: int, runs: list[dict[str, Any]], reg: dict[str, Any],
-                   names: dict[str, str], printed_us: int, due_us: int | None) -> str:
+                   names: dict[str, str], printed_us: int, due_us: int | None, items: tuple[str, ...] = (),
+                   unit: str | None = None) -> str:
     """The register in the columns the site's annex prints ([inspection] register_columns), each
-    headed by the annex's words; without a camera column, one row per inspection."""
+    headed by the annex's words: one row per camera, per check (the inspection's own columns
+    spanning its rows), or per inspection; where each managing unit's chief countersigns, one book
+    per unit, each headed by its unit (004 附件四; design/0191, design/0261)."""
     columns = [(str(c[0]), str(c[1] or "")) for c in reg["columns"]]
-    per_camera = any(c == "camera" for c, _label in columns)
+    items = tuple(reg.get("items") or items)
     month_text = fmt_month(year, month, doc.lang)
     title = reg.get("title") or _("CCTV inspection register")
+    if unit is not None:
+        title = _("{title}: {unit}").format(title=title, unit=unit)
     head = _head(doc, title, month_text, len(runs), due_us)
-    heads = [label or (item_label(c) if c in ITEM_LABELS else _(COLUMN_WORDS[c])) for c, label in columns]
-    header = "".join(f"<th>{esc(h)}</th>" for h in heads)
-    rows = []
-    for run in runs:
-        for r in (run["records"] if per_camera else [_merged(run, names)]):
-            if not per_camera:
-                r["supervisor"], r["countersigned_us"] = run["supervisor"], run["countersigned_us"]
-            elif not r.get("countersigned_us"):
-                r = {**r, "supervisor": run["supervisor"], "countersigned_us": run["countersigned_us"]}
-            cells = [_cell(doc, c, run, r, names) for c, _label in columns]
-            rows.append("<tr>" + "".join(f"<td class=\"{'fail' if bad else ''}\">{esc(text)}</td>"
-                                         for text, bad in cells) + "</tr>")
-    if not rows:
-        rows.append(tag("tr", "", tag("td", _("No inspections this month."), attrs=f'colspan="{len(columns)}"')))
-    body = head + f"<table><tr>{header}</tr>{''.join(rows)}</table>"
-    return page(doc, f"{title} {month_text}", body, _("the inspection record"), printed_us, "register",
+    if reg.get("countersign") != "unit" or unit is not None or any(c == "camera" for c, _label in columns):
+        body = _table(doc, runs, reg, columns, items, names)
+    else:   # one book per managing unit, a unit with no inspection this month included
+        units = list(dict.fromkeys([*(reg.get("units") or {}).values(),
+                                    *(r.get("unit") or "" for run in runs for r in run["records"])]))
+        books = [(u, [{**run, "records": [r for r in run["records"] if (r.get("unit") or "") == u]}
+                      for run in runs]) for u in units]
+        body = "".join(tag("h2", u or _("No managing unit")) + _table(
+            doc, [run for run in book if run["records"]], reg, columns, items, names) for u, book in books)
+    return page(doc, f"{title} {month_text}", head + body, _("the inspection record"), printed_us, "register",
                 cite="register")
