@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,13 @@ class RedactOps(Operations):
             loop.call_soon_threadsafe(progress, {**info, "fraction": min(1.0, fraction)})
 
         sign = c2pa_claim.guarded(self.key.sign, len(clips))
+        workers: list[subprocess.Popen[bytes]] = []
         try:
-            made = await asyncio.to_thread(run_job, folder, report, sign)
+            made = await asyncio.to_thread(run_job, folder, report, sign, workers.append)
+        except asyncio.CancelledError:   # the daemon stops: end the worker, the job goes on next time
+            for proc in workers:
+                proc.kill()
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure is recorded; the job goes on when asked again
             why = str(exc) or type(exc).__name__
             await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_FAILED, {
