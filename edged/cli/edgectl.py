@@ -17,6 +17,7 @@ from typing import Any
 
 from edged.cli import argparse_texts
 from edged.cli.ctx import DEFAULT_SOCKET, SOCKET_ENV, Ctx, find_socket  # noqa: F401 - edgectl's names
+from edged.cli import redact as ctl_redact
 from edged.cli import documents as ctl_documents, events as ctl_events, export as ctl_export, flags as ctl_flags
 from edged.cli import enrol as ctl_enrol
 from edged.cli import doctor as ctl_doctor, health as ctl_health, maintenance as ctl_maintenance
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctl_health.register(sub)
     ctl_people.register(sub)
     ctl_export.register(sub)
+    ctl_redact.register(sub)
     ctl_enrol.register(sub)
     ctl_doctor.register(sub)
     return parser

@@ -179,23 +179,28 @@ class ExportOps(Operations):
         folder = Path(row["out_dir"])
         if name != Path(name).name or name.startswith(".") or offset < 0:
             raise RequestError(_("no file {name!r} in export {id}").format(name=name, id=export_id))
-
-        def read() -> tuple[bytes, int]:
-            fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
-            try:
-                size = os.fstat(fd).st_size
-                return os.pread(fd, READ_CHUNK, offset), size
-            finally:
-                os.close(fd)
-        try:
-            data, size = await asyncio.to_thread(read)
-        except FileNotFoundError:
-            raise RequestError(_("export {id} is no longer staged (a day has passed, or the daemon restarted); "
-                                 "a new request is needed").format(id=export_id)) from None
+        piece = await read_piece(folder, name, offset, export_id)
         if offset == 0:  # each file taken from the box is on the record once per copy made (R7)
             await self.writer.run(lambda c: audit.append(c.db, str(caller), "export.read", {
-                "export": export_id, "file": name, "bytes": size}))
-        return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
+                "export": export_id, "file": name, "bytes": piece["size"]}))
+        return piece
+
+
+async def read_piece(folder: Path, name: str, offset: int, export_id: int) -> dict[str, Any]:
+    """READ_CHUNK bytes of a staged file from `offset` (never through a link), base64 in a reply."""
+    def read() -> tuple[bytes, int]:
+        fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            size = os.fstat(fd).st_size
+            return os.pread(fd, READ_CHUNK, offset), size
+        finally:
+            os.close(fd)
+    try:
+        data, size = await asyncio.to_thread(read)
+    except FileNotFoundError:
+        raise RequestError(_("export {id} is no longer staged (a day has passed, or the daemon restarted); "
+                             "a new request is needed").format(id=export_id)) from None
+    return {"data": base64.b64encode(data).decode(), "size": size, "offset": offset}
 
 
 def staging_sweeper(writer: CatalogWriter, data_dir: Path, clock: Clock = SYSTEM

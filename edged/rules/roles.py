@@ -124,6 +124,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "node.enrol": frozenset({ADMIN}),
     "node.install_cert": frozenset({ADMIN}),
     "export.read": frozenset({CUSTODIAN}),         # the export's own files, by the custodian who made it
+    # a redacted copy of an export (issue 54): made and read by the custodian who made the export
+    "redact.run": frozenset({CUSTODIAN}),
+    "redact.read": frozenset({CUSTODIAN}),
     # retrieval requests (R5): staff file; an approver who did not file decides; a viewer
     # sees only the requests they filed; custodians, approvers and the auditor see all
     "request.file": _STAFF,

@@ -35,11 +35,15 @@ Signer = Callable[[bytes], bytes]
 
 
 def converse(command: tuple[str, ...], request: dict[str, Any], progress: Callable[[Any], None] | None,
-             sign: Signer | None) -> tuple[Any, str | None, int]:
+             sign: Signer | None, started: Callable[[subprocess.Popen[bytes]], None] | None = None
+             ) -> tuple[Any, str | None, int]:
     """One worker process (`command`) given `request`: its progress lines to `progress`, its
     requests to sign answered by `sign` (or refused without one); (the "result" line's value,
-    the "error" line's text, its exit status). The redaction's worker talks the same way."""
+    the "error" line's text, its exit status). The redaction's worker talks the same way;
+    `started` is given the process (so a daemon that stops can end a long redaction: design/0231)."""
     proc = subprocess.Popen(list(command), stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+    if started is not None:
+        started(proc)
     assert proc.stdin is not None and proc.stdout is not None
     result: Any = None
     error: str | None = None

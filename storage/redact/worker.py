@@ -15,6 +15,7 @@ import ctypes
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -48,11 +49,12 @@ def lowest_priority() -> dict[str, Any]:
 
 
 def run_job(folder: Path, progress: Progress | None = None,
-            sign: Callable[[bytes], bytes] | None = None) -> dict[str, Any]:
+            sign: Callable[[bytes], bytes] | None = None,
+            started: Callable[[subprocess.Popen[bytes]], None] | None = None) -> dict[str, Any]:
     """The job in `folder` made by the worker process (blocking); its progress to `progress`;
     its requests to sign a C2PA claim answered by `sign` (c2pa_claim.guarded: the node key stays
     in the caller, design/0134), or refused without one."""
-    result, error, rc = converse(COMMAND, {"job": str(folder)}, progress, sign)
+    result, error, rc = converse(COMMAND, {"job": str(folder)}, progress, sign, started)
     if result is None:
         raise JobError(error or f"the redaction worker ended without a result (status {rc}); run it again to go on")
     return dict(result)

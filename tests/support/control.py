@@ -6,6 +6,7 @@ from edged.config import default_config
 from edged.control.accounts import AccountOps
 from edged.control.audit import AuditOps
 from edged.control.export import ExportOps
+from edged.control.redact import RedactOps
 from edged.control.flags import FlagOps
 from edged.control.holds import HoldOps
 from edged.control.inspections import InspectionOps
@@ -24,4 +25,5 @@ def control_operations(tmp_path):
     return handlers_of(
         StatusOps(lambda: cfg, None, reader), HoldOps(None, None, reader), MaintenanceOps(None, reader),
         InspectionOps(None, None, reader), SessionOps(cfg, None), AccountOps(cfg, None), RequestOps(cfg, None),
-        AuditOps(None, reader), ExportOps(cfg, None, None), FlagOps(None, reader))
+        AuditOps(None, reader), ExportOps(cfg, None, None), RedactOps(cfg, None, None),
+        FlagOps(None, reader))

@@ -1,0 +1,107 @@
+"""`edgectl redact` (issue 54; design/0231): a redacted copy of an export the custodian made,
+made by the daemon's redaction worker at idle priority (a progress bar while it works), then
+written to the custodian's folder: the redacted clips only, never the original's."""
+
+from __future__ import annotations
+
+import base64
+import os
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+from edged.cli.ctx import Ctx
+from edged.cli.display import JSON, Progress, UsageError, Verbs, fmt_bytes
+from edged.cli.export import _check_out, new_file, open_out
+from edged.control.client import call
+from edged.i18n import N_, _
+
+REDACT_TIMEOUT_S = 600  # between two lines from the daemon: the worker runs only on an idle core
+STEP_WORDS = {"detect": N_("finding faces"), "render": N_("hiding")}  # the step of the bar, _() at use
+
+
+def parse_mark(text: str) -> tuple[str, list[Any]]:
+    """CLIP:FRAME:X,Y,W,H (the applicant's box on that frame) or CLIP:FRAME:- (out of the picture)."""
+    try:
+        clip, frame, box = text.rsplit(":", 2)
+        if not clip:
+            raise ValueError
+        values = None if box == "-" else [int(v) for v in box.split(",")]
+        if values is not None and (len(values) != 4 or min(values[2:]) <= 0):
+            raise ValueError
+        return clip, [int(frame), values]
+    except ValueError:
+        raise UsageError(_("--mark {text!r}: write CLIP:FRAME:X,Y,W,H (the applicant's box on that frame, in the "
+                           "clip's pixels) or CLIP:FRAME:- (the applicant out of the picture)").format(text=text)) from None
+
+
+def _copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
+    dir_fd = open_out(out)
+    try:
+        for f in result["files"]:
+            fd = new_file(dir_fd, f["name"])
+            try:
+                offset = 0
+                while True:
+                    piece = call(sock, "redact.read", {"export": result["export"], "copy": result["copy"],
+                                                       "file": f["name"], "offset": offset}, timeout=REDACT_TIMEOUT_S)
+                    data = base64.b64decode(piece["data"])
+                    if data:
+                        os.write(fd, data)
+                        offset += len(data)
+                    if not data or offset >= piece["size"]:
+                        break
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _step(info: dict[str, Any]) -> str:
+    words = STEP_WORDS.get(str(info.get("step")))
+    return _(words) if words else ""
+
+
+def cmd_redact(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
+    out = Path(args.out).absolute()
+    _check_out(out)
+    marks: dict[str, list[Any]] = {}
+    for text in args.mark or []:
+        clip, mark = parse_mark(text)
+        marks.setdefault(clip, []).append(mark)
+    bar = Progress("redact", lambda bar, pct, info: _("redacting [{bar}] {pct:3d}%  {clip}: {step}").format(
+        bar=bar, pct=pct, clip=info.get("clip") or "", step=_step(info)))
+    try:
+        result = call(ctx.socket, "redact.run", {"export": args.export, "mode": args.mode, "marks": marks},
+                      on_progress=bar, timeout=REDACT_TIMEOUT_S)
+    finally:
+        bar.done()
+    try:
+        _copy_out(ctx.socket, result, out)
+    except OSError as exc:
+        raise UsageError(_("the redacted copy of export {export} was made, but writing it to {path} failed "
+                           "({error})").format(export=result["export"], path=out, error=exc)) from None
+    result = {**result, "out": str(out)}
+    lines = [_("redacted copy of export {export} ({mode}) written to {path}").format(
+        export=result["export"], mode=args.mode, path=out)]
+    for c in result["clips"]:
+        lines.append("  " + _("{file}: {frames} frames, {whole} hidden whole, {masks} masks, {size}; {signed}").format(
+            file=c["file"], frames=c["frames"], whole=c["frames_filled_whole"], masks=c["masks"],
+            size=fmt_bytes(c["bytes"]), signed=_("signed as a derivative of its original") if c["c2pa"]
+            else _("not signed (this box is not enrolled)")))
+    return result, "\n".join(lines)
+
+
+def register(sub: Verbs) -> None:
+    p = sub.add_parser("redact", parents=[JSON], help=_("a redacted copy of an export you made: every third party "
+                                                        "hidden, the original untouched"))
+    p.add_argument("--export", type=int, required=True, help=_("the export's number (from edgectl export)"))
+    p.add_argument("--mode", choices=("everything", "faces"), default="everything",
+                   help=_("everything hidden except the applicant (default), or faces hidden except the applicant's"))
+    p.add_argument("--mark", action="append", metavar="CLIP:FRAME:X,Y,W,H",
+                   help=_("the applicant's box on a frame (repeat: the copy follows the applicant between marks); "
+                          "CLIP:FRAME:- when the applicant leaves the picture"))
+    p.add_argument("--out", required=True, metavar="DIR", help=_("a new or empty folder to write the copy to"))
+    p.set_defaults(handler=cmd_redact)

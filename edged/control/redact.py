@@ -1,0 +1,173 @@
+"""The `redact.run` and `redact.read` control operations (issue 54; design/0231): a redacted copy
+of an export the caller made, made by the redaction worker (storage/redact/worker.py: its own
+process, SCHED_IDLE and idle I/O, so recording never waits for it), with progress lines to the
+client, each step on the audit chain (`redact.started`, `redact.made` or `redact.failed`,
+`redact.read`).
+
+The copy is a folder of its own beside the export in data_dir/exports/
+(`<export>.redacted-<mode>-<digest of the job>`: the same request again is the same copy),
+swept with the export's staging copies after a day (edged/control/export.py). The original
+export's files are read only (the worker checks their SHA-256 before and after). Where the box is
+enrolled, each redacted clip is signed as a derivative of its original (design/0173); the node
+key stays in the daemon and signs only as many C2PA claims as there are clips.
+
+A job asked again (the daemon restarted, the client went away) goes on where it stopped
+(design/0172). Only the custodian who made the export asks for its redacted copy and reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from edged import __version__
+from edged.config import Config
+from edged.control.export import read_piece
+from edged.control.operation import Operations, op
+from edged.control.protocol import RequestError
+from edged.i18n import _
+from edged.rules import audit_words as words
+from edged.rules.roles import Actor
+from storage import audit
+from storage.catalog import CatalogWriter
+from storage.export import c2pa_claim
+from storage.keys import nodecert, nodekey
+from storage.people import retrieval_store
+from storage.redact import job as jobs
+from storage.redact.plan import MODES
+from storage.redact.worker import run_job
+
+STEPS = ("detect", "render")
+COPY = re.compile(r"(everything|faces)-[0-9a-f]{12}")   # a copy's name: its mode and its job's digest
+
+
+def _copy_folder(export_dir: Path, copy: str) -> Path:
+    """A redacted copy's folder, beside its export's in data_dir/exports/ (swept with it)."""
+    return export_dir.with_name(f"{export_dir.name}.redacted-{copy}")
+
+
+def _marks(raw: Any, clips: list[str]) -> dict[str, list[list[Any]]]:
+    """{clip: [[frame, [x, y, w, h] or null], ...]}: the custodian's marks of the applicant."""
+    if not isinstance(raw, dict) or not raw:
+        raise RequestError(_("a redacted copy needs the applicant's region marked on at least one frame of each "
+                             "clip: {{\"marks\": {{CLIP: [[FRAME, [X, Y, W, H]], ...]}}}}"))
+    out: dict[str, list[list[Any]]] = {}
+    for name, marks in raw.items():
+        if name not in clips:
+            raise RequestError(_("the export has no clip {name!r} (its clips: {clips})").format(
+                name=name, clips=", ".join(clips)))
+        try:
+            out[name] = [[int(f), None if b is None else [int(v) for v in b]] for f, b in marks]
+            if any(b is not None and (len(b) != 4 or b[2] <= 0 or b[3] <= 0) for _f, b in out[name]):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise RequestError(_("a mark is [FRAME, [X, Y, W, H]] or [FRAME, null] (the applicant out of the "
+                                 "picture from that frame)")) from None
+    return out
+
+
+class RedactOps(Operations):
+    def __init__(self, cfg: Config, writer: CatalogWriter, key: nodekey.NodeKey):
+        self.cfg, self.writer, self.key = cfg, writer, key
+
+    async def _own_export(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        try:
+            export_id = int(args["export"])
+        except (KeyError, TypeError, ValueError):
+            raise RequestError(_('redact needs {{"export": N}}, the number of an export you made')) from None
+        row = await self.writer.run(lambda c: retrieval_store.export_row(c.db, export_id))
+        if row is None or row["custodian"] != getattr(caller, "account", None):
+            raise RequestError(_("export {id} is not one you made").format(id=export_id))
+        return row
+
+    @op("redact.run")
+    async def run(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        row = await self._own_export(args, caller)
+        export_id, actor, mode = row["id"], str(caller), str(args.get("mode") or "everything")
+        if mode not in MODES:
+            raise RequestError(_("unknown redaction mode {mode!r}: everything or faces").format(mode=mode))
+        source = Path(row["out_dir"])
+        detail = json.loads(row["detail"] or "{}") if isinstance(row["detail"], str) else (row["detail"] or {})
+        clips = {c["file"]: c["sha256"] for c in detail.get("clips", [])}
+        marks = _marks(args.get("marks"), list(clips))
+        if not await asyncio.to_thread(source.is_dir):
+            raise RequestError(_("export {id} is no longer staged (a day has passed); a redacted copy is made from "
+                                 "a staged export").format(id=export_id))
+        job: dict[str, Any] = {"source": str(source), "mode": mode,
+               "clips": [{"file": f, "sha256": clips[f], "marks": marks.get(f, [])} for f in clips]}
+        # the same request again goes on with its job; other marks are another copy (design/0231)
+        copy = f"{mode}-{hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:12]}"
+        folder = _copy_folder(source, copy)
+        chain = await asyncio.to_thread(nodecert.chain_pem, Path(self.cfg.storage.data_dir))
+        if chain:
+            job["sign"] = {"chain": chain, "alg": "ed25519", "context": {
+                "site": {"id": self.cfg.site.id, "name": self.cfg.site.name}, "node": self.cfg.site.node,
+                "export": export_id, "prepared_by": getattr(caller, "account", None) or actor,
+                "software": {"name": "edged", "version": __version__}}}
+        if not await asyncio.to_thread((folder / jobs.JOB).exists):
+            await asyncio.to_thread(jobs.write_job, folder, job)
+        await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
+            "export": export_id, "mode": mode, "clips": sorted(clips), "signed": bool(chain)}))
+        return await self._make(export_id, folder, copy, mode, list(clips), actor, caller)
+
+    async def _make(self, export_id: int, folder: Path, copy: str, mode: str, clips: list[str], actor: str,
+                    caller: Actor) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        progress = getattr(caller, "progress", None)
+        steps = STEPS if mode == "faces" else STEPS[1:]
+
+        def report(info: dict[str, Any]) -> None:  # on the worker's thread: hop to the loop
+            if progress is None or "clip" not in info:
+                return
+            part = clips.index(info["clip"]) * len(steps) + steps.index(info["step"])
+            fraction = (part + info["done"] / max(1, info["total"])) / (len(clips) * len(steps))
+            loop.call_soon_threadsafe(progress, {**info, "fraction": min(1.0, fraction)})
+
+        sign = c2pa_claim.guarded(self.key.sign, len(clips))
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            made = await asyncio.to_thread(run_job, folder, report, sign, workers.append)
+        except asyncio.CancelledError:   # the daemon stops: end the worker, the job goes on next time
+            for proc in workers:
+                proc.kill()
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded; the job goes on when asked again
+            why = str(exc) or type(exc).__name__
+            await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_FAILED, {
+                "export": export_id, "mode": mode, "why": why}))
+            raise RequestError(_("the redacted copy failed: {why}. Ask again to go on where it stopped").format(
+                why=why)) from None
+        summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
+                                                            "frames_filled_whole", "faces_followed")},
+                    "c2pa": bool((m.get("c2pa") or {}).get("made"))} for name, m in made.items()]
+        await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_MADE, {
+            "export": export_id, "mode": mode, "copy": copy, "clips": summary}))
+        return {"export": export_id, "mode": mode, "copy": copy, "dir": str(folder), "clips": summary,
+                "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary]}
+
+    @op("redact.read")
+    async def read(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """A piece of a redacted clip, for the custodian who made its export (while it is staged)."""
+        row = await self._own_export(args, caller)
+        copy, name = str(args.get("copy") or ""), str(args.get("file") or "")
+        try:
+            offset = int(args.get("offset", 0))
+        except (TypeError, ValueError):
+            offset = -1
+        if not COPY.fullmatch(copy) or not name.endswith(".mp4") or name != Path(name).name or offset < 0:
+            raise RequestError(_("no redacted clip {name!r} of export {id}").format(name=name, id=row["id"]))
+        folder = _copy_folder(Path(row["out_dir"]), copy)
+        done = await asyncio.to_thread((folder / f"{name}.summary.json").exists)
+        if not done:
+            raise RequestError(_("the redacted copy of {name} (export {id}) is not made yet").format(
+                name=name, id=row["id"]))
+        piece = await read_piece(folder, name, offset, row["id"])
+        if offset == 0:
+            await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_READ, {
+                "export": row["id"], "copy": copy, "file": name, "bytes": piece["size"]}))
+        return piece
