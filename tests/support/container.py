@@ -82,6 +82,7 @@ class Container:
         local_cas = Path("/usr/local/share/ca-certificates")
         if local_cas.is_dir():
             for ca in local_cas.glob("*.crt"):
+                (root / "usr/local/share/ca-certificates").mkdir(parents=True, exist_ok=True)  # a site's base has none
                 shutil.copy2(ca, root / "usr/local/share/ca-certificates" / ca.name)
         return cls(root, log)
 
