@@ -23,7 +23,9 @@ def overview(store: Store, now_us: int, silent_after_us: int, site: str | None =
         birth = _obj(said["birth"])  # defensive: a store from before the schema check may hold anything
         state = _obj(said["state"])
         births_cams = birth.get("cameras")
-        version, session = birth.get("version"), birth.get("session")
+        package = birth.get("package")  # the Debian package's version, where it runs from one (design/0253)
+        version = package if isinstance(package, str) and package else birth.get("version")
+        session = birth.get("session")
         nodes.append({
             "node": n["node"], "site": n["site"], "name": n["name"],
             "up": up, "status": said["status"] or "unknown", "silent": silent, "last_us": n["last_us"],

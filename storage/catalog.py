@@ -55,7 +55,12 @@ def open_db(path: Path) -> sqlite_utils.Database:
         log.warning("catalog: upgrading the segment rows to their compact form (design/0054); a large "
                     "catalog takes minutes (a year of 64 cameras: about 5)")
     began = time.monotonic()
+    upgrading = bool(pending) and db["_sqlite_migrations"].exists()
+    if upgrading:  # an upgrade's migrations, once, with their progress in the journal (design/0254)
+        log.info("catalog: migrating: %s", ", ".join(m.name for m in migrations.pending(db)))
     migrations.apply(db)
+    if upgrading:
+        log.info("catalog: migrated (%d step(s)) in %.1f s", len(pending), time.monotonic() - began)
     if compacting:  # once, after m013 rewrote the rows: give the old table's pages back (design/0054)
         try:
             db.execute("VACUUM")

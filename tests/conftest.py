@@ -47,9 +47,11 @@ MARKERS = {
     "pure": "none of the above: no server, daemon, browser or container of its own",
     "solo": "measures time, descriptors or CPU under load, or boots a container: run alone (scripts/test)",
     "validator": "ONVIF's media-signing-framework validator, installed by the tester ($EDGED_MSF_PREFIX): runs only with -m validator",
+    "package": "builds the .deb packages (scripts/package) and installs, upgrades, downgrades and purges them in a "
+               "booted Debian 12 container: runs only with -m package",
 }
-ASKED_ONLY = ("validator",)  # tiers that build outside tools: skipped unless the -m expression names them
-SOLO = {"test_boot", "test_systemd", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
+ASKED_ONLY = ("validator", "package")  # tiers that build outside tools: skipped unless the -m expression names them
+SOLO = {"test_boot", "test_systemd", "test_package", "test_insider_flood", "test_viewer_flood", "test_viewer_tls_flood",
         "test_recovery_writer",
         "test_failover_guide"}   # three daemons and a broker in namespaces of their own: beside two other workers' it timed out
 # The longest modules, in seconds (a module's slowest tests as CI's scripts/test listed them; the

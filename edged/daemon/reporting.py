@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from edged import __version__
+from edged.version import package_version
 from edged.config import Config
 from edged.rules import ethics
 from edged.rules.roles import Actor
@@ -133,7 +134,7 @@ class Reporting:
         self.cfg = cfg
         r = cfg.retention
         self.reporter.set_birth({
-            "version": __version__, "config_hash": config_hash(cfg), "session": self.session,
+            "version": __version__, "package": package_version(), "config_hash": config_hash(cfg), "session": self.session,
             "site": cfg.site.id, "site_name": cfg.site.name, "node": cfg.site.node,
             "retention": {"min_days": r.min_retention_us / 86_400e6, "max_days": r.max_retention_us / 86_400e6,
                           "on_full": r.on_full, "reserve": r.reserve_bytes if r.reserve_bytes is not None

@@ -25,6 +25,8 @@ MIRROR = os.environ.get("EDGED_BOOT_MIRROR", "http://deb.debian.org/debian")
 # What scripts/install would otherwise fetch with apt on every run, plus systemd itself.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "python3-dev", "gcc", "pkg-config",
             "libsystemd-dev", "ca-certificates"]
+# A site's plain Debian 12 for the package test (design/0250): systemd and Python, no compiler, no pip.
+SITE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "python3"]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REBOOT_STATUS = 133  # systemd-nspawn's exit status when the container asked to reboot
 
@@ -43,9 +45,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EDGED_BOOT_CACHE", "/var/cache/edged-test"))
 
 
-def base_root() -> Path:
+def base_root(packages: list[str] = PACKAGES) -> Path:
     """The cached debootstrapped root (built on first use, about a minute from the Debian mirror)."""
-    key = hashlib.sha256(" ".join([SUITE, MIRROR, *PACKAGES]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(" ".join([SUITE, MIRROR, *packages]).encode()).hexdigest()[:12]
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     root = cache / f"{SUITE}-{key}"
@@ -55,11 +57,11 @@ def base_root() -> Path:
             return root
         work = cache / f".{root.name}.partial"
         shutil.rmtree(work, ignore_errors=True)
-        r = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(work),
+        r = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(work),
                             MIRROR], capture_output=True, text=True)
         if r.returncode != 0:
             raise AssertionError(f"debootstrap failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-        (work / ".complete").write_text("debootstrap " + " ".join(PACKAGES) + "\n")
+        (work / ".complete").write_text("debootstrap " + " ".join(packages) + "\n")
         work.rename(root)
         return root
 
@@ -73,13 +75,14 @@ class Container:
         self.leader = 0
 
     @classmethod
-    def from_base(cls, where: Path, log: Path) -> "Container":
+    def from_base(cls, where: Path, log: Path, packages: list[str] = PACKAGES) -> "Container":
         root = where / "root"
-        subprocess.run(["cp", "-a", str(base_root()), str(root)], check=True)
+        subprocess.run(["cp", "-a", str(base_root(packages)), str(root)], check=True)
         # A site behind a TLS-inspecting proxy trusts its local CAs; so must the container's pip.
         local_cas = Path("/usr/local/share/ca-certificates")
         if local_cas.is_dir():
             for ca in local_cas.glob("*.crt"):
+                (root / "usr/local/share/ca-certificates").mkdir(parents=True, exist_ok=True)  # a site's base has none
                 shutil.copy2(ca, root / "usr/local/share/ca-certificates" / ca.name)
         return cls(root, log)
 

@@ -1,0 +1,27 @@
+"""The package version a box runs from (design/0253): read beside the environment, in the birth,
+and shown by the office as the node's version."""
+
+from __future__ import annotations
+
+import json
+
+from central.fleet import overview
+from central.store import Store
+from edged.version import package_version
+
+
+def test_the_package_version_is_read_beside_the_environment(tmp_path):
+    assert package_version(str(tmp_path)) is None  # off a package (a checkout's venv)
+    (tmp_path / "PACKAGE_VERSION").write_text("0.1.0-2\n")
+    assert package_version(str(tmp_path)) == "0.1.0-2"
+
+
+def test_the_office_shows_the_package_version_else_the_codes(tmp_path):
+    store = Store(tmp_path / "central.db")
+    t0 = 1_795_222_444_000_000
+    births = (("node1", {"version": "0.1.0", "package": "0.1.0-2"}), ("node2", {"version": "0.1.0"}),
+              ("node3", {"version": "0.1.0", "package": 5}))
+    store.ingest([(f"edged/v1/site1/{node}/birth", json.dumps({"ts_us": t0, "session": 1, **birth}).encode())
+                  for node, birth in births], t0)
+    nodes = {n["node"]: n["version"] for n in overview(store, t0, 60_000_000)["nodes"]}
+    assert nodes == {"site1/node1": "0.1.0-2", "site1/node2": "0.1.0", "site1/node3": "0.1.0"}
