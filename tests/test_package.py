@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from storage.footage.segment_rows import FOOTAGE_STATES
+from storage.time.clock import SYSTEM
 from tests.support.catalog import rows
 from tests.support.container import SITE_PACKAGES, Container, copy_checkout
 from tests.support.daemon import ROOT, wait_for
@@ -165,7 +166,7 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
 
         # The upgrade while recording: one restart, B's migration once, with its progress in the journal.
         t = time.monotonic()
-        began_us = int(time.time() * 1e6)
+        began_us = SYSTEM.now_us()
         ct.sh(f"{apt} /root/dist/edged_{B}_amd64.deb", timeout=900)
         figures["apt install B, s"] = time.monotonic() - t
         u = wait_for(lambda: (u := recording(ct)) and int(u["MainPID"]) != old_pid and u, 90, "B to record")
