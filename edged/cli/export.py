@@ -63,9 +63,11 @@ def new_file(dir_fd: int, name: str) -> int:
                            "put there); nothing was written over it").format(name=name)) from None
 
 
-def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
-    """Fetch the finished export's files from the daemon and write them to the person's folder,
-    durably, 0600 in a 0700 folder (the copy is evidence and personal data)."""
+def copy_out(sock: Path, result: dict[str, Any], out: Path, op: str = "export.read",
+             ask: dict[str, Any] | None = None, timeout: float = EXPORT_TIMEOUT_S) -> None:
+    """Fetch the finished export's files (or, `op` and `ask`, a redacted copy's) from the daemon
+    and write them to the person's folder, durably, 0600 in a 0700 folder (the copy is evidence
+    and personal data)."""
     dir_fd = open_out(out)
     try:
         for f in result["files"]:
@@ -73,8 +75,8 @@ def copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
             try:
                 offset = 0
                 while True:
-                    piece = call(sock, "export.read", {"export": result["export"], "file": f["name"],
-                                                       "offset": offset}, timeout=EXPORT_TIMEOUT_S)
+                    piece = call(sock, op, {"export": result["export"], **(ask or {}), "file": f["name"],
+                                            "offset": offset}, timeout=timeout)
                     data = base64.b64decode(piece["data"])
                     if not data:
                         break

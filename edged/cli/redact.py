@@ -4,15 +4,13 @@ written to the custodian's folder: the redacted clips only, never the original's
 
 from __future__ import annotations
 
-import base64
-import os
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
 from edged.cli.ctx import Ctx
 from edged.cli.display import JSON, Progress, UsageError, Verbs, fmt_bytes
-from edged.cli.export import _check_out, new_file, open_out
+from edged.cli.export import _check_out, copy_out
 from edged.control.client import call
 from edged.i18n import N_, _
 
@@ -35,30 +33,6 @@ def parse_mark(text: str) -> tuple[str, list[Any]]:
                            "clip's pixels) or CLIP:FRAME:- (the applicant out of the picture)").format(text=text)) from None
 
 
-def _copy_out(sock: Path, result: dict[str, Any], out: Path) -> None:
-    dir_fd = open_out(out)
-    try:
-        for f in result["files"]:
-            fd = new_file(dir_fd, f["name"])
-            try:
-                offset = 0
-                while True:
-                    piece = call(sock, "redact.read", {"export": result["export"], "copy": result["copy"],
-                                                       "file": f["name"], "offset": offset}, timeout=REDACT_TIMEOUT_S)
-                    data = base64.b64decode(piece["data"])
-                    if data:
-                        os.write(fd, data)
-                        offset += len(data)
-                    if not data or offset >= piece["size"]:
-                        break
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _step(info: dict[str, Any]) -> str:
     words = STEP_WORDS.get(str(info.get("step")))
     return _(words) if words else ""
@@ -79,7 +53,7 @@ def cmd_redact(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
     finally:
         bar.done()
     try:
-        _copy_out(ctx.socket, result, out)
+        copy_out(ctx.socket, result, out, "redact.read", {"copy": result["copy"]}, REDACT_TIMEOUT_S)
     except OSError as exc:
         raise UsageError(_("the redacted copy of export {export} was made, but writing it to {path} failed "
                            "({error})").format(export=result["export"], path=out, error=exc)) from None
