@@ -85,12 +85,17 @@ class LazyFs:
     as a child, so the benchmark can clear its cache and unmount it."""
 
     def __init__(self, binary: Path, cache: str):
-        self.dir = Path(tempfile.mkdtemp(prefix="edged-power-cut-"))
+        # LazyFS ignores a --config-path holding "-o" anywhere, in any case (it takes it for a
+        # FUSE option and falls back to config/default.toml): so no dash before mkdtemp's
+        # random letters, which began with "o" once in 37 runs.
+        self.dir = Path(tempfile.mkdtemp(prefix="edged_power_cut_"))
         self.root, self.mnt, self.fifo = self.dir / "root", self.dir / "mnt", self.dir / "faults.fifo"
         self.root.mkdir()
         self.mnt.mkdir()
         self.log_path = self.dir / "lazyfs.log"
         config = self.dir / "lazyfs.toml"
+        if "-o" in str(config).lower():
+            raise RuntimeError(f"LazyFS would ignore its config path {config} (it holds '-o'): set TMPDIR elsewhere")
         config.write_text(LAZYFS_CONFIG.format(fifo=self.fifo, cache=cache))
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(binary), str(self.mnt), "--config-path", str(config), "-o", "modules=subdir",
