@@ -326,7 +326,7 @@ def test_the_dashboard_and_the_report_speak_the_sites_language_with_roc_dates(tm
     page = (out / "report.html").read_text(encoding="utf-8")
     y, m = (int(x) for x in month.split("-"))
     assert f"<h1>合規報告：s 場所，民國{y - 1911}年{m}月</h1>" in page, page[:600]
-    assert "<h2>監視器每日合規</h2>" in page and "<th>保存期限</th>" in page and "<h2>稽核發現</h2>" in page
+    assert "<h2>攝影機每日合規</h2>" in page and "<th>保存期限</th>" in page and "<h2>稽核發現</h2>" in page
     assert f"<td>{y - 1911}/{m:02d}/01</td>" in page, "each camera-day's date in the ROC calendar"
     assert "<td>已達保存</td>" in page or "<td>無資料</td>" in page
     rep = json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -80,7 +80,7 @@ def test_the_csv_is_the_pages_cells_in_utf8_with_a_bom():
     body = month.to_csv(zh, "alarms", rows)
     assert body.startswith(b"\xef\xbb\xbf")
     got = list(csv.reader(io.StringIO(body[3:].decode("utf-8"))))
-    assert got[0] == ["發生時間", "解除時間", "節點", "警報", "警報類型", "嚴重度", "監視器", "可疑"], got[0]
+    assert got[0] == ["發生時間", "解除時間", "節點", "警報", "警報類型", "嚴重度", "攝影機", "可疑"], got[0]
     assert got[1] == ["115/11/03 09:05:01", "-", "n1", "a1", "x", "", "'=cmd()", "可疑：嚴重度不明"]
     assert [str(v) for v in month.cells(zh, "alarms", rows[0])] == got[1][:6] + ["=cmd()", got[1][7]], \
         "the page shows the same cells (escaped as HTML, not as CSV)"
@@ -124,7 +124,7 @@ def test_every_reason_of_an_access_is_said_in_zh_tw():
     said = [month.why(zh, reason) for _, reason in cases]
     assert len(set(said)) == 7 and all(
         not re.search(r"[a-z]{3}", s.replace("alice", "").replace("view", "")) for s in said), said
-    assert said[-1] == "授權 7，核准人 alice" and "alice" in said[2]
+    assert said[-1] == "調閱許可 7，核准人 alice" and "alice" in said[2]
 
 
 # a store fed directly (no edged daemon) ---------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def _pkt(seq: int, ts: int, payload: bytes, ssrc: int = 1, marker: bool = False)
 
 def test_a_new_ssrc_is_followed_from_its_keyframe_and_the_old_ones_late_packets_dropped():
     dep = rtp.Depacketizer("h264")
-    out = dep.push(_pkt(1, 0, IDR)) + dep.push(_pkt(2, 4500, P))
+    out = dep.push(_pkt(1, 0, IDR)) + dep.push(_pkt(2, 4500, P, marker=True))  # marked: the picture is whole
     out += dep.push(_pkt(700, 9000, P, ssrc=2))  # a new source: not a keyframe, not a gap
     out += dep.push(_pkt(3, 9000, P, ssrc=1))  # the old one's late packet
     out += dep.push(_pkt(701, 13500, IDR, ssrc=2)) + dep.push(_pkt(702, 18000, P, ssrc=2)) + dep.flush()

@@ -231,7 +231,8 @@ def test_the_registers_login_item_is_the_operators_login_not_the_cameras(tmp_pat
     last = last_logins(db, inspections.OPERATOR_ROLES)
     assert last == {"custodian": {"account": "chen", "at_us": T0 - 60 * S}, "approver": None}
     item = inspections.operators_login(last, lambda us: "09:59")
-    assert item == {"ok": True, "detail": "custodian: chen 09:59; approver: never logged in"}
+    assert {k: item[k] for k in ("ok", "detail")} == {"ok": True, "detail": "custodian: chen 09:59; approver: never logged in"}
+    assert [m["template"] for m in item["said"]] == ["custodian: {account} {at}", "approver: never logged in"]
     # the checklist: the camera's RTSP login is its own item, the operators' is `login`
     snap = {"enabled": True, "state": "recording", "stats": {}, "last_segment_us": T0, "operators_login": item}
     items = inspections.checklist(snap, T0, 2 * S)
