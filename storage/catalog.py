@@ -57,7 +57,7 @@ def open_db(path: Path) -> sqlite_utils.Database:
     began = time.monotonic()
     upgrading = bool(pending) and db["_sqlite_migrations"].exists()
     if upgrading:  # an upgrade's migrations, once, with their progress in the journal (design/0254)
-        log.info("catalog: migrating: %s", ", ".join(m.name for m in migrations.pending(db)))
+        log.info("catalog: migrating: %s", ", ".join(sorted(pending)))   # m0NN_...: their order
     migrations.apply(db)
     if upgrading:
         log.info("catalog: migrated (%d step(s)) in %.1f s", len(pending), time.monotonic() - began)
