@@ -102,20 +102,19 @@ class Paper:
     async def sign(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """One sign-off of an account's application; back to the account's page."""
         name, f = request.match_info["name"], form_of(request)
-        try:
-            await self.desk.run(ctx, "account.sign", {"name": name, "action": str(f.get("action") or ""),
-                                                      "box": str(f.get("box") or "")})
-        except Refused as exc:
-            return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)),
-                                    status=409)
-        raise web.HTTPSeeOther(f"/desk/accounts/{name}?done=signed")
+        return await self._signed(ctx, name, "account.sign", {"action": str(f.get("action") or ""),
+                                                              "box": str(f.get("box") or "")})
 
     async def paper(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """The account administrator records a box signed on paper (design/0260); back to the account."""
         name, f = request.match_info["name"], form_of(request)
+        return await self._signed(ctx, name, "account.sign_paper", {"box": str(f.get("box") or ""),
+                                                                    "signed_by": str(f.get("signed_by") or "")})
+
+    async def _signed(self, ctx: Ctx, name: str, op: str, args: dict[str, str]) -> web.StreamResponse:
+        """A box of an account's application signed through `op`; back to the account, or why not."""
         try:
-            await self.desk.run(ctx, "account.sign_paper", {"name": name, "box": str(f.get("box") or ""),
-                                                            "signed_by": str(f.get("signed_by") or "")})
+            await self.desk.run(ctx, op, {"name": name, **args})
         except Refused as exc:
             return self.desk.render(ctx, _("Account {name}").format(name=name), message("error", str(exc)),
                                     status=409)
