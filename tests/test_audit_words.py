@@ -129,3 +129,36 @@ def test_every_action_and_field_reads_in_zh_tw():
         assert said.action_words("no.such") == "no.such"   # shown as written; the test above keeps it from happening
     finally:
         set_language(None)
+
+
+CLOSERS = {"close": 1, "close_all": 0, "_close_apart": 1}   # the viewer's calls that end a view -> the reason's argument
+
+
+@pytest.mark.pure
+def test_every_reason_a_view_ends_for_reads_in_words():
+    """A live.stop/playback.stop record's reason is shown on the audit page: each the viewer can
+    write is declared in audit_words (VIEW_*), so it reads in the site's language, never English."""
+    reasons, where = set(), []
+    for path, tree in _trees().items():
+        if "viewer" not in path.parts:
+            continue
+        for node in walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CLOSERS \
+                    and len(node.args) > CLOSERS[node.func.attr]:
+                arg = node.args[CLOSERS[node.func.attr]]
+                where.append(f"{path.name}:{node.lineno}")
+                if isinstance(arg, ast.Attribute) and arg.attr.startswith("VIEW_"):
+                    reasons.add(getattr(said, arg.attr))
+                elif not (isinstance(arg, ast.Name) and arg.id == "reason"):
+                    raise AssertionError(f"{path.name}:{node.lineno}: a view closed for a reason not declared in "
+                                         f"edged/rules/audit_words.py: {ast.unparse(arg)}")
+    assert len(where) >= 5, where   # the reader found the viewer's closes
+    declared = {getattr(said, n) for n in dir(said) if n.startswith("VIEW_")}
+    assert reasons <= declared and not declared - set(said.STORED), declared - set(said.STORED)
+    set_language("zh-TW")
+    try:
+        english = [r for r in declared if said.stored(r) == r or _(said.STORED[r]) == said.STORED[r]]
+        assert not english, english
+        assert said.stored("connection lost") != "connection lost"   # the one CI's audit page showed in English
+    finally:
+        set_language(None)

@@ -147,13 +147,10 @@ FIELDS: dict[str, str] = {
 }
 NO, YES = N_("no"), N_("yes")
 # the reasons edged itself writes on the record (in English, as evidence): read in words
-STORED = {"changed by the account holder": N_("changed by the account holder"),
+STORED: dict[str, str] = {"changed by the account holder": N_("changed by the account holder"),
           "first admin, created on the box by root": N_("first admin, created on the box by root"),
-          "never decided": N_("never decided"), "logged out": N_("logged out"),
-          # a viewing's close (edged/viewer), a failed login's why (storage/people/sessions.py)
-          "closed by the viewer": N_("closed on the viewing's page"),
-          "camera disabled or removed": N_("the camera was disabled or removed"),
-          "camera settings changed": N_("the camera's settings changed"),
+          "never decided": N_("never decided"),
+          # a failed login's why (storage/people/sessions.py)
           "not an account name": N_("not an account name"), "unknown account": N_("no such account"),
           "revoked account": N_("the account is revoked"), "locked": N_("the account is locked"),
           "wrong password": N_("wrong password"), "application not signed": N_("the account's application is not signed yet"),
@@ -162,6 +159,27 @@ STORED = {"changed by the account holder": N_("changed by the account holder"),
           "logout": N_("logged out"), "idle": N_("logged out after a time without use"),
           "password": N_("the password was changed"), "revoked": N_("the account is revoked"),
           "expired": N_("the login's time ran out")}
+
+
+def _ended(text: str, words: str | None = None) -> str:
+    STORED[text] = words or text
+    return text
+
+
+# why a viewing ended (edged/viewer), as its live.stop/playback.stop record says it; every reason
+# the viewer writes is one of these, so the audit page never shows one in English
+VIEW_CLOSED = _ended("closed by the viewer", N_("closed on the viewing's page"))  # i18n: the record's English
+VIEW_CAMERA_GONE = _ended("camera disabled or removed", N_("the camera was disabled or removed"))  # i18n: the record's English
+VIEW_CAMERA_CHANGED = _ended("camera settings changed", N_("the camera's settings changed"))  # i18n: the record's English
+VIEW_LOGGED_OUT = _ended("logged out", N_("logged out"))  # i18n: the record's English
+VIEW_STOPPING = _ended("edged stopping", N_("edged was stopping"))  # i18n: the record's English
+VIEW_RANGE_END = _ended(N_("end of the granted range"))
+VIEW_CONNECTION_LOST = _ended(N_("connection lost"))
+VIEW_NEVER_CONNECTED = _ended(N_("the browser never connected"))
+VIEW_SESSION_ENDED = _ended(N_("session ended"))
+VIEW_LIVE_TAKEN = _ended(N_("live view was taken from this account"))
+VIEW_SESSION_EXPIRED = _ended(N_("session expired"))
+VIEW_TIME_LIMIT = _ended(N_("time limit reached"))
 VIA_WORDS = {"viewer": N_("the desk"), "edgectl": N_("edgectl on the box"), "desk": N_("the desk")}
 
 

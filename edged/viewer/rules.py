@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from edged.i18n import N_, _
+from edged.i18n import _
+from edged.rules import audit_words as aw
 from edged.rules import retrieval as rq
 from edged.rules.roles import allowed, in_scope, refusal, refused_words
 
@@ -124,13 +125,13 @@ def end_reason(now_us: int, started_us: int, session: dict[str, Any] | None, lim
     session as last read (None: logged out, revoked or gone); a live view ends when the
     account's live view is taken (design/0108)."""
     if session is None:
-        return N_("session ended")  # a reason on the audit record; the page is told it translated
+        return aw.VIEW_SESSION_ENDED  # a reason on the audit record; the page is told it translated
     if kind == LIVE and not session.get("live", True):
-        return N_("live view was taken from this account")
+        return aw.VIEW_LIVE_TAKEN
     if now_us >= session["expires_us"]:
-        return N_("session expired")
+        return aw.VIEW_SESSION_EXPIRED
     if now_us >= started_us + limits.max_view_us:
-        return N_("time limit reached")
+        return aw.VIEW_TIME_LIMIT
     return None
 
 

@@ -26,6 +26,7 @@ from edged.config import Config
 from edged.people import not_signed_words, unsigned_gate
 from edged.alarms import Alarms
 from edged.i18n import N_, Msg, _, normalise, set_language
+from edged.rules import audit_words as aw
 from edged.rules import retrieval
 from edged.rules.persons import names_of, person
 from edged.rules.roles import in_scope
@@ -119,7 +120,7 @@ class Viewer:
         finally:
             server.close()
             self.guard.cancel_handshakes()
-            await self.views.close_all("edged stopping")
+            await self.views.close_all(aw.VIEW_STOPPING)
             await runner.cleanup()
             await self.feeds.close()
 
@@ -131,9 +132,9 @@ class Viewer:
         for view in [v for v in self.views.open.values() if v.kind == "live"]:
             cam, before = cfg.camera(view.camera), old.camera(view.camera)
             if cam is None or not cam.enabled:
-                await self.views.close(view, "camera disabled or removed")
+                await self.views.close(view, aw.VIEW_CAMERA_GONE)
             elif before is None or cam.url != before.url or cam.audio_in_viewer != before.audio_in_viewer:
-                await self.views.close(view, "camera settings changed")
+                await self.views.close(view, aw.VIEW_CAMERA_CHANGED)
 
     def _tls(self) -> ssl.SSLContext | None:
         if self.vcfg.tls_cert is None or self.vcfg.tls_key is None:
@@ -355,7 +356,7 @@ class Viewer:
     async def logout(self, request: web.Request) -> web.Response:
         token = request.cookies.get(COOKIE, "")
         for view in self.views.of_token(token):
-            await self.views.close(view, "logged out")  # i18n: a close reason, on the audit record
+            await self.views.close(view, aw.VIEW_LOGGED_OUT)
         if token:
             self.last_seen.pop(token, None)
             await self.access.logout(token)
@@ -500,7 +501,7 @@ class Viewer:
         view = self.views.open.get(request.match_info["id"])
         if view is None or view.token != token:
             return _error(404, _("no such open view"))
-        await self.views.close(view, "closed by the viewer")  # i18n: a close reason, on the audit record
+        await self.views.close(view, aw.VIEW_CLOSED)
         return web.json_response({"ok": True})
 
     async def switch_camera(self, request: web.Request) -> web.Response:

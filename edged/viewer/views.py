@@ -28,7 +28,8 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from edged.i18n import N_, _
+from edged.i18n import _
+from edged.rules import audit_words as aw
 from edged.viewer import rules
 from edged.viewer.access import Access
 from edged.viewer.live import LiveFeeds
@@ -312,12 +313,12 @@ class Views:
             reason = rules.end_reason(now, view.started_us, view.session, self.limits, view.kind)
             ended = view.ended_mono is not None and (view.failed or mono - view.ended_mono >= ENDED_GRACE_S)
             if reason is None and ended:
-                reason = N_("end of the granted range")
+                reason = aw.VIEW_RANGE_END
             if reason is None and view.failed:
-                reason = N_("connection lost")
+                reason = aw.VIEW_CONNECTION_LOST
             if reason is None and not view.connected and mono - view.opened_mono > CONNECT_TIMEOUT_S:
-                reason = N_("the browser never connected")
-            tell = reason not in (None, "connection lost", "end of the granted range") and view.told_mono is None
+                reason = aw.VIEW_NEVER_CONNECTED
+            tell = reason not in (None, aw.VIEW_CONNECTION_LOST, aw.VIEW_RANGE_END) and view.told_mono is None
             if tell and reason is not None and self._tell_end(view, reason):
                 continue  # the page shows why; the view is closed at the next sweep
             if reason is not None:

@@ -25,6 +25,7 @@ from aiohttp import web
 from edged import pools
 from edged.documents import Doc
 from edged.i18n import _, normalise, set_language, speaking, zone
+from edged.rules import audit_words as aw
 from edged.rules import roles
 from edged.rules.persons import names_of
 from edged.viewer.desk import kept
@@ -205,7 +206,7 @@ class Desk:
             await self.check_post(request, Ctx(caller=Person(account="", roles=()), lang="en", site="", tz=None, now_us=0,
                                                path="", csrf=self.csrf_of(token)))
             for view in self.viewer.views.of_token(token):
-                await self.viewer.views.close(view, "logged out")  # i18n: a close reason, on the audit record
+                await self.viewer.views.close(view, aw.VIEW_LOGGED_OUT)
             self.viewer.last_seen.pop(token, None)
             await self.viewer.access.logout(token)
         response = web.HTTPFound("/desk/login")
