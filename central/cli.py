@@ -8,6 +8,7 @@
     edged-central anchor --node SITE/NODE "edged-head v1 ..." [--json]
     edged-central keys [--out FILE] [--json]  the fleet's node keys, signed by the central key
     edged-central nodes list|accept|revoke|ca|crl   the office's CA: enrolments (design/0097)
+    edged-central apt key|publish|list|entry  the office's APT repository for its boxes (design/0255)
     edged-central hash-password              a password hash for [dashboard.accounts.NAME]
     edged-central coverage --site S --camera C [--hours 24] [--json]   a camera's time, counted once
     edged-central archive --month YYYY-MM | restore --file F   a closed month out of the store, and back
@@ -86,14 +87,14 @@ def cmd_status(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
                      f"{i.get('write_s', 0):g} s, lock waits {i.get('lock_wait_s', 0):g} s, "
                      f"heartbeat {i['heartbeat_age_s']:g} s ago")
     lines.append("")
-    lines.append(f"{'NODE':<28} {'STATE':<10} {'CAMERAS':<9} {'ALARMS':<7} {'FINDINGS':<24} {'HEAD':<8} LAST HEARD")
+    lines.append(f"{'NODE':<28} {'STATE':<10} {'CAMERAS':<9} {'ALARMS':<7} {'FINDINGS':<24} {'HEAD':<8} {'VERSION':<14} LAST HEARD")
     for n in o["nodes"]:
         f = n["findings"]
         fs = ", ".join(f"{f[s]} {s}" for s in ("critical", "warning", "info") if f.get(s)) or "-"
         state = "up" if n["up"] else (n["status"] + (" silent" if n["silent"] else ""))
         lines.append(f"{n['node']:<28} {state:<10} {str(n['recording']) + '/' + str(n['cameras']):<9} "
                      f"{n['open_alarms']:<7} {fs:<24} {str(n['head']['seq']) if n['head'] else '-':<8} "
-                     f"{_when(n['last_us'], cfg.tz)}")
+                     f"{n.get('version') or '-':<14} {_when(n['last_us'], cfg.tz)}")
     _out(args, o, "\n".join(lines) if o["nodes"] else "no node has reported yet")
     return 0
 
@@ -254,6 +255,18 @@ def cmd_nodes(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_apt(cfg: cfgmod.CentralConfig, args: argparse.Namespace) -> int:
+    """The office's APT repository (design/0255): key, publish, list, entry."""
+    from central import apt_repo
+
+    try:
+        data, text = apt_repo.run(cfg.data_dir, args, now_us())
+    except apt_repo.AptError as exc:
+        raise UsageError(str(exc)) from None
+    _out(args, data, text)
+    return 0
+
+
 def cmd_hash_password(_cfg: cfgmod.CentralConfig, _args: argparse.Namespace) -> int:
     """Reads the password (twice on a terminal, once from a pipe) and prints its scrypt hash."""
     import getpass
@@ -370,6 +383,9 @@ def parser() -> argparse.ArgumentParser:
     from central import nodes
 
     nd = nodes.register(sub)
+    from central import apt_repo
+
+    nd += apt_repo.register(sub)
     from central import cli_store
 
     st = cli_store.register(sub)
@@ -382,7 +398,7 @@ def parser() -> argparse.ArgumentParser:
 
 VERBS = {"run": cmd_run, "status": cmd_status, "findings": cmd_findings, "report": cmd_report,
          "verify-log": cmd_verify_log, "anchor": cmd_anchor,
-         "keys": cmd_keys, "nodes": cmd_nodes, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
+         "keys": cmd_keys, "nodes": cmd_nodes, "apt": cmd_apt, "coverage": cmd_coverage, "hash-password": cmd_hash_password}
 
 
 STORE_VERBS = ("archive", "restore", "migrate", "backup")  # central/cli_store.py

@@ -1,0 +1,198 @@
+"""The office's APT repository (issue 58 item 4; design/0255): `edged-central apt` makes a signing key
+apart from the CA, publishes .deb files to `pilot` and `stable` and signs each Release; a box's entry
+(`apt entry`, the key inside it) is all its apt needs. Checked with the real gpg, dpkg-deb and apt:
+a box in each distribution sees the version the rollout gave it, a pin holds a version, a rollback
+finds the old one, and a box refuses a repository signed by another key or an index changed after
+signing. Each box is apt with a state, cache and sources of its own (APT_CONFIG), as
+/etc/apt is on a site's box; its packages are small ones built here with dpkg-deb.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from central import apt_repo
+from central.cli import main as cli_main
+
+pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("gpg", "apt-get", "dpkg-deb")),
+                                reason="needs gpg, apt and dpkg (Debian)")
+A, B = "0.1.0-1", "0.1.0-2"
+
+
+def deb(folder: Path, package: str, version: str, payload: str = "") -> Path:
+    root = folder / f"{package}-{version}-{payload}"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(f"Package: {package}\nVersion: {version}\nArchitecture: amd64\n"
+                                         "Maintainer: test <test@example.org>\nDescription: a test package\n")
+    (root / f"usr/share/doc/{package}").mkdir(parents=True)
+    (root / f"usr/share/doc/{package}/version").write_text(version + payload)
+    out = folder / f"{package}_{version}_amd64.deb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", "-Zgzip", str(root), str(out)], check=True,
+                   capture_output=True)
+    return out
+
+
+class Office:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        (tmp / "central.toml").write_text('[storage]\ndata_dir = "office"\n')
+        self.office = tmp / "office"
+        self.office.mkdir()
+        self.repo, self.home = tmp / "srv-apt", tmp / "apt-key"
+
+    def cli(self, *argv: str, code: int = 0) -> None:
+        got = cli_main(["--config", str(self.tmp / "central.toml"), "apt", *argv])
+        assert got == code, argv
+
+
+class Box:
+    """apt with its own /etc/apt, state and cache; only edged.sources as its sources."""
+
+    def __init__(self, root: Path, sources: str):
+        self.root = root
+        for d in ("etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "etc/trusted.gpg.d",
+                  "state/lists/partial", "cache/archives/partial", "got"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        (root / "status").write_text("")
+        (root / "etc/sources.list.d/edged.sources").write_text(sources)
+        (root / "apt.conf").write_text(
+            f'Dir::State "{root}/state"; Dir::State::status "{root}/status"; Dir::Cache "{root}/cache";\n'
+            f'Dir::Etc "{root}/etc"; Dir::Etc::sourcelist "/dev/null"; Dir::Etc::parts "{root}/etc/apt.conf.d";\n'
+            'APT::Architecture "amd64"; APT::Architectures { "amd64"; }; Acquire::Languages "none";\n'
+            'Debug::NoLocking "true"; APT::Sandbox::User "root";\n')
+
+    def apt(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "APT_CONFIG": str(self.root / "apt.conf"), "LC_ALL": "C"}
+        r = subprocess.run(list(argv), env=env, capture_output=True, text=True, cwd=self.root / "got", timeout=120)
+        assert not check or r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        return r
+
+    def update(self, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = self.apt("apt-get", "update", check=check)
+        # apt-get update exits 0 on some fetch failures; a signature it could not check is an error line
+        assert not check or not re.search(r"^(E|W): ", r.stderr, re.M), r.stderr
+        return r
+
+    def candidate(self, package: str = "edged") -> str:
+        out = self.apt("apt-cache", "policy", package).stdout
+        m = re.search(r"Candidate: (\S+)", out)
+        return m.group(1) if m else ""
+
+    def versions(self, package: str = "edged") -> list[str]:
+        return re.findall(r"^\s+(?:\*\*\* )?(\d\S*) \d+$", self.apt("apt-cache", "policy", package).stdout, re.M)
+
+
+def test_indexes_as_apt_reads_them():
+    stanzas = apt_repo.parse_stanzas("Package: edged\nVersion: 1\nDescription: one\n more\n\nPackage: b\nVersion: 2\n")
+    assert stanzas == [{"Package": "edged", "Version": "1", "Description": "one\n more"},
+                       {"Package": "b", "Version": "2"}]
+    assert apt_repo.parse_stanzas(apt_repo.packages_index(stanzas)) == sorted(stanzas, key=lambda s: s["Package"])
+    rel = apt_repo.release_text("pilot", {"main/binary-amd64/Packages": b"x"}, 1_764_000_000_000_000)
+    assert "Suite: pilot\nCodename: pilot\nDate: Mon, 24 Nov 2025 16:00:00 UTC\n" in rel
+    assert rel.endswith(f"SHA256:\n {hashlib.sha256(b'x').hexdigest()} 1 main/binary-amd64/Packages\n")
+    entry = apt_repo.box_entry("http://apt.office.example/", "stable", "-----BEGIN-----\n\nAB\n-----END-----\n")
+    assert entry.endswith("Signed-By:\n -----BEGIN-----\n .\n AB\n -----END-----\n")
+    assert apt_repo.parse_stanzas(entry)[0]["Suites"] == "stable"
+
+
+def test_the_signing_key_is_kept_apart_from_the_ca(tmp_path, capsys):
+    o = Office(tmp_path)
+    o.cli("key", "--gnupghome", str(o.office / "apt-key"), "--repo", str(o.repo), code=2)
+    assert "inside the office's data folder" in capsys.readouterr().err
+    o.cli("key", "--gnupghome", str(o.repo / "key"), "--repo", str(o.repo), code=2)
+    assert "overlap" in capsys.readouterr().err
+    assert not (o.office / "apt-key").exists() and not (o.repo / "key").exists()
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    assert (o.home.stat().st_mode & 0o777) == 0o700
+    public = (o.repo / apt_repo.KEY_FILE).read_text()
+    assert "BEGIN PGP PUBLIC KEY BLOCK" in public and "PRIVATE" not in public
+    first = apt_repo.fingerprint(o.home)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))   # again: the same key, not a second one
+    assert apt_repo.fingerprint(o.home) == first
+
+
+def test_a_staged_rollout_a_pin_and_a_rollback_from_the_repository(tmp_path, capsys):
+    o = Office(tmp_path)
+    a, b = deb(tmp_path / "dist-a", "edged", A), deb(tmp_path / "dist-b", "edged", B)
+    central_a = deb(tmp_path / "dist-a", "edged-central", A)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable", str(a), str(central_a))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "pilot", str(a), str(b))
+    url = f"file:{o.repo}"
+    for dist in ("pilot", "stable"):
+        o.cli("entry", "--repo", str(o.repo), "--url", url, "--dist", dist, "--out", str(tmp_path / f"{dist}.sources"))
+    pilot = Box(tmp_path / "box-pilot", (tmp_path / "pilot.sources").read_text())
+    stable = Box(tmp_path / "box-stable", (tmp_path / "stable.sources").read_text())
+    for box in (pilot, stable):
+        box.update()
+    # The pilot boxes get B first; the rest stay on A, and the office's package is there for the office.
+    assert (pilot.candidate(), stable.candidate()) == (B, A)
+    assert pilot.versions() == [B, A] and stable.candidate("edged-central") == A
+    capsys.readouterr()
+    o.cli("list", "--repo", str(o.repo))
+    assert capsys.readouterr().out.splitlines() == [f"pilot: edged {A} {B}", f"stable: edged {A}, edged-central {A}"]
+
+    # Then every box: the same file, published to stable.
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable", str(b))
+    stable.update()
+    assert stable.candidate() == B
+    # A site pins A (docs/guide/packages.md): held although B is newer.
+    (stable.root / "etc/preferences.d/edged").write_text(
+        f"Package: edged edged-central\nPin: version {A}\nPin-Priority: 1001\n")
+    assert stable.candidate() == A
+    # The rollback finds the old version in the repository, its bytes as published.
+    stable.apt("apt-get", "download", f"edged={A}")
+    got = stable.root / "got" / f"edged_{A}_amd64.deb"
+    assert got.read_bytes() == a.read_bytes()
+    assert f"Inst edged ({A}" in stable.apt("apt-get", "install", "-s", f"edged={A}").stdout
+
+
+def test_a_box_refuses_another_key_and_a_changed_index(tmp_path, capsys):
+    o = Office(tmp_path)
+    a = deb(tmp_path / "dist", "edged", A)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable", str(a))
+    url = f"file:{o.repo}"
+    right = apt_repo.entry(o.repo, url, "stable")
+    # Someone else's key (a second repository's): the box's entry names only the office's.
+    other = Office(tmp_path / "other")
+    other.cli("key", "--gnupghome", str(other.home), "--repo", str(other.repo))
+    wrong = apt_repo.box_entry(url, "stable", (other.repo / apt_repo.KEY_FILE).read_text())
+    r = Box(tmp_path / "box-wrong", wrong).update(check=False)
+    assert "NO_PUBKEY" in r.stderr or "not signed" in r.stderr, r.stderr
+    assert Box(tmp_path / "box-wrong", wrong).candidate() == ""
+    # The index changed after signing (a package slipped in by hand): a box refuses it.
+    Box(tmp_path / "box", right).update()
+    index = o.repo / "dists/stable/main/binary-amd64/Packages"
+    for p in (index, index.with_name("Packages.gz")):
+        p.unlink()
+    index.write_text(apt_repo.packages_index(
+        [{"Package": "edged", "Version": "9.9", "Architecture": "amd64", "Filename": "pool/x.deb", "Size": "1",
+          "SHA256": "0" * 64, "Description": "not the office's"}]))
+    box = Box(tmp_path / "box-later", right)
+    r = box.update(check=False)
+    assert "Hash Sum mismatch" in r.stderr or "unexpected size" in r.stderr, r.stderr
+    assert box.candidate() == ""
+
+
+def test_a_published_version_never_changes_under_the_boxes(tmp_path, capsys):
+    o = Office(tmp_path)
+    a = deb(tmp_path / "dist", "edged", A)
+    o.cli("key", "--gnupghome", str(o.home), "--repo", str(o.repo))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "pilot", str(a))
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "pilot", str(a))  # again: the same
+    rebuilt = deb(tmp_path / "rebuilt", "edged", A, payload="other")
+    capsys.readouterr()
+    o.cli("publish", "--repo", str(o.repo), "--gnupghome", str(o.home), "--dist", "stable", str(rebuilt), code=2)
+    assert "new version" in capsys.readouterr().err
+    assert (o.repo / f"pool/main/edged/edged_{A}_amd64.deb").read_bytes() == a.read_bytes()
+    assert not (o.repo / "dists/stable").exists()
