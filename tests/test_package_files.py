@@ -42,3 +42,42 @@ def test_the_offices_example_config_loads(tmp_path: Path) -> None:
     (tmp_path / "central-secrets.toml").write_text("")
     cfg = load(tmp_path / "central.toml")
     assert cfg.data_dir == Path("/var/lib/edged-central") and cfg.broker.host == "127.0.0.1"
+
+
+def test_the_preinst_refuses_a_downgrade_onto_an_unknown_migration(tmp_path: Path) -> None:
+    """debian/edged.preinst run as dpkg runs it for `apt install edged=OLD` (design/0254), on a catalog
+    made by the real open_db: refused and named when the catalog has a step OLD does not list, let
+    through when it has none, on an upgrade, or with EDGED_DOWNGRADE_ANYWAY=1. Its paths (/etc/edged,
+    python3.11) are pointed at this test's folder and interpreter."""
+    import sqlite3
+    import sys
+
+    from storage.catalog import open_db
+
+    for d in ("systemd", "debian", "storage"):
+        shutil.copytree(ROOT / d, tmp_path / d)
+    subprocess.run(["debian/units", "0.1.0-1"], cwd=tmp_path, check=True)
+    text = (tmp_path / "debian/edged.preinst").read_text()
+    assert "PYTHON=/usr/bin/python3.11\n" in text and "python3 -" not in text
+    etc = tmp_path / "etc"
+    (etc / "data").mkdir(parents=True)
+    (etc / "edged.toml").write_text('[storage]\ndata_dir = "data"\n')
+    script = tmp_path / "preinst"
+    script.write_text(text.replace("/etc/edged", str(etc)).replace("/usr/bin/python3.11", sys.executable))
+    script.chmod(0o755)
+    open_db(etc / "data/catalog.db").conn.close()
+
+    def preinst(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(script), *argv], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
+
+    assert preinst("upgrade", "0.1.0-2").returncode == 0   # a downgrade, but every step is one 0.1.0-1 knows
+    db = sqlite3.connect(etc / "data/catalog.db")
+    with db:
+        db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                   "VALUES ('edged.catalog', 'm999_newer', '2026-11-25')")
+    db.close()
+    r = preinst("upgrade", "0.1.0-2")
+    assert r.returncode == 1 and "downgrade from 0.1.0-2 refused" in r.stderr and "(m999_newer)" in r.stderr, r.stderr
+    assert preinst("upgrade", "0.1.0-2", EDGED_DOWNGRADE_ANYWAY="1").returncode == 0
+    assert preinst("upgrade", "0.0.9-1").returncode == 0   # an upgrade: the new version's own steps run at start
+    assert preinst("install").returncode == 0
