@@ -49,7 +49,6 @@ def test_the_preinst_refuses_a_downgrade_onto_an_unknown_migration(tmp_path: Pat
     made by the real open_db: refused and named when the catalog has a step OLD does not list, let
     through when it has none, on an upgrade, or with EDGED_DOWNGRADE_ANYWAY=1. Its paths (/etc/edged,
     python3.11) are pointed at this test's folder and interpreter."""
-    import sqlite3
     import sys
 
     from storage.catalog import open_db
@@ -71,11 +70,9 @@ def test_the_preinst_refuses_a_downgrade_onto_an_unknown_migration(tmp_path: Pat
         return subprocess.run([str(script), *argv], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", **env})
 
     assert preinst("upgrade", "0.1.0-2").returncode == 0   # a downgrade, but every step is one 0.1.0-1 knows
-    db = sqlite3.connect(etc / "data/catalog.db")
-    with db:
-        db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-                   "VALUES ('edged.catalog', 'm999_newer', '2026-11-25')")
-    db.close()
+    db = open_db(etc / "data/catalog.db")   # a newer version's step, as sqlite-utils records one
+    db["_sqlite_migrations"].insert({"migration_set": "edged.catalog", "name": "m999_newer", "applied_at": "2026-11-25"})
+    db.conn.close()
     r = preinst("upgrade", "0.1.0-2")
     assert r.returncode == 1 and "downgrade from 0.1.0-2 refused" in r.stderr and "(m999_newer)" in r.stderr, r.stderr
     assert preinst("upgrade", "0.1.0-2", EDGED_DOWNGRADE_ANYWAY="1").returncode == 0
