@@ -51,7 +51,7 @@ from edged.config import DAY, CameraConfig, RetentionConfig
 from storage.disk import layout
 from storage.footage import segment_rows
 from storage.footage import segments as segment_table
-from storage.migrations import migrations
+from storage.schema.migrations import migrations
 from storage.catalog import Catalog, open_db
 from storage.readonly import open_readonly
 from storage.time.clock import FakeClock
