@@ -57,7 +57,8 @@ from storage.readonly import open_readonly
 from storage.time.clock import FakeClock
 from storage.footage.segment_rows import SEGMENT_LOOKBACK_US
 from storage.footage.reconcile import TAIL_US, reconcile
-from storage.retention.run import FOOTAGE, candidates, policy_for, run_pass
+from storage.retention.policy import policy_for
+from storage.retention.run import FOOTAGE, candidates, run_pass
 
 ROOT = Path(__file__).resolve().parent.parent
 S = 1_000_000
