@@ -16,6 +16,7 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from tests.support.sources import nodes, text as read
@@ -401,3 +402,13 @@ def test_the_media_worker_is_a_process_of_its_own():
             " or m in ('storage.catalog', 'edged.viewer.server', 'edged.viewer.live', 'edged.viewer.playback')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_every_package_folder_is_installed():
+    """pyproject.toml names each package folder (a folder left out is missing from an installed edged:
+    edged/viewer/desk/ was, and storage/schema/ would have been; issue 57)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in _modules(*PACKAGES) if p.name == "__init__.py"}
+    assert found - listed == set(), "package folders pyproject.toml [tool.setuptools] packages does not name"
+    assert listed - found == set(), "pyproject.toml names packages the tree does not have"
+
