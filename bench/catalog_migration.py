@@ -29,15 +29,15 @@ from bench.catalog_scale import (DAY, END_GAP_US, add_cameras, camera_ids, envir
                                  shape_args, size_str)
 from bench.common import command_line, table
 from storage.disk import layout
-from storage.migrations import migrations
+from storage.schema.migrations import migrations
 from storage.catalog import open_db
 from storage.readonly import open_readonly
-from storage.footage.segment_schema import _PATH_SQL
+from storage.schema.segments import _PATH_SQL
 
 M013 = "m013_compact_segments"
 SAMPLE = 10_000  # rows compared column by column after the upgrade
 
-# The rows of one day in the old form (storage/migrations.py m001): what catalog_scale's
+# The rows of one day in the old form (storage/schema/migrations.py m001): what catalog_scale's
 # BUILD_DAY_SQL makes, with the path spelled out by the same SQL the view derives it with.
 OLD_DAY_SQL = f"""
     WITH RECURSIVE slot(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM slot WHERE i < :last)

@@ -51,13 +51,14 @@ from edged.config import DAY, CameraConfig, RetentionConfig
 from storage.disk import layout
 from storage.footage import segment_rows
 from storage.footage import segments as segment_table
-from storage.migrations import migrations
+from storage.schema.migrations import migrations
 from storage.catalog import Catalog, open_db
 from storage.readonly import open_readonly
 from storage.time.clock import FakeClock
 from storage.footage.segment_rows import SEGMENT_LOOKBACK_US
 from storage.footage.reconcile import TAIL_US, reconcile
-from storage.retention.run import FOOTAGE, candidates, policy_for, run_pass
+from storage.retention.policy import policy_for
+from storage.retention.run import FOOTAGE, candidates, run_pass
 
 ROOT = Path(__file__).resolve().parent.parent
 S = 1_000_000

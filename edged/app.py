@@ -66,7 +66,7 @@ from edged.i18n import Msg, N_
 from edged.ports import Check, Outlet, Trigger
 from edged.viewer import ViewerService
 from storage import audit, cameras as camera_table, node as node_table
-from storage.disk import datainit
+from storage import datainit
 from storage.footage import restamps
 from storage.keys import nodekey
 from storage.alarm_kinds import MQTT_OUTBOX_FULL

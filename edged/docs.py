@@ -4,7 +4,9 @@
   build_parser: each verb's usage line and its help);
 - the key blocks of docs/ref/config.md, systemd/edged.example.toml and the guides (each section
   of the config, [site] to [[cameras]]), from the keys declared in edged/config/
-  (edged/config/declare.py): the example config keeps its own values and shows fewer keys.
+  (edged/config/declare.py): the example config keeps its own values and shows fewer keys;
+- docs/ref/catalog-schema.md's SQL, today's catalog schema: every migration of storage/schema/
+  applied to an empty catalog (storage/schema/today.py, design/0241).
 
     python -m edged.docs            # rewrite the generated parts
     python -m edged.docs --check    # exit 1 naming each stale page (tests/test_docs.py runs it)
@@ -32,6 +34,7 @@ from edged.config.standby import StandbyConfig
 from edged.config.upkeep import AuditConfig, MaintenanceConfig
 from edged.config.viewer import ViewerConfig
 from edged.i18n import speaking
+from storage.schema import today
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "python -m edged.docs"
@@ -89,6 +92,11 @@ def edgectl_verbs() -> str:
     return "\n".join(lines) + "\n"
 
 
+def catalog_schema() -> str:
+    db = today.applied()
+    return f"```sql\n-- every migration applied, the last {today.last_migration(db)}\n\n{today.sql(db)}```\n"
+
+
 def cameras_block(example: bool) -> str:
     if example:
         return block(CameraConfig, "[[cameras]]", EXAMPLE_CAMERA, skip=SUB_TABLES)
@@ -113,6 +121,7 @@ def _comment(text: str, markdown: bool) -> str:
 def pages() -> dict[str, list[tuple[str, str]]]:
     return {
         "docs/ref/edgectl.md": [("edged/cli/ (edgectl's parser)", edgectl_verbs())],
+        "docs/ref/catalog-schema.md": [("storage/schema/ (every migration applied)", catalog_schema())],
         "docs/ref/config.md": [
             ("edged/config/site.py and retention.py", sections(
                 (SiteConfig, "[site]"), (StorageConfig, "[storage]"), (RecorderConfig, "[recorder]"),

@@ -48,19 +48,6 @@ def _body_bytes(seq: int, at_us: int, actor: str, action: str, detail_json: str)
             + ',"detail":' + detail_json + ',"seq":' + str(seq) + "}").encode()
 
 
-def ensure_table(db: sqlite_utils.Database) -> None:
-    db.execute("""
-        CREATE TABLE IF NOT EXISTS audit (
-            seq INTEGER PRIMARY KEY,
-            at_us INTEGER NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            detail TEXT NOT NULL,      -- canonical JSON
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL
-        )""")
-
-
 MAX_TEXT = 512     # a longer text in a record's detail is kept as its start, length and hash
 KEPT_TEXT = 128
 

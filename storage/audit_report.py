@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from storage import audit
-from storage.time import corrections
+from storage.footage import corrections
 
 
 def _has(db: sqlite_utils.Database, table: str) -> bool:

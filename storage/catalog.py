@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.full import is_disk_full
-from storage.migrations import migrations  # the schema (storage/migrations.py)
+from storage.schema.migrations import migrations  # the schema (storage/schema/migrations.py)
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from cryptography.hazmat.primitives import serialization
 
 from central.ca import publish_crl
-from storage.disk import datainit
+from storage import datainit
 from storage.keys import nodecert, office_crl
 from storage.time.clock import SYSTEM
 from tests.support.broker import Broker

@@ -14,13 +14,13 @@ import sqlite_utils
 from storage import cameras as camera_table
 from storage.disk import layout
 from storage.footage import segment_rows, segments
-from storage.migrations import migrations
+from storage.schema.migrations import migrations
 from storage.catalog import Catalog, open_db
 from storage.footage.segment_rows import COMPLETE, SEGMENT_STATES, WRITING
 from storage.disk.hashing import sha256_file
 from storage.mp4 import scan_media
 from storage.footage.reconcile import reconcile
-from storage.footage.segment_schema import _M013_STATES
+from storage.schema.segments import _M013_STATES
 from tests.support.catalog import add_segments, pragma, rows
 
 S = 1_000_000

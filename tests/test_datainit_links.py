@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.disk import datainit, layout
+from storage import datainit
+from storage.disk import layout
 from storage.keys import nodekey
 
 NOBODY = 65534

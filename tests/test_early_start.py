@@ -14,7 +14,7 @@ import pytest
 
 from edged.config import CameraConfig
 from edged.daemon.recording import prespawn, prestart
-from storage.disk import datainit
+from storage import datainit
 from tests.support.bad_cameras import BadCamera
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip

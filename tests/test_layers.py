@@ -16,6 +16,7 @@ import ast
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from tests.support.sources import nodes, text as read
@@ -83,9 +84,62 @@ def test_storage_rooms_keep_to_themselves():
     assert not wrong, "storage/ rooms importing each other (design/0068):\n" + "\n".join(wrong)
 
 
+# The floors of storage/'s rooms, the lowest first (issue 57, design/0241): a room is a folder of
+# storage/ or a module standing alone; it imports only rooms on floors below its own, never one
+# beside it. A new room takes a place here; an import that would point sideways or up means the
+# code belongs lower (a schema step in schema/, a table's function in its table's room).
+STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("states", "alarm_kinds", "time", "mp4", "schema"),  # the vocabularies, the clock, the catalog's schema
+    ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox"),  # the disk; one table each
+    ("catalog", "readonly", "keys", "maintenance"),  # the connection (the schema applied), the keys on the disk
+    ("footage", "people"),  # the footage's and the people's tables, the catalog handed to them
+    ("datainit", "retention", "export", "audit_report"),  # what works over those tables
+    ("redact",),  # a redacted copy is an export's
+)
+
+
+def _storage_room(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if parts[0] == "storage" and len(parts) > 1 else None
+
+
+def storage_room_arrows() -> dict[tuple[str, str], list[str]]:
+    """(room, room it imports) -> where, for every import between two rooms of storage/."""
+    arrows: dict[tuple[str, str], list[str]] = {}
+    for path in _modules("storage"):
+        rel = path.relative_to(ROOT)
+        room = _storage_room(".".join(rel.with_suffix("").parts))
+        if room is None or room == "__init__":
+            continue
+        for node in nodes(path):
+            names = _imported(node)
+            if isinstance(node, ast.ImportFrom) and node.module == "storage":  # `from storage import audit`
+                names = [f"storage.{a.name}" for a in node.names]
+            for name in names:
+                other = _storage_room(name)
+                if other and other != room:
+                    arrows.setdefault((room, other), []).append(f"{rel.as_posix()}:{node.lineno} imports {name}")
+    return arrows
+
+
+def test_storage_rooms_stand_on_floors():
+    """Every room of storage/ has its floor, and imports only rooms below it: no room loop, no
+    arrow up or sideways (issue 57: 8 of its rooms imported each other in a loop)."""
+    floor = {room: n for n, rooms in enumerate(STORAGE_FLOORS) for room in rooms}
+    assert sum(map(len, STORAGE_FLOORS)) == len(floor), "a room on two floors"
+    found = {p.stem if p.is_file() else p.name for p in (ROOT / "storage").iterdir()
+             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
+    assert found - floor.keys() == set(), "rooms of storage/ on no floor of STORAGE_FLOORS (give each its floor)"
+    assert floor.keys() - found == set(), "STORAGE_FLOORS names rooms storage/ no longer has"
+    wrong = [f"{w} ({room} on floor {floor[room]}, {other} on floor {floor[other]})"
+             for (room, other), where in sorted(storage_room_arrows().items()) if floor[other] >= floor[room]
+             for w in where]
+    assert not wrong, "storage/ rooms importing sideways or up (tests/test_layers.py STORAGE_FLOORS):\n" + "\n".join(wrong)
+
+
 # The modules of storage/ that may import storage/catalog.py: they open the catalog or are handed
 # its writer. Every table module is plain functions over the connection (design/0068).
-CATALOG_USERS = ("storage/catalog.py", "storage/disk/datainit.py", "storage/footage/reconcile.py", "storage/people/sessions.py")
+CATALOG_USERS = ("storage/catalog.py", "storage/datainit.py", "storage/footage/reconcile.py", "storage/people/sessions.py")
 
 
 def test_table_modules_do_not_import_the_catalog():
@@ -348,3 +402,13 @@ def test_the_media_worker_is_a_process_of_its_own():
             " or m in ('storage.catalog', 'edged.viewer.server', 'edged.viewer.live', 'edged.viewer.playback')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_every_package_folder_is_installed():
+    """pyproject.toml names each package folder (a folder left out is missing from an installed edged:
+    edged/viewer/desk/ was, and storage/schema/ would have been; issue 57)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in _modules(*PACKAGES) if p.name == "__init__.py"}
+    assert found - listed == set(), "package folders pyproject.toml [tool.setuptools] packages does not name"
+    assert listed - found == set(), "pyproject.toml names packages the tree does not have"
+

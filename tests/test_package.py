@@ -94,7 +94,7 @@ def second_source(tmp: Path) -> Path:
     """This checkout with one more catalog migration, as a git tree (scripts/package copies what git lists)."""
     src = tmp / "src-b"
     copy_checkout(src)
-    with open(src / "storage/migrations.py", "a") as f:
+    with open(src / "storage/schema/migrations.py", "a") as f:
         f.write(MIGRATION)
     subprocess.run(["git", "init", "-q"], cwd=src, check=True)
     subprocess.run(["git", "add", "-A"], cwd=src, check=True)

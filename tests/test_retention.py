@@ -276,18 +276,23 @@ def test_hand_deletion_is_a_tamper_alarm_and_a_swapped_disk_stops_retention(tmp_
         "the catalog was not 'cleaned up'"
 
 
-async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
-    """Held footage so large that the rest of the disk holds less than min_retention."""
+async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path, monkeypatch):
+    """Held footage so large that the rest of the disk holds less than min_retention, found by a
+    pass that goes to the catalog once and builds its policy once (issue 57: what follows the pass
+    reads the pass's result, not the catalog again)."""
     from edged.alarms import Alarms
     from edged.config import default_config
+    from edged.daemon import retention_runner
     from edged.daemon.retention_runner import RetentionRunner
     from storage.catalog import CatalogWriter
+    from storage.retention import run as retention_run
     from storage.retention.holds import add_hold
 
     cfg = default_config(tmp_path)
     total = shutil.disk_usage(tmp_path).total
-    writer = CatalogWriter(tmp_path / "catalog.db")
+    writer, alarm_writer = CatalogWriter(tmp_path / "catalog.db"), CatalogWriter(tmp_path / "catalog.db")
     await writer.start()
+    await alarm_writer.start()  # the alarms' own writer: the runner's trips are counted on `writer`
     try:
         now = SYSTEM.now_us()
 
@@ -308,12 +313,20 @@ async def test_holds_that_crowd_out_live_footage_raise_an_alarm(tmp_path):
                      reason="court order", case_ref="L-1", placed_by="t", expires_us=None, now=now)
 
         await writer.run(fill)
-        runner = RetentionRunner(cfg, writer, Alarms(writer))
-        await runner._holds_crowd_out()
-        rows = await writer.run(lambda c: alarm_table.active(c.db))
+        runner = RetentionRunner(cfg, writer, Alarms(alarm_writer))
+        trips, built = [], []
+        writer_run = writer.run
+        monkeypatch.setattr(writer, "run", lambda fn: trips.append(fn) or writer_run(fn))
+        for module in (retention_run, retention_runner):
+            monkeypatch.setattr(module, "policy_for", lambda *a, _f=module.policy_for: built.append(a) or _f(*a))
+        result = await runner.pass_once()
+        assert result is not None and result.destroyed == 0
+        assert (len(trips), len(built)) == (1, 1), "the pass's followers went back to the catalog or the config"
+        rows = await writer_run(lambda c: alarm_table.active(c.db))
         assert [a["kind"] for a in rows] == [kinds.HOLDS_CROWD_OUT.name]
         assert "below the minimum of 30 days" in rows[0]["message"]
     finally:
+        await alarm_writer.close()
         await writer.close()
 
 

@@ -17,7 +17,7 @@ from storage.retention.plan import MAX_RETENTION, Destroy, Segment
 from storage import audit, cameras as camera_table
 from storage.disk import layout
 from storage.footage import segment_rows
-from storage.migrations import migrations
+from storage.schema.migrations import migrations
 from storage.catalog import open_db
 from storage.retention.run import destroy
 from tests.support.catalog import delete_all, index_names, insert_row, integrity, rows, schema_sql

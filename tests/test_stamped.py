@@ -12,7 +12,8 @@ from pathlib import Path
 from edged.config import RetentionConfig
 from storage import audit, audit_report, cameras as camera_table
 from storage.footage import restamps, segment_rows
-from storage.time import corrections, stamped
+from storage.footage import corrections
+from storage.time import stamped
 from storage.catalog import open_db
 from storage.time.clock import FakeClock
 from storage.retention.report import retention_report

@@ -12,7 +12,7 @@ import json
 import subprocess
 import time
 
-from storage.disk import datainit
+from storage import datainit
 from storage.disk.hashing import sha256_file
 from storage.footage import from_standby
 from storage.footage.segment_rows import COMPLETE

@@ -179,7 +179,7 @@ async def _run(config: Path | None, init_data: bool, signals: StartSignals, allo
 
 def init_data(args: argparse.Namespace) -> int:
     from edged.config import ConfigError
-    from storage.disk import datainit
+    from storage import datainit
 
     try:
         cfg, _path = resolve_config(args.config, args.allow_config_secrets)

@@ -19,7 +19,8 @@ from edged.alarms import Alarms
 from edged.i18n import Msg, N_
 from storage import audit, node
 from storage.footage import restamps, segments as segment_table
-from storage.time import corrections, trusted_time as tt
+from storage.footage import corrections
+from storage.time import trusted_time as tt
 from storage.alarm_kinds import HOST_CLOCK_STEP, HOST_CLOCK_UNSYNCED, SEGMENTS_FLAGGED
 from storage.catalog import Catalog, CatalogWriter
 from storage.time.clock import wait_or_stop, Clock, SYSTEM

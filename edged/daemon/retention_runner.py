@@ -27,16 +27,10 @@ from storage.catalog import Catalog, CatalogWriter
 from storage.maintenance import note_yield
 from storage.time.clock import SYSTEM, Clock
 from storage.disk.free_space import FreeSpace
-from storage.retention.holds import active_holds
 from storage.retention.plan import DAY_US, breaches, forecast_retention_us, utc
-from storage.retention.grace import notice_until, policy_doc, record_policy
-from storage.retention.report import breached_cameras, held_bytes, oldest_ages, write_rates
-from storage.retention.run import (
-    PassResult,
-    InUse,
-    policy_for,
-    run_pass,
-)
+from storage.retention.grace import policy_doc, record_policy
+from storage.retention.policy import policy_for
+from storage.retention.run import PassResult, InUse, run_pass
 
 if TYPE_CHECKING:
     from edged.daemon.time_gate import TimeGate
@@ -182,12 +176,10 @@ class RetentionRunner:
             {"errors": result.errors[:20]} if result.errors else None)
         for hold_id in result.expired_holds:
             log.info("evidence hold %d expired", hold_id)
-        now = self.clock.now_us()
-        raised, achieved = await self.writer.run(lambda c: (breached_cameras(c.db), oldest_ages(c.db, now)))
-        policy = policy_for(retention, cfg.cameras, (await self.free.get()).total)
-        now_breached = breaches(raised, p.alarms, achieved, policy)
+        after = result.after  # read in the pass's own trip to the writer: nothing more is asked of the catalog
+        now_breached = breaches(after.raised, p.alarms, after.achieved, result.policy)
         self.breached = bool(now_breached)
-        for cam in sorted(set(raised) | set(now_breached)):  # raised once; refreshed quietly; cleared once
+        for cam in sorted(after.raised | set(now_breached)):  # raised once; refreshed quietly; cleared once
             b = now_breached.get(cam)
             await self.alarms.set(b is not None, MIN_RETENTION_BREACH, b.message if b else "",
                                   {"achieved_us": b.achieved_us} if b else None, camera=cam)
@@ -197,13 +189,12 @@ class RetentionRunner:
             g = graced.get(cam)
             await self.alarms.set(g is not None, RETENTION_GRACE, g.message if g else "",
                                   {"until_us": g.until_us} if g else None, camera=cam)
-        notice = await self.writer.run(lambda c: notice_until(c.db))
-        if notice is not None and self.clock.now_us() >= notice:
+        if after.notice_until is not None and self.clock.now_us() >= after.notice_until:
             await self.alarms.clear(RETENTION_CHANGED.key())
         for kind in (DISK_FULL_HELD, RECORDING_STOPPED_DISK_FULL):
             a = next((a for a in p.alarms if a.kind == kind.name), None)
             await self.alarms.set(a is not None, kind, a.message if a else "")
-        await self._holds_crowd_out()
+        await self._holds_crowd_out(result)
         if self.on_full_stop is not None:
             await self.on_full_stop(p.stop_recording)
         return result
@@ -226,6 +217,9 @@ class RetentionRunner:
 
     async def _window_allows(self, window: dict[str, Any] | None) -> bool:
         """Outside a window: yes. In one: only when free space is below half the reserve."""
+        if window is None and not self._short_alarm:  # the pass builds the policy; nothing here needs it
+            self._paused_for = None
+            return True
         free, reserve = await self._space()
         short = window is not None and free < reserve
         if short or self._short_alarm:
@@ -269,19 +263,10 @@ class RetentionRunner:
         log.warning("maintenance window %d: the disk ran short; retention pass %d destroyed %d segments (%.1f MB) so "
                     "that recording goes on", window_id, result.pass_id, result.destroyed, result.bytes / 1e6)
 
-    async def _holds_crowd_out(self) -> None:
+    async def _holds_crowd_out(self, result: PassResult) -> None:
         """Alarm when held footage alone leaves too little room for the minimum retention."""
-        cfg = self.cfg
-
-        def measure(c: Catalog) -> tuple[int, float, int]:
-            now = self.clock.now_us()
-            held = held_bytes(c.db, active_holds(c.db, now))
-            rate = sum(write_rates(c.db, now).values())
-            usage = self.free.recent()  # on the writer's thread
-            usable = usage.total - policy_for(cfg.retention, cfg.cameras, usage.total).reserve_bytes
-            return held, rate, usable
-
-        held, rate, usable = await self.writer.run(measure)
+        cfg, held, rate = self.cfg, result.after.held_bytes, result.after.write_rate
+        usable = result.total_bytes - result.policy.reserve_bytes
         forecast = forecast_retention_us(usable, held, rate) if held else None
         short = forecast is not None and forecast < cfg.retention.min_retention_us
         await self.alarms.set(

@@ -7,7 +7,7 @@ and records how many it destroyed (destroy_with, called inside the destruction's
 
 `not_recorded`: a hole in a camera's footage that is not a gap (no outage, no alarm): a camera
 in `motion` mode between events, one in `live` mode. The reasons are named only here.
-Tables: storage/migrations.py m011_motion_events.
+Tables: storage/schema/migrations.py m011_motion_events.
 """
 
 from __future__ import annotations

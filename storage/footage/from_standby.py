@@ -26,10 +26,6 @@ DONE, NONE = "done", "none"      # a gap's `standby`: fetched (all it had), or i
 SERVED_COLUMNS = ("path", "start_us", "end_us", "bytes", "frames", "codec", "width", "height", "audio", "sha256")
 
 
-def m025(db: sqlite_utils.Database) -> None:
-    db.execute("ALTER TABLE gaps ADD COLUMN standby TEXT")
-
-
 # the standby ---------------------------------------------------------------------------------------
 def served(db: sqlite_utils.Database, camera: str, from_us: int, to_us: int) -> list[dict[str, Any]]:
     """The standby's footage of `camera` overlapping [from, to), by time, with its hash as written:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from storage.time import corrections
+from storage.footage import corrections
 
 if TYPE_CHECKING:
     import sqlite_utils

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # Segment states, the only place they are named (design/0033). Only `complete` and `recovered`
 # are footage (docs/requirements.md, invariant 3); `tampered`: something other than edged changed the file.
-# Their order is their stored number (storage/migrations.py m013): append, never reorder.
+# Their order is their stored number (storage/schema/migrations.py m013): append, never reorder.
 WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED = "writing", "complete", "recovered", "missing", "quarantined"
 TAMPERED = "tampered"
 SEGMENT_STATES = (WRITING, COMPLETE, RECOVERED, MISSING, QUARANTINED, TAMPERED)

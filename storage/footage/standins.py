@@ -11,14 +11,6 @@ from typing import Any
 import sqlite_utils
 
 
-def m023(db: sqlite_utils.Database) -> None:
-    db.execute("ALTER TABLE cameras ADD COLUMN box TEXT")
-    db.execute("CREATE TABLE standins (id INTEGER PRIMARY KEY AUTOINCREMENT, box TEXT NOT NULL,"
-               " recorded_by TEXT NOT NULL, cameras TEXT NOT NULL, why TEXT, started_us INTEGER NOT NULL,"
-               " ended_us INTEGER)")
-    db.execute("CREATE INDEX standins_box ON standins (box, started_us)")
-
-
 def start(db: sqlite_utils.Database, box: str, recorded_by: str, cameras: list[str], why: str, at_us: int) -> None:
     db.execute("INSERT INTO standins (box, recorded_by, cameras, why, started_us) VALUES (?, ?, ?, ?, ?)",
                [box, recorded_by, json.dumps(sorted(cameras)), why, at_us])

@@ -4,6 +4,7 @@
   the destroys and alarms out.
 - run.py: its I/O shell: feeds the planner from the catalog and carries out its plan so that a
   crash at any point leaves nothing half-done (the only code in edged that unlinks footage).
+- policy.py: the planner's policy from the config, built once a pass.
 - grace.py: retention changes on the record and their grace period (design/0022).
 - report.py: what retention has achieved and will achieve, and what it destroyed.
 - holds.py: the `holds` table (R6); the states a hold has: storage/states/holds.py.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -20,8 +20,8 @@ from storage.footage.segment_rows import FOOTAGE, SEGMENT_LOOKBACK_US
 from storage.time.clock import SYSTEM, Clock
 from storage.retention.holds import active_holds
 from storage.retention.plan import NOT_RECORDED, Grace, Hold, forecast_by_camera, forecast_retention_us, verdict
-from storage.retention.grace import active_graces
-from storage.retention.run import policy_for
+from storage.retention.grace import active_graces, notice_until
+from storage.retention.policy import policy_for
 
 def destructions(db: sqlite_utils.Database, cameras: list[str] | None, from_us: int | None, to_us: int | None,
                  limit: int) -> list[dict[str, Any]]:
@@ -161,6 +161,21 @@ def oldest_ages(db: sqlite_utils.Database, now: int) -> dict[str, int | None]:
         oldest = restamps.true_span(db, r["id"])[0]
         out[r["id"]] = None if oldest is None else now - oldest
     return out
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What follows a retention pass needs of the catalog, read once at its end (issue 57)."""
+    raised: set[str]                  # cameras whose min_retention_breach alarm is active
+    achieved: dict[str, int | None]   # each camera's oldest footage's age
+    notice_until: int | None          # the end of a retention change's notice, if one is open
+    held_bytes: int                   # what the active holds keep
+    write_rate: float                 # bytes a second the cameras write, all together
+
+
+def standing(db: sqlite_utils.Database, now: int) -> Standing:
+    return Standing(breached_cameras(db), oldest_ages(db, now), notice_until(db),
+                    held_bytes(db, active_holds(db, now)), sum(write_rates(db, now).values()))
 
 
 def retention_report(db: sqlite_utils.Database, retention: Any, cameras: Iterable[Any], data_dir: Path,

@@ -30,28 +30,20 @@ from storage.retention.plan import (
     Destroy,
     Disk,
     Hold,
-    Limits,
     Plan,
     Policy,
     Segment,
 )
 from storage.retention.budget import plan_at
 from storage.retention.grace import active_graces
+from storage.retention.policy import policy_for
+from storage.retention.report import Standing, standing
 from storage import alarm_kinds as kinds
 
 log = logging.getLogger(__name__)
 
 FIRST_BATCH = 2_000     # oldest segments fetched per pass, shared among the cameras
 PER_CAMERA_FLOOR = 16
-
-
-# the pass ---------------------------------------------------------------------------
-def policy_for(retention: Any, cameras: Iterable[Any], total_bytes: int) -> Policy:
-    """Build the planner's policy from the config's [retention] and camera overrides."""
-    site = Limits(retention.min_retention_us, retention.max_retention_us)
-    overrides = {c.id: Limits(c.min_retention_us or site.min_us, c.max_retention_us or site.max_us)
-                 for c in cameras if c.min_retention_us or c.max_retention_us}
-    return Policy(site, overrides, retention.reserve_for(total_bytes), retention.on_full)
 
 
 # holds released in their grace (design/0022) ------------------------------------------
@@ -144,6 +136,8 @@ def exhausted(segs: list[Segment], p: Plan, holds: list[Hold], cut: set[str], no
 
 @dataclass
 class PassResult:
+    """A pass and what the catalog says once it is done, read in the pass's own trip to the writer:
+    what follows it (the alarms, the holds' room) asks the catalog nothing more (issue 57)."""
     pass_id: int
     plan: Plan
     destroyed: int
@@ -151,6 +145,9 @@ class PassResult:
     expired_holds: list[int]
     free_before: int
     free_after: int
+    policy: Policy                      # the one the pass planned with (the disk's size as it read it)
+    total_bytes: int                    # the data disk's size, as the pass read it
+    after: Standing                     # breaches raised, retention achieved, notice, holds' bytes, rates
     errors: list[str] = field(default_factory=list)   # files skipped (kept in `garbage` for the next pass)
 
 
@@ -196,7 +193,8 @@ def run_pass(db: sqlite_utils.Database, data_dir: Path, retention: Any, cameras:
             by_reason[d.reason] = by_reason.get(d.reason, 0) + 1
         audit.append(db, "edged", "retention.pass", {"pass": pass_id, "destroyed": destroyed, "bytes": freed,
                                                      "by_reason": by_reason, **pass_breaches(p)})
-    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, errors)
+    after = standing(db, clock.now_us())
+    return PassResult(pass_id, p, destroyed, freed, expired, usage.free, free_after, policy, usage.total, after, errors)
 
 
 def pass_breaches(p: Plan) -> dict[str, Any]:

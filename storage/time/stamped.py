@@ -1,5 +1,5 @@
 """What the catalog stamps on the host clock, in one place (design/0096): when a host clock step is
-corrected, every column listed in `HOST` moves with the footage (storage/time/corrections.py), and
+corrected, every column listed in `HOST` moves with the footage (storage/footage/corrections.py), and
 every other time column is listed in `NOT_HOST` with why it stays. tests/test_stamped.py fails
 when a table has a `*_us` column on neither list. Imports nothing: a registry.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edged.config import Config, ConfigError, load_config
-from storage.retention.run import policy_for
+from storage.retention.policy import policy_for
 
 SECRET = "hunter2-Secret"
 DAY = 86_400_000_000

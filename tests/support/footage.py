@@ -14,7 +14,7 @@ from typing import Any
 import av
 
 from recorder.segment import SegmentFile
-from storage.disk import datainit
+from storage import datainit
 from storage.footage import segment_rows
 from storage import cameras as camera_table
 from storage.catalog import Catalog, open_db

@@ -61,7 +61,7 @@ async def _end_within(tasks: list[asyncio.Task[None]], timeout: float) -> None:
 
 
 def camera_row(cam: CameraConfig) -> dict[str, Any]:
-    # The catalog column keeps the name of the first schema (storage/migrations.py: m001_initial).
+    # The catalog column keeps the name of the first schema (storage/schema/migrations.py: m001_initial).
     row = {"id": cam.id, "name": cam.name, "url": cam.redacted_url, "enabled": int(cam.enabled), "mode": cam.mode,
            "audio_expected": int(cam.audio_required), "location": cam.location, "kind": cam.kind,
            "purpose": cam.purpose, "coverage": cam.coverage, "manager": cam.manager, "contact": cam.contact,

@@ -1,4 +1,4 @@
-"""Ids that are never given twice (invariant 11; design/0096), migration m019 (storage/migrations.py),
+"""Ids that are never given twice (invariant 11; design/0096), migration m019 (storage/schema/migrations.py),
 frozen with it: a later change is a new migration, never an edit here.
 
 An `INTEGER PRIMARY KEY` takes max(rowid) + 1, so once the newest rows are deleted (every segment

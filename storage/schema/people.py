@@ -1,6 +1,6 @@
 """The people tables' schema (R4, R5, R7): accounts, their events, sessions, failed logins,
 retrieval requests, grants and the export register. Created once by the catalog migration
-m005_people; later columns come from later migrations (storage/migrations.py)."""
+m005_people; later columns come from later migrations (storage/schema/migrations.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The compact segment rows of migration m013 (storage/migrations.py; design/0054), frozen with it:
+"""The compact segment rows of migration m013 (storage/schema/migrations.py; design/0054), frozen with it:
 a later change of the rows' shape is a new migration, never an edit here.
 
 `segment_rows` holds each segment in about a third of the old bytes: camera and state as small

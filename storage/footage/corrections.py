@@ -19,18 +19,6 @@ from storage.time import stamped
 from storage.footage.segment_rows import SEGMENT_LOOKBACK_US
 
 
-def create_table(db: sqlite_utils.Database) -> None:
-    """Migration m020 (storage/migrations.py)."""
-    db.execute("""CREATE TABLE clock_corrections (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        from_us INTEGER NOT NULL,         -- the window of stamps made on the clock found wrong ...
-        to_us INTEGER NOT NULL,           -- ... inclusive, on that clock
-        shift_us INTEGER NOT NULL,        -- what they add to reach the true time
-        at_us INTEGER NOT NULL,           -- when (on the corrected clock)
-        audit_seq INTEGER NOT NULL        -- its records.restamp record: the chain's records before it are on the old clock
-    )""")
-
-
 def move(db: sqlite_utils.Database, from_us: int, to_us: int, shift_us: int, at_us: int,
          detail: dict[str, Any] | None = None) -> dict[str, int]:
     """Move every host-clock stamp in [from_us, to_us] by `shift_us` (a deadline with the stamp it

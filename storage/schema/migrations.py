@@ -4,7 +4,9 @@ order they are defined here by `storage.catalog.open_db`).
 Add a migration at the end, named `mNNN_what`, never edit one that has shipped: a catalog
 records which it has applied. `migrations` is the one object; `storage.catalog` re-exports it.
 Over 400 lines on purpose: the schema's history in its order, read as one; a long step's body
-lives in a module of its own (segment_schema, identity, corrections).
+lives in a module of its own in this room (segments, people, identity). The room imports nothing
+of storage/'s table rooms (tests/test_layers.py), so the catalog that applies it stands below them;
+today's schema, all of it applied, is docs/ref/catalog-schema.md (`python -m edged.docs`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Migrations
 
-from storage import audit
-from storage.footage import identity, segment_schema
-from storage.people import people_schema
-from storage.time import corrections
-from storage.footage import standins
-from storage.footage import from_standby as peer_store
+from storage.schema import identity, people, segments
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -154,7 +151,16 @@ def m002_retention(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m003_audit_and_maintenance(db: sqlite_utils.Database) -> None:
-    audit.ensure_table(db)
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS audit (
+            seq INTEGER PRIMARY KEY,
+            at_us INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,      -- canonical JSON
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""")  # the chain's records and their hashes: storage/audit.py
     db.executescript(
         """
         CREATE TABLE maintenance (
@@ -225,7 +231,7 @@ def m004_health(db: sqlite_utils.Database) -> None:
 @migrations()
 def m005_people(db: sqlite_utils.Database) -> None:
     """Accounts, sessions, failed logins, retrieval requests, grants and exports (R4, R5, R7)."""
-    people_schema.create_tables(db)
+    people.create_tables(db)
 
 
 @migrations()
@@ -347,8 +353,8 @@ def m012_camera_inventory(db: sqlite_utils.Database) -> None:
 @migrations()
 def m013_compact_segments(db: sqlite_utils.Database) -> None:
     """The segment rows in a third of the bytes behind a `segments` view (design/0054):
-    storage/footage/segment_schema.py, frozen with this migration. One transaction."""
-    segment_schema.m013(db)
+    storage/schema/segments.py, frozen with this migration. One transaction."""
+    segments.m013(db)
 
 
 @migrations()
@@ -403,23 +409,30 @@ def m018_ethics_vendor_maintenance(db: sqlite_utils.Database) -> None:
 @migrations()
 def m019_ids_never_reused(db: sqlite_utils.Database) -> None:
     """Segment and motion-event ids are never given twice (invariant 11; design/0096): the tables
-    rebuilt with AUTOINCREMENT, every id kept, storage/footage/identity.py."""
+    rebuilt with AUTOINCREMENT, every id kept, storage/schema/identity.py."""
     identity.m019(db)
 
 
 @migrations()
 def m020_records_follow_true_time(db: sqlite_utils.Database) -> None:
     """Every record follows the true time (design/0096): the corrections of host-clock stamps
-    (storage/time/corrections.py), and the time a person gives a flagged segment when resolving it."""
-    corrections.create_table(db)
+    (storage/footage/corrections.py), and the time a person gives a flagged segment when resolving it."""
+    db.execute("""CREATE TABLE clock_corrections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        from_us INTEGER NOT NULL,         -- the window of stamps made on the clock found wrong ...
+        to_us INTEGER NOT NULL,           -- ... inclusive, on that clock
+        shift_us INTEGER NOT NULL,        -- what they add to reach the true time
+        at_us INTEGER NOT NULL,           -- when (on the corrected clock)
+        audit_seq INTEGER NOT NULL        -- its records.restamp record: the chain's records before it are on the old clock
+    )""")
     db.execute("ALTER TABLE restamps ADD COLUMN resolved_shift_us INTEGER")  # true = original + this; NULL: none given
 
 
 @migrations()
 def m021_segment_retimed(db: sqlite_utils.Database) -> None:
     """Each segment row counts the pictures the recorder re-timed (design/0093):
-    storage/footage/segment_schema.py m021."""
-    segment_schema.m021(db)
+    storage/schema/segments.py m021."""
+    segments.m021(db)
 
 
 @migrations()
@@ -429,14 +442,18 @@ def m022_backfill(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE segment_rows ADD COLUMN source TEXT")
     for col, kind in (("backfill", "TEXT"), ("backfill_to_us", "INTEGER"), ("backfill_note", "TEXT")):
         db.execute(f"ALTER TABLE gaps ADD COLUMN {col} {kind}")
-    segment_schema.m022_view(db)
+    segments.m022_view(db)
 
 
 @migrations()
 def m023_standby(db: sqlite_utils.Database) -> None:
     """A standby's footage (design/0107): each camera row names the box whose camera it is
     (NULL: this box's own), and `standins` keeps when this box stood in for which box, and why."""
-    standins.m023(db)
+    db.execute("ALTER TABLE cameras ADD COLUMN box TEXT")
+    db.execute("CREATE TABLE standins (id INTEGER PRIMARY KEY AUTOINCREMENT, box TEXT NOT NULL,"
+               " recorded_by TEXT NOT NULL, cameras TEXT NOT NULL, why TEXT, started_us INTEGER NOT NULL,"
+               " ended_us INTEGER)")
+    db.execute("CREATE INDEX standins_box ON standins (box, started_us)")
 
 
 @migrations()
@@ -450,7 +467,7 @@ def m024_live_permission(db: sqlite_utils.Database) -> None:
 def m025_standby_backfill(db: sqlite_utils.Database) -> None:
     """A box fetches a gap back from its standby (design/0115): each gap says whether it was
     asked of the standby (`standby`: NULL not yet, 'done', 'none'), and how much came back."""
-    peer_store.m025(db)
+    db.execute("ALTER TABLE gaps ADD COLUMN standby TEXT")
 
 
 @migrations()
