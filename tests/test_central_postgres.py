@@ -124,7 +124,7 @@ def test_an_unreachable_database_says_so_without_the_password():
 
 
 # the store's existing tests, on PostgreSQL -----------------------------------------------------------
-@pytest.mark.parametrize("module, name", [
+_ON_POSTGRES = [
     (units, "test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature"),
     (hostile, "test_hostile_messages_are_findings_and_the_fork_beside_them_is_found"),
     (hostile, "test_a_late_message_below_the_cursor_is_still_verified"),
@@ -142,9 +142,20 @@ def test_an_unreachable_database_says_so_without_the_password():
     (month, "test_the_months_figures_from_the_store"),
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
+    (verdicts, "test_each_destruction_of_one_pass_is_judged_alone"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
-])
-def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
+]
+
+
+def _args(fn) -> tuple[str, ...]:
+    return fn.__code__.co_varnames[:fn.__code__.co_argcount]
+
+
+@pytest.mark.parametrize("module, name, shape", [
+    (module, name, shape) for module, name in _ON_POSTGRES
+    for shape in (verdicts.SHAPES if "shape" in _args(getattr(module, name)) else (None,))])
+def test_the_sqlite_store_tests_pass_on_postgres(module, name, shape, pg_url, tmp_path, monkeypatch, request):
+    """Each case as on SQLite; the verdicts' cases on both shapes of retention message (issue 53)."""
     opened: list[PgStore] = []
 
     def make(_path, **kw):
@@ -153,10 +164,10 @@ def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path,
 
     monkeypatch.setattr(module, "Store", make)
     fn = getattr(module, name)
-    args = {"tmp_path": tmp_path, "monkeypatch": monkeypatch}
-    if "key" in fn.__code__.co_varnames[:fn.__code__.co_argcount]:
+    args = {"tmp_path": tmp_path, "monkeypatch": monkeypatch, "shape": shape}
+    if "key" in _args(fn):
         args["key"] = request.getfixturevalue("key")
-    fn(**{a: args[a] for a in fn.__code__.co_varnames[:fn.__code__.co_argcount]})
+    fn(**{a: args[a] for a in _args(fn)})
     assert opened, "the test ran on PostgreSQL"
     for s in opened:
         if not s.pg.closed:
