@@ -461,12 +461,14 @@ class PgStore(SharedRows, Store):
         with self.writing() as conn, self.pg.cursor() as cur:
             if b.durable:
                 month = month_number(b.received_us)
-                conn._partitions([month])
                 if near_month_edge(b.received_us):
                     # two instances storing one message (a redelivery) each side of the month's end
                     # would each miss the other's uncommitted row: they take turns, and the NOT
-                    # EXISTS of the later one (its own snapshot, after the lock) sees the earlier's
+                    # EXISTS of the later one (its own snapshot, after the lock) sees the earlier's.
+                    # Taken before the new month's partition is made: that holds the messages table
+                    # till its commit, and a turn taken after it would wait in a cycle
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", [EDGE_LOCK])
+                conn._partitions([month])
                 new = self._stage(cur, "messages", [(*r, month) for r in b.durable],
                                   _FROM_STAGE["messages"].format(before=month_before(month),
                                                                  after=month_after(month)))
