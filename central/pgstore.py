@@ -39,6 +39,8 @@ from central.store import SCHEMA_VERSION, STEPS, Batch, Store, now_us, schema_st
 
 _SCHEMA_LOCK = 0x65646765   # "edge": one instance creates or upgrades the schema at a time
 _PARTITION_LOCK = 0x65646767  # one creator of a partition at a time
+EDGE_LOCK = 0x65646768  # near a month's end, one instance's messages stored at a time (design/0213)
+EDGE_US = 600_000_000  # how near a month's end (either side) the instances take turns: their clocks' skew and more
 _FILLFACTOR = int(os.environ.get("EDGED_CENTRAL_PG_FILLFACTOR", "50"))  # retained, nodes (the benchmark varies it)
 _MAX2 = re.compile(r"\bmax\(([^(),]+),([^(),]+)\)", re.I)
 _MIN2 = re.compile(r"\bmin\(([^(),]+),([^(),]+)\)", re.I)
@@ -54,11 +56,12 @@ _STAGE = {
     "nodes": "node text, site text, name text, first_us bigint, last_us bigint, max_seq bigint",
 }
 _FROM_STAGE = {
-    # (node, seq) is unique within a receipt month by the key, and across the month before by the
-    # NOT EXISTS (a redelivery or a resend comes within days; design/0140)
+    # (node, seq) is unique within a receipt month by the key, and across the months either side by
+    # the NOT EXISTS (a redelivery or a resend comes within days; another instance's clock may be a
+    # little ahead across a month's end; design/0140, 0213)
     "messages": "INSERT INTO messages (node, seq, kind, ts_us, received_us, payload, month)"
                 " SELECT * FROM stage_messages s WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.node = s.node"
-                " AND m.seq = s.seq AND m.month = {since}) ORDER BY node, seq"
+                " AND m.seq = s.seq AND m.month IN ({before}, {after})) ORDER BY node, seq"
                 " ON CONFLICT DO NOTHING",
     "retained": "INSERT INTO retained (topic, node, what, received_us, payload) SELECT * FROM stage_retained"
                 " ORDER BY topic ON CONFLICT (topic) DO UPDATE SET received_us = excluded.received_us, payload = excluded.payload",
@@ -142,6 +145,15 @@ def month_number(us: int) -> int:
 
 def month_before(month: int) -> int:
     return month - 1 if month % 100 > 1 else month - 100 + 11
+
+
+def month_after(month: int) -> int:
+    return month + 1 if month % 100 < 12 else month + 100 - 11
+
+
+def near_month_edge(us: int) -> bool:
+    """Within EDGE_US of a UTC month's start: two instances may file one message in both months."""
+    return month_number(us - EDGE_US) != month_number(us + EDGE_US)
 
 
 def partition_of(month: int) -> str:
@@ -449,9 +461,17 @@ class PgStore(SharedRows, Store):
         with self.writing() as conn, self.pg.cursor() as cur:
             if b.durable:
                 month = month_number(b.received_us)
+                if near_month_edge(b.received_us):
+                    # two instances storing one message (a redelivery) each side of the month's end
+                    # would each miss the other's uncommitted row: they take turns, and the NOT
+                    # EXISTS of the later one (its own snapshot, after the lock) sees the earlier's.
+                    # Taken before the new month's partition is made: that holds the messages table
+                    # till its commit, and a turn taken after it would wait in a cycle
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [EDGE_LOCK])
                 conn._partitions([month])
                 new = self._stage(cur, "messages", [(*r, month) for r in b.durable],
-                                  _FROM_STAGE["messages"].format(since=month_before(month)))
+                                  _FROM_STAGE["messages"].format(before=month_before(month),
+                                                                 after=month_after(month)))
             if fresh:  # a node's first row (its figures follow in _shared): no row another instance updates
                 self._stage(cur, "nodes", fresh, "INSERT INTO nodes (node, site, name, first_us, last_us, max_seq)"
                             " SELECT * FROM stage_nodes s WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = s.node)"

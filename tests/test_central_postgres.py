@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -20,7 +21,7 @@ from central import archiving, config, evidence, migrate
 from central.ops import status as ops_status
 from central.pgroles import reader_grants
 from central.versions import SchemaError
-from central.pgstore import PgStore, _redact, json_params, lock_key, translate, translate_ddl
+from central.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
 from central.store import now_us
 from tests import test_central_archive as archived
 from tests import test_central_hostile as hostile
@@ -37,7 +38,9 @@ from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_a
                                    central_pg_pretend_instance,
                                    central_messages_by_node, central_pg_hold_node, central_pg_leases,
                                    central_pg_in_recovery, central_pg_partitions, central_pg_run,
-                                   central_pg_switch_wal, central_pg_writes_refused)
+                                   central_pg_switch_wal, central_pg_writes_refused, central_pg_stored_twice,
+                                   central_unverified, central_destruction_days, central_pg_hold_advisory,
+                                   central_pg_advisory_waiters)
 from tests.support.daemon import wait_for
 from tests.support.postgres import Postgres, Restored, WalArchive, available, base_backup
 from tests.support.daemon import ROOT
@@ -124,7 +127,7 @@ def test_an_unreachable_database_says_so_without_the_password():
 
 
 # the store's existing tests, on PostgreSQL -----------------------------------------------------------
-@pytest.mark.parametrize("module, name", [
+_ON_POSTGRES = [
     (units, "test_store_is_idempotent_and_the_verifier_finds_gap_fork_and_bad_signature"),
     (hostile, "test_hostile_messages_are_findings_and_the_fork_beside_them_is_found"),
     (hostile, "test_a_late_message_below_the_cursor_is_still_verified"),
@@ -142,9 +145,20 @@ def test_an_unreachable_database_says_so_without_the_password():
     (month, "test_the_months_figures_from_the_store"),
     (archived, "test_a_month_archived_still_reports_and_comes_back"),
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
+    (verdicts, "test_each_destruction_of_one_pass_is_judged_alone"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
-])
-def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path, monkeypatch, request):
+]
+
+
+def _args(fn) -> tuple[str, ...]:
+    return fn.__code__.co_varnames[:fn.__code__.co_argcount]
+
+
+@pytest.mark.parametrize("module, name, shape", [
+    (module, name, shape) for module, name in _ON_POSTGRES
+    for shape in (verdicts.SHAPES if "shape" in _args(getattr(module, name)) else (None,))])
+def test_the_sqlite_store_tests_pass_on_postgres(module, name, shape, pg_url, tmp_path, monkeypatch, request):
+    """Each case as on SQLite; the verdicts' cases on both shapes of retention message (issue 53)."""
     opened: list[PgStore] = []
 
     def make(_path, **kw):
@@ -153,10 +167,10 @@ def test_the_sqlite_store_tests_pass_on_postgres(module, name, pg_url, tmp_path,
 
     monkeypatch.setattr(module, "Store", make)
     fn = getattr(module, name)
-    args = {"tmp_path": tmp_path, "monkeypatch": monkeypatch}
-    if "key" in fn.__code__.co_varnames[:fn.__code__.co_argcount]:
+    args = {"tmp_path": tmp_path, "monkeypatch": monkeypatch, "shape": shape}
+    if "key" in _args(fn):
         args["key"] = request.getfixturevalue("key")
-    fn(**{a: args[a] for a in fn.__code__.co_varnames[:fn.__code__.co_argcount]})
+    fn(**{a: args[a] for a in _args(fn)})
     assert opened, "the test ran on PostgreSQL"
     for s in opened:
         if not s.pg.closed:
@@ -206,6 +220,70 @@ def test_messages_are_kept_in_the_months_the_office_received_them(pg_url):
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         PgStore(pg_url, readonly=True).ingest(msgs[:1], nov + 40)
     a.close()
+
+
+def test_a_message_received_each_side_of_a_months_end_is_stored_once(pg_url):
+    """design/0213: an instance whose clock is a few seconds ahead stores a message in the new month;
+    a redelivery of it to another instance, its clock still in the old month, is not stored again
+    (the NOT EXISTS looks at the months either side), and near a month's end the instances store
+    their batches in turn, so neither misses the other's uncommitted copy."""
+    dec = 1_796_083_200_000_000  # 2026-12-01 00:00 UTC
+    S, DAY = verdicts.S, verdicts.DAY
+    assert near_month_edge(dec - 5 * S) and near_month_edge(dec + 5 * S) and not near_month_edge(dec - DAY)
+    ahead, behind = PgStore(pg_url), PgStore(pg_url)
+    msgs = [("edged/v1/s/n/alarm", hostile.durable(dec - 30 * DAY + k, {"id": f"a{k}", "action": "raise"}))
+            for k in range(3)]
+    assert ahead.ingest(msgs, dec + 2 * S) == 3
+    assert behind.ingest(msgs, dec - 2 * S) == 0, "stored by the other instance in the month after"
+    assert central_pg_partitions(behind) == {"messages_2026_11": 0, "messages_2026_12": 3}
+    # near the month's end a batch waits for the one another instance is storing
+    other = psycopg.connect(pg_url)
+    central_pg_hold_advisory(other, EDGE_LOCK)
+    more = [("edged/v1/s/n/alarm", hostile.durable(dec - 30 * DAY + 3, {"id": "a3", "action": "raise"}))]
+    done: list[int] = []
+    t = threading.Thread(target=lambda: done.append(behind.ingest(more, dec - S)))
+    t.start()
+    wait_for(lambda: central_pg_advisory_waiters(pg_url) == 1, 30, "the batch waiting its turn")
+    assert done == []
+    other.rollback()
+    t.join(30)
+    assert done == [1]
+    assert ahead.ingest(more, dec - DAY) == 0 and done == [1], "away from the edge: no turn taken, still once"
+    other.close()
+    ahead.close()
+    behind.close()
+
+
+def test_a_message_stored_twice_is_judged_once(server):
+    """design/0213: should a message be in two receipt months all the same (two instances' batches
+    at once across the month's end, before the lock; a store restored beside its live copy), the
+    verifier judges it once: its destruction counted once, no finding, both copies verified;
+    whether the copy is in the page with the first or comes after it was verified."""
+    dec = 1_796_083_200_000_000
+    for late in (False, True):
+        clock = verdicts.OfficeClock(dec - verdicts.DAY)
+        store = PgStore(server.database(), clock=clock)
+        node = verdicts.Node(store, clock, shape="pass", min_days=0)  # destroyed for space: lawful
+        node.record()
+        node.send()
+        clock.now = dec - 10 * verdicts.S
+        (sid,) = node.record()
+        node.destroy(sid, reason="capacity", free_before=10, reserve=100)
+        node.send()
+        retention = node.seq
+        clock.now = dec + 10 * verdicts.S
+        node.record()          # a message of December: its partition
+        node.send()
+        verifier = verdicts.Verifier(store, verdicts.UTC, gap_grace_us=0)
+        if late:
+            verifier.run_once(clock.now)
+        central_pg_stored_twice(store, "s/n1", retention, 202612)
+        verifier.run_once(clock.now)
+        assert central_unverified(store) == 0, late
+        assert sum(central_destruction_days(store).values()) == 1, late
+        assert len(central_destructions(store)) == 1, late
+        assert [f["kind"] for f in store.findings(limit=100)] == [], late
+        store.close()
 
 
 def test_audit_records_are_kept_in_one_table_and_a_fork_is_still_found(pg_url, key):

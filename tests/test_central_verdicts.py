@@ -16,7 +16,9 @@ from central import finding_words, month, verdicts, verify
 from central.i18n import Speaker
 from central.store import Store
 from storage import audit
+from tests.support.catalog import central_destructions
 from central.verifier import Verifier
+from edged.daemon.reporting import retention_messages
 
 UTC = ZoneInfo("UTC")
 S = 1_000_000
@@ -35,13 +37,29 @@ class OfficeClock:
         return self.now
 
 
+SHAPES = ("one", "pass")  # a message a destruction (a box before issue 53), or a retention pass's (design/0137)
+
+
+@pytest.fixture(params=SHAPES)
+def shape(request) -> str:
+    """Every case on both shapes of `retention` message: the office hears both while boxes of the
+    old version remain, and its verdicts must not depend on which (issue 53)."""
+    return request.param
+
+
 class Node:
     """A node as the office hears it: a clock `offset` from the office's, an outbox of durable
-    messages (the seq grows by one), segments numbered as recorded."""
+    messages (the seq: the outbox's counter, set once from the node's clock a day before T0 when
+    the outbox was made, then one up a message), segments numbered as recorded. ``shape`` "pass":
+    the destructions of a pass (those made before the next other message or send) go in one
+    message, as edged/daemon/reporting.py `retention_messages` sends them."""
 
-    def __init__(self, store: Store, clock: OfficeClock, *, min_days: float = 30, max_days: float = 30):
-        self.store, self.clock, self.offset = store, clock, 0
+    def __init__(self, store: Store, clock: OfficeClock, *, min_days: float = 30, max_days: float = 30,
+                 shape: str = "one"):
+        assert shape in SHAPES, shape
+        self.store, self.clock, self.offset, self.shape = store, clock, 0, shape
         self.seq, self.next_id, self.outbox = T0 - DAY, 1, []
+        self.passes, self.pass_ = 0, []  # the pass being made: its destructions not yet queued
         self.ends: dict[int, int] = {}  # segment id -> its end by the node's stamps
         birth = {"ts_us": T0 - DAY, "session": 1, "config_hash": "a", "cameras": [{"id": "cam"}],
                  "retention": {"min_days": min_days, "max_days": max_days}}
@@ -51,6 +69,10 @@ class Node:
         return self.clock.now + self.offset
 
     def queue(self, kind: str, body: dict) -> None:
+        self._end_pass()
+        self._queue(kind, body)
+
+    def _queue(self, kind: str, body: dict) -> None:
         self.seq += 1
         self.outbox.append((f"{BASE}/{kind}", json.dumps({"seq": self.seq, "ts_us": self.now(), **body}).encode()))
 
@@ -70,18 +92,32 @@ class Node:
 
     def destroy(self, sid: int, reason: str = "max_retention", **extra: int) -> None:
         end = self.ends[sid]
-        self.queue("retention", {"camera": "cam", "reason": reason, "start_us": end - SEGMENT, "end_us": end,
-                                 "destroyed_us": self.now(), "bytes": 10, "segment_id": sid, **extra})
+        d = {"camera": "cam", "reason": reason, "start_us": end - SEGMENT, "end_us": end,
+             "destroyed_us": self.now(), "bytes": 10, "segment_id": sid, **extra}
+        if self.shape == "one":
+            self.queue("retention", d)
+        else:
+            self.pass_.append(d)
+
+    def _end_pass(self) -> None:
+        if self.pass_:
+            self.passes += 1
+            gone = [{"path": f"cam/{d['segment_id']}.mp4", "sha256": "0" * 64, "free_before": None, "reserve": None,
+                     **d, "pass_id": self.passes} for d in self.pass_]
+            for m in retention_messages(gone):  # the box's own: at most 64 a message
+                self._queue("retention", m)
+            self.pass_ = []
 
     def send(self) -> None:
+        self._end_pass()
         self.store.ingest(self.outbox, self.clock())
         self.outbox = []
 
 
-def _office(tmp_path, **rules) -> tuple[Store, OfficeClock, Node, Verifier]:
+def _office(tmp_path, shape: str = "one", **rules) -> tuple[Store, OfficeClock, Node, Verifier]:
     clock = OfficeClock(T0 - 2 * HOUR)
     store = Store(tmp_path / "c.db", clock=clock)
-    node = Node(store, clock, **rules)
+    node = Node(store, clock, shape=shape, **rules)
     node.record()          # the node talks to the office before: its clock is seen
     node.send()
     clock.now = T0
@@ -97,10 +133,10 @@ def _retention_findings(store: Store) -> list[dict]:
             if f["kind"] in finding_words.RETENTION]
 
 
-def _destroyed_at_its_30_days(tmp_path, ahead_us: int) -> Store:
+def _destroyed_at_its_30_days(tmp_path, ahead_us: int, shape: str = "one") -> Store:
     """A segment recorded on a true clock, heard at once; the node's clock then runs ``ahead_us``
     ahead and it destroys the segment at its own "30 days"."""
-    store, clock, node, verifier = _office(tmp_path)
+    store, clock, node, verifier = _office(tmp_path, shape)
     (sid,) = node.record()
     node.send()
     verifier.run_once()
@@ -112,8 +148,8 @@ def _destroyed_at_its_30_days(tmp_path, ahead_us: int) -> Store:
     return store
 
 
-def test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early_on_the_offices_clock(tmp_path):
-    store = _destroyed_at_its_30_days(tmp_path, 10 * DAY)
+def test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early_on_the_offices_clock(tmp_path, shape):
+    store = _destroyed_at_its_30_days(tmp_path, 10 * DAY, shape)
     (f,) = _found(store, "destroyed_early")
     assert f["severity"] == "critical" and "office's clock" in f["message"], f
     assert f["detail"]["clock"] == "office" and f["detail"]["evidence"] == "heard", f["detail"]
@@ -121,16 +157,16 @@ def test_a_node_clock_10_days_ahead_destroying_at_its_30_days_is_destroyed_early
     store.close()
 
 
-def test_a_node_clock_20_hours_ahead_is_not_a_critical_finding(tmp_path):
-    store = _destroyed_at_its_30_days(tmp_path, 20 * HOUR)
+def test_a_node_clock_20_hours_ahead_is_not_a_critical_finding(tmp_path, shape):
+    store = _destroyed_at_its_30_days(tmp_path, 20 * HOUR, shape)
     assert [f for f in _retention_findings(store) if f["severity"] == "critical"] == []
     store.close()
 
 
-def _heard_late(tmp_path, late_us: int) -> Store:
+def _heard_late(tmp_path, late_us: int, shape: str = "one") -> Store:
     """Footage recorded on a true clock whose message reached the office ``late_us`` late (an
     office outage, a box offline), with what the node queued since; destroyed at a true 30 days."""
-    store, clock, node, verifier = _office(tmp_path)
+    store, clock, node, verifier = _office(tmp_path, shape)
     (sid,) = node.record()
     clock.now = T0 + late_us
     node.record()                     # queued as it came back: the backlog drains with it
@@ -143,20 +179,20 @@ def _heard_late(tmp_path, late_us: int) -> Store:
     return store
 
 
-def test_footage_heard_a_day_and_a_half_late_and_destroyed_lawfully_is_no_finding(tmp_path):
-    store = _heard_late(tmp_path, 36 * HOUR)
+def test_footage_heard_a_day_and_a_half_late_and_destroyed_lawfully_is_no_finding(tmp_path, shape):
+    store = _heard_late(tmp_path, 36 * HOUR, shape)
     assert _retention_findings(store) == []
     store.close()
 
 
-def test_footage_heard_3_days_late_and_destroyed_lawfully_is_no_finding(tmp_path):
-    store = _heard_late(tmp_path, 3 * DAY)
+def test_footage_heard_3_days_late_and_destroyed_lawfully_is_no_finding(tmp_path, shape):
+    store = _heard_late(tmp_path, 3 * DAY, shape)
     assert _retention_findings(store) == []
     store.close()
 
 
-def test_footage_backfilled_3_days_later_and_destroyed_lawfully_is_no_finding(tmp_path):
-    store, clock, node, verifier = _office(tmp_path)
+def test_footage_backfilled_3_days_later_and_destroyed_lawfully_is_no_finding(tmp_path, shape):
+    store, clock, node, verifier = _office(tmp_path, shape)
     clock.now = T0 + 3 * DAY
     ids = node.record(3, carried_from=T0 - 3 * SEGMENT)   # the camera's own recording of T0, fetched now
     node.send()
@@ -169,8 +205,8 @@ def test_footage_backfilled_3_days_later_and_destroyed_lawfully_is_no_finding(tm
     store.close()
 
 
-def test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_the_maximum(tmp_path):
-    store, clock, node, verifier = _office(tmp_path)
+def test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_the_maximum(tmp_path, shape):
+    store, clock, node, verifier = _office(tmp_path, shape)
     (sid,) = node.record()
     node.send()
     verifier.run_once()
@@ -196,8 +232,8 @@ def test_a_node_clock_60_days_behind_keeping_90_days_is_found_within_a_day_of_th
     store.close()
 
 
-def test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breaches_the_minimum(tmp_path):
-    store, clock, node, verifier = _office(tmp_path, min_days=30, max_days=365)
+def test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breaches_the_minimum(tmp_path, shape):
+    store, clock, node, verifier = _office(tmp_path, shape, min_days=30, max_days=365)
     (sid,) = node.record()
     node.send()
     verifier.run_once()
@@ -212,8 +248,8 @@ def test_a_capacity_destruction_at_a_true_10_days_on_a_clock_20_days_ahead_breac
     store.close()
 
 
-def test_a_box_that_stops_destroying_is_found(tmp_path):
-    store, clock, node, verifier = _office(tmp_path, min_days=7, max_days=10)
+def test_a_box_that_stops_destroying_is_found(tmp_path, shape):
+    store, clock, node, verifier = _office(tmp_path, shape, min_days=7, max_days=10)
     stop = T0 + 20 * DAY
     found: dict[str, int] = {}
     while clock.now < T0 + 23 * DAY:
@@ -232,6 +268,33 @@ def test_a_box_that_stops_destroying_is_found(tmp_path):
     assert set(found) == {"kept_past_maximum", "retention_stopped"}, found
     assert all(stop < at <= stop + 2 * DAY for at in found.values()), {k: (v - T0) / DAY for k, v in found.items()}
     assert _found(store, "destroyed_early") == []
+    store.close()
+
+
+def test_each_destruction_of_one_pass_is_judged_alone(tmp_path, shape):
+    """A pass destroying footage recorded at T0 (lawful at its 30 days) and footage recorded 20
+    days later (10 days old: early): one early destruction, by the node's own record, whichever shape
+    carried the two; each destruction its own row and verdict."""
+    store, clock, node, verifier = _office(tmp_path, shape)
+    (old,) = node.record()
+    node.send()
+    verifier.run_once()
+    clock.now = T0 + 20 * DAY
+    (new,) = node.record()
+    node.send()
+    verifier.run_once()
+    clock.now = T0 + 30 * DAY + 10 * S
+    node.destroy(old)
+    node.destroy(new)
+    node.send()
+    verifier.run_once()
+    rows = central_destructions(store)
+    assert [(r["segment_id"], r["verdict"]) for r in rows] == [(old, "ok"), (new, "early")], rows
+    assert [r["n"] for r in rows] == ([0, 0] if shape == "one" else [0, 1]), "a pass's destructions by position"
+    assert len({r["seq"] for r in rows}) == (2 if shape == "one" else 1), "one message a pass"
+    (f,) = _found(store, "destroyed_early")
+    assert f["detail"]["clock"] == "node" and 9.9 < f["detail"]["age_days"] < 10.1, f["detail"]
+    assert _found(store, "min_retention_breached") == [] and _found(store, "malformed_message") == []
     store.close()
 
 
@@ -365,8 +428,8 @@ def test_the_longest_maximum_in_force_since_the_footage():
     assert verdicts.longest_max([], T0) is None
 
 
-def test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on(tmp_path):
-    store = _destroyed_at_its_30_days(tmp_path, 10 * DAY)  # found at the office's T0 + 20 days
+def test_the_auditors_month_shows_each_retention_verdict_and_what_it_was_judged_on(tmp_path, shape):
+    store = _destroyed_at_its_30_days(tmp_path, 10 * DAY, shape)  # found at the office's T0 + 20 days
     ym = datetime.fromtimestamp((T0 + 20 * DAY) / 1e6, UTC).strftime("%Y-%m")
     rows = month.sections(month.gather(store, "s", ym, UTC, T0 + 21 * DAY))["retention_findings"]
     assert [r["kind"] for r in rows] == ["destroyed_early"], "in the month of the office's clock, not the node's"

@@ -238,6 +238,18 @@ def central_pg_hold_node(conn, node: str) -> None:
     conn.execute("SELECT * FROM nodes WHERE node = %s FOR UPDATE", [node])
 
 
+def central_pg_hold_advisory(conn, key: int) -> None:
+    """Hold an advisory lock in an open transaction of ``conn`` (a psycopg connection)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def central_pg_advisory_waiters(url: str) -> int:
+    """The sessions waiting for an advisory lock."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as c:
+        return int(c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()[0])
+
+
 def central_messages(store) -> int:
     return store.db.execute("SELECT count(*) FROM messages").fetchone()[0]
 
@@ -297,6 +309,14 @@ def central_add_audit(conn, node: str, seq_local: int, at_us: int, actor: str, a
     """One audit record straight into a central store's audit table (a judging test's fixture)."""
     conn.execute("INSERT INTO audit (node, seq_local, at_us, actor, action, detail, prev_hash, hash, msg_seq)"
                  " VALUES (?, ?, ?, ?, ?, ?, 'p', 'h', ?)", [node, seq_local, at_us, actor, action, detail, msg_seq])
+
+
+def central_pg_stored_twice(store, node: str, seq: int, month: int) -> None:
+    """A second copy of a stored message, unverified, in another receipt month (``month``: YYYYMM,
+    its partition made already): what two instances each side of a month's end could both keep."""
+    store.db.execute("INSERT INTO messages (node, seq, kind, ts_us, received_us, payload, month) SELECT node, seq,"
+                     " kind, ts_us, received_us, payload, ? FROM messages WHERE node = ? AND seq = ? AND month <> ?",
+                     [month, node, seq, month])
 
 
 def central_pg_partitions(store, table: str = "messages") -> dict[str, int]:
