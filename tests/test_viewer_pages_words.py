@@ -6,11 +6,14 @@ edged/viewer/texts.py) and on every action and stored reason the audit pages pri
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from edged.i18n import in_language
 from edged.rules import audit_words
 from edged.viewer.server import PAGES, STATIC
+from edged.viewer import texts
 from edged.viewer.texts import page_html
 from tests.test_desk_words import faults, visible
 
@@ -32,4 +35,13 @@ def test_every_action_and_stored_reason_of_the_audit_pages_in_the_sites_words():
             for key, words in table.items()}
     said |= {key: in_language(ZH, words).replace("{action}", "") for key, words in audit_words.DERIVED.items()}
     bad = {key: (text, faults(text, set())) for key, text in said.items() if faults(text, set())}
+    assert bad == {}, bad
+
+
+@pytest.mark.pure
+def test_every_message_the_viewers_scripts_say_in_the_sites_words():
+    """viewer.js and grid.js say these through t() (edged/viewer/texts.py SCRIPT), with the page's
+    texts: in zh-TW each is the office's words, its {placeholders} filled by names and times."""
+    said = {m: re.sub(r"\{\w+\}", " ", in_language(ZH, m)) for m in (*texts.SCRIPT, *texts.TEXTS)}
+    bad = {m: (text, faults(text, set())) for m, text in said.items() if faults(text, set())}
     assert bad == {}, bad
