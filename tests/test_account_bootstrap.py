@@ -125,7 +125,24 @@ def test_approvers_wait_for_their_own_application_and_the_first_are_recorded_fro
         assert form.status == 200
         boxes = admin.locator("table.boxes").inner_text()
         assert "鄭主任" in boxes and "紙本" in boxes and "cheng" not in boxes, boxes
+        # a third application: the director is offered his own title's box and the unit's, never the
+        # secretary's (issue 56 item 3: a box named for a title is its holder's, at the desk too)
+        _open(p, "kao", "高課長")
+        director.goto(base + "/desk/accounts/kao")
+        offered = director.locator("form[action$='/sign'] button").all_inner_texts()
+        assert "簽核：主任" in offered and "簽核：申請單位" in offered and "簽核：秘書" not in offered, offered
     finally:
         browser.close()
         pw.stop()
     assert _first_login(p, "wu") == "", "signed: the secretary logs in"
+    # the secretary, usable now, may not sign the director's box, with edgectl either; each box
+    # signed by its title's holder prints that person
+    r = p.as_("wu").ctl("account", "sign", "kao", "--box", "主任")
+    assert r.returncode != 0 and "主任" in r.stderr and "kao" not in r.stderr, r.stderr
+    assert p.ctl("account", "sign", "kao", "--box", "秘書").returncode == 0
+    assert p.as_("cheng").ctl("account", "sign", "kao", "--box", "主任").returncode == 0
+    out = d.data_dir.parent / "kao.html"
+    assert p.as_(p.admin).ctl("account", "form", "kao", "--out", str(out)).returncode == 0
+    printed = out.read_text()
+    boxes = printed[printed.index('class="boxes"'):]
+    assert "吳秘書" in boxes and "鄭主任" in boxes and "cheng" not in boxes and " wu " not in boxes, boxes

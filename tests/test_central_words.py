@@ -16,6 +16,7 @@ import pytest
 
 from central import login
 from central.store import now_us
+from tests.support.leaks import ascii_separators
 from tests.support.ports import free_port
 from tests.test_central_month import TAIPEI, _feed
 
@@ -97,6 +98,7 @@ def test_the_dashboard_in_the_glossarys_words_for_every_role(tmp_path):
         def read(page, what: str) -> str:
             text = page.inner_text("body")
             assert not offending(text, words), (what, offending(text, words), text)
+            assert not ascii_separators(text), (what, ascii_separators(text), text)   # 「；」「：」, as at the desk
             seen[what] = text
             return text
 

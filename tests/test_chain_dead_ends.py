@@ -96,3 +96,14 @@ def test_edgectl_request_show_and_the_desk_say_why_and_who():
         said = chains.stuck_text(chains.stuck(r))
     assert "「主任」已無人能核章" in text and "lin 可於「秘書」退件" in text, text
     assert said in text
+
+
+def test_the_people_a_stuck_request_names_are_listed_in_the_sites_marks():
+    """Several approvers in zh-TW: 「鄭文華、黃志明」, never an ASCII comma between Chinese (issue 56)."""
+    from edged.i18n import speaking
+    from tests.support.leaks import ascii_separators
+
+    why = {"step": "主任", "approvers": ["鄭文華", "黃志明"], "rejecters": ["林書記", "吳秘書"], "waiting": "秘書"}
+    with speaking("zh-TW"):
+        said = chains.stuck_text(why)
+    assert "鄭文華、黃志明" in said and "林書記、吳秘書" in said and ascii_separators(said) == [], said

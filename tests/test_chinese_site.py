@@ -134,11 +134,11 @@ def viewer_in_chinese(base: str) -> None:
     try:
         page = chromium.new_page()
         page.goto(base + "/login")
-        assert page.title() == "edged 影像檢視：登入" and "請以個人帳號登入" in page.inner_text("body")
+        assert page.title() == "影像檢視：登入" and "請以個人帳號登入" in page.inner_text("body")
         assert not cjk_without_font(page)
         page.close()
         page = login_page(chromium, base, "vera")
-        assert page.title() == "edged 影像檢視：即時影像"
+        assert page.title() == "影像檢視：即時影像"
         page.click("button[data-camera='counter1']")
         page.wait_for_function("document.getElementById('status').textContent.includes('本次檢視最遲於')")
         text = page.inner_text("body")

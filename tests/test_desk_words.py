@@ -25,7 +25,7 @@ from edged.i18n import in_language
 from storage.time.clock import SYSTEM
 from tests.support.cameras import free_port
 from tests.support.daemon import Daemon, wait_for
-from tests.support.leaks import leaks
+from tests.support.leaks import ascii_separators, leaks
 from tests.support.people import People, password_for
 from tests.test_sites import CASES, camera, filing_args, signers_for, site_config, unit_of  # noqa: F401
 
@@ -44,9 +44,6 @@ FULL_NAMES = {"clerk": "林書記", "carol": "陳管理", "audrey": "王政風",
 IDS_SHOWN = ("/desk/accounts",)
 # what the test's people typed, in the test's words (a reason on the record): data, not the page's text
 TYPED = {"test", "application"}
-# an ASCII separator between two Chinese phrases (「；」「：」「、」 are the language's own; issue 56)
-HAN = r"[\u3400-\u9fff）」』]"
-ASCII_SEP = re.compile(HAN + r"\s?[;:,]\s?" + r"[\u3400-\u9fff（「『]")
 
 
 def visible(page: str) -> str:
@@ -55,7 +52,7 @@ def visible(page: str) -> str:
 
 def faults(text: str, allowed: set[str]) -> list[str]:
     """The Latin-letter words that are not proper names, and each ASCII separator between Chinese."""
-    return leaks(text, allowed | DATA) + [f"「{m}」" for m in ASCII_SEP.findall(text)]
+    return leaks(text, allowed | DATA) + ascii_separators(text)
 
 
 def session(base: str, name: str) -> requests.Session:

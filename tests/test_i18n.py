@@ -314,7 +314,7 @@ def test_a_viewer_page_in_zh_tw():
 
     source = (ROOT / "edged/viewer/static/login.html").read_text()
     page = page_html(source, "zh-TW", "臺北市測試戶政事務所", "/login")
-    assert '<html lang="zh-Hant-TW">' in page and "<title>edged 影像檢視：登入</title>" in page
+    assert '<html lang="zh-Hant-TW">' in page and "<title>影像檢視：登入</title>" in page
     assert ">登入</button>" in page and '<span class="label">密碼</span><input' in page and "data-texts=" in page
     # the desk's header: the site's name, and the switch to English back to this page
     assert '<span class="site-name">臺北市測試戶政事務所</span>' in page

@@ -237,3 +237,15 @@ def test_the_registers_login_item_is_the_operators_login_not_the_cameras(tmp_pat
     snap = {"enabled": True, "state": "recording", "stats": {}, "last_segment_us": T0, "operators_login": item}
     items = inspections.checklist(snap, T0, 2 * S)
     assert items["login"] == item and items["camera_login"]["ok"] is True
+
+
+@pytest.mark.pure
+def test_001s_citizen_views_with_the_sound_of_a_camera_that_records_it():
+    """001 第三點、第十七點 (issue 56 item 3): a citizen views the 影音資料 with staff present, so a
+    camera that records sound (its 附件1 checks 聲音) is heard in that viewing; one that records none
+    has no sound to give."""
+    cfg = site("001")
+    assert cfg.policy.kinds["citizen"].modes == {"view"}, cfg.policy.kinds["citizen"].modes
+    sound = {c.id: (c.audio_required, c.audio_in_viewer) for c in cfg.cameras}
+    assert sound["counter-1"] == (True, True), sound
+    assert all(heard for records, heard in sound.values() if records), sound

@@ -595,9 +595,18 @@ def test_each_home_page_leads_with_the_persons_day(site):
     assert carl.input_value("#watcher") == "Ann Citizen" and carl.input_value("#grant") == str(grant)
     carl.goto(site.base + f"/desk/requests/{request}")  # the same button on the request's page
     assert carl.locator("#viewing a").get_attribute("href") == f"/playback?grant={grant}"
+    assert carl.locator("nav a[href='/playback']").count() == 1, "the custodian's menu offers the playback"
     carl.context.close()
+    vera = site.login("vera")   # a clerk (issue 56): the menu offers no page she cannot use, here or on the grid
+    vera.goto(site.base + "/desk/")
+    assert vera.locator("nav a[href='/playback']").count() == 0
+    vera.goto(site.base + "/grid")
+    vera.wait_for_selector("body[data-ready='1']")
+    assert not vera.is_visible("#playback-link a"), "the grid's menu hides the playback from a clerk"
+    vera.context.close()
     aldo = site.login("aldo")
     aldo.goto(site.base + "/desk/")
+    assert aldo.locator("nav a[href='/playback']").count() == 0 and aldo.locator("nav a[href='/grid']").count() == 0
     aldo.screenshot(path=str(site.tmp / "home-auditor.png"))
     due = aldo.text_content("#audit-due")
     assert "due by" in due and "no periodic audit recorded yet" in due, due

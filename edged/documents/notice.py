@@ -59,7 +59,7 @@ def notice_text(doc: Doc, rows: list[dict[str, Any]], list_changed_us: int | Non
                     len(rows)).format(n=len(rows))
     changed = doc.date(list_changed_us, long=True) if list_changed_us else _("not recorded")
     title, last = _("CCTV in operation"), _("Camera list last changed on {date}.").format(date=changed)
-    lines = [f"{title}: {doc.site_name}", lead,
+    lines = [_("{label}: {value}").format(label=title, value=doc.site_name), lead,
              _("Footage is kept as stated for each camera, then destroyed, unless it is held as evidence."), "",
              table_fn([_("LOCATION"), _("CAMERA"), _("PURPOSE"), _("COVERAGE"), _("PERIOD"), _("RETENTION"),
                        _("RESPONSIBLE"), _("CONTACT")],

@@ -78,13 +78,13 @@ def stuck_text(why: Mapping[str, Any], name: Callable[[str], str] = str) -> str:
     """`stuck`'s answer in words: which step nobody can sign, why, and who can close the request
     (`name`: an account as the surface shows it, e.g. by its full name at the desk)."""
     text = _("Nobody can sign step {step} any more: its approvers ({who}) filed, asked for or already signed "
-             "this request.").format(step=why["step"], who=", ".join(name(a) for a in why["approvers"]))
+             "this request.").format(step=why["step"], who=_(", ").join(name(a) for a in why["approvers"]))
     if why["rejecters"] is None:
         close = _("Any approver who has not signed it can reject it at step {waiting}; the office then files it "
                   "again.").format(waiting=why["waiting"])
     elif why["rejecters"]:
         close = _("{who} can reject it at step {waiting}; the office then files it again.").format(
-            who=", ".join(name(a) for a in why["rejecters"]), waiting=why["waiting"])
+            who=_(", ").join(name(a) for a in why["rejecters"]), waiting=why["waiting"])
     else:
         close = _("Nobody can sign or reject it: the office files it again and asks the site's administrator to "
                   "name another approver for step {step}.").format(step=why["step"])

@@ -273,12 +273,12 @@ def decide(req: Mapping[str, Any], *, approver: str, approve: bool, reason: str,
         outside = sorted(signs_for - set(approver_scope))
         raise RequestRuleError(_("{approver} has no rights on camera(s) {outside} of request {id}; an approver for "
                                  "those cameras decides").format(
-            approver=person(names, approver), outside=', '.join(outside), id=req.get('id')))
+            approver=person(names, approver), outside=_(", ").join(outside), id=req.get('id')))
     blocked = chains.dead_end(req, index, approver) if approve else []
     if blocked:  # design/0102: a box signed now must not leave a later one with nobody to sign it
         raise RequestRuleError(_("{approver} signs {later} of request {id}; signing {where} too would leave {later} "
                                  "with nobody to sign it: another approver signs {where}").format(
-            approver=person(names, approver), later=", ".join(blocked), id=req.get("id"), where=where))
+            approver=person(names, approver), later=_(", ").join(blocked), id=req.get("id"), where=where))
     reason = reason.strip()
     if not reason:
         raise hinted(RequestRuleError(_("A decision gives its reason: necessity and relevance were checked.")), "--reason")

@@ -39,3 +39,14 @@ def leaks(text: str, allowed: Iterable[str] = ()) -> list[str]:
             continue
         words.add(word)
     return sorted(words)
+
+
+# an ASCII separator between two Chinese phrases (「；」「：」「、」 are the language's own; issue 56,
+# docs/guide/words.md): the walks read pages for it as for ids
+HAN = r"[\u3400-\u9fff）」』]"
+ASCII_SEP = re.compile(HAN + r"\s?[;:,]\s?" + r"[\u3400-\u9fff（「『]")
+
+
+def ascii_separators(text: str) -> list[str]:
+    """Each ASCII separator between Chinese phrases in `text`, quoted as 「它:的」 with its neighbours."""
+    return [f"「{m}」" for m in ASCII_SEP.findall(text)]

@@ -2,7 +2,8 @@
 untranslated id on any page).
 
 `Shots(site, allowed)(page, step)` reads each step's page as its person sees it (the body's
-visible text) for ids and English left on it (tests/support/leaks.py) and keeps what it finds in
+visible text) for ids and English left on it and for an ASCII separator between Chinese
+phrases (tests/support/leaks.py) and keeps what it finds in
 `found` (step -> words), so a walk fails once, at its end, with every page's leaks. With
 EDGED_WALK_SHOTS=DIR it also saves the page, full page, as DIR/<site>/NN-step.png for a person to
 look at (and the text read, as NN-step.txt); without it (CI), no screenshot, so the suite does not
@@ -19,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from tests.support.leaks import leaks
+from tests.support.leaks import ascii_separators, leaks
 
 ENV = "EDGED_WALK_SHOTS"
 DATA = "code, pre, details.tech"
@@ -39,7 +40,7 @@ class Shots:
     def __call__(self, page: Any, step: str, allowed: Iterable[str] = ()) -> Path | None:
         self.n += 1
         text = page.evaluate(READ)
-        words = leaks(text, self.allowed | set(allowed))
+        words = leaks(text, self.allowed | set(allowed)) + ascii_separators(text)
         if words:
             self.found[f"{self.n:02d}-{step} {page.url.split('/', 3)[-1]}"] = words
         if self.dir is None:

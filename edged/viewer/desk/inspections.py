@@ -163,7 +163,8 @@ class Pages:
                 extra.append(f'<input type="checkbox" name="repair-{esc(r["camera"])}" value="1">' if signing
                              else esc(repair_answer(r.get("repair"))))
             if units is not None:
-                extra.append(f"{esc(r.get('unit') or '-')}: " + signature(r.get("supervisor"), r.get("countersigned_us"), ctx))
+                extra.append(_("{label}: {value}").format(   # the unit's chief: 「圖書館：…」 in Chinese (issue 56)
+                    label=esc(r.get("unit") or "-"), value=signature(r.get("supervisor"), r.get("countersigned_us"), ctx)))
             rows.append([esc(names.get(r["camera"]) or r["camera"]), *cells,
                          anomalies_cell(r), handling, *extra])
         records = table(headers, rows)
