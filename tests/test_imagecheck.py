@@ -179,7 +179,10 @@ def test_a_full_pool_skips_and_counts_without_blocking_the_camera_thread(clip_di
     release = threading.Event()
     events: list[dict] = []
 
+    stuck = threading.Event()
+
     def slow_emit(event):  # the daemon stops reading: the pool thread is stuck in emit
+        stuck.set()
         release.wait(30)
         events.append(to_dict(event))
 
@@ -191,7 +194,12 @@ def test_a_full_pool_skips_and_counts_without_blocking_the_camera_thread(clip_di
     try:
         t0 = time.monotonic()
         cams[0].offer(pkt, 1)        # taken by the pool thread, which then blocks in emit
-        wait_for(lambda: pool.queue.empty(), 10, "the pool thread to take the first sample")
+        assert time.monotonic() - t0 < 1.0, "offer() must never wait for the pool"
+        # in emit, its event made: a skip counted from now on goes out with cam0's next sample (the
+        # queue empty was not enough: on a loaded box the thread was still decoding, and the
+        # skip below went out with this sample)
+        wait_for(stuck.is_set, 10, "the pool thread to take the first sample and block in emit")
+        t0 = time.monotonic()
         cams[1].offer(pkt, 2)        # waits in the queue (depth 1)
         cams[2].offer(pkt, 3)        # queue full: skipped
         cams[0].offer(pkt, 4)        # cam0's sample is still in the pool: skipped
