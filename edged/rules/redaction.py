@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+
 from edged.config.policy import KindRules
 from edged.i18n import _
 
@@ -46,3 +48,8 @@ def shown(kind: str, rules: KindRules, unredacted_by: str | None = None, reason:
         raise RedactionRuleError(_("allowing a citizen the whole picture needs a reason on the record "
                                    "(at least {n} characters)").format(n=MIN_REASON))
     return Shown(NONE, unredacted_by, text)
+
+
+def redacted_kinds(kinds: Mapping[str, KindRules]) -> frozenset[str]:
+    """The kinds of request of this site whose grant shows only a redacted copy (design/0232)."""
+    return frozenset(k for k, rules in kinds.items() if shown(k, rules).redact != NONE)
