@@ -61,6 +61,68 @@ def _lumas(data: bytes) -> list:
         return [fr.to_ndarray(format="gray") for fr in f.decode(video=0)]
 
 
+def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
+    """The custodian's part: the request's page offers only the redacted copy; she prepares it, marks
+    the applicant by a drag, waits on the bar, scrubs the copy and releases it (and downloads it, for
+    a copy). Returns the redacted clip's bytes, the mark, the staged export and its files' SHA-256."""
+    carol.goto(f"{base}/desk/requests/{rid}")
+    assert carol.locator("#viewing, #export").count() == 0, "no whole-picture viewing or export offered"
+    shots(carol, "request-carol")
+    if carol.locator("#redact input[name=receipt]").count():
+        carol.fill("#redact input[name=receipt]", "林美")
+    carol.click("#redact button[type=submit]")
+    carol.wait_for_selector("figure.mark, .notice-error", state="attached", timeout=120_000)
+    assert carol.locator("figure.mark video").count() == 1, carol.inner_text("main") + d.log[-3000:]
+    export_id = int(re.search(r"/desk/redact/(\d+)", carol.url)[1])
+    staged = Path(rows(d, "exports")[0]["out_dir"])
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())}
+
+    # the applicant marked by a drag on the first frame: half the picture's width, in its middle
+    wait_for(lambda: carol.evaluate("document.querySelector('figure.mark video').videoWidth > 0"), 60,
+             "the clip's first frame shown")
+    vw, vh = carol.evaluate("[document.querySelector('figure.mark video').videoWidth, "
+                            "document.querySelector('figure.mark video').videoHeight]")
+    box = carol.locator("figure.mark video").bounding_box()
+    carol.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.25)
+    carol.mouse.down()
+    carol.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7, steps=6)
+    carol.mouse.up()
+    mark = [int(v) for v in carol.input_value("#f-mark-0").split(",")]
+    assert abs(mark[0] - 0.3 * vw) <= 3 and abs(mark[2] - 0.3 * vw) <= 3 and abs(mark[3] - 0.45 * vh) <= 3, mark
+    shots(carol, "mark-carol")
+    carol.click("#mark button[type=submit]")
+    if carol.locator("#redact-progress").count():   # the bar, while the worker runs at idle priority
+        shots(carol, "making-carol")
+    carol.wait_for_selector("#made", timeout=600_000)
+    wait_for(lambda: carol.evaluate("document.querySelector('video.redacted').readyState >= 2"), 60,
+             "the copy playable on the page")
+    carol.evaluate("document.querySelector('video.redacted').currentTime = 1")   # scrubbed
+    wait_for(lambda: carol.evaluate("!document.querySelector('video.redacted').seeking"), 30, "the seek")
+    shots(carol, "made-carol")
+    carol.click(f"form[action='/desk/redact/{export_id}/release'] button")
+    carol.wait_for_selector("#made .notice-ok >> nth=1")
+    shots(carol, "released-carol")
+    if use == "copy":
+        with carol.expect_download() as dl:
+            carol.click(f"form[action='/desk/redact/{export_id}/download'] button")
+        z = zipfile.ZipFile(dl.value.path())
+        names = z.namelist()
+        assert len(names) == 1 and names[0].endswith(".mp4"), names
+        clip = z.read(names[0])
+        again = carol.request.post(f"{base}/desk/redact/{export_id}/download")
+        assert again.status == 403, "no CSRF token; and a second download is refused on the page"
+    else:
+        assert carol.locator(f"form[action='/desk/redact/{export_id}/download']").count() == 0, "viewed only"
+        file = json.loads(audit_rows(d, "redact.made")[0]["detail"])["clips"][0]["file"]
+        url, clip, size = f"{base}/desk/redact/{export_id}/copy/{file}", b"", 1
+        while len(clip) < size:   # as the page's video reads it: a piece a range
+            r = carol.request.get(url, headers={"Range": f"bytes={len(clip)}-"})
+            assert r.status == 206, r.status
+            clip += r.body()
+            size = int(r.headers["content-range"].rsplit("/", 1)[1])
+    return clip, mark, staged, before
+
+
 @pytest.mark.timeout(900)   # a daemon, Chromium and an idle-priority redaction on a shared box
 @pytest.mark.parametrize("name, use", CASES, ids=[c[0][:3] for c in CASES])
 def test_a_citizens_redacted_copy_at_the_desk(tmp_path, camera, browser, name, use):  # noqa: F811
@@ -105,62 +167,8 @@ def test_a_citizens_redacted_copy_at_the_desk(tmp_path, camera, browser, name, u
         carol = _login(browser, base, "carol")
         shots(carol, "home-carol")
         assert carol.locator(f"a[href='/desk/requests/{rid}#redact']").count() == 1, "her day offers the copy"
-        carol.goto(f"{base}/desk/requests/{rid}")
-        assert carol.locator("#viewing, #export").count() == 0, "no whole-picture viewing or export offered"
-        shots(carol, "request-carol")
-        if use == "copy":
-            carol.fill("#redact input[name=receipt]", "林美")
-        carol.click("#redact button[type=submit]")
-        carol.wait_for_selector("figure.mark, .notice-error", state="attached", timeout=120_000)
-        assert carol.locator("figure.mark video").count() == 1, carol.inner_text("main") + d.log[-3000:]
-        export_id = int(re.search(r"/desk/redact/(\d+)", carol.url)[1])
-        staged = Path(rows(d, "exports")[0]["out_dir"])
-        before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())}
-
-        # the applicant marked by a drag on the first frame: half the picture's width, in its middle
-        wait_for(lambda: carol.evaluate("document.querySelector('figure.mark video').videoWidth > 0"), 60,
-                 "the clip's first frame shown")
-        vw, vh = carol.evaluate("[document.querySelector('figure.mark video').videoWidth, "
-                                "document.querySelector('figure.mark video').videoHeight]")
-        box = carol.locator("figure.mark video").bounding_box()
-        carol.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.25)
-        carol.mouse.down()
-        carol.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7, steps=6)
-        carol.mouse.up()
-        mark = [int(v) for v in carol.input_value("#f-mark-0").split(",")]
-        assert abs(mark[0] - 0.3 * vw) <= 3 and abs(mark[2] - 0.3 * vw) <= 3 and abs(mark[3] - 0.45 * vh) <= 3, mark
-        shots(carol, "mark-carol")
-        carol.click("#mark button[type=submit]")
-        if carol.locator("#redact-progress").count():   # the bar, while the worker runs at idle priority
-            shots(carol, "making-carol")
-        carol.wait_for_selector("#made", timeout=600_000)
-        wait_for(lambda: carol.evaluate("document.querySelector('video.redacted').readyState >= 2"), 60,
-                 "the copy playable on the page")
-        carol.evaluate("document.querySelector('video.redacted').currentTime = 1")   # scrubbed
-        wait_for(lambda: carol.evaluate("!document.querySelector('video.redacted').seeking"), 30, "the seek")
-        shots(carol, "made-carol")
-        carol.click(f"form[action='/desk/redact/{export_id}/release'] button")
-        carol.wait_for_selector("#made .notice-ok >> nth=1")
-        shots(carol, "released-carol")
+        clip, mark, staged, before = redacted_at_the_desk(carol, d, base, rid, use, shots)
         copy = json.loads(audit_rows(d, "redact.made")[0]["detail"])["copy"]
-        if use == "copy":
-            with carol.expect_download() as dl:
-                carol.click(f"form[action='/desk/redact/{export_id}/download'] button")
-            z = zipfile.ZipFile(dl.value.path())
-            names = z.namelist()
-            assert len(names) == 1 and names[0].endswith(".mp4"), names
-            clip = z.read(names[0])
-            again = carol.request.post(f"{base}/desk/redact/{export_id}/download")
-            assert again.status == 403, "no CSRF token; and a second download is refused on the page"
-        else:
-            assert carol.locator(f"form[action='/desk/redact/{export_id}/download']").count() == 0, "viewed only"
-            file = json.loads(audit_rows(d, "redact.made")[0]["detail"])["clips"][0]["file"]
-            url, clip, size = f"{base}/desk/redact/{export_id}/copy/{file}", b"", 1
-            while len(clip) < size:   # as the page's video reads it: a piece a range
-                r = carol.request.get(url, headers={"Range": f"bytes={len(clip)}-"})
-                assert r.status == 206, r.status
-                clip += r.body()
-                size = int(r.headers["content-range"].rsplit("/", 1)[1])
         carol.context.close()
 
         x, y, w, h = mark

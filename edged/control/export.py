@@ -32,7 +32,7 @@ from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
 from edged.rules.persons import names_of
-from edged.rules.redaction import redacted_kinds
+from edged.rules.redaction import REDACTED, redacted_kinds
 from edged.rules.roles import Actor
 from storage import audit
 from storage.keys import nodecert, nodekey
@@ -70,7 +70,7 @@ class ExportOps(Operations):
         actor = str(caller)
         recipient = str(args.get("recipient") or "").strip()
         receipt_by = str(args.get("receipt") or "").strip() or None
-        use = rq.REDACTED if args.get("redacted") else "copy"   # the staging export a redacted copy is made from
+        use = REDACTED if args.get("redacted") else "copy"   # the staging export a redacted copy is made from
         started = self.clock.now_us()
         try:
             grant, cameras = await self.writer.run(
@@ -90,7 +90,7 @@ class ExportOps(Operations):
         grant = retrieval_store.peek_grant(c.db, grant_id)
         if grant is not None and not people.custodian_sees(c.db, actor, grant):
             grant = None   # scope first: use_grant answers "no grant" (issue 56)
-        if grant is not None and grant["used_us"] is None and (grant["mode"] == "copy" or use == rq.REDACTED):
+        if grant is not None and grant["used_us"] is None and (grant["mode"] == "copy" or use == REDACTED):
             cams = gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
             if not any(plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
                        for x in cams):  # refuse before spending the grant on nothing
@@ -157,7 +157,7 @@ class ExportOps(Operations):
         detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
                   "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
                   "receipt_signed_by": receipt_by, "key": key.fingerprint, "c2pa": manifest["c2pa"]["made"],
-                  **({"redacted": True} if use == rq.REDACTED else {})}   # staged for its redacted copy only
+                  **({"redacted": True} if use == REDACTED else {})}   # staged for its redacted copy only
         export_id = await self.writer.run(lambda c: retrieval_store.record_export(
             c.db, grant_id, out_dir=str(out), custodian=actor, now_us=self.clock.now_us(), bytes_=size,
             manifest_sha256=digest, detail=detail))

@@ -328,21 +328,6 @@ def refuse_use(grant: dict[str, Any] | None, *, mode: str, now_us: int, grant_id
     return None
 
 
-REDACTED = "redacted"   # a use of a grant for its redacted copy (design/0232): the staging export it is made from
-
-
-def redacted_refusal(grant: Mapping[str, Any], *, mode: str, redacted: bool) -> str | None:
-    """A grant whose request shows only a redacted copy (edged/rules/redaction.py) is used only for
-    that copy (`mode` REDACTED, the export the desk makes it from), never played or exported whole;
-    another grant is never used that way. None: the use may go on."""
-    if redacted and mode != REDACTED:
-        return _("grant {id} shows a citizen only a redacted copy: prepare it on the request's page at the desk, "
-                 "where the viewing or the copy waits for it").format(id=grant["id"])
-    if not redacted and mode == REDACTED:
-        return _("grant {id} is not one for a redacted copy").format(id=grant["id"])
-    return None
-
-
 def approver_refusal(grant: Mapping[str, Any], user: str, names: Names = NOBODY) -> str | None:
     """Separation of duties: whoever signed any step of the request never uses its grant. The
     refusal names the person by name (`names`, design/0112)."""
