@@ -171,6 +171,10 @@ def test_a_citizens_redacted_copy_at_the_desk(tmp_path, camera, browser, name, u
         shots(carol, "home-carol")
         assert carol.locator(f"a[href='/desk/requests/{rid}#redact']").count() == 1, "her day offers the copy"
         clip, mark, staged, before = redacted_at_the_desk(carol, d, base, rid, use, shots)
+        for form in ("reply", "receipt") if use == "copy" else ("reply",):   # the printed forms say it
+            carol.goto(f"{base}/desk/requests/{rid}/{form}")
+            text = carol.inner_text("body")
+            assert "第三人" in text and "除申請人外，其餘畫面均已遮蔽" in text, text
         copy = json.loads(audit_rows(d, "redact.made")[0]["detail"])["copy"]
         carol.context.close()
 
