@@ -17,7 +17,7 @@ import sqlite_utils
 from edged.config import Config
 from edged.documents.pages import account_boxes
 from edged.i18n import _
-from edged.rules import retrieval as rq
+from edged.rules import redaction as rd, retrieval as rq
 from edged.rules.persons import PAPER, Names, names_of, person
 from edged.rules.roles import ADMIN, APPROVER, CUSTODIAN, allowed, check_roles, in_scope
 from storage import audit
@@ -325,12 +325,11 @@ def custodian_sees(db: sqlite_utils.Database, custodian: str, grant: dict[str, A
 
 def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watcher: str, mode: str,
               now_us: int, titles: Mapping[str, Iterable[str]] | None = None,
-              units: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+              units: Mapping[str, Iterable[str]] | None = None, redacted: Iterable[str] = ()) -> dict[str, Any]:
     """Use a grant once (R5.4): {id, request_id, cameras, from_us, to_us, mode, approver, requester,
     expires_us, ...}. `custodian` is the account name of the custodian's session; `watcher` who
     watched (or received the copy). Raises GrantError; a refused use is an audit record too.
-    `titles`, `units`: the site's [policy], so that a refusal names people by name (design/0112).
-    """
+    `titles`, `units`, `redacted`: the site's [policy] (people by name, design/0112; kinds used only for a redacted copy, 0232)."""
     name = retrieval_store.custodian_name(custodian)
     watcher = str(watcher or "").strip()
     with db.atomic():
@@ -338,10 +337,11 @@ def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watch
         grant = retrieval_store.peek_grant(db, grant_id)
         if grant is not None and not custodian_sees(db, custodian, grant):
             grant = None   # scope first: as if there were none (issue 56)
-        problem = rq.refuse_use(grant, mode=mode, now_us=now_us, grant_id=grant_id, names=names)
-        if problem is None:
-            assert grant is not None
-            problem = _custodian_refusal(db, name, grant, watcher, names)
+        problem = rq.refuse_use(grant, mode=rd.checked_as(grant, mode), now_us=now_us, grant_id=grant_id, names=names)
+        kind = grant and (retrieval_store.request_row(db, grant["request_id"]) or {}).get("kind")
+        if problem is None and grant is not None:   # refuse_use answered "no grant" for None
+            problem = rd.redacted_refusal(grant, mode=mode, redacted=kind in set(redacted)) or _custodian_refusal(
+                db, name, grant, watcher, names)
         if problem is None and not retrieval_store.mark_grant_used(db, grant_id, used_us=now_us, used_by=name,
                                                                    watcher=watcher):
             problem = _("grant {grant_id} was already used").format(grant_id=grant_id)

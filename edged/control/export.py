@@ -32,6 +32,7 @@ from edged.documents.export_readme import readme_text
 from edged.i18n import _, speaking, zone
 from edged.rules import retrieval as rq
 from edged.rules.persons import names_of
+from edged.rules.redaction import REDACTED, redacted_kinds
 from edged.rules.roles import Actor
 from storage import audit
 from storage.keys import nodecert, nodekey
@@ -69,26 +70,27 @@ class ExportOps(Operations):
         actor = str(caller)
         recipient = str(args.get("recipient") or "").strip()
         receipt_by = str(args.get("receipt") or "").strip() or None
+        use = REDACTED if args.get("redacted") else "copy"   # the staging export a redacted copy is made from
         started = self.clock.now_us()
         try:
             grant, cameras = await self.writer.run(
-                lambda c: self._take(c, grant_id, actor, recipient, started, receipt_by))
+                lambda c: self._take(c, grant_id, actor, recipient, started, receipt_by, use))
         except (retrieval_store.GrantError, ExportError) as exc:
             raise RequestError(_("export refused: {why}").format(why=exc)) from None
         reading = [r["path"] for x in cameras for r in x["segments"]]
         try:
-            return await self._export(grant_id, grant, cameras, caller, started, receipt_by)
+            return await self._export(grant_id, grant, cameras, caller, started, receipt_by, use)
         finally:
             self.in_use.remove(reading)
 
     def _take(self, c: Catalog, grant_id: int, actor: str, recipient: str, started: int,
-              receipt_by: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+              receipt_by: str | None, use: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """On the writer thread: use the grant (or record why not), and read the footage it
         covers, in one go; the footage is marked in use before any retention pass can run."""
         grant = retrieval_store.peek_grant(c.db, grant_id)
         if grant is not None and not people.custodian_sees(c.db, actor, grant):
             grant = None   # scope first: use_grant answers "no grant" (issue 56)
-        if grant is not None and grant["used_us"] is None and grant["mode"] == "copy":
+        if grant is not None and grant["used_us"] is None and (grant["mode"] == "copy" or use == REDACTED):
             cams = gather(c.db, grant["cameras"], grant["from_us"], grant["to_us"])
             if not any(plan_camera(x["camera"], x["segments"], grant["from_us"], grant["to_us"]).sources
                        for x in cams):  # refuse before spending the grant on nothing
@@ -96,19 +98,21 @@ class ExportOps(Operations):
                 raise ExportError(_("there is no footage for grant {id} ({cameras} in its range); the grant "
                                            "was not used").format(id=grant_id, cameras=", ".join(grant["cameras"])))
             req = retrieval_store.request_row(c.db, grant["request_id"]) or {}
-            why = rq.copy_refusal(req, recipient=recipient, receipt_by=receipt_by)  # the site's [policy]
+            why = (rq.copy_refusal(req, recipient=recipient, receipt_by=receipt_by)  # the site's [policy]
+                   if grant["mode"] == "copy" else None)
             if why is not None:
                 audit.append(c.db, actor, "export.refused", {"grant": grant_id, "why": why})
                 raise ExportError(_("{why}; the grant was not used").format(why=why))
         watcher = recipient or (grant or {}).get("requester") or ""
-        used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode="copy", now_us=started,
-                                titles=self.cfg.policy.titles, units=self.cfg.policy.units)
+        used = people.use_grant(c.db, grant_id, custodian=actor, watcher=watcher, mode=use, now_us=started,
+                                titles=self.cfg.policy.titles, units=self.cfg.policy.units,
+                                redacted=redacted_kinds(self.cfg.policy.kinds))
         footage = gather(c.db, used["cameras"], used["from_us"], used["to_us"])
         self.in_use.add(r["path"] for x in footage for r in x["segments"])
         return used, footage
 
     async def _export(self, grant_id: int, grant: dict[str, Any], cameras: list[dict[str, Any]], caller: Actor,
-                      started: int, receipt_by: str | None) -> dict[str, Any]:
+                      started: int, receipt_by: str | None, use: str = "copy") -> dict[str, Any]:
         """Write, sign and record the export of a used grant (hashing and remuxing on a thread,
         progress lines to the client); a failure is recorded against the grant."""
         cfg, key, actor = self.cfg, self.key, str(caller)
@@ -152,7 +156,8 @@ class ExportOps(Operations):
         size = sum(c["bytes"] for c in clips)
         detail = {"clips": [{k: c[k] for k in ("file", "sha256", "bytes", "duration_s")} for c in clips],
                   "gaps": sum(len(cam["gaps"]) for cam in manifest["cameras"]), "recipient": header["recipient"],
-                  "receipt_signed_by": receipt_by, "key": key.fingerprint, "c2pa": manifest["c2pa"]["made"]}
+                  "receipt_signed_by": receipt_by, "key": key.fingerprint, "c2pa": manifest["c2pa"]["made"],
+                  **({"redacted": True} if use == REDACTED else {})}   # staged for its redacted copy only
         export_id = await self.writer.run(lambda c: retrieval_store.record_export(
             c.db, grant_id, out_dir=str(out), custodian=actor, now_us=self.clock.now_us(), bytes_=size,
             manifest_sha256=digest, detail=detail))

@@ -150,6 +150,26 @@ class RedactOps(Operations):
         return {"export": export_id, "mode": mode, "copy": copy, "dir": str(folder), "clips": summary,
                 "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary]}
 
+    @op("redact.release")
+    async def release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
+        """The custodian who made the copy scrubbed it and releases it (design/0232): to the
+        accompanied viewing or as the citizen's copy (`use`); on the record with the clips' SHA-256."""
+        row = await self._own_export(args, caller)
+        copy, use = str(args.get("copy") or ""), str(args.get("use") or "")
+        if not COPY.fullmatch(copy) or use not in ("view", "copy"):
+            raise RequestError(_("redact.release needs {{\"export\": N, \"copy\": NAME, \"use\": \"view\" or \"copy\"}}"))
+        folder = _copy_folder(Path(row["out_dir"]), copy)
+
+        def made() -> dict[str, str]:
+            return {p.name.removesuffix(".summary.json"): json.loads(p.read_text()).get("sha256") or ""
+                    for p in sorted(folder.glob("*.summary.json"))} if folder.is_dir() else {}
+        clips = await asyncio.to_thread(made)
+        if not clips:
+            raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
+        await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
+            "export": row["id"], "copy": copy, "use": use, "clips": clips}))
+        return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips)}
+
     @op("redact.read")
     async def read(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
         """A piece of a redacted clip, for the custodian who made its export (while it is staged)."""

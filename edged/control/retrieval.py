@@ -20,6 +20,7 @@ from edged.rules import deadlines, retrieval as rq
 from edged.i18n import Msg, _, hint_of, hinted
 from edged.coalesce import Coalescer
 from edged.rules.throttle import Limits, LoginThrottle
+from edged.rules.redaction import NONE, shown
 from edged.rules.words import span
 from storage import alarm_kinds
 from storage.people import retrieval_store
@@ -79,7 +80,9 @@ class RequestOps(Operations):
             raise RequestError(_("no request {id}").format(id=request_id))
         if not caller.may("request.all") and row["filed_by"] != caller.account:
             raise RequestError(_("no request {id} that you filed").format(id=request_id))
-        return row
+        rules = self.policy.kinds.get(row["kind"])   # what a citizen's grant shows (design/0232): the forms say it
+        redact = shown(row["kind"], rules).redact if rules is not None else NONE
+        return {**row, "redacted": None if redact == NONE else redact}
 
     @op("request.list")
     async def listing(self, args: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:

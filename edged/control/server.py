@@ -229,7 +229,7 @@ def for_sessions(handlers: dict[str, Handler]) -> Callable[[str, dict[str, Any],
         caller = Caller(os_user=session["account"], account=session["account"], roles=tuple(session["roles"]),
                         cameras=None if session.get("cameras") is None else tuple(session["cameras"]),
                         token=session.get("token"), expires_us=session.get("expires_us"),
-                        must_change=bool(session.get("must_change")))
+                        must_change=bool(session.get("must_change")), _send=session.get("send"))
         return await perform(handlers, op, args, caller)
     return run
 

@@ -73,6 +73,7 @@ def reply_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us: i
         _row(_("Cameras"), cameras_text(doc, r["cameras"], names)),
         _row(_("Time range"), f"{doc.datetime(r['from_us'])} ～ {doc.datetime(r['to_us'])}"),
         _row(_("Footage wanted"), _("view") if r["mode"] == "view" else _("copy")),
+        *([_row(_("Third parties"), redacted_text(r))] if r.get("redacted") else []),
         _row(_("Decision"), result, raw=True),
         _row(_("Reason for the decision"), reason),
         _row(_("What you may do"), "\n".join(_what_next(r, decision, fee))),
@@ -87,6 +88,15 @@ def reply_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us: i
         _("Date: {date}").format(date=doc.date(printed_us, long=True))]
     footer = "<footer>" + "<br>".join(esc(line) for line in lines) + "</footer>"
     return wrap(doc, f"{title} {r['id']}", body + footer)
+
+
+def redacted_text(r: dict[str, Any]) -> str:
+    """What a citizen's redacted copy hides, on the printed forms (design/0232; request.show's `redacted`)."""
+    if r.get("redacted") == "faces":
+        return _("What is shown or copied is redacted: every face but the applicant's is hidden; the original "
+                 "footage is kept whole.")
+    return _("What is shown or copied is redacted: everything but the applicant is hidden; the original footage "
+             "is kept whole.")
 
 
 def receipt_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us: int) -> str:
@@ -106,6 +116,7 @@ def receipt_html(doc: Doc, r: dict[str, Any], names: dict[str, str], printed_us:
         _row(_("Time range"), f"{doc.datetime(g['from_us'])} ～ {doc.datetime(g['to_us'])}"),
         _row(_("Copied on"), doc.datetime(g["used_us"]) if g.get("used_us") else ""),
         _row(_("Custodian"), doc.who(g["used_by"]) if g.get("used_by") else ""),
+        *([_row(_("Third parties"), redacted_text(r))] if r.get("redacted") else []),
     ]
     fee = doc.forms.fees.get(r["kind"])
     if fee is not None:  # 002 第八點(三): the applicant bears the costs

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Mapping
+from typing import Any
+
 from edged.config.policy import KindRules
 from edged.i18n import _
 
 CITIZEN, NONE = "citizen", "none"
+REDACTED = "redacted"   # a use of a grant for its redacted copy (design/0232): the staging export it is made from
 MIN_REASON = 4   # characters: a reason says something ("法院" is two words of Chinese; "ok" is not a reason)
 
 
@@ -46,3 +50,25 @@ def shown(kind: str, rules: KindRules, unredacted_by: str | None = None, reason:
         raise RedactionRuleError(_("allowing a citizen the whole picture needs a reason on the record "
                                    "(at least {n} characters)").format(n=MIN_REASON))
     return Shown(NONE, unredacted_by, text)
+
+
+def redacted_kinds(kinds: Mapping[str, KindRules]) -> frozenset[str]:
+    """The kinds of request of this site whose grant shows only a redacted copy (design/0232)."""
+    return frozenset(k for k, rules in kinds.items() if shown(k, rules).redact != NONE)
+
+
+def checked_as(grant: Mapping[str, Any] | None, mode: str) -> str:
+    """The mode a use is checked against the grant's: a redacted copy's use takes the grant's own."""
+    return str(grant["mode"]) if grant is not None and mode == REDACTED else mode
+
+
+def redacted_refusal(grant: Mapping[str, Any], *, mode: str, redacted: bool) -> str | None:
+    """A grant whose request shows only a redacted copy (edged/rules/redaction.py) is used only for
+    that copy (`mode` REDACTED, the export the desk makes it from), never played or exported whole;
+    another grant is never used that way. None: the use may go on."""
+    if redacted and mode != REDACTED:
+        return _("grant {id} shows a citizen only a redacted copy: prepare it on the request's page at the desk, "
+                 "where the viewing or the copy waits for it").format(id=grant["id"])
+    if not redacted and mode == REDACTED:
+        return _("grant {id} is not one for a redacted copy").format(id=grant["id"])
+    return None

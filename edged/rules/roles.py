@@ -127,6 +127,7 @@ MATRIX: dict[str, frozenset[str]] = {
     # a redacted copy of an export (issue 54): made and read by the custodian who made the export
     "redact.run": frozenset({CUSTODIAN}),
     "redact.read": frozenset({CUSTODIAN}),
+    "redact.release": frozenset({CUSTODIAN}),
     # retrieval requests (R5): staff file; an approver who did not file decides; a viewer
     # sees only the requests they filed; custodians, approvers and the auditor see all
     "request.file": _STAFF,

@@ -15,6 +15,9 @@ ROLE_WORDS = {"viewer": N_("clerk (viewer)"), "custodian": N_("custodian"), "app
 KIND_WORDS = {"internal": N_("internal staff"), "citizen": N_("citizen"), "agency": N_("public agency"),
               "police-urgent": N_("police, urgent"), "quick-look": N_("quick look")}
 MODE_WORDS = {"view": N_("view"), "copy": N_("copy")}
+# a citizen's redacted copy (design/0232): the grant's use for it, and what the copy hides
+REDACT_WORDS = {"redacted": N_("redacted copy"), "everything": N_("everything hidden but the applicant"),
+                "faces": N_("faces hidden but the applicant's")}
 HOLD_WORDS = {"evidence": N_("evidence hold"), "legal": N_("legal hold")}
 HOLD_END_WORDS = {"released": N_("released"), "expired": N_("expired"), "rejected": N_("rejected"),
                   "lapsed": N_("lapsed unapproved")}

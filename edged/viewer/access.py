@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from edged import people, pools
 from edged.config.policy import RequestPolicy
+from edged.rules.redaction import redacted_kinds
 from storage import audit
 from storage.people import accounts, retrieval_store, sessions
 from storage.footage import gaps as gap_table
@@ -78,7 +79,8 @@ class Access:
         where the site's `policy` gives their titles."""
         return await self.writer.run(lambda c: people.use_grant(
             c.db, grant_id, custodian=custodian, watcher=watcher, mode="view", now_us=self.clock.now_us(),
-            titles=policy.titles if policy else None, units=policy.units if policy else None))
+            titles=policy.titles if policy else None, units=policy.units if policy else None,
+            redacted=redacted_kinds(policy.kinds) if policy else ()))
 
     async def full_names(self) -> list[dict[str, Any]]:
         """Every account's name and full name, for showing people by their names (design/0112)."""

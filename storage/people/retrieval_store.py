@@ -81,9 +81,10 @@ def custodian_name(custodian: str) -> str:
 def record_export(db: sqlite_utils.Database, grant_id: int, *, out_dir: str, custodian: str, now_us: int,
                   bytes_: int | None = None, manifest_sha256: str | None = None,
                   detail: dict[str, Any] | None = None) -> int:
-    """The export register's row for a copy made under a used grant (the export code calls it)."""
+    """The export register's row for a copy made under a used grant (the export code calls it); a
+    view grant's only as the staging export of a citizen's redacted copy (`detail` "redacted")."""
     grant = peek_grant(db, grant_id)
-    if grant is None or grant["used_us"] is None or grant["mode"] != "copy":
+    if grant is None or grant["used_us"] is None or (grant["mode"] != "copy" and not (detail or {}).get("redacted")):
         raise GrantError(f"grant {grant_id} is not a used copy grant")
     with db.atomic():
         export_id = db.table("exports").insert({

@@ -10,6 +10,7 @@ from typing import Any
 
 from edged.i18n import _
 from edged.rules import retrieval as rq
+from edged.rules.redaction import redacted_kinds
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, WAIT, Ctx, badge, esc, link, table
 
@@ -49,7 +50,9 @@ async def custodian_day(desk: Desk, ctx: Ctx) -> str:
     lines = []
     for r in rows:
         g = r["grant"]
-        action = (viewing_link(r) if may_view(r, ctx) else
+        action = (link(f"/desk/requests/{r['id']}#redact", _("Prepare the redacted copy"), "button")
+                  if r.get("kind") in redacted_kinds(desk.cfg.policy.kinds) else
+                  viewing_link(r) if may_view(r, ctx) else
                   link(f"/desk/requests/{r['id']}#export", _("Make the export"), "button") if g["mode"] == "copy"
                   else esc(_("another custodian (you signed it)")))
         lines.append([link(f"/desk/requests/{r['id']}", _("Request {id}").format(id=r["id"])),

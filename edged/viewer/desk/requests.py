@@ -18,6 +18,7 @@ from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
+from edged.viewer.desk.redaction import redacted, redaction_card
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
 from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, date_input, badge, button, checks, esc, facts,
                                     field_, form, link, message, prefill, radios, select, table, text_input, textarea)
@@ -151,7 +152,8 @@ class Pages:
         body += (message("error", chains.stuck_text(why, ctx.who)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
-        body += viewing_card(req, ctx) + export_card(req, ctx)
+        body += (redaction_card(req, ctx, self.desk) if redacted(req, self.desk)   # design/0232
+                 else viewing_card(req, ctx) + export_card(req, ctx))
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
         how = _("Opens the printed form; print it on A4 with the browser (Ctrl+P).")
         if req.get("flag"):  # design/0083: the report the managing unit hands to the ethics office

@@ -8,6 +8,9 @@
 //    field or a field marked data-nokeep such as an ID number); when the session ended and the
 //    login brought the person back (?ended=why), the form is filled in again and the line that
 //    says why is shown; a form sent while the session was alive is forgotten.
+// 3. a citizen's redacted copy (design/0232): a drag on a clip's first frame writes the applicant's
+//    box (in the clip's own pixels) into the field beside it, and while the copy is made the page's
+//    progress bar asks the box how far it is, then shows the copy.
 "use strict";
 (function () {
   const body = document.body;
@@ -191,4 +194,43 @@
   }
   const note = document.getElementById("kept-note");
   if (restored && note) note.hidden = false;
+
+  // --- a redacted copy --------------------------------------------------------------------
+  for (const fig of document.querySelectorAll("figure.mark")) {
+    const video = fig.querySelector("video");
+    const shown = fig.querySelector(".mark-box");
+    const out = document.getElementById(fig.dataset.input);
+    let from = null;
+    const at = (e) => {
+      const r = video.getBoundingClientRect();
+      return [Math.max(0, Math.min(r.width, e.clientX - r.left)), Math.max(0, Math.min(r.height, e.clientY - r.top))];
+    };
+    const draw = (a, b) => {
+      shown.hidden = false;
+      shown.style.left = Math.min(a[0], b[0]) + "px";
+      shown.style.top = Math.min(a[1], b[1]) + "px";
+      shown.style.width = Math.abs(a[0] - b[0]) + "px";
+      shown.style.height = Math.abs(a[1] - b[1]) + "px";
+    };
+    video.addEventListener("pointerdown", (e) => { e.preventDefault(); from = at(e); video.setPointerCapture(e.pointerId); });
+    video.addEventListener("pointermove", (e) => { if (from) draw(from, at(e)); });
+    video.addEventListener("pointerup", (e) => {
+      if (!from) return;
+      const to = at(e), r = video.getBoundingClientRect();
+      const sx = (video.videoWidth || r.width) / r.width, sy = (video.videoHeight || r.height) / r.height;
+      draw(from, to);
+      out.value = [Math.min(from[0], to[0]) * sx, Math.min(from[1], to[1]) * sy,
+                   Math.abs(from[0] - to[0]) * sx, Math.abs(from[1] - to[1]) * sy].map(Math.round).join(",");
+      out.dispatchEvent(new Event("input", {bubbles: true}));
+      from = null;
+    });
+  }
+  const bar = document.getElementById("redact-progress");
+  if (bar) {
+    const poll = () => fetch(bar.dataset.poll, {credentials: "same-origin"}).then((r) => r.json()).then((p) => {
+      bar.value = p.fraction;
+      if (p.done) location.reload(); else setTimeout(poll, 1000);
+    }).catch(() => setTimeout(poll, 2000));
+    poll();
+  }
 })();

@@ -1,0 +1,310 @@
+"""A citizen's redacted copy at the desk (issue 54, design/0232): where the site's [policy.citizen]
+redacts, a citizen's grant is never played or exported whole. On the request's page the custodian
+prepares the copy (`export.run` with "redacted": the grant used for a staging export that never
+leaves the box), marks the applicant on each clip's first frame (a drag on the picture; the
+tracker follows them), makes the copy (`redact.run`, at idle priority, a progress bar while it
+works), scrubs it and marks again if it is wrong, then releases it (`redact.release`): to the
+accompanied viewing (seed 000: viewed only) or as the citizen's copy, downloaded once as a ZIP of
+the redacted clips (seed 002). The clips reach the page through `export.read` and `redact.read`
+(each on the record), one piece per HTTP range, so a long clip is never read whole to show it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from edged.i18n import _
+from edged.rules import retrieval as rq
+from edged.rules.redaction import NONE, redacted_kinds, shown
+from edged.viewer.desk.app import Desk, Refused, form_of
+from edged.viewer.desk.page import Ctx, attr, button, esc, field_, form, link, message, table, text_input
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass
+class Job:
+    """One prepared copy at this desk: who prepared it, for which request, and how far it is."""
+    account: str
+    request: int
+    use: str                                   # "view" or "copy": what the grant allows
+    clips: list[str]
+    task: asyncio.Task[Any] | None = None
+    fraction: float = 0.0
+    made: dict[str, Any] | None = None         # redact.run's answer
+    error: str = ""
+    released: bool = False
+    downloaded: bool = False
+    mode: str = "everything"                   # the site's [policy.citizen] redact
+    marks: dict[str, str] = field(default_factory=dict)
+
+
+def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
+    pages = Pages(desk)
+    r.add_post("/desk/redact/new", desk.page("redact.run", pages.prepare))
+    r.add_get(r"/desk/redact/{export:\d+}", desk.page("redact.run", pages.show))
+    r.add_post(r"/desk/redact/{export:\d+}/make", desk.page("redact.run", pages.make))
+    r.add_get(r"/desk/redact/{export:\d+}/progress", desk.page("redact.run", pages.progress))
+    r.add_get(r"/desk/redact/{export:\d+}/original/{file}", desk.page("export.read", pages.original))
+    r.add_get(r"/desk/redact/{export:\d+}/copy/{file}", desk.page("redact.read", pages.redacted))
+    r.add_post(r"/desk/redact/{export:\d+}/release", desk.page("redact.release", pages.release))
+    r.add_post(r"/desk/redact/{export:\d+}/download", desk.page("redact.read", pages.download))
+
+
+def redacted(req: dict[str, Any], desk: Desk) -> bool:
+    """Whether this request's grant shows only a redacted copy (the site's [policy.citizen])."""
+    return req.get("kind") in redacted_kinds(desk.cfg.policy.kinds)
+
+
+def may_redact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:
+    """The rules export.run applies to a redacted copy's grant, run without writing."""
+    g = req.get("grant")
+    if not g or not redacted(req, desk) or not ctx.may("redact.run") or not ctx.may("export.run"):
+        return False
+    signers = [s["by"] for s in rq.steps_signed(req)]
+    return (rq.refuse_use(g, mode=g["mode"], now_us=ctx.now_us) is None
+            and rq.approver_refusal({"approvers": signers, "request_id": req["id"]}, ctx.account) is None)
+
+
+def redaction_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
+    """On a citizen's request's page: the redacted copy the viewing or the copy waits for."""
+    if not may_redact(req, ctx, desk):
+        return ""
+    copy = req["grant"]["mode"] == "copy"
+    fields = (f'<input type="hidden" name="grant" value="{int(req["grant"]["id"])}">'
+              f'<input type="hidden" name="request" value="{int(req["id"])}">'
+              + (field_(_("Recipient"), text_input("recipient", req.get("requester_name") or ""),
+                        _("who receives the copy")) if copy else "")
+              + (field_(_("Receipt signed by"), text_input("receipt", required=True),
+                        _("this copy needs the recipient's signed receipt")) if copy and req.get("receipt") else "")
+              + button(_("Prepare the redacted copy")))
+    heading = _("Redacted copy")
+    hint = (_("A citizen sees only themselves: the copy hides everyone else. The grant is used now; the footage is "
+              "staged on this recorder, you mark the applicant, check the copy, then hand it over.") if copy else
+            _("A citizen sees only themselves: the viewing shows a copy that hides everyone else. The grant is used "
+              "now; you mark the applicant, check the copy, then start the accompanied viewing. No copy leaves the box."))
+    return (f'<section class="card" id="redact"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
+            + form(ctx, "/desk/redact/new", fields) + "</section>")
+
+
+class Pages:
+    def __init__(self, desk: Desk):
+        self.desk = desk
+        self.jobs: dict[int, Job] = {}   # export id -> its copy at this desk
+
+    def _job(self, request: web.Request, ctx: Ctx) -> tuple[int, Job]:
+        export_id = int(request.match_info["export"])
+        job = self.jobs.get(export_id)
+        if job is None or job.account != ctx.account:
+            raise web.HTTPNotFound(text=_("export {id} is not one you made here").format(id=export_id))
+        return export_id, job
+
+    async def prepare(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        f = form_of(request)
+        try:
+            grant, request_id = int(f.get("grant") or 0), int(f.get("request") or 0)
+        except ValueError:
+            raise web.HTTPBadRequest() from None
+        try:
+            result = await self.desk.run(ctx, "export.run", {
+                "grant": grant, "redacted": True, "recipient": str(f.get("recipient") or ""),
+                "receipt": str(f.get("receipt") or "")})
+        except Refused as exc:
+            back = link(f"/desk/requests/{request_id}", _("Back to the request"))
+            return self.desk.render(ctx, _("Redacted copy"), message("error", str(exc)) + f"<p>{back}</p>", status=422)
+        clips = [c["file"] for c in result["clips"]]
+        try:
+            req = await self.desk.run(ctx, "request.show", {"id": request_id})
+        except Refused:
+            req = {}
+        g = req.get("grant") or {}
+        # what the copy is released for is the grant's: a viewing's copy is never offered for download
+        use = "copy" if g.get("id") == result["grant"] and g.get("mode") == "copy" else "view"
+        kind = str(req.get("kind") or "")
+        rules = self.desk.cfg.policy.kinds.get(kind)
+        mode = shown(kind, rules).redact if rules is not None else "everything"
+        self.jobs[result["export"]] = Job(ctx.account, request_id, use, clips, mode=mode if mode != NONE else "everything")
+        raise web.HTTPSeeOther(f"/desk/redact/{result['export']}")
+
+    async def show(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        export_id, job = self._job(request, ctx)
+        back = link(f"/desk/requests/{job.request}", _("Back to the request"))
+        body = f"<p>{back}</p>"
+        if job.task is not None and not job.task.done():
+            label = _("Making the redacted copy at low priority: recording goes first.")
+            body += (f'<section class="card" id="making"><p>{esc(label)}</p>'
+                     f'<progress id="redact-progress" max="1" value="{job.fraction:.3f}" '
+                     f'data-poll="/desk/redact/{export_id}/progress"></progress></section>')
+            return self.desk.render(ctx, _("Redacted copy"), body)
+        if job.error:
+            body += message("error", job.error)
+        if job.made is not None:
+            body += self._made(ctx, export_id, job)
+        if not job.released:
+            body += self._mark_form(ctx, export_id, job)
+        return self.desk.render(ctx, _("Redacted copy"), body)
+
+    def _mark_form(self, ctx: Ctx, export_id: int, job: Job) -> str:
+        heading = _("Mark the applicant") if job.made is None else _("Mark again")
+        hint = _("Drag a box around the applicant on each clip's first frame. Everything outside it is filled in "
+                 "solid on every frame; the box follows the applicant.")
+        parts = []
+        for i, clip in enumerate(job.clips):
+            src = f"/desk/redact/{export_id}/original/{clip}"
+            parts.append(f'<figure class="mark" data-input="f-mark-{i}"><video src="{attr(src)}" muted preload="auto">'
+                         f'</video><div class="mark-box" hidden></div></figure>'
+                         + field_(_("Applicant's region (x, y, width, height in pixels)"),
+                                  text_input(f"mark-{i}", job.marks.get(clip, ""), required=True,
+                                             extra='pattern="\\d+,\\d+,\\d+,\\d+" translate="no"')))
+        return (f'<section class="card" id="mark"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
+                + form(ctx, f"/desk/redact/{export_id}/make", "".join(parts) + button(_("Make the redacted copy")))
+                + "</section>")
+
+    def _made(self, ctx: Ctx, export_id: int, job: Job) -> str:
+        made = job.made or {}
+        rows = [[esc(i + 1), esc(c.get("frames")), esc(c.get("frames_filled_whole")),
+                 esc(_("signed") if c.get("c2pa") else _("not signed (the recorder is not enrolled)"))]
+                for i, c in enumerate(made.get("clips", []))]
+        videos = "".join(f'<video class="redacted" controls preload="auto" '
+                         f'src="/desk/redact/{export_id}/copy/{attr(c["file"])}"></video>'
+                         for c in made.get("clips", []))
+        heading = _("The redacted copy")
+        out = (f'<section class="card" id="made"><h2>{esc(heading)}</h2>'
+               + message("ok", _("The redacted copy is made. The original footage is unchanged."))
+               + table([_("Clip"), _("Frames"), _("Frames filled whole"), _("Signature")], rows) + videos)
+        if not job.released:
+            hint = _("Play the copy through and check that nobody but the applicant can be made out; if not, mark "
+                     "again below.")
+            what = _("Release it for the accompanied viewing") if job.use == "view" else _("Release it as the copy")
+            out += (f'<p class="hint">{esc(hint)}</p>'
+                    + form(ctx, f"/desk/redact/{export_id}/release", button(what)))
+        elif job.use == "view":
+            out += message("ok", _("Released for the accompanied viewing: show the copy above to the applicant. "
+                                   "It is not handed over and no copy leaves the recorder."))
+        elif not job.downloaded:
+            out += ('<section id="download">' + message("ok", _("Released as the copy.")) +
+                    form(ctx, f"/desk/redact/{export_id}/download", button(_("Download the redacted copy (ZIP)")))
+                    + "</section>")
+        else:
+            out += message("ok", _("The redacted copy was downloaded."))
+        return out + "</section>"
+
+    async def make(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        export_id, job = self._job(request, ctx)
+        f = form_of(request)
+        marks: dict[str, list[Any]] = {}
+        for i, clip in enumerate(job.clips):
+            text = str(f.get(f"mark-{i}") or "").strip()
+            job.marks[clip] = text
+            try:
+                box = [int(v) for v in text.split(",")]
+            except ValueError:
+                box = []
+            if len(box) != 4:
+                job.error = _("mark the applicant on every clip: drag a box on its picture")
+                raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+            marks[clip] = [[0, box]]
+        if job.task is not None and not job.task.done():
+            raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+        job.error, job.made, job.fraction = "", None, 0.0
+        session = {**ctx.caller.session, "must_change": ctx.caller.must_change,
+                   "send": lambda line: self._progress(job, line)}
+
+        async def run() -> None:
+            answer = await self.desk.viewer.operate("redact.run", {"export": export_id, "mode": job.mode,
+                                                                   "marks": marks}, session)
+            if answer.get("ok"):
+                job.made = answer["result"]
+            else:
+                job.error = str(answer.get("error") or _("refused"))
+        job.task = asyncio.get_running_loop().create_task(run())
+        raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+
+    @staticmethod
+    def _progress(job: Job, line: dict[str, Any]) -> None:
+        fraction = (line.get("progress") or {}).get("fraction")
+        if isinstance(fraction, (int, float)):
+            job.fraction = float(fraction)
+
+    async def progress(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        _id, job = self._job(request, ctx)
+        done = job.task is None or job.task.done()
+        return web.json_response({"fraction": 1.0 if done else job.fraction, "done": done})
+
+    async def original(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        export_id, job = self._job(request, ctx)
+        name = request.match_info["file"]
+        if name not in job.clips or job.released:
+            raise web.HTTPNotFound()
+        return await self._ranged(request, ctx, "export.read", {"export": export_id, "file": name})
+
+    async def redacted(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        export_id, job = self._job(request, ctx)
+        name = request.match_info["file"]
+        if job.made is None or name not in job.clips:
+            raise web.HTTPNotFound()
+        return await self._ranged(request, ctx, "redact.read", {"export": export_id, "copy": job.made["copy"],
+                                                                "file": name})
+
+    async def _ranged(self, request: web.Request, ctx: Ctx, op: str, args: dict[str, Any]) -> web.StreamResponse:
+        """One piece of a clip from the byte the browser asks for (a Range request), as 206."""
+        start = 0
+        rng = request.headers.get("Range", "")
+        if rng.startswith("bytes="):
+            try:
+                start = int(rng[6:].split("-")[0] or 0)
+            except ValueError:
+                start = 0
+        try:
+            piece = await self.desk.run(ctx, op, {**args, "offset": start})
+        except Refused as exc:
+            raise web.HTTPNotFound(text=str(exc)) from None
+        data, size = base64.b64decode(piece["data"]), int(piece["size"])
+        headers = {"Content-Type": "video/mp4", "Accept-Ranges": "bytes", "Cache-Control": "no-store"}
+        if start >= size:
+            return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        headers["Content-Range"] = f"bytes {start}-{start + len(data) - 1}/{size}"
+        return web.Response(status=206, body=data, headers=headers)
+
+    async def release(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        export_id, job = self._job(request, ctx)
+        if job.made is None:
+            raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+        try:
+            await self.desk.run(ctx, "redact.release", {"export": export_id, "copy": job.made["copy"], "use": job.use})
+        except Refused as exc:
+            job.error = str(exc)
+        else:
+            job.released = True
+        raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+
+    async def download(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The citizen's copy: the redacted clips, once, as one ZIP (never the original's files)."""
+        export_id, job = self._job(request, ctx)
+        if job.use != "copy" or not job.released or job.downloaded or job.made is None:
+            return self.desk.render(ctx, _("Redacted copy"), message("error", _(
+                "the redacted copy of export {id} is not offered for download").format(id=export_id)), status=409)
+        job.downloaded = True
+        sink = io.BytesIO()
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as z:
+            for c in job.made["clips"]:
+                data, offset, size = bytearray(), 0, 1
+                while offset < size:
+                    piece = await self.desk.run(ctx, "redact.read", {"export": export_id, "copy": job.made["copy"],
+                                                                     "file": c["file"], "offset": offset})
+                    chunk, size = base64.b64decode(piece["data"]), int(piece["size"])
+                    if not chunk:
+                        break
+                    data += chunk
+                    offset += len(chunk)
+                z.writestr(zipfile.ZipInfo(f"export-{export_id}-redacted/{c['file']}", ZIP_DATE), bytes(data))
+        return web.Response(body=sink.getvalue(), headers={
+            "Content-Type": "application/zip", "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="export-{export_id}-redacted.zip"'})
+

@@ -1,0 +1,198 @@
+"""A citizen's redacted copy at the desk (issue 54, design/0232), in Chromium, in zh-TW, at the two
+seed sites that say how a citizen sees footage: 000 (四(二): viewed only, accompanied) and 002
+(八(三): viewed or copied). The request is filed and signed through edgectl (tests/test_sites.py
+walks those steps at the desk already); the custodian then does the new part at the desk: the
+whole picture is refused, she prepares the copy, drags a box on the applicant on the clip's first
+frame, watches the progress bar, scrubs the copy, releases it (000: to the accompanied viewing,
+never a download; 002: as the copy, downloaded once as a ZIP of the redacted clips only). Each
+page is read for ids and English (tests/support/leaks.py); each step is on the audit record; the
+copy hides everything but the box; the original export is untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import av
+import pytest
+
+from edged.config import load_config
+from tests.support.browser import CHROMIUM, launch
+from tests.support.cameras import free_port
+from tests.support.catalog import audit_rows, rows
+from tests.support.daemon import Daemon, wait_for
+from tests.support.faces import FILL_MAX_Y
+from tests.support.people import People, password_for
+from tests.support.walk import Shots
+from tests.test_sites import camera, signers_for, site_config  # noqa: F401 (camera: a fixture)
+
+S = 1_000_000
+CASES = [("000-household-registration-office", "view"), ("002-police-station", "copy")]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the desk tests: scripts/bootstrap --test")
+    pw, chromium = launch()
+    yield chromium
+    chromium.close()
+    pw.stop()
+
+
+def _login(browser, base: str, name: str):
+    page = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True).new_page()
+    page.goto(base + "/desk/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password_for(name))
+    page.press("input[name=password]", "Enter")
+    page.wait_for_load_state()
+    assert page.url.endswith("/desk/"), page.url
+    return page
+
+
+def _lumas(data: bytes) -> list:
+    with av.open(io.BytesIO(data)) as f:
+        return [fr.to_ndarray(format="gray") for fr in f.decode(video=0)]
+
+
+def redacted_at_the_desk(carol, d, base: str, rid: int, use: str, shots: Shots):
+    """The custodian's part: the request's page offers only the redacted copy; she prepares it, marks
+    the applicant by a drag, waits on the bar, scrubs the copy and releases it (and downloads it, for
+    a copy). Returns the redacted clip's bytes, the mark, the staged export and its files' SHA-256."""
+    carol.goto(f"{base}/desk/requests/{rid}")
+    assert carol.locator("#viewing, #export").count() == 0, "no whole-picture viewing or export offered"
+    shots(carol, "request-carol")
+    if carol.locator("#redact input[name=receipt]").count():
+        carol.fill("#redact input[name=receipt]", "林美")
+    carol.click("#redact button[type=submit]")
+    carol.wait_for_selector("figure.mark, .notice-error", state="attached", timeout=120_000)
+    n = carol.locator("figure.mark video").count()
+    assert n >= 1, carol.inner_text("main") + d.log[-3000:]   # a clip a camera
+    export_id = int(re.search(r"/desk/redact/(\d+)", carol.url)[1])
+    staged = Path(rows(d, "exports")[0]["out_dir"])
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())}
+
+    # the applicant marked by a drag on each clip's first frame: a box in the picture's middle
+    marks = []
+    for i in range(n):
+        video = f"document.querySelectorAll('figure.mark video')[{i}]"
+        wait_for(lambda video=video: carol.evaluate(f"{video}.videoWidth > 0"), 60, "the clip's first frame shown")
+        vw, vh = carol.evaluate(f"[{video}.videoWidth, {video}.videoHeight]")
+        box = carol.locator("figure.mark video").nth(i).bounding_box()
+        carol.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.25)
+        carol.mouse.down()
+        carol.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.7, steps=6)
+        carol.mouse.up()
+        mark = [int(v) for v in carol.input_value(f"#f-mark-{i}").split(",")]
+        assert abs(mark[0] - 0.3 * vw) <= 3 and abs(mark[2] - 0.3 * vw) <= 3 and abs(mark[3] - 0.45 * vh) <= 3, mark
+        marks.append(mark)
+    shots(carol, "mark-carol")
+    carol.click("#mark button[type=submit]")
+    if carol.locator("#redact-progress").count():   # the bar, while the worker runs at idle priority
+        shots(carol, "making-carol")
+    carol.wait_for_selector("#made", timeout=600_000)
+    wait_for(lambda: carol.evaluate("document.querySelector('video.redacted').readyState >= 2"), 60,
+             "the copy playable on the page")
+    carol.evaluate("document.querySelector('video.redacted').currentTime = 1")   # scrubbed
+    wait_for(lambda: carol.evaluate("!document.querySelector('video.redacted').seeking"), 30, "the seek")
+    shots(carol, "made-carol")
+    carol.click(f"form[action='/desk/redact/{export_id}/release'] button")
+    carol.wait_for_selector("#made .notice-ok >> nth=1")
+    shots(carol, "released-carol")
+    if use == "copy":
+        with carol.expect_download() as dl:
+            carol.click(f"form[action='/desk/redact/{export_id}/download'] button")
+        z = zipfile.ZipFile(dl.value.path())
+        names = z.namelist()
+        assert len(names) == n and all(x.endswith(".mp4") for x in names), names
+        clip = z.read(names[0])
+        again = carol.request.post(f"{base}/desk/redact/{export_id}/download")
+        assert again.status == 403, "no CSRF token; and a second download is refused on the page"
+    else:
+        assert carol.locator(f"form[action='/desk/redact/{export_id}/download']").count() == 0, "viewed only"
+        file = json.loads(audit_rows(d, "redact.made")[0]["detail"])["clips"][0]["file"]
+        url, clip, size = f"{base}/desk/redact/{export_id}/copy/{file}", b"", 1
+        while len(clip) < size:   # as the page's video reads it: a piece a range
+            r = carol.request.get(url, headers={"Range": f"bytes={len(clip)}-"})
+            assert r.status == 206, r.status
+            clip += r.body()
+            size = int(r.headers["content-range"].rsplit("/", 1)[1])
+    return clip, marks[0], staged, before
+
+
+@pytest.mark.timeout(900)   # a daemon, Chromium and an idle-priority redaction on a shared box
+@pytest.mark.parametrize("name, use", CASES, ids=[c[0][:3] for c in CASES])
+def test_a_citizens_redacted_copy_at_the_desk(tmp_path, camera, browser, name, use):  # noqa: F811
+    port = free_port()
+    config, data = site_config(name, tmp_path, camera, port)
+    cfg = load_config(config)
+    rules = cfg.policy.kinds["citizen"]
+    cameras = [cfg.cameras[0].id]   # one camera: one short clip to redact
+    signers = signers_for([s for s in rules.chain if s.applies(cameras)], cfg.policy, "")
+    base = f"http://127.0.0.1:{port}"
+    shots = Shots(name, allowed={cfg.site.name, *(c.name for c in cfg.cameras), "林美"})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path, admin_full_name="張志豪")
+        for signer, full in zip(signers, ("黃志明", "李建國", "吳淑惠"), strict=False):
+            people.add(signer, "approver", full_name=full)
+        people.add("carol", "custodian", full_name="陳美玲")
+        wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+        wait_for(lambda: len(d.segments(cameras[0])) >= 3, 60, "footage")
+        segs = d.segments(cameras[0])
+        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
+        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
+                "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
+                "--to", iso(segs[1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
+                "--identity-checked", "--contact", "0912-000-000", "--json"]
+        args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
+        r = people.as_("carol").ctl(*args, *(["--copy"] if use == "copy" else []))
+        assert r.returncode == 0, r.stderr
+        rid = json.loads(r.stdout)["id"]
+        for signer in signers:
+            r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
+            assert r.returncode == 0, r.stderr
+        grant = json.loads(r.stdout)["grant"]
+        assert grant["mode"] == use
+
+        # the whole picture is refused: the viewing and the export wait for the redacted copy
+        people.as_("carol")
+        if use == "copy":
+            r = people.ctl("export", "--grant", str(grant["id"]), "--out", str(tmp_path / "whole"),
+                           "--receipt", "林美")
+            assert r.returncode != 0 and "redacted" in r.stderr and not (tmp_path / "whole").exists(), r.stderr
+        carol = _login(browser, base, "carol")
+        shots(carol, "home-carol")
+        assert carol.locator(f"a[href='/desk/requests/{rid}#redact']").count() == 1, "her day offers the copy"
+        clip, mark, staged, before = redacted_at_the_desk(carol, d, base, rid, use, shots)
+        for form in ("reply", "receipt") if use == "copy" else ("reply",):   # the printed forms say it
+            carol.goto(f"{base}/desk/requests/{rid}/{form}")
+            text = carol.inner_text("body")
+            assert "第三人" in text and "除申請人外，其餘畫面均已遮蔽" in text, text
+        copy = json.loads(audit_rows(d, "redact.made")[0]["detail"])["copy"]
+        carol.context.close()
+
+        x, y, w, h = mark
+        frames = _lumas(clip)
+        assert len(frames) > 10
+        for luma in frames:
+            outside = luma.copy()
+            outside[max(0, y - h // 2):y + h + h // 2, max(0, x - w // 2):x + w + w // 2] = 0
+            assert outside.max() <= FILL_MAX_Y        # everyone but the applicant hidden
+        assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())} == before
+        assert shots.found == {}, "ids or English on the pages:\n" + json.dumps(shots.found, ensure_ascii=False)
+    finally:
+        assert d.stop() == 0, d.log[-3000:]
+    actions = [(a["action"], a["actor"].split(" ")[0], json.loads(a["detail"] or "{}")) for a in audit_rows(d)]
+    used = [a for a in actions if a[0] == "grant.use"]
+    assert [(a[1], a[2]["mode"]) for a in used] == [("carol", "redacted")], used
+    assert use == "view" or any(a[0] == "grant.refused" for a in actions), "the whole export was refused"
+    released = [a for a in actions if a[0] == "redact.released"]
+    assert [(a[1], a[2]["use"], a[2]["copy"]) for a in released] == [("carol", use, copy)], released
+    assert [a[1] for a in actions if a[0] in ("redact.started", "redact.made")] == ["carol", "carol"]
