@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from storage import audit, node as node_table
 from storage.disk import layout, volume
+from storage.disk.fsutil import fsync_dir
 from storage.keys import nodekey
 from storage.catalog import open_db
 
@@ -144,7 +145,14 @@ def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
                                      "is the right disk mounted there?")
     key = nodekey.load_or_create(data_dir)
     copy = nodekey.backup(data_dir)
-    db = open_db(data_dir / layout.CATALOG_FILE)
+    # Made whole under another name, then renamed into place: a daemon waiting for its data
+    # folder starts the moment the catalog's name appears, and would migrate a catalog still
+    # being made beside this (the package's install: "duplicate column name").
+    final = data_dir / layout.CATALOG_FILE
+    making = final.with_name(final.name + ".making")
+    for leftover in (making, *(making.with_name(making.name + end) for end in ("-wal", "-shm", "-journal"))):
+        leftover.unlink(missing_ok=True)   # an init-data cut off before its rename: an empty catalog, no footage
+    db = open_db(making)
     try:
         node_table.set_values(db, {"disk_id": disk_id, "video_identity": 1, "key_fingerprint": key.fingerprint})
         detail = {"how": how, "reason": reason, "data_dir": str(data_dir), "disk_id": disk_id,
@@ -153,7 +161,15 @@ def _init(data_dir: Path, actor: str, how: str, reason: str) -> dict[str, Any]:
                   "filesystems": {name: {k: v for k, v in asdict(p.mount).items()} if p.mount else None
                                   for name, p in (("data", volume.probe(data_dir)), ("video", volume.probe(video)))}}
         audit.append(db, actor, "data.init", detail)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.conn.close()
+    try:
+        os.link(making, final)   # never over a catalog that appeared meanwhile
+    except FileExistsError:
+        raise AlreadyInitialised(f"{data_dir} already holds a catalog: nothing done") from None
+    finally:
+        making.unlink(missing_ok=True)
+    fsync_dir(data_dir)
     return detail
 
