@@ -99,7 +99,7 @@ def test_a_site_named_in_chinese_records_reports_and_prints(tmp_path, clip):
             assert f"自 {roc_date_short(day)} " in status, status  # "up since" in the ROC calendar
             today = roc_date(datetime.fromtimestamp(SYSTEM.now_us() / 1e6, TAIPEI).date())
             notice = ctl(d, "cameras", "--notice")  # LANG says zh_TW; the site says zh-TW too
-            assert "錄影監視告示: 景美辦事處" in notice and f"攝影機清單最近異動日期：{today}。" in notice
+            assert "錄影監視告示：景美辦事處" in notice and f"攝影機清單最近異動日期：{today}。" in notice
             assert "30–365 日" in notice and "30–400 日" in notice
             column_starts(notice.split("\n\n")[1], ["攝影機", "設置目的"])
             page = tmp_path / "notice.html"

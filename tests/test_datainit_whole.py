@@ -12,6 +12,7 @@ import threading
 
 from storage import datainit
 from storage.disk import layout
+from tests.support.catalog import audit_rows
 from tests.support.daemon import ROOT, write_config
 
 
@@ -27,7 +28,7 @@ def test_the_catalog_appears_whole_or_not_at_all(tmp_path):
             if datainit.initialised(data):
                 db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True, timeout=30)
                 try:
-                    seen.append(db.execute("SELECT count(*) FROM audit WHERE action = 'data.init'").fetchone()[0])
+                    seen.append(len(audit_rows(db, "data.init")))
                 except sqlite3.OperationalError:   # no audit table yet: a catalog being made
                     seen.append(0)
                 finally:
