@@ -202,7 +202,9 @@ def test_packages_install_upgrade_downgrade_purge(tmp_path):
         before = sorted(p.relative_to(ct.root) for p in (ct.root / "var/lib/edged").rglob("*") if p.suffix == ".mp4")
         ct.sh("DEBIAN_FRONTEND=noninteractive apt-get purge -y edged", timeout=600)
         after = sorted(p.relative_to(ct.root) for p in (ct.root / "var/lib/edged").rglob("*") if p.suffix == ".mp4")
-        assert before and after == before
+        # every file listed before is still there (the daemon records until purge stops it, so the
+        # listing may have grown meanwhile: asserting equality failed when a segment began between)
+        assert before and set(before) <= set(after), sorted(set(before) - set(after))
         for kept in ("var/lib/edged/catalog.db", "var/lib/edged/node-ed25519.key", "etc/edged/secrets.toml"):
             assert (ct.root / kept).exists(), kept
         assert not (ct.root / "opt/edged").exists() and not (ct.root / "etc/edged/edged.toml").exists()
