@@ -1,6 +1,6 @@
 """Which instance verifies which node (issue 43 item 1, design/0104): rendezvous hashing over
 the live instances, pure. The instances on a real PostgreSQL, one killed, are in
-tests/test_central_postgres.py."""
+tests/test_central_instances.py."""
 
 from __future__ import annotations
 

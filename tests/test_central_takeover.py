@@ -185,7 +185,7 @@ def test_three_instances_one_killed_its_share_drained_no_resend_asked(tmp_path, 
     """The killed instance's session is taken over by one live instance within seconds: every
     message published right after the kill (a third dealt to the dead session) is stored and
     verified with no gap, no resend asked, no finding; the dead row says who drained it."""
-    from tests.test_central_postgres import Instance, _try_store, _stored
+    from tests.test_central_instances import Instance, _try_store, _stored
 
     url = pg.database()
     broker = Broker(tmp_path / "broker", extra=["max_queued_messages 0"]).start()
