@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -291,20 +290,56 @@ class Pages:
             return self.desk.render(ctx, _("Redacted copy"), message("error", _(
                 "the redacted copy of export {id} is not offered for download").format(id=export_id)), status=409)
         job.downloaded = True
-        sink = io.BytesIO()
-        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as z:
-            for c in job.made["clips"]:
-                data, offset, size = bytearray(), 0, 1
-                while offset < size:
-                    piece = await self.desk.run(ctx, "redact.read", {"export": export_id, "copy": job.made["copy"],
-                                                                     "file": c["file"], "offset": offset})
-                    chunk, size = base64.b64decode(piece["data"]), int(piece["size"])
-                    if not chunk:
-                        break
-                    data += chunk
-                    offset += len(chunk)
-                z.writestr(zipfile.ZipInfo(f"export-{export_id}-redacted/{c['file']}", ZIP_DATE), bytes(data))
-        return web.Response(body=sink.getvalue(), headers={
+        # Streamed a piece at a time as the daemon reads it (a clip of minutes is hundreds of MB: not
+        # held whole in the desk's memory); zipfile writes to a sink it cannot seek, so each entry
+        # carries its sizes after its data.
+        response = web.StreamResponse(headers={
             "Content-Type": "application/zip", "Cache-Control": "no-store",
             "Content-Disposition": f'attachment; filename="export-{export_id}-redacted.zip"'})
+        await response.prepare(request)
+        sink = _Pieces()
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as z:
+            for c in job.made["clips"]:
+                info = zipfile.ZipInfo(f"export-{export_id}-redacted/{c['file']}", ZIP_DATE)
+                with z.open(info, "w", force_zip64=True) as entry:
+                    offset, size = 0, 1
+                    while offset < size:
+                        piece = await self.desk.run(ctx, "redact.read", {
+                            "export": export_id, "copy": job.made["copy"], "file": c["file"], "offset": offset})
+                        chunk, size = base64.b64decode(piece["data"]), int(piece["size"])
+                        if not chunk:
+                            break
+                        entry.write(chunk)
+                        offset += len(chunk)
+                        await response.write(sink.take())
+                await response.write(sink.take())
+        await response.write(sink.take())
+        await response.write_eof()
+        return response
+
+
+class _Pieces:
+    """A sink zipfile writes to and cannot seek: what it wrote since the last `take`."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.written = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.parts.append(bytes(data))
+        self.written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.written
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
 
