@@ -95,7 +95,9 @@ def test_the_payload_reference_matches_real_payloads(tmp_path):
                 "alarm": lambda: on("alarm", lambda b: b["action"] == "raise" and b.get("kind") == "camera_offline"),
                 "alarm (clear)": lambda: on("alarm", lambda b: b["action"] == "clear"),
                 "retention": lambda: on("retention"),
-                "footage": lambda: on("footage"),  # design/0095: the office hears of footage on its own clock
+                # design/0095: the office hears of footage on its own clock; the example's spans are counter-1's alone
+                # (the one that counter-2 recorded while its server was up names both: another shape)
+                "footage": lambda: on("footage", lambda b: set(b.get("spans") or ()) == {"counter-1"}),
                 "audit": lambda: on("audit", lambda b: b.get("action") == "retention.pass"),
                 "audit (chain head)": lambda: on("audit", lambda b: b.get("kind") == "chain_head"),
                 "audit (a command)": lambda: on("audit", lambda b: b.get("kind") == "command"),
