@@ -340,8 +340,8 @@ def use_grant(db: sqlite_utils.Database, grant_id: int, *, custodian: str, watch
         problem = rq.refuse_use(grant, mode=rd.checked_as(grant, mode), now_us=now_us, grant_id=grant_id, names=names)
         kind = grant and (retrieval_store.request_row(db, grant["request_id"]) or {}).get("kind")
         if problem is None and grant is not None:   # refuse_use answered "no grant" for None
-            problem = rd.redacted_refusal(grant, mode=mode, redacted=kind in set(redacted)) or _custodian_refusal(
-                db, name, grant, watcher, names)
+            problem = (rd.redacted_refusal(grant, mode=mode, redacted=rd.grant_redacted(grant, kind, redacted))
+                       or _custodian_refusal(db, name, grant, watcher, names) or rd.allower_refusal(grant, name, names))
         if problem is None and not retrieval_store.mark_grant_used(db, grant_id, used_us=now_us, used_by=name,
                                                                    watcher=watcher):
             problem = _("grant {grant_id} was already used").format(grant_id=grant_id)

@@ -7,7 +7,7 @@ import pytest
 
 from edged.config.policy import KindRules, _policy, default_policy
 from edged.config.values import ConfigError
-from edged.rules.redaction import RedactionRuleError, Shown, shown
+from edged.rules.redaction import RedactionRuleError, Shown, allower_refusal, grant_redacted, shown, whole_picture
 
 CITIZEN = KindRules(redact="everything", unredacted_by=frozenset({"huang"}))
 
@@ -61,3 +61,57 @@ def test_what_a_grant_shows(kind, rules, by, reason, want):
 def test_the_whole_picture_refused(by, reason, why):
     with pytest.raises(RedactionRuleError, match=why):
         shown("citizen", CITIZEN, by, reason)
+
+
+# the approver's allowance of the whole picture on one request (design/0276): who asks, holding
+# which roles, with or without a reason; the request filed by "lin", signed by "huang"
+NOW = 1_800_000_000_000_000
+GRANT = {"id": 9, "request_id": 4, "mode": "view", "used_us": None, "expires_us": NOW + 1, "unredacted_by": None}
+REQUEST = {"id": 4, "kind": "citizen", "state": "approved", "filed_by": "lin", "requester_account": None,
+           "grant": GRANT}
+SITE = KindRules(redact="everything", unredacted_by=frozenset({"huang", "lin", "chen", "wu"}))
+REASON = "法院調查證據所需"
+
+
+@pytest.mark.parametrize("who, roles, reason, refused", [
+    ("lin", ("viewer",), REASON, "not an approver"),                   # the filer (a clerk)
+    ("lin", ("viewer",), None, "not an approver"),
+    ("lin", ("approver",), REASON, "filed or asked"),                  # the filer, an approver too
+    ("chen", ("custodian",), REASON, "not an approver"),               # the custodian alone
+    ("chen", ("custodian",), None, "not an approver"),
+    ("wu", ("auditor",), REASON, "not an approver"),                   # the ethics office reads, never decides
+    ("wu", ("auditor",), None, "not an approver"),
+    ("huang", ("approver",), None, "needs a reason"),                  # the approver, without a reason
+    ("huang", ("approver",), " 好 ", "needs a reason"),
+    ("zhao", ("approver",), REASON, "not one of them"),                # an approver the site does not name
+    ("huang", ("approver",), REASON, None),                            # the approver, with a reason
+    ("chen", ("custodian", "approver"), REASON, None),                 # an approver who is a custodian too
+])
+def test_who_may_allow_the_whole_picture(who, roles, reason, refused):
+    if refused is None:
+        assert whole_picture(REQUEST, SITE, by=who, roles=roles, reason=reason, now_us=NOW) == Shown(
+            "none", who, REASON)
+        return
+    with pytest.raises(RedactionRuleError, match=refused):
+        whole_picture(REQUEST, SITE, by=who, roles=roles, reason=reason, now_us=NOW)
+
+
+@pytest.mark.parametrize("req, rules, why", [
+    (REQUEST, KindRules(redact="none", unredacted_by=frozenset({"huang"})), "not redacted"),
+    ({**REQUEST, "kind": "agency"}, SITE, "not redacted"),
+    ({**REQUEST, "grant": None, "state": "filed"}, SITE, "no grant waiting"),            # not approved yet
+    ({**REQUEST, "grant": {**GRANT, "used_us": NOW - 1}}, SITE, "no grant waiting"),     # used for its copy
+    ({**REQUEST, "grant": {**GRANT, "expires_us": NOW}}, SITE, "no grant waiting"),
+    ({**REQUEST, "grant": {**GRANT, "unredacted_by": "wu"}}, SITE, "already allowed"),   # once
+])
+def test_the_whole_picture_only_on_a_redacted_grant_waiting(req, rules, why):
+    with pytest.raises(RedactionRuleError, match=why):
+        whole_picture(req, rules, by="huang", roles=("approver",), reason=REASON, now_us=NOW)
+
+
+def test_the_custodian_who_uses_it_never_allowed_it():
+    allowed = {**GRANT, "unredacted_by": "chen"}
+    assert "separation of duties" in (allower_refusal(allowed, "chen") or "")
+    assert allower_refusal(allowed, "carol") is None and allower_refusal(GRANT, "chen") is None
+    assert grant_redacted(GRANT, "citizen", {"citizen"}) and not grant_redacted(allowed, "citizen", {"citizen"})
+    assert not grant_redacted(GRANT, "agency", {"citizen"})

@@ -258,6 +258,10 @@ def cmd_request(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         r = call(ctx.socket, f"request.{args.req_cmd}", req)
         note = f"\n{r['note']}" if r.get("note") else ""
         return r, _decided_text(r, args.req_cmd) + note
+    if args.req_cmd == "unredact":   # design/0276: an approver allows a citizen the whole picture, with a reason
+        r = call(ctx.socket, "request.unredact", {"id": args.id, "reason": args.reason})
+        return r, _("request {id}: the whole picture is allowed (grant {grant}); on the record with your reason").format(
+            id=r["id"], grant=r["grant"]["id"])
     if args.req_cmd == "form":
         return ctl_documents.request_form(ctx, args)
     if args.req_cmd == "ethics-report":
@@ -400,6 +404,10 @@ def register(sub: Verbs) -> None:
                                                                    "grant_ttl)"))
         d.add_argument("--flag", choices=FLAGS)
         d.add_argument("--flag-note")
+    d = rs.add_parser("unredact", parents=[JSON], help=_("allow a citizen's request the whole picture where the site "
+                                                         "redacts it (an approver the site names, with a reason)"))
+    d.add_argument("id", type=int)
+    d.add_argument("--reason", required=True, help=_("why the citizen sees third parties too: on the record"))
     s = rs.add_parser("show", parents=[JSON], help=_("one request with its grant"))
     s.add_argument("id", type=int)
     s = rs.add_parser("form", parents=[JSON], help=_("the application form and its approval record, printable"))

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, Sequence
+
+import sqlite_utils
 
 from edged import people
 from edged.alarms import ETHICS, Alarms
 from edged.config import Config
+from edged.config.policy import KindRules
 from edged.control.operation import Operations, op, read_catalog, sees, text, write_refusing
 from edged.control.protocol import RequestError
 from edged.control.server import Caller
@@ -20,10 +23,13 @@ from edged.rules import deadlines, retrieval as rq
 from edged.i18n import Msg, _, hint_of, hinted
 from edged.coalesce import Coalescer
 from edged.rules.throttle import Limits, LoginThrottle
-from edged.rules.redaction import NONE, shown
+from edged.rules.redaction import NONE, RedactionRuleError, shown, whole_picture
+from edged.rules import audit_words
+from edged.rules.persons import names_of
 from edged.rules.words import span
 from storage import alarm_kinds
-from storage.people import retrieval_store
+from storage import audit
+from storage.people import accounts, retrieval_store
 from storage.catalog import CatalogWriter
 from storage.time.clock import SYSTEM, Clock
 from storage.states.requests import FILED
@@ -82,7 +88,25 @@ class RequestOps(Operations):
             raise RequestError(_("no request {id} that you filed").format(id=request_id))
         rules = self.policy.kinds.get(row["kind"])   # what a citizen's grant shows (design/0232): the forms say it
         redact = shown(row["kind"], rules).redact if rules is not None else NONE
+        if (row.get("grant") or {}).get("unredacted_by"):   # an approver allowed the whole picture (design/0276)
+            redact = NONE
         return {**row, "redacted": None if redact == NONE else redact}
+
+    @op("request.unredact")
+    async def unredact(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """An approver allows a citizen's request the whole picture, with a reason (design/0276):
+        edged/rules/redaction.py `whole_picture` is the rule, the desk's and edgectl's alike."""
+        request_id = int(args.get("id") or 0)
+        row = await read_catalog(self.data_dir, lambda db: retrieval_store.request_row(db, request_id))
+        if row is None or not sees(caller, row.get("cameras")):   # out of scope: as if there were none (issue 45)
+            raise RequestError(_("no request {id}").format(id=request_id))
+        by = caller.account or str(caller)
+        try:
+            return await self.writer.run(lambda c: allow_whole_picture(
+                c.db, request_id, by=by, roles=caller.roles, reason=text(args, "reason"), now_us=self.clock.now_us(),
+                kinds=self.policy.kinds, titles=self.policy.titles, units=self.policy.units))
+        except RedactionRuleError as exc:
+            raise RequestError(_("the whole picture not allowed: {why}").format(why=exc)) from None
 
     @op("request.list")
     async def listing(self, args: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
@@ -129,3 +153,25 @@ class RequestOps(Operations):
             row = {**row, "note": _("the grant's lifetime asked for is longer than the site allows: it expires after "
                                     "{span}").format(span=span(ttl))}
         return row
+
+
+def allow_whole_picture(db: sqlite_utils.Database, request_id: int, *, by: str, roles: Sequence[str], reason: str,
+                        now_us: int, kinds: Mapping[str, KindRules], titles: Mapping[str, Iterable[str]] | None = None,
+                        units: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+    """An approver allows a citizen's request the whole picture, with a reason (design/0276): the
+    rule is edged/rules/redaction.py `whole_picture`; the allowance is kept with the grant and is
+    the audit record `request.unredacted` (who: the actor; which request and grant; the reason).
+    Raises RedactionRuleError; a refusal is not written (as a refused sign-off is not)."""
+    with db.atomic():
+        req = retrieval_store.request_row(db, request_id)
+        if req is None:
+            raise RedactionRuleError(_("no request {id}").format(id=request_id))
+        names = names_of(accounts.accounts(db), titles or {}, units or {})
+        allowed = whole_picture(req, kinds.get(req["kind"]), by=by, roles=roles, reason=reason, now_us=now_us,
+                                names=names)
+        grant = req["grant"]
+        if not retrieval_store.allow_whole_picture(db, grant["id"], by=by, reason=str(allowed.reason), at_us=now_us):
+            raise RedactionRuleError(_("grant {id} was used or allowed meanwhile").format(id=grant["id"]))
+        audit.append(db, by, audit_words.REQUEST_UNREDACTED, {
+            "request": req["id"], "grant": grant["id"], "kind": req["kind"], "reason": allowed.reason}, at_us=now_us)
+    return retrieval_store.request_row(db, request_id)  # type: ignore[return-value]

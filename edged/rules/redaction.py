@@ -5,17 +5,22 @@ A citizen sees footage of themselves and no one else (seed 000 四(二), 002 八
 the site's mode, "everything" hidden but the applicant where the site is silent. The whole
 picture only where an approver the site names in `unredacted_by` allows it, with a reason, which
 goes on the record; anyone else, or no reason, is refused. Other kinds of request are not redacted.
+`whole_picture` is that decision on one request (design/0276): an approver's, never the filer's,
+never a custodian's alone, while the grant waits to be used; the custodian who then uses the grant
+is never the approver who allowed it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from edged.config.policy import KindRules
 from edged.i18n import _
+from edged.rules.persons import NOBODY, Names, person
+from edged.rules.roles import APPROVER
 
 CITIZEN, NONE = "citizen", "none"
 REDACTED = "redacted"   # a use of a grant for its redacted copy (design/0232): the staging export it is made from
@@ -50,6 +55,49 @@ def shown(kind: str, rules: KindRules, unredacted_by: str | None = None, reason:
         raise RedactionRuleError(_("allowing a citizen the whole picture needs a reason on the record "
                                    "(at least {n} characters)").format(n=MIN_REASON))
     return Shown(NONE, unredacted_by, text)
+
+
+def whole_picture(req: Mapping[str, Any], rules: KindRules | None, *, by: str, roles: Sequence[str],
+                  reason: str | None, now_us: int, names: Names = NOBODY) -> Shown:
+    """An approver's allowance of the whole picture on one citizen's request (design/0276): `by`,
+    holding `roles`, asks it for `req` (a request row with its grant) with `reason`, under the
+    request's kind's `rules`. The Shown the grant is then used with (`allowed_by`, `reason` for the
+    record); RedactionRuleError says why not. Refused: anyone not an approver (a custodian alone,
+    the auditor, a clerk); whoever filed or asked for the request; a request whose grant is not
+    redacted, not issued yet, used, expired or already allowed; then `shown`: an approver the site
+    does not name in unredacted_by, or no reason."""
+    rid, kind = req.get("id"), str(req.get("kind") or "")
+    if APPROVER not in roles:
+        raise RedactionRuleError(_("allowing a citizen the whole picture is an approver's decision; {who} is not an "
+                                   "approver").format(who=person(names, by)))
+    if by in (req.get("filed_by"), req.get("requester_account")):
+        raise RedactionRuleError(_("{who} filed or asked for request {id}: another approver decides whether the "
+                                   "citizen sees the whole picture").format(who=person(names, by), id=rid))
+    if rules is None or shown(kind, rules).redact == NONE:
+        raise RedactionRuleError(_("request {id} is not redacted: its grant shows the whole picture already").format(
+            id=rid))
+    grant = req.get("grant")
+    if not grant or grant.get("used_us") is not None or now_us >= int(grant["expires_us"]):
+        raise RedactionRuleError(_("request {id} has no grant waiting to be used: the whole picture is allowed "
+                                   "after its approval and before its grant is used").format(id=rid))
+    if grant.get("unredacted_by"):
+        raise RedactionRuleError(_("{who} already allowed request {id} the whole picture").format(
+            who=person(names, str(grant["unredacted_by"])), id=rid))
+    return shown(kind, rules, by, reason)
+
+
+def allower_refusal(grant: Mapping[str, Any], user: str, names: Names = NOBODY) -> str | None:
+    """Separation of duties: the approver who allowed a grant the whole picture never uses it."""
+    if grant.get("unredacted_by") and grant["unredacted_by"] == user:
+        return _("{who} allowed grant {id} the whole picture: another custodian uses it (separation of "
+                 "duties)").format(who=person(names, user), id=grant.get("id"))
+    return None
+
+
+def grant_redacted(grant: Mapping[str, Any] | None, kind: Any, redacted: Iterable[str]) -> bool:
+    """Whether a grant shows only a redacted copy: its request's kind is one the site redacts and no
+    approver allowed it the whole picture (design/0276)."""
+    return kind in set(redacted) and not (grant or {}).get("unredacted_by")
 
 
 def redacted_kinds(kinds: Mapping[str, KindRules]) -> frozenset[str]:

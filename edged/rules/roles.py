@@ -136,6 +136,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "request.all": frozenset({CUSTODIAN, APPROVER, AUDITOR}),
     "request.approve": frozenset({APPROVER}),
     "request.reject": frozenset({APPROVER}),
+    # a citizen's whole picture where the site redacts it (design/0276): an approver the site names,
+    # with a reason, never who filed it; the custodian who uses the grant never allowed it
+    "request.unredact": frozenset({APPROVER}),
     # the audit log (R7): the ethics office reads it; anyone may check that the chain is intact.
     "audit.list": frozenset({AUDITOR}),
     "audit.export": frozenset({AUDITOR}),

@@ -140,6 +140,14 @@ def mark_grant_used(db: sqlite_utils.Database, grant_id: int, *, used_us: int, u
     return cur.rowcount == 1
 
 
+def allow_whole_picture(db: sqlite_utils.Database, grant_id: int, *, by: str, reason: str, at_us: int) -> bool:
+    """An approver's allowance of the whole picture on a grant not used yet (design/0276); False if
+    it was used or allowed meanwhile (the single writer thread makes that impossible; the guard)."""
+    cur = db.execute("UPDATE grants SET unredacted_by = ?, unredacted_reason = ?, unredacted_us = ? WHERE id = ?"
+                     " AND used_us IS NULL AND unredacted_by IS NULL", [by, reason, at_us, int(grant_id)])
+    return cur.rowcount == 1
+
+
 def export_row(db: sqlite_utils.Database, export_id: int) -> dict[str, Any] | None:
     return next(db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None)
 

@@ -482,3 +482,11 @@ def m027_request_purpose(db: sqlite_utils.Database) -> None:
     """What a request's footage is for (用途, design/0113): 002 §8(1)(2) asks for the reason and the use;
     purged with the request's other personal data."""
     db.execute("ALTER TABLE requests ADD COLUMN purpose TEXT")
+
+
+@migrations()
+def m028_grant_whole_picture(db: sqlite_utils.Database) -> None:
+    """An approver's allowance of the whole picture on a citizen's grant (design/0276): who, when
+    and why, kept with the grant it lifts the redaction of (also on the audit chain)."""
+    for column in ("unredacted_by TEXT", "unredacted_reason TEXT", "unredacted_us INTEGER"):
+        db.execute(f"ALTER TABLE grants ADD COLUMN {column}")

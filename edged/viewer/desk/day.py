@@ -10,7 +10,7 @@ from typing import Any
 
 from edged.i18n import _
 from edged.rules import retrieval as rq
-from edged.rules.redaction import redacted_kinds
+from edged.rules.redaction import allower_refusal, grant_redacted, redacted_kinds
 from edged.viewer.desk.app import Desk
 from edged.viewer.desk.page import DONE, DUE, OPEN, WAIT, Ctx, badge, esc, link, table
 
@@ -25,7 +25,8 @@ def may_view(req: dict[str, Any], ctx: Ctx) -> bool:
         return False
     signers = [s["by"] for s in rq.steps_signed(req)]
     return (rq.refuse_use(g, mode="view", now_us=ctx.now_us) is None
-            and rq.approver_refusal({"approvers": signers, "request_id": req["id"]}, ctx.account) is None)
+            and rq.approver_refusal({"approvers": signers, "request_id": req["id"]}, ctx.account) is None
+            and allower_refusal(g, ctx.account or "") is None)
 
 
 def viewing_link(req: dict[str, Any]) -> str:
@@ -51,7 +52,7 @@ async def custodian_day(desk: Desk, ctx: Ctx) -> str:
     for r in rows:
         g = r["grant"]
         action = (link(f"/desk/requests/{r['id']}#redact", _("Prepare the redacted copy"), "button")
-                  if r.get("kind") in redacted_kinds(desk.cfg.policy.kinds) else
+                  if grant_redacted(g, r.get("kind"), redacted_kinds(desk.cfg.policy.kinds)) else
                   viewing_link(r) if may_view(r, ctx) else
                   link(f"/desk/requests/{r['id']}#export", _("Make the export"), "button") if g["mode"] == "copy"
                   else esc(_("another custodian (you signed it)")))

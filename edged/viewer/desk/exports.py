@@ -14,6 +14,7 @@ from aiohttp import web
 
 from edged.i18n import N_, _
 from edged.rules import retrieval as rq
+from edged.rules.redaction import allower_refusal
 from edged.rules.downloads import Download, download_of, zip_order
 from edged.viewer.desk.app import Desk, Refused, form_of
 from edged.viewer.desk.page import (Ctx, button, esc, facts, field_, form, link, message, table,
@@ -40,7 +41,8 @@ def may_export(req: dict[str, Any], ctx: Ctx) -> bool:
         return False
     signers = [s["by"] for s in rq.steps_signed(req)]
     return (rq.refuse_use(g, mode="copy", now_us=ctx.now_us) is None
-            and rq.approver_refusal({"approvers": signers, "request_id": req["id"]}, ctx.account) is None)
+            and rq.approver_refusal({"approvers": signers, "request_id": req["id"]}, ctx.account) is None
+            and allower_refusal(g, ctx.account or "") is None)
 
 
 def export_card(req: dict[str, Any], ctx: Ctx) -> str:

@@ -18,13 +18,14 @@ from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
-from edged.viewer.desk.redaction import redacted, redaction_card
+from edged.viewer.desk.redaction import redacted, redaction_card, seen_facts, whole_picture_card
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
 from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, date_input, badge, button, checks, esc, facts,
                                     field_, form, link, message, prefill, radios, select, table, text_input, textarea)
 
 DONE_NOTES = {"filed": N_("The request is filed. The approvers see it in their inbox."),
-              "step": N_("Your sign-off is recorded."), "decided": N_("The request is decided.")}
+              "step": N_("Your sign-off is recorded."), "decided": N_("The request is decided."),
+              "unredacted": N_("The whole picture is allowed, with your reason on the record.")}
 FLAG_LABELS = {"": N_("no flag"), "major": N_("major"), "abnormal": N_("abnormal")}
 
 
@@ -36,6 +37,7 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_get("/desk/inbox", desk.page("request.approve", pages.inbox))
     r.add_get(r"/desk/requests/{id:\d+}", desk.page("request.show", pages.show))
     r.add_post(r"/desk/requests/{id:\d+}/decide", desk.page("request.approve", pages.decide))
+    r.add_post(r"/desk/requests/{id:\d+}/unredact", desk.page("request.unredact", pages.unredact))
     r.add_get(r"/desk/requests/{id:\d+}/form", desk.page("request.show", pages.printable))
     r.add_get(r"/desk/requests/{id:\d+}/ethics-report", desk.page("request.show", pages.ethics_report))
     r.add_get(r"/desk/requests/{id:\d+}/reply", desk.page("request.show", pages.reply))
@@ -152,6 +154,7 @@ class Pages:
         body += (message("error", chains.stuck_text(why, ctx.who)) if why else "") + self.details(req, ctx) + self.chain(req, ctx)
         if waiting_for(req, ctx):
             body += self.decision_form(req, ctx)
+        body += whole_picture_card(req, ctx, self.desk)   # design/0276
         body += (redaction_card(req, ctx, self.desk) if redacted(req, self.desk)   # design/0232
                  else viewing_card(req, ctx) + export_card(req, ctx))
         printed = link(f"/desk/requests/{req['id']}/form", _("Print the application form"), "button")
@@ -182,7 +185,7 @@ class Pages:
                       *([(_("Use of the footage"), esc(r["purpose"]))] if r.get("purpose") else []),
                       (_("Cameras"), esc(self.camera_list(r["cameras"]))),
                       (_("Time range"), esc(f"{ctx.when(r['from_us'])} ～ {ctx.when(r['to_us'])}")),
-                      (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))),
+                      (_("Footage wanted"), esc(label(MODE_LABELS, r["mode"]))), *seen_facts(r, ctx, self.desk),
                       (_("Requester"), esc(requester)), (_("Official letter"), esc(r.get("letter_ref"))),
                       (_("ID number (masked)"), esc(r.get("citizen_id_masked"))),
                       (_("Filed"), esc(_("{time} by {by}").format(time=ctx.when(r["filed_us"]), by=ctx.who(r["filed_by"])))),
@@ -232,6 +235,20 @@ class Pages:
                 req, ctx, str(exc), str(fields.get("reason") or ""))
             return self.desk.render(ctx, _("Request {id}").format(id=request_id), body, status=422)
         raise web.HTTPSeeOther(f"/desk/requests/{req['id']}?done={'step' if req['state'] == rq.FILED else 'decided'}")
+
+    async def unredact(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """An approver allows a citizen the whole picture with a reason (`request.unredact`, design/0276)."""
+        request_id, reason = int(request.match_info["id"]), str(form_of(request).get("reason") or "")
+        try:
+            await self.desk.run(ctx, "request.unredact", {"id": request_id, "reason": reason})
+        except Refused as exc:
+            try:
+                req = await self.desk.run(ctx, "request.show", {"id": request_id})
+            except Refused:
+                return self.desk.render(ctx, _("Request"), message("error", str(exc)), status=404)
+            body = self.details(req, ctx) + whole_picture_card(req, ctx, self.desk, str(exc), reason)
+            return self.desk.render(ctx, _("Request {id}").format(id=request_id), body, status=422)
+        raise web.HTTPSeeOther(f"/desk/requests/{request_id}?done=unredacted")
 
     async def ethics_report(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         """A flagged request's report to the ethics office: `edgectl request ethics-report`'s page."""
