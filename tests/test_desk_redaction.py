@@ -196,3 +196,110 @@ def test_a_citizens_redacted_copy_at_the_desk(tmp_path, camera, browser, name, u
     released = [a for a in actions if a[0] == "redact.released"]
     assert [(a[1], a[2]["use"], a[2]["copy"]) for a in released] == [("carol", use, copy)], released
     assert [a[1] for a in actions if a[0] in ("redact.started", "redact.made")] == ["carol", "carol"]
+
+
+@pytest.mark.timeout(600)
+def test_the_approver_allows_the_whole_picture_with_a_reason(tmp_path, camera, browser):  # noqa: F811
+    """Seed 002 九: the precinct chief (分局長, `[policy.citizen] unredacted_by`) may allow a citizen
+    the whole picture, with a reason on the record (design/0276). Refused to the custodian (edgectl
+    and the desk share the rule) and without a reason; allowed with one, on the request's page and
+    the audit page in the site's words; the custodian then makes the whole export at the desk."""
+    name = "002-police-station"
+    port = free_port()
+    config, data = site_config(name, tmp_path, camera, port)
+    cfg = load_config(config)
+    rules = cfg.policy.kinds["citizen"]
+    assert rules.redact == "everything" and rules.unredacted_by, "the seed names who may allow it"
+    cameras = [cfg.cameras[0].id]
+    signers = signers_for([s for s in rules.chain if s.applies(cameras)], cfg.policy, "")
+    chief = sorted(rules.unredacted_by)[0]
+    base = f"http://127.0.0.1:{port}"
+    reason = "民眾主張法律上利益，須辨識現場其他人之行為"
+    shots = Shots(name, allowed={cfg.site.name, *(c.name for c in cfg.cameras), "林美", reason})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path, admin_full_name="張志豪")
+        fulls = dict(zip(sorted({*signers, chief}), ("黃志明", "李建國", "吳淑惠"), strict=False))
+        for signer, full in fulls.items():
+            people.add(signer, "approver", full_name=full)
+        people.add("carol", "custodian", full_name="陳美玲")
+        people.add("audrey", "auditor", full_name="王雅文")
+        wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+        wait_for(lambda: len(d.segments(cameras[0])) >= 3, 60, "footage")
+        segs = d.segments(cameras[0])
+        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
+        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
+                "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
+                "--to", iso(segs[1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
+                "--identity-checked", "--contact", "0912-000-000", "--copy", "--json"]
+        args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
+        r = people.as_("carol").ctl(*args)
+        assert r.returncode == 0, r.stderr
+        rid = json.loads(r.stdout)["id"]
+        for signer in signers:
+            r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
+            assert r.returncode == 0, r.stderr
+        grant = json.loads(r.stdout)["grant"]
+
+        # the custodian alone never allows it: edgectl asks the same operation the desk does
+        r = people.as_("carol").ctl("request", "unredact", str(rid), "--reason", reason)
+        assert r.returncode != 0 and rows(d, "grants")[0]["unredacted_by"] is None, r.stderr
+        carol = _login(browser, base, "carol")
+        carol.goto(f"{base}/desk/requests/{rid}")
+        assert carol.locator("#unredact").count() == 0 and carol.locator("#redact").count() == 1
+        assert carol.locator("#export").count() == 0, "the whole picture is refused as before"
+        shots(carol, "request-carol")
+
+        # the chief: refused without a reason (a word is none), allowed with one
+        chief_page = _login(browser, base, chief)
+        chief_page.goto(f"{base}/desk/requests/{rid}")
+        assert chief_page.locator("#unredact textarea[name=reason]").count() == 1
+        shots(chief_page, "request-chief")
+        chief_page.fill("#unredact textarea[name=reason]", "好")
+        chief_page.click("#unredact button[type=submit]")
+        chief_page.wait_for_selector("#unredact .notice-error")
+        assert "理由" in chief_page.inner_text("#unredact .notice-error")
+        shots(chief_page, "refused-chief")
+        assert audit_rows(d, "request.unredacted") == [] and rows(d, "grants")[0]["unredacted_by"] is None
+        chief_page.fill("#unredact textarea[name=reason]", reason)
+        chief_page.click("#unredact button[type=submit]")
+        chief_page.wait_for_selector(".notice-ok")
+        assert "done=unredacted" in chief_page.url and chief_page.locator("#unredact").count() == 0
+        facts = chief_page.inner_text("dl.facts")
+        assert "完整畫面" in facts and reason in facts and fulls[chief] in facts, facts
+        shots(chief_page, "allowed-chief")
+        chief_page.context.close()
+
+        # the custodian now makes the whole export at the desk; no redacted copy is asked
+        carol.goto(f"{base}/desk/requests/{rid}")
+        assert carol.locator("#redact").count() == 0 and carol.locator("#export").count() == 1
+        assert reason in carol.inner_text("dl.facts")
+        shots(carol, "request-allowed-carol")
+        if carol.locator("#export input[name=receipt]").count():
+            carol.fill("#export input[name=receipt]", "林美")
+        carol.click("#export button[type=submit]")
+        carol.wait_for_selector("#download, .notice-error", timeout=120_000)
+        assert carol.locator("#download").count() == 1, carol.inner_text("main") + d.log[-3000:]
+        shots(carol, "export-carol")
+        carol.context.close()
+
+        # the ethics office reads the decision on the audit page, in words
+        audrey = _login(browser, base, "audrey")
+        audrey.goto(f"{base}/desk/audit?action=request.unredacted&limit=50")
+        text = audrey.inner_text("main")
+        assert "准許民眾調閱完整畫面" in text and reason in text, text
+        shots(audrey, "audit-audrey")
+        audrey.context.close()
+        r = people.as_("audrey").ctl("audit", "verify", "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert shots.found == {}, "ids or English on the pages:\n" + json.dumps(shots.found, ensure_ascii=False)
+    finally:
+        assert d.stop() == 0, d.log[-3000:]
+    actions = [(a["action"], a["actor"].split(" ")[0], json.loads(a["detail"] or "{}")) for a in audit_rows(d)]
+    allowed = [a for a in actions if a[0] == "request.unredacted"]
+    assert [(a[1], a[2]["request"], a[2]["grant"], a[2]["reason"]) for a in allowed] == [
+        (chief, rid, grant["id"], reason)], allowed
+    used = [(a[1], a[2]["mode"]) for a in actions if a[0] == "grant.use"]
+    assert used == [("carol", "copy")], used          # the whole picture, used once, after the allowance
+    assert [a[0] for a in actions].index("request.unredacted") < [a[0] for a in actions].index("grant.use")
+    assert not any(a[0].startswith("redact.") for a in actions)
