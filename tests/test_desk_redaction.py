@@ -255,6 +255,9 @@ def test_the_approver_allows_the_whole_picture_with_a_reason(tmp_path, camera, b
         chief_page.goto(f"{base}/desk/requests/{rid}")
         assert chief_page.locator("#unredact textarea[name=reason]").count() == 1
         shots(chief_page, "request-chief")
+        chief_page.click("#unredact button[type=submit]")   # no reason at all: the form is not sent
+        assert chief_page.evaluate("document.querySelector('#unredact textarea').validity.valueMissing")
+        assert chief_page.url == f"{base}/desk/requests/{rid}"
         chief_page.fill("#unredact textarea[name=reason]", "好")
         chief_page.click("#unredact button[type=submit]")
         chief_page.wait_for_selector("#unredact .notice-error")
