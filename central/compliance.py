@@ -85,14 +85,17 @@ class Tally:
             self.accesses_not_compliant += not a["ok"]
 
     def alarm(self, a: dict[str, Any]) -> None:
-        if a.get("camera") != self.camera:
-            return
+        if a.get("camera") == self.camera:
+            self.span(a.get("kind"), a["raised_us"], a.get("cleared_us"))
+
+    def span(self, kind: str | None, raised_us: int, cleared_us: int | None) -> None:
+        """One of the camera's alarms, by what the day needs of it."""
         start, end = self.day.start_us, self.day.end_us
-        if not overlap_us(a["raised_us"], a.get("cleared_us") or self.now_us, start, end):
+        if not overlap_us(raised_us, cleared_us or self.now_us, start, end):
             return
-        self.breach_alarm = self.breach_alarm or a.get("kind") == kinds.MIN_RETENTION_BREACH.name
+        self.breach_alarm = self.breach_alarm or kind == kinds.MIN_RETENTION_BREACH.name
         self.alarms += 1
-        self.alarm_open_us += overlap_us(a["raised_us"], a.get("cleared_us") or min(self.now_us, end), start, end)
+        self.alarm_open_us += overlap_us(raised_us, cleared_us or min(self.now_us, end), start, end)
 
 
 def camera_day(*, node: str, camera: str, day: Day, known_from_us: int, now_us: int,

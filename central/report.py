@@ -100,11 +100,11 @@ Judge = tuple[Callable[[dict[str, Any]], tuple[bool, str]], Callable[[dict[str, 
 
 
 def accesses_of(store: Store, node: str, start: int, end: int, judge: Judge | None = None, *,
-                stream: bool = True) -> Iterator[dict[str, Any]]:
+                by_time: bool = False) -> Iterator[dict[str, Any]]:
     """The node's accesses of [start, end), each judged with its approval chain, as the store's
     cursor reads them (the judge's lookups of the node read first, or given, design/0273)."""
     judged, chain = judge or _judge_and_chain(store, node)
-    for r in store.audit_accesses(node, ACCESS_ACTIONS, start, end, stream=stream):
+    for r in store.audit_accesses(node, ACCESS_ACTIONS, start, end, by_time=by_time):
         detail = json.loads(r["detail"])
         rec = {**r, "seq": r["seq_local"], "detail": detail}
         ok, why = judged(rec)
@@ -151,8 +151,9 @@ class _Node(NamedTuple):
 
 
 Rows = list[dict[str, Any]]
-# a local day's destruction_days rows by camera, and its accesses and alarms as they are read
-DayOf = Callable[[compliance.Day], tuple[dict[str, Rows], Iterable[dict[str, Any]], Iterable[dict[str, Any]]]]
+Span = tuple[Any, Any, int, Any]  # an alarm as a camera-day counts it: camera, kind, raised_us, cleared_us
+# a local day's destruction_days rows by camera, its accesses as they are read, the alarms that may touch it
+DayOf = Callable[[compliance.Day], tuple[dict[str, Rows], Iterable[dict[str, Any]], Iterable[Span]]]
 
 
 def _by(rows: Iterable[dict[str, Any]], col: str) -> dict[Any, Rows]:
@@ -181,13 +182,13 @@ def _camera_days(nd: _Node, days: list[compliance.Day], now_us: int, day_of: Day
     for day in days:
         gone, accesses, alarms = day_of(day)
         tally = {cam: compliance.Tally(cam, day, now_us) for cam in nd.cams}
-        for a in accesses:  # counted as they come: a day of a node's accesses and alarms is never a list
-            for cam in a["cameras"]:
+        for a in accesses:  # counted as they come: a day of a node's accesses is never a list
+            for cam in set(a["cameras"]):
                 if cam in tally:
                     tally[cam].access(a)
-        for a in alarms:
-            if a["camera"] in tally:
-                tally[a["camera"]].alarm(a)
+        for camera, kind, raised_us, cleared_us in alarms:
+            if camera in tally:
+                tally[camera].span(kind, raised_us, cleared_us)
         for cam in nd.cams:
             verdict = compliance.inspection_verdict(nd.runs, cam, day, period_us=nd.period, sign_within_us=nd.within,
                                                     now_us=now_us)
@@ -197,20 +198,49 @@ def _camera_days(nd: _Node, days: list[compliance.Day], now_us: int, day_of: Day
                                         destructions=gone.get(cam, []), inspection=verdict, tally=tally[cam])
 
 
-def each_camera_day(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> Iterator[dict[str, Any]]:
-    """The site-month's camera-days, node by node and day by day, each day's summaries, accesses
-    and alarms read when it comes (the month's CSV in constant memory, design/0273)."""
-    days, nodes = _month_of(store, site, month, tz)
-    for n in nodes:
-        nd = _node(store, n, days)
+class _Sweep:
+    """A cursor's rows in the order of ``key``, taken a day at a time (never more than one held)."""
 
-        def day_of(day: compliance.Day, nd: _Node = nd) -> tuple[dict[str, Rows], Iterator[dict[str, Any]],
-                                                                  Iterator[dict[str, Any]]]:
-            node = nd.n["node"]
-            return (_by(store.destruction_days(node, day.name, day.name), "camera"),
-                    accesses_of(store, node, day.start_us, day.end_us, nd.judge),
-                    store.alarms_between(node, day.start_us, day.end_us))
-        yield from _camera_days(nd, days, now_us, day_of)
+    def __init__(self, rows: Iterator[dict[str, Any]], key: str):
+        self.rows, self.key = rows, key
+        self.held: dict[str, Any] | None = None
+
+    def before(self, bound: Any) -> Iterator[dict[str, Any]]:
+        """The next rows whose key is below ``bound`` (consume them before asking again)."""
+        while True:
+            if self.held is None:
+                self.held = next(self.rows, None)
+                if self.held is None:
+                    return
+            if self.held[self.key] >= bound:
+                return
+            row, self.held = self.held, None
+            yield row
+
+
+def each_camera_day(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> Iterator[dict[str, Any]]:
+    """The site-month's camera-days, node by node and day by day: a node's summaries, accesses and
+    alarms each one cursor over its month in time order, swept a day at a time (the month's CSV
+    in constant memory, design/0273); only the alarms still open are kept from one day to the next."""
+    days, nodes = _month_of(store, site, month, tz)
+    start, end = days[0].start_us, days[-1].end_us
+    for n in nodes:
+        node = n["node"]
+        with store.reading():  # PostgreSQL: the node's cursors open side by side in one transaction
+            nd = _node(store, n, days)
+            gone = _Sweep(store.destruction_days(node, days[0].name, days[-1].name, stream=True), "day")
+            accesses = _Sweep(accesses_of(store, node, start, end, nd.judge, by_time=True), "at_us")
+            alarms = _Sweep(store.alarms_between(node, start, end), "raised_us")
+            still_open: list[Span] = []
+
+            def day_of(day: compliance.Day, gone: _Sweep = gone, accesses: _Sweep = accesses, alarms: _Sweep = alarms,
+                       still_open: list[Span] = still_open) -> tuple[dict[str, Rows], Iterator[dict[str, Any]],
+                                                                     list[Span]]:
+                still_open[:] = [a for a in still_open if (a[3] or now_us) > day.start_us]
+                still_open.extend((a["camera"], a["kind"], a["raised_us"], a["cleared_us"])
+                                  for a in alarms.before(day.end_us))
+                return _by(gone.before(f"{day.name}~"), "camera"), accesses.before(day.end_us), still_open
+            yield from _camera_days(nd, days, now_us, day_of)
 
 
 def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz: ZoneInfo,
@@ -228,8 +258,10 @@ def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz:
     for a in acc:
         by_day.setdefault(datetime.fromtimestamp(a["at_us"] / 1e6, tz).strftime("%Y-%m-%d"), []).append(a)
 
-    def day_of(day: compliance.Day) -> tuple[dict[str, Rows], Rows, Rows]:
-        return gone.get(day.name, {}), by_day.get(day.name, []), alarms
+    spans = [(a["camera"], a["kind"], a["raised_us"], a["cleared_us"]) for a in alarms]
+
+    def day_of(day: compliance.Day) -> tuple[dict[str, Rows], Rows, list[Span]]:
+        return gone.get(day.name, {}), by_day.get(day.name, []), spans
     rows = list(_camera_days(nd, days, now_us, day_of))
     insp = []
     for r in nd.runs:

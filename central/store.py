@@ -490,26 +490,31 @@ class Store:
             yield dict(zip(names, row))
 
     # the auditor's month, a section at a time (central/month.py, design/0273): cursors, never a list
+    def reading(self) -> contextlib.AbstractContextManager[Any]:
+        """Reads that keep several cursors open side by side (central/report.each_camera_day): one
+        transaction on PostgreSQL (central/pgstore.py); nothing on SQLite."""
+        return contextlib.nullcontext()
+
     def audit_accesses(self, node: str, actions: Sequence[str], start_us: int, end_us: int, *,
-                       stream: bool = True) -> Iterator[dict[str, Any]]:
-        """The node's audit records of ``actions`` at [start, end), in its order, as they are read
-        (``stream`` False: a day's, read at once)."""
+                       by_time: bool = False) -> Iterator[dict[str, Any]]:
+        """The node's audit records of ``actions`` at [start, end), in its order (``by_time``: by
+        their time), as they are read."""
         ph = ",".join("?" * len(actions))
-        sql = f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ? ORDER BY seq_local"
-        params = [node, *actions, start_us, end_us]
-        return self.stream(sql, params) if stream else self.db.query(sql, params)
+        return self.stream(f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ?"
+                           f" ORDER BY {'at_us, ' if by_time else ''}seq_local", [node, *actions, start_us, end_us])
 
-    def alarms_between(self, node: str, start_us: int, end_us: int, *, stream: bool = True) -> Iterator[dict[str, Any]]:
-        """The node's alarms open at some time of [start, end), oldest first, as they are read
-        (``stream`` False: a day's, read at once, a round trip on PostgreSQL)."""
-        sql, params = ("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND (cleared_us IS NULL OR cleared_us >= ?)"
-                       " ORDER BY raised_us, id", [node, end_us, start_us])
-        return self.stream(sql, params) if stream else self.db.query(sql, params)
+    def alarms_between(self, node: str, start_us: int, end_us: int) -> Iterator[dict[str, Any]]:
+        """The node's alarms open at some time of [start, end), oldest first, as they are read."""
+        return self.stream("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"
+                           " (cleared_us IS NULL OR cleared_us >= ?) ORDER BY raised_us, id", [node, end_us, start_us])
 
-    def destruction_days(self, node: str, first_day: str, last_day: str) -> Iterator[dict[str, Any]]:
-        """The node's camera-day summaries of destructions (verdict, reason) of local days [first, last]."""
-        return self.db.query("SELECT * FROM destruction_days WHERE node = ? AND day >= ? AND day <= ?",
-                             [node, first_day, last_day])
+    def destruction_days(self, node: str, first_day: str, last_day: str, *,
+                         stream: bool = False) -> Iterator[dict[str, Any]]:
+        """The node's camera-day summaries of destructions (verdict, reason) of local days [first,
+        last], by day (``stream``: as they are read)."""
+        sql, params = ("SELECT * FROM destruction_days WHERE node = ? AND day >= ? AND day <= ? ORDER BY day, camera",
+                       [node, first_day, last_day])
+        return self.stream(sql, params) if stream else self.db.query(sql, params)
 
     def destroyed_cameras(self, node: str, first_day: str, last_day: str) -> list[str]:
         """The cameras the node destroyed footage of on local days [first, last]."""
