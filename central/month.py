@@ -173,7 +173,7 @@ def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def check(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> None:
     """What section_rows would raise before its first row: LookupError (no such site), ValueError
     (not a month, or a day not of it). The CSV says so before it starts streaming."""
-    report._month_of(store, site, month, tz)
+    report.site_month(store, site, month, tz)
     _where(store, site, month, tz, f)
 
 
@@ -192,10 +192,10 @@ def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, n
         return report.each_alarm(store, site, month, tz, now_us)
     days = compliance.month_days(month, tz)
     if name == "coverage":
-        report._month_of(store, site, month, tz)
+        report.site_month(store, site, month, tz)
         return coverage.each_month_row(store.db, site, days, now_us)
     if name in ("findings", "retention_findings"):
-        report._month_of(store, site, month, tz)
+        report.site_month(store, site, month, tz)
         kinds = finding_words.RETENTION if name == "retention_findings" else None
         found = (_finding(x) for x in store.findings_between(site, days[0].start_us, days[-1].end_us, kinds))
         return found if kinds is None else (_kept(x) for x in found)

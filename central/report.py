@@ -86,7 +86,7 @@ def _key(v: Any) -> Any:
     return ("s", v) if isinstance(v, str) else ("n", v)
 
 
-def _month_of(store: Store, site: str, month: str, tz: ZoneInfo) -> tuple[list[compliance.Day], list[dict[str, Any]]]:
+def site_month(store: Store, site: str, month: str, tz: ZoneInfo) -> tuple[list[compliance.Day], list[dict[str, Any]]]:
     """The month's local days and the site's nodes. LookupError: no node of the site; ValueError: not a month."""
     days = compliance.month_days(month, tz)
     nodes = store.nodes(site)
@@ -125,14 +125,14 @@ def alarm_row(node: str, a: dict[str, Any], now_us: int) -> dict[str, Any]:
 
 def each_access(store: Store, site: str, month: str, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
     """The site-month's accesses, node by node, as they are read (the month's CSV, design/0273)."""
-    days, nodes = _month_of(store, site, month, tz)
+    days, nodes = site_month(store, site, month, tz)
     for n in nodes:
         yield from accesses_of(store, n["node"], days[0].start_us, days[-1].end_us)
 
 
 def each_alarm(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> Iterator[dict[str, Any]]:
     """The site-month's alarms, node by node, as they are read."""
-    days, nodes = _month_of(store, site, month, tz)
+    days, nodes = site_month(store, site, month, tz)
     for n in nodes:
         for a in store.alarms_between(n["node"], days[0].start_us, days[-1].end_us):
             yield alarm_row(n["node"], a, now_us)
@@ -222,7 +222,7 @@ def each_camera_day(store: Store, site: str, month: str, tz: ZoneInfo, now_us: i
     """The site-month's camera-days, node by node and day by day: a node's summaries, accesses and
     alarms each one cursor over its month in time order, swept a day at a time (the month's CSV
     in constant memory, design/0273); only the alarms still open are kept from one day to the next."""
-    days, nodes = _month_of(store, site, month, tz)
+    days, nodes = site_month(store, site, month, tz)
     start, end = days[0].start_us, days[-1].end_us
     for n in nodes:
         node = n["node"]
@@ -280,7 +280,7 @@ def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz:
 
 
 def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dict[str, Any]:
-    days, nodes = _month_of(store, site, month, tz)
+    days, nodes = site_month(store, site, month, tz)
     start, end = days[0].start_us, days[-1].end_us
     out_nodes, rows, accesses, alarms_out, insp_out = [], [], [], [], []
     for n in nodes:
