@@ -267,7 +267,7 @@ ALARMS = 20_000
 def test_each_csv_section_is_streamed_in_bounded_memory(tmp_path):
     """design/0273: a section's CSV is written as the store's cursor reads it, never the month
     built whole first: with 20,000 alarms in the month (a site-month's worth of a section; the
-    whole month built at once holds ~50 MB of rows), each section's CSV is served and read with
+    whole month built at once held 17 MB for each section), each section's CSV is served and read with
     under 12 MB held (PostgreSQL's cursor reads 5,000 rows a round trip), every row in it, the
     findings' titles and explanations in the site's language."""
     t0 = now_us() - 120_000_000
