@@ -1,7 +1,7 @@
 """The auditor's month of a 10-node site at full cadence, and the store's size a node-year, on
 PostgreSQL 15 (issue 53 items 3 and 5, design/0141):
 
-    .venv/bin/python -m bench.central_month [--nodes 10] [--cameras 16] [--days 30] [--csv-rows 0]
+    .venv/bin/python -m bench.central_month [--nodes 10] [--cameras 16] [--days 30] [--csv-rows 0] [--sections ROWS]
 
 Builds, inside PostgreSQL (generate_series, no row through Python), site0000's month: the
 derived tables `edged-central report` reads (bench/central_report_scale.fill) and every
@@ -11,7 +11,8 @@ of them judged early); for node0000 also its month of durable messages at the da
 (aiohttp, the auditor's role): the month page's time (first page, a camera and day, early ones
 only, the last page of a day), and the destructions' CSV streamed whole (`--csv-rows` > 0 stops
 after that many), with the process's peak RSS before and after (getrusage: a high-water mark,
-so the growth is the stream's). Then node0000's month is archived (design/0140: the messages
+so the growth is the stream's). `--sections ROWS`: each CSV section's time and the peak of what
+Python held while it streamed (tracemalloc; the destructions' first ROWS rows), design/0273. Then node0000's month is archived (design/0140: the messages
 and the rows drawn from them) and the sizes give the store a node-year. Output: stdout and
 bench/out/central_month.txt.
 """
@@ -20,14 +21,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psycopg
@@ -107,14 +111,53 @@ def sizes(url: str) -> dict[str, int]:
     return {name: int(n) for name, n in rows}
 
 
-async def through_dashboard(cfg_path: Path, month: str, day: str, csv_rows: int) -> dict[str, float]:
+def _rss_mib() -> float:
+    """The process's resident set now (not its high-water mark), MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def sections(http: aiohttp.ClientSession, base: str, limit: int) -> list[list[str]]:
+    """Each CSV section of the month (design/0273): its time, rows, bytes and the peak of what
+    Python held while the dashboard streamed it and this client read it (tracemalloc, reset a
+    section; the destructions stopped after ``limit`` rows), and the process's RSS after it."""
+    from central import month as mo
+
+    out = []
+    tracemalloc.start()
+    try:
+        for name in mo.SECTIONS:
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            t, n, size = time.perf_counter(), 0, 0
+            async with http.get(f"{base}/{name}.csv") as r:
+                assert r.status == 200, (name, r.status)
+                async for chunk in r.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    n += chunk.count(b"\n")
+                    if name == "destructions" and n > limit:
+                        break
+            took = time.perf_counter() - t
+            peak = tracemalloc.get_traced_memory()[1] - held
+            out.append([name + (f" (first {limit:,})" if name == "destructions" else ""), f"{n - 1:,}",
+                        f"{size / 2**20:.2f}", f"{took:.2f}", f"{peak / 2**20:.1f}", f"{_rss_mib():.0f}"])
+    finally:
+        tracemalloc.stop()
+    return out
+
+
+async def through_dashboard(cfg_path: Path, month: str, day: str, csv_rows: int,
+                            section_rows: int = 0) -> dict[str, Any]:
     from central import config
     from central.dashboard import Dashboard
 
     dash = Dashboard(config.load(cfg_path))
     port = _free_port()
     await dash.start("127.0.0.1", port)
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     base = f"http://127.0.0.1:{port}/site/site0000/month/{month}"
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3600)) as http:
@@ -127,6 +170,8 @@ async def through_dashboard(cfg_path: Path, month: str, day: str, csv_rows: int)
                 out[name] = time.perf_counter() - t
                 out[name + " cpu"] = time.process_time() - c  # the dashboard's (and the client's) CPU
             out["load"] = os.getloadavg()[0]
+            if section_rows:
+                out["sections"] = await sections(http, base, section_rows)
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             t, n, size = time.perf_counter(), 0, 0
             async with http.get(base + "/destructions.csv") as r:
@@ -163,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cameras", type=int, default=16)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--csv-rows", type=int, default=0, help="stop the CSV after this many rows (0: all of it)")
+    p.add_argument("--sections", type=int, default=0, metavar="ROWS",
+                   help="also each CSV section's time and peak memory held (the destructions' first ROWS rows)")
     p.add_argument("--no-archive", action="store_true", help="skip archiving node0000's month (and the node-year)")
     args = p.parse_args(argv)
     lines: list[str] = []
@@ -193,15 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         destructions(url, args.nodes, args.cameras, start_us, args.days)
         built = time.perf_counter() - t
         t = time.perf_counter()
-        msgs = messages(url, args.cameras, start_us, args.days)
+        msgs = 0 if args.no_archive else messages(url, args.cameras, start_us, args.days)  # only the archive reads them
         log(f"built: {args.nodes * args.cameras * 1440 * args.days:,} destructions and the derived tables in"
             f" {built:.0f} s; node0000's {msgs:,} messages in {time.perf_counter() - t:.0f} s")
-        before = sizes(url)
-        got = asyncio.run(through_dashboard(cfg, month, day, args.csv_rows))
+        before = {} if args.no_archive else sizes(url)
+        got = asyncio.run(through_dashboard(cfg, month, day, args.csv_rows, args.sections))
         log(table(["month page (HTTP GET, whole page)", "wall s", "CPU s of the process"],
                   [[k, f"{got[k]:.3f}", f"{got[k + ' cpu']:.3f}"] for k in
                    ("warm-up", "first page", "camera and day", "early ones only", "last page of a day")]))
         log(f"load while the pages were read: {got['load']:.1f} on {os.cpu_count()} cores")
+        if args.sections:
+            log(table(["CSV section (HTTP GET, streamed)", "rows", "MiB", "wall s", "peak MiB held (tracemalloc)",
+                       "RSS after MiB"], got["sections"]))
         log(f"destructions.csv{' (stopped)' if args.csv_rows else ''}: {int(got['csv rows']):,} rows, {got['csv bytes'] / 2**20:.0f} MiB in {got['csv s']:.0f} s"
             f" ({got['csv rows'] / got['csv s']:,.0f} rows/s); peak RSS of the process {got['rss before MiB']:.0f} MiB"
             f" before, {got['rss after MiB']:.0f} MiB after (+{got['rss after MiB'] - got['rss before MiB']:.0f} MiB)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 from storage import alarm_kinds as kinds
 
@@ -65,33 +66,63 @@ def inspection_verdict(runs: list[dict[str, Any]], camera: str, day: Day, *, per
     return best
 
 
+@dataclass(slots=True)
+class Tally:
+    """A camera-day's accesses and alarms, counted one at a time as they are read (the month's CSV
+    folds them from the store's cursor, design/0273; camera_day from lists)."""
+    camera: str
+    day: Day
+    now_us: int
+    accesses: int = 0
+    accesses_not_compliant: int = 0
+    alarms: int = 0
+    alarm_open_us: int = 0
+    breach_alarm: bool = False
+
+    def access(self, a: dict[str, Any]) -> None:
+        if self.camera in a["cameras"] and self.day.start_us <= a["at_us"] < self.day.end_us:
+            self.accesses += 1
+            self.accesses_not_compliant += not a["ok"]
+
+    def alarm(self, a: dict[str, Any]) -> None:
+        if a.get("camera") == self.camera:
+            self.span(a.get("kind"), a["raised_us"], a.get("cleared_us"))
+
+    def span(self, kind: str | None, raised_us: int, cleared_us: int | None) -> None:
+        """One of the camera's alarms, by what the day needs of it."""
+        start, end = self.day.start_us, self.day.end_us
+        if not overlap_us(raised_us, cleared_us or self.now_us, start, end):
+            return
+        self.breach_alarm = self.breach_alarm or kind == kinds.MIN_RETENTION_BREACH.name
+        self.alarms += 1
+        self.alarm_open_us += overlap_us(raised_us, cleared_us or min(self.now_us, end), start, end)
+
+
 def camera_day(*, node: str, camera: str, day: Day, known_from_us: int, now_us: int,
-               destructions: list[dict[str, Any]], accesses: list[dict[str, Any]], alarms: list[dict[str, Any]],
-               inspection: str) -> dict[str, Any]:
+               destructions: list[dict[str, Any]], accesses: Iterable[dict[str, Any]] = (),
+               alarms: Iterable[dict[str, Any]] = (), inspection: str, tally: Tally | None = None) -> dict[str, Any]:
     """One row of the report's table; ``destructions`` are that node, camera and day's
     destruction_days rows, ``accesses`` that camera and day's, ``alarms`` the camera's (or
-    wider: both are filtered here again)."""
+    wider: both are filtered here again), or ``tally`` what they count to."""
+    if tally is None:
+        tally = Tally(camera, day, now_us)
+        for a in accesses:
+            tally.access(a)
+        for a in alarms:
+            tally.alarm(a)
     gone = {v: sum(d["segments"] for d in destructions if d["verdict"] == v) for v in ("ok", "early", "min_breached")}
-    breach_alarm = any(a.get("kind") == kinds.MIN_RETENTION_BREACH.name and a.get("camera") == camera and
-                       overlap_us(a["raised_us"], a.get("cleared_us") or now_us, day.start_us, day.end_us)
-                       for a in alarms)
     if day.end_us <= known_from_us or day.start_us > now_us:
         retention = "no data"
-    elif gone["min_breached"] or breach_alarm:
+    elif gone["min_breached"] or tally.breach_alarm:
         retention = "breached"
     elif gone["early"]:
         retention = "early destruction"
     else:
         retention = "achieved"
-    mine = [a for a in accesses if camera in a["cameras"] and day.start_us <= a["at_us"] < day.end_us]
-    cam_alarms = [a for a in alarms if a.get("camera") == camera and
-                  overlap_us(a["raised_us"], a.get("cleared_us") or now_us, day.start_us, day.end_us)]
-    open_s = sum(overlap_us(a["raised_us"], a.get("cleared_us") or min(now_us, day.end_us), day.start_us,
-                            day.end_us) for a in cam_alarms) / 1e6
     return {"day": day.name, "node": node, "camera": camera, "retention": retention,
             "destroyed": gone["ok"], "destroyed_early": gone["early"], "destroyed_below_min": gone["min_breached"],
-            "accesses": len(mine), "accesses_not_compliant": sum(not a["ok"] for a in mine),
-            "inspection": inspection, "alarms": len(cam_alarms), "alarm_open_s": round(open_s, 1)}
+            "accesses": tally.accesses, "accesses_not_compliant": tally.accesses_not_compliant,
+            "inspection": inspection, "alarms": tally.alarms, "alarm_open_s": round(tally.alarm_open_us / 1e6, 1)}
 
 
 def day_ok(row: dict[str, Any]) -> bool:

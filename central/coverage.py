@@ -77,21 +77,24 @@ def month_rows(db: Any, site: str, days: list[Any], now_us: int) -> list[dict[st
     """Per camera and local day (compliance.Day) of the site that any node covered: the time
     covered once and by kind (backfilled from the camera's recording and fetched from the standby
     shown apart from what was recorded live), and what nobody holds (up to now)."""
+    return list(each_month_row(db, site, days, now_us))
+
+
+def each_month_row(db: Any, site: str, days: list[Any], now_us: int) -> Iterator[dict[str, Any]]:
+    """month_rows, a camera-day read and given at a time (the month's CSV, design/0273)."""
     if not days:
-        return []
+        return
     cams = sorted({r[0] for r in db.execute(
         "SELECT DISTINCT camera FROM coverage WHERE node LIKE ? AND from_us < ? AND to_us > ?",
         [site.replace("%", "") + "/%", days[-1].end_us, days[0].start_us]).fetchall()})
-    out = []
     for cam in cams:
-        found = rows(db, site, cam, days[0].start_us, days[-1].end_us)
         for day in days:
             if day.start_us >= now_us:
                 break
-            s = summary(found, day.start_us, min(day.end_us, now_us), hole_us=0)
+            end = min(day.end_us, now_us)
+            s = summary(rows(db, site, cam, day.start_us, end), day.start_us, end, hole_us=0)
             if not s["covered_us"]:
                 continue
-            out.append({"day": day.name, "camera": cam, "covered": s["covered_us"] // 1_000_000,
-                        **{k: s["by_kind"].get(k, 0) // 1_000_000 for k in KINDS},
-                        "not_covered": sum(b - a for a, b in s["holes"]) // 1_000_000})
-    return out
+            yield {"day": day.name, "camera": cam, "covered": s["covered_us"] // 1_000_000,
+                   **{k: s["by_kind"].get(k, 0) // 1_000_000 for k in KINDS},
+                   "not_covered": sum(b - a for a, b in s["holes"]) // 1_000_000}

@@ -150,17 +150,56 @@ def gather(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int, *, pa
             "coverage": coverage.month_rows(store.db, site, days, now_us)}
 
 
+def _finding(f: dict[str, Any]) -> dict[str, Any]:
+    """A finding with its title and explanation (catalog keys: said in the sites' language by cells())."""
+    title, explanation = finding_words.words(f["kind"])
+    return {**f, "title": title, "explanation": explanation}
+
+
+def _kept(f: dict[str, Any]) -> dict[str, Any]:
+    """A retention finding with the camera and the clock and evidence it was judged on (design/0122)."""
+    return {**f, "camera": (f.get("detail") or {}).get("camera"), "basis": finding_words.basis(f.get("detail"))}
+
+
 def sections(m: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Each section's rows, the figures the page and the CSV both show."""
-    findings = []
-    for f in m["findings"]:
-        title, explanation = finding_words.words(f["kind"])
-        findings.append({**f, "title": title, "explanation": explanation})
-    kept = [{**f, "camera": (f.get("detail") or {}).get("camera"), "basis": finding_words.basis(f.get("detail"))}
-            for f in findings if f["kind"] in finding_words.RETENTION]
+    findings = [_finding(f) for f in m["findings"]]
+    kept = [_kept(f) for f in findings if f["kind"] in finding_words.RETENTION]
     return {"retention": m["camera_days"], "retention_findings": kept, "destructions": m["destructions"],
             "accesses": m["accesses"],
             "alarms": m["alarms"], "findings": findings, "coverage": m["coverage"]}
+
+
+def check(store: Store, site: str, month: str, tz: ZoneInfo, f: Filters = Filters()) -> None:
+    """What section_rows would raise before its first row: LookupError (no such site), ValueError
+    (not a month, or a day not of it). The CSV says so before it starts streaming."""
+    report.site_month(store, site, month, tz)
+    _where(store, site, month, tz, f)
+
+
+def section_rows(store: Store, name: str, site: str, month: str, tz: ZoneInfo, now_us: int,
+                 f: Filters = Filters()) -> Iterator[dict[str, Any]]:
+    """One section's rows as sections() gives them, read from the store as they are written
+    (design/0273): a cursor a section (findings, accesses, alarms, destructions), a node at a
+    time (camera-days), a camera-day at a time (coverage); never the section in a list."""
+    if name == "destructions":
+        return each_destruction(store, site, month, tz, f)
+    if name == "retention":
+        return report.each_camera_day(store, site, month, tz, now_us)
+    if name == "accesses":
+        return report.each_access(store, site, month, tz)
+    if name == "alarms":
+        return report.each_alarm(store, site, month, tz, now_us)
+    days = compliance.month_days(month, tz)
+    if name == "coverage":
+        report.site_month(store, site, month, tz)
+        return coverage.each_month_row(store.db, site, days, now_us)
+    if name in ("findings", "retention_findings"):
+        report.site_month(store, site, month, tz)
+        kinds = finding_words.RETENTION if name == "retention_findings" else None
+        found = (_finding(x) for x in store.findings_between(site, days[0].start_us, days[-1].end_us, kinds))
+        return found if kinds is None else (_kept(x) for x in found)
+    raise KeyError(name)
 
 
 def cells(sp: Speaker, name: str, row: dict[str, Any]) -> list[str | int | float]:

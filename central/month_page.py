@@ -1,8 +1,8 @@
 """The dashboard's month page of a site and its CSV files (issue 43 item 6, design/0117): what
 central/month.py gathers, in the sites' language, printable (central.css's print rules), for the
 auditor role only (accesses name people). `/site/S/month/YYYY-MM?page=N` pages the destructions;
-`/site/S/month/YYYY-MM/SECTION.csv` is one section whole; both take `camera=`, `day=` and
-`verdict=` for the destructions, which the CSV streams as they are read (design/0141)."""
+`/site/S/month/YYYY-MM/SECTION.csv` is one section whole, streamed as it is read (design/0141,
+design/0273); both take `camera=`, `day=` and `verdict=` for the destructions."""
 
 from __future__ import annotations
 
@@ -145,32 +145,28 @@ def _form(sp: Speaker, f: mo.Filters) -> str:
 
 
 async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
+    """One section of the month as CSV, written as it is read from the store (a thread reads it
+    through a cursor; at most a few chunks wait in between): constant memory for 6.9 million
+    destructions and for every other section alike (design/0141, design/0273)."""
     name = request.match_info["section"]
     if name not in mo.SECTIONS:
         raise web.HTTPNotFound(headers=HEADERS)
-    if name == "destructions":
-        return await _stream_destructions(dash, request)
-    m = await _month(dash, request, page=1, per_page=0)
-    body = mo.to_csv(dash.sp, name, mo.sections(m)[name])
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{m['site']}-{m['month']}-{name}.csv")
-    return web.Response(body=body, headers={**HEADERS, "Content-Type": "text/csv; charset=utf-8",
-                                            "Content-Disposition": f"attachment; filename=\"{filename}\""})
-
-
-async def _stream_destructions(dash: Dashboard, request: web.Request) -> web.StreamResponse:
-    """The site-month's destructions as CSV, written as they are read from the store (a thread
-    reads batches through a server-side cursor; at most a few chunks wait in between): constant
-    memory for 6.9 million rows (bench/central_month.py)."""
     _auditor(dash, request)
-    site, month, f, tz = request.match_info["site"], request.match_info["month"], filters(request), dash.cfg.tz
+    site, month, f, tz, _ = request.match_info["site"], request.match_info["month"], filters(request), dash.cfg.tz, \
+        dash.sp._
     try:
-        await dash._read(lambda s: mo._where(s, site, month, tz, f))
-    except ValueError:
-        raise web.HTTPNotFound(text=dash.sp._("{day} is not a day of {month}").format(day=f.day, month=month) + "\n",
+        await dash._read(lambda s: mo.check(s, site, month, tz, f))
+    except LookupError:
+        raise web.HTTPNotFound(text=_("no node of site {site} has reported").format(site=site) + "\n",
                                headers=HEADERS) from None
+    except ValueError:
+        text = (_("{day} is not a day of {month}").format(day=f.day, month=month) if _is_month(month, tz)
+                else _("{month} is not a month (YYYY-MM)").format(month=month))
+        raise web.HTTPNotFound(text=text + "\n", headers=HEADERS) from None
     loop = asyncio.get_running_loop()
     chunks: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
     stop = threading.Event()
+    made = now_us()
 
     def put(item: bytes | None) -> None:
         asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
@@ -182,7 +178,7 @@ async def _stream_destructions(dash: Dashboard, request: web.Request) -> web.Str
             put(None)
             raise
         try:
-            for chunk in mo.csv_chunks(dash.sp, "destructions", mo.each_destruction(store, site, month, tz, f)):
+            for chunk in mo.csv_chunks(dash.sp, name, mo.section_rows(store, name, site, month, tz, made, f)):
                 if stop.is_set():
                     return
                 put(chunk)
@@ -190,7 +186,7 @@ async def _stream_destructions(dash: Dashboard, request: web.Request) -> web.Str
             store.close()
             put(None)
 
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{site}-{month}-destructions.csv")
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", f"{site}-{month}-{name}.csv")
     resp = web.StreamResponse(headers={**HEADERS, "Content-Type": "text/csv; charset=utf-8",
                                        "Content-Disposition": f"attachment; filename=\"{filename}\""})
     reader = asyncio.create_task(asyncio.to_thread(work))

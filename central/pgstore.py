@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import hashlib
 import os
 import re
@@ -188,6 +189,9 @@ def repartition_steps() -> list[str]:
 def lock_key(node: str) -> int:
     """The advisory lock of a node ("site/node"): 64 bits of its SHA-256, signed as PostgreSQL's bigint."""
     return int.from_bytes(hashlib.sha256(b"edged-central:" + node.encode()).digest()[:8], "big", signed=True)
+
+
+_STREAMS = itertools.count()  # each server-side cursor's name
 
 
 class _Cursor:
@@ -507,10 +511,16 @@ class PgStore(SharedRows, Store):
         return 0
 
     def stream(self, sql: str, params: list[Any], batch: int = 5000) -> Iterator[dict[str, Any]]:
-        with self.pg.transaction(), self.pg.cursor(name=f"stream_{id(params)}", row_factory=dict_row) as cur:
+        """A server-side cursor (in its own transaction, or in ``reading()``'s beside others)."""
+        outer = self.pg.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        with self.pg.transaction() if outer else contextlib.nullcontext(), \
+                self.pg.cursor(name=f"stream_{next(_STREAMS)}", row_factory=dict_row) as cur:
             cur.itersize = batch
             cur.execute(translate(sql), json_params(sql, params))
             yield from cur
+
+    def reading(self) -> contextlib.AbstractContextManager[Any]:
+        return self.pg.transaction()
 
     def lease(self, node: str) -> bool:
         """True while this instance holds the node (its advisory lock, taken now if free). Under

@@ -11,8 +11,8 @@ import html
 import json
 from datetime import datetime
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from central import archiving, compliance
@@ -86,80 +86,210 @@ def _key(v: Any) -> Any:
     return ("s", v) if isinstance(v, str) else ("n", v)
 
 
-def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dict[str, Any]:
+def site_month(store: Store, site: str, month: str, tz: ZoneInfo) -> tuple[list[compliance.Day], list[dict[str, Any]]]:
+    """The month's local days and the site's nodes. LookupError: no node of the site; ValueError: not a month."""
     days = compliance.month_days(month, tz)
-    start, end = days[0].start_us, days[-1].end_us
     nodes = store.nodes(site)
     if not nodes:
         # i18n: the CLI's usage error (English, as edged-central's other messages)
         raise LookupError(f"no node of site {site!r} has reported to this central office")
-    db = store.db
-    out_nodes, rows, accesses, alarms_out, insp_out = [], [], [], [], []
+    return days, nodes
+
+
+Judge = tuple[Callable[[dict[str, Any]], tuple[bool, str]], Callable[[dict[str, Any]], tuple[Any, str | None, str | None]]]
+
+
+def accesses_of(store: Store, node: str, start: int, end: int, judge: Judge | None = None, *,
+                by_time: bool = False) -> Iterator[dict[str, Any]]:
+    """The node's accesses of [start, end), each judged with its approval chain, as the store's
+    cursor reads them (the judge's lookups of the node read first, or given, design/0273)."""
+    judged, chain = judge or _judge_and_chain(store, node)
+    for r in store.audit_accesses(node, ACCESS_ACTIONS, start, end, by_time=by_time):
+        detail = json.loads(r["detail"])
+        rec = {**r, "seq": r["seq_local"], "detail": detail}
+        ok, why = judged(rec)
+        request, filed_by, approved_by = chain(rec)
+        cameras = detail.get("cameras") or ([detail["camera"]] if detail.get("camera") else [])
+        yield {"node": node, "seq_local": r["seq_local"], "at_us": r["at_us"], "action": r["action"],
+               "who": account(r["actor"]), "grant": detail.get("grant"), "request": detail.get("request", request),
+               "cameras": cameras, "filed_by": filed_by, "approved_by": approved_by, "ok": ok, "why": why}
+
+
+def alarm_row(node: str, a: dict[str, Any], now_us: int) -> dict[str, Any]:
+    """An alarm as the report and the month show it (design/0117: a suspect one says why)."""
+    return {"node": node, "id": a["id"], "kind": a["kind"], "severity": a["severity"],
+            "camera": a["camera"], "raised_us": a["raised_us"], "cleared_us": a["cleared_us"],
+            "open_s": round(((a["cleared_us"] or now_us) - a["raised_us"]) / 1e6, 1),
+            "suspect": compliance.suspect(a, now_us)}
+
+
+def each_access(store: Store, site: str, month: str, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
+    """The site-month's accesses, node by node, as they are read (the month's CSV, design/0273)."""
+    days, nodes = site_month(store, site, month, tz)
+    for n in nodes:
+        yield from accesses_of(store, n["node"], days[0].start_us, days[-1].end_us)
+
+
+def each_alarm(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> Iterator[dict[str, Any]]:
+    """The site-month's alarms, node by node, as they are read."""
+    days, nodes = site_month(store, site, month, tz)
+    for n in nodes:
+        for a in store.alarms_between(n["node"], days[0].start_us, days[-1].end_us):
+            yield alarm_row(n["node"], a, now_us)
+
+
+class _Node(NamedTuple):
+    """What a node's month is judged by, read once: its birth's cameras and inspection rules,
+    its inspection runs, the lookups its accesses are judged with."""
+    n: dict[str, Any]
+    birth: dict[str, Any]
+    cams: list[str]
+    period: int
+    within: int
+    runs: list[dict[str, Any]]
+    judge: Judge
+
+
+Rows = list[dict[str, Any]]
+Span = tuple[Any, Any, int, Any]  # an alarm as a camera-day counts it: camera, kind, raised_us, cleared_us
+# a local day's destruction_days rows by camera, its accesses as they are read, the alarms that may touch it
+DayOf = Callable[[compliance.Day], tuple[dict[str, Rows], Iterable[dict[str, Any]], Iterable[Span]]]
+
+
+def _by(rows: Iterable[dict[str, Any]], col: str) -> dict[Any, Rows]:
+    out: dict[Any, Rows] = {}
+    for r in rows:
+        out.setdefault(r[col], []).append(r)
+    return out
+
+
+def _node(store: Store, n: dict[str, Any], days: list[compliance.Day]) -> _Node:
+    node = n["node"]
+    birth = _birth(store, node)
+    ins = birth.get("inspection") or {}
+    period, within = ins.get("period_us") or compliance.DAY_US, ins.get("sign_within_us") or compliance.DAY_US
+    cams = [c["id"] for c in birth.get("cameras") or [] if isinstance(c, dict) and c.get("enabled", True)]
+    cams += [c for c in store.destroyed_cameras(node, days[0].name, days[-1].name) if c not in cams]
+    runs = [{**r, "cameras": list(json.loads(r["cameras"] or "{}"))}
+            for r in store.inspection_runs(node, days[0].start_us - period, days[-1].end_us)]
+    return _Node(n, birth, cams, period, within, runs, _judge_and_chain(store, node))
+
+
+def _camera_days(nd: _Node, days: list[compliance.Day], now_us: int, day_of: DayOf) -> Iterator[dict[str, Any]]:
+    """A node's camera-days, a day at a time: ``day_of`` gives what each day needs (the page: from
+    the node's month read whole; the CSV: read a day at a time, design/0273)."""
+    node = nd.n["node"]
+    for day in days:
+        gone, accesses, alarms = day_of(day)
+        tally = {cam: compliance.Tally(cam, day, now_us) for cam in nd.cams}
+        for a in accesses:  # counted as they come: a day of a node's accesses is never a list
+            for cam in set(a["cameras"]):
+                if cam in tally:
+                    tally[cam].access(a)
+        for camera, kind, raised_us, cleared_us in alarms:
+            if camera in tally:
+                tally[camera].span(kind, raised_us, cleared_us)
+        for cam in nd.cams:
+            verdict = compliance.inspection_verdict(nd.runs, cam, day, period_us=nd.period, sign_within_us=nd.within,
+                                                    now_us=now_us)
+            if day.end_us <= nd.n["first_us"]:
+                verdict = "no data"  # i18n: a verdict key (report.json); shown via LABELS
+            yield compliance.camera_day(node=node, camera=cam, day=day, known_from_us=nd.n["first_us"], now_us=now_us,
+                                        destructions=gone.get(cam, []), inspection=verdict, tally=tally[cam])
+
+
+class _Sweep:
+    """A cursor's rows in the order of ``key``, taken a day at a time (never more than one held)."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]], key: str):
+        self.rows, self.key = rows, key
+        self.held: dict[str, Any] | None = None
+
+    def before(self, bound: Any) -> Iterator[dict[str, Any]]:
+        """The next rows whose key is below ``bound`` (consume them before asking again)."""
+        while True:
+            if self.held is None:
+                self.held = next(self.rows, None)
+                if self.held is None:
+                    return
+            if self.held[self.key] >= bound:
+                return
+            row, self.held = self.held, None
+            yield row
+
+
+def each_camera_day(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> Iterator[dict[str, Any]]:
+    """The site-month's camera-days, node by node and day by day: a node's summaries, accesses and
+    alarms each one cursor over its month in time order, swept a day at a time (the month's CSV
+    in constant memory, design/0273); only the alarms still open are kept from one day to the next."""
+    days, nodes = site_month(store, site, month, tz)
+    start, end = days[0].start_us, days[-1].end_us
     for n in nodes:
         node = n["node"]
-        birth = _birth(store, node)
-        ins = birth.get("inspection") or {}
-        period, within = ins.get("period_us") or compliance.DAY_US, ins.get("sign_within_us") or compliance.DAY_US
-        cams = [c["id"] for c in birth.get("cameras") or [] if isinstance(c, dict) and c.get("enabled", True)]
-        acc = []
-        judge, chain = _judge_and_chain(store, node)
-        ph = ",".join("?" * len(ACCESS_ACTIONS))
-        for r in db.query(f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ?"
-                          " ORDER BY seq_local", [node, *ACCESS_ACTIONS, start, end]):
-            detail = json.loads(r["detail"])
-            rec = {**r, "seq": r["seq_local"], "detail": detail}
-            ok, why = judge(rec)
-            request, filed_by, approved_by = chain(rec)
-            cameras = detail.get("cameras") or ([detail["camera"]] if detail.get("camera") else [])
-            acc.append({"node": node, "seq_local": r["seq_local"], "at_us": r["at_us"], "action": r["action"],
-                        "who": account(r["actor"]), "grant": detail.get("grant"),
-                        "request": detail.get("request", request),
-                        "cameras": cameras, "filed_by": filed_by, "approved_by": approved_by, "ok": ok, "why": why})
-        alarms = list(db.query("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"
-                               " (cleared_us IS NULL OR cleared_us >= ?) ORDER BY raised_us", [node, end, start]))
-        runs = [{**r, "cameras": list(json.loads(r["cameras"] or "{}"))} for r in db.query(
-            "SELECT * FROM inspections WHERE node = ? AND ran_us >= ? AND ran_us < ? ORDER BY ran_us",
-            [node, start - period, end])]
-        gone: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for d in db.query("SELECT * FROM destruction_days WHERE node = ? AND day >= ? AND day <= ?",
-                          [node, days[0].name, days[-1].name]):
-            gone.setdefault((d["camera"], d["day"]), []).append(d)
-            if d["camera"] not in cams:
-                cams.append(d["camera"])
-        by_day: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for a in acc:
-            day_name = datetime.fromtimestamp(a["at_us"] / 1e6, tz).strftime("%Y-%m-%d")
-            for cam in a["cameras"]:
-                by_day.setdefault((cam, day_name), []).append(a)
-        alarms_of = {cam: [a for a in alarms if a["camera"] == cam] for cam in cams}
-        for day in days:
-            for cam in cams:
-                verdict = compliance.inspection_verdict(runs, cam, day, period_us=period, sign_within_us=within,
-                                                        now_us=now_us)
-                if day.end_us <= n["first_us"]:
-                    verdict = "no data"  # i18n: a verdict key (report.json); shown via LABELS
-                rows.append(compliance.camera_day(node=node, camera=cam, day=day, known_from_us=n["first_us"],
-                                                  now_us=now_us, destructions=gone.get((cam, day.name), []),
-                                                  accesses=by_day.get((cam, day.name), []),
-                                                  alarms=alarms_of.get(cam, []), inspection=verdict))
-        accesses += acc
-        for a in alarms:
-            alarms_out.append({"node": node, "id": a["id"], "kind": a["kind"], "severity": a["severity"],
-                               "camera": a["camera"], "raised_us": a["raised_us"], "cleared_us": a["cleared_us"],
-                               "open_s": round(((a["cleared_us"] or now_us) - a["raised_us"]) / 1e6, 1),
-                               "suspect": compliance.suspect(a, now_us)})
-        for r in runs:
-            if r["ran_us"] >= start:
-                late = r["signed_us"] is None or r["signed_us"] - r["ran_us"] > within
-                insp_out.append({"node": node, "run": r["run"], "kind": r["kind"], "ran_us": r["ran_us"],
-                                 "signed_us": r["signed_us"], "inspector": r["inspector"],
-                                 "supervisor": r["supervisor"], "cameras": r["cameras"],
-                                 "on_time": not late})
-        out_nodes.append({"node": node, "name": n["name"], "status": n["status"], "first_us": n["first_us"],
-                          "last_us": n["last_us"], "version": birth.get("version"), "cameras": cams,
-                          "policy": birth.get("retention"), "inspection": ins,
-                          "head": None if n["head_seq"] is None else {"seq": n["head_seq"], "hash": n["head_hash"],
-                                                                      "at_us": n["head_at_us"]}})
+        with store.reading():  # PostgreSQL: the node's cursors open side by side in one transaction
+            nd = _node(store, n, days)
+            gone = _Sweep(store.destruction_days(node, days[0].name, days[-1].name, stream=True), "day")
+            accesses = _Sweep(accesses_of(store, node, start, end, nd.judge, by_time=True), "at_us")
+            alarms = _Sweep(store.alarms_between(node, start, end), "raised_us")
+            still_open: list[Span] = []
+
+            def day_of(day: compliance.Day, gone: _Sweep = gone, accesses: _Sweep = accesses, alarms: _Sweep = alarms,
+                       still_open: list[Span] = still_open) -> tuple[dict[str, Rows], Iterator[dict[str, Any]],
+                                                                     list[Span]]:
+                still_open[:] = [a for a in still_open if (a[3] or now_us) > day.start_us]
+                still_open.extend((a["camera"], a["kind"], a["raised_us"], a["cleared_us"])
+                                  for a in alarms.before(day.end_us))
+                return _by(gone.before(f"{day.name}~"), "camera"), accesses.before(day.end_us), still_open
+            yield from _camera_days(nd, days, now_us, day_of)
+
+
+def _node_month(store: Store, n: dict[str, Any], days: list[compliance.Day], tz: ZoneInfo,
+                now_us: int) -> dict[str, Any]:
+    """One node's month whole (the page and `edged-central report`): its camera-days, accesses,
+    alarms, inspections and its line of the report."""
+    start, end = days[0].start_us, days[-1].end_us
+    nd = _node(store, n, days)
+    node, birth = n["node"], nd.birth
+    acc = list(accesses_of(store, node, start, end, nd.judge))
+    alarms = list(store.alarms_between(node, start, end))
+    gone = {day: _by(rows, "camera") for day, rows in _by(store.destruction_days(node, days[0].name, days[-1].name),
+                                                            "day").items()}
+    by_day: dict[str, Rows] = {}
+    for a in acc:
+        by_day.setdefault(datetime.fromtimestamp(a["at_us"] / 1e6, tz).strftime("%Y-%m-%d"), []).append(a)
+
+    spans = [(a["camera"], a["kind"], a["raised_us"], a["cleared_us"]) for a in alarms]
+
+    def day_of(day: compliance.Day) -> tuple[dict[str, Rows], Rows, list[Span]]:
+        return gone.get(day.name, {}), by_day.get(day.name, []), spans
+    rows = list(_camera_days(nd, days, now_us, day_of))
+    insp = []
+    for r in nd.runs:
+        if r["ran_us"] >= start:
+            late = r["signed_us"] is None or r["signed_us"] - r["ran_us"] > nd.within
+            insp.append({"node": node, "run": r["run"], "kind": r["kind"], "ran_us": r["ran_us"],
+                         "signed_us": r["signed_us"], "inspector": r["inspector"],
+                         "supervisor": r["supervisor"], "cameras": r["cameras"], "on_time": not late})
+    line = {"node": node, "name": n["name"], "status": n["status"], "first_us": n["first_us"],
+            "last_us": n["last_us"], "version": birth.get("version"), "cameras": nd.cams,
+            "policy": birth.get("retention"), "inspection": birth.get("inspection") or {},
+            "head": None if n["head_seq"] is None else {"seq": n["head_seq"], "hash": n["head_hash"],
+                                                        "at_us": n["head_at_us"]}}
+    return {"node": line, "camera_days": rows, "accesses": acc, "alarms": [alarm_row(node, a, now_us) for a in alarms],
+            "inspections": insp}
+
+
+def build(store: Store, site: str, month: str, tz: ZoneInfo, now_us: int) -> dict[str, Any]:
+    days, nodes = site_month(store, site, month, tz)
+    start, end = days[0].start_us, days[-1].end_us
+    out_nodes, rows, accesses, alarms_out, insp_out = [], [], [], [], []
+    for n in nodes:
+        one = _node_month(store, n, days, tz, now_us)
+        out_nodes.append(one["node"])
+        rows += one["camera_days"]
+        accesses += one["accesses"]
+        alarms_out += one["alarms"]
+        insp_out += one["inspections"]
     findings = store.findings(site=site, since_us=start, until_us=end, limit=100_000)
     bad_days = [r for r in rows if not compliance.day_ok(r)]
     return {

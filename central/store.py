@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -488,6 +488,55 @@ class Store:
         names = [d[0] for d in cur.description]
         for row in cur:
             yield dict(zip(names, row))
+
+    # the auditor's month, a section at a time (central/month.py, design/0273): cursors, never a list
+    def reading(self) -> contextlib.AbstractContextManager[Any]:
+        """Reads that keep several cursors open side by side (central/report.each_camera_day): one
+        transaction on PostgreSQL (central/pgstore.py); nothing on SQLite."""
+        return contextlib.nullcontext()
+
+    def audit_accesses(self, node: str, actions: Sequence[str], start_us: int, end_us: int, *,
+                       by_time: bool = False) -> Iterator[dict[str, Any]]:
+        """The node's audit records of ``actions`` at [start, end), in its order (``by_time``: by
+        their time), as they are read."""
+        ph = ",".join("?" * len(actions))
+        return self.stream(f"SELECT * FROM audit WHERE node = ? AND action IN ({ph}) AND at_us >= ? AND at_us < ?"
+                           f" ORDER BY {'at_us, ' if by_time else ''}seq_local", [node, *actions, start_us, end_us])
+
+    def alarms_between(self, node: str, start_us: int, end_us: int) -> Iterator[dict[str, Any]]:
+        """The node's alarms open at some time of [start, end), oldest first, as they are read."""
+        return self.stream("SELECT * FROM alarms WHERE node = ? AND raised_us < ? AND"
+                           " (cleared_us IS NULL OR cleared_us >= ?) ORDER BY raised_us, id", [node, end_us, start_us])
+
+    def destruction_days(self, node: str, first_day: str, last_day: str, *,
+                         stream: bool = False) -> Iterator[dict[str, Any]]:
+        """The node's camera-day summaries of destructions (verdict, reason) of local days [first,
+        last], by day (``stream``: as they are read)."""
+        sql, params = ("SELECT * FROM destruction_days WHERE node = ? AND day >= ? AND day <= ? ORDER BY day, camera",
+                       [node, first_day, last_day])
+        return self.stream(sql, params) if stream else self.db.query(sql, params)
+
+    def destroyed_cameras(self, node: str, first_day: str, last_day: str) -> list[str]:
+        """The cameras the node destroyed footage of on local days [first, last]."""
+        return [r["camera"] for r in self.db.query("SELECT DISTINCT camera FROM destruction_days WHERE node = ? AND"
+                                                   " day >= ? AND day <= ? ORDER BY camera", [node, first_day, last_day])]
+
+    def inspection_runs(self, node: str, start_us: int, end_us: int) -> Iterator[dict[str, Any]]:
+        """The node's inspection runs at [start, end), oldest first."""
+        return self.db.query("SELECT * FROM inspections WHERE node = ? AND ran_us >= ? AND ran_us < ? ORDER BY ran_us",
+                             [node, start_us, end_us])
+
+    def findings_between(self, site: str, start_us: int, end_us: int,
+                         kinds: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The site's findings about [start, end) (of ``kinds``: all), newest first as ``findings()``
+        lists them, as they are read, without the 100,000 rows' limit."""
+        sql = "SELECT * FROM findings WHERE site = ? AND coalesce(about_us, found_us) >= ? AND coalesce(about_us, found_us) < ?"
+        params: list[Any] = [site, start_us, end_us]
+        if kinds is not None:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params += list(kinds)
+        for r in self.stream(sql + " ORDER BY id DESC", params):
+            yield {**r, "detail": json.loads(r["detail"])}
 
     def nodes(self, site: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM nodes", []

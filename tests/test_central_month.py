@@ -5,10 +5,13 @@ The page itself in Chromium: tests/test_central_month_page.py."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import gc
 import io
 import json
 import re
+import tracemalloc
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -204,3 +207,109 @@ def test_the_months_figures_from_the_store(tmp_path):
         [(97, 64, 3, 30, 0), (96, 63, 3, 30, 0), (96, 64, 3, 29, 0), (96, 64, 2, 30, 0)]  # whole seconds a day
     assert day["not_covered"] > 0 and month.bad("coverage", days[0])  # the rest of the day: no box holds it
     assert month.headers(zh, "coverage")[5] == "自備援主機回補"
+
+
+# each CSV section streamed (design/0273) ------------------------------------------------------------------------------
+class _Dash:
+    """What central/month_page.py needs of the dashboard: the store opened read-only in a thread."""
+
+    def __init__(self, path: Path):
+        from types import SimpleNamespace
+
+        self.cfg = SimpleNamespace(tz=TAIPEI, open_store=lambda readonly=True: Store(path, readonly=readonly))
+        self.sp = Speaker("zh-TW", TAIPEI)
+
+    async def _read(self, fn):
+        def work():
+            store = self.cfg.open_store(readonly=True)
+            try:
+                return fn(store)
+            finally:
+                store.close()
+        return await asyncio.to_thread(work)
+
+
+async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, int]]:
+    """Each path's (status, lines, peak bytes Python held while it was served and read: the
+    dashboard's thread, the response and this client together)."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from central import month_page
+    from central.pages import ROLE
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        request[ROLE] = "auditor"
+        return await month_page.csv_file(dash, request)
+    app = web.Application()
+    app.router.add_get("/site/{site}/month/{month}/{section}.csv", handler)
+    out = {}
+    async with TestClient(TestServer(app)) as http:
+        for path in paths:
+            gc.collect()
+            tracemalloc.start()
+            try:
+                lines = 0
+                async with http.get(path) as r:
+                    async for chunk in r.content.iter_chunked(1 << 16):
+                        lines += chunk.count(b"\n")
+                    status = r.status
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            out[path] = (status, lines, peak)
+    return out
+
+
+ALARMS = 20_000
+
+
+def test_each_csv_section_is_streamed_in_bounded_memory(tmp_path):
+    """design/0273: a section's CSV is written as the store's cursor reads it, never the month
+    built whole first: with 20,000 alarms in the month (a site-month's worth of a section; the
+    whole month built at once held 17 MB for each section), each section's CSV is served and read with
+    under 12 MB held (PostgreSQL's cursor reads 5,000 rows a round trip), every row in it, the
+    findings' titles and explanations in the site's language."""
+    t0 = now_us() - 120_000_000
+    ym = datetime.fromtimestamp((t0 + 30) / 1e6, TAIPEI).strftime("%Y-%m")
+    path = tmp_path / "central.db"
+    _feed(path, t0)
+    store = Store(path)
+    try:
+        store.ingest([("edged/v1/s/n1/alarm", json.dumps({
+            "seq": t0 + 100 + i, "ts_us": t0 + 100 + i, "action": "raise", "id": f"a{i}", "kind": "disk_full",
+            "severity": "warning", "camera": "cam", "at_us": t0 + 100 + i}).encode()) for i in range(ALARMS)], now_us())
+        Verifier(store, TAIPEI, gap_grace_us=0).run_once()
+    finally:
+        store.close()
+    base = f"/site/s/month/{ym}"
+    got = asyncio.run(_download(_Dash(path), [f"{base}/{s}.csv" for s in month.SECTIONS]
+                                + [f"{base}/alarms.csv?x=whole", "/site/nope/month/2026-01/alarms.csv",
+                                   f"{base}/alarms.csv?x=again"]))
+    mib = {p.replace(base + "/", ""): round(peak / 2**20, 1) for p, (_s, _h, peak) in got.items()}
+    print("peak MiB held a CSV:", mib)
+    assert all(status == 200 for p, (status, _h, _p) in got.items() if "nope" not in p), got
+    assert got["/site/nope/month/2026-01/alarms.csv"][0] == 404
+    assert all(peak < 12 * 2**20 for _s, _n, peak in got.values()), mib
+    assert got[f"{base}/alarms.csv"][1] == 1 + 1 + ALARMS, "the forged alarm and the 20,000, each a line"
+    assert got[f"{base}/retention.csv"][1] == 1 + len(compliance.month_days(ym, TAIPEI))
+    # every row, as the page's cells say it (a row a line: no cell here holds a line break)
+    zh = Speaker("zh-TW", TAIPEI)
+
+    def whole(section: str) -> list[list[str]]:
+        body = []
+        store = Store(path, readonly=True)
+        try:
+            for chunk in month.csv_chunks(zh, section, month.section_rows(store, section, "s", ym, TAIPEI, now_us())):
+                body.append(chunk)
+        finally:
+            store.close()
+        return list(csv.reader(io.StringIO(b"".join(body)[3:].decode("utf-8"))))
+    alarms = (whole("alarms"))
+    assert len(alarms) == 1 + ALARMS + 1 and alarms[0] == month.headers(zh, "alarms"), len(alarms)
+    findings = (whole("findings"))
+    early = [r for r in findings[1:] if r[5] == "destroyed_early"]
+    title, explanation = (zh.word(w) for w in finding_words.words("destroyed_early"))
+    assert early and (early[0][3], early[0][4]) == (title, explanation) and re.search(r"[\u4e00-\u9fff]", title)
+    kept = (whole("retention_findings"))
+    assert [r[3] for r in kept[1:]] == [title], kept
