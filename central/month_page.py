@@ -152,8 +152,8 @@ async def csv_file(dash: Dashboard, request: web.Request) -> web.StreamResponse:
     if name not in mo.SECTIONS:
         raise web.HTTPNotFound(headers=HEADERS)
     _auditor(dash, request)
-    site, month, f, tz, _ = request.match_info["site"], request.match_info["month"], filters(request), dash.cfg.tz, \
-        dash.sp._
+    site, month, f, tz = request.match_info["site"], request.match_info["month"], filters(request), dash.cfg.tz
+    _ = dash.sp._
     try:
         await dash._read(lambda s: mo.check(s, site, month, tz, f))
     except LookupError:
