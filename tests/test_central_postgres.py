@@ -16,6 +16,7 @@ from central.pgroles import reader_grants
 from central.versions import SchemaError
 from central.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
 from tests import test_central_archive as archived
+from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
@@ -136,6 +137,7 @@ _ON_POSTGRES = [
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
     (verdicts, "test_each_destruction_of_one_pass_is_judged_alone"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
+    (batched, "test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it"),  # design/0270
 ]
 
 
