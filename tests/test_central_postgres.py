@@ -368,6 +368,25 @@ def test_rows_inserted_a_column_at_a_time_come_back_as_they_went(pg_url):
     store.close()
 
 
+def test_a_passs_writes_in_one_statement_come_back_as_they_went(pg_url):
+    """central/pgstore.py write_all (design/0270): several tables' rows and an upsert in one
+    statement, its placeholders numbered by edged, values with a percent, a question mark and a
+    dollar sign in them; the same table twice (two chunks, their keys apart)."""
+    store = PgStore(pg_url)
+    days = [("s/n", "cam", f"2026-11-{i + 1:02d}", "max_retention", "ok", 1, 10 + i, 0.5) for i in range(4)]
+    said = "50 % of grant ? costs $1 and %s"
+    finding = ("s/n:k", "s/n", "s", "kind", "info", 1, None, said, "{}")
+    with store.writing():
+        store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:2]),
+                            store.db.rows_sql(evidence._SQL["days"], days[2:]),
+                            store.db.rows_sql(evidence._SQL["findings"], [finding, finding]),
+                            ("UPDATE findings SET message = ? WHERE key = ?", ["not seen: one snapshot", "s/n:k"])])
+        store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:1], evidence._UPSERT["days"])])
+    assert central_pg_day_rows(store.db.pg) == [*days[1:], (*days[0][:5], 2, 20, 0.5)], "by bytes"
+    assert [f["message"] for f in store.findings(node="s/n")] == [said], "the update saw the store before the insert"
+    store.close()
+
+
 def test_a_node_is_verified_by_the_instance_holding_its_lease(pg_url):
     a, b = PgStore(pg_url), PgStore(pg_url)
     msgs = [(f"edged/v1/s/n{n}/alarm", hostile.durable(1000 + i, {"id": f"a{i}", "action": "raise"}))
