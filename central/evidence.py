@@ -21,6 +21,8 @@ On PostgreSQL the rows go in through the store's `insert_rows` (one array a colu
 from __future__ import annotations
 
 import bisect
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from central import retention_watch, store, verdicts, verify
@@ -77,13 +79,21 @@ class Evidence:
         self.newest: list[tuple[int, int]] = []      # the node's newest message's (ts_us, received_us)
         self.stored: dict[int, tuple[Any, Any]] = {}  # first_id -> (footage_heard row, footage_evidence row)
         self._window = (1, 0)                         # the footage seqs self.window serves
+        # what an access is judged on (design/0270): the approvals, filings and uses of the page's
+        # grants the store held, and the pass's since, by key; None: ask the store (judge_in_store)
+        self.people: dict[str, dict[tuple[str, Any], list[dict[str, Any]]]] | None = None
+        self._asked: tuple[set[tuple[str, Any]], set[tuple[str, Any]]] = (set(), set())  # the grants, requests read
 
     # reading: a page's evidence at once --------------------------------------------------------
-    def prefetch(self, audits: list[int], segments: list[int], footage: list[tuple[int, int]] | None = None) -> None:
+    def prefetch(self, audits: list[int], segments: list[int], footage: list[tuple[int, int]] | None = None,
+                 people: list[dict[str, Any]] | None = None) -> None:
         """``audits``: the seq_locals the page's audit messages may ask about; ``segments``: the
-        segment ids its destructions name; ``footage``: its footage messages' (seq, first_id)."""
+        segment ids its destructions name; ``footage``: its footage messages' (seq, first_id);
+        ``people``: its audit records that are accesses or approvals."""
         if footage:
             self._footage_prefetch(footage)
+        if people:
+            self._people_prefetch(people)
         if audits and max(audits) - min(audits) <= AUDIT_SPAN:
             lo, hi = min(audits), max(audits)
             got = self._read("SELECT seq_local, hash FROM audit WHERE node = ? AND seq_local BETWEEN ? AND ?",
@@ -102,6 +112,87 @@ class Evidence:
                              [self.node, hi, self.node, lo, lo])                      # and every one after up to hi
             self.heard = sorted((r[0], retention_watch.range_of(r)) for r in got)
             self._span = (lo, hi)
+
+    def _people_prefetch(self, records: list[dict[str, Any]]) -> None:
+        """The approvals and uses of the grants the page's accesses name, and the filings of the
+        requests those approvals name (the page's own among them), as the store holds them: two
+        reads a page instead of three an access (judge_in_store). A value the store's JSON
+        comparison might match otherwise than Python's (not a text or a whole number) leaves
+        ``people`` None: every access of the pass is then asked of the store."""
+        grants: set[tuple[str, Any]] = set()
+        for m in records:
+            d = m.get("detail")
+            if m.get("action") in verify.ACCESS_ACTIONS and isinstance(d, dict) and d.get("grant") is not None:
+                k = _plain(d["grant"])
+                if k is None:
+                    return
+                grants.add(k)
+        if not grants:
+            return
+        requests: set[tuple[str, Any]] = set()
+        for m in records:
+            d = m.get("detail")
+            if m.get("action") == "request.approve" and isinstance(d, dict) and _plain(d.get("grant")) in grants:
+                if d.get("request") is not None:
+                    k = _plain(d["request"])
+                    if k is None:
+                        return
+                    requests.add(k)
+        people: dict[str, dict[tuple[str, Any], list[dict[str, Any]]]] = {a: {} for a in _PEOPLE}
+        got = self._people_read("action IN ('request.approve', 'grant.use')", "grant", [v for _t, v in grants])
+        for row in got:
+            r, k = _person(row, "grant")
+            if r is None or k is None:
+                return
+            people[r["action"]].setdefault(k, []).append(r)
+            if r["action"] == "request.approve" and r["detail"].get("request") is not None:
+                rk = _plain(r["detail"]["request"])
+                if rk is None:
+                    return
+                requests.add(rk)
+        for row in self._people_read("action = 'request.file'", "request", [v for _t, v in requests]):
+            r, k = _person(row, "request")
+            if r is None or k is None:
+                return
+            people["request.file"].setdefault(k, []).append(r)
+        self.people, self._asked = people, (grants, requests)
+
+    def _people_read(self, actions: str, field: str, values: list[Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(values), ROWS // 3):  # the store's JSON comparison, one a value
+            chunk = values[i:i + ROWS // 3]
+            self.statements += 1
+            out += self.db.query(f"SELECT * FROM audit WHERE node = ? AND {actions} AND ("
+                                 + " OR ".join([f"json_extract(detail, '$.{field}') = ?"] * len(chunk)) + ")",
+                                 [self.node, *chunk])
+        return out
+
+    def judges(self, m: dict[str, Any]) -> bool:
+        """Whether access record ``m`` (a message's body) is judged from the pass's evidence, not the
+        store (then the pass's audit records are written before it, as before design/0270)."""
+        if not isinstance(m.get("detail") or {}, dict):
+            return False  # its judging fails, as in the store
+        return self.access({**m, "seq": m.get("seq_local")}) is not None  # the record itself changes no answer
+
+    def access(self, rec: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None, int] | None:
+        """judge_in_store's (approval, filing, earlier uses) of an access record, from what the
+        store held at the prefetch and the pass added since; None: ask the store."""
+        grant = (rec.get("detail") or {}).get("grant")
+        if grant is None:
+            return None, None, 0
+        k, seq = _plain(grant), rec.get("seq")
+        if self.people is None or k not in self._asked[0] or _plain(seq) is None or not isinstance(seq, int):
+            return None
+        approvals = self.people["request.approve"].get(k)
+        approve = min(approvals, key=lambda r: r["seq_local"]) if approvals else None
+        filed = None
+        if approve is not None and approve["detail"].get("request") is not None:
+            rk = _plain(approve["detail"]["request"])
+            if rk not in self._asked[1]:
+                return None
+            filings = self.people["request.file"].get(rk)
+            filed = min(filings, key=lambda r: r["seq_local"]) if filings else None
+        return approve, filed, sum(1 for r in self.people["grant.use"].get(k, ()) if r["seq_local"] < seq)
 
     def _footage_prefetch(self, footage: list[tuple[int, int]]) -> None:
         """The offset window of the page's footage messages and what the store holds of their ranges."""
@@ -205,6 +296,16 @@ class Evidence:
         self.rows["audit"].append(row)
         self._undo.append(("hash", (row[1], self.hashes.get(row[1]))))
         self.hashes[row[1]] = row[7]
+        if self.people is not None and row[4] in _PEOPLE:  # what a later access is judged on
+            field = "request" if row[4] == "request.file" else "grant"
+            r, k = _person(dict(zip(_AUDIT_COLUMNS, row)), field)
+            if r is not None and r["detail"].get(field) is None:
+                return  # a null or missing field matches no value in the store's comparison either
+            if r is None or k is None:
+                self.people = None  # the store's comparison decides: ask it from here on
+                return
+            self.people[row[4]].setdefault(k, []).append(r)
+            self._undo.append(("person", (row[4], k)))
 
     def mark(self) -> tuple[dict[str, int], int]:
         return {k: len(v) for k, v in self.rows.items()}, len(self._undo)
@@ -225,6 +326,10 @@ class Evidence:
             if what == "from":
                 self.heard_from = val
                 continue
+            if what == "person":
+                if self.people is not None:
+                    self.people[val[0]][val[1]].pop()
+                continue
             first_id, was, self.heard_from = val
             i = bisect.bisect_left(self.heard, first_id, key=lambda e: e[0])
             if was is None:
@@ -232,10 +337,13 @@ class Evidence:
             else:
                 self.heard[i] = was
 
-    def flush(self, only: tuple[str, ...] = _ORDER) -> list[tuple[Any, ...]]:
-        """What the pass concluded, a few multi-row statements a table. Returns the critical
-        findings the store did not hold yet (the verifier logs them, as it logged each one new)."""
+    def flush(self, only: tuple[str, ...] = _ORDER, then: Sequence[tuple[str, list[Any]]] = ()) -> list[tuple[Any, ...]]:
+        """What the pass concluded, a few multi-row statements a table, and ``then`` (the pass's
+        own updates, SQLite's dialect): on PostgreSQL all of it in one statement, one round trip
+        (the store's ``write_all``, design/0270). Returns the critical findings the store did not
+        hold yet (the verifier logs them, as it logged each one new)."""
         new: list[tuple[Any, ...]] = []
+        parts: list[tuple[str, list[Any]]] = []
         for table in only:
             rows, self.rows[table] = self.rows[table], []
             if table == "days":
@@ -246,24 +354,37 @@ class Evidence:
                 new = self._new_critical(rows)
             elif table in _FOOTAGE:
                 rows = list({r[1]: r for r in rows}.values())  # the merged row of each range (a key once a statement)
-            self._insert(table, rows)
+            parts += self._insert(table, rows)
+        self._write([*parts, *then])
         if only == _ORDER:
             self._undo.clear()
         return new
 
-    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in multi-row statements: the store's insert_rows (PostgreSQL), else VALUES lists."""
-        many = getattr(self.db, "insert_rows", None)
+    def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
+        """Rows in multi-row statements, not run: the store's rows_sql (PostgreSQL: one array a
+        column), else VALUES lists."""
+        many = getattr(self.db, "rows_sql", None)
         step = PG_ROWS if many is not None else ROWS
+        out = []
         for i in range(0, len(rows), step):
             chunk = rows[i:i + step]
-            self.statements += 1
             if many is not None:
-                many(_SQL[table], chunk, _UPSERT.get(table, ""))
+                out.append(many(_SQL[table], chunk, _UPSERT.get(table, "")))
                 continue
             one = "(" + ", ".join("?" * len(chunk[0])) + ")"
-            self.db.execute(_SQL[table] + ", ".join([one] * len(chunk)) + _UPSERT.get(table, ""),
-                            [v for r in chunk for v in r])
+            out.append((_SQL[table] + ", ".join([one] * len(chunk)) + _UPSERT.get(table, ""), [v for r in chunk for v in r]))
+        return out
+
+    def _write(self, parts: list[tuple[str, list[Any]]]) -> None:
+        """The statements in order: on PostgreSQL in one (each table written once in it), else one by one."""
+        together = getattr(self.db, "write_all", None)
+        if together is not None and parts:
+            self.statements += 1
+            together(parts)
+            return
+        for sql, params in parts:
+            self.statements += 1
+            self.db.execute(sql, params)
 
     def _new_critical(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Findings rows (key, node, site, kind, severity, ...) critical and not in the store yet."""
@@ -274,6 +395,32 @@ class Evidence:
             for (key,) in self._read(f"SELECT key FROM findings WHERE key IN ({', '.join('?' * len(chunk))})", chunk):
                 critical.pop(key, None)
         return list(critical.values())
+
+
+_PEOPLE = ("request.approve", "request.file", "grant.use")
+_AUDIT_COLUMNS = ("node", "seq_local", "at_us", "actor", "action", "detail", "prev_hash", "hash", "msg_seq")
+
+
+def _plain(v: Any) -> tuple[str, Any] | None:
+    """A JSON value the store's comparison (json_extract = ?, SQLite's and PostgreSQL's) matches
+    exactly as Python's ==: a text or a whole number (not a boolean, not a float, within 2^53)."""
+    if isinstance(v, str):
+        return ("s", v)
+    if isinstance(v, int) and not isinstance(v, bool) and -(1 << 53) < v < (1 << 53):
+        return ("n", v)
+    return None
+
+
+def _person(row: dict[str, Any], field: str) -> tuple[dict[str, Any] | None, tuple[str, Any] | None]:
+    """An audit row with its detail read, and the key of its ``field``; (None, None) when either
+    is not plain (the store's answer is then asked for)."""
+    try:
+        detail = json.loads(row["detail"])
+    except ValueError:
+        return None, None
+    if not isinstance(detail, dict):
+        return None, None
+    return {**row, "detail": detail}, _plain(detail.get(field))
 
 
 def _newest(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -21,12 +21,13 @@ import contextlib
 import functools
 import itertools
 import hashlib
+import itertools
 import os
 import re
 import time
 from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import dict_row
@@ -48,6 +49,7 @@ _MIN2 = re.compile(r"\bmin\(([^(),]+),([^(),]+)\)", re.I)
 _JSON_EQ = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)\s*=\s*\?")
 _JSON = re.compile(r"json_extract\((\w+),\s*'\$\.(\w+)'\)")
 _INSERT_ROWS = re.compile(r"\s*INSERT (OR IGNORE )?INTO (\w+) \(([^)]*)\) VALUES\s*$")
+_PLACEHOLDER = re.compile(r"%(%|s)")  # translate's placeholders and escaped percents (write_all)
 _INSERT_MESSAGES = re.compile(r"\s*INSERT OR IGNORE INTO messages \(([^)]*)\)")
 # a batch goes in by COPY into these (temporary, emptied at commit), then one INSERT .. SELECT
 # each; EDGED_CENTRAL_PG_INGEST=rows keeps the row-by-row path (the benchmark compares the two)
@@ -250,6 +252,28 @@ class _Conn:
         """``head`` ("INSERT [OR IGNORE] INTO t (cols) VALUES ") of every row at once: one array a
         column through unnest, a statement of a few hundred bytes however many rows (a multi-row
         VALUES of thousands of placeholders cost psycopg ~15 ms to parse each time, issue 53)."""
+        self.execute(*self.rows_sql(head, rows, tail))
+
+    def write_all(self, parts: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Several INSERT and UPDATE statements (SQLite's dialect, each with its parameters) in one
+        statement and one round trip: each a data-modifying WITH of its own (design/0270). Each
+        must touch rows no other one touches (PostgreSQL runs them on one snapshot, in no set
+        order): a pass's tables are each written once. The placeholders are numbered here
+        ($1 ...), so psycopg does not split a long statement of many parameters each time."""
+        if len(parts) == 1:
+            self.execute(*parts[0])
+            return
+        numbers = itertools.count(1)
+        sql, params = [], []
+        for k, (one, values) in enumerate(parts):
+            text = _PLACEHOLDER.sub(lambda m: "%" if m.group(1) == "%" else f"${next(numbers)}", translate(one))
+            sql.append(f"w{k} AS ({text})")
+            params += json_params(one, values)
+        with psycopg.RawCursor(self.pg) as cur:
+            cur.execute("WITH " + ", ".join(sql) + " SELECT 1", params)
+
+    def rows_sql(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> tuple[str, list[Any]]:
+        """insert_rows' statement (SQLite's dialect) and its parameters, not run (write_all)."""
         m = _INSERT_ROWS.match(head)
         if m is None:
             raise ValueError(f"not a multi-row insert: {head[:80]}")
@@ -262,16 +286,19 @@ class _Conn:
             kinds = set(map(type, col))
             # a column of one type (nearly every one) converted at once: a call a value was ~8 % of a pass
             texts = col if kinds == {str} else list(map(str, col)) if kinds == {int} else [_text(v) for v in col]
-            joined = _SEP.join(_NULL if t is None else t for t in texts)
-            nulls = sum(t is None for t in texts)
+            if type(None) in kinds:
+                joined = _SEP.join(_NULL if t is None else t for t in texts)
+                nulls = sum(t is None for t in texts)
+            else:  # no null: no test a value (two generators a value were ~10 % of a day's page, design/0270)
+                joined, nulls = _SEP.join(cast("list[str]", texts)), 0
             if joined.count(_SEP) == len(texts) - 1 and joined.count(_NULL) == nulls and joined != "":
                 params.append(joined)  # a column as one text, split by the server (no array to dump)
                 arrays.append(f"string_to_array(?, E'\\x1e', E'\\x1f')::{types[c]}[]")
             else:  # a value holding a separator, or one empty text alone: a text array
                 params.append(texts)
                 arrays.append(f"?::text[]::{types[c]}[]")
-        sql = f"INSERT {m.group(1) or ''}INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({', '.join(arrays)}){tail}"
-        self.execute(sql, params)
+        return (f"INSERT {m.group(1) or ''}INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({', '.join(arrays)}){tail}",
+                params)
 
     def _types(self, table: str) -> dict[str, str]:
         got = self.types.get(table)

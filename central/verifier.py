@@ -102,8 +102,11 @@ class Verifier(MessageKinds):
         destruction ever comes. Returns the findings made (a finding made before is not again)."""
         self.watched_us = now
         made = 0
+        # a node with messages still to verify is not watched (its backlog may hold the destructions,
+        # retention_watch.watch): one read for every node, not its rules and a probe each (design/0270)
+        busy = {r["node"] for r in self.store.db.query("SELECT DISTINCT node FROM messages WHERE verified = 0")}
         nodes = [r for r in self.store.db.query("SELECT node, site, name FROM nodes ORDER BY node")
-                 if self.store.lease(r["node"])]
+                 if r["node"] not in busy and self.store.lease(r["node"])]
         for i in range(0, len(nodes), WATCH_CHUNK):  # a transaction a few hundred nodes: never a fleet's
             with self.store.writing(durable=False) as conn:
                 for r in nodes[i:i + WATCH_CHUNK]:
@@ -158,12 +161,16 @@ class Verifier(MessageKinds):
             # still be on their way (a dead member's session being drained, design/0210), and a cursor
             # starting above them would take them for late (a chain head behind one verified before)
             return 0
-        self._births(row)
+        births = list(db.query("SELECT ts_us, received_us, payload, checked FROM births WHERE node = ? ORDER BY ts_us",
+                               [node]))  # once a pass: the new ones checked, every one's rules (design/0270)
+        checked = self._births(births)
         if self.key is None and now - row["first_us"] < self.grace:
+            for sql, params in checked:
+                db.execute(sql, params)
             if self.config_hash != row.get("config_hash"):
                 db.execute("UPDATE nodes SET config_hash = ? WHERE node = ?", [self.config_hash, node])
             return 0  # its birth (with the key) is retained and comes on connect: wait for it a little
-        policy = self._policy()
+        policy = self._policy(births)
         bodies = [_parse(payload) for _seq, _kind, _r, payload in msgs]
         self.ev = Evidence(db, node)
         try:
@@ -190,23 +197,35 @@ class Verifier(MessageKinds):
                 cursor = max(cursor, seq)  # a late message (below the cursor) is verified all the same
                 done.append(seq)
                 n += 1
-            for new in self.ev.flush():  # the critical findings the store did not hold
+            # the pass's conclusions, its messages marked verified and the node's row: on PostgreSQL
+            # one statement (design/0270), each table in it written once
+            h = self.head or {}
+            then = checked + self._verified(done) + [(
+                "UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
+                " head_at_us = ?, config_hash = ? WHERE node = ?",
+                [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), self.config_hash, node])]
+            for new in self.ev.flush(then=then):  # the critical findings the store did not hold
                 log.error("CRITICAL %s %s: %s", node, new[3], new[7])
             self.statements += self.ev.statements
         finally:
             self.ev = None
-        for i in range(0, len(done), VERIFIED_ROWS):  # a statement a few hundred messages, not one each
-            chunk = done[i:i + VERIFIED_ROWS]
-            db.execute(f"UPDATE messages SET verified = 1 WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
-                       [node, *chunk])
         if late:
             self._late(late)
-        h = self.head or {}
-        db.execute("UPDATE nodes SET verified_seq = ?, public_key = ?, session = ?, head_seq = ?, head_hash = ?,"
-                   " head_at_us = ?, config_hash = ? WHERE node = ?",
-                   [cursor, self.key, self.session, h.get("seq"), h.get("hash"), h.get("at_us"), self.config_hash, node])
-        self.statements += 4 + (len(done) + VERIFIED_ROWS - 1) // VERIFIED_ROWS + len(late)
+        self.statements += 3 + len(late)
         return n
+
+    def _verified(self, done: list[int]) -> list[tuple[str, list[Any]]]:
+        """The statements marking a pass's messages verified: on PostgreSQL one, the seqs as one
+        text (a statement of one text whatever the count, prepared once); else a few hundred a statement."""
+        if hasattr(self.store.db, "write_all"):
+            return [("UPDATE messages SET verified = 1 WHERE node = ? AND seq = ANY(string_to_array(?, ',')::bigint[])",
+                     [self.node, ",".join(map(str, done))])] if done else []
+        out = []
+        for i in range(0, len(done), VERIFIED_ROWS):  # a statement a few hundred messages, not one each
+            chunk = done[i:i + VERIFIED_ROWS]
+            out.append((f"UPDATE messages SET verified = 1 WHERE node = ? AND seq IN ({', '.join('?' * len(chunk))})",
+                        [self.node, *chunk]))
+        return out
 
     def _message(self, seq: int, kind: str, body: Any, policy: dict[str, Any]) -> None:
         """One message through its checks: whatever it does wrong is undone and is a finding; the
@@ -214,8 +233,9 @@ class Verifier(MessageKinds):
         fleet's nearly every message) are undone there; the others in a savepoint."""
         ev = self.ev
         assert ev is not None
-        if kind == "audit" and isinstance(body, dict) and body.get("action") in verify.ACCESS_ACTIONS:
-            ev.flush(("audit",))  # judging an access reads the records before it from the store
+        if (kind == "audit" and isinstance(body, dict) and body.get("action") in verify.ACCESS_ACTIONS
+                and not ev.judges(body)):
+            ev.flush(("audit",))  # judging this access reads the records before it from the store
         mark, head = ev.mark(), self.head
         saved = kind not in BUFFERED
         if saved:
@@ -239,14 +259,14 @@ class Verifier(MessageKinds):
             self.store.db.conn.execute("RELEASE msg")
             self.statements += 2
 
-    def _births(self, row: dict[str, Any]) -> None:
-        db = self.store.db
-        new = list(db.query("SELECT ts_us, received_us, payload FROM births WHERE node = ? AND checked = 0"
-                            " ORDER BY ts_us", [self.node]))
+    def _births(self, births: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
+        """The node's new births (``births``: every one of its births, by ts_us) checked against the
+        newest one checked before; returns the statement marking them checked (run with the pass's
+        writes, design/0270)."""
+        new = [b for b in births if not b["checked"]]
         if not new:
-            return
-        prev_row = next(db.query("SELECT payload FROM births WHERE node = ? AND checked = 1 ORDER BY ts_us DESC"
-                                 " LIMIT 1", [self.node]), None)
+            return []
+        prev_row = next((b for b in reversed(births) if b["checked"] == 1), None)
         prev = json.loads(prev_row["payload"]) if prev_row else None
         for b in new:
             try:
@@ -265,16 +285,21 @@ class Verifier(MessageKinds):
                 self._finding(verify.Finding("malformed_message", verify.WARNING,
                                              f"birth {b['ts_us']} could not be read: {exc!r}"[:400],
                                              f"malformed:birth:{b['ts_us']}", b["ts_us"]))
-            db.execute("UPDATE births SET checked = 1 WHERE node = ? AND ts_us = ?", [self.node, b["ts_us"]])
         if prev is not None:  # written with the pass's own update of the row, at its end (issue 53: an
             self.config_hash = prev.get("config_hash")  # update of its own waited on ingest's figures)
+        stamps = [b["ts_us"] for b in new]
+        return [(f"UPDATE births SET checked = 1 WHERE node = ? AND ts_us IN ({', '.join('?' * len(stamps))})",
+                 [self.node, *stamps])]
 
-    def _policy(self) -> dict[str, Any]:
+    def _policy(self, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Every birth's retention rules in ts_us order: a destruction is judged against the rules
-        in force when it happened (verify.in_force), not the newest (issue 28)."""
+        in force when it happened (verify.in_force), not the newest (issue 28). ``rows``: the node's
+        births (ts_us, payload) by ts_us, read already."""
         births = []
-        for row in self.store.db.query("SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us",
-                                       [self.node]):
+        if rows is None:
+            rows = list(self.store.db.query("SELECT ts_us, payload FROM births WHERE node = ? ORDER BY ts_us",
+                                            [self.node]))
+        for row in rows:
             try:
                 births.append((row["ts_us"], verify.retention_rules(json.loads(row["payload"]))))
             except (ValueError, TypeError, AttributeError):
@@ -368,17 +393,20 @@ def _parse(payload: str) -> Any:
         return exc
 
 
-def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], list[tuple[int, int]], list[dict[str, Any]]]:
     """What a page of messages will ask of the store: the audit records (seq_local, the one
-    before it, a head's), the segments its destructions name and its footage messages' (seq,
-    first_id) (central/evidence.py prefetch)."""
+    before it, a head's), the segments its destructions name, its footage messages' (seq,
+    first_id) and its accesses and approvals (central/evidence.py prefetch)."""
     audits: list[int] = []
     segments: list[int] = []
     footage: list[tuple[int, int]] = []
+    people: list[dict[str, Any]] = []
     for (seq, kind, _r, _p), m in zip(msgs, bodies):
         if not isinstance(m, dict):
             continue
         if kind == "audit":
+            if m.get("action") in verify.ACCESS_ACTIONS or m.get("action") == "request.approve":
+                people.append(m)
             s, head = m.get("seq_local"), m.get("signed_head")
             if isinstance(s, int):
                 audits += [s, s - 1]
@@ -389,4 +417,4 @@ def _wanted(msgs: list[Any], bodies: list[Any]) -> tuple[list[int], list[int], l
                          if isinstance(d, dict) and isinstance(d.get("segment_id"), int)]
         elif kind == "footage" and isinstance(m.get("first_id"), int) and isinstance(m.get("last_id"), int):
             footage.append((seq, m["first_id"]))
-    return audits, segments, footage
+    return audits, segments, footage, people

@@ -129,7 +129,12 @@ class MessageKinds:
                                          f"access:{rec['seq']}", rec["at_us"], {"seq_local": rec["seq"]}))
 
     def judge(self, node: str, rec: dict[str, Any]) -> tuple[bool, str]:
-        return judge_in_store(self.store, node, rec)
+        """judge_in_store's answer: from the pass's evidence when it holds the records (design/0270)."""
+        got = None if self.ev is None else self.ev.access(rec)
+        if got is None:  # the pass's records before it are in the store (central/verifier.py _message)
+            return judge_in_store(self.store, node, rec)
+        approve, filed, uses = got
+        return verify.judge_access(rec, approve=approve, filed=filed, earlier_uses=uses)
 
     def _on_alarm(self, _seq: int, m: dict[str, Any], _policy: dict[str, Any]) -> None:
         at = m.get("at_us") or m.get("ts_us")

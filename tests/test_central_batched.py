@@ -281,3 +281,78 @@ def test_a_pages_offset_walk_is_offset_of_over_the_same_rows():
         assert evidence._offset(window, i, newest, received) == want
         found += want is not None
     assert found > 50, "the offsets compared were mostly none: the test would prove little"
+
+
+def _people_messages(node: str) -> list[list[tuple[str, bytes]]]:
+    """Two pages of one node's audit records (a valid chain): approvals, filings and accesses,
+    ordinary and odd (a grant by its text, a float grant, an expired grant, no grant, an access
+    whose message fails after it is judged, approved by its filer, used twice)."""
+    from storage import audit
+
+    prev, seq, pages = audit.GENESIS, 0, []
+    for page in (
+        [("carol", "request.file", {"request": 1}), ("alice", "request.approve", {"request": 1, "grant": 1}),
+         ("carol", "request.approve", {"request": 2, "grant": 2}), ("carol", "grant.use", {"grant": 1})],
+        [("carol", "grant.use", {"grant": 1}), ("bob", "request.file", {"request": 3}),
+         ("bob", "request.approve", {"request": 3, "grant": 3}), ("bob", "export.done", {"grant": 3}),
+         ("carol", "request.file", {"request": 2}), ("dave", "grant.use", {"grant": 2}),
+         ("dave", "grant.use", {"grant": "1"}), ("dave", "playback.start", {}),
+         ("alice", "request.approve", {"request": 6, "grant": 6, "expires_us": 1}), ("dave", "grant.use", {"grant": 6}),
+         ("erin", "request.file", {"request": 7}), ("alice", "request.approve", {"request": 7, "grant": 7}),
+         ("dave", "grant.use", {"grant": 7, "broken": True}), ("dave", "grant.use", {"grant": 7}),
+         ("dave", "export.done", {"grant": 7}), ("alice", "request.approve", {"request": "8", "grant": 8.0}),
+         ("dave", "grant.use", {"grant": 8})]):
+        out = []
+        for actor, action, detail in page:
+            broken = detail.pop("broken", False)
+            body = {"seq": seq + 1, "at_us": T0 + seq, "actor": actor, "action": action, "detail": detail}
+            h = audit.record_hash(prev, body)
+            rec = {"seq_local": seq + 1, "at_us": body["at_us"], "actor": actor, "action": action, "detail": detail,
+                   "prev_hash": prev, "hash": h}
+            if broken:  # a head that fails when kept, after the access was judged: the message is undone
+                rec = {**rec, "kind": "chain_head", "signed_head": {"seq": seq + 1, "hash": h, "at_us": 1, "sig": "x"}}
+            else:
+                prev = h
+                seq += 1
+            out.append((f"edged/v1/s/{node}/audit", json.dumps({"seq": seq + 1000 * (len(pages) + 1) + len(out),
+                                                                 "ts_us": T0, **rec}).encode()))
+        pages.append(out)
+    return pages
+
+
+def test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it(tmp_path, monkeypatch):
+    """Design/0270: a page's accesses judged from the approvals, filings and uses read once a page
+    (and the pass's own records since) reach judge_in_store's answer with the pass's records
+    written before each access, as before: two nodes of the same records in one store, the
+    second judged the old way."""
+    store = Store(tmp_path / "c.db")
+    monkeypatch.setattr(evidence.Evidence, "access", lambda ev, rec, was=evidence.Evidence.access:
+                        None if ev.node == "s/old" else was(ev, rec))  # s/old: every access asked of the store
+
+    def add_head(v, signed, msg_seq, source, was=Verifier.add_head):
+        if signed.get("sig") == "x":
+            raise ValueError("a head that cannot be kept")
+        return was(v, signed, msg_seq, source)
+    monkeypatch.setattr(Verifier, "add_head", add_head)
+    pages = {n: _people_messages(n) for n in ("new", "old")}
+    counts = {}
+    for k in range(2):
+        for n in ("new", "old"):
+            store.ingest(pages[n][k], T0 + k)
+            v = Verifier(store, UTC, gap_grace_us=0)
+            v.run_once(T0 + DAY)
+            counts[n] = v.statements
+    got = {n: sorted((f["key"].split(":", 1)[1], f["kind"], f["message"]) for f in store.findings(node=f"s/{n}", limit=100))
+           for n in ("new", "old")}
+    assert got["new"] == got["old"]
+    said = " | ".join(m for _k, kind, m in got["new"] if kind == "access_unapproved")
+    for why in ("grant 1 used again", "no approval on record for grant 1", "grant 3 was approved by bob, who filed",
+                "grant 2 was approved by carol, who filed", "names no grant", "grant 6 used after it expired"):
+        assert why in said, said
+    assert "grant 7" not in said and "malformed_message" in {kind for _k, kind, _m in got["new"]}, \
+        "the undone use is not counted; the export of grant 7 is lawful"
+    # grant 8.0 against 8 is the store's to say (SQLite: the same number; PostgreSQL: not the same text):
+    # that page's accesses were asked of the store, and both nodes got its answer
+    assert counts["new"] < counts["old"], counts
+    assert central_unverified(store) == 0
+    store.close()

@@ -16,6 +16,7 @@ from central.pgroles import reader_grants
 from central.versions import SchemaError
 from central.pgstore import EDGE_LOCK, PgStore, _redact, json_params, lock_key, near_month_edge, translate, translate_ddl
 from tests import test_central_archive as archived
+from tests import test_central_batched as batched
 from tests import test_central_hostile as hostile
 from tests import test_central_month as month
 from tests import test_central_office_clock as office_clock
@@ -137,6 +138,7 @@ _ON_POSTGRES = [
     (archived, "test_a_box_whose_outbox_is_months_old_is_archived_by_the_months_the_office_received"),
     (verdicts, "test_each_destruction_of_one_pass_is_judged_alone"),
     (plausible, "test_two_instances_sharing_a_sqlite_file_count_a_flood_together"),  # issue 43 item 3: across instances
+    (batched, "test_an_access_judged_from_the_pages_evidence_is_judged_as_the_store_judges_it"),  # design/0270
 ]
 
 
@@ -364,6 +366,25 @@ def test_rows_inserted_a_column_at_a_time_come_back_as_they_went(pg_url):
         store.db.insert_rows(head, [("s/one", "", "d", "r", "v", 0, 7, None)])
     got = central_pg_day_rows(store.db.pg)
     assert got == [(*r[:5], 1, *r[6:]) for r in rows] + [("s/one", "", "d", "r", "v", 0, 7, None)]
+    store.close()
+
+
+def test_a_passs_writes_in_one_statement_come_back_as_they_went(pg_url):
+    """central/pgstore.py write_all (design/0270): several tables' rows and an upsert in one
+    statement, its placeholders numbered by edged, values with a percent, a question mark and a
+    dollar sign in them; the same table twice (two chunks, their keys apart)."""
+    store = PgStore(pg_url)
+    days = [("s/n", "cam", f"2026-11-{i + 1:02d}", "max_retention", "ok", 1, 10 + i, 0.5) for i in range(4)]
+    said = "50 % of grant ? costs $1 and %s"
+    finding = ("s/n:k", "s/n", "s", "kind", "info", 1, None, said, "{}")
+    with store.writing():
+        store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:2]),
+                            store.db.rows_sql(evidence._SQL["days"], days[2:]),
+                            store.db.rows_sql(evidence._SQL["findings"], [finding, finding]),
+                            ("UPDATE findings SET message = ? WHERE key = ?", ["not seen: one snapshot", "s/n:k"])])
+        store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:1], evidence._UPSERT["days"])])
+    assert central_pg_day_rows(store.db.pg) == [*days[1:], (*days[0][:5], 2, 20, 0.5)], "by bytes"
+    assert [f["message"] for f in store.findings(node="s/n")] == [said], "the update saw the store before the insert"
     store.close()
 
 
