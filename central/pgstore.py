@@ -21,7 +21,6 @@ import contextlib
 import functools
 import itertools
 import hashlib
-import itertools
 import os
 import re
 import time
