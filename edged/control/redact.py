@@ -11,8 +11,9 @@ export's files are read only (the worker checks their SHA-256 before and after).
 enrolled, each redacted clip is signed as a derivative of its original (design/0173); the node
 key stays in the daemon and signs only as many C2PA claims as there are clips.
 
-A job asked again (the daemon restarted, the client went away) goes on where it stopped
-(design/0172). Only the custodian who made the export asks for its redacted copy and reads it.
+A job asked again (the daemon restarted or was killed, the client went away) goes on where it
+stopped (design/0172, 0277): from the last part of a few seconds saved, shown as such in the
+progress lines (`resumed`) and in the answer (`run`: frames kept and made per clip and pass). Only the custodian who made the export asks for its redacted copy and reads it.
 """
 
 from __future__ import annotations
@@ -145,10 +146,15 @@ class RedactOps(Operations):
         summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
                                                             "frames_filled_whole", "faces_followed")},
                     "c2pa": bool((m.get("c2pa") or {}).get("made"))} for name, m in made.items()]
+        # this run's work per clip and pass: frames kept from before a stop, frames made now (design/0277)
+        ran = {name: m.get("run") or {} for name, m in made.items()}
+        resumed = {name: r["render"]["kept"] for name, r in ran.items()
+                   if r.get("render", {}).get("made") and r["render"].get("kept")}
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_MADE, {
-            "export": export_id, "mode": mode, "copy": copy, "clips": summary}))
+            "export": export_id, "mode": mode, "copy": copy, "clips": summary,
+            **({"resumed_frames": resumed} if resumed else {})}))
         return {"export": export_id, "mode": mode, "copy": copy, "dir": str(folder), "clips": summary,
-                "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary]}
+                "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary], "run": ran}
 
     @op("redact.release")
     async def release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
