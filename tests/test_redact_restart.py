@@ -66,7 +66,7 @@ def _worker(d: Daemon) -> int | None:
 
 def _parts(data: Path) -> int:
     """Parts of the copy saved (their records written after their files, each whole)."""
-    return len(list((data / "exports").glob("*.redacted-*/cam.mp4.parts/0*.json")))
+    return len(list((data / "exports").glob("*.redacted-*/*.parts/0*.json")))
 
 
 def _frozen_at(d: Daemon, data: Path, parts: int) -> int:

@@ -95,6 +95,8 @@ class RedactOps(Operations):
         source = Path(row["out_dir"])
         detail = json.loads(row["detail"] or "{}") if isinstance(row["detail"], str) else (row["detail"] or {})
         clips = {c["file"]: c["sha256"] for c in detail.get("clips", [])}
+        if args.get("again") and not args.get("marks"):   # the copy stopped before it was made, as it was asked
+            return await self._again(export_id, source, list(clips), actor, caller)
         marks = _marks(args.get("marks"), list(clips))
         if not await asyncio.to_thread(source.is_dir):
             raise RequestError(_("export {id} is no longer staged (a day has passed); a redacted copy is made from "
@@ -115,6 +117,29 @@ class RedactOps(Operations):
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
             "export": export_id, "mode": mode, "clips": sorted(clips), "signed": bool(chain)}))
         return await self._make(export_id, folder, copy, mode, list(clips), actor, caller)
+
+    async def _again(self, export_id: int, source: Path, clips: list[str], actor: str,
+                     caller: Actor) -> dict[str, Any]:
+        """`redact.run` {"export", "again": true}: the newest copy asked of the export, gone on with
+        as it was asked (the same marks, the same folder, what it saved kept: design/0277), or
+        answered as made if it was. The desk's way back to a copy whose page a restart lost."""
+        def newest() -> tuple[Path, dict[str, Any]] | None:
+            if not source.is_dir():
+                return None
+            found = [(p.stat().st_mtime, p.parent) for p in source.parent.glob(f"{source.name}.redacted-*/{jobs.JOB}")]
+            for _t, folder in sorted(found, reverse=True):
+                return folder, json.loads((folder / jobs.JOB).read_text())
+            return None
+        got = await asyncio.to_thread(newest)
+        if got is None:
+            raise RequestError(_("no redacted copy of export {id} was begun; mark the applicant to make one").format(
+                id=export_id))
+        folder, job = got
+        copy = folder.name.rsplit(".redacted-", 1)[1]
+        await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
+            "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": bool(job.get("sign")),
+            "again": True}))
+        return await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
 
     async def _make(self, export_id: int, folder: Path, copy: str, mode: str, clips: list[str], actor: str,
                     caller: Actor) -> dict[str, Any]:
