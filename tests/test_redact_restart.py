@@ -66,7 +66,7 @@ def _worker(d: Daemon) -> int | None:
 
 def _parts(data: Path) -> int:
     """Parts of the copy saved (their records written after their files, each whole)."""
-    return len(list((data / "exports").glob("*.redacted-*/*.parts/0*.json")))
+    return len(list((data / "exports").glob("*.redacted-*/*.part-*.json")))
 
 
 def _frozen_at(d: Daemon, data: Path, parts: int) -> int:
@@ -160,7 +160,7 @@ def test_a_copy_stopped_by_the_daemons_stop_and_crash_goes_on_where_it_stopped(t
         copy = tmp_path / "done" / "cam.mp4"
         assert clip["sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
         folder = next((data / "exports").glob("*.redacted-*"))
-        assert not (folder / "cam.mp4.parts").exists()
+        assert not list(folder.glob("*part*"))                    # joined: the parts are gone
         reference = tmp_path / "reference"
         jobs.write_job(reference, json.loads((folder / jobs.JOB).read_text()))
         whole = jobs.run(reference)["cam.mp4"]

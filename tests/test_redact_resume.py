@@ -109,9 +109,8 @@ def test_a_render_stopped_goes_on_from_its_last_part_and_makes_the_same_copy(ori
     folder = _job(original, tmp_path / "stopped", EVERYTHING)
     with pytest.raises(Stop):
         jobs.run(folder, _stop_after("render", 25))              # stopped inside the third part
-    parts = folder / "cam1.mp4.parts"
-    saved = {p.name: sha256_file(p) for p in parts.glob("0*.mp4")}
-    assert sorted(saved) == ["000000.mp4", "000001.mp4"]
+    saved = {p.name: sha256_file(p) for p in folder.glob("cam1.mp4.part-*.mp4")}
+    assert sorted(saved) == ["cam1.mp4.part-000000.mp4", "cam1.mp4.part-000001.mp4"]
     assert not (folder / "cam1.mp4").exists() and not (folder / "cam1.mp4.summary.json").exists()
 
     seen: list[dict] = []
@@ -122,14 +121,14 @@ def test_a_render_stopped_goes_on_from_its_last_part_and_makes_the_same_copy(ori
     assert _frames(folder / "cam1.mp4") == _frames(tmp_path / "whole" / "cam1.mp4")
     assert made["sha256"] == sha256_file(folder / "cam1.mp4") and made["frames_written"] == FRAMES
     assert {k: v for k, v in made.items() if k != "run"} == {k: v for k, v in whole.items() if k != "run"}
-    assert not parts.exists()                                    # joined: the parts are gone
+    assert not list(folder.glob("*part*"))                       # joined: the parts are gone
 
 
 def test_a_part_changed_after_the_stop_is_made_again(original, tmp_path):
     folder = _job(original, tmp_path / "copy", EVERYTHING)
     with pytest.raises(Stop):
         jobs.run(folder, _stop_after("render", 35))
-    part = folder / "cam1.mp4.parts" / "000001.mp4"
+    part = folder / "cam1.mp4.part-000001.mp4"
     part.write_bytes(part.read_bytes()[:-100])                   # cut short (a disk that lied)
     made = jobs.run(folder)["cam1.mp4"]
     assert made["run"]["render"] == {"kept": 10, "made": FRAMES - 10}
@@ -151,3 +150,18 @@ def test_the_detector_stopped_goes_on_from_its_boxes_saved(original, tmp_path):
         (tmp_path / "whole" / "cam1.mp4.faces.json").read_text())
     assert made["masks"] == whole["masks"]
     assert _frames(folder / "cam1.mp4") == _frames(tmp_path / "whole" / "cam1.mp4")
+
+
+def test_a_stopped_copy_is_swept_with_its_parts_after_a_day(original, tmp_path):
+    """The staging sweep destroys only flat folders (storage/export/evidence.py): a copy stopped
+    with its parts saved is one, and goes on the record file by file like any staging copy."""
+    from storage.export.evidence import EXPORTS_DIR, destroy_working_copy
+
+    data = tmp_path / "data"
+    folder = _job(original, data / EXPORTS_DIR / "7.redacted-everything-0123456789ab", EVERYTHING)
+    with pytest.raises(Stop):
+        jobs.run(folder, _stop_after("render", 25))
+    assert list(folder.glob("cam1.mp4.part-*.json"))
+    gone = destroy_working_copy(data, folder)
+    assert not folder.exists()
+    assert {"cam1.mp4.part-000000.mp4", "cam1.mp4.part-000000.json", "job.json"} <= {f["file"] for f in gone["files"]}

@@ -6,8 +6,8 @@ custodian's marks and boxes per clip, and `every`: the detector on every how man
 not done again:
 - `<clip>.faces.json`: the detector's boxes (FACES mode), written whole or not at all, and while
   the detector runs `<clip>.faces.partial.json`: its boxes so far, every few seconds of footage;
-- `<clip>.parts/`: the render in parts of a few seconds of footage, each a whole MP4 with a
-  record of its frames, its plans' digest and its SHA-256 (storage/redact/resume.py);
+- `<clip>.part-NNNNNN.mp4` and `.json`: the render in parts of a few seconds of footage, each a
+  whole MP4 with a record of its frames, its plans' digest and its SHA-256 (storage/redact/resume.py);
 - `<clip>`: the redacted clip, the parts joined, renamed into place only when whole;
 - `<clip>.summary.json`: what was hidden in it (counts and method, plan.summary), its SHA-256:
   the hash that the record and the release name is the joined clip's, nothing half made.
@@ -24,9 +24,9 @@ is refused, not redacted.
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
-import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
@@ -109,7 +109,8 @@ def run(folder: Path, progress: Progress = lambda info: None, detector: Any = No
                 made["c2pa"] = _sign(folder / name, source / name, job["sign"], made, signer)
                 made.update(made["c2pa"].pop("file", {}))
                 _write_json(done, made)
-            shutil.rmtree(folder / f"{name}.parts", ignore_errors=True)   # joined and summed: not needed
+            for path in _parts(folder, name):   # joined and summed: not needed
+                path.unlink(missing_ok=True)
             out[name] = {**made, "run": ran}
     return out
 
@@ -165,36 +166,46 @@ def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, prog
     """The clip's render in parts (design/0277): the parts an earlier run made and that still stand
     (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
     kept: frames kept from before, made: frames filled and encoded now}."""
-    parts = folder / f"{name}.parts"
-    parts.mkdir(mode=0o700, exist_ok=True)
     expected = resume.chunks(plans, per)
     records: dict[int, dict[str, Any]] = {}
-    for path in parts.glob("*.json"):
+    for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
         try:
             r = json.loads(path.read_text())
             records[int(r["index"])] = r
         except (OSError, ValueError, KeyError, TypeError):
             continue   # a record not whole is no record: its part is made again
-    hashes = {i: sha256_file(parts / f"{i:06d}.mp4") for i in records if (parts / f"{i:06d}.mp4").exists()}
+    hashes = {i: sha256_file(_part(folder, name, i)) for i in records if _part(folder, name, i).exists()}
     start = resume.kept(expected, records, hashes)
-    for path in parts.iterdir():   # every part from the first not standing on is made again
-        stem = path.name.lstrip(".").split(".")[0]
-        if not stem.isdigit() or int(stem) >= start:
+    for path in _parts(folder, name):   # every part from the first not standing on is made again
+        index = path.name.lstrip(".").removeprefix(f"{name}.part-")[:6]
+        if not index.isdigit() or int(index) >= start:
             path.unlink()
     kept = sum(int(records[c.index]["frames"]) for c in expected[:start])
     if start:
         progress({"clip": name, "step": "render", "done": kept, "total": total, "resumed": kept})
 
     def saved(index: int, path: Path, frames: int) -> None:
-        _write_json(parts / f"{index:06d}.json",
+        _write_json(_part(folder, name, index).with_suffix(".json"),
                     resume.record(expected[index], frames, sha256_file(path), path.stat().st_size))
 
     made = {"frames": 0}
     if start < len(expected):
-        made = media.render(src, parts, plans, per, start, saved,
+        made = media.render(src, lambda i: _part(folder, name, i), plans, per, start, saved,
                             lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}))
-    frames = media.join([parts / f"{c.index:06d}.mp4" for c in expected], folder / name)
+    frames = media.join([_part(folder, name, c.index) for c in expected], folder / name)
     return {"frames": frames, "kept": kept, "made": made["frames"]}
+
+
+def _part(folder: Path, name: str, index: int) -> Path:
+    """Part `index` of clip `name`'s render: beside the copy, never in a folder of its own (the
+    staging sweep destroys flat folders only, storage/export/evidence.py), never readable as a
+    clip (`redact.read` reads only a clip with its summary)."""
+    return folder / f"{name}.part-{index:06d}.mp4"
+
+
+def _parts(folder: Path, name: str) -> list[Path]:
+    """Every file of clip `name`'s parts: made, being made (`.….part`) and their records."""
+    return [*folder.glob(f"{glob.escape(name)}.part-*"), *folder.glob(f".{glob.escape(name)}.part-*")]
 
 
 def _faces(path: Path, src: Path, detector: Any, every: int, per: int, name: str, total: int,

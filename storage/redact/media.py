@@ -115,6 +115,11 @@ def _encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fract
     return ov
 
 
+def _writing(dst: Path) -> Path:
+    """Where `dst` is written before it is whole."""
+    return dst.with_name(f".{dst.name}.part")
+
+
 def _whole(path: Path, dst: Path) -> None:
     """`path` (written) fsynced and renamed to `dst`: a file half made is never taken for one made."""
     with open(path, "rb") as fh:
@@ -122,10 +127,10 @@ def _whole(path: Path, dst: Path) -> None:
     os.replace(path, dst)
 
 
-def render(src: Path, parts: Path, plans: list[FramePlan], per: int, start: int,
+def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], per: int, start: int,
            saved: Callable[[int, Path, int], None], tick: Tick = lambda n: None) -> dict[str, Any]:
     """`src`'s frames filled as `plans` says, re-encoded in parts of `per` frames (design/0277):
-    part i (frames i*per onwards, a key frame first) into `parts/<i>.mp4`, each written as
+    part i (frames i*per onwards, a key frame first) into `part_of(i)`, each written beside it as
     `.part`, fsynced and renamed, then `saved(i, path, frames)`. Parts before `start` were made
     by an earlier run: their frames are decoded (to reach the next) but neither filled nor
     encoded, and not ticked. A frame past the plans (the clip longer than probed) goes in the last
@@ -146,8 +151,8 @@ def render(src: Path, parts: Path, plans: list[FramePlan], per: int, start: int,
             for packet in ov.encode(None):
                 out.mux(packet)
             out.close()
-            _whole(parts / f".{index:06d}.mp4.part", parts / f"{index:06d}.mp4")
-            saved(index, parts / f"{index:06d}.mp4", frames)
+            _whole(_writing(part_of(index)), part_of(index))
+            saved(index, part_of(index), frames)
 
         for i, frame in enumerate(f.decode(v)):
             at = resume.chunk_of(i, per, count)
@@ -157,7 +162,7 @@ def render(src: Path, parts: Path, plans: list[FramePlan], per: int, start: int,
                 if out is not None:
                     close()
                 index, frames = at, 0
-                out = av.open(str(parts / f".{index:06d}.mp4.part"), "w", format="mp4")
+                out = av.open(str(_writing(part_of(index))), "w", format="mp4")
                 ov = _encoder(out, rate, width, height, tb)
             planes = frame.to_ndarray(format="yuv420p")
             plan = plans[i] if i < len(plans) else FramePlan(True, None)
@@ -179,7 +184,7 @@ def render(src: Path, parts: Path, plans: list[FramePlan], per: int, start: int,
 def join(parts: list[Path], dst: Path) -> int:
     """The parts' packets, in order, copied (not re-encoded) into one MP4 `dst`, written beside
     it as `.part`, fsynced and renamed. Returns the frames in it."""
-    part = dst.with_name(f".{dst.name}.part")
+    part = _writing(dst)
     frames = 0
     with av.open(str(part), "w", format="mp4") as out:
         ov: Any = None
