@@ -17,6 +17,7 @@ from storage.redact import job as jobs
 from storage.redact import resume
 from storage.redact.plan import EVERYTHING, FACES, FramePlan
 from tests.support import faces
+from tests.support.daemon import wait_for
 
 FRAMES = 60
 PLANS = [FramePlan(True, (0, 0, 10, 10))] * 25
@@ -165,3 +166,22 @@ def test_a_stopped_copy_is_swept_with_its_parts_after_a_day(original, tmp_path):
     gone = destroy_working_copy(data, folder)
     assert not folder.exists()
     assert {"cam1.mp4.part-000000.mp4", "cam1.mp4.part-000000.json", "job.json"} <= {f["file"] for f in gone["files"]}
+
+
+def test_one_worker_a_job_the_next_waits_for_the_lock(original, tmp_path):
+    """A worker left by a killed daemon still holds its job: the next one waits, never writes the
+    same parts beside it."""
+    import fcntl
+    import threading
+
+    folder = _job(original, tmp_path / "copy", EVERYTHING)
+    seen: list[dict] = []
+    with open(folder / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        worker = threading.Thread(target=jobs.run, args=(folder, seen.append))
+        worker.start()
+        wait_for(lambda: seen, 60, "the second worker's first line")
+        assert seen == [{"waiting": "another worker holds this job"}]
+        assert not list(folder.glob("*part*"))                    # nothing made while the lock is held
+    worker.join(120)
+    assert not worker.is_alive() and (folder / "cam1.mp4.summary.json").exists()
