@@ -375,6 +375,17 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         carol.click("#redact-again button[type=submit]")
         carol.wait_for_selector("#made", timeout=600_000)
         shots(carol, "made-again-carol")
+        carol.click(f"form[action='/desk/redact/{export_id}/release'] button")   # checked and released
+        carol.wait_for_selector("#made .notice-ok >> nth=1")
+        carol.context.close()
+        assert d.stop() == 0, d.log[-3000:]                  # a copy released is never taken up again
+        d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
+        wait_for(lambda: people.login("carol").returncode == 0, 60, "the daemon answering again")
+        carol = _login(browser, base, "carol")
+        carol.goto(f"{base}/desk/requests/{rid}")
+        carol.click("#redact-again button[type=submit]")
+        carol.wait_for_selector(".notice-error", timeout=120_000)
+        assert "已經交付" in carol.inner_text(".notice-error"), carol.inner_text("main")
         carol.context.close()
 
         made = json.loads(audit_rows(d, "redact.made")[0]["detail"])
@@ -393,3 +404,4 @@ def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, cam
         assert d.stop() == 0, d.log[-3000:]
     started = [json.loads(a["detail"]) for a in audit_rows(d, "redact.started")]
     assert [s.get("again", False) for s in started] == [False, True]
+    assert len(audit_rows(d, "redact.released")) == 1 and len(audit_rows(d, "redact.made")) == 1

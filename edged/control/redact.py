@@ -135,6 +135,8 @@ class RedactOps(Operations):
             raise RequestError(_("no redacted copy of export {id} was begun; mark the applicant to make one").format(
                 id=export_id))
         folder, job = got
+        if await asyncio.to_thread((folder / jobs.RELEASED).exists):
+            raise RequestError(_("the redacted copy of export {id} was released already").format(id=export_id))
         copy = folder.name.rsplit(".redacted-", 1)[1]
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
             "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": bool(job.get("sign")),
@@ -199,6 +201,8 @@ class RedactOps(Operations):
             raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
         await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
             "export": row["id"], "copy": copy, "use": use, "clips": clips}))
+        # kept with the copy: a copy released is never taken up again at the desk (design/0277)
+        await asyncio.to_thread(jobs.write_released, folder, {"use": use, "by": str(caller), "clips": clips})
         return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips)}
 
     @op("redact.read")

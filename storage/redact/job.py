@@ -38,6 +38,7 @@ from storage.redact.detect import Detector, input_for
 from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, plan_frames, summary
 
 JOB = "job.json"
+RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 Progress = Callable[[dict[str, Any]], None]
 
@@ -54,6 +55,11 @@ def write_job(folder: Path, job: dict[str, Any]) -> None:
         raise JobError("a redacted copy is never made in its original's folder")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_json(folder / JOB, job)
+
+
+def write_released(folder: Path, what: dict[str, Any]) -> None:
+    """The copy in `folder` released: never gone on with again (design/0277)."""
+    _write_json(folder / RELEASED, what)
 
 
 def _write_json(path: Path, data: Any) -> None:
