@@ -306,3 +306,102 @@ def test_the_approver_allows_the_whole_picture_with_a_reason(tmp_path, camera, b
     assert used == [("carol", "copy")], used          # the whole picture, used once, after the allowance
     assert [a[0] for a in actions].index("request.unredacted") < [a[0] for a in actions].index("grant.use")
     assert not any(a[0].startswith("redact.") for a in actions)
+
+
+@pytest.mark.timeout(900)   # a daemon started twice, Chromium and an idle-priority redaction on a shared box
+def test_a_copy_whose_daemon_stopped_goes_on_from_the_request_page(tmp_path, camera, browser):  # noqa: F811
+    """design/0277: the custodian presses "Make the redacted copy" at the desk; once some of the copy
+    is saved the daemon is stopped (SIGTERM) under it and started again; the desk's page of the copy
+    is gone with it, and the request's page offers "Go on with the redacted copy", which goes on
+    from what was saved (fewer frames made than the clip has) to the same copy as one made without
+    a stop."""
+    from storage.redact import job as jobs
+    from tests.test_redact_restart import _frames, _frozen_at
+
+    name = "000-household-registration-office"
+    port = free_port()
+    config, data = site_config(name, tmp_path, camera, port)
+    cfg = load_config(config)
+    rules = cfg.policy.kinds["citizen"]
+    cameras = [cfg.cameras[0].id]
+    signers = signers_for([s for s in rules.chain if s.applies(cameras)], cfg.policy, "")
+    base = f"http://127.0.0.1:{port}"
+    shots = Shots(name, allowed={cfg.site.name, *(c.name for c in cfg.cameras), "林美"})
+    d = Daemon(config, data, tmp_path / "edged.log").start()
+    try:
+        people = People(config, tmp_path, admin_full_name="張志豪")
+        for signer, full in zip(signers, ("黃志明", "李建國", "吳淑惠"), strict=False):
+            people.add(signer, "approver", full_name=full)
+        people.add("carol", "custodian", full_name="陳美玲")
+        wait_for(lambda: "web viewer listening" in d.log, 60, "the web viewer")
+        wait_for(lambda: sum(s["end_us"] - s["start_us"] for s in d.segments(cameras[0])) >= 18 * S, 120,
+                 "18 s of footage: three parts of the copy at least")
+        segs = d.segments(cameras[0])
+        iso = lambda us: datetime.fromtimestamp(us / S, timezone.utc).isoformat()  # noqa: E731
+        args = ["request", "file", "--kind", "citizen", "--category", cfg.policy.categories[0], "--reason",
+                "民眾反映櫃檯遺失皮夾", "--camera", cameras[0], "--from", iso(segs[0]["start_us"] + 300_000),
+                "--to", iso(segs[-1]["end_us"] - 300_000), "--requester", "林美", "--id-number", "A123456789",
+                "--identity-checked", "--contact", "0912-000-000", "--json"]
+        args += ["--purpose", "歸還民眾遺失物"] if cfg.policy.asks_purpose else []
+        r = people.as_("carol").ctl(*args)
+        assert r.returncode == 0, r.stderr
+        rid = json.loads(r.stdout)["id"]
+        for signer in signers:
+            r = people.as_(signer).ctl("request", "approve", str(rid), "--reason", "必要性已審核", "--json")
+            assert r.returncode == 0, r.stderr
+
+        carol = _login(browser, base, "carol")
+        carol.goto(f"{base}/desk/requests/{rid}")
+        carol.click("#redact button[type=submit]")
+        carol.wait_for_selector("figure.mark", state="attached", timeout=120_000)
+        export_id = int(re.search(r"/desk/redact/(\d+)", carol.url)[1])
+        staged = Path(rows(d, "exports")[0]["out_dir"])
+        before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())}
+        carol.fill("#f-mark-0", "96,64,96,96")
+        carol.click("#mark button[type=submit]")
+        saved = _frozen_at(d, data, 1)                       # some of the copy saved: the worker held there
+        carol.context.close()
+        assert d.stop() == 0, d.log[-3000:]                  # the daemon stops under it
+        assert not audit_rows(d, "redact.made")
+
+        d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
+        wait_for(lambda: people.login("carol").returncode == 0, 60, "the daemon answering again")
+        carol = _login(browser, base, "carol")
+        carol.goto(f"{base}/desk/redact/{export_id}")
+        assert "不是您在此製作的" in carol.inner_text("body")   # the desk's page of the copy went with the daemon
+        carol.goto(f"{base}/desk/requests/{rid}")
+        assert carol.locator("#redact-again").count() == 1, carol.inner_text("main")
+        shots(carol, "again-carol")
+        carol.click("#redact-again button[type=submit]")
+        carol.wait_for_selector("#made", timeout=600_000)
+        shots(carol, "made-again-carol")
+        carol.click(f"form[action='/desk/redact/{export_id}/release'] button")   # checked and released
+        carol.wait_for_selector("#made .notice-ok >> nth=1")
+        carol.context.close()
+        assert d.stop() == 0, d.log[-3000:]                  # a copy released is never taken up again
+        d = Daemon(config, data, tmp_path / "edged.log", init_data=False).start()
+        wait_for(lambda: people.login("carol").returncode == 0, 60, "the daemon answering again")
+        carol = _login(browser, base, "carol")
+        carol.goto(f"{base}/desk/requests/{rid}")
+        carol.click("#redact-again button[type=submit]")
+        carol.wait_for_selector(".notice-error", timeout=120_000)
+        assert "已經交付" in carol.inner_text(".notice-error"), carol.inner_text("main")
+        carol.context.close()
+
+        made = json.loads(audit_rows(d, "redact.made")[0]["detail"])
+        clip = made["clips"][0]
+        kept = made["resumed_frames"][clip["file"]]
+        assert kept >= saved * 100 and kept < clip["frames"], made   # 5 s parts at 20 fps: nothing made twice
+        folder = next((data / "exports").glob("*.redacted-*"))
+        reference = tmp_path / "reference"
+        jobs.write_job(reference, json.loads((folder / jobs.JOB).read_text()))
+        whole = jobs.run(reference)[clip["file"]]
+        assert whole["sha256"] == clip["sha256"]
+        assert _frames(folder / clip["file"]) == _frames(reference / clip["file"])
+        assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staged.iterdir())} == before
+        assert shots.found == {}, "ids or English on the pages:\n" + json.dumps(shots.found, ensure_ascii=False)
+    finally:
+        assert d.stop() == 0, d.log[-3000:]
+    started = [json.loads(a["detail"]) for a in audit_rows(d, "redact.started")]
+    assert [s.get("again", False) for s in started] == [False, True]
+    assert len(audit_rows(d, "redact.released")) == 1 and len(audit_rows(d, "redact.made")) == 1

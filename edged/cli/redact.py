@@ -47,9 +47,18 @@ def cmd_redact(ctx: Ctx, args: Namespace) -> tuple[Any, str]:
         marks.setdefault(clip, []).append(mark)
     bar = Progress("redact", lambda bar, pct, info: _("redacting [{bar}] {pct:3d}%  {clip}: {step}").format(
         bar=bar, pct=pct, clip=info.get("clip") or "", step=_step(info)))
+
+    def progress(info: dict[str, Any]) -> None:
+        if info.get("resumed"):   # a copy stopped before (design/0277): the bar starts at what was saved
+            bar.done()
+            bar.stream.write(_("redact: {clip}: going on from {pct}%, the work saved before it stopped is "
+                               "kept").format(clip=info.get("clip") or "",
+                                              pct=int(100 * float(info.get("fraction") or 0))) + "\n")
+            bar.stream.flush()
+        bar(info)
     try:
         result = call(ctx.socket, "redact.run", {"export": args.export, "mode": args.mode, "marks": marks},
-                      on_progress=bar, timeout=REDACT_TIMEOUT_S)
+                      on_progress=progress, timeout=REDACT_TIMEOUT_S)
     finally:
         bar.done()
     try:

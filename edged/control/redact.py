@@ -11,8 +11,9 @@ export's files are read only (the worker checks their SHA-256 before and after).
 enrolled, each redacted clip is signed as a derivative of its original (design/0173); the node
 key stays in the daemon and signs only as many C2PA claims as there are clips.
 
-A job asked again (the daemon restarted, the client went away) goes on where it stopped
-(design/0172). Only the custodian who made the export asks for its redacted copy and reads it.
+A job asked again (the daemon restarted or was killed, the client went away) goes on where it
+stopped (design/0172, 0277): from the last part of a few seconds saved, shown as such in the
+progress lines (`resumed`) and in the answer (`run`: frames kept and made per clip and pass). Only the custodian who made the export asks for its redacted copy and reads it.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class RedactOps(Operations):
         source = Path(row["out_dir"])
         detail = json.loads(row["detail"] or "{}") if isinstance(row["detail"], str) else (row["detail"] or {})
         clips = {c["file"]: c["sha256"] for c in detail.get("clips", [])}
+        if args.get("again") and not args.get("marks"):   # the copy stopped before it was made, as it was asked
+            return await self._again(export_id, source, list(clips), actor, caller)
         marks = _marks(args.get("marks"), list(clips))
         if not await asyncio.to_thread(source.is_dir):
             raise RequestError(_("export {id} is no longer staged (a day has passed); a redacted copy is made from "
@@ -114,6 +117,31 @@ class RedactOps(Operations):
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
             "export": export_id, "mode": mode, "clips": sorted(clips), "signed": bool(chain)}))
         return await self._make(export_id, folder, copy, mode, list(clips), actor, caller)
+
+    async def _again(self, export_id: int, source: Path, clips: list[str], actor: str,
+                     caller: Actor) -> dict[str, Any]:
+        """`redact.run` {"export", "again": true}: the newest copy asked of the export, gone on with
+        as it was asked (the same marks, the same folder, what it saved kept: design/0277), or
+        answered as made if it was. The desk's way back to a copy whose page a restart lost."""
+        def newest() -> tuple[Path, dict[str, Any]] | None:
+            if not source.is_dir():
+                return None
+            found = [(p.stat().st_mtime, p.parent) for p in source.parent.glob(f"{source.name}.redacted-*/{jobs.JOB}")]
+            for _t, folder in sorted(found, reverse=True):
+                return folder, json.loads((folder / jobs.JOB).read_text())
+            return None
+        got = await asyncio.to_thread(newest)
+        if got is None:
+            raise RequestError(_("no redacted copy of export {id} was begun; mark the applicant to make one").format(
+                id=export_id))
+        folder, job = got
+        if await asyncio.to_thread((folder / jobs.RELEASED).exists):
+            raise RequestError(_("the redacted copy of export {id} was released already").format(id=export_id))
+        copy = folder.name.rsplit(".redacted-", 1)[1]
+        await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_STARTED, {
+            "export": export_id, "mode": job["mode"], "clips": sorted(clips), "signed": bool(job.get("sign")),
+            "again": True}))
+        return await self._make(export_id, folder, copy, job["mode"], [c["file"] for c in job["clips"]], actor, caller)
 
     async def _make(self, export_id: int, folder: Path, copy: str, mode: str, clips: list[str], actor: str,
                     caller: Actor) -> dict[str, Any]:
@@ -145,10 +173,15 @@ class RedactOps(Operations):
         summary = [{"file": name, **{k: m.get(k) for k in ("sha256", "bytes", "original_sha256", "frames", "masks",
                                                             "frames_filled_whole", "faces_followed")},
                     "c2pa": bool((m.get("c2pa") or {}).get("made"))} for name, m in made.items()]
+        # this run's work per clip and pass: frames kept from before a stop, frames made now (design/0277)
+        ran = {name: m.get("run") or {} for name, m in made.items()}
+        resumed = {name: r["render"]["kept"] for name, r in ran.items()
+                   if r.get("render", {}).get("made") and r["render"].get("kept")}
         await self.writer.run(lambda c: audit.append(c.db, actor, words.REDACT_MADE, {
-            "export": export_id, "mode": mode, "copy": copy, "clips": summary}))
+            "export": export_id, "mode": mode, "copy": copy, "clips": summary,
+            **({"resumed_frames": resumed} if resumed else {})}))
         return {"export": export_id, "mode": mode, "copy": copy, "dir": str(folder), "clips": summary,
-                "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary]}
+                "files": [{"name": s["file"], "bytes": s["bytes"]} for s in summary], "run": ran}
 
     @op("redact.release")
     async def release(self, args: dict[str, Any], caller: Actor) -> dict[str, Any]:
@@ -168,6 +201,8 @@ class RedactOps(Operations):
             raise RequestError(_("the redacted copy of export {id} is not made yet").format(id=row["id"]))
         await self.writer.run(lambda c: audit.append(c.db, str(caller), words.REDACT_RELEASED, {
             "export": row["id"], "copy": copy, "use": use, "clips": clips}))
+        # kept with the copy: a copy released is never taken up again at the desk (design/0277)
+        await asyncio.to_thread(jobs.write_released, folder, {"use": use, "by": str(caller), "clips": clips})
         return {"export": row["id"], "copy": copy, "use": use, "clips": sorted(clips)}
 
     @op("redact.read")

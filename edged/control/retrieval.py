@@ -90,7 +90,10 @@ class RequestOps(Operations):
         redact = shown(row["kind"], rules).redact if rules is not None else NONE
         if (row.get("grant") or {}).get("unredacted_by"):   # an approver allowed the whole picture (design/0276)
             redact = NONE
-        return {**row, "redacted": None if redact == NONE else redact}
+        g = row.get("grant") or {}
+        staged = [] if redact == NONE or not g.get("id") else await read_catalog(   # design/0277: a copy to go on with
+            self.data_dir, lambda db: retrieval_store.redacted_exports(db, g["id"]))
+        return {**row, "redacted": None if redact == NONE else redact, "redacted_exports": staged}
 
     @op("request.unredact")
     async def unredact(self, args: dict[str, Any], caller: Caller) -> dict[str, Any]:

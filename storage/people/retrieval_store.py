@@ -152,6 +152,13 @@ def export_row(db: sqlite_utils.Database, export_id: int) -> dict[str, Any] | No
     return next(db.query("SELECT * FROM exports WHERE id = ?", [export_id]), None)
 
 
+def redacted_exports(db: sqlite_utils.Database, grant_id: int) -> list[dict[str, Any]]:
+    """The staging exports a grant was used for, for its citizen's redacted copy (design/0232,
+    0277): id, custodian, created_us; the newest first."""
+    return list(db.query("SELECT id, custodian, created_us FROM exports WHERE grant_id = ?"
+                         " AND json_extract(detail, '$.redacted') = 1 ORDER BY id DESC", [int(grant_id)]))
+
+
 def undecided_since(db: sqlite_utils.Database, filed_before_us: int) -> list[dict[str, Any]]:
     """Requests still `filed` that were filed at or before the time: id, filed_us."""
     return list(db.query("SELECT id, filed_us FROM requests WHERE state = ? AND filed_us <= ?",

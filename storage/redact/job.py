@@ -4,10 +4,17 @@ A job is a folder of its own (never the original export's): `job.json` says what
 original export's folder, each clip with the SHA-256 its manifest recorded, the mode, the
 custodian's marks and boxes per clip, and `every`: the detector on every how many frames); each step leaves a file, and a step whose file is there is
 not done again:
-- `<clip>.faces.json`: the detector's boxes (FACES mode), written whole or not at all;
-- `<clip>`: the redacted clip, renamed into place only when whole (media.render);
-- `<clip>.summary.json`: what was hidden in it (counts and method, plan.summary).
-A job stopped (the box restarted, the worker ended) goes on at its first missing file.
+- `<clip>.faces.json`: the detector's boxes (FACES mode), written whole or not at all, and while
+  the detector runs `<clip>.faces.partial.json`: its boxes so far, every few seconds of footage;
+- `<clip>.part-NNNNNN.mp4` and `.json`: the render in parts of a few seconds of footage, each a
+  whole MP4 with a record of its frames, its plans' digest and its SHA-256 (storage/redact/resume.py);
+- `<clip>`: the redacted clip, the parts joined, renamed into place only when whole;
+- `<clip>.summary.json`: what was hidden in it (counts and method, plan.summary), its SHA-256:
+  the hash that the record and the release name is the joined clip's, nothing half made.
+A job stopped (the box restarted, the daemon stopped or was killed, the worker ended) goes on at
+its first missing file, and within a clip's pass at its first part not made (design/0277): the
+parts before it are kept when their SHA-256 is still the one recorded. One worker at a time makes
+a job (a lock on `.lock` in its folder).
 
 An original clip is read only after its SHA-256 is found to be the one its export recorded, and
 read again after the copy is made: a job never changes an original, and one changed under it
@@ -16,18 +23,22 @@ is refused, not redacted.
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
 from storage.disk.hashing import sha256_file
 from storage.export.c2pa_sign import NotSigned
-from storage.redact import derivative, media
+from storage.redact import derivative, media, resume
 from storage.redact.detect import Detector, input_for
 from storage.redact.plan import FACES, MODES, Box, Mark, PlanError, plan_frames, summary
 
 JOB = "job.json"
+RELEASED = "released.json"   # written when the custodian releases the copy (edged/control/redact.py)
 EVERY = 3   # the detector runs on every 3rd frame; the tracks fill the frames between (plan.py, bench/redaction.py)
 Progress = Callable[[dict[str, Any]], None]
 
@@ -44,6 +55,11 @@ def write_job(folder: Path, job: dict[str, Any]) -> None:
         raise JobError("a redacted copy is never made in its original's folder")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_json(folder / JOB, job)
+
+
+def write_released(folder: Path, what: dict[str, Any]) -> None:
+    """The copy in `folder` released: never gone on with again (design/0277)."""
+    _write_json(folder / RELEASED, what)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -81,15 +97,27 @@ def run(folder: Path, progress: Progress = lambda info: None, detector: Any = No
     `signer` (design/0173), a last step of its own."""
     job = json.loads((folder / JOB).read_text())
     source, out = Path(job["source"]), {}
-    for clip in job["clips"]:
-        name = clip["file"]
-        done = folder / f"{name}.summary.json"
-        made = json.loads(done.read_text()) if done.exists() else _redact(folder, job, clip, progress, detector)
-        if job.get("sign") and "c2pa" not in made:
-            made["c2pa"] = _sign(folder / name, source / name, job["sign"], made, signer)
-            made.update(made["c2pa"].pop("file", {}))
-            _write_json(done, made)
-        out[name] = made
+    with open(folder / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:   # an earlier worker still ending (its daemon killed): wait for it
+            progress({"waiting": "another worker holds this job"})
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        for clip in job["clips"]:
+            name = clip["file"]
+            done = folder / f"{name}.summary.json"
+            if done.exists():
+                made = json.loads(done.read_text())
+                ran: dict[str, Any] = {"render": {"kept": made.get("frames_written"), "made": 0}}
+            else:
+                made, ran = _redact(folder, job, clip, progress, detector)
+            if job.get("sign") and "c2pa" not in made:
+                made["c2pa"] = _sign(folder / name, source / name, job["sign"], made, signer)
+                made.update(made["c2pa"].pop("file", {}))
+                _write_json(done, made)
+            for path in _parts(folder, name):   # joined and summed: not needed
+                path.unlink(missing_ok=True)
+            out[name] = {**made, "run": ran}
     return out
 
 
@@ -107,7 +135,7 @@ def _sign(clip: Path, original: Path, how: dict[str, Any], made: dict[str, Any],
 
 
 def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: Progress,
-            detector: Any) -> dict[str, Any]:
+            detector: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """One clip's copy made (its detector's pass, then its render) and its summary written."""
     mode, name, src = job["mode"], clip["file"], Path(job["source"]) / clip["file"]
     done = folder / f"{name}.summary.json"
@@ -115,34 +143,100 @@ def _redact(folder: Path, job: dict[str, Any], clip: dict[str, Any], progress: P
     info = media.probe(src)
     total = info["frames"]
 
-    def tick(n: int, step: str, name: str = name, total: int = total) -> None:
-        progress({"clip": name, "step": step, "done": n, "total": total})
-
     faces = None
+    ran: dict[str, Any] = {}
     method: dict[str, Any] = {"fill": "solid"}
     if mode == FACES:
         if detector is None:
             detector = Detector(input_for(info["width"], info["height"]))
-        faces = _faces(folder / f"{name}.faces.json", src, detector, int(job.get("every", EVERY)),
-                       lambda n: tick(n, "detect"))
+        faces, ran["detect"] = _faces(folder / f"{name}.faces.json", src, detector, int(job.get("every", EVERY)),
+                                      resume.chunk_frames(Fraction(*info["rate"])), name, total, progress)
         method["detector"] = detector.method.as_dict()
     marks, added = _marks(clip.get("marks", [])), _boxes(clip.get("added", {}))
     try:
         plans = plan_frames(mode, total, (info["width"], info["height"]), marks, faces, added)
     except PlanError as exc:
         raise JobError(f"{name}: {exc}") from None
-    made = media.render(src, folder / name, plans, lambda n: tick(n, "render"))
+    made = _render(folder, name, src, plans, resume.chunk_frames(Fraction(*info["rate"])), progress, total)
     _checked(src, clip["sha256"])  # and the original untouched after
     result = {**summary(mode, plans, marks, faces, added), "method": method, "original": name,
               "original_sha256": clip["sha256"], "frames_written": made["frames"],
               "sha256": sha256_file(folder / name), "bytes": (folder / name).stat().st_size}
     _write_json(done, result)
-    return result
+    ran["render"] = {"kept": made["kept"], "made": made["made"]}
+    return result, ran
 
 
-def _faces(path: Path, src: Path, detector: Any, every: int, tick: Callable[[int], None]) -> dict[int, list[Box]]:
-    """The detector's boxes for `src` on every `every`-th frame, from `path` when an earlier run left them."""
-    if not path.exists():
-        found = media.detect(src, detector, every, tick)
-        _write_json(path, {str(k): v for k, v in found.items()})
-    return _boxes(json.loads(path.read_text()))
+def _render(folder: Path, name: str, src: Path, plans: list[Any], per: int, progress: Progress,
+            total: int) -> dict[str, Any]:
+    """The clip's render in parts (design/0277): the parts an earlier run made and that still stand
+    (resume.kept) kept, the rest made, then all joined into `folder/name`. {frames: in the clip,
+    kept: frames kept from before, made: frames filled and encoded now}."""
+    expected = resume.chunks(plans, per)
+    records: dict[int, dict[str, Any]] = {}
+    for path in folder.glob(f"{glob.escape(name)}.part-*.json"):
+        try:
+            r = json.loads(path.read_text())
+            records[int(r["index"])] = r
+        except (OSError, ValueError, KeyError, TypeError):
+            continue   # a record not whole is no record: its part is made again
+    hashes = {i: sha256_file(_part(folder, name, i)) for i in records if _part(folder, name, i).exists()}
+    start = resume.kept(expected, records, hashes)
+    for path in _parts(folder, name):   # every part from the first not standing on is made again
+        index = path.name.lstrip(".").removeprefix(f"{name}.part-")[:6]
+        if not index.isdigit() or int(index) >= start:
+            path.unlink()
+    kept = sum(int(records[c.index]["frames"]) for c in expected[:start])
+    if start:
+        progress({"clip": name, "step": "render", "done": kept, "total": total, "resumed": kept})
+
+    def saved(index: int, path: Path, frames: int) -> None:
+        _write_json(_part(folder, name, index).with_suffix(".json"),
+                    resume.record(expected[index], frames, sha256_file(path), path.stat().st_size))
+
+    made = {"frames": 0}
+    if start < len(expected):
+        made = media.render(src, lambda i: _part(folder, name, i), plans, per, start, saved,
+                            lambda n: progress({"clip": name, "step": "render", "done": n, "total": total}))
+    frames = media.join([_part(folder, name, c.index) for c in expected], folder / name)
+    return {"frames": frames, "kept": kept, "made": made["frames"]}
+
+
+def _part(folder: Path, name: str, index: int) -> Path:
+    """Part `index` of clip `name`'s render: beside the copy, never in a folder of its own (the
+    staging sweep destroys flat folders only, storage/export/evidence.py), never readable as a
+    clip (`redact.read` reads only a clip with its summary)."""
+    return folder / f"{name}.part-{index:06d}.mp4"
+
+
+def _parts(folder: Path, name: str) -> list[Path]:
+    """Every file of clip `name`'s parts: made, being made (`.….part`) and their records."""
+    return [*folder.glob(f"{glob.escape(name)}.part-*"), *folder.glob(f".{glob.escape(name)}.part-*")]
+
+
+def _faces(path: Path, src: Path, detector: Any, every: int, per: int, name: str, total: int,
+           progress: Progress) -> tuple[dict[int, list[Box]], dict[str, Any]]:
+    """The detector's boxes for `src` on every `every`-th frame, from `path` when an earlier run
+    left them, going on from `<clip>.faces.partial.json` when an earlier run stopped in the middle
+    (design/0277); and what this run kept and made."""
+    if path.exists():
+        return _boxes(json.loads(path.read_text())), {"kept": total, "made": 0}
+    partial = path.with_name(path.name.replace(".faces.json", ".faces.partial.json"))
+    start, found = 0, {}
+    try:
+        saved = json.loads(partial.read_text())
+        start, found = int(saved["upto"]), _boxes(saved["found"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        start, found = 0, {}
+    if start:
+        progress({"clip": name, "step": "detect", "done": start, "total": total, "resumed": start})
+
+    def save(upto: int, boxes: dict[int, list[Box]]) -> None:
+        _write_json(partial, {"upto": upto, "found": {str(k): v for k, v in boxes.items()}})
+
+    found = media.detect(src, detector, every,
+                         lambda n: progress({"clip": name, "step": "detect", "done": n, "total": total}),
+                         start, found, per, save)
+    _write_json(path, {str(k): v for k, v in found.items()})
+    partial.unlink(missing_ok=True)
+    return _boxes(json.loads(path.read_text())), {"kept": start, "made": max(0, total - start)}

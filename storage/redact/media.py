@@ -4,7 +4,8 @@ Two passes over the clip, each a step the job can resume at (storage/redact/job.
 1. `detect` (FACES mode only): every `every`-th frame decoded, scaled down to the detector's input
    and run through it; the boxes per frame kept as plain data (the plan tracks across them).
 2. `render`: every frame decoded, filled as the plan says (storage/redact/plan.py) on its YUV
-   planes (no conversion to RGB and back), and re-encoded with x264 into a new MP4. The sound is
+   planes (no conversion to RGB and back), and re-encoded with x264 in parts of a few seconds
+   each (storage/redact/resume.py: a stopped job keeps the parts made), joined into a new MP4. The sound is
    left out: a voice identifies a third party as surely as a face, and the rules ask for none.
 
 The fill is solid black in Y'CbCr (Y 16, Cb and Cr 128): a mask widened outwards to even pixels
@@ -21,6 +22,7 @@ from typing import Any, Callable
 import av
 import numpy as np
 
+from storage.redact import resume
 from storage.redact.plan import Box, FramePlan
 
 FILL_Y, FILL_C = 16, 128
@@ -38,19 +40,27 @@ def probe(src: Path) -> dict[str, Any]:
                 "rate": [rate.numerator, rate.denominator]}
 
 
-def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None) -> dict[int, list[Box]]:
-    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes)."""
+def detect(src: Path, detector: Any, every: int, tick: Tick = lambda n: None, start: int = 0,
+           found: dict[int, list[Box]] | None = None, per: int = 0,
+           saved: Callable[[int, dict[int, list[Box]]], None] | None = None) -> dict[int, list[Box]]:
+    """The detector's boxes on every `every`-th frame of `src` (frame index -> boxes). Going on
+    from an earlier run (design/0277): `found` its boxes for the frames before `start`, which are
+    decoded but not run through the detector again; every `per` frames `saved(frames, found)`."""
     width, height = detector.input
-    found: dict[int, list[Box]] = {}
+    found = dict(found or {})
     with av.open(str(src)) as f:
         v = f.streams.video[0]
         v.thread_type = "AUTO"
         size = (v.codec_context.width, v.codec_context.height)
         for i, frame in enumerate(f.decode(v)):
+            if i < start:
+                continue
             if i % every == 0:
                 rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
                 found[i] = detector.faces(rgb, size)
             tick(i + 1)
+            if saved is not None and per and (i + 1) % per == 0:
+                saved(i + 1, found)
     return found
 
 
@@ -97,34 +107,97 @@ def fill(planes: np.ndarray, width: int, height: int, plan: FramePlan) -> np.nda
     return planes
 
 
-def render(src: Path, dst: Path, plans: list[FramePlan], tick: Tick = lambda n: None) -> dict[str, Any]:
-    """`src`'s frames filled as `plans` says, re-encoded into `dst` (written beside it as
-    `.part`, fsynced and renamed: a copy half made is never taken for one made). A frame past
-    the plans (the clip longer than probed) is filled whole: never shown unplanned."""
-    part = dst.with_name(f".{dst.name}.part")
-    frames = 0
-    with av.open(str(src)) as f, av.open(str(part), "w", format="mp4") as out:
+def _encoder(out: Any, rate: Fraction, width: int, height: int, time_base: Fraction | None) -> Any:
+    ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF)})
+    ov.width, ov.height, ov.pix_fmt = width, height, "yuv420p"
+    if time_base is not None:
+        ov.codec_context.time_base = time_base
+    return ov
+
+
+def _writing(dst: Path) -> Path:
+    """Where `dst` is written before it is whole."""
+    return dst.with_name(f".{dst.name}.part")
+
+
+def _whole(path: Path, dst: Path) -> None:
+    """`path` (written) fsynced and renamed to `dst`: a file half made is never taken for one made."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(path, dst)
+
+
+def render(src: Path, part_of: Callable[[int], Path], plans: list[FramePlan], per: int, start: int,
+           saved: Callable[[int, Path, int], None], tick: Tick = lambda n: None) -> dict[str, Any]:
+    """`src`'s frames filled as `plans` says, re-encoded in parts of `per` frames (design/0277):
+    part i (frames i*per onwards, a key frame first) into `part_of(i)`, each written beside it as
+    `.part`, fsynced and renamed, then `saved(i, path, frames)`. Parts before `start` were made
+    by an earlier run: their frames are decoded (to reach the next) but neither filled nor
+    encoded, and not ticked. A frame past the plans (the clip longer than probed) goes in the last
+    part, filled whole: never shown unplanned. Returns the frames filled and encoded by this run."""
+    count = max(1, -(-len(plans) // per))
+    made = 0
+    with av.open(str(src)) as f:
         v = f.streams.video[0]
         v.thread_type = "AUTO"
         width, height = v.codec_context.width, v.codec_context.height
         rate = v.average_rate or v.guessed_rate or Fraction(20)
-        ov = out.add_stream("libx264", rate=rate, options={"preset": PRESET, "crf": str(CRF)})
-        ov.width, ov.height, ov.pix_fmt = width, height, "yuv420p"
-        if v.time_base is not None:
-            ov.codec_context.time_base = v.time_base
+        tb = v.time_base
+        out: Any = None
+        ov: Any = None
+        index, frames = -1, 0
+
+        def close() -> None:
+            for packet in ov.encode(None):
+                out.mux(packet)
+            out.close()
+            _whole(_writing(part_of(index)), part_of(index))
+            saved(index, part_of(index), frames)
+
         for i, frame in enumerate(f.decode(v)):
+            at = resume.chunk_of(i, per, count)
+            if at < start:
+                continue
+            if at != index:
+                if out is not None:
+                    close()
+                index, frames = at, 0
+                out = av.open(str(_writing(part_of(index))), "w", format="mp4")
+                ov = _encoder(out, rate, width, height, tb)
             planes = frame.to_ndarray(format="yuv420p")
             plan = plans[i] if i < len(plans) else FramePlan(True, None)
             new = av.VideoFrame.from_ndarray(fill(planes, width, height, plan), format="yuv420p")
-            if frame.pts is not None:  # a frame without a time (some cameras' streams): the encoder counts it
+            if frame.pts is not None:
                 new.pts, new.time_base = frame.pts, frame.time_base
+            elif tb is not None:  # a frame without a time (some cameras' streams): its place in the clip
+                new.pts, new.time_base = int(i / rate / tb), tb
             for packet in ov.encode(new):
                 out.mux(packet)
             frames += 1
+            made += 1
             tick(i + 1)
-        for packet in ov.encode(None):
-            out.mux(packet)
-    with open(part, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, dst)
-    return {"frames": frames, "width": width, "height": height}
+        if out is not None:
+            close()
+    return {"frames": made, "width": width, "height": height}
+
+
+def join(parts: list[Path], dst: Path) -> int:
+    """The parts' packets, in order, copied (not re-encoded) into one MP4 `dst`, written beside
+    it as `.part`, fsynced and renamed. Returns the frames in it."""
+    part = _writing(dst)
+    frames = 0
+    with av.open(str(part), "w", format="mp4") as out:
+        ov: Any = None
+        for path in parts:
+            with av.open(str(path)) as f:
+                v = f.streams.video[0]
+                if ov is None:
+                    ov = out.add_stream_from_template(v)
+                for packet in f.demux(v):
+                    if packet.dts is None and packet.pts is None:   # the demuxer's end
+                        continue
+                    packet.stream = ov
+                    out.mux(packet)
+                    frames += 1
+    _whole(part, dst)
+    return frames

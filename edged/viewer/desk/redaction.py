@@ -52,6 +52,7 @@ def add_routes(desk: Desk, r: web.UrlDispatcher) -> None:
     r.add_post("/desk/redact/new", desk.page("redact.run", pages.prepare))
     r.add_get(r"/desk/redact/{export:\d+}", desk.page("redact.run", pages.show))
     r.add_post(r"/desk/redact/{export:\d+}/make", desk.page("redact.run", pages.make))
+    r.add_post(r"/desk/redact/{export:\d+}/again", desk.page("redact.run", pages.again))
     r.add_get(r"/desk/redact/{export:\d+}/progress", desk.page("redact.run", pages.progress))
     r.add_get(r"/desk/redact/{export:\d+}/original/{file}", desk.page("export.read", pages.original))
     r.add_get(r"/desk/redact/{export:\d+}/copy/{file}", desk.page("redact.read", pages.redacted))
@@ -122,7 +123,7 @@ def may_redact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:
 def redaction_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
     """On a citizen's request's page: the redacted copy the viewing or the copy waits for."""
     if not may_redact(req, ctx, desk):
-        return ""
+        return again_card(req, ctx)
     copy = req["grant"]["mode"] == "copy"
     fields = (f'<input type="hidden" name="grant" value="{int(req["grant"]["id"])}">'
               f'<input type="hidden" name="request" value="{int(req["id"])}">'
@@ -138,6 +139,23 @@ def redaction_card(req: dict[str, Any], ctx: Ctx, desk: Desk) -> str:
               "now; you mark the applicant, check the copy, then start the accompanied viewing. No copy leaves the box."))
     return (f'<section class="card" id="redact"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
             + form(ctx, "/desk/redact/new", fields) + "</section>")
+
+
+def again_card(req: dict[str, Any], ctx: Ctx) -> str:
+    """On a citizen's request whose grant was used for a redacted copy by this custodian: the way
+    back to the copy (design/0277), whose page a restart of the recorder lost; it goes on from what
+    was saved, as it was asked."""
+    mine = [e for e in req.get("redacted_exports") or [] if e.get("custodian") == ctx.account]
+    if not mine or not ctx.may("redact.run"):
+        return ""
+    export = mine[0]
+    heading = _("Redacted copy")
+    hint = _("The grant was used for a redacted copy (export {id}, {time}). If its page was lost when the recorder "
+             "restarted, go on with it here: the copy goes on from what was saved.").format(
+        id=export["id"], time=ctx.when(export["created_us"]))
+    fields = f'<input type="hidden" name="request" value="{int(req["id"])}">' + button(_("Go on with the redacted copy"))
+    return (f'<section class="card" id="redact-again"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
+            + form(ctx, f"/desk/redact/{int(export['id'])}/again", fields) + "</section>")
 
 
 class Pages:
@@ -268,6 +286,36 @@ class Pages:
                                                                    "marks": marks}, session)
             if answer.get("ok"):
                 job.made = answer["result"]
+            else:
+                job.error = str(answer.get("error") or _("refused"))
+        job.task = asyncio.get_running_loop().create_task(run())
+        raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+
+    async def again(self, request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        """The copy of an export this custodian prepared, whose page is gone (the recorder
+        restarted): `redact.run` {"again": true} goes on with it from what was saved (design/0277)."""
+        export_id = int(request.match_info["export"])
+        job = self.jobs.get(export_id)
+        if job is not None and job.account == ctx.account:
+            raise web.HTTPSeeOther(f"/desk/redact/{export_id}")
+        try:
+            request_id = int(form_of(request).get("request") or 0)
+            req = await self.desk.run(ctx, "request.show", {"id": request_id})
+        except (ValueError, Refused):
+            raise web.HTTPNotFound() from None
+        if export_id not in [e.get("id") for e in req.get("redacted_exports") or [] if e.get("custodian") == ctx.account]:
+            raise web.HTTPNotFound(text=_("export {id} is not one you made here").format(id=export_id))
+        use = "copy" if (req.get("grant") or {}).get("mode") == "copy" else "view"
+        job = self.jobs[export_id] = Job(ctx.account or "", request_id, use, [], mode=str(req.get("redacted") or
+                                                                                       "everything"))
+        session = {**ctx.caller.session, "must_change": ctx.caller.must_change,
+                   "send": lambda line: self._progress(job, line)}
+
+        async def run() -> None:
+            answer = await self.desk.viewer.operate("redact.run", {"export": export_id, "again": True}, session)
+            if answer.get("ok"):
+                job.made = answer["result"]
+                job.clips = [c["file"] for c in job.made.get("clips", [])]
             else:
                 job.error = str(answer.get("error") or _("refused"))
         job.task = asyncio.get_running_loop().create_task(run())

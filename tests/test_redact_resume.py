@@ -1,0 +1,187 @@
+"""A redacted copy stopped in the middle goes on from its last part saved (issue 54; design/0277):
+the rules of what is kept (table tests, no I/O), then a job stopped inside a clip's render and
+inside the detector's pass, taken up again: the parts made are kept (their SHA-256 checked), only
+the rest is made, and the copy is frame for frame the one made without a stop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import av
+import pytest
+
+from storage.disk.hashing import sha256_file
+from storage.redact import job as jobs
+from storage.redact import resume
+from storage.redact.plan import EVERYTHING, FACES, FramePlan
+from tests.support import faces
+from tests.support.daemon import wait_for
+
+FRAMES = 60
+PLANS = [FramePlan(True, (0, 0, 10, 10))] * 25
+
+
+def test_a_clip_in_parts_of_a_few_seconds():
+    assert resume.chunk_frames((20, 1)) == 20 * resume.CHUNK_SECONDS
+    assert resume.chunk_frames((30000, 1001)) == round(resume.CHUNK_SECONDS * 30000 / 1001)
+    got = resume.chunks(PLANS, 10)
+    assert [(c.index, c.first, c.count) for c in got] == [(0, 0, 10), (1, 10, 10), (2, 20, 5)]
+    assert [(c.first, c.count) for c in resume.chunks([], 10)] == [(0, 0)]   # no frames: one empty part
+    assert resume.chunk_of(24, 10, 3) == 2 and resume.chunk_of(31, 10, 3) == 2  # past the probe: the last part
+
+
+def test_a_part_made_with_other_masks_is_another_part():
+    a = resume.plan_digest(PLANS[:10])
+    assert a == resume.plan_digest(list(PLANS[:10]))
+    assert a != resume.plan_digest([FramePlan(True, (0, 0, 12, 10))] * 10)
+    assert a != resume.plan_digest([FramePlan(True, (0, 0, 10, 10), ((50, 50, 4, 4),))] * 10)
+
+
+def _records(chunks: list[resume.Chunk], frames: list[int] | None = None) -> dict[int, dict]:
+    return {c.index: resume.record(c, (frames or [c.count] * len(chunks))[c.index], f"h{c.index}", 100)
+            for c in chunks}
+
+
+C = resume.chunks(PLANS, 10)
+HASHES = {0: "h0", 1: "h1", 2: "h2"}
+
+
+@pytest.mark.parametrize("records, hashes, want", [
+    ({}, {}, 0),                                                       # nothing made yet
+    (_records(C[:1]), HASHES, 1),                                      # the first part made
+    (_records(C[:2]), HASHES, 2),
+    (_records(C), HASHES, 3),                                          # all made: only the join is left
+    (_records(C), {**HASHES, 1: "changed"}, 1),                        # a part changed: it and the rest again
+    (_records(C), {0: "h0", 2: "h2"}, 1),                              # a part's file gone
+    ({k: v for k, v in _records(C).items() if k != 0}, HASHES, 0),     # the first part's record gone
+    (_records(C, [10, 9, 5]), HASHES, 1),                              # a part short of its frames
+    (_records(C, [10, 10, 7]), HASHES, 3),                             # the last part longer than probed
+    ({0: {**_records(C)[0], "plan": "other marks"}, 1: _records(C)[1]}, HASHES, 0),
+    ({0: {**_records(C)[0], "first": 5}}, HASHES, 0),
+    ({0: {**_records(C)[0], "sha256": ""}}, {0: ""}, 0),
+])
+def test_the_parts_that_stand(records, hashes, want):
+    assert resume.kept(C, records, hashes) == want
+
+
+# --- a job stopped and taken up again -------------------------------------------------------
+
+class Stop(Exception):
+    """The worker stopped here (as the daemon killing it would)."""
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    faces.write_clip(folder / "cam1.mp4", FRAMES, size=(640, 360))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def small_parts(monkeypatch):
+    monkeypatch.setattr(resume, "CHUNK_SECONDS", 0.5)   # 10 frames a part at 20 fps: six parts
+
+
+def _job(original: Path, folder: Path, mode: str) -> Path:
+    marks = [[m.frame, list(m.box) if m.box else None] for m in faces.applicant_marks(FRAMES)]
+    marks = [[f, [v // 3 for v in b] if b else None] for f, b in marks]   # the applicant's box at 640x360
+    jobs.write_job(folder, {"source": str(original), "mode": mode, "clips": [
+        {"file": "cam1.mp4", "sha256": sha256_file(original / "cam1.mp4"), "marks": marks}]})
+    return folder
+
+
+def _frames(path: Path) -> list[str]:
+    with av.open(str(path)) as f:
+        return [hashlib.sha256(fr.to_ndarray(format="yuv420p").tobytes()).hexdigest() for fr in f.decode(video=0)]
+
+
+def _stop_after(step: str, frames: int):
+    def progress(info: dict) -> None:
+        if info.get("step") == step and info.get("done", 0) >= frames and "resumed" not in info:
+            raise Stop
+    return progress
+
+
+def test_a_render_stopped_goes_on_from_its_last_part_and_makes_the_same_copy(original, tmp_path):
+    whole = jobs.run(_job(original, tmp_path / "whole", EVERYTHING))["cam1.mp4"]
+    assert whole["run"]["render"] == {"kept": 0, "made": FRAMES}
+    folder = _job(original, tmp_path / "stopped", EVERYTHING)
+    with pytest.raises(Stop):
+        jobs.run(folder, _stop_after("render", 25))              # stopped inside the third part
+    saved = {p.name: sha256_file(p) for p in folder.glob("cam1.mp4.part-*.mp4")}
+    assert sorted(saved) == ["cam1.mp4.part-000000.mp4", "cam1.mp4.part-000001.mp4"]
+    assert not (folder / "cam1.mp4").exists() and not (folder / "cam1.mp4.summary.json").exists()
+
+    seen: list[dict] = []
+    made = jobs.run(folder, seen.append)["cam1.mp4"]
+    assert seen[0] == {"clip": "cam1.mp4", "step": "render", "done": 20, "total": FRAMES, "resumed": 20}
+    assert min(s["done"] for s in seen if s.get("step") == "render") == 20   # the bar starts where it stopped
+    assert made["run"]["render"] == {"kept": 20, "made": FRAMES - 20}       # nothing made twice
+    assert _frames(folder / "cam1.mp4") == _frames(tmp_path / "whole" / "cam1.mp4")
+    assert made["sha256"] == sha256_file(folder / "cam1.mp4") and made["frames_written"] == FRAMES
+    assert {k: v for k, v in made.items() if k != "run"} == {k: v for k, v in whole.items() if k != "run"}
+    assert not list(folder.glob("*part*"))                       # joined: the parts are gone
+
+
+def test_a_part_changed_after_the_stop_is_made_again(original, tmp_path):
+    folder = _job(original, tmp_path / "copy", EVERYTHING)
+    with pytest.raises(Stop):
+        jobs.run(folder, _stop_after("render", 35))
+    part = folder / "cam1.mp4.part-000001.mp4"
+    part.write_bytes(part.read_bytes()[:-100])                   # cut short (a disk that lied)
+    made = jobs.run(folder)["cam1.mp4"]
+    assert made["run"]["render"] == {"kept": 10, "made": FRAMES - 10}
+    reference = jobs.run(_job(original, tmp_path / "whole", EVERYTHING))["cam1.mp4"]
+    assert made["sha256"] == reference["sha256"]
+
+
+def test_the_detector_stopped_goes_on_from_its_boxes_saved(original, tmp_path):
+    folder = _job(original, tmp_path / "copy", FACES)
+    with pytest.raises(Stop):
+        jobs.run(folder, _stop_after("detect", 35))
+    saved = json.loads((folder / "cam1.mp4.faces.partial.json").read_text())
+    assert saved["upto"] == 30
+    made = jobs.run(folder)["cam1.mp4"]
+    assert made["run"]["detect"] == {"kept": 30, "made": FRAMES - 30}
+    assert not (folder / "cam1.mp4.faces.partial.json").exists()
+    whole = jobs.run(_job(original, tmp_path / "whole", FACES))["cam1.mp4"]
+    assert json.loads((folder / "cam1.mp4.faces.json").read_text()) == json.loads(
+        (tmp_path / "whole" / "cam1.mp4.faces.json").read_text())
+    assert made["masks"] == whole["masks"]
+    assert _frames(folder / "cam1.mp4") == _frames(tmp_path / "whole" / "cam1.mp4")
+
+
+def test_a_stopped_copy_is_swept_with_its_parts_after_a_day(original, tmp_path):
+    """The staging sweep destroys only flat folders (storage/export/evidence.py): a copy stopped
+    with its parts saved is one, and goes on the record file by file like any staging copy."""
+    from storage.export.evidence import EXPORTS_DIR, destroy_working_copy
+
+    data = tmp_path / "data"
+    folder = _job(original, data / EXPORTS_DIR / "7.redacted-everything-0123456789ab", EVERYTHING)
+    with pytest.raises(Stop):
+        jobs.run(folder, _stop_after("render", 25))
+    assert list(folder.glob("cam1.mp4.part-*.json"))
+    gone = destroy_working_copy(data, folder)
+    assert not folder.exists()
+    assert {"cam1.mp4.part-000000.mp4", "cam1.mp4.part-000000.json", "job.json"} <= {f["file"] for f in gone["files"]}
+
+
+def test_one_worker_a_job_the_next_waits_for_the_lock(original, tmp_path):
+    """A worker left by a killed daemon still holds its job: the next one waits, never writes the
+    same parts beside it."""
+    import fcntl
+    import threading
+
+    folder = _job(original, tmp_path / "copy", EVERYTHING)
+    seen: list[dict] = []
+    with open(folder / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        worker = threading.Thread(target=jobs.run, args=(folder, seen.append))
+        worker.start()
+        wait_for(lambda: seen, 60, "the second worker's first line")
+        assert seen == [{"waiting": "another worker holds this job"}]
+        assert not list(folder.glob("*part*"))                    # nothing made while the lock is held
+    worker.join(120)
+    assert not worker.is_alive() and (folder / "cam1.mp4.summary.json").exists()
