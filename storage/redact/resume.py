@@ -56,7 +56,7 @@ def chunk_of(frame: int, per: int, count: int) -> int:
 
 
 def record(chunk: Chunk, frames: int, sha256: str, size: int) -> dict[str, Any]:
-    """What is written beside a part made (`<clip>.parts/<index>.json`)."""
+    """What is written beside a part made (`<clip>.part-NNNNNN.json`, flat beside the clip)."""
     return {"index": chunk.index, "first": chunk.first, "frames": frames, "plan": chunk.plan,
             "sha256": sha256, "bytes": size}
 
