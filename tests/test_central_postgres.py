@@ -23,7 +23,8 @@ from tests import test_central_office_clock as office_clock
 from tests import test_central_verdicts as verdicts
 from tests import test_central_plausible as plausible
 from tests import test_central_units as units
-from tests.support.catalog import (CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit, central_count, central_pg_day_rows,
+from tests.support.catalog import (CENTRAL_FINDING_MESSAGE_SQL, CENTRAL_PG_DDL, CENTRAL_PG_DIALECT, central_add_audit,
+                                   central_count, central_pg_day_rows,
                                    central_pg_as_schema_4, central_pg_as_schema_5, central_pg_tables,
                                    central_destructions, central_pg_add_node,
                                    central_pg_pretend_instance,
@@ -381,7 +382,7 @@ def test_a_passs_writes_in_one_statement_come_back_as_they_went(pg_url):
         store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:2]),
                             store.db.rows_sql(evidence._SQL["days"], days[2:]),
                             store.db.rows_sql(evidence._SQL["findings"], [finding, finding]),
-                            ("UPDATE findings SET message = ? WHERE key = ?", ["not seen: one snapshot", "s/n:k"])])
+                            (CENTRAL_FINDING_MESSAGE_SQL, ["not seen: one snapshot", "s/n:k"])])
         store.db.write_all([store.db.rows_sql(evidence._SQL["days"], days[:1], evidence._UPSERT["days"])])
     assert central_pg_day_rows(store.db.pg) == [*days[1:], (*days[0][:5], 2, 20, 0.5)], "by bytes"
     assert [f["message"] for f in store.findings(node="s/n")] == [said], "the update saw the store before the insert"

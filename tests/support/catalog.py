@@ -218,6 +218,10 @@ CENTRAL_PG_DDL = ("CREATE TABLE f (id INTEGER PRIMARY KEY, at_us INTEGER NOT NUL
                   "CREATE TABLE f (id BIGSERIAL PRIMARY KEY, at_us BIGINT NOT NULL)")
 
 
+# a finding's message rewritten in place: one part of a combined write (central/pgstore.py write_all)
+CENTRAL_FINDING_MESSAGE_SQL = "UPDATE findings SET message = ? WHERE key = ?"
+
+
 def central_pg_day_rows(pg) -> list[tuple]:
     """Every destruction_days row of a PostgreSQL store (a psycopg connection), by node and bytes."""
     return pg.execute("SELECT node, camera, day, reason, verdict, segments, bytes, youngest_days"

@@ -20,12 +20,9 @@ from aiohttp import web
 
 from edged.i18n import _
 from edged.rules import retrieval as rq
-from edged.rules.redaction import (MIN_REASON, NONE, RedactionRuleError, grant_redacted, redacted_kinds, shown,
-                                   whole_picture)
-from edged.rules.words import REDACT_WORDS, word
+from edged.rules.redaction import NONE, grant_redacted, redacted_kinds, shown
 from edged.viewer.desk.app import Desk, Refused, form_of
-from edged.viewer.desk.page import (Ctx, attr, button, esc, field_, form, link, message, table, text_input,
-                                    textarea)
+from edged.viewer.desk.page import (Ctx, attr, button, esc, field_, form, link, message, table, text_input)
 
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -64,50 +61,6 @@ def redacted(req: dict[str, Any], desk: Desk) -> bool:
     """Whether this request's grant shows only a redacted copy (the site's [policy.citizen]), no
     approver having allowed it the whole picture (design/0276)."""
     return grant_redacted(req.get("grant"), req.get("kind"), redacted_kinds(desk.cfg.policy.kinds))
-
-
-def may_unredact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:
-    """The rule `request.unredact` applies (edged/rules/redaction.py `whole_picture`), run without
-    writing and with a stand-in reason: whether this approver is offered the form."""
-    if not ctx.may("request.unredact"):
-        return False
-    try:
-        whole_picture(req, desk.cfg.policy.kinds.get(str(req.get("kind"))), by=ctx.account or "",
-                      roles=ctx.caller.roles, reason="-" * MIN_REASON, now_us=ctx.now_us)
-    except RedactionRuleError:
-        return False
-    return True
-
-
-def seen_facts(req: dict[str, Any], ctx: Ctx, desk: Desk) -> list[tuple[str, str]]:
-    """On a citizen's request's page where the site redacts: what the citizen sees, and an
-    approver's allowance of the whole picture (who, when, why) once given."""
-    g = req.get("grant") or {}
-    if g.get("unredacted_by"):
-        return [(_("What the citizen sees"), esc(_("the whole picture, allowed by {who} {time}: {reason}").format(
-            who=ctx.who(g["unredacted_by"]), time=ctx.when(g["unredacted_us"]), reason=g["unredacted_reason"])))]
-    if not redacted(req, desk):
-        return []
-    rules = desk.cfg.policy.kinds.get(str(req.get("kind")))
-    mode = shown(str(req.get("kind")), rules).redact if rules is not None else "everything"
-    return [(_("What the citizen sees"), esc(word(REDACT_WORDS, mode)))]
-
-
-def whole_picture_card(req: dict[str, Any], ctx: Ctx, desk: Desk, error: str = "", reason: str = "") -> str:
-    """For an approver the site names in [policy.citizen] unredacted_by: the whole picture allowed
-    on this request, with a reason on the record (design/0276)."""
-    if not error and not may_unredact(req, ctx, desk):
-        return ""
-    heading = _("The whole picture")
-    hint = _("The citizen sees a copy that hides everyone else. Only where their interest outweighs the others' "
-             "may you allow the whole picture: say why; your name, the time and the reason are on the record, and "
-             "another custodian then shows or copies the footage unhidden.")
-    body = (field_(_("Reason"), textarea("reason", reason, required=True),
-                   _("why the citizen sees the others too (at least {n} characters)").format(n=MIN_REASON), wide=True)
-            + button(_("Allow the whole picture"), cls="danger"))
-    return (f'<section class="card" id="unredact"><h2>{esc(heading)}</h2><p class="hint">{esc(hint)}</p>'
-            + (message("error", error) if error else "")
-            + form(ctx, f"/desk/requests/{int(req['id'])}/unredact", body) + "</section>")
 
 
 def may_redact(req: dict[str, Any], ctx: Ctx, desk: Desk) -> bool:

@@ -18,7 +18,8 @@ from edged.viewer.desk.app import Desk, Refused, form_of, many
 from edged.viewer.desk.day import viewing_card
 from edged.viewer.desk.exports import export_card
 from edged.viewer.desk.holds import Pages as Holds, hold_waits_for
-from edged.viewer.desk.redaction import redacted, redaction_card, seen_facts, whole_picture_card
+from edged.viewer.desk.redaction import redacted, redaction_card
+from edged.viewer.desk.whole_picture import seen_facts, whole_picture_card
 from edged.viewer.desk.inspections import Pages as Inspections, waiting_runs
 from edged.viewer.desk.page import (DONE, DUE, OPEN, REFUSED, WAIT, Ctx, date_input, badge, button, checks, esc, facts,
                                     field_, form, link, message, prefill, radios, select, table, text_input, textarea)
