@@ -279,7 +279,8 @@ def test_an_id_in_chinese_is_refused_with_where_the_chinese_belongs():
 
 def test_edgectl_lang_before_or_after_the_verb_and_from_lang():
     """--lang anywhere on the line; LANG when it is not given (the usage error is in that language).
-    The three edgectl processes run at once (one after the other, they waited for each other's start)."""
+    The three edgectl processes run side by side: one after the other, each waited for the one
+    before it to start Python, import edgectl and exit."""
     runs = []
     for argv, env in ((["--lang", "zh-TW", "segments", "--from", "now", "--to", "-1h"], {}),
                       (["segments", "--from", "now", "--to", "-1h", "--lang", "zh-TW"], {}),
