@@ -1,7 +1,7 @@
 """Test tiers: each test is marked by the real parts its module starts, read from what it
 imports from tests/support, so `scripts/test -m pure` (a test with none of the others) runs
-the core alone in under a minute on 2 processes (design/0206, 0266), and a new test file is tiered without
-anyone remembering to mark it.
+the core alone in under a minute (design/0206, 0266), and a new test file is tiered without anyone
+remembering to mark it.
 
 A module marks itself too (`pytestmark = pytest.mark.daemon`) where it starts a part without
 going through tests/support.
