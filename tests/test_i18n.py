@@ -278,14 +278,26 @@ def test_an_id_in_chinese_is_refused_with_where_the_chinese_belongs():
 
 
 def test_edgectl_lang_before_or_after_the_verb_and_from_lang():
-    """--lang anywhere on the line; LANG when it is not given (the usage error is in that language)."""
+    """--lang anywhere on the line; LANG when it is not given (the usage error is in that language).
+    The three edgectl processes run side by side: one after the other, each waited for the one
+    before it to start Python, import edgectl and exit."""
+    runs = []
     for argv, env in ((["--lang", "zh-TW", "segments", "--from", "now", "--to", "-1h"], {}),
                       (["segments", "--from", "now", "--to", "-1h", "--lang", "zh-TW"], {}),
                       (["segments", "--from", "now", "--to", "-1h"], {"LANG": "zh_TW.UTF-8"})):
-        out = subprocess.run([sys.executable, "-m", "edged.cli.edgectl", "--socket", "/nonexistent.sock", *argv],
-                             cwd=ROOT, capture_output=True, text=True, timeout=30,
-                             env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", **env})
-        assert out.returncode == 2 and "--to 須晚於 --from" in out.stderr, (argv, out.stderr)
+        runs.append((argv, subprocess.Popen(
+            [sys.executable, "-m", "edged.cli.edgectl", "--socket", "/nonexistent.sock", *argv],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", **env})))
+    try:
+        for argv, proc in runs:
+            _, stderr = proc.communicate(timeout=30)
+            assert proc.returncode == 2 and "--to 須晚於 --from" in stderr, (argv, stderr)
+    finally:
+        for _, proc in runs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 def test_every_text_of_the_viewer_pages_is_listed_for_translation():

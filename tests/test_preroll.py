@@ -3,6 +3,8 @@ sends them: video at a frame rate with a keyframe every GOP, audio in between.""
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from hypothesis import given, settings, strategies as st
 
 from recorder.preroll import Buffered, PreRollBuffer
@@ -97,12 +99,20 @@ def test_invariants_hold_for_any_stream(gop, fps, pre_roll, slack_ms, seconds, m
     drop; a take at the asked time is complete whenever the needed span fits the bytes."""
     buf = PreRollBuffer(pre_roll_us=pre_roll * S, max_bytes=max_kb * 1000, slack_us=slack_ms * 1000)
     packets = stream(seconds, start_frame=start, gop=gop, fps=fps, key_bytes=key_kb * 1000)
-    for i, p in enumerate(packets):
+    # The newest time and the keyframes pushed so far, kept as they grow (measured again from
+    # packets[:i + 1] at every push, they were most of this test's time); keyframes come in time order.
+    newest, key_times = packets[0].t_us, []
+    for p in packets:
         buf.push(p)
         assert buf.bytes <= buf.max_bytes
+        newest = max(newest, p.t_us)
+        if p.key:
+            assert not key_times or p.t_us > key_times[-1]
+            key_times.append(p.t_us)
         if buf.start_us is not None:
-            need = max(q.t_us for q in packets[:i + 1]) - buf.pre_roll_us - buf.slack_us
-            keys = [q.t_us for q in packets[:i + 1] if q.key and q.t_us >= buf.start_us]
+            need = newest - buf.pre_roll_us - buf.slack_us
+            first = bisect_left(key_times, buf.start_us)
+            keys = key_times[first:first + 2]   # the first two at or after the start
             assert keys and keys[0] == buf.start_us
             # Minimal: the next keyframe in the buffer starts after the needed time.
             assert len(keys) < 2 or keys[1] > need
