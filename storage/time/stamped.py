@@ -40,7 +40,7 @@ HOST: tuple[Stamped, ...] = (
     Stamped("sessions", ("created_us", "ended_us"), ("expires_us",), "created_us"),
     Stamped("login_failures", ("at_us",)),
     Stamped("requests", ("filed_us", "decided_us", "closed_us", "purged_us"), ("due_us",), "filed_us"),
-    Stamped("grants", ("created_us", "used_us"), ("expires_us",), "created_us"),
+    Stamped("grants", ("created_us", "used_us", "unredacted_us"), ("expires_us",), "created_us"),
     Stamped("exports", ("created_us",)),
     Stamped("retention_grace", ("at_us",), ("grace_until_us",), "at_us"),
     Stamped("restamps", ("at_us", "resolved_us")),
