@@ -15,6 +15,9 @@ from tests.support.catalog import alarms, node_value, rows
 from tests.support.daemon import Daemon, wait_for, write_config
 
 HOLD_S = 4
+# what a recording camera's row says: "degraded" once its first picture is checked, for the test
+# clip's 320x240 is below the floor (edged/rules/health.py camera_state)
+RECORDING = ("recording", "degraded")
 
 
 def daemon(tmp_path, name: str, port: int, cams: list[dict], extra: str = "") -> Daemon:
@@ -51,7 +54,7 @@ def test_no_camera_offline_at_a_takeover_or_a_graceful_stop(tmp_path):
 
             primary.kill_all()                       # a takeover after a kill -9
             wait_for(lambda: len(rows(spare, "standins")) == 1, 20, "spell 1 begun")
-            wait_for(lambda: spare.camera("door")["state"] == "recording", 20, "spell 1: the standby recording")
+            wait_for(lambda: spare.camera("door")["state"] in RECORDING, 20, "spell 1: the standby recording")
             primary.init_data = False
             primary.start()
             ended = wait_for(lambda: rows(spare, "standins")[-1]["ended_us"], HOLD_S + 40, "spell 1 ended")
@@ -66,9 +69,9 @@ def test_no_camera_offline_at_a_takeover_or_a_graceful_stop(tmp_path):
             began = rows(spare, "standins")[-1]["started_us"]
             wait_for(lambda: int(node_value(spare, "heartbeat_us") or 0) > began + judged_s * 1e6, judged_s + 10,
                      "the standby judged the camera down in its grace")
-            assert spare.camera("door")["state"] != "recording"
+            assert spare.camera("door")["state"] not in RECORDING
             cameras.start()
-            wait_for(lambda: spare.camera("door")["state"] == "recording", 20, "spell 2: the standby recording")
+            wait_for(lambda: spare.camera("door")["state"] in RECORDING, 20, "spell 2: the standby recording")
             wait_for(lambda: int(node_value(spare, "heartbeat_us") or 0) > began + 2 * OFFLINE_ALARM_S * 1e6,
                      2 * OFFLINE_ALARM_S + 10, "the standby judged it recording")
         finally:
