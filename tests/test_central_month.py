@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central import compliance, finding_words, month
+from central.dashboard import Dashboard
 from central.i18n import Speaker
 from central.store import Store, now_us
 from central.verifier import Verifier
@@ -219,14 +220,7 @@ class _Dash:
         self.cfg = SimpleNamespace(tz=TAIPEI, open_store=lambda readonly=True: Store(path, readonly=readonly))
         self.sp = Speaker("zh-TW", TAIPEI)
 
-    async def _read(self, fn):
-        def work():
-            store = self.cfg.open_store(readonly=True)
-            try:
-                return fn(store)
-            finally:
-                store.close()
-        return await asyncio.to_thread(work)
+    _read = Dashboard._read   # the dashboard's own: a store opened read-only in a thread, a call
 
 
 async def _download(dash: _Dash, paths: list[str]) -> dict[str, tuple[int, int, int]]:
