@@ -113,7 +113,7 @@ def test_a_window_that_touches_storage_copies_the_footage_first_or_is_refused(tm
                      60, "1.5 MB of footage")
             r = ctl(d, "maintenance", "begin", "--reason", "replace the disk", "--attended-by", "Wang",
                     "--touches-storage", "--json")
-            assert r.returncode == 0, r.stderr
+            assert r.returncode == 0, r.stderr + d.log[-6000:]
             assert "copy: 100%" in r.stderr  # the progress, as lines when not on a terminal
             w = json.loads(r.stdout)
             copy = json.loads(w["footage_copy"])
@@ -132,7 +132,7 @@ def test_a_window_that_touches_storage_copies_the_footage_first_or_is_refused(tm
             # a second window copies only what is new
             r = ctl(d, "maintenance", "begin", "--reason", "again", "--attended-by", "Wang", "--touches-storage",
                     "--json")
-            assert r.returncode == 0, r.stderr
+            assert r.returncode == 0, r.stderr + d.log[-6000:]  # an internal error's traceback is in the log
             again = json.loads(json.loads(r.stdout)["footage_copy"])
             assert again["already"] >= copy["copied"] and again["copied"] < copy["copied"] + again["already"]
             assert ctl(d, "maintenance", "end", "--note", "done").returncode == 0

@@ -250,7 +250,9 @@ class Maintenance:
                     vendor: str = "", copy: dict[str, Any] | None = None) -> dict[str, Any]:
         """The copy, the check and the record; the caller holds the lock and the protection."""
         folder, shared = await asyncio.to_thread(self._where)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started / 1e6))
+        # to the microsecond: two windows begun within a second (a script's begin, end, begin) each
+        # get their own copy; the names still sort by time (prune_backups)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started // 1_000_000)) + f".{started % 1_000_000:06d}Z"
         backup = await asyncio.to_thread(backup_catalog, self.data_dir / CATALOG_FILE,
                                          folder / f"catalog-{stamp}.db")
         if backup["check"] != "ok":
