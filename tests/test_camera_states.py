@@ -5,14 +5,13 @@ daemon, and what `edgectl cameras` shows."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from recorder.diagnose import explain_open, Probe
 from tests.support.bad_cameras import KINDS, BadCamera
 from tests.support.cameras import RtspServer, make_clip
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ctl, wait_for, write_config
 
 # What each kind must be called (a phrase of the reason edgectl shows).
 EXPECTED = {
@@ -27,10 +26,6 @@ EXPECTED = {
 # And its kind, the stable word for scripts (edgectl --json `error_kind`, MQTT camera state).
 KIND_OF = {"refuse": "refused", "hang": "no_answer", "slow": "slow", "bad_sdp": "unsupported", "junk": "not_rtsp",
            "auth": "auth", "early_end": "ended_early"}
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
 @pytest.fixture(scope="module")

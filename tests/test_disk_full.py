@@ -26,7 +26,7 @@ from storage.time.clock import FakeClock
 from storage.disk.full import is_disk_full
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ctl, wait_for, write_config
 from tests.support.disks import tmpfs
 from storage import alarm_kinds as kinds
 
@@ -94,10 +94,6 @@ def cameras(tmp_path_factory):
     clip = make_clip(tmp_path_factory.mktemp("clips"), width=320, height=240, fps=20, gop=20, seconds=10)
     with RtspServer({"a": f"clip:{clip.video}@20", "b": f"clip:{clip.video}@20"}) as server:
         yield server
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
 def test_a_disk_filled_by_something_else_pauses_recording_with_an_alarm_and_resumes(tmp_path, cameras):

@@ -5,16 +5,11 @@ camera gone, the daemon stopped."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from tests.support.cameras import RtspServer, make_clip
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+from tests.support.daemon import Daemon, ctl, wait_for, write_config
 
 
 def doctor(d: Daemon, config) -> tuple[int, dict[str, dict]]:

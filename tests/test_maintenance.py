@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 
 import pytest
 
 from storage.footage.segment_rows import COMPLETE
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ctl, wait_for, write_config
 from tests.support.people import People
 from storage import alarm_kinds as kinds
 
@@ -22,11 +21,6 @@ def two_cameras(tmp_path):
     with RtspServer({"steady": f"clip:{clip.video}@20"}) as steady, \
             RtspServer({"serviced": f"clip:{clip.video}@20"}) as serviced:
         yield steady, serviced
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
 def test_maintenance_window_protects_records_and_excuses_expected_faults(tmp_path, two_cameras, monkeypatch):

@@ -18,7 +18,7 @@ import pytest
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ROOT, ctl, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.people import People
 from storage import alarm_kinds as kinds
@@ -31,10 +31,6 @@ MB = 1_000_000
 def small_disk(tmp_path):
     with tmpfs(tmp_path / "disk", "24m") as mnt:
         yield mnt
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
 def test_a_window_destroys_nothing_until_recording_needs_room_and_destruction_resumes_after(

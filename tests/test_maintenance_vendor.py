@@ -11,23 +11,18 @@ import hashlib
 from datetime import datetime
 import json
 import signal
-import subprocess
 
 import pytest
 
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ctl, wait_for, write_config
 from tests.support.disks import tmpfs
 from tests.support.forms import seed_table
 from tests.support.people import People
 from storage import alarm_kinds as kinds
 
 KEY = kinds.VENDOR_PASSWORD_UNCHANGED.name
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from storage.footage.segment_rows import COMPLETE, FOOTAGE_STATES, MISSING, WRIT
 from storage.time.clock import SYSTEM
 from tests.support.cameras import RtspServer, make_clip
 from tests.support.catalog import alarms, audit_rows, node_value, one, rows
-from tests.support.daemon import ROOT, Daemon, wait_for, write_config
+from tests.support.daemon import Daemon, ROOT, ctl, wait_for, write_config
 from storage import alarm_kinds as kinds
 
 
@@ -53,10 +53,6 @@ def cameras(tmp_path_factory):
     clip = make_clip(tmp_path_factory.mktemp("clips"), width=320, height=240, fps=20, gop=20, seconds=10)
     with RtspServer({"a": f"clip:{clip.video}@20", "b": f"clip:{clip.video}@20"}) as server:
         yield server
-
-
-def ctl(d: Daemon, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=30)
 
 
 def files_under(folder: Path) -> list[str]:

@@ -84,6 +84,17 @@ def ctl_argv(socket: Path) -> list[str]:
     return [sys.executable, "-m", "edged.cli.edgectl", "--socket", str(socket)]
 
 
+def ctl(d: "Daemon", *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """edgectl against the daemon (the caller's environment: its session, its language). An
+    answer of "internal error; see the daemon's log" carries the daemon's log's last traceback in
+    its stderr, so a failing test says what went wrong in the daemon, not only that it did."""
+    r = subprocess.run([*d.ctl, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+    if "internal error" in r.stderr:
+        log = d.log
+        r.stderr += "\n--- the daemon's log, from its last traceback:\n" + log[max(0, log.rfind("Traceback") - 2000):][-8000:]
+    return r
+
+
 class Daemon:
     """`edged run --config PATH` in its own process group, so a test can kill all of it."""
 
