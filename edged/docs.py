@@ -4,7 +4,7 @@
   build_parser: each verb's usage line and its help);
 - the key blocks of docs/ref/config.md, systemd/edged.example.toml and the guides (each section
   of the config, [site] to [[cameras]]), from the keys declared in edged/config/
-  (edged/config/declare.py): the example config keeps its own values and shows fewer keys;
+  (storage/declare.py): the example config keeps its own values and shows fewer keys;
 - docs/ref/catalog-schema.md's SQL, today's catalog schema: every migration of storage/schema/
   applied to an empty catalog (storage/schema/today.py, design/0241).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from edged.cli.edgectl import build_parser
 from edged.config.backfill import BackfillConfig
 from edged.config.cameras import CameraConfig
-from edged.config.declare import block
+from storage.declare import block
 from edged.config.health import HealthConfig, InspectionConfig
 from edged.config.motion import MotionKeys
 from edged.config.mqtt import MqttKeys, MqttTlsKeys
