@@ -50,10 +50,13 @@ def _seconds(value: Any, where: str) -> int:
     return parse_duration(value, where) // 1_000_000
 
 
-def _port(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-        raise ConfigError(where, f"{value!r} is not a port number (1 to 65535)")
-    return value
+def _whole(low: int, high: int, says: str) -> Callable[[Any, str], int]:
+    """An integer from `low` to `high`; `says` words the error (`{!r}`: the value)."""
+    def read_whole(value: Any, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(where, says.format(value))
+        return value
+    return read_whole
 
 
 def _group(value: Any, where: str) -> str:
@@ -63,19 +66,18 @@ def _group(value: Any, where: str) -> str:
     return group
 
 
-def _batch(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000:
-        raise ConfigError(where, f"{value!r}: expected 1 to 100000 messages")
-    return value
-
-
 def _pg_url(value: Any, where: str) -> str:
     url = _text(value, where)
     if not re.match(r"postgres(ql)?://", url):
         raise ConfigError(where, "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
                           "(leave it out for the embedded SQLite store)")
-    if why := _pg_tls_refusal(url):
-        raise ConfigError(where, why)
+    parts = urlsplit(url)  # off this machine only with the server's certificate checked, its name too (issue 45)
+    hosts = parse_qs(parts.query).get("host", []) + ([parts.hostname] if parts.hostname else [])
+    if (hosts and not all(h.startswith("/") or _loopback(h) for h in hosts)  # not a Unix socket nor this machine
+            and parse_qs(parts.query).get("sslmode") != ["verify-full"]):
+        raise ConfigError(where, "the database is not on this machine: add ?sslmode=verify-full (and sslrootcert=... "
+                          "if its CA is not the system's) so that the office's store is reached over TLS with the "
+                          "server checked")
     return url
 
 
@@ -145,14 +147,6 @@ def _number(low: float, high: float, *, whole: bool = False) -> Callable[[Any, s
     return read_number
 
 
-def _hidden(value: Any) -> str | None:
-    return None if value is None else "***"
-
-
-def _names(accounts: tuple[tuple[str, str, str], ...]) -> tuple[str, ...]:
-    return tuple(f"{name} ({role})" for name, role, _hash in accounts)  # never the hash
-
-
 def _shown_url(url: str | None) -> str | None:
     shown = None if url is None else redact_url(url)
     if shown is not None and config_secrets.holds_password(shown.replace(":***@", "@")):
@@ -165,10 +159,10 @@ def _shown_url(url: str | None) -> str | None:
 class BrokerConfig:
     host: str = key("127.0.0.1", read=_text, doc="the MQTT broker the boxes publish to; off this machine only "
                     "over TLS (tls_ca_file)")
-    port: int = key(1883, read=_port, doc="1883; 8883 over TLS")
+    port: int = key(1883, read=_whole(1, 65535, "{!r} is not a port number (1 to 65535)"), doc="1883; 8883 over TLS")
     username: str | None = key(None, read=_text, example='"central-office"', commented=True,
                                doc="the office's broker account")
-    password: str | None = key(None, read=_text, show=_hidden, example='"..."', commented=True,
+    password: str | None = key(None, read=_text, show=lambda v: v and "***", example='"..."', commented=True,
                                doc="its password: in the secrets file ([secrets] file), not here")
     client_id: str = key("edged-central", read=_text, doc="one per instance")
     topic: str = key(DEFAULT_TOPIC, read=_text, doc="what the office subscribes to")
@@ -199,7 +193,7 @@ _PG_EXAMPLE = '"postgresql://central:PASSWORD@db.example.org:5432/central?sslmod
 class StorageKeys:
     data_dir: Path = key(Path("edged-central-data"), read=_file, example='"edged-central-data"',
                          doc="central.db (SQLite); the instances of one group share it")
-    batch: int = key(5000, read=_batch, doc="messages stored per transaction at most")
+    batch: int = key(5000, read=_whole(1, 100_000, "{!r}: expected 1 to 100000 messages"), doc="messages stored per transaction at most")
     url: str | None = key(None, read=_pg_url, show=_shown_url, example=_PG_EXAMPLE, commented=True,
                           doc="several machines' shared PostgreSQL instead (docs/ref/central.md); with a "
                           "password it goes in the secrets file; off this machine only with sslmode=verify-full")
@@ -231,7 +225,7 @@ class DashboardKeys:
     tls_key_file: Path | None = key(None, read=_file, example='"/etc/edged/central-key.pem"', commented=True,
                                     doc="its key")
     accounts: tuple[tuple[str, str, str], ...] = key(
-        (), read=_accounts, show=_names, commented=True,
+        (), read=_accounts, show=lambda accounts: tuple(f"{n} ({role})" for n, role, _hash in accounts), commented=True,
         example='{ lin = { role = "auditor", password_hash = "scrypt$16384$8$1$..." } }',
         doc="a table per person, written [dashboard.accounts.lin]: role auditor (everything) or technician "
         "(nodes, cameras, alarms), password_hash from `edged-central hash-password`; none: no login")
@@ -397,19 +391,6 @@ def _checked(c: CentralConfig) -> CentralConfig:
         raise ConfigError("dashboard.listen", f"{listen!r} is reachable from the network: set tls_cert_file, "
                           "tls_key_file and at least one [dashboard.accounts.NAME] (or listen on 127.0.0.1)")
     return c
-
-
-def _pg_tls_refusal(url: str) -> str | None:
-    """Why a PostgreSQL URL off this machine is refused (issue 45): it must ask for
-    sslmode=verify-full (the server's certificate checked, its name too); None if it may be used."""
-    parts = urlsplit(url)
-    hosts = parse_qs(parts.query).get("host", []) + ([parts.hostname] if parts.hostname else [])
-    if not hosts or all(h.startswith("/") or _loopback(h) for h in hosts):
-        return None   # a Unix socket or this machine
-    if parse_qs(parts.query).get("sslmode") == ["verify-full"]:
-        return None
-    return ("the database is not on this machine: add ?sslmode=verify-full (and sslrootcert=... if its CA "
-            "is not the system's) so that the office's store is reached over TLS with the server checked")
 
 
 def _loopback(host: str) -> bool:
