@@ -90,9 +90,9 @@ def test_storage_rooms_keep_to_themselves():
 # code belongs lower (a schema step in schema/, a table's function in its table's room).
 STORAGE_FLOORS: tuple[tuple[str, ...], ...] = (
     ("states", "alarm_kinds", "time", "mp4", "schema"),  # the vocabularies, the clock, the catalog's schema
-    ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox",  # the disk; one table each;
-     "declare"),  # config keys declared once (design/0283: edged and edged-central read through it)
-    ("catalog", "readonly", "keys", "maintenance"),  # the connection (the schema applied), the keys on the disk
+    ("disk", "audit", "node", "cameras", "alarms", "inspections", "logs", "outbox"),  # the disk; one table each
+    ("catalog", "readonly", "keys", "maintenance", "declare"),  # the connection (the schema applied), the keys on
+    # the disk; the config keys declared once, which edged and edged-central read through (design/0283)
     ("footage", "people"),  # the footage's and the people's tables, the catalog handed to them
     ("datainit", "retention", "export", "audit_report"),  # what works over those tables
     ("redact",),  # a redacted copy is an export's
