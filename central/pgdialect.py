@@ -1,7 +1,7 @@
 """SQLite's SQL, as central/store.py, the verifier and the reports write it, in PostgreSQL's
 (`translate`, `translate_ddl`), and the months the office's messages are partitioned by on
-PostgreSQL (design/0140): split from central/pgstore.py (issue 57, design/0283), which adapts the
-connection and runs what is translated here. Pure: no connection, no clock.
+PostgreSQL (design/0140): split from central/pgstore.py (issue 57, design/0283); central/pgconn.py
+runs what is translated here on the connection. Pure: no connection, no clock.
 """
 
 from __future__ import annotations

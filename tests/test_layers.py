@@ -292,14 +292,12 @@ def test_nothing_but_edged_run_imports_the_composition_root():
 MODULE_LINES, MODULE_MAX, FUNCTION_LINES = 400, 600, 60
 SIZED = ("edged", "recorder", "storage", "mqtt", "central")  # central/ since issue 57
 # What is over and not yet brought in, each with why (issue 57, design/0283): central/'s modules that
-# issue 53 was editing when central/ joined the rule, and the PostgreSQL adapter (its SQL dialect is
-# central/pgdialect.py already), to be split when central/ gets its rooms. An entry no longer over fails
+# issue 53 was editing when central/ joined the rule. An entry no longer over fails
 # (test_the_pending_sizes_are_still_over): take it out.
 _ISSUE_53 = "edited for issue 53 when central/ joined the size rule: split after it lands"
 PENDING_MODULES: dict[str, str] = {
     "central/ca.py": _ISSUE_53, "central/report.py": _ISSUE_53, "central/store.py": _ISSUE_53,
     "central/verifier.py": _ISSUE_53,
-    "central/pgstore.py": "the connection's adapter and the store over it: two modules of the PostgreSQL room",
 }
 PENDING_FUNCTIONS: dict[str, str] = {
     "central/store.py:ingest": _ISSUE_53, "central/verifier.py:_pass": _ISSUE_53,
